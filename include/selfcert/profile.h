@@ -1,0 +1,202 @@
+/*
+ * selfcert/profile.h — the operator's signed request (SignedProfile, docs/FORMATS.md).
+ *
+ * A network's provisioning server builds a profile (sc_profile_create), signs it with its
+ * profile-signer key (sc_profile_sign) and sends the DER (sc_profile_encode). The device's SP
+ * decodes it strictly (sc_profile_decode), checks it against its own state (sc_profile_check),
+ * and for the server-generated embodiment decrypts the supplied key (sc_profile_unwrap_key).
+ *
+ * Not checked here, because only the SP knows them: the replay cache and the challenge.
+ */
+#ifndef SELFCERT_PROFILE_H
+#define SELFCERT_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <selfcert/err.h>
+#include <selfcert/alg.h>
+
+#define SC_PROFILE_MAX_DER 16384      /* a DER SignedProfile larger than this is refused */
+#define SC_PROFILE_ID_LEN 16
+#define SC_PROFILE_DIGEST_LEN 32      /* SHA-256 of the DER SignedProfile */
+#define SC_NETWORK_ID_MAX 64
+#define SC_DEVICE_ID_MAX 64
+#define SC_USER_ID_MAX 128
+#define SC_CHALLENGE_MIN 16
+#define SC_CHALLENGE_MAX 64
+#define SC_PROFILE_MAX_CERTS 4        /* certificates SEQUENCE SIZE (1..4) */
+#define SC_PROFILE_MAX_SAN 16         /* subjectAltName entries we accept */
+#define SC_PROFILE_MAX_EKU 8          /* extKeyUsage OIDs we accept */
+
+enum sc_key_origin {
+	SC_KEY_DEVICE_GENERATED = 0,
+	SC_KEY_SERVER_SUPPLIED = 1,
+};
+
+struct sc_profile; /* opaque: a built, signed or decoded profile */
+
+/*
+ * What the operator asks for. Strings are NUL-terminated UTF-8 and are copied.
+ * device_id is restricted to PrintableString characters (it becomes the X.520 serialNumber
+ * attribute): A-Z a-z 0-9 space ' ( ) + , - . / : = ?
+ */
+struct sc_profile_params {
+	const char *network_id;            /* 1..64 bytes */
+	const char *device_id;             /* 1..64 bytes, PrintableString charset */
+	const char *user_id;               /* NULL: absent; else 1..128 bytes */
+	const uint8_t *challenge;          /* NULL: absent; else 16..64 bytes */
+	size_t challenge_len;
+	time_t profile_not_after;          /* the profile is void after this */
+	time_t not_before, not_after;      /* copied into the certificate */
+	enum sc_alg generate_alg;          /* KeySpec.generate, when supplied_key is NULL */
+	EVP_PKEY *supplied_key;            /* KeySpec.supplied: the whole key pair the server made.
+	                                      Borrowed; its private half is encrypted to kek_cert
+	                                      (CMS AuthEnvelopedData, AES-256-GCM) and not kept. */
+	X509 *kek_cert;                    /* the device's key-exchange certificate; with supplied_key */
+	enum sc_digest cert_digest;        /* SC_DIGEST_NONE means sha256 */
+	unsigned key_usage;                /* 0: absent (device uses digitalSignature); else KU_* bits
+	                                      of <openssl/x509v3.h> */
+	const char *const *eku;            /* NULL or NULL-terminated list of OIDs in dotted form or
+	                                      OpenSSL short names ("clientAuth"); NULL/empty: absent */
+	const char *const *san;            /* NULL or NULL-terminated "dns:NAME", "email:ADDR",
+	                                      "uri:URI", "ip:ADDR"; NULL/empty: absent */
+};
+
+/*
+ * Build an unsigned profile with a fresh random profile ID. Checks every field's size and
+ * charset (SC_ERR_USAGE naming the field). *out is the caller's (sc_profile_free).
+ */
+sc_err sc_profile_create(const struct sc_profile_params *params, struct sc_profile **out) SC_MUST_USE;
+
+/*
+ * Sign: fills signatureAlgorithm, signature and certificates = signer_cert followed by
+ * intermediates (may be NULL; at most 3). RSA signers use PKCS#1 v1.5 with SHA-256 unless
+ * rsa_pss is set (RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32); ECDSA uses SHA-256 (P-256) or
+ * SHA-384 (P-384); Ed25519 is pure. signer_key must match signer_cert. Nothing is borrowed
+ * past the call. Signing twice replaces the previous signature.
+ */
+sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_cert,
+    STACK_OF(X509) *intermediates, int rsa_pss) SC_MUST_USE;
+
+/* DER of the SignedProfile. *der is the caller's (OPENSSL_free). SC_ERR_USAGE if unsigned. */
+sc_err sc_profile_encode(const struct sc_profile *p, uint8_t **der, size_t *der_len) SC_MUST_USE;
+
+/*
+ * Strict decode: DER only (the input must re-encode to the same bytes), no trailing bytes,
+ * len <= SC_PROFILE_MAX_DER, every SIZE of the module, contentType == id-sc-ct-profile
+ * (SC_ERR_CONTENT_TYPE), version == 1 (SC_ERR_VERSION), KeyAlgorithm/CertDigest values known
+ * (SC_ERR_ALGORITHM), SAN entries of the four allowed types (SC_ERR_EXTENSION).
+ * Other failures: SC_ERR_OVERSIZE, SC_ERR_TRAILING, SC_ERR_MALFORMED (detail names the field).
+ * Signature and meaning are not checked here. *out is the caller's.
+ */
+sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile **out) SC_MUST_USE;
+
+void sc_profile_free(struct sc_profile *p);
+
+/* A network trust anchor, bound to the one network ID it may sign profiles for. */
+struct sc_anchor {
+	const char *network_id;
+	X509 *cert; /* borrowed */
+};
+
+/* The SP's view, against which sc_profile_check judges a decoded profile. */
+struct sc_profile_policy {
+	const char *device_id;             /* this device's ID */
+	const struct sc_anchor *anchors;   /* installed network anchors */
+	size_t n_anchors;
+	time_t now;                        /* host clock: defence in depth only */
+	X509 *csk_cert;                    /* the device CA certificate: leaf validity must lie within */
+	uint32_t max_leaf_seconds;         /* 0: no limit beyond the CSK certificate's */
+	enum sc_alg csk_alg;               /* to reject a cert digest an Ed25519 CSK cannot honour: none */
+};
+
+/*
+ * Every stateless check of docs/DESIGN §4 after decoding, in this order, each failing with its
+ * own code and changing nothing:
+ *   network ID bound to an anchor          SC_ERR_NETWORK
+ *   signer chains to that anchor (certificates in the profile as intermediates, at
+ *   policy->now), signer is not a CA      SC_ERR_UNTRUSTED_SIGNER
+ *   signer EKU id-sc-kp-profileSigning    SC_ERR_SIGNER_EKU
+ *   signature over the DER tbsProfile     SC_ERR_PROFILE_SIGNATURE
+ *   deviceId == policy->device_id         SC_ERR_DEVICE_MISMATCH
+ *   profileNotAfter >= now                SC_ERR_PROFILE_EXPIRED
+ *   validity: notBefore < notAfter, notAfter > now, inside the CSK certificate's validity,
+ *   at most max_leaf_seconds long         SC_ERR_VALIDITY
+ *   key algorithm allowed (RSA >= 2048; a supplied public key one of the six)  SC_ERR_ALGORITHM
+ *   keyUsage within {digitalSignature, nonRepudiation, keyEncipherment (RSA), dataEncipherment
+ *   (RSA), keyAgreement (EC)}, never keyCertSign/cRLSign; EKU and SAN bounded  SC_ERR_EXTENSION
+ * The detail names the field.
+ */
+sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_policy *policy) SC_MUST_USE;
+
+/*
+ * The signature part of sc_profile_check alone, against one anchor: the signer chains to
+ * anchor at `now` (the profile's other certificates as intermediates), is not a CA, has EKU
+ * id-sc-kp-profileSigning, and its key verifies the signature over the DER tbsProfile.
+ * SC_ERR_UNTRUSTED_SIGNER, SC_ERR_SIGNER_EKU or SC_ERR_PROFILE_SIGNATURE. For relying parties.
+ */
+sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, time_t now) SC_MUST_USE;
+
+/*
+ * The server-generated embodiment: decrypt KeySpec.supplied.encryptedKey with the KEK (CMS
+ * AuthEnvelopedData AES-256-GCM or EnvelopedData AES-256-CBC; RSA recipients must use
+ * RSAES-OAEP, EC recipients ECDH), parse the PKCS#8 key and require that its public half equals
+ * publicKey. SC_ERR_KEY_DECRYPT if it does not decrypt (or is not for this KEK),
+ * SC_ERR_KEY_MISMATCH if the key differs, SC_ERR_ALGORITHM if it is not one of the six,
+ * SC_ERR_USAGE if the profile asks the device to generate. The plaintext is wiped. *out is the
+ * caller's.
+ */
+sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509 *kek_cert,
+    EVP_PKEY **out) SC_MUST_USE;
+
+/*
+ * A read-only view of a profile's fields, for the SP, `inspect` and `verify`.
+ * Pointers borrow from p and live as long as it does.
+ */
+struct sc_profile_info {
+	uint8_t id[SC_PROFILE_ID_LEN];
+	char network_id[SC_NETWORK_ID_MAX + 1];
+	char device_id[SC_DEVICE_ID_MAX + 1];
+	char user_id[SC_USER_ID_MAX + 1];   /* "" when absent */
+	int has_user_id;
+	uint8_t challenge[SC_CHALLENGE_MAX];
+	size_t challenge_len;               /* 0 when absent */
+	time_t profile_not_after;
+	time_t not_before, not_after;
+	enum sc_key_origin origin;
+	enum sc_alg alg;                    /* generate: the requested one; supplied: of publicKey
+	                                       (SC_ALG_NONE if not one of ours) */
+	enum sc_digest cert_digest;
+	unsigned key_usage;                 /* KU_* bits; KU_DIGITAL_SIGNATURE when absent */
+	int has_key_usage;
+	const EXTENDED_KEY_USAGE *eku;      /* NULL when absent */
+	const GENERAL_NAMES *san;           /* NULL when absent */
+	const EVP_PKEY *supplied_pub;       /* NULL unless origin == SC_KEY_SERVER_SUPPLIED */
+	X509 *signer;                       /* certificates[0]; NULL if unsigned */
+	STACK_OF(X509) *certs;              /* all certificates; NULL if unsigned */
+	int signed_;                        /* 1 if signed or decoded */
+	uint8_t digest[SC_PROFILE_DIGEST_LEN]; /* SHA-256 of the DER SignedProfile, if signed_ */
+	const char *sig_alg;                /* signatureAlgorithm's short name, if signed_ */
+};
+
+void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out);
+
+/* The OIDs of docs/FORMATS.md (dotted), and their NIDs once registered (sc_oids_init). */
+#define SC_OID_ARC            "2.25.53089605985871717648707969792929908432"
+#define SC_OID_CT_PROFILE     SC_OID_ARC ".1"
+#define SC_OID_KP_PROFILESIGN SC_OID_ARC ".2"
+#define SC_OID_PE_ISSUANCE    SC_OID_ARC ".3"
+
+/*
+ * Register our OIDs with OpenSSL (idempotent, thread-safe). Called by every libselfcert entry
+ * point that needs them; public for programs that print them.
+ */
+sc_err sc_oids_init(void) SC_MUST_USE;
+int sc_nid_ct_profile(void);
+int sc_nid_kp_profile_signing(void);
+int sc_nid_pe_issuance(void);
+
+#endif

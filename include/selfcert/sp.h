@@ -1,0 +1,144 @@
+/*
+ * selfcert/sp.h — talking to the secure processor (selfcert-spd) over its Unix socket.
+ *
+ * The wire protocol is docs/PROTOCOL.md: each message is a 4-byte big-endian length followed by
+ * that many bytes, [u8 version = 1][u8 type][body]; integers big-endian, strings as u32 length +
+ * bytes; a body must be consumed exactly. An answer has type (request | 0x80), or SC_SP_ERROR
+ * with [u32 code as int32][string detail]. Each client function below sends one request, waits
+ * for the one answer, checks its type and decodes it strictly; an SP error comes back as its
+ * sc_err with the SP's detail (sc_err_detail). Functions that own results say so.
+ *
+ * One connection is one client; it is not thread-safe (open one per thread).
+ */
+#ifndef SELFCERT_SP_H
+#define SELFCERT_SP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include <selfcert/alg.h>
+
+#define SC_SP_PROTO_VERSION 1
+#define SC_SP_MAX_MSG 65536          /* hard limit on one message (after the length prefix) */
+#define SC_SP_CHALLENGE_LEN 32
+#define SC_SP_MAX_KEYS_LIMIT 256     /* no SP holds more leaf keys than this */
+#define SC_SP_DEFAULT_MAX_KEYS 64
+#define SC_SP_MAX_ANCHORS 8
+#define SC_SP_MAX_SIGN_INPUT 32768   /* largest message SIGN accepts */
+
+enum sc_sp_msg {
+	SC_SP_INFO = 0x01,
+	SC_SP_KEYGEN = 0x02,          /* factory: generate the CSK or KEK inside */
+	SC_SP_INSTALL_CERT = 0x03,    /* factory: the CSK's or KEK's certificate */
+	SC_SP_INSTALL_ANCHOR = 0x04,  /* factory: a network root, bound to its network ID */
+	SC_SP_SET_LIMITS = 0x05,      /* factory: maximum leaf lifetime, number of key slots */
+	SC_SP_LOCK = 0x06,            /* factory → locked, for good */
+	SC_SP_CHALLENGE = 0x10,
+	SC_SP_ISSUE = 0x11,
+	SC_SP_KEYS = 0x12,
+	SC_SP_SIGN = 0x13,
+	SC_SP_DELETE = 0x14,
+	SC_SP_ERROR = 0x7f,
+	SC_SP_ANSWER = 0x80,          /* OR-ed into the request type */
+};
+
+enum sc_sp_state {
+	SC_SP_STATE_EMPTY = 0,    /* initialised with a device ID; no keys */
+	SC_SP_STATE_FACTORY = 1,  /* keys generated; certificates and anchors being installed */
+	SC_SP_STATE_LOCKED = 2,   /* serving the network; factory requests refused forever */
+};
+
+enum sc_sp_role {
+	SC_SP_ROLE_CSK = 1,
+	SC_SP_ROLE_KEK = 2,
+};
+
+enum sc_sp_sign_mode {
+	SC_SP_SIGN_MESSAGE = 1,   /* input is the message; the SP hashes it (or signs it pure, Ed25519) */
+	SC_SP_SIGN_DIGEST = 2,    /* input is the digest (length of `digest`); not for Ed25519 */
+};
+
+/* "empty", "factory", "locked"; "unknown" otherwise. */
+const char *sc_sp_state_name(int state);
+
+struct sc_sp; /* one connection */
+
+/* Connect to the SP's socket. SC_ERR_IO (detail: path and errno) if it cannot. */
+sc_err sc_sp_connect(const char *socket_path, struct sc_sp **out) SC_MUST_USE;
+void sc_sp_close(struct sc_sp *sp);
+
+struct sc_sp_info {
+	enum sc_sp_state state;
+	char device_id[65];
+	uint64_t issuance_counter;
+	uint32_t n_keys, max_keys;
+	uint32_t max_leaf_days;           /* 0: no limit beyond the CSK certificate */
+	X509 *csk_cert;                   /* NULL until installed; owned, freed by sc_sp_info_clear */
+	X509 *kek_cert;                   /* likewise */
+	size_t n_networks;
+	char networks[SC_SP_MAX_ANCHORS][65];
+};
+sc_err sc_sp_info(struct sc_sp *sp, struct sc_sp_info *out) SC_MUST_USE;
+void sc_sp_info_clear(struct sc_sp_info *info);
+
+/*
+ * Factory: the SP generates the role's key pair inside and answers with a PKCS#10 request
+ * signed by the new key (proof of possession; subject empty). *csr is the caller's.
+ * A KEK must be RSA or EC.
+ */
+sc_err sc_sp_keygen(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg alg, X509_REQ **csr) SC_MUST_USE;
+
+/* Factory: install the certificate for the role's key; its public key must be that key. */
+sc_err sc_sp_install_cert(struct sc_sp *sp, enum sc_sp_role role, X509 *cert) SC_MUST_USE;
+
+/* Factory: install a network anchor bound to network_id (one anchor per network ID). */
+sc_err sc_sp_install_anchor(struct sc_sp *sp, const char *network_id, X509 *root) SC_MUST_USE;
+
+/* Factory: maximum leaf lifetime in days (0: none) and number of key slots (1..256). */
+sc_err sc_sp_set_limits(struct sc_sp *sp, uint32_t max_leaf_days, uint32_t max_keys) SC_MUST_USE;
+
+/* Factory: lock for good. Needs the CSK and KEK certificates and at least one anchor. */
+sc_err sc_sp_lock(struct sc_sp *sp) SC_MUST_USE;
+
+/* A fresh single-use challenge (SC_SP_CHALLENGE_LEN bytes). */
+sc_err sc_sp_challenge(struct sc_sp *sp, uint8_t out[SC_SP_CHALLENGE_LEN]) SC_MUST_USE;
+
+/*
+ * Issue: the SP verifies the DER profile, generates or unwraps the key, issues and commits.
+ * *handle is the new key's handle; *cert the certificate (the caller's).
+ */
+sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, X509 **cert) SC_MUST_USE;
+
+struct sc_sp_key {
+	uint32_t handle;
+	enum sc_alg alg;
+	X509 *cert;
+};
+/* All leaf keys, in handle order. *keys is the caller's: sc_sp_keys_free(keys, n). */
+sc_err sc_sp_keys(struct sc_sp *sp, struct sc_sp_key **keys, size_t *n) SC_MUST_USE;
+void sc_sp_keys_free(struct sc_sp_key *keys, size_t n);
+
+/*
+ * Sign with a leaf key. MESSAGE: input is the message (<= SC_SP_MAX_SIGN_INPUT), hashed with
+ * `digest` (ignored for Ed25519). DIGEST: input is a digest of `digest`'s length (RSA, ECDSA).
+ * The signature is what `openssl dgst -<digest> -sign` writes: DER ECDSA-Sig-Value, PKCS#1 v1.5
+ * for RSA, 64 raw bytes for Ed25519. *sig is the caller's (OPENSSL_free).
+ * SC_ERR_KEY_USAGE if the key's certificate lacks digitalSignature/nonRepudiation.
+ */
+sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
+    enum sc_digest digest, const uint8_t *input, size_t input_len,
+    uint8_t **sig, size_t *sig_len) SC_MUST_USE;
+
+/* Delete a leaf key and its certificate, durably. */
+sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle) SC_MUST_USE;
+
+/*
+ * Low level, for tests and fuzzers: send one raw message body (version, type and body bytes
+ * as given, the length prefix added) and receive one raw answer. *answer is the caller's.
+ */
+sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len,
+    uint8_t **answer, size_t *answer_len) SC_MUST_USE;
+
+#endif

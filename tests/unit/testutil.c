@@ -1,0 +1,31 @@
+/* testutil.c — helpers shared by the unit tests. */
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "testutil.h"
+
+const char *sc_test_tmpdir(void)
+{
+	static char path[512];
+	const char *base = getenv("TMPDIR");
+	snprintf(path, sizeof(path), "%s/selfcert-test-XXXXXX", base && *base ? base : "/tmp");
+	if (mkdtemp(path) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+	return path;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(p);
+}
+
+void sc_test_rmdir(const char *path)
+{
+	if (path != NULL && strstr(path, "selfcert-test-") != NULL)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}

@@ -1,0 +1,9 @@
+/* testutil.h — small helpers shared by the unit tests (temporary folders). */
+#ifndef SC_TESTUTIL_H
+#define SC_TESTUTIL_H
+#include <stddef.h>
+/* mkdtemp under $TMPDIR (or /tmp); the path is static storage, valid until the next call. */
+const char *sc_test_tmpdir(void);
+/* rm -rf the folder (only below /tmp or $TMPDIR). */
+void sc_test_rmdir(const char *path);
+#endif
