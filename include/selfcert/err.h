@@ -62,6 +62,9 @@ typedef enum sc_err {
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);
 
+/* The code whose name is `name`, or SC_ERR_INTERNAL if none is. */
+sc_err sc_err_from_name(const char *name);
+
 /* A short English message for the code. Never NULL. */
 const char *sc_err_message(sc_err e);
 

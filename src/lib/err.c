@@ -70,6 +70,14 @@ const char *sc_err_name(sc_err e)
 	return t ? t->name : "unknown";
 }
 
+sc_err sc_err_from_name(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(err_table) / sizeof(err_table[0]); i++)
+		if (strcmp(err_table[i].name, name) == 0)
+			return err_table[i].code;
+	return SC_ERR_INTERNAL;
+}
+
 const char *sc_err_message(sc_err e)
 {
 	const struct err_entry *t = lookup(e);

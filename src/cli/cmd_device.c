@@ -1,0 +1,439 @@
+/*
+ * cmd_device.c — the host side of the device: `sp init` (makes the SP's store by running
+ * selfcert-spd --init, so the root key is created by the SP program alone) and the `device`
+ * commands, each one request to the SP over its socket. No private key passes through here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <selfcert/cert.h>
+#include <selfcert/sp.h>
+#include "cli.h"
+#include "util.h"
+
+static const char sp_init_usage[] =
+"usage: selfcert sp init --store DIR --device-id ID\n"
+"  Creates DIR/root.key (the emulated hardware-unique key, 0400), DIR/counter (the emulated\n"
+"  monotonic counter) and DIR/store (the sealed state, empty until personalization).\n"
+"  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n";
+
+/*
+ * Run selfcert-spd with argv, passing its stdout through; its one error line
+ * ("selfcert-spd: NAME: DETAIL") is turned back into our code so we print it as ours.
+ */
+static sc_err run_spd(char *const argv[])
+{
+	int pfd[2], status = 0;
+	char line[512];
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return sc_fail(SC_ERR_IO, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return sc_fail(SC_ERR_IO, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		dup2(pfd[1], STDERR_FILENO);
+		execvp(argv[0], argv);
+		fprintf(stderr, "selfcert-spd: io: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(3);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t n = read(pfd[0], line + got, sizeof(line) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(line) - 1)
+			break;
+	}
+	line[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return SC_OK;
+	{
+		char *nl = strchr(line, '\n'), *name, *detail;
+		if (nl)
+			*nl = '\0';
+		name = strncmp(line, "selfcert-spd: ", 14) == 0 ? line + 14 : NULL;
+		detail = name ? strstr(name, ": ") : NULL;
+		if (detail != NULL) {
+			*detail = '\0';
+			return sc_fail(sc_err_from_name(name), "%s", detail + 2);
+		}
+		return sc_fail(SC_ERR_INTERNAL, "selfcert-spd failed: %s", line[0] ? line : "no message");
+	}
+}
+
+sc_err cmd_sp_init(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "store", 1, 0 }, { "device-id", 1, 0 } };
+	struct cli_args a;
+	const char *dir, *id;
+	sc_err r;
+
+	if ((r = cli_parse(&a, "sp init", spec, 2, argc, argv, 0)) != SC_OK)
+		return r;
+	if (a.help) {
+		fputs(sp_init_usage, stdout);
+		return SC_OK;
+	}
+	if ((r = cli_need(&a, "store", &dir)) != SC_OK || (r = cli_need(&a, "device-id", &id)) != SC_OK)
+		return r;
+	if (!sc_device_id_valid(id))
+		return sc_fail(SC_ERR_USAGE, "sp init: --device-id '%s': 1..64 characters of A-Z a-z 0-9 space '()+,-./:=?", id);
+	{
+		char *args[] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir, "--device-id", (char *)id, NULL };
+		if ((r = run_spd(args)) != SC_OK)
+			return r;
+	}
+	printf("secure processor store for device %s in %s\n", id, dir);
+	return SC_OK;
+}
+
+/*
+ * Common start of every device command: parse, --help, check --sp is given, and connect
+ * unless `later` (commands that check more flags first, so usage errors never wait on a socket).
+ */
+static sc_err device_open_ex(struct cli_args *a, const char *cmd, const struct cli_opt *spec, size_t nspec,
+    int argc, char **argv, const char *usage, struct sc_sp **sp, int later)
+{
+	const char *sock;
+	sc_err r;
+
+	*sp = NULL;
+	if ((r = cli_parse(a, cmd, spec, nspec, argc, argv, 0)) != SC_OK)
+		return r;
+	if (a->help) {
+		fputs(usage, stdout);
+		return SC_OK;
+	}
+	if ((r = cli_need(a, "sp", &sock)) != SC_OK)
+		return r;
+	return later ? SC_OK : sc_sp_connect(sock, sp);
+}
+
+static sc_err device_open(struct cli_args *a, const char *cmd, const struct cli_opt *spec, size_t nspec,
+    int argc, char **argv, const char *usage, struct sc_sp **sp)
+{
+	return device_open_ex(a, cmd, spec, nspec, argc, argv, usage, sp, 0);
+}
+
+static const char info_usage[] =
+"usage: selfcert device info --sp SOCKET [--json]\n"
+"  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n";
+
+sc_err cmd_device_info(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 } };
+	struct cli_args a;
+	struct sc_sp *sp = NULL;
+	struct sc_sp_info info;
+	char csk_subject[256] = "", csk_until[32] = "";
+	sc_err r;
+
+	memset(&info, 0, sizeof(info));
+	if ((r = device_open(&a, "device info", spec, 2, argc, argv, info_usage, &sp)) != SC_OK || a.help)
+		goto out;
+	if ((r = sc_sp_info(sp, &info)) != SC_OK)
+		goto out;
+	if (info.csk_cert != NULL) {
+		cli_subject_line(info.csk_cert, csk_subject, sizeof(csk_subject));
+		cli_not_after(info.csk_cert, csk_until, sizeof(csk_until));
+	}
+	if (cli_has(&a, "json")) {
+		printf("{\"state\":\"%s\",\"device_id\":", sc_sp_state_name((int)info.state));
+		cli_json_str(stdout, info.device_id);
+		printf(",\"issuance_counter\":%llu,\"keys\":%u,\"max_keys\":%u,\"max_leaf_days\":%u,\"networks\":[",
+		    (unsigned long long)info.issuance_counter, info.n_keys, info.max_keys, info.max_leaf_days);
+		for (size_t i = 0; i < info.n_networks; i++) {
+			printf(i ? "," : "");
+			cli_json_str(stdout, info.networks[i]);
+		}
+		printf("],\"device_ca\":");
+		if (info.csk_cert) {
+			printf("{\"subject\":");
+			cli_json_str(stdout, csk_subject);
+			printf(",\"not_after\":\"%s\"}", csk_until);
+		} else {
+			printf("null");
+		}
+		printf(",\"kex\":%s}\n", info.kek_cert ? "true" : "false");
+	} else {
+		printf("state:            %s\n", sc_sp_state_name((int)info.state));
+		printf("device id:        %s\n", info.device_id);
+		printf("issuance counter: %llu\n", (unsigned long long)info.issuance_counter);
+		printf("leaf keys:        %u of %u\n", info.n_keys, info.max_keys);
+		if (info.max_leaf_days)
+			printf("max leaf life:    %u days\n", info.max_leaf_days);
+		else
+			printf("max leaf life:    the device CA's validity\n");
+		for (size_t i = 0; i < info.n_networks; i++)
+			printf("network:          %s\n", info.networks[i]);
+		if (info.csk_cert)
+			printf("device CA:        %s (until %s)\n", csk_subject, csk_until);
+		printf("key exchange:     %s\n", info.kek_cert ? "certified" : "none");
+	}
+	r = SC_OK;
+out:
+	sc_sp_info_clear(&info);
+	sc_sp_close(sp);
+	return r;
+}
+
+static const char challenge_usage[] =
+"usage: selfcert device challenge --sp SOCKET\n"
+"  Prints a fresh single-use challenge (hex) for the provisioning server to put in a profile.\n";
+
+sc_err cmd_device_challenge(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "sp", 1, 0 } };
+	struct cli_args a;
+	struct sc_sp *sp = NULL;
+	uint8_t ch[SC_SP_CHALLENGE_LEN];
+	char hex[2 * SC_SP_CHALLENGE_LEN + 1];
+	sc_err r;
+
+	if ((r = device_open(&a, "device challenge", spec, 1, argc, argv, challenge_usage, &sp)) != SC_OK || a.help)
+		goto out;
+	if ((r = sc_sp_challenge(sp, ch)) != SC_OK)
+		goto out;
+	sc_hex(ch, sizeof(ch), hex);
+	printf("%s\n", hex);
+out:
+	sc_sp_close(sp);
+	return r;
+}
+
+static const char issue_usage[] =
+"usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem\n"
+"  The SP verifies the profile, generates (or decrypts) the key pair and issues itself a\n"
+"  certificate signed by its device CA key. Prints the new key's handle; writes LEAF.pem\n"
+"  atomically.\n";
+
+sc_err cmd_device_issue(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "profile", 1, 0 }, { "out", 1, 0 } };
+	struct cli_args a;
+	struct sc_sp *sp = NULL;
+	const char *profile_path, *out_path;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	uint32_t handle = 0;
+	X509 *cert = NULL;
+	sc_err r;
+
+	if ((r = device_open_ex(&a, "device issue", spec, 3, argc, argv, issue_usage, &sp, 1)) != SC_OK || a.help)
+		goto out;
+	if ((r = cli_need(&a, "profile", &profile_path)) != SC_OK || (r = cli_need(&a, "out", &out_path)) != SC_OK)
+		goto out;
+	if ((r = sc_file_read(profile_path, SC_PROFILE_MAX_DER, &der, &der_len)) != SC_OK ||
+	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
+		goto out;
+	if ((r = sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
+		goto out;
+	if ((r = sc_write_cert(out_path, cert)) != SC_OK) {
+		/* The key and certificate are safe in the SP; `device keys` shows them again. */
+		r = sc_fail(r, "%s (the key is kept in the SP as handle %u)", sc_err_detail(), handle);
+		goto out;
+	}
+	printf("%u\n", handle);
+out:
+	OPENSSL_free(der);
+	X509_free(cert);
+	sc_sp_close(sp);
+	return r;
+}
+
+static const char keys_usage[] =
+"usage: selfcert device keys --sp SOCKET [--json]\n"
+"  One line per leaf key: HANDLE ALG NOT-AFTER SUBJECT\n";
+
+sc_err cmd_device_keys(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 } };
+	struct cli_args a;
+	struct sc_sp *sp = NULL;
+	struct sc_sp_key *keys = NULL;
+	size_t n = 0;
+	sc_err r;
+
+	if ((r = device_open(&a, "device keys", spec, 2, argc, argv, keys_usage, &sp)) != SC_OK || a.help)
+		goto out;
+	if ((r = sc_sp_keys(sp, &keys, &n)) != SC_OK)
+		goto out;
+	if (cli_has(&a, "json"))
+		printf("{\"keys\":[");
+	for (size_t i = 0; i < n; i++) {
+		char subject[256], until[32];
+		cli_subject_line(keys[i].cert, subject, sizeof(subject));
+		cli_not_after(keys[i].cert, until, sizeof(until));
+		if (cli_has(&a, "json")) {
+			printf("%s{\"handle\":%u,\"alg\":\"%s\",\"not_after\":\"%s\",\"subject\":", i ? "," : "",
+			    keys[i].handle, sc_alg_name(keys[i].alg) ? sc_alg_name(keys[i].alg) : "?", until);
+			cli_json_str(stdout, subject);
+			printf("}");
+		} else {
+			printf("%u %s %s %s\n", keys[i].handle,
+			    sc_alg_name(keys[i].alg) ? sc_alg_name(keys[i].alg) : "?", until, subject);
+		}
+	}
+	if (cli_has(&a, "json"))
+		printf("]}\n");
+out:
+	sc_sp_keys_free(keys, n);
+	sc_sp_close(sp);
+	return r;
+}
+
+static sc_err parse_handle(const char *s, uint32_t *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > UINT32_MAX)
+		return sc_fail(SC_ERR_USAGE, "--key '%s': expected a key handle (a number; see device keys)", s);
+	*out = (uint32_t)v;
+	return SC_OK;
+}
+
+/* Hash a file of any size in pieces (the file may be larger than a message to the SP). */
+static sc_err hash_file(const char *path, const EVP_MD *md, uint8_t *out, unsigned *out_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t buf[16384];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		r = sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL))
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			goto out;
+	}
+	if (!EVP_DigestFinal_ex(ctx, out, out_len))
+		goto out;
+	r = SC_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+static const char sign_usage[] =
+"usage: selfcert device sign --sp SOCKET --key HANDLE --in FILE --out SIG [--digest sha256|sha384|sha512]\n"
+"  Signs FILE's bytes with the leaf key. SIG is what `openssl dgst -<digest> -sign` writes:\n"
+"  DER ECDSA-Sig-Value, PKCS#1 v1.5 for RSA, 64 raw bytes for Ed25519 (which ignores --digest\n"
+"  and signs files of up to 32 KiB). RSA and ECDSA hash here and send only the digest.\n";
+
+sc_err cmd_device_sign(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "sp", 1, 0 }, { "key", 1, 0 }, { "in", 1, 0 }, { "out", 1, 0 }, { "digest", 1, 0 },
+	};
+	struct cli_args a;
+	struct sc_sp *sp = NULL;
+	struct sc_sp_key *keys = NULL;
+	size_t n = 0;
+	const char *key_s, *in_path, *out_path;
+	enum sc_digest digest = SC_DIGEST_SHA256;
+	enum sc_alg alg = SC_ALG_NONE;
+	uint32_t handle;
+	uint8_t *data = NULL, *sig = NULL, md[EVP_MAX_MD_SIZE];
+	size_t data_len = 0, sig_len = 0;
+	unsigned md_len = 0;
+	sc_err r;
+
+	if ((r = device_open_ex(&a, "device sign", spec, 5, argc, argv, sign_usage, &sp, 1)) != SC_OK || a.help)
+		goto out;
+	if ((r = cli_need(&a, "key", &key_s)) != SC_OK || (r = cli_need(&a, "in", &in_path)) != SC_OK ||
+	    (r = cli_need(&a, "out", &out_path)) != SC_OK || (r = parse_handle(key_s, &handle)) != SC_OK)
+		goto out;
+	if (cli_has(&a, "digest") && (r = sc_digest_from_name(cli_get(&a, "digest"), &digest)) != SC_OK)
+		goto out;
+	if ((r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
+		goto out;
+	/* The key's algorithm decides whether we send the message or its digest. */
+	if ((r = sc_sp_keys(sp, &keys, &n)) != SC_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].handle == handle)
+			alg = keys[i].alg;
+	if (alg == SC_ALG_NONE) {
+		r = sc_fail(SC_ERR_NO_KEY, "no leaf key with handle %u (see device keys)", handle);
+		goto out;
+	}
+	if (alg == SC_ALG_ED25519) {
+		if ((r = sc_file_read(in_path, SC_SP_MAX_SIGN_INPUT, &data, &data_len)) != SC_OK)
+			goto out;
+		r = sc_sp_sign(sp, handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, data, data_len, &sig, &sig_len);
+	} else {
+		if ((r = hash_file(in_path, sc_digest_md(digest), md, &md_len)) != SC_OK)
+			goto out;
+		r = sc_sp_sign(sp, handle, SC_SP_SIGN_DIGEST, digest, md, md_len, &sig, &sig_len);
+	}
+	if (r != SC_OK)
+		goto out;
+	r = sc_file_write_atomic(out_path, sig, sig_len, 0644);
+out:
+	OPENSSL_free(data);
+	OPENSSL_free(sig);
+	sc_sp_keys_free(keys, n);
+	sc_sp_close(sp);
+	return r;
+}
+
+static const char delete_usage[] =
+"usage: selfcert device delete --sp SOCKET --key HANDLE\n"
+"  Deletes the leaf key and its certificate from the SP, durably.\n";
+
+sc_err cmd_device_delete(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "key", 1, 0 } };
+	struct cli_args a;
+	struct sc_sp *sp = NULL;
+	const char *key_s;
+	uint32_t handle;
+	sc_err r;
+
+	if ((r = device_open_ex(&a, "device delete", spec, 2, argc, argv, delete_usage, &sp, 1)) != SC_OK || a.help)
+		goto out;
+	if ((r = cli_need(&a, "key", &key_s)) != SC_OK || (r = parse_handle(key_s, &handle)) != SC_OK ||
+	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
+		goto out;
+	r = sc_sp_delete(sp, handle);
+out:
+	sc_sp_close(sp);
+	return r;
+}

@@ -1,0 +1,898 @@
+/*
+ * cert.c — the certificate profiles of docs/FORMATS.md and the id-sc-pe-issuance extension.
+ *
+ * One generic builder (struct cert_spec → build_cert) makes every row of the profiles table, so
+ * each public builder only states its row; the leaf adds the profile's fields and the extension.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <selfcert/cert.h>
+
+#define NAME_MAX_LEN 64          /* manufacturer and network names, device IDs */
+#define SERIAL_LEN 16
+#define CLOCK_SKEW_SECONDS 60    /* notBefore is back-dated this much for slow clocks */
+#define MAX_DAYS 36525           /* 100 years: anything longer is a typo */
+
+/* SelfCertIssuance ::= SEQUENCE { ... } (docs/FORMATS.md). */
+typedef struct sc_issuance_asn1_st {
+	ASN1_OCTET_STRING *profile_id;
+	ASN1_OCTET_STRING *profile_digest;
+	ASN1_UTF8STRING *network_id;
+	ASN1_ENUMERATED *key_origin;
+	ASN1_INTEGER *counter;
+} SC_ISSUANCE_ASN1;
+
+ASN1_SEQUENCE(SC_ISSUANCE_ASN1) = {
+	ASN1_SIMPLE(SC_ISSUANCE_ASN1, profile_id, ASN1_OCTET_STRING),
+	ASN1_SIMPLE(SC_ISSUANCE_ASN1, profile_digest, ASN1_OCTET_STRING),
+	ASN1_SIMPLE(SC_ISSUANCE_ASN1, network_id, ASN1_UTF8STRING),
+	ASN1_SIMPLE(SC_ISSUANCE_ASN1, key_origin, ASN1_ENUMERATED),
+	ASN1_SIMPLE(SC_ISSUANCE_ASN1, counter, ASN1_INTEGER),
+} static_ASN1_SEQUENCE_END(SC_ISSUANCE_ASN1)
+
+/* What one certificate of the profiles table is made of. Everything is borrowed. */
+struct cert_spec {
+	EVP_PKEY *pub;                   /* the subject's public key */
+	const char *dev_id;              /* serialNumber attribute (first RDN), or NULL */
+	const char *org;                 /* O, or NULL */
+	const char *cn;                  /* CN */
+	X509 *issuer;                    /* NULL: self-signed by issuer_key */
+	EVP_PKEY *issuer_key;
+	enum sc_digest digest;           /* wanted digest; sc_sign_md decides (none for Ed25519) */
+	time_t not_before, not_after;
+	int ca;                          /* basicConstraints cA (always present, critical) */
+	long pathlen;                    /* -1: absent */
+	unsigned ku;                     /* KU_* bits */
+	int ku_critical;
+	const EXTENDED_KEY_USAGE *eku;   /* NULL: absent; non-critical */
+	const char *nc_dev_id;           /* NULL, or nameConstraints permitting serialNumber=this */
+	const GENERAL_NAMES *san;        /* NULL: absent; non-critical */
+	X509_EXTENSION *extra;           /* NULL, or one more extension, copied as is */
+};
+
+int sc_device_id_valid(const char *s)
+{
+	size_t i, n;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	if (n < 1 || n > SC_DEVICE_ID_MAX)
+		return 0;
+	/* X.680 PrintableString: the device ID travels in the X.520 serialNumber attribute. */
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (strchr(" '()+,-./:=?", c) == NULL || c == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+static sc_err check_name(const char *s, size_t max, const char *field)
+{
+	size_t n;
+
+	if (s == NULL)
+		return sc_fail(SC_ERR_USAGE, "%s is missing", field);
+	n = strlen(s);
+	if (n < 1 || n > max)
+		return sc_fail(SC_ERR_USAGE, "%s must be 1..%zu bytes (is %zu)", field, max, n);
+	return SC_OK;
+}
+
+static sc_err check_days(int days)
+{
+	if (days < 1 || days > MAX_DAYS)
+		return sc_fail(SC_ERR_USAGE, "validity must be 1..%d days (is %d)", MAX_DAYS, days);
+	return SC_OK;
+}
+
+/* Only our six algorithms sign or get certified: no RSA below 2048, no odd curves. */
+static sc_err check_key(const EVP_PKEY *key, const char *what)
+{
+	if (key == NULL)
+		return sc_fail(SC_ERR_USAGE, "%s is missing", what);
+	if (sc_alg_of_key(key) == SC_ALG_NONE)
+		return sc_fail(SC_ERR_ALGORITHM, "%s is not one of rsa2048/3072/4096, p256, p384, ed25519",
+		    what);
+	return SC_OK;
+}
+
+/*
+ * Add a UTF8String attribute as its own RDN. The UTF-8 is validated by ASN1_mbstring_ncopy but
+ * OpenSSL's per-attribute table (X509_NAME_add_entry_by_NID with MBSTRING_UTF8) is bypassed: its
+ * ub-common-name of 64 would refuse "<64-byte device ID> Device CA" and the 128-byte user IDs
+ * that docs/FORMATS.md allows as CN.
+ */
+static sc_err name_add_utf8(X509_NAME *name, int nid, const char *s, const char *field)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	ASN1_STRING *str = NULL;
+	size_t n = strlen(s);
+
+	if (n > INT_MAX) {
+		r = sc_fail(SC_ERR_USAGE, "%s is too long", field);
+		goto out;
+	}
+	if (ASN1_mbstring_ncopy(&str, (const unsigned char *)s, (int)n, MBSTRING_UTF8,
+	    B_ASN1_UTF8STRING, 1, 0) < 0) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_USAGE, "%s is not valid UTF-8", field);
+		goto out;
+	}
+	if (!X509_NAME_add_entry_by_NID(name, nid, V_ASN1_UTF8STRING, ASN1_STRING_get0_data(str),
+	    ASN1_STRING_length(str), -1, 0)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, field);
+		goto out;
+	}
+	r = SC_OK;
+out:
+	ASN1_STRING_free(str);
+	return r;
+}
+
+/* serialNumber first: the device CA's name constraint is a prefix match on the RDN sequence. */
+static sc_err build_name(const struct cert_spec *s, X509_NAME **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509_NAME *name = NULL;
+
+	if ((name = X509_NAME_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_NAME_new");
+		goto out;
+	}
+	if (s->dev_id != NULL) {
+		if (!sc_device_id_valid(s->dev_id)) {
+			r = sc_fail(SC_ERR_USAGE, "device ID must be 1..%d PrintableString characters",
+			    SC_DEVICE_ID_MAX);
+			goto out;
+		}
+		if (!X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+		    (const unsigned char *)s->dev_id, -1, -1, 0)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "subject serialNumber");
+			goto out;
+		}
+	}
+	if (s->org != NULL && (r = name_add_utf8(name, NID_organizationName, s->org,
+	    "subject O")) != SC_OK)
+		goto out;
+	if ((r = name_add_utf8(name, NID_commonName, s->cn, "subject CN")) != SC_OK)
+		goto out;
+	*out = name;
+	name = NULL;
+	r = SC_OK;
+out:
+	X509_NAME_free(name);
+	return r;
+}
+
+/* 16 random bytes, top bit clear (positive) and first byte nonzero (DER-minimal, 16 bytes). */
+static sc_err set_serial(X509 *x)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	unsigned char b[SERIAL_LEN];
+
+	do {
+		if (RAND_bytes(b, sizeof(b)) != 1) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes (serial)");
+			goto out;
+		}
+		b[0] &= 0x7f;
+	} while (b[0] == 0);
+	if (!ASN1_STRING_set(X509_get_serialNumber(x), b, sizeof(b))) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "serial");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	return r;
+}
+
+/* KU_* bits of <openssl/x509v3.h> → KeyUsage BIT STRING (bit 0 digitalSignature … 8 decipherOnly). */
+static sc_err add_key_usage(X509 *x, unsigned ku, int critical)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	ASN1_BIT_STRING *bs = NULL;
+	int i;
+
+	if ((bs = ASN1_BIT_STRING_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "keyUsage");
+		goto out;
+	}
+	for (i = 0; i < 8; i++) {
+		if ((ku & (0x80u >> i)) != 0 && !ASN1_BIT_STRING_set_bit(bs, i, 1)) {
+			r = sc_fail_ossl(SC_ERR_NOMEM, "keyUsage");
+			goto out;
+		}
+	}
+	if ((ku & KU_DECIPHER_ONLY) != 0 && !ASN1_BIT_STRING_set_bit(bs, 8, 1)) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "keyUsage");
+		goto out;
+	}
+	if (X509_add1_ext_i2d(x, NID_key_usage, bs, critical, X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "keyUsage");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	ASN1_BIT_STRING_free(bs);
+	return r;
+}
+
+static sc_err add_basic_constraints(X509 *x, int ca, long pathlen)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	BASIC_CONSTRAINTS *bc = NULL;
+
+	if ((bc = BASIC_CONSTRAINTS_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "basicConstraints");
+		goto out;
+	}
+	/* cA FALSE is the DEFAULT and so is left out of the DER: an empty SEQUENCE. */
+	bc->ca = ca ? 0xff : 0;
+	if (ca && pathlen >= 0) {
+		if ((bc->pathlen = ASN1_INTEGER_new()) == NULL ||
+		    !ASN1_INTEGER_set(bc->pathlen, pathlen)) {
+			r = sc_fail_ossl(SC_ERR_NOMEM, "basicConstraints pathlen");
+			goto out;
+		}
+	}
+	if (X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "basicConstraints");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	BASIC_CONSTRAINTS_free(bc);
+	return r;
+}
+
+/* permittedSubtrees = { directoryName serialNumber=<deviceId> }, nothing excluded. */
+static sc_err add_name_constraints(X509 *x, const char *dev_id)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	NAME_CONSTRAINTS *nc = NULL;
+	GENERAL_SUBTREE *st = NULL;
+	X509_NAME *dn = NULL;
+
+	if ((nc = NAME_CONSTRAINTS_new()) == NULL || (st = GENERAL_SUBTREE_new()) == NULL ||
+	    (dn = X509_NAME_new()) == NULL ||
+	    (nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "nameConstraints");
+		goto out;
+	}
+	if (!X509_NAME_add_entry_by_NID(dn, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+	    (const unsigned char *)dev_id, -1, -1, 0)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints directoryName");
+		goto out;
+	}
+	GENERAL_NAME_set0_value(st->base, GEN_DIRNAME, dn);
+	dn = NULL;
+	if (!sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st)) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "nameConstraints");
+		goto out;
+	}
+	st = NULL;
+	if (X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	X509_NAME_free(dn);
+	GENERAL_SUBTREE_free(st);
+	NAME_CONSTRAINTS_free(nc);
+	return r;
+}
+
+/* SKI = SHA-1 of the subjectPublicKey BIT STRING (RFC 5280 4.2.1.2 method 1). */
+static sc_err add_ski(X509 *x)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	ASN1_OCTET_STRING *ski = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!X509_pubkey_digest(x, EVP_sha1(), md, &mdlen)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectKeyIdentifier");
+		goto out;
+	}
+	if ((ski = ASN1_OCTET_STRING_new()) == NULL || !ASN1_OCTET_STRING_set(ski, md, (int)mdlen)) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "subjectKeyIdentifier");
+		goto out;
+	}
+	if (X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectKeyIdentifier");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	ASN1_OCTET_STRING_free(ski);
+	return r;
+}
+
+static sc_err add_aki(X509 *x, X509 *issuer)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	AUTHORITY_KEYID *akid = NULL;
+	const ASN1_OCTET_STRING *iski = X509_get0_subject_key_id(issuer);
+
+	/* Without the issuer's SKI there is nothing to link to, and strict validation wants it. */
+	if (iski == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "issuer certificate has no subjectKeyIdentifier");
+		goto out;
+	}
+	if ((akid = AUTHORITY_KEYID_new()) == NULL ||
+	    (akid->keyid = ASN1_OCTET_STRING_dup(iski)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "authorityKeyIdentifier");
+		goto out;
+	}
+	if (X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "authorityKeyIdentifier");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	AUTHORITY_KEYID_free(akid);
+	return r;
+}
+
+static sc_err sign_cert(X509 *x, EVP_PKEY *key, enum sc_digest digest)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *mctx = NULL;
+	const EVP_MD *md = sc_sign_md(key, digest);
+
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
+		goto out;
+	}
+	if (EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit (certificate)");
+		goto out;
+	}
+	if (X509_sign_ctx(x, mctx) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "X509_sign_ctx");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
+/* The one builder behind every row of the profiles table. */
+static sc_err build_cert(const struct cert_spec *s, X509 **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509 *x = NULL;
+	X509_NAME *subject = NULL;
+
+	*out = NULL;
+	if ((r = check_key(s->pub, "subject key")) != SC_OK ||
+	    (r = check_key(s->issuer_key, "issuer key")) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	/* A wrong issuer key would give a certificate that never verifies: refuse it here. */
+	if (s->issuer != NULL && EVP_PKEY_eq(X509_get0_pubkey(s->issuer), s->issuer_key) != 1) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_USAGE, "issuer key does not match the issuer certificate");
+		goto out;
+	}
+	if (s->issuer == NULL && EVP_PKEY_eq(s->pub, s->issuer_key) != 1) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_USAGE, "self-signed certificate: key mismatch");
+		goto out;
+	}
+	if (s->not_before >= s->not_after) {
+		r = sc_fail(SC_ERR_USAGE, "notBefore must be before notAfter");
+		goto out;
+	}
+	if ((r = build_name(s, &subject)) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	if ((x = X509_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
+		goto out;
+	}
+	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
+	    !X509_set_issuer_name(x, s->issuer != NULL ? X509_get_subject_name(s->issuer) : subject) ||
+	    !X509_set_pubkey(x, s->pub)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
+		goto out;
+	}
+	if ((r = set_serial(x)) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	/* ASN1_TIME_set picks UTCTime through 2049 and GeneralizedTime after, as RFC 5280 wants. */
+	if (ASN1_TIME_set(X509_getm_notBefore(x), s->not_before) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(x), s->not_after) == NULL) {
+		r = sc_fail_ossl(SC_ERR_USAGE, "validity");
+		goto out;
+	}
+	if ((r = add_basic_constraints(x, s->ca, s->pathlen)) != SC_OK ||
+	    (r = add_key_usage(x, s->ku, s->ku_critical)) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	if (s->eku != NULL && X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0,
+	    X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage");
+		goto out;
+	}
+	if (s->san != NULL && X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)s->san, 0,
+	    X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectAltName");
+		goto out;
+	}
+	if (s->nc_dev_id != NULL && (r = add_name_constraints(x, s->nc_dev_id)) != SC_OK)
+		goto out;
+	if ((r = add_ski(x)) != SC_OK)
+		goto out;
+	if (s->issuer != NULL && (r = add_aki(x, s->issuer)) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	if (s->extra != NULL && !X509_add_ext(x, s->extra, -1)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "extension");
+		goto out;
+	}
+	if ((r = sign_cert(x, s->issuer_key, s->digest)) != SC_OK)
+		goto out;
+	*out = x;
+	x = NULL;
+	r = SC_OK;
+out:
+	X509_free(x);
+	X509_NAME_free(subject);
+	return r;
+}
+
+/* Fill the validity and signing digest shared by the six factory/network rows. */
+static sc_err spec_days(struct cert_spec *s, int days)
+{
+	sc_err r;
+	time_t now = time(NULL);
+
+	if ((r = check_days(days)) != SC_OK)
+		return r;
+	if (s->issuer_key == NULL)
+		return sc_fail(SC_ERR_USAGE, "issuer key is missing");
+	s->not_before = now - CLOCK_SKEW_SECONDS;
+	s->not_after = s->not_before + (time_t)days * 86400;
+	s->digest = sc_alg_default_digest(sc_alg_of_key(s->issuer_key));
+	return SC_OK;
+}
+
+/*
+ * A subject attribute as NUL-terminated UTF-8. SC_ERR_NOT_FOUND if absent, SC_ERR_MALFORMED if
+ * repeated (which value would be meant?) or not convertible, SC_ERR_OVERSIZE if it does not fit.
+ */
+static sc_err name_get_utf8(const X509_NAME *name, int nid, const char *field, char *out,
+    size_t out_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	unsigned char *u = NULL;
+	int i, n;
+
+	if (out_len > 0)
+		out[0] = '\0';
+	if ((i = X509_NAME_get_index_by_NID(name, nid, -1)) < 0) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "subject has no %s", field);
+		goto out;
+	}
+	if (X509_NAME_get_index_by_NID(name, nid, i) >= 0) {
+		r = sc_fail(SC_ERR_MALFORMED, "subject has more than one %s", field);
+		goto out;
+	}
+	if ((n = ASN1_STRING_to_UTF8(&u,
+	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) < 0) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_MALFORMED, "subject %s is not a valid string", field);
+		goto out;
+	}
+	if (memchr(u, '\0', (size_t)n) != NULL) {
+		r = sc_fail(SC_ERR_MALFORMED, "subject %s has an embedded NUL", field);
+		goto out;
+	}
+	if ((size_t)n >= out_len) {
+		r = sc_fail(SC_ERR_OVERSIZE, "subject %s is %d bytes, room for %zu", field, n,
+		    out_len > 0 ? out_len - 1 : 0);
+		goto out;
+	}
+	memcpy(out, u, (size_t)n);
+	out[n] = '\0';
+	r = SC_OK;
+out:
+	OPENSSL_free(u);
+	return r;
+}
+
+sc_err sc_cert_device_id(X509 *cert, char *out, size_t out_len)
+{
+	if (cert == NULL || out == NULL || out_len == 0)
+		return sc_fail(SC_ERR_USAGE, "sc_cert_device_id: bad arguments");
+	return name_get_utf8(X509_get_subject_name(cert), NID_serialNumber, "serialNumber", out,
+	    out_len);
+}
+
+sc_err sc_cert_mfr_root(EVP_PKEY *key, const char *name, int days, X509 **out)
+{
+	struct cert_spec s = { .pub = key, .issuer_key = key, .ca = 1, .pathlen = -1,
+	    .ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN, .ku_critical = 1 };
+	char cn[NAME_MAX_LEN + 32];
+	sc_err r;
+
+	if (out == NULL)
+		return sc_fail(SC_ERR_USAGE, "out is NULL");
+	*out = NULL;
+	if ((r = check_name(name, NAME_MAX_LEN, "manufacturer name")) != SC_OK ||
+	    (r = spec_days(&s, days)) != SC_OK)
+		return r;
+	snprintf(cn, sizeof(cn), "%s Root", name);
+	s.cn = cn;
+	return build_cert(&s, out);
+}
+
+sc_err sc_cert_mfr_ca(EVP_PKEY *pub, const char *name, int days, X509 *root, EVP_PKEY *root_key,
+    X509 **out)
+{
+	struct cert_spec s = { .pub = pub, .issuer = root, .issuer_key = root_key, .ca = 1,
+	    .pathlen = 1, .ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN, .ku_critical = 1 };
+	char cn[NAME_MAX_LEN + 32];
+	sc_err r;
+
+	if (out == NULL || root == NULL)
+		return sc_fail(SC_ERR_USAGE, "out or root is NULL");
+	*out = NULL;
+	if ((r = check_name(name, NAME_MAX_LEN, "manufacturer name")) != SC_OK ||
+	    (r = spec_days(&s, days)) != SC_OK)
+		return r;
+	snprintf(cn, sizeof(cn), "%s Device Issuing CA", name);
+	s.org = name;
+	s.cn = cn;
+	return build_cert(&s, out);
+}
+
+sc_err sc_cert_device_ca(EVP_PKEY *csk_pub, const char *device_id, int days, X509 *ca,
+    EVP_PKEY *ca_key, X509 **out)
+{
+	struct cert_spec s = { .pub = csk_pub, .issuer = ca, .issuer_key = ca_key, .ca = 1,
+	    .pathlen = 0, .ku = KU_KEY_CERT_SIGN, .ku_critical = 1 };
+	char cn[SC_DEVICE_ID_MAX + 32], mfr[NAME_MAX_LEN + 1];
+	sc_err r;
+
+	if (out == NULL || ca == NULL)
+		return sc_fail(SC_ERR_USAGE, "out or issuing CA is NULL");
+	*out = NULL;
+	if (!sc_device_id_valid(device_id))
+		return sc_fail(SC_ERR_USAGE, "device ID must be 1..%d PrintableString characters",
+		    SC_DEVICE_ID_MAX);
+	if ((r = spec_days(&s, days)) != SC_OK)
+		return r;
+	if ((r = name_get_utf8(X509_get_subject_name(ca), NID_organizationName,
+	    "O (manufacturer) of the issuing CA", mfr, sizeof(mfr))) != SC_OK)
+		return r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_USAGE,
+		    "issuing CA's subject needs one O of 1..%d bytes", NAME_MAX_LEN) : r;
+	snprintf(cn, sizeof(cn), "%s Device CA", device_id);
+	s.dev_id = device_id;
+	s.org = mfr;
+	s.cn = cn;
+	s.nc_dev_id = device_id;
+	return build_cert(&s, out);
+}
+
+sc_err sc_cert_device_kex(EVP_PKEY *kek_pub, const char *device_id, int days, X509 *ca,
+    EVP_PKEY *ca_key, X509 **out)
+{
+	struct cert_spec s = { .pub = kek_pub, .issuer = ca, .issuer_key = ca_key, .ca = 0,
+	    .pathlen = -1, .ku_critical = 1 };
+	char cn[SC_DEVICE_ID_MAX + 32], mfr[NAME_MAX_LEN + 1];
+	sc_err r;
+
+	if (out == NULL || ca == NULL || kek_pub == NULL)
+		return sc_fail(SC_ERR_USAGE, "out, key or issuing CA is NULL");
+	*out = NULL;
+	/* The KEK receives CMS-wrapped keys: RSA key transport or EC key agreement, nothing else. */
+	switch (EVP_PKEY_get_base_id(kek_pub)) {
+	case EVP_PKEY_RSA:
+		s.ku = KU_KEY_ENCIPHERMENT;
+		break;
+	case EVP_PKEY_EC:
+		s.ku = KU_KEY_AGREEMENT;
+		break;
+	default:
+		return sc_fail(SC_ERR_ALGORITHM, "key-exchange key must be RSA or EC");
+	}
+	if (!sc_device_id_valid(device_id))
+		return sc_fail(SC_ERR_USAGE, "device ID must be 1..%d PrintableString characters",
+		    SC_DEVICE_ID_MAX);
+	if ((r = spec_days(&s, days)) != SC_OK)
+		return r;
+	if ((r = name_get_utf8(X509_get_subject_name(ca), NID_organizationName,
+	    "O (manufacturer) of the issuing CA", mfr, sizeof(mfr))) != SC_OK)
+		return r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_USAGE,
+		    "issuing CA's subject needs one O of 1..%d bytes", NAME_MAX_LEN) : r;
+	snprintf(cn, sizeof(cn), "%s Key Exchange", device_id);
+	s.dev_id = device_id;
+	s.org = mfr;
+	s.cn = cn;
+	return build_cert(&s, out);
+}
+
+sc_err sc_cert_net_root(EVP_PKEY *key, const char *network_id, int days, X509 **out)
+{
+	struct cert_spec s = { .pub = key, .issuer_key = key, .ca = 1, .pathlen = -1,
+	    .ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN, .ku_critical = 1 };
+	char cn[SC_NETWORK_ID_MAX + 32];
+	sc_err r;
+
+	if (out == NULL)
+		return sc_fail(SC_ERR_USAGE, "out is NULL");
+	*out = NULL;
+	if ((r = check_name(network_id, SC_NETWORK_ID_MAX, "network ID")) != SC_OK ||
+	    (r = spec_days(&s, days)) != SC_OK)
+		return r;
+	snprintf(cn, sizeof(cn), "%s Network Root", network_id);
+	s.org = network_id;
+	s.cn = cn;
+	return build_cert(&s, out);
+}
+
+sc_err sc_cert_profile_signer(EVP_PKEY *pub, const char *network_id, int days, X509 *root,
+    EVP_PKEY *root_key, X509 **out)
+{
+	struct cert_spec s = { .pub = pub, .issuer = root, .issuer_key = root_key, .ca = 0,
+	    .pathlen = -1, .ku = KU_DIGITAL_SIGNATURE, .ku_critical = 1 };
+	char cn[SC_NETWORK_ID_MAX + 32];
+	EXTENDED_KEY_USAGE *eku = NULL;
+	ASN1_OBJECT *obj;
+	sc_err r = SC_ERR_INTERNAL;
+
+	if (out == NULL || root == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "out or root is NULL");
+		goto out;
+	}
+	*out = NULL;
+	if ((r = check_name(network_id, SC_NETWORK_ID_MAX, "network ID")) != SC_OK ||
+	    (r = spec_days(&s, days)) != SC_OK || (r = sc_oids_init()) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	if ((eku = sk_ASN1_OBJECT_new_null()) == NULL ||
+	    (obj = OBJ_nid2obj(sc_nid_kp_profile_signing())) == NULL ||
+	    !sk_ASN1_OBJECT_push(eku, obj)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage id-sc-kp-profileSigning");
+		goto out;
+	}
+	snprintf(cn, sizeof(cn), "%s Profile Signer", network_id);
+	s.org = network_id;
+	s.cn = cn;
+	s.eku = eku;
+	r = build_cert(&s, out);
+out:
+	/* OBJ_nid2obj's objects are not dynamic: ASN1_OBJECT_free leaves them alone. */
+	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	return r;
+}
+
+/* The id-sc-pe-issuance extension (non-critical) for a leaf issued under info. */
+static sc_err issuance_ext(const struct sc_profile_info *info, uint64_t counter,
+    X509_EXTENSION **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	SC_ISSUANCE_ASN1 *iss = NULL;
+	ASN1_OCTET_STRING *val = NULL;
+	unsigned char *der = NULL;
+	int der_len;
+
+	if ((iss = (SC_ISSUANCE_ASN1 *)ASN1_item_new(ASN1_ITEM_rptr(SC_ISSUANCE_ASN1))) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "issuance extension");
+		goto out;
+	}
+	if (!ASN1_OCTET_STRING_set(iss->profile_id, info->id, SC_PROFILE_ID_LEN) ||
+	    !ASN1_OCTET_STRING_set(iss->profile_digest, info->digest, SC_PROFILE_DIGEST_LEN) ||
+	    !ASN1_STRING_set(iss->network_id, info->network_id, -1) ||
+	    !ASN1_ENUMERATED_set(iss->key_origin, (long)info->origin) ||
+	    !ASN1_INTEGER_set_uint64(iss->counter, counter)) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "issuance extension fields");
+		goto out;
+	}
+	if ((der_len = ASN1_item_i2d((ASN1_VALUE *)iss, &der,
+	    ASN1_ITEM_rptr(SC_ISSUANCE_ASN1))) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "issuance extension encoding");
+		goto out;
+	}
+	if ((val = ASN1_OCTET_STRING_new()) == NULL || !ASN1_OCTET_STRING_set(val, der, der_len)) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "issuance extension");
+		goto out;
+	}
+	if ((*out = X509_EXTENSION_create_by_NID(NULL, sc_nid_pe_issuance(), 0, val)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "issuance extension");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	ASN1_item_free((ASN1_VALUE *)iss, ASN1_ITEM_rptr(SC_ISSUANCE_ASN1));
+	ASN1_OCTET_STRING_free(val);
+	OPENSSL_free(der);
+	return r;
+}
+
+sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_profile_info info;
+	struct cert_spec s = { .pub = leaf_pub, .issuer = csk_cert, .issuer_key = csk, .ca = 0,
+	    .pathlen = -1, .ku_critical = 1 };
+	X509_EXTENSION *ext = NULL;
+	char csk_dev[SC_DEVICE_ID_MAX + 1];
+
+	if (out == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "out is NULL");
+		goto out;
+	}
+	*out = NULL;
+	if (p == NULL || leaf_pub == NULL || csk_cert == NULL || csk == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
+		goto out;
+	}
+	if ((r = sc_oids_init()) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	sc_profile_get_info(p, &info);
+	if (!info.signed_) {
+		r = sc_fail(SC_ERR_USAGE, "profile is not signed: its digest is not known yet");
+		goto out;
+	}
+	/*
+	 * Defence in depth for the SP (callers run sc_profile_check first): a certificate for
+	 * another device or another key than the profile names must never be signed.
+	 */
+	if ((r = sc_cert_device_id(csk_cert, csk_dev, sizeof(csk_dev))) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	if (strcmp(csk_dev, info.device_id) != 0) {
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "profile deviceId is not the device CA's serialNumber");
+		goto out;
+	}
+	if (info.origin == SC_KEY_SERVER_SUPPLIED) {
+		if (info.supplied_pub == NULL || EVP_PKEY_eq(leaf_pub, info.supplied_pub) != 1) {
+			ERR_clear_error();
+			r = sc_fail(SC_ERR_KEY_MISMATCH, "leaf key is not the profile's supplied publicKey");
+			goto out;
+		}
+	} else if (sc_alg_of_key(leaf_pub) != info.alg) {
+		r = sc_fail(SC_ERR_KEY_MISMATCH, "leaf key is not of the profile's algorithm %s",
+		    sc_alg_name(info.alg) != NULL ? sc_alg_name(info.alg) : "(none)");
+		goto out;
+	}
+	if ((r = issuance_ext(&info, issuance_counter, &ext)) != SC_OK)
+		goto out;
+	s.dev_id = info.device_id;
+	s.org = info.network_id;
+	s.cn = info.has_user_id ? info.user_id : info.device_id;
+	s.digest = info.cert_digest;
+	s.not_before = info.not_before;
+	s.not_after = info.not_after;
+	s.ku = info.has_key_usage ? info.key_usage : KU_DIGITAL_SIGNATURE;
+	s.eku = info.eku;
+	s.san = info.san;
+	s.extra = ext;
+	r = build_cert(&s, out);
+out:
+	X509_EXTENSION_free(ext);
+	return r;
+}
+
+sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	SC_ISSUANCE_ASN1 *iss = NULL;
+	X509_EXTENSION *ext;
+	const ASN1_OCTET_STRING *val;
+	const unsigned char *p;
+	unsigned char *re = NULL, *net = NULL;
+	int idx, nid, re_len, net_len;
+	int64_t origin;
+	uint64_t counter;
+
+	if (cert == NULL || out == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "sc_issuance_get: missing argument");
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((r = sc_oids_init()) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	nid = sc_nid_pe_issuance();
+	if ((idx = X509_get_ext_by_NID(cert, nid, -1)) < 0) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "no id-sc-pe-issuance extension");
+		goto out;
+	}
+	/* RFC 5280 4.2: an extension appears at most once; two would let the two disagree. */
+	if (X509_get_ext_by_NID(cert, nid, idx) >= 0) {
+		r = sc_fail(SC_ERR_BINDING, "id-sc-pe-issuance appears more than once");
+		goto out;
+	}
+	ext = X509_get_ext(cert, idx);
+	if (X509_EXTENSION_get_critical(ext)) {
+		r = sc_fail(SC_ERR_BINDING, "id-sc-pe-issuance is marked critical");
+		goto out;
+	}
+	val = X509_EXTENSION_get_data(ext);
+	p = ASN1_STRING_get0_data(val);
+	/* d2i accepts BER and stops before trailing bytes: check both (docs/FORMATS.md). */
+	iss = (SC_ISSUANCE_ASN1 *)ASN1_item_d2i(NULL, &p, ASN1_STRING_length(val),
+	    ASN1_ITEM_rptr(SC_ISSUANCE_ASN1));
+	if (iss == NULL) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance does not decode as SelfCertIssuance");
+		goto out;
+	}
+	if (p != ASN1_STRING_get0_data(val) + ASN1_STRING_length(val)) {
+		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance has trailing bytes");
+		goto out;
+	}
+	if ((re_len = ASN1_item_i2d((ASN1_VALUE *)iss, &re, ASN1_ITEM_rptr(SC_ISSUANCE_ASN1))) <= 0) {
+		r = sc_fail_ossl(SC_ERR_MALFORMED, "id-sc-pe-issuance re-encoding");
+		goto out;
+	}
+	if (re_len != ASN1_STRING_length(val) ||
+	    memcmp(re, ASN1_STRING_get0_data(val), (size_t)re_len) != 0) {
+		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance is not DER");
+		goto out;
+	}
+	r = SC_ERR_MALFORMED;
+	if (ASN1_STRING_length(iss->profile_id) != SC_PROFILE_ID_LEN) {
+		r = sc_fail(r, "id-sc-pe-issuance profileId is not %d bytes", SC_PROFILE_ID_LEN);
+		goto out;
+	}
+	if (ASN1_STRING_length(iss->profile_digest) != SC_PROFILE_DIGEST_LEN) {
+		r = sc_fail(r, "id-sc-pe-issuance profileDigest is not %d bytes", SC_PROFILE_DIGEST_LEN);
+		goto out;
+	}
+	/* Converting from UTF8String validates the UTF-8. */
+	if ((net_len = ASN1_STRING_to_UTF8(&net, iss->network_id)) < 1 ||
+	    net_len > SC_NETWORK_ID_MAX || memchr(net, '\0', (size_t)net_len) != NULL) {
+		ERR_clear_error();
+		r = sc_fail(r, "id-sc-pe-issuance networkId is not 1..%d bytes of UTF-8",
+		    SC_NETWORK_ID_MAX);
+		goto out;
+	}
+	if (!ASN1_ENUMERATED_get_int64(&origin, iss->key_origin) ||
+	    (origin != SC_KEY_DEVICE_GENERATED && origin != SC_KEY_SERVER_SUPPLIED)) {
+		ERR_clear_error();
+		r = sc_fail(r, "id-sc-pe-issuance keyOrigin is not deviceGenerated(0)/serverSupplied(1)");
+		goto out;
+	}
+	if (!ASN1_INTEGER_get_uint64(&counter, iss->counter)) {
+		ERR_clear_error();
+		r = sc_fail(r, "id-sc-pe-issuance issuanceCounter is negative or over 64 bits");
+		goto out;
+	}
+	memcpy(out->profile_id, ASN1_STRING_get0_data(iss->profile_id), SC_PROFILE_ID_LEN);
+	memcpy(out->profile_digest, ASN1_STRING_get0_data(iss->profile_digest),
+	    SC_PROFILE_DIGEST_LEN);
+	memcpy(out->network_id, net, (size_t)net_len);
+	out->network_id[net_len] = '\0';
+	out->origin = (enum sc_key_origin)origin;
+	out->counter = counter;
+	r = SC_OK;
+out:
+	ASN1_item_free((ASN1_VALUE *)iss, ASN1_ITEM_rptr(SC_ISSUANCE_ASN1));
+	OPENSSL_free(re);
+	OPENSSL_free(net);
+	return r;
+}

@@ -1,0 +1,321 @@
+/*
+ * verify.c — what a relying party checks of a self-issued certificate: stock X.509 path
+ * validation to the manufacturer root (name constraints included), then the binding between the
+ * certificate, its id-sc-pe-issuance extension and, optionally, the profile that authorized it.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <selfcert/verify.h>
+
+/* A subject attribute as NUL-terminated UTF-8; exactly one must be present. */
+static sc_err subject_attr(X509 *cert, int nid, const char *field, char *out, size_t out_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	const X509_NAME *name = X509_get_subject_name(cert);
+	unsigned char *u = NULL;
+	int i, n;
+
+	out[0] = '\0';
+	if ((i = X509_NAME_get_index_by_NID(name, nid, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(name, nid, i) >= 0) {
+		r = sc_fail(SC_ERR_BINDING, "leaf subject must have exactly one %s", field);
+		goto out;
+	}
+	if ((n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) < 0 ||
+	    (size_t)n >= out_len || memchr(u, '\0', (size_t)n) != NULL) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_BINDING, "leaf subject %s is not a valid string of at most %zu bytes",
+		    field, out_len - 1);
+		goto out;
+	}
+	memcpy(out, u, (size_t)n);
+	out[n] = '\0';
+	r = SC_OK;
+out:
+	OPENSSL_free(u);
+	return r;
+}
+
+/* 1 if the DER of two optional extension values is the same (both absent counts as equal). */
+static int same_der(const void *a, const void *b, const ASN1_ITEM *it)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la, lb, same;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	la = ASN1_item_i2d((const ASN1_VALUE *)a, &da, it);
+	lb = ASN1_item_i2d((const ASN1_VALUE *)b, &db, it);
+	same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
+}
+
+/* 1 if the two EKU lists hold the same set of OIDs (each once). */
+static int same_eku_set(const EXTENDED_KEY_USAGE *a, const EXTENDED_KEY_USAGE *b)
+{
+	int i, j, n;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	n = sk_ASN1_OBJECT_num(a);
+	if (n != sk_ASN1_OBJECT_num(b))
+		return 0;
+	for (i = 0; i < n; i++) {
+		int in_a = 0, in_b = 0;
+		const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(a, i);
+		for (j = 0; j < n; j++) {
+			in_a += OBJ_cmp(o, sk_ASN1_OBJECT_value(a, j)) == 0;
+			in_b += OBJ_cmp(o, sk_ASN1_OBJECT_value(b, j)) == 0;
+		}
+		if (in_a != 1 || in_b != 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* Every field of the profile against the certificate it authorized. */
+static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuance *iss,
+    const char *leaf_dev, const struct sc_verify_opts *opts, time_t at)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_profile_info info;
+	EXTENDED_KEY_USAGE *eku = NULL;
+	GENERAL_NAMES *san = NULL;
+	EVP_PKEY *leaf_pub;
+	char cn[SC_USER_ID_MAX + 1];
+	const char *want_cn;
+	const EVP_MD *md;
+	uint32_t ku;
+	int crit, mdnid = NID_undef;
+
+	sc_profile_get_info(opts->profile, &info);
+	if (!info.signed_) {
+		r = sc_fail(SC_ERR_USAGE, "profile is not signed");
+		goto out;
+	}
+	if (opts->net_root == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "a profile check needs net_root");
+		goto out;
+	}
+	r = SC_ERR_BINDING;
+	/* Public values, but a constant-time compare costs nothing here. */
+	if (CRYPTO_memcmp(info.digest, iss->profile_digest, SC_PROFILE_DIGEST_LEN) != 0) {
+		r = sc_fail(r, "profileDigest: the extension names another profile");
+		goto out;
+	}
+	if (CRYPTO_memcmp(info.id, iss->profile_id, SC_PROFILE_ID_LEN) != 0) {
+		r = sc_fail(r, "profileId: the extension names another profile");
+		goto out;
+	}
+	if (strcmp(info.device_id, leaf_dev) != 0) {
+		r = sc_fail(r, "deviceId: profile is for \"%s\", certificate for \"%s\"",
+		    info.device_id, leaf_dev);
+		goto out;
+	}
+	if (strcmp(info.network_id, iss->network_id) != 0) {
+		r = sc_fail(r, "networkId: profile says \"%s\", certificate \"%s\"", info.network_id,
+		    iss->network_id);
+		goto out;
+	}
+	if (ASN1_TIME_cmp_time_t(X509_get0_notBefore(leaf), info.not_before) != 0) {
+		r = sc_fail(r, "validity.notBefore differs from the profile's");
+		goto out;
+	}
+	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(leaf), info.not_after) != 0) {
+		r = sc_fail(r, "validity.notAfter differs from the profile's");
+		goto out;
+	}
+	if (info.origin != iss->origin) {
+		r = sc_fail(r, "keyOrigin differs from the profile's");
+		goto out;
+	}
+	if ((leaf_pub = X509_get0_pubkey(leaf)) == NULL) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_MALFORMED, "leaf public key does not decode");
+		goto out;
+	}
+	if (info.origin == SC_KEY_SERVER_SUPPLIED) {
+		if (info.supplied_pub == NULL || EVP_PKEY_eq(leaf_pub, info.supplied_pub) != 1) {
+			ERR_clear_error();
+			r = sc_fail(r, "publicKey: not the profile's supplied key");
+			goto out;
+		}
+	} else if (sc_alg_of_key(leaf_pub) != info.alg) {
+		r = sc_fail(r, "publicKey: not of the profile's algorithm %s",
+		    sc_alg_name(info.alg) != NULL ? sc_alg_name(info.alg) : "(none)");
+		goto out;
+	}
+	/* X509_get_key_usage answers UINT32_MAX when the extension is absent. */
+	ku = X509_get_key_usage(leaf);
+	if (ku != (uint32_t)info.key_usage) {
+		r = sc_fail(r, "keyUsage differs from the profile's");
+		goto out;
+	}
+	eku = X509_get_ext_d2i(leaf, NID_ext_key_usage, &crit, NULL);
+	if (eku == NULL && crit != -1) {
+		r = sc_fail(r, "extKeyUsage is repeated or does not decode");
+		goto out;
+	}
+	if (!same_eku_set(eku, info.eku)) {
+		r = sc_fail(r, "extKeyUsage differs from the profile's");
+		goto out;
+	}
+	san = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
+	if (san == NULL && crit != -1) {
+		r = sc_fail(r, "subjectAltName is repeated or does not decode");
+		goto out;
+	}
+	if (!same_der(san, info.san, ASN1_ITEM_rptr(GENERAL_NAMES))) {
+		r = sc_fail(r, "subjectAltName differs from the profile's");
+		goto out;
+	}
+	want_cn = info.has_user_id ? info.user_id : info.device_id;
+	if ((r = subject_attr(leaf, NID_commonName, "CN", cn, sizeof(cn))) != SC_OK)
+		goto out;
+	r = SC_ERR_BINDING;
+	if (strcmp(cn, want_cn) != 0) {
+		r = sc_fail(r, "CN: certificate says \"%s\", profile \"%s\"", cn, want_cn);
+		goto out;
+	}
+	/* The CSK signs with the profile's certDigest (pure Ed25519 has none to compare). */
+	md = sc_sign_md(X509_get0_pubkey(device_ca), info.cert_digest);
+	if (md != NULL && (!X509_get_signature_info(leaf, &mdnid, NULL, NULL, NULL) ||
+	    mdnid != EVP_MD_get_type(md))) {
+		ERR_clear_error();
+		r = sc_fail(r, "certDigest: the leaf is not signed with the profile's digest");
+		goto out;
+	}
+	if ((r = sc_profile_verify_signature(opts->profile, opts->net_root, at)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	EXTENDED_KEY_USAGE_free(eku);
+	GENERAL_NAMES_free(san);
+	return r;
+}
+
+sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts,
+    struct sc_verify_result *out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509_VERIFY_PARAM *param;
+	STACK_OF(X509) *path;
+	X509 *device_ca;
+	struct sc_issuance iss;
+	char ca_dev[SC_DEVICE_ID_MAX + 1], leaf_dev[SC_DEVICE_ID_MAX + 1];
+	char org[SC_NETWORK_ID_MAX + 1];
+	time_t at;
+	int err, profile_checked = 0;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (leaf == NULL || opts == NULL || opts->mfr_root == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "sc_verify_chain needs a leaf and the manufacturer root");
+		goto out;
+	}
+	if ((r = sc_oids_init()) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
+	at = opts->at != 0 ? opts->at : time(NULL);
+
+	/* 1. Stock path validation: the manufacturer root is the only anchor. */
+	if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_STORE");
+		goto out;
+	}
+	if (!X509_STORE_add_cert(store, opts->mfr_root) ||
+	    !X509_STORE_CTX_init(ctx, store, leaf, opts->chain)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "X509_STORE_CTX_init");
+		goto out;
+	}
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+	X509_VERIFY_PARAM_set_time(param, at);
+	if (X509_verify_cert(ctx) != 1) {
+		err = X509_STORE_CTX_get_error(ctx);
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_CHAIN, "%s (depth %d)", X509_verify_cert_error_string(err),
+		    X509_STORE_CTX_get_error_depth(ctx));
+		goto out;
+	}
+	path = X509_STORE_CTX_get0_chain(ctx);
+	if (path == NULL || sk_X509_num(path) < 2) {
+		r = sc_fail(SC_ERR_BINDING, "leaf is not issued by a device CA");
+		goto out;
+	}
+	device_ca = sk_X509_value(path, 1);
+
+	/* 2. The binding: a device CA's leaf, for that device, carrying the issuance extension. */
+	r = sc_cert_device_id(device_ca, ca_dev, sizeof(ca_dev));
+	if (r != SC_OK || X509_check_ca(device_ca) == 0) {
+		r = sc_fail(SC_ERR_BINDING, "leaf's issuer is not a device CA (no serialNumber)");
+		goto out;
+	}
+	if ((r = subject_attr(leaf, NID_serialNumber, "serialNumber", leaf_dev,
+	    sizeof(leaf_dev))) != SC_OK)
+		goto out;
+	r = SC_ERR_BINDING;
+	/* The name constraint compares case-insensitively (RFC 5280 4.2.1.4 / OpenSSL's canonical
+	 * form); the device ID is exact. */
+	if (strcmp(leaf_dev, ca_dev) != 0) {
+		r = sc_fail(r, "leaf serialNumber \"%s\" is not the device CA's \"%s\"", leaf_dev,
+		    ca_dev);
+		goto out;
+	}
+	if ((r = sc_issuance_get(leaf, &iss)) != SC_OK) {
+		if (r == SC_ERR_NOT_FOUND)
+			r = sc_fail(SC_ERR_BINDING, "leaf has no id-sc-pe-issuance extension");
+		goto out;
+	}
+	r = SC_ERR_BINDING;
+	if (X509_check_ca(leaf) != 0) {
+		r = sc_fail(r, "leaf is a CA");
+		goto out;
+	}
+	if ((r = subject_attr(leaf, NID_organizationName, "O", org, sizeof(org))) != SC_OK)
+		goto out;
+	r = SC_ERR_BINDING;
+	if (strcmp(org, iss.network_id) != 0) {
+		r = sc_fail(r, "leaf O \"%s\" is not the issuance networkId \"%s\"", org,
+		    iss.network_id);
+		goto out;
+	}
+	if (opts->allowed_networks != NULL) {
+		const char *const *n;
+		for (n = opts->allowed_networks; *n != NULL; n++)
+			if (strcmp(*n, iss.network_id) == 0)
+				break;
+		if (*n == NULL) {
+			r = sc_fail(SC_ERR_NETWORK, "network \"%s\" is not allowed", iss.network_id);
+			goto out;
+		}
+	}
+
+	/* 3. The profile, if the caller has it. */
+	if (opts->profile != NULL) {
+		if ((r = check_profile(leaf, device_ca, &iss, leaf_dev, opts, at)) != SC_OK)
+			goto out;
+		profile_checked = 1;
+	}
+	if (out != NULL) {
+		memcpy(out->device_id, ca_dev, sizeof(out->device_id));
+		memcpy(out->network_id, iss.network_id, sizeof(out->network_id));
+		out->issuance = iss;
+		out->profile_checked = profile_checked;
+	}
+	r = SC_OK;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return r;
+}

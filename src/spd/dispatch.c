@@ -1,0 +1,783 @@
+/*
+ * dispatch.c — the SP's one dispatch table and its request handlers (docs/PROTOCOL.md).
+ * Every request is checked for version, type and state before its handler runs; every body is
+ * decoded strictly; a handler that fails changes nothing, and one that changes state commits
+ * the sealed store before it answers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include "spd.h"
+#include "sp_wire.h"
+#include "store.h"
+#include "util.h"
+
+#define S_EMPTY   (1u << SC_SP_STATE_EMPTY)
+#define S_FACTORY (1u << SC_SP_STATE_FACTORY)
+#define S_LOCKED  (1u << SC_SP_STATE_LOCKED)
+#define S_ANY     (S_EMPTY | S_FACTORY | S_LOCKED)
+
+#define F_FACTORY 0x1   /* a personalization request: refused with "locked" after lock */
+
+/*
+ * A handler reads its body from req (positioned after version and type), writes its answer
+ * body into ans (already holding version and answer type) and returns SC_OK, or fails with
+ * sc_fail and leaves the state as it found it.
+ */
+typedef sc_err (*spd_handler)(struct spd *spd, struct sc_buf *req, struct sc_buf *ans);
+
+static sc_err h_info(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_keygen(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_install_cert(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_install_anchor(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_set_limits(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_lock(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_challenge(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_issue(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_keys(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_sign(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_delete(struct spd *, struct sc_buf *, struct sc_buf *);
+
+/* The SP's whole surface: nothing outside this table can be asked of it. */
+static const struct spd_dispatch_entry {
+	uint8_t type;
+	unsigned states;     /* S_* bits in which the request is permitted */
+	unsigned flags;
+	spd_handler handler;
+} spd_dispatch_table[] = {
+	{ SC_SP_INFO,           S_ANY,               0,         h_info },
+	{ SC_SP_KEYGEN,         S_EMPTY | S_FACTORY, F_FACTORY, h_keygen },
+	{ SC_SP_INSTALL_CERT,   S_FACTORY,           F_FACTORY, h_install_cert },
+	{ SC_SP_INSTALL_ANCHOR, S_EMPTY | S_FACTORY, F_FACTORY, h_install_anchor },
+	{ SC_SP_SET_LIMITS,     S_EMPTY | S_FACTORY, F_FACTORY, h_set_limits },
+	{ SC_SP_LOCK,           S_FACTORY,           F_FACTORY, h_lock },
+	{ SC_SP_CHALLENGE,      S_LOCKED,            0,         h_challenge },
+	{ SC_SP_ISSUE,          S_LOCKED,            0,         h_issue },
+	{ SC_SP_KEYS,           S_LOCKED,            0,         h_keys },
+	{ SC_SP_SIGN,           S_LOCKED,            0,         h_sign },
+	{ SC_SP_DELETE,         S_LOCKED,            0,         h_delete },
+};
+
+sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)
+{
+	const struct spd_dispatch_entry *e = NULL;
+	struct sc_buf req;
+	sc_err r = SC_ERR_INTERNAL;
+	uint8_t version, type;
+	size_t i;
+
+	sc_err_clear();
+	sc_buf_init_reader(&req, msg, len);
+	version = sc_buf_get_u8(&req);
+	type = sc_buf_get_u8(&req);
+	sc_buf_init_writer(answer, 0, 0);
+	if (req.failed) {
+		r = sc_fail(SC_ERR_MALFORMED, "message of %zu bytes: no version and type", len);
+		goto out;
+	}
+	if (version != SC_SP_PROTO_VERSION) {
+		r = sc_fail(SC_ERR_MALFORMED, "protocol version %u, this SP speaks %u", version,
+		    SC_SP_PROTO_VERSION);
+		goto out;
+	}
+	for (i = 0; i < sizeof(spd_dispatch_table) / sizeof(spd_dispatch_table[0]); i++)
+		if (spd_dispatch_table[i].type == type)
+			e = &spd_dispatch_table[i];
+	if (e == NULL) {
+		r = sc_fail(SC_ERR_UNKNOWN_REQUEST, "message type 0x%02x", type);
+		goto out;
+	}
+	if (!(e->states & (1u << spd->st.state))) {
+		if ((e->flags & F_FACTORY) && spd->st.state == SC_SP_STATE_LOCKED)
+			r = sc_fail(SC_ERR_LOCKED, "%s: the SP is locked", sc_wire_msg_name(type));
+		else
+			r = sc_fail(SC_ERR_STATE, "%s: not permitted in state %s",
+			    sc_wire_msg_name(type), sc_sp_state_name(spd->st.state));
+		goto out;
+	}
+	sc_wire_begin(answer, (uint8_t)(type | SC_SP_ANSWER), 0);
+	if ((r = e->handler(spd, &req, answer)) != SC_OK)
+		goto out;
+	if ((r = sc_buf_done(answer, "answer")) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	if (r != SC_OK) {
+		char detail[SC_WIRE_MAX_DETAIL + 1];
+
+		/* Copy first: building the answer may itself call sc_fail. */
+		snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+		sc_buf_free(answer);
+		/* Only out of memory can stop this; an empty answer makes the caller hang up. */
+		if (sc_wire_error_answer(answer, r, detail) != SC_OK)
+			sc_buf_free(answer);
+		sc_fail(r, "%s", detail);
+	}
+	if (spd->log)
+		fprintf(stderr, "selfcert-spd: uid %lu: %s: %s%s%s\n", spd->peer_uid,
+		    e != NULL ? sc_wire_msg_name(type) : "-", r == SC_OK ? "ok" : sc_err_name(r),
+		    r == SC_OK ? "" : ": ", r == SC_OK ? "" : sc_err_detail());
+	return r;
+}
+
+/* ---- helpers ---- */
+
+/* The body must be consumed exactly; sc_buf_done names what was wrong. */
+static sc_err body_done(struct sc_buf *req, uint8_t type)
+{
+	return sc_buf_done(req, sc_wire_msg_name(type));
+}
+
+static sc_err put_cert(struct sc_buf *b, X509 *cert)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	if (cert == NULL) {
+		sc_buf_put_string(b, NULL, 0);
+		return SC_OK;
+	}
+	if ((r = sc_cert_to_der(cert, &der, &len)) != SC_OK)
+		return r;
+	sc_buf_put_string(b, der, len);
+	OPENSSL_free(der);
+	return SC_OK;
+}
+
+static struct spd_slot *find_slot(struct spd_state *st, uint32_t handle, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_slots; i++)
+		if (st->slots[i].handle == handle) {
+			if (idx != NULL)
+				*idx = i;
+			return &st->slots[i];
+		}
+	return NULL;
+}
+
+static sc_err commit(struct spd *spd)
+{
+	if (spd->store == NULL)
+		return sc_fail(SC_ERR_INTERNAL, "no store to commit to");
+	return spd_store_commit(spd->store, &spd->st);
+}
+
+/* ---- factory requests ---- */
+
+static sc_err h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r;
+	size_t i;
+
+	if ((r = body_done(req, SC_SP_INFO)) != SC_OK)
+		return r;
+	sc_buf_put_u8(ans, (uint8_t)st->state);
+	sc_buf_put_cstring(ans, st->device_id);
+	sc_buf_put_u64(ans, st->issuance_counter);
+	sc_buf_put_u32(ans, (uint32_t)st->n_slots);
+	sc_buf_put_u32(ans, st->max_keys);
+	sc_buf_put_u32(ans, st->max_leaf_days);
+	if ((r = put_cert(ans, st->csk_cert)) != SC_OK || (r = put_cert(ans, st->kek_cert)) != SC_OK)
+		return r;
+	sc_buf_put_u32(ans, (uint32_t)st->n_anchors);
+	for (i = 0; i < st->n_anchors; i++)
+		sc_buf_put_cstring(ans, st->anchors[i].network_id);
+	return SC_OK;
+}
+
+/* A PKCS#10 request with an empty subject, signed by key: proof that the SP holds it. */
+static sc_err make_csr(EVP_PKEY *key, uint8_t **der, size_t *der_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509_REQ *csr = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	unsigned char *p = NULL;
+	int n;
+
+	*der = NULL;
+	*der_len = 0;
+	if ((csr = X509_REQ_new()) == NULL || (mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "certificate request");
+		goto out;
+	}
+	if (X509_REQ_set_version(csr, X509_REQ_VERSION_1) != 1 ||
+	    X509_REQ_set_pubkey(csr, key) != 1 ||
+	    EVP_DigestSignInit(mctx, NULL, sc_sign_md(key, SC_DIGEST_NONE), NULL, key) != 1 ||
+	    X509_REQ_sign_ctx(csr, mctx) <= 0 ||
+	    (n = i2d_X509_REQ(csr, &p)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the certificate request");
+		goto out;
+	}
+	*der = p;
+	*der_len = (size_t)n;
+	r = SC_OK;
+out:
+	EVP_MD_CTX_free(mctx);
+	X509_REQ_free(csr);
+	return r;
+}
+
+static sc_err h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY *key = NULL, *old_key;
+	enum sc_alg *alg_slot, old_alg;
+	enum sc_sp_state old_state = st->state;
+	EVP_PKEY **key_slot;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	uint8_t role, alg;
+
+	role = sc_buf_get_u8(req);
+	alg = sc_buf_get_u8(req);
+	if ((r = body_done(req, SC_SP_KEYGEN)) != SC_OK)
+		return r;
+	if (role != SC_SP_ROLE_CSK && role != SC_SP_ROLE_KEK)
+		return sc_fail(SC_ERR_USAGE, "keygen: unknown role %u", role);
+	if (!sc_alg_valid(alg))
+		return sc_fail(SC_ERR_ALGORITHM, "keygen: unknown algorithm %u", alg);
+	/* The KEK decrypts supplied keys (RSA-OAEP or ECDH): Ed25519 cannot. */
+	if (role == SC_SP_ROLE_KEK && alg == SC_ALG_ED25519)
+		return sc_fail(SC_ERR_ALGORITHM, "keygen: the KEK must be RSA or EC");
+	/* Once the factory has certified a key, it must not silently change under the cert. */
+	if ((role == SC_SP_ROLE_CSK && st->csk_cert != NULL) ||
+	    (role == SC_SP_ROLE_KEK && st->kek_cert != NULL))
+		return sc_fail(SC_ERR_EXISTS, "keygen: the %s is already certified",
+		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
+	if ((r = sc_alg_keygen((enum sc_alg)alg, &key)) != SC_OK)
+		goto out;
+	if ((r = make_csr(key, &der, &der_len)) != SC_OK)
+		goto out;
+	key_slot = role == SC_SP_ROLE_CSK ? &st->csk : &st->kek;
+	alg_slot = role == SC_SP_ROLE_CSK ? &st->csk_alg : &st->kek_alg;
+	old_key = *key_slot;
+	old_alg = *alg_slot;
+	*key_slot = key;
+	*alg_slot = (enum sc_alg)alg;
+	st->state = SC_SP_STATE_FACTORY;
+	if ((r = commit(spd)) != SC_OK) {
+		*key_slot = old_key;
+		*alg_slot = old_alg;
+		st->state = old_state;
+		goto out;
+	}
+	key = old_key; /* the replaced key, if any, goes */
+	sc_buf_put_string(ans, der, der_len);
+	r = SC_OK;
+out:
+	EVP_PKEY_free(key);
+	OPENSSL_free(der);
+	return r;
+}
+
+static sc_err h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	const uint8_t *der;
+	size_t der_len;
+	X509 *cert = NULL, **slot, *old;
+	EVP_PKEY *key;
+	char dev[SC_DEVICE_ID_MAX + 1];
+	uint8_t role;
+
+	(void)ans;
+	role = sc_buf_get_u8(req);
+	sc_buf_get_string(req, &der, &der_len, SC_WIRE_MAX_CERT);
+	if ((r = body_done(req, SC_SP_INSTALL_CERT)) != SC_OK)
+		return r;
+	if (role != SC_SP_ROLE_CSK && role != SC_SP_ROLE_KEK)
+		return sc_fail(SC_ERR_USAGE, "install-cert: unknown role %u", role);
+	key = role == SC_SP_ROLE_CSK ? st->csk : st->kek;
+	slot = role == SC_SP_ROLE_CSK ? &st->csk_cert : &st->kek_cert;
+	if (key == NULL)
+		return sc_fail(SC_ERR_STATE, "install-cert: no %s generated yet",
+		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
+	if ((r = sc_cert_from_der(der, der_len, &cert)) != SC_OK)
+		goto out;
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+		r = sc_fail(SC_ERR_KEY_MISMATCH, "install-cert: the certificate is not for the %s",
+		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
+		goto out;
+	}
+	/* A device speaks only for itself: its certificates must name its own device ID. */
+	if (sc_cert_device_id(cert, dev, sizeof(dev)) != SC_OK || strcmp(dev, st->device_id) != 0) {
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "install-cert: subject serialNumber is not %s",
+		    st->device_id);
+		goto out;
+	}
+	if (role == SC_SP_ROLE_CSK && X509_check_ca(cert) < 1) {
+		r = sc_fail(SC_ERR_EXTENSION, "install-cert: the CSK certificate is not a CA");
+		goto out;
+	}
+	old = *slot;
+	*slot = cert;
+	if ((r = commit(spd)) != SC_OK) {
+		*slot = old;
+		goto out;
+	}
+	cert = old;
+	r = SC_OK;
+out:
+	X509_free(cert);
+	return r;
+}
+
+static sc_err h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	char net[SC_NETWORK_ID_MAX + 1];
+	const uint8_t *der;
+	size_t der_len, i;
+	X509 *cert = NULL;
+
+	(void)ans;
+	sc_buf_get_cstring(req, net, SC_NETWORK_ID_MAX);
+	sc_buf_get_string(req, &der, &der_len, SC_WIRE_MAX_CERT);
+	if ((r = body_done(req, SC_SP_INSTALL_ANCHOR)) != SC_OK)
+		return r;
+	if (net[0] == '\0')
+		return sc_fail(SC_ERR_USAGE, "install-anchor: empty network ID");
+	for (i = 0; i < st->n_anchors; i++)
+		if (strcmp(st->anchors[i].network_id, net) == 0)
+			return sc_fail(SC_ERR_EXISTS, "install-anchor: network %s already has an anchor",
+			    net);
+	if (st->n_anchors >= SC_SP_MAX_ANCHORS)
+		return sc_fail(SC_ERR_OVERSIZE, "install-anchor: already %d anchors",
+		    SC_SP_MAX_ANCHORS);
+	if ((r = sc_cert_from_der(der, der_len, &cert)) != SC_OK)
+		return r;
+	if (X509_check_ca(cert) < 1) {
+		X509_free(cert);
+		return sc_fail(SC_ERR_EXTENSION, "install-anchor: the anchor is not a CA certificate");
+	}
+	snprintf(st->anchors[st->n_anchors].network_id, sizeof(st->anchors[0].network_id), "%s", net);
+	st->anchors[st->n_anchors].cert = cert;
+	st->n_anchors++;
+	if ((r = commit(spd)) != SC_OK) {
+		st->n_anchors--;
+		memset(&st->anchors[st->n_anchors], 0, sizeof(st->anchors[0]));
+		X509_free(cert);
+		return r;
+	}
+	return SC_OK;
+}
+
+static sc_err h_set_limits(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	uint32_t days, keys, old_days = st->max_leaf_days, old_keys = st->max_keys;
+	sc_err r;
+
+	(void)ans;
+	days = sc_buf_get_u32(req);
+	keys = sc_buf_get_u32(req);
+	if ((r = body_done(req, SC_SP_SET_LIMITS)) != SC_OK)
+		return r;
+	if (days > SPD_MAX_LEAF_DAYS)
+		return sc_fail(SC_ERR_USAGE, "set-limits: max_leaf_days %u over %d", (unsigned)days,
+		    SPD_MAX_LEAF_DAYS);
+	if (keys < 1 || keys > SC_SP_MAX_KEYS_LIMIT)
+		return sc_fail(SC_ERR_USAGE, "set-limits: max_keys %u not in 1..%d", (unsigned)keys,
+		    SC_SP_MAX_KEYS_LIMIT);
+	st->max_leaf_days = days;
+	st->max_keys = keys;
+	if ((r = commit(spd)) != SC_OK) {
+		st->max_leaf_days = old_days;
+		st->max_keys = old_keys;
+	}
+	return r;
+}
+
+static sc_err h_lock(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r;
+
+	(void)ans;
+	if ((r = body_done(req, SC_SP_LOCK)) != SC_OK)
+		return r;
+	if (st->csk_cert == NULL || st->kek_cert == NULL)
+		return sc_fail(SC_ERR_STATE, "lock: the %s certificate is not installed",
+		    st->csk_cert == NULL ? "CSK" : "KEK");
+	if (st->n_anchors == 0)
+		return sc_fail(SC_ERR_STATE, "lock: no network anchor installed");
+	st->state = SC_SP_STATE_LOCKED;
+	if ((r = commit(spd)) != SC_OK)
+		st->state = SC_SP_STATE_FACTORY;
+	return r;
+}
+
+/* ---- network requests ---- */
+
+static sc_err h_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	uint8_t c[SC_SP_CHALLENGE_LEN];
+	sc_err r;
+
+	if ((r = body_done(req, SC_SP_CHALLENGE)) != SC_OK)
+		return r;
+	if (RAND_bytes(c, sizeof(c)) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
+	/* Bounded: the oldest outstanding challenge gives way to the newest. */
+	if (spd->n_challenges == SPD_CHALLENGES_MAX) {
+		memmove(spd->challenges[0], spd->challenges[1],
+		    (SPD_CHALLENGES_MAX - 1) * sizeof(spd->challenges[0]));
+		spd->n_challenges--;
+	}
+	memcpy(spd->challenges[spd->n_challenges++], c, sizeof(c));
+	sc_buf_put_bytes(ans, c, sizeof(c));
+	return SC_OK;
+}
+
+/* Index of the outstanding challenge equal to c, or -1. */
+static int find_challenge(const struct spd *spd, const uint8_t *c, size_t len)
+{
+	size_t i;
+
+	if (len != SC_SP_CHALLENGE_LEN)
+		return -1;
+	for (i = 0; i < spd->n_challenges; i++)
+		if (CRYPTO_memcmp(spd->challenges[i], c, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void consume_challenge(struct spd *spd, int i)
+{
+	if (i < 0 || (size_t)i >= spd->n_challenges)
+		return;
+	memmove(spd->challenges[i], spd->challenges[i + 1],
+	    (spd->n_challenges - (size_t)i - 1) * sizeof(spd->challenges[0]));
+	spd->n_challenges--;
+	OPENSSL_cleanse(spd->challenges[spd->n_challenges], SC_SP_CHALLENGE_LEN);
+}
+
+sc_err spd_replay_check(const struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN],
+    uint64_t not_after)
+{
+	size_t i;
+
+	if (not_after <= st->replay_watermark)
+		return sc_fail(SC_ERR_REPLAY, "profile: profileNotAfter is not after the replay "
+		    "watermark (an older profile ID may have been forgotten)");
+	for (i = 0; i < st->n_replay; i++)
+		if (memcmp(st->replay[i].id, id, SC_PROFILE_ID_LEN) == 0)
+			return sc_fail(SC_ERR_REPLAY, "profile: this profile ID was already used");
+	return SC_OK;
+}
+
+/*
+ * Remember a profile. When the cache is full the entry with the smallest profileNotAfter (the
+ * new one included) is forgotten and the watermark raised to it: every profile at or below the
+ * watermark is refused, so forgetting an ID never lets its profile in again.
+ */
+void spd_replay_add(struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN],
+    uint64_t not_after, struct spd_replay_undo *u)
+{
+	size_t i, m = 0;
+
+	u->old_watermark = st->replay_watermark;
+	if (st->n_replay < SPD_REPLAY_MAX) {
+		u->kind = SPD_RU_APPENDED;
+		memcpy(st->replay[st->n_replay].id, id, SC_PROFILE_ID_LEN);
+		st->replay[st->n_replay].not_after = not_after;
+		st->n_replay++;
+		return;
+	}
+	for (i = 1; i < st->n_replay; i++)
+		if (st->replay[i].not_after < st->replay[m].not_after)
+			m = i;
+	if (not_after <= st->replay[m].not_after) {
+		u->kind = SPD_RU_NONE;
+		if (not_after > st->replay_watermark)
+			st->replay_watermark = not_after;
+		return;
+	}
+	u->kind = SPD_RU_REPLACED;
+	u->idx = m;
+	u->old = st->replay[m];
+	if (st->replay[m].not_after > st->replay_watermark)
+		st->replay_watermark = st->replay[m].not_after;
+	memcpy(st->replay[m].id, id, SC_PROFILE_ID_LEN);
+	st->replay[m].not_after = not_after;
+}
+
+void spd_replay_undo(struct spd_state *st, const struct spd_replay_undo *u)
+{
+	if (u->kind == SPD_RU_APPENDED)
+		st->n_replay--;
+	else if (u->kind == SPD_RU_REPLACED)
+		st->replay[u->idx] = u->old;
+	st->replay_watermark = u->old_watermark;
+}
+
+static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	struct sc_profile_policy policy;
+	struct sc_anchor anchors[SC_SP_MAX_ANCHORS];
+	struct spd_replay_undo undo;
+	const uint8_t *der;
+	size_t der_len, i;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	uint8_t *cert_der = NULL;
+	size_t cert_der_len = 0;
+	uint64_t not_after;
+	int ch = -1;
+	uint32_t handle;
+
+	sc_buf_get_string(req, &der, &der_len, SC_SP_MAX_MSG);
+	if ((r = body_done(req, SC_SP_ISSUE)) != SC_OK)
+		return r;
+	if ((r = sc_profile_decode(der, der_len, &p)) != SC_OK)
+		goto out;
+	sc_profile_get_info(p, &info);
+
+	for (i = 0; i < st->n_anchors; i++) {
+		anchors[i].network_id = st->anchors[i].network_id;
+		anchors[i].cert = st->anchors[i].cert;
+	}
+	memset(&policy, 0, sizeof(policy));
+	policy.device_id = st->device_id;
+	policy.anchors = anchors;
+	policy.n_anchors = st->n_anchors;
+	policy.now = time(NULL);
+	policy.csk_cert = st->csk_cert;
+	policy.max_leaf_seconds = st->max_leaf_days * 86400u; /* <= 36500 days: fits */
+	policy.csk_alg = st->csk_alg;
+	if ((r = sc_profile_check(p, &policy)) != SC_OK)
+		goto out;
+
+	not_after = info.profile_not_after > 0 ? (uint64_t)info.profile_not_after : 0;
+	if ((r = spd_replay_check(st, info.id, not_after)) != SC_OK)
+		goto out;
+	if (info.challenge_len > 0 &&
+	    (ch = find_challenge(spd, info.challenge, info.challenge_len)) < 0) {
+		r = sc_fail(SC_ERR_CHALLENGE, "profile: the challenge is unknown, expired or used");
+		goto out;
+	}
+	if (st->n_slots >= st->max_keys || st->next_handle == UINT32_MAX) {
+		r = sc_fail(SC_ERR_STORE_FULL, "issue: all %u key slots are in use",
+		    (unsigned)st->max_keys);
+		goto out;
+	}
+
+	if (info.origin == SC_KEY_DEVICE_GENERATED)
+		r = sc_alg_keygen(info.alg, &key);
+	else
+		r = sc_profile_unwrap_key(p, st->kek, st->kek_cert, &key);
+	if (r != SC_OK)
+		goto out;
+	if ((r = sc_cert_issue_leaf(p, key, st->csk_cert, st->csk, st->issuance_counter + 1,
+	    &cert)) != SC_OK)
+		goto out;
+	if ((r = sc_cert_to_der(cert, &cert_der, &cert_der_len)) != SC_OK)
+		goto out;
+	/* Checked before the commit: a key must never be stored for a cert we cannot send. */
+	if (cert_der_len > SC_WIRE_MAX_CERT) {
+		r = sc_fail(SC_ERR_OVERSIZE, "issue: certificate of %zu bytes", cert_der_len);
+		goto out;
+	}
+
+	/* Apply, commit, and take it all back if the commit fails. */
+	handle = st->next_handle;
+	st->slots[st->n_slots].handle = handle;
+	st->slots[st->n_slots].alg = sc_alg_of_key(key);
+	st->slots[st->n_slots].key = key;
+	st->slots[st->n_slots].cert = cert;
+	st->n_slots++;
+	st->next_handle++;
+	st->issuance_counter++;
+	spd_replay_add(st, info.id, not_after, &undo);
+	if ((r = commit(spd)) != SC_OK) {
+		spd_replay_undo(st, &undo);
+		st->issuance_counter--;
+		st->next_handle--;
+		st->n_slots--;
+		memset(&st->slots[st->n_slots], 0, sizeof(st->slots[0]));
+		goto out;
+	}
+	key = NULL;
+	cert = NULL;
+	consume_challenge(spd, ch);
+	/* Durable before it leaves: only now does the certificate go out. */
+	sc_buf_put_u32(ans, handle);
+	sc_buf_put_string(ans, cert_der, cert_der_len);
+	r = SC_OK;
+out:
+	OPENSSL_free(cert_der);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	sc_profile_free(p);
+	return r;
+}
+
+/*
+ * KEYS is paged: the answer holds the keys with handles after `after`, as many as fit in one
+ * message, and says whether more follow.
+ */
+static sc_err h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf page;
+	uint32_t after, n = 0;
+	size_t i, used = ans->len + 1 + 4;
+	uint8_t more = 0;
+
+	after = sc_buf_get_u32(req);
+	if ((r = body_done(req, SC_SP_KEYS)) != SC_OK)
+		return r;
+	sc_buf_init_writer(&page, SC_SP_MAX_MSG, 0);
+	for (i = 0; i < st->n_slots; i++) {
+		struct spd_slot *s = &st->slots[i];
+		uint8_t *der = NULL;
+		size_t len = 0;
+
+		if (s->handle <= after)
+			continue;
+		if ((r = sc_cert_to_der(s->cert, &der, &len)) != SC_OK)
+			goto out;
+		if (used + page.len + 4 + 1 + 4 + len > SC_SP_MAX_MSG) {
+			OPENSSL_free(der);
+			more = 1;
+			break;
+		}
+		sc_buf_put_u32(&page, s->handle);
+		sc_buf_put_u8(&page, (uint8_t)s->alg);
+		sc_buf_put_string(&page, der, len);
+		OPENSSL_free(der);
+		n++;
+	}
+	if ((r = sc_buf_done(&page, "keys page")) != SC_OK)
+		goto out;
+	sc_buf_put_u8(ans, more);
+	sc_buf_put_u32(ans, n);
+	sc_buf_put_bytes(ans, page.data, page.len);
+	r = SC_OK;
+out:
+	sc_buf_free(&page);
+	return r;
+}
+
+static sc_err h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *mctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md;
+	struct spd_slot *s;
+	const uint8_t *in;
+	size_t in_len, sig_len = 0;
+	uint8_t *sig = NULL;
+	uint32_t handle, ku;
+	uint8_t mode, digest;
+
+	handle = sc_buf_get_u32(req);
+	mode = sc_buf_get_u8(req);
+	digest = sc_buf_get_u8(req);
+	sc_buf_get_string(req, &in, &in_len, SC_SP_MAX_SIGN_INPUT);
+	if ((r = body_done(req, SC_SP_SIGN)) != SC_OK)
+		return r;
+	if ((s = find_slot(st, handle, NULL)) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "sign: no key with handle %u", (unsigned)handle);
+	/* Only what the key's certificate allows (no keyUsage at all means any, per X.509). */
+	ku = X509_get_key_usage(s->cert);
+	if (!(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+		return sc_fail(SC_ERR_KEY_USAGE, "sign: key %u's certificate does not allow signing",
+		    (unsigned)handle);
+	if (digest > SC_DIGEST_SHA512)
+		return sc_fail(SC_ERR_ALGORITHM, "sign: unknown digest %u", digest);
+	md = sc_sign_md(s->key, (enum sc_digest)digest);
+	if (mode == SC_SP_SIGN_MESSAGE) {
+		if ((mctx = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestSignInit(mctx, NULL, md, NULL, s->key) != 1 ||
+		    EVP_DigestSign(mctx, NULL, &sig_len, in, in_len) != 1 ||
+		    (sig = OPENSSL_malloc(sig_len)) == NULL ||
+		    EVP_DigestSign(mctx, sig, &sig_len, in, in_len) != 1) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
+			goto out;
+		}
+	} else if (mode == SC_SP_SIGN_DIGEST) {
+		if (s->alg == SC_ALG_ED25519 || md == NULL) {
+			r = sc_fail(SC_ERR_ALGORITHM, "sign: Ed25519 signs messages, not digests");
+			goto out;
+		}
+		if (in_len != (size_t)EVP_MD_get_size(md)) {
+			r = sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", in_len,
+			    EVP_MD_get0_name(md));
+			goto out;
+		}
+		if ((pctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
+		    EVP_PKEY_sign_init(pctx) != 1 ||
+		    (sc_alg_is_rsa(s->alg) &&
+		     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) ||
+		    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
+		    EVP_PKEY_sign(pctx, NULL, &sig_len, in, in_len) != 1 ||
+		    (sig = OPENSSL_malloc(sig_len)) == NULL ||
+		    EVP_PKEY_sign(pctx, sig, &sig_len, in, in_len) != 1) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
+			goto out;
+		}
+	} else {
+		r = sc_fail(SC_ERR_USAGE, "sign: unknown mode %u", mode);
+		goto out;
+	}
+	sc_buf_put_string(ans, sig, sig_len);
+	r = SC_OK;
+out:
+	OPENSSL_free(sig);
+	EVP_PKEY_CTX_free(pctx);
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
+static sc_err h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	struct spd_slot gone;
+	uint32_t handle;
+	size_t idx = 0;
+	sc_err r;
+
+	(void)ans;
+	handle = sc_buf_get_u32(req);
+	if ((r = body_done(req, SC_SP_DELETE)) != SC_OK)
+		return r;
+	if (find_slot(st, handle, &idx) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "delete: no key with handle %u", (unsigned)handle);
+	gone = st->slots[idx];
+	memmove(&st->slots[idx], &st->slots[idx + 1], (st->n_slots - idx - 1) * sizeof(gone));
+	st->n_slots--;
+	memset(&st->slots[st->n_slots], 0, sizeof(gone));
+	if ((r = commit(spd)) != SC_OK) {
+		memmove(&st->slots[idx + 1], &st->slots[idx], (st->n_slots - idx) * sizeof(gone));
+		st->slots[idx] = gone;
+		st->n_slots++;
+		return r;
+	}
+	EVP_PKEY_free(gone.key);
+	X509_free(gone.cert);
+	return SC_OK;
+}

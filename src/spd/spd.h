@@ -1,0 +1,104 @@
+/*
+ * spd.h — the secure processor's in-memory state and its one entry point for requests
+ * (selfcert-spd internal). Everything here is private to the SP process: keys live only in
+ * struct spd_state, which the sealed store (store.h) persists.
+ */
+#ifndef SPD_SPD_H
+#define SPD_SPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include <selfcert/alg.h>
+#include <selfcert/sp.h>
+#include <selfcert/profile.h>
+#include "buf.h"
+
+#define SPD_REPLAY_MAX 1024          /* remembered profile IDs (then the watermark takes over) */
+#define SPD_CHALLENGES_MAX 16        /* outstanding challenges, in memory only */
+#define SPD_MAX_LEAF_DAYS 36500      /* 100 years: keeps max_leaf_days * 86400 in a u32 */
+
+struct spd_anchor {
+	char network_id[SC_NETWORK_ID_MAX + 1];
+	X509 *cert;
+};
+
+struct spd_replay {
+	uint8_t id[SC_PROFILE_ID_LEN];
+	uint64_t not_after;            /* the profile's profileNotAfter */
+};
+
+struct spd_slot {
+	uint32_t handle;
+	enum sc_alg alg;
+	EVP_PKEY *key;                 /* the leaf's private key: never leaves the SP */
+	X509 *cert;
+};
+
+/* Everything the sealed store holds. */
+struct spd_state {
+	enum sc_sp_state state;
+	char device_id[SC_DEVICE_ID_MAX + 1];
+	uint32_t max_leaf_days;        /* 0: no limit beyond the CSK certificate */
+	uint32_t max_keys;             /* 1..SC_SP_MAX_KEYS_LIMIT */
+	uint64_t issuance_counter;     /* last value put in a certificate */
+	enum sc_alg csk_alg, kek_alg;  /* SC_ALG_NONE until generated */
+	EVP_PKEY *csk, *kek;
+	X509 *csk_cert, *kek_cert;
+	struct spd_anchor anchors[SC_SP_MAX_ANCHORS];
+	size_t n_anchors;
+	struct spd_replay replay[SPD_REPLAY_MAX];
+	size_t n_replay;
+	uint64_t replay_watermark;     /* every profileNotAfter <= this is refused */
+	struct spd_slot slots[SC_SP_MAX_KEYS_LIMIT]; /* n_slots used, sorted by handle */
+	size_t n_slots;
+	uint32_t next_handle;          /* handles are never reused; 0 is never a handle */
+};
+
+struct spd_store;
+
+/* One running SP: state, its store, and the challenges handed out since start. */
+struct spd {
+	struct spd_state st;
+	struct spd_store *store;       /* commits go here; borrowed */
+	uint8_t challenges[SPD_CHALLENGES_MAX][SC_SP_CHALLENGE_LEN];
+	size_t n_challenges;           /* oldest first */
+	int log;                       /* 1: one line per request on stderr */
+	unsigned long peer_uid;        /* for the log line only */
+};
+
+/* A fresh empty state for device_id (the caller checked it). */
+void spd_state_init(struct spd_state *st, const char *device_id);
+/* Free and wipe every key and certificate; the state is empty afterwards. */
+void spd_state_clear(struct spd_state *st);
+
+/*
+ * Handle one request message (version, type, body; no length prefix) and write exactly one
+ * answer message into *answer, which this function initialises (the caller frees it with
+ * sc_buf_free; it may hold secrets only in transit, never keys). Never fails: every failure
+ * becomes an SC_SP_ERROR answer. Returns the result of the request (SC_OK or the code sent),
+ * for logging.
+ */
+sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer);
+
+/*
+ * The replay cache (in dispatch.c, public for tests). check: SC_ERR_REPLAY if the ID is
+ * remembered or not_after <= the watermark. add: remember it; when full, forget the entry with
+ * the smallest profileNotAfter (the new one included) and raise the watermark to it, so a
+ * forgotten profile is still refused. undo: take back one add (a failed commit).
+ */
+struct spd_replay_undo {
+	enum { SPD_RU_NONE, SPD_RU_APPENDED, SPD_RU_REPLACED } kind;
+	size_t idx;
+	struct spd_replay old;
+	uint64_t old_watermark;
+};
+sc_err spd_replay_check(const struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN],
+    uint64_t not_after) SC_MUST_USE;
+void spd_replay_add(struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN],
+    uint64_t not_after, struct spd_replay_undo *u);
+void spd_replay_undo(struct spd_state *st, const struct spd_replay_undo *u);
+
+#endif

@@ -1,0 +1,840 @@
+/*
+ * store.c — the sealed store (store.h): state codec, AES-256-GCM sealing under an HKDF key
+ * from the root key, atomic commit, and the counter protocol that turns an old store put back
+ * into SC_ERR_ROLLBACK. Every plaintext and key buffer is wiped before it is freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <selfcert/cert.h>
+#include "store.h"
+#include "util.h"
+
+#define NONCE_LEN 12
+#define HKDF_SALT "selfcert-store-v1"
+/* Device-independent: the root key alone makes the store key device-unique. */
+#define HKDF_INFO "selfcert sealed store AES-256-GCM key"
+#define COUNTER_LEN 8
+
+struct spd_store {
+	char dir[PATH_MAX];
+	char store_path[PATH_MAX];
+	char counter_path[PATH_MAX];
+	uint8_t *key;            /* 32 bytes, secure heap */
+	uint64_t counter;        /* the counter file's value == the store's header counter */
+};
+
+static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
+{
+	int n = snprintf(out, out_len, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= out_len)
+		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
+	return SC_OK;
+}
+
+/*
+ * Read a whole regular file (not a symlink) of at most max bytes. SC_ERR_NOT_FOUND if absent.
+ * *data is the caller's: sc_free_secret(*data, *len).
+ */
+static sc_err read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct stat sb;
+	uint8_t *buf = NULL;
+	size_t got = 0, size;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return sc_fail(SC_ERR_NOT_FOUND, "%s: missing", path);
+	if (fd < 0)
+		return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		r = sc_fail(SC_ERR_IO, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)sb.st_size > max) {
+		r = sc_fail(SC_ERR_OVERSIZE, "%s: %lld bytes, at most %zu", path,
+		    (long long)sb.st_size, max);
+		goto out;
+	}
+	size = (size_t)sb.st_size;
+	/* One spare byte so a file that grew since fstat is noticed rather than cut. */
+	if ((buf = OPENSSL_malloc(size + 1)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "%s", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + got, size + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > size) {
+			r = sc_fail(SC_ERR_IO, "%s: changed while being read", path);
+			goto out;
+		}
+	}
+	*data = buf;
+	*len = got;
+	buf = NULL;
+	r = SC_OK;
+out:
+	if (buf != NULL)
+		OPENSSL_clear_free(buf, size + 1);
+	close(fd);
+	return r;
+}
+
+/* ---- key derivation and sealing ---- */
+
+static sc_err derive_key(const uint8_t root[SPD_ROOT_KEY_LEN], uint8_t out[32])
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *ctx = NULL;
+	OSSL_PARAM params[5];
+	char digest[] = "SHA256";
+	char salt[] = HKDF_SALT;
+	char info[] = HKDF_INFO;
+
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
+	    (ctx = EVP_KDF_CTX_new(kdf)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "HKDF unavailable");
+		goto out;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)root,
+	    SPD_ROOT_KEY_LEN);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, strlen(salt));
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, strlen(info));
+	params[4] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(ctx, out, 32, params) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "HKDF");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return r;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* header | ciphertext | tag into *out (the caller's, OPENSSL_free; not secret). */
+static sc_err seal(const uint8_t key[32], uint64_t counter, const uint8_t *pt, size_t pt_len,
+    uint8_t **out, size_t *out_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_CIPHER_CTX *ctx = NULL;
+	uint8_t *blob = NULL;
+	size_t total;
+	int n, fin;
+
+	*out = NULL;
+	*out_len = 0;
+	if (pt_len > SPD_STORE_MAX - SPD_STORE_HDR_LEN - SPD_STORE_TAG_LEN || pt_len > INT_MAX)
+		return sc_fail(SC_ERR_OVERSIZE, "sealed state of %zu bytes", pt_len);
+	total = SPD_STORE_HDR_LEN + pt_len + SPD_STORE_TAG_LEN;
+	if ((blob = OPENSSL_malloc(total)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "sealed store");
+	memcpy(blob, SPD_STORE_MAGIC, 4);
+	blob[4] = SPD_STORE_VERSION;
+	put_be64(blob + 5, counter);
+	/* A random nonce per commit: the key never changes, so nonces must never repeat. */
+	if (RAND_bytes(blob + 13, NONCE_LEN) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
+		goto out;
+	}
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
+	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, blob + 13) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &n, blob, SPD_STORE_HDR_LEN) != 1 ||
+	    EVP_EncryptUpdate(ctx, blob + SPD_STORE_HDR_LEN, &n, pt, (int)pt_len) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, blob + SPD_STORE_HDR_LEN + n, &fin) != 1 ||
+	    (size_t)n + (size_t)fin != pt_len ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SPD_STORE_TAG_LEN,
+	        blob + SPD_STORE_HDR_LEN + pt_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "AES-256-GCM seal");
+		goto out;
+	}
+	*out = blob;
+	*out_len = total;
+	blob = NULL;
+	r = SC_OK;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	OPENSSL_free(blob);
+	return r;
+}
+
+/* Check the header and tag; *pt is the caller's (secret: OPENSSL_clear_free). */
+static sc_err unseal(const uint8_t key[32], const char *path, const uint8_t *blob, size_t len,
+    uint64_t *counter, uint8_t **pt, size_t *pt_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_CIPHER_CTX *ctx = NULL;
+	uint8_t *buf = NULL;
+	size_t ct_len;
+	int n, fin;
+
+	*pt = NULL;
+	*pt_len = 0;
+	if (len < SPD_STORE_HDR_LEN + SPD_STORE_TAG_LEN)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: truncated (%zu bytes)", path, len);
+	if (memcmp(blob, SPD_STORE_MAGIC, 4) != 0)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a sealed store (bad magic)", path);
+	if (blob[4] != SPD_STORE_VERSION)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: unknown store version %u", path, blob[4]);
+	ct_len = len - SPD_STORE_HDR_LEN - SPD_STORE_TAG_LEN;
+	if (ct_len > INT_MAX)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: too large", path);
+	if ((buf = OPENSSL_malloc(ct_len + 1)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "%s", path);
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
+	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, blob + 13) != 1 ||
+	    EVP_DecryptUpdate(ctx, NULL, &n, blob, SPD_STORE_HDR_LEN) != 1 ||
+	    EVP_DecryptUpdate(ctx, buf, &n, blob + SPD_STORE_HDR_LEN, (int)ct_len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SPD_STORE_TAG_LEN,
+	        (void *)(blob + SPD_STORE_HDR_LEN + ct_len)) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "AES-256-GCM open");
+		goto out;
+	}
+	if (EVP_DecryptFinal_ex(ctx, buf + n, &fin) != 1) {
+		/* Header (the AAD), ciphertext or tag changed, or another device's root key. */
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: authentication failed", path);
+		goto out;
+	}
+	*counter = get_be64(blob + 5);
+	*pt = buf;
+	*pt_len = ct_len;
+	buf = NULL;
+	r = SC_OK;
+out:
+	if (buf != NULL)
+		OPENSSL_clear_free(buf, ct_len + 1);
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+/* ---- state codec ---- */
+
+void spd_state_init(struct spd_state *st, const char *device_id)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = SC_SP_STATE_EMPTY;
+	if (device_id != NULL)
+		snprintf(st->device_id, sizeof(st->device_id), "%s", device_id);
+	st->max_keys = SC_SP_DEFAULT_MAX_KEYS;
+	st->next_handle = 1;
+}
+
+void spd_state_clear(struct spd_state *st)
+{
+	size_t i;
+
+	EVP_PKEY_free(st->csk);
+	EVP_PKEY_free(st->kek);
+	X509_free(st->csk_cert);
+	X509_free(st->kek_cert);
+	for (i = 0; i < st->n_anchors; i++)
+		X509_free(st->anchors[i].cert);
+	for (i = 0; i < st->n_slots; i++) {
+		EVP_PKEY_free(st->slots[i].key);
+		X509_free(st->slots[i].cert);
+	}
+	OPENSSL_cleanse(st, sizeof(*st));
+	spd_state_init(st, NULL);
+}
+
+/* PKCS#8 DER of a private key (secret: OPENSSL_clear_free). */
+static sc_err key_to_der(EVP_PKEY *key, uint8_t **der, size_t *len)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+	unsigned char *p = NULL;
+	int n;
+
+	*der = NULL;
+	*len = 0;
+	if (p8 == NULL)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "PKCS#8 encoding");
+	n = i2d_PKCS8_PRIV_KEY_INFO(p8, &p);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (n <= 0)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "PKCS#8 encoding");
+	*der = p;
+	*len = (size_t)n;
+	return SC_OK;
+}
+
+static sc_err key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_PKEY **out,
+    const char *what)
+{
+	const unsigned char *p = der;
+	PKCS8_PRIV_KEY_INFO *p8;
+	EVP_PKEY *key = NULL;
+
+	*out = NULL;
+	p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
+	if (p8 != NULL && (size_t)(p - der) == len)
+		key = EVP_PKCS82PKEY(p8);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (key == NULL)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: not a PKCS#8 key", what);
+	if (sc_alg_of_key(key) != alg) {
+		EVP_PKEY_free(key);
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: not a %s key", what,
+		    sc_alg_name(alg) ? sc_alg_name(alg) : "known");
+	}
+	*out = key;
+	return SC_OK;
+}
+
+static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	sc_buf_put_u8(b, (uint8_t)alg);
+	if (key == NULL) {
+		sc_buf_put_string(b, NULL, 0);
+		return SC_OK;
+	}
+	if ((r = key_to_der(key, &der, &len)) != SC_OK)
+		return r;
+	sc_buf_put_string(b, der, len);
+	OPENSSL_clear_free(der, len);
+	return SC_OK;
+}
+
+static sc_err put_cert(struct sc_buf *b, X509 *cert)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	if (cert == NULL) {
+		sc_buf_put_string(b, NULL, 0);
+		return SC_OK;
+	}
+	if ((r = sc_cert_to_der(cert, &der, &len)) != SC_OK)
+		return r;
+	sc_buf_put_string(b, der, len);
+	OPENSSL_free(der);
+	return SC_OK;
+}
+
+sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	size_t i;
+
+	sc_buf_init_writer(out, SPD_STORE_MAX - SPD_STORE_HDR_LEN - SPD_STORE_TAG_LEN, 1);
+	sc_buf_put_u8(out, (uint8_t)st->state);
+	sc_buf_put_cstring(out, st->device_id);
+	sc_buf_put_u32(out, st->max_leaf_days);
+	sc_buf_put_u32(out, st->max_keys);
+	sc_buf_put_u64(out, st->issuance_counter);
+	if ((r = put_key(out, st->csk_alg, st->csk)) != SC_OK ||
+	    (r = put_key(out, st->kek_alg, st->kek)) != SC_OK ||
+	    (r = put_cert(out, st->csk_cert)) != SC_OK ||
+	    (r = put_cert(out, st->kek_cert)) != SC_OK)
+		goto out;
+	sc_buf_put_u32(out, (uint32_t)st->n_anchors);
+	for (i = 0; i < st->n_anchors; i++) {
+		sc_buf_put_cstring(out, st->anchors[i].network_id);
+		if ((r = put_cert(out, st->anchors[i].cert)) != SC_OK)
+			goto out;
+	}
+	sc_buf_put_u32(out, (uint32_t)st->n_replay);
+	for (i = 0; i < st->n_replay; i++) {
+		sc_buf_put_bytes(out, st->replay[i].id, SC_PROFILE_ID_LEN);
+		sc_buf_put_u64(out, st->replay[i].not_after);
+	}
+	sc_buf_put_u64(out, st->replay_watermark);
+	sc_buf_put_u32(out, (uint32_t)st->n_slots);
+	for (i = 0; i < st->n_slots; i++) {
+		sc_buf_put_u32(out, st->slots[i].handle);
+		if ((r = put_key(out, st->slots[i].alg, st->slots[i].key)) != SC_OK ||
+		    (r = put_cert(out, st->slots[i].cert)) != SC_OK)
+			goto out;
+	}
+	sc_buf_put_u32(out, st->next_handle);
+	if ((r = sc_buf_done(out, "sealed state")) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	if (r != SC_OK)
+		sc_buf_free(out);
+	return r;
+}
+
+/* Decode an optional (alg, PKCS#8) pair. */
+static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, const char *what)
+{
+	const uint8_t *der;
+	size_t len;
+	uint8_t a = sc_buf_get_u8(b);
+
+	sc_buf_get_string(b, &der, &len, SPD_STORE_MAX);
+	*alg = SC_ALG_NONE;
+	*key = NULL;
+	if (b->failed)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: truncated", what);
+	if (a == SC_ALG_NONE && len == 0)
+		return SC_OK;
+	if (!sc_alg_valid(a) || len == 0)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: bad algorithm %u", what, a);
+	*alg = (enum sc_alg)a;
+	return key_from_der(der, len, *alg, key, what);
+}
+
+static sc_err get_cert(struct sc_buf *b, X509 **cert, int required, const char *what)
+{
+	const uint8_t *der;
+	size_t len;
+
+	*cert = NULL;
+	sc_buf_get_string(b, &der, &len, SPD_STORE_MAX);
+	if (b->failed)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: truncated", what);
+	if (len == 0)
+		return required ? sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: missing", what) : SC_OK;
+	if (sc_cert_from_der(der, len, cert) != SC_OK)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: %s", what, sc_err_detail());
+	return SC_OK;
+}
+
+/* A certificate must certify the key held for its role. */
+static sc_err check_pair(EVP_PKEY *key, X509 *cert, const char *what)
+{
+	if (cert == NULL)
+		return SC_OK;
+	if (key == NULL || EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s certificate does not match its key",
+		    what);
+	return SC_OK;
+}
+
+sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf b;
+	uint32_t n, i, state;
+
+	spd_state_init(st, NULL);
+	sc_buf_init_reader(&b, p, len);
+	state = sc_buf_get_u8(&b);
+	sc_buf_get_cstring(&b, st->device_id, SC_DEVICE_ID_MAX);
+	st->max_leaf_days = sc_buf_get_u32(&b);
+	st->max_keys = sc_buf_get_u32(&b);
+	st->issuance_counter = sc_buf_get_u64(&b);
+	if (b.failed) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: header fields truncated");
+		goto out;
+	}
+	if (state > SC_SP_STATE_LOCKED || !sc_device_id_valid(st->device_id) ||
+	    st->max_keys < 1 || st->max_keys > SC_SP_MAX_KEYS_LIMIT ||
+	    st->max_leaf_days > SPD_MAX_LEAF_DAYS) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: state, device ID or limits out of range");
+		goto out;
+	}
+	st->state = (enum sc_sp_state)state;
+	if ((r = get_key(&b, &st->csk_alg, &st->csk, "CSK")) != SC_OK ||
+	    (r = get_key(&b, &st->kek_alg, &st->kek, "KEK")) != SC_OK ||
+	    (r = get_cert(&b, &st->csk_cert, 0, "CSK certificate")) != SC_OK ||
+	    (r = get_cert(&b, &st->kek_cert, 0, "KEK certificate")) != SC_OK ||
+	    (r = check_pair(st->csk, st->csk_cert, "CSK")) != SC_OK ||
+	    (r = check_pair(st->kek, st->kek_cert, "KEK")) != SC_OK)
+		goto out;
+
+	n = sc_buf_get_u32(&b);
+	if (n > SC_SP_MAX_ANCHORS) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: %u anchors", (unsigned)n);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct spd_anchor *a = &st->anchors[i];
+		sc_buf_get_cstring(&b, a->network_id, SC_NETWORK_ID_MAX);
+		if ((r = get_cert(&b, &a->cert, 1, "anchor")) != SC_OK)
+			goto out;
+		st->n_anchors = i + 1;
+		if (a->network_id[0] == '\0') {
+			r = sc_fail(SC_ERR_STORE_DAMAGED, "store: anchor without network ID");
+			goto out;
+		}
+	}
+
+	n = sc_buf_get_u32(&b);
+	if (n > SPD_REPLAY_MAX) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: %u replay entries", (unsigned)n);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const uint8_t *id = sc_buf_get_bytes(&b, SC_PROFILE_ID_LEN);
+		if (id != NULL)
+			memcpy(st->replay[i].id, id, SC_PROFILE_ID_LEN);
+		st->replay[i].not_after = sc_buf_get_u64(&b);
+	}
+	st->n_replay = n;
+	st->replay_watermark = sc_buf_get_u64(&b);
+
+	n = sc_buf_get_u32(&b);
+	if (b.failed || n > st->max_keys) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: replay cache truncated or %u slots",
+		    (unsigned)n);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct spd_slot *s = &st->slots[i];
+		s->handle = sc_buf_get_u32(&b);
+		r = get_key(&b, &s->alg, &s->key, "leaf key");
+		if (r == SC_OK)
+			r = get_cert(&b, &s->cert, 1, "leaf certificate");
+		st->n_slots = i + 1;
+		if (r != SC_OK)
+			goto out;
+		if (s->key == NULL || s->handle == 0 || (i > 0 && s->handle <= st->slots[i - 1].handle) ||
+		    (r = check_pair(s->key, s->cert, "leaf")) != SC_OK) {
+			r = sc_fail(SC_ERR_STORE_DAMAGED, "store: leaf slot %u inconsistent", (unsigned)i);
+			goto out;
+		}
+	}
+	st->next_handle = sc_buf_get_u32(&b);
+	if ((r = sc_buf_done(&b, "store")) != SC_OK) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: plaintext: %s", sc_err_detail());
+		goto out;
+	}
+	if (st->next_handle == 0 || (st->n_slots > 0 &&
+	    st->slots[st->n_slots - 1].handle >= st->next_handle)) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: next handle inconsistent");
+		goto out;
+	}
+	/* The lifecycle's invariants: what each state must (not) hold. */
+	if ((st->state == SC_SP_STATE_EMPTY && (st->csk || st->kek || st->n_slots)) ||
+	    (st->state == SC_SP_STATE_LOCKED &&
+	     (!st->csk_cert || !st->kek_cert || st->n_anchors == 0)) ||
+	    (st->state != SC_SP_STATE_LOCKED && st->n_slots > 0)) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: contents do not fit state %s",
+		    sc_sp_state_name(st->state));
+		goto out;
+	}
+	r = SC_OK;
+out:
+	if (r != SC_OK)
+		spd_state_clear(st);
+	return r;
+}
+
+/* ---- files ---- */
+
+static sc_err write_counter(const struct spd_store *s, uint64_t v)
+{
+	uint8_t c[COUNTER_LEN];
+
+	put_be64(c, v);
+	return sc_file_write_atomic(s->counter_path, c, sizeof(c), 0600);
+}
+
+static sc_err read_counter(const struct spd_store *s, uint64_t *v)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	*v = 0;
+	r = read_file(s->counter_path, 64, &data, &len);
+	if (r == SC_ERR_NOT_FOUND)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the monotonic counter is missing",
+		    s->counter_path);
+	if (r != SC_OK)
+		return r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a counter",
+		    s->counter_path) : r;
+	if (len != COUNTER_LEN)
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %zu bytes, expected %d", s->counter_path, len,
+		    COUNTER_LEN);
+	else
+		*v = get_be64(data);
+	OPENSSL_free(data);
+	return r;
+}
+
+static sc_err store_new(const char *dir, struct spd_store **out)
+{
+	struct spd_store *s;
+	sc_err r;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "store");
+	if (strlen(dir) >= sizeof(s->dir) - 16) {
+		free(s);
+		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
+	}
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	if ((r = join(s->store_path, sizeof(s->store_path), dir, "store")) != SC_OK ||
+	    (r = join(s->counter_path, sizeof(s->counter_path), dir, "counter")) != SC_OK) {
+		free(s);
+		return r;
+	}
+	/* The derived key lives in OpenSSL's secure heap when the daemon set one up. */
+	if ((s->key = OPENSSL_secure_zalloc(32)) == NULL) {
+		free(s);
+		return sc_fail(SC_ERR_NOMEM, "store key");
+	}
+	*out = s;
+	return SC_OK;
+}
+
+static sc_err load_root_key(struct spd_store *s)
+{
+	char path[PATH_MAX];
+	uint8_t *root = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	if ((r = join(path, sizeof(path), s->dir, "root.key")) != SC_OK)
+		return r;
+	r = read_file(path, 64, &root, &len);
+	if (r == SC_ERR_NOT_FOUND)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the root key is missing", path);
+	if (r == SC_ERR_OVERSIZE || (r == SC_OK && len != SPD_ROOT_KEY_LEN))
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a %d-byte root key", path,
+		    SPD_ROOT_KEY_LEN);
+	if (r == SC_OK)
+		r = derive_key(root, s->key);
+	if (root != NULL)
+		OPENSSL_clear_free(root, len + 1);
+	return r;
+}
+
+void spd_store_close(struct spd_store *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_secure_clear_free(s->key, 32);
+	free(s);
+}
+
+uint64_t spd_store_counter(const struct spd_store *s)
+{
+	return s->counter;
+}
+
+/* Seal st with `counter` and put it in place of DIR/store. *renamed says if it got there. */
+static sc_err write_store(struct spd_store *s, const struct spd_state *st, uint64_t counter,
+    int *renamed)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf pt;
+	uint8_t *blob = NULL, rnd[6];
+	size_t blob_len = 0;
+	char tmp[PATH_MAX], hex[13];
+	int n;
+
+	*renamed = 0;
+	memset(&pt, 0, sizeof(pt));
+	if ((r = spd_state_serialize(st, &pt)) != SC_OK)
+		goto out;
+	if ((r = seal(s->key, counter, pt.data, pt.len, &blob, &blob_len)) != SC_OK)
+		goto out;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
+		goto out;
+	}
+	sc_hex(rnd, sizeof(rnd), hex);
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", s->store_path, hex);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		r = sc_fail(SC_ERR_USAGE, "%s: path too long", s->store_path);
+		goto out;
+	}
+	/* O_EXCL|O_NOFOLLOW, 0600, written and fsynced before it can replace anything. */
+	if ((r = sc_file_write_new(tmp, blob, blob_len, 0600)) != SC_OK)
+		goto out;
+	if (rename(tmp, s->store_path) != 0) {
+		r = sc_fail(SC_ERR_IO, "%s: rename: %s", s->store_path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	*renamed = 1;
+	if ((r = sc_fsync_dir_of(s->store_path)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	sc_buf_free(&pt);
+	OPENSSL_free(blob);
+	return r;
+}
+
+sc_err spd_store_commit(struct spd_store *s, const struct spd_state *st)
+{
+	sc_err r;
+	int renamed = 0;
+
+	if (s->counter == UINT64_MAX)
+		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
+	/*
+	 * On any failure s->counter stays put, even if the rename happened and the file on disk
+	 * now carries counter + 1 (which open accepts and rolls forward). The next commit then
+	 * seals with the same counter + 1 again instead of + 2, which would read as damage.
+	 */
+	if ((r = write_store(s, st, s->counter + 1, &renamed)) != SC_OK)
+		return r;
+	if ((r = write_counter(s, s->counter + 1)) != SC_OK)
+		return r;
+	s->counter++;
+	return SC_OK;
+}
+
+sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state *st)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct spd_store *s = NULL;
+	uint8_t *blob = NULL, *pt = NULL;
+	size_t blob_len = 0, pt_len = 0;
+	uint64_t c = 0, sc = 0;
+
+	*out = NULL;
+	spd_state_init(st, NULL);
+	if ((r = store_new(dir, &s)) != SC_OK)
+		return r;
+	if ((r = load_root_key(s)) != SC_OK)
+		goto out;
+	if ((r = read_counter(s, &c)) != SC_OK)
+		goto out;
+	r = read_file(s->store_path, SPD_STORE_MAX, &blob, &blob_len);
+	if (r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %s", s->store_path,
+		    r == SC_ERR_NOT_FOUND ? "missing" : "too large");
+		goto out;
+	}
+	if (r != SC_OK)
+		goto out;
+	/* Authenticate first: only an authentic header counter means anything. */
+	if ((r = unseal(s->key, s->store_path, blob, blob_len, &sc, &pt, &pt_len)) != SC_OK)
+		goto out;
+	if (sc < c) {
+		r = sc_fail(SC_ERR_ROLLBACK, "%s: counter %llu, but the device counter is %llu",
+		    s->store_path, (unsigned long long)sc, (unsigned long long)c);
+		goto out;
+	}
+	if (sc > c + 1 || (c == UINT64_MAX && sc != c)) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: counter %llu is ahead of the device counter %llu",
+		    s->store_path, (unsigned long long)sc, (unsigned long long)c);
+		goto out;
+	}
+	if ((r = spd_state_parse(pt, pt_len, st)) != SC_OK)
+		goto out;
+	if (sc == c + 1) {
+		/* A crash between the store's rename and the counter's update: finish the commit. */
+		if ((r = write_counter(s, sc)) != SC_OK) {
+			spd_state_clear(st);
+			goto out;
+		}
+	}
+	s->counter = sc;
+	*out = s;
+	s = NULL;
+	r = SC_OK;
+out:
+	if (pt != NULL)
+		OPENSSL_clear_free(pt, pt_len + 1);
+	OPENSSL_free(blob);
+	spd_store_close(s);
+	return r;
+}
+
+sc_err spd_store_create(const char *dir, const char *device_id)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct spd_store *s = NULL;
+	struct spd_state *st = NULL;
+	uint8_t root[SPD_ROOT_KEY_LEN];
+	char path[PATH_MAX];
+	struct stat sb;
+	int renamed;
+
+	if (device_id == NULL || !sc_device_id_valid(device_id))
+		return sc_fail(SC_ERR_USAGE, "device ID must be 1..%d PrintableString characters",
+		    SC_DEVICE_ID_MAX);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return sc_fail(SC_ERR_IO, "%s: %s", dir, strerror(errno));
+	if ((r = store_new(dir, &s)) != SC_OK)
+		return r;
+	/* Never overwrite a device: any of the three files means the folder is taken. */
+	if (lstat(s->store_path, &sb) == 0 || lstat(s->counter_path, &sb) == 0) {
+		r = sc_fail(SC_ERR_EXISTS, "%s: already holds a store", dir);
+		goto out;
+	}
+	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
+		goto out;
+	if (RAND_priv_bytes(root, sizeof(root)) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_priv_bytes");
+		goto out;
+	}
+	if ((r = sc_file_write_new(path, root, sizeof(root), 0400)) != SC_OK)
+		goto out;
+	if ((r = derive_key(root, s->key)) != SC_OK)
+		goto out;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "state");
+		goto out;
+	}
+	spd_state_init(st, device_id);
+	/* The store first, then the counter: a crash in between leaves "counter missing". */
+	if ((r = write_store(s, st, 0, &renamed)) != SC_OK)
+		goto out;
+	if ((r = write_counter(s, 0)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	OPENSSL_cleanse(root, sizeof(root));
+	if (st != NULL) {
+		spd_state_clear(st);
+		free(st);
+	}
+	spd_store_close(s);
+	return r;
+}

@@ -1,0 +1,66 @@
+/*
+ * store.h — the SP's sealed store: the whole state in one AES-256-GCM file under a key derived
+ * from the device's root key, committed atomically, protected against rollback by a monotonic
+ * counter kept in a separate file (docs/PROTOCOL.md, "Sealed store").
+ *
+ * DIR/root.key  32 random bytes, 0400: the emulated hardware-unique key
+ * DIR/counter   8 bytes, big-endian u64: the emulated monotonic counter
+ * DIR/store     "SCST" | u8 version | u64 counter | nonce[12] | ciphertext | tag[16]
+ */
+#ifndef SPD_STORE_H
+#define SPD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <selfcert/err.h>
+#include "spd.h"
+
+#define SPD_STORE_MAGIC "SCST"
+#define SPD_STORE_VERSION 1
+#define SPD_STORE_HDR_LEN (4 + 1 + 8 + 12)   /* magic, version, counter, nonce: the AAD */
+#define SPD_STORE_TAG_LEN 16
+#define SPD_STORE_MAX (8u << 20)             /* 256 RSA-4096 keys with certificates fit */
+#define SPD_ROOT_KEY_LEN 32
+
+struct spd_store; /* an open store: paths, derived key (secure heap), counters */
+
+/*
+ * `selfcert sp init`: create DIR (0700) if missing and in it root.key (0400), an empty state
+ * for device_id sealed as `store` with counter 0, and `counter` = 0. SC_ERR_EXISTS if DIR
+ * already holds a root key or store (never overwrites a device), SC_ERR_USAGE for an invalid
+ * device ID, SC_ERR_IO otherwise.
+ */
+sc_err spd_store_create(const char *dir, const char *device_id) SC_MUST_USE;
+
+/*
+ * Open DIR and unseal the state into *st (initialised here; the caller clears it with
+ * spd_state_clear). Counter file c, store header counter s: s == c is the normal case;
+ * s == c + 1 means a crash between the store's rename and the counter's update, so the counter
+ * is rolled forward; s < c is SC_ERR_ROLLBACK; anything else (s > c + 1, a missing or
+ * malformed counter, bad magic or version, truncation, a failed tag, a plaintext that does not
+ * decode exactly) is SC_ERR_STORE_DAMAGED with a detail. Nothing is ever "repaired" into an
+ * empty device. *out is the caller's (spd_store_close).
+ */
+sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state *st) SC_MUST_USE;
+
+/*
+ * Seal st with counter + 1 and make it durable: temp file (O_EXCL|O_NOFOLLOW, 0600), fsync,
+ * rename over `store`, fsync DIR, then the counter file the same way. On failure the caller
+ * must treat the change as not made (the store on disk is the old or, at worst, the new state,
+ * both of which open).
+ */
+sc_err spd_store_commit(struct spd_store *store, const struct spd_state *st) SC_MUST_USE;
+
+/* The counter of the last successful commit (for tests and INFO). */
+uint64_t spd_store_counter(const struct spd_store *store);
+
+void spd_store_close(struct spd_store *store);
+
+/*
+ * The plaintext codec, exposed for tests: serialize into a secret writer / parse exactly
+ * (SC_ERR_STORE_DAMAGED on any inconsistency; *st initialised here).
+ */
+sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out) SC_MUST_USE;
+sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st) SC_MUST_USE;
+
+#endif

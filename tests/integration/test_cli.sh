@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The command-line contract: --help everywhere, usage errors exit 2 with one line naming the
+# flag, system errors exit 3, nothing is overwritten.
+source "$SC_TESTLIB"
+
+for c in "mfr init" "mfr personalize" "net init" "net profile" "sp init" "device info" "device challenge" \
+         "device issue" "device keys" "device sign" "device delete" "verify" "inspect" "demo"; do
+  # shellcheck disable=SC2086
+  ok "$c --help" sc $c --help
+  check "$c --help prints usage" grep -q "^usage: selfcert $c" "$T/.out"
+done
+ok "selfcert --help" sc --help
+
+refused "no command" 2 usage sc nosuch
+refused "unknown flag" 2 usage sc net init --dir "$T/n" --network-id n --bogus
+check "unknown flag named" grep -q -- "--bogus" "$T/.err"
+refused "missing flag" 2 usage sc net init --dir "$T/n"
+check "missing flag named" grep -q -- "--network-id" "$T/.err"
+refused "flag without value" 2 usage sc net init --dir
+refused "bad algorithm" 2 usage sc mfr init --dir "$T/m" --alg rsa1024
+refused "bad days" 2 usage sc mfr init --dir "$T/m" --days 0
+refused "bad device id" 2 usage sc sp init --store "$T/s" --device-id "bad*id"
+refused "bad duration" 2 usage sc net profile --dir x --device-ca x --out x --validity 10w
+refused "bad time" 2 usage sc net profile --dir x --device-ca x --out x --not-before yesterday --not-after 2027-01-01T00:00:00Z
+refused "validity flags clash" 2 usage sc net profile --dir x --device-ca x --out x --validity 1d --not-before 2027-01-01T00:00:00Z
+refused "bad key usage" 2 usage sc net profile --dir x --device-ca x --out x --validity 1d --key-usage signEverything
+refused "bad handle" 2 usage sc device sign --sp "$T/none.sock" --key abc --in x --out y 2>/dev/null
+
+refused "no SP listening" 3 io sc device info --sp "$T/none.sock"
+refused "missing file" 3 io sc inspect "$T/none.der"
+echo "not a thing" >"$T/junk"
+refused "inspect junk" 1 malformed sc inspect "$T/junk"
+
+ok "mfr init" sc mfr init --dir "$T/m"
+check "keys are 0600" [ "$(stat -c %a "$T/m/root.key")" = 600 ] 
+check "ca key 0600" [ "$(stat -c %a "$T/m/ca.key")" = 600 ]
+sum=$(sha256sum "$T/m/root.key")
+refused "mfr init twice" 3 exists sc mfr init --dir "$T/m"
+check "root key untouched" [ "$(sha256sum "$T/m/root.key")" = "$sum" ]
+
+ok "sp init" sc sp init --store "$T/s" --device-id DEV-9
+check "root key 0400" [ "$(stat -c %a "$T/s/root.key")" = 400 ]
+refused "sp init twice" 3 exists sc sp init --store "$T/s" --device-id DEV-9
+
+ok "inspect a certificate" sc inspect "$T/m/root.pem"
+ok "inspect --json" sc inspect --json "$T/m/ca.pem"
+check "inspect --json is one object" grep -q '^{"type":"certificate"' "$T/.out"
+finish

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The algorithm matrix with the real daemon: CSK x leaf x profile signer over
+# {rsa3072, p256, p384, ed25519}, plus RSA-2048 in both embodiments and server-generated keys
+# for every KEK type. Each certificate: `openssl verify` to the manufacturer root, `selfcert
+# verify` with and without its profile, a signature by the leaf key checked by stock openssl;
+# then the daemon restarts and every key signs again.
+source "$SC_TESTLIB"
+
+ALGS=(rsa3072 p256 p384 ed25519)
+
+sc mfr init --dir "$T/mfr" --name "Matrix Devices" >/dev/null || exit 1
+anchors=()
+for s in "${ALGS[@]}" rsa2048; do
+  sc net init --dir "$T/net-$s" --network-id "net-$s" --alg "$s" >/dev/null || exit 1
+  anchors+=(--net-root "$T/net-$s/root.pem" --network-id "net-$s")
+done
+echo "signed data $RANDOM" >"$T/msg"
+
+# verify_sig NAME LEAF.pem SIG: the leaf certificate's public key checks SIG over $T/msg.
+verify_sig() {
+  local pub="$T/$1.pub"
+  openssl x509 -in "$2" -noout -pubkey -out "$pub" || return 1
+  if openssl x509 -in "$2" -noout -text | grep -q ED25519; then
+    openssl pkeyutl -verify -pubin -inkey "$pub" -rawin -in "$T/msg" -sigfile "$3" >/dev/null
+  else
+    openssl dgst -sha256 -verify "$pub" -signature "$3" "$T/msg" >/dev/null
+  fi
+}
+
+# issue_and_check DEV TAG NETALG PROFILE-FLAGS…
+issue_and_check() {
+  local dev=$1 tag=$2 net=$3; shift 3
+  local p="$T/$dev-$tag.der" leaf="$T/$dev-$tag.pem"
+  ok "$dev/$tag: net profile" sc net profile --dir "$T/net-$net" --device-ca "$T/$dev-certs/device-ca.pem" \
+     --validity 7d --out "$p" "$@"
+  if ! sc device issue --sp "$T/$dev.sock" --profile "$p" --out "$leaf" >"$T/$dev-$tag.handle" 2>"$T/.err"; then
+    fail "$dev/$tag: device issue: $(cat "$T/.err")"; return
+  fi
+  pass
+  ok "$dev/$tag: openssl verify" openssl verify -CAfile "$T/mfr/root.pem" -untrusted "$T/$dev-certs/chain.pem" "$leaf"
+  ok "$dev/$tag: selfcert verify" sc verify --mfr-root "$T/mfr/root.pem" --chain "$T/$dev-certs/chain.pem" "$leaf"
+  ok "$dev/$tag: selfcert verify --profile" sc verify --mfr-root "$T/mfr/root.pem" --chain "$T/$dev-certs/chain.pem" \
+     --net-root "$T/net-$net/root.pem" --profile "$p" "$leaf"
+  local h; h=$(cat "$T/$dev-$tag.handle")
+  ok "$dev/$tag: device sign" sc device sign --sp "$T/$dev.sock" --key "$h" --in "$T/msg" --out "$T/$dev-$tag.sig"
+  ok "$dev/$tag: openssl checks the signature" verify_sig "$dev-$tag" "$leaf" "$T/$dev-$tag.sig"
+}
+
+for csk in "${ALGS[@]}"; do
+  kex=$csk; [ "$kex" = ed25519 ] && kex=p256
+  new_device "d-$csk" "DEV-$csk" "$csk" "$kex" "${anchors[@]}" || { fail "personalize d-$csk"; continue; }
+  for signer in "${ALGS[@]}"; do
+    for leaf in "${ALGS[@]}"; do
+      issue_and_check "d-$csk" "$signer-$leaf" "$signer" --alg "$leaf"
+    done
+  done
+  # The server-generated embodiment through this device's KEK (RSA-OAEP or ECDH recipient).
+  issue_and_check "d-$csk" "server-p256" p256 --server-keygen p256 --kex "$T/d-$csk-certs/kex.pem"
+  issue_and_check "d-$csk" "server-ed25519" ed25519 --server-keygen ed25519 --kex "$T/d-$csk-certs/kex.pem"
+done
+
+# RSA-2048 everywhere, in both embodiments (the patent's own configuration, modernised).
+new_device d-rsa2048 DEV-rsa2048 rsa2048 rsa2048 "${anchors[@]}" || fail "personalize d-rsa2048"
+issue_and_check d-rsa2048 generated rsa2048 --alg rsa2048 --key-usage digitalSignature,keyEncipherment
+issue_and_check d-rsa2048 supplied rsa2048 --server-keygen rsa2048 --kex "$T/d-rsa2048-certs/kex.pem" --rsa-pss
+
+# Restart every daemon: the keys come back from the sealed store and sign again.
+for dev in d-rsa3072 d-p256 d-p384 d-ed25519 d-rsa2048; do
+  before=$(key_count "$dev")
+  stop_spd "$dev"
+  start_spd "$dev" || { fail "$dev restart"; continue; }
+  check "$dev: $before keys after restart" [ "$(key_count "$dev")" -eq "$before" ]
+  for hf in "$T/$dev"-*.handle; do
+    tag=$(basename "$hf" .handle)
+    ok "$tag: sign after restart" sc device sign --sp "$T/$dev.sock" --key "$(cat "$hf")" --in "$T/msg" --out "$T/$tag.sig2"
+    ok "$tag: signature after restart verifies" verify_sig "$tag-2" "$T/$tag.pem" "$T/$tag.sig2"
+  done
+done
+finish

@@ -1,0 +1,958 @@
+/*
+ * test_dispatch.c — the SP's dispatch table against an in-memory SP with a real sealed store in
+ * a temporary folder: gating by state, unknown types, versions, truncated and trailing bodies,
+ * the factory flow, issuance (generated and supplied keys), signing, replay, challenges, slots,
+ * and that a failed commit changes nothing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include "spd.h"
+#include "sp_wire.h"
+#include "store.h"
+#include "util.h"
+#include "testutil.h"
+
+#define DEV "SN-0001"
+#define NET "net.example"
+
+static char base[512], dir[600];
+static struct spd *spd;
+
+/* The manufacturer and the network, built once for the whole file. */
+static EVP_PKEY *mfr_key, *ca_key, *net_key, *signer_key;
+static X509 *mfr_root, *mfr_ca, *net_root, *signer;
+
+/* One answer, decoded far enough to check its type. */
+struct answer {
+	sc_err code;
+	uint8_t *body;     /* answer body after version and type (copy) */
+	size_t len;
+	struct sc_buf rd;  /* a reader over body */
+};
+
+static void answer_free(struct answer *a)
+{
+	free(a->body);
+	memset(a, 0, sizeof(*a));
+}
+
+static sc_err call_raw(const uint8_t *msg, size_t len, uint8_t type, struct answer *a)
+{
+	struct sc_buf ans;
+	struct sc_buf rd;
+	sc_err r;
+
+	memset(a, 0, sizeof(*a));
+	r = spd_dispatch(spd, msg, len, &ans);
+	assert_true(ans.len >= 2);
+	assert_int_equal(ans.data[0], SC_SP_PROTO_VERSION);
+	if (ans.data[1] == SC_SP_ERROR) {
+		char detail[SC_WIRE_MAX_DETAIL + 1];
+
+		sc_buf_init_reader(&rd, ans.data + 2, ans.len - 2);
+		a->code = (sc_err)(int32_t)sc_buf_get_u32(&rd);
+		sc_buf_get_cstring(&rd, detail, SC_WIRE_MAX_DETAIL);
+		assert_int_equal(sc_buf_done(&rd, "error"), SC_OK);
+		assert_true(a->code < 0);
+		assert_true(detail[0] != '\0'); /* every error names what was wrong */
+		assert_int_equal(r, a->code);
+	} else {
+		assert_int_equal(ans.data[1], type | SC_SP_ANSWER);
+		assert_int_equal(r, SC_OK);
+		a->code = SC_OK;
+		a->len = ans.len - 2;
+		a->body = malloc(a->len + 1);
+		memcpy(a->body, ans.data + 2, a->len);
+		sc_buf_init_reader(&a->rd, a->body, a->len);
+	}
+	sc_buf_free(&ans);
+	return a->code;
+}
+
+/* Send [1][type][body]; the answer's code. */
+static sc_err call(uint8_t type, const uint8_t *body, size_t blen, struct answer *a)
+{
+	uint8_t *msg = malloc(blen + 2);
+	struct answer tmp;
+	sc_err r;
+
+	msg[0] = SC_SP_PROTO_VERSION;
+	msg[1] = type;
+	if (blen)
+		memcpy(msg + 2, body, blen);
+	r = call_raw(msg, blen + 2, type, a != NULL ? a : &tmp);
+	if (a == NULL)
+		answer_free(&tmp);
+	free(msg);
+	return r;
+}
+
+static sc_err call_buf(uint8_t type, struct sc_buf *b, struct answer *a)
+{
+	sc_err r;
+
+	assert_int_equal(sc_buf_done(b, "request"), SC_OK);
+	r = call(type, b->data, b->len, a);
+	sc_buf_free(b);
+	return r;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &mfr_key), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &ca_key), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &net_key), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &signer_key), SC_OK);
+	assert_int_equal(sc_cert_mfr_root(mfr_key, "Acme", 3650, &mfr_root), SC_OK);
+	assert_int_equal(sc_cert_mfr_ca(ca_key, "Acme", 3650, mfr_root, mfr_key, &mfr_ca), SC_OK);
+	assert_int_equal(sc_cert_net_root(net_key, NET, 3650, &net_root), SC_OK);
+	assert_int_equal(sc_cert_profile_signer(signer_key, NET, 365, net_root, net_key, &signer),
+	    SC_OK);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(mfr_key);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(net_key);
+	EVP_PKEY_free(signer_key);
+	X509_free(mfr_root);
+	X509_free(mfr_ca);
+	X509_free(net_root);
+	X509_free(signer);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(base, sizeof(base), "%s", sc_test_tmpdir());
+	snprintf(dir, sizeof(dir), "%s/sp", base);
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	spd = calloc(1, sizeof(*spd));
+	assert_non_null(spd);
+	assert_int_equal(spd_store_open(dir, &spd->store, &spd->st), SC_OK);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	spd_state_clear(&spd->st);
+	spd_store_close(spd->store);
+	free(spd);
+	spd = NULL;
+	sc_test_rmdir(base);
+	return 0;
+}
+
+/* Close and reopen the store: what the SP would find after a restart. */
+static void restart(void)
+{
+	spd_state_clear(&spd->st);
+	spd_store_close(spd->store);
+	spd->store = NULL;
+	spd->n_challenges = 0;
+	assert_int_equal(spd_store_open(dir, &spd->store, &spd->st), SC_OK);
+}
+
+/* ---- factory helpers ---- */
+
+static sc_err keygen(uint8_t role, uint8_t alg, X509_REQ **csr)
+{
+	uint8_t body[2] = { role, alg };
+	struct answer a;
+	sc_err r = call(SC_SP_KEYGEN, body, sizeof(body), &a);
+
+	if (r == SC_OK) {
+		const uint8_t *der;
+		const unsigned char *p;
+		size_t n;
+
+		sc_buf_get_string(&a.rd, &der, &n, SC_WIRE_MAX_CERT);
+		assert_int_equal(sc_buf_done(&a.rd, "keygen"), SC_OK);
+		p = der;
+		*csr = d2i_X509_REQ(NULL, &p, (long)n);
+		assert_non_null(*csr);
+		/* Proof of possession: the request verifies under its own key. */
+		assert_int_equal(X509_REQ_verify(*csr, X509_REQ_get0_pubkey(*csr)), 1);
+	}
+	answer_free(&a);
+	return r;
+}
+
+static sc_err install_cert(uint8_t role, X509 *cert)
+{
+	struct sc_buf b;
+	uint8_t *der;
+	size_t n;
+
+	assert_int_equal(sc_cert_to_der(cert, &der, &n), SC_OK);
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_u8(&b, role);
+	sc_buf_put_string(&b, der, n);
+	OPENSSL_free(der);
+	return call_buf(SC_SP_INSTALL_CERT, &b, NULL);
+}
+
+static sc_err install_anchor(const char *net, X509 *cert)
+{
+	struct sc_buf b;
+	uint8_t *der;
+	size_t n;
+
+	assert_int_equal(sc_cert_to_der(cert, &der, &n), SC_OK);
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_cstring(&b, net);
+	sc_buf_put_string(&b, der, n);
+	OPENSSL_free(der);
+	return call_buf(SC_SP_INSTALL_ANCHOR, &b, NULL);
+}
+
+static sc_err set_limits(uint32_t days, uint32_t keys)
+{
+	struct sc_buf b;
+
+	sc_buf_init_writer(&b, 64, 0);
+	sc_buf_put_u32(&b, days);
+	sc_buf_put_u32(&b, keys);
+	return call_buf(SC_SP_SET_LIMITS, &b, NULL);
+}
+
+static X509 *kek_cert; /* of the current test's SP, for supplied keys */
+
+/* The whole factory flow: keys, certificates, anchor, limits, lock. */
+static void personalize(enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_keys)
+{
+	X509_REQ *csr = NULL, *kcsr = NULL;
+	X509 *csk_cert = NULL;
+
+	assert_int_equal(keygen(SC_SP_ROLE_CSK, csk_alg, &csr), SC_OK);
+	assert_int_equal(spd->st.state, SC_SP_STATE_FACTORY);
+	assert_int_equal(keygen(SC_SP_ROLE_KEK, kek_alg, &kcsr), SC_OK);
+	assert_int_equal(sc_cert_device_ca(X509_REQ_get0_pubkey(csr), DEV, 365, mfr_ca, ca_key,
+	    &csk_cert), SC_OK);
+	X509_free(kek_cert);
+	assert_int_equal(sc_cert_device_kex(X509_REQ_get0_pubkey(kcsr), DEV, 365, mfr_ca, ca_key,
+	    &kek_cert), SC_OK);
+	assert_int_equal(install_cert(SC_SP_ROLE_CSK, csk_cert), SC_OK);
+	assert_int_equal(install_cert(SC_SP_ROLE_KEK, kek_cert), SC_OK);
+	assert_int_equal(install_anchor(NET, net_root), SC_OK);
+	assert_int_equal(set_limits(30, max_keys), SC_OK);
+	assert_int_equal(call(SC_SP_LOCK, NULL, 0, NULL), SC_OK);
+	assert_int_equal(spd->st.state, SC_SP_STATE_LOCKED);
+	X509_REQ_free(csr);
+	X509_REQ_free(kcsr);
+	X509_free(csk_cert);
+}
+
+/* ---- profiles ---- */
+
+struct pspec {
+	enum sc_alg alg;
+	EVP_PKEY *supplied;
+	const uint8_t *challenge;
+	size_t challenge_len;
+	unsigned key_usage;
+	const char *device_id;
+	long ttl;          /* profile lifetime from now; negative: already expired */
+	long not_after;    /* leaf lifetime */
+};
+
+static void make_profile(const struct pspec *s, uint8_t **der, size_t *len)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	time_t now = time(NULL);
+
+	memset(&pp, 0, sizeof(pp));
+	pp.network_id = NET;
+	pp.device_id = s->device_id ? s->device_id : DEV;
+	pp.challenge = s->challenge;
+	pp.challenge_len = s->challenge_len;
+	pp.profile_not_after = now + (s->ttl ? s->ttl : 3600);
+	pp.not_before = now;
+	pp.not_after = now + (s->not_after ? s->not_after : 86400);
+	pp.generate_alg = s->alg ? s->alg : SC_ALG_P256;
+	pp.supplied_key = s->supplied;
+	pp.kek_cert = s->supplied ? kek_cert : NULL;
+	pp.key_usage = s->key_usage;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, signer_key, signer, NULL, 0), SC_OK);
+	assert_int_equal(sc_profile_encode(p, der, len), SC_OK);
+	sc_profile_free(p);
+}
+
+/* ISSUE; on success *handle and *cert. */
+static sc_err issue(const uint8_t *der, size_t len, uint32_t *handle, X509 **cert)
+{
+	struct sc_buf b;
+	struct answer a;
+	sc_err r;
+
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_string(&b, der, len);
+	r = call_buf(SC_SP_ISSUE, &b, &a);
+	if (r == SC_OK) {
+		const uint8_t *c;
+		size_t n;
+
+		*handle = sc_buf_get_u32(&a.rd);
+		sc_buf_get_string(&a.rd, &c, &n, SC_WIRE_MAX_CERT);
+		assert_int_equal(sc_buf_done(&a.rd, "issue"), SC_OK);
+		assert_int_equal(sc_cert_from_der(c, n, cert), SC_OK);
+	}
+	answer_free(&a);
+	return r;
+}
+
+static sc_err issue_spec(const struct pspec *s, uint32_t *handle, X509 **cert)
+{
+	uint8_t *der;
+	size_t len;
+	sc_err r;
+
+	make_profile(s, &der, &len);
+	r = issue(der, len, handle, cert);
+	OPENSSL_free(der);
+	return r;
+}
+
+static sc_err sign(uint32_t handle, uint8_t mode, uint8_t digest, const uint8_t *in, size_t n,
+    uint8_t **sig, size_t *sig_len)
+{
+	struct sc_buf b;
+	struct answer a;
+	sc_err r;
+
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_u32(&b, handle);
+	sc_buf_put_u8(&b, mode);
+	sc_buf_put_u8(&b, digest);
+	sc_buf_put_string(&b, in, n);
+	r = call_buf(SC_SP_SIGN, &b, &a);
+	if (r == SC_OK) {
+		const uint8_t *s;
+		size_t sl;
+
+		sc_buf_get_string(&a.rd, &s, &sl, 1024);
+		assert_int_equal(sc_buf_done(&a.rd, "sign"), SC_OK);
+		*sig = malloc(sl);
+		memcpy(*sig, s, sl);
+		*sig_len = sl;
+	}
+	answer_free(&a);
+	return r;
+}
+
+/* What `openssl dgst -<md> -verify` does. */
+static int verify_msg(X509 *cert, const EVP_MD *md, const uint8_t *msg, size_t n,
+    const uint8_t *sig, size_t sl)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	int ok = EVP_DigestVerifyInit(m, NULL, md, NULL, X509_get0_pubkey(cert)) == 1 &&
+	    EVP_DigestVerify(m, sig, sl, msg, n) == 1;
+
+	EVP_MD_CTX_free(m);
+	return ok;
+}
+
+static sc_err delete_key(uint32_t handle)
+{
+	uint8_t b[4] = { (uint8_t)(handle >> 24), (uint8_t)(handle >> 16), (uint8_t)(handle >> 8),
+		(uint8_t)handle };
+
+	return call(SC_SP_DELETE, b, sizeof(b), NULL);
+}
+
+static sc_err challenge(uint8_t out[SC_SP_CHALLENGE_LEN])
+{
+	struct answer a;
+	sc_err r = call(SC_SP_CHALLENGE, NULL, 0, &a);
+
+	if (r == SC_OK) {
+		const uint8_t *c = sc_buf_get_bytes(&a.rd, SC_SP_CHALLENGE_LEN);
+		assert_int_equal(sc_buf_done(&a.rd, "challenge"), SC_OK);
+		memcpy(out, c, SC_SP_CHALLENGE_LEN);
+	}
+	answer_free(&a);
+	return r;
+}
+
+/* ---- tests ---- */
+
+/* Each request with an empty body, in each state: gating first, then the body. */
+static void test_gating(void **state)
+{
+	static const struct {
+		uint8_t type;
+		sc_err in[3]; /* empty, factory, locked */
+	} cases[] = {
+		{ SC_SP_INFO,           { SC_OK, SC_OK, SC_OK } },
+		{ SC_SP_KEYGEN,         { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
+		{ SC_SP_INSTALL_CERT,   { SC_ERR_STATE, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
+		{ SC_SP_INSTALL_ANCHOR, { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
+		{ SC_SP_SET_LIMITS,     { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
+		/* LOCK is permitted in factory but needs certificates: STATE there as well. */
+		{ SC_SP_LOCK,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_LOCKED } },
+		{ SC_SP_CHALLENGE,      { SC_ERR_STATE, SC_ERR_STATE, SC_OK } },
+		{ SC_SP_ISSUE,          { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_KEYS,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_SIGN,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_DELETE,         { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+	};
+	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x15, 0x7e, 0x7f, 0x80, 0x81, 0x91, 0xff };
+	int s;
+	size_t i;
+
+	(void)state;
+	for (s = SC_SP_STATE_EMPTY; s <= SC_SP_STATE_LOCKED; s++) {
+		/* Only gating is under test here, so the state is set directly. */
+		spd->st.state = (enum sc_sp_state)s;
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			sc_err r = call(cases[i].type, NULL, 0, NULL);
+			if (r != cases[i].in[s])
+				fail_msg("type 0x%02x in state %s: %s, expected %s", cases[i].type,
+				    sc_sp_state_name(s), sc_err_name(r), sc_err_name(cases[i].in[s]));
+		}
+		for (i = 0; i < sizeof(unknown); i++)
+			assert_int_equal(call(unknown[i], NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+	}
+}
+
+static void test_version_and_length(void **state)
+{
+	static const uint8_t versions[] = { 0, 2, 0x81, 0xff };
+	struct answer a;
+	uint8_t msg[3];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(versions); i++) {
+		msg[0] = versions[i];
+		msg[1] = SC_SP_INFO;
+		assert_int_equal(call_raw(msg, 2, SC_SP_INFO, &a), SC_ERR_MALFORMED);
+		answer_free(&a);
+	}
+	msg[0] = SC_SP_PROTO_VERSION;
+	assert_int_equal(call_raw(msg, 0, 0, &a), SC_ERR_MALFORMED);
+	answer_free(&a);
+	assert_int_equal(call_raw(msg, 1, 0, &a), SC_ERR_MALFORMED);
+	answer_free(&a);
+	/* INFO takes no body: one byte more is trailing data. */
+	msg[1] = SC_SP_INFO;
+	msg[2] = 0;
+	assert_int_equal(call_raw(msg, 3, SC_SP_INFO, &a), SC_ERR_TRAILING);
+	answer_free(&a);
+}
+
+/* Every prefix of a valid body is MALFORMED, one byte more is TRAILING, neither changes state. */
+static void check_body(uint8_t type, const uint8_t *body, size_t len)
+{
+	uint8_t *ext = malloc(len + 1);
+	uint64_t counter = spd_store_counter(spd->store);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		sc_err r = call(type, body, i, NULL);
+		if (r != SC_ERR_MALFORMED)
+			fail_msg("%s with %zu of %zu body bytes: %s", sc_wire_msg_name(type), i, len,
+			    sc_err_name(r));
+	}
+	memcpy(ext, body, len);
+	ext[len] = 0xee;
+	assert_int_equal(call(type, ext, len + 1, NULL), SC_ERR_TRAILING);
+	assert_int_equal(spd_store_counter(spd->store), counter);
+	free(ext);
+}
+
+static void test_truncated_and_trailing(void **state)
+{
+	uint8_t keygen_body[2] = { SC_SP_ROLE_CSK, SC_ALG_P256 };
+	uint8_t limits[8] = { 0, 0, 0, 30, 0, 0, 0, 8 };
+	uint8_t keys_body[4] = { 0 };
+	uint8_t del_body[4] = { 0, 0, 0, 9 };
+	uint8_t sign_body[4 + 1 + 1 + 4 + 3] = { 0, 0, 0, 9, 1, 1, 0, 0, 0, 3, 'a', 'b', 'c' };
+	uint8_t issue_body[4 + 3] = { 0, 0, 0, 3, 0x30, 0x01, 0x00 };
+	struct sc_buf b;
+	uint8_t *der;
+	size_t n;
+	X509_REQ *csr = NULL;
+
+	(void)state;
+	check_body(SC_SP_KEYGEN, keygen_body, sizeof(keygen_body));
+	check_body(SC_SP_SET_LIMITS, limits, sizeof(limits));
+	assert_int_equal(sc_cert_to_der(net_root, &der, &n), SC_OK);
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_cstring(&b, NET);
+	sc_buf_put_string(&b, der, n);
+	check_body(SC_SP_INSTALL_ANCHOR, b.data, b.len);
+	sc_buf_free(&b);
+	assert_int_equal(keygen(SC_SP_ROLE_CSK, SC_ALG_P256, &csr), SC_OK);
+	X509_REQ_free(csr);
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_u8(&b, SC_SP_ROLE_CSK);
+	sc_buf_put_string(&b, der, n);
+	check_body(SC_SP_INSTALL_CERT, b.data, b.len);
+	sc_buf_free(&b);
+	OPENSSL_free(der);
+
+	spd->st.state = SC_SP_STATE_LOCKED; /* bodies only: gating is test_gating's */
+	check_body(SC_SP_KEYS, keys_body, sizeof(keys_body));
+	check_body(SC_SP_DELETE, del_body, sizeof(del_body));
+	check_body(SC_SP_SIGN, sign_body, sizeof(sign_body));
+	check_body(SC_SP_ISSUE, issue_body, sizeof(issue_body));
+	/* The full bodies themselves reach their handlers. */
+	assert_int_equal(call(SC_SP_DELETE, del_body, sizeof(del_body), NULL), SC_ERR_NO_KEY);
+	assert_int_equal(call(SC_SP_SIGN, sign_body, sizeof(sign_body), NULL), SC_ERR_NO_KEY);
+	assert_int_equal(call(SC_SP_KEYS, keys_body, sizeof(keys_body), NULL), SC_OK);
+	assert_int_not_equal(call(SC_SP_ISSUE, issue_body, sizeof(issue_body), NULL), SC_OK);
+	/* A string length beyond the body. */
+	sign_body[9] = 0xff;
+	assert_int_equal(call(SC_SP_SIGN, sign_body, sizeof(sign_body), NULL), SC_ERR_MALFORMED);
+}
+
+static void test_info(void **state)
+{
+	struct answer a;
+	char dev[SC_DEVICE_ID_MAX + 1];
+	const uint8_t *c;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(call(SC_SP_INFO, NULL, 0, &a), SC_OK);
+	assert_int_equal(sc_buf_get_u8(&a.rd), SC_SP_STATE_EMPTY);
+	sc_buf_get_cstring(&a.rd, dev, SC_DEVICE_ID_MAX);
+	assert_string_equal(dev, DEV);
+	assert_int_equal(sc_buf_get_u64(&a.rd), 0);
+	assert_int_equal(sc_buf_get_u32(&a.rd), 0);
+	assert_int_equal(sc_buf_get_u32(&a.rd), SC_SP_DEFAULT_MAX_KEYS);
+	assert_int_equal(sc_buf_get_u32(&a.rd), 0);
+	sc_buf_get_string(&a.rd, &c, &n, SC_WIRE_MAX_CERT);
+	assert_int_equal(n, 0);
+	sc_buf_get_string(&a.rd, &c, &n, SC_WIRE_MAX_CERT);
+	assert_int_equal(n, 0);
+	assert_int_equal(sc_buf_get_u32(&a.rd), 0);
+	assert_int_equal(sc_buf_done(&a.rd, "info"), SC_OK);
+	answer_free(&a);
+}
+
+static void test_set_limits(void **state)
+{
+	(void)state;
+	assert_int_equal(set_limits(0, 0), SC_ERR_USAGE);
+	assert_int_equal(set_limits(0, SC_SP_MAX_KEYS_LIMIT + 1), SC_ERR_USAGE);
+	assert_int_equal(set_limits(SPD_MAX_LEAF_DAYS + 1, 4), SC_ERR_USAGE);
+	assert_int_equal(spd->st.max_keys, SC_SP_DEFAULT_MAX_KEYS);
+	assert_int_equal(set_limits(SPD_MAX_LEAF_DAYS, SC_SP_MAX_KEYS_LIMIT), SC_OK);
+	assert_int_equal(set_limits(7, 1), SC_OK);
+	restart();
+	assert_int_equal(spd->st.max_leaf_days, 7);
+	assert_int_equal(spd->st.max_keys, 1);
+	/* Setting limits does not leave the empty state. */
+	assert_int_equal(spd->st.state, SC_SP_STATE_EMPTY);
+}
+
+static void test_factory_flow(void **state)
+{
+	X509_REQ *csr = NULL, *kcsr = NULL, *x = NULL;
+	X509 *csk_cert = NULL, *kek = NULL, *other = NULL;
+	char id[16];
+	int i;
+
+	(void)state;
+	assert_int_equal(keygen(3, SC_ALG_P256, &x), SC_ERR_USAGE);
+	assert_int_equal(keygen(SC_SP_ROLE_CSK, 0, &x), SC_ERR_ALGORITHM);
+	assert_int_equal(keygen(SC_SP_ROLE_CSK, 7, &x), SC_ERR_ALGORITHM);
+	assert_int_equal(keygen(SC_SP_ROLE_KEK, SC_ALG_ED25519, &x), SC_ERR_ALGORITHM);
+	assert_int_equal(spd->st.state, SC_SP_STATE_EMPTY);
+	assert_int_equal(keygen(SC_SP_ROLE_CSK, SC_ALG_ED25519, &csr), SC_OK);
+	assert_int_equal(spd->st.state, SC_SP_STATE_FACTORY);
+	/* A certificate for a key the SP does not hold for that role. */
+	assert_int_equal(install_cert(SC_SP_ROLE_KEK, net_root), SC_ERR_STATE);
+	assert_int_equal(keygen(SC_SP_ROLE_KEK, SC_ALG_P384, &kcsr), SC_OK);
+	assert_int_equal(sc_cert_device_ca(X509_REQ_get0_pubkey(csr), DEV, 365, mfr_ca, ca_key,
+	    &csk_cert), SC_OK);
+	assert_int_equal(sc_cert_device_kex(X509_REQ_get0_pubkey(kcsr), DEV, 365, mfr_ca, ca_key,
+	    &kek), SC_OK);
+	assert_int_equal(install_cert(SC_SP_ROLE_CSK, kek), SC_ERR_KEY_MISMATCH);
+	assert_int_equal(install_cert(SC_SP_ROLE_KEK, csk_cert), SC_ERR_KEY_MISMATCH);
+	/* Right key, another device's ID. */
+	assert_int_equal(sc_cert_device_ca(X509_REQ_get0_pubkey(csr), "SN-9999", 365, mfr_ca, ca_key,
+	    &other), SC_OK);
+	assert_int_equal(install_cert(SC_SP_ROLE_CSK, other), SC_ERR_DEVICE_MISMATCH);
+	X509_free(other);
+	assert_int_equal(install_cert(SC_SP_ROLE_CSK, csk_cert), SC_OK);
+	assert_int_equal(install_cert(SC_SP_ROLE_KEK, kek), SC_OK);
+	/* Once certified, a key is not regenerated. */
+	assert_int_equal(keygen(SC_SP_ROLE_CSK, SC_ALG_P256, &x), SC_ERR_EXISTS);
+	assert_int_equal(call(SC_SP_LOCK, NULL, 0, NULL), SC_ERR_STATE);
+	assert_int_equal(install_anchor(NET, signer), SC_ERR_EXTENSION); /* not a CA */
+	assert_int_equal(install_anchor("", net_root), SC_ERR_USAGE);
+	assert_int_equal(install_anchor(NET, net_root), SC_OK);
+	assert_int_equal(install_anchor(NET, net_root), SC_ERR_EXISTS);
+	for (i = 1; i < SC_SP_MAX_ANCHORS; i++) {
+		snprintf(id, sizeof(id), "net-%d", i);
+		assert_int_equal(install_anchor(id, net_root), SC_OK);
+	}
+	assert_int_equal(install_anchor("one-too-many", net_root), SC_ERR_OVERSIZE);
+	assert_int_equal(call(SC_SP_LOCK, NULL, 0, NULL), SC_OK);
+	/* For good, across a restart. */
+	restart();
+	assert_int_equal(spd->st.state, SC_SP_STATE_LOCKED);
+	assert_int_equal(spd->st.n_anchors, SC_SP_MAX_ANCHORS);
+	assert_int_equal(keygen(SC_SP_ROLE_CSK, SC_ALG_P256, &x), SC_ERR_LOCKED);
+	assert_int_equal(install_anchor("late", net_root), SC_ERR_LOCKED);
+	assert_int_equal(set_limits(1, 1), SC_ERR_LOCKED);
+	assert_int_equal(call(SC_SP_LOCK, NULL, 0, NULL), SC_ERR_LOCKED);
+	X509_REQ_free(csr);
+	X509_REQ_free(kcsr);
+	X509_free(csk_cert);
+	X509_free(kek);
+}
+
+static void test_issue_and_sign(void **state)
+{
+	static const uint8_t msg[] = "the quick brown fox";
+	struct pspec s;
+	uint8_t *der, *sig, dg[64];
+	size_t len, sl;
+	unsigned int dl;
+	uint32_t h1, h2;
+	X509 *c1 = NULL, *c2 = NULL;
+	struct sc_issuance iss;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 8);
+	memset(&s, 0, sizeof(s));
+	make_profile(&s, &der, &len);
+	assert_int_equal(issue(der, len, &h1, &c1), SC_OK);
+	assert_int_equal(h1, 1);
+	assert_int_equal(sc_issuance_get(c1, &iss), SC_OK);
+	assert_int_equal(iss.counter, 1);
+	/* The same profile never twice, not even after a restart. */
+	assert_int_equal(issue(der, len, &h2, &c2), SC_ERR_REPLAY);
+	restart();
+	assert_int_equal(issue(der, len, &h2, &c2), SC_ERR_REPLAY);
+	OPENSSL_free(der);
+
+	/* MESSAGE: what `openssl dgst -sha256 -sign` would write. */
+	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl),
+	    SC_OK);
+	assert_true(verify_msg(c1, EVP_sha256(), msg, sizeof(msg), sig, sl));
+	free(sig);
+	/* DIGEST: the host hashed; the signature verifies over the message all the same. */
+	assert_int_equal(EVP_Digest(msg, sizeof(msg), dg, &dl, EVP_sha384(), NULL), 1);
+	assert_int_equal(sign(h1, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA384, dg, dl, &sig, &sl), SC_OK);
+	assert_true(verify_msg(c1, EVP_sha384(), msg, sizeof(msg), sig, sl));
+	free(sig);
+	assert_int_equal(sign(h1, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, dl, &sig, &sl),
+	    SC_ERR_USAGE);
+	assert_int_equal(sign(h1, 3, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl), SC_ERR_USAGE);
+	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, 9, msg, sizeof(msg), &sig, &sl),
+	    SC_ERR_ALGORITHM);
+	assert_int_equal(sign(99, SC_SP_SIGN_MESSAGE, 1, msg, sizeof(msg), &sig, &sl), SC_ERR_NO_KEY);
+
+	/* Ed25519: pure message signatures only. */
+	s.alg = SC_ALG_ED25519;
+	assert_int_equal(issue_spec(&s, &h2, &c2), SC_OK);
+	assert_int_equal(h2, 2);
+	assert_int_equal(sign(h2, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, msg, sizeof(msg), &sig, &sl),
+	    SC_OK);
+	assert_int_equal(sl, 64);
+	assert_true(verify_msg(c2, NULL, msg, sizeof(msg), sig, sl));
+	free(sig);
+	assert_int_equal(sign(h2, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, 32, &sig, &sl),
+	    SC_ERR_ALGORITHM);
+	X509_free(c2);
+	c2 = NULL;
+
+	/* RSA: PKCS#1 v1.5 both ways. */
+	s.alg = SC_ALG_RSA2048;
+	assert_int_equal(issue_spec(&s, &h2, &c2), SC_OK);
+	assert_int_equal(EVP_Digest(msg, sizeof(msg), dg, &dl, EVP_sha256(), NULL), 1);
+	assert_int_equal(sign(h2, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, dl, &sig, &sl), SC_OK);
+	assert_true(verify_msg(c2, EVP_sha256(), msg, sizeof(msg), sig, sl));
+	free(sig);
+	assert_int_equal(sign(h2, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA512, msg, sizeof(msg), &sig, &sl),
+	    SC_OK);
+	assert_true(verify_msg(c2, EVP_sha512(), msg, sizeof(msg), sig, sl));
+	free(sig);
+	X509_free(c2);
+	c2 = NULL;
+
+	/* A key whose certificate allows only key agreement may not sign. */
+	s.alg = SC_ALG_P256;
+	s.key_usage = KU_KEY_AGREEMENT;
+	assert_int_equal(issue_spec(&s, &h2, &c2), SC_OK);
+	assert_int_equal(sign(h2, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl),
+	    SC_ERR_KEY_USAGE);
+	X509_free(c2);
+	c2 = NULL;
+
+	/* DELETE is durable; the handle is gone for good. */
+	assert_int_equal(delete_key(h1), SC_OK);
+	assert_int_equal(delete_key(h1), SC_ERR_NO_KEY);
+	restart();
+	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, 1, msg, sizeof(msg), &sig, &sl), SC_ERR_NO_KEY);
+	assert_int_equal(spd->st.n_slots, 3);
+	assert_int_equal(spd->st.issuance_counter, 4);
+	X509_free(c1);
+}
+
+static void test_supplied_key(void **state)
+{
+	static const uint8_t msg[] = "server-generated";
+	struct pspec s;
+	EVP_PKEY *k = NULL;
+	X509 *c = NULL;
+	uint32_t h;
+	uint8_t *sig;
+	size_t sl;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_RSA2048, 8);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	memset(&s, 0, sizeof(s));
+	s.supplied = k;
+	assert_int_equal(issue_spec(&s, &h, &c), SC_OK);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(c), k), 1);
+	assert_int_equal(sign(h, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl),
+	    SC_OK);
+	assert_true(verify_msg(c, EVP_sha256(), msg, sizeof(msg), sig, sl));
+	free(sig);
+	X509_free(c);
+	EVP_PKEY_free(k);
+}
+
+static void test_issue_refusals(void **state)
+{
+	uint8_t ch[SC_SP_CHALLENGE_LEN], ch2[SC_SP_CHALLENGE_LEN], bogus[SC_SP_CHALLENGE_LEN];
+	struct pspec s;
+	uint32_t h;
+	X509 *c = NULL;
+	int i;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 2);
+	memset(&s, 0, sizeof(s));
+	s.device_id = "SN-0002";
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_DEVICE_MISMATCH);
+	s.device_id = NULL;
+	s.not_after = 31L * 86400; /* over the 30-day limit */
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_VALIDITY);
+	s.not_after = 0;
+	s.ttl = -10;
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_PROFILE_EXPIRED);
+	s.ttl = 0;
+
+	/* Challenges: single use, and only ones the SP handed out. */
+	assert_int_equal(challenge(ch), SC_OK);
+	assert_int_equal(challenge(ch2), SC_OK);
+	assert_memory_not_equal(ch, ch2, sizeof(ch));
+	memset(bogus, 0x42, sizeof(bogus));
+	s.challenge = bogus;
+	s.challenge_len = sizeof(bogus);
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_CHALLENGE);
+	s.challenge = ch;
+	assert_int_equal(issue_spec(&s, &h, &c), SC_OK);
+	X509_free(c);
+	c = NULL;
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_CHALLENGE); /* a new profile, used challenge */
+	/* Challenges live in memory only: a restart forgets them. */
+	restart();
+	s.challenge = ch2;
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_CHALLENGE);
+	/* The set is bounded: the oldest of 17 is gone. */
+	assert_int_equal(challenge(ch), SC_OK);
+	for (i = 0; i < SPD_CHALLENGES_MAX; i++)
+		assert_int_equal(challenge(ch2), SC_OK);
+	s.challenge = ch;
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_CHALLENGE);
+	s.challenge = ch2;
+	assert_int_equal(issue_spec(&s, &h, &c), SC_OK);
+	X509_free(c);
+	c = NULL;
+
+	/* Two slots, both used. Nothing about the refusal changes state. */
+	s.challenge = NULL;
+	s.challenge_len = 0;
+	assert_int_equal(spd->st.issuance_counter, 2);
+	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_STORE_FULL);
+	assert_int_equal(spd->st.issuance_counter, 2);
+	assert_int_equal(spd->st.n_slots, 2);
+	assert_int_equal(spd->st.n_replay, 2);
+}
+
+static void test_keys_paged(void **state)
+{
+	struct pspec s;
+	uint32_t h, after = 0, total = 0, seen[128];
+	X509 *c = NULL;
+	int i, pages = 0;
+	uint8_t more = 1;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 128);
+	memset(&s, 0, sizeof(s));
+	/* Enough certificates that one message cannot hold them all. */
+	for (i = 0; i < 120; i++) {
+		assert_int_equal(issue_spec(&s, &h, &c), SC_OK);
+		X509_free(c);
+		c = NULL;
+	}
+	assert_int_equal(delete_key(3), SC_OK);
+	while (more) {
+		uint8_t b[4] = { (uint8_t)(after >> 24), (uint8_t)(after >> 16), (uint8_t)(after >> 8),
+			(uint8_t)after };
+		struct answer a;
+		uint32_t n, j;
+
+		assert_int_equal(call(SC_SP_KEYS, b, sizeof(b), &a), SC_OK);
+		more = sc_buf_get_u8(&a.rd);
+		n = sc_buf_get_u32(&a.rd);
+		for (j = 0; j < n; j++) {
+			const uint8_t *der;
+			size_t len;
+
+			seen[total] = sc_buf_get_u32(&a.rd);
+			assert_true(seen[total] > after);
+			after = seen[total++];
+			assert_int_equal(sc_buf_get_u8(&a.rd), SC_ALG_P256);
+			sc_buf_get_string(&a.rd, &der, &len, SC_WIRE_MAX_CERT);
+			assert_int_equal(sc_cert_from_der(der, len, &c), SC_OK);
+			X509_free(c);
+			c = NULL;
+		}
+		assert_int_equal(sc_buf_done(&a.rd, "keys"), SC_OK);
+		answer_free(&a);
+		pages++;
+	}
+	assert_int_equal(total, 119);
+	assert_true(pages >= 2);
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[2], 4);
+	assert_int_equal(seen[118], 120);
+}
+
+/* A commit that fails (the store folder is gone) leaves memory exactly as it was. */
+static void test_failed_commit_changes_nothing(void **state)
+{
+	char moved[700];
+	uint8_t ch[SC_SP_CHALLENGE_LEN];
+	struct pspec s;
+	uint8_t *der;
+	size_t len;
+	uint32_t h;
+	X509 *c = NULL;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 8);
+	assert_int_equal(challenge(ch), SC_OK);
+	memset(&s, 0, sizeof(s));
+	s.challenge = ch;
+	s.challenge_len = sizeof(ch);
+	make_profile(&s, &der, &len);
+	snprintf(moved, sizeof(moved), "%s.away", dir);
+	assert_int_equal(rename(dir, moved), 0);
+	assert_int_equal(issue(der, len, &h, &c), SC_ERR_IO);
+	assert_int_equal(spd->st.n_slots, 0);
+	assert_int_equal(spd->st.issuance_counter, 0);
+	assert_int_equal(spd->st.n_replay, 0);
+	assert_int_equal(spd->st.next_handle, 1);
+	assert_int_equal(spd->n_challenges, 1);
+	assert_int_equal(rename(moved, dir), 0);
+	/* Neither replayed nor challenge-spent: the same profile goes through now. */
+	assert_int_equal(issue(der, len, &h, &c), SC_OK);
+	assert_int_equal(h, 1);
+	X509_free(c);
+	assert_int_equal(rename(dir, moved), 0);
+	assert_int_equal(delete_key(h), SC_ERR_IO);
+	assert_int_equal(spd->st.n_slots, 1);
+	assert_int_equal(rename(moved, dir), 0);
+	OPENSSL_free(der);
+}
+
+static void test_replay_cache(void **state)
+{
+	struct spd_state *st = calloc(1, sizeof(*st));
+	struct spd_replay_undo u;
+	uint8_t id[SC_PROFILE_ID_LEN];
+	size_t i;
+
+	(void)state;
+	spd_state_init(st, DEV);
+	for (i = 0; i < SPD_REPLAY_MAX; i++) {
+		memset(id, 0, sizeof(id));
+		memcpy(id, &i, sizeof(i));
+		assert_int_equal(spd_replay_check(st, id, 2000 + i), SC_OK);
+		spd_replay_add(st, id, 2000 + i, &u);
+	}
+	assert_int_equal(st->n_replay, SPD_REPLAY_MAX);
+	assert_int_equal(st->replay_watermark, 0);
+	memset(id, 0, sizeof(id));
+	assert_int_equal(spd_replay_check(st, id, 2000), SC_ERR_REPLAY); /* remembered */
+	/* Full: the smallest profileNotAfter (2000, ID 0) is forgotten under the watermark. */
+	memset(id, 0xaa, sizeof(id));
+	spd_replay_add(st, id, 9000, &u);
+	assert_int_equal(st->n_replay, SPD_REPLAY_MAX);
+	assert_int_equal(st->replay_watermark, 2000);
+	memset(id, 0, sizeof(id));
+	assert_int_equal(spd_replay_check(st, id, 2000), SC_ERR_REPLAY);  /* forgotten, still refused */
+	memset(id, 0x55, sizeof(id));
+	assert_int_equal(spd_replay_check(st, id, 1999), SC_ERR_REPLAY);  /* older than anything kept */
+	assert_int_equal(spd_replay_check(st, id, 2001), SC_OK);
+	/* Undo puts back both the entry and the watermark. */
+	spd_replay_undo(st, &u);
+	assert_int_equal(st->replay_watermark, 0);
+	memset(id, 0, sizeof(id));
+	assert_int_equal(spd_replay_check(st, id, 2000), SC_ERR_REPLAY);
+	memset(id, 0xaa, sizeof(id));
+	assert_int_equal(spd_replay_check(st, id, 9000), SC_OK);
+	/* A new profile older than every kept one goes straight under the watermark. */
+	memset(id, 0xbb, sizeof(id));
+	spd_replay_add(st, id, 1500, &u);
+	assert_int_equal(st->replay_watermark, 1500);
+	assert_int_equal(spd_replay_check(st, id, 1500), SC_ERR_REPLAY);
+	spd_state_clear(st);
+	free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_gating, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_and_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_and_trailing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_factory_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issue_and_sign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supplied_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issue_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_paged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit_changes_nothing, setup, teardown),
+		cmocka_unit_test(test_replay_cache),
+	};
+	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+
+	X509_free(kek_cert);
+	return rc;
+}

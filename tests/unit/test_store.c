@@ -1,0 +1,500 @@
+/*
+ * test_store.c — the sealed store: round trips, rollback, every flipped byte, truncation, the
+ * counter protocol (missing, behind by one = roll forward, ahead = damage), creation rules.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "spd.h"
+#include "store.h"
+#include "util.h"
+#include "testutil.h"
+
+#define DEV "SN-0001"
+
+static char dir[512];
+static char store_path[600], counter_path[600], root_path[600];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/sp", sc_test_tmpdir());
+	snprintf(store_path, sizeof(store_path), "%s/store", dir);
+	snprintf(counter_path, sizeof(counter_path), "%s/counter", dir);
+	snprintf(root_path, sizeof(root_path), "%s/root.key", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char *slash;
+
+	(void)state;
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	sc_test_rmdir(dir);
+	return 0;
+}
+
+static void read_all(const char *path, uint8_t **data, size_t *len)
+{
+	assert_int_equal(sc_file_read(path, SC_FILE_MAX, data, len), SC_OK);
+}
+
+static void write_raw(const char *path, const uint8_t *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	if (len > 0)
+		assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static uint64_t counter_value(void)
+{
+	uint8_t *d;
+	size_t n, i;
+	uint64_t v = 0;
+
+	read_all(counter_path, &d, &n);
+	assert_int_equal(n, 8);
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | d[i];
+	OPENSSL_free(d);
+	return v;
+}
+
+static void write_counter(uint64_t v)
+{
+	uint8_t c[8];
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		c[i] = (uint8_t)v;
+		v >>= 8;
+	}
+	write_raw(counter_path, c, sizeof(c));
+}
+
+/* Open and expect code; on success check and close. */
+static sc_err try_open(void)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st));
+	sc_err r;
+
+	assert_non_null(st);
+	r = spd_store_open(dir, &s, st);
+	if (r == SC_OK) {
+		assert_non_null(s);
+		spd_state_clear(st);
+		spd_store_close(s);
+	} else {
+		assert_null(s);
+	}
+	free(st);
+	return r;
+}
+
+/* A self-signed certificate for key (the store checks only that certificate and key pair). */
+static X509 *self_signed(EVP_PKEY *key, const char *cn)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(x, n), 1);
+	assert_int_equal(X509_set_issuer_name(x, n), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	assert_int_equal(EVP_DigestSignInit(m, NULL, sc_sign_md(key, SC_DIGEST_NONE), NULL, key), 1);
+	assert_true(X509_sign_ctx(x, m) > 0);
+	EVP_MD_CTX_free(m);
+	X509_NAME_free(n);
+	return x;
+}
+
+static EVP_PKEY *keygen(enum sc_alg alg)
+{
+	EVP_PKEY *k = NULL;
+
+	assert_int_equal(sc_alg_keygen(alg, &k), SC_OK);
+	return k;
+}
+
+/* A locked state with one of everything (anchors, replay entries, leaf slots). */
+static void fill_state(struct spd_state *st)
+{
+	size_t i;
+
+	st->state = SC_SP_STATE_LOCKED;
+	st->max_leaf_days = 30;
+	st->max_keys = 8;
+	st->issuance_counter = 7;
+	st->csk_alg = SC_ALG_P256;
+	st->csk = keygen(SC_ALG_P256);
+	st->csk_cert = self_signed(st->csk, "csk");
+	st->kek_alg = SC_ALG_P384;
+	st->kek = keygen(SC_ALG_P384);
+	st->kek_cert = self_signed(st->kek, "kek");
+	for (i = 0; i < 2; i++) {
+		EVP_PKEY *k = keygen(SC_ALG_ED25519);
+		snprintf(st->anchors[i].network_id, sizeof(st->anchors[i].network_id), "net-%zu", i);
+		st->anchors[i].cert = self_signed(k, "root");
+		EVP_PKEY_free(k);
+	}
+	st->n_anchors = 2;
+	for (i = 0; i < 3; i++) {
+		memset(st->replay[i].id, (int)i + 1, SC_PROFILE_ID_LEN);
+		st->replay[i].not_after = 1000 + i;
+	}
+	st->n_replay = 3;
+	st->replay_watermark = 500;
+	st->slots[0].handle = 3;
+	st->slots[0].alg = SC_ALG_ED25519;
+	st->slots[0].key = keygen(SC_ALG_ED25519);
+	st->slots[0].cert = self_signed(st->slots[0].key, "leaf 3");
+	st->slots[1].handle = 5;
+	st->slots[1].alg = SC_ALG_P256;
+	st->slots[1].key = keygen(SC_ALG_P256);
+	st->slots[1].cert = self_signed(st->slots[1].key, "leaf 5");
+	st->n_slots = 2;
+	st->next_handle = 6;
+}
+
+static void assert_same_state(const struct spd_state *a, const struct spd_state *b)
+{
+	size_t i;
+
+	assert_int_equal(a->state, b->state);
+	assert_string_equal(a->device_id, b->device_id);
+	assert_int_equal(a->max_leaf_days, b->max_leaf_days);
+	assert_int_equal(a->max_keys, b->max_keys);
+	assert_int_equal(a->issuance_counter, b->issuance_counter);
+	assert_int_equal(a->csk_alg, b->csk_alg);
+	assert_int_equal(a->kek_alg, b->kek_alg);
+	assert_int_equal(EVP_PKEY_eq(a->csk, b->csk), 1);
+	assert_int_equal(EVP_PKEY_eq(a->kek, b->kek), 1);
+	assert_int_equal(X509_cmp(a->csk_cert, b->csk_cert), 0);
+	assert_int_equal(X509_cmp(a->kek_cert, b->kek_cert), 0);
+	assert_int_equal(a->n_anchors, b->n_anchors);
+	for (i = 0; i < a->n_anchors; i++) {
+		assert_string_equal(a->anchors[i].network_id, b->anchors[i].network_id);
+		assert_int_equal(X509_cmp(a->anchors[i].cert, b->anchors[i].cert), 0);
+	}
+	assert_int_equal(a->n_replay, b->n_replay);
+	assert_memory_equal(a->replay, b->replay, a->n_replay * sizeof(a->replay[0]));
+	assert_int_equal(a->replay_watermark, b->replay_watermark);
+	assert_int_equal(a->n_slots, b->n_slots);
+	for (i = 0; i < a->n_slots; i++) {
+		assert_int_equal(a->slots[i].handle, b->slots[i].handle);
+		assert_int_equal(a->slots[i].alg, b->slots[i].alg);
+		assert_int_equal(EVP_PKEY_eq(a->slots[i].key, b->slots[i].key), 1);
+		assert_int_equal(X509_cmp(a->slots[i].cert, b->slots[i].cert), 0);
+	}
+	assert_int_equal(a->next_handle, b->next_handle);
+}
+
+static void test_create_and_open(void **state)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st));
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	assert_int_equal(stat(root_path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0400);
+	assert_int_equal(stat(store_path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(counter_value(), 0);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	assert_int_equal(st->state, SC_SP_STATE_EMPTY);
+	assert_string_equal(st->device_id, DEV);
+	assert_int_equal(st->max_keys, SC_SP_DEFAULT_MAX_KEYS);
+	assert_int_equal(st->next_handle, 1);
+	assert_int_equal(spd_store_counter(s), 0);
+	spd_state_clear(st);
+	spd_store_close(s);
+	free(st);
+	/* Never over an existing device, and never with a bad device ID. */
+	assert_int_equal(spd_store_create(dir, DEV), SC_ERR_EXISTS);
+	assert_int_equal(spd_store_create(dir, "bad*id"), SC_ERR_USAGE);
+	assert_int_equal(spd_store_create(dir, ""), SC_ERR_USAGE);
+}
+
+static void test_round_trip(void **state)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+	char dev[SC_DEVICE_ID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	snprintf(dev, sizeof(dev), "%s", st->device_id);
+	fill_state(st);
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(spd_store_counter(s), 1);
+	assert_int_equal(counter_value(), 1);
+	spd_store_close(s);
+	s = NULL;
+	assert_int_equal(spd_store_open(dir, &s, back), SC_OK);
+	assert_string_equal(back->device_id, dev);
+	assert_same_state(st, back);
+	/* And once more, so a second commit after a reopen also round-trips. */
+	assert_int_equal(spd_store_commit(s, back), SC_OK);
+	assert_int_equal(counter_value(), 2);
+	spd_store_close(s);
+	spd_state_clear(back);
+	s = NULL;
+	assert_int_equal(spd_store_open(dir, &s, back), SC_OK);
+	assert_same_state(st, back);
+	spd_store_close(s);
+	spd_state_clear(st);
+	spd_state_clear(back);
+	free(st);
+	free(back);
+}
+
+static void test_rollback(void **state)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st));
+	uint8_t *old, *cur;
+	size_t old_len, cur_len;
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	assert_int_equal(spd_store_commit(s, st), SC_OK);       /* counter 1 */
+	read_all(store_path, &old, &old_len);
+	st->max_keys = 3;
+	assert_int_equal(spd_store_commit(s, st), SC_OK);       /* counter 2 */
+	spd_store_close(s);
+	read_all(store_path, &cur, &cur_len);
+	/* An authentic but older store put back alone is refused, not loaded. */
+	write_raw(store_path, old, old_len);
+	assert_int_equal(try_open(), SC_ERR_ROLLBACK);
+	assert_non_null(strstr(sc_err_detail(), "counter"));
+	/* Refusing changed nothing: the current store still opens. */
+	write_raw(store_path, cur, cur_len);
+	assert_int_equal(try_open(), SC_OK);
+	spd_state_clear(st);
+	free(st);
+	OPENSSL_free(old);
+	OPENSSL_free(cur);
+}
+
+static void test_every_flipped_byte(void **state)
+{
+	uint8_t *orig;
+	size_t len, i;
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	read_all(store_path, &orig, &len);
+	assert_true(len > SPD_STORE_HDR_LEN + SPD_STORE_TAG_LEN);
+	/* Magic, version, counter (AAD), nonce, ciphertext and tag: no byte may change. */
+	for (i = 0; i < len; i++) {
+		orig[i] ^= 0x01;
+		write_raw(store_path, orig, len);
+		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+		orig[i] ^= 0x01;
+		orig[i] ^= 0x80;
+		write_raw(store_path, orig, len);
+		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+		orig[i] ^= 0x80;
+	}
+	write_raw(store_path, orig, len);
+	assert_int_equal(try_open(), SC_OK);
+	OPENSSL_free(orig);
+}
+
+static void test_truncated_and_extended(void **state)
+{
+	uint8_t *orig;
+	size_t len, i;
+	size_t cuts[] = { 0, 1, 3, 4, 5, 12, 13, 24, 25, 26, 40 };
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	read_all(store_path, &orig, &len);
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		write_raw(store_path, orig, cuts[i]);
+		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	}
+	for (i = 1; i <= SPD_STORE_TAG_LEN + 1; i++) {
+		write_raw(store_path, orig, len - i);
+		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	}
+	/* A byte appended after the tag shifts the tag: damaged too. */
+	{
+		uint8_t *ext = malloc(len + 1);
+		memcpy(ext, orig, len);
+		ext[len] = 0;
+		write_raw(store_path, ext, len + 1);
+		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+		free(ext);
+	}
+	/* Missing store file. */
+	unlink(store_path);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	write_raw(store_path, orig, len);
+	assert_int_equal(try_open(), SC_OK);
+	OPENSSL_free(orig);
+}
+
+static void test_counter_protocol(void **state)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st));
+	uint8_t bad[9] = { 0 };
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(spd_store_commit(s, st), SC_OK);       /* store 3, counter 3 */
+	spd_store_close(s);
+	spd_state_clear(st);
+
+	/* Missing counter: damaged, never treated as a fresh device. */
+	unlink(counter_path);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	assert_non_null(strstr(sc_err_detail(), "counter"));
+	/* Counter of the wrong size. */
+	write_raw(counter_path, bad, 7);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	write_raw(counter_path, bad, 9);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+
+	/* Store ahead by two or more: not a crash we can explain, so damaged. */
+	write_counter(1);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	write_counter(0);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	/* Store behind: rollback. */
+	write_counter(4);
+	assert_int_equal(try_open(), SC_ERR_ROLLBACK);
+	write_counter(UINT64_MAX);
+	assert_int_equal(try_open(), SC_ERR_ROLLBACK);
+
+	/* Store ahead by one: the crash hit between rename and counter; roll forward. */
+	write_counter(2);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	assert_int_equal(spd_store_counter(s), 3);
+	assert_int_equal(counter_value(), 3);
+	/* And the next commit continues from there. */
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(counter_value(), 4);
+	spd_store_close(s);
+	spd_state_clear(st);
+	assert_int_equal(try_open(), SC_OK);
+	free(st);
+}
+
+static void test_root_key(void **state)
+{
+	uint8_t other[SPD_ROOT_KEY_LEN];
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	/* Another device's root key (or a changed one) cannot open this store. */
+	memset(other, 0x5a, sizeof(other));
+	assert_int_equal(chmod(root_path, 0600), 0);
+	write_raw(root_path, other, sizeof(other));
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	write_raw(root_path, other, sizeof(other) - 1);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	unlink(root_path);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	/* A symlink in place of the root key is not followed. */
+	assert_int_equal(symlink("/dev/zero", root_path), 0);
+	assert_int_equal(try_open(), SC_ERR_IO);
+}
+
+static void test_plaintext_strict(void **state)
+{
+	struct spd_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+	struct sc_buf b;
+	uint8_t *ext;
+	size_t i;
+
+	(void)state;
+	spd_state_init(st, DEV);
+	fill_state(st);
+	assert_int_equal(spd_state_serialize(st, &b), SC_OK);
+	assert_int_equal(spd_state_parse(b.data, b.len, back), SC_OK);
+	assert_same_state(st, back);
+	spd_state_clear(back);
+	/* Trailing bytes in the plaintext. */
+	ext = malloc(b.len + 1);
+	memcpy(ext, b.data, b.len);
+	ext[b.len] = 0;
+	assert_int_equal(spd_state_parse(ext, b.len + 1, back), SC_ERR_STORE_DAMAGED);
+	free(ext);
+	/* Every truncation of the plaintext. */
+	for (i = 0; i < b.len; i += 7)
+		assert_int_equal(spd_state_parse(b.data, i, back), SC_ERR_STORE_DAMAGED);
+	assert_int_equal(spd_state_parse(b.data, b.len - 1, back), SC_ERR_STORE_DAMAGED);
+	sc_buf_free(&b);
+
+	/* Invariants: a locked state must hold its certificates; slots only when locked. */
+	st->state = SC_SP_STATE_FACTORY;
+	assert_int_equal(spd_state_serialize(st, &b), SC_OK);
+	assert_int_equal(spd_state_parse(b.data, b.len, back), SC_ERR_STORE_DAMAGED);
+	sc_buf_free(&b);
+	st->state = SC_SP_STATE_LOCKED;
+	/* Slots out of order. */
+	st->slots[1].handle = 2;
+	assert_int_equal(spd_state_serialize(st, &b), SC_OK);
+	assert_int_equal(spd_state_parse(b.data, b.len, back), SC_ERR_STORE_DAMAGED);
+	sc_buf_free(&b);
+	st->slots[1].handle = 5;
+	/* A certificate that is not for its key. */
+	{
+		X509 *t = st->csk_cert;
+		st->csk_cert = st->kek_cert;
+		assert_int_equal(spd_state_serialize(st, &b), SC_OK);
+		assert_int_equal(spd_state_parse(b.data, b.len, back), SC_ERR_STORE_DAMAGED);
+		sc_buf_free(&b);
+		st->csk_cert = t;
+	}
+	spd_state_clear(st);
+	free(st);
+	free(back);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_and_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_flipped_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_and_extended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counter_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plaintext_strict, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
