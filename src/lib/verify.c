@@ -215,6 +215,7 @@ sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts,
 	char ca_dev[SC_DEVICE_ID_MAX + 1], leaf_dev[SC_DEVICE_ID_MAX + 1];
 	char org[SC_NETWORK_ID_MAX + 1];
 	time_t at;
+	uint32_t flags;
 	int err, profile_checked = 0;
 
 	if (out != NULL)
@@ -278,8 +279,14 @@ sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts,
 		goto out;
 	}
 	r = SC_ERR_BINDING;
-	if (X509_check_ca(leaf) != 0) {
-		r = sc_fail(r, "leaf is a CA");
+	/*
+	 * X509_check_ca alone is not enough: it answers 0 for cA TRUE when keyUsage lacks
+	 * keyCertSign. Refuse the flag itself, and keyCertSign without it.
+	 */
+	flags = X509_get_extension_flags(leaf);
+	if ((flags & EXFLAG_CA) != 0 || X509_check_ca(leaf) != 0 ||
+	    ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(leaf) & KU_KEY_CERT_SIGN) != 0)) {
+		r = sc_fail(r, "leaf is a CA (basicConstraints cA or keyCertSign)");
 		goto out;
 	}
 	if ((r = subject_attr(leaf, NID_organizationName, "O", org, sizeof(org))) != SC_OK)

@@ -6,11 +6,20 @@
  *       A server-generated profile whose SubjectPublicKeyInfo is replaced by a fresh key of the
  *       same algorithm and re-signed with NETDIR's signer: the encrypted private key no longer
  *       matches its public key (the SP must answer key-mismatch).
+ *
+ *   sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID
+ *       Outside any SP, with a test key: a device CA for DEVICE-ID made by the library's own
+ *       device-CA profile (sc_cert_device_ca, name constraints and all), and two leaves it
+ *       signs: own.pem (serialNumber=DEVICE-ID) and other.pem (serialNumber=OTHER-ID). Writes
+ *       device-ca.pem, chain.pem (device CA + manufacturer CA), own.pem, other.pem. Stock
+ *       `openssl verify` must accept own.pem and refuse other.pem.
  */
 #include <stdio.h>
 #include <string.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <selfcert/alg.h>
+#include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "profile_internal.h"
 #include "util.h"
@@ -19,6 +28,88 @@ static int die(const char *what)
 {
 	fprintf(stderr, "sc-evil: %s: %s: %s\n", what, sc_err_name(SC_ERR_INTERNAL), sc_err_detail());
 	return 1;
+}
+
+/* A minimal leaf for `serial_number`, signed by the CSK: just enough for path validation. */
+static X509 *leaf_for(const char *serial_number, X509 *ca, EVP_PKEY *ca_key)
+{
+	X509 *x = X509_new();
+	EVP_PKEY *key = NULL;
+	X509_NAME *name = X509_NAME_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *bc = NULL, *aki = NULL;
+
+	if (x == NULL || name == NULL || sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
+	    !X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 1234) ||
+	    !X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+	        (const unsigned char *)serial_number, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, (const unsigned char *)"leaf", -1, -1, 0) ||
+	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), 0) || !X509_gmtime_adj(X509_getm_notAfter(x), 86400) ||
+	    !X509_set_pubkey(x, key))
+		goto fail;
+	X509V3_set_ctx(&v3, ca, x, NULL, NULL, 0);
+	/* RFC 5280 (and X509_V_FLAG_X509_STRICT) want an AKI in every non-root certificate. */
+	bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:FALSE");
+	aki = X509V3_EXT_conf_nid(NULL, &v3, NID_authority_key_identifier, "keyid:always");
+	if (bc == NULL || aki == NULL || !X509_add_ext(x, bc, -1) || !X509_add_ext(x, aki, -1) ||
+	    X509_sign(x, ca_key, EVP_sha256()) <= 0)
+		goto fail;
+	X509_EXTENSION_free(bc);
+	X509_EXTENSION_free(aki);
+	X509_NAME_free(name);
+	EVP_PKEY_free(key);
+	return x;
+fail:
+	X509_EXTENSION_free(bc);
+	X509_EXTENSION_free(aki);
+	X509_NAME_free(name);
+	EVP_PKEY_free(key);
+	X509_free(x);
+	return NULL;
+}
+
+static int nc_leaves(char **argv)
+{
+	char path[4096];
+	X509 *mca = NULL, *dca = NULL, *own = NULL, *other = NULL;
+	EVP_PKEY *mca_key = NULL, *csk = NULL;
+
+	snprintf(path, sizeof(path), "%s/ca.pem", argv[2]);
+	if (sc_load_cert(path, &mca) != SC_OK)
+		return die(path);
+	snprintf(path, sizeof(path), "%s/ca.key", argv[2]);
+	if (sc_load_key(path, &mca_key) != SC_OK)
+		return die(path);
+	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK ||
+	    sc_cert_device_ca(csk, argv[4], 30, mca, mca_key, &dca) != SC_OK)
+		return die("device CA");
+	own = leaf_for(argv[4], dca, csk);
+	other = leaf_for(argv[5], dca, csk);
+	if (own == NULL || other == NULL)
+		return die("leaves");
+	{
+		X509 *chain[2] = { dca, mca };
+		snprintf(path, sizeof(path), "%s/device-ca.pem", argv[3]);
+		if (sc_write_cert(path, dca) != SC_OK)
+			return die(path);
+		snprintf(path, sizeof(path), "%s/chain.pem", argv[3]);
+		if (sc_write_certs(path, chain, 2) != SC_OK)
+			return die(path);
+	}
+	snprintf(path, sizeof(path), "%s/own.pem", argv[3]);
+	if (sc_write_cert(path, own) != SC_OK)
+		return die(path);
+	snprintf(path, sizeof(path), "%s/other.pem", argv[3]);
+	if (sc_write_cert(path, other) != SC_OK)
+		return die(path);
+	X509_free(mca);
+	X509_free(dca);
+	X509_free(own);
+	X509_free(other);
+	EVP_PKEY_free(mca_key);
+	EVP_PKEY_free(csk);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -31,8 +122,11 @@ int main(int argc, char **argv)
 	char path[4096];
 	SC_SUPPLIED_KEY *sk;
 
+	if (argc == 6 && strcmp(argv[1], "nc-leaves") == 0)
+		return nc_leaves(argv);
 	if (argc != 5 || strcmp(argv[1], "swap-public-key") != 0) {
-		fprintf(stderr, "usage: sc-evil swap-public-key IN.der NETDIR OUT.der\n");
+		fprintf(stderr, "usage: sc-evil swap-public-key IN.der NETDIR OUT.der\n"
+		                "       sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID\n");
 		return 2;
 	}
 	if (sc_file_read(argv[2], SC_PROFILE_MAX_DER, &der, &len) != SC_OK ||

@@ -1,0 +1,773 @@
+/*
+ * test_verify.c — sc_verify_chain (verify.c): stock path validation with the device CA's name
+ * constraints, the issuance-extension binding, and every profile field a relying party checks.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <selfcert/alg.h>
+#include <selfcert/cert.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+#include <selfcert/verify.h>
+
+
+static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
+#define N_ALGS (sizeof(algs) / sizeof(algs[0]))
+#define DAYS 3650
+
+static EVP_PKEY *keygen(enum sc_alg alg)
+{
+	EVP_PKEY *k = NULL;
+	assert_int_equal(sc_alg_keygen(alg, &k), SC_OK);
+	return k;
+}
+
+/* Manufacturer hierarchy for device DEV-A, one network (net-1) with its profile signer. */
+struct world {
+	enum sc_alg alg;
+	EVP_PKEY *root_key, *ca_key, *csk, *net_key, *signer_key;
+	X509 *root, *ca, *dev_ca, *net_root, *signer;
+	STACK_OF(X509) *chain;   /* device CA, manufacturer CA */
+};
+
+static void world_make(struct world *w, enum sc_alg alg)
+{
+	memset(w, 0, sizeof(*w));
+	w->alg = alg;
+	w->root_key = keygen(alg);
+	w->ca_key = keygen(alg);
+	w->csk = keygen(alg);
+	w->net_key = keygen(SC_ALG_P256);
+	w->signer_key = keygen(SC_ALG_P256);
+	assert_int_equal(sc_cert_mfr_root(w->root_key, "Acme", DAYS, &w->root), SC_OK);
+	assert_int_equal(sc_cert_mfr_ca(w->ca_key, "Acme", DAYS, w->root, w->root_key, &w->ca), SC_OK);
+	assert_int_equal(sc_cert_device_ca(w->csk, "DEV-A", DAYS, w->ca, w->ca_key, &w->dev_ca), SC_OK);
+	assert_int_equal(sc_cert_net_root(w->net_key, "net-1", DAYS, &w->net_root), SC_OK);
+	assert_int_equal(sc_cert_profile_signer(w->signer_key, "net-1", DAYS, w->net_root, w->net_key,
+	    &w->signer), SC_OK);
+	w->chain = sk_X509_new_null();
+	assert_non_null(w->chain);
+	assert_true(sk_X509_push(w->chain, w->dev_ca));
+	assert_true(sk_X509_push(w->chain, w->ca));
+}
+
+static void world_free(struct world *w)
+{
+	EVP_PKEY_free(w->root_key);
+	EVP_PKEY_free(w->ca_key);
+	EVP_PKEY_free(w->csk);
+	EVP_PKEY_free(w->net_key);
+	EVP_PKEY_free(w->signer_key);
+	X509_free(w->root);
+	X509_free(w->ca);
+	X509_free(w->dev_ca);
+	X509_free(w->net_root);
+	X509_free(w->signer);
+	sk_X509_free(w->chain);
+}
+
+static int path_verify(X509 *leaf, struct world *w)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int err;
+
+	assert_true(X509_STORE_add_cert(store, w->root));
+	assert_true(X509_STORE_CTX_init(ctx, store, leaf, w->chain));
+	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
+	err = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return err;
+}
+
+/* Hand-made DER SelfCertIssuance (short network ID, counter < 128). */
+static size_t make_issuance(uint8_t *b, const uint8_t *id, const uint8_t *dg, const char *net,
+    int origin, int counter)
+{
+	size_t n = 0, nl = strlen(net);
+	b[n++] = 0x30; b[n++] = (uint8_t)(18 + 34 + 2 + nl + 3 + 3);
+	b[n++] = 0x04; b[n++] = 16; memcpy(b + n, id, 16); n += 16;
+	b[n++] = 0x04; b[n++] = 32; memcpy(b + n, dg, 32); n += 32;
+	b[n++] = 0x0c; b[n++] = (uint8_t)nl; memcpy(b + n, net, nl); n += nl;
+	b[n++] = 0x0a; b[n++] = 0x01; b[n++] = (uint8_t)origin;
+	b[n++] = 0x02; b[n++] = 0x01; b[n++] = (uint8_t)counter;
+	return n;
+}
+
+static void set_issuance(X509 *x, const uint8_t *der, size_t len, int crit)
+{
+	ASN1_OCTET_STRING *v = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *e;
+	int i;
+
+	while ((i = X509_get_ext_by_NID(x, sc_nid_pe_issuance(), -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	assert_true(ASN1_OCTET_STRING_set(v, der, (int)len));
+	e = X509_EXTENSION_create_by_NID(NULL, sc_nid_pe_issuance(), crit, v);
+	assert_non_null(e);
+	assert_true(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+	ASN1_OCTET_STRING_free(v);
+}
+
+/*
+ * A leaf made with plain OpenSSL, outside any SP: subject "sn/o/cn" (NULL parts left out, in the
+ * order given by `o_first`), signed by the CSK, CA:FALSE, SKI/AKI, an issuance extension for net-1.
+ */
+static X509 *rogue_leaf(struct world *w, const char *sn, const char *o, const char *cn,
+    int o_first)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	EVP_PKEY *k = keygen(SC_ALG_P256);
+	X509V3_CTX v3;
+	X509_EXTENSION *e;
+	uint8_t id[16] = { 1 }, dg[32] = { 2 }, der[128];
+	size_t n;
+	unsigned char serial[16] = { 0x42, 1, 2, 3 };
+
+	if (o_first && o != NULL)
+		assert_true(X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
+		    (const unsigned char *)o, -1, -1, 0));
+	if (sn != NULL)
+		assert_true(X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+		    (const unsigned char *)sn, -1, -1, 0));
+	if (!o_first && o != NULL)
+		assert_true(X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
+		    (const unsigned char *)o, -1, -1, 0));
+	if (cn != NULL)
+		assert_true(X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+		    (const unsigned char *)cn, -1, -1, 0));
+	assert_true(X509_set_version(x, X509_VERSION_3));
+	assert_true(ASN1_STRING_set(X509_get_serialNumber(x), serial, sizeof(serial)));
+	assert_true(X509_set_subject_name(x, name));
+	assert_true(X509_set_issuer_name(x, X509_get_subject_name(w->dev_ca)));
+	assert_true(X509_set_pubkey(x, k));
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), 0, -60, NULL));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x), 1, 0, NULL));
+	X509V3_set_ctx(&v3, w->dev_ca, x, NULL, NULL, 0);
+	e = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:FALSE");
+	assert_true(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+	e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,digitalSignature");
+	assert_true(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+	e = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_key_identifier, "hash");
+	assert_true(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+	e = X509V3_EXT_conf_nid(NULL, &v3, NID_authority_key_identifier, "keyid:always");
+	assert_true(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+	n = make_issuance(der, id, dg, "net-1", 0, 1);
+	set_issuance(x, der, n, 0);
+	assert_true(X509_sign(x, w->csk, sc_sign_md(w->csk, SC_DIGEST_SHA256)) > 0);
+	X509_NAME_free(name);
+	EVP_PKEY_free(k);
+	return x;
+}
+
+/* THE name-constraints test: a device CA can only ever speak for its own device. */
+static void test_name_constraints(void **state)
+{
+	size_t i;
+	(void)state;
+
+	assert_int_equal(sc_oids_init(), SC_OK);
+	for (i = 0; i < N_ALGS; i++) {
+		struct world w;
+		struct sc_verify_opts opts;
+		struct sc_verify_result res;
+		X509 *x;
+
+		world_make(&w, algs[i]);
+		memset(&opts, 0, sizeof(opts));
+		opts.mfr_root = w.root;
+		opts.chain = w.chain;
+
+		/* another device's serialNumber: refused by stock path validation */
+		x = rogue_leaf(&w, "DEV-B", "net-1", "DEV-B", 0);
+		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
+		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		assert_non_null(strstr(sc_err_detail(), "permitted subtree violation"));
+		assert_non_null(strstr(sc_err_detail(), "depth 0"));
+		X509_free(x);
+
+		/* its own serialNumber: passes path validation and the binding */
+		x = rogue_leaf(&w, "DEV-A", "net-1", "DEV-A", 0);
+		assert_int_equal(path_verify(x, &w), X509_V_OK);
+		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_OK);
+		assert_string_equal(res.device_id, "DEV-A");
+		assert_string_equal(res.network_id, "net-1");
+		assert_int_equal(res.profile_checked, 0);
+		X509_free(x);
+
+		/* the constraint is a whole-RDN prefix: DEV-AB is not DEV-A */
+		x = rogue_leaf(&w, "DEV-AB", "net-1", "DEV-A", 0);
+		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
+		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		X509_free(x);
+
+		/* serialNumber not first */
+		x = rogue_leaf(&w, "DEV-A", "net-1", "DEV-A", 1);
+		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
+		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		X509_free(x);
+
+		/* no serialNumber at all */
+		x = rogue_leaf(&w, NULL, "net-1", "DEV-A", 0);
+		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
+		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		X509_free(x);
+
+		/*
+		 * OpenSSL compares directoryName constraints on the canonical (case-folded) form, so
+		 * "dev-a" passes path validation; sc_verify_chain's exact device-ID check refuses it.
+		 */
+		x = rogue_leaf(&w, "dev-a", "net-1", "dev-a", 0);
+		assert_int_equal(path_verify(x, &w), X509_V_OK);
+		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_BINDING);
+		assert_non_null(strstr(sc_err_detail(), "serialNumber"));
+		X509_free(x);
+
+		world_free(&w);
+	}
+}
+
+static struct sc_profile *make_profile(struct world *w, struct sc_profile_params *pp)
+{
+	struct sc_profile *p = NULL;
+	assert_int_equal(sc_profile_create(pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, w->signer_key, w->signer, NULL, 0), SC_OK);
+	return p;
+}
+
+static const char *const test_eku[] = { "clientAuth", NULL };
+static const char *const test_san[] = { "dns:dev-a.example", NULL };
+
+static void default_params(struct sc_profile_params *pp, time_t now)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->network_id = "net-1";
+	pp->device_id = "DEV-A";
+	pp->user_id = "alice";
+	pp->profile_not_after = now + 3600;
+	pp->not_before = now - 60;
+	pp->not_after = now + 86400;
+	pp->generate_alg = SC_ALG_P256;
+	pp->cert_digest = SC_DIGEST_SHA384;
+	pp->key_usage = KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT;
+	pp->eku = test_eku;
+	pp->san = test_san;
+}
+
+static void test_verify_good(void **state)
+{
+	size_t i;
+	time_t now = time(NULL);
+	(void)state;
+
+	for (i = 0; i < N_ALGS; i++) {
+		struct world w;
+		struct sc_profile_params pp;
+		struct sc_profile *prof;
+		struct sc_profile_info info;
+		struct sc_verify_opts opts;
+		struct sc_verify_result res;
+		EVP_PKEY *lk = keygen(SC_ALG_P256);
+		X509 *leaf = NULL;
+		STACK_OF(X509) *with_root;
+		static const char *const nets_ok[] = { "net-0", "net-1", NULL };
+		static const char *const nets_no[] = { "net-2", NULL };
+
+		world_make(&w, algs[i]);
+		default_params(&pp, now);
+		prof = make_profile(&w, &pp);
+		sc_profile_get_info(prof, &info);
+		assert_int_equal(sc_cert_issue_leaf(prof, lk, w.dev_ca, w.csk, 9, &leaf), SC_OK);
+
+		memset(&opts, 0, sizeof(opts));
+		opts.mfr_root = w.root;
+		opts.chain = w.chain;
+		opts.profile = prof;
+		opts.net_root = w.net_root;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		assert_string_equal(res.device_id, "DEV-A");
+		assert_string_equal(res.network_id, "net-1");
+		assert_int_equal(res.profile_checked, 1);
+		assert_int_equal(res.issuance.counter, 9);
+		assert_memory_equal(res.issuance.profile_id, info.id, SC_PROFILE_ID_LEN);
+		assert_int_equal(sc_verify_chain(leaf, &opts, NULL), SC_OK);
+
+		/* without the profile */
+		opts.profile = NULL;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		assert_int_equal(res.profile_checked, 0);
+
+		/* allowed networks */
+		opts.allowed_networks = nets_ok;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		opts.allowed_networks = nets_no;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_NETWORK);
+		opts.allowed_networks = NULL;
+
+		/* the chain may carry the root too */
+		with_root = sk_X509_dup(w.chain);
+		assert_true(sk_X509_push(with_root, w.root));
+		opts.chain = with_root;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		sk_X509_free(with_root);
+		opts.chain = w.chain;
+
+		/* at a given time: inside, after notAfter, before notBefore */
+		opts.profile = prof;
+		opts.at = now + 3000;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		opts.at = now + 86400 + 10;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+		assert_non_null(strstr(sc_err_detail(), "expired"));
+		opts.at = now - 3600;
+		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+		opts.at = 0;
+
+		X509_free(leaf);
+		EVP_PKEY_free(lk);
+		sc_profile_free(prof);
+		world_free(&w);
+	}
+}
+
+static void test_verify_chain_failures(void **state)
+{
+	struct world w, other;
+	struct sc_verify_opts opts;
+	struct sc_verify_result res;
+	STACK_OF(X509) *only_ca;
+	X509 *leaf;
+	(void)state;
+
+	assert_int_equal(sc_oids_init(), SC_OK);
+	world_make(&w, SC_ALG_P256);
+	world_make(&other, SC_ALG_P256);
+	leaf = rogue_leaf(&w, "DEV-A", "net-1", "DEV-A", 0);
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = w.root;
+	opts.chain = w.chain;
+	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+
+	/* another manufacturer's root */
+	opts.mfr_root = other.root;
+	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	/* another manufacturer's chain */
+	opts.mfr_root = w.root;
+	opts.chain = other.chain;
+	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	/* the device CA missing */
+	only_ca = sk_X509_new_null();
+	assert_true(sk_X509_push(only_ca, w.ca));
+	opts.chain = only_ca;
+	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	opts.chain = NULL;
+	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	sk_X509_free(only_ca);
+	/* a device CA presented as the leaf is no device CA's leaf */
+	opts.chain = w.chain;
+	assert_int_equal(sc_verify_chain(w.dev_ca, &opts, &res), SC_ERR_BINDING);
+	/* usage */
+	opts.mfr_root = NULL;
+	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_USAGE);
+	assert_int_equal(sc_verify_chain(leaf, NULL, &res), SC_ERR_USAGE);
+	assert_int_equal(sc_verify_chain(NULL, &opts, &res), SC_ERR_USAGE);
+
+	X509_free(leaf);
+	world_free(&w);
+	world_free(&other);
+}
+
+/* ---- binding mismatches: the real leaf, changed in one field and re-signed with the CSK ---- */
+
+struct mut {
+	const char *name;
+	X509 *leaf;           /* the mutated copy */
+};
+
+static X509 *copy_of(X509 *leaf)
+{
+	X509 *x = X509_dup(leaf);
+	assert_non_null(x);
+	return x;
+}
+
+/* Re-sign and re-parse, so that the result carries no cached state from before the change. */
+static X509 *finish(X509 *x, EVP_PKEY *csk, enum sc_digest d)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *y;
+	int n;
+
+	assert_true(X509_sign(x, csk, sc_sign_md(csk, d)) > 0);
+	n = i2d_X509(x, &der);
+	assert_true(n > 0);
+	p = der;
+	y = d2i_X509(NULL, &p, n);
+	assert_non_null(y);
+	OPENSSL_free(der);
+	X509_free(x);
+	return y;
+}
+
+static void replace_ext(X509 *x, int nid, void *value, int crit)
+{
+	int i;
+	while ((i = X509_get_ext_by_NID(x, nid, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	if (value != NULL)
+		assert_int_equal(X509_add1_ext_i2d(x, nid, value, crit, X509V3_ADD_DEFAULT), 1);
+}
+
+static void set_cn(X509 *x, const char *cn)
+{
+	X509_NAME *n = X509_NAME_dup(X509_get_subject_name(x));
+	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
+	assert_true(X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0));
+	assert_true(X509_set_subject_name(x, n));
+	X509_NAME_free(n);
+}
+
+static void expect(X509 *leaf, struct sc_verify_opts *opts, sc_err want, const char *field)
+{
+	struct sc_verify_result res;
+	sc_err r = sc_verify_chain(leaf, opts, &res);
+	if (r != want || (field != NULL && strstr(sc_err_detail(), field) == NULL))
+		fail_msg("want %s (%s), got %s: %s", sc_err_name(want), field ? field : "",
+		    sc_err_name(r), sc_err_detail());
+}
+
+static void test_verify_binding(void **state)
+{
+	size_t i;
+	time_t now = time(NULL);
+	(void)state;
+
+	for (i = 0; i < N_ALGS; i++) {
+		struct world w;
+		struct sc_profile_params pp;
+		struct sc_profile *prof, *prof_b, *prof_net2;
+		struct sc_profile_info info, info_b, info_n2;
+		struct sc_verify_opts opts;
+		EVP_PKEY *lk = keygen(SC_ALG_P256), *p384 = keygen(SC_ALG_P384);
+		X509 *leaf = NULL, *x;
+		ASN1_BIT_STRING *ku;
+		GENERAL_NAMES *gn;
+		GENERAL_NAME *g;
+		ASN1_IA5STRING *ia5;
+		EXTENDED_KEY_USAGE *eku;
+		BASIC_CONSTRAINTS *bc;
+		uint8_t der[160], bad[16];
+		size_t n;
+
+		world_make(&w, algs[i]);
+		default_params(&pp, now);
+		prof = make_profile(&w, &pp);
+		sc_profile_get_info(prof, &info);
+		pp.device_id = "DEV-B";
+		prof_b = make_profile(&w, &pp);
+		sc_profile_get_info(prof_b, &info_b);
+		pp.device_id = "DEV-A";
+		pp.network_id = "net-2";
+		prof_net2 = make_profile(&w, &pp);
+		sc_profile_get_info(prof_net2, &info_n2);
+		assert_int_equal(sc_cert_issue_leaf(prof, lk, w.dev_ca, w.csk, 3, &leaf), SC_OK);
+
+		memset(&opts, 0, sizeof(opts));
+		opts.mfr_root = w.root;
+		opts.chain = w.chain;
+		opts.profile = prof;
+		opts.net_root = w.net_root;
+		expect(leaf, &opts, SC_OK, NULL);
+		/* re-signing alone changes nothing the checks look at */
+		x = finish(copy_of(leaf), w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_OK, NULL);
+		X509_free(x);
+
+		/* validity, one second off either way */
+		x = copy_of(leaf);
+		assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), info.not_after + 1));
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "validity.notAfter");
+		X509_free(x);
+		x = copy_of(leaf);
+		assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), info.not_before - 1));
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "validity.notBefore");
+		X509_free(x);
+
+		/* a key of another algorithm than the profile asked the device to generate */
+		x = copy_of(leaf);
+		assert_true(X509_set_pubkey(x, p384));
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "publicKey");
+		X509_free(x);
+
+		/* keyUsage: digitalSignature only */
+		x = copy_of(leaf);
+		ku = ASN1_BIT_STRING_new();
+		assert_true(ASN1_BIT_STRING_set_bit(ku, 0, 1));
+		replace_ext(x, NID_key_usage, ku, 1);
+		ASN1_BIT_STRING_free(ku);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "keyUsage");
+		X509_free(x);
+
+		/* EKU dropped; EKU with one more purpose */
+		x = copy_of(leaf);
+		replace_ext(x, NID_ext_key_usage, NULL, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "extKeyUsage");
+		X509_free(x);
+		x = copy_of(leaf);
+		eku = sk_ASN1_OBJECT_new_null();
+		assert_true(sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth)));
+		assert_true(sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)));
+		replace_ext(x, NID_ext_key_usage, eku, 0);
+		sk_ASN1_OBJECT_free(eku);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "extKeyUsage");
+		X509_free(x);
+
+		/* SAN naming another host */
+		x = copy_of(leaf);
+		gn = GENERAL_NAMES_new();
+		ia5 = ASN1_IA5STRING_new();
+		assert_true(ASN1_STRING_set(ia5, "evil.example", -1));
+		g = GENERAL_NAME_new();
+		GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
+		assert_true(sk_GENERAL_NAME_push(gn, g));
+		replace_ext(x, NID_subject_alt_name, gn, 0);
+		GENERAL_NAMES_free(gn);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "subjectAltName");
+		X509_free(x);
+
+		/* CN */
+		x = copy_of(leaf);
+		set_cn(x, "mallory");
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "CN");
+		X509_free(x);
+
+		/* the issuance extension naming another profile (ID, digest), origin */
+		memset(bad, 0x5a, sizeof(bad));
+		x = copy_of(leaf);
+		n = make_issuance(der, bad, info.digest, "net-1", 0, 3);
+		set_issuance(x, der, n, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "profileId");
+		X509_free(x);
+		x = copy_of(leaf);
+		n = make_issuance(der, info.id, info_b.digest, "net-1", 0, 3);
+		set_issuance(x, der, n, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "profileDigest");
+		X509_free(x);
+		x = copy_of(leaf);
+		n = make_issuance(der, info.id, info.digest, "net-1", 1, 3);
+		set_issuance(x, der, n, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "keyOrigin");
+		X509_free(x);
+
+		/* a profile for another device, that the extension names */
+		x = copy_of(leaf);
+		n = make_issuance(der, info_b.id, info_b.digest, "net-1", 0, 3);
+		set_issuance(x, der, n, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		opts.profile = prof_b;
+		expect(x, &opts, SC_ERR_BINDING, "deviceId");
+		opts.profile = prof;
+		X509_free(x);
+
+		/* a profile for another network, that the extension names */
+		x = copy_of(leaf);
+		n = make_issuance(der, info_n2.id, info_n2.digest, "net-1", 0, 3);
+		set_issuance(x, der, n, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		opts.profile = prof_net2;
+		expect(x, &opts, SC_ERR_BINDING, "networkId");
+		opts.profile = prof;
+		X509_free(x);
+
+		/* extension network differs from the subject's O (no profile needed) */
+		x = copy_of(leaf);
+		n = make_issuance(der, info.id, info.digest, "net-2", 0, 3);
+		set_issuance(x, der, n, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		opts.profile = NULL;
+		expect(x, &opts, SC_ERR_BINDING, "O");
+		opts.profile = prof;
+		X509_free(x);
+
+		/* extension absent, critical, malformed */
+		x = copy_of(leaf);
+		X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x, sc_nid_pe_issuance(), -1)));
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "id-sc-pe-issuance");
+		X509_free(x);
+		x = copy_of(leaf);
+		n = make_issuance(der, info.id, info.digest, "net-1", 0, 3);
+		set_issuance(x, der, n, 1);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		/* a critical unknown extension already stops OpenSSL's path validation */
+		expect(x, &opts, SC_ERR_CHAIN, "critical");
+		X509_free(x);
+		x = copy_of(leaf);
+		set_issuance(x, der, n - 1, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_MALFORMED, NULL);
+		X509_free(x);
+
+		/* the leaf claims to be a CA */
+		x = copy_of(leaf);
+		bc = BASIC_CONSTRAINTS_new();
+		bc->ca = 0xff;
+		replace_ext(x, NID_basic_constraints, bc, 1);
+		BASIC_CONSTRAINTS_free(bc);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "CA");
+		X509_free(x);
+
+		/* signed with another digest than the profile's certDigest */
+		if (algs[i] != SC_ALG_ED25519) {
+			x = finish(copy_of(leaf), w.csk, SC_DIGEST_SHA256);
+			expect(x, &opts, SC_ERR_BINDING, "certDigest");
+			X509_free(x);
+		}
+
+		X509_free(leaf);
+		EVP_PKEY_free(lk);
+		EVP_PKEY_free(p384);
+		sc_profile_free(prof);
+		sc_profile_free(prof_b);
+		sc_profile_free(prof_net2);
+		world_free(&w);
+	}
+}
+
+/* The server-generated embodiment: the exact supplied key, not just its algorithm. */
+static void test_verify_supplied(void **state)
+{
+	struct world w;
+	struct sc_profile_params pp;
+	struct sc_profile *prof;
+	struct sc_verify_opts opts;
+	time_t now = time(NULL);
+	EVP_PKEY *kek = keygen(SC_ALG_P256), *supplied = keygen(SC_ALG_P256), *other = keygen(SC_ALG_P256);
+	X509 *kek_cert = NULL, *leaf = NULL, *x;
+	(void)state;
+
+	world_make(&w, SC_ALG_P256);
+	assert_int_equal(sc_cert_device_kex(kek, "DEV-A", DAYS, w.ca, w.ca_key, &kek_cert), SC_OK);
+	default_params(&pp, now);
+	pp.supplied_key = supplied;
+	pp.kek_cert = kek_cert;
+	prof = make_profile(&w, &pp);
+	assert_int_equal(sc_cert_issue_leaf(prof, supplied, w.dev_ca, w.csk, 1, &leaf), SC_OK);
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = w.root;
+	opts.chain = w.chain;
+	opts.profile = prof;
+	opts.net_root = w.net_root;
+	expect(leaf, &opts, SC_OK, NULL);
+	x = copy_of(leaf);
+	assert_true(X509_set_pubkey(x, other));
+	x = finish(x, w.csk, SC_DIGEST_SHA384);
+	expect(x, &opts, SC_ERR_BINDING, "publicKey");
+	X509_free(x);
+	X509_free(leaf);
+	X509_free(kek_cert);
+	EVP_PKEY_free(kek);
+	EVP_PKEY_free(supplied);
+	EVP_PKEY_free(other);
+	sc_profile_free(prof);
+	world_free(&w);
+}
+
+/* The profile's own signature: wrong anchor, signer without the EKU, no net root given. */
+static void test_verify_profile_signer(void **state)
+{
+	struct world w;
+	struct sc_profile_params pp;
+	struct sc_profile *prof, *prof_noeku;
+	struct sc_verify_opts opts;
+	time_t now = time(NULL);
+	EVP_PKEY *lk = keygen(SC_ALG_P256), *other_root_key = keygen(SC_ALG_P256);
+	EVP_PKEY *noeku_key = keygen(SC_ALG_P256);
+	X509 *leaf = NULL, *leaf2 = NULL, *other_root = NULL, *noeku = NULL;
+	(void)state;
+
+	world_make(&w, SC_ALG_ED25519);
+	default_params(&pp, now);
+	prof = make_profile(&w, &pp);
+	assert_int_equal(sc_cert_issue_leaf(prof, lk, w.dev_ca, w.csk, 1, &leaf), SC_OK);
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = w.root;
+	opts.chain = w.chain;
+	opts.profile = prof;
+
+	opts.net_root = NULL;
+	expect(leaf, &opts, SC_ERR_USAGE, NULL);
+	assert_int_equal(sc_cert_net_root(other_root_key, "net-1", DAYS, &other_root), SC_OK);
+	opts.net_root = other_root;
+	expect(leaf, &opts, SC_ERR_UNTRUSTED_SIGNER, NULL);
+	opts.net_root = w.net_root;
+	expect(leaf, &opts, SC_OK, NULL);
+
+	/* a non-CA certificate of the network root without id-sc-kp-profileSigning */
+	assert_int_equal(sc_cert_device_kex(noeku_key, "signer", DAYS, w.net_root, w.net_key, &noeku),
+	    SC_OK);
+	assert_int_equal(sc_profile_create(&pp, &prof_noeku), SC_OK);
+	assert_int_equal(sc_profile_sign(prof_noeku, noeku_key, noeku, NULL, 0), SC_OK);
+	assert_int_equal(sc_cert_issue_leaf(prof_noeku, lk, w.dev_ca, w.csk, 2, &leaf2), SC_OK);
+	opts.profile = prof_noeku;
+	expect(leaf2, &opts, SC_ERR_SIGNER_EKU, NULL);
+
+	X509_free(leaf);
+	X509_free(leaf2);
+	X509_free(other_root);
+	X509_free(noeku);
+	EVP_PKEY_free(lk);
+	EVP_PKEY_free(other_root_key);
+	EVP_PKEY_free(noeku_key);
+	sc_profile_free(prof);
+	sc_profile_free(prof_noeku);
+	world_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_constraints),
+		cmocka_unit_test(test_verify_chain_failures),
+		cmocka_unit_test(test_verify_good),
+		cmocka_unit_test(test_verify_binding),
+		cmocka_unit_test(test_verify_supplied),
+		cmocka_unit_test(test_verify_profile_signer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
