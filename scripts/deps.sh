@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages selfcert needs, only when something is missing.
+# The lists are scripts/deps.d/*.txt (one feature each; '#' starts a comment).
 # Safe to run again; needs root (or sudo) only when it has something to install.
 set -euo pipefail
-pkgs=(cmake gcc make pkg-config libssl-dev openssl libcmocka-dev)
+cd "$(dirname "$0")"
+mapfile -t pkgs < <(sed 's/#.*//' deps.d/*.txt | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
