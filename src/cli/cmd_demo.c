@@ -100,9 +100,13 @@ static int run(const char *shown, char *const argv[], char *capture, size_t cap_
 		printf("    %.*s\n", (int)(nl - line), line);
 	}
 	fflush(stdout);
-	if (capture != NULL) {
-		snprintf(capture, cap_len, "%s", buf);
-		capture[strcspn(capture, "\n")] = '\0';
+	if (capture != NULL && cap_len > 0) {
+		/* The first line only: a challenge or a key handle. */
+		size_t n = strcspn(buf, "\n");
+		if (n >= cap_len)
+			n = cap_len - 1;
+		memcpy(capture, buf, n);
+		capture[n] = '\0';
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
