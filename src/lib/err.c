@@ -94,10 +94,19 @@ static _Thread_local char detail[256];
 
 sc_err sc_fail(sc_err e, const char *fmt, ...)
 {
+	char line[sizeof(detail)];
 	va_list ap;
+
+	/*
+	 * Format into a local copy first: callers prefix the previous detail
+	 * (sc_fail(r, "%s: %s", path, sc_err_detail())), and vsnprintf into the very buffer an
+	 * argument points to is undefined (glibc overwrites the argument while copying it).
+	 */
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+		line[0] = '\0';
 	va_end(ap);
+	memcpy(detail, line, sizeof(detail));
 	return e;
 }
 

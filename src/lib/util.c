@@ -18,7 +18,11 @@
 #include <openssl/x509.h>
 #include "util.h"
 
-sc_err sc_file_read(const char *path, size_t max, uint8_t **data, size_t *len)
+#define SC_KEY_FILE_MAX (64 * 1024)   /* a PEM private key: RSA-4096 is about 3.3 KiB */
+#define SC_DER_MAX_DEPTH 32           /* certificates nest about 10 deep */
+
+/* sc_file_read with extra open flags (O_NOFOLLOW for keys: checked on the fd we read). */
+static sc_err read_file(const char *path, size_t max, int flags, uint8_t **data, size_t *len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct stat st;
@@ -28,7 +32,8 @@ sc_err sc_file_read(const char *path, size_t max, uint8_t **data, size_t *len)
 
 	*data = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
 	if (fd < 0)
 		return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -72,6 +77,11 @@ out:
 	}
 	close(fd);
 	return r;
+}
+
+sc_err sc_file_read(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+	return read_file(path, max, 0, data, len);
 }
 
 void sc_free_secret(void *p, size_t len)
@@ -178,6 +188,42 @@ sc_err sc_cert_to_der(X509 *cert, uint8_t **der, size_t *len)
 	return SC_OK;
 }
 
+/*
+ * 1 if p[0..len) is a series of TLVs in DER's definite, minimal length form, and so is the
+ * content of every constructed one. Needed beside the re-encoding check: X509 keeps the
+ * original bytes of tbsCertificate (and of names) and re-emits them, so BER in there would
+ * survive a decode/encode round trip unseen.
+ */
+static int der_lengths_ok(const uint8_t *p, size_t len, int depth)
+{
+	if (depth > SC_DER_MAX_DEPTH)
+		return 0;
+	while (len > 0) {
+		size_t hdr = 2, n, k;
+
+		if (len < 2 || (p[0] & 0x1f) == 0x1f) /* no high tag numbers in a certificate */
+			return 0;
+		n = p[1];
+		if (n >= 0x80) {
+			k = n & 0x7f;
+			/* 0: indefinite length; a leading zero byte or a short length: not minimal. */
+			if (k == 0 || k > 4 || len - 2 < k || p[2] == 0)
+				return 0;
+			for (n = 0; hdr < 2 + k; hdr++)
+				n = (n << 8) | p[hdr];
+			if (n < 0x80)
+				return 0;
+		}
+		if (n > len - hdr)
+			return 0;
+		if ((p[0] & 0x20) && !der_lengths_ok(p + hdr, n, depth + 1))
+			return 0;
+		p += hdr + n;
+		len -= hdr + n;
+	}
+	return 1;
+}
+
 sc_err sc_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 {
 	const unsigned char *p = der;
@@ -197,7 +243,7 @@ sc_err sc_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 	}
 	/* d2i accepts some BER; the re-encoding must give back exactly the input. */
 	n = i2d_X509(x, &re);
-	if (n < 0 || (size_t)n != len || memcmp(re, der, len) != 0) {
+	if (n < 0 || (size_t)n != len || memcmp(re, der, len) != 0 || !der_lengths_ok(der, len, 0)) {
 		OPENSSL_free(re);
 		X509_free(x);
 		return sc_fail(SC_ERR_MALFORMED, "certificate: not DER");
@@ -205,6 +251,60 @@ sc_err sc_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 	OPENSSL_free(re);
 	*out = x;
 	return SC_OK;
+}
+
+/*
+ * Every PEM block of bio, each a CERTIFICATE decoded as strictly as a DER file. Text around
+ * the blocks is allowed (RFC 7468); a damaged block or one of another type is an error, so a
+ * bad block can never silently shorten the list. Only "no further block" ends the loop.
+ */
+static sc_err pem_certs(BIO *bio, const char *path, STACK_OF(X509) *sk)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long der_len = 0;
+	X509 *x = NULL;
+	unsigned long e;
+
+	ERR_clear_error();
+	for (int i = 1;; i++) {
+		if (!PEM_read_bio(bio, &name, &header, &der, &der_len)) {
+			e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+				ERR_clear_error();
+				break;
+			}
+			r = sc_fail_ossl(SC_ERR_MALFORMED, "PEM block is damaged");
+			r = sc_fail(r, "%s: block %d: %s", path, i, sc_err_detail());
+			goto out;
+		}
+		if (strcmp(name, PEM_STRING_X509) != 0 || header[0] != '\0') {
+			r = sc_fail(SC_ERR_MALFORMED, "%s: block %d is '%.40s', expected a plain CERTIFICATE",
+			    path, i, name);
+			goto out;
+		}
+		if ((r = sc_cert_from_der(der, (size_t)der_len, &x)) != SC_OK) {
+			r = sc_fail(r, "%s: block %d: %s", path, i, sc_err_detail());
+			goto out;
+		}
+		r = SC_ERR_INTERNAL;
+		if (!sk_X509_push(sk, x))
+			goto out;
+		x = NULL;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		name = header = NULL;
+		der = NULL;
+	}
+	r = SC_OK;
+out:
+	X509_free(x);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	return r;
 }
 
 sc_err sc_load_certs(const char *path, STACK_OF(X509) **out)
@@ -237,12 +337,9 @@ sc_err sc_load_certs(const char *path, STACK_OF(X509) **out)
 		bio = BIO_new_mem_buf(data, (int)len);
 		if (bio == NULL)
 			goto out;
-		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-			if (!sk_X509_push(sk, x))
-				goto out;
-			x = NULL;
-		}
-		ERR_clear_error(); /* the loop ends on "no start line" */
+		if ((r = pem_certs(bio, path, sk)) != SC_OK)
+			goto out;
+		r = SC_ERR_INTERNAL;
 	}
 	if (sk_X509_num(sk) == 0) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: no certificate in it", path);
@@ -268,12 +365,24 @@ sc_err sc_load_cert(const char *path, X509 **out)
 	if (r != SC_OK)
 		return r;
 	if (sk_X509_num(sk) != 1) {
+		int n = sk_X509_num(sk);
+
 		sk_X509_pop_free(sk, X509_free);
-		return sc_fail(SC_ERR_MALFORMED, "%s: %d certificates, expected one", path, sk_X509_num(sk));
+		return sc_fail(SC_ERR_MALFORMED, "%s: %d certificates, expected one", path, n);
 	}
 	*out = sk_X509_shift(sk);
 	sk_X509_free(sk);
 	return SC_OK;
+}
+
+/*
+ * Our key files are never encrypted; without this OpenSSL's default callback would prompt on
+ * the terminal for an encrypted one.
+ */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf; (void)size; (void)rwflag; (void)u;
+	return -1;
 }
 
 sc_err sc_load_key(const char *path, EVP_PKEY **out)
@@ -282,20 +391,15 @@ sc_err sc_load_key(const char *path, EVP_PKEY **out)
 	size_t len;
 	BIO *bio;
 	sc_err r;
-	int fd;
 
 	*out = NULL;
-	/* Key files must not be links: refuse to follow one. */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
-	close(fd);
-	r = sc_file_read(path, 64 * 1024, &data, &len);
+	/* Key files must not be links: refuse to follow one (on the very fd that is read). */
+	r = read_file(path, SC_KEY_FILE_MAX, O_NOFOLLOW, &data, &len);
 	if (r != SC_OK)
 		return r;
 	bio = BIO_new_mem_buf(data, (int)len);
 	if (bio != NULL)
-		*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		*out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	BIO_free(bio);
 	sc_free_secret(data, len);
 	if (*out == NULL)
@@ -378,19 +482,53 @@ bad:
 	    s ? s : "");
 }
 
+/* The n decimal digits at s as a number, or -1 if any is not a digit (stops at the NUL). */
+static int fixed_digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/*
+ * A fixed-width parser rather than strptime, which skips spaces, takes one-digit fields and
+ * two-digit years, and lets timegm turn 2027-02-30 into March 2. Leap seconds (:60) are
+ * refused: nothing we issue needs them.
+ */
 sc_err sc_parse_time(const char *s, time_t *out)
 {
 	struct tm tm;
 	const char *p;
+	int year, mon, mday, hour, min, sec, oh, om;
 	long off = 0;
-	time_t t;
 
+	_Static_assert(sizeof(time_t) >= 8, "years up to 9999 need a 64-bit time_t");
 	memset(&tm, 0, sizeof(tm));
 	if (s == NULL)
 		goto bad;
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (p == NULL)
+	/* YYYY-MM-DDTHH:MM:SS, every field exactly as wide as that; each check stops at a NUL. */
+	if ((year = fixed_digits(s, 4)) < 0 || s[4] != '-' || (mon = fixed_digits(s + 5, 2)) < 0 ||
+	    s[7] != '-' || (mday = fixed_digits(s + 8, 2)) < 0 || (s[10] != 'T' && s[10] != 't') ||
+	    (hour = fixed_digits(s + 11, 2)) < 0 || s[13] != ':' ||
+	    (min = fixed_digits(s + 14, 2)) < 0 || s[16] != ':' || (sec = fixed_digits(s + 17, 2)) < 0)
 		goto bad;
+	if (mon < 1 || mon > 12 || mday < 1 || mday > days_in_month(year, mon) || hour > 23 ||
+	    min > 59 || sec > 59)
+		goto bad;
+	p = s + 19;
 	if (*p == '.') { /* fractions of a second are allowed and ignored */
 		p++;
 		if (!isdigit((unsigned char)*p))
@@ -400,10 +538,11 @@ sc_err sc_parse_time(const char *s, time_t *out)
 	}
 	if (*p == 'Z' || *p == 'z') {
 		p++;
-	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-	    isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-	    isdigit((unsigned char)p[5])) {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L + ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
+	} else if (*p == '+' || *p == '-') {
+		if ((oh = fixed_digits(p + 1, 2)) < 0 || p[3] != ':' || (om = fixed_digits(p + 4, 2)) < 0 ||
+		    oh > 23 || om > 59)
+			goto bad;
+		off = oh * 3600L + om * 60L;
 		if (*p == '-')
 			off = -off;
 		p += 6;
@@ -412,10 +551,14 @@ sc_err sc_parse_time(const char *s, time_t *out)
 	}
 	if (*p != '\0')
 		goto bad;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		goto bad;
-	*out = t - off;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = mday;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	/* Every field is in range, so timegm cannot fail (its -1 is then 1969-12-31T23:59:59Z). */
+	*out = timegm(&tm) - off;
 	return SC_OK;
 bad:
 	return sc_fail(SC_ERR_USAGE, "time '%s': expected RFC 3339, e.g. 2027-01-31T00:00:00Z", s ? s : "");
