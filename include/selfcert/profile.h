@@ -184,8 +184,14 @@ struct sc_profile_info {
 
 void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out);
 
-/* The OIDs of docs/FORMATS.md (dotted), and their NIDs once registered (sc_oids_init). */
-#define SC_OID_ARC            "2.25.53089605985871717648707969792929908432"
+/*
+ * The OIDs of docs/FORMATS.md (dotted), and their NIDs once registered (sc_oids_init).
+ * The arc is the spec's UUID 27f0afaa-2c68-408a-b28c-def17d8b46d0 under Microsoft's implicit
+ * GUID arc (1.2.840.113556.1.8000.2554, split 4-4-4-4-4-6-6 hex digits) rather than as one
+ * 128-bit arc under 2.25: GnuTLS/libtasn1 refuses any arc of 2^64 or more, which made every
+ * leaf unparseable by GnuTLS. docs/FORMATS.md says why in full.
+ */
+#define SC_OID_ARC            "1.2.840.113556.1.8000.2554.10224.44970.11368.16522.45708.14610813.9127632"
 #define SC_OID_CT_PROFILE     SC_OID_ARC ".1"
 #define SC_OID_KP_PROFILESIGN SC_OID_ARC ".2"
 #define SC_OID_PE_ISSUANCE    SC_OID_ARC ".3"

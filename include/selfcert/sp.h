@@ -39,6 +39,8 @@ enum sc_sp_msg {
 	SC_SP_KEYS = 0x12,
 	SC_SP_SIGN = 0x13,
 	SC_SP_DELETE = 0x14,
+	SC_SP_DECRYPT = 0x15,         /* leaf key: RSA-OAEP decryption (keyEncipherment/dataEncipherment) */
+	SC_SP_DERIVE = 0x16,          /* leaf key: ECDH with a peer's point (keyAgreement) */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80,          /* OR-ed into the request type */
 };
@@ -57,6 +59,8 @@ enum sc_sp_role {
 enum sc_sp_sign_mode {
 	SC_SP_SIGN_MESSAGE = 1,   /* input is the message; the SP hashes it (or signs it pure, Ed25519) */
 	SC_SP_SIGN_DIGEST = 2,    /* input is the digest (length of `digest`); not for Ed25519 */
+	SC_SP_SIGN_PSS = 3,       /* input is the digest; RSA-PSS, MGF1 with the same digest, a salt
+	                             length of its own (sc_sp_sign_pss); RSA only */
 };
 
 /* "empty", "factory", "locked"; "unknown" otherwise. */
@@ -140,5 +144,51 @@ sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle) SC_MUST_USE;
  */
 sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len,
     uint8_t **answer, size_t *answer_len) SC_MUST_USE;
+
+/*
+ * Leaf-key use beyond SIGN (docs/PROTOCOL.md 0x13 mode 3, 0x15, 0x16), for the PKCS#11 module.
+ * Each is refused unless the key's certificate allows it (SC_ERR_KEY_USAGE), and only ever for
+ * leaf keys: the CSK and KEK are out of reach.
+ */
+#define SC_SP_OAEP_SHA1 4            /* DECRYPT's hash codes: SC_DIGEST_SHA256..512, or this */
+#define SC_SP_MAX_OAEP_LABEL 256     /* largest OAEP label DECRYPT accepts */
+#define SC_SP_MAX_CIPHERTEXT 512     /* an RSA-4096 block */
+#define SC_SP_MAX_EC_POINT 97        /* an uncompressed P-384 point */
+
+enum sc_sp_decrypt_scheme {
+	SC_SP_DECRYPT_OAEP = 1,      /* RSAES-OAEP (RFC 8017 7.1) */
+};
+
+/*
+ * RSA-PSS over a digest the host computed: `digest` (SC_DIGEST_SHA256..512; NONE means SHA-256)
+ * names the hash of input and of MGF1; salt_len bytes of salt (at most the modulus size minus
+ * the digest size minus 2). *sig (the modulus size) is the caller's (OPENSSL_free).
+ * SC_ERR_ALGORITHM for a key that is not RSA, SC_ERR_KEY_USAGE as sc_sp_sign, SC_ERR_USAGE for
+ * an input of the wrong size or a salt too long.
+ */
+sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
+    const uint8_t *input, size_t input_len, uint32_t salt_len,
+    uint8_t **sig, size_t *sig_len) SC_MUST_USE;
+
+/*
+ * RSA-OAEP decryption with a leaf key. oaep_md and mgf1_md: SC_DIGEST_SHA256..512 or
+ * SC_SP_OAEP_SHA1; label may be NULL when label_len is 0 (at most SC_SP_MAX_OAEP_LABEL bytes);
+ * in is exactly one block (the modulus size). *out is the caller's: a secret, free it with
+ * OPENSSL_clear_free(*out, *out_len). SC_ERR_ALGORITHM (not RSA, unknown hash),
+ * SC_ERR_KEY_USAGE (neither keyEncipherment nor dataEncipherment), SC_ERR_USAGE (block size),
+ * SC_ERR_KEY_DECRYPT (the block does not decrypt: one code for every padding failure).
+ */
+sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mgf1_md,
+    const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
+    uint8_t **out, size_t *out_len) SC_MUST_USE;
+
+/*
+ * ECDH with a leaf key (P-256, P-384) and a peer's uncompressed point (0x04 | X | Y, 65 or 97
+ * bytes, on the key's curve). *secret is the shared x-coordinate (32 or 48 bytes), a secret:
+ * OPENSSL_clear_free(*secret, *secret_len). SC_ERR_ALGORITHM (not EC), SC_ERR_KEY_USAGE (no
+ * keyAgreement), SC_ERR_MALFORMED (the point is not an uncompressed point of the curve).
+ */
+sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point,
+    size_t point_len, uint8_t **secret, size_t *secret_len) SC_MUST_USE;
 
 #endif

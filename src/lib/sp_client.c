@@ -100,6 +100,9 @@ sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len,
 	r = sc_wire_read_frame(sp->fd, answer, answer_len, SP_CLIENT_TIMEOUT_MS);
 	if (r != SC_OK && w != SC_OK)
 		return sc_fail(SC_ERR_PEER, "the SP closed the connection");
+	/* A bad frame length is the SP breaking protocol, not an input of ours being refused. */
+	if (r == SC_ERR_OVERSIZE || r == SC_ERR_MALFORMED)
+		r = sc_fail(SC_ERR_PEER, "the SP's answer: %s", sc_err_detail());
 	if (r != SC_OK) {
 		/* The stream is out of step after a failed read; never reuse it. */
 		close(sp->fd);
@@ -137,9 +140,14 @@ static sc_err roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t type,
 
 		sc_buf_get_cstring(rd, detail, SC_WIRE_MAX_DETAIL);
 		if ((r = sc_buf_done(rd, "error answer")) != SC_OK)
-			return sc_fail(SC_ERR_PEER, "malformed error answer from the SP");
-		if (code >= 0)
+			return sc_fail(SC_ERR_PEER, "SP error answer: %s", sc_err_detail());
+		/* Only codes we know: the CLI prints the name and exits by the code's class. */
+		if (code >= 0 || strcmp(sc_err_name((sc_err)code), "unknown") == 0)
 			return sc_fail(SC_ERR_PEER, "SP error answer with code %d", (int)code);
+		/* The detail ends up on the user's terminal as one line: no control characters. */
+		for (char *c = detail; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 		return sc_fail((sc_err)code, "%s", detail);
 	}
 	if (atype != (type | SC_SP_ANSWER))
@@ -504,6 +512,9 @@ sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
 
 	*sig = NULL;
 	*sig_len = 0;
+	/* PSS carries a salt length this signature has no room for. */
+	if (mode == SC_SP_SIGN_PSS)
+		return sc_fail(SC_ERR_USAGE, "sign: PSS goes through sc_sp_sign_pss");
 	if (input_len > SC_SP_MAX_SIGN_INPUT)
 		return sc_fail(SC_ERR_OVERSIZE, "input of %zu bytes (at most %d)", input_len,
 		    SC_SP_MAX_SIGN_INPUT);
@@ -540,4 +551,134 @@ sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle)
 	sc_wire_begin(&req, SC_SP_DELETE, 0);
 	sc_buf_put_u32(&req, handle);
 	return simple(sp, &req, SC_SP_DELETE);
+}
+
+/* ---- leaf-key use for the PKCS#11 module: PSS, OAEP decryption, ECDH ---- */
+
+sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
+    const uint8_t *input, size_t input_len, uint32_t salt_len,
+    uint8_t **sig, size_t *sig_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf req, rd;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, s_len = 0;
+	const uint8_t *s = NULL;
+
+	*sig = NULL;
+	*sig_len = 0;
+	if (input_len > SC_SP_MAX_SIGN_INPUT)
+		return sc_fail(SC_ERR_OVERSIZE, "input of %zu bytes (at most %d)", input_len,
+		    SC_SP_MAX_SIGN_INPUT);
+	sc_wire_begin(&req, SC_SP_SIGN, 0);
+	sc_buf_put_u32(&req, handle);
+	sc_buf_put_u8(&req, SC_SP_SIGN_PSS);
+	sc_buf_put_u8(&req, (uint8_t)digest);
+	sc_buf_put_string(&req, input, input_len);
+	sc_buf_put_u32(&req, salt_len);
+	if ((r = roundtrip(sp, &req, SC_SP_SIGN, &ans, &ans_len, &rd)) != SC_OK)
+		goto out;
+	sc_buf_get_string(&rd, &s, &s_len, SC_SP_MAX_CIPHERTEXT);
+	if ((r = done_answer(&rd, "sign")) != SC_OK)
+		goto out;
+	if (s_len == 0) {
+		r = sc_fail(SC_ERR_PEER, "sign answer: empty signature");
+		goto out;
+	}
+	if ((*sig = OPENSSL_memdup(s, s_len)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "signature");
+		goto out;
+	}
+	*sig_len = s_len;
+	r = SC_OK;
+out:
+	sc_buf_free(&req);
+	OPENSSL_free(ans);
+	return r;
+}
+
+/*
+ * DECRYPT and DERIVE answer with one secret string: copy it out of the answer, then wipe the
+ * answer. max bounds what a well-behaved SP can send for the request.
+ */
+static sc_err secret_roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t type,
+    const char *what, size_t max, uint8_t **out, size_t *out_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf rd;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, n = 0;
+	const uint8_t *p = NULL;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((r = roundtrip(sp, req, type, &ans, &ans_len, &rd)) != SC_OK)
+		goto out;
+	sc_buf_get_string(&rd, &p, &n, max);
+	if ((r = done_answer(&rd, what)) != SC_OK)
+		goto out;
+	/* OPENSSL_malloc(0) may be NULL: keep one byte so an empty secret is still a buffer. */
+	if ((*out = OPENSSL_malloc(n > 0 ? n : 1)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "%s answer", what);
+		goto out;
+	}
+	if (n > 0)
+		memcpy(*out, p, n);
+	*out_len = n;
+	r = SC_OK;
+out:
+	sc_buf_free(req);
+	OPENSSL_clear_free(ans, ans_len);
+	return r;
+}
+
+sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mgf1_md,
+    const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
+    uint8_t **out, size_t *out_len)
+{
+	struct sc_buf req;
+
+	*out = NULL;
+	*out_len = 0;
+	if (label_len > SC_SP_MAX_OAEP_LABEL || (label == NULL && label_len > 0))
+		return sc_fail(SC_ERR_USAGE, "decrypt: label of %zu bytes (at most %d)", label_len,
+		    SC_SP_MAX_OAEP_LABEL);
+	if (in == NULL || in_len == 0 || in_len > SC_SP_MAX_CIPHERTEXT)
+		return sc_fail(SC_ERR_USAGE, "decrypt: ciphertext of %zu bytes (1..%d)", in_len,
+		    SC_SP_MAX_CIPHERTEXT);
+	if (oaep_md < 0 || oaep_md > 255 || mgf1_md < 0 || mgf1_md > 255)
+		return sc_fail(SC_ERR_ALGORITHM, "decrypt: hash code out of range");
+	sc_wire_begin(&req, SC_SP_DECRYPT, 0);
+	sc_buf_put_u32(&req, handle);
+	sc_buf_put_u8(&req, SC_SP_DECRYPT_OAEP);
+	sc_buf_put_u8(&req, (uint8_t)oaep_md);
+	sc_buf_put_u8(&req, (uint8_t)mgf1_md);
+	sc_buf_put_string(&req, label, label_len);
+	sc_buf_put_string(&req, in, in_len);
+	return secret_roundtrip(sp, &req, SC_SP_DECRYPT, "decrypt", SC_SP_MAX_CIPHERTEXT, out,
+	    out_len);
+}
+
+sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point,
+    size_t point_len, uint8_t **secret, size_t *secret_len)
+{
+	struct sc_buf req;
+	sc_err r;
+
+	*secret = NULL;
+	*secret_len = 0;
+	if (point == NULL || point_len == 0 || point_len > SC_SP_MAX_EC_POINT)
+		return sc_fail(SC_ERR_USAGE, "derive: peer point of %zu bytes (1..%d)", point_len,
+		    SC_SP_MAX_EC_POINT);
+	sc_wire_begin(&req, SC_SP_DERIVE, 0);
+	sc_buf_put_u32(&req, handle);
+	sc_buf_put_string(&req, point, point_len);
+	r = secret_roundtrip(sp, &req, SC_SP_DERIVE, "derive", (SC_SP_MAX_EC_POINT - 1) / 2, secret,
+	    secret_len);
+	if (r == SC_OK && *secret_len == 0) {
+		OPENSSL_clear_free(*secret, 1);
+		*secret = NULL;
+		return sc_fail(SC_ERR_PEER, "derive answer: empty secret");
+	}
+	return r;
 }

@@ -195,6 +195,8 @@ const char *sc_wire_msg_name(int type)
 	case SC_SP_KEYS: return "keys";
 	case SC_SP_SIGN: return "sign";
 	case SC_SP_DELETE: return "delete";
+	case SC_SP_DECRYPT: return "decrypt";
+	case SC_SP_DERIVE: return "derive";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}

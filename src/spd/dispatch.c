@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -46,6 +48,8 @@ static sc_err h_issue(struct spd *, struct sc_buf *, struct sc_buf *);
 static sc_err h_keys(struct spd *, struct sc_buf *, struct sc_buf *);
 static sc_err h_sign(struct spd *, struct sc_buf *, struct sc_buf *);
 static sc_err h_delete(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_decrypt(struct spd *, struct sc_buf *, struct sc_buf *);
+static sc_err h_derive(struct spd *, struct sc_buf *, struct sc_buf *);
 
 /* The SP's whole surface: nothing outside this table can be asked of it. */
 static const struct spd_dispatch_entry {
@@ -65,6 +69,8 @@ static const struct spd_dispatch_entry {
 	{ SC_SP_KEYS,           S_LOCKED,            0,         h_keys },
 	{ SC_SP_SIGN,           S_LOCKED,            0,         h_sign },
 	{ SC_SP_DELETE,         S_LOCKED,            0,         h_delete },
+	{ SC_SP_DECRYPT,        S_LOCKED,            0,         h_decrypt },
+	{ SC_SP_DERIVE,         S_LOCKED,            0,         h_derive },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)
@@ -691,13 +697,16 @@ static sc_err h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	const uint8_t *in;
 	size_t in_len, sig_len = 0;
 	uint8_t *sig = NULL;
-	uint32_t handle, ku;
+	uint32_t handle, ku, salt_len = 0;
 	uint8_t mode, digest;
 
 	handle = sc_buf_get_u32(req);
 	mode = sc_buf_get_u8(req);
 	digest = sc_buf_get_u8(req);
 	sc_buf_get_string(req, &in, &in_len, SC_SP_MAX_SIGN_INPUT);
+	/* Only PSS has a salt length, after the input. */
+	if (mode == SC_SP_SIGN_PSS)
+		salt_len = sc_buf_get_u32(req);
 	if ((r = body_done(req, SC_SP_SIGN)) != SC_OK)
 		return r;
 	if ((s = find_slot(st, handle, NULL)) == NULL)
@@ -740,6 +749,38 @@ static sc_err h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 			r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
 			goto out;
 		}
+	} else if (mode == SC_SP_SIGN_PSS) {
+		int max_salt;
+
+		if (!sc_alg_is_rsa(s->alg)) {
+			r = sc_fail(SC_ERR_ALGORITHM, "sign: PSS needs an RSA key, key %u is %s",
+			    (unsigned)handle, sc_alg_name(s->alg));
+			goto out;
+		}
+		if (in_len != (size_t)EVP_MD_get_size(md)) {
+			r = sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", in_len,
+			    EVP_MD_get0_name(md));
+			goto out;
+		}
+		/* RFC 8017 9.1.1: emLen >= hLen + sLen + 2 (our moduli are whole bytes). */
+		max_salt = EVP_PKEY_get_size(s->key) - EVP_MD_get_size(md) - 2;
+		if (salt_len > (uint32_t)max_salt) {
+			r = sc_fail(SC_ERR_USAGE, "sign: PSS salt length %u over %d for this key and digest",
+			    (unsigned)salt_len, max_salt);
+			goto out;
+		}
+		if ((pctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
+		    EVP_PKEY_sign_init(pctx) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)salt_len) != 1 ||
+		    EVP_PKEY_sign(pctx, NULL, &sig_len, in, in_len) != 1 ||
+		    (sig = OPENSSL_malloc(sig_len)) == NULL ||
+		    EVP_PKEY_sign(pctx, sig, &sig_len, in, in_len) != 1) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: PSS signing failed");
+			goto out;
+		}
 	} else {
 		r = sc_fail(SC_ERR_USAGE, "sign: unknown mode %u", mode);
 		goto out;
@@ -780,4 +821,176 @@ static sc_err h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	EVP_PKEY_free(gone.key);
 	X509_free(gone.cert);
 	return SC_OK;
+}
+
+/* ---- leaf-key decryption and key agreement (for the PKCS#11 module) ---- */
+
+/* DECRYPT's hash codes: the digests of section 4, and SHA-1 (sound in OAEP, common in PKCS#11). */
+static const EVP_MD *oaep_md(uint8_t code)
+{
+	if (code == SC_SP_OAEP_SHA1)
+		return EVP_sha1();
+	if (code >= SC_DIGEST_SHA256 && code <= SC_DIGEST_SHA512)
+		return sc_digest_md((enum sc_digest)code);
+	return NULL;
+}
+
+static sc_err h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md, *mgf1;
+	const uint8_t *label, *in;
+	size_t label_len, in_len, out_len = 0, out_cap = 0;
+	uint8_t *label_copy = NULL, *out = NULL;
+	struct spd_slot *s;
+	uint32_t handle, ku;
+	uint8_t scheme, md_code, mgf1_code;
+
+	handle = sc_buf_get_u32(req);
+	scheme = sc_buf_get_u8(req);
+	md_code = sc_buf_get_u8(req);
+	mgf1_code = sc_buf_get_u8(req);
+	sc_buf_get_string(req, &label, &label_len, SC_SP_MAX_OAEP_LABEL);
+	sc_buf_get_string(req, &in, &in_len, SC_SP_MAX_CIPHERTEXT);
+	if ((r = sc_buf_done(req, "decrypt")) != SC_OK)
+		return r;
+	if ((s = find_slot(st, handle, NULL)) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "decrypt: no key with handle %u", (unsigned)handle);
+	if (!sc_alg_is_rsa(s->alg))
+		return sc_fail(SC_ERR_ALGORITHM, "decrypt: key %u is %s, only RSA keys decrypt",
+		    (unsigned)handle, sc_alg_name(s->alg));
+	ku = X509_get_key_usage(s->cert);
+	if (!(ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
+		return sc_fail(SC_ERR_KEY_USAGE, "decrypt: key %u's certificate allows neither "
+		    "keyEncipherment nor dataEncipherment", (unsigned)handle);
+	if (scheme != SC_SP_DECRYPT_OAEP)
+		return sc_fail(SC_ERR_USAGE, "decrypt: unknown scheme %u", scheme);
+	if ((md = oaep_md(md_code)) == NULL || (mgf1 = oaep_md(mgf1_code)) == NULL)
+		return sc_fail(SC_ERR_ALGORITHM, "decrypt: unknown %s hash %u",
+		    md == NULL ? "OAEP" : "MGF1", md == NULL ? md_code : mgf1_code);
+	if (in_len != (size_t)EVP_PKEY_get_size(s->key))
+		return sc_fail(SC_ERR_USAGE, "decrypt: %zu-byte ciphertext, key %u takes %d-byte blocks",
+		    in_len, (unsigned)handle, EVP_PKEY_get_size(s->key));
+	/* The label is handed over to OpenSSL, which frees it with the context. */
+	if (label_len > 0 && (label_copy = OPENSSL_memdup(label, label_len)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "decrypt: label");
+	out_cap = in_len;
+	if ((pctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
+	    (out = OPENSSL_malloc(out_cap)) == NULL ||
+	    EVP_PKEY_decrypt_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1) != 1 ||
+	    (label_copy != NULL &&
+	     EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label_copy, (int)label_len) != 1)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "decrypt: setting up RSA-OAEP");
+		goto out;
+	}
+	label_copy = NULL;
+	out_len = out_cap;
+	/* One answer for every way a block can fail to decrypt: no padding oracle here. */
+	if (EVP_PKEY_decrypt(pctx, out, &out_len, in, in_len) != 1) {
+		ERR_clear_error();
+		out_len = 0;
+		r = sc_fail(SC_ERR_KEY_DECRYPT, "decrypt: the ciphertext does not decrypt with key %u",
+		    (unsigned)handle);
+		goto out;
+	}
+	/* The plaintext is a secret in transit: the answer is wiped when it is freed. */
+	ans->secret = 1;
+	sc_buf_put_string(ans, out, out_len);
+	r = SC_OK;
+out:
+	OPENSSL_free(label_copy);
+	OPENSSL_clear_free(out, out_cap);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+/* The peer's public key from an uncompressed point on curve `group`; NULL if it is not one. */
+static EVP_PKEY *ec_peer_key(const char *group, const uint8_t *point, size_t len)
+{
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *peer = NULL;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, len);
+	params[2] = OSSL_PARAM_construct_end();
+	/* Decoding the point checks that it lies on the curve. */
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &peer, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		EVP_PKEY_free(peer);
+		peer = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return peer;
+}
+
+static sc_err h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *dctx = NULL;
+	EVP_PKEY *peer = NULL;
+	const uint8_t *point;
+	size_t point_len, field, secret_len = 0, secret_cap = 0;
+	uint8_t *secret = NULL;
+	struct spd_slot *s;
+	uint32_t handle, ku;
+	const char *group;
+
+	handle = sc_buf_get_u32(req);
+	sc_buf_get_string(req, &point, &point_len, SC_SP_MAX_EC_POINT);
+	if ((r = sc_buf_done(req, "derive")) != SC_OK)
+		return r;
+	if ((s = find_slot(st, handle, NULL)) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "derive: no key with handle %u", (unsigned)handle);
+	if (s->alg != SC_ALG_P256 && s->alg != SC_ALG_P384)
+		return sc_fail(SC_ERR_ALGORITHM, "derive: key %u is %s, only EC keys agree keys",
+		    (unsigned)handle, sc_alg_name(s->alg));
+	ku = X509_get_key_usage(s->cert);
+	if (!(ku & KU_KEY_AGREEMENT))
+		return sc_fail(SC_ERR_KEY_USAGE, "derive: key %u's certificate does not allow "
+		    "keyAgreement", (unsigned)handle);
+	field = s->alg == SC_ALG_P256 ? 32 : 48;
+	group = s->alg == SC_ALG_P256 ? "P-256" : "P-384";
+	/* Uncompressed only: one encoding, nothing for the SP to decompress. */
+	if (point_len != 1 + 2 * field || point[0] != 0x04 ||
+	    (peer = ec_peer_key(group, point, point_len)) == NULL)
+		return sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not an uncompressed %s "
+		    "point (%zu bytes, 0x04 first)", group, 1 + 2 * field);
+	if ((dctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(dctx) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: setting up ECDH");
+		goto out;
+	}
+	if (EVP_PKEY_derive_set_peer_ex(dctx, peer, 1) != 1) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not a valid %s public key",
+		    group);
+		goto out;
+	}
+	if (EVP_PKEY_derive(dctx, NULL, &secret_cap) != 1 ||
+	    (secret = OPENSSL_malloc(secret_cap)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
+		goto out;
+	}
+	secret_len = secret_cap;
+	if (EVP_PKEY_derive(dctx, secret, &secret_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
+		goto out;
+	}
+	ans->secret = 1;
+	sc_buf_put_string(ans, secret, secret_len);
+	r = SC_OK;
+out:
+	OPENSSL_clear_free(secret, secret_cap);
+	EVP_PKEY_CTX_free(dctx);
+	EVP_PKEY_free(peer);
+	return r;
 }

@@ -417,8 +417,10 @@ static void test_gating(void **state)
 		{ SC_SP_KEYS,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_SIGN,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_DELETE,         { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_DECRYPT,        { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_DERIVE,         { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 	};
-	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x15, 0x7e, 0x7f, 0x80, 0x81, 0x91, 0xff };
+	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x17, 0x7e, 0x7f, 0x80, 0x81, 0x91, 0xff };
 	int s;
 	size_t i;
 
@@ -665,7 +667,7 @@ static void test_issue_and_sign(void **state)
 	free(sig);
 	assert_int_equal(sign(h1, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, dl, &sig, &sl),
 	    SC_ERR_USAGE);
-	assert_int_equal(sign(h1, 3, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl), SC_ERR_USAGE);
+	assert_int_equal(sign(h1, 9, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl), SC_ERR_USAGE);
 	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, 9, msg, sizeof(msg), &sig, &sl),
 	    SC_ERR_ALGORITHM);
 	assert_int_equal(sign(99, SC_SP_SIGN_MESSAGE, 1, msg, sizeof(msg), &sig, &sl), SC_ERR_NO_KEY);
@@ -935,6 +937,346 @@ static void test_replay_cache(void **state)
 	free(st);
 }
 
+/* ---- leaf-key PSS, decryption and key agreement (0x13 mode 3, 0x15, 0x16) ---- */
+
+static sc_err sign_pss(uint32_t handle, uint8_t digest, const uint8_t *in, size_t n,
+    uint32_t salt, uint8_t **sig, size_t *sig_len)
+{
+	struct sc_buf b;
+	struct answer a;
+	sc_err r;
+
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_u32(&b, handle);
+	sc_buf_put_u8(&b, SC_SP_SIGN_PSS);
+	sc_buf_put_u8(&b, digest);
+	sc_buf_put_string(&b, in, n);
+	sc_buf_put_u32(&b, salt);
+	r = call_buf(SC_SP_SIGN, &b, &a);
+	if (r == SC_OK) {
+		const uint8_t *p;
+		size_t pl;
+
+		sc_buf_get_string(&a.rd, &p, &pl, 1024);
+		assert_int_equal(sc_buf_done(&a.rd, "sign"), SC_OK);
+		*sig = malloc(pl);
+		memcpy(*sig, p, pl);
+		*sig_len = pl;
+	}
+	answer_free(&a);
+	return r;
+}
+
+static void decrypt_body(struct sc_buf *b, uint32_t handle, uint8_t scheme, uint8_t md,
+    uint8_t mgf1, const uint8_t *label, size_t ll, const uint8_t *ct, size_t cl)
+{
+	sc_buf_init_writer(b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_u32(b, handle);
+	sc_buf_put_u8(b, scheme);
+	sc_buf_put_u8(b, md);
+	sc_buf_put_u8(b, mgf1);
+	sc_buf_put_string(b, label, ll);
+	sc_buf_put_string(b, ct, cl);
+}
+
+/* DECRYPT or DERIVE: one string answer, copied to *out. */
+static sc_err call_secret(uint8_t type, struct sc_buf *b, uint8_t **out, size_t *out_len)
+{
+	struct answer a;
+	sc_err r = call_buf(type, b, &a);
+
+	if (r == SC_OK) {
+		const uint8_t *p;
+		size_t pl;
+
+		sc_buf_get_string(&a.rd, &p, &pl, SC_SP_MAX_CIPHERTEXT);
+		assert_int_equal(sc_buf_done(&a.rd, "secret"), SC_OK);
+		*out = malloc(pl + 1);
+		memcpy(*out, p, pl);
+		*out_len = pl;
+	}
+	answer_free(&a);
+	return r;
+}
+
+static sc_err decrypt(uint32_t handle, uint8_t scheme, uint8_t md, uint8_t mgf1,
+    const uint8_t *label, size_t ll, const uint8_t *ct, size_t cl, uint8_t **out, size_t *ol)
+{
+	struct sc_buf b;
+
+	decrypt_body(&b, handle, scheme, md, mgf1, label, ll, ct, cl);
+	return call_secret(SC_SP_DECRYPT, &b, out, ol);
+}
+
+static sc_err derive(uint32_t handle, const uint8_t *point, size_t pl, uint8_t **out, size_t *ol)
+{
+	struct sc_buf b;
+
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_u32(&b, handle);
+	sc_buf_put_string(&b, point, pl);
+	return call_secret(SC_SP_DERIVE, &b, out, ol);
+}
+
+/* What a peer would send: RSA-OAEP under the leaf certificate's public key. */
+static size_t oaep_encrypt(X509 *cert, const EVP_MD *md, const EVP_MD *mgf1, const char *label,
+    const uint8_t *msg, size_t n, uint8_t *out, size_t cap)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(X509_get0_pubkey(cert), NULL);
+	size_t len = cap;
+
+	assert_non_null(c);
+	assert_int_equal(EVP_PKEY_encrypt_init(c), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_oaep_md(c, md), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(c, mgf1), 1);
+	if (label != NULL)
+		assert_int_equal(EVP_PKEY_CTX_set0_rsa_oaep_label(c, OPENSSL_strdup(label),
+		    (int)strlen(label)), 1);
+	assert_int_equal(EVP_PKEY_encrypt(c, out, &len, msg, n), 1);
+	EVP_PKEY_CTX_free(c);
+	return len;
+}
+
+/* The uncompressed point of an EC key. */
+static size_t ec_point(EVP_PKEY *k, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	assert_int_equal(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key", out, cap, &n), 1);
+	return n;
+}
+
+static void test_pss(void **state)
+{
+	static const uint8_t msg[] = "probabilistic";
+	struct pspec s;
+	uint32_t h_rsa, h_ec;
+	X509 *c_rsa = NULL, *c_ec = NULL;
+	uint8_t dg[64], *sig = NULL, body[64];
+	unsigned int dl;
+	size_t sl;
+	EVP_PKEY_CTX *v;
+	struct sc_buf b;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 8);
+	memset(&s, 0, sizeof(s));
+	s.alg = SC_ALG_RSA2048;
+	assert_int_equal(issue_spec(&s, &h_rsa, &c_rsa), SC_OK);
+	s.alg = SC_ALG_P256;
+	assert_int_equal(issue_spec(&s, &h_ec, &c_ec), SC_OK);
+	assert_int_equal(EVP_Digest(msg, sizeof(msg), dg, &dl, EVP_sha384(), NULL), 1);
+
+	/* Verifies as RSA-PSS with SHA-384, MGF1-SHA-384 and the salt length asked for. */
+	assert_int_equal(sign_pss(h_rsa, SC_DIGEST_SHA384, dg, dl, 48, &sig, &sl), SC_OK);
+	assert_int_equal(sl, 256);
+	v = EVP_PKEY_CTX_new(X509_get0_pubkey(c_rsa), NULL);
+	assert_int_equal(EVP_PKEY_verify_init(v), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(v, RSA_PKCS1_PSS_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_signature_md(v, EVP_sha384()), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(v, EVP_sha384()), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(v, 48), 1);
+	assert_int_equal(EVP_PKEY_verify(v, sig, sl, dg, dl), 1);
+	EVP_PKEY_CTX_free(v);
+	free(sig);
+	/* The largest salt (256 - 48 - 2) and none at all; one more is refused. */
+	assert_int_equal(sign_pss(h_rsa, SC_DIGEST_SHA384, dg, dl, 206, &sig, &sl), SC_OK);
+	free(sig);
+	assert_int_equal(sign_pss(h_rsa, SC_DIGEST_SHA384, dg, dl, 0, &sig, &sl), SC_OK);
+	free(sig);
+	assert_int_equal(sign_pss(h_rsa, SC_DIGEST_SHA384, dg, dl, 207, &sig, &sl), SC_ERR_USAGE);
+	assert_int_equal(sign_pss(h_rsa, SC_DIGEST_SHA384, dg, 32, 32, &sig, &sl), SC_ERR_USAGE);
+	assert_int_equal(sign_pss(h_rsa, 9, dg, dl, 32, &sig, &sl), SC_ERR_ALGORITHM);
+	assert_int_equal(sign_pss(h_ec, SC_DIGEST_SHA384, dg, dl, 32, &sig, &sl), SC_ERR_ALGORITHM);
+	assert_int_equal(sign_pss(77, SC_DIGEST_SHA384, dg, dl, 32, &sig, &sl), SC_ERR_NO_KEY);
+	/* The salt length is part of the body: without it MALFORMED, a byte more TRAILING. */
+	sc_buf_init_writer(&b, sizeof(body), 0);
+	sc_buf_put_u32(&b, h_rsa);
+	sc_buf_put_u8(&b, SC_SP_SIGN_PSS);
+	sc_buf_put_u8(&b, SC_DIGEST_SHA256);
+	sc_buf_put_string(&b, dg, 32);
+	sc_buf_put_u32(&b, 32);
+	assert_int_equal(sc_buf_done(&b, "pss"), SC_OK);
+	check_body(SC_SP_SIGN, b.data, b.len);
+	assert_int_equal(call(SC_SP_SIGN, b.data, b.len, NULL), SC_OK);
+	sc_buf_free(&b);
+	X509_free(c_rsa);
+	X509_free(c_ec);
+}
+
+static void test_decrypt(void **state)
+{
+	static const uint8_t secret[] = "a premaster secret of sorts";
+	struct pspec s;
+	uint32_t h_enc, h_sig, h_data, h_ec;
+	X509 *c_enc = NULL, *c_sig = NULL, *c_data = NULL, *c_ec = NULL;
+	uint8_t ct[512], big[SC_SP_MAX_CIPHERTEXT + 1], label[SC_SP_MAX_OAEP_LABEL + 1], *pt = NULL;
+	size_t cl, pl;
+	struct sc_buf b;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 8);
+	memset(&s, 0, sizeof(s));
+	s.alg = SC_ALG_RSA2048;
+	s.key_usage = KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT;
+	assert_int_equal(issue_spec(&s, &h_enc, &c_enc), SC_OK);
+	s.key_usage = KU_DATA_ENCIPHERMENT;
+	assert_int_equal(issue_spec(&s, &h_data, &c_data), SC_OK);
+	s.key_usage = 0; /* digitalSignature only */
+	assert_int_equal(issue_spec(&s, &h_sig, &c_sig), SC_OK);
+	s.alg = SC_ALG_P256;
+	s.key_usage = KU_KEY_AGREEMENT;
+	assert_int_equal(issue_spec(&s, &h_ec, &c_ec), SC_OK);
+
+	/* SHA-256 with a label; SHA-1 (PKCS#11's default); OAEP and MGF1 hashes that differ. */
+	cl = oaep_encrypt(c_enc, EVP_sha256(), EVP_sha256(), "tls", secret, sizeof(secret), ct,
+	    sizeof(ct));
+	assert_int_equal(cl, 256);
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA256, SC_DIGEST_SHA256,
+	    (const uint8_t *)"tls", 3, ct, cl, &pt, &pl), SC_OK);
+	assert_int_equal(pl, sizeof(secret));
+	assert_memory_equal(pt, secret, pl);
+	free(pt);
+	/* The wrong label, a changed byte, the wrong hash: one code for all, no oracle. */
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA256, SC_DIGEST_SHA256,
+	    (const uint8_t *)"tl5", 3, ct, cl, &pt, &pl), SC_ERR_KEY_DECRYPT);
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA512, SC_DIGEST_SHA256,
+	    (const uint8_t *)"tls", 3, ct, cl, &pt, &pl), SC_ERR_KEY_DECRYPT);
+	ct[100] ^= 1;
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA256, SC_DIGEST_SHA256,
+	    (const uint8_t *)"tls", 3, ct, cl, &pt, &pl), SC_ERR_KEY_DECRYPT);
+	cl = oaep_encrypt(c_data, EVP_sha1(), EVP_sha1(), NULL, secret, 5, ct, sizeof(ct));
+	assert_int_equal(decrypt(h_data, SC_SP_DECRYPT_OAEP, SC_SP_OAEP_SHA1, SC_SP_OAEP_SHA1, NULL,
+	    0, ct, cl, &pt, &pl), SC_OK);
+	assert_int_equal(pl, 5);
+	assert_memory_equal(pt, secret, 5);
+	free(pt);
+	cl = oaep_encrypt(c_enc, EVP_sha384(), EVP_sha1(), NULL, NULL, 0, ct, sizeof(ct));
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA384, SC_SP_OAEP_SHA1, NULL,
+	    0, ct, cl, &pt, &pl), SC_OK);
+	assert_int_equal(pl, 0); /* an empty message is a message */
+	free(pt);
+
+	/* Refusals, each its own code, in the order the SP checks. */
+	assert_int_equal(decrypt(99, SC_SP_DECRYPT_OAEP, 1, 1, NULL, 0, ct, cl, &pt, &pl),
+	    SC_ERR_NO_KEY);
+	assert_int_equal(decrypt(h_ec, SC_SP_DECRYPT_OAEP, 1, 1, NULL, 0, ct, cl, &pt, &pl),
+	    SC_ERR_ALGORITHM);
+	assert_int_equal(decrypt(h_sig, SC_SP_DECRYPT_OAEP, 1, 1, NULL, 0, ct, cl, &pt, &pl),
+	    SC_ERR_KEY_USAGE);
+	assert_int_equal(decrypt(h_enc, 2, 1, 1, NULL, 0, ct, cl, &pt, &pl), SC_ERR_USAGE);
+	assert_int_equal(decrypt(h_enc, 0, 1, 1, NULL, 0, ct, cl, &pt, &pl), SC_ERR_USAGE);
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, 0, 1, NULL, 0, ct, cl, &pt, &pl),
+	    SC_ERR_ALGORITHM);
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, 1, 5, NULL, 0, ct, cl, &pt, &pl),
+	    SC_ERR_ALGORITHM);
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, 1, 1, NULL, 0, ct, cl - 1, &pt, &pl),
+	    SC_ERR_USAGE);
+	/* Oversize fields are malformed bodies: the string bounds are the protocol's. */
+	memset(big, 0, sizeof(big));
+	memset(label, 'l', sizeof(label));
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, 1, 1, NULL, 0, big, sizeof(big), &pt,
+	    &pl), SC_ERR_MALFORMED);
+	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, 1, 1, label, sizeof(label), ct, cl, &pt,
+	    &pl), SC_ERR_MALFORMED);
+	/* Every prefix is MALFORMED, a byte more TRAILING. */
+	decrypt_body(&b, h_enc, SC_SP_DECRYPT_OAEP, 1, 1, (const uint8_t *)"x", 1, ct, 8);
+	assert_int_equal(sc_buf_done(&b, "decrypt"), SC_OK);
+	check_body(SC_SP_DECRYPT, b.data, b.len);
+	sc_buf_free(&b);
+	X509_free(c_enc);
+	X509_free(c_sig);
+	X509_free(c_data);
+	X509_free(c_ec);
+}
+
+static void test_derive(void **state)
+{
+	struct pspec s;
+	uint32_t h_ka, h_sig, h_ed, h_rsa, h_384;
+	X509 *c_ka = NULL, *c_sig = NULL, *c_ed = NULL, *c_rsa = NULL, *c_384 = NULL;
+	EVP_PKEY *peer = NULL, *peer384 = NULL;
+	EVP_PKEY_CTX *c;
+	uint8_t pt[SC_SP_MAX_EC_POINT + 1], pt384[SC_SP_MAX_EC_POINT], want[48], *got = NULL;
+	size_t pl, pl384, wl = sizeof(want), gl;
+	struct sc_buf b;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 8);
+	memset(&s, 0, sizeof(s));
+	s.alg = SC_ALG_P256;
+	s.key_usage = KU_KEY_AGREEMENT;
+	assert_int_equal(issue_spec(&s, &h_ka, &c_ka), SC_OK);
+	s.alg = SC_ALG_P384;
+	s.key_usage = KU_KEY_AGREEMENT | KU_DIGITAL_SIGNATURE;
+	assert_int_equal(issue_spec(&s, &h_384, &c_384), SC_OK);
+	s.key_usage = 0;
+	s.alg = SC_ALG_P256;
+	assert_int_equal(issue_spec(&s, &h_sig, &c_sig), SC_OK);
+	s.alg = SC_ALG_ED25519;
+	assert_int_equal(issue_spec(&s, &h_ed, &c_ed), SC_OK);
+	s.alg = SC_ALG_RSA2048;
+	s.key_usage = KU_KEY_ENCIPHERMENT;
+	assert_int_equal(issue_spec(&s, &h_rsa, &c_rsa), SC_OK);
+
+	/* The shared secret is what the peer computes with its own key and the leaf's. */
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &peer), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P384, &peer384), SC_OK);
+	pl = ec_point(peer, pt, sizeof(pt));
+	pl384 = ec_point(peer384, pt384, sizeof(pt384));
+	assert_int_equal(pl, 65);
+	assert_int_equal(pl384, 97);
+	c = EVP_PKEY_CTX_new(peer, NULL);
+	assert_int_equal(EVP_PKEY_derive_init(c), 1);
+	assert_int_equal(EVP_PKEY_derive_set_peer(c, X509_get0_pubkey(c_ka)), 1);
+	assert_int_equal(EVP_PKEY_derive(c, want, &wl), 1);
+	EVP_PKEY_CTX_free(c);
+	assert_int_equal(derive(h_ka, pt, pl, &got, &gl), SC_OK);
+	assert_int_equal(gl, 32);
+	assert_memory_equal(got, want, 32);
+	free(got);
+	assert_int_equal(derive(h_384, pt384, pl384, &got, &gl), SC_OK);
+	assert_int_equal(gl, 48);
+	free(got);
+
+	assert_int_equal(derive(99, pt, pl, &got, &gl), SC_ERR_NO_KEY);
+	assert_int_equal(derive(h_ed, pt, pl, &got, &gl), SC_ERR_ALGORITHM);
+	assert_int_equal(derive(h_rsa, pt, pl, &got, &gl), SC_ERR_ALGORITHM);
+	assert_int_equal(derive(h_sig, pt, pl, &got, &gl), SC_ERR_KEY_USAGE);
+	/* Points: the other curve's, compressed, off the curve, too long for any. */
+	assert_int_equal(derive(h_ka, pt384, pl384, &got, &gl), SC_ERR_MALFORMED);
+	assert_int_equal(derive(h_384, pt, pl, &got, &gl), SC_ERR_MALFORMED);
+	pt[0] = 0x02 | (pt[64] & 1);
+	assert_int_equal(derive(h_ka, pt, 33, &got, &gl), SC_ERR_MALFORMED);
+	pt[0] = 0x04;
+	pt[64] ^= 1;
+	assert_int_equal(derive(h_ka, pt, pl, &got, &gl), SC_ERR_MALFORMED);
+	pt[64] ^= 1;
+	memset(pt + 1, 0, 64); /* (0, 0) is not on P-256 */
+	assert_int_equal(derive(h_ka, pt, pl, &got, &gl), SC_ERR_MALFORMED);
+	assert_int_equal(derive(h_ka, pt, sizeof(pt), &got, &gl), SC_ERR_MALFORMED);
+	pl = ec_point(peer, pt, sizeof(pt));
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sc_buf_put_u32(&b, h_ka);
+	sc_buf_put_string(&b, pt, pl);
+	assert_int_equal(sc_buf_done(&b, "derive"), SC_OK);
+	check_body(SC_SP_DERIVE, b.data, b.len);
+	sc_buf_free(&b);
+	/* Across a restart the same key agrees the same secret. */
+	restart();
+	assert_int_equal(derive(h_ka, pt, pl, &got, &gl), SC_OK);
+	assert_memory_equal(got, want, 32);
+	free(got);
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(peer384);
+	X509_free(c_ka);
+	X509_free(c_sig);
+	X509_free(c_ed);
+	X509_free(c_rsa);
+	X509_free(c_384);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -950,6 +1292,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_paged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_commit_changes_nothing, setup, teardown),
 		cmocka_unit_test(test_replay_cache),
+		cmocka_unit_test_setup_teardown(test_pss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decrypt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derive, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The relying party of examples/gateway.c: a TLS server that admits a client only if
+# sc_verify_chain() accepts its certificate (manufacturer root, issuance extension, an allowed
+# network ID). A client of the allowed network is admitted and echoed; a client whose leaf
+# belongs to another network, and one whose certificate has expired (judged deterministically
+# with the gateway's --at, an hour after the leaf's notAfter), are refused with the reason
+# logged. The clients are stock OpenSSL with their keys in the SP (libp11).
+source "$SC_TESTLIB"
+source "$SC_PKCS11_LIB"
+: "${SC_GATEWAY:?set SC_GATEWAY to selfcert-gateway}"
+M=$SC_PKCS11_MODULE
+
+p11_world other-net || { fail "the world"; finish; exit 1; }
+ok "leaf of the allowed network" issue_leaf good --alg p256 --eku clientAuth
+NETDIR="$T/net-other-net" ok "leaf of another network" issue_leaf other --alg p256 --eku clientAuth
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/gw.key" -out "$T/gw.pem" \
+  -days 2 -subj /CN=localhost 2>/dev/null || fail "gateway certificate"
+
+# gateway NAME [flags…]: start one gateway for at most 2 connections; sets GW_PORT, GW_PID.
+gateway() {
+  local name=$1; shift
+  "$SC_GATEWAY" --cert "$T/gw.pem" --key "$T/gw.key" --mfr-root "$T/mfr/root.pem" \
+    --network-id "$NET_ID" --port 0 --max-connections 2 "$@" >"$T/$name.out" 2>"$T/$name.log" &
+  GW_PID=$!
+  GW_PORT=
+  for _ in $(seq 1 100); do
+    GW_PORT=$(sed -n 's/^selfcert-gateway: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/$name.out")
+    [ -n "$GW_PORT" ] && return 0
+    sleep 0.05
+  done
+  fail "$name: the gateway did not listen: $(head -c 300 "$T/$name.log")"
+  return 1
+}
+
+# client LEAF LINE: one TLS connection with LEAF's key (in the SP) and chain; prints what came back.
+client() {
+  local leaf=$1 line=$2
+  (echo "$line"; sleep 1) | PKCS11_MODULE_PATH="$M" timeout 20 openssl s_client -quiet -no_ign_eof \
+    -connect "127.0.0.1:$GW_PORT" -CAfile "$T/gw.pem" -engine pkcs11 -keyform engine \
+    -key "$(key_uri "$leaf")" -cert "$T/certs/$leaf.pem" -cert_chain "$T/dev-certs/chain.pem" 2>>"$T/clients.err"
+}
+
+stop_gateway() {
+  for _ in $(seq 1 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+  kill "$GW_PID" 2>/dev/null
+  wait "$GW_PID" 2>/dev/null
+}
+
+# ---- now: the allowed network in, another network out ----
+if gateway now; then
+  echo "ping $RANDOM" >"$T/ping"
+  client good "$(cat "$T/ping")" >"$T/good.echo"
+  check "the allowed client is echoed" grep -qx "$(cat "$T/ping")" "$T/good.echo"
+  check "the gateway logs the admission" \
+    grep -q "^selfcert-gateway: admitted CN=DEV-P11,O=$NET_ID,serialNumber=DEV-P11 (device DEV-P11, network $NET_ID)\$" "$T/now.log"
+  client other "not for you" >"$T/other.echo"
+  check "the other network's client gets nothing back" [ ! -s "$T/other.echo" ]
+  check "refused: network-unknown, named" \
+    grep -q "^selfcert-gateway: refused CN=DEV-P11,O=other-net,serialNumber=DEV-P11: network-unknown: .*other-net" "$T/now.log"
+  stop_gateway
+fi
+
+# ---- an hour after the leaf expired: refused by path validation ----
+not_after=$(openssl x509 -in "$T/certs/good.pem" -noout -enddate | cut -d= -f2)
+at=$(date -u -d "$not_after + 1 hour" +%Y-%m-%dT%H:%M:%SZ)
+if gateway expired --at "$at"; then
+  client good "too late" >"$T/late.echo"
+  check "the expired client gets nothing back" [ ! -s "$T/late.echo" ]
+  check "refused: chain, certificate has expired" \
+    grep -q "^selfcert-gateway: refused CN=DEV-P11,O=$NET_ID,serialNumber=DEV-P11: chain: .*certificate has expired" "$T/expired.log"
+  stop_gateway
+fi
+
+# ---- usage ----
+"$SC_GATEWAY" --cert "$T/gw.pem" --key "$T/gw.key" --mfr-root "$T/mfr/root.pem" --at yesterday >/dev/null 2>"$T/.err"
+check "a bad --at is a usage error (exit 2)" [ $? -eq 2 ]
+check "  naming --at" grep -q "^selfcert-gateway: usage: --at: " "$T/.err"
+finish
