@@ -2,7 +2,9 @@
  * store.c — the sealed store (store.h): state codec, AES-256-GCM sealing under an HKDF key
  * from the root key, atomic commit, and the counter protocol that turns an old store put back
  * into SC_ERR_ROLLBACK. Every plaintext and key buffer is wiped before it is freed.
+ * Built with SC_FAILPOINTS, every step of a commit is also a fail point (store.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,6 +28,13 @@
 /* Device-independent: the root key alone makes the store key device-unique. */
 #define HKDF_INFO "selfcert sealed store AES-256-GCM key"
 #define COUNTER_LEN 8
+#define TMP_HEX_LEN 12           /* "<file>.tmp-" + 12 hex digits: a commit's temp file */
+/*
+ * The store is written in pieces: the 25-byte header alone, then at most this much at a time.
+ * Bounded writes, and a stop between two of them (a fail point each) leaves a partly written
+ * temp file: the case the fault tests must be able to produce.
+ */
+#define WRITE_CHUNK (64u << 10)
 
 struct spd_store {
 	char dir[PATH_MAX];
@@ -104,6 +113,124 @@ out:
 	close(fd);
 	return r;
 }
+
+/* ---- fail points (SC_FAILPOINTS builds only) ---- */
+
+/*
+ * One per step of a commit, in the order a commit passes them. The counter's five mirror the
+ * store's: replace_file() numbers its steps from a base, FP_STORE_OPEN or FP_COUNTER_OPEN.
+ * The names and the parser exist only in SC_FAILPOINTS builds: a release binary holds no fail
+ * point code and never reads the variable.
+ */
+enum fp_id {
+	FP_STORE_OPEN, FP_STORE_WRITE, FP_STORE_FSYNC, FP_STORE_RENAME, FP_STORE_DIRSYNC,
+	FP_COUNTER_OPEN, FP_COUNTER_WRITE, FP_COUNTER_FSYNC, FP_COUNTER_RENAME, FP_COUNTER_DIRSYNC,
+	FP_COMMIT_DONE,
+	FP_COUNT
+};
+
+#ifdef SC_FAILPOINTS
+#define FP_SPEC_MAX 64                 /* "counter-dirsync:1000000:error" fits with room */
+#define FP_NTH_MAX 1000000u
+
+static const char *const fp_names[FP_COUNT] = {
+	"store-open", "store-write", "store-fsync", "store-rename", "store-dirsync",
+	"counter-open", "counter-write", "counter-fsync", "counter-rename", "counter-dirsync",
+	"commit-done",
+};
+
+static struct {
+	int loaded;                    /* the variable has been read (once per process) */
+	enum { FP_OFF, FP_EXIT, FP_ERROR, FP_TRACE } mode;
+	enum fp_id id;                 /* the armed point (FP_EXIT, FP_ERROR) */
+	unsigned long nth;             /* fires on this hit of it, counting from 1 */
+	unsigned long hits[FP_COUNT];
+} fp;
+
+/*
+ * Read SPD_FAILPOINT_ENV once, when the first store is opened or created (start-up, before any
+ * sandbox): "trace", or "<name>:<nth>[:exit|:error]". A bad value is SC_ERR_USAGE, so a test
+ * that misspells a point fails loudly instead of passing with nothing injected.
+ */
+static sc_err fp_load(void)
+{
+	char spec[FP_SPEC_MAX], *name, *nth, *mode, *end;
+	const char *v;
+	unsigned long n;
+	int i;
+
+	if (fp.loaded)
+		return SC_OK;
+	fp.loaded = 1;
+	v = getenv(SPD_FAILPOINT_ENV);
+	if (v == NULL || v[0] == '\0')
+		return SC_OK;
+	if (strcmp(v, "trace") == 0) {
+		fp.mode = FP_TRACE;
+		return SC_OK;
+	}
+	if (strlen(v) >= sizeof(spec))
+		return sc_fail(SC_ERR_USAGE, "%s: longer than %d bytes", SPD_FAILPOINT_ENV,
+		    FP_SPEC_MAX - 1);
+	snprintf(spec, sizeof(spec), "%s", v);
+	name = spec;
+	if ((nth = strchr(name, ':')) == NULL)
+		return sc_fail(SC_ERR_USAGE, "%s '%s': expected NAME:NTH[:exit|:error] or trace",
+		    SPD_FAILPOINT_ENV, v);
+	*nth++ = '\0';
+	if ((mode = strchr(nth, ':')) != NULL)
+		*mode++ = '\0';
+	for (i = 0; i < FP_COUNT && strcmp(fp_names[i], name) != 0; i++)
+		;
+	if (i == FP_COUNT)
+		return sc_fail(SC_ERR_USAGE, "%s: unknown fail point '%s' (store-open … commit-done)",
+		    SPD_FAILPOINT_ENV, name);
+	errno = 0;
+	n = strtoul(nth, &end, 10);
+	if (nth[0] < '1' || nth[0] > '9' || *end != '\0' || errno != 0 || n > FP_NTH_MAX)
+		return sc_fail(SC_ERR_USAGE, "%s: hit '%s' is not a number in 1..%u",
+		    SPD_FAILPOINT_ENV, nth, FP_NTH_MAX);
+	if (mode == NULL || strcmp(mode, "exit") == 0)
+		fp.mode = FP_EXIT;
+	else if (strcmp(mode, "error") == 0)
+		fp.mode = FP_ERROR;
+	else
+		return sc_fail(SC_ERR_USAGE, "%s: mode '%s' is neither exit nor error",
+		    SPD_FAILPOINT_ENV, mode);
+	fp.id = (enum fp_id)i;
+	fp.nth = n;
+	return SC_OK;
+}
+
+/*
+ * A step is about to run. Armed for this hit: exit mode stops the process here, as a crash
+ * would (no buffers flushed, no handlers run); error mode makes the step fail with SC_ERR_IO,
+ * as a full disk would. Trace mode names every hit on stderr, so tests can list them.
+ */
+static sc_err fp_hit(enum fp_id id)
+{
+	unsigned long n = ++fp.hits[id];
+
+	if (fp.mode == FP_TRACE) {
+		fprintf(stderr, "selfcert-spd: fail point %s #%lu\n", fp_names[id], n);
+		return SC_OK;
+	}
+	if (fp.mode == FP_OFF || id != fp.id || n != fp.nth)
+		return SC_OK;
+	if (fp.mode == FP_ERROR)
+		return sc_fail(SC_ERR_IO, "fail point %s #%lu: injected error", fp_names[id], n);
+	fprintf(stderr, "selfcert-spd: fail point %s #%lu: stopping (exit %d)\n", fp_names[id],
+	    n, SPD_FAILPOINT_EXIT);
+	_exit(SPD_FAILPOINT_EXIT);
+}
+#define FAILPOINT(id) fp_hit(id)
+#else
+#define FAILPOINT(id) SC_OK
+static sc_err fp_load(void)
+{
+	return SC_OK;
+}
+#endif
 
 /* ---- key derivation and sealing ---- */
 
@@ -570,12 +697,97 @@ out:
 
 /* ---- files ---- */
 
+static sc_err write_all(int fd, const uint8_t *p, size_t len, const char *path)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return SC_OK;
+}
+
+/*
+ * Durably replace path with data: a new temp file beside it (O_CREAT|O_EXCL|O_NOFOLLOW, 0600),
+ * written (the first `first` bytes alone, then WRITE_CHUNK at a time), fsynced, renamed over
+ * path, and the folder fsynced so the rename itself survives a power cut. Each step is the
+ * fail point `step` + its offset (the store's or the counter's five). *renamed says whether the
+ * new content reached path: after that, a failure can no longer take it back.
+ */
+static sc_err replace_file(const char *path, const uint8_t *data, size_t len, size_t first,
+    enum fp_id step, int *renamed)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	char tmp[PATH_MAX], hex[TMP_HEX_LEN + 1];
+	uint8_t rnd[TMP_HEX_LEN / 2];
+	size_t off, piece;
+	int fd = -1, n;
+
+	*renamed = 0;
+	(void)step; /* only read by SC_FAILPOINTS builds */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
+	sc_hex(rnd, sizeof(rnd), hex);
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, hex);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return sc_fail(SC_ERR_USAGE, "%s: path too long", path);
+	if ((r = FAILPOINT(step + FP_STORE_OPEN)) != SC_OK)
+		return r;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sc_fail(SC_ERR_IO, "%s: %s", tmp, strerror(errno));
+	for (off = 0; off < len; off += piece) {
+		piece = off == 0 && first > 0 && first < len ? first : len - off;
+		if (piece > WRITE_CHUNK)
+			piece = WRITE_CHUNK;
+		if ((r = FAILPOINT(step + FP_STORE_WRITE)) != SC_OK ||
+		    (r = write_all(fd, data + off, piece, tmp)) != SC_OK)
+			goto out;
+	}
+	if ((r = FAILPOINT(step + FP_STORE_FSYNC)) != SC_OK)
+		goto out;
+	if (fsync(fd) != 0) {
+		r = sc_fail(SC_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = sc_fail(SC_ERR_IO, "%s: close: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if ((r = FAILPOINT(step + FP_STORE_RENAME)) != SC_OK)
+		goto out;
+	if (rename(tmp, path) != 0) {
+		r = sc_fail(SC_ERR_IO, "%s: rename: %s", path, strerror(errno));
+		goto out;
+	}
+	*renamed = 1;
+	if ((r = FAILPOINT(step + FP_STORE_DIRSYNC)) != SC_OK ||
+	    (r = sc_fsync_dir_of(path)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	/* A temp file that was not renamed holds nothing anyone relies on. */
+	if (r != SC_OK && !*renamed)
+		unlink(tmp);
+	return r;
+}
+
 static sc_err write_counter(const struct spd_store *s, uint64_t v)
 {
 	uint8_t c[COUNTER_LEN];
+	int renamed;
 
 	put_be64(c, v);
-	return sc_file_write_atomic(s->counter_path, c, sizeof(c), 0600);
+	return replace_file(s->counter_path, c, sizeof(c), sizeof(c), FP_COUNTER_OPEN, &renamed);
 }
 
 static sc_err read_counter(const struct spd_store *s, uint64_t *v)
@@ -607,6 +819,8 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 	sc_err r;
 
 	*out = NULL;
+	if ((r = fp_load()) != SC_OK)
+		return r;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "store");
 	if (strlen(dir) >= sizeof(s->dir) - 16) {
@@ -669,10 +883,8 @@ static sc_err write_store(struct spd_store *s, const struct spd_state *st, uint6
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf pt;
-	uint8_t *blob = NULL, rnd[6];
+	uint8_t *blob = NULL;
 	size_t blob_len = 0;
-	char tmp[PATH_MAX], hex[13];
-	int n;
 
 	*renamed = 0;
 	memset(&pt, 0, sizeof(pt));
@@ -680,26 +892,8 @@ static sc_err write_store(struct spd_store *s, const struct spd_state *st, uint6
 		goto out;
 	if ((r = seal(s->key, counter, pt.data, pt.len, &blob, &blob_len)) != SC_OK)
 		goto out;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
-		goto out;
-	}
-	sc_hex(rnd, sizeof(rnd), hex);
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", s->store_path, hex);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		r = sc_fail(SC_ERR_USAGE, "%s: path too long", s->store_path);
-		goto out;
-	}
-	/* O_EXCL|O_NOFOLLOW, 0600, written and fsynced before it can replace anything. */
-	if ((r = sc_file_write_new(tmp, blob, blob_len, 0600)) != SC_OK)
-		goto out;
-	if (rename(tmp, s->store_path) != 0) {
-		r = sc_fail(SC_ERR_IO, "%s: rename: %s", s->store_path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	*renamed = 1;
-	if ((r = sc_fsync_dir_of(s->store_path)) != SC_OK)
+	if ((r = replace_file(s->store_path, blob, blob_len, SPD_STORE_HDR_LEN, FP_STORE_OPEN,
+	    renamed)) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
@@ -724,8 +918,52 @@ sc_err spd_store_commit(struct spd_store *s, const struct spd_state *st)
 		return r;
 	if ((r = write_counter(s, s->counter + 1)) != SC_OK)
 		return r;
+	/* Durable: a stop here is the daemon dying before it can answer. */
+	if ((r = FAILPOINT(FP_COMMIT_DONE)) != SC_OK)
+		return r;
 	s->counter++;
 	return SC_OK;
+}
+
+/* Is name "<base>.tmp-" followed by exactly TMP_HEX_LEN lower-case hex digits? */
+static int is_temp_of(const char *name, const char *base)
+{
+	size_t n = strlen(base), i;
+
+	if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0)
+		return 0;
+	name += n + 5;
+	for (i = 0; i < TMP_HEX_LEN; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return name[TMP_HEX_LEN] == '\0';
+}
+
+/*
+ * Remove the temp files of commits that a crash interrupted. None was ever renamed into place,
+ * so none holds state anyone relies on (the rename is the commit point); left alone, every
+ * crash would leave up to one store-sized file behind. Only names replace_file makes are
+ * touched, only regular files, and only under the daemon's lock on the folder (main.c).
+ * Best effort: a temp file that stays is harmless.
+ */
+static void remove_stale_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_temp_of(e->d_name, "store") && !is_temp_of(e->d_name, "counter"))
+			continue;
+		if (join(path, sizeof(path), dir, e->d_name) != SC_OK ||
+		    lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+			continue;
+		(void)unlink(path);
+	}
+	closedir(d);
 }
 
 sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state *st)
@@ -775,6 +1013,7 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
 		}
 	}
 	s->counter = sc;
+	remove_stale_temps(s->dir);
 	*out = s;
 	s = NULL;
 	r = SC_OK;

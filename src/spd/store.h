@@ -22,6 +22,28 @@
 #define SPD_STORE_MAX (8u << 20)             /* 256 RSA-4096 keys with certificates fit */
 #define SPD_ROOT_KEY_LEN 32
 
+/*
+ * Fail points (builds with SC_FAILPOINTS only; cmake/faults.cmake turns it on for every build
+ * type but Release, RelWithDebInfo and MinSizeRel). The variable is read once, when the first
+ * store is opened or created:
+ *
+ *   SELFCERT_SPD_FAILPOINT=<name>:<nth>[:exit|:error]    or    SELFCERT_SPD_FAILPOINT=trace
+ *
+ * Names, in the order one commit passes them (each point sits just BEFORE its step):
+ *   store-open store-write store-fsync store-rename store-dirsync      the sealed store
+ *   counter-open counter-write counter-fsync counter-rename counter-dirsync   the counter file
+ *   commit-done                                    everything durable, nothing answered yet
+ * store-write is passed once per write (the header, then pieces of at most 64 KiB); the
+ * counter's points are also passed when open rolls the counter forward and by create.
+ * On the nth pass (counting from 1, per name, over the process's life): `exit` (the default)
+ * ends the process at once with _exit(SPD_FAILPOINT_EXIT), like a crash; `error` makes that step
+ * fail with SC_ERR_IO and the commit return it. `trace` prints every pass to stderr as
+ * "selfcert-spd: fail point <name> #<n>" and injects nothing. An unknown name or a malformed
+ * value makes open and create fail with SC_ERR_USAGE.
+ */
+#define SPD_FAILPOINT_ENV "SELFCERT_SPD_FAILPOINT"
+#define SPD_FAILPOINT_EXIT 70                /* EX_SOFTWARE: told apart from any real exit */
+
 struct spd_store; /* an open store: paths, derived key (secure heap), counters */
 
 /*
@@ -40,6 +62,9 @@ sc_err spd_store_create(const char *dir, const char *device_id) SC_MUST_USE;
  * malformed counter, bad magic or version, truncation, a failed tag, a plaintext that does not
  * decode exactly) is SC_ERR_STORE_DAMAGED with a detail. Nothing is ever "repaired" into an
  * empty device. *out is the caller's (spd_store_close).
+ * On success, temp files left by interrupted commits (`store.tmp-*`, `counter.tmp-*`) are
+ * removed, so the caller must hold the folder's lock (selfcert-spd's flock): another process's
+ * commit in progress would otherwise lose its temp file.
  */
 sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state *st) SC_MUST_USE;
 
@@ -47,7 +72,7 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
  * Seal st with counter + 1 and make it durable: temp file (O_EXCL|O_NOFOLLOW, 0600), fsync,
  * rename over `store`, fsync DIR, then the counter file the same way. On failure the caller
  * must treat the change as not made (the store on disk is the old or, at worst, the new state,
- * both of which open).
+ * both of which open); the next commit seals with the same counter + 1 again.
  */
 sc_err spd_store_commit(struct spd_store *store, const struct spd_state *st) SC_MUST_USE;
 

@@ -1,0 +1,40 @@
+# faults.cmake — fault injection (issue 3, "nothing lost, ever"): the SC_FAILPOINTS option that
+# compiles fail points into every step of selfcert-spd's store commit (src/spd/store.c), the
+# test-only tool sc-faults (tests/faults/), and the environment of
+# tests/integration/test_faults*.sh (the crash matrix, the kill -9 loop, damage and rollback).
+
+# On for development builds, off for every release-like build type, so a shipped binary holds
+# no fail point code (test_faults_crash.sh checks the binary in both cases).
+if(CMAKE_BUILD_TYPE MATCHES "^(Release|RelWithDebInfo|MinSizeRel)$")
+  set(SC_FAILPOINTS_DEFAULT OFF)
+else()
+  set(SC_FAILPOINTS_DEFAULT ON)
+endif()
+option(SC_FAILPOINTS "Compile fail points into selfcert-spd's store commit (for the fault tests)"
+  ${SC_FAILPOINTS_DEFAULT})
+if(SC_FAILPOINTS)
+  target_compile_definitions(selfcert-spd PRIVATE SC_FAILPOINTS=1)
+endif()
+
+# sc-faults: factory requests one at a time, a canonical store dump, the damage sweep, and the
+# kill-loop client. It links the SP's own store code (without fail points) to read stores.
+add_executable(sc-faults tests/faults/sc_faults.c tests/faults/sweep.c tests/faults/churn.c
+  ${SC_SPD_LIB_SOURCES})
+target_include_directories(sc-faults PRIVATE src/lib src/spd tests/faults)
+target_link_libraries(sc-faults PRIVATE libselfcert)
+
+if(SC_FAILPOINTS)
+  set(SC_FAILPOINTS_STATE ON)
+else()
+  set(SC_FAILPOINTS_STATE OFF)
+endif()
+foreach(t test_faults_crash test_faults_kill test_faults_store)
+  if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integration/${t}.sh)
+    set_property(TEST integration/${t} APPEND PROPERTY ENVIRONMENT
+      "SC_FAULTS=$<TARGET_FILE:sc-faults>"
+      "SC_FAILPOINTS=${SC_FAILPOINTS_STATE}"
+      "SC_FAULTS_LIB=${CMAKE_SOURCE_DIR}/tests/integration/lib-faults.sh")
+    # 77: fail points not compiled in (a release build): reported as skipped, not passed.
+    set_tests_properties(integration/${t} PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+  endif()
+endforeach()
