@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{ "mfr", "personalize", cmd_mfr_personalize, "have an SP generate its CSK and KEK, certify them, lock it" },
 	{ "net", "init", cmd_net_init, "create a network root and profile signer" },
 	{ "net", "profile", cmd_net_profile, "sign a profile for one device" },
+	{ "net", "device", cmd_net_device, "the provisioning registry: device add|revoke|list|show|import" },
+	{ "net", "server-cert", cmd_net_server_cert, "the provisioning server's TLS certificate" },
 	{ "sp", "init", cmd_sp_init, "create a secure processor's store (root key, counter, store)" },
 	{ "device", "info", cmd_device_info, "show the SP's state" },
 	{ "device", "challenge", cmd_device_challenge, "get a single-use challenge from the SP" },

@@ -1,0 +1,99 @@
+/*
+ * api.h — the provisioning API, independent of the HTTP library: a request (method, path,
+ * headers that matter, body bytes) goes in, a response (status, JSON or text body) comes out.
+ * selfcert-provd's HTTP layer (main.c) feeds it from libmicrohttpd; the unit tests call it
+ * directly. Every endpoint is in docs/API.md.
+ *
+ * Everything cryptographic is libselfcert's: the profile is built and signed with
+ * sc_profile_create/sc_profile_sign, device chains are checked by X.509 path validation to the
+ * manufacturer root, returned certificates by sc_verify_chain against the stored profile.
+ */
+#ifndef SC_PROVD_API_H
+#define SC_PROVD_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+#include "apierr.h"
+#include "metrics.h"
+#include "policy.h"
+#include "registry.h"
+
+#define PROVD_MAX_BODY (64 * 1024)     /* request bodies larger than this: 413 */
+#define PROVD_JSON_MAX_DEPTH 4         /* our requests nest 2 deep; refuse anything past 4 */
+#define PROVD_MAX_CHAIN 4              /* certificates in a device's chain (device CA, mfr CA, …) */
+#define PROVD_ADMIN_TOKEN_MIN 16       /* bytes: a shorter operator token is refused at start */
+#define PROVD_ADMIN_TOKEN_MAX 256
+
+/* What the server is: read-only after start, shared by every worker. */
+struct provd_api {
+	X509 *mfr_root;                /* trust anchor for device chains */
+	X509 *net_root;                /* the network root (verifies our own profiles) */
+	X509 *signer;                  /* profile signer certificate and key (NETDIR/signer.*) */
+	EVP_PKEY *signer_key;
+	char network_id[SC_NETWORK_ID_MAX + 1];  /* the signer's subject O */
+	struct provd_policy policy;
+	uint8_t admin_token_hash[32];  /* SHA-256 of the operator's bearer token */
+	int admin_enabled;             /* 0: /revoke answers admin-disabled */
+	struct provd_metrics *metrics; /* may be NULL */
+};
+
+struct provd_request {
+	const char *method;            /* "GET", "POST", … */
+	const char *path;              /* decoded path without the query: "/v1/profiles" */
+	const char *content_type;      /* NULL if absent */
+	const char *authorization;     /* NULL if absent */
+	const uint8_t *body;
+	size_t body_len;
+	const char *peer;              /* "127.0.0.1", for the audit log */
+};
+
+struct provd_response {
+	int status;
+	const char *content_type;      /* static string */
+	char *body;                    /* owned (free) */
+	size_t body_len;
+	int code;                      /* a provd_code on an error answer, else -1 */
+	int64_t retry_after;           /* > 0: send Retry-After */
+	int allow_get, allow_post;     /* for a 405's Allow header */
+	enum provd_endpoint endpoint;
+	char log[256];                 /* one line for the server log: IDs and the detail, no secrets */
+};
+
+/*
+ * Load NETDIR/signer.pem, signer.key, root.pem and the manufacturer root into api (the network
+ * ID from the signer's subject O; the signer must chain to root.pem). Policy and metrics are
+ * the caller's to set. SC_ERR_IO / SC_ERR_MALFORMED / SC_ERR_UNTRUSTED_SIGNER naming the file.
+ */
+sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mfr_root_path) SC_MUST_USE;
+
+/* Read the operator's bearer token from a file (0600, 16..256 bytes, trailing newline ignored). */
+sc_err provd_api_set_admin_token(struct provd_api *api, const char *path) SC_MUST_USE;
+
+void provd_api_free(struct provd_api *api);
+
+/*
+ * Answer one request. Never fails: every problem becomes an error answer with its code and
+ * status. reg is the worker's registry connection. resp->body is the caller's to free.
+ */
+void provd_api_handle(const struct provd_api *api, struct provd_reg *reg, const struct provd_request *req,
+    struct provd_response *resp);
+
+void provd_response_clear(struct provd_response *resp);
+
+/*
+ * An error answer for the HTTP layer's own refusals (body too large before it is read, wrong
+ * method on an unknown connection state): fills resp like provd_api_handle would.
+ */
+void provd_api_error(struct provd_response *resp, int code, const char *detail);
+
+/* Helpers, public for tests. Strict base64 (RFC 4648, padded, no whitespace). */
+sc_err provd_b64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len) SC_MUST_USE;
+char *provd_b64_encode(const uint8_t *p, size_t n);   /* malloc'd; NULL on failure */
+/* The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
+int provd_json_depth(const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * metrics.c — counters and fixed-bucket latency histograms behind one mutex (updates are a few
+ * additions; contention is nothing next to a signature), rendered as Prometheus text.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "apierr.h"
+#include "metrics.h"
+
+#define STATUS_MIN 100
+#define STATUS_MAX 599
+#define N_STATUS (STATUS_MAX - STATUS_MIN + 1)
+#define RENDER_MAX (256 * 1024)  /* the exposition never grows past this */
+
+/* Latency buckets in seconds (upper bounds); +Inf is implicit. */
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+#define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct provd_metrics {
+	pthread_mutex_t lock;
+	uint64_t requests[PROVD_EP_COUNT][N_STATUS];
+	uint64_t hist[PROVD_EP_COUNT][N_BUCKETS + 1];  /* cumulative at render, per bucket here */
+	double hist_sum[PROVD_EP_COUNT];
+	uint64_t hist_count[PROVD_EP_COUNT];
+	uint64_t refusals[PROVD_E_COUNT];
+	uint64_t profiles[2];                          /* by enum sc_key_origin */
+	uint64_t certificates;
+};
+
+static const char *const endpoint_names[PROVD_EP_COUNT] = {
+	[PROVD_EP_HEALTHZ] = "healthz", [PROVD_EP_METRICS] = "metrics", [PROVD_EP_PROFILES] = "profiles",
+	[PROVD_EP_CERTIFICATES] = "certificates", [PROVD_EP_DEVICE] = "device", [PROVD_EP_REVOKE] = "revoke",
+	[PROVD_EP_OTHER] = "other",
+};
+
+const char *provd_endpoint_name(enum provd_endpoint ep)
+{
+	return (unsigned)ep < PROVD_EP_COUNT ? endpoint_names[ep] : "other";
+}
+
+sc_err provd_metrics_new(struct provd_metrics **out)
+{
+	struct provd_metrics *m = calloc(1, sizeof(*m));
+
+	*out = NULL;
+	if (m == NULL)
+		return sc_fail(SC_ERR_NOMEM, "metrics");
+	if (pthread_mutex_init(&m->lock, NULL) != 0) {
+		free(m);
+		return sc_fail(SC_ERR_INTERNAL, "metrics: mutex");
+	}
+	*out = m;
+	return SC_OK;
+}
+
+void provd_metrics_free(struct provd_metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+void provd_metrics_request(struct provd_metrics *m, enum provd_endpoint ep, int status, double seconds)
+{
+	size_t b = 0;
+
+	if (m == NULL)
+		return;
+	if ((unsigned)ep >= PROVD_EP_COUNT)
+		ep = PROVD_EP_OTHER;
+	if (status < STATUS_MIN || status > STATUS_MAX)
+		status = 500;
+	if (seconds < 0)
+		seconds = 0;
+	while (b < N_BUCKETS && seconds > buckets[b])
+		b++;
+	pthread_mutex_lock(&m->lock);
+	m->requests[ep][status - STATUS_MIN]++;
+	m->hist[ep][b]++;
+	m->hist_sum[ep] += seconds;
+	m->hist_count[ep]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void provd_metrics_refusal(struct provd_metrics *m, int code)
+{
+	if (m == NULL || code < 0 || code >= PROVD_E_COUNT)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->refusals[code]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void provd_metrics_profile_issued(struct provd_metrics *m, enum sc_key_origin origin)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->profiles[origin == SC_KEY_SERVER_SUPPLIED ? 1 : 0]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void provd_metrics_cert_registered(struct provd_metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->certificates++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* An append-only text buffer with a hard cap; sticky failure. */
+struct text {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = 1;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		if (t->cap >= RENDER_MAX) {
+			t->failed = 1;
+			return;
+		}
+		{
+			size_t ncap = t->cap * 2 > RENDER_MAX ? RENDER_MAX : t->cap * 2;
+			char *np = realloc(t->p, ncap);
+			if (np == NULL) {
+				t->failed = 1;
+				return;
+			}
+			t->p = np;
+			t->cap = ncap;
+		}
+	}
+}
+
+sc_err provd_metrics_render(struct provd_metrics *m, const struct provd_counts *counts, char **out, size_t *len)
+{
+	struct text t = { NULL, 0, 8192, 0 };
+	struct provd_metrics *snap = NULL;
+
+	*out = NULL;
+	*len = 0;
+	/* Copy under the lock, format outside it. */
+	if ((snap = malloc(sizeof(*snap))) == NULL || (t.p = malloc(t.cap)) == NULL) {
+		free(snap);
+		return sc_fail(SC_ERR_NOMEM, "metrics");
+	}
+	pthread_mutex_lock(&m->lock);
+	memcpy(snap, m, sizeof(*snap));
+	pthread_mutex_unlock(&m->lock);
+
+	put(&t, "# HELP selfcert_provd_profiles_issued_total Profiles signed and recorded, by key origin.\n"
+	    "# TYPE selfcert_provd_profiles_issued_total counter\n"
+	    "selfcert_provd_profiles_issued_total{origin=\"device\"} %llu\n"
+	    "selfcert_provd_profiles_issued_total{origin=\"server\"} %llu\n",
+	    (unsigned long long)snap->profiles[0], (unsigned long long)snap->profiles[1]);
+	put(&t, "# HELP selfcert_provd_certificates_registered_total Returned certificates verified and recorded.\n"
+	    "# TYPE selfcert_provd_certificates_registered_total counter\n"
+	    "selfcert_provd_certificates_registered_total %llu\n", (unsigned long long)snap->certificates);
+	put(&t, "# HELP selfcert_provd_refusals_total Requests refused, by error code.\n"
+	    "# TYPE selfcert_provd_refusals_total counter\n");
+	for (int c = 0; c < PROVD_E_COUNT; c++)
+		put(&t, "selfcert_provd_refusals_total{reason=\"%s\"} %llu\n", provd_code_name(c),
+		    (unsigned long long)snap->refusals[c]);
+	put(&t, "# HELP selfcert_provd_requests_total HTTP requests answered, by endpoint and status.\n"
+	    "# TYPE selfcert_provd_requests_total counter\n");
+	for (int ep = 0; ep < PROVD_EP_COUNT; ep++)
+		for (int s = 0; s < N_STATUS; s++)
+			if (snap->requests[ep][s] != 0)
+				put(&t, "selfcert_provd_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
+				    endpoint_names[ep], s + STATUS_MIN, (unsigned long long)snap->requests[ep][s]);
+	put(&t, "# HELP selfcert_provd_request_duration_seconds Time from the request's end to the answer.\n"
+	    "# TYPE selfcert_provd_request_duration_seconds histogram\n");
+	for (int ep = 0; ep < PROVD_EP_COUNT; ep++) {
+		uint64_t cum = 0;
+		for (size_t b = 0; b < N_BUCKETS; b++) {
+			cum += snap->hist[ep][b];
+			put(&t, "selfcert_provd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+			    endpoint_names[ep], buckets[b], (unsigned long long)cum);
+		}
+		cum += snap->hist[ep][N_BUCKETS];
+		put(&t, "selfcert_provd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n"
+		    "selfcert_provd_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n"
+		    "selfcert_provd_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+		    endpoint_names[ep], (unsigned long long)cum, endpoint_names[ep], snap->hist_sum[ep],
+		    endpoint_names[ep], (unsigned long long)snap->hist_count[ep]);
+	}
+	if (counts != NULL)
+		put(&t, "# HELP selfcert_provd_devices Devices in the registry, by status.\n"
+		    "# TYPE selfcert_provd_devices gauge\n"
+		    "selfcert_provd_devices{status=\"active\"} %lld\n"
+		    "selfcert_provd_devices{status=\"revoked\"} %lld\n"
+		    "# HELP selfcert_provd_registry_profiles Profiles in the registry, by state.\n"
+		    "# TYPE selfcert_provd_registry_profiles gauge\n"
+		    "selfcert_provd_registry_profiles{state=\"consumed\"} %lld\n"
+		    "selfcert_provd_registry_profiles{state=\"open\"} %lld\n"
+		    "# HELP selfcert_provd_registry_certificates Certificates in the registry.\n"
+		    "# TYPE selfcert_provd_registry_certificates gauge\n"
+		    "selfcert_provd_registry_certificates %lld\n",
+		    (long long)counts->devices_active, (long long)counts->devices_revoked,
+		    (long long)counts->profiles_consumed, (long long)(counts->profiles - counts->profiles_consumed),
+		    (long long)counts->certificates);
+	free(snap);
+	if (t.failed) {
+		free(t.p);
+		return sc_fail(SC_ERR_NOMEM, "metrics: exposition over %d bytes", RENDER_MAX);
+	}
+	*out = t.p;
+	*len = t.len;
+	return SC_OK;
+}

@@ -1,0 +1,48 @@
+/*
+ * metrics.h — the provisioning server's counters and latency histograms, safe to update from
+ * every worker thread, rendered in the Prometheus text format (version 0.0.4) for /metrics.
+ * Counters live in memory and start at zero with the process, as Prometheus expects.
+ */
+#ifndef SC_PROVD_METRICS_H
+#define SC_PROVD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+#include "registry.h"
+
+/* The endpoints that get their own label (everything else is "other"). */
+enum provd_endpoint {
+	PROVD_EP_HEALTHZ,
+	PROVD_EP_METRICS,
+	PROVD_EP_PROFILES,
+	PROVD_EP_CERTIFICATES,
+	PROVD_EP_DEVICE,
+	PROVD_EP_REVOKE,
+	PROVD_EP_OTHER,
+	PROVD_EP_COUNT
+};
+
+const char *provd_endpoint_name(enum provd_endpoint ep);
+
+struct provd_metrics;
+
+sc_err provd_metrics_new(struct provd_metrics **out) SC_MUST_USE;
+void provd_metrics_free(struct provd_metrics *m);
+
+/* One finished request: its endpoint, HTTP status and wall time in seconds. */
+void provd_metrics_request(struct provd_metrics *m, enum provd_endpoint ep, int status, double seconds);
+/* A refusal, by the API's error code index (provd_api_code_name). */
+void provd_metrics_refusal(struct provd_metrics *m, int code);
+void provd_metrics_profile_issued(struct provd_metrics *m, enum sc_key_origin origin);
+void provd_metrics_cert_registered(struct provd_metrics *m);
+
+/*
+ * The whole exposition; counts (may be NULL) adds the registry gauges. *out is the caller's
+ * (free). SC_ERR_NOMEM.
+ */
+sc_err provd_metrics_render(struct provd_metrics *m, const struct provd_counts *counts,
+    char **out, size_t *len) SC_MUST_USE;
+
+#endif

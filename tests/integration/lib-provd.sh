@@ -1,0 +1,159 @@
+# lib-provd.sh — helpers for the provisioning server and agent tests, sourced after lib.sh:
+# a manufacturer and a network with the server's TLS certificate, the real selfcert-provd on a
+# loopback port (ephemeral, or the same one again after a restart, retried on collision), curl
+# calls that assert the HTTP status and the JSON error code, devices and agents.
+: "${SELFCERT_PROVD:?set SELFCERT_PROVD to the selfcert-provd binary}"
+: "${SELFCERT_AGENT:?set SELFCERT_AGENT to the selfcert-agent binary}"
+
+PROVD_PID=
+PROVD_PORT=0
+PROVD_URL=
+PROVD_ARGS=()
+PROVD_TOKEN=operator-token-for-tests-0123456789
+AGENT_PIDS=()
+
+provd_cleanup() {
+  [ -n "$PROVD_PID" ] && kill "$PROVD_PID" 2>/dev/null
+  for pid in "${AGENT_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null; done
+  cleanup
+}
+trap provd_cleanup EXIT
+
+# provd_world [NETWORK-ID]: $T/mfr, $T/net (with server.pem/key for 127.0.0.1 and localhost),
+# $T/reg.db (empty registry), $T/token (the operator's bearer token).
+provd_world() {
+  local id=${1:-testnet}
+  NET_ID=$id
+  sc mfr init --dir "$T/mfr" >/dev/null || return 1
+  sc net init --dir "$T/net" --network-id "$id" >/dev/null || return 1
+  sc net server-cert --dir "$T/net" --host 127.0.0.1 --host localhost >/dev/null || return 1
+  printf '%s\n' "$PROVD_TOKEN" >"$T/token"
+  chmod 600 "$T/token"
+}
+
+# start_provd [flags…]: the server on 127.0.0.1:$PROVD_PORT (0 the first time: the kernel picks;
+# later the same port again, retried while another process holds it). Waits for /healthz.
+# The flags are remembered for restarts (restart_provd).
+start_provd() {
+  [ $# -gt 0 ] && PROVD_ARGS=("$@")
+  local try
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    rm -f "$T/provd.port"
+    "$SELFCERT_PROVD" --db "$T/reg.db" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" \
+      --listen "127.0.0.1:$PROVD_PORT" --tls-cert "$T/net/server.pem" --tls-key "$T/net/server.key" \
+      --admin-token-file "$T/token" --port-file "$T/provd.port" "${PROVD_ARGS[@]}" 2>>"$T/provd.log" &
+    PROVD_PID=$!
+    local _
+    for _ in $(seq 1 200); do
+      [ -s "$T/provd.port" ] && break
+      kill -0 "$PROVD_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    if [ -s "$T/provd.port" ]; then
+      PROVD_PORT=$(cat "$T/provd.port")
+      PROVD_URL="https://127.0.0.1:$PROVD_PORT"
+      for _ in $(seq 1 200); do
+        if curl -sf --cacert "$T/net/root.pem" "$PROVD_URL/healthz" >/dev/null 2>&1; then return 0; fi
+        sleep 0.05
+      done
+      echo "selfcert-provd does not answer /healthz" >&2
+      return 1
+    fi
+    wait "$PROVD_PID" 2>/dev/null
+    PROVD_PID=
+    # The port is taken (a restart after SIGKILL can race another process): wait and retry.
+    tail -n 1 "$T/provd.log" >&2
+    sleep 0.5
+  done
+  echo "selfcert-provd did not start: $(tail -n 3 "$T/provd.log")" >&2
+  return 1
+}
+
+stop_provd() {
+  [ -n "$PROVD_PID" ] || return 0
+  kill "$PROVD_PID" 2>/dev/null
+  wait "$PROVD_PID" 2>/dev/null
+  local rc=$?
+  PROVD_PID=
+  return $rc
+}
+
+kill9_provd() {
+  [ -n "$PROVD_PID" ] || return 0
+  kill -9 "$PROVD_PID" 2>/dev/null
+  wait "$PROVD_PID" 2>/dev/null
+  PROVD_PID=
+}
+
+# api METHOD PATH [curl args…]: one HTTPS call; the body goes to $T/.api, the status to $HTTP.
+api() {
+  local method=$1 path=$2; shift 2
+  HTTP=$(curl -sS --cacert "$T/net/root.pem" -o "$T/.api" -w '%{http_code}' -X "$method" "$@" \
+    "$PROVD_URL$path" 2>"$T/.curl") || HTTP=000
+}
+
+# api_json METHOD PATH JSON-FILE [curl args…]: POST/… a file as application/json.
+api_json() {
+  local method=$1 path=$2 file=$3; shift 3
+  api "$method" "$path" -H 'Content-Type: application/json' --data-binary "@$file" "$@"
+}
+
+# api_is DESC STATUS [CODE]: the last call answered STATUS (and, for errors, {"error":"CODE",…}).
+api_is() {
+  local desc=$1 want=$2 code=${3:-}
+  if [ "$HTTP" != "$want" ]; then
+    fail "$desc: HTTP $HTTP, expected $want — $(head -c 300 "$T/.api" 2>/dev/null) $(head -c 200 "$T/.curl")"
+  elif [ -n "$code" ] && ! grep -q "^{\"error\":\"$code\",\"detail\":\"" "$T/.api"; then
+    fail "$desc: answer $(head -c 300 "$T/.api"), expected error \"$code\""
+  else
+    pass
+  fi
+}
+
+# json_field KEY < file: the string value of a top-level key in our compact JSON.
+json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" | head -n 1; }
+
+# provd_device NAME ID [personalize flags…]: an SP personalized for the network (p256 CSK and
+# KEK unless given), with its certificates in $T/NAME-certs.
+provd_device() {
+  local name=$1 id=$2; shift 2
+  new_device "$name" "$id" "${CSK_ALG:-p256}" "${KEX_ALG:-p256}" --net-root "$T/net/root.pem" \
+    --network-id "$NET_ID" "$@"
+}
+
+# agent NAME [flags…]: one run of the agent for device NAME (certificates in $T/NAME-out).
+agent() {
+  local name=$1; shift
+  "$SELFCERT_AGENT" --sp "$T/$name.sock" --certs "$T/$name-out" --device-dir "$T/$name-certs" \
+    --server "$PROVD_URL" --ca "$T/net/root.pem" "$@"
+}
+
+# agent_bg NAME OUT ERR [flags…]: the agent in the background (APID is its own pid, so that a
+# test can see it stop itself and continue it).
+agent_bg() {
+  local name=$1 out=$2 err=$3; shift 3
+  "$SELFCERT_AGENT" --sp "$T/$name.sock" --certs "$T/$name-out" --device-dir "$T/$name-certs" \
+    --server "$PROVD_URL" --ca "$T/net/root.pem" "$@" >"$out" 2>"$err" &
+  APID=$!
+  AGENT_PIDS+=("$APID")
+}
+
+# agent_refused DESC EXIT NAME AGENT-ARGS…: exit code and `selfcert-agent: NAME: …` on stderr.
+agent_refused() {
+  local desc=$1 want_rc=$2 want_name=$3; shift 3
+  agent "$@" >"$T/.out" 2>"$T/.err"
+  local rc=$?
+  if [ "$rc" -ne "$want_rc" ]; then
+    fail "$desc: exit $rc, expected $want_rc — $(tail -n 2 "$T/.err")"
+  elif ! grep -q "^selfcert-agent: $want_name: " "$T/.err"; then
+    fail "$desc: expected 'selfcert-agent: $want_name: …', got: $(tail -n 2 "$T/.err")"
+  else
+    pass
+  fi
+}
+
+# serial_of PEM: the certificate's serial in lower-case hex.
+serial_of() { openssl x509 -in "$1" -noout -serial | sed 's/serial=//' | tr 'A-F' 'a-f'; }
+
+# db SQL: one query on the registry (read-only use).
+db() { sqlite3 -batch -noheader "$T/reg.db" "$1"; }

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# selfcert-agent end to end with the real server and real SP daemons: enrollment in both
+# embodiments, renewal (forced, and by itself at two thirds of a short lifetime in daemon
+# mode), refusals with their names and exit codes (unknown device, another manufacturer,
+# revoked), a crash of the agent after every step, the SP restarted between challenge and
+# issue, the server killed between issue and acknowledgement, both unreachable, the daemon
+# waiting out a server that is down, SIGTERM, and the folder lock. After every recovery: one
+# key in the SP, the one state.json and leaf.pem name, and the registry's newest certificate.
+source "$SC_TESTLIB"
+source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
+
+provd_world testnet || exit 1
+provd_device a1 DEV-A1 || exit 1
+KEX_ALG=rsa2048 provd_device a2 DEV-A2 || exit 1
+provd_device a3 DEV-A3 || exit 1
+provd_device r DEV-R || exit 1
+provd_device u DEV-U || exit 1
+sc mfr init --dir "$T/mfr-other" --name "Other Maker" >/dev/null || exit 1
+sc sp init --store "$T/o" --device-id DEV-O >/dev/null && start_spd o &&
+  sc mfr personalize --dir "$T/mfr-other" --sp "$T/o.sock" --out "$T/o-certs" --net-root "$T/net/root.pem" \
+    --network-id testnet >/dev/null || exit 1
+sc net device add --db "$T/reg.db" --device-id DEV-A1 --device-id DEV-A2 --device-id DEV-A3 --device-id DEV-R \
+  --device-id DEV-O >/dev/null || exit 1
+start_provd --allow-server-keygen --rate-limit 100/1h --validity 1h || exit 1
+
+# invariants NAME ID: exactly one key in the SP, and it is the one state.json, leaf.pem and the
+# registry's newest certificate name; nothing pending or in flight.
+invariants() {
+  local name=$1 id=$2 desc=$3
+  local keys; keys=$(sc device keys --sp "$T/$name.sock")
+  local n; n=$(printf '%s\n' "$keys" | grep -c .)
+  local handle; handle=$(printf '%s\n' "$keys" | awk '{print $1}')
+  local st="$T/$name-out/state.json"
+  local leaf_serial; leaf_serial=$(serial_of "$T/$name-out/leaf.pem")
+  local reg_serial; reg_serial=$(db "SELECT serial FROM certificates WHERE device_id = '$id' ORDER BY registered_at DESC, rowid DESC LIMIT 1")
+  if [ "$n" -ne 1 ]; then fail "$desc: $n keys in the SP, expected 1"
+  elif ! grep -q "\"handle\": $handle," "$st"; then fail "$desc: state.json does not name key $handle"
+  elif ! grep -q "\"serial\": \"$leaf_serial\"" "$st"; then fail "$desc: leaf.pem ($leaf_serial) is not state.json's"
+  elif [ "$leaf_serial" != "$reg_serial" ]; then fail "$desc: leaf.pem $leaf_serial, registry $reg_serial"
+  elif ! grep -q '"pending": null' "$st" || ! grep -q '"inflight": null' "$st"; then fail "$desc: left pending/in flight"
+  else pass; fi
+}
+must_stop() {  # must_stop DESC: the background agent stopped itself, or the test ends here
+  if wait_stopped "$APID"; then pass; else fail "$1: $(tail -n 2 "$T/stop.err")"; exit 1; fi
+}
+certs_of() { db "SELECT count(*) FROM certificates WHERE device_id = '$1'"; }
+wait_stopped() {  # wait_stopped PID: until the process stopped itself (SIGSTOP)
+  local _
+  for _ in $(seq 1 400); do
+    [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = T ] && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# --- usage ---
+"$SELFCERT_AGENT" --help >"$T/.out"; check "agent --help" grep -q "^usage: selfcert-agent" "$T/.out"
+"$SELFCERT_AGENT" --sp x --certs y 2>"$T/.err"; check "missing flags: exit 2" [ $? -eq 2 ]
+"$SELFCERT_AGENT" --sp x --certs "$T/y" --server http://example.com --ca "$T/net/root.pem" 2>"$T/.err"
+check "plain http off loopback: exit 2" [ $? -eq 2 ] && check "named" grep -q "http:// only to a loopback" "$T/.err"
+
+# --- embodiment 1: the device generates the key ---
+ok "enroll DEV-A1" agent a1 --once
+check "stdout says enrolled" grep -q "^DEV-A1 enrolled key=1 serial=" "$T/.out"
+ok "leaf verifies with stock openssl" openssl verify -CAfile "$T/mfr/root.pem" -untrusted "$T/a1-out/chain.pem" "$T/a1-out/leaf.pem"
+ok "leaf verifies with selfcert" sc verify --json --mfr-root "$T/mfr/root.pem" --chain "$T/a1-out/chain.pem" "$T/a1-out/leaf.pem"
+check "device-generated key" grep -q '"key_origin":"device-generated"' "$T/.out"
+invariants a1 DEV-A1 "after enrollment"
+ok "second run: nothing due" agent a1 --once
+check "stdout says unchanged" grep -q "^DEV-A1 unchanged key=1 " "$T/.out"
+check "still one certificate" [ "$(certs_of DEV-A1)" = 1 ]
+ok "forced renewal" agent a1 --once --force-renew
+check "stdout says renewed" grep -q "^DEV-A1 renewed key=2 " "$T/.out"
+check "old key deleted" grep -q "old key 1 deleted" "$T/.err"
+check "two certificates" [ "$(certs_of DEV-A1)" = 2 ]
+invariants a1 DEV-A1 "after renewal"
+
+# --- a damaged state.json stops the agent before it touches anything ---
+cp "$T/a1-out/state.json" "$T/state.good"
+keys_before=$(sc device keys --sp "$T/a1.sock")
+head -c 60 "$T/state.good" >"$T/a1-out/state.json"
+agent_refused "state.json truncated" 1 malformed a1 --once --force-renew
+{ cat "$T/state.good"; echo '{}'; } >"$T/a1-out/state.json"
+agent_refused "state.json with trailing data" 1 malformed a1 --once --force-renew
+sed 's/"handle": \([0-9]*\)/"handle": "\1"/' "$T/state.good" >"$T/a1-out/state.json"
+agent_refused "state.json with a wrong type" 1 malformed a1 --once --force-renew
+sed 's/"version": 1/"version": 2/' "$T/state.good" >"$T/a1-out/state.json"
+agent_refused "state.json of another version" 1 malformed a1 --once --force-renew
+head -c 70000 /dev/zero | tr '\0' ' ' >"$T/a1-out/state.json"
+agent_refused "state.json oversize" 1 oversize a1 --once --force-renew
+check "no SP key touched" [ "$(sc device keys --sp "$T/a1.sock")" = "$keys_before" ]
+cp "$T/state.good" "$T/a1-out/state.json"
+ok "works again with its state back" agent a1 --once
+invariants a1 DEV-A1 "after the damaged state"
+
+# --- embodiment 2: the server generates the key (RSA, encrypted to an RSA KEK) ---
+ok "enroll DEV-A2, server keygen" agent a2 --once --server-keygen --alg rsa2048
+ok "its leaf" sc verify --json --mfr-root "$T/mfr/root.pem" --chain "$T/a2-out/chain.pem" "$T/a2-out/leaf.pem"
+check "server-supplied key" grep -q '"key_origin":"server-supplied"' "$T/.out"
+check "an RSA key in the SP" grep -q "^1 rsa2048 " <(sc device keys --sp "$T/a2.sock")
+invariants a2 DEV-A2 "server keygen"
+check "the registry knows it was the server's key" grep -q "server-generated key rsa2048" \
+  <(sc net device show --db "$T/reg.db" --device-id DEV-A2)
+
+# --- refusals ---
+agent_refused "unknown device" 1 unknown-device u --once
+check "nothing written for it" [ ! -e "$T/u-out/leaf.pem" ]
+check "no key issued for it" [ "$(key_count u)" -eq 0 ]
+agent_refused "another manufacturer" 1 chain o --once
+ok "enroll DEV-R" agent r --once
+R_SERIAL=$(serial_of "$T/r-out/leaf.pem")
+api POST /v1/devices/DEV-R/revoke -H "Authorization: Bearer $PROVD_TOKEN"
+api_is "revoke DEV-R" 200
+agent_refused "revoked device" 1 revoked r --once --force-renew
+check "revoked: leaf.pem untouched" [ "$(serial_of "$T/r-out/leaf.pem")" = "$R_SERIAL" ]
+check "revoked: its key kept" [ "$(key_count r)" -eq 1 ]
+agent_refused "server not trusted by --ca" 3 io a1 --once --force-renew --ca "$T/mfr/root.pem"
+agent_refused "wrong device folder" 2 usage a1 --once --device-dir "$T/a2-certs"
+invariants a1 DEV-A1 "after the refusals"
+
+# --- the agent crashes after each step, then runs again ---
+n=$(certs_of DEV-A1)
+for step in after-challenge after-profile after-issue after-pending after-ack-received after-write after-switch; do
+  agent a1 --once --force-renew --test-crash-at "$step" >/dev/null 2>"$T/.err"
+  check "crash at $step" [ $? -eq 86 ]
+  ok "recover from $step" agent a1 --once
+  case $step in after-challenge|after-profile) ;; *) n=$((n + 1)) ;; esac
+  check "$step: certificates registered $n" [ "$(certs_of DEV-A1)" = "$n" ]
+  invariants a1 DEV-A1 "after a crash at $step"
+done
+
+# --- the SP restarts between challenge and issue: a new challenge, then it works ---
+agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew --test-stop-at after-profile
+must_stop "agent stopped after the profile"
+stop_spd a1
+start_spd a1 || exit 1
+kill -CONT "$APID"
+wait "$APID"
+check "completes after the SP restart" [ $? -eq 0 ]
+check "asked for a new challenge" grep -q "no longer knows the challenge" "$T/stop.err"
+n=$((n + 1))
+check "SP restart: one more certificate" [ "$(certs_of DEV-A1)" = "$n" ]
+invariants a1 DEV-A1 "after the SP restart"
+
+# --- the server dies between issue and acknowledgement ---
+agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew --test-stop-at after-pending
+must_stop "agent stopped with a pending certificate"
+OLD_SERIAL=$(serial_of "$T/a1-out/leaf.pem")
+agent_refused "a second agent on the same folder" 3 io a1 --once
+check "the lock named" grep -q "another selfcert-agent is running" "$T/.err"
+kill9_provd
+kill -CONT "$APID"
+wait "$APID"
+check "server gone: exit 3" [ $? -eq 3 ]
+check "leaf.pem keeps the acknowledged certificate" [ "$(serial_of "$T/a1-out/leaf.pem")" = "$OLD_SERIAL" ]
+check "two keys while unacknowledged" [ "$(key_count a1)" -eq 2 ]
+start_provd || exit 1
+ok "acknowledged after the server's restart" agent a1 --once
+n=$((n + 1))
+check "server restart: one more certificate" [ "$(certs_of DEV-A1)" = "$n" ]
+invariants a1 DEV-A1 "after the server restart"
+# Killed and restarted while the agent waits: it simply carries on.
+agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew --test-stop-at after-issue
+must_stop "agent stopped after the issue"
+kill9_provd
+start_provd || exit 1
+kill -CONT "$APID"
+wait "$APID"
+check "completes across a server restart" [ $? -eq 0 ]
+n=$((n + 1))
+invariants a1 DEV-A1 "across a server restart"
+
+# --- unreachable SP, unreachable server ---
+stop_spd a1
+agent_refused "SP down" 3 io a1 --once
+start_spd a1 || exit 1
+stop_provd
+agent_refused "server down" 3 io a1 --once --force-renew
+invariants a1 DEV-A1 "after the server was down"
+
+# --- daemon: waits out the server, enrolls, renews by itself, stops on SIGTERM ---
+agent_bg a3 "$T/a3.out" "$T/a3.log" --retry-min 1s --retry-max 2s
+DPID=$APID
+for _ in $(seq 1 100); do grep -q "retrying in" "$T/a3.log" && break; sleep 0.1; done
+check "daemon backs off while the server is down" grep -q "io: .*retrying in [12]s" "$T/a3.log"
+# Short certificates now: 60 s (plus the server's 60 s back-dating), so renewal is due in 8..20 s.
+start_provd --allow-server-keygen --rate-limit 100/1h --validity 60s || exit 1
+for _ in $(seq 1 300); do grep -q "^DEV-A3 enrolled" "$T/a3.out" && break; sleep 0.1; done
+check "daemon enrolled once the server came" grep -q "^DEV-A3 enrolled key=1" "$T/a3.out"
+for _ in $(seq 1 600); do grep -q "^DEV-A3 renewed" "$T/a3.out" && break; sleep 0.1; done
+check "daemon renewed by itself" grep -q "^DEV-A3 renewed key=2" "$T/a3.out"
+kill -TERM "$DPID"
+wait "$DPID"
+check "SIGTERM: exit 0" [ $? -eq 0 ]
+check "SIGTERM: said so" grep -q "DEV-A3: stopping" "$T/a3.log"
+invariants a3 DEV-A3 "daemon"
+check "no private key in any log" bash -c "! grep -qi 'PRIVATE KEY' '$T/provd.log' '$T/a3.log'"
+ok "registry consistent" sqlite3 "$T/reg.db" "PRAGMA integrity_check"
+check "integrity ok" [ "$(cat "$T/.out")" = ok ]
+finish

@@ -1,0 +1,949 @@
+/*
+ * test_api.c — the provisioning API without HTTP: real certificates (made here with
+ * libselfcert), a real registry file, real signing. Every error code with its HTTP status for
+ * malformed bodies (JSON, types, base64, DER, size, content type, depth), every refusal of a
+ * device (not a device CA, wrong manufacturer, KEK of another device or CA, unknown, revoked,
+ * replay, rate, policy), both embodiments end to end (the server-generated key really decrypts
+ * with the KEK), returned certificates (registered, idempotent, consumed, never issued, not
+ * matching), device status, revoke with the operator token, health and metrics.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <selfcert/alg.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include "api.h"
+#include "util.h"
+#include "testutil.h"
+
+#define TOKEN "operator-token-0123456789abcdef"
+
+struct dev {
+	const char *id;
+	EVP_PKEY *csk, *kek;
+	X509 *ca, *kex;
+	X509 *issuer;  /* the manufacturer CA that made ca */
+};
+
+static char dir[512], db[600];
+static EVP_PKEY *mfr_root_key, *mfr_ca_key, *mfr_ca2_key, *other_root_key, *other_ca_key;
+static X509 *mfr_root, *mfr_ca, *mfr_ca2, *other_root, *other_ca;
+static EVP_PKEY *net_root_key, *signer_key, *rogue_key;
+static X509 *net_root, *signer, *rogue_signer;
+static struct dev dev_a = { .id = "DEV-A" }, dev_b = { .id = "DEV-B" }, dev_r = { .id = "DEV-R" }, dev_u = { .id = "DEV-U" };
+static struct dev dev_o = { .id = "DEV-O" }, dev_k = { .id = "DEV-K" };
+static struct provd_api api;
+static struct provd_reg *reg;
+
+static EVP_PKEY *keygen(enum sc_alg alg)
+{
+	EVP_PKEY *k = NULL;
+
+	assert_int_equal(sc_alg_keygen(alg, &k), SC_OK);
+	return k;
+}
+
+static void make_dev(struct dev *d, X509 *ca, EVP_PKEY *ca_key, X509 *kex_ca, EVP_PKEY *kex_ca_key)
+{
+	d->csk = keygen(SC_ALG_P256);
+	d->kek = keygen(SC_ALG_P256);
+	assert_int_equal(sc_cert_device_ca(d->csk, d->id, 365, ca, ca_key, &d->ca), SC_OK);
+	assert_int_equal(sc_cert_device_kex(d->kek, d->id, 365, kex_ca, kex_ca_key, &d->kex), SC_OK);
+	d->issuer = ca;
+}
+
+static void free_dev(struct dev *d)
+{
+	EVP_PKEY_free(d->csk);
+	EVP_PKEY_free(d->kek);
+	X509_free(d->ca);
+	X509_free(d->kex);
+}
+
+static int group_setup(void **state)
+{
+	char path[700];
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
+	snprintf(db, sizeof(db), "%s/reg.db", dir);
+	mfr_root_key = keygen(SC_ALG_P256);
+	mfr_ca_key = keygen(SC_ALG_P256);
+	mfr_ca2_key = keygen(SC_ALG_P256);
+	other_root_key = keygen(SC_ALG_P256);
+	other_ca_key = keygen(SC_ALG_P256);
+	assert_int_equal(sc_cert_mfr_root(mfr_root_key, "Acme", 730, &mfr_root), SC_OK);
+	assert_int_equal(sc_cert_mfr_ca(mfr_ca_key, "Acme", 365, mfr_root, mfr_root_key, &mfr_ca), SC_OK);
+	assert_int_equal(sc_cert_mfr_ca(mfr_ca2_key, "Acme Two", 365, mfr_root, mfr_root_key, &mfr_ca2), SC_OK);
+	assert_int_equal(sc_cert_mfr_root(other_root_key, "Other", 730, &other_root), SC_OK);
+	assert_int_equal(sc_cert_mfr_ca(other_ca_key, "Other", 365, other_root, other_root_key, &other_ca), SC_OK);
+	net_root_key = keygen(SC_ALG_P256);
+	signer_key = keygen(SC_ALG_P256);
+	rogue_key = keygen(SC_ALG_P256);
+	assert_int_equal(sc_cert_net_root(net_root_key, "netA", 730, &net_root), SC_OK);
+	assert_int_equal(sc_cert_profile_signer(signer_key, "netA", 365, net_root, net_root_key, &signer), SC_OK);
+	{
+		/* Same network ID, another root: what a forger would sign with. */
+		EVP_PKEY *rk = keygen(SC_ALG_P256);
+		X509 *rr = NULL;
+		assert_int_equal(sc_cert_net_root(rk, "netA", 730, &rr), SC_OK);
+		assert_int_equal(sc_cert_profile_signer(rogue_key, "netA", 365, rr, rk, &rogue_signer), SC_OK);
+		EVP_PKEY_free(rk);
+		X509_free(rr);
+	}
+	make_dev(&dev_a, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
+	make_dev(&dev_b, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
+	make_dev(&dev_r, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
+	make_dev(&dev_u, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
+	make_dev(&dev_o, other_ca, other_ca_key, other_ca, other_ca_key);
+	make_dev(&dev_k, mfr_ca, mfr_ca_key, mfr_ca2, mfr_ca2_key);  /* KEK from the other CA */
+
+	snprintf(path, sizeof(path), "%s/root.pem", dir);
+	assert_int_equal(sc_write_cert(path, net_root), SC_OK);
+	snprintf(path, sizeof(path), "%s/signer.pem", dir);
+	assert_int_equal(sc_write_cert(path, signer), SC_OK);
+	snprintf(path, sizeof(path), "%s/signer.key", dir);
+	assert_int_equal(sc_write_key(path, signer_key), SC_OK);
+	snprintf(path, sizeof(path), "%s/mfr-root.pem", dir);
+	assert_int_equal(sc_write_cert(path, mfr_root), SC_OK);
+	memset(&api, 0, sizeof(api));
+	provd_policy_defaults(&api.policy);
+	api.policy.server_keygen = 1;
+	api.policy.rate.max = 1000;
+	assert_int_equal(provd_api_load(&api, dir, path), SC_OK);
+	assert_string_equal(api.network_id, "netA");
+	assert_int_equal(provd_metrics_new(&api.metrics), SC_OK);
+	snprintf(path, sizeof(path), "%s/token", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "%s\n", TOKEN);
+	fclose(f);
+	assert_int_equal(provd_api_set_admin_token(&api, path), SC_OK);
+
+	assert_int_equal(provd_reg_open(db, 1, &reg), SC_OK);
+	assert_int_equal(provd_reg_device_add(reg, "DEV-A", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(provd_reg_device_add(reg, "DEV-B", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(provd_reg_device_add(reg, "DEV-R", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(provd_reg_device_add(reg, "DEV-O", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(provd_reg_device_add(reg, "DEV-K", NULL, "t", time(NULL)), SC_OK);
+	{
+		int already;
+		assert_int_equal(provd_reg_device_revoke(reg, "DEV-R", "test", "t", time(NULL), &already), SC_OK);
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	provd_reg_close(reg);
+	provd_metrics_free(api.metrics);
+	provd_api_free(&api);
+	free_dev(&dev_a);
+	free_dev(&dev_b);
+	free_dev(&dev_r);
+	free_dev(&dev_u);
+	free_dev(&dev_o);
+	free_dev(&dev_k);
+	EVP_PKEY_free(mfr_root_key);
+	EVP_PKEY_free(mfr_ca_key);
+	EVP_PKEY_free(mfr_ca2_key);
+	EVP_PKEY_free(other_root_key);
+	EVP_PKEY_free(other_ca_key);
+	EVP_PKEY_free(net_root_key);
+	EVP_PKEY_free(signer_key);
+	EVP_PKEY_free(rogue_key);
+	X509_free(mfr_root);
+	X509_free(mfr_ca);
+	X509_free(mfr_ca2);
+	X509_free(other_root);
+	X509_free(other_ca);
+	X509_free(net_root);
+	X509_free(signer);
+	X509_free(rogue_signer);
+	sc_test_rmdir(dir);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static char *pem_of(X509 *a, X509 *b, X509 *c)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem;
+	char *out;
+
+	assert_non_null(bio);
+	if (a)
+		assert_true(PEM_write_bio_X509(bio, a));
+	if (b)
+		assert_true(PEM_write_bio_X509(bio, b));
+	if (c)
+		assert_true(PEM_write_bio_X509(bio, c));
+	BIO_get_mem_ptr(bio, &mem);
+	out = malloc(mem->length + 1);
+	memcpy(out, mem->data, mem->length);
+	out[mem->length] = '\0';
+	BIO_free(bio);
+	return out;
+}
+
+static char *b64_of_cert(X509 *x)
+{
+	uint8_t *der = NULL;
+	size_t len;
+	char *s;
+
+	assert_int_equal(sc_cert_to_der(x, &der, &len), SC_OK);
+	s = provd_b64_encode(der, len);
+	OPENSSL_free(der);
+	return s;
+}
+
+static void call(const char *method, const char *path, const char *ctype, const char *body, size_t len,
+    const char *auth, struct provd_response *resp)
+{
+	struct provd_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = path;
+	req.content_type = ctype;
+	req.authorization = auth;
+	req.body = (const uint8_t *)(body ? body : "");
+	req.body_len = body ? len : 0;
+	req.peer = "test";
+	provd_api_handle(&api, reg, &req, resp);
+}
+
+/*
+ * The answer must have this status and (for errors) this code; returns the parsed JSON body
+ * (the caller's).
+ */
+static json_t *expect(struct provd_response *resp, int status, const char *code, const char *where)
+{
+	json_error_t err;
+	json_t *j;
+
+	if (resp->status != status)
+		fail_msg("%s: status %d, expected %d: %.*s", where, resp->status, status, (int)resp->body_len, resp->body);
+	j = json_loadb(resp->body, resp->body_len, 0, &err);
+	if (j == NULL)
+		fail_msg("%s: answer is not JSON: %.*s", where, (int)resp->body_len, resp->body);
+	assert_string_equal(resp->content_type, "application/json");
+	if (code != NULL) {
+		json_t *e = json_object_get(j, "error");
+		if (!json_is_string(e) || strcmp(json_string_value(e), code) != 0)
+			fail_msg("%s: error %s, expected %s: %.*s", where, json_is_string(e) ? json_string_value(e) : "(none)",
+			    code, (int)resp->body_len, resp->body);
+		assert_true(json_is_string(json_object_get(j, "detail")));
+		assert_int_equal(json_object_size(j), 2);
+	}
+	provd_response_clear(resp);
+	return j;
+}
+
+/* POST JSON text to path and check the outcome. */
+static json_t *post(const char *path, const char *body, int status, const char *code, const char *where)
+{
+	struct provd_response resp;
+
+	call("POST", path, "application/json", body, strlen(body), NULL, &resp);
+	return expect(&resp, status, code, where);
+}
+
+static void challenge_hex(char out[65])
+{
+	uint8_t ch[32];
+
+	assert_int_equal(RAND_bytes(ch, sizeof(ch)), 1);
+	sc_hex(ch, sizeof(ch), out);
+}
+
+/* A profile request for d (chain devca + its CA), as JSON text (the caller's). */
+static char *profile_body(const struct dev *d, const char *alg, int server_keygen, const char *challenge)
+{
+	char *chain = pem_of(d->ca, d->issuer, NULL), *kex = pem_of(d->kex, NULL, NULL), *s;
+	char ch[65];
+	json_t *j;
+
+	if (challenge == NULL) {
+		challenge_hex(ch);
+		challenge = ch;
+	}
+	j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", challenge);
+	if (alg)
+		json_object_set_new(j, "alg", json_string(alg));
+	if (server_keygen)
+		json_object_set_new(j, "server_keygen", json_true());
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	free(chain);
+	free(kex);
+	return s;
+}
+
+/* The profile in a 201 answer, decoded. */
+static struct sc_profile *profile_of(json_t *j)
+{
+	const char *b64 = json_string_value(json_object_get(j, "profile"));
+	uint8_t *der = NULL;
+	size_t len;
+	struct sc_profile *p = NULL;
+
+	assert_non_null(b64);
+	assert_int_equal(provd_b64_decode(b64, strlen(b64), &der, &len), SC_OK);
+	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
+	OPENSSL_free(der);
+	return p;
+}
+
+/* What the device's SP would do: issue a leaf for p with a fresh key (or the supplied one). */
+static X509 *issue_leaf(const struct dev *d, const struct sc_profile *p)
+{
+	struct sc_profile_info info;
+	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
+	static uint64_t counter;
+
+	sc_profile_get_info(p, &info);
+	if (info.origin == SC_KEY_SERVER_SUPPLIED)
+		assert_int_equal(sc_profile_unwrap_key(p, d->kek, d->kex, &key), SC_OK);
+	else
+		key = keygen(info.alg);
+	assert_int_equal(sc_cert_issue_leaf(p, key, d->ca, d->csk, ++counter, &leaf), SC_OK);
+	EVP_PKEY_free(key);
+	return leaf;
+}
+
+static char *cert_body(X509 *leaf, int as_b64)
+{
+	char *c = as_b64 ? b64_of_cert(leaf) : pem_of(leaf, NULL, NULL), *s;
+	json_t *j = json_pack("{s:s}", "certificate", c);
+
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	free(c);
+	return s;
+}
+
+/* ---- tests ---- */
+
+static void test_error_table(void **state)
+{
+	(void)state;
+	for (int i = 0; i < PROVD_E_COUNT; i++) {
+		int st = provd_code_status(i);
+		assert_true(strcmp(provd_code_name(i), "internal") != 0 || i == PROVD_E_INTERNAL);
+		assert_true(st >= 400 && st <= 599);
+		for (int k = 0; k < i; k++)
+			assert_string_not_equal(provd_code_name(i), provd_code_name(k));
+	}
+	assert_string_equal(provd_code_name(-1), "internal");
+	assert_string_equal(provd_code_name(PROVD_E_COUNT), "internal");
+}
+
+static void test_base64(void **state)
+{
+	uint8_t *out = NULL;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(provd_b64_decode("TWFu", 4, &out, &n), SC_OK);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "Man", 3);
+	OPENSSL_free(out);
+	assert_int_equal(provd_b64_decode("TWE=", 4, &out, &n), SC_OK);
+	assert_int_equal(n, 2);
+	OPENSSL_free(out);
+	assert_int_equal(provd_b64_decode("TQ==", 4, &out, &n), SC_OK);
+	assert_int_equal(n, 1);
+	OPENSSL_free(out);
+	assert_int_equal(provd_b64_decode("TWF", 3, &out, &n), SC_ERR_MALFORMED);     /* length */
+	assert_int_equal(provd_b64_decode("", 0, &out, &n), SC_ERR_MALFORMED);
+	assert_int_equal(provd_b64_decode("TW u", 4, &out, &n), SC_ERR_MALFORMED);    /* whitespace */
+	assert_int_equal(provd_b64_decode("T=Fu", 4, &out, &n), SC_ERR_MALFORMED);    /* '=' inside */
+	assert_int_equal(provd_b64_decode("TR==", 4, &out, &n), SC_ERR_MALFORMED);    /* non-zero hidden bits */
+	assert_int_equal(provd_b64_decode("TWF=", 4, &out, &n), SC_ERR_MALFORMED);
+	assert_int_equal(provd_b64_decode("TWFu\n", 5, &out, &n), SC_ERR_MALFORMED);
+	assert_null(out);
+}
+
+static void test_json_depth(void **state)
+{
+	(void)state;
+	assert_int_equal(provd_json_depth((const uint8_t *)"{}", 2), 1);
+	assert_int_equal(provd_json_depth((const uint8_t *)"{\"a\":[[1]]}", 11), 3);
+	/* Brackets inside strings (escaped quotes too) do not count. */
+	assert_int_equal(provd_json_depth((const uint8_t *)"{\"[[[\\\"[[\":1}", 13), 1);
+	assert_int_equal(provd_json_depth((const uint8_t *)"[[[[[[", 6), 6);
+}
+
+static void test_routes(void **state)
+{
+	struct provd_response resp;
+	json_t *j;
+
+	(void)state;
+	call("GET", "/nope", NULL, NULL, 0, NULL, &resp);
+	json_decref(expect(&resp, 404, "not-found", "unknown path"));
+	call("DELETE", "/healthz", NULL, NULL, 0, NULL, &resp);
+	assert_int_equal(resp.allow_get, 1);
+	json_decref(expect(&resp, 405, "method-not-allowed", "DELETE /healthz"));
+	call("GET", "/v1/profiles", NULL, NULL, 0, NULL, &resp);
+	assert_int_equal(resp.allow_post, 1);
+	json_decref(expect(&resp, 405, "method-not-allowed", "GET /v1/profiles"));
+	call("PUT", "/v1/devices/DEV-A", NULL, NULL, 0, NULL, &resp);
+	json_decref(expect(&resp, 405, "method-not-allowed", "PUT device"));
+	call("GET", "/healthz", NULL, NULL, 0, NULL, &resp);
+	j = expect(&resp, 200, NULL, "healthz");
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	assert_string_equal(json_string_value(json_object_get(j, "network_id")), "netA");
+	json_decref(j);
+}
+
+static void test_malformed_bodies(void **state)
+{
+	/* Each: a body that never reaches the device checks, with its code and status. */
+	static const struct {
+		const char *body;
+		int status;
+		const char *code;
+	} cases[] = {
+		{ "", 400, "malformed-json" },
+		{ "{bad", 400, "malformed-json" },
+		{ "{} trailing", 400, "malformed-json" },
+		{ "[]", 400, "malformed-json" },
+		{ "\"a string\"", 400, "malformed-json" },
+		{ "{\"chain\":\"a\",\"chain\":\"b\"}", 400, "malformed-json" },       /* duplicate key */
+		{ "{\"chain\":\"\xff\xfe\"}", 400, "malformed-json" },                  /* not UTF-8 */
+		{ "{\"a\":[[[[1]]]]}", 400, "json-too-deep" },
+		{ "{\"chain\":\"x\",\"extra\":1}", 400, "unknown-field" },
+		{ "{}", 400, "missing-field" },
+		{ "{\"kex\":\"AAAA\"}", 400, "missing-field" },
+		{ "{\"chain\":5,\"kex\":\"AAAA\"}", 400, "wrong-type" },
+		{ "{\"chain\":{},\"kex\":\"AAAA\"}", 400, "wrong-type" },
+		{ "{\"chain\":[5],\"kex\":\"AAAA\"}", 400, "wrong-type" },
+		{ "{\"chain\":[],\"kex\":\"AAAA\"}", 400, "bad-value" },
+		{ "{\"chain\":\"AAAA\",\"kex\":[\"AAAA\"]}", 400, "bad-der" },         /* chain parsed first */
+		{ "{\"challenge\":12}", 400, "wrong-type" },
+		{ "{\"challenge\":\"\"}", 400, "bad-value" },
+		{ "{\"alg\":true}", 400, "wrong-type" },
+		{ "{\"server_keygen\":\"yes\"}", 400, "wrong-type" },
+		{ "{\"chain\":\"!!!!\",\"kex\":\"AAAA\"}", 400, "bad-base64" },
+		{ "{\"chain\":\"AAA\",\"kex\":\"AAAA\"}", 400, "bad-base64" },           /* length */
+		{ "{\"chain\":\"AAAA\",\"kex\":\"AAAA\"}", 400, "bad-der" },             /* base64 of junk */
+		{ "{\"chain\":\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\",\"kex\":\"AAAA\"}",
+		  400, "bad-der" },
+		{ "{\"chain\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----\\n\",\"kex\":\"AAAA\"}",
+		  400, "bad-der" },
+		{ "{\"chain\":\"-----BEGIN nothing\",\"kex\":\"AAAA\"}", 400, "bad-der" },
+	};
+	char where[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(where, sizeof(where), "malformed case %zu", i);
+		json_decref(post("/v1/profiles", cases[i].body, cases[i].status, cases[i].code, where));
+	}
+}
+
+static void test_limits_and_types(void **state)
+{
+	struct provd_response resp;
+	char *big = malloc(PROVD_MAX_BODY + 2), *body = profile_body(&dev_a, NULL, 0, NULL);
+	json_t *j;
+
+	(void)state;
+	memset(big, ' ', PROVD_MAX_BODY + 1);
+	big[PROVD_MAX_BODY + 1] = '\0';
+	call("POST", "/v1/profiles", "application/json", big, PROVD_MAX_BODY + 1, NULL, &resp);
+	json_decref(expect(&resp, 413, "body-too-large", "65537 bytes"));
+	free(big);
+	call("POST", "/v1/profiles", NULL, body, strlen(body), NULL, &resp);
+	json_decref(expect(&resp, 415, "unsupported-media-type", "no content type"));
+	call("POST", "/v1/profiles", "text/plain", body, strlen(body), NULL, &resp);
+	json_decref(expect(&resp, 415, "unsupported-media-type", "text/plain"));
+	call("POST", "/v1/profiles", "application/jsonx", body, strlen(body), NULL, &resp);
+	json_decref(expect(&resp, 415, "unsupported-media-type", "application/jsonx"));
+	call("POST", "/v1/profiles", "Application/JSON; charset=utf-8", body, strlen(body), NULL, &resp);
+	j = expect(&resp, 201, NULL, "with parameters");
+	json_decref(j);
+	free(body);
+	/* A base64 DER certificate with one trailing byte, and a chain of five. */
+	{
+		uint8_t *der = NULL, *der2;
+		size_t len;
+		char *b64, *s, *c5;
+		assert_int_equal(sc_cert_to_der(dev_a.ca, &der, &len), SC_OK);
+		der2 = OPENSSL_malloc(len + 1);
+		memcpy(der2, der, len);
+		der2[len] = 0;
+		b64 = provd_b64_encode(der2, len + 1);
+		j = json_pack("{s:s, s:s}", "chain", b64, "kex", b64);
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 400, "bad-der", "trailing byte after the DER"));
+		free(s);
+		json_decref(j);
+		free(b64);
+		/* truncated */
+		b64 = provd_b64_encode(der, len - 4 - (len - 4) % 3);
+		j = json_pack("{s:s, s:s}", "chain", b64, "kex", b64);
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 400, "bad-der", "truncated DER"));
+		free(s);
+		json_decref(j);
+		free(b64);
+		OPENSSL_free(der);
+		OPENSSL_free(der2);
+		/* A good chain with text after it, or before it: refused, not skipped. */
+		for (int k = 0; k < 2; k++) {
+			char *good = pem_of(dev_a.ca, mfr_ca, NULL), *kx = pem_of(dev_a.kex, NULL, NULL), *bad;
+			bad = malloc(strlen(good) + 32);
+			sprintf(bad, k ? "%sand then some text\n" : "Certificate:\n%s", good);
+			j = json_pack("{s:s, s:s, s:s}", "chain", bad, "kex", kx, "challenge", "00112233445566778899aabbccddeeff");
+			s = json_dumps(j, 0);
+			json_decref(post("/v1/profiles", s, 400, "bad-der", k ? "text after the PEM" : "text before the PEM"));
+			free(s);
+			json_decref(j);
+			free(bad);
+			free(good);
+			free(kx);
+		}
+		c5 = pem_of(dev_a.ca, mfr_ca, mfr_root);
+		{
+			char *c2 = pem_of(mfr_ca, mfr_root, NULL), *all = malloc(strlen(c5) + strlen(c2) + 1);
+			strcpy(all, c5);
+			strcat(all, c2);
+			j = json_pack("{s:s, s:s}", "chain", all, "kex", c2);
+			s = json_dumps(j, 0);
+			json_decref(post("/v1/profiles", s, 400, "bad-value", "five certificates"));
+			free(s);
+			json_decref(j);
+			free(all);
+			free(c2);
+		}
+		free(c5);
+	}
+}
+
+static void test_device_refusals(void **state)
+{
+	char *s;
+	json_t *j;
+
+	(void)state;
+	/* Not a device CA: the manufacturer CA first. */
+	{
+		char *chain = pem_of(mfr_ca, NULL, NULL), *kex = pem_of(dev_a.kex, NULL, NULL);
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 422, "not-device-ca", "mfr CA as device CA"));
+		free(s);
+		json_decref(j);
+		free(chain);
+		free(kex);
+	}
+	/* Another manufacturer's device: does not chain to our root. */
+	s = profile_body(&dev_o, NULL, 0, NULL);
+	json_decref(post("/v1/profiles", s, 422, "chain", "other manufacturer"));
+	free(s);
+	/* The chain without the manufacturer CA. */
+	{
+		char *chain = pem_of(dev_a.ca, NULL, NULL), *kex = pem_of(dev_a.kex, NULL, NULL);
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 422, "chain", "no manufacturer CA"));
+		free(s);
+		json_decref(j);
+		free(chain);
+		free(kex);
+	}
+	/* The KEK of another device. */
+	{
+		char *chain = pem_of(dev_a.ca, mfr_ca, NULL), *kex = pem_of(dev_b.kex, NULL, NULL);
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 422, "kek-mismatch", "other device's KEK"));
+		free(s);
+		json_decref(j);
+		free(chain);
+		free(kex);
+	}
+	/* A KEK certificate from the other CA of the same manufacturer (both chain to the root). */
+	{
+		char *chain = pem_of(dev_k.ca, mfr_ca, mfr_ca2), *kex = pem_of(dev_k.kex, NULL, NULL);
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 422, "kek-mismatch", "KEK from another CA"));
+		free(s);
+		json_decref(j);
+		free(chain);
+		free(kex);
+	}
+	/* A CA certificate in place of the KEK. */
+	{
+		char *chain = pem_of(dev_a.ca, mfr_ca, NULL), *kex = pem_of(dev_a.ca, NULL, NULL);
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 422, "kek-mismatch", "CA as KEK"));
+		free(s);
+		json_decref(j);
+		free(chain);
+		free(kex);
+	}
+	s = profile_body(&dev_u, NULL, 0, NULL);
+	json_decref(post("/v1/profiles", s, 403, "unknown-device", "not activated"));
+	free(s);
+	s = profile_body(&dev_r, NULL, 0, NULL);
+	json_decref(post("/v1/profiles", s, 403, "revoked", "revoked"));
+	free(s);
+	/* Values. */
+	s = profile_body(&dev_a, "rsa1024", 0, NULL);
+	json_decref(post("/v1/profiles", s, 400, "bad-value", "unknown algorithm"));
+	free(s);
+	s = profile_body(&dev_a, NULL, 0, "xyz0");
+	json_decref(post("/v1/profiles", s, 400, "bad-hex", "challenge not hex"));
+	free(s);
+	s = profile_body(&dev_a, NULL, 0, "0011");
+	json_decref(post("/v1/profiles", s, 400, "bad-value", "challenge too short"));
+	free(s);
+}
+
+static void test_policy_refusals(void **state)
+{
+	struct provd_policy saved = api.policy;
+	char *s;
+
+	(void)state;
+	api.policy.alg_mask = 1u << SC_ALG_P256;
+	s = profile_body(&dev_a, "rsa2048", 0, NULL);
+	json_decref(post("/v1/profiles", s, 422, "algorithm", "algorithm not allowed"));
+	free(s);
+	api.policy.server_keygen = 0;
+	s = profile_body(&dev_a, NULL, 1, NULL);
+	json_decref(post("/v1/profiles", s, 422, "policy", "server keygen off"));
+	free(s);
+	{
+		char *chain = pem_of(dev_a.ca, mfr_ca, NULL), *kex = pem_of(dev_a.kex, NULL, NULL);
+		json_t *j = json_pack("{s:s, s:s}", "chain", chain, "kex", kex);
+		s = json_dumps(j, 0);
+		json_decref(post("/v1/profiles", s, 422, "policy", "no challenge"));
+		free(s);
+		json_decref(j);
+		free(chain);
+		free(kex);
+	}
+	/* Rate: one per hour, then 429 with Retry-After. */
+	api.policy = saved;
+	api.policy.rate.max = 1;
+	{
+		struct provd_response resp;
+		char *b = profile_body(&dev_b, NULL, 0, NULL);
+		json_decref(post("/v1/profiles", b, 201, NULL, "first of the hour"));
+		free(b);
+		b = profile_body(&dev_b, NULL, 0, NULL);
+		call("POST", "/v1/profiles", "application/json", b, strlen(b), NULL, &resp);
+		assert_true(resp.retry_after > 3500 && resp.retry_after <= 3601);
+		json_decref(expect(&resp, 429, "rate-limited", "second of the hour"));
+		free(b);
+	}
+	api.policy = saved;
+}
+
+static void test_enroll_device_generated(void **state)
+{
+	char ch[65], *s;
+	json_t *j, *j2;
+	struct sc_profile *p;
+	struct sc_profile_info info;
+	X509 *leaf, *leaf2;
+	time_t now = time(NULL);
+
+	(void)state;
+	challenge_hex(ch);
+	s = profile_body(&dev_a, "p384", 0, ch);
+	j = post("/v1/profiles", s, 201, NULL, "profile");
+	/* The same challenge again: a replayed request. */
+	json_decref(post("/v1/profiles", s, 409, "replay", "replayed request"));
+	free(s);
+	assert_string_equal(json_string_value(json_object_get(j, "device_id")), "DEV-A");
+	assert_string_equal(json_string_value(json_object_get(j, "key_origin")), "device");
+	assert_string_equal(json_string_value(json_object_get(j, "alg")), "p384");
+	p = profile_of(j);
+	sc_profile_get_info(p, &info);
+	assert_string_equal(info.device_id, "DEV-A");
+	assert_string_equal(info.network_id, "netA");
+	assert_int_equal(info.alg, SC_ALG_P384);
+	assert_int_equal(info.origin, SC_KEY_DEVICE_GENERATED);
+	assert_int_equal(info.challenge_len, 32);
+	{
+		char got[65];
+		sc_hex(info.challenge, info.challenge_len, got);
+		assert_string_equal(got, ch);
+	}
+	/* The policy's lifetime, back-dated by the clock skew, and a short-lived profile. */
+	assert_true(info.not_after - info.not_before >= 30 * 86400 && info.not_after - info.not_before <= 30 * 86400 + 62);
+	assert_true(info.profile_not_after > now && info.profile_not_after <= now + 601);
+	assert_int_equal(sc_profile_verify_signature(p, net_root, now), SC_OK);
+	assert_int_not_equal(sc_profile_verify_signature(p, rogue_signer, now), SC_OK);
+	{
+		char id[33];
+		sc_hex(info.id, SC_PROFILE_ID_LEN, id);
+		assert_string_equal(json_string_value(json_object_get(j, "profile_id")), id);
+	}
+
+	/* The SP issues; the certificate comes back (PEM), again (idempotent), and a second one. */
+	leaf = issue_leaf(&dev_a, p);
+	s = cert_body(leaf, 0);
+	j2 = post("/v1/certificates", s, 201, NULL, "certificate");
+	assert_string_equal(json_string_value(json_object_get(j2, "status")), "registered");
+	assert_string_equal(json_string_value(json_object_get(j2, "profile_id")),
+	    json_string_value(json_object_get(j, "profile_id")));
+	json_decref(j2);
+	j2 = post("/v1/certificates", s, 200, NULL, "certificate again");
+	assert_string_equal(json_string_value(json_object_get(j2, "status")), "already-registered");
+	json_decref(j2);
+	free(s);
+	leaf2 = issue_leaf(&dev_a, p);
+	s = cert_body(leaf2, 1);  /* base64 DER this time */
+	json_decref(post("/v1/certificates", s, 409, "profile-consumed", "second certificate, same profile"));
+	free(s);
+
+	/* Status shows it. */
+	{
+		struct provd_response resp;
+		call("GET", "/v1/devices/DEV-A", NULL, NULL, 0, NULL, &resp);
+		j2 = expect(&resp, 200, NULL, "status");
+		assert_string_equal(json_string_value(json_object_get(j2, "status")), "active");
+		assert_int_equal(json_integer_value(json_object_get(j2, "certificates_registered")), 1);
+		assert_true(json_is_object(json_object_get(j2, "certificate")));
+		json_decref(j2);
+	}
+	X509_free(leaf);
+	X509_free(leaf2);
+	sc_profile_free(p);
+	json_decref(j);
+}
+
+static void test_enroll_server_generated(void **state)
+{
+	char *s;
+	json_t *j;
+	struct sc_profile *p;
+	struct sc_profile_info info;
+	EVP_PKEY *key = NULL;
+	X509 *leaf;
+
+	(void)state;
+	s = profile_body(&dev_b, "ed25519", 1, NULL);
+	j = post("/v1/profiles", s, 201, NULL, "server keygen profile");
+	free(s);
+	assert_string_equal(json_string_value(json_object_get(j, "key_origin")), "server");
+	p = profile_of(j);
+	sc_profile_get_info(p, &info);
+	assert_int_equal(info.origin, SC_KEY_SERVER_SUPPLIED);
+	assert_int_equal(info.alg, SC_ALG_ED25519);
+	/* Only the device's KEK opens it, and it is the key the profile names. */
+	assert_int_equal(sc_profile_unwrap_key(p, dev_b.kek, dev_b.kex, &key), SC_OK);
+	assert_int_equal(EVP_PKEY_eq(key, info.supplied_pub), 1);
+	EVP_PKEY_free(key);
+	key = NULL;
+	assert_int_equal(sc_profile_unwrap_key(p, dev_a.kek, dev_a.kex, &key), SC_ERR_KEY_DECRYPT);
+	leaf = issue_leaf(&dev_b, p);
+	s = cert_body(leaf, 0);
+	json_decref(post("/v1/certificates", s, 201, NULL, "server-keygen certificate"));
+	free(s);
+	X509_free(leaf);
+	sc_profile_free(p);
+	json_decref(j);
+}
+
+static void test_certificate_refusals(void **state)
+{
+	char *s;
+	json_t *j;
+	struct sc_profile *p, *fake = NULL;
+	X509 *leaf;
+
+	(void)state;
+	/* A certificate for a profile this server never issued (signed by our signer, never recorded). */
+	{
+		struct sc_profile_params pp;
+		uint8_t ch[32] = { 1 };
+		memset(&pp, 0, sizeof(pp));
+		pp.network_id = "netA";
+		pp.device_id = "DEV-A";
+		pp.challenge = ch;
+		pp.challenge_len = sizeof(ch);
+		pp.profile_not_after = time(NULL) + 600;
+		pp.not_before = time(NULL) - 10;
+		pp.not_after = time(NULL) + 3600;
+		pp.generate_alg = SC_ALG_P256;
+		assert_int_equal(sc_profile_create(&pp, &fake), SC_OK);
+		assert_int_equal(sc_profile_sign(fake, signer_key, signer, NULL, 0), SC_OK);
+		leaf = issue_leaf(&dev_a, fake);
+		s = cert_body(leaf, 0);
+		json_decref(post("/v1/certificates", s, 422, "profile-unknown", "profile never issued"));
+		free(s);
+		X509_free(leaf);
+		sc_profile_free(fake);
+	}
+	/* Not one of ours at all: no issuance extension. */
+	s = cert_body(dev_a.ca, 0);
+	json_decref(post("/v1/certificates", s, 422, "binding", "no issuance extension"));
+	free(s);
+	s = cert_body(mfr_ca, 0);
+	json_decref(post("/v1/certificates", s, 422, "binding", "no serialNumber"));
+	free(s);
+	/* Issued under a real profile but not by the device: another device's CSK signed it. */
+	s = profile_body(&dev_a, NULL, 0, NULL);
+	j = post("/v1/profiles", s, 201, NULL, "profile for the forgery");
+	free(s);
+	p = profile_of(j);
+	{
+		EVP_PKEY *k = keygen(SC_ALG_P256);
+		assert_int_equal(sc_cert_issue_leaf(p, k, dev_a.ca, dev_a.csk, 1, &leaf), SC_OK);
+		assert_true(X509_sign(leaf, dev_b.csk, EVP_sha256()) > 0);
+		EVP_PKEY_free(k);
+	}
+	s = cert_body(leaf, 0);
+	json_decref(post("/v1/certificates", s, 422, "chain", "signed by another device's CSK"));
+	free(s);
+	X509_free(leaf);
+	/* The right device, but not what the profile says: another notAfter (re-signed by the right CSK). */
+	{
+		EVP_PKEY *k = keygen(SC_ALG_P256);
+		assert_int_equal(sc_cert_issue_leaf(p, k, dev_a.ca, dev_a.csk, 2, &leaf), SC_OK);
+		assert_non_null(X509_time_adj_ex(X509_getm_notAfter(leaf), 1, 0, NULL));
+		assert_true(X509_sign(leaf, dev_a.csk, EVP_sha256()) > 0);
+		EVP_PKEY_free(k);
+	}
+	s = cert_body(leaf, 0);
+	json_decref(post("/v1/certificates", s, 422, "binding", "validity not the profile's"));
+	free(s);
+	X509_free(leaf);
+	/* Malformed certificate fields. */
+	json_decref(post("/v1/certificates", "{\"certificate\":\"AAAA\"}", 400, "bad-der", "junk DER"));
+	json_decref(post("/v1/certificates", "{\"certificate\":\"%%%%\"}", 400, "bad-base64", "junk base64"));
+	json_decref(post("/v1/certificates", "{\"certificate\":[\"AAAA\"]}", 400, "wrong-type", "array"));
+	json_decref(post("/v1/certificates", "{\"cert\":\"AAAA\"}", 400, "unknown-field", "misspelt"));
+	json_decref(post("/v1/certificates", "{}", 400, "missing-field", "empty"));
+	sc_profile_free(p);
+	json_decref(j);
+}
+
+static void test_revoke(void **state)
+{
+	struct provd_response resp;
+	const char *reason = "{\"reason\":\"stolen\"}";
+	char *s;
+	json_t *j;
+	struct sc_profile *p;
+	X509 *leaf;
+
+	(void)state;
+	/* A profile issued before the revocation; its certificate is refused after it. */
+	s = profile_body(&dev_b, NULL, 0, NULL);
+	j = post("/v1/profiles", s, 201, NULL, "profile before revocation");
+	free(s);
+	p = profile_of(j);
+	json_decref(j);
+
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), NULL, &resp);
+	json_decref(expect(&resp, 401, "unauthorized", "no token"));
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), "Bearer wrong-token-xxxxxxxx",
+	    &resp);
+	json_decref(expect(&resp, 401, "unauthorized", "wrong token"));
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), "Basic " TOKEN, &resp);
+	json_decref(expect(&resp, 401, "unauthorized", "not a bearer token"));
+	call("POST", "/v1/devices/DEV-Z/revoke", NULL, NULL, 0, "Bearer " TOKEN, &resp);
+	json_decref(expect(&resp, 404, "unknown-device", "unknown device"));
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", "{\"why\":1}", 9, "Bearer " TOKEN, &resp);
+	json_decref(expect(&resp, 400, "unknown-field", "bad body"));
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), "Bearer " TOKEN, &resp);
+	j = expect(&resp, 200, NULL, "revoke");
+	assert_true(json_is_false(json_object_get(j, "already_revoked")));
+	json_decref(j);
+	call("POST", "/v1/devices/DEV-B/revoke", NULL, NULL, 0, "Bearer " TOKEN, &resp);
+	j = expect(&resp, 200, NULL, "revoke again");
+	assert_true(json_is_true(json_object_get(j, "already_revoked")));
+	json_decref(j);
+
+	leaf = issue_leaf(&dev_b, p);
+	s = cert_body(leaf, 0);
+	json_decref(post("/v1/certificates", s, 403, "revoked", "certificate after revocation"));
+	free(s);
+	s = profile_body(&dev_b, NULL, 0, NULL);
+	json_decref(post("/v1/profiles", s, 403, "revoked", "profile after revocation"));
+	free(s);
+	call("GET", "/v1/devices/DEV-B", NULL, NULL, 0, NULL, &resp);
+	j = expect(&resp, 200, NULL, "revoked status");
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "revoked");
+	assert_string_equal(json_string_value(json_object_get(j, "revocation_reason")), "stolen");
+	json_decref(j);
+	call("GET", "/v1/devices/NOPE", NULL, NULL, 0, NULL, &resp);
+	json_decref(expect(&resp, 404, "unknown-device", "status of unknown"));
+	call("GET", "/v1/devices/bad*id", NULL, NULL, 0, NULL, &resp);
+	json_decref(expect(&resp, 400, "bad-value", "bad device id"));
+	X509_free(leaf);
+	sc_profile_free(p);
+	/* Operator endpoints off: admin-disabled. */
+	api.admin_enabled = 0;
+	call("POST", "/v1/devices/DEV-A/revoke", NULL, NULL, 0, "Bearer " TOKEN, &resp);
+	json_decref(expect(&resp, 403, "admin-disabled", "no token configured"));
+	api.admin_enabled = 1;
+}
+
+static void test_metrics(void **state)
+{
+	struct provd_response resp;
+	char *text;
+
+	(void)state;
+	call("GET", "/metrics", NULL, NULL, 0, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.content_type, "text/plain; version=0.0.4; charset=utf-8");
+	text = strndup(resp.body, resp.body_len);
+	assert_non_null(strstr(text, "selfcert_provd_profiles_issued_total{origin=\"server\"} 1\n"));
+	assert_non_null(strstr(text, "selfcert_provd_certificates_registered_total 2\n"));
+	assert_non_null(strstr(text, "selfcert_provd_refusals_total{reason=\"replay\"} 1\n"));
+	assert_non_null(strstr(text, "selfcert_provd_refusals_total{reason=\"revoked\"} "));
+	assert_non_null(strstr(text, "selfcert_provd_devices{status=\"revoked\"} 2\n"));
+	assert_non_null(strstr(text, "# TYPE selfcert_provd_request_duration_seconds histogram\n"));
+	free(text);
+	provd_response_clear(&resp);
+}
+
+int main(void)
+{
+	/* In order: later tests count what earlier ones did (metrics last). */
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_json_depth),
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_malformed_bodies),
+		cmocka_unit_test(test_limits_and_types),
+		cmocka_unit_test(test_device_refusals),
+		cmocka_unit_test(test_policy_refusals),
+		cmocka_unit_test(test_enroll_device_generated),
+		cmocka_unit_test(test_enroll_server_generated),
+		cmocka_unit_test(test_certificate_refusals),
+		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_metrics),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
