@@ -244,8 +244,8 @@ static sc_err h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	enum sc_alg *alg_slot, old_alg;
 	enum sc_sp_state old_state = st->state;
 	EVP_PKEY **key_slot;
-	uint8_t *der = NULL;
-	size_t der_len = 0;
+	uint8_t *der = NULL, *key_der = NULL, *old_der, **der_slot;
+	size_t der_len = 0, key_der_len = 0, old_der_len, *der_len_slot;
 	uint8_t role, alg;
 
 	role = sc_buf_get_u8(req);
@@ -268,24 +268,37 @@ static sc_err h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		goto out;
 	if ((r = make_csr(key, &der, &der_len)) != SC_OK)
 		goto out;
+	if ((r = spd_key_der(key, &key_der, &key_der_len)) != SC_OK)
+		goto out;
 	key_slot = role == SC_SP_ROLE_CSK ? &st->csk : &st->kek;
 	alg_slot = role == SC_SP_ROLE_CSK ? &st->csk_alg : &st->kek_alg;
+	der_slot = role == SC_SP_ROLE_CSK ? &st->csk_der : &st->kek_der;
+	der_len_slot = role == SC_SP_ROLE_CSK ? &st->csk_der_len : &st->kek_der_len;
 	old_key = *key_slot;
 	old_alg = *alg_slot;
+	old_der = *der_slot;
+	old_der_len = *der_len_slot;
 	*key_slot = key;
 	*alg_slot = (enum sc_alg)alg;
+	*der_slot = key_der;
+	*der_len_slot = key_der_len;
 	st->state = SC_SP_STATE_FACTORY;
 	if ((r = commit(spd)) != SC_OK) {
 		*key_slot = old_key;
 		*alg_slot = old_alg;
+		*der_slot = old_der;
+		*der_len_slot = old_der_len;
 		st->state = old_state;
 		goto out;
 	}
 	key = old_key; /* the replaced key, if any, goes */
+	key_der = old_der;
+	key_der_len = old_der_len;
 	sc_buf_put_string(ans, der, der_len);
 	r = SC_OK;
 out:
 	EVP_PKEY_free(key);
+	spd_key_der_free(key_der, key_der_len);
 	OPENSSL_free(der);
 	return r;
 }
@@ -545,6 +558,8 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	const uint8_t *der;
 	size_t der_len, i;
 	EVP_PKEY *key = NULL;
+	uint8_t *key_der = NULL;
+	size_t key_der_len = 0;
 	X509 *cert = NULL;
 	uint8_t *cert_der = NULL;
 	size_t cert_der_len = 0;
@@ -605,11 +620,16 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		goto out;
 	}
 
+	if ((r = spd_key_der(key, &key_der, &key_der_len)) != SC_OK)
+		goto out;
+
 	/* Apply, commit, and take it all back if the commit fails. */
 	handle = st->next_handle;
 	st->slots[st->n_slots].handle = handle;
 	st->slots[st->n_slots].alg = sc_alg_of_key(key);
 	st->slots[st->n_slots].key = key;
+	st->slots[st->n_slots].key_der = key_der;
+	st->slots[st->n_slots].key_der_len = key_der_len;
 	st->slots[st->n_slots].cert = cert;
 	st->n_slots++;
 	st->next_handle++;
@@ -624,6 +644,7 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		goto out;
 	}
 	key = NULL;
+	key_der = NULL;
 	cert = NULL;
 	consume_challenge(spd, ch);
 	/* Durable before it leaves: only now does the certificate go out. */
@@ -634,6 +655,7 @@ out:
 	OPENSSL_free(cert_der);
 	X509_free(cert);
 	EVP_PKEY_free(key);
+	spd_key_der_free(key_der, key_der_len);
 	sc_profile_free(p);
 	return r;
 }
@@ -819,6 +841,7 @@ static sc_err h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		return r;
 	}
 	EVP_PKEY_free(gone.key);
+	spd_key_der_free(gone.key_der, gone.key_der_len);
 	X509_free(gone.cert);
 	return SC_OK;
 }

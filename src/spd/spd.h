@@ -34,6 +34,9 @@ struct spd_slot {
 	uint32_t handle;
 	enum sc_alg alg;
 	EVP_PKEY *key;                 /* the leaf's private key: never leaves the SP */
+	uint8_t *key_der;              /* its PKCS#8 DER in the secure heap (spd_key_der), encoded
+	                                  once: OpenSSL 3.0's encoder lookup dominated every commit */
+	size_t key_der_len;
 	X509 *cert;
 };
 
@@ -46,6 +49,8 @@ struct spd_state {
 	uint64_t issuance_counter;     /* last value put in a certificate */
 	enum sc_alg csk_alg, kek_alg;  /* SC_ALG_NONE until generated */
 	EVP_PKEY *csk, *kek;
+	uint8_t *csk_der, *kek_der;    /* their PKCS#8 DER, as for spd_slot.key_der */
+	size_t csk_der_len, kek_der_len;
 	X509 *csk_cert, *kek_cert;
 	struct spd_anchor anchors[SC_SP_MAX_ANCHORS];
 	size_t n_anchors;
@@ -73,6 +78,13 @@ struct spd {
 void spd_state_init(struct spd_state *st, const char *device_id);
 /* Free and wipe every key and certificate; the state is empty afterwards. */
 void spd_state_clear(struct spd_state *st);
+
+/*
+ * A private key's PKCS#8 DER, made once when the key enters the SP and sealed from these bytes
+ * at every commit. *der is in OpenSSL's secure heap; free it with spd_key_der_free (which wipes).
+ */
+sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
+void spd_key_der_free(uint8_t *der, size_t len);
 
 /*
  * Handle one request message (version, type, body; no length prefix) and write exactly one

@@ -403,12 +403,15 @@ void spd_state_clear(struct spd_state *st)
 
 	EVP_PKEY_free(st->csk);
 	EVP_PKEY_free(st->kek);
+	spd_key_der_free(st->csk_der, st->csk_der_len);
+	spd_key_der_free(st->kek_der, st->kek_der_len);
 	X509_free(st->csk_cert);
 	X509_free(st->kek_cert);
 	for (i = 0; i < st->n_anchors; i++)
 		X509_free(st->anchors[i].cert);
 	for (i = 0; i < st->n_slots; i++) {
 		EVP_PKEY_free(st->slots[i].key);
+		spd_key_der_free(st->slots[i].key_der, st->slots[i].key_der_len);
 		X509_free(st->slots[i].cert);
 	}
 	OPENSSL_cleanse(st, sizeof(*st));
@@ -435,6 +438,39 @@ static sc_err key_to_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 	return SC_OK;
 }
 
+/* A secure-heap copy of der (the cached form of a key, see spd.h). */
+static sc_err secure_copy(const uint8_t *der, size_t len, uint8_t **out)
+{
+	*out = OPENSSL_secure_malloc(len);
+	if (*out == NULL)
+		return sc_fail(SC_ERR_NOMEM, "secure heap: %zu bytes for a key", len);
+	memcpy(*out, der, len);
+	return SC_OK;
+}
+
+sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
+{
+	uint8_t *tmp = NULL;
+	size_t n = 0;
+	sc_err r;
+
+	*der = NULL;
+	*len = 0;
+	if ((r = key_to_der(key, &tmp, &n)) != SC_OK)
+		return r;
+	r = secure_copy(tmp, n, der);
+	OPENSSL_clear_free(tmp, n);
+	if (r == SC_OK)
+		*len = n;
+	return r;
+}
+
+void spd_key_der_free(uint8_t *der, size_t len)
+{
+	if (der != NULL)
+		OPENSSL_secure_clear_free(der, len);
+}
+
 static sc_err key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_PKEY **out,
     const char *what)
 {
@@ -458,7 +494,9 @@ static sc_err key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_
 	return SC_OK;
 }
 
-static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key)
+/* A key as (alg, PKCS#8): from its cached DER when it has one, else encoded now. */
+static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key, const uint8_t *cached,
+    size_t cached_len)
 {
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -467,6 +505,10 @@ static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key)
 	sc_buf_put_u8(b, (uint8_t)alg);
 	if (key == NULL) {
 		sc_buf_put_string(b, NULL, 0);
+		return SC_OK;
+	}
+	if (cached != NULL) {
+		sc_buf_put_string(b, cached, cached_len);
 		return SC_OK;
 	}
 	if ((r = key_to_der(key, &der, &len)) != SC_OK)
@@ -504,8 +546,8 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 	sc_buf_put_u32(out, st->max_leaf_days);
 	sc_buf_put_u32(out, st->max_keys);
 	sc_buf_put_u64(out, st->issuance_counter);
-	if ((r = put_key(out, st->csk_alg, st->csk)) != SC_OK ||
-	    (r = put_key(out, st->kek_alg, st->kek)) != SC_OK ||
+	if ((r = put_key(out, st->csk_alg, st->csk, st->csk_der, st->csk_der_len)) != SC_OK ||
+	    (r = put_key(out, st->kek_alg, st->kek, st->kek_der, st->kek_der_len)) != SC_OK ||
 	    (r = put_cert(out, st->csk_cert)) != SC_OK ||
 	    (r = put_cert(out, st->kek_cert)) != SC_OK)
 		goto out;
@@ -524,7 +566,8 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 	sc_buf_put_u32(out, (uint32_t)st->n_slots);
 	for (i = 0; i < st->n_slots; i++) {
 		sc_buf_put_u32(out, st->slots[i].handle);
-		if ((r = put_key(out, st->slots[i].alg, st->slots[i].key)) != SC_OK ||
+		if ((r = put_key(out, st->slots[i].alg, st->slots[i].key, st->slots[i].key_der,
+		         st->slots[i].key_der_len)) != SC_OK ||
 		    (r = put_cert(out, st->slots[i].cert)) != SC_OK)
 			goto out;
 	}
@@ -539,15 +582,19 @@ out:
 }
 
 /* Decode an optional (alg, PKCS#8) pair. */
-static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, const char *what)
+static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, uint8_t **key_der,
+    size_t *key_der_len, const char *what)
 {
 	const uint8_t *der;
 	size_t len;
 	uint8_t a = sc_buf_get_u8(b);
+	sc_err r;
 
 	sc_buf_get_string(b, &der, &len, SPD_STORE_MAX);
 	*alg = SC_ALG_NONE;
 	*key = NULL;
+	*key_der = NULL;
+	*key_der_len = 0;
 	if (b->failed)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: truncated", what);
 	if (a == SC_ALG_NONE && len == 0)
@@ -555,7 +602,16 @@ static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, const 
 	if (!sc_alg_valid(a) || len == 0)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: bad algorithm %u", what, a);
 	*alg = (enum sc_alg)a;
-	return key_from_der(der, len, *alg, key, what);
+	if ((r = key_from_der(der, len, *alg, key, what)) != SC_OK)
+		return r;
+	/* Keep the bytes we just authenticated: the next commit seals them as they are. */
+	if ((r = secure_copy(der, len, key_der)) != SC_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		return r;
+	}
+	*key_der_len = len;
+	return SC_OK;
 }
 
 static sc_err get_cert(struct sc_buf *b, X509 **cert, int required, const char *what)
@@ -609,8 +665,8 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 		goto out;
 	}
 	st->state = (enum sc_sp_state)state;
-	if ((r = get_key(&b, &st->csk_alg, &st->csk, "CSK")) != SC_OK ||
-	    (r = get_key(&b, &st->kek_alg, &st->kek, "KEK")) != SC_OK ||
+	if ((r = get_key(&b, &st->csk_alg, &st->csk, &st->csk_der, &st->csk_der_len, "CSK")) != SC_OK ||
+	    (r = get_key(&b, &st->kek_alg, &st->kek, &st->kek_der, &st->kek_der_len, "KEK")) != SC_OK ||
 	    (r = get_cert(&b, &st->csk_cert, 0, "CSK certificate")) != SC_OK ||
 	    (r = get_cert(&b, &st->kek_cert, 0, "KEK certificate")) != SC_OK ||
 	    (r = check_pair(st->csk, st->csk_cert, "CSK")) != SC_OK ||
@@ -657,7 +713,7 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 	for (i = 0; i < n; i++) {
 		struct spd_slot *s = &st->slots[i];
 		s->handle = sc_buf_get_u32(&b);
-		r = get_key(&b, &s->alg, &s->key, "leaf key");
+		r = get_key(&b, &s->alg, &s->key, &s->key_der, &s->key_der_len, "leaf key");
 		if (r == SC_OK)
 			r = get_cert(&b, &s->cert, 1, "leaf certificate");
 		st->n_slots = i + 1;
