@@ -18,15 +18,21 @@
 #include <time.h>
 #include <unistd.h>
 #include <ftw.h>
+#include <openssl/bn.h>
+#include <selfcert/cert.h>
+#include "util.h"
 #include "cli.h"
 
 static const char demo_usage[] =
 "usage: selfcert demo [--dir DIR] [--keep]\n"
 "  Runs the whole system on this machine, end to end, in a temporary folder (or DIR, which\n"
-"  must not exist yet): a manufacturer, a network operator, a device's secure processor as\n"
-"  its own daemon, personalization and lock, a profile with a challenge, self-issuance in\n"
-"  both embodiments (device-generated and server-generated key), verification with stock\n"
-"  openssl and with selfcert, a signature by the new key, and a replay refused.\n"
+"  must not exist yet). Part 1, the patent on the command line: a manufacturer, a network\n"
+"  operator, a device's secure processor as its own daemon, personalization and lock, a\n"
+"  profile with a challenge, self-issuance in both embodiments, verification with stock\n"
+"  openssl and with selfcert, a signature by the new key, a replay refused. Part 2, the\n"
+"  system: the provisioning server on a loopback port, three devices each with its own SP\n"
+"  daemon and agent (one with a server-generated key), mutual TLS with a self-issued\n"
+"  certificate through the PKCS#11 module, a renewal, a revoked device refused, and a table.\n"
 "  --keep  leave the folder (and print where it is)\n";
 
 #define MAX_ARGS 32
@@ -61,7 +67,8 @@ static int run(const char *shown, char *const argv[], char *capture, size_t cap_
 	size_t got = 0;
 	pid_t pid;
 
-	echo_cmd(shown, argv);
+	if (shown != NULL) /* NULL: the caller printed a friendlier line itself */
+		echo_cmd(shown, argv);
 	if (pipe(pfd) != 0)
 		return -1;
 	pid = fork();
@@ -149,6 +156,111 @@ static sc_err openssl(const char *what, ...)
 	return SC_OK;
 }
 
+/* A program of ours beside this one ($ENV overrides), e.g. selfcert-provd. */
+static const char *sibling(const char *env, const char *name)
+{
+	static char paths[6][PATH_MAX];
+	static int next;
+	const char *e = getenv(env);
+	char *p, *slash;
+
+	if (e != NULL && *e != '\0')
+		return e;
+	p = paths[next++ % 6];
+	snprintf(p, PATH_MAX, "%s", cli_self_path());
+	slash = strrchr(p, '/');
+	if (slash != NULL && (size_t)(slash - p) + 1 + strlen(name) < PATH_MAX) {
+		strcpy(slash + 1, name);
+		if (access(p, F_OK) == 0)
+			return p;
+	}
+	return name;
+}
+
+/* Start argv in the background with stdout to out_path and stderr to err_path. */
+static pid_t start_bg(const char *shown, char *const argv[], const char *out_path, const char *err_path)
+{
+	pid_t pid;
+
+	echo_cmd(shown, argv);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int e = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (o >= 0)
+			dup2(o, STDOUT_FILENO);
+		if (e >= 0)
+			dup2(e, STDERR_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Read a small file's first line into out; 0 if it has one. */
+static int first_line(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ok = f != NULL && fgets(out, (int)len, f) != NULL;
+
+	if (f != NULL)
+		fclose(f);
+	if (ok)
+		out[strcspn(out, "\n")] = '\0';
+	return ok && out[0] ? 0 : -1;
+}
+
+/* Wait (at most 10 s) until path holds a line matching prefix; copy what follows it. */
+static int wait_line(const char *path, const char *prefix, char *out, size_t len, pid_t pid)
+{
+	for (int i = 0; i < 200; i++) {
+		char line[512];
+		FILE *f = fopen(path, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			if (strncmp(line, prefix, strlen(prefix)) == 0) {
+				const char *rest = line + strlen(prefix);
+				size_t n = strcspn(rest, "\n");
+				if (n >= len)
+					n = len - 1;
+				memcpy(out, rest, n);
+				out[n] = '\0';
+				fclose(f);
+				return 0;
+			}
+		}
+		if (f != NULL)
+			fclose(f);
+		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;
+		usleep(50 * 1000);
+	}
+	return -1;
+}
+
+static void stop_pid(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* Print a file's lines indented (a daemon's log, after the fact). */
+static void show_file(const char *path, const char *only_prefix)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (only_prefix == NULL || strncmp(line, only_prefix, strlen(only_prefix)) == 0)
+			printf("    %s", line);
+	if (f != NULL)
+		fclose(f);
+	fflush(stdout);
+}
+
 static pid_t start_spd(const char *store, const char *sock)
 {
 	char *argv[] = { (char *)cli_spd_path(), "--store", (char *)store, "--socket", (char *)sock, "--foreground", NULL };
@@ -160,7 +272,9 @@ static pid_t start_spd(const char *store, const char *sock)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		devnull = open("spd.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		char log[PATH_MAX];
+		snprintf(log, sizeof(log), "%s.log", store);
+		devnull = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (devnull >= 0) {
 			dup2(devnull, STDOUT_FILENO);
 			dup2(devnull, STDERR_FILENO);
@@ -193,6 +307,249 @@ static void stop_spd(pid_t pid)
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
+}
+
+/* Run `bin ARGS…` shown as `shown`; demand exit code `want`. */
+static sc_err prog(int want, const char *shown, char *capture, size_t cap_len, const char *bin, ...)
+{
+	char *argv[MAX_ARGS];
+	va_list ap;
+	int n = 0, rc;
+
+	argv[n++] = (char *)bin;
+	va_start(ap, bin);
+	while (n < MAX_ARGS - 1 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	rc = run(shown, argv, capture, cap_len);
+	if (rc != want)
+		return sc_fail(SC_ERR_INTERNAL, "demo: `%s` exited %d, expected %d", shown, rc, want);
+	return SC_OK;
+}
+
+#define N_DEVICES 3
+
+struct demo_device {
+	const char *id, *alg, *how;   /* how: the agent's key flags */
+	int server_keygen;
+	char sock[64], store[32], certs[32], agent_dir[32];
+	pid_t spd;
+	char tls[48];                 /* what the TLS exchange showed, for the table */
+	char status[48];
+};
+
+/* The table: what each device ended with, read back from the files its agent wrote. */
+static void summary(struct demo_device *d, size_t n)
+{
+	printf("\n%-10s %-8s %-17s %-34s %-21s %-22s %s\n", "device", "key", "key origin", "certificate serial",
+	    "valid until", "TLS", "status");
+	for (size_t i = 0; i < n; i++) {
+		char path[96], serial[80] = "-", until[32] = "-", origin[24] = "-";
+		const char *alg = "-";
+		X509 *leaf = NULL;
+		snprintf(path, sizeof(path), "%s/leaf.pem", d[i].agent_dir);
+		if (sc_load_cert(path, &leaf) == SC_OK) {
+			struct sc_issuance iss;
+			BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
+			char *hex = bn ? BN_bn2hex(bn) : NULL;
+			snprintf(serial, sizeof(serial), "%s", hex ? hex : "?");
+			OPENSSL_free(hex);
+			BN_free(bn);
+			cli_not_after(leaf, until, sizeof(until));
+			alg = sc_alg_name(sc_alg_of_key(X509_get0_pubkey(leaf))) ? sc_alg_name(sc_alg_of_key(X509_get0_pubkey(leaf))) : "?";
+			if (sc_issuance_get(leaf, &iss) == SC_OK)
+				snprintf(origin, sizeof(origin), "%s", iss.origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "generated in SP");
+			X509_free(leaf);
+		}
+		printf("%-10s %-8s %-17s %-34s %-21s %-22s %s\n", d[i].id, alg, origin, serial, until, d[i].tls, d[i].status);
+	}
+	fflush(stdout);
+}
+
+/*
+ * Part 2: the system. The operator's provisioning server, three devices each with its own SP
+ * daemon and agent, mutual TLS through the PKCS#11 module, a renewal and a revocation.
+ */
+static sc_err part_two(void)
+{
+	struct demo_device dev[N_DEVICES] = {
+		{ .id = "ACME-0101", .alg = "p256" },
+		{ .id = "ACME-0102", .alg = "rsa2048", .server_keygen = 1 },
+		{ .id = "ACME-0103", .alg = "ed25519" },
+	};
+	const char *provd = sibling("SELFCERT_PROVD", "selfcert-provd");
+	const char *agent = sibling("SELFCERT_AGENT", "selfcert-agent");
+	const char *gateway = sibling("SELFCERT_GATEWAY", "selfcert-gateway");
+	const char *module = sibling("SELFCERT_PKCS11_MODULE", "libselfcert-pkcs11.so");
+	char port[16] = "", url[64], gw_port[16] = "", handle[32] = "", line[160];
+	pid_t provd_pid = -1, gw_pid = -1;
+	sc_err r = SC_ERR_INTERNAL;
+	size_t i;
+
+	for (i = 0; i < N_DEVICES; i++) {
+		snprintf(dev[i].store, sizeof(dev[i].store), "sp-%zu", i + 1);
+		snprintf(dev[i].sock, sizeof(dev[i].sock), "sp-%zu.sock", i + 1);
+		snprintf(dev[i].certs, sizeof(dev[i].certs), "device-%zu", i + 1);
+		snprintf(dev[i].agent_dir, sizeof(dev[i].agent_dir), "agent-%zu", i + 1);
+		snprintf(dev[i].tls, sizeof(dev[i].tls), "-");
+		snprintf(dev[i].status, sizeof(dev[i].status), "-");
+		dev[i].spd = -1;
+	}
+	printf("\n######## Part 2: the system — a provisioning server, three devices and their agents\n");
+
+	step("The operator's provisioning server: a TLS certificate under the network root, a registry, HTTPS on loopback");
+	if ((r = sc(0, NULL, 0, "net", "server-cert", "--dir", "net", "--host", "127.0.0.1", "--host", "localhost", NULL)) != SC_OK)
+		goto out;
+	{
+		char *argv[] = { (char *)provd, "--db", "registry.db", "--net-dir", "net", "--mfr-root", "mfr/root.pem",
+			"--listen", "127.0.0.1:0", "--tls-cert", "net/server.pem", "--tls-key", "net/server.key",
+			"--allow-server-keygen", "--port-file", "provd.port", NULL };
+		provd_pid = start_bg("selfcert-provd", argv, "provd.out", "provd.log");
+	}
+	for (int k = 0; k < 200 && first_line("provd.port", port, sizeof(port)) != 0; k++) {
+		if (waitpid(provd_pid, NULL, WNOHANG) == provd_pid)
+			break;
+		usleep(50 * 1000);
+	}
+	if (port[0] == '\0') {
+		r = sc_fail(SC_ERR_IO, "demo: selfcert-provd did not start (see provd.log)");
+		goto out;
+	}
+	snprintf(url, sizeof(url), "https://127.0.0.1:%s", port);
+	printf("    (serving %s)\n", url);
+	if ((r = prog(0, "curl", NULL, 0, "curl", "-sS", "--cacert", "net/root.pem", "-w", "\n", "--retry", "5",
+	         "--retry-connrefused", "--retry-delay", "0", strcat(strcpy(line, url), "/healthz"), NULL)) != SC_OK)
+		goto out;
+
+	step("Three devices leave the factory: each secure processor made, started, personalized and locked");
+	for (i = 0; i < N_DEVICES; i++) {
+		if ((r = sc(0, NULL, 0, "sp", "init", "--store", dev[i].store, "--device-id", dev[i].id, NULL)) != SC_OK)
+			goto out;
+		if ((dev[i].spd = start_spd(dev[i].store, dev[i].sock)) < 0) {
+			r = sc_fail(SC_ERR_IO, "demo: selfcert-spd for %s did not start", dev[i].id);
+			goto out;
+		}
+		if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", dev[i].sock, "--out", dev[i].certs,
+		         "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) != SC_OK)
+			goto out;
+	}
+
+	step("The operator activates them: the activation feed goes into the registry");
+	{
+		FILE *f = fopen("activation.csv", "w");
+		if (f == NULL) {
+			r = sc_fail(SC_ERR_IO, "demo: activation.csv: %s", strerror(errno));
+			goto out;
+		}
+		fprintf(f, "device_id,note\n");
+		for (i = 0; i < N_DEVICES; i++)
+			fprintf(f, "%s,demo batch 7\n", dev[i].id);
+		fclose(f);
+	}
+	if ((r = sc(0, NULL, 0, "net", "device", "import", "--db", "registry.db", "--csv", "activation.csv", NULL)) != SC_OK)
+		goto out;
+
+	step("Each device's agent enrolls: SP challenge -> signed profile from the server -> issuance inside the SP -> certificate registered");
+	for (i = 0; i < N_DEVICES; i++) {
+		char *argv[] = { (char *)agent, "--sp", dev[i].sock, "--certs", dev[i].agent_dir, "--device-dir", dev[i].certs,
+			"--server", url, "--ca", "net/root.pem", "--alg", (char *)dev[i].alg, "--once",
+			dev[i].server_keygen ? "--server-keygen" : NULL, NULL };
+		if (run("selfcert-agent", argv, NULL, 0) != 0) {
+			r = sc_fail(SC_ERR_INTERNAL, "demo: the agent of %s did not enroll", dev[i].id);
+			goto out;
+		}
+		snprintf(dev[i].status, sizeof(dev[i].status), "enrolled");
+	}
+	if ((r = sc(0, NULL, 0, "net", "device", "list", "--db", "registry.db", NULL)) != SC_OK)
+		goto out;
+
+	step("Using the new certificate in data transfers: GnuTLS reaches the key in the SP through the PKCS#11 module, for mutual TLS with a relying party");
+	if ((r = sc(0, handle, sizeof(handle), "device", "keys", "--sp", dev[0].sock, NULL)) != SC_OK)
+		goto out;
+	handle[strcspn(handle, " ")] = '\0';
+	{
+		char *argv[] = { (char *)gateway, "--cert", "net/server.pem", "--key", "net/server.key", "--mfr-root",
+			"mfr/root.pem", "--network-id", "example-net", "--port", "0", "--max-connections", "1", NULL };
+		gw_pid = start_bg("selfcert-gateway", argv, "gateway.out", "gateway.log");
+		printf("    (the relying party: admits a client only if sc_verify_chain accepts its chain to the\n"
+		       "     manufacturer root and its issuance extension names network example-net)\n");
+	}
+	if (wait_line("gateway.out", "selfcert-gateway: listening on 127.0.0.1:", gw_port, sizeof(gw_port), gw_pid) != 0) {
+		r = sc_fail(SC_ERR_IO, "demo: the gateway did not start (see gateway.log)");
+		goto out;
+	}
+	{
+		char chain[96], script[1024], shown[1024];
+		snprintf(chain, sizeof(chain), "%s/leaf-chain.pem", dev[0].agent_dir);
+		snprintf(script, sizeof(script),
+		    "cat %s/leaf.pem %s/chain.pem > %s && "
+		    "(echo 'REGISTER sip:example.net, from ACME-0101'; sleep 1) | "
+		    "SELFCERT_SP=%s SELFCERT_CERTS=%s timeout 20 gnutls-cli --logfile=/dev/null --provider %s "
+		    "-p %s 127.0.0.1 --x509cafile net/root.pem --x509certfile %s "
+		    "--x509keyfile 'pkcs11:token=%s;object=%s;type=private' 2>gnutls.err | grep -a REGISTER",
+		    dev[0].agent_dir, dev[0].agent_dir, chain, dev[0].sock, dev[0].agent_dir, module, gw_port, chain,
+		    dev[0].id, handle);
+		snprintf(shown, sizeof(shown),
+		    "(echo 'REGISTER sip:example.net, from ACME-0101'; sleep 1) | SELFCERT_SP=%s SELFCERT_CERTS=%s gnutls-cli "
+		    "--provider libselfcert-pkcs11.so -p %s 127.0.0.1 --x509cafile net/root.pem --x509certfile %s "
+		    "--x509keyfile 'pkcs11:token=%s;object=%s;type=private'",
+		    dev[0].sock, dev[0].agent_dir, gw_port, chain, dev[0].id, handle);
+		{
+			char *argv[] = { "sh", "-c", script, NULL };
+			printf("$ %s\n", shown);
+			fflush(stdout);
+			if (run(NULL, argv, line, sizeof(line)) != 0 && line[0] == '\0') {
+				stop_pid(gw_pid);
+				gw_pid = -1;
+				show_file("gateway.log", NULL);
+				r = sc_fail(SC_ERR_INTERNAL, "demo: the TLS exchange failed (see gnutls.err, gateway.log)");
+				goto out;
+			}
+		}
+	}
+	stop_pid(gw_pid);
+	gw_pid = -1;
+	printf("  the gateway's log:\n");
+	show_file("gateway.log", "selfcert-gateway: admitted");
+	snprintf(dev[0].tls, sizeof(dev[0].tls), "admitted (mutual TLS)");
+
+	step("Renewal: ACME-0101's agent renews (forced now; by itself at two thirds of the lifetime); the old key is deleted once the new certificate is registered");
+	{
+		char *argv[] = { (char *)agent, "--sp", dev[0].sock, "--certs", dev[0].agent_dir, "--device-dir", dev[0].certs,
+			"--server", url, "--ca", "net/root.pem", "--alg", "p256", "--once", "--force-renew", NULL };
+		if (run("selfcert-agent", argv, NULL, 0) != 0) {
+			r = sc_fail(SC_ERR_INTERNAL, "demo: the renewal failed");
+			goto out;
+		}
+	}
+	if ((r = sc(0, NULL, 0, "device", "keys", "--sp", dev[0].sock, NULL)) != SC_OK)
+		goto out;
+	snprintf(dev[0].status, sizeof(dev[0].status), "renewed");
+
+	step("Revocation: ACME-0103 is reported stolen; the operator revokes it and its next request is refused");
+	if ((r = sc(0, NULL, 0, "net", "device", "revoke", "--db", "registry.db", "--device-id", dev[2].id, "--reason",
+	         "reported stolen", NULL)) != SC_OK)
+		goto out;
+	{
+		char *argv[] = { (char *)agent, "--sp", dev[2].sock, "--certs", dev[2].agent_dir, "--device-dir", dev[2].certs,
+			"--server", url, "--ca", "net/root.pem", "--alg", "ed25519", "--once", "--force-renew", NULL };
+		int rc = run("selfcert-agent", argv, NULL, 0);
+		if (rc != 1) {
+			r = sc_fail(SC_ERR_INTERNAL, "demo: the revoked device's agent exited %d, expected 1 (refused)", rc);
+			goto out;
+		}
+	}
+	snprintf(dev[2].status, sizeof(dev[2].status), "revoked: refused");
+
+	summary(dev, N_DEVICES);
+	r = SC_OK;
+out:
+	stop_pid(gw_pid);
+	for (i = 0; i < N_DEVICES; i++)
+		stop_spd(dev[i].spd);
+	stop_pid(provd_pid);
+	return r;
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -238,6 +595,7 @@ sc_err cmd_demo(int argc, char **argv)
 	}
 	printf("selfcert demo: a device issues itself certificates inside its secure processor,\n"
 	       "under the control of an operator's signed profile. Working in %s\n", dir);
+	printf("\n######## Part 1: the patent on the command line\n");
 
 	step("The manufacturer makes its root and device issuing CA");
 	if ((r = sc(0, NULL, 0, "mfr", "init", "--dir", "mfr", "--name", "Acme Devices", NULL)) != SC_OK)
@@ -330,8 +688,12 @@ sc_err cmd_demo(int argc, char **argv)
 	    (r = openssl("dgst -verify", "dgst", "-sha256", "-verify", "server.pub", "-signature", "server.sig",
 	         "message.txt", NULL)) != SC_OK)
 		goto out;
-	printf("\nDone: one trust hierarchy (the manufacturer's) vouches for both self-issued certificates;\n"
-	       "the operator controlled what the device could issue; no private key left the SP.\n");
+	stop_spd(spd);
+	spd = -1;
+	if ((r = part_two()) != SC_OK)
+		goto out;
+	printf("\nDone: one trust hierarchy (the manufacturer's) vouches for every self-issued certificate;\n"
+	       "the operator controlled what each device could issue; no private key left an SP.\n");
 	r = SC_OK;
 out:
 	stop_spd(spd);
