@@ -1,0 +1,613 @@
+/*
+ * bench_net.c — simulated devices, the two servers, and the keep-alive clients that drive them
+ * (bench_net.h). Device keys live only in this process's memory, never on disk.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <selfcert/alg.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include "bench_net.h"
+#include "util.h"
+
+#define DEV_DAYS 365                    /* device CA validity: longer than the policy's 30 d leaves */
+#define CHALLENGE_LEN 32
+#define ANSWER_MAX (1 << 20)            /* an answer larger than this is a wrong answer */
+#define START_TRIES 400                 /* x 25 ms: a server answers within 10 s */
+#define MAKE_THREADS 2
+
+static const char *need_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0')
+		bench_die("set $%s", name);
+	return v;
+}
+
+/* ---- the world ---- */
+
+void bench_world_up(struct bench_world *w, const char *dir)
+{
+	const char *sc = need_env("SELFCERT");
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	snprintf(w->mfr_dir, sizeof(w->mfr_dir), "%s/mfr", dir);
+	snprintf(w->net_dir, sizeof(w->net_dir), "%s/net", dir);
+	snprintf(w->mfr_root, sizeof(w->mfr_root), "%s/root.pem", w->mfr_dir);
+	snprintf(w->mfr_ca, sizeof(w->mfr_ca), "%s/ca.pem", w->mfr_dir);
+	snprintf(w->mfr_ca_key, sizeof(w->mfr_ca_key), "%s/ca.key", w->mfr_dir);
+	snprintf(w->net_root, sizeof(w->net_root), "%s/root.pem", w->net_dir);
+	snprintf(w->server_cert, sizeof(w->server_cert), "%s/server.pem", w->net_dir);
+	snprintf(w->server_key, sizeof(w->server_key), "%s/server.key", w->net_dir);
+	bench_run(sc, "mfr", "init", "--dir", w->mfr_dir, (char *)NULL);
+	bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", "bench", (char *)NULL);
+	bench_run(sc, "net", "server-cert", "--dir", w->net_dir, "--host", "127.0.0.1", (char *)NULL);
+	if (sc_load_cert(w->mfr_ca, &w->ca) != SC_OK || sc_load_key(w->mfr_ca_key, &w->ca_key) != SC_OK)
+		bench_die("manufacturer CA in %s", w->mfr_dir);
+}
+
+void bench_world_down(struct bench_world *w)
+{
+	X509_free(w->ca);
+	EVP_PKEY_free(w->ca_key);
+	w->ca = NULL;
+	w->ca_key = NULL;
+}
+
+/* ---- devices ---- */
+
+static char *pem_of(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	char *s;
+
+	if (b == NULL || !PEM_write_bio_X509(b, x))
+		bench_die("PEM");
+	BIO_get_mem_ptr(b, &m);
+	if ((s = strndup(m->data, m->length)) == NULL)
+		bench_die("out of memory");
+	BIO_free(b);
+	return s;
+}
+
+static void dev_make(const struct bench_world *w, const char *ca_pem, const char *prefix, size_t num,
+    struct bench_dev *d)
+{
+	EVP_PKEY *csk = NULL, *kek = NULL;
+	X509 *devca = NULL, *kex = NULL;
+	char *devca_pem, *kex_pem, *chain, *s;
+	uint8_t *p = NULL;
+	json_t *j;
+	int len;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->id, sizeof(d->id), "%s-%06zu", prefix, num);
+	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK || sc_alg_keygen(SC_ALG_P256, &kek) != SC_OK ||
+	    sc_cert_device_ca(csk, d->id, DEV_DAYS, w->ca, w->ca_key, &devca) != SC_OK ||
+	    sc_cert_device_kex(kek, d->id, DEV_DAYS, w->ca, w->ca_key, &kex) != SC_OK)
+		bench_die("manufacturing %s", d->id);
+	if ((len = i2d_PrivateKey(csk, &p)) <= 0)
+		bench_die("CSK DER");
+	d->csk = p;
+	d->csk_len = (size_t)len;
+	p = NULL;
+	if ((len = i2d_X509(devca, &p)) <= 0)
+		bench_die("device CA DER");
+	d->ca = p;
+	d->ca_len = (size_t)len;
+	devca_pem = pem_of(devca);
+	kex_pem = pem_of(kex);
+	if ((chain = malloc(strlen(devca_pem) + strlen(ca_pem) + 1)) == NULL)
+		bench_die("out of memory");
+	strcpy(chain, devca_pem);
+	strcat(chain, ca_pem);
+	/* The request as the agent sends it, less its last field: the challenge, fresh each time. */
+	j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex_pem, "alg", "p256");
+	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL)
+		bench_die("JSON");
+	if ((d->request = malloc(strlen(s) + 32)) == NULL)
+		bench_die("out of memory");
+	s[strlen(s) - 1] = '\0';
+	snprintf(d->request, strlen(s) + 32, "%s,\"challenge\":\"", s);
+	free(s);
+	json_decref(j);
+	free(chain);
+	free(devca_pem);
+	free(kex_pem);
+	EVP_PKEY_free(csk);
+	EVP_PKEY_free(kek);
+	X509_free(devca);
+	X509_free(kex);
+}
+
+struct make_job {
+	const struct bench_world *w;
+	const char *ca_pem, *prefix;
+	size_t first, from, to;
+	struct bench_dev *out;
+};
+
+static void *make_thread(void *arg)
+{
+	struct make_job *j = arg;
+
+	for (size_t i = j->from; i < j->to; i++)
+		dev_make(j->w, j->ca_pem, j->prefix, j->first + i, &j->out[i]);
+	return NULL;
+}
+
+void bench_devs_make(const struct bench_world *w, const char *prefix, size_t first, size_t n, struct bench_dev *out)
+{
+	struct make_job jobs[MAKE_THREADS];
+	pthread_t th[MAKE_THREADS];
+	char *ca_pem = pem_of(w->ca);
+
+	for (int t = 0; t < MAKE_THREADS; t++) {
+		jobs[t] = (struct make_job){ w, ca_pem, prefix, first, n * (size_t)t / MAKE_THREADS,
+			n * (size_t)(t + 1) / MAKE_THREADS, out };
+		if (pthread_create(&th[t], NULL, make_thread, &jobs[t]) != 0)
+			bench_die("pthread_create");
+	}
+	for (int t = 0; t < MAKE_THREADS; t++)
+		pthread_join(th[t], NULL);
+	free(ca_pem);
+}
+
+void bench_devs_free(struct bench_dev *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		OPENSSL_clear_free(d[i].csk, d[i].csk_len);
+		OPENSSL_free(d[i].ca);
+		free(d[i].request);
+	}
+}
+
+void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, const char *csv)
+{
+	FILE *f = fopen(csv, "w");
+
+	if (f == NULL)
+		bench_die("%s: %s", csv, strerror(errno));
+	fprintf(f, "device_id,note\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s,bench\n", d[i].id);
+	if (fclose(f) != 0)
+		bench_die("%s: %s", csv, strerror(errno));
+	bench_run(need_env("SELFCERT"), "net", "device", "import", "--db", db, "--csv", csv, (char *)NULL);
+}
+
+/* ---- HTTP ---- */
+
+struct answer {
+	char *p;
+	size_t len, cap;
+};
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+	size_t add = size * n;
+
+	if (a->len + add + 1 > ANSWER_MAX)
+		return 0;
+	if (a->len + add + 1 > a->cap) {
+		size_t cap = (a->len + add + 1) * 2;
+		char *p = realloc(a->p, cap);
+		if (p == NULL)
+			return 0;
+		a->p = p;
+		a->cap = cap;
+	}
+	memcpy(a->p + a->len, data, add);
+	a->len += add;
+	a->p[a->len] = '\0';
+	return add;
+}
+
+/* POST body to url on the client's keep-alive handle; the status, the answer in a. */
+static long post(CURL *h, const char *url, const char *body, struct answer *a, long *connects)
+{
+	long status = 0, nc = 0;
+	CURLcode rc;
+
+	a->len = 0;
+	if (a->p)
+		a->p[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+	if ((rc = curl_easy_perform(h)) != CURLE_OK)
+		bench_die("POST %s: %s", url, curl_easy_strerror(rc));
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nc);
+	*connects += nc;
+	return status;
+}
+
+static struct curl_slist *json_headers;
+
+void bench_clients_init(struct bench_clients *c, int n, const struct bench_world *w)
+{
+	if (n < 1 || n > BENCH_MAX_CLIENTS)
+		bench_die("clients: 1..%d", BENCH_MAX_CLIENTS);
+	if (json_headers == NULL) {
+		/* No "Expect: 100-continue" round trip before each body: real clients skip it too. */
+		json_headers = curl_slist_append(NULL, "Content-Type: application/json");
+		json_headers = curl_slist_append(json_headers, "Expect:");
+	}
+	c->n = n;
+	for (int i = 0; i < n; i++) {
+		if ((c->h[i] = curl_easy_init()) == NULL)
+			bench_die("curl_easy_init");
+		curl_easy_setopt(c->h[i], CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c->h[i], CURLOPT_CAINFO, w->net_root);
+		curl_easy_setopt(c->h[i], CURLOPT_HTTPHEADER, json_headers);
+		curl_easy_setopt(c->h[i], CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(c->h[i], CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+		curl_easy_setopt(c->h[i], CURLOPT_TCP_NODELAY, 1L);
+		curl_easy_setopt(c->h[i], CURLOPT_TIMEOUT, 120L);
+	}
+}
+
+void bench_clients_free(struct bench_clients *c)
+{
+	for (int i = 0; i < c->n; i++)
+		curl_easy_cleanup(c->h[i]);
+	c->n = 0;
+}
+
+long bench_http_get(const struct bench_world *w, const char *url, char **body)
+{
+	struct answer a = { NULL, 0, 0 };
+	CURL *h = curl_easy_init();
+	long status = 0;
+	CURLcode rc;
+
+	if (h == NULL)
+		bench_die("curl_easy_init");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CAINFO, w->net_root);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	if ((rc = curl_easy_perform(h)) != CURLE_OK)
+		bench_die("GET %s: %s", url, curl_easy_strerror(rc));
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	*body = a.p;
+	return status;
+}
+
+/* ---- servers ---- */
+
+static int free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		bench_die("a free port: %s", strerror(errno));
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int tcp_open(int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void wait_port(pid_t pid, int port, const char *log)
+{
+	for (int i = 0; i < START_TRIES; i++) {
+		if (tcp_open(port))
+			return;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			bench_die("the server exited at start (see %s)", log);
+		usleep(25000);
+	}
+	bench_die("the server does not listen on port %d (see %s)", port, log);
+}
+
+void bench_provd_start(const struct bench_world *w, const char *db, int threads, int tls, struct bench_server *s)
+{
+	char port_file[BENCH_PATH_MAX + 32], nthreads[16];
+	const char *provd = need_env("SELFCERT_PROVD");
+	char *argv[24];
+	int n = 0, port = 0;
+
+	snprintf(port_file, sizeof(port_file), "%s/provd.port", w->dir);
+	snprintf(s->log, sizeof(s->log), "%s/provd.log", w->dir);
+	snprintf(nthreads, sizeof(nthreads), "%d", threads);
+	unlink(port_file);
+	argv[n++] = (char *)provd;
+	argv[n++] = "--db";
+	argv[n++] = (char *)db;
+	argv[n++] = "--net-dir";
+	argv[n++] = (char *)w->net_dir;
+	argv[n++] = "--mfr-root";
+	argv[n++] = (char *)w->mfr_root;
+	argv[n++] = "--listen";
+	argv[n++] = "127.0.0.1:0";
+	argv[n++] = "--threads";
+	argv[n++] = nthreads;
+	argv[n++] = "--port-file";
+	argv[n++] = port_file;
+	if (tls) {
+		argv[n++] = "--tls-cert";
+		argv[n++] = (char *)w->server_cert;
+		argv[n++] = "--tls-key";
+		argv[n++] = (char *)w->server_key;
+	} else {
+		argv[n++] = "--insecure-http";
+	}
+	argv[n] = NULL;
+	s->pid = bench_spawn(argv, s->log);
+	for (int i = 0; i < START_TRIES && port == 0; i++) {
+		FILE *f = fopen(port_file, "r");
+		if (f != NULL) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+		if (port == 0) {
+			if (waitpid(s->pid, NULL, WNOHANG) == s->pid)
+				bench_die("selfcert-provd exited at start (see %s)", s->log);
+			usleep(25000);
+		}
+	}
+	if (port == 0)
+		bench_die("selfcert-provd wrote no port (see %s)", s->log);
+	wait_port(s->pid, port, s->log);
+	snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", tls ? "https" : "http", port);
+}
+
+int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server *s)
+{
+	static const char *const bins[] = { "/usr/bin/cfssl", "/usr/local/bin/cfssl" };
+	const char *cfssl = getenv("CFSSL");
+	char portstr[16];
+	char *argv[24];
+	int n = 0, port = free_port();
+
+	for (size_t i = 0; (cfssl == NULL || access(cfssl, X_OK) != 0) && i < sizeof(bins) / sizeof(bins[0]); i++)
+		cfssl = bins[i];
+	if (access(cfssl, X_OK) != 0)
+		return -1;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(s->log, sizeof(s->log), "%s/cfssl.log", w->dir);
+	argv[n++] = (char *)cfssl;
+	argv[n++] = "serve";
+	argv[n++] = "-ca";
+	argv[n++] = (char *)w->mfr_ca;
+	argv[n++] = "-ca-key";
+	argv[n++] = (char *)w->mfr_ca_key;
+	argv[n++] = "-address";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "-port";
+	argv[n++] = portstr;
+	argv[n++] = "-loglevel";
+	argv[n++] = "1";
+	if (tls) {
+		argv[n++] = "-tls-cert";
+		argv[n++] = (char *)w->server_cert;
+		argv[n++] = "-tls-key";
+		argv[n++] = (char *)w->server_key;
+	}
+	argv[n] = NULL;
+	s->pid = bench_spawn(argv, s->log);
+	wait_port(s->pid, port, s->log);
+	snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", tls ? "https" : "http", port);
+	return 0;
+}
+
+/* ---- one device, each way ---- */
+
+static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev *d, struct answer *a,
+    long *connects)
+{
+	uint8_t ch[CHALLENGE_LEN], *der = NULL;
+	char hex[2 * CHALLENGE_LEN + 1], url[128], *body, *cert_body;
+	const unsigned char *p;
+	const char *b64;
+	size_t len = strlen(d->request) + sizeof(hex) + 4, b64_len, der_len;
+	struct sc_profile *prof = NULL;
+	EVP_PKEY *csk = NULL, *leaf_key = NULL;
+	X509 *devca = NULL, *leaf = NULL;
+	json_t *j, *jc;
+	char *pem;
+	long st;
+	int n;
+
+	/* The SP's challenge (here: this device's own random bytes, single use all the same). */
+	if (RAND_bytes(ch, sizeof(ch)) != 1)
+		bench_die("RAND_bytes");
+	sc_hex(ch, sizeof(ch), hex);
+	if ((body = malloc(len)) == NULL)
+		bench_die("out of memory");
+	snprintf(body, len, "%s%s\"}", d->request, hex);
+	snprintf(url, sizeof(url), "%s/v1/profiles", s->url);
+	if ((st = post(h, url, body, a, connects)) != 201)
+		bench_die("%s: POST /v1/profiles: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
+	free(body);
+	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL || (b64 = json_string_value(json_object_get(j, "profile"))) == NULL)
+		bench_die("%s: profile answer without \"profile\": %.200s", d->id, a->p);
+	b64_len = strlen(b64);
+	if (b64_len == 0 || b64_len % 4 != 0 || (der = malloc(b64_len / 4 * 3)) == NULL ||
+	    (n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)b64_len)) < 0)
+		bench_die("%s: \"profile\" is not base64", d->id);
+	der_len = (size_t)n - (b64[b64_len - 1] == '=') - (b64[b64_len - 2] == '=');
+	json_decref(j);
+
+	/* The SP's issuance, in-process: decode, generate, issue with the CSK. */
+	p = d->csk;
+	if ((csk = d2i_AutoPrivateKey(NULL, &p, (long)d->csk_len)) == NULL)
+		bench_die("%s: CSK", d->id);
+	p = d->ca;
+	if ((devca = d2i_X509(NULL, &p, (long)d->ca_len)) == NULL)
+		bench_die("%s: device CA", d->id);
+	if (sc_profile_decode(der, der_len, &prof) != SC_OK || sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
+	    sc_cert_issue_leaf(prof, leaf_key, devca, csk, 1, &leaf) != SC_OK)
+		bench_die("%s: issuing the leaf", d->id);
+	pem = pem_of(leaf);
+	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL || (cert_body = json_dumps(jc, JSON_COMPACT)) == NULL)
+		bench_die("JSON");
+	snprintf(url, sizeof(url), "%s/v1/certificates", s->url);
+	if ((st = post(h, url, cert_body, a, connects)) != 201 || strstr(a->p, "\"status\":\"registered\"") == NULL)
+		bench_die("%s: POST /v1/certificates: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
+	free(cert_body);
+	json_decref(jc);
+	free(pem);
+	free(der);
+	sc_profile_free(prof);
+	EVP_PKEY_free(csk);
+	EVP_PKEY_free(leaf_key);
+	X509_free(devca);
+	X509_free(leaf);
+}
+
+static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev *d, struct answer *a,
+    long *connects)
+{
+	EVP_PKEY *key = NULL;
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = X509_NAME_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	json_t *j, *r;
+	char url[128], *csr, *body;
+	const char *cert;
+	long st;
+
+	if (req == NULL || name == NULL || b == NULL || sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)d->id, -1, -1, 0) ||
+	    !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, key) ||
+	    X509_REQ_sign(req, key, EVP_sha256()) <= 0 || !PEM_write_bio_X509_REQ(b, req))
+		bench_die("%s: CSR", d->id);
+	BIO_get_mem_ptr(b, &m);
+	if ((csr = strndup(m->data, m->length)) == NULL || (j = json_pack("{s:s}", "certificate_request", csr)) == NULL ||
+	    (body = json_dumps(j, JSON_COMPACT)) == NULL)
+		bench_die("JSON");
+	snprintf(url, sizeof(url), "%s/api/v1/cfssl/sign", s->url);
+	if ((st = post(h, url, body, a, connects)) != 200)
+		bench_die("%s: cfssl sign: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
+	json_decref(j);
+	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL || !json_is_true(json_object_get(j, "success")) ||
+	    (r = json_object_get(j, "result")) == NULL ||
+	    (cert = json_string_value(json_object_get(r, "certificate"))) == NULL ||
+	    strncmp(cert, "-----BEGIN CERTIFICATE-----", 27) != 0)
+		bench_die("%s: cfssl answer without a certificate: %.300s", d->id, a->p);
+	json_decref(j);
+	free(body);
+	free(csr);
+	BIO_free(b);
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+}
+
+/* ---- the clients ---- */
+
+struct drive {
+	enum bench_target t;
+	const struct bench_server *s;
+	struct bench_dev *devs;
+	size_t n, progress;
+	double deadline, t0;
+	atomic_size_t next, done;
+	atomic_long connects;
+};
+
+struct client {
+	struct drive *dr;
+	CURL *h;
+};
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+	struct drive *dr = c->dr;
+	struct answer a = { NULL, 0, 0 };
+	long connects = 0;
+
+	for (;;) {
+		size_t i, done;
+		if (dr->deadline > 0 && bench_now() > dr->deadline)
+			break;
+		if ((i = atomic_fetch_add(&dr->next, 1)) >= dr->n)
+			break;
+		if (dr->t == BENCH_PROVD)
+			enrol_provd(dr->s, c->h, &dr->devs[i], &a, &connects);
+		else
+			enrol_cfssl(dr->s, c->h, &dr->devs[i], &a, &connects);
+		done = atomic_fetch_add(&dr->done, 1) + 1;
+		if (dr->progress > 0 && done % dr->progress == 0)
+			fprintf(stderr, "%s: %zu devices in %.1f s (%.0f/s)\n", bench_prog, done, bench_now() - dr->t0,
+			    (double)done / (bench_now() - dr->t0));
+	}
+	atomic_fetch_add(&dr->connects, connects);
+	free(a.p);
+	return NULL;
+}
+
+void bench_drive(enum bench_target t, const struct bench_server *s, struct bench_clients *c, struct bench_dev *devs,
+    size_t n, double deadline, size_t progress, struct bench_drive_result *out)
+{
+	struct drive dr;
+	struct client cl[BENCH_MAX_CLIENTS];
+	pthread_t th[BENCH_MAX_CLIENTS];
+
+	memset(&dr, 0, sizeof(dr));
+	dr.t = t;
+	dr.s = s;
+	dr.devs = devs;
+	dr.n = n;
+	dr.deadline = deadline;
+	dr.progress = progress;
+	atomic_init(&dr.next, 0);
+	atomic_init(&dr.done, 0);
+	atomic_init(&dr.connects, 0);
+	dr.t0 = bench_now();
+	for (int i = 0; i < c->n; i++) {
+		cl[i].dr = &dr;
+		cl[i].h = c->h[i];
+		if (pthread_create(&th[i], NULL, client_thread, &cl[i]) != 0)
+			bench_die("pthread_create");
+	}
+	for (int i = 0; i < c->n; i++)
+		pthread_join(th[i], NULL);
+	out->wall = bench_now() - dr.t0;
+	out->done = atomic_load(&dr.done);
+	out->new_connections = atomic_load(&dr.connects);
+}

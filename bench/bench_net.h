@@ -1,0 +1,93 @@
+/*
+ * bench_net.h — simulated devices driving a real selfcert-provd (or a real `cfssl serve`) over
+ * HTTPS with keep-alive, for benchmarks 3 (bench_ca) and 5 (bench_fleet).
+ *
+ * A simulated device is what the factory leaves: a CSK and a KEK made in-process, their device CA
+ * and KEK certificates from the library's builders under the manufacturer CA of a real
+ * `selfcert mfr init`, the device ID activated through `selfcert net device import`. It then
+ * enrols as the agent and SP would, but in-process (a benchmark-only shortcut the issue allows):
+ * POST /v1/profiles, sc_profile_decode, sc_alg_keygen, sc_cert_issue_leaf with its CSK,
+ * POST /v1/certificates. Against cfssl the same device makes a P-256 key and a CSR and POSTs
+ * /api/v1/cfssl/sign. Every answer is checked (status, and that it carries what it should); one
+ * wrong answer stops the benchmark.
+ */
+#ifndef SC_BENCH_NET_H
+#define SC_BENCH_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "bench_util.h"
+
+#define BENCH_MAX_CLIENTS 256
+
+/* The manufacturer and the network, made by the real `selfcert`. */
+struct bench_world {
+	char dir[BENCH_PATH_MAX];
+	char mfr_dir[BENCH_PATH_MAX + 8], net_dir[BENCH_PATH_MAX + 8];
+	char mfr_root[BENCH_PATH_MAX + 32], mfr_ca[BENCH_PATH_MAX + 32], mfr_ca_key[BENCH_PATH_MAX + 32];
+	char net_root[BENCH_PATH_MAX + 32], server_cert[BENCH_PATH_MAX + 32], server_key[BENCH_PATH_MAX + 32];
+	X509 *ca;
+	EVP_PKEY *ca_key;
+};
+/* selfcert mfr init, net init (network "bench"), net server-cert for 127.0.0.1, under dir. */
+void bench_world_up(struct bench_world *w, const char *dir);
+void bench_world_down(struct bench_world *w);
+
+/* One simulated device, compactly (a fleet of 100,000 is held in memory). */
+struct bench_dev {
+	char id[24];
+	uint8_t *csk;          /* the CSK, DER private key (never written to disk) */
+	size_t csk_len;
+	uint8_t *ca;           /* the device CA certificate, DER */
+	size_t ca_len;
+	char *request;         /* {"chain":…,"kex":…,"alg":"p256","challenge":"  (the challenge follows) */
+};
+
+/* Manufacture n devices "<prefix>-<first+i>" (P-256 CSK and KEK), on two threads. */
+void bench_devs_make(const struct bench_world *w, const char *prefix, size_t first, size_t n, struct bench_dev *out);
+void bench_devs_free(struct bench_dev *d, size_t n);
+/* Activate them: a CSV feed imported with the real `selfcert net device import --db db`. */
+void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, const char *csv);
+
+/* The servers. Ports are the kernel's choice; *url gets "https://127.0.0.1:PORT" (or http). */
+struct bench_server {
+	pid_t pid;
+	char url[64];
+	char log[BENCH_PATH_MAX + 32];
+};
+void bench_provd_start(const struct bench_world *w, const char *db, int threads, int tls, struct bench_server *s);
+/* Returns 0, or -1 when cfssl is not installed. */
+int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server *s);
+
+/* GET url (trusting the network root); the status, the body in *body (free). */
+long bench_http_get(const struct bench_world *w, const char *url, char **body);
+
+enum bench_target { BENCH_PROVD, BENCH_CFSSL };
+
+/* Keep-alive HTTP clients, one handle each, kept across rounds. */
+struct bench_clients {
+	int n;
+	CURL *h[BENCH_MAX_CLIENTS];
+};
+void bench_clients_init(struct bench_clients *c, int n, const struct bench_world *w);
+void bench_clients_free(struct bench_clients *c);
+
+struct bench_drive_result {
+	size_t done;               /* devices enrolled (or CSRs signed) */
+	double wall;               /* seconds from the first request to the last answer */
+	long new_connections;      /* TCP/TLS connections opened during the run (0 once warm) */
+};
+
+/*
+ * Enrol devs[0..n) through the server with c->n concurrent clients pulling from one queue.
+ * deadline > 0: start no device after bench_now() passes it (done may be < n). progress > 0:
+ * a line on stderr every `progress` devices.
+ */
+void bench_drive(enum bench_target t, const struct bench_server *s, struct bench_clients *c, struct bench_dev *devs,
+    size_t n, double deadline, size_t progress, struct bench_drive_result *out);
+
+#endif
