@@ -1214,6 +1214,34 @@ sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_poli
 
 /* ---- the server-supplied key ---- */
 
+/*
+ * The key wrap under an ECDH recipient: AES key wrap without padding (RFC 3394) only; we
+ * produce id-aes256-wrap. OpenSSL 3.0's AES key wrap with padding (RFC 5649) writes past its
+ * output buffer when an unwrap fails (found by tests/fuzz, target unwrap), so no other wrap
+ * reaches OpenSSL.
+ */
+static sc_err kari_wrap_ok(CMS_RecipientInfo *ri)
+{
+	X509_ALGOR *alg = NULL, *wrap = NULL;
+	ASN1_OCTET_STRING *ukm = NULL;
+	const unsigned char *q;
+	int nid = NID_undef;
+
+	if (!CMS_RecipientInfo_kari_get0_alg(ri, &alg, &ukm) || alg == NULL ||
+	    alg->parameter == NULL || alg->parameter->type != V_ASN1_SEQUENCE)
+		return sc_fail(SC_ERR_KEY_DECRYPT,
+		    "encryptedKey: KeyAgreeRecipientInfo names no key wrap algorithm");
+	q = alg->parameter->value.sequence->data;
+	if ((wrap = d2i_X509_ALGOR(NULL, &q, alg->parameter->value.sequence->length)) != NULL)
+		nid = OBJ_obj2nid(wrap->algorithm);
+	X509_ALGOR_free(wrap);
+	ERR_clear_error();
+	if (nid != NID_id_aes128_wrap && nid != NID_id_aes192_wrap && nid != NID_id_aes256_wrap)
+		return sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: key wrap %s not allowed "
+		    "(AES key wrap without padding only)", nid != NID_undef ? OBJ_nid2sn(nid) : "unknown");
+	return SC_OK;
+}
+
 /* What we accept of a CMS envelope before trying the KEK on it. */
 static sc_err envelope_ok(CMS_ContentInfo *cms, int *type_nid)
 {
@@ -1239,7 +1267,7 @@ static sc_err envelope_ok(CMS_ContentInfo *cms, int *type_nid)
 			    "encryptedKey: KeyTransRecipientInfo must use RSAES-OAEP");
 		return SC_OK;
 	case CMS_RECIPINFO_AGREE:
-		return SC_OK;
+		return kari_wrap_ok(ri);
 	default:
 		return sc_fail(SC_ERR_KEY_DECRYPT,
 		    "encryptedKey: recipient is neither KeyTrans (RSA) nor KeyAgree (ECDH)");

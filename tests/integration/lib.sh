@@ -10,6 +10,23 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/selfcert-it-XXXXXX")
 PASS=0
 FAIL=0
 SPD_PIDS=()
+SPD_NAMES=()
+
+# SC_VALGRIND=1 (opt-in; scripts/test.sh's last pass): selfcert-spd (start_spd) and selfcert
+# (sc) run under valgrind memcheck, each process logging to $T/valgrind/. A daemon that exits
+# 99 at stop_spd, or any log with an error (invalid access, uninitialised value, a definite
+# leak) at finish, fails the test. The daemon runs without its seccomp sandbox there, since
+# valgrind's own system calls are not on the allowlist.
+SC_VG=()
+SC_VG_SPD=()
+SC_VG_WAIT=200          # start_spd's polls, 0.05 s apart
+if [ "${SC_VALGRIND:-0}" = 1 ]; then
+  mkdir -p "$T/valgrind"
+  SC_VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+         --log-file="$T/valgrind/%q{SC_VG_NAME}.%p.log")
+  "$SELFCERT_SPD" --help 2>/dev/null | grep -q -- --insecure-no-sandbox && SC_VG_SPD=(--insecure-no-sandbox)
+  SC_VG_WAIT=1200
+fi
 
 cleanup() {
   for pid in "${SPD_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
@@ -18,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sc() { "$SELFCERT" "$@"; }
+sc() { SC_VG_NAME=selfcert "${SC_VG[@]}" "$SELFCERT" "$@"; }
 
 pass() { PASS=$((PASS + 1)); }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL: $*" >&2; }
@@ -57,11 +74,13 @@ check() {
 # start_spd NAME: serve $T/NAME (store) on $T/NAME.sock; waits until it accepts.
 start_spd() {
   local name=$1
-  "$SELFCERT_SPD" --store "$T/$name" --socket "$T/$name.sock" --foreground 2>>"$T/$name.log" &
+  SC_VG_NAME="selfcert-spd-$name" "${SC_VG[@]}" "$SELFCERT_SPD" --store "$T/$name" --socket "$T/$name.sock" \
+    --foreground "${SC_VG_SPD[@]}" 2>>"$T/$name.log" &
   local pid=$!
   SPD_PIDS+=("$pid")
+  SPD_NAMES+=("$name")
   eval "SPD_$(echo "$name" | tr -c 'A-Za-z0-9_\n' _)=$pid"
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 "$SC_VG_WAIT"); do
     if "$SELFCERT" device info --sp "$T/$name.sock" >/dev/null 2>&1; then return 0; fi
     kill -0 "$pid" 2>/dev/null || { echo "selfcert-spd $name died: $(tail -n 3 "$T/$name.log")" >&2; return 1; }
     sleep 0.05
@@ -76,7 +95,14 @@ stop_spd() {
   [ -n "$pid" ] || return 0
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  local rc=$?
   eval "$var="
+  if [ ${#SC_VG[@]} -gt 0 ] && [ "$rc" -eq 99 ]; then
+    fail "selfcert-spd $1: valgrind found errors (logs in $T/valgrind)"
+  elif [ ${#SC_VG[@]} -gt 0 ] && [ "$rc" -ge 128 ]; then
+    fail "selfcert-spd $1: died of signal $((rc - 128)) under valgrind, so nothing was checked at exit"
+  fi
+  return 0
 }
 
 # new_device NAME ID CSK-ALG KEX-ALG [personalize flags…]: init, start, personalize against the
@@ -91,7 +117,22 @@ new_device() {
 
 key_count() { sc device keys --sp "$T/$1.sock" | wc -l; }
 
+# Valgrind mode: stop the daemons still running (their exit code is checked), then every log
+# with an error fails the test, its first lines shown.
+vg_finish() {
+  local name log
+  for name in "${SPD_NAMES[@]}"; do stop_spd "$name"; done
+  for log in "$T"/valgrind/*.log; do
+    [ -e "$log" ] || continue
+    if grep -q "ERROR SUMMARY: [1-9]" "$log" || grep -qE "(Invalid|uninitialised|definitely lost)" "$log"; then
+      fail "valgrind: $(basename "$log"): $(grep -m 3 -E "Invalid|uninitialised|definitely lost|ERROR SUMMARY" "$log" | tr '\n' ' ')"
+    fi
+  done
+  echo "valgrind: $(find "$T/valgrind" -name '*.log' | wc -l) processes checked" >&2
+}
+
 finish() {
+  [ ${#SC_VG[@]} -gt 0 ] && vg_finish
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" -eq 0 ]
 }
