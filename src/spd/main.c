@@ -1,6 +1,7 @@
 /*
- * main.c — selfcert-spd: harden the process, open the sealed store, and serve the SP protocol
- * on a Unix socket to several clients at once (one thread, poll, non-blocking sockets, bounded
+ * main.c — selfcert-spd: harden the process, open the sealed store, bind the socket, drop to
+ * the configured user, enter the seccomp sandbox (sandbox.h), and serve the SP protocol on a
+ * Unix socket to several clients at once (one thread, poll, non-blocking sockets, bounded
  * per-client buffers, timeouts). `--init` creates a store for `selfcert sp init`.
  */
 #include <errno.h>
@@ -14,22 +15,27 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include "sandbox.h"
 #include "spd.h"
 #include "sp_wire.h"
 #include "store.h"
 
-#define SPD_MAX_CLIENTS 32
+/*
+ * Connections served at once. Well above the clients a device runs (agent, PKCS#11 users,
+ * CLI), so that a few stalled or hostile peers, each cut off by the timeouts below, cannot
+ * keep well-behaved ones waiting in the backlog. Each costs at most two SC_SP_MAX_MSG buffers.
+ */
+#define SPD_MAX_CLIENTS 128
+#define SPD_LISTEN_BACKLOG 64
+#define SPD_ACCEPT_BURST 16          /* connections accepted per poll round */
 #define SPD_MAX_ALLOW 16
 #define SPD_MSG_TIMEOUT_MS 10000     /* a started message or a pending answer must move on */
 #define SPD_IDLE_TIMEOUT_MS 60000    /* a connection with nothing in flight */
-#define SPD_SECURE_HEAP (8u << 20)   /* private key material: 256 RSA-4096 keys fit */
 
 struct client {
 	int fd;
@@ -64,11 +70,19 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: selfcert-spd --store DIR --socket PATH [--foreground] [--allow-uid UID ...]\n"
+	    "                    [--user NAME] [--insecure-no-sandbox]\n"
 	    "       selfcert-spd --init --store DIR --device-id ID\n"
+	    "       selfcert-spd --list-requests\n"
 	    "Serves the secure-processor protocol on PATH (0660) until SIGTERM or SIGINT.\n"
 	    "Always runs in the foreground (--foreground is accepted for scripts); logs one line\n"
-	    "per request to stderr. Peers must run as one of the --allow-uid users (default: this\n"
-	    "process's uid and root).\n");
+	    "per request to stderr. Peers must run as one of the --allow-uid users (default: the\n"
+	    "serving uid and root).\n"
+	    "  --user NAME            started as root: bind the socket and open the store, then run\n"
+	    "                         as NAME (its uid, gid, no other groups). DIR must be writable\n"
+	    "                         by NAME (chown -R NAME DIR); PATH is given to NAME.\n"
+	    "  --insecure-no-sandbox  serve without seccomp and Landlock (for valgrind and debugging\n"
+	    "                         only; builds with AddressSanitizer never sandbox)\n"
+	    "  --list-requests        print every request type this SP answers, one per line\n");
 }
 
 static int fail(sc_err r)
@@ -198,7 +212,11 @@ static int client_write(struct client *c)
 	return 0;
 }
 
-static void client_accept(int lfd, struct client *clients, const unsigned long *allow,
+/*
+ * Accept one pending connection and check its peer. 1: one was taken (there may be more),
+ * 0: none pending or no free slot, so the rest wait in the backlog.
+ */
+static int client_accept(int lfd, struct client *clients, const unsigned long *allow,
     size_t n_allow)
 {
 	struct client *c = NULL;
@@ -207,16 +225,14 @@ static void client_accept(int lfd, struct client *clients, const unsigned long *
 	size_t i;
 	int fd;
 
-	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
 	for (i = 0; i < SPD_MAX_CLIENTS && c == NULL; i++)
 		if (clients[i].fd < 0)
 			c = &clients[i];
-	if (c == NULL) {
-		close(fd);
-		return;
-	}
+	if (c == NULL)
+		return 0;
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return 0;
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->deadline = now_ms() + SPD_IDLE_TIMEOUT_MS;
@@ -227,13 +243,14 @@ static void client_accept(int lfd, struct client *clients, const unsigned long *
 	c->uid = (unsigned long)cred.uid;
 	for (i = 0; i < n_allow; i++)
 		if (allow[i] == c->uid)
-			return;
+			return 1;
 	fprintf(stderr, "selfcert-spd: uid %lu: -: denied\n", c->uid);
 	client_refuse(c, SC_ERR_DENIED, "this user may not use the secure processor");
 refused:
 	/* A refused peer is only ever written to; if even the answer failed, it goes now. */
 	if (c->out_len == 0)
 		client_free(c);
+	return 1;
 }
 
 /* Bind the socket; a stale socket is replaced, a live one or any other file is not. */
@@ -266,26 +283,13 @@ static sc_err listen_on(const char *path, int *out)
 	old = umask(0117);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc != 0 || chmod(path, 0660) != 0 || listen(fd, 16) != 0) {
+	if (rc != 0 || chmod(path, 0660) != 0 || listen(fd, SPD_LISTEN_BACKLOG) != 0) {
 		sc_err r = sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
 		close(fd);
 		return r;
 	}
 	*out = fd;
 	return SC_OK;
-}
-
-static void harden(void)
-{
-	struct rlimit rl = { 0, 0 };
-
-	/* No core files and no ptrace by the same user: keys must not leak through either. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		fprintf(stderr, "selfcert-spd: warning: PR_SET_DUMPABLE: %s\n", strerror(errno));
-	if (setrlimit(RLIMIT_CORE, &rl) != 0)
-		fprintf(stderr, "selfcert-spd: warning: RLIMIT_CORE: %s\n", strerror(errno));
-	if (CRYPTO_secure_malloc_init(SPD_SECURE_HEAP, 16) == 0)
-		fprintf(stderr, "selfcert-spd: warning: no secure heap; keys live in normal memory\n");
 }
 
 static int serve(struct spd *spd, int lfd, const unsigned long *allow, size_t n_allow)
@@ -357,7 +361,11 @@ static int serve(struct spd *spd, int lfd, const unsigned long *allow, size_t n_
 			if (pfd[i].revents == 0)
 				continue;
 			if (map[i] < 0) {
-				client_accept(lfd, clients, allow, n_allow);
+				int burst;
+
+				for (burst = 0; burst < SPD_ACCEPT_BURST; burst++)
+					if (client_accept(lfd, clients, allow, n_allow) == 0)
+						break;
 				continue;
 			}
 			c = &clients[map[i]];
@@ -379,6 +387,107 @@ static int serve(struct spd *spd, int lfd, const unsigned long *allow, size_t n_
 	return 0;
 }
 
+/*
+ * --list-requests: every message type the dispatch table answers, found by asking it. An
+ * empty-bodied request to a scratch SP (empty state, no store, no log) is refused with
+ * unknown-request exactly when its type is not in the table; no handler can act, because
+ * none has a body to act on and there is no store to commit to.
+ */
+static int list_requests(void)
+{
+	struct spd *spd;
+	unsigned t;
+
+	if ((spd = calloc(1, sizeof(*spd))) == NULL) {
+		fprintf(stderr, "selfcert-spd: nomem: state\n");
+		return 1;
+	}
+	spd_state_init(&spd->st, NULL);
+	for (t = 0; t <= 0xff; t++) {
+		uint8_t msg[SC_WIRE_MIN_MSG] = { SC_SP_PROTO_VERSION, (uint8_t)t };
+		struct sc_buf ans;
+
+		if (spd_dispatch(spd, msg, sizeof(msg), &ans) != SC_ERR_UNKNOWN_REQUEST)
+			printf("0x%02x %s\n", t, sc_wire_msg_name((int)t));
+		sc_buf_free(&ans);
+	}
+	spd_state_clear(&spd->st);
+	OPENSSL_cleanse(spd, sizeof(*spd));
+	free(spd);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* The folder that holds path, opened for Landlock's rule (O_PATH: no access is needed). */
+static int open_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * Least privilege once the store is open and the socket bound: the configured user, then
+ * Landlock and the seccomp allowlist. Fails closed: a sandbox that cannot be entered means no
+ * serving, unless the operator asked for none (or the build cannot have one, which is said
+ * loudly). *how says what is in force, for the start-up line.
+ */
+static sc_err confine(const char *store_dir, int store_dirfd, const char *sock_path,
+    const struct spd_user *user, int no_sandbox, char *how, size_t how_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	const char *why;
+	int sock_dirfd, abi = 0;
+
+	/* Opened while still root: the user need not be able to reach it. */
+	if ((sock_dirfd = open_parent(sock_path)) < 0)
+		return sc_fail(SC_ERR_IO, "%s: its folder: %s", sock_path, strerror(errno));
+	if (user != NULL) {
+		/* Its own socket: the user (and its group) reach it, the allow list decides. */
+		if (chown(sock_path, user->uid, user->gid) != 0) {
+			r = sc_fail(SC_ERR_IO, "%s: chown to %s: %s", sock_path, user->name,
+			    strerror(errno));
+			goto out;
+		}
+		if ((r = spd_drop_privileges(user)) != SC_OK)
+			goto out;
+		/* Every commit writes a temp file into DIR and renames it over the store. */
+		if (access(store_dir, R_OK | W_OK | X_OK) != 0) {
+			r = sc_fail(SC_ERR_IO, "%s: not writable by user %s (chown -R %s %s): %s",
+			    store_dir, user->name, user->name, store_dir, strerror(errno));
+			goto out;
+		}
+	}
+	if ((why = spd_sandbox_unavailable()) != NULL || no_sandbox) {
+		if (why != NULL)
+			fprintf(stderr, "selfcert-spd: warning: sandbox off: %s; never deploy this "
+			    "build\n", why);
+		else
+			fprintf(stderr, "selfcert-spd: warning: sandbox off (--insecure-no-sandbox)\n");
+		snprintf(how, how_len, "sandbox off");
+		r = SC_OK;
+		goto out;
+	}
+	if ((r = spd_sandbox_enter(store_dirfd, sock_dirfd, &abi)) != SC_OK)
+		goto out;
+	if (abi > 0)
+		snprintf(how, how_len, "sandbox: seccomp, landlock ABI %d", abi);
+	else
+		snprintf(how, how_len, "sandbox: seccomp (no landlock in this kernel)");
+	r = SC_OK;
+out:
+	close(sock_dirfd);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -388,17 +497,26 @@ int main(int argc, char **argv)
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ "init", no_argument, NULL, 'i' },
 		{ "device-id", required_argument, NULL, 'd' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "insecure-no-sandbox", no_argument, NULL, 'N' },
+		{ "list-requests", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL;
+	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL, *user_name = NULL;
 	unsigned long allow[SPD_MAX_ALLOW];
-	size_t n_allow = 0;
+	size_t n_allow = 0, heap_used, heap_size;
+	unsigned long serving_uid;
+	char how[64];
+	struct spd_user user;
 	struct spd *spd = NULL;
 	struct sigaction sa;
-	int init = 0, opt, lfd = -1, dirfd = -1, rc = 1;
+	int init = 0, list = 0, no_sandbox = 0, opt, lfd = -1, dirfd = -1, rc = 1;
 	sc_err r;
 
+	/* Before OpenSSL allocates anything: its freed blocks may hold key bytes (sandbox.h). */
+	if (spd_wipe_freed_memory() != 1)
+		fprintf(stderr, "selfcert-spd: warning: freed memory is not wiped\n");
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': store_dir = optarg; break;
@@ -406,6 +524,9 @@ int main(int argc, char **argv)
 		case 'f': break; /* always in the foreground */
 		case 'i': init = 1; break;
 		case 'd': device_id = optarg; break;
+		case 'U': user_name = optarg; break;
+		case 'N': no_sandbox = 1; break;
+		case 'L': list = 1; break;
 		case 'u': {
 			char *end;
 			unsigned long v;
@@ -425,12 +546,19 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || store_dir == NULL || (init ? device_id == NULL || sock_path != NULL
-	    : sock_path == NULL || device_id != NULL)) {
+	if (list) {
+		if (optind != argc || argc != 2) {
+			usage(stderr);
+			return 2;
+		}
+		return list_requests();
+	}
+	if (optind != argc || store_dir == NULL || (init ? device_id == NULL || sock_path != NULL ||
+	    user_name != NULL || no_sandbox : sock_path == NULL || device_id != NULL)) {
 		usage(stderr);
 		return 2;
 	}
-	harden();
+	spd_harden_process();
 	if (init) {
 		if ((r = spd_store_create(store_dir, device_id)) != SC_OK) {
 			fprintf(stderr, "selfcert-spd: %s: %s\n", sc_err_name(r), sc_err_detail());
@@ -438,8 +566,14 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	/* Resolved now, while the user database can still be read, so a typo fails at once. */
+	if (user_name != NULL && (r = spd_user_lookup(user_name, &user)) != SC_OK) {
+		fprintf(stderr, "selfcert-spd: %s: %s\n", sc_err_name(r), sc_err_detail());
+		return sc_err_exit_code(r);
+	}
 	if (n_allow == 0) {
-		allow[n_allow++] = (unsigned long)getuid();
+		/* The serving uid: the --user's once root has been dropped. */
+		allow[n_allow++] = user_name != NULL ? (unsigned long)user.uid : (unsigned long)getuid();
 		allow[n_allow++] = 0;
 	}
 
@@ -476,9 +610,18 @@ int main(int argc, char **argv)
 		rc = fail(r);
 		goto out;
 	}
-	fprintf(stderr, "selfcert-spd: serving %s (device %s, state %s, %zu keys) on %s\n",
-	    store_dir, spd->st.device_id, sc_sp_state_name(spd->st.state), spd->st.n_slots,
-	    sock_path);
+	serving_uid = user_name != NULL ? (unsigned long)user.uid : (unsigned long)getuid();
+	if ((r = confine(store_dir, dirfd, sock_path, user_name != NULL ? &user : NULL, no_sandbox,
+	    how, sizeof(how))) != SC_OK) {
+		rc = fail(r);
+		unlink(sock_path);
+		goto out;
+	}
+	spd_secure_heap_usage(&heap_used, &heap_size);
+	fprintf(stderr, "selfcert-spd: serving %s (device %s, state %s, %zu keys) on %s as uid %lu"
+	    "; %s; secure heap %zu of %zu bytes in use\n", store_dir, spd->st.device_id,
+	    sc_sp_state_name(spd->st.state), spd->st.n_slots, sock_path, serving_uid, how,
+	    heap_used, heap_size);
 	rc = serve(spd, lfd, allow, n_allow);
 	unlink(sock_path);
 	fprintf(stderr, "selfcert-spd: stopped\n");
