@@ -2,7 +2,7 @@
  * sc-load.c — the SP's load generator (test-only, not installed): many concurrent clients of
  * one selfcert-spd, each sending a fixed mix of real requests through include/selfcert/sp.h,
  * optionally beside misbehaving clients; prints throughput, latencies, errors, lost keys and
- * how fast each misbehaving connection was cut off. docs/RELIABILITY-load.md reports its runs.
+ * how fast each misbehaving connection was cut off. docs/RELIABILITY.md ("Load") reports its runs.
  *
  *   sc-load --sp SOCKET --net NETDIR --device-ca DEVICE-CA.pem --kex KEX.pem
  *           [--clients 32] (--requests N | --seconds S) [--bad N] [--held FILE]
