@@ -352,3 +352,124 @@ unsigned long fz_successes(void)
 {
 	return successes;
 }
+
+/* The PKCS#8 DER of fixture key n (1..FZ_N_KEYS), as the store writes it. Caller frees. */
+static int marked_key_der(int n, uint8_t **der, size_t *len)
+{
+	const struct fz_fixture *f = fz_fixture();
+	EVP_PKEY *keys[FZ_N_KEYS] = { f->csk, f->kek, f->leaf_p256, f->leaf_ed25519 };
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(keys[n - 1]);
+	unsigned char *p = NULL;
+	int l = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, &p) : -1;
+
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (l <= 0)
+		return -1;
+	*der = p;
+	*len = (size_t)l;
+	return 0;
+}
+
+static void put_u32(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Replace every "u32 len | from" by "u32 len' | to" in in; *out is the caller's. */
+static int replace_all(const uint8_t *in, size_t len, const uint8_t *from, size_t from_len,
+    const uint8_t *to, size_t to_len, uint8_t **out, size_t *out_len, int *count)
+{
+	size_t cap = len + 16, n = 0, i = 0;
+	uint8_t *buf = malloc(cap), *nb;
+
+	if (buf == NULL)
+		return -1;
+	while (i < len) {
+		if (len - i >= 4 + from_len && in[i] == (uint8_t)(from_len >> 24) &&
+		    in[i + 1] == (uint8_t)(from_len >> 16) && in[i + 2] == (uint8_t)(from_len >> 8) &&
+		    in[i + 3] == (uint8_t)from_len && memcmp(in + i + 4, from, from_len) == 0) {
+			if (n + 4 + to_len > cap) {
+				cap = 2 * (n + 4 + to_len);
+				if ((nb = realloc(buf, cap)) == NULL) {
+					free(buf);
+					return -1;
+				}
+				buf = nb;
+			}
+			put_u32(buf + n, to_len);
+			memcpy(buf + n + 4, to, to_len);
+			n += 4 + to_len;
+			i += 4 + from_len;
+			(*count)++;
+			continue;
+		}
+		if (n + 1 > cap) {
+			cap *= 2;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return -1;
+			}
+			buf = nb;
+		}
+		buf[n++] = in[i++];
+	}
+	*out = buf;
+	*out_len = n;
+	return 0;
+}
+
+/* One pass per key; keys_to_markers picks the direction. */
+static int swap_keys(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
+    int keys_to_markers, int *count)
+{
+	uint8_t *cur = NULL, *next, *der = NULL;
+	size_t cur_len = len, next_len, der_len;
+	char marker[sizeof(FZ_KEY_MARKER) + 1];
+	int n, rc;
+
+	*count = 0;
+	if ((cur = malloc(len > 0 ? len : 1)) == NULL)
+		return -1;
+	memcpy(cur, in, len);
+	for (n = 1; n <= FZ_N_KEYS; n++) {
+		snprintf(marker, sizeof(marker), "%s%d", FZ_KEY_MARKER, n);
+		if (marked_key_der(n, &der, &der_len) != 0) {
+			free(cur);
+			return -1;
+		}
+		if (keys_to_markers)
+			rc = replace_all(cur, cur_len, der, der_len, (const uint8_t *)marker,
+			    strlen(marker), &next, &next_len, count);
+		else
+			rc = replace_all(cur, cur_len, (const uint8_t *)marker, strlen(marker), der,
+			    der_len, &next, &next_len, count);
+		OPENSSL_clear_free(der, der_len);
+		free(cur);
+		if (rc != 0)
+			return -1;
+		cur = next;
+		cur_len = next_len;
+	}
+	*out = cur;
+	*out_len = cur_len;
+	return 0;
+}
+
+int fz_expand_keys(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+{
+	int count;
+
+	return swap_keys(in, len, out, out_len, 0, &count);
+}
+
+int fz_mark_keys(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+{
+	int count;
+
+	if (swap_keys(in, len, out, out_len, 1, &count) != 0)
+		return -1;
+	return count;
+}

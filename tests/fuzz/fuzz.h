@@ -85,6 +85,19 @@ void fz_store_root_key(uint8_t out[32]);
 int fz_seal(const uint8_t root[32], uint64_t counter, const uint8_t *pt, size_t pt_len,
     uint8_t **out, size_t *out_len);
 
+/*
+ * The store target's plaintext inputs carry no private key: where the sealed state holds a
+ * PKCS#8 key, a seed holds the 8-byte text FZ_KEY_MARKER followed by a digit 1..FZ_N_KEYS (as a
+ * u32-length string, like the key it stands for), and the target puts the fixture key back
+ * before sealing. Keys 1..4: CSK, KEK, P-256 leaf, Ed25519 leaf.
+ */
+#define FZ_KEY_MARKER "FZKEY-0"
+#define FZ_N_KEYS 4
+/* Markers → keys. *out is the caller's (free); 0 on success. */
+int fz_expand_keys(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
+/* Keys → markers, for make_corpus.c; returns how many were replaced, -1 on error. */
+int fz_mark_keys(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
+
 /* A fresh private folder (tmpfs /dev/shm when there is one: commits fsync), removed at exit. */
 const char *fz_tmpdir(const char *tag);
 

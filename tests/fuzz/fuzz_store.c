@@ -3,9 +3,10 @@
  * with the fixed root key and counter FZ_STORE_COUNTER. The first input byte says what the
  * rest is:
  *   bit 0 = 0   the whole `store` file, as found on disk (header, ciphertext, tag);
- *   bit 0 = 1   a plaintext state, sealed here in the documented format with header counter
- *               FZ_STORE_COUNTER + {0, +1, -1, +2} by bits 1-2 (normal, crash roll-forward,
- *               rollback, damage), so the fuzzer reaches the state decoder behind the tag.
+ *   bit 0 = 1   a plaintext state (its keys as markers, fuzz.h), sealed here in the
+ *               documented format with header counter FZ_STORE_COUNTER + {0, +1, -1, +2} by
+ *               bits 1-2 (normal, crash roll-forward, rollback, damage), so the fuzzer reaches
+ *               the state decoder behind the tag.
  * Checked: a refusal is store-damaged or rollback with a detail (never "repaired"); a store
  * that opens re-serializes to a state that parses back identically, commits, and reopens as
  * exactly the same state with the next counter.
@@ -116,10 +117,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	write_counter(FZ_STORE_COUNTER);
 	if (data[0] & FZ_STORE_MODE_PLAINTEXT) {
+		uint8_t *pt = NULL;
+		size_t pt_len = 0;
+
+		FZ_ASSERT(fz_expand_keys(data + 1, size - 1, &pt, &pt_len) == 0, "key markers");
 		fz_store_root_key(root);
 		FZ_ASSERT(fz_seal(root, (uint64_t)(FZ_STORE_COUNTER + delta[(data[0] >> 1) & 3]),
-		    data + 1, size - 1, &sealed, &sealed_len) == 0, "sealing");
+		    pt, pt_len, &sealed, &sealed_len) == 0, "sealing");
 		OPENSSL_cleanse(root, sizeof(root));
+		OPENSSL_clear_free(pt, pt_len);
 		FZ_ASSERT(fz_write_file(store_path, sealed, sealed_len, 0600) == 0, "writing the store");
 		free(sealed);
 	} else {

@@ -345,13 +345,14 @@ static void factory_state(struct spd_state *st)
 	take_cert(&st->csk_cert, fx->csk_cert);
 }
 
-static void store_seed(const char *name, const struct spd_state *st)
+static void store_seed(const char *name, const struct spd_state *st, int expect_keys)
 {
 	static const int64_t deltas[4] = { 0, 1, -1, 2 };
 	static const char *const delta_names[4] = { "", "-ahead1", "-rollback", "-ahead2" };
 	struct sc_buf pt;
-	uint8_t root[SPD_ROOT_KEY_LEN], *sealed, *in;
-	size_t sealed_len;
+	uint8_t root[SPD_ROOT_KEY_LEN], *sealed, *in, *marked = NULL;
+	size_t sealed_len, marked_len = 0;
+	int marked_n;
 	char fname[128];
 	int d;
 
@@ -370,14 +371,16 @@ static void store_seed(const char *name, const struct spd_state *st)
 		free(in);
 		free(sealed);
 	}
-	/* Mode 1: the plaintext, sealed by the target with the counter it picks. */
-	if ((in = malloc(pt.len + 1)) == NULL)
-		die("malloc");
+	/* Mode 1: the plaintext, keys as markers, sealed by the target with the counter it picks. */
+	if ((marked_n = fz_mark_keys(pt.data, pt.len, &marked, &marked_len)) != expect_keys ||
+	    (in = malloc(marked_len + 1)) == NULL)
+		die("marking the keys of a plaintext state");
 	in[0] = FZ_STORE_MODE_PLAINTEXT;
-	memcpy(in + 1, pt.data, pt.len);
+	memcpy(in + 1, marked, marked_len);
 	snprintf(fname, sizeof(fname), "plain-%s", name);
-	seed("store", fname, in, pt.len + 1);
+	seed("store", fname, in, marked_len + 1);
 	free(in);
+	free(marked);
 	OPENSSL_cleanse(root, sizeof(root));
 	sc_buf_free(&pt);
 }
@@ -389,12 +392,12 @@ static void store_seeds(void)
 	if (st == NULL)
 		die("calloc");
 	spd_state_init(st, FZ_DEVICE_ID);
-	store_seed("empty", st);
+	store_seed("empty", st, 0);
 	factory_state(st);
-	store_seed("factory", st);
+	store_seed("factory", st, 2);
 	spd_state_clear(st);
 	locked_state(st);
-	store_seed("locked", st);
+	store_seed("locked", st, 4);
 	spd_state_clear(st);
 	free(st);
 }
