@@ -500,6 +500,24 @@ out:
 	return r;
 }
 
+/* A SIGN answer: one non-empty signature of at most max bytes, copied to *sig (the caller's). */
+static sc_err take_signature(struct sc_buf *rd, size_t max, uint8_t **sig, size_t *sig_len)
+{
+	const uint8_t *s = NULL;
+	size_t s_len = 0;
+	sc_err r;
+
+	sc_buf_get_string(rd, &s, &s_len, max);
+	if ((r = done_answer(rd, "sign")) != SC_OK)
+		return r;
+	if (s_len == 0)
+		return sc_fail(SC_ERR_PEER, "sign answer: empty signature");
+	if ((*sig = OPENSSL_memdup(s, s_len)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "signature");
+	*sig_len = s_len;
+	return SC_OK;
+}
+
 sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
     enum sc_digest digest, const uint8_t *input, size_t input_len,
     uint8_t **sig, size_t *sig_len)
@@ -507,8 +525,7 @@ sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf req, rd;
 	uint8_t *ans = NULL;
-	size_t ans_len = 0, s_len = 0;
-	const uint8_t *s = NULL;
+	size_t ans_len = 0;
 
 	*sig = NULL;
 	*sig_len = 0;
@@ -525,19 +542,7 @@ sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
 	sc_buf_put_string(&req, input, input_len);
 	if ((r = roundtrip(sp, &req, SC_SP_SIGN, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
-	sc_buf_get_string(&rd, &s, &s_len, 1024);
-	if ((r = done_answer(&rd, "sign")) != SC_OK)
-		goto out;
-	if (s_len == 0) {
-		r = sc_fail(SC_ERR_PEER, "sign answer: empty signature");
-		goto out;
-	}
-	if ((*sig = OPENSSL_memdup(s, s_len)) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "signature");
-		goto out;
-	}
-	*sig_len = s_len;
-	r = SC_OK;
+	r = take_signature(&rd, 1024, sig, sig_len);
 out:
 	sc_buf_free(&req);
 	OPENSSL_free(ans);
@@ -562,8 +567,7 @@ sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf req, rd;
 	uint8_t *ans = NULL;
-	size_t ans_len = 0, s_len = 0;
-	const uint8_t *s = NULL;
+	size_t ans_len = 0;
 
 	*sig = NULL;
 	*sig_len = 0;
@@ -578,19 +582,7 @@ sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
 	sc_buf_put_u32(&req, salt_len);
 	if ((r = roundtrip(sp, &req, SC_SP_SIGN, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
-	sc_buf_get_string(&rd, &s, &s_len, SC_SP_MAX_CIPHERTEXT);
-	if ((r = done_answer(&rd, "sign")) != SC_OK)
-		goto out;
-	if (s_len == 0) {
-		r = sc_fail(SC_ERR_PEER, "sign answer: empty signature");
-		goto out;
-	}
-	if ((*sig = OPENSSL_memdup(s, s_len)) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "signature");
-		goto out;
-	}
-	*sig_len = s_len;
-	r = SC_OK;
+	r = take_signature(&rd, SC_SP_MAX_CIPHERTEXT, sig, sig_len);
 out:
 	sc_buf_free(&req);
 	OPENSSL_free(ans);
