@@ -140,7 +140,11 @@ check "the store was rewritten by nobody" [ "$(stat -c %u "$T/u/store")" = "$NOB
 # uid (the control) can.
 setpriv --reuid="$NOBODY_UID" --regid="$NOBODY_GID" --clear-groups -- sleep 60 &
 CONTROL=$!
-sleep 0.2
+# Until setpriv has dropped to nobody and exec'd sleep (a loaded machine can take a while).
+for _ in $(seq 1 200); do
+  [ "$(cat "/proc/$CONTROL/comm" 2>/dev/null)" = sleep ] && break
+  sleep 0.05
+done
 ok "control: nobody reads its own process's environ" as_nobody cat "/proc/$CONTROL/environ"
 kill "$CONTROL" 2>/dev/null
 if as_nobody cat "/proc/$UPID/environ" >/dev/null 2>&1; then fail "nobody read the SP's /proc/PID/environ"; else pass; fi
@@ -160,9 +164,10 @@ kill "$UPID"; wait "$UPID"
 "$SELFCERT_SPD" --store "$T/dev" --socket "$T/a.sock" --allow-uid "$NOBODY_UID" 2>>"$T/a.log" &
 APID=$!
 SPD_PIDS+=("$APID")
-for _ in $(seq 1 100); do [ -S "$T/a.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 200); do [ -S "$T/a.sock" ] && break; sleep 0.05; done
 chmod 666 "$T/a.sock"
-sleep 0.2
+# Until it accepts (the socket file exists a moment before listen()); 10 s at most.
+for _ in $(seq 1 200); do as_nobody "$SELFCERT" device info --sp "$T/a.sock" >/dev/null 2>&1 && break; sleep 0.05; done
 ok "--allow-uid nobody: nobody is served" as_nobody "$SELFCERT" device info --sp "$T/a.sock"
 refused "--allow-uid nobody: root is not" 1 denied sc device info --sp "$T/a.sock"
 refused "nor is another uid (65533)" 1 denied setpriv --reuid=65533 --regid=65533 --clear-groups -- "$SELFCERT" device info --sp "$T/a.sock"
