@@ -12,6 +12,8 @@ set(SC_PROVD_REGISTRY_SOURCES ${CMAKE_SOURCE_DIR}/src/provd/registry.c)
 set(SC_PROVD_CORE_SOURCES
   ${CMAKE_SOURCE_DIR}/src/provd/api.c
   ${CMAKE_SOURCE_DIR}/src/provd/apierr.c
+  ${CMAKE_SOURCE_DIR}/src/provd/certcache.c
+  ${CMAKE_SOURCE_DIR}/src/provd/profcache.c
   ${CMAKE_SOURCE_DIR}/src/provd/metrics.c
   ${CMAKE_SOURCE_DIR}/src/provd/policy.c
   ${SC_PROVD_REGISTRY_SOURCES})
@@ -53,5 +55,5 @@ foreach(script ${SC_PROVD_INTEG_TESTS})
   set_property(TEST integration/${name} APPEND PROPERTY ENVIRONMENT
     "SELFCERT_PROVD=$<TARGET_FILE:selfcert-provd>"
     "SELFCERT_AGENT=$<TARGET_FILE:selfcert-agent>")
-  set_tests_properties(integration/${name} PROPERTIES TIMEOUT 300)
+  set_tests_properties(integration/${name} PROPERTIES TIMEOUT 900)
 endforeach()

@@ -25,6 +25,8 @@
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
 #include "api.h"
+#include "certcache.h"
+#include "profcache.h"
 #include "util.h"
 
 #define JSON_TYPE "application/json"
@@ -342,8 +344,8 @@ static int pem_only_blocks(const char *s, size_t len)
  * Certificates from one JSON string: PEM ("-----BEGIN CERTIFICATE-----", one or more blocks) or
  * base64 of one DER certificate. Each must be strict DER. Pushes onto sk (at most max in all).
  */
-static int parse_cert_string(const char *field, const char *s, size_t len, STACK_OF(X509) *sk, int max,
-    struct provd_response *resp)
+static int parse_cert_string(struct provd_certcache *cache, const char *field, const char *s, size_t len,
+    STACK_OF(X509) *sk, int max, struct provd_response *resp)
 {
 	X509 *x = NULL;
 	int ok = 0;
@@ -367,7 +369,7 @@ static int parse_cert_string(const char *field, const char *s, size_t len, STACK
 		}
 		while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
 			int is_cert = strcmp(name, "CERTIFICATE") == 0;
-			sc_err r = is_cert ? sc_cert_from_der(data, (size_t)dlen, &x) : SC_ERR_MALFORMED;
+			sc_err r = is_cert ? provd_certcache_get(cache, data, (size_t)dlen, &x) : SC_ERR_MALFORMED;
 
 			OPENSSL_free(name);
 			OPENSSL_free(header);
@@ -414,7 +416,7 @@ pem_out:
 			respond_error(resp, PROVD_E_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", field, sc_err_detail());
 			return 0;
 		}
-		r = sc_cert_from_der(der, der_len, &x);
+		r = provd_certcache_get(cache, der, der_len, &x);
 		OPENSSL_free(der);
 		ERR_clear_error();
 		if (r != SC_OK) {
@@ -436,7 +438,8 @@ pem_out:
 }
 
 /* A certificate field: a string, or (multi) an array of strings. At least one certificate. */
-static int get_certs(json_t *obj, const char *name, int multi, STACK_OF(X509) **out, struct provd_response *resp)
+static int get_certs(const struct provd_api *api, json_t *obj, const char *name, int multi, STACK_OF(X509) **out,
+    struct provd_response *resp)
 {
 	json_t *v = json_object_get(obj, name);
 	STACK_OF(X509) *sk = NULL;
@@ -452,7 +455,7 @@ static int get_certs(json_t *obj, const char *name, int multi, STACK_OF(X509) **
 		return 0;
 	}
 	if (json_is_string(v)) {
-		if (!parse_cert_string(name, json_string_value(v), json_string_length(v), sk, max, resp))
+		if (!parse_cert_string(api->certs, name, json_string_value(v), json_string_length(v), sk, max, resp))
 			goto fail;
 	} else if (multi && json_is_array(v)) {
 		size_t i;
@@ -466,7 +469,7 @@ static int get_certs(json_t *obj, const char *name, int multi, STACK_OF(X509) **
 				respond_error(resp, PROVD_E_WRONG_TYPE, "\"%s\"[%zu] must be a string", name, i);
 				goto fail;
 			}
-			if (!parse_cert_string(name, json_string_value(e), json_string_length(e), sk, max, resp))
+			if (!parse_cert_string(api->certs, name, json_string_value(e), json_string_length(e), sk, max, resp))
 				goto fail;
 		}
 	} else {
@@ -487,13 +490,16 @@ fail:
 static int verify_path(const struct provd_api *api, X509 *cert, STACK_OF(X509) *untrusted, const char *what,
     STACK_OF(X509) **path, struct provd_response *resp)
 {
-	X509_STORE *store = X509_STORE_new();
+	X509_STORE *own = NULL, *store = api->mfr_store;
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int ok = 0;
 
 	*path = NULL;
-	if (store == NULL || ctx == NULL || !X509_STORE_add_cert(store, api->mfr_root) ||
-	    !X509_STORE_CTX_init(ctx, store, cert, untrusted)) {
+	/* The store built at load (read-only, shared by the workers); one of our own otherwise. */
+	if (store == NULL && ((store = own = X509_STORE_new()) == NULL || !X509_STORE_add_cert(own, api->mfr_root)))
+		store = NULL;
+	if (store == NULL || ctx == NULL || !X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
+	    sc_sig_cache_attach(ctx, api->sigs) != SC_OK) {
 		respond_error(resp, PROVD_E_INTERNAL, "cannot set up path validation");
 		goto out;
 	}
@@ -511,7 +517,7 @@ static int verify_path(const struct provd_api *api, X509 *cert, STACK_OF(X509) *
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
+	X509_STORE_free(own);
 	return ok;
 }
 
@@ -649,7 +655,7 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 		}
 		server_keygen = json_is_true(v);
 	}
-	if (!get_certs(body, "chain", 1, &chain, resp) || !get_certs(body, "kex", 0, &kexs, resp))
+	if (!get_certs(api, body, "chain", 1, &chain, resp) || !get_certs(api, body, "kex", 0, &kexs, resp))
 		goto out;
 	if (challenge_hex != NULL) {
 		if (sc_unhex(challenge_hex, challenge, sizeof(challenge), &challenge_len) != SC_OK) {
@@ -784,6 +790,9 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 		goto out;
 	}
 	provd_metrics_profile_issued(api->metrics, rec.origin);
+	/* Kept decoded for the certificate request (profcache.h); a device-generated one only. */
+	if (!server_keygen && api->profiles != NULL && provd_profcache_put(api->profiles, p) == SC_OK)
+		p = NULL;
 	if ((der_b64 = provd_b64_encode(der, der_len)) == NULL) {
 		respond_error(resp, PROVD_E_INTERNAL, "out of memory");
 		goto out;
@@ -811,15 +820,23 @@ out:
 
 /* ---- POST /v1/certificates ---- */
 
+/* 1 if t is inside x's validity period, as path validation judges it. */
+static int valid_at(X509 *x, time_t t)
+{
+	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 && X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
+}
+
 /* The chain the device sent with its profile request (stored PEM). */
-static int stored_chain(const char *pem, STACK_OF(X509) **out, struct provd_response *resp)
+static int stored_chain(const struct provd_api *api, const char *pem, STACK_OF(X509) **out,
+    struct provd_response *resp)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	struct provd_response scratch;
 
 	*out = NULL;
 	memset(&scratch, 0, sizeof(scratch));
-	if (sk == NULL || !parse_cert_string("stored chain", pem, strlen(pem), sk, PROVD_MAX_CHAIN, &scratch)) {
+	if (sk == NULL ||
+	    !parse_cert_string(api->certs, "stored chain", pem, strlen(pem), sk, PROVD_MAX_CHAIN, &scratch)) {
 		sk_X509_pop_free(sk, X509_free);
 		provd_response_clear(&scratch);
 		respond_error(resp, PROVD_E_INTERNAL, "the registry's copy of the device chain is unreadable");
@@ -843,6 +860,8 @@ static void h_certificates(const struct provd_api *api, struct provd_reg *reg, c
 	struct provd_cert_rec crec;
 	struct sc_verify_opts opts;
 	struct sc_profile *prof = NULL;
+	const struct sc_profile *use = NULL;
+	struct provd_profref *kept = NULL;
 	uint8_t *der = NULL, md[EVP_MAX_MD_SIZE];
 	unsigned md_len = 0;
 	size_t der_len = 0;
@@ -850,11 +869,12 @@ static void h_certificates(const struct provd_api *api, struct provd_reg *reg, c
 	char *serial_hex = NULL;
 	enum provd_why why;
 	int already = 0;
+	time_t now = time(NULL);
 	sc_err r;
 
 	memset(&prec, 0, sizeof(prec));
 	memset(&crec, 0, sizeof(crec));
-	if (!parse_body(req, resp, allowed, &body) || !get_certs(body, "certificate", 0, &leafs, resp))
+	if (!parse_body(req, resp, allowed, &body) || !get_certs(api, body, "certificate", 0, &leafs, resp))
 		goto out;
 	leaf = sk_X509_value(leafs, 0);
 	if (sc_cert_device_id(leaf, device_id, sizeof(device_id)) != SC_OK) {
@@ -882,19 +902,46 @@ static void h_certificates(const struct provd_api *api, struct provd_reg *reg, c
 		    crec.profile_id, prec.device_id, device_id);
 		goto out;
 	}
-	/* What we issued, decoded as the SP decoded it; the chain the device showed us then. */
-	if ((r = sc_profile_decode(prec.der, prec.der_len, &prof)) != SC_OK) {
-		respond_error(resp, PROVD_E_INTERNAL, "stored profile %s: %s", crec.profile_id, sc_err_detail());
-		goto out;
+	/*
+	 * What we issued: the object we built and signed if still kept for exactly the registry's
+	 * bytes, else the registry's copy decoded as the SP decoded it. Then the chain the device
+	 * showed us with its profile request.
+	 */
+	if (provd_profcache_get(api->profiles, prec.der, prec.der_len, &use, &kept) != SC_OK) {
+		sc_err_clear();
+		if ((r = sc_profile_decode(prec.der, prec.der_len, &prof)) != SC_OK) {
+			respond_error(resp, PROVD_E_INTERNAL, "stored profile %s: %s", crec.profile_id, sc_err_detail());
+			goto out;
+		}
+		use = prof;
 	}
-	if (!stored_chain(prec.chain_pem, &chain, resp))
+	if (!stored_chain(api, prec.chain_pem, &chain, resp))
 		goto out;
 	memset(&opts, 0, sizeof(opts));
 	opts.mfr_root = api->mfr_root;
 	opts.chain = chain;
 	opts.allowed_networks = networks;
-	opts.profile = prof;
+	opts.profile = use;
 	opts.net_root = api->net_root;
+	opts.at = now;
+	/*
+	 * A kept profile was built and signed by this process with api->signer: its signature, and
+	 * its signer's chain to root.pem, EKU and key usage (proven at start, provd_api_load), cannot
+	 * have changed; only time can, so the signer's and the root's validity now is checked here and
+	 * the rest is not verified again. Every binding field is still compared, the profile's digest
+	 * (of the registry's bytes) with the leaf's profileDigest first. A profile decoded from the
+	 * registry (after a restart or an eviction) is checked in full.
+	 */
+	if (kept != NULL) {
+		if (!valid_at(api->signer, now) || !valid_at(api->net_root, now)) {
+			respond_error(resp, PROVD_E_BINDING, "%s: the profile signer's certificate or root.pem is "
+			    "not valid now", sc_err_name(SC_ERR_UNTRUSTED_SIGNER));
+			goto out;
+		}
+		opts.profile_trusted = 1;
+	}
+	/* The device CA and manufacturer CA signatures were verified with the profile request. */
+	opts.sig_cache = api->sigs;
 	if ((r = sc_verify_chain(leaf, &opts, NULL)) != SC_OK) {
 		respond_error(resp, r == SC_ERR_CHAIN ? PROVD_E_CHAIN : PROVD_E_BINDING, "%s: %s", sc_err_name(r),
 		    sc_err_detail());
@@ -937,6 +984,7 @@ out:
 	BN_free(bn);
 	OPENSSL_free(der);
 	sc_profile_free(prof);
+	provd_profcache_release(api->profiles, kept);
 	provd_profile_rec_clear(&prec);
 	sk_X509_pop_free(chain, X509_free);
 	sk_X509_pop_free(leafs, X509_free);
@@ -1180,6 +1228,13 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 
 	if ((r = sc_load_cert(mfr_root_path, &api->mfr_root)) != SC_OK)
 		return r;
+	/* Built once: every device check validates to the same anchor. */
+	if ((api->mfr_store = X509_STORE_new()) == NULL || !X509_STORE_add_cert(api->mfr_store, api->mfr_root))
+		return sc_fail_ossl(SC_ERR_NOMEM, "the manufacturer root's trust store");
+	if ((r = provd_certcache_new(PROVD_CERTCACHE_DEFAULT, &api->certs)) != SC_OK ||
+	    (r = sc_sig_cache_new(PROVD_SIGCACHE_DEFAULT, &api->sigs)) != SC_OK ||
+	    (r = provd_profcache_new(PROVD_PROFCACHE_DEFAULT, &api->profiles)) != SC_OK)
+		return r;
 #define NETFILE(name) (snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
 	if ((r = sc_load_cert(NETFILE("root.pem"), &api->net_root)) != SC_OK ||
 	    (r = sc_load_cert(NETFILE("signer.pem"), &api->signer)) != SC_OK ||
@@ -1242,11 +1297,19 @@ sc_err provd_api_set_admin_token(struct provd_api *api, const char *path)
 
 void provd_api_free(struct provd_api *api)
 {
+	X509_STORE_free(api->mfr_store);
+	provd_certcache_free(api->certs);
+	sc_sig_cache_free(api->sigs);
+	provd_profcache_free(api->profiles);
 	X509_free(api->mfr_root);
 	X509_free(api->net_root);
 	X509_free(api->signer);
 	EVP_PKEY_free(api->signer_key);
 	OPENSSL_cleanse(api->admin_token_hash, sizeof(api->admin_token_hash));
+	api->mfr_store = NULL;
+	api->certs = NULL;
+	api->sigs = NULL;
+	api->profiles = NULL;
 	api->mfr_root = api->net_root = api->signer = NULL;
 	api->signer_key = NULL;
 	api->admin_enabled = 0;

@@ -7,6 +7,10 @@
  * Everything cryptographic is libselfcert's: the profile is built and signed with
  * sc_profile_create/sc_profile_sign, device chains are checked by X.509 path validation to the
  * manufacturer root, returned certificates by sc_verify_chain against the stored profile.
+ * Work a device would make the server repeat is remembered: certificates parsed (certcache.h),
+ * signatures verified (sc_sig_cache, selfcert/verify.h: a signature's validity never changes) and
+ * the profiles signed (profcache.h). Validity periods, constraints, bindings and the registry's
+ * state are checked on every request.
  */
 #ifndef SC_PROVD_API_H
 #define SC_PROVD_API_H
@@ -17,7 +21,10 @@
 #include <openssl/x509.h>
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
+#include <selfcert/verify.h>
 #include "apierr.h"
+#include "certcache.h"
+#include "profcache.h"
 #include "metrics.h"
 #include "policy.h"
 #include "registry.h"
@@ -27,10 +34,16 @@
 #define PROVD_MAX_CHAIN 4              /* certificates in a device's chain (device CA, mfr CA, …) */
 #define PROVD_ADMIN_TOKEN_MIN 16       /* bytes: a shorter operator token is refused at start */
 #define PROVD_ADMIN_TOKEN_MAX 256
+#define PROVD_SIGCACHE_DEFAULT 4096    /* signatures remembered (32 bytes each): the CA certificates
+                                          of the devices in flight, many times over */
 
 /* What the server is: read-only after start, shared by every worker. */
 struct provd_api {
 	X509 *mfr_root;                /* trust anchor for device chains */
+	X509_STORE *mfr_store;         /* holding mfr_root only, built at load; NULL: one per check */
+	struct provd_certcache *certs; /* parsed certificates by DER digest (certcache.h); NULL: none */
+	struct sc_sig_cache *sigs;     /* certificate signatures verified (selfcert/verify.h); NULL: none */
+	struct provd_profcache *profiles; /* signed profiles awaiting their certificate (profcache.h) */
 	X509 *net_root;                /* the network root (verifies our own profiles) */
 	X509 *signer;                  /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;

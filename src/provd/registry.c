@@ -20,9 +20,22 @@
 /* 'SCRG': tells our registry apart from any other SQLite file handed to --db. */
 #define PROVD_REG_APPLICATION_ID 0x53435247
 
+/*
+ * Prepared statements are kept per connection and reset between uses: a request runs the same
+ * few statements every time, and compiling them again cost more than running them.
+ */
+#define REG_STMT_CACHE 32
+
+struct reg_stmt {
+	sqlite3_stmt *st;
+	int busy;                      /* handed out, not yet done() */
+};
+
 struct provd_reg {
 	sqlite3 *db;
 	char path[256];
+	struct reg_stmt stmts[REG_STMT_CACHE];
+	size_t n_stmts;
 };
 
 /*
@@ -129,13 +142,42 @@ static sc_err exec(struct provd_reg *reg, const char *sql, const char *what)
 	return SC_OK;
 }
 
+/* A statement for sql: a kept one not in use (reset, unbound), else compiled (and kept if room). */
 static sc_err prepare(struct provd_reg *reg, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(reg->db, sql, -1, st, NULL) != SQLITE_OK) {
+	for (size_t i = 0; i < reg->n_stmts; i++)
+		if (!reg->stmts[i].busy && strcmp(sqlite3_sql(reg->stmts[i].st), sql) == 0) {
+			reg->stmts[i].busy = 1;
+			*st = reg->stmts[i].st;
+			return SC_OK;
+		}
+	if (sqlite3_prepare_v3(reg->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
 		*st = NULL;
 		return db_fail(reg, "prepare");
 	}
+	if (reg->n_stmts < REG_STMT_CACHE) {
+		reg->stmts[reg->n_stmts].st = *st;
+		reg->stmts[reg->n_stmts++].busy = 1;
+	}
 	return SC_OK;
+}
+
+/*
+ * Done with a statement (in place of sqlite3_finalize): a kept one is reset at once, which ends
+ * its read of the database exactly as finalizing would, and its bindings cleared; others finalized.
+ */
+static void done(struct provd_reg *reg, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; reg != NULL && i < reg->n_stmts; i++)
+		if (reg->stmts[i].st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			reg->stmts[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -153,14 +195,27 @@ static void copy_col(sqlite3_stmt *st, int i, char *out, size_t out_len)
 	snprintf(out, out_len, "%s", s != NULL ? (const char *)s : "");
 }
 
+/* One statement without rows, from the kept ones (every request begins and commits). */
+static sc_err run(struct provd_reg *reg, const char *sql, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	if ((r = prepare(reg, sql, &st)) != SC_OK)
+		return r;
+	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, what);
+	done(reg, st);
+	return r;
+}
+
 static sc_err begin(struct provd_reg *reg)
 {
-	return exec(reg, "BEGIN IMMEDIATE", "begin");
+	return run(reg, "BEGIN IMMEDIATE", "begin");
 }
 
 static sc_err commit(struct provd_reg *reg)
 {
-	sc_err r = exec(reg, "COMMIT", "commit");
+	sc_err r = run(reg, "COMMIT", "commit");
 
 	if (r != SC_OK)
 		(void)sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
@@ -189,7 +244,7 @@ static sc_err audit(struct provd_reg *reg, int64_t now, const char *actor, const
 	bind_text(st, 4, device_id);
 	bind_text(st, 5, detail != NULL ? detail : "");
 	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "audit");
-	sqlite3_finalize(st);
+	done(reg, st);
 	return r;
 }
 
@@ -206,7 +261,7 @@ static sc_err pragma_int(struct provd_reg *reg, const char *sql, int64_t *out)
 	} else {
 		r = db_fail(reg, sql);
 	}
-	sqlite3_finalize(st);
+	done(reg, st);
 	return r;
 }
 
@@ -307,7 +362,7 @@ sc_err provd_reg_open(const char *path, int create, struct provd_reg **out)
 		r = sc_fail(SC_ERR_IO, "registry %s: cannot switch to WAL mode (%s)", path, sqlite3_errmsg(reg->db));
 		goto out;
 	}
-	sqlite3_finalize(stmt);
+	done(reg, stmt);
 	stmt = NULL;
 	/* FULL: a commit the server acknowledged survives power loss, not only a crash. */
 	if ((r = exec(reg, "PRAGMA synchronous = FULL", "synchronous")) != SC_OK ||
@@ -318,7 +373,7 @@ sc_err provd_reg_open(const char *path, int create, struct provd_reg **out)
 	reg = NULL;
 	r = SC_OK;
 out:
-	sqlite3_finalize(stmt);
+	done(reg, stmt);
 	provd_reg_close(reg);
 	return r;
 }
@@ -327,6 +382,8 @@ void provd_reg_close(struct provd_reg *reg)
 {
 	if (reg == NULL)
 		return;
+	for (size_t i = 0; i < reg->n_stmts; i++)
+		sqlite3_finalize(reg->stmts[i].st);
 	sqlite3_close_v2(reg->db);
 	free(reg);
 }
@@ -356,7 +413,7 @@ static sc_err device_insert(struct provd_reg *reg, const char *device_id, const 
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int64(st, 4, now);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return sc_fail(SC_ERR_EXISTS, "device %s is already registered", device_id);
 	if (rc != SQLITE_DONE)
@@ -395,7 +452,7 @@ sc_err provd_reg_device_revoke(struct provd_reg *reg, const char *device_id, con
 	bind_text(st, 1, device_id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		s = status_from_text(sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	done(reg, st);
 	st = NULL;
 	if (s == 0) {
 		r = sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered", device_id);
@@ -412,7 +469,7 @@ sc_err provd_reg_device_revoke(struct provd_reg *reg, const char *device_id, con
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, device_id);
 	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "revoking");
-	sqlite3_finalize(st);
+	done(reg, st);
 	st = NULL;
 	if (r != SC_OK)
 		goto fail;
@@ -424,7 +481,7 @@ sc_err provd_reg_device_revoke(struct provd_reg *reg, const char *device_id, con
 	sqlite3_bind_int64(st, 3, now);
 	bind_text(st, 4, actor);
 	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "revocation");
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (r != SC_OK || (r = audit(reg, now, actor, "device-revoked", device_id, reason)) != SC_OK)
 		goto fail;
 	return commit(reg);
@@ -447,14 +504,14 @@ static sc_err device_details(struct provd_reg *reg, struct provd_device *d)
 	bind_text(st, 1, d->device_id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		r = db_fail(reg, "device counts");
-		sqlite3_finalize(st);
+		done(reg, st);
 		return r;
 	}
 	d->n_profiles = sqlite3_column_int64(st, 0);
 	d->n_certs = sqlite3_column_int64(st, 1);
 	d->revoked_at = sqlite3_column_int64(st, 2);
 	copy_col(st, 3, d->revoke_reason, sizeof(d->revoke_reason));
-	sqlite3_finalize(st);
+	done(reg, st);
 	if ((r = prepare(reg, "SELECT serial, fingerprint, profile_id, not_before, not_after, registered_at "
 	    "FROM certificates WHERE device_id = ? ORDER BY registered_at DESC, rowid DESC LIMIT 1", &st)) != SC_OK)
 		return r;
@@ -468,7 +525,7 @@ static sc_err device_details(struct provd_reg *reg, struct provd_device *d)
 		d->cert_not_after = sqlite3_column_int64(st, 4);
 		d->cert_registered_at = sqlite3_column_int64(st, 5);
 	}
-	sqlite3_finalize(st);
+	done(reg, st);
 	return SC_OK;
 }
 
@@ -496,7 +553,7 @@ sc_err provd_reg_device_get(struct provd_reg *reg, const char *device_id, struct
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		device_from_row(st, out);
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (rc == SQLITE_DONE)
 		return sc_fail(SC_ERR_NOT_FOUND, "device %.64s is not registered", device_id);
 	if (rc != SQLITE_ROW)
@@ -525,7 +582,7 @@ sc_err provd_reg_device_list(struct provd_reg *reg, enum provd_dev_status status
 	}
 	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "listing devices");
 out:
-	sqlite3_finalize(st);
+	done(reg, st);
 	return r;
 }
 
@@ -691,12 +748,12 @@ sc_err provd_reg_import_csv(struct provd_reg *reg, const char *path, const char 
 	snprintf(line, sizeof(line), "%s: %zu added, %zu already registered", path, *added, *skipped);
 	if ((r = audit(reg, now, actor, "devices-imported", NULL, line)) != SC_OK)
 		goto out;
-	sqlite3_finalize(seen);
+	done(reg, seen);
 	seen = NULL;
 	in_tx = 0;
 	r = commit(reg);
 out:
-	sqlite3_finalize(seen);
+	done(reg, seen);
 	if (in_tx) {
 		rollback(reg);
 		*added = *skipped = 0;
@@ -733,7 +790,7 @@ static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const
 	bind_text(st, 1, device_id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		s = status_from_text(sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(reg, "reading a device");
 	if (s == 0) {
@@ -754,12 +811,12 @@ static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const
 		sqlite3_bind_int64(st, 2, now - rate->window_s);
 		if (sqlite3_step(st) != SQLITE_ROW) {
 			r = db_fail(reg, "rate");
-			sqlite3_finalize(st);
+			done(reg, st);
 			return r;
 		}
 		n = sqlite3_column_int64(st, 0);
 		oldest = sqlite3_column_int64(st, 1);
-		sqlite3_finalize(st);
+		done(reg, st);
 		if (n >= (int64_t)rate->max) {
 			*why = PROVD_WHY_RATE_LIMITED;
 			if (retry_after != NULL)
@@ -773,7 +830,7 @@ static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const
 			return r;
 		bind_text(st, 1, challenge);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		done(reg, st);
 		if (rc == SQLITE_ROW) {
 			*why = PROVD_WHY_REPLAY;
 			return sc_fail(SC_ERR_DENIED, "challenge already used for a profile (a replayed request)");
@@ -821,7 +878,7 @@ sc_err provd_reg_profile_insert(struct provd_reg *reg, struct provd_profile_rec 
 	bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
 	sqlite3_bind_int64(st, 11, now);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
 		/* Cannot happen after profile_checks inside the same transaction; keep it refused anyway. */
 		*why = PROVD_WHY_REPLAY;
@@ -899,7 +956,7 @@ sc_err provd_reg_profile_get(struct provd_reg *reg, const char *profile_id, stru
 	out->consumed_at = sqlite3_column_int64(st, 11);
 	r = SC_OK;
 out:
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (r != SC_OK)
 		provd_profile_rec_clear(out);
 	return r;
@@ -932,7 +989,7 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 		consumed = sqlite3_column_int64(st, 1);
 		s = status_from_text(sqlite3_column_text(st, 2));
 	}
-	sqlite3_finalize(st);
+	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_DONE) {
 		*why = PROVD_WHY_PROFILE_UNKNOWN;
@@ -963,7 +1020,7 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 		bind_text(st, 1, rec->profile_id);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			copy_col(st, 0, fpr, sizeof(fpr));
-		sqlite3_finalize(st);
+		done(reg, st);
 		st = NULL;
 		rollback(reg);
 		if (strcmp(fpr, rec->fpr) == 0) {
@@ -986,7 +1043,7 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 	sqlite3_bind_blob(st, 7, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 8, now);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		*why = PROVD_WHY_PROFILE_CONSUMED;
@@ -1003,7 +1060,7 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, rec->profile_id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (rc != SQLITE_DONE || sqlite3_changes(reg->db) != 1) {
 		r = db_fail(reg, "consuming the profile");
 		goto fail;
@@ -1045,7 +1102,7 @@ sc_err provd_reg_cert_list(struct provd_reg *reg, const char *device_id, size_t 
 			break;
 	}
 	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "listing certificates");
-	sqlite3_finalize(st);
+	done(reg, st);
 	return r;
 }
 
@@ -1076,7 +1133,7 @@ sc_err provd_reg_cert_der(struct provd_reg *reg, const char *fpr, uint8_t **der,
 	} else {
 		r = db_fail(reg, "reading a certificate");
 	}
-	sqlite3_finalize(st);
+	done(reg, st);
 	return r;
 }
 
@@ -1106,7 +1163,7 @@ sc_err provd_reg_audit_list(struct provd_reg *reg, const char *device_id, size_t
 			break;
 	}
 	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "reading the audit log");
-	sqlite3_finalize(st);
+	done(reg, st);
 	return r;
 }
 
@@ -1134,7 +1191,7 @@ sc_err provd_reg_counts(struct provd_reg *reg, struct provd_counts *out)
 	} else {
 		r = db_fail(reg, "counts");
 	}
-	sqlite3_finalize(st);
+	done(reg, st);
 	return r;
 }
 
@@ -1150,7 +1207,7 @@ sc_err provd_reg_check(struct provd_reg *reg)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		copy_col(st, 0, first, sizeof(first));
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (rc != SQLITE_ROW)
 		return db_fail(reg, "quick_check");
 	if (strcmp(first, "ok") != 0)
@@ -1161,7 +1218,7 @@ sc_err provd_reg_check(struct provd_reg *reg)
 	if (rc == SQLITE_ROW)
 		snprintf(first, sizeof(first), "table %s row %lld breaks a foreign key",
 		    (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
-	sqlite3_finalize(st);
+	done(reg, st);
 	if (rc == SQLITE_ROW)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "registry %s: %s", reg->path, first);
 	if (rc != SQLITE_DONE)

@@ -927,6 +927,78 @@ static void test_metrics(void **state)
 	provd_response_clear(&resp);
 }
 
+/*
+ * The certificate request without the server's memories: with no caches at all (k = 0), and with
+ * the profile not kept (k = 1: a restart or an eviction; the registry's copy is decoded and its
+ * signature checked in full). Same answers as with them: registered; a leaf signed by another
+ * device's CSK refused (chain); the right device but not the profile's validity refused (binding).
+ */
+static void test_enroll_uncached(void **state)
+{
+	struct provd_profcache *kept = api.profiles, *empty = NULL;
+	struct provd_certcache *certs = api.certs;
+	struct sc_sig_cache *sigs = api.sigs;
+	(void)state;
+
+	assert_int_equal(provd_profcache_new(4, &empty), SC_OK);
+	for (int k = 0; k < 2; k++) {
+		char *s;
+		json_t *j;
+		struct sc_profile *p;
+		X509 *leaf = NULL;
+		EVP_PKEY *key = keygen(SC_ALG_P256);
+
+		if (k == 0) {
+			api.profiles = NULL;
+			api.certs = NULL;
+			api.sigs = NULL;
+		} else {
+			api.profiles = kept;
+			api.certs = certs;
+			api.sigs = sigs;
+		}
+		s = profile_body(&dev_a, "p256", 0, NULL);
+		j = post("/v1/profiles", s, 201, NULL, "profile");
+		free(s);
+		if (k == 1)
+			api.profiles = empty;      /* kept in the other cache only: not found */
+		p = profile_of(j);
+		assert_int_equal(sc_cert_issue_leaf(p, key, dev_a.ca, dev_a.csk, 10, &leaf), SC_OK);
+		assert_true(X509_sign(leaf, dev_b.csk, EVP_sha256()) > 0);
+		s = cert_body(leaf, 0);
+		json_decref(post("/v1/certificates", s, 422, "chain", "uncached: signed by another device's CSK"));
+		free(s);
+		X509_free(leaf);
+		leaf = NULL;
+		assert_int_equal(sc_cert_issue_leaf(p, key, dev_a.ca, dev_a.csk, 11, &leaf), SC_OK);
+		assert_non_null(X509_time_adj_ex(X509_getm_notAfter(leaf), 1, 0, NULL));
+		assert_true(X509_sign(leaf, dev_a.csk, EVP_sha256()) > 0);
+		s = cert_body(leaf, 0);
+		json_decref(post("/v1/certificates", s, 422, "binding", "uncached: validity not the profile's"));
+		free(s);
+		X509_free(leaf);
+		leaf = issue_leaf(&dev_a, p);
+		s = cert_body(leaf, 0);
+		json_decref(post("/v1/certificates", s, 201, NULL, "uncached: registered"));
+		free(s);
+		X509_free(leaf);
+		EVP_PKEY_free(key);
+		sc_profile_free(p);
+		json_decref(j);
+	}
+	{
+		uint64_t hits, misses;
+		size_t entries;
+		provd_profcache_counts(empty, &hits, &misses, &entries);
+		assert_int_equal(hits, 0);
+		assert_int_equal(misses, 3);
+	}
+	api.profiles = kept;
+	api.certs = certs;
+	api.sigs = sigs;
+	provd_profcache_free(empty);
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -944,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_certificate_refusals),
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_enroll_uncached),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -3,7 +3,8 @@
  * schema version), refusing foreign and newer files, devices, revocation for good, the
  * append-only audit log, the CSV activation feed (every malformed line, all or nothing), profile
  * refusals (unknown, revoked, replay, rate), certificate recording (idempotent, consumed,
- * mismatched), and concurrent writers on separate connections.
+ * mismatched), concurrent writers on separate connections, and the connection's kept
+ * prepared statements (fresh bindings each use, no read left open, no stale snapshot).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -488,6 +489,53 @@ static void test_concurrent_writers(void **state)
 	provd_reg_close(reg);
 }
 
+/*
+ * Kept statements: each use sees its own bindings and the file as it is now (another
+ * connection's write included), a failed use does not spoil the next, and none is left holding a
+ * read of the database (a TRUNCATE checkpoint by another connection is not blocked).
+ */
+static void test_kept_statements(void **state)
+{
+	struct provd_reg *reg = open_new();
+	struct provd_device d;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	(void)state;
+
+	for (int i = 0; i < 100; i++) {
+		char id[16], note[16];
+		snprintf(id, sizeof(id), "K-%d", i);
+		snprintf(note, sizeof(note), "n%d", i);
+		assert_int_equal(provd_reg_device_add(reg, id, note, "test", 1000 + i), SC_OK);
+		/* a refused use of the same statements, then the next one works */
+		assert_int_equal(provd_reg_device_add(reg, id, NULL, "test", 1000 + i), SC_ERR_EXISTS);
+	}
+	for (int i = 99; i >= 0; i--) {
+		char id[16], note[16];
+		snprintf(id, sizeof(id), "K-%d", i);
+		snprintf(note, sizeof(note), "n%d", i);
+		assert_int_equal(provd_reg_device_get(reg, id, &d), SC_OK);
+		assert_string_equal(d.device_id, id);
+		assert_string_equal(d.note, note);
+		assert_int_equal(d.created_at, 1000 + i);
+	}
+	assert_int_equal(provd_reg_device_get(reg, "K-100", &d), SC_ERR_NOT_FOUND);
+	/* another connection's write is seen by the next use */
+	assert_int_equal(raw_exec("INSERT INTO devices (device_id, status, note, created_at, updated_at) "
+	    "VALUES ('RAW-1', 'active', 'raw', 7, 7)"), SQLITE_OK);
+	assert_int_equal(provd_reg_device_get(reg, "RAW-1", &d), SC_OK);
+	assert_string_equal(d.note, "raw");
+	/* nothing of ours holds a read: a full checkpoint elsewhere is not busy */
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);   /* busy */
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	provd_reg_close(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,35 @@ struct world {
 	STACK_OF(X509) *chain;   /* device CA, manufacturer CA */
 };
 
+/*
+ * Every verification in this file runs three times: without a signature cache, then twice with
+ * one shared by the whole file (a miss that fills it, then a hit): the code and the whole detail
+ * (OpenSSL's reason and depth) must be the same each time. So each refusal below is also a test
+ * that the cache's path validation refuses exactly as OpenSSL's own does.
+ */
+static struct sc_sig_cache *shared_cache;
+
+#define SIG_CACHE_MIN 4   /* sc_sig_cache_new's smallest: one set of 4 ways */
+
+static sc_err verify_both(X509 *leaf, const struct sc_verify_opts *opts, struct sc_verify_result *out)
+{
+	struct sc_verify_opts with;
+	char detail[512];
+	sc_err r = sc_verify_chain(leaf, opts, out), r2;
+
+	if (opts == NULL || opts->sig_cache != NULL || shared_cache == NULL)
+		return r;
+	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+	with = *opts;
+	with.sig_cache = shared_cache;
+	for (int k = 0; k < 2; k++) {
+		if ((r2 = sc_verify_chain(leaf, &with, out)) != r || strcmp(sc_err_detail(), detail) != 0)
+			fail_msg("with the signature cache (pass %d): %s \"%s\", without: %s \"%s\"", k + 1,
+			    sc_err_name(r2), sc_err_detail(), sc_err_name(r), detail);
+	}
+	return r;
+}
+
 static void world_make(struct world *w, enum sc_alg alg)
 {
 	memset(w, 0, sizeof(*w));
@@ -201,7 +230,7 @@ static void test_name_constraints(void **state)
 		/* another device's serialNumber: refused by stock path validation */
 		x = rogue_leaf(&w, "DEV-B", "net-1", "DEV-B", 0);
 		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
-		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		assert_int_equal(verify_both(x, &opts, &res), SC_ERR_CHAIN);
 		assert_non_null(strstr(sc_err_detail(), "permitted subtree violation"));
 		assert_non_null(strstr(sc_err_detail(), "depth 0"));
 		X509_free(x);
@@ -209,7 +238,7 @@ static void test_name_constraints(void **state)
 		/* its own serialNumber: passes path validation and the binding */
 		x = rogue_leaf(&w, "DEV-A", "net-1", "DEV-A", 0);
 		assert_int_equal(path_verify(x, &w), X509_V_OK);
-		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_OK);
+		assert_int_equal(verify_both(x, &opts, &res), SC_OK);
 		assert_string_equal(res.device_id, "DEV-A");
 		assert_string_equal(res.network_id, "net-1");
 		assert_int_equal(res.profile_checked, 0);
@@ -218,19 +247,19 @@ static void test_name_constraints(void **state)
 		/* the constraint is a whole-RDN prefix: DEV-AB is not DEV-A */
 		x = rogue_leaf(&w, "DEV-AB", "net-1", "DEV-A", 0);
 		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
-		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		assert_int_equal(verify_both(x, &opts, &res), SC_ERR_CHAIN);
 		X509_free(x);
 
 		/* serialNumber not first */
 		x = rogue_leaf(&w, "DEV-A", "net-1", "DEV-A", 1);
 		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
-		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		assert_int_equal(verify_both(x, &opts, &res), SC_ERR_CHAIN);
 		X509_free(x);
 
 		/* no serialNumber at all */
 		x = rogue_leaf(&w, NULL, "net-1", "DEV-A", 0);
 		assert_int_equal(path_verify(x, &w), X509_V_ERR_PERMITTED_VIOLATION);
-		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_CHAIN);
+		assert_int_equal(verify_both(x, &opts, &res), SC_ERR_CHAIN);
 		X509_free(x);
 
 		/*
@@ -239,7 +268,7 @@ static void test_name_constraints(void **state)
 		 */
 		x = rogue_leaf(&w, "dev-a", "net-1", "dev-a", 0);
 		assert_int_equal(path_verify(x, &w), X509_V_OK);
-		assert_int_equal(sc_verify_chain(x, &opts, &res), SC_ERR_BINDING);
+		assert_int_equal(verify_both(x, &opts, &res), SC_ERR_BINDING);
 		assert_non_null(strstr(sc_err_detail(), "serialNumber"));
 		X509_free(x);
 
@@ -304,43 +333,43 @@ static void test_verify_good(void **state)
 		opts.chain = w.chain;
 		opts.profile = prof;
 		opts.net_root = w.net_root;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_OK);
 		assert_string_equal(res.device_id, "DEV-A");
 		assert_string_equal(res.network_id, "net-1");
 		assert_int_equal(res.profile_checked, 1);
 		assert_int_equal(res.issuance.counter, 9);
 		assert_memory_equal(res.issuance.profile_id, info.id, SC_PROFILE_ID_LEN);
-		assert_int_equal(sc_verify_chain(leaf, &opts, NULL), SC_OK);
+		assert_int_equal(verify_both(leaf, &opts, NULL), SC_OK);
 
 		/* without the profile */
 		opts.profile = NULL;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_OK);
 		assert_int_equal(res.profile_checked, 0);
 
 		/* allowed networks */
 		opts.allowed_networks = nets_ok;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_OK);
 		opts.allowed_networks = nets_no;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_NETWORK);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_NETWORK);
 		opts.allowed_networks = NULL;
 
 		/* the chain may carry the root too */
 		with_root = sk_X509_dup(w.chain);
 		assert_true(sk_X509_push(with_root, w.root));
 		opts.chain = with_root;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_OK);
 		sk_X509_free(with_root);
 		opts.chain = w.chain;
 
 		/* at a given time: inside, after notAfter, before notBefore */
 		opts.profile = prof;
 		opts.at = now + 3000;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_OK);
 		opts.at = now + 86400 + 10;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_CHAIN);
 		assert_non_null(strstr(sc_err_detail(), "expired"));
 		opts.at = now - 3600;
-		assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+		assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_CHAIN);
 		opts.at = 0;
 
 		X509_free(leaf);
@@ -366,31 +395,31 @@ static void test_verify_chain_failures(void **state)
 	memset(&opts, 0, sizeof(opts));
 	opts.mfr_root = w.root;
 	opts.chain = w.chain;
-	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_OK);
+	assert_int_equal(verify_both(leaf, &opts, &res), SC_OK);
 
 	/* another manufacturer's root */
 	opts.mfr_root = other.root;
-	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_CHAIN);
 	/* another manufacturer's chain */
 	opts.mfr_root = w.root;
 	opts.chain = other.chain;
-	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_CHAIN);
 	/* the device CA missing */
 	only_ca = sk_X509_new_null();
 	assert_true(sk_X509_push(only_ca, w.ca));
 	opts.chain = only_ca;
-	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_CHAIN);
 	opts.chain = NULL;
-	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_CHAIN);
+	assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_CHAIN);
 	sk_X509_free(only_ca);
 	/* a device CA presented as the leaf is no device CA's leaf */
 	opts.chain = w.chain;
-	assert_int_equal(sc_verify_chain(w.dev_ca, &opts, &res), SC_ERR_BINDING);
+	assert_int_equal(verify_both(w.dev_ca, &opts, &res), SC_ERR_BINDING);
 	/* usage */
 	opts.mfr_root = NULL;
-	assert_int_equal(sc_verify_chain(leaf, &opts, &res), SC_ERR_USAGE);
-	assert_int_equal(sc_verify_chain(leaf, NULL, &res), SC_ERR_USAGE);
-	assert_int_equal(sc_verify_chain(NULL, &opts, &res), SC_ERR_USAGE);
+	assert_int_equal(verify_both(leaf, &opts, &res), SC_ERR_USAGE);
+	assert_int_equal(verify_both(leaf, NULL, &res), SC_ERR_USAGE);
+	assert_int_equal(verify_both(NULL, &opts, &res), SC_ERR_USAGE);
 
 	X509_free(leaf);
 	world_free(&w);
@@ -453,10 +482,26 @@ static void set_cn(X509 *x, const char *cn)
 static void expect(X509 *leaf, struct sc_verify_opts *opts, sc_err want, const char *field)
 {
 	struct sc_verify_result res;
-	sc_err r = sc_verify_chain(leaf, opts, &res);
+	struct sc_verify_opts trusted;
+	sc_err r = verify_both(leaf, opts, &res);
 	if (r != want || (field != NULL && strstr(sc_err_detail(), field) == NULL))
 		fail_msg("want %s (%s), got %s: %s", sc_err_name(want), field ? field : "",
 		    sc_err_name(r), sc_err_detail());
+	/*
+	 * profile_trusted skips only the profile's signature and signer chain: every other outcome,
+	 * each binding refusal with its field, must be the same with it.
+	 */
+	if (opts->profile == NULL || opts->profile_trusted || want == SC_ERR_UNTRUSTED_SIGNER ||
+	    want == SC_ERR_SIGNER_EKU || want == SC_ERR_PROFILE_SIGNATURE || want == SC_ERR_USAGE)
+		return;
+	trusted = *opts;
+	trusted.profile_trusted = 1;
+	r = verify_both(leaf, &trusted, &res);
+	if (r != want || (field != NULL && strstr(sc_err_detail(), field) == NULL))
+		fail_msg("profile_trusted: want %s (%s), got %s: %s", sc_err_name(want), field ? field : "",
+		    sc_err_name(r), sc_err_detail());
+	if (r == SC_OK)
+		assert_int_equal(res.profile_checked, 1);
 }
 
 static void test_verify_binding(void **state)
@@ -759,6 +804,172 @@ static void test_verify_profile_signer(void **state)
 	world_free(&w);
 }
 
+/*
+ * profile_trusted: the caller vouches for the profile's signature (selfcert-provd, its own
+ * stored profile). No net_root needed, the signer is not looked at; the digest binding, the
+ * other fields and the whole certificate path still are.
+ */
+static void test_verify_profile_trusted(void **state)
+{
+	struct world w;
+	struct sc_profile_params pp;
+	struct sc_profile *prof, *prof_other, *prof_noeku;
+	struct sc_verify_opts opts;
+	struct sc_verify_result res;
+	time_t now = time(NULL);
+	EVP_PKEY *lk = keygen(SC_ALG_P256), *noeku_key = keygen(SC_ALG_P256);
+	X509 *leaf = NULL, *leaf2 = NULL, *noeku = NULL, *x;
+	(void)state;
+
+	world_make(&w, SC_ALG_P256);
+	default_params(&pp, now);
+	prof = make_profile(&w, &pp);
+	assert_int_equal(sc_cert_issue_leaf(prof, lk, w.dev_ca, w.csk, 1, &leaf), SC_OK);
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = w.root;
+	opts.chain = w.chain;
+	opts.profile = prof;
+	opts.profile_trusted = 1;
+
+	/* no network anchor needed */
+	opts.net_root = NULL;
+	assert_int_equal(verify_both(leaf, &opts, &res), SC_OK);
+	assert_int_equal(res.profile_checked, 1);
+	assert_string_equal(res.device_id, "DEV-A");
+
+	/* the signer is the caller's word: a signer without id-sc-kp-profileSigning passes only
+	 * when trusted */
+	assert_int_equal(sc_cert_device_kex(noeku_key, "signer", DAYS, w.net_root, w.net_key, &noeku),
+	    SC_OK);
+	assert_int_equal(sc_profile_create(&pp, &prof_noeku), SC_OK);
+	assert_int_equal(sc_profile_sign(prof_noeku, noeku_key, noeku, NULL, 0), SC_OK);
+	assert_int_equal(sc_cert_issue_leaf(prof_noeku, lk, w.dev_ca, w.csk, 2, &leaf2), SC_OK);
+	opts.profile = prof_noeku;
+	expect(leaf2, &opts, SC_OK, NULL);
+	opts.profile_trusted = 0;
+	opts.net_root = w.net_root;
+	expect(leaf2, &opts, SC_ERR_SIGNER_EKU, NULL);
+	opts.profile_trusted = 1;
+	opts.net_root = NULL;
+
+	/* another profile (same fields but one second of validity): the digest no longer matches */
+	pp.not_after = now + 86401;
+	prof_other = make_profile(&w, &pp);
+	opts.profile = prof_other;
+	expect(leaf, &opts, SC_ERR_BINDING, "profileDigest");
+	opts.profile = prof;
+
+	/* a binding field the digest does not cover: the leaf's own validity, re-signed */
+	x = copy_of(leaf);
+	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), now + 86400 - 1));
+	x = finish(x, w.csk, SC_DIGEST_SHA384);
+	expect(x, &opts, SC_ERR_BINDING, "validity.notAfter");
+	X509_free(x);
+
+	/* the path is checked as ever: outside the leaf's window, refused */
+	opts.at = now + 86400 + 10;
+	expect(leaf, &opts, SC_ERR_CHAIN, "expired");
+	opts.at = now - 3600;
+	expect(leaf, &opts, SC_ERR_CHAIN, NULL);
+	opts.at = 0;
+	/* and to the right root only */
+	opts.mfr_root = w.net_root;
+	expect(leaf, &opts, SC_ERR_CHAIN, NULL);
+
+	X509_free(leaf);
+	X509_free(leaf2);
+	X509_free(noeku);
+	EVP_PKEY_free(lk);
+	EVP_PKEY_free(noeku_key);
+	sc_profile_free(prof);
+	sc_profile_free(prof_other);
+	sc_profile_free(prof_noeku);
+	world_free(&w);
+}
+
+/* The signature cache itself: limits, misses then hits, a changed byte, the bound. */
+static void test_sig_cache(void **state)
+{
+	struct world w, w2;
+	struct sc_verify_opts opts;
+	struct sc_sig_cache *c = NULL;
+	EVP_PKEY *lk = keygen(SC_ALG_P256);
+	X509 *leaf, *leaf2, *bad;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	uint64_t hits, misses, m0;
+	int n;
+	(void)state;
+
+	assert_int_equal(sc_sig_cache_new(SIG_CACHE_MIN - 1, &c), SC_ERR_USAGE);
+	assert_null(c);
+	assert_int_equal(sc_sig_cache_new((size_t)SC_SIG_CACHE_MAX + 1, &c), SC_ERR_USAGE);
+	assert_null(c);
+	assert_int_equal(sc_sig_cache_attach(NULL, NULL), SC_OK);   /* no cache: nothing to do */
+	/* 4 entries: one set of 4 ways */
+	assert_int_equal(sc_sig_cache_new(SIG_CACHE_MIN, &c), SC_OK);
+
+	world_make(&w, SC_ALG_P256);
+	world_make(&w2, SC_ALG_P256);
+	leaf = rogue_leaf(&w, "DEV-A", "net-1", "DEV-A", 0);
+	leaf2 = rogue_leaf(&w2, "DEV-A", "net-1", "DEV-A", 0);
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = w.root;
+	opts.chain = w.chain;
+	opts.sig_cache = c;
+
+	/* three signatures below the root: leaf, device CA, manufacturer CA */
+	assert_int_equal(sc_verify_chain(leaf, &opts, NULL), SC_OK);
+	sc_sig_cache_stats(c, &hits, &misses);
+	assert_int_equal(hits, 0);
+	assert_int_equal(misses, 3);
+	assert_int_equal(sc_verify_chain(leaf, &opts, NULL), SC_OK);
+	sc_sig_cache_stats(c, &hits, &misses);
+	assert_int_equal(hits, 3);
+	assert_int_equal(misses, 3);
+
+	/* remembered signatures, yet the validity is checked at each time asked */
+	opts.at = time(NULL) + (DAYS + 2) * 86400L;
+	assert_int_equal(sc_verify_chain(leaf, &opts, NULL), SC_ERR_CHAIN);
+	assert_non_null(strstr(sc_err_detail(), "expired"));
+	opts.at = 0;
+
+	/* one changed byte of the leaf's signature: a miss, refused, and not remembered */
+	n = i2d_X509(leaf, &der);
+	assert_true(n > 0);
+	der[n - 1] ^= 0x01;
+	p = der;
+	bad = d2i_X509(NULL, &p, n);
+	assert_non_null(bad);
+	for (int k = 0; k < 2; k++) {
+		sc_sig_cache_stats(c, &hits, &m0);
+		assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_ERR_CHAIN);
+		assert_non_null(strstr(sc_err_detail(), "signature failure"));
+		sc_sig_cache_stats(c, &hits, &misses);
+		assert_int_equal(misses, m0 + 1);      /* the leaf's signature, asked again each time */
+	}
+
+	/* bounded: another world's three signatures push out some of the first's */
+	opts.mfr_root = w2.root;
+	opts.chain = w2.chain;
+	assert_int_equal(sc_verify_chain(leaf2, &opts, NULL), SC_OK);
+	opts.mfr_root = w.root;
+	opts.chain = w.chain;
+	sc_sig_cache_stats(c, &hits, &m0);
+	assert_int_equal(sc_verify_chain(leaf, &opts, NULL), SC_OK);
+	sc_sig_cache_stats(c, &hits, &misses);
+	assert_true(misses >= m0 + 2);
+
+	OPENSSL_free(der);
+	X509_free(bad);
+	X509_free(leaf);
+	X509_free(leaf2);
+	EVP_PKEY_free(lk);
+	world_free(&w);
+	world_free(&w2);
+	sc_sig_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +979,14 @@ int main(void)
 		cmocka_unit_test(test_verify_binding),
 		cmocka_unit_test(test_verify_supplied),
 		cmocka_unit_test(test_verify_profile_signer),
+		cmocka_unit_test(test_verify_profile_trusted),
+		cmocka_unit_test(test_sig_cache),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed;
+
+	if (sc_sig_cache_new(64, &shared_cache) != SC_OK)
+		return 1;
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	sc_sig_cache_free(shared_cache);
+	return failed;
 }

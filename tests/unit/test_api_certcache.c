@@ -1,0 +1,421 @@
+/*
+ * test_api_certcache.c — selfcert-provd's memories (src/provd/certcache.c, profcache.c).
+ * Certificates: a hit is the same certificate, one changed byte is a miss (and that certificate
+ * is refused as ever), the size stays bounded with the least recently used going first, nothing
+ * that fails to parse is remembered, a remembered certificate outside its validity is refused,
+ * and concurrent workers see consistent counts. Profiles: only signed device-generated ones are
+ * kept, a hit gives what decoding the same bytes gives, one changed byte misses, bounded, and an
+ * entry evicted while in use lives until released.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <selfcert/alg.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include "certcache.h"
+#include "profcache.h"
+
+#define N_CERTS 12
+#define N_THREADS 4
+#define GETS_PER_THREAD 200
+
+static EVP_PKEY *key;
+static uint8_t *der[N_CERTS];
+static size_t der_len[N_CERTS];
+
+/* N_CERTS distinct self-signed roots of one key (names differ), as DER. */
+static int setup(void **state)
+{
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &key), SC_OK);
+	for (int i = 0; i < N_CERTS; i++) {
+		char name[32];
+		X509 *x = NULL;
+		unsigned char *p = NULL;
+		int n;
+
+		snprintf(name, sizeof(name), "Cache Test %d", i);
+		assert_int_equal(sc_cert_mfr_root(key, name, 30, &x), SC_OK);
+		assert_true((n = i2d_X509(x, &p)) > 0);
+		der[i] = p;
+		der_len[i] = (size_t)n;
+		X509_free(x);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < N_CERTS; i++)
+		OPENSSL_free(der[i]);
+	EVP_PKEY_free(key);
+	return 0;
+}
+
+static void expect_stats(struct provd_certcache *c, uint64_t hits, uint64_t misses, size_t entries)
+{
+	struct provd_certcache_stats st;
+
+	provd_certcache_get_stats(c, &st);
+	assert_int_equal(st.hits, hits);
+	assert_int_equal(st.misses, misses);
+	assert_int_equal(st.entries, entries);
+}
+
+static void test_limits(void **state)
+{
+	struct provd_certcache *c = NULL;
+	(void)state;
+
+	assert_int_equal(provd_certcache_new(0, &c), SC_ERR_USAGE);
+	assert_null(c);
+	assert_int_equal(provd_certcache_new(PROVD_CERTCACHE_MAX + 1, &c), SC_ERR_USAGE);
+	assert_null(c);
+	assert_int_equal(provd_certcache_new(1, &c), SC_OK);
+	provd_certcache_free(c);
+	provd_certcache_free(NULL);
+}
+
+static void test_hit_is_same(void **state)
+{
+	struct provd_certcache *c = NULL;
+	X509 *a = NULL, *b = NULL, *fresh = NULL;
+	(void)state;
+
+	assert_int_equal(provd_certcache_new(8, &c), SC_OK);
+	assert_int_equal(provd_certcache_get(c, der[0], der_len[0], &a), SC_OK);
+	expect_stats(c, 0, 1, 1);
+	assert_int_equal(provd_certcache_get(c, der[0], der_len[0], &b), SC_OK);
+	expect_stats(c, 1, 1, 1);
+	assert_ptr_equal(a, b);
+	/* the caller's reference outlives the cache */
+	X509_free(b);
+	provd_certcache_free(c);
+	assert_int_equal(provd_certcache_get(NULL, der[0], der_len[0], &fresh), SC_OK);
+	assert_int_equal(X509_cmp(a, fresh), 0);
+	assert_int_equal(X509_verify(a, key), 1);
+	X509_free(a);
+	X509_free(fresh);
+}
+
+static void test_changed_byte_misses(void **state)
+{
+	struct provd_certcache *c = NULL;
+	X509 *good = NULL, *bad = NULL;
+	uint8_t *copy = malloc(der_len[0]);
+	(void)state;
+
+	assert_non_null(copy);
+	memcpy(copy, der[0], der_len[0]);
+	/* the last byte is inside the signature's BIT STRING: still DER, another signature */
+	copy[der_len[0] - 1] ^= 0x01;
+	assert_int_equal(provd_certcache_new(8, &c), SC_OK);
+	assert_int_equal(provd_certcache_get(c, der[0], der_len[0], &good), SC_OK);
+	assert_int_equal(provd_certcache_get(c, copy, der_len[0], &bad), SC_OK);
+	expect_stats(c, 0, 2, 2);
+	assert_ptr_not_equal(good, bad);
+	assert_int_equal(X509_verify(good, key), 1);
+	assert_int_not_equal(X509_verify(bad, key), 1);
+	X509_free(bad);
+	/* asked again: still the refused one, still refused */
+	assert_int_equal(provd_certcache_get(c, copy, der_len[0], &bad), SC_OK);
+	expect_stats(c, 1, 2, 2);
+	assert_int_not_equal(X509_verify(bad, key), 1);
+	X509_free(bad);
+	X509_free(good);
+	provd_certcache_free(c);
+	free(copy);
+}
+
+static void test_failures_not_remembered(void **state)
+{
+	struct provd_certcache *c = NULL;
+	X509 *x = NULL;
+	uint8_t *longer = malloc(der_len[1] + 1), *big = calloc(1, (1 << 20) + 1);
+	(void)state;
+
+	assert_non_null(longer);
+	assert_non_null(big);
+	assert_int_equal(provd_certcache_new(8, &c), SC_OK);
+	/* truncated */
+	assert_int_equal(provd_certcache_get(c, der[1], der_len[1] - 1, &x), SC_ERR_MALFORMED);
+	assert_null(x);
+	/* trailing data */
+	memcpy(longer, der[1], der_len[1]);
+	longer[der_len[1]] = 0;
+	assert_int_equal(provd_certcache_get(c, longer, der_len[1] + 1, &x), SC_ERR_TRAILING);
+	assert_null(x);
+	/* oversize: refused before hashing or parsing */
+	assert_int_equal(provd_certcache_get(c, big, (1 << 20) + 1, &x), SC_ERR_OVERSIZE);
+	/* wrong type: a public key is not a certificate */
+	{
+		unsigned char *p = NULL;
+		int n = i2d_PUBKEY(key, &p);
+		assert_true(n > 0);
+		assert_int_equal(provd_certcache_get(c, p, (size_t)n, &x), SC_ERR_MALFORMED);
+		OPENSSL_free(p);
+	}
+	assert_null(x);
+	expect_stats(c, 0, 3, 0);
+	/* the same failure twice is parsed (and refused) twice */
+	assert_int_equal(provd_certcache_get(c, der[1], der_len[1] - 1, &x), SC_ERR_MALFORMED);
+	expect_stats(c, 0, 4, 0);
+	provd_certcache_free(c);
+	free(longer);
+	free(big);
+}
+
+static void test_bounded_lru(void **state)
+{
+	struct provd_certcache *c = NULL;
+	X509 *x = NULL;
+	struct provd_certcache_stats st;
+	(void)state;
+
+	assert_int_equal(provd_certcache_new(4, &c), SC_OK);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(provd_certcache_get(c, der[i], der_len[i], &x), SC_OK);
+		X509_free(x);
+	}
+	expect_stats(c, 0, 4, 4);
+	/* touch 0: now 1 is the least recently used */
+	assert_int_equal(provd_certcache_get(c, der[0], der_len[0], &x), SC_OK);
+	X509_free(x);
+	expect_stats(c, 1, 4, 4);
+	assert_int_equal(provd_certcache_get(c, der[4], der_len[4], &x), SC_OK);
+	X509_free(x);
+	expect_stats(c, 1, 5, 4);
+	assert_int_equal(provd_certcache_get(c, der[0], der_len[0], &x), SC_OK);   /* kept */
+	X509_free(x);
+	expect_stats(c, 2, 5, 4);
+	assert_int_equal(provd_certcache_get(c, der[1], der_len[1], &x), SC_OK);   /* evicted */
+	X509_free(x);
+	expect_stats(c, 2, 6, 4);
+	/* many more than fit: never more than max */
+	for (int i = 0; i < N_CERTS; i++) {
+		assert_int_equal(provd_certcache_get(c, der[i], der_len[i], &x), SC_OK);
+		X509_free(x);
+		provd_certcache_get_stats(c, &st);
+		assert_true(st.entries <= 4);
+	}
+	assert_int_equal(st.max, 4);
+	provd_certcache_free(c);
+}
+
+/* A remembered certificate is validated like a parsed one: at a time past notAfter, refused. */
+static void test_window_still_checked(void **state)
+{
+	struct provd_certcache *c = NULL;
+	X509 *x = NULL, *again = NULL;
+	X509_STORE *store = X509_STORE_new();
+	(void)state;
+
+	assert_non_null(store);
+	assert_int_equal(provd_certcache_new(8, &c), SC_OK);
+	assert_int_equal(provd_certcache_get(c, der[2], der_len[2], &x), SC_OK);
+	assert_true(X509_STORE_add_cert(store, x));
+	assert_int_equal(provd_certcache_get(c, der[2], der_len[2], &again), SC_OK);
+	expect_stats(c, 1, 1, 1);
+	for (int k = 0; k < 3; k++) {
+		X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+		time_t at = k == 0 ? time(NULL) : k == 1 ? time(NULL) + 31L * 86400 : time(NULL) - 86400;
+		int want = k == 0 ? X509_V_OK : k == 1 ? X509_V_ERR_CERT_HAS_EXPIRED : X509_V_ERR_CERT_NOT_YET_VALID;
+
+		assert_non_null(ctx);
+		assert_true(X509_STORE_CTX_init(ctx, store, again, NULL));
+		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+		assert_int_equal(X509_verify_cert(ctx), want == X509_V_OK ? 1 : 0);
+		assert_int_equal(X509_STORE_CTX_get_error(ctx), want);
+		X509_STORE_CTX_free(ctx);
+	}
+	X509_free(x);
+	X509_free(again);
+	X509_STORE_free(store);
+	provd_certcache_free(c);
+}
+
+struct worker {
+	struct provd_certcache *c;
+	unsigned seed;
+	int failures;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < GETS_PER_THREAD; i++) {
+		int k = (int)(rand_r(&w->seed) % N_CERTS);
+		X509 *x = NULL;
+		if (provd_certcache_get(w->c, der[k], der_len[k], &x) != SC_OK || x == NULL ||
+		    X509_verify(x, key) != 1)
+			w->failures++;
+		X509_free(x);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct provd_certcache *c = NULL;
+	pthread_t t[N_THREADS];
+	struct worker w[N_THREADS];
+	struct provd_certcache_stats st;
+	(void)state;
+
+	assert_int_equal(provd_certcache_new(5, &c), SC_OK);
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i].c = c;
+		w[i].seed = (unsigned)i + 1;
+		w[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
+	}
+	for (int i = 0; i < N_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	provd_certcache_get_stats(c, &st);
+	assert_int_equal(st.hits + st.misses, (uint64_t)N_THREADS * GETS_PER_THREAD);
+	assert_true(st.entries <= 5);
+	provd_certcache_free(c);
+}
+
+/* ---- profiles ---- */
+
+static struct sc_profile *signed_profile(EVP_PKEY *sk, X509 *signer, const char *device, time_t now, int sign)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.network_id = "net-1";
+	pp.device_id = device;
+	pp.profile_not_after = now + 3600;
+	pp.not_before = now - 60;
+	pp.not_after = now + 86400;
+	pp.generate_alg = SC_ALG_P256;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	if (sign)
+		assert_int_equal(sc_profile_sign(p, sk, signer, NULL, 0), SC_OK);
+	return p;
+}
+
+static void test_profiles(void **state)
+{
+	struct provd_profcache *c = NULL;
+	EVP_PKEY *net_key = NULL, *sk = NULL;
+	X509 *net_root = NULL, *signer = NULL;
+	struct sc_profile *a, *b, *d, *unsigned_p, *decoded = NULL;
+	const struct sc_profile *got = NULL;
+	struct provd_profref *ref = NULL, *held = NULL;
+	struct sc_profile_info ia, id;
+	uint8_t *der_a = NULL, *der_b = NULL, *der_d = NULL;
+	size_t len_a, len_b, len_d;
+	uint64_t hits, misses;
+	size_t entries;
+	time_t now = time(NULL);
+	(void)state;
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &net_key), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &sk), SC_OK);
+	assert_int_equal(sc_cert_net_root(net_key, "net-1", 30, &net_root), SC_OK);
+	assert_int_equal(sc_cert_profile_signer(sk, "net-1", 30, net_root, net_key, &signer), SC_OK);
+	assert_int_equal(provd_profcache_new(0, &c), SC_ERR_USAGE);
+	assert_int_equal(provd_profcache_new(2, &c), SC_OK);
+
+	/* not signed: refused, still the caller's */
+	unsigned_p = signed_profile(sk, signer, "DEV-U", now, 0);
+	assert_int_equal(provd_profcache_put(c, unsigned_p), SC_ERR_USAGE);
+	sc_profile_free(unsigned_p);
+
+	a = signed_profile(sk, signer, "DEV-A", now, 1);
+	b = signed_profile(sk, signer, "DEV-B", now, 1);
+	d = signed_profile(sk, signer, "DEV-D", now, 1);
+	assert_int_equal(sc_profile_encode(a, &der_a, &len_a), SC_OK);
+	assert_int_equal(sc_profile_encode(b, &der_b, &len_b), SC_OK);
+	assert_int_equal(sc_profile_encode(d, &der_d, &len_d), SC_OK);
+	assert_int_equal(provd_profcache_put(c, a), SC_OK);
+
+	/* a hit is the kept object, and it says what decoding the same bytes says */
+	assert_int_equal(provd_profcache_get(c, der_a, len_a, &got, &ref), SC_OK);
+	assert_ptr_equal(got, a);
+	assert_int_equal(sc_profile_decode(der_a, len_a, &decoded), SC_OK);
+	sc_profile_get_info(got, &ia);
+	sc_profile_get_info(decoded, &id);
+	assert_memory_equal(ia.digest, id.digest, SC_PROFILE_DIGEST_LEN);
+	assert_memory_equal(ia.id, id.id, SC_PROFILE_ID_LEN);
+	assert_string_equal(ia.device_id, id.device_id);
+	assert_string_equal(ia.network_id, id.network_id);
+	assert_int_equal(ia.not_before, id.not_before);
+	assert_int_equal(ia.not_after, id.not_after);
+	assert_int_equal(ia.origin, id.origin);
+	assert_int_equal(ia.alg, id.alg);
+	assert_int_equal(ia.key_usage, id.key_usage);
+	assert_int_equal(ia.cert_digest, id.cert_digest);
+	assert_int_equal(ia.signed_, 1);
+	sc_profile_free(decoded);
+	provd_profcache_release(c, ref);
+
+	/* one changed byte (the signature's last): not found */
+	der_a[len_a - 1] ^= 0x01;
+	assert_int_equal(provd_profcache_get(c, der_a, len_a, &got, &ref), SC_ERR_NOT_FOUND);
+	assert_null(got);
+	assert_null(ref);
+	der_a[len_a - 1] ^= 0x01;
+
+	/* bounded (2): a held, then b and d in; a is evicted but lives until released */
+	assert_int_equal(provd_profcache_get(c, der_a, len_a, &got, &held), SC_OK);
+	assert_int_equal(provd_profcache_put(c, b), SC_OK);
+	assert_int_equal(provd_profcache_put(c, d), SC_OK);
+	provd_profcache_counts(c, &hits, &misses, &entries);
+	assert_int_equal(entries, 2);
+	assert_int_equal(provd_profcache_get(c, der_a, len_a, &got, &ref), SC_ERR_NOT_FOUND);
+	sc_profile_get_info(a, &ia);                   /* still readable: held */
+	assert_string_equal(ia.device_id, "DEV-A");
+	provd_profcache_release(c, held);              /* freed now (ASan/valgrind would tell) */
+	assert_int_equal(provd_profcache_get(c, der_b, len_b, &got, &ref), SC_OK);
+	assert_ptr_equal(got, b);
+	provd_profcache_release(c, ref);
+	assert_int_equal(provd_profcache_get(c, der_d, len_d, &got, &ref), SC_OK);
+	provd_profcache_release(c, ref);
+	provd_profcache_counts(c, &hits, &misses, &entries);
+	assert_int_equal(hits, 4);
+	assert_int_equal(misses, 2);
+	/* NULL cache: never found */
+	assert_int_equal(provd_profcache_get(NULL, der_b, len_b, &got, &ref), SC_ERR_NOT_FOUND);
+	provd_profcache_release(NULL, NULL);
+
+	provd_profcache_free(c);       /* frees b and d */
+	OPENSSL_free(der_a);
+	OPENSSL_free(der_b);
+	OPENSSL_free(der_d);
+	X509_free(net_root);
+	X509_free(signer);
+	EVP_PKEY_free(net_key);
+	EVP_PKEY_free(sk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_hit_is_same),
+		cmocka_unit_test(test_changed_byte_misses),
+		cmocka_unit_test(test_failures_not_remembered),
+		cmocka_unit_test(test_bounded_lru),
+		cmocka_unit_test(test_window_still_checked),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_profiles),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
