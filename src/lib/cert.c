@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include <openssl/asn1t.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -59,7 +61,10 @@ struct cert_spec {
 	const char *nc_dev_id;           /* NULL, or nameConstraints permitting serialNumber=this */
 	const GENERAL_NAMES *san;        /* NULL: absent; non-critical */
 	X509_EXTENSION *extra;           /* NULL, or one more extension, copied as is */
+	int raw_spki;                    /* 1: write the SPKI without OpenSSL's encoder (spki_raw) */
 };
+
+#define SPKI_KEY_MAX 133                 /* an uncompressed P-521 point; P-384 is 97 bytes */
 
 int sc_device_id_valid(const char *s)
 {
@@ -375,11 +380,68 @@ out:
 }
 
 /* The one builder behind every row of the profiles table. */
+/*
+ * Write pub's SubjectPublicKeyInfo into x from its encoded public key, as i2d_PUBKEY would:
+ * id-ecPublicKey with the named curve and the uncompressed point, or id-Ed25519 with the raw
+ * key. X509_set_pubkey goes through OpenSSL 3.0's encoder and then its decoder (~2.3 M
+ * instructions for a P-256 key, more than its ECDSA signature); this is a copy. x is left
+ * without a decoded key (X509_get0_pubkey returns NULL). *done = 0 when pub is of another kind
+ * (RSA, explicit curve parameters, a compressed point): the caller then uses X509_set_pubkey.
+ */
+static sc_err spki_raw(X509 *x, EVP_PKEY *pub, int *done)
+{
+	uint8_t key[SPKI_KEY_MAX], *penc = NULL;
+	char group[64], enc[32];
+	size_t len = 0;
+	ASN1_OBJECT *alg;
+	void *pval = NULL;
+	int ptype = V_ASN1_UNDEF, nid;
+
+	*done = 0;
+	switch (EVP_PKEY_get_base_id(pub)) {
+	case EVP_PKEY_EC:
+		/* Only what i2d_PUBKEY writes for our keys: a named curve, an uncompressed point. */
+		if (!EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		    sizeof(group), NULL) || (nid = OBJ_sn2nid(group)) == NID_undef ||
+		    (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
+		    NULL) && strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) ||
+		    !EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, key,
+		    sizeof(key), &len) || len < 1 || key[0] != POINT_CONVERSION_UNCOMPRESSED) {
+			ERR_clear_error();
+			return SC_OK;
+		}
+		alg = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
+		pval = OBJ_nid2obj(nid);
+		ptype = V_ASN1_OBJECT;
+		break;
+	case EVP_PKEY_ED25519:
+		len = sizeof(key);
+		if (!EVP_PKEY_get_raw_public_key(pub, key, &len)) {
+			ERR_clear_error();
+			return SC_OK;
+		}
+		alg = OBJ_nid2obj(NID_ED25519);
+		break;
+	default:
+		return SC_OK;
+	}
+	if ((penc = OPENSSL_memdup(key, len)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "subjectPublicKeyInfo");
+	/* On success the SPKI owns penc; the OIDs are OpenSSL's static ones. */
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype, pval, penc, (int)len)) {
+		OPENSSL_free(penc);
+		return sc_fail_ossl(SC_ERR_INTERNAL, "subjectPublicKeyInfo");
+	}
+	*done = 1;
+	return SC_OK;
+}
+
 static sc_err build_cert(const struct cert_spec *s, X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	X509 *x = NULL;
 	X509_NAME *subject = NULL;
+	int spki_done = 0;
 
 	*out = NULL;
 	if ((r = check_key(s->pub, "subject key")) != SC_OK ||
@@ -408,9 +470,12 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
 		goto out;
 	}
+	if (s->raw_spki && (r = spki_raw(x, s->pub, &spki_done)) != SC_OK)
+		goto out;
+	r = SC_ERR_INTERNAL;
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, s->issuer != NULL ? X509_get_subject_name(s->issuer) : subject) ||
-	    !X509_set_pubkey(x, s->pub)) {
+	    (!spki_done && !X509_set_pubkey(x, s->pub))) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
 		goto out;
 	}
@@ -729,13 +794,13 @@ out:
 	return r;
 }
 
-sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
-    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
+static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
 	struct cert_spec s = { .pub = leaf_pub, .issuer = csk_cert, .issuer_key = csk, .ca = 0,
-	    .pathlen = -1, .ku_critical = 1 };
+	    .pathlen = -1, .ku_critical = 1, .raw_spki = raw_spki };
 	X509_EXTENSION *ext = NULL;
 	char csk_dev[SC_DEVICE_ID_MAX + 1];
 
@@ -794,6 +859,18 @@ sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 out:
 	X509_EXTENSION_free(ext);
 	return r;
+}
+
+sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
+{
+	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, out);
+}
+
+sc_err sc_cert_issue_leaf_raw_spki(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
+    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
+{
+	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, out);
 }
 
 sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)

@@ -14,6 +14,7 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
@@ -992,6 +993,277 @@ void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out
 	*out = p->info;
 }
 
+/* ---- the signer cache (profile.h) ---- */
+
+struct signer_entry {
+	uint8_t certs_hash[SHA256_DIGEST_LENGTH]; /* of the DER certificates field */
+	STACK_OF(X509) *certs;         /* decoded from exactly those bytes; up-referenced */
+	int verified;                  /* 1: chained to anchor_hash, not a CA, EKU and KU good */
+	uint8_t anchor_hash[SHA256_DIGEST_LENGTH];
+	time_t not_before, not_after;  /* the path is valid for not_before <= now < not_after */
+	uint64_t used;                 /* LRU clock */
+};
+
+struct sc_signer_cache {
+	struct signer_entry e[SC_SIGNER_CACHE_MAX];
+	size_t n, max;
+	uint64_t clock;
+	struct sc_signer_cache_stats stats;
+};
+
+sc_err sc_signer_cache_new(size_t max_entries, struct sc_signer_cache **out)
+{
+	struct sc_signer_cache *c;
+
+	if (out == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_signer_cache_new: out is NULL");
+	*out = NULL;
+	if (max_entries < 1 || max_entries > SC_SIGNER_CACHE_MAX)
+		return sc_fail(SC_ERR_USAGE, "signer cache: %zu entries, must be 1..%d", max_entries,
+		    SC_SIGNER_CACHE_MAX);
+	if ((c = OPENSSL_zalloc(sizeof(*c))) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "signer cache");
+	c->max = max_entries;
+	*out = c;
+	return SC_OK;
+}
+
+static void entry_clear(struct signer_entry *e)
+{
+	sk_X509_pop_free(e->certs, X509_free);
+	memset(e, 0, sizeof(*e));
+}
+
+void sc_signer_cache_flush(struct sc_signer_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		entry_clear(&c->e[i]);
+	c->n = 0;
+}
+
+void sc_signer_cache_free(struct sc_signer_cache *c)
+{
+	sc_signer_cache_flush(c);
+	OPENSSL_free(c);
+}
+
+void sc_signer_cache_stats(const struct sc_signer_cache *c, struct sc_signer_cache_stats *out)
+{
+	if (out == NULL)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (c == NULL)
+		return;
+	*out = c->stats;
+	out->entries = c->n;
+}
+
+static struct signer_entry *cache_find_hash(struct sc_signer_cache *c, const uint8_t *h)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (memcmp(c->e[i].certs_hash, h, SHA256_DIGEST_LENGTH) == 0) {
+			c->e[i].used = ++c->clock;
+			return &c->e[i];
+		}
+	return NULL;
+}
+
+/*
+ * The entry whose certificates are these very objects (a profile decoded through the cache
+ * holds references to them, so they cannot have been freed and their address reused).
+ */
+static struct signer_entry *cache_find_certs(struct sc_signer_cache *c, STACK_OF(X509) *certs)
+{
+	int n = sk_X509_num(certs);
+
+	for (size_t i = 0; i < c->n; i++) {
+		int same = sk_X509_num(c->e[i].certs) == n;
+		for (int j = 0; same && j < n; j++)
+			same = sk_X509_value(c->e[i].certs, j) == sk_X509_value(certs, j);
+		if (same)
+			return &c->e[i];
+	}
+	return NULL;
+}
+
+/* Remember certs (up-referenced) under h, evicting the least recently used entry if full. */
+static void cache_add(struct sc_signer_cache *c, const uint8_t *h, STACK_OF(X509) *certs)
+{
+	struct signer_entry *e;
+	STACK_OF(X509) *dup;
+
+	/* A failure here only costs the next profile a full decode. */
+	if ((dup = X509_chain_up_ref(certs)) == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	if (c->n < c->max) {
+		e = &c->e[c->n++];
+	} else {
+		e = &c->e[0];
+		for (size_t i = 1; i < c->n; i++)
+			if (c->e[i].used < e->used)
+				e = &c->e[i];
+		entry_clear(e);
+	}
+	memcpy(e->certs_hash, h, SHA256_DIGEST_LENGTH);
+	e->certs = dup;
+	e->used = ++c->clock;
+}
+
+/*
+ * The four TLVs of a DER SignedProfile (tbsProfile, signatureAlgorithm, signature,
+ * certificates), each as [start, end). 0 if the outer structure is not that shape in definite
+ * lengths; the caller then leaves all judgement to sc_profile_decode.
+ */
+static int split_profile(const uint8_t *der, size_t len, const uint8_t *start[4],
+    const uint8_t *end[4])
+{
+	const unsigned char *q = der, *stop;
+	long l;
+	int tag, cls, ret;
+
+	ret = ASN1_get_object(&q, &l, &tag, &cls, (long)len);
+	if ((ret & 0x80) || (ret & 1) || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL ||
+	    (size_t)(q - der) + (size_t)l != len) {
+		ERR_clear_error();
+		return 0;
+	}
+	stop = q + l;
+	for (int i = 0; i < 4; i++) {
+		start[i] = q;
+		ret = ASN1_get_object(&q, &l, &tag, &cls, (long)(stop - q));
+		if ((ret & 0x80) || (ret & 1) || l > stop - q) {
+			ERR_clear_error();
+			return 0;
+		}
+		q += l;
+		end[i] = q;
+	}
+	return q == stop;
+}
+
+/*
+ * The hit path: the certificates field is byte-identical to one decoded before, so take those
+ * certificates and decode the rest. NULL on any failure (the caller decodes in full).
+ */
+static struct sc_profile *decode_with(const uint8_t *der, size_t der_len,
+    const uint8_t *start[4], const uint8_t *end[4], STACK_OF(X509) *certs)
+{
+	struct sc_profile *p = NULL;
+	SC_SIGNED_PROFILE *sp = NULL;
+	const unsigned char *q;
+	unsigned char *re = NULL;
+	int re_len;
+
+	if ((p = OPENSSL_zalloc(sizeof(*p))) == NULL || (sp = OPENSSL_zalloc(sizeof(*sp))) == NULL)
+		goto fail;
+	p->sp = sp;
+	q = start[0];
+	sp->tbsProfile = (SC_TBS_PROFILE *)ASN1_item_d2i(NULL, &q, end[0] - start[0],
+	    ASN1_ITEM_rptr(SC_TBS_PROFILE));
+	if (sp->tbsProfile == NULL || q != end[0])
+		goto fail;
+	q = start[1];
+	if ((sp->signatureAlgorithm = d2i_X509_ALGOR(NULL, &q, end[1] - start[1])) == NULL ||
+	    q != end[1])
+		goto fail;
+	q = start[2];
+	if ((sp->signature = d2i_ASN1_BIT_STRING(NULL, &q, end[2] - start[2])) == NULL ||
+	    q != end[2])
+		goto fail;
+	if ((sp->certificates = X509_chain_up_ref(certs)) == NULL)
+		goto fail;
+	/* DER, as sc_profile_decode demands: the whole must re-encode to the input. */
+	re_len = ASN1_item_i2d((ASN1_VALUE *)sp, &re, ASN1_ITEM_rptr(SC_SIGNED_PROFILE));
+	if (re_len <= 0 || (size_t)re_len != der_len || memcmp(re, der, der_len) != 0)
+		goto fail;
+	if (parse_tbs(p) != SC_OK || set_signed_info(p, der, der_len) != SC_OK)
+		goto fail;
+	OPENSSL_free(re);
+	return p;
+fail:
+	ERR_clear_error();
+	OPENSSL_free(re);
+	sc_profile_free(p);
+	return NULL;
+}
+
+sc_err sc_profile_decode_cached(const uint8_t *der, size_t der_len, struct sc_signer_cache *c,
+    struct sc_profile **out)
+{
+	const uint8_t *start[4], *end[4];
+	uint8_t h[SHA256_DIGEST_LENGTH];
+	struct signer_entry *e;
+	sc_err r;
+
+	if (c == NULL || out == NULL || der == NULL || der_len == 0 || der_len > SC_PROFILE_MAX_DER ||
+	    !split_profile(der, der_len, start, end) ||
+	    !EVP_Digest(start[3], (size_t)(end[3] - start[3]), h, NULL, EVP_sha256(), NULL))
+		return sc_profile_decode(der, der_len, out);
+	*out = NULL;
+	if ((r = sc_oids_init()) != SC_OK)
+		return r;
+	if ((e = cache_find_hash(c, h)) != NULL &&
+	    (*out = decode_with(der, der_len, start, end, e->certs)) != NULL) {
+		c->stats.decode_hits++;
+		return SC_OK;
+	}
+	if ((r = sc_profile_decode(der, der_len, out)) != SC_OK)
+		return r;
+	c->stats.decode_misses++;
+	if (e == NULL)
+		cache_add(c, h, (*out)->sp->certificates);
+	return SC_OK;
+}
+
+/* SHA-256 of a certificate's DER. */
+static int cert_sha256(X509 *x, uint8_t *h)
+{
+	unsigned int len = 0;
+	return X509_digest(x, EVP_sha256(), h, &len) == 1 && len == SHA256_DIGEST_LENGTH;
+}
+
+/* After a full check passed: remember the anchor and the window in which the path holds. */
+static void cache_verified(struct signer_entry *e, X509 *anchor, STACK_OF(X509) *chain)
+{
+	time_t nb = 0, na = 0, t;
+
+	e->verified = 0;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		if (sc_asn1_time_to_time_t(X509_get0_notBefore(x), &t) != SC_OK)
+			return;
+		nb = i == 0 || t > nb ? t : nb;
+		if (sc_asn1_time_to_time_t(X509_get0_notAfter(x), &t) != SC_OK)
+			return;
+		na = i == 0 || t < na ? t : na;
+	}
+	if (sk_X509_num(chain) < 1 || !cert_sha256(anchor, e->anchor_hash)) {
+		ERR_clear_error();
+		return;
+	}
+	e->not_before = nb;
+	e->not_after = na;
+	e->verified = 1;
+}
+
+/* 1 if e says the signer chain was accepted for this anchor at a time covering now. */
+static int cache_covers(const struct signer_entry *e, X509 *anchor, time_t now)
+{
+	uint8_t h[SHA256_DIGEST_LENGTH];
+
+	if (!e->verified || now < e->not_before || now >= e->not_after)
+		return 0;
+	if (!cert_sha256(anchor, h)) {
+		ERR_clear_error();
+		return 0;
+	}
+	return memcmp(h, e->anchor_hash, sizeof(h)) == 0;
+}
+
 /* ---- checking ---- */
 
 /* The signatureAlgorithms of docs/FORMATS.md; nothing else (no SHA-1, no MD5). */
@@ -1009,13 +1281,15 @@ static int sig_alg_allowed(int nid)
 	}
 }
 
-sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, time_t now)
+static sc_err verify_signature(const struct sc_profile *p, X509 *anchor, time_t now,
+    struct sc_signer_cache *cache)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	STACK_OF(X509) *untrusted = NULL;
 	EXTENDED_KEY_USAGE *eku = NULL;
+	struct signer_entry *entry = NULL;
 	X509 *signer;
 	EVP_PKEY *pub;
 	int crit = -1, found = 0, nid, err;
@@ -1031,6 +1305,11 @@ sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, tim
 	if ((signer = sk_X509_value(p->sp->certificates, 0)) == NULL) {
 		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER, "SignedProfile.certificates: no signer");
 		goto out;
+	}
+	if (cache != NULL && (entry = cache_find_certs(cache, p->sp->certificates)) != NULL &&
+	    cache_covers(entry, anchor, now)) {
+		cache->stats.verify_hits++;
+		goto signature;
 	}
 
 	/* The anchor is the only trusted certificate; the profile's own are untrusted helpers. */
@@ -1083,7 +1362,13 @@ sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, tim
 		r = sc_fail(SC_ERR_SIGNER_EKU, "certificates[0]: keyUsage lacks digitalSignature");
 		goto out;
 	}
+	if (cache != NULL) {
+		cache->stats.verify_misses++;
+		if (entry != NULL)
+			cache_verified(entry, anchor, X509_STORE_CTX_get0_chain(ctx));
+	}
 
+signature:
 	nid = OBJ_obj2nid(p->sp->signatureAlgorithm->algorithm);
 	if (!sig_alg_allowed(nid)) {
 		r = sc_fail(SC_ERR_PROFILE_SIGNATURE, "signatureAlgorithm %s is not allowed",
@@ -1111,6 +1396,11 @@ out:
 	sk_X509_free(untrusted); /* borrowed from the profile */
 	X509_STORE_free(store);
 	return r;
+}
+
+sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, time_t now)
+{
+	return verify_signature(p, anchor, now, NULL);
 }
 
 static sc_err check_validity(const struct sc_profile_info *in, const struct sc_profile_policy *pol)
@@ -1187,7 +1477,7 @@ sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_poli
 	if (anchor == NULL)
 		return sc_fail(SC_ERR_NETWORK, "tbsProfile.networkId '%s': no anchor installed",
 		    in->network_id);
-	if ((r = sc_profile_verify_signature(p, anchor->cert, pol->now)) != SC_OK)
+	if ((r = verify_signature(p, anchor->cert, pol->now, pol->signer_cache)) != SC_OK)
 		return r;
 	if (strcmp(in->device_id, pol->device_id) != 0)
 		return sc_fail(SC_ERR_DEVICE_MISMATCH, "tbsProfile.deviceId '%s' is not this device",

@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -29,6 +32,38 @@
 #define S_ANY     (S_EMPTY | S_FACTORY | S_LOCKED)
 
 #define F_FACTORY 0x1   /* a personalization request: refused with "locked" after lock */
+
+#define LEAF_DER_MAX 256             /* spd_leaf_key_der: a P-384 PKCS#8 is 185 bytes */
+#define ED25519_SEED_LEN 32
+#define P256_SCALAR_LEN 32           /* the group order's length in bytes */
+#define P384_SCALAR_LEN 48
+
+/*
+ * The verified-signer cache (profile.h): one per SP process, in memory only, never sealed, and
+ * flushed whenever an anchor is installed. Process-wide rather than in struct spd so that it
+ * needs no teardown in main.c; its entries are keyed by the anchor's and the certificates' DER,
+ * so two SPs in one test process cannot borrow each other's results.
+ */
+static struct sc_signer_cache *signer_cache;
+
+static struct sc_signer_cache *issue_cache(void)
+{
+	/* Without a cache every profile simply takes the full path. */
+	if (signer_cache == NULL &&
+	    sc_signer_cache_new(SPD_SIGNER_CACHE_ENTRIES, &signer_cache) != SC_OK)
+		signer_cache = NULL;
+	return signer_cache;
+}
+
+void spd_signer_cache_flush(void)
+{
+	sc_signer_cache_flush(signer_cache);
+}
+
+void spd_signer_cache_stats(struct sc_signer_cache_stats *out)
+{
+	sc_signer_cache_stats(signer_cache, out);
+}
 
 /*
  * A handler reads its body from req (positioned after version and type), writes its answer
@@ -385,6 +420,8 @@ static sc_err h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_bu
 		X509_free(cert);
 		return sc_fail(SC_ERR_EXTENSION, "install-anchor: the anchor is not a CA certificate");
 	}
+	/* The trust anchors change: nothing verified before may be reused. */
+	spd_signer_cache_flush();
 	snprintf(st->anchors[st->n_anchors].network_id, sizeof(st->anchors[0].network_id), "%s", net);
 	st->anchors[st->n_anchors].cert = cert;
 	st->n_anchors++;
@@ -546,6 +583,148 @@ void spd_replay_undo(struct spd_state *st, const struct spd_replay_undo *u)
 	st->replay_watermark = u->old_watermark;
 }
 
+/* ---- a leaf key's PKCS#8, without OpenSSL 3.0's encoder ---- */
+
+static size_t der_hdr_len(size_t n)
+{
+	return n < 0x80 ? 2 : n < 0x100 ? 3 : 4;
+}
+
+/* Tag and definite DER length at *p (n < 65536, checked by the callers' fixed sizes). */
+static void der_hdr(uint8_t **p, uint8_t tag, size_t n)
+{
+	*(*p)++ = tag;
+	if (n >= 0x100) {
+		*(*p)++ = 0x82;
+		*(*p)++ = (uint8_t)(n >> 8);
+	} else if (n >= 0x80) {
+		*(*p)++ = 0x81;
+	}
+	*(*p)++ = (uint8_t)n;
+}
+
+static void der_bytes(uint8_t **p, uint8_t tag, const uint8_t *v, size_t n)
+{
+	der_hdr(p, tag, n);
+	memcpy(*p, v, n);
+	*p += n;
+}
+
+/*
+ * The PKCS#8 PrivateKeyInfo that spd_key_der would make (EVP_PKEY2PKCS8), written directly for
+ * P-256, P-384 and Ed25519 keys: the encoder lookup behind EVP_PKEY2PKCS8 cost about as much
+ * as the leaf's key generation and signature together. Exactly OpenSSL 3.0's bytes (a unit test
+ * compares them): version 0, AlgorithmIdentifier id-ecPublicKey + named curve (or id-Ed25519),
+ * and for EC an ECPrivateKey v1 with the scalar padded to the order's length, no parameters
+ * and the uncompressed public point; for Ed25519 the 32-byte seed in an OCTET STRING.
+ * Other keys: spd_key_der. *der is in the secure heap (spd_key_der_free).
+ */
+sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	uint8_t point[SC_SP_MAX_EC_POINT], *buf = NULL, *p;
+	const ASN1_OBJECT *alg_oid, *curve_oid = NULL;
+	char group[64];
+	BIGNUM *priv = NULL;
+	size_t point_len = 0, n = 0, alg_len, bits_len = 0, a1_len, ecpk_len = 0, oct_len, body;
+	size_t priv_len, total = 0;
+	int nid = NID_undef, ed = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
+
+	*der = NULL;
+	*len = 0;
+	if (!ed) {
+		if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+		    !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		    sizeof(group), NULL) ||
+		    ((nid = OBJ_sn2nid(group)) != NID_X9_62_prime256v1 && nid != NID_secp384r1) ||
+		    !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+		    sizeof(point), &point_len) || point_len < 1 ||
+		    point[0] != POINT_CONVERSION_UNCOMPRESSED ||
+		    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv)) {
+			ERR_clear_error();
+			BN_clear_free(priv);
+			return spd_key_der(key, der, len);
+		}
+		n = nid == NID_X9_62_prime256v1 ? P256_SCALAR_LEN : P384_SCALAR_LEN;
+		if (BN_num_bytes(priv) > (int)n) {
+			r = sc_fail(SC_ERR_INTERNAL, "EC private key longer than its group order");
+			goto out;
+		}
+	}
+	alg_oid = OBJ_nid2obj(ed ? NID_ED25519 : NID_X9_62_id_ecPublicKey);
+	alg_len = der_hdr_len(OBJ_length(alg_oid)) + OBJ_length(alg_oid);
+	if (!ed) {
+		curve_oid = OBJ_nid2obj(nid);
+		alg_len += der_hdr_len(OBJ_length(curve_oid)) + OBJ_length(curve_oid);
+		bits_len = der_hdr_len(point_len + 1) + point_len + 1;
+		a1_len = der_hdr_len(bits_len) + bits_len;
+		ecpk_len = 3 + der_hdr_len(n) + n + a1_len;
+		priv_len = der_hdr_len(ecpk_len) + ecpk_len;
+	} else {
+		priv_len = 2 + ED25519_SEED_LEN; /* OCTET STRING { seed } */
+	}
+	oct_len = der_hdr_len(priv_len) + priv_len;
+	body = 3 + der_hdr_len(alg_len) + alg_len + oct_len;
+	total = der_hdr_len(body) + body;
+	if (total > LEAF_DER_MAX) {
+		r = sc_fail(SC_ERR_INTERNAL, "PKCS#8 of %zu bytes", total);
+		goto out;
+	}
+	if ((buf = OPENSSL_secure_malloc(total)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "secure heap: %zu bytes for a key", total);
+		goto out;
+	}
+	p = buf;
+	der_hdr(&p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body);
+	*p++ = V_ASN1_INTEGER;
+	*p++ = 1;
+	*p++ = 0;
+	der_hdr(&p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, alg_len);
+	der_bytes(&p, V_ASN1_OBJECT, OBJ_get0_data(alg_oid), OBJ_length(alg_oid));
+	if (!ed)
+		der_bytes(&p, V_ASN1_OBJECT, OBJ_get0_data(curve_oid), OBJ_length(curve_oid));
+	der_hdr(&p, V_ASN1_OCTET_STRING, priv_len);
+	if (ed) {
+		size_t seed = ED25519_SEED_LEN;
+		der_hdr(&p, V_ASN1_OCTET_STRING, seed);
+		if (!EVP_PKEY_get_raw_private_key(key, p, &seed) || seed != ED25519_SEED_LEN) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "Ed25519 private key");
+			goto out;
+		}
+		p += seed;
+	} else {
+		der_hdr(&p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, ecpk_len);
+		*p++ = V_ASN1_INTEGER;
+		*p++ = 1;
+		*p++ = 1;
+		der_hdr(&p, V_ASN1_OCTET_STRING, n);
+		if (BN_bn2binpad(priv, p, (int)n) != (int)n) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "EC private key");
+			goto out;
+		}
+		p += n;
+		der_hdr(&p, V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED | 1, bits_len);
+		der_hdr(&p, V_ASN1_BIT_STRING, point_len + 1);
+		*p++ = 0; /* no unused bits */
+		memcpy(p, point, point_len);
+		p += point_len;
+	}
+	if ((size_t)(p - buf) != total) {
+		r = sc_fail(SC_ERR_INTERNAL, "PKCS#8: %zu bytes written, %zu planned",
+		    (size_t)(p - buf), total);
+		goto out;
+	}
+	*der = buf;
+	*len = total;
+	buf = NULL;
+	r = SC_OK;
+out:
+	if (buf != NULL)
+		OPENSSL_secure_clear_free(buf, total);
+	BN_clear_free(priv);
+	return r;
+}
+
 static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
 	struct spd_state *st = &spd->st;
@@ -570,7 +749,7 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	sc_buf_get_string(req, &der, &der_len, SC_SP_MAX_MSG);
 	if ((r = body_done(req, SC_SP_ISSUE)) != SC_OK)
 		return r;
-	if ((r = sc_profile_decode(der, der_len, &p)) != SC_OK)
+	if ((r = sc_profile_decode_cached(der, der_len, issue_cache(), &p)) != SC_OK)
 		goto out;
 	sc_profile_get_info(p, &info);
 
@@ -586,6 +765,7 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	policy.csk_cert = st->csk_cert;
 	policy.max_leaf_seconds = st->max_leaf_days * 86400u; /* <= 36500 days: fits */
 	policy.csk_alg = st->csk_alg;
+	policy.signer_cache = signer_cache;
 	if ((r = sc_profile_check(p, &policy)) != SC_OK)
 		goto out;
 
@@ -609,8 +789,12 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		r = sc_profile_unwrap_key(p, st->kek, st->kek_cert, &key);
 	if (r != SC_OK)
 		goto out;
-	if ((r = sc_cert_issue_leaf(p, key, st->csk_cert, st->csk, st->issuance_counter + 1,
-	    &cert)) != SC_OK)
+	/*
+	 * The slot keeps the key and uses its certificate only as DER (KEYS, the store, key-usage
+	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (cert.h).
+	 */
+	if ((r = sc_cert_issue_leaf_raw_spki(p, key, st->csk_cert, st->csk,
+	    st->issuance_counter + 1, &cert)) != SC_OK)
 		goto out;
 	if ((r = sc_cert_to_der(cert, &cert_der, &cert_der_len)) != SC_OK)
 		goto out;
@@ -620,7 +804,7 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		goto out;
 	}
 
-	if ((r = spd_key_der(key, &key_der, &key_der_len)) != SC_OK)
+	if ((r = spd_leaf_key_der(key, &key_der, &key_der_len)) != SC_OK)
 		goto out;
 
 	/* Apply, commit, and take it all back if the commit fails. */

@@ -19,6 +19,7 @@
 #define SPD_REPLAY_MAX 1024          /* remembered profile IDs (then the watermark takes over) */
 #define SPD_CHALLENGES_MAX 16        /* outstanding challenges, in memory only */
 #define SPD_MAX_LEAF_DAYS 36500      /* 100 years: keeps max_leaf_days * 86400 in a u32 */
+#define SPD_SIGNER_CACHE_ENTRIES 8   /* verified network signer chains remembered (LRU) */
 
 struct spd_anchor {
 	char network_id[SC_NETWORK_ID_MAX + 1];
@@ -85,6 +86,11 @@ void spd_state_clear(struct spd_state *st);
  */
 sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
 void spd_key_der_free(uint8_t *der, size_t len);
+/*
+ * The same bytes as spd_key_der, written directly for P-256, P-384 and Ed25519 keys (in
+ * dispatch.c: OpenSSL 3.0's encoder dominated ISSUE); other keys go to spd_key_der.
+ */
+sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
 
 /*
  * Handle one request message (version, type, body; no length prefix) and write exactly one
@@ -94,6 +100,13 @@ void spd_key_der_free(uint8_t *der, size_t len);
  * for logging.
  */
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer);
+
+/*
+ * ISSUE's verified-signer cache (sc_signer_cache in profile.h): process-wide, in memory only,
+ * at most SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. flush and stats for tests.
+ */
+void spd_signer_cache_flush(void);
+void spd_signer_cache_stats(struct sc_signer_cache_stats *out);
 
 /*
  * The replay cache (in dispatch.c, public for tests). check: SC_ERR_REPLAY if the ID is

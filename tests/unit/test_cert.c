@@ -805,6 +805,80 @@ static void test_issue_leaf_defaults(void **state)
 	net_free(&n);
 }
 
+/*
+ * sc_cert_issue_leaf_raw_spki (the SP's path): the SubjectPublicKeyInfo is byte for byte what
+ * i2d_PUBKEY writes, and every other field and extension is what sc_cert_issue_leaf makes.
+ */
+static void test_issue_leaf_raw_spki(void **state)
+{
+	static const enum sc_alg leaf_algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519, SC_ALG_RSA2048 };
+	struct net n;
+	struct pki p;
+	time_t now = time(NULL);
+	(void)state;
+
+	net_make(&n);
+	pki_make(&p, SC_ALG_P256, "DEV-A");
+	for (size_t i = 0; i < sizeof(leaf_algs) / sizeof(leaf_algs[0]); i++) {
+		struct sc_profile_params pp = {
+			.network_id = "net-1", .device_id = "DEV-A", .profile_not_after = now + 3600,
+			.not_before = now, .not_after = now + 3600, .generate_alg = leaf_algs[i],
+		};
+		struct sc_profile *prof = signed_profile(&n, &pp);
+		EVP_PKEY *leaf_key = keygen(leaf_algs[i]);
+		X509 *plain = NULL, *raw = NULL, *back = NULL;
+		uint8_t *want = NULL, *got = NULL, *der = NULL, *ea = NULL, *eb = NULL;
+		const unsigned char *q;
+		int want_len, got_len, der_len, la, lb;
+
+		assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &plain), SC_OK);
+		assert_int_equal(sc_cert_issue_leaf_raw_spki(prof, leaf_key, p.dev_ca, p.csk, 9, &raw), SC_OK);
+		want_len = i2d_PUBKEY(leaf_key, &want);
+		got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(raw), &got);
+		assert_true(want_len > 0);
+		assert_int_equal(got_len, want_len);
+		assert_memory_equal(got, want, (size_t)want_len);
+		/* Documented: no decoded key on the raw path, except RSA (the ordinary path). */
+		if (leaf_algs[i] == SC_ALG_RSA2048)
+			assert_non_null(X509_get0_pubkey(raw));
+		else
+			assert_null(X509_get0_pubkey(raw));
+		ERR_clear_error();
+		/* The same certificate apart from its serial and signature. */
+		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(raw), X509_get_subject_name(plain)), 0);
+		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(raw), X509_get_issuer_name(plain)), 0);
+		assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(raw), X509_get0_notAfter(plain)), 0);
+		assert_int_equal(X509_get_ext_count(raw), X509_get_ext_count(plain));
+		for (int e = 0; e < X509_get_ext_count(raw); e++) {
+			la = i2d_X509_EXTENSION(X509_get_ext(raw, e), &ea);
+			lb = i2d_X509_EXTENSION(X509_get_ext(plain, e), &eb);
+			assert_int_equal(la, lb);
+			assert_memory_equal(ea, eb, (size_t)la);
+			OPENSSL_free(ea);
+			OPENSSL_free(eb);
+			ea = eb = NULL;
+		}
+		/* Its DER parses back to the key, verifies and validates like the other. */
+		der_len = i2d_X509(raw, &der);
+		q = der;
+		assert_non_null(back = d2i_X509(NULL, &q, der_len));
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), leaf_key), 1);
+		assert_int_equal(X509_verify(back, p.csk), 1);
+		assert_int_equal(path_verify(back, p.root, p.dev_ca, p.ca), X509_V_OK);
+
+		OPENSSL_free(want);
+		OPENSSL_free(got);
+		OPENSSL_free(der);
+		X509_free(plain);
+		X509_free(raw);
+		X509_free(back);
+		EVP_PKEY_free(leaf_key);
+		sc_profile_free(prof);
+	}
+	pki_free(&p);
+	net_free(&n);
+}
+
 static void test_issue_leaf_refusals(void **state)
 {
 	struct net n;
@@ -900,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_issuance_malformed),
 		cmocka_unit_test(test_issue_leaf),
 		cmocka_unit_test(test_issue_leaf_defaults),
+		cmocka_unit_test(test_issue_leaf_raw_spki),
 		cmocka_unit_test(test_issue_leaf_refusals),
 		cmocka_unit_test(test_issue_leaf_supplied),
 	};

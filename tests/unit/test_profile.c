@@ -1537,6 +1537,179 @@ static void test_unwrap_negatives(void **state)
 	sc_profile_free(p);
 }
 
+/* ---- the verified-signer cache ---- */
+
+/* Decode der through cache c and check it as the SP does; the decoded profile is freed. */
+static sc_err cached_check(struct sc_signer_cache *c, const uint8_t *der, size_t len,
+    struct sc_profile_policy *pol)
+{
+	struct sc_profile *d = NULL;
+	sc_err r;
+
+	if ((r = sc_profile_decode_cached(der, len, c, &d)) != SC_OK)
+		return r;
+	pol->signer_cache = c;
+	r = sc_profile_check(d, pol);
+	sc_profile_free(d);
+	return r;
+}
+
+/* DER of a fresh base profile (new profile ID) signed by signer_cert with intermediates. */
+static void der_signed_by(EVP_PKEY *key, X509 *signer_cert, X509 *inter, uint8_t **der,
+    size_t *len)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p;
+	STACK_OF(X509) *chain = NULL;
+
+	base_params(&pp);
+	p = create_ok(&pp);
+	if (inter != NULL) {
+		chain = sk_X509_new_null();
+		assert_true(sk_X509_push(chain, inter) > 0);
+	}
+	assert_int_equal(sc_profile_sign(p, key, signer_cert, chain, 0), SC_OK);
+	sk_X509_free(chain);
+	encode_ok(p, der, len);
+	sc_profile_free(p);
+}
+
+static void want_stats(struct sc_signer_cache *c, size_t entries, unsigned long dh,
+    unsigned long dm, unsigned long vh, unsigned long vm)
+{
+	struct sc_signer_cache_stats st;
+
+	sc_signer_cache_stats(c, &st);
+	if (st.entries != entries || st.decode_hits != dh || st.decode_misses != dm ||
+	    st.verify_hits != vh || st.verify_misses != vm)
+		fail_msg("cache stats: entries %zu decode %lu/%lu verify %lu/%lu, want %zu %lu/%lu %lu/%lu",
+		    st.entries, st.decode_hits, st.decode_misses, st.verify_hits, st.verify_misses,
+		    entries, dh, dm, vh, vm);
+}
+
+/*
+ * A cache must never make the SP accept what it would refuse: the same errors as without one
+ * outside the window, under another anchor, for another signer byte and for a bad signature.
+ */
+static void test_signer_cache(void **state)
+{
+	struct sc_signer_cache *c = NULL;
+	struct sc_profile_policy pol;
+	struct sc_profile *a = NULL, *b = NULL;
+	struct sc_profile_info ia, ib;
+	uint8_t *der = NULL, *der2 = NULL, *bad = NULL;
+	size_t len = 0, len2 = 0;
+	(void)state;
+
+	assert_int_equal(sc_signer_cache_new(0, &c), SC_ERR_USAGE);
+	assert_int_equal(sc_signer_cache_new(SC_SIGNER_CACHE_MAX + 1, &c), SC_ERR_USAGE);
+	assert_int_equal(sc_signer_cache_new(2, &c), SC_OK);
+	base_policy(&pol);
+
+	/* First sight: parsed and verified in full; then both reused. */
+	der_signed_by(fx.signer_key[S_P256], fx.signer[S_P256], NULL, &der, &len);
+	assert_int_equal(cached_check(c, der, len, &pol), SC_OK);
+	want_stats(c, 1, 0, 1, 0, 1);
+	der_signed_by(fx.signer_key[S_P256], fx.signer[S_P256], NULL, &der2, &len2);
+	assert_int_equal(cached_check(c, der2, len2, &pol), SC_OK);
+	want_stats(c, 1, 1, 1, 1, 1);
+
+	/* A profile decoded through the cache is the same as one decoded without it. */
+	assert_int_equal(sc_profile_decode_cached(der2, len2, c, &a), SC_OK);
+	assert_int_equal(sc_profile_decode(der2, len2, &b), SC_OK);
+	sc_profile_get_info(a, &ia);
+	sc_profile_get_info(b, &ib);
+	assert_memory_equal(ia.digest, ib.digest, SC_PROFILE_DIGEST_LEN);
+	assert_memory_equal(ia.id, ib.id, SC_PROFILE_ID_LEN);
+	assert_int_equal(X509_cmp(ia.signer, ib.signer), 0);
+	assert_int_equal(sk_X509_num(ia.certs), sk_X509_num(ib.certs));
+	sc_profile_free(a);
+	sc_profile_free(b);
+	want_stats(c, 1, 2, 1, 1, 1);
+
+	/* Outside the window (signer expired; before its notBefore): refused as without a cache. */
+	pol.now = fx.now + 400 * DAY;
+	assert_int_equal(cached_check(c, der2, len2, &pol), SC_ERR_UNTRUSTED_SIGNER);
+	assert_non_null(strstr(sc_err_detail(), "expired"));
+	pol.now = fx.now - 2 * 3600;
+	assert_int_equal(cached_check(c, der2, len2, &pol), SC_ERR_UNTRUSTED_SIGNER);
+	assert_non_null(strstr(sc_err_detail(), "not yet valid"));
+	want_stats(c, 1, 4, 1, 1, 1);
+	base_policy(&pol);
+
+	/* Another anchor for the network misses, and is refused. */
+	anchors[1].cert = fx.root2;
+	assert_int_equal(cached_check(c, der2, len2, &pol), SC_ERR_UNTRUSTED_SIGNER);
+	want_stats(c, 1, 5, 1, 1, 1);
+	base_policy(&pol);
+	assert_int_equal(cached_check(c, der2, len2, &pol), SC_OK);
+	want_stats(c, 1, 6, 1, 2, 1);
+
+	/* One byte of the signer certificate changed (inside its signature, the DER's last byte). */
+	bad = OPENSSL_memdup(der2, len2);
+	bad[len2 - 1] ^= 0x01;
+	assert_int_equal(cached_check(c, bad, len2, &pol), SC_ERR_UNTRUSTED_SIGNER);
+	want_stats(c, 2, 6, 2, 2, 1);
+	OPENSSL_free(bad);
+
+	/* A profile signature wrong under a cached signer. */
+	{
+		struct sc_profile_params pp;
+		struct sc_profile *p;
+		uint8_t *d3 = NULL;
+		size_t l3 = 0;
+
+		base_params(&pp);
+		p = create_ok(&pp);
+		sign_ok(p, S_P256, 0);
+		p->sp->signature->data[p->sp->signature->length / 2] ^= 0x01;
+		encode_ok(p, &d3, &l3);
+		assert_int_equal(cached_check(c, d3, l3, &pol), SC_ERR_PROFILE_SIGNATURE);
+		want_stats(c, 2, 7, 2, 3, 1);
+		OPENSSL_free(d3);
+		sc_profile_free(p);
+	}
+
+	/* Trailing and truncated input are refused exactly as sc_profile_decode refuses them. */
+	bad = OPENSSL_malloc(len2 + 1);
+	memcpy(bad, der2, len2);
+	bad[len2] = 0;
+	assert_int_equal(cached_check(c, bad, len2 + 1, &pol), SC_ERR_TRAILING);
+	assert_int_equal(cached_check(c, bad, len2 - 1, &pol), SC_ERR_MALFORMED);
+	OPENSSL_free(bad);
+
+	/*
+	 * Bounded: two more signer chains evict the two least recently used (the bad-byte one,
+	 * then the first), so the first is parsed and verified in full again.
+	 */
+	{
+		uint8_t *d4 = NULL, *d5 = NULL;
+		size_t l4 = 0, l5 = 0;
+
+		der_signed_by(fx.signer_key[S_P256], fx.signer_via_inter, fx.inter, &d4, &l4);
+		assert_int_equal(cached_check(c, d4, l4, &pol), SC_OK);
+		der_signed_by(fx.signer_key[S_ED25519], fx.signer[S_ED25519], NULL, &d5, &l5);
+		assert_int_equal(cached_check(c, d5, l5, &pol), SC_OK);
+		want_stats(c, 2, 7, 4, 3, 3);
+		assert_int_equal(cached_check(c, der2, len2, &pol), SC_OK);
+		want_stats(c, 2, 7, 5, 3, 4);
+		OPENSSL_free(d4);
+		OPENSSL_free(d5);
+	}
+
+	/* Flushed: everything is parsed and verified again. */
+	sc_signer_cache_flush(c);
+	want_stats(c, 0, 7, 5, 3, 4);
+	assert_int_equal(cached_check(c, der, len, &pol), SC_OK);
+	want_stats(c, 1, 7, 6, 3, 5);
+
+	/* No cache at all: the plain path. */
+	assert_int_equal(cached_check(NULL, der, len, &pol), SC_OK);
+	OPENSSL_free(der);
+	OPENSSL_free(der2);
+	sc_signer_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1559,6 +1732,7 @@ int main(void)
 		cmocka_unit_test(test_check_with_cert_builders),
 		cmocka_unit_test(test_unwrap_round_trips),
 		cmocka_unit_test(test_unwrap_negatives),
+		cmocka_unit_test(test_signer_cache),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
