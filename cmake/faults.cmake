@@ -35,6 +35,6 @@ foreach(t test_faults_crash test_faults_kill test_faults_store)
       "SC_FAILPOINTS=${SC_FAILPOINTS_STATE}"
       "SC_FAULTS_LIB=${CMAKE_SOURCE_DIR}/tests/integration/lib-faults.sh")
     # 77: fail points not compiled in (a release build): reported as skipped, not passed.
-    set_tests_properties(integration/${t} PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+    set_tests_properties(integration/${t} PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
   endif()
 endforeach()

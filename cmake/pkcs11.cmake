@@ -57,6 +57,6 @@ foreach(t test_pkcs11 test_tls test_gateway)
       "SC_GATEWAY=$<TARGET_FILE:selfcert-gateway>"
       "SC_P11_DRIVE=$<TARGET_FILE:sc-p11-drive>"
       "SC_PKCS11_LIB=${CMAKE_SOURCE_DIR}/tests/integration/lib-pkcs11.sh")
-    set_tests_properties(integration/${t} PROPERTIES TIMEOUT 300)
+    set_tests_properties(integration/${t} PROPERTIES TIMEOUT 900)
   endif()
 endforeach()

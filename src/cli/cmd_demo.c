@@ -37,6 +37,13 @@ static const char demo_usage[] =
 
 #define MAX_ARGS 32
 #define CAPTURE_MAX 4096
+/*
+ * How long a daemon the demo starts may take to come up: 60 s in 50 ms polls. Each wait ends
+ * as soon as the daemon is ready (0.1 s here); the bound is for slow runs, such as the test
+ * suite's pass with every process under valgrind.
+ */
+#define START_POLL_US (50 * 1000)
+#define START_POLLS 1200
 
 static int step_no;
 
@@ -211,10 +218,10 @@ static int first_line(const char *path, char *out, size_t len)
 	return ok && out[0] ? 0 : -1;
 }
 
-/* Wait (at most 10 s) until path holds a line matching prefix; copy what follows it. */
+/* Wait (at most START_POLLS polls) until path holds a line matching prefix; copy what follows it. */
 static int wait_line(const char *path, const char *prefix, char *out, size_t len, pid_t pid)
 {
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < START_POLLS; i++) {
 		char line[512];
 		FILE *f = fopen(path, "r");
 		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
@@ -233,7 +240,7 @@ static int wait_line(const char *path, const char *prefix, char *out, size_t len
 			fclose(f);
 		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
 			return -1;
-		usleep(50 * 1000);
+		usleep(START_POLL_US);
 	}
 	return -1;
 }
@@ -282,8 +289,8 @@ static pid_t start_spd(const char *store, const char *sock)
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	/* Wait (at most 10 s) until the socket accepts connections. */
-	for (int i = 0; pid > 0 && i < 200; i++) {
+	/* Wait (at most START_POLLS polls) until the socket accepts connections. */
+	for (int i = 0; pid > 0 && i < START_POLLS; i++) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
@@ -295,7 +302,7 @@ static pid_t start_spd(const char *store, const char *sock)
 			close(fd);
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return -1;
-		usleep(50 * 1000);
+		usleep(START_POLL_US);
 	}
 	return -1;
 }
@@ -407,10 +414,10 @@ static sc_err part_two(void)
 			"--allow-server-keygen", "--port-file", "provd.port", NULL };
 		provd_pid = start_bg("selfcert-provd", argv, "provd.out", "provd.log");
 	}
-	for (int k = 0; k < 200 && first_line("provd.port", port, sizeof(port)) != 0; k++) {
+	for (int k = 0; k < START_POLLS && first_line("provd.port", port, sizeof(port)) != 0; k++) {
 		if (waitpid(provd_pid, NULL, WNOHANG) == provd_pid)
 			break;
-		usleep(50 * 1000);
+		usleep(START_POLL_US);
 	}
 	if (port[0] == '\0') {
 		r = sc_fail(SC_ERR_IO, "demo: selfcert-provd did not start (see provd.log)");

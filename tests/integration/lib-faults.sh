@@ -10,6 +10,7 @@ FSPD_PID=
 FSPD_RC=
 FSPD_STARTS=0
 FSPD_WAIT_TICKS=2000          # x 10 ms: a 20 s safety net for a start on a loaded machine
+[ "${SC_VG_SMALL:-0}" = 1 ] && FSPD_WAIT_TICKS=12000   # 120 s under valgrind
 
 # fspd_start DIR SOCK LOG [FAILPOINT]: run selfcert-spd on store DIR, socket SOCK, stderr
 # appended to LOG (this start's own lines are in LOG.cur). Returns 0 once it serves (FSPD_PID

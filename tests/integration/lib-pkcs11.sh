@@ -59,7 +59,7 @@ free_port() {
 
 # wait_port PORT: until something accepts on 127.0.0.1:PORT (bounded: 10 s).
 wait_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 "$SC_VG_WAIT"); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     sleep 0.05
   done

@@ -44,7 +44,7 @@ start_provd() {
       --admin-token-file "$T/token" --port-file "$T/provd.port" "${PROVD_ARGS[@]}" 2>>"$T/provd.log" &
     PROVD_PID=$!
     local _
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 "$SC_VG_WAIT"); do
       [ -s "$T/provd.port" ] && break
       kill -0 "$PROVD_PID" 2>/dev/null || break
       sleep 0.05
@@ -52,7 +52,7 @@ start_provd() {
     if [ -s "$T/provd.port" ]; then
       PROVD_PORT=$(cat "$T/provd.port")
       PROVD_URL="https://127.0.0.1:$PROVD_PORT"
-      for _ in $(seq 1 200); do
+      for _ in $(seq 1 "$SC_VG_WAIT"); do
         if curl -sf --cacert "$T/net/root.pem" "$PROVD_URL/healthz" >/dev/null 2>&1; then return 0; fi
         sleep 0.05
       done

@@ -45,7 +45,7 @@ sandboxed_or_skip() {
 # wait_socket PATH PID: wait until a daemon started by hand answers INFO on PATH (10 s).
 wait_socket() {
   local i
-  for i in $(seq 1 200); do
+  for i in $(seq 1 "$SC_VG_WAIT"); do
     "$SELFCERT" device info --sp "$1" >/dev/null 2>&1 && return 0
     kill -0 "$2" 2>/dev/null || return 1
     sleep 0.05

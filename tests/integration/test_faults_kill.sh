@@ -7,11 +7,17 @@
 # end the held keys are checked once more from the outside: `selfcert device keys` lists
 # exactly them, each signs what stock openssl verifies with its certificate, and each
 # certificate passes `selfcert verify` to the manufacturer root. p256 keys keep rounds short.
+SC_VG_BINS="SELFCERT_SPD"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "${SC_FAULTS_LIB:?}"
 
 ROUNDS=${SC_FAULTS_KILL_ROUNDS:-220}
 MAX_DELAY_MS=${SC_FAULTS_KILL_MAX_DELAY_MS:-300}   # each round kills after 0..this many ms
+# Under valgrind a daemon start takes seconds: fewer rounds, each killed later.
+if [ "$SC_VG_SMALL" = 1 ]; then
+  ROUNDS=${SC_FAULTS_KILL_ROUNDS:-8}
+  MAX_DELAY_MS=${SC_FAULTS_KILL_MAX_DELAY_MS:-4000}
+fi
 START=$SECONDS
 SOCK=$T/dev.sock
 LOG=$T/spd.log

@@ -12,6 +12,7 @@
 #   - the documented limit: an old store put back WITH its old counter is accepted, because
 #     here the counter is a file; on hardware it cannot be put back.
 # Afterwards the real files start the SP again with every key working.
+SC_VG_BINS="SELFCERT_SPD"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "${SC_FAULTS_LIB:?}"
 

@@ -5,6 +5,7 @@
 # belongs to another network, and one whose certificate has expired (judged deterministically
 # with the gateway's --at, an hour after the leaf's notAfter), are refused with the reason
 # logged. The clients are stock OpenSSL with their keys in the SP (libp11).
+SC_VG_BINS="SELFCERT_SPD SC_GATEWAY"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$SC_PKCS11_LIB"
 : "${SC_GATEWAY:?set SC_GATEWAY to selfcert-gateway}"
@@ -23,7 +24,7 @@ gateway() {
     --network-id "$NET_ID" --port 0 --max-connections 2 "$@" >"$T/$name.out" 2>"$T/$name.log" &
   GW_PID=$!
   GW_PORT=
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 "$SC_VG_WAIT"); do
     GW_PORT=$(sed -n 's/^selfcert-gateway: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/$name.out")
     [ -n "$GW_PORT" ] && return 0
     sleep 0.05
@@ -35,13 +36,13 @@ gateway() {
 # client LEAF LINE: one TLS connection with LEAF's key (in the SP) and chain; prints what came back.
 client() {
   local leaf=$1 line=$2
-  (echo "$line"; sleep 1) | PKCS11_MODULE_PATH="$M" timeout 20 openssl s_client -quiet -no_ign_eof \
+  (echo "$line"; sleep "$((SC_VG_SMALL ? 10 : 1))") | PKCS11_MODULE_PATH="$M" timeout 20 openssl s_client -quiet -no_ign_eof \
     -connect "127.0.0.1:$GW_PORT" -CAfile "$T/gw.pem" -engine pkcs11 -keyform engine \
     -key "$(key_uri "$leaf")" -cert "$T/certs/$leaf.pem" -cert_chain "$T/dev-certs/chain.pem" 2>>"$T/clients.err"
 }
 
 stop_gateway() {
-  for _ in $(seq 1 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+  for _ in $(seq 1 "$SC_VG_WAIT"); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
   kill "$GW_PID" 2>/dev/null
   wait "$GW_PID" 2>/dev/null
 }

@@ -9,6 +9,7 @@
 # controls: the recording holds the issued certificates, and the store opened with its root key
 # (docs/PROTOCOL.md section 6, outside the SP) holds every key. Last, OpenSSL's secure heap:
 # where copies of private components sit in memory along the SP's own code paths.
+SC_VG_BINS="SELFCERT_SPD"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-sandbox.sh"
 : "${SC_SOCKREC:?set SC_SOCKREC to the sc-sockrec binary (cmake/sandbox.cmake)}"

@@ -5,6 +5,7 @@
 # stock openssl against the leaf certificate; keys refuse what their certificate does not allow;
 # the configuration file works and a bad one is named; and a walk of every object and attribute
 # (sc-p11-drive) runs clean under valgrind.
+SC_VG_BINS="SELFCERT_SPD SC_P11_DRIVE"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$SC_PKCS11_LIB"
 : "${SC_P11_DRIVE:?set SC_P11_DRIVE to sc-p11-drive}"

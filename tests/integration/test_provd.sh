@@ -5,6 +5,7 @@
 # types, huge bodies with and without Content-Length, bad base64, bad DER, wrong content type,
 # nesting, unknown endpoints and methods) — after which the server still serves — the refusal
 # codes of a real device's requests, revocation, metrics, and plain HTTP on loopback only.
+SC_VG_BINS="SELFCERT_SPD SELFCERT_PROVD"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 
@@ -273,7 +274,7 @@ check "stopping logged" grep -q "selfcert-provd: stopping" "$T/provd.log"
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --tls-cert "$T/net/server.pem" --tls-key "$T/net/server.key" \
   --threads 1 --max-connections 3 --timeout 2 --port-file "$T/lim.port" 2>>"$T/provd-lim.log" &
 LPID=$!
-for _ in $(seq 1 200); do [ -s "$T/lim.port" ] && break; sleep 0.05; done
+for _ in $(seq 1 "$SC_VG_WAIT"); do [ -s "$T/lim.port" ] && break; sleep 0.05; done
 LPORT=$(cat "$T/lim.port")
 exec 4<>"/dev/tcp/127.0.0.1/$LPORT" 5<>"/dev/tcp/127.0.0.1/$LPORT" 6<>"/dev/tcp/127.0.0.1/$LPORT"
 sleep 0.2
@@ -294,7 +295,7 @@ kill "$LPID"; wait "$LPID"
 # --- plain HTTP on loopback (tests only) ---
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --port-file "$T/http.port" 2>>"$T/provd-http.log" &
 HPID=$!
-for _ in $(seq 1 200); do [ -s "$T/http.port" ] && break; sleep 0.05; done
+for _ in $(seq 1 "$SC_VG_WAIT"); do [ -s "$T/http.port" ] && break; sleep 0.05; done
 check "plain HTTP serves" curl -sf "http://127.0.0.1:$(cat "$T/http.port")/healthz" -o /dev/null
 kill "$HPID"; wait "$HPID"
 check "plain HTTP server stops with 0" [ $? -eq 0 ]

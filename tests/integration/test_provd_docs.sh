@@ -2,6 +2,7 @@
 # docs/API.md's examples run: every ```sh block of it, in order, as one script (bash -e) in an
 # empty folder with the programs under test on PATH, on a loopback port picked at random (and
 # picked again if another process holds it). Then a few of their results are checked.
+SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 

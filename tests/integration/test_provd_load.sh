@@ -5,10 +5,12 @@
 # the middle: the registry opens and is consistent (integrity check, every consumed profile has
 # exactly one certificate), the restarted server serves, and every agent completes on retry —
 # exactly two certificates per device, one key in each SP, and leaf.pem naming the newest.
+SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 
 N=${PROVD_LOAD_DEVICES:-50}
+[ "$SC_VG_SMALL" = 1 ] && N=${PROVD_LOAD_DEVICES:-4}   # under valgrind: the same steps, 4 devices
 provd_world fleet || exit 1
 
 # The SPs: stores made in parallel, daemons started from this shell (so that cleanup stops
@@ -21,7 +23,7 @@ for i in $(seq 1 "$N"); do
   SPD_PIDS+=("$!")
 done
 for i in $(seq 1 "$N"); do
-  for _ in $(seq 1 200); do sc device info --sp "$T/s$i.sock" >/dev/null 2>&1 && break; sleep 0.05; done
+  for _ in $(seq 1 "$SC_VG_WAIT"); do sc device info --sp "$T/s$i.sock" >/dev/null 2>&1 && break; sleep 0.05; done
 done
 jobs_=()
 for i in $(seq 1 "$N"); do

@@ -6,6 +6,7 @@
 # other message type 0..255 is `unknown-request`, whatever body it carries. Refusals commit
 # nothing (the monotonic counter does not move). Framing errors come first, in every state.
 # tests/unit/test_dispatch.c checks the same table inside the process; this checks the daemon.
+SC_VG_BINS="SELFCERT_SPD"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-sandbox.sh"
 DOC="$(dirname "$SC_TESTLIB")/../../docs/PROTOCOL.md"

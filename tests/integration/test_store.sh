@@ -12,7 +12,7 @@ spd_refuses() { # DESC ERRNAME: the daemon must refuse to start with that error
   "$SELFCERT_SPD" --store "$T/dev" --socket "$T/dev.sock" --foreground 2>"$T/.spd.err" &
   local pid=$!
   local i
-  for i in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+  for i in $(seq 1 "$SC_VG_WAIT"); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
   if kill -0 $pid 2>/dev/null; then kill $pid; wait $pid 2>/dev/null; fail "$1: daemon started"; return; fi
   wait $pid; local rc=$?
   if [ $rc -ne 0 ] && grep -q "^selfcert-spd: $2: " "$T/.spd.err"; then pass; else

@@ -5,6 +5,7 @@
 # GnuTLS's gnutls-cli (`--provider` the module, `--x509keyfile` a pkcs11: URI). Data flows both
 # ways and the server logs the client's subject. Also recorded here, as tests, the interop facts
 # of docs/INTEROP.md that concern these stacks.
+SC_VG_BINS="SELFCERT_SPD"   # under valgrind (lib.sh); the CLI runs there in other tests
 source "$SC_TESTLIB"
 source "$SC_PKCS11_LIB"
 M=$SC_PKCS11_MODULE
