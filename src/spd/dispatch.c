@@ -815,6 +815,8 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	st->slots[st->n_slots].key_der = key_der;
 	st->slots[st->n_slots].key_der_len = key_der_len;
 	st->slots[st->n_slots].cert = cert;
+	st->slots[st->n_slots].cert_der = cert_der;
+	st->slots[st->n_slots].cert_der_len = cert_der_len;
 	st->n_slots++;
 	st->next_handle++;
 	st->issuance_counter++;
@@ -834,6 +836,7 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	/* Durable before it leaves: only now does the certificate go out. */
 	sc_buf_put_u32(ans, handle);
 	sc_buf_put_string(ans, cert_der, cert_der_len);
+	cert_der = NULL;        /* the slot's now */
 	r = SC_OK;
 out:
 	OPENSSL_free(cert_der);
@@ -1027,6 +1030,7 @@ static sc_err h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	EVP_PKEY_free(gone.key);
 	spd_key_der_free(gone.key_der, gone.key_der_len);
 	X509_free(gone.cert);
+	OPENSSL_free(gone.cert_der);
 	return SC_OK;
 }
 

@@ -39,6 +39,10 @@ struct spd_slot {
 	                                  once: OpenSSL 3.0's encoder lookup dominated every commit */
 	size_t key_der_len;
 	X509 *cert;
+	uint8_t *cert_der;             /* its DER, kept from ISSUE or the store (NULL: encode it at
+	                                  commit); re-encoding every slot's certificate at every
+	                                  commit grew with the slots */
+	size_t cert_der_len;
 };
 
 /* Everything the sealed store holds. */

@@ -413,6 +413,7 @@ void spd_state_clear(struct spd_state *st)
 		EVP_PKEY_free(st->slots[i].key);
 		spd_key_der_free(st->slots[i].key_der, st->slots[i].key_der_len);
 		X509_free(st->slots[i].cert);
+		OPENSSL_free(st->slots[i].cert_der);
 	}
 	OPENSSL_cleanse(st, sizeof(*st));
 	spd_state_init(st, NULL);
@@ -518,12 +519,17 @@ static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key, const ui
 	return SC_OK;
 }
 
-static sc_err put_cert(struct sc_buf *b, X509 *cert)
+/* A certificate as a string: its kept DER (kept, kept_len) if there is one, else encoded now. */
+static sc_err put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)
 {
 	uint8_t *der = NULL;
 	size_t len = 0;
 	sc_err r;
 
+	if (cert != NULL && kept != NULL) {
+		sc_buf_put_string(b, kept, kept_len);
+		return SC_OK;
+	}
 	if (cert == NULL) {
 		sc_buf_put_string(b, NULL, 0);
 		return SC_OK;
@@ -548,13 +554,13 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 	sc_buf_put_u64(out, st->issuance_counter);
 	if ((r = put_key(out, st->csk_alg, st->csk, st->csk_der, st->csk_der_len)) != SC_OK ||
 	    (r = put_key(out, st->kek_alg, st->kek, st->kek_der, st->kek_der_len)) != SC_OK ||
-	    (r = put_cert(out, st->csk_cert)) != SC_OK ||
-	    (r = put_cert(out, st->kek_cert)) != SC_OK)
+	    (r = put_cert(out, st->csk_cert, NULL, 0)) != SC_OK ||
+	    (r = put_cert(out, st->kek_cert, NULL, 0)) != SC_OK)
 		goto out;
 	sc_buf_put_u32(out, (uint32_t)st->n_anchors);
 	for (i = 0; i < st->n_anchors; i++) {
 		sc_buf_put_cstring(out, st->anchors[i].network_id);
-		if ((r = put_cert(out, st->anchors[i].cert)) != SC_OK)
+		if ((r = put_cert(out, st->anchors[i].cert, NULL, 0)) != SC_OK)
 			goto out;
 	}
 	sc_buf_put_u32(out, (uint32_t)st->n_replay);
@@ -568,7 +574,8 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 		sc_buf_put_u32(out, st->slots[i].handle);
 		if ((r = put_key(out, st->slots[i].alg, st->slots[i].key, st->slots[i].key_der,
 		         st->slots[i].key_der_len)) != SC_OK ||
-		    (r = put_cert(out, st->slots[i].cert)) != SC_OK)
+		    (r = put_cert(out, st->slots[i].cert, st->slots[i].cert_der,
+		         st->slots[i].cert_der_len)) != SC_OK)
 			goto out;
 	}
 	sc_buf_put_u32(out, st->next_handle);
@@ -614,7 +621,9 @@ static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, uint8_
 	return SC_OK;
 }
 
-static sc_err get_cert(struct sc_buf *b, X509 **cert, int required, const char *what)
+/* keep, keep_len (may be NULL): also a copy of the certificate's DER, for put_cert. */
+static sc_err get_cert(struct sc_buf *b, X509 **cert, uint8_t **keep, size_t *keep_len, int required,
+    const char *what)
 {
 	const uint8_t *der;
 	size_t len;
@@ -627,6 +636,11 @@ static sc_err get_cert(struct sc_buf *b, X509 **cert, int required, const char *
 		return required ? sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: missing", what) : SC_OK;
 	if (sc_cert_from_der(der, len, cert) != SC_OK)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: %s", what, sc_err_detail());
+	if (keep != NULL) {
+		if ((*keep = OPENSSL_memdup(der, len)) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "store: %s", what);
+		*keep_len = len;
+	}
 	return SC_OK;
 }
 
@@ -667,8 +681,8 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 	st->state = (enum sc_sp_state)state;
 	if ((r = get_key(&b, &st->csk_alg, &st->csk, &st->csk_der, &st->csk_der_len, "CSK")) != SC_OK ||
 	    (r = get_key(&b, &st->kek_alg, &st->kek, &st->kek_der, &st->kek_der_len, "KEK")) != SC_OK ||
-	    (r = get_cert(&b, &st->csk_cert, 0, "CSK certificate")) != SC_OK ||
-	    (r = get_cert(&b, &st->kek_cert, 0, "KEK certificate")) != SC_OK ||
+	    (r = get_cert(&b, &st->csk_cert, NULL, NULL, 0, "CSK certificate")) != SC_OK ||
+	    (r = get_cert(&b, &st->kek_cert, NULL, NULL, 0, "KEK certificate")) != SC_OK ||
 	    (r = check_pair(st->csk, st->csk_cert, "CSK")) != SC_OK ||
 	    (r = check_pair(st->kek, st->kek_cert, "KEK")) != SC_OK)
 		goto out;
@@ -681,7 +695,7 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 	for (i = 0; i < n; i++) {
 		struct spd_anchor *a = &st->anchors[i];
 		sc_buf_get_cstring(&b, a->network_id, SC_NETWORK_ID_MAX);
-		if ((r = get_cert(&b, &a->cert, 1, "anchor")) != SC_OK)
+		if ((r = get_cert(&b, &a->cert, NULL, NULL, 1, "anchor")) != SC_OK)
 			goto out;
 		st->n_anchors = i + 1;
 		if (a->network_id[0] == '\0') {
@@ -715,7 +729,7 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 		s->handle = sc_buf_get_u32(&b);
 		r = get_key(&b, &s->alg, &s->key, &s->key_der, &s->key_der_len, "leaf key");
 		if (r == SC_OK)
-			r = get_cert(&b, &s->cert, 1, "leaf certificate");
+			r = get_cert(&b, &s->cert, &s->cert_der, &s->cert_der_len, 1, "leaf certificate");
 		st->n_slots = i + 1;
 		if (r != SC_OK)
 			goto out;

@@ -259,6 +259,26 @@ static void test_round_trip(void **state)
 	assert_int_equal(spd_store_open(dir, &s, back), SC_OK);
 	assert_string_equal(back->device_id, dev);
 	assert_same_state(st, back);
+	/* Each leaf keeps its certificate's DER from the store, and the state serializes to the same
+	 * bytes from kept DER (back) as from encoding every certificate (st, built in memory). */
+	{
+		struct sc_buf a, b;
+		for (size_t i = 0; i < back->n_slots; i++) {
+			uint8_t *der = NULL;
+			int n = i2d_X509(back->slots[i].cert, &der);
+			assert_non_null(back->slots[i].cert_der);
+			assert_null(st->slots[i].cert_der);
+			assert_int_equal(back->slots[i].cert_der_len, n);
+			assert_memory_equal(back->slots[i].cert_der, der, (size_t)n);
+			OPENSSL_free(der);
+		}
+		assert_int_equal(spd_state_serialize(st, &a), SC_OK);
+		assert_int_equal(spd_state_serialize(back, &b), SC_OK);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.data, b.data, a.len);
+		sc_buf_free(&a);
+		sc_buf_free(&b);
+	}
 	/* And once more, so a second commit after a reopen also round-trips. */
 	assert_int_equal(spd_store_commit(s, back), SC_OK);
 	assert_int_equal(counter_value(), 2);
