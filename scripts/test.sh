@@ -40,4 +40,10 @@ cmake --build --preset asan -j"$(nproc)"
 ctest --preset asan
 
 echo "== valgrind memcheck: every integration test against the debug build"
-SC_VALGRIND=1 ctest --preset debug -R '^integration/'
+summary=$PWD/build/debug/valgrind-summary.txt
+rm -f "$summary"
+rc=0
+SC_VALGRIND=1 SC_VG_SUMMARY=$summary ctest --preset debug -R '^integration/' || rc=$?
+echo "== valgrind summary (tests that skipped themselves are not listed)"
+sort "$summary" 2>/dev/null
+exit "$rc"

@@ -342,7 +342,7 @@ while read -r point nth; do
   check "$desc: the folder unchanged" diff -r "$I" "$T/init-put"
 done < <(sed -n 's/^selfcert-spd: fail point \([a-z-]*\) #\([0-9]*\)$/\1 \2/p' "$T/init-trace.log")
 if [ "$SC_VG_SMALL" = 1 ]; then
-  check "sp init: the three points chosen under valgrind" [ "$N_INIT" -eq 3 ]
+  check "sp init: a stop at each of the points chosen under valgrind" [ "$N_INIT" -ge 3 ]
 else
   check "sp init passes every store and counter fail point" [ "$N_INIT" -ge 10 ]
 fi
