@@ -13,6 +13,7 @@ set(SC_PROVD_CORE_SOURCES
   ${CMAKE_SOURCE_DIR}/src/provd/api.c
   ${CMAKE_SOURCE_DIR}/src/provd/apierr.c
   ${CMAKE_SOURCE_DIR}/src/provd/certcache.c
+  ${CMAKE_SOURCE_DIR}/src/provd/lru.c
   ${CMAKE_SOURCE_DIR}/src/provd/profcache.c
   ${CMAKE_SOURCE_DIR}/src/provd/metrics.c
   ${CMAKE_SOURCE_DIR}/src/provd/policy.c

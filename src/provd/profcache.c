@@ -1,30 +1,40 @@
 /*
- * profcache.c — signed profiles by digest (profcache.h): a small hash table over a recency
- * list, one mutex, reference counts so that an evicted profile lives until its last user lets go.
+ * profcache.c — signed profiles by digest (profcache.h), kept in a provd_lru (lru.c). Each value
+ * carries a reference count under the lru's lock: one for the table while listed, one per user,
+ * so that an evicted profile lives until its last user lets go.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
+#include "lru.h"
 #include "profcache.h"
 
-struct pentry {
-	uint8_t key[SC_PROFILE_DIGEST_LEN];
+_Static_assert(SC_PROFILE_DIGEST_LEN == PROVD_LRU_KEY_LEN, "a profile's digest is the lru's key");
+
+struct kept {
 	struct sc_profile *p;
-	int refs;                      /* users holding it */
-	int listed;                    /* 1 while in the table */
-	struct pentry *newer, *older, *next;
+	int refs;                      /* the table's (while listed) and the users'; under the lru's lock */
 };
 
 struct provd_profcache {
-	pthread_mutex_t mu;
-	EVP_MD *sha256;
-	struct pentry **buckets;
-	size_t n_buckets;              /* a power of two, at least 2 * max */
-	struct pentry *newest, *oldest;
-	size_t n, max;
-	uint64_t hits, misses;
+	struct provd_lru *lru;
 };
+
+/* Under the lru's lock, as kept_unref. */
+static int kept_ref(void *value)
+{
+	((struct kept *)value)->refs++;
+	return 1;
+}
+
+static void kept_unref(void *value)
+{
+	struct kept *k = value;
+
+	if (--k->refs == 0) {
+		sc_profile_free(k->p);
+		free(k);
+	}
+}
 
 sc_err provd_profcache_new(size_t max, struct provd_profcache **out)
 {
@@ -32,186 +42,86 @@ sc_err provd_profcache_new(size_t max, struct provd_profcache **out)
 	struct provd_profcache *c = NULL;
 
 	*out = NULL;
-	if (max < 1 || max > PROVD_PROFCACHE_MAX) {
-		r = sc_fail(SC_ERR_USAGE, "profile cache: %zu entries, expected 1..%d", max, PROVD_PROFCACHE_MAX);
-		goto out;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "profile cache");
 		goto out;
 	}
-	c->max = max;
-	c->n_buckets = 16;
-	while (c->n_buckets < 2 * max)
-		c->n_buckets *= 2;
-	if ((c->buckets = calloc(c->n_buckets, sizeof(*c->buckets))) == NULL ||
-	    (c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_NOMEM, "profile cache");
+	/* checks max: "profile cache: %zu entries, expected 1..%d" */
+	if ((r = provd_lru_new("profile cache", max, PROVD_PROFCACHE_MAX, kept_ref, kept_unref, &c->lru)) != SC_OK)
 		goto out;
-	}
-	if (pthread_mutex_init(&c->mu, NULL) != 0) {
-		r = sc_fail(SC_ERR_INTERNAL, "profile cache: mutex");
-		goto out;
-	}
 	*out = c;
 	c = NULL;
 	r = SC_OK;
 out:
-	if (c != NULL) {
-		EVP_MD_free(c->sha256);
-		free(c->buckets);
-		free(c);
-	}
+	free(c);
 	return r;
-}
-
-static void entry_free(struct pentry *e)
-{
-	sc_profile_free(e->p);
-	free(e);
 }
 
 void provd_profcache_free(struct provd_profcache *c)
 {
-	struct pentry *e, *older;
-
 	if (c == NULL)
 		return;
 	/* Only at shutdown, when no worker holds an entry any more. */
-	for (e = c->newest; e != NULL; e = older) {
-		older = e->older;
-		entry_free(e);
-	}
-	pthread_mutex_destroy(&c->mu);
-	EVP_MD_free(c->sha256);
-	free(c->buckets);
+	provd_lru_free(c->lru);
 	free(c);
-}
-
-static struct pentry **bucket(const struct provd_profcache *c, const uint8_t *key)
-{
-	size_t h;
-
-	memcpy(&h, key, sizeof(h));
-	return &c->buckets[h & (c->n_buckets - 1)];
-}
-
-/* Under the lock: take e out of the table and the recency list; freed now if nobody holds it. */
-static void unlist(struct provd_profcache *c, struct pentry *e)
-{
-	struct pentry **pp;
-
-	for (pp = bucket(c, e->key); *pp != NULL; pp = &(*pp)->next)
-		if (*pp == e) {
-			*pp = e->next;
-			break;
-		}
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		c->newest = e->older;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		c->oldest = e->newer;
-	e->listed = 0;
-	c->n--;
-	if (e->refs == 0)
-		entry_free(e);
-}
-
-static void push_newest(struct provd_profcache *c, struct pentry *e)
-{
-	e->newer = NULL;
-	e->older = c->newest;
-	if (c->newest != NULL)
-		c->newest->newer = e;
-	c->newest = e;
-	if (c->oldest == NULL)
-		c->oldest = e;
 }
 
 sc_err provd_profcache_put(struct provd_profcache *c, struct sc_profile *p)
 {
 	struct sc_profile_info info;
-	struct pentry *e, *old;
+	struct kept *k;
+	sc_err r;
 
 	if (c == NULL || p == NULL)
 		return sc_fail(SC_ERR_USAGE, "profile cache: nothing to keep");
 	sc_profile_get_info(p, &info);
 	if (!info.signed_ || info.origin != SC_KEY_DEVICE_GENERATED)
 		return sc_fail(SC_ERR_USAGE, "profile cache: only signed, device-generated profiles are kept");
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "profile cache");
-	memcpy(e->key, info.digest, sizeof(e->key));
-	e->p = p;
-	e->listed = 1;
-	pthread_mutex_lock(&c->mu);
-	for (old = *bucket(c, e->key); old != NULL; old = old->next)
-		if (memcmp(old->key, e->key, sizeof(e->key)) == 0)
-			break;
-	if (old != NULL)
-		unlist(c, old);        /* the same bytes signed twice cannot happen; keep the newer */
-	e->next = *bucket(c, e->key);
-	*bucket(c, e->key) = e;
-	push_newest(c, e);
-	if (++c->n > c->max)
-		unlist(c, c->oldest);
-	pthread_mutex_unlock(&c->mu);
-	return SC_OK;
+	k->p = p;
+	k->refs = 1;                   /* the table's */
+	/* the same bytes signed twice cannot happen; keep the newer */
+	if ((r = provd_lru_insert(c->lru, info.digest, k, PROVD_LRU_REPLACE_OLD)) != SC_OK)
+		free(k);               /* p is still the caller's */
+	return r;
 }
 
 sc_err provd_profcache_get(struct provd_profcache *c, const uint8_t *der, size_t len,
     const struct sc_profile **out, struct provd_profref **ref)
 {
-	uint8_t key[SC_PROFILE_DIGEST_LEN];
-	struct pentry *e;
+	uint8_t key[PROVD_LRU_KEY_LEN];
+	struct kept *k;
+	sc_err r;
 
 	*out = NULL;
 	*ref = NULL;
 	if (c == NULL)
 		return SC_ERR_NOT_FOUND;
-	if (!EVP_Digest(der, len, key, NULL, c->sha256, NULL))
-		return sc_fail_ossl(SC_ERR_INTERNAL, "profile cache: SHA-256");
-	pthread_mutex_lock(&c->mu);
-	for (e = *bucket(c, key); e != NULL; e = e->next)
-		if (memcmp(e->key, key, sizeof(key)) == 0)
-			break;
-	if (e == NULL) {
-		c->misses++;
-		pthread_mutex_unlock(&c->mu);
+	if ((r = provd_lru_digest(c->lru, der, len, key)) != SC_OK)
+		return r;
+	/* A hit does not make the entry newer: a profile is asked for once, by its certificate request. */
+	if ((k = provd_lru_find(c->lru, key, PROVD_LRU_KEEP_ORDER)) == NULL)
 		return SC_ERR_NOT_FOUND;
-	}
-	c->hits++;
-	e->refs++;
-	*out = e->p;
-	*ref = (struct provd_profref *)e;
-	pthread_mutex_unlock(&c->mu);
+	*out = k->p;
+	*ref = (struct provd_profref *)k;
 	return SC_OK;
 }
 
 void provd_profcache_release(struct provd_profcache *c, struct provd_profref *ref)
 {
-	struct pentry *e = (struct pentry *)ref;
-
-	if (c == NULL || e == NULL)
+	if (c == NULL || ref == NULL)
 		return;
-	pthread_mutex_lock(&c->mu);
 	/* Evicted while in use: the last user frees it. */
-	if (--e->refs == 0 && !e->listed)
-		entry_free(e);
-	pthread_mutex_unlock(&c->mu);
+	provd_lru_release(c->lru, ref);
 }
 
 void provd_profcache_counts(struct provd_profcache *c, uint64_t *hits, uint64_t *misses, size_t *entries)
 {
-	*hits = *misses = 0;
-	*entries = 0;
-	if (c == NULL)
-		return;
-	pthread_mutex_lock(&c->mu);
-	*hits = c->hits;
-	*misses = c->misses;
-	*entries = c->n;
-	pthread_mutex_unlock(&c->mu);
+	struct provd_lru_stats st;
+
+	provd_lru_get_stats(c != NULL ? c->lru : NULL, &st);
+	*hits = st.hits;
+	*misses = st.misses;
+	*entries = st.entries;
 }

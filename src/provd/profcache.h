@@ -8,7 +8,8 @@
  * A hit needs the registry's DER to hash to the key, so it stands for exactly those bytes; the
  * library builds p->info the same way for a built and a decoded profile (profile.c parse_tbs and
  * set_signed_info). Only device-generated profiles are kept: a server-generated one is never
- * held longer than its request. Bounded: least recently used first out; a miss only costs the
+ * held longer than its request. Bounded: the oldest put goes first (a profile is looked up about
+ * once, when its certificate comes back, so a hit does not renew it); a miss only costs the
  * decode. Entries are reference-counted, so a worker may use one while another evicts it.
  */
 #ifndef SC_PROVD_PROFCACHE_H

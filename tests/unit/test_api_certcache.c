@@ -5,7 +5,8 @@
  * that fails to parse is remembered, a remembered certificate outside its validity is refused,
  * and concurrent workers see consistent counts. Profiles: only signed device-generated ones are
  * kept, a hit gives what decoding the same bytes gives, one changed byte misses, bounded, and an
- * entry evicted while in use lives until released.
+ * entry evicted while in use lives until released. The LRU under both (lru.c): bounded, oldest
+ * out first, hit/miss counts, each value's free function called exactly once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,11 +23,13 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "certcache.h"
+#include "lru.h"
 #include "profcache.h"
 
 #define N_CERTS 12
 #define N_THREADS 4
 #define GETS_PER_THREAD 200
+#define N_VALS 8
 
 static EVP_PKEY *key;
 static uint8_t *der[N_CERTS];
@@ -405,6 +408,277 @@ static void test_profiles(void **state)
 	EVP_PKEY_free(sk);
 }
 
+/* Workers use kept profiles while the main thread keeps putting new ones (evicting): every hit
+ * stays readable until released, and the counts add up. */
+#define N_PROFS 10
+#define PROF_CACHE_MAX 3
+
+struct pworker {
+	struct provd_profcache *c;
+	uint8_t **der;
+	size_t *len;
+	unsigned seed;
+	int failures;
+};
+
+static void *pworker_run(void *arg)
+{
+	struct pworker *w = arg;
+
+	for (int i = 0; i < GETS_PER_THREAD; i++) {
+		int k = (int)(rand_r(&w->seed) % N_PROFS);
+		const struct sc_profile *got = NULL;
+		struct provd_profref *ref = NULL;
+		struct sc_profile_info info;
+		char want[16];
+		sc_err r = provd_profcache_get(w->c, w->der[k], w->len[k], &got, &ref);
+
+		if (r == SC_OK) {
+			snprintf(want, sizeof(want), "DEV-%d", k);
+			sc_profile_get_info(got, &info);
+			if (strcmp(info.device_id, want) != 0)
+				w->failures++;
+			provd_profcache_release(w->c, ref);
+		} else if (r != SC_ERR_NOT_FOUND) {
+			w->failures++;
+		}
+	}
+	return NULL;
+}
+
+static void test_profiles_threads(void **state)
+{
+	struct provd_profcache *c = NULL;
+	EVP_PKEY *net_key = NULL, *sk = NULL;
+	X509 *net_root = NULL, *signer = NULL;
+	struct sc_profile *p[N_PROFS];
+	uint8_t *pder[N_PROFS];
+	size_t plen[N_PROFS];
+	pthread_t t[N_THREADS];
+	struct pworker w[N_THREADS];
+	uint64_t hits, misses;
+	size_t entries;
+	time_t now = time(NULL);
+	(void)state;
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &net_key), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &sk), SC_OK);
+	assert_int_equal(sc_cert_net_root(net_key, "net-1", 30, &net_root), SC_OK);
+	assert_int_equal(sc_cert_profile_signer(sk, "net-1", 30, net_root, net_key, &signer), SC_OK);
+	for (int i = 0; i < N_PROFS; i++) {
+		char dev[16];
+		snprintf(dev, sizeof(dev), "DEV-%d", i);
+		p[i] = signed_profile(sk, signer, dev, now, 1);
+		assert_int_equal(sc_profile_encode(p[i], &pder[i], &plen[i]), SC_OK);
+	}
+	assert_int_equal(provd_profcache_new(PROF_CACHE_MAX, &c), SC_OK);
+	for (int i = 0; i < PROF_CACHE_MAX; i++)       /* some to hit from the start */
+		assert_int_equal(provd_profcache_put(c, p[i]), SC_OK);
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i].c = c;
+		w[i].der = pder;
+		w[i].len = plen;
+		w[i].seed = (unsigned)i + 7;
+		w[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, pworker_run, &w[i]), 0);
+	}
+	for (int i = PROF_CACHE_MAX; i < N_PROFS; i++)
+		assert_int_equal(provd_profcache_put(c, p[i]), SC_OK);
+	for (int i = 0; i < N_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	provd_profcache_counts(c, &hits, &misses, &entries);
+	assert_true(hits > 0);
+	assert_int_equal(hits + misses, (uint64_t)N_THREADS * GETS_PER_THREAD);
+	assert_int_equal(entries, PROF_CACHE_MAX);
+	provd_profcache_free(c);       /* the last PROF_CACHE_MAX; the others were freed on eviction */
+	for (int i = 0; i < N_PROFS; i++)
+		OPENSSL_free(pder[i]);
+	X509_free(net_root);
+	X509_free(signer);
+	EVP_PKEY_free(net_key);
+	EVP_PKEY_free(sk);
+}
+
+/* ---- the LRU itself ---- */
+
+struct tval {
+	int refs;                      /* taken by finds */
+	int frees;                     /* free_fn calls */
+	int refuse;                    /* ref_fn fails */
+};
+
+static struct tval vals[N_VALS];
+
+static int tval_ref(void *v)
+{
+	struct tval *t = v;
+
+	if (t->refuse)
+		return 0;
+	t->refs++;
+	return 1;
+}
+
+static void tval_free(void *v)
+{
+	((struct tval *)v)->frees++;
+}
+
+static void key_of(int i, uint8_t lkey[PROVD_LRU_KEY_LEN])
+{
+	memset(lkey, 0, PROVD_LRU_KEY_LEN);
+	lkey[0] = (uint8_t)i;           /* the bucket bits */
+	lkey[PROVD_LRU_KEY_LEN - 1] = (uint8_t)(0xa0 + i);
+}
+
+static void *find_i(struct provd_lru *l, int i, enum provd_lru_touch touch)
+{
+	uint8_t lkey[PROVD_LRU_KEY_LEN];
+
+	key_of(i, lkey);
+	return provd_lru_find(l, lkey, touch);
+}
+
+static sc_err insert_i(struct provd_lru *l, int i, enum provd_lru_dup dup)
+{
+	uint8_t lkey[PROVD_LRU_KEY_LEN];
+
+	key_of(i, lkey);
+	return provd_lru_insert(l, lkey, &vals[i], dup);
+}
+
+static void expect_lru(struct provd_lru *l, uint64_t hits, uint64_t misses, size_t entries)
+{
+	struct provd_lru_stats st;
+
+	provd_lru_get_stats(l, &st);
+	assert_int_equal(st.hits, hits);
+	assert_int_equal(st.misses, misses);
+	assert_int_equal(st.entries, entries);
+	assert_int_equal(st.max, 3);
+}
+
+static void test_lru_limits(void **state)
+{
+	struct provd_lru *l = NULL;
+	struct provd_certcache *cc = NULL;
+	struct provd_profcache *pc = NULL;
+	struct provd_lru_stats st;
+	(void)state;
+
+	assert_int_equal(provd_lru_new("test lru", 0, 5, tval_ref, tval_free, &l), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "test lru: 0 entries, expected 1..5");
+	assert_null(l);
+	assert_int_equal(provd_lru_new("test lru", 6, 5, tval_ref, tval_free, &l), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "test lru: 6 entries, expected 1..5");
+	assert_int_equal(provd_lru_new("test lru", 1, 5, NULL, tval_free, &l), SC_ERR_INTERNAL);
+	assert_null(l);
+	assert_int_equal(provd_lru_new("test lru", 5, 5, tval_ref, tval_free, &l), SC_OK);
+	provd_lru_free(l);
+	provd_lru_free(NULL);
+	provd_lru_get_stats(NULL, &st);
+	assert_int_equal(st.entries, 0);
+
+	/* the caches' texts, unchanged */
+	assert_int_equal(provd_certcache_new(PROVD_CERTCACHE_MAX + 1, &cc), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "certificate cache: 1000001 entries, expected 1..1000000");
+	assert_null(cc);
+	assert_int_equal(provd_profcache_new(0, &pc), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "profile cache: 0 entries, expected 1..100000");
+	assert_null(pc);
+	assert_int_equal(provd_profcache_new(PROVD_PROFCACHE_MAX + 1, &pc), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "profile cache: 100001 entries, expected 1..100000");
+}
+
+static void test_lru_order(void **state)
+{
+	static const int want_frees[N_VALS] = { 1, 1, 1, 1, 1, 2, 0, 0 };
+	struct provd_lru *l = NULL;
+	uint8_t lkey[PROVD_LRU_KEY_LEN];
+	(void)state;
+
+	memset(vals, 0, sizeof(vals));
+	assert_int_equal(provd_lru_new("test lru", 3, 5, tval_ref, tval_free, &l), SC_OK);
+	assert_null(find_i(l, 0, PROVD_LRU_MAKE_NEWEST));
+	expect_lru(l, 0, 1, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(insert_i(l, i, PROVD_LRU_KEEP_OLD), SC_OK);
+	expect_lru(l, 0, 1, 3);
+
+	/* a hit takes a reference; MAKE_NEWEST saves 0 from the next eviction: 1 goes */
+	assert_ptr_equal(find_i(l, 0, PROVD_LRU_MAKE_NEWEST), &vals[0]);
+	assert_int_equal(vals[0].refs, 1);
+	assert_int_equal(insert_i(l, 3, PROVD_LRU_KEEP_OLD), SC_OK);
+	expect_lru(l, 1, 1, 3);
+	assert_int_equal(vals[1].frees, 1);
+	assert_null(find_i(l, 1, PROVD_LRU_MAKE_NEWEST));
+	/* order now (oldest first) 2, 0, 3; KEEP_ORDER leaves 2 oldest */
+	assert_ptr_equal(find_i(l, 2, PROVD_LRU_KEEP_ORDER), &vals[2]);
+	assert_int_equal(insert_i(l, 4, PROVD_LRU_KEEP_OLD), SC_OK);
+	assert_int_equal(vals[2].frees, 1);
+	assert_null(find_i(l, 2, PROVD_LRU_KEEP_ORDER));
+	expect_lru(l, 2, 3, 3);
+
+	/* ref_fn failing: a miss, nothing moves */
+	vals[0].refuse = 1;
+	assert_null(find_i(l, 0, PROVD_LRU_MAKE_NEWEST));
+	vals[0].refuse = 0;
+	expect_lru(l, 2, 4, 3);
+
+	/* a kept lkey: KEEP_OLD refuses (the value stays the caller's), REPLACE_OLD drops the old */
+	assert_int_equal(insert_i(l, 3, PROVD_LRU_KEEP_OLD), SC_ERR_EXISTS);
+	assert_int_equal(vals[3].frees, 0);
+	key_of(3, lkey);
+	assert_int_equal(provd_lru_insert(l, lkey, &vals[5], PROVD_LRU_REPLACE_OLD), SC_OK);
+	assert_int_equal(vals[3].frees, 1);
+	assert_ptr_equal(find_i(l, 3, PROVD_LRU_KEEP_ORDER), &vals[5]);
+	expect_lru(l, 3, 4, 3);
+
+	/* release is free_fn under the lock */
+	provd_lru_release(l, &vals[5]);
+	assert_int_equal(vals[5].frees, 1);
+
+	/* free lets go of the rest, once each: 0, 4 and 5 (5's second reference: the lru's) */
+	provd_lru_free(l);
+	for (int i = 0; i < N_VALS; i++)
+		assert_int_equal(vals[i].frees, want_frees[i]);
+}
+
+/* Many keys through a small LRU: never more than max kept, each value freed exactly once. */
+static void test_lru_churn(void **state)
+{
+	struct provd_lru *l = NULL;
+	struct tval many[200];
+	uint8_t lkey[PROVD_LRU_KEY_LEN];
+	struct provd_lru_stats st;
+	(void)state;
+
+	memset(many, 0, sizeof(many));
+	assert_int_equal(provd_lru_new("test lru", 7, 100, tval_ref, tval_free, &l), SC_OK);
+	for (int i = 0; i < 200; i++) {
+		memset(lkey, 0, sizeof(lkey));
+		memcpy(lkey, &i, sizeof(i));
+		lkey[PROVD_LRU_KEY_LEN - 1] = 0x5a;
+		assert_int_equal(provd_lru_insert(l, lkey, &many[i], PROVD_LRU_KEEP_OLD), SC_OK);
+		provd_lru_get_stats(l, &st);
+		assert_true(st.entries <= 7);
+		if (i >= 7)                    /* the oldest, and only it, is gone */
+			assert_int_equal(many[i - 7].frees, 1);
+		/* the newest 7 are all kept */
+		for (int j = i - 6 < 0 ? 0 : i - 6; j <= i; j++) {
+			memset(lkey, 0, sizeof(lkey));
+			memcpy(lkey, &j, sizeof(j));
+			lkey[PROVD_LRU_KEY_LEN - 1] = 0x5a;
+			assert_ptr_equal(provd_lru_find(l, lkey, PROVD_LRU_KEEP_ORDER), &many[j]);
+		}
+	}
+	provd_lru_free(l);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(many[i].frees, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +690,10 @@ int main(void)
 		cmocka_unit_test(test_window_still_checked),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_profiles_threads),
+		cmocka_unit_test(test_lru_limits),
+		cmocka_unit_test(test_lru_order),
+		cmocka_unit_test(test_lru_churn),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
