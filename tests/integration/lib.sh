@@ -24,7 +24,7 @@ SPD_NAMES=()
 # valgrind process costs at least half a second of CPU. Tests shrink their loop counts
 # (SC_VG_SMALL) and wait longer (SC_VG_WAIT polls, 0.05 s apart); the test tools (sc-evil,
 # sc-faults, sc-sptool, sc-load, sc-sockrec) and stock tools (openssl, gnutls) run natively.
-SC_VG=()
+SC_VALGRIND=${SC_VALGRIND:-0}
 SC_VG_SMALL=0
 SC_VG_WAIT=200
 vg_wrap() {          # vg_wrap VAR: point $VAR at a valgrind wrapper of the binary it names
@@ -40,10 +40,9 @@ vg_wrap() {          # vg_wrap VAR: point $VAR at a valgrind wrapper of the bina
   printf -v "$var" '%s' "$T/vgbin/$name"
   export "${var?}"
 }
-if [ "${SC_VALGRIND:-0}" = 1 ]; then
+if [ "$SC_VALGRIND" = 1 ]; then
   command -v valgrind >/dev/null || { echo "SC_VALGRIND=1 but valgrind is not installed" >&2; exit 1; }
   mkdir -p "$T/valgrind" "$T/vgbin"
-  SC_VG=(valgrind)
   SC_VG_SMALL=1
   SC_VG_WAIT=1200
   for _v in ${SC_VG_BINS:-SELFCERT SELFCERT_SPD SELFCERT_PROVD SELFCERT_AGENT SC_GATEWAY SC_P11_DRIVE}; do
@@ -120,9 +119,9 @@ stop_spd() {
   wait "$pid" 2>/dev/null
   local rc=$?
   eval "$var="
-  if [ ${#SC_VG[@]} -gt 0 ] && [ "$rc" -eq 99 ]; then
+  if [ "$SC_VALGRIND" = 1 ] && [ "$rc" -eq 99 ]; then
     fail "selfcert-spd $1: valgrind found errors (logs in $T/valgrind)"
-  elif [ ${#SC_VG[@]} -gt 0 ] && [ "$rc" -ge 128 ]; then
+  elif [ "$SC_VALGRIND" = 1 ] && [ "$rc" -ge 128 ]; then
     fail "selfcert-spd $1: died of signal $((rc - 128)) under valgrind, so nothing was checked at exit"
   fi
   return 0
@@ -169,7 +168,7 @@ vg_finish() {
 }
 
 finish() {
-  [ ${#SC_VG[@]} -gt 0 ] && vg_finish
+  [ "$SC_VALGRIND" = 1 ] && vg_finish
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" -eq 0 ]
 }
