@@ -4,11 +4,11 @@
 pkg_check_modules(SC_BENCH_P11KIT REQUIRED IMPORTED_TARGET p11-kit-1)
 pkg_check_modules(SC_BENCH_CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(SC_BENCH_JANSSON REQUIRED IMPORTED_TARGET jansson)
-find_package(Threads REQUIRED)
+
 
 add_library(sc_bench_util STATIC bench/bench_util.c)
-target_include_directories(sc_bench_util PUBLIC src/lib bench)
-target_link_libraries(sc_bench_util PUBLIC libselfcert)
+target_include_directories(sc_bench_util PUBLIC bench)
+target_link_libraries(sc_bench_util PUBLIC libselfcert selfcert_internal)
 
 add_executable(bench_mem bench/bench_mem.c)
 target_link_libraries(bench_mem PRIVATE sc_bench_util)

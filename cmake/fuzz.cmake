@@ -1,81 +1,58 @@
-# Fuzzing (tests/fuzz, issue 3). Five targets: profile, dispatch, store, verify, unwrap.
-#  - Every build: fuzz_replay_<target>, the target's code plus a small driver (replay.c), with
-#    the library and SP sources compiled in again under ASan+UBSan whatever the build type, so
-#    ctest replays the committed corpus (fuzz/replay_<target>) under the sanitizers; in
-#    unsanitized builds also fuzz_plain_<target> under valgrind (fuzz/memcheck_<target>).
-#  - The `fuzz` preset (clang, SC_FUZZ=ON) also builds fuzz_<target>, the libFuzzer binaries:
-#    `build/fuzz/fuzz_profile tests/fuzz/corpus/profile` (see tests/fuzz/README.md).
-option(SC_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
-
-set(SC_FUZZ_TARGETS profile dispatch store verify unwrap)
+# Fuzzing (tests/fuzz, issue 3). One target per parser of outside input, tests/fuzz/fuzz_<t>.c,
+# linking the core that holds that parser (SC_FUZZ_LIBS_<t>). Each is built once per build:
+#  - fuzz_replay_<t>: the target plus a small driver (replay.c) that replays the committed corpus
+#    (tests/fuzz/corpus/<t>). ctest runs it as fuzz/replay_<t>: under ASan+UBSan in the asan
+#    preset, plainly in the others, and in unsanitized builds once more under valgrind memcheck
+#    (fuzz/memcheck_<t>): OpenSSL is not built with ASan, so a memory error inside libcrypto
+#    (the unwrap finding in tests/fuzz/README.md) shows only there.
+#  - fuzz_<t>: the libFuzzer binary, in the `fuzz` preset (clang, SC_FUZZ=ON, which instruments
+#    the whole build, CMakeLists.txt): `build/fuzz/fuzz_profile tests/fuzz/corpus/profile`.
 set(SC_FUZZ_DIR ${CMAKE_SOURCE_DIR}/tests/fuzz)
-set(SC_FUZZ_SAN -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+file(GLOB SC_FUZZ_SOURCES CONFIGURE_DEPENDS ${SC_FUZZ_DIR}/fuzz_*.c)
+set(SC_FUZZ_LIBS_profile libselfcert)
+set(SC_FUZZ_LIBS_verify libselfcert)
+set(SC_FUZZ_LIBS_unwrap libselfcert)
+set(SC_FUZZ_LIBS_dispatch spd_core)
+set(SC_FUZZ_LIBS_store spd_core)
 
-# The SP's request handling and store, without its process set-up: the seccomp sandbox
-# (sandbox.c) is main.c's business, needs libseccomp, and nothing a target calls reaches it.
-set(SC_FUZZ_SPD_SOURCES ${SC_SPD_LIB_SOURCES})
-list(FILTER SC_FUZZ_SPD_SOURCES EXCLUDE REGEX "/sandbox\\.c$")
+# The shared fixture (a world of keys and certificates made at start-up) and the replay driver.
+add_library(sc_fuzz_fixture STATIC ${SC_FUZZ_DIR}/fixture.c)
+target_include_directories(sc_fuzz_fixture PUBLIC ${SC_FUZZ_DIR})
+target_link_libraries(sc_fuzz_fixture PUBLIC libselfcert selfcert_internal)
+add_library(sc_fuzz_replay STATIC ${SC_FUZZ_DIR}/replay.c)
+target_link_libraries(sc_fuzz_replay PUBLIC sc_fuzz_fixture)
 
-# The code under test, compiled once per flavour into an object library that takes libselfcert's
-# include directories, definitions and link libraries, so a new dependency there follows here.
-function(sc_fuzz_core name)
-  add_library(${name} OBJECT ${SC_LIB_SOURCES} ${SC_FUZZ_SPD_SOURCES} ${SC_FUZZ_DIR}/fixture.c)
-  target_include_directories(${name} PUBLIC
-    $<TARGET_PROPERTY:libselfcert,INCLUDE_DIRECTORIES> ${CMAKE_SOURCE_DIR}/src/lib
-    ${CMAKE_SOURCE_DIR}/src/spd ${SC_FUZZ_DIR})
-  target_compile_definitions(${name} PUBLIC $<TARGET_PROPERTY:libselfcert,COMPILE_DEFINITIONS>)
-  target_link_libraries(${name} PUBLIC $<TARGET_PROPERTY:libselfcert,LINK_LIBRARIES>)
-  target_compile_options(${name} PUBLIC ${ARGN})
-  target_link_options(${name} PUBLIC ${ARGN})
-endfunction()
-
-sc_fuzz_core(sc_fuzz_core_asan ${SC_FUZZ_SAN})
+find_program(SC_VALGRIND_EXE valgrind)
 add_custom_target(sc_fuzz_all)
+foreach(src ${SC_FUZZ_SOURCES})
+  get_filename_component(name ${src} NAME_WE)
+  string(REGEX REPLACE "^fuzz_" "" t ${name})
+  if(NOT SC_FUZZ_LIBS_${t})
+    message(FATAL_ERROR "tests/fuzz/${name}.c: set SC_FUZZ_LIBS_${t} in cmake/fuzz.cmake")
+  endif()
+  add_library(sc_fuzz_obj_${t} OBJECT ${src})
+  target_link_libraries(sc_fuzz_obj_${t} PUBLIC sc_fuzz_fixture ${SC_FUZZ_LIBS_${t}})
 
-foreach(t ${SC_FUZZ_TARGETS})
-  add_executable(fuzz_replay_${t} ${SC_FUZZ_DIR}/fuzz_${t}.c ${SC_FUZZ_DIR}/replay.c)
-  target_link_libraries(fuzz_replay_${t} PRIVATE sc_fuzz_core_asan)
+  add_executable(fuzz_replay_${t} $<TARGET_OBJECTS:sc_fuzz_obj_${t}>)
+  target_link_libraries(fuzz_replay_${t} PRIVATE sc_fuzz_replay ${SC_FUZZ_LIBS_${t}})
   add_dependencies(sc_fuzz_all fuzz_replay_${t})
   add_test(NAME fuzz/replay_${t} COMMAND fuzz_replay_${t} ${SC_FUZZ_DIR}/corpus/${t})
   set_tests_properties(fuzz/replay_${t} PROPERTIES TIMEOUT 300
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
-endforeach()
-
-# The same replays without sanitizers, under valgrind memcheck (fuzz/memcheck_<target>):
-# OpenSSL is not built with ASan, so a memory error inside libcrypto (the unwrap finding in
-# tests/fuzz/README.md) shows only here. Not in sanitizer builds: valgrind cannot run ASan code.
-find_program(SC_VALGRIND_EXE valgrind)
-if(NOT SC_SANITIZE AND NOT SC_FUZZ AND SC_VALGRIND_EXE)
-  add_library(sc_fuzz_core_plain OBJECT ${SC_FUZZ_SPD_SOURCES} ${SC_FUZZ_DIR}/fixture.c)
-  target_include_directories(sc_fuzz_core_plain PUBLIC ${CMAKE_SOURCE_DIR}/src/lib
-    ${CMAKE_SOURCE_DIR}/src/spd ${SC_FUZZ_DIR})
-  target_link_libraries(sc_fuzz_core_plain PUBLIC libselfcert)
-  foreach(t ${SC_FUZZ_TARGETS})
-    add_executable(fuzz_plain_${t} ${SC_FUZZ_DIR}/fuzz_${t}.c ${SC_FUZZ_DIR}/replay.c)
-    target_link_libraries(fuzz_plain_${t} PRIVATE sc_fuzz_core_plain)
+  if(NOT SC_SANITIZE AND NOT SC_FUZZ AND SC_VALGRIND_EXE)
     add_test(NAME fuzz/memcheck_${t} COMMAND ${SC_VALGRIND_EXE} -q --error-exitcode=99
-      --leak-check=full --errors-for-leak-kinds=definite $<TARGET_FILE:fuzz_plain_${t}>
+      --leak-check=full --errors-for-leak-kinds=definite $<TARGET_FILE:fuzz_replay_${t}>
       ${SC_FUZZ_DIR}/corpus/${t})
     set_tests_properties(fuzz/memcheck_${t} PROPERTIES TIMEOUT 600)
-  endforeach()
-endif()
+  endif()
+  if(SC_FUZZ)
+    add_executable(fuzz_${t} $<TARGET_OBJECTS:sc_fuzz_obj_${t}>)
+    target_link_libraries(fuzz_${t} PRIVATE sc_fuzz_fixture ${SC_FUZZ_LIBS_${t}})
+    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+    add_dependencies(sc_fuzz_all fuzz_${t})
+  endif()
+endforeach()
 
 # Writes the seed corpus (tests/fuzz/make-corpus.sh); built only when asked for.
 add_executable(fuzz_make_corpus EXCLUDE_FROM_ALL ${SC_FUZZ_DIR}/make_corpus.c)
-target_link_libraries(fuzz_make_corpus PRIVATE sc_fuzz_core_asan)
-
-if(SC_FUZZ)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "SC_FUZZ needs clang (libFuzzer): configure with the `fuzz` preset")
-  endif()
-  # Coverage instrumentation for the code under test; the fuzzer's main only in the binaries.
-  sc_fuzz_core(sc_fuzz_core_lf -fsanitize=fuzzer-no-link,address,undefined
-    -fno-omit-frame-pointer -fno-sanitize-recover=all)
-  foreach(t ${SC_FUZZ_TARGETS})
-    add_executable(fuzz_${t} ${SC_FUZZ_DIR}/fuzz_${t}.c)
-    target_link_libraries(fuzz_${t} PRIVATE sc_fuzz_core_lf)
-    target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
-    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
-    add_dependencies(sc_fuzz_all fuzz_${t})
-  endforeach()
-endif()
+target_link_libraries(fuzz_make_corpus PRIVATE sc_fuzz_fixture spd_core)

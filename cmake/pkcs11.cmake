@@ -1,53 +1,53 @@
 # libselfcert-pkcs11.so: the PKCS#11 module (src/pkcs11), its tests, and the relying-party
-# example (examples/gateway.c). The module compiles its own copy of libselfcert's sources with
-# hidden visibility and no sanitizers, so that any stock program (p11tool, pkcs11-tool, gnutls,
-# OpenSSL through libp11) can load it in every build, including the asan preset.
+# example (examples/gateway.c). Stock programs (p11tool, pkcs11-tool, gnutls, OpenSSL through
+# libp11) load the module in every build, the asan preset included, so the module and everything
+# in it is PIC, hidden and never sanitized: it links selfcert_pic, the one second compilation of
+# libselfcert's sources, instead of libselfcert.
 pkg_check_modules(P11KIT REQUIRED IMPORTED_TARGET p11-kit-1)
-find_package(Threads REQUIRED)
 
-file(GLOB SC_PKCS11_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/pkcs11/*.c)
-add_library(selfcert-pkcs11 MODULE ${SC_PKCS11_SOURCES} ${SC_LIB_SOURCES})
+add_library(selfcert_pic OBJECT ${SC_LIB_SOURCES})
+set_target_properties(selfcert_pic PROPERTIES C_VISIBILITY_PRESET hidden SC_UNSANITIZED ON)
+target_include_directories(selfcert_pic PUBLIC include src/lib)
+target_link_libraries(selfcert_pic PUBLIC OpenSSL::Crypto)
+target_compile_definitions(selfcert_pic PRIVATE $<TARGET_PROPERTY:libselfcert,COMPILE_DEFINITIONS>)
+
+# The configuration parser on its own: the module, its unit test and its fuzz target share it.
+add_library(p11_config OBJECT src/pkcs11/config.c)
+set_target_properties(p11_config PROPERTIES C_VISIBILITY_PRESET hidden SC_UNSANITIZED ON)
+target_include_directories(p11_config PUBLIC src/pkcs11 ${P11KIT_INCLUDE_DIRS} include src/lib)
+
+file(GLOB SC_PKCS11_SOURCES CONFIGURE_DEPENDS src/pkcs11/*.c)
+list(FILTER SC_PKCS11_SOURCES EXCLUDE REGEX "/config\\.c$")
+add_library(selfcert-pkcs11 MODULE ${SC_PKCS11_SOURCES})
 set_target_properties(selfcert-pkcs11 PROPERTIES
   OUTPUT_NAME selfcert-pkcs11
   PREFIX lib
   C_VISIBILITY_PRESET hidden
-  POSITION_INDEPENDENT_CODE ON
-  # Replace the directory's options (sanitizers, -pie) with what a shared module needs.
-  COMPILE_OPTIONS "-Wall;-Wextra;-Wpedantic;-Wshadow;-Wformat=2;-Wvla;$<$<BOOL:${SC_WERROR}>:-Werror>;-fstack-protector-strong;$<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=2>"
-  LINK_OPTIONS "-Wl,-z,relro,-z,now;-Wl,--no-undefined;-Wl,--version-script=${CMAKE_SOURCE_DIR}/src/pkcs11/selfcert-pkcs11.map"
+  SC_UNSANITIZED ON
   LINK_DEPENDS ${CMAKE_SOURCE_DIR}/src/pkcs11/selfcert-pkcs11.map)
-target_include_directories(selfcert-pkcs11 PRIVATE ${CMAKE_SOURCE_DIR}/include
-  ${CMAKE_SOURCE_DIR}/src/lib ${CMAKE_SOURCE_DIR}/src/pkcs11)
+target_link_options(selfcert-pkcs11 PRIVATE -Wl,--no-undefined
+  -Wl,--version-script=${CMAKE_SOURCE_DIR}/src/pkcs11/selfcert-pkcs11.map)
 # Only p11-kit's headers (the PKCS#11 v2.40 definitions): the module does not link libp11-kit.
-target_include_directories(selfcert-pkcs11 PRIVATE ${P11KIT_INCLUDE_DIRS})
-target_link_libraries(selfcert-pkcs11 PRIVATE OpenSSL::Crypto Threads::Threads)
+target_link_libraries(selfcert-pkcs11 PRIVATE selfcert_pic p11_config Threads::Threads)
 
 # The relying party: an OpenSSL TLS server that admits clients by sc_verify_chain().
 find_package(OpenSSL 3.0 REQUIRED COMPONENTS SSL)
-add_executable(selfcert-gateway ${CMAKE_SOURCE_DIR}/examples/gateway.c)
-target_include_directories(selfcert-gateway PRIVATE ${CMAKE_SOURCE_DIR}/src/lib)
-target_link_libraries(selfcert-gateway PRIVATE libselfcert OpenSSL::SSL)
+add_executable(selfcert-gateway examples/gateway.c)
+target_link_libraries(selfcert-gateway PRIVATE libselfcert selfcert_internal OpenSSL::SSL)
 
 # A C driver for the module (tests/integration/p11-drive.c): walks every object and attribute
 # (under valgrind), signs with CKM_EDDSA, decrypts, derives; stock tools do the rest.
 # It runs under valgrind, so it is never built with the sanitizers (they cannot share a process).
-add_executable(sc-p11-drive ${CMAKE_SOURCE_DIR}/tests/integration/p11-drive.c)
-set_target_properties(sc-p11-drive PROPERTIES
-  COMPILE_OPTIONS "-Wall;-Wextra;-Wpedantic;-Wshadow;-Wformat=2;-Wvla;$<$<BOOL:${SC_WERROR}>:-Werror>"
-  LINK_OPTIONS "")
+add_executable(sc-p11-drive tests/integration/p11-drive.c)
+set_target_properties(sc-p11-drive PROPERTIES SC_UNSANITIZED ON)
 target_include_directories(sc-p11-drive PRIVATE ${P11KIT_INCLUDE_DIRS})
 target_link_libraries(sc-p11-drive PRIVATE OpenSSL::Crypto ${CMAKE_DL_LIBS})
 
-# The unit test dlopens the module and starts a real selfcert-spd.
-if(TARGET test_pkcs11)
-  # config.c is tested directly (its parser); the rest through the module's C_* functions.
-  target_sources(test_pkcs11 PRIVATE ${CMAKE_SOURCE_DIR}/src/pkcs11/config.c)
-  target_include_directories(test_pkcs11 PRIVATE ${P11KIT_INCLUDE_DIRS} ${CMAKE_SOURCE_DIR}/src/pkcs11)
-  target_link_libraries(test_pkcs11 PRIVATE ${CMAKE_DL_LIBS} Threads::Threads)
-  add_dependencies(test_pkcs11 selfcert-pkcs11 selfcert-spd)
-  set_tests_properties(unit/test_pkcs11 PROPERTIES
-    ENVIRONMENT "SC_PKCS11_MODULE=$<TARGET_FILE:selfcert-pkcs11>;SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")
-endif()
+# The unit test dlopens the module and starts a real selfcert-spd; config.c is tested directly.
+set(SC_UNIT_LIBS_test_pkcs11 p11_config ${CMAKE_DL_LIBS} Threads::Threads)
+set(SC_UNIT_DEPS_test_pkcs11 selfcert-pkcs11 selfcert-spd)
+set(SC_UNIT_ENV_test_pkcs11
+  "SC_PKCS11_MODULE=$<TARGET_FILE:selfcert-pkcs11>;SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")
 
 # The integration tests with stock software need the module, the gateway and the driver.
 foreach(t test_pkcs11 test_tls test_gateway)

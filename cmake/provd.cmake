@@ -1,50 +1,38 @@
-# The provisioning server (selfcert-provd), the host agent (selfcert-agent), the registry they
-# share with `selfcert net device`, and their tests (issue 5).
-# The selfcert command line links SQLite for the registry only; it never links libmicrohttpd or
-# libcurl.
+# The provisioning server (selfcert-provd) and the host agent (selfcert-agent), each its main.c
+# plus its core, and their tests (issue 5). The registry they share with `selfcert net device`
+# is the selfcert_registry library (CMakeLists.txt). The selfcert command line never links
+# libmicrohttpd or libcurl.
 pkg_check_modules(SC_MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(SC_CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(SC_JANSSON REQUIRED IMPORTED_TARGET jansson)
-pkg_check_modules(SC_SQLITE REQUIRED IMPORTED_TARGET sqlite3)
-find_package(Threads REQUIRED)
 
-set(SC_PROVD_REGISTRY_SOURCES ${CMAKE_SOURCE_DIR}/src/provd/registry.c)
-set(SC_PROVD_CORE_SOURCES
-  ${CMAKE_SOURCE_DIR}/src/provd/api.c
-  ${CMAKE_SOURCE_DIR}/src/provd/apierr.c
-  ${CMAKE_SOURCE_DIR}/src/provd/certcache.c
-  ${CMAKE_SOURCE_DIR}/src/provd/lru.c
-  ${CMAKE_SOURCE_DIR}/src/provd/profcache.c
-  ${CMAKE_SOURCE_DIR}/src/provd/metrics.c
-  ${CMAKE_SOURCE_DIR}/src/provd/policy.c
-  ${SC_PROVD_REGISTRY_SOURCES})
+# provd_core: everything but the HTTP listener and flags (main.c), so the unit tests drive the
+# API with real SQLite and real crypto and no sockets.
+file(GLOB SC_PROVD_CORE_SOURCES CONFIGURE_DEPENDS src/provd/*.c)
+list(FILTER SC_PROVD_CORE_SOURCES EXCLUDE REGEX "/main\\.c$")
+add_library(provd_core STATIC ${SC_PROVD_CORE_SOURCES})
+target_include_directories(provd_core PUBLIC src/provd)
+target_link_libraries(provd_core PUBLIC libselfcert selfcert_internal selfcert_registry
+  PkgConfig::SC_JANSSON Threads::Threads)
+add_executable(selfcert-provd src/provd/main.c)
+target_link_libraries(selfcert-provd PRIVATE provd_core PkgConfig::SC_MHD)
 
-add_executable(selfcert-provd ${CMAKE_SOURCE_DIR}/src/provd/main.c ${SC_PROVD_CORE_SOURCES})
-target_include_directories(selfcert-provd PRIVATE src/lib src/provd)
-target_link_libraries(selfcert-provd PRIVATE libselfcert PkgConfig::SC_MHD PkgConfig::SC_JANSSON
-  PkgConfig::SC_SQLITE Threads::Threads)
+file(GLOB SC_AGENT_CORE_SOURCES CONFIGURE_DEPENDS src/agent/*.c)
+list(FILTER SC_AGENT_CORE_SOURCES EXCLUDE REGEX "/main\\.c$")
+add_library(agent_core STATIC ${SC_AGENT_CORE_SOURCES})
+target_include_directories(agent_core PUBLIC src/agent)
+target_link_libraries(agent_core PUBLIC libselfcert selfcert_internal PkgConfig::SC_CURL
+  PkgConfig::SC_JANSSON)
+add_executable(selfcert-agent src/agent/main.c)
+target_link_libraries(selfcert-agent PRIVATE agent_core)
 
-file(GLOB SC_AGENT_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/agent/*.c)
-add_executable(selfcert-agent ${SC_AGENT_SOURCES})
-target_include_directories(selfcert-agent PRIVATE src/lib src/agent)
-target_link_libraries(selfcert-agent PRIVATE libselfcert PkgConfig::SC_CURL PkgConfig::SC_JANSSON)
-
-# `selfcert net device …` works on the registry file directly.
-target_sources(selfcert PRIVATE ${SC_PROVD_REGISTRY_SOURCES})
-target_include_directories(selfcert PRIVATE src/provd)
-target_link_libraries(selfcert PRIVATE PkgConfig::SC_SQLITE)
-
-# Unit tests: the registry alone; the API with everything but HTTP (real SQLite, real crypto).
+# Unit tests of the API (test_api*) link the server's core.
 foreach(src ${SC_UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)
-  if(name MATCHES "^test_registry")
-    target_sources(${name} PRIVATE ${SC_PROVD_REGISTRY_SOURCES})
-    target_include_directories(${name} PRIVATE src/provd)
-    target_link_libraries(${name} PRIVATE PkgConfig::SC_SQLITE)
-  elseif(name MATCHES "^test_api")
-    target_sources(${name} PRIVATE ${SC_PROVD_CORE_SOURCES})
-    target_include_directories(${name} PRIVATE src/provd)
-    target_link_libraries(${name} PRIVATE PkgConfig::SC_JANSSON PkgConfig::SC_SQLITE Threads::Threads)
+  if(name MATCHES "^test_api")
+    list(APPEND SC_UNIT_LIBS_${name} provd_core)
+  elseif(name MATCHES "^test_agent")
+    list(APPEND SC_UNIT_LIBS_${name} agent_core)
   endif()
 endforeach()
 

@@ -12,6 +12,7 @@
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "cli.h"
+#include "keyopen.h"
 #include "util.h"
 
 #define DEFAULT_MFR_NAME "Example Manufacturer"
@@ -200,7 +201,7 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		    "(OpenSSL 3.0 CMS has no X25519 recipients)");
 
 	if ((r = cli_path(path, sizeof(path), dir, "ca.pem")) != SC_OK || (r = sc_load_cert(path, &ca)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "ca.key")) != SC_OK || (r = sc_load_key(path, &ca_key)) != SC_OK)
+	    (r = cli_path(path, sizeof(path), dir, "ca.key")) != SC_OK || (r = sc_key_open(path, &ca_key)) != SC_OK)
 		goto out;
 	if ((r = cli_mkdir(outdir, 0)) != SC_OK)
 		goto out;

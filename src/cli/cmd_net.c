@@ -14,6 +14,7 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "cli.h"
+#include "keyopen.h"
 #include "util.h"
 
 static const char net_init_usage[] =
@@ -230,7 +231,7 @@ sc_err cmd_net_profile(int argc, char **argv)
 		if ((r = sc_load_cert(kex_path, &kex)) != SC_OK)
 			goto out;
 		if (cli_has(&a, "server-key"))
-			r = sc_load_key(cli_get(&a, "server-key"), &server_key);
+			r = sc_key_open(cli_get(&a, "server-key"), &server_key);
 		else
 			r = sc_alg_keygen(alg, &server_key);
 		if (r != SC_OK)
@@ -292,7 +293,7 @@ sc_err cmd_net_profile(int argc, char **argv)
 		strcpy(device_id, cli_get(&a, "device-id"));
 	}
 	if ((r = cli_path(path, sizeof(path), dir, "signer.pem")) != SC_OK || (r = sc_load_cert(path, &signer)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "signer.key")) != SC_OK || (r = sc_load_key(path, &signer_key)) != SC_OK)
+	    (r = cli_path(path, sizeof(path), dir, "signer.key")) != SC_OK || (r = sc_key_open(path, &signer_key)) != SC_OK)
 		goto out;
 	if ((r = cli_subject_attr(signer, NID_organizationName, network_id, sizeof(network_id))) != SC_OK) {
 		r = sc_fail(r, "%s/signer.pem: no network ID (subject O): %s", dir, sc_err_detail());

@@ -19,6 +19,7 @@
 #include <selfcert/cert.h>
 #include "cli.h"
 #include "registry.h"
+#include "keyopen.h"
 #include "util.h"
 
 #define NETDEV_MAX_HOSTS 16
@@ -54,9 +55,9 @@ static sc_err netdev_add(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 1 }, { "note", 1, 0 } };
 	struct cli_args a;
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 	const char *db;
-	char actor[PROVD_ACTOR_MAX];
+	char actor[SC_REG_ACTOR_MAX];
 	int64_t now = (int64_t)time(NULL);
 	sc_err r;
 	int n;
@@ -75,35 +76,35 @@ static sc_err netdev_add(int argc, char **argv)
 		if (!sc_device_id_valid(cli_nth(&a, "device-id", i)))
 			return sc_fail(SC_ERR_USAGE, "net device add: --device-id '%.64s': 1..64 PrintableString characters",
 			    cli_nth(&a, "device-id", i));
-	if (cli_has(&a, "note") && strlen(cli_get(&a, "note")) > PROVD_NOTE_MAX)
-		return sc_fail(SC_ERR_USAGE, "net device add: --note longer than %d bytes", PROVD_NOTE_MAX);
+	if (cli_has(&a, "note") && strlen(cli_get(&a, "note")) > SC_REG_NOTE_MAX)
+		return sc_fail(SC_ERR_USAGE, "net device add: --note longer than %d bytes", SC_REG_NOTE_MAX);
 	actor_name(actor, sizeof(actor));
-	if ((r = provd_reg_open(db, 1, &reg)) != SC_OK)
+	if ((r = sc_reg_open(db, 1, &reg)) != SC_OK)
 		return r;
 	/* One ID at a time would leave half a list behind on a duplicate: check them all first. */
 	for (int i = 0; i < n; i++) {
-		struct provd_device d;
+		struct sc_reg_device d;
 		const char *id = cli_nth(&a, "device-id", i);
 		for (int j = 0; j < i; j++)
 			if (strcmp(cli_nth(&a, "device-id", j), id) == 0) {
 				r = sc_fail(SC_ERR_USAGE, "net device add: --device-id %s given twice", id);
 				goto out;
 			}
-		if ((r = provd_reg_device_get(reg, id, &d)) == SC_OK) {
-			r = sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", id, provd_dev_status_name(d.status));
+		if ((r = sc_reg_device_get(reg, id, &d)) == SC_OK) {
+			r = sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", id, sc_reg_dev_status_name(d.status));
 			goto out;
 		}
 		if (r != SC_ERR_NOT_FOUND)
 			goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		if ((r = provd_reg_device_add(reg, cli_nth(&a, "device-id", i), cli_get(&a, "note"), actor, now)) != SC_OK)
+		if ((r = sc_reg_device_add(reg, cli_nth(&a, "device-id", i), cli_get(&a, "note"), actor, now)) != SC_OK)
 			goto out;
 		printf("device %s activated\n", cli_nth(&a, "device-id", i));
 	}
 	r = SC_OK;
 out:
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	return r;
 }
 
@@ -118,9 +119,9 @@ static sc_err netdev_revoke(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 0 }, { "reason", 1, 0 } };
 	struct cli_args a;
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 	const char *db, *id;
-	char actor[PROVD_ACTOR_MAX];
+	char actor[SC_REG_ACTOR_MAX];
 	int already = 0;
 	sc_err r;
 
@@ -132,13 +133,13 @@ static sc_err netdev_revoke(int argc, char **argv)
 	}
 	if ((r = cli_need(&a, "db", &db)) != SC_OK || (r = cli_need(&a, "device-id", &id)) != SC_OK)
 		return r;
-	if (cli_has(&a, "reason") && strlen(cli_get(&a, "reason")) > PROVD_NOTE_MAX)
-		return sc_fail(SC_ERR_USAGE, "net device revoke: --reason longer than %d bytes", PROVD_NOTE_MAX);
+	if (cli_has(&a, "reason") && strlen(cli_get(&a, "reason")) > SC_REG_NOTE_MAX)
+		return sc_fail(SC_ERR_USAGE, "net device revoke: --reason longer than %d bytes", SC_REG_NOTE_MAX);
 	actor_name(actor, sizeof(actor));
-	if ((r = provd_reg_open(db, 0, &reg)) != SC_OK)
+	if ((r = sc_reg_open(db, 0, &reg)) != SC_OK)
 		return r;
-	r = provd_reg_device_revoke(reg, id, cli_get(&a, "reason"), actor, (int64_t)time(NULL), &already);
-	provd_reg_close(reg);
+	r = sc_reg_device_revoke(reg, id, cli_get(&a, "reason"), actor, (int64_t)time(NULL), &already);
+	sc_reg_close(reg);
 	if (r != SC_OK)
 		return r;
 	printf(already ? "device %s was already revoked\n" : "device %s revoked\n", id);
@@ -158,18 +159,18 @@ struct list_ctx {
 };
 
 /* The device's fields as JSON members, without the braces (list and show add to them). */
-static void json_device_fields(const struct provd_device *d)
+static void json_device_fields(const struct sc_reg_device *d)
 {
 	char t[32];
 
 	printf("\"device_id\":");
 	cli_json_str(stdout, d->device_id);
-	printf(",\"status\":\"%s\",\"note\":", provd_dev_status_name(d->status));
+	printf(",\"status\":\"%s\",\"note\":", sc_reg_dev_status_name(d->status));
 	cli_json_str(stdout, d->note);
 	fmt_time(d->created_at, t, sizeof(t));
 	printf(",\"activated_at\":\"%s\",\"profiles_issued\":%lld,\"certificates_registered\":%lld", t,
 	    (long long)d->n_profiles, (long long)d->n_certs);
-	if (d->status == PROVD_DEV_REVOKED) {
+	if (d->status == SC_REG_DEV_REVOKED) {
 		fmt_time(d->revoked_at, t, sizeof(t));
 		printf(",\"revoked_at\":\"%s\",\"revocation_reason\":", t);
 		cli_json_str(stdout, d->revoke_reason);
@@ -186,7 +187,7 @@ static void json_device_fields(const struct provd_device *d)
 	}
 }
 
-static int list_one(void *ctx, const struct provd_device *d)
+static int list_one(void *ctx, const struct sc_reg_device *d)
 {
 	struct list_ctx *lc = ctx;
 	char t[32];
@@ -197,7 +198,7 @@ static int list_one(void *ctx, const struct provd_device *d)
 		printf("}");
 	} else {
 		fmt_time(d->has_cert ? d->cert_not_after : 0, t, sizeof(t));
-		printf("%s %s %lld %s\n", d->device_id, provd_dev_status_name(d->status), (long long)d->n_certs, t);
+		printf("%s %s %lld %s\n", d->device_id, sc_reg_dev_status_name(d->status), (long long)d->n_certs, t);
 	}
 	lc->n++;
 	return 0;
@@ -207,9 +208,9 @@ static sc_err netdev_list(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "status", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 	struct list_ctx lc = { 0, 0 };
-	enum provd_dev_status status = 0;
+	enum sc_reg_dev_status status = 0;
 	const char *db;
 	sc_err r;
 
@@ -223,21 +224,21 @@ static sc_err netdev_list(int argc, char **argv)
 		return r;
 	if (cli_has(&a, "status")) {
 		if (strcmp(cli_get(&a, "status"), "active") == 0)
-			status = PROVD_DEV_ACTIVE;
+			status = SC_REG_DEV_ACTIVE;
 		else if (strcmp(cli_get(&a, "status"), "revoked") == 0)
-			status = PROVD_DEV_REVOKED;
+			status = SC_REG_DEV_REVOKED;
 		else
 			return sc_fail(SC_ERR_USAGE, "net device list: --status '%s': active or revoked", cli_get(&a, "status"));
 	}
 	lc.json = cli_has(&a, "json");
-	if ((r = provd_reg_open(db, 0, &reg)) != SC_OK)
+	if ((r = sc_reg_open(db, 0, &reg)) != SC_OK)
 		return r;
 	if (lc.json)
 		printf("{\"devices\":[");
-	r = provd_reg_device_list(reg, status, list_one, &lc);
+	r = sc_reg_device_list(reg, status, list_one, &lc);
 	if (lc.json)
 		printf("]}\n");
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	return r;
 }
 
@@ -248,7 +249,7 @@ static const char show_usage[] =
 "  The device's status, counts, certificates (newest first) and its last N audit events\n"
 "  (default 20).\n";
 
-static int show_cert(void *ctx, const struct provd_cert_rec *c)
+static int show_cert(void *ctx, const struct sc_reg_cert_rec *c)
 {
 	int *json_n = ctx;
 	char nb[32], na[32], rg[32];
@@ -267,7 +268,7 @@ static int show_cert(void *ctx, const struct provd_cert_rec *c)
 	return 0;
 }
 
-static int show_audit(void *ctx, const struct provd_audit_rec *e)
+static int show_audit(void *ctx, const struct sc_reg_audit_rec *e)
 {
 	int *json_n = ctx;
 	char at[32];
@@ -293,8 +294,8 @@ static sc_err netdev_show(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 0 }, { "json", 0, 0 }, { "audit", 1, 0 } };
 	struct cli_args a;
-	struct provd_reg *reg = NULL;
-	struct provd_device d;
+	struct sc_reg *reg = NULL;
+	struct sc_reg_device d;
 	const char *db, *id;
 	char t[32];
 	long n_audit;
@@ -311,47 +312,47 @@ static sc_err netdev_show(int argc, char **argv)
 	    (r = cli_int(&a, "audit", 20, 0, 100000, &n_audit)) != SC_OK)
 		return r;
 	json = cli_has(&a, "json");
-	if ((r = provd_reg_open(db, 0, &reg)) != SC_OK)
+	if ((r = sc_reg_open(db, 0, &reg)) != SC_OK)
 		return r;
-	if ((r = provd_reg_device_get(reg, id, &d)) != SC_OK)
+	if ((r = sc_reg_device_get(reg, id, &d)) != SC_OK)
 		goto out;
 	if (json) {
 		printf("{");
 		json_device_fields(&d);
 		printf(",\"certificates\":[");
 		n = 0;
-		if ((r = provd_reg_cert_list(reg, id, 0, show_cert, &n)) != SC_OK)
+		if ((r = sc_reg_cert_list(reg, id, 0, show_cert, &n)) != SC_OK)
 			goto out;
 		printf("],\"audit\":[");
 		n = 0;
-		if ((r = provd_reg_audit_list(reg, id, (size_t)n_audit, show_audit, &n)) != SC_OK)
+		if ((r = sc_reg_audit_list(reg, id, (size_t)n_audit, show_audit, &n)) != SC_OK)
 			goto out;
 		printf("]}\n");
 		goto out;
 	}
 	printf("device:        %s\n", d.device_id);
-	printf("status:        %s\n", provd_dev_status_name(d.status));
+	printf("status:        %s\n", sc_reg_dev_status_name(d.status));
 	if (d.note[0] != '\0')
 		printf("note:          %s\n", d.note);
 	fmt_time(d.created_at, t, sizeof(t));
 	printf("activated:     %s\n", t);
-	if (d.status == PROVD_DEV_REVOKED) {
+	if (d.status == SC_REG_DEV_REVOKED) {
 		fmt_time(d.revoked_at, t, sizeof(t));
 		printf("revoked:       %s%s%s\n", t, d.revoke_reason[0] ? " — " : "", d.revoke_reason);
 	}
 	printf("profiles:      %lld issued\n", (long long)d.n_profiles);
 	printf("certificates:  %lld registered\n", (long long)d.n_certs);
 	n = -1;
-	if ((r = provd_reg_cert_list(reg, id, 0, show_cert, &n)) != SC_OK)
+	if ((r = sc_reg_cert_list(reg, id, 0, show_cert, &n)) != SC_OK)
 		goto out;
 	if (n_audit > 0) {
 		printf("audit (last %ld):\n", n_audit);
-		if ((r = provd_reg_audit_list(reg, id, (size_t)n_audit, show_audit, &n)) != SC_OK)
+		if ((r = sc_reg_audit_list(reg, id, (size_t)n_audit, show_audit, &n)) != SC_OK)
 			goto out;
 	}
 	r = SC_OK;
 out:
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	return r;
 }
 
@@ -368,9 +369,9 @@ static sc_err netdev_import(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "csv", 1, 0 } };
 	struct cli_args a;
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 	const char *db, *csv;
-	char actor[PROVD_ACTOR_MAX];
+	char actor[SC_REG_ACTOR_MAX];
 	size_t added = 0, skipped = 0;
 	sc_err r;
 
@@ -385,10 +386,10 @@ static sc_err netdev_import(int argc, char **argv)
 	if (access(csv, R_OK) != 0)
 		return sc_fail(SC_ERR_IO, "%s: cannot read it", csv);
 	actor_name(actor, sizeof(actor));
-	if ((r = provd_reg_open(db, 1, &reg)) != SC_OK)
+	if ((r = sc_reg_open(db, 1, &reg)) != SC_OK)
 		return r;
-	r = provd_reg_import_csv(reg, csv, actor, (int64_t)time(NULL), &added, &skipped);
-	provd_reg_close(reg);
+	r = sc_reg_import_csv(reg, csv, actor, (int64_t)time(NULL), &added, &skipped);
+	sc_reg_close(reg);
 	if (r != SC_OK)
 		return r;
 	printf("imported %zu devices from %s (%zu already registered)\n", added, csv, skipped);
@@ -531,7 +532,7 @@ sc_err cmd_net_server_cert(int argc, char **argv)
 			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite", path);
 	}
 	if ((r = cli_path(path, sizeof(path), dir, "root.pem")) != SC_OK || (r = sc_load_cert(path, &root)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "root.key")) != SC_OK || (r = sc_load_key(path, &root_key)) != SC_OK)
+	    (r = cli_path(path, sizeof(path), dir, "root.key")) != SC_OK || (r = sc_key_open(path, &root_key)) != SC_OK)
 		goto out;
 	if (X509_check_private_key(root, root_key) != 1) {
 		r = sc_fail(SC_ERR_KEY_MISMATCH, "%s/root.key does not belong to root.pem", dir);

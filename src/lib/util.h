@@ -36,6 +36,7 @@ void sc_free_secret(void *p, size_t len);
  * a private key (PEM PKCS#8), a public key. Caller owns results. */
 sc_err sc_load_cert(const char *path, X509 **out) SC_MUST_USE;
 sc_err sc_load_certs(const char *path, STACK_OF(X509) **out) SC_MUST_USE;
+/* A private-key file; programs open keys through sc_key_open (keyopen.h). */
 sc_err sc_load_key(const char *path, EVP_PKEY **out) SC_MUST_USE;
 
 /* Write PEM: a certificate (or several) atomically 0644; a private key as PKCS#8 0600, new

@@ -27,73 +27,15 @@
 #include "api.h"
 #include "certcache.h"
 #include "profcache.h"
+#include "text.h"
+#include "keyopen.h"
 #include "util.h"
 
 #define JSON_TYPE "application/json"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define DETAIL_MAX 240
 
-/* ---- small pieces: base64, JSON depth ---- */
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-sc_err provd_b64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len)
-{
-	size_t pad = 0, n;
-	uint8_t *buf;
-	int got;
-
-	*out = NULL;
-	*out_len = 0;
-	if (len == 0 || len % 4 != 0)
-		return sc_fail(SC_ERR_MALFORMED, "base64: length %zu is not a positive multiple of 4", len);
-	if (len > 4 * (size_t)(PROVD_MAX_BODY / 3 + 1))
-		return sc_fail(SC_ERR_OVERSIZE, "base64: %zu characters", len);
-	if (s[len - 1] == '=')
-		pad = s[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len - pad; i++)
-		if (b64_value((unsigned char)s[i]) < 0)
-			return sc_fail(SC_ERR_MALFORMED, "base64: character %zu is not in the alphabet", i);
-	/* Canonical: the bits the padding hides must be zero. */
-	if (pad == 2 && (b64_value((unsigned char)s[len - 3]) & 0x0f) != 0)
-		return sc_fail(SC_ERR_MALFORMED, "base64: non-zero bits before the padding");
-	if (pad == 1 && (b64_value((unsigned char)s[len - 2]) & 0x03) != 0)
-		return sc_fail(SC_ERR_MALFORMED, "base64: non-zero bits before the padding");
-	n = len / 4 * 3;
-	if ((buf = OPENSSL_malloc(n + 1)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "base64");
-	got = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len);
-	if (got < 0 || (size_t)got != n) {
-		OPENSSL_free(buf);
-		return sc_fail(SC_ERR_MALFORMED, "base64: does not decode");
-	}
-	*out = buf;
-	*out_len = n - pad;
-	return SC_OK;
-}
-
-char *provd_b64_encode(const uint8_t *p, size_t n)
-{
-	char *out;
-
-	if (n > PROVD_MAX_BODY * 4 || (out = malloc((n + 2) / 3 * 4 + 1)) == NULL)
-		return NULL;
-	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
-}
+/* ---- small pieces: JSON depth ---- */
 
 int provd_json_depth(const uint8_t *p, size_t n)
 {
@@ -412,7 +354,7 @@ pem_out:
 		size_t der_len;
 		sc_err r;
 
-		if (provd_b64_decode(s, len, &der, &der_len) != SC_OK) {
+		if (sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), &der, &der_len) != SC_OK) {
 			respond_error(resp, PROVD_E_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", field, sc_err_detail());
 			return 0;
 		}
@@ -575,22 +517,22 @@ out:
 }
 
 /* The registry's refusals and failures as answers. */
-static void respond_registry(struct provd_response *resp, sc_err r, enum provd_why why, int64_t retry_after)
+static void respond_registry(struct provd_response *resp, sc_err r, enum sc_reg_why why, int64_t retry_after)
 {
 	static const int code_of[] = {
-		[PROVD_WHY_NONE] = PROVD_E_INTERNAL,
-		[PROVD_WHY_UNKNOWN_DEVICE] = PROVD_E_UNKNOWN_DEVICE,
-		[PROVD_WHY_REVOKED] = PROVD_E_REVOKED,
-		[PROVD_WHY_RATE_LIMITED] = PROVD_E_RATE_LIMITED,
-		[PROVD_WHY_REPLAY] = PROVD_E_REPLAY,
-		[PROVD_WHY_PROFILE_UNKNOWN] = PROVD_E_PROFILE_UNKNOWN,
-		[PROVD_WHY_PROFILE_CONSUMED] = PROVD_E_PROFILE_CONSUMED,
-		[PROVD_WHY_DEVICE_MISMATCH] = PROVD_E_DEVICE_MISMATCH,
+		[SC_REG_WHY_NONE] = PROVD_E_INTERNAL,
+		[SC_REG_WHY_UNKNOWN_DEVICE] = PROVD_E_UNKNOWN_DEVICE,
+		[SC_REG_WHY_REVOKED] = PROVD_E_REVOKED,
+		[SC_REG_WHY_RATE_LIMITED] = PROVD_E_RATE_LIMITED,
+		[SC_REG_WHY_REPLAY] = PROVD_E_REPLAY,
+		[SC_REG_WHY_PROFILE_UNKNOWN] = PROVD_E_PROFILE_UNKNOWN,
+		[SC_REG_WHY_PROFILE_CONSUMED] = PROVD_E_PROFILE_CONSUMED,
+		[SC_REG_WHY_DEVICE_MISMATCH] = PROVD_E_DEVICE_MISMATCH,
 	};
 
-	if (r == SC_ERR_DENIED && (unsigned)why < sizeof(code_of) / sizeof(code_of[0]) && why != PROVD_WHY_NONE) {
+	if (r == SC_ERR_DENIED && (unsigned)why < sizeof(code_of) / sizeof(code_of[0]) && why != SC_REG_WHY_NONE) {
 		respond_error(resp, code_of[why], "%s", sc_err_detail());
-		if (why == PROVD_WHY_RATE_LIMITED)
+		if (why == SC_REG_WHY_RATE_LIMITED)
 			resp->retry_after = retry_after > 0 ? retry_after : 1;
 	} else if (r == SC_ERR_IO) {
 		respond_error(resp, PROVD_E_UNAVAILABLE, "registry: %s", sc_err_detail());
@@ -610,7 +552,7 @@ static int64_t asn1_time(const ASN1_TIME *t)
 
 /* ---- POST /v1/profiles ---- */
 
-static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const struct provd_request *req,
+static void h_profiles(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
     struct provd_response *resp)
 {
 	static const char *const allowed[] = { "chain", "kex", "challenge", "alg", "server_keygen", NULL };
@@ -619,13 +561,13 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 	STACK_OF(X509) *chain = NULL, *kexs = NULL;
 	X509 *devca, *kex;
 	const char *challenge_hex = NULL, *alg_name = NULL;
-	char device_id[SC_DEVICE_ID_MAX + 1], actor[PROVD_ACTOR_MAX];
-	char ids[PROVD_ID_HEX_LEN + 1], t_nb[32], t_na[32], t_pna[32];
+	char device_id[SC_DEVICE_ID_MAX + 1], actor[SC_REG_ACTOR_MAX];
+	char ids[SC_REG_ID_HEX_LEN + 1], t_nb[32], t_na[32], t_pna[32];
 	uint8_t challenge[SC_CHALLENGE_MAX];
 	size_t challenge_len = 0;
 	int server_keygen = 0;
 	enum sc_alg alg = pol->default_alg;
-	enum provd_why why;
+	enum sc_reg_why why;
 	int64_t retry_after = 0, dev_nb, dev_na, now = (int64_t)time(NULL);
 	const char *eku[SC_PROFILE_MAX_EKU + 1];
 	struct sc_profile_params pp;
@@ -635,7 +577,7 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 	uint8_t *der = NULL;
 	size_t der_len = 0;
 	char *der_b64 = NULL;
-	struct provd_profile_rec rec;
+	struct sc_reg_profile_rec rec;
 	BIO *pem = NULL;
 	BUF_MEM *pem_mem = NULL;
 	sc_err r;
@@ -645,7 +587,7 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 	if (!parse_body(req, resp, allowed, &body))
 		goto out;
 	/* Every field's type and form first, then meaning. */
-	if (!get_string(body, "challenge", 0, PROVD_CHALLENGE_HEX_MAX, &challenge_hex, NULL, resp) ||
+	if (!get_string(body, "challenge", 0, SC_REG_CHALLENGE_HEX_MAX, &challenge_hex, NULL, resp) ||
 	    !get_string(body, "alg", 0, 16, &alg_name, NULL, resp))
 		goto out;
 	if ((v = json_object_get(body, "server_keygen")) != NULL) {
@@ -703,7 +645,7 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 		goto out;
 	}
 	/* A refused device costs no signature: check the registry before signing (and again after). */
-	if ((r = provd_reg_profile_precheck(reg, device_id, rec.challenge, &pol->rate, now, &why,
+	if ((r = sc_reg_profile_precheck(reg, device_id, rec.challenge, &pol->rate, now, &why,
 	    &retry_after)) != SC_OK) {
 		respond_registry(resp, r, why, retry_after);
 		goto out;
@@ -782,7 +724,7 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 	rec.der_len = der_len;
 	rec.chain_pem = pem_mem->data;
 	snprintf(actor, sizeof(actor), "api %s", req->peer ? req->peer : "?");
-	r = provd_reg_profile_insert(reg, &rec, &pol->rate, now, actor, &why, &retry_after);
+	r = sc_reg_profile_insert(reg, &rec, &pol->rate, now, actor, &why, &retry_after);
 	rec.der = NULL;        /* borrowed */
 	rec.chain_pem = NULL;
 	if (r != SC_OK) {
@@ -793,7 +735,7 @@ static void h_profiles(const struct provd_api *api, struct provd_reg *reg, const
 	/* Kept decoded for the certificate request (profcache.h); a device-generated one only. */
 	if (!server_keygen && api->profiles != NULL && provd_profcache_put(api->profiles, p) == SC_OK)
 		p = NULL;
-	if ((der_b64 = provd_b64_encode(der, der_len)) == NULL) {
+	if ((der_b64 = sc_base64_encode(der, der_len)) == NULL) {
 		respond_error(resp, PROVD_E_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -846,18 +788,18 @@ static int stored_chain(const struct provd_api *api, const char *pem, STACK_OF(X
 	return 1;
 }
 
-static void h_certificates(const struct provd_api *api, struct provd_reg *reg, const struct provd_request *req,
+static void h_certificates(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
     struct provd_response *resp)
 {
 	static const char *const allowed[] = { "certificate", NULL };
 	json_t *body = NULL;
 	STACK_OF(X509) *leafs = NULL, *chain = NULL;
 	X509 *leaf;
-	char device_id[SC_DEVICE_ID_MAX + 1], actor[PROVD_ACTOR_MAX], t_nb[32], t_na[32];
+	char device_id[SC_DEVICE_ID_MAX + 1], actor[SC_REG_ACTOR_MAX], t_nb[32], t_na[32];
 	const char *networks[2] = { api->network_id, NULL };
 	struct sc_issuance iss;
-	struct provd_profile_rec prec;
-	struct provd_cert_rec crec;
+	struct sc_reg_profile_rec prec;
+	struct sc_reg_cert_rec crec;
 	struct sc_verify_opts opts;
 	struct sc_profile *prof = NULL;
 	const struct sc_profile *use = NULL;
@@ -867,7 +809,7 @@ static void h_certificates(const struct provd_api *api, struct provd_reg *reg, c
 	size_t der_len = 0;
 	BIGNUM *bn = NULL;
 	char *serial_hex = NULL;
-	enum provd_why why;
+	enum sc_reg_why why;
 	int already = 0;
 	time_t now = time(NULL);
 	sc_err r;
@@ -889,12 +831,12 @@ static void h_certificates(const struct provd_api *api, struct provd_reg *reg, c
 	}
 	sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, crec.profile_id);
 	log_add(resp, "profile=%s", crec.profile_id);
-	if ((r = provd_reg_profile_get(reg, crec.profile_id, &prec)) != SC_OK) {
+	if ((r = sc_reg_profile_get(reg, crec.profile_id, &prec)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)
 			respond_error(resp, PROVD_E_PROFILE_UNKNOWN, "the certificate names profile %s, which this "
 			    "server never issued", crec.profile_id);
 		else
-			respond_registry(resp, r, PROVD_WHY_NONE, 0);
+			respond_registry(resp, r, SC_REG_WHY_NONE, 0);
 		goto out;
 	}
 	if (strcmp(prec.device_id, device_id) != 0) {
@@ -952,7 +894,7 @@ static void h_certificates(const struct provd_api *api, struct provd_reg *reg, c
 	if (sc_cert_to_der(leaf, &der, &der_len) != SC_OK ||
 	    !X509_digest(leaf, EVP_sha256(), md, &md_len) || md_len != 32 ||
 	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) == NULL ||
-	    (serial_hex = BN_bn2hex(bn)) == NULL || strlen(serial_hex) > PROVD_SERIAL_HEX_MAX) {
+	    (serial_hex = BN_bn2hex(bn)) == NULL || strlen(serial_hex) > SC_REG_SERIAL_HEX_MAX) {
 		respond_error(resp, PROVD_E_INTERNAL, "encoding the certificate");
 		goto out;
 	}
@@ -966,7 +908,7 @@ static void h_certificates(const struct provd_api *api, struct provd_reg *reg, c
 	crec.der = der;
 	crec.der_len = der_len;
 	snprintf(actor, sizeof(actor), "api %s", req->peer ? req->peer : "?");
-	if ((r = provd_reg_cert_record(reg, &crec, (int64_t)time(NULL), actor, &why, &already)) != SC_OK) {
+	if ((r = sc_reg_cert_record(reg, &crec, (int64_t)time(NULL), actor, &why, &already)) != SC_OK) {
 		respond_registry(resp, r, why, 0);
 		goto out;
 	}
@@ -985,7 +927,7 @@ out:
 	OPENSSL_free(der);
 	sc_profile_free(prof);
 	provd_profcache_release(api->profiles, kept);
-	provd_profile_rec_clear(&prec);
+	sc_reg_profile_rec_clear(&prec);
 	sk_X509_pop_free(chain, X509_free);
 	sk_X509_pop_free(leafs, X509_free);
 	json_decref(body);
@@ -993,9 +935,9 @@ out:
 
 /* ---- GET /v1/devices/{id} ---- */
 
-static void h_device(struct provd_reg *reg, const char *device_id, struct provd_response *resp)
+static void h_device(struct sc_reg *reg, const char *device_id, struct provd_response *resp)
 {
-	struct provd_device d;
+	struct sc_reg_device d;
 	char t_c[32], t_r[32], t_nb[32], t_na[32], t_reg[32];
 	json_t *j, *cert = NULL;
 	sc_err r;
@@ -1005,11 +947,11 @@ static void h_device(struct provd_reg *reg, const char *device_id, struct provd_
 		return;
 	}
 	log_add(resp, "device=%s", device_id);
-	if ((r = provd_reg_device_get(reg, device_id, &d)) != SC_OK) {
+	if ((r = sc_reg_device_get(reg, device_id, &d)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)
 			respond_error_status(resp, PROVD_E_UNKNOWN_DEVICE, 404, "device %s is not registered", device_id);
 		else
-			respond_registry(resp, r, PROVD_WHY_NONE, 0);
+			respond_registry(resp, r, SC_REG_WHY_NONE, 0);
 		return;
 	}
 	time_str(d.created_at, t_c, sizeof(t_c));
@@ -1021,9 +963,9 @@ static void h_device(struct provd_reg *reg, const char *device_id, struct provd_
 		    "profile_id", d.cert_profile_id, "not_before", t_nb, "not_after", t_na, "registered_at", t_reg);
 	}
 	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "device_id", d.device_id,
-	    "status", provd_dev_status_name(d.status), "activated_at", t_c, "profiles_issued", (json_int_t)d.n_profiles,
+	    "status", sc_reg_dev_status_name(d.status), "activated_at", t_c, "profiles_issued", (json_int_t)d.n_profiles,
 	    "certificates_registered", (json_int_t)d.n_certs, "certificate", cert != NULL ? cert : json_null());
-	if (j != NULL && d.status == PROVD_DEV_REVOKED) {
+	if (j != NULL && d.status == SC_REG_DEV_REVOKED) {
 		time_str(d.revoked_at, t_r, sizeof(t_r));
 		json_object_set_new(j, "revoked_at", json_string(t_r));
 		json_object_set_new(j, "revocation_reason", json_string(d.revoke_reason));
@@ -1057,13 +999,13 @@ static int admin_ok(const struct provd_api *api, const struct provd_request *req
 	return 1;
 }
 
-static void h_revoke(const struct provd_api *api, struct provd_reg *reg, const struct provd_request *req,
+static void h_revoke(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
     const char *device_id, struct provd_response *resp)
 {
 	static const char *const allowed[] = { "reason", NULL };
 	json_t *body = NULL;
 	const char *reason = NULL;
-	char actor[PROVD_ACTOR_MAX];
+	char actor[SC_REG_ACTOR_MAX];
 	int already = 0;
 	sc_err r;
 
@@ -1076,14 +1018,14 @@ static void h_revoke(const struct provd_api *api, struct provd_reg *reg, const s
 	log_add(resp, "device=%s", device_id);
 	if (req->body_len > 0 &&
 	    (!parse_body(req, resp, allowed, &body) ||
-	     !get_string(body, "reason", 0, PROVD_NOTE_MAX, &reason, NULL, resp)))
+	     !get_string(body, "reason", 0, SC_REG_NOTE_MAX, &reason, NULL, resp)))
 		goto out;
 	snprintf(actor, sizeof(actor), "api %s", req->peer ? req->peer : "?");
-	if ((r = provd_reg_device_revoke(reg, device_id, reason, actor, (int64_t)time(NULL), &already)) != SC_OK) {
+	if ((r = sc_reg_device_revoke(reg, device_id, reason, actor, (int64_t)time(NULL), &already)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)
 			respond_error_status(resp, PROVD_E_UNKNOWN_DEVICE, 404, "device %s is not registered", device_id);
 		else
-			respond_registry(resp, r, PROVD_WHY_NONE, 0);
+			respond_registry(resp, r, SC_REG_WHY_NONE, 0);
 		goto out;
 	}
 	respond_json(resp, 200, json_pack("{s:s, s:s, s:b}", "device_id", device_id, "status", "revoked",
@@ -1095,11 +1037,11 @@ out:
 
 /* ---- health and metrics ---- */
 
-static void h_healthz(const struct provd_api *api, struct provd_reg *reg, struct provd_response *resp)
+static void h_healthz(const struct provd_api *api, struct sc_reg *reg, struct provd_response *resp)
 {
-	int v = provd_reg_schema_version(reg);
+	int v = sc_reg_schema_version(reg);
 
-	if (v != PROVD_REG_SCHEMA_VERSION) {
+	if (v != SC_REG_SCHEMA_VERSION) {
 		respond_error(resp, PROVD_E_UNAVAILABLE, "registry not usable (schema %d)", v);
 		return;
 	}
@@ -1107,10 +1049,10 @@ static void h_healthz(const struct provd_api *api, struct provd_reg *reg, struct
 	    "schema", v));
 }
 
-static void h_metrics(const struct provd_api *api, struct provd_reg *reg, struct provd_response *resp)
+static void h_metrics(const struct provd_api *api, struct sc_reg *reg, struct provd_response *resp)
 {
-	struct provd_counts counts;
-	int have = provd_reg_counts(reg, &counts) == SC_OK;
+	struct sc_reg_counts counts;
+	int have = sc_reg_counts(reg, &counts) == SC_OK;
 
 	if (api->metrics == NULL ||
 	    provd_metrics_render(api->metrics, have ? &counts : NULL, &resp->body, &resp->body_len) != SC_OK) {
@@ -1135,7 +1077,7 @@ static void wrong_method(struct provd_response *resp, int get, int post)
 	respond_error(resp, PROVD_E_METHOD, "this endpoint answers %s", get ? "GET" : "POST");
 }
 
-void provd_api_handle(const struct provd_api *api, struct provd_reg *reg, const struct provd_request *req,
+void provd_api_handle(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
     struct provd_response *resp)
 {
 	static const char devices[] = "/v1/devices/", revoke[] = "/revoke";
@@ -1238,7 +1180,7 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 #define NETFILE(name) (snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
 	if ((r = sc_load_cert(NETFILE("root.pem"), &api->net_root)) != SC_OK ||
 	    (r = sc_load_cert(NETFILE("signer.pem"), &api->signer)) != SC_OK ||
-	    (r = sc_load_key(NETFILE("signer.key"), &api->signer_key)) != SC_OK)
+	    (r = sc_key_open(NETFILE("signer.key"), &api->signer_key)) != SC_OK)
 		return r;
 	if ((r = subject_o(api->signer, api->network_id, sizeof(api->network_id))) != SC_OK)
 		return sc_fail(r, "%s: %s", NETFILE("signer.pem"), sc_err_detail());

@@ -92,7 +92,7 @@ void provd_api_free(struct provd_api *api);
  * Answer one request. Never fails: every problem becomes an error answer with its code and
  * status. reg is the worker's registry connection. resp->body is the caller's to free.
  */
-void provd_api_handle(const struct provd_api *api, struct provd_reg *reg, const struct provd_request *req,
+void provd_api_handle(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
     struct provd_response *resp);
 
 void provd_response_clear(struct provd_response *resp);
@@ -103,10 +103,7 @@ void provd_response_clear(struct provd_response *resp);
  */
 void provd_api_error(struct provd_response *resp, int code, const char *detail);
 
-/* Helpers, public for tests. Strict base64 (RFC 4648, padded, no whitespace). */
-sc_err provd_b64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len) SC_MUST_USE;
-char *provd_b64_encode(const uint8_t *p, size_t n);   /* malloc'd; NULL on failure */
-/* The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
+/* A helper, public for tests. The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
 int provd_json_depth(const uint8_t *p, size_t n);
 
 #endif

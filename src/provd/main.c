@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include "api.h"
+#include "keyopen.h"
 #include "util.h"
 
 #define PROVD_DEFAULT_THREADS 4
@@ -86,14 +87,14 @@ static int fail(sc_err r)
 struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
-	struct provd_reg *conns[PROVD_MAX_THREADS];
+	struct sc_reg *conns[PROVD_MAX_THREADS];
 	int busy[PROVD_MAX_THREADS];
 	int n;
 };
 
-static struct provd_reg *pool_take(struct pool *p, int *slot)
+static struct sc_reg *pool_take(struct pool *p, int *slot)
 {
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 
 	pthread_mutex_lock(&p->lock);
 	while (reg == NULL) {
@@ -221,7 +222,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct request_state *st = *con_cls;
 	struct provd_request req;
 	struct provd_response resp;
-	struct provd_reg *reg;
+	struct sc_reg *reg;
 	enum MHD_Result ret;
 	char peer[64];
 	int slot;
@@ -391,7 +392,7 @@ static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_
 	uint8_t *c = NULL, *k = NULL;
 	size_t clen = 0, klen = 0;
 
-	if ((r = sc_load_cert(cert_path, &cert)) != SC_OK || (r = sc_load_key(key_path, &key)) != SC_OK)
+	if ((r = sc_load_cert(cert_path, &cert)) != SC_OK || (r = sc_key_open(key_path, &key)) != SC_OK)
 		goto out;
 	if (X509_check_private_key(cert, key) != 1) {
 		r = sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s", key_path, cert_path);
@@ -538,14 +539,14 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&srv.pool.lock, NULL);
 	pthread_cond_init(&srv.pool.freed, NULL);
 	for (long i = 0; i < threads; i++) {
-		if ((r = provd_reg_open(db, 1, &srv.pool.conns[i])) != SC_OK) {
+		if ((r = sc_reg_open(db, 1, &srv.pool.conns[i])) != SC_OK) {
 			rc = fail(r);
 			goto out;
 		}
 		srv.pool.n++;
 	}
 	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did. */
-	if ((r = provd_reg_check(srv.pool.conns[0])) != SC_OK) {
+	if ((r = sc_reg_check(srv.pool.conns[0])) != SC_OK) {
 		rc = fail(r);
 		goto out;
 	}
@@ -609,7 +610,7 @@ out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	for (int i = 0; i < srv.pool.n; i++)
-		provd_reg_close(srv.pool.conns[i]);
+		sc_reg_close(srv.pool.conns[i]);
 	provd_metrics_free(srv.api.metrics);
 	provd_api_free(&srv.api);
 	OPENSSL_free(cert_pem);

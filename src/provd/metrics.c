@@ -157,7 +157,7 @@ static void put(struct text *t, const char *fmt, ...)
 	}
 }
 
-sc_err provd_metrics_render(struct provd_metrics *m, const struct provd_counts *counts, char **out, size_t *len)
+sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts *counts, char **out, size_t *len)
 {
 	struct text t = { NULL, 0, 8192, 0 };
 	struct provd_metrics *snap = NULL;

@@ -30,7 +30,7 @@ struct provd_policy {
 	char eku[SC_PROFILE_MAX_EKU][PROVD_EKU_NAME_MAX + 1];
 	size_t n_eku;               /* default one: clientAuth */
 	enum sc_digest cert_digest; /* default sha256 */
-	struct provd_rate rate;     /* default 10 profiles per device per hour */
+	struct sc_reg_rate rate;     /* default 10 profiles per device per hour */
 };
 
 void provd_policy_defaults(struct provd_policy *p);

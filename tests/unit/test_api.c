@@ -25,6 +25,7 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "api.h"
+#include "text.h"
 #include "util.h"
 #include "testutil.h"
 
@@ -45,7 +46,7 @@ static X509 *net_root, *signer, *rogue_signer;
 static struct dev dev_a = { .id = "DEV-A" }, dev_b = { .id = "DEV-B" }, dev_r = { .id = "DEV-R" }, dev_u = { .id = "DEV-U" };
 static struct dev dev_o = { .id = "DEV-O" }, dev_k = { .id = "DEV-K" };
 static struct provd_api api;
-static struct provd_reg *reg;
+static struct sc_reg *reg;
 
 static EVP_PKEY *keygen(enum sc_alg alg)
 {
@@ -132,15 +133,15 @@ static int group_setup(void **state)
 	fclose(f);
 	assert_int_equal(provd_api_set_admin_token(&api, path), SC_OK);
 
-	assert_int_equal(provd_reg_open(db, 1, &reg), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "DEV-A", NULL, "t", time(NULL)), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "DEV-B", NULL, "t", time(NULL)), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "DEV-R", NULL, "t", time(NULL)), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "DEV-O", NULL, "t", time(NULL)), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "DEV-K", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-A", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-B", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-R", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-O", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-K", NULL, "t", time(NULL)), SC_OK);
 	{
 		int already;
-		assert_int_equal(provd_reg_device_revoke(reg, "DEV-R", "test", "t", time(NULL), &already), SC_OK);
+		assert_int_equal(sc_reg_device_revoke(reg, "DEV-R", "test", "t", time(NULL), &already), SC_OK);
 	}
 	return 0;
 }
@@ -148,7 +149,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	provd_metrics_free(api.metrics);
 	provd_api_free(&api);
 	free_dev(&dev_a);
@@ -207,7 +208,7 @@ static char *b64_of_cert(X509 *x)
 	char *s;
 
 	assert_int_equal(sc_cert_to_der(x, &der, &len), SC_OK);
-	s = provd_b64_encode(der, len);
+	s = sc_base64_encode(der, len);
 	OPENSSL_free(der);
 	return s;
 }
@@ -304,7 +305,7 @@ static struct sc_profile *profile_of(json_t *j)
 	struct sc_profile *p = NULL;
 
 	assert_non_null(b64);
-	assert_int_equal(provd_b64_decode(b64, strlen(b64), &der, &len), SC_OK);
+	assert_int_equal(sc_base64_decode(b64, strlen(b64), 1 << 20, &der, &len), SC_OK);
 	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
 	OPENSSL_free(der);
 	return p;
@@ -361,23 +362,23 @@ static void test_base64(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(provd_b64_decode("TWFu", 4, &out, &n), SC_OK);
+	assert_int_equal(sc_base64_decode("TWFu", 4, 1 << 20, &out, &n), SC_OK);
 	assert_int_equal(n, 3);
 	assert_memory_equal(out, "Man", 3);
 	OPENSSL_free(out);
-	assert_int_equal(provd_b64_decode("TWE=", 4, &out, &n), SC_OK);
+	assert_int_equal(sc_base64_decode("TWE=", 4, 1 << 20, &out, &n), SC_OK);
 	assert_int_equal(n, 2);
 	OPENSSL_free(out);
-	assert_int_equal(provd_b64_decode("TQ==", 4, &out, &n), SC_OK);
+	assert_int_equal(sc_base64_decode("TQ==", 4, 1 << 20, &out, &n), SC_OK);
 	assert_int_equal(n, 1);
 	OPENSSL_free(out);
-	assert_int_equal(provd_b64_decode("TWF", 3, &out, &n), SC_ERR_MALFORMED);     /* length */
-	assert_int_equal(provd_b64_decode("", 0, &out, &n), SC_ERR_MALFORMED);
-	assert_int_equal(provd_b64_decode("TW u", 4, &out, &n), SC_ERR_MALFORMED);    /* whitespace */
-	assert_int_equal(provd_b64_decode("T=Fu", 4, &out, &n), SC_ERR_MALFORMED);    /* '=' inside */
-	assert_int_equal(provd_b64_decode("TR==", 4, &out, &n), SC_ERR_MALFORMED);    /* non-zero hidden bits */
-	assert_int_equal(provd_b64_decode("TWF=", 4, &out, &n), SC_ERR_MALFORMED);
-	assert_int_equal(provd_b64_decode("TWFu\n", 5, &out, &n), SC_ERR_MALFORMED);
+	assert_int_equal(sc_base64_decode("TWF", 3, 1 << 20, &out, &n), SC_ERR_MALFORMED);     /* length */
+	assert_int_equal(sc_base64_decode("", 0, 1 << 20, &out, &n), SC_ERR_MALFORMED);
+	assert_int_equal(sc_base64_decode("TW u", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);    /* whitespace */
+	assert_int_equal(sc_base64_decode("T=Fu", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);    /* '=' inside */
+	assert_int_equal(sc_base64_decode("TR==", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);    /* non-zero hidden bits */
+	assert_int_equal(sc_base64_decode("TWF=", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);
+	assert_int_equal(sc_base64_decode("TWFu\n", 5, 1 << 20, &out, &n), SC_ERR_MALFORMED);
 	assert_null(out);
 }
 
@@ -491,7 +492,7 @@ static void test_limits_and_types(void **state)
 		der2 = OPENSSL_malloc(len + 1);
 		memcpy(der2, der, len);
 		der2[len] = 0;
-		b64 = provd_b64_encode(der2, len + 1);
+		b64 = sc_base64_encode(der2, len + 1);
 		j = json_pack("{s:s, s:s}", "chain", b64, "kex", b64);
 		s = json_dumps(j, 0);
 		json_decref(post("/v1/profiles", s, 400, "bad-der", "trailing byte after the DER"));
@@ -499,7 +500,7 @@ static void test_limits_and_types(void **state)
 		json_decref(j);
 		free(b64);
 		/* truncated */
-		b64 = provd_b64_encode(der, len - 4 - (len - 4) % 3);
+		b64 = sc_base64_encode(der, len - 4 - (len - 4) % 3);
 		j = json_pack("{s:s, s:s}", "chain", b64, "kex", b64);
 		s = json_dumps(j, 0);
 		json_decref(post("/v1/profiles", s, 400, "bad-der", "truncated DER"));

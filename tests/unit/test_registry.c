@@ -40,11 +40,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct provd_reg *open_new(void)
+static struct sc_reg *open_new(void)
 {
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 
-	assert_int_equal(provd_reg_open(db, 1, &reg), SC_OK);
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_OK);
 	return reg;
 }
 
@@ -77,17 +77,17 @@ static void write_csv(const char *text)
 
 static void test_open_creates(void **state)
 {
-	struct provd_reg *reg;
+	struct sc_reg *reg;
 	struct stat st;
 	sqlite3 *h = NULL;
 	sqlite3_stmt *s = NULL;
 
 	(void)state;
-	assert_int_equal(provd_reg_open(db, 0, &reg), SC_ERR_IO);  /* missing and not to be made */
+	assert_int_equal(sc_reg_open(db, 0, &reg), SC_ERR_IO);  /* missing and not to be made */
 	assert_null(reg);
 	reg = open_new();
-	assert_int_equal(provd_reg_schema_version(reg), PROVD_REG_SCHEMA_VERSION);
-	provd_reg_close(reg);
+	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
+	sc_reg_close(reg);
 	assert_int_equal(stat(db, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -99,97 +99,97 @@ static void test_open_creates(void **state)
 	/* Opening again migrates nothing and keeps the one "schema-migrated" audit row. */
 	reg = open_new();
 	{
-		struct provd_counts c;
-		assert_int_equal(provd_reg_counts(reg, &c), SC_OK);
+		struct sc_reg_counts c;
+		assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 		assert_int_equal(c.audit, 1);
 	}
-	assert_int_equal(provd_reg_check(reg), SC_OK);
-	provd_reg_close(reg);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
 }
 
 static void test_open_refuses(void **state)
 {
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 
 	(void)state;
 	/* Not a database at all. */
 	write_file(db, "this is not SQLite, just text long enough to be looked at......", 64);
-	assert_int_equal(provd_reg_open(db, 1, &reg), SC_ERR_IO);
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
 	assert_null(reg);
 	assert_non_null(strstr(sc_err_detail(), "not a registry"));
 	unlink(db);
 	/* Another application's SQLite file. */
 	assert_int_equal(raw_exec("CREATE TABLE t (x INTEGER)"), SQLITE_OK);
-	assert_int_equal(provd_reg_open(db, 1, &reg), SC_ERR_IO);
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
 	assert_non_null(strstr(sc_err_detail(), "not a selfcert registry"));
 	unlink(db);
 	/* A registry from a newer program. */
 	reg = open_new();
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	reg = NULL;
 	assert_int_equal(raw_exec("PRAGMA user_version = 99"), SQLITE_OK);
-	assert_int_equal(provd_reg_open(db, 1, &reg), SC_ERR_VERSION);
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_VERSION);
 	assert_null(reg);
 	assert_non_null(strstr(sc_err_detail(), "99"));
 	/* A folder. */
-	assert_int_equal(provd_reg_open(dir, 1, &reg), SC_ERR_IO);
+	assert_int_equal(sc_reg_open(dir, 1, &reg), SC_ERR_IO);
 }
 
 static void test_devices(void **state)
 {
-	struct provd_reg *reg = open_new();
-	struct provd_device d;
+	struct sc_reg *reg = open_new();
+	struct sc_reg_device d;
 	int already = -1;
 
 	(void)state;
-	assert_int_equal(provd_reg_device_add(reg, "DEV-1", "rack 4", "test", 1000), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "DEV-1", NULL, "test", 1001), SC_ERR_EXISTS);
-	assert_int_equal(provd_reg_device_add(reg, "bad*id", NULL, "test", 1001), SC_ERR_USAGE);
-	assert_int_equal(provd_reg_device_add(reg, "", NULL, "test", 1001), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-1", "rack 4", "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-1", NULL, "test", 1001), SC_ERR_EXISTS);
+	assert_int_equal(sc_reg_device_add(reg, "bad*id", NULL, "test", 1001), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_device_add(reg, "", NULL, "test", 1001), SC_ERR_USAGE);
 	{
-		char note[PROVD_NOTE_MAX + 2];
+		char note[SC_REG_NOTE_MAX + 2];
 		memset(note, 'n', sizeof(note) - 1);
 		note[sizeof(note) - 1] = '\0';
-		assert_int_equal(provd_reg_device_add(reg, "DEV-2", note, "test", 1001), SC_ERR_USAGE);
+		assert_int_equal(sc_reg_device_add(reg, "DEV-2", note, "test", 1001), SC_ERR_USAGE);
 	}
-	assert_int_equal(provd_reg_device_get(reg, "DEV-1", &d), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "DEV-1", &d), SC_OK);
 	assert_string_equal(d.device_id, "DEV-1");
-	assert_int_equal(d.status, PROVD_DEV_ACTIVE);
+	assert_int_equal(d.status, SC_REG_DEV_ACTIVE);
 	assert_string_equal(d.note, "rack 4");
 	assert_int_equal(d.created_at, 1000);
 	assert_int_equal(d.has_cert, 0);
-	assert_int_equal(provd_reg_device_get(reg, "DEV-9", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_device_get(reg, "DEV-9", &d), SC_ERR_NOT_FOUND);
 
-	assert_int_equal(provd_reg_device_revoke(reg, "DEV-9", NULL, "test", 1002, &already), SC_ERR_NOT_FOUND);
-	assert_int_equal(provd_reg_device_revoke(reg, "DEV-1", "stolen", "test", 1002, &already), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-9", NULL, "test", 1002, &already), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", "stolen", "test", 1002, &already), SC_OK);
 	assert_int_equal(already, 0);
-	assert_int_equal(provd_reg_device_revoke(reg, "DEV-1", "again", "test", 1003, &already), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", "again", "test", 1003, &already), SC_OK);
 	assert_int_equal(already, 1);
-	assert_int_equal(provd_reg_device_get(reg, "DEV-1", &d), SC_OK);
-	assert_int_equal(d.status, PROVD_DEV_REVOKED);
+	assert_int_equal(sc_reg_device_get(reg, "DEV-1", &d), SC_OK);
+	assert_int_equal(d.status, SC_REG_DEV_REVOKED);
 	assert_int_equal(d.revoked_at, 1002);
 	assert_string_equal(d.revoke_reason, "stolen");
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	/* The file itself refuses to bring a revoked device back. */
 	assert_int_not_equal(raw_exec("UPDATE devices SET status = 'active' WHERE device_id = 'DEV-1'"), SQLITE_OK);
 }
 
 static void test_audit_append_only(void **state)
 {
-	struct provd_reg *reg = open_new();
-	struct provd_counts c;
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts c;
 
 	(void)state;
-	assert_int_equal(provd_reg_device_add(reg, "DEV-1", NULL, "test", 1000), SC_OK);
-	assert_int_equal(provd_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-1", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.audit, 2);  /* schema-migrated, device-added */
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	assert_int_equal(raw_exec("UPDATE audit SET detail = 'forged'"), SQLITE_CONSTRAINT);
 	assert_int_equal(raw_exec("DELETE FROM audit"), SQLITE_CONSTRAINT);
 	assert_int_equal(raw_exec("INSERT INTO audit (at, actor, event) VALUES (1, 'x', 'y')"), SQLITE_OK);
 }
 
-static int count_cb(void *ctx, const struct provd_device *d)
+static int count_cb(void *ctx, const struct sc_reg_device *d)
 {
 	(void)d;
 	(*(int *)ctx)++;
@@ -198,8 +198,8 @@ static int count_cb(void *ctx, const struct provd_device *d)
 
 static void test_csv_import(void **state)
 {
-	struct provd_reg *reg = open_new();
-	struct provd_device d;
+	struct sc_reg *reg = open_new();
+	struct sc_reg_device d;
 	size_t added = 99, skipped = 99;
 	int n = 0;
 
@@ -211,30 +211,30 @@ static void test_csv_import(void **state)
 	    "A-2,\"quoted, with a comma and \"\"quotes\"\"\"\n"
 	    "A-3\n"
 	    "A-4,last");  /* no final newline */
-	assert_int_equal(provd_reg_import_csv(reg, csv, "test", 500, &added, &skipped), SC_OK);
+	assert_int_equal(sc_reg_import_csv(reg, csv, "test", 500, &added, &skipped), SC_OK);
 	assert_int_equal(added, 4);
 	assert_int_equal(skipped, 0);
-	assert_int_equal(provd_reg_device_get(reg, "A-2", &d), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "A-2", &d), SC_OK);
 	assert_string_equal(d.note, "quoted, with a comma and \"quotes\"");
-	assert_int_equal(provd_reg_device_get(reg, "A-4", &d), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "A-4", &d), SC_OK);
 	assert_string_equal(d.note, "last");
 	/* Again, plus one new: the four are skipped, not an error; a revoked one stays revoked. */
 	{
 		int already;
-		assert_int_equal(provd_reg_device_revoke(reg, "A-1", NULL, "test", 501, &already), SC_OK);
+		assert_int_equal(sc_reg_device_revoke(reg, "A-1", NULL, "test", 501, &already), SC_OK);
 	}
 	write_csv("A-1\nA-2\nA-3\nA-4\nA-5\n");
-	assert_int_equal(provd_reg_import_csv(reg, csv, "test", 502, &added, &skipped), SC_OK);
+	assert_int_equal(sc_reg_import_csv(reg, csv, "test", 502, &added, &skipped), SC_OK);
 	assert_int_equal(added, 1);
 	assert_int_equal(skipped, 4);
-	assert_int_equal(provd_reg_device_get(reg, "A-1", &d), SC_OK);
-	assert_int_equal(d.status, PROVD_DEV_REVOKED);
-	assert_int_equal(provd_reg_device_list(reg, 0, count_cb, &n), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "A-1", &d), SC_OK);
+	assert_int_equal(d.status, SC_REG_DEV_REVOKED);
+	assert_int_equal(sc_reg_device_list(reg, 0, count_cb, &n), SC_OK);
 	assert_int_equal(n, 5);
 	n = 0;
-	assert_int_equal(provd_reg_device_list(reg, PROVD_DEV_REVOKED, count_cb, &n), SC_OK);
+	assert_int_equal(sc_reg_device_list(reg, SC_REG_DEV_REVOKED, count_cb, &n), SC_OK);
 	assert_int_equal(n, 1);
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 }
 
 static void test_csv_refusals(void **state)
@@ -254,35 +254,35 @@ static void test_csv_refusals(void **state)
 		{ "B-1\nB-2\0X\n", 10, ":2: a NUL byte" },
 		{ "B-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", 0, ":2: device ID" }, /* 65 */
 	};
-	struct provd_reg *reg = open_new();
+	struct sc_reg *reg = open_new();
 	size_t added, skipped;
-	struct provd_counts c;
+	struct sc_reg_counts c;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		write_file(csv, cases[i].text, cases[i].len ? cases[i].len : strlen(cases[i].text));
-		assert_int_equal(provd_reg_import_csv(reg, csv, "test", 600, &added, &skipped), SC_ERR_MALFORMED);
+		assert_int_equal(sc_reg_import_csv(reg, csv, "test", 600, &added, &skipped), SC_ERR_MALFORMED);
 		if (strstr(sc_err_detail(), cases[i].want) == NULL)
 			fail_msg("case %zu: detail '%s' lacks '%s'", i, sc_err_detail(), cases[i].want);
 		assert_int_equal(added, 0);
 	}
 	/* A line over the limit. */
 	{
-		char line[PROVD_CSV_LINE_MAX + 64];
+		char line[SC_REG_CSV_LINE_MAX + 64];
 		memset(line, 'x', sizeof(line) - 2);
 		line[sizeof(line) - 2] = '\n';
 		line[sizeof(line) - 1] = '\0';
 		write_file(csv, line, strlen(line));
-		assert_int_equal(provd_reg_import_csv(reg, csv, "test", 600, &added, &skipped), SC_ERR_MALFORMED);
+		assert_int_equal(sc_reg_import_csv(reg, csv, "test", 600, &added, &skipped), SC_ERR_MALFORMED);
 		assert_non_null(strstr(sc_err_detail(), ":1: line longer than"));
 	}
-	assert_int_equal(provd_reg_import_csv(reg, "/nonexistent/feed.csv", "test", 600, &added, &skipped), SC_ERR_IO);
-	assert_int_equal(provd_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(sc_reg_import_csv(reg, "/nonexistent/feed.csv", "test", 600, &added, &skipped), SC_ERR_IO);
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.devices_active, 0);
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 }
 
-static void make_profile(struct provd_profile_rec *rec, const char *device, int n, const char *challenge)
+static void make_profile(struct sc_reg_profile_rec *rec, const char *device, int n, const char *challenge)
 {
 	static uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
 
@@ -302,50 +302,50 @@ static void make_profile(struct provd_profile_rec *rec, const char *device, int 
 
 static void test_profiles(void **state)
 {
-	struct provd_reg *reg = open_new();
-	struct provd_profile_rec rec, got;
-	struct provd_rate rate = { 2, 3600 };
-	enum provd_why why;
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec, got;
+	struct sc_reg_rate rate = { 2, 3600 };
+	enum sc_reg_why why;
 	int64_t retry = 0;
 	int already;
 
 	(void)state;
-	assert_int_equal(provd_reg_device_add(reg, "D-1", NULL, "test", 1000), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "D-2", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "test", 1000), SC_OK);
 
 	make_profile(&rec, "NOPE", 1, "aa");
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_UNKNOWN_DEVICE);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_UNKNOWN_DEVICE);
 
 	make_profile(&rec, "D-1", 1, "0011");
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
-	assert_int_equal(why, PROVD_WHY_NONE);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(why, SC_REG_WHY_NONE);
 	/* The same challenge again, even for another device: a replay. */
 	make_profile(&rec, "D-2", 2, "0011");
-	assert_int_equal(provd_reg_profile_precheck(reg, "D-2", "0011", &rate, 2001, &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_REPLAY);
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2001, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_REPLAY);
+	assert_int_equal(sc_reg_profile_precheck(reg, "D-2", "0011", &rate, 2001, &why, &retry), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_REPLAY);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2001, "t", &why, &retry), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_REPLAY);
 	/* Rate: two per hour for D-1; the third waits for the first to leave the window. */
 	make_profile(&rec, "D-1", 3, "0022");
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2010, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2010, "t", &why, &retry), SC_OK);
 	make_profile(&rec, "D-1", 4, "0033");
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2020, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_RATE_LIMITED);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2020, "t", &why, &retry), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_RATE_LIMITED);
 	assert_int_equal(retry, 2000 + 3600 - 2020 + 1);
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &why, &retry), SC_OK);
 	/* No challenge: allowed here (policy is the API's), and several may lack one. */
 	make_profile(&rec, "D-2", 5, NULL);
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
 	make_profile(&rec, "D-2", 6, NULL);
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
 	/* Revoked: refused before anything else. */
-	assert_int_equal(provd_reg_device_revoke(reg, "D-2", NULL, "t", 2100, &already), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(reg, "D-2", NULL, "t", 2100, &already), SC_OK);
 	make_profile(&rec, "D-2", 7, "0044");
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, NULL, 2200, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_REVOKED);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2200, "t", &why, &retry), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_REVOKED);
 
-	assert_int_equal(provd_reg_profile_get(reg, "00000000000000000000000000000001", &got), SC_OK);
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000001", &got), SC_OK);
 	assert_string_equal(got.device_id, "D-1");
 	assert_string_equal(got.challenge, "0011");
 	assert_int_equal(got.alg, SC_ALG_P256);
@@ -354,18 +354,18 @@ static void test_profiles(void **state)
 	assert_int_equal(got.consumed_at, 0);
 	assert_int_equal(got.der_len, 5);
 	assert_string_equal(got.chain_pem, "-----BEGIN CERTIFICATE-----\n");
-	provd_profile_rec_clear(&got);
-	assert_int_equal(provd_reg_profile_get(reg, "ffffffffffffffffffffffffffffffff", &got), SC_ERR_NOT_FOUND);
-	provd_reg_close(reg);
+	sc_reg_profile_rec_clear(&got);
+	assert_int_equal(sc_reg_profile_get(reg, "ffffffffffffffffffffffffffffffff", &got), SC_ERR_NOT_FOUND);
+	sc_reg_close(reg);
 }
 
-static void make_cert(struct provd_cert_rec *c, const char *device, int profile, char fpr_digit)
+static void make_cert(struct sc_reg_cert_rec *c, const char *device, int profile, char fpr_digit)
 {
 	static const uint8_t der[] = { 0x30, 0x00 };
 
 	memset(c, 0, sizeof(*c));
-	memset(c->fpr, fpr_digit, PROVD_FPR_HEX_LEN);
-	c->fpr[PROVD_FPR_HEX_LEN] = '\0';
+	memset(c->fpr, fpr_digit, SC_REG_FPR_HEX_LEN);
+	c->fpr[SC_REG_FPR_HEX_LEN] = '\0';
 	snprintf(c->serial, sizeof(c->serial), "0%c", fpr_digit);
 	snprintf(c->device_id, sizeof(c->device_id), "%s", device);
 	snprintf(c->profile_id, sizeof(c->profile_id), "%032x", profile);
@@ -377,66 +377,66 @@ static void make_cert(struct provd_cert_rec *c, const char *device, int profile,
 
 static void test_certificates(void **state)
 {
-	struct provd_reg *reg = open_new();
-	struct provd_profile_rec rec;
-	struct provd_cert_rec c;
-	struct provd_device d;
-	struct provd_counts counts;
-	enum provd_why why;
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_device d;
+	struct sc_reg_counts counts;
+	enum sc_reg_why why;
 	int64_t retry;
 	int already = -1;
 	uint8_t *der = NULL;
 	size_t der_len = 0;
 
 	(void)state;
-	assert_int_equal(provd_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
-	assert_int_equal(provd_reg_device_add(reg, "D-2", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "t", 1000), SC_OK);
 	make_profile(&rec, "D-1", 1, "01");
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, NULL, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &why, &retry), SC_OK);
 	make_profile(&rec, "D-2", 2, "02");
-	assert_int_equal(provd_reg_profile_insert(reg, &rec, NULL, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &why, &retry), SC_OK);
 
 	make_cert(&c, "D-1", 9, 'a');
-	assert_int_equal(provd_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_PROFILE_UNKNOWN);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_PROFILE_UNKNOWN);
 	make_cert(&c, "D-1", 2, 'a');
-	assert_int_equal(provd_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_DEVICE_MISMATCH);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_DEVICE_MISMATCH);
 
 	make_cert(&c, "D-1", 1, 'a');
-	assert_int_equal(provd_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_OK);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_OK);
 	assert_int_equal(already, 0);
 	/* The same certificate again (the agent missed our answer): yes again, nothing added. */
-	assert_int_equal(provd_reg_cert_record(reg, &c, 3001, "t", &why, &already), SC_OK);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &why, &already), SC_OK);
 	assert_int_equal(already, 1);
 	/* Another certificate for the consumed profile. */
 	make_cert(&c, "D-1", 1, 'b');
-	assert_int_equal(provd_reg_cert_record(reg, &c, 3002, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_PROFILE_CONSUMED);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3002, "t", &why, &already), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_PROFILE_CONSUMED);
 
-	assert_int_equal(provd_reg_device_get(reg, "D-1", &d), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "D-1", &d), SC_OK);
 	assert_int_equal(d.n_certs, 1);
 	assert_int_equal(d.n_profiles, 1);
 	assert_int_equal(d.has_cert, 1);
 	assert_string_equal(d.cert_serial, "0a");
 	assert_string_equal(d.cert_profile_id, "00000000000000000000000000000001");
-	assert_int_equal(provd_reg_cert_der(reg, d.cert_fpr, &der, &der_len), SC_OK);
+	assert_int_equal(sc_reg_cert_der(reg, d.cert_fpr, &der, &der_len), SC_OK);
 	assert_int_equal(der_len, 2);
 	OPENSSL_free(der);
 
 	/* A revoked device's certificate is refused even for its own open profile. */
-	assert_int_equal(provd_reg_device_revoke(reg, "D-2", NULL, "t", 3100, &already), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(reg, "D-2", NULL, "t", 3100, &already), SC_OK);
 	make_cert(&c, "D-2", 2, 'c');
-	assert_int_equal(provd_reg_cert_record(reg, &c, 3200, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, PROVD_WHY_REVOKED);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3200, "t", &why, &already), SC_ERR_DENIED);
+	assert_int_equal(why, SC_REG_WHY_REVOKED);
 
-	assert_int_equal(provd_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
 	assert_int_equal(counts.certificates, 1);
 	assert_int_equal(counts.profiles, 2);
 	assert_int_equal(counts.profiles_consumed, 1);
 	assert_int_equal(counts.devices_revoked, 1);
-	assert_int_equal(provd_reg_check(reg), SC_OK);
-	provd_reg_close(reg);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
 	/* Defence in depth in the file: a certificate against another device's profile. */
 	assert_int_not_equal(raw_exec("INSERT INTO certificates VALUES ('" "dddddddddddddddddddddddddddddddd"
 	    "dddddddddddddddddddddddddddddddd', '01', 'D-1', '00000000000000000000000000000002', 1, 2, x'00', 3)"),
@@ -450,32 +450,32 @@ static void test_certificates(void **state)
 static void *writer(void *arg)
 {
 	int w = (int)(intptr_t)arg, ok = 1;
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 
-	if (provd_reg_open(db, 1, &reg) != SC_OK)
+	if (sc_reg_open(db, 1, &reg) != SC_OK)
 		return (void *)(intptr_t)0;
 	for (int i = 0; i < PER_WRITER; i++) {
-		struct provd_profile_rec rec;
+		struct sc_reg_profile_rec rec;
 		char ch[16];
-		enum provd_why why;
+		enum sc_reg_why why;
 		int64_t retry;
 		snprintf(ch, sizeof(ch), "%02x%04x", w, i);
 		make_profile(&rec, "D-1", w * 1000 + i, ch);
-		if (provd_reg_profile_insert(reg, &rec, NULL, 5000, "t", &why, &retry) != SC_OK)
+		if (sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &why, &retry) != SC_OK)
 			ok = 0;
 	}
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	return (void *)(intptr_t)ok;
 }
 
 static void test_concurrent_writers(void **state)
 {
-	struct provd_reg *reg = open_new();
-	struct provd_counts c;
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts c;
 	pthread_t th[WRITERS];
 
 	(void)state;
-	assert_int_equal(provd_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
 	for (int i = 0; i < WRITERS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, writer, (void *)(intptr_t)i), 0);
 	for (int i = 0; i < WRITERS; i++) {
@@ -483,10 +483,10 @@ static void test_concurrent_writers(void **state)
 		pthread_join(th[i], &ok);
 		assert_int_equal((intptr_t)ok, 1);
 	}
-	assert_int_equal(provd_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.profiles, WRITERS * PER_WRITER);
-	assert_int_equal(provd_reg_check(reg), SC_OK);
-	provd_reg_close(reg);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
 }
 
 /*
@@ -496,8 +496,8 @@ static void test_concurrent_writers(void **state)
  */
 static void test_kept_statements(void **state)
 {
-	struct provd_reg *reg = open_new();
-	struct provd_device d;
+	struct sc_reg *reg = open_new();
+	struct sc_reg_device d;
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
 	(void)state;
@@ -506,24 +506,24 @@ static void test_kept_statements(void **state)
 		char id[16], note[16];
 		snprintf(id, sizeof(id), "K-%d", i);
 		snprintf(note, sizeof(note), "n%d", i);
-		assert_int_equal(provd_reg_device_add(reg, id, note, "test", 1000 + i), SC_OK);
+		assert_int_equal(sc_reg_device_add(reg, id, note, "test", 1000 + i), SC_OK);
 		/* a refused use of the same statements, then the next one works */
-		assert_int_equal(provd_reg_device_add(reg, id, NULL, "test", 1000 + i), SC_ERR_EXISTS);
+		assert_int_equal(sc_reg_device_add(reg, id, NULL, "test", 1000 + i), SC_ERR_EXISTS);
 	}
 	for (int i = 99; i >= 0; i--) {
 		char id[16], note[16];
 		snprintf(id, sizeof(id), "K-%d", i);
 		snprintf(note, sizeof(note), "n%d", i);
-		assert_int_equal(provd_reg_device_get(reg, id, &d), SC_OK);
+		assert_int_equal(sc_reg_device_get(reg, id, &d), SC_OK);
 		assert_string_equal(d.device_id, id);
 		assert_string_equal(d.note, note);
 		assert_int_equal(d.created_at, 1000 + i);
 	}
-	assert_int_equal(provd_reg_device_get(reg, "K-100", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_device_get(reg, "K-100", &d), SC_ERR_NOT_FOUND);
 	/* another connection's write is seen by the next use */
 	assert_int_equal(raw_exec("INSERT INTO devices (device_id, status, note, created_at, updated_at) "
 	    "VALUES ('RAW-1', 'active', 'raw', 7, 7)"), SQLITE_OK);
-	assert_int_equal(provd_reg_device_get(reg, "RAW-1", &d), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "RAW-1", &d), SC_OK);
 	assert_string_equal(d.note, "raw");
 	/* nothing of ours holds a read: a full checkpoint elsewhere is not busy */
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -533,7 +533,7 @@ static void test_kept_statements(void **state)
 	assert_int_equal(sqlite3_column_int(st, 0), 0);   /* busy */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 }
 
 int main(void)

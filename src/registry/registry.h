@@ -5,11 +5,11 @@
  *
  * Shared by selfcert-provd and the `selfcert net device` commands. Every write that matters runs
  * in one BEGIN IMMEDIATE transaction that also appends its audit row, so a crash at any moment
- * leaves the old state or the new one. One struct provd_reg is one connection: use it from one
+ * leaves the old state or the new one. One struct sc_reg is one connection: use it from one
  * thread at a time (the server keeps one per worker).
  */
-#ifndef SC_PROVD_REGISTRY_H
-#define SC_PROVD_REGISTRY_H
+#ifndef SC_REGISTRY_H
+#define SC_REGISTRY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,87 +18,87 @@
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
 
-#define PROVD_REG_SCHEMA_VERSION 1      /* the newest schema this program knows */
-#define PROVD_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
-#define PROVD_NOTE_MAX 256              /* operator's note / revocation reason, bytes */
-#define PROVD_ACTOR_MAX 80              /* who did it, in the audit log */
-#define PROVD_ID_HEX_LEN (2 * SC_PROFILE_ID_LEN)
-#define PROVD_FPR_HEX_LEN 64            /* SHA-256 of the certificate DER */
-#define PROVD_SERIAL_HEX_MAX 64         /* our leaves have 16-byte serials; room for 32 */
-#define PROVD_CHALLENGE_HEX_MAX (2 * SC_CHALLENGE_MAX)
-#define PROVD_CSV_LINE_MAX 512          /* an activation-feed line longer than this is refused */
-#define PROVD_CSV_MAX_LINES 1000000     /* one import is one transaction: bound it */
+#define SC_REG_SCHEMA_VERSION 1      /* the newest schema this program knows */
+#define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
+#define SC_REG_NOTE_MAX 256              /* operator's note / revocation reason, bytes */
+#define SC_REG_ACTOR_MAX 80              /* who did it, in the audit log */
+#define SC_REG_ID_HEX_LEN (2 * SC_PROFILE_ID_LEN)
+#define SC_REG_FPR_HEX_LEN 64            /* SHA-256 of the certificate DER */
+#define SC_REG_SERIAL_HEX_MAX 64         /* our leaves have 16-byte serials; room for 32 */
+#define SC_REG_CHALLENGE_HEX_MAX (2 * SC_CHALLENGE_MAX)
+#define SC_REG_CSV_LINE_MAX 512          /* an activation-feed line longer than this is refused */
+#define SC_REG_CSV_MAX_LINES 1000000     /* one import is one transaction: bound it */
 
-enum provd_dev_status {
-	PROVD_DEV_ACTIVE = 1,   /* activated: may be given profiles */
-	PROVD_DEV_REVOKED = 2,  /* for good: refused everything */
+enum sc_reg_dev_status {
+	SC_REG_DEV_ACTIVE = 1,   /* activated: may be given profiles */
+	SC_REG_DEV_REVOKED = 2,  /* for good: refused everything */
 };
 
 /* "active" / "revoked" / "unknown". */
-const char *provd_dev_status_name(enum provd_dev_status s);
+const char *sc_reg_dev_status_name(enum sc_reg_dev_status s);
 
 /* Why a registry write refused (the API turns these into its error codes). */
-enum provd_why {
-	PROVD_WHY_NONE = 0,
-	PROVD_WHY_UNKNOWN_DEVICE,   /* no such device in the registry */
-	PROVD_WHY_REVOKED,          /* the device is revoked */
-	PROVD_WHY_RATE_LIMITED,     /* too many profiles for the device in the window */
-	PROVD_WHY_REPLAY,           /* the challenge was already used for a profile */
-	PROVD_WHY_PROFILE_UNKNOWN,  /* no profile with that ID was issued */
-	PROVD_WHY_PROFILE_CONSUMED, /* the profile already has a (different) certificate */
-	PROVD_WHY_DEVICE_MISMATCH,  /* the profile was issued to another device */
+enum sc_reg_why {
+	SC_REG_WHY_NONE = 0,
+	SC_REG_WHY_UNKNOWN_DEVICE,   /* no such device in the registry */
+	SC_REG_WHY_REVOKED,          /* the device is revoked */
+	SC_REG_WHY_RATE_LIMITED,     /* too many profiles for the device in the window */
+	SC_REG_WHY_REPLAY,           /* the challenge was already used for a profile */
+	SC_REG_WHY_PROFILE_UNKNOWN,  /* no profile with that ID was issued */
+	SC_REG_WHY_PROFILE_CONSUMED, /* the profile already has a (different) certificate */
+	SC_REG_WHY_DEVICE_MISMATCH,  /* the profile was issued to another device */
 };
 
-struct provd_reg;
+struct sc_reg;
 
 /*
  * Open (and, with create, make) the registry at path, set WAL mode, the busy timeout and
- * foreign keys, and bring the schema up to PROVD_REG_SCHEMA_VERSION, one migration per
+ * foreign keys, and bring the schema up to SC_REG_SCHEMA_VERSION, one migration per
  * transaction. SC_ERR_IO if the file cannot be opened (or is missing and !create) or is not a
  * database, SC_ERR_VERSION if its schema is newer than this program. A new file is made 0600.
  */
-sc_err provd_reg_open(const char *path, int create, struct provd_reg **out) SC_MUST_USE;
-void provd_reg_close(struct provd_reg *reg);
+sc_err sc_reg_open(const char *path, int create, struct sc_reg **out) SC_MUST_USE;
+void sc_reg_close(struct sc_reg *reg);
 
 /* The schema version of the open file (PRAGMA user_version). */
-int provd_reg_schema_version(struct provd_reg *reg);
+int sc_reg_schema_version(struct sc_reg *reg);
 
-struct provd_device {
+struct sc_reg_device {
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	enum provd_dev_status status;
-	char note[PROVD_NOTE_MAX + 1];
+	enum sc_reg_dev_status status;
+	char note[SC_REG_NOTE_MAX + 1];
 	int64_t created_at, updated_at;
 	int64_t n_profiles, n_certs;        /* profiles issued, certificates registered */
 	int64_t revoked_at;                 /* 0 unless revoked */
-	char revoke_reason[PROVD_NOTE_MAX + 1];
+	char revoke_reason[SC_REG_NOTE_MAX + 1];
 	int has_cert;                       /* the newest registered certificate: */
-	char cert_serial[PROVD_SERIAL_HEX_MAX + 1];
-	char cert_fpr[PROVD_FPR_HEX_LEN + 1];
-	char cert_profile_id[PROVD_ID_HEX_LEN + 1];
+	char cert_serial[SC_REG_SERIAL_HEX_MAX + 1];
+	char cert_fpr[SC_REG_FPR_HEX_LEN + 1];
+	char cert_profile_id[SC_REG_ID_HEX_LEN + 1];
 	int64_t cert_not_before, cert_not_after, cert_registered_at;
 };
 
 /*
  * Activate one device. device_id must be sc_device_id_valid; note may be NULL (at most
- * PROVD_NOTE_MAX bytes). SC_ERR_EXISTS if it is already registered, SC_ERR_USAGE for a bad ID.
+ * SC_REG_NOTE_MAX bytes). SC_ERR_EXISTS if it is already registered, SC_ERR_USAGE for a bad ID.
  */
-sc_err provd_reg_device_add(struct provd_reg *reg, const char *device_id, const char *note,
+sc_err sc_reg_device_add(struct sc_reg *reg, const char *device_id, const char *note,
     const char *actor, int64_t now) SC_MUST_USE;
 
 /*
  * Revoke a device for good (status, a revocations row, audit). *already = 1 (and nothing
  * written) if it was revoked before. SC_ERR_NOT_FOUND if unknown.
  */
-sc_err provd_reg_device_revoke(struct provd_reg *reg, const char *device_id, const char *reason,
+sc_err sc_reg_device_revoke(struct sc_reg *reg, const char *device_id, const char *reason,
     const char *actor, int64_t now, int *already) SC_MUST_USE;
 
 /* One device with its counts and newest certificate. SC_ERR_NOT_FOUND if unknown. */
-sc_err provd_reg_device_get(struct provd_reg *reg, const char *device_id,
-    struct provd_device *out) SC_MUST_USE;
+sc_err sc_reg_device_get(struct sc_reg *reg, const char *device_id,
+    struct sc_reg_device *out) SC_MUST_USE;
 
 /* Every device (status 0: all), in device ID order; cb returns non-zero to stop. */
-sc_err provd_reg_device_list(struct provd_reg *reg, enum provd_dev_status status,
-    int (*cb)(void *ctx, const struct provd_device *d), void *ctx) SC_MUST_USE;
+sc_err sc_reg_device_list(struct sc_reg *reg, enum sc_reg_dev_status status,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx) SC_MUST_USE;
 
 /*
  * The activation feed: a CSV file, one device per line, `device_id[,note]`; an optional first
@@ -108,14 +108,14 @@ sc_err provd_reg_device_list(struct provd_reg *reg, enum provd_dev_status status
  * the whole file with SC_ERR_MALFORMED naming path:line. Devices already registered are left
  * as they are (a revoked one stays revoked) and counted in *skipped.
  */
-sc_err provd_reg_import_csv(struct provd_reg *reg, const char *path, const char *actor, int64_t now,
+sc_err sc_reg_import_csv(struct sc_reg *reg, const char *path, const char *actor, int64_t now,
     size_t *added, size_t *skipped) SC_MUST_USE;
 
-/* A profile as the registry keeps it. der and chain_pem are owned (provd_profile_rec_clear). */
-struct provd_profile_rec {
-	char profile_id[PROVD_ID_HEX_LEN + 1];
+/* A profile as the registry keeps it. der and chain_pem are owned (sc_reg_profile_rec_clear). */
+struct sc_reg_profile_rec {
+	char profile_id[SC_REG_ID_HEX_LEN + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	char challenge[PROVD_CHALLENGE_HEX_MAX + 1];  /* "" if none */
+	char challenge[SC_REG_CHALLENGE_HEX_MAX + 1];  /* "" if none */
 	enum sc_key_origin origin;
 	enum sc_alg alg;
 	int64_t not_before, not_after, profile_not_after, created_at, consumed_at; /* 0: not consumed */
@@ -123,10 +123,10 @@ struct provd_profile_rec {
 	size_t der_len;
 	char *chain_pem;                              /* the device's chain as it sent it */
 };
-void provd_profile_rec_clear(struct provd_profile_rec *rec);
+void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec);
 
 /* At most `max` profiles per device in any `window_s` seconds (max 0: no limit). */
-struct provd_rate {
+struct sc_reg_rate {
 	uint32_t max;
 	int64_t window_s;
 };
@@ -138,27 +138,27 @@ struct provd_rate {
  * SC_ERR_DENIED with *why set and writes nothing; SC_ERR_IO if the database fails or stays busy.
  * rec->created_at is set to now. *retry_after: for RATE_LIMITED, seconds until a slot frees.
  */
-sc_err provd_reg_profile_insert(struct provd_reg *reg, struct provd_profile_rec *rec,
-    const struct provd_rate *rate, int64_t now, const char *actor, enum provd_why *why,
+sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, enum sc_reg_why *why,
     int64_t *retry_after) SC_MUST_USE;
 
 /*
- * The checks of provd_reg_profile_insert before any signing (so a refused device costs no
+ * The checks of sc_reg_profile_insert before any signing (so a refused device costs no
  * signature): device registered and active, rate, challenge unused. SC_ERR_DENIED with *why.
- * Read-only; provd_reg_profile_insert checks again inside its transaction.
+ * Read-only; sc_reg_profile_insert checks again inside its transaction.
  */
-sc_err provd_reg_profile_precheck(struct provd_reg *reg, const char *device_id, const char *challenge,
-    const struct provd_rate *rate, int64_t now, enum provd_why *why, int64_t *retry_after) SC_MUST_USE;
+sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const char *challenge,
+    const struct sc_reg_rate *rate, int64_t now, enum sc_reg_why *why, int64_t *retry_after) SC_MUST_USE;
 
 /* A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none. *out owns its buffers. */
-sc_err provd_reg_profile_get(struct provd_reg *reg, const char *profile_id,
-    struct provd_profile_rec *out) SC_MUST_USE;
+sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
+    struct sc_reg_profile_rec *out) SC_MUST_USE;
 
-struct provd_cert_rec {
-	char fpr[PROVD_FPR_HEX_LEN + 1];
-	char serial[PROVD_SERIAL_HEX_MAX + 1];
+struct sc_reg_cert_rec {
+	char fpr[SC_REG_FPR_HEX_LEN + 1];
+	char serial[SC_REG_SERIAL_HEX_MAX + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	char profile_id[PROVD_ID_HEX_LEN + 1];
+	char profile_id[SC_REG_ID_HEX_LEN + 1];
 	int64_t not_before, not_after, registered_at;
 	const uint8_t *der;   /* borrowed on record; NULL when listed */
 	size_t der_len;
@@ -171,32 +171,32 @@ struct provd_cert_rec {
  * idempotent success with *already = 1, any other is PROFILE_CONSUMED. SC_ERR_DENIED with *why
  * on a refusal, nothing written. rec->registered_at is set to now.
  */
-sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, int64_t now,
-    const char *actor, enum provd_why *why, int *already) SC_MUST_USE;
+sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
+    const char *actor, enum sc_reg_why *why, int *already) SC_MUST_USE;
 
 /* A device's certificates, newest first (at most `limit`, 0: all). */
-sc_err provd_reg_cert_list(struct provd_reg *reg, const char *device_id, size_t limit,
-    int (*cb)(void *ctx, const struct provd_cert_rec *c), void *ctx) SC_MUST_USE;
+sc_err sc_reg_cert_list(struct sc_reg *reg, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx) SC_MUST_USE;
 
 /* The DER of a registered certificate by fingerprint. *der is the caller's (OPENSSL_free). */
-sc_err provd_reg_cert_der(struct provd_reg *reg, const char *fpr, uint8_t **der, size_t *len) SC_MUST_USE;
+sc_err sc_reg_cert_der(struct sc_reg *reg, const char *fpr, uint8_t **der, size_t *len) SC_MUST_USE;
 
-struct provd_audit_rec {
+struct sc_reg_audit_rec {
 	int64_t seq, at;
 	const char *actor, *event, *device_id, *detail;  /* borrowed for the callback only */
 };
 
 /* The audit log (one device's, or all with device_id NULL), oldest first, the last `limit`. */
-sc_err provd_reg_audit_list(struct provd_reg *reg, const char *device_id, size_t limit,
-    int (*cb)(void *ctx, const struct provd_audit_rec *a), void *ctx) SC_MUST_USE;
+sc_err sc_reg_audit_list(struct sc_reg *reg, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx) SC_MUST_USE;
 
-struct provd_counts {
+struct sc_reg_counts {
 	int64_t devices_active, devices_revoked;
 	int64_t profiles, profiles_consumed, certificates, revocations, audit;
 };
-sc_err provd_reg_counts(struct provd_reg *reg, struct provd_counts *out) SC_MUST_USE;
+sc_err sc_reg_counts(struct sc_reg *reg, struct sc_reg_counts *out) SC_MUST_USE;
 
 /* PRAGMA quick_check and foreign_key_check: SC_ERR_STORE_DAMAGED (detail: the first problem). */
-sc_err provd_reg_check(struct provd_reg *reg) SC_MUST_USE;
+sc_err sc_reg_check(struct sc_reg *reg) SC_MUST_USE;
 
 #endif

@@ -31,7 +31,7 @@ struct reg_stmt {
 	int busy;                      /* handed out, not yet done() */
 };
 
-struct provd_reg {
+struct sc_reg {
 	sqlite3 *db;
 	char path[256];
 	struct reg_stmt stmts[REG_STMT_CACHE];
@@ -107,35 +107,35 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
-const char *provd_dev_status_name(enum provd_dev_status s)
+const char *sc_reg_dev_status_name(enum sc_reg_dev_status s)
 {
 	switch (s) {
-	case PROVD_DEV_ACTIVE: return "active";
-	case PROVD_DEV_REVOKED: return "revoked";
+	case SC_REG_DEV_ACTIVE: return "active";
+	case SC_REG_DEV_REVOKED: return "revoked";
 	}
 	return "unknown";
 }
 
-static enum provd_dev_status status_from_text(const unsigned char *s)
+static enum sc_reg_dev_status status_from_text(const unsigned char *s)
 {
 	if (s != NULL && strcmp((const char *)s, "active") == 0)
-		return PROVD_DEV_ACTIVE;
+		return SC_REG_DEV_ACTIVE;
 	if (s != NULL && strcmp((const char *)s, "revoked") == 0)
-		return PROVD_DEV_REVOKED;
+		return SC_REG_DEV_REVOKED;
 	return 0;
 }
 
-static sc_err db_fail(struct provd_reg *reg, const char *what)
+static sc_err db_fail(struct sc_reg *reg, const char *what)
 {
 	int rc = sqlite3_extended_errcode(reg->db);
 
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		return sc_fail(SC_ERR_IO, "%s: registry %s busy (another writer held it for %d ms)",
-		    what, reg->path, PROVD_REG_BUSY_TIMEOUT_MS);
+		    what, reg->path, SC_REG_BUSY_TIMEOUT_MS);
 	return sc_fail(SC_ERR_IO, "%s: registry %s: %s", what, reg->path, sqlite3_errmsg(reg->db));
 }
 
-static sc_err exec(struct provd_reg *reg, const char *sql, const char *what)
+static sc_err exec(struct sc_reg *reg, const char *sql, const char *what)
 {
 	if (sqlite3_exec(reg->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(reg, what);
@@ -143,7 +143,7 @@ static sc_err exec(struct provd_reg *reg, const char *sql, const char *what)
 }
 
 /* A statement for sql: a kept one not in use (reset, unbound), else compiled (and kept if room). */
-static sc_err prepare(struct provd_reg *reg, const char *sql, sqlite3_stmt **st)
+static sc_err prepare(struct sc_reg *reg, const char *sql, sqlite3_stmt **st)
 {
 	for (size_t i = 0; i < reg->n_stmts; i++)
 		if (!reg->stmts[i].busy && strcmp(sqlite3_sql(reg->stmts[i].st), sql) == 0) {
@@ -166,7 +166,7 @@ static sc_err prepare(struct provd_reg *reg, const char *sql, sqlite3_stmt **st)
  * Done with a statement (in place of sqlite3_finalize): a kept one is reset at once, which ends
  * its read of the database exactly as finalizing would, and its bindings cleared; others finalized.
  */
-static void done(struct provd_reg *reg, sqlite3_stmt *st)
+static void done(struct sc_reg *reg, sqlite3_stmt *st)
 {
 	if (st == NULL)
 		return;
@@ -196,7 +196,7 @@ static void copy_col(sqlite3_stmt *st, int i, char *out, size_t out_len)
 }
 
 /* One statement without rows, from the kept ones (every request begins and commits). */
-static sc_err run(struct provd_reg *reg, const char *sql, const char *what)
+static sc_err run(struct sc_reg *reg, const char *sql, const char *what)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
@@ -208,12 +208,12 @@ static sc_err run(struct provd_reg *reg, const char *sql, const char *what)
 	return r;
 }
 
-static sc_err begin(struct provd_reg *reg)
+static sc_err begin(struct sc_reg *reg)
 {
 	return run(reg, "BEGIN IMMEDIATE", "begin");
 }
 
-static sc_err commit(struct provd_reg *reg)
+static sc_err commit(struct sc_reg *reg)
 {
 	sc_err r = run(reg, "COMMIT", "commit");
 
@@ -222,14 +222,14 @@ static sc_err commit(struct provd_reg *reg)
 	return r;
 }
 
-static void rollback(struct provd_reg *reg)
+static void rollback(struct sc_reg *reg)
 {
 	if (!sqlite3_get_autocommit(reg->db))
 		(void)sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* One audit row, inside the caller's transaction. */
-static sc_err audit(struct provd_reg *reg, int64_t now, const char *actor, const char *event,
+static sc_err audit(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
     const char *device_id, const char *detail)
 {
 	sqlite3_stmt *st = NULL;
@@ -248,7 +248,7 @@ static sc_err audit(struct provd_reg *reg, int64_t now, const char *actor, const
 	return r;
 }
 
-static sc_err pragma_int(struct provd_reg *reg, const char *sql, int64_t *out)
+static sc_err pragma_int(struct sc_reg *reg, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
@@ -265,7 +265,7 @@ static sc_err pragma_int(struct provd_reg *reg, const char *sql, int64_t *out)
 	return r;
 }
 
-int provd_reg_schema_version(struct provd_reg *reg)
+int sc_reg_schema_version(struct sc_reg *reg)
 {
 	int64_t v = -1;
 
@@ -274,7 +274,7 @@ int provd_reg_schema_version(struct provd_reg *reg)
 	return (int)v;
 }
 
-static sc_err migrate(struct provd_reg *reg)
+static sc_err migrate(struct sc_reg *reg)
 {
 	const int newest = (int)(sizeof(migrations) / sizeof(migrations[0]));
 	int64_t v, app_id, n_tables;
@@ -316,10 +316,10 @@ fail:
 	return r;
 }
 
-sc_err provd_reg_open(const char *path, int create, struct provd_reg **out)
+sc_err sc_reg_open(const char *path, int create, struct sc_reg **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
-	struct provd_reg *reg = NULL;
+	struct sc_reg *reg = NULL;
 	struct stat st;
 	sqlite3_stmt *stmt = NULL;
 
@@ -349,7 +349,7 @@ sc_err provd_reg_open(const char *path, int create, struct provd_reg **out)
 		goto out;
 	}
 	sqlite3_extended_result_codes(reg->db, 1);
-	sqlite3_busy_timeout(reg->db, PROVD_REG_BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(reg->db, SC_REG_BUSY_TIMEOUT_MS);
 	/* No schema tricks from a hostile file: no writable_schema, no untrusted functions in views. */
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
@@ -374,11 +374,11 @@ sc_err provd_reg_open(const char *path, int create, struct provd_reg **out)
 	r = SC_OK;
 out:
 	done(reg, stmt);
-	provd_reg_close(reg);
+	sc_reg_close(reg);
 	return r;
 }
 
-void provd_reg_close(struct provd_reg *reg)
+void sc_reg_close(struct sc_reg *reg)
 {
 	if (reg == NULL)
 		return;
@@ -392,13 +392,13 @@ void provd_reg_close(struct provd_reg *reg)
 
 static sc_err check_note(const char *what, const char *s)
 {
-	if (s != NULL && strlen(s) > PROVD_NOTE_MAX)
-		return sc_fail(SC_ERR_USAGE, "%s: %zu bytes, at most %d", what, strlen(s), PROVD_NOTE_MAX);
+	if (s != NULL && strlen(s) > SC_REG_NOTE_MAX)
+		return sc_fail(SC_ERR_USAGE, "%s: %zu bytes, at most %d", what, strlen(s), SC_REG_NOTE_MAX);
 	return SC_OK;
 }
 
 /* Insert a device inside the caller's transaction. SC_ERR_EXISTS if it is there. */
-static sc_err device_insert(struct provd_reg *reg, const char *device_id, const char *note,
+static sc_err device_insert(struct sc_reg *reg, const char *device_id, const char *note,
     const char *actor, int64_t now, const char *how)
 {
 	sqlite3_stmt *st = NULL;
@@ -421,7 +421,7 @@ static sc_err device_insert(struct provd_reg *reg, const char *device_id, const 
 	return audit(reg, now, actor, "device-added", device_id, how);
 }
 
-sc_err provd_reg_device_add(struct provd_reg *reg, const char *device_id, const char *note,
+sc_err sc_reg_device_add(struct sc_reg *reg, const char *device_id, const char *note,
     const char *actor, int64_t now)
 {
 	sc_err r;
@@ -437,12 +437,12 @@ sc_err provd_reg_device_add(struct provd_reg *reg, const char *device_id, const 
 	return commit(reg);
 }
 
-sc_err provd_reg_device_revoke(struct provd_reg *reg, const char *device_id, const char *reason,
+sc_err sc_reg_device_revoke(struct sc_reg *reg, const char *device_id, const char *reason,
     const char *actor, int64_t now, int *already)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
-	enum provd_dev_status s = 0;
+	enum sc_reg_dev_status s = 0;
 
 	*already = 0;
 	if ((r = check_note("reason", reason)) != SC_OK || (r = begin(reg)) != SC_OK)
@@ -458,7 +458,7 @@ sc_err provd_reg_device_revoke(struct provd_reg *reg, const char *device_id, con
 		r = sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered", device_id);
 		goto fail;
 	}
-	if (s == PROVD_DEV_REVOKED) {
+	if (s == SC_REG_DEV_REVOKED) {
 		*already = 1;
 		rollback(reg);
 		return SC_OK;
@@ -491,7 +491,7 @@ fail:
 }
 
 /* Fill the counts, revocation and newest certificate of d (d->device_id set). */
-static sc_err device_details(struct provd_reg *reg, struct provd_device *d)
+static sc_err device_details(struct sc_reg *reg, struct sc_reg_device *d)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
@@ -529,7 +529,7 @@ static sc_err device_details(struct provd_reg *reg, struct provd_device *d)
 	return SC_OK;
 }
 
-static void device_from_row(sqlite3_stmt *st, struct provd_device *d)
+static void device_from_row(sqlite3_stmt *st, struct sc_reg_device *d)
 {
 	memset(d, 0, sizeof(*d));
 	copy_col(st, 0, d->device_id, sizeof(d->device_id));
@@ -539,7 +539,7 @@ static void device_from_row(sqlite3_stmt *st, struct provd_device *d)
 	d->updated_at = sqlite3_column_int64(st, 4);
 }
 
-sc_err provd_reg_device_get(struct provd_reg *reg, const char *device_id, struct provd_device *out)
+sc_err sc_reg_device_get(struct sc_reg *reg, const char *device_id, struct sc_reg_device *out)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
@@ -561,18 +561,18 @@ sc_err provd_reg_device_get(struct provd_reg *reg, const char *device_id, struct
 	return device_details(reg, out);
 }
 
-sc_err provd_reg_device_list(struct provd_reg *reg, enum provd_dev_status status,
-    int (*cb)(void *ctx, const struct provd_device *d), void *ctx)
+sc_err sc_reg_device_list(struct sc_reg *reg, enum sc_reg_dev_status status,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx)
 {
 	sqlite3_stmt *st = NULL;
-	struct provd_device d;
+	struct sc_reg_device d;
 	sc_err r;
 	int rc;
 
 	if ((r = prepare(reg, "SELECT device_id, status, note, created_at, updated_at FROM devices "
 	    "WHERE ?1 IS NULL OR status = ?1 ORDER BY device_id", &st)) != SC_OK)
 		return r;
-	bind_text(st, 1, status == 0 ? NULL : provd_dev_status_name(status));
+	bind_text(st, 1, status == 0 ? NULL : sc_reg_dev_status_name(status));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		device_from_row(st, &d);
 		if ((r = device_details(reg, &d)) != SC_OK)
@@ -663,12 +663,12 @@ static int read_line(FILE *f, char *out, size_t out_len, size_t *len)
 	return nul ? LINE_NUL : LINE_OK;
 }
 
-sc_err provd_reg_import_csv(struct provd_reg *reg, const char *path, const char *actor, int64_t now,
+sc_err sc_reg_import_csv(struct sc_reg *reg, const char *path, const char *actor, int64_t now,
     size_t *added, size_t *skipped)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	FILE *f = NULL;
-	char line[PROVD_CSV_LINE_MAX + 1], how[64];
+	char line[SC_REG_CSV_LINE_MAX + 1], how[64];
 	sqlite3_stmt *seen = NULL;
 	size_t lineno = 0, n_lines = 0;
 	int in_tx = 0;
@@ -693,7 +693,7 @@ sc_err provd_reg_import_csv(struct provd_reg *reg, const char *path, const char 
 		lineno++;
 		if (got == LINE_TOO_LONG) {
 			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: line longer than %d bytes", path, lineno,
-			    PROVD_CSV_LINE_MAX);
+			    SC_REG_CSV_LINE_MAX);
 			goto out;
 		}
 		if (got == LINE_NUL) {
@@ -704,9 +704,9 @@ sc_err provd_reg_import_csv(struct provd_reg *reg, const char *path, const char 
 			line[--len] = '\0';
 		if (len == 0 || line[0] == '#')
 			continue;
-		if (++n_lines > PROVD_CSV_MAX_LINES) {
+		if (++n_lines > SC_REG_CSV_MAX_LINES) {
 			r = sc_fail(SC_ERR_OVERSIZE, "%s: more than %d devices in one import", path,
-			    PROVD_CSV_MAX_LINES);
+			    SC_REG_CSV_MAX_LINES);
 			goto out;
 		}
 		if ((nf = csv_split(line, fields, 2)) < 0) {
@@ -720,8 +720,8 @@ sc_err provd_reg_import_csv(struct provd_reg *reg, const char *path, const char 
 			    path, lineno, fields[0]);
 			goto out;
 		}
-		if (nf == 2 && strlen(fields[1]) > PROVD_NOTE_MAX) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: note longer than %d bytes", path, lineno, PROVD_NOTE_MAX);
+		if (nf == 2 && strlen(fields[1]) > SC_REG_NOTE_MAX) {
+			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: note longer than %d bytes", path, lineno, SC_REG_NOTE_MAX);
 			goto out;
 		}
 		sqlite3_reset(seen);
@@ -764,7 +764,7 @@ out:
 
 /* ---- profiles ---- */
 
-void provd_profile_rec_clear(struct provd_profile_rec *rec)
+void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec)
 {
 	if (rec == NULL)
 		return;
@@ -774,15 +774,15 @@ void provd_profile_rec_clear(struct provd_profile_rec *rec)
 }
 
 /* The checks shared by precheck and insert; *why set and SC_ERR_DENIED on a refusal. */
-static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const char *challenge,
-    const struct provd_rate *rate, int64_t now, enum provd_why *why, int64_t *retry_after)
+static sc_err profile_checks(struct sc_reg *reg, const char *device_id, const char *challenge,
+    const struct sc_reg_rate *rate, int64_t now, enum sc_reg_why *why, int64_t *retry_after)
 {
 	sqlite3_stmt *st = NULL;
-	enum provd_dev_status s = 0;
+	enum sc_reg_dev_status s = 0;
 	sc_err r;
 	int rc;
 
-	*why = PROVD_WHY_NONE;
+	*why = SC_REG_WHY_NONE;
 	if (retry_after != NULL)
 		*retry_after = 0;
 	if ((r = prepare(reg, "SELECT status FROM devices WHERE device_id = ?", &st)) != SC_OK)
@@ -794,11 +794,11 @@ static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(reg, "reading a device");
 	if (s == 0) {
-		*why = PROVD_WHY_UNKNOWN_DEVICE;
+		*why = SC_REG_WHY_UNKNOWN_DEVICE;
 		return sc_fail(SC_ERR_DENIED, "device %s is not registered (not activated)", device_id);
 	}
-	if (s == PROVD_DEV_REVOKED) {
-		*why = PROVD_WHY_REVOKED;
+	if (s == SC_REG_DEV_REVOKED) {
+		*why = SC_REG_WHY_REVOKED;
 		return sc_fail(SC_ERR_DENIED, "device %s is revoked", device_id);
 	}
 	if (rate != NULL && rate->max > 0) {
@@ -818,7 +818,7 @@ static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const
 		oldest = sqlite3_column_int64(st, 1);
 		done(reg, st);
 		if (n >= (int64_t)rate->max) {
-			*why = PROVD_WHY_RATE_LIMITED;
+			*why = SC_REG_WHY_RATE_LIMITED;
 			if (retry_after != NULL)
 				*retry_after = oldest + rate->window_s - now + 1;
 			return sc_fail(SC_ERR_DENIED, "device %s had %lld profiles in the last %lld s (at most %u)",
@@ -832,7 +832,7 @@ static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const
 		rc = sqlite3_step(st);
 		done(reg, st);
 		if (rc == SQLITE_ROW) {
-			*why = PROVD_WHY_REPLAY;
+			*why = SC_REG_WHY_REPLAY;
 			return sc_fail(SC_ERR_DENIED, "challenge already used for a profile (a replayed request)");
 		}
 		if (rc != SQLITE_DONE)
@@ -841,14 +841,14 @@ static sc_err profile_checks(struct provd_reg *reg, const char *device_id, const
 	return SC_OK;
 }
 
-sc_err provd_reg_profile_precheck(struct provd_reg *reg, const char *device_id, const char *challenge,
-    const struct provd_rate *rate, int64_t now, enum provd_why *why, int64_t *retry_after)
+sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const char *challenge,
+    const struct sc_reg_rate *rate, int64_t now, enum sc_reg_why *why, int64_t *retry_after)
 {
 	return profile_checks(reg, device_id, challenge, rate, now, why, retry_after);
 }
 
-sc_err provd_reg_profile_insert(struct provd_reg *reg, struct provd_profile_rec *rec,
-    const struct provd_rate *rate, int64_t now, const char *actor, enum provd_why *why,
+sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, enum sc_reg_why *why,
     int64_t *retry_after)
 {
 	sqlite3_stmt *st = NULL;
@@ -856,7 +856,7 @@ sc_err provd_reg_profile_insert(struct provd_reg *reg, struct provd_profile_rec 
 	sc_err r;
 	int rc;
 
-	*why = PROVD_WHY_NONE;
+	*why = SC_REG_WHY_NONE;
 	rec->created_at = now;
 	rec->consumed_at = 0;
 	if ((r = begin(reg)) != SC_OK)
@@ -881,7 +881,7 @@ sc_err provd_reg_profile_insert(struct provd_reg *reg, struct provd_profile_rec 
 	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
 		/* Cannot happen after profile_checks inside the same transaction; keep it refused anyway. */
-		*why = PROVD_WHY_REPLAY;
+		*why = SC_REG_WHY_REPLAY;
 		r = sc_fail(SC_ERR_DENIED, "challenge already used for a profile (a replayed request)");
 		goto fail;
 	}
@@ -900,7 +900,7 @@ fail:
 	return r;
 }
 
-sc_err provd_reg_profile_get(struct provd_reg *reg, const char *profile_id, struct provd_profile_rec *out)
+sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id, struct sc_reg_profile_rec *out)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r = SC_ERR_INTERNAL;
@@ -958,23 +958,23 @@ sc_err provd_reg_profile_get(struct provd_reg *reg, const char *profile_id, stru
 out:
 	done(reg, st);
 	if (r != SC_OK)
-		provd_profile_rec_clear(out);
+		sc_reg_profile_rec_clear(out);
 	return r;
 }
 
 /* ---- certificates ---- */
 
-sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, int64_t now,
-    const char *actor, enum provd_why *why, int *already)
+sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
+    const char *actor, enum sc_reg_why *why, int *already)
 {
 	sqlite3_stmt *st = NULL;
 	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", detail[256];
-	enum provd_dev_status s = 0;
+	enum sc_reg_dev_status s = 0;
 	int64_t consumed = 0;
 	sc_err r;
 	int rc;
 
-	*why = PROVD_WHY_NONE;
+	*why = SC_REG_WHY_NONE;
 	*already = 0;
 	rec->registered_at = now;
 	if ((r = begin(reg)) != SC_OK)
@@ -992,7 +992,7 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_DONE) {
-		*why = PROVD_WHY_PROFILE_UNKNOWN;
+		*why = SC_REG_WHY_PROFILE_UNKNOWN;
 		r = sc_fail(SC_ERR_DENIED, "the certificate names profile %s, which this server never issued",
 		    rec->profile_id);
 		goto fail;
@@ -1002,18 +1002,18 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 		goto fail;
 	}
 	if (strcmp(prof_dev, rec->device_id) != 0) {
-		*why = PROVD_WHY_DEVICE_MISMATCH;
+		*why = SC_REG_WHY_DEVICE_MISMATCH;
 		r = sc_fail(SC_ERR_DENIED, "profile %s was issued to device %s, the certificate is device %s's",
 		    rec->profile_id, prof_dev, rec->device_id);
 		goto fail;
 	}
-	if (s != PROVD_DEV_ACTIVE) {
-		*why = PROVD_WHY_REVOKED;
+	if (s != SC_REG_DEV_ACTIVE) {
+		*why = SC_REG_WHY_REVOKED;
 		r = sc_fail(SC_ERR_DENIED, "device %s is revoked", rec->device_id);
 		goto fail;
 	}
 	if (consumed != 0) {
-		char fpr[PROVD_FPR_HEX_LEN + 1] = "";
+		char fpr[SC_REG_FPR_HEX_LEN + 1] = "";
 
 		if ((r = prepare(reg, "SELECT fingerprint FROM certificates WHERE profile_id = ?", &st)) != SC_OK)
 			goto fail;
@@ -1028,7 +1028,7 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 			*already = 1;
 			return SC_OK;
 		}
-		*why = PROVD_WHY_PROFILE_CONSUMED;
+		*why = SC_REG_WHY_PROFILE_CONSUMED;
 		return sc_fail(SC_ERR_DENIED, "profile %s already has a registered certificate", rec->profile_id);
 	}
 	if ((r = prepare(reg, "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
@@ -1046,7 +1046,7 @@ sc_err provd_reg_cert_record(struct provd_reg *reg, struct provd_cert_rec *rec, 
 	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-		*why = PROVD_WHY_PROFILE_CONSUMED;
+		*why = SC_REG_WHY_PROFILE_CONSUMED;
 		r = sc_fail(SC_ERR_DENIED, "this certificate is already registered for another profile");
 		goto fail;
 	}
@@ -1075,11 +1075,11 @@ fail:
 	return r;
 }
 
-sc_err provd_reg_cert_list(struct provd_reg *reg, const char *device_id, size_t limit,
-    int (*cb)(void *ctx, const struct provd_cert_rec *c), void *ctx)
+sc_err sc_reg_cert_list(struct sc_reg *reg, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx)
 {
 	sqlite3_stmt *st = NULL;
-	struct provd_cert_rec c;
+	struct sc_reg_cert_rec c;
 	sc_err r;
 	int rc;
 
@@ -1106,7 +1106,7 @@ sc_err provd_reg_cert_list(struct provd_reg *reg, const char *device_id, size_t 
 	return r;
 }
 
-sc_err provd_reg_cert_der(struct provd_reg *reg, const char *fpr, uint8_t **der, size_t *len)
+sc_err sc_reg_cert_der(struct sc_reg *reg, const char *fpr, uint8_t **der, size_t *len)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
@@ -1137,11 +1137,11 @@ sc_err provd_reg_cert_der(struct provd_reg *reg, const char *fpr, uint8_t **der,
 	return r;
 }
 
-sc_err provd_reg_audit_list(struct provd_reg *reg, const char *device_id, size_t limit,
-    int (*cb)(void *ctx, const struct provd_audit_rec *a), void *ctx)
+sc_err sc_reg_audit_list(struct sc_reg *reg, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
 {
 	sqlite3_stmt *st = NULL;
-	struct provd_audit_rec a;
+	struct sc_reg_audit_rec a;
 	sc_err r;
 	int rc;
 
@@ -1167,7 +1167,7 @@ sc_err provd_reg_audit_list(struct provd_reg *reg, const char *device_id, size_t
 	return r;
 }
 
-sc_err provd_reg_counts(struct provd_reg *reg, struct provd_counts *out)
+sc_err sc_reg_counts(struct sc_reg *reg, struct sc_reg_counts *out)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
@@ -1195,7 +1195,7 @@ sc_err provd_reg_counts(struct provd_reg *reg, struct provd_counts *out)
 	return r;
 }
 
-sc_err provd_reg_check(struct provd_reg *reg)
+sc_err sc_reg_check(struct sc_reg *reg)
 {
 	sqlite3_stmt *st = NULL;
 	char first[200] = "";
