@@ -369,7 +369,7 @@ sc_err cmd_device_sign(int argc, char **argv)
 	const char *key_s, *in_path, *out_path;
 	enum sc_digest digest = SC_DIGEST_SHA256;
 	enum sc_alg alg = SC_ALG_NONE;
-	uint32_t handle;
+	uint32_t handle = 0;   /* set by parse_handle; gcc -O3 cannot see that */
 	uint8_t *data = NULL, *sig = NULL, md[EVP_MAX_MD_SIZE];
 	size_t data_len = 0, sig_len = 0;
 	unsigned md_len = 0;
@@ -424,7 +424,7 @@ sc_err cmd_device_delete(int argc, char **argv)
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	const char *key_s;
-	uint32_t handle;
+	uint32_t handle = 0;   /* set by parse_handle; gcc -O3 cannot see that */
 	sc_err r;
 
 	if ((r = device_open_ex(&a, "device delete", spec, 2, argc, argv, delete_usage, &sp, 1)) != SC_OK || a.help)

@@ -39,6 +39,7 @@ static void escape_into(char *dst, size_t cap, const char *src)
 	dst[o] = '\0';
 }
 
+__attribute__((format(printf, 2, 0)))
 static void log_line(const char *err_name, const char *fmt, va_list ap)
 {
 	char text[SC_LOG_LINE_MAX], line[SC_LOG_LINE_MAX];
@@ -61,6 +62,7 @@ void sc_log(const char *fmt, ...)
 	va_end(ap);
 }
 
+__attribute__((format(printf, 2, 3)))
 static void log_detail(const char *err_name, const char *fmt, ...)
 {
 	va_list ap;

@@ -316,16 +316,21 @@ sc_err spd_sandbox_enter(int store_dirfd, int sock_dirfd, int *landlock_abi)
 			goto out;
 
 	/* Memory, but never executable memory: no code can be brought in after start-up. */
-	a[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	/* Spelled out rather than SCMP_A2(…): libseccomp's macros leave datum_b implicit, which
+	 * clang's -Wmissing-field-initializers reports. */
+	a[0] = (struct scmp_arg_cmp){ .arg = 2, .op = SCMP_CMP_MASKED_EQ, .datum_a = PROT_EXEC,
+		.datum_b = 0 };
 	if ((r = rule(ctx, "mmap", 1, a)) != SC_OK || (r = rule(ctx, "mprotect", 1, a)) != SC_OK)
 		goto out;
 	/* The one socket option the daemon reads: the peer's credentials. */
-	a[0] = SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET);
-	a[1] = SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED);
+	a[0] = (struct scmp_arg_cmp){ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET,
+		.datum_b = 0 };
+	a[1] = (struct scmp_arg_cmp){ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_PEERCRED,
+		.datum_b = 0 };
 	if ((r = rule(ctx, "getsockopt", 2, a)) != SC_OK)
 		goto out;
 	/* send() on a connected socket: no destination address, so no datagram anywhere else. */
-	a[0] = SCMP_A4(SCMP_CMP_EQ, 0);
+	a[0] = (struct scmp_arg_cmp){ .arg = 4, .op = SCMP_CMP_EQ, .datum_a = 0, .datum_b = 0 };
 	if ((r = rule(ctx, "sendto", 1, a)) != SC_OK)
 		goto out;
 
