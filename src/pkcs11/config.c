@@ -7,10 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "p11.h"
+#include "p11_config.h"
 #include "util.h"
-
-#define P11_CONF_LINE_MAX 4096
 
 static int p11_debug;
 

@@ -32,6 +32,8 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "p11.h"
+#include "p11_config.h"
+#include "p11_objects.h"     /* P11_H_LEAF: the handles the module promises */
 #include "util.h"
 #include "testutil.h"
 
