@@ -228,27 +228,35 @@ static CK_RV parse_digest_info(const uint8_t *in, size_t len, enum sc_digest *d,
 	unsigned char *re = NULL;
 	X509_SIG *sig;
 	int ptype = V_ASN1_UNDEF, relen;
-	CK_RV rv = CKR_DATA_INVALID;
+	CK_RV rv;
 
 	if ((sig = d2i_X509_SIG(NULL, &p, (long)len)) == NULL) {
 		ERR_clear_error();
 		return CKR_DATA_INVALID;
 	}
 	relen = i2d_X509_SIG(sig, &re);
-	if ((size_t)(p - in) != len || relen < 0 || (size_t)relen != len || memcmp(re, in, len) != 0)
+	if ((size_t)(p - in) != len || relen < 0 || (size_t)relen != len || memcmp(re, in, len) != 0) {
+		rv = CKR_DATA_INVALID;          /* not DER, or trailing bytes */
 		goto out;
+	}
 	X509_SIG_get0(sig, &alg, &os);
 	X509_ALGOR_get0(&oid, &ptype, NULL, alg);
-	if (ptype != V_ASN1_NULL)
+	if (ptype != V_ASN1_NULL) {
+		rv = CKR_DATA_INVALID;
 		goto out;
+	}
 	switch (OBJ_obj2nid(oid)) {
 	case NID_sha256: *d = SC_DIGEST_SHA256; break;
 	case NID_sha384: *d = SC_DIGEST_SHA384; break;
 	case NID_sha512: *d = SC_DIGEST_SHA512; break;
-	default: goto out;
-	}
-	if ((size_t)ASN1_STRING_length(os) != (size_t)EVP_MD_get_size(sc_digest_md(*d)))
+	default:
+		rv = CKR_DATA_INVALID;          /* a hash the SP does not sign */
 		goto out;
+	}
+	if ((size_t)ASN1_STRING_length(os) != (size_t)EVP_MD_get_size(sc_digest_md(*d))) {
+		rv = CKR_DATA_INVALID;
+		goto out;
+	}
 	/* Points into `in`: the digest is the DigestInfo's last bytes. */
 	*dg_len = (size_t)ASN1_STRING_length(os);
 	*dg = in + len - *dg_len;
@@ -265,14 +273,19 @@ static CK_RV ecdsa_raw(const uint8_t *der, size_t len, size_t field, uint8_t **o
 	const unsigned char *p = der;
 	const BIGNUM *r = NULL, *s = NULL;
 	ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
-	CK_RV rv = CKR_DEVICE_ERROR;
+	CK_RV rv;
 
 	*out = NULL;
-	if (sig == NULL || (size_t)(p - der) != len)
+	/* The SP's answer: anything but one exact ECDSA-Sig-Value for this curve is its fault. */
+	if (sig == NULL || (size_t)(p - der) != len) {
+		rv = CKR_DEVICE_ERROR;
 		goto out;
+	}
 	ECDSA_SIG_get0(sig, &r, &s);
-	if (BN_num_bytes(r) > (int)field || BN_num_bytes(s) > (int)field)
+	if (BN_num_bytes(r) > (int)field || BN_num_bytes(s) > (int)field) {
+		rv = CKR_DEVICE_ERROR;
 		goto out;
+	}
 	if ((*out = OPENSSL_malloc(2 * field)) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
