@@ -79,3 +79,33 @@ if(SC_FUZZ)
     add_dependencies(sc_fuzz_all fuzz_${t})
   endforeach()
 endif()
+
+# fuzz_p11config: the PKCS#11 module's configuration parser (src/pkcs11/config.c). config.c is
+# the module's, not libselfcert's or the SP's, so each binary compiles it beside its driver and
+# takes the flavour's flags (sanitizers, coverage) from the core it links.
+set(SC_FUZZ_P11CONFIG_SOURCES ${SC_FUZZ_DIR}/fuzz_p11config.c
+  ${CMAKE_SOURCE_DIR}/src/pkcs11/config.c)
+add_executable(fuzz_replay_p11config ${SC_FUZZ_P11CONFIG_SOURCES} ${SC_FUZZ_DIR}/replay.c)
+target_include_directories(fuzz_replay_p11config PRIVATE ${CMAKE_SOURCE_DIR}/src/pkcs11)
+target_link_libraries(fuzz_replay_p11config PRIVATE sc_fuzz_core_asan)
+add_dependencies(sc_fuzz_all fuzz_replay_p11config)
+add_test(NAME fuzz/replay_p11config COMMAND fuzz_replay_p11config ${SC_FUZZ_DIR}/corpus/p11config)
+set_tests_properties(fuzz/replay_p11config PROPERTIES TIMEOUT 300
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+if(TARGET sc_fuzz_core_plain)
+  add_executable(fuzz_plain_p11config ${SC_FUZZ_P11CONFIG_SOURCES} ${SC_FUZZ_DIR}/replay.c)
+  target_include_directories(fuzz_plain_p11config PRIVATE ${CMAKE_SOURCE_DIR}/src/pkcs11)
+  target_link_libraries(fuzz_plain_p11config PRIVATE sc_fuzz_core_plain)
+  add_test(NAME fuzz/memcheck_p11config COMMAND ${SC_VALGRIND_EXE} -q --error-exitcode=99
+    --leak-check=full --errors-for-leak-kinds=definite $<TARGET_FILE:fuzz_plain_p11config>
+    ${SC_FUZZ_DIR}/corpus/p11config)
+  set_tests_properties(fuzz/memcheck_p11config PROPERTIES TIMEOUT 600)
+endif()
+if(SC_FUZZ)
+  add_executable(fuzz_p11config ${SC_FUZZ_P11CONFIG_SOURCES})
+  target_include_directories(fuzz_p11config PRIVATE ${CMAKE_SOURCE_DIR}/src/pkcs11)
+  target_link_libraries(fuzz_p11config PRIVATE sc_fuzz_core_lf)
+  target_compile_options(fuzz_p11config PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_p11config PRIVATE -fsanitize=fuzzer)
+  add_dependencies(sc_fuzz_all fuzz_p11config)
+endif()
