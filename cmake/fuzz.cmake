@@ -90,8 +90,8 @@ target_include_directories(fuzz_replay_p11config PRIVATE ${CMAKE_SOURCE_DIR}/src
 target_link_libraries(fuzz_replay_p11config PRIVATE sc_fuzz_core_asan)
 add_dependencies(sc_fuzz_all fuzz_replay_p11config)
 add_test(NAME fuzz/replay_p11config COMMAND fuzz_replay_p11config ${SC_FUZZ_DIR}/corpus/p11config)
-set_tests_properties(fuzz/replay_p11config PROPERTIES TIMEOUT 300
-  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+set_tests_properties(fuzz/replay_p11config PROPERTIES TIMEOUT 300 ENVIRONMENT
+  "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 if(TARGET sc_fuzz_core_plain)
   add_executable(fuzz_plain_p11config ${SC_FUZZ_P11CONFIG_SOURCES} ${SC_FUZZ_DIR}/replay.c)
   target_include_directories(fuzz_plain_p11config PRIVATE ${CMAKE_SOURCE_DIR}/src/pkcs11)
