@@ -1,8 +1,9 @@
 # libselfcert-pkcs11.so: the PKCS#11 module (src/pkcs11), its tests, and the relying-party
 # example (examples/gateway.c). Stock programs (p11tool, pkcs11-tool, gnutls, OpenSSL through
 # libp11) load the module in every build, the asan preset included, so the module and everything
-# in it is PIC, hidden and never sanitized: it links selfcert_pic, the one second compilation of
-# libselfcert's sources, instead of libselfcert.
+# in it is PIC, hidden and never sanitized: it links selfcert_pic instead of libselfcert. That
+# build of the module is the one exception to "each source compiled once": libselfcert's sources
+# again in selfcert_pic, and config.c again in p11_config for the tests.
 pkg_check_modules(P11KIT REQUIRED IMPORTED_TARGET p11-kit-1)
 
 add_library(selfcert_pic OBJECT ${SC_LIB_SOURCES})
@@ -11,13 +12,7 @@ target_include_directories(selfcert_pic PUBLIC include src/lib)
 target_link_libraries(selfcert_pic PUBLIC OpenSSL::Crypto)
 target_compile_definitions(selfcert_pic PRIVATE $<TARGET_PROPERTY:libselfcert,COMPILE_DEFINITIONS>)
 
-# The configuration parser on its own: the module, its unit test and its fuzz target share it.
-add_library(p11_config OBJECT src/pkcs11/config.c)
-set_target_properties(p11_config PROPERTIES C_VISIBILITY_PRESET hidden SC_UNSANITIZED ON)
-target_include_directories(p11_config PUBLIC src/pkcs11 ${P11KIT_INCLUDE_DIRS} include src/lib)
-
 file(GLOB SC_PKCS11_SOURCES CONFIGURE_DEPENDS src/pkcs11/*.c)
-list(FILTER SC_PKCS11_SOURCES EXCLUDE REGEX "/config\\.c$")
 add_library(selfcert-pkcs11 MODULE ${SC_PKCS11_SOURCES})
 set_target_properties(selfcert-pkcs11 PROPERTIES
   OUTPUT_NAME selfcert-pkcs11
@@ -28,7 +23,14 @@ set_target_properties(selfcert-pkcs11 PROPERTIES
 target_link_options(selfcert-pkcs11 PRIVATE -Wl,--no-undefined
   -Wl,--version-script=${CMAKE_SOURCE_DIR}/src/pkcs11/selfcert-pkcs11.map)
 # Only p11-kit's headers (the PKCS#11 v2.40 definitions): the module does not link libp11-kit.
-target_link_libraries(selfcert-pkcs11 PRIVATE selfcert_pic p11_config Threads::Threads)
+target_include_directories(selfcert-pkcs11 PRIVATE src/pkcs11 ${P11KIT_INCLUDE_DIRS})
+target_link_libraries(selfcert-pkcs11 PRIVATE selfcert_pic Threads::Threads)
+
+# The configuration parser, built as the tests build everything (sanitized in the asan preset),
+# for the module's unit test and its fuzz target; it needs neither PKCS#11 nor OpenSSL types.
+add_library(p11_config STATIC src/pkcs11/config.c)
+target_include_directories(p11_config PUBLIC src/pkcs11)
+target_link_libraries(p11_config PUBLIC libselfcert selfcert_internal)
 
 # The relying party: an OpenSSL TLS server that admits clients by sc_verify_chain().
 find_package(OpenSSL 3.0 REQUIRED COMPONENTS SSL)
@@ -45,6 +47,7 @@ target_link_libraries(sc-p11-drive PRIVATE OpenSSL::Crypto ${CMAKE_DL_LIBS})
 
 # The unit test dlopens the module and starts a real selfcert-spd; config.c is tested directly.
 set(SC_UNIT_LIBS_test_pkcs11 p11_config ${CMAKE_DL_LIBS} Threads::Threads)
+set(SC_UNIT_INCLUDES_test_pkcs11 ${P11KIT_INCLUDE_DIRS})
 set(SC_UNIT_DEPS_test_pkcs11 selfcert-pkcs11 selfcert-spd)
 set(SC_UNIT_ENV_test_pkcs11
   "SC_PKCS11_MODULE=$<TARGET_FILE:selfcert-pkcs11>;SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")

@@ -7,10 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "p11.h"
+#include "p11_config.h"
 #include "util.h"
-
-#define P11_CONF_LINE_MAX 4096
 
 static int p11_debug;
 
@@ -50,6 +48,57 @@ static sc_err parse_bool(const char *v, size_t n, int *out, const char *where)
 	return sc_fail(SC_ERR_MALFORMED, "%s: debug must be yes or no", where);
 }
 
+/* The keys, in the order the "unknown key" message lists them; bit i of `seen` is keys[i]. */
+enum { K_SP, K_CERTS, K_LABEL, K_DEBUG, N_KEYS };
+static const char *const keys[N_KEYS] = { "sp", "certs", "label", "debug" };
+
+/* Blanks off both ends of the n bytes at *s. */
+static void trim(const char **s, size_t *n)
+{
+	while (*n > 0 && is_space((*s)[0])) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && is_space((*s)[*n - 1]))
+		(*n)--;
+}
+
+/* One `key = value` line (trimmed, not a comment) into cfg; *seen: the keys given before. */
+static sc_err parse_line(struct p11_config *cfg, const char *line, size_t n, const char *where,
+    unsigned *seen)
+{
+	const char *eq = memchr(line, '=', n), *k = line, *v;
+	size_t kn, vn;
+	int i;
+
+	if (eq == NULL)
+		return sc_fail(SC_ERR_MALFORMED, "%s: expected key = value", where);
+	kn = (size_t)(eq - line);
+	trim(&k, &kn);
+	v = eq + 1;
+	vn = n - (size_t)(v - line);
+	trim(&v, &vn);
+	for (i = 0; i < N_KEYS; i++)
+		if (strlen(keys[i]) == kn && memcmp(k, keys[i], kn) == 0)
+			break;
+	if (i == N_KEYS)
+		return sc_fail(SC_ERR_MALFORMED, "%s: unknown key '%.*s' (sp, certs, label, debug)",
+		    where, (int)(kn > 64 ? 64 : kn), k);
+	if (*seen & (1u << i))
+		return sc_fail(SC_ERR_MALFORMED, "%s: '%.*s' given twice", where, (int)kn, k);
+	*seen |= 1u << i;
+	if (vn == 0)
+		return sc_fail(SC_ERR_MALFORMED, "%s: '%.*s' has no value", where, (int)kn, k);
+	if ((i == K_SP || i == K_CERTS) && v[0] != '/')
+		return sc_fail(SC_ERR_USAGE, "%s: '%.*s' must be an absolute path", where, (int)kn, k);
+	switch (i) {
+	case K_SP: return set_str(cfg->sp, sizeof(cfg->sp), v, vn, where, "sp");
+	case K_CERTS: return set_str(cfg->certs, sizeof(cfg->certs), v, vn, where, "certs");
+	case K_LABEL: return set_str(cfg->label, sizeof(cfg->label), v, vn, where, "label");
+	default: return parse_bool(v, vn, &cfg->debug, where);
+	}
+}
+
 sc_err p11_config_parse(struct p11_config *cfg, const char *text, size_t len, const char *path)
 {
 	unsigned seen = 0;
@@ -63,9 +112,6 @@ sc_err p11_config_parse(struct p11_config *cfg, const char *text, size_t len, co
 	while (pos < len) {
 		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
 		size_t n = nl != NULL ? (size_t)(nl - line) : len - pos;
-		const char *k, *v, *eq;
-		size_t kn, vn;
-		unsigned bit;
 		sc_err r;
 
 		pos += n + (nl != NULL);
@@ -73,53 +119,11 @@ sc_err p11_config_parse(struct p11_config *cfg, const char *text, size_t len, co
 		snprintf(where, sizeof(where), "%s:%zu", path, lineno);
 		if (n > P11_CONF_LINE_MAX)
 			return sc_fail(SC_ERR_OVERSIZE, "%s: line over %d bytes", where, P11_CONF_LINE_MAX);
-		while (n > 0 && is_space(line[0])) {
-			line++;
-			n--;
-		}
-		while (n > 0 && is_space(line[n - 1]))
-			n--;
+		trim(&line, &n);
 		/* Whole-line comments only: a path may hold a '#'. */
 		if (n == 0 || line[0] == '#')
 			continue;
-		if ((eq = memchr(line, '=', n)) == NULL)
-			return sc_fail(SC_ERR_MALFORMED, "%s: expected key = value", where);
-		k = line;
-		kn = (size_t)(eq - line);
-		while (kn > 0 && is_space(k[kn - 1]))
-			kn--;
-		v = eq + 1;
-		vn = n - (size_t)(v - line);
-		while (vn > 0 && is_space(v[0])) {
-			v++;
-			vn--;
-		}
-		if (kn == 2 && memcmp(k, "sp", 2) == 0)
-			bit = 1;
-		else if (kn == 5 && memcmp(k, "certs", 5) == 0)
-			bit = 2;
-		else if (kn == 5 && memcmp(k, "label", 5) == 0)
-			bit = 4;
-		else if (kn == 5 && memcmp(k, "debug", 5) == 0)
-			bit = 8;
-		else
-			return sc_fail(SC_ERR_MALFORMED, "%s: unknown key '%.*s' (sp, certs, label, debug)",
-			    where, (int)(kn > 64 ? 64 : kn), k);
-		if (seen & bit)
-			return sc_fail(SC_ERR_MALFORMED, "%s: '%.*s' given twice", where, (int)kn, k);
-		seen |= bit;
-		if (vn == 0)
-			return sc_fail(SC_ERR_MALFORMED, "%s: '%.*s' has no value", where, (int)kn, k);
-		if ((bit == 1 || bit == 2) && v[0] != '/')
-			return sc_fail(SC_ERR_USAGE, "%s: '%.*s' must be an absolute path", where,
-			    (int)kn, k);
-		switch (bit) {
-		case 1: r = set_str(cfg->sp, sizeof(cfg->sp), v, vn, where, "sp"); break;
-		case 2: r = set_str(cfg->certs, sizeof(cfg->certs), v, vn, where, "certs"); break;
-		case 4: r = set_str(cfg->label, sizeof(cfg->label), v, vn, where, "label"); break;
-		default: r = parse_bool(v, vn, &cfg->debug, where); break;
-		}
-		if (r != SC_OK)
+		if ((r = parse_line(cfg, line, n, where, &seen)) != SC_OK)
 			return r;
 	}
 	return SC_OK;

@@ -1,20 +1,19 @@
 /*
- * module.c — the PKCS#11 entry points of libselfcert-pkcs11.so: initialisation and locking,
- * the one slot and its token (one SP), sessions (each with its own SP connection and its own
- * snapshot of the objects), login semantics, and the C_* calls that drive objects.c and ops.c.
- * Only C_GetFunctionList and the C_* functions are exported.
+ * module.c — the PKCS#11 entry points of libselfcert-pkcs11.so and their function list: the one
+ * slot and its token (one SP), login semantics, argument checks and the operation protocol
+ * (size queries, CKR_BUFFER_TOO_SMALL), over session.c's sessions, objects.c's objects and
+ * ops.c's operations. Only C_GetFunctionList and the C_* functions are exported.
  */
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <selfcert/profile.h>
 #include "p11.h"
+#include "p11_config.h"
+#include "p11_mech.h"
+#include "p11_objects.h"
+#include "p11_ops.h"
+#include "p11_session.h"
 
 #define P11_EXPORT __attribute__((visibility("default")))
 
@@ -23,97 +22,7 @@
 #define P11_SLOT_DESC "selfcert secure processor (SP socket)"
 #define P11_MODEL "selfcert SP v1"
 
-/* The mutex functions in use: the application's (case 3 of v2.40 §5.4) or ours on pthreads. */
-struct p11_lockops {
-	CK_CREATEMUTEX create;
-	CK_DESTROYMUTEX destroy;
-	CK_LOCKMUTEX lock;
-	CK_UNLOCKMUTEX unlock;
-};
-
-struct p11_session {
-	CK_SESSION_HANDLE handle;
-	CK_FLAGS flags;
-	unsigned refs;                  /* the table's, and one per call in progress (g.mutex) */
-	void *mutex;                    /* one call at a time on this session and its connection */
-	struct sc_sp *sp;               /* this session's own connection to the SP */
-	struct timespec last_use;
-	char device_id[SC_DEVICE_ID_MAX + 1];
-	int broken;                     /* the SP went away under the session: CKR_DEVICE_ERROR */
-	sc_err broken_by;
-	struct p11_objects objs;        /* the token's objects when the session opened, and secrets */
-	size_t n_secrets;
-	int finding;
-	CK_OBJECT_HANDLE *found;
-	size_t n_found, pos_found;
-	struct p11_op sign, decrypt;
-};
-
-/* Only C_Initialize and C_Finalize write `initialized`, under init_lock. */
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_int initialized;
-
-static struct {
-	pid_t pid;                      /* a forked child must initialise again */
-	struct p11_lockops locks;
-	void *mutex;                    /* the session table, the login state, handle counters */
-	struct p11_config cfg;          /* read-only after C_Initialize */
-	struct p11_session *sessions[P11_MAX_SESSIONS];
-	CK_SESSION_HANDLE next_session;
-	CK_OBJECT_HANDLE next_secret;
-	int logged_in;
-} g;
-
 static CK_FUNCTION_LIST function_list;
-
-/* ---- locking ---- */
-
-static CK_RV os_create(void **m)
-{
-	pthread_mutex_t *p;
-
-	if (m == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if ((p = malloc(sizeof(*p))) == NULL)
-		return CKR_HOST_MEMORY;
-	if (pthread_mutex_init(p, NULL) != 0) {
-		free(p);
-		return CKR_CANT_LOCK;
-	}
-	*m = p;
-	return CKR_OK;
-}
-
-static CK_RV os_destroy(void *m)
-{
-	if (m == NULL)
-		return CKR_MUTEX_BAD;
-	pthread_mutex_destroy(m);
-	free(m);
-	return CKR_OK;
-}
-
-static CK_RV os_lock(void *m)
-{
-	return m != NULL && pthread_mutex_lock(m) == 0 ? CKR_OK : CKR_MUTEX_BAD;
-}
-
-static CK_RV os_unlock(void *m)
-{
-	return m != NULL && pthread_mutex_unlock(m) == 0 ? CKR_OK : CKR_MUTEX_NOT_LOCKED;
-}
-
-static void lock(void *m)
-{
-	if (m != NULL)
-		g.locks.lock(m);
-}
-
-static void unlock(void *m)
-{
-	if (m != NULL)
-		g.locks.unlock(m);
-}
 
 /* ---- small helpers ---- */
 
@@ -124,21 +33,6 @@ static void pad(unsigned char *dst, size_t n, const char *src)
 
 	memset(dst, ' ', n);
 	memcpy(dst, src, len < n ? len : n);
-}
-
-static struct timespec now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
-}
-
-static CK_RV check_init(void)
-{
-	if (!atomic_load(&initialized) || g.pid != getpid())
-		return CKR_CRYPTOKI_NOT_INITIALIZED;
-	return CKR_OK;
 }
 
 static CK_RV check_slot(CK_SLOT_ID slot)
@@ -156,9 +50,9 @@ static CK_RV probe(struct sc_sp_info *info)
 	sc_err r;
 
 	memset(info, 0, sizeof(*info));
-	if (g.cfg.sp[0] == '\0')
+	if (p11_module.cfg.sp[0] == '\0')
 		return CKR_TOKEN_NOT_PRESENT;
-	if ((r = sc_sp_connect(g.cfg.sp, &sp)) != SC_OK) {
+	if ((r = sc_sp_connect(p11_module.cfg.sp, &sp)) != SC_OK) {
 		p11_log("connecting to the SP", r);
 		return CKR_TOKEN_NOT_PRESENT;
 	}
@@ -175,226 +69,25 @@ static CK_RV probe(struct sc_sp_info *info)
 	return CKR_OK;
 }
 
-/* ---- sessions ---- */
-
-static void session_free(struct p11_session *s)
-{
-	if (s == NULL)
-		return;
-	p11_op_end(&s->sign);
-	p11_op_end(&s->decrypt);
-	free(s->found);
-	p11_objects_free(&s->objs);
-	sc_sp_close(s->sp);
-	if (s->mutex != NULL)
-		g.locks.destroy(s->mutex);
-	free(s);
-}
-
-/*
- * Look up a session and hold it (its mutex locked, a reference taken) until session_put.
- * A session the SP went away under answers CKR_DEVICE_ERROR unless allow_broken.
- */
-static CK_RV session_get(CK_SESSION_HANDLE h, int allow_broken, struct p11_session **out)
-{
-	struct p11_session *s = NULL;
-	CK_RV rv;
-	size_t i;
-
-	*out = NULL;
-	if ((rv = check_init()) != CKR_OK)
-		return rv;
-	lock(g.mutex);
-	for (i = 0; i < P11_MAX_SESSIONS; i++)
-		if (g.sessions[i] != NULL && g.sessions[i]->handle == h)
-			s = g.sessions[i];
-	if (s != NULL)
-		s->refs++;
-	unlock(g.mutex);
-	if (s == NULL)
-		return CKR_SESSION_HANDLE_INVALID;
-	lock(s->mutex);
-	*out = s;
-	if (s->broken && !allow_broken)
-		return CKR_DEVICE_ERROR;
-	return CKR_OK;
-}
-
-static void session_put(struct p11_session *s)
-{
-	int last;
-
-	if (s == NULL)
-		return;
-	unlock(s->mutex);
-	lock(g.mutex);
-	last = --s->refs == 0;
-	unlock(g.mutex);
-	if (last)
-		session_free(s);
-}
-
-/* Forget a session (the table's reference); freed now or when its last call returns. */
-static void session_drop_locked(size_t i)
-{
-	struct p11_session *s = g.sessions[i];
-
-	g.sessions[i] = NULL;
-	if (--s->refs == 0)
-		session_free(s);
-}
-
-static void session_break(struct p11_session *s, sc_err r)
-{
-	s->broken = 1;
-	s->broken_by = r;
-	sc_sp_close(s->sp);
-	s->sp = NULL;
-	p11_log("the SP went away under a session", r);
-}
-
-sc_err p11_session_sp(struct p11_session *s, struct sc_sp **sp)
-{
-	struct timespec t = now_mono();
-	struct sc_sp_info info;
-	sc_err r;
-
-	*sp = NULL;
-	if (s->broken)
-		return sc_fail(SC_ERR_PEER, "the SP went away under this session");
-	if (s->sp != NULL && t.tv_sec - s->last_use.tv_sec < P11_SP_IDLE_RECONNECT_S) {
-		*sp = s->sp;
-		return SC_OK;
-	}
-	/*
-	 * The SP drops idle connections: replace ours before it does, and make sure the socket
-	 * still leads to the device this session opened.
-	 */
-	sc_sp_close(s->sp);
-	s->sp = NULL;
-	if ((r = sc_sp_connect(g.cfg.sp, &s->sp)) != SC_OK) {
-		session_break(s, r);
-		return sc_fail(SC_ERR_PEER, "the SP is gone");
-	}
-	if ((r = sc_sp_info(s->sp, &info)) != SC_OK) {
-		session_break(s, r);
-		return sc_fail(SC_ERR_PEER, "the SP does not answer");
-	}
-	if (info.state != SC_SP_STATE_LOCKED || strcmp(info.device_id, s->device_id) != 0) {
-		sc_sp_info_clear(&info);
-		session_break(s, SC_ERR_PEER);
-		return sc_fail(SC_ERR_PEER, "the SP is no longer device %s", s->device_id);
-	}
-	sc_sp_info_clear(&info);
-	s->last_use = t;
-	*sp = s->sp;
-	return SC_OK;
-}
-
-void p11_session_sp_done(struct p11_session *s, sc_err r)
-{
-	s->last_use = now_mono();
-	/* A lost or confused connection: the SP went away (or restarted) under the session. */
-	if (r == SC_ERR_PEER || r == SC_ERR_IO)
-		session_break(s, r);
-}
-
 /* ---- general ---- */
-
-static void forget_state(void)
-{
-	size_t i;
-
-	for (i = 0; i < P11_MAX_SESSIONS; i++) {
-		session_free(g.sessions[i]);
-		g.sessions[i] = NULL;
-	}
-	if (g.mutex != NULL)
-		g.locks.destroy(g.mutex);
-	memset(&g, 0, sizeof(g));
-}
 
 P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
-	CK_C_INITIALIZE_ARGS *a = pInitArgs;
-	struct p11_lockops locks = { os_create, os_destroy, os_lock, os_unlock };
-	CK_RV rv = CKR_OK;
-	sc_err r;
-
-	pthread_mutex_lock(&init_lock);
-	if (atomic_load(&initialized)) {
-		if (g.pid == getpid()) {
-			rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
-			goto out;
-		}
-		/*
-		 * A forked child: the parent's sessions and connections are not ours to use. Drop our
-		 * copies of them (closing our descriptors leaves the parent's open) and start again.
-		 */
-		forget_state();
-		atomic_store(&initialized, 0);
-	}
-	if (a != NULL) {
-		int n = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) + (a->LockMutex != NULL) +
-		    (a->UnlockMutex != NULL);
-
-		if (a->pReserved != NULL || (n != 0 && n != 4)) {
-			rv = CKR_ARGUMENTS_BAD;
-			goto out;
-		}
-		/* The application's functions when it gives them and does not allow the OS's. */
-		if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK)) {
-			locks.create = a->CreateMutex;
-			locks.destroy = a->DestroyMutex;
-			locks.lock = a->LockMutex;
-			locks.unlock = a->UnlockMutex;
-		}
-	}
-	memset(&g, 0, sizeof(g));
-	sc_err_clear();
-	if ((r = p11_config_load(&g.cfg)) != SC_OK) {
-		/* Always said: a module that will not configure itself must say why. */
-		fprintf(stderr, "selfcert-pkcs11: configuration: %s: %s\n", sc_err_name(r),
-		    sc_err_detail());
-		memset(&g, 0, sizeof(g));
-		rv = CKR_GENERAL_ERROR;
-		goto out;
-	}
-	g.locks = locks;
-	if ((rv = g.locks.create(&g.mutex)) != CKR_OK) {
-		memset(&g, 0, sizeof(g));
-		rv = rv == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_CANT_LOCK;
-		goto out;
-	}
-	g.pid = getpid();
-	g.next_session = 1;
-	atomic_store(&initialized, 1);
-out:
-	pthread_mutex_unlock(&init_lock);
-	return rv;
+	return p11_module_initialize(pInitArgs);
 }
 
 P11_EXPORT CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
-	CK_RV rv;
-
 	if (pReserved != NULL)
 		return CKR_ARGUMENTS_BAD;
-	pthread_mutex_lock(&init_lock);
-	if ((rv = check_init()) == CKR_OK) {
-		/* The application has no calls in progress (v2.40 §5.4): sessions go at once. */
-		forget_state();
-		atomic_store(&initialized, 0);
-	}
-	pthread_mutex_unlock(&init_lock);
-	return rv;
+	return p11_module_finalize();
 }
 
 P11_EXPORT CK_RV C_GetInfo(CK_INFO_PTR pInfo)
 {
 	CK_RV rv;
 
-	if ((rv = check_init()) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK)
 		return rv;
 	if (pInfo == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -425,7 +118,7 @@ P11_EXPORT CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
 	CK_ULONG n = 1;
 	CK_RV rv;
 
-	if ((rv = check_init()) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK)
 		return rv;
 	if (pulCount == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -454,7 +147,7 @@ P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	struct sc_sp_info info;
 	CK_RV rv;
 
-	if ((rv = check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
 	if (pInfo == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -476,11 +169,10 @@ P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
 	struct sc_sp_info info;
-	CK_ULONG sessions = 0, rw_sessions = 0;
+	CK_ULONG sessions, rw_sessions;
 	CK_RV rv;
-	size_t i;
 
-	if ((rv = check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
 	if (pInfo == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -489,14 +181,10 @@ P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 	ERR_pop_to_mark();
 	if (rv != CKR_OK)
 		return rv;
-	lock(g.mutex);
-	for (i = 0; i < P11_MAX_SESSIONS; i++) {
-		sessions += g.sessions[i] != NULL;
-		rw_sessions += g.sessions[i] != NULL && (g.sessions[i]->flags & CKF_RW_SESSION);
-	}
-	unlock(g.mutex);
+	p11_session_count(&sessions, &rw_sessions);
 	memset(pInfo, 0, sizeof(*pInfo));
-	pad(pInfo->label, sizeof(pInfo->label), g.cfg.label[0] ? g.cfg.label : info.device_id);
+	pad(pInfo->label, sizeof(pInfo->label),
+	    p11_module.cfg.label[0] ? p11_module.cfg.label : info.device_id);
 	pad(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), P11_MANUFACTURER);
 	pad(pInfo->model, sizeof(pInfo->model), P11_MODEL);
 	pad(pInfo->serialNumber, sizeof(pInfo->serialNumber), info.device_id);
@@ -530,7 +218,7 @@ P11_EXPORT CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOI
 
 	(void)flags;
 	(void)pSlot;
-	if ((rv = check_init()) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK)
 		return rv;
 	if (pReserved != NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -542,7 +230,7 @@ P11_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMe
 {
 	CK_RV rv;
 
-	if ((rv = check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
 	return p11_mech_list(pMechanismList, pulCount);
 }
@@ -552,7 +240,7 @@ P11_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
 {
 	CK_RV rv;
 
-	if ((rv = check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
 	return p11_mech_info(type, pInfo);
 }
@@ -565,7 +253,7 @@ P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG u
 	(void)pPin;
 	(void)ulPinLen;
 	(void)pLabel;
-	if ((rv = check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
 	/* The SP is personalised at the factory and locked for good. */
 	return CKR_TOKEN_WRITE_PROTECTED;
@@ -575,11 +263,11 @@ P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG u
 static CK_RV no_pin(CK_SESSION_HANDLE hSession)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
 		rv = (s->flags & CKF_RW_SESSION) ? CKR_FUNCTION_NOT_SUPPORTED : CKR_SESSION_READ_ONLY;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -602,142 +290,62 @@ P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, C
 
 /* ---- sessions ---- */
 
-/* Connect, check the SP is a locked device, and load its objects: a session of its own. */
-static CK_RV session_open(struct p11_session *s)
-{
-	struct sc_sp_info info;
-	sc_err r;
-
-	memset(&info, 0, sizeof(info));
-	if (g.cfg.sp[0] == '\0')
-		return CKR_TOKEN_NOT_PRESENT;
-	if ((r = sc_sp_connect(g.cfg.sp, &s->sp)) != SC_OK) {
-		p11_log("connecting to the SP", r);
-		return CKR_TOKEN_NOT_PRESENT;
-	}
-	if ((r = sc_sp_info(s->sp, &info)) != SC_OK) {
-		p11_log("asking the SP for INFO", r);
-		return p11_rv_from_sc(r);
-	}
-	if (info.state != SC_SP_STATE_LOCKED) {
-		sc_sp_info_clear(&info);
-		return CKR_TOKEN_NOT_PRESENT;
-	}
-	snprintf(s->device_id, sizeof(s->device_id), "%s", info.device_id);
-	r = p11_objects_load(s->sp, &info, &g.cfg, &s->objs);
-	sc_sp_info_clear(&info);
-	if (r != SC_OK) {
-		p11_log("loading the token's objects", r);
-		return r == SC_ERR_NOMEM ? CKR_HOST_MEMORY : CKR_DEVICE_ERROR;
-	}
-	s->last_use = now_mono();
-	return CKR_OK;
-}
-
 P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
     CK_NOTIFY Notify, CK_SESSION_HANDLE_PTR phSession)
 {
-	struct p11_session *s = NULL;
 	CK_RV rv;
-	size_t i;
 
 	(void)pApplication;
 	(void)Notify;   /* no callbacks: nothing here waits for the user */
-	if ((rv = check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
 	if (phSession == NULL)
 		return CKR_ARGUMENTS_BAD;
 	if (!(flags & CKF_SERIAL_SESSION))
 		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return CKR_HOST_MEMORY;
-	s->flags = CKF_SERIAL_SESSION | (flags & CKF_RW_SESSION);
-	if ((rv = g.locks.create(&s->mutex)) != CKR_OK) {
-		free(s);
-		return rv == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_CANT_LOCK;
-	}
-	/* The SP is asked without holding the module's lock: other sessions go on meanwhile. */
-	ERR_set_mark();
-	rv = session_open(s);
-	ERR_pop_to_mark();
-	if (rv != CKR_OK) {
-		session_free(s);
-		return rv;
-	}
-	lock(g.mutex);
-	for (i = 0; i < P11_MAX_SESSIONS && g.sessions[i] != NULL; i++)
-		;
-	if (i == P11_MAX_SESSIONS) {
-		unlock(g.mutex);
-		session_free(s);
-		return CKR_SESSION_COUNT;
-	}
-	s->handle = g.next_session++;
-	if (g.next_session == CK_INVALID_HANDLE)
-		g.next_session = 1;
-	s->refs = 1;
-	g.sessions[i] = s;
-	*phSession = s->handle;
-	unlock(g.mutex);
-	return CKR_OK;
+	return p11_session_open(flags, phSession);
 }
 
 P11_EXPORT CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 {
 	CK_RV rv;
-	size_t i;
 
-	if ((rv = check_init()) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK)
 		return rv;
-	rv = CKR_SESSION_HANDLE_INVALID;
-	lock(g.mutex);
-	for (i = 0; i < P11_MAX_SESSIONS; i++)
-		if (g.sessions[i] != NULL && g.sessions[i]->handle == hSession) {
-			session_drop_locked(i);
-			rv = CKR_OK;
-			break;
-		}
-	unlock(g.mutex);
-	return rv;
+	return p11_session_close(hSession);
 }
 
 P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 {
 	CK_RV rv;
-	size_t i;
 
-	if ((rv = check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
+	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
-	lock(g.mutex);
-	for (i = 0; i < P11_MAX_SESSIONS; i++)
-		if (g.sessions[i] != NULL)
-			session_drop_locked(i);
-	g.logged_in = 0;
-	unlock(g.mutex);
+	p11_session_close_all();
 	return CKR_OK;
 }
 
 P11_EXPORT CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 1, &s);
+	CK_RV rv = p11_session_get(hSession, 1, &s);
 
 	if (rv == CKR_OK && pInfo == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK) {
 		memset(pInfo, 0, sizeof(*pInfo));
 		pInfo->slotID = P11_SLOT_ID;
-		lock(g.mutex);
+		p11_lock(p11_module.mutex);
 		if (s->flags & CKF_RW_SESSION)
-			pInfo->state = g.logged_in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
+			pInfo->state = p11_module.logged_in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
 		else
-			pInfo->state = g.logged_in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
-		unlock(g.mutex);
+			pInfo->state = p11_module.logged_in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
+		p11_unlock(p11_module.mutex);
 		pInfo->flags = s->flags;
 		/* The selfcert error that broke the session, as a positive number (0: none). */
 		pInfo->ulDeviceError = s->broken ? (CK_ULONG)(-(long)s->broken_by) : 0;
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -745,13 +353,13 @@ P11_EXPORT CK_RV C_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOp
     CK_ULONG_PTR pulOperationStateLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	(void)pOperationState;
 	(void)pulOperationStateLen;
 	if (rv == CKR_OK)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -760,7 +368,7 @@ P11_EXPORT CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOp
     CK_OBJECT_HANDLE hAuthenticationKey)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	(void)pOperationState;
 	(void)ulOperationStateLen;
@@ -768,19 +376,8 @@ P11_EXPORT CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOp
 	(void)hAuthenticationKey;
 	if (rv == CKR_OK)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
-}
-
-/* Under g.mutex. */
-static int ro_session_exists(void)
-{
-	size_t i;
-
-	for (i = 0; i < P11_MAX_SESSIONS; i++)
-		if (g.sessions[i] != NULL && !(g.sessions[i]->flags & CKF_RW_SESSION))
-			return 1;
-	return 0;
 }
 
 /*
@@ -793,40 +390,40 @@ P11_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_U
     CK_ULONG ulPinLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK && pPin == NULL && ulPinLen > 0)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK) {
-		lock(g.mutex);
+		p11_lock(p11_module.mutex);
 		if (userType == CKU_USER)
-			rv = g.logged_in ? CKR_USER_ALREADY_LOGGED_IN : CKR_OK;
+			rv = p11_module.logged_in ? CKR_USER_ALREADY_LOGGED_IN : CKR_OK;
 		else if (userType == CKU_SO)
-			rv = ro_session_exists() ? CKR_SESSION_READ_ONLY_EXISTS : CKR_USER_TYPE_INVALID;
+			rv = p11_session_ro_exists() ? CKR_SESSION_READ_ONLY_EXISTS : CKR_USER_TYPE_INVALID;
 		else if (userType == CKU_CONTEXT_SPECIFIC)
 			rv = CKR_OPERATION_NOT_INITIALIZED; /* no key asks for it */
 		else
 			rv = CKR_USER_TYPE_INVALID;
 		if (rv == CKR_OK)
-			g.logged_in = 1;
-		unlock(g.mutex);
+			p11_module.logged_in = 1;
+		p11_unlock(p11_module.mutex);
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
 P11_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK) {
-		lock(g.mutex);
-		rv = g.logged_in ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
-		g.logged_in = 0;
-		unlock(g.mutex);
+		p11_lock(p11_module.mutex);
+		rv = p11_module.logged_in ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
+		p11_module.logged_in = 0;
+		p11_unlock(p11_module.mutex);
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -837,14 +434,14 @@ P11_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTe
     CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phObject)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	(void)pTemplate;
 	(void)ulCount;
 	(void)phObject;
 	if (rv == CKR_OK)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -852,7 +449,7 @@ P11_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObje
     CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	(void)pTemplate;
 	(void)ulCount;
@@ -860,7 +457,7 @@ P11_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObje
 	if (rv == CKR_OK)
 		rv = p11_objects_find(&s->objs, hObject) == NULL ? CKR_OBJECT_HANDLE_INVALID :
 		    CKR_ACTION_PROHIBITED; /* CKA_COPYABLE is false on every object */
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -868,7 +465,7 @@ P11_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
 {
 	struct p11_session *s;
 	struct p11_object *o;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK) {
 		if ((o = p11_objects_find(&s->objs, hObject)) == NULL)
@@ -880,7 +477,7 @@ P11_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
 			s->n_secrets--;
 		}
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -889,7 +486,7 @@ P11_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
 {
 	struct p11_session *s;
 	struct p11_object *o;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	size_t i;
 
 	if (rv == CKR_OK && pulSize == NULL)
@@ -901,7 +498,7 @@ P11_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
 		for (i = 0; i < o->n_attrs; i++)
 			*pulSize += o->attrs[i].len;
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -910,7 +507,7 @@ P11_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 {
 	struct p11_session *s;
 	struct p11_object *o;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK && pTemplate == NULL && ulCount > 0)
 		rv = CKR_ARGUMENTS_BAD;
@@ -918,7 +515,7 @@ P11_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 		rv = CKR_OBJECT_HANDLE_INVALID;
 	if (rv == CKR_OK)
 		rv = p11_object_get_attrs(o, pTemplate, ulCount);
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -927,7 +524,7 @@ P11_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 {
 	struct p11_session *s;
 	struct p11_object *o;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	(void)pTemplate;
 	(void)ulCount;
@@ -939,7 +536,7 @@ P11_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 		else
 			rv = CKR_ACTION_PROHIBITED;  /* CKA_MODIFIABLE is false on every object */
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -955,7 +552,7 @@ P11_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR 
     CK_ULONG ulCount)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	size_t i;
 
 	if (rv == CKR_OK && s->finding)
@@ -972,7 +569,7 @@ P11_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR 
 				s->found[s->n_found++] = s->objs.v[i]->handle;
 		s->finding = 1;
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -980,7 +577,7 @@ P11_EXPORT CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR 
     CK_ULONG ulMaxObjectCount, CK_ULONG_PTR pulObjectCount)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	CK_ULONG n = 0;
 
 	if (rv == CKR_OK && !s->finding)
@@ -992,20 +589,20 @@ P11_EXPORT CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR 
 			phObject[n++] = s->found[s->pos_found++];
 		*pulObjectCount = n;
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
 P11_EXPORT CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK && !s->finding)
 		rv = CKR_OPERATION_NOT_INITIALIZED;
 	if (rv == CKR_OK)
 		find_end(s);
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1023,7 +620,7 @@ static CK_RV op_init(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK
 {
 	struct p11_session *s;
 	struct p11_object *key;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	struct p11_op *op = s != NULL ? (decrypt ? &s->decrypt : &s->sign) : NULL;
 
 	if (rv == CKR_OK && pMechanism == NULL)
@@ -1039,7 +636,7 @@ static CK_RV op_init(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK
 		if (rv != CKR_OK)
 			p11_op_end(op);
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1099,20 +696,20 @@ P11_EXPORT CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG 
     CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
 		rv = sign_out(s, pData, ulDataLen, 1, pSignature, pulSignatureLen);
 	else if (rv == CKR_DEVICE_ERROR)
 		p11_op_end(&s->sign);
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
 P11_EXPORT CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK && !s->sign.active)
 		rv = CKR_OPERATION_NOT_INITIALIZED;
@@ -1124,7 +721,7 @@ P11_EXPORT CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_
 		s->sign.updated = 1;
 	else if (s != NULL && rv != CKR_OPERATION_NOT_INITIALIZED && rv != CKR_SESSION_HANDLE_INVALID)
 		p11_op_end(&s->sign);
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1132,13 +729,13 @@ P11_EXPORT CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
     CK_ULONG_PTR pulSignatureLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
 		rv = sign_out(s, NULL, 0, 0, pSignature, pulSignatureLen);
 	else if (rv == CKR_DEVICE_ERROR)
 		p11_op_end(&s->sign);
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1186,7 +783,7 @@ P11_EXPORT CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedDat
     CK_ULONG ulEncryptedDataLen, CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	struct p11_op *op = s != NULL ? &s->decrypt : NULL;
 
 	if (rv == CKR_OK && !op->active)
@@ -1214,7 +811,7 @@ P11_EXPORT CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedDat
 	} else if (rv == CKR_DEVICE_ERROR) {
 		p11_op_end(op);
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1222,7 +819,7 @@ P11_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryp
     CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	struct p11_op *op = s != NULL ? &s->decrypt : NULL;
 
 	(void)pPart;
@@ -1243,7 +840,7 @@ P11_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryp
 	} else if (rv == CKR_DEVICE_ERROR) {
 		p11_op_end(op);
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1251,7 +848,7 @@ P11_EXPORT CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPar
     CK_ULONG_PTR pulLastPartLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	struct p11_op *op = s != NULL ? &s->decrypt : NULL;
 
 	if (rv == CKR_OK && !op->active)
@@ -1264,7 +861,7 @@ P11_EXPORT CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPar
 	} else if (rv == CKR_DEVICE_ERROR) {
 		p11_op_end(op);
 	}
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1276,7 +873,7 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 {
 	struct p11_session *s;
 	struct p11_object *key, *secret_obj = NULL;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	uint8_t *secret = NULL;
 	size_t secret_len = 0;
@@ -1294,9 +891,9 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 		ERR_pop_to_mark();
 	}
 	if (rv == CKR_OK) {
-		lock(g.mutex);
-		h = P11_H_SECRETS | ++g.next_secret;
-		unlock(g.mutex);
+		p11_lock(p11_module.mutex);
+		h = P11_H_SECRETS | ++p11_module.next_secret;
+		p11_unlock(p11_module.mutex);
 		rv = p11_object_new_secret(h, pTemplate, ulAttributeCount, secret, secret_len,
 		    (s->flags & CKF_RW_SESSION) != 0, &secret_obj);
 	}
@@ -1305,7 +902,7 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 		*phKey = h;
 	}
 	OPENSSL_clear_free(secret, secret_len);
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1318,22 +915,22 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 static CK_RV no_mechanism(CK_SESSION_HANDLE hSession, const void *mechanism)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
 		rv = mechanism == NULL ? CKR_ARGUMENTS_BAD : CKR_MECHANISM_INVALID;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
 static CK_RV never_initialized(CK_SESSION_HANDLE hSession)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
 		rv = CKR_OPERATION_NOT_INITIALIZED;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1566,13 +1163,13 @@ P11_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 P11_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	(void)pSeed;
 	(void)ulSeedLen;
 	if (rv == CKR_OK)
 		rv = CKR_RANDOM_SEED_NOT_SUPPORTED;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1580,13 +1177,13 @@ P11_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR Random
     CK_ULONG ulRandomLen)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	(void)RandomData;
 	(void)ulRandomLen;
 	if (rv == CKR_OK)
 		rv = CKR_RANDOM_NO_RNG;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
@@ -1594,22 +1191,22 @@ P11_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR Random
 P11_EXPORT CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE hSession)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
 		rv = CKR_FUNCTION_NOT_PARALLEL;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 
 P11_EXPORT CK_RV C_CancelFunction(CK_SESSION_HANDLE hSession)
 {
 	struct p11_session *s;
-	CK_RV rv = session_get(hSession, 0, &s);
+	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
 		rv = CKR_FUNCTION_NOT_PARALLEL;
-	session_put(s);
+	p11_session_put(s);
 	return rv;
 }
 

@@ -17,7 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
-#include "p11.h"
+#include "p11_objects.h"
 #include "util.h"
 
 _Static_assert(sizeof(CK_OBJECT_HANDLE) >= 8, "object handles encode 32-bit SP handles");
@@ -717,6 +717,23 @@ int p11_object_matches(const struct p11_object *o, const CK_ATTRIBUTE *tmpl, CK_
 
 /* ---- derived secrets ---- */
 
+/* Usage flags a caller may set on a derived secret; it is theirs to take out and use. */
+static const CK_ATTRIBUTE_TYPE secret_flags[] = {
+	CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE,
+};
+#define N_SECRET_FLAGS (sizeof(secret_flags) / sizeof(secret_flags[0]))
+
+/* What a C_DeriveKey template asks of the secret; an absent attribute keeps its default. */
+struct secret_tmpl {
+	CK_BBOOL flags[N_SECRET_FLAGS];    /* secret_flags[i]; false */
+	CK_BBOOL sensitive;                /* false */
+	CK_BBOOL extractable;              /* true */
+	CK_ULONG len;                      /* CKA_VALUE_LEN: the bytes kept; all of them */
+	char label[P11_MAX_LABEL + 1];     /* "" */
+	uint8_t id[P11_MAX_ID];
+	size_t id_len;                     /* 0 */
+};
+
 static int bool_of(const CK_ATTRIBUTE *t, CK_BBOOL *out)
 {
 	if (t->pValue == NULL || t->ulValueLen != sizeof(CK_BBOOL))
@@ -733,117 +750,140 @@ static int ulong_of(const CK_ATTRIBUTE *t, CK_ULONG *out)
 	return 1;
 }
 
-CK_RV p11_object_new_secret(CK_OBJECT_HANDLE handle, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-    const uint8_t *value, size_t value_len, int rw, struct p11_object **out)
+static CK_RV bool_attr(const CK_ATTRIBUTE *t, CK_BBOOL *out)
 {
-	/* Usage flags a caller may set on the secret; it is theirs to take out and use. */
-	static const CK_ATTRIBUTE_TYPE flags[] = {
-		CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE,
-	};
-	CK_BBOOL flag_v[sizeof(flags) / sizeof(flags[0])] = { 0 };
-	CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE, bv;
-	struct build b = { NULL, 0 };
-	char label[P11_MAX_LABEL + 1] = "";
-	uint8_t id[P11_MAX_ID];
-	size_t id_len = 0, i;
-	CK_ULONG len = value_len, u;
-	CK_ULONG k;
+	return bool_of(t, out) ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
+}
 
-	*out = NULL;
-	if (n > 0 && tmpl == NULL)
-		return CKR_ARGUMENTS_BAD;
-	for (k = 0; k < n; k++) {
-		const CK_ATTRIBUTE *t = &tmpl[k];
+/* A CK_BBOOL the secret can only be false for; `if_true` answers a true one. */
+static CK_RV bool_false_only(const CK_ATTRIBUTE *t, CK_RV if_true)
+{
+	CK_BBOOL v;
 
-		switch (t->type) {
-		case CKA_CLASS:
-			if (!ulong_of(t, &u))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			if (u != CKO_SECRET_KEY)
-				return CKR_TEMPLATE_INCONSISTENT;
-			break;
-		case CKA_KEY_TYPE:
-			if (!ulong_of(t, &u))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			if (u != CKK_GENERIC_SECRET)
-				return CKR_TEMPLATE_INCONSISTENT;
-			break;
-		case CKA_TOKEN:
-			if (!bool_of(t, &bv))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			/* Nothing is stored on the token: a derived secret lives in its session. */
-			if (bv)
-				return rw ? CKR_TEMPLATE_INCONSISTENT : CKR_SESSION_READ_ONLY;
-			break;
-		case CKA_PRIVATE:
-		case CKA_MODIFIABLE:
-			/* Accepted as false only: nothing here is behind a login, nothing changes. */
-			if (!bool_of(t, &bv))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			if (bv)
-				return CKR_TEMPLATE_INCONSISTENT;
-			break;
-		case CKA_SENSITIVE:
-			if (!bool_of(t, &sensitive))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			break;
-		case CKA_EXTRACTABLE:
-			if (!bool_of(t, &extractable))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			break;
-		case CKA_VALUE_LEN:
-			if (!ulong_of(t, &len) || len == 0 || len > value_len)
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			break;
-		case CKA_LABEL:
-			if (t->ulValueLen > P11_MAX_LABEL || (t->ulValueLen > 0 && t->pValue == NULL))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			memcpy(label, t->pValue, t->ulValueLen);
-			label[t->ulValueLen] = '\0';
-			if (strlen(label) != t->ulValueLen)
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			break;
-		case CKA_ID:
-			if (t->ulValueLen > P11_MAX_ID || (t->ulValueLen > 0 && t->pValue == NULL))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			if (t->ulValueLen > 0)
-				memcpy(id, t->pValue, t->ulValueLen);
-			id_len = t->ulValueLen;
-			break;
-		default:
-			for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-				if (t->type == flags[i])
-					break;
-			if (i == sizeof(flags) / sizeof(flags[0]))
-				return CKR_ATTRIBUTE_TYPE_INVALID;
-			if (!bool_of(t, &flag_v[i]))
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			break;
-		}
+	if (!bool_of(t, &v))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	return v ? if_true : CKR_OK;
+}
+
+/* A CK_ULONG the secret has one value for (CKA_CLASS, CKA_KEY_TYPE). */
+static CK_RV ulong_must_be(const CK_ATTRIBUTE *t, CK_ULONG want)
+{
+	CK_ULONG v;
+
+	if (!ulong_of(t, &v))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	return v == want ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
+}
+
+/* CKA_LABEL: text of at most P11_MAX_LABEL bytes, without a NUL in it. */
+static CK_RV label_attr(const CK_ATTRIBUTE *t, char *label)
+{
+	if (t->ulValueLen > P11_MAX_LABEL || (t->ulValueLen > 0 && t->pValue == NULL))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (t->ulValueLen > 0)
+		memcpy(label, t->pValue, t->ulValueLen);
+	label[t->ulValueLen] = '\0';
+	return strlen(label) == t->ulValueLen ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
+/* CKA_ID: at most P11_MAX_ID bytes. */
+static CK_RV id_attr(const CK_ATTRIBUTE *t, uint8_t *id, size_t *id_len)
+{
+	if (t->ulValueLen > P11_MAX_ID || (t->ulValueLen > 0 && t->pValue == NULL))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (t->ulValueLen > 0)
+		memcpy(id, t->pValue, t->ulValueLen);
+	*id_len = t->ulValueLen;
+	return CKR_OK;
+}
+
+/* One attribute of the template into *st; value_len bounds CKA_VALUE_LEN. */
+static CK_RV secret_attr(const CK_ATTRIBUTE *t, size_t value_len, int rw, struct secret_tmpl *st)
+{
+	size_t i;
+
+	switch (t->type) {
+	case CKA_CLASS:
+		return ulong_must_be(t, CKO_SECRET_KEY);
+	case CKA_KEY_TYPE:
+		return ulong_must_be(t, CKK_GENERIC_SECRET);
+	case CKA_TOKEN:
+		/* Nothing is stored on the token: a derived secret lives in its session. */
+		return bool_false_only(t, rw ? CKR_TEMPLATE_INCONSISTENT : CKR_SESSION_READ_ONLY);
+	case CKA_PRIVATE:
+	case CKA_MODIFIABLE:
+		/* Nothing here is behind a login, nothing changes. */
+		return bool_false_only(t, CKR_TEMPLATE_INCONSISTENT);
+	case CKA_SENSITIVE:
+		return bool_attr(t, &st->sensitive);
+	case CKA_EXTRACTABLE:
+		return bool_attr(t, &st->extractable);
+	case CKA_VALUE_LEN:
+		if (!ulong_of(t, &st->len) || st->len == 0 || st->len > value_len)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		return CKR_OK;
+	case CKA_LABEL:
+		return label_attr(t, st->label);
+	case CKA_ID:
+		return id_attr(t, st->id, &st->id_len);
+	default:
+		for (i = 0; i < N_SECRET_FLAGS; i++)
+			if (t->type == secret_flags[i])
+				return bool_attr(t, &st->flags[i]);
+		return CKR_ATTRIBUTE_TYPE_INVALID;
 	}
+}
+
+/* The secret as an object: its first st->len bytes of value, hidden if sensitive. */
+static CK_RV secret_build(CK_OBJECT_HANDLE handle, const struct secret_tmpl *st,
+    const uint8_t *value, struct p11_object **out)
+{
+	struct build b = { NULL, 0 };
+	size_t i;
+
 	if ((b.o = object_new(handle, CKO_SECRET_KEY, 0)) == NULL)
 		return CKR_HOST_MEMORY;
 	b.o->key_type = CKK_GENERIC_SECRET;
-	add_storage(&b, label);
+	add_storage(&b, st->label);
 	add_ulong(&b, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
-	add(&b, CKA_ID, id, id_len, 0);
+	add(&b, CKA_ID, st->id, st->id_len, 0);
 	add(&b, CKA_START_DATE, NULL, 0, 0);
 	add(&b, CKA_END_DATE, NULL, 0, 0);
 	add_bool(&b, CKA_LOCAL, 0);
 	add_ulong(&b, CKA_KEY_GEN_MECHANISM, CKM_ECDH1_DERIVE);
-	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		add_bool(&b, flags[i], flag_v[i]);
-	add_bool(&b, CKA_SENSITIVE, sensitive);
-	add_bool(&b, CKA_EXTRACTABLE, extractable);
+	for (i = 0; i < N_SECRET_FLAGS; i++)
+		add_bool(&b, secret_flags[i], st->flags[i]);
+	add_bool(&b, CKA_SENSITIVE, st->sensitive);
+	add_bool(&b, CKA_EXTRACTABLE, st->extractable);
 	add_bool(&b, CKA_ALWAYS_SENSITIVE, 0);
 	add_bool(&b, CKA_NEVER_EXTRACTABLE, 0);
-	add_ulong(&b, CKA_VALUE_LEN, len);
+	add_ulong(&b, CKA_VALUE_LEN, st->len);
 	/* The leading bytes of the shared secret when CKA_VALUE_LEN asks for fewer. */
-	add(&b, CKA_VALUE, value, len, sensitive || !extractable);
+	add(&b, CKA_VALUE, value, st->len, st->sensitive || !st->extractable);
 	if (b.failed) {
 		p11_object_free(b.o);
 		return CKR_HOST_MEMORY;
 	}
 	*out = b.o;
 	return CKR_OK;
+}
+
+CK_RV p11_object_new_secret(CK_OBJECT_HANDLE handle, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+    const uint8_t *value, size_t value_len, int rw, struct p11_object **out)
+{
+	struct secret_tmpl st;
+	CK_ULONG k;
+	CK_RV rv;
+
+	*out = NULL;
+	if (n > 0 && tmpl == NULL)
+		return CKR_ARGUMENTS_BAD;
+	memset(&st, 0, sizeof(st));
+	st.extractable = CK_TRUE;
+	st.len = value_len;
+	/* The whole template is checked before anything is made. */
+	for (k = 0; k < n; k++)
+		if ((rv = secret_attr(&tmpl[k], value_len, rw, &st)) != CKR_OK)
+			return rv;
+	return secret_build(handle, &st, value, out);
 }

@@ -1,7 +1,7 @@
 /*
- * ops.c — the mechanisms of the token and how each becomes one SP request: hashing (for the
- * CKM_SHA*_ forms), DigestInfo parsing (CKM_RSA_PKCS), parameter checks (PSS, OAEP, ECDH), and
- * the conversion of the SP's answers into PKCS#11's formats (raw r|s for ECDSA).
+ * ops.c — how each mechanism of the token (mech.c) becomes one SP request over the session's
+ * connection (session.c): hashing (for the CKM_SHA*_ forms), DigestInfo parsing (CKM_RSA_PKCS),
+ * parameter checks (PSS, OAEP, ECDH), and the SP's answers in PKCS#11's formats (raw r|s).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,120 +13,11 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
-#include "p11.h"
+#include "p11_ops.h"
 
 #define P11_RAW_HASH_MAX 64            /* CKM_ECDSA / CKM_RSA_PKCS_PSS input: one digest */
 #define P11_DIGESTINFO_MAX 128         /* CKM_RSA_PKCS input: a SHA-2 DigestInfo is at most 83 */
 #define P11_ED25519_SIG 64
-#define P11_EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
-
-/* Every mechanism of the token; each is refused for a key whose certificate does not allow it. */
-static const struct p11_mech mechs[] = {
-	{ CKM_ECDSA,               CKK_EC,  CKF_SIGN, P11_M_ECDSA,    SC_DIGEST_NONE,   256, 384 },
-	{ CKM_ECDSA_SHA256,        CKK_EC,  CKF_SIGN, P11_M_ECDSA,    SC_DIGEST_SHA256, 256, 384 },
-	{ CKM_ECDSA_SHA384,        CKK_EC,  CKF_SIGN, P11_M_ECDSA,    SC_DIGEST_SHA384, 256, 384 },
-	{ CKM_ECDSA_SHA512,        CKK_EC,  CKF_SIGN, P11_M_ECDSA,    SC_DIGEST_SHA512, 256, 384 },
-	{ CKM_RSA_PKCS,            CKK_RSA, CKF_SIGN, P11_M_RSA_PKCS, SC_DIGEST_NONE,   2048, 4096 },
-	{ CKM_SHA256_RSA_PKCS,     CKK_RSA, CKF_SIGN, P11_M_RSA_PKCS, SC_DIGEST_SHA256, 2048, 4096 },
-	{ CKM_SHA384_RSA_PKCS,     CKK_RSA, CKF_SIGN, P11_M_RSA_PKCS, SC_DIGEST_SHA384, 2048, 4096 },
-	{ CKM_SHA512_RSA_PKCS,     CKK_RSA, CKF_SIGN, P11_M_RSA_PKCS, SC_DIGEST_SHA512, 2048, 4096 },
-	{ CKM_RSA_PKCS_PSS,        CKK_RSA, CKF_SIGN, P11_M_PSS,      SC_DIGEST_NONE,   2048, 4096 },
-	{ CKM_SHA256_RSA_PKCS_PSS, CKK_RSA, CKF_SIGN, P11_M_PSS,      SC_DIGEST_SHA256, 2048, 4096 },
-	{ CKM_SHA384_RSA_PKCS_PSS, CKK_RSA, CKF_SIGN, P11_M_PSS,      SC_DIGEST_SHA384, 2048, 4096 },
-	{ CKM_SHA512_RSA_PKCS_PSS, CKK_RSA, CKF_SIGN, P11_M_PSS,      SC_DIGEST_SHA512, 2048, 4096 },
-	{ CKM_EDDSA,               CKK_EC_EDWARDS, CKF_SIGN, P11_M_EDDSA, SC_DIGEST_NONE, 255, 255 },
-	{ CKM_RSA_PKCS_OAEP,       CKK_RSA, CKF_DECRYPT, P11_M_OAEP,  SC_DIGEST_NONE,   2048, 4096 },
-	{ CKM_ECDH1_DERIVE,        CKK_EC,  CKF_DERIVE, P11_M_ECDH,   SC_DIGEST_NONE,   256, 384 },
-};
-#define N_MECHS (sizeof(mechs) / sizeof(mechs[0]))
-
-const struct p11_mech *p11_mech_find(CK_MECHANISM_TYPE type)
-{
-	size_t i;
-
-	for (i = 0; i < N_MECHS; i++)
-		if (mechs[i].type == type)
-			return &mechs[i];
-	return NULL;
-}
-
-CK_RV p11_mech_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
-{
-	size_t i;
-
-	if (count == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (list == NULL) {
-		*count = N_MECHS;
-		return CKR_OK;
-	}
-	if (*count < N_MECHS) {
-		*count = N_MECHS;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	for (i = 0; i < N_MECHS; i++)
-		list[i] = mechs[i].type;
-	*count = N_MECHS;
-	return CKR_OK;
-}
-
-CK_RV p11_mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
-{
-	const struct p11_mech *m = p11_mech_find(type);
-
-	if (info == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (m == NULL)
-		return CKR_MECHANISM_INVALID;
-	info->ulMinKeySize = m->min_bits;
-	info->ulMaxKeySize = m->max_bits;
-	/* The private-key operation happens in the SP; only hashing is done here. */
-	info->flags = CKF_HW | m->op | (m->key_type == CKK_EC ? P11_EC_FLAGS : 0);
-	return CKR_OK;
-}
-
-size_t p11_mechs_for_key(CK_KEY_TYPE kt, unsigned use, CK_MECHANISM_TYPE *out, size_t cap)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < N_MECHS && n < cap; i++) {
-		unsigned need = mechs[i].op == CKF_SIGN ? P11_USE_SIGN :
-		    mechs[i].op == CKF_DECRYPT ? P11_USE_DECRYPT : P11_USE_DERIVE;
-
-		if (mechs[i].key_type == kt && (use & need))
-			out[n++] = mechs[i].type;
-	}
-	return n;
-}
-
-CK_RV p11_rv_from_sc(sc_err r)
-{
-	switch (r) {
-	case SC_OK: return CKR_OK;
-	case SC_ERR_NOMEM: return CKR_HOST_MEMORY;
-	/* The SP went away, broke protocol, is not serving, or will not serve us. */
-	case SC_ERR_PEER:
-	case SC_ERR_IO:
-	case SC_ERR_STATE:
-	case SC_ERR_DENIED: return CKR_DEVICE_ERROR;
-	/* Deleted since the session loaded its objects. */
-	case SC_ERR_NO_KEY: return CKR_KEY_HANDLE_INVALID;
-	case SC_ERR_KEY_USAGE: return CKR_KEY_FUNCTION_NOT_PERMITTED;
-	case SC_ERR_KEY_DECRYPT: return CKR_ENCRYPTED_DATA_INVALID;
-	case SC_ERR_ALGORITHM: return CKR_KEY_TYPE_INCONSISTENT;
-	case SC_ERR_OVERSIZE: return CKR_DATA_LEN_RANGE;
-	default: return CKR_FUNCTION_FAILED;
-	}
-}
-
-void p11_op_end(struct p11_op *op)
-{
-	EVP_MD_CTX_free(op->md);
-	OPENSSL_clear_free(op->buf, op->max);
-	OPENSSL_clear_free(op->label, op->label_len);
-	OPENSSL_clear_free(op->result, op->result_len);
-	memset(op, 0, sizeof(*op));
-}
 
 /* A CKM_SHA* hash mechanism as our digest; SC_DIGEST_NONE if it is not one of the three. */
 static enum sc_digest digest_of_mech(CK_MECHANISM_TYPE h)
@@ -337,27 +228,35 @@ static CK_RV parse_digest_info(const uint8_t *in, size_t len, enum sc_digest *d,
 	unsigned char *re = NULL;
 	X509_SIG *sig;
 	int ptype = V_ASN1_UNDEF, relen;
-	CK_RV rv = CKR_DATA_INVALID;
+	CK_RV rv;
 
 	if ((sig = d2i_X509_SIG(NULL, &p, (long)len)) == NULL) {
 		ERR_clear_error();
 		return CKR_DATA_INVALID;
 	}
 	relen = i2d_X509_SIG(sig, &re);
-	if ((size_t)(p - in) != len || relen < 0 || (size_t)relen != len || memcmp(re, in, len) != 0)
+	if ((size_t)(p - in) != len || relen < 0 || (size_t)relen != len || memcmp(re, in, len) != 0) {
+		rv = CKR_DATA_INVALID;          /* not DER, or trailing bytes */
 		goto out;
+	}
 	X509_SIG_get0(sig, &alg, &os);
 	X509_ALGOR_get0(&oid, &ptype, NULL, alg);
-	if (ptype != V_ASN1_NULL)
+	if (ptype != V_ASN1_NULL) {
+		rv = CKR_DATA_INVALID;
 		goto out;
+	}
 	switch (OBJ_obj2nid(oid)) {
 	case NID_sha256: *d = SC_DIGEST_SHA256; break;
 	case NID_sha384: *d = SC_DIGEST_SHA384; break;
 	case NID_sha512: *d = SC_DIGEST_SHA512; break;
-	default: goto out;
-	}
-	if ((size_t)ASN1_STRING_length(os) != (size_t)EVP_MD_get_size(sc_digest_md(*d)))
+	default:
+		rv = CKR_DATA_INVALID;          /* a hash the SP does not sign */
 		goto out;
+	}
+	if ((size_t)ASN1_STRING_length(os) != (size_t)EVP_MD_get_size(sc_digest_md(*d))) {
+		rv = CKR_DATA_INVALID;
+		goto out;
+	}
 	/* Points into `in`: the digest is the DigestInfo's last bytes. */
 	*dg_len = (size_t)ASN1_STRING_length(os);
 	*dg = in + len - *dg_len;
@@ -374,14 +273,19 @@ static CK_RV ecdsa_raw(const uint8_t *der, size_t len, size_t field, uint8_t **o
 	const unsigned char *p = der;
 	const BIGNUM *r = NULL, *s = NULL;
 	ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
-	CK_RV rv = CKR_DEVICE_ERROR;
+	CK_RV rv;
 
 	*out = NULL;
-	if (sig == NULL || (size_t)(p - der) != len)
+	/* The SP's answer: anything but one exact ECDSA-Sig-Value for this curve is its fault. */
+	if (sig == NULL || (size_t)(p - der) != len) {
+		rv = CKR_DEVICE_ERROR;
 		goto out;
+	}
 	ECDSA_SIG_get0(sig, &r, &s);
-	if (BN_num_bytes(r) > (int)field || BN_num_bytes(s) > (int)field)
+	if (BN_num_bytes(r) > (int)field || BN_num_bytes(s) > (int)field) {
+		rv = CKR_DEVICE_ERROR;
 		goto out;
+	}
 	if ((*out = OPENSSL_malloc(2 * field)) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;

@@ -32,6 +32,8 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "p11.h"
+#include "p11_config.h"
+#include "p11_objects.h"     /* P11_H_LEAF: the handles the module promises */
 #include "util.h"
 #include "testutil.h"
 
@@ -373,6 +375,130 @@ static void test_config(void **state)
 	big[P11_CONF_MAX + 1] = '\0';
 	assert_int_equal(conf(big), SC_ERR_OVERSIZE);
 	free(big);
+}
+
+/* Parse len bytes of text (not necessarily terminated); the result and, on failure, the detail. */
+static sc_err conf_n(const char *text, size_t len, struct p11_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	return p11_config_parse(cfg, text, len, "test.conf");
+}
+
+/* Truncated files, values at and over their caps, and values of the wrong kind. */
+static void test_config_edges(void **state)
+{
+	static const struct { const char *why, *text; sc_err want; const char *detail; } cases[] = {
+		/* Truncation: a file may end anywhere; a cut line is judged as it stands. */
+		{ "cut in the key", "sp = /run/sp.sock\nlab", SC_ERR_MALFORMED,
+		  "test.conf:2: expected key = value" },
+		{ "cut after =", "label =", SC_ERR_MALFORMED, "test.conf:1: 'label' has no value" },
+		{ "cut after the key", "debug", SC_ERR_MALFORMED, "test.conf:1: expected key = value" },
+		{ "no final newline", "label = x", SC_OK, NULL },
+		{ "only blanks after =", "certs = \t \r\n", SC_ERR_MALFORMED,
+		  "test.conf:1: 'certs' has no value" },
+		/* Wrong kind of value. */
+		{ "debug is a word", "debug = true\n", SC_ERR_MALFORMED,
+		  "test.conf:1: debug must be yes or no" },
+		{ "debug is case-sensitive", "debug = YES\n", SC_ERR_MALFORMED,
+		  "test.conf:1: debug must be yes or no" },
+		{ "debug 2", "debug = 2\n", SC_ERR_MALFORMED, "test.conf:1: debug must be yes or no" },
+		{ "no trailing comments", "debug = yes # on\n", SC_ERR_MALFORMED,
+		  "test.conf:1: debug must be yes or no" },
+		{ "relative sp", "sp = run/sp.sock\n", SC_ERR_USAGE,
+		  "test.conf:1: 'sp' must be an absolute path" },
+		{ "empty key", "= /x\n", SC_ERR_MALFORMED,
+		  "test.conf:1: unknown key '' (sp, certs, label, debug)" },
+		{ "keys are case-sensitive", "SP = /x\n", SC_ERR_MALFORMED,
+		  "test.conf:1: unknown key 'SP' (sp, certs, label, debug)" },
+		{ "repeated after others", "sp = /a\nlabel = t\n# c\nlabel = u\n", SC_ERR_MALFORMED,
+		  "test.conf:4: 'label' given twice" },
+		/* A label may hold '=' and '#': only the first '=' splits, only a leading '#' comments. */
+		{ "label with = and #", "label = a=b #c\n", SC_OK, NULL },
+	};
+	struct p11_config cfg;
+	char *big;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sc_err r = conf_n(cases[i].text, strlen(cases[i].text), &cfg);
+
+		if (r != cases[i].want)
+			fail_msg("%s: %s, expected %s", cases[i].why, sc_err_name(r),
+			    sc_err_name(cases[i].want));
+		if (cases[i].detail != NULL && strcmp(sc_err_detail(), cases[i].detail) != 0)
+			fail_msg("%s: '%s', expected '%s'", cases[i].why, sc_err_detail(), cases[i].detail);
+	}
+	assert_int_equal(conf_n("label = a=b #c\n", 15, &cfg), SC_OK);
+	assert_string_equal(cfg.label, "a=b #c");
+	/* Only the given bytes are read: a length that cuts the text is a truncated file. */
+	assert_int_equal(conf_n("sp = /run/sp.sock\n", 7, &cfg), SC_OK);
+	assert_string_equal(cfg.sp, "/r");
+	assert_int_equal(conf_n("sp = /run/sp.sock\n", 4, &cfg), SC_ERR_MALFORMED);
+	assert_string_equal(sc_err_detail(), "test.conf:1: 'sp' has no value");
+	/* CRLF files. */
+	assert_int_equal(conf_n("sp = /a\r\ndebug = 1\r\n", 20, &cfg), SC_OK);
+	assert_string_equal(cfg.sp, "/a");
+	assert_int_equal(cfg.debug, 1);
+
+	/* Each cap, at and one past it. */
+	big = malloc(P11_CONF_MAX + 1);
+	assert_non_null(big);
+	memset(big, 's', P11_CONF_MAX + 1);
+	memcpy(big, "sp = /", 6);
+	assert_int_equal(conf_n(big, 5 + P11_SP_PATH_MAX, &cfg), SC_OK);
+	assert_int_equal(strlen(cfg.sp), P11_SP_PATH_MAX);
+	assert_int_equal(conf_n(big, 5 + P11_SP_PATH_MAX + 1, &cfg), SC_ERR_OVERSIZE);
+	assert_string_equal(sc_err_detail(), "test.conf:1: sp is 108 bytes, at most 107");
+	memcpy(big, "label = ", 8);
+	assert_int_equal(conf_n(big, 8 + 32, &cfg), SC_OK);
+	assert_int_equal(conf_n(big, 8 + 33, &cfg), SC_ERR_OVERSIZE);
+	assert_string_equal(sc_err_detail(), "test.conf:1: label is 33 bytes, at most 32");
+	/* A line of exactly P11_CONF_LINE_MAX bytes is read; one more is refused. */
+	memcpy(big, "certs = /", 9);
+	assert_int_equal(conf_n(big, P11_CONF_LINE_MAX, &cfg), SC_OK);
+	assert_int_equal(strlen(cfg.certs), P11_CONF_LINE_MAX - 8);
+	assert_int_equal(conf_n(big, P11_CONF_LINE_MAX + 1, &cfg), SC_ERR_OVERSIZE);
+	assert_string_equal(sc_err_detail(), "test.conf:1: line over 4096 bytes");
+	/* The file: P11_CONF_MAX bytes of comments are a file; one more byte is not. */
+	memset(big, '\n', P11_CONF_MAX + 1);
+	big[0] = '#';
+	assert_int_equal(conf_n(big, P11_CONF_MAX, &cfg), SC_OK);
+	assert_int_equal(conf_n(big, P11_CONF_MAX + 1, &cfg), SC_ERR_OVERSIZE);
+	assert_string_equal(sc_err_detail(), "test.conf: 16385 bytes, at most 16384");
+	free(big);
+}
+
+/* The environment over the file: the same caps, naming the variable. */
+static void test_config_env(void **state)
+{
+	char *old_sp = getenv("SELFCERT_SP") ? strdup(getenv("SELFCERT_SP")) : NULL;
+	char *old_conf = getenv("SELFCERT_PKCS11_CONF") ? strdup(getenv("SELFCERT_PKCS11_CONF")) :
+	    NULL;
+	char path[P11_SP_PATH_MAX + 2];
+	struct p11_config cfg;
+
+	(void)state;
+	unsetenv("SELFCERT_PKCS11_CONF");
+	memset(path, 'p', sizeof(path));
+	path[0] = '/';
+	path[P11_SP_PATH_MAX] = '\0';
+	setenv("SELFCERT_SP", path, 1);
+	assert_int_equal(p11_config_load(&cfg), SC_OK);
+	assert_string_equal(cfg.sp, path);
+	path[P11_SP_PATH_MAX] = 'p';
+	path[P11_SP_PATH_MAX + 1] = '\0';
+	setenv("SELFCERT_SP", path, 1);
+	assert_int_equal(p11_config_load(&cfg), SC_ERR_OVERSIZE);
+	assert_string_equal(sc_err_detail(), "SELFCERT_SP: the path is 108 bytes, at most 107");
+	if (old_sp != NULL)
+		setenv("SELFCERT_SP", old_sp, 1);
+	else
+		unsetenv("SELFCERT_SP");
+	if (old_conf != NULL)
+		setenv("SELFCERT_PKCS11_CONF", old_conf, 1);
+	free(old_sp);
+	free(old_conf);
 }
 
 /* A bad configuration file stops C_Initialize; none at all is a slot without a token. */
@@ -994,6 +1120,62 @@ static void test_decrypt(void **state)
 	assert_int_equal(f->C_CloseSession(s), CKR_OK);
 }
 
+/* One attribute at a time, each with its own answer (objects.c, secret_attr): derived on m. */
+static void derive_one_attribute(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE ka)
+{
+	CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
+	CK_KEY_TYPE aes = CKK_AES;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, two = 2;
+	CK_ULONG zero = 0, all = 32, many = 33;
+	char nul_label[] = { 'a', '\0', 'b' }, long_label[P11_MAX_LABEL + 1];
+	uint8_t long_id[P11_MAX_ID + 1];
+	const struct { const char *why; CK_ATTRIBUTE a; CK_RV want; } one[] = {
+		{ "another class", { CKA_CLASS, &pub, sizeof(pub) }, CKR_TEMPLATE_INCONSISTENT },
+		{ "class cut short", { CKA_CLASS, &pub, 1 }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "another key type", { CKA_KEY_TYPE, &aes, sizeof(aes) }, CKR_TEMPLATE_INCONSISTENT },
+		{ "key type without a value", { CKA_KEY_TYPE, NULL, sizeof(aes) },
+		  CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "token not a bool", { CKA_TOKEN, &two, sizeof(two) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "private", { CKA_PRIVATE, &yes, sizeof(yes) }, CKR_TEMPLATE_INCONSISTENT },
+		{ "modifiable", { CKA_MODIFIABLE, &yes, sizeof(yes) }, CKR_TEMPLATE_INCONSISTENT },
+		{ "not private", { CKA_PRIVATE, &no, sizeof(no) }, CKR_OK },
+		{ "sensitive not a bool", { CKA_SENSITIVE, &two, sizeof(two) },
+		  CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "extractable as a ulong", { CKA_EXTRACTABLE, &zero, sizeof(zero) },
+		  CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "value length 0", { CKA_VALUE_LEN, &zero, sizeof(zero) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "value length over Z", { CKA_VALUE_LEN, &many, sizeof(many) },
+		  CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "value length all of Z", { CKA_VALUE_LEN, &all, sizeof(all) }, CKR_OK },
+		{ "label with a NUL", { CKA_LABEL, nul_label, sizeof(nul_label) },
+		  CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "label too long", { CKA_LABEL, long_label, sizeof(long_label) },
+		  CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "label without a value", { CKA_LABEL, NULL, 1 }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "longest label", { CKA_LABEL, long_label, P11_MAX_LABEL }, CKR_OK },
+		{ "ID too long", { CKA_ID, long_id, sizeof(long_id) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "longest ID", { CKA_ID, long_id, P11_MAX_ID }, CKR_OK },
+		{ "usage flag not a bool", { CKA_SIGN, &two, sizeof(two) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "usage flag", { CKA_DERIVE, &yes, sizeof(yes) }, CKR_OK },
+		{ "a value of our own", { CKA_VALUE, long_id, 4 }, CKR_ATTRIBUTE_TYPE_INVALID },
+	};
+	CK_OBJECT_HANDLE h;
+	size_t i;
+
+	memset(long_label, 'x', sizeof(long_label));
+	memset(long_id, 0x5a, sizeof(long_id));
+	for (i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+		CK_ATTRIBUTE a = one[i].a;
+		CK_RV rv = f->C_DeriveKey(s, m, ka, &a, 1, &h);
+
+		if (rv != one[i].want)
+			fail_msg("%s: 0x%lx, expected 0x%lx", one[i].why, (unsigned long)rv,
+			    (unsigned long)one[i].want);
+		if (rv == CKR_OK)
+			assert_int_equal(f->C_DestroyObject(s, h), CKR_OK);
+	}
+}
+
 static void test_derive(void **state)
 {
 	CK_SESSION_HANDLE s = open_ro(), rw;
@@ -1057,6 +1239,7 @@ static void test_derive(void **state)
 	assert_int_equal(f->C_DeriveKey(rw, &m, priv(rw, K_KA), bad, 1, &secret2), CKR_TEMPLATE_INCONSISTENT);
 	assert_int_equal(f->C_CloseSession(rw), CKR_OK);
 	assert_int_equal(f->C_DeriveKey(s, &m, ka, unknown, 1, &secret2), CKR_ATTRIBUTE_TYPE_INVALID);
+	derive_one_attribute(s, &m, ka);
 	len16 = 33;
 	assert_int_equal(f->C_DeriveKey(s, &m, ka, tmpl, 6, &secret2), CKR_ATTRIBUTE_VALUE_INVALID);
 	/* Parameters: a KDF, shared data, a point off the curve, no point. */
@@ -1172,6 +1355,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_edges),
+		cmocka_unit_test(test_config_env),
 		cmocka_unit_test(test_config_initialize),
 		cmocka_unit_test(test_initialize),
 		cmocka_unit_test_setup_teardown(test_slot_and_token, setup, teardown),
