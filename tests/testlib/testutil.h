@@ -1,4 +1,4 @@
-/* testutil.h — small helpers shared by the unit tests (temporary folders). */
+/* testutil.h — temporary folders for the tests, benchmarks and tools (sctest). */
 #ifndef SC_TESTUTIL_H
 #define SC_TESTUTIL_H
 #include <stddef.h>

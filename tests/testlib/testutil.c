@@ -1,4 +1,4 @@
-/* testutil.c — helpers shared by the unit tests. */
+/* testutil.c — temporary folders for the tests, benchmarks and tools (sctest). */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
