@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 
 			snprintf(dir, sizeof(dir), "%s/%s-%d", base, variants[v].leaf, r);
 			bench_run("/bin/mkdir", dir, (char *)NULL);
-			bench_sp_device_up(&d, dir, "p256", "p256", slots);
+			bench_sp_device_up(&d, dir, "p256", "p256", "p256", slots);
 			if (sc_sp_connect(d.sock, &sp) != SC_OK)
 				bench_die("connect %s", d.sock);
 			bench_stat_add(&empty, (double)bench_vm_kib(d.spd, "VmHWM"));

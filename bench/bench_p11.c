@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 	/* A device with one leaf key of each algorithm, issued before the module looks (it loads
 	 * the objects when a session opens). */
 	bench_mkdtemp("/dev/shm", base, sizeof(base));
-	bench_sp_device_up(&d, base, "p256", "p256", 8);
+	bench_sp_device_up(&d, base, "p256", "p256", "p256", 8);
 	if (sc_sp_connect(d.sock, &sp) != SC_OK)
 		bench_die("connect %s", d.sock);
 	RAND_bytes(msg, sizeof(msg));

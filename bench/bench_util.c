@@ -16,6 +16,7 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "bench_util.h"
+#include "testsp.h"
 #include "util.h"
 
 #define BENCH_MAX_ARGS 40
@@ -222,50 +223,74 @@ static const char *need_env(const char *name)
 	return v;
 }
 
-void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk, const char *kex,
-    int max_keys)
+static enum sc_alg alg_named(const char *name)
 {
-	const char *sc = need_env("SELFCERT"), *spd = need_env("SELFCERT_SPD");
-	char mfr[BENCH_PATH_MAX + 16], net[BENCH_PATH_MAX + 16], sp[BENCH_PATH_MAX + 16], root[BENCH_PATH_MAX + 32];
-	char p[BENCH_PATH_MAX + 32], keys[16];
-	char *argv[] = { (char *)spd, "--store", sp, "--socket", d->sock, "--foreground", NULL };
+	enum sc_alg alg;
+
+	if (sc_alg_from_name(name, &alg) != SC_OK)
+		bench_die("algorithm %s", name);
+	return alg;
+}
+
+/* The certificates `selfcert mfr personalize` writes, for the PKCS#11 module's folder. */
+static void write_certs(struct bench_sp_device *d)
+{
+	X509 *chain[2] = { d->device_ca, d->world.mfr_ca };
+	char p[BENCH_PATH_MAX + 48];
+
+	if (mkdir(d->certs, 0700) != 0)
+		bench_die("mkdir %s: %s", d->certs, strerror(errno));
+	snprintf(p, sizeof(p), "%s/device-ca.pem", d->certs);
+	if (sc_write_cert(p, d->device_ca) != SC_OK)
+		bench_die("%s", p);
+	snprintf(p, sizeof(p), "%s/kex.pem", d->certs);
+	if (sc_write_cert(p, d->kex) != SC_OK)
+		bench_die("%s", p);
+	snprintf(p, sizeof(p), "%s/chain.pem", d->certs);
+	if (sc_write_certs(p, chain, 2) != SC_OK)
+		bench_die("%s", p);
+}
+
+void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk, const char *kex,
+    const char *signer, int max_keys)
+{
+	const char *spd = need_env("SELFCERT_SPD");
+	struct sc_test_world_opts wo = { .alg = SC_ALG_P256, .signer_alg = alg_named(signer),
+		.mfr = "Bench", .network_id = "bench", .device_id = "BENCH-1" };
+	char sp_dir[BENCH_PATH_MAX + 16];
+	char *argv[] = { (char *)spd, "--store", sp_dir, "--socket", d->sock, "--foreground", NULL };
+	struct sc_test_sp sp;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
-	snprintf(mfr, sizeof(mfr), "%s/mfr", dir);
-	snprintf(net, sizeof(net), "%s/net", dir);
-	snprintf(sp, sizeof(sp), "%s/sp", dir);
+	snprintf(sp_dir, sizeof(sp_dir), "%s/sp", dir);
 	snprintf(d->certs, sizeof(d->certs), "%s/dev", dir);
 	snprintf(d->sock, sizeof(d->sock), "%s/sp.sock", dir);
-	snprintf(d->store, sizeof(d->store), "%s/store", sp);
-	snprintf(root, sizeof(root), "%s/root.pem", net);
-	snprintf(keys, sizeof(keys), "%d", max_keys);
-	bench_run(sc, "mfr", "init", "--dir", mfr, (char *)NULL);
-	bench_run(sc, "net", "init", "--dir", net, "--network-id", "bench", (char *)NULL);
-	bench_run(sc, "sp", "init", "--store", sp, "--device-id", "BENCH-1", (char *)NULL);
+	snprintf(d->store, sizeof(d->store), "%s/store", sp_dir);
+	if (sc_test_world_make(&wo, &d->world) != SC_OK)
+		bench_die("test world");
+	/* Personalized here, closed, then served by the daemon, which takes the folder's lock. */
+	if (sc_test_sp_open(&sp, sp_dir, wo.device_id) != SC_OK ||
+	    sc_test_sp_personalize(&sp, &d->world, alg_named(csk), alg_named(kex), 365,
+	        (uint32_t)max_keys, 1) != SC_OK)
+		bench_die("personalize %s", sp_dir);
+	d->device_ca = sp.csk_cert;
+	d->kex = sp.kek_cert;
+	sp.csk_cert = sp.kek_cert = NULL;
+	sc_test_sp_close(&sp);
+	d->signer = d->world.signer;
+	d->signer_key = d->world.signer_key;
+	write_certs(d);
 	d->spd = bench_spawn(argv, NULL);
 	for (int i = 0; i < BENCH_SPD_WAIT_TRIES; i++) {
 		struct sc_sp *c = NULL;
 		if (sc_sp_connect(d->sock, &c) == SC_OK) {
 			sc_sp_close(c);
-			break;
+			return;
 		}
 		usleep(20000);
 	}
-	bench_run(sc, "mfr", "personalize", "--dir", mfr, "--sp", d->sock, "--out", d->certs, "--csk-alg", csk,
-	    "--kex-alg", kex, "--net-root", root, "--network-id", "bench", "--max-keys", keys, (char *)NULL);
-	snprintf(p, sizeof(p), "%s/device-ca.pem", d->certs);
-	if (sc_load_cert(p, &d->device_ca) != SC_OK)
-		bench_die("%s", p);
-	snprintf(p, sizeof(p), "%s/kex.pem", d->certs);
-	if (sc_load_cert(p, &d->kex) != SC_OK)
-		bench_die("%s", p);
-	snprintf(p, sizeof(p), "%s/signer.pem", net);
-	if (sc_load_cert(p, &d->signer) != SC_OK)
-		bench_die("%s", p);
-	snprintf(p, sizeof(p), "%s/signer.key", net);
-	if (sc_load_key(p, &d->signer_key) != SC_OK)
-		bench_die("%s", p);
+	bench_die("selfcert-spd on %s did not answer", d->sock);
 }
 
 void bench_sp_device_down(struct bench_sp_device *d)
@@ -274,29 +299,28 @@ void bench_sp_device_down(struct bench_sp_device *d)
 	d->spd = 0;
 	X509_free(d->device_ca);
 	X509_free(d->kex);
-	X509_free(d->signer);
-	EVP_PKEY_free(d->signer_key);
+	sc_test_world_free(&d->world);
 	d->device_ca = d->kex = d->signer = NULL;
 	d->signer_key = NULL;
 }
 
-uint8_t *bench_sp_profile(struct bench_sp_device *d, const char *leaf_alg, size_t *len)
+uint8_t *bench_sp_profile_key(struct bench_sp_device *d, enum sc_alg leaf_alg, EVP_PKEY *supplied,
+    size_t *len)
 {
 	struct sc_profile_params pp;
-	struct sc_profile *p = NULL;
 	uint8_t *der = NULL;
-	time_t now = time(NULL);
 
-	memset(&pp, 0, sizeof(pp));
-	pp.network_id = "bench";
-	pp.device_id = "BENCH-1";
-	pp.profile_not_after = now + 3600;
-	pp.not_before = now;
-	pp.not_after = now + 7 * 86400;
-	pp.cert_digest = SC_DIGEST_SHA256;
-	if (sc_alg_from_name(leaf_alg, &pp.generate_alg) != SC_OK || sc_profile_create(&pp, &p) != SC_OK ||
-	    sc_profile_sign(p, d->signer_key, d->signer, NULL, 0) != SC_OK || sc_profile_encode(p, &der, len) != SC_OK)
-		bench_die("profile for %s", leaf_alg);
-	sc_profile_free(p);
+	sc_test_profile_params(&d->world, &pp);
+	pp.not_after = pp.not_before + 7 * 86400;
+	pp.generate_alg = leaf_alg;
+	pp.supplied_key = supplied;
+	pp.kek_cert = supplied != NULL ? d->kex : NULL;
+	if (sc_test_profile_make(&d->world, &pp, &der, len) != SC_OK)
+		bench_die("profile for %s", sc_alg_name(leaf_alg));
 	return der;
+}
+
+uint8_t *bench_sp_profile(struct bench_sp_device *d, const char *leaf_alg, size_t *len)
+{
+	return bench_sp_profile_key(d, alg_named(leaf_alg), NULL, len);
 }

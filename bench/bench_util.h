@@ -1,9 +1,8 @@
 /*
- * bench_util.h — what the benchmarks of bench/ share (bench_sp.c predates it and keeps its own):
- * timing, medians with ranges over rounds, running the real programs, a real personalized SP,
- * and a process's CPU time and memory read from /proc. Benchmark code: it dies on any failure
- * with one line naming what failed, since a benchmark that goes on after an error measures
- * nothing.
+ * bench_util.h — what the benchmarks of bench/ share: timing, medians with ranges over rounds,
+ * running the real programs, a real personalized SP, and a process's CPU time and memory read
+ * from /proc. Benchmark code: it dies on any failure with one line naming what failed, since a
+ * benchmark that goes on after an error measures nothing.
  */
 #ifndef SC_BENCH_UTIL_H
 #define SC_BENCH_UTIL_H
@@ -14,6 +13,8 @@
 #include <sys/types.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <selfcert/alg.h>
+#include "testworld.h"
 
 #define BENCH_MAX_ROUNDS 64
 #define BENCH_PATH_MAX 512
@@ -61,21 +62,33 @@ double bench_cpu_seconds(pid_t pid);
 long bench_vm_kib(pid_t pid, const char *field);
 
 /*
- * A real device: `selfcert mfr init`, `net init` (network "bench"), `sp init`, selfcert-spd
- * on dir/sp.sock, `mfr personalize` with the given algorithms and max_keys slots, locked.
- * Needs $SELFCERT and $SELFCERT_SPD.
+ * A real device: a store for device BENCH-1 personalized in-process (tests/testlib: the test
+ * world's manufacturer certifies the CSK and KEK the SP generates; its network "bench" is the
+ * anchor; max_keys slots, leaves up to 365 days, locked), then served by the real selfcert-spd
+ * on dir/sp.sock. dir/dev holds device-ca.pem, kex.pem and chain.pem, as `selfcert mfr
+ * personalize` writes them. csk, kex and signer are algorithm names ("p256"); signer is the
+ * network's (root and profile signer), the manufacturer's keys are P-256. Needs $SELFCERT_SPD.
  */
 struct bench_sp_device {
 	char dir[BENCH_PATH_MAX], sock[BENCH_PATH_MAX + 16], store[BENCH_PATH_MAX + 32];
 	char certs[BENCH_PATH_MAX + 16];
 	pid_t spd;
-	X509 *device_ca, *kex, *signer;
+	struct sc_test_world world;     /* the manufacturer and the network */
+	X509 *device_ca, *kex;          /* the SP's certificates (owned) */
+	X509 *signer;                   /* world.signer, world.signer_key (borrowed) */
 	EVP_PKEY *signer_key;
 };
 void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk, const char *kex,
-    int max_keys);
+    const char *signer, int max_keys);
 void bench_sp_device_down(struct bench_sp_device *d);
-/* A profile for the device, signed as the provisioning server would (DER; OPENSSL_free). */
+/*
+ * A profile for the device, signed as the provisioning server would (DER; OPENSSL_free): valid an
+ * hour, the leaf a week, SHA-256; a key of leaf_alg generated, or supplied (then encrypted to
+ * the device's KEK) when supplied is not NULL.
+ */
+uint8_t *bench_sp_profile_key(struct bench_sp_device *d, enum sc_alg leaf_alg, EVP_PKEY *supplied,
+    size_t *len);
+/* The same for an algorithm name, generated. */
 uint8_t *bench_sp_profile(struct bench_sp_device *d, const char *leaf_alg, size_t *len);
 
 #endif

@@ -8,7 +8,8 @@ pkg_check_modules(SC_BENCH_JANSSON REQUIRED IMPORTED_TARGET jansson)
 
 add_library(sc_bench_util STATIC bench/bench_util.c)
 target_include_directories(sc_bench_util PUBLIC bench)
-target_link_libraries(sc_bench_util PUBLIC libselfcert selfcert_internal)
+# Its devices are personalized in-process with the test world (tests/testlib, sctest_sp).
+target_link_libraries(sc_bench_util PUBLIC libselfcert selfcert_internal sctest_sp)
 
 add_executable(bench_mem bench/bench_mem.c)
 target_link_libraries(bench_mem PRIVATE sc_bench_util)
