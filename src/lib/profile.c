@@ -268,12 +268,16 @@ static sc_err key_usage_is_der(const ASN1_BIT_STRING *bs, unsigned ku)
 	int alen, blen;
 	sc_err r = SC_ERR_INTERNAL;
 
-	if (fresh == NULL)
+	if (fresh == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "tbsProfile.keyUsage: a fresh BIT STRING");
 		goto out;
+	}
 	alen = i2d_ASN1_BIT_STRING(bs, &a);
 	blen = i2d_ASN1_BIT_STRING(fresh, &b);
-	if (alen <= 0 || blen <= 0)
+	if (alen <= 0 || blen <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "tbsProfile.keyUsage: encoding");
 		goto out;
+	}
 	if (alen != blen || memcmp(a, b, (size_t)alen) != 0) {
 		r = sc_fail(SC_ERR_MALFORMED, "tbsProfile.keyUsage: not DER (trailing zero bits)");
 		goto out;
@@ -549,8 +553,10 @@ static sc_err build_eku(const char *const *list, EXTENDED_KEY_USAGE **out)
 	ASN1_OBJECT *obj = NULL;
 	int i;
 
-	if ((eku = sk_ASN1_OBJECT_new_null()) == NULL)
+	if ((eku = sk_ASN1_OBJECT_new_null()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "eku");
 		goto out;
+	}
 	for (i = 0; list[i] != NULL; i++) {
 		if (i >= SC_PROFILE_MAX_EKU) {
 			r = sc_fail(SC_ERR_USAGE, "eku: more than %d OIDs", SC_PROFILE_MAX_EKU);
@@ -561,8 +567,10 @@ static sc_err build_eku(const char *const *list, EXTENDED_KEY_USAGE **out)
 			r = sc_fail(SC_ERR_USAGE, "eku[%d]: '%s' is not an OID or known name", i, list[i]);
 			goto out;
 		}
-		if (!sk_ASN1_OBJECT_push(eku, obj))
+		if (!sk_ASN1_OBJECT_push(eku, obj)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "eku");
 			goto out;
+		}
 		obj = NULL;
 	}
 	*out = eku;
@@ -587,8 +595,10 @@ static sc_err build_san(const char *const *list, GENERAL_NAMES **out)
 	GENERAL_NAME *gn = NULL;
 	int i;
 
-	if ((names = sk_GENERAL_NAME_new_null()) == NULL)
+	if ((names = sk_GENERAL_NAME_new_null()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "san");
 		goto out;
+	}
 	for (i = 0; list[i] != NULL; i++) {
 		const char *value = NULL;
 		int type = -1;
@@ -618,8 +628,10 @@ static sc_err build_san(const char *const *list, GENERAL_NAMES **out)
 			r = sc_fail(SC_ERR_USAGE, "san[%d]: '%s' is not valid", i, list[i]);
 			goto out;
 		}
-		if (!sk_GENERAL_NAME_push(names, gn))
+		if (!sk_GENERAL_NAME_push(names, gn)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "san");
 			goto out;
+		}
 		gn = NULL;
 	}
 	*out = names;
@@ -646,7 +658,6 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 	*out = NULL;
 	if ((r = sc_oids_init()) != SC_OK)
 		return r;
-	r = SC_ERR_INTERNAL;
 	if ((p = OPENSSL_zalloc(sizeof(*p))) == NULL || (p->sp = SC_SIGNED_PROFILE_new()) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "profile");
 		goto out;
@@ -655,14 +666,18 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 
 	ASN1_OBJECT_free(t->contentType);
 	t->contentType = OBJ_dup(OBJ_nid2obj(sc_nid_ct_profile()));
-	if (t->contentType == NULL || !ASN1_INTEGER_set(t->version, PROFILE_VERSION))
+	if (t->contentType == NULL || !ASN1_INTEGER_set(t->version, PROFILE_VERSION)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: contentType, version");
 		goto out;
+	}
 	if (RAND_bytes(id, sizeof(id)) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "random profileId");
 		goto out;
 	}
-	if (!ASN1_OCTET_STRING_set(t->profileId, id, sizeof(id)))
+	if (!ASN1_OCTET_STRING_set(t->profileId, id, sizeof(id))) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: profileId");
 		goto out;
+	}
 
 	if ((r = set_utf8(t->networkId, pp->network_id, "network_id", 1, SC_NETWORK_ID_MAX)) != SC_OK ||
 	    (r = set_utf8(t->deviceId, pp->device_id, "device_id", 1, SC_DEVICE_ID_MAX)) != SC_OK)
@@ -673,8 +688,10 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		goto out;
 	}
 	if (pp->user_id != NULL) {
-		if ((t->userId = ASN1_UTF8STRING_new()) == NULL)
+		if ((t->userId = ASN1_UTF8STRING_new()) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "profile: userId");
 			goto out;
+		}
 		if ((r = set_utf8(t->userId, pp->user_id, "user_id", 1, SC_USER_ID_MAX)) != SC_OK)
 			goto out;
 	}
@@ -686,7 +703,7 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		}
 		if ((t->challenge = ASN1_OCTET_STRING_new()) == NULL ||
 		    !ASN1_OCTET_STRING_set(t->challenge, pp->challenge, (int)pp->challenge_len)) {
-			r = SC_ERR_INTERNAL;
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: challenge");
 			goto out;
 		}
 	}
@@ -708,8 +725,10 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 			r = sc_fail(SC_ERR_USAGE, "supplied_key needs kek_cert");
 			goto out;
 		}
-		if ((sk = SC_SUPPLIED_KEY_new()) == NULL)
+		if ((sk = SC_SUPPLIED_KEY_new()) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "profile: key.supplied");
 			goto out;
+		}
 		if (!X509_PUBKEY_set(&sk->publicKey, pp->supplied_key)) {
 			r = sc_fail_ossl(SC_ERR_USAGE, "supplied_key: no SubjectPublicKeyInfo");
 			goto out;
@@ -718,7 +737,6 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		sk->encryptedKey = NULL;
 		if ((r = wrap_key(pp->supplied_key, pp->kek_cert, &sk->encryptedKey)) != SC_OK)
 			goto out;
-		r = SC_ERR_INTERNAL;
 		t->key->type = SC_KEY_SPEC_SUPPLIED;
 		t->key->value.supplied = sk;
 		sk = NULL;
@@ -729,8 +747,10 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 			goto out;
 		}
 		if ((t->key->value.generate = ASN1_ENUMERATED_new()) == NULL ||
-		    !ASN1_ENUMERATED_set(t->key->value.generate, (long)pp->generate_alg))
+		    !ASN1_ENUMERATED_set(t->key->value.generate, (long)pp->generate_alg)) {
+			r = sc_fail(SC_ERR_NOMEM, "profile: key.generate");
 			goto out;
+		}
 		t->key->type = SC_KEY_SPEC_GENERATE;
 	}
 
@@ -739,8 +759,10 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		r = sc_fail(SC_ERR_ALGORITHM, "cert_digest: %d is not sha256/384/512", (int)digest);
 		goto out;
 	}
-	if (!ASN1_ENUMERATED_set(t->certDigest, (long)digest))
+	if (!ASN1_ENUMERATED_set(t->certDigest, (long)digest)) {
+		r = sc_fail(SC_ERR_NOMEM, "profile: certDigest");
 		goto out;
+	}
 
 	for (int i = 0; i < KU_NBITS; i++)
 		known_ku |= ku_bits[i].ku;
@@ -748,8 +770,10 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		r = sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~known_ku);
 		goto out;
 	}
-	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL)
+	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "profile: keyUsage");
 		goto out;
+	}
 	if (pp->eku != NULL && pp->eku[0] != NULL &&
 	    (r = build_eku(pp->eku, &t->extKeyUsage)) != SC_OK)
 		goto out;
@@ -838,18 +862,24 @@ sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the tbsProfile");
 		goto out;
 	}
-	if (!X509_up_ref(signer_cert))
+	if (!X509_up_ref(signer_cert)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificates[0]");
 		goto out;
+	}
 	if (!sk_X509_push(certs, signer_cert)) {
 		X509_free(signer_cert);
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificates[0]");
 		goto out;
 	}
 	for (int i = 0; i < n_inter; i++) {
 		X509 *c = sk_X509_value(intermediates, i);
-		if (!X509_up_ref(c))
+		if (!X509_up_ref(c)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "intermediates");
 			goto out;
+		}
 		if (!sk_X509_push(certs, c)) {
 			X509_free(c);
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "intermediates");
 			goto out;
 		}
 	}
@@ -928,7 +958,6 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 		return sc_fail(SC_ERR_MALFORMED, "SignedProfile: empty");
 	if ((r = sc_oids_init()) != SC_OK)
 		return r;
-	r = SC_ERR_INTERNAL;
 	if ((p = OPENSSL_zalloc(sizeof(*p))) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "profile");
 		goto out;
@@ -1301,7 +1330,6 @@ static sc_err verify_signature(const struct sc_profile *p, X509 *anchor, time_t 
 		return sc_fail(SC_ERR_USAGE, "profile is not signed");
 	if ((r = sc_oids_init()) != SC_OK)
 		return r;
-	r = SC_ERR_INTERNAL;
 	if ((signer = sk_X509_value(p->sp->certificates, 0)) == NULL) {
 		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER, "SignedProfile.certificates: no signer");
 		goto out;
@@ -1318,9 +1346,12 @@ static sc_err verify_signature(const struct sc_profile *p, X509 *anchor, time_t 
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_STORE");
 		goto out;
 	}
-	for (int i = 1; i < sk_X509_num(p->sp->certificates); i++)
-		if (!sk_X509_push(untrusted, sk_X509_value(p->sp->certificates, i)))
+	for (int i = 1; i < sk_X509_num(p->sp->certificates); i++) {
+		if (!sk_X509_push(untrusted, sk_X509_value(p->sp->certificates, i))) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "X509_STORE");
 			goto out;
+		}
+	}
 	if (!X509_STORE_CTX_init(ctx, store, signer, untrusted)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "X509_STORE_CTX_init");
 		goto out;
@@ -1598,7 +1629,6 @@ sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509
 	}
 	if ((r = envelope_ok(cms, &type_nid)) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	if (!CMS_decrypt_set1_pkey_and_peer(cms, kek_key, kek_cert, NULL)) {
 		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: not for this key-exchange key");
 		goto out;
@@ -1617,14 +1647,18 @@ sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509
 		goto out;
 	}
 	/* Secure-heap memory BIO: cleared when freed. */
-	if ((plain = BIO_new(BIO_s_secmem())) == NULL)
+	if ((plain = BIO_new(BIO_s_secmem())) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "encryptedKey: plaintext buffer");
 		goto out;
+	}
 	for (;;) {
 		n = BIO_read(cont, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		if (BIO_write(plain, buf, n) != n)
+		if (BIO_write(plain, buf, n) != n) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "encryptedKey: plaintext buffer");
 			goto out;
+		}
 		BIO_get_mem_ptr(plain, &pm);
 		if (pm->length > UNWRAP_PLAINTEXT_MAX) {
 			r = sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: plaintext over %d bytes",
