@@ -18,12 +18,12 @@
 #include <openssl/x509v3.h>
 #include <selfcert/err.h>
 #include <selfcert/alg.h>
+#include <selfcert/oid.h>            /* the OIDs, SC_DEVICE_ID_MAX, KeyUsage names */
 
 #define SC_PROFILE_MAX_DER 16384      /* a DER SignedProfile larger than this is refused */
 #define SC_PROFILE_ID_LEN 16
 #define SC_PROFILE_DIGEST_LEN 32      /* SHA-256 of the DER SignedProfile */
 #define SC_NETWORK_ID_MAX 64
-#define SC_DEVICE_ID_MAX 64
 #define SC_USER_ID_MAX 128
 #define SC_CHALLENGE_MIN 16
 #define SC_CHALLENGE_MAX 64
@@ -220,26 +220,5 @@ struct sc_profile_info {
 };
 
 void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out);
-
-/*
- * The OIDs of docs/FORMATS.md (dotted), and their NIDs once registered (sc_oids_init).
- * The arc is the spec's UUID 27f0afaa-2c68-408a-b28c-def17d8b46d0 under Microsoft's implicit
- * GUID arc (1.2.840.113556.1.8000.2554, split 4-4-4-4-4-6-6 hex digits) rather than as one
- * 128-bit arc under 2.25: GnuTLS/libtasn1 refuses any arc of 2^64 or more, which made every
- * leaf unparseable by GnuTLS. docs/FORMATS.md says why in full.
- */
-#define SC_OID_ARC            "1.2.840.113556.1.8000.2554.10224.44970.11368.16522.45708.14610813.9127632"
-#define SC_OID_CT_PROFILE     SC_OID_ARC ".1"
-#define SC_OID_KP_PROFILESIGN SC_OID_ARC ".2"
-#define SC_OID_PE_ISSUANCE    SC_OID_ARC ".3"
-
-/*
- * Register our OIDs with OpenSSL (idempotent, thread-safe). Called by every libselfcert entry
- * point that needs them; public for programs that print them.
- */
-sc_err sc_oids_init(void) SC_MUST_USE;
-int sc_nid_ct_profile(void);
-int sc_nid_kp_profile_signing(void);
-int sc_nid_pe_issuance(void);
 
 #endif

@@ -1,7 +1,6 @@
 /*
  * profile.c — SignedProfile (docs/FORMATS.md): build, sign, strict DER decode, the SP's
  * stateless checks, and the unwrapping of a server-supplied key encrypted to the KEK.
- * Also the home of our OIDs (sc_oids_init, sc_nid_*).
  */
 #include <limits.h>
 #include <string.h>
@@ -18,8 +17,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
-#include <selfcert/cert.h>
 #include <selfcert/err.h>
+#include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "profile_internal.h"
 #include "util.h"
@@ -67,75 +66,7 @@ ASN1_SEQUENCE(SC_SIGNED_PROFILE) = {
 IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(SC_SUPPLIED_KEY)
 IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(SC_SIGNED_PROFILE)
 
-/* ---- OIDs ---- */
-
-static CRYPTO_ONCE oid_once = CRYPTO_ONCE_STATIC_INIT;
-static int oid_ok;
-static int nid_ct_profile = NID_undef, nid_kp_profile_signing = NID_undef,
-    nid_pe_issuance = NID_undef;
-
-/* Reuse an existing registration (a config file may have named the OID first). */
-static int oid_register(const char *oid, const char *sn, const char *ln)
-{
-	int nid = OBJ_txt2nid(oid);
-
-	if (nid == NID_undef)
-		nid = OBJ_create(oid, sn, ln);
-	return nid;
-}
-
-static void oids_register(void)
-{
-	nid_ct_profile = oid_register(SC_OID_CT_PROFILE, "id-sc-ct-profile",
-	    "selfcert profile content type");
-	nid_kp_profile_signing = oid_register(SC_OID_KP_PROFILESIGN, "id-sc-kp-profileSigning",
-	    "selfcert profile signing");
-	nid_pe_issuance = oid_register(SC_OID_PE_ISSUANCE, "id-sc-pe-issuance",
-	    "selfcert issuance");
-	oid_ok = nid_ct_profile != NID_undef && nid_kp_profile_signing != NID_undef &&
-	    nid_pe_issuance != NID_undef;
-}
-
-sc_err sc_oids_init(void)
-{
-	if (!CRYPTO_THREAD_run_once(&oid_once, oids_register) || !oid_ok)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "registering the selfcert OIDs");
-	return SC_OK;
-}
-
-int sc_nid_ct_profile(void)
-{
-	return sc_oids_init() == SC_OK ? nid_ct_profile : NID_undef;
-}
-
-int sc_nid_kp_profile_signing(void)
-{
-	return sc_oids_init() == SC_OK ? nid_kp_profile_signing : NID_undef;
-}
-
-int sc_nid_pe_issuance(void)
-{
-	return sc_oids_init() == SC_OK ? nid_pe_issuance : NID_undef;
-}
-
 /* ---- small helpers ---- */
-
-/* KeyUsage bit n of RFC 5280 and OpenSSL's KU_* flag for it. */
-static const struct {
-	unsigned ku;
-	const char *name;
-} ku_bits[] = {
-	{ KU_DIGITAL_SIGNATURE, "digitalSignature" },
-	{ KU_NON_REPUDIATION, "nonRepudiation" },
-	{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },
-	{ KU_DATA_ENCIPHERMENT, "dataEncipherment" },
-	{ KU_KEY_AGREEMENT, "keyAgreement" },
-	{ KU_KEY_CERT_SIGN, "keyCertSign" },
-	{ KU_CRL_SIGN, "cRLSign" },
-	{ KU_ENCIPHER_ONLY, "encipherOnly" },
-	{ KU_DECIPHER_ONLY, "decipherOnly" },
-};
-#define KU_NBITS ((int)(sizeof(ku_bits) / sizeof(ku_bits[0])))
 
 static const char *const gen_names[] = {
 	[GEN_OTHERNAME] = "otherName", [GEN_EMAIL] = "rfc822Name", [GEN_DNS] = "dNSName",
@@ -231,9 +162,9 @@ static sc_err take_key_usage(const ASN1_BIT_STRING *bs, unsigned *out)
 	for (int i = 0; i < nbits; i++) {
 		if (!ASN1_BIT_STRING_get_bit(bs, i))
 			continue;
-		if (i >= KU_NBITS)
+		if (i >= SC_KU_NBITS)
 			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.keyUsage: unknown bit %d", i);
-		ku |= ku_bits[i].ku;
+		ku |= sc_key_usage_bit(i);
 	}
 	if (ku == 0)
 		return sc_fail(SC_ERR_EXTENSION, "tbsProfile.keyUsage: no bit set");
@@ -248,8 +179,8 @@ static ASN1_BIT_STRING *key_usage_bits(unsigned ku)
 
 	if (bs == NULL)
 		return NULL;
-	for (int i = 0; i < KU_NBITS; i++) {
-		if ((ku & ku_bits[i].ku) && !ASN1_BIT_STRING_set_bit(bs, i, 1)) {
+	for (int i = 0; i < SC_KU_NBITS; i++) {
+		if ((ku & sc_key_usage_bit(i)) && !ASN1_BIT_STRING_set_bit(bs, i, 1)) {
 			ASN1_BIT_STRING_free(bs);
 			return NULL;
 		}
@@ -650,7 +581,6 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 	SC_TBS_PROFILE *t;
 	SC_SUPPLIED_KEY *sk = NULL;
 	uint8_t id[SC_PROFILE_ID_LEN];
-	unsigned known_ku = 0;
 	enum sc_digest digest;
 
 	if (out == NULL || pp == NULL)
@@ -764,10 +694,8 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		goto out;
 	}
 
-	for (int i = 0; i < KU_NBITS; i++)
-		known_ku |= ku_bits[i].ku;
-	if (pp->key_usage & ~known_ku) {
-		r = sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~known_ku);
+	if (pp->key_usage & ~SC_KU_ALL) {
+		r = sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~SC_KU_ALL);
 		goto out;
 	}
 	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL) {
@@ -1467,10 +1395,12 @@ static sc_err check_extensions(const struct sc_profile_info *in)
 		allowed |= KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT;
 	if (in->alg == SC_ALG_P256 || in->alg == SC_ALG_P384)
 		allowed |= KU_KEY_AGREEMENT;
-	for (int i = 0; i < KU_NBITS; i++)
-		if ((in->key_usage & ku_bits[i].ku) && !(allowed & ku_bits[i].ku))
+	for (int i = 0; i < SC_KU_NBITS; i++) {
+		unsigned bit = sc_key_usage_bit(i);
+		if ((in->key_usage & bit) && !(allowed & bit))
 			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.keyUsage: %s not allowed for a %s key",
-			    ku_bits[i].name, sc_alg_name(in->alg));
+			    sc_key_usage_name(bit), sc_alg_name(in->alg));
+	}
 	if (in->eku != NULL) {
 		n = sk_ASN1_OBJECT_num(in->eku);
 		if (n > SC_PROFILE_MAX_EKU)

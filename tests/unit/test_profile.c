@@ -431,25 +431,7 @@ static sc_err unwrap_decoded(struct sc_profile *p, EVP_PKEY *kek_key, X509 *kek_
 	return r;
 }
 
-/* ---- tests: OIDs and building ---- */
-
-static void test_oids(void **state)
-{
-	char buf[128];
-
-	(void)state;
-	assert_int_equal(sc_oids_init(), SC_OK);
-	assert_int_equal(sc_oids_init(), SC_OK); /* idempotent */
-	assert_int_not_equal(sc_nid_ct_profile(), NID_undef);
-	assert_int_not_equal(sc_nid_kp_profile_signing(), NID_undef);
-	assert_int_not_equal(sc_nid_pe_issuance(), NID_undef);
-	assert_int_not_equal(sc_nid_ct_profile(), sc_nid_kp_profile_signing());
-	OBJ_obj2txt(buf, sizeof(buf), OBJ_nid2obj(sc_nid_pe_issuance()), 1);
-	assert_string_equal(buf, SC_OID_PE_ISSUANCE);
-	OBJ_obj2txt(buf, sizeof(buf), OBJ_nid2obj(sc_nid_ct_profile()), 1);
-	assert_string_equal(buf, SC_OID_CT_PROFILE);
-	assert_int_equal(OBJ_txt2nid(SC_OID_KP_PROFILESIGN), sc_nid_kp_profile_signing());
-}
+/* ---- tests: building ---- */
 
 static void test_create_usage(void **state)
 {
@@ -1713,7 +1695,6 @@ static void test_signer_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oids),
 		cmocka_unit_test(test_create_usage),
 		cmocka_unit_test(test_info_unsigned_and_ids),
 		cmocka_unit_test(test_roundtrip_all_combinations),
