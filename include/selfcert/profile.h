@@ -96,41 +96,8 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 
 void sc_profile_free(struct sc_profile *p);
 
-/*
- * A bounded in-memory cache of profile signer chains, for the SP, which sees the same network
- * signer in every profile. Never persisted. Each entry is keyed by the SHA-256 of the DER
- * certificates field of a profile and holds those certificates decoded once, and, after
- * sc_profile_check accepted them, the SHA-256 of the anchor's DER they chained to and the time
- * window in which that whole path is valid (latest notBefore <= now < earliest notAfter).
- * A later profile with byte-identical certificates is decoded without parsing them again, and
- * checked against the same anchor at a time inside the window without building the chain
- * again; the signer-is-not-a-CA, EKU and keyUsage results are properties of those same bytes.
- * The profile's own signature is always verified. Anything else (another anchor, another byte,
- * a time outside the window) takes the full path, with the same errors as without a cache.
- * At most max_entries (1..SC_SIGNER_CACHE_MAX); the least recently used entry is evicted.
- * Not thread-safe: one caller at a time (the SP serves one request at a time).
- */
-#define SC_SIGNER_CACHE_MAX 64
+/* The SP's verified-signer cache: <selfcert/cache.h>. */
 struct sc_signer_cache;
-sc_err sc_signer_cache_new(size_t max_entries, struct sc_signer_cache **out) SC_MUST_USE;
-void sc_signer_cache_free(struct sc_signer_cache *c);
-/* Forget every entry (e.g. when the trust anchors change). */
-void sc_signer_cache_flush(struct sc_signer_cache *c);
-struct sc_signer_cache_stats {
-	size_t entries;
-	unsigned long decode_hits, decode_misses;   /* certificates reused / parsed */
-	unsigned long verify_hits, verify_misses;   /* chain checks skipped / done in full */
-};
-void sc_signer_cache_stats(const struct sc_signer_cache *c, struct sc_signer_cache_stats *out);
-
-/*
- * sc_profile_decode through a signer cache (c may be NULL: plain sc_profile_decode). Accepts and
- * refuses exactly what sc_profile_decode does: on a hit the rest of the profile is decoded and
- * the whole input must still re-encode to the same bytes; anything unusual falls back to
- * sc_profile_decode. A successful decode that misses adds an entry.
- */
-sc_err sc_profile_decode_cached(const uint8_t *der, size_t der_len, struct sc_signer_cache *c,
-    struct sc_profile **out) SC_MUST_USE;
 
 /* A network trust anchor, bound to the one network ID it may sign profiles for. */
 struct sc_anchor {
@@ -147,7 +114,7 @@ struct sc_profile_policy {
 	X509 *csk_cert;                    /* the device CA certificate: leaf validity must lie within */
 	uint32_t max_leaf_seconds;         /* 0: no limit beyond the CSK certificate's */
 	enum sc_alg csk_alg;               /* to reject a cert digest an Ed25519 CSK cannot honour: none */
-	struct sc_signer_cache *signer_cache; /* NULL, or remember verified signer chains (below) */
+	struct sc_signer_cache *signer_cache; /* NULL, or remember verified signer chains (cache.h) */
 };
 
 /*

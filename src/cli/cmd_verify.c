@@ -126,7 +126,7 @@ static const char inspect_usage[] =
 "  Decodes a profile (DER), a certificate (PEM or DER) or a chain (PEM) for people, or as one\n"
 "  JSON object with --json.\n";
 
-/* The key usages inspect names (oid.h), in bit order; encipherOnly and decipherOnly are not shown. */
+/* The key usages inspect names (oid.h), in bit order (never encipherOnly, decipherOnly). */
 #define INSPECT_KEY_USAGES (SC_KU_DEVICE | KU_KEY_CERT_SIGN | KU_CRL_SIGN)
 
 /* Print a list of strings as "a, b" or as a JSON array. */
