@@ -1,7 +1,7 @@
 /*
  * sp_msg.c — the layout of docs/PROTOCOL.md section 4, written once (sp_msg.h): one encoder and
  * one decoder per request and answer, shared by the host, the SP, the fuzz corpus and the tests.
- * Calls nothing but buf.c and sc_fail, so that a firmware SP can take it as it is.
+ * Calls nothing but buf.c and err.c (sc_fail, sc_err_name), so a firmware SP can take it as is.
  */
 #include <string.h>
 #include "sp_msg.h"
