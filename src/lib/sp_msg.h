@@ -19,7 +19,7 @@
  * - Codes (role, algorithm, mode, digest, scheme, hash) travel as the wire's u8: which values
  *   mean something is the handler's check, each with its own error code (section 4).
  * - Certificates are DER byte strings here, so a firmware SP can link this file and buf.c
- *   (with err.c's sc_fail) without any X.509 code.
+ *   and err.c without any X.509 code.
  */
 #ifndef SC_SP_MSG_H
 #define SC_SP_MSG_H
