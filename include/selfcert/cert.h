@@ -95,7 +95,4 @@ sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out) SC_MUST_USE;
  */
 sc_err sc_cert_device_id(X509 *cert, char *out, size_t out_len) SC_MUST_USE;
 
-/* 1 if s is a valid device ID: 1..64 PrintableString characters. */
-int sc_device_id_valid(const char *s);
-
 #endif

@@ -18,12 +18,12 @@
 #include <openssl/x509v3.h>
 #include <selfcert/err.h>
 #include <selfcert/alg.h>
+#include <selfcert/oid.h>            /* the OIDs, SC_DEVICE_ID_MAX, KeyUsage names */
 
 #define SC_PROFILE_MAX_DER 16384      /* a DER SignedProfile larger than this is refused */
 #define SC_PROFILE_ID_LEN 16
 #define SC_PROFILE_DIGEST_LEN 32      /* SHA-256 of the DER SignedProfile */
 #define SC_NETWORK_ID_MAX 64
-#define SC_DEVICE_ID_MAX 64
 #define SC_USER_ID_MAX 128
 #define SC_CHALLENGE_MIN 16
 #define SC_CHALLENGE_MAX 64
@@ -96,41 +96,8 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 
 void sc_profile_free(struct sc_profile *p);
 
-/*
- * A bounded in-memory cache of profile signer chains, for the SP, which sees the same network
- * signer in every profile. Never persisted. Each entry is keyed by the SHA-256 of the DER
- * certificates field of a profile and holds those certificates decoded once, and, after
- * sc_profile_check accepted them, the SHA-256 of the anchor's DER they chained to and the time
- * window in which that whole path is valid (latest notBefore <= now < earliest notAfter).
- * A later profile with byte-identical certificates is decoded without parsing them again, and
- * checked against the same anchor at a time inside the window without building the chain
- * again; the signer-is-not-a-CA, EKU and keyUsage results are properties of those same bytes.
- * The profile's own signature is always verified. Anything else (another anchor, another byte,
- * a time outside the window) takes the full path, with the same errors as without a cache.
- * At most max_entries (1..SC_SIGNER_CACHE_MAX); the least recently used entry is evicted.
- * Not thread-safe: one caller at a time (the SP serves one request at a time).
- */
-#define SC_SIGNER_CACHE_MAX 64
+/* The SP's verified-signer cache: <selfcert/cache.h>. */
 struct sc_signer_cache;
-sc_err sc_signer_cache_new(size_t max_entries, struct sc_signer_cache **out) SC_MUST_USE;
-void sc_signer_cache_free(struct sc_signer_cache *c);
-/* Forget every entry (e.g. when the trust anchors change). */
-void sc_signer_cache_flush(struct sc_signer_cache *c);
-struct sc_signer_cache_stats {
-	size_t entries;
-	unsigned long decode_hits, decode_misses;   /* certificates reused / parsed */
-	unsigned long verify_hits, verify_misses;   /* chain checks skipped / done in full */
-};
-void sc_signer_cache_stats(const struct sc_signer_cache *c, struct sc_signer_cache_stats *out);
-
-/*
- * sc_profile_decode through a signer cache (c may be NULL: plain sc_profile_decode). Accepts and
- * refuses exactly what sc_profile_decode does: on a hit the rest of the profile is decoded and
- * the whole input must still re-encode to the same bytes; anything unusual falls back to
- * sc_profile_decode. A successful decode that misses adds an entry.
- */
-sc_err sc_profile_decode_cached(const uint8_t *der, size_t der_len, struct sc_signer_cache *c,
-    struct sc_profile **out) SC_MUST_USE;
 
 /* A network trust anchor, bound to the one network ID it may sign profiles for. */
 struct sc_anchor {
@@ -147,7 +114,7 @@ struct sc_profile_policy {
 	X509 *csk_cert;                    /* the device CA certificate: leaf validity must lie within */
 	uint32_t max_leaf_seconds;         /* 0: no limit beyond the CSK certificate's */
 	enum sc_alg csk_alg;               /* to reject a cert digest an Ed25519 CSK cannot honour: none */
-	struct sc_signer_cache *signer_cache; /* NULL, or remember verified signer chains (below) */
+	struct sc_signer_cache *signer_cache; /* NULL, or remember verified signer chains (cache.h) */
 };
 
 /*
@@ -220,26 +187,5 @@ struct sc_profile_info {
 };
 
 void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out);
-
-/*
- * The OIDs of docs/FORMATS.md (dotted), and their NIDs once registered (sc_oids_init).
- * The arc is the spec's UUID 27f0afaa-2c68-408a-b28c-def17d8b46d0 under Microsoft's implicit
- * GUID arc (1.2.840.113556.1.8000.2554, split 4-4-4-4-4-6-6 hex digits) rather than as one
- * 128-bit arc under 2.25: GnuTLS/libtasn1 refuses any arc of 2^64 or more, which made every
- * leaf unparseable by GnuTLS. docs/FORMATS.md says why in full.
- */
-#define SC_OID_ARC            "1.2.840.113556.1.8000.2554.10224.44970.11368.16522.45708.14610813.9127632"
-#define SC_OID_CT_PROFILE     SC_OID_ARC ".1"
-#define SC_OID_KP_PROFILESIGN SC_OID_ARC ".2"
-#define SC_OID_PE_ISSUANCE    SC_OID_ARC ".3"
-
-/*
- * Register our OIDs with OpenSSL (idempotent, thread-safe). Called by every libselfcert entry
- * point that needs them; public for programs that print them.
- */
-sc_err sc_oids_init(void) SC_MUST_USE;
-int sc_nid_ct_profile(void);
-int sc_nid_kp_profile_signing(void);
-int sc_nid_pe_issuance(void);
 
 #endif

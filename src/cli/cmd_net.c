@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
+#include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "cli.h"
 #include "keyopen.h"
@@ -100,14 +101,8 @@ static const char net_profile_usage[] =
 "  --san TYPE:VALUE     dns:NAME email:ADDR uri:URI ip:ADDR, repeatable\n"
 "  --rsa-pss            sign with RSASSA-PSS when the signer key is RSA\n";
 
-static const struct {
-	const char *name;
-	unsigned bit;
-} key_usages[] = {
-	{ "digitalSignature", KU_DIGITAL_SIGNATURE }, { "nonRepudiation", KU_NON_REPUDIATION },
-	{ "keyEncipherment", KU_KEY_ENCIPHERMENT }, { "dataEncipherment", KU_DATA_ENCIPHERMENT },
-	{ "keyAgreement", KU_KEY_AGREEMENT }, { "keyCertSign", KU_KEY_CERT_SIGN }, { "cRLSign", KU_CRL_SIGN },
-};
+/* The names --key-usage takes (oid.h): the device's five, and the two CA usages the SP refuses. */
+#define NET_KEY_USAGES (SC_KU_DEVICE | KU_KEY_CERT_SIGN | KU_CRL_SIGN)
 
 static sc_err parse_key_usage(const char *list, unsigned *out)
 {
@@ -118,13 +113,10 @@ static sc_err parse_key_usage(const char *list, unsigned *out)
 		return sc_fail(SC_ERR_USAGE, "net profile: --key-usage: too long");
 	strcpy(buf, list);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		size_t i;
-		for (i = 0; i < sizeof(key_usages) / sizeof(key_usages[0]); i++)
-			if (strcmp(tok, key_usages[i].name) == 0)
-				break;
-		if (i == sizeof(key_usages) / sizeof(key_usages[0]))
+		unsigned bit;
+		if (sc_key_usage_from_name(tok, &bit) != SC_OK || !(bit & NET_KEY_USAGES))
 			return sc_fail(SC_ERR_USAGE, "net profile: --key-usage: unknown usage '%s'", tok);
-		*out |= key_usages[i].bit;
+		*out |= bit;
 	}
 	if (*out == 0)
 		return sc_fail(SC_ERR_USAGE, "net profile: --key-usage: empty list");

@@ -9,6 +9,7 @@
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
+#include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
 #include "cli.h"
@@ -125,14 +126,8 @@ static const char inspect_usage[] =
 "  Decodes a profile (DER), a certificate (PEM or DER) or a chain (PEM) for people, or as one\n"
 "  JSON object with --json.\n";
 
-static const struct {
-	unsigned bit;
-	const char *name;
-} ku_names[] = {
-	{ KU_DIGITAL_SIGNATURE, "digitalSignature" }, { KU_NON_REPUDIATION, "nonRepudiation" },
-	{ KU_KEY_ENCIPHERMENT, "keyEncipherment" }, { KU_DATA_ENCIPHERMENT, "dataEncipherment" },
-	{ KU_KEY_AGREEMENT, "keyAgreement" }, { KU_KEY_CERT_SIGN, "keyCertSign" }, { KU_CRL_SIGN, "cRLSign" },
-};
+/* The key usages inspect names (oid.h), in bit order (never encipherOnly, decipherOnly). */
+#define INSPECT_KEY_USAGES (SC_KU_DEVICE | KU_KEY_CERT_SIGN | KU_CRL_SIGN)
 
 /* Print a list of strings as "a, b" or as a JSON array. */
 struct strlist {
@@ -168,9 +163,9 @@ static void strlist_print(const struct strlist *l, int json)
 
 static void ku_list(unsigned ku, struct strlist *l)
 {
-	for (size_t i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++)
-		if (ku & ku_names[i].bit)
-			strlist_add(l, ku_names[i].name);
+	for (int i = 0; i < SC_KU_NBITS; i++)
+		if (ku & INSPECT_KEY_USAGES & sc_key_usage_bit(i))
+			strlist_add(l, sc_key_usage_name(sc_key_usage_bit(i)));
 }
 
 static void eku_list(const EXTENDED_KEY_USAGE *eku, struct strlist *l)

@@ -66,26 +66,6 @@ struct cert_spec {
 
 #define SPKI_KEY_MAX 133                 /* an uncompressed P-521 point; P-384 is 97 bytes */
 
-int sc_device_id_valid(const char *s)
-{
-	size_t i, n;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	if (n < 1 || n > SC_DEVICE_ID_MAX)
-		return 0;
-	/* X.680 PrintableString: the device ID travels in the X.520 serialNumber attribute. */
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			continue;
-		if (strchr(" '()+,-./:=?", c) == NULL || c == '\0')
-			return 0;
-	}
-	return 1;
-}
-
 static sc_err check_name(const char *s, size_t max, const char *field)
 {
 	size_t n;

@@ -1,12 +1,11 @@
 /*
- * profile.c — SignedProfile (docs/FORMATS.md): build, sign, strict DER decode, the SP's
- * stateless checks, and the unwrapping of a server-supplied key encrypted to the KEK.
- * Also the home of our OIDs (sc_oids_init, sc_nid_*).
+ * profile.c — SignedProfile (docs/FORMATS.md): the ASN.1 module, the strict DER codec, create
+ * and sign. The checks a device makes are in profile_check.c, the KEK wrap of a supplied key in
+ * keywrap.c, the verified-signer cache in fast/signer_cache.c.
  */
 #include <limits.h>
 #include <string.h>
 #include <openssl/asn1t.h>
-#include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -14,21 +13,23 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
-#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
-#include <selfcert/cert.h>
 #include <selfcert/err.h>
+#include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "profile_internal.h"
 #include "util.h"
 
 #define PROFILE_VERSION 1
 #define SAN_VALUE_MAX 255          /* dNSName, rfc822Name, URI: a sane bound, not the RFC's */
-#define UNWRAP_PLAINTEXT_MAX 16384 /* a PKCS#8 RSA-4096 key is about 2.4 KB */
 
-/* ---- ASN.1 templates: exactly the module of docs/FORMATS.md (EXPLICIT TAGS) ---- */
+/*
+ * ---- ASN.1 templates: exactly the module of docs/FORMATS.md (EXPLICIT TAGS) ----
+ * SC_TBS_PROFILE and SC_SIGNED_PROFILE are items of the library (profile_internal.h): the
+ * checks verify over the one, the signer cache decodes around the other.
+ */
 
 ASN1_SEQUENCE(SC_SUPPLIED_KEY) = {
 	ASN1_SIMPLE(SC_SUPPLIED_KEY, publicKey, X509_PUBKEY),
@@ -55,87 +56,20 @@ ASN1_SEQUENCE(SC_TBS_PROFILE) = {
 	ASN1_EXP_OPT(SC_TBS_PROFILE, keyUsage, ASN1_BIT_STRING, 2),
 	ASN1_EXP_OPT(SC_TBS_PROFILE, extKeyUsage, EXTENDED_KEY_USAGE, 3),
 	ASN1_EXP_OPT(SC_TBS_PROFILE, subjectAltName, GENERAL_NAMES, 4),
-} static_ASN1_SEQUENCE_END(SC_TBS_PROFILE)
+} ASN1_SEQUENCE_END(SC_TBS_PROFILE)
 
 ASN1_SEQUENCE(SC_SIGNED_PROFILE) = {
 	ASN1_SIMPLE(SC_SIGNED_PROFILE, tbsProfile, SC_TBS_PROFILE),
 	ASN1_SIMPLE(SC_SIGNED_PROFILE, signatureAlgorithm, X509_ALGOR),
 	ASN1_SIMPLE(SC_SIGNED_PROFILE, signature, ASN1_BIT_STRING),
 	ASN1_SEQUENCE_OF(SC_SIGNED_PROFILE, certificates, X509),
-} static_ASN1_SEQUENCE_END(SC_SIGNED_PROFILE)
+} ASN1_SEQUENCE_END(SC_SIGNED_PROFILE)
 
 IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(SC_SUPPLIED_KEY)
 IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(SC_SIGNED_PROFILE)
 
-/* ---- OIDs ---- */
-
-static CRYPTO_ONCE oid_once = CRYPTO_ONCE_STATIC_INIT;
-static int oid_ok;
-static int nid_ct_profile = NID_undef, nid_kp_profile_signing = NID_undef,
-    nid_pe_issuance = NID_undef;
-
-/* Reuse an existing registration (a config file may have named the OID first). */
-static int oid_register(const char *oid, const char *sn, const char *ln)
-{
-	int nid = OBJ_txt2nid(oid);
-
-	if (nid == NID_undef)
-		nid = OBJ_create(oid, sn, ln);
-	return nid;
-}
-
-static void oids_register(void)
-{
-	nid_ct_profile = oid_register(SC_OID_CT_PROFILE, "id-sc-ct-profile",
-	    "selfcert profile content type");
-	nid_kp_profile_signing = oid_register(SC_OID_KP_PROFILESIGN, "id-sc-kp-profileSigning",
-	    "selfcert profile signing");
-	nid_pe_issuance = oid_register(SC_OID_PE_ISSUANCE, "id-sc-pe-issuance",
-	    "selfcert issuance");
-	oid_ok = nid_ct_profile != NID_undef && nid_kp_profile_signing != NID_undef &&
-	    nid_pe_issuance != NID_undef;
-}
-
-sc_err sc_oids_init(void)
-{
-	if (!CRYPTO_THREAD_run_once(&oid_once, oids_register) || !oid_ok)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "registering the selfcert OIDs");
-	return SC_OK;
-}
-
-int sc_nid_ct_profile(void)
-{
-	return sc_oids_init() == SC_OK ? nid_ct_profile : NID_undef;
-}
-
-int sc_nid_kp_profile_signing(void)
-{
-	return sc_oids_init() == SC_OK ? nid_kp_profile_signing : NID_undef;
-}
-
-int sc_nid_pe_issuance(void)
-{
-	return sc_oids_init() == SC_OK ? nid_pe_issuance : NID_undef;
-}
 
 /* ---- small helpers ---- */
-
-/* KeyUsage bit n of RFC 5280 and OpenSSL's KU_* flag for it. */
-static const struct {
-	unsigned ku;
-	const char *name;
-} ku_bits[] = {
-	{ KU_DIGITAL_SIGNATURE, "digitalSignature" },
-	{ KU_NON_REPUDIATION, "nonRepudiation" },
-	{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },
-	{ KU_DATA_ENCIPHERMENT, "dataEncipherment" },
-	{ KU_KEY_AGREEMENT, "keyAgreement" },
-	{ KU_KEY_CERT_SIGN, "keyCertSign" },
-	{ KU_CRL_SIGN, "cRLSign" },
-	{ KU_ENCIPHER_ONLY, "encipherOnly" },
-	{ KU_DECIPHER_ONLY, "decipherOnly" },
-};
-#define KU_NBITS ((int)(sizeof(ku_bits) / sizeof(ku_bits[0])))
 
 static const char *const gen_names[] = {
 	[GEN_OTHERNAME] = "otherName", [GEN_EMAIL] = "rfc822Name", [GEN_DNS] = "dNSName",
@@ -231,9 +165,9 @@ static sc_err take_key_usage(const ASN1_BIT_STRING *bs, unsigned *out)
 	for (int i = 0; i < nbits; i++) {
 		if (!ASN1_BIT_STRING_get_bit(bs, i))
 			continue;
-		if (i >= KU_NBITS)
+		if (i >= SC_KU_NBITS)
 			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.keyUsage: unknown bit %d", i);
-		ku |= ku_bits[i].ku;
+		ku |= sc_key_usage_bit(i);
 	}
 	if (ku == 0)
 		return sc_fail(SC_ERR_EXTENSION, "tbsProfile.keyUsage: no bit set");
@@ -248,8 +182,8 @@ static ASN1_BIT_STRING *key_usage_bits(unsigned ku)
 
 	if (bs == NULL)
 		return NULL;
-	for (int i = 0; i < KU_NBITS; i++) {
-		if ((ku & ku_bits[i].ku) && !ASN1_BIT_STRING_set_bit(bs, i, 1)) {
+	for (int i = 0; i < SC_KU_NBITS; i++) {
+		if ((ku & sc_key_usage_bit(i)) && !ASN1_BIT_STRING_set_bit(bs, i, 1)) {
 			ASN1_BIT_STRING_free(bs);
 			return NULL;
 		}
@@ -268,12 +202,16 @@ static sc_err key_usage_is_der(const ASN1_BIT_STRING *bs, unsigned ku)
 	int alen, blen;
 	sc_err r = SC_ERR_INTERNAL;
 
-	if (fresh == NULL)
+	if (fresh == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "tbsProfile.keyUsage: a fresh BIT STRING");
 		goto out;
+	}
 	alen = i2d_ASN1_BIT_STRING(bs, &a);
 	blen = i2d_ASN1_BIT_STRING(fresh, &b);
-	if (alen <= 0 || blen <= 0)
+	if (alen <= 0 || blen <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "tbsProfile.keyUsage: encoding");
 		goto out;
+	}
 	if (alen != blen || memcmp(a, b, (size_t)alen) != 0) {
 		r = sc_fail(SC_ERR_MALFORMED, "tbsProfile.keyUsage: not DER (trailing zero bits)");
 		goto out;
@@ -315,7 +253,7 @@ static sc_err san_entry_ok(const GENERAL_NAME *gn, int i)
  * Check every field of the TBSProfile against the module and fill p->info (the signature
  * fields excepted). The one validator for decoded and freshly built profiles alike.
  */
-static sc_err parse_tbs(struct sc_profile *p)
+sc_err sc_profile_parse_tbs(struct sc_profile *p)
 {
 	const SC_TBS_PROFILE *t = p->sp->tbsProfile;
 	struct sc_profile_info *in = &p->info;
@@ -438,7 +376,7 @@ static sc_err parse_tbs(struct sc_profile *p)
 }
 
 /* The signature half of p->info, from p->sp and the DER it encodes to. */
-static sc_err set_signed_info(struct sc_profile *p, const uint8_t *der, size_t der_len)
+sc_err sc_profile_set_signed_info(struct sc_profile *p, const uint8_t *der, size_t der_len)
 {
 	struct sc_profile_info *in = &p->info;
 
@@ -452,82 +390,8 @@ static sc_err set_signed_info(struct sc_profile *p, const uint8_t *der, size_t d
 	return SC_OK;
 }
 
+
 /* ---- building ---- */
-
-/*
- * CMS-encrypt the PKCS#8 DER of key to kek_cert: AuthEnvelopedData with AES-256-GCM;
- * KeyTransRecipientInfo with RSAES-OAEP (SHA-256, MGF1-SHA-256) for an RSA KEK, or
- * KeyAgreeRecipientInfo with ECDH (X9.63 KDF with SHA-256) for an EC KEK.
- */
-static sc_err wrap_key(EVP_PKEY *key, X509 *kek_cert, CMS_ContentInfo **out)
-{
-	sc_err r = SC_ERR_INTERNAL;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	unsigned char *der = NULL;
-	int der_len = 0, kek_type;
-	BIO *in = NULL;
-	CMS_ContentInfo *cms = NULL;
-	CMS_RecipientInfo *ri;
-	EVP_PKEY_CTX *pctx;
-	EVP_PKEY *kek_pub = X509_get0_pubkey(kek_cert);
-
-	if (kek_pub == NULL) {
-		r = sc_fail_ossl(SC_ERR_USAGE, "kek_cert: no usable public key");
-		goto out;
-	}
-	kek_type = EVP_PKEY_get_base_id(kek_pub);
-	if (kek_type != EVP_PKEY_RSA && kek_type != EVP_PKEY_EC) {
-		/* OpenSSL 3.0 CMS has no X25519 recipients. */
-		r = sc_fail(SC_ERR_ALGORITHM, "kek_cert: the key-exchange key must be RSA or EC");
-		goto out;
-	}
-	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_USAGE, "supplied_key: no private key to encrypt");
-		goto out;
-	}
-	if ((der_len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0 ||
-	    (in = BIO_new_mem_buf(der, der_len)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "supplied_key: PKCS#8 encoding");
-		goto out;
-	}
-	/* CMS_PARTIAL: add the recipient ourselves, to set its padding before encrypting. */
-	if ((cms = CMS_encrypt(NULL, in, EVP_aes_256_gcm(), CMS_PARTIAL | CMS_BINARY)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "CMS AuthEnvelopedData");
-		goto out;
-	}
-	ri = CMS_add1_recipient_cert(cms, kek_cert, kek_type == EVP_PKEY_RSA ? CMS_KEY_PARAM : 0);
-	if (ri == NULL || (pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "CMS recipient for kek_cert");
-		goto out;
-	}
-	if (kek_type == EVP_PKEY_RSA) {
-		/* Never PKCS#1 v1.5 key transport: the SP refuses it (Bleichenbacher). */
-		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-		    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
-		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0) {
-			r = sc_fail_ossl(SC_ERR_INTERNAL, "RSAES-OAEP parameters");
-			goto out;
-		}
-	} else if (EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0) {
-		/* OpenSSL would default to the SHA-1 KDF (dhSinglePass-stdDH-sha1kdf-scheme). */
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "ECDH KDF digest");
-		goto out;
-	}
-	if (!CMS_final(cms, in, NULL, CMS_BINARY)) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "CMS encryption of the supplied key");
-		goto out;
-	}
-	*out = cms;
-	cms = NULL;
-	r = SC_OK;
-out:
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	if (der != NULL)
-		OPENSSL_clear_free(der, (size_t)der_len);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	return r;
-}
 
 static sc_err set_utf8(ASN1_UTF8STRING *s, const char *v, const char *field, size_t min, size_t max)
 {
@@ -549,8 +413,10 @@ static sc_err build_eku(const char *const *list, EXTENDED_KEY_USAGE **out)
 	ASN1_OBJECT *obj = NULL;
 	int i;
 
-	if ((eku = sk_ASN1_OBJECT_new_null()) == NULL)
+	if ((eku = sk_ASN1_OBJECT_new_null()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "eku");
 		goto out;
+	}
 	for (i = 0; list[i] != NULL; i++) {
 		if (i >= SC_PROFILE_MAX_EKU) {
 			r = sc_fail(SC_ERR_USAGE, "eku: more than %d OIDs", SC_PROFILE_MAX_EKU);
@@ -561,8 +427,10 @@ static sc_err build_eku(const char *const *list, EXTENDED_KEY_USAGE **out)
 			r = sc_fail(SC_ERR_USAGE, "eku[%d]: '%s' is not an OID or known name", i, list[i]);
 			goto out;
 		}
-		if (!sk_ASN1_OBJECT_push(eku, obj))
+		if (!sk_ASN1_OBJECT_push(eku, obj)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "eku");
 			goto out;
+		}
 		obj = NULL;
 	}
 	*out = eku;
@@ -587,8 +455,10 @@ static sc_err build_san(const char *const *list, GENERAL_NAMES **out)
 	GENERAL_NAME *gn = NULL;
 	int i;
 
-	if ((names = sk_GENERAL_NAME_new_null()) == NULL)
+	if ((names = sk_GENERAL_NAME_new_null()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "san");
 		goto out;
+	}
 	for (i = 0; list[i] != NULL; i++) {
 		const char *value = NULL;
 		int type = -1;
@@ -618,8 +488,10 @@ static sc_err build_san(const char *const *list, GENERAL_NAMES **out)
 			r = sc_fail(SC_ERR_USAGE, "san[%d]: '%s' is not valid", i, list[i]);
 			goto out;
 		}
-		if (!sk_GENERAL_NAME_push(names, gn))
+		if (!sk_GENERAL_NAME_push(names, gn)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "san");
 			goto out;
+		}
 		gn = NULL;
 	}
 	*out = names;
@@ -638,7 +510,6 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 	SC_TBS_PROFILE *t;
 	SC_SUPPLIED_KEY *sk = NULL;
 	uint8_t id[SC_PROFILE_ID_LEN];
-	unsigned known_ku = 0;
 	enum sc_digest digest;
 
 	if (out == NULL || pp == NULL)
@@ -646,7 +517,6 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 	*out = NULL;
 	if ((r = sc_oids_init()) != SC_OK)
 		return r;
-	r = SC_ERR_INTERNAL;
 	if ((p = OPENSSL_zalloc(sizeof(*p))) == NULL || (p->sp = SC_SIGNED_PROFILE_new()) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "profile");
 		goto out;
@@ -655,14 +525,18 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 
 	ASN1_OBJECT_free(t->contentType);
 	t->contentType = OBJ_dup(OBJ_nid2obj(sc_nid_ct_profile()));
-	if (t->contentType == NULL || !ASN1_INTEGER_set(t->version, PROFILE_VERSION))
+	if (t->contentType == NULL || !ASN1_INTEGER_set(t->version, PROFILE_VERSION)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: contentType, version");
 		goto out;
+	}
 	if (RAND_bytes(id, sizeof(id)) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "random profileId");
 		goto out;
 	}
-	if (!ASN1_OCTET_STRING_set(t->profileId, id, sizeof(id)))
+	if (!ASN1_OCTET_STRING_set(t->profileId, id, sizeof(id))) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: profileId");
 		goto out;
+	}
 
 	if ((r = set_utf8(t->networkId, pp->network_id, "network_id", 1, SC_NETWORK_ID_MAX)) != SC_OK ||
 	    (r = set_utf8(t->deviceId, pp->device_id, "device_id", 1, SC_DEVICE_ID_MAX)) != SC_OK)
@@ -673,8 +547,10 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		goto out;
 	}
 	if (pp->user_id != NULL) {
-		if ((t->userId = ASN1_UTF8STRING_new()) == NULL)
+		if ((t->userId = ASN1_UTF8STRING_new()) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "profile: userId");
 			goto out;
+		}
 		if ((r = set_utf8(t->userId, pp->user_id, "user_id", 1, SC_USER_ID_MAX)) != SC_OK)
 			goto out;
 	}
@@ -686,7 +562,7 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		}
 		if ((t->challenge = ASN1_OCTET_STRING_new()) == NULL ||
 		    !ASN1_OCTET_STRING_set(t->challenge, pp->challenge, (int)pp->challenge_len)) {
-			r = SC_ERR_INTERNAL;
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: challenge");
 			goto out;
 		}
 	}
@@ -708,17 +584,18 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 			r = sc_fail(SC_ERR_USAGE, "supplied_key needs kek_cert");
 			goto out;
 		}
-		if ((sk = SC_SUPPLIED_KEY_new()) == NULL)
+		if ((sk = SC_SUPPLIED_KEY_new()) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "profile: key.supplied");
 			goto out;
+		}
 		if (!X509_PUBKEY_set(&sk->publicKey, pp->supplied_key)) {
 			r = sc_fail_ossl(SC_ERR_USAGE, "supplied_key: no SubjectPublicKeyInfo");
 			goto out;
 		}
 		CMS_ContentInfo_free(sk->encryptedKey);
 		sk->encryptedKey = NULL;
-		if ((r = wrap_key(pp->supplied_key, pp->kek_cert, &sk->encryptedKey)) != SC_OK)
+		if ((r = sc_keywrap_encrypt(pp->supplied_key, pp->kek_cert, &sk->encryptedKey)) != SC_OK)
 			goto out;
-		r = SC_ERR_INTERNAL;
 		t->key->type = SC_KEY_SPEC_SUPPLIED;
 		t->key->value.supplied = sk;
 		sk = NULL;
@@ -729,8 +606,10 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 			goto out;
 		}
 		if ((t->key->value.generate = ASN1_ENUMERATED_new()) == NULL ||
-		    !ASN1_ENUMERATED_set(t->key->value.generate, (long)pp->generate_alg))
+		    !ASN1_ENUMERATED_set(t->key->value.generate, (long)pp->generate_alg)) {
+			r = sc_fail(SC_ERR_NOMEM, "profile: key.generate");
 			goto out;
+		}
 		t->key->type = SC_KEY_SPEC_GENERATE;
 	}
 
@@ -739,17 +618,19 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		r = sc_fail(SC_ERR_ALGORITHM, "cert_digest: %d is not sha256/384/512", (int)digest);
 		goto out;
 	}
-	if (!ASN1_ENUMERATED_set(t->certDigest, (long)digest))
-		goto out;
-
-	for (int i = 0; i < KU_NBITS; i++)
-		known_ku |= ku_bits[i].ku;
-	if (pp->key_usage & ~known_ku) {
-		r = sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~known_ku);
+	if (!ASN1_ENUMERATED_set(t->certDigest, (long)digest)) {
+		r = sc_fail(SC_ERR_NOMEM, "profile: certDigest");
 		goto out;
 	}
-	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL)
+
+	if (pp->key_usage & ~SC_KU_ALL) {
+		r = sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~SC_KU_ALL);
 		goto out;
+	}
+	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "profile: keyUsage");
+		goto out;
+	}
 	if (pp->eku != NULL && pp->eku[0] != NULL &&
 	    (r = build_eku(pp->eku, &t->extKeyUsage)) != SC_OK)
 		goto out;
@@ -758,7 +639,7 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		goto out;
 
 	/* The decoder's own checks: what we build is exactly what a device accepts as syntax. */
-	if ((r = parse_tbs(p)) != SC_OK)
+	if ((r = sc_profile_parse_tbs(p)) != SC_OK)
 		goto out;
 	*out = p;
 	p = NULL;
@@ -838,18 +719,24 @@ sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the tbsProfile");
 		goto out;
 	}
-	if (!X509_up_ref(signer_cert))
+	if (!X509_up_ref(signer_cert)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificates[0]");
 		goto out;
+	}
 	if (!sk_X509_push(certs, signer_cert)) {
 		X509_free(signer_cert);
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificates[0]");
 		goto out;
 	}
 	for (int i = 0; i < n_inter; i++) {
 		X509 *c = sk_X509_value(intermediates, i);
-		if (!X509_up_ref(c))
+		if (!X509_up_ref(c)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "intermediates");
 			goto out;
+		}
 		if (!sk_X509_push(certs, c)) {
 			X509_free(c);
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "intermediates");
 			goto out;
 		}
 	}
@@ -879,7 +766,7 @@ sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_
 		    SC_PROFILE_MAX_DER);
 		goto out;
 	}
-	if ((r = set_signed_info(p, der, (size_t)der_len)) != SC_OK)
+	if ((r = sc_profile_set_signed_info(p, der, (size_t)der_len)) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
@@ -928,7 +815,6 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 		return sc_fail(SC_ERR_MALFORMED, "SignedProfile: empty");
 	if ((r = sc_oids_init()) != SC_OK)
 		return r;
-	r = SC_ERR_INTERNAL;
 	if ((p = OPENSSL_zalloc(sizeof(*p))) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "profile");
 		goto out;
@@ -955,7 +841,7 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 		r = sc_fail(SC_ERR_MALFORMED, "SignedProfile: not DER");
 		goto out;
 	}
-	if ((r = parse_tbs(p)) != SC_OK)
+	if ((r = sc_profile_parse_tbs(p)) != SC_OK)
 		goto out;
 	n = sk_X509_num(p->sp->certificates);
 	if (n < 1 || n > SC_PROFILE_MAX_CERTS) {
@@ -963,7 +849,7 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 		    SC_PROFILE_MAX_CERTS);
 		goto out;
 	}
-	if ((r = set_signed_info(p, der, der_len)) != SC_OK)
+	if ((r = sc_profile_set_signed_info(p, der, der_len)) != SC_OK)
 		goto out;
 	*out = p;
 	p = NULL;
@@ -993,680 +879,3 @@ void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out
 	*out = p->info;
 }
 
-/* ---- the signer cache (profile.h) ---- */
-
-struct signer_entry {
-	uint8_t certs_hash[SHA256_DIGEST_LENGTH]; /* of the DER certificates field */
-	STACK_OF(X509) *certs;         /* decoded from exactly those bytes; up-referenced */
-	int verified;                  /* 1: chained to anchor_hash, not a CA, EKU and KU good */
-	uint8_t anchor_hash[SHA256_DIGEST_LENGTH];
-	time_t not_before, not_after;  /* the path is valid for not_before <= now < not_after */
-	uint64_t used;                 /* LRU clock */
-};
-
-struct sc_signer_cache {
-	struct signer_entry e[SC_SIGNER_CACHE_MAX];
-	size_t n, max;
-	uint64_t clock;
-	struct sc_signer_cache_stats stats;
-};
-
-sc_err sc_signer_cache_new(size_t max_entries, struct sc_signer_cache **out)
-{
-	struct sc_signer_cache *c;
-
-	if (out == NULL)
-		return sc_fail(SC_ERR_USAGE, "sc_signer_cache_new: out is NULL");
-	*out = NULL;
-	if (max_entries < 1 || max_entries > SC_SIGNER_CACHE_MAX)
-		return sc_fail(SC_ERR_USAGE, "signer cache: %zu entries, must be 1..%d", max_entries,
-		    SC_SIGNER_CACHE_MAX);
-	if ((c = OPENSSL_zalloc(sizeof(*c))) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "signer cache");
-	c->max = max_entries;
-	*out = c;
-	return SC_OK;
-}
-
-static void entry_clear(struct signer_entry *e)
-{
-	sk_X509_pop_free(e->certs, X509_free);
-	memset(e, 0, sizeof(*e));
-}
-
-void sc_signer_cache_flush(struct sc_signer_cache *c)
-{
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < c->n; i++)
-		entry_clear(&c->e[i]);
-	c->n = 0;
-}
-
-void sc_signer_cache_free(struct sc_signer_cache *c)
-{
-	sc_signer_cache_flush(c);
-	OPENSSL_free(c);
-}
-
-void sc_signer_cache_stats(const struct sc_signer_cache *c, struct sc_signer_cache_stats *out)
-{
-	if (out == NULL)
-		return;
-	memset(out, 0, sizeof(*out));
-	if (c == NULL)
-		return;
-	*out = c->stats;
-	out->entries = c->n;
-}
-
-static struct signer_entry *cache_find_hash(struct sc_signer_cache *c, const uint8_t *h)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (memcmp(c->e[i].certs_hash, h, SHA256_DIGEST_LENGTH) == 0) {
-			c->e[i].used = ++c->clock;
-			return &c->e[i];
-		}
-	return NULL;
-}
-
-/*
- * The entry whose certificates are these very objects (a profile decoded through the cache
- * holds references to them, so they cannot have been freed and their address reused).
- */
-static struct signer_entry *cache_find_certs(struct sc_signer_cache *c, STACK_OF(X509) *certs)
-{
-	int n = sk_X509_num(certs);
-
-	for (size_t i = 0; i < c->n; i++) {
-		int same = sk_X509_num(c->e[i].certs) == n;
-		for (int j = 0; same && j < n; j++)
-			same = sk_X509_value(c->e[i].certs, j) == sk_X509_value(certs, j);
-		if (same)
-			return &c->e[i];
-	}
-	return NULL;
-}
-
-/* Remember certs (up-referenced) under h, evicting the least recently used entry if full. */
-static void cache_add(struct sc_signer_cache *c, const uint8_t *h, STACK_OF(X509) *certs)
-{
-	struct signer_entry *e;
-	STACK_OF(X509) *dup;
-
-	/* A failure here only costs the next profile a full decode. */
-	if ((dup = X509_chain_up_ref(certs)) == NULL) {
-		ERR_clear_error();
-		return;
-	}
-	if (c->n < c->max) {
-		e = &c->e[c->n++];
-	} else {
-		e = &c->e[0];
-		for (size_t i = 1; i < c->n; i++)
-			if (c->e[i].used < e->used)
-				e = &c->e[i];
-		entry_clear(e);
-	}
-	memcpy(e->certs_hash, h, SHA256_DIGEST_LENGTH);
-	e->certs = dup;
-	e->used = ++c->clock;
-}
-
-/*
- * The four TLVs of a DER SignedProfile (tbsProfile, signatureAlgorithm, signature,
- * certificates), each as [start, end). 0 if the outer structure is not that shape in definite
- * lengths; the caller then leaves all judgement to sc_profile_decode.
- */
-static int split_profile(const uint8_t *der, size_t len, const uint8_t *start[4],
-    const uint8_t *end[4])
-{
-	const unsigned char *q = der, *stop;
-	long l;
-	int tag, cls, ret;
-
-	ret = ASN1_get_object(&q, &l, &tag, &cls, (long)len);
-	if ((ret & 0x80) || (ret & 1) || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL ||
-	    (size_t)(q - der) + (size_t)l != len) {
-		ERR_clear_error();
-		return 0;
-	}
-	stop = q + l;
-	for (int i = 0; i < 4; i++) {
-		start[i] = q;
-		ret = ASN1_get_object(&q, &l, &tag, &cls, (long)(stop - q));
-		if ((ret & 0x80) || (ret & 1) || l > stop - q) {
-			ERR_clear_error();
-			return 0;
-		}
-		q += l;
-		end[i] = q;
-	}
-	return q == stop;
-}
-
-/*
- * The hit path: the certificates field is byte-identical to one decoded before, so take those
- * certificates and decode the rest. NULL on any failure (the caller decodes in full).
- */
-static struct sc_profile *decode_with(const uint8_t *der, size_t der_len,
-    const uint8_t *start[4], const uint8_t *end[4], STACK_OF(X509) *certs)
-{
-	struct sc_profile *p = NULL;
-	SC_SIGNED_PROFILE *sp = NULL;
-	const unsigned char *q;
-	unsigned char *re = NULL;
-	int re_len;
-
-	if ((p = OPENSSL_zalloc(sizeof(*p))) == NULL || (sp = OPENSSL_zalloc(sizeof(*sp))) == NULL)
-		goto fail;
-	p->sp = sp;
-	q = start[0];
-	sp->tbsProfile = (SC_TBS_PROFILE *)ASN1_item_d2i(NULL, &q, end[0] - start[0],
-	    ASN1_ITEM_rptr(SC_TBS_PROFILE));
-	if (sp->tbsProfile == NULL || q != end[0])
-		goto fail;
-	q = start[1];
-	if ((sp->signatureAlgorithm = d2i_X509_ALGOR(NULL, &q, end[1] - start[1])) == NULL ||
-	    q != end[1])
-		goto fail;
-	q = start[2];
-	if ((sp->signature = d2i_ASN1_BIT_STRING(NULL, &q, end[2] - start[2])) == NULL ||
-	    q != end[2])
-		goto fail;
-	if ((sp->certificates = X509_chain_up_ref(certs)) == NULL)
-		goto fail;
-	/* DER, as sc_profile_decode demands: the whole must re-encode to the input. */
-	re_len = ASN1_item_i2d((ASN1_VALUE *)sp, &re, ASN1_ITEM_rptr(SC_SIGNED_PROFILE));
-	if (re_len <= 0 || (size_t)re_len != der_len || memcmp(re, der, der_len) != 0)
-		goto fail;
-	if (parse_tbs(p) != SC_OK || set_signed_info(p, der, der_len) != SC_OK)
-		goto fail;
-	OPENSSL_free(re);
-	return p;
-fail:
-	ERR_clear_error();
-	OPENSSL_free(re);
-	sc_profile_free(p);
-	return NULL;
-}
-
-sc_err sc_profile_decode_cached(const uint8_t *der, size_t der_len, struct sc_signer_cache *c,
-    struct sc_profile **out)
-{
-	const uint8_t *start[4], *end[4];
-	uint8_t h[SHA256_DIGEST_LENGTH];
-	struct signer_entry *e;
-	sc_err r;
-
-	if (c == NULL || out == NULL || der == NULL || der_len == 0 || der_len > SC_PROFILE_MAX_DER ||
-	    !split_profile(der, der_len, start, end) ||
-	    !EVP_Digest(start[3], (size_t)(end[3] - start[3]), h, NULL, EVP_sha256(), NULL))
-		return sc_profile_decode(der, der_len, out);
-	*out = NULL;
-	if ((r = sc_oids_init()) != SC_OK)
-		return r;
-	if ((e = cache_find_hash(c, h)) != NULL &&
-	    (*out = decode_with(der, der_len, start, end, e->certs)) != NULL) {
-		c->stats.decode_hits++;
-		return SC_OK;
-	}
-	if ((r = sc_profile_decode(der, der_len, out)) != SC_OK)
-		return r;
-	c->stats.decode_misses++;
-	if (e == NULL)
-		cache_add(c, h, (*out)->sp->certificates);
-	return SC_OK;
-}
-
-/* SHA-256 of a certificate's DER. */
-static int cert_sha256(X509 *x, uint8_t *h)
-{
-	unsigned int len = 0;
-	return X509_digest(x, EVP_sha256(), h, &len) == 1 && len == SHA256_DIGEST_LENGTH;
-}
-
-/* After a full check passed: remember the anchor and the window in which the path holds. */
-static void cache_verified(struct signer_entry *e, X509 *anchor, STACK_OF(X509) *chain)
-{
-	time_t nb = 0, na = 0, t;
-
-	e->verified = 0;
-	for (int i = 0; i < sk_X509_num(chain); i++) {
-		X509 *x = sk_X509_value(chain, i);
-		if (sc_asn1_time_to_time_t(X509_get0_notBefore(x), &t) != SC_OK)
-			return;
-		nb = i == 0 || t > nb ? t : nb;
-		if (sc_asn1_time_to_time_t(X509_get0_notAfter(x), &t) != SC_OK)
-			return;
-		na = i == 0 || t < na ? t : na;
-	}
-	if (sk_X509_num(chain) < 1 || !cert_sha256(anchor, e->anchor_hash)) {
-		ERR_clear_error();
-		return;
-	}
-	e->not_before = nb;
-	e->not_after = na;
-	e->verified = 1;
-}
-
-/* 1 if e says the signer chain was accepted for this anchor at a time covering now. */
-static int cache_covers(const struct signer_entry *e, X509 *anchor, time_t now)
-{
-	uint8_t h[SHA256_DIGEST_LENGTH];
-
-	if (!e->verified || now < e->not_before || now >= e->not_after)
-		return 0;
-	if (!cert_sha256(anchor, h)) {
-		ERR_clear_error();
-		return 0;
-	}
-	return memcmp(h, e->anchor_hash, sizeof(h)) == 0;
-}
-
-/* ---- checking ---- */
-
-/* The signatureAlgorithms of docs/FORMATS.md; nothing else (no SHA-1, no MD5). */
-static int sig_alg_allowed(int nid)
-{
-	switch (nid) {
-	case NID_sha256WithRSAEncryption:
-	case NID_rsassaPss:
-	case NID_ecdsa_with_SHA256:
-	case NID_ecdsa_with_SHA384:
-	case NID_ED25519:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-static sc_err verify_signature(const struct sc_profile *p, X509 *anchor, time_t now,
-    struct sc_signer_cache *cache)
-{
-	sc_err r = SC_ERR_INTERNAL;
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *untrusted = NULL;
-	EXTENDED_KEY_USAGE *eku = NULL;
-	struct signer_entry *entry = NULL;
-	X509 *signer;
-	EVP_PKEY *pub;
-	int crit = -1, found = 0, nid, err;
-	uint32_t ku;
-
-	if (p == NULL || anchor == NULL)
-		return sc_fail(SC_ERR_USAGE, "sc_profile_verify_signature: missing argument");
-	if (!p->signed_)
-		return sc_fail(SC_ERR_USAGE, "profile is not signed");
-	if ((r = sc_oids_init()) != SC_OK)
-		return r;
-	r = SC_ERR_INTERNAL;
-	if ((signer = sk_X509_value(p->sp->certificates, 0)) == NULL) {
-		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER, "SignedProfile.certificates: no signer");
-		goto out;
-	}
-	if (cache != NULL && (entry = cache_find_certs(cache, p->sp->certificates)) != NULL &&
-	    cache_covers(entry, anchor, now)) {
-		cache->stats.verify_hits++;
-		goto signature;
-	}
-
-	/* The anchor is the only trusted certificate; the profile's own are untrusted helpers. */
-	if ((store = X509_STORE_new()) == NULL || !X509_STORE_add_cert(store, anchor) ||
-	    (untrusted = sk_X509_new_null()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL) {
-		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_STORE");
-		goto out;
-	}
-	for (int i = 1; i < sk_X509_num(p->sp->certificates); i++)
-		if (!sk_X509_push(untrusted, sk_X509_value(p->sp->certificates, i)))
-			goto out;
-	if (!X509_STORE_CTX_init(ctx, store, signer, untrusted)) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "X509_STORE_CTX_init");
-		goto out;
-	}
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
-	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
-	if (X509_verify_cert(ctx) != 1) {
-		err = X509_STORE_CTX_get_error(ctx);
-		ERR_clear_error();
-		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER,
-		    "certificates[0]: does not chain to the network anchor: %s",
-		    X509_verify_cert_error_string(err));
-		goto out;
-	}
-	if (X509_check_ca(signer) != 0) {
-		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER, "certificates[0]: the signer is a CA certificate");
-		goto out;
-	}
-
-	/* OpenSSL's purpose checks do not know our OID: read the extension ourselves. */
-	eku = X509_get_ext_d2i(signer, NID_ext_key_usage, &crit, NULL);
-	if (eku == NULL) {
-		ERR_clear_error();
-		r = sc_fail(SC_ERR_SIGNER_EKU, crit == -1 ?
-		    "certificates[0]: no extendedKeyUsage (needs id-sc-kp-profileSigning)" :
-		    "certificates[0]: extendedKeyUsage does not decode or appears twice");
-		goto out;
-	}
-	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
-		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == sc_nid_kp_profile_signing())
-			found = 1;
-	if (!found) {
-		r = sc_fail(SC_ERR_SIGNER_EKU,
-		    "certificates[0]: extendedKeyUsage lacks id-sc-kp-profileSigning");
-		goto out;
-	}
-	ku = X509_get_key_usage(signer);
-	if (ku != UINT32_MAX && !(ku & KU_DIGITAL_SIGNATURE)) {
-		r = sc_fail(SC_ERR_SIGNER_EKU, "certificates[0]: keyUsage lacks digitalSignature");
-		goto out;
-	}
-	if (cache != NULL) {
-		cache->stats.verify_misses++;
-		if (entry != NULL)
-			cache_verified(entry, anchor, X509_STORE_CTX_get0_chain(ctx));
-	}
-
-signature:
-	nid = OBJ_obj2nid(p->sp->signatureAlgorithm->algorithm);
-	if (!sig_alg_allowed(nid)) {
-		r = sc_fail(SC_ERR_PROFILE_SIGNATURE, "signatureAlgorithm %s is not allowed",
-		    nid != NID_undef ? OBJ_nid2sn(nid) : "(unknown)");
-		goto out;
-	}
-	if ((pub = X509_get0_pubkey(signer)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE, "certificates[0]: unusable public key");
-		goto out;
-	}
-	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA && EVP_PKEY_get_bits(pub) < 2048) {
-		r = sc_fail(SC_ERR_PROFILE_SIGNATURE, "certificates[0]: RSA-%d key, at least 2048",
-		    EVP_PKEY_get_bits(pub));
-		goto out;
-	}
-	if (ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_PROFILE), p->sp->signatureAlgorithm,
-	    p->sp->signature, p->sp->tbsProfile, pub) != 1) {
-		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE, "signature over tbsProfile does not verify");
-		goto out;
-	}
-	r = SC_OK;
-out:
-	EXTENDED_KEY_USAGE_free(eku);
-	X509_STORE_CTX_free(ctx);
-	sk_X509_free(untrusted); /* borrowed from the profile */
-	X509_STORE_free(store);
-	return r;
-}
-
-sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, time_t now)
-{
-	return verify_signature(p, anchor, now, NULL);
-}
-
-static sc_err check_validity(const struct sc_profile_info *in, const struct sc_profile_policy *pol)
-{
-	time_t csk_nb, csk_na;
-
-	if (in->not_before >= in->not_after)
-		return sc_fail(SC_ERR_VALIDITY, "validity: notBefore is not before notAfter");
-	if (in->not_after <= pol->now)
-		return sc_fail(SC_ERR_VALIDITY, "validity.notAfter has passed");
-	if (sc_asn1_time_to_time_t(X509_get0_notBefore(pol->csk_cert), &csk_nb) != SC_OK ||
-	    sc_asn1_time_to_time_t(X509_get0_notAfter(pol->csk_cert), &csk_na) != SC_OK)
-		return sc_fail(SC_ERR_INTERNAL, "the device CA certificate's validity does not parse");
-	if (in->not_before < csk_nb)
-		return sc_fail(SC_ERR_VALIDITY,
-		    "validity.notBefore is before the device CA certificate's notBefore");
-	if (in->not_after > csk_na)
-		return sc_fail(SC_ERR_VALIDITY,
-		    "validity.notAfter is after the device CA certificate's notAfter");
-	if (pol->max_leaf_seconds != 0 &&
-	    (uint64_t)(in->not_after - in->not_before) > pol->max_leaf_seconds)
-		return sc_fail(SC_ERR_VALIDITY, "validity: %lld s long, at most %u",
-		    (long long)(in->not_after - in->not_before), pol->max_leaf_seconds);
-	return SC_OK;
-}
-
-static sc_err check_extensions(const struct sc_profile_info *in)
-{
-	unsigned allowed = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
-	int n;
-
-	if (sc_alg_is_rsa(in->alg))
-		allowed |= KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT;
-	if (in->alg == SC_ALG_P256 || in->alg == SC_ALG_P384)
-		allowed |= KU_KEY_AGREEMENT;
-	for (int i = 0; i < KU_NBITS; i++)
-		if ((in->key_usage & ku_bits[i].ku) && !(allowed & ku_bits[i].ku))
-			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.keyUsage: %s not allowed for a %s key",
-			    ku_bits[i].name, sc_alg_name(in->alg));
-	if (in->eku != NULL) {
-		n = sk_ASN1_OBJECT_num(in->eku);
-		if (n > SC_PROFILE_MAX_EKU)
-			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.extKeyUsage: %d OIDs, at most %d",
-			    n, SC_PROFILE_MAX_EKU);
-		/* A device certificate must never look like a profile signer. */
-		for (int i = 0; i < n; i++)
-			if (OBJ_obj2nid(sk_ASN1_OBJECT_value(in->eku, i)) == sc_nid_kp_profile_signing())
-				return sc_fail(SC_ERR_EXTENSION,
-				    "tbsProfile.extKeyUsage: id-sc-kp-profileSigning not allowed");
-	}
-	if (in->san != NULL && (n = sk_GENERAL_NAME_num(in->san)) > SC_PROFILE_MAX_SAN)
-		return sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %d names, at most %d", n,
-		    SC_PROFILE_MAX_SAN);
-	return SC_OK;
-}
-
-sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_policy *pol)
-{
-	const struct sc_profile_info *in;
-	const struct sc_anchor *anchor = NULL;
-	sc_err r;
-
-	if (p == NULL || pol == NULL || pol->device_id == NULL || pol->csk_cert == NULL ||
-	    (pol->anchors == NULL && pol->n_anchors != 0))
-		return sc_fail(SC_ERR_USAGE, "sc_profile_check: missing argument");
-	if (!p->signed_)
-		return sc_fail(SC_ERR_USAGE, "profile is not signed");
-	in = &p->info;
-
-	for (size_t i = 0; i < pol->n_anchors && anchor == NULL; i++)
-		if (pol->anchors[i].network_id != NULL && pol->anchors[i].cert != NULL &&
-		    strcmp(pol->anchors[i].network_id, in->network_id) == 0)
-			anchor = &pol->anchors[i];
-	if (anchor == NULL)
-		return sc_fail(SC_ERR_NETWORK, "tbsProfile.networkId '%s': no anchor installed",
-		    in->network_id);
-	if ((r = verify_signature(p, anchor->cert, pol->now, pol->signer_cache)) != SC_OK)
-		return r;
-	if (strcmp(in->device_id, pol->device_id) != 0)
-		return sc_fail(SC_ERR_DEVICE_MISMATCH, "tbsProfile.deviceId '%s' is not this device",
-		    in->device_id);
-	if (in->profile_not_after < pol->now)
-		return sc_fail(SC_ERR_PROFILE_EXPIRED, "tbsProfile.profileNotAfter has passed");
-	if ((r = check_validity(in, pol)) != SC_OK)
-		return r;
-	/*
-	 * The key. policy->csk_alg needs no test: CertDigest is ignored for an Ed25519 CSK and
-	 * RSA and ECDSA CSKs sign with any of the three digests.
-	 */
-	if (!sc_alg_valid((int)in->alg)) {
-		const EVP_PKEY *k = in->supplied_pub;
-		if (k != NULL && EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA)
-			return sc_fail(SC_ERR_ALGORITHM,
-			    "tbsProfile.key.supplied.publicKey: RSA-%d, only 2048/3072/4096",
-			    EVP_PKEY_get_bits(k));
-		return sc_fail(SC_ERR_ALGORITHM, "tbsProfile.key: not RSA-2048/3072/4096, P-256, "
-		    "P-384 or Ed25519");
-	}
-	return check_extensions(in);
-}
-
-/* ---- the server-supplied key ---- */
-
-/*
- * The key wrap under an ECDH recipient: AES key wrap without padding (RFC 3394) only; we
- * produce id-aes256-wrap. OpenSSL 3.0's AES key wrap with padding (RFC 5649) writes past its
- * output buffer when an unwrap fails (found by tests/fuzz, target unwrap), so no other wrap
- * reaches OpenSSL.
- */
-static sc_err kari_wrap_ok(CMS_RecipientInfo *ri)
-{
-	X509_ALGOR *alg = NULL, *wrap = NULL;
-	ASN1_OCTET_STRING *ukm = NULL;
-	const unsigned char *q;
-	int nid = NID_undef;
-
-	if (!CMS_RecipientInfo_kari_get0_alg(ri, &alg, &ukm) || alg == NULL ||
-	    alg->parameter == NULL || alg->parameter->type != V_ASN1_SEQUENCE)
-		return sc_fail(SC_ERR_KEY_DECRYPT,
-		    "encryptedKey: KeyAgreeRecipientInfo names no key wrap algorithm");
-	q = alg->parameter->value.sequence->data;
-	if ((wrap = d2i_X509_ALGOR(NULL, &q, alg->parameter->value.sequence->length)) != NULL)
-		nid = OBJ_obj2nid(wrap->algorithm);
-	X509_ALGOR_free(wrap);
-	ERR_clear_error();
-	if (nid != NID_id_aes128_wrap && nid != NID_id_aes192_wrap && nid != NID_id_aes256_wrap)
-		return sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: key wrap %s not allowed "
-		    "(AES key wrap without padding only)", nid != NID_undef ? OBJ_nid2sn(nid) : "unknown");
-	return SC_OK;
-}
-
-/* What we accept of a CMS envelope before trying the KEK on it. */
-static sc_err envelope_ok(CMS_ContentInfo *cms, int *type_nid)
-{
-	STACK_OF(CMS_RecipientInfo) *ris;
-	CMS_RecipientInfo *ri;
-	X509_ALGOR *alg = NULL;
-
-	*type_nid = OBJ_obj2nid(CMS_get0_type(cms));
-	if (*type_nid != NID_id_smime_ct_authEnvelopedData && *type_nid != NID_pkcs7_enveloped)
-		return sc_fail(SC_ERR_KEY_DECRYPT,
-		    "encryptedKey: not AuthEnvelopedData or EnvelopedData");
-	ris = CMS_get0_RecipientInfos(cms);
-	if (sk_CMS_RecipientInfo_num(ris) != 1)
-		return sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: %d recipients, must be 1",
-		    sk_CMS_RecipientInfo_num(ris));
-	ri = sk_CMS_RecipientInfo_value(ris, 0);
-	switch (CMS_RecipientInfo_type(ri)) {
-	case CMS_RECIPINFO_TRANS:
-		/* No PKCS#1 v1.5 key transport: it is an RSA decryption oracle. */
-		if (!CMS_RecipientInfo_ktri_get0_algs(ri, NULL, NULL, &alg) || alg == NULL ||
-		    OBJ_obj2nid(alg->algorithm) != NID_rsaesOaep)
-			return sc_fail(SC_ERR_KEY_DECRYPT,
-			    "encryptedKey: KeyTransRecipientInfo must use RSAES-OAEP");
-		return SC_OK;
-	case CMS_RECIPINFO_AGREE:
-		return kari_wrap_ok(ri);
-	default:
-		return sc_fail(SC_ERR_KEY_DECRYPT,
-		    "encryptedKey: recipient is neither KeyTrans (RSA) nor KeyAgree (ECDH)");
-	}
-}
-
-sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509 *kek_cert,
-    EVP_PKEY **out)
-{
-	sc_err r = SC_ERR_INTERNAL;
-	unsigned char *cms_der = NULL, buf[1024];
-	const unsigned char *q;
-	int cms_len, type_nid, cipher_nid, n;
-	CMS_ContentInfo *cms = NULL;
-	BIO *cont = NULL, *plain = NULL;
-	EVP_CIPHER_CTX *cctx = NULL;
-	BUF_MEM *pm = NULL;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	EVP_PKEY *key = NULL;
-
-	if (out == NULL)
-		return sc_fail(SC_ERR_USAGE, "sc_profile_unwrap_key: missing argument");
-	*out = NULL;
-	if (p == NULL || kek_key == NULL || kek_cert == NULL)
-		return sc_fail(SC_ERR_USAGE, "sc_profile_unwrap_key: missing argument");
-	if (p->sp->tbsProfile->key->type != SC_KEY_SPEC_SUPPLIED || p->info.supplied_pub == NULL)
-		return sc_fail(SC_ERR_USAGE, "the profile asks the device to generate its key");
-
-	/*
-	 * Re-decode the envelope on its own: d2i_CMS_ContentInfo wires up the library context
-	 * of every RecipientInfo, which an envelope decoded inside our template lacks.
-	 */
-	cms_len = i2d_CMS_ContentInfo(p->sp->tbsProfile->key->value.supplied->encryptedKey, &cms_der);
-	q = cms_der;
-	if (cms_len <= 0 || (cms = d2i_CMS_ContentInfo(NULL, &q, cms_len)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: CMS does not decode");
-		goto out;
-	}
-	if ((r = envelope_ok(cms, &type_nid)) != SC_OK)
-		goto out;
-	r = SC_ERR_INTERNAL;
-	if (!CMS_decrypt_set1_pkey_and_peer(cms, kek_key, kek_cert, NULL)) {
-		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: not for this key-exchange key");
-		goto out;
-	}
-	/* Decrypt by hand (as CMS_decrypt does) to see the content cipher before trusting it. */
-	if ((cont = CMS_dataInit(cms, NULL)) == NULL || BIO_method_type(cont) != BIO_TYPE_CIPHER ||
-	    BIO_get_cipher_ctx(cont, &cctx) <= 0 || cctx == NULL) {
-		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: does not decrypt");
-		goto out;
-	}
-	cipher_nid = EVP_CIPHER_CTX_get_nid(cctx);
-	if (!(type_nid == NID_id_smime_ct_authEnvelopedData && cipher_nid == NID_aes_256_gcm) &&
-	    !(type_nid == NID_pkcs7_enveloped && cipher_nid == NID_aes_256_cbc)) {
-		r = sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: content encryption %s not allowed "
-		    "(AES-256-GCM or AES-256-CBC only)", OBJ_nid2sn(cipher_nid));
-		goto out;
-	}
-	/* Secure-heap memory BIO: cleared when freed. */
-	if ((plain = BIO_new(BIO_s_secmem())) == NULL)
-		goto out;
-	for (;;) {
-		n = BIO_read(cont, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		if (BIO_write(plain, buf, n) != n)
-			goto out;
-		BIO_get_mem_ptr(plain, &pm);
-		if (pm->length > UNWRAP_PLAINTEXT_MAX) {
-			r = sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: plaintext over %d bytes",
-			    UNWRAP_PLAINTEXT_MAX);
-			goto out;
-		}
-	}
-	/* For GCM this is where the tag is checked; for CBC the padding. */
-	if (n < 0 || BIO_get_cipher_status(cont) <= 0) {
-		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: does not decrypt with this key");
-		goto out;
-	}
-	BIO_get_mem_ptr(plain, &pm);
-	q = (const unsigned char *)pm->data;
-	if (pm->length == 0 || pm->length > UNWRAP_PLAINTEXT_MAX ||
-	    (p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &q, (long)pm->length)) == NULL ||
-	    q != (const unsigned char *)pm->data + pm->length ||
-	    (key = EVP_PKCS82PKEY(p8)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: plaintext is not one PKCS#8 key");
-		goto out;
-	}
-	if (EVP_PKEY_eq(key, p->info.supplied_pub) != 1) {
-		ERR_clear_error();
-		r = sc_fail(SC_ERR_KEY_MISMATCH,
-		    "encryptedKey: the key is not tbsProfile.key.supplied.publicKey");
-		goto out;
-	}
-	if (sc_alg_of_key(key) == SC_ALG_NONE) {
-		r = sc_fail(SC_ERR_ALGORITHM, "encryptedKey: not RSA-2048/3072/4096, P-256, P-384 "
-		    "or Ed25519");
-		goto out;
-	}
-	*out = key;
-	key = NULL;
-	r = SC_OK;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	EVP_PKEY_free(key);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	BIO_free(plain);
-	BIO_free_all(cont);
-	CMS_ContentInfo_free(cms);
-	OPENSSL_free(cms_der);
-	return r;
-}

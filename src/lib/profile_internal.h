@@ -1,8 +1,10 @@
 /*
  * profile_internal.h — the C shape of SignedProfile (docs/FORMATS.md) behind the opaque
- * struct sc_profile. Internal: for profile.c and for tests that must craft bad encodings.
+ * struct sc_profile, and the few calls between the files that share it: profile.c (codec),
+ * profile_check.c, keywrap.c and fast/signer_cache.c. Internal; tests use it to craft bad
+ * encodings.
  *
- * Field names follow the ASN.1 module. The ASN1 templates themselves stay static in profile.c.
+ * Field names follow the ASN.1 module. The ASN1 templates are in profile.c.
  */
 #ifndef SC_PROFILE_INTERNAL_H
 #define SC_PROFILE_INTERNAL_H
@@ -11,6 +13,7 @@
 #include <openssl/cms.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <selfcert/err.h>
 #include <selfcert/profile.h>
 
 /* SuppliedKey ::= SEQUENCE { publicKey SubjectPublicKeyInfo, encryptedKey ContentInfo } */
@@ -59,5 +62,54 @@ struct sc_profile {
 	int signed_;                  /* 1 after sc_profile_sign or sc_profile_decode */
 	struct sc_profile_info info;  /* the fields, parsed once; pointers borrow from sp */
 };
+
+/* ---- profile.c: the codec ---- */
+
+/* The items of the templates: tbsProfile is what is signed, SignedProfile what is sent. */
+DECLARE_ASN1_ITEM(SC_TBS_PROFILE)
+DECLARE_ASN1_ITEM(SC_SIGNED_PROFILE)
+
+/*
+ * Check every field of p->sp->tbsProfile against the module and fill p->info, the signature
+ * fields excepted. The decoder's errors (SC_ERR_MALFORMED, _CONTENT_TYPE, _VERSION, _ALGORITHM,
+ * _EXTENSION), the detail naming the field.
+ */
+sc_err sc_profile_parse_tbs(struct sc_profile *p) SC_MUST_USE;
+
+/*
+ * The signature half of p->info (digest, certificates, signer, algorithm) from p->sp and der,
+ * the DER it encodes to; marks p signed. SC_ERR_INTERNAL if SHA-256 fails.
+ */
+sc_err sc_profile_set_signed_info(struct sc_profile *p, const uint8_t *der, size_t der_len)
+    SC_MUST_USE;
+
+/* ---- keywrap.c: the server's half of the supplied key ---- */
+
+/*
+ * CMS-encrypt the PKCS#8 DER of key (a whole key pair, borrowed) to kek_cert, as
+ * sc_profile_create's supplied_key: AuthEnvelopedData AES-256-GCM, RSAES-OAEP or ECDH.
+ * SC_ERR_USAGE (no private key, unusable kek_cert), SC_ERR_ALGORITHM (KEK not RSA or EC),
+ * SC_ERR_INTERNAL. The PKCS#8 plaintext is wiped. *out is the caller's.
+ */
+sc_err sc_keywrap_encrypt(EVP_PKEY *key, X509 *kek_cert, CMS_ContentInfo **out) SC_MUST_USE;
+
+/* ---- fast/signer_cache.c: the verify half of the signer cache, for profile_check.c ---- */
+
+/*
+ * 1 if c (may be NULL) holds certs, the very objects, as a signer chain already accepted under
+ * anchor for a window covering now: the chain checks may be skipped (counted as a hit).
+ * Always 0 while the shortcuts are off.
+ */
+int sc_signer_cache_covers(struct sc_signer_cache *c, STACK_OF(X509) *certs, X509 *anchor,
+    time_t now);
+
+/*
+ * After the chain checks of certs passed in full under anchor (chain: the path OpenSSL
+ * built): count a miss and, if certs came from c, remember the anchor and the window of the
+ * path. Nothing while the shortcuts are off; c may be NULL. Never fails (a failure only costs
+ * the next profile the full checks).
+ */
+void sc_signer_cache_passed(struct sc_signer_cache *c, STACK_OF(X509) *certs, X509 *anchor,
+    STACK_OF(X509) *chain);
 
 #endif

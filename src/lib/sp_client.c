@@ -1,7 +1,8 @@
 /*
  * sp_client.c — the host's side of the SP protocol (include/selfcert/sp.h, docs/PROTOCOL.md).
  * Each wrapper sends one request, receives one answer of the expected type (or SC_SP_ERROR,
- * returned as the SP's code and detail) and decodes it strictly: every byte consumed.
+ * returned as the SP's code and detail) and decodes it strictly: every byte consumed. The bytes
+ * are sp_msg.c's; what is left here is checking the caller's inputs, paging and ownership.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include "buf.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
 #include "util.h"
 
@@ -120,7 +122,6 @@ static sc_err roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t type,
     uint8_t **ans, size_t *ans_len, struct sc_buf *rd)
 {
 	sc_err r;
-	uint8_t ver, atype;
 
 	*ans = NULL;
 	*ans_len = 0;
@@ -129,41 +130,7 @@ static sc_err roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t type,
 	if ((r = sc_sp_raw(sp, req->data, req->len, ans, ans_len)) != SC_OK)
 		return r;
 	sc_buf_init_reader(rd, *ans, *ans_len);
-	ver = sc_buf_get_u8(rd);
-	atype = sc_buf_get_u8(rd);
-	if (ver != SC_SP_PROTO_VERSION)
-		return sc_fail(SC_ERR_PEER, "answer has protocol version %u, expected %u",
-		    ver, SC_SP_PROTO_VERSION);
-	if (atype == SC_SP_ERROR) {
-		char detail[SC_WIRE_MAX_DETAIL + 1];
-		int32_t code = (int32_t)sc_buf_get_u32(rd);
-
-		sc_buf_get_cstring(rd, detail, SC_WIRE_MAX_DETAIL);
-		if ((r = sc_buf_done(rd, "error answer")) != SC_OK)
-			return sc_fail(SC_ERR_PEER, "SP error answer: %s", sc_err_detail());
-		/* Only codes we know: the CLI prints the name and exits by the code's class. */
-		if (code >= 0 || strcmp(sc_err_name((sc_err)code), "unknown") == 0)
-			return sc_fail(SC_ERR_PEER, "SP error answer with code %d", (int)code);
-		/* The detail ends up on the user's terminal as one line: no control characters. */
-		for (char *c = detail; *c != '\0'; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
-		return sc_fail((sc_err)code, "%s", detail);
-	}
-	if (atype != (type | SC_SP_ANSWER))
-		return sc_fail(SC_ERR_PEER, "answer type 0x%02x to %s, expected 0x%02x",
-		    atype, sc_wire_msg_name(type), type | SC_SP_ANSWER);
-	return SC_OK;
-}
-
-/* The body was malformed: that is the SP breaking protocol, not our caller's input. */
-static sc_err done_answer(struct sc_buf *rd, const char *what)
-{
-	sc_err r = sc_buf_done(rd, what);
-
-	if (r != SC_OK)
-		return sc_fail(SC_ERR_PEER, "%s answer: %s", what, sc_err_detail());
-	return SC_OK;
+	return sp_ans_hdr_get(rd, type);
 }
 
 static sc_err cert_from_answer(const uint8_t *der, size_t len, X509 **out, const char *what)
@@ -176,24 +143,25 @@ static sc_err cert_from_answer(const uint8_t *der, size_t len, X509 **out, const
 	return SC_OK;
 }
 
-/* Append a certificate's DER as a string. */
-static sc_err put_cert(struct sc_buf *b, X509 *cert)
+/* A certificate's DER for a request, checked against the protocol's limit before sending. */
+static sc_err cert_der(X509 *cert, uint8_t **der, size_t *len)
 {
-	uint8_t *der = NULL;
-	size_t len = 0;
 	sc_err r;
 
+	*der = NULL;
+	*len = 0;
 	if (cert == NULL)
 		return sc_fail(SC_ERR_USAGE, "no certificate");
-	if ((r = sc_cert_to_der(cert, &der, &len)) != SC_OK)
+	if ((r = sc_cert_to_der(cert, der, len)) != SC_OK)
 		return r;
-	if (len > SC_WIRE_MAX_CERT) {
-		OPENSSL_free(der);
-		return sc_fail(SC_ERR_OVERSIZE, "certificate of %zu bytes (at most %d)", len,
+	if (*len > SC_WIRE_MAX_CERT) {
+		r = sc_fail(SC_ERR_OVERSIZE, "certificate of %zu bytes (at most %d)", *len,
 		    SC_WIRE_MAX_CERT);
+		OPENSSL_free(*der);
+		*der = NULL;
+		*len = 0;
+		return r;
 	}
-	sc_buf_put_string(b, der, len);
-	OPENSSL_free(der);
 	return SC_OK;
 }
 
@@ -201,40 +169,31 @@ sc_err sc_sp_info(struct sc_sp *sp, struct sc_sp_info *out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf req, rd;
+	struct sp_info info;
 	uint8_t *ans = NULL;
-	size_t ans_len = 0, csk_len, kek_len, i;
-	const uint8_t *csk_der, *kek_der;
-	uint32_t n_networks;
+	size_t ans_len = 0, i;
 
 	memset(out, 0, sizeof(*out));
 	sc_wire_begin(&req, SC_SP_INFO, 0);
+	sp_info_req_put(&req);
 	if ((r = roundtrip(sp, &req, SC_SP_INFO, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
-	out->state = (enum sc_sp_state)sc_buf_get_u8(&rd);
-	sc_buf_get_cstring(&rd, out->device_id, sizeof(out->device_id) - 1);
-	out->issuance_counter = sc_buf_get_u64(&rd);
-	out->n_keys = sc_buf_get_u32(&rd);
-	out->max_keys = sc_buf_get_u32(&rd);
-	out->max_leaf_days = sc_buf_get_u32(&rd);
-	sc_buf_get_string(&rd, &csk_der, &csk_len, SC_WIRE_MAX_CERT);
-	sc_buf_get_string(&rd, &kek_der, &kek_len, SC_WIRE_MAX_CERT);
-	n_networks = sc_buf_get_u32(&rd);
-	if (n_networks > SC_SP_MAX_ANCHORS) {
-		r = sc_fail(SC_ERR_PEER, "info answer: %u networks", (unsigned)n_networks);
+	if ((r = sp_info_ans_get(&rd, &info)) != SC_OK)
 		goto out;
-	}
-	for (i = 0; i < n_networks; i++)
-		sc_buf_get_cstring(&rd, out->networks[i], sizeof(out->networks[i]) - 1);
-	out->n_networks = n_networks;
-	if ((r = done_answer(&rd, "info")) != SC_OK)
+	out->state = (enum sc_sp_state)info.state;
+	memcpy(out->device_id, info.device_id, sizeof(out->device_id));
+	out->issuance_counter = info.issuance_counter;
+	out->n_keys = info.n_keys;
+	out->max_keys = info.max_keys;
+	out->max_leaf_days = info.max_leaf_days;
+	for (i = 0; i < info.n_networks; i++)
+		memcpy(out->networks[i], info.networks[i], sizeof(out->networks[i]));
+	out->n_networks = info.n_networks;
+	if ((r = cert_from_answer(info.csk_cert, info.csk_cert_len, &out->csk_cert,
+	    "info: CSK certificate")) != SC_OK)
 		goto out;
-	if (out->state > SC_SP_STATE_LOCKED) {
-		r = sc_fail(SC_ERR_PEER, "info answer: unknown state %d", (int)out->state);
-		goto out;
-	}
-	if ((r = cert_from_answer(csk_der, csk_len, &out->csk_cert, "info: CSK certificate")) != SC_OK)
-		goto out;
-	if ((r = cert_from_answer(kek_der, kek_len, &out->kek_cert, "info: KEK certificate")) != SC_OK)
+	if ((r = cert_from_answer(info.kek_cert, info.kek_cert_len, &out->kek_cert,
+	    "info: KEK certificate")) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
@@ -268,12 +227,10 @@ sc_err sc_sp_keygen(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg alg, X50
 
 	*csr = NULL;
 	sc_wire_begin(&req, SC_SP_KEYGEN, 0);
-	sc_buf_put_u8(&req, (uint8_t)role);
-	sc_buf_put_u8(&req, (uint8_t)alg);
+	sp_keygen_req_put(&req, (uint8_t)role, (uint8_t)alg);
 	if ((r = roundtrip(sp, &req, SC_SP_KEYGEN, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
-	sc_buf_get_string(&rd, &der, &der_len, SC_WIRE_MAX_CERT);
-	if ((r = done_answer(&rd, "keygen")) != SC_OK)
+	if ((r = sp_keygen_ans_get(&rd, &der, &der_len)) != SC_OK)
 		goto out;
 	p = der;
 	x = d2i_X509_REQ(NULL, &p, (long)der_len);
@@ -295,8 +252,9 @@ out:
 	return r;
 }
 
-/* Requests whose answer has an empty body. */
-static sc_err simple(struct sc_sp *sp, struct sc_buf *req, uint8_t type)
+/* Requests whose answer has an empty body: get is that answer's decoder. Frees req. */
+static sc_err simple(struct sc_sp *sp, struct sc_buf *req, uint8_t type,
+    sc_err (*get)(struct sc_buf *))
 {
 	sc_err r;
 	struct sc_buf rd;
@@ -304,7 +262,7 @@ static sc_err simple(struct sc_sp *sp, struct sc_buf *req, uint8_t type)
 	size_t ans_len = 0;
 
 	if ((r = roundtrip(sp, req, type, &ans, &ans_len, &rd)) == SC_OK)
-		r = done_answer(&rd, sc_wire_msg_name(type));
+		r = get(&rd);
 	sc_buf_free(req);
 	OPENSSL_free(ans);
 	return r;
@@ -313,31 +271,33 @@ static sc_err simple(struct sc_sp *sp, struct sc_buf *req, uint8_t type)
 sc_err sc_sp_install_cert(struct sc_sp *sp, enum sc_sp_role role, X509 *cert)
 {
 	struct sc_buf req;
+	uint8_t *der;
+	size_t len;
 	sc_err r;
 
-	sc_wire_begin(&req, SC_SP_INSTALL_CERT, 0);
-	sc_buf_put_u8(&req, (uint8_t)role);
-	if ((r = put_cert(&req, cert)) != SC_OK) {
-		sc_buf_free(&req);
+	if ((r = cert_der(cert, &der, &len)) != SC_OK)
 		return r;
-	}
-	return simple(sp, &req, SC_SP_INSTALL_CERT);
+	sc_wire_begin(&req, SC_SP_INSTALL_CERT, 0);
+	sp_install_cert_req_put(&req, (uint8_t)role, der, len);
+	OPENSSL_free(der);
+	return simple(sp, &req, SC_SP_INSTALL_CERT, sp_install_cert_ans_get);
 }
 
 sc_err sc_sp_install_anchor(struct sc_sp *sp, const char *network_id, X509 *root)
 {
 	struct sc_buf req;
+	uint8_t *der;
+	size_t len;
 	sc_err r;
 
-	if (network_id == NULL || network_id[0] == '\0' || strlen(network_id) > 64)
+	if (network_id == NULL || network_id[0] == '\0' || strlen(network_id) > SP_MSG_ID_MAX)
 		return sc_fail(SC_ERR_USAGE, "network ID must be 1..64 bytes");
-	sc_wire_begin(&req, SC_SP_INSTALL_ANCHOR, 0);
-	sc_buf_put_cstring(&req, network_id);
-	if ((r = put_cert(&req, root)) != SC_OK) {
-		sc_buf_free(&req);
+	if ((r = cert_der(root, &der, &len)) != SC_OK)
 		return r;
-	}
-	return simple(sp, &req, SC_SP_INSTALL_ANCHOR);
+	sc_wire_begin(&req, SC_SP_INSTALL_ANCHOR, 0);
+	sp_install_anchor_req_put(&req, network_id, der, len);
+	OPENSSL_free(der);
+	return simple(sp, &req, SC_SP_INSTALL_ANCHOR, sp_install_anchor_ans_get);
 }
 
 sc_err sc_sp_set_limits(struct sc_sp *sp, uint32_t max_leaf_days, uint32_t max_keys)
@@ -345,9 +305,8 @@ sc_err sc_sp_set_limits(struct sc_sp *sp, uint32_t max_leaf_days, uint32_t max_k
 	struct sc_buf req;
 
 	sc_wire_begin(&req, SC_SP_SET_LIMITS, 0);
-	sc_buf_put_u32(&req, max_leaf_days);
-	sc_buf_put_u32(&req, max_keys);
-	return simple(sp, &req, SC_SP_SET_LIMITS);
+	sp_set_limits_req_put(&req, max_leaf_days, max_keys);
+	return simple(sp, &req, SC_SP_SET_LIMITS, sp_set_limits_ans_get);
 }
 
 sc_err sc_sp_lock(struct sc_sp *sp)
@@ -355,7 +314,8 @@ sc_err sc_sp_lock(struct sc_sp *sp)
 	struct sc_buf req;
 
 	sc_wire_begin(&req, SC_SP_LOCK, 0);
-	return simple(sp, &req, SC_SP_LOCK);
+	sp_lock_req_put(&req);
+	return simple(sp, &req, SC_SP_LOCK, sp_lock_ans_get);
 }
 
 sc_err sc_sp_challenge(struct sc_sp *sp, uint8_t out[SC_SP_CHALLENGE_LEN])
@@ -364,16 +324,14 @@ sc_err sc_sp_challenge(struct sc_sp *sp, uint8_t out[SC_SP_CHALLENGE_LEN])
 	struct sc_buf req, rd;
 	uint8_t *ans = NULL;
 	size_t ans_len = 0;
-	const uint8_t *c;
 
 	memset(out, 0, SC_SP_CHALLENGE_LEN);
 	sc_wire_begin(&req, SC_SP_CHALLENGE, 0);
+	sp_challenge_req_put(&req);
 	if ((r = roundtrip(sp, &req, SC_SP_CHALLENGE, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
-	c = sc_buf_get_bytes(&rd, SC_SP_CHALLENGE_LEN);
-	if ((r = done_answer(&rd, "challenge")) != SC_OK)
+	if ((r = sp_challenge_ans_get(&rd, out)) != SC_OK)
 		goto out;
-	memcpy(out, c, SC_SP_CHALLENGE_LEN);
 	r = SC_OK;
 out:
 	sc_buf_free(&req);
@@ -394,17 +352,11 @@ sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
 	*handle = 0;
 	*cert = NULL;
 	sc_wire_begin(&req, SC_SP_ISSUE, 0);
-	sc_buf_put_string(&req, profile, profile_len);
+	sp_issue_req_put(&req, profile, profile_len);
 	if ((r = roundtrip(sp, &req, SC_SP_ISSUE, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
-	h = sc_buf_get_u32(&rd);
-	sc_buf_get_string(&rd, &der, &der_len, SC_WIRE_MAX_CERT);
-	if ((r = done_answer(&rd, "issue")) != SC_OK)
+	if ((r = sp_issue_ans_get(&rd, &h, &der, &der_len)) != SC_OK)
 		goto out;
-	if (h == 0 || der_len == 0) {
-		r = sc_fail(SC_ERR_PEER, "issue answer: no handle or no certificate");
-		goto out;
-	}
 	if ((r = cert_from_answer(der, der_len, cert, "issue: certificate")) != SC_OK)
 		goto out;
 	*handle = h;
@@ -440,7 +392,7 @@ sc_err sc_sp_keys(struct sc_sp *sp, struct sc_sp_key **keys, size_t *n)
 	uint8_t *ans = NULL;
 	size_t ans_len = 0;
 	struct sc_buf req, rd;
-	int more = 1;
+	uint8_t more = 1;
 
 	*keys = NULL;
 	*n = 0;
@@ -449,32 +401,27 @@ sc_err sc_sp_keys(struct sc_sp *sp, struct sc_sp_key **keys, size_t *n)
 		return sc_fail(SC_ERR_NOMEM, "key list");
 	while (more) {
 		uint32_t i, got;
-		uint8_t m;
 
 		sc_buf_free(&req);
 		OPENSSL_free(ans);
 		ans = NULL;
 		sc_wire_begin(&req, SC_SP_KEYS, 0);
-		sc_buf_put_u32(&req, after);
+		sp_keys_req_put(&req, after);
 		if ((r = roundtrip(sp, &req, SC_SP_KEYS, &ans, &ans_len, &rd)) != SC_OK)
 			goto out;
-		m = sc_buf_get_u8(&rd);
-		got = sc_buf_get_u32(&rd);
-		if (m > 1 || got > SC_SP_MAX_KEYS_LIMIT - count || (m == 1 && got == 0)) {
-			r = sc_fail(SC_ERR_PEER, "keys answer: bad page (more %u, count %u)", m,
-			    (unsigned)got);
+		if ((r = sp_keys_ans_get_head(&rd, (uint32_t)(SC_SP_MAX_KEYS_LIMIT - count), &more,
+		    &got)) != SC_OK)
 			goto out;
-		}
 		for (i = 0; i < got; i++) {
 			struct sc_sp_key *k = &list[count];
 			const uint8_t *der = NULL;
 			size_t der_len = 0;
+			uint8_t alg;
 
-			k->handle = sc_buf_get_u32(&rd);
-			k->alg = (enum sc_alg)sc_buf_get_u8(&rd);
-			sc_buf_get_string(&rd, &der, &der_len, SC_WIRE_MAX_CERT);
-			if (rd.failed)
-				break;
+			r = sp_keys_ans_get_key(&rd, &k->handle, &alg, &der, &der_len);
+			if (r != SC_OK)
+				goto out;
+			k->alg = (enum sc_alg)alg;
 			if (k->handle <= after || !sc_alg_valid(k->alg) || der_len == 0) {
 				r = sc_fail(SC_ERR_PEER, "keys answer: bad entry (handle %u)",
 				    (unsigned)k->handle);
@@ -485,9 +432,8 @@ sc_err sc_sp_keys(struct sc_sp *sp, struct sc_sp_key **keys, size_t *n)
 			after = k->handle;
 			count++;
 		}
-		if ((r = done_answer(&rd, "keys")) != SC_OK)
+		if ((r = sp_keys_ans_done(&rd)) != SC_OK)
 			goto out;
-		more = m;
 	}
 	*keys = list;
 	*n = count;
@@ -500,32 +446,39 @@ out:
 	return r;
 }
 
-/* A SIGN answer: one non-empty signature of at most max bytes, copied to *sig (the caller's). */
-static sc_err take_signature(struct sc_buf *rd, size_t max, uint8_t **sig, size_t *sig_len)
+/* One SIGN round trip; the signature is copied to *sig (the caller's). Frees req. */
+static sc_err sign_roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t mode,
+    uint8_t **sig, size_t *sig_len)
 {
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf rd;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, s_len = 0;
 	const uint8_t *s = NULL;
-	size_t s_len = 0;
-	sc_err r;
 
-	sc_buf_get_string(rd, &s, &s_len, max);
-	if ((r = done_answer(rd, "sign")) != SC_OK)
-		return r;
-	if (s_len == 0)
-		return sc_fail(SC_ERR_PEER, "sign answer: empty signature");
-	if ((*sig = OPENSSL_memdup(s, s_len)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "signature");
+	if ((r = roundtrip(sp, req, SC_SP_SIGN, &ans, &ans_len, &rd)) != SC_OK)
+		goto out;
+	if ((r = sp_sign_ans_get(&rd, mode, &s, &s_len)) != SC_OK)
+		goto out;
+	if ((*sig = OPENSSL_memdup(s, s_len)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "signature");
+		goto out;
+	}
 	*sig_len = s_len;
-	return SC_OK;
+	r = SC_OK;
+out:
+	sc_buf_free(req);
+	OPENSSL_free(ans);
+	return r;
 }
 
 sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
     enum sc_digest digest, const uint8_t *input, size_t input_len,
     uint8_t **sig, size_t *sig_len)
 {
-	sc_err r = SC_ERR_INTERNAL;
-	struct sc_buf req, rd;
-	uint8_t *ans = NULL;
-	size_t ans_len = 0;
+	struct sp_sign_req s = { .handle = handle, .mode = (uint8_t)mode, .digest = (uint8_t)digest,
+	    .input = input, .input_len = input_len };
+	struct sc_buf req;
 
 	*sig = NULL;
 	*sig_len = 0;
@@ -536,17 +489,8 @@ sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
 		return sc_fail(SC_ERR_OVERSIZE, "input of %zu bytes (at most %d)", input_len,
 		    SC_SP_MAX_SIGN_INPUT);
 	sc_wire_begin(&req, SC_SP_SIGN, 0);
-	sc_buf_put_u32(&req, handle);
-	sc_buf_put_u8(&req, (uint8_t)mode);
-	sc_buf_put_u8(&req, (uint8_t)digest);
-	sc_buf_put_string(&req, input, input_len);
-	if ((r = roundtrip(sp, &req, SC_SP_SIGN, &ans, &ans_len, &rd)) != SC_OK)
-		goto out;
-	r = take_signature(&rd, 1024, sig, sig_len);
-out:
-	sc_buf_free(&req);
-	OPENSSL_free(ans);
-	return r;
+	sp_sign_req_put(&req, &s);
+	return sign_roundtrip(sp, &req, s.mode, sig, sig_len);
 }
 
 sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle)
@@ -554,8 +498,8 @@ sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle)
 	struct sc_buf req;
 
 	sc_wire_begin(&req, SC_SP_DELETE, 0);
-	sc_buf_put_u32(&req, handle);
-	return simple(sp, &req, SC_SP_DELETE);
+	sp_delete_req_put(&req, handle);
+	return simple(sp, &req, SC_SP_DELETE, sp_delete_ans_get);
 }
 
 /* ---- leaf-key use for the PKCS#11 module: PSS, OAEP decryption, ECDH ---- */
@@ -564,10 +508,10 @@ sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
     const uint8_t *input, size_t input_len, uint32_t salt_len,
     uint8_t **sig, size_t *sig_len)
 {
-	sc_err r = SC_ERR_INTERNAL;
-	struct sc_buf req, rd;
-	uint8_t *ans = NULL;
-	size_t ans_len = 0;
+	struct sp_sign_req s = { .handle = handle, .mode = SC_SP_SIGN_PSS,
+	    .digest = (uint8_t)digest, .input = input, .input_len = input_len,
+	    .salt_len = salt_len };
+	struct sc_buf req;
 
 	*sig = NULL;
 	*sig_len = 0;
@@ -575,26 +519,16 @@ sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
 		return sc_fail(SC_ERR_OVERSIZE, "input of %zu bytes (at most %d)", input_len,
 		    SC_SP_MAX_SIGN_INPUT);
 	sc_wire_begin(&req, SC_SP_SIGN, 0);
-	sc_buf_put_u32(&req, handle);
-	sc_buf_put_u8(&req, SC_SP_SIGN_PSS);
-	sc_buf_put_u8(&req, (uint8_t)digest);
-	sc_buf_put_string(&req, input, input_len);
-	sc_buf_put_u32(&req, salt_len);
-	if ((r = roundtrip(sp, &req, SC_SP_SIGN, &ans, &ans_len, &rd)) != SC_OK)
-		goto out;
-	r = take_signature(&rd, SC_SP_MAX_CIPHERTEXT, sig, sig_len);
-out:
-	sc_buf_free(&req);
-	OPENSSL_free(ans);
-	return r;
+	sp_sign_req_put(&req, &s);
+	return sign_roundtrip(sp, &req, s.mode, sig, sig_len);
 }
 
 /*
- * DECRYPT and DERIVE answer with one secret string: copy it out of the answer, then wipe the
- * answer. max bounds what a well-behaved SP can send for the request.
+ * DECRYPT and DERIVE answer with one secret string (get, the answer's decoder): copy it out of
+ * the answer, then wipe the answer. Frees req.
  */
 static sc_err secret_roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t type,
-    const char *what, size_t max, uint8_t **out, size_t *out_len)
+    sc_err (*get)(struct sc_buf *, const uint8_t **, size_t *), uint8_t **out, size_t *out_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf rd;
@@ -606,12 +540,11 @@ static sc_err secret_roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t typ
 	*out_len = 0;
 	if ((r = roundtrip(sp, req, type, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
-	sc_buf_get_string(&rd, &p, &n, max);
-	if ((r = done_answer(&rd, what)) != SC_OK)
+	if ((r = get(&rd, &p, &n)) != SC_OK)
 		goto out;
 	/* OPENSSL_malloc(0) may be NULL: keep one byte so an empty secret is still a buffer. */
 	if ((*out = OPENSSL_malloc(n > 0 ? n : 1)) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "%s answer", what);
+		r = sc_fail(SC_ERR_NOMEM, "%s answer", sc_wire_msg_name(type));
 		goto out;
 	}
 	if (n > 0)
@@ -628,6 +561,7 @@ sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mg
     const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
     uint8_t **out, size_t *out_len)
 {
+	struct sp_decrypt_req d;
 	struct sc_buf req;
 
 	*out = NULL;
@@ -640,22 +574,18 @@ sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mg
 		    SC_SP_MAX_CIPHERTEXT);
 	if (oaep_md < 0 || oaep_md > 255 || mgf1_md < 0 || mgf1_md > 255)
 		return sc_fail(SC_ERR_ALGORITHM, "decrypt: hash code out of range");
+	d = (struct sp_decrypt_req){ .handle = handle, .scheme = SC_SP_DECRYPT_OAEP,
+	    .hash = (uint8_t)oaep_md, .mgf1_hash = (uint8_t)mgf1_md, .label = label,
+	    .label_len = label_len, .ciphertext = in, .ciphertext_len = in_len };
 	sc_wire_begin(&req, SC_SP_DECRYPT, 0);
-	sc_buf_put_u32(&req, handle);
-	sc_buf_put_u8(&req, SC_SP_DECRYPT_OAEP);
-	sc_buf_put_u8(&req, (uint8_t)oaep_md);
-	sc_buf_put_u8(&req, (uint8_t)mgf1_md);
-	sc_buf_put_string(&req, label, label_len);
-	sc_buf_put_string(&req, in, in_len);
-	return secret_roundtrip(sp, &req, SC_SP_DECRYPT, "decrypt", SC_SP_MAX_CIPHERTEXT, out,
-	    out_len);
+	sp_decrypt_req_put(&req, &d);
+	return secret_roundtrip(sp, &req, SC_SP_DECRYPT, sp_decrypt_ans_get, out, out_len);
 }
 
 sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point,
     size_t point_len, uint8_t **secret, size_t *secret_len)
 {
 	struct sc_buf req;
-	sc_err r;
 
 	*secret = NULL;
 	*secret_len = 0;
@@ -663,14 +593,6 @@ sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point
 		return sc_fail(SC_ERR_USAGE, "derive: peer point of %zu bytes (1..%d)", point_len,
 		    SC_SP_MAX_EC_POINT);
 	sc_wire_begin(&req, SC_SP_DERIVE, 0);
-	sc_buf_put_u32(&req, handle);
-	sc_buf_put_string(&req, point, point_len);
-	r = secret_roundtrip(sp, &req, SC_SP_DERIVE, "derive", (SC_SP_MAX_EC_POINT - 1) / 2, secret,
-	    secret_len);
-	if (r == SC_OK && *secret_len == 0) {
-		OPENSSL_clear_free(*secret, 1);
-		*secret = NULL;
-		return sc_fail(SC_ERR_PEER, "derive answer: empty secret");
-	}
-	return r;
+	sp_derive_req_put(&req, handle, point, point_len);
+	return secret_roundtrip(sp, &req, SC_SP_DERIVE, sp_derive_ans_get, secret, secret_len);
 }

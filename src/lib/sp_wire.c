@@ -166,38 +166,17 @@ sc_err sc_wire_read_frame(int fd, uint8_t **msg, size_t *msg_len, int timeout_ms
 void sc_wire_begin(struct sc_buf *b, uint8_t type, int secret)
 {
 	sc_buf_init_writer(b, SC_SP_MAX_MSG, secret);
-	sc_buf_put_u8(b, SC_SP_PROTO_VERSION);
-	sc_buf_put_u8(b, type);
+	sp_hdr_put(b, type);
 }
 
 sc_err sc_wire_error_answer(struct sc_buf *b, sc_err code, const char *detail)
 {
-	size_t n = detail != NULL ? strnlen(detail, SC_WIRE_MAX_DETAIL) : 0;
-
 	sc_wire_begin(b, SC_SP_ERROR, 0);
-	/* An error answer always carries an error: a "failure" with code 0 would read as success. */
-	sc_buf_put_u32(b, (uint32_t)(int32_t)(code < 0 ? code : SC_ERR_INTERNAL));
-	sc_buf_put_string(b, detail, n);
+	sp_error_ans_put(b, code, detail);
 	return sc_buf_done(b, "error answer");
 }
 
 const char *sc_wire_msg_name(int type)
 {
-	switch (type) {
-	case SC_SP_INFO: return "info";
-	case SC_SP_KEYGEN: return "keygen";
-	case SC_SP_INSTALL_CERT: return "install-cert";
-	case SC_SP_INSTALL_ANCHOR: return "install-anchor";
-	case SC_SP_SET_LIMITS: return "set-limits";
-	case SC_SP_LOCK: return "lock";
-	case SC_SP_CHALLENGE: return "challenge";
-	case SC_SP_ISSUE: return "issue";
-	case SC_SP_KEYS: return "keys";
-	case SC_SP_SIGN: return "sign";
-	case SC_SP_DELETE: return "delete";
-	case SC_SP_DECRYPT: return "decrypt";
-	case SC_SP_DERIVE: return "derive";
-	case SC_SP_ERROR: return "error";
-	default: return "unknown";
-	}
+	return sp_msg_name(type);
 }

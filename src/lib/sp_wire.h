@@ -11,11 +11,10 @@
 #include <selfcert/err.h>
 #include <selfcert/sp.h>
 #include "buf.h"
+#include "sp_msg.h"     /* the messages inside the frames; SC_WIRE_MAX_DETAIL, SC_WIRE_MAX_CERT */
 
 #define SC_WIRE_HDR_LEN 4           /* the length prefix */
 #define SC_WIRE_MIN_MSG 2           /* version and type */
-#define SC_WIRE_MAX_DETAIL 255      /* an error answer's detail, like sc_fail's */
-#define SC_WIRE_MAX_CERT 16384      /* any certificate carried in a message */
 
 /*
  * The length announced by a frame header. SC_ERR_OVERSIZE if it exceeds SC_SP_MAX_MSG,
@@ -39,13 +38,13 @@ sc_err sc_wire_write_frame(int fd, const uint8_t *msg, size_t msg_len, int timeo
  */
 sc_err sc_wire_read_frame(int fd, uint8_t **msg, size_t *msg_len, int timeout_ms) SC_MUST_USE;
 
-/* Start a message: a writer capped at SC_SP_MAX_MSG holding [version][type]. */
+/* Start a message: a writer capped at SC_SP_MAX_MSG holding [version][type] (sp_hdr_put). */
 void sc_wire_begin(struct sc_buf *b, uint8_t type, int secret);
 
-/* An error answer: [version][SC_SP_ERROR][u32 code][string detail (<= SC_WIRE_MAX_DETAIL)]. */
+/* A whole error answer in a fresh writer: [version][SC_SP_ERROR] and sp_error_ans_put. */
 sc_err sc_wire_error_answer(struct sc_buf *b, sc_err code, const char *detail) SC_MUST_USE;
 
-/* "info", "keygen", … "error"; "unknown" otherwise (for logs). */
+/* "info", "keygen", … "error"; "unknown" otherwise (for logs): sp_msg_name. */
 const char *sc_wire_msg_name(int type);
 
 #endif

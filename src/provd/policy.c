@@ -10,17 +10,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include <selfcert/oid.h>
 #include "policy.h"
 #include "util.h"
-
-static const struct {
-	const char *name;
-	unsigned bit;
-} key_usages[] = {
-	{ "digitalSignature", KU_DIGITAL_SIGNATURE }, { "nonRepudiation", KU_NON_REPUDIATION },
-	{ "keyEncipherment", KU_KEY_ENCIPHERMENT }, { "dataEncipherment", KU_DATA_ENCIPHERMENT },
-	{ "keyAgreement", KU_KEY_AGREEMENT },
-};
 
 void provd_policy_defaults(struct provd_policy *p)
 {
@@ -78,20 +70,20 @@ static sc_err get_algorithms(json_t *v, struct provd_policy *p)
 
 static sc_err get_key_usage(json_t *v, struct provd_policy *p)
 {
-	size_t i, k;
+	size_t i;
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return sc_fail(SC_ERR_USAGE, "policy \"key_usage\": expected a non-empty array of names");
 	p->key_usage = 0;
 	json_array_foreach(v, i, e) {
-		for (k = 0; k < sizeof(key_usages) / sizeof(key_usages[0]); k++)
-			if (json_is_string(e) && strcmp(json_string_value(e), key_usages[k].name) == 0)
-				break;
-		if (k == sizeof(key_usages) / sizeof(key_usages[0]))
+		unsigned bit = 0;
+		/* Only what a device certificate may carry (oid.h): never keyCertSign or cRLSign. */
+		if (!json_is_string(e) || sc_key_usage_from_name(json_string_value(e), &bit) != SC_OK ||
+		    !(bit & SC_KU_DEVICE))
 			return sc_fail(SC_ERR_USAGE, "policy \"key_usage\"[%zu]: not one of digitalSignature "
 			    "nonRepudiation keyEncipherment dataEncipherment keyAgreement", i);
-		p->key_usage |= key_usages[k].bit;
+		p->key_usage |= bit;
 	}
 	return SC_OK;
 }

@@ -19,6 +19,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <selfcert/cache.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "spd.h"

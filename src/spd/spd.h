@@ -14,6 +14,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/sp.h>
 #include <selfcert/profile.h>
+#include <selfcert/cache.h>
 #include "buf.h"
 
 #define SPD_REPLAY_MAX 1024          /* remembered profile IDs (then the watermark takes over) */

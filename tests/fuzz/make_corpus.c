@@ -16,6 +16,8 @@
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "fuzz.h"
+#include "sp_msg.h"
+#include "sp_wire.h"
 #include "spd.h"
 #include "store.h"
 #include "util.h"
@@ -166,117 +168,98 @@ static void der_seed(const char *target, const char *name, X509 *cert)
 	OPENSSL_free(der);
 }
 
-/* ---- SP requests ---- */
+/* ---- SP requests (sp_msg.c's encoders: the bytes the host sends) ---- */
 
-static void request(const char *name, uint8_t type, const struct sc_buf *body)
+/* Seed one finished request message (version, type, body) and free it. */
+static void request(const char *name, struct sc_buf *m)
 {
-	struct sc_buf m;
-
-	sc_buf_init_writer(&m, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u8(&m, SC_SP_PROTO_VERSION);
-	sc_buf_put_u8(&m, type);
-	if (body != NULL)
-		sc_buf_put_bytes(&m, body->data, body->len);
-	if (sc_buf_done(&m, name) != SC_OK)
+	if (sc_buf_done(m, name) != SC_OK)
 		die(name);
-	seed("dispatch", name, m.data, m.len);
-	sc_buf_free(&m);
+	seed("dispatch", name, m->data, m->len);
+	sc_buf_free(m);
 }
 
-static void put_cert(struct sc_buf *b, X509 *cert)
+static void cert_der(X509 *cert, uint8_t **der, size_t *len)
 {
-	uint8_t *der;
-	size_t len;
-
-	if (sc_cert_to_der(cert, &der, &len) != SC_OK)
+	if (sc_cert_to_der(cert, der, len) != SC_OK)
 		die("DER");
-	sc_buf_put_string(b, der, len);
-	OPENSSL_free(der);
+}
+
+static void sign_seed(const char *name, uint32_t handle, uint8_t mode, uint8_t digest,
+    const uint8_t *input, size_t input_len)
+{
+	struct sp_sign_req s = { .handle = handle, .mode = mode, .digest = digest, .input = input,
+	    .input_len = input_len };
+	struct sc_buf m;
+
+	sc_wire_begin(&m, SC_SP_SIGN, 0);
+	sp_sign_req_put(&m, &s);
+	request(name, &m);
 }
 
 static void dispatch_seeds(void)
 {
 	static const uint8_t msg[] = "the quick brown fox";
-	uint8_t dg[32];
-	struct sc_buf b;
+	uint8_t dg[32], *der;
+	struct sc_buf m;
 	char name[64];
-	size_t i;
+	size_t i, len;
 
-	request("info", SC_SP_INFO, NULL);
-	request("challenge", SC_SP_CHALLENGE, NULL);
-	request("lock", SC_SP_LOCK, NULL);
-	sc_buf_init_writer(&b, 64, 0);
-	sc_buf_put_u32(&b, 0);
-	request("keys-after-0", SC_SP_KEYS, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, 64, 0);
-	sc_buf_put_u32(&b, 1);
-	request("keys-after-1", SC_SP_KEYS, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, 256, 0);
-	sc_buf_put_u32(&b, 1);
-	sc_buf_put_u8(&b, SC_SP_SIGN_MESSAGE);
-	sc_buf_put_u8(&b, SC_DIGEST_SHA256);
-	sc_buf_put_string(&b, msg, sizeof(msg) - 1);
-	request("sign-h1-message-sha256", SC_SP_SIGN, &b);
-	sc_buf_free(&b);
+	sc_wire_begin(&m, SC_SP_INFO, 0);
+	sp_info_req_put(&m);
+	request("info", &m);
+	sc_wire_begin(&m, SC_SP_CHALLENGE, 0);
+	sp_challenge_req_put(&m);
+	request("challenge", &m);
+	sc_wire_begin(&m, SC_SP_LOCK, 0);
+	sp_lock_req_put(&m);
+	request("lock", &m);
+	sc_wire_begin(&m, SC_SP_KEYS, 0);
+	sp_keys_req_put(&m, 0);
+	request("keys-after-0", &m);
+	sc_wire_begin(&m, SC_SP_KEYS, 0);
+	sp_keys_req_put(&m, 1);
+	request("keys-after-1", &m);
+	sign_seed("sign-h1-message-sha256", 1, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg,
+	    sizeof(msg) - 1);
 	memset(dg, 0x5a, sizeof(dg));
-	sc_buf_init_writer(&b, 256, 0);
-	sc_buf_put_u32(&b, 1);
-	sc_buf_put_u8(&b, SC_SP_SIGN_DIGEST);
-	sc_buf_put_u8(&b, SC_DIGEST_SHA256);
-	sc_buf_put_string(&b, dg, sizeof(dg));
-	request("sign-h1-digest-sha256", SC_SP_SIGN, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, 256, 0);
-	sc_buf_put_u32(&b, 2);
-	sc_buf_put_u8(&b, SC_SP_SIGN_MESSAGE);
-	sc_buf_put_u8(&b, SC_DIGEST_NONE);
-	sc_buf_put_string(&b, msg, sizeof(msg) - 1);
-	request("sign-h2-ed25519", SC_SP_SIGN, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, 64, 0);
-	sc_buf_put_u32(&b, 1);
-	request("delete-h1", SC_SP_DELETE, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, 64, 0);
-	sc_buf_put_u8(&b, SC_SP_ROLE_CSK);
-	sc_buf_put_u8(&b, SC_ALG_P256);
-	request("keygen-after-lock", SC_SP_KEYGEN, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u8(&b, SC_SP_ROLE_KEK);
-	put_cert(&b, fx->kek_cert);
-	request("install-cert-after-lock", SC_SP_INSTALL_CERT, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_cstring(&b, "second.example");
-	put_cert(&b, fx->net_root);
-	request("install-anchor-after-lock", SC_SP_INSTALL_ANCHOR, &b);
-	sc_buf_free(&b);
-	sc_buf_init_writer(&b, 64, 0);
-	sc_buf_put_u32(&b, 30);
-	sc_buf_put_u32(&b, 8);
-	request("set-limits-after-lock", SC_SP_SET_LIMITS, &b);
-	sc_buf_free(&b);
-	request("unknown-type", 0x7e, NULL);
+	sign_seed("sign-h1-digest-sha256", 1, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, sizeof(dg));
+	sign_seed("sign-h2-ed25519", 2, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, msg, sizeof(msg) - 1);
+	sc_wire_begin(&m, SC_SP_DELETE, 0);
+	sp_delete_req_put(&m, 1);
+	request("delete-h1", &m);
+	sc_wire_begin(&m, SC_SP_KEYGEN, 0);
+	sp_keygen_req_put(&m, SC_SP_ROLE_CSK, SC_ALG_P256);
+	request("keygen-after-lock", &m);
+	cert_der(fx->kek_cert, &der, &len);
+	sc_wire_begin(&m, SC_SP_INSTALL_CERT, 0);
+	sp_install_cert_req_put(&m, SC_SP_ROLE_KEK, der, len);
+	request("install-cert-after-lock", &m);
+	OPENSSL_free(der);
+	cert_der(fx->net_root, &der, &len);
+	sc_wire_begin(&m, SC_SP_INSTALL_ANCHOR, 0);
+	sp_install_anchor_req_put(&m, "second.example", der, len);
+	request("install-anchor-after-lock", &m);
+	OPENSSL_free(der);
+	sc_wire_begin(&m, SC_SP_SET_LIMITS, 0);
+	sp_set_limits_req_put(&m, 30, 8);
+	request("set-limits-after-lock", &m);
+	/* Two messages no encoder writes, on purpose: a type and a version the SP does not know. */
+	sc_wire_begin(&m, 0x7e, 0);
+	request("unknown-type", &m);
 	{
 		static const uint8_t v2[] = { 2, SC_SP_INFO };
 		seed("dispatch", "version-2", v2, sizeof(v2));
 	}
 	for (i = 0; i < N_PROFILES; i++) {
-		uint8_t *der;
-		size_t len;
-
 		/* An RSA key generation per run would slow fuzzing (and valgrind) for no new code. */
 		if (sc_alg_is_rsa(profiles[i].s.alg))
 			continue;
 		profile_der(&profiles[i].s, &der, &len);
-		sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-		sc_buf_put_string(&b, der, len);
+		sc_wire_begin(&m, SC_SP_ISSUE, 0);
+		sp_issue_req_put(&m, der, len);
 		snprintf(name, sizeof(name), "issue-%s", profiles[i].name);
-		request(name, SC_SP_ISSUE, &b);
-		sc_buf_free(&b);
+		request(name, &m);
 		OPENSSL_free(der);
 	}
 }

@@ -76,6 +76,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/sp.h>
 #include "sandbox.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
 #include "util.h"
 
@@ -135,6 +136,7 @@ static sc_err roundtrip(struct sc_sp **sp, const char *sock, const uint8_t *msg,
 static int describe(const uint8_t *ans, size_t len, char *out, size_t out_len, char *detail,
     size_t detail_len)
 {
+	char d[SC_WIRE_MAX_DETAIL + 1];
 	struct sc_buf rd;
 	int32_t code;
 
@@ -147,13 +149,13 @@ static int describe(const uint8_t *ans, size_t len, char *out, size_t out_len, c
 		snprintf(out, out_len, "answer 0x%02x", ans[1]);
 		return 1;
 	}
+	/* The host's own decoder, but not its judgement: any code is printed by name. */
 	sc_buf_init_reader(&rd, ans + 2, len - 2);
-	code = (int32_t)sc_buf_get_u32(&rd);
-	sc_buf_get_cstring(&rd, detail, detail_len - 1);
-	if (sc_buf_done(&rd, "error answer") != SC_OK) {
+	if (sp_error_ans_get(&rd, &code, d) != SC_OK) {
 		snprintf(out, out_len, "bad-error-frame");
 		return 0;
 	}
+	snprintf(detail, detail_len, "%s", d);
 	snprintf(out, out_len, "error %s", sc_err_name((sc_err)code));
 	return 1;
 }

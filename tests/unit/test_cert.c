@@ -404,32 +404,6 @@ static void test_bad_arguments(void **state)
 	pki_free(&p);
 }
 
-static void test_device_id_valid(void **state)
-{
-	/* one case per line: the PrintableString alphabet and the 1..64 bound */
-	static const struct { const char *s; int ok; } cases[] = {
-		{ "DEV-A", 1 },
-		{ "abcXYZ0189", 1 },
-		{ "a '()+,-./:=?", 1 },          /* every PrintableString punctuation mark */
-		{ "", 0 },                        /* empty */
-		{ "DEV_A", 0 },                   /* underscore is not PrintableString */
-		{ "dev@x", 0 },                   /* nor @ */
-		{ "a*b", 0 },                     /* nor * */
-		{ "a;b", 0 },
-		{ "a\"b", 0 },
-		{ "a\tb", 0 },                    /* control characters */
-		{ "d\xc3\xa9v", 0 },              /* non-ASCII */
-		{ "0123456789012345678901234567890123456789012345678901234567890123", 1 }, /* 64 */
-		{ "01234567890123456789012345678901234567890123456789012345678901234", 0 }, /* 65 */
-	};
-	size_t i;
-	(void)state;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(sc_device_id_valid(cases[i].s), cases[i].ok);
-	assert_int_equal(sc_device_id_valid(NULL), 0);
-}
-
 static void test_cert_device_id(void **state)
 {
 	struct pki p;
@@ -967,7 +941,6 @@ int main(void)
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_bad_arguments),
-		cmocka_unit_test(test_device_id_valid),
 		cmocka_unit_test(test_cert_device_id),
 		cmocka_unit_test(test_issuance_good),
 		cmocka_unit_test(test_issuance_absent_critical_twice),

@@ -22,10 +22,12 @@
 #include <openssl/x509v3.h>
 
 #include <selfcert/alg.h>
+#include <selfcert/cache.h>
 #include <selfcert/cert.h>
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
 
+#include "fast/fast.h"
 #include "profile_internal.h"
 #include "testutil.h"
 
@@ -431,25 +433,7 @@ static sc_err unwrap_decoded(struct sc_profile *p, EVP_PKEY *kek_key, X509 *kek_
 	return r;
 }
 
-/* ---- tests: OIDs and building ---- */
-
-static void test_oids(void **state)
-{
-	char buf[128];
-
-	(void)state;
-	assert_int_equal(sc_oids_init(), SC_OK);
-	assert_int_equal(sc_oids_init(), SC_OK); /* idempotent */
-	assert_int_not_equal(sc_nid_ct_profile(), NID_undef);
-	assert_int_not_equal(sc_nid_kp_profile_signing(), NID_undef);
-	assert_int_not_equal(sc_nid_pe_issuance(), NID_undef);
-	assert_int_not_equal(sc_nid_ct_profile(), sc_nid_kp_profile_signing());
-	OBJ_obj2txt(buf, sizeof(buf), OBJ_nid2obj(sc_nid_pe_issuance()), 1);
-	assert_string_equal(buf, SC_OID_PE_ISSUANCE);
-	OBJ_obj2txt(buf, sizeof(buf), OBJ_nid2obj(sc_nid_ct_profile()), 1);
-	assert_string_equal(buf, SC_OID_CT_PROFILE);
-	assert_int_equal(OBJ_txt2nid(SC_OID_KP_PROFILESIGN), sc_nid_kp_profile_signing());
-}
+/* ---- tests: building ---- */
 
 static void test_create_usage(void **state)
 {
@@ -1599,8 +1583,11 @@ static void test_signer_cache(void **state)
 	struct sc_profile_info ia, ib;
 	uint8_t *der = NULL, *der2 = NULL, *bad = NULL;
 	size_t len = 0, len2 = 0;
+	int fast_was = sc_fast_enabled();
 	(void)state;
 
+	/* The hit and miss counts below are those of the shortcut: take it whatever the build says. */
+	sc_fast_set(1);
 	assert_int_equal(sc_signer_cache_new(0, &c), SC_ERR_USAGE);
 	assert_int_equal(sc_signer_cache_new(SC_SIGNER_CACHE_MAX + 1, &c), SC_ERR_USAGE);
 	assert_int_equal(sc_signer_cache_new(2, &c), SC_OK);
@@ -1708,12 +1695,146 @@ static void test_signer_cache(void **state)
 	OPENSSL_free(der);
 	OPENSSL_free(der2);
 	sc_signer_cache_free(c);
+	sc_fast_set(fast_was);
+}
+
+/* One refusal (or acceptance) to compare between the shortcut and the plain path. */
+struct cache_case {
+	const char *what;
+	uint8_t *der;
+	size_t len;
+	time_t now;                 /* policy time */
+	X509 *anchor;               /* the anchor installed for NET */
+	const char *device_id;      /* the SP's device ID */
+	sc_err want;
+};
+
+/* Check der as the SP does, through c (NULL: none); the code, and the detail into detail. */
+static sc_err case_run(struct sc_signer_cache *c, const struct cache_case *k, char *detail,
+    size_t detail_len)
+{
+	struct sc_profile_policy pol;
+	sc_err r;
+
+	base_policy(&pol);
+	pol.now = k->now;
+	anchors[1].cert = k->anchor;
+	pol.device_id = k->device_id;
+	sc_err_clear();
+	r = cached_check(c, k->der, k->len, &pol);
+	snprintf(detail, detail_len, "%s", sc_err_detail());
+	base_policy(&pol);
+	return r;
+}
+
+/* A base profile signed by the P-256 signer whose signature is then broken. */
+static void der_bad_signature(uint8_t **der, size_t *len)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p;
+
+	base_params(&pp);
+	p = create_ok(&pp);
+	sign_ok(p, S_P256, 0);
+	p->sp->signature->data[p->sp->signature->length / 2] ^= 0x01;
+	encode_ok(p, der, len);
+	sc_profile_free(p);
+}
+
+/*
+ * The shortcut against its plain path (fast.h): the same profiles, checked with no cache, then
+ * through one cache with the shortcuts on (twice each, so that the second pass is served by the
+ * cache) and with them off, give the same code and the same detail. With the shortcuts off the
+ * cache is not consulted at all: its statistics do not move.
+ */
+static void test_signer_cache_shortcut_off(void **state)
+{
+	struct cache_case k[16];
+	struct sc_signer_cache *c = NULL;
+	struct sc_signer_cache_stats before, after;
+	uint8_t *good = NULL;
+	size_t n = 0, good_len = 0;
+	int fast_was = sc_fast_enabled();
+	(void)state;
+
+	der_signed_by(fx.signer_key[S_P256], fx.signer[S_P256], NULL, &good, &good_len);
+#define CASE(w, d, l, t, a, dev, e) \
+	k[n++] = (struct cache_case){ .what = (w), .der = (d), .len = (l), .now = (t), \
+	    .anchor = (a), .device_id = (dev), .want = (e) }
+	CASE("accepted", good, good_len, fx.now, fx.root, DEV, SC_OK);
+	CASE("signer expired", good, good_len, fx.now + 400 * DAY, fx.root, DEV,
+	    SC_ERR_UNTRUSTED_SIGNER);
+	CASE("signer not yet valid", good, good_len, fx.now - 2 * 3600, fx.root, DEV,
+	    SC_ERR_UNTRUSTED_SIGNER);
+	CASE("another anchor", good, good_len, fx.now, fx.root2, DEV, SC_ERR_UNTRUSTED_SIGNER);
+	CASE("another device", good, good_len, fx.now, fx.root, "DEV-0002",
+	    SC_ERR_DEVICE_MISMATCH);
+	CASE("trailing byte", NULL, good_len + 1, fx.now, fx.root, DEV, SC_ERR_TRAILING);
+	CASE("truncated", good, good_len - 1, fx.now, fx.root, DEV, SC_ERR_MALFORMED);
+	CASE("signer byte changed", NULL, good_len, fx.now, fx.root, DEV, SC_ERR_UNTRUSTED_SIGNER);
+	CASE("bad signature", NULL, 0, fx.now, fx.root, DEV, SC_ERR_PROFILE_SIGNATURE);
+	CASE("signer without the EKU", NULL, 0, fx.now, fx.root, DEV, SC_ERR_SIGNER_EKU);
+	CASE("signer under another root", NULL, 0, fx.now, fx.root, DEV,
+	    SC_ERR_UNTRUSTED_SIGNER);
+	CASE("via an intermediate", NULL, 0, fx.now, fx.root, DEV, SC_OK);
+	CASE("Ed25519 signer", NULL, 0, fx.now, fx.root, DEV, SC_OK);
+#undef CASE
+	k[5].der = OPENSSL_malloc(good_len + 1);
+	assert_non_null(k[5].der);
+	memcpy(k[5].der, good, good_len);
+	k[5].der[good_len] = 0;
+	k[7].der = OPENSSL_memdup(good, good_len);
+	assert_non_null(k[7].der);
+	k[7].der[good_len - 1] ^= 0x01;
+	der_bad_signature(&k[8].der, &k[8].len);
+	der_signed_by(fx.signer_key[S_P256], fx.signer_noeku, NULL, &k[9].der, &k[9].len);
+	der_signed_by(fx.signer_key[S_P256], fx.signer_root2, NULL, &k[10].der, &k[10].len);
+	der_signed_by(fx.signer_key[S_P256], fx.signer_via_inter, fx.inter, &k[11].der, &k[11].len);
+	der_signed_by(fx.signer_key[S_ED25519], fx.signer[S_ED25519], NULL, &k[12].der,
+	    &k[12].len);
+
+	assert_int_equal(sc_signer_cache_new(SC_SIGNER_CACHE_MAX, &c), SC_OK);
+	for (size_t i = 0; i < n; i++) {
+		char plain[256], fast[256], off[256];
+		sc_err rp, rf, ro;
+
+		sc_fast_set(1);
+		rp = case_run(NULL, &k[i], plain, sizeof(plain));
+		if (rp != k[i].want)
+			fail_msg("%s: want %s, got %s (%s)", k[i].what, sc_err_name(k[i].want),
+			    sc_err_name(rp), plain);
+		for (int pass = 0; pass < 2; pass++) {
+			sc_fast_set(1);
+			rf = case_run(c, &k[i], fast, sizeof(fast));
+			sc_fast_set(0);
+			sc_signer_cache_stats(c, &before);
+			ro = case_run(c, &k[i], off, sizeof(off));
+			sc_signer_cache_stats(c, &after);
+			assert_memory_equal(&before, &after, sizeof(before));
+			if (rf != rp || strcmp(fast, plain) != 0)
+				fail_msg("%s, pass %d: shortcut %s (%s), plain %s (%s)", k[i].what, pass,
+				    sc_err_name(rf), fast, sc_err_name(rp), plain);
+			if (ro != rp || strcmp(off, plain) != 0)
+				fail_msg("%s, pass %d: shortcut off %s (%s), plain %s (%s)", k[i].what,
+				    pass, sc_err_name(ro), off, sc_err_name(rp), plain);
+		}
+	}
+	/* The shortcut was taken: decodes and chain checks served from the cache. */
+	sc_signer_cache_stats(c, &after);
+	assert_true(after.decode_hits > 0);
+	assert_true(after.verify_hits > 0);
+
+	sc_fast_set(fast_was);
+	sc_signer_cache_free(c);
+	for (size_t i = 0; i < n; i++)
+		if (k[i].der != good)
+			OPENSSL_free(k[i].der);
+	OPENSSL_free(good);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oids),
 		cmocka_unit_test(test_create_usage),
 		cmocka_unit_test(test_info_unsigned_and_ids),
 		cmocka_unit_test(test_roundtrip_all_combinations),
@@ -1733,6 +1854,7 @@ int main(void)
 		cmocka_unit_test(test_unwrap_round_trips),
 		cmocka_unit_test(test_unwrap_negatives),
 		cmocka_unit_test(test_signer_cache),
+		cmocka_unit_test(test_signer_cache_shortcut_off),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
