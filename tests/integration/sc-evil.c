@@ -17,56 +17,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "profile_internal.h"
+#include "testworld.h"
 #include "util.h"
 
 static int die(const char *what)
 {
 	fprintf(stderr, "sc-evil: %s: %s: %s\n", what, sc_err_name(SC_ERR_INTERNAL), sc_err_detail());
 	return 1;
-}
-
-/* A minimal leaf for `serial_number`, signed by the CSK: just enough for path validation. */
-static X509 *leaf_for(const char *serial_number, X509 *ca, EVP_PKEY *ca_key)
-{
-	X509 *x = X509_new();
-	EVP_PKEY *key = NULL;
-	X509_NAME *name = X509_NAME_new();
-	X509V3_CTX v3;
-	X509_EXTENSION *bc = NULL, *aki = NULL;
-
-	if (x == NULL || name == NULL || sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
-	    !X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 1234) ||
-	    !X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-	        (const unsigned char *)serial_number, -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, (const unsigned char *)"leaf", -1, -1, 0) ||
-	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), 0) || !X509_gmtime_adj(X509_getm_notAfter(x), 86400) ||
-	    !X509_set_pubkey(x, key))
-		goto fail;
-	X509V3_set_ctx(&v3, ca, x, NULL, NULL, 0);
-	/* RFC 5280 (and X509_V_FLAG_X509_STRICT) want an AKI in every non-root certificate. */
-	bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:FALSE");
-	aki = X509V3_EXT_conf_nid(NULL, &v3, NID_authority_key_identifier, "keyid:always");
-	if (bc == NULL || aki == NULL || !X509_add_ext(x, bc, -1) || !X509_add_ext(x, aki, -1) ||
-	    X509_sign(x, ca_key, EVP_sha256()) <= 0)
-		goto fail;
-	X509_EXTENSION_free(bc);
-	X509_EXTENSION_free(aki);
-	X509_NAME_free(name);
-	EVP_PKEY_free(key);
-	return x;
-fail:
-	X509_EXTENSION_free(bc);
-	X509_EXTENSION_free(aki);
-	X509_NAME_free(name);
-	EVP_PKEY_free(key);
-	X509_free(x);
-	return NULL;
 }
 
 static int nc_leaves(char **argv)
@@ -84,9 +45,9 @@ static int nc_leaves(char **argv)
 	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK ||
 	    sc_cert_device_ca(csk, argv[4], 30, mca, mca_key, &dca) != SC_OK)
 		return die("device CA");
-	own = leaf_for(argv[4], dca, csk);
-	other = leaf_for(argv[5], dca, csk);
-	if (own == NULL || other == NULL)
+	/* The leaves are the test world's minimal ones (tests/testlib): only the CA is on trial. */
+	if (sc_test_cert_leaf(dca, csk, argv[4], &own) != SC_OK ||
+	    sc_test_cert_leaf(dca, csk, argv[5], &other) != SC_OK)
 		return die("leaves");
 	{
 		X509 *chain[2] = { dca, mca };
