@@ -26,14 +26,16 @@
 #include "sp_wire.h"
 #include "util.h"
 #include "testutil.h"
+#include "testworld.h"
 
 #define MAX_ANSWERS 4
 #define PEER_TIMEOUT_MS 30000 /* a safety net: the client always writes at once */
 
 static char dir[512], sock_path[600];
 static int listen_fd = -1;
-static EVP_PKEY *key;
-static X509 *cert;
+static struct sc_test_world world;
+static EVP_PKEY *key;                 /* world.csk */
+static X509 *cert;                    /* world.device_ca */
 static uint8_t *cert_der;
 static size_t cert_len;
 
@@ -236,7 +238,6 @@ static void put_info_body(struct sc_buf *b, uint8_t st, uint32_t n_networks)
 static int group_setup(void **state)
 {
 	struct sockaddr_un sa;
-	X509_NAME *name;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
@@ -251,20 +252,11 @@ static int group_setup(void **state)
 	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
 	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(listen_fd, 4) != 0)
 		return -1;
-	/* A real certificate for the answers that carry one. */
-	if (sc_alg_keygen(SC_ALG_P256, &key) != SC_OK)
+	/* A real certificate for the answers that carry one: the test world's device CA. */
+	if (sc_test_world_make(NULL, &world) != SC_OK)
 		return -1;
-	cert = X509_new();
-	name = X509_NAME_new();
-	if (cert == NULL || name == NULL ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"sp", -1, -1, 0) ||
-	    !X509_set_version(cert, X509_VERSION_3) || !ASN1_INTEGER_set(X509_get_serialNumber(cert), 9) ||
-	    !X509_set_subject_name(cert, name) || !X509_set_issuer_name(cert, name) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(cert), 86400) || !X509_set_pubkey(cert, key) ||
-	    X509_sign(cert, key, EVP_sha256()) <= 0)
-		return -1;
-	X509_NAME_free(name);
+	key = world.csk;
+	cert = world.device_ca;
 	return sc_cert_to_der(cert, &cert_der, &cert_len) == SC_OK ? 0 : -1;
 }
 
@@ -272,8 +264,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	close(listen_fd);
-	X509_free(cert);
-	EVP_PKEY_free(key);
+	sc_test_world_free(&world);
 	OPENSSL_free(cert_der);
 	sc_test_rmdir(dir);
 	return 0;
