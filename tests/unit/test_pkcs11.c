@@ -36,6 +36,7 @@
 #include "p11_objects.h"     /* P11_H_LEAF: the handles the module promises */
 #include "util.h"
 #include "testutil.h"
+#include "testworld.h"
 
 #define DEV "DEV-UNIT"
 #define NET "unit-net"
@@ -117,8 +118,8 @@ static void spd_stop(void)
 /* Personalise the SP over its socket and issue the leaves, all with libselfcert. */
 static void make_world(void)
 {
-	EVP_PKEY *mfr_key = NULL, *ca_key = NULL, *net_key = NULL, *signer_key = NULL;
-	X509 *mfr_root = NULL, *mfr_ca = NULL, *net_root = NULL, *signer = NULL;
+	struct sc_test_world_opts wo = { .mfr = "Unit", .network_id = NET, .device_id = DEV };
+	struct sc_test_world w;
 	X509 *csk_cert = NULL, *kek_cert = NULL;
 	X509_REQ *csr = NULL, *kcsr = NULL;
 	struct sc_sp *sp = NULL;
@@ -133,63 +134,39 @@ static void make_world(void)
 	char path[800];
 	int i;
 
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &mfr_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &ca_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &net_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &signer_key), SC_OK);
-	assert_int_equal(sc_cert_mfr_root(mfr_key, "Unit", 3650, &mfr_root), SC_OK);
-	assert_int_equal(sc_cert_mfr_ca(ca_key, "Unit", 3650, mfr_root, mfr_key, &mfr_ca), SC_OK);
-	assert_int_equal(sc_cert_net_root(net_key, NET, 3650, &net_root), SC_OK);
-	assert_int_equal(sc_cert_profile_signer(signer_key, NET, 365, net_root, net_key, &signer), SC_OK);
+	/* The manufacturer and network: the test world's; the device is the real daemon. */
+	assert_int_equal(sc_test_world_make(&wo, &w), SC_OK);
 	assert_int_equal(sc_sp_connect(sock, &sp), SC_OK);
 	assert_int_equal(sc_sp_keygen(sp, SC_SP_ROLE_CSK, SC_ALG_P256, &csr), SC_OK);
 	assert_int_equal(sc_sp_keygen(sp, SC_SP_ROLE_KEK, SC_ALG_P256, &kcsr), SC_OK);
-	assert_int_equal(sc_cert_device_ca(X509_REQ_get0_pubkey(csr), DEV, 365, mfr_ca, ca_key,
-	    &csk_cert), SC_OK);
-	assert_int_equal(sc_cert_device_kex(X509_REQ_get0_pubkey(kcsr), DEV, 365, mfr_ca, ca_key,
-	    &kek_cert), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&w, X509_REQ_get0_pubkey(csr), DEV, &csk_cert),
+	    SC_OK);
+	assert_int_equal(sc_test_world_kek(&w, X509_REQ_get0_pubkey(kcsr), DEV, &kek_cert), SC_OK);
 	assert_int_equal(sc_sp_install_cert(sp, SC_SP_ROLE_CSK, csk_cert), SC_OK);
 	assert_int_equal(sc_sp_install_cert(sp, SC_SP_ROLE_KEK, kek_cert), SC_OK);
-	assert_int_equal(sc_sp_install_anchor(sp, NET, net_root), SC_OK);
+	assert_int_equal(sc_sp_install_anchor(sp, NET, w.net_root), SC_OK);
 	assert_int_equal(sc_sp_lock(sp), SC_OK);
 	for (i = 0; i < N_KEYS; i++) {
 		struct sc_profile_params pp;
-		struct sc_profile *p = NULL;
 		uint8_t *der = NULL;
 		size_t len = 0;
-		time_t now = time(NULL);
 
-		memset(&pp, 0, sizeof(pp));
-		pp.network_id = NET;
-		pp.device_id = DEV;
-		pp.profile_not_after = now + 3600;
-		pp.not_before = now;
-		pp.not_after = now + 86400;
+		sc_test_profile_params(&w, &pp);
 		pp.generate_alg = spec[i].alg;
 		pp.key_usage = spec[i].ku;
-		assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
-		assert_int_equal(sc_profile_sign(p, signer_key, signer, NULL, 0), SC_OK);
-		assert_int_equal(sc_profile_encode(p, &der, &len), SC_OK);
+		assert_int_equal(sc_test_profile_make(&w, &pp, &der, &len), SC_OK);
 		assert_int_equal(sc_sp_issue(sp, der, len, &handle[i], &leaf[i]), SC_OK);
 		OPENSSL_free(der);
-		sc_profile_free(p);
 	}
 	/* The host's folder: the manufacturer CA (the device CA comes from the SP). */
 	snprintf(path, sizeof(path), "%s/chain.pem", certs_dir);
-	assert_int_equal(sc_write_cert(path, mfr_ca), SC_OK);
+	assert_int_equal(sc_write_cert(path, w.mfr_ca), SC_OK);
 	sc_sp_close(sp);
 	X509_REQ_free(csr);
 	X509_REQ_free(kcsr);
 	X509_free(csk_cert);
 	X509_free(kek_cert);
-	X509_free(mfr_root);
-	X509_free(mfr_ca);
-	X509_free(net_root);
-	X509_free(signer);
-	EVP_PKEY_free(mfr_key);
-	EVP_PKEY_free(ca_key);
-	EVP_PKEY_free(net_key);
-	EVP_PKEY_free(signer_key);
+	sc_test_world_free(&w);
 }
 
 static int group_setup(void **state)
