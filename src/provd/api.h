@@ -1,8 +1,9 @@
 /*
  * api.h — the provisioning API, independent of the HTTP library: a request (method, path,
  * headers that matter, body bytes) goes in, a response (status, JSON or text body) comes out.
- * selfcert-provd's HTTP layer (main.c) feeds it from libmicrohttpd; the unit tests call it
- * directly. Every endpoint is in docs/API.md.
+ * selfcert-provd's HTTP layer (main.c) feeds it from libmicrohttpd; the unit tests and the fuzz
+ * target call it directly. Every endpoint is in docs/API.md; routes.c's table is the whole
+ * surface, handlers.h the handlers behind it.
  *
  * Everything cryptographic is libselfcert's: the profile is built and signed with
  * sc_profile_create/sc_profile_sign, device chains are checked by X.509 path validation to the
@@ -71,7 +72,7 @@ struct provd_response {
 	size_t body_len;
 	int code;                      /* a provd_code on an error answer, else -1 */
 	int64_t retry_after;           /* > 0: send Retry-After */
-	int allow_get, allow_post;     /* for a 405's Allow header */
+	const char *allow;             /* a 405's Allow header (static string), else NULL */
 	enum provd_endpoint endpoint;
 	char log[256];                 /* one line for the server log: IDs and the detail, no secrets */
 };
@@ -90,7 +91,8 @@ void provd_api_free(struct provd_api *api);
 
 /*
  * Answer one request. Never fails: every problem becomes an error answer with its code and
- * status. reg is the worker's registry connection. resp->body is the caller's to free.
+ * status. reg is the worker's registry connection. resp is overwritten; resp->body is the
+ * caller's (provd_response_clear).
  */
 void provd_api_handle(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
     struct provd_response *resp);
@@ -98,12 +100,9 @@ void provd_api_handle(const struct provd_api *api, struct sc_reg *reg, const str
 void provd_response_clear(struct provd_response *resp);
 
 /*
- * An error answer for the HTTP layer's own refusals (body too large before it is read, wrong
- * method on an unknown connection state): fills resp like provd_api_handle would.
+ * An error answer for the HTTP layer's own refusals (a body too large, refused before it is
+ * read): fills resp as provd_api_handle would for a handler failing with e (apierr.h).
  */
-void provd_api_error(struct provd_response *resp, int code, const char *detail);
-
-/* A helper, public for tests. The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
-int provd_json_depth(const uint8_t *p, size_t n);
+void provd_api_error(struct provd_response *resp, sc_err e, const char *detail);
 
 #endif

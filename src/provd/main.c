@@ -178,7 +178,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
 	}
 	if (resp->status == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow_get ? "GET" : "POST");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow != NULL ? resp->allow : "GET");
 	if (resp->status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
@@ -195,7 +195,7 @@ static void log_request(const char *peer, const char *method, const char *url, c
 
 /* Answer with an error from the HTTP layer itself (before the API sees the request). */
 static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c, struct request_state *st,
-    const char *method, const char *url, int code, const char *detail)
+    const char *method, const char *url, sc_err e, const char *detail)
 {
 	struct provd_response resp;
 	enum MHD_Result ret;
@@ -204,10 +204,10 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 	memset(&resp, 0, sizeof(resp));
 	resp.code = -1;
 	resp.endpoint = PROVD_EP_OTHER;
-	provd_api_error(&resp, code, detail);
+	provd_api_error(&resp, e, detail);
 	ret = send_response(c, &resp);
 	peer_name(c, peer, sizeof(peer));
-	provd_metrics_refusal(srv->api.metrics, code);
+	provd_metrics_refusal(srv->api.metrics, resp.code);
 	provd_metrics_request(srv->api.metrics, PROVD_EP_OTHER, resp.status, since(&st->t0));
 	log_request(peer, method, url, &resp, since(&st->t0));
 	provd_response_clear(&resp);
@@ -244,7 +244,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			if (errno != 0 || end == cl || *end != '\0' || n > PROVD_MAX_BODY) {
 				char detail[96];
 				snprintf(detail, sizeof(detail), "request body of %.20s bytes; at most %d", cl, PROVD_MAX_BODY);
-				return early_error(srv, c, st, method, url, PROVD_E_BODY_TOO_LARGE, detail);
+				return early_error(srv, c, st, method, url, PROVD_ERR_BODY_TOO_LARGE, detail);
 			}
 		}
 		return MHD_YES;
@@ -283,7 +283,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (st->too_large) {
 		char detail[96];
 		snprintf(detail, sizeof(detail), "request body over %d bytes", PROVD_MAX_BODY);
-		return early_error(srv, c, st, method, url, PROVD_E_BODY_TOO_LARGE, detail);
+		return early_error(srv, c, st, method, url, PROVD_ERR_BODY_TOO_LARGE, detail);
 	}
 
 	/* The whole request is in: hand it to the API with a registry connection. */
