@@ -35,14 +35,41 @@ static sc_err subject_o(X509 *cert, char *out, size_t out_len)
 	return SC_OK;
 }
 
-sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mfr_root_path)
+/*
+ * Prove the setup once at start: a throw-away profile signed with the signer must verify
+ * against the network root, as every device will check it.
+ */
+static sc_err prove_signer(const struct provd_api *api, const char *net_dir)
 {
-	sc_err r = SC_ERR_INTERNAL;
-	char path[4096];
+	static const uint8_t probe_challenge[SC_CHALLENGE_MIN] = { 0 };
 	struct sc_profile_params pp;
 	struct sc_profile *p = NULL;
 	time_t now = time(NULL);
-	static const uint8_t probe_challenge[SC_CHALLENGE_MIN] = { 0 };
+	sc_err r;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.network_id = api->network_id;
+	pp.device_id = "start-up-check";
+	pp.challenge = probe_challenge;
+	pp.challenge_len = sizeof(probe_challenge);
+	pp.profile_not_after = now + 60;
+	pp.not_before = now;
+	pp.not_after = now + 60;
+	pp.generate_alg = SC_ALG_P256;
+	if ((r = sc_profile_create(&pp, &p)) != SC_OK ||
+	    (r = sc_profile_sign(p, api->signer_key, api->signer, NULL, 0)) != SC_OK ||
+	    (r = sc_profile_verify_signature(p, api->net_root, now)) != SC_OK)
+		r = sc_fail(r, "%s: the profile signer does not work with root.pem: %s", net_dir, sc_err_detail());
+	sc_profile_free(p);
+	ERR_clear_error();
+	return r;
+}
+
+/* Everything loaded is api's (provd_api_free), on failure too. */
+sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mfr_root_path)
+{
+	char path[4096];
+	sc_err r;
 
 	if ((r = sc_load_cert(mfr_root_path, &api->mfr_root)) != SC_OK)
 		return r;
@@ -65,26 +92,7 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 		ERR_clear_error();
 		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/signer.key does not belong to signer.pem", net_dir);
 	}
-	/*
-	 * Prove the setup once at start: a throw-away profile signed with the signer must verify
-	 * against the network root, as every device will check it.
-	 */
-	memset(&pp, 0, sizeof(pp));
-	pp.network_id = api->network_id;
-	pp.device_id = "start-up-check";
-	pp.challenge = probe_challenge;
-	pp.challenge_len = sizeof(probe_challenge);
-	pp.profile_not_after = now + 60;
-	pp.not_before = now;
-	pp.not_after = now + 60;
-	pp.generate_alg = SC_ALG_P256;
-	if ((r = sc_profile_create(&pp, &p)) != SC_OK ||
-	    (r = sc_profile_sign(p, api->signer_key, api->signer, NULL, 0)) != SC_OK ||
-	    (r = sc_profile_verify_signature(p, api->net_root, now)) != SC_OK)
-		r = sc_fail(r, "%s: the profile signer does not work with root.pem: %s", net_dir, sc_err_detail());
-	sc_profile_free(p);
-	ERR_clear_error();
-	return r;
+	return prove_signer(api, net_dir);
 }
 
 sc_err provd_api_set_admin_token(struct provd_api *api, const char *path)
@@ -98,17 +106,23 @@ sc_err provd_api_set_admin_token(struct provd_api *api, const char *path)
 	read_len = len;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		len--;
-	r = SC_OK;
-	if (len < PROVD_ADMIN_TOKEN_MIN || len > PROVD_ADMIN_TOKEN_MAX)
+	if (len < PROVD_ADMIN_TOKEN_MIN || len > PROVD_ADMIN_TOKEN_MAX) {
 		r = sc_fail(SC_ERR_USAGE, "%s: token of %zu bytes; expected %d..%d", path, len, PROVD_ADMIN_TOKEN_MIN,
 		    PROVD_ADMIN_TOKEN_MAX);
-	for (size_t i = 0; r == SC_OK && i < len; i++)
-		if (data[i] <= 0x20 || data[i] > 0x7e)
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (data[i] <= 0x20 || data[i] > 0x7e) {
 			r = sc_fail(SC_ERR_USAGE, "%s: the token must be printable ASCII without spaces", path);
-	if (r == SC_OK && !EVP_Digest(data, len, api->admin_token_hash, NULL, EVP_sha256(), NULL))
+			goto out;
+		}
+	if (!EVP_Digest(data, len, api->admin_token_hash, NULL, EVP_sha256(), NULL)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "SHA-256");
-	if (r == SC_OK)
-		api->admin_enabled = 1;
+		goto out;
+	}
+	api->admin_enabled = 1;
+	r = SC_OK;
+out:
 	sc_free_secret(data, read_len);
 	return r;
 }

@@ -81,6 +81,7 @@ struct provd_response {
  * Load NETDIR/signer.pem, signer.key, root.pem and the manufacturer root into api (the network
  * ID from the signer's subject O; the signer must chain to root.pem). Policy and metrics are
  * the caller's to set. SC_ERR_IO / SC_ERR_MALFORMED / SC_ERR_UNTRUSTED_SIGNER naming the file.
+ * What was loaded stays in api on failure too: provd_api_free it either way.
  */
 sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mfr_root_path) SC_MUST_USE;
 

@@ -26,7 +26,7 @@ static void cert_free(void *value)
 
 sc_err provd_certcache_new(size_t max, struct provd_certcache **out)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	struct provd_certcache *c = NULL;
 
 	*out = NULL;

@@ -44,7 +44,7 @@ static sc_err fail_sha256(const struct provd_lru *l)
 sc_err provd_lru_new(const char *name, size_t max, size_t limit, provd_lru_ref_fn *ref_fn,
     provd_lru_free_fn *free_fn, struct provd_lru **out)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	struct provd_lru *l = NULL;
 	int have_mutex = 0;
 

@@ -395,7 +395,7 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 /* Read the TLS certificate and key as PEM text for GnuTLS (via MHD), after checking they pair. */
 static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_pem, char **key_pem, size_t *key_len)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	uint8_t *c = NULL, *k = NULL;

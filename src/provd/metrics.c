@@ -43,17 +43,22 @@ const char *provd_endpoint_name(enum provd_endpoint ep)
 
 sc_err provd_metrics_new(struct provd_metrics **out)
 {
-	struct provd_metrics *m = calloc(1, sizeof(*m));
+	struct provd_metrics *m = NULL;
+	sc_err r;
 
 	*out = NULL;
-	if (m == NULL)
+	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "metrics");
 	if (pthread_mutex_init(&m->lock, NULL) != 0) {
-		free(m);
-		return sc_fail(SC_ERR_INTERNAL, "metrics: mutex");
+		r = sc_fail(SC_ERR_INTERNAL, "metrics: mutex");
+		goto out;
 	}
 	*out = m;
-	return SC_OK;
+	m = NULL;
+	r = SC_OK;
+out:
+	free(m);
+	return r;
 }
 
 void provd_metrics_free(struct provd_metrics *m)
@@ -161,13 +166,14 @@ sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts 
 {
 	struct text t = { NULL, 0, 8192, 0 };
 	struct provd_metrics *snap = NULL;
+	sc_err r;
 
 	*out = NULL;
 	*len = 0;
 	/* Copy under the lock, format outside it. */
 	if ((snap = malloc(sizeof(*snap))) == NULL || (t.p = malloc(t.cap)) == NULL) {
-		free(snap);
-		return sc_fail(SC_ERR_NOMEM, "metrics");
+		r = sc_fail(SC_ERR_NOMEM, "metrics");
+		goto out;
 	}
 	pthread_mutex_lock(&m->lock);
 	memcpy(snap, m, sizeof(*snap));
@@ -224,12 +230,16 @@ sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts 
 		    (long long)counts->devices_active, (long long)counts->devices_revoked,
 		    (long long)counts->profiles_consumed, (long long)(counts->profiles - counts->profiles_consumed),
 		    (long long)counts->certificates);
-	free(snap);
 	if (t.failed) {
-		free(t.p);
-		return sc_fail(SC_ERR_NOMEM, "metrics: exposition over %d bytes", RENDER_MAX);
+		r = sc_fail(SC_ERR_NOMEM, "metrics: exposition over %d bytes", RENDER_MAX);
+		goto out;
 	}
 	*out = t.p;
 	*len = t.len;
-	return SC_OK;
+	t.p = NULL;
+	r = SC_OK;
+out:
+	free(snap);
+	free(t.p);
+	return r;
 }

@@ -145,7 +145,7 @@ static sc_err get_rate(json_t *v, struct provd_policy *p)
 
 sc_err provd_policy_load(const char *path, struct provd_policy *p)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	uint8_t *data = NULL;
 	size_t len;
 	json_error_t jerr;

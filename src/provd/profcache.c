@@ -38,7 +38,7 @@ static void kept_unref(void *value)
 
 sc_err provd_profcache_new(size_t max, struct provd_profcache **out)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	struct provd_profcache *c = NULL;
 
 	*out = NULL;
