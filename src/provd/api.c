@@ -24,10 +24,13 @@ static sc_err subject_o(X509 *cert, char *out, size_t out_len)
 	unsigned char *u = NULL;
 	int i = X509_NAME_get_index_by_NID(name, NID_organizationName, -1), n;
 
-	if (i < 0 || (n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) <= 0 ||
+	if (i < 0 ||
+	    (n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) <=
+	        0 ||
 	    (size_t)n >= out_len || memchr(u, '\0', (size_t)n) != NULL) {
 		OPENSSL_free(u);
-		return sc_fail(SC_ERR_MALFORMED, "no network ID (subject O of 1..%zu bytes)", out_len - 1);
+		return sc_fail(
+		    SC_ERR_MALFORMED, "no network ID (subject O of 1..%zu bytes)", out_len - 1);
 	}
 	memcpy(out, u, (size_t)n);
 	out[n] = '\0';
@@ -59,7 +62,8 @@ static sc_err prove_signer(const struct provd_api *api, const char *net_dir)
 	if ((r = sc_profile_create(&pp, &p)) != SC_OK ||
 	    (r = sc_profile_sign(p, api->signer_key, api->signer, NULL, 0)) != SC_OK ||
 	    (r = sc_profile_verify_signature(p, api->net_root, now)) != SC_OK)
-		r = sc_fail(r, "%s: the profile signer does not work with root.pem: %s", net_dir, sc_err_detail());
+		r = sc_fail(r, "%s: the profile signer does not work with root.pem: %s", net_dir,
+		    sc_err_detail());
 	sc_profile_free(p);
 	ERR_clear_error();
 	return r;
@@ -74,13 +78,15 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 	if ((r = sc_load_cert(mfr_root_path, &api->mfr_root)) != SC_OK)
 		return r;
 	/* Built once: every device check validates to the same anchor. */
-	if ((api->mfr_store = X509_STORE_new()) == NULL || !X509_STORE_add_cert(api->mfr_store, api->mfr_root))
+	if ((api->mfr_store = X509_STORE_new()) == NULL ||
+	    !X509_STORE_add_cert(api->mfr_store, api->mfr_root))
 		return sc_fail_ossl(SC_ERR_NOMEM, "the manufacturer root's trust store");
 	if ((r = provd_certcache_new(PROVD_CERTCACHE_DEFAULT, &api->certs)) != SC_OK ||
 	    (r = sc_sig_cache_new(PROVD_SIGCACHE_DEFAULT, &api->sigs)) != SC_OK ||
 	    (r = provd_profcache_new(PROVD_PROFCACHE_DEFAULT, &api->profiles)) != SC_OK)
 		return r;
-#define NETFILE(name) (snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
+#define NETFILE(name) \
+	(snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
 	if ((r = sc_load_cert(NETFILE("root.pem"), &api->net_root)) != SC_OK ||
 	    (r = sc_load_cert(NETFILE("signer.pem"), &api->signer)) != SC_OK ||
 	    (r = sc_key_open(NETFILE("signer.key"), &api->signer_key)) != SC_OK)
@@ -90,7 +96,8 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 #undef NETFILE
 	if (X509_check_private_key(api->signer, api->signer_key) != 1) {
 		ERR_clear_error();
-		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/signer.key does not belong to signer.pem", net_dir);
+		return sc_fail(
+		    SC_ERR_KEY_MISMATCH, "%s/signer.key does not belong to signer.pem", net_dir);
 	}
 	return prove_signer(api, net_dir);
 }
@@ -107,13 +114,14 @@ sc_err provd_api_set_admin_token(struct provd_api *api, const char *path)
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		len--;
 	if (len < PROVD_ADMIN_TOKEN_MIN || len > PROVD_ADMIN_TOKEN_MAX) {
-		r = sc_fail(SC_ERR_USAGE, "%s: token of %zu bytes; expected %d..%d", path, len, PROVD_ADMIN_TOKEN_MIN,
-		    PROVD_ADMIN_TOKEN_MAX);
+		r = sc_fail(SC_ERR_USAGE, "%s: token of %zu bytes; expected %d..%d", path, len,
+		    PROVD_ADMIN_TOKEN_MIN, PROVD_ADMIN_TOKEN_MAX);
 		goto out;
 	}
 	for (size_t i = 0; i < len; i++)
 		if (data[i] <= 0x20 || data[i] > 0x7e) {
-			r = sc_fail(SC_ERR_USAGE, "%s: the token must be printable ASCII without spaces", path);
+			r = sc_fail(SC_ERR_USAGE,
+			    "%s: the token must be printable ASCII without spaces", path);
 			goto out;
 		}
 	if (!EVP_Digest(data, len, api->admin_token_hash, NULL, EVP_sha256(), NULL)) {

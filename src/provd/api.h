@@ -30,21 +30,22 @@
 #include "policy.h"
 #include "registry.h"
 
-#define PROVD_MAX_BODY (64 * 1024)     /* request bodies larger than this: 413 */
-#define PROVD_JSON_MAX_DEPTH 4         /* our requests nest 2 deep; refuse anything past 4 */
-#define PROVD_MAX_CHAIN 4              /* certificates in a device's chain (device CA, mfr CA, …) */
-#define PROVD_ADMIN_TOKEN_MIN 16       /* bytes: a shorter operator token is refused at start */
+#define PROVD_MAX_BODY (64 * 1024) /* request bodies larger than this: 413 */
+#define PROVD_JSON_MAX_DEPTH 4     /* our requests nest 2 deep; refuse anything past 4 */
+#define PROVD_MAX_CHAIN 4          /* certificates in a device's chain (device CA, mfr CA, …) */
+#define PROVD_ADMIN_TOKEN_MIN 16   /* bytes: a shorter operator token is refused at start */
 #define PROVD_ADMIN_TOKEN_MAX 256
-#define PROVD_SIGCACHE_DEFAULT 4096    /* signatures remembered (32 bytes each): the CA certificates
-                                          of the devices in flight, many times over */
+/* Signatures remembered (32 bytes each): the CA certificates of the devices in flight, many
+ * times over. */
+#define PROVD_SIGCACHE_DEFAULT 4096
 
 /* What the server is: read-only after start, shared by every worker. */
 struct provd_api {
 	X509 *mfr_root;                /* trust anchor for device chains */
-	X509_STORE *mfr_store;         /* holding mfr_root only, built at load; NULL: one per check */
-	struct provd_certcache *certs; /* parsed certificates by DER digest (certcache.h); NULL: none */
-	struct sc_sig_cache *sigs;     /* certificate signatures verified (selfcert/verify.h); NULL: none */
-	struct provd_profcache *profiles; /* signed profiles awaiting their certificate (profcache.h) */
+	X509_STORE *mfr_store;         /* mfr_root only, built at load; NULL: one per check */
+	struct provd_certcache *certs; /* parsed certificates by DER digest; NULL: none */
+	struct sc_sig_cache *sigs;     /* signatures verified (selfcert/verify.h); NULL: none */
+	struct provd_profcache *profiles; /* signed profiles awaiting their certificate */
 	X509 *net_root;                /* the network root (verifies our own profiles) */
 	X509 *signer;                  /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;
@@ -74,7 +75,7 @@ struct provd_response {
 	int64_t retry_after;           /* > 0: send Retry-After */
 	const char *allow;             /* a 405's Allow header (static string), else NULL */
 	enum provd_endpoint endpoint;
-	char log[256];                 /* one line for the server log: IDs and the detail, no secrets */
+	char log[256];                 /* the server log's text: IDs and the detail, no secrets */
 };
 
 /*
@@ -83,7 +84,8 @@ struct provd_response {
  * the caller's to set. SC_ERR_IO / SC_ERR_MALFORMED / SC_ERR_UNTRUSTED_SIGNER naming the file.
  * What was loaded stays in api on failure too: provd_api_free it either way.
  */
-sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mfr_root_path) SC_MUST_USE;
+sc_err provd_api_load(struct provd_api *api, const char *net_dir,
+    const char *mfr_root_path) SC_MUST_USE;
 
 /* Read the operator's bearer token from a file (0600, 16..256 bytes, trailing newline ignored). */
 sc_err provd_api_set_admin_token(struct provd_api *api, const char *path) SC_MUST_USE;
@@ -95,8 +97,8 @@ void provd_api_free(struct provd_api *api);
  * status. reg is the worker's registry connection. resp is overwritten; resp->body is the
  * caller's (provd_response_clear).
  */
-void provd_api_handle(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
-    struct provd_response *resp);
+void provd_api_handle(const struct provd_api *api, struct sc_reg *reg,
+    const struct provd_request *req, struct provd_response *resp);
 
 void provd_response_clear(struct provd_response *resp);
 

@@ -27,9 +27,9 @@ enum provd_code {
 	PROVD_E_BAD_VALUE,          /* 400 right type, impossible value (length, range, name) */
 	PROVD_E_BAD_BASE64,         /* 400 */
 	PROVD_E_BAD_HEX,            /* 400 */
-	PROVD_E_BAD_DER,            /* 400 a certificate that is not strict DER X.509 (or not PEM) */
+	PROVD_E_BAD_DER,            /* 400 a certificate not strict DER X.509 (or not PEM) */
 	PROVD_E_UNAUTHORIZED,       /* 401 operator endpoint without the right bearer token */
-	PROVD_E_UNKNOWN_DEVICE,     /* 403 on a profile request (not activated); 404 on device status */
+	PROVD_E_UNKNOWN_DEVICE,     /* 403 (not activated); 404 on device status */
 	PROVD_E_REVOKED,            /* 403 */
 	PROVD_E_ADMIN_DISABLED,     /* 403 operator endpoints off (no --admin-token-file) */
 	PROVD_E_NOT_FOUND,          /* 404 no such endpoint */
@@ -42,10 +42,10 @@ enum provd_code {
 	PROVD_E_NOT_DEVICE_CA,      /* 422 the chain's first certificate is not a device CA */
 	PROVD_E_KEK_MISMATCH,       /* 422 KEK certificate of another device or another issuer */
 	PROVD_E_ALGORITHM,          /* 422 algorithm not allowed by the policy */
-	PROVD_E_POLICY,             /* 422 server keygen off, challenge required, validity impossible */
+	PROVD_E_POLICY,             /* 422 keygen off, challenge required, validity impossible */
 	PROVD_E_PROFILE_UNKNOWN,    /* 422 certificate for a profile this server never issued */
 	PROVD_E_DEVICE_MISMATCH,    /* 422 certificate of another device than the profile's */
-	PROVD_E_BINDING,            /* 422 certificate does not match its profile (key, validity, …) */
+	PROVD_E_BINDING,            /* 422 certificate does not match its profile (key, …) */
 	PROVD_E_RATE_LIMITED,       /* 429 (Retry-After) */
 	PROVD_E_INTERNAL,           /* 500 */
 	PROVD_E_UNAVAILABLE,        /* 503 the registry is busy or failing */
@@ -76,7 +76,7 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_KEK_MISMATCH   ((sc_err)(PROVD_ERR_BASE - 17))
 #define PROVD_ERR_POLICY         ((sc_err)(PROVD_ERR_BASE - 18))
 
-#define PROVD_AE_RETRY_AFTER 0x1     /* the answer carries Retry-After (resp->retry_after, at least 1) */
+#define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 
 /* One row of the table: what a failure with this sc_err answers. */
 struct provd_apierr {

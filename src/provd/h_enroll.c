@@ -38,8 +38,8 @@ static int64_t asn1_time(const ASN1_TIME *t)
 /* ---- the device: its CA and KEK certificates reach the manufacturer root together ---- */
 
 /* Path validation of cert to the manufacturer root with the untrusted intermediates. */
-static sc_err verify_path(const struct provd_api *api, X509 *cert, STACK_OF(X509) *untrusted, const char *what,
-    STACK_OF(X509) **path)
+static sc_err verify_path(const struct provd_api *api, X509 *cert, STACK_OF(X509) *untrusted,
+    const char *what, STACK_OF(X509) **path)
 {
 	X509_STORE *own = NULL, *store = api->mfr_store;
 	X509_STORE_CTX *ctx = NULL;
@@ -47,16 +47,19 @@ static sc_err verify_path(const struct provd_api *api, X509 *cert, STACK_OF(X509
 
 	*path = NULL;
 	/* The store built at load (read-only, shared by the workers); one of our own otherwise. */
-	if (store == NULL && ((store = own = X509_STORE_new()) == NULL || !X509_STORE_add_cert(own, api->mfr_root)))
+	if (store == NULL &&
+	    ((store = own = X509_STORE_new()) == NULL || !X509_STORE_add_cert(own, api->mfr_root)))
 		store = NULL;
-	if (store == NULL || (ctx = X509_STORE_CTX_new()) == NULL || !X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
+	if (store == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
 	    sc_sig_cache_attach(ctx, api->sigs) != SC_OK) {
 		r = sc_fail(SC_ERR_INTERNAL, "cannot set up path validation");
 		goto out;
 	}
 	if (X509_verify_cert(ctx) != 1) {
 		int e = X509_STORE_CTX_get_error(ctx);
-		r = sc_fail(SC_ERR_CHAIN, "%s does not chain to the manufacturer root: %s (depth %d)", what,
+		r = sc_fail(SC_ERR_CHAIN,
+		    "%s does not chain to the manufacturer root: %s (depth %d)", what,
 		    X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
 		goto out;
 	}
@@ -77,8 +80,8 @@ out:
  * through chain[1..]; the KEK has the same serialNumber, is not a CA, and was issued by the very
  * same manufacturer CA. device_id gets the ID.
  */
-static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X509 *kex, char *device_id,
-    size_t id_len, struct provd_response *resp)
+static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X509 *kex,
+    char *device_id, size_t id_len, struct provd_response *resp)
 {
 	X509 *devca = sk_X509_value(chain, 0);
 	STACK_OF(X509) *untrusted = NULL, *ca_path = NULL, *kex_path = NULL;
@@ -87,7 +90,8 @@ static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X
 
 	if (X509_check_ca(devca) <= 0 || !(X509_get_key_usage(devca) & KU_KEY_CERT_SIGN) ||
 	    sc_cert_device_id(devca, device_id, id_len) != SC_OK || !sc_device_id_valid(device_id))
-		return sc_fail(PROVD_ERR_NOT_DEVICE_CA, "\"chain\": the first certificate is not a device CA "
+		return sc_fail(PROVD_ERR_NOT_DEVICE_CA,
+		    "\"chain\": the first certificate is not a device CA "
 		    "(CA with keyCertSign and a serialNumber device ID)");
 	provd_log_add(resp, "device=%s", device_id);
 	if ((untrusted = sk_X509_dup(chain)) == NULL)
@@ -95,13 +99,17 @@ static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X
 	(void)sk_X509_shift(untrusted);
 	if ((r = verify_path(api, devca, untrusted, "the device CA", &ca_path)) != SC_OK)
 		goto out;
-	if (sc_cert_device_id(kex, kex_id, sizeof(kex_id)) != SC_OK || strcmp(kex_id, device_id) != 0) {
-		r = sc_fail(PROVD_ERR_KEK_MISMATCH, "\"kex\" is not device %s's key-exchange certificate "
-		    "(subject serialNumber differs)", device_id);
+	if (sc_cert_device_id(kex, kex_id, sizeof(kex_id)) != SC_OK ||
+	    strcmp(kex_id, device_id) != 0) {
+		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
+		    "\"kex\" is not device %s's key-exchange certificate "
+		    "(subject serialNumber differs)",
+		    device_id);
 		goto out;
 	}
 	if (X509_check_ca(kex) != 0) {
-		r = sc_fail(PROVD_ERR_KEK_MISMATCH, "\"kex\" is a CA certificate, not a key-exchange certificate");
+		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
+		    "\"kex\" is a CA certificate, not a key-exchange certificate");
 		goto out;
 	}
 	if ((r = verify_path(api, kex, untrusted, "the KEK certificate", &kex_path)) != SC_OK)
@@ -109,7 +117,8 @@ static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X
 	/* [0] is the certificate itself, [1] its issuer: the same manufacturer CA for both. */
 	if (sk_X509_num(ca_path) < 2 || sk_X509_num(kex_path) < 2 ||
 	    X509_cmp(sk_X509_value(ca_path, 1), sk_X509_value(kex_path, 1)) != 0) {
-		r = sc_fail(PROVD_ERR_KEK_MISMATCH, "\"kex\" was issued by another CA than the device CA");
+		r = sc_fail(
+		    PROVD_ERR_KEK_MISMATCH, "\"kex\" was issued by another CA than the device CA");
 		goto out;
 	}
 	r = SC_OK;
@@ -125,18 +134,18 @@ out:
 
 /* A profile request through its phases; profile_req_clear frees what it owns. */
 struct profile_req {
-	STACK_OF(X509) *chain;              /* the device CA first, then its issuers */
-	STACK_OF(X509) *kexs;               /* the KEK certificate (one) */
-	const char *challenge_hex;          /* NULL: none sent (borrowed from the body) */
+	STACK_OF(X509) *chain;     /* the device CA first, then its issuers */
+	STACK_OF(X509) *kexs;      /* the KEK certificate (one) */
+	const char *challenge_hex; /* NULL: none sent (borrowed from the body) */
 	uint8_t challenge[SC_CHALLENGE_MAX];
 	size_t challenge_len;
 	enum sc_alg alg;
 	int server_keygen;
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	struct sc_profile *p;               /* built and signed */
-	uint8_t *der;                       /* its DER */
+	struct sc_profile *p; /* built and signed */
+	uint8_t *der;         /* its DER */
 	size_t der_len;
-	struct sc_reg_profile_rec rec;      /* the registry's row: der and chain_pem only borrowed */
+	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
 };
 
 static void profile_req_clear(struct profile_req *pr)
@@ -155,29 +164,35 @@ static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 	json_t *v;
 	sc_err r;
 
-	if ((r = provd_json_string(ctx->body, "challenge", 0, SC_REG_CHALLENGE_HEX_MAX, &pr->challenge_hex,
-	    NULL)) != SC_OK || (r = provd_json_string(ctx->body, "alg", 0, 16, &alg_name, NULL)) != SC_OK)
+	if ((r = provd_json_string(ctx->body, "challenge", 0, SC_REG_CHALLENGE_HEX_MAX,
+	         &pr->challenge_hex, NULL)) != SC_OK ||
+	    (r = provd_json_string(ctx->body, "alg", 0, 16, &alg_name, NULL)) != SC_OK)
 		return r;
 	if ((v = json_object_get(ctx->body, "server_keygen")) != NULL) {
 		if (!json_is_boolean(v))
-			return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"server_keygen\" must be true or false");
+			return sc_fail(
+			    PROVD_ERR_WRONG_TYPE, "field \"server_keygen\" must be true or false");
 		pr->server_keygen = json_is_true(v);
 	}
 	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "chain", 1, &pr->chain)) != SC_OK ||
 	    (r = provd_json_certs(ctx->api->certs, ctx->body, "kex", 0, &pr->kexs)) != SC_OK)
 		return r;
 	if (pr->challenge_hex != NULL) {
-		if (sc_unhex(pr->challenge_hex, pr->challenge, sizeof(pr->challenge), &pr->challenge_len) != SC_OK)
+		if (sc_unhex(pr->challenge_hex, pr->challenge, sizeof(pr->challenge),
+		        &pr->challenge_len) != SC_OK)
 			return sc_fail(PROVD_ERR_BAD_HEX, "field \"challenge\": not hex");
 		if (pr->challenge_len < SC_CHALLENGE_MIN)
-			return sc_fail(PROVD_ERR_BAD_VALUE, "field \"challenge\": %zu bytes, expected %d..%d",
-			    pr->challenge_len, SC_CHALLENGE_MIN, SC_CHALLENGE_MAX);
-		/* Stored in lower case, so "AB" and "ab" are the same challenge for the replay check. */
+			return sc_fail(PROVD_ERR_BAD_VALUE,
+			    "field \"challenge\": %zu bytes, expected %d..%d", pr->challenge_len,
+			    SC_CHALLENGE_MIN, SC_CHALLENGE_MAX);
+		/* Lower case: "AB" and "ab" are the same challenge to the replay check. */
 		sc_hex(pr->challenge, pr->challenge_len, pr->rec.challenge);
 	}
 	if (alg_name != NULL && sc_alg_from_name(alg_name, &pr->alg) != SC_OK)
-		return sc_fail(PROVD_ERR_BAD_VALUE, "field \"alg\": \"%s\" is not rsa2048 rsa3072 rsa4096 p256 "
-		    "p384 ed25519", alg_name);
+		return sc_fail(PROVD_ERR_BAD_VALUE,
+		    "field \"alg\": \"%s\" is not rsa2048 rsa3072 rsa4096 p256 "
+		    "p384 ed25519",
+		    alg_name);
 	return SC_OK;
 }
 
@@ -186,26 +201,30 @@ static sc_err profile_policy(const struct provd_api *api, const struct profile_r
 	const struct provd_policy *pol = &api->policy;
 
 	if (!(pol->alg_mask & (1u << pr->alg)))
-		return sc_fail(SC_ERR_ALGORITHM, "algorithm %s is not allowed on network %s", sc_alg_name(pr->alg),
-		    api->network_id);
+		return sc_fail(SC_ERR_ALGORITHM, "algorithm %s is not allowed on network %s",
+		    sc_alg_name(pr->alg), api->network_id);
 	if (pr->server_keygen && !pol->server_keygen)
-		return sc_fail(PROVD_ERR_POLICY, "server key generation is off on network %s", api->network_id);
-	if (pr->challenge_hex == NULL && pol->require_challenge)
-		return sc_fail(PROVD_ERR_POLICY, "network %s requires an SP challenge (field \"challenge\")",
+		return sc_fail(PROVD_ERR_POLICY, "server key generation is off on network %s",
 		    api->network_id);
+	if (pr->challenge_hex == NULL && pol->require_challenge)
+		return sc_fail(PROVD_ERR_POLICY,
+		    "network %s requires an SP challenge (field \"challenge\")", api->network_id);
 	return SC_OK;
 }
 
-static sc_err profile_device(const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
+static sc_err profile_device(
+    const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
 {
 	X509 *kex = sk_X509_value(pr->kexs, 0);
 	sc_err r;
 
-	if ((r = check_device(api, pr->chain, kex, pr->device_id, sizeof(pr->device_id), resp)) != SC_OK)
+	if ((r = check_device(api, pr->chain, kex, pr->device_id, sizeof(pr->device_id), resp)) !=
+	    SC_OK)
 		return r;
 	if (pr->server_keygen && EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_RSA &&
 	    EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_EC)
-		return sc_fail(PROVD_ERR_KEK_MISMATCH, "\"kex\": server key generation needs an RSA or EC KEK");
+		return sc_fail(PROVD_ERR_KEK_MISMATCH,
+		    "\"kex\": server key generation needs an RSA or EC KEK");
 	return SC_OK;
 }
 
@@ -215,12 +234,15 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 {
 	const struct provd_policy *pol = &api->policy;
 	X509 *devca = sk_X509_value(pr->chain, 0);
-	int64_t dev_nb = asn1_time(X509_get0_notBefore(devca)), dev_na = asn1_time(X509_get0_notAfter(devca));
+	int64_t dev_nb = asn1_time(X509_get0_notBefore(devca)),
+	        dev_na = asn1_time(X509_get0_notAfter(devca));
 
 	if (dev_na <= now + PROVD_CLOCK_SKEW_S)
-		return sc_fail(PROVD_ERR_POLICY, "device %s's CA certificate expires too soon for a leaf", pr->device_id);
-	/* The leaf's validity: from now (less the clock skew) for the policy's lifetime, inside the CSK's. */
-	pp->not_before = (time_t)(now - PROVD_CLOCK_SKEW_S > dev_nb ? now - PROVD_CLOCK_SKEW_S : dev_nb);
+		return sc_fail(PROVD_ERR_POLICY,
+		    "device %s's CA certificate expires too soon for a leaf", pr->device_id);
+	/* The leaf's validity: from now (less the skew) for the policy's lifetime, in the CSK's. */
+	pp->not_before = (time_t)(now - PROVD_CLOCK_SKEW_S > dev_nb ? now - PROVD_CLOCK_SKEW_S
+	                                                            : dev_nb);
 	pp->not_after = (time_t)(now + pol->validity_s < dev_na ? now + pol->validity_s : dev_na);
 	pp->network_id = api->network_id;
 	pp->device_id = pr->device_id;
@@ -249,7 +271,7 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 	if ((r = profile_params(api, pr, now, &pp, eku)) != SC_OK)
 		goto out;
 	if (pr->server_keygen) {
-		/* Generated here, encrypted to the KEK inside sc_profile_create, freed (wiped) right after. */
+		/* Made here, encrypted to the KEK by sc_profile_create, wiped right after. */
 		if ((r = sc_alg_keygen(pr->alg, &server_key)) != SC_OK) {
 			r = sc_fail(SC_ERR_INTERNAL, "key generation: %s", sc_err_detail());
 			goto out;
@@ -264,7 +286,8 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 	server_key = NULL;
 	pp.supplied_key = NULL;
 	if (r != SC_OK) {
-		r = sc_fail(r == SC_ERR_USAGE ? PROVD_ERR_BAD_VALUE : SC_ERR_INTERNAL, "profile: %s", sc_err_detail());
+		r = sc_fail(r == SC_ERR_USAGE ? PROVD_ERR_BAD_VALUE : SC_ERR_INTERNAL,
+		    "profile: %s", sc_err_detail());
 		goto out;
 	}
 	if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) != SC_OK ||
@@ -285,8 +308,8 @@ out:
 }
 
 /* Record it: the registry checks device, rate and challenge again inside its transaction. */
-static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr, int64_t now,
-    struct provd_response *resp)
+static sc_err profile_record(
+    const struct provd_ctx *ctx, struct profile_req *pr, int64_t now, struct provd_response *resp)
 {
 	BIO *pem = NULL;
 	BUF_MEM *pem_mem = NULL;
@@ -312,7 +335,8 @@ static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr
 	pr->rec.der_len = pr->der_len;
 	pr->rec.chain_pem = pem_mem->data;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	r = sc_reg_profile_insert(ctx->reg, &pr->rec, &ctx->api->policy.rate, now, actor, &resp->retry_after);
+	r = sc_reg_profile_insert(
+	    ctx->reg, &pr->rec, &ctx->api->policy.rate, now, actor, &resp->retry_after);
 	pr->rec.der = NULL;
 	pr->rec.chain_pem = NULL;
 	if (r != SC_OK)
@@ -322,25 +346,29 @@ out:
 	return r;
 }
 
-static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
+static sc_err profile_answer(
+    const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
 {
 	const char *origin = pr->server_keygen ? "server" : "device";
 	char t_nb[32], t_na[32], t_pna[32], *der_b64;
 
 	provd_metrics_profile_issued(api->metrics, pr->rec.origin);
 	/* Kept decoded for the certificate request (profcache.h); a device-generated one only. */
-	if (!pr->server_keygen && api->profiles != NULL && provd_profcache_put(api->profiles, pr->p) == SC_OK)
+	if (!pr->server_keygen && api->profiles != NULL &&
+	    provd_profcache_put(api->profiles, pr->p) == SC_OK)
 		pr->p = NULL;
 	if ((der_b64 = sc_base64_encode(pr->der, pr->der_len)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	provd_time_str(pr->rec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(pr->rec.not_after, t_na, sizeof(t_na));
 	provd_time_str(pr->rec.profile_not_after, t_pna, sizeof(t_pna));
-	provd_respond_json(resp, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "profile_id", pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id,
-	    "network_id", api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg),
-	    "not_before", t_nb, "not_after", t_na, "profile_not_after", t_pna));
-	provd_log_add(resp, "profile=%s origin=%s alg=%s", pr->rec.profile_id, origin, sc_alg_name(pr->alg));
+	provd_respond_json(resp, 201,
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "profile_id",
+	        pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id, "network_id",
+	        api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before",
+	        t_nb, "not_after", t_na, "profile_not_after", t_pna));
+	provd_log_add(
+	    resp, "profile=%s origin=%s alg=%s", pr->rec.profile_id, origin, sc_alg_name(pr->alg));
 	free(der_b64);
 	return SC_OK;
 }
@@ -357,13 +385,14 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	if ((r = profile_parse(ctx, &pr)) != SC_OK || (r = profile_policy(api, &pr)) != SC_OK ||
 	    (r = profile_device(api, &pr, resp)) != SC_OK)
 		goto out;
-	/* A refused device costs no signature: check the registry before signing (and again after). */
-	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge, &api->policy.rate, now,
-	    &resp->retry_after)) != SC_OK) {
+	/* A refused device costs no signature: ask the registry before signing (and after). */
+	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge,
+	         &api->policy.rate, now, &resp->retry_after)) != SC_OK) {
 		r = provd_registry_err(r);
 		goto out;
 	}
-	if ((r = profile_build(api, &pr, now)) != SC_OK || (r = profile_record(ctx, &pr, now, resp)) != SC_OK)
+	if ((r = profile_build(api, &pr, now)) != SC_OK ||
+	    (r = profile_record(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
 	r = profile_answer(api, &pr, resp);
 out:
@@ -375,17 +404,17 @@ out:
 
 /* A returned certificate through its phases; cert_req_clear frees what it owns. */
 struct cert_req {
-	STACK_OF(X509) *leafs;              /* the certificate (one) */
-	X509 *leaf;                         /* borrowed from leafs */
+	STACK_OF(X509) *leafs; /* the certificate (one) */
+	X509 *leaf;            /* borrowed from leafs */
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	struct sc_reg_profile_rec prec;     /* the profile it names, as the registry keeps it */
-	const struct sc_profile *use;       /* that profile: kept (profcache.h) or prof */
+	struct sc_reg_profile_rec prec; /* the profile it names, as the registry keeps it */
+	const struct sc_profile *use;   /* that profile: kept (profcache.h) or prof */
 	struct provd_profref *kept;
-	struct sc_profile *prof;            /* decoded from prec when not kept */
-	STACK_OF(X509) *chain;              /* the chain the device showed with its profile request */
-	struct sc_reg_cert_rec crec;        /* the registry's row: der borrowed from der */
+	struct sc_profile *prof;     /* decoded from prec when not kept */
+	STACK_OF(X509) *chain;       /* the chain the device showed with its profile request */
+	struct sc_reg_cert_rec crec; /* the registry's row: der borrowed from der */
 	uint8_t *der;
-	int already;                        /* registered before: the same certificate again */
+	int already; /* registered before: the same certificate again */
 };
 
 static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
@@ -402,23 +431,28 @@ static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
 /* 1 if t is inside x's validity period, as path validation judges it. */
 static int valid_at(X509 *x, time_t t)
 {
-	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 && X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
+	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
+	    X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
 }
 
 /* The certificate, its device ID and the profile its issuance extension names. */
-static sc_err cert_parse(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp)
+static sc_err cert_parse(
+    const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp)
 {
 	struct sc_issuance iss;
 	sc_err r;
 
-	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "certificate", 0, &cr->leafs)) != SC_OK)
+	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "certificate", 0, &cr->leafs)) !=
+	    SC_OK)
 		return r;
 	cr->leaf = sk_X509_value(cr->leafs, 0);
 	if (sc_cert_device_id(cr->leaf, cr->device_id, sizeof(cr->device_id)) != SC_OK)
-		return sc_fail(SC_ERR_BINDING, "the certificate's subject has no serialNumber (device ID)");
+		return sc_fail(
+		    SC_ERR_BINDING, "the certificate's subject has no serialNumber (device ID)");
 	provd_log_add(resp, "device=%s", cr->device_id);
 	if ((r = sc_issuance_get(cr->leaf, &iss)) != SC_OK)
-		return sc_fail(SC_ERR_BINDING, "id-sc-pe-issuance extension: %s: %s", sc_err_name(r), sc_err_detail());
+		return sc_fail(SC_ERR_BINDING, "id-sc-pe-issuance extension: %s: %s",
+		    sc_err_name(r), sc_err_detail());
 	sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, cr->crec.profile_id);
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
 	return SC_OK;
@@ -436,23 +470,28 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 
 	if ((r = sc_reg_profile_get(reg, id, &cr->prec)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)
-			return sc_fail(SC_ERR_PROFILE_UNKNOWN, "the certificate names profile %s, which this server "
-			    "never issued", id);
+			return sc_fail(SC_ERR_PROFILE_UNKNOWN,
+			    "the certificate names profile %s, which this server "
+			    "never issued",
+			    id);
 		return provd_registry_err(r);
 	}
 	if (strcmp(cr->prec.device_id, cr->device_id) != 0)
-		return sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, not %s", id,
-		    cr->prec.device_id, cr->device_id);
-	if (provd_profcache_get(api->profiles, cr->prec.der, cr->prec.der_len, &cr->use, &cr->kept) != SC_OK) {
+		return sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, not %s",
+		    id, cr->prec.device_id, cr->device_id);
+	if (provd_profcache_get(
+	        api->profiles, cr->prec.der, cr->prec.der_len, &cr->use, &cr->kept) != SC_OK) {
 		sc_err_clear();
 		if ((r = sc_profile_decode(cr->prec.der, cr->prec.der_len, &cr->prof)) != SC_OK)
-			return sc_fail(SC_ERR_INTERNAL, "stored profile %s: %s", id, sc_err_detail());
+			return sc_fail(
+			    SC_ERR_INTERNAL, "stored profile %s: %s", id, sc_err_detail());
 		cr->use = cr->prof;
 	}
 	if ((cr->chain = sk_X509_new_null()) == NULL ||
-	    provd_certs_from_text(api->certs, "stored chain", cr->prec.chain_pem, strlen(cr->prec.chain_pem),
-	    cr->chain, PROVD_MAX_CHAIN) != SC_OK)
-		return sc_fail(SC_ERR_INTERNAL, "the registry's copy of the device chain is unreadable");
+	    provd_certs_from_text(api->certs, "stored chain", cr->prec.chain_pem,
+	        strlen(cr->prec.chain_pem), cr->chain, PROVD_MAX_CHAIN) != SC_OK)
+		return sc_fail(
+		    SC_ERR_INTERNAL, "the registry's copy of the device chain is unreadable");
 	return SC_OK;
 }
 
@@ -470,24 +509,25 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 	opts.net_root = api->net_root;
 	opts.at = now;
 	/*
-	 * A kept profile was built and signed by this process with api->signer: its signature, and
-	 * its signer's chain to root.pem, EKU and key usage (proven at start, provd_api_load), cannot
-	 * have changed; only time can, so the signer's and the root's validity now is checked here and
-	 * the rest is not verified again. Every binding field is still compared, the profile's digest
-	 * (of the registry's bytes) with the leaf's profileDigest first. A profile decoded from the
-	 * registry (after a restart or an eviction) is checked in full.
+	 * A kept profile was built and signed by this process with api->signer: its signature,
+	 * and its signer's chain to root.pem, EKU and key usage (proven at start, provd_api_load),
+	 * cannot have changed; only time can, so the signer's and the root's validity now is
+	 * checked here and the rest is not verified again. Every binding field is still compared,
+	 * the profile's digest (of the registry's bytes) with the leaf's profileDigest first. A
+	 * profile decoded from the registry (after a restart or an eviction) is checked in full.
 	 */
 	if (cr->kept != NULL) {
 		if (!valid_at(api->signer, now) || !valid_at(api->net_root, now))
-			return sc_fail(SC_ERR_BINDING, "%s: the profile signer's certificate or root.pem is not valid now",
+			return sc_fail(SC_ERR_BINDING,
+			    "%s: the profile signer's certificate or root.pem is not valid now",
 			    sc_err_name(SC_ERR_UNTRUSTED_SIGNER));
 		opts.profile_trusted = 1;
 	}
 	/* The device CA and manufacturer CA signatures were verified with the profile request. */
 	opts.sig_cache = api->sigs;
 	if ((r = sc_verify_chain(cr->leaf, &opts, NULL)) != SC_OK)
-		return sc_fail(r == SC_ERR_CHAIN ? SC_ERR_CHAIN : SC_ERR_BINDING, "%s: %s", sc_err_name(r),
-		    sc_err_detail());
+		return sc_fail(r == SC_ERR_CHAIN ? SC_ERR_CHAIN : SC_ERR_BINDING, "%s: %s",
+		    sc_err_name(r), sc_err_detail());
 	return SC_OK;
 }
 
@@ -518,7 +558,8 @@ static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 	cr->crec.der = cr->der;
 	cr->crec.der_len = der_len;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	if ((r = sc_reg_cert_record(ctx->reg, &cr->crec, (int64_t)time(NULL), actor, &cr->already)) != SC_OK) {
+	if ((r = sc_reg_cert_record(
+	         ctx->reg, &cr->crec, (int64_t)time(NULL), actor, &cr->already)) != SC_OK) {
 		r = provd_registry_err(r);
 		goto out;
 	}
@@ -529,7 +570,8 @@ out:
 	return r;
 }
 
-static void cert_answer(const struct provd_api *api, const struct cert_req *cr, struct provd_response *resp)
+static void cert_answer(
+    const struct provd_api *api, const struct cert_req *cr, struct provd_response *resp)
 {
 	char t_nb[32], t_na[32];
 
@@ -537,10 +579,11 @@ static void cert_answer(const struct provd_api *api, const struct cert_req *cr, 
 		provd_metrics_cert_registered(api->metrics);
 	provd_time_str(cr->crec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(cr->crec.not_after, t_na, sizeof(t_na));
-	provd_respond_json(resp, cr->already ? 200 : 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "status", cr->already ? "already-registered" : "registered", "device_id", cr->device_id,
-	    "profile_id", cr->crec.profile_id, "serial", cr->crec.serial, "fingerprint", cr->crec.fpr,
-	    "not_before", t_nb, "not_after", t_na));
+	provd_respond_json(resp, cr->already ? 200 : 201,
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "status",
+	        cr->already ? "already-registered" : "registered", "device_id", cr->device_id,
+	        "profile_id", cr->crec.profile_id, "serial", cr->crec.serial, "fingerprint",
+	        cr->crec.fpr, "not_before", t_nb, "not_after", t_na));
 	provd_log_add(resp, "serial=%s%s", cr->crec.serial, cr->already ? " (again)" : "");
 }
 
@@ -551,7 +594,8 @@ sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *
 	sc_err r;
 
 	memset(&cr, 0, sizeof(cr));
-	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK || (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
+	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
+	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
 	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
 		goto out;
 	cert_answer(ctx->api, &cr, resp);

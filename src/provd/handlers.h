@@ -16,8 +16,8 @@ struct provd_ctx {
 	const struct provd_api *api;
 	struct sc_reg *reg;                 /* the worker's registry connection */
 	const struct provd_request *req;
-	const char *device_id;              /* a /v1/devices/{id} route: sc_device_id_valid; else NULL */
-	json_t *body;                       /* a JSON route: one object of the route's keys; else NULL */
+	const char *device_id;              /* /v1/devices/{id}: sc_device_id_valid; else NULL */
+	json_t *body;                       /* a JSON route: one object of its keys; else NULL */
 };
 
 typedef sc_err provd_handler(const struct provd_ctx *ctx, struct provd_response *resp);

@@ -60,16 +60,19 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 
 	*out = NULL;
 	if (req->body_len > PROVD_MAX_BODY)
-		return sc_fail(PROVD_ERR_BODY_TOO_LARGE, "request body of %zu bytes; at most %d", req->body_len,
-		    PROVD_MAX_BODY);
+		return sc_fail(PROVD_ERR_BODY_TOO_LARGE, "request body of %zu bytes; at most %d",
+		    req->body_len, PROVD_MAX_BODY);
 	if (!is_json_type(req->content_type))
-		return sc_fail(PROVD_ERR_MEDIA_TYPE, "Content-Type must be application/json, not '%.60s'",
+		return sc_fail(PROVD_ERR_MEDIA_TYPE,
+		    "Content-Type must be application/json, not '%.60s'",
 		    req->content_type ? req->content_type : "(none)");
 	if (provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH)
-		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels", PROVD_JSON_MAX_DEPTH);
-	if ((j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
-		return sc_fail(PROVD_ERR_MALFORMED_JSON, "body is not JSON: %s (position %d)", jerr.text,
-		    jerr.position);
+		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels",
+		    PROVD_JSON_MAX_DEPTH);
+	if ((j = json_loadb(
+	         (const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return sc_fail(PROVD_ERR_MALFORMED_JSON, "body is not JSON: %s (position %d)",
+		    jerr.text, jerr.position);
 	if (!json_is_object(j)) {
 		r = sc_fail(PROVD_ERR_MALFORMED_JSON, "body must be one JSON object");
 		goto out;
@@ -92,8 +95,8 @@ out:
 	return r;
 }
 
-sc_err provd_json_string(json_t *obj, const char *name, int required, size_t max, const char **out,
-    size_t *out_len)
+sc_err provd_json_string(
+    json_t *obj, const char *name, int required, size_t max, const char **out, size_t *out_len)
 {
 	json_t *v = json_object_get(obj, name);
 
@@ -101,12 +104,13 @@ sc_err provd_json_string(json_t *obj, const char *name, int required, size_t max
 	if (out_len != NULL)
 		*out_len = 0;
 	if (v == NULL)
-		return required ? sc_fail(PROVD_ERR_MISSING_FIELD, "field \"%s\" is required", name) : SC_OK;
+		return required ? sc_fail(PROVD_ERR_MISSING_FIELD, "field \"%s\" is required", name)
+		                : SC_OK;
 	if (!json_is_string(v))
 		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"%s\" must be a string", name);
 	if (json_string_length(v) > max || json_string_length(v) == 0)
-		return sc_fail(PROVD_ERR_BAD_VALUE, "field \"%s\": %zu bytes, expected 1..%zu", name,
-		    json_string_length(v), max);
+		return sc_fail(PROVD_ERR_BAD_VALUE, "field \"%s\": %zu bytes, expected 1..%zu",
+		    name, json_string_length(v), max);
 	*out = json_string_value(v);
 	if (out_len != NULL)
 		*out_len = json_string_length(v);
@@ -144,15 +148,16 @@ static int pem_only_blocks(const char *s, size_t len)
 static sc_err push_cert(STACK_OF(X509) *sk, X509 **x, const char *field, int max)
 {
 	if (sk_X509_num(sk) >= max)
-		return sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": more than %d certificates", field, max);
+		return sc_fail(
+		    PROVD_ERR_BAD_VALUE, "\"%s\": more than %d certificates", field, max);
 	if (!sk_X509_push(sk, *x))
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	*x = NULL;
 	return SC_OK;
 }
 
-static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, const char *s, size_t len,
-    STACK_OF(X509) *sk, int max)
+static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max)
 {
 	BIO *bio = NULL;
 	char *name = NULL, *header = NULL;
@@ -163,7 +168,8 @@ static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, c
 	sc_err r;
 
 	if (!pem_only_blocks(s, len))
-		return sc_fail(PROVD_ERR_BAD_DER, "\"%s\": text around or after the PEM blocks", field);
+		return sc_fail(
+		    PROVD_ERR_BAD_DER, "\"%s\": text around or after the PEM blocks", field);
 	if ((bio = BIO_new_mem_buf(s, (int)len)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
@@ -176,11 +182,13 @@ static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, c
 		name = header = NULL;
 		data = NULL;
 		if (!is_cert) {
-			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": PEM block %d is not a CERTIFICATE", field, n + 1);
+			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": PEM block %d is not a CERTIFICATE",
+			    field, n + 1);
 			goto out;
 		}
 		if (r != SC_OK) {
-			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": certificate %d: %s", field, n + 1, sc_err_detail());
+			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": certificate %d: %s", field, n + 1,
+			    sc_err_detail());
 			goto out;
 		}
 		if ((r = push_cert(sk, &x, field, max)) != SC_OK)
@@ -195,12 +203,12 @@ static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, c
 out:
 	BIO_free(bio);
 	X509_free(x);
-	ERR_clear_error();   /* the loop ends on "no start line" */
+	ERR_clear_error(); /* the loop ends on "no start line" */
 	return r;
 }
 
-static sc_err cert_from_base64(struct provd_certcache *cache, const char *field, const char *s, size_t len,
-    STACK_OF(X509) *sk, int max)
+static sc_err cert_from_base64(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max)
 {
 	uint8_t *der = NULL;
 	size_t der_len;
@@ -208,19 +216,20 @@ static sc_err cert_from_base64(struct provd_certcache *cache, const char *field,
 	sc_err r;
 
 	if (sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), &der, &der_len) != SC_OK)
-		return sc_fail(PROVD_ERR_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", field, sc_err_detail());
+		return sc_fail(PROVD_ERR_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", field,
+		    sc_err_detail());
 	r = provd_certcache_get(cache, der, der_len, &x);
 	OPENSSL_free(der);
 	ERR_clear_error();
 	if (r != SC_OK)
 		return sc_fail(PROVD_ERR_BAD_DER, "\"%s\": %s", field, sc_err_detail());
 	r = push_cert(sk, &x, field, max);
-	X509_free(x);        /* NULL once pushed */
+	X509_free(x); /* NULL once pushed */
 	return r;
 }
 
-sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s, size_t len,
-    STACK_OF(X509) *sk, int max)
+sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max)
 {
 	/* PEM if it looks like PEM anywhere (then it must be nothing but PEM); else base64 DER. */
 	if (memmem(s, len, "-----BEGIN", 10) != NULL)
@@ -228,8 +237,8 @@ sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, c
 	return cert_from_base64(cache, field, s, len, sk, max);
 }
 
-sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *name, int multi,
-    STACK_OF(X509) **out)
+sc_err provd_json_certs(
+    struct provd_certcache *cache, json_t *obj, const char *name, int multi, STACK_OF(X509) **out)
 {
 	json_t *v = json_object_get(obj, name), *e;
 	STACK_OF(X509) *sk = NULL;
@@ -246,21 +255,23 @@ sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *
 	if ((sk = sk_X509_new_null()) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	if (json_is_string(v)) {
-		if ((r = provd_certs_from_text(cache, name, json_string_value(v), json_string_length(v), sk,
-		    max)) != SC_OK)
+		if ((r = provd_certs_from_text(cache, name, json_string_value(v),
+		         json_string_length(v), sk, max)) != SC_OK)
 			goto out;
 	} else {
 		if (json_array_size(v) == 0 || json_array_size(v) > PROVD_MAX_CHAIN) {
-			r = sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": 1..%d certificates", name, PROVD_MAX_CHAIN);
+			r = sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": 1..%d certificates", name,
+			    PROVD_MAX_CHAIN);
 			goto out;
 		}
 		json_array_foreach(v, i, e) {
 			if (!json_is_string(e)) {
-				r = sc_fail(PROVD_ERR_WRONG_TYPE, "\"%s\"[%zu] must be a string", name, i);
+				r = sc_fail(
+				    PROVD_ERR_WRONG_TYPE, "\"%s\"[%zu] must be a string", name, i);
 				goto out;
 			}
-			if ((r = provd_certs_from_text(cache, name, json_string_value(e), json_string_length(e), sk,
-			    max)) != SC_OK)
+			if ((r = provd_certs_from_text(cache, name, json_string_value(e),
+			         json_string_length(e), sk, max)) != SC_OK)
 				goto out;
 		}
 	}

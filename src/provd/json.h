@@ -26,7 +26,8 @@ int provd_json_depth(const uint8_t *p, size_t n);
  * PROVD_JSON_MAX_DEPTH (checked before jansson, which has no limit of its own),
  * PROVD_ERR_MALFORMED_JSON, PROVD_ERR_UNKNOWN_FIELD. *out is the caller's (json_decref).
  */
-sc_err provd_json_body(const struct provd_request *req, const char *const *allowed, json_t **out) SC_MUST_USE;
+sc_err provd_json_body(const struct provd_request *req, const char *const *allowed,
+    json_t **out) SC_MUST_USE;
 
 /*
  * A string field of 1..max bytes. Absent: *out = NULL and SC_OK unless required
@@ -50,7 +51,7 @@ sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *
  * Pushed onto sk, at most max in all (PROVD_ERR_BAD_VALUE past that). PROVD_ERR_BAD_DER,
  * PROVD_ERR_BAD_BASE64, naming field; SC_ERR_NOMEM.
  */
-sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s, size_t len,
-    STACK_OF(X509) *sk, int max) SC_MUST_USE;
+sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max) SC_MUST_USE;
 
 #endif

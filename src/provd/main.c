@@ -1,7 +1,8 @@
 /*
  * main.c — selfcert-provd: flags, the registry connection pool and the HTTP(S) layer on
  * libmicrohttpd. HTTP here means only bounding and collecting a request (body size, content
- * length, connection count, timeouts) and sending the API's answer; everything else is api.c.
+ * length, connection count, timeouts) and sending the API's answer; everything else is the API
+ * (api.h, routes.c).
  * Serves until SIGTERM or SIGINT; one log line per request on stderr, every line through log.h
  * (so a URL or a detail from a client is escaped, never a line of its own).
  */
@@ -34,34 +35,38 @@
 #define PROVD_MAX_THREADS 64
 #define PROVD_DEFAULT_CONNECTIONS 256
 #define PROVD_DEFAULT_TIMEOUT_S 30
-#define PROVD_CONN_MEMORY (32 * 1024)         /* per connection: request line and headers */
-#define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY) /* read and drop this much of an oversize body, then hang up */
+#define PROVD_CONN_MEMORY (32 * 1024) /* per connection: request line and headers */
+/* Read and drop this much of an oversize body, then hang up. */
+#define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY)
 #define PROVD_TLS_FILE_MAX (64 * 1024)
 #define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 static const char usage_text[] =
-"usage: selfcert-provd --db FILE --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
-"         (--tls-cert PEM --tls-key PEM | --insecure-http)\n"
-"         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
-"         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
-"         [--max-connections N] [--max-per-ip N] [--timeout SECONDS] [--port-file FILE]\n"
-"The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in the\n"
-"registry FILE (made if missing; `selfcert net device` fills it), whose device CA chains to\n"
-"ROOT.pem; verifies and records the certificates they return.\n"
-"  --listen ADDR:PORT     127.0.0.1:8443, [::1]:8443; port 0 picks a free one (see --port-file)\n"
-"  --tls-cert/--tls-key   the server's certificate and key (selfcert net server-cert makes them)\n"
-"  --insecure-http        plain HTTP, only on a loopback address (tests)\n"
-"  --policy FILE          JSON policy (docs/API.md); flags below override it\n"
-"  --validity DUR         leaf lifetime (default 30d)\n"
-"  --profile-ttl DUR      how long a profile stays usable (default 10m)\n"
-"  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none)\n"
-"  --allow-server-keygen  allow the server-generated-key embodiment (default off)\n"
-"  --admin-token-file F   bearer token for the operator endpoints (revoke); off without it\n"
-"  --threads N            worker threads, each with its own registry connection (default 4)\n"
-"  --max-connections N    concurrent connections (default 256)\n"
-"  --max-per-ip N         concurrent connections per client address (default: no limit)\n"
-"  --timeout SECONDS      idle connection timeout (default 30)\n"
-"  --port-file FILE       write the bound port there once listening\n";
+    "usage: selfcert-provd --db FILE --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
+    "         (--tls-cert PEM --tls-key PEM | --insecure-http)\n"
+    "         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
+    "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
+    "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS] [--port-file FILE]\n"
+    "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
+    "the\n"
+    "registry FILE (made if missing; `selfcert net device` fills it), whose device CA chains to\n"
+    "ROOT.pem; verifies and records the certificates they return.\n"
+    "  --listen ADDR:PORT     127.0.0.1:8443, [::1]:8443; port 0 picks a free one (see "
+    "--port-file)\n"
+    "  --tls-cert/--tls-key   the server's certificate and key (selfcert net server-cert makes "
+    "them)\n"
+    "  --insecure-http        plain HTTP, only on a loopback address (tests)\n"
+    "  --policy FILE          JSON policy (docs/API.md); flags below override it\n"
+    "  --validity DUR         leaf lifetime (default 30d)\n"
+    "  --profile-ttl DUR      how long a profile stays usable (default 10m)\n"
+    "  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none)\n"
+    "  --allow-server-keygen  allow the server-generated-key embodiment (default off)\n"
+    "  --admin-token-file F   bearer token for the operator endpoints (revoke); off without it\n"
+    "  --threads N            worker threads, each with its own registry connection (default 4)\n"
+    "  --max-connections N    concurrent connections (default 256)\n"
+    "  --max-per-ip N         concurrent connections per client address (default: no limit)\n"
+    "  --timeout SECONDS      idle connection timeout (default 30)\n"
+    "  --port-file FILE       write the bound port there once listening\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
@@ -123,9 +128,9 @@ struct server {
 struct request_state {
 	uint8_t *body;
 	size_t len, cap;
-	size_t discarded;    /* bytes dropped past PROVD_MAX_BODY */
+	size_t discarded; /* bytes dropped past PROVD_MAX_BODY */
 	int too_large;
-	int answered;        /* an early answer (413 on Content-Length) was queued */
+	int answered; /* an early answer (413 on Content-Length) was queued */
 	struct timespec t0;
 };
 
@@ -139,16 +144,19 @@ static double since(const struct timespec *t0)
 
 static void peer_name(struct MHD_Connection *c, char *out, size_t out_len)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
 
 	snprintf(out, out_len, "?");
 	if (sa == NULL)
 		return;
 	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)out_len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+		    (socklen_t)out_len);
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)out_len);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    out, (socklen_t)out_len);
 }
 
 /* Send resp (its body is copied by MHD) with the headers the API asked for. */
@@ -161,8 +169,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 	r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type ? resp->content_type :
-	    "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    resp->content_type ? resp->content_type : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (resp->retry_after > 0) {
@@ -170,7 +178,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
 	}
 	if (resp->status == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow != NULL ? resp->allow : "GET");
+		MHD_add_response_header(
+		    r, MHD_HTTP_HEADER_ALLOW, resp->allow != NULL ? resp->allow : "GET");
 	if (resp->status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
@@ -178,17 +187,17 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 	return ret;
 }
 
-/* One line per request; the URL and the API's log text are the client's bytes: log.h escapes them. */
-static void log_request(const char *peer, const char *method, const char *url, const struct provd_response *resp,
-    double secs)
+/* One line per request; the URL and the API's log text are the client's: log.h escapes them. */
+static void log_request(const char *peer, const char *method, const char *url,
+    const struct provd_response *resp, double secs)
 {
-	sc_log("%s %.8s %.80s %d %.1fms%s%s", peer, method, url, resp->status, secs * 1e3, resp->log[0] ? " " : "",
-	    resp->log);
+	sc_log("%s %.8s %.80s %d %.1fms%s%s", peer, method, url, resp->status, secs * 1e3,
+	    resp->log[0] ? " " : "", resp->log);
 }
 
 /* Answer with an error from the HTTP layer itself (before the API sees the request). */
-static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c, struct request_state *st,
-    const char *method, const char *url, sc_err e, const char *detail)
+static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
+    struct request_state *st, const char *method, const char *url, sc_err e, const char *detail)
 {
 	struct provd_response resp;
 	enum MHD_Result ret;
@@ -209,10 +218,11 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 }
 
 /* Headers are in: set up, and refuse an announced oversize body before reading it. */
-static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url, const char *method,
-    void **con_cls)
+static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url,
+    const char *method, void **con_cls)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct request_state *st;
 	char *end = NULL, detail[96];
 	unsigned long long n;
@@ -227,7 +237,8 @@ static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, 
 	n = strtoull(cl, &end, 10);
 	if (errno == 0 && end != cl && *end == '\0' && n <= PROVD_MAX_BODY)
 		return MHD_YES;
-	snprintf(detail, sizeof(detail), "request body of %.20s bytes; at most %d", cl, PROVD_MAX_BODY);
+	snprintf(
+	    detail, sizeof(detail), "request body of %.20s bytes; at most %d", cl, PROVD_MAX_BODY);
 	return early_error(srv, c, st, method, url, PROVD_ERR_BODY_TOO_LARGE, detail);
 }
 
@@ -235,7 +246,7 @@ static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, 
 static enum MHD_Result take_body(struct request_state *st, const char *data, size_t n)
 {
 	if (st->too_large || n > PROVD_MAX_BODY - st->len) {
-		/* A chunked body that outgrew the cap: drop it, answer 413 at its end, or hang up. */
+		/* A chunked body outgrew the cap: drop it, answer 413 at its end or hang up. */
 		st->too_large = 1;
 		st->discarded += n;
 		return st->discarded > PROVD_DISCARD_MAX ? MHD_NO : MHD_YES;
@@ -258,8 +269,8 @@ static enum MHD_Result take_body(struct request_state *st, const char *data, siz
 }
 
 /* The whole request is in: hand it to the API with a registry connection, send its answer. */
-static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c, struct request_state *st,
-    const char *url, const char *method)
+static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
+    struct request_state *st, const char *url, const char *method)
 {
 	struct provd_request req;
 	struct provd_response resp;
@@ -272,8 +283,10 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c, stru
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = url;
-	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.content_type = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.authorization = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	req.body = st->body != NULL ? st->body : (const uint8_t *)"";
 	req.body_len = st->len;
 	req.peer = peer;
@@ -288,8 +301,9 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c, stru
 	return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data, size_t *upload_data_size,
+    void **con_cls)
 {
 	struct server *srv = cls;
 	struct request_state *st = *con_cls;
@@ -316,7 +330,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return answer(srv, c, st, url, method);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(
+    void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct request_state *st = *con_cls;
 
@@ -330,6 +345,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	*con_cls = NULL;
 }
 
+/* MHD's own messages (fmt is MHD's, never a client's). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[256];
@@ -353,7 +370,8 @@ static long parse_long(const char *flag, const char *s, long min, long max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		sc_log_usage_die("--%s '%s': expected a whole number from %ld to %ld", flag, s, min, max);
+		sc_log_usage_die(
+		    "--%s '%s': expected a whole number from %ld to %ld", flag, s, min, max);
 	return v;
 }
 
@@ -382,7 +400,8 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL || ai->ai_addrlen > sizeof(*ss))
-		sc_log_usage_die("--listen '%s': expected a numeric IPv4 or [IPv6] address and a port", host);
+		sc_log_usage_die(
+		    "--listen '%s': expected a numeric IPv4 or [IPv6] address and a port", host);
 	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
@@ -393,7 +412,8 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 }
 
 /* Read the TLS certificate and key as PEM text for GnuTLS (via MHD), after checking they pair. */
-static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_pem, char **key_pem, size_t *key_len)
+static sc_err load_tls(
+    const char *cert_path, const char *key_path, char **cert_pem, char **key_pem, size_t *key_len)
 {
 	sc_err r;
 	X509 *cert = NULL;
@@ -401,7 +421,8 @@ static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_
 	uint8_t *c = NULL, *k = NULL;
 	size_t clen = 0, klen = 0;
 
-	if ((r = sc_load_cert(cert_path, &cert)) != SC_OK || (r = sc_key_open(key_path, &key)) != SC_OK)
+	if ((r = sc_load_cert(cert_path, &cert)) != SC_OK ||
+	    (r = sc_key_open(key_path, &key)) != SC_OK)
 		goto out;
 	if (X509_check_private_key(cert, key) != 1) {
 		r = sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s", key_path, cert_path);
@@ -411,7 +432,8 @@ static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_
 	    (r = sc_file_read(key_path, PROVD_TLS_FILE_MAX, &k, &klen)) != SC_OK)
 		goto out;
 	/* NUL-terminated copies for MHD, which takes C strings. */
-	if ((*cert_pem = OPENSSL_malloc(clen + 1)) == NULL || (*key_pem = OPENSSL_malloc(klen + 1)) == NULL) {
+	if ((*cert_pem = OPENSSL_malloc(clen + 1)) == NULL ||
+	    (*key_pem = OPENSSL_malloc(klen + 1)) == NULL) {
 		OPENSSL_free(*cert_pem);
 		*cert_pem = NULL;
 		r = sc_fail(SC_ERR_NOMEM, "TLS files");
@@ -441,7 +463,7 @@ struct options {
 	const char *policy_file, *validity, *ttl, *rate, *admin, *port_file;
 	int insecure, keygen, loopback;
 	long threads, max_conn, per_ip, timeout;
-	struct sockaddr_storage addr;   /* --listen */
+	struct sockaddr_storage addr; /* --listen */
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -453,20 +475,46 @@ struct tls_pem {
 static void parse_flags(int argc, char **argv, struct options *o)
 {
 	enum {
-		O_DB = 1, O_NETDIR, O_MFRROOT, O_LISTEN, O_TLSCERT, O_TLSKEY, O_INSECURE, O_POLICY, O_VALIDITY,
-		O_TTL, O_RATE, O_KEYGEN, O_ADMIN, O_THREADS, O_MAXCONN, O_PERIP, O_TIMEOUT, O_PORTFILE, O_HELP,
+		O_DB = 1,
+		O_NETDIR,
+		O_MFRROOT,
+		O_LISTEN,
+		O_TLSCERT,
+		O_TLSKEY,
+		O_INSECURE,
+		O_POLICY,
+		O_VALIDITY,
+		O_TTL,
+		O_RATE,
+		O_KEYGEN,
+		O_ADMIN,
+		O_THREADS,
+		O_MAXCONN,
+		O_PERIP,
+		O_TIMEOUT,
+		O_PORTFILE,
+		O_HELP,
 	};
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, O_DB }, { "net-dir", required_argument, NULL, O_NETDIR },
-		{ "mfr-root", required_argument, NULL, O_MFRROOT }, { "listen", required_argument, NULL, O_LISTEN },
-		{ "tls-cert", required_argument, NULL, O_TLSCERT }, { "tls-key", required_argument, NULL, O_TLSKEY },
-		{ "insecure-http", no_argument, NULL, O_INSECURE }, { "policy", required_argument, NULL, O_POLICY },
-		{ "validity", required_argument, NULL, O_VALIDITY }, { "profile-ttl", required_argument, NULL, O_TTL },
-		{ "rate-limit", required_argument, NULL, O_RATE }, { "allow-server-keygen", no_argument, NULL, O_KEYGEN },
-		{ "admin-token-file", required_argument, NULL, O_ADMIN }, { "threads", required_argument, NULL, O_THREADS },
+		{ "db", required_argument, NULL, O_DB },
+		{ "net-dir", required_argument, NULL, O_NETDIR },
+		{ "mfr-root", required_argument, NULL, O_MFRROOT },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "tls-cert", required_argument, NULL, O_TLSCERT },
+		{ "tls-key", required_argument, NULL, O_TLSKEY },
+		{ "insecure-http", no_argument, NULL, O_INSECURE },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "validity", required_argument, NULL, O_VALIDITY },
+		{ "profile-ttl", required_argument, NULL, O_TTL },
+		{ "rate-limit", required_argument, NULL, O_RATE },
+		{ "allow-server-keygen", no_argument, NULL, O_KEYGEN },
+		{ "admin-token-file", required_argument, NULL, O_ADMIN },
+		{ "threads", required_argument, NULL, O_THREADS },
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
-		{ "max-per-ip", required_argument, NULL, O_PERIP }, { "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "port-file", required_argument, NULL, O_PORTFILE }, { "help", no_argument, NULL, O_HELP },
+		{ "max-per-ip", required_argument, NULL, O_PERIP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "port-file", required_argument, NULL, O_PORTFILE },
+		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -491,14 +539,17 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		case O_RATE: o->rate = optarg; break;
 		case O_KEYGEN: o->keygen = 1; break;
 		case O_ADMIN: o->admin = optarg; break;
-		case O_THREADS: o->threads = parse_long("threads", optarg, 1, PROVD_MAX_THREADS); break;
-		case O_MAXCONN: o->max_conn = parse_long("max-connections", optarg, 1, 65536); break;
+		case O_THREADS:
+			o->threads = parse_long("threads", optarg, 1, PROVD_MAX_THREADS);
+			break;
+		case O_MAXCONN:
+			o->max_conn = parse_long("max-connections", optarg, 1, 65536);
+			break;
 		case O_PERIP: o->per_ip = parse_long("max-per-ip", optarg, 0, 65536); break;
 		case O_TIMEOUT: o->timeout = parse_long("timeout", optarg, 1, 3600); break;
 		case O_PORTFILE: o->port_file = optarg; break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
-		default:
-			sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
+		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -509,12 +560,13 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	if (o->insecure && (o->tls_cert || o->tls_key))
 		sc_log_usage_die("--insecure-http excludes --tls-cert/--tls-key");
 	if (!o->insecure && (o->tls_cert == NULL || o->tls_key == NULL))
-		sc_log_usage_die("--tls-cert and --tls-key are required (or --insecure-http on loopback)");
+		sc_log_usage_die(
+		    "--tls-cert and --tls-key are required (or --insecure-http on loopback)");
 	if (o->insecure && !o->loopback)
 		sc_log_usage_die("--insecure-http only on a loopback address (127.0.0.0/8, [::1])");
 }
 
-/* Policy: the defaults, then the file (its failure returned), then the flags (a bad one exits 2). */
+/* Policy: the defaults, then the file (its failure returned), then the flags (bad: exit 2). */
 static sc_err load_policy(const struct options *o, struct provd_policy *pol)
 {
 	sc_err r;
@@ -547,10 +599,12 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
 	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)
 		return r;
-	if (!o->insecure && (r = load_tls(o->tls_cert, o->tls_key, &tls->cert, &tls->key, &tls->key_len)) != SC_OK)
+	if (!o->insecure &&
+	    (r = load_tls(o->tls_cert, o->tls_key, &tls->cert, &tls->key, &tls->key_len)) != SC_OK)
 		return r;
 	if (!o->insecure && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-		return sc_fail(SC_ERR_IO, "this libmicrohttpd has no TLS support; use a build with GnuTLS");
+		return sc_fail(
+		    SC_ERR_IO, "this libmicrohttpd has no TLS support; use a build with GnuTLS");
 	pthread_mutex_init(&srv->pool.lock, NULL);
 	pthread_cond_init(&srv->pool.freed, NULL);
 	for (long i = 0; i < o->threads; i++) {
@@ -563,8 +617,8 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 }
 
 /* Listen and serve (MHD's threads), then say so: the log line and the port file. */
-static sc_err start_serving(const struct options *o, struct server *srv, const struct tls_pem *tls,
-    struct MHD_Daemon **out)
+static sc_err start_serving(
+    const struct options *o, struct server *srv, const struct tls_pem *tls, struct MHD_Daemon **out)
 {
 	struct MHD_OptionItem tls_opts[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert },
@@ -581,21 +635,18 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		flags |= MHD_USE_IPv6;
 	if (!o->insecure)
 		flags |= MHD_USE_TLS;
-	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&o->addr,
+	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&o->addr,
 	    /* One worker is MHD's own polling thread, not a pool of one. */
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)o->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts,
-	    MHD_OPTION_END);
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, srv, MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
 	if (*out == NULL)
-		return sc_fail(SC_ERR_IO, "cannot listen on %s (address in use, or TLS setup failed)", o->listen);
+		return sc_fail(SC_ERR_IO,
+		    "cannot listen on %s (address in use, or TLS setup failed)", o->listen);
 	info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : 0;
 	provd_policy_describe(&srv->api.policy, desc, sizeof(desc));
@@ -624,14 +675,15 @@ int main(int argc, char **argv)
 		return fail(r);
 	/* jansson seeds its hash function on first use; do it here, before there are threads. */
 	json_object_seed(0);
-	/* Signals: block them here so every thread MHD starts inherits the mask; main waits for them. */
+	/* Signals: blocked here, so every thread MHD starts inherits the mask; main waits. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((r = load_server(&o, &srv, &tls)) != SC_OK || (r = start_serving(&o, &srv, &tls, &d)) != SC_OK) {
+	if ((r = load_server(&o, &srv, &tls)) != SC_OK ||
+	    (r = start_serving(&o, &srv, &tls, &d)) != SC_OK) {
 		rc = fail(r);
 		goto out;
 	}

@@ -28,7 +28,8 @@ void provd_respond_json(struct provd_response *resp, int status, json_t *j)
 	resp->body = NULL;
 	resp->content_type = PROVD_JSON_TYPE;
 	if (s == NULL) {
-		static const char fallback[] = "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n";
+		static const char fallback[] =
+		    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n";
 		resp->status = 500;
 		resp->code = PROVD_E_INTERNAL;
 		if ((resp->body = strdup(fallback)) != NULL)

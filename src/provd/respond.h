@@ -16,7 +16,7 @@ struct provd_response;
 #define PROVD_JSON_TYPE "application/json"
 #define PROVD_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Make j (taken, even when NULL) the body with this status; 500 internal if it cannot be encoded. */
+/* Make j (taken, even when NULL) the body with this status; 500 internal if it will not encode. */
 void provd_respond_json(struct provd_response *resp, int status, json_t *j);
 
 /*
@@ -28,7 +28,8 @@ void provd_respond_json(struct provd_response *resp, int status, json_t *j);
 void provd_respond_failure(struct provd_response *resp, sc_err r);
 
 /* Append " key=value …" to the request's log line (printable ASCII only; cut when full). */
-void provd_log_add(struct provd_response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void provd_log_add(struct provd_response *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* RFC 3339 UTC ("2027-01-31T00:00:00Z") into out (at least 21 bytes). */
 void provd_time_str(int64_t t, char *out, size_t n);

@@ -11,9 +11,9 @@
 #include "json.h"
 #include "respond.h"
 
-#define R_JSON     0x1   /* a JSON body: application/json, <= PROVD_MAX_BODY, depth-checked, known keys */
-#define R_JSON_OPT 0x2   /* with R_JSON: an empty body is no body (ctx->body NULL) */
-#define R_ADMIN    0x4   /* the operator's bearer token, checked before anything else */
+#define R_JSON 0x1 /* a JSON body: application/json, <= PROVD_MAX_BODY, depth-checked, known keys */
+#define R_JSON_OPT 0x2 /* with R_JSON: an empty body is no body (ctx->body NULL) */
+#define R_ADMIN 0x4    /* the operator's bearer token, checked before anything else */
 
 /*
  * The longest rest of a /v1/devices/ path: a device ID, the longest suffix and a byte to spare
@@ -22,28 +22,36 @@
  */
 #define PATH_REST_MAX (SC_DEVICE_ID_MAX + sizeof("/revoke"))
 
-static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen", NULL };
+static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen",
+	NULL };
 static const char *const f_certificates[] = { "certificate", NULL };
 static const char *const f_revoke[] = { "reason", NULL };
 
+/* clang-format off */
 static const struct provd_route {
 	const char *method;
-	const char *path;               /* exact, or a prefix ending in '/': the rest is the device ID */
-	const char *suffix;             /* NULL, or what follows the device ID */
+	const char *path;          /* exact, or a prefix ending in '/': the rest is the device ID */
+	const char *suffix;        /* NULL, or what follows the device ID */
 	enum provd_endpoint ep;
 	unsigned flags;
-	const char *const *fields;      /* R_JSON: the keys the body may have */
+	const char *const *fields; /* R_JSON: the keys the body may have */
 	provd_handler *handler;
 } routes[] = {
-	{ "GET",  "/healthz",         NULL,      PROVD_EP_HEALTHZ,      0,        NULL,           provd_h_healthz },
-	{ "GET",  "/metrics",         NULL,      PROVD_EP_METRICS,      0,        NULL,           provd_h_metrics },
-	{ "POST", "/v1/profiles",     NULL,      PROVD_EP_PROFILES,     R_JSON,   f_profiles,     provd_h_profiles },
-	{ "POST", "/v1/certificates", NULL,      PROVD_EP_CERTIFICATES, R_JSON,   f_certificates, provd_h_certificates },
-	/* Before the revoke route: for a path matching both, a wrong method gets the status's Allow. */
-	{ "GET",  "/v1/devices/",     NULL,      PROVD_EP_DEVICE,       0,        NULL,           provd_h_device },
-	{ "POST", "/v1/devices/",     "/revoke", PROVD_EP_REVOKE,       R_ADMIN | R_JSON | R_JSON_OPT, f_revoke,
-	  provd_h_revoke },
+	{ "GET",  "/healthz",         NULL,      PROVD_EP_HEALTHZ,
+	  0,                             NULL,           provd_h_healthz },
+	{ "GET",  "/metrics",         NULL,      PROVD_EP_METRICS,
+	  0,                             NULL,           provd_h_metrics },
+	{ "POST", "/v1/profiles",     NULL,      PROVD_EP_PROFILES,
+	  R_JSON,                        f_profiles,     provd_h_profiles },
+	{ "POST", "/v1/certificates", NULL,      PROVD_EP_CERTIFICATES,
+	  R_JSON,                        f_certificates, provd_h_certificates },
+	/* Before the revoke route: for a path matching both, a wrong method gets this Allow. */
+	{ "GET",  "/v1/devices/",     NULL,      PROVD_EP_DEVICE,
+	  0,                             NULL,           provd_h_device },
+	{ "POST", "/v1/devices/",     "/revoke", PROVD_EP_REVOKE,
+	  R_ADMIN | R_JSON | R_JSON_OPT, f_revoke,       provd_h_revoke },
 };
+/* clang-format on */
 
 static int is_prefix_route(const struct provd_route *rt)
 {
@@ -54,7 +62,8 @@ static int is_prefix_route(const struct provd_route *rt)
  * 1 if path is rt's (the device ID then in id, which has room for PATH_REST_MAX bytes). A rest
  * too long to be any device's sets *too_long and matches nothing.
  */
-static int path_matches(const struct provd_route *rt, const char *path, char *id, size_t id_len, int *too_long)
+static int path_matches(
+    const struct provd_route *rt, const char *path, char *id, size_t id_len, int *too_long)
 {
 	size_t plen = strlen(rt->path), rlen, slen = rt->suffix != NULL ? strlen(rt->suffix) : 0;
 	const char *rest;
@@ -81,7 +90,8 @@ static int path_matches(const struct provd_route *rt, const char *path, char *id
 static sc_err find_route(const struct provd_request *req, struct provd_response *resp,
     const struct provd_route **out, char *id, size_t id_len)
 {
-	const char *path = req->path != NULL ? req->path : "", *method = req->method != NULL ? req->method : "";
+	const char *path = req->path != NULL ? req->path : "",
+	           *method = req->method != NULL ? req->method : "";
 	const struct provd_route *first = NULL;
 	int too_long = 0;
 
@@ -106,7 +116,7 @@ static sc_err find_route(const struct provd_request *req, struct provd_response 
 	return sc_fail(PROVD_ERR_NO_ENDPOINT, "no such endpoint");
 }
 
-/* The gate, in order: operator token, the device ID in the path, the JSON body; then the handler. */
+/* The gate, in order: operator token, the device ID in the path, the JSON body; the handler. */
 static sc_err run_route(const struct provd_route *rt, struct provd_ctx *ctx, const char *id,
     struct provd_response *resp)
 {
@@ -117,7 +127,8 @@ static sc_err run_route(const struct provd_route *rt, struct provd_ctx *ctx, con
 		return r;
 	if (is_prefix_route(rt)) {
 		if (!sc_device_id_valid(id))
-			return sc_fail(PROVD_ERR_BAD_VALUE, "device ID in the path: 1..64 PrintableString characters");
+			return sc_fail(PROVD_ERR_BAD_VALUE,
+			    "device ID in the path: 1..64 PrintableString characters");
 		provd_log_add(resp, "device=%s", id);
 		ctx->device_id = id;
 	}
@@ -127,8 +138,8 @@ static sc_err run_route(const struct provd_route *rt, struct provd_ctx *ctx, con
 	return rt->handler(ctx, resp);
 }
 
-void provd_api_handle(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
-    struct provd_response *resp)
+void provd_api_handle(const struct provd_api *api, struct sc_reg *reg,
+    const struct provd_request *req, struct provd_response *resp)
 {
 	struct provd_ctx ctx = { .api = api, .reg = reg, .req = req };
 	const struct provd_route *rt = NULL;

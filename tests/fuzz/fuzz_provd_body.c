@@ -37,7 +37,7 @@ static struct provd_api api;
 static struct sc_reg *reg;
 static struct {
 	const char *name;
-	char *json;          /* the PEM as the inside of a JSON string */
+	char *json; /* the PEM as the inside of a JSON string */
 } markers[MARKER_MAX] = { { "@CHAIN@", NULL }, { "@KEX@", NULL }, { "@LEAF@", NULL } };
 
 /* PEM of certs, with its newlines written as \n: ready to sit inside a JSON string. */
@@ -80,7 +80,8 @@ static char *expand(const uint8_t *in, size_t len, size_t *out_len)
 		int hit = 0;
 		for (int m = 0; m < MARKER_MAX && !hit; m++) {
 			size_t ml = strlen(markers[m].name);
-			if (markers[m].json != NULL && len - i >= ml && memcmp(in + i, markers[m].name, ml) == 0) {
+			if (markers[m].json != NULL && len - i >= ml &&
+			    memcmp(in + i, markers[m].name, ml) == 0) {
 				memcpy(out + n, markers[m].json, strlen(markers[m].json));
 				n += strlen(markers[m].json);
 				i += ml;
@@ -112,7 +113,8 @@ static void post(const char *path, const char *body, size_t len, struct provd_re
 /* A profile for the fixture's device from this server, and the leaf its SP would issue. */
 static void enroll_once(const struct fz_fixture *f)
 {
-	static const char tmpl[] = "{\"chain\":\"@CHAIN@\",\"kex\":\"@KEX@\","
+	static const char tmpl[] =
+	    "{\"chain\":\"@CHAIN@\",\"kex\":\"@KEX@\","
 	    "\"challenge\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"alg\":\"p256\"}";
 	struct provd_response resp;
 	struct sc_profile *p = NULL;
@@ -124,13 +126,14 @@ static void enroll_once(const struct fz_fixture *f)
 	X509 *leaf = NULL;
 
 	post("/v1/profiles", body, len, &resp);
-	FZ_ASSERT(resp.status == 201, "start-up profile: %d %.*s", resp.status, (int)resp.body_len, resp.body);
+	FZ_ASSERT(resp.status == 201, "start-up profile: %d %.*s", resp.status, (int)resp.body_len,
+	    resp.body);
 	FZ_ASSERT((j = json_loadb(resp.body, resp.body_len, 0, NULL)) != NULL, "start-up answer");
 	FZ_ASSERT((b64 = json_string_value(json_object_get(j, "profile"))) != NULL, "no profile");
 	FZ_ASSERT(sc_base64_decode(b64, strlen(b64), 1 << 16, &der, &der_len) == SC_OK, "base64");
 	FZ_ASSERT(sc_profile_decode(der, der_len, &p) == SC_OK, "profile: %s", sc_err_detail());
-	FZ_ASSERT(sc_cert_issue_leaf(p, f->leaf_p256, f->csk_cert, f->csk, 1, &leaf) == SC_OK, "leaf: %s",
-	    sc_err_detail());
+	FZ_ASSERT(sc_cert_issue_leaf(p, f->leaf_p256, f->csk_cert, f->csk, 1, &leaf) == SC_OK,
+	    "leaf: %s", sc_err_detail());
 	markers[2].json = pem_json(&leaf, 1);
 	X509_free(leaf);
 	sc_profile_free(p);
@@ -158,12 +161,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(mfr_root, sizeof(mfr_root), "%s/mfr-root.pem", dir);
 	FZ_ASSERT(sc_write_cert(mfr_root, f->mfr_root) == SC_OK, "%s", mfr_root);
 	provd_policy_defaults(&api.policy);
-	api.policy.rate.max = 0;          /* no limit: the fuzzer asks for many profiles */
-	api.policy.server_keygen = 0;     /* no key generation per input */
+	api.policy.rate.max = 0;      /* no limit: the fuzzer asks for many profiles */
+	api.policy.server_keygen = 0; /* no key generation per input */
 	FZ_ASSERT(provd_api_load(&api, dir, mfr_root) == SC_OK, "api: %s", sc_err_detail());
 	snprintf(path, sizeof(path), "%s/reg.db", dir);
 	FZ_ASSERT(sc_reg_open(path, 1, &reg) == SC_OK, "registry: %s", sc_err_detail());
-	FZ_ASSERT(sc_reg_device_add(reg, FZ_DEVICE_ID, NULL, "fuzz", (int64_t)time(NULL)) == SC_OK, "device");
+	FZ_ASSERT(sc_reg_device_add(reg, FZ_DEVICE_ID, NULL, "fuzz", (int64_t)time(NULL)) == SC_OK,
+	    "device");
 	markers[0].json = pem_json(chain, 2);
 	markers[1].json = pem_json(&f->kek_cert, 1);
 	enroll_once(f);
@@ -181,15 +185,19 @@ static void check_answer(const struct provd_response *resp)
 		documented |= resp->status == ok[i];
 	FZ_ASSERT(documented, "status %d: %.*s", resp->status, (int)resp->body_len, resp->body);
 	FZ_ASSERT(resp->body_len > 0 && resp->body[resp->body_len - 1] == '\n' &&
-	    memchr(resp->body, '\n', resp->body_len) == resp->body + resp->body_len - 1, "not one line");
-	FZ_ASSERT((j = json_loadb(resp->body, resp->body_len, 0, NULL)) != NULL && json_is_object(j),
+	        memchr(resp->body, '\n', resp->body_len) == resp->body + resp->body_len - 1,
+	    "not one line");
+	FZ_ASSERT(
+	    (j = json_loadb(resp->body, resp->body_len, 0, NULL)) != NULL && json_is_object(j),
 	    "answer not a JSON object");
-	FZ_ASSERT((resp->retry_after > 0) == (resp->status == 429), "Retry-After with %d", resp->status);
+	FZ_ASSERT(
+	    (resp->retry_after > 0) == (resp->status == 429), "Retry-After with %d", resp->status);
 	if (resp->status >= 400) {
-		FZ_ASSERT(json_object_size(j) == 2 && json_is_string(json_object_get(j, "detail")), "error shape");
+		FZ_ASSERT(json_object_size(j) == 2 && json_is_string(json_object_get(j, "detail")),
+		    "error shape");
 		FZ_ASSERT(json_is_string(e = json_object_get(j, "error")) &&
-		    strcmp(json_string_value(e), provd_code_name(resp->code)) == 0, "code %d vs %s", resp->code,
-		    json_string_value(e));
+		        strcmp(json_string_value(e), provd_code_name(resp->code)) == 0,
+		    "code %d vs %s", resp->code, json_string_value(e));
 	} else {
 		FZ_ASSERT(resp->code == -1, "a success with an error code");
 	}
@@ -209,8 +217,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	path = (data[0] & 1) ? "/v1/certificates" : "/v1/profiles";
 	body = expand(data + 1, size - 1, &len);
 	post(path, body, len, &resp);
-	fz_trace("provd_body: %s %d %.*s", path, resp.status, (int)(resp.body_len > 120 ? 120 : resp.body_len),
-	    resp.body);
+	fz_trace("provd_body: %s %d %.*s", path, resp.status,
+	    (int)(resp.body_len > 120 ? 120 : resp.body_len), resp.body);
 	check_answer(&resp);
 	if (resp.status == 200 || resp.status == 201)
 		fz_success();
