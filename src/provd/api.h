@@ -1,8 +1,9 @@
 /*
  * api.h — the provisioning API, independent of the HTTP library: a request (method, path,
  * headers that matter, body bytes) goes in, a response (status, JSON or text body) comes out.
- * selfcert-provd's HTTP layer (main.c) feeds it from libmicrohttpd; the unit tests call it
- * directly. Every endpoint is in docs/API.md.
+ * selfcert-provd's HTTP layer (main.c) feeds it from libmicrohttpd; the unit tests and the fuzz
+ * target call it directly. Every endpoint is in docs/API.md; routes.c's table is the whole
+ * surface, handlers.h the handlers behind it.
  *
  * Everything cryptographic is libselfcert's: the profile is built and signed with
  * sc_profile_create/sc_profile_sign, device chains are checked by X.509 path validation to the
@@ -29,21 +30,22 @@
 #include "policy.h"
 #include "registry.h"
 
-#define PROVD_MAX_BODY (64 * 1024)     /* request bodies larger than this: 413 */
-#define PROVD_JSON_MAX_DEPTH 4         /* our requests nest 2 deep; refuse anything past 4 */
-#define PROVD_MAX_CHAIN 4              /* certificates in a device's chain (device CA, mfr CA, …) */
-#define PROVD_ADMIN_TOKEN_MIN 16       /* bytes: a shorter operator token is refused at start */
+#define PROVD_MAX_BODY (64 * 1024) /* request bodies larger than this: 413 */
+#define PROVD_JSON_MAX_DEPTH 4     /* our requests nest 2 deep; refuse anything past 4 */
+#define PROVD_MAX_CHAIN 4          /* certificates in a device's chain (device CA, mfr CA, …) */
+#define PROVD_ADMIN_TOKEN_MIN 16   /* bytes: a shorter operator token is refused at start */
 #define PROVD_ADMIN_TOKEN_MAX 256
-#define PROVD_SIGCACHE_DEFAULT 4096    /* signatures remembered (32 bytes each): the CA certificates
-                                          of the devices in flight, many times over */
+/* Signatures remembered (32 bytes each): the CA certificates of the devices in flight, many
+ * times over. */
+#define PROVD_SIGCACHE_DEFAULT 4096
 
 /* What the server is: read-only after start, shared by every worker. */
 struct provd_api {
 	X509 *mfr_root;                /* trust anchor for device chains */
-	X509_STORE *mfr_store;         /* holding mfr_root only, built at load; NULL: one per check */
-	struct provd_certcache *certs; /* parsed certificates by DER digest (certcache.h); NULL: none */
-	struct sc_sig_cache *sigs;     /* certificate signatures verified (selfcert/verify.h); NULL: none */
-	struct provd_profcache *profiles; /* signed profiles awaiting their certificate (profcache.h) */
+	X509_STORE *mfr_store;         /* mfr_root only, built at load; NULL: one per check */
+	struct provd_certcache *certs; /* parsed certificates by DER digest; NULL: none */
+	struct sc_sig_cache *sigs;     /* signatures verified (selfcert/verify.h); NULL: none */
+	struct provd_profcache *profiles; /* signed profiles awaiting their certificate */
 	X509 *net_root;                /* the network root (verifies our own profiles) */
 	X509 *signer;                  /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;
@@ -71,17 +73,19 @@ struct provd_response {
 	size_t body_len;
 	int code;                      /* a provd_code on an error answer, else -1 */
 	int64_t retry_after;           /* > 0: send Retry-After */
-	int allow_get, allow_post;     /* for a 405's Allow header */
+	const char *allow;             /* a 405's Allow header (static string), else NULL */
 	enum provd_endpoint endpoint;
-	char log[256];                 /* one line for the server log: IDs and the detail, no secrets */
+	char log[256];                 /* the server log's text: IDs and the detail, no secrets */
 };
 
 /*
  * Load NETDIR/signer.pem, signer.key, root.pem and the manufacturer root into api (the network
  * ID from the signer's subject O; the signer must chain to root.pem). Policy and metrics are
  * the caller's to set. SC_ERR_IO / SC_ERR_MALFORMED / SC_ERR_UNTRUSTED_SIGNER naming the file.
+ * What was loaded stays in api on failure too: provd_api_free it either way.
  */
-sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mfr_root_path) SC_MUST_USE;
+sc_err provd_api_load(struct provd_api *api, const char *net_dir,
+    const char *mfr_root_path) SC_MUST_USE;
 
 /* Read the operator's bearer token from a file (0600, 16..256 bytes, trailing newline ignored). */
 sc_err provd_api_set_admin_token(struct provd_api *api, const char *path) SC_MUST_USE;
@@ -90,20 +94,18 @@ void provd_api_free(struct provd_api *api);
 
 /*
  * Answer one request. Never fails: every problem becomes an error answer with its code and
- * status. reg is the worker's registry connection. resp->body is the caller's to free.
+ * status. reg is the worker's registry connection. resp is overwritten; resp->body is the
+ * caller's (provd_response_clear).
  */
-void provd_api_handle(const struct provd_api *api, struct sc_reg *reg, const struct provd_request *req,
-    struct provd_response *resp);
+void provd_api_handle(const struct provd_api *api, struct sc_reg *reg,
+    const struct provd_request *req, struct provd_response *resp);
 
 void provd_response_clear(struct provd_response *resp);
 
 /*
- * An error answer for the HTTP layer's own refusals (body too large before it is read, wrong
- * method on an unknown connection state): fills resp like provd_api_handle would.
+ * An error answer for the HTTP layer's own refusals (a body too large, refused before it is
+ * read): fills resp as provd_api_handle would for a handler failing with e (apierr.h).
  */
-void provd_api_error(struct provd_response *resp, int code, const char *detail);
-
-/* A helper, public for tests. The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
-int provd_json_depth(const uint8_t *p, size_t n);
+void provd_api_error(struct provd_response *resp, sc_err e, const char *detail);
 
 #endif

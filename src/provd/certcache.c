@@ -26,7 +26,7 @@ static void cert_free(void *value)
 
 sc_err provd_certcache_new(size_t max, struct provd_certcache **out)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	struct provd_certcache *c = NULL;
 
 	*out = NULL;
@@ -35,7 +35,8 @@ sc_err provd_certcache_new(size_t max, struct provd_certcache **out)
 		goto out;
 	}
 	/* checks max: "certificate cache: %zu entries, expected 1..%d" */
-	if ((r = provd_lru_new("certificate cache", max, PROVD_CERTCACHE_MAX, cert_ref, cert_free, &c->lru)) != SC_OK)
+	if ((r = provd_lru_new("certificate cache", max, PROVD_CERTCACHE_MAX, cert_ref, cert_free,
+	         &c->lru)) != SC_OK)
 		goto out;
 	*out = c;
 	c = NULL;
@@ -66,7 +67,7 @@ sc_err provd_certcache_get(struct provd_certcache *c, const uint8_t *der, size_t
 		return sc_fail(SC_ERR_OVERSIZE, "certificate: %zu bytes", len);
 	if ((r = provd_lru_digest(c->lru, der, len, key)) != SC_OK)
 		return r;
-	/* a hit comes with its own reference (X509_up_ref under the lock), so eviction cannot free it */
+	/* a hit comes with its own reference (up-ref under the lock): eviction cannot free it */
 	if ((*out = provd_lru_find(c->lru, key, PROVD_LRU_MAKE_NEWEST)) != NULL)
 		return SC_OK;
 

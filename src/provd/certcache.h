@@ -18,8 +18,9 @@
 #include <openssl/x509.h>
 #include <selfcert/err.h>
 
-#define PROVD_CERTCACHE_DEFAULT 256    /* entries: ~5 KiB each (parsed, key decoded); several times the
-                                          certificates of the devices in flight between their requests */
+/* Entries: ~5 KiB each (parsed, key decoded); several times the certificates of the devices in
+ * flight between their requests. */
+#define PROVD_CERTCACHE_DEFAULT 256
 #define PROVD_CERTCACHE_MAX 1000000
 
 struct provd_certcache;
@@ -39,7 +40,8 @@ void provd_certcache_free(struct provd_certcache *c);
  * the caller's (X509_free). c may be NULL: then it only parses. Errors as sc_cert_from_der's;
  * a certificate that does not parse is not remembered.
  */
-sc_err provd_certcache_get(struct provd_certcache *c, const uint8_t *der, size_t len, X509 **out) SC_MUST_USE;
+sc_err provd_certcache_get(struct provd_certcache *c, const uint8_t *der, size_t len,
+    X509 **out) SC_MUST_USE;
 
 void provd_certcache_get_stats(struct provd_certcache *c, struct provd_certcache_stats *out);
 

@@ -11,23 +11,23 @@
 #include "lru.h"
 
 #define MIN_BUCKETS 16
-#define SHA256_WHAT_MAX 96      /* "<name>: SHA-256"; names are short literals */
+#define SHA256_WHAT_MAX 96 /* "<name>: SHA-256"; names are short literals */
 
 struct entry {
 	uint8_t key[PROVD_LRU_KEY_LEN];
-	void *value;                   /* the lru's reference */
-	struct entry *newer, *older;   /* recency list */
-	struct entry *next;            /* bucket chain */
+	void *value;                 /* the lru's reference */
+	struct entry *newer, *older; /* recency list */
+	struct entry *next;          /* bucket chain */
 };
 
 struct provd_lru {
 	pthread_mutex_t mu;
-	const char *name;              /* error details */
-	EVP_MD *sha256;                /* fetched once: an implicit fetch per digest costs more than it */
+	const char *name; /* error details */
+	EVP_MD *sha256;   /* fetched once: an implicit fetch per digest costs more than it */
 	provd_lru_ref_fn *ref_fn;
 	provd_lru_free_fn *free_fn;
 	struct entry **buckets;
-	size_t n_buckets;              /* a power of two, at least 2 * max */
+	size_t n_buckets; /* a power of two, at least 2 * max */
 	struct entry *newest, *oldest;
 	size_t n, max;
 	uint64_t hits, misses;
@@ -44,7 +44,7 @@ static sc_err fail_sha256(const struct provd_lru *l)
 sc_err provd_lru_new(const char *name, size_t max, size_t limit, provd_lru_ref_fn *ref_fn,
     provd_lru_free_fn *free_fn, struct provd_lru **out)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	struct provd_lru *l = NULL;
 	int have_mutex = 0;
 
@@ -114,7 +114,8 @@ void provd_lru_free(struct provd_lru *l)
 	free(l);
 }
 
-sc_err provd_lru_digest(struct provd_lru *l, const uint8_t *data, size_t len, uint8_t key[PROVD_LRU_KEY_LEN])
+sc_err provd_lru_digest(
+    struct provd_lru *l, const uint8_t *data, size_t len, uint8_t key[PROVD_LRU_KEY_LEN])
 {
 	if (!EVP_Digest(data, len, key, NULL, l->sha256, NULL))
 		return fail_sha256(l);
@@ -126,7 +127,7 @@ static struct entry **bucket(const struct provd_lru *l, const uint8_t *key)
 {
 	size_t h;
 
-	memcpy(&h, key, sizeof(h));    /* SHA-256 bits are as good a hash as any */
+	memcpy(&h, key, sizeof(h)); /* SHA-256 bits are as good a hash as any */
 	return &l->buckets[h & (l->n_buckets - 1)];
 }
 
@@ -180,7 +181,8 @@ static void drop(struct provd_lru *l, struct entry *e)
 	l->n--;
 }
 
-void *provd_lru_find(struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], enum provd_lru_touch touch)
+void *provd_lru_find(
+    struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], enum provd_lru_touch touch)
 {
 	struct entry *e;
 	void *v = NULL;
@@ -207,8 +209,8 @@ void provd_lru_release(struct provd_lru *l, void *value)
 	pthread_mutex_unlock(&l->mu);
 }
 
-sc_err provd_lru_insert(struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], void *value,
-    enum provd_lru_dup dup)
+sc_err provd_lru_insert(
+    struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], void *value, enum provd_lru_dup dup)
 {
 	struct entry *e, *old;
 
@@ -229,7 +231,7 @@ sc_err provd_lru_insert(struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN
 	*bucket(l, key) = e;
 	push_newest(l, e);
 	if (++l->n > l->max)
-		drop(l, l->oldest);    /* never e: max >= 1 */
+		drop(l, l->oldest); /* never e: max >= 1 */
 	pthread_mutex_unlock(&l->mu);
 	return SC_OK;
 }

@@ -20,7 +20,7 @@ typedef int provd_lru_ref_fn(void *value);
 typedef void provd_lru_free_fn(void *value);
 
 enum provd_lru_touch { PROVD_LRU_KEEP_ORDER, PROVD_LRU_MAKE_NEWEST };      /* on a hit */
-enum provd_lru_dup { PROVD_LRU_KEEP_OLD, PROVD_LRU_REPLACE_OLD };         /* on insert of a kept key */
+enum provd_lru_dup { PROVD_LRU_KEEP_OLD, PROVD_LRU_REPLACE_OLD };         /* on a kept key */
 
 struct provd_lru_stats {
 	uint64_t hits, misses;
@@ -28,8 +28,8 @@ struct provd_lru_stats {
 };
 
 /*
- * max: 1..limit entries, else SC_ERR_USAGE. name (a literal, kept: "certificate cache") begins every error
- * detail. ref_fn and free_fn work on the values.
+ * max: 1..limit entries, else SC_ERR_USAGE. name (a literal, kept: "certificate cache") begins
+ * every error detail. ref_fn and free_fn work on the values.
  */
 sc_err provd_lru_new(const char *name, size_t max, size_t limit, provd_lru_ref_fn *ref_fn,
     provd_lru_free_fn *free_fn, struct provd_lru **out) SC_MUST_USE;
@@ -45,7 +45,8 @@ sc_err provd_lru_digest(struct provd_lru *l, const uint8_t *data, size_t len,
  * NULL, counted as a miss, if none is kept or ref_fn failed. touch: whether a hit becomes the
  * newest.
  */
-void *provd_lru_find(struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], enum provd_lru_touch touch);
+void *provd_lru_find(struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN],
+    enum provd_lru_touch touch);
 /* free_fn(value) under the lock: for values whose references the lock guards. */
 void provd_lru_release(struct provd_lru *l, void *value);
 

@@ -1,8 +1,10 @@
 /*
  * main.c — selfcert-provd: flags, the registry connection pool and the HTTP(S) layer on
  * libmicrohttpd. HTTP here means only bounding and collecting a request (body size, content
- * length, connection count, timeouts) and sending the API's answer; everything else is api.c.
- * Serves until SIGTERM or SIGINT; one log line per request on stderr.
+ * length, connection count, timeouts) and sending the API's answer; everything else is the API
+ * (api.h, routes.c).
+ * Serves until SIGTERM or SIGINT; one log line per request on stderr, every line through log.h
+ * (so a URL or a detail from a client is escaped, never a line of its own).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,58 +28,53 @@
 #include <openssl/pem.h>
 #include "api.h"
 #include "keyopen.h"
+#include "log.h"
 #include "util.h"
 
 #define PROVD_DEFAULT_THREADS 4
 #define PROVD_MAX_THREADS 64
 #define PROVD_DEFAULT_CONNECTIONS 256
 #define PROVD_DEFAULT_TIMEOUT_S 30
-#define PROVD_CONN_MEMORY (32 * 1024)         /* per connection: request line and headers */
-#define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY) /* read and drop this much of an oversize body, then hang up */
+#define PROVD_CONN_MEMORY (32 * 1024) /* per connection: request line and headers */
+/* Read and drop this much of an oversize body, then hang up. */
+#define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY)
 #define PROVD_TLS_FILE_MAX (64 * 1024)
 #define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 static const char usage_text[] =
-"usage: selfcert-provd --db FILE --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
-"         (--tls-cert PEM --tls-key PEM | --insecure-http)\n"
-"         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
-"         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
-"         [--max-connections N] [--max-per-ip N] [--timeout SECONDS] [--port-file FILE]\n"
-"The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in the\n"
-"registry FILE (made if missing; `selfcert net device` fills it), whose device CA chains to\n"
-"ROOT.pem; verifies and records the certificates they return.\n"
-"  --listen ADDR:PORT     127.0.0.1:8443, [::1]:8443; port 0 picks a free one (see --port-file)\n"
-"  --tls-cert/--tls-key   the server's certificate and key (selfcert net server-cert makes them)\n"
-"  --insecure-http        plain HTTP, only on a loopback address (tests)\n"
-"  --policy FILE          JSON policy (docs/API.md); flags below override it\n"
-"  --validity DUR         leaf lifetime (default 30d)\n"
-"  --profile-ttl DUR      how long a profile stays usable (default 10m)\n"
-"  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none)\n"
-"  --allow-server-keygen  allow the server-generated-key embodiment (default off)\n"
-"  --admin-token-file F   bearer token for the operator endpoints (revoke); off without it\n"
-"  --threads N            worker threads, each with its own registry connection (default 4)\n"
-"  --max-connections N    concurrent connections (default 256)\n"
-"  --max-per-ip N         concurrent connections per client address (default: no limit)\n"
-"  --timeout SECONDS      idle connection timeout (default 30)\n"
-"  --port-file FILE       write the bound port there once listening\n";
+    "usage: selfcert-provd --db FILE --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
+    "         (--tls-cert PEM --tls-key PEM | --insecure-http)\n"
+    "         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
+    "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
+    "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS] [--port-file FILE]\n"
+    "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
+    "the\n"
+    "registry FILE (made if missing; `selfcert net device` fills it), whose device CA chains to\n"
+    "ROOT.pem; verifies and records the certificates they return.\n"
+    "  --listen ADDR:PORT     127.0.0.1:8443, [::1]:8443; port 0 picks a free one (see "
+    "--port-file)\n"
+    "  --tls-cert/--tls-key   the server's certificate and key (selfcert net server-cert makes "
+    "them)\n"
+    "  --insecure-http        plain HTTP, only on a loopback address (tests)\n"
+    "  --policy FILE          JSON policy (docs/API.md); flags below override it\n"
+    "  --validity DUR         leaf lifetime (default 30d)\n"
+    "  --profile-ttl DUR      how long a profile stays usable (default 10m)\n"
+    "  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none)\n"
+    "  --allow-server-keygen  allow the server-generated-key embodiment (default off)\n"
+    "  --admin-token-file F   bearer token for the operator endpoints (revoke); off without it\n"
+    "  --threads N            worker threads, each with its own registry connection (default 4)\n"
+    "  --max-connections N    concurrent connections (default 256)\n"
+    "  --max-per-ip N         concurrent connections per client address (default: no limit)\n"
+    "  --timeout SECONDS      idle connection timeout (default 30)\n"
+    "  --port-file FILE       write the bound port there once listening\n";
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "selfcert-provd: usage: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(2);
-}
-
+/* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
 {
-	fprintf(stderr, "selfcert-provd: %s: %s\n", sc_err_name(r), *sc_err_detail() ? sc_err_detail() :
-	    sc_err_message(r));
+	if (*sc_err_detail() != '\0')
+		sc_log_failure(r);
+	else
+		sc_log_err(r, "%s", sc_err_message(r));
 	ERR_clear_error();
 	return sc_err_exit_code(r);
 }
@@ -131,9 +128,9 @@ struct server {
 struct request_state {
 	uint8_t *body;
 	size_t len, cap;
-	size_t discarded;    /* bytes dropped past PROVD_MAX_BODY */
+	size_t discarded; /* bytes dropped past PROVD_MAX_BODY */
 	int too_large;
-	int answered;        /* an early answer (413 on Content-Length) was queued */
+	int answered; /* an early answer (413 on Content-Length) was queued */
 	struct timespec t0;
 };
 
@@ -147,16 +144,19 @@ static double since(const struct timespec *t0)
 
 static void peer_name(struct MHD_Connection *c, char *out, size_t out_len)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
 
 	snprintf(out, out_len, "?");
 	if (sa == NULL)
 		return;
 	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)out_len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+		    (socklen_t)out_len);
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)out_len);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    out, (socklen_t)out_len);
 }
 
 /* Send resp (its body is copied by MHD) with the headers the API asked for. */
@@ -169,8 +169,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 	r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type ? resp->content_type :
-	    "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    resp->content_type ? resp->content_type : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (resp->retry_after > 0) {
@@ -178,7 +178,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
 	}
 	if (resp->status == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow_get ? "GET" : "POST");
+		MHD_add_response_header(
+		    r, MHD_HTTP_HEADER_ALLOW, resp->allow != NULL ? resp->allow : "GET");
 	if (resp->status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
@@ -186,16 +187,17 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 	return ret;
 }
 
-static void log_request(const char *peer, const char *method, const char *url, const struct provd_response *resp,
-    double secs)
+/* One line per request; the URL and the API's log text are the client's: log.h escapes them. */
+static void log_request(const char *peer, const char *method, const char *url,
+    const struct provd_response *resp, double secs)
 {
-	fprintf(stderr, "selfcert-provd: %s %.8s %.80s %d %.1fms%s%s\n", peer, method, url, resp->status, secs * 1e3,
+	sc_log("%s %.8s %.80s %d %.1fms%s%s", peer, method, url, resp->status, secs * 1e3,
 	    resp->log[0] ? " " : "", resp->log);
 }
 
 /* Answer with an error from the HTTP layer itself (before the API sees the request). */
-static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c, struct request_state *st,
-    const char *method, const char *url, int code, const char *detail)
+static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
+    struct request_state *st, const char *method, const char *url, sc_err e, const char *detail)
 {
 	struct provd_response resp;
 	enum MHD_Result ret;
@@ -204,10 +206,10 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 	memset(&resp, 0, sizeof(resp));
 	resp.code = -1;
 	resp.endpoint = PROVD_EP_OTHER;
-	provd_api_error(&resp, code, detail);
+	provd_api_error(&resp, e, detail);
 	ret = send_response(c, &resp);
 	peer_name(c, peer, sizeof(peer));
-	provd_metrics_refusal(srv->api.metrics, code);
+	provd_metrics_refusal(srv->api.metrics, resp.code);
 	provd_metrics_request(srv->api.metrics, PROVD_EP_OTHER, resp.status, since(&st->t0));
 	log_request(peer, method, url, &resp, since(&st->t0));
 	provd_response_clear(&resp);
@@ -215,11 +217,61 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 	return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+/* Headers are in: set up, and refuse an announced oversize body before reading it. */
+static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url,
+    const char *method, void **con_cls)
 {
-	struct server *srv = cls;
-	struct request_state *st = *con_cls;
+	const char *cl = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct request_state *st;
+	char *end = NULL, detail[96];
+	unsigned long long n;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return MHD_NO;
+	clock_gettime(CLOCK_MONOTONIC, &st->t0);
+	*con_cls = st;
+	if (cl == NULL)
+		return MHD_YES;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	if (errno == 0 && end != cl && *end == '\0' && n <= PROVD_MAX_BODY)
+		return MHD_YES;
+	snprintf(
+	    detail, sizeof(detail), "request body of %.20s bytes; at most %d", cl, PROVD_MAX_BODY);
+	return early_error(srv, c, st, method, url, PROVD_ERR_BODY_TOO_LARGE, detail);
+}
+
+/* Take n more body bytes (the cap enforced; past it, dropped until the end or a hang-up). */
+static enum MHD_Result take_body(struct request_state *st, const char *data, size_t n)
+{
+	if (st->too_large || n > PROVD_MAX_BODY - st->len) {
+		/* A chunked body outgrew the cap: drop it, answer 413 at its end or hang up. */
+		st->too_large = 1;
+		st->discarded += n;
+		return st->discarded > PROVD_DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	if (st->len + n > st->cap) {
+		size_t ncap = st->cap ? st->cap : 4096;
+		uint8_t *nb;
+		while (ncap < st->len + n)
+			ncap *= 2;
+		if (ncap > PROVD_MAX_BODY)
+			ncap = PROVD_MAX_BODY;
+		if ((nb = realloc(st->body, ncap)) == NULL)
+			return MHD_NO;
+		st->body = nb;
+		st->cap = ncap;
+	}
+	memcpy(st->body + st->len, data, n);
+	st->len += n;
+	return MHD_YES;
+}
+
+/* The whole request is in: hand it to the API with a registry connection, send its answer. */
+static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
+    struct request_state *st, const char *url, const char *method)
+{
 	struct provd_request req;
 	struct provd_response resp;
 	struct sc_reg *reg;
@@ -227,72 +279,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	char peer[64];
 	int slot;
 
-	(void)version;
-	if (st == NULL) {
-		/* Headers are in: set up, and refuse an announced oversize body before reading it. */
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-		if ((st = calloc(1, sizeof(*st))) == NULL)
-			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &st->t0);
-		*con_cls = st;
-		if (cl != NULL) {
-			char *end = NULL;
-			unsigned long long n;
-			errno = 0;
-			n = strtoull(cl, &end, 10);
-			if (errno != 0 || end == cl || *end != '\0' || n > PROVD_MAX_BODY) {
-				char detail[96];
-				snprintf(detail, sizeof(detail), "request body of %.20s bytes; at most %d", cl, PROVD_MAX_BODY);
-				return early_error(srv, c, st, method, url, PROVD_E_BODY_TOO_LARGE, detail);
-			}
-		}
-		return MHD_YES;
-	}
-	if (st->answered) {
-		/* Already answered: drop whatever body still arrives. */
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		size_t n = *upload_data_size;
-
-		*upload_data_size = 0;
-		if (st->too_large || n > PROVD_MAX_BODY - st->len) {
-			/* A chunked body that outgrew the cap: drop it, answer 413 at its end, or hang up. */
-			st->too_large = 1;
-			st->discarded += n;
-			return st->discarded > PROVD_DISCARD_MAX ? MHD_NO : MHD_YES;
-		}
-		if (st->len + n > st->cap) {
-			size_t ncap = st->cap ? st->cap : 4096;
-			uint8_t *nb;
-			while (ncap < st->len + n)
-				ncap *= 2;
-			if (ncap > PROVD_MAX_BODY)
-				ncap = PROVD_MAX_BODY;
-			if ((nb = realloc(st->body, ncap)) == NULL)
-				return MHD_NO;
-			st->body = nb;
-			st->cap = ncap;
-		}
-		memcpy(st->body + st->len, upload_data, n);
-		st->len += n;
-		return MHD_YES;
-	}
-	if (st->too_large) {
-		char detail[96];
-		snprintf(detail, sizeof(detail), "request body over %d bytes", PROVD_MAX_BODY);
-		return early_error(srv, c, st, method, url, PROVD_E_BODY_TOO_LARGE, detail);
-	}
-
-	/* The whole request is in: hand it to the API with a registry connection. */
 	peer_name(c, peer, sizeof(peer));
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = url;
-	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.content_type = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.authorization = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	req.body = st->body != NULL ? st->body : (const uint8_t *)"";
 	req.body_len = st->len;
 	req.peer = peer;
@@ -307,7 +301,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data, size_t *upload_data_size,
+    void **con_cls)
+{
+	struct server *srv = cls;
+	struct request_state *st = *con_cls;
+
+	(void)version;
+	if (st == NULL)
+		return on_headers(srv, c, url, method, con_cls);
+	if (st->answered) {
+		/* Already answered: drop whatever body still arrives. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		return take_body(st, upload_data, n);
+	}
+	if (st->too_large) {
+		char detail[96];
+		snprintf(detail, sizeof(detail), "request body over %d bytes", PROVD_MAX_BODY);
+		return early_error(srv, c, st, method, url, PROVD_ERR_BODY_TOO_LARGE, detail);
+	}
+	return answer(srv, c, st, url, method);
+}
+
+static void on_completed(
+    void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct request_state *st = *con_cls;
 
@@ -321,6 +345,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	*con_cls = NULL;
 }
 
+/* MHD's own messages (fmt is MHD's, never a client's). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[256];
@@ -331,7 +357,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
-	fprintf(stderr, "selfcert-provd: http: %s\n", line);
+	sc_log("http: %s", line);
 }
 
 /* ---- flags ---- */
@@ -344,7 +370,8 @@ static long parse_long(const char *flag, const char *s, long min, long max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		die_usage("--%s '%s': expected a whole number from %ld to %ld", flag, s, min, max);
+		sc_log_usage_die(
+		    "--%s '%s': expected a whole number from %ld to %ld", flag, s, min, max);
 	return v;
 }
 
@@ -357,7 +384,7 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 	size_t hlen;
 
 	if (colon == NULL)
-		die_usage("--listen '%s': expected ADDR:PORT", s);
+		sc_log_usage_die("--listen '%s': expected ADDR:PORT", s);
 	port = colon + 1;
 	hlen = (size_t)(colon - s);
 	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
@@ -365,7 +392,7 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 		hlen -= 2;
 	}
 	if (hlen == 0 || hlen >= sizeof(host))
-		die_usage("--listen: bad address");
+		sc_log_usage_die("--listen: bad address");
 	memcpy(host, s, hlen);
 	host[hlen] = '\0';
 	(void)parse_long("listen port", port, 0, 65535);
@@ -373,7 +400,8 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL || ai->ai_addrlen > sizeof(*ss))
-		die_usage("--listen '%s': expected a numeric IPv4 or [IPv6] address and a port", host);
+		sc_log_usage_die(
+		    "--listen '%s': expected a numeric IPv4 or [IPv6] address and a port", host);
 	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
@@ -384,15 +412,17 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 }
 
 /* Read the TLS certificate and key as PEM text for GnuTLS (via MHD), after checking they pair. */
-static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_pem, char **key_pem, size_t *key_len)
+static sc_err load_tls(
+    const char *cert_path, const char *key_path, char **cert_pem, char **key_pem, size_t *key_len)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	uint8_t *c = NULL, *k = NULL;
 	size_t clen = 0, klen = 0;
 
-	if ((r = sc_load_cert(cert_path, &cert)) != SC_OK || (r = sc_key_open(key_path, &key)) != SC_OK)
+	if ((r = sc_load_cert(cert_path, &cert)) != SC_OK ||
+	    (r = sc_key_open(key_path, &key)) != SC_OK)
 		goto out;
 	if (X509_check_private_key(cert, key) != 1) {
 		r = sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s", key_path, cert_path);
@@ -402,7 +432,8 @@ static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_
 	    (r = sc_file_read(key_path, PROVD_TLS_FILE_MAX, &k, &klen)) != SC_OK)
 		goto out;
 	/* NUL-terminated copies for MHD, which takes C strings. */
-	if ((*cert_pem = OPENSSL_malloc(clen + 1)) == NULL || (*key_pem = OPENSSL_malloc(klen + 1)) == NULL) {
+	if ((*cert_pem = OPENSSL_malloc(clen + 1)) == NULL ||
+	    (*key_pem = OPENSSL_malloc(klen + 1)) == NULL) {
 		OPENSSL_free(*cert_pem);
 		*cert_pem = NULL;
 		r = sc_fail(SC_ERR_NOMEM, "TLS files");
@@ -424,187 +455,241 @@ out:
 	return r;
 }
 
-int main(int argc, char **argv)
+/* ---- start-up ---- */
+
+/* The command line, checked (a bad one exits 2 through sc_log_usage_die). */
+struct options {
+	const char *db, *net_dir, *mfr_root, *listen, *tls_cert, *tls_key;
+	const char *policy_file, *validity, *ttl, *rate, *admin, *port_file;
+	int insecure, keygen, loopback;
+	long threads, max_conn, per_ip, timeout;
+	struct sockaddr_storage addr; /* --listen */
+};
+
+/* The TLS certificate and key as the PEM text MHD takes (load_tls). */
+struct tls_pem {
+	char *cert, *key;
+	size_t key_len;
+};
+
+static void parse_flags(int argc, char **argv, struct options *o)
 {
 	enum {
-		O_DB = 1, O_NETDIR, O_MFRROOT, O_LISTEN, O_TLSCERT, O_TLSKEY, O_INSECURE, O_POLICY, O_VALIDITY,
-		O_TTL, O_RATE, O_KEYGEN, O_ADMIN, O_THREADS, O_MAXCONN, O_PERIP, O_TIMEOUT, O_PORTFILE, O_HELP,
+		O_DB = 1,
+		O_NETDIR,
+		O_MFRROOT,
+		O_LISTEN,
+		O_TLSCERT,
+		O_TLSKEY,
+		O_INSECURE,
+		O_POLICY,
+		O_VALIDITY,
+		O_TTL,
+		O_RATE,
+		O_KEYGEN,
+		O_ADMIN,
+		O_THREADS,
+		O_MAXCONN,
+		O_PERIP,
+		O_TIMEOUT,
+		O_PORTFILE,
+		O_HELP,
 	};
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, O_DB }, { "net-dir", required_argument, NULL, O_NETDIR },
-		{ "mfr-root", required_argument, NULL, O_MFRROOT }, { "listen", required_argument, NULL, O_LISTEN },
-		{ "tls-cert", required_argument, NULL, O_TLSCERT }, { "tls-key", required_argument, NULL, O_TLSKEY },
-		{ "insecure-http", no_argument, NULL, O_INSECURE }, { "policy", required_argument, NULL, O_POLICY },
-		{ "validity", required_argument, NULL, O_VALIDITY }, { "profile-ttl", required_argument, NULL, O_TTL },
-		{ "rate-limit", required_argument, NULL, O_RATE }, { "allow-server-keygen", no_argument, NULL, O_KEYGEN },
-		{ "admin-token-file", required_argument, NULL, O_ADMIN }, { "threads", required_argument, NULL, O_THREADS },
+		{ "db", required_argument, NULL, O_DB },
+		{ "net-dir", required_argument, NULL, O_NETDIR },
+		{ "mfr-root", required_argument, NULL, O_MFRROOT },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "tls-cert", required_argument, NULL, O_TLSCERT },
+		{ "tls-key", required_argument, NULL, O_TLSKEY },
+		{ "insecure-http", no_argument, NULL, O_INSECURE },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "validity", required_argument, NULL, O_VALIDITY },
+		{ "profile-ttl", required_argument, NULL, O_TTL },
+		{ "rate-limit", required_argument, NULL, O_RATE },
+		{ "allow-server-keygen", no_argument, NULL, O_KEYGEN },
+		{ "admin-token-file", required_argument, NULL, O_ADMIN },
+		{ "threads", required_argument, NULL, O_THREADS },
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
-		{ "max-per-ip", required_argument, NULL, O_PERIP }, { "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "port-file", required_argument, NULL, O_PORTFILE }, { "help", no_argument, NULL, O_HELP },
+		{ "max-per-ip", required_argument, NULL, O_PERIP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "port-file", required_argument, NULL, O_PORTFILE },
+		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = NULL, *net_dir = NULL, *mfr_root = NULL, *listen_s = NULL, *tls_cert = NULL;
-	const char *tls_key = NULL, *policy_file = NULL, *validity = NULL, *ttl = NULL, *rate = NULL;
-	const char *admin = NULL, *port_file = NULL;
-	int insecure = 0, keygen = 0, loopback = 0, c, rc = 3;
-	long threads = PROVD_DEFAULT_THREADS, max_conn = PROVD_DEFAULT_CONNECTIONS, per_ip = 0;
-	long timeout = PROVD_DEFAULT_TIMEOUT_S;
-	struct sockaddr_storage ss;
-	struct server srv;
-	struct MHD_Daemon *d = NULL;
-	char *cert_pem = NULL, *key_pem = NULL, desc[512];
-	size_t key_len = 0;
-	sigset_t sigs;
-	sc_err r;
-	unsigned flags;
+	int c;
 
-	memset(&srv, 0, sizeof(srv));
-	provd_policy_defaults(&srv.api.policy);
+	memset(o, 0, sizeof(*o));
+	o->threads = PROVD_DEFAULT_THREADS;
+	o->max_conn = PROVD_DEFAULT_CONNECTIONS;
+	o->timeout = PROVD_DEFAULT_TIMEOUT_S;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db = optarg; break;
-		case O_NETDIR: net_dir = optarg; break;
-		case O_MFRROOT: mfr_root = optarg; break;
-		case O_LISTEN: listen_s = optarg; break;
-		case O_TLSCERT: tls_cert = optarg; break;
-		case O_TLSKEY: tls_key = optarg; break;
-		case O_INSECURE: insecure = 1; break;
-		case O_POLICY: policy_file = optarg; break;
-		case O_VALIDITY: validity = optarg; break;
-		case O_TTL: ttl = optarg; break;
-		case O_RATE: rate = optarg; break;
-		case O_KEYGEN: keygen = 1; break;
-		case O_ADMIN: admin = optarg; break;
-		case O_THREADS: threads = parse_long("threads", optarg, 1, PROVD_MAX_THREADS); break;
-		case O_MAXCONN: max_conn = parse_long("max-connections", optarg, 1, 65536); break;
-		case O_PERIP: per_ip = parse_long("max-per-ip", optarg, 0, 65536); break;
-		case O_TIMEOUT: timeout = parse_long("timeout", optarg, 1, 3600); break;
-		case O_PORTFILE: port_file = optarg; break;
-		case O_HELP: fputs(usage_text, stdout); return 0;
-		default:
-			die_usage("unknown flag or missing value: %s", argv[optind - 1]);
+		case O_DB: o->db = optarg; break;
+		case O_NETDIR: o->net_dir = optarg; break;
+		case O_MFRROOT: o->mfr_root = optarg; break;
+		case O_LISTEN: o->listen = optarg; break;
+		case O_TLSCERT: o->tls_cert = optarg; break;
+		case O_TLSKEY: o->tls_key = optarg; break;
+		case O_INSECURE: o->insecure = 1; break;
+		case O_POLICY: o->policy_file = optarg; break;
+		case O_VALIDITY: o->validity = optarg; break;
+		case O_TTL: o->ttl = optarg; break;
+		case O_RATE: o->rate = optarg; break;
+		case O_KEYGEN: o->keygen = 1; break;
+		case O_ADMIN: o->admin = optarg; break;
+		case O_THREADS:
+			o->threads = parse_long("threads", optarg, 1, PROVD_MAX_THREADS);
+			break;
+		case O_MAXCONN:
+			o->max_conn = parse_long("max-connections", optarg, 1, 65536);
+			break;
+		case O_PERIP: o->per_ip = parse_long("max-per-ip", optarg, 0, 65536); break;
+		case O_TIMEOUT: o->timeout = parse_long("timeout", optarg, 1, 3600); break;
+		case O_PORTFILE: o->port_file = optarg; break;
+		case O_HELP: fputs(usage_text, stdout); exit(0);
+		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
-	if (db == NULL || net_dir == NULL || mfr_root == NULL || listen_s == NULL)
-		die_usage("--db, --net-dir, --mfr-root and --listen are required (--help)");
-	parse_listen(listen_s, &ss, &loopback);
-	if (insecure && (tls_cert || tls_key))
-		die_usage("--insecure-http excludes --tls-cert/--tls-key");
-	if (!insecure && (tls_cert == NULL || tls_key == NULL))
-		die_usage("--tls-cert and --tls-key are required (or --insecure-http on loopback)");
-	if (insecure && !loopback)
-		die_usage("--insecure-http only on a loopback address (127.0.0.0/8, [::1])");
+		sc_log_usage_die("unexpected argument '%s'", argv[optind]);
+	if (o->db == NULL || o->net_dir == NULL || o->mfr_root == NULL || o->listen == NULL)
+		sc_log_usage_die("--db, --net-dir, --mfr-root and --listen are required (--help)");
+	parse_listen(o->listen, &o->addr, &o->loopback);
+	if (o->insecure && (o->tls_cert || o->tls_key))
+		sc_log_usage_die("--insecure-http excludes --tls-cert/--tls-key");
+	if (!o->insecure && (o->tls_cert == NULL || o->tls_key == NULL))
+		sc_log_usage_die(
+		    "--tls-cert and --tls-key are required (or --insecure-http on loopback)");
+	if (o->insecure && !o->loopback)
+		sc_log_usage_die("--insecure-http only on a loopback address (127.0.0.0/8, [::1])");
+}
 
-	/* Policy: defaults, then the file, then flags. */
-	if (policy_file != NULL && (r = provd_policy_load(policy_file, &srv.api.policy)) != SC_OK)
+/* Policy: the defaults, then the file (its failure returned), then the flags (bad: exit 2). */
+static sc_err load_policy(const struct options *o, struct provd_policy *pol)
+{
+	sc_err r;
+
+	provd_policy_defaults(pol);
+	if (o->policy_file != NULL && (r = provd_policy_load(o->policy_file, pol)) != SC_OK)
+		return r;
+	if (o->validity != NULL && (sc_parse_duration(o->validity, &pol->validity_s) != SC_OK))
+		sc_log_usage_die("--validity '%s': expected 90s 15m 12h 30d 1y", o->validity);
+	if (o->ttl != NULL && (sc_parse_duration(o->ttl, &pol->profile_ttl_s) != SC_OK))
+		sc_log_usage_die("--profile-ttl '%s': expected 90s 15m 12h 30d 1y", o->ttl);
+	if (o->rate != NULL && provd_policy_parse_rate(o->rate, pol) != SC_OK)
+		sc_log_usage_die("%s", sc_err_detail());
+	if (o->keygen)
+		pol->server_keygen = 1;
+	if (provd_policy_check(pol) != SC_OK)
+		sc_log_usage_die("%s", sc_err_detail());
+	return SC_OK;
+}
+
+/*
+ * Everything the server needs before it listens: the API (signer, roots, token, metrics), the
+ * TLS files, one registry connection per worker, the registry checked. Freed by main.
+ */
+static sc_err load_server(const struct options *o, struct server *srv, struct tls_pem *tls)
+{
+	sc_err r;
+
+	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
+	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
+	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)
+		return r;
+	if (!o->insecure &&
+	    (r = load_tls(o->tls_cert, o->tls_key, &tls->cert, &tls->key, &tls->key_len)) != SC_OK)
+		return r;
+	if (!o->insecure && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return sc_fail(
+		    SC_ERR_IO, "this libmicrohttpd has no TLS support; use a build with GnuTLS");
+	pthread_mutex_init(&srv->pool.lock, NULL);
+	pthread_cond_init(&srv->pool.freed, NULL);
+	for (long i = 0; i < o->threads; i++) {
+		if ((r = sc_reg_open(o->db, 1, &srv->pool.conns[i])) != SC_OK)
+			return r;
+		srv->pool.n++;
+	}
+	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did. */
+	return sc_reg_check(srv->pool.conns[0]);
+}
+
+/* Listen and serve (MHD's threads), then say so: the log line and the port file. */
+static sc_err start_serving(
+    const struct options *o, struct server *srv, const struct tls_pem *tls, struct MHD_Daemon **out)
+{
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)PROVD_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port;
+	const union MHD_DaemonInfo *info;
+	char num[16], desc[512];
+
+	if (o->addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (!o->insecure)
+		flags |= MHD_USE_TLS;
+	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&o->addr,
+	    /* One worker is MHD's own polling thread, not a pool of one. */
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)o->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, srv, MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
+	if (*out == NULL)
+		return sc_fail(SC_ERR_IO,
+		    "cannot listen on %s (address in use, or TLS setup failed)", o->listen);
+	info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
+	port = info != NULL ? info->port : 0;
+	provd_policy_describe(&srv->api.policy, desc, sizeof(desc));
+	sc_log("network %s: serving %s on port %u (%ld threads); %s", srv->api.network_id,
+	    o->insecure ? "plain HTTP" : "HTTPS", port, o->threads, desc);
+	if (o->port_file == NULL)
+		return SC_OK;
+	snprintf(num, sizeof(num), "%u\n", port);
+	return sc_file_write_atomic(o->port_file, num, strlen(num), 0644);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct server srv;
+	struct tls_pem tls = { NULL, NULL, 0 };
+	struct MHD_Daemon *d = NULL;
+	sigset_t sigs;
+	sc_err r;
+	int rc, sig = 0;
+
+	sc_log_init("selfcert-provd");
+	memset(&srv, 0, sizeof(srv));
+	parse_flags(argc, argv, &o);
+	if ((r = load_policy(&o, &srv.api.policy)) != SC_OK)
 		return fail(r);
-	if (validity != NULL && (sc_parse_duration(validity, &srv.api.policy.validity_s) != SC_OK))
-		die_usage("--validity '%s': expected 90s 15m 12h 30d 1y", validity);
-	if (ttl != NULL && (sc_parse_duration(ttl, &srv.api.policy.profile_ttl_s) != SC_OK))
-		die_usage("--profile-ttl '%s': expected 90s 15m 12h 30d 1y", ttl);
-	if (rate != NULL && provd_policy_parse_rate(rate, &srv.api.policy) != SC_OK)
-		die_usage("%s", sc_err_detail());
-	if (keygen)
-		srv.api.policy.server_keygen = 1;
-	if ((r = provd_policy_check(&srv.api.policy)) != SC_OK)
-		die_usage("%s", sc_err_detail());
-
 	/* jansson seeds its hash function on first use; do it here, before there are threads. */
 	json_object_seed(0);
-
-	/* Signals: block them here so every thread MHD starts inherits the mask; main waits for them. */
+	/* Signals: blocked here, so every thread MHD starts inherits the mask; main waits. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((r = provd_api_load(&srv.api, net_dir, mfr_root)) != SC_OK ||
-	    (admin != NULL && (r = provd_api_set_admin_token(&srv.api, admin)) != SC_OK) ||
-	    (r = provd_metrics_new(&srv.api.metrics)) != SC_OK) {
+	if ((r = load_server(&o, &srv, &tls)) != SC_OK ||
+	    (r = start_serving(&o, &srv, &tls, &d)) != SC_OK) {
 		rc = fail(r);
 		goto out;
 	}
-	if (!insecure && (r = load_tls(tls_cert, tls_key, &cert_pem, &key_pem, &key_len)) != SC_OK) {
-		rc = fail(r);
-		goto out;
-	}
-	if (!insecure && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		fprintf(stderr, "selfcert-provd: io: this libmicrohttpd has no TLS support; use a build with GnuTLS\n");
-		goto out;
-	}
-	pthread_mutex_init(&srv.pool.lock, NULL);
-	pthread_cond_init(&srv.pool.freed, NULL);
-	for (long i = 0; i < threads; i++) {
-		if ((r = sc_reg_open(db, 1, &srv.pool.conns[i])) != SC_OK) {
-			rc = fail(r);
-			goto out;
-		}
-		srv.pool.n++;
-	}
-	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did. */
-	if ((r = sc_reg_check(srv.pool.conns[0])) != SC_OK) {
-		rc = fail(r);
-		goto out;
-	}
-
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	if (!insecure)
-		flags |= MHD_USE_TLS;
-	{
-		struct MHD_OptionItem tls_opts[] = {
-			{ MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem },
-			{ MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem },
-			{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)PROVD_TLS_PRIORITIES },
-			{ MHD_OPTION_END, 0, NULL },
-		};
-		struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
-
-		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &srv,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &srv,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		    /* One worker is MHD's own polling thread, not a pool of one. */
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
-		    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv,
-		    MHD_OPTION_ARRAY, insecure ? no_opts : tls_opts,
-		    MHD_OPTION_END);
-	}
-	if (d == NULL) {
-		fprintf(stderr, "selfcert-provd: io: cannot listen on %s (address in use, or TLS setup failed)\n", listen_s);
-		goto out;
-	}
-	{
-		const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-		unsigned port = info != NULL ? info->port : 0;
-		char num[16];
-
-		provd_policy_describe(&srv.api.policy, desc, sizeof(desc));
-		fprintf(stderr, "selfcert-provd: network %s: serving %s on port %u (%ld threads); %s\n",
-		    srv.api.network_id, insecure ? "plain HTTP" : "HTTPS", port, threads, desc);
-		if (port_file != NULL) {
-			snprintf(num, sizeof(num), "%u\n", port);
-			if ((r = sc_file_write_atomic(port_file, num, strlen(num), 0644)) != SC_OK) {
-				rc = fail(r);
-				goto out;
-			}
-		}
-	}
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
-			break;
-	}
-	fprintf(stderr, "selfcert-provd: stopping\n");
+	while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
+		;
+	sc_log("stopping");
 	rc = 0;
 out:
 	if (d != NULL)
@@ -613,7 +698,7 @@ out:
 		sc_reg_close(srv.pool.conns[i]);
 	provd_metrics_free(srv.api.metrics);
 	provd_api_free(&srv.api);
-	OPENSSL_free(cert_pem);
-	sc_free_secret(key_pem, key_len);
+	OPENSSL_free(tls.cert);
+	sc_free_secret(tls.key, tls.key_len);
 	return rc;
 }

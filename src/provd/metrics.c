@@ -13,26 +13,31 @@
 #define STATUS_MIN 100
 #define STATUS_MAX 599
 #define N_STATUS (STATUS_MAX - STATUS_MIN + 1)
-#define RENDER_MAX (256 * 1024)  /* the exposition never grows past this */
+#define RENDER_MAX (256 * 1024) /* the exposition never grows past this */
 
 /* Latency buckets in seconds (upper bounds); +Inf is implicit. */
-static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+	5, 10 };
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 struct provd_metrics {
 	pthread_mutex_t lock;
 	uint64_t requests[PROVD_EP_COUNT][N_STATUS];
-	uint64_t hist[PROVD_EP_COUNT][N_BUCKETS + 1];  /* cumulative at render, per bucket here */
+	uint64_t hist[PROVD_EP_COUNT][N_BUCKETS + 1]; /* cumulative at render, per bucket here */
 	double hist_sum[PROVD_EP_COUNT];
 	uint64_t hist_count[PROVD_EP_COUNT];
 	uint64_t refusals[PROVD_E_COUNT];
-	uint64_t profiles[2];                          /* by enum sc_key_origin */
+	uint64_t profiles[2]; /* by enum sc_key_origin */
 	uint64_t certificates;
 };
 
 static const char *const endpoint_names[PROVD_EP_COUNT] = {
-	[PROVD_EP_HEALTHZ] = "healthz", [PROVD_EP_METRICS] = "metrics", [PROVD_EP_PROFILES] = "profiles",
-	[PROVD_EP_CERTIFICATES] = "certificates", [PROVD_EP_DEVICE] = "device", [PROVD_EP_REVOKE] = "revoke",
+	[PROVD_EP_HEALTHZ] = "healthz",
+	[PROVD_EP_METRICS] = "metrics",
+	[PROVD_EP_PROFILES] = "profiles",
+	[PROVD_EP_CERTIFICATES] = "certificates",
+	[PROVD_EP_DEVICE] = "device",
+	[PROVD_EP_REVOKE] = "revoke",
 	[PROVD_EP_OTHER] = "other",
 };
 
@@ -43,17 +48,22 @@ const char *provd_endpoint_name(enum provd_endpoint ep)
 
 sc_err provd_metrics_new(struct provd_metrics **out)
 {
-	struct provd_metrics *m = calloc(1, sizeof(*m));
+	struct provd_metrics *m = NULL;
+	sc_err r;
 
 	*out = NULL;
-	if (m == NULL)
+	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "metrics");
 	if (pthread_mutex_init(&m->lock, NULL) != 0) {
-		free(m);
-		return sc_fail(SC_ERR_INTERNAL, "metrics: mutex");
+		r = sc_fail(SC_ERR_INTERNAL, "metrics: mutex");
+		goto out;
 	}
 	*out = m;
-	return SC_OK;
+	m = NULL;
+	r = SC_OK;
+out:
+	free(m);
+	return r;
 }
 
 void provd_metrics_free(struct provd_metrics *m)
@@ -64,7 +74,8 @@ void provd_metrics_free(struct provd_metrics *m)
 	free(m);
 }
 
-void provd_metrics_request(struct provd_metrics *m, enum provd_endpoint ep, int status, double seconds)
+void provd_metrics_request(
+    struct provd_metrics *m, enum provd_endpoint ep, int status, double seconds)
 {
 	size_t b = 0;
 
@@ -157,60 +168,80 @@ static void put(struct text *t, const char *fmt, ...)
 	}
 }
 
-sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts *counts, char **out, size_t *len)
+sc_err provd_metrics_render(
+    struct provd_metrics *m, const struct sc_reg_counts *counts, char **out, size_t *len)
 {
 	struct text t = { NULL, 0, 8192, 0 };
 	struct provd_metrics *snap = NULL;
+	sc_err r;
 
 	*out = NULL;
 	*len = 0;
 	/* Copy under the lock, format outside it. */
 	if ((snap = malloc(sizeof(*snap))) == NULL || (t.p = malloc(t.cap)) == NULL) {
-		free(snap);
-		return sc_fail(SC_ERR_NOMEM, "metrics");
+		r = sc_fail(SC_ERR_NOMEM, "metrics");
+		goto out;
 	}
 	pthread_mutex_lock(&m->lock);
 	memcpy(snap, m, sizeof(*snap));
 	pthread_mutex_unlock(&m->lock);
 
-	put(&t, "# HELP selfcert_provd_profiles_issued_total Profiles signed and recorded, by key origin.\n"
+	put(&t,
+	    "# HELP selfcert_provd_profiles_issued_total Profiles signed and recorded, by key "
+	    "origin.\n"
 	    "# TYPE selfcert_provd_profiles_issued_total counter\n"
 	    "selfcert_provd_profiles_issued_total{origin=\"device\"} %llu\n"
 	    "selfcert_provd_profiles_issued_total{origin=\"server\"} %llu\n",
 	    (unsigned long long)snap->profiles[0], (unsigned long long)snap->profiles[1]);
-	put(&t, "# HELP selfcert_provd_certificates_registered_total Returned certificates verified and recorded.\n"
+	put(&t,
+	    "# HELP selfcert_provd_certificates_registered_total Returned certificates verified "
+	    "and recorded.\n"
 	    "# TYPE selfcert_provd_certificates_registered_total counter\n"
-	    "selfcert_provd_certificates_registered_total %llu\n", (unsigned long long)snap->certificates);
-	put(&t, "# HELP selfcert_provd_refusals_total Requests refused, by error code.\n"
+	    "selfcert_provd_certificates_registered_total %llu\n",
+	    (unsigned long long)snap->certificates);
+	put(&t,
+	    "# HELP selfcert_provd_refusals_total Requests refused, by error code.\n"
 	    "# TYPE selfcert_provd_refusals_total counter\n");
 	for (int c = 0; c < PROVD_E_COUNT; c++)
 		put(&t, "selfcert_provd_refusals_total{reason=\"%s\"} %llu\n", provd_code_name(c),
 		    (unsigned long long)snap->refusals[c]);
-	put(&t, "# HELP selfcert_provd_requests_total HTTP requests answered, by endpoint and status.\n"
+	put(&t,
+	    "# HELP selfcert_provd_requests_total HTTP requests answered, by endpoint and status.\n"
 	    "# TYPE selfcert_provd_requests_total counter\n");
 	for (int ep = 0; ep < PROVD_EP_COUNT; ep++)
 		for (int s = 0; s < N_STATUS; s++)
 			if (snap->requests[ep][s] != 0)
-				put(&t, "selfcert_provd_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
-				    endpoint_names[ep], s + STATUS_MIN, (unsigned long long)snap->requests[ep][s]);
-	put(&t, "# HELP selfcert_provd_request_duration_seconds Time from the request's end to the answer.\n"
+				put(&t,
+				    "selfcert_provd_requests_total{endpoint=\"%s\",status=\"%d\"} "
+				    "%llu\n",
+				    endpoint_names[ep], s + STATUS_MIN,
+				    (unsigned long long)snap->requests[ep][s]);
+	put(&t,
+	    "# HELP selfcert_provd_request_duration_seconds Time from the request's end to the "
+	    "answer.\n"
 	    "# TYPE selfcert_provd_request_duration_seconds histogram\n");
 	for (int ep = 0; ep < PROVD_EP_COUNT; ep++) {
 		uint64_t cum = 0;
 		for (size_t b = 0; b < N_BUCKETS; b++) {
 			cum += snap->hist[ep][b];
-			put(&t, "selfcert_provd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+			put(&t,
+			    "selfcert_provd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%"
+			    "g\"} %llu\n",
 			    endpoint_names[ep], buckets[b], (unsigned long long)cum);
 		}
 		cum += snap->hist[ep][N_BUCKETS];
-		put(&t, "selfcert_provd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n"
+		put(&t,
+		    "selfcert_provd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} "
+		    "%llu\n"
 		    "selfcert_provd_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n"
 		    "selfcert_provd_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
-		    endpoint_names[ep], (unsigned long long)cum, endpoint_names[ep], snap->hist_sum[ep],
-		    endpoint_names[ep], (unsigned long long)snap->hist_count[ep]);
+		    endpoint_names[ep], (unsigned long long)cum, endpoint_names[ep],
+		    snap->hist_sum[ep], endpoint_names[ep],
+		    (unsigned long long)snap->hist_count[ep]);
 	}
 	if (counts != NULL)
-		put(&t, "# HELP selfcert_provd_devices Devices in the registry, by status.\n"
+		put(&t,
+		    "# HELP selfcert_provd_devices Devices in the registry, by status.\n"
 		    "# TYPE selfcert_provd_devices gauge\n"
 		    "selfcert_provd_devices{status=\"active\"} %lld\n"
 		    "selfcert_provd_devices{status=\"revoked\"} %lld\n"
@@ -222,14 +253,19 @@ sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts 
 		    "# TYPE selfcert_provd_registry_certificates gauge\n"
 		    "selfcert_provd_registry_certificates %lld\n",
 		    (long long)counts->devices_active, (long long)counts->devices_revoked,
-		    (long long)counts->profiles_consumed, (long long)(counts->profiles - counts->profiles_consumed),
+		    (long long)counts->profiles_consumed,
+		    (long long)(counts->profiles - counts->profiles_consumed),
 		    (long long)counts->certificates);
-	free(snap);
 	if (t.failed) {
-		free(t.p);
-		return sc_fail(SC_ERR_NOMEM, "metrics: exposition over %d bytes", RENDER_MAX);
+		r = sc_fail(SC_ERR_NOMEM, "metrics: exposition over %d bytes", RENDER_MAX);
+		goto out;
 	}
 	*out = t.p;
 	*len = t.len;
-	return SC_OK;
+	t.p = NULL;
+	r = SC_OK;
+out:
+	free(snap);
+	free(t.p);
+	return r;
 }

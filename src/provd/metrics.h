@@ -32,7 +32,8 @@ sc_err provd_metrics_new(struct provd_metrics **out) SC_MUST_USE;
 void provd_metrics_free(struct provd_metrics *m);
 
 /* One finished request: its endpoint, HTTP status and wall time in seconds. */
-void provd_metrics_request(struct provd_metrics *m, enum provd_endpoint ep, int status, double seconds);
+void provd_metrics_request(struct provd_metrics *m, enum provd_endpoint ep, int status,
+    double seconds);
 /* A refusal, by the API's error code index (provd_api_code_name). */
 void provd_metrics_refusal(struct provd_metrics *m, int code);
 void provd_metrics_profile_issued(struct provd_metrics *m, enum sc_key_origin origin);

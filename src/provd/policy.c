@@ -35,10 +35,12 @@ void provd_policy_defaults(struct provd_policy *p)
 static sc_err get_duration(json_t *v, const char *key, int64_t *out)
 {
 	if (!json_is_string(v))
-		return sc_fail(SC_ERR_USAGE, "policy \"%s\": expected a duration string like \"30d\"", key);
+		return sc_fail(
+		    SC_ERR_USAGE, "policy \"%s\": expected a duration string like \"30d\"", key);
 	if (sc_parse_duration(json_string_value(v), out) != SC_OK || *out <= 0)
-		return sc_fail(SC_ERR_USAGE, "policy \"%s\": \"%.40s\" is not a duration (90s 15m 12h 30d 1y)",
-		    key, json_string_value(v));
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"%s\": \"%.40s\" is not a duration (90s 15m 12h 30d 1y)", key,
+		    json_string_value(v));
 	return SC_OK;
 }
 
@@ -56,13 +58,16 @@ static sc_err get_algorithms(json_t *v, struct provd_policy *p)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return sc_fail(SC_ERR_USAGE, "policy \"algorithms\": expected a non-empty array of names");
+		return sc_fail(
+		    SC_ERR_USAGE, "policy \"algorithms\": expected a non-empty array of names");
 	p->alg_mask = 0;
 	json_array_foreach(v, i, e) {
 		enum sc_alg a;
 		if (!json_is_string(e) || sc_alg_from_name(json_string_value(e), &a) != SC_OK)
-			return sc_fail(SC_ERR_USAGE, "policy \"algorithms\"[%zu]: not one of rsa2048 rsa3072 rsa4096 "
-			    "p256 p384 ed25519", i);
+			return sc_fail(SC_ERR_USAGE,
+			    "policy \"algorithms\"[%zu]: not one of rsa2048 rsa3072 rsa4096 "
+			    "p256 p384 ed25519",
+			    i);
 		p->alg_mask |= 1u << a;
 	}
 	return SC_OK;
@@ -74,7 +79,8 @@ static sc_err get_key_usage(json_t *v, struct provd_policy *p)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return sc_fail(SC_ERR_USAGE, "policy \"key_usage\": expected a non-empty array of names");
+		return sc_fail(
+		    SC_ERR_USAGE, "policy \"key_usage\": expected a non-empty array of names");
 	p->key_usage = 0;
 	json_array_foreach(v, i, e) {
 		unsigned bit = 0;
@@ -94,7 +100,8 @@ static sc_err get_eku(json_t *v, struct provd_policy *p)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) > SC_PROFILE_MAX_EKU)
-		return sc_fail(SC_ERR_USAGE, "policy \"eku\": expected an array of at most %d names or OIDs",
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"eku\": expected an array of at most %d names or OIDs",
 		    SC_PROFILE_MAX_EKU);
 	p->n_eku = 0;
 	json_array_foreach(v, i, e) {
@@ -102,10 +109,12 @@ static sc_err get_eku(json_t *v, struct provd_policy *p)
 		ASN1_OBJECT *o;
 
 		if (s == NULL || strlen(s) > PROVD_EKU_NAME_MAX)
-			return sc_fail(SC_ERR_USAGE, "policy \"eku\"[%zu]: expected a name or OID", i);
+			return sc_fail(
+			    SC_ERR_USAGE, "policy \"eku\"[%zu]: expected a name or OID", i);
 		/* Known now rather than when the first device asks. */
 		if ((o = OBJ_txt2obj(s, 0)) == NULL)
-			return sc_fail(SC_ERR_USAGE, "policy \"eku\"[%zu]: \"%s\" is not a known EKU name or OID", i, s);
+			return sc_fail(SC_ERR_USAGE,
+			    "policy \"eku\"[%zu]: \"%s\" is not a known EKU name or OID", i, s);
 		ASN1_OBJECT_free(o);
 		snprintf(p->eku[p->n_eku++], sizeof(p->eku[0]), "%s", s);
 	}
@@ -118,18 +127,22 @@ static sc_err get_rate(json_t *v, struct provd_policy *p)
 	json_t *e;
 
 	if (!json_is_object(v))
-		return sc_fail(SC_ERR_USAGE, "policy \"rate_limit\": expected {\"profiles\": N, \"window\": \"1h\"}");
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"rate_limit\": expected {\"profiles\": N, \"window\": \"1h\"}");
 	json_object_foreach(v, key, e) {
 		if (strcmp(key, "profiles") == 0) {
-			if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 1000000)
-				return sc_fail(SC_ERR_USAGE, "policy \"rate_limit\".\"profiles\": expected 0..1000000");
+			if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+			    json_integer_value(e) > 1000000)
+				return sc_fail(SC_ERR_USAGE,
+				    "policy \"rate_limit\".\"profiles\": expected 0..1000000");
 			p->rate.max = (uint32_t)json_integer_value(e);
 		} else if (strcmp(key, "window") == 0) {
 			sc_err r = get_duration(e, "rate_limit.window", &p->rate.window_s);
 			if (r != SC_OK)
 				return r;
 		} else {
-			return sc_fail(SC_ERR_USAGE, "policy \"rate_limit\": unknown key \"%.40s\"", key);
+			return sc_fail(
+			    SC_ERR_USAGE, "policy \"rate_limit\": unknown key \"%.40s\"", key);
 		}
 	}
 	return SC_OK;
@@ -137,7 +150,7 @@ static sc_err get_rate(json_t *v, struct provd_policy *p)
 
 sc_err provd_policy_load(const char *path, struct provd_policy *p)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	uint8_t *data = NULL;
 	size_t len;
 	json_error_t jerr;
@@ -163,8 +176,11 @@ sc_err provd_policy_load(const char *path, struct provd_policy *p)
 		else if (strcmp(key, "algorithms") == 0)
 			r = get_algorithms(v, p);
 		else if (strcmp(key, "default_algorithm") == 0)
-			r = json_is_string(v) && sc_alg_from_name(json_string_value(v), &p->default_alg) == SC_OK ?
-			    SC_OK : sc_fail(SC_ERR_USAGE, "policy \"default_algorithm\": not an algorithm name");
+			r = json_is_string(v) &&
+			        sc_alg_from_name(json_string_value(v), &p->default_alg) == SC_OK
+			    ? SC_OK
+			    : sc_fail(SC_ERR_USAGE,
+			          "policy \"default_algorithm\": not an algorithm name");
 		else if (strcmp(key, "server_keygen") == 0)
 			r = get_bool(v, key, &p->server_keygen);
 		else if (strcmp(key, "require_challenge") == 0)
@@ -174,8 +190,11 @@ sc_err provd_policy_load(const char *path, struct provd_policy *p)
 		else if (strcmp(key, "eku") == 0)
 			r = get_eku(v, p);
 		else if (strcmp(key, "cert_digest") == 0)
-			r = json_is_string(v) && sc_digest_from_name(json_string_value(v), &p->cert_digest) == SC_OK ?
-			    SC_OK : sc_fail(SC_ERR_USAGE, "policy \"cert_digest\": sha256, sha384 or sha512");
+			r = json_is_string(v) &&
+			        sc_digest_from_name(json_string_value(v), &p->cert_digest) == SC_OK
+			    ? SC_OK
+			    : sc_fail(
+			          SC_ERR_USAGE, "policy \"cert_digest\": sha256, sha384 or sha512");
 		else if (strcmp(key, "rate_limit") == 0)
 			r = get_rate(v, p);
 		else
@@ -201,7 +220,8 @@ sc_err provd_policy_parse_rate(const char *s, struct provd_policy *p)
 	n = strtoul(s, &end, 10);
 	if (errno != 0 || end == s || *end != '/' || n > 1000000 ||
 	    sc_parse_duration(end + 1, &p->rate.window_s) != SC_OK || p->rate.window_s <= 0)
-		return sc_fail(SC_ERR_USAGE, "--rate-limit '%s': expected N/DUR, e.g. 10/1h (0/1h: no limit)", s);
+		return sc_fail(SC_ERR_USAGE,
+		    "--rate-limit '%s': expected N/DUR, e.g. 10/1h (0/1h: no limit)", s);
 	p->rate.max = (uint32_t)n;
 	return SC_OK;
 }
@@ -209,7 +229,8 @@ sc_err provd_policy_parse_rate(const char *s, struct provd_policy *p)
 sc_err provd_policy_check(const struct provd_policy *p)
 {
 	if (!(p->alg_mask & (1u << p->default_alg)))
-		return sc_fail(SC_ERR_USAGE, "policy: the default algorithm %s is not among the allowed ones",
+		return sc_fail(SC_ERR_USAGE,
+		    "policy: the default algorithm %s is not among the allowed ones",
 		    sc_alg_name(p->default_alg));
 	if (p->validity_s < 60 || p->validity_s > PROVD_MAX_VALIDITY_S)
 		return sc_fail(SC_ERR_USAGE, "policy: validity %llds: from 60s to 5y",
@@ -242,9 +263,12 @@ void provd_policy_describe(const struct provd_policy *p, char *out, size_t out_l
 	    (long long)p->validity_s, (long long)p->profile_ttl_s);
 	for (int a = 1; a <= SC_ALG_MAX && n < out_len; a++)
 		if (p->alg_mask & (1u << a))
-			n += (size_t)snprintf(out + n, out_len - n, " %s", sc_alg_name((enum sc_alg)a));
+			n += (size_t)snprintf(
+			    out + n, out_len - n, " %s", sc_alg_name((enum sc_alg)a));
 	if (n < out_len)
-		snprintf(out + n, out_len - n, " (default %s), server keygen %s, challenge %s, rate %u/%llds",
+		snprintf(out + n, out_len - n,
+		    " (default %s), server keygen %s, challenge %s, rate %u/%llds",
 		    sc_alg_name(p->default_alg), p->server_keygen ? "allowed" : "off",
-		    p->require_challenge ? "required" : "optional", p->rate.max, (long long)p->rate.window_s);
+		    p->require_challenge ? "required" : "optional", p->rate.max,
+		    (long long)p->rate.window_s);
 }

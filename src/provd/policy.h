@@ -15,9 +15,9 @@
 
 #define PROVD_POLICY_FILE_MAX 16384           /* a policy file larger than this is refused */
 #define PROVD_EKU_NAME_MAX 64
-#define PROVD_MAX_VALIDITY_S (5LL * 365 * 86400) /* no leaf longer than five years, whatever asked */
+#define PROVD_MAX_VALIDITY_S (5LL * 365 * 86400) /* no leaf longer than five years */
 #define PROVD_MAX_PROFILE_TTL_S (7LL * 86400)
-#define PROVD_CLOCK_SKEW_S 60                 /* notBefore this far in the past (relying parties' clocks) */
+#define PROVD_CLOCK_SKEW_S 60                 /* notBefore this far back (others' clocks) */
 
 struct provd_policy {
 	int64_t validity_s;         /* default 30d */

@@ -12,7 +12,7 @@ _Static_assert(SC_PROFILE_DIGEST_LEN == PROVD_LRU_KEY_LEN, "a profile's digest i
 
 struct kept {
 	struct sc_profile *p;
-	int refs;                      /* the table's (while listed) and the users'; under the lru's lock */
+	int refs; /* the table's (while listed) and the users'; under the lru's lock */
 };
 
 struct provd_profcache {
@@ -38,7 +38,7 @@ static void kept_unref(void *value)
 
 sc_err provd_profcache_new(size_t max, struct provd_profcache **out)
 {
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 	struct provd_profcache *c = NULL;
 
 	*out = NULL;
@@ -47,7 +47,8 @@ sc_err provd_profcache_new(size_t max, struct provd_profcache **out)
 		goto out;
 	}
 	/* checks max: "profile cache: %zu entries, expected 1..%d" */
-	if ((r = provd_lru_new("profile cache", max, PROVD_PROFCACHE_MAX, kept_ref, kept_unref, &c->lru)) != SC_OK)
+	if ((r = provd_lru_new("profile cache", max, PROVD_PROFCACHE_MAX, kept_ref, kept_unref,
+	         &c->lru)) != SC_OK)
 		goto out;
 	*out = c;
 	c = NULL;
@@ -76,14 +77,15 @@ sc_err provd_profcache_put(struct provd_profcache *c, struct sc_profile *p)
 		return sc_fail(SC_ERR_USAGE, "profile cache: nothing to keep");
 	sc_profile_get_info(p, &info);
 	if (!info.signed_ || info.origin != SC_KEY_DEVICE_GENERATED)
-		return sc_fail(SC_ERR_USAGE, "profile cache: only signed, device-generated profiles are kept");
+		return sc_fail(
+		    SC_ERR_USAGE, "profile cache: only signed, device-generated profiles are kept");
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "profile cache");
 	k->p = p;
-	k->refs = 1;                   /* the table's */
+	k->refs = 1; /* the table's */
 	/* the same bytes signed twice cannot happen; keep the newer */
 	if ((r = provd_lru_insert(c->lru, info.digest, k, PROVD_LRU_REPLACE_OLD)) != SC_OK)
-		free(k);               /* p is still the caller's */
+		free(k); /* p is still the caller's */
 	return r;
 }
 
@@ -100,7 +102,7 @@ sc_err provd_profcache_get(struct provd_profcache *c, const uint8_t *der, size_t
 		return SC_ERR_NOT_FOUND;
 	if ((r = provd_lru_digest(c->lru, der, len, key)) != SC_OK)
 		return r;
-	/* A hit does not make the entry newer: a profile is asked for once, by its certificate request. */
+	/* A hit does not make the entry newer: a profile is asked for once, by its certificate. */
 	if ((k = provd_lru_find(c->lru, key, PROVD_LRU_KEEP_ORDER)) == NULL)
 		return SC_ERR_NOT_FOUND;
 	*out = k->p;
@@ -116,7 +118,8 @@ void provd_profcache_release(struct provd_profcache *c, struct provd_profref *re
 	provd_lru_release(c->lru, ref);
 }
 
-void provd_profcache_counts(struct provd_profcache *c, uint64_t *hits, uint64_t *misses, size_t *entries)
+void provd_profcache_counts(
+    struct provd_profcache *c, uint64_t *hits, uint64_t *misses, size_t *entries)
 {
 	struct provd_lru_stats st;
 

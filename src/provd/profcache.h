@@ -20,8 +20,9 @@
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
 
-#define PROVD_PROFCACHE_DEFAULT 128    /* profiles (~5 KiB each) awaiting their certificate: several times
-                                          the devices in flight with 32 clients */
+/* Profiles (~5 KiB each) awaiting their certificate: several times the devices in flight with
+ * 32 clients. */
+#define PROVD_PROFCACHE_DEFAULT 128
 #define PROVD_PROFCACHE_MAX 100000
 
 struct provd_profcache;
@@ -43,8 +44,10 @@ struct provd_profref;                  /* one use of a kept profile */
  */
 sc_err provd_profcache_get(struct provd_profcache *c, const uint8_t *der, size_t len,
     const struct sc_profile **out, struct provd_profref **ref) SC_MUST_USE;
-void provd_profcache_release(struct provd_profcache *c, struct provd_profref *ref);   /* ref may be NULL */
+/* ref may be NULL. */
+void provd_profcache_release(struct provd_profcache *c, struct provd_profref *ref);
 
-void provd_profcache_counts(struct provd_profcache *c, uint64_t *hits, uint64_t *misses, size_t *entries);
+void provd_profcache_counts(struct provd_profcache *c, uint64_t *hits, uint64_t *misses,
+    size_t *entries);
 
 #endif

@@ -25,6 +25,7 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "api.h"
+#include "json.h"
 #include "text.h"
 #include "util.h"
 #include "testutil.h"
@@ -344,16 +345,43 @@ static char *cert_body(X509 *leaf, int as_b64)
 
 static void test_error_table(void **state)
 {
+	size_t n;
+	const struct provd_apierr *t = provd_apierr_table(&n);
+	int reached[PROVD_E_COUNT] = { 0 };
+
 	(void)state;
 	for (int i = 0; i < PROVD_E_COUNT; i++) {
-		int st = provd_code_status(i);
 		assert_true(strcmp(provd_code_name(i), "internal") != 0 || i == PROVD_E_INTERNAL);
-		assert_true(st >= 400 && st <= 599);
 		for (int k = 0; k < i; k++)
 			assert_string_not_equal(provd_code_name(i), provd_code_name(k));
 	}
 	assert_string_equal(provd_code_name(-1), "internal");
 	assert_string_equal(provd_code_name(PROVD_E_COUNT), "internal");
+	/* The table: every row an error status, no sc_err twice, every code reachable. */
+	for (size_t i = 0; i < n; i++) {
+		assert_true(t[i].status >= 400 && t[i].status <= 599);
+		assert_true((int)t[i].code >= 0 && t[i].code < PROVD_E_COUNT);
+		assert_ptr_equal(provd_apierr_find(t[i].err), &t[i]);
+		reached[t[i].code] = 1;
+	}
+	for (int i = 0; i < PROVD_E_COUNT; i++)
+		if (!reached[i])
+			fail_msg("API code %s has no row in apierr.c", provd_code_name(i));
+	/* The registry's refusals answer with the names they have as sc_err. */
+	{
+		static const sc_err refusals[] = { SC_ERR_UNKNOWN_DEVICE, SC_ERR_REVOKED, SC_ERR_RATE_LIMITED,
+			SC_ERR_REPLAY, SC_ERR_PROFILE_UNKNOWN, SC_ERR_PROFILE_CONSUMED, SC_ERR_DEVICE_MISMATCH };
+		for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+			assert_non_null(provd_apierr_find(refusals[i]));
+			assert_string_equal(provd_code_name(provd_apierr_find(refusals[i])->code), sc_err_name(refusals[i]));
+			assert_int_equal(provd_registry_err(refusals[i]), refusals[i]);
+		}
+	}
+	/* A busy registry is unavailable; anything else it says is our bug. */
+	assert_int_equal(provd_registry_err(SC_ERR_IO), SC_ERR_IO);
+	assert_int_equal(provd_registry_err(SC_ERR_STORE_DAMAGED), SC_ERR_INTERNAL);
+	assert_null(provd_apierr_find(SC_ERR_STORE_DAMAGED));
+	assert_int_equal(provd_apierr_find(SC_ERR_RATE_LIMITED)->flags, PROVD_AE_RETRY_AFTER);
 }
 
 static void test_base64(void **state)
@@ -401,13 +429,38 @@ static void test_routes(void **state)
 	call("GET", "/nope", NULL, NULL, 0, NULL, &resp);
 	json_decref(expect(&resp, 404, "not-found", "unknown path"));
 	call("DELETE", "/healthz", NULL, NULL, 0, NULL, &resp);
-	assert_int_equal(resp.allow_get, 1);
+	assert_string_equal(resp.allow, "GET");
 	json_decref(expect(&resp, 405, "method-not-allowed", "DELETE /healthz"));
 	call("GET", "/v1/profiles", NULL, NULL, 0, NULL, &resp);
-	assert_int_equal(resp.allow_post, 1);
+	assert_string_equal(resp.allow, "POST");
 	json_decref(expect(&resp, 405, "method-not-allowed", "GET /v1/profiles"));
 	call("PUT", "/v1/devices/DEV-A", NULL, NULL, 0, NULL, &resp);
+	assert_string_equal(resp.allow, "GET");
 	json_decref(expect(&resp, 405, "method-not-allowed", "PUT device"));
+	/* A revoke path with another method: the device status's Allow, as before the table. */
+	call("PUT", "/v1/devices/DEV-A/revoke", NULL, NULL, 0, NULL, &resp);
+	assert_string_equal(resp.allow, "GET");
+	assert_int_equal(resp.endpoint, PROVD_EP_DEVICE);
+	json_decref(expect(&resp, 405, "method-not-allowed", "PUT revoke"));
+	call("POST", "/v1/devices/DEV-A", NULL, NULL, 0, NULL, &resp);
+	assert_string_equal(resp.allow, "GET");
+	json_decref(expect(&resp, 405, "method-not-allowed", "POST device"));
+	/* Nothing after the prefix, or more than any device ID and suffix: no such endpoint. */
+	call("GET", "/v1/devices/", NULL, NULL, 0, NULL, &resp);
+	assert_null(resp.allow);
+	json_decref(expect(&resp, 404, "not-found", "devices prefix alone"));
+	{
+		char path[160];
+		snprintf(path, sizeof(path), "/v1/devices/%0*d", 73, 0);
+		call("GET", path, NULL, NULL, 0, NULL, &resp);
+		assert_int_equal(resp.endpoint, PROVD_EP_OTHER);
+		json_decref(expect(&resp, 404, "not-found", "device ID too long"));
+		snprintf(path, sizeof(path), "/v1/devices/%0*d", 72, 0);
+		call("GET", path, NULL, NULL, 0, NULL, &resp);
+		json_decref(expect(&resp, 400, "bad-value", "device ID of 72"));
+	}
+	call("POST", "/healthz/", NULL, NULL, 0, NULL, &resp);
+	json_decref(expect(&resp, 404, "not-found", "exact paths only"));
 	call("GET", "/healthz", NULL, NULL, 0, NULL, &resp);
 	j = expect(&resp, 200, NULL, "healthz");
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");

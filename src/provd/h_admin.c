@@ -1,0 +1,131 @@
+/*
+ * h_admin.c — the status and operator endpoints: health, metrics, a device's status, revoking
+ * a device, and the operator's bearer token that guards revocation.
+ */
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include "handlers.h"
+#include "json.h"
+#include "respond.h"
+
+sc_err provd_admin_check(const struct provd_api *api, const char *a)
+{
+	uint8_t h[32];
+	size_t n;
+
+	if (!api->admin_enabled)
+		return sc_fail(PROVD_ERR_ADMIN_DISABLED,
+		    "operator endpoints are off (start the server with "
+		    "--admin-token-file)");
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0 || (n = strlen(a + 7)) == 0 ||
+	    n > PROVD_ADMIN_TOKEN_MAX)
+		return sc_fail(PROVD_ERR_UNAUTHORIZED,
+		    "operator endpoint: send Authorization: Bearer <token>");
+	/* Compare digests in constant time: neither the token nor its length leaks. */
+	if (!EVP_Digest(a + 7, n, h, NULL, EVP_sha256(), NULL) ||
+	    CRYPTO_memcmp(h, api->admin_token_hash, sizeof(h)) != 0)
+		return sc_fail(PROVD_ERR_UNAUTHORIZED, "operator endpoint: wrong bearer token");
+	return SC_OK;
+}
+
+/* The newest certificate of d as a JSON object, or JSON null. */
+static json_t *newest_cert(const struct sc_reg_device *d)
+{
+	char t_nb[32], t_na[32], t_reg[32];
+
+	if (!d->has_cert)
+		return json_null();
+	provd_time_str(d->cert_not_before, t_nb, sizeof(t_nb));
+	provd_time_str(d->cert_not_after, t_na, sizeof(t_na));
+	provd_time_str(d->cert_registered_at, t_reg, sizeof(t_reg));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial", d->cert_serial, "fingerprint",
+	    d->cert_fpr, "profile_id", d->cert_profile_id, "not_before", t_nb, "not_after", t_na,
+	    "registered_at", t_reg);
+}
+
+/* GET /v1/devices/{id}. */
+sc_err provd_h_device(const struct provd_ctx *ctx, struct provd_response *resp)
+{
+	struct sc_reg_device d;
+	char t_c[32], t_r[32];
+	json_t *j, *cert;
+	sc_err r;
+
+	if ((r = sc_reg_device_get(ctx->reg, ctx->device_id, &d)) != SC_OK) {
+		if (r == SC_ERR_NOT_FOUND)
+			return sc_fail(
+			    SC_ERR_NOT_FOUND, "device %s is not registered", ctx->device_id);
+		return provd_registry_err(r);
+	}
+	provd_time_str(d.created_at, t_c, sizeof(t_c));
+	cert = newest_cert(&d);
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "device_id", d.device_id, "status",
+	    sc_reg_dev_status_name(d.status), "activated_at", t_c, "profiles_issued",
+	    (json_int_t)d.n_profiles, "certificates_registered", (json_int_t)d.n_certs,
+	    "certificate", cert != NULL ? cert : json_null());
+	if (j != NULL && d.status == SC_REG_DEV_REVOKED) {
+		provd_time_str(d.revoked_at, t_r, sizeof(t_r));
+		json_object_set_new(j, "revoked_at", json_string(t_r));
+		json_object_set_new(j, "revocation_reason", json_string(d.revoke_reason));
+	}
+	provd_respond_json(resp, 200, j);
+	return SC_OK;
+}
+
+/* POST /v1/devices/{id}/revoke (operator; the gate checked the token). */
+sc_err provd_h_revoke(const struct provd_ctx *ctx, struct provd_response *resp)
+{
+	const char *reason = NULL;
+	char actor[SC_REG_ACTOR_MAX];
+	int already = 0;
+	sc_err r;
+
+	if (ctx->body != NULL &&
+	    (r = provd_json_string(ctx->body, "reason", 0, SC_REG_NOTE_MAX, &reason, NULL)) !=
+	        SC_OK)
+		return r;
+	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+	if ((r = sc_reg_device_revoke(ctx->reg, ctx->device_id, reason, actor, (int64_t)time(NULL),
+	         &already)) != SC_OK) {
+		if (r == SC_ERR_NOT_FOUND)
+			return sc_fail(
+			    SC_ERR_NOT_FOUND, "device %s is not registered", ctx->device_id);
+		return provd_registry_err(r);
+	}
+	provd_respond_json(resp, 200,
+	    json_pack("{s:s, s:s, s:b}", "device_id", ctx->device_id, "status", "revoked",
+	        "already_revoked", already));
+	provd_log_add(resp, "revoked%s", already ? " (already)" : "");
+	return SC_OK;
+}
+
+/* GET /healthz: 200 when the registry answers with the schema this program knows. */
+sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
+{
+	int v = sc_reg_schema_version(ctx->reg);
+
+	if (v != SC_REG_SCHEMA_VERSION)
+		return sc_fail(SC_ERR_IO, "registry not usable (schema %d)", v);
+	provd_respond_json(resp, 200,
+	    json_pack("{s:s, s:s, s:i}", "status", "ok", "network_id", ctx->api->network_id,
+	        "schema", v));
+	return SC_OK;
+}
+
+/* GET /metrics: the Prometheus exposition, the registry's gauges when it answers. */
+sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
+{
+	struct sc_reg_counts counts;
+	int have = sc_reg_counts(ctx->reg, &counts) == SC_OK;
+
+	if (ctx->api->metrics == NULL ||
+	    provd_metrics_render(
+	        ctx->api->metrics, have ? &counts : NULL, &resp->body, &resp->body_len) != SC_OK)
+		return sc_fail(SC_ERR_INTERNAL, "metrics: %s", sc_err_detail());
+	resp->status = 200;
+	resp->content_type = PROVD_METRICS_TYPE;
+	return SC_OK;
+}

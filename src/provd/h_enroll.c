@@ -1,0 +1,605 @@
+/*
+ * h_enroll.c — the device endpoints. POST /v1/profiles checks the device and signs and records a
+ * profile; POST /v1/certificates verifies and records the certificate an SP issued under one.
+ * Each runs in phases, one function each, in the order docs/API.md states the checks: parse,
+ * policy, device, registry pre-check, build and sign, record, answer.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <selfcert/alg.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include <selfcert/verify.h>
+#include "handlers.h"
+#include "json.h"
+#include "respond.h"
+#include "text.h"
+#include "util.h"
+
+static int64_t asn1_time(const ASN1_TIME *t)
+{
+	time_t v = 0;
+
+	if (sc_asn1_time_to_time_t(t, &v) != SC_OK)
+		return 0;
+	return (int64_t)v;
+}
+
+/* ---- the device: its CA and KEK certificates reach the manufacturer root together ---- */
+
+/* Path validation of cert to the manufacturer root with the untrusted intermediates. */
+static sc_err verify_path(const struct provd_api *api, X509 *cert, STACK_OF(X509) *untrusted,
+    const char *what, STACK_OF(X509) **path)
+{
+	X509_STORE *own = NULL, *store = api->mfr_store;
+	X509_STORE_CTX *ctx = NULL;
+	sc_err r;
+
+	*path = NULL;
+	/* The store built at load (read-only, shared by the workers); one of our own otherwise. */
+	if (store == NULL &&
+	    ((store = own = X509_STORE_new()) == NULL || !X509_STORE_add_cert(own, api->mfr_root)))
+		store = NULL;
+	if (store == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
+	    sc_sig_cache_attach(ctx, api->sigs) != SC_OK) {
+		r = sc_fail(SC_ERR_INTERNAL, "cannot set up path validation");
+		goto out;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		int e = X509_STORE_CTX_get_error(ctx);
+		r = sc_fail(SC_ERR_CHAIN,
+		    "%s does not chain to the manufacturer root: %s (depth %d)", what,
+		    X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
+		goto out;
+	}
+	if ((*path = X509_STORE_CTX_get1_chain(ctx)) == NULL) {
+		r = sc_fail(SC_ERR_INTERNAL, "cannot read the verified chain");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(own);
+	return r;
+}
+
+/*
+ * chain[0] is a device CA (CA, keyCertSign, serialNumber) that chains to the manufacturer root
+ * through chain[1..]; the KEK has the same serialNumber, is not a CA, and was issued by the very
+ * same manufacturer CA. device_id gets the ID.
+ */
+static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X509 *kex,
+    char *device_id, size_t id_len, struct provd_response *resp)
+{
+	X509 *devca = sk_X509_value(chain, 0);
+	STACK_OF(X509) *untrusted = NULL, *ca_path = NULL, *kex_path = NULL;
+	char kex_id[SC_DEVICE_ID_MAX + 1];
+	sc_err r;
+
+	if (X509_check_ca(devca) <= 0 || !(X509_get_key_usage(devca) & KU_KEY_CERT_SIGN) ||
+	    sc_cert_device_id(devca, device_id, id_len) != SC_OK || !sc_device_id_valid(device_id))
+		return sc_fail(PROVD_ERR_NOT_DEVICE_CA,
+		    "\"chain\": the first certificate is not a device CA "
+		    "(CA with keyCertSign and a serialNumber device ID)");
+	provd_log_add(resp, "device=%s", device_id);
+	if ((untrusted = sk_X509_dup(chain)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	(void)sk_X509_shift(untrusted);
+	if ((r = verify_path(api, devca, untrusted, "the device CA", &ca_path)) != SC_OK)
+		goto out;
+	if (sc_cert_device_id(kex, kex_id, sizeof(kex_id)) != SC_OK ||
+	    strcmp(kex_id, device_id) != 0) {
+		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
+		    "\"kex\" is not device %s's key-exchange certificate "
+		    "(subject serialNumber differs)",
+		    device_id);
+		goto out;
+	}
+	if (X509_check_ca(kex) != 0) {
+		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
+		    "\"kex\" is a CA certificate, not a key-exchange certificate");
+		goto out;
+	}
+	if ((r = verify_path(api, kex, untrusted, "the KEK certificate", &kex_path)) != SC_OK)
+		goto out;
+	/* [0] is the certificate itself, [1] its issuer: the same manufacturer CA for both. */
+	if (sk_X509_num(ca_path) < 2 || sk_X509_num(kex_path) < 2 ||
+	    X509_cmp(sk_X509_value(ca_path, 1), sk_X509_value(kex_path, 1)) != 0) {
+		r = sc_fail(
+		    PROVD_ERR_KEK_MISMATCH, "\"kex\" was issued by another CA than the device CA");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	sk_X509_free(untrusted);
+	sk_X509_pop_free(ca_path, X509_free);
+	sk_X509_pop_free(kex_path, X509_free);
+	ERR_clear_error();
+	return r;
+}
+
+/* ---- POST /v1/profiles ---- */
+
+/* A profile request through its phases; profile_req_clear frees what it owns. */
+struct profile_req {
+	STACK_OF(X509) *chain;     /* the device CA first, then its issuers */
+	STACK_OF(X509) *kexs;      /* the KEK certificate (one) */
+	const char *challenge_hex; /* NULL: none sent (borrowed from the body) */
+	uint8_t challenge[SC_CHALLENGE_MAX];
+	size_t challenge_len;
+	enum sc_alg alg;
+	int server_keygen;
+	char device_id[SC_DEVICE_ID_MAX + 1];
+	struct sc_profile *p; /* built and signed */
+	uint8_t *der;         /* its DER */
+	size_t der_len;
+	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
+};
+
+static void profile_req_clear(struct profile_req *pr)
+{
+	sc_profile_free(pr->p);
+	OPENSSL_free(pr->der);
+	sk_X509_pop_free(pr->chain, X509_free);
+	sk_X509_pop_free(pr->kexs, X509_free);
+	memset(pr, 0, sizeof(*pr));
+}
+
+/* Every field's type and form first, then its meaning. */
+static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
+{
+	const char *alg_name = NULL;
+	json_t *v;
+	sc_err r;
+
+	if ((r = provd_json_string(ctx->body, "challenge", 0, SC_REG_CHALLENGE_HEX_MAX,
+	         &pr->challenge_hex, NULL)) != SC_OK ||
+	    (r = provd_json_string(ctx->body, "alg", 0, 16, &alg_name, NULL)) != SC_OK)
+		return r;
+	if ((v = json_object_get(ctx->body, "server_keygen")) != NULL) {
+		if (!json_is_boolean(v))
+			return sc_fail(
+			    PROVD_ERR_WRONG_TYPE, "field \"server_keygen\" must be true or false");
+		pr->server_keygen = json_is_true(v);
+	}
+	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "chain", 1, &pr->chain)) != SC_OK ||
+	    (r = provd_json_certs(ctx->api->certs, ctx->body, "kex", 0, &pr->kexs)) != SC_OK)
+		return r;
+	if (pr->challenge_hex != NULL) {
+		if (sc_unhex(pr->challenge_hex, pr->challenge, sizeof(pr->challenge),
+		        &pr->challenge_len) != SC_OK)
+			return sc_fail(PROVD_ERR_BAD_HEX, "field \"challenge\": not hex");
+		if (pr->challenge_len < SC_CHALLENGE_MIN)
+			return sc_fail(PROVD_ERR_BAD_VALUE,
+			    "field \"challenge\": %zu bytes, expected %d..%d", pr->challenge_len,
+			    SC_CHALLENGE_MIN, SC_CHALLENGE_MAX);
+		/* Lower case: "AB" and "ab" are the same challenge to the replay check. */
+		sc_hex(pr->challenge, pr->challenge_len, pr->rec.challenge);
+	}
+	if (alg_name != NULL && sc_alg_from_name(alg_name, &pr->alg) != SC_OK)
+		return sc_fail(PROVD_ERR_BAD_VALUE,
+		    "field \"alg\": \"%s\" is not rsa2048 rsa3072 rsa4096 p256 "
+		    "p384 ed25519",
+		    alg_name);
+	return SC_OK;
+}
+
+static sc_err profile_policy(const struct provd_api *api, const struct profile_req *pr)
+{
+	const struct provd_policy *pol = &api->policy;
+
+	if (!(pol->alg_mask & (1u << pr->alg)))
+		return sc_fail(SC_ERR_ALGORITHM, "algorithm %s is not allowed on network %s",
+		    sc_alg_name(pr->alg), api->network_id);
+	if (pr->server_keygen && !pol->server_keygen)
+		return sc_fail(PROVD_ERR_POLICY, "server key generation is off on network %s",
+		    api->network_id);
+	if (pr->challenge_hex == NULL && pol->require_challenge)
+		return sc_fail(PROVD_ERR_POLICY,
+		    "network %s requires an SP challenge (field \"challenge\")", api->network_id);
+	return SC_OK;
+}
+
+static sc_err profile_device(
+    const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
+{
+	X509 *kex = sk_X509_value(pr->kexs, 0);
+	sc_err r;
+
+	if ((r = check_device(api, pr->chain, kex, pr->device_id, sizeof(pr->device_id), resp)) !=
+	    SC_OK)
+		return r;
+	if (pr->server_keygen && EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_RSA &&
+	    EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_EC)
+		return sc_fail(PROVD_ERR_KEK_MISMATCH,
+		    "\"kex\": server key generation needs an RSA or EC KEK");
+	return SC_OK;
+}
+
+/* The profile's parameters from the policy and the device CA (no key yet). */
+static sc_err profile_params(const struct provd_api *api, const struct profile_req *pr, int64_t now,
+    struct sc_profile_params *pp, const char **eku)
+{
+	const struct provd_policy *pol = &api->policy;
+	X509 *devca = sk_X509_value(pr->chain, 0);
+	int64_t dev_nb = asn1_time(X509_get0_notBefore(devca)),
+	        dev_na = asn1_time(X509_get0_notAfter(devca));
+
+	if (dev_na <= now + PROVD_CLOCK_SKEW_S)
+		return sc_fail(PROVD_ERR_POLICY,
+		    "device %s's CA certificate expires too soon for a leaf", pr->device_id);
+	/* The leaf's validity: from now (less the skew) for the policy's lifetime, in the CSK's. */
+	pp->not_before = (time_t)(now - PROVD_CLOCK_SKEW_S > dev_nb ? now - PROVD_CLOCK_SKEW_S
+	                                                            : dev_nb);
+	pp->not_after = (time_t)(now + pol->validity_s < dev_na ? now + pol->validity_s : dev_na);
+	pp->network_id = api->network_id;
+	pp->device_id = pr->device_id;
+	pp->challenge = pr->challenge_len > 0 ? pr->challenge : NULL;
+	pp->challenge_len = pr->challenge_len;
+	pp->profile_not_after = (time_t)(now + pol->profile_ttl_s);
+	pp->cert_digest = pol->cert_digest;
+	pp->key_usage = provd_policy_key_usage_for(pol, pr->alg);
+	for (size_t i = 0; i < pol->n_eku; i++)
+		eku[i] = pol->eku[i];
+	eku[pol->n_eku] = NULL;
+	pp->eku = pol->n_eku > 0 ? eku : NULL;
+	return SC_OK;
+}
+
+/* Build and sign the profile: pr->p, pr->der, and the registry row's ID and times. */
+static sc_err profile_build(const struct provd_api *api, struct profile_req *pr, int64_t now)
+{
+	const char *eku[SC_PROFILE_MAX_EKU + 1];
+	struct sc_profile_params pp;
+	struct sc_profile_info info;
+	EVP_PKEY *server_key = NULL;
+	sc_err r;
+
+	memset(&pp, 0, sizeof(pp));
+	if ((r = profile_params(api, pr, now, &pp, eku)) != SC_OK)
+		goto out;
+	if (pr->server_keygen) {
+		/* Made here, encrypted to the KEK by sc_profile_create, wiped right after. */
+		if ((r = sc_alg_keygen(pr->alg, &server_key)) != SC_OK) {
+			r = sc_fail(SC_ERR_INTERNAL, "key generation: %s", sc_err_detail());
+			goto out;
+		}
+		pp.supplied_key = server_key;
+		pp.kek_cert = sk_X509_value(pr->kexs, 0);
+	} else {
+		pp.generate_alg = pr->alg;
+	}
+	r = sc_profile_create(&pp, &pr->p);
+	EVP_PKEY_free(server_key);
+	server_key = NULL;
+	pp.supplied_key = NULL;
+	if (r != SC_OK) {
+		r = sc_fail(r == SC_ERR_USAGE ? PROVD_ERR_BAD_VALUE : SC_ERR_INTERNAL,
+		    "profile: %s", sc_err_detail());
+		goto out;
+	}
+	if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) != SC_OK ||
+	    (r = sc_profile_encode(pr->p, &pr->der, &pr->der_len)) != SC_OK) {
+		r = sc_fail(SC_ERR_INTERNAL, "signing the profile: %s", sc_err_detail());
+		goto out;
+	}
+	sc_profile_get_info(pr->p, &info);
+	sc_hex(info.id, SC_PROFILE_ID_LEN, pr->rec.profile_id);
+	pr->rec.not_before = (int64_t)pp.not_before;
+	pr->rec.not_after = (int64_t)pp.not_after;
+	pr->rec.profile_not_after = (int64_t)pp.profile_not_after;
+	r = SC_OK;
+out:
+	EVP_PKEY_free(server_key);
+	OPENSSL_cleanse(&pp, sizeof(pp));
+	return r;
+}
+
+/* Record it: the registry checks device, rate and challenge again inside its transaction. */
+static sc_err profile_record(
+    const struct provd_ctx *ctx, struct profile_req *pr, int64_t now, struct provd_response *resp)
+{
+	BIO *pem = NULL;
+	BUF_MEM *pem_mem = NULL;
+	char actor[SC_REG_ACTOR_MAX];
+	sc_err r;
+
+	if ((pem = BIO_new(BIO_s_mem())) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < sk_X509_num(pr->chain); i++)
+		if (!PEM_write_bio_X509(pem, sk_X509_value(pr->chain, i))) {
+			r = sc_fail(SC_ERR_INTERNAL, "encoding the chain");
+			goto out;
+		}
+	if (BIO_write(pem, "", 1) != 1) {
+		r = sc_fail(SC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	BIO_get_mem_ptr(pem, &pem_mem);
+	snprintf(pr->rec.device_id, sizeof(pr->rec.device_id), "%s", pr->device_id);
+	pr->rec.origin = pr->server_keygen ? SC_KEY_SERVER_SUPPLIED : SC_KEY_DEVICE_GENERATED;
+	pr->rec.alg = pr->alg;
+	pr->rec.der = pr->der;
+	pr->rec.der_len = pr->der_len;
+	pr->rec.chain_pem = pem_mem->data;
+	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+	r = sc_reg_profile_insert(
+	    ctx->reg, &pr->rec, &ctx->api->policy.rate, now, actor, &resp->retry_after);
+	pr->rec.der = NULL;
+	pr->rec.chain_pem = NULL;
+	if (r != SC_OK)
+		r = provd_registry_err(r);
+out:
+	BIO_free(pem);
+	return r;
+}
+
+static sc_err profile_answer(
+    const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
+{
+	const char *origin = pr->server_keygen ? "server" : "device";
+	char t_nb[32], t_na[32], t_pna[32], *der_b64;
+
+	provd_metrics_profile_issued(api->metrics, pr->rec.origin);
+	/* Kept decoded for the certificate request (profcache.h); a device-generated one only. */
+	if (!pr->server_keygen && api->profiles != NULL &&
+	    provd_profcache_put(api->profiles, pr->p) == SC_OK)
+		pr->p = NULL;
+	if ((der_b64 = sc_base64_encode(pr->der, pr->der_len)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	provd_time_str(pr->rec.not_before, t_nb, sizeof(t_nb));
+	provd_time_str(pr->rec.not_after, t_na, sizeof(t_na));
+	provd_time_str(pr->rec.profile_not_after, t_pna, sizeof(t_pna));
+	provd_respond_json(resp, 201,
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "profile_id",
+	        pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id, "network_id",
+	        api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before",
+	        t_nb, "not_after", t_na, "profile_not_after", t_pna));
+	provd_log_add(
+	    resp, "profile=%s origin=%s alg=%s", pr->rec.profile_id, origin, sc_alg_name(pr->alg));
+	free(der_b64);
+	return SC_OK;
+}
+
+sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp)
+{
+	const struct provd_api *api = ctx->api;
+	int64_t now = (int64_t)time(NULL);
+	struct profile_req pr;
+	sc_err r;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.alg = api->policy.default_alg;
+	if ((r = profile_parse(ctx, &pr)) != SC_OK || (r = profile_policy(api, &pr)) != SC_OK ||
+	    (r = profile_device(api, &pr, resp)) != SC_OK)
+		goto out;
+	/* A refused device costs no signature: ask the registry before signing (and after). */
+	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge,
+	         &api->policy.rate, now, &resp->retry_after)) != SC_OK) {
+		r = provd_registry_err(r);
+		goto out;
+	}
+	if ((r = profile_build(api, &pr, now)) != SC_OK ||
+	    (r = profile_record(ctx, &pr, now, resp)) != SC_OK)
+		goto out;
+	r = profile_answer(api, &pr, resp);
+out:
+	profile_req_clear(&pr);
+	return r;
+}
+
+/* ---- POST /v1/certificates ---- */
+
+/* A returned certificate through its phases; cert_req_clear frees what it owns. */
+struct cert_req {
+	STACK_OF(X509) *leafs; /* the certificate (one) */
+	X509 *leaf;            /* borrowed from leafs */
+	char device_id[SC_DEVICE_ID_MAX + 1];
+	struct sc_reg_profile_rec prec; /* the profile it names, as the registry keeps it */
+	const struct sc_profile *use;   /* that profile: kept (profcache.h) or prof */
+	struct provd_profref *kept;
+	struct sc_profile *prof;     /* decoded from prec when not kept */
+	STACK_OF(X509) *chain;       /* the chain the device showed with its profile request */
+	struct sc_reg_cert_rec crec; /* the registry's row: der borrowed from der */
+	uint8_t *der;
+	int already; /* registered before: the same certificate again */
+};
+
+static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
+{
+	OPENSSL_free(cr->der);
+	sc_profile_free(cr->prof);
+	provd_profcache_release(api->profiles, cr->kept);
+	sc_reg_profile_rec_clear(&cr->prec);
+	sk_X509_pop_free(cr->chain, X509_free);
+	sk_X509_pop_free(cr->leafs, X509_free);
+	memset(cr, 0, sizeof(*cr));
+}
+
+/* 1 if t is inside x's validity period, as path validation judges it. */
+static int valid_at(X509 *x, time_t t)
+{
+	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
+	    X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
+}
+
+/* The certificate, its device ID and the profile its issuance extension names. */
+static sc_err cert_parse(
+    const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp)
+{
+	struct sc_issuance iss;
+	sc_err r;
+
+	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "certificate", 0, &cr->leafs)) !=
+	    SC_OK)
+		return r;
+	cr->leaf = sk_X509_value(cr->leafs, 0);
+	if (sc_cert_device_id(cr->leaf, cr->device_id, sizeof(cr->device_id)) != SC_OK)
+		return sc_fail(
+		    SC_ERR_BINDING, "the certificate's subject has no serialNumber (device ID)");
+	provd_log_add(resp, "device=%s", cr->device_id);
+	if ((r = sc_issuance_get(cr->leaf, &iss)) != SC_OK)
+		return sc_fail(SC_ERR_BINDING, "id-sc-pe-issuance extension: %s: %s",
+		    sc_err_name(r), sc_err_detail());
+	sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, cr->crec.profile_id);
+	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
+	return SC_OK;
+}
+
+/*
+ * What we issued: the object we built and signed if still kept for exactly the registry's bytes,
+ * else the registry's copy decoded as the SP decoded it. Then the chain the device showed us
+ * with its profile request.
+ */
+static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, struct cert_req *cr)
+{
+	const char *id = cr->crec.profile_id;
+	sc_err r;
+
+	if ((r = sc_reg_profile_get(reg, id, &cr->prec)) != SC_OK) {
+		if (r == SC_ERR_NOT_FOUND)
+			return sc_fail(SC_ERR_PROFILE_UNKNOWN,
+			    "the certificate names profile %s, which this server "
+			    "never issued",
+			    id);
+		return provd_registry_err(r);
+	}
+	if (strcmp(cr->prec.device_id, cr->device_id) != 0)
+		return sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, not %s",
+		    id, cr->prec.device_id, cr->device_id);
+	if (provd_profcache_get(
+	        api->profiles, cr->prec.der, cr->prec.der_len, &cr->use, &cr->kept) != SC_OK) {
+		sc_err_clear();
+		if ((r = sc_profile_decode(cr->prec.der, cr->prec.der_len, &cr->prof)) != SC_OK)
+			return sc_fail(
+			    SC_ERR_INTERNAL, "stored profile %s: %s", id, sc_err_detail());
+		cr->use = cr->prof;
+	}
+	if ((cr->chain = sk_X509_new_null()) == NULL ||
+	    provd_certs_from_text(api->certs, "stored chain", cr->prec.chain_pem,
+	        strlen(cr->prec.chain_pem), cr->chain, PROVD_MAX_CHAIN) != SC_OK)
+		return sc_fail(
+		    SC_ERR_INTERNAL, "the registry's copy of the device chain is unreadable");
+	return SC_OK;
+}
+
+static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr, time_t now)
+{
+	const char *networks[2] = { api->network_id, NULL };
+	struct sc_verify_opts opts;
+	sc_err r;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = api->mfr_root;
+	opts.chain = cr->chain;
+	opts.allowed_networks = networks;
+	opts.profile = cr->use;
+	opts.net_root = api->net_root;
+	opts.at = now;
+	/*
+	 * A kept profile was built and signed by this process with api->signer: its signature,
+	 * and its signer's chain to root.pem, EKU and key usage (proven at start, provd_api_load),
+	 * cannot have changed; only time can, so the signer's and the root's validity now is
+	 * checked here and the rest is not verified again. Every binding field is still compared,
+	 * the profile's digest (of the registry's bytes) with the leaf's profileDigest first. A
+	 * profile decoded from the registry (after a restart or an eviction) is checked in full.
+	 */
+	if (cr->kept != NULL) {
+		if (!valid_at(api->signer, now) || !valid_at(api->net_root, now))
+			return sc_fail(SC_ERR_BINDING,
+			    "%s: the profile signer's certificate or root.pem is not valid now",
+			    sc_err_name(SC_ERR_UNTRUSTED_SIGNER));
+		opts.profile_trusted = 1;
+	}
+	/* The device CA and manufacturer CA signatures were verified with the profile request. */
+	opts.sig_cache = api->sigs;
+	if ((r = sc_verify_chain(cr->leaf, &opts, NULL)) != SC_OK)
+		return sc_fail(r == SC_ERR_CHAIN ? SC_ERR_CHAIN : SC_ERR_BINDING, "%s: %s",
+		    sc_err_name(r), sc_err_detail());
+	return SC_OK;
+}
+
+/* Record it (fingerprint, serial, validity) and consume its profile, in one transaction. */
+static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	size_t der_len = 0;
+	BIGNUM *bn = NULL;
+	char *serial_hex = NULL, actor[SC_REG_ACTOR_MAX];
+	sc_err r;
+
+	if (sc_cert_to_der(cr->leaf, &cr->der, &der_len) != SC_OK ||
+	    !X509_digest(cr->leaf, EVP_sha256(), md, &md_len) || md_len != 32 ||
+	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cr->leaf), NULL)) == NULL ||
+	    (serial_hex = BN_bn2hex(bn)) == NULL || strlen(serial_hex) > SC_REG_SERIAL_HEX_MAX) {
+		r = sc_fail(SC_ERR_INTERNAL, "encoding the certificate");
+		goto out;
+	}
+	sc_hex(md, md_len, cr->crec.fpr);
+	for (char *c = serial_hex; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	snprintf(cr->crec.serial, sizeof(cr->crec.serial), "%s", serial_hex);
+	snprintf(cr->crec.device_id, sizeof(cr->crec.device_id), "%s", cr->device_id);
+	cr->crec.not_before = asn1_time(X509_get0_notBefore(cr->leaf));
+	cr->crec.not_after = asn1_time(X509_get0_notAfter(cr->leaf));
+	cr->crec.der = cr->der;
+	cr->crec.der_len = der_len;
+	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+	if ((r = sc_reg_cert_record(
+	         ctx->reg, &cr->crec, (int64_t)time(NULL), actor, &cr->already)) != SC_OK) {
+		r = provd_registry_err(r);
+		goto out;
+	}
+	r = SC_OK;
+out:
+	OPENSSL_free(serial_hex);
+	BN_free(bn);
+	return r;
+}
+
+static void cert_answer(
+    const struct provd_api *api, const struct cert_req *cr, struct provd_response *resp)
+{
+	char t_nb[32], t_na[32];
+
+	if (!cr->already)
+		provd_metrics_cert_registered(api->metrics);
+	provd_time_str(cr->crec.not_before, t_nb, sizeof(t_nb));
+	provd_time_str(cr->crec.not_after, t_na, sizeof(t_na));
+	provd_respond_json(resp, cr->already ? 200 : 201,
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "status",
+	        cr->already ? "already-registered" : "registered", "device_id", cr->device_id,
+	        "profile_id", cr->crec.profile_id, "serial", cr->crec.serial, "fingerprint",
+	        cr->crec.fpr, "not_before", t_nb, "not_after", t_na));
+	provd_log_add(resp, "serial=%s%s", cr->crec.serial, cr->already ? " (again)" : "");
+}
+
+sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *resp)
+{
+	time_t now = time(NULL);
+	struct cert_req cr;
+	sc_err r;
+
+	memset(&cr, 0, sizeof(cr));
+	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
+	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
+	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
+		goto out;
+	cert_answer(ctx->api, &cr, resp);
+out:
+	cert_req_clear(ctx->api, &cr);
+	return r;
+}

@@ -1,0 +1,284 @@
+/*
+ * json.c — request bodies (json.h): bound, then parse strictly, then read fields; certificates
+ * from PEM or base64 DER. Nothing here answers: each failure is an sc_err with a detail naming
+ * the field.
+ */
+#include <string.h>
+#include <strings.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include "api.h"
+#include "json.h"
+#include "text.h"
+
+#define JSON_TYPE "application/json"
+
+int provd_json_depth(const uint8_t *p, size_t n)
+{
+	int depth = 0, max = 0, in_str = 0, esc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return max;
+}
+
+/* 1 if the Content-Type is application/json (any case, parameters allowed). */
+static int is_json_type(const char *ct)
+{
+	size_t n = strlen(JSON_TYPE);
+
+	if (ct == NULL || strncasecmp(ct, JSON_TYPE, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+sc_err provd_json_body(const struct provd_request *req, const char *const *allowed, json_t **out)
+{
+	json_error_t jerr;
+	json_t *j = NULL, *v;
+	const char *key;
+	sc_err r;
+
+	*out = NULL;
+	if (req->body_len > PROVD_MAX_BODY)
+		return sc_fail(PROVD_ERR_BODY_TOO_LARGE, "request body of %zu bytes; at most %d",
+		    req->body_len, PROVD_MAX_BODY);
+	if (!is_json_type(req->content_type))
+		return sc_fail(PROVD_ERR_MEDIA_TYPE,
+		    "Content-Type must be application/json, not '%.60s'",
+		    req->content_type ? req->content_type : "(none)");
+	if (provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH)
+		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels",
+		    PROVD_JSON_MAX_DEPTH);
+	if ((j = json_loadb(
+	         (const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return sc_fail(PROVD_ERR_MALFORMED_JSON, "body is not JSON: %s (position %d)",
+		    jerr.text, jerr.position);
+	if (!json_is_object(j)) {
+		r = sc_fail(PROVD_ERR_MALFORMED_JSON, "body must be one JSON object");
+		goto out;
+	}
+	json_object_foreach(j, key, v) {
+		size_t i;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			r = sc_fail(PROVD_ERR_UNKNOWN_FIELD, "unknown field \"%.47s\"", key);
+			goto out;
+		}
+	}
+	*out = j;
+	j = NULL;
+	r = SC_OK;
+out:
+	json_decref(j);
+	return r;
+}
+
+sc_err provd_json_string(
+    json_t *obj, const char *name, int required, size_t max, const char **out, size_t *out_len)
+{
+	json_t *v = json_object_get(obj, name);
+
+	*out = NULL;
+	if (out_len != NULL)
+		*out_len = 0;
+	if (v == NULL)
+		return required ? sc_fail(PROVD_ERR_MISSING_FIELD, "field \"%s\" is required", name)
+		                : SC_OK;
+	if (!json_is_string(v))
+		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"%s\" must be a string", name);
+	if (json_string_length(v) > max || json_string_length(v) == 0)
+		return sc_fail(PROVD_ERR_BAD_VALUE, "field \"%s\": %zu bytes, expected 1..%zu",
+		    name, json_string_length(v), max);
+	*out = json_string_value(v);
+	if (out_len != NULL)
+		*out_len = json_string_length(v);
+	return SC_OK;
+}
+
+/*
+ * 1 if the text is nothing but PEM blocks and whitespace: no explanatory text, nothing after
+ * the last block (PEM_read_bio would skip such bytes without a word).
+ */
+static int pem_only_blocks(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *end, *close;
+
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
+			i++;
+			continue;
+		}
+		if (len - i < 11 || memcmp(s + i, "-----BEGIN ", 11) != 0)
+			return 0;
+		if ((end = memmem(s + i, len - i, "-----END ", 9)) == NULL)
+			return 0;
+		end += 9;
+		if ((close = memmem(end, len - (size_t)(end - s), "-----", 5)) == NULL)
+			return 0;
+		i = (size_t)(close - s) + 5;
+	}
+	return 1;
+}
+
+/* Push *x onto sk (taking it: *x = NULL) unless sk holds max already. */
+static sc_err push_cert(STACK_OF(X509) *sk, X509 **x, const char *field, int max)
+{
+	if (sk_X509_num(sk) >= max)
+		return sc_fail(
+		    PROVD_ERR_BAD_VALUE, "\"%s\": more than %d certificates", field, max);
+	if (!sk_X509_push(sk, *x))
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	*x = NULL;
+	return SC_OK;
+}
+
+static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max)
+{
+	BIO *bio = NULL;
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long dlen;
+	X509 *x = NULL;
+	int n = 0;
+	sc_err r;
+
+	if (!pem_only_blocks(s, len))
+		return sc_fail(
+		    PROVD_ERR_BAD_DER, "\"%s\": text around or after the PEM blocks", field);
+	if ((bio = BIO_new_mem_buf(s, (int)len)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+		int is_cert = strcmp(name, "CERTIFICATE") == 0;
+
+		r = is_cert ? provd_certcache_get(cache, data, (size_t)dlen, &x) : SC_ERR_MALFORMED;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		name = header = NULL;
+		data = NULL;
+		if (!is_cert) {
+			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": PEM block %d is not a CERTIFICATE",
+			    field, n + 1);
+			goto out;
+		}
+		if (r != SC_OK) {
+			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": certificate %d: %s", field, n + 1,
+			    sc_err_detail());
+			goto out;
+		}
+		if ((r = push_cert(sk, &x, field, max)) != SC_OK)
+			goto out;
+		n++;
+	}
+	if (n == 0) {
+		r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": PEM without a readable certificate", field);
+		goto out;
+	}
+	r = SC_OK;
+out:
+	BIO_free(bio);
+	X509_free(x);
+	ERR_clear_error(); /* the loop ends on "no start line" */
+	return r;
+}
+
+static sc_err cert_from_base64(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max)
+{
+	uint8_t *der = NULL;
+	size_t der_len;
+	X509 *x = NULL;
+	sc_err r;
+
+	if (sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), &der, &der_len) != SC_OK)
+		return sc_fail(PROVD_ERR_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", field,
+		    sc_err_detail());
+	r = provd_certcache_get(cache, der, der_len, &x);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	if (r != SC_OK)
+		return sc_fail(PROVD_ERR_BAD_DER, "\"%s\": %s", field, sc_err_detail());
+	r = push_cert(sk, &x, field, max);
+	X509_free(x); /* NULL once pushed */
+	return r;
+}
+
+sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max)
+{
+	/* PEM if it looks like PEM anywhere (then it must be nothing but PEM); else base64 DER. */
+	if (memmem(s, len, "-----BEGIN", 10) != NULL)
+		return certs_from_pem(cache, field, s, len, sk, max);
+	return cert_from_base64(cache, field, s, len, sk, max);
+}
+
+sc_err provd_json_certs(
+    struct provd_certcache *cache, json_t *obj, const char *name, int multi, STACK_OF(X509) **out)
+{
+	json_t *v = json_object_get(obj, name), *e;
+	STACK_OF(X509) *sk = NULL;
+	int max = multi ? PROVD_MAX_CHAIN : 1;
+	size_t i;
+	sc_err r;
+
+	*out = NULL;
+	if (v == NULL)
+		return sc_fail(PROVD_ERR_MISSING_FIELD, "field \"%s\" is required", name);
+	if (!json_is_string(v) && !(multi && json_is_array(v)))
+		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"%s\" must be a string%s", name,
+		    multi ? " (PEM) or an array of strings" : " (PEM or base64 DER)");
+	if ((sk = sk_X509_new_null()) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	if (json_is_string(v)) {
+		if ((r = provd_certs_from_text(cache, name, json_string_value(v),
+		         json_string_length(v), sk, max)) != SC_OK)
+			goto out;
+	} else {
+		if (json_array_size(v) == 0 || json_array_size(v) > PROVD_MAX_CHAIN) {
+			r = sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": 1..%d certificates", name,
+			    PROVD_MAX_CHAIN);
+			goto out;
+		}
+		json_array_foreach(v, i, e) {
+			if (!json_is_string(e)) {
+				r = sc_fail(
+				    PROVD_ERR_WRONG_TYPE, "\"%s\"[%zu] must be a string", name, i);
+				goto out;
+			}
+			if ((r = provd_certs_from_text(cache, name, json_string_value(e),
+			         json_string_length(e), sk, max)) != SC_OK)
+				goto out;
+		}
+	}
+	*out = sk;
+	sk = NULL;
+	r = SC_OK;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	return r;
+}

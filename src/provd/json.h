@@ -1,0 +1,57 @@
+/*
+ * json.h — the provisioning API's request-body parsers: the body as one JSON object of known
+ * keys (size, media type and depth bounded first), string fields, and certificates given as PEM
+ * or base64 DER. Every failure is an sc_err naming the field (apierr.h's PROVD_ERR_* for the
+ * JSON and encoding refusals); the caller turns it into the answer.
+ */
+#ifndef SC_PROVD_JSON_H
+#define SC_PROVD_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include "certcache.h"
+
+struct provd_request;
+
+/* The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
+int provd_json_depth(const uint8_t *p, size_t n);
+
+/*
+ * The request's body as one JSON object whose keys are all in `allowed` (NULL-terminated):
+ * PROVD_ERR_BODY_TOO_LARGE over PROVD_MAX_BODY, PROVD_ERR_MEDIA_TYPE unless the Content-Type is
+ * application/json (any case, parameters allowed), PROVD_ERR_JSON_TOO_DEEP past
+ * PROVD_JSON_MAX_DEPTH (checked before jansson, which has no limit of its own),
+ * PROVD_ERR_MALFORMED_JSON, PROVD_ERR_UNKNOWN_FIELD. *out is the caller's (json_decref).
+ */
+sc_err provd_json_body(const struct provd_request *req, const char *const *allowed,
+    json_t **out) SC_MUST_USE;
+
+/*
+ * A string field of 1..max bytes. Absent: *out = NULL and SC_OK unless required
+ * (PROVD_ERR_MISSING_FIELD). PROVD_ERR_WRONG_TYPE, PROVD_ERR_BAD_VALUE (length). *out borrows
+ * from obj; out_len may be NULL.
+ */
+sc_err provd_json_string(json_t *obj, const char *name, int required, size_t max, const char **out,
+    size_t *out_len) SC_MUST_USE;
+
+/*
+ * A certificate field: a string, or (multi) an array of 1..PROVD_MAX_CHAIN strings; at least one
+ * certificate, at most PROVD_MAX_CHAIN (multi) or 1. Each string is provd_certs_from_text's.
+ * *out is the caller's (sk_X509_pop_free).
+ */
+sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *name, int multi,
+    STACK_OF(X509) **out) SC_MUST_USE;
+
+/*
+ * Certificates from one string: nothing but PEM CERTIFICATE blocks and whitespace, or the
+ * base64 of one DER certificate; each strict DER (certcache.h parses, and may remember it).
+ * Pushed onto sk, at most max in all (PROVD_ERR_BAD_VALUE past that). PROVD_ERR_BAD_DER,
+ * PROVD_ERR_BAD_BASE64, naming field; SC_ERR_NOMEM.
+ */
+sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max) SC_MUST_USE;
+
+#endif
