@@ -266,9 +266,39 @@ static sc_err make_keys(struct sc_test_world *w)
 	return SC_OK;
 }
 
+/* O=<name>, CN=<name> Device Issuing CA, pathlen 1, under the world's manufacturer root. */
+static sc_err mfr_ca_row(const struct sc_test_world *w, const char *name, EVP_PKEY *pub,
+    X509 **out)
+{
+	char cn[SC_NETWORK_ID_MAX + 32];
+	const struct row s = {
+		.rdn_nid = { NID_organizationName, NID_commonName },
+		.rdn_val = { name, cat(cn, sizeof(cn), name, " Device Issuing CA") },
+		.pub = pub, .issuer = w->mfr_root, .issuer_key = w->mfr_root_key, .days = w->days,
+		.bc = "critical,CA:TRUE,pathlen:1", .ku = "critical,keyCertSign,cRLSign",
+	};
+
+	return build(&s, out);
+}
+
+sc_err sc_test_world_mfr_ca(const struct sc_test_world *w, const char *name, EVP_PKEY **key,
+    X509 **out)
+{
+	sc_err r;
+
+	*out = NULL;
+	if ((r = sc_alg_keygen(w->alg, key)) != SC_OK)
+		return r;
+	if ((r = mfr_ca_row(w, name, *key, out)) != SC_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return r;
+}
+
 static sc_err make_certs(struct sc_test_world *w)
 {
-	char cn[4][SC_NETWORK_ID_MAX + 32];
+	char cn[3][SC_NETWORK_ID_MAX + 32];
 	const struct row mfr_root = {
 		.rdn_nid = { NID_commonName },
 		.rdn_val = { cat(cn[0], sizeof(cn[0]), w->mfr, " Root") },
@@ -282,16 +312,10 @@ static sc_err make_certs(struct sc_test_world *w)
 		.pub = w->net_root_key, .issuer_key = w->net_root_key, .days = w->days,
 		.bc = "critical,CA:TRUE", .ku = "critical,keyCertSign,cRLSign",
 	};
-	struct row mfr_ca = {
-		.rdn_nid = { NID_organizationName, NID_commonName },
-		.rdn_val = { w->mfr, cat(cn[2], sizeof(cn[2]), w->mfr, " Device Issuing CA") },
-		.pub = w->mfr_ca_key, .issuer_key = w->mfr_root_key, .days = w->days,
-		.bc = "critical,CA:TRUE,pathlen:1", .ku = "critical,keyCertSign,cRLSign",
-	};
 	struct row signer = {
 		.rdn_nid = { NID_organizationName, NID_commonName },
 		.rdn_val = { w->network_id,
-		    cat(cn[3], sizeof(cn[3]), w->network_id, " Profile Signer") },
+		    cat(cn[2], sizeof(cn[2]), w->network_id, " Profile Signer") },
 		.pub = w->signer_key, .issuer_key = w->net_root_key, .days = w->days,
 		.bc = "critical,CA:FALSE", .ku = "critical,digitalSignature",
 		.eku_nid = sc_nid_kp_profile_signing(),
@@ -301,9 +325,8 @@ static sc_err make_certs(struct sc_test_world *w)
 	if ((r = build(&mfr_root, &w->mfr_root)) != SC_OK ||
 	    (r = build(&net_root, &w->net_root)) != SC_OK)
 		return r;
-	mfr_ca.issuer = w->mfr_root;
 	signer.issuer = w->net_root;
-	if ((r = build(&mfr_ca, &w->mfr_ca)) != SC_OK ||
+	if ((r = mfr_ca_row(w, w->mfr, w->mfr_ca_key, &w->mfr_ca)) != SC_OK ||
 	    (r = build(&signer, &w->signer)) != SC_OK ||
 	    (r = sc_test_world_device_ca(w, w->csk, w->device_id, &w->device_ca)) != SC_OK ||
 	    (r = sc_test_world_kek(w, w->kek, w->device_id, &w->kek_cert)) != SC_OK)

@@ -73,6 +73,15 @@ sc_err sc_test_world_device_ca(const struct sc_test_world *w, EVP_PKEY *pub, con
 sc_err sc_test_world_kek(const struct sc_test_world *w, EVP_PKEY *pub, const char *device_id,
     X509 **out) SC_MUST_USE;
 
+/*
+ * Another manufacturer CA under the world's root (O=<name>, CN=<name> Device Issuing CA,
+ * pathlen 1) with a fresh key of the world's algorithm; *key and *out are the caller's. A
+ * world is plain data: a copy of it with mfr_ca and mfr_ca_key replaced certifies devices
+ * under this CA (free only the original).
+ */
+sc_err sc_test_world_mfr_ca(const struct sc_test_world *w, const char *name, EVP_PKEY **key,
+    X509 **out) SC_MUST_USE;
+
 /* device_ca and mfr_ca, the untrusted chain above a leaf (sk_X509_free; the certificates stay
  * the world's). NULL on allocation failure. */
 STACK_OF(X509) *sc_test_world_chain(const struct sc_test_world *w);

@@ -1,6 +1,6 @@
 /*
- * test_api.c — the provisioning API without HTTP: real certificates (made here with
- * libselfcert), a real registry file, real signing. Every error code with its HTTP status for
+ * test_api.c — the provisioning API without HTTP: real certificates (the test world of
+ * tests/testlib), a real registry file, real signing. Every error code with its HTTP status for
  * malformed bodies (JSON, types, base64, DER, size, content type, depth), every refusal of a
  * device (not a device CA, wrong manufacturer, KEK of another device or CA, unknown, revoked,
  * replay, rate, policy), both embodiments end to end (the server-generated key really decrypts
@@ -29,6 +29,7 @@
 #include "text.h"
 #include "util.h"
 #include "testutil.h"
+#include "testworld.h"
 
 #define TOKEN "operator-token-0123456789abcdef"
 
@@ -40,10 +41,13 @@ struct dev {
 };
 
 static char dir[512], db[600];
-static EVP_PKEY *mfr_root_key, *mfr_ca_key, *mfr_ca2_key, *other_root_key, *other_ca_key;
-static X509 *mfr_root, *mfr_ca, *mfr_ca2, *other_root, *other_ca;
-static EVP_PKEY *net_root_key, *signer_key, *rogue_key;
-static X509 *net_root, *signer, *rogue_signer;
+/* The test world (tests/testlib) of manufacturer Acme and network netA, and another
+ * manufacturer's, whose network root says netA too: what a forger would sign with. */
+static struct sc_test_world acme, other;
+static EVP_PKEY *mfr_ca2_key;
+static X509 *mfr_ca2;                      /* Acme's second CA, under the same root */
+static X509 *mfr_root, *mfr_ca, *net_root, *signer, *rogue_signer;  /* the worlds' */
+static EVP_PKEY *signer_key;
 static struct dev dev_a = { .id = "DEV-A" }, dev_b = { .id = "DEV-B" }, dev_r = { .id = "DEV-R" }, dev_u = { .id = "DEV-U" };
 static struct dev dev_o = { .id = "DEV-O" }, dev_k = { .id = "DEV-K" };
 static struct provd_api api;
@@ -57,13 +61,15 @@ static EVP_PKEY *keygen(enum sc_alg alg)
 	return k;
 }
 
-static void make_dev(struct dev *d, X509 *ca, EVP_PKEY *ca_key, X509 *kex_ca, EVP_PKEY *kex_ca_key)
+/* A device CA under w's manufacturer CA, its KEK certificate under kex_w's. */
+static void make_dev(struct dev *d, const struct sc_test_world *w,
+    const struct sc_test_world *kex_w)
 {
 	d->csk = keygen(SC_ALG_P256);
 	d->kek = keygen(SC_ALG_P256);
-	assert_int_equal(sc_cert_device_ca(d->csk, d->id, 365, ca, ca_key, &d->ca), SC_OK);
-	assert_int_equal(sc_cert_device_kex(d->kek, d->id, 365, kex_ca, kex_ca_key, &d->kex), SC_OK);
-	d->issuer = ca;
+	assert_int_equal(sc_test_world_device_ca(w, d->csk, d->id, &d->ca), SC_OK);
+	assert_int_equal(sc_test_world_kek(kex_w, d->kek, d->id, &d->kex), SC_OK);
+	d->issuer = w->mfr_ca;
 }
 
 static void free_dev(struct dev *d)
@@ -76,42 +82,33 @@ static void free_dev(struct dev *d)
 
 static int group_setup(void **state)
 {
+	struct sc_test_world_opts ao = { .mfr = "Acme", .network_id = "netA", .device_id = "DEV-A" };
+	struct sc_test_world_opts oo = { .mfr = "Other", .network_id = "netA", .device_id = "DEV-O" };
+	struct sc_test_world acme2;
 	char path[700];
 	FILE *f;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
 	snprintf(db, sizeof(db), "%s/reg.db", dir);
-	mfr_root_key = keygen(SC_ALG_P256);
-	mfr_ca_key = keygen(SC_ALG_P256);
-	mfr_ca2_key = keygen(SC_ALG_P256);
-	other_root_key = keygen(SC_ALG_P256);
-	other_ca_key = keygen(SC_ALG_P256);
-	assert_int_equal(sc_cert_mfr_root(mfr_root_key, "Acme", 730, &mfr_root), SC_OK);
-	assert_int_equal(sc_cert_mfr_ca(mfr_ca_key, "Acme", 365, mfr_root, mfr_root_key, &mfr_ca), SC_OK);
-	assert_int_equal(sc_cert_mfr_ca(mfr_ca2_key, "Acme Two", 365, mfr_root, mfr_root_key, &mfr_ca2), SC_OK);
-	assert_int_equal(sc_cert_mfr_root(other_root_key, "Other", 730, &other_root), SC_OK);
-	assert_int_equal(sc_cert_mfr_ca(other_ca_key, "Other", 365, other_root, other_root_key, &other_ca), SC_OK);
-	net_root_key = keygen(SC_ALG_P256);
-	signer_key = keygen(SC_ALG_P256);
-	rogue_key = keygen(SC_ALG_P256);
-	assert_int_equal(sc_cert_net_root(net_root_key, "netA", 730, &net_root), SC_OK);
-	assert_int_equal(sc_cert_profile_signer(signer_key, "netA", 365, net_root, net_root_key, &signer), SC_OK);
-	{
-		/* Same network ID, another root: what a forger would sign with. */
-		EVP_PKEY *rk = keygen(SC_ALG_P256);
-		X509 *rr = NULL;
-		assert_int_equal(sc_cert_net_root(rk, "netA", 730, &rr), SC_OK);
-		assert_int_equal(sc_cert_profile_signer(rogue_key, "netA", 365, rr, rk, &rogue_signer), SC_OK);
-		EVP_PKEY_free(rk);
-		X509_free(rr);
-	}
-	make_dev(&dev_a, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
-	make_dev(&dev_b, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
-	make_dev(&dev_r, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
-	make_dev(&dev_u, mfr_ca, mfr_ca_key, mfr_ca, mfr_ca_key);
-	make_dev(&dev_o, other_ca, other_ca_key, other_ca, other_ca_key);
-	make_dev(&dev_k, mfr_ca, mfr_ca_key, mfr_ca2, mfr_ca2_key);  /* KEK from the other CA */
+	assert_int_equal(sc_test_world_make(&ao, &acme), SC_OK);
+	assert_int_equal(sc_test_world_make(&oo, &other), SC_OK);
+	assert_int_equal(sc_test_world_mfr_ca(&acme, "Acme Two", &mfr_ca2_key, &mfr_ca2), SC_OK);
+	acme2 = acme;  /* Acme certifying with its second CA (a borrowed copy: not freed) */
+	acme2.mfr_ca = mfr_ca2;
+	acme2.mfr_ca_key = mfr_ca2_key;
+	mfr_root = acme.mfr_root;
+	mfr_ca = acme.mfr_ca;
+	net_root = acme.net_root;
+	signer = acme.signer;
+	signer_key = acme.signer_key;
+	rogue_signer = other.signer;
+	make_dev(&dev_a, &acme, &acme);
+	make_dev(&dev_b, &acme, &acme);
+	make_dev(&dev_r, &acme, &acme);
+	make_dev(&dev_u, &acme, &acme);
+	make_dev(&dev_o, &other, &other);
+	make_dev(&dev_k, &acme, &acme2);  /* KEK from the other CA */
 
 	snprintf(path, sizeof(path), "%s/root.pem", dir);
 	assert_int_equal(sc_write_cert(path, net_root), SC_OK);
@@ -159,22 +156,10 @@ static int group_teardown(void **state)
 	free_dev(&dev_u);
 	free_dev(&dev_o);
 	free_dev(&dev_k);
-	EVP_PKEY_free(mfr_root_key);
-	EVP_PKEY_free(mfr_ca_key);
 	EVP_PKEY_free(mfr_ca2_key);
-	EVP_PKEY_free(other_root_key);
-	EVP_PKEY_free(other_ca_key);
-	EVP_PKEY_free(net_root_key);
-	EVP_PKEY_free(signer_key);
-	EVP_PKEY_free(rogue_key);
-	X509_free(mfr_root);
-	X509_free(mfr_ca);
 	X509_free(mfr_ca2);
-	X509_free(other_root);
-	X509_free(other_ca);
-	X509_free(net_root);
-	X509_free(signer);
-	X509_free(rogue_signer);
+	sc_test_world_free(&acme);
+	sc_test_world_free(&other);
 	sc_test_rmdir(dir);
 	return 0;
 }
