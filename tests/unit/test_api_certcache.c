@@ -25,6 +25,7 @@
 #include "certcache.h"
 #include "lru.h"
 #include "profcache.h"
+#include "testworld.h"
 
 #define N_CERTS 12
 #define N_THREADS 4
@@ -316,8 +317,10 @@ static struct sc_profile *signed_profile(EVP_PKEY *sk, X509 *signer, const char 
 static void test_profiles(void **state)
 {
 	struct provd_profcache *c = NULL;
-	EVP_PKEY *net_key = NULL, *sk = NULL;
-	X509 *net_root = NULL, *signer = NULL;
+	struct sc_test_world_opts wo = { .network_id = "net-1" };
+	struct sc_test_world net;
+	EVP_PKEY *sk;
+	X509 *signer;
 	struct sc_profile *a, *b, *d, *unsigned_p, *decoded = NULL;
 	const struct sc_profile *got = NULL;
 	struct provd_profref *ref = NULL, *held = NULL;
@@ -329,10 +332,9 @@ static void test_profiles(void **state)
 	time_t now = time(NULL);
 	(void)state;
 
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &net_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &sk), SC_OK);
-	assert_int_equal(sc_cert_net_root(net_key, "net-1", 30, &net_root), SC_OK);
-	assert_int_equal(sc_cert_profile_signer(sk, "net-1", 30, net_root, net_key, &signer), SC_OK);
+	assert_int_equal(sc_test_world_make(&wo, &net), SC_OK);  /* the network's profile signer */
+	sk = net.signer_key;
+	signer = net.signer;
 	assert_int_equal(provd_profcache_new(0, &c), SC_ERR_USAGE);
 	assert_int_equal(provd_profcache_new(2, &c), SC_OK);
 
@@ -402,10 +404,7 @@ static void test_profiles(void **state)
 	OPENSSL_free(der_a);
 	OPENSSL_free(der_b);
 	OPENSSL_free(der_d);
-	X509_free(net_root);
-	X509_free(signer);
-	EVP_PKEY_free(net_key);
-	EVP_PKEY_free(sk);
+	sc_test_world_free(&net);
 }
 
 /* Workers use kept profiles while the main thread keeps putting new ones (evicting): every hit
@@ -449,8 +448,10 @@ static void *pworker_run(void *arg)
 static void test_profiles_threads(void **state)
 {
 	struct provd_profcache *c = NULL;
-	EVP_PKEY *net_key = NULL, *sk = NULL;
-	X509 *net_root = NULL, *signer = NULL;
+	struct sc_test_world_opts wo = { .network_id = "net-1" };
+	struct sc_test_world net;
+	EVP_PKEY *sk;
+	X509 *signer;
 	struct sc_profile *p[N_PROFS];
 	uint8_t *pder[N_PROFS];
 	size_t plen[N_PROFS];
@@ -461,10 +462,9 @@ static void test_profiles_threads(void **state)
 	time_t now = time(NULL);
 	(void)state;
 
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &net_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &sk), SC_OK);
-	assert_int_equal(sc_cert_net_root(net_key, "net-1", 30, &net_root), SC_OK);
-	assert_int_equal(sc_cert_profile_signer(sk, "net-1", 30, net_root, net_key, &signer), SC_OK);
+	assert_int_equal(sc_test_world_make(&wo, &net), SC_OK);  /* the network's profile signer */
+	sk = net.signer_key;
+	signer = net.signer;
 	for (int i = 0; i < N_PROFS; i++) {
 		char dev[16];
 		snprintf(dev, sizeof(dev), "DEV-%d", i);
@@ -495,10 +495,7 @@ static void test_profiles_threads(void **state)
 	provd_profcache_free(c);       /* the last PROF_CACHE_MAX; the others were freed on eviction */
 	for (int i = 0; i < N_PROFS; i++)
 		OPENSSL_free(pder[i]);
-	X509_free(net_root);
-	X509_free(signer);
-	EVP_PKEY_free(net_key);
-	EVP_PKEY_free(sk);
+	sc_test_world_free(&net);
 }
 
 /* ---- the LRU itself ---- */
