@@ -37,8 +37,8 @@ static sc_err decode_answer(const struct sc_buf *ans, uint8_t type, sc_err dispa
 		/* Every error names what was wrong, and is what dispatch returned. */
 		if (a->code >= 0 || a->detail[0] == '\0' || a->code != dispatched)
 			return sc_fail(SC_ERR_PEER,
-			    "answer to 0x%02x: error %d \"%s\", dispatch said %d", type, (int)a->code,
-			    a->detail, (int)dispatched);
+			    "answer to 0x%02x: error %d \"%s\", dispatch said %d", type,
+			    (int)a->code, a->detail, (int)dispatched);
 		return a->code;
 	}
 	if (ans->data[1] != (type | SC_SP_ANSWER) || dispatched != SC_OK)

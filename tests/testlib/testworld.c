@@ -15,21 +15,6 @@
 
 #define SERIAL_LEN 16          /* as every selfcert certificate: 16 random bytes, positive */
 #define SKEW_SECONDS 60        /* notBefore a minute back, as the library's, for clock skew */
-#define MAX_RDNS 3
-
-/* One certificate row: who, by whom, and which extensions (NULL/0: absent). */
-struct row {
-	int rdn_nid[MAX_RDNS];          /* subject, in this order; 0 ends */
-	const char *rdn_val[MAX_RDNS];
-	EVP_PKEY *pub;
-	X509 *issuer;                   /* NULL: self-signed */
-	EVP_PKEY *issuer_key;
-	int days;
-	const char *bc;                 /* basicConstraints, as openssl.cnf writes it */
-	const char *ku;                 /* keyUsage */
-	int eku_nid;                    /* one extended key usage */
-	const char *nc_serial;          /* nameConstraints: permitted dirName serialNumber=this */
-};
 
 /* SHA-384 for P-384 (its strength), none for Ed25519 (pure), SHA-256 otherwise. */
 static const EVP_MD *digest_for(EVP_PKEY *key)
@@ -53,23 +38,6 @@ static sc_err add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 	ok = X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
 	return ok ? SC_OK : sc_fail_ossl(SC_ERR_INTERNAL, OBJ_nid2sn(nid));
-}
-
-static sc_err add_eku(X509 *x, int nid)
-{
-	EXTENDED_KEY_USAGE *eku;
-	int ok;
-
-	if (nid == 0)
-		return SC_OK;
-	if ((eku = sk_ASN1_OBJECT_new_null()) == NULL ||
-	    !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(nid))) {
-		sk_ASN1_OBJECT_free(eku);
-		return sc_fail_ossl(SC_ERR_NOMEM, "extendedKeyUsage");
-	}
-	ok = X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 0, X509V3_ADD_DEFAULT) == 1;
-	sk_ASN1_OBJECT_free(eku); /* OBJ_nid2obj's objects are static */
-	return ok ? SC_OK : sc_fail_ossl(SC_ERR_INTERNAL, "extendedKeyUsage");
 }
 
 /* nameConstraints (critical): permitted subtree directoryName serialNumber=<serial>. */
@@ -117,19 +85,20 @@ out:
 	return r;
 }
 
-static sc_err set_subject(X509 *x, const struct row *s)
+static sc_err set_subject(X509 *x, const struct sc_test_cert *s)
 {
+	const int nid[] = { NID_serialNumber, NID_organizationName, NID_commonName };
+	const char *val[] = { s->serial_number, s->o, s->cn };
 	X509_NAME *name = X509_NAME_new();
 	sc_err r;
 
 	if (name == NULL)
 		return sc_fail_ossl(SC_ERR_NOMEM, "subject");
-	for (int i = 0; i < MAX_RDNS && s->rdn_nid[i] != 0; i++) {
+	for (size_t i = 0; i < sizeof(nid) / sizeof(nid[0]); i++) {
 		/* The device ID is a PrintableString (FORMATS.md); every other name UTF8String. */
-		int type = s->rdn_nid[i] == NID_serialNumber ? V_ASN1_PRINTABLESTRING
-		    : MBSTRING_UTF8;
-		if (!X509_NAME_add_entry_by_NID(name, s->rdn_nid[i], type,
-		    (const unsigned char *)s->rdn_val[i], -1, -1, 0)) {
+		int type = nid[i] == NID_serialNumber ? V_ASN1_PRINTABLESTRING : MBSTRING_UTF8;
+		if (val[i] != NULL && !X509_NAME_add_entry_by_NID(name, nid[i], type,
+		    (const unsigned char *)val[i], -1, -1, 0)) {
 			r = sc_fail_ossl(SC_ERR_INTERNAL, "subject");
 			goto out;
 		}
@@ -143,6 +112,21 @@ static sc_err set_subject(X509 *x, const struct row *s)
 out:
 	X509_NAME_free(name);
 	return r;
+}
+
+static sc_err set_validity(X509 *x, const struct sc_test_cert *s)
+{
+	int ok;
+
+	if (s->not_before != 0)
+		ok = ASN1_TIME_set(X509_getm_notBefore(x), s->not_before) != NULL;
+	else
+		ok = X509_gmtime_adj(X509_getm_notBefore(x), -SKEW_SECONDS) != NULL;
+	if (ok && s->not_after != 0)
+		ok = ASN1_TIME_set(X509_getm_notAfter(x), s->not_after) != NULL;
+	else if (ok)
+		ok = X509_time_adj_ex(X509_getm_notAfter(x), s->days, -SKEW_SECONDS, NULL) != NULL;
+	return ok ? SC_OK : sc_fail_ossl(SC_ERR_INTERNAL, "validity");
 }
 
 static sc_err set_serial(X509 *x)
@@ -161,8 +145,9 @@ static sc_err set_serial(X509 *x)
 	return ok ? SC_OK : sc_fail_ossl(SC_ERR_INTERNAL, "serial");
 }
 
-static sc_err build(const struct row *s, X509 **out)
+sc_err sc_test_cert_make(const struct sc_test_cert *s, X509 **out)
 {
+	EVP_PKEY *signer = s->issuer_key != NULL ? s->issuer_key : s->pub;
 	X509 *x = X509_new();
 	X509V3_CTX ctx;
 	sc_err r;
@@ -170,24 +155,23 @@ static sc_err build(const struct row *s, X509 **out)
 	*out = NULL;
 	if (x == NULL)
 		return sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
-	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_pubkey(x, s->pub) ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -SKEW_SECONDS) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), s->days, -SKEW_SECONDS, NULL) == NULL) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "version, key, validity");
+	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_pubkey(x, s->pub)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "version, key");
 		goto out;
 	}
-	if ((r = set_serial(x)) != SC_OK || (r = set_subject(x, s)) != SC_OK)
+	if ((r = set_validity(x, s)) != SC_OK || (r = set_serial(x)) != SC_OK ||
+	    (r = set_subject(x, s)) != SC_OK)
 		goto out;
 	X509V3_set_ctx(&ctx, s->issuer ? s->issuer : x, x, NULL, NULL, 0);
 	if ((r = add_conf_ext(x, &ctx, NID_basic_constraints, s->bc)) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_key_usage, s->ku)) != SC_OK ||
-	    (r = add_eku(x, s->eku_nid)) != SC_OK ||
+	    (r = add_conf_ext(x, &ctx, NID_ext_key_usage, s->eku)) != SC_OK ||
 	    (r = add_name_constraints(x, s->nc_serial)) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash")) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_authority_key_identifier,
 	        s->issuer ? "keyid:always" : NULL)) != SC_OK)
 		goto out;
-	if (X509_sign(x, s->issuer_key, digest_for(s->issuer_key)) <= 0) {
+	if (X509_sign(x, signer, digest_for(signer)) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "X509_sign");
 		goto out;
 	}
@@ -210,10 +194,9 @@ static sc_err device_row(const struct sc_test_world *w, EVP_PKEY *pub, const cha
     int ca, X509 **out)
 {
 	char cn[SC_DEVICE_ID_MAX + 32];
-	struct row s = {
-		.rdn_nid = { NID_serialNumber, NID_organizationName, NID_commonName },
-		.rdn_val = { device_id, w->mfr, cat(cn, sizeof(cn), device_id,
-		    ca ? " Device CA" : " Key Exchange") },
+	struct sc_test_cert s = {
+		.serial_number = device_id, .o = w->mfr,
+		.cn = cat(cn, sizeof(cn), device_id, ca ? " Device CA" : " Key Exchange"),
 		.pub = pub, .issuer = w->mfr_ca, .issuer_key = w->mfr_ca_key, .days = w->days,
 	};
 
@@ -226,7 +209,7 @@ static sc_err device_row(const struct sc_test_world *w, EVP_PKEY *pub, const cha
 		s.ku = EVP_PKEY_is_a(pub, "RSA") ? "critical,keyEncipherment"
 		    : "critical,keyAgreement";
 	}
-	return build(&s, out);
+	return sc_test_cert_make(&s, out);
 }
 
 sc_err sc_test_world_device_ca(const struct sc_test_world *w, EVP_PKEY *pub, const char *device_id,
@@ -271,14 +254,13 @@ static sc_err mfr_ca_row(const struct sc_test_world *w, const char *name, EVP_PK
     X509 **out)
 {
 	char cn[SC_NETWORK_ID_MAX + 32];
-	const struct row s = {
-		.rdn_nid = { NID_organizationName, NID_commonName },
-		.rdn_val = { name, cat(cn, sizeof(cn), name, " Device Issuing CA") },
+	const struct sc_test_cert s = {
+		.o = name, .cn = cat(cn, sizeof(cn), name, " Device Issuing CA"),
 		.pub = pub, .issuer = w->mfr_root, .issuer_key = w->mfr_root_key, .days = w->days,
 		.bc = "critical,CA:TRUE,pathlen:1", .ku = "critical,keyCertSign,cRLSign",
 	};
 
-	return build(&s, out);
+	return sc_test_cert_make(&s, out);
 }
 
 sc_err sc_test_world_mfr_ca(const struct sc_test_world *w, const char *name, EVP_PKEY **key,
@@ -299,35 +281,31 @@ sc_err sc_test_world_mfr_ca(const struct sc_test_world *w, const char *name, EVP
 static sc_err make_certs(struct sc_test_world *w)
 {
 	char cn[3][SC_NETWORK_ID_MAX + 32];
-	const struct row mfr_root = {
-		.rdn_nid = { NID_commonName },
-		.rdn_val = { cat(cn[0], sizeof(cn[0]), w->mfr, " Root") },
+	const struct sc_test_cert mfr_root = {
+		.cn = cat(cn[0], sizeof(cn[0]), w->mfr, " Root"),
 		.pub = w->mfr_root_key, .issuer_key = w->mfr_root_key, .days = w->days,
 		.bc = "critical,CA:TRUE", .ku = "critical,keyCertSign,cRLSign",
 	};
-	const struct row net_root = {
-		.rdn_nid = { NID_organizationName, NID_commonName },
-		.rdn_val = { w->network_id,
-		    cat(cn[1], sizeof(cn[1]), w->network_id, " Network Root") },
+	const struct sc_test_cert net_root = {
+		.o = w->network_id, .cn = cat(cn[1], sizeof(cn[1]), w->network_id, " Network Root"),
 		.pub = w->net_root_key, .issuer_key = w->net_root_key, .days = w->days,
 		.bc = "critical,CA:TRUE", .ku = "critical,keyCertSign,cRLSign",
 	};
-	struct row signer = {
-		.rdn_nid = { NID_organizationName, NID_commonName },
-		.rdn_val = { w->network_id,
-		    cat(cn[2], sizeof(cn[2]), w->network_id, " Profile Signer") },
+	struct sc_test_cert signer = {
+		.o = w->network_id,
+		.cn = cat(cn[2], sizeof(cn[2]), w->network_id, " Profile Signer"),
 		.pub = w->signer_key, .issuer_key = w->net_root_key, .days = w->days,
 		.bc = "critical,CA:FALSE", .ku = "critical,digitalSignature",
-		.eku_nid = sc_nid_kp_profile_signing(),
+		.eku = SC_OID_KP_PROFILESIGN,
 	};
 	sc_err r;
 
-	if ((r = build(&mfr_root, &w->mfr_root)) != SC_OK ||
-	    (r = build(&net_root, &w->net_root)) != SC_OK)
+	if ((r = sc_test_cert_make(&mfr_root, &w->mfr_root)) != SC_OK ||
+	    (r = sc_test_cert_make(&net_root, &w->net_root)) != SC_OK)
 		return r;
 	signer.issuer = w->net_root;
 	if ((r = mfr_ca_row(w, w->mfr, w->mfr_ca_key, &w->mfr_ca)) != SC_OK ||
-	    (r = build(&signer, &w->signer)) != SC_OK ||
+	    (r = sc_test_cert_make(&signer, &w->signer)) != SC_OK ||
 	    (r = sc_test_world_device_ca(w, w->csk, w->device_id, &w->device_ca)) != SC_OK ||
 	    (r = sc_test_world_kek(w, w->kek, w->device_id, &w->kek_cert)) != SC_OK)
 		return r;
@@ -386,9 +364,8 @@ STACK_OF(X509) *sc_test_world_chain(const struct sc_test_world *w)
 sc_err sc_test_cert_leaf(X509 *ca, EVP_PKEY *ca_key, const char *serial_number, X509 **out)
 {
 	EVP_PKEY *key = NULL;
-	struct row leaf = {
-		.rdn_nid = { NID_serialNumber, NID_commonName },
-		.rdn_val = { serial_number, "leaf" },
+	struct sc_test_cert leaf = {
+		.serial_number = serial_number, .cn = "leaf",
 		.issuer = ca, .issuer_key = ca_key, .days = 1,
 		.bc = "critical,CA:FALSE",
 	};
@@ -398,7 +375,7 @@ sc_err sc_test_cert_leaf(X509 *ca, EVP_PKEY *ca_key, const char *serial_number, 
 	if ((r = sc_alg_keygen(SC_ALG_P256, &key)) != SC_OK)
 		return r;
 	leaf.pub = key;
-	r = build(&leaf, out);
+	r = sc_test_cert_make(&leaf, out);
 	EVP_PKEY_free(key);
 	return r;
 }

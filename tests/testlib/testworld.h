@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
@@ -85,6 +86,29 @@ sc_err sc_test_world_mfr_ca(const struct sc_test_world *w, const char *name, EVP
 /* device_ca and mfr_ca, the untrusted chain above a leaf (sk_X509_free; the certificates stay
  * the world's). NULL on allocation failure. */
 STACK_OF(X509) *sc_test_world_chain(const struct sc_test_world *w);
+
+/*
+ * One certificate, any row: the builder under every certificate of the world, for a test that
+ * needs one the world does not hold (an impostor root, a signer without the EKU, …).
+ * Version 3, a 16-byte random positive serial, SKI always, AKI when issuer is given; signed
+ * with SHA-256 (SHA-384 by a P-384 key, pure Ed25519).
+ */
+struct sc_test_cert {
+	const char *serial_number, *o, *cn; /* the subject, in this order; NULL: attribute absent.
+	                                       serialNumber is a PrintableString, the rest UTF8 */
+	EVP_PKEY *pub;                      /* the subject's key (borrowed) */
+	X509 *issuer;                       /* NULL: self-issued (issuer name = subject, no AKI) */
+	EVP_PKEY *issuer_key;               /* NULL: pub's (self-signed) */
+	time_t not_before, not_after;       /* 0: now - 60 s, and notBefore + days */
+	int days;
+	const char *bc, *ku, *eku;          /* basicConstraints, keyUsage, extendedKeyUsage in
+	                                       openssl.cnf syntax ("critical,CA:TRUE");
+	                                       NULL: absent */
+	const char *nc_serial;              /* nameConstraints (critical): permitted directoryName
+	                                       serialNumber=this; NULL: absent */
+};
+/* *out is the caller's (X509_free). SC_ERR_INTERNAL with OpenSSL's reason (e.g. a bad value). */
+sc_err sc_test_cert_make(const struct sc_test_cert *spec, X509 **out) SC_MUST_USE;
 
 /*
  * A minimal leaf (serialNumber=<serial_number>, CN=leaf; CA:FALSE critical; AKI) for a fresh

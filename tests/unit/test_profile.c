@@ -30,6 +30,7 @@
 #include "fast/fast.h"
 #include "profile_internal.h"
 #include "testutil.h"
+#include "testworld.h"
 
 #define NET "net-alpha"
 #define DEV "DEV-0001"
@@ -51,8 +52,6 @@ static struct {
 	EVP_PKEY *sup_rsa, *sup_p256, *sup_p384, *sup_ed, *sup_rsa1024;
 } fx;
 
-static long serial_counter = 1;
-
 static EVP_PKEY *gen(const char *type, const char *curve, size_t bits)
 {
 	EVP_PKEY *k;
@@ -67,48 +66,22 @@ static EVP_PKEY *gen(const char *type, const char *curve, size_t bits)
 	return k;
 }
 
-static void add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *e = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
-
-	assert_non_null(e);
-	assert_true(X509_add_ext(x, e, -1));
-	X509_EXTENSION_free(e);
-}
-
-/* A v3 certificate with SKI/AKI, as X509_V_FLAG_X509_STRICT wants. issuer NULL: self-signed. */
+/*
+ * A v3 certificate with SKI and AKI, as X509_V_FLAG_X509_STRICT wants, from the test world's
+ * raw-OpenSSL builder (tests/testlib). issuer NULL: self-issued, signed by issuer_key if
+ * given, else self-signed.
+ */
 static X509 *mk_cert(EVP_PKEY *key, const char *o, const char *cn, X509 *issuer,
     EVP_PKEY *issuer_key, int ca, const char *ku, const char *eku, time_t nb, time_t na)
 {
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
-	X509V3_CTX ctx;
-	EVP_PKEY *ik = issuer_key != NULL ? issuer_key : key;
+	const struct sc_test_cert spec = {
+		.o = o, .cn = cn, .pub = key, .issuer = issuer, .issuer_key = issuer_key,
+		.not_before = nb, .not_after = na, .bc = ca ? "critical,CA:TRUE" : "critical,CA:FALSE",
+		.ku = ku, .eku = eku,
+	};
+	X509 *x = NULL;
 
-	assert_non_null(x);
-	assert_true(X509_set_version(x, X509_VERSION_3));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial_counter++));
-	if (o != NULL)
-		assert_true(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-		    (const unsigned char *)o, -1, -1, 0));
-	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0));
-	assert_true(X509_set_subject_name(x, name));
-	assert_true(X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name));
-	X509_NAME_free(name);
-	assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), nb));
-	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), na));
-	assert_true(X509_set_pubkey(x, key));
-	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	add_ext(x, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(x, &ctx, NID_key_usage, ku);
-	add_ext(x, &ctx, NID_subject_key_identifier, "hash");
-	if (issuer != NULL)
-		add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
-	if (eku != NULL)
-		add_ext(x, &ctx, NID_ext_key_usage, eku);
-	assert_true(X509_sign(x, ik, EVP_PKEY_get_base_id(ik) == EVP_PKEY_ED25519 ? NULL :
-	    EVP_sha256()) > 0);
+	assert_int_equal(sc_test_cert_make(&spec, &x), SC_OK);
 	return x;
 }
 
