@@ -1,31 +1,18 @@
 /*
- * cmd_netdev.c — the operator's registry commands (`net device add|revoke|list|show|import`),
- * which work on the provisioning server's SQLite file directly (src/provd/registry.c), and
- * `net server-cert`, the provisioning server's TLS certificate under the network root.
+ * cmd_registry.c — the operator's registry commands (`net device add|revoke|list|show|import`):
+ * they open the provisioning server's registry directly through src/registry (the same library
+ * and transactions the server uses), never through the server's HTTP API.
  */
-#include <arpa/inet.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/bn.h>
-#include <openssl/err.h>
-#include <openssl/rand.h>
-#include <openssl/x509v3.h>
-#include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include "cli.h"
 #include "registry.h"
-#include "keyopen.h"
 #include "util.h"
-
-#define NETDEV_MAX_HOSTS 16
-#define NETDEV_HOST_MAX 253             /* a DNS name's longest text form */
-#define SERVER_CERT_SERIAL_LEN 16
-#define SERVER_CERT_SKEW_S 60
 
 /* "cli uid=1000 (alice)": who did it, for the audit log. */
 static void actor_name(char *out, size_t out_len)
@@ -427,180 +414,4 @@ sc_err cmd_net_device(int argc, char **argv)
 		if (strcmp(argv[0], verbs[i].verb) == 0)
 			return verbs[i].run(argc - 1, argv + 1);
 	return sc_fail(SC_ERR_USAGE, "net device: unknown verb '%.32s' (add|revoke|list|show|import)", argv[0]);
-}
-
-/* ---- net server-cert ---- */
-
-static const char server_cert_usage[] =
-"usage: selfcert net server-cert --dir NETDIR --host NAME [--host NAME …] [--alg ALG] [--days N]\n"
-"  The provisioning server's TLS certificate, issued by the network root (NETDIR/root.key):\n"
-"  NETDIR/server.pem and server.key (0600, never overwritten). Subject O=<network ID>,\n"
-"  CN=<first host>; subjectAltName dNSName or iPAddress for each --host; EKU serverAuth.\n"
-"  Agents trust it through --ca NETDIR/root.pem.\n"
-"  --alg ALG   the server key: rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
-"  --days N    lifetime in days (default 365; never past the network root's notAfter)\n";
-
-/* A DNS name we put in a certificate: LDH labels of 1..63, dots between, no wildcard. */
-static int dns_name_valid(const char *s)
-{
-	size_t n = strlen(s), label = 0;
-
-	if (n == 0 || n > NETDEV_HOST_MAX || s[0] == '.' || s[n - 1] == '.')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-		if ((c == '-' && label == 0) || ++label > 63)
-			return 0;
-	}
-	return s[n - 1] != '-';
-}
-
-/* Add an extension from its OpenSSL config text (our values are validated, no commas inside). */
-static sc_err add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-	int ok;
-
-	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return sc_fail_ossl(SC_ERR_INTERNAL, OBJ_nid2sn(nid));
-	ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok ? SC_OK : sc_fail_ossl(SC_ERR_INTERNAL, OBJ_nid2sn(nid));
-}
-
-sc_err cmd_net_server_cert(int argc, char **argv)
-{
-	static const struct cli_opt spec[] = { { "dir", 1, 0 }, { "host", 1, 1 }, { "alg", 1, 0 }, { "days", 1, 0 } };
-	sc_err r = SC_ERR_INTERNAL;
-	struct cli_args a;
-	const char *dir;
-	char path[PATH_MAX], network_id[SC_NETWORK_ID_MAX + 1], san[NETDEV_MAX_HOSTS * (NETDEV_HOST_MAX + 8)];
-	enum sc_alg alg = SC_ALG_P256;
-	long days;
-	int n_hosts;
-	size_t san_len = 0;
-	X509 *root = NULL, *cert = NULL;
-	EVP_PKEY *root_key = NULL, *key = NULL;
-	X509_NAME *subj = NULL;
-	BIGNUM *bn = NULL;
-	uint8_t serial[SERVER_CERT_SERIAL_LEN];
-	time_t now = time(NULL), root_na = 0, na;
-	const EVP_MD *md;
-	char when[32];
-
-	if ((r = cli_parse(&a, "net server-cert", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
-		return r;
-	if (a.help) {
-		fputs(server_cert_usage, stdout);
-		return SC_OK;
-	}
-	if ((r = cli_need(&a, "dir", &dir)) != SC_OK || (r = cli_int(&a, "days", 365, 1, 3650, &days)) != SC_OK)
-		return r;
-	if ((n_hosts = cli_count(&a, "host")) == 0)
-		return sc_fail(SC_ERR_USAGE, "net server-cert: missing --host");
-	if (cli_has(&a, "alg") && sc_alg_from_name(cli_get(&a, "alg"), &alg) != SC_OK)
-		return sc_fail(SC_ERR_USAGE, "net server-cert: --alg: %s", sc_err_detail());
-	san[0] = '\0';
-	for (int i = 0; i < n_hosts; i++) {
-		const char *h = cli_nth(&a, "host", i);
-		uint8_t ip[16];
-		int is_ip = inet_pton(AF_INET, h, ip) == 1 || inet_pton(AF_INET6, h, ip) == 1;
-		int w;
-
-		if (!is_ip && !dns_name_valid(h))
-			return sc_fail(SC_ERR_USAGE, "net server-cert: --host '%.64s': a DNS name (letters, digits, '-', "
-			    "dots) or an IP address", h);
-		w = snprintf(san + san_len, sizeof(san) - san_len, "%s%s:%s", i ? "," : "", is_ip ? "IP" : "DNS", h);
-		if (w < 0 || (size_t)w >= sizeof(san) - san_len)
-			return sc_fail(SC_ERR_USAGE, "net server-cert: too many --host names");
-		san_len += (size_t)w;
-	}
-	for (int i = 0; i < 2; i++) {
-		if ((r = cli_path(path, sizeof(path), dir, i ? "server.key" : "server.pem")) != SC_OK)
-			return r;
-		if (access(path, F_OK) == 0)
-			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite", path);
-	}
-	if ((r = cli_path(path, sizeof(path), dir, "root.pem")) != SC_OK || (r = sc_load_cert(path, &root)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "root.key")) != SC_OK || (r = sc_key_open(path, &root_key)) != SC_OK)
-		goto out;
-	if (X509_check_private_key(root, root_key) != 1) {
-		r = sc_fail(SC_ERR_KEY_MISMATCH, "%s/root.key does not belong to root.pem", dir);
-		goto out;
-	}
-	if ((r = cli_subject_attr(root, NID_organizationName, network_id, sizeof(network_id))) != SC_OK) {
-		r = sc_fail(r, "%s/root.pem: no network ID (subject O)", dir);
-		goto out;
-	}
-	if ((r = sc_asn1_time_to_time_t(X509_get0_notAfter(root), &root_na)) != SC_OK)
-		goto out;
-	na = now + (time_t)days * 86400;
-	if (na > root_na)
-		na = root_na;
-	if (na <= now) {
-		r = sc_fail(SC_ERR_VALIDITY, "%s/root.pem has expired", dir);
-		goto out;
-	}
-	if ((r = sc_alg_keygen(alg, &key)) != SC_OK)
-		goto out;
-	r = SC_ERR_INTERNAL;
-	if ((cert = X509_new()) == NULL || (subj = X509_NAME_new()) == NULL || !X509_set_version(cert, X509_VERSION_3))
-		goto ossl;
-	/* 16 random bytes, top bit clear: a positive serial of fixed size. */
-	if (RAND_bytes(serial, sizeof(serial)) != 1)
-		goto ossl;
-	serial[0] &= 0x7f;
-	serial[0] |= 0x01;
-	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) == NULL)
-		goto ossl;
-	if (!X509_NAME_add_entry_by_NID(subj, NID_organizationName, MBSTRING_UTF8, (const unsigned char *)network_id,
-	    -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
-	    (const unsigned char *)cli_nth(&a, "host", 0), -1, -1, 0) ||
-	    !X509_set_subject_name(cert, subj) || !X509_set_issuer_name(cert, X509_get_subject_name(root)) ||
-	    !X509_set_pubkey(cert, key) ||
-	    ASN1_TIME_set(X509_getm_notBefore(cert), now - SERVER_CERT_SKEW_S) == NULL ||
-	    ASN1_TIME_set(X509_getm_notAfter(cert), na) == NULL)
-		goto ossl;
-	if ((r = add_ext(cert, root, NID_basic_constraints, "critical,CA:FALSE")) != SC_OK ||
-	    (r = add_ext(cert, root, NID_key_usage, sc_alg_is_rsa(alg) ? "critical,digitalSignature,keyEncipherment" :
-	        "critical,digitalSignature")) != SC_OK ||
-	    (r = add_ext(cert, root, NID_ext_key_usage, "serverAuth")) != SC_OK ||
-	    (r = add_ext(cert, root, NID_subject_alt_name, san)) != SC_OK ||
-	    (r = add_ext(cert, root, NID_subject_key_identifier, "hash")) != SC_OK ||
-	    (r = add_ext(cert, root, NID_authority_key_identifier, "keyid:always")) != SC_OK)
-		goto out;
-	r = SC_ERR_INTERNAL;
-	md = sc_sign_md(root_key, sc_alg_default_digest(sc_alg_of_key(root_key)));
-	if (X509_sign(cert, root_key, md) <= 0)
-		goto ossl;
-	if ((r = cli_path(path, sizeof(path), dir, "server.key")) != SC_OK || (r = sc_write_key(path, key)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "server.pem")) != SC_OK || (r = sc_write_cert(path, cert)) != SC_OK)
-		goto out;
-	sc_format_time(na, when, sizeof(when));
-	printf("server certificate for %s (network %s, %s, until %s): %s/server.pem, %s/server.key\n", san, network_id,
-	    sc_alg_name(alg), when, dir, dir);
-	r = SC_OK;
-	goto out;
-ossl:
-	r = sc_fail_ossl(SC_ERR_INTERNAL, "building the server certificate");
-out:
-	BN_free(bn);
-	X509_NAME_free(subj);
-	X509_free(cert);
-	X509_free(root);
-	EVP_PKEY_free(root_key);
-	EVP_PKEY_free(key);
-	return r;
 }
