@@ -43,9 +43,8 @@ static sc_err netdev_add(int argc, char **argv)
 	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 1 }, { "note", 1, 0 } };
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
-	const char *db;
+	const char *db, *ids[CLI_MAX_VALUES];
 	char actor[SC_REG_ACTOR_MAX];
-	int64_t now = (int64_t)time(NULL);
 	sc_err r;
 	int n;
 
@@ -59,40 +58,23 @@ static sc_err netdev_add(int argc, char **argv)
 		return r;
 	if ((n = cli_count(&a, "device-id")) == 0)
 		return sc_fail(SC_ERR_USAGE, "net device add: missing --device-id");
-	for (int i = 0; i < n; i++)
-		if (!sc_device_id_valid(cli_nth(&a, "device-id", i)))
-			return sc_fail(SC_ERR_USAGE, "net device add: --device-id '%.64s': 1..64 PrintableString characters",
-			    cli_nth(&a, "device-id", i));
 	if (cli_has(&a, "note") && strlen(cli_get(&a, "note")) > SC_REG_NOTE_MAX)
 		return sc_fail(SC_ERR_USAGE, "net device add: --note longer than %d bytes", SC_REG_NOTE_MAX);
+	for (int i = 0; i < n; i++)
+		ids[i] = cli_nth(&a, "device-id", i);
 	actor_name(actor, sizeof(actor));
 	if ((r = sc_reg_open(db, 1, &reg)) != SC_OK)
 		return r;
-	/* One ID at a time would leave half a list behind on a duplicate: check them all first. */
-	for (int i = 0; i < n; i++) {
-		struct sc_reg_device d;
-		const char *id = cli_nth(&a, "device-id", i);
-		for (int j = 0; j < i; j++)
-			if (strcmp(cli_nth(&a, "device-id", j), id) == 0) {
-				r = sc_fail(SC_ERR_USAGE, "net device add: --device-id %s given twice", id);
-				goto out;
-			}
-		if ((r = sc_reg_device_get(reg, id, &d)) == SC_OK) {
-			r = sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", id, sc_reg_dev_status_name(d.status));
-			goto out;
-		}
-		if (r != SC_ERR_NOT_FOUND)
-			goto out;
-	}
-	for (int i = 0; i < n; i++) {
-		if ((r = sc_reg_device_add(reg, cli_nth(&a, "device-id", i), cli_get(&a, "note"), actor, now)) != SC_OK)
-			goto out;
-		printf("device %s activated\n", cli_nth(&a, "device-id", i));
-	}
-	r = SC_OK;
-out:
+	/* The registry checks every ID and adds them all in one transaction, or none. */
+	r = sc_reg_devices_add(reg, ids, (size_t)n, cli_get(&a, "note"), actor, (int64_t)time(NULL));
 	sc_reg_close(reg);
-	return r;
+	if (r == SC_ERR_USAGE)
+		return sc_fail(r, "net device add: %s", sc_err_detail());  /* a bad --device-id */
+	if (r != SC_OK)
+		return r;
+	for (int i = 0; i < n; i++)
+		printf("device %s activated\n", ids[i]);
+	return SC_OK;
 }
 
 /* ---- net device revoke ---- */

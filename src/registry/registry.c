@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <selfcert/cert.h>
 #include "registry.h"
+#include "backend.h"
 
 /* 'SCRG': tells our registry apart from any other SQLite file handed to --db. */
 #define PROVD_REG_APPLICATION_ID 0x53435247
@@ -421,20 +422,79 @@ static sc_err device_insert(struct sc_reg *reg, const char *device_id, const cha
 	return audit(reg, now, actor, "device-added", device_id, how);
 }
 
+/* The one status of a device, or 0 if it is not registered. */
+static sc_err device_status(struct sc_reg *reg, const char *device_id, enum sc_reg_dev_status *s)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc;
+
+	*s = 0;
+	if ((r = prepare(reg, "SELECT status FROM devices WHERE device_id = ?", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*s = status_from_text(sqlite3_column_text(st, 0));
+	done(reg, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(reg, "reading a device");
+	return SC_OK;
+}
+
+/*
+ * The IDs' checks that need no database: each valid, none twice. In list order, and every ID
+ * is checked for validity before any for repetition, as `net device add` always did. The
+ * details name --device-id: they are what the operator typed.
+ */
+static sc_err check_id_list(const char *const *ids, size_t n)
+{
+	if (n == 0)
+		return sc_fail(SC_ERR_USAGE, "no device ID to add");
+	if (n > SC_REG_ADD_MAX)
+		return sc_fail(SC_ERR_USAGE, "%zu device IDs at once, at most %d (the CSV import takes more)", n,
+		    SC_REG_ADD_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!sc_device_id_valid(ids[i]))
+			return sc_fail(SC_ERR_USAGE, "--device-id '%.64s': 1..64 PrintableString characters", ids[i]);
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(ids[j], ids[i]) == 0)
+				return sc_fail(SC_ERR_USAGE, "--device-id %s given twice", ids[i]);
+	return SC_OK;
+}
+
+sc_err sc_reg_devices_add(struct sc_reg *reg, const char *const *ids, size_t n, const char *note,
+    const char *actor, int64_t now)
+{
+	enum sc_reg_dev_status s;
+	sc_err r;
+
+	if ((r = check_id_list(ids, n)) != SC_OK || (r = check_note("note", note)) != SC_OK)
+		return r;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	/* Checked inside the transaction, so no other writer can add one of them in between. */
+	for (size_t i = 0; i < n; i++) {
+		if ((r = device_status(reg, ids[i], &s)) != SC_OK)
+			goto fail;
+		if (s != 0) {
+			r = sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", ids[i],
+			    sc_reg_dev_status_name(s));
+			goto fail;
+		}
+		if ((r = device_insert(reg, ids[i], note, actor, now, "added")) != SC_OK)
+			goto fail;
+	}
+	return commit(reg);
+fail:
+	rollback(reg);
+	return r;
+}
+
 sc_err sc_reg_device_add(struct sc_reg *reg, const char *device_id, const char *note,
     const char *actor, int64_t now)
 {
-	sc_err r;
-
-	if (!sc_device_id_valid(device_id))
-		return sc_fail(SC_ERR_USAGE, "device ID '%.64s': 1..64 PrintableString characters", device_id);
-	if ((r = check_note("note", note)) != SC_OK || (r = begin(reg)) != SC_OK)
-		return r;
-	if ((r = device_insert(reg, device_id, note, actor, now, "added")) != SC_OK) {
-		rollback(reg);
-		return r;
-	}
-	return commit(reg);
+	return sc_reg_devices_add(reg, &device_id, 1, note, actor, now);
 }
 
 sc_err sc_reg_device_revoke(struct sc_reg *reg, const char *device_id, const char *reason,
@@ -586,179 +646,58 @@ out:
 	return r;
 }
 
-/* ---- the activation feed ---- */
+/* ---- the activation feed (the CSV parser is import_csv.c's) ---- */
 
-/*
- * Split one CSV line (no line end) into at most max fields, unquoting "…" fields in place.
- * Returns the number of fields, or -1 if the line is not valid CSV or has more than max.
- */
-static int csv_split(char *line, char **fields, int max)
+sc_err sc_reg_import_rows(struct sc_reg *reg, sc_reg_next_row next, void *ctx, const char *source,
+    const char *actor, int64_t now, size_t *added, size_t *skipped)
 {
-	int n = 0;
-	char *p = line;
-
-	for (;;) {
-		char *w;
-
-		if (n == max)
-			return -1;
-		if (*p == '"') {
-			/* Quoted: "" is a quote; the field must end at the closing quote. */
-			fields[n++] = w = ++p;
-			for (;;) {
-				if (*p == '\0')
-					return -1;
-				if (*p == '"' && p[1] == '"') {
-					*w++ = '"';
-					p += 2;
-				} else if (*p == '"') {
-					p++;
-					break;
-				} else {
-					*w++ = *p++;
-				}
-			}
-			*w = '\0';
-			if (*p != ',' && *p != '\0')
-				return -1;
-		} else {
-			fields[n++] = p;
-			while (*p != ',' && *p != '\0') {
-				if (*p == '"')
-					return -1;
-				p++;
-			}
-		}
-		if (*p == '\0')
-			return n;
-		*p++ = '\0';
-	}
-}
-
-enum { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_NUL };
-
-/*
- * One line without its '\n' into out (NUL-terminated). Byte by byte, so that a NUL inside the
- * line is seen (fgets would hide it) and nothing longer than out is ever buffered.
- */
-static int read_line(FILE *f, char *out, size_t out_len, size_t *len)
-{
-	size_t n = 0;
-	int c, nul = 0;
-
-	*len = 0;
-	while ((c = getc(f)) != EOF && c != '\n') {
-		if (n + 1 >= out_len) {
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
-			return LINE_TOO_LONG;
-		}
-		nul |= c == '\0';
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	if (c == EOF && n == 0)
-		return LINE_EOF;
-	*len = n;
-	return nul ? LINE_NUL : LINE_OK;
-}
-
-sc_err sc_reg_import_csv(struct sc_reg *reg, const char *path, const char *actor, int64_t now,
-    size_t *added, size_t *skipped)
-{
-	sc_err r = SC_ERR_INTERNAL;
-	FILE *f = NULL;
-	char line[SC_REG_CSV_LINE_MAX + 1], how[64];
 	sqlite3_stmt *seen = NULL;
-	size_t lineno = 0, n_lines = 0;
-	int in_tx = 0;
+	struct sc_reg_row row;
+	char how[64], detail[SC_REG_CSV_LINE_MAX + 64];
+	int more;
+	sc_err r;
 
 	*added = *skipped = 0;
-	if ((f = fopen(path, "re")) == NULL)
-		return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
 	if ((r = begin(reg)) != SC_OK)
-		goto out;
-	in_tx = 1;
+		return r;
+	/* The IDs of this file so far: a second line with one of them refuses the whole file. */
 	if ((r = exec(reg, "CREATE TEMP TABLE IF NOT EXISTS import_seen (device_id TEXT PRIMARY KEY);"
 	    "DELETE FROM import_seen", "import")) != SC_OK ||
 	    (r = prepare(reg, "INSERT INTO import_seen (device_id) VALUES (?)", &seen)) != SC_OK)
 		goto out;
 	for (;;) {
-		char *fields[2];
-		size_t len;
-		int nf, got = read_line(f, line, sizeof(line), &len);
-
-		if (got == LINE_EOF)
+		if ((r = next(ctx, &row, &more)) != SC_OK)
+			goto out;
+		if (!more)
 			break;
-		lineno++;
-		if (got == LINE_TOO_LONG) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: line longer than %d bytes", path, lineno,
-			    SC_REG_CSV_LINE_MAX);
-			goto out;
-		}
-		if (got == LINE_NUL) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: a NUL byte in the line", path, lineno);
-			goto out;
-		}
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if (len == 0 || line[0] == '#')
-			continue;
-		if (++n_lines > SC_REG_CSV_MAX_LINES) {
-			r = sc_fail(SC_ERR_OVERSIZE, "%s: more than %d devices in one import", path,
-			    SC_REG_CSV_MAX_LINES);
-			goto out;
-		}
-		if ((nf = csv_split(line, fields, 2)) < 0) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: expected device_id[,note] (CSV)", path, lineno);
-			goto out;
-		}
-		if (n_lines == 1 && strcmp(fields[0], "device_id") == 0)
-			continue; /* the header */
-		if (!sc_device_id_valid(fields[0])) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device ID '%.64s' is not 1..64 PrintableString characters",
-			    path, lineno, fields[0]);
-			goto out;
-		}
-		if (nf == 2 && strlen(fields[1]) > SC_REG_NOTE_MAX) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: note longer than %d bytes", path, lineno, SC_REG_NOTE_MAX);
-			goto out;
-		}
 		sqlite3_reset(seen);
-		bind_text(seen, 1, fields[0]);
+		bind_text(seen, 1, row.device_id);
 		if (sqlite3_step(seen) != SQLITE_DONE) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file", path, lineno,
-			    fields[0]);
+			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file", source, row.line,
+			    row.device_id);
 			goto out;
 		}
-		snprintf(how, sizeof(how), "imported, line %zu", lineno);
-		r = device_insert(reg, fields[0], nf == 2 ? fields[1] : NULL, actor, now, how);
-		if (r == SC_ERR_EXISTS) {
+		snprintf(how, sizeof(how), "imported, line %zu", row.line);
+		r = device_insert(reg, row.device_id, row.note, actor, now, how);
+		if (r == SC_ERR_EXISTS)
 			(*skipped)++;
-		} else if (r != SC_OK) {
-			goto out;
-		} else {
+		else if (r == SC_OK)
 			(*added)++;
-		}
+		else
+			goto out;
 	}
-	if (ferror(f)) {
-		r = sc_fail(SC_ERR_IO, "%s: read error", path);
-		goto out;
-	}
-	snprintf(line, sizeof(line), "%s: %zu added, %zu already registered", path, *added, *skipped);
-	if ((r = audit(reg, now, actor, "devices-imported", NULL, line)) != SC_OK)
+	snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered", source, *added, *skipped);
+	if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
 		goto out;
 	done(reg, seen);
 	seen = NULL;
-	in_tx = 0;
-	r = commit(reg);
+	if ((r = commit(reg)) != SC_OK)
+		goto out;
+	return SC_OK;
 out:
 	done(reg, seen);
-	if (in_tx) {
-		rollback(reg);
-		*added = *skipped = 0;
-	}
-	fclose(f);
+	rollback(reg);
+	*added = *skipped = 0;
 	return r;
 }
 

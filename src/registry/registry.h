@@ -28,6 +28,7 @@
 #define SC_REG_CHALLENGE_HEX_MAX (2 * SC_CHALLENGE_MAX)
 #define SC_REG_CSV_LINE_MAX 512          /* an activation-feed line longer than this is refused */
 #define SC_REG_CSV_MAX_LINES 1000000     /* one import is one transaction: bound it */
+#define SC_REG_ADD_MAX 1024              /* IDs in one sc_reg_devices_add; more: the CSV import */
 
 enum sc_reg_dev_status {
 	SC_REG_DEV_ACTIVE = 1,   /* activated: may be given profiles */
@@ -79,9 +80,17 @@ struct sc_reg_device {
 };
 
 /*
- * Activate one device. device_id must be sc_device_id_valid; note may be NULL (at most
- * SC_REG_NOTE_MAX bytes). SC_ERR_EXISTS if it is already registered, SC_ERR_USAGE for a bad ID.
+ * Activate devices: all of ids[0..n) in one transaction, or none. Each ID must be
+ * sc_device_id_valid (SC_ERR_USAGE "--device-id 'ID': …"), appear once in the list
+ * (SC_ERR_USAGE "--device-id ID given twice") and not be registered yet (SC_ERR_EXISTS "device
+ * ID is already registered (STATUS)"); the registered check runs inside the transaction, so a
+ * concurrent writer cannot slip one in between. note (may be NULL, at most SC_REG_NOTE_MAX
+ * bytes) goes to each. 1 <= n <= SC_REG_ADD_MAX. Nothing is written on any error.
  */
+sc_err sc_reg_devices_add(struct sc_reg *reg, const char *const *ids, size_t n, const char *note,
+    const char *actor, int64_t now) SC_MUST_USE;
+
+/* One device: sc_reg_devices_add with a list of one. */
 sc_err sc_reg_device_add(struct sc_reg *reg, const char *device_id, const char *note,
     const char *actor, int64_t now) SC_MUST_USE;
 

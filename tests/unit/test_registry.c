@@ -1,9 +1,9 @@
 /*
  * test_registry.c — the provisioning registry on a real SQLite file: creation (WAL, 0600,
- * schema version), refusing foreign and newer files, devices, revocation for good, the
- * append-only audit log, the CSV activation feed (every malformed line, all or nothing), profile
- * refusals (unknown, revoked, replay, rate), certificate recording (idempotent, consumed,
- * mismatched), concurrent writers on separate connections, and the connection's kept
+ * schema version), refusing foreign and newer files, devices (a list added all or none),
+ * revocation for good, the append-only audit log, the CSV activation feed (every malformed
+ * line, all or nothing), profile refusals (unknown, revoked, replay, rate), certificate
+ * recording (idempotent, consumed, mismatched), concurrent writers on separate connections, and the connection's kept
  * prepared statements (fresh bindings each use, no read left open, no stale snapshot).
  */
 #include <stdarg.h>
@@ -172,6 +172,46 @@ static void test_devices(void **state)
 	sc_reg_close(reg);
 	/* The file itself refuses to bring a revoked device back. */
 	assert_int_not_equal(raw_exec("UPDATE devices SET status = 'active' WHERE device_id = 'DEV-1'"), SQLITE_OK);
+}
+
+/* sc_reg_devices_add: every ID or none, each check inside the one transaction. */
+static void test_devices_add_all_or_none(void **state)
+{
+	static const char *const with_old[] = { "NEW-1", "DEV-1", "NEW-2" };
+	static const char *const twice[] = { "NEW-1", "NEW-2", "NEW-1" };
+	static const char *const bad[] = { "NEW-1", "bad*id" };
+	static const char *const fresh[] = { "NEW-1", "NEW-2", "NEW-3" };
+	struct sc_reg *reg = open_new();
+	struct sc_reg_device d;
+	struct sc_reg_counts c;
+	int already;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "DEV-1", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_devices_add(reg, with_old, 3, "batch", "test", 1001), SC_ERR_EXISTS);
+	assert_string_equal(sc_err_detail(), "device DEV-1 is already registered (active)");
+	assert_int_equal(sc_reg_device_get(reg, "NEW-1", &d), SC_ERR_NOT_FOUND);  /* before it: undone */
+	assert_int_equal(sc_reg_device_get(reg, "NEW-2", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_devices_add(reg, twice, 3, NULL, "test", 1001), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "--device-id NEW-1 given twice");
+	assert_int_equal(sc_reg_devices_add(reg, bad, 2, NULL, "test", 1001), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "--device-id 'bad*id': 1..64 PrintableString characters");
+	assert_int_equal(sc_reg_devices_add(reg, fresh, 0, NULL, "test", 1001), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.devices_active, 1);
+	assert_int_equal(c.audit, 2);  /* schema-migrated, device-added: nothing of the refusals */
+
+	assert_int_equal(sc_reg_devices_add(reg, fresh, 3, "batch", "test", 1002), SC_OK);
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.devices_active, 4);
+	assert_int_equal(c.audit, 5);  /* one device-added row each */
+	assert_int_equal(sc_reg_device_get(reg, "NEW-3", &d), SC_OK);
+	assert_string_equal(d.note, "batch");
+	/* A revoked device is registered too, and says so. */
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", NULL, "test", 1003, &already), SC_OK);
+	assert_int_equal(sc_reg_devices_add(reg, with_old + 1, 1, NULL, "test", 1004), SC_ERR_EXISTS);
+	assert_string_equal(sc_err_detail(), "device DEV-1 is already registered (revoked)");
+	sc_reg_close(reg);
 }
 
 static void test_audit_append_only(void **state)
@@ -542,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devices_add_all_or_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
