@@ -57,6 +57,12 @@ typedef enum sc_err {
 	SC_ERR_EXISTS = -34,          /* "exists": refusing to overwrite */
 	SC_ERR_NOT_FOUND = -35,       /* "not-found": a named thing is absent */
 	SC_ERR_UNKNOWN_REQUEST = -36, /* "unknown-request": unknown SP message type */
+	/* The registry's refusals (src/registry; provd answers each with its API code). */
+	SC_ERR_UNKNOWN_DEVICE = -37,  /* "unknown-device": the device is not in the registry */
+	SC_ERR_REVOKED = -38,         /* "revoked": the device is revoked */
+	SC_ERR_RATE_LIMITED = -39,    /* "rate-limited": too many profiles for the device */
+	SC_ERR_PROFILE_UNKNOWN = -40, /* "profile-unknown": no such profile was issued */
+	SC_ERR_PROFILE_CONSUMED = -41,/* "profile-consumed": the profile has another certificate */
 } sc_err;
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */

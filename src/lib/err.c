@@ -54,6 +54,11 @@ static const struct err_entry err_table[] = {
 	{ SC_ERR_EXISTS, "exists", "refusing to overwrite", 3 },
 	{ SC_ERR_NOT_FOUND, "not-found", "not found", 1 },
 	{ SC_ERR_UNKNOWN_REQUEST, "unknown-request", "unknown request type", 1 },
+	{ SC_ERR_UNKNOWN_DEVICE, "unknown-device", "device not registered", 1 },
+	{ SC_ERR_REVOKED, "revoked", "device revoked", 1 },
+	{ SC_ERR_RATE_LIMITED, "rate-limited", "too many profiles for the device", 1 },
+	{ SC_ERR_PROFILE_UNKNOWN, "profile-unknown", "no such profile was issued", 1 },
+	{ SC_ERR_PROFILE_CONSUMED, "profile-consumed", "profile already has a certificate", 1 },
 };
 
 static const struct err_entry *lookup(sc_err e)

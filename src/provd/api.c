@@ -516,29 +516,33 @@ out:
 	return ok;
 }
 
-/* The registry's refusals and failures as answers. */
-static void respond_registry(struct provd_response *resp, sc_err r, enum sc_reg_why why, int64_t retry_after)
+/* The registry's refusals (each its own sc_err) and failures as answers. */
+static void respond_registry(struct provd_response *resp, sc_err r, int64_t retry_after)
 {
-	static const int code_of[] = {
-		[SC_REG_WHY_NONE] = PROVD_E_INTERNAL,
-		[SC_REG_WHY_UNKNOWN_DEVICE] = PROVD_E_UNKNOWN_DEVICE,
-		[SC_REG_WHY_REVOKED] = PROVD_E_REVOKED,
-		[SC_REG_WHY_RATE_LIMITED] = PROVD_E_RATE_LIMITED,
-		[SC_REG_WHY_REPLAY] = PROVD_E_REPLAY,
-		[SC_REG_WHY_PROFILE_UNKNOWN] = PROVD_E_PROFILE_UNKNOWN,
-		[SC_REG_WHY_PROFILE_CONSUMED] = PROVD_E_PROFILE_CONSUMED,
-		[SC_REG_WHY_DEVICE_MISMATCH] = PROVD_E_DEVICE_MISMATCH,
+	static const struct {
+		sc_err r;
+		int code;
+	} code_of[] = {
+		{ SC_ERR_UNKNOWN_DEVICE, PROVD_E_UNKNOWN_DEVICE },
+		{ SC_ERR_REVOKED, PROVD_E_REVOKED },
+		{ SC_ERR_RATE_LIMITED, PROVD_E_RATE_LIMITED },
+		{ SC_ERR_REPLAY, PROVD_E_REPLAY },
+		{ SC_ERR_PROFILE_UNKNOWN, PROVD_E_PROFILE_UNKNOWN },
+		{ SC_ERR_PROFILE_CONSUMED, PROVD_E_PROFILE_CONSUMED },
+		{ SC_ERR_DEVICE_MISMATCH, PROVD_E_DEVICE_MISMATCH },
 	};
 
-	if (r == SC_ERR_DENIED && (unsigned)why < sizeof(code_of) / sizeof(code_of[0]) && why != SC_REG_WHY_NONE) {
-		respond_error(resp, code_of[why], "%s", sc_err_detail());
-		if (why == SC_REG_WHY_RATE_LIMITED)
-			resp->retry_after = retry_after > 0 ? retry_after : 1;
-	} else if (r == SC_ERR_IO) {
+	for (size_t i = 0; i < sizeof(code_of) / sizeof(code_of[0]); i++)
+		if (code_of[i].r == r) {
+			respond_error(resp, code_of[i].code, "%s", sc_err_detail());
+			if (r == SC_ERR_RATE_LIMITED)
+				resp->retry_after = retry_after > 0 ? retry_after : 1;
+			return;
+		}
+	if (r == SC_ERR_IO)
 		respond_error(resp, PROVD_E_UNAVAILABLE, "registry: %s", sc_err_detail());
-	} else {
+	else
 		respond_error(resp, PROVD_E_INTERNAL, "registry: %s: %s", sc_err_name(r), sc_err_detail());
-	}
 }
 
 static int64_t asn1_time(const ASN1_TIME *t)
@@ -567,7 +571,6 @@ static void h_profiles(const struct provd_api *api, struct sc_reg *reg, const st
 	size_t challenge_len = 0;
 	int server_keygen = 0;
 	enum sc_alg alg = pol->default_alg;
-	enum sc_reg_why why;
 	int64_t retry_after = 0, dev_nb, dev_na, now = (int64_t)time(NULL);
 	const char *eku[SC_PROFILE_MAX_EKU + 1];
 	struct sc_profile_params pp;
@@ -645,9 +648,9 @@ static void h_profiles(const struct provd_api *api, struct sc_reg *reg, const st
 		goto out;
 	}
 	/* A refused device costs no signature: check the registry before signing (and again after). */
-	if ((r = sc_reg_profile_precheck(reg, device_id, rec.challenge, &pol->rate, now, &why,
+	if ((r = sc_reg_profile_precheck(reg, device_id, rec.challenge, &pol->rate, now,
 	    &retry_after)) != SC_OK) {
-		respond_registry(resp, r, why, retry_after);
+		respond_registry(resp, r, retry_after);
 		goto out;
 	}
 
@@ -724,11 +727,11 @@ static void h_profiles(const struct provd_api *api, struct sc_reg *reg, const st
 	rec.der_len = der_len;
 	rec.chain_pem = pem_mem->data;
 	snprintf(actor, sizeof(actor), "api %s", req->peer ? req->peer : "?");
-	r = sc_reg_profile_insert(reg, &rec, &pol->rate, now, actor, &why, &retry_after);
+	r = sc_reg_profile_insert(reg, &rec, &pol->rate, now, actor, &retry_after);
 	rec.der = NULL;        /* borrowed */
 	rec.chain_pem = NULL;
 	if (r != SC_OK) {
-		respond_registry(resp, r, why, retry_after);
+		respond_registry(resp, r, retry_after);
 		goto out;
 	}
 	provd_metrics_profile_issued(api->metrics, rec.origin);
@@ -809,7 +812,6 @@ static void h_certificates(const struct provd_api *api, struct sc_reg *reg, cons
 	size_t der_len = 0;
 	BIGNUM *bn = NULL;
 	char *serial_hex = NULL;
-	enum sc_reg_why why;
 	int already = 0;
 	time_t now = time(NULL);
 	sc_err r;
@@ -836,7 +838,7 @@ static void h_certificates(const struct provd_api *api, struct sc_reg *reg, cons
 			respond_error(resp, PROVD_E_PROFILE_UNKNOWN, "the certificate names profile %s, which this "
 			    "server never issued", crec.profile_id);
 		else
-			respond_registry(resp, r, SC_REG_WHY_NONE, 0);
+			respond_registry(resp, r, 0);
 		goto out;
 	}
 	if (strcmp(prec.device_id, device_id) != 0) {
@@ -908,8 +910,8 @@ static void h_certificates(const struct provd_api *api, struct sc_reg *reg, cons
 	crec.der = der;
 	crec.der_len = der_len;
 	snprintf(actor, sizeof(actor), "api %s", req->peer ? req->peer : "?");
-	if ((r = sc_reg_cert_record(reg, &crec, (int64_t)time(NULL), actor, &why, &already)) != SC_OK) {
-		respond_registry(resp, r, why, 0);
+	if ((r = sc_reg_cert_record(reg, &crec, (int64_t)time(NULL), actor, &already)) != SC_OK) {
+		respond_registry(resp, r, 0);
 		goto out;
 	}
 	if (!already)
@@ -951,7 +953,7 @@ static void h_device(struct sc_reg *reg, const char *device_id, struct provd_res
 		if (r == SC_ERR_NOT_FOUND)
 			respond_error_status(resp, PROVD_E_UNKNOWN_DEVICE, 404, "device %s is not registered", device_id);
 		else
-			respond_registry(resp, r, SC_REG_WHY_NONE, 0);
+			respond_registry(resp, r, 0);
 		return;
 	}
 	time_str(d.created_at, t_c, sizeof(t_c));
@@ -1025,7 +1027,7 @@ static void h_revoke(const struct provd_api *api, struct sc_reg *reg, const stru
 		if (r == SC_ERR_NOT_FOUND)
 			respond_error_status(resp, PROVD_E_UNKNOWN_DEVICE, 404, "device %s is not registered", device_id);
 		else
-			respond_registry(resp, r, SC_REG_WHY_NONE, 0);
+			respond_registry(resp, r, 0);
 		goto out;
 	}
 	respond_json(resp, 200, json_pack("{s:s, s:s, s:b}", "device_id", device_id, "status", "revoked",

@@ -712,16 +712,15 @@ void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec)
 	memset(rec, 0, sizeof(*rec));
 }
 
-/* The checks shared by precheck and insert; *why set and SC_ERR_DENIED on a refusal. */
+/* The checks shared by precheck and insert: each refusal its own sc_err (registry.h). */
 static sc_err profile_checks(struct sc_reg *reg, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, enum sc_reg_why *why, int64_t *retry_after)
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
 	sqlite3_stmt *st = NULL;
 	enum sc_reg_dev_status s = 0;
 	sc_err r;
 	int rc;
 
-	*why = SC_REG_WHY_NONE;
 	if (retry_after != NULL)
 		*retry_after = 0;
 	if ((r = prepare(reg, "SELECT status FROM devices WHERE device_id = ?", &st)) != SC_OK)
@@ -732,14 +731,10 @@ static sc_err profile_checks(struct sc_reg *reg, const char *device_id, const ch
 	done(reg, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(reg, "reading a device");
-	if (s == 0) {
-		*why = SC_REG_WHY_UNKNOWN_DEVICE;
-		return sc_fail(SC_ERR_DENIED, "device %s is not registered (not activated)", device_id);
-	}
-	if (s == SC_REG_DEV_REVOKED) {
-		*why = SC_REG_WHY_REVOKED;
-		return sc_fail(SC_ERR_DENIED, "device %s is revoked", device_id);
-	}
+	if (s == 0)
+		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)", device_id);
+	if (s == SC_REG_DEV_REVOKED)
+		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
 	if (rate != NULL && rate->max > 0) {
 		int64_t n, oldest;
 
@@ -757,10 +752,9 @@ static sc_err profile_checks(struct sc_reg *reg, const char *device_id, const ch
 		oldest = sqlite3_column_int64(st, 1);
 		done(reg, st);
 		if (n >= (int64_t)rate->max) {
-			*why = SC_REG_WHY_RATE_LIMITED;
 			if (retry_after != NULL)
 				*retry_after = oldest + rate->window_s - now + 1;
-			return sc_fail(SC_ERR_DENIED, "device %s had %lld profiles in the last %lld s (at most %u)",
+			return sc_fail(SC_ERR_RATE_LIMITED, "device %s had %lld profiles in the last %lld s (at most %u)",
 			    device_id, (long long)n, (long long)rate->window_s, rate->max);
 		}
 	}
@@ -770,10 +764,8 @@ static sc_err profile_checks(struct sc_reg *reg, const char *device_id, const ch
 		bind_text(st, 1, challenge);
 		rc = sqlite3_step(st);
 		done(reg, st);
-		if (rc == SQLITE_ROW) {
-			*why = SC_REG_WHY_REPLAY;
-			return sc_fail(SC_ERR_DENIED, "challenge already used for a profile (a replayed request)");
-		}
+		if (rc == SQLITE_ROW)
+			return sc_fail(SC_ERR_REPLAY, "challenge already used for a profile (a replayed request)");
 		if (rc != SQLITE_DONE)
 			return db_fail(reg, "challenge");
 	}
@@ -781,26 +773,24 @@ static sc_err profile_checks(struct sc_reg *reg, const char *device_id, const ch
 }
 
 sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, enum sc_reg_why *why, int64_t *retry_after)
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
-	return profile_checks(reg, device_id, challenge, rate, now, why, retry_after);
+	return profile_checks(reg, device_id, challenge, rate, now, retry_after);
 }
 
 sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
-    const struct sc_reg_rate *rate, int64_t now, const char *actor, enum sc_reg_why *why,
-    int64_t *retry_after)
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {
 	sqlite3_stmt *st = NULL;
 	char detail[128];
 	sc_err r;
 	int rc;
 
-	*why = SC_REG_WHY_NONE;
 	rec->created_at = now;
 	rec->consumed_at = 0;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rate, now, why, retry_after)) != SC_OK)
+	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rate, now, retry_after)) != SC_OK)
 		goto fail;
 	if ((r = prepare(reg, "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
 	    " not_after, profile_not_after, der, chain_pem, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", &st)) != SC_OK)
@@ -820,8 +810,7 @@ sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
 	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
 		/* Cannot happen after profile_checks inside the same transaction; keep it refused anyway. */
-		*why = SC_REG_WHY_REPLAY;
-		r = sc_fail(SC_ERR_DENIED, "challenge already used for a profile (a replayed request)");
+		r = sc_fail(SC_ERR_REPLAY, "challenge already used for a profile (a replayed request)");
 		goto fail;
 	}
 	if (rc != SQLITE_DONE) {
@@ -904,7 +893,7 @@ out:
 /* ---- certificates ---- */
 
 sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
-    const char *actor, enum sc_reg_why *why, int *already)
+    const char *actor, int *already)
 {
 	sqlite3_stmt *st = NULL;
 	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", detail[256];
@@ -913,7 +902,6 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
 	sc_err r;
 	int rc;
 
-	*why = SC_REG_WHY_NONE;
 	*already = 0;
 	rec->registered_at = now;
 	if ((r = begin(reg)) != SC_OK)
@@ -931,8 +919,7 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
 	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_DONE) {
-		*why = SC_REG_WHY_PROFILE_UNKNOWN;
-		r = sc_fail(SC_ERR_DENIED, "the certificate names profile %s, which this server never issued",
+		r = sc_fail(SC_ERR_PROFILE_UNKNOWN, "the certificate names profile %s, which this server never issued",
 		    rec->profile_id);
 		goto fail;
 	}
@@ -941,14 +928,12 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
 		goto fail;
 	}
 	if (strcmp(prof_dev, rec->device_id) != 0) {
-		*why = SC_REG_WHY_DEVICE_MISMATCH;
-		r = sc_fail(SC_ERR_DENIED, "profile %s was issued to device %s, the certificate is device %s's",
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, the certificate is device %s's",
 		    rec->profile_id, prof_dev, rec->device_id);
 		goto fail;
 	}
 	if (s != SC_REG_DEV_ACTIVE) {
-		*why = SC_REG_WHY_REVOKED;
-		r = sc_fail(SC_ERR_DENIED, "device %s is revoked", rec->device_id);
+		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
 		goto fail;
 	}
 	if (consumed != 0) {
@@ -967,8 +952,7 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
 			*already = 1;
 			return SC_OK;
 		}
-		*why = SC_REG_WHY_PROFILE_CONSUMED;
-		return sc_fail(SC_ERR_DENIED, "profile %s already has a registered certificate", rec->profile_id);
+		return sc_fail(SC_ERR_PROFILE_CONSUMED, "profile %s already has a registered certificate", rec->profile_id);
 	}
 	if ((r = prepare(reg, "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
 	    " not_after, der, registered_at) VALUES (?,?,?,?,?,?,?,?)", &st)) != SC_OK)
@@ -985,8 +969,7 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
 	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-		*why = SC_REG_WHY_PROFILE_CONSUMED;
-		r = sc_fail(SC_ERR_DENIED, "this certificate is already registered for another profile");
+		r = sc_fail(SC_ERR_PROFILE_CONSUMED, "this certificate is already registered for another profile");
 		goto fail;
 	}
 	if (rc != SQLITE_DONE) {

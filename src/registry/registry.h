@@ -38,18 +38,6 @@ enum sc_reg_dev_status {
 /* "active" / "revoked" / "unknown". */
 const char *sc_reg_dev_status_name(enum sc_reg_dev_status s);
 
-/* Why a registry write refused (the API turns these into its error codes). */
-enum sc_reg_why {
-	SC_REG_WHY_NONE = 0,
-	SC_REG_WHY_UNKNOWN_DEVICE,   /* no such device in the registry */
-	SC_REG_WHY_REVOKED,          /* the device is revoked */
-	SC_REG_WHY_RATE_LIMITED,     /* too many profiles for the device in the window */
-	SC_REG_WHY_REPLAY,           /* the challenge was already used for a profile */
-	SC_REG_WHY_PROFILE_UNKNOWN,  /* no profile with that ID was issued */
-	SC_REG_WHY_PROFILE_CONSUMED, /* the profile already has a (different) certificate */
-	SC_REG_WHY_DEVICE_MISMATCH,  /* the profile was issued to another device */
-};
-
 struct sc_reg;
 
 /*
@@ -141,23 +129,23 @@ struct sc_reg_rate {
 };
 
 /*
- * Record a signed profile, in one transaction: the device is registered (UNKNOWN_DEVICE) and
- * active (REVOKED), issued fewer than rate->max profiles since now - window (RATE_LIMITED), the
- * challenge (if any) was never used (REPLAY); then insert and audit. A refusal returns
- * SC_ERR_DENIED with *why set and writes nothing; SC_ERR_IO if the database fails or stays busy.
- * rec->created_at is set to now. *retry_after: for RATE_LIMITED, seconds until a slot frees.
+ * Record a signed profile, in one transaction: the device is registered (SC_ERR_UNKNOWN_DEVICE)
+ * and active (SC_ERR_REVOKED), issued fewer than rate->max profiles since now - window
+ * (SC_ERR_RATE_LIMITED), the challenge (if any) was never used (SC_ERR_REPLAY); then insert and
+ * audit. A refusal writes nothing; SC_ERR_IO if the database fails or stays busy.
+ * rec->created_at is set to now. *retry_after: for SC_ERR_RATE_LIMITED, seconds until a slot
+ * frees.
  */
 sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
-    const struct sc_reg_rate *rate, int64_t now, const char *actor, enum sc_reg_why *why,
-    int64_t *retry_after) SC_MUST_USE;
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after) SC_MUST_USE;
 
 /*
  * The checks of sc_reg_profile_insert before any signing (so a refused device costs no
- * signature): device registered and active, rate, challenge unused. SC_ERR_DENIED with *why.
+ * signature): device registered and active, rate, challenge unused; the same codes.
  * Read-only; sc_reg_profile_insert checks again inside its transaction.
  */
 sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, enum sc_reg_why *why, int64_t *retry_after) SC_MUST_USE;
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after) SC_MUST_USE;
 
 /* A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none. *out owns its buffers. */
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
@@ -175,13 +163,13 @@ struct sc_reg_cert_rec {
 
 /*
  * Record a returned certificate and consume its profile, in one transaction: the profile exists
- * (PROFILE_UNKNOWN) and is the device's (DEVICE_MISMATCH), the device is active (REVOKED); if
- * the profile is already consumed, the very same certificate (by fingerprint) makes this an
- * idempotent success with *already = 1, any other is PROFILE_CONSUMED. SC_ERR_DENIED with *why
- * on a refusal, nothing written. rec->registered_at is set to now.
+ * (SC_ERR_PROFILE_UNKNOWN) and is the device's (SC_ERR_DEVICE_MISMATCH), the device is active
+ * (SC_ERR_REVOKED); if the profile is already consumed, the very same certificate (by
+ * fingerprint) makes this an idempotent success with *already = 1, any other is
+ * SC_ERR_PROFILE_CONSUMED. A refusal writes nothing. rec->registered_at is set to now.
  */
 sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
-    const char *actor, enum sc_reg_why *why, int *already) SC_MUST_USE;
+    const char *actor, int *already) SC_MUST_USE;
 
 /* A device's certificates, newest first (at most `limit`, 0: all). */
 sc_err sc_reg_cert_list(struct sc_reg *reg, const char *device_id, size_t limit,

@@ -15,7 +15,7 @@
 #include <selfcert/err.h>
 
 #define FIRST_CODE SC_OK
-#define LAST_CODE SC_ERR_UNKNOWN_REQUEST
+#define LAST_CODE SC_ERR_PROFILE_CONSUMED
 
 /*
  * The exit code each error must give, by spec/CLI.md: 2 usage, 3 system (I/O, memory, a peer
@@ -71,6 +71,12 @@ static void test_names_unique_and_lower_case(void **state)
 	assert_string_equal(sc_err_name(SC_ERR_LOCKED), "locked");
 	assert_string_equal(sc_err_name(SC_ERR_TRAILING), "trailing-data");
 	assert_string_equal(sc_err_name(SC_ERR_NETWORK), "network-unknown");
+	/* The registry's refusals: the same names as provd's API codes (docs/API.md). */
+	assert_string_equal(sc_err_name(SC_ERR_UNKNOWN_DEVICE), "unknown-device");
+	assert_string_equal(sc_err_name(SC_ERR_REVOKED), "revoked");
+	assert_string_equal(sc_err_name(SC_ERR_RATE_LIMITED), "rate-limited");
+	assert_string_equal(sc_err_name(SC_ERR_PROFILE_UNKNOWN), "profile-unknown");
+	assert_string_equal(sc_err_name(SC_ERR_PROFILE_CONSUMED), "profile-consumed");
 }
 
 static void test_unknown_codes(void **state)

@@ -345,7 +345,6 @@ static void test_profiles(void **state)
 	struct sc_reg *reg = open_new();
 	struct sc_reg_profile_rec rec, got;
 	struct sc_reg_rate rate = { 2, 3600 };
-	enum sc_reg_why why;
 	int64_t retry = 0;
 	int already;
 
@@ -354,36 +353,30 @@ static void test_profiles(void **state)
 	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "test", 1000), SC_OK);
 
 	make_profile(&rec, "NOPE", 1, "aa");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_UNKNOWN_DEVICE);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_ERR_UNKNOWN_DEVICE);
 
 	make_profile(&rec, "D-1", 1, "0011");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
-	assert_int_equal(why, SC_REG_WHY_NONE);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
 	/* The same challenge again, even for another device: a replay. */
 	make_profile(&rec, "D-2", 2, "0011");
-	assert_int_equal(sc_reg_profile_precheck(reg, "D-2", "0011", &rate, 2001, &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_REPLAY);
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2001, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_REPLAY);
+	assert_int_equal(sc_reg_profile_precheck(reg, "D-2", "0011", &rate, 2001, &retry), SC_ERR_REPLAY);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2001, "t", &retry), SC_ERR_REPLAY);
 	/* Rate: two per hour for D-1; the third waits for the first to leave the window. */
 	make_profile(&rec, "D-1", 3, "0022");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2010, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2010, "t", &retry), SC_OK);
 	make_profile(&rec, "D-1", 4, "0033");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2020, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_RATE_LIMITED);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2020, "t", &retry), SC_ERR_RATE_LIMITED);
 	assert_int_equal(retry, 2000 + 3600 - 2020 + 1);
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &retry), SC_OK);
 	/* No challenge: allowed here (policy is the API's), and several may lack one. */
 	make_profile(&rec, "D-2", 5, NULL);
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
 	make_profile(&rec, "D-2", 6, NULL);
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
 	/* Revoked: refused before anything else. */
 	assert_int_equal(sc_reg_device_revoke(reg, "D-2", NULL, "t", 2100, &already), SC_OK);
 	make_profile(&rec, "D-2", 7, "0044");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2200, "t", &why, &retry), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_REVOKED);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2200, "t", &retry), SC_ERR_REVOKED);
 
 	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000001", &got), SC_OK);
 	assert_string_equal(got.device_id, "D-1");
@@ -422,7 +415,6 @@ static void test_certificates(void **state)
 	struct sc_reg_cert_rec c;
 	struct sc_reg_device d;
 	struct sc_reg_counts counts;
-	enum sc_reg_why why;
 	int64_t retry;
 	int already = -1;
 	uint8_t *der = NULL;
@@ -432,27 +424,24 @@ static void test_certificates(void **state)
 	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
 	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "t", 1000), SC_OK);
 	make_profile(&rec, "D-1", 1, "01");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
 	make_profile(&rec, "D-2", 2, "02");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &why, &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
 
 	make_cert(&c, "D-1", 9, 'a');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_PROFILE_UNKNOWN);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_ERR_PROFILE_UNKNOWN);
 	make_cert(&c, "D-1", 2, 'a');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_DEVICE_MISMATCH);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_ERR_DEVICE_MISMATCH);
 
 	make_cert(&c, "D-1", 1, 'a');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &why, &already), SC_OK);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
 	assert_int_equal(already, 0);
 	/* The same certificate again (the agent missed our answer): yes again, nothing added. */
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &why, &already), SC_OK);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &already), SC_OK);
 	assert_int_equal(already, 1);
 	/* Another certificate for the consumed profile. */
 	make_cert(&c, "D-1", 1, 'b');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3002, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_PROFILE_CONSUMED);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3002, "t", &already), SC_ERR_PROFILE_CONSUMED);
 
 	assert_int_equal(sc_reg_device_get(reg, "D-1", &d), SC_OK);
 	assert_int_equal(d.n_certs, 1);
@@ -467,8 +456,7 @@ static void test_certificates(void **state)
 	/* A revoked device's certificate is refused even for its own open profile. */
 	assert_int_equal(sc_reg_device_revoke(reg, "D-2", NULL, "t", 3100, &already), SC_OK);
 	make_cert(&c, "D-2", 2, 'c');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3200, "t", &why, &already), SC_ERR_DENIED);
-	assert_int_equal(why, SC_REG_WHY_REVOKED);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3200, "t", &already), SC_ERR_REVOKED);
 
 	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
 	assert_int_equal(counts.certificates, 1);
@@ -497,11 +485,10 @@ static void *writer(void *arg)
 	for (int i = 0; i < PER_WRITER; i++) {
 		struct sc_reg_profile_rec rec;
 		char ch[16];
-		enum sc_reg_why why;
 		int64_t retry;
 		snprintf(ch, sizeof(ch), "%02x%04x", w, i);
 		make_profile(&rec, "D-1", w * 1000 + i, ch);
-		if (sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &why, &retry) != SC_OK)
+		if (sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &retry) != SC_OK)
 			ok = 0;
 	}
 	sc_reg_close(reg);
