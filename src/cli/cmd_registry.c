@@ -34,9 +34,9 @@ static void fmt_time(int64_t t, char *out, size_t n)
 /* ---- net device add ---- */
 
 static const char add_usage[] =
-"usage: selfcert net device add --db FILE --device-id ID [--device-id ID …] [--note TEXT]\n"
+"usage: selfcert net device add --db REGISTRY --device-id ID [--device-id ID …] [--note TEXT]\n"
 "  Activates devices in the provisioning server's registry (made if missing): the server gives\n"
-"  profiles to activated, unrevoked devices only. All the IDs or none.\n";
+"  profiles to activated, unrevoked devices only. All the IDs or none (one transaction).\n";
 
 static sc_err netdev_add(int argc, char **argv)
 {
@@ -80,7 +80,7 @@ static sc_err netdev_add(int argc, char **argv)
 /* ---- net device revoke ---- */
 
 static const char revoke_usage[] =
-"usage: selfcert net device revoke --db FILE --device-id ID [--reason TEXT]\n"
+"usage: selfcert net device revoke --db REGISTRY --device-id ID [--reason TEXT]\n"
 "  Revokes a device for good: the server refuses it profiles and refuses its certificates.\n"
 "  Revoking a revoked device changes nothing and succeeds.\n";
 
@@ -118,7 +118,7 @@ static sc_err netdev_revoke(int argc, char **argv)
 /* ---- net device list ---- */
 
 static const char list_usage[] =
-"usage: selfcert net device list --db FILE [--status active|revoked] [--json]\n"
+"usage: selfcert net device list --db REGISTRY [--status active|revoked] [--json]\n"
 "  One line per device: DEVICE-ID STATUS CERTIFICATES NOT-AFTER (of the newest certificate, or -).\n"
 "  --json prints one object {\"devices\": [...]}.\n";
 
@@ -214,7 +214,7 @@ static sc_err netdev_list(int argc, char **argv)
 /* ---- net device show ---- */
 
 static const char show_usage[] =
-"usage: selfcert net device show --db FILE --device-id ID [--json] [--audit N]\n"
+"usage: selfcert net device show --db REGISTRY --device-id ID [--json] [--audit N]\n"
 "  The device's status, counts, certificates (newest first) and its last N audit events\n"
 "  (default 20).\n";
 
@@ -328,7 +328,7 @@ out:
 /* ---- net device import ---- */
 
 static const char import_usage[] =
-"usage: selfcert net device import --db FILE --csv FILE\n"
+"usage: selfcert net device import --db REGISTRY --csv FILE\n"
 "  The activation feed: one device per line, device_id[,note] (an optional header line\n"
 "  device_id,note; blank lines and # comments skipped). All lines or none: a bad line refuses\n"
 "  the file, naming FILE:LINE. Devices already registered are left as they are (a revoked one\n"
@@ -368,12 +368,14 @@ static sc_err netdev_import(int argc, char **argv)
 /* ---- net device (dispatch) ---- */
 
 static const char device_usage[] =
-"usage: selfcert net device add|revoke|list|show|import --db FILE …\n"
+"usage: selfcert net device add|revoke|list|show|import --db REGISTRY …\n"
 "  add      activate devices (--device-id ID …)\n"
 "  revoke   revoke a device for good\n"
 "  list     every device, one line each\n"
 "  show     one device in full, with its certificates and audit events\n"
 "  import   activate the devices of a CSV file (the activation feed)\n"
+"  --db REGISTRY  the registry selfcert-provd uses: a file path (SQLite). postgresql://… and\n"
+"                 postgres://… need a build with the PostgreSQL backend (this one has none).\n"
 "  selfcert net device <verb> --help for each verb's flags.\n";
 
 sc_err cmd_net_device(int argc, char **argv)

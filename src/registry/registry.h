@@ -1,12 +1,13 @@
 /*
- * registry.h — the provisioning server's device registry: one SQLite file (WAL, busy timeout,
- * versioned migrations through PRAGMA user_version) with the devices, the profiles issued, the
- * certificates returned, the revocations and an append-only audit log.
+ * registry.h — the provisioning server's device registry: the devices, the profiles issued, the
+ * certificates returned, the revocations and an append-only audit log, behind one interface
+ * whatever the database. The --db location picks the backend (sc_reg_open); today a file path,
+ * SQLite (reg_sqlite.c: WAL, busy timeout, versioned migrations through PRAGMA user_version).
  *
  * Shared by selfcert-provd and the `selfcert net device` commands. Every write that matters runs
- * in one BEGIN IMMEDIATE transaction that also appends its audit row, so a crash at any moment
- * leaves the old state or the new one. One struct sc_reg is one connection: use it from one
- * thread at a time (the server keeps one per worker).
+ * in one transaction that also appends its audit row, so a crash at any moment leaves the old
+ * state or the new one. One struct sc_reg is one connection: use it from one thread at a time
+ * (the server keeps one per worker).
  */
 #ifndef SC_REGISTRY_H
 #define SC_REGISTRY_H
@@ -41,15 +42,27 @@ const char *sc_reg_dev_status_name(enum sc_reg_dev_status s);
 struct sc_reg;
 
 /*
- * Open (and, with create, make) the registry at path, set WAL mode, the busy timeout and
- * foreign keys, and bring the schema up to SC_REG_SCHEMA_VERSION, one migration per
- * transaction. SC_ERR_IO if the file cannot be opened (or is missing and !create) or is not a
- * database, SC_ERR_VERSION if its schema is newer than this program. A new file is made 0600.
+ * Open the registry at location (the --db value) and bring its schema up to
+ * SC_REG_SCHEMA_VERSION, one migration per transaction. location is a file path: SQLite, made
+ * (0600) if missing and create is set, in WAL mode with the busy timeout and foreign keys on.
+ * "postgresql://…" and "postgres://…" name a PostgreSQL server: SC_ERR_USAGE in a build
+ * without that backend (every build today), and the detail never repeats more than the scheme.
+ * SC_ERR_IO if the registry cannot be opened (or is missing and !create) or is not a registry,
+ * SC_ERR_VERSION if its schema is newer than this program. *out is the caller's (sc_reg_close).
  */
-sc_err sc_reg_open(const char *path, int create, struct sc_reg **out) SC_MUST_USE;
-void sc_reg_close(struct sc_reg *reg);
+sc_err sc_reg_open(const char *location, int create, struct sc_reg **out) SC_MUST_USE;
+void sc_reg_close(struct sc_reg *reg);  /* NULL is fine */
 
-/* The schema version of the open file (PRAGMA user_version). */
+/*
+ * The backend a location selects, without opening anything: *name = "sqlite" for a file path;
+ * SC_ERR_USAGE (as sc_reg_open) for a kind this build has no backend for. *name is static.
+ */
+sc_err sc_reg_location_backend(const char *location, const char **name) SC_MUST_USE;
+
+/* The backend of an open registry: "sqlite". */
+const char *sc_reg_backend_name(const struct sc_reg *reg);
+
+/* The schema version of the open registry (SQLite: PRAGMA user_version); -1 if unreadable. */
 int sc_reg_schema_version(struct sc_reg *reg);
 
 struct sc_reg_device {
@@ -193,7 +206,10 @@ struct sc_reg_counts {
 };
 sc_err sc_reg_counts(struct sc_reg *reg, struct sc_reg_counts *out) SC_MUST_USE;
 
-/* PRAGMA quick_check and foreign_key_check: SC_ERR_STORE_DAMAGED (detail: the first problem). */
+/*
+ * Consistency (SQLite: PRAGMA quick_check and foreign_key_check): SC_ERR_STORE_DAMAGED, the
+ * detail naming the first problem.
+ */
 sc_err sc_reg_check(struct sc_reg *reg) SC_MUST_USE;
 
 #endif

@@ -59,6 +59,14 @@ check "bad ID named" [ "$(cat "$T/.err")" = \
   "selfcert: usage: net device add: --device-id 'bad*id': 1..64 PrintableString characters" ]
 ok "still one device" sc net device list --db "$T/reg.db"
 check "one line listed" [ "$(cat "$T/.out")" = "DEV-1 active 0 -" ]
+for verb in "list" "show --device-id DEV-1" "add --device-id NEW-9" "revoke --device-id DEV-1" "import --csv $T/m/root.pem"; do
+  # shellcheck disable=SC2086
+  refused "net device $verb: a PostgreSQL --db, not in this build" 2 usage \
+    bash -c "cd '$T' && \"\$SELFCERT\" net device $verb --db postgres://alice:s3cret@db.example/sc"
+  check "net device $verb: says why" grep -q "^selfcert: usage: --db postgres://…: this build has no PostgreSQL backend" "$T/.err"
+  check "net device $verb: no password repeated" bash -c "! grep -q s3cret '$T/.err'"
+done
+check "no file made of the URI" [ ! -e "$T/postgres:" ]
 ok "a clean list is added" sc net device add --db "$T/reg.db" --device-id NEW-1 --device-id NEW-2
 check "each activated" [ "$(grep -c activated "$T/.out")" = 2 ]
 finish

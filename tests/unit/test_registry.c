@@ -1,10 +1,12 @@
 /*
- * test_registry.c — the provisioning registry on a real SQLite file: creation (WAL, 0600,
- * schema version), refusing foreign and newer files, devices (a list added all or none),
- * revocation for good, the append-only audit log, the CSV activation feed (every malformed
- * line, all or nothing), profile refusals (unknown, revoked, replay, rate), certificate
- * recording (idempotent, consumed, mismatched), concurrent writers on separate connections, and the connection's kept
- * prepared statements (fresh bindings each use, no read left open, no stale snapshot).
+ * test_registry.c — the provisioning registry, through its public interface, on a real SQLite
+ * file: creation (WAL, 0600, schema version), refusing foreign and newer files, the --db
+ * locations (a path is SQLite, PostgreSQL URIs refused in this build), devices (a list added all
+ * or none), revocation for good, the append-only audit log, the CSV activation feed (every
+ * malformed line, all or nothing), profile refusals (unknown, revoked, replay, rate),
+ * certificate recording (idempotent, consumed, mismatched), concurrent writers on separate
+ * connections, and the connection's kept prepared statements (fresh bindings each use, no read
+ * left open, no stale snapshot).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -563,11 +565,54 @@ static void test_kept_statements(void **state)
 	sc_reg_close(reg);
 }
 
+/* --db locations: a file path is SQLite; PostgreSQL URIs are refused here, never made files. */
+static void test_locations(void **state)
+{
+	static const char *const sqlite_paths[] = {
+		"reg.db", "/var/lib/selfcert/reg.db", "./postgresql://x", "postgresql:/x", "POSTGRES://x", "",
+	};
+	static const char *const pg[] = {
+		"postgresql://", "postgresql://db.example/selfcert", "postgres://alice:s3cret@db.example:5432/sc",
+	};
+	struct sc_reg *reg = (struct sc_reg *)&reg;  /* not NULL: sc_reg_open must clear it */
+	const char *name = "x";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sqlite_paths) / sizeof(sqlite_paths[0]); i++) {
+		assert_int_equal(sc_reg_location_backend(sqlite_paths[i], &name), SC_OK);
+		assert_string_equal(name, "sqlite");
+	}
+	for (size_t i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
+		name = "x";
+		assert_int_equal(sc_reg_location_backend(pg[i], &name), SC_ERR_USAGE);
+		assert_null(name);
+		assert_non_null(strstr(sc_err_detail(), "no PostgreSQL backend"));
+		assert_null(strstr(sc_err_detail(), "s3cret"));
+		assert_null(strstr(sc_err_detail(), "db.example"));
+		assert_int_equal(sc_reg_open(pg[i], 1, &reg), SC_ERR_USAGE);
+		assert_null(reg);
+	}
+	/* Refused before anything is made: no file named after the URI. */
+	{
+		char cwd[4096];
+		assert_non_null(getcwd(cwd, sizeof(cwd)));
+		assert_int_equal(chdir(dir), 0);
+		assert_int_equal(sc_reg_open("postgres://x", 1, &reg), SC_ERR_USAGE);
+		assert_int_equal(access("postgres:", F_OK), -1);
+		assert_int_equal(chdir(cwd), 0);
+	}
+	reg = open_new();
+	assert_string_equal(sc_reg_backend_name(reg), "sqlite");
+	sc_reg_close(reg);
+	sc_reg_close(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices_add_all_or_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
