@@ -181,19 +181,21 @@ static void profile_inputs_free(struct profile_inputs *in)
 	X509_free(in->kex);
 	X509_free(in->signer);
 	EVP_PKEY_free(in->signer_key);
-	/* The server forgets the device's key here; OpenSSL clears private key material as it frees. */
+	/* The server forgets the device's key here: OpenSSL clears key material as it frees. */
 	EVP_PKEY_free(in->server_key);
 	memset(in, 0, sizeof(*in));
 }
 
 /* Validity: a duration from now, or two explicit times; then the profile's own lifetime. */
-static sc_err profile_validity_flags(const struct cli_args *a, time_t now, struct sc_profile_params *pp)
+static sc_err profile_validity_flags(const struct cli_args *a, time_t now,
+    struct sc_profile_params *pp)
 {
 	int64_t secs;
 	sc_err r;
 
 	if (cli_has(a, "validity") == (cli_has(a, "not-before") || cli_has(a, "not-after")))
-		return sc_fail(SC_ERR_USAGE, "net profile: give --validity DUR or --not-before TIME --not-after TIME");
+		return sc_fail(SC_ERR_USAGE,
+		    "net profile: give --validity DUR or --not-before TIME --not-after TIME");
 	if (cli_has(a, "validity")) {
 		if ((r = sc_parse_duration(cli_get(a, "validity"), &secs)) != SC_OK)
 			return sc_fail(r, "net profile: --validity: %s", sc_err_detail());
@@ -201,20 +203,24 @@ static sc_err profile_validity_flags(const struct cli_args *a, time_t now, struc
 		pp->not_after = now + secs;
 	} else {
 		if (!cli_has(a, "not-before") || !cli_has(a, "not-after"))
-			return sc_fail(SC_ERR_USAGE, "net profile: --not-before and --not-after go together");
+			return sc_fail(SC_ERR_USAGE,
+			    "net profile: --not-before and --not-after go together");
 		if ((r = sc_parse_time(cli_get(a, "not-before"), &pp->not_before)) != SC_OK ||
 		    (r = sc_parse_time(cli_get(a, "not-after"), &pp->not_after)) != SC_OK)
 			return sc_fail(r, "net profile: %s", sc_err_detail());
 	}
 	if (cli_has(a, "profile-not-after")) {
 		if (cli_has(a, "profile-ttl"))
-			return sc_fail(SC_ERR_USAGE, "net profile: --profile-ttl and --profile-not-after exclude each other");
-		if ((r = sc_parse_time(cli_get(a, "profile-not-after"), &pp->profile_not_after)) != SC_OK)
+			return sc_fail(SC_ERR_USAGE, "net profile: --profile-ttl and "
+			    "--profile-not-after exclude each other");
+		if ((r = sc_parse_time(cli_get(a, "profile-not-after"), &pp->profile_not_after)) !=
+		    SC_OK)
 			return sc_fail(r, "net profile: --profile-not-after: %s", sc_err_detail());
 		return SC_OK;
 	}
 	secs = 3600;
-	if (cli_has(a, "profile-ttl") && (r = sc_parse_duration(cli_get(a, "profile-ttl"), &secs)) != SC_OK)
+	if (cli_has(a, "profile-ttl") &&
+	    (r = sc_parse_duration(cli_get(a, "profile-ttl"), &secs)) != SC_OK)
 		return sc_fail(r, "net profile: --profile-ttl: %s", sc_err_detail());
 	pp->profile_not_after = now + secs;
 	return SC_OK;
@@ -228,8 +234,10 @@ static sc_err profile_key_flags(struct profile_req *req)
 
 	req->pp.generate_alg = SC_ALG_P256;
 	if (cli_has(a, "alg") && cli_has(a, "server-keygen"))
-		return sc_fail(SC_ERR_USAGE, "net profile: --alg and --server-keygen exclude each other");
-	if (cli_has(a, "alg") && sc_alg_from_name(cli_get(a, "alg"), &req->pp.generate_alg) != SC_OK)
+		return sc_fail(SC_ERR_USAGE,
+		    "net profile: --alg and --server-keygen exclude each other");
+	if (cli_has(a, "alg") &&
+	    sc_alg_from_name(cli_get(a, "alg"), &req->pp.generate_alg) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "net profile: --alg: %s", sc_err_detail());
 	if (cli_has(a, "server-key") && !cli_has(a, "server-keygen"))
 		return sc_fail(SC_ERR_USAGE, "net profile: --server-key goes with --server-keygen");
@@ -240,7 +248,8 @@ static sc_err profile_key_flags(struct profile_req *req)
 	if (sc_alg_from_name(cli_get(a, "server-keygen"), &req->server_alg) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "net profile: --server-keygen: %s", sc_err_detail());
 	if ((r = cli_need(a, "kex", &req->kex_path)) != SC_OK)
-		return sc_fail(r, "net profile: --server-keygen needs --kex KEX.pem (the device's key-exchange certificate)");
+		return sc_fail(r, "net profile: --server-keygen needs --kex KEX.pem (the device's "
+		    "key-exchange certificate)");
 	return SC_OK;
 }
 
@@ -252,13 +261,15 @@ static sc_err profile_content_flags(struct profile_req *req)
 	sc_err r;
 
 	pp->cert_digest = SC_DIGEST_SHA256;
-	if (cli_has(a, "digest") && (r = sc_digest_from_name(cli_get(a, "digest"), &pp->cert_digest)) != SC_OK)
+	if (cli_has(a, "digest") &&
+	    (r = sc_digest_from_name(cli_get(a, "digest"), &pp->cert_digest)) != SC_OK)
 		return sc_fail(r, "net profile: --digest: %s", sc_err_detail());
-	if (cli_has(a, "key-usage") && (r = parse_key_usage(cli_get(a, "key-usage"), &pp->key_usage)) != SC_OK)
+	if (cli_has(a, "key-usage") &&
+	    (r = parse_key_usage(cli_get(a, "key-usage"), &pp->key_usage)) != SC_OK)
 		return r;
 	if (cli_has(a, "eku")) {
-		if ((r = split_list("eku", cli_get(a, "eku"), req->eku_buf, sizeof(req->eku_buf), req->eku,
-		    SC_PROFILE_MAX_EKU)) != SC_OK)
+		if ((r = split_list("eku", cli_get(a, "eku"), req->eku_buf, sizeof(req->eku_buf),
+		         req->eku, SC_PROFILE_MAX_EKU)) != SC_OK)
 			return r;
 		pp->eku = req->eku;
 	}
@@ -284,29 +295,32 @@ static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time
 {
 	static const struct cli_opt spec[] = {
 		{ "dir", 1, 0 }, { "device-ca", 1, 0 }, { "out", 1, 0 }, { "validity", 1, 0 },
-		{ "not-before", 1, 0 }, { "not-after", 1, 0 }, { "alg", 1, 0 }, { "server-keygen", 1, 0 },
-		{ "kex", 1, 0 }, { "server-key", 1, 0 }, { "challenge", 1, 0 }, { "user-id", 1, 0 },
-		{ "profile-ttl", 1, 0 }, { "profile-not-after", 1, 0 }, { "key-usage", 1, 0 },
-		{ "eku", 1, 0 }, { "san", 1, 1 }, { "digest", 1, 0 }, { "device-id", 1, 0 }, { "rsa-pss", 0, 0 },
+		{ "not-before", 1, 0 }, { "not-after", 1, 0 }, { "alg", 1, 0 },
+		{ "server-keygen", 1, 0 }, { "kex", 1, 0 }, { "server-key", 1, 0 },
+		{ "challenge", 1, 0 }, { "user-id", 1, 0 }, { "profile-ttl", 1, 0 },
+		{ "profile-not-after", 1, 0 }, { "key-usage", 1, 0 }, { "eku", 1, 0 },
+		{ "san", 1, 1 }, { "digest", 1, 0 }, { "device-id", 1, 0 }, { "rsa-pss", 0, 0 },
 	};
+	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args *a = &req->a;
 	sc_err r;
 
 	memset(req, 0, sizeof(*req));
-	if ((r = cli_parse(a, "net profile", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK ||
-	    a->help)
+	if ((r = cli_parse(a, "net profile", spec, nspec, argc, argv, 0)) != SC_OK || a->help)
 		return r;
-	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK || (r = cli_need(a, "device-ca", &req->device_ca_path)) != SC_OK ||
+	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK ||
+	    (r = cli_need(a, "device-ca", &req->device_ca_path)) != SC_OK ||
 	    (r = cli_need(a, "out", &req->out_path)) != SC_OK ||
-	    (r = profile_validity_flags(a, now, &req->pp)) != SC_OK || (r = profile_key_flags(req)) != SC_OK ||
-	    (r = profile_content_flags(req)) != SC_OK)
+	    (r = profile_validity_flags(a, now, &req->pp)) != SC_OK ||
+	    (r = profile_key_flags(req)) != SC_OK || (r = profile_content_flags(req)) != SC_OK)
 		return r;
 	if (cli_has(a, "device-id") && strlen(cli_get(a, "device-id")) > SC_DEVICE_ID_MAX)
-		return sc_fail(SC_ERR_USAGE, "net profile: --device-id: longer than %d bytes", SC_DEVICE_ID_MAX);
+		return sc_fail(SC_ERR_USAGE, "net profile: --device-id: longer than %d bytes",
+		    SC_DEVICE_ID_MAX);
 	return SC_OK;
 }
 
-/* Who: the device (from its CA certificate, checked against the KEK certificate), or --device-id. */
+/* Who: the device (from its CA certificate, checked against the KEK certificate) or --device-id. */
 static sc_err profile_load_device(const struct profile_req *req, struct profile_inputs *in)
 {
 	char kex_id[SC_DEVICE_ID_MAX + 1];
@@ -321,8 +335,9 @@ static sc_err profile_load_device(const struct profile_req *req, struct profile_
 		if ((r = sc_cert_device_id(in->kex, kex_id, sizeof(kex_id))) != SC_OK)
 			return sc_fail(r, "%s: %s", req->kex_path, sc_err_detail());
 		if (strcmp(kex_id, in->device_id) != 0)
-			return sc_fail(SC_ERR_DEVICE_MISMATCH, "--kex is for device %s, --device-ca for device %s",
-			    kex_id, in->device_id);
+			return sc_fail(SC_ERR_DEVICE_MISMATCH,
+			    "--kex is for device %s, --device-ca for device %s", kex_id,
+			    in->device_id);
 	}
 	if (cli_has(&req->a, "device-id"))
 		snprintf(in->device_id, sizeof(in->device_id), "%s", cli_get(&req->a, "device-id"));
@@ -340,8 +355,10 @@ static sc_err profile_load_signer(const struct profile_req *req, struct profile_
 	    (r = cli_path(path, sizeof(path), req->dir, "signer.key")) != SC_OK ||
 	    (r = sc_key_open(path, &in->signer_key)) != SC_OK)
 		return r;
-	if ((r = cli_subject_attr(in->signer, NID_organizationName, in->network_id, sizeof(in->network_id))) != SC_OK)
-		return sc_fail(r, "%s/signer.pem: no network ID (subject O): %s", req->dir, sc_err_detail());
+	if ((r = cli_subject_attr(in->signer, NID_organizationName, in->network_id,
+	         sizeof(in->network_id))) != SC_OK)
+		return sc_fail(r, "%s/signer.pem: no network ID (subject O): %s", req->dir,
+		    sc_err_detail());
 	return SC_OK;
 }
 
@@ -350,8 +367,8 @@ static sc_err profile_load(const struct profile_req *req, struct profile_inputs 
 {
 	sc_err r;
 
-	if ((r = profile_load_device(req, in)) != SC_OK || (r = profile_load_signer(req, in)) != SC_OK ||
-	    !req->server_keygen)
+	if ((r = profile_load_device(req, in)) != SC_OK ||
+	    (r = profile_load_signer(req, in)) != SC_OK || !req->server_keygen)
 		return r;
 	if (cli_has(&req->a, "server-key"))
 		return sc_key_open(cli_get(&req->a, "server-key"), &in->server_key);
@@ -370,7 +387,8 @@ static sc_err profile_sign(const struct profile_req *req, const struct profile_i
 	pp.supplied_key = in->server_key;
 	pp.kek_cert = req->server_keygen ? in->kex : NULL;
 	if ((r = sc_profile_create(&pp, p)) != SC_OK ||
-	    (r = sc_profile_sign(*p, in->signer_key, in->signer, NULL, cli_has(&req->a, "rsa-pss"))) != SC_OK ||
+	    (r = sc_profile_sign(*p, in->signer_key, in->signer, NULL,
+	         cli_has(&req->a, "rsa-pss"))) != SC_OK ||
 	    (r = sc_profile_encode(*p, der, der_len)) != SC_OK)
 		return r;
 	return SC_OK;
@@ -394,13 +412,15 @@ sc_err cmd_net_profile(int argc, char **argv)
 		fputs(net_profile_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = profile_load(&req, &in)) != SC_OK || (r = profile_sign(&req, &in, &p, &der, &der_len)) != SC_OK ||
+	if ((r = profile_load(&req, &in)) != SC_OK ||
+	    (r = profile_sign(&req, &in, &p, &der, &der_len)) != SC_OK ||
 	    (r = sc_file_write_atomic(req.out_path, der, der_len, 0644)) != SC_OK)
 		goto out;
 	sc_profile_get_info(p, &info);
 	sc_hex(info.id, sizeof(info.id), id_hex);
-	printf("profile %s for device %s on network %s: %s key, %zu bytes -> %s\n", id_hex, in.device_id,
-	    in.network_id, in.server_key != NULL ? "server-generated" : "device-generated", der_len, req.out_path);
+	printf("profile %s for device %s on network %s: %s key, %zu bytes -> %s\n", id_hex,
+	    in.device_id, in.network_id,
+	    in.server_key != NULL ? "server-generated" : "device-generated", der_len, req.out_path);
 	r = SC_OK;
 out:
 	OPENSSL_free(der);
@@ -457,7 +477,8 @@ static int dns_name_valid(const char *s)
 			label = 0;
 			continue;
 		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '-'))
 			return 0;
 		if ((c == '-' && label == 0) || ++label > 63)
 			return 0;
@@ -482,9 +503,10 @@ static sc_err server_cert_hosts(const struct cli_args *a, struct server_cert_req
 		int w;
 
 		if (!is_ip && !dns_name_valid(h))
-			return sc_fail(SC_ERR_USAGE, "net server-cert: --host '%.64s': a DNS name (letters, digits, '-', "
-			    "dots) or an IP address", h);
-		w = snprintf(req->san + len, sizeof(req->san) - len, "%s%s:%s", i ? "," : "", is_ip ? "IP" : "DNS", h);
+			return sc_fail(SC_ERR_USAGE, "net server-cert: --host '%.64s': a DNS name "
+			    "(letters, digits, '-', dots) or an IP address", h);
+		w = snprintf(req->san + len, sizeof(req->san) - len, "%s%s:%s", i ? "," : "",
+		    is_ip ? "IP" : "DNS", h);
 		if (w < 0 || (size_t)w >= sizeof(req->san) - len)
 			return sc_fail(SC_ERR_USAGE, "net server-cert: too many --host names");
 		len += (size_t)w;
@@ -493,18 +515,22 @@ static sc_err server_cert_hosts(const struct cli_args *a, struct server_cert_req
 }
 
 /* The flags, and the outputs must not exist yet. No resource is taken here. */
-static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv, struct server_cert_req *req)
+static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv,
+    struct server_cert_req *req)
 {
-	static const struct cli_opt spec[] = { { "dir", 1, 0 }, { "host", 1, 1 }, { "alg", 1, 0 }, { "days", 1, 0 } };
+	static const struct cli_opt spec[] = {
+		{ "dir", 1, 0 }, { "host", 1, 1 }, { "alg", 1, 0 }, { "days", 1, 0 },
+	};
+	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	static const char *const outputs[] = { "server.pem", "server.key" };
 	char path[PATH_MAX];
 	sc_err r;
 
 	req->alg = SC_ALG_P256;
-	if ((r = cli_parse(a, "net server-cert", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK ||
-	    a->help)
+	if ((r = cli_parse(a, "net server-cert", spec, nspec, argc, argv, 0)) != SC_OK || a->help)
 		return r;
-	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK || (r = cli_int(a, "days", 365, 1, 3650, &req->days)) != SC_OK ||
+	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK ||
+	    (r = cli_int(a, "days", 365, 1, 3650, &req->days)) != SC_OK ||
 	    (r = server_cert_hosts(a, req)) != SC_OK)
 		return r;
 	if (cli_has(a, "alg") && sc_alg_from_name(cli_get(a, "alg"), &req->alg) != SC_OK)
@@ -513,7 +539,8 @@ static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv, struc
 		if ((r = cli_path(path, sizeof(path), req->dir, outputs[i])) != SC_OK)
 			return r;
 		if (access(path, F_OK) == 0)
-			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite", path);
+			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite",
+			    path);
 	}
 	return SC_OK;
 }
@@ -532,8 +559,10 @@ static sc_err server_cert_load_issuer(const struct server_cert_req *req, time_t 
 	    (r = sc_key_open(path, &iss->root_key)) != SC_OK)
 		return r;
 	if (X509_check_private_key(iss->root, iss->root_key) != 1)
-		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/root.key does not belong to root.pem", req->dir);
-	if ((r = cli_subject_attr(iss->root, NID_organizationName, iss->network_id, sizeof(iss->network_id))) != SC_OK)
+		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/root.key does not belong to root.pem",
+		    req->dir);
+	if ((r = cli_subject_attr(iss->root, NID_organizationName, iss->network_id,
+	         sizeof(iss->network_id))) != SC_OK)
 		return sc_fail(r, "%s/root.pem: no network ID (subject O)", req->dir);
 	if ((r = sc_asn1_time_to_time_t(X509_get0_notAfter(iss->root), &root_na)) != SC_OK)
 		return r;
@@ -580,8 +609,10 @@ static sc_err set_names(X509 *cert, const struct server_cert_issuer *iss, const 
 		return ossl_fail();
 	if (!X509_NAME_add_entry_by_NID(subj, NID_organizationName, MBSTRING_UTF8,
 	        (const unsigned char *)iss->network_id, -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_subject_name(cert, subj) || !X509_set_issuer_name(cert, X509_get_subject_name(iss->root)))
+	    !X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
+	        (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_subject_name(cert, subj) ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(iss->root)))
 		r = ossl_fail();
 	X509_NAME_free(subj);
 	return r;
@@ -605,11 +636,12 @@ static sc_err add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 /* A TLS server leaf: not a CA, signing (and RSA key transport), serverAuth, the hosts. */
 static sc_err add_server_exts(X509 *cert, X509 *root, enum sc_alg alg, const char *san)
 {
+	const char *ku = sc_alg_is_rsa(alg) ? "critical,digitalSignature,keyEncipherment" :
+	    "critical,digitalSignature";
 	sc_err r;
 
 	if ((r = add_ext(cert, root, NID_basic_constraints, "critical,CA:FALSE")) != SC_OK ||
-	    (r = add_ext(cert, root, NID_key_usage, sc_alg_is_rsa(alg) ? "critical,digitalSignature,keyEncipherment" :
-	        "critical,digitalSignature")) != SC_OK ||
+	    (r = add_ext(cert, root, NID_key_usage, ku)) != SC_OK ||
 	    (r = add_ext(cert, root, NID_ext_key_usage, "serverAuth")) != SC_OK ||
 	    (r = add_ext(cert, root, NID_subject_alt_name, san)) != SC_OK ||
 	    (r = add_ext(cert, root, NID_subject_key_identifier, "hash")) != SC_OK ||
@@ -619,8 +651,8 @@ static sc_err add_server_exts(X509 *cert, X509 *root, enum sc_alg alg, const cha
 }
 
 /* The server's certificate for key, signed by the root. *out is the caller's (X509_free). */
-static sc_err server_cert_issue(const struct server_cert_req *req, const struct server_cert_issuer *iss,
-    EVP_PKEY *key, time_t now, X509 **out)
+static sc_err server_cert_issue(const struct server_cert_req *req,
+    const struct server_cert_issuer *iss, EVP_PKEY *key, time_t now, X509 **out)
 {
 	X509 *cert;
 	const EVP_MD *md;
@@ -635,7 +667,8 @@ static sc_err server_cert_issue(const struct server_cert_req *req, const struct 
 		r = ossl_fail();
 		goto out;
 	}
-	if ((r = set_random_serial(cert)) != SC_OK || (r = set_names(cert, iss, req->cn)) != SC_OK ||
+	if ((r = set_random_serial(cert)) != SC_OK ||
+	    (r = set_names(cert, iss, req->cn)) != SC_OK ||
 	    (r = add_server_exts(cert, iss->root, req->alg, req->san)) != SC_OK)
 		goto out;
 	md = sc_sign_md(iss->root_key, sc_alg_default_digest(sc_alg_of_key(iss->root_key)));
@@ -668,19 +701,23 @@ sc_err cmd_net_server_cert(int argc, char **argv)
 		fputs(server_cert_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = server_cert_load_issuer(&req, now, &iss)) != SC_OK || (r = sc_alg_keygen(req.alg, &key)) != SC_OK ||
+	if ((r = server_cert_load_issuer(&req, now, &iss)) != SC_OK ||
+	    (r = sc_alg_keygen(req.alg, &key)) != SC_OK ||
 	    (r = server_cert_issue(&req, &iss, key, now, &cert)) != SC_OK)
 		goto out;
-	if ((r = cli_path(path, sizeof(path), req.dir, "server.key")) != SC_OK || (r = sc_write_key(path, key)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), req.dir, "server.pem")) != SC_OK || (r = sc_write_cert(path, cert)) != SC_OK)
+	if ((r = cli_path(path, sizeof(path), req.dir, "server.key")) != SC_OK ||
+	    (r = sc_write_key(path, key)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), req.dir, "server.pem")) != SC_OK ||
+	    (r = sc_write_cert(path, cert)) != SC_OK)
 		goto out;
 	sc_format_time(iss.not_after, when, sizeof(when));
-	printf("server certificate for %s (network %s, %s, until %s): %s/server.pem, %s/server.key\n", req.san,
-	    iss.network_id, sc_alg_name(req.alg), when, req.dir, req.dir);
+	printf("server certificate for %s (network %s, %s, until %s): %s/server.pem, "
+	    "%s/server.key\n", req.san, iss.network_id, sc_alg_name(req.alg), when, req.dir,
+	    req.dir);
 	r = SC_OK;
 out:
 	X509_free(cert);
-	EVP_PKEY_free(key);  /* clears the new server key from memory (OpenSSL frees key material cleared) */
+	EVP_PKEY_free(key);  /* OpenSSL clears private key material as it frees it */
 	X509_free(iss.root);
 	EVP_PKEY_free(iss.root_key);
 	return r;

@@ -40,7 +40,10 @@ static const char add_usage[] =
 
 static sc_err netdev_add(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 1 }, { "note", 1, 0 } };
+	static const struct cli_opt spec[] = {
+		{ "db", 1, 0 }, { "device-id", 1, 1 }, { "note", 1, 0 },
+	};
+	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
 	const char *db, *ids[CLI_MAX_VALUES];
@@ -48,7 +51,7 @@ static sc_err netdev_add(int argc, char **argv)
 	sc_err r;
 	int n;
 
-	if ((r = cli_parse(&a, "net device add", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "net device add", spec, nspec, argc, argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(add_usage, stdout);
@@ -59,14 +62,16 @@ static sc_err netdev_add(int argc, char **argv)
 	if ((n = cli_count(&a, "device-id")) == 0)
 		return sc_fail(SC_ERR_USAGE, "net device add: missing --device-id");
 	if (cli_has(&a, "note") && strlen(cli_get(&a, "note")) > SC_REG_NOTE_MAX)
-		return sc_fail(SC_ERR_USAGE, "net device add: --note longer than %d bytes", SC_REG_NOTE_MAX);
+		return sc_fail(SC_ERR_USAGE, "net device add: --note longer than %d bytes",
+		    SC_REG_NOTE_MAX);
 	for (int i = 0; i < n; i++)
 		ids[i] = cli_nth(&a, "device-id", i);
 	actor_name(actor, sizeof(actor));
 	if ((r = sc_reg_open(db, 1, &reg)) != SC_OK)
 		return r;
 	/* The registry checks every ID and adds them all in one transaction, or none. */
-	r = sc_reg_devices_add(reg, ids, (size_t)n, cli_get(&a, "note"), actor, (int64_t)time(NULL));
+	r = sc_reg_devices_add(reg, ids, (size_t)n, cli_get(&a, "note"), actor,
+	    (int64_t)time(NULL));
 	sc_reg_close(reg);
 	if (r == SC_ERR_USAGE)
 		return sc_fail(r, "net device add: %s", sc_err_detail());  /* a bad --device-id */

@@ -50,8 +50,8 @@ struct sc_reg_backend {
 	int (*schema_version)(struct sc_reg *reg);
 	/* ids: valid, distinct, 1..SC_REG_ADD_MAX of them; note checked. The registered check and
 	 * the inserts (each with its device-added audit row) are one transaction. */
-	sc_err (*devices_add)(struct sc_reg *reg, const char *const *ids, size_t n, const char *note,
-	    const char *actor, int64_t now);
+	sc_err (*devices_add)(struct sc_reg *reg, const char *const *ids, size_t n,
+	    const char *note, const char *actor, int64_t now);
 	/* reason checked; *already set to 0 before. */
 	sc_err (*device_revoke)(struct sc_reg *reg, const char *device_id, const char *reason,
 	    const char *actor, int64_t now, int *already);
@@ -64,13 +64,14 @@ struct sc_reg_backend {
 	 * the import with SC_ERR_MALFORMED "SOURCE:LINE: device ID appears twice in the file"; one
 	 * devices-imported audit row. *added and *skipped are 0 on any error.
 	 */
-	sc_err (*import_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx, const char *source,
-	    const char *actor, int64_t now, size_t *added, size_t *skipped);
+	sc_err (*import_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx,
+	    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped);
 	sc_err (*profile_precheck)(struct sc_reg *reg, const char *device_id, const char *challenge,
 	    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after);
 	sc_err (*profile_insert)(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
 	    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after);
-	sc_err (*profile_get)(struct sc_reg *reg, const char *profile_id, struct sc_reg_profile_rec *out);
+	sc_err (*profile_get)(struct sc_reg *reg, const char *profile_id,
+	    struct sc_reg_profile_rec *out);
 	sc_err (*cert_record)(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
 	    const char *actor, int *already);
 	sc_err (*cert_list)(struct sc_reg *reg, const char *device_id, size_t limit,

@@ -103,31 +103,37 @@ static sc_err csv_next(void *ctx, struct sc_reg_row *row, int *more)
 
 	*more = 0;
 	for (;;) {
-		if ((got = read_line(rd->f, rd->line, sizeof(rd->line), &len)) == LINE_EOF)
-			return ferror(rd->f) ? sc_fail(SC_ERR_IO, "%s: read error", rd->path) : SC_OK;
+		if ((got = read_line(rd->f, rd->line, sizeof(rd->line), &len)) == LINE_EOF) {
+			if (ferror(rd->f))
+				return sc_fail(SC_ERR_IO, "%s: read error", rd->path);
+			return SC_OK;
+		}
 		rd->lineno++;
 		if (got == LINE_TOO_LONG)
-			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: line longer than %d bytes", rd->path, rd->lineno,
-			    SC_REG_CSV_LINE_MAX);
+			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: line longer than %d bytes",
+			    rd->path, rd->lineno, SC_REG_CSV_LINE_MAX);
 		if (got == LINE_NUL)
-			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: a NUL byte in the line", rd->path, rd->lineno);
+			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: a NUL byte in the line", rd->path,
+			    rd->lineno);
 		if (len > 0 && rd->line[len - 1] == '\r')
 			rd->line[--len] = '\0';
 		if (len == 0 || rd->line[0] == '#')
 			continue;
 		if (++rd->n_lines > SC_REG_CSV_MAX_LINES)
-			return sc_fail(SC_ERR_OVERSIZE, "%s: more than %d devices in one import", rd->path,
-			    SC_REG_CSV_MAX_LINES);
+			return sc_fail(SC_ERR_OVERSIZE, "%s: more than %d devices in one import",
+			    rd->path, SC_REG_CSV_MAX_LINES);
 		if ((nf = csv_split(rd->line, fields, 2)) < 0)
-			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: expected device_id[,note] (CSV)", rd->path, rd->lineno);
+			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: expected device_id[,note] (CSV)",
+			    rd->path, rd->lineno);
 		if (rd->n_lines == 1 && strcmp(fields[0], "device_id") == 0)
 			continue; /* the header */
 		if (!sc_device_id_valid(fields[0]))
-			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: device ID '%.64s' is not 1..64 PrintableString characters",
+			return sc_fail(SC_ERR_MALFORMED,
+			    "%s:%zu: device ID '%.64s' is not 1..64 PrintableString characters",
 			    rd->path, rd->lineno, fields[0]);
 		if (nf == 2 && strlen(fields[1]) > SC_REG_NOTE_MAX)
-			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: note longer than %d bytes", rd->path, rd->lineno,
-			    SC_REG_NOTE_MAX);
+			return sc_fail(SC_ERR_MALFORMED, "%s:%zu: note longer than %d bytes",
+			    rd->path, rd->lineno, SC_REG_NOTE_MAX);
 		row->device_id = fields[0];
 		row->note = nf == 2 ? fields[1] : NULL;
 		row->line = rd->lineno;

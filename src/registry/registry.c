@@ -31,8 +31,8 @@ static sc_err pick(const char *location, const struct sc_reg_backend **be)
 			continue;
 		/* Only the scheme in the detail: the rest may hold a user name or a password. */
 		if ((*be = locations[i].be) == NULL)
-			return sc_fail(SC_ERR_USAGE, "--db %s…: this build has no %s backend (a file path selects "
-			    "SQLite)", locations[i].prefix, locations[i].what);
+			return sc_fail(SC_ERR_USAGE, "--db %s…: this build has no %s backend "
+			    "(a file path selects SQLite)", locations[i].prefix, locations[i].what);
 		break;
 	}
 	return SC_OK;
@@ -91,7 +91,8 @@ const char *sc_reg_dev_status_name(enum sc_reg_dev_status s)
 static sc_err check_note(const char *what, const char *s)
 {
 	if (s != NULL && strlen(s) > SC_REG_NOTE_MAX)
-		return sc_fail(SC_ERR_USAGE, "%s: %zu bytes, at most %d", what, strlen(s), SC_REG_NOTE_MAX);
+		return sc_fail(SC_ERR_USAGE, "%s: %zu bytes, at most %d", what, strlen(s),
+		    SC_REG_NOTE_MAX);
 	return SC_OK;
 }
 
@@ -105,11 +106,13 @@ static sc_err check_id_list(const char *const *ids, size_t n)
 	if (n == 0)
 		return sc_fail(SC_ERR_USAGE, "no device ID to add");
 	if (n > SC_REG_ADD_MAX)
-		return sc_fail(SC_ERR_USAGE, "%zu device IDs at once, at most %d (the CSV import takes more)", n,
+		return sc_fail(SC_ERR_USAGE,
+		    "%zu device IDs at once, at most %d (the CSV import takes more)", n,
 		    SC_REG_ADD_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!sc_device_id_valid(ids[i]))
-			return sc_fail(SC_ERR_USAGE, "--device-id '%.64s': 1..64 PrintableString characters", ids[i]);
+			return sc_fail(SC_ERR_USAGE,
+			    "--device-id '%.64s': 1..64 PrintableString characters", ids[i]);
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(ids[j], ids[i]) == 0)
@@ -184,7 +187,8 @@ sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
 	return reg->be->profile_insert(reg, rec, rate, now, actor, retry_after);
 }
 
-sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id, struct sc_reg_profile_rec *out)
+sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
+    struct sc_reg_profile_rec *out)
 {
 	return reg->be->profile_get(reg, profile_id, out);
 }

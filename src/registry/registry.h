@@ -128,7 +128,8 @@ struct sc_reg_profile_rec {
 	char challenge[SC_REG_CHALLENGE_HEX_MAX + 1];  /* "" if none */
 	enum sc_key_origin origin;
 	enum sc_alg alg;
-	int64_t not_before, not_after, profile_not_after, created_at, consumed_at; /* 0: not consumed */
+	int64_t not_before, not_after, profile_not_after, created_at;
+	int64_t consumed_at;                          /* 0: not consumed */
 	uint8_t *der;
 	size_t der_len;
 	char *chain_pem;                              /* the device's chain as it sent it */
@@ -150,7 +151,8 @@ struct sc_reg_rate {
  * frees.
  */
 sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
-    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after) SC_MUST_USE;
+    const struct sc_reg_rate *rate, int64_t now, const char *actor,
+    int64_t *retry_after) SC_MUST_USE;
 
 /*
  * The checks of sc_reg_profile_insert before any signing (so a refused device costs no

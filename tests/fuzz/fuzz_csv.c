@@ -38,14 +38,16 @@ static struct sc_reg *fresh_registry(void)
 		(void)unlink(path);
 	}
 	r = sc_reg_open(db, 1, &reg);
-	FZ_ASSERT(r == SC_OK, "a fresh registry does not open: %s: %s", sc_err_name(r), sc_err_detail());
+	FZ_ASSERT(r == SC_OK, "a fresh registry does not open: %s: %s", sc_err_name(r),
+	    sc_err_detail());
 	return reg;
 }
 
 static int check_device(void *ctx, const struct sc_reg_device *d)
 {
 	(*(size_t *)ctx)++;
-	FZ_ASSERT(sc_device_id_valid(d->device_id), "an imported ID is not valid: '%s'", d->device_id);
+	FZ_ASSERT(sc_device_id_valid(d->device_id), "an imported ID is not valid: '%s'",
+	    d->device_id);
 	FZ_ASSERT(strlen(d->note) <= SC_REG_NOTE_MAX, "note of %zu bytes", strlen(d->note));
 	FZ_ASSERT(d->status == SC_REG_DEV_ACTIVE, "an imported device is not active");
 	return 0;
@@ -73,24 +75,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = sc_reg_import_csv(reg, csv, "fuzz", (int64_t)FZ_NOW, &added, &skipped);
 	if (r != SC_OK) {
 		fz_trace("refused: %s: %s", sc_err_name(r), sc_err_detail());
-		FZ_ASSERT(r == SC_ERR_MALFORMED || r == SC_ERR_OVERSIZE, "refused as %s: %s", sc_err_name(r),
-		    sc_err_detail());
-		FZ_ASSERT(strstr(sc_err_detail(), csv) != NULL, "the refusal does not name the file: %s",
-		    sc_err_detail());
-		FZ_ASSERT(added == 0 && skipped == 0, "a refused import counted %zu added, %zu skipped", added,
-		    skipped);
+		FZ_ASSERT(r == SC_ERR_MALFORMED || r == SC_ERR_OVERSIZE, "refused as %s: %s",
+		    sc_err_name(r), sc_err_detail());
+		FZ_ASSERT(strstr(sc_err_detail(), csv) != NULL,
+		    "the refusal does not name the file: %s", sc_err_detail());
+		FZ_ASSERT(added == 0 && skipped == 0,
+		    "a refused import counted %zu added, %zu skipped", added, skipped);
 		FZ_ASSERT(n_devices(reg) == 0, "a refused import left devices behind");
 		sc_reg_close(reg);
 		return 0;
 	}
 	fz_trace("imported: %zu added", added);
 	FZ_ASSERT(skipped == 0, "%zu skipped in an empty registry", skipped);
-	FZ_ASSERT(n_devices(reg) == added, "%zu counted, %zu in the registry", added, n_devices(reg));
+	FZ_ASSERT(n_devices(reg) == added, "%zu counted, %zu in the registry", added,
+	    n_devices(reg));
 	/* The feed again: every device already there, left as it is. */
 	r = sc_reg_import_csv(reg, csv, "fuzz", (int64_t)FZ_NOW + 1, &again_added, &again_skipped);
 	FZ_ASSERT(r == SC_OK, "the same feed again: %s: %s", sc_err_name(r), sc_err_detail());
-	FZ_ASSERT(again_added == 0 && again_skipped == added, "again: %zu added, %zu skipped (first %zu)",
-	    again_added, again_skipped, added);
+	FZ_ASSERT(again_added == 0 && again_skipped == added,
+	    "again: %zu added, %zu skipped (first %zu)", again_added, again_skipped, added);
 	if (added > 0)
 		fz_success();
 	sc_reg_close(reg);
