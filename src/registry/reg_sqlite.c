@@ -478,13 +478,8 @@ static sc_err sq_device_revoke(struct sc_reg *base, const char *device_id, const
 	*already = 0;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	if ((r = prepare(reg, "SELECT status FROM devices WHERE device_id = ?", &st)) != SC_OK)
+	if ((r = device_status(reg, device_id, &s)) != SC_OK)
 		goto out;
-	bind_text(st, 1, device_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		s = status_from_text(sqlite3_column_text(st, 0));
-	done(reg, st);
-	st = NULL;
 	if (s == 0) {
 		r = sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered", device_id);
 		goto out;
@@ -689,14 +684,8 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 
 	if (retry_after != NULL)
 		*retry_after = 0;
-	if ((r = prepare(reg, "SELECT status FROM devices WHERE device_id = ?", &st)) != SC_OK)
+	if ((r = device_status(reg, device_id, &s)) != SC_OK)
 		return r;
-	bind_text(st, 1, device_id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		s = status_from_text(sqlite3_column_text(st, 0));
-	done(reg, st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(reg, "reading a device");
 	if (s == 0)
 		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)", device_id);
 	if (s == SC_REG_DEV_REVOKED)
