@@ -1,14 +1,18 @@
 /*
  * cmd_net.c — the network operator's commands: make the network root and profile signer
- * (`net init`), and sign a profile for one device (`net profile`), including the server-
- * generated embodiment where the new private key is encrypted to the device's KEK.
+ * (`net init`), sign a profile for one device (`net profile`), including the server-generated
+ * embodiment where the new private key is encrypted to the device's KEK, and issue the
+ * provisioning server's TLS certificate under the network root (`net server-cert`).
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/bn.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
@@ -142,180 +146,571 @@ static sc_err split_list(const char *flag, const char *list, char *buf, size_t b
 	return SC_OK;
 }
 
-sc_err cmd_net_profile(int argc, char **argv)
+/* What `net profile` was asked for: its flags, parsed and checked. Nothing here is owned. */
+struct profile_req {
+	struct cli_args a;
+	const char *dir, *device_ca_path, *out_path;
+	const char *kex_path;          /* --kex, or NULL */
+	int server_keygen;             /* the server makes the key (or takes --server-key) */
+	enum sc_alg server_alg;
+	struct sc_profile_params pp;   /* all but the keys, certificates and names (profile_sign) */
+	const char *eku[SC_PROFILE_MAX_EKU + 1], *san[CLI_MAX_VALUES + 1];
+	char eku_buf[512];
+	uint8_t challenge[SC_CHALLENGE_MAX];
+};
+
+/* What was loaded for it. Every pointer is owned here and freed by profile_inputs_free. */
+struct profile_inputs {
+	X509 *device_ca, *kex, *signer;
+	EVP_PKEY *signer_key;
+	EVP_PKEY *server_key;          /* server-generated: the device's future private key */
+	char device_id[SC_DEVICE_ID_MAX + 1], network_id[SC_NETWORK_ID_MAX + 1];
+};
+
+static void profile_inputs_free(struct profile_inputs *in)
+{
+	X509_free(in->device_ca);
+	X509_free(in->kex);
+	X509_free(in->signer);
+	EVP_PKEY_free(in->signer_key);
+	/* The server forgets the device's key here: OpenSSL clears key material as it frees. */
+	EVP_PKEY_free(in->server_key);
+	memset(in, 0, sizeof(*in));
+}
+
+/* Validity: a duration from now, or two explicit times; then the profile's own lifetime. */
+static sc_err profile_validity_flags(const struct cli_args *a, time_t now,
+    struct sc_profile_params *pp)
+{
+	int64_t secs;
+	sc_err r;
+
+	if (cli_has(a, "validity") == (cli_has(a, "not-before") || cli_has(a, "not-after")))
+		return sc_fail(SC_ERR_USAGE,
+		    "net profile: give --validity DUR or --not-before TIME --not-after TIME");
+	if (cli_has(a, "validity")) {
+		if ((r = sc_parse_duration(cli_get(a, "validity"), &secs)) != SC_OK)
+			return sc_fail(r, "net profile: --validity: %s", sc_err_detail());
+		pp->not_before = now;
+		pp->not_after = now + secs;
+	} else {
+		if (!cli_has(a, "not-before") || !cli_has(a, "not-after"))
+			return sc_fail(SC_ERR_USAGE,
+			    "net profile: --not-before and --not-after go together");
+		if ((r = sc_parse_time(cli_get(a, "not-before"), &pp->not_before)) != SC_OK ||
+		    (r = sc_parse_time(cli_get(a, "not-after"), &pp->not_after)) != SC_OK)
+			return sc_fail(r, "net profile: %s", sc_err_detail());
+	}
+	if (cli_has(a, "profile-not-after")) {
+		if (cli_has(a, "profile-ttl"))
+			return sc_fail(SC_ERR_USAGE, "net profile: --profile-ttl and "
+			    "--profile-not-after exclude each other");
+		if ((r = sc_parse_time(cli_get(a, "profile-not-after"), &pp->profile_not_after)) !=
+		    SC_OK)
+			return sc_fail(r, "net profile: --profile-not-after: %s", sc_err_detail());
+		return SC_OK;
+	}
+	secs = 3600;
+	if (cli_has(a, "profile-ttl") &&
+	    (r = sc_parse_duration(cli_get(a, "profile-ttl"), &secs)) != SC_OK)
+		return sc_fail(r, "net profile: --profile-ttl: %s", sc_err_detail());
+	pp->profile_not_after = now + secs;
+	return SC_OK;
+}
+
+/* Key: generated in the SP (default p256), or generated here and encrypted to the KEK. */
+static sc_err profile_key_flags(struct profile_req *req)
+{
+	const struct cli_args *a = &req->a;
+	sc_err r;
+
+	req->pp.generate_alg = SC_ALG_P256;
+	if (cli_has(a, "alg") && cli_has(a, "server-keygen"))
+		return sc_fail(SC_ERR_USAGE,
+		    "net profile: --alg and --server-keygen exclude each other");
+	if (cli_has(a, "alg") &&
+	    sc_alg_from_name(cli_get(a, "alg"), &req->pp.generate_alg) != SC_OK)
+		return sc_fail(SC_ERR_USAGE, "net profile: --alg: %s", sc_err_detail());
+	if (cli_has(a, "server-key") && !cli_has(a, "server-keygen"))
+		return sc_fail(SC_ERR_USAGE, "net profile: --server-key goes with --server-keygen");
+	req->kex_path = cli_get(a, "kex");
+	if (!cli_has(a, "server-keygen"))
+		return SC_OK;
+	req->server_keygen = 1;
+	if (sc_alg_from_name(cli_get(a, "server-keygen"), &req->server_alg) != SC_OK)
+		return sc_fail(SC_ERR_USAGE, "net profile: --server-keygen: %s", sc_err_detail());
+	if ((r = cli_need(a, "kex", &req->kex_path)) != SC_OK)
+		return sc_fail(r, "net profile: --server-keygen needs --kex KEX.pem (the device's "
+		    "key-exchange certificate)");
+	return SC_OK;
+}
+
+/* What the certificate will say: digest, key usage, EKU, SANs, challenge, user ID. */
+static sc_err profile_content_flags(struct profile_req *req)
+{
+	const struct cli_args *a = &req->a;
+	struct sc_profile_params *pp = &req->pp;
+	sc_err r;
+
+	pp->cert_digest = SC_DIGEST_SHA256;
+	if (cli_has(a, "digest") &&
+	    (r = sc_digest_from_name(cli_get(a, "digest"), &pp->cert_digest)) != SC_OK)
+		return sc_fail(r, "net profile: --digest: %s", sc_err_detail());
+	if (cli_has(a, "key-usage") &&
+	    (r = parse_key_usage(cli_get(a, "key-usage"), &pp->key_usage)) != SC_OK)
+		return r;
+	if (cli_has(a, "eku")) {
+		if ((r = split_list("eku", cli_get(a, "eku"), req->eku_buf, sizeof(req->eku_buf),
+		         req->eku, SC_PROFILE_MAX_EKU)) != SC_OK)
+			return r;
+		pp->eku = req->eku;
+	}
+	if (cli_has(a, "san")) {
+		int n = cli_count(a, "san");
+		for (int i = 0; i < n; i++)
+			req->san[i] = cli_nth(a, "san", i);
+		req->san[n] = NULL;
+		pp->san = req->san;
+	}
+	if (cli_has(a, "challenge")) {
+		if ((r = sc_unhex(cli_get(a, "challenge"), req->challenge, sizeof(req->challenge),
+		    &pp->challenge_len)) != SC_OK)
+			return sc_fail(r, "net profile: --challenge: %s", sc_err_detail());
+		pp->challenge = req->challenge;
+	}
+	pp->user_id = cli_get(a, "user-id");
+	return SC_OK;
+}
+
+/* Every flag, checked before any file is read or key made. */
+static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time_t now)
 {
 	static const struct cli_opt spec[] = {
 		{ "dir", 1, 0 }, { "device-ca", 1, 0 }, { "out", 1, 0 }, { "validity", 1, 0 },
-		{ "not-before", 1, 0 }, { "not-after", 1, 0 }, { "alg", 1, 0 }, { "server-keygen", 1, 0 },
-		{ "kex", 1, 0 }, { "server-key", 1, 0 }, { "challenge", 1, 0 }, { "user-id", 1, 0 },
-		{ "profile-ttl", 1, 0 }, { "profile-not-after", 1, 0 }, { "key-usage", 1, 0 },
-		{ "eku", 1, 0 }, { "san", 1, 1 }, { "digest", 1, 0 }, { "device-id", 1, 0 }, { "rsa-pss", 0, 0 },
+		{ "not-before", 1, 0 }, { "not-after", 1, 0 }, { "alg", 1, 0 },
+		{ "server-keygen", 1, 0 }, { "kex", 1, 0 }, { "server-key", 1, 0 },
+		{ "challenge", 1, 0 }, { "user-id", 1, 0 }, { "profile-ttl", 1, 0 },
+		{ "profile-not-after", 1, 0 }, { "key-usage", 1, 0 }, { "eku", 1, 0 },
+		{ "san", 1, 1 }, { "digest", 1, 0 }, { "device-id", 1, 0 }, { "rsa-pss", 0, 0 },
 	};
-	sc_err r = SC_ERR_INTERNAL;
-	struct cli_args a;
-	struct sc_profile_params pp;
-	const char *dir, *device_ca_path, *out_path;
-	char path[PATH_MAX], network_id[SC_NETWORK_ID_MAX + 1], device_id[SC_DEVICE_ID_MAX + 1];
-	char kex_id[SC_DEVICE_ID_MAX + 1], eku_buf[512];
-	const char *eku[SC_PROFILE_MAX_EKU + 1], *san[CLI_MAX_VALUES + 1];
-	uint8_t challenge[SC_CHALLENGE_MAX];
-	time_t now = time(NULL);
-	int64_t secs;
-	X509 *device_ca = NULL, *signer = NULL, *kex = NULL;
-	EVP_PKEY *signer_key = NULL, *server_key = NULL;
+	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
+	struct cli_args *a = &req->a;
+	sc_err r;
+
+	memset(req, 0, sizeof(*req));
+	if ((r = cli_parse(a, "net profile", spec, nspec, argc, argv, 0)) != SC_OK || a->help)
+		return r;
+	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK ||
+	    (r = cli_need(a, "device-ca", &req->device_ca_path)) != SC_OK ||
+	    (r = cli_need(a, "out", &req->out_path)) != SC_OK ||
+	    (r = profile_validity_flags(a, now, &req->pp)) != SC_OK ||
+	    (r = profile_key_flags(req)) != SC_OK || (r = profile_content_flags(req)) != SC_OK)
+		return r;
+	if (cli_has(a, "device-id") && strlen(cli_get(a, "device-id")) > SC_DEVICE_ID_MAX)
+		return sc_fail(SC_ERR_USAGE, "net profile: --device-id: longer than %d bytes",
+		    SC_DEVICE_ID_MAX);
+	return SC_OK;
+}
+
+/* Who: the device (from its CA certificate, checked against the KEK certificate) or --device-id. */
+static sc_err profile_load_device(const struct profile_req *req, struct profile_inputs *in)
+{
+	char kex_id[SC_DEVICE_ID_MAX + 1];
+	sc_err r;
+
+	if ((r = sc_load_cert(req->device_ca_path, &in->device_ca)) != SC_OK ||
+	    (req->kex_path != NULL && (r = sc_load_cert(req->kex_path, &in->kex)) != SC_OK))
+		return r;
+	if ((r = sc_cert_device_id(in->device_ca, in->device_id, sizeof(in->device_id))) != SC_OK)
+		return sc_fail(r, "%s: %s", req->device_ca_path, sc_err_detail());
+	if (in->kex != NULL) {
+		if ((r = sc_cert_device_id(in->kex, kex_id, sizeof(kex_id))) != SC_OK)
+			return sc_fail(r, "%s: %s", req->kex_path, sc_err_detail());
+		if (strcmp(kex_id, in->device_id) != 0)
+			return sc_fail(SC_ERR_DEVICE_MISMATCH,
+			    "--kex is for device %s, --device-ca for device %s", kex_id,
+			    in->device_id);
+	}
+	if (cli_has(&req->a, "device-id"))
+		snprintf(in->device_id, sizeof(in->device_id), "%s", cli_get(&req->a, "device-id"));
+	return SC_OK;
+}
+
+/* Our side: the profile signer with its key, and the network ID it speaks for. */
+static sc_err profile_load_signer(const struct profile_req *req, struct profile_inputs *in)
+{
+	char path[PATH_MAX];
+	sc_err r;
+
+	if ((r = cli_path(path, sizeof(path), req->dir, "signer.pem")) != SC_OK ||
+	    (r = sc_load_cert(path, &in->signer)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), req->dir, "signer.key")) != SC_OK ||
+	    (r = sc_key_open(path, &in->signer_key)) != SC_OK)
+		return r;
+	if ((r = cli_subject_attr(in->signer, NID_organizationName, in->network_id,
+	         sizeof(in->network_id))) != SC_OK)
+		return sc_fail(r, "%s/signer.pem: no network ID (subject O): %s", req->dir,
+		    sc_err_detail());
+	return SC_OK;
+}
+
+/* Everything the profile needs from files, then the server-generated key (if asked), last. */
+static sc_err profile_load(const struct profile_req *req, struct profile_inputs *in)
+{
+	sc_err r;
+
+	if ((r = profile_load_device(req, in)) != SC_OK ||
+	    (r = profile_load_signer(req, in)) != SC_OK || !req->server_keygen)
+		return r;
+	if (cli_has(&req->a, "server-key"))
+		return sc_key_open(cli_get(&req->a, "server-key"), &in->server_key);
+	return sc_alg_keygen(req->server_alg, &in->server_key);
+}
+
+/* Build and sign the profile; *p and *der are the caller's (also on failure: it frees both). */
+static sc_err profile_sign(const struct profile_req *req, const struct profile_inputs *in,
+    struct sc_profile **p, uint8_t **der, size_t *der_len)
+{
+	struct sc_profile_params pp = req->pp;
+	sc_err r;
+
+	pp.network_id = in->network_id;
+	pp.device_id = in->device_id;
+	pp.supplied_key = in->server_key;
+	pp.kek_cert = req->server_keygen ? in->kex : NULL;
+	if ((r = sc_profile_create(&pp, p)) != SC_OK ||
+	    (r = sc_profile_sign(*p, in->signer_key, in->signer, NULL,
+	         cli_has(&req->a, "rsa-pss"))) != SC_OK ||
+	    (r = sc_profile_encode(*p, der, der_len)) != SC_OK)
+		return r;
+	return SC_OK;
+}
+
+sc_err cmd_net_profile(int argc, char **argv)
+{
+	struct profile_req req;
+	struct profile_inputs in;
 	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	char id_hex[2 * SC_PROFILE_ID_LEN + 1];
 	uint8_t *der = NULL;
 	size_t der_len = 0;
+	sc_err r;
 
-	memset(&pp, 0, sizeof(pp));
-	if ((r = cli_parse(&a, "net profile", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	memset(&in, 0, sizeof(in));
+	if ((r = profile_flags(&req, argc, argv, time(NULL))) != SC_OK)
 		return r;
-	if (a.help) {
+	if (req.a.help) {
 		fputs(net_profile_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = cli_need(&a, "dir", &dir)) != SC_OK || (r = cli_need(&a, "device-ca", &device_ca_path)) != SC_OK ||
-	    (r = cli_need(&a, "out", &out_path)) != SC_OK)
-		return r;
-
-	/* Validity: a duration from now, or two explicit times. */
-	if (cli_has(&a, "validity") == (cli_has(&a, "not-before") || cli_has(&a, "not-after")))
-		return sc_fail(SC_ERR_USAGE, "net profile: give --validity DUR or --not-before TIME --not-after TIME");
-	if (cli_has(&a, "validity")) {
-		if ((r = sc_parse_duration(cli_get(&a, "validity"), &secs)) != SC_OK)
-			return sc_fail(r, "net profile: --validity: %s", sc_err_detail());
-		pp.not_before = now;
-		pp.not_after = now + secs;
-	} else {
-		if (!cli_has(&a, "not-before") || !cli_has(&a, "not-after"))
-			return sc_fail(SC_ERR_USAGE, "net profile: --not-before and --not-after go together");
-		if ((r = sc_parse_time(cli_get(&a, "not-before"), &pp.not_before)) != SC_OK ||
-		    (r = sc_parse_time(cli_get(&a, "not-after"), &pp.not_after)) != SC_OK)
-			return sc_fail(r, "net profile: %s", sc_err_detail());
-	}
-	if (cli_has(&a, "profile-not-after")) {
-		if (cli_has(&a, "profile-ttl"))
-			return sc_fail(SC_ERR_USAGE, "net profile: --profile-ttl and --profile-not-after exclude each other");
-		if ((r = sc_parse_time(cli_get(&a, "profile-not-after"), &pp.profile_not_after)) != SC_OK)
-			return sc_fail(r, "net profile: --profile-not-after: %s", sc_err_detail());
-	} else {
-		secs = 3600;
-		if (cli_has(&a, "profile-ttl") && (r = sc_parse_duration(cli_get(&a, "profile-ttl"), &secs)) != SC_OK)
-			return sc_fail(r, "net profile: --profile-ttl: %s", sc_err_detail());
-		pp.profile_not_after = now + secs;
-	}
-
-	/* Key: generated in the SP (default p256), or generated here and encrypted to the KEK. */
-	pp.generate_alg = SC_ALG_P256;
-	if (cli_has(&a, "alg") && cli_has(&a, "server-keygen"))
-		return sc_fail(SC_ERR_USAGE, "net profile: --alg and --server-keygen exclude each other");
-	if (cli_has(&a, "alg") && sc_alg_from_name(cli_get(&a, "alg"), &pp.generate_alg) != SC_OK)
-		return sc_fail(SC_ERR_USAGE, "net profile: --alg: %s", sc_err_detail());
-	if (cli_has(&a, "server-key") && !cli_has(&a, "server-keygen"))
-		return sc_fail(SC_ERR_USAGE, "net profile: --server-key goes with --server-keygen");
-	if (cli_has(&a, "server-keygen")) {
-		enum sc_alg alg;
-		const char *kex_path;
-		if (sc_alg_from_name(cli_get(&a, "server-keygen"), &alg) != SC_OK)
-			return sc_fail(SC_ERR_USAGE, "net profile: --server-keygen: %s", sc_err_detail());
-		if ((r = cli_need(&a, "kex", &kex_path)) != SC_OK)
-			return sc_fail(r, "net profile: --server-keygen needs --kex KEX.pem (the device's key-exchange certificate)");
-		if ((r = sc_load_cert(kex_path, &kex)) != SC_OK)
-			goto out;
-		if (cli_has(&a, "server-key"))
-			r = sc_key_open(cli_get(&a, "server-key"), &server_key);
-		else
-			r = sc_alg_keygen(alg, &server_key);
-		if (r != SC_OK)
-			goto out;
-		pp.supplied_key = server_key;
-		pp.kek_cert = kex;
-	} else if (cli_has(&a, "kex")) {
-		if ((r = sc_load_cert(cli_get(&a, "kex"), &kex)) != SC_OK)
-			goto out;
-	}
-
-	pp.cert_digest = SC_DIGEST_SHA256;
-	if (cli_has(&a, "digest") && (r = sc_digest_from_name(cli_get(&a, "digest"), &pp.cert_digest)) != SC_OK)
-		return sc_fail(r, "net profile: --digest: %s", sc_err_detail());
-	if (cli_has(&a, "key-usage") && (r = parse_key_usage(cli_get(&a, "key-usage"), &pp.key_usage)) != SC_OK)
-		return r;
-	if (cli_has(&a, "eku")) {
-		if ((r = split_list("eku", cli_get(&a, "eku"), eku_buf, sizeof(eku_buf), eku, SC_PROFILE_MAX_EKU)) != SC_OK)
-			return r;
-		pp.eku = eku;
-	}
-	if (cli_has(&a, "san")) {
-		int n = cli_count(&a, "san");
-		for (int i = 0; i < n; i++)
-			san[i] = cli_nth(&a, "san", i);
-		san[n] = NULL;
-		pp.san = san;
-	}
-	if (cli_has(&a, "challenge")) {
-		if ((r = sc_unhex(cli_get(&a, "challenge"), challenge, sizeof(challenge), &pp.challenge_len)) != SC_OK)
-			return sc_fail(r, "net profile: --challenge: %s", sc_err_detail());
-		pp.challenge = challenge;
-	}
-	pp.user_id = cli_get(&a, "user-id");
-
-	/* Who: the device (from its CA certificate) and the network (from our signer). */
-	if ((r = sc_load_cert(device_ca_path, &device_ca)) != SC_OK)
+	if ((r = profile_load(&req, &in)) != SC_OK ||
+	    (r = profile_sign(&req, &in, &p, &der, &der_len)) != SC_OK ||
+	    (r = sc_file_write_atomic(req.out_path, der, der_len, 0644)) != SC_OK)
 		goto out;
-	if ((r = sc_cert_device_id(device_ca, device_id, sizeof(device_id))) != SC_OK) {
-		r = sc_fail(r, "%s: %s", device_ca_path, sc_err_detail());
-		goto out;
-	}
-	if (kex != NULL) {
-		if ((r = sc_cert_device_id(kex, kex_id, sizeof(kex_id))) != SC_OK) {
-			r = sc_fail(r, "%s: %s", cli_get(&a, "kex"), sc_err_detail());
-			goto out;
-		}
-		if (strcmp(kex_id, device_id) != 0) {
-			r = sc_fail(SC_ERR_DEVICE_MISMATCH, "--kex is for device %s, --device-ca for device %s",
-			    kex_id, device_id);
-			goto out;
-		}
-	}
-	if (cli_has(&a, "device-id")) {
-		if (strlen(cli_get(&a, "device-id")) >= sizeof(device_id)) {
-			r = sc_fail(SC_ERR_USAGE, "net profile: --device-id: longer than %d bytes", SC_DEVICE_ID_MAX);
-			goto out;
-		}
-		strcpy(device_id, cli_get(&a, "device-id"));
-	}
-	if ((r = cli_path(path, sizeof(path), dir, "signer.pem")) != SC_OK || (r = sc_load_cert(path, &signer)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "signer.key")) != SC_OK || (r = sc_key_open(path, &signer_key)) != SC_OK)
-		goto out;
-	if ((r = cli_subject_attr(signer, NID_organizationName, network_id, sizeof(network_id))) != SC_OK) {
-		r = sc_fail(r, "%s/signer.pem: no network ID (subject O): %s", dir, sc_err_detail());
-		goto out;
-	}
-	pp.network_id = network_id;
-	pp.device_id = device_id;
-
-	if ((r = sc_profile_create(&pp, &p)) != SC_OK ||
-	    (r = sc_profile_sign(p, signer_key, signer, NULL, cli_has(&a, "rsa-pss"))) != SC_OK ||
-	    (r = sc_profile_encode(p, &der, &der_len)) != SC_OK)
-		goto out;
-	if ((r = sc_file_write_atomic(out_path, der, der_len, 0644)) != SC_OK)
-		goto out;
-	{
-		struct sc_profile_info info;
-		char id_hex[2 * SC_PROFILE_ID_LEN + 1];
-		sc_profile_get_info(p, &info);
-		sc_hex(info.id, sizeof(info.id), id_hex);
-		printf("profile %s for device %s on network %s: %s key, %zu bytes -> %s\n", id_hex, device_id,
-		    network_id, server_key ? "server-generated" : "device-generated", der_len, out_path);
-	}
+	sc_profile_get_info(p, &info);
+	sc_hex(info.id, sizeof(info.id), id_hex);
+	printf("profile %s for device %s on network %s: %s key, %zu bytes -> %s\n", id_hex,
+	    in.device_id, in.network_id,
+	    in.server_key != NULL ? "server-generated" : "device-generated", der_len, req.out_path);
 	r = SC_OK;
 out:
 	OPENSSL_free(der);
 	sc_profile_free(p);
-	X509_free(device_ca);
-	X509_free(signer);
-	X509_free(kex);
-	EVP_PKEY_free(signer_key);
-	EVP_PKEY_free(server_key); /* the server forgets the device's key here */
+	profile_inputs_free(&in);
+	return r;
+}
+
+/* ---- net server-cert ---- */
+
+#define SERVER_CERT_MAX_HOSTS 16
+#define SERVER_CERT_HOST_MAX 253         /* a DNS name's longest text form */
+#define SERVER_CERT_SERIAL_LEN 16
+#define SERVER_CERT_SKEW_S 60
+
+static const char server_cert_usage[] =
+"usage: selfcert net server-cert --dir NETDIR --host NAME [--host NAME …] [--alg ALG] [--days N]\n"
+"  The provisioning server's TLS certificate, issued by the network root (NETDIR/root.key):\n"
+"  NETDIR/server.pem and server.key (0600, never overwritten). Subject O=<network ID>,\n"
+"  CN=<first host>; subjectAltName dNSName or iPAddress for each --host; EKU serverAuth.\n"
+"  Agents trust it through --ca NETDIR/root.pem.\n"
+"  --alg ALG   the server key: rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
+"  --days N    lifetime in days (default 365; never past the network root's notAfter)\n";
+
+/* What `net server-cert` was asked for, checked before any file is read. */
+struct server_cert_req {
+	const char *dir;
+	const char *cn;            /* the first --host */
+	enum sc_alg alg;
+	long days;
+	char san[SERVER_CERT_MAX_HOSTS * (SERVER_CERT_HOST_MAX + 8)];  /* "DNS:a,IP:127.0.0.1" */
+};
+
+/* The issuer side: the network root, its key and what the new certificate takes from them. */
+struct server_cert_issuer {
+	X509 *root;
+	EVP_PKEY *root_key;
+	char network_id[SC_NETWORK_ID_MAX + 1];
+	time_t not_after;          /* now + days, cut at the root's notAfter */
+};
+
+/* A DNS name we put in a certificate: LDH labels of 1..63, dots between, no wildcard. */
+static int dns_name_valid(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > SERVER_CERT_HOST_MAX || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '-'))
+			return 0;
+		if ((c == '-' && label == 0) || ++label > 63)
+			return 0;
+	}
+	return s[n - 1] != '-';
+}
+
+/* Each --host as a subjectAltName entry (IP: or DNS:), comma-joined into req->san. */
+static sc_err server_cert_hosts(const struct cli_args *a, struct server_cert_req *req)
+{
+	int n_hosts = cli_count(a, "host");
+	size_t len = 0;
+
+	if (n_hosts == 0)
+		return sc_fail(SC_ERR_USAGE, "net server-cert: missing --host");
+	req->cn = cli_nth(a, "host", 0);
+	req->san[0] = '\0';
+	for (int i = 0; i < n_hosts; i++) {
+		const char *h = cli_nth(a, "host", i);
+		uint8_t ip[16];
+		int is_ip = inet_pton(AF_INET, h, ip) == 1 || inet_pton(AF_INET6, h, ip) == 1;
+		int w;
+
+		if (!is_ip && !dns_name_valid(h))
+			return sc_fail(SC_ERR_USAGE, "net server-cert: --host '%.64s': a DNS name "
+			    "(letters, digits, '-', dots) or an IP address", h);
+		w = snprintf(req->san + len, sizeof(req->san) - len, "%s%s:%s", i ? "," : "",
+		    is_ip ? "IP" : "DNS", h);
+		if (w < 0 || (size_t)w >= sizeof(req->san) - len)
+			return sc_fail(SC_ERR_USAGE, "net server-cert: too many --host names");
+		len += (size_t)w;
+	}
+	return SC_OK;
+}
+
+/* The flags, and the outputs must not exist yet. No resource is taken here. */
+static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv,
+    struct server_cert_req *req)
+{
+	static const struct cli_opt spec[] = {
+		{ "dir", 1, 0 }, { "host", 1, 1 }, { "alg", 1, 0 }, { "days", 1, 0 },
+	};
+	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
+	static const char *const outputs[] = { "server.pem", "server.key" };
+	char path[PATH_MAX];
+	sc_err r;
+
+	req->alg = SC_ALG_P256;
+	if ((r = cli_parse(a, "net server-cert", spec, nspec, argc, argv, 0)) != SC_OK || a->help)
+		return r;
+	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK ||
+	    (r = cli_int(a, "days", 365, 1, 3650, &req->days)) != SC_OK ||
+	    (r = server_cert_hosts(a, req)) != SC_OK)
+		return r;
+	if (cli_has(a, "alg") && sc_alg_from_name(cli_get(a, "alg"), &req->alg) != SC_OK)
+		return sc_fail(SC_ERR_USAGE, "net server-cert: --alg: %s", sc_err_detail());
+	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+		if ((r = cli_path(path, sizeof(path), req->dir, outputs[i])) != SC_OK)
+			return r;
+		if (access(path, F_OK) == 0)
+			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite",
+			    path);
+	}
+	return SC_OK;
+}
+
+/* Load NETDIR/root.pem and root.key into iss (the caller frees them on every path). */
+static sc_err server_cert_load_issuer(const struct server_cert_req *req, time_t now,
+    struct server_cert_issuer *iss)
+{
+	char path[PATH_MAX];
+	time_t root_na = 0;
+	sc_err r;
+
+	if ((r = cli_path(path, sizeof(path), req->dir, "root.pem")) != SC_OK ||
+	    (r = sc_load_cert(path, &iss->root)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), req->dir, "root.key")) != SC_OK ||
+	    (r = sc_key_open(path, &iss->root_key)) != SC_OK)
+		return r;
+	if (X509_check_private_key(iss->root, iss->root_key) != 1)
+		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/root.key does not belong to root.pem",
+		    req->dir);
+	if ((r = cli_subject_attr(iss->root, NID_organizationName, iss->network_id,
+	         sizeof(iss->network_id))) != SC_OK)
+		return sc_fail(r, "%s/root.pem: no network ID (subject O)", req->dir);
+	if ((r = sc_asn1_time_to_time_t(X509_get0_notAfter(iss->root), &root_na)) != SC_OK)
+		return r;
+	iss->not_after = now + (time_t)req->days * 86400;
+	if (iss->not_after > root_na)
+		iss->not_after = root_na;
+	if (iss->not_after <= now)
+		return sc_fail(SC_ERR_VALIDITY, "%s/root.pem has expired", req->dir);
+	return SC_OK;
+}
+
+static sc_err ossl_fail(void)
+{
+	return sc_fail_ossl(SC_ERR_INTERNAL, "building the server certificate");
+}
+
+/* 16 random bytes, top bit clear and not all zero: a positive serial of fixed size. */
+static sc_err set_random_serial(X509 *cert)
+{
+	uint8_t serial[SERVER_CERT_SERIAL_LEN];
+	BIGNUM *bn = NULL;
+	sc_err r;
+
+	if (RAND_bytes(serial, sizeof(serial)) != 1)
+		return ossl_fail();
+	serial[0] &= 0x7f;
+	serial[0] |= 0x01;
+	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) == NULL)
+		r = ossl_fail();
+	else
+		r = SC_OK;
+	BN_free(bn);
+	return r;
+}
+
+/* Subject O=<network ID>, CN=<first host>; issuer the root's subject. */
+static sc_err set_names(X509 *cert, const struct server_cert_issuer *iss, const char *cn)
+{
+	X509_NAME *subj;
+	sc_err r = SC_OK;
+
+	if ((subj = X509_NAME_new()) == NULL)
+		return ossl_fail();
+	if (!X509_NAME_add_entry_by_NID(subj, NID_organizationName, MBSTRING_UTF8,
+	        (const unsigned char *)iss->network_id, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
+	        (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_subject_name(cert, subj) ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(iss->root)))
+		r = ossl_fail();
+	X509_NAME_free(subj);
+	return r;
+}
+
+/* Add an extension from its OpenSSL config text (our values are validated, no commas inside). */
+static sc_err add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+		return sc_fail_ossl(SC_ERR_INTERNAL, OBJ_nid2sn(nid));
+	ok = X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? SC_OK : sc_fail_ossl(SC_ERR_INTERNAL, OBJ_nid2sn(nid));
+}
+
+/* A TLS server leaf: not a CA, signing (and RSA key transport), serverAuth, the hosts. */
+static sc_err add_server_exts(X509 *cert, X509 *root, enum sc_alg alg, const char *san)
+{
+	const char *ku = sc_alg_is_rsa(alg) ? "critical,digitalSignature,keyEncipherment" :
+	    "critical,digitalSignature";
+	sc_err r;
+
+	if ((r = add_ext(cert, root, NID_basic_constraints, "critical,CA:FALSE")) != SC_OK ||
+	    (r = add_ext(cert, root, NID_key_usage, ku)) != SC_OK ||
+	    (r = add_ext(cert, root, NID_ext_key_usage, "serverAuth")) != SC_OK ||
+	    (r = add_ext(cert, root, NID_subject_alt_name, san)) != SC_OK ||
+	    (r = add_ext(cert, root, NID_subject_key_identifier, "hash")) != SC_OK ||
+	    (r = add_ext(cert, root, NID_authority_key_identifier, "keyid:always")) != SC_OK)
+		return r;
+	return SC_OK;
+}
+
+/* The server's certificate for key, signed by the root. *out is the caller's (X509_free). */
+static sc_err server_cert_issue(const struct server_cert_req *req,
+    const struct server_cert_issuer *iss, EVP_PKEY *key, time_t now, X509 **out)
+{
+	X509 *cert;
+	const EVP_MD *md;
+	sc_err r;
+
+	*out = NULL;
+	if ((cert = X509_new()) == NULL)
+		return ossl_fail();
+	if (!X509_set_version(cert, X509_VERSION_3) || !X509_set_pubkey(cert, key) ||
+	    ASN1_TIME_set(X509_getm_notBefore(cert), now - SERVER_CERT_SKEW_S) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(cert), iss->not_after) == NULL) {
+		r = ossl_fail();
+		goto out;
+	}
+	if ((r = set_random_serial(cert)) != SC_OK ||
+	    (r = set_names(cert, iss, req->cn)) != SC_OK ||
+	    (r = add_server_exts(cert, iss->root, req->alg, req->san)) != SC_OK)
+		goto out;
+	md = sc_sign_md(iss->root_key, sc_alg_default_digest(sc_alg_of_key(iss->root_key)));
+	if (X509_sign(cert, iss->root_key, md) <= 0) {
+		r = ossl_fail();
+		goto out;
+	}
+	*out = cert;
+	cert = NULL;
+	r = SC_OK;
+out:
+	X509_free(cert);
+	return r;
+}
+
+sc_err cmd_net_server_cert(int argc, char **argv)
+{
+	struct cli_args a;
+	struct server_cert_req req;
+	struct server_cert_issuer iss = { NULL, NULL, "", 0 };
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char path[PATH_MAX], when[32];
+	time_t now = time(NULL);
+	sc_err r;
+
+	if ((r = server_cert_flags(&a, argc, argv, &req)) != SC_OK)
+		return r;
+	if (a.help) {
+		fputs(server_cert_usage, stdout);
+		return SC_OK;
+	}
+	if ((r = server_cert_load_issuer(&req, now, &iss)) != SC_OK ||
+	    (r = sc_alg_keygen(req.alg, &key)) != SC_OK ||
+	    (r = server_cert_issue(&req, &iss, key, now, &cert)) != SC_OK)
+		goto out;
+	if ((r = cli_path(path, sizeof(path), req.dir, "server.key")) != SC_OK ||
+	    (r = sc_write_key(path, key)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), req.dir, "server.pem")) != SC_OK ||
+	    (r = sc_write_cert(path, cert)) != SC_OK)
+		goto out;
+	sc_format_time(iss.not_after, when, sizeof(when));
+	printf("server certificate for %s (network %s, %s, until %s): %s/server.pem, "
+	    "%s/server.key\n", req.san, iss.network_id, sc_alg_name(req.alg), when, req.dir,
+	    req.dir);
+	r = SC_OK;
+out:
+	X509_free(cert);
+	EVP_PKEY_free(key);  /* OpenSSL clears private key material as it frees it */
+	X509_free(iss.root);
+	EVP_PKEY_free(iss.root_key);
 	return r;
 }

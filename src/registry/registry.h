@@ -1,12 +1,13 @@
 /*
- * registry.h — the provisioning server's device registry: one SQLite file (WAL, busy timeout,
- * versioned migrations through PRAGMA user_version) with the devices, the profiles issued, the
- * certificates returned, the revocations and an append-only audit log.
+ * registry.h — the provisioning server's device registry: the devices, the profiles issued, the
+ * certificates returned, the revocations and an append-only audit log, behind one interface
+ * whatever the database. The --db location picks the backend (sc_reg_open); today a file path,
+ * SQLite (reg_sqlite.c: WAL, busy timeout, versioned migrations through PRAGMA user_version).
  *
  * Shared by selfcert-provd and the `selfcert net device` commands. Every write that matters runs
- * in one BEGIN IMMEDIATE transaction that also appends its audit row, so a crash at any moment
- * leaves the old state or the new one. One struct sc_reg is one connection: use it from one
- * thread at a time (the server keeps one per worker).
+ * in one transaction that also appends its audit row, so a crash at any moment leaves the old
+ * state or the new one. One struct sc_reg is one connection: use it from one thread at a time
+ * (the server keeps one per worker).
  */
 #ifndef SC_REGISTRY_H
 #define SC_REGISTRY_H
@@ -28,6 +29,7 @@
 #define SC_REG_CHALLENGE_HEX_MAX (2 * SC_CHALLENGE_MAX)
 #define SC_REG_CSV_LINE_MAX 512          /* an activation-feed line longer than this is refused */
 #define SC_REG_CSV_MAX_LINES 1000000     /* one import is one transaction: bound it */
+#define SC_REG_ADD_MAX 1024              /* IDs in one sc_reg_devices_add; more: the CSV import */
 
 enum sc_reg_dev_status {
 	SC_REG_DEV_ACTIVE = 1,   /* activated: may be given profiles */
@@ -40,15 +42,27 @@ const char *sc_reg_dev_status_name(enum sc_reg_dev_status s);
 struct sc_reg;
 
 /*
- * Open (and, with create, make) the registry at path, set WAL mode, the busy timeout and
- * foreign keys, and bring the schema up to SC_REG_SCHEMA_VERSION, one migration per
- * transaction. SC_ERR_IO if the file cannot be opened (or is missing and !create) or is not a
- * database, SC_ERR_VERSION if its schema is newer than this program. A new file is made 0600.
+ * Open the registry at location (the --db value) and bring its schema up to
+ * SC_REG_SCHEMA_VERSION, one migration per transaction. location is a file path: SQLite, made
+ * (0600) if missing and create is set, in WAL mode with the busy timeout and foreign keys on.
+ * "postgresql://…" and "postgres://…" name a PostgreSQL server: SC_ERR_USAGE in a build
+ * without that backend (every build today), and the detail never repeats more than the scheme.
+ * SC_ERR_IO if the registry cannot be opened (or is missing and !create) or is not a registry,
+ * SC_ERR_VERSION if its schema is newer than this program. *out is the caller's (sc_reg_close).
  */
-sc_err sc_reg_open(const char *path, int create, struct sc_reg **out) SC_MUST_USE;
-void sc_reg_close(struct sc_reg *reg);
+sc_err sc_reg_open(const char *location, int create, struct sc_reg **out) SC_MUST_USE;
+void sc_reg_close(struct sc_reg *reg);  /* NULL is fine */
 
-/* The schema version of the open file (PRAGMA user_version). */
+/*
+ * The backend a location selects, without opening anything: *name = "sqlite" for a file path;
+ * SC_ERR_USAGE (as sc_reg_open) for a kind this build has no backend for. *name is static.
+ */
+sc_err sc_reg_location_backend(const char *location, const char **name) SC_MUST_USE;
+
+/* The backend of an open registry: "sqlite". */
+const char *sc_reg_backend_name(const struct sc_reg *reg);
+
+/* The schema version of the open registry (SQLite: PRAGMA user_version); -1 if unreadable. */
 int sc_reg_schema_version(struct sc_reg *reg);
 
 struct sc_reg_device {
@@ -67,9 +81,17 @@ struct sc_reg_device {
 };
 
 /*
- * Activate one device. device_id must be sc_device_id_valid; note may be NULL (at most
- * SC_REG_NOTE_MAX bytes). SC_ERR_EXISTS if it is already registered, SC_ERR_USAGE for a bad ID.
+ * Activate devices: all of ids[0..n) in one transaction, or none. Each ID must be
+ * sc_device_id_valid (SC_ERR_USAGE "--device-id 'ID': …"), appear once in the list
+ * (SC_ERR_USAGE "--device-id ID given twice") and not be registered yet (SC_ERR_EXISTS "device
+ * ID is already registered (STATUS)"); the registered check runs inside the transaction, so a
+ * concurrent writer cannot slip one in between. note (may be NULL, at most SC_REG_NOTE_MAX
+ * bytes) goes to each. 1 <= n <= SC_REG_ADD_MAX. Nothing is written on any error.
  */
+sc_err sc_reg_devices_add(struct sc_reg *reg, const char *const *ids, size_t n, const char *note,
+    const char *actor, int64_t now) SC_MUST_USE;
+
+/* One device: sc_reg_devices_add with a list of one. */
 sc_err sc_reg_device_add(struct sc_reg *reg, const char *device_id, const char *note,
     const char *actor, int64_t now) SC_MUST_USE;
 
@@ -106,7 +128,8 @@ struct sc_reg_profile_rec {
 	char challenge[SC_REG_CHALLENGE_HEX_MAX + 1];  /* "" if none */
 	enum sc_key_origin origin;
 	enum sc_alg alg;
-	int64_t not_before, not_after, profile_not_after, created_at, consumed_at; /* 0: not consumed */
+	int64_t not_before, not_after, profile_not_after, created_at;
+	int64_t consumed_at;                          /* 0: not consumed */
 	uint8_t *der;
 	size_t der_len;
 	char *chain_pem;                              /* the device's chain as it sent it */
@@ -128,7 +151,8 @@ struct sc_reg_rate {
  * frees.
  */
 sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
-    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after) SC_MUST_USE;
+    const struct sc_reg_rate *rate, int64_t now, const char *actor,
+    int64_t *retry_after) SC_MUST_USE;
 
 /*
  * The checks of sc_reg_profile_insert before any signing (so a refused device costs no
@@ -184,7 +208,10 @@ struct sc_reg_counts {
 };
 sc_err sc_reg_counts(struct sc_reg *reg, struct sc_reg_counts *out) SC_MUST_USE;
 
-/* PRAGMA quick_check and foreign_key_check: SC_ERR_STORE_DAMAGED (detail: the first problem). */
+/*
+ * Consistency (SQLite: PRAGMA quick_check and foreign_key_check): SC_ERR_STORE_DAMAGED, the
+ * detail naming the first problem.
+ */
 sc_err sc_reg_check(struct sc_reg *reg) SC_MUST_USE;
 
 #endif

@@ -45,4 +45,28 @@ refused "sp init twice" 3 exists sc sp init --store "$T/s" --device-id DEV-9
 ok "inspect a certificate" sc inspect "$T/m/root.pem"
 ok "inspect --json" sc inspect --json "$T/m/ca.pem"
 check "inspect --json is one object" grep -q '^{"type":"certificate"' "$T/.out"
+# --- net device add: every ID or none, in one registry transaction ---
+ok "registry with one device" sc net device add --db "$T/reg.db" --device-id DEV-1
+refused "a registered ID in the middle" 3 exists sc net device add --db "$T/reg.db" \
+  --device-id NEW-1 --device-id DEV-1 --device-id NEW-2
+check "the same error as ever" [ "$(cat "$T/.err")" = "selfcert: exists: device DEV-1 is already registered (active)" ]
+refused "nothing of it added (before)" 1 not-found sc net device show --db "$T/reg.db" --device-id NEW-1
+refused "nothing of it added (after)" 1 not-found sc net device show --db "$T/reg.db" --device-id NEW-2
+refused "an ID given twice" 2 usage sc net device add --db "$T/reg.db" --device-id NEW-1 --device-id NEW-1
+check "given twice named" [ "$(cat "$T/.err")" = "selfcert: usage: net device add: --device-id NEW-1 given twice" ]
+refused "a bad ID in the list" 2 usage sc net device add --db "$T/reg.db" --device-id NEW-1 --device-id "bad*id"
+check "bad ID named" [ "$(cat "$T/.err")" = \
+  "selfcert: usage: net device add: --device-id 'bad*id': 1..64 PrintableString characters" ]
+ok "still one device" sc net device list --db "$T/reg.db"
+check "one line listed" [ "$(cat "$T/.out")" = "DEV-1 active 0 -" ]
+for verb in "list" "show --device-id DEV-1" "add --device-id NEW-9" "revoke --device-id DEV-1" "import --csv $T/m/root.pem"; do
+  # shellcheck disable=SC2086
+  refused "net device $verb: a PostgreSQL --db, not in this build" 2 usage \
+    bash -c "cd '$T' && \"\$SELFCERT\" net device $verb --db postgres://alice:s3cret@db.example/sc"
+  check "net device $verb: says why" grep -q "^selfcert: usage: --db postgres://…: this build has no PostgreSQL backend" "$T/.err"
+  check "net device $verb: no password repeated" bash -c "! grep -q s3cret '$T/.err'"
+done
+check "no file made of the URI" [ ! -e "$T/postgres:" ]
+ok "a clean list is added" sc net device add --db "$T/reg.db" --device-id NEW-1 --device-id NEW-2
+check "each activated" [ "$(grep -c activated "$T/.out")" = 2 ]
 finish

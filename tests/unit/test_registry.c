@@ -1,10 +1,12 @@
 /*
- * test_registry.c — the provisioning registry on a real SQLite file: creation (WAL, 0600,
- * schema version), refusing foreign and newer files, devices, revocation for good, the
- * append-only audit log, the CSV activation feed (every malformed line, all or nothing), profile
- * refusals (unknown, revoked, replay, rate), certificate recording (idempotent, consumed,
- * mismatched), concurrent writers on separate connections, and the connection's kept
- * prepared statements (fresh bindings each use, no read left open, no stale snapshot).
+ * test_registry.c — the provisioning registry, through its public interface, on a real SQLite
+ * file: creation (WAL, 0600, schema version), refusing foreign and newer files, the --db
+ * locations (a path is SQLite, PostgreSQL URIs refused in this build), devices (a list added all
+ * or none), revocation for good, the append-only audit log, the CSV activation feed (every
+ * malformed line, all or nothing), profile refusals (unknown, revoked, replay, rate),
+ * certificate recording (idempotent, consumed, mismatched), concurrent writers on separate
+ * connections, and the connection's kept prepared statements (fresh bindings each use, no read
+ * left open, no stale snapshot).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +174,48 @@ static void test_devices(void **state)
 	sc_reg_close(reg);
 	/* The file itself refuses to bring a revoked device back. */
 	assert_int_not_equal(raw_exec("UPDATE devices SET status = 'active' WHERE device_id = 'DEV-1'"), SQLITE_OK);
+}
+
+/* sc_reg_devices_add: every ID or none, each check inside the one transaction. */
+static void test_devices_add_all_or_none(void **state)
+{
+	static const char *const with_old[] = { "NEW-1", "DEV-1", "NEW-2" };
+	static const char *const twice[] = { "NEW-1", "NEW-2", "NEW-1" };
+	static const char *const bad[] = { "NEW-1", "bad*id" };
+	static const char *const fresh[] = { "NEW-1", "NEW-2", "NEW-3" };
+	struct sc_reg *reg = open_new();
+	struct sc_reg_device d;
+	struct sc_reg_counts c;
+	int already;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "DEV-1", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_devices_add(reg, with_old, 3, "batch", "t", 1001), SC_ERR_EXISTS);
+	assert_string_equal(sc_err_detail(), "device DEV-1 is already registered (active)");
+	/* The one before it was added inside the transaction, then undone with it. */
+	assert_int_equal(sc_reg_device_get(reg, "NEW-1", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_device_get(reg, "NEW-2", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_devices_add(reg, twice, 3, NULL, "test", 1001), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "--device-id NEW-1 given twice");
+	assert_int_equal(sc_reg_devices_add(reg, bad, 2, NULL, "test", 1001), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(),
+	    "--device-id 'bad*id': 1..64 PrintableString characters");
+	assert_int_equal(sc_reg_devices_add(reg, fresh, 0, NULL, "test", 1001), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.devices_active, 1);
+	assert_int_equal(c.audit, 2);  /* schema-migrated, device-added: nothing of the refusals */
+
+	assert_int_equal(sc_reg_devices_add(reg, fresh, 3, "batch", "test", 1002), SC_OK);
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.devices_active, 4);
+	assert_int_equal(c.audit, 5);  /* one device-added row each */
+	assert_int_equal(sc_reg_device_get(reg, "NEW-3", &d), SC_OK);
+	assert_string_equal(d.note, "batch");
+	/* A revoked device is registered too, and says so. */
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", NULL, "test", 1003, &already), SC_OK);
+	assert_int_equal(sc_reg_devices_add(reg, with_old + 1, 1, NULL, "t", 1004), SC_ERR_EXISTS);
+	assert_string_equal(sc_err_detail(), "device DEV-1 is already registered (revoked)");
+	sc_reg_close(reg);
 }
 
 static void test_audit_append_only(void **state)
@@ -523,12 +567,58 @@ static void test_kept_statements(void **state)
 	sc_reg_close(reg);
 }
 
+/* --db locations: a file path is SQLite; PostgreSQL URIs are refused here, never made files. */
+static void test_locations(void **state)
+{
+	static const char *const sqlite_paths[] = {
+		"reg.db", "/var/lib/selfcert/reg.db", "./postgresql://x", "postgresql:/x",
+		"POSTGRES://x", "",
+	};
+	static const char *const pg[] = {
+		"postgresql://", "postgresql://db.example/selfcert",
+		"postgres://alice:s3cret@db.example:5432/sc",
+	};
+	struct sc_reg *reg = (struct sc_reg *)&reg;  /* not NULL: sc_reg_open must clear it */
+	const char *name = "x";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sqlite_paths) / sizeof(sqlite_paths[0]); i++) {
+		assert_int_equal(sc_reg_location_backend(sqlite_paths[i], &name), SC_OK);
+		assert_string_equal(name, "sqlite");
+	}
+	for (size_t i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
+		name = "x";
+		assert_int_equal(sc_reg_location_backend(pg[i], &name), SC_ERR_USAGE);
+		assert_null(name);
+		assert_non_null(strstr(sc_err_detail(), "no PostgreSQL backend"));
+		assert_null(strstr(sc_err_detail(), "s3cret"));
+		assert_null(strstr(sc_err_detail(), "db.example"));
+		assert_int_equal(sc_reg_open(pg[i], 1, &reg), SC_ERR_USAGE);
+		assert_null(reg);
+	}
+	/* Refused before anything is made: no file named after the URI. */
+	{
+		char cwd[4096];
+		assert_non_null(getcwd(cwd, sizeof(cwd)));
+		assert_int_equal(chdir(dir), 0);
+		assert_int_equal(sc_reg_open("postgres://x", 1, &reg), SC_ERR_USAGE);
+		assert_int_equal(access("postgres:", F_OK), -1);
+		assert_int_equal(chdir(cwd), 0);
+	}
+	reg = open_new();
+	assert_string_equal(sc_reg_backend_name(reg), "sqlite");
+	sc_reg_close(reg);
+	sc_reg_close(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devices_add_all_or_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),

@@ -1,0 +1,93 @@
+/*
+ * backend.h — the registry's seam (not for programs): the table of functions a database
+ * backend fills in. registry.c picks the backend from the --db location, checks the arguments
+ * that need no database, and forwards here; each backend owns its connection, its SQL and its
+ * transactions. A new backend (PostgreSQL, SCALEOUT-HSM.md §A.4) is one more table and one more
+ * line in registry.c's list of locations: provd and the CLI do not change.
+ */
+#ifndef SC_REG_BACKEND_H
+#define SC_REG_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <selfcert/err.h>
+#include "registry.h"
+
+struct sc_reg_backend;
+
+/*
+ * What every backend's connection begins with: struct sqlite_reg { struct sc_reg base; … }.
+ * registry.c reads only be; a backend casts the handle back to its own struct.
+ */
+struct sc_reg {
+	const struct sc_reg_backend *be;
+};
+
+/* One device of an import, already checked (valid ID, note within SC_REG_NOTE_MAX). */
+struct sc_reg_row {
+	const char *device_id;
+	const char *note;          /* NULL: none */
+	size_t line;               /* where it came from, for the messages */
+};
+
+/*
+ * The next row into *row (borrowed until the next call), *more = 0 at the end. Any error
+ * refuses the whole import; its detail is kept.
+ */
+typedef sc_err (*sc_reg_next_row)(void *ctx, struct sc_reg_row *row, int *more);
+
+/*
+ * A backend. Each function has the contract of the public function of the same name in
+ * registry.h (errors, details, what is one transaction), except where noted; every pointer
+ * argument is non-NULL unless registry.h says it may be NULL. The arguments registry.c has
+ * already checked are noted too: a backend need not check them again.
+ */
+struct sc_reg_backend {
+	const char *name;          /* "sqlite": sc_reg_backend_name */
+	/* location: as given to --db, already known to be this backend's kind. Sets (*out)->be. */
+	sc_err (*open)(const char *location, int create, struct sc_reg **out);
+	void (*close)(struct sc_reg *reg);         /* reg non-NULL */
+	int (*schema_version)(struct sc_reg *reg);
+	/* ids: valid, distinct, 1..SC_REG_ADD_MAX of them; note checked. The registered check and
+	 * the inserts (each with its device-added audit row) are one transaction. */
+	sc_err (*devices_add)(struct sc_reg *reg, const char *const *ids, size_t n,
+	    const char *note, const char *actor, int64_t now);
+	/* reason checked; *already set to 0 before. */
+	sc_err (*device_revoke)(struct sc_reg *reg, const char *device_id, const char *reason,
+	    const char *actor, int64_t now, int *already);
+	sc_err (*device_get)(struct sc_reg *reg, const char *device_id, struct sc_reg_device *out);
+	sc_err (*device_list)(struct sc_reg *reg, enum sc_reg_dev_status status,
+	    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx);
+	/*
+	 * The import's rows (import_csv.c parses the file) in one transaction, or none: a device
+	 * already registered is left as it is and counted in *skipped; an ID seen twice refuses
+	 * the import with SC_ERR_MALFORMED "SOURCE:LINE: device ID appears twice in the file"; one
+	 * devices-imported audit row. *added and *skipped are 0 on any error.
+	 */
+	sc_err (*import_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx,
+	    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped);
+	sc_err (*profile_precheck)(struct sc_reg *reg, const char *device_id, const char *challenge,
+	    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after);
+	sc_err (*profile_insert)(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
+	    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after);
+	sc_err (*profile_get)(struct sc_reg *reg, const char *profile_id,
+	    struct sc_reg_profile_rec *out);
+	sc_err (*cert_record)(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
+	    const char *actor, int *already);
+	sc_err (*cert_list)(struct sc_reg *reg, const char *device_id, size_t limit,
+	    int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx);
+	sc_err (*cert_der)(struct sc_reg *reg, const char *fpr, uint8_t **der, size_t *len);
+	sc_err (*audit_list)(struct sc_reg *reg, const char *device_id, size_t limit,
+	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx);
+	sc_err (*counts)(struct sc_reg *reg, struct sc_reg_counts *out);
+	sc_err (*check)(struct sc_reg *reg);
+};
+
+/* The SQLite backend (reg_sqlite.c): a file path. */
+extern const struct sc_reg_backend sc_reg_sqlite;
+
+/* The rows of an import through reg's backend (import_csv.c's way in). */
+sc_err sc_reg_import_rows(struct sc_reg *reg, sc_reg_next_row next, void *ctx, const char *source,
+    const char *actor, int64_t now, size_t *added, size_t *skipped) SC_MUST_USE;
+
+#endif

@@ -1,0 +1,1135 @@
+/*
+ * reg_sqlite.c — the registry's SQLite backend, and every SQL statement of the registry: schema
+ * migrations, devices, profiles, certificates, revocations and the append-only audit log. Each
+ * write that matters is one BEGIN IMMEDIATE transaction (so concurrent writers queue on the busy
+ * timeout instead of failing on a lock upgrade), and the audit row is written inside it.
+ * registry.c checks the arguments and forwards here through the table at the end (backend.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include <openssl/crypto.h>
+#include <selfcert/cert.h>
+#include "registry.h"
+#include "backend.h"
+
+/* 'SCRG': tells our registry apart from any other SQLite file handed to --db. */
+#define PROVD_REG_APPLICATION_ID 0x53435247
+
+/*
+ * Prepared statements are kept per connection and reset between uses: a request runs the same
+ * few statements every time, and compiling them again cost more than running them.
+ */
+#define REG_STMT_CACHE 32
+
+struct reg_stmt {
+	sqlite3_stmt *st;
+	int busy;                      /* handed out, not yet done() */
+};
+
+struct sqlite_reg {
+	struct sc_reg base;            /* first: what registry.c sees */
+	sqlite3 *db;
+	char path[256];
+	struct reg_stmt stmts[REG_STMT_CACHE];
+	size_t n_stmts;
+};
+
+/*
+ * The schema, one entry per version; entry i takes user_version i to i + 1. Released entries
+ * never change: a new version appends an entry.
+ */
+static const char *const migrations[] = {
+	/* 1: the first schema. */
+	"PRAGMA application_id = 1396920903;"  /* PROVD_REG_APPLICATION_ID */
+	"CREATE TABLE devices ("
+	"  device_id  TEXT PRIMARY KEY NOT NULL CHECK (length(device_id) BETWEEN 1 AND 64),"
+	"  status     TEXT NOT NULL CHECK (status IN ('active', 'revoked')),"
+	"  note       TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	/* Revocation is for good: the registry itself refuses to bring a device back. */
+	"CREATE TRIGGER devices_revoked_for_good BEFORE UPDATE OF status ON devices"
+	"  WHEN OLD.status = 'revoked' AND NEW.status <> 'revoked'"
+	"  BEGIN SELECT RAISE(ABORT, 'a revoked device stays revoked'); END;"
+	"CREATE TABLE profiles ("
+	"  profile_id        TEXT PRIMARY KEY NOT NULL CHECK (length(profile_id) = 32),"
+	"  device_id         TEXT NOT NULL REFERENCES devices(device_id),"
+	"  challenge         TEXT UNIQUE,"  /* NULL when the profile carries none */
+	"  origin            TEXT NOT NULL CHECK (origin IN ('device', 'server')),"
+	"  alg               TEXT NOT NULL,"
+	"  not_before        INTEGER NOT NULL,"
+	"  not_after         INTEGER NOT NULL,"
+	"  profile_not_after INTEGER NOT NULL,"
+	"  der               BLOB NOT NULL,"
+	"  chain_pem         TEXT NOT NULL,"
+	"  created_at        INTEGER NOT NULL,"
+	"  consumed_at       INTEGER"
+	") STRICT;"
+	"CREATE INDEX profiles_by_device ON profiles(device_id, created_at);"
+	"CREATE TABLE certificates ("
+	"  fingerprint   TEXT PRIMARY KEY NOT NULL CHECK (length(fingerprint) = 64),"
+	"  serial        TEXT NOT NULL,"
+	"  device_id     TEXT NOT NULL REFERENCES devices(device_id),"
+	"  profile_id    TEXT NOT NULL UNIQUE REFERENCES profiles(profile_id),"
+	"  not_before    INTEGER NOT NULL,"
+	"  not_after     INTEGER NOT NULL,"
+	"  der           BLOB NOT NULL,"
+	"  registered_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX certificates_by_device ON certificates(device_id, registered_at);"
+	/* Defence in depth: a certificate can only be recorded against its own device's profile. */
+	"CREATE TRIGGER certificates_profile_device BEFORE INSERT ON certificates"
+	"  WHEN (SELECT device_id FROM profiles WHERE profile_id = NEW.profile_id) IS NOT NEW.device_id"
+	"  BEGIN SELECT RAISE(ABORT, 'certificate and profile are for different devices'); END;"
+	"CREATE TABLE revocations ("
+	"  device_id  TEXT PRIMARY KEY NOT NULL REFERENCES devices(device_id),"
+	"  reason     TEXT NOT NULL DEFAULT '',"
+	"  revoked_at INTEGER NOT NULL,"
+	"  actor      TEXT NOT NULL"
+	") STRICT;"
+	"CREATE TABLE audit ("
+	"  seq       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at        INTEGER NOT NULL,"
+	"  actor     TEXT NOT NULL,"
+	"  event     TEXT NOT NULL,"
+	"  device_id TEXT,"
+	"  detail    TEXT NOT NULL DEFAULT ''"
+	") STRICT;"
+	/* Append-only: the log refuses to be rewritten, whoever holds the file open. */
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+};
+
+/* The backend's connection from the front's handle (base is its first member). */
+static struct sqlite_reg *sq(struct sc_reg *base)
+{
+	return (struct sqlite_reg *)base;
+}
+
+static enum sc_reg_dev_status status_from_text(const unsigned char *s)
+{
+	if (s != NULL && strcmp((const char *)s, "active") == 0)
+		return SC_REG_DEV_ACTIVE;
+	if (s != NULL && strcmp((const char *)s, "revoked") == 0)
+		return SC_REG_DEV_REVOKED;
+	return 0;
+}
+
+static sc_err db_fail(struct sqlite_reg *reg, const char *what)
+{
+	int rc = sqlite3_extended_errcode(reg->db);
+
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return sc_fail(SC_ERR_IO, "%s: registry %s busy (another writer held it for %d ms)",
+		    what, reg->path, SC_REG_BUSY_TIMEOUT_MS);
+	return sc_fail(SC_ERR_IO, "%s: registry %s: %s", what, reg->path, sqlite3_errmsg(reg->db));
+}
+
+static sc_err exec(struct sqlite_reg *reg, const char *sql, const char *what)
+{
+	if (sqlite3_exec(reg->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(reg, what);
+	return SC_OK;
+}
+
+/* A statement for sql: a kept one not in use (reset, unbound), else compiled (and kept if room). */
+static sc_err prepare(struct sqlite_reg *reg, const char *sql, sqlite3_stmt **st)
+{
+	for (size_t i = 0; i < reg->n_stmts; i++)
+		if (!reg->stmts[i].busy && strcmp(sqlite3_sql(reg->stmts[i].st), sql) == 0) {
+			reg->stmts[i].busy = 1;
+			*st = reg->stmts[i].st;
+			return SC_OK;
+		}
+	if (sqlite3_prepare_v3(reg->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return db_fail(reg, "prepare");
+	}
+	if (reg->n_stmts < REG_STMT_CACHE) {
+		reg->stmts[reg->n_stmts].st = *st;
+		reg->stmts[reg->n_stmts++].busy = 1;
+	}
+	return SC_OK;
+}
+
+/*
+ * Done with a statement (in place of sqlite3_finalize): a kept one is reset at once, which ends
+ * its read of the database exactly as finalizing would, and its bindings cleared; others finalized.
+ */
+static void done(struct sqlite_reg *reg, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; reg != NULL && i < reg->n_stmts; i++)
+		if (reg->stmts[i].st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			reg->stmts[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static void copy_col(sqlite3_stmt *st, int i, char *out, size_t out_len)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	snprintf(out, out_len, "%s", s != NULL ? (const char *)s : "");
+}
+
+/* One statement without rows, from the kept ones (every request begins and commits). */
+static sc_err run(struct sqlite_reg *reg, const char *sql, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	if ((r = prepare(reg, sql, &st)) != SC_OK)
+		return r;
+	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, what);
+	done(reg, st);
+	return r;
+}
+
+static sc_err begin(struct sqlite_reg *reg)
+{
+	return run(reg, "BEGIN IMMEDIATE", "begin");
+}
+
+static sc_err commit(struct sqlite_reg *reg)
+{
+	sc_err r = run(reg, "COMMIT", "commit");
+
+	if (r != SC_OK)
+		(void)sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+static void rollback(struct sqlite_reg *reg)
+{
+	if (!sqlite3_get_autocommit(reg->db))
+		(void)sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* One audit row, inside the caller's transaction. */
+static sc_err audit(struct sqlite_reg *reg, int64_t now, const char *actor, const char *event,
+    const char *device_id, const char *detail)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	if ((r = prepare(reg, "INSERT INTO audit (at, actor, event, device_id, detail) VALUES (?, ?, ?, ?, ?)",
+	    &st)) != SC_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, now);
+	bind_text(st, 2, actor != NULL ? actor : "unknown");
+	bind_text(st, 3, event);
+	bind_text(st, 4, device_id);
+	bind_text(st, 5, detail != NULL ? detail : "");
+	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "audit");
+	done(reg, st);
+	return r;
+}
+
+static sc_err pragma_int(struct sqlite_reg *reg, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	if ((r = prepare(reg, sql, &st)) != SC_OK)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		r = SC_OK;
+	} else {
+		r = db_fail(reg, sql);
+	}
+	done(reg, st);
+	return r;
+}
+
+static int sq_schema_version(struct sc_reg *base)
+{
+	struct sqlite_reg *reg = sq(base);
+	int64_t v = -1;
+
+	if (pragma_int(reg, "PRAGMA user_version", &v) != SC_OK)
+		return -1;
+	return (int)v;
+}
+
+static sc_err migrate(struct sqlite_reg *reg)
+{
+	const int newest = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	int64_t v, app_id, n_tables;
+	sc_err r;
+
+	if ((r = pragma_int(reg, "PRAGMA user_version", &v)) != SC_OK ||
+	    (r = pragma_int(reg, "PRAGMA application_id", &app_id)) != SC_OK ||
+	    (r = pragma_int(reg, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", &n_tables)) != SC_OK)
+		return r;
+	if (v > newest)
+		return sc_fail(SC_ERR_VERSION, "registry %s: schema version %lld is newer than this program's %d",
+		    reg->path, (long long)v, newest);
+	if ((v > 0 && app_id != PROVD_REG_APPLICATION_ID) || (v == 0 && n_tables > 0))
+		return sc_fail(SC_ERR_IO, "%s: an SQLite database, but not a selfcert registry", reg->path);
+	while (v < newest) {
+		char sql[64];
+
+		if ((r = begin(reg)) != SC_OK)
+			goto out;
+		/* Another process may have migrated while we waited for the lock. */
+		if ((r = pragma_int(reg, "PRAGMA user_version", &v)) != SC_OK)
+			goto out;
+		if (v >= newest)
+			break;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)v + 1);
+		if ((r = exec(reg, migrations[v], "schema migration")) != SC_OK ||
+		    (r = exec(reg, sql, "schema version")) != SC_OK ||
+		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
+		        v == 0 ? "created at version 1" : "migrated")) != SC_OK)
+			goto out;
+		if ((r = commit(reg)) != SC_OK)
+			goto out;
+		v++;
+	}
+	r = SC_OK;
+out:
+	rollback(reg);  /* the transaction that found the work done already, or a failed one */
+	return r;
+}
+
+static void sqlite_free(struct sqlite_reg *reg)
+{
+	if (reg == NULL)
+		return;
+	for (size_t i = 0; i < reg->n_stmts; i++)
+		sqlite3_finalize(reg->stmts[i].st);
+	sqlite3_close_v2(reg->db);
+	free(reg);
+}
+
+/* location is a file path (registry.c sent every other kind elsewhere). */
+static sc_err sq_open(const char *path, int create, struct sc_reg **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sqlite_reg *reg = NULL;
+	struct stat st;
+	sqlite3_stmt *stmt = NULL;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(reg->path))
+		return sc_fail(SC_ERR_USAGE, "--db: path longer than %zu bytes", sizeof(reg->path) - 1);
+	if (stat(path, &st) != 0) {
+		int fd;
+
+		if (errno != ENOENT || !create)
+			return sc_fail(SC_ERR_IO, "registry %s: %s", path, strerror(errno));
+		/* Made here, not by SQLite, to get 0600 (the -wal and -shm files copy its mode). */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return sc_fail(SC_ERR_IO, "registry %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	} else if (!S_ISREG(st.st_mode)) {
+		return sc_fail(SC_ERR_IO, "registry %s: not a regular file", path);
+	}
+	if ((reg = calloc(1, sizeof(*reg))) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "registry");
+	reg->base.be = &sc_reg_sqlite;
+	snprintf(reg->path, sizeof(reg->path), "%s", path);
+	if (sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		r = sc_fail(SC_ERR_IO, "registry %s: %s", path,
+		    reg->db ? sqlite3_errmsg(reg->db) : "cannot open");
+		goto out;
+	}
+	sqlite3_extended_result_codes(reg->db, 1);
+	sqlite3_busy_timeout(reg->db, SC_REG_BUSY_TIMEOUT_MS);
+	/* No schema tricks from a hostile file: no writable_schema, no untrusted functions in views. */
+	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if ((r = prepare(reg, "PRAGMA journal_mode = WAL", &stmt)) != SC_OK) {
+		r = sc_fail(SC_ERR_IO, "%s: not a registry (%s)", path, sqlite3_errmsg(reg->db));
+		goto out;
+	}
+	if (sqlite3_step(stmt) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0) {
+		r = sc_fail(SC_ERR_IO, "registry %s: cannot switch to WAL mode (%s)", path, sqlite3_errmsg(reg->db));
+		goto out;
+	}
+	done(reg, stmt);
+	stmt = NULL;
+	/* FULL: a commit the server acknowledged survives power loss, not only a crash. */
+	if ((r = exec(reg, "PRAGMA synchronous = FULL", "synchronous")) != SC_OK ||
+	    (r = exec(reg, "PRAGMA foreign_keys = ON", "foreign keys")) != SC_OK ||
+	    (r = migrate(reg)) != SC_OK)
+		goto out;
+	*out = &reg->base;
+	reg = NULL;
+	r = SC_OK;
+out:
+	done(reg, stmt);
+	sqlite_free(reg);
+	return r;
+}
+
+static void sq_close(struct sc_reg *base)
+{
+	sqlite_free(sq(base));
+}
+
+/* ---- devices ---- */
+
+/* Insert a device inside the caller's transaction. SC_ERR_EXISTS if it is there. */
+static sc_err device_insert(struct sqlite_reg *reg, const char *device_id, const char *note,
+    const char *actor, int64_t now, const char *how)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg, "INSERT INTO devices (device_id, status, note, created_at, updated_at) "
+	    "VALUES (?, 'active', ?, ?, ?)", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	bind_text(st, 2, note != NULL ? note : "");
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return sc_fail(SC_ERR_EXISTS, "device %s is already registered", device_id);
+	if (rc != SQLITE_DONE)
+		return db_fail(reg, "adding a device");
+	return audit(reg, now, actor, "device-added", device_id, how);
+}
+
+/* The one status of a device, or 0 if it is not registered. */
+static sc_err device_status(struct sqlite_reg *reg, const char *device_id, enum sc_reg_dev_status *s)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc;
+
+	*s = 0;
+	if ((r = prepare(reg, "SELECT status FROM devices WHERE device_id = ?", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*s = status_from_text(sqlite3_column_text(st, 0));
+	done(reg, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(reg, "reading a device");
+	return SC_OK;
+}
+
+static sc_err sq_devices_add(struct sc_reg *base, const char *const *ids, size_t n, const char *note,
+    const char *actor, int64_t now)
+{
+	struct sqlite_reg *reg = sq(base);
+	enum sc_reg_dev_status s;
+	sc_err r;
+
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	/* Checked inside the transaction, so no other writer can add one of them in between. */
+	for (size_t i = 0; i < n; i++) {
+		if ((r = device_status(reg, ids[i], &s)) != SC_OK)
+			goto out;
+		if (s != 0) {
+			r = sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", ids[i],
+			    sc_reg_dev_status_name(s));
+			goto out;
+		}
+		if ((r = device_insert(reg, ids[i], note, actor, now, "added")) != SC_OK)
+			goto out;
+	}
+	r = commit(reg);
+out:
+	rollback(reg);  /* a no-op after the commit */
+	return r;
+}
+
+static sc_err sq_device_revoke(struct sc_reg *base, const char *device_id, const char *reason,
+    const char *actor, int64_t now, int *already)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	enum sc_reg_dev_status s = 0;
+
+	*already = 0;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = device_status(reg, device_id, &s)) != SC_OK)
+		goto out;
+	if (s == 0) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered", device_id);
+		goto out;
+	}
+	if (s == SC_REG_DEV_REVOKED) {
+		*already = 1;   /* nothing to write: out rolls the read back */
+		r = SC_OK;
+		goto out;
+	}
+	if ((r = prepare(reg, "UPDATE devices SET status = 'revoked', updated_at = ? WHERE device_id = ?",
+	    &st)) != SC_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	bind_text(st, 2, device_id);
+	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "revoking");
+	done(reg, st);
+	st = NULL;
+	if (r != SC_OK)
+		goto out;
+	if ((r = prepare(reg, "INSERT INTO revocations (device_id, reason, revoked_at, actor) VALUES (?, ?, ?, ?)",
+	    &st)) != SC_OK)
+		goto out;
+	bind_text(st, 1, device_id);
+	bind_text(st, 2, reason != NULL ? reason : "");
+	sqlite3_bind_int64(st, 3, now);
+	bind_text(st, 4, actor);
+	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "revocation");
+	done(reg, st);
+	if (r != SC_OK || (r = audit(reg, now, actor, "device-revoked", device_id, reason)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);  /* a no-op after the commit */
+	return r;
+}
+
+/* Fill the counts, revocation and newest certificate of d (d->device_id set). */
+static sc_err device_details(struct sqlite_reg *reg, struct sc_reg_device *d)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	if ((r = prepare(reg, "SELECT (SELECT count(*) FROM profiles WHERE device_id = ?1),"
+	    " (SELECT count(*) FROM certificates WHERE device_id = ?1),"
+	    " (SELECT revoked_at FROM revocations WHERE device_id = ?1),"
+	    " (SELECT reason FROM revocations WHERE device_id = ?1)", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, d->device_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_fail(reg, "device counts");
+		done(reg, st);
+		return r;
+	}
+	d->n_profiles = sqlite3_column_int64(st, 0);
+	d->n_certs = sqlite3_column_int64(st, 1);
+	d->revoked_at = sqlite3_column_int64(st, 2);
+	copy_col(st, 3, d->revoke_reason, sizeof(d->revoke_reason));
+	done(reg, st);
+	if ((r = prepare(reg, "SELECT serial, fingerprint, profile_id, not_before, not_after, registered_at "
+	    "FROM certificates WHERE device_id = ? ORDER BY registered_at DESC, rowid DESC LIMIT 1", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, d->device_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		d->has_cert = 1;
+		copy_col(st, 0, d->cert_serial, sizeof(d->cert_serial));
+		copy_col(st, 1, d->cert_fpr, sizeof(d->cert_fpr));
+		copy_col(st, 2, d->cert_profile_id, sizeof(d->cert_profile_id));
+		d->cert_not_before = sqlite3_column_int64(st, 3);
+		d->cert_not_after = sqlite3_column_int64(st, 4);
+		d->cert_registered_at = sqlite3_column_int64(st, 5);
+	}
+	done(reg, st);
+	return SC_OK;
+}
+
+static void device_from_row(sqlite3_stmt *st, struct sc_reg_device *d)
+{
+	memset(d, 0, sizeof(*d));
+	copy_col(st, 0, d->device_id, sizeof(d->device_id));
+	d->status = status_from_text(sqlite3_column_text(st, 1));
+	copy_col(st, 2, d->note, sizeof(d->note));
+	d->created_at = sqlite3_column_int64(st, 3);
+	d->updated_at = sqlite3_column_int64(st, 4);
+}
+
+static sc_err sq_device_get(struct sc_reg *base, const char *device_id, struct sc_reg_device *out)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = prepare(reg, "SELECT device_id, status, note, created_at, updated_at FROM devices "
+	    "WHERE device_id = ?", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		device_from_row(st, out);
+	done(reg, st);
+	if (rc == SQLITE_DONE)
+		return sc_fail(SC_ERR_NOT_FOUND, "device %.64s is not registered", device_id);
+	if (rc != SQLITE_ROW)
+		return db_fail(reg, "reading a device");
+	return device_details(reg, out);
+}
+
+static sc_err sq_device_list(struct sc_reg *base, enum sc_reg_dev_status status,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_device d;
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg, "SELECT device_id, status, note, created_at, updated_at FROM devices "
+	    "WHERE ?1 IS NULL OR status = ?1 ORDER BY device_id", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, status == 0 ? NULL : sc_reg_dev_status_name(status));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		device_from_row(st, &d);
+		if ((r = device_details(reg, &d)) != SC_OK)
+			goto out;
+		if (cb(ctx, &d) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "listing devices");
+out:
+	done(reg, st);
+	return r;
+}
+
+/* ---- the activation feed (the CSV parser is import_csv.c's) ---- */
+
+static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx, const char *source,
+    const char *actor, int64_t now, size_t *added, size_t *skipped)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *seen = NULL;
+	struct sc_reg_row row;
+	char how[64], detail[SC_REG_CSV_LINE_MAX + 64];
+	int more;
+	sc_err r;
+
+	*added = *skipped = 0;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	/* The IDs of this file so far: a second line with one of them refuses the whole file. */
+	if ((r = exec(reg, "CREATE TEMP TABLE IF NOT EXISTS import_seen (device_id TEXT PRIMARY KEY);"
+	    "DELETE FROM import_seen", "import")) != SC_OK ||
+	    (r = prepare(reg, "INSERT INTO import_seen (device_id) VALUES (?)", &seen)) != SC_OK)
+		goto out;
+	for (;;) {
+		if ((r = next(ctx, &row, &more)) != SC_OK)
+			goto out;
+		if (!more)
+			break;
+		sqlite3_reset(seen);
+		bind_text(seen, 1, row.device_id);
+		if (sqlite3_step(seen) != SQLITE_DONE) {
+			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file", source, row.line,
+			    row.device_id);
+			goto out;
+		}
+		snprintf(how, sizeof(how), "imported, line %zu", row.line);
+		/* Already registered: left as it is (a revoked device stays revoked), and counted. */
+		if ((r = device_insert(reg, row.device_id, row.note, actor, now, how)) == SC_ERR_EXISTS) {
+			(*skipped)++;
+			continue;
+		}
+		if (r != SC_OK)
+			goto out;
+		(*added)++;
+	}
+	snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered", source, *added, *skipped);
+	if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
+		goto out;
+	done(reg, seen);
+	seen = NULL;
+	r = commit(reg);
+out:
+	done(reg, seen);
+	if (r != SC_OK) {
+		rollback(reg);
+		*added = *skipped = 0;
+	}
+	return r;
+}
+
+/* ---- profiles ---- */
+
+/* The checks shared by precheck and insert: each refusal its own sc_err (registry.h). */
+static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, const char *challenge,
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+{
+	sqlite3_stmt *st = NULL;
+	enum sc_reg_dev_status s = 0;
+	sc_err r;
+	int rc;
+
+	if (retry_after != NULL)
+		*retry_after = 0;
+	if ((r = device_status(reg, device_id, &s)) != SC_OK)
+		return r;
+	if (s == 0)
+		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)", device_id);
+	if (s == SC_REG_DEV_REVOKED)
+		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
+	if (rate != NULL && rate->max > 0) {
+		int64_t n, oldest;
+
+		if ((r = prepare(reg, "SELECT count(*), min(created_at) FROM profiles "
+		    "WHERE device_id = ? AND created_at > ?", &st)) != SC_OK)
+			return r;
+		bind_text(st, 1, device_id);
+		sqlite3_bind_int64(st, 2, now - rate->window_s);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			r = db_fail(reg, "rate");
+			done(reg, st);
+			return r;
+		}
+		n = sqlite3_column_int64(st, 0);
+		oldest = sqlite3_column_int64(st, 1);
+		done(reg, st);
+		if (n >= (int64_t)rate->max) {
+			if (retry_after != NULL)
+				*retry_after = oldest + rate->window_s - now + 1;
+			return sc_fail(SC_ERR_RATE_LIMITED, "device %s had %lld profiles in the last %lld s (at most %u)",
+			    device_id, (long long)n, (long long)rate->window_s, rate->max);
+		}
+	}
+	if (challenge != NULL && *challenge != '\0') {
+		if ((r = prepare(reg, "SELECT 1 FROM profiles WHERE challenge = ?", &st)) != SC_OK)
+			return r;
+		bind_text(st, 1, challenge);
+		rc = sqlite3_step(st);
+		done(reg, st);
+		if (rc == SQLITE_ROW)
+			return sc_fail(SC_ERR_REPLAY, "challenge already used for a profile (a replayed request)");
+		if (rc != SQLITE_DONE)
+			return db_fail(reg, "challenge");
+	}
+	return SC_OK;
+}
+
+static sc_err sq_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+{
+	return profile_checks(sq(base), device_id, challenge, rate, now, retry_after);
+}
+
+static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	char detail[128];
+	sc_err r;
+	int rc;
+
+	rec->created_at = now;
+	rec->consumed_at = 0;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rate, now, retry_after)) != SC_OK)
+		goto out;
+	if ((r = prepare(reg, "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	    " not_after, profile_not_after, der, chain_pem, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", &st)) != SC_OK)
+		goto out;
+	bind_text(st, 1, rec->profile_id);
+	bind_text(st, 2, rec->device_id);
+	bind_text(st, 3, rec->challenge[0] != '\0' ? rec->challenge : NULL);
+	bind_text(st, 4, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
+	bind_text(st, 5, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
+	sqlite3_bind_int64(st, 6, rec->not_before);
+	sqlite3_bind_int64(st, 7, rec->not_after);
+	sqlite3_bind_int64(st, 8, rec->profile_not_after);
+	sqlite3_bind_blob(st, 9, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
+	bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
+	sqlite3_bind_int64(st, 11, now);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		/* Cannot happen after profile_checks inside the same transaction; keep it refused anyway. */
+		r = sc_fail(SC_ERR_REPLAY, "challenge already used for a profile (a replayed request)");
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(reg, "recording a profile");
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "profile %s, %s key %s", rec->profile_id,
+	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
+	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?");
+	if ((r = audit(reg, now, actor, "profile-issued", rec->device_id, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);  /* a no-op after the commit */
+	return r;
+}
+
+static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id, struct sc_reg_profile_rec *out)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r = SC_ERR_INTERNAL;
+	const unsigned char *origin, *alg, *text;
+	const void *blob;
+	int rc, n;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = prepare(reg, "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	    " profile_not_after, der, chain_pem, created_at, consumed_at FROM profiles WHERE profile_id = ?",
+	    &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, profile_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "no profile %.32s was issued", profile_id);
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = db_fail(reg, "reading a profile");
+		goto out;
+	}
+	copy_col(st, 0, out->profile_id, sizeof(out->profile_id));
+	copy_col(st, 1, out->device_id, sizeof(out->device_id));
+	copy_col(st, 2, out->challenge, sizeof(out->challenge));
+	origin = sqlite3_column_text(st, 3);
+	out->origin = origin != NULL && strcmp((const char *)origin, "server") == 0 ?
+	    SC_KEY_SERVER_SUPPLIED : SC_KEY_DEVICE_GENERATED;
+	alg = sqlite3_column_text(st, 4);
+	if (alg == NULL || sc_alg_from_name((const char *)alg, &out->alg) != SC_OK)
+		out->alg = SC_ALG_NONE;
+	out->not_before = sqlite3_column_int64(st, 5);
+	out->not_after = sqlite3_column_int64(st, 6);
+	out->profile_not_after = sqlite3_column_int64(st, 7);
+	/* Pointer first, then its size: the order SQLite documents as safe. */
+	blob = sqlite3_column_blob(st, 8);
+	n = sqlite3_column_bytes(st, 8);
+	if (blob == NULL || n <= 0 || n > SC_PROFILE_MAX_DER || (out->der = OPENSSL_malloc((size_t)n)) == NULL) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "profile %s: stored DER of %d bytes", out->profile_id, n);
+		goto out;
+	}
+	memcpy(out->der, blob, (size_t)n);
+	out->der_len = (size_t)n;
+	text = sqlite3_column_text(st, 9);
+	n = sqlite3_column_bytes(st, 9);
+	if ((out->chain_pem = OPENSSL_malloc((size_t)n + 1)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "profile chain");
+		goto out;
+	}
+	memcpy(out->chain_pem, text != NULL ? (const char *)text : "", (size_t)n);
+	out->chain_pem[n] = '\0';
+	out->created_at = sqlite3_column_int64(st, 10);
+	out->consumed_at = sqlite3_column_int64(st, 11);
+	r = SC_OK;
+out:
+	done(reg, st);
+	if (r != SC_OK)
+		sc_reg_profile_rec_clear(out);
+	return r;
+}
+
+/* ---- certificates ---- */
+
+static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, int64_t now,
+    const char *actor, int *already)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", detail[256];
+	enum sc_reg_dev_status s = 0;
+	int64_t consumed = 0;
+	sc_err r;
+	int rc;
+
+	*already = 0;
+	rec->registered_at = now;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = prepare(reg, "SELECT p.device_id, p.consumed_at, d.status FROM profiles p "
+	    "JOIN devices d ON d.device_id = p.device_id WHERE p.profile_id = ?", &st)) != SC_OK)
+		goto out;
+	bind_text(st, 1, rec->profile_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(st, 0, prof_dev, sizeof(prof_dev));
+		consumed = sqlite3_column_int64(st, 1);
+		s = status_from_text(sqlite3_column_text(st, 2));
+	}
+	done(reg, st);
+	st = NULL;
+	if (rc == SQLITE_DONE) {
+		r = sc_fail(SC_ERR_PROFILE_UNKNOWN, "the certificate names profile %s, which this server never issued",
+		    rec->profile_id);
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = db_fail(reg, "reading a profile");
+		goto out;
+	}
+	if (strcmp(prof_dev, rec->device_id) != 0) {
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, the certificate is device %s's",
+		    rec->profile_id, prof_dev, rec->device_id);
+		goto out;
+	}
+	if (s != SC_REG_DEV_ACTIVE) {
+		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
+		goto out;
+	}
+	if (consumed != 0) {
+		char fpr[SC_REG_FPR_HEX_LEN + 1] = "";
+
+		if ((r = prepare(reg, "SELECT fingerprint FROM certificates WHERE profile_id = ?", &st)) != SC_OK)
+			goto out;
+		bind_text(st, 1, rec->profile_id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			copy_col(st, 0, fpr, sizeof(fpr));
+		done(reg, st);
+		st = NULL;
+		if (strcmp(fpr, rec->fpr) == 0) {
+			/* The same certificate again: its sender missed our answer. Say yes again. */
+			*already = 1;
+			r = SC_OK;
+		} else {
+			r = sc_fail(SC_ERR_PROFILE_CONSUMED, "profile %s already has a registered certificate",
+			    rec->profile_id);
+		}
+		goto out;   /* nothing to write either way */
+	}
+	if ((r = prepare(reg, "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	    " not_after, der, registered_at) VALUES (?,?,?,?,?,?,?,?)", &st)) != SC_OK)
+		goto out;
+	bind_text(st, 1, rec->fpr);
+	bind_text(st, 2, rec->serial);
+	bind_text(st, 3, rec->device_id);
+	bind_text(st, 4, rec->profile_id);
+	sqlite3_bind_int64(st, 5, rec->not_before);
+	sqlite3_bind_int64(st, 6, rec->not_after);
+	sqlite3_bind_blob(st, 7, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 8, now);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	st = NULL;
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		r = sc_fail(SC_ERR_PROFILE_CONSUMED, "this certificate is already registered for another profile");
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(reg, "recording a certificate");
+		goto out;
+	}
+	if ((r = prepare(reg, "UPDATE profiles SET consumed_at = ? WHERE profile_id = ? AND consumed_at IS NULL",
+	    &st)) != SC_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	bind_text(st, 2, rec->profile_id);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	if (rc != SQLITE_DONE || sqlite3_changes(reg->db) != 1) {
+		r = db_fail(reg, "consuming the profile");
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr, rec->serial,
+	    rec->profile_id);
+	if ((r = audit(reg, now, actor, "certificate-registered", rec->device_id, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);  /* a no-op after the commit */
+	return r;
+}
+
+static sc_err sq_cert_list(struct sc_reg *base, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_cert_rec c;
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg, "SELECT fingerprint, serial, device_id, profile_id, not_before, not_after,"
+	    " registered_at FROM certificates WHERE device_id = ? ORDER BY registered_at DESC, rowid DESC"
+	    " LIMIT ?", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&c, 0, sizeof(c));
+		copy_col(st, 0, c.fpr, sizeof(c.fpr));
+		copy_col(st, 1, c.serial, sizeof(c.serial));
+		copy_col(st, 2, c.device_id, sizeof(c.device_id));
+		copy_col(st, 3, c.profile_id, sizeof(c.profile_id));
+		c.not_before = sqlite3_column_int64(st, 4);
+		c.not_after = sqlite3_column_int64(st, 5);
+		c.registered_at = sqlite3_column_int64(st, 6);
+		if (cb(ctx, &c) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "listing certificates");
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_cert_der(struct sc_reg *base, const char *fpr, uint8_t **der, size_t *len)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc, n;
+
+	*der = NULL;
+	*len = 0;
+	if ((r = prepare(reg, "SELECT der FROM certificates WHERE fingerprint = ?", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, fpr);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(st, 0);
+		n = sqlite3_column_bytes(st, 0);
+		if (blob != NULL && n > 0 && (*der = OPENSSL_malloc((size_t)n)) != NULL) {
+			memcpy(*der, blob, (size_t)n);
+			*len = (size_t)n;
+			r = SC_OK;
+		} else {
+			r = sc_fail(SC_ERR_NOMEM, "certificate %s", fpr);
+		}
+	} else if (rc == SQLITE_DONE) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "no certificate %.64s", fpr);
+	} else {
+		r = db_fail(reg, "reading a certificate");
+	}
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_audit_rec a;
+	sc_err r;
+	int rc;
+
+	/* The newest `limit`, printed oldest first. */
+	if ((r = prepare(reg, "SELECT seq, at, actor, event, device_id, detail FROM ("
+	    " SELECT * FROM audit WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq DESC LIMIT ?2"
+	    ") ORDER BY seq", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a.seq = sqlite3_column_int64(st, 0);
+		a.at = sqlite3_column_int64(st, 1);
+		a.actor = (const char *)sqlite3_column_text(st, 2);
+		a.event = (const char *)sqlite3_column_text(st, 3);
+		a.device_id = (const char *)sqlite3_column_text(st, 4);
+		a.detail = (const char *)sqlite3_column_text(st, 5);
+		if (cb(ctx, &a) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "reading the audit log");
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_counts(struct sc_reg *base, struct sc_reg_counts *out)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = prepare(reg, "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
+	    " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
+	    " (SELECT count(*) FROM profiles), (SELECT count(*) FROM profiles WHERE consumed_at IS NOT NULL),"
+	    " (SELECT count(*) FROM certificates), (SELECT count(*) FROM revocations),"
+	    " (SELECT count(*) FROM audit)", &st)) != SC_OK)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		out->devices_active = sqlite3_column_int64(st, 0);
+		out->devices_revoked = sqlite3_column_int64(st, 1);
+		out->profiles = sqlite3_column_int64(st, 2);
+		out->profiles_consumed = sqlite3_column_int64(st, 3);
+		out->certificates = sqlite3_column_int64(st, 4);
+		out->revocations = sqlite3_column_int64(st, 5);
+		out->audit = sqlite3_column_int64(st, 6);
+		r = SC_OK;
+	} else {
+		r = db_fail(reg, "counts");
+	}
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_check(struct sc_reg *base)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	char first[200] = "";
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg, "PRAGMA quick_check", &st)) != SC_OK)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		copy_col(st, 0, first, sizeof(first));
+	done(reg, st);
+	if (rc != SQLITE_ROW)
+		return db_fail(reg, "quick_check");
+	if (strcmp(first, "ok") != 0)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "registry %s: %s", reg->path, first);
+	if ((r = prepare(reg, "PRAGMA foreign_key_check", &st)) != SC_OK)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(first, sizeof(first), "table %s row %lld breaks a foreign key",
+		    (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
+	done(reg, st);
+	if (rc == SQLITE_ROW)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "registry %s: %s", reg->path, first);
+	if (rc != SQLITE_DONE)
+		return db_fail(reg, "foreign_key_check");
+	return SC_OK;
+}
+
+const struct sc_reg_backend sc_reg_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.devices_add = sq_devices_add,
+	.device_revoke = sq_device_revoke,
+	.device_get = sq_device_get,
+	.device_list = sq_device_list,
+	.import_rows = sq_import_rows,
+	.profile_precheck = sq_profile_precheck,
+	.profile_insert = sq_profile_insert,
+	.profile_get = sq_profile_get,
+	.cert_record = sq_cert_record,
+	.cert_list = sq_cert_list,
+	.cert_der = sq_cert_der,
+	.audit_list = sq_audit_list,
+	.counts = sq_counts,
+	.check = sq_check,
+};
