@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--slots") == 0 && i + 1 < argc)
 			slots = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: SELFCERT=… SELFCERT_SPD=… bench_mem [--rounds 1..%d] [--slots 1..%d] [--json]\n",
+			fprintf(stderr, "usage: SELFCERT_SPD=… bench_mem [--rounds 1..%d] [--slots 1..%d] [--json]\n",
 			    BENCH_MAX_ROUNDS, SC_SP_MAX_KEYS_LIMIT);
 			return 2;
 		}

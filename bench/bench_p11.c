@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--per-round") == 0 && i + 1 < argc)
 			per_round = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: SELFCERT=… SELFCERT_SPD=… SC_PKCS11_MODULE=… bench_p11 [--rounds 1..%d] "
+			fprintf(stderr, "usage: SELFCERT_SPD=… SC_PKCS11_MODULE=… bench_p11 [--rounds 1..%d] "
 			    "[--per-round K] [--json]\n", BENCH_MAX_ROUNDS);
 			return 2;
 		}
