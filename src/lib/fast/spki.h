@@ -6,7 +6,7 @@
  * keeps the leaf key itself and reads its certificate only as DER and for its extensions, so it
  * can take the bytes i2d_PUBKEY would write directly. The plain path stays beside it: with
  * sc_fast_enabled() 0 both functions here do exactly what the plain-OpenSSL code does, and
- * test_fast_spki compares the two certificates byte for byte.
+ * tests/unit/test_cert.c (test_issue_leaf_fast_spki) compares the two byte for byte.
  */
 #ifndef SC_FAST_SPKI_H
 #define SC_FAST_SPKI_H
