@@ -57,20 +57,11 @@ sc_err sc_cert_profile_signer(EVP_PKEY *pub, const char *network_id, int days, X
  * AKI; id-sc-pe-issuance (non-critical) with the profile's ID, digest and network ID, the key's
  * origin and issuance_counter. Signed by csk with the profile's certDigest (pure for Ed25519).
  * The profile must be signed or decoded (it needs its digest). Does not check the profile;
- * callers run sc_profile_check first.
+ * callers run sc_profile_check first, but a leaf for another device than csk_cert's
+ * (SC_ERR_DEVICE_MISMATCH) or for a key the profile does not name (SC_ERR_KEY_MISMATCH) is
+ * refused here too. X509_get0_pubkey(*out) is leaf_pub's key.
  */
 sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
-    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out) SC_MUST_USE;
-
-/*
- * sc_cert_issue_leaf for a holder that keeps the leaf key itself and uses the certificate only
- * as DER (the SP): the same certificate, but a P-256/P-384/Ed25519 key's SubjectPublicKeyInfo is
- * copied from the key's encoded public key (the bytes i2d_PUBKEY writes) instead of going
- * through OpenSSL 3.0's encoder and decoder, which cost more than the ECDSA signature. So
- * X509_get0_pubkey(*out) returns NULL for those keys: use leaf_key, or parse the DER again.
- * RSA keys take sc_cert_issue_leaf's path.
- */
-sc_err sc_cert_issue_leaf_raw_spki(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, X509 **out) SC_MUST_USE;
 
 /* The decoded id-sc-pe-issuance extension. */

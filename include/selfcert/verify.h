@@ -14,35 +14,9 @@
 #include <time.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
+#include <selfcert/cache.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
-
-/*
- * A bounded, thread-safe memory of certificate signatures already verified: the SHA-256 of the
- * certificate's whole DER with its issuer's SubjectPublicKeyInfo DER. A signature is valid or not
- * whatever the time, so only the signature check is remembered; everything else path validation
- * does (validity at the time of the check, key usage, name constraints, path length, policy) is
- * done every time. Only successes are remembered; one changed byte of either is another key.
- * For a server that sees the same manufacturer CA under every device, and a device CA on both
- * of its requests (selfcert-provd). Full: old entries are replaced (4-way sets, round robin).
- */
-struct sc_sig_cache;
-
-#define SC_SIG_CACHE_MAX (1u << 22)     /* entries */
-
-/* max: 4..SC_SIG_CACHE_MAX entries (SC_ERR_USAGE otherwise; SC_ERR_NOMEM). */
-sc_err sc_sig_cache_new(size_t max, struct sc_sig_cache **out) SC_MUST_USE;
-void sc_sig_cache_free(struct sc_sig_cache *c);
-void sc_sig_cache_stats(struct sc_sig_cache *c, uint64_t *hits, uint64_t *misses);
-
-/*
- * Make X509_verify_cert(ctx) use c for its signature checks (X509_STORE_CTX_set_verify with a
- * function that does what OpenSSL 3.0's own does, in the same order with the same errors and
- * depths, but asks c before each X509_verify). Call after X509_STORE_CTX_init; c must outlive
- * ctx's use. Not for DANE contexts (X509_STORE_CTX_set0_dane). c NULL: ctx unchanged.
- * SC_ERR_INTERNAL if ctx cannot carry c (its ex_data).
- */
-sc_err sc_sig_cache_attach(X509_STORE_CTX *ctx, struct sc_sig_cache *c) SC_MUST_USE;
 
 struct sc_verify_opts {
 	X509 *mfr_root;                    /* required: the only trust anchor for the path */
@@ -60,7 +34,7 @@ struct sc_verify_opts {
 	                                      again and net_root may be NULL. Every binding field is
 	                                      still compared, the digest first. 0: verify them. */
 	struct sc_sig_cache *sig_cache;    /* NULL: none; else the path's signature checks go
-	                                      through it (sc_sig_cache_attach) */
+	                                      through it (sc_sig_cache_attach, selfcert/cache.h) */
 };
 
 struct sc_verify_result {

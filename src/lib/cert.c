@@ -10,9 +10,7 @@
 #include <time.h>
 
 #include <openssl/asn1t.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -20,6 +18,9 @@
 #include <openssl/x509v3.h>
 
 #include <selfcert/cert.h>
+
+#include "fast/spki.h"
+#include "profile_key.h"
 
 #define NAME_MAX_LEN 64          /* manufacturer and network names, device IDs */
 #define SERIAL_LEN 16
@@ -61,10 +62,9 @@ struct cert_spec {
 	const char *nc_dev_id;           /* NULL, or nameConstraints permitting serialNumber=this */
 	const GENERAL_NAMES *san;        /* NULL: absent; non-critical */
 	X509_EXTENSION *extra;           /* NULL, or one more extension, copied as is */
-	int raw_spki;                    /* 1: write the SPKI without OpenSSL's encoder (spki_raw) */
+	int raw_spki;                    /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
 };
 
-#define SPKI_KEY_MAX 133                 /* an uncompressed P-521 point; P-384 is 97 bytes */
 
 static sc_err check_name(const char *s, size_t max, const char *field)
 {
@@ -360,62 +360,6 @@ out:
 }
 
 /* The one builder behind every row of the profiles table. */
-/*
- * Write pub's SubjectPublicKeyInfo into x from its encoded public key, as i2d_PUBKEY would:
- * id-ecPublicKey with the named curve and the uncompressed point, or id-Ed25519 with the raw
- * key. X509_set_pubkey goes through OpenSSL 3.0's encoder and then its decoder (~2.3 M
- * instructions for a P-256 key, more than its ECDSA signature); this is a copy. x is left
- * without a decoded key (X509_get0_pubkey returns NULL). *done = 0 when pub is of another kind
- * (RSA, explicit curve parameters, a compressed point): the caller then uses X509_set_pubkey.
- */
-static sc_err spki_raw(X509 *x, EVP_PKEY *pub, int *done)
-{
-	uint8_t key[SPKI_KEY_MAX], *penc = NULL;
-	char group[64], enc[32];
-	size_t len = 0;
-	ASN1_OBJECT *alg;
-	void *pval = NULL;
-	int ptype = V_ASN1_UNDEF, nid;
-
-	*done = 0;
-	switch (EVP_PKEY_get_base_id(pub)) {
-	case EVP_PKEY_EC:
-		/* Only what i2d_PUBKEY writes for our keys: a named curve, an uncompressed point. */
-		if (!EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
-		    sizeof(group), NULL) || (nid = OBJ_sn2nid(group)) == NID_undef ||
-		    (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
-		    NULL) && strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) ||
-		    !EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, key,
-		    sizeof(key), &len) || len < 1 || key[0] != POINT_CONVERSION_UNCOMPRESSED) {
-			ERR_clear_error();
-			return SC_OK;
-		}
-		alg = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
-		pval = OBJ_nid2obj(nid);
-		ptype = V_ASN1_OBJECT;
-		break;
-	case EVP_PKEY_ED25519:
-		len = sizeof(key);
-		if (!EVP_PKEY_get_raw_public_key(pub, key, &len)) {
-			ERR_clear_error();
-			return SC_OK;
-		}
-		alg = OBJ_nid2obj(NID_ED25519);
-		break;
-	default:
-		return SC_OK;
-	}
-	if ((penc = OPENSSL_memdup(key, len)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "subjectPublicKeyInfo");
-	/* On success the SPKI owns penc; the OIDs are OpenSSL's static ones. */
-	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype, pval, penc, (int)len)) {
-		OPENSSL_free(penc);
-		return sc_fail_ossl(SC_ERR_INTERNAL, "subjectPublicKeyInfo");
-	}
-	*done = 1;
-	return SC_OK;
-}
-
 static sc_err build_cert(const struct cert_spec *s, X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -427,7 +371,6 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 	if ((r = check_key(s->pub, "subject key")) != SC_OK ||
 	    (r = check_key(s->issuer_key, "issuer key")) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	/* A wrong issuer key would give a certificate that never verifies: refuse it here. */
 	if (s->issuer != NULL && EVP_PKEY_eq(X509_get0_pubkey(s->issuer), s->issuer_key) != 1) {
 		ERR_clear_error();
@@ -445,14 +388,13 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 	}
 	if ((r = build_name(s, &subject)) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	if ((x = X509_new()) == NULL) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
 		goto out;
 	}
-	if (s->raw_spki && (r = spki_raw(x, s->pub, &spki_done)) != SC_OK)
+	/* The SP's shortcut, or (spki_done 0) OpenSSL's encoder through X509_set_pubkey. */
+	if (s->raw_spki && (r = sc_fast_spki_set(x, s->pub, &spki_done)) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, s->issuer != NULL ? X509_get_subject_name(s->issuer) : subject) ||
 	    (!spki_done && !X509_set_pubkey(x, s->pub))) {
@@ -461,7 +403,6 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 	}
 	if ((r = set_serial(x)) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	/* ASN1_TIME_set picks UTCTime through 2049 and GeneralizedTime after, as RFC 5280 wants. */
 	if (ASN1_TIME_set(X509_getm_notBefore(x), s->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), s->not_after) == NULL) {
@@ -471,7 +412,6 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 	if ((r = add_basic_constraints(x, s->ca, s->pathlen)) != SC_OK ||
 	    (r = add_key_usage(x, s->ku, s->ku_critical)) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	if (s->eku != NULL && X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0,
 	    X509V3_ADD_DEFAULT) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage");
@@ -488,7 +428,6 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		goto out;
 	if (s->issuer != NULL && (r = add_aki(x, s->issuer)) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	if (s->extra != NULL && !X509_add_ext(x, s->extra, -1)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "extension");
 		goto out;
@@ -713,7 +652,6 @@ sc_err sc_cert_profile_signer(EVP_PKEY *pub, const char *network_id, int days, X
 	if ((r = check_name(network_id, SC_NETWORK_ID_MAX, "network ID")) != SC_OK ||
 	    (r = spec_days(&s, days)) != SC_OK || (r = sc_oids_init()) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	if ((eku = sk_ASN1_OBJECT_new_null()) == NULL ||
 	    (obj = OBJ_nid2obj(sc_nid_kp_profile_signing())) == NULL ||
 	    !sk_ASN1_OBJECT_push(eku, obj)) {
@@ -774,6 +712,7 @@ out:
 	return r;
 }
 
+/* raw_spki: the SP's entry (sc_fast_issue_leaf), whose leaf may be left without a decoded key. */
 static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, X509 **out)
 {
@@ -795,7 +734,6 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	}
 	if ((r = sc_oids_init()) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	sc_profile_get_info(p, &info);
 	if (!info.signed_) {
 		r = sc_fail(SC_ERR_USAGE, "profile is not signed: its digest is not known yet");
@@ -807,22 +745,14 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	 */
 	if ((r = sc_cert_device_id(csk_cert, csk_dev, sizeof(csk_dev))) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	if (strcmp(csk_dev, info.device_id) != 0) {
 		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "profile deviceId is not the device CA's serialNumber");
 		goto out;
 	}
-	if (info.origin == SC_KEY_SERVER_SUPPLIED) {
-		if (info.supplied_pub == NULL || EVP_PKEY_eq(leaf_pub, info.supplied_pub) != 1) {
-			ERR_clear_error();
-			r = sc_fail(SC_ERR_KEY_MISMATCH, "leaf key is not the profile's supplied publicKey");
-			goto out;
-		}
-	} else if (sc_alg_of_key(leaf_pub) != info.alg) {
-		r = sc_fail(SC_ERR_KEY_MISMATCH, "leaf key is not of the profile's algorithm %s",
-		    sc_alg_name(info.alg) != NULL ? sc_alg_name(info.alg) : "(none)");
+	if ((r = sc_profile_key_fits(&info, leaf_pub, SC_ERR_KEY_MISMATCH,
+	    "leaf key is not the profile's supplied publicKey",
+	    "leaf key is not of the profile's algorithm")) != SC_OK)
 		goto out;
-	}
 	if ((r = issuance_ext(&info, issuance_counter, &ext)) != SC_OK)
 		goto out;
 	s.dev_id = info.device_id;
@@ -847,7 +777,8 @@ sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, out);
 }
 
-sc_err sc_cert_issue_leaf_raw_spki(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
+/* Declared in fast/spki.h: the SP's issuance, beside the public one it must equal. */
+sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
 {
 	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, out);
@@ -872,7 +803,6 @@ sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)
 	memset(out, 0, sizeof(*out));
 	if ((r = sc_oids_init()) != SC_OK)
 		goto out;
-	r = SC_ERR_INTERNAL;
 	nid = sc_nid_pe_issuance();
 	if ((idx = X509_get_ext_by_NID(cert, nid, -1)) < 0) {
 		r = sc_fail(SC_ERR_NOT_FOUND, "no id-sc-pe-issuance extension");
@@ -911,32 +841,35 @@ sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)
 		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance is not DER");
 		goto out;
 	}
-	r = SC_ERR_MALFORMED;
 	if (ASN1_STRING_length(iss->profile_id) != SC_PROFILE_ID_LEN) {
-		r = sc_fail(r, "id-sc-pe-issuance profileId is not %d bytes", SC_PROFILE_ID_LEN);
+		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance profileId is not %d bytes",
+		    SC_PROFILE_ID_LEN);
 		goto out;
 	}
 	if (ASN1_STRING_length(iss->profile_digest) != SC_PROFILE_DIGEST_LEN) {
-		r = sc_fail(r, "id-sc-pe-issuance profileDigest is not %d bytes", SC_PROFILE_DIGEST_LEN);
+		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance profileDigest is not %d bytes",
+		    SC_PROFILE_DIGEST_LEN);
 		goto out;
 	}
 	/* Converting from UTF8String validates the UTF-8. */
 	if ((net_len = ASN1_STRING_to_UTF8(&net, iss->network_id)) < 1 ||
 	    net_len > SC_NETWORK_ID_MAX || memchr(net, '\0', (size_t)net_len) != NULL) {
 		ERR_clear_error();
-		r = sc_fail(r, "id-sc-pe-issuance networkId is not 1..%d bytes of UTF-8",
+		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance networkId is not 1..%d bytes of UTF-8",
 		    SC_NETWORK_ID_MAX);
 		goto out;
 	}
 	if (!ASN1_ENUMERATED_get_int64(&origin, iss->key_origin) ||
 	    (origin != SC_KEY_DEVICE_GENERATED && origin != SC_KEY_SERVER_SUPPLIED)) {
 		ERR_clear_error();
-		r = sc_fail(r, "id-sc-pe-issuance keyOrigin is not deviceGenerated(0)/serverSupplied(1)");
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "id-sc-pe-issuance keyOrigin is not deviceGenerated(0)/serverSupplied(1)");
 		goto out;
 	}
 	if (!ASN1_INTEGER_get_uint64(&counter, iss->counter)) {
 		ERR_clear_error();
-		r = sc_fail(r, "id-sc-pe-issuance issuanceCounter is negative or over 64 bits");
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "id-sc-pe-issuance issuanceCounter is negative or over 64 bits");
 		goto out;
 	}
 	memcpy(out->profile_id, ASN1_STRING_get0_data(iss->profile_id), SC_PROFILE_ID_LEN);

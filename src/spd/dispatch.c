@@ -22,6 +22,7 @@
 #include <selfcert/cache.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include "fast/spki.h"
 #include "spd.h"
 #include "sp_wire.h"
 #include "store.h"
@@ -792,9 +793,9 @@ static sc_err h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		goto out;
 	/*
 	 * The slot keeps the key and uses its certificate only as DER (KEYS, the store, key-usage
-	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (cert.h).
+	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (fast/spki.h).
 	 */
-	if ((r = sc_cert_issue_leaf_raw_spki(p, key, st->csk_cert, st->csk,
+	if ((r = sc_fast_issue_leaf(p, key, st->csk_cert, st->csk,
 	    st->issuance_counter + 1, &cert)) != SC_OK)
 		goto out;
 	if ((r = sc_cert_to_der(cert, &cert_der, &cert_der_len)) != SC_OK)

@@ -22,6 +22,8 @@
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
 
+#include "fast/fast.h"
+#include "fast/spki.h"
 #include "testutil.h"
 
 
@@ -779,77 +781,136 @@ static void test_issue_leaf_defaults(void **state)
 	net_free(&n);
 }
 
+/* ---- the SP's SPKI shortcut (fast/spki.c) beside the plain path ---- */
+
+/* The DER of x's tbsCertificate, encoded from its fields. */
+static int tbs_der(X509 *x, uint8_t **der)
+{
+	int n = i2d_re_X509_tbs(x, der);
+	assert_true(n > 0);
+	return n;
+}
+
 /*
- * sc_cert_issue_leaf_raw_spki (the SP's path): the SubjectPublicKeyInfo is byte for byte what
- * i2d_PUBKEY writes, and every other field and extension is what sc_cert_issue_leaf makes.
+ * Give x the serial of like and sign it again as like was signed (the CSK, like's digest): two
+ * leaves of the same inputs then differ only where their paths do. ECDSA signatures are random,
+ * so the caller compares tbsCertificates for those; RSA and Ed25519 ones are deterministic.
  */
-static void test_issue_leaf_raw_spki(void **state)
+static void same_serial_resign(X509 *x, X509 *like, EVP_PKEY *csk)
+{
+	ASN1_INTEGER *sn = ASN1_INTEGER_dup(X509_get0_serialNumber(like));
+	int mdnid = NID_undef;
+	const EVP_MD *md;
+
+	assert_non_null(sn);
+	assert_int_equal(X509_set_serialNumber(x, sn), 1);
+	ASN1_INTEGER_free(sn);
+	assert_int_equal(X509_get_signature_info(like, &mdnid, NULL, NULL, NULL), 1);
+	md = mdnid == NID_undef ? NULL : EVP_get_digestbynid(mdnid);
+	assert_true(X509_sign(x, csk, md) > 0);
+}
+
+/*
+ * Byte for byte, for every CSK and every leaf algorithm: the SP's issuance with the shortcut
+ * (sc_fast_issue_leaf, shortcuts on), the same with the shortcuts off, and the public
+ * sc_cert_issue_leaf make the same certificate, given the same serial. The shortcut's SPKI is
+ * what i2d_PUBKEY writes; the public function's leaf always has its key decoded.
+ */
+static void test_issue_leaf_fast_spki(void **state)
 {
 	static const enum sc_alg leaf_algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519, SC_ALG_RSA2048 };
+	static const char *const eku[] = { "clientAuth", NULL };
+	static const char *const san[] = { "dns:dev-a.example", NULL };
+	int was = sc_fast_enabled();
 	struct net n;
-	struct pki p;
 	time_t now = time(NULL);
 	(void)state;
 
 	net_make(&n);
-	pki_make(&p, SC_ALG_P256, "DEV-A");
-	for (size_t i = 0; i < sizeof(leaf_algs) / sizeof(leaf_algs[0]); i++) {
-		struct sc_profile_params pp = {
-			.network_id = "net-1", .device_id = "DEV-A", .profile_not_after = now + 3600,
-			.not_before = now, .not_after = now + 3600, .generate_alg = leaf_algs[i],
-		};
-		struct sc_profile *prof = signed_profile(&n, &pp);
-		EVP_PKEY *leaf_key = keygen(leaf_algs[i]);
-		X509 *plain = NULL, *raw = NULL, *back = NULL;
-		uint8_t *want = NULL, *got = NULL, *der = NULL, *ea = NULL, *eb = NULL;
-		const unsigned char *q;
-		int want_len, got_len, der_len, la, lb;
+	for (size_t c = 0; c < N_ALGS; c++) {
+		struct pki p;
+		/* ECDSA signs with fresh randomness: compare what it signs, not the signature. */
+		int deterministic = algs[c] != SC_ALG_P256 && algs[c] != SC_ALG_P384;
 
-		assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &plain), SC_OK);
-		assert_int_equal(sc_cert_issue_leaf_raw_spki(prof, leaf_key, p.dev_ca, p.csk, 9, &raw), SC_OK);
-		want_len = i2d_PUBKEY(leaf_key, &want);
-		got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(raw), &got);
-		assert_true(want_len > 0);
-		assert_int_equal(got_len, want_len);
-		assert_memory_equal(got, want, (size_t)want_len);
-		/* Documented: no decoded key on the raw path, except RSA (the ordinary path). */
-		if (leaf_algs[i] == SC_ALG_RSA2048)
-			assert_non_null(X509_get0_pubkey(raw));
-		else
-			assert_null(X509_get0_pubkey(raw));
-		ERR_clear_error();
-		/* The same certificate apart from its serial and signature. */
-		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(raw), X509_get_subject_name(plain)), 0);
-		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(raw), X509_get_issuer_name(plain)), 0);
-		assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(raw), X509_get0_notAfter(plain)), 0);
-		assert_int_equal(X509_get_ext_count(raw), X509_get_ext_count(plain));
-		for (int e = 0; e < X509_get_ext_count(raw); e++) {
-			la = i2d_X509_EXTENSION(X509_get_ext(raw, e), &ea);
-			lb = i2d_X509_EXTENSION(X509_get_ext(plain, e), &eb);
-			assert_int_equal(la, lb);
-			assert_memory_equal(ea, eb, (size_t)la);
-			OPENSSL_free(ea);
-			OPENSSL_free(eb);
-			ea = eb = NULL;
+		pki_make(&p, algs[c], "DEV-A");
+		for (size_t i = 0; i < sizeof(leaf_algs) / sizeof(leaf_algs[0]); i++) {
+			struct sc_profile_params pp = {
+				.network_id = "net-1", .device_id = "DEV-A", .user_id = "alice",
+				.profile_not_after = now + 3600, .not_before = now, .not_after = now + 3600,
+				.generate_alg = leaf_algs[i], .eku = eku, .san = san,
+			};
+			struct sc_profile *prof = signed_profile(&n, &pp);
+			EVP_PKEY *leaf_key = keygen(leaf_algs[i]);
+			X509 *fast = NULL, *off = NULL, *pub = NULL, *back = NULL;
+			uint8_t *want = NULL, *got = NULL, *a = NULL, *b = NULL, *d = NULL;
+			const unsigned char *q;
+			int want_len, got_len, la, lb, ld;
+
+			sc_fast_set(1);
+			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &fast), SC_OK);
+			assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &pub), SC_OK);
+			sc_fast_set(0);
+			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &off), SC_OK);
+			sc_fast_set(was);
+
+			/* The shortcut was taken (no decoded key) except for RSA; the others decode. */
+			if (leaf_algs[i] == SC_ALG_RSA2048)
+				assert_non_null(X509_get0_pubkey(fast));
+			else
+				assert_null(X509_get0_pubkey(fast));
+			ERR_clear_error();
+			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(pub), leaf_key), 1);
+			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(off), leaf_key), 1);
+
+			/* The SPKI is what i2d_PUBKEY writes. */
+			want_len = i2d_PUBKEY(leaf_key, &want);
+			got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(fast), &got);
+			assert_true(want_len > 0);
+			assert_int_equal(got_len, want_len);
+			assert_memory_equal(got, want, (size_t)want_len);
+
+			/* The whole certificate, given the same serial. */
+			same_serial_resign(off, fast, p.csk);
+			same_serial_resign(pub, fast, p.csk);
+			if (deterministic) {
+				la = i2d_X509(fast, &a);
+				lb = i2d_X509(off, &b);
+				ld = i2d_X509(pub, &d);
+			} else {
+				la = tbs_der(fast, &a);
+				lb = tbs_der(off, &b);
+				ld = tbs_der(pub, &d);
+			}
+			assert_true(la > 0);
+			assert_int_equal(lb, la);
+			assert_int_equal(ld, la);
+			assert_memory_equal(b, a, (size_t)la);
+			assert_memory_equal(d, a, (size_t)la);
+
+			/* Its DER parses back to the key, verifies and validates. */
+			OPENSSL_free(a);
+			a = NULL;
+			la = i2d_X509(fast, &a);
+			q = a;
+			assert_non_null(back = d2i_X509(NULL, &q, la));
+			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), leaf_key), 1);
+			assert_int_equal(X509_verify(back, p.csk), 1);
+			assert_int_equal(path_verify(back, p.root, p.dev_ca, p.ca), X509_V_OK);
+
+			OPENSSL_free(want);
+			OPENSSL_free(got);
+			OPENSSL_free(a);
+			OPENSSL_free(b);
+			OPENSSL_free(d);
+			X509_free(fast);
+			X509_free(off);
+			X509_free(pub);
+			X509_free(back);
+			EVP_PKEY_free(leaf_key);
+			sc_profile_free(prof);
 		}
-		/* Its DER parses back to the key, verifies and validates like the other. */
-		der_len = i2d_X509(raw, &der);
-		q = der;
-		assert_non_null(back = d2i_X509(NULL, &q, der_len));
-		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), leaf_key), 1);
-		assert_int_equal(X509_verify(back, p.csk), 1);
-		assert_int_equal(path_verify(back, p.root, p.dev_ca, p.ca), X509_V_OK);
-
-		OPENSSL_free(want);
-		OPENSSL_free(got);
-		OPENSSL_free(der);
-		X509_free(plain);
-		X509_free(raw);
-		X509_free(back);
-		EVP_PKEY_free(leaf_key);
-		sc_profile_free(prof);
+		pki_free(&p);
 	}
-	pki_free(&p);
 	net_free(&n);
 }
 
@@ -947,7 +1008,7 @@ int main(void)
 		cmocka_unit_test(test_issuance_malformed),
 		cmocka_unit_test(test_issue_leaf),
 		cmocka_unit_test(test_issue_leaf_defaults),
-		cmocka_unit_test(test_issue_leaf_raw_spki),
+		cmocka_unit_test(test_issue_leaf_fast_spki),
 		cmocka_unit_test(test_issue_leaf_refusals),
 		cmocka_unit_test(test_issue_leaf_supplied),
 	};

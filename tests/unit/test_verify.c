@@ -20,7 +20,10 @@
 #include <selfcert/cert.h>
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
+#include <selfcert/cache.h>
 #include <selfcert/verify.h>
+
+#include "fast/fast.h"
 
 
 static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
@@ -43,10 +46,12 @@ struct world {
 };
 
 /*
- * Every verification in this file runs three times: without a signature cache, then twice with
- * one shared by the whole file (a miss that fills it, then a hit): the code and the whole detail
- * (OpenSSL's reason and depth) must be the same each time. So each refusal below is also a test
- * that the cache's path validation refuses exactly as OpenSSL's own does.
+ * Every verification in this file runs four times: without a signature cache, then twice with
+ * one shared by the whole file (a miss that fills it, then a hit), then with it but the
+ * shortcuts off (sc_fast_set(0): OpenSSL's own path validation, the cache neither asked nor
+ * filled): the code and the whole detail (OpenSSL's reason and depth) must be the same each time.
+ * So each refusal below is also a test that the cache's path validation refuses exactly as
+ * OpenSSL's own does.
  */
 static struct sc_sig_cache *shared_cache;
 
@@ -57,17 +62,30 @@ static sc_err verify_both(X509 *leaf, const struct sc_verify_opts *opts, struct 
 	struct sc_verify_opts with;
 	char detail[512];
 	sc_err r = sc_verify_chain(leaf, opts, out), r2;
+	uint64_t hits, misses, hits2, misses2;
+	int was = sc_fast_enabled();
 
 	if (opts == NULL || opts->sig_cache != NULL || shared_cache == NULL)
 		return r;
 	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
 	with = *opts;
 	with.sig_cache = shared_cache;
+	sc_fast_set(1);
 	for (int k = 0; k < 2; k++) {
 		if ((r2 = sc_verify_chain(leaf, &with, out)) != r || strcmp(sc_err_detail(), detail) != 0)
 			fail_msg("with the signature cache (pass %d): %s \"%s\", without: %s \"%s\"", k + 1,
 			    sc_err_name(r2), sc_err_detail(), sc_err_name(r), detail);
 	}
+	sc_sig_cache_stats(shared_cache, &hits, &misses);
+	sc_fast_set(0);
+	r2 = sc_verify_chain(leaf, &with, out);
+	sc_fast_set(was);
+	if (r2 != r || strcmp(sc_err_detail(), detail) != 0)
+		fail_msg("with the cache, shortcuts off: %s \"%s\", without: %s \"%s\"",
+		    sc_err_name(r2), sc_err_detail(), sc_err_name(r), detail);
+	sc_sig_cache_stats(shared_cache, &hits2, &misses2);
+	assert_int_equal(hits2, hits);
+	assert_int_equal(misses2, misses);
 	return r;
 }
 
@@ -898,9 +916,10 @@ static void test_sig_cache(void **state)
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	uint64_t hits, misses, m0;
-	int n;
+	int n, was = sc_fast_enabled();
 	(void)state;
 
+	sc_fast_set(1);      /* the shortcut itself, whatever the build's SC_SHORTCUTS */
 	assert_int_equal(sc_sig_cache_new(SIG_CACHE_MIN - 1, &c), SC_ERR_USAGE);
 	assert_null(c);
 	assert_int_equal(sc_sig_cache_new((size_t)SC_SIG_CACHE_MAX + 1, &c), SC_ERR_USAGE);
@@ -927,6 +946,22 @@ static void test_sig_cache(void **state)
 	sc_sig_cache_stats(c, &hits, &misses);
 	assert_int_equal(hits, 3);
 	assert_int_equal(misses, 3);
+
+	/* the shortcuts off: attaching is a no-op, the cache is neither asked nor filled */
+	{
+		X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+
+		assert_non_null(ctx);
+		sc_fast_set(0);
+		assert_int_equal(sc_sig_cache_attach(ctx, c), SC_OK);
+		assert_int_equal(sc_verify_chain(leaf, &opts, NULL), SC_OK);
+		assert_int_equal(sc_verify_chain(leaf2, &opts, NULL), SC_ERR_CHAIN);
+		sc_fast_set(1);
+		X509_STORE_CTX_free(ctx);
+		sc_sig_cache_stats(c, &hits, &misses);
+		assert_int_equal(hits, 3);
+		assert_int_equal(misses, 3);
+	}
 
 	/* remembered signatures, yet the validity is checked at each time asked */
 	opts.at = time(NULL) + (DAYS + 2) * 86400L;
@@ -968,6 +1003,7 @@ static void test_sig_cache(void **state)
 	world_free(&w);
 	world_free(&w2);
 	sc_sig_cache_free(c);
+	sc_fast_set(was);
 }
 
 int main(void)

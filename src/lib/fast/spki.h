@@ -1,0 +1,38 @@
+/*
+ * spki.h — the leaf's SubjectPublicKeyInfo written without OpenSSL 3.0's encoder (internal).
+ *
+ * X509_set_pubkey runs the key through OpenSSL 3.0's encoder and then its decoder (~2.3 M
+ * instructions for a P-256 key, more than the ECDSA signature of the whole certificate). The SP
+ * keeps the leaf key itself and reads its certificate only as DER and for its extensions, so it
+ * can take the bytes i2d_PUBKEY would write directly. The plain path stays beside it: with
+ * sc_fast_enabled() 0 both functions here do exactly what the plain-OpenSSL code does, and
+ * tests/unit/test_cert.c (test_issue_leaf_fast_spki) compares the two byte for byte.
+ */
+#ifndef SC_FAST_SPKI_H
+#define SC_FAST_SPKI_H
+
+#include <stdint.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+
+/*
+ * Write pub's SubjectPublicKeyInfo into x, as i2d_PUBKEY would: id-ecPublicKey with the named
+ * curve and the uncompressed point (P-256, P-384), or id-Ed25519 with the raw key. x is then left
+ * without a decoded key: X509_get0_pubkey(x) returns NULL. *done = 0 (and SC_OK) when pub is of
+ * another kind (RSA, explicit parameters, a compressed point) or when sc_fast_enabled() is 0:
+ * the caller then sets the key with X509_set_pubkey. SC_ERR_NOMEM / SC_ERR_INTERNAL, x unchanged.
+ */
+sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done) SC_MUST_USE;
+
+/*
+ * The SP's issuance (defined in cert.c beside sc_cert_issue_leaf): the same certificate, the
+ * same checks and errors, but a P-256/P-384/Ed25519 leaf's SPKI is written by sc_fast_spki_set,
+ * so X509_get0_pubkey(*out) is NULL for those keys: the caller holds leaf_key, and must not hand
+ * *out to code that reads its key (parse its DER again for that). With sc_fast_enabled() 0, or
+ * an RSA key, it is sc_cert_issue_leaf. *out is the caller's (X509_free).
+ */
+sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
+    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out) SC_MUST_USE;
+
+#endif
