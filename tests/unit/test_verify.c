@@ -24,6 +24,7 @@
 #include <selfcert/verify.h>
 
 #include "fast/fast.h"
+#include "testworld.h"
 
 
 static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
@@ -37,8 +38,13 @@ static EVP_PKEY *keygen(enum sc_alg alg)
 	return k;
 }
 
-/* Manufacturer hierarchy for device DEV-A, one network (net-1) with its profile signer. */
+/*
+ * Manufacturer hierarchy for device DEV-A, one network (net-1) with its profile signer: the
+ * test world of tests/testlib (raw OpenSSL, so the relying party is not checked against
+ * certificates of its own library's making), under this file's names.
+ */
 struct world {
+	struct sc_test_world tw; /* owns everything below but chain */
 	enum sc_alg alg;
 	EVP_PKEY *root_key, *ca_key, *csk, *net_key, *signer_key;
 	X509 *root, *ca, *dev_ca, *net_root, *signer;
@@ -91,38 +97,30 @@ static sc_err verify_both(X509 *leaf, const struct sc_verify_opts *opts, struct 
 
 static void world_make(struct world *w, enum sc_alg alg)
 {
+	const struct sc_test_world_opts o = { .alg = alg, .signer_alg = SC_ALG_P256,
+		.mfr = "Acme", .network_id = "net-1", .device_id = "DEV-A", .days = DAYS };
+
 	memset(w, 0, sizeof(*w));
+	assert_int_equal(sc_test_world_make(&o, &w->tw), SC_OK);
 	w->alg = alg;
-	w->root_key = keygen(alg);
-	w->ca_key = keygen(alg);
-	w->csk = keygen(alg);
-	w->net_key = keygen(SC_ALG_P256);
-	w->signer_key = keygen(SC_ALG_P256);
-	assert_int_equal(sc_cert_mfr_root(w->root_key, "Acme", DAYS, &w->root), SC_OK);
-	assert_int_equal(sc_cert_mfr_ca(w->ca_key, "Acme", DAYS, w->root, w->root_key, &w->ca), SC_OK);
-	assert_int_equal(sc_cert_device_ca(w->csk, "DEV-A", DAYS, w->ca, w->ca_key, &w->dev_ca), SC_OK);
-	assert_int_equal(sc_cert_net_root(w->net_key, "net-1", DAYS, &w->net_root), SC_OK);
-	assert_int_equal(sc_cert_profile_signer(w->signer_key, "net-1", DAYS, w->net_root, w->net_key,
-	    &w->signer), SC_OK);
-	w->chain = sk_X509_new_null();
+	w->root_key = w->tw.mfr_root_key;
+	w->ca_key = w->tw.mfr_ca_key;
+	w->csk = w->tw.csk;
+	w->net_key = w->tw.net_root_key;
+	w->signer_key = w->tw.signer_key;
+	w->root = w->tw.mfr_root;
+	w->ca = w->tw.mfr_ca;
+	w->dev_ca = w->tw.device_ca;
+	w->net_root = w->tw.net_root;
+	w->signer = w->tw.signer;
+	w->chain = sc_test_world_chain(&w->tw);
 	assert_non_null(w->chain);
-	assert_true(sk_X509_push(w->chain, w->dev_ca));
-	assert_true(sk_X509_push(w->chain, w->ca));
 }
 
 static void world_free(struct world *w)
 {
-	EVP_PKEY_free(w->root_key);
-	EVP_PKEY_free(w->ca_key);
-	EVP_PKEY_free(w->csk);
-	EVP_PKEY_free(w->net_key);
-	EVP_PKEY_free(w->signer_key);
-	X509_free(w->root);
-	X509_free(w->ca);
-	X509_free(w->dev_ca);
-	X509_free(w->net_root);
-	X509_free(w->signer);
 	sk_X509_free(w->chain);
+	sc_test_world_free(&w->tw);
 }
 
 static int path_verify(X509 *leaf, struct world *w)
