@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
+#include "backend.h"
 #include "req.h"
 #include "sp_wire.h"
 #include "util.h"
@@ -37,48 +38,16 @@ sc_err spd_h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	return SC_OK;
 }
 
-/* A PKCS#10 request with an empty subject, signed by key: proof that the SP holds it. */
-static sc_err make_csr(EVP_PKEY *key, uint8_t **der, size_t *der_len)
-{
-	sc_err r = SC_ERR_INTERNAL;
-	X509_REQ *csr = NULL;
-	EVP_MD_CTX *mctx = NULL;
-	unsigned char *p = NULL;
-	int n;
-
-	*der = NULL;
-	*der_len = 0;
-	if ((csr = X509_REQ_new()) == NULL || (mctx = EVP_MD_CTX_new()) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "certificate request");
-		goto out;
-	}
-	if (X509_REQ_set_version(csr, X509_REQ_VERSION_1) != 1 ||
-	    X509_REQ_set_pubkey(csr, key) != 1 ||
-	    EVP_DigestSignInit(mctx, NULL, sc_sign_md(key, SC_DIGEST_NONE), NULL, key) != 1 ||
-	    X509_REQ_sign_ctx(csr, mctx) <= 0 ||
-	    (n = i2d_X509_REQ(csr, &p)) <= 0) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the certificate request");
-		goto out;
-	}
-	*der = p;
-	*der_len = (size_t)n;
-	r = SC_OK;
-out:
-	EVP_MD_CTX_free(mctx);
-	X509_REQ_free(csr);
-	return r;
-}
-
 sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
 	struct spd_state *st = &spd->st;
+	const struct spd_backend *be = st->be;
 	sc_err r = SC_ERR_INTERNAL;
-	EVP_PKEY *key = NULL, *old_key;
+	struct spd_key *key = NULL, *old_key, **key_slot;
 	enum sc_alg *alg_slot, old_alg;
 	enum sc_sp_state old_state = st->state;
-	EVP_PKEY **key_slot;
-	uint8_t *der = NULL, *key_der = NULL, *old_der, **der_slot;
-	size_t der_len = 0, key_der_len = 0, old_der_len, *der_len_slot;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
 	uint8_t role, alg;
 
 	role = sc_buf_get_u8(req);
@@ -97,41 +66,29 @@ sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	    (role == SC_SP_ROLE_KEK && st->kek_cert != NULL))
 		return sc_fail(SC_ERR_EXISTS, "keygen: the %s is already certified",
 		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
-	if ((r = sc_alg_keygen((enum sc_alg)alg, &key)) != SC_OK)
+	/* The key is made inside the backend, which also proves it holds it (the CSR). */
+	if ((r = be->key_create(be, (enum sc_alg)alg, &key)) != SC_OK)
 		goto out;
-	if ((r = make_csr(key, &der, &der_len)) != SC_OK)
-		goto out;
-	if ((r = spd_key_der(key, &key_der, &key_der_len)) != SC_OK)
+	if ((r = be->csr(key, &der, &der_len)) != SC_OK)
 		goto out;
 	key_slot = role == SC_SP_ROLE_CSK ? &st->csk : &st->kek;
 	alg_slot = role == SC_SP_ROLE_CSK ? &st->csk_alg : &st->kek_alg;
-	der_slot = role == SC_SP_ROLE_CSK ? &st->csk_der : &st->kek_der;
-	der_len_slot = role == SC_SP_ROLE_CSK ? &st->csk_der_len : &st->kek_der_len;
 	old_key = *key_slot;
 	old_alg = *alg_slot;
-	old_der = *der_slot;
-	old_der_len = *der_len_slot;
 	*key_slot = key;
 	*alg_slot = (enum sc_alg)alg;
-	*der_slot = key_der;
-	*der_len_slot = key_der_len;
 	st->state = SC_SP_STATE_FACTORY;
 	if ((r = spd_commit(spd)) != SC_OK) {
 		*key_slot = old_key;
 		*alg_slot = old_alg;
-		*der_slot = old_der;
-		*der_len_slot = old_der_len;
 		st->state = old_state;
 		goto out;
 	}
 	key = old_key; /* the replaced key, if any, goes */
-	key_der = old_der;
-	key_der_len = old_der_len;
 	sc_buf_put_string(ans, der, der_len);
 	r = SC_OK;
 out:
-	EVP_PKEY_free(key);
-	spd_key_der_free(key_der, key_der_len);
+	be->key_free(key);
 	OPENSSL_free(der);
 	return r;
 }
@@ -143,7 +100,7 @@ sc_err spd_h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *an
 	const uint8_t *der;
 	size_t der_len;
 	X509 *cert = NULL, **slot, *old;
-	EVP_PKEY *key;
+	struct spd_key *key;
 	char dev[SC_DEVICE_ID_MAX + 1];
 	uint8_t role;
 
@@ -161,7 +118,7 @@ sc_err spd_h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *an
 		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
 	if ((r = sc_cert_from_der(der, der_len, &cert)) != SC_OK)
 		goto out;
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), st->be->key_public(key)) != 1) {
 		r = sc_fail(SC_ERR_KEY_MISMATCH, "install-cert: the certificate is not for the %s",
 		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
 		goto out;

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include "backend.h"
 #include "req.h"
 #include "sp_wire.h"
 #include "util.h"
@@ -114,25 +115,37 @@ static sc_err issue_admit(struct spd *spd, struct issue *is)
 	return SC_OK;
 }
 
-/* The key (generated here or unwrapped with the KEK), its certificate and its sealed form. */
+/* The key (generated inside the backend, or unwrapped with the KEK), and its certificate. */
 static sc_err issue_make(struct spd *spd, struct issue *is)
 {
 	struct spd_state *st = &spd->st;
+	const struct spd_backend *be = st->be;
 	struct spd_slot *s = &is->slot;
+	EVP_PKEY *supplied = NULL, *csk;
 	sc_err r;
 
-	if (is->info.origin == SC_KEY_DEVICE_GENERATED)
-		r = sc_alg_keygen(is->info.alg, &s->key);
-	else
-		r = sc_profile_unwrap_key(is->p, st->kek, st->kek_cert, &s->key);
-	if (r != SC_OK)
-		return r;
-	s->alg = sc_alg_of_key(s->key);
+	if (is->info.origin == SC_KEY_DEVICE_GENERATED) {
+		if ((r = be->key_create(be, is->info.alg, &s->key)) != SC_OK)
+			return r;
+	} else {
+		/* Embodiment 2: the KEK opens the envelope, the backend takes the key in. */
+		if ((r = sc_profile_unwrap_key(is->p, be->key_for_lib(st->kek), st->kek_cert,
+		    &supplied)) != SC_OK)
+			return r;
+		r = be->key_import(be, supplied, &s->key);
+		EVP_PKEY_free(supplied);
+		if (r != SC_OK)
+			return r;
+	}
+	s->alg = be->key_alg(s->key);
+	if ((csk = be->key_for_lib(st->csk)) == NULL)
+		return sc_fail(SC_ERR_ALGORITHM, "issue: the %s backend cannot sign certificates yet",
+		    be->name);
 	/*
 	 * The slot keeps the key and uses its certificate only as DER (KEYS, the store, key-usage
 	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (cert.h).
 	 */
-	if ((r = sc_cert_issue_leaf_raw_spki(is->p, s->key, st->csk_cert, st->csk,
+	if ((r = sc_cert_issue_leaf_raw_spki(is->p, be->key_public(s->key), st->csk_cert, csk,
 	    st->issuance_counter + 1, &s->cert)) != SC_OK)
 		return r;
 	if ((r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)
@@ -140,7 +153,7 @@ static sc_err issue_make(struct spd *spd, struct issue *is)
 	/* Checked before the commit: a key must never be stored for a cert we cannot send. */
 	if (s->cert_der_len > SC_WIRE_MAX_CERT)
 		return sc_fail(SC_ERR_OVERSIZE, "issue: certificate of %zu bytes", s->cert_der_len);
-	return spd_leaf_key_der(s->key, &s->key_der, &s->key_der_len);
+	return SC_OK;
 }
 
 /* Apply, commit, and take it all back if the commit fails. On success the slots own it all. */
@@ -192,8 +205,7 @@ sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 out:
 	OPENSSL_free(is.slot.cert_der);
 	X509_free(is.slot.cert);
-	EVP_PKEY_free(is.slot.key);
-	spd_key_der_free(is.slot.key_der, is.slot.key_der_len);
+	spd->st.be->key_free(is.slot.key);
 	sc_profile_free(is.p);
 	return r;
 }

@@ -1,7 +1,7 @@
 /*
  * req_keys.c — the leaf keys' use once issued (docs/PROTOCOL.md): KEYS lists them, SIGN,
  * DECRYPT and DERIVE use one as its certificate's keyUsage allows, DELETE forgets one for good.
- * Every private operation is on a key that never leaves the SP.
+ * The handlers decode and check; every private operation is the key backend's (backend.h).
  */
 #include <string.h>
 #include <openssl/core_names.h>
@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
+#include "backend.h"
 #include "req.h"
 #include "sp_wire.h"
 #include "util.h"
@@ -73,61 +74,21 @@ struct sign_req {
 	uint32_t salt_len;             /* PSS only */
 };
 
-/* MESSAGE: the key's own scheme over the whole input (Ed25519, or hash-then-sign). */
-static sc_err sign_message(EVP_PKEY *key, const EVP_MD *md, const struct sign_req *q,
-    uint8_t **sig, size_t *sig_len)
+/* DIGEST: the input must be one digest of md, and the key must sign digests (not Ed25519). */
+static sc_err check_digest(enum sc_alg alg, const EVP_MD *md, const struct sign_req *q)
 {
-	sc_err r = SC_ERR_INTERNAL;
-	EVP_MD_CTX *mctx = NULL;
-
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1 ||
-	    EVP_DigestSign(mctx, NULL, sig_len, q->in, q->in_len) != 1 ||
-	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
-	    EVP_DigestSign(mctx, *sig, sig_len, q->in, q->in_len) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
-		goto out;
-	}
-	r = SC_OK;
-out:
-	EVP_MD_CTX_free(mctx);
-	return r;
-}
-
-/* DIGEST: a digest computed by the caller (PKCS#1 v1.5 for RSA, ECDSA for EC). */
-static sc_err sign_digest(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
-    const struct sign_req *q, uint8_t **sig, size_t *sig_len)
-{
-	sc_err r = SC_ERR_INTERNAL;
-	EVP_PKEY_CTX *pctx = NULL;
-
 	if (alg == SC_ALG_ED25519 || md == NULL)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: Ed25519 signs messages, not digests");
 	if (q->in_len != (size_t)EVP_MD_get_size(md))
 		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
 		    EVP_MD_get0_name(md));
-	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) != 1 ||
-	    (sc_alg_is_rsa(alg) && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
-	    EVP_PKEY_sign(pctx, NULL, sig_len, q->in, q->in_len) != 1 ||
-	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
-	    EVP_PKEY_sign(pctx, *sig, sig_len, q->in, q->in_len) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
-		goto out;
-	}
-	r = SC_OK;
-out:
-	EVP_PKEY_CTX_free(pctx);
-	return r;
+	return SC_OK;
 }
 
-/* PSS: RSA only, MGF1 with the same digest, the caller's salt length within RFC 8017's bound. */
-static sc_err sign_pss(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
-    const struct sign_req *q, uint8_t **sig, size_t *sig_len)
+/* PSS: RSA only, one digest of md, a salt within RFC 8017's bound for this key. */
+static sc_err check_pss(EVP_PKEY *pub, enum sc_alg alg, const EVP_MD *md,
+    const struct sign_req *q)
 {
-	sc_err r = SC_ERR_INTERNAL;
-	EVP_PKEY_CTX *pctx = NULL;
 	int max_salt;
 
 	if (!sc_alg_is_rsa(alg))
@@ -137,32 +98,19 @@ static sc_err sign_pss(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
 		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
 		    EVP_MD_get0_name(md));
 	/* RFC 8017 9.1.1: emLen >= hLen + sLen + 2 (our moduli are whole bytes). */
-	max_salt = EVP_PKEY_get_size(key) - EVP_MD_get_size(md) - 2;
+	max_salt = EVP_PKEY_get_size(pub) - EVP_MD_get_size(md) - 2;
 	if (q->salt_len > (uint32_t)max_salt)
 		return sc_fail(SC_ERR_USAGE, "sign: PSS salt length %u over %d for this key and digest",
 		    (unsigned)q->salt_len, max_salt);
-	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)q->salt_len) != 1 ||
-	    EVP_PKEY_sign(pctx, NULL, sig_len, q->in, q->in_len) != 1 ||
-	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
-	    EVP_PKEY_sign(pctx, *sig, sig_len, q->in, q->in_len) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: PSS signing failed");
-		goto out;
-	}
-	r = SC_OK;
-out:
-	EVP_PKEY_CTX_free(pctx);
-	return r;
+	return SC_OK;
 }
 
 sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
+	const struct spd_backend *be = spd->st.be;
 	struct sign_req q;
 	const EVP_MD *md;
+	EVP_PKEY *pub;
 	struct spd_slot *s;
 	size_t sig_len = 0;
 	uint8_t *sig = NULL;
@@ -189,14 +137,18 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    (unsigned)q.handle);
 	if (q.digest > SC_DIGEST_SHA512)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: unknown digest %u", q.digest);
-	md = sc_sign_md(s->key, (enum sc_digest)q.digest);
+	pub = be->key_public(s->key);
+	md = sc_sign_md(pub, (enum sc_digest)q.digest);
 	if (q.mode == SC_SP_SIGN_MESSAGE)
-		r = sign_message(s->key, md, &q, &sig, &sig_len);
-	else if (q.mode == SC_SP_SIGN_DIGEST)
-		r = sign_digest(s->key, s->alg, md, &q, &sig, &sig_len);
-	else if (q.mode == SC_SP_SIGN_PSS)
-		r = sign_pss(s->key, s->alg, md, &q, &sig, &sig_len);
-	else
+		r = be->sign(s->key, SPD_SIGN_MESSAGE, md, 0, q.in, q.in_len, &sig, &sig_len);
+	else if (q.mode == SC_SP_SIGN_DIGEST) {
+		if ((r = check_digest(s->alg, md, &q)) == SC_OK)
+			r = be->sign(s->key, SPD_SIGN_DIGEST, md, 0, q.in, q.in_len, &sig, &sig_len);
+	} else if (q.mode == SC_SP_SIGN_PSS) {
+		if ((r = check_pss(pub, s->alg, md, &q)) == SC_OK)
+			r = be->sign(s->key, SPD_SIGN_PSS, md, q.salt_len, q.in, q.in_len, &sig,
+			    &sig_len);
+	} else
 		r = sc_fail(SC_ERR_USAGE, "sign: unknown mode %u", q.mode);
 	if (r == SC_OK)
 		sc_buf_put_string(ans, sig, sig_len);
@@ -228,8 +180,7 @@ sc_err spd_h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		st->n_slots++;
 		return r;
 	}
-	EVP_PKEY_free(gone.key);
-	spd_key_der_free(gone.key_der, gone.key_der_len);
+	st->be->key_free(gone.key);
 	X509_free(gone.cert);
 	OPENSSL_free(gone.cert_der);
 	return SC_OK;
@@ -250,15 +201,16 @@ static const EVP_MD *oaep_md(uint8_t code)
 sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
 	struct spd_state *st = &spd->st;
+	const struct spd_backend *be = st->be;
 	sc_err r = SC_ERR_INTERNAL;
-	EVP_PKEY_CTX *pctx = NULL;
 	const EVP_MD *md, *mgf1;
 	const uint8_t *label, *in;
-	size_t label_len, in_len, out_len = 0, out_cap = 0;
-	uint8_t *label_copy = NULL, *out = NULL;
+	size_t label_len, in_len, out_len = 0;
+	uint8_t *out = NULL;
 	struct spd_slot *s;
 	uint32_t handle, ku;
 	uint8_t scheme, md_code, mgf1_code;
+	int block;
 
 	handle = sc_buf_get_u32(req);
 	scheme = sc_buf_get_u8(req);
@@ -268,6 +220,7 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	sc_buf_get_string(req, &in, &in_len, SC_SP_MAX_CIPHERTEXT);
 	if ((r = sc_buf_done(req, "decrypt")) != SC_OK)
 		return r;
+
 	if ((s = spd_find_slot(st, handle, NULL)) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "decrypt: no key with handle %u", (unsigned)handle);
 	if (!sc_alg_is_rsa(s->alg))
@@ -282,42 +235,27 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	if ((md = oaep_md(md_code)) == NULL || (mgf1 = oaep_md(mgf1_code)) == NULL)
 		return sc_fail(SC_ERR_ALGORITHM, "decrypt: unknown %s hash %u",
 		    md == NULL ? "OAEP" : "MGF1", md == NULL ? md_code : mgf1_code);
-	if (in_len != (size_t)EVP_PKEY_get_size(s->key))
+	block = EVP_PKEY_get_size(be->key_public(s->key));
+	if (in_len != (size_t)block)
 		return sc_fail(SC_ERR_USAGE, "decrypt: %zu-byte ciphertext, key %u takes %d-byte blocks",
-		    in_len, (unsigned)handle, EVP_PKEY_get_size(s->key));
-	/* The label is handed over to OpenSSL, which frees it with the context. */
-	if (label_len > 0 && (label_copy = OPENSSL_memdup(label, label_len)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "decrypt: label");
-	out_cap = in_len;
-	if ((pctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
-	    (out = OPENSSL_malloc(out_cap)) == NULL ||
-	    EVP_PKEY_decrypt_init(pctx) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1) != 1 ||
-	    (label_copy != NULL &&
-	     EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label_copy, (int)label_len) != 1)) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "decrypt: setting up RSA-OAEP");
-		goto out;
-	}
-	label_copy = NULL;
-	out_len = out_cap;
-	/* One answer for every way a block can fail to decrypt: no padding oracle here. */
-	if (EVP_PKEY_decrypt(pctx, out, &out_len, in, in_len) != 1) {
-		ERR_clear_error();
-		out_len = 0;
+		    in_len, (unsigned)handle, block);
+	if ((out = OPENSSL_malloc(in_len)) == NULL)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "decrypt: setting up RSA-OAEP");
+	out_len = in_len;
+	r = be->decrypt_oaep(s->key, md, mgf1, label, label_len, in, in_len, out, &out_len);
+	if (r == SC_ERR_KEY_DECRYPT) {
 		r = sc_fail(SC_ERR_KEY_DECRYPT, "decrypt: the ciphertext does not decrypt with key %u",
 		    (unsigned)handle);
 		goto out;
 	}
+	if (r != SC_OK)
+		goto out;
 	/* The plaintext is a secret in transit: the answer is wiped when it is freed. */
 	ans->secret = 1;
 	sc_buf_put_string(ans, out, out_len);
 	r = SC_OK;
 out:
-	OPENSSL_free(label_copy);
-	OPENSSL_clear_free(out, out_cap);
-	EVP_PKEY_CTX_free(pctx);
+	OPENSSL_clear_free(out, in_len);
 	return r;
 }
 
@@ -346,11 +284,11 @@ static EVP_PKEY *ec_peer_key(const char *group, const uint8_t *point, size_t len
 sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
 	struct spd_state *st = &spd->st;
+	const struct spd_backend *be = st->be;
 	sc_err r = SC_ERR_INTERNAL;
-	EVP_PKEY_CTX *dctx = NULL;
 	EVP_PKEY *peer = NULL;
 	const uint8_t *point;
-	size_t point_len, field, secret_len = 0, secret_cap = 0;
+	size_t point_len, field, secret_len = 0;
 	uint8_t *secret = NULL;
 	struct spd_slot *s;
 	uint32_t handle, ku;
@@ -376,33 +314,13 @@ sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	    (peer = ec_peer_key(group, point, point_len)) == NULL)
 		return sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not an uncompressed %s "
 		    "point (%zu bytes, 0x04 first)", group, 1 + 2 * field);
-	if ((dctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
-	    EVP_PKEY_derive_init(dctx) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: setting up ECDH");
+	if ((r = be->derive(s->key, peer, &secret, &secret_len)) != SC_OK)
 		goto out;
-	}
-	if (EVP_PKEY_derive_set_peer_ex(dctx, peer, 1) != 1) {
-		ERR_clear_error();
-		r = sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not a valid %s public key",
-		    group);
-		goto out;
-	}
-	if (EVP_PKEY_derive(dctx, NULL, &secret_cap) != 1 ||
-	    (secret = OPENSSL_malloc(secret_cap)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
-		goto out;
-	}
-	secret_len = secret_cap;
-	if (EVP_PKEY_derive(dctx, secret, &secret_len) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
-		goto out;
-	}
 	ans->secret = 1;
 	sc_buf_put_string(ans, secret, secret_len);
 	r = SC_OK;
 out:
-	OPENSSL_clear_free(secret, secret_cap);
-	EVP_PKEY_CTX_free(dctx);
+	OPENSSL_clear_free(secret, secret_len);
 	EVP_PKEY_free(peer);
 	return r;
 }

@@ -31,13 +31,15 @@ struct spd_replay {
 	uint64_t not_after;            /* the profile's profileNotAfter */
 };
 
+struct spd_key;      /* a private key held by the key backend (backend.h) */
+struct spd_backend;
+
 struct spd_slot {
 	uint32_t handle;
 	enum sc_alg alg;
-	EVP_PKEY *key;                 /* the leaf's private key: never leaves the SP */
-	uint8_t *key_der;              /* its PKCS#8 DER in the secure heap (spd_key_der), encoded
-	                                  once: OpenSSL 3.0's encoder lookup dominated every commit */
-	size_t key_der_len;
+	struct spd_key *key;           /* the leaf's private key: never leaves the SP; its stored
+	                                  form is made once, when it enters (OpenSSL 3.0's encoder
+	                                  lookup dominated every commit) */
 	X509 *cert;
 	uint8_t *cert_der;             /* its DER, kept from ISSUE or the store (NULL: encode it at
 	                                  commit); re-encoding every slot's certificate at every
@@ -47,15 +49,18 @@ struct spd_slot {
 
 /* Everything the sealed store holds. */
 struct spd_state {
+	/*
+	 * The backend holding this state's keys (not sealed: a version-1 store's keys are the soft
+	 * backend's PKCS#8, so spd_state_init and spd_state_parse set spd_backend_soft).
+	 */
+	const struct spd_backend *be;
 	enum sc_sp_state state;
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	uint32_t max_leaf_days;        /* 0: no limit beyond the CSK certificate */
 	uint32_t max_keys;             /* 1..SC_SP_MAX_KEYS_LIMIT */
 	uint64_t issuance_counter;     /* last value put in a certificate */
 	enum sc_alg csk_alg, kek_alg;  /* SC_ALG_NONE until generated */
-	EVP_PKEY *csk, *kek;
-	uint8_t *csk_der, *kek_der;    /* their PKCS#8 DER, as for spd_slot.key_der */
-	size_t csk_der_len, kek_der_len;
+	struct spd_key *csk, *kek;     /* as spd_slot.key */
 	X509 *csk_cert, *kek_cert;
 	struct spd_anchor anchors[SC_SP_MAX_ANCHORS];
 	size_t n_anchors;
@@ -88,7 +93,7 @@ struct spd {
 
 /* A fresh empty state for device_id (the caller checked it). In state.c. */
 void spd_state_init(struct spd_state *st, const char *device_id);
-/* Free and wipe every key and certificate; the state is empty afterwards. In state.c. */
+/* Free and wipe every key (through st->be) and certificate; empty afterwards. In state.c. */
 void spd_state_clear(struct spd_state *st);
 
 /*

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include "backend.h"
 #include "fast/fast.h"
 #include "req.h"
 #include "sp_wire.h"
@@ -17,6 +18,7 @@
 void spd_state_init(struct spd_state *st, const char *device_id)
 {
 	memset(st, 0, sizeof(*st));
+	st->be = &spd_backend_soft;
 	st->state = SC_SP_STATE_EMPTY;
 	if (device_id != NULL)
 		snprintf(st->device_id, sizeof(st->device_id), "%s", device_id);
@@ -26,19 +28,18 @@ void spd_state_init(struct spd_state *st, const char *device_id)
 
 void spd_state_clear(struct spd_state *st)
 {
+	/* A zeroed state that was never initialised holds no key, but may be cleared. */
+	const struct spd_backend *be = st->be != NULL ? st->be : &spd_backend_soft;
 	size_t i;
 
-	EVP_PKEY_free(st->csk);
-	EVP_PKEY_free(st->kek);
-	spd_key_der_free(st->csk_der, st->csk_der_len);
-	spd_key_der_free(st->kek_der, st->kek_der_len);
+	be->key_free(st->csk);
+	be->key_free(st->kek);
 	X509_free(st->csk_cert);
 	X509_free(st->kek_cert);
 	for (i = 0; i < st->n_anchors; i++)
 		X509_free(st->anchors[i].cert);
 	for (i = 0; i < st->n_slots; i++) {
-		EVP_PKEY_free(st->slots[i].key);
-		spd_key_der_free(st->slots[i].key_der, st->slots[i].key_der_len);
+		be->key_free(st->slots[i].key);
 		X509_free(st->slots[i].cert);
 		OPENSSL_free(st->slots[i].cert_der);
 	}
