@@ -320,12 +320,13 @@ sc_err spd_sandbox_enter(int store_dirfd, int sock_dirfd, int *landlock_abi)
 	if ((r = rule(ctx, "mmap", 1, a)) != SC_OK || (r = rule(ctx, "mprotect", 1, a)) != SC_OK)
 		goto out;
 	/* The one socket option the daemon reads: the peer's credentials. */
-	a[0] = SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET);
-	a[1] = SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED);
+	/* datum_b is unused by SCMP_CMP_EQ; given anyway, so every field is initialised. */
+	a[0] = SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET, 0);
+	a[1] = SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED, 0);
 	if ((r = rule(ctx, "getsockopt", 2, a)) != SC_OK)
 		goto out;
 	/* send() on a connected socket: no destination address, so no datagram anywhere else. */
-	a[0] = SCMP_A4(SCMP_CMP_EQ, 0);
+	a[0] = SCMP_A4(SCMP_CMP_EQ, 0, 0);
 	if ((r = rule(ctx, "sendto", 1, a)) != SC_OK)
 		goto out;
 

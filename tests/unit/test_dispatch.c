@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include "fast/fast.h"
 #include "spd.h"
 #include "sp_wire.h"
 #include "store.h"
@@ -744,8 +745,27 @@ static void issue_n(int n)
 static void test_issue_signer_cache(void **state)
 {
 	struct sc_signer_cache_stats s0, s1;
+	int fast = sc_fast_enabled();
 
 	(void)state;
+	/* With the shortcuts off an SP has no cache: every profile takes the full path. */
+	spd_stop(spd);
+	sc_fast_set(0);
+	spd_start(spd);
+	sc_fast_set(fast);
+	assert_null(spd->signer_cache);
+	personalize(SC_ALG_P256, SC_ALG_P256, 8);
+	issue_n(2);
+	spd_signer_cache_stats(spd, &s1);
+	assert_int_equal(s1.entries + s1.decode_hits + s1.decode_misses + s1.verify_hits +
+	    s1.verify_misses, 0);
+	if (!fast)
+		return;
+
+	/* A fresh SP (start-up makes its cache): one full verification, then hits. */
+	assert_int_equal(teardown(NULL), 0);
+	assert_int_equal(setup(NULL), 0);
+	assert_non_null(spd->signer_cache);
 	personalize(SC_ALG_P256, SC_ALG_P256, 8);
 	spd_signer_cache_stats(spd, &s0);
 	assert_int_equal(s0.entries, 0);
