@@ -38,24 +38,28 @@ static void soft_key_free(struct spd_key *k)
 	OPENSSL_clear_free(k, sizeof(*k));
 }
 
-/* Wrap pkey (taken) with its PKCS#8, encoded once now: the store seals these bytes. */
+/* Wrap pkey (taken, whatever happens) with its PKCS#8, encoded once now: the store seals it. */
 static sc_err soft_key_wrap(EVP_PKEY *pkey, struct spd_key **out)
 {
-	struct spd_key *k;
-	sc_err r;
+	sc_err r = SC_ERR_INTERNAL;
+	struct spd_key *k = NULL;
 
 	if ((k = OPENSSL_zalloc(sizeof(*k))) == NULL) {
-		EVP_PKEY_free(pkey);
-		return sc_fail(SC_ERR_NOMEM, "key");
+		r = sc_fail(SC_ERR_NOMEM, "key");
+		goto out;
 	}
 	k->pkey = pkey;
-	k->alg = sc_alg_of_key(pkey);
-	if ((r = spd_leaf_key_der(pkey, &k->der, &k->der_len)) != SC_OK) {
-		soft_key_free(k);
-		return r;
-	}
+	pkey = NULL;
+	k->alg = sc_alg_of_key(k->pkey);
+	if ((r = spd_leaf_key_der(k->pkey, &k->der, &k->der_len)) != SC_OK)
+		goto out;
 	*out = k;
-	return SC_OK;
+	k = NULL;
+	r = SC_OK;
+out:
+	soft_key_free(k);
+	EVP_PKEY_free(pkey);
+	return r;
 }
 
 static sc_err soft_key_create(const struct spd_backend *be, enum sc_alg alg, struct spd_key **out)
@@ -83,26 +87,28 @@ static sc_err soft_key_import(const struct spd_backend *be, EVP_PKEY *supplied,
 static sc_err soft_key_load(const struct spd_backend *be, enum sc_alg alg, const uint8_t *blob,
     size_t len, const char *what, struct spd_key **out)
 {
-	struct spd_key *k;
-	sc_err r;
+	sc_err r = SC_ERR_INTERNAL;
+	struct spd_key *k = NULL;
 
 	(void)be;
 	*out = NULL;
-	if ((k = OPENSSL_zalloc(sizeof(*k))) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "key");
+	if ((k = OPENSSL_zalloc(sizeof(*k))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "key");
+		goto out;
+	}
 	k->alg = alg;
-	if ((r = spd_key_from_der(blob, len, alg, &k->pkey, what)) != SC_OK) {
-		soft_key_free(k);
-		return r;
-	}
+	if ((r = spd_key_from_der(blob, len, alg, &k->pkey, what)) != SC_OK)
+		goto out;
 	/* Keep the bytes just authenticated: the next commit seals them as they are. */
-	if ((r = spd_key_der_copy(blob, len, &k->der)) != SC_OK) {
-		soft_key_free(k);
-		return r;
-	}
+	if ((r = spd_key_der_copy(blob, len, &k->der)) != SC_OK)
+		goto out;
 	k->der_len = len;
 	*out = k;
-	return SC_OK;
+	k = NULL;
+	r = SC_OK;
+out:
+	soft_key_free(k);
+	return r;
 }
 
 static void soft_key_blob(const struct spd_key *k, const uint8_t **blob, size_t *len)

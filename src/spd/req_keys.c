@@ -74,43 +74,58 @@ struct sign_req {
 	uint32_t salt_len;             /* PSS only */
 };
 
-/* DIGEST: the input must be one digest of md, and the key must sign digests (not Ed25519). */
-static sc_err check_digest(enum sc_alg alg, const EVP_MD *md, const struct sign_req *q)
+/* One SIGN in flight: the decoded body, the slot's key and the digest it signs with. */
+struct sign_op {
+	const struct spd_backend *be;
+	const struct spd_slot *s;
+	EVP_PKEY *pub;                 /* the key's public half (sizes only) */
+	const EVP_MD *md;              /* NULL: Ed25519 */
+};
+
+/* MESSAGE: the key's own scheme over the whole input (Ed25519, or hash-then-sign). */
+static sc_err sign_message(const struct sign_op *o, const struct sign_req *q, uint8_t **sig,
+    size_t *sig_len)
 {
-	if (alg == SC_ALG_ED25519 || md == NULL)
+	return o->be->sign(o->s->key, SPD_SIGN_MESSAGE, o->md, 0, q->in, q->in_len, sig, sig_len);
+}
+
+/* DIGEST: one digest of md, signed as is (PKCS#1 v1.5 for RSA, ECDSA for EC; not Ed25519). */
+static sc_err sign_digest(const struct sign_op *o, const struct sign_req *q, uint8_t **sig,
+    size_t *sig_len)
+{
+	if (o->s->alg == SC_ALG_ED25519 || o->md == NULL)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: Ed25519 signs messages, not digests");
-	if (q->in_len != (size_t)EVP_MD_get_size(md))
+	if (q->in_len != (size_t)EVP_MD_get_size(o->md))
 		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
-		    EVP_MD_get0_name(md));
-	return SC_OK;
+		    EVP_MD_get0_name(o->md));
+	return o->be->sign(o->s->key, SPD_SIGN_DIGEST, o->md, 0, q->in, q->in_len, sig, sig_len);
 }
 
 /* PSS: RSA only, one digest of md, a salt within RFC 8017's bound for this key. */
-static sc_err check_pss(EVP_PKEY *pub, enum sc_alg alg, const EVP_MD *md,
-    const struct sign_req *q)
+static sc_err sign_pss(const struct sign_op *o, const struct sign_req *q, uint8_t **sig,
+    size_t *sig_len)
 {
 	int max_salt;
 
-	if (!sc_alg_is_rsa(alg))
+	if (!sc_alg_is_rsa(o->s->alg))
 		return sc_fail(SC_ERR_ALGORITHM, "sign: PSS needs an RSA key, key %u is %s",
-		    (unsigned)q->handle, sc_alg_name(alg));
-	if (q->in_len != (size_t)EVP_MD_get_size(md))
+		    (unsigned)q->handle, sc_alg_name(o->s->alg));
+	if (q->in_len != (size_t)EVP_MD_get_size(o->md))
 		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
-		    EVP_MD_get0_name(md));
+		    EVP_MD_get0_name(o->md));
 	/* RFC 8017 9.1.1: emLen >= hLen + sLen + 2 (our moduli are whole bytes). */
-	max_salt = EVP_PKEY_get_size(pub) - EVP_MD_get_size(md) - 2;
+	max_salt = EVP_PKEY_get_size(o->pub) - EVP_MD_get_size(o->md) - 2;
 	if (q->salt_len > (uint32_t)max_salt)
 		return sc_fail(SC_ERR_USAGE, "sign: PSS salt length %u over %d for this key and digest",
 		    (unsigned)q->salt_len, max_salt);
-	return SC_OK;
+	return o->be->sign(o->s->key, SPD_SIGN_PSS, o->md, q->salt_len, q->in, q->in_len, sig,
+	    sig_len);
 }
 
 sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
-	const struct spd_backend *be = spd->st.be;
 	struct sign_req q;
-	const EVP_MD *md;
-	EVP_PKEY *pub;
+	struct sign_op o;
 	struct spd_slot *s;
 	size_t sig_len = 0;
 	uint8_t *sig = NULL;
@@ -137,18 +152,17 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    (unsigned)q.handle);
 	if (q.digest > SC_DIGEST_SHA512)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: unknown digest %u", q.digest);
-	pub = be->key_public(s->key);
-	md = sc_sign_md(pub, (enum sc_digest)q.digest);
+	o.be = spd->st.be;
+	o.s = s;
+	o.pub = o.be->key_public(s->key);
+	o.md = sc_sign_md(o.pub, (enum sc_digest)q.digest);
 	if (q.mode == SC_SP_SIGN_MESSAGE)
-		r = be->sign(s->key, SPD_SIGN_MESSAGE, md, 0, q.in, q.in_len, &sig, &sig_len);
-	else if (q.mode == SC_SP_SIGN_DIGEST) {
-		if ((r = check_digest(s->alg, md, &q)) == SC_OK)
-			r = be->sign(s->key, SPD_SIGN_DIGEST, md, 0, q.in, q.in_len, &sig, &sig_len);
-	} else if (q.mode == SC_SP_SIGN_PSS) {
-		if ((r = check_pss(pub, s->alg, md, &q)) == SC_OK)
-			r = be->sign(s->key, SPD_SIGN_PSS, md, q.salt_len, q.in, q.in_len, &sig,
-			    &sig_len);
-	} else
+		r = sign_message(&o, &q, &sig, &sig_len);
+	else if (q.mode == SC_SP_SIGN_DIGEST)
+		r = sign_digest(&o, &q, &sig, &sig_len);
+	else if (q.mode == SC_SP_SIGN_PSS)
+		r = sign_pss(&o, &q, &sig, &sig_len);
+	else
 		r = sc_fail(SC_ERR_USAGE, "sign: unknown mode %u", q.mode);
 	if (r == SC_OK)
 		sc_buf_put_string(ans, sig, sig_len);

@@ -1,7 +1,8 @@
 /*
  * spd.h — the secure processor's in-memory state and its one entry point for requests
  * (selfcert-spd internal). Everything here is private to the SP process: keys live only in
- * struct spd_state, which the sealed store (store.h) persists.
+ * struct spd_state, as handles of its key backend (backend.h), and the sealed store (store.h)
+ * persists it.
  */
 #ifndef SPD_SPD_H
 #define SPD_SPD_H
