@@ -375,187 +375,232 @@ static void summary(struct demo_device *d, size_t n)
 }
 
 /*
+ * Part 2's state: the devices, our sibling programs, the server's URL and the daemons it
+ * started. part_two stops every pid here, whichever phase failed.
+ */
+struct part2 {
+	struct demo_device dev[N_DEVICES];
+	const char *provd, *agent, *gateway, *module;
+	char url[64];
+	pid_t provd_pid, gw_pid;
+};
+
+/* One run of device d's agent against the server; its exit code (-1: did not run). */
+static int run_agent(const struct part2 *p, const struct demo_device *d, const char *alg,
+    const char *flag)
+{
+	char *argv[] = { (char *)p->agent, "--sp", (char *)d->sock, "--certs", (char *)d->agent_dir,
+		"--device-dir", (char *)d->certs, "--server", (char *)p->url, "--ca", "net/root.pem", "--alg",
+		(char *)alg, "--once", (char *)flag, NULL };
+
+	return run("selfcert-agent", argv, NULL, 0);
+}
+
+/* The operator's provisioning server: its TLS certificate, the daemon, and a health check. */
+static sc_err p2_server(struct part2 *p)
+{
+	char port[16] = "", health[160];
+	char *argv[] = { (char *)p->provd, "--db", "registry.db", "--net-dir", "net", "--mfr-root", "mfr/root.pem",
+		"--listen", "127.0.0.1:0", "--tls-cert", "net/server.pem", "--tls-key", "net/server.key",
+		"--allow-server-keygen", "--port-file", "provd.port", NULL };
+	sc_err r;
+
+	step("The operator's provisioning server: a TLS certificate under the network root, a registry, HTTPS on loopback");
+	if ((r = sc(0, NULL, 0, "net", "server-cert", "--dir", "net", "--host", "127.0.0.1", "--host", "localhost", NULL)) != SC_OK)
+		return r;
+	p->provd_pid = start_bg("selfcert-provd", argv, "provd.out", "provd.log");
+	for (int k = 0; k < START_POLLS && first_line("provd.port", port, sizeof(port)) != 0; k++) {
+		if (waitpid(p->provd_pid, NULL, WNOHANG) == p->provd_pid)
+			break;
+		usleep(START_POLL_US);
+	}
+	if (port[0] == '\0')
+		return sc_fail(SC_ERR_IO, "demo: selfcert-provd did not start (see provd.log)");
+	snprintf(p->url, sizeof(p->url), "https://127.0.0.1:%s", port);
+	printf("    (serving %s)\n", p->url);
+	snprintf(health, sizeof(health), "%s/healthz", p->url);
+	return prog(0, "curl", NULL, 0, "curl", "-sS", "--cacert", "net/root.pem", "-w", "\n", "--retry", "5",
+	    "--retry-connrefused", "--retry-delay", "0", health, NULL);
+}
+
+/* Each device's SP made, started, personalized and locked; then the activation feed. */
+static sc_err p2_factory(struct part2 *p)
+{
+	struct demo_device *dev = p->dev;
+	FILE *f;
+	sc_err r;
+
+	step("Three devices leave the factory: each secure processor made, started, personalized and locked");
+	for (size_t i = 0; i < N_DEVICES; i++) {
+		if ((r = sc(0, NULL, 0, "sp", "init", "--store", dev[i].store, "--device-id", dev[i].id, NULL)) != SC_OK)
+			return r;
+		if ((dev[i].spd = start_spd(dev[i].store, dev[i].sock)) < 0)
+			return sc_fail(SC_ERR_IO, "demo: selfcert-spd for %s did not start", dev[i].id);
+		if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", dev[i].sock, "--out", dev[i].certs,
+		         "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) != SC_OK)
+			return r;
+	}
+
+	step("The operator activates them: the activation feed goes into the registry");
+	if ((f = fopen("activation.csv", "w")) == NULL)
+		return sc_fail(SC_ERR_IO, "demo: activation.csv: %s", strerror(errno));
+	fprintf(f, "device_id,note\n");
+	for (size_t i = 0; i < N_DEVICES; i++)
+		fprintf(f, "%s,demo batch 7\n", dev[i].id);
+	fclose(f);
+	return sc(0, NULL, 0, "net", "device", "import", "--db", "registry.db", "--csv", "activation.csv", NULL);
+}
+
+static sc_err p2_enroll(struct part2 *p)
+{
+	struct demo_device *dev = p->dev;
+
+	step("Each device's agent enrolls: SP challenge -> signed profile from the server -> issuance inside the SP -> certificate registered");
+	for (size_t i = 0; i < N_DEVICES; i++) {
+		if (run_agent(p, &dev[i], dev[i].alg, dev[i].server_keygen ? "--server-keygen" : NULL) != 0)
+			return sc_fail(SC_ERR_INTERNAL, "demo: the agent of %s did not enroll", dev[i].id);
+		snprintf(dev[i].status, sizeof(dev[i].status), "enrolled");
+	}
+	return sc(0, NULL, 0, "net", "device", "list", "--db", "registry.db", NULL);
+}
+
+/*
+ * gnutls-cli, with the key reached through our PKCS#11 module, says REGISTER to the gateway
+ * on gw_port. The line shown leaves out the plumbing (the chain file, timeout, stderr, grep).
+ */
+static sc_err p2_tls_client(struct part2 *p, const char *gw_port, const char *handle)
+{
+	const struct demo_device *d = &p->dev[0];
+	char chain[96], script[1024], shown[1024], line[160];
+	char *argv[] = { "sh", "-c", script, NULL };
+
+	snprintf(chain, sizeof(chain), "%s/leaf-chain.pem", d->agent_dir);
+	snprintf(script, sizeof(script),
+	    "cat %s/leaf.pem %s/chain.pem > %s && "
+	    "(echo 'REGISTER sip:example.net, from ACME-0101'; sleep 1) | "
+	    "SELFCERT_SP=%s SELFCERT_CERTS=%s timeout 20 gnutls-cli --logfile=/dev/null --provider %s "
+	    "-p %s 127.0.0.1 --x509cafile net/root.pem --x509certfile %s "
+	    "--x509keyfile 'pkcs11:token=%s;object=%s;type=private' 2>gnutls.err | grep -a REGISTER",
+	    d->agent_dir, d->agent_dir, chain, d->sock, d->agent_dir, p->module, gw_port, chain,
+	    d->id, handle);
+	snprintf(shown, sizeof(shown),
+	    "(echo 'REGISTER sip:example.net, from ACME-0101'; sleep 1) | SELFCERT_SP=%s SELFCERT_CERTS=%s gnutls-cli "
+	    "--provider libselfcert-pkcs11.so -p %s 127.0.0.1 --x509cafile net/root.pem --x509certfile %s "
+	    "--x509keyfile 'pkcs11:token=%s;object=%s;type=private'",
+	    d->sock, d->agent_dir, gw_port, chain, d->id, handle);
+	printf("$ %s\n", shown);
+	fflush(stdout);
+	if (run(NULL, argv, line, sizeof(line)) != 0 && line[0] == '\0') {
+		stop_pid(p->gw_pid);
+		p->gw_pid = -1;
+		show_file("gateway.log", NULL);
+		return sc_fail(SC_ERR_INTERNAL, "demo: the TLS exchange failed (see gnutls.err, gateway.log)");
+	}
+	return SC_OK;
+}
+
+/* The relying party (selfcert-gateway) admits ACME-0101 over mutual TLS. */
+static sc_err p2_tls(struct part2 *p)
+{
+	struct demo_device *d = &p->dev[0];
+	char gw_port[16] = "", handle[32] = "";
+	char *argv[] = { (char *)p->gateway, "--cert", "net/server.pem", "--key", "net/server.key", "--mfr-root",
+		"mfr/root.pem", "--network-id", "example-net", "--port", "0", "--max-connections", "1", NULL };
+	sc_err r;
+
+	step("Using the new certificate in data transfers: GnuTLS reaches the key in the SP through the PKCS#11 module, for mutual TLS with a relying party");
+	if ((r = sc(0, handle, sizeof(handle), "device", "keys", "--sp", d->sock, NULL)) != SC_OK)
+		return r;
+	handle[strcspn(handle, " ")] = '\0';
+	p->gw_pid = start_bg("selfcert-gateway", argv, "gateway.out", "gateway.log");
+	printf("    (the relying party: admits a client only if sc_verify_chain accepts its chain to the\n"
+	       "     manufacturer root and its issuance extension names network example-net)\n");
+	if (wait_line("gateway.out", "selfcert-gateway: listening on 127.0.0.1:", gw_port, sizeof(gw_port),
+	    p->gw_pid) != 0)
+		return sc_fail(SC_ERR_IO, "demo: the gateway did not start (see gateway.log)");
+	if ((r = p2_tls_client(p, gw_port, handle)) != SC_OK)
+		return r;
+	stop_pid(p->gw_pid);
+	p->gw_pid = -1;
+	printf("  the gateway's log:\n");
+	show_file("gateway.log", "selfcert-gateway: admitted");
+	snprintf(d->tls, sizeof(d->tls), "admitted (mutual TLS)");
+	return SC_OK;
+}
+
+static sc_err p2_renew(struct part2 *p)
+{
+	struct demo_device *d = &p->dev[0];
+	sc_err r;
+
+	step("Renewal: ACME-0101's agent renews (forced now; by itself at two thirds of the lifetime); the old key is deleted once the new certificate is registered");
+	if (run_agent(p, d, "p256", "--force-renew") != 0)
+		return sc_fail(SC_ERR_INTERNAL, "demo: the renewal failed");
+	if ((r = sc(0, NULL, 0, "device", "keys", "--sp", d->sock, NULL)) != SC_OK)
+		return r;
+	snprintf(d->status, sizeof(d->status), "renewed");
+	return SC_OK;
+}
+
+static sc_err p2_revoke(struct part2 *p)
+{
+	struct demo_device *d = &p->dev[2];
+	int rc;
+	sc_err r;
+
+	step("Revocation: ACME-0103 is reported stolen; the operator revokes it and its next request is refused");
+	if ((r = sc(0, NULL, 0, "net", "device", "revoke", "--db", "registry.db", "--device-id", d->id, "--reason",
+	         "reported stolen", NULL)) != SC_OK)
+		return r;
+	if ((rc = run_agent(p, d, "ed25519", "--force-renew")) != 1)
+		return sc_fail(SC_ERR_INTERNAL, "demo: the revoked device's agent exited %d, expected 1 (refused)", rc);
+	snprintf(d->status, sizeof(d->status), "revoked: refused");
+	return SC_OK;
+}
+
+/*
  * Part 2: the system. The operator's provisioning server, three devices each with its own SP
  * daemon and agent, mutual TLS through the PKCS#11 module, a renewal and a revocation.
  */
 static sc_err part_two(void)
 {
-	struct demo_device dev[N_DEVICES] = {
-		{ .id = "ACME-0101", .alg = "p256" },
-		{ .id = "ACME-0102", .alg = "rsa2048", .server_keygen = 1 },
-		{ .id = "ACME-0103", .alg = "ed25519" },
+	struct part2 p = {
+		.dev = {
+			{ .id = "ACME-0101", .alg = "p256" },
+			{ .id = "ACME-0102", .alg = "rsa2048", .server_keygen = 1 },
+			{ .id = "ACME-0103", .alg = "ed25519" },
+		},
+		.provd_pid = -1,
+		.gw_pid = -1,
 	};
-	const char *provd = sibling("SELFCERT_PROVD", "selfcert-provd");
-	const char *agent = sibling("SELFCERT_AGENT", "selfcert-agent");
-	const char *gateway = sibling("SELFCERT_GATEWAY", "selfcert-gateway");
-	const char *module = sibling("SELFCERT_PKCS11_MODULE", "libselfcert-pkcs11.so");
-	char port[16] = "", url[64], gw_port[16] = "", handle[32] = "", line[160];
-	pid_t provd_pid = -1, gw_pid = -1;
 	sc_err r = SC_ERR_INTERNAL;
-	size_t i;
 
-	for (i = 0; i < N_DEVICES; i++) {
-		snprintf(dev[i].store, sizeof(dev[i].store), "sp-%zu", i + 1);
-		snprintf(dev[i].sock, sizeof(dev[i].sock), "sp-%zu.sock", i + 1);
-		snprintf(dev[i].certs, sizeof(dev[i].certs), "device-%zu", i + 1);
-		snprintf(dev[i].agent_dir, sizeof(dev[i].agent_dir), "agent-%zu", i + 1);
-		snprintf(dev[i].tls, sizeof(dev[i].tls), "-");
-		snprintf(dev[i].status, sizeof(dev[i].status), "-");
-		dev[i].spd = -1;
+	p.provd = sibling("SELFCERT_PROVD", "selfcert-provd");
+	p.agent = sibling("SELFCERT_AGENT", "selfcert-agent");
+	p.gateway = sibling("SELFCERT_GATEWAY", "selfcert-gateway");
+	p.module = sibling("SELFCERT_PKCS11_MODULE", "libselfcert-pkcs11.so");
+	for (size_t i = 0; i < N_DEVICES; i++) {
+		struct demo_device *d = &p.dev[i];
+		snprintf(d->store, sizeof(d->store), "sp-%zu", i + 1);
+		snprintf(d->sock, sizeof(d->sock), "sp-%zu.sock", i + 1);
+		snprintf(d->certs, sizeof(d->certs), "device-%zu", i + 1);
+		snprintf(d->agent_dir, sizeof(d->agent_dir), "agent-%zu", i + 1);
+		snprintf(d->tls, sizeof(d->tls), "-");
+		snprintf(d->status, sizeof(d->status), "-");
+		d->spd = -1;
 	}
 	printf("\n######## Part 2: the system — a provisioning server, three devices and their agents\n");
-
-	step("The operator's provisioning server: a TLS certificate under the network root, a registry, HTTPS on loopback");
-	if ((r = sc(0, NULL, 0, "net", "server-cert", "--dir", "net", "--host", "127.0.0.1", "--host", "localhost", NULL)) != SC_OK)
+	if ((r = p2_server(&p)) != SC_OK || (r = p2_factory(&p)) != SC_OK ||
+	    (r = p2_enroll(&p)) != SC_OK || (r = p2_tls(&p)) != SC_OK ||
+	    (r = p2_renew(&p)) != SC_OK || (r = p2_revoke(&p)) != SC_OK)
 		goto out;
-	{
-		char *argv[] = { (char *)provd, "--db", "registry.db", "--net-dir", "net", "--mfr-root", "mfr/root.pem",
-			"--listen", "127.0.0.1:0", "--tls-cert", "net/server.pem", "--tls-key", "net/server.key",
-			"--allow-server-keygen", "--port-file", "provd.port", NULL };
-		provd_pid = start_bg("selfcert-provd", argv, "provd.out", "provd.log");
-	}
-	for (int k = 0; k < START_POLLS && first_line("provd.port", port, sizeof(port)) != 0; k++) {
-		if (waitpid(provd_pid, NULL, WNOHANG) == provd_pid)
-			break;
-		usleep(START_POLL_US);
-	}
-	if (port[0] == '\0') {
-		r = sc_fail(SC_ERR_IO, "demo: selfcert-provd did not start (see provd.log)");
-		goto out;
-	}
-	snprintf(url, sizeof(url), "https://127.0.0.1:%s", port);
-	printf("    (serving %s)\n", url);
-	if ((r = prog(0, "curl", NULL, 0, "curl", "-sS", "--cacert", "net/root.pem", "-w", "\n", "--retry", "5",
-	         "--retry-connrefused", "--retry-delay", "0", strcat(strcpy(line, url), "/healthz"), NULL)) != SC_OK)
-		goto out;
-
-	step("Three devices leave the factory: each secure processor made, started, personalized and locked");
-	for (i = 0; i < N_DEVICES; i++) {
-		if ((r = sc(0, NULL, 0, "sp", "init", "--store", dev[i].store, "--device-id", dev[i].id, NULL)) != SC_OK)
-			goto out;
-		if ((dev[i].spd = start_spd(dev[i].store, dev[i].sock)) < 0) {
-			r = sc_fail(SC_ERR_IO, "demo: selfcert-spd for %s did not start", dev[i].id);
-			goto out;
-		}
-		if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", dev[i].sock, "--out", dev[i].certs,
-		         "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) != SC_OK)
-			goto out;
-	}
-
-	step("The operator activates them: the activation feed goes into the registry");
-	{
-		FILE *f = fopen("activation.csv", "w");
-		if (f == NULL) {
-			r = sc_fail(SC_ERR_IO, "demo: activation.csv: %s", strerror(errno));
-			goto out;
-		}
-		fprintf(f, "device_id,note\n");
-		for (i = 0; i < N_DEVICES; i++)
-			fprintf(f, "%s,demo batch 7\n", dev[i].id);
-		fclose(f);
-	}
-	if ((r = sc(0, NULL, 0, "net", "device", "import", "--db", "registry.db", "--csv", "activation.csv", NULL)) != SC_OK)
-		goto out;
-
-	step("Each device's agent enrolls: SP challenge -> signed profile from the server -> issuance inside the SP -> certificate registered");
-	for (i = 0; i < N_DEVICES; i++) {
-		char *argv[] = { (char *)agent, "--sp", dev[i].sock, "--certs", dev[i].agent_dir, "--device-dir", dev[i].certs,
-			"--server", url, "--ca", "net/root.pem", "--alg", (char *)dev[i].alg, "--once",
-			dev[i].server_keygen ? "--server-keygen" : NULL, NULL };
-		if (run("selfcert-agent", argv, NULL, 0) != 0) {
-			r = sc_fail(SC_ERR_INTERNAL, "demo: the agent of %s did not enroll", dev[i].id);
-			goto out;
-		}
-		snprintf(dev[i].status, sizeof(dev[i].status), "enrolled");
-	}
-	if ((r = sc(0, NULL, 0, "net", "device", "list", "--db", "registry.db", NULL)) != SC_OK)
-		goto out;
-
-	step("Using the new certificate in data transfers: GnuTLS reaches the key in the SP through the PKCS#11 module, for mutual TLS with a relying party");
-	if ((r = sc(0, handle, sizeof(handle), "device", "keys", "--sp", dev[0].sock, NULL)) != SC_OK)
-		goto out;
-	handle[strcspn(handle, " ")] = '\0';
-	{
-		char *argv[] = { (char *)gateway, "--cert", "net/server.pem", "--key", "net/server.key", "--mfr-root",
-			"mfr/root.pem", "--network-id", "example-net", "--port", "0", "--max-connections", "1", NULL };
-		gw_pid = start_bg("selfcert-gateway", argv, "gateway.out", "gateway.log");
-		printf("    (the relying party: admits a client only if sc_verify_chain accepts its chain to the\n"
-		       "     manufacturer root and its issuance extension names network example-net)\n");
-	}
-	if (wait_line("gateway.out", "selfcert-gateway: listening on 127.0.0.1:", gw_port, sizeof(gw_port), gw_pid) != 0) {
-		r = sc_fail(SC_ERR_IO, "demo: the gateway did not start (see gateway.log)");
-		goto out;
-	}
-	{
-		char chain[96], script[1024], shown[1024];
-		snprintf(chain, sizeof(chain), "%s/leaf-chain.pem", dev[0].agent_dir);
-		snprintf(script, sizeof(script),
-		    "cat %s/leaf.pem %s/chain.pem > %s && "
-		    "(echo 'REGISTER sip:example.net, from ACME-0101'; sleep 1) | "
-		    "SELFCERT_SP=%s SELFCERT_CERTS=%s timeout 20 gnutls-cli --logfile=/dev/null --provider %s "
-		    "-p %s 127.0.0.1 --x509cafile net/root.pem --x509certfile %s "
-		    "--x509keyfile 'pkcs11:token=%s;object=%s;type=private' 2>gnutls.err | grep -a REGISTER",
-		    dev[0].agent_dir, dev[0].agent_dir, chain, dev[0].sock, dev[0].agent_dir, module, gw_port, chain,
-		    dev[0].id, handle);
-		snprintf(shown, sizeof(shown),
-		    "(echo 'REGISTER sip:example.net, from ACME-0101'; sleep 1) | SELFCERT_SP=%s SELFCERT_CERTS=%s gnutls-cli "
-		    "--provider libselfcert-pkcs11.so -p %s 127.0.0.1 --x509cafile net/root.pem --x509certfile %s "
-		    "--x509keyfile 'pkcs11:token=%s;object=%s;type=private'",
-		    dev[0].sock, dev[0].agent_dir, gw_port, chain, dev[0].id, handle);
-		{
-			char *argv[] = { "sh", "-c", script, NULL };
-			printf("$ %s\n", shown);
-			fflush(stdout);
-			if (run(NULL, argv, line, sizeof(line)) != 0 && line[0] == '\0') {
-				stop_pid(gw_pid);
-				gw_pid = -1;
-				show_file("gateway.log", NULL);
-				r = sc_fail(SC_ERR_INTERNAL, "demo: the TLS exchange failed (see gnutls.err, gateway.log)");
-				goto out;
-			}
-		}
-	}
-	stop_pid(gw_pid);
-	gw_pid = -1;
-	printf("  the gateway's log:\n");
-	show_file("gateway.log", "selfcert-gateway: admitted");
-	snprintf(dev[0].tls, sizeof(dev[0].tls), "admitted (mutual TLS)");
-
-	step("Renewal: ACME-0101's agent renews (forced now; by itself at two thirds of the lifetime); the old key is deleted once the new certificate is registered");
-	{
-		char *argv[] = { (char *)agent, "--sp", dev[0].sock, "--certs", dev[0].agent_dir, "--device-dir", dev[0].certs,
-			"--server", url, "--ca", "net/root.pem", "--alg", "p256", "--once", "--force-renew", NULL };
-		if (run("selfcert-agent", argv, NULL, 0) != 0) {
-			r = sc_fail(SC_ERR_INTERNAL, "demo: the renewal failed");
-			goto out;
-		}
-	}
-	if ((r = sc(0, NULL, 0, "device", "keys", "--sp", dev[0].sock, NULL)) != SC_OK)
-		goto out;
-	snprintf(dev[0].status, sizeof(dev[0].status), "renewed");
-
-	step("Revocation: ACME-0103 is reported stolen; the operator revokes it and its next request is refused");
-	if ((r = sc(0, NULL, 0, "net", "device", "revoke", "--db", "registry.db", "--device-id", dev[2].id, "--reason",
-	         "reported stolen", NULL)) != SC_OK)
-		goto out;
-	{
-		char *argv[] = { (char *)agent, "--sp", dev[2].sock, "--certs", dev[2].agent_dir, "--device-dir", dev[2].certs,
-			"--server", url, "--ca", "net/root.pem", "--alg", "ed25519", "--once", "--force-renew", NULL };
-		int rc = run("selfcert-agent", argv, NULL, 0);
-		if (rc != 1) {
-			r = sc_fail(SC_ERR_INTERNAL, "demo: the revoked device's agent exited %d, expected 1 (refused)", rc);
-			goto out;
-		}
-	}
-	snprintf(dev[2].status, sizeof(dev[2].status), "revoked: refused");
-
-	summary(dev, N_DEVICES);
+	summary(p.dev, N_DEVICES);
 	r = SC_OK;
 out:
-	stop_pid(gw_pid);
-	for (i = 0; i < N_DEVICES; i++)
-		stop_spd(dev[i].spd);
-	stop_pid(provd_pid);
+	stop_pid(p.gw_pid);
+	for (size_t i = 0; i < N_DEVICES; i++)
+		stop_spd(p.dev[i].spd);
+	stop_pid(p.provd_pid);
 	return r;
 }
 
@@ -567,110 +612,93 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 	return remove(p);
 }
 
-sc_err cmd_demo(int argc, char **argv)
+/* `selfcert device sign` with key, then stock openssl checks the signature with cert's key. */
+static sc_err sign_and_check(const char *key, const char *cert, const char *pub, const char *sig)
 {
-	static const struct cli_opt spec[] = { { "dir", 1, 0 }, { "keep", 0, 0 } };
-	sc_err r = SC_ERR_INTERNAL;
-	struct cli_args a;
-	char dir[PATH_MAX], cwd[PATH_MAX], challenge[200] = "", h1[32] = "", h2[32] = "";
-	pid_t spd = -1;
-	int keep, made_dir = 0, have_cwd;
+	sc_err r;
 
-	if ((r = cli_parse(&a, "demo", spec, 2, argc, argv, 0)) != SC_OK)
+	if ((r = sc(0, NULL, 0, "device", "sign", "--sp", "sp.sock", "--key", key, "--in", "message.txt", "--out",
+	         sig, NULL)) != SC_OK ||
+	    (r = openssl("x509 -pubkey", "x509", "-in", cert, "-noout", "-pubkey", "-out", pub, NULL)) != SC_OK)
 		return r;
-	if (a.help) {
-		fputs(demo_usage, stdout);
-		return SC_OK;
-	}
-	keep = cli_has(&a, "keep");
-	if (cli_has(&a, "dir")) {
-		if (snprintf(dir, sizeof(dir), "%s", cli_get(&a, "dir")) >= (int)sizeof(dir))
-			return sc_fail(SC_ERR_USAGE, "demo: --dir: path too long");
-		if (mkdir(dir, 0700) != 0)
-			return sc_fail(errno == EEXIST ? SC_ERR_EXISTS : SC_ERR_IO, "demo: --dir %s: %s", dir, strerror(errno));
-	} else {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(dir, sizeof(dir), "%s/selfcert-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if (mkdtemp(dir) == NULL)
-			return sc_fail(SC_ERR_IO, "demo: mkdtemp: %s", strerror(errno));
-	}
-	made_dir = 1;
-	have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
-	if (chdir(dir) != 0) {
-		r = sc_fail(SC_ERR_IO, "demo: %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	printf("selfcert demo: a device issues itself certificates inside its secure processor,\n"
-	       "under the control of an operator's signed profile. Working in %s\n", dir);
-	printf("\n######## Part 1: the patent on the command line\n");
+	return openssl("dgst -verify", "dgst", "-sha256", "-verify", pub, "-signature", sig, "message.txt", NULL);
+}
+
+/* The manufacturer, the operator, and one device's SP made, started and personalized. */
+static sc_err p1_factory(pid_t *spd, const char *dir)
+{
+	sc_err r;
 
 	step("The manufacturer makes its root and device issuing CA");
 	if ((r = sc(0, NULL, 0, "mfr", "init", "--dir", "mfr", "--name", "Acme Devices", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("The network operator makes its root and profile signer");
 	if ((r = sc(0, NULL, 0, "net", "init", "--dir", "net", "--network-id", "example-net", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("A device's secure processor is made (its hardware-unique key, counter and sealed store)");
 	if ((r = sc(0, NULL, 0, "sp", "init", "--store", "sp", "--device-id", "ACME-0001", NULL)) != SC_OK)
-		goto out;
-	spd = start_spd("sp", "sp.sock");
-	if (spd < 0) {
-		r = sc_fail(SC_ERR_IO, "demo: selfcert-spd did not start (see %s/spd.log)", dir);
-		goto out;
-	}
+		return r;
+	if ((*spd = start_spd("sp", "sp.sock")) < 0)
+		return sc_fail(SC_ERR_IO, "demo: selfcert-spd did not start (see %s/spd.log)", dir);
 	step("At the factory: the SP generates its CSK and KEK inside; the manufacturer certifies them, installs the network's anchor, and locks the SP");
 	if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", "sp.sock", "--out", "device",
-	         "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) != SC_OK ||
-	    (r = sc(0, NULL, 0, "device", "info", "--sp", "sp.sock", NULL)) != SC_OK)
-		goto out;
+	         "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) != SC_OK)
+		return r;
+	return sc(0, NULL, 0, "device", "info", "--sp", "sp.sock", NULL);
+}
+
+/* Embodiment 1: challenge, profile, issuance in the SP, verification, a signature, a replay. */
+static sc_err p1_generate(void)
+{
+	char challenge[200] = "", h1[32] = "";
+	FILE *f;
+	sc_err r;
 
 	step("Embodiment 1: the device asks its SP for a single-use challenge");
 	if ((r = sc(0, challenge, sizeof(challenge), "device", "challenge", "--sp", "sp.sock", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("The operator signs a profile for this device: 30 days, user alice, TLS client, with the challenge");
 	if ((r = sc(0, NULL, 0, "net", "profile", "--dir", "net", "--device-ca", "device/device-ca.pem",
 	         "--challenge", challenge, "--validity", "30d", "--user-id", "alice", "--eku", "clientAuth",
 	         "--san", "email:alice@example.net", "--alg", "p256", "--out", "alice.der", NULL)) != SC_OK ||
 	    (r = sc(0, NULL, 0, "inspect", "alice.der", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("Inside the SP, as one operation: verify the profile, generate a key pair, issue the certificate");
 	if ((r = sc(0, h1, sizeof(h1), "device", "issue", "--sp", "sp.sock", "--profile", "alice.der", "--out",
 	         "alice.pem", NULL)) != SC_OK ||
 	    (r = sc(0, NULL, 0, "inspect", "alice.pem", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("Anyone verifies it with stock OpenSSL: leaf -> device CA -> manufacturer CA -> manufacturer root");
 	if ((r = openssl("verify", "verify", "-CAfile", "mfr/root.pem", "-untrusted", "device/chain.pem",
 	         "alice.pem", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("...and with selfcert, which also checks the issuance extension against the signed profile");
 	if ((r = sc(0, NULL, 0, "verify", "--mfr-root", "mfr/root.pem", "--chain", "device/chain.pem", "--net-root",
 	         "net/root.pem", "--profile", "alice.der", "alice.pem", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("The new key signs data inside the SP; stock OpenSSL checks the signature with the certificate's key");
-	{
-		FILE *f = fopen("message.txt", "w");
-		if (f == NULL || fputs("INVITE sip:bob@example.net SIP/2.0\n", f) < 0 || fclose(f) != 0) {
-			r = sc_fail(SC_ERR_IO, "demo: message.txt: %s", strerror(errno));
-			goto out;
-		}
-	}
-	if ((r = sc(0, NULL, 0, "device", "sign", "--sp", "sp.sock", "--key", h1, "--in", "message.txt", "--out",
-	         "message.sig", NULL)) != SC_OK ||
-	    (r = openssl("x509 -pubkey", "x509", "-in", "alice.pem", "-noout", "-pubkey", "-out", "alice.pub", NULL)) != SC_OK ||
-	    (r = openssl("dgst -verify", "dgst", "-sha256", "-verify", "alice.pub", "-signature", "message.sig",
-	         "message.txt", NULL)) != SC_OK)
-		goto out;
+	f = fopen("message.txt", "w");
+	if (f == NULL || fputs("INVITE sip:bob@example.net SIP/2.0\n", f) < 0 || fclose(f) != 0)
+		return sc_fail(SC_ERR_IO, "demo: message.txt: %s", strerror(errno));
+	if ((r = sign_and_check(h1, "alice.pem", "alice.pub", "message.sig")) != SC_OK)
+		return r;
 	step("A replayed profile is refused, and nothing changes");
-	if ((r = sc(1, NULL, 0, "device", "issue", "--sp", "sp.sock", "--profile", "alice.der", "--out", "again.pem",
-	         NULL)) != SC_OK)
-		goto out;
+	return sc(1, NULL, 0, "device", "issue", "--sp", "sp.sock", "--profile", "alice.der", "--out", "again.pem",
+	    NULL);
+}
+
+/* Embodiment 2: a server-generated key, then the SP restarts and the key still signs. */
+static sc_err p1_supplied(pid_t *spd, const char *dir)
+{
+	char h2[32] = "";
+	sc_err r;
 
 	step("Embodiment 2: the server generates an RSA-2048 key and encrypts it to the device's KEK certificate");
 	if ((r = sc(0, NULL, 0, "net", "profile", "--dir", "net", "--device-ca", "device/device-ca.pem",
 	         "--server-keygen", "rsa2048", "--kex", "device/kex.pem", "--validity", "7d", "--key-usage",
 	         "digitalSignature,keyEncipherment", "--eku", "serverAuth", "--san", "dns:acme-0001.example.net",
 	         "--out", "server.der", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("Inside the SP: verify, decrypt the key with the KEK, check it matches, issue the certificate");
 	if ((r = sc(0, h2, sizeof(h2), "device", "issue", "--sp", "sp.sock", "--profile", "server.der", "--out",
 	         "server.pem", NULL)) != SC_OK ||
@@ -678,37 +706,87 @@ sc_err cmd_demo(int argc, char **argv)
 	         "server.pem", NULL)) != SC_OK ||
 	    (r = sc(0, NULL, 0, "verify", "--mfr-root", "mfr/root.pem", "--chain", "device/chain.pem", "--net-root",
 	         "net/root.pem", "--profile", "server.der", "server.pem", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("The keys the SP holds (the host has certificates only)");
 	if ((r = sc(0, NULL, 0, "device", "keys", "--sp", "sp.sock", NULL)) != SC_OK)
-		goto out;
+		return r;
 	step("The SP restarts from its sealed store and the key still signs");
+	stop_spd(*spd);
+	if ((*spd = start_spd("sp", "sp.sock")) < 0)
+		return sc_fail(SC_ERR_IO, "demo: selfcert-spd did not restart (see %s/spd.log)", dir);
+	return sign_and_check(h2, "server.pem", "server.pub", "server.sig");
+}
+
+/* Part 1: the patent on the command line, against one SP daemon, stopped before part 2. */
+static sc_err part_one(const char *dir)
+{
+	pid_t spd = -1;
+	sc_err r = SC_ERR_INTERNAL;
+
+	printf("\n######## Part 1: the patent on the command line\n");
+	if ((r = p1_factory(&spd, dir)) != SC_OK || (r = p1_generate()) != SC_OK ||
+	    (r = p1_supplied(&spd, dir)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
 	stop_spd(spd);
-	spd = start_spd("sp", "sp.sock");
-	if (spd < 0) {
-		r = sc_fail(SC_ERR_IO, "demo: selfcert-spd did not restart (see %s/spd.log)", dir);
+	return r;
+}
+
+/* The demo's folder: DIR (which must not exist yet) or a fresh one under $TMPDIR. */
+static sc_err make_dir(const struct cli_args *a, char *dir, size_t len)
+{
+	const char *tmp;
+
+	if (cli_has(a, "dir")) {
+		if (snprintf(dir, len, "%s", cli_get(a, "dir")) >= (int)len)
+			return sc_fail(SC_ERR_USAGE, "demo: --dir: path too long");
+		if (mkdir(dir, 0700) != 0)
+			return sc_fail(errno == EEXIST ? SC_ERR_EXISTS : SC_ERR_IO, "demo: --dir %s: %s", dir, strerror(errno));
+		return SC_OK;
+	}
+	tmp = getenv("TMPDIR");
+	snprintf(dir, len, "%s/selfcert-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		return sc_fail(SC_ERR_IO, "demo: mkdtemp: %s", strerror(errno));
+	return SC_OK;
+}
+
+sc_err cmd_demo(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "dir", 1, 0 }, { "keep", 0, 0 } };
+	sc_err r = SC_ERR_INTERNAL;
+	struct cli_args a;
+	char dir[PATH_MAX], cwd[PATH_MAX];
+	int have_cwd;
+
+	if ((r = cli_parse(&a, "demo", spec, 2, argc, argv, 0)) != SC_OK)
+		return r;
+	if (a.help) {
+		fputs(demo_usage, stdout);
+		return SC_OK;
+	}
+	if ((r = make_dir(&a, dir, sizeof(dir))) != SC_OK)
+		return r;
+	/* From here the folder exists: every path ends at out, which removes or reports it. */
+	have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
+	if (chdir(dir) != 0) {
+		r = sc_fail(SC_ERR_IO, "demo: %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if ((r = sc(0, NULL, 0, "device", "sign", "--sp", "sp.sock", "--key", h2, "--in", "message.txt", "--out",
-	         "server.sig", NULL)) != SC_OK ||
-	    (r = openssl("x509 -pubkey", "x509", "-in", "server.pem", "-noout", "-pubkey", "-out", "server.pub", NULL)) != SC_OK ||
-	    (r = openssl("dgst -verify", "dgst", "-sha256", "-verify", "server.pub", "-signature", "server.sig",
-	         "message.txt", NULL)) != SC_OK)
-		goto out;
-	stop_spd(spd);
-	spd = -1;
-	if ((r = part_two()) != SC_OK)
+	printf("selfcert demo: a device issues itself certificates inside its secure processor,\n"
+	       "under the control of an operator's signed profile. Working in %s\n", dir);
+	if ((r = part_one(dir)) != SC_OK || (r = part_two()) != SC_OK)
 		goto out;
 	printf("\nDone: one trust hierarchy (the manufacturer's) vouches for every self-issued certificate;\n"
 	       "the operator controlled what each device could issue; no private key left an SP.\n");
 	r = SC_OK;
 out:
-	stop_spd(spd);
 	if (have_cwd && chdir(cwd) != 0)
 		(void)!chdir("/");
-	if (made_dir && (keep || r != SC_OK))
+	if (cli_has(&a, "keep") || r != SC_OK)
 		printf("%s kept in %s\n", r == SC_OK ? "everything" : "the demo's files are", dir);
-	else if (made_dir)
+	else
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return r;
 }

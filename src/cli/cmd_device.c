@@ -138,13 +138,56 @@ static const char info_usage[] =
 "usage: selfcert device info --sp SOCKET [--json]\n"
 "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n";
 
+/* The device CA's subject and end ("" if the SP has none yet), for either printer. */
+struct info_view {
+	char csk_subject[256], csk_until[32];
+};
+
+static void info_json(const struct sc_sp_info *info, const struct info_view *v)
+{
+	printf("{\"state\":\"%s\",\"device_id\":", sc_sp_state_name((int)info->state));
+	cli_json_str(stdout, info->device_id);
+	printf(",\"issuance_counter\":%llu,\"keys\":%u,\"max_keys\":%u,\"max_leaf_days\":%u,\"networks\":[",
+	    (unsigned long long)info->issuance_counter, info->n_keys, info->max_keys, info->max_leaf_days);
+	for (size_t i = 0; i < info->n_networks; i++) {
+		printf(i ? "," : "");
+		cli_json_str(stdout, info->networks[i]);
+	}
+	printf("],\"device_ca\":");
+	if (info->csk_cert) {
+		printf("{\"subject\":");
+		cli_json_str(stdout, v->csk_subject);
+		printf(",\"not_after\":\"%s\"}", v->csk_until);
+	} else {
+		printf("null");
+	}
+	printf(",\"kex\":%s}\n", info->kek_cert ? "true" : "false");
+}
+
+static void info_text(const struct sc_sp_info *info, const struct info_view *v)
+{
+	printf("state:            %s\n", sc_sp_state_name((int)info->state));
+	printf("device id:        %s\n", info->device_id);
+	printf("issuance counter: %llu\n", (unsigned long long)info->issuance_counter);
+	printf("leaf keys:        %u of %u\n", info->n_keys, info->max_keys);
+	if (info->max_leaf_days)
+		printf("max leaf life:    %u days\n", info->max_leaf_days);
+	else
+		printf("max leaf life:    the device CA's validity\n");
+	for (size_t i = 0; i < info->n_networks; i++)
+		printf("network:          %s\n", info->networks[i]);
+	if (info->csk_cert)
+		printf("device CA:        %s (until %s)\n", v->csk_subject, v->csk_until);
+	printf("key exchange:     %s\n", info->kek_cert ? "certified" : "none");
+}
+
 sc_err cmd_device_info(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	struct sc_sp_info info;
-	char csk_subject[256] = "", csk_until[32] = "";
+	struct info_view v = { .csk_subject = "", .csk_until = "" };
 	sc_err r;
 
 	memset(&info, 0, sizeof(info));
@@ -153,42 +196,13 @@ sc_err cmd_device_info(int argc, char **argv)
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
 		goto out;
 	if (info.csk_cert != NULL) {
-		cli_subject_line(info.csk_cert, csk_subject, sizeof(csk_subject));
-		cli_not_after(info.csk_cert, csk_until, sizeof(csk_until));
+		cli_subject_line(info.csk_cert, v.csk_subject, sizeof(v.csk_subject));
+		cli_not_after(info.csk_cert, v.csk_until, sizeof(v.csk_until));
 	}
-	if (cli_has(&a, "json")) {
-		printf("{\"state\":\"%s\",\"device_id\":", sc_sp_state_name((int)info.state));
-		cli_json_str(stdout, info.device_id);
-		printf(",\"issuance_counter\":%llu,\"keys\":%u,\"max_keys\":%u,\"max_leaf_days\":%u,\"networks\":[",
-		    (unsigned long long)info.issuance_counter, info.n_keys, info.max_keys, info.max_leaf_days);
-		for (size_t i = 0; i < info.n_networks; i++) {
-			printf(i ? "," : "");
-			cli_json_str(stdout, info.networks[i]);
-		}
-		printf("],\"device_ca\":");
-		if (info.csk_cert) {
-			printf("{\"subject\":");
-			cli_json_str(stdout, csk_subject);
-			printf(",\"not_after\":\"%s\"}", csk_until);
-		} else {
-			printf("null");
-		}
-		printf(",\"kex\":%s}\n", info.kek_cert ? "true" : "false");
-	} else {
-		printf("state:            %s\n", sc_sp_state_name((int)info.state));
-		printf("device id:        %s\n", info.device_id);
-		printf("issuance counter: %llu\n", (unsigned long long)info.issuance_counter);
-		printf("leaf keys:        %u of %u\n", info.n_keys, info.max_keys);
-		if (info.max_leaf_days)
-			printf("max leaf life:    %u days\n", info.max_leaf_days);
-		else
-			printf("max leaf life:    the device CA's validity\n");
-		for (size_t i = 0; i < info.n_networks; i++)
-			printf("network:          %s\n", info.networks[i]);
-		if (info.csk_cert)
-			printf("device CA:        %s (until %s)\n", csk_subject, csk_until);
-		printf("key exchange:     %s\n", info.kek_cert ? "certified" : "none");
-	}
+	if (cli_has(&a, "json"))
+		info_json(&info, &v);
+	else
+		info_text(&info, &v);
 	r = SC_OK;
 out:
 	sc_sp_info_clear(&info);
@@ -326,8 +340,10 @@ static sc_err hash_file(const char *path, const EVP_MD *md, uint8_t *out, unsign
 		r = sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL))
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "hash: init");
 		goto out;
+	}
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -338,11 +354,15 @@ static sc_err hash_file(const char *path, const EVP_MD *md, uint8_t *out, unsign
 		}
 		if (n == 0)
 			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "hash: update");
 			goto out;
+		}
 	}
-	if (!EVP_DigestFinal_ex(ctx, out, out_len))
+	if (!EVP_DigestFinal_ex(ctx, out, out_len)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "hash: final");
 		goto out;
+	}
 	r = SC_OK;
 out:
 	if (fd >= 0)

@@ -152,6 +152,82 @@ out:
 	return r;
 }
 
+/* What `mfr personalize` was asked to do, from its flags. */
+struct personalize_opts {
+	const char *dir, *sock, *outdir;
+	enum sc_alg csk_alg, kek_alg;
+	long days, max_leaf_days, max_keys;
+	int n_anchors, lock;
+};
+
+/* The flags' rules, all checked before the SP is contacted. */
+static sc_err personalize_args(const struct cli_args *a, struct personalize_opts *o)
+{
+	sc_err r;
+
+	if ((r = cli_need(a, "dir", &o->dir)) != SC_OK || (r = cli_need(a, "sp", &o->sock)) != SC_OK ||
+	    (r = cli_need(a, "out", &o->outdir)) != SC_OK ||
+	    (r = cli_int(a, "days", 3650, 1, 36500, &o->days)) != SC_OK ||
+	    (r = cli_int(a, "max-leaf-days", 365, 0, 36500, &o->max_leaf_days)) != SC_OK ||
+	    (r = cli_int(a, "max-keys", SC_SP_DEFAULT_MAX_KEYS, 1, SC_SP_MAX_KEYS_LIMIT, &o->max_keys)) != SC_OK)
+		return r;
+	o->n_anchors = cli_count(a, "net-root");
+	if (o->n_anchors == 0)
+		return sc_fail(SC_ERR_USAGE, "mfr personalize: missing --net-root (with its --network-id)");
+	if (o->n_anchors != cli_count(a, "network-id"))
+		return sc_fail(SC_ERR_USAGE, "mfr personalize: %d --net-root but %d --network-id; give one ID per root",
+		    o->n_anchors, cli_count(a, "network-id"));
+	if (o->n_anchors > SC_SP_MAX_ANCHORS)
+		return sc_fail(SC_ERR_USAGE, "mfr personalize: at most %d network roots", SC_SP_MAX_ANCHORS);
+	o->csk_alg = SC_ALG_P256;
+	o->kek_alg = SC_ALG_P256;
+	if (cli_has(a, "csk-alg") && sc_alg_from_name(cli_get(a, "csk-alg"), &o->csk_alg) != SC_OK)
+		return sc_fail(SC_ERR_USAGE, "mfr personalize: --csk-alg: %s", sc_err_detail());
+	if (cli_has(a, "kex-alg") && sc_alg_from_name(cli_get(a, "kex-alg"), &o->kek_alg) != SC_OK)
+		return sc_fail(SC_ERR_USAGE, "mfr personalize: --kex-alg: %s", sc_err_detail());
+	if (o->kek_alg == SC_ALG_ED25519)
+		return sc_fail(SC_ERR_USAGE, "mfr personalize: --kex-alg ed25519: a key-exchange key must be RSA or EC "
+		    "(OpenSSL 3.0 CMS has no X25519 recipients)");
+	o->lock = !cli_has(a, "no-lock");
+	return SC_OK;
+}
+
+/* Each --net-root, with the --network-id in the same place, installed in the SP as an anchor. */
+static sc_err install_anchors(struct sc_sp *sp, const struct cli_args *a, int n)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509 *anchor = NULL;
+
+	for (int i = 0; i < n; i++) {
+		const char *root_path = cli_nth(a, "net-root", i), *id = cli_nth(a, "network-id", i);
+		if ((r = sc_load_cert(root_path, &anchor)) != SC_OK ||
+		    (r = sc_sp_install_anchor(sp, id, anchor)) != SC_OK)
+			goto out;
+		X509_free(anchor);
+		anchor = NULL;
+	}
+	r = SC_OK;
+out:
+	X509_free(anchor);
+	return r;
+}
+
+/* CERTDIR/device-ca.pem, kex.pem and chain.pem (the device CA, then the manufacturer CA). */
+static sc_err write_device_certs(const char *outdir, X509 *csk_cert, X509 *kek_cert, X509 *ca)
+{
+	X509 *chain[2] = { csk_cert, ca };
+	char path[PATH_MAX];
+	sc_err r;
+
+	if ((r = cli_path(path, sizeof(path), outdir, "device-ca.pem")) != SC_OK ||
+	    (r = sc_write_cert(path, csk_cert)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), outdir, "kex.pem")) != SC_OK ||
+	    (r = sc_write_cert(path, kek_cert)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), outdir, "chain.pem")) != SC_OK)
+		return r;
+	return sc_write_certs(path, chain, 2);
+}
+
 sc_err cmd_mfr_personalize(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
@@ -161,16 +237,14 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
-	const char *dir, *sock, *outdir;
+	struct personalize_opts o;
 	char path[PATH_MAX];
-	enum sc_alg csk_alg = SC_ALG_P256, kek_alg = SC_ALG_P256;
-	long days, max_leaf_days, max_keys;
-	int n_anchors;
 	EVP_PKEY *ca_key = NULL;
-	X509 *ca = NULL, *csk_cert = NULL, *kek_cert = NULL, *anchor = NULL;
+	X509 *ca = NULL, *csk_cert = NULL, *kek_cert = NULL;
 	struct sc_sp *sp = NULL;
 	struct sc_sp_info info;
 
+	memset(&o, 0, sizeof(o));
 	memset(&info, 0, sizeof(info));
 	if ((r = cli_parse(&a, "mfr personalize", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
 		return r;
@@ -178,34 +252,15 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		fputs(personalize_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = cli_need(&a, "dir", &dir)) != SC_OK || (r = cli_need(&a, "sp", &sock)) != SC_OK ||
-	    (r = cli_need(&a, "out", &outdir)) != SC_OK ||
-	    (r = cli_int(&a, "days", 3650, 1, 36500, &days)) != SC_OK ||
-	    (r = cli_int(&a, "max-leaf-days", 365, 0, 36500, &max_leaf_days)) != SC_OK ||
-	    (r = cli_int(&a, "max-keys", SC_SP_DEFAULT_MAX_KEYS, 1, SC_SP_MAX_KEYS_LIMIT, &max_keys)) != SC_OK)
+	if ((r = personalize_args(&a, &o)) != SC_OK)
 		return r;
-	n_anchors = cli_count(&a, "net-root");
-	if (n_anchors == 0)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: missing --net-root (with its --network-id)");
-	if (n_anchors != cli_count(&a, "network-id"))
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: %d --net-root but %d --network-id; give one ID per root",
-		    n_anchors, cli_count(&a, "network-id"));
-	if (n_anchors > SC_SP_MAX_ANCHORS)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: at most %d network roots", SC_SP_MAX_ANCHORS);
-	if (cli_has(&a, "csk-alg") && sc_alg_from_name(cli_get(&a, "csk-alg"), &csk_alg) != SC_OK)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: --csk-alg: %s", sc_err_detail());
-	if (cli_has(&a, "kex-alg") && sc_alg_from_name(cli_get(&a, "kex-alg"), &kek_alg) != SC_OK)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: --kex-alg: %s", sc_err_detail());
-	if (kek_alg == SC_ALG_ED25519)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: --kex-alg ed25519: a key-exchange key must be RSA or EC "
-		    "(OpenSSL 3.0 CMS has no X25519 recipients)");
 
-	if ((r = cli_path(path, sizeof(path), dir, "ca.pem")) != SC_OK || (r = sc_load_cert(path, &ca)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "ca.key")) != SC_OK || (r = sc_key_open(path, &ca_key)) != SC_OK)
+	if ((r = cli_path(path, sizeof(path), o.dir, "ca.pem")) != SC_OK || (r = sc_load_cert(path, &ca)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), o.dir, "ca.key")) != SC_OK || (r = sc_key_open(path, &ca_key)) != SC_OK)
 		goto out;
-	if ((r = cli_mkdir(outdir, 0)) != SC_OK)
+	if ((r = cli_mkdir(o.outdir, 0)) != SC_OK)
 		goto out;
-	if ((r = sc_sp_connect(sock, &sp)) != SC_OK || (r = sc_sp_info(sp, &info)) != SC_OK)
+	if ((r = sc_sp_connect(o.sock, &sp)) != SC_OK || (r = sc_sp_info(sp, &info)) != SC_OK)
 		goto out;
 	if (info.state != SC_SP_STATE_EMPTY) {
 		r = sc_fail(info.state == SC_SP_STATE_LOCKED ? SC_ERR_LOCKED : SC_ERR_STATE,
@@ -213,35 +268,18 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		    info.device_id, sc_sp_state_name((int)info.state));
 		goto out;
 	}
-	if ((r = certify_role(sp, SC_SP_ROLE_CSK, csk_alg, info.device_id, days, ca, ca_key, &csk_cert)) != SC_OK ||
-	    (r = certify_role(sp, SC_SP_ROLE_KEK, kek_alg, info.device_id, days, ca, ca_key, &kek_cert)) != SC_OK)
+	if ((r = certify_role(sp, SC_SP_ROLE_CSK, o.csk_alg, info.device_id, o.days, ca, ca_key, &csk_cert)) != SC_OK ||
+	    (r = certify_role(sp, SC_SP_ROLE_KEK, o.kek_alg, info.device_id, o.days, ca, ca_key, &kek_cert)) != SC_OK ||
+	    (r = install_anchors(sp, &a, o.n_anchors)) != SC_OK ||
+	    (r = sc_sp_set_limits(sp, (uint32_t)o.max_leaf_days, (uint32_t)o.max_keys)) != SC_OK ||
+	    (r = write_device_certs(o.outdir, csk_cert, kek_cert, ca)) != SC_OK)
 		goto out;
-	for (int i = 0; i < n_anchors; i++) {
-		const char *root_path = cli_nth(&a, "net-root", i), *id = cli_nth(&a, "network-id", i);
-		if ((r = sc_load_cert(root_path, &anchor)) != SC_OK ||
-		    (r = sc_sp_install_anchor(sp, id, anchor)) != SC_OK)
-			goto out;
-		X509_free(anchor);
-		anchor = NULL;
-	}
-	if ((r = sc_sp_set_limits(sp, (uint32_t)max_leaf_days, (uint32_t)max_keys)) != SC_OK)
-		goto out;
-	{
-		X509 *chain[2] = { csk_cert, ca };
-		if ((r = cli_path(path, sizeof(path), outdir, "device-ca.pem")) != SC_OK ||
-		    (r = sc_write_cert(path, csk_cert)) != SC_OK ||
-		    (r = cli_path(path, sizeof(path), outdir, "kex.pem")) != SC_OK ||
-		    (r = sc_write_cert(path, kek_cert)) != SC_OK ||
-		    (r = cli_path(path, sizeof(path), outdir, "chain.pem")) != SC_OK ||
-		    (r = sc_write_certs(path, chain, 2)) != SC_OK)
-			goto out;
-	}
 	/* Lock last: everything the device needs is installed and written out first. */
-	if (!cli_has(&a, "no-lock") && (r = sc_sp_lock(sp)) != SC_OK)
+	if (o.lock && (r = sc_sp_lock(sp)) != SC_OK)
 		goto out;
 	printf("device %s personalized: CSK %s, KEK %s, %d network%s%s; certificates in %s\n",
-	    info.device_id, sc_alg_name(csk_alg), sc_alg_name(kek_alg), n_anchors, n_anchors == 1 ? "" : "s",
-	    cli_has(&a, "no-lock") ? ", NOT locked" : ", locked", outdir);
+	    info.device_id, sc_alg_name(o.csk_alg), sc_alg_name(o.kek_alg), o.n_anchors, o.n_anchors == 1 ? "" : "s",
+	    o.lock ? ", locked" : ", NOT locked", o.outdir);
 	r = SC_OK;
 out:
 	sc_sp_info_clear(&info);
@@ -250,6 +288,5 @@ out:
 	X509_free(ca);
 	X509_free(csk_cert);
 	X509_free(kek_cert);
-	X509_free(anchor);
 	return r;
 }

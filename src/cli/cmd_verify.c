@@ -28,6 +28,58 @@ static const char *origin_name(enum sc_key_origin o)
 	return o == SC_KEY_SERVER_SUPPLIED ? "server-supplied" : "device-generated";
 }
 
+/*
+ * The flags' rules, checked before anything is loaded: one leaf, --profile with --net-root,
+ * --at a time, --network-id into networks (CLI_MAX_VALUES + 1 slots, the caller's).
+ */
+static sc_err verify_args(const struct cli_args *a, struct sc_verify_opts *opts, const char **networks)
+{
+	sc_err r;
+
+	if (a->npos != 1)
+		return sc_fail(SC_ERR_USAGE, "verify: name the leaf certificate (LEAF.pem)");
+	if (cli_has(a, "profile") != cli_has(a, "net-root"))
+		return sc_fail(SC_ERR_USAGE, "verify: --profile and --net-root go together");
+	if (cli_has(a, "at") && (r = sc_parse_time(cli_get(a, "at"), &opts->at)) != SC_OK)
+		return sc_fail(r, "verify: --at: %s", sc_err_detail());
+	if (cli_has(a, "network-id")) {
+		int n = cli_count(a, "network-id");
+		for (int i = 0; i < n; i++)
+			networks[i] = cli_nth(a, "network-id", i);
+		networks[n] = NULL;
+		opts->allowed_networks = networks;
+	}
+	return SC_OK;
+}
+
+/* What a verified leaf is, for people or as one JSON object. */
+static void print_verified(X509 *leaf, const struct sc_verify_result *res, int json, const char *net_root_path)
+{
+	char hex[2 * SC_PROFILE_ID_LEN + 1], subject[256];
+
+	sc_hex(res->issuance.profile_id, SC_PROFILE_ID_LEN, hex);
+	cli_subject_line(leaf, subject, sizeof(subject));
+	if (json) {
+		printf("{\"ok\":true,\"subject\":");
+		cli_json_str(stdout, subject);
+		printf(",\"device_id\":");
+		cli_json_str(stdout, res->device_id);
+		printf(",\"network_id\":");
+		cli_json_str(stdout, res->network_id);
+		printf(",\"profile_id\":\"%s\",\"key_origin\":\"%s\",\"issuance_counter\":%llu,\"profile_checked\":%s}\n",
+		    hex, origin_name(res->issuance.origin), (unsigned long long)res->issuance.counter,
+		    res->profile_checked ? "true" : "false");
+		return;
+	}
+	printf("OK: %s\n", subject);
+	printf("  chain:    leaf -> device CA %s -> manufacturer root (stock X.509, name constraints)\n",
+	    res->device_id);
+	printf("  issuance: network %s, profile %s, %s key, issuance #%llu\n", res->network_id, hex,
+	    origin_name(res->issuance.origin), (unsigned long long)res->issuance.counter);
+	if (res->profile_checked)
+		printf("  profile:  matches the certificate; signed under %s\n", net_root_path);
+}
+
 sc_err cmd_verify(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
@@ -44,7 +96,6 @@ sc_err cmd_verify(int argc, char **argv)
 	struct sc_profile *profile = NULL;
 	uint8_t *der = NULL;
 	size_t der_len = 0;
-	char hex[2 * SC_PROFILE_ID_LEN + 1], subject[256];
 
 	memset(&opts, 0, sizeof(opts));
 	memset(&res, 0, sizeof(res));
@@ -54,21 +105,9 @@ sc_err cmd_verify(int argc, char **argv)
 		fputs(verify_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = cli_need(&a, "mfr-root", &root_path)) != SC_OK || (r = cli_need(&a, "chain", &chain_path)) != SC_OK)
+	if ((r = cli_need(&a, "mfr-root", &root_path)) != SC_OK || (r = cli_need(&a, "chain", &chain_path)) != SC_OK ||
+	    (r = verify_args(&a, &opts, networks)) != SC_OK)
 		return r;
-	if (a.npos != 1)
-		return sc_fail(SC_ERR_USAGE, "verify: name the leaf certificate (LEAF.pem)");
-	if (cli_has(&a, "profile") != cli_has(&a, "net-root"))
-		return sc_fail(SC_ERR_USAGE, "verify: --profile and --net-root go together");
-	if (cli_has(&a, "at") && (r = sc_parse_time(cli_get(&a, "at"), &opts.at)) != SC_OK)
-		return sc_fail(r, "verify: --at: %s", sc_err_detail());
-	if (cli_has(&a, "network-id")) {
-		int n = cli_count(&a, "network-id");
-		for (int i = 0; i < n; i++)
-			networks[i] = cli_nth(&a, "network-id", i);
-		networks[n] = NULL;
-		opts.allowed_networks = networks;
-	}
 	if ((r = sc_load_cert(root_path, &root)) != SC_OK || (r = sc_load_certs(chain_path, &chain)) != SC_OK ||
 	    (r = sc_load_cert(a.pos[0], &leaf)) != SC_OK)
 		goto out;
@@ -87,27 +126,7 @@ sc_err cmd_verify(int argc, char **argv)
 	opts.chain = chain;
 	if ((r = sc_verify_chain(leaf, &opts, &res)) != SC_OK)
 		goto out;
-	sc_hex(res.issuance.profile_id, SC_PROFILE_ID_LEN, hex);
-	cli_subject_line(leaf, subject, sizeof(subject));
-	if (cli_has(&a, "json")) {
-		printf("{\"ok\":true,\"subject\":");
-		cli_json_str(stdout, subject);
-		printf(",\"device_id\":");
-		cli_json_str(stdout, res.device_id);
-		printf(",\"network_id\":");
-		cli_json_str(stdout, res.network_id);
-		printf(",\"profile_id\":\"%s\",\"key_origin\":\"%s\",\"issuance_counter\":%llu,\"profile_checked\":%s}\n",
-		    hex, origin_name(res.issuance.origin), (unsigned long long)res.issuance.counter,
-		    res.profile_checked ? "true" : "false");
-	} else {
-		printf("OK: %s\n", subject);
-		printf("  chain:    leaf -> device CA %s -> manufacturer root (stock X.509, name constraints)\n",
-		    res.device_id);
-		printf("  issuance: network %s, profile %s, %s key, issuance #%llu\n", res.network_id, hex,
-		    origin_name(res.issuance.origin), (unsigned long long)res.issuance.counter);
-		if (res.profile_checked)
-			printf("  profile:  matches the certificate; signed under %s\n", cli_get(&a, "net-root"));
-	}
+	print_verified(leaf, &res, cli_has(&a, "json"), cli_get(&a, "net-root"));
 	r = SC_OK;
 out:
 	X509_free(root);
@@ -220,150 +239,190 @@ static void print_time_field(const char *label, time_t t, int json, int last)
 		printf("  %-18s %s\n", label, buf);
 }
 
-static void inspect_profile(const struct sc_profile *p, int json)
-{
+/* A profile's fields, formatted once for either printer. */
+struct profile_view {
 	struct sc_profile_info in;
 	char id[2 * SC_PROFILE_ID_LEN + 1], ch[2 * SC_CHALLENGE_MAX + 1], dg[2 * SC_PROFILE_DIGEST_LEN + 1];
-	char signer[256] = "";
-	struct strlist ku = { .n = 0 }, eku = { .n = 0 }, san = { .n = 0 };
+	char signer[256];
+	struct strlist ku, eku, san;
+};
 
-	sc_profile_get_info(p, &in);
-	sc_hex(in.id, sizeof(in.id), id);
-	sc_hex(in.challenge, in.challenge_len, ch);
-	sc_hex(in.digest, sizeof(in.digest), dg);
-	if (in.signer != NULL)
-		cli_subject_line(in.signer, signer, sizeof(signer));
-	ku_list(in.key_usage, &ku);
-	eku_list(in.eku, &eku);
-	san_list(in.san, &san);
-	if (json) {
-		printf("{\"type\":\"profile\",\"profile_id\":\"%s\",\"network_id\":", id);
-		cli_json_str(stdout, in.network_id);
-		printf(",\"device_id\":");
-		cli_json_str(stdout, in.device_id);
-		printf(",\"user_id\":");
-		if (in.has_user_id)
-			cli_json_str(stdout, in.user_id);
-		else
-			printf("null");
-		printf(",\"challenge\":%s%s%s,", in.challenge_len ? "\"" : "", in.challenge_len ? ch : "null",
-		    in.challenge_len ? "\"" : "");
-		print_time_field("profile_not_after", in.profile_not_after, 1, 0);
-		print_time_field("not_before", in.not_before, 1, 0);
-		print_time_field("not_after", in.not_after, 1, 0);
-		printf("\"key_origin\":\"%s\",\"alg\":\"%s\",\"cert_digest\":\"%s\",\"key_usage\":", origin_name(in.origin),
-		    sc_alg_name(in.alg) ? sc_alg_name(in.alg) : "unknown",
-		    sc_digest_name(in.cert_digest) ? sc_digest_name(in.cert_digest) : "none");
-		strlist_print(&ku, 1);
-		printf(",\"eku\":");
-		strlist_print(&eku, 1);
-		printf(",\"san\":");
-		strlist_print(&san, 1);
-		printf(",\"signer\":");
-		cli_json_str(stdout, signer);
-		printf(",\"signature_algorithm\":");
-		cli_json_str(stdout, in.sig_alg ? in.sig_alg : "");
-		printf(",\"certificates\":%d,\"digest\":\"%s\"}\n", in.certs ? sk_X509_num(in.certs) : 0, dg);
+static void profile_json(const struct profile_view *v)
+{
+	const struct sc_profile_info *in = &v->in;
+
+	printf("{\"type\":\"profile\",\"profile_id\":\"%s\",\"network_id\":", v->id);
+	cli_json_str(stdout, in->network_id);
+	printf(",\"device_id\":");
+	cli_json_str(stdout, in->device_id);
+	printf(",\"user_id\":");
+	if (in->has_user_id)
+		cli_json_str(stdout, in->user_id);
+	else
+		printf("null");
+	printf(",\"challenge\":%s%s%s,", in->challenge_len ? "\"" : "", in->challenge_len ? v->ch : "null",
+	    in->challenge_len ? "\"" : "");
+	print_time_field("profile_not_after", in->profile_not_after, 1, 0);
+	print_time_field("not_before", in->not_before, 1, 0);
+	print_time_field("not_after", in->not_after, 1, 0);
+	printf("\"key_origin\":\"%s\",\"alg\":\"%s\",\"cert_digest\":\"%s\",\"key_usage\":", origin_name(in->origin),
+	    sc_alg_name(in->alg) ? sc_alg_name(in->alg) : "unknown",
+	    sc_digest_name(in->cert_digest) ? sc_digest_name(in->cert_digest) : "none");
+	strlist_print(&v->ku, 1);
+	printf(",\"eku\":");
+	strlist_print(&v->eku, 1);
+	printf(",\"san\":");
+	strlist_print(&v->san, 1);
+	printf(",\"signer\":");
+	cli_json_str(stdout, v->signer);
+	printf(",\"signature_algorithm\":");
+	cli_json_str(stdout, in->sig_alg ? in->sig_alg : "");
+	printf(",\"certificates\":%d,\"digest\":\"%s\"}\n", in->certs ? sk_X509_num(in->certs) : 0, v->dg);
+}
+
+/* "  label              a, b": a list line, left out when the list is empty (unless always). */
+static void strlist_line(const char *label, const struct strlist *l, int always)
+{
+	if (!always && l->n == 0)
 		return;
-	}
-	printf("profile %s\n", id);
-	printf("  %-18s %s\n", "network", in.network_id);
-	printf("  %-18s %s\n", "device", in.device_id);
-	if (in.has_user_id)
-		printf("  %-18s %s\n", "user", in.user_id);
-	printf("  %-18s %s\n", "challenge", in.challenge_len ? ch : "(none)");
-	print_time_field("profile void after", in.profile_not_after, 0, 0);
-	print_time_field("not before", in.not_before, 0, 0);
-	print_time_field("not after", in.not_after, 0, 0);
-	printf("  %-18s %s, %s\n", "key", sc_alg_name(in.alg) ? sc_alg_name(in.alg) : "unknown",
-	    in.origin == SC_KEY_SERVER_SUPPLIED ? "generated by the server, encrypted to the KEK" : "generated in the SP");
-	printf("  %-18s %s\n", "certificate digest", sc_digest_name(in.cert_digest) ? sc_digest_name(in.cert_digest) : "none");
-	printf("  %-18s ", "key usage");
-	strlist_print(&ku, 0);
+	printf("  %-18s ", label);
+	strlist_print(l, 0);
 	printf("\n");
-	if (eku.n) {
-		printf("  %-18s ", "extended usage");
-		strlist_print(&eku, 0);
-		printf("\n");
+}
+
+static void profile_text(const struct profile_view *v)
+{
+	const struct sc_profile_info *in = &v->in;
+
+	printf("profile %s\n", v->id);
+	printf("  %-18s %s\n", "network", in->network_id);
+	printf("  %-18s %s\n", "device", in->device_id);
+	if (in->has_user_id)
+		printf("  %-18s %s\n", "user", in->user_id);
+	printf("  %-18s %s\n", "challenge", in->challenge_len ? v->ch : "(none)");
+	print_time_field("profile void after", in->profile_not_after, 0, 0);
+	print_time_field("not before", in->not_before, 0, 0);
+	print_time_field("not after", in->not_after, 0, 0);
+	printf("  %-18s %s, %s\n", "key", sc_alg_name(in->alg) ? sc_alg_name(in->alg) : "unknown",
+	    in->origin == SC_KEY_SERVER_SUPPLIED ? "generated by the server, encrypted to the KEK" : "generated in the SP");
+	printf("  %-18s %s\n", "certificate digest", sc_digest_name(in->cert_digest) ? sc_digest_name(in->cert_digest) : "none");
+	strlist_line("key usage", &v->ku, 1);
+	strlist_line("extended usage", &v->eku, 0);
+	strlist_line("alt names", &v->san, 0);
+	printf("  %-18s %s (%s, %d certificate%s)\n", "signed by", v->signer, in->sig_alg ? in->sig_alg : "?",
+	    in->certs ? sk_X509_num(in->certs) : 0, in->certs && sk_X509_num(in->certs) == 1 ? "" : "s");
+	printf("  %-18s %s\n", "sha256", v->dg);
+}
+
+static void inspect_profile(const struct sc_profile *p, int json)
+{
+	struct profile_view v = { .signer = "", .ku = { .n = 0 }, .eku = { .n = 0 }, .san = { .n = 0 } };
+
+	sc_profile_get_info(p, &v.in);
+	sc_hex(v.in.id, sizeof(v.in.id), v.id);
+	sc_hex(v.in.challenge, v.in.challenge_len, v.ch);
+	sc_hex(v.in.digest, sizeof(v.in.digest), v.dg);
+	if (v.in.signer != NULL)
+		cli_subject_line(v.in.signer, v.signer, sizeof(v.signer));
+	ku_list(v.in.key_usage, &v.ku);
+	eku_list(v.in.eku, &v.eku);
+	san_list(v.in.san, &v.san);
+	if (json)
+		profile_json(&v);
+	else
+		profile_text(&v);
+}
+
+/* A certificate's fields, formatted once for either printer. */
+struct cert_view {
+	char subject[256], issuer[256], nb[32], na[32], serial[80];
+	enum sc_alg alg;
+	int ca;
+	long pathlen;
+	struct strlist kul;
+	int has_iss;
+	struct sc_issuance iss;
+};
+
+static void cert_json(const struct cert_view *v, int index)
+{
+	printf("%s{\"type\":\"certificate\",\"subject\":", index > 0 ? "," : "");
+	cli_json_str(stdout, v->subject);
+	printf(",\"issuer\":");
+	cli_json_str(stdout, v->issuer);
+	printf(",\"serial\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\",\"key\":\"%s\",\"ca\":%s", v->serial,
+	    v->nb, v->na, sc_alg_name(v->alg) ? sc_alg_name(v->alg) : "other", v->ca ? "true" : "false");
+	printf(",\"key_usage\":");
+	strlist_print(&v->kul, 1);
+	if (v->has_iss) {
+		char id[2 * SC_PROFILE_ID_LEN + 1], dg[2 * SC_PROFILE_DIGEST_LEN + 1];
+		sc_hex(v->iss.profile_id, sizeof(v->iss.profile_id), id);
+		sc_hex(v->iss.profile_digest, sizeof(v->iss.profile_digest), dg);
+		printf(",\"issuance\":{\"profile_id\":\"%s\",\"profile_digest\":\"%s\",\"network_id\":", id, dg);
+		cli_json_str(stdout, v->iss.network_id);
+		printf(",\"key_origin\":\"%s\",\"counter\":%llu}", origin_name(v->iss.origin),
+		    (unsigned long long)v->iss.counter);
 	}
-	if (san.n) {
-		printf("  %-18s ", "alt names");
-		strlist_print(&san, 0);
-		printf("\n");
+	printf("}");
+}
+
+static void cert_text(const struct cert_view *v)
+{
+	printf("certificate %s\n", v->subject);
+	printf("  %-18s %s\n", "issuer", v->issuer);
+	printf("  %-18s %s\n", "serial", v->serial);
+	printf("  %-18s %s .. %s\n", "valid", v->nb, v->na);
+	printf("  %-18s %s\n", "key", sc_alg_name(v->alg) ? sc_alg_name(v->alg) : "other");
+	if (v->ca)
+		printf("  %-18s CA%s%ld\n", "basic constraints", v->pathlen >= 0 ? ", pathlen " : "",
+		    v->pathlen >= 0 ? v->pathlen : 0L);
+	strlist_line("key usage", &v->kul, 0);
+	if (v->has_iss) {
+		char id[2 * SC_PROFILE_ID_LEN + 1];
+		sc_hex(v->iss.profile_id, sizeof(v->iss.profile_id), id);
+		printf("  %-18s network %s, profile %s, %s key, issuance #%llu\n", "self-issued", v->iss.network_id, id,
+		    origin_name(v->iss.origin), (unsigned long long)v->iss.counter);
 	}
-	printf("  %-18s %s (%s, %d certificate%s)\n", "signed by", signer, in.sig_alg ? in.sig_alg : "?",
-	    in.certs ? sk_X509_num(in.certs) : 0, in.certs && sk_X509_num(in.certs) == 1 ? "" : "s");
-	printf("  %-18s %s\n", "sha256", dg);
+}
+
+/* The issuer as one RFC 2253 line, most significant first, UTF-8 left as is ("" if it fails). */
+static void issuer_line(X509 *x, char *out, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, X509_get_issuer_name(x), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV) >= 0)
+		n = BIO_read(b, out, (int)len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
 }
 
 static void inspect_cert(X509 *x, int json, int index)
 {
-	char subject[256], issuer[256] = "", nb[32] = "?", na[32], serial[80] = "";
-	const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
-	BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+	struct cert_view v = { .issuer = "", .nb = "?", .serial = "", .kul = { .n = 0 } };
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
 	char *hexsn = bn ? BN_bn2hex(bn) : NULL;
-	time_t t;
-	struct sc_issuance iss;
-	int has_iss = sc_issuance_get(x, &iss) == SC_OK;
-	int ca = X509_check_ca(x);
-	long pathlen = X509_get_pathlen(x);
 	uint32_t ku = X509_get_key_usage(x);
-	struct strlist kul = { .n = 0 };
-	enum sc_alg alg = sc_alg_of_key(X509_get0_pubkey(x));
-	BIO *b = BIO_new(BIO_s_mem());
+	time_t t;
 
-	cli_subject_line(x, subject, sizeof(subject));
-	if (b != NULL) {
-		int n = 0;
-		if (X509_NAME_print_ex(b, X509_get_issuer_name(x), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV) >= 0)
-			n = BIO_read(b, issuer, sizeof(issuer) - 1);
-		issuer[n > 0 ? n : 0] = '\0';
-		BIO_free(b);
-	}
+	v.has_iss = sc_issuance_get(x, &v.iss) == SC_OK;
+	v.ca = X509_check_ca(x);
+	v.pathlen = X509_get_pathlen(x);
+	v.alg = sc_alg_of_key(X509_get0_pubkey(x));
+	cli_subject_line(x, v.subject, sizeof(v.subject));
+	issuer_line(x, v.issuer, sizeof(v.issuer));
 	if (sc_asn1_time_to_time_t(X509_get0_notBefore(x), &t) == SC_OK)
-		sc_format_time(t, nb, sizeof(nb));
-	cli_not_after(x, na, sizeof(na));
-	snprintf(serial, sizeof(serial), "%s", hexsn ? hexsn : "?");
+		sc_format_time(t, v.nb, sizeof(v.nb));
+	cli_not_after(x, v.na, sizeof(v.na));
+	snprintf(v.serial, sizeof(v.serial), "%s", hexsn ? hexsn : "?");
 	if (ku != UINT32_MAX)
-		ku_list(ku, &kul);
-	if (json) {
-		printf("%s{\"type\":\"certificate\",\"subject\":", index > 0 ? "," : "");
-		cli_json_str(stdout, subject);
-		printf(",\"issuer\":");
-		cli_json_str(stdout, issuer);
-		printf(",\"serial\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\",\"key\":\"%s\",\"ca\":%s", serial, nb, na,
-		    sc_alg_name(alg) ? sc_alg_name(alg) : "other", ca ? "true" : "false");
-		printf(",\"key_usage\":");
-		strlist_print(&kul, 1);
-		if (has_iss) {
-			char id[2 * SC_PROFILE_ID_LEN + 1], dg[2 * SC_PROFILE_DIGEST_LEN + 1];
-			sc_hex(iss.profile_id, sizeof(iss.profile_id), id);
-			sc_hex(iss.profile_digest, sizeof(iss.profile_digest), dg);
-			printf(",\"issuance\":{\"profile_id\":\"%s\",\"profile_digest\":\"%s\",\"network_id\":", id, dg);
-			cli_json_str(stdout, iss.network_id);
-			printf(",\"key_origin\":\"%s\",\"counter\":%llu}", origin_name(iss.origin), (unsigned long long)iss.counter);
-		}
-		printf("}");
-	} else {
-		printf("certificate %s\n", subject);
-		printf("  %-18s %s\n", "issuer", issuer);
-		printf("  %-18s %s\n", "serial", serial);
-		printf("  %-18s %s .. %s\n", "valid", nb, na);
-		printf("  %-18s %s\n", "key", sc_alg_name(alg) ? sc_alg_name(alg) : "other");
-		if (ca)
-			printf("  %-18s CA%s%ld\n", "basic constraints", pathlen >= 0 ? ", pathlen " : "", pathlen >= 0 ? pathlen : 0L);
-		if (kul.n) {
-			printf("  %-18s ", "key usage");
-			strlist_print(&kul, 0);
-			printf("\n");
-		}
-		if (has_iss) {
-			char id[2 * SC_PROFILE_ID_LEN + 1];
-			sc_hex(iss.profile_id, sizeof(iss.profile_id), id);
-			printf("  %-18s network %s, profile %s, %s key, issuance #%llu\n", "self-issued", iss.network_id, id,
-			    origin_name(iss.origin), (unsigned long long)iss.counter);
-		}
-	}
+		ku_list(ku, &v.kul);
+	if (json)
+		cert_json(&v, index);
+	else
+		cert_text(&v);
 	OPENSSL_free(hexsn);
 	BN_free(bn);
 }

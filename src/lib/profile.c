@@ -503,14 +503,141 @@ out:
 	return r;
 }
 
+/*
+ * sc_profile_create's phases, in the order the fields appear in the module. Each fills fields
+ * of t (the profile's own template, freed with it), so none of them owns anything on failure
+ * except set_key_supplied, which holds the key spec until it is attached.
+ */
+
+/* contentType, version and a fresh random profileId. */
+static sc_err set_header(SC_TBS_PROFILE *t)
+{
+	uint8_t id[SC_PROFILE_ID_LEN];
+
+	ASN1_OBJECT_free(t->contentType);
+	t->contentType = OBJ_dup(OBJ_nid2obj(sc_nid_ct_profile()));
+	if (t->contentType == NULL || !ASN1_INTEGER_set(t->version, PROFILE_VERSION))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "profile: contentType, version");
+	if (RAND_bytes(id, sizeof(id)) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "random profileId");
+	if (!ASN1_OCTET_STRING_set(t->profileId, id, sizeof(id)))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "profile: profileId");
+	return SC_OK;
+}
+
+/* Whom the certificate is for: network, device, optional user, optional challenge. */
+static sc_err set_identity(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
+{
+	sc_err r;
+
+	if ((r = set_utf8(t->networkId, pp->network_id, "network_id", 1, SC_NETWORK_ID_MAX)) != SC_OK ||
+	    (r = set_utf8(t->deviceId, pp->device_id, "device_id", 1, SC_DEVICE_ID_MAX)) != SC_OK)
+		return r;
+	if (!sc_device_id_valid(pp->device_id))
+		return sc_fail(SC_ERR_USAGE, "device_id: only PrintableString characters "
+		    "(A-Z a-z 0-9 space '()+,-./:=?)");
+	if (pp->user_id != NULL) {
+		if ((t->userId = ASN1_UTF8STRING_new()) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "profile: userId");
+		if ((r = set_utf8(t->userId, pp->user_id, "user_id", 1, SC_USER_ID_MAX)) != SC_OK)
+			return r;
+	}
+	if (pp->challenge == NULL)
+		return SC_OK;
+	if (pp->challenge_len < SC_CHALLENGE_MIN || pp->challenge_len > SC_CHALLENGE_MAX)
+		return sc_fail(SC_ERR_USAGE, "challenge: %zu bytes, must be %d..%d",
+		    pp->challenge_len, SC_CHALLENGE_MIN, SC_CHALLENGE_MAX);
+	if ((t->challenge = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(t->challenge, pp->challenge, (int)pp->challenge_len))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "profile: challenge");
+	return SC_OK;
+}
+
+/* Times are syntax here; whether they make sense is the device's call (sc_profile_check). */
+static sc_err set_times(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
+{
+	if (ASN1_GENERALIZEDTIME_set(t->profileNotAfter, pp->profile_not_after) == NULL)
+		return sc_fail(SC_ERR_USAGE, "profile_not_after: not representable");
+	/* ASN1_TIME_set picks UTCTime through 2049 and GeneralizedTime after, as RFC 5280 wants. */
+	if (ASN1_TIME_set(t->validity->notBefore, pp->not_before) == NULL ||
+	    ASN1_TIME_set(t->validity->notAfter, pp->not_after) == NULL)
+		return sc_fail(SC_ERR_USAGE, "not_before/not_after: not representable");
+	return SC_OK;
+}
+
+/* Embodiment 2: the server's key, its public half in clear and the whole encrypted to the KEK. */
+static sc_err set_key_supplied(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	SC_SUPPLIED_KEY *sk = NULL;
+
+	if (pp->kek_cert == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "supplied_key needs kek_cert");
+		goto out;
+	}
+	if ((sk = SC_SUPPLIED_KEY_new()) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "profile: key.supplied");
+		goto out;
+	}
+	if (!X509_PUBKEY_set(&sk->publicKey, pp->supplied_key)) {
+		r = sc_fail_ossl(SC_ERR_USAGE, "supplied_key: no SubjectPublicKeyInfo");
+		goto out;
+	}
+	CMS_ContentInfo_free(sk->encryptedKey);
+	sk->encryptedKey = NULL;
+	if ((r = sc_keywrap_encrypt(pp->supplied_key, pp->kek_cert, &sk->encryptedKey)) != SC_OK)
+		goto out;
+	t->key->type = SC_KEY_SPEC_SUPPLIED;
+	t->key->value.supplied = sk;
+	sk = NULL;
+	r = SC_OK;
+out:
+	SC_SUPPLIED_KEY_free(sk);
+	return r;
+}
+
+/* Embodiment 1: the SP generates the key; the profile names only the algorithm. */
+static sc_err set_key_generate(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
+{
+	if (!sc_alg_valid((int)pp->generate_alg))
+		return sc_fail(SC_ERR_ALGORITHM, "generate_alg: %d is not one of the six",
+		    (int)pp->generate_alg);
+	if ((t->key->value.generate = ASN1_ENUMERATED_new()) == NULL ||
+	    !ASN1_ENUMERATED_set(t->key->value.generate, (long)pp->generate_alg))
+		return sc_fail(SC_ERR_NOMEM, "profile: key.generate");
+	t->key->type = SC_KEY_SPEC_GENERATE;
+	return SC_OK;
+}
+
+/* What the certificate carries besides the key: its digest, key usage, EKU and alt names. */
+static sc_err set_usage(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
+{
+	enum sc_digest digest;
+	sc_err r;
+
+	digest = pp->cert_digest == SC_DIGEST_NONE ? SC_DIGEST_SHA256 : pp->cert_digest;
+	if (digest < SC_DIGEST_SHA256 || digest > SC_DIGEST_SHA512)
+		return sc_fail(SC_ERR_ALGORITHM, "cert_digest: %d is not sha256/384/512", (int)digest);
+	if (!ASN1_ENUMERATED_set(t->certDigest, (long)digest))
+		return sc_fail(SC_ERR_NOMEM, "profile: certDigest");
+	if (pp->key_usage & ~SC_KU_ALL)
+		return sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~SC_KU_ALL);
+	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "profile: keyUsage");
+	if (pp->eku != NULL && pp->eku[0] != NULL &&
+	    (r = build_eku(pp->eku, &t->extKeyUsage)) != SC_OK)
+		return r;
+	if (pp->san != NULL && pp->san[0] != NULL &&
+	    (r = build_san(pp->san, &t->subjectAltName)) != SC_OK)
+		return r;
+	return SC_OK;
+}
+
 sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile *p = NULL;
 	SC_TBS_PROFILE *t;
-	SC_SUPPLIED_KEY *sk = NULL;
-	uint8_t id[SC_PROFILE_ID_LEN];
-	enum sc_digest digest;
 
 	if (out == NULL || pp == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_profile_create: missing argument");
@@ -522,122 +649,15 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 		goto out;
 	}
 	t = p->sp->tbsProfile;
-
-	ASN1_OBJECT_free(t->contentType);
-	t->contentType = OBJ_dup(OBJ_nid2obj(sc_nid_ct_profile()));
-	if (t->contentType == NULL || !ASN1_INTEGER_set(t->version, PROFILE_VERSION)) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: contentType, version");
+	if ((r = set_header(t)) != SC_OK || (r = set_identity(t, pp)) != SC_OK ||
+	    (r = set_times(t, pp)) != SC_OK)
 		goto out;
-	}
-	if (RAND_bytes(id, sizeof(id)) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "random profileId");
+	if (pp->supplied_key != NULL)
+		r = set_key_supplied(t, pp);
+	else
+		r = set_key_generate(t, pp);
+	if (r != SC_OK || (r = set_usage(t, pp)) != SC_OK)
 		goto out;
-	}
-	if (!ASN1_OCTET_STRING_set(t->profileId, id, sizeof(id))) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: profileId");
-		goto out;
-	}
-
-	if ((r = set_utf8(t->networkId, pp->network_id, "network_id", 1, SC_NETWORK_ID_MAX)) != SC_OK ||
-	    (r = set_utf8(t->deviceId, pp->device_id, "device_id", 1, SC_DEVICE_ID_MAX)) != SC_OK)
-		goto out;
-	if (!sc_device_id_valid(pp->device_id)) {
-		r = sc_fail(SC_ERR_USAGE, "device_id: only PrintableString characters "
-		    "(A-Z a-z 0-9 space '()+,-./:=?)");
-		goto out;
-	}
-	if (pp->user_id != NULL) {
-		if ((t->userId = ASN1_UTF8STRING_new()) == NULL) {
-			r = sc_fail(SC_ERR_NOMEM, "profile: userId");
-			goto out;
-		}
-		if ((r = set_utf8(t->userId, pp->user_id, "user_id", 1, SC_USER_ID_MAX)) != SC_OK)
-			goto out;
-	}
-	if (pp->challenge != NULL) {
-		if (pp->challenge_len < SC_CHALLENGE_MIN || pp->challenge_len > SC_CHALLENGE_MAX) {
-			r = sc_fail(SC_ERR_USAGE, "challenge: %zu bytes, must be %d..%d",
-			    pp->challenge_len, SC_CHALLENGE_MIN, SC_CHALLENGE_MAX);
-			goto out;
-		}
-		if ((t->challenge = ASN1_OCTET_STRING_new()) == NULL ||
-		    !ASN1_OCTET_STRING_set(t->challenge, pp->challenge, (int)pp->challenge_len)) {
-			r = sc_fail_ossl(SC_ERR_INTERNAL, "profile: challenge");
-			goto out;
-		}
-	}
-
-	/* Times are syntax here; whether they make sense is the device's call (sc_profile_check). */
-	if (ASN1_GENERALIZEDTIME_set(t->profileNotAfter, pp->profile_not_after) == NULL) {
-		r = sc_fail(SC_ERR_USAGE, "profile_not_after: not representable");
-		goto out;
-	}
-	/* ASN1_TIME_set picks UTCTime through 2049 and GeneralizedTime after, as RFC 5280 wants. */
-	if (ASN1_TIME_set(t->validity->notBefore, pp->not_before) == NULL ||
-	    ASN1_TIME_set(t->validity->notAfter, pp->not_after) == NULL) {
-		r = sc_fail(SC_ERR_USAGE, "not_before/not_after: not representable");
-		goto out;
-	}
-
-	if (pp->supplied_key != NULL) {
-		if (pp->kek_cert == NULL) {
-			r = sc_fail(SC_ERR_USAGE, "supplied_key needs kek_cert");
-			goto out;
-		}
-		if ((sk = SC_SUPPLIED_KEY_new()) == NULL) {
-			r = sc_fail(SC_ERR_NOMEM, "profile: key.supplied");
-			goto out;
-		}
-		if (!X509_PUBKEY_set(&sk->publicKey, pp->supplied_key)) {
-			r = sc_fail_ossl(SC_ERR_USAGE, "supplied_key: no SubjectPublicKeyInfo");
-			goto out;
-		}
-		CMS_ContentInfo_free(sk->encryptedKey);
-		sk->encryptedKey = NULL;
-		if ((r = sc_keywrap_encrypt(pp->supplied_key, pp->kek_cert, &sk->encryptedKey)) != SC_OK)
-			goto out;
-		t->key->type = SC_KEY_SPEC_SUPPLIED;
-		t->key->value.supplied = sk;
-		sk = NULL;
-	} else {
-		if (!sc_alg_valid((int)pp->generate_alg)) {
-			r = sc_fail(SC_ERR_ALGORITHM, "generate_alg: %d is not one of the six",
-			    (int)pp->generate_alg);
-			goto out;
-		}
-		if ((t->key->value.generate = ASN1_ENUMERATED_new()) == NULL ||
-		    !ASN1_ENUMERATED_set(t->key->value.generate, (long)pp->generate_alg)) {
-			r = sc_fail(SC_ERR_NOMEM, "profile: key.generate");
-			goto out;
-		}
-		t->key->type = SC_KEY_SPEC_GENERATE;
-	}
-
-	digest = pp->cert_digest == SC_DIGEST_NONE ? SC_DIGEST_SHA256 : pp->cert_digest;
-	if (digest < SC_DIGEST_SHA256 || digest > SC_DIGEST_SHA512) {
-		r = sc_fail(SC_ERR_ALGORITHM, "cert_digest: %d is not sha256/384/512", (int)digest);
-		goto out;
-	}
-	if (!ASN1_ENUMERATED_set(t->certDigest, (long)digest)) {
-		r = sc_fail(SC_ERR_NOMEM, "profile: certDigest");
-		goto out;
-	}
-
-	if (pp->key_usage & ~SC_KU_ALL) {
-		r = sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~SC_KU_ALL);
-		goto out;
-	}
-	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "profile: keyUsage");
-		goto out;
-	}
-	if (pp->eku != NULL && pp->eku[0] != NULL &&
-	    (r = build_eku(pp->eku, &t->extKeyUsage)) != SC_OK)
-		goto out;
-	if (pp->san != NULL && pp->san[0] != NULL &&
-	    (r = build_san(pp->san, &t->subjectAltName)) != SC_OK)
-		goto out;
-
 	/* The decoder's own checks: what we build is exactly what a device accepts as syntax. */
 	if ((r = sc_profile_parse_tbs(p)) != SC_OK)
 		goto out;
@@ -645,7 +665,6 @@ sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile *
 	p = NULL;
 	r = SC_OK;
 out:
-	SC_SUPPLIED_KEY_free(sk);
 	sc_profile_free(p);
 	return r;
 }

@@ -1,7 +1,8 @@
 /*
  * spd.h — the secure processor's in-memory state and its one entry point for requests
  * (selfcert-spd internal). Everything here is private to the SP process: keys live only in
- * struct spd_state, which the sealed store (store.h) persists.
+ * struct spd_state, as handles of its key backend (backend.h), and the sealed store (store.h)
+ * persists it.
  */
 #ifndef SPD_SPD_H
 #define SPD_SPD_H
@@ -32,13 +33,15 @@ struct spd_replay {
 	uint64_t not_after;            /* the profile's profileNotAfter */
 };
 
+struct spd_key;      /* a private key held by the key backend (backend.h) */
+struct spd_backend;
+
 struct spd_slot {
 	uint32_t handle;
 	enum sc_alg alg;
-	EVP_PKEY *key;                 /* the leaf's private key: never leaves the SP */
-	uint8_t *key_der;              /* its PKCS#8 DER in the secure heap (spd_key_der), encoded
-	                                  once: OpenSSL 3.0's encoder lookup dominated every commit */
-	size_t key_der_len;
+	struct spd_key *key;           /* the leaf's private key: never leaves the SP; its stored
+	                                  form is made once, when it enters (OpenSSL 3.0's encoder
+	                                  lookup dominated every commit) */
 	X509 *cert;
 	uint8_t *cert_der;             /* its DER, kept from ISSUE or the store (NULL: encode it at
 	                                  commit); re-encoding every slot's certificate at every
@@ -48,15 +51,18 @@ struct spd_slot {
 
 /* Everything the sealed store holds. */
 struct spd_state {
+	/*
+	 * The backend holding this state's keys (not sealed: a version-1 store's keys are the soft
+	 * backend's PKCS#8, so spd_state_init and spd_state_parse set spd_backend_soft).
+	 */
+	const struct spd_backend *be;
 	enum sc_sp_state state;
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	uint32_t max_leaf_days;        /* 0: no limit beyond the CSK certificate */
 	uint32_t max_keys;             /* 1..SC_SP_MAX_KEYS_LIMIT */
 	uint64_t issuance_counter;     /* last value put in a certificate */
 	enum sc_alg csk_alg, kek_alg;  /* SC_ALG_NONE until generated */
-	EVP_PKEY *csk, *kek;
-	uint8_t *csk_der, *kek_der;    /* their PKCS#8 DER, as for spd_slot.key_der */
-	size_t csk_der_len, kek_der_len;
+	struct spd_key *csk, *kek;     /* as spd_slot.key */
 	X509 *csk_cert, *kek_cert;
 	struct spd_anchor anchors[SC_SP_MAX_ANCHORS];
 	size_t n_anchors;
@@ -69,6 +75,7 @@ struct spd_state {
 };
 
 struct spd_store;
+struct sc_signer_cache;
 
 /* One running SP: state, its store, and the challenges handed out since start. */
 struct spd {
@@ -76,26 +83,56 @@ struct spd {
 	struct spd_store *store;       /* commits go here; borrowed */
 	uint8_t challenges[SPD_CHALLENGES_MAX][SC_SP_CHALLENGE_LEN];
 	size_t n_challenges;           /* oldest first */
+	/*
+	 * ISSUE's verified-signer cache (profile.h): in memory only, never sealed, at most
+	 * SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. NULL: every profile takes the full
+	 * path (shortcuts off, or no memory for it at start). spd_start/spd_stop own it.
+	 */
+	struct sc_signer_cache *signer_cache;
 	int log;                       /* 1: one line per request on stderr */
 	unsigned long peer_uid;        /* for the log line only */
 };
 
-/* A fresh empty state for device_id (the caller checked it). */
+/* A fresh empty state for device_id (the caller checked it). In state.c. */
 void spd_state_init(struct spd_state *st, const char *device_id);
-/* Free and wipe every key and certificate; the state is empty afterwards. */
+/* Free and wipe every key (through st->be) and certificate; empty afterwards. In state.c. */
 void spd_state_clear(struct spd_state *st);
 
 /*
- * A private key's PKCS#8 DER, made once when the key enters the SP and sealed from these bytes
- * at every commit. *der is in OpenSSL's secure heap; free it with spd_key_der_free (which wipes).
+ * A certificate as a wire or store string (state.c; for the handlers and the store codec
+ * alike): kept (kept_len bytes), the DER already at hand, if given; else encoded now; an empty
+ * string for NULL. Fails only on an encoding failure.
+ */
+sc_err spd_put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)
+    SC_MUST_USE;
+
+/*
+ * The SP's in-memory side around its state (state.c): start makes the signer cache (none when
+ * sc_fast_enabled() is 0; a cache that cannot be made is none, not a failure); stop frees it.
+ * Neither touches st or the store. stop on a zeroed or stopped spd does nothing.
+ */
+void spd_start(struct spd *spd);
+void spd_stop(struct spd *spd);
+/* Tests: empty the signer cache / read its counters (all zero without a cache). */
+void spd_signer_cache_flush(struct spd *spd);
+void spd_signer_cache_stats(const struct spd *spd, struct sc_signer_cache_stats *out);
+
+/*
+ * Private-key DER (keyder.c). spd_key_der: a key's PKCS#8 through OpenSSL (EVP_PKEY2PKCS8 and
+ * i2d), made once when the key enters the SP and sealed from these bytes at every commit.
+ * spd_leaf_key_der: the same bytes, written directly for P-256, P-384 and Ed25519 keys when
+ * sc_fast_enabled() (OpenSSL 3.0's encoder dominated ISSUE); otherwise, and for other keys,
+ * spd_key_der. *der is in OpenSSL's secure heap; free it with spd_key_der_free (which wipes).
+ * spd_key_from_der: parse exactly one PKCS#8 of algorithm alg; SC_ERR_STORE_DAMAGED naming
+ * `what` otherwise (its only caller reads the sealed store).
  */
 sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
-void spd_key_der_free(uint8_t *der, size_t len);
-/*
- * The same bytes as spd_key_der, written directly for P-256, P-384 and Ed25519 keys (in
- * dispatch.c: OpenSSL 3.0's encoder dominated ISSUE); other keys go to spd_key_der.
- */
 sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
+void spd_key_der_free(uint8_t *der, size_t len);
+sc_err spd_key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_PKEY **out,
+    const char *what) SC_MUST_USE;
+/* A secure-heap copy of der (free with spd_key_der_free). */
+sc_err spd_key_der_copy(const uint8_t *der, size_t len, uint8_t **out) SC_MUST_USE;
 
 /*
  * Handle one request message (version, type, body; no length prefix) and write exactly one
@@ -107,14 +144,7 @@ sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer);
 
 /*
- * ISSUE's verified-signer cache (sc_signer_cache in profile.h): process-wide, in memory only,
- * at most SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. flush and stats for tests.
- */
-void spd_signer_cache_flush(void);
-void spd_signer_cache_stats(struct sc_signer_cache_stats *out);
-
-/*
- * The replay cache (in dispatch.c, public for tests). check: SC_ERR_REPLAY if the ID is
+ * The replay cache (replay.c). check: SC_ERR_REPLAY if the ID is
  * remembered or not_after <= the watermark. add: remember it; when full, forget the entry with
  * the smallest profileNotAfter (the new one included) and raise the watermark to it, so a
  * forgotten profile is still refused. undo: take back one add (a failed commit).

@@ -27,7 +27,6 @@
 #define HKDF_SALT "selfcert-store-v1"
 /* Device-independent: the root key alone makes the store key device-unique. */
 #define HKDF_INFO "selfcert sealed store AES-256-GCM key"
-#define COUNTER_LEN 8
 #define TMP_HEX_LEN 12           /* "<file>.tmp-" + 12 hex digits: a commit's temp file */
 /*
  * The store is written in pieces: the 25-byte header alone, then at most this much at a time.
@@ -40,6 +39,7 @@ struct spd_store {
 	char dir[PATH_MAX];
 	char store_path[PATH_MAX];
 	char counter_path[PATH_MAX];
+	const struct spd_backend *be; /* holds the sealing secret and the counter (backend.h) */
 	uint8_t *key;            /* 32 bytes, secure heap */
 	uint64_t counter;        /* the counter file's value == the store's header counter */
 };
@@ -57,7 +57,7 @@ static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
  * Read a whole regular file (not a symlink) of at most max bytes. SC_ERR_NOT_FOUND if absent.
  * *data is the caller's: sc_free_secret(*data, *len).
  */
-static sc_err read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+sc_err spd_store_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct stat sb;
@@ -234,7 +234,7 @@ static sc_err fp_load(void)
 
 /* ---- key derivation and sealing ---- */
 
-static sc_err derive_key(const uint8_t root[SPD_ROOT_KEY_LEN], uint8_t out[32])
+static sc_err derive_key(const uint8_t root[SPD_SECRET_LEN], uint8_t out[32])
 {
 	sc_err r = SC_ERR_INTERNAL;
 	EVP_KDF *kdf = NULL;
@@ -251,7 +251,7 @@ static sc_err derive_key(const uint8_t root[SPD_ROOT_KEY_LEN], uint8_t out[32])
 	}
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)root,
-	    SPD_ROOT_KEY_LEN);
+	    SPD_SECRET_LEN);
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, strlen(salt));
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, strlen(info));
 	params[4] = OSSL_PARAM_construct_end();
@@ -387,158 +387,17 @@ out:
 
 /* ---- state codec ---- */
 
-void spd_state_init(struct spd_state *st, const char *device_id)
+/* A key as (alg, stored form): the bytes its backend made when it entered the SP. */
+static void put_key(struct sc_buf *b, const struct spd_backend *be, enum sc_alg alg,
+    const struct spd_key *key)
 {
-	memset(st, 0, sizeof(*st));
-	st->state = SC_SP_STATE_EMPTY;
-	if (device_id != NULL)
-		snprintf(st->device_id, sizeof(st->device_id), "%s", device_id);
-	st->max_keys = SC_SP_DEFAULT_MAX_KEYS;
-	st->next_handle = 1;
-}
-
-void spd_state_clear(struct spd_state *st)
-{
-	size_t i;
-
-	EVP_PKEY_free(st->csk);
-	EVP_PKEY_free(st->kek);
-	spd_key_der_free(st->csk_der, st->csk_der_len);
-	spd_key_der_free(st->kek_der, st->kek_der_len);
-	X509_free(st->csk_cert);
-	X509_free(st->kek_cert);
-	for (i = 0; i < st->n_anchors; i++)
-		X509_free(st->anchors[i].cert);
-	for (i = 0; i < st->n_slots; i++) {
-		EVP_PKEY_free(st->slots[i].key);
-		spd_key_der_free(st->slots[i].key_der, st->slots[i].key_der_len);
-		X509_free(st->slots[i].cert);
-		OPENSSL_free(st->slots[i].cert_der);
-	}
-	OPENSSL_cleanse(st, sizeof(*st));
-	spd_state_init(st, NULL);
-}
-
-/* PKCS#8 DER of a private key (secret: OPENSSL_clear_free). */
-static sc_err key_to_der(EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
-	unsigned char *p = NULL;
-	int n;
-
-	*der = NULL;
-	*len = 0;
-	if (p8 == NULL)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "PKCS#8 encoding");
-	n = i2d_PKCS8_PRIV_KEY_INFO(p8, &p);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (n <= 0)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "PKCS#8 encoding");
-	*der = p;
-	*len = (size_t)n;
-	return SC_OK;
-}
-
-/* A secure-heap copy of der (the cached form of a key, see spd.h). */
-static sc_err secure_copy(const uint8_t *der, size_t len, uint8_t **out)
-{
-	*out = OPENSSL_secure_malloc(len);
-	if (*out == NULL)
-		return sc_fail(SC_ERR_NOMEM, "secure heap: %zu bytes for a key", len);
-	memcpy(*out, der, len);
-	return SC_OK;
-}
-
-sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-	uint8_t *tmp = NULL;
-	size_t n = 0;
-	sc_err r;
-
-	*der = NULL;
-	*len = 0;
-	if ((r = key_to_der(key, &tmp, &n)) != SC_OK)
-		return r;
-	r = secure_copy(tmp, n, der);
-	OPENSSL_clear_free(tmp, n);
-	if (r == SC_OK)
-		*len = n;
-	return r;
-}
-
-void spd_key_der_free(uint8_t *der, size_t len)
-{
-	if (der != NULL)
-		OPENSSL_secure_clear_free(der, len);
-}
-
-static sc_err key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_PKEY **out,
-    const char *what)
-{
-	const unsigned char *p = der;
-	PKCS8_PRIV_KEY_INFO *p8;
-	EVP_PKEY *key = NULL;
-
-	*out = NULL;
-	p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
-	if (p8 != NULL && (size_t)(p - der) == len)
-		key = EVP_PKCS82PKEY(p8);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (key == NULL)
-		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: not a PKCS#8 key", what);
-	if (sc_alg_of_key(key) != alg) {
-		EVP_PKEY_free(key);
-		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: not a %s key", what,
-		    sc_alg_name(alg) ? sc_alg_name(alg) : "known");
-	}
-	*out = key;
-	return SC_OK;
-}
-
-/* A key as (alg, PKCS#8): from its cached DER when it has one, else encoded now. */
-static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key, const uint8_t *cached,
-    size_t cached_len)
-{
-	uint8_t *der = NULL;
+	const uint8_t *blob = NULL;
 	size_t len = 0;
-	sc_err r;
 
 	sc_buf_put_u8(b, (uint8_t)alg);
-	if (key == NULL) {
-		sc_buf_put_string(b, NULL, 0);
-		return SC_OK;
-	}
-	if (cached != NULL) {
-		sc_buf_put_string(b, cached, cached_len);
-		return SC_OK;
-	}
-	if ((r = key_to_der(key, &der, &len)) != SC_OK)
-		return r;
-	sc_buf_put_string(b, der, len);
-	OPENSSL_clear_free(der, len);
-	return SC_OK;
-}
-
-/* A certificate as a string: its kept DER (kept, kept_len) if there is one, else encoded now. */
-static sc_err put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)
-{
-	uint8_t *der = NULL;
-	size_t len = 0;
-	sc_err r;
-
-	if (cert != NULL && kept != NULL) {
-		sc_buf_put_string(b, kept, kept_len);
-		return SC_OK;
-	}
-	if (cert == NULL) {
-		sc_buf_put_string(b, NULL, 0);
-		return SC_OK;
-	}
-	if ((r = sc_cert_to_der(cert, &der, &len)) != SC_OK)
-		return r;
-	sc_buf_put_string(b, der, len);
-	OPENSSL_free(der);
-	return SC_OK;
+	if (key != NULL)
+		be->key_blob(key, &blob, &len);
+	sc_buf_put_string(b, blob, len);
 }
 
 sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
@@ -552,15 +411,15 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 	sc_buf_put_u32(out, st->max_leaf_days);
 	sc_buf_put_u32(out, st->max_keys);
 	sc_buf_put_u64(out, st->issuance_counter);
-	if ((r = put_key(out, st->csk_alg, st->csk, st->csk_der, st->csk_der_len)) != SC_OK ||
-	    (r = put_key(out, st->kek_alg, st->kek, st->kek_der, st->kek_der_len)) != SC_OK ||
-	    (r = put_cert(out, st->csk_cert, NULL, 0)) != SC_OK ||
-	    (r = put_cert(out, st->kek_cert, NULL, 0)) != SC_OK)
+	put_key(out, st->be, st->csk_alg, st->csk);
+	put_key(out, st->be, st->kek_alg, st->kek);
+	if ((r = spd_put_cert(out, st->csk_cert, NULL, 0)) != SC_OK ||
+	    (r = spd_put_cert(out, st->kek_cert, NULL, 0)) != SC_OK)
 		goto out;
 	sc_buf_put_u32(out, (uint32_t)st->n_anchors);
 	for (i = 0; i < st->n_anchors; i++) {
 		sc_buf_put_cstring(out, st->anchors[i].network_id);
-		if ((r = put_cert(out, st->anchors[i].cert, NULL, 0)) != SC_OK)
+		if ((r = spd_put_cert(out, st->anchors[i].cert, NULL, 0)) != SC_OK)
 			goto out;
 	}
 	sc_buf_put_u32(out, (uint32_t)st->n_replay);
@@ -572,9 +431,8 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 	sc_buf_put_u32(out, (uint32_t)st->n_slots);
 	for (i = 0; i < st->n_slots; i++) {
 		sc_buf_put_u32(out, st->slots[i].handle);
-		if ((r = put_key(out, st->slots[i].alg, st->slots[i].key, st->slots[i].key_der,
-		         st->slots[i].key_der_len)) != SC_OK ||
-		    (r = put_cert(out, st->slots[i].cert, st->slots[i].cert_der,
+		put_key(out, st->be, st->slots[i].alg, st->slots[i].key);
+		if ((r = spd_put_cert(out, st->slots[i].cert, st->slots[i].cert_der,
 		         st->slots[i].cert_der_len)) != SC_OK)
 			goto out;
 	}
@@ -588,20 +446,17 @@ out:
 	return r;
 }
 
-/* Decode an optional (alg, PKCS#8) pair. */
-static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, uint8_t **key_der,
-    size_t *key_der_len, const char *what)
+/* Decode an optional (alg, stored form) pair into a key of st's backend. */
+static sc_err get_key(struct sc_buf *b, const struct spd_backend *be, enum sc_alg *alg,
+    struct spd_key **key, const char *what)
 {
 	const uint8_t *der;
 	size_t len;
 	uint8_t a = sc_buf_get_u8(b);
-	sc_err r;
 
 	sc_buf_get_string(b, &der, &len, SPD_STORE_MAX);
 	*alg = SC_ALG_NONE;
 	*key = NULL;
-	*key_der = NULL;
-	*key_der_len = 0;
 	if (b->failed)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: truncated", what);
 	if (a == SC_ALG_NONE && len == 0)
@@ -609,21 +464,12 @@ static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, uint8_
 	if (!sc_alg_valid(a) || len == 0)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: bad algorithm %u", what, a);
 	*alg = (enum sc_alg)a;
-	if ((r = key_from_der(der, len, *alg, key, what)) != SC_OK)
-		return r;
-	/* Keep the bytes we just authenticated: the next commit seals them as they are. */
-	if ((r = secure_copy(der, len, key_der)) != SC_OK) {
-		EVP_PKEY_free(*key);
-		*key = NULL;
-		return r;
-	}
-	*key_der_len = len;
-	return SC_OK;
+	return be->key_load(be, *alg, der, len, what, key);
 }
 
-/* keep, keep_len (may be NULL): also a copy of the certificate's DER, for put_cert. */
-static sc_err get_cert(struct sc_buf *b, X509 **cert, uint8_t **keep, size_t *keep_len, int required,
-    const char *what)
+/* keep, keep_len (may be NULL): also a copy of the certificate's DER, for spd_put_cert. */
+static sc_err get_cert(struct sc_buf *b, X509 **cert, uint8_t **keep, size_t *keep_len,
+    int required, const char *what)
 {
 	const uint8_t *der;
 	size_t len;
@@ -645,11 +491,12 @@ static sc_err get_cert(struct sc_buf *b, X509 **cert, uint8_t **keep, size_t *ke
 }
 
 /* A certificate must certify the key held for its role. */
-static sc_err check_pair(EVP_PKEY *key, X509 *cert, const char *what)
+static sc_err check_pair(const struct spd_backend *be, const struct spd_key *key, X509 *cert,
+    const char *what)
 {
 	if (cert == NULL)
 		return SC_OK;
-	if (key == NULL || EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1)
+	if (key == NULL || EVP_PKEY_eq(X509_get0_pubkey(cert), be->key_public(key)) != 1)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s certificate does not match its key",
 		    what);
 	return SC_OK;
@@ -679,12 +526,12 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 		goto out;
 	}
 	st->state = (enum sc_sp_state)state;
-	if ((r = get_key(&b, &st->csk_alg, &st->csk, &st->csk_der, &st->csk_der_len, "CSK")) != SC_OK ||
-	    (r = get_key(&b, &st->kek_alg, &st->kek, &st->kek_der, &st->kek_der_len, "KEK")) != SC_OK ||
+	if ((r = get_key(&b, st->be, &st->csk_alg, &st->csk, "CSK")) != SC_OK ||
+	    (r = get_key(&b, st->be, &st->kek_alg, &st->kek, "KEK")) != SC_OK ||
 	    (r = get_cert(&b, &st->csk_cert, NULL, NULL, 0, "CSK certificate")) != SC_OK ||
 	    (r = get_cert(&b, &st->kek_cert, NULL, NULL, 0, "KEK certificate")) != SC_OK ||
-	    (r = check_pair(st->csk, st->csk_cert, "CSK")) != SC_OK ||
-	    (r = check_pair(st->kek, st->kek_cert, "KEK")) != SC_OK)
+	    (r = check_pair(st->be, st->csk, st->csk_cert, "CSK")) != SC_OK ||
+	    (r = check_pair(st->be, st->kek, st->kek_cert, "KEK")) != SC_OK)
 		goto out;
 
 	n = sc_buf_get_u32(&b);
@@ -727,14 +574,14 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 	for (i = 0; i < n; i++) {
 		struct spd_slot *s = &st->slots[i];
 		s->handle = sc_buf_get_u32(&b);
-		r = get_key(&b, &s->alg, &s->key, &s->key_der, &s->key_der_len, "leaf key");
+		r = get_key(&b, st->be, &s->alg, &s->key, "leaf key");
 		if (r == SC_OK)
 			r = get_cert(&b, &s->cert, &s->cert_der, &s->cert_der_len, 1, "leaf certificate");
 		st->n_slots = i + 1;
 		if (r != SC_OK)
 			goto out;
 		if (s->key == NULL || s->handle == 0 || (i > 0 && s->handle <= st->slots[i - 1].handle) ||
-		    (r = check_pair(s->key, s->cert, "leaf")) != SC_OK) {
+		    (r = check_pair(st->be, s->key, s->cert, "leaf")) != SC_OK) {
 			r = sc_fail(SC_ERR_STORE_DAMAGED, "store: leaf slot %u inconsistent", (unsigned)i);
 			goto out;
 		}
@@ -851,36 +698,23 @@ out:
 	return r;
 }
 
-static sc_err write_counter(const struct spd_store *s, uint64_t v)
+sc_err spd_store_replace_counter(const char *path, const uint8_t *data, size_t len)
 {
-	uint8_t c[COUNTER_LEN];
 	int renamed;
 
-	put_be64(c, v);
-	return replace_file(s->counter_path, c, sizeof(c), sizeof(c), FP_COUNTER_OPEN, &renamed);
+	return replace_file(path, data, len, len, FP_COUNTER_OPEN, &renamed);
 }
 
-static sc_err read_counter(const struct spd_store *s, uint64_t *v)
+/*
+ * The backend a store folder was made by. It is recorded without a format change, by the
+ * sealing file the folder holds (soft: root.key), so every older store opens as it did. Only
+ * the soft backend is built: a TPM backend would be told here by its own file (root.tpm, TPM-SP
+ * §4.1) before anything is read, and its keys by a store version 2.
+ */
+static const struct spd_backend *backend_of(const char *dir)
 {
-	uint8_t *data = NULL;
-	size_t len = 0;
-	sc_err r;
-
-	*v = 0;
-	r = read_file(s->counter_path, 64, &data, &len);
-	if (r == SC_ERR_NOT_FOUND)
-		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the monotonic counter is missing",
-		    s->counter_path);
-	if (r != SC_OK)
-		return r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a counter",
-		    s->counter_path) : r;
-	if (len != COUNTER_LEN)
-		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %zu bytes, expected %d", s->counter_path, len,
-		    COUNTER_LEN);
-	else
-		*v = get_be64(data);
-	OPENSSL_free(data);
-	return r;
+	(void)dir;
+	return &spd_backend_soft;
 }
 
 static sc_err store_new(const char *dir, struct spd_store **out)
@@ -898,6 +732,7 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
 	}
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->be = backend_of(dir);
 	if ((r = join(s->store_path, sizeof(s->store_path), dir, "store")) != SC_OK ||
 	    (r = join(s->counter_path, sizeof(s->counter_path), dir, "counter")) != SC_OK) {
 		free(s);
@@ -912,25 +747,15 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 	return SC_OK;
 }
 
-static sc_err load_root_key(struct spd_store *s)
+/* The store key: HKDF of the backend's unsealed secret, which is wiped at once. */
+static sc_err load_store_key(struct spd_store *s)
 {
-	char path[PATH_MAX];
-	uint8_t *root = NULL;
-	size_t len = 0;
+	uint8_t secret[SPD_SECRET_LEN];
 	sc_err r;
 
-	if ((r = join(path, sizeof(path), s->dir, "root.key")) != SC_OK)
-		return r;
-	r = read_file(path, 64, &root, &len);
-	if (r == SC_ERR_NOT_FOUND)
-		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the root key is missing", path);
-	if (r == SC_ERR_OVERSIZE || (r == SC_OK && len != SPD_ROOT_KEY_LEN))
-		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a %d-byte root key", path,
-		    SPD_ROOT_KEY_LEN);
-	if (r == SC_OK)
-		r = derive_key(root, s->key);
-	if (root != NULL)
-		OPENSSL_clear_free(root, len + 1);
+	if ((r = s->be->secret_unseal(s->be, s->dir, secret)) == SC_OK)
+		r = derive_key(secret, s->key);
+	OPENSSL_cleanse(secret, sizeof(secret));
 	return r;
 }
 
@@ -986,7 +811,7 @@ sc_err spd_store_commit(struct spd_store *s, const struct spd_state *st)
 	 */
 	if ((r = write_store(s, st, s->counter + 1, &renamed)) != SC_OK)
 		return r;
-	if ((r = write_counter(s, s->counter + 1)) != SC_OK)
+	if ((r = s->be->counter_increment(s->be, s->dir, s->counter)) != SC_OK)
 		return r;
 	/* Durable: a stop here is the daemon dying before it can answer. */
 	if ((r = FAILPOINT(FP_COMMIT_DONE)) != SC_OK)
@@ -1048,11 +873,11 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
 	spd_state_init(st, NULL);
 	if ((r = store_new(dir, &s)) != SC_OK)
 		return r;
-	if ((r = load_root_key(s)) != SC_OK)
+	if ((r = load_store_key(s)) != SC_OK)
 		goto out;
-	if ((r = read_counter(s, &c)) != SC_OK)
+	if ((r = s->be->counter_read(s->be, s->dir, &c)) != SC_OK)
 		goto out;
-	r = read_file(s->store_path, SPD_STORE_MAX, &blob, &blob_len);
+	r = spd_store_read_file(s->store_path, SPD_STORE_MAX, &blob, &blob_len);
 	if (r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE) {
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %s", s->store_path,
 		    r == SC_ERR_NOT_FOUND ? "missing" : "too large");
@@ -1077,7 +902,7 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
 		goto out;
 	if (sc == c + 1) {
 		/* A crash between the store's rename and the counter's update: finish the commit. */
-		if ((r = write_counter(s, sc)) != SC_OK) {
+		if ((r = s->be->counter_increment(s->be, s->dir, c)) != SC_OK) {
 			spd_state_clear(st);
 			goto out;
 		}
@@ -1100,8 +925,7 @@ sc_err spd_store_create(const char *dir, const char *device_id)
 	sc_err r = SC_ERR_INTERNAL;
 	struct spd_store *s = NULL;
 	struct spd_state *st = NULL;
-	uint8_t root[SPD_ROOT_KEY_LEN];
-	char path[PATH_MAX];
+	uint8_t secret[SPD_SECRET_LEN];
 	struct stat sb;
 	int renamed;
 
@@ -1110,6 +934,7 @@ sc_err spd_store_create(const char *dir, const char *device_id)
 		    SC_DEVICE_ID_MAX);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return sc_fail(SC_ERR_IO, "%s: %s", dir, strerror(errno));
+	OPENSSL_cleanse(secret, sizeof(secret));
 	if ((r = store_new(dir, &s)) != SC_OK)
 		return r;
 	/* Never overwrite a device: any of the three files means the folder is taken. */
@@ -1117,15 +942,9 @@ sc_err spd_store_create(const char *dir, const char *device_id)
 		r = sc_fail(SC_ERR_EXISTS, "%s: already holds a store", dir);
 		goto out;
 	}
-	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
+	if ((r = s->be->secret_create(s->be, s->dir, secret)) != SC_OK)
 		goto out;
-	if (RAND_priv_bytes(root, sizeof(root)) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_priv_bytes");
-		goto out;
-	}
-	if ((r = sc_file_write_new(path, root, sizeof(root), 0400)) != SC_OK)
-		goto out;
-	if ((r = derive_key(root, s->key)) != SC_OK)
+	if ((r = derive_key(secret, s->key)) != SC_OK)
 		goto out;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "state");
@@ -1135,11 +954,11 @@ sc_err spd_store_create(const char *dir, const char *device_id)
 	/* The store first, then the counter: a crash in between leaves "counter missing". */
 	if ((r = write_store(s, st, 0, &renamed)) != SC_OK)
 		goto out;
-	if ((r = write_counter(s, 0)) != SC_OK)
+	if ((r = s->be->counter_create(s->be, s->dir)) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
-	OPENSSL_cleanse(root, sizeof(root));
+	OPENSSL_cleanse(secret, sizeof(secret));
 	if (st != NULL) {
 		spd_state_clear(st);
 		free(st);

@@ -6,6 +6,9 @@
  * DIR/root.key  32 random bytes, 0400: the emulated hardware-unique key
  * DIR/counter   8 bytes, big-endian u64: the emulated monotonic counter
  * DIR/store     "SCST" | u8 version | u64 counter | nonce[12] | ciphertext | tag[16]
+ *
+ * root.key and counter are the soft key backend's (backend.h, backend_soft.c): the store reaches
+ * its sealing secret and its counter only through the backend the folder was made by.
  */
 #ifndef SPD_STORE_H
 #define SPD_STORE_H
@@ -13,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <selfcert/err.h>
+#include "backend.h"
 #include "spd.h"
 
 #define SPD_STORE_MAGIC "SCST"
@@ -20,7 +24,7 @@
 #define SPD_STORE_HDR_LEN (4 + 1 + 8 + 12)   /* magic, version, counter, nonce: the AAD */
 #define SPD_STORE_TAG_LEN 16
 #define SPD_STORE_MAX (8u << 20)             /* 256 RSA-4096 keys with certificates fit */
-#define SPD_ROOT_KEY_LEN 32
+#define SPD_ROOT_KEY_LEN SPD_SECRET_LEN       /* root.key: the soft backend's sealing secret */
 
 /*
  * Fail points (builds with SC_FAILPOINTS only; cmake/faults.cmake turns it on for every build
@@ -80,6 +84,16 @@ sc_err spd_store_commit(struct spd_store *store, const struct spd_state *st) SC_
 uint64_t spd_store_counter(const struct spd_store *store);
 
 void spd_store_close(struct spd_store *store);
+
+/*
+ * For backend_soft.c: the store's bounded reader of a regular file (not a symlink; at most max
+ * bytes; SC_ERR_NOT_FOUND if absent, SC_ERR_OVERSIZE if larger; *data the caller's, allocated
+ * with one spare byte: OPENSSL_clear_free(*data, *len + 1)), and the durable replace of the
+ * counter file, which passes the counter-* fail points exactly as a commit always has.
+ */
+sc_err spd_store_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+    SC_MUST_USE;
+sc_err spd_store_replace_counter(const char *path, const uint8_t *data, size_t len) SC_MUST_USE;
 
 /*
  * The plaintext codec, exposed for tests: serialize into a secret writer / parse exactly

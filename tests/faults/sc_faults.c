@@ -302,7 +302,9 @@ out:
 
 /* ---- the canonical dump ---- */
 
-static sc_err dump_key(const char *what, enum sc_alg alg, EVP_PKEY *key)
+/* A key of st's backend, by the hash of its public half. */
+static sc_err dump_key(const char *what, const struct spd_state *st, enum sc_alg alg,
+    const struct spd_key *key)
 {
 	char h[65];
 	sc_err r;
@@ -311,7 +313,7 @@ static sc_err dump_key(const char *what, enum sc_alg alg, EVP_PKEY *key)
 		printf("%s - -\n", what);
 		return SC_OK;
 	}
-	if ((r = faults_spki_hash(key, h)) != SC_OK)
+	if ((r = faults_spki_hash(st->be->key_public(key), h)) != SC_OK)
 		return r;
 	printf("%s %s %s\n", what, sc_alg_name(alg) ? sc_alg_name(alg) : "?", h);
 	return SC_OK;
@@ -383,8 +385,8 @@ static int cmd_dump(int argc, char **argv)
 	printf("device-id %s\n", st->device_id);
 	printf("max-leaf-days %u\nmax-keys %u\n", (unsigned)st->max_leaf_days, (unsigned)st->max_keys);
 	printf("issuance-counter %llu\n", (unsigned long long)st->issuance_counter);
-	if ((r = dump_key("csk", st->csk_alg, st->csk)) != SC_OK ||
-	    (r = dump_key("kek", st->kek_alg, st->kek)) != SC_OK ||
+	if ((r = dump_key("csk", st, st->csk_alg, st->csk)) != SC_OK ||
+	    (r = dump_key("kek", st, st->kek_alg, st->kek)) != SC_OK ||
 	    (r = dump_cert("csk-cert", st->csk_cert)) != SC_OK ||
 	    (r = dump_cert("kek-cert", st->kek_cert)) != SC_OK)
 		goto out;
@@ -404,7 +406,7 @@ static int cmd_dump(int argc, char **argv)
 		const struct spd_slot *s = &st->slots[i];
 		char kh[65], ch[65];
 
-		if ((r = faults_spki_hash(s->key, kh)) != SC_OK ||
+		if ((r = faults_spki_hash(st->be->key_public(s->key), kh)) != SC_OK ||
 		    (r = faults_cert_hash(s->cert, ch)) != SC_OK)
 			goto out;
 		printf("slot %u %s %s %s\n", (unsigned)s->handle,

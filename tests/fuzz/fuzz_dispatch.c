@@ -101,6 +101,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("store create", r);
 	if ((spd = calloc(1, sizeof(*spd))) == NULL)
 		die("state", SC_ERR_NOMEM);
+	spd_start(spd); /* the signer cache, as selfcert-spd has it */
 	if ((r = spd_store_open(store_dir, &spd->store, &spd->st)) != SC_OK)
 		die("store open", r);
 
@@ -108,10 +109,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	 * KEYGEN would make random keys; the fixture's fixed ones are put in its place so that the
 	 * corpus' supplied keys are encrypted to this SP's KEK. The rest is the real factory flow.
 	 */
-	EVP_PKEY_up_ref(fx->csk);
-	EVP_PKEY_up_ref(fx->kek);
-	spd->st.csk = fx->csk;
-	spd->st.kek = fx->kek;
+	if ((r = spd->st.be->key_import(spd->st.be, fx->csk, &spd->st.csk)) != SC_OK ||
+	    (r = spd->st.be->key_import(spd->st.be, fx->kek, &spd->st.kek)) != SC_OK)
+		die("key import", r);
 	spd->st.csk_alg = SC_ALG_P256;
 	spd->st.kek_alg = SC_ALG_P256;
 	spd->st.state = SC_SP_STATE_FACTORY;

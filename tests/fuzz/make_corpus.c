@@ -266,10 +266,11 @@ static void dispatch_seeds(void)
 
 /* ---- stores ---- */
 
-static void take_key(EVP_PKEY **dst, EVP_PKEY *k)
+/* The fixture's key into the SP's soft key backend (which takes its own reference). */
+static void take_key(struct spd_key **dst, EVP_PKEY *k)
 {
-	EVP_PKEY_up_ref(k);
-	*dst = k;
+	if (spd_backend_soft.key_import(&spd_backend_soft, k, dst) != SC_OK)
+		abort();
 }
 
 static void take_cert(X509 **dst, X509 *c)

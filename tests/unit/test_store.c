@@ -139,6 +139,16 @@ static EVP_PKEY *keygen(enum sc_alg alg)
 	return k;
 }
 
+/* A key made by the soft backend, as KEYGEN and ISSUE make them; its EVP_PKEY for signing. */
+static struct spd_key *bkey(enum sc_alg alg)
+{
+	struct spd_key *k = NULL;
+
+	assert_int_equal(spd_backend_soft.key_create(&spd_backend_soft, alg, &k), SC_OK);
+	return k;
+}
+#define PKEY(k) spd_backend_soft.key_for_lib(k)
+
 /* A locked state with one of everything (anchors, replay entries, leaf slots). */
 static void fill_state(struct spd_state *st)
 {
@@ -149,11 +159,11 @@ static void fill_state(struct spd_state *st)
 	st->max_keys = 8;
 	st->issuance_counter = 7;
 	st->csk_alg = SC_ALG_P256;
-	st->csk = keygen(SC_ALG_P256);
-	st->csk_cert = self_signed(st->csk, "csk");
+	st->csk = bkey(SC_ALG_P256);
+	st->csk_cert = self_signed(PKEY(st->csk), "csk");
 	st->kek_alg = SC_ALG_P384;
-	st->kek = keygen(SC_ALG_P384);
-	st->kek_cert = self_signed(st->kek, "kek");
+	st->kek = bkey(SC_ALG_P384);
+	st->kek_cert = self_signed(PKEY(st->kek), "kek");
 	for (i = 0; i < 2; i++) {
 		EVP_PKEY *k = keygen(SC_ALG_ED25519);
 		snprintf(st->anchors[i].network_id, sizeof(st->anchors[i].network_id), "net-%zu", i);
@@ -169,12 +179,12 @@ static void fill_state(struct spd_state *st)
 	st->replay_watermark = 500;
 	st->slots[0].handle = 3;
 	st->slots[0].alg = SC_ALG_ED25519;
-	st->slots[0].key = keygen(SC_ALG_ED25519);
-	st->slots[0].cert = self_signed(st->slots[0].key, "leaf 3");
+	st->slots[0].key = bkey(SC_ALG_ED25519);
+	st->slots[0].cert = self_signed(PKEY(st->slots[0].key), "leaf 3");
 	st->slots[1].handle = 5;
 	st->slots[1].alg = SC_ALG_P256;
-	st->slots[1].key = keygen(SC_ALG_P256);
-	st->slots[1].cert = self_signed(st->slots[1].key, "leaf 5");
+	st->slots[1].key = bkey(SC_ALG_P256);
+	st->slots[1].cert = self_signed(PKEY(st->slots[1].key), "leaf 5");
 	st->n_slots = 2;
 	st->next_handle = 6;
 }
@@ -190,8 +200,8 @@ static void assert_same_state(const struct spd_state *a, const struct spd_state 
 	assert_int_equal(a->issuance_counter, b->issuance_counter);
 	assert_int_equal(a->csk_alg, b->csk_alg);
 	assert_int_equal(a->kek_alg, b->kek_alg);
-	assert_int_equal(EVP_PKEY_eq(a->csk, b->csk), 1);
-	assert_int_equal(EVP_PKEY_eq(a->kek, b->kek), 1);
+	assert_int_equal(EVP_PKEY_eq(PKEY(a->csk), PKEY(b->csk)), 1);
+	assert_int_equal(EVP_PKEY_eq(PKEY(a->kek), PKEY(b->kek)), 1);
 	assert_int_equal(X509_cmp(a->csk_cert, b->csk_cert), 0);
 	assert_int_equal(X509_cmp(a->kek_cert, b->kek_cert), 0);
 	assert_int_equal(a->n_anchors, b->n_anchors);
@@ -206,7 +216,7 @@ static void assert_same_state(const struct spd_state *a, const struct spd_state 
 	for (i = 0; i < a->n_slots; i++) {
 		assert_int_equal(a->slots[i].handle, b->slots[i].handle);
 		assert_int_equal(a->slots[i].alg, b->slots[i].alg);
-		assert_int_equal(EVP_PKEY_eq(a->slots[i].key, b->slots[i].key), 1);
+		assert_int_equal(EVP_PKEY_eq(PKEY(a->slots[i].key), PKEY(b->slots[i].key)), 1);
 		assert_int_equal(X509_cmp(a->slots[i].cert, b->slots[i].cert), 0);
 	}
 	assert_int_equal(a->next_handle, b->next_handle);

@@ -1,0 +1,433 @@
+/*
+ * backend_soft.c — the software key backend (backend.h), selfcert's behaviour before the seam:
+ * keys are OpenSSL EVP_PKEYs with their PKCS#8 (keyder.c) in the secure heap, the store's
+ * sealing secret is DIR/root.key and the monotonic counter DIR/counter (store.h's file formats).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include "backend.h"
+#include "spd.h"
+#include "store.h"
+#include "util.h"
+
+#define COUNTER_LEN 8
+
+struct spd_key {
+	enum sc_alg alg;
+	EVP_PKEY *pkey;                /* private; never leaves this file but through key_for_lib */
+	uint8_t *der;                  /* its PKCS#8, secure heap, sealed from these bytes */
+	size_t der_len;
+};
+
+/* ---- keys ---- */
+
+static void soft_key_free(struct spd_key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	spd_key_der_free(k->der, k->der_len);
+	OPENSSL_clear_free(k, sizeof(*k));
+}
+
+/* Wrap pkey (taken, whatever happens) with its PKCS#8, encoded once now: the store seals it. */
+static sc_err soft_key_wrap(EVP_PKEY *pkey, struct spd_key **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct spd_key *k = NULL;
+
+	if ((k = OPENSSL_zalloc(sizeof(*k))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "key");
+		goto out;
+	}
+	k->pkey = pkey;
+	pkey = NULL;
+	k->alg = sc_alg_of_key(k->pkey);
+	if ((r = spd_leaf_key_der(k->pkey, &k->der, &k->der_len)) != SC_OK)
+		goto out;
+	*out = k;
+	k = NULL;
+	r = SC_OK;
+out:
+	soft_key_free(k);
+	EVP_PKEY_free(pkey);
+	return r;
+}
+
+static sc_err soft_key_create(const struct spd_backend *be, enum sc_alg alg, struct spd_key **out)
+{
+	EVP_PKEY *pkey = NULL;
+	sc_err r;
+
+	(void)be;
+	*out = NULL;
+	if ((r = sc_alg_keygen(alg, &pkey)) != SC_OK)
+		return r;
+	return soft_key_wrap(pkey, out);
+}
+
+static sc_err soft_key_import(const struct spd_backend *be, EVP_PKEY *supplied,
+    struct spd_key **out)
+{
+	(void)be;
+	*out = NULL;
+	if (EVP_PKEY_up_ref(supplied) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "key import");
+	return soft_key_wrap(supplied, out);
+}
+
+static sc_err soft_key_load(const struct spd_backend *be, enum sc_alg alg, const uint8_t *blob,
+    size_t len, const char *what, struct spd_key **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct spd_key *k = NULL;
+
+	(void)be;
+	*out = NULL;
+	if ((k = OPENSSL_zalloc(sizeof(*k))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "key");
+		goto out;
+	}
+	k->alg = alg;
+	if ((r = spd_key_from_der(blob, len, alg, &k->pkey, what)) != SC_OK)
+		goto out;
+	/* Keep the bytes just authenticated: the next commit seals them as they are. */
+	if ((r = spd_key_der_copy(blob, len, &k->der)) != SC_OK)
+		goto out;
+	k->der_len = len;
+	*out = k;
+	k = NULL;
+	r = SC_OK;
+out:
+	soft_key_free(k);
+	return r;
+}
+
+static void soft_key_blob(const struct spd_key *k, const uint8_t **blob, size_t *len)
+{
+	*blob = k->der;
+	*len = k->der_len;
+}
+
+static enum sc_alg soft_key_alg(const struct spd_key *k)
+{
+	return k->alg;
+}
+
+static EVP_PKEY *soft_key_pkey(const struct spd_key *k)
+{
+	return k->pkey;
+}
+
+/* ---- private operations ---- */
+
+static sc_err soft_csr(const struct spd_key *k, uint8_t **der, size_t *der_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509_REQ *csr = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	unsigned char *p = NULL;
+	int n;
+
+	*der = NULL;
+	*der_len = 0;
+	if ((csr = X509_REQ_new()) == NULL || (mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "certificate request");
+		goto out;
+	}
+	if (X509_REQ_set_version(csr, X509_REQ_VERSION_1) != 1 ||
+	    X509_REQ_set_pubkey(csr, k->pkey) != 1 ||
+	    EVP_DigestSignInit(mctx, NULL, sc_sign_md(k->pkey, SC_DIGEST_NONE), NULL, k->pkey) != 1 ||
+	    X509_REQ_sign_ctx(csr, mctx) <= 0 ||
+	    (n = i2d_X509_REQ(csr, &p)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the certificate request");
+		goto out;
+	}
+	*der = p;
+	*der_len = (size_t)n;
+	r = SC_OK;
+out:
+	EVP_MD_CTX_free(mctx);
+	X509_REQ_free(csr);
+	return r;
+}
+
+static sc_err sign_message(EVP_PKEY *key, const EVP_MD *md, const uint8_t *in, size_t in_len,
+    uint8_t **sig, size_t *sig_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *mctx = NULL;
+
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1 ||
+	    EVP_DigestSign(mctx, NULL, sig_len, in, in_len) != 1 ||
+	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
+	    EVP_DigestSign(mctx, *sig, sig_len, in, in_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
+/* DIGEST (PKCS#1 v1.5 or ECDSA) or PSS over a digest the caller computed. */
+static sc_err sign_hash(EVP_PKEY *key, enum sc_alg alg, int pss, const EVP_MD *md,
+    uint32_t salt_len, const uint8_t *in, size_t in_len, uint8_t **sig, size_t *sig_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *pctx = NULL;
+	int padding = pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
+
+	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(pctx) != 1 ||
+	    (sc_alg_is_rsa(alg) && EVP_PKEY_CTX_set_rsa_padding(pctx, padding) != 1) ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
+	    (pss && (EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)salt_len) != 1)) ||
+	    EVP_PKEY_sign(pctx, NULL, sig_len, in, in_len) != 1 ||
+	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
+	    EVP_PKEY_sign(pctx, *sig, sig_len, in, in_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, pss ? "sign: PSS signing failed" :
+		    "sign: signing failed");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+static sc_err soft_sign(const struct spd_key *k, enum spd_sign_mode mode, const EVP_MD *md,
+    uint32_t salt_len, const uint8_t *in, size_t in_len, uint8_t **sig, size_t *sig_len)
+{
+	*sig = NULL;
+	*sig_len = 0;
+	if (mode == SPD_SIGN_MESSAGE)
+		return sign_message(k->pkey, md, in, in_len, sig, sig_len);
+	return sign_hash(k->pkey, k->alg, mode == SPD_SIGN_PSS, md, salt_len, in, in_len, sig,
+	    sig_len);
+}
+
+static sc_err soft_decrypt_oaep(const struct spd_key *k, const EVP_MD *md, const EVP_MD *mgf1,
+    const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len, uint8_t *out,
+    size_t *out_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *pctx = NULL;
+	uint8_t *label_copy = NULL;
+
+	/* The label is handed over to OpenSSL, which frees it with the context. */
+	if (label_len > 0 && (label_copy = OPENSSL_memdup(label, label_len)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "decrypt: label");
+	if ((pctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
+	    EVP_PKEY_decrypt_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1) != 1 ||
+	    (label_copy != NULL &&
+	     EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label_copy, (int)label_len) != 1)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "decrypt: setting up RSA-OAEP");
+		goto out;
+	}
+	label_copy = NULL;
+	/* One answer for every way a block can fail to decrypt: no padding oracle here. */
+	if (EVP_PKEY_decrypt(pctx, out, out_len, in, in_len) != 1) {
+		ERR_clear_error();
+		*out_len = 0;
+		r = sc_fail(SC_ERR_KEY_DECRYPT, "decrypt: the ciphertext does not decrypt");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	OPENSSL_free(label_copy);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+static sc_err soft_derive(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret,
+    size_t *len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *dctx = NULL;
+	size_t cap = 0;
+
+	*secret = NULL;
+	*len = 0;
+	if ((dctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(dctx) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: setting up ECDH");
+		goto out;
+	}
+	if (EVP_PKEY_derive_set_peer_ex(dctx, peer, 1) != 1) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not a valid %s public key",
+		    k->alg == SC_ALG_P256 ? "P-256" : "P-384");
+		goto out;
+	}
+	if (EVP_PKEY_derive(dctx, NULL, &cap) != 1 || (*secret = OPENSSL_malloc(cap)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
+		goto out;
+	}
+	*len = cap;
+	if (EVP_PKEY_derive(dctx, *secret, len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	if (r != SC_OK) {
+		OPENSSL_clear_free(*secret, cap);
+		*secret = NULL;
+		*len = 0;
+	}
+	EVP_PKEY_CTX_free(dctx);
+	return r;
+}
+
+/* ---- the sealing secret and the counter: files in the store folder ---- */
+
+static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
+{
+	int n = snprintf(out, out_len, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= out_len)
+		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
+	return SC_OK;
+}
+
+static sc_err soft_secret_create(const struct spd_backend *be, const char *dir,
+    uint8_t secret[SPD_SECRET_LEN])
+{
+	char path[PATH_MAX];
+	sc_err r;
+
+	(void)be;
+	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
+		return r;
+	if (RAND_priv_bytes(secret, SPD_SECRET_LEN) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_priv_bytes");
+	if ((r = sc_file_write_new(path, secret, SPD_SECRET_LEN, 0400)) != SC_OK)
+		OPENSSL_cleanse(secret, SPD_SECRET_LEN);
+	return r;
+}
+
+static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
+    uint8_t secret[SPD_SECRET_LEN])
+{
+	char path[PATH_MAX];
+	uint8_t *root = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	(void)be;
+	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
+		return r;
+	r = spd_store_read_file(path, 64, &root, &len);
+	if (r == SC_ERR_NOT_FOUND)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the root key is missing", path);
+	if (r == SC_ERR_OVERSIZE || (r == SC_OK && len != SPD_SECRET_LEN))
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a %d-byte root key", path,
+		    SPD_SECRET_LEN);
+	if (r == SC_OK)
+		memcpy(secret, root, SPD_SECRET_LEN);
+	if (root != NULL)
+		OPENSSL_clear_free(root, len + 1);
+	return r;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static sc_err write_counter(const char *dir, uint64_t v)
+{
+	char path[PATH_MAX];
+	uint8_t c[COUNTER_LEN];
+	sc_err r;
+
+	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
+		return r;
+	put_be64(c, v);
+	return spd_store_replace_counter(path, c, sizeof(c));
+}
+
+static sc_err soft_counter_create(const struct spd_backend *be, const char *dir)
+{
+	(void)be;
+	return write_counter(dir, 0);
+}
+
+/* No read first: the store knows the value it committed last (store.h's counter protocol). */
+static sc_err soft_counter_increment(const struct spd_backend *be, const char *dir,
+    uint64_t from)
+{
+	(void)be;
+	if (from == UINT64_MAX)
+		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
+	return write_counter(dir, from + 1);
+}
+
+static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, uint64_t *v)
+{
+	char path[PATH_MAX];
+	uint8_t *data = NULL;
+	size_t len = 0, i;
+	sc_err r;
+
+	(void)be;
+	*v = 0;
+	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
+		return r;
+	r = spd_store_read_file(path, 64, &data, &len);
+	if (r == SC_ERR_NOT_FOUND)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the monotonic counter is missing", path);
+	if (r != SC_OK)
+		return r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a counter",
+		    path) : r;
+	if (len != COUNTER_LEN) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %zu bytes, expected %d", path, len,
+		    COUNTER_LEN);
+	} else {
+		for (i = 0; i < COUNTER_LEN; i++)
+			*v = (*v << 8) | data[i];
+	}
+	OPENSSL_free(data);
+	return r;
+}
+
+const struct spd_backend spd_backend_soft = {
+	.name = "soft",
+	.key_create = soft_key_create,
+	.key_import = soft_key_import,
+	.key_load = soft_key_load,
+	.key_blob = soft_key_blob,
+	.key_alg = soft_key_alg,
+	.key_public = soft_key_pkey,
+	.key_for_lib = soft_key_pkey,
+	.key_free = soft_key_free,
+	.csr = soft_csr,
+	.sign = soft_sign,
+	.decrypt_oaep = soft_decrypt_oaep,
+	.derive = soft_derive,
+	.secret_create = soft_secret_create,
+	.secret_unseal = soft_secret_unseal,
+	.counter_create = soft_counter_create,
+	.counter_read = soft_counter_read,
+	.counter_increment = soft_counter_increment,
+};

@@ -1,0 +1,340 @@
+/*
+ * test_backend.c — the SP's key backend seam (src/spd/backend.h) driven through its table with
+ * the soft backend: keys made, stored and loaded back, every private operation checked against
+ * the public half alone, the sealing secret's round trip and refusals, the counter's steps.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include "backend.h"
+#include "spd.h"
+#include "store.h"
+#include "util.h"
+#include "testutil.h"
+
+static const struct spd_backend *be = &spd_backend_soft;
+static const uint8_t msg[] = "selfcert: what the SP signs";
+
+static struct spd_key *make(enum sc_alg alg)
+{
+	struct spd_key *k = NULL;
+
+	assert_int_equal(be->key_create(be, alg, &k), SC_OK);
+	assert_non_null(k);
+	assert_int_equal(be->key_alg(k), alg);
+	return k;
+}
+
+/* The public half as a relying party would have it: SPKI DER and back, no private part. */
+static EVP_PKEY *public_only(const struct spd_key *k)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pub;
+	int n = i2d_PUBKEY(be->key_public(k), &der);
+
+	assert_true(n > 0);
+	p = der;
+	pub = d2i_PUBKEY(NULL, &p, n);
+	assert_non_null(pub);
+	OPENSSL_free(der);
+	return pub;
+}
+
+static int verify_message(EVP_PKEY *pub, const EVP_MD *md, const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	int ok;
+
+	assert_non_null(m);
+	assert_int_equal(EVP_DigestVerifyInit(m, NULL, md, NULL, pub), 1);
+	ok = EVP_DigestVerify(m, sig, sig_len, msg, sizeof(msg)) == 1;
+	EVP_MD_CTX_free(m);
+	return ok;
+}
+
+static int verify_digest(EVP_PKEY *pub, const EVP_MD *md, int pss, uint32_t salt,
+    const uint8_t *dgst, size_t dlen, const uint8_t *sig, size_t sig_len)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pub, NULL);
+	int ok;
+
+	assert_non_null(c);
+	assert_int_equal(EVP_PKEY_verify_init(c), 1);
+	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA)
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c, pss ? RSA_PKCS1_PSS_PADDING :
+		    RSA_PKCS1_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_signature_md(c, md), 1);
+	if (pss)
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(c, (int)salt), 1);
+	ok = EVP_PKEY_verify(c, sig, sig_len, dgst, dlen) == 1;
+	EVP_PKEY_CTX_free(c);
+	return ok;
+}
+
+/* Create, sign in every mode the key has, verify with the public half only. */
+static void test_create_sign_verify(void **state)
+{
+	static const enum sc_alg algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519,
+		SC_ALG_RSA2048 };
+	uint8_t dgst[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	(void)state;
+	for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+		struct spd_key *k = make(algs[a]);
+		EVP_PKEY *pub = public_only(k);
+		const EVP_MD *md = sc_sign_md(pub, SC_DIGEST_NONE);
+		uint8_t *sig = NULL;
+		size_t sig_len = 0;
+
+		assert_int_equal(be->sign(k, SPD_SIGN_MESSAGE, md, 0, msg, sizeof(msg), &sig,
+		    &sig_len), SC_OK);
+		assert_true(verify_message(pub, md, sig, sig_len));
+		sig[sig_len / 2] ^= 1;
+		assert_false(verify_message(pub, md, sig, sig_len));
+		OPENSSL_free(sig);
+		if (md != NULL) {
+			assert_int_equal(EVP_Digest(msg, sizeof(msg), dgst, &dlen, md, NULL), 1);
+			assert_int_equal(be->sign(k, SPD_SIGN_DIGEST, md, 0, dgst, dlen, &sig,
+			    &sig_len), SC_OK);
+			assert_true(verify_digest(pub, md, 0, 0, dgst, dlen, sig, sig_len));
+			OPENSSL_free(sig);
+		}
+		if (sc_alg_is_rsa(algs[a])) {
+			assert_int_equal(be->sign(k, SPD_SIGN_PSS, md, 32, dgst, dlen, &sig, &sig_len),
+			    SC_OK);
+			assert_true(verify_digest(pub, md, 1, 32, dgst, dlen, sig, sig_len));
+			OPENSSL_free(sig);
+		}
+		EVP_PKEY_free(pub);
+		be->key_free(k);
+	}
+}
+
+/* The stored form loads back to the same key; the wrong algorithm or bytes are refused. */
+static void test_blob_load_import(void **state)
+{
+	struct spd_key *k = make(SC_ALG_P256), *back = NULL, *imp = NULL;
+	const uint8_t *blob;
+	EVP_PKEY *pk = NULL;
+	size_t len;
+
+	(void)state;
+	be->key_blob(k, &blob, &len);
+	assert_true(len > 0);
+	assert_int_equal(be->key_load(be, SC_ALG_P256, blob, len, "leaf key", &back), SC_OK);
+	assert_int_equal(EVP_PKEY_eq(be->key_public(k), be->key_public(back)), 1);
+	be->key_free(back);
+	assert_int_equal(be->key_load(be, SC_ALG_ED25519, blob, len, "leaf key", &back),
+	    SC_ERR_STORE_DAMAGED);
+	assert_null(back);
+	assert_int_equal(be->key_load(be, SC_ALG_P256, blob, len - 1, "CSK", &back),
+	    SC_ERR_STORE_DAMAGED);
+	assert_string_equal(sc_err_detail(), "store: CSK: not a PKCS#8 key");
+	assert_null(back);
+
+	/* Import keeps its own reference: the caller's key outlives nothing it needs. */
+	assert_int_equal(sc_alg_keygen(SC_ALG_ED25519, &pk), SC_OK);
+	assert_int_equal(be->key_import(be, pk, &imp), SC_OK);
+	EVP_PKEY_free(pk);
+	assert_int_equal(be->key_alg(imp), SC_ALG_ED25519);
+	be->key_blob(imp, &blob, &len);
+	assert_int_equal(be->key_load(be, SC_ALG_ED25519, blob, len, "leaf key", &back), SC_OK);
+	assert_int_equal(EVP_PKEY_eq(be->key_public(imp), be->key_public(back)), 1);
+	be->key_free(back);
+	be->key_free(imp);
+	be->key_free(k);
+	be->key_free(NULL);
+}
+
+/* KEYGEN's proof of possession: a request that verifies under the key's public half. */
+static void test_csr(void **state)
+{
+	struct spd_key *k = make(SC_ALG_P384);
+	EVP_PKEY *pub = public_only(k);
+	const unsigned char *p;
+	X509_REQ *req;
+	uint8_t *der = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(be->csr(k, &der, &len), SC_OK);
+	p = der;
+	assert_non_null(req = d2i_X509_REQ(NULL, &p, (long)len));
+	assert_int_equal(X509_REQ_verify(req, pub), 1);
+	X509_REQ_free(req);
+	OPENSSL_free(der);
+	EVP_PKEY_free(pub);
+	be->key_free(k);
+}
+
+/* RSA-OAEP: what the public half encrypts comes back; a wrong label is one opaque refusal. */
+static void test_decrypt(void **state)
+{
+	static const uint8_t secret[] = "a wrapped session key";
+	static const uint8_t label[] = "L";
+	struct spd_key *k = make(SC_ALG_RSA2048);
+	EVP_PKEY *pub = public_only(k);
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pub, NULL);
+	uint8_t ct[256], out[256];
+	size_t ct_len = sizeof(ct), out_len = sizeof(out);
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(EVP_PKEY_encrypt_init(c), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha256()), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()), 1);
+	assert_int_equal(EVP_PKEY_CTX_set0_rsa_oaep_label(c, OPENSSL_memdup(label, 1), 1), 1);
+	assert_int_equal(EVP_PKEY_encrypt(c, ct, &ct_len, secret, sizeof(secret)), 1);
+	EVP_PKEY_CTX_free(c);
+
+	assert_int_equal(be->decrypt_oaep(k, EVP_sha256(), EVP_sha256(), label, 1, ct, ct_len, out,
+	    &out_len), SC_OK);
+	assert_int_equal(out_len, sizeof(secret));
+	assert_memory_equal(out, secret, sizeof(secret));
+	out_len = sizeof(out);
+	assert_int_equal(be->decrypt_oaep(k, EVP_sha256(), EVP_sha256(), NULL, 0, ct, ct_len, out,
+	    &out_len), SC_ERR_KEY_DECRYPT);
+	assert_int_equal(out_len, 0);
+	EVP_PKEY_free(pub);
+	be->key_free(k);
+}
+
+/* ECDH: the SP's side equals the peer's side; a peer on another curve is refused. */
+static void test_derive(void **state)
+{
+	struct spd_key *k = make(SC_ALG_P256);
+	EVP_PKEY *peer = NULL, *other = NULL, *pub = public_only(k);
+	EVP_PKEY_CTX *c;
+	uint8_t *mine = NULL, theirs[64];
+	size_t mine_len = 0, theirs_len = sizeof(theirs);
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &peer), SC_OK);
+	assert_int_equal(be->derive(k, peer, &mine, &mine_len), SC_OK);
+	assert_non_null(c = EVP_PKEY_CTX_new(peer, NULL));
+	assert_int_equal(EVP_PKEY_derive_init(c), 1);
+	assert_int_equal(EVP_PKEY_derive_set_peer(c, pub), 1);
+	assert_int_equal(EVP_PKEY_derive(c, theirs, &theirs_len), 1);
+	EVP_PKEY_CTX_free(c);
+	assert_int_equal(mine_len, 32);
+	assert_int_equal(theirs_len, mine_len);
+	assert_memory_equal(mine, theirs, mine_len);
+	OPENSSL_clear_free(mine, mine_len);
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P384, &other), SC_OK);
+	assert_int_equal(be->derive(k, other, &mine, &mine_len), SC_ERR_MALFORMED);
+	assert_null(mine);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(pub);
+	be->key_free(k);
+}
+
+static void write_file(const char *path, const uint8_t *data, size_t len)
+{
+	FILE *f;
+
+	chmod(path, 0600);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The sealing secret: the same bytes back; never made twice; another device's is refused. */
+static void test_secret(void **state)
+{
+	char base[512], a[600], b[600], path[700], bpath[700];
+	uint8_t s1[SPD_SECRET_LEN], s2[SPD_SECRET_LEN];
+	struct spd_state *st = calloc(1, sizeof(*st));
+	struct spd_store *store = NULL;
+	uint8_t *other = NULL;
+	size_t other_len = 0;
+
+	(void)state;
+	assert_non_null(st);
+	snprintf(base, sizeof(base), "%s", sc_test_tmpdir());
+	snprintf(a, sizeof(a), "%s/a", base);
+	snprintf(b, sizeof(b), "%s/b", base);
+	assert_int_equal(mkdir(a, 0700), 0);
+	assert_int_equal(be->secret_create(be, a, s1), SC_OK);
+	assert_int_equal(be->secret_unseal(be, a, s2), SC_OK);
+	assert_memory_equal(s1, s2, SPD_SECRET_LEN);
+	assert_int_equal(be->secret_create(be, a, s2), SC_ERR_EXISTS);
+	assert_int_equal(be->secret_unseal(be, a, s2), SC_OK);
+	assert_memory_equal(s1, s2, SPD_SECRET_LEN);
+	snprintf(path, sizeof(path), "%s/root.key", a);
+	write_file(path, s1, SPD_SECRET_LEN - 1);
+	assert_int_equal(be->secret_unseal(be, a, s2), SC_ERR_STORE_DAMAGED);
+	unlink(path);
+	assert_int_equal(be->secret_unseal(be, a, s2), SC_ERR_STORE_DAMAGED);
+
+	/* Two devices: b's store does not open under a's secret. */
+	assert_int_equal(spd_store_create(b, "DEV-B"), SC_OK);
+	assert_int_equal(spd_store_open(b, &store, st), SC_OK);
+	spd_state_clear(st);
+	spd_store_close(store);
+	store = NULL;
+	snprintf(bpath, sizeof(bpath), "%s/root.key", b);
+	assert_int_equal(spd_store_read_file(bpath, 64, &other, &other_len), SC_OK);
+	other[0] ^= 0x80;
+	write_file(bpath, other, other_len);
+	OPENSSL_clear_free(other, other_len + 1);
+	assert_int_equal(spd_store_open(b, &store, st), SC_ERR_STORE_DAMAGED);
+	assert_non_null(strstr(sc_err_detail(), "authentication failed"));
+	assert_null(store);
+	free(st);
+	sc_test_rmdir(base);
+}
+
+/* The counter starts at 0 and only ever moves up by one. */
+static void test_counter(void **state)
+{
+	char dir[512];
+	uint64_t v = 99, i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
+	assert_int_equal(be->counter_read(be, dir, &v), SC_ERR_STORE_DAMAGED);
+	assert_int_equal(be->counter_create(be, dir), SC_OK);
+	assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
+	assert_int_equal(v, 0);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(be->counter_increment(be, dir, v), SC_OK);
+		assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
+		assert_int_equal(v, i + 1);
+	}
+	assert_int_equal(be->counter_increment(be, dir, UINT64_MAX), SC_ERR_STORE_FULL);
+	assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
+	assert_int_equal(v, 5);
+	sc_test_rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_sign_verify),
+		cmocka_unit_test(test_blob_load_import),
+		cmocka_unit_test(test_csr),
+		cmocka_unit_test(test_decrypt),
+		cmocka_unit_test(test_derive),
+		cmocka_unit_test(test_secret),
+		cmocka_unit_test(test_counter),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
