@@ -107,6 +107,7 @@ sc_err sc_test_sp_open(struct sc_test_sp *sp, const char *dir, const char *devic
 		r = sc_fail(SC_ERR_NOMEM, "test SP");
 		goto out;
 	}
+	spd_start(sp->spd);  /* what selfcert-spd's main does: the signer cache */
 	if ((r = spd_store_create(sp->dir, device_id)) != SC_OK ||
 	    (r = spd_store_open(sp->dir, &sp->spd->store, &sp->spd->st)) != SC_OK)
 		goto out;
@@ -120,6 +121,7 @@ out:
 void sc_test_sp_close(struct sc_test_sp *sp)
 {
 	if (sp->spd != NULL) {
+		spd_stop(sp->spd);
 		spd_state_clear(&sp->spd->st);
 		spd_store_close(sp->spd->store);
 		free(sp->spd);
