@@ -27,17 +27,20 @@
 #include "sp_wire.h"
 #include "store.h"
 #include "util.h"
+#include "testsp.h"
 #include "testutil.h"
+#include "testworld.h"
 
 #define DEV "SN-0001"
 #define NET "net.example"
 
-static char base[512], dir[600];
-static struct spd *spd;
+static struct sc_test_sp tsp;   /* the in-process SP of each test (tests/testlib) */
+static struct spd *spd;         /* tsp.spd */
+static const char *dir;         /* tsp.dir, its store */
 
-/* The manufacturer and the network, built once for the whole file. */
-static EVP_PKEY *mfr_key, *ca_key, *net_key, *signer_key;
-static X509 *mfr_root, *mfr_ca, *net_root, *signer;
+/* The manufacturer and the network (the test world: Acme, net.example, SN-0001), once. */
+static struct sc_test_world world;
+static X509 *net_root, *signer; /* world.net_root, world.signer */
 
 /* One answer, decoded far enough to check its type. */
 struct answer {
@@ -116,66 +119,45 @@ static sc_err call_buf(uint8_t type, struct sc_buf *b, struct answer *a)
 
 static int group_setup(void **state)
 {
+	const struct sc_test_world_opts o = { .mfr = "Acme", .network_id = NET, .device_id = DEV };
+
 	(void)state;
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &mfr_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &ca_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &net_key), SC_OK);
-	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &signer_key), SC_OK);
-	assert_int_equal(sc_cert_mfr_root(mfr_key, "Acme", 3650, &mfr_root), SC_OK);
-	assert_int_equal(sc_cert_mfr_ca(ca_key, "Acme", 3650, mfr_root, mfr_key, &mfr_ca), SC_OK);
-	assert_int_equal(sc_cert_net_root(net_key, NET, 3650, &net_root), SC_OK);
-	assert_int_equal(sc_cert_profile_signer(signer_key, NET, 365, net_root, net_key, &signer),
-	    SC_OK);
+	assert_int_equal(sc_test_world_make(&o, &world), SC_OK);
+	net_root = world.net_root;
+	signer = world.signer;
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	EVP_PKEY_free(mfr_key);
-	EVP_PKEY_free(ca_key);
-	EVP_PKEY_free(net_key);
-	EVP_PKEY_free(signer_key);
-	X509_free(mfr_root);
-	X509_free(mfr_ca);
-	X509_free(net_root);
-	X509_free(signer);
+	sc_test_world_free(&world);
 	return 0;
 }
 
+/* A fresh empty SP over a new store in a temp folder, started as main starts it. */
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(base, sizeof(base), "%s", sc_test_tmpdir());
-	snprintf(dir, sizeof(dir), "%s/sp", base);
-	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
-	spd = calloc(1, sizeof(*spd));
-	assert_non_null(spd);
-	spd_start(spd);
-	assert_int_equal(spd_store_open(dir, &spd->store, &spd->st), SC_OK);
+	assert_int_equal(sc_test_sp_open(&tsp, NULL, DEV), SC_OK);
+	spd = tsp.spd;
+	dir = tsp.dir;
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	spd_stop(spd);
-	spd_state_clear(&spd->st);
-	spd_store_close(spd->store);
-	free(spd);
+	sc_test_sp_close(&tsp);
 	spd = NULL;
-	sc_test_rmdir(base);
+	dir = NULL;
 	return 0;
 }
 
 /* Close and reopen the store: what the SP would find after a restart. */
 static void restart(void)
 {
-	spd_state_clear(&spd->st);
-	spd_store_close(spd->store);
-	spd->store = NULL;
-	spd->n_challenges = 0;
-	assert_int_equal(spd_store_open(dir, &spd->store, &spd->st), SC_OK);
+	assert_int_equal(sc_test_sp_restart(&tsp), SC_OK);
 }
 
 /* ---- factory helpers ---- */
@@ -252,11 +234,11 @@ static void personalize(enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_k
 	assert_int_equal(keygen(SC_SP_ROLE_CSK, csk_alg, &csr), SC_OK);
 	assert_int_equal(spd->st.state, SC_SP_STATE_FACTORY);
 	assert_int_equal(keygen(SC_SP_ROLE_KEK, kek_alg, &kcsr), SC_OK);
-	assert_int_equal(sc_cert_device_ca(X509_REQ_get0_pubkey(csr), DEV, 365, mfr_ca, ca_key,
-	    &csk_cert), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, X509_REQ_get0_pubkey(csr), DEV, &csk_cert),
+	    SC_OK);
 	X509_free(kek_cert);
-	assert_int_equal(sc_cert_device_kex(X509_REQ_get0_pubkey(kcsr), DEV, 365, mfr_ca, ca_key,
-	    &kek_cert), SC_OK);
+	assert_int_equal(sc_test_world_kek(&world, X509_REQ_get0_pubkey(kcsr), DEV, &kek_cert),
+	    SC_OK);
 	assert_int_equal(install_cert(SC_SP_ROLE_CSK, csk_cert), SC_OK);
 	assert_int_equal(install_cert(SC_SP_ROLE_KEK, kek_cert), SC_OK);
 	assert_int_equal(install_anchor(NET, net_root), SC_OK);
@@ -284,11 +266,9 @@ struct pspec {
 static void make_profile(const struct pspec *s, uint8_t **der, size_t *len)
 {
 	struct sc_profile_params pp;
-	struct sc_profile *p = NULL;
 	time_t now = time(NULL);
 
-	memset(&pp, 0, sizeof(pp));
-	pp.network_id = NET;
+	sc_test_profile_params(&world, &pp);
 	pp.device_id = s->device_id ? s->device_id : DEV;
 	pp.challenge = s->challenge;
 	pp.challenge_len = s->challenge_len;
@@ -299,10 +279,7 @@ static void make_profile(const struct pspec *s, uint8_t **der, size_t *len)
 	pp.supplied_key = s->supplied;
 	pp.kek_cert = s->supplied ? kek_cert : NULL;
 	pp.key_usage = s->key_usage;
-	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
-	assert_int_equal(sc_profile_sign(p, signer_key, signer, NULL, 0), SC_OK);
-	assert_int_equal(sc_profile_encode(p, der, len), SC_OK);
-	sc_profile_free(p);
+	assert_int_equal(sc_test_profile_make(&world, &pp, der, len), SC_OK);
 }
 
 /* ISSUE; on success *handle and *cert. */
@@ -595,14 +572,13 @@ static void test_factory_flow(void **state)
 	/* A certificate for a key the SP does not hold for that role. */
 	assert_int_equal(install_cert(SC_SP_ROLE_KEK, net_root), SC_ERR_STATE);
 	assert_int_equal(keygen(SC_SP_ROLE_KEK, SC_ALG_P384, &kcsr), SC_OK);
-	assert_int_equal(sc_cert_device_ca(X509_REQ_get0_pubkey(csr), DEV, 365, mfr_ca, ca_key,
-	    &csk_cert), SC_OK);
-	assert_int_equal(sc_cert_device_kex(X509_REQ_get0_pubkey(kcsr), DEV, 365, mfr_ca, ca_key,
-	    &kek), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, X509_REQ_get0_pubkey(csr), DEV, &csk_cert),
+	    SC_OK);
+	assert_int_equal(sc_test_world_kek(&world, X509_REQ_get0_pubkey(kcsr), DEV, &kek), SC_OK);
 	assert_int_equal(install_cert(SC_SP_ROLE_CSK, kek), SC_ERR_KEY_MISMATCH);
 	assert_int_equal(install_cert(SC_SP_ROLE_KEK, csk_cert), SC_ERR_KEY_MISMATCH);
 	/* Right key, another device's ID. */
-	assert_int_equal(sc_cert_device_ca(X509_REQ_get0_pubkey(csr), "SN-9999", 365, mfr_ca, ca_key,
+	assert_int_equal(sc_test_world_device_ca(&world, X509_REQ_get0_pubkey(csr), "SN-9999",
 	    &other), SC_OK);
 	assert_int_equal(install_cert(SC_SP_ROLE_CSK, other), SC_ERR_DEVICE_MISMATCH);
 	X509_free(other);
