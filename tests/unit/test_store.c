@@ -19,6 +19,7 @@
 #include "store.h"
 #include "util.h"
 #include "testutil.h"
+#include "testworld.h"
 
 #define DEV "SN-0001"
 
@@ -107,27 +108,16 @@ static sc_err try_open(void)
 	return r;
 }
 
-/* A self-signed certificate for key (the store checks only that certificate and key pair). */
+/*
+ * A self-signed certificate for key (the store checks only that certificate and key pair),
+ * from the test world's raw builder (tests/testlib).
+ */
 static X509 *self_signed(EVP_PKEY *key, const char *cn)
 {
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	const struct sc_test_cert spec = { .cn = cn, .pub = key, .days = 1 };
+	X509 *x = NULL;
 
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_subject_name(x, n), 1);
-	assert_int_equal(X509_set_issuer_name(x, n), 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	assert_int_equal(EVP_DigestSignInit(m, NULL, sc_sign_md(key, SC_DIGEST_NONE), NULL, key), 1);
-	assert_true(X509_sign_ctx(x, m) > 0);
-	EVP_MD_CTX_free(m);
-	X509_NAME_free(n);
+	assert_int_equal(sc_test_cert_make(&spec, &x), SC_OK);
 	return x;
 }
 
