@@ -730,6 +730,18 @@ static void test_verify_binding(void **state)
 	}
 }
 
+/* The world's profile signer but without id-sc-kp-profileSigning, for key. */
+static X509 *signer_without_eku(struct world *w, EVP_PKEY *key)
+{
+	const struct sc_test_cert spec = { .o = "net-1", .cn = "net-1 Profile Signer", .pub = key,
+		.issuer = w->net_root, .issuer_key = w->net_key, .days = DAYS,
+		.bc = "critical,CA:FALSE", .ku = "critical,digitalSignature" };
+	X509 *x = NULL;
+
+	assert_int_equal(sc_test_cert_make(&spec, &x), SC_OK);
+	return x;
+}
+
 /* The server-generated embodiment: the exact supplied key, not just its algorithm. */
 static void test_verify_supplied(void **state)
 {
@@ -743,7 +755,7 @@ static void test_verify_supplied(void **state)
 	(void)state;
 
 	world_make(&w, SC_ALG_P256);
-	assert_int_equal(sc_cert_device_kex(kek, "DEV-A", DAYS, w.ca, w.ca_key, &kek_cert), SC_OK);
+	assert_int_equal(sc_test_world_kek(&w.tw, kek, "DEV-A", &kek_cert), SC_OK);
 	default_params(&pp, now);
 	pp.supplied_key = supplied;
 	pp.kek_cert = kek_cert;
@@ -793,15 +805,20 @@ static void test_verify_profile_signer(void **state)
 
 	opts.net_root = NULL;
 	expect(leaf, &opts, SC_ERR_USAGE, NULL);
-	assert_int_equal(sc_cert_net_root(other_root_key, "net-1", DAYS, &other_root), SC_OK);
+	{
+		/* Another root that also says net-1. */
+		const struct sc_test_cert r = { .o = "net-1", .cn = "net-1 Network Root",
+			.pub = other_root_key, .days = DAYS, .bc = "critical,CA:TRUE",
+			.ku = "critical,keyCertSign,cRLSign" };
+		assert_int_equal(sc_test_cert_make(&r, &other_root), SC_OK);
+	}
 	opts.net_root = other_root;
 	expect(leaf, &opts, SC_ERR_UNTRUSTED_SIGNER, NULL);
 	opts.net_root = w.net_root;
 	expect(leaf, &opts, SC_OK, NULL);
 
 	/* a non-CA certificate of the network root without id-sc-kp-profileSigning */
-	assert_int_equal(sc_cert_device_kex(noeku_key, "signer", DAYS, w.net_root, w.net_key, &noeku),
-	    SC_OK);
+	noeku = signer_without_eku(&w, noeku_key);
 	assert_int_equal(sc_profile_create(&pp, &prof_noeku), SC_OK);
 	assert_int_equal(sc_profile_sign(prof_noeku, noeku_key, noeku, NULL, 0), SC_OK);
 	assert_int_equal(sc_cert_issue_leaf(prof_noeku, lk, w.dev_ca, w.csk, 2, &leaf2), SC_OK);
@@ -855,8 +872,7 @@ static void test_verify_profile_trusted(void **state)
 
 	/* the signer is the caller's word: a signer without id-sc-kp-profileSigning passes only
 	 * when trusted */
-	assert_int_equal(sc_cert_device_kex(noeku_key, "signer", DAYS, w.net_root, w.net_key, &noeku),
-	    SC_OK);
+	noeku = signer_without_eku(&w, noeku_key);
 	assert_int_equal(sc_profile_create(&pp, &prof_noeku), SC_OK);
 	assert_int_equal(sc_profile_sign(prof_noeku, noeku_key, noeku, NULL, 0), SC_OK);
 	assert_int_equal(sc_cert_issue_leaf(prof_noeku, lk, w.dev_ca, w.csk, 2, &leaf2), SC_OK);
