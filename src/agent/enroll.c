@@ -20,7 +20,9 @@
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "agent.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
+#include "text.h"
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct agent *a, const char *fmt, ...)

@@ -20,7 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include "agent.h"
-#include "util.h"
+#include "text.h"
 
 #define AGENT_RECHECK_S 3600       /* a sleeping daemon looks at the SP and its state this often */
 #define AGENT_RETRY_MIN_S 2

@@ -15,7 +15,8 @@
 #include <openssl/rand.h>
 #include <selfcert/cert.h>
 #include "agent.h"
-#include "util.h"
+#include "file.h"
+#include "text.h"
 
 #define STATE_VERSION 1
 

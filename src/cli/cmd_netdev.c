@@ -18,9 +18,10 @@
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include "cli.h"
-#include "registry.h"
 #include "keyopen.h"
-#include "util.h"
+#include "pem.h"
+#include "registry.h"
+#include "text.h"
 
 #define NETDEV_MAX_HOSTS 16
 #define NETDEV_HOST_MAX 253             /* a DNS name's longest text form */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "file.h"
 #include "p11.h"
-#include "util.h"
 
 #define P11_CONF_LINE_MAX 4096
 

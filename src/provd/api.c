@@ -26,10 +26,11 @@
 #include <selfcert/verify.h>
 #include "api.h"
 #include "certcache.h"
+#include "file.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "profcache.h"
 #include "text.h"
-#include "keyopen.h"
-#include "util.h"
 
 #define JSON_TYPE "application/json"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"

@@ -10,8 +10,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include "file.h"
 #include "policy.h"
-#include "util.h"
+#include "text.h"
 
 static const struct {
 	const char *name;

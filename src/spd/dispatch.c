@@ -21,10 +21,10 @@
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
-#include "spd.h"
+#include "pem.h"
 #include "sp_wire.h"
+#include "spd.h"
 #include "store.h"
-#include "util.h"
 
 #define S_EMPTY   (1u << SC_SP_STATE_EMPTY)
 #define S_FACTORY (1u << SC_SP_STATE_FACTORY)

@@ -16,9 +16,9 @@
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "fuzz.h"
+#include "pem.h"
 #include "spd.h"
 #include "store.h"
-#include "util.h"
 
 static const struct fz_fixture *fx;
 static const char *out_dir;

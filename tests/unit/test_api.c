@@ -25,9 +25,9 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "api.h"
-#include "text.h"
-#include "util.h"
+#include "pem.h"
 #include "testutil.h"
+#include "text.h"
 
 #define TOKEN "operator-token-0123456789abcdef"
 

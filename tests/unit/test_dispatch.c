@@ -22,10 +22,10 @@
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
-#include "spd.h"
+#include "pem.h"
 #include "sp_wire.h"
+#include "spd.h"
 #include "store.h"
-#include "util.h"
 #include "testutil.h"
 
 #define DEV "SN-0001"

@@ -32,7 +32,7 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "p11.h"
-#include "util.h"
+#include "pem.h"
 #include "testutil.h"
 
 #define DEV "DEV-UNIT"
