@@ -591,8 +591,12 @@ static sc_err enroll(struct agent *a, struct round *rd)
 				r = sc_fail(r, "the SP did not answer the issue request: %s", sc_err_detail());
 				goto out;
 			}
-			if ((r = reconnect(a, rd)) != SC_OK || rd->st.pending.present)
+			if ((r = reconnect(a, rd)) != SC_OK)
 				goto out;
+			if (rd->st.pending.present) {
+				r = SC_OK;         /* issued before the connection broke: adopted */
+				goto out;
+			}
 			continue;
 		}
 		/* The SP refused: nothing was issued. */

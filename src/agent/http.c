@@ -72,7 +72,8 @@ static int host_is_loopback(const char *host)
 	return 0;
 }
 
-sc_err agent_http_new(const char *base, const char *ca_path, volatile sig_atomic_t *stop, struct agent_http **out)
+sc_err agent_http_new(const char *base, const char *ca_path, volatile sig_atomic_t *stop,
+    struct agent_http **out)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL, *user = NULL;
@@ -97,7 +98,8 @@ sc_err agent_http_new(const char *base, const char *ca_path, volatile sig_atomic
 		goto out;
 	}
 	if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && host_is_loopback(host))) {
-		r = sc_fail(SC_ERR_USAGE, "--server '%.200s': https:// only (http:// only to a loopback address)", base);
+		r = sc_fail(SC_ERR_USAGE, "--server '%.200s': https:// only (http:// only to a loopback "
+		    "address)", base);
 		goto out;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {

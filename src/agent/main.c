@@ -301,15 +301,12 @@ int main(int argc, char **argv)
 	parse_flags(argc, argv, &cfg);
 	if ((r = load(&a, &cfg, &lock_fd)) != SC_OK) {
 		sc_log_failure(r);
-		goto out;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	} else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		sc_log_err(SC_ERR_INTERNAL, "curl_global_init failed");
-		goto out;
+	} else {
+		rc = cfg.once ? run_once(&a) : run_daemon(&a);
+		curl_global_cleanup();
 	}
-	rc = cfg.once ? run_once(&a) : run_daemon(&a);
-	curl_global_cleanup();
-out:
 	agent_http_free(a.http);
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -112,8 +112,9 @@ static json_t *key_json(const struct agent_key *k, int pending)
 
 	if (!k->present)
 		return json_null();
-	j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s}", "handle", (json_int_t)k->handle, "profile_id", k->profile_id,
-	    "serial", k->serial, "not_before", (json_int_t)k->not_before, "not_after", (json_int_t)k->not_after,
+	j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s}", "handle", (json_int_t)k->handle,
+	    "profile_id", k->profile_id, "serial", k->serial,
+	    "not_before", (json_int_t)k->not_before, "not_after", (json_int_t)k->not_after,
 	    "renew_at", (json_int_t)k->renew_at, "cert", k->cert_pem ? k->cert_pem : "");
 	if (j != NULL && pending)
 		json_object_set_new(j, "written", json_boolean(k->written));
@@ -185,11 +186,12 @@ static sc_err key_load(json_t *j, const char *name, struct agent_key *k)
 	memset(k, 0, sizeof(*k));
 	if (j == NULL || json_is_null(j))
 		return SC_OK;
-	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s?b}", "handle", &handle,
-	    "profile_id", &pid, "serial", &serial, "not_before", &nb, "not_after", &na, "renew_at", &ra,
-	    "cert", &cert, "written", &written) != 0)
+	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s?b}",
+	    "handle", &handle, "profile_id", &pid, "serial", &serial, "not_before", &nb,
+	    "not_after", &na, "renew_at", &ra, "cert", &cert, "written", &written) != 0)
 		return sc_fail(SC_ERR_MALFORMED, "state \"%s\": %s", name, err.text);
-	if (handle <= 0 || handle > UINT32_MAX || !is_hex_id(pid) || strlen(serial) >= sizeof(k->serial) ||
+	if (handle <= 0 || handle > UINT32_MAX || !is_hex_id(pid) ||
+	    strlen(serial) >= sizeof(k->serial) ||
 	    strncmp(cert, "-----BEGIN CERTIFICATE-----", 27) != 0 || na <= nb)
 		return sc_fail(SC_ERR_MALFORMED, "state \"%s\": a field is out of range", name);
 	if ((k->cert_pem = strdup(cert)) == NULL)
