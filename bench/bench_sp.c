@@ -38,8 +38,9 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "buf.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "sp_wire.h"
-#include "util.h"
 
 #define MAX_ROUNDS 64
 
@@ -185,7 +186,7 @@ static void device_up(struct device *d, const char *base, const char *tag, const
 	if (sc_load_cert(p, &d->signer) != SC_OK)
 		die("%s", p);
 	path(p, sizeof(p), net, "signer.key");
-	if (sc_load_key(p, &d->signer_key) != SC_OK)
+	if (sc_key_open(p, &d->signer_key) != SC_OK)
 		die("%s", p);
 }
 

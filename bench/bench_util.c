@@ -16,7 +16,8 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "bench_util.h"
-#include "util.h"
+#include "keyopen.h"
+#include "pem.h"
 
 #define BENCH_MAX_ARGS 40
 #define BENCH_PROC_LINE 1024
@@ -264,7 +265,7 @@ void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *
 	if (sc_load_cert(p, &d->signer) != SC_OK)
 		bench_die("%s", p);
 	snprintf(p, sizeof(p), "%s/signer.key", net);
-	if (sc_load_key(p, &d->signer_key) != SC_OK)
+	if (sc_key_open(p, &d->signer_key) != SC_OK)
 		bench_die("%s", p);
 }
 

@@ -11,8 +11,10 @@
 #include <unistd.h>
 #include <selfcert/cert.h>
 #include "cli.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "registry.h"
-#include "util.h"
+#include "text.h"
 
 /* "cli uid=1000 (alice)": who did it, for the audit log. */
 static void actor_name(char *out, size_t out_len)

@@ -13,7 +13,8 @@
 #include "backend.h"
 #include "req.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 
 sc_err spd_h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {

@@ -15,7 +15,8 @@
 #include "backend.h"
 #include "req.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 
 /*
  * KEYS is paged: the answer holds the keys with handles after `after`, as many as fit in one

@@ -12,7 +12,8 @@
 #include "fast/fast.h"
 #include "req.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 #include "store.h"
 
 void spd_state_init(struct spd_state *st, const char *device_id)

@@ -27,8 +27,9 @@
 #include "api.h"
 #include "json.h"
 #include "text.h"
-#include "util.h"
+#include "pem.h"
 #include "testutil.h"
+#include "text.h"
 
 #define TOKEN "operator-token-0123456789abcdef"
 

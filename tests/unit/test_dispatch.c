@@ -24,9 +24,10 @@
 #include <selfcert/profile.h>
 #include "fast/fast.h"
 #include "spd.h"
+#include "pem.h"
 #include "sp_wire.h"
+#include "spd.h"
 #include "store.h"
-#include "util.h"
 #include "testutil.h"
 
 #define DEV "SN-0001"
