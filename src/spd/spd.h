@@ -68,6 +68,7 @@ struct spd_state {
 };
 
 struct spd_store;
+struct sc_signer_cache;
 
 /* One running SP: state, its store, and the challenges handed out since start. */
 struct spd {
@@ -75,26 +76,56 @@ struct spd {
 	struct spd_store *store;       /* commits go here; borrowed */
 	uint8_t challenges[SPD_CHALLENGES_MAX][SC_SP_CHALLENGE_LEN];
 	size_t n_challenges;           /* oldest first */
+	/*
+	 * ISSUE's verified-signer cache (profile.h): in memory only, never sealed, at most
+	 * SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. NULL: every profile takes the full
+	 * path (shortcuts off, or no memory for it at start). spd_start/spd_stop own it.
+	 */
+	struct sc_signer_cache *signer_cache;
 	int log;                       /* 1: one line per request on stderr */
 	unsigned long peer_uid;        /* for the log line only */
 };
 
-/* A fresh empty state for device_id (the caller checked it). */
+/* A fresh empty state for device_id (the caller checked it). In state.c. */
 void spd_state_init(struct spd_state *st, const char *device_id);
-/* Free and wipe every key and certificate; the state is empty afterwards. */
+/* Free and wipe every key and certificate; the state is empty afterwards. In state.c. */
 void spd_state_clear(struct spd_state *st);
 
 /*
- * A private key's PKCS#8 DER, made once when the key enters the SP and sealed from these bytes
- * at every commit. *der is in OpenSSL's secure heap; free it with spd_key_der_free (which wipes).
+ * A certificate as a wire or store string (state.c; for the handlers and the store codec
+ * alike): kept (kept_len bytes), the DER already at hand, if given; else encoded now; an empty
+ * string for NULL. Fails only on an encoding failure.
+ */
+sc_err spd_put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)
+    SC_MUST_USE;
+
+/*
+ * The SP's in-memory side around its state (state.c): start makes the signer cache (none when
+ * sc_fast_enabled() is 0; a cache that cannot be made is none, not a failure); stop frees it.
+ * Neither touches st or the store. stop on a zeroed or stopped spd does nothing.
+ */
+void spd_start(struct spd *spd);
+void spd_stop(struct spd *spd);
+/* Tests: empty the signer cache / read its counters (all zero without a cache). */
+void spd_signer_cache_flush(struct spd *spd);
+void spd_signer_cache_stats(const struct spd *spd, struct sc_signer_cache_stats *out);
+
+/*
+ * Private-key DER (keyder.c). spd_key_der: a key's PKCS#8 through OpenSSL (EVP_PKEY2PKCS8 and
+ * i2d), made once when the key enters the SP and sealed from these bytes at every commit.
+ * spd_leaf_key_der: the same bytes, written directly for P-256, P-384 and Ed25519 keys when
+ * sc_fast_enabled() (OpenSSL 3.0's encoder dominated ISSUE); otherwise, and for other keys,
+ * spd_key_der. *der is in OpenSSL's secure heap; free it with spd_key_der_free (which wipes).
+ * spd_key_from_der: parse exactly one PKCS#8 of algorithm alg; SC_ERR_STORE_DAMAGED naming
+ * `what` otherwise (its only caller reads the sealed store).
  */
 sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
-void spd_key_der_free(uint8_t *der, size_t len);
-/*
- * The same bytes as spd_key_der, written directly for P-256, P-384 and Ed25519 keys (in
- * dispatch.c: OpenSSL 3.0's encoder dominated ISSUE); other keys go to spd_key_der.
- */
 sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
+void spd_key_der_free(uint8_t *der, size_t len);
+sc_err spd_key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_PKEY **out,
+    const char *what) SC_MUST_USE;
+/* A secure-heap copy of der (free with spd_key_der_free). */
+sc_err spd_key_der_copy(const uint8_t *der, size_t len, uint8_t **out) SC_MUST_USE;
 
 /*
  * Handle one request message (version, type, body; no length prefix) and write exactly one
@@ -106,14 +137,7 @@ sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer);
 
 /*
- * ISSUE's verified-signer cache (sc_signer_cache in profile.h): process-wide, in memory only,
- * at most SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. flush and stats for tests.
- */
-void spd_signer_cache_flush(void);
-void spd_signer_cache_stats(struct sc_signer_cache_stats *out);
-
-/*
- * The replay cache (in dispatch.c, public for tests). check: SC_ERR_REPLAY if the ID is
+ * The replay cache (replay.c). check: SC_ERR_REPLAY if the ID is
  * remembered or not_after <= the watermark. add: remember it; when full, forget the entry with
  * the smallest profileNotAfter (the new one included) and raise the watermark to it, so a
  * forgotten profile is still refused. undo: take back one add (a failed commit).

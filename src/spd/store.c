@@ -387,114 +387,6 @@ out:
 
 /* ---- state codec ---- */
 
-void spd_state_init(struct spd_state *st, const char *device_id)
-{
-	memset(st, 0, sizeof(*st));
-	st->state = SC_SP_STATE_EMPTY;
-	if (device_id != NULL)
-		snprintf(st->device_id, sizeof(st->device_id), "%s", device_id);
-	st->max_keys = SC_SP_DEFAULT_MAX_KEYS;
-	st->next_handle = 1;
-}
-
-void spd_state_clear(struct spd_state *st)
-{
-	size_t i;
-
-	EVP_PKEY_free(st->csk);
-	EVP_PKEY_free(st->kek);
-	spd_key_der_free(st->csk_der, st->csk_der_len);
-	spd_key_der_free(st->kek_der, st->kek_der_len);
-	X509_free(st->csk_cert);
-	X509_free(st->kek_cert);
-	for (i = 0; i < st->n_anchors; i++)
-		X509_free(st->anchors[i].cert);
-	for (i = 0; i < st->n_slots; i++) {
-		EVP_PKEY_free(st->slots[i].key);
-		spd_key_der_free(st->slots[i].key_der, st->slots[i].key_der_len);
-		X509_free(st->slots[i].cert);
-		OPENSSL_free(st->slots[i].cert_der);
-	}
-	OPENSSL_cleanse(st, sizeof(*st));
-	spd_state_init(st, NULL);
-}
-
-/* PKCS#8 DER of a private key (secret: OPENSSL_clear_free). */
-static sc_err key_to_der(EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
-	unsigned char *p = NULL;
-	int n;
-
-	*der = NULL;
-	*len = 0;
-	if (p8 == NULL)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "PKCS#8 encoding");
-	n = i2d_PKCS8_PRIV_KEY_INFO(p8, &p);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (n <= 0)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "PKCS#8 encoding");
-	*der = p;
-	*len = (size_t)n;
-	return SC_OK;
-}
-
-/* A secure-heap copy of der (the cached form of a key, see spd.h). */
-static sc_err secure_copy(const uint8_t *der, size_t len, uint8_t **out)
-{
-	*out = OPENSSL_secure_malloc(len);
-	if (*out == NULL)
-		return sc_fail(SC_ERR_NOMEM, "secure heap: %zu bytes for a key", len);
-	memcpy(*out, der, len);
-	return SC_OK;
-}
-
-sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-	uint8_t *tmp = NULL;
-	size_t n = 0;
-	sc_err r;
-
-	*der = NULL;
-	*len = 0;
-	if ((r = key_to_der(key, &tmp, &n)) != SC_OK)
-		return r;
-	r = secure_copy(tmp, n, der);
-	OPENSSL_clear_free(tmp, n);
-	if (r == SC_OK)
-		*len = n;
-	return r;
-}
-
-void spd_key_der_free(uint8_t *der, size_t len)
-{
-	if (der != NULL)
-		OPENSSL_secure_clear_free(der, len);
-}
-
-static sc_err key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_PKEY **out,
-    const char *what)
-{
-	const unsigned char *p = der;
-	PKCS8_PRIV_KEY_INFO *p8;
-	EVP_PKEY *key = NULL;
-
-	*out = NULL;
-	p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
-	if (p8 != NULL && (size_t)(p - der) == len)
-		key = EVP_PKCS82PKEY(p8);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (key == NULL)
-		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: not a PKCS#8 key", what);
-	if (sc_alg_of_key(key) != alg) {
-		EVP_PKEY_free(key);
-		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: not a %s key", what,
-		    sc_alg_name(alg) ? sc_alg_name(alg) : "known");
-	}
-	*out = key;
-	return SC_OK;
-}
-
 /* A key as (alg, PKCS#8): from its cached DER when it has one, else encoded now. */
 static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key, const uint8_t *cached,
     size_t cached_len)
@@ -512,32 +404,10 @@ static sc_err put_key(struct sc_buf *b, enum sc_alg alg, EVP_PKEY *key, const ui
 		sc_buf_put_string(b, cached, cached_len);
 		return SC_OK;
 	}
-	if ((r = key_to_der(key, &der, &len)) != SC_OK)
+	if ((r = spd_key_der(key, &der, &len)) != SC_OK)
 		return r;
 	sc_buf_put_string(b, der, len);
-	OPENSSL_clear_free(der, len);
-	return SC_OK;
-}
-
-/* A certificate as a string: its kept DER (kept, kept_len) if there is one, else encoded now. */
-static sc_err put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)
-{
-	uint8_t *der = NULL;
-	size_t len = 0;
-	sc_err r;
-
-	if (cert != NULL && kept != NULL) {
-		sc_buf_put_string(b, kept, kept_len);
-		return SC_OK;
-	}
-	if (cert == NULL) {
-		sc_buf_put_string(b, NULL, 0);
-		return SC_OK;
-	}
-	if ((r = sc_cert_to_der(cert, &der, &len)) != SC_OK)
-		return r;
-	sc_buf_put_string(b, der, len);
-	OPENSSL_free(der);
+	spd_key_der_free(der, len);
 	return SC_OK;
 }
 
@@ -554,13 +424,13 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 	sc_buf_put_u64(out, st->issuance_counter);
 	if ((r = put_key(out, st->csk_alg, st->csk, st->csk_der, st->csk_der_len)) != SC_OK ||
 	    (r = put_key(out, st->kek_alg, st->kek, st->kek_der, st->kek_der_len)) != SC_OK ||
-	    (r = put_cert(out, st->csk_cert, NULL, 0)) != SC_OK ||
-	    (r = put_cert(out, st->kek_cert, NULL, 0)) != SC_OK)
+	    (r = spd_put_cert(out, st->csk_cert, NULL, 0)) != SC_OK ||
+	    (r = spd_put_cert(out, st->kek_cert, NULL, 0)) != SC_OK)
 		goto out;
 	sc_buf_put_u32(out, (uint32_t)st->n_anchors);
 	for (i = 0; i < st->n_anchors; i++) {
 		sc_buf_put_cstring(out, st->anchors[i].network_id);
-		if ((r = put_cert(out, st->anchors[i].cert, NULL, 0)) != SC_OK)
+		if ((r = spd_put_cert(out, st->anchors[i].cert, NULL, 0)) != SC_OK)
 			goto out;
 	}
 	sc_buf_put_u32(out, (uint32_t)st->n_replay);
@@ -574,7 +444,7 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 		sc_buf_put_u32(out, st->slots[i].handle);
 		if ((r = put_key(out, st->slots[i].alg, st->slots[i].key, st->slots[i].key_der,
 		         st->slots[i].key_der_len)) != SC_OK ||
-		    (r = put_cert(out, st->slots[i].cert, st->slots[i].cert_der,
+		    (r = spd_put_cert(out, st->slots[i].cert, st->slots[i].cert_der,
 		         st->slots[i].cert_der_len)) != SC_OK)
 			goto out;
 	}
@@ -609,10 +479,10 @@ static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, uint8_
 	if (!sc_alg_valid(a) || len == 0)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %s: bad algorithm %u", what, a);
 	*alg = (enum sc_alg)a;
-	if ((r = key_from_der(der, len, *alg, key, what)) != SC_OK)
+	if ((r = spd_key_from_der(der, len, *alg, key, what)) != SC_OK)
 		return r;
 	/* Keep the bytes we just authenticated: the next commit seals them as they are. */
-	if ((r = secure_copy(der, len, key_der)) != SC_OK) {
+	if ((r = spd_key_der_copy(der, len, key_der)) != SC_OK) {
 		EVP_PKEY_free(*key);
 		*key = NULL;
 		return r;
@@ -621,9 +491,9 @@ static sc_err get_key(struct sc_buf *b, enum sc_alg *alg, EVP_PKEY **key, uint8_
 	return SC_OK;
 }
 
-/* keep, keep_len (may be NULL): also a copy of the certificate's DER, for put_cert. */
-static sc_err get_cert(struct sc_buf *b, X509 **cert, uint8_t **keep, size_t *keep_len, int required,
-    const char *what)
+/* keep, keep_len (may be NULL): also a copy of the certificate's DER, for spd_put_cert. */
+static sc_err get_cert(struct sc_buf *b, X509 **cert, uint8_t **keep, size_t *keep_len,
+    int required, const char *what)
 {
 	const uint8_t *der;
 	size_t len;

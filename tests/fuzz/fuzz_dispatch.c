@@ -101,6 +101,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("store create", r);
 	if ((spd = calloc(1, sizeof(*spd))) == NULL)
 		die("state", SC_ERR_NOMEM);
+	spd_start(spd); /* the signer cache, as selfcert-spd has it */
 	if ((r = spd_store_open(store_dir, &spd->store, &spd->st)) != SC_OK)
 		die("store open", r);
 

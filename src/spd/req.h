@@ -1,0 +1,52 @@
+/*
+ * req.h — what the SP's request handlers share (selfcert-spd internal): the handler type the
+ * dispatch table holds, the handlers by trust phase (req_factory.c, req_issue.c, req_keys.c),
+ * and the few state helpers they all use (state.c).
+ */
+#ifndef SPD_REQ_H
+#define SPD_REQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include "buf.h"
+#include "spd.h"
+
+/*
+ * A handler reads its body from req (positioned after version and type), writes its answer
+ * body into ans (already holding version and answer type) and returns SC_OK, or fails with
+ * sc_fail and leaves the state as it found it. Each one decodes its whole body first, in one
+ * block, and checks it with spd_body_done before it acts.
+ */
+typedef sc_err (*spd_handler)(struct spd *spd, struct sc_buf *req, struct sc_buf *ans);
+
+/* Factory (req_factory.c): dead after LOCK, except INFO. */
+sc_err spd_h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_set_limits(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_lock(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+/* Issuance (req_issue.c). */
+sc_err spd_h_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+/* Leaf-key use (req_keys.c). */
+sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+
+/* ---- state.c ---- */
+
+/* The body must be consumed exactly; sc_buf_done names what was wrong (the message's name). */
+sc_err spd_body_done(struct sc_buf *req, uint8_t type) SC_MUST_USE;
+
+/* The slot holding handle (and its index in *idx if idx is not NULL), or NULL. */
+struct spd_slot *spd_find_slot(struct spd_state *st, uint32_t handle, size_t *idx);
+
+/* Seal the state into the SP's store (spd_store_commit); SC_ERR_INTERNAL without a store. */
+sc_err spd_commit(struct spd *spd) SC_MUST_USE;
+
+#endif

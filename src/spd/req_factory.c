@@ -1,0 +1,278 @@
+/*
+ * req_factory.c — the factory's requests (docs/PROTOCOL.md): INFO, and the personalization that
+ * LOCK ends for good (KEYGEN with its proof-of-possession CSR, INSTALL_CERT, INSTALL_ANCHOR,
+ * SET_LIMITS, LOCK). The dispatch table refuses all but INFO once the SP is locked.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <selfcert/cert.h>
+#include "req.h"
+#include "sp_wire.h"
+#include "util.h"
+
+sc_err spd_h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r;
+	size_t i;
+
+	if ((r = spd_body_done(req, SC_SP_INFO)) != SC_OK)
+		return r;
+	sc_buf_put_u8(ans, (uint8_t)st->state);
+	sc_buf_put_cstring(ans, st->device_id);
+	sc_buf_put_u64(ans, st->issuance_counter);
+	sc_buf_put_u32(ans, (uint32_t)st->n_slots);
+	sc_buf_put_u32(ans, st->max_keys);
+	sc_buf_put_u32(ans, st->max_leaf_days);
+	if ((r = spd_put_cert(ans, st->csk_cert, NULL, 0)) != SC_OK ||
+	    (r = spd_put_cert(ans, st->kek_cert, NULL, 0)) != SC_OK)
+		return r;
+	sc_buf_put_u32(ans, (uint32_t)st->n_anchors);
+	for (i = 0; i < st->n_anchors; i++)
+		sc_buf_put_cstring(ans, st->anchors[i].network_id);
+	return SC_OK;
+}
+
+/* A PKCS#10 request with an empty subject, signed by key: proof that the SP holds it. */
+static sc_err make_csr(EVP_PKEY *key, uint8_t **der, size_t *der_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509_REQ *csr = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	unsigned char *p = NULL;
+	int n;
+
+	*der = NULL;
+	*der_len = 0;
+	if ((csr = X509_REQ_new()) == NULL || (mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "certificate request");
+		goto out;
+	}
+	if (X509_REQ_set_version(csr, X509_REQ_VERSION_1) != 1 ||
+	    X509_REQ_set_pubkey(csr, key) != 1 ||
+	    EVP_DigestSignInit(mctx, NULL, sc_sign_md(key, SC_DIGEST_NONE), NULL, key) != 1 ||
+	    X509_REQ_sign_ctx(csr, mctx) <= 0 ||
+	    (n = i2d_X509_REQ(csr, &p)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the certificate request");
+		goto out;
+	}
+	*der = p;
+	*der_len = (size_t)n;
+	r = SC_OK;
+out:
+	EVP_MD_CTX_free(mctx);
+	X509_REQ_free(csr);
+	return r;
+}
+
+sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY *key = NULL, *old_key;
+	enum sc_alg *alg_slot, old_alg;
+	enum sc_sp_state old_state = st->state;
+	EVP_PKEY **key_slot;
+	uint8_t *der = NULL, *key_der = NULL, *old_der, **der_slot;
+	size_t der_len = 0, key_der_len = 0, old_der_len, *der_len_slot;
+	uint8_t role, alg;
+
+	role = sc_buf_get_u8(req);
+	alg = sc_buf_get_u8(req);
+	if ((r = spd_body_done(req, SC_SP_KEYGEN)) != SC_OK)
+		return r;
+	if (role != SC_SP_ROLE_CSK && role != SC_SP_ROLE_KEK)
+		return sc_fail(SC_ERR_USAGE, "keygen: unknown role %u", role);
+	if (!sc_alg_valid(alg))
+		return sc_fail(SC_ERR_ALGORITHM, "keygen: unknown algorithm %u", alg);
+	/* The KEK decrypts supplied keys (RSA-OAEP or ECDH): Ed25519 cannot. */
+	if (role == SC_SP_ROLE_KEK && alg == SC_ALG_ED25519)
+		return sc_fail(SC_ERR_ALGORITHM, "keygen: the KEK must be RSA or EC");
+	/* Once the factory has certified a key, it must not silently change under the cert. */
+	if ((role == SC_SP_ROLE_CSK && st->csk_cert != NULL) ||
+	    (role == SC_SP_ROLE_KEK && st->kek_cert != NULL))
+		return sc_fail(SC_ERR_EXISTS, "keygen: the %s is already certified",
+		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
+	if ((r = sc_alg_keygen((enum sc_alg)alg, &key)) != SC_OK)
+		goto out;
+	if ((r = make_csr(key, &der, &der_len)) != SC_OK)
+		goto out;
+	if ((r = spd_key_der(key, &key_der, &key_der_len)) != SC_OK)
+		goto out;
+	key_slot = role == SC_SP_ROLE_CSK ? &st->csk : &st->kek;
+	alg_slot = role == SC_SP_ROLE_CSK ? &st->csk_alg : &st->kek_alg;
+	der_slot = role == SC_SP_ROLE_CSK ? &st->csk_der : &st->kek_der;
+	der_len_slot = role == SC_SP_ROLE_CSK ? &st->csk_der_len : &st->kek_der_len;
+	old_key = *key_slot;
+	old_alg = *alg_slot;
+	old_der = *der_slot;
+	old_der_len = *der_len_slot;
+	*key_slot = key;
+	*alg_slot = (enum sc_alg)alg;
+	*der_slot = key_der;
+	*der_len_slot = key_der_len;
+	st->state = SC_SP_STATE_FACTORY;
+	if ((r = spd_commit(spd)) != SC_OK) {
+		*key_slot = old_key;
+		*alg_slot = old_alg;
+		*der_slot = old_der;
+		*der_len_slot = old_der_len;
+		st->state = old_state;
+		goto out;
+	}
+	key = old_key; /* the replaced key, if any, goes */
+	key_der = old_der;
+	key_der_len = old_der_len;
+	sc_buf_put_string(ans, der, der_len);
+	r = SC_OK;
+out:
+	EVP_PKEY_free(key);
+	spd_key_der_free(key_der, key_der_len);
+	OPENSSL_free(der);
+	return r;
+}
+
+sc_err spd_h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	const uint8_t *der;
+	size_t der_len;
+	X509 *cert = NULL, **slot, *old;
+	EVP_PKEY *key;
+	char dev[SC_DEVICE_ID_MAX + 1];
+	uint8_t role;
+
+	(void)ans;
+	role = sc_buf_get_u8(req);
+	sc_buf_get_string(req, &der, &der_len, SC_WIRE_MAX_CERT);
+	if ((r = spd_body_done(req, SC_SP_INSTALL_CERT)) != SC_OK)
+		return r;
+	if (role != SC_SP_ROLE_CSK && role != SC_SP_ROLE_KEK)
+		return sc_fail(SC_ERR_USAGE, "install-cert: unknown role %u", role);
+	key = role == SC_SP_ROLE_CSK ? st->csk : st->kek;
+	slot = role == SC_SP_ROLE_CSK ? &st->csk_cert : &st->kek_cert;
+	if (key == NULL)
+		return sc_fail(SC_ERR_STATE, "install-cert: no %s generated yet",
+		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
+	if ((r = sc_cert_from_der(der, der_len, &cert)) != SC_OK)
+		goto out;
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+		r = sc_fail(SC_ERR_KEY_MISMATCH, "install-cert: the certificate is not for the %s",
+		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
+		goto out;
+	}
+	/* A device speaks only for itself: its certificates must name its own device ID. */
+	if (sc_cert_device_id(cert, dev, sizeof(dev)) != SC_OK || strcmp(dev, st->device_id) != 0) {
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "install-cert: subject serialNumber is not %s",
+		    st->device_id);
+		goto out;
+	}
+	if (role == SC_SP_ROLE_CSK && X509_check_ca(cert) < 1) {
+		r = sc_fail(SC_ERR_EXTENSION, "install-cert: the CSK certificate is not a CA");
+		goto out;
+	}
+	old = *slot;
+	*slot = cert;
+	if ((r = spd_commit(spd)) != SC_OK) {
+		*slot = old;
+		goto out;
+	}
+	cert = old;
+	r = SC_OK;
+out:
+	X509_free(cert);
+	return r;
+}
+
+sc_err spd_h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	char net[SC_NETWORK_ID_MAX + 1];
+	const uint8_t *der;
+	size_t der_len, i;
+	X509 *cert = NULL;
+
+	(void)ans;
+	sc_buf_get_cstring(req, net, SC_NETWORK_ID_MAX);
+	sc_buf_get_string(req, &der, &der_len, SC_WIRE_MAX_CERT);
+	if ((r = spd_body_done(req, SC_SP_INSTALL_ANCHOR)) != SC_OK)
+		return r;
+	if (net[0] == '\0')
+		return sc_fail(SC_ERR_USAGE, "install-anchor: empty network ID");
+	for (i = 0; i < st->n_anchors; i++)
+		if (strcmp(st->anchors[i].network_id, net) == 0)
+			return sc_fail(SC_ERR_EXISTS, "install-anchor: network %s already has an anchor",
+			    net);
+	if (st->n_anchors >= SC_SP_MAX_ANCHORS)
+		return sc_fail(SC_ERR_OVERSIZE, "install-anchor: already %d anchors",
+		    SC_SP_MAX_ANCHORS);
+	if ((r = sc_cert_from_der(der, der_len, &cert)) != SC_OK)
+		return r;
+	if (X509_check_ca(cert) < 1) {
+		X509_free(cert);
+		return sc_fail(SC_ERR_EXTENSION, "install-anchor: the anchor is not a CA certificate");
+	}
+	/* The trust anchors change: nothing verified before may be reused. */
+	spd_signer_cache_flush(spd);
+	snprintf(st->anchors[st->n_anchors].network_id, sizeof(st->anchors[0].network_id), "%s", net);
+	st->anchors[st->n_anchors].cert = cert;
+	st->n_anchors++;
+	if ((r = spd_commit(spd)) != SC_OK) {
+		st->n_anchors--;
+		memset(&st->anchors[st->n_anchors], 0, sizeof(st->anchors[0]));
+		X509_free(cert);
+		return r;
+	}
+	return SC_OK;
+}
+
+sc_err spd_h_set_limits(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	uint32_t days, keys, old_days = st->max_leaf_days, old_keys = st->max_keys;
+	sc_err r;
+
+	(void)ans;
+	days = sc_buf_get_u32(req);
+	keys = sc_buf_get_u32(req);
+	if ((r = spd_body_done(req, SC_SP_SET_LIMITS)) != SC_OK)
+		return r;
+	if (days > SPD_MAX_LEAF_DAYS)
+		return sc_fail(SC_ERR_USAGE, "set-limits: max_leaf_days %u over %d", (unsigned)days,
+		    SPD_MAX_LEAF_DAYS);
+	if (keys < 1 || keys > SC_SP_MAX_KEYS_LIMIT)
+		return sc_fail(SC_ERR_USAGE, "set-limits: max_keys %u not in 1..%d", (unsigned)keys,
+		    SC_SP_MAX_KEYS_LIMIT);
+	st->max_leaf_days = days;
+	st->max_keys = keys;
+	if ((r = spd_commit(spd)) != SC_OK) {
+		st->max_leaf_days = old_days;
+		st->max_keys = old_keys;
+	}
+	return r;
+}
+
+sc_err spd_h_lock(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r;
+
+	(void)ans;
+	if ((r = spd_body_done(req, SC_SP_LOCK)) != SC_OK)
+		return r;
+	if (st->csk_cert == NULL || st->kek_cert == NULL)
+		return sc_fail(SC_ERR_STATE, "lock: the %s certificate is not installed",
+		    st->csk_cert == NULL ? "CSK" : "KEK");
+	if (st->n_anchors == 0)
+		return sc_fail(SC_ERR_STATE, "lock: no network anchor installed");
+	st->state = SC_SP_STATE_LOCKED;
+	if ((r = spd_commit(spd)) != SC_OK)
+		st->state = SC_SP_STATE_FACTORY;
+	return r;
+}

@@ -1,0 +1,199 @@
+/*
+ * req_issue.c — issuance (docs/PROTOCOL.md): CHALLENGE hands out single-use nonces (kept in
+ * memory only), ISSUE turns one verified SignedProfile into a key and its certificate. Read it
+ * top to bottom: decode, check, replay, challenge, key, certificate, apply and commit, answer.
+ */
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include "req.h"
+#include "sp_wire.h"
+#include "util.h"
+
+sc_err spd_h_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	uint8_t c[SC_SP_CHALLENGE_LEN];
+	sc_err r;
+
+	if ((r = spd_body_done(req, SC_SP_CHALLENGE)) != SC_OK)
+		return r;
+	if (RAND_bytes(c, sizeof(c)) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
+	/* Bounded: the oldest outstanding challenge gives way to the newest. */
+	if (spd->n_challenges == SPD_CHALLENGES_MAX) {
+		memmove(spd->challenges[0], spd->challenges[1],
+		    (SPD_CHALLENGES_MAX - 1) * sizeof(spd->challenges[0]));
+		spd->n_challenges--;
+	}
+	memcpy(spd->challenges[spd->n_challenges++], c, sizeof(c));
+	sc_buf_put_bytes(ans, c, sizeof(c));
+	return SC_OK;
+}
+
+/* Index of the outstanding challenge equal to c, or -1. */
+static int find_challenge(const struct spd *spd, const uint8_t *c, size_t len)
+{
+	size_t i;
+
+	if (len != SC_SP_CHALLENGE_LEN)
+		return -1;
+	for (i = 0; i < spd->n_challenges; i++)
+		if (CRYPTO_memcmp(spd->challenges[i], c, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void consume_challenge(struct spd *spd, int i)
+{
+	if (i < 0 || (size_t)i >= spd->n_challenges)
+		return;
+	memmove(spd->challenges[i], spd->challenges[i + 1],
+	    (spd->n_challenges - (size_t)i - 1) * sizeof(spd->challenges[0]));
+	spd->n_challenges--;
+	OPENSSL_cleanse(spd->challenges[spd->n_challenges], SC_SP_CHALLENGE_LEN);
+}
+
+/* One ISSUE in flight: what each phase hands to the next. */
+struct issue {
+	struct sc_profile *p;
+	struct sc_profile_info info;
+	uint64_t not_after;            /* the profile's profileNotAfter, for the replay cache */
+	int ch;                        /* the outstanding challenge it answers, or -1 */
+	struct spd_slot slot;          /* the new key and certificate until the slots own them */
+};
+
+/* Decode and check the profile against the SP's anchors, CSK and limits (profile.h). */
+static sc_err issue_check_profile(struct spd *spd, const uint8_t *der, size_t der_len,
+    struct issue *is)
+{
+	struct spd_state *st = &spd->st;
+	struct sc_profile_policy policy;
+	struct sc_anchor anchors[SC_SP_MAX_ANCHORS];
+	sc_err r;
+	size_t i;
+
+	if ((r = sc_profile_decode_cached(der, der_len, spd->signer_cache, &is->p)) != SC_OK)
+		return r;
+	sc_profile_get_info(is->p, &is->info);
+	for (i = 0; i < st->n_anchors; i++) {
+		anchors[i].network_id = st->anchors[i].network_id;
+		anchors[i].cert = st->anchors[i].cert;
+	}
+	memset(&policy, 0, sizeof(policy));
+	policy.device_id = st->device_id;
+	policy.anchors = anchors;
+	policy.n_anchors = st->n_anchors;
+	policy.now = time(NULL);
+	policy.csk_cert = st->csk_cert;
+	policy.max_leaf_seconds = st->max_leaf_days * 86400u; /* <= 36500 days: fits */
+	policy.csk_alg = st->csk_alg;
+	policy.signer_cache = spd->signer_cache;
+	return sc_profile_check(is->p, &policy);
+}
+
+/* Once only: not replayed, its challenge outstanding, and a free slot for the key. */
+static sc_err issue_admit(struct spd *spd, struct issue *is)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r;
+
+	is->not_after = is->info.profile_not_after > 0 ? (uint64_t)is->info.profile_not_after : 0;
+	if ((r = spd_replay_check(st, is->info.id, is->not_after)) != SC_OK)
+		return r;
+	if (is->info.challenge_len > 0 &&
+	    (is->ch = find_challenge(spd, is->info.challenge, is->info.challenge_len)) < 0)
+		return sc_fail(SC_ERR_CHALLENGE, "profile: the challenge is unknown, expired or used");
+	if (st->n_slots >= st->max_keys || st->next_handle == UINT32_MAX)
+		return sc_fail(SC_ERR_STORE_FULL, "issue: all %u key slots are in use",
+		    (unsigned)st->max_keys);
+	return SC_OK;
+}
+
+/* The key (generated here or unwrapped with the KEK), its certificate and its sealed form. */
+static sc_err issue_make(struct spd *spd, struct issue *is)
+{
+	struct spd_state *st = &spd->st;
+	struct spd_slot *s = &is->slot;
+	sc_err r;
+
+	if (is->info.origin == SC_KEY_DEVICE_GENERATED)
+		r = sc_alg_keygen(is->info.alg, &s->key);
+	else
+		r = sc_profile_unwrap_key(is->p, st->kek, st->kek_cert, &s->key);
+	if (r != SC_OK)
+		return r;
+	s->alg = sc_alg_of_key(s->key);
+	/*
+	 * The slot keeps the key and uses its certificate only as DER (KEYS, the store, key-usage
+	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (cert.h).
+	 */
+	if ((r = sc_cert_issue_leaf_raw_spki(is->p, s->key, st->csk_cert, st->csk,
+	    st->issuance_counter + 1, &s->cert)) != SC_OK)
+		return r;
+	if ((r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)
+		return r;
+	/* Checked before the commit: a key must never be stored for a cert we cannot send. */
+	if (s->cert_der_len > SC_WIRE_MAX_CERT)
+		return sc_fail(SC_ERR_OVERSIZE, "issue: certificate of %zu bytes", s->cert_der_len);
+	return spd_leaf_key_der(s->key, &s->key_der, &s->key_der_len);
+}
+
+/* Apply, commit, and take it all back if the commit fails. On success the slots own it all. */
+static sc_err issue_apply(struct spd *spd, struct issue *is)
+{
+	struct spd_state *st = &spd->st;
+	struct spd_replay_undo undo;
+	sc_err r;
+
+	is->slot.handle = st->next_handle;
+	st->slots[st->n_slots++] = is->slot;
+	st->next_handle++;
+	st->issuance_counter++;
+	spd_replay_add(st, is->info.id, is->not_after, &undo);
+	if ((r = spd_commit(spd)) != SC_OK) {
+		spd_replay_undo(st, &undo);
+		st->issuance_counter--;
+		st->next_handle--;
+		st->n_slots--;
+		memset(&st->slots[st->n_slots], 0, sizeof(st->slots[0]));
+		return r;
+	}
+	consume_challenge(spd, is->ch);
+	return SC_OK;
+}
+
+sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct issue is;
+	const uint8_t *der;
+	size_t der_len;
+	sc_err r;
+
+	sc_buf_get_string(req, &der, &der_len, SC_SP_MAX_MSG);
+	if ((r = spd_body_done(req, SC_SP_ISSUE)) != SC_OK)
+		return r;
+	memset(&is, 0, sizeof(is));
+	is.ch = -1;
+	if ((r = issue_check_profile(spd, der, der_len, &is)) != SC_OK ||
+	    (r = issue_admit(spd, &is)) != SC_OK ||
+	    (r = issue_make(spd, &is)) != SC_OK ||
+	    (r = issue_apply(spd, &is)) != SC_OK)
+		goto out;
+	/* Durable before it leaves: only now does the certificate go out (the slot's DER). */
+	sc_buf_put_u32(ans, is.slot.handle);
+	sc_buf_put_string(ans, is.slot.cert_der, is.slot.cert_der_len);
+	memset(&is.slot, 0, sizeof(is.slot)); /* the slots' now */
+	r = SC_OK;
+out:
+	OPENSSL_free(is.slot.cert_der);
+	X509_free(is.slot.cert);
+	EVP_PKEY_free(is.slot.key);
+	spd_key_der_free(is.slot.key_der, is.slot.key_der_len);
+	sc_profile_free(is.p);
+	return r;
+}

@@ -1,0 +1,408 @@
+/*
+ * req_keys.c — the leaf keys' use once issued (docs/PROTOCOL.md): KEYS lists them, SIGN,
+ * DECRYPT and DERIVE use one as its certificate's keyUsage allows, DELETE forgets one for good.
+ * Every private operation is on a key that never leaves the SP.
+ */
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <selfcert/cert.h>
+#include "req.h"
+#include "sp_wire.h"
+#include "util.h"
+
+/*
+ * KEYS is paged: the answer holds the keys with handles after `after`, as many as fit in one
+ * message, and says whether more follow.
+ */
+sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf page;
+	uint32_t after, n = 0;
+	size_t i, used = ans->len + 1 + 4;
+	uint8_t more = 0;
+
+	after = sc_buf_get_u32(req);
+	if ((r = spd_body_done(req, SC_SP_KEYS)) != SC_OK)
+		return r;
+	sc_buf_init_writer(&page, SC_SP_MAX_MSG, 0);
+	for (i = 0; i < st->n_slots; i++) {
+		struct spd_slot *s = &st->slots[i];
+		uint8_t *der = NULL;
+		size_t len = 0;
+
+		if (s->handle <= after)
+			continue;
+		if ((r = sc_cert_to_der(s->cert, &der, &len)) != SC_OK)
+			goto out;
+		if (used + page.len + 4 + 1 + 4 + len > SC_SP_MAX_MSG) {
+			OPENSSL_free(der);
+			more = 1;
+			break;
+		}
+		sc_buf_put_u32(&page, s->handle);
+		sc_buf_put_u8(&page, (uint8_t)s->alg);
+		sc_buf_put_string(&page, der, len);
+		OPENSSL_free(der);
+		n++;
+	}
+	if ((r = sc_buf_done(&page, "keys page")) != SC_OK)
+		goto out;
+	sc_buf_put_u8(ans, more);
+	sc_buf_put_u32(ans, n);
+	sc_buf_put_bytes(ans, page.data, page.len);
+	r = SC_OK;
+out:
+	sc_buf_free(&page);
+	return r;
+}
+
+/* SIGN's body, decoded in one place (docs/PROTOCOL.md). */
+struct sign_req {
+	uint32_t handle;
+	uint8_t mode, digest;
+	const uint8_t *in;
+	size_t in_len;
+	uint32_t salt_len;             /* PSS only */
+};
+
+/* MESSAGE: the key's own scheme over the whole input (Ed25519, or hash-then-sign). */
+static sc_err sign_message(EVP_PKEY *key, const EVP_MD *md, const struct sign_req *q,
+    uint8_t **sig, size_t *sig_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *mctx = NULL;
+
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1 ||
+	    EVP_DigestSign(mctx, NULL, sig_len, q->in, q->in_len) != 1 ||
+	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
+	    EVP_DigestSign(mctx, *sig, sig_len, q->in, q->in_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
+/* DIGEST: a digest computed by the caller (PKCS#1 v1.5 for RSA, ECDSA for EC). */
+static sc_err sign_digest(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
+    const struct sign_req *q, uint8_t **sig, size_t *sig_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *pctx = NULL;
+
+	if (alg == SC_ALG_ED25519 || md == NULL)
+		return sc_fail(SC_ERR_ALGORITHM, "sign: Ed25519 signs messages, not digests");
+	if (q->in_len != (size_t)EVP_MD_get_size(md))
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
+		    EVP_MD_get0_name(md));
+	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(pctx) != 1 ||
+	    (sc_alg_is_rsa(alg) && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
+	    EVP_PKEY_sign(pctx, NULL, sig_len, q->in, q->in_len) != 1 ||
+	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
+	    EVP_PKEY_sign(pctx, *sig, sig_len, q->in, q->in_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+/* PSS: RSA only, MGF1 with the same digest, the caller's salt length within RFC 8017's bound. */
+static sc_err sign_pss(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
+    const struct sign_req *q, uint8_t **sig, size_t *sig_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *pctx = NULL;
+	int max_salt;
+
+	if (!sc_alg_is_rsa(alg))
+		return sc_fail(SC_ERR_ALGORITHM, "sign: PSS needs an RSA key, key %u is %s",
+		    (unsigned)q->handle, sc_alg_name(alg));
+	if (q->in_len != (size_t)EVP_MD_get_size(md))
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
+		    EVP_MD_get0_name(md));
+	/* RFC 8017 9.1.1: emLen >= hLen + sLen + 2 (our moduli are whole bytes). */
+	max_salt = EVP_PKEY_get_size(key) - EVP_MD_get_size(md) - 2;
+	if (q->salt_len > (uint32_t)max_salt)
+		return sc_fail(SC_ERR_USAGE, "sign: PSS salt length %u over %d for this key and digest",
+		    (unsigned)q->salt_len, max_salt);
+	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)q->salt_len) != 1 ||
+	    EVP_PKEY_sign(pctx, NULL, sig_len, q->in, q->in_len) != 1 ||
+	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
+	    EVP_PKEY_sign(pctx, *sig, sig_len, q->in, q->in_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: PSS signing failed");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct sign_req q;
+	const EVP_MD *md;
+	struct spd_slot *s;
+	size_t sig_len = 0;
+	uint8_t *sig = NULL;
+	uint32_t ku;
+	sc_err r;
+
+	memset(&q, 0, sizeof(q));
+	q.handle = sc_buf_get_u32(req);
+	q.mode = sc_buf_get_u8(req);
+	q.digest = sc_buf_get_u8(req);
+	sc_buf_get_string(req, &q.in, &q.in_len, SC_SP_MAX_SIGN_INPUT);
+	/* Only PSS has a salt length, after the input. */
+	if (q.mode == SC_SP_SIGN_PSS)
+		q.salt_len = sc_buf_get_u32(req);
+	if ((r = spd_body_done(req, SC_SP_SIGN)) != SC_OK)
+		return r;
+
+	if ((s = spd_find_slot(&spd->st, q.handle, NULL)) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "sign: no key with handle %u", (unsigned)q.handle);
+	/* Only what the key's certificate allows (no keyUsage at all means any, per X.509). */
+	ku = X509_get_key_usage(s->cert);
+	if (!(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+		return sc_fail(SC_ERR_KEY_USAGE, "sign: key %u's certificate does not allow signing",
+		    (unsigned)q.handle);
+	if (q.digest > SC_DIGEST_SHA512)
+		return sc_fail(SC_ERR_ALGORITHM, "sign: unknown digest %u", q.digest);
+	md = sc_sign_md(s->key, (enum sc_digest)q.digest);
+	if (q.mode == SC_SP_SIGN_MESSAGE)
+		r = sign_message(s->key, md, &q, &sig, &sig_len);
+	else if (q.mode == SC_SP_SIGN_DIGEST)
+		r = sign_digest(s->key, s->alg, md, &q, &sig, &sig_len);
+	else if (q.mode == SC_SP_SIGN_PSS)
+		r = sign_pss(s->key, s->alg, md, &q, &sig, &sig_len);
+	else
+		r = sc_fail(SC_ERR_USAGE, "sign: unknown mode %u", q.mode);
+	if (r == SC_OK)
+		sc_buf_put_string(ans, sig, sig_len);
+	OPENSSL_free(sig);
+	return r;
+}
+
+sc_err spd_h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	struct spd_slot gone;
+	uint32_t handle;
+	size_t idx = 0;
+	sc_err r;
+
+	(void)ans;
+	handle = sc_buf_get_u32(req);
+	if ((r = spd_body_done(req, SC_SP_DELETE)) != SC_OK)
+		return r;
+	if (spd_find_slot(st, handle, &idx) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "delete: no key with handle %u", (unsigned)handle);
+	gone = st->slots[idx];
+	memmove(&st->slots[idx], &st->slots[idx + 1], (st->n_slots - idx - 1) * sizeof(gone));
+	st->n_slots--;
+	memset(&st->slots[st->n_slots], 0, sizeof(gone));
+	if ((r = spd_commit(spd)) != SC_OK) {
+		memmove(&st->slots[idx + 1], &st->slots[idx], (st->n_slots - idx) * sizeof(gone));
+		st->slots[idx] = gone;
+		st->n_slots++;
+		return r;
+	}
+	EVP_PKEY_free(gone.key);
+	spd_key_der_free(gone.key_der, gone.key_der_len);
+	X509_free(gone.cert);
+	OPENSSL_free(gone.cert_der);
+	return SC_OK;
+}
+
+/* ---- leaf-key decryption and key agreement (for the PKCS#11 module) ---- */
+
+/* DECRYPT's hash codes: the digests of section 4, and SHA-1 (sound in OAEP, common in PKCS#11). */
+static const EVP_MD *oaep_md(uint8_t code)
+{
+	if (code == SC_SP_OAEP_SHA1)
+		return EVP_sha1();
+	if (code >= SC_DIGEST_SHA256 && code <= SC_DIGEST_SHA512)
+		return sc_digest_md((enum sc_digest)code);
+	return NULL;
+}
+
+sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md, *mgf1;
+	const uint8_t *label, *in;
+	size_t label_len, in_len, out_len = 0, out_cap = 0;
+	uint8_t *label_copy = NULL, *out = NULL;
+	struct spd_slot *s;
+	uint32_t handle, ku;
+	uint8_t scheme, md_code, mgf1_code;
+
+	handle = sc_buf_get_u32(req);
+	scheme = sc_buf_get_u8(req);
+	md_code = sc_buf_get_u8(req);
+	mgf1_code = sc_buf_get_u8(req);
+	sc_buf_get_string(req, &label, &label_len, SC_SP_MAX_OAEP_LABEL);
+	sc_buf_get_string(req, &in, &in_len, SC_SP_MAX_CIPHERTEXT);
+	if ((r = sc_buf_done(req, "decrypt")) != SC_OK)
+		return r;
+	if ((s = spd_find_slot(st, handle, NULL)) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "decrypt: no key with handle %u", (unsigned)handle);
+	if (!sc_alg_is_rsa(s->alg))
+		return sc_fail(SC_ERR_ALGORITHM, "decrypt: key %u is %s, only RSA keys decrypt",
+		    (unsigned)handle, sc_alg_name(s->alg));
+	ku = X509_get_key_usage(s->cert);
+	if (!(ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
+		return sc_fail(SC_ERR_KEY_USAGE, "decrypt: key %u's certificate allows neither "
+		    "keyEncipherment nor dataEncipherment", (unsigned)handle);
+	if (scheme != SC_SP_DECRYPT_OAEP)
+		return sc_fail(SC_ERR_USAGE, "decrypt: unknown scheme %u", scheme);
+	if ((md = oaep_md(md_code)) == NULL || (mgf1 = oaep_md(mgf1_code)) == NULL)
+		return sc_fail(SC_ERR_ALGORITHM, "decrypt: unknown %s hash %u",
+		    md == NULL ? "OAEP" : "MGF1", md == NULL ? md_code : mgf1_code);
+	if (in_len != (size_t)EVP_PKEY_get_size(s->key))
+		return sc_fail(SC_ERR_USAGE, "decrypt: %zu-byte ciphertext, key %u takes %d-byte blocks",
+		    in_len, (unsigned)handle, EVP_PKEY_get_size(s->key));
+	/* The label is handed over to OpenSSL, which frees it with the context. */
+	if (label_len > 0 && (label_copy = OPENSSL_memdup(label, label_len)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "decrypt: label");
+	out_cap = in_len;
+	if ((pctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
+	    (out = OPENSSL_malloc(out_cap)) == NULL ||
+	    EVP_PKEY_decrypt_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1) != 1 ||
+	    (label_copy != NULL &&
+	     EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label_copy, (int)label_len) != 1)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "decrypt: setting up RSA-OAEP");
+		goto out;
+	}
+	label_copy = NULL;
+	out_len = out_cap;
+	/* One answer for every way a block can fail to decrypt: no padding oracle here. */
+	if (EVP_PKEY_decrypt(pctx, out, &out_len, in, in_len) != 1) {
+		ERR_clear_error();
+		out_len = 0;
+		r = sc_fail(SC_ERR_KEY_DECRYPT, "decrypt: the ciphertext does not decrypt with key %u",
+		    (unsigned)handle);
+		goto out;
+	}
+	/* The plaintext is a secret in transit: the answer is wiped when it is freed. */
+	ans->secret = 1;
+	sc_buf_put_string(ans, out, out_len);
+	r = SC_OK;
+out:
+	OPENSSL_free(label_copy);
+	OPENSSL_clear_free(out, out_cap);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+/* The peer's public key from an uncompressed point on curve `group`; NULL if it is not one. */
+static EVP_PKEY *ec_peer_key(const char *group, const uint8_t *point, size_t len)
+{
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *peer = NULL;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, len);
+	params[2] = OSSL_PARAM_construct_end();
+	/* Decoding the point checks that it lies on the curve. */
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &peer, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		EVP_PKEY_free(peer);
+		peer = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return peer;
+}
+
+sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_PKEY_CTX *dctx = NULL;
+	EVP_PKEY *peer = NULL;
+	const uint8_t *point;
+	size_t point_len, field, secret_len = 0, secret_cap = 0;
+	uint8_t *secret = NULL;
+	struct spd_slot *s;
+	uint32_t handle, ku;
+	const char *group;
+
+	handle = sc_buf_get_u32(req);
+	sc_buf_get_string(req, &point, &point_len, SC_SP_MAX_EC_POINT);
+	if ((r = sc_buf_done(req, "derive")) != SC_OK)
+		return r;
+	if ((s = spd_find_slot(st, handle, NULL)) == NULL)
+		return sc_fail(SC_ERR_NO_KEY, "derive: no key with handle %u", (unsigned)handle);
+	if (s->alg != SC_ALG_P256 && s->alg != SC_ALG_P384)
+		return sc_fail(SC_ERR_ALGORITHM, "derive: key %u is %s, only EC keys agree keys",
+		    (unsigned)handle, sc_alg_name(s->alg));
+	ku = X509_get_key_usage(s->cert);
+	if (!(ku & KU_KEY_AGREEMENT))
+		return sc_fail(SC_ERR_KEY_USAGE, "derive: key %u's certificate does not allow "
+		    "keyAgreement", (unsigned)handle);
+	field = s->alg == SC_ALG_P256 ? 32 : 48;
+	group = s->alg == SC_ALG_P256 ? "P-256" : "P-384";
+	/* Uncompressed only: one encoding, nothing for the SP to decompress. */
+	if (point_len != 1 + 2 * field || point[0] != 0x04 ||
+	    (peer = ec_peer_key(group, point, point_len)) == NULL)
+		return sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not an uncompressed %s "
+		    "point (%zu bytes, 0x04 first)", group, 1 + 2 * field);
+	if ((dctx = EVP_PKEY_CTX_new(s->key, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(dctx) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: setting up ECDH");
+		goto out;
+	}
+	if (EVP_PKEY_derive_set_peer_ex(dctx, peer, 1) != 1) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not a valid %s public key",
+		    group);
+		goto out;
+	}
+	if (EVP_PKEY_derive(dctx, NULL, &secret_cap) != 1 ||
+	    (secret = OPENSSL_malloc(secret_cap)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
+		goto out;
+	}
+	secret_len = secret_cap;
+	if (EVP_PKEY_derive(dctx, secret, &secret_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
+		goto out;
+	}
+	ans->secret = 1;
+	sc_buf_put_string(ans, secret, secret_len);
+	r = SC_OK;
+out:
+	OPENSSL_clear_free(secret, secret_cap);
+	EVP_PKEY_CTX_free(dctx);
+	EVP_PKEY_free(peer);
+	return r;
+}

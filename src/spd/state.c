@@ -1,0 +1,118 @@
+/*
+ * state.c — the SP's in-memory state and what every handler does with it: set-up and wipe,
+ * the signer cache's life, exact bodies, certificates as strings, slot look-up, and the commit
+ * that makes a change durable before it is answered.
+ */
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include "fast/fast.h"
+#include "req.h"
+#include "sp_wire.h"
+#include "util.h"
+#include "store.h"
+
+void spd_state_init(struct spd_state *st, const char *device_id)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = SC_SP_STATE_EMPTY;
+	if (device_id != NULL)
+		snprintf(st->device_id, sizeof(st->device_id), "%s", device_id);
+	st->max_keys = SC_SP_DEFAULT_MAX_KEYS;
+	st->next_handle = 1;
+}
+
+void spd_state_clear(struct spd_state *st)
+{
+	size_t i;
+
+	EVP_PKEY_free(st->csk);
+	EVP_PKEY_free(st->kek);
+	spd_key_der_free(st->csk_der, st->csk_der_len);
+	spd_key_der_free(st->kek_der, st->kek_der_len);
+	X509_free(st->csk_cert);
+	X509_free(st->kek_cert);
+	for (i = 0; i < st->n_anchors; i++)
+		X509_free(st->anchors[i].cert);
+	for (i = 0; i < st->n_slots; i++) {
+		EVP_PKEY_free(st->slots[i].key);
+		spd_key_der_free(st->slots[i].key_der, st->slots[i].key_der_len);
+		X509_free(st->slots[i].cert);
+		OPENSSL_free(st->slots[i].cert_der);
+	}
+	OPENSSL_cleanse(st, sizeof(*st));
+	spd_state_init(st, NULL);
+}
+
+void spd_start(struct spd *spd)
+{
+	/* Without a cache every profile simply takes the full path: never a reason not to serve. */
+	spd->signer_cache = NULL;
+	if (sc_fast_enabled() &&
+	    sc_signer_cache_new(SPD_SIGNER_CACHE_ENTRIES, &spd->signer_cache) != SC_OK)
+		spd->signer_cache = NULL;
+}
+
+void spd_stop(struct spd *spd)
+{
+	sc_signer_cache_free(spd->signer_cache);
+	spd->signer_cache = NULL;
+}
+
+void spd_signer_cache_flush(struct spd *spd)
+{
+	sc_signer_cache_flush(spd->signer_cache);
+}
+
+void spd_signer_cache_stats(const struct spd *spd, struct sc_signer_cache_stats *out)
+{
+	sc_signer_cache_stats(spd->signer_cache, out);
+}
+
+sc_err spd_body_done(struct sc_buf *req, uint8_t type)
+{
+	return sc_buf_done(req, sc_wire_msg_name(type));
+}
+
+sc_err spd_put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	if (cert != NULL && kept != NULL) {
+		sc_buf_put_string(b, kept, kept_len);
+		return SC_OK;
+	}
+	if (cert == NULL) {
+		sc_buf_put_string(b, NULL, 0);
+		return SC_OK;
+	}
+	if ((r = sc_cert_to_der(cert, &der, &len)) != SC_OK)
+		return r;
+	sc_buf_put_string(b, der, len);
+	OPENSSL_free(der);
+	return SC_OK;
+}
+
+struct spd_slot *spd_find_slot(struct spd_state *st, uint32_t handle, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_slots; i++)
+		if (st->slots[i].handle == handle) {
+			if (idx != NULL)
+				*idx = i;
+			return &st->slots[i];
+		}
+	return NULL;
+}
+
+sc_err spd_commit(struct spd *spd)
+{
+	if (spd->store == NULL)
+		return sc_fail(SC_ERR_INTERNAL, "no store to commit to");
+	return spd_store_commit(spd->store, &spd->st);
+}
