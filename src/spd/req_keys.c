@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include "req.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
 #include "util.h"
 
@@ -26,11 +27,10 @@ sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf page;
 	uint32_t after, n = 0;
-	size_t i, used = ans->len + 1 + 4;
+	size_t i, used = ans->len + SP_KEYS_ANS_HEAD;
 	uint8_t more = 0;
 
-	after = sc_buf_get_u32(req);
-	if ((r = spd_body_done(req, SC_SP_KEYS)) != SC_OK)
+	if ((r = sp_keys_req_get(req, &after)) != SC_OK)
 		return r;
 	sc_buf_init_writer(&page, SC_SP_MAX_MSG, 0);
 	for (i = 0; i < st->n_slots; i++) {
@@ -42,21 +42,18 @@ sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 			continue;
 		if ((r = sc_cert_to_der(s->cert, &der, &len)) != SC_OK)
 			goto out;
-		if (used + page.len + 4 + 1 + 4 + len > SC_SP_MAX_MSG) {
+		if (used + page.len + SP_KEYS_ANS_KEY(len) > SC_SP_MAX_MSG) {
 			OPENSSL_free(der);
 			more = 1;
 			break;
 		}
-		sc_buf_put_u32(&page, s->handle);
-		sc_buf_put_u8(&page, (uint8_t)s->alg);
-		sc_buf_put_string(&page, der, len);
+		sp_keys_ans_put_key(&page, s->handle, (uint8_t)s->alg, der, len);
 		OPENSSL_free(der);
 		n++;
 	}
 	if ((r = sc_buf_done(&page, "keys page")) != SC_OK)
 		goto out;
-	sc_buf_put_u8(ans, more);
-	sc_buf_put_u32(ans, n);
+	sp_keys_ans_put_head(ans, more, n);
 	sc_buf_put_bytes(ans, page.data, page.len);
 	r = SC_OK;
 out:
@@ -64,17 +61,8 @@ out:
 	return r;
 }
 
-/* SIGN's body, decoded in one place (docs/PROTOCOL.md). */
-struct sign_req {
-	uint32_t handle;
-	uint8_t mode, digest;
-	const uint8_t *in;
-	size_t in_len;
-	uint32_t salt_len;             /* PSS only */
-};
-
 /* MESSAGE: the key's own scheme over the whole input (Ed25519, or hash-then-sign). */
-static sc_err sign_message(EVP_PKEY *key, const EVP_MD *md, const struct sign_req *q,
+static sc_err sign_message(EVP_PKEY *key, const EVP_MD *md, const struct sp_sign_req *q,
     uint8_t **sig, size_t *sig_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -82,9 +70,9 @@ static sc_err sign_message(EVP_PKEY *key, const EVP_MD *md, const struct sign_re
 
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit(mctx, NULL, md, NULL, key) != 1 ||
-	    EVP_DigestSign(mctx, NULL, sig_len, q->in, q->in_len) != 1 ||
+	    EVP_DigestSign(mctx, NULL, sig_len, q->input, q->input_len) != 1 ||
 	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
-	    EVP_DigestSign(mctx, *sig, sig_len, q->in, q->in_len) != 1) {
+	    EVP_DigestSign(mctx, *sig, sig_len, q->input, q->input_len) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
 		goto out;
 	}
@@ -96,23 +84,23 @@ out:
 
 /* DIGEST: a digest computed by the caller (PKCS#1 v1.5 for RSA, ECDSA for EC). */
 static sc_err sign_digest(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
-    const struct sign_req *q, uint8_t **sig, size_t *sig_len)
+    const struct sp_sign_req *q, uint8_t **sig, size_t *sig_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	EVP_PKEY_CTX *pctx = NULL;
 
 	if (alg == SC_ALG_ED25519 || md == NULL)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: Ed25519 signs messages, not digests");
-	if (q->in_len != (size_t)EVP_MD_get_size(md))
-		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
+	if (q->input_len != (size_t)EVP_MD_get_size(md))
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->input_len,
 		    EVP_MD_get0_name(md));
 	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
 	    EVP_PKEY_sign_init(pctx) != 1 ||
 	    (sc_alg_is_rsa(alg) && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) ||
 	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
-	    EVP_PKEY_sign(pctx, NULL, sig_len, q->in, q->in_len) != 1 ||
+	    EVP_PKEY_sign(pctx, NULL, sig_len, q->input, q->input_len) != 1 ||
 	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
-	    EVP_PKEY_sign(pctx, *sig, sig_len, q->in, q->in_len) != 1) {
+	    EVP_PKEY_sign(pctx, *sig, sig_len, q->input, q->input_len) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: signing failed");
 		goto out;
 	}
@@ -124,7 +112,7 @@ out:
 
 /* PSS: RSA only, MGF1 with the same digest, the caller's salt length within RFC 8017's bound. */
 static sc_err sign_pss(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
-    const struct sign_req *q, uint8_t **sig, size_t *sig_len)
+    const struct sp_sign_req *q, uint8_t **sig, size_t *sig_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	EVP_PKEY_CTX *pctx = NULL;
@@ -133,8 +121,8 @@ static sc_err sign_pss(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
 	if (!sc_alg_is_rsa(alg))
 		return sc_fail(SC_ERR_ALGORITHM, "sign: PSS needs an RSA key, key %u is %s",
 		    (unsigned)q->handle, sc_alg_name(alg));
-	if (q->in_len != (size_t)EVP_MD_get_size(md))
-		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
+	if (q->input_len != (size_t)EVP_MD_get_size(md))
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->input_len,
 		    EVP_MD_get0_name(md));
 	/* RFC 8017 9.1.1: emLen >= hLen + sLen + 2 (our moduli are whole bytes). */
 	max_salt = EVP_PKEY_get_size(key) - EVP_MD_get_size(md) - 2;
@@ -147,9 +135,9 @@ static sc_err sign_pss(EVP_PKEY *key, enum sc_alg alg, const EVP_MD *md,
 	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)q->salt_len) != 1 ||
-	    EVP_PKEY_sign(pctx, NULL, sig_len, q->in, q->in_len) != 1 ||
+	    EVP_PKEY_sign(pctx, NULL, sig_len, q->input, q->input_len) != 1 ||
 	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
-	    EVP_PKEY_sign(pctx, *sig, sig_len, q->in, q->in_len) != 1) {
+	    EVP_PKEY_sign(pctx, *sig, sig_len, q->input, q->input_len) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "sign: PSS signing failed");
 		goto out;
 	}
@@ -161,7 +149,7 @@ out:
 
 sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
-	struct sign_req q;
+	struct sp_sign_req q;
 	const EVP_MD *md;
 	struct spd_slot *s;
 	size_t sig_len = 0;
@@ -169,15 +157,7 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint32_t ku;
 	sc_err r;
 
-	memset(&q, 0, sizeof(q));
-	q.handle = sc_buf_get_u32(req);
-	q.mode = sc_buf_get_u8(req);
-	q.digest = sc_buf_get_u8(req);
-	sc_buf_get_string(req, &q.in, &q.in_len, SC_SP_MAX_SIGN_INPUT);
-	/* Only PSS has a salt length, after the input. */
-	if (q.mode == SC_SP_SIGN_PSS)
-		q.salt_len = sc_buf_get_u32(req);
-	if ((r = spd_body_done(req, SC_SP_SIGN)) != SC_OK)
+	if ((r = sp_sign_req_get(req, &q)) != SC_OK)
 		return r;
 
 	if ((s = spd_find_slot(&spd->st, q.handle, NULL)) == NULL)
@@ -199,7 +179,7 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	else
 		r = sc_fail(SC_ERR_USAGE, "sign: unknown mode %u", q.mode);
 	if (r == SC_OK)
-		sc_buf_put_string(ans, sig, sig_len);
+		sp_sign_ans_put(ans, sig, sig_len);
 	OPENSSL_free(sig);
 	return r;
 }
@@ -212,9 +192,7 @@ sc_err spd_h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	size_t idx = 0;
 	sc_err r;
 
-	(void)ans;
-	handle = sc_buf_get_u32(req);
-	if ((r = spd_body_done(req, SC_SP_DELETE)) != SC_OK)
+	if ((r = sp_delete_req_get(req, &handle)) != SC_OK)
 		return r;
 	if (spd_find_slot(st, handle, &idx) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "delete: no key with handle %u", (unsigned)handle);
@@ -232,6 +210,7 @@ sc_err spd_h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	spd_key_der_free(gone.key_der, gone.key_der_len);
 	X509_free(gone.cert);
 	OPENSSL_free(gone.cert_der);
+	sp_delete_ans_put(ans);
 	return SC_OK;
 }
 
@@ -253,6 +232,7 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	sc_err r = SC_ERR_INTERNAL;
 	EVP_PKEY_CTX *pctx = NULL;
 	const EVP_MD *md, *mgf1;
+	struct sp_decrypt_req q;
 	const uint8_t *label, *in;
 	size_t label_len, in_len, out_len = 0, out_cap = 0;
 	uint8_t *label_copy = NULL, *out = NULL;
@@ -260,14 +240,16 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint32_t handle, ku;
 	uint8_t scheme, md_code, mgf1_code;
 
-	handle = sc_buf_get_u32(req);
-	scheme = sc_buf_get_u8(req);
-	md_code = sc_buf_get_u8(req);
-	mgf1_code = sc_buf_get_u8(req);
-	sc_buf_get_string(req, &label, &label_len, SC_SP_MAX_OAEP_LABEL);
-	sc_buf_get_string(req, &in, &in_len, SC_SP_MAX_CIPHERTEXT);
-	if ((r = sc_buf_done(req, "decrypt")) != SC_OK)
+	if ((r = sp_decrypt_req_get(req, &q)) != SC_OK)
 		return r;
+	handle = q.handle;
+	scheme = q.scheme;
+	md_code = q.hash;
+	mgf1_code = q.mgf1_hash;
+	label = q.label;
+	label_len = q.label_len;
+	in = q.ciphertext;
+	in_len = q.ciphertext_len;
 	if ((s = spd_find_slot(st, handle, NULL)) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "decrypt: no key with handle %u", (unsigned)handle);
 	if (!sc_alg_is_rsa(s->alg))
@@ -310,9 +292,8 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    (unsigned)handle);
 		goto out;
 	}
-	/* The plaintext is a secret in transit: the answer is wiped when it is freed. */
-	ans->secret = 1;
-	sc_buf_put_string(ans, out, out_len);
+	/* The plaintext is a secret in transit: the encoder marks the answer to be wiped. */
+	sp_decrypt_ans_put(ans, out, out_len);
 	r = SC_OK;
 out:
 	OPENSSL_free(label_copy);
@@ -356,9 +337,7 @@ sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint32_t handle, ku;
 	const char *group;
 
-	handle = sc_buf_get_u32(req);
-	sc_buf_get_string(req, &point, &point_len, SC_SP_MAX_EC_POINT);
-	if ((r = sc_buf_done(req, "derive")) != SC_OK)
+	if ((r = sp_derive_req_get(req, &handle, &point, &point_len)) != SC_OK)
 		return r;
 	if ((s = spd_find_slot(st, handle, NULL)) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "derive: no key with handle %u", (unsigned)handle);
@@ -397,8 +376,7 @@ sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: ECDH failed");
 		goto out;
 	}
-	ans->secret = 1;
-	sc_buf_put_string(ans, secret, secret_len);
+	sp_derive_ans_put(ans, secret, secret_len);     /* marks the answer secret */
 	r = SC_OK;
 out:
 	OPENSSL_clear_free(secret, secret_cap);
