@@ -418,7 +418,8 @@ sc_err sc_sp_keys(struct sc_sp *sp, struct sc_sp_key **keys, size_t *n)
 			size_t der_len = 0;
 			uint8_t alg;
 
-			if ((r = sp_keys_ans_get_key(&rd, &k->handle, &alg, &der, &der_len)) != SC_OK)
+			r = sp_keys_ans_get_key(&rd, &k->handle, &alg, &der, &der_len);
+			if (r != SC_OK)
 				goto out;
 			k->alg = (enum sc_alg)alg;
 			if (k->handle <= after || !sc_alg_valid(k->alg) || der_len == 0) {

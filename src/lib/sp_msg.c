@@ -55,7 +55,8 @@ sc_err sp_req_hdr_get(struct sc_buf *b, uint8_t *type)
 
 	*type = sc_buf_get_u8(b);
 	if (b->failed)
-		return sc_fail(SC_ERR_MALFORMED, "message of %zu bytes: no version and type", b->len);
+		return sc_fail(SC_ERR_MALFORMED, "message of %zu bytes: no version and type",
+		    b->len);
 	if (version != SC_SP_PROTO_VERSION)
 		return sc_fail(SC_ERR_MALFORMED, "protocol version %u, this SP speaks %u", version,
 		    SC_SP_PROTO_VERSION);

@@ -495,7 +495,8 @@ static void expect_cut(uint8_t type, int answer, sc_err r)
 	const char *name = sp_msg_name(type);
 
 	if (answer) {
-		snprintf(d, sizeof(d), "%s answer: %s: truncated or field out of range", name, name);
+		snprintf(d, sizeof(d), "%s answer: %s: truncated or field out of range", name,
+		    name);
 		expect(r, SC_ERR_PEER, d);
 	} else {
 		snprintf(d, sizeof(d), "%s: truncated or field out of range", name);
@@ -850,7 +851,8 @@ static void test_request_header(void **state)
 	expect(sp_req_hdr_get(&rd, &type), SC_ERR_MALFORMED,
 	    "message of 1 bytes: no version and type");
 	sc_buf_init_reader(&rd, v2, sizeof(v2));
-	expect(sp_req_hdr_get(&rd, &type), SC_ERR_MALFORMED, "protocol version 2, this SP speaks 1");
+	expect(sp_req_hdr_get(&rd, &type), SC_ERR_MALFORMED,
+	    "protocol version 2, this SP speaks 1");
 	/* Any type: which ones exist is the dispatch table's to say. The body is left unread. */
 	sc_buf_init_reader(&rd, ok, sizeof(ok));
 	assert_int_equal(sp_req_hdr_get(&rd, &type), SC_OK);
@@ -925,7 +927,8 @@ static void test_error_answers(void **state)
 	char detail[SC_WIRE_MAX_DETAIL + 1];
 
 	(void)state;
-	expect(error_answer(SC_ERR_REPLAY, "profile ID 7 used"), SC_ERR_REPLAY, "profile ID 7 used");
+	expect(error_answer(SC_ERR_REPLAY, "profile ID 7 used"), SC_ERR_REPLAY,
+	    "profile ID 7 used");
 	expect(error_answer(SC_ERR_STORE_FULL, NULL), SC_ERR_STORE_FULL, "");
 	/* A "failure" with code 0 (or above) goes out as internal, never as success. */
 	expect(error_answer(SC_OK, "oops"), SC_ERR_INTERNAL, "oops");
@@ -952,7 +955,7 @@ static void test_error_answers(void **state)
 	sc_buf_init_reader(&rd, b.data, b.len);
 	expect(sp_ans_hdr_get(&rd, SC_SP_LOCK), SC_ERR_PEER, "SP error answer with code -37");
 	sc_buf_free(&b);
-	/* The error answer's own layout: truncation at every byte, a trailing byte, a long detail. */
+	/* The error answer's own layout: every cut, a trailing byte, a detail too long. */
 	writer(&b);
 	sp_error_ans_put(&b, SC_ERR_LOCKED, "locked for good");
 	for (size_t cut = 0; cut < b.len; cut++) {
