@@ -20,7 +20,9 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "bench_net.h"
-#include "util.h"
+#include "keyopen.h"
+#include "pem.h"
+#include "text.h"
 
 #define DEV_DAYS 365                    /* device CA validity: longer than the policy's 30 d leaves */
 #define CHALLENGE_LEN 32
@@ -56,7 +58,7 @@ void bench_world_up(struct bench_world *w, const char *dir)
 	bench_run(sc, "mfr", "init", "--dir", w->mfr_dir, (char *)NULL);
 	bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", "bench", (char *)NULL);
 	bench_run(sc, "net", "server-cert", "--dir", w->net_dir, "--host", "127.0.0.1", (char *)NULL);
-	if (sc_load_cert(w->mfr_ca, &w->ca) != SC_OK || sc_load_key(w->mfr_ca_key, &w->ca_key) != SC_OK)
+	if (sc_load_cert(w->mfr_ca, &w->ca) != SC_OK || sc_key_open(w->mfr_ca_key, &w->ca_key) != SC_OK)
 		bench_die("manufacturer CA in %s", w->mfr_dir);
 }
 

@@ -37,8 +37,9 @@
 #include <selfcert/sp.h>
 #include "bench_util.h"
 #include "buf.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "sp_wire.h"
-#include "util.h"
 
 static int rounds = 7, per_round = 20, json, only_case = -1;
 

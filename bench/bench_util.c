@@ -16,8 +16,8 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "bench_util.h"
+#include "pem.h"
 #include "testsp.h"
-#include "util.h"
 
 #define BENCH_MAX_ARGS 40
 #define BENCH_PROC_LINE 1024

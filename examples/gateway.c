@@ -24,7 +24,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <selfcert/verify.h>
-#include "util.h"
+#include "pem.h"
+#include "text.h"
 
 #define GW_MAX_NETWORKS 8
 #define GW_IO_TIMEOUT_S 10            /* a client that stalls is dropped, never waited on forever */

@@ -33,8 +33,6 @@ struct agent_cfg {
 	int server_keygen;
 	enum sc_alg alg;             /* SC_ALG_NONE: the server's default */
 	int64_t retry_min_s, retry_max_s;
-	const char *crash_at;        /* test hook: _exit at this named step */
-	const char *stop_at;         /* test hook: SIGSTOP ourselves at this named step */
 };
 
 /* One key the agent knows: issued by the SP, its certificate as PEM. */
@@ -59,8 +57,19 @@ struct agent_state {
 
 /* state.c */
 void agent_state_clear(struct agent_state *st);
-/* Missing file: an empty state. A damaged one: SC_ERR_MALFORMED naming the field. */
+/*
+ * state.json's text (at most AGENT_STATE_MAX bytes, else SC_ERR_OVERSIZE) into *st (initialised
+ * here; agent_state_clear it). Strict: version 1, exactly the known fields with their types,
+ * handles in 1..2^32-1, profile IDs of 64 lower-case hex digits, at most AGENT_MAX_RETIRE
+ * retired keys. SC_ERR_MALFORMED, the detail naming `what` (the path) or the field. On failure
+ * *st is empty.
+ */
+sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
+    struct agent_state *st) SC_MUST_USE;
+/* Missing file: an empty state. Otherwise agent_state_parse of the file, or SC_ERR_IO. */
 sc_err agent_state_load(const char *path, struct agent_state *st) SC_MUST_USE;
+/* The state as state.json's text (*text: free), which agent_state_parse reads back equal. */
+sc_err agent_state_format(const struct agent_state *st, char **text) SC_MUST_USE;
 /* Atomic (temp file, fsync, rename, fsync dir). */
 sc_err agent_state_save(const char *path, const struct agent_state *st) SC_MUST_USE;
 void agent_key_clear(struct agent_key *k);
@@ -91,7 +100,17 @@ void agent_reply_clear(struct agent_reply *rep);
  * POST a JSON object (json_t *, borrowed) to path ("/v1/profiles"). SC_OK whenever an answer
  * came back (look at rep->status); SC_ERR_IO / SC_ERR_PEER if none did or it was not JSON.
  */
-sc_err agent_http_post(struct agent_http *h, const char *path, void *body, struct agent_reply *rep) SC_MUST_USE;
+sc_err agent_http_post(struct agent_http *h, const char *path, void *body,
+    struct agent_reply *rep) SC_MUST_USE;
+
+/*
+ * An answer's body (len bytes, any content) with HTTP status into *rep (initialised here;
+ * agent_reply_clear it): a JSON object without duplicate keys, else SC_ERR_PEER naming url.
+ * For status >= 400, its "error" and "detail" are copied, cut to fit and made printable (they
+ * reach the log).
+ */
+sc_err agent_reply_parse(long status, const char *body, size_t len, const char *url,
+    struct agent_reply *rep) SC_MUST_USE;
 
 /* enroll.c */
 struct agent {
@@ -114,10 +133,33 @@ struct agent {
 sc_err agent_round(struct agent *a, time_t *next_at, int *did) SC_MUST_USE;
 
 /*
- * The test hooks (--test-crash-at, --test-stop-at): if cfg->crash_at names step, die here as a
- * crash would (no clean-up, exit 86); if cfg->stop_at does, stop (SIGSTOP) until continued, so a
- * test can restart the server or the SP at exactly this point.
+ * The server's answer to POST /v1/profiles (a 201's JSON object, json_t *): its "profile",
+ * strict base64 (text.h) of a DER profile of at most SC_PROFILE_MAX_DER bytes, that decodes and
+ * is for device_id. *der (OPENSSL_free) and id (the profile ID in hex) on success; SC_ERR_PEER
+ * naming what is wrong otherwise (the server is at fault), SC_ERR_NOMEM.
  */
-void agent_crash_point(const struct agent_cfg *cfg, const char *step);
+sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **der,
+    size_t *der_len, char id[2 * SC_PROFILE_ID_LEN + 1]) SC_MUST_USE;
+
+/* The "not_after" of the server's answer to POST /v1/certificates (json_t *), or "?". */
+const char *agent_cert_answer_not_after(const void *json);
+
+/*
+ * The agent's fail points (failpoint.h), just after each step of a round, so a test can crash
+ * the agent there (exit AGENT_FAILPOINT_EXIT), fail the next step, or stop it (SIGSTOP) while it
+ * restarts the server or the SP:
+ *   AGENT_FAILPOINT_ENV=<step>:<nth>[:exit|:error|:stop]   (or trace)
+ * Only in SC_FAILPOINTS builds; agent_failpoints_load is SC_OK at once in the others.
+ */
+#define AGENT_FAILPOINT_ENV "SELFCERT_AGENT_FAILPOINT"
+#define AGENT_FAILPOINT_EXIT 86
+enum agent_fp {
+	AGENT_FP_AFTER_CHALLENGE, AGENT_FP_AFTER_PROFILE, AGENT_FP_AFTER_ISSUE,
+	AGENT_FP_AFTER_PENDING, AGENT_FP_AFTER_ACK_RECEIVED, AGENT_FP_AFTER_WRITE,
+	AGENT_FP_AFTER_SWITCH,
+	AGENT_FP_COUNT
+};
+/* Read AGENT_FAILPOINT_ENV (once). SC_ERR_USAGE for a bad value. */
+sc_err agent_failpoints_load(void) SC_MUST_USE;
 
 #endif

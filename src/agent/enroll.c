@@ -4,9 +4,9 @@
  * (server) → leaf.pem → old key retired → deleted. A crash between any two steps resumes at the
  * next: an in-flight profile is matched to the SP key it produced (by the issuance extension's
  * profile ID), a pending certificate is returned again (the server answers "already registered"
- * if it had recorded it), retired keys are deleted again.
+ * if it had recorded it), retired keys are deleted again. The round runs in phases: open (state,
+ * SP, device), resume, settle (pending, retired, lost keys), and, when due, the enroll loop.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,39 +15,58 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "agent.h"
-#include "util.h"
+#include "failpoint.h"
+#include "file.h"
+#include "log.h"
+#include "pem.h"
+#include "text.h"
+
+/* The profile's base64 in the server's answer: at most this many characters. */
+#define PROFILE_B64_MAX (4 * ((SC_PROFILE_MAX_DER + 2) / 3))
+
+#ifdef SC_FAILPOINTS
+static const char *const fp_names[AGENT_FP_COUNT] = {
+	"after-challenge", "after-profile", "after-issue", "after-pending", "after-ack-received",
+	"after-write", "after-switch",
+};
+
+static struct sc_failpoints agent_fp = {
+	.env = AGENT_FAILPOINT_ENV, .prog = "selfcert-agent", .names = fp_names,
+	.n = AGENT_FP_COUNT, .exit_code = AGENT_FAILPOINT_EXIT,
+	.allow = SC_FP_ALLOW_ERROR | SC_FP_ALLOW_STOP,
+};
+#endif
+#define FAILPOINT(id) SC_FAILPOINT(&agent_fp, id)
+
+sc_err agent_failpoints_load(void)
+{
+	return SC_FAILPOINT_LOAD(&agent_fp);
+}
+
+/* What one round holds open: the state, the SP and its keys, the device's certificates. */
+struct round {
+	struct agent_state st;
+	struct sc_sp *sp;
+	struct sc_sp_key *keys;
+	size_t n_keys;
+	STACK_OF(X509) *chain;       /* device CA, manufacturer CA */
+	X509 *kex;                   /* the SP's key-exchange certificate */
+};
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct agent *a, const char *fmt, ...)
 {
+	char text[SC_LOG_LINE_MAX];
 	va_list ap;
 
-	fprintf(stderr, "selfcert-agent: %s: ", a->device_id[0] ? a->device_id : "?");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void agent_crash_point(const struct agent_cfg *cfg, const char *step)
-{
-	if (cfg->crash_at != NULL && strcmp(cfg->crash_at, step) == 0) {
-		fprintf(stderr, "selfcert-agent: test: crashing at %s\n", step);
-		_exit(86);
-	}
-	static int stopped;
-
-	/* Once per process: a retried step goes on. */
-	if (!stopped && cfg->stop_at != NULL && strcmp(cfg->stop_at, step) == 0) {
-		stopped = 1;
-		fprintf(stderr, "selfcert-agent: test: stopped at %s\n", step);
-		raise(SIGSTOP);
-	}
+	sc_log("%s: %s", a->device_id[0] ? a->device_id : "?", text);
 }
 
 static sc_err save(struct agent *a, const struct agent_state *st)
@@ -56,11 +75,11 @@ static sc_err save(struct agent *a, const struct agent_state *st)
 }
 
 /* The SP's key with this handle, or NULL. */
-static X509 *sp_key(struct sc_sp_key *keys, size_t n, uint32_t handle)
+static X509 *sp_key(const struct round *rd, uint32_t handle)
 {
-	for (size_t i = 0; i < n; i++)
-		if (keys[i].handle == handle)
-			return keys[i].cert;
+	for (size_t i = 0; i < rd->n_keys; i++)
+		if (rd->keys[i].handle == handle)
+			return rd->keys[i].cert;
 	return NULL;
 }
 
@@ -76,10 +95,10 @@ static sc_err load_device(struct agent *a, struct sc_sp *sp, STACK_OF(X509) **ch
 	*kex = NULL;
 	memset(&info, 0, sizeof(info));
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
-		return r;
+		goto out;
 	if (info.state != SC_SP_STATE_LOCKED || info.csk_cert == NULL || info.kek_cert == NULL) {
-		r = sc_fail(SC_ERR_STATE, "the SP at %s is %s, not personalized and locked", a->cfg->sp_path,
-		    sc_sp_state_name((int)info.state));
+		r = sc_fail(SC_ERR_STATE, "the SP at %s is %s, not personalized and locked",
+		    a->cfg->sp_path, sc_sp_state_name((int)info.state));
 		goto out;
 	}
 	snprintf(a->device_id, sizeof(a->device_id), "%s", info.device_id);
@@ -87,8 +106,8 @@ static sc_err load_device(struct agent *a, struct sc_sp *sp, STACK_OF(X509) **ch
 	if ((r = sc_load_certs(path, chain)) != SC_OK)
 		goto out;
 	if (sk_X509_num(*chain) > 4 || X509_cmp(sk_X509_value(*chain, 0), info.csk_cert) != 0) {
-		r = sc_fail(SC_ERR_USAGE, "%s does not begin with this SP's device CA certificate (device %s)", path,
-		    info.device_id);
+		r = sc_fail(SC_ERR_USAGE, "%s does not begin with this SP's device CA certificate "
+		    "(device %s)", path, info.device_id);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/device-ca.pem", a->cfg->device_dir);
@@ -174,8 +193,8 @@ static sc_err server_said_no(struct agent *a, const struct agent_reply *rep, con
 {
 	snprintf(a->refusal, sizeof(a->refusal), "%s", rep->error[0] ? rep->error : "http-error");
 	if (rep->status == 408 || rep->status == 429 || rep->status >= 500)
-		return sc_fail(SC_ERR_PEER, "%s: the server answered %ld %s: %s", what, rep->status, rep->error,
-		    rep->detail);
+		return sc_fail(SC_ERR_PEER, "%s: the server answered %ld %s: %s", what, rep->status,
+		    rep->error, rep->detail);
 	return sc_fail(SC_ERR_DENIED, "%s: %s (HTTP %ld)", what, rep->detail, rep->status);
 }
 
@@ -209,17 +228,75 @@ static sc_err delete_retired(struct agent *a, struct sc_sp *sp, struct agent_sta
 	return SC_OK;
 }
 
+
 /*
  * Return the pending certificate to the server. Acknowledged: it becomes current, leaf.pem shows
  * it, the old key is retired. Refused for good: its key is retired and leaf.pem shows the current
  * one again. No answer: leaf.pem shows it anyway if the current one is gone or expired (a device
  * must not sit on an expired certificate while it holds a good one), and it is returned later.
  */
-static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain, int *did)
+static sc_err acknowledged(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain,
+    const struct agent_reply *rep, int *did)
+{
+	time_t now = time(NULL);
+	sc_err r;
+
+	if ((r = FAILPOINT(AGENT_FP_AFTER_ACK_RECEIVED)) != SC_OK ||
+	    (r = write_leaf(a, st->pending.cert_pem, chain)) != SC_OK ||
+	    (r = FAILPOINT(AGENT_FP_AFTER_WRITE)) != SC_OK)
+		return r;
+	a->action = st->current.present ? "renewed" : "enrolled";
+	if (st->current.present)
+		retire(a, st, st->current.handle);
+	agent_key_clear(&st->current);
+	st->current = st->pending;
+	st->current.written = 0;
+	memset(&st->pending, 0, sizeof(st->pending));
+	if ((r = save(a, st)) != SC_OK)
+		return r;
+	say(a, "certificate %s %s by the server; key %u in use until %s, renewal due %lld s from now",
+	    st->current.serial, rep->status == 201 ? "registered" : "was already registered",
+	    st->current.handle, agent_cert_answer_not_after(rep->json),
+	    (long long)(st->current.renew_at - (int64_t)now));
+	*did = 1;
+	return FAILPOINT(AGENT_FP_AFTER_SWITCH);
+}
+
+/* Refused for good: give up this key, show the acknowledged certificate again. */
+static sc_err refused(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain)
+{
+	say(a, "the server refused certificate %s: %s", st->pending.serial, sc_err_detail());
+	retire(a, st, st->pending.handle);
+	/* Best effort: the refusal is what this round reports. */
+	if (st->pending.written) {
+		if (st->current.present)
+			(void)write_leaf(a, st->current.cert_pem, chain);
+		else
+			(void)unlink(a->leaf_path);
+	}
+	agent_key_clear(&st->pending);
+	(void)save(a, st);
+	return SC_ERR_DENIED;
+}
+
+/* No answer: keep it pending; put it in use now if nothing valid is. */
+static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain)
+{
+	if (st->pending.written || (st->current.present && st->current.not_after > (int64_t)time(NULL)))
+		return;
+	if (write_leaf(a, st->pending.cert_pem, chain) != SC_OK)
+		return;
+	st->pending.written = 1;
+	(void)save(a, st);
+	say(a, "server unreachable; certificate %s put in use before its acknowledgement",
+	    st->pending.serial);
+}
+
+static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain,
+    int *did)
 {
 	struct agent_reply rep;
 	json_t *body;
-	time_t now = time(NULL);
 	sc_err r;
 
 	memset(&rep, 0, sizeof(rep));
@@ -227,121 +304,94 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 		return sc_fail(SC_ERR_NOMEM, "request");
 	r = agent_http_post(a->http, "/v1/certificates", body, &rep);
 	json_decref(body);
-	if (r == SC_OK && (rep.status == 200 || rep.status == 201)) {
-		agent_crash_point(a->cfg, "after-ack-received");
-		if ((r = write_leaf(a, st->pending.cert_pem, chain)) != SC_OK)
-			goto out;
-		agent_crash_point(a->cfg, "after-write");
-		a->action = st->current.present ? "renewed" : "enrolled";
-		if (st->current.present)
-			retire(a, st, st->current.handle);
-		agent_key_clear(&st->current);
-		st->current = st->pending;
-		st->current.written = 0;
-		memset(&st->pending, 0, sizeof(st->pending));
-		if ((r = save(a, st)) != SC_OK)
-			goto out;
-		say(a, "certificate %s %s by the server; key %u in use until %s, renewal due %lld s from now",
-		    st->current.serial, rep.status == 201 ? "registered" : "was already registered", st->current.handle,
-		    json_string_value(json_object_get(rep.json, "not_after")) ?
-		        json_string_value(json_object_get(rep.json, "not_after")) : "?",
-		    (long long)(st->current.renew_at - (int64_t)now));
-		*did = 1;
-		agent_crash_point(a->cfg, "after-switch");
-		r = SC_OK;
-		goto out;
-	}
-	if (r == SC_OK)
-		r = server_said_no(a, &rep, "returning the certificate");
-	if (r == SC_ERR_DENIED) {
-		/* Refused for good: give up this key, show the acknowledged certificate again. */
-		say(a, "the server refused certificate %s: %s", st->pending.serial, sc_err_detail());
-		retire(a, st, st->pending.handle);
-		if (st->pending.written) {
-			if (st->current.present)
-				(void)write_leaf(a, st->current.cert_pem, chain);
-			else
-				(void)unlink(a->leaf_path);
-		}
-		agent_key_clear(&st->pending);
-		(void)save(a, st);
-		r = SC_ERR_DENIED;
-		goto out;
-	}
-	/* No answer: keep it pending; put it in use now if nothing valid is. */
-	if (!st->pending.written && (!st->current.present || st->current.not_after <= (int64_t)now)) {
-		sc_err w = write_leaf(a, st->pending.cert_pem, chain);
-		if (w == SC_OK) {
-			st->pending.written = 1;
-			(void)save(a, st);
-			say(a, "server unreachable; certificate %s put in use before its acknowledgement",
-			    st->pending.serial);
-		}
-	}
-out:
+	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
+		r = acknowledged(a, st, chain, &rep, did);
+	else if (r == SC_OK && (r = server_said_no(a, &rep, "returning the certificate")) ==
+	    SC_ERR_DENIED)
+		r = refused(a, st, chain);
+	else
+		unanswered(a, st, chain);
 	agent_reply_clear(&rep);
 	return r;
 }
 
 /* ack_pending, and on a refusal for good the refused key deleted at once (the error kept). */
-static sc_err settle(struct agent *a, struct sc_sp *sp, struct agent_state *st, STACK_OF(X509) *chain, int *did)
+static sc_err settle(struct agent *a, struct round *rd, int *did)
 {
 	char detail[256];
-	sc_err r = ack_pending(a, st, chain, did);
+	sc_err r = ack_pending(a, &rd->st, rd->chain, did);
 
 	if (r == SC_ERR_DENIED) {
 		snprintf(detail, sizeof(detail), "%s", sc_err_detail());
-		(void)delete_retired(a, sp, st);
+		(void)delete_retired(a, rd->sp, &rd->st);
 		r = sc_fail(r, "%s", detail);
 	}
 	return r;
 }
 
-/* Strict base64 of the profile from the server (RFC 4648, padded). */
-static sc_err unbase64(const char *s, uint8_t **out, size_t *out_len)
+sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **der,
+    size_t *der_len, char id[2 * SC_PROFILE_ID_LEN + 1])
 {
-	size_t len = strlen(s), pad = 0;
-	uint8_t *buf;
-	int n;
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	json_t *v = json_object_get((const json_t *)json, "profile");
+	sc_err r;
 
-	*out = NULL;
-	if (len == 0 || len % 4 != 0 || len > 4 * (SC_PROFILE_MAX_DER / 3 + 1))
-		return sc_fail(SC_ERR_PEER, "the server's profile is not base64 of at most %d bytes", SC_PROFILE_MAX_DER);
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-		    c == '/' || (c == '=' && i >= len - 2);
-		if (!ok || (pad > 0 && c != '='))
-			return sc_fail(SC_ERR_PEER, "the server's profile is not base64");
-		pad += c == '=';
+	*der = NULL;
+	*der_len = 0;
+	if (!json_is_string(v))
+		return sc_fail(SC_ERR_PEER, "the server's answer has no \"profile\"");
+	if ((r = sc_base64_decode(json_string_value(v), json_string_length(v), PROFILE_B64_MAX,
+	    der, der_len)) != SC_OK) {
+		r = sc_fail(r == SC_ERR_NOMEM ? r : SC_ERR_PEER, "the server's profile: %s",
+		    sc_err_detail());
+		goto out;
 	}
-	if ((buf = OPENSSL_malloc(len / 4 * 3)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "profile");
-	if ((n = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len)) < 0 || (size_t)n < pad) {
-		OPENSSL_free(buf);
-		return sc_fail(SC_ERR_PEER, "the server's profile is not base64");
+	/* Our own look at it: a profile we can decode, whose ID we will remember. */
+	if ((r = sc_profile_decode(*der, *der_len, &p)) != SC_OK) {
+		r = sc_fail(SC_ERR_PEER, "the server's profile does not decode: %s", sc_err_detail());
+		goto out;
 	}
-	*out = buf;
-	*out_len = (size_t)n - pad;
-	return SC_OK;
+	sc_profile_get_info(p, &info);
+	if (strcmp(info.device_id, device_id) != 0) {
+		r = sc_fail(SC_ERR_PEER, "the server sent a profile for device %s", info.device_id);
+		goto out;
+	}
+	sc_hex(info.id, SC_PROFILE_ID_LEN, id);
+	r = SC_OK;
+out:
+	if (r != SC_OK) {
+		OPENSSL_free(*der);
+		*der = NULL;
+		*der_len = 0;
+	}
+	sc_profile_free(p);
+	return r;
+}
+
+const char *agent_cert_answer_not_after(const void *json)
+{
+	const char *s = json_string_value(json_object_get((const json_t *)json, "not_after"));
+
+	return s != NULL ? s : "?";
 }
 
 /* Ask the server for a profile for this challenge. *der, *id are the caller's. */
-static sc_err request_profile(struct agent *a, STACK_OF(X509) *chain, X509 *kex, const uint8_t *challenge,
+static sc_err request_profile(struct agent *a, const struct round *rd, const uint8_t *challenge,
     uint8_t **der, size_t *der_len, char id[2 * SC_PROFILE_ID_LEN + 1])
 {
 	char ch_hex[2 * SC_SP_CHALLENGE_LEN + 1], *chain_pem = NULL, *kex_pem = NULL;
 	struct agent_reply rep;
-	struct sc_profile *p = NULL;
-	struct sc_profile_info info;
-	json_t *body = NULL, *v;
-	sc_err r = SC_ERR_INTERNAL;
+	json_t *body = NULL;
+	sc_err r;
 
 	*der = NULL;
 	memset(&rep, 0, sizeof(rep));
 	sc_hex(challenge, SC_SP_CHALLENGE_LEN, ch_hex);
-	if ((chain_pem = pem_of(chain, NULL)) == NULL || (kex_pem = pem_of(NULL, kex)) == NULL ||
-	    (body = json_pack("{s:s, s:s, s:s}", "chain", chain_pem, "kex", kex_pem, "challenge", ch_hex)) == NULL) {
+	if ((chain_pem = pem_of(rd->chain, NULL)) == NULL ||
+	    (kex_pem = pem_of(NULL, rd->kex)) == NULL ||
+	    (body = json_pack("{s:s, s:s, s:s}", "chain", chain_pem, "kex", kex_pem, "challenge",
+	    ch_hex)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "request");
 		goto out;
 	}
@@ -355,31 +405,10 @@ static sc_err request_profile(struct agent *a, STACK_OF(X509) *chain, X509 *kex,
 		r = server_said_no(a, &rep, "asking for a profile");
 		goto out;
 	}
-	v = json_object_get(rep.json, "profile");
-	if (!json_is_string(v)) {
-		r = sc_fail(SC_ERR_PEER, "the server's answer has no \"profile\"");
+	if ((r = agent_profile_answer(rep.json, a->device_id, der, der_len, id)) != SC_OK)
 		goto out;
-	}
-	if ((r = unbase64(json_string_value(v), der, der_len)) != SC_OK)
-		goto out;
-	/* Our own look at it: a profile we can decode, whose ID we will remember. */
-	if ((r = sc_profile_decode(*der, *der_len, &p)) != SC_OK) {
-		r = sc_fail(SC_ERR_PEER, "the server's profile does not decode: %s", sc_err_detail());
-		goto out;
-	}
-	sc_profile_get_info(p, &info);
-	if (strcmp(info.device_id, a->device_id) != 0) {
-		r = sc_fail(SC_ERR_PEER, "the server sent a profile for device %s", info.device_id);
-		goto out;
-	}
-	sc_hex(info.id, SC_PROFILE_ID_LEN, id);
 	r = SC_OK;
 out:
-	if (r != SC_OK) {
-		OPENSSL_free(*der);
-		*der = NULL;
-	}
-	sc_profile_free(p);
 	agent_reply_clear(&rep);
 	json_decref(body);
 	free(chain_pem);
@@ -387,108 +416,174 @@ out:
 	return r;
 }
 
-sc_err agent_round(struct agent *a, time_t *next_at, int *did)
+/* ---- the round's phases ---- */
+
+/* State, SP connection, device certificates, the SP's keys. */
+static sc_err round_open(struct agent *a, struct round *rd)
 {
-	sc_err r = SC_ERR_INTERNAL;
-	struct agent_state st;
-	struct sc_sp *sp = NULL;
-	struct sc_sp_key *keys = NULL;
-	size_t n_keys = 0;
-	STACK_OF(X509) *chain = NULL;
-	X509 *kex = NULL, *cert = NULL;
+	sc_err r;
+
+	if ((r = agent_state_load(a->state_path, &rd->st)) != SC_OK ||
+	    (r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) != SC_OK ||
+	    (r = load_device(a, rd->sp, &rd->chain, &rd->kex)) != SC_OK ||
+	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
+		return r;
+	return SC_OK;
+}
+
+static void round_close(struct round *rd)
+{
+	X509_free(rd->kex);
+	sk_X509_pop_free(rd->chain, X509_free);
+	sc_sp_keys_free(rd->keys, rd->n_keys);
+	sc_sp_close(rd->sp);
+	agent_state_clear(&rd->st);
+	memset(rd, 0, sizeof(*rd));
+}
+
+/* Adopt the SP key issued for the profile in flight, if there is one and nothing is pending. */
+static sc_err adopt_inflight(struct round *rd)
+{
+	struct sc_issuance iss;
+	char id[2 * SC_PROFILE_ID_LEN + 1];
+	sc_err r;
+
+	for (size_t i = 0; i < rd->n_keys && !rd->st.pending.present; i++) {
+		if (sc_issuance_get(rd->keys[i].cert, &iss) != SC_OK)
+			continue;
+		sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, id);
+		if (strcmp(id, rd->st.inflight_id) == 0 &&
+		    (r = agent_key_from_cert(&rd->st.pending, rd->keys[i].handle,
+		    rd->keys[i].cert)) != SC_OK)
+			return r;
+	}
+	return SC_OK;
+}
+
+/* Resume: a profile in flight either became an SP key (adopt it) or did not (forget it). */
+static sc_err resume(struct agent *a, struct round *rd)
+{
+	int had_pending = rd->st.pending.present;
+	sc_err r;
+
+	if (!rd->st.has_inflight)
+		return SC_OK;
+	if ((r = adopt_inflight(rd)) != SC_OK)
+		return r;
+	if (rd->st.pending.present && !had_pending)
+		say(a, "resuming: the SP had issued key %u for profile %s", rd->st.pending.handle,
+		    rd->st.inflight_id);
+	if (!rd->st.pending.present)
+		say(a, "resuming: profile %s was never issued; starting over", rd->st.inflight_id);
+	rd->st.has_inflight = 0;
+	return save(a, &rd->st);
+}
+
+/*
+ * Settle what earlier rounds left: a pending key the SP lost is forgotten, one it has is
+ * returned to the server, retired keys are deleted, and a key in use that the SP lost is
+ * forgotten (so the round enrolls again).
+ */
+static sc_err settle_leftovers(struct agent *a, struct round *rd, int *did)
+{
+	sc_err r;
+
+	if (rd->st.pending.present && sp_key(rd, rd->st.pending.handle) == NULL) {
+		say(a, "pending key %u is no longer in the SP; forgetting it", rd->st.pending.handle);
+		agent_key_clear(&rd->st.pending);
+		if ((r = save(a, &rd->st)) != SC_OK)
+			return r;
+	}
+	if (rd->st.pending.present && (r = settle(a, rd, did)) != SC_OK)
+		return r;
+	if ((r = delete_retired(a, rd->sp, &rd->st)) != SC_OK)
+		return r;
+	if (rd->st.current.present && sp_key(rd, rd->st.current.handle) == NULL) {
+		say(a, "key %u in use is no longer in the SP; enrolling again", rd->st.current.handle);
+		agent_key_clear(&rd->st.current);
+		if ((r = save(a, &rd->st)) != SC_OK)
+			return r;
+	}
+	return SC_OK;
+}
+
+/* A fresh challenge from the SP, a profile for it from the server, remembered as in flight. */
+static sc_err fetch_profile(struct agent *a, struct round *rd, uint8_t **der, size_t *der_len)
+{
+	uint8_t challenge[SC_SP_CHALLENGE_LEN];
+	sc_err r;
+
+	say(a, "%s", rd->st.current.present ? "renewing" : "enrolling");
+	if ((r = sc_sp_challenge(rd->sp, challenge)) != SC_OK ||
+	    (r = FAILPOINT(AGENT_FP_AFTER_CHALLENGE)) != SC_OK ||
+	    (r = request_profile(a, rd, challenge, der, der_len, rd->st.inflight_id)) != SC_OK)
+		return r;
+	rd->st.has_inflight = 1;
+	if ((r = save(a, &rd->st)) != SC_OK)
+		return r;
+	return FAILPOINT(AGENT_FP_AFTER_PROFILE);
+}
+
+/* The SP issued: the new key is pending. */
+static sc_err issued(struct agent *a, struct round *rd, uint32_t handle, X509 *cert)
+{
+	sc_err r;
+
+	if ((r = FAILPOINT(AGENT_FP_AFTER_ISSUE)) != SC_OK ||
+	    (r = agent_key_from_cert(&rd->st.pending, handle, cert)) != SC_OK)
+		return r;
+	rd->st.has_inflight = 0;
+	if ((r = save(a, &rd->st)) != SC_OK)
+		return r;
+	say(a, "the SP issued key %u (certificate %s) for profile %s", handle, rd->st.pending.serial,
+	    rd->st.inflight_id);
+	return FAILPOINT(AGENT_FP_AFTER_PENDING);
+}
+
+/* The SP connection broke during ISSUE: reconnect and adopt the key if it was issued. */
+static sc_err reconnect(struct agent *a, struct round *rd)
+{
+	sc_err r;
+
+	say(a, "the SP connection broke (%s); reconnecting", sc_err_detail());
+	sc_sp_close(rd->sp);
+	rd->sp = NULL;
+	sc_sp_keys_free(rd->keys, rd->n_keys);
+	rd->keys = NULL;
+	rd->n_keys = 0;
+	if ((r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) != SC_OK ||
+	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK ||
+	    (r = adopt_inflight(rd)) != SC_OK)
+		return r;
+	if (!rd->st.pending.present)
+		return SC_OK;
+	rd->st.has_inflight = 0;
+	if ((r = save(a, &rd->st)) != SC_OK)
+		return r;
+	say(a, "the SP had issued key %u before the connection broke", rd->st.pending.handle);
+	return SC_OK;
+}
+
+/*
+ * Enroll (or renew): on success a new key is pending. If the SP restarts under us, reconnect: a
+ * key it issued for our profile is adopted; otherwise the same profile is tried again, and a
+ * restarted SP, which forgot its challenges, says so: then start again with a new challenge.
+ */
+static sc_err enroll(struct agent *a, struct round *rd)
+{
 	uint8_t *der = NULL;
 	size_t der_len = 0;
-	time_t now = time(NULL);
-	int attempt;
+	X509 *cert = NULL;
+	uint32_t handle;
+	sc_err r;
 
-	*did = 0;
-	*next_at = now;
-	a->refusal[0] = '\0';
-	a->action = "unchanged";
-	memset(&st, 0, sizeof(st));
-	if ((r = agent_state_load(a->state_path, &st)) != SC_OK ||
-	    (r = sc_sp_connect(a->cfg->sp_path, &sp)) != SC_OK ||
-	    (r = load_device(a, sp, &chain, &kex)) != SC_OK ||
-	    (r = sc_sp_keys(sp, &keys, &n_keys)) != SC_OK)
-		goto out;
-
-	/* Resume: a profile in flight either became an SP key (adopt it) or did not (forget it). */
-	if (st.has_inflight) {
-		for (size_t i = 0; i < n_keys && !st.pending.present; i++) {
-			struct sc_issuance iss;
-			char id[2 * SC_PROFILE_ID_LEN + 1];
-			if (sc_issuance_get(keys[i].cert, &iss) != SC_OK)
-				continue;
-			sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, id);
-			if (strcmp(id, st.inflight_id) == 0) {
-				if ((r = agent_key_from_cert(&st.pending, keys[i].handle, keys[i].cert)) != SC_OK)
-					goto out;
-				say(a, "resuming: the SP had issued key %u for profile %s", keys[i].handle, id);
-			}
-		}
-		if (!st.pending.present)
-			say(a, "resuming: profile %s was never issued; starting over", st.inflight_id);
-		st.has_inflight = 0;
-		if ((r = save(a, &st)) != SC_OK)
+	for (int attempt = 0;; attempt++) {
+		if (der == NULL && (r = fetch_profile(a, rd, &der, &der_len)) != SC_OK)
 			goto out;
-	}
-	if (st.pending.present && sp_key(keys, n_keys, st.pending.handle) == NULL) {
-		say(a, "pending key %u is no longer in the SP; forgetting it", st.pending.handle);
-		agent_key_clear(&st.pending);
-		if ((r = save(a, &st)) != SC_OK)
+		handle = 0;
+		if ((r = sc_sp_issue(rd->sp, der, der_len, &handle, &cert)) == SC_OK) {
+			r = issued(a, rd, handle, cert);
 			goto out;
-	}
-	if (st.pending.present && (r = settle(a, sp, &st, chain, did)) != SC_OK)
-		goto out;
-	if ((r = delete_retired(a, sp, &st)) != SC_OK)
-		goto out;
-	if (st.current.present && sp_key(keys, n_keys, st.current.handle) == NULL) {
-		say(a, "key %u in use is no longer in the SP; enrolling again", st.current.handle);
-		agent_key_clear(&st.current);
-		if ((r = save(a, &st)) != SC_OK)
-			goto out;
-	}
-	if (*did || (st.current.present && !a->force && now < st.current.renew_at)) {
-		*next_at = (time_t)st.current.renew_at;
-		if (*did)
-			a->force = 0;
-		r = SC_OK;
-		goto out;
-	}
-
-	/*
-	 * Enroll (or renew). If the SP restarts under us, reconnect: a key it issued for our
-	 * profile is adopted; otherwise the same profile is tried again, and a restarted SP, which
-	 * forgot its challenges, says so: then start again with a new challenge.
-	 */
-	for (attempt = 0;; attempt++) {
-		uint8_t challenge[SC_SP_CHALLENGE_LEN];
-		uint32_t handle = 0;
-
-		if (der == NULL) {
-			say(a, "%s", st.current.present ? "renewing" : "enrolling");
-			if ((r = sc_sp_challenge(sp, challenge)) != SC_OK)
-				goto out;
-			agent_crash_point(a->cfg, "after-challenge");
-			if ((r = request_profile(a, chain, kex, challenge, &der, &der_len, st.inflight_id)) != SC_OK)
-				goto out;
-			st.has_inflight = 1;
-			if ((r = save(a, &st)) != SC_OK)
-				goto out;
-			agent_crash_point(a->cfg, "after-profile");
-		}
-		r = sc_sp_issue(sp, der, der_len, &handle, &cert);
-		if (r == SC_OK) {
-			agent_crash_point(a->cfg, "after-issue");
-			if ((r = agent_key_from_cert(&st.pending, handle, cert)) != SC_OK)
-				goto out;
-			st.has_inflight = 0;
-			if ((r = save(a, &st)) != SC_OK)
-				goto out;
-			say(a, "the SP issued key %u (certificate %s) for profile %s", handle, st.pending.serial,
-			    st.inflight_id);
-			agent_crash_point(a->cfg, "after-pending");
-			break;
 		}
 		if (r == SC_ERR_IO || r == SC_ERR_PEER) {
 			/* The SP may or may not have issued: look, on a new connection. */
@@ -496,38 +591,19 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 				r = sc_fail(r, "the SP did not answer the issue request: %s", sc_err_detail());
 				goto out;
 			}
-			say(a, "the SP connection broke (%s); reconnecting", sc_err_detail());
-			sc_sp_close(sp);
-			sp = NULL;
-			sc_sp_keys_free(keys, n_keys);
-			keys = NULL;
-			n_keys = 0;
-			if ((r = sc_sp_connect(a->cfg->sp_path, &sp)) != SC_OK || (r = sc_sp_keys(sp, &keys, &n_keys)) != SC_OK)
+			if ((r = reconnect(a, rd)) != SC_OK)
 				goto out;
-			for (size_t i = 0; i < n_keys && !st.pending.present; i++) {
-				struct sc_issuance iss;
-				char id[2 * SC_PROFILE_ID_LEN + 1];
-				if (sc_issuance_get(keys[i].cert, &iss) != SC_OK)
-					continue;
-				sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, id);
-				if (strcmp(id, st.inflight_id) == 0 &&
-				    (r = agent_key_from_cert(&st.pending, keys[i].handle, keys[i].cert)) != SC_OK)
-					goto out;
-			}
-			if (st.pending.present) {
-				st.has_inflight = 0;
-				if ((r = save(a, &st)) != SC_OK)
-					goto out;
-				say(a, "the SP had issued key %u before the connection broke", st.pending.handle);
-				break;
+			if (rd->st.pending.present) {
+				r = SC_OK;         /* issued before the connection broke: adopted */
+				goto out;
 			}
 			continue;
 		}
 		/* The SP refused: nothing was issued. */
 		OPENSSL_free(der);
 		der = NULL;
-		st.has_inflight = 0;
-		(void)save(a, &st);
+		rd->st.has_inflight = 0;
+		(void)save(a, &rd->st);
 		if (r == SC_ERR_CHALLENGE && attempt < AGENT_CHALLENGE_RETRIES) {
 			say(a, "the SP no longer knows the challenge (restarted?); asking for a new one");
 			continue;
@@ -535,19 +611,42 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 		r = sc_fail(r, "the SP refused the profile: %s", sc_err_detail());
 		goto out;
 	}
-	if ((r = settle(a, sp, &st, chain, did)) != SC_OK || (r = delete_retired(a, sp, &st)) != SC_OK)
-		goto out;
-	a->force = 0;
-	*next_at = (time_t)st.current.renew_at;
-	r = SC_OK;
 out:
 	X509_free(cert);
 	OPENSSL_free(der);
-	X509_free(kex);
-	sk_X509_pop_free(chain, X509_free);
-	sc_sp_keys_free(keys, n_keys);
-	sc_sp_close(sp);
-	agent_state_clear(&st);
+	return r;
+}
+
+sc_err agent_round(struct agent *a, time_t *next_at, int *did)
+{
+	struct round rd;
+	time_t now = time(NULL);
+	sc_err r;
+
+	*did = 0;
+	*next_at = now;
+	a->refusal[0] = '\0';
+	a->action = "unchanged";
+	memset(&rd, 0, sizeof(rd));
+	if ((r = round_open(a, &rd)) != SC_OK || (r = resume(a, &rd)) != SC_OK ||
+	    (r = settle_leftovers(a, &rd, did)) != SC_OK)
+		goto out;
+	/* Nothing due: a certificate acknowledged just now, or one not yet at its renewal time. */
+	if (*did || (rd.st.current.present && !a->force && now < rd.st.current.renew_at)) {
+		*next_at = (time_t)rd.st.current.renew_at;
+		if (*did)
+			a->force = 0;
+		r = SC_OK;
+		goto out;
+	}
+	if ((r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK ||
+	    (r = delete_retired(a, rd.sp, &rd.st)) != SC_OK)
+		goto out;
+	a->force = 0;
+	*next_at = (time_t)rd.st.current.renew_at;
+	r = SC_OK;
+out:
+	round_close(&rd);
 	ERR_clear_error();
 	return r;
 }

@@ -72,7 +72,8 @@ static int host_is_loopback(const char *host)
 	return 0;
 }
 
-sc_err agent_http_new(const char *base, const char *ca_path, volatile sig_atomic_t *stop, struct agent_http **out)
+sc_err agent_http_new(const char *base, const char *ca_path, volatile sig_atomic_t *stop,
+    struct agent_http **out)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL, *user = NULL;
@@ -97,7 +98,8 @@ sc_err agent_http_new(const char *base, const char *ca_path, volatile sig_atomic
 		goto out;
 	}
 	if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && host_is_loopback(host))) {
-		r = sc_fail(SC_ERR_USAGE, "--server '%.200s': https:// only (http:// only to a loopback address)", base);
+		r = sc_fail(SC_ERR_USAGE, "--server '%.200s': https:// only (http:// only to a loopback "
+		    "address)", base);
 		goto out;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -138,6 +140,51 @@ void agent_reply_clear(struct agent_reply *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
+/* Copy src's text into dst (cut to fit); every byte outside `ok` becomes '?'. */
+static void copy_printable(char *dst, size_t cap, const char *src, int (*ok)(int))
+{
+	snprintf(dst, cap, "%s", src);
+	for (char *p = dst; *p != '\0'; p++)
+		if (!ok((unsigned char)*p))
+			*p = '?';
+}
+
+static int code_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+static int print_char(int c)
+{
+	return c >= 0x20 && c <= 0x7e;
+}
+
+sc_err agent_reply_parse(long status, const char *body, size_t len, const char *url,
+    struct agent_reply *rep)
+{
+	json_error_t jerr;
+	json_t *e, *d;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->status = status;
+	rep->json = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (rep->json == NULL || !json_is_object((json_t *)rep->json)) {
+		agent_reply_clear(rep);
+		return sc_fail(SC_ERR_PEER, "%s: HTTP %ld with an answer that is not a JSON object", url,
+		    status);
+	}
+	if (status >= 400) {
+		/* The server's words reach our log: printable ASCII only. */
+		e = json_object_get(rep->json, "error");
+		d = json_object_get(rep->json, "detail");
+		copy_printable(rep->error, sizeof(rep->error),
+		    json_is_string(e) ? json_string_value(e) : "http-error", code_char);
+		copy_printable(rep->detail, sizeof(rep->detail),
+		    json_is_string(d) ? json_string_value(d) : "", print_char);
+	}
+	return SC_OK;
+}
+
 sc_err agent_http_post(struct agent_http *h, const char *path, void *body, struct agent_reply *rep)
 {
 	CURL *c = NULL;
@@ -145,9 +192,9 @@ sc_err agent_http_post(struct agent_http *h, const char *path, void *body, struc
 	struct sink sink = { NULL, 0, 0 };
 	char url[1200], errbuf[CURL_ERROR_SIZE] = "";
 	char *text = NULL;
-	json_error_t jerr;
+	long status = 0;
 	CURLcode cc;
-	sc_err r = SC_ERR_INTERNAL;
+	sc_err r;
 
 	memset(rep, 0, sizeof(*rep));
 	if ((text = json_dumps((json_t *)body, JSON_COMPACT)) == NULL)
@@ -189,24 +236,9 @@ sc_err agent_http_post(struct agent_http *h, const char *path, void *body, struc
 			r = sc_fail(SC_ERR_IO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
-	rep->json = sink.p != NULL ? json_loadb(sink.p, sink.len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-	if (rep->json == NULL || !json_is_object((json_t *)rep->json)) {
-		r = sc_fail(SC_ERR_PEER, "%s: HTTP %ld with an answer that is not a JSON object", url, rep->status);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if ((r = agent_reply_parse(status, sink.p != NULL ? sink.p : "", sink.len, url, rep)) != SC_OK)
 		goto out;
-	}
-	if (rep->status >= 400) {
-		json_t *e = json_object_get(rep->json, "error"), *d = json_object_get(rep->json, "detail");
-		snprintf(rep->error, sizeof(rep->error), "%s", json_is_string(e) ? json_string_value(e) : "http-error");
-		snprintf(rep->detail, sizeof(rep->detail), "%s", json_is_string(d) ? json_string_value(d) : "");
-		/* The server's words reach our log: printable ASCII only. */
-		for (char *p = rep->error; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-				*p = '?';
-		for (char *p = rep->detail; *p; p++)
-			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-				*p = '?';
-	}
 	r = SC_OK;
 out:
 	if (r != SC_OK)

@@ -1,14 +1,14 @@
 /*
- * main.c — selfcert-agent: flags, the lock on the certificate folder, and the loop: one round
- * (enroll.c), then sleep until the renewal is due, or back off exponentially (with jitter, up
- * to a cap) after a failure. --once runs one round and exits with spec/CLI.md's codes.
+ * main.c — selfcert-agent in three phases: flags, loading (paths, the server client, the lock on
+ * the certificate folder, signals), and running: one round (enroll.c), then sleep until the
+ * renewal is due, or back off exponentially (with jitter, up to a cap) after a failure. --once
+ * runs one round and exits with spec/CLI.md's codes. Every line on stderr goes through log.h.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include "agent.h"
-#include "util.h"
+#include "log.h"
+#include "text.h"
 
 #define AGENT_RECHECK_S 3600       /* a sleeping daemon looks at the SP and its state this often */
 #define AGENT_RETRY_MIN_S 2
@@ -55,26 +56,13 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die_usage(const char *fmt, ...)
+/* A failed round: the server's refusal code when it gave one, else the error's name. */
+static void log_error(const struct agent *a, sc_err r, const char *suffix)
 {
-	va_list ap;
+	const char *name = (r == SC_ERR_DENIED || r == SC_ERR_PEER) && a->refusal[0] ? a->refusal :
+	    sc_err_name(r);
 
-	fprintf(stderr, "selfcert-agent: usage: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(2);
-}
-
-static void print_error(const struct agent *a, sc_err r, const char *suffix)
-{
-	const char *name = r == SC_ERR_DENIED && a->refusal[0] ? a->refusal :
-	    (r == SC_ERR_PEER && a->refusal[0] ? a->refusal : sc_err_name(r));
-
-	fprintf(stderr, "selfcert-agent: %s: %s%s\n", name, *sc_err_detail() ? sc_err_detail() : sc_err_message(r),
-	    suffix);
+	sc_log("%s: %s%s", name, *sc_err_detail() ? sc_err_detail() : sc_err_message(r), suffix);
 }
 
 /* Sleep until t or a signal, without a window where a signal could be missed. */
@@ -111,8 +99,8 @@ static int64_t jitter(int64_t s)
 	return s / 2 + (int64_t)(v % (uint32_t)(s / 2 + 1));
 }
 
-/* One line on stdout for scripts: what is in use now. */
-static void report(const struct agent *a, int did)
+/* One line on stdout for scripts (data, not a log line): what is in use now. */
+static void report(const struct agent *a)
 {
 	struct agent_state st;
 	char na[32], ra[32];
@@ -123,157 +111,202 @@ static void report(const struct agent *a, int did)
 	}
 	sc_format_time((time_t)st.current.not_after, na, sizeof(na));
 	sc_format_time((time_t)st.current.renew_at, ra, sizeof(ra));
-	(void)did;
-	printf("%s %s key=%u serial=%s not_after=%s renew_at=%s\n", a->device_id, a->action ? a->action : "unchanged",
-	    st.current.handle, st.current.serial, na, ra);
+	printf("%s %s key=%u serial=%s not_after=%s renew_at=%s\n", a->device_id,
+	    a->action ? a->action : "unchanged", st.current.handle, st.current.serial, na, ra);
 	fflush(stdout);
 	agent_state_clear(&st);
 }
 
-int main(int argc, char **argv)
+/* ---- flags ---- */
+
+static int64_t duration_flag(const char *flag, const char *arg, const char *example)
 {
-	enum { O_SP = 1, O_CERTS, O_SERVER, O_CA, O_ONCE, O_ALG, O_KEYGEN, O_DEVDIR, O_FORCE, O_RMIN, O_RMAX,
-		O_CRASH, O_STOP, O_HELP };
+	int64_t v = 0;
+
+	if (sc_parse_duration(arg, &v) != SC_OK || v < 1)
+		sc_log_usage_die("%s '%s': a duration such as %s", flag, arg, example);
+	return v;
+}
+
+/* The flags into cfg; a usage error ends the process (exit 2), --help too (exit 0). */
+static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
+{
+	enum { O_SP = 1, O_CERTS, O_SERVER, O_CA, O_ONCE, O_ALG, O_KEYGEN, O_DEVDIR, O_FORCE,
+		O_RMIN, O_RMAX, O_HELP };
 	static const struct option opts[] = {
 		{ "sp", required_argument, NULL, O_SP }, { "certs", required_argument, NULL, O_CERTS },
 		{ "server", required_argument, NULL, O_SERVER }, { "ca", required_argument, NULL, O_CA },
 		{ "once", no_argument, NULL, O_ONCE }, { "alg", required_argument, NULL, O_ALG },
-		{ "server-keygen", no_argument, NULL, O_KEYGEN }, { "device-dir", required_argument, NULL, O_DEVDIR },
-		{ "force-renew", no_argument, NULL, O_FORCE }, { "retry-min", required_argument, NULL, O_RMIN },
-		{ "retry-max", required_argument, NULL, O_RMAX }, { "test-crash-at", required_argument, NULL, O_CRASH },
-		{ "test-stop-at", required_argument, NULL, O_STOP },
+		{ "server-keygen", no_argument, NULL, O_KEYGEN },
+		{ "device-dir", required_argument, NULL, O_DEVDIR },
+		{ "force-renew", no_argument, NULL, O_FORCE },
+		{ "retry-min", required_argument, NULL, O_RMIN },
+		{ "retry-max", required_argument, NULL, O_RMAX },
 		{ "help", no_argument, NULL, O_HELP }, { NULL, 0, NULL, 0 },
 	};
-	struct agent_cfg cfg;
-	struct agent a;
-	struct sigaction sa;
-	struct stat stt;
-	char lock_path[4096];
-	int c, lock_fd = -1, rc = 3, did = 0;
-	int64_t backoff;
-	time_t next_at = 0;
-	sc_err r;
+	int c;
 
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&a, 0, sizeof(a));
-	cfg.retry_min_s = AGENT_RETRY_MIN_S;
-	cfg.retry_max_s = AGENT_RETRY_MAX_S;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->retry_min_s = AGENT_RETRY_MIN_S;
+	cfg->retry_max_s = AGENT_RETRY_MAX_S;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case O_SP: cfg.sp_path = optarg; break;
-		case O_CERTS: cfg.certs_dir = optarg; break;
-		case O_SERVER: cfg.server = optarg; break;
-		case O_CA: cfg.ca_path = optarg; break;
-		case O_ONCE: cfg.once = 1; break;
+		case O_SP: cfg->sp_path = optarg; break;
+		case O_CERTS: cfg->certs_dir = optarg; break;
+		case O_SERVER: cfg->server = optarg; break;
+		case O_CA: cfg->ca_path = optarg; break;
+		case O_ONCE: cfg->once = 1; break;
 		case O_ALG:
-			if (sc_alg_from_name(optarg, &cfg.alg) != SC_OK)
-				die_usage("--alg '%s': rsa2048 rsa3072 rsa4096 p256 p384 ed25519", optarg);
+			if (sc_alg_from_name(optarg, &cfg->alg) != SC_OK)
+				sc_log_usage_die("--alg '%s': rsa2048 rsa3072 rsa4096 p256 p384 ed25519",
+				    optarg);
 			break;
-		case O_KEYGEN: cfg.server_keygen = 1; break;
-		case O_DEVDIR: cfg.device_dir = optarg; break;
-		case O_FORCE: cfg.force_renew = 1; break;
-		case O_RMIN:
-			if (sc_parse_duration(optarg, &cfg.retry_min_s) != SC_OK || cfg.retry_min_s < 1)
-				die_usage("--retry-min '%s': a duration such as 2s", optarg);
-			break;
-		case O_RMAX:
-			if (sc_parse_duration(optarg, &cfg.retry_max_s) != SC_OK || cfg.retry_max_s < 1)
-				die_usage("--retry-max '%s': a duration such as 5m", optarg);
-			break;
-		/* Tests only (tests/integration/test_agent.sh): crash or stop at a named step. */
-		case O_CRASH: cfg.crash_at = optarg; break;
-		case O_STOP: cfg.stop_at = optarg; break;
-		case O_HELP: fputs(usage_text, stdout); return 0;
-		default: die_usage("unknown flag or missing value: %s", argv[optind - 1]);
+		case O_KEYGEN: cfg->server_keygen = 1; break;
+		case O_DEVDIR: cfg->device_dir = optarg; break;
+		case O_FORCE: cfg->force_renew = 1; break;
+		case O_RMIN: cfg->retry_min_s = duration_flag("--retry-min", optarg, "2s"); break;
+		case O_RMAX: cfg->retry_max_s = duration_flag("--retry-max", optarg, "5m"); break;
+		case O_HELP: fputs(usage_text, stdout); exit(0);
+		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
-	if (cfg.sp_path == NULL || cfg.certs_dir == NULL || cfg.server == NULL || cfg.ca_path == NULL)
-		die_usage("--sp, --certs, --server and --ca are required (--help)");
-	if (cfg.retry_max_s < cfg.retry_min_s)
-		die_usage("--retry-max is shorter than --retry-min");
-	if (cfg.device_dir == NULL)
-		cfg.device_dir = cfg.certs_dir;
-	if (access(cfg.ca_path, R_OK) != 0)
-		die_usage("--ca %s: %s", cfg.ca_path, strerror(errno));
-	a.cfg = &cfg;
-	a.stop = &stop_requested;
-	a.force = cfg.force_renew;
-	if ((size_t)snprintf(a.state_path, sizeof(a.state_path), "%s/state.json", cfg.certs_dir) >= sizeof(a.state_path) ||
-	    (size_t)snprintf(a.leaf_path, sizeof(a.leaf_path), "%s/leaf.pem", cfg.certs_dir) >= sizeof(a.leaf_path) ||
-	    (size_t)snprintf(a.chain_path, sizeof(a.chain_path), "%s/chain.pem", cfg.certs_dir) >= sizeof(a.chain_path) ||
-	    (size_t)snprintf(lock_path, sizeof(lock_path), "%s/.agent.lock", cfg.certs_dir) >= sizeof(lock_path))
-		die_usage("--certs: path too long");
-	if ((r = agent_http_new(cfg.server, cfg.ca_path, &stop_requested, &a.http)) != SC_OK)
-		die_usage("%s", sc_err_detail());
+		sc_log_usage_die("unexpected argument '%s'", argv[optind]);
+	if (cfg->sp_path == NULL || cfg->certs_dir == NULL || cfg->server == NULL ||
+	    cfg->ca_path == NULL)
+		sc_log_usage_die("--sp, --certs, --server and --ca are required (--help)");
+	if (cfg->retry_max_s < cfg->retry_min_s)
+		sc_log_usage_die("--retry-max is shorter than --retry-min");
+	if (cfg->device_dir == NULL)
+		cfg->device_dir = cfg->certs_dir;
+	if (access(cfg->ca_path, R_OK) != 0)
+		sc_log_usage_die("--ca %s: %s", cfg->ca_path, strerror(errno));
+}
 
-	if (mkdir(cfg.certs_dir, 0755) != 0 && (errno != EEXIST || stat(cfg.certs_dir, &stt) != 0 || !S_ISDIR(stt.st_mode))) {
-		fprintf(stderr, "selfcert-agent: io: %s: %s\n", cfg.certs_dir, strerror(errno == EEXIST ? ENOTDIR : errno));
-		goto out;
-	}
-	/* One agent per folder: two would race on state.json and on the SP's keys. */
-	if ((lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
-	    flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "selfcert-agent: io: %s: %s\n", lock_path,
-		    errno == EWOULDBLOCK ? "another selfcert-agent is running on this folder" : strerror(errno));
-		goto out;
-	}
+/* ---- loading ---- */
+
+/* dir/name into out, or a usage error. */
+static void path_in(char *out, size_t out_len, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(out, out_len, "%s/%s", dir, name) >= out_len)
+		sc_log_usage_die("--certs: path too long");
+}
+
+/*
+ * The agent for cfg: its paths, the server client (a URL we refuse is a usage error, exit 2),
+ * the certificate folder (created if missing) and its lock, held in *lock_fd: one agent per
+ * folder, or two would race on state.json and on the SP's keys. SC_ERR_IO (exit 3).
+ */
+static sc_err load(struct agent *a, const struct agent_cfg *cfg, int *lock_fd)
+{
+	char lock_path[4096];
+	struct stat stt;
+	struct sigaction sa;
+	sc_err r;
+
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->stop = &stop_requested;
+	a->force = cfg->force_renew;
+	path_in(a->state_path, sizeof(a->state_path), cfg->certs_dir, "state.json");
+	path_in(a->leaf_path, sizeof(a->leaf_path), cfg->certs_dir, "leaf.pem");
+	path_in(a->chain_path, sizeof(a->chain_path), cfg->certs_dir, "chain.pem");
+	path_in(lock_path, sizeof(lock_path), cfg->certs_dir, ".agent.lock");
+	if ((r = agent_failpoints_load()) != SC_OK)
+		sc_log_usage_die("%s", sc_err_detail());
+	if ((r = agent_http_new(cfg->server, cfg->ca_path, &stop_requested, &a->http)) != SC_OK)
+		sc_log_usage_die("%s", sc_err_detail());
+	if (mkdir(cfg->certs_dir, 0755) != 0 && (errno != EEXIST || stat(cfg->certs_dir, &stt) != 0 ||
+	    !S_ISDIR(stt.st_mode)))
+		return sc_fail(SC_ERR_IO, "%s: %s", cfg->certs_dir,
+		    strerror(errno == EEXIST ? ENOTDIR : errno));
+	if ((*lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+	    flock(*lock_fd, LOCK_EX | LOCK_NB) != 0)
+		return sc_fail(SC_ERR_IO, "%s: %s", lock_path, errno == EWOULDBLOCK ?
+		    "another selfcert-agent is running on this folder" : strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "selfcert-agent: internal: curl_global_init failed\n");
-		goto out;
-	}
+	return SC_OK;
+}
 
-	if (cfg.once) {
-		sc_err_clear();
-		r = agent_round(&a, &next_at, &did);
-		if (r != SC_OK) {
-			print_error(&a, r, "");
-			rc = sc_err_exit_code(r);
-		} else {
-			report(&a, did);
-			rc = 0;
-		}
-		goto out_curl;
+/* ---- running ---- */
+
+/* --once: one round; the exit code of its outcome. */
+static int run_once(struct agent *a)
+{
+	time_t next_at = 0;
+	int did = 0;
+	sc_err r;
+
+	sc_err_clear();
+	if ((r = agent_round(a, &next_at, &did)) != SC_OK) {
+		log_error(a, r, "");
+		return sc_err_exit_code(r);
 	}
-	backoff = cfg.retry_min_s;
+	report(a);
+	return 0;
+}
+
+/* The daemon: rounds until SIGTERM or SIGINT, sleeping until due or backing off; exit 0. */
+static int run_daemon(struct agent *a)
+{
+	int64_t backoff = a->cfg->retry_min_s;
+	time_t next_at = 0;
+	int did = 0;
+	sc_err r;
+
 	while (!stop_requested) {
 		time_t now, wake;
 
 		sc_err_clear();
-		r = agent_round(&a, &next_at, &did);
+		r = agent_round(a, &next_at, &did);
 		now = time(NULL);
 		if (r == SC_OK) {
 			if (did)
-				report(&a, did);
-			backoff = cfg.retry_min_s;
+				report(a);
+			backoff = a->cfg->retry_min_s;
 			wake = next_at < now + AGENT_RECHECK_S ? next_at : now + AGENT_RECHECK_S;
-			/* Due already (a renewal that the server's short lifetime makes immediate): pause a second. */
+			/* Due already (a renewal the server's short lifetime makes immediate): a second. */
 			if (wake <= now)
 				wake = now + 1;
 		} else {
 			char suffix[64];
 			int64_t d = jitter(backoff);
+
 			snprintf(suffix, sizeof(suffix), "; retrying in %llds", (long long)d);
 			if (!stop_requested)
-				print_error(&a, r, suffix);
+				log_error(a, r, suffix);
 			wake = now + (time_t)d;
-			backoff = backoff * 2 > cfg.retry_max_s ? cfg.retry_max_s : backoff * 2;
+			backoff = backoff * 2 > a->cfg->retry_max_s ? a->cfg->retry_max_s : backoff * 2;
 		}
 		sleep_until(wake);
 	}
-	fprintf(stderr, "selfcert-agent: %s: stopping\n", a.device_id[0] ? a.device_id : "?");
-	rc = 0;
-out_curl:
-	curl_global_cleanup();
-out:
+	sc_log("%s: stopping", a->device_id[0] ? a->device_id : "?");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_cfg cfg;
+	struct agent a;
+	int lock_fd = -1, rc = 3;
+	sc_err r;
+
+	sc_log_init("selfcert-agent");
+	parse_flags(argc, argv, &cfg);
+	if ((r = load(&a, &cfg, &lock_fd)) != SC_OK) {
+		sc_log_failure(r);
+	} else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		sc_log_err(SC_ERR_INTERNAL, "curl_global_init failed");
+	} else {
+		rc = cfg.once ? run_once(&a) : run_daemon(&a);
+		curl_global_cleanup();
+	}
 	agent_http_free(a.http);
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -15,7 +15,8 @@
 #include <openssl/rand.h>
 #include <selfcert/cert.h>
 #include "agent.h"
-#include "util.h"
+#include "file.h"
+#include "text.h"
 
 #define STATE_VERSION 1
 
@@ -41,13 +42,46 @@ static int64_t random_below(int64_t n)
 	return (int64_t)(v % (uint64_t)n);
 }
 
-sc_err agent_key_from_cert(struct agent_key *k, uint32_t handle, X509 *cert)
+/* The certificate as PEM text (malloc'd, NUL-terminated), and its serial in lower-case hex. */
+static sc_err cert_texts(X509 *cert, char **pem, char serial[65])
 {
-	struct sc_issuance iss;
 	BIO *bio = NULL;
 	BUF_MEM *mem = NULL;
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
+	sc_err r;
+
+	*pem = NULL;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(bio, cert)) {
+		r = sc_fail(SC_ERR_NOMEM, "encoding the certificate");
+		goto out;
+	}
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "encoding the certificate's serial");
+		goto out;
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	if ((*pem = malloc(mem->length + 1)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "encoding the certificate");
+		goto out;
+	}
+	memcpy(*pem, mem->data, mem->length);
+	(*pem)[mem->length] = '\0';
+	memset(serial, 0, 65);
+	for (size_t i = 0; hex[i] != '\0' && i < 64; i++)
+		serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
+	r = SC_OK;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	BIO_free(bio);
+	return r;
+}
+
+sc_err agent_key_from_cert(struct agent_key *k, uint32_t handle, X509 *cert)
+{
+	struct sc_issuance iss;
 	time_t nb, na;
 	int64_t life;
 	sc_err r;
@@ -58,32 +92,18 @@ sc_err agent_key_from_cert(struct agent_key *k, uint32_t handle, X509 *cert)
 	if ((r = sc_asn1_time_to_time_t(X509_get0_notBefore(cert), &nb)) != SC_OK ||
 	    (r = sc_asn1_time_to_time_t(X509_get0_notAfter(cert), &na)) != SC_OK)
 		return r;
-	r = SC_ERR_NOMEM;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(bio, cert) ||
-	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
-		goto out;
-	BIO_get_mem_ptr(bio, &mem);
-	if ((k->cert_pem = malloc(mem->length + 1)) == NULL)
-		goto out;
-	memcpy(k->cert_pem, mem->data, mem->length);
-	k->cert_pem[mem->length] = '\0';
+	if ((r = cert_texts(cert, &k->cert_pem, k->serial)) != SC_OK)
+		return r;
 	k->present = 1;
 	k->handle = handle;
 	sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, k->profile_id);
-	for (size_t i = 0; hex[i] && i < sizeof(k->serial) - 1; i++)
-		k->serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
 	k->not_before = (int64_t)nb;
 	k->not_after = (int64_t)na;
 	/* Two thirds into the lifetime, less up to a tenth of it at random: a fleet that enrolled
 	 * together does not come back together. */
 	life = k->not_after - k->not_before;
 	k->renew_at = k->not_before + life * 2 / 3 - random_below(life / 10 + 1);
-	r = SC_OK;
-out:
-	OPENSSL_free(hex);
-	BN_free(bn);
-	BIO_free(bio);
-	return r == SC_OK ? r : sc_fail(r, "encoding the certificate");
+	return SC_OK;
 }
 
 static json_t *key_json(const struct agent_key *k, int pending)
@@ -92,33 +112,55 @@ static json_t *key_json(const struct agent_key *k, int pending)
 
 	if (!k->present)
 		return json_null();
-	j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s}", "handle", (json_int_t)k->handle, "profile_id", k->profile_id,
-	    "serial", k->serial, "not_before", (json_int_t)k->not_before, "not_after", (json_int_t)k->not_after,
+	j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s}", "handle", (json_int_t)k->handle,
+	    "profile_id", k->profile_id, "serial", k->serial,
+	    "not_before", (json_int_t)k->not_before, "not_after", (json_int_t)k->not_after,
 	    "renew_at", (json_int_t)k->renew_at, "cert", k->cert_pem ? k->cert_pem : "");
 	if (j != NULL && pending)
 		json_object_set_new(j, "written", json_boolean(k->written));
 	return j;
 }
 
+sc_err agent_state_format(const struct agent_state *st, char **text)
+{
+	json_t *j = NULL, *retire = NULL;
+	sc_err r;
+
+	*text = NULL;
+	if ((retire = json_array()) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "state");
+		goto out;
+	}
+	for (size_t i = 0; i < st->n_retire; i++) {
+		if (json_array_append_new(retire, json_integer(st->retire[i])) != 0) {
+			r = sc_fail(SC_ERR_NOMEM, "state");
+			goto out;
+		}
+	}
+	/* "o" steals retire even when the pack fails. */
+	j = json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION,
+	    "current", key_json(&st->current, 0), "pending", key_json(&st->pending, 1),
+	    "inflight", st->has_inflight ? json_pack("{s:s}", "profile_id", st->inflight_id) :
+	    json_null(), "retire", retire);
+	retire = NULL;
+	if (j == NULL || (*text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "state: encoding");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	json_decref(retire);
+	json_decref(j);
+	return r;
+}
+
 sc_err agent_state_save(const char *path, const struct agent_state *st)
 {
-	json_t *j, *retire;
 	char *text = NULL;
 	sc_err r;
 
-	if ((retire = json_array()) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "state");
-	for (size_t i = 0; i < st->n_retire; i++)
-		json_array_append_new(retire, json_integer(st->retire[i]));
-	j = json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION, "current", key_json(&st->current, 0),
-	    "pending", key_json(&st->pending, 1),
-	    "inflight", st->has_inflight ? json_pack("{s:s}", "profile_id", st->inflight_id) : json_null(),
-	    "retire", retire);
-	if (j == NULL || (text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
-		json_decref(j);
-		return sc_fail(SC_ERR_NOMEM, "%s: encoding", path);
-	}
-	json_decref(j);
+	if ((r = agent_state_format(st, &text)) != SC_OK)
+		return sc_fail(r, "%s: %s", path, sc_err_detail());
 	r = sc_file_write_atomic(path, text, strlen(text), 0644);
 	free(text);
 	return r;
@@ -144,11 +186,12 @@ static sc_err key_load(json_t *j, const char *name, struct agent_key *k)
 	memset(k, 0, sizeof(*k));
 	if (j == NULL || json_is_null(j))
 		return SC_OK;
-	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s?b}", "handle", &handle,
-	    "profile_id", &pid, "serial", &serial, "not_before", &nb, "not_after", &na, "renew_at", &ra,
-	    "cert", &cert, "written", &written) != 0)
+	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s?b}",
+	    "handle", &handle, "profile_id", &pid, "serial", &serial, "not_before", &nb,
+	    "not_after", &na, "renew_at", &ra, "cert", &cert, "written", &written) != 0)
 		return sc_fail(SC_ERR_MALFORMED, "state \"%s\": %s", name, err.text);
-	if (handle <= 0 || handle > UINT32_MAX || !is_hex_id(pid) || strlen(serial) >= sizeof(k->serial) ||
+	if (handle <= 0 || handle > UINT32_MAX || !is_hex_id(pid) ||
+	    strlen(serial) >= sizeof(k->serial) ||
 	    strncmp(cert, "-----BEGIN CERTIFICATE-----", 27) != 0 || na <= nb)
 		return sc_fail(SC_ERR_MALFORMED, "state \"%s\": a field is out of range", name);
 	if ((k->cert_pem = strdup(cert)) == NULL)
@@ -164,53 +207,80 @@ static sc_err key_load(json_t *j, const char *name, struct agent_key *k)
 	return SC_OK;
 }
 
-sc_err agent_state_load(const char *path, struct agent_state *st)
+/* "retire": at most AGENT_MAX_RETIRE key handles. */
+static sc_err retire_load(json_t *ret, const char *what, struct agent_state *st)
 {
-	uint8_t *data = NULL;
-	size_t len;
-	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *e;
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(ret, i, e) {
+		if (!json_is_integer(e) || json_integer_value(e) <= 0 ||
+		    json_integer_value(e) > UINT32_MAX)
+			return sc_fail(SC_ERR_MALFORMED, "%s: \"retire\"[%zu] is not a key handle", what,
+			    i);
+		st->retire[st->n_retire++] = (uint32_t)json_integer_value(e);
+	}
+	return SC_OK;
+}
+
+sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
+    struct agent_state *st)
+{
+	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL;
+	const char *pid = NULL;
 	json_error_t err;
 	int version = 0;
-	size_t i;
 	sc_err r;
 
 	memset(st, 0, sizeof(*st));
-	if (access(path, F_OK) != 0 && errno == ENOENT)
-		return SC_OK;
-	if ((r = sc_file_read(path, AGENT_STATE_MAX, &data, &len)) != SC_OK)
-		return r;
-	j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err);
-	OPENSSL_free(data);
-	if (j == NULL)
-		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over", path, err.text);
-	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o}", "version", &version, "current", &cur,
-	    "pending", &pen, "inflight", &inf, "retire", &ret) != 0 || version != STATE_VERSION || !json_is_array(ret) ||
+	if (len > AGENT_STATE_MAX)
+		return sc_fail(SC_ERR_OVERSIZE, "%s: %zu bytes, at most %d", what, len,
+		    AGENT_STATE_MAX);
+	if ((j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err)) == NULL)
+		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over", what,
+		    err.text);
+	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o}", "version", &version,
+	    "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret) != 0 ||
+	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
-		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", path, STATE_VERSION);
+		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what, STATE_VERSION);
 		goto out;
 	}
-	if ((r = key_load(cur, "current", &st->current)) != SC_OK || (r = key_load(pen, "pending", &st->pending)) != SC_OK)
+	if ((r = key_load(cur, "current", &st->current)) != SC_OK ||
+	    (r = key_load(pen, "pending", &st->pending)) != SC_OK)
 		goto out;
 	if (!json_is_null(inf)) {
-		const char *pid = NULL;
-		if (json_unpack_ex(inf, &err, JSON_STRICT, "{s:s}", "profile_id", &pid) != 0 || !is_hex_id(pid)) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s: \"inflight\" is damaged", path);
+		if (json_unpack_ex(inf, &err, JSON_STRICT, "{s:s}", "profile_id", &pid) != 0 ||
+		    !is_hex_id(pid)) {
+			r = sc_fail(SC_ERR_MALFORMED, "%s: \"inflight\" is damaged", what);
 			goto out;
 		}
 		st->has_inflight = 1;
 		snprintf(st->inflight_id, sizeof(st->inflight_id), "%s", pid);
 	}
-	json_array_foreach(ret, i, e) {
-		if (!json_is_integer(e) || json_integer_value(e) <= 0 || json_integer_value(e) > UINT32_MAX) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s: \"retire\"[%zu] is not a key handle", path, i);
-			goto out;
-		}
-		st->retire[st->n_retire++] = (uint32_t)json_integer_value(e);
-	}
+	if ((r = retire_load(ret, what, st)) != SC_OK)
+		goto out;
 	r = SC_OK;
 out:
 	if (r != SC_OK)
 		agent_state_clear(st);
 	json_decref(j);
+	return r;
+}
+
+sc_err agent_state_load(const char *path, struct agent_state *st)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	memset(st, 0, sizeof(*st));
+	r = sc_file_read_ex(path, AGENT_STATE_MAX, SC_FILE_MISSING, &data, &len);
+	if (r == SC_ERR_NOT_FOUND)
+		return SC_OK;
+	if (r != SC_OK)
+		return r;
+	r = agent_state_parse(data, len, path, st);
+	OPENSSL_free(data);
 	return r;
 }

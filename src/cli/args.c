@@ -13,7 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/objects.h>
 #include "cli.h"
-#include "util.h"
+#include "text.h"
 
 static int find(const struct cli_args *a, const char *name, size_t len)
 {

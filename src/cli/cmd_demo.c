@@ -20,8 +20,8 @@
 #include <ftw.h>
 #include <openssl/bn.h>
 #include <selfcert/cert.h>
-#include "util.h"
 #include "cli.h"
+#include "pem.h"
 
 static const char demo_usage[] =
 "usage: selfcert demo [--dir DIR] [--keep]\n"

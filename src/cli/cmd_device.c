@@ -16,7 +16,9 @@
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "cli.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
+#include "text.h"
 
 static const char sp_init_usage[] =
 "usage: selfcert sp init --store DIR --device-id ID\n"

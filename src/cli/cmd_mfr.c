@@ -13,7 +13,7 @@
 #include <selfcert/sp.h>
 #include "cli.h"
 #include "keyopen.h"
-#include "util.h"
+#include "pem.h"
 
 #define DEFAULT_MFR_NAME "Example Manufacturer"
 

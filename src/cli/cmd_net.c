@@ -19,8 +19,10 @@
 #include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "cli.h"
+#include "file.h"
 #include "keyopen.h"
-#include "util.h"
+#include "pem.h"
+#include "text.h"
 
 static const char net_init_usage[] =
 "usage: selfcert net init --dir DIR --network-id ID [--alg ALG] [--days N]\n"

@@ -11,8 +11,10 @@
 #include <unistd.h>
 #include <selfcert/cert.h>
 #include "cli.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "registry.h"
-#include "util.h"
+#include "text.h"
 
 /* "cli uid=1000 (alice)": who did it, for the audit log. */
 static void actor_name(char *out, size_t out_len)
@@ -67,6 +69,9 @@ static sc_err netdev_add(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		ids[i] = cli_nth(&a, "device-id", i);
 	actor_name(actor, sizeof(actor));
+	/* Before the registry is opened (perhaps made): a refused list leaves no file behind. */
+	if ((r = sc_reg_device_ids_check(ids, (size_t)n)) != SC_OK)
+		return sc_fail(r, "net device add: %s", sc_err_detail());
 	if ((r = sc_reg_open(db, 1, &reg)) != SC_OK)
 		return r;
 	/* The registry checks every ID and adds them all in one transaction, or none. */

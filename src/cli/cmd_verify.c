@@ -13,7 +13,9 @@
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
 #include "cli.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
+#include "text.h"
 
 static const char verify_usage[] =
 "usage: selfcert verify --mfr-root ROOT.pem --chain CHAIN.pem LEAF.pem\n"

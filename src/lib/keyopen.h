@@ -11,7 +11,7 @@
 
 /*
  * Open the private key that spec names. Today spec is a file: a PEM private key (PKCS#8 or
- * traditional), never encrypted, opened with O_NOFOLLOW and at most SC_FILE_MAX bytes. A spec
+ * traditional), never encrypted, opened with O_NOFOLLOW and at most 64 KiB. A spec
  * of the form "pkcs11:…" (RFC 7512) names a key in a token: refused with SC_ERR_USAGE until the
  * HSM route lands (issue 13) — this is the one place it will be added. *out is the caller's
  * (EVP_PKEY_free). SC_ERR_IO / SC_ERR_OVERSIZE / SC_ERR_MALFORMED, detail names the spec.

@@ -20,7 +20,7 @@
 #include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "profile_internal.h"
-#include "util.h"
+#include "text.h"
 
 #define PROFILE_VERSION 1
 #define SAN_VALUE_MAX 255          /* dNSName, rfc822Name, URI: a sane bound, not the RFC's */

@@ -18,7 +18,8 @@
 #include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "profile_internal.h"
-#include "util.h"
+#include "file.h"
+#include "text.h"
 
 /* The signatureAlgorithms of docs/FORMATS.md; nothing else (no SHA-1, no MD5). */
 static int sig_alg_allowed(int nid)

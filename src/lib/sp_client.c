@@ -15,8 +15,8 @@
 #include <openssl/x509.h>
 #include "buf.h"
 #include "sp_msg.h"
+#include "pem.h"
 #include "sp_wire.h"
-#include "util.h"
 
 /* Issuance may generate an RSA-4096 key, and the SP serves clients one request at a time. */
 #define SP_CLIENT_TIMEOUT_MS 120000

@@ -1,8 +1,12 @@
 /*
- * text.c — text encodings shared by the programs (text.h): the strict base64 of the server's
- * API and the agent, on top of OpenSSL's EVP_DecodeBlock/EVP_EncodeBlock.
+ * text.c — text forms shared by the programs (text.h): the strict base64 of the server's API
+ * and the agent (on OpenSSL's EVP_DecodeBlock/EVP_EncodeBlock), RFC 3339 times, durations, hex.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "text.h"
@@ -69,4 +73,172 @@ char *sc_base64_encode(const uint8_t *p, size_t n)
 		return NULL;
 	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
 	return out;
+}
+
+sc_err sc_parse_duration(const char *s, int64_t *seconds)
+{
+	char *end = NULL;
+	long long v;
+	int64_t unit;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		goto bad;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || end[0] == '\0' || end[1] != '\0')
+		goto bad;
+	switch (end[0]) {
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'y': unit = 365LL * 86400; break;
+	default: goto bad;
+	}
+	if (v <= 0 || v > 100LL * 365 * 86400 / unit)
+		return sc_fail(SC_ERR_USAGE, "duration '%s': must be positive and at most 100y", s);
+	*seconds = v * unit;
+	return SC_OK;
+bad:
+	return sc_fail(SC_ERR_USAGE, "duration '%s': expected a number and s, m, h, d or y (e.g. 30d)",
+	    s ? s : "");
+}
+
+/* The n decimal digits at s as a number, or -1 if any is not a digit (stops at the NUL). */
+static int fixed_digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/*
+ * A fixed-width parser rather than strptime, which skips spaces, takes one-digit fields and
+ * two-digit years, and lets timegm turn 2027-02-30 into March 2. Leap seconds (:60) are
+ * refused: nothing we issue needs them.
+ */
+sc_err sc_parse_time(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *p;
+	int year, mon, mday, hour, min, sec, oh, om;
+	long off = 0;
+
+	_Static_assert(sizeof(time_t) >= 8, "years up to 9999 need a 64-bit time_t");
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL)
+		goto bad;
+	/* YYYY-MM-DDTHH:MM:SS, every field exactly as wide as that; each check stops at a NUL. */
+	if ((year = fixed_digits(s, 4)) < 0 || s[4] != '-' || (mon = fixed_digits(s + 5, 2)) < 0 ||
+	    s[7] != '-' || (mday = fixed_digits(s + 8, 2)) < 0 || (s[10] != 'T' && s[10] != 't') ||
+	    (hour = fixed_digits(s + 11, 2)) < 0 || s[13] != ':' ||
+	    (min = fixed_digits(s + 14, 2)) < 0 || s[16] != ':' || (sec = fixed_digits(s + 17, 2)) < 0)
+		goto bad;
+	if (mon < 1 || mon > 12 || mday < 1 || mday > days_in_month(year, mon) || hour > 23 ||
+	    min > 59 || sec > 59)
+		goto bad;
+	p = s + 19;
+	if (*p == '.') { /* fractions of a second are allowed and ignored */
+		p++;
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		if ((oh = fixed_digits(p + 1, 2)) < 0 || p[3] != ':' || (om = fixed_digits(p + 4, 2)) < 0 ||
+		    oh > 23 || om > 59)
+			goto bad;
+		off = oh * 3600L + om * 60L;
+		if (*p == '-')
+			off = -off;
+		p += 6;
+	} else {
+		goto bad;
+	}
+	if (*p != '\0')
+		goto bad;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = mday;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	/* Every field is in range, so timegm cannot fail (its -1 is then 1969-12-31T23:59:59Z). */
+	*out = timegm(&tm) - off;
+	return SC_OK;
+bad:
+	return sc_fail(SC_ERR_USAGE, "time '%s': expected RFC 3339, e.g. 2027-01-31T00:00:00Z",
+	    s ? s : "");
+}
+
+void sc_format_time(time_t t, char *out, size_t out_len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, out_len, "?");
+}
+
+sc_err sc_asn1_time_to_time_t(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return sc_fail(SC_ERR_MALFORMED, "not a valid time");
+	*out = timegm(&tm);
+	return SC_OK;
+}
+
+void sc_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+sc_err sc_unhex(const char *s, uint8_t *out, size_t max, size_t *n)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (len == 0 || len % 2 != 0 || len / 2 > max)
+		return sc_fail(SC_ERR_USAGE, "hex '%.40s': expected an even number of hex digits, "
+		    "at most %zu bytes", s ? s : "", max);
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return sc_fail(SC_ERR_USAGE, "hex '%.40s': not a hex digit at %zu", s, 2 * i);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*n = len / 2;
+	return SC_OK;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "p11_config.h"
-#include "util.h"
+#include "file.h"
 
 static int p11_debug;
 

@@ -18,7 +18,8 @@
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include "p11_objects.h"
-#include "util.h"
+#include "p11.h"
+#include "pem.h"
 
 _Static_assert(sizeof(CK_OBJECT_HANDLE) >= 8, "object handles encode 32-bit SP handles");
 

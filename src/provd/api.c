@@ -14,7 +14,11 @@
 #include <selfcert/verify.h>
 #include "api.h"
 #include "keyopen.h"
-#include "util.h"
+#include "certcache.h"
+#include "file.h"
+#include "pem.h"
+#include "profcache.h"
+#include "text.h"
 
 /* ---- start-up ---- */
 

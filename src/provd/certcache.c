@@ -7,8 +7,9 @@
 #include <string.h>
 #include <openssl/x509.h>
 #include "certcache.h"
+#include "file.h"
 #include "lru.h"
-#include "util.h"
+#include "pem.h"
 
 struct provd_certcache {
 	struct provd_lru *lru;

@@ -24,7 +24,8 @@
 #include "json.h"
 #include "respond.h"
 #include "text.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 
 static int64_t asn1_time(const ASN1_TIME *t)
 {

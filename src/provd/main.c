@@ -27,9 +27,11 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include "api.h"
+#include "file.h"
 #include "keyopen.h"
 #include "log.h"
-#include "util.h"
+#include "pem.h"
+#include "text.h"
 
 #define PROVD_DEFAULT_THREADS 4
 #define PROVD_MAX_THREADS 64

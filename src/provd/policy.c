@@ -11,8 +11,9 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <selfcert/oid.h>
+#include "file.h"
 #include "policy.h"
-#include "util.h"
+#include "text.h"
 
 void provd_policy_defaults(struct provd_policy *p)
 {

@@ -8,7 +8,8 @@
 #include <time.h>
 #include "api.h"
 #include "respond.h"
-#include "util.h"
+#include "file.h"
+#include "text.h"
 
 #define DETAIL_MAX 240
 

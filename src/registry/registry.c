@@ -101,7 +101,7 @@ static sc_err check_note(const char *what, const char *s)
  * validity before any for repetition, as `net device add` always did. The details name
  * --device-id: they are what the operator typed.
  */
-static sc_err check_id_list(const char *const *ids, size_t n)
+sc_err sc_reg_device_ids_check(const char *const *ids, size_t n)
 {
 	if (n == 0)
 		return sc_fail(SC_ERR_USAGE, "no device ID to add");
@@ -125,7 +125,7 @@ sc_err sc_reg_devices_add(struct sc_reg *reg, const char *const *ids, size_t n, 
 {
 	sc_err r;
 
-	if ((r = check_id_list(ids, n)) != SC_OK || (r = check_note("note", note)) != SC_OK)
+	if ((r = sc_reg_device_ids_check(ids, n)) != SC_OK || (r = check_note("note", note)) != SC_OK)
 		return r;
 	return reg->be->devices_add(reg, ids, n, note, actor, now);
 }

@@ -81,6 +81,13 @@ struct sc_reg_device {
 };
 
 /*
+ * The checks of sc_reg_devices_add that need no database: n in 1..SC_REG_ADD_MAX, each ID valid
+ * (sc_device_id_valid), none given twice. SC_ERR_USAGE naming --device-id. A caller runs them
+ * before it opens (and perhaps creates) a registry, so a refused list leaves no file behind.
+ */
+sc_err sc_reg_device_ids_check(const char *const *ids, size_t n) SC_MUST_USE;
+
+/*
  * Activate devices: all of ids[0..n) in one transaction, or none. Each ID must be
  * sc_device_id_valid (SC_ERR_USAGE "--device-id 'ID': …"), appear once in the list
  * (SC_ERR_USAGE "--device-id ID given twice") and not be registered yet (SC_ERR_EXISTS "device

@@ -16,7 +16,7 @@
 #include "backend.h"
 #include "spd.h"
 #include "store.h"
-#include "util.h"
+#include "file.h"
 
 #define COUNTER_LEN 8
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <selfcert/sp.h>
 #include "req.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
 
 #define S_EMPTY   (1u << SC_SP_STATE_EMPTY)
@@ -43,23 +44,14 @@ sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_b
 	const struct spd_dispatch_entry *e = NULL;
 	struct sc_buf req;
 	sc_err r = SC_ERR_INTERNAL;
-	uint8_t version, type;
+	uint8_t type = 0;
 	size_t i;
 
 	sc_err_clear();
 	sc_buf_init_reader(&req, msg, len);
-	version = sc_buf_get_u8(&req);
-	type = sc_buf_get_u8(&req);
 	sc_buf_init_writer(answer, 0, 0);
-	if (req.failed) {
-		r = sc_fail(SC_ERR_MALFORMED, "message of %zu bytes: no version and type", len);
+	if ((r = sp_req_hdr_get(&req, &type)) != SC_OK)
 		goto out;
-	}
-	if (version != SC_SP_PROTO_VERSION) {
-		r = sc_fail(SC_ERR_MALFORMED, "protocol version %u, this SP speaks %u", version,
-		    SC_SP_PROTO_VERSION);
-		goto out;
-	}
 	for (i = 0; i < sizeof(spd_dispatch_table) / sizeof(spd_dispatch_table[0]); i++)
 		if (spd_dispatch_table[i].type == type)
 			e = &spd_dispatch_table[i];

@@ -16,8 +16,9 @@
 /*
  * A handler reads its body from req (positioned after version and type), writes its answer
  * body into ans (already holding version and answer type) and returns SC_OK, or fails with
- * sc_fail and leaves the state as it found it. Each one decodes its whole body first, in one
- * block, and checks it with spd_body_done before it acts.
+ * sc_fail and leaves the state as it found it. Each one decodes its whole body first with its
+ * request's decoder (sp_msg.h: exactly, or malformed / trailing-data) and writes its answer with
+ * that answer's encoder, so the layout is the host's, byte for byte.
  */
 typedef sc_err (*spd_handler)(struct spd *spd, struct sc_buf *req, struct sc_buf *ans);
 
@@ -39,9 +40,6 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC
 sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 
 /* ---- state.c ---- */
-
-/* The body must be consumed exactly; sc_buf_done names what was wrong (the message's name). */
-sc_err spd_body_done(struct sc_buf *req, uint8_t type) SC_MUST_USE;
 
 /* The slot holding handle (and its index in *idx if idx is not NULL), or NULL. */
 struct spd_slot *spd_find_slot(struct spd_state *st, uint32_t handle, size_t *idx);

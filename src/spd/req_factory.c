@@ -12,30 +12,45 @@
 #include <selfcert/cert.h>
 #include "backend.h"
 #include "req.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 
 sc_err spd_h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
 	struct spd_state *st = &spd->st;
-	sc_err r;
+	sc_err r = SC_ERR_INTERNAL;
+	struct sp_info info;
+	uint8_t *csk = NULL, *kek = NULL;
 	size_t i;
 
-	if ((r = spd_body_done(req, SC_SP_INFO)) != SC_OK)
+	if ((r = sp_info_req_get(req)) != SC_OK)
 		return r;
-	sc_buf_put_u8(ans, (uint8_t)st->state);
-	sc_buf_put_cstring(ans, st->device_id);
-	sc_buf_put_u64(ans, st->issuance_counter);
-	sc_buf_put_u32(ans, (uint32_t)st->n_slots);
-	sc_buf_put_u32(ans, st->max_keys);
-	sc_buf_put_u32(ans, st->max_leaf_days);
-	if ((r = spd_put_cert(ans, st->csk_cert, NULL, 0)) != SC_OK ||
-	    (r = spd_put_cert(ans, st->kek_cert, NULL, 0)) != SC_OK)
-		return r;
-	sc_buf_put_u32(ans, (uint32_t)st->n_anchors);
+	memset(&info, 0, sizeof(info));
+	info.state = (uint8_t)st->state;
+	snprintf(info.device_id, sizeof(info.device_id), "%s", st->device_id);
+	info.issuance_counter = st->issuance_counter;
+	info.n_keys = (uint32_t)st->n_slots;
+	info.max_keys = st->max_keys;
+	info.max_leaf_days = st->max_leaf_days;
+	if (st->csk_cert != NULL &&
+	    (r = sc_cert_to_der(st->csk_cert, &csk, &info.csk_cert_len)) != SC_OK)
+		goto out;
+	if (st->kek_cert != NULL &&
+	    (r = sc_cert_to_der(st->kek_cert, &kek, &info.kek_cert_len)) != SC_OK)
+		goto out;
+	info.csk_cert = csk;
+	info.kek_cert = kek;
+	info.n_networks = (uint32_t)st->n_anchors;
 	for (i = 0; i < st->n_anchors; i++)
-		sc_buf_put_cstring(ans, st->anchors[i].network_id);
-	return SC_OK;
+		snprintf(info.networks[i], sizeof(info.networks[i]), "%s", st->anchors[i].network_id);
+	sp_info_ans_put(ans, &info);
+	r = SC_OK;
+out:
+	OPENSSL_free(csk);
+	OPENSSL_free(kek);
+	return r;
 }
 
 sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
@@ -50,9 +65,7 @@ sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	size_t der_len = 0;
 	uint8_t role, alg;
 
-	role = sc_buf_get_u8(req);
-	alg = sc_buf_get_u8(req);
-	if ((r = spd_body_done(req, SC_SP_KEYGEN)) != SC_OK)
+	if ((r = sp_keygen_req_get(req, &role, &alg)) != SC_OK)
 		return r;
 	if (role != SC_SP_ROLE_CSK && role != SC_SP_ROLE_KEK)
 		return sc_fail(SC_ERR_USAGE, "keygen: unknown role %u", role);
@@ -85,7 +98,7 @@ sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		goto out;
 	}
 	key = old_key; /* the replaced key, if any, goes */
-	sc_buf_put_string(ans, der, der_len);
+	sp_keygen_ans_put(ans, der, der_len);
 	r = SC_OK;
 out:
 	be->key_free(key);
@@ -104,10 +117,7 @@ sc_err spd_h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *an
 	char dev[SC_DEVICE_ID_MAX + 1];
 	uint8_t role;
 
-	(void)ans;
-	role = sc_buf_get_u8(req);
-	sc_buf_get_string(req, &der, &der_len, SC_WIRE_MAX_CERT);
-	if ((r = spd_body_done(req, SC_SP_INSTALL_CERT)) != SC_OK)
+	if ((r = sp_install_cert_req_get(req, &role, &der, &der_len)) != SC_OK)
 		return r;
 	if (role != SC_SP_ROLE_CSK && role != SC_SP_ROLE_KEK)
 		return sc_fail(SC_ERR_USAGE, "install-cert: unknown role %u", role);
@@ -140,6 +150,7 @@ sc_err spd_h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *an
 		goto out;
 	}
 	cert = old;
+	sp_install_cert_ans_put(ans);
 	r = SC_OK;
 out:
 	X509_free(cert);
@@ -155,10 +166,7 @@ sc_err spd_h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *
 	size_t der_len, i;
 	X509 *cert = NULL;
 
-	(void)ans;
-	sc_buf_get_cstring(req, net, SC_NETWORK_ID_MAX);
-	sc_buf_get_string(req, &der, &der_len, SC_WIRE_MAX_CERT);
-	if ((r = spd_body_done(req, SC_SP_INSTALL_ANCHOR)) != SC_OK)
+	if ((r = sp_install_anchor_req_get(req, net, &der, &der_len)) != SC_OK)
 		return r;
 	if (net[0] == '\0')
 		return sc_fail(SC_ERR_USAGE, "install-anchor: empty network ID");
@@ -186,6 +194,7 @@ sc_err spd_h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *
 		X509_free(cert);
 		return r;
 	}
+	sp_install_anchor_ans_put(ans);
 	return SC_OK;
 }
 
@@ -195,10 +204,7 @@ sc_err spd_h_set_limits(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint32_t days, keys, old_days = st->max_leaf_days, old_keys = st->max_keys;
 	sc_err r;
 
-	(void)ans;
-	days = sc_buf_get_u32(req);
-	keys = sc_buf_get_u32(req);
-	if ((r = spd_body_done(req, SC_SP_SET_LIMITS)) != SC_OK)
+	if ((r = sp_set_limits_req_get(req, &days, &keys)) != SC_OK)
 		return r;
 	if (days > SPD_MAX_LEAF_DAYS)
 		return sc_fail(SC_ERR_USAGE, "set-limits: max_leaf_days %u over %d", (unsigned)days,
@@ -211,8 +217,10 @@ sc_err spd_h_set_limits(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	if ((r = spd_commit(spd)) != SC_OK) {
 		st->max_leaf_days = old_days;
 		st->max_keys = old_keys;
+		return r;
 	}
-	return r;
+	sp_set_limits_ans_put(ans);
+	return SC_OK;
 }
 
 sc_err spd_h_lock(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
@@ -220,8 +228,7 @@ sc_err spd_h_lock(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	struct spd_state *st = &spd->st;
 	sc_err r;
 
-	(void)ans;
-	if ((r = spd_body_done(req, SC_SP_LOCK)) != SC_OK)
+	if ((r = sp_lock_req_get(req)) != SC_OK)
 		return r;
 	if (st->csk_cert == NULL || st->kek_cert == NULL)
 		return sc_fail(SC_ERR_STATE, "lock: the %s certificate is not installed",
@@ -229,7 +236,10 @@ sc_err spd_h_lock(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	if (st->n_anchors == 0)
 		return sc_fail(SC_ERR_STATE, "lock: no network anchor installed");
 	st->state = SC_SP_STATE_LOCKED;
-	if ((r = spd_commit(spd)) != SC_OK)
+	if ((r = spd_commit(spd)) != SC_OK) {
 		st->state = SC_SP_STATE_FACTORY;
-	return r;
+		return r;
+	}
+	sp_lock_ans_put(ans);
+	return SC_OK;
 }

@@ -14,15 +14,17 @@
 #include "fast/spki.h"
 #include "backend.h"
 #include "req.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 
 sc_err spd_h_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
 	uint8_t c[SC_SP_CHALLENGE_LEN];
 	sc_err r;
 
-	if ((r = spd_body_done(req, SC_SP_CHALLENGE)) != SC_OK)
+	if ((r = sp_challenge_req_get(req)) != SC_OK)
 		return r;
 	if (RAND_bytes(c, sizeof(c)) != 1)
 		return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
@@ -33,7 +35,7 @@ sc_err spd_h_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		spd->n_challenges--;
 	}
 	memcpy(spd->challenges[spd->n_challenges++], c, sizeof(c));
-	sc_buf_put_bytes(ans, c, sizeof(c));
+	sp_challenge_ans_put(ans, c);
 	return SC_OK;
 }
 
@@ -188,8 +190,7 @@ sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	size_t der_len;
 	sc_err r;
 
-	sc_buf_get_string(req, &der, &der_len, SC_SP_MAX_MSG);
-	if ((r = spd_body_done(req, SC_SP_ISSUE)) != SC_OK)
+	if ((r = sp_issue_req_get(req, &der, &der_len)) != SC_OK)
 		return r;
 	memset(&is, 0, sizeof(is));
 	is.ch = -1;
@@ -199,8 +200,7 @@ sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	    (r = issue_apply(spd, &is)) != SC_OK)
 		goto out;
 	/* Durable before it leaves: only now does the certificate go out (the slot's DER). */
-	sc_buf_put_u32(ans, is.slot.handle);
-	sc_buf_put_string(ans, is.slot.cert_der, is.slot.cert_der_len);
+	sp_issue_ans_put(ans, is.slot.handle, is.slot.cert_der, is.slot.cert_der_len);
 	memset(&is.slot, 0, sizeof(is.slot)); /* the slots' now */
 	r = SC_OK;
 out:

@@ -14,8 +14,10 @@
 #include <selfcert/cert.h>
 #include "backend.h"
 #include "req.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 
 /*
  * KEYS is paged: the answer holds the keys with handles after `after`, as many as fit in one
@@ -27,11 +29,10 @@ sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf page;
 	uint32_t after, n = 0;
-	size_t i, used = ans->len + 1 + 4;
+	size_t i, used = ans->len + SP_KEYS_ANS_HEAD;
 	uint8_t more = 0;
 
-	after = sc_buf_get_u32(req);
-	if ((r = spd_body_done(req, SC_SP_KEYS)) != SC_OK)
+	if ((r = sp_keys_req_get(req, &after)) != SC_OK)
 		return r;
 	sc_buf_init_writer(&page, SC_SP_MAX_MSG, 0);
 	for (i = 0; i < st->n_slots; i++) {
@@ -43,36 +44,24 @@ sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 			continue;
 		if ((r = sc_cert_to_der(s->cert, &der, &len)) != SC_OK)
 			goto out;
-		if (used + page.len + 4 + 1 + 4 + len > SC_SP_MAX_MSG) {
+		if (used + page.len + SP_KEYS_ANS_KEY(len) > SC_SP_MAX_MSG) {
 			OPENSSL_free(der);
 			more = 1;
 			break;
 		}
-		sc_buf_put_u32(&page, s->handle);
-		sc_buf_put_u8(&page, (uint8_t)s->alg);
-		sc_buf_put_string(&page, der, len);
+		sp_keys_ans_put_key(&page, s->handle, (uint8_t)s->alg, der, len);
 		OPENSSL_free(der);
 		n++;
 	}
 	if ((r = sc_buf_done(&page, "keys page")) != SC_OK)
 		goto out;
-	sc_buf_put_u8(ans, more);
-	sc_buf_put_u32(ans, n);
+	sp_keys_ans_put_head(ans, more, n);
 	sc_buf_put_bytes(ans, page.data, page.len);
 	r = SC_OK;
 out:
 	sc_buf_free(&page);
 	return r;
 }
-
-/* SIGN's body, decoded in one place (docs/PROTOCOL.md). */
-struct sign_req {
-	uint32_t handle;
-	uint8_t mode, digest;
-	const uint8_t *in;
-	size_t in_len;
-	uint32_t salt_len;             /* PSS only */
-};
 
 /* One SIGN in flight: the decoded body, the slot's key and the digest it signs with. */
 struct sign_op {
@@ -83,26 +72,26 @@ struct sign_op {
 };
 
 /* MESSAGE: the key's own scheme over the whole input (Ed25519, or hash-then-sign). */
-static sc_err sign_message(const struct sign_op *o, const struct sign_req *q, uint8_t **sig,
+static sc_err sign_message(const struct sign_op *o, const struct sp_sign_req *q, uint8_t **sig,
     size_t *sig_len)
 {
-	return o->be->sign(o->s->key, SPD_SIGN_MESSAGE, o->md, 0, q->in, q->in_len, sig, sig_len);
+	return o->be->sign(o->s->key, SPD_SIGN_MESSAGE, o->md, 0, q->input, q->input_len, sig, sig_len);
 }
 
 /* DIGEST: one digest of md, signed as is (PKCS#1 v1.5 for RSA, ECDSA for EC; not Ed25519). */
-static sc_err sign_digest(const struct sign_op *o, const struct sign_req *q, uint8_t **sig,
+static sc_err sign_digest(const struct sign_op *o, const struct sp_sign_req *q, uint8_t **sig,
     size_t *sig_len)
 {
 	if (o->s->alg == SC_ALG_ED25519 || o->md == NULL)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: Ed25519 signs messages, not digests");
-	if (q->in_len != (size_t)EVP_MD_get_size(o->md))
-		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
+	if (q->input_len != (size_t)EVP_MD_get_size(o->md))
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->input_len,
 		    EVP_MD_get0_name(o->md));
-	return o->be->sign(o->s->key, SPD_SIGN_DIGEST, o->md, 0, q->in, q->in_len, sig, sig_len);
+	return o->be->sign(o->s->key, SPD_SIGN_DIGEST, o->md, 0, q->input, q->input_len, sig, sig_len);
 }
 
 /* PSS: RSA only, one digest of md, a salt within RFC 8017's bound for this key. */
-static sc_err sign_pss(const struct sign_op *o, const struct sign_req *q, uint8_t **sig,
+static sc_err sign_pss(const struct sign_op *o, const struct sp_sign_req *q, uint8_t **sig,
     size_t *sig_len)
 {
 	int max_salt;
@@ -110,21 +99,21 @@ static sc_err sign_pss(const struct sign_op *o, const struct sign_req *q, uint8_
 	if (!sc_alg_is_rsa(o->s->alg))
 		return sc_fail(SC_ERR_ALGORITHM, "sign: PSS needs an RSA key, key %u is %s",
 		    (unsigned)q->handle, sc_alg_name(o->s->alg));
-	if (q->in_len != (size_t)EVP_MD_get_size(o->md))
-		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->in_len,
+	if (q->input_len != (size_t)EVP_MD_get_size(o->md))
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->input_len,
 		    EVP_MD_get0_name(o->md));
 	/* RFC 8017 9.1.1: emLen >= hLen + sLen + 2 (our moduli are whole bytes). */
 	max_salt = EVP_PKEY_get_size(o->pub) - EVP_MD_get_size(o->md) - 2;
 	if (q->salt_len > (uint32_t)max_salt)
 		return sc_fail(SC_ERR_USAGE, "sign: PSS salt length %u over %d for this key and digest",
 		    (unsigned)q->salt_len, max_salt);
-	return o->be->sign(o->s->key, SPD_SIGN_PSS, o->md, q->salt_len, q->in, q->in_len, sig,
+	return o->be->sign(o->s->key, SPD_SIGN_PSS, o->md, q->salt_len, q->input, q->input_len, sig,
 	    sig_len);
 }
 
 sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
-	struct sign_req q;
+	struct sp_sign_req q;
 	struct sign_op o;
 	struct spd_slot *s;
 	size_t sig_len = 0;
@@ -132,15 +121,7 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint32_t ku;
 	sc_err r;
 
-	memset(&q, 0, sizeof(q));
-	q.handle = sc_buf_get_u32(req);
-	q.mode = sc_buf_get_u8(req);
-	q.digest = sc_buf_get_u8(req);
-	sc_buf_get_string(req, &q.in, &q.in_len, SC_SP_MAX_SIGN_INPUT);
-	/* Only PSS has a salt length, after the input. */
-	if (q.mode == SC_SP_SIGN_PSS)
-		q.salt_len = sc_buf_get_u32(req);
-	if ((r = spd_body_done(req, SC_SP_SIGN)) != SC_OK)
+	if ((r = sp_sign_req_get(req, &q)) != SC_OK)
 		return r;
 
 	if ((s = spd_find_slot(&spd->st, q.handle, NULL)) == NULL)
@@ -165,7 +146,7 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	else
 		r = sc_fail(SC_ERR_USAGE, "sign: unknown mode %u", q.mode);
 	if (r == SC_OK)
-		sc_buf_put_string(ans, sig, sig_len);
+		sp_sign_ans_put(ans, sig, sig_len);
 	OPENSSL_free(sig);
 	return r;
 }
@@ -178,9 +159,7 @@ sc_err spd_h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	size_t idx = 0;
 	sc_err r;
 
-	(void)ans;
-	handle = sc_buf_get_u32(req);
-	if ((r = spd_body_done(req, SC_SP_DELETE)) != SC_OK)
+	if ((r = sp_delete_req_get(req, &handle)) != SC_OK)
 		return r;
 	if (spd_find_slot(st, handle, &idx) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "delete: no key with handle %u", (unsigned)handle);
@@ -197,6 +176,7 @@ sc_err spd_h_delete(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	st->be->key_free(gone.key);
 	X509_free(gone.cert);
 	OPENSSL_free(gone.cert_der);
+	sp_delete_ans_put(ans);
 	return SC_OK;
 }
 
@@ -214,6 +194,7 @@ static const EVP_MD *oaep_md(uint8_t code)
 
 sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
+	struct sp_decrypt_req q;
 	struct spd_state *st = &spd->st;
 	const struct spd_backend *be = st->be;
 	sc_err r = SC_ERR_INTERNAL;
@@ -226,14 +207,16 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint8_t scheme, md_code, mgf1_code;
 	int block;
 
-	handle = sc_buf_get_u32(req);
-	scheme = sc_buf_get_u8(req);
-	md_code = sc_buf_get_u8(req);
-	mgf1_code = sc_buf_get_u8(req);
-	sc_buf_get_string(req, &label, &label_len, SC_SP_MAX_OAEP_LABEL);
-	sc_buf_get_string(req, &in, &in_len, SC_SP_MAX_CIPHERTEXT);
-	if ((r = sc_buf_done(req, "decrypt")) != SC_OK)
+	if ((r = sp_decrypt_req_get(req, &q)) != SC_OK)
 		return r;
+	handle = q.handle;
+	scheme = q.scheme;
+	md_code = q.hash;
+	mgf1_code = q.mgf1_hash;
+	label = q.label;
+	label_len = q.label_len;
+	in = q.ciphertext;
+	in_len = q.ciphertext_len;
 
 	if ((s = spd_find_slot(st, handle, NULL)) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "decrypt: no key with handle %u", (unsigned)handle);
@@ -264,9 +247,8 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	}
 	if (r != SC_OK)
 		goto out;
-	/* The plaintext is a secret in transit: the answer is wiped when it is freed. */
-	ans->secret = 1;
-	sc_buf_put_string(ans, out, out_len);
+	/* The plaintext is a secret in transit: the encoder marks the answer to be wiped. */
+	sp_decrypt_ans_put(ans, out, out_len);
 	r = SC_OK;
 out:
 	OPENSSL_clear_free(out, in_len);
@@ -308,9 +290,7 @@ sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint32_t handle, ku;
 	const char *group;
 
-	handle = sc_buf_get_u32(req);
-	sc_buf_get_string(req, &point, &point_len, SC_SP_MAX_EC_POINT);
-	if ((r = sc_buf_done(req, "derive")) != SC_OK)
+	if ((r = sp_derive_req_get(req, &handle, &point, &point_len)) != SC_OK)
 		return r;
 	if ((s = spd_find_slot(st, handle, NULL)) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "derive: no key with handle %u", (unsigned)handle);
@@ -330,8 +310,7 @@ sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    "point (%zu bytes, 0x04 first)", group, 1 + 2 * field);
 	if ((r = be->derive(s->key, peer, &secret, &secret_len)) != SC_OK)
 		goto out;
-	ans->secret = 1;
-	sc_buf_put_string(ans, secret, secret_len);
+	sp_derive_ans_put(ans, secret, secret_len);     /* marks the answer secret */
 	r = SC_OK;
 out:
 	OPENSSL_clear_free(secret, secret_len);

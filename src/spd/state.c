@@ -12,7 +12,8 @@
 #include "fast/fast.h"
 #include "req.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "file.h"
+#include "pem.h"
 #include "store.h"
 
 void spd_state_init(struct spd_state *st, const char *device_id)
@@ -70,11 +71,6 @@ void spd_signer_cache_flush(struct spd *spd)
 void spd_signer_cache_stats(const struct spd *spd, struct sc_signer_cache_stats *out)
 {
 	sc_signer_cache_stats(spd->signer_cache, out);
-}
-
-sc_err spd_body_done(struct sc_buf *req, uint8_t type)
-{
-	return sc_buf_done(req, sc_wire_msg_name(type));
 }
 
 sc_err spd_put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)

@@ -20,8 +20,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <selfcert/cert.h>
+#include "file.h"
+#include "pem.h"
 #include "store.h"
-#include "util.h"
+#include "text.h"
 
 #define NONCE_LEN 12
 #define HKDF_SALT "selfcert-store-v1"

@@ -27,7 +27,10 @@
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "faults.h"
-#include "util.h"
+#include "file.h"
+#include "keyopen.h"
+#include "pem.h"
+#include "text.h"
 
 #define CHURN_MAX_HELD SC_SP_MAX_KEYS_LIMIT
 #define CHURN_TARGET_LOW 2               /* below this many keys: always issue */
@@ -547,7 +550,7 @@ static sc_err load_signer(struct churn *c, const char *netdir, const char *devic
 	if (snprintf(path, sizeof(path), "%s/signer.pem", netdir) >= (int)sizeof(path) ||
 	    (r = sc_load_cert(path, &c->signer)) != SC_OK ||
 	    snprintf(path, sizeof(path), "%s/signer.key", netdir) >= (int)sizeof(path) ||
-	    (r = sc_load_key(path, &c->signer_key)) != SC_OK)
+	    (r = sc_key_open(path, &c->signer_key)) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "%s: the network's signer: %s", netdir, sc_err_detail());
 	n = X509_get_subject_name(c->signer);
 	idx = X509_NAME_get_index_by_NID(n, NID_organizationName, -1);

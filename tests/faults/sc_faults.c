@@ -20,9 +20,12 @@
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "faults.h"
+#include "file.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "spd.h"
 #include "store.h"
-#include "util.h"
+#include "text.h"
 
 #define CERT_DAYS 3650
 #define STORE_FILES 3
@@ -236,7 +239,7 @@ static int cmd_keygen(int argc, char **argv)
 	if (snprintf(path, sizeof(path), "%s/ca.pem", argv[4]) >= (int)sizeof(path) ||
 	    (r = sc_load_cert(path, &ca)) != SC_OK ||
 	    snprintf(path, sizeof(path), "%s/ca.key", argv[4]) >= (int)sizeof(path) ||
-	    (r = sc_load_key(path, &ca_key)) != SC_OK)
+	    (r = sc_key_open(path, &ca_key)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_connect(argv[1], &sp)) != SC_OK || (r = sc_sp_info(sp, &info)) != SC_OK ||
 	    (r = sc_sp_keygen(sp, role, alg, &csr)) != SC_OK)

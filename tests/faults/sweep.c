@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "faults.h"
+#include "file.h"
 #include "spd.h"
 #include "store.h"
-#include "util.h"
 
 #define COUNTER_LEN 8
 #define MAX_COUNTER_TRY 16              /* counter lengths tried: 0..16 but 8 */

@@ -14,10 +14,10 @@
 #include <selfcert/cert.h>
 #include <selfcert/sp.h>
 #include "fuzz.h"
-#include "spd.h"
+#include "pem.h"
 #include "sp_wire.h"
+#include "spd.h"
 #include "store.h"
-#include "util.h"
 
 static const struct fz_fixture *fx;
 static struct spd *spd;

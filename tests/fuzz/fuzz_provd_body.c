@@ -29,7 +29,7 @@
 #include "fuzz.h"
 #include "registry.h"
 #include "text.h"
-#include "util.h"
+#include "pem.h"
 
 #define MARKER_MAX 3
 

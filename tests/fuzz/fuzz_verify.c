@@ -15,7 +15,7 @@
 #include <selfcert/cert.h>
 #include <selfcert/verify.h>
 #include "fuzz.h"
-#include "util.h"
+#include "pem.h"
 
 static const struct fz_fixture *fx;
 static int fd = -1;

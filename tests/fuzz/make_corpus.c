@@ -18,9 +18,9 @@
 #include "fuzz.h"
 #include "sp_msg.h"
 #include "sp_wire.h"
+#include "pem.h"
 #include "spd.h"
 #include "store.h"
-#include "util.h"
 
 static const struct fz_fixture *fx;
 static const char *out_dir;

@@ -20,9 +20,11 @@
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include "file.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "profile_internal.h"
 #include "testworld.h"
-#include "util.h"
 
 static int die(const char *what)
 {
@@ -40,7 +42,7 @@ static int nc_leaves(char **argv)
 	if (sc_load_cert(path, &mca) != SC_OK)
 		return die(path);
 	snprintf(path, sizeof(path), "%s/ca.key", argv[2]);
-	if (sc_load_key(path, &mca_key) != SC_OK)
+	if (sc_key_open(path, &mca_key) != SC_OK)
 		return die(path);
 	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK ||
 	    sc_cert_device_ca(csk, argv[4], 30, mca, mca_key, &dca) != SC_OK)
@@ -103,7 +105,7 @@ int main(int argc, char **argv)
 	if (sc_load_cert(path, &signer) != SC_OK)
 		return die(path);
 	snprintf(path, sizeof(path), "%s/signer.key", argv[3]);
-	if (sc_load_key(path, &signer_key) != SC_OK)
+	if (sc_key_open(path, &signer_key) != SC_OK)
 		return die(path);
 	if (sc_profile_sign(p, signer_key, signer, NULL, 0) != SC_OK ||
 	    sc_profile_encode(p, &out, &out_len) != SC_OK ||

@@ -124,11 +124,28 @@ agent_refused "server not trusted by --ca" 3 io a1 --once --force-renew --ca "$T
 agent_refused "wrong device folder" 2 usage a1 --once --device-dir "$T/a2-certs"
 invariants a1 DEV-A1 "after the refusals"
 
+# --- fail points (SC_FAILPOINTS builds only: a release agent has none, and no test flags) ---
+if [ "${SC_FAILPOINTS:-ON}" != ON ]; then
+  check "release agent: no fail point code" \
+    sh -c '! grep -a -q -e SELFCERT_AGENT_FAILPOINT -e after-ack-received "$1"' _ "$SELFCERT_AGENT"
+  echo "fail points not compiled in (SC_FAILPOINTS=OFF): crash and stop steps skipped"
+else
+SELFCERT_AGENT_FAILPOINT=after-chalenge:1 agent_refused "misspelled fail point" 2 usage a1 --once
+check "misspelled fail point named" grep -q \
+  "^selfcert-agent: usage: SELFCERT_AGENT_FAILPOINT: unknown fail point 'after-chalenge' (after-challenge … after-switch)" "$T/.err"
+agent_refused "the old test flag is gone" 2 usage a1 --once --test-crash-at after-issue
+# error mode: the round fails with io right after the challenge, and the next one recovers.
+SELFCERT_AGENT_FAILPOINT=after-challenge:1:error agent_refused "injected error" 3 io a1 --once --force-renew
+check "injected error named" grep -q "fail point after-challenge #1: injected error" "$T/.err"
+ok "recover from an injected error" agent a1 --once
+invariants a1 DEV-A1 "after an injected error"
+
 # --- the agent crashes after each step, then runs again ---
 n=$(certs_of DEV-A1)
 for step in after-challenge after-profile after-issue after-pending after-ack-received after-write after-switch; do
-  agent a1 --once --force-renew --test-crash-at "$step" >/dev/null 2>"$T/.err"
+  SELFCERT_AGENT_FAILPOINT="$step:1" agent a1 --once --force-renew >/dev/null 2>"$T/.err"
   check "crash at $step" [ $? -eq 86 ]
+  check "crash at $step named" grep -q "^selfcert-agent: fail point $step #1: stopping (exit 86)" "$T/.err"
   ok "recover from $step" agent a1 --once
   case $step in after-challenge|after-profile) ;; *) n=$((n + 1)) ;; esac
   check "$step: certificates registered $n" [ "$(certs_of DEV-A1)" = "$n" ]
@@ -136,7 +153,7 @@ for step in after-challenge after-profile after-issue after-pending after-ack-re
 done
 
 # --- the SP restarts between challenge and issue: a new challenge, then it works ---
-agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew --test-stop-at after-profile
+SELFCERT_AGENT_FAILPOINT=after-profile:1:stop agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew
 must_stop "agent stopped after the profile"
 stop_spd a1
 start_spd a1 || exit 1
@@ -149,7 +166,7 @@ check "SP restart: one more certificate" [ "$(certs_of DEV-A1)" = "$n" ]
 invariants a1 DEV-A1 "after the SP restart"
 
 # --- the server dies between issue and acknowledgement ---
-agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew --test-stop-at after-pending
+SELFCERT_AGENT_FAILPOINT=after-pending:1:stop agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew
 must_stop "agent stopped with a pending certificate"
 OLD_SERIAL=$(serial_of "$T/a1-out/leaf.pem")
 agent_refused "a second agent on the same folder" 3 io a1 --once
@@ -166,7 +183,7 @@ n=$((n + 1))
 check "server restart: one more certificate" [ "$(certs_of DEV-A1)" = "$n" ]
 invariants a1 DEV-A1 "after the server restart"
 # Killed and restarted while the agent waits: it simply carries on.
-agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew --test-stop-at after-issue
+SELFCERT_AGENT_FAILPOINT=after-issue:1:stop agent_bg a1 "$T/stop.out" "$T/stop.err" --once --force-renew
 must_stop "agent stopped after the issue"
 kill9_provd
 start_provd || exit 1
@@ -175,6 +192,7 @@ wait "$APID"
 check "completes across a server restart" [ $? -eq 0 ]
 n=$((n + 1))
 invariants a1 DEV-A1 "across a server restart"
+fi
 
 # --- unreachable SP, unreachable server ---
 stop_spd a1

@@ -57,6 +57,8 @@ check "given twice named" [ "$(cat "$T/.err")" = "selfcert: usage: net device ad
 refused "a bad ID in the list" 2 usage sc net device add --db "$T/reg.db" --device-id NEW-1 --device-id "bad*id"
 check "bad ID named" [ "$(cat "$T/.err")" = \
   "selfcert: usage: net device add: --device-id 'bad*id': 1..64 PrintableString characters" ]
+refused "a bad ID, no registry yet" 2 usage sc net device add --db "$T/none.db" --device-id "bad*id"
+check "a refused list makes no registry file" [ ! -e "$T/none.db" ]
 ok "still one device" sc net device list --db "$T/reg.db"
 check "one line listed" [ "$(cat "$T/.out")" = "DEV-1 active 0 -" ]
 for verb in "list" "show --device-id DEV-1" "add --device-id NEW-9" "revoke --device-id DEV-1" "import --csv $T/m/root.pem"; do

@@ -21,15 +21,26 @@ SC_VG_BINS="SELFCERT_SPD"   # under valgrind (lib.sh); the CLI runs there in oth
 source "$SC_TESTLIB"
 source "${SC_FAULTS_LIB:?}"
 
-# A release build holds no fail point code: check that, and report the matrix as skipped.
+# A release build holds no fail point code: check that (the SP, and the agent whose test hooks
+# are fail points too), and report the matrix as skipped.
 if [ "${SC_FAILPOINTS:-ON}" != ON ]; then
   if grep -a -q -e SELFCERT_SPD_FAILPOINT -e store-dirsync -e commit-done "$SELFCERT_SPD"; then
     fail "SC_FAILPOINTS=OFF but $SELFCERT_SPD contains fail point code"
     finish
     exit 1
   fi
-  echo "fail points not compiled in (SC_FAILPOINTS=OFF): the binary holds none; matrix skipped"
+  if [ -n "${SELFCERT_AGENT:-}" ] && grep -a -q -e SELFCERT_AGENT_FAILPOINT -e after-ack-received \
+      -e 'fail point' -e test-crash-at "$SELFCERT_AGENT"; then
+    fail "SC_FAILPOINTS=OFF but $SELFCERT_AGENT contains fail point code"
+    finish
+    exit 1
+  fi
+  echo "fail points not compiled in (SC_FAILPOINTS=OFF): the binaries hold none; matrix skipped"
   exit 77
+fi
+# A development build has them in both (the check above is not vacuous).
+if [ -n "${SELFCERT_AGENT:-}" ]; then
+  check "the agent's fail points are compiled in" grep -a -q SELFCERT_AGENT_FAILPOINT "$SELFCERT_AGENT"
 fi
 
 START=$SECONDS

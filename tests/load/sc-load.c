@@ -48,7 +48,8 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
-#include "util.h"
+#include "keyopen.h"
+#include "pem.h"
 
 #define MAX_CLIENTS 64
 #define MAX_BAD 64
@@ -797,7 +798,7 @@ static sc_err load_setup(const char *net, const char *dca, const char *kex)
 	if ((r = sc_load_cert(path, &G.signer)) != SC_OK)
 		return r;
 	snprintf(path, sizeof(path), "%s/signer.key", net);
-	if ((r = sc_load_key(path, &G.signer_key)) != SC_OK)
+	if ((r = sc_key_open(path, &G.signer_key)) != SC_OK)
 		return r;
 	if ((r = sc_load_cert(dca, &G.device_ca)) != SC_OK || (r = sc_load_cert(kex, &G.kex)) != SC_OK)
 		return r;

@@ -75,10 +75,13 @@
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
 #include <selfcert/sp.h>
+#include "file.h"
+#include "keyopen.h"
+#include "pem.h"
 #include "sandbox.h"
 #include "sp_msg.h"
 #include "sp_wire.h"
-#include "util.h"
+#include "text.h"
 
 #define MAX_NEEDLES 256
 #define MAX_NEEDLE 4096               /* bytes: an RSA-4096 PKCS#8 is about 2.4 KiB */
@@ -401,7 +404,7 @@ static int cmd_needles(const char *path, const char *label)
 	int n, rc = 3;
 	sc_err r;
 
-	if ((r = sc_load_key(path, &key)) != SC_OK)
+	if ((r = sc_key_open(path, &key)) != SC_OK)
 		return die(path, r);
 	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL || (n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0 ||
 	    n > MAX_NEEDLE) {

@@ -27,9 +27,10 @@
 #include "api.h"
 #include "json.h"
 #include "text.h"
-#include "util.h"
+#include "pem.h"
 #include "testutil.h"
 #include "testworld.h"
+#include "text.h"
 
 #define TOKEN "operator-token-0123456789abcdef"
 

@@ -21,7 +21,6 @@
 #include "backend.h"
 #include "spd.h"
 #include "store.h"
-#include "util.h"
 #include "testutil.h"
 
 static const struct spd_backend *be = &spd_backend_soft;

@@ -23,8 +23,8 @@
 #include <selfcert/alg.h>
 #include <selfcert/sp.h>
 #include "buf.h"
+#include "pem.h"
 #include "sp_wire.h"
-#include "util.h"
 #include "testutil.h"
 #include "testworld.h"
 

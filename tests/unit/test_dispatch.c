@@ -2,7 +2,8 @@
  * test_dispatch.c — the SP's dispatch table against an in-memory SP with a real sealed store in
  * a temporary folder: gating by state, unknown types, versions, truncated and trailing bodies,
  * the factory flow, issuance (generated and supplied keys), signing, replay, challenges, slots,
- * and that a failed commit changes nothing.
+ * and that a failed commit changes nothing. Requests are written and answers read with sp_msg.c,
+ * the host's own codec; only the deliberately broken bodies are spelled out byte by byte.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,9 +25,11 @@
 #include <selfcert/profile.h>
 #include "fast/fast.h"
 #include "spd.h"
+#include "pem.h"
+#include "sp_msg.h"
 #include "sp_wire.h"
+#include "spd.h"
 #include "store.h"
-#include "util.h"
 #include "testsp.h"
 #include "testutil.h"
 #include "testworld.h"
@@ -68,11 +71,11 @@ static sc_err call_raw(const uint8_t *msg, size_t len, uint8_t type, struct answ
 	assert_int_equal(ans.data[0], SC_SP_PROTO_VERSION);
 	if (ans.data[1] == SC_SP_ERROR) {
 		char detail[SC_WIRE_MAX_DETAIL + 1];
+		int32_t code;
 
 		sc_buf_init_reader(&rd, ans.data + 2, ans.len - 2);
-		a->code = (sc_err)(int32_t)sc_buf_get_u32(&rd);
-		sc_buf_get_cstring(&rd, detail, SC_WIRE_MAX_DETAIL);
-		assert_int_equal(sc_buf_done(&rd, "error"), SC_OK);
+		assert_int_equal(sp_error_ans_get(&rd, &code, detail), SC_OK);
+		a->code = (sc_err)code;
 		assert_true(a->code < 0);
 		assert_true(detail[0] != '\0'); /* every error names what was wrong */
 		assert_int_equal(r, a->code);
@@ -164,17 +167,19 @@ static void restart(void)
 
 static sc_err keygen(uint8_t role, uint8_t alg, X509_REQ **csr)
 {
-	uint8_t body[2] = { role, alg };
+	struct sc_buf b;
 	struct answer a;
-	sc_err r = call(SC_SP_KEYGEN, body, sizeof(body), &a);
+	sc_err r;
 
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sp_keygen_req_put(&b, role, alg);
+	r = call_buf(SC_SP_KEYGEN, &b, &a);
 	if (r == SC_OK) {
 		const uint8_t *der;
 		const unsigned char *p;
 		size_t n;
 
-		sc_buf_get_string(&a.rd, &der, &n, SC_WIRE_MAX_CERT);
-		assert_int_equal(sc_buf_done(&a.rd, "keygen"), SC_OK);
+		assert_int_equal(sp_keygen_ans_get(&a.rd, &der, &n), SC_OK);
 		p = der;
 		*csr = d2i_X509_REQ(NULL, &p, (long)n);
 		assert_non_null(*csr);
@@ -193,8 +198,7 @@ static sc_err install_cert(uint8_t role, X509 *cert)
 
 	assert_int_equal(sc_cert_to_der(cert, &der, &n), SC_OK);
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u8(&b, role);
-	sc_buf_put_string(&b, der, n);
+	sp_install_cert_req_put(&b, role, der, n);
 	OPENSSL_free(der);
 	return call_buf(SC_SP_INSTALL_CERT, &b, NULL);
 }
@@ -207,8 +211,7 @@ static sc_err install_anchor(const char *net, X509 *cert)
 
 	assert_int_equal(sc_cert_to_der(cert, &der, &n), SC_OK);
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_cstring(&b, net);
-	sc_buf_put_string(&b, der, n);
+	sp_install_anchor_req_put(&b, net, der, n);
 	OPENSSL_free(der);
 	return call_buf(SC_SP_INSTALL_ANCHOR, &b, NULL);
 }
@@ -218,8 +221,7 @@ static sc_err set_limits(uint32_t days, uint32_t keys)
 	struct sc_buf b;
 
 	sc_buf_init_writer(&b, 64, 0);
-	sc_buf_put_u32(&b, days);
-	sc_buf_put_u32(&b, keys);
+	sp_set_limits_req_put(&b, days, keys);
 	return call_buf(SC_SP_SET_LIMITS, &b, NULL);
 }
 
@@ -290,15 +292,13 @@ static sc_err issue(const uint8_t *der, size_t len, uint32_t *handle, X509 **cer
 	sc_err r;
 
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_string(&b, der, len);
+	sp_issue_req_put(&b, der, len);
 	r = call_buf(SC_SP_ISSUE, &b, &a);
 	if (r == SC_OK) {
 		const uint8_t *c;
 		size_t n;
 
-		*handle = sc_buf_get_u32(&a.rd);
-		sc_buf_get_string(&a.rd, &c, &n, SC_WIRE_MAX_CERT);
-		assert_int_equal(sc_buf_done(&a.rd, "issue"), SC_OK);
+		assert_int_equal(sp_issue_ans_get(&a.rd, handle, &c, &n), SC_OK);
 		assert_int_equal(sc_cert_from_der(c, n, cert), SC_OK);
 	}
 	answer_free(&a);
@@ -320,22 +320,20 @@ static sc_err issue_spec(const struct pspec *s, uint32_t *handle, X509 **cert)
 static sc_err sign(uint32_t handle, uint8_t mode, uint8_t digest, const uint8_t *in, size_t n,
     uint8_t **sig, size_t *sig_len)
 {
+	struct sp_sign_req q = { .handle = handle, .mode = mode, .digest = digest, .input = in,
+	    .input_len = n };
 	struct sc_buf b;
 	struct answer a;
 	sc_err r;
 
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u32(&b, handle);
-	sc_buf_put_u8(&b, mode);
-	sc_buf_put_u8(&b, digest);
-	sc_buf_put_string(&b, in, n);
+	sp_sign_req_put(&b, &q);
 	r = call_buf(SC_SP_SIGN, &b, &a);
 	if (r == SC_OK) {
 		const uint8_t *s;
 		size_t sl;
 
-		sc_buf_get_string(&a.rd, &s, &sl, 1024);
-		assert_int_equal(sc_buf_done(&a.rd, "sign"), SC_OK);
+		assert_int_equal(sp_sign_ans_get(&a.rd, mode, &s, &sl), SC_OK);
 		*sig = malloc(sl);
 		memcpy(*sig, s, sl);
 		*sig_len = sl;
@@ -358,10 +356,11 @@ static int verify_msg(X509 *cert, const EVP_MD *md, const uint8_t *msg, size_t n
 
 static sc_err delete_key(uint32_t handle)
 {
-	uint8_t b[4] = { (uint8_t)(handle >> 24), (uint8_t)(handle >> 16), (uint8_t)(handle >> 8),
-		(uint8_t)handle };
+	struct sc_buf b;
 
-	return call(SC_SP_DELETE, b, sizeof(b), NULL);
+	sc_buf_init_writer(&b, 64, 0);
+	sp_delete_req_put(&b, handle);
+	return call_buf(SC_SP_DELETE, &b, NULL);
 }
 
 static sc_err challenge(uint8_t out[SC_SP_CHALLENGE_LEN])
@@ -369,11 +368,8 @@ static sc_err challenge(uint8_t out[SC_SP_CHALLENGE_LEN])
 	struct answer a;
 	sc_err r = call(SC_SP_CHALLENGE, NULL, 0, &a);
 
-	if (r == SC_OK) {
-		const uint8_t *c = sc_buf_get_bytes(&a.rd, SC_SP_CHALLENGE_LEN);
-		assert_int_equal(sc_buf_done(&a.rd, "challenge"), SC_OK);
-		memcpy(out, c, SC_SP_CHALLENGE_LEN);
-	}
+	if (r == SC_OK)
+		assert_int_equal(sp_challenge_ans_get(&a.rd, out), SC_OK);
 	answer_free(&a);
 	return r;
 }
@@ -485,15 +481,13 @@ static void test_truncated_and_trailing(void **state)
 	check_body(SC_SP_SET_LIMITS, limits, sizeof(limits));
 	assert_int_equal(sc_cert_to_der(net_root, &der, &n), SC_OK);
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_cstring(&b, NET);
-	sc_buf_put_string(&b, der, n);
+	sp_install_anchor_req_put(&b, NET, der, n);
 	check_body(SC_SP_INSTALL_ANCHOR, b.data, b.len);
 	sc_buf_free(&b);
 	assert_int_equal(keygen(SC_SP_ROLE_CSK, SC_ALG_P256, &csr), SC_OK);
 	X509_REQ_free(csr);
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u8(&b, SC_SP_ROLE_CSK);
-	sc_buf_put_string(&b, der, n);
+	sp_install_cert_req_put(&b, SC_SP_ROLE_CSK, der, n);
 	check_body(SC_SP_INSTALL_CERT, b.data, b.len);
 	sc_buf_free(&b);
 	OPENSSL_free(der);
@@ -516,25 +510,20 @@ static void test_truncated_and_trailing(void **state)
 static void test_info(void **state)
 {
 	struct answer a;
-	char dev[SC_DEVICE_ID_MAX + 1];
-	const uint8_t *c;
-	size_t n;
+	struct sp_info info;
 
 	(void)state;
 	assert_int_equal(call(SC_SP_INFO, NULL, 0, &a), SC_OK);
-	assert_int_equal(sc_buf_get_u8(&a.rd), SC_SP_STATE_EMPTY);
-	sc_buf_get_cstring(&a.rd, dev, SC_DEVICE_ID_MAX);
-	assert_string_equal(dev, DEV);
-	assert_int_equal(sc_buf_get_u64(&a.rd), 0);
-	assert_int_equal(sc_buf_get_u32(&a.rd), 0);
-	assert_int_equal(sc_buf_get_u32(&a.rd), SC_SP_DEFAULT_MAX_KEYS);
-	assert_int_equal(sc_buf_get_u32(&a.rd), 0);
-	sc_buf_get_string(&a.rd, &c, &n, SC_WIRE_MAX_CERT);
-	assert_int_equal(n, 0);
-	sc_buf_get_string(&a.rd, &c, &n, SC_WIRE_MAX_CERT);
-	assert_int_equal(n, 0);
-	assert_int_equal(sc_buf_get_u32(&a.rd), 0);
-	assert_int_equal(sc_buf_done(&a.rd, "info"), SC_OK);
+	assert_int_equal(sp_info_ans_get(&a.rd, &info), SC_OK);
+	assert_int_equal(info.state, SC_SP_STATE_EMPTY);
+	assert_string_equal(info.device_id, DEV);
+	assert_true(info.issuance_counter == 0);
+	assert_int_equal(info.n_keys, 0);
+	assert_int_equal(info.max_keys, SC_SP_DEFAULT_MAX_KEYS);
+	assert_int_equal(info.max_leaf_days, 0);
+	assert_int_equal(info.csk_cert_len, 0);
+	assert_int_equal(info.kek_cert_len, 0);
+	assert_int_equal(info.n_networks, 0);
 	answer_free(&a);
 }
 
@@ -868,28 +857,29 @@ static void test_keys_paged(void **state)
 	}
 	assert_int_equal(delete_key(3), SC_OK);
 	while (more) {
-		uint8_t b[4] = { (uint8_t)(after >> 24), (uint8_t)(after >> 16), (uint8_t)(after >> 8),
-			(uint8_t)after };
+		struct sc_buf b;
 		struct answer a;
 		uint32_t n, j;
 
-		assert_int_equal(call(SC_SP_KEYS, b, sizeof(b), &a), SC_OK);
-		more = sc_buf_get_u8(&a.rd);
-		n = sc_buf_get_u32(&a.rd);
+		sc_buf_init_writer(&b, 64, 0);
+		sp_keys_req_put(&b, after);
+		assert_int_equal(call_buf(SC_SP_KEYS, &b, &a), SC_OK);
+		assert_int_equal(sp_keys_ans_get_head(&a.rd, 128 - total, &more, &n), SC_OK);
 		for (j = 0; j < n; j++) {
 			const uint8_t *der;
 			size_t len;
+			uint8_t alg;
 
-			seen[total] = sc_buf_get_u32(&a.rd);
+			assert_int_equal(sp_keys_ans_get_key(&a.rd, &seen[total], &alg, &der, &len),
+			    SC_OK);
 			assert_true(seen[total] > after);
 			after = seen[total++];
-			assert_int_equal(sc_buf_get_u8(&a.rd), SC_ALG_P256);
-			sc_buf_get_string(&a.rd, &der, &len, SC_WIRE_MAX_CERT);
+			assert_int_equal(alg, SC_ALG_P256);
 			assert_int_equal(sc_cert_from_der(der, len, &c), SC_OK);
 			X509_free(c);
 			c = NULL;
 		}
-		assert_int_equal(sc_buf_done(&a.rd, "keys"), SC_OK);
+		assert_int_equal(sp_keys_ans_done(&a.rd), SC_OK);
 		answer_free(&a);
 		pages++;
 	}
@@ -988,23 +978,20 @@ static void test_replay_cache(void **state)
 static sc_err sign_pss(uint32_t handle, uint8_t digest, const uint8_t *in, size_t n,
     uint32_t salt, uint8_t **sig, size_t *sig_len)
 {
+	struct sp_sign_req q = { .handle = handle, .mode = SC_SP_SIGN_PSS, .digest = digest,
+	    .input = in, .input_len = n, .salt_len = salt };
 	struct sc_buf b;
 	struct answer a;
 	sc_err r;
 
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u32(&b, handle);
-	sc_buf_put_u8(&b, SC_SP_SIGN_PSS);
-	sc_buf_put_u8(&b, digest);
-	sc_buf_put_string(&b, in, n);
-	sc_buf_put_u32(&b, salt);
+	sp_sign_req_put(&b, &q);
 	r = call_buf(SC_SP_SIGN, &b, &a);
 	if (r == SC_OK) {
 		const uint8_t *p;
 		size_t pl;
 
-		sc_buf_get_string(&a.rd, &p, &pl, 1024);
-		assert_int_equal(sc_buf_done(&a.rd, "sign"), SC_OK);
+		assert_int_equal(sp_sign_ans_get(&a.rd, SC_SP_SIGN_PSS, &p, &pl), SC_OK);
 		*sig = malloc(pl);
 		memcpy(*sig, p, pl);
 		*sig_len = pl;
@@ -1016,13 +1003,12 @@ static sc_err sign_pss(uint32_t handle, uint8_t digest, const uint8_t *in, size_
 static void decrypt_body(struct sc_buf *b, uint32_t handle, uint8_t scheme, uint8_t md,
     uint8_t mgf1, const uint8_t *label, size_t ll, const uint8_t *ct, size_t cl)
 {
+	struct sp_decrypt_req q = { .handle = handle, .scheme = scheme, .hash = md,
+	    .mgf1_hash = mgf1, .label = label, .label_len = ll, .ciphertext = ct,
+	    .ciphertext_len = cl };
+
 	sc_buf_init_writer(b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u32(b, handle);
-	sc_buf_put_u8(b, scheme);
-	sc_buf_put_u8(b, md);
-	sc_buf_put_u8(b, mgf1);
-	sc_buf_put_string(b, label, ll);
-	sc_buf_put_string(b, ct, cl);
+	sp_decrypt_req_put(b, &q);
 }
 
 /* DECRYPT or DERIVE: one string answer, copied to *out. */
@@ -1035,8 +1021,8 @@ static sc_err call_secret(uint8_t type, struct sc_buf *b, uint8_t **out, size_t 
 		const uint8_t *p;
 		size_t pl;
 
-		sc_buf_get_string(&a.rd, &p, &pl, SC_SP_MAX_CIPHERTEXT);
-		assert_int_equal(sc_buf_done(&a.rd, "secret"), SC_OK);
+		assert_int_equal(type == SC_SP_DECRYPT ? sp_decrypt_ans_get(&a.rd, &p, &pl) :
+		    sp_derive_ans_get(&a.rd, &p, &pl), SC_OK);
 		*out = malloc(pl + 1);
 		memcpy(*out, p, pl);
 		*out_len = pl;
@@ -1059,8 +1045,7 @@ static sc_err derive(uint32_t handle, const uint8_t *point, size_t pl, uint8_t *
 	struct sc_buf b;
 
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u32(&b, handle);
-	sc_buf_put_string(&b, point, pl);
+	sp_derive_req_put(&b, handle, point, pl);
 	return call_secret(SC_SP_DERIVE, &b, out, ol);
 }
 
@@ -1138,11 +1123,8 @@ static void test_pss(void **state)
 	assert_int_equal(sign_pss(77, SC_DIGEST_SHA384, dg, dl, 32, &sig, &sl), SC_ERR_NO_KEY);
 	/* The salt length is part of the body: without it MALFORMED, a byte more TRAILING. */
 	sc_buf_init_writer(&b, sizeof(body), 0);
-	sc_buf_put_u32(&b, h_rsa);
-	sc_buf_put_u8(&b, SC_SP_SIGN_PSS);
-	sc_buf_put_u8(&b, SC_DIGEST_SHA256);
-	sc_buf_put_string(&b, dg, 32);
-	sc_buf_put_u32(&b, 32);
+	sp_sign_req_put(&b, &(struct sp_sign_req){ .handle = h_rsa, .mode = SC_SP_SIGN_PSS,
+	    .digest = SC_DIGEST_SHA256, .input = dg, .input_len = 32, .salt_len = 32 });
 	assert_int_equal(sc_buf_done(&b, "pss"), SC_OK);
 	check_body(SC_SP_SIGN, b.data, b.len);
 	assert_int_equal(call(SC_SP_SIGN, b.data, b.len, NULL), SC_OK);
@@ -1304,8 +1286,7 @@ static void test_derive(void **state)
 	assert_int_equal(derive(h_ka, pt, sizeof(pt), &got, &gl), SC_ERR_MALFORMED);
 	pl = ec_point(peer, pt, sizeof(pt));
 	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
-	sc_buf_put_u32(&b, h_ka);
-	sc_buf_put_string(&b, pt, pl);
+	sp_derive_req_put(&b, h_ka, pt, pl);
 	assert_int_equal(sc_buf_done(&b, "derive"), SC_OK);
 	check_body(SC_SP_DERIVE, b.data, b.len);
 	sc_buf_free(&b);

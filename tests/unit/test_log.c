@@ -16,7 +16,7 @@
 #include <selfcert/alg.h>
 #include "keyopen.h"
 #include "log.h"
-#include "util.h"
+#include "pem.h"
 #include "testutil.h"
 
 /* Runs fn with stderr sent to a file; returns what it wrote (static storage). */

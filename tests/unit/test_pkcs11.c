@@ -34,7 +34,7 @@
 #include "p11.h"
 #include "p11_config.h"
 #include "p11_objects.h"     /* P11_H_LEAF: the handles the module promises */
-#include "util.h"
+#include "pem.h"
 #include "testutil.h"
 #include "testworld.h"
 

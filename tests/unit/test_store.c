@@ -15,9 +15,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "file.h"
 #include "spd.h"
 #include "store.h"
-#include "util.h"
 #include "testutil.h"
 #include "testworld.h"
 

@@ -19,7 +19,8 @@
 #include <selfcert/profile.h>
 #include "fast.h"
 #include "profile_internal.h"
-#include "util.h"
+#include "file.h"
+#include "text.h"
 
 struct signer_entry {
 	uint8_t certs_hash[SHA256_DIGEST_LENGTH]; /* of the DER certificates field */

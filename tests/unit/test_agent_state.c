@@ -1,0 +1,306 @@
+/*
+ * test_agent_state.c — the agent's CERTS/state.json (src/agent/state.c): a full state survives
+ * format, parse, save and load unchanged; every prefix of it, trailing data, an oversize file,
+ * wrong types, out-of-range values, unknown and missing fields are each refused with their code
+ * and a detail that names the field.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "agent.h"
+#include "testutil.h"
+
+#define PID_A "00112233445566778899aabbccddeeff"
+#define PID_B "ffeeddccbbaa99887766554433221100"
+#define PID_C "0123456789abcdef0123456789abcdef"
+#define CERT_A "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+
+static char dir[512];
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	sc_test_rmdir(dir);
+	return 0;
+}
+
+static void key_fill(struct agent_key *k, uint32_t handle, const char *pid, const char *serial,
+    int64_t nb)
+{
+	memset(k, 0, sizeof(*k));
+	k->present = 1;
+	k->handle = handle;
+	snprintf(k->profile_id, sizeof(k->profile_id), "%s", pid);
+	snprintf(k->serial, sizeof(k->serial), "%s", serial);
+	k->not_before = nb;
+	k->not_after = nb + 3600;
+	k->renew_at = nb + 2400;
+	k->cert_pem = strdup(CERT_A);
+	assert_non_null(k->cert_pem);
+}
+
+/* Every part of the state in use: current, pending (written), in flight, two retired. */
+static void full_state(struct agent_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	key_fill(&st->current, 7, PID_A, "0a1b", 1800000000);
+	key_fill(&st->pending, 9, PID_B, "0c2d", 1800001000);
+	st->pending.written = 1;
+	st->has_inflight = 1;
+	snprintf(st->inflight_id, sizeof(st->inflight_id), "%s", PID_C);
+	st->retire[0] = 3;
+	st->retire[1] = 4294967295u;
+	st->n_retire = 2;
+}
+
+static void key_equal(const struct agent_key *a, const struct agent_key *b)
+{
+	assert_int_equal(a->present, b->present);
+	assert_int_equal(a->handle, b->handle);
+	assert_string_equal(a->profile_id, b->profile_id);
+	assert_string_equal(a->serial, b->serial);
+	assert_true(a->not_before == b->not_before && a->not_after == b->not_after &&
+	    a->renew_at == b->renew_at);
+	assert_int_equal(a->written, b->written);
+	if (a->present)
+		assert_string_equal(a->cert_pem, b->cert_pem);
+}
+
+static void state_equal(const struct agent_state *a, const struct agent_state *b)
+{
+	key_equal(&a->current, &b->current);
+	key_equal(&a->pending, &b->pending);
+	assert_int_equal(a->has_inflight, b->has_inflight);
+	assert_string_equal(a->inflight_id, b->inflight_id);
+	assert_int_equal(a->n_retire, b->n_retire);
+	assert_memory_equal(a->retire, b->retire, a->n_retire * sizeof(a->retire[0]));
+}
+
+/* The full state's text (free it). */
+static char *full_text(void)
+{
+	struct agent_state st;
+	char *text = NULL;
+
+	full_state(&st);
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	agent_state_clear(&st);
+	return text;
+}
+
+static void test_round_trip(void **state)
+{
+	struct agent_state st, back, empty;
+	char *text = NULL, *again = NULL, path[600];
+
+	(void)state;
+	full_state(&st);
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "t", &back), SC_OK);
+	state_equal(&st, &back);
+	/* A fixed point: the parsed state formats to the same text. */
+	assert_int_equal(agent_state_format(&back, &again), SC_OK);
+	assert_string_equal(text, again);
+	agent_state_clear(&back);
+
+	/* Through the file, and a missing file is an empty state. */
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	assert_int_equal(agent_state_load(path, &back), SC_OK);
+	state_equal(&st, &back);
+	agent_state_clear(&back);
+	memset(&empty, 0, sizeof(empty));
+	snprintf(path, sizeof(path), "%s/none.json", dir);
+	assert_int_equal(agent_state_load(path, &back), SC_OK);
+	state_equal(&empty, &back);
+	/* The empty state round-trips too (nulls and an empty list). */
+	free(text);
+	text = NULL;
+	assert_int_equal(agent_state_format(&empty, &text), SC_OK);
+	assert_non_null(strstr(text, "\"current\": null"));
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "t", &back), SC_OK);
+	state_equal(&empty, &back);
+	agent_state_clear(&st);
+	free(text);
+	free(again);
+}
+
+/* text parsed must give want, with detail containing each of the NULL-ended words. */
+static void expect(const char *text, size_t len, sc_err want, const char *detail)
+{
+	struct agent_state st;
+	sc_err r;
+
+	memset(&st, 0x5a, sizeof(st));
+	sc_err_clear();
+	r = agent_state_parse((const uint8_t *)text, len, "STATE", &st);
+	if (r != want)
+		fail_msg("%s (%s), expected %s, for: %.300s", sc_err_name(r), sc_err_detail(),
+		    sc_err_name(want), text);
+	if (detail != NULL && strstr(sc_err_detail(), detail) == NULL)
+		fail_msg("detail '%s' lacks '%s', for: %.300s", sc_err_detail(), detail, text);
+	/* A refusal leaves nothing behind. */
+	if (want != SC_OK) {
+		assert_int_equal(st.current.present, 0);
+		assert_null(st.current.cert_pem);
+		assert_null(st.pending.cert_pem);
+		assert_int_equal(st.n_retire, 0);
+	}
+	agent_state_clear(&st);
+}
+
+/* The full text with the first `from` replaced by `to`; must occur. */
+static void expect_edit(const char *from, const char *to, sc_err want, const char *detail)
+{
+	char *text = full_text(), *at = strstr(text, from), *out;
+	size_t n;
+
+	if (at == NULL)
+		fail_msg("'%s' not in the state text", from);
+	n = strlen(text) - strlen(from) + strlen(to);
+	out = malloc(n + 1);
+	assert_non_null(out);
+	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	expect(out, n, want, detail);
+	free(out);
+	free(text);
+}
+
+static void test_truncation_trailing(void **state)
+{
+	char *text = full_text(), *more;
+	size_t len = strlen(text);
+
+	(void)state;
+	/* Every prefix, down to nothing. */
+	for (size_t n = 0; n < len; n++)
+		expect(text, n, SC_ERR_MALFORMED, "STATE: not JSON");
+	/* Anything after the object but white space. */
+	more = malloc(len + 8);
+	assert_non_null(more);
+	snprintf(more, len + 8, "%s{}", text);
+	expect(more, len + 2, SC_ERR_MALFORMED, "STATE: not JSON");
+	snprintf(more, len + 8, "%sx", text);
+	expect(more, len + 1, SC_ERR_MALFORMED, "STATE: not JSON");
+	/* A NUL inside the text. */
+	memcpy(more, text, len);
+	more[len / 2] = '\0';
+	expect(more, len, SC_ERR_MALFORMED, "STATE: not JSON");
+	free(more);
+	free(text);
+}
+
+static void test_oversize(void **state)
+{
+	char *big = malloc(AGENT_STATE_MAX + 2), path[600];
+	struct agent_state st;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, ' ', AGENT_STATE_MAX + 1);
+	big[0] = '{';
+	big[AGENT_STATE_MAX] = '}';
+	big[AGENT_STATE_MAX + 1] = '\0';
+	expect(big, AGENT_STATE_MAX + 1, SC_ERR_OVERSIZE, "STATE: 65537 bytes");
+	/* The file: refused by its size before it is read. */
+	snprintf(path, sizeof(path), "%s/big.json", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(big, 1, AGENT_STATE_MAX + 1, f), AGENT_STATE_MAX + 1);
+	assert_int_equal(fclose(f), 0);
+	sc_err_clear();
+	assert_int_equal(agent_state_load(path, &st), SC_ERR_OVERSIZE);
+	assert_non_null(strstr(sc_err_detail(), path));
+	/* Not a regular file: io. */
+	assert_int_equal(agent_state_load(dir, &st), SC_ERR_IO);
+	free(big);
+}
+
+static void test_wrong_types(void **state)
+{
+	(void)state;
+	/* Not an object, not this version, fields missing or unknown, wrong top-level types. */
+	expect("[]", 2, SC_ERR_MALFORMED, "STATE: not a version-1 agent state");
+	expect("null", 4, SC_ERR_MALFORMED, "STATE: not JSON");
+	expect_edit("\"version\": 1", "\"version\": 2", SC_ERR_MALFORMED, "not a version-1");
+	expect_edit("\"version\": 1", "\"version\": \"1\"", SC_ERR_MALFORMED, "not a version-1");
+	expect_edit("\"version\": 1", "\"version\": 1.0", SC_ERR_MALFORMED, "not a version-1");
+	expect_edit("\"version\": 1", "\"versio\": 1", SC_ERR_MALFORMED, "not a version-1");
+	expect_edit("\"version\": 1", "\"version\": 1, \"extra\": 0", SC_ERR_MALFORMED,
+	    "not a version-1");
+	expect_edit("\"version\": 1", "\"version\": 1, \"version\": 1", SC_ERR_MALFORMED,
+	    "STATE: not JSON");
+	expect_edit("\"retire\": [", "\"retire\": {\"a\": [", SC_ERR_MALFORMED, NULL);
+	expect_edit("\"retire\": [\n    3,", "\"retire\": [\n    0,", SC_ERR_MALFORMED,
+	    "STATE: \"retire\"[0] is not a key handle");
+	expect_edit("4294967295", "4294967296", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
+	expect_edit("4294967295", "\"4\"", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
+	expect_edit("4294967295", "-1", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
+	expect_edit("4294967295", "4.5", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
+	/* 17 retired keys: one too many; 16 is fine. */
+	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16",
+	    SC_ERR_MALFORMED, "not a version-1");
+	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15", SC_OK, NULL);
+
+	/* A key: each field's type and range, unknown fields. */
+	expect_edit("\"current\": {", "\"current\": 7, \"x\": {", SC_ERR_MALFORMED, NULL);
+	expect_edit("\"handle\": 7", "\"handle\": \"7\"", SC_ERR_MALFORMED, "state \"current\": ");
+	expect_edit("\"handle\": 7", "\"handle\": 0", SC_ERR_MALFORMED,
+	    "state \"current\": a field is out of range");
+	expect_edit("\"handle\": 7", "\"handle\": 4294967296", SC_ERR_MALFORMED,
+	    "state \"current\": a field is out of range");
+	expect_edit("\"handle\": 9", "\"handle\": -9", SC_ERR_MALFORMED,
+	    "state \"pending\": a field is out of range");
+	expect_edit("\"handle\": 7", "\"handle\": 7, \"color\": 1", SC_ERR_MALFORMED,
+	    "state \"current\": ");
+	expect_edit("\"handle\": 7,", "", SC_ERR_MALFORMED, "state \"current\": ");
+	expect_edit(PID_A, "00112233", SC_ERR_MALFORMED, "state \"current\": a field is out of range");
+	expect_edit(PID_A, "00112233445566778899AABBCCDDEEFF",
+	    SC_ERR_MALFORMED, "state \"current\": a field is out of range");
+	expect_edit("\"serial\": \"0a1b\"", "\"serial\": "
+	    "\"0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0\"",
+	    SC_ERR_MALFORMED, "state \"current\": a field is out of range");
+	expect_edit("\"serial\": \"0a1b\"", "\"serial\": 2587", SC_ERR_MALFORMED,
+	    "state \"current\": ");
+	expect_edit("\"cert\": \"-----BEGIN", "\"cert\": \"-----BEGIN PRIVATE KEY", SC_ERR_MALFORMED,
+	    "state \"current\": a field is out of range");
+	expect_edit("\"not_after\": 1800003600", "\"not_after\": 1800000000", SC_ERR_MALFORMED,
+	    "state \"current\": a field is out of range");
+	expect_edit("\"not_before\": 1800000000", "\"not_before\": \"1800000000\"", SC_ERR_MALFORMED,
+	    "state \"current\": ");
+	expect_edit("\"written\": true", "\"written\": 1", SC_ERR_MALFORMED, "state \"pending\": ");
+	expect_edit("\"written\": true", "\"written\": false", SC_OK, NULL);
+
+	/* In flight: exactly one hex profile ID. */
+	expect_edit(PID_C, "x", SC_ERR_MALFORMED, "STATE: \"inflight\" is damaged");
+	expect_edit("\"profile_id\": \"" PID_C "\"", "\"profile_id\": \"" PID_C "\", \"more\": 1",
+	    SC_ERR_MALFORMED, "STATE: \"inflight\" is damaged");
+	expect_edit("\"profile_id\": \"" PID_C "\"", "\"profile_id\": 5", SC_ERR_MALFORMED,
+	    "STATE: \"inflight\" is damaged");
+	expect_edit("\"inflight\": {", "\"inflight\": [], \"x\": {", SC_ERR_MALFORMED, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_truncation_trailing),
+		cmocka_unit_test(test_oversize),
+		cmocka_unit_test(test_wrong_types),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
