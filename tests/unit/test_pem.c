@@ -21,6 +21,7 @@
 #include "keyopen.h"
 #include "pem.h"
 #include "testutil.h"
+#include "testworld.h"
 
 #define N_CERTS 3
 
@@ -30,24 +31,13 @@ static X509 *certs[N_CERTS];
 static uint8_t *der;      /* certs[0] in DER */
 static size_t der_len;
 
-static X509 *make_cert(EVP_PKEY *k, const char *cn, long serial)
+/* A self-signed certificate, from the test world's raw builder (tests/testlib). */
+static X509 *make_cert(EVP_PKEY *k, const char *cn)
 {
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
+	const struct sc_test_cert spec = { .cn = cn, .pub = k, .days = 1 };
+	X509 *x = NULL;
 
-	assert_non_null(x);
-	assert_non_null(name);
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_subject_name(x, name), 1);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, k), 1);
-	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
-	X509_NAME_free(name);
+	assert_int_equal(sc_test_cert_make(&spec, &x), SC_OK);
 	return x;
 }
 
@@ -62,7 +52,7 @@ static int group_setup(void **state)
 		return -1;
 	for (int i = 0; i < N_CERTS; i++) {
 		snprintf(cn, sizeof(cn), "pem test %d", i);
-		certs[i] = make_cert(key, cn, 100 + i);
+		certs[i] = make_cert(key, cn);
 	}
 	if (sc_cert_to_der(certs[0], &der, &der_len) != SC_OK)
 		return -1;
