@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
+#include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "testworld.h"
 
