@@ -307,6 +307,7 @@ static sc_err netdev_show(int argc, char **argv)
 		if ((r = sc_reg_audit_list(reg, id, (size_t)n_audit, show_audit, &n)) != SC_OK)
 			goto out;
 		printf("]}\n");
+		r = SC_OK;
 		goto out;
 	}
 	printf("device:        %s\n", d.device_id);
