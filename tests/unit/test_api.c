@@ -30,7 +30,6 @@
 #include "pem.h"
 #include "testutil.h"
 #include "testworld.h"
-#include "text.h"
 
 #define TOKEN "operator-token-0123456789abcdef"
 

@@ -28,7 +28,6 @@
 #include "pem.h"
 #include "sp_msg.h"
 #include "sp_wire.h"
-#include "spd.h"
 #include "store.h"
 #include "testsp.h"
 #include "testutil.h"
