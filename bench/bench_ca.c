@@ -21,13 +21,13 @@
 #include <unistd.h>
 #include "bench_net.h"
 
-#define CA_TARGET 3.0                   /* issue 6: provd >= 3x cfssl's devices per server CPU-second */
+#define CA_TARGET 3.0 /* issue 6: provd >= 3x cfssl's devices per server CPU-second */
 #define MAX_LEVELS 8
 #define WARM_PER_CLIENT 2
 
 struct side {
-	struct bench_stat dps, cpu;         /* devices per second; CPU seconds per device */
-	struct bench_stat sys;              /* of cpu, the kernel's share (stime) */
+	struct bench_stat dps, cpu; /* devices per second; CPU seconds per device */
+	struct bench_stat sys;      /* of cpu, the kernel's share (stime) */
 	long new_conns;
 };
 
@@ -48,8 +48,8 @@ static double sys_seconds(pid_t pid)
 	return (double)st / (double)sysconf(_SC_CLK_TCK);
 }
 
-static void one_round(enum bench_target t, struct bench_server *s, struct bench_clients *c, struct bench_dev *devs,
-    size_t n, struct side *out)
+static void one_round(enum bench_target t, struct bench_server *s, struct bench_clients *c,
+    struct bench_dev *devs, size_t n, struct side *out)
 {
 	struct bench_drive_result res;
 	double cpu0 = bench_cpu_seconds(s->pid), sys0 = sys_seconds(s->pid), cpu, sys;
@@ -75,7 +75,8 @@ struct prims {
 	struct bench_stat parse, verify, sign;
 };
 
-static void time_prims(const struct bench_world *w, const struct bench_dev *d, int rounds, struct prims *out)
+static void time_prims(const struct bench_world *w, const struct bench_dev *d, int rounds,
+    struct prims *out)
 {
 	const int k = 200;
 	EVP_PKEY *ca_pub = X509_get0_pubkey(w->ca);
@@ -107,7 +108,8 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
 		for (int i = 0; i < k; i++) {
 			EVP_MD_CTX *m = EVP_MD_CTX_new();
 			size_t sl = sizeof(sig);
-			if (m == NULL || EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, w->ca_key) != 1 ||
+			if (m == NULL ||
+			    EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, w->ca_key) != 1 ||
 			    EVP_DigestSign(m, sig, &sl, msg, sizeof(msg)) != 1)
 				bench_die("EVP_DigestSign");
 			EVP_MD_CTX_free(m);
@@ -129,7 +131,8 @@ static void json_side(const char *name, const struct side *s)
 
 int main(int argc, char **argv)
 {
-	int rounds = 5, levels[MAX_LEVELS] = { 1, 8, 32 }, n_levels = 3, json = 0, tls = 1, provd_threads = 4;
+	int rounds = 5, levels[MAX_LEVELS] = { 1, 8, 32 }, n_levels = 3, json = 0, tls = 1,
+	    provd_threads = 4;
 	size_t per_round = 400, total = 0, next = 0;
 	const char *db_base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
 	char base[BENCH_PATH_MAX], db[BENCH_PATH_MAX + 32], csv[BENCH_PATH_MAX + 32];
@@ -154,26 +157,30 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc) {
 			char *list = argv[++i], *tok, *save = NULL;
 			n_levels = 0;
-			for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+			for (tok = strtok_r(list, ",", &save); tok != NULL;
+			     tok = strtok_r(NULL, ",", &save)) {
 				if (n_levels == MAX_LEVELS)
 					bench_die("--clients: at most %d levels", MAX_LEVELS);
 				levels[n_levels++] = atoi(tok);
 			}
 		} else {
-			fprintf(stderr, "usage: SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] "
+			fprintf(stderr,
+			    "usage: SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] "
 			    "[--clients 1,8,32] [--provd-threads T] [--http] [--db-dir DIR] [--json]\n");
 			return 2;
 		}
 	}
-	if (rounds < 1 || rounds > BENCH_MAX_ROUNDS || per_round < 1 || per_round > 100000 || n_levels < 1 ||
-	    provd_threads < 1 || provd_threads > 64)
-		bench_die("--rounds 1..%d, --devices 1..100000, --provd-threads 1..64", BENCH_MAX_ROUNDS);
+	if (rounds < 1 || rounds > BENCH_MAX_ROUNDS || per_round < 1 || per_round > 100000 ||
+	    n_levels < 1 || provd_threads < 1 || provd_threads > 64)
+		bench_die("--rounds 1..%d, --devices 1..100000, --provd-threads 1..64",
+		    BENCH_MAX_ROUNDS);
 	for (int l = 0; l < n_levels; l++) {
 		if (levels[l] < 1 || levels[l] > BENCH_MAX_CLIENTS)
 			bench_die("--clients: 1..%d each", BENCH_MAX_CLIENTS);
 		total += (size_t)rounds * per_round + (size_t)levels[l] * WARM_PER_CLIENT;
 	}
-	if (access("/usr/bin/cfssl", X_OK) != 0 && (getenv("CFSSL") == NULL || access(getenv("CFSSL"), X_OK) != 0)) {
+	if (access("/usr/bin/cfssl", X_OK) != 0 &&
+	    (getenv("CFSSL") == NULL || access(getenv("CFSSL"), X_OK) != 0)) {
 		fprintf(stderr, "bench_ca: cfssl is not installed (golang-cfssl): skipped\n");
 		return 77;
 	}
@@ -192,15 +199,19 @@ int main(int argc, char **argv)
 		bench_die("cfssl vanished");
 
 	if (json)
-		printf("{\"benchmark\":\"ca\",\"transport\":\"%s\",\"alg\":\"p256\",\"rounds\":%d,\"devices_per_round\":%zu,"
-		    "\"provd_threads\":%d,\"target_ratio\":%.1f,\"cases\":[", tls ? "https-keepalive" : "http-keepalive", rounds,
-		    per_round, provd_threads, CA_TARGET);
+		printf(
+		    "{\"benchmark\":\"ca\",\"transport\":\"%s\",\"alg\":\"p256\",\"rounds\":%d,\"devices_per_round\":%zu,"
+		    "\"provd_threads\":%d,\"target_ratio\":%.1f,\"cases\":[",
+		    tls ? "https-keepalive" : "http-keepalive", rounds, per_round, provd_threads,
+		    CA_TARGET);
 	else
-		printf("Benchmark 3: selfcert-provd (profile + certificate, recorded) vs cfssl serve (CSR signed), P-256,\n"
-		       "%s keep-alive on loopback; median [min-max] of %d rounds x %zu devices; server CPU = utime+stime\n"
-		       "%7s %20s %20s %20s %20s %22s %9s %6s\n", tls ? "HTTPS" : "plain HTTP", rounds, per_round, "clients",
-		    "provd dev/s", "cfssl dev/s", "provd CPU ms/dev", "cfssl CPU ms/dev", "dev per CPU-s p/c", "dev/s p/c",
-		    "target");
+		printf(
+		    "Benchmark 3: selfcert-provd (profile + certificate, recorded) vs cfssl serve (CSR signed), P-256,\n"
+		    "%s keep-alive on loopback; median [min-max] of %d rounds x %zu devices; server CPU = utime+stime\n"
+		    "%7s %20s %20s %20s %20s %22s %9s %6s\n",
+		    tls ? "HTTPS" : "plain HTTP", rounds, per_round, "clients", "provd dev/s",
+		    "cfssl dev/s", "provd CPU ms/dev", "cfssl CPU ms/dev", "dev per CPU-s p/c",
+		    "dev/s p/c", "target");
 	for (int l = 0; l < n_levels; l++) {
 		struct bench_clients cp, cc;
 		struct side sp, sc;
@@ -230,15 +241,18 @@ int main(int argc, char **argv)
 		}
 		bench_clients_free(&cp);
 		bench_clients_free(&cc);
-		r_cpu = bench_median(&sp.cpu) > 0 ? bench_median(&sc.cpu) / bench_median(&sp.cpu) : 0;
+		r_cpu = bench_median(&sp.cpu) > 0 ? bench_median(&sc.cpu) / bench_median(&sp.cpu)
+		                                  : 0;
 		r_dps = bench_median(&sp.dps) / bench_median(&sc.dps);
 		if (json) {
 			printf("%s{\"clients\":%d,", l ? "," : "", levels[l]);
 			json_side("provd", &sp);
 			printf(",");
 			json_side("cfssl", &sc);
-			printf(",\"ratio_devices_per_cpu_s\":%.3f,\"ratio_devices_per_cpu_s_rounds\":{\"min\":%.3f,\"max\":%.3f},"
-			    "\"ratio_devices_per_s\":%.3f,\"target_met\":%s}", r_cpu, bench_min(&ratio), bench_max(&ratio), r_dps,
+			printf(
+			    ",\"ratio_devices_per_cpu_s\":%.3f,\"ratio_devices_per_cpu_s_rounds\":{\"min\":%.3f,\"max\":%.3f},"
+			    "\"ratio_devices_per_s\":%.3f,\"target_met\":%s}",
+			    r_cpu, bench_min(&ratio), bench_max(&ratio), r_dps,
 			    r_cpu >= CA_TARGET ? "true" : "false");
 		} else {
 			char a[64], b[64], c[64], d[64], e[64];
@@ -246,15 +260,19 @@ int main(int argc, char **argv)
 			bench_fmt(b, sizeof(b), &sc.dps, 1, "%.0f");
 			bench_fmt(c, sizeof(c), &sp.cpu, 1e3, "%.3f");
 			bench_fmt(d, sizeof(d), &sc.cpu, 1e3, "%.3f");
-			snprintf(e, sizeof(e), "%.2fx [%.2f-%.2f]", r_cpu, bench_min(&ratio), bench_max(&ratio));
-			printf("%7d %20s %20s %20s %20s %22s %8.2fx %6s\n", levels[l], a, b, c, d, e, r_dps,
-			    r_cpu >= CA_TARGET ? "met" : "MISSED");
+			snprintf(e, sizeof(e), "%.2fx [%.2f-%.2f]", r_cpu, bench_min(&ratio),
+			    bench_max(&ratio));
+			printf("%7d %20s %20s %20s %20s %22s %8.2fx %6s\n", levels[l], a, b, c, d,
+			    e, r_dps, r_cpu >= CA_TARGET ? "met" : "MISSED");
 			bench_fmt(c, sizeof(c), &sp.sys, 1e3, "%.3f");
 			bench_fmt(d, sizeof(d), &sc.sys, 1e3, "%.3f");
-			printf("%7s %41s %20s %20s   (of which system CPU: kernel, fdatasync, sockets)\n", "", "", c, d);
+			printf(
+			    "%7s %41s %20s %20s   (of which system CPU: kernel, fdatasync, sockets)\n",
+			    "", "", c, d);
 		}
 		if (sp.new_conns > 0 || sc.new_conns > 0)
-			fprintf(stderr, "bench_ca: note: %ld (provd) and %ld (cfssl) connections were reopened during the rounds\n",
+			fprintf(stderr,
+			    "bench_ca: note: %ld (provd) and %ld (cfssl) connections were reopened during the rounds\n",
 			    sp.new_conns, sc.new_conns);
 	}
 	{
@@ -268,23 +286,33 @@ int main(int argc, char **argv)
 		struct prims pr;
 		double now_s, before_s;
 		time_prims(&w, &devs[0], rounds, &pr);
-		before_s = 7 * bench_median(&pr.parse) + 9 * bench_median(&pr.verify) + bench_median(&pr.sign);
-		now_s = 3 * bench_median(&pr.parse) + 3 * bench_median(&pr.verify) + bench_median(&pr.sign);
+		before_s = 7 * bench_median(&pr.parse) + 9 * bench_median(&pr.verify) +
+		    bench_median(&pr.sign);
+		now_s = 3 * bench_median(&pr.parse) + 3 * bench_median(&pr.verify) +
+		    bench_median(&pr.sign);
 		if (json) {
-			printf("],\"primitives_ms\":{\"d2i_x509\":%.4f,\"verify\":%.4f,\"sign\":%.4f,"
-			    "\"provd_as_done_now\":%.4f,\"provd_before_caches\":%.4f}}\n", bench_median(&pr.parse) * 1e3,
-			    bench_median(&pr.verify) * 1e3, bench_median(&pr.sign) * 1e3, now_s * 1e3, before_s * 1e3);
+			printf(
+			    "],\"primitives_ms\":{\"d2i_x509\":%.4f,\"verify\":%.4f,\"sign\":%.4f,"
+			    "\"provd_as_done_now\":%.4f,\"provd_before_caches\":%.4f}}\n",
+			    bench_median(&pr.parse) * 1e3, bench_median(&pr.verify) * 1e3,
+			    bench_median(&pr.sign) * 1e3, now_s * 1e3, before_s * 1e3);
 		} else {
-			printf("OpenSSL primitives in this process (ms, median of %d): d2i_X509 %.3f, P-256 verify %.3f, "
-			       "P-256 sign %.3f\n", rounds, bench_median(&pr.parse) * 1e3, bench_median(&pr.verify) * 1e3,
+			printf(
+			    "OpenSSL primitives in this process (ms, median of %d): d2i_X509 %.3f, P-256 verify %.3f, "
+			    "P-256 sign %.3f\n",
+			    rounds, bench_median(&pr.parse) * 1e3, bench_median(&pr.verify) * 1e3,
 			    bench_median(&pr.sign) * 1e3);
-			printf("provd crypto per device: as done now (3 parse + 3 verify + 1 sign) %.3f ms; "
-			       "before the caches (7 + 9 + 1) %.3f ms\n", now_s * 1e3, before_s * 1e3);
+			printf(
+			    "provd crypto per device: as done now (3 parse + 3 verify + 1 sign) %.3f ms; "
+			    "before the caches (7 + 9 + 1) %.3f ms\n",
+			    now_s * 1e3, before_s * 1e3);
 		}
 	}
 	if (!json)
-		printf("dev per CPU-s p/c = cfssl's server CPU per device / provd's (target >= %.1fx); "
-		       "a provd device is 2 requests, a cfssl device 1.\n", CA_TARGET);
+		printf(
+		    "dev per CPU-s p/c = cfssl's server CPU per device / provd's (target >= %.1fx); "
+		    "a provd device is 2 requests, a cfssl device 1.\n",
+		    CA_TARGET);
 	bench_stop(provd.pid);
 	bench_stop(cfssl.pid);
 	bench_devs_free(devs, total);

@@ -16,7 +16,7 @@
 #include <selfcert/sp.h>
 #include "bench_util.h"
 
-#define MEM_TARGET_KIB (16 * 1024)      /* issue 6: selfcert-spd ≤ 16 MiB with full slots */
+#define MEM_TARGET_KIB (16 * 1024) /* issue 6: selfcert-spd ≤ 16 MiB with full slots */
 
 struct variant {
 	const char *name, *leaf;
@@ -41,7 +41,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--slots") == 0 && i + 1 < argc)
 			slots = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: SELFCERT_SPD=… bench_mem [--rounds 1..%d] [--slots 1..%d] [--json]\n",
+			fprintf(stderr,
+			    "usage: SELFCERT_SPD=… bench_mem [--rounds 1..%d] [--slots 1..%d] [--json]\n",
 			    BENCH_MAX_ROUNDS, SC_SP_MAX_KEYS_LIMIT);
 			return 2;
 		}
@@ -50,13 +51,15 @@ int main(int argc, char **argv)
 		bench_die("--rounds 1..%d, --slots 1..%d", BENCH_MAX_ROUNDS, SC_SP_MAX_KEYS_LIMIT);
 	bench_mkdtemp("/dev/shm", base, sizeof(base));
 	if (json)
-		printf("{\"benchmark\":\"memory-spd\",\"rounds\":%d,\"slots\":%d,\"target_kib\":%d,\"cases\":[", rounds,
-		    slots, MEM_TARGET_KIB);
+		printf(
+		    "{\"benchmark\":\"memory-spd\",\"rounds\":%d,\"slots\":%d,\"target_kib\":%d,\"cases\":[",
+		    rounds, slots, MEM_TARGET_KIB);
 	else
-		printf("Benchmark 4: selfcert-spd peak RSS (VmHWM, MiB) with %d of %d key slots full vs the same daemon empty\n"
-		       "(median [min-max] of %d rounds, a fresh daemon each; target <= %d MiB)\n%-10s %22s %22s %22s %8s %7s\n",
-		    slots, slots, rounds, MEM_TARGET_KIB / 1024, "leaf keys", "empty VmHWM", "full VmHWM", "full VmRSS",
-		    "full/emp", "target");
+		printf(
+		    "Benchmark 4: selfcert-spd peak RSS (VmHWM, MiB) with %d of %d key slots full vs the same daemon empty\n"
+		    "(median [min-max] of %d rounds, a fresh daemon each; target <= %d MiB)\n%-10s %22s %22s %22s %8s %7s\n",
+		    slots, slots, rounds, MEM_TARGET_KIB / 1024, "leaf keys", "empty VmHWM",
+		    "full VmHWM", "full VmRSS", "full/emp", "target");
 	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
 		struct bench_stat empty = { .n = 0 }, full = { .n = 0 }, rss = { .n = 0 };
 		for (int r = 0; r < rounds; r++) {
@@ -78,21 +81,26 @@ int main(int argc, char **argv)
 			for (int i = 0; i < slots; i++) {
 				der = bench_sp_profile(&d, variants[v].leaf, &len);
 				if (sc_sp_issue(sp, der, len, &handle, &cert) != SC_OK)
-					bench_die("issue %d of %d (%s)", i + 1, slots, variants[v].leaf);
+					bench_die("issue %d of %d (%s)", i + 1, slots,
+					    variants[v].leaf);
 				X509_free(cert);
 				cert = NULL;
 				OPENSSL_free(der);
 			}
 			/* Full means full: the SP says so, and one more issuance is refused. */
-			if (sc_sp_info(sp, &info) != SC_OK || info.n_keys != (uint32_t)slots || info.max_keys != (uint32_t)slots)
-				bench_die("the SP holds %u of %u keys, expected %d", info.n_keys, info.max_keys, slots);
+			if (sc_sp_info(sp, &info) != SC_OK || info.n_keys != (uint32_t)slots ||
+			    info.max_keys != (uint32_t)slots)
+				bench_die("the SP holds %u of %u keys, expected %d", info.n_keys,
+				    info.max_keys, slots);
 			sc_sp_info_clear(&info);
 			der = bench_sp_profile(&d, "p256", &len);
 			e = sc_sp_issue(sp, der, len, &handle, &cert);
 			OPENSSL_free(der);
 			X509_free(cert);
 			if (e != SC_ERR_STORE_FULL)
-				bench_die("an issuance past %d slots answered %s, expected store-full", slots, sc_err_name(e));
+				bench_die(
+				    "an issuance past %d slots answered %s, expected store-full",
+				    slots, sc_err_name(e));
 			bench_stat_add(&full, (double)bench_vm_kib(d.spd, "VmHWM"));
 			bench_stat_add(&rss, (double)bench_vm_kib(d.spd, "VmRSS"));
 			sc_sp_close(sp);
@@ -105,8 +113,10 @@ int main(int argc, char **argv)
 			bench_json_stat(stdout, "full_hwm_kib", &full, 1);
 			printf(",");
 			bench_json_stat(stdout, "full_rss_kib", &rss, 1);
-			printf(",\"ratio_full_empty\":%.3f,\"ratio_target\":%.3f,\"target_met\":%s}",
-			    bench_median(&full) / bench_median(&empty), bench_median(&full) / MEM_TARGET_KIB,
+			printf(
+			    ",\"ratio_full_empty\":%.3f,\"ratio_target\":%.3f,\"target_met\":%s}",
+			    bench_median(&full) / bench_median(&empty),
+			    bench_median(&full) / MEM_TARGET_KIB,
 			    bench_median(&full) <= MEM_TARGET_KIB ? "true" : "false");
 		} else {
 			char a[64], b[64], c[64];
@@ -114,7 +124,8 @@ int main(int argc, char **argv)
 			bench_fmt(b, sizeof(b), &full, 1.0 / 1024, "%.2f");
 			bench_fmt(c, sizeof(c), &rss, 1.0 / 1024, "%.2f");
 			printf("%-10s %22s %22s %22s %7.2fx %7s\n", variants[v].name, a, b, c,
-			    bench_median(&full) / bench_median(&empty), bench_median(&full) <= MEM_TARGET_KIB ? "met" : "MISSED");
+			    bench_median(&full) / bench_median(&empty),
+			    bench_median(&full) <= MEM_TARGET_KIB ? "met" : "MISSED");
 		}
 	}
 	if (json)

@@ -24,10 +24,10 @@
 #include "pem.h"
 #include "text.h"
 
-#define DEV_DAYS 365                    /* device CA validity: longer than the policy's 30 d leaves */
+#define DEV_DAYS 365 /* device CA validity: longer than the policy's 30 d leaves */
 #define CHALLENGE_LEN 32
-#define ANSWER_MAX (1 << 20)            /* an answer larger than this is a wrong answer */
-#define START_TRIES 400                 /* x 25 ms: a server answers within 10 s */
+#define ANSWER_MAX (1 << 20) /* an answer larger than this is a wrong answer */
+#define START_TRIES 400      /* x 25 ms: a server answers within 10 s */
 #define MAKE_THREADS 2
 
 static const char *need_env(const char *name)
@@ -57,8 +57,10 @@ void bench_world_up(struct bench_world *w, const char *dir)
 	snprintf(w->server_key, sizeof(w->server_key), "%s/server.key", w->net_dir);
 	bench_run(sc, "mfr", "init", "--dir", w->mfr_dir, (char *)NULL);
 	bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", "bench", (char *)NULL);
-	bench_run(sc, "net", "server-cert", "--dir", w->net_dir, "--host", "127.0.0.1", (char *)NULL);
-	if (sc_load_cert(w->mfr_ca, &w->ca) != SC_OK || sc_key_open(w->mfr_ca_key, &w->ca_key) != SC_OK)
+	bench_run(sc, "net", "server-cert", "--dir", w->net_dir, "--host", "127.0.0.1",
+	    (char *)NULL);
+	if (sc_load_cert(w->mfr_ca, &w->ca) != SC_OK ||
+	    sc_key_open(w->mfr_ca_key, &w->ca_key) != SC_OK)
 		bench_die("manufacturer CA in %s", w->mfr_dir);
 }
 
@@ -87,8 +89,8 @@ static char *pem_of(X509 *x)
 	return s;
 }
 
-static void dev_make(const struct bench_world *w, const char *ca_pem, const char *prefix, size_t num,
-    struct bench_dev *d)
+static void dev_make(const struct bench_world *w, const char *ca_pem, const char *prefix,
+    size_t num, struct bench_dev *d)
 {
 	EVP_PKEY *csk = NULL, *kek = NULL;
 	X509 *devca = NULL, *kex = NULL;
@@ -99,7 +101,8 @@ static void dev_make(const struct bench_world *w, const char *ca_pem, const char
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->id, sizeof(d->id), "%s-%06zu", prefix, num);
-	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK || sc_alg_keygen(SC_ALG_P256, &kek) != SC_OK ||
+	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK ||
+	    sc_alg_keygen(SC_ALG_P256, &kek) != SC_OK ||
 	    sc_cert_device_ca(csk, d->id, DEV_DAYS, w->ca, w->ca_key, &devca) != SC_OK ||
 	    sc_cert_device_kex(kek, d->id, DEV_DAYS, w->ca, w->ca_key, &kex) != SC_OK)
 		bench_die("manufacturing %s", d->id);
@@ -153,7 +156,8 @@ static void *make_thread(void *arg)
 	return NULL;
 }
 
-void bench_devs_make(const struct bench_world *w, const char *prefix, size_t first, size_t n, struct bench_dev *out)
+void bench_devs_make(const struct bench_world *w, const char *prefix, size_t first, size_t n,
+    struct bench_dev *out)
 {
 	struct make_job jobs[MAKE_THREADS];
 	pthread_t th[MAKE_THREADS];
@@ -190,7 +194,8 @@ void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, co
 		fprintf(f, "%s,bench\n", d[i].id);
 	if (fclose(f) != 0)
 		bench_die("%s: %s", csv, strerror(errno));
-	bench_run(need_env("SELFCERT"), "net", "device", "import", "--db", db, "--csv", csv, (char *)NULL);
+	bench_run(need_env("SELFCERT"), "net", "device", "import", "--db", db, "--csv", csv,
+	    (char *)NULL);
 }
 
 /* ---- HTTP ---- */
@@ -308,7 +313,8 @@ static int free_port(void)
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
 		bench_die("a free port: %s", strerror(errno));
 	port = ntohs(a.sin_port);
 	close(fd);
@@ -342,7 +348,8 @@ static void wait_port(pid_t pid, int port, const char *log)
 	bench_die("the server does not listen on port %d (see %s)", port, log);
 }
 
-void bench_provd_start(const struct bench_world *w, const char *db, int threads, int tls, struct bench_server *s)
+void bench_provd_start(const struct bench_world *w, const char *db, int threads, int tls,
+    struct bench_server *s)
 {
 	char port_file[BENCH_PATH_MAX + 32], nthreads[16];
 	const char *provd = need_env("SELFCERT_PROVD");
@@ -403,7 +410,8 @@ int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server 
 	char *argv[24];
 	int n = 0, port = free_port();
 
-	for (size_t i = 0; (cfssl == NULL || access(cfssl, X_OK) != 0) && i < sizeof(bins) / sizeof(bins[0]); i++)
+	for (size_t i = 0;
+	     (cfssl == NULL || access(cfssl, X_OK) != 0) && i < sizeof(bins) / sizeof(bins[0]); i++)
 		cfssl = bins[i];
 	if (access(cfssl, X_OK) != 0)
 		return -1;
@@ -436,8 +444,8 @@ int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server 
 
 /* ---- one device, each way ---- */
 
-static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev *d, struct answer *a,
-    long *connects)
+static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev *d,
+    struct answer *a, long *connects)
 {
 	uint8_t ch[CHALLENGE_LEN], *der = NULL;
 	char hex[2 * CHALLENGE_LEN + 1], url[128], *body, *cert_body;
@@ -463,7 +471,8 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	if ((st = post(h, url, body, a, connects)) != 201)
 		bench_die("%s: POST /v1/profiles: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
 	free(body);
-	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL || (b64 = json_string_value(json_object_get(j, "profile"))) == NULL)
+	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL ||
+	    (b64 = json_string_value(json_object_get(j, "profile"))) == NULL)
 		bench_die("%s: profile answer without \"profile\": %.200s", d->id, a->p);
 	b64_len = strlen(b64);
 	if (b64_len == 0 || b64_len % 4 != 0 || (der = malloc(b64_len / 4 * 3)) == NULL ||
@@ -479,15 +488,19 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	p = d->ca;
 	if ((devca = d2i_X509(NULL, &p, (long)d->ca_len)) == NULL)
 		bench_die("%s: device CA", d->id);
-	if (sc_profile_decode(der, der_len, &prof) != SC_OK || sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
+	if (sc_profile_decode(der, der_len, &prof) != SC_OK ||
+	    sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
 	    sc_cert_issue_leaf(prof, leaf_key, devca, csk, 1, &leaf) != SC_OK)
 		bench_die("%s: issuing the leaf", d->id);
 	pem = pem_of(leaf);
-	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL || (cert_body = json_dumps(jc, JSON_COMPACT)) == NULL)
+	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL ||
+	    (cert_body = json_dumps(jc, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/v1/certificates", s->url);
-	if ((st = post(h, url, cert_body, a, connects)) != 201 || strstr(a->p, "\"status\":\"registered\"") == NULL)
-		bench_die("%s: POST /v1/certificates: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
+	if ((st = post(h, url, cert_body, a, connects)) != 201 ||
+	    strstr(a->p, "\"status\":\"registered\"") == NULL)
+		bench_die("%s: POST /v1/certificates: HTTP %ld: %.300s", d->id, st,
+		    a->p ? a->p : "");
 	free(cert_body);
 	json_decref(jc);
 	free(pem);
@@ -499,8 +512,8 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	X509_free(leaf);
 }
 
-static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev *d, struct answer *a,
-    long *connects)
+static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev *d,
+    struct answer *a, long *connects)
 {
 	EVP_PKEY *key = NULL;
 	X509_REQ *req = X509_REQ_new();
@@ -513,19 +526,23 @@ static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev 
 	long st;
 
 	if (req == NULL || name == NULL || b == NULL || sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)d->id, -1, -1, 0) ||
-	    !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, key) ||
-	    X509_REQ_sign(req, key, EVP_sha256()) <= 0 || !PEM_write_bio_X509_REQ(b, req))
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)d->id, -1,
+	        -1, 0) ||
+	    !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
+	    !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
+	    !PEM_write_bio_X509_REQ(b, req))
 		bench_die("%s: CSR", d->id);
 	BIO_get_mem_ptr(b, &m);
-	if ((csr = strndup(m->data, m->length)) == NULL || (j = json_pack("{s:s}", "certificate_request", csr)) == NULL ||
+	if ((csr = strndup(m->data, m->length)) == NULL ||
+	    (j = json_pack("{s:s}", "certificate_request", csr)) == NULL ||
 	    (body = json_dumps(j, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/api/v1/cfssl/sign", s->url);
 	if ((st = post(h, url, body, a, connects)) != 200)
 		bench_die("%s: cfssl sign: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
 	json_decref(j);
-	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL || !json_is_true(json_object_get(j, "success")) ||
+	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL ||
+	    !json_is_true(json_object_get(j, "success")) ||
 	    (r = json_object_get(j, "result")) == NULL ||
 	    (cert = json_string_value(json_object_get(r, "certificate"))) == NULL ||
 	    strncmp(cert, "-----BEGIN CERTIFICATE-----", 27) != 0)
@@ -575,16 +592,17 @@ static void *client_thread(void *arg)
 			enrol_cfssl(dr->s, c->h, &dr->devs[i], &a, &connects);
 		done = atomic_fetch_add(&dr->done, 1) + 1;
 		if (dr->progress > 0 && done % dr->progress == 0)
-			fprintf(stderr, "%s: %zu devices in %.1f s (%.0f/s)\n", bench_prog, done, bench_now() - dr->t0,
-			    (double)done / (bench_now() - dr->t0));
+			fprintf(stderr, "%s: %zu devices in %.1f s (%.0f/s)\n", bench_prog, done,
+			    bench_now() - dr->t0, (double)done / (bench_now() - dr->t0));
 	}
 	atomic_fetch_add(&dr->connects, connects);
 	free(a.p);
 	return NULL;
 }
 
-void bench_drive(enum bench_target t, const struct bench_server *s, struct bench_clients *c, struct bench_dev *devs,
-    size_t n, double deadline, size_t progress, struct bench_drive_result *out)
+void bench_drive(enum bench_target t, const struct bench_server *s, struct bench_clients *c,
+    struct bench_dev *devs, size_t n, double deadline, size_t progress,
+    struct bench_drive_result *out)
 {
 	struct drive dr;
 	struct client cl[BENCH_MAX_CLIENTS];

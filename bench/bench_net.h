@@ -28,8 +28,10 @@
 struct bench_world {
 	char dir[BENCH_PATH_MAX];
 	char mfr_dir[BENCH_PATH_MAX + 8], net_dir[BENCH_PATH_MAX + 8];
-	char mfr_root[BENCH_PATH_MAX + 32], mfr_ca[BENCH_PATH_MAX + 32], mfr_ca_key[BENCH_PATH_MAX + 32];
-	char net_root[BENCH_PATH_MAX + 32], server_cert[BENCH_PATH_MAX + 32], server_key[BENCH_PATH_MAX + 32];
+	char mfr_root[BENCH_PATH_MAX + 32], mfr_ca[BENCH_PATH_MAX + 32],
+	    mfr_ca_key[BENCH_PATH_MAX + 32];
+	char net_root[BENCH_PATH_MAX + 32], server_cert[BENCH_PATH_MAX + 32],
+	    server_key[BENCH_PATH_MAX + 32];
 	X509 *ca;
 	EVP_PKEY *ca_key;
 };
@@ -40,15 +42,16 @@ void bench_world_down(struct bench_world *w);
 /* One simulated device, compactly (a fleet of 100,000 is held in memory). */
 struct bench_dev {
 	char id[24];
-	uint8_t *csk;          /* the CSK, DER private key (never written to disk) */
+	uint8_t *csk; /* the CSK, DER private key (never written to disk) */
 	size_t csk_len;
-	uint8_t *ca;           /* the device CA certificate, DER */
+	uint8_t *ca; /* the device CA certificate, DER */
 	size_t ca_len;
-	char *request;         /* {"chain":…,"kex":…,"alg":"p256","challenge":"  (the challenge follows) */
+	char *request; /* {"chain":…,"kex":…,"alg":"p256","challenge":"  (the challenge follows) */
 };
 
 /* Manufacture n devices "<prefix>-<first+i>" (P-256 CSK and KEK), on two threads. */
-void bench_devs_make(const struct bench_world *w, const char *prefix, size_t first, size_t n, struct bench_dev *out);
+void bench_devs_make(const struct bench_world *w, const char *prefix, size_t first, size_t n,
+    struct bench_dev *out);
 void bench_devs_free(struct bench_dev *d, size_t n);
 /* Activate them: a CSV feed imported with the real `selfcert net device import --db db`. */
 void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, const char *csv);
@@ -59,7 +62,8 @@ struct bench_server {
 	char url[64];
 	char log[BENCH_PATH_MAX + 32];
 };
-void bench_provd_start(const struct bench_world *w, const char *db, int threads, int tls, struct bench_server *s);
+void bench_provd_start(const struct bench_world *w, const char *db, int threads, int tls,
+    struct bench_server *s);
 /* Returns 0, or -1 when cfssl is not installed. */
 int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server *s);
 
@@ -77,9 +81,9 @@ void bench_clients_init(struct bench_clients *c, int n, const struct bench_world
 void bench_clients_free(struct bench_clients *c);
 
 struct bench_drive_result {
-	size_t done;               /* devices enrolled (or CSRs signed) */
-	double wall;               /* seconds from the first request to the last answer */
-	long new_connections;      /* TCP/TLS connections opened during the run (0 once warm) */
+	size_t done;          /* devices enrolled (or CSRs signed) */
+	double wall;          /* seconds from the first request to the last answer */
+	long new_connections; /* TCP/TLS connections opened during the run (0 once warm) */
 };
 
 /*
@@ -87,7 +91,8 @@ struct bench_drive_result {
  * deadline > 0: start no device after bench_now() passes it (done may be < n). progress > 0:
  * a line on stderr every `progress` devices.
  */
-void bench_drive(enum bench_target t, const struct bench_server *s, struct bench_clients *c, struct bench_dev *devs,
-    size_t n, double deadline, size_t progress, struct bench_drive_result *out);
+void bench_drive(enum bench_target t, const struct bench_server *s, struct bench_clients *c,
+    struct bench_dev *devs, size_t n, double deadline, size_t progress,
+    struct bench_drive_result *out);
 
 #endif

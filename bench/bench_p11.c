@@ -23,8 +23,8 @@
 #include <selfcert/sp.h>
 #include "bench_util.h"
 
-#define P11_TARGET 2.5                  /* issue 6: through PKCS#11 <= 2.5x in-process (P-256) */
-#define SP_TARGET 2.0                   /* through the SP socket <= 2x */
+#define P11_TARGET 2.5 /* issue 6: through PKCS#11 <= 2.5x in-process (P-256) */
+#define SP_TARGET 2.0  /* through the SP socket <= 2x */
 #define MSG_LEN 32
 #define MAX_SIG 1024
 
@@ -73,19 +73,24 @@ static void check_signature(struct key_case *k, const uint8_t *sig, size_t sig_l
 
 	if (k->alg == SC_ALG_P256) {
 		ECDSA_SIG *es = ECDSA_SIG_new();
-		BIGNUM *r = BN_bin2bn(sig, (int)sig_len / 2, NULL), *s = BN_bin2bn(sig + sig_len / 2, (int)sig_len / 2, NULL);
-		if (es == NULL || r == NULL || s == NULL || sig_len != 64 || !ECDSA_SIG_set0(es, r, s))
+		BIGNUM *r = BN_bin2bn(sig, (int)sig_len / 2, NULL),
+		       *s = BN_bin2bn(sig + sig_len / 2, (int)sig_len / 2, NULL);
+		if (es == NULL || r == NULL || s == NULL || sig_len != 64 ||
+		    !ECDSA_SIG_set0(es, r, s))
 			bench_die("ECDSA signature of %zu bytes", sig_len);
 		der_len = i2d_ECDSA_SIG(es, &der);
 		ECDSA_SIG_free(es);
 		sig = der;
 	}
-	ok = m != NULL && EVP_DigestVerifyInit(m, NULL, k->alg == SC_ALG_ED25519 ? NULL : EVP_sha256(), NULL,
-	    X509_get0_pubkey(k->cert)) == 1 && EVP_DigestVerify(m, sig, (size_t)der_len, msg, MSG_LEN) == 1;
+	ok = m != NULL &&
+	    EVP_DigestVerifyInit(m, NULL, k->alg == SC_ALG_ED25519 ? NULL : EVP_sha256(), NULL,
+	        X509_get0_pubkey(k->cert)) == 1 &&
+	    EVP_DigestVerify(m, sig, (size_t)der_len, msg, MSG_LEN) == 1;
 	EVP_MD_CTX_free(m);
 	OPENSSL_free(der);
 	if (!ok)
-		bench_die("the PKCS#11 %s signature does not verify with the certificate's key", k->name);
+		bench_die("the PKCS#11 %s signature does not verify with the certificate's key",
+		    k->name);
 }
 
 static CK_OBJECT_HANDLE find_key(uint32_t handle)
@@ -98,7 +103,8 @@ static CK_OBJECT_HANDLE find_key(uint32_t handle)
 
 	snprintf(label, sizeof(label), "%u", handle);
 	tmpl[1].ulValueLen = strlen(label);
-	if (f->C_FindObjectsInit(session, tmpl, 2) != CKR_OK || f->C_FindObjects(session, &h, 1, &n) != CKR_OK ||
+	if (f->C_FindObjectsInit(session, tmpl, 2) != CKR_OK ||
+	    f->C_FindObjects(session, &h, 1, &n) != CKR_OK ||
 	    f->C_FindObjectsFinal(session) != CKR_OK || n != 1)
 		bench_die("no PKCS#11 private key labelled %s", label);
 	return h;
@@ -133,8 +139,10 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--per-round") == 0 && i + 1 < argc)
 			per_round = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: SELFCERT_SPD=… SC_PKCS11_MODULE=… bench_p11 [--rounds 1..%d] "
-			    "[--per-round K] [--json]\n", BENCH_MAX_ROUNDS);
+			fprintf(stderr,
+			    "usage: SELFCERT_SPD=… SC_PKCS11_MODULE=… bench_p11 [--rounds 1..%d] "
+			    "[--per-round K] [--json]\n",
+			    BENCH_MAX_ROUNDS);
 			return 2;
 		}
 	}
@@ -166,17 +174,22 @@ int main(int argc, char **argv)
 	*(void **)(&getf) = dlsym(lib, "C_GetFunctionList");
 	if (getf == NULL || getf(&f) != CKR_OK)
 		bench_die("C_GetFunctionList");
-	if ((rv = f->C_Initialize(&init)) != CKR_OK || (rv = f->C_GetSlotList(CK_TRUE, &slot, &n_slots)) != CKR_OK ||
-	    n_slots != 1 || (rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &session)) != CKR_OK)
-		bench_die("module set-up: CKR 0x%lx (%lu slots with a token)", (unsigned long)rv, (unsigned long)n_slots);
+	if ((rv = f->C_Initialize(&init)) != CKR_OK ||
+	    (rv = f->C_GetSlotList(CK_TRUE, &slot, &n_slots)) != CKR_OK || n_slots != 1 ||
+	    (rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &session)) != CKR_OK)
+		bench_die("module set-up: CKR 0x%lx (%lu slots with a token)", (unsigned long)rv,
+		    (unsigned long)n_slots);
 
 	if (json)
-		printf("{\"benchmark\":\"sign-pkcs11\",\"rounds\":%d,\"per_round\":%d,\"cases\":[", rounds, per_round);
+		printf("{\"benchmark\":\"sign-pkcs11\",\"rounds\":%d,\"per_round\":%d,\"cases\":[",
+		    rounds, per_round);
 	else
-		printf("Benchmark 2 (PKCS#11): signing a 32-byte message with a leaf key, us per signature\n"
-		       "(median [min-max] of %d rounds x %d; ratios of medians to in-process EVP_DigestSign)\n"
-		       "%-8s %-20s %24s %24s %24s %8s %8s\n", rounds, per_round, "key", "mechanism", "PKCS#11 module",
-		    "SP socket", "in-process", "p11/inp", "sp/inp");
+		printf(
+		    "Benchmark 2 (PKCS#11): signing a 32-byte message with a leaf key, us per signature\n"
+		    "(median [min-max] of %d rounds x %d; ratios of medians to in-process EVP_DigestSign)\n"
+		    "%-8s %-20s %24s %24s %24s %8s %8s\n",
+		    rounds, per_round, "key", "mechanism", "PKCS#11 module", "SP socket",
+		    "in-process", "p11/inp", "sp/inp");
 	for (size_t c = 0; c < n_cases; c++) {
 		struct key_case *k = &cases[c];
 		struct bench_stat s_p11 = { .n = 0 }, s_sp = { .n = 0 }, s_local = { .n = 0 };
@@ -201,10 +214,12 @@ int main(int argc, char **argv)
 				unsigned mdlen = 0;
 				sc_err e;
 				if (k->alg == SC_ALG_ED25519) {
-					e = sc_sp_sign(sp, k->handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, msg, MSG_LEN, &s, &slen);
+					e = sc_sp_sign(sp, k->handle, SC_SP_SIGN_MESSAGE,
+					    SC_DIGEST_NONE, msg, MSG_LEN, &s, &slen);
 				} else {
 					EVP_Digest(msg, MSG_LEN, md, &mdlen, EVP_sha256(), NULL);
-					e = sc_sp_sign(sp, k->handle, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, md, mdlen, &s, &slen);
+					e = sc_sp_sign(sp, k->handle, SC_SP_SIGN_DIGEST,
+					    SC_DIGEST_SHA256, md, mdlen, &s, &slen);
 				}
 				if (e != SC_OK)
 					bench_die("sp sign %s", k->name);
@@ -216,8 +231,11 @@ int main(int argc, char **argv)
 			for (int i = 0; i < per_round; i++) {
 				EVP_MD_CTX *m = EVP_MD_CTX_new();
 				size_t slen = sizeof(sig);
-				if (m == NULL || EVP_DigestSignInit(m, NULL, sc_sign_md(k->local, SC_DIGEST_SHA256), NULL,
-				    k->local) != 1 || EVP_DigestSign(m, sig, &slen, msg, MSG_LEN) != 1)
+				if (m == NULL ||
+				    EVP_DigestSignInit(m, NULL,
+				        sc_sign_md(k->local, SC_DIGEST_SHA256), NULL,
+				        k->local) != 1 ||
+				    EVP_DigestSign(m, sig, &slen, msg, MSG_LEN) != 1)
 					bench_die("in-process sign %s", k->name);
 				EVP_MD_CTX_free(m);
 			}
@@ -227,26 +245,34 @@ int main(int argc, char **argv)
 		rs = bench_median(&s_sp) / bench_median(&s_local);
 		if (json) {
 			printf("%s{\"key\":\"%s\",\"mechanism\":\"%s\",", c ? "," : "", k->name,
-			    k->mech == CKM_ECDSA ? "CKM_ECDSA" : k->mech == CKM_EDDSA ? "CKM_EDDSA" : "CKM_SHA256_RSA_PKCS");
+			    k->mech == CKM_ECDSA       ? "CKM_ECDSA"
+			        : k->mech == CKM_EDDSA ? "CKM_EDDSA"
+			                               : "CKM_SHA256_RSA_PKCS");
 			bench_json_stat(stdout, "pkcs11_us", &s_p11, 1e6);
 			printf(",");
 			bench_json_stat(stdout, "sp_us", &s_sp, 1e6);
 			printf(",");
 			bench_json_stat(stdout, "inprocess_us", &s_local, 1e6);
-			printf(",\"ratio_pkcs11\":%.3f,\"ratio_sp\":%.3f,\"ratio_pkcs11_sp\":%.3f}", rp, rs, rp / rs);
+			printf(",\"ratio_pkcs11\":%.3f,\"ratio_sp\":%.3f,\"ratio_pkcs11_sp\":%.3f}",
+			    rp, rs, rp / rs);
 		} else {
 			char a[64], b[64], e[64];
 			bench_fmt(a, sizeof(a), &s_p11, 1e6, "%.1f");
 			bench_fmt(b, sizeof(b), &s_sp, 1e6, "%.1f");
 			bench_fmt(e, sizeof(e), &s_local, 1e6, "%.1f");
-			printf("%-8s %-20s %24s %24s %24s %7.2fx %7.2fx\n", k->name, k->mech == CKM_ECDSA ? "CKM_ECDSA(sha256)" :
-			    k->mech == CKM_EDDSA ? "CKM_EDDSA" : "CKM_SHA256_RSA_PKCS", a, b, e, rp, rs);
+			printf("%-8s %-20s %24s %24s %24s %7.2fx %7.2fx\n", k->name,
+			    k->mech == CKM_ECDSA       ? "CKM_ECDSA(sha256)"
+			        : k->mech == CKM_EDDSA ? "CKM_EDDSA"
+			                               : "CKM_SHA256_RSA_PKCS",
+			    a, b, e, rp, rs);
 		}
 	}
 	if (json)
-		printf("],\"targets\":{\"pkcs11_p256\":%.1f,\"sp_p256\":%.1f}}\n", P11_TARGET, SP_TARGET);
+		printf("],\"targets\":{\"pkcs11_p256\":%.1f,\"sp_p256\":%.1f}}\n", P11_TARGET,
+		    SP_TARGET);
 	else
-		printf("targets (P-256): PKCS#11 <= %.1fx, SP socket <= %.1fx in-process\n", P11_TARGET, SP_TARGET);
+		printf("targets (P-256): PKCS#11 <= %.1fx, SP socket <= %.1fx in-process\n",
+		    P11_TARGET, SP_TARGET);
 
 	f->C_CloseSession(session);
 	f->C_Finalize(NULL);

@@ -80,7 +80,7 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 	int pk8_len = 0, outl;
 	double t;
 	struct bench_stat st_verify_chain = { .n = 0 }, st_verify_sig = { .n = 0 },
-	    st_key = { .n = 0 }, st_cert_sign = { .n = 0 }, st_seal = { .n = 0 };
+	                  st_key = { .n = 0 }, st_cert_sign = { .n = 0 }, st_seal = { .n = 0 };
 
 	X509_STORE_add_cert(store, d->world.net_root);
 	if (sc_alg_keygen(csk_alg, &csk) != SC_OK)
@@ -113,7 +113,8 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 			t = bench_now();
 			for (int i = 0; i < per_round; i++) {
 				m = EVP_MD_CTX_new();
-				EVP_DigestVerifyInit(m, NULL, md, NULL, X509_get0_pubkey(d->signer));
+				EVP_DigestVerifyInit(m, NULL, md, NULL,
+				    X509_get0_pubkey(d->signer));
 				if (EVP_DigestVerify(m, sig, siglen, profile, profile_len) != 1)
 					bench_die("verify");
 				EVP_MD_CTX_free(m);
@@ -215,15 +216,19 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 			EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(kdf);
 			OSSL_PARAM params[4];
 			EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-			params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
-			params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, plain, 32);
-			params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, "selfcert-store-v1", 17);
+			params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+			    "SHA256", 0);
+			params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, plain,
+			    32);
+			params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+			    "selfcert-store-v1", 17);
 			params[3] = OSSL_PARAM_construct_end();
 			if (EVP_KDF_derive(kctx, key, sizeof(key), params) != 1)
 				bench_die("hkdf");
 			RAND_bytes(nonce, sizeof(nonce));
 			if (!EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce) ||
-			    !EVP_EncryptUpdate(c, ct, &outl, plain, (int)store_len) || !EVP_EncryptFinal_ex(c, ct + outl, &outl) ||
+			    !EVP_EncryptUpdate(c, ct, &outl, plain, (int)store_len) ||
+			    !EVP_EncryptFinal_ex(c, ct + outl, &outl) ||
 			    !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag))
 				bench_die("gcm");
 			EVP_CIPHER_CTX_free(c);
@@ -273,7 +278,8 @@ static void issue_raw(struct sc_sp *sp, const uint8_t *profile, size_t len, uint
 
 	sc_wire_begin(&req, SC_SP_ISSUE, 0);
 	sc_buf_put_string(&req, profile, len);
-	if (sc_buf_done(&req, "issue") != SC_OK || sc_sp_raw(sp, req.data, req.len, &ans, &ans_len) != SC_OK)
+	if (sc_buf_done(&req, "issue") != SC_OK ||
+	    sc_sp_raw(sp, req.data, req.len, &ans, &ans_len) != SC_OK)
 		bench_die("raw issue");
 	sc_buf_init_reader(&rd, ans, ans_len);
 	if (sc_buf_get_u8(&rd) != SC_SP_PROTO_VERSION || sc_buf_get_u8(&rd) != (SC_SP_ISSUE | 0x80))
@@ -322,7 +328,8 @@ static void time_issue(struct bench_sp_device *d, enum sc_alg leaf, int supplied
 					issue_raw(sp, profiles[i], lens[i], &handles[i]);
 					continue;
 				}
-				if (sc_sp_issue(sp, profiles[i], lens[i], &handles[i], &cert) != SC_OK)
+				if (sc_sp_issue(sp, profiles[i], lens[i], &handles[i], &cert) !=
+				    SC_OK)
 					bench_die("issue");
 				if (last != NULL) {
 					X509_free(*last);
@@ -355,12 +362,15 @@ static int bench_issue(const char *disk_base)
 	bench_mkdtemp("/dev/shm", shm, sizeof(shm));
 	bench_mkdtemp(disk_base, disk, sizeof(disk));
 	if (json)
-		printf("{\"benchmark\":\"issue\",\"rounds\":%d,\"per_round\":%d,\"cases\":[", rounds, per_round);
+		printf("{\"benchmark\":\"issue\",\"rounds\":%d,\"per_round\":%d,\"cases\":[",
+		    rounds, per_round);
 	else
-		printf("Benchmark 1: issuance over the SP socket vs the sum of its primitives (ms, median [min-max] of %d rounds x %d)\n"
-		       "%-36s %22s %22s %22s %9s %9s %9s %9s %9s %9s %7s %7s %8s\n", rounds, per_round, "CSK/leaf/signer",
-		    "SP no commit (tmpfs)", "SP durable (disk)", "SP raw, no commit", "chain", "sig", "key", "certsign", "seal", "sum",
-		    "ratio", "raw", "issue/s");
+		printf(
+		    "Benchmark 1: issuance over the SP socket vs the sum of its primitives (ms, median [min-max] of %d rounds x %d)\n"
+		    "%-36s %22s %22s %22s %9s %9s %9s %9s %9s %9s %7s %7s %8s\n",
+		    rounds, per_round, "CSK/leaf/signer", "SP no commit (tmpfs)",
+		    "SP durable (disk)", "SP raw, no commit", "chain", "sig", "key", "certsign",
+		    "seal", "sum", "ratio", "raw", "issue/s");
 	for (size_t c = 0; c < sizeof(issue_cases) / sizeof(issue_cases[0]); c++) {
 		const struct issue_case *ic = &issue_cases[c];
 		struct bench_sp_device dt, dd;
@@ -377,7 +387,8 @@ static int bench_issue(const char *disk_base)
 			continue;
 		memset(&dt, 0, sizeof(dt));
 		memset(&dd, 0, sizeof(dd));
-		if (sc_alg_from_name(ic->csk, &csk) != SC_OK || sc_alg_from_name(ic->leaf, &leaf) != SC_OK)
+		if (sc_alg_from_name(ic->csk, &csk) != SC_OK ||
+		    sc_alg_from_name(ic->leaf, &leaf) != SC_OK)
 			bench_die("alg");
 		snprintf(tag, sizeof(tag), "case%zu", c);
 		device_up(&dt, shm, tag, ic->csk, ic->supplied ? ic->leaf : "p256", ic->signer);
@@ -385,7 +396,8 @@ static int bench_issue(const char *disk_base)
 		time_issue(&dt, leaf, ic->supplied, &st_shm, &st_raw, &store_len, &leaf_cert);
 		time_issue(&dd, leaf, ic->supplied, &st_disk, NULL, &store_len, NULL);
 		sample = bench_sp_profile_key(&dt, leaf, NULL, &plen);
-		time_primitives(&dt, csk, leaf, ic->supplied, sample, plen, store_len, leaf_cert, &pr);
+		time_primitives(&dt, csk, leaf, ic->supplied, sample, plen, store_len, leaf_cert,
+		    &pr);
 		OPENSSL_free(sample);
 		X509_free(leaf_cert);
 		sum = pr.verify_chain + pr.verify_sig + pr.key + pr.cert_sign + pr.seal;
@@ -393,26 +405,28 @@ static int bench_issue(const char *disk_base)
 		m_disk = bench_median(&st_disk);
 		m_raw = bench_median(&st_raw);
 		if (json) {
-			printf("%s{\"case\":\"%s\",\"sp_nocommit_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
-			       "\"sp_durable_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
-			       "\"sp_raw_nocommit_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
-			       "\"primitives_ms\":{\"chain\":%.4f,\"signature\":%.4f,\"key\":%.4f,\"cert_sign\":%.4f,\"seal\":%.4f,\"sum\":%.4f},"
-			       "\"ratio_nocommit\":%.3f,\"ratio_raw_nocommit\":%.3f,\"ratio_durable\":%.3f,\"issuances_per_s_nocommit\":%.1f,\"issuances_per_s_durable\":%.1f}",
+			printf(
+			    "%s{\"case\":\"%s\",\"sp_nocommit_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
+			    "\"sp_durable_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
+			    "\"sp_raw_nocommit_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
+			    "\"primitives_ms\":{\"chain\":%.4f,\"signature\":%.4f,\"key\":%.4f,\"cert_sign\":%.4f,\"seal\":%.4f,\"sum\":%.4f},"
+			    "\"ratio_nocommit\":%.3f,\"ratio_raw_nocommit\":%.3f,\"ratio_durable\":%.3f,\"issuances_per_s_nocommit\":%.1f,\"issuances_per_s_durable\":%.1f}",
 			    printed++ ? "," : "", ic->name, m_shm * 1e3, bench_min(&st_shm) * 1e3,
 			    bench_max(&st_shm) * 1e3, m_disk * 1e3, bench_min(&st_disk) * 1e3,
 			    bench_max(&st_disk) * 1e3, m_raw * 1e3, bench_min(&st_raw) * 1e3,
-			    bench_max(&st_raw) * 1e3,
-			    pr.verify_chain * 1e3, pr.verify_sig * 1e3, pr.key * 1e3,
-			    pr.cert_sign * 1e3, pr.seal * 1e3, sum * 1e3, m_shm / sum, m_raw / sum, m_disk / sum, 1 / m_shm,
-			    1 / m_disk);
+			    bench_max(&st_raw) * 1e3, pr.verify_chain * 1e3, pr.verify_sig * 1e3,
+			    pr.key * 1e3, pr.cert_sign * 1e3, pr.seal * 1e3, sum * 1e3, m_shm / sum,
+			    m_raw / sum, m_disk / sum, 1 / m_shm, 1 / m_disk);
 		} else {
 			char a[40], b[40], c2[40];
 			bench_fmt(a, sizeof(a), &st_shm, 1e3, "%.2f");
 			bench_fmt(b, sizeof(b), &st_disk, 1e3, "%.2f");
 			bench_fmt(c2, sizeof(c2), &st_raw, 1e3, "%.2f");
-			printf("%-36s %22s %22s %22s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %6.2fx %6.2fx %8.0f\n", ic->name, a, b, c2,
-			    pr.verify_chain * 1e3, pr.verify_sig * 1e3, pr.key * 1e3, pr.cert_sign * 1e3, pr.seal * 1e3, sum * 1e3,
-			    m_shm / sum, m_raw / sum, 1 / m_shm);
+			printf(
+			    "%-36s %22s %22s %22s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %6.2fx %6.2fx %8.0f\n",
+			    ic->name, a, b, c2, pr.verify_chain * 1e3, pr.verify_sig * 1e3,
+			    pr.key * 1e3, pr.cert_sign * 1e3, pr.seal * 1e3, sum * 1e3, m_shm / sum,
+			    m_raw / sum, 1 / m_shm);
 		}
 		bench_sp_device_down(&dt);
 		bench_sp_device_down(&dd);
@@ -420,9 +434,10 @@ static int bench_issue(const char *disk_base)
 	if (json)
 		printf("]}\n");
 	else
-		printf("ratio = SP issue latency (sc_sp_issue, which parses the certificate into an X509) without the durable\n"
-		       "commit / primitive sum; raw = the same through sc_sp_raw (no client-side parse); issue/s for one client,\n"
-		       "no commit.\n");
+		printf(
+		    "ratio = SP issue latency (sc_sp_issue, which parses the certificate into an X509) without the durable\n"
+		    "commit / primitive sum; raw = the same through sc_sp_raw (no client-side parse); issue/s for one client,\n"
+		    "no commit.\n");
 	bench_rmrf(shm);
 	bench_rmrf(disk);
 	return 0;
@@ -443,10 +458,12 @@ static int bench_sign(const char *disk_base)
 	device_up(&d, shm, "sign", "p256", "p256", "p256");
 	RAND_bytes(msg, sizeof(msg));
 	if (json)
-		printf("{\"benchmark\":\"sign\",\"rounds\":%d,\"per_round\":%d,\"cases\":[", rounds, per_round * 10);
+		printf("{\"benchmark\":\"sign\",\"rounds\":%d,\"per_round\":%d,\"cases\":[", rounds,
+		    per_round * 10);
 	else
-		printf("Benchmark 2: signing with a leaf key through the SP socket vs EVP_DigestSign in-process\n"
-		       "(us per signature of a 32-byte message, median [min-max] of %d rounds x %d)\n%-10s %26s %26s %8s\n",
+		printf(
+		    "Benchmark 2: signing with a leaf key through the SP socket vs EVP_DigestSign in-process\n"
+		    "(us per signature of a 32-byte message, median [min-max] of %d rounds x %d)\n%-10s %26s %26s %8s\n",
 		    rounds, per_round * 10, "key", "SP socket", "in-process", "ratio");
 	for (size_t c = 0; c < sizeof(leaves) / sizeof(leaves[0]); c++) {
 		enum sc_alg alg;
@@ -459,10 +476,12 @@ static int bench_sign(const char *disk_base)
 		struct bench_stat s_sp = { .n = 0 }, s_local = { .n = 0 };
 		int k = per_round * 10;
 
-		if (sc_alg_from_name(leaves[c], &alg) != SC_OK || sc_alg_keygen(alg, &local) != SC_OK)
+		if (sc_alg_from_name(leaves[c], &alg) != SC_OK ||
+		    sc_alg_keygen(alg, &local) != SC_OK)
 			bench_die("alg");
 		profile = bench_sp_profile_key(&d, alg, NULL, &plen);
-		if (sc_sp_connect(d.sock, &sp) != SC_OK || sc_sp_issue(sp, profile, plen, &handle, &cert) != SC_OK)
+		if (sc_sp_connect(d.sock, &sp) != SC_OK ||
+		    sc_sp_issue(sp, profile, plen, &handle, &cert) != SC_OK)
 			bench_die("issue");
 		for (int r = 0; r < rounds; r++) {
 			double t = bench_now();
@@ -472,11 +491,14 @@ static int bench_sign(const char *disk_base)
 				sc_err e;
 				/* As `selfcert device sign` does: hash here, send the digest (Ed25519: the message). */
 				if (alg == SC_ALG_ED25519) {
-					e = sc_sp_sign(sp, handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, msg, sizeof(msg), &sig, &siglen);
+					e = sc_sp_sign(sp, handle, SC_SP_SIGN_MESSAGE,
+					    SC_DIGEST_NONE, msg, sizeof(msg), &sig, &siglen);
 				} else {
 					unsigned mdlen = 0;
-					EVP_Digest(msg, sizeof(msg), md, &mdlen, EVP_sha256(), NULL);
-					e = sc_sp_sign(sp, handle, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, md, mdlen, &sig, &siglen);
+					EVP_Digest(msg, sizeof(msg), md, &mdlen, EVP_sha256(),
+					    NULL);
+					e = sc_sp_sign(sp, handle, SC_SP_SIGN_DIGEST,
+					    SC_DIGEST_SHA256, md, mdlen, &sig, &siglen);
 				}
 				if (e != SC_OK)
 					bench_die("sp sign");
@@ -488,7 +510,8 @@ static int bench_sign(const char *disk_base)
 				EVP_MD_CTX *m = EVP_MD_CTX_new();
 				uint8_t sig[600];
 				size_t siglen = sizeof(sig);
-				if (EVP_DigestSignInit(m, NULL, sc_sign_md(local, SC_DIGEST_SHA256), NULL, local) != 1 ||
+				if (EVP_DigestSignInit(m, NULL, sc_sign_md(local, SC_DIGEST_SHA256),
+				        NULL, local) != 1 ||
 				    EVP_DigestSign(m, sig, &siglen, msg, sizeof(msg)) != 1)
 					bench_die("local sign");
 				EVP_MD_CTX_free(m);
@@ -496,11 +519,14 @@ static int bench_sign(const char *disk_base)
 			bench_stat_add(&s_local, (bench_now() - t) / k);
 		}
 		if (json)
-			printf("%s{\"key\":\"%s\",\"sp_us\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},"
-			       "\"inprocess_us\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},\"ratio\":%.3f}",
-			    c ? "," : "", leaves[c], bench_median(&s_sp) * 1e6, bench_min(&s_sp) * 1e6,
-			    bench_max(&s_sp) * 1e6, bench_median(&s_local) * 1e6, bench_min(&s_local) * 1e6,
-			    bench_max(&s_local) * 1e6, bench_median(&s_sp) / bench_median(&s_local));
+			printf(
+			    "%s{\"key\":\"%s\",\"sp_us\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},"
+			    "\"inprocess_us\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},\"ratio\":%.3f}",
+			    c ? "," : "", leaves[c], bench_median(&s_sp) * 1e6,
+			    bench_min(&s_sp) * 1e6, bench_max(&s_sp) * 1e6,
+			    bench_median(&s_local) * 1e6, bench_min(&s_local) * 1e6,
+			    bench_max(&s_local) * 1e6,
+			    bench_median(&s_sp) / bench_median(&s_local));
 		else {
 			char a[40], b[40];
 			bench_fmt(a, sizeof(a), &s_sp, 1e6, "%.1f");
@@ -541,9 +567,12 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rounds < 1 || rounds > BENCH_MAX_ROUNDS || per_round < 1 || per_round > 120 ||
-	    spd == NULL || *spd == '\0' || (strcmp(what, "issue") != 0 && strcmp(what, "sign") != 0)) {
-		fprintf(stderr, "usage: SELFCERT_SPD=… bench_sp issue|sign [--rounds 1..%d] "
-		    "[--per-round 1..120] [--case 0..3] [--json]\n", BENCH_MAX_ROUNDS);
+	    spd == NULL || *spd == '\0' ||
+	    (strcmp(what, "issue") != 0 && strcmp(what, "sign") != 0)) {
+		fprintf(stderr,
+		    "usage: SELFCERT_SPD=… bench_sp issue|sign [--rounds 1..%d] "
+		    "[--per-round 1..120] [--case 0..3] [--json]\n",
+		    BENCH_MAX_ROUNDS);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -21,7 +21,7 @@
 
 #define BENCH_MAX_ARGS 40
 #define BENCH_PROC_LINE 1024
-#define BENCH_SPD_WAIT_TRIES 300        /* x 20 ms: the SP's socket appears within 6 s */
+#define BENCH_SPD_WAIT_TRIES 300 /* x 20 ms: the SP's socket appears within 6 s */
 
 const char *bench_prog = "bench";
 
@@ -105,8 +105,8 @@ void bench_fmt(char *out, size_t len, const struct bench_stat *s, double scale, 
 
 void bench_json_stat(FILE *f, const char *name, const struct bench_stat *s, double scale)
 {
-	fprintf(f, "\"%s\":{\"median\":%.6g,\"min\":%.6g,\"max\":%.6g}", name, bench_median(s) * scale,
-	    bench_min(s) * scale, bench_max(s) * scale);
+	fprintf(f, "\"%s\":{\"median\":%.6g,\"min\":%.6g,\"max\":%.6g}", name,
+	    bench_median(s) * scale, bench_min(s) * scale, bench_max(s) * scale);
 }
 
 void bench_run(const char *bin, ...)
@@ -130,8 +130,10 @@ void bench_run(const char *bin, ...)
 		execv(bin, argv);
 		_exit(127);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		bench_die("%s %s %s failed", bin, argv[1] ? argv[1] : "", argv[1] && argv[2] ? argv[2] : "");
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		bench_die("%s %s %s failed", bin, argv[1] ? argv[1] : "",
+		    argv[1] && argv[2] ? argv[2] : "");
 }
 
 pid_t bench_spawn(char *const argv[], const char *log)
@@ -251,14 +253,18 @@ static void write_certs(struct bench_sp_device *d)
 		bench_die("%s", p);
 }
 
-void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk, const char *kex,
-    const char *signer, int max_keys)
+void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk,
+    const char *kex, const char *signer, int max_keys)
 {
 	const char *spd = need_env("SELFCERT_SPD");
-	struct sc_test_world_opts wo = { .alg = SC_ALG_P256, .signer_alg = alg_named(signer),
-		.mfr = "Bench", .network_id = "bench", .device_id = "BENCH-1" };
+	struct sc_test_world_opts wo = { .alg = SC_ALG_P256,
+		.signer_alg = alg_named(signer),
+		.mfr = "Bench",
+		.network_id = "bench",
+		.device_id = "BENCH-1" };
 	char sp_dir[BENCH_PATH_MAX + 16];
-	char *argv[] = { (char *)spd, "--store", sp_dir, "--socket", d->sock, "--foreground", NULL };
+	char *argv[] = { (char *)spd, "--store", sp_dir, "--socket", d->sock, "--foreground",
+		NULL };
 	struct sc_test_sp sp;
 
 	memset(d, 0, sizeof(*d));

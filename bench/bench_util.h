@@ -19,7 +19,7 @@
 #define BENCH_MAX_ROUNDS 64
 #define BENCH_PATH_MAX 512
 
-extern const char *bench_prog;      /* "bench_ca", for messages */
+extern const char *bench_prog; /* "bench_ca", for messages */
 
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -73,13 +73,13 @@ struct bench_sp_device {
 	char dir[BENCH_PATH_MAX], sock[BENCH_PATH_MAX + 16], store[BENCH_PATH_MAX + 32];
 	char certs[BENCH_PATH_MAX + 16];
 	pid_t spd;
-	struct sc_test_world world;     /* the manufacturer and the network */
-	X509 *device_ca, *kex;          /* the SP's certificates (owned) */
-	X509 *signer;                   /* world.signer, world.signer_key (borrowed) */
+	struct sc_test_world world; /* the manufacturer and the network */
+	X509 *device_ca, *kex;      /* the SP's certificates (owned) */
+	X509 *signer;               /* world.signer, world.signer_key (borrowed) */
 	EVP_PKEY *signer_key;
 };
-void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk, const char *kex,
-    const char *signer, int max_keys);
+void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk,
+    const char *kex, const char *signer, int max_keys);
 void bench_sp_device_down(struct bench_sp_device *d);
 /*
  * A profile for the device, signed as the provisioning server would (DER; OPENSSL_free): valid an

@@ -28,14 +28,14 @@
 #include "text.h"
 
 #define GW_MAX_NETWORKS 8
-#define GW_IO_TIMEOUT_S 10            /* a client that stalls is dropped, never waited on forever */
-#define GW_ECHO_MAX 16384             /* at most this much is echoed per connection */
+#define GW_IO_TIMEOUT_S 10 /* a client that stalls is dropped, never waited on forever */
+#define GW_ECHO_MAX 16384  /* at most this much is echoed per connection */
 
 struct gateway {
 	X509 *mfr_root;
 	const char *networks[GW_MAX_NETWORKS + 1]; /* NULL-terminated; none given: any network */
 	size_t n_networks;
-	time_t at;                                 /* 0: now */
+	time_t at; /* 0: now */
 };
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -57,7 +57,8 @@ static void subject_of(X509 *cert, char *out, size_t len)
 	int n = 0;
 
 	out[0] = '\0';
-	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
+	if (b != NULL &&
+	    X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
 		n = BIO_read(b, out, (int)len - 1);
 	out[n > 0 ? n : 0] = '\0';
 	BIO_free(b);
@@ -88,7 +89,8 @@ static int verify_client(X509_STORE_CTX *ctx, void *arg)
 		return 0;
 	/* What the client sent above its leaf (OpenSSL lists the leaf too). */
 	for (i = 0; i < sk_X509_num(sent); i++)
-		if (X509_cmp(sk_X509_value(sent, i), leaf) != 0 && !sk_X509_push(chain, sk_X509_value(sent, i))) {
+		if (X509_cmp(sk_X509_value(sent, i), leaf) != 0 &&
+		    !sk_X509_push(chain, sk_X509_value(sent, i))) {
 			sk_X509_free(chain);
 			return 0;
 		}
@@ -135,7 +137,7 @@ static int listen_loopback(int port, int *out_port)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);   /* never anything but the loopback */
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* never anything but the loopback */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 8) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
@@ -147,20 +149,24 @@ static int listen_loopback(int port, int *out_port)
 }
 
 static const char usage[] =
-"usage: selfcert-gateway --cert SERVER.pem --key SERVER.key --mfr-root ROOT.pem\n"
-"           [--network-id ID …] [--port N] [--at TIME] [--max-connections N]\n"
-"  A TLS server on 127.0.0.1 (port 0: any free one; the port is printed) that requires a\n"
-"  client certificate and admits it only if sc_verify_chain() accepts it: path to ROOT, the\n"
-"  issuance extension, a network among --network-id (any if none). --at TIME judges validity\n"
-"  at TIME (RFC 3339) instead of now. Echoes what admitted clients send; logs every decision.\n";
+    "usage: selfcert-gateway --cert SERVER.pem --key SERVER.key --mfr-root ROOT.pem\n"
+    "           [--network-id ID …] [--port N] [--at TIME] [--max-connections N]\n"
+    "  A TLS server on 127.0.0.1 (port 0: any free one; the port is printed) that requires a\n"
+    "  client certificate and admits it only if sc_verify_chain() accepts it: path to ROOT, the\n"
+    "  issuance extension, a network among --network-id (any if none). --at TIME judges validity\n"
+    "  at TIME (RFC 3339) instead of now. Echoes what admitted clients send; logs every decision.\n";
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
-		{ "mfr-root", required_argument, NULL, 'r' }, { "network-id", required_argument, NULL, 'n' },
-		{ "port", required_argument, NULL, 'p' }, { "at", required_argument, NULL, 'a' },
-		{ "max-connections", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "mfr-root", required_argument, NULL, 'r' },
+		{ "network-id", required_argument, NULL, 'n' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "at", required_argument, NULL, 'a' },
+		{ "max-connections", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cert = NULL, *key = NULL, *root = NULL;
@@ -180,7 +186,9 @@ int main(int argc, char **argv)
 		case 'r': root = optarg; break;
 		case 'n':
 			if (gw.n_networks == GW_MAX_NETWORKS) {
-				fprintf(stderr, "selfcert-gateway: usage: at most %d --network-id\n", GW_MAX_NETWORKS);
+				fprintf(stderr,
+				    "selfcert-gateway: usage: at most %d --network-id\n",
+				    GW_MAX_NETWORKS);
 				return 2;
 			}
 			gw.networks[gw.n_networks++] = optarg;
@@ -188,20 +196,24 @@ int main(int argc, char **argv)
 		case 'p':
 			port = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || port < 0 || port > 65535) {
-				fprintf(stderr, "selfcert-gateway: usage: --port '%s': 0..65535\n", optarg);
+				fprintf(stderr, "selfcert-gateway: usage: --port '%s': 0..65535\n",
+				    optarg);
 				return 2;
 			}
 			break;
 		case 'a':
 			if (sc_parse_time(optarg, &gw.at) != SC_OK) {
-				fprintf(stderr, "selfcert-gateway: usage: --at: %s\n", sc_err_detail());
+				fprintf(stderr, "selfcert-gateway: usage: --at: %s\n",
+				    sc_err_detail());
 				return 2;
 			}
 			break;
 		case 'm':
 			max_conns = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || max_conns < 0 || max_conns > 1000000) {
-				fprintf(stderr, "selfcert-gateway: usage: --max-connections '%s'\n", optarg);
+			if (*optarg == '\0' || *end != '\0' || max_conns < 0 ||
+			    max_conns > 1000000) {
+				fprintf(stderr, "selfcert-gateway: usage: --max-connections '%s'\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -215,7 +227,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (sc_load_cert(root, &gw.mfr_root) != SC_OK) {
-		fprintf(stderr, "selfcert-gateway: %s: %s\n", sc_err_name(SC_ERR_IO), sc_err_detail());
+		fprintf(stderr, "selfcert-gateway: %s: %s\n", sc_err_name(SC_ERR_IO),
+		    sc_err_detail());
 		return 3;
 	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||

@@ -44,8 +44,8 @@ void sc_signer_cache_flush(struct sc_signer_cache *c);
 
 struct sc_signer_cache_stats {
 	size_t entries;
-	unsigned long decode_hits, decode_misses;   /* certificates reused / parsed */
-	unsigned long verify_hits, verify_misses;   /* chain checks skipped / done in full */
+	unsigned long decode_hits, decode_misses; /* certificates reused / parsed */
+	unsigned long verify_hits, verify_misses; /* chain checks skipped / done in full */
 };
 /* c may be NULL (all zero). */
 void sc_signer_cache_stats(const struct sc_signer_cache *c, struct sc_signer_cache_stats *out);
@@ -72,7 +72,7 @@ sc_err sc_profile_decode_cached(const uint8_t *der, size_t der_len, struct sc_si
  */
 struct sc_sig_cache;
 
-#define SC_SIG_CACHE_MAX (1u << 22)     /* entries */
+#define SC_SIG_CACHE_MAX (1u << 22) /* entries */
 
 /* max: 4..SC_SIG_CACHE_MAX entries (SC_ERR_USAGE otherwise; SC_ERR_NOMEM). */
 sc_err sc_sig_cache_new(size_t max, struct sc_sig_cache **out) SC_MUST_USE;

@@ -16,10 +16,10 @@
  * 128-bit arc under 2.25: GnuTLS/libtasn1 refuses any arc of 2^64 or more, which made every
  * leaf unparseable by GnuTLS. docs/FORMATS.md says why in full.
  */
-#define SC_OID_ARC            "1.2.840.113556.1.8000.2554.10224.44970.11368.16522.45708.14610813.9127632"
-#define SC_OID_CT_PROFILE     SC_OID_ARC ".1"
+#define SC_OID_ARC "1.2.840.113556.1.8000.2554.10224.44970.11368.16522.45708.14610813.9127632"
+#define SC_OID_CT_PROFILE SC_OID_ARC ".1"
 #define SC_OID_KP_PROFILESIGN SC_OID_ARC ".2"
-#define SC_OID_PE_ISSUANCE    SC_OID_ARC ".3"
+#define SC_OID_PE_ISSUANCE SC_OID_ARC ".3"
 
 /*
  * Register our OIDs with OpenSSL (idempotent, thread-safe). Called by every libselfcert entry
@@ -48,13 +48,15 @@ int sc_device_id_valid(const char *s);
  * name ("digitalSignature" .. "decipherOnly"), in bit order.
  */
 #define SC_KU_NBITS 9
-#define SC_KU_ALL (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT | \
-    KU_DATA_ENCIPHERMENT | KU_KEY_AGREEMENT | KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_ENCIPHER_ONLY | \
-    KU_DECIPHER_ONLY)
+#define SC_KU_ALL                                                                                 \
+	(KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | \
+	    KU_KEY_AGREEMENT | KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_ENCIPHER_ONLY |                \
+	    KU_DECIPHER_ONLY)
 /* What a device certificate may carry for some key: sc_profile_check narrows it per key type
  * (keyEncipherment and dataEncipherment for RSA, keyAgreement for EC). */
-#define SC_KU_DEVICE (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT | \
-    KU_DATA_ENCIPHERMENT | KU_KEY_AGREEMENT)
+#define SC_KU_DEVICE                                                                              \
+	(KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | \
+	    KU_KEY_AGREEMENT)
 
 /* The KU_* flag of KeyUsage bit n; 0 if n is not 0..SC_KU_NBITS-1. */
 unsigned sc_key_usage_bit(int n);

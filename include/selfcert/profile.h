@@ -18,18 +18,18 @@
 #include <openssl/x509v3.h>
 #include <selfcert/err.h>
 #include <selfcert/alg.h>
-#include <selfcert/oid.h>            /* the OIDs, SC_DEVICE_ID_MAX, KeyUsage names */
+#include <selfcert/oid.h> /* the OIDs, SC_DEVICE_ID_MAX, KeyUsage names */
 
-#define SC_PROFILE_MAX_DER 16384      /* a DER SignedProfile larger than this is refused */
+#define SC_PROFILE_MAX_DER 16384 /* a DER SignedProfile larger than this is refused */
 #define SC_PROFILE_ID_LEN 16
-#define SC_PROFILE_DIGEST_LEN 32      /* SHA-256 of the DER SignedProfile */
+#define SC_PROFILE_DIGEST_LEN 32 /* SHA-256 of the DER SignedProfile */
 #define SC_NETWORK_ID_MAX 64
 #define SC_USER_ID_MAX 128
 #define SC_CHALLENGE_MIN 16
 #define SC_CHALLENGE_MAX 64
-#define SC_PROFILE_MAX_CERTS 4        /* certificates SEQUENCE SIZE (1..4) */
-#define SC_PROFILE_MAX_SAN 16         /* subjectAltName entries we accept */
-#define SC_PROFILE_MAX_EKU 8          /* extKeyUsage OIDs we accept */
+#define SC_PROFILE_MAX_CERTS 4 /* certificates SEQUENCE SIZE (1..4) */
+#define SC_PROFILE_MAX_SAN 16  /* subjectAltName entries we accept */
+#define SC_PROFILE_MAX_EKU 8   /* extKeyUsage OIDs we accept */
 
 enum sc_key_origin {
 	SC_KEY_DEVICE_GENERATED = 0,
@@ -44,24 +44,24 @@ struct sc_profile; /* opaque: a built, signed or decoded profile */
  * attribute): A-Z a-z 0-9 space ' ( ) + , - . / : = ?
  */
 struct sc_profile_params {
-	const char *network_id;            /* 1..64 bytes */
-	const char *device_id;             /* 1..64 bytes, PrintableString charset */
-	const char *user_id;               /* NULL: absent; else 1..128 bytes */
-	const uint8_t *challenge;          /* NULL: absent; else 16..64 bytes */
+	const char *network_id;   /* 1..64 bytes */
+	const char *device_id;    /* 1..64 bytes, PrintableString charset */
+	const char *user_id;      /* NULL: absent; else 1..128 bytes */
+	const uint8_t *challenge; /* NULL: absent; else 16..64 bytes */
 	size_t challenge_len;
-	time_t profile_not_after;          /* the profile is void after this */
-	time_t not_before, not_after;      /* copied into the certificate */
-	enum sc_alg generate_alg;          /* KeySpec.generate, when supplied_key is NULL */
-	EVP_PKEY *supplied_key;            /* KeySpec.supplied: the whole key pair the server made.
+	time_t profile_not_after;     /* the profile is void after this */
+	time_t not_before, not_after; /* copied into the certificate */
+	enum sc_alg generate_alg;     /* KeySpec.generate, when supplied_key is NULL */
+	EVP_PKEY *supplied_key;       /* KeySpec.supplied: the whole key pair the server made.
 	                                      Borrowed; its private half is encrypted to kek_cert
 	                                      (CMS AuthEnvelopedData, AES-256-GCM) and not kept. */
-	X509 *kek_cert;                    /* the device's key-exchange certificate; with supplied_key */
-	enum sc_digest cert_digest;        /* SC_DIGEST_NONE means sha256 */
-	unsigned key_usage;                /* 0: absent (device uses digitalSignature); else KU_* bits
+	X509 *kek_cert;               /* the device's key-exchange certificate; with supplied_key */
+	enum sc_digest cert_digest;   /* SC_DIGEST_NONE means sha256 */
+	unsigned key_usage;           /* 0: absent (device uses digitalSignature); else KU_* bits
 	                                      of <openssl/x509v3.h> */
-	const char *const *eku;            /* NULL or NULL-terminated list of OIDs in dotted form or
+	const char *const *eku;       /* NULL or NULL-terminated list of OIDs in dotted form or
 	                                      OpenSSL short names ("clientAuth"); NULL/empty: absent */
-	const char *const *san;            /* NULL or NULL-terminated "dns:NAME", "email:ADDR",
+	const char *const *san;       /* NULL or NULL-terminated "dns:NAME", "email:ADDR",
 	                                      "uri:URI", "ip:ADDR"; NULL/empty: absent */
 };
 
@@ -69,7 +69,8 @@ struct sc_profile_params {
  * Build an unsigned profile with a fresh random profile ID. Checks every field's size and
  * charset (SC_ERR_USAGE naming the field). *out is the caller's (sc_profile_free).
  */
-sc_err sc_profile_create(const struct sc_profile_params *params, struct sc_profile **out) SC_MUST_USE;
+sc_err sc_profile_create(const struct sc_profile_params *params,
+    struct sc_profile **out) SC_MUST_USE;
 
 /*
  * Sign: fills signatureAlgorithm, signature and certificates = signer_cert followed by
@@ -107,14 +108,15 @@ struct sc_anchor {
 
 /* The SP's view, against which sc_profile_check judges a decoded profile. */
 struct sc_profile_policy {
-	const char *device_id;             /* this device's ID */
-	const struct sc_anchor *anchors;   /* installed network anchors */
+	const char *device_id;           /* this device's ID */
+	const struct sc_anchor *anchors; /* installed network anchors */
 	size_t n_anchors;
-	time_t now;                        /* host clock: defence in depth only */
-	X509 *csk_cert;                    /* the device CA certificate: leaf validity must lie within */
-	uint32_t max_leaf_seconds;         /* 0: no limit beyond the CSK certificate's */
-	enum sc_alg csk_alg;               /* to reject a cert digest an Ed25519 CSK cannot honour: none */
-	struct sc_signer_cache *signer_cache; /* NULL, or remember verified signer chains (cache.h) */
+	time_t now;                /* host clock: defence in depth only */
+	X509 *csk_cert;            /* the device CA certificate: leaf validity must lie within */
+	uint32_t max_leaf_seconds; /* 0: no limit beyond the CSK certificate's */
+	enum sc_alg csk_alg;       /* to reject a cert digest an Ed25519 CSK cannot honour: none */
+	struct sc_signer_cache
+	    *signer_cache; /* NULL, or remember verified signer chains (cache.h) */
 };
 
 /*
@@ -134,7 +136,8 @@ struct sc_profile_policy {
  *   (RSA), keyAgreement (EC)}, never keyCertSign/cRLSign; EKU and SAN bounded  SC_ERR_EXTENSION
  * The detail names the field.
  */
-sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_policy *policy) SC_MUST_USE;
+sc_err sc_profile_check(const struct sc_profile *p,
+    const struct sc_profile_policy *policy) SC_MUST_USE;
 
 /*
  * The signature part of sc_profile_check alone, against one anchor: the signer chains to
@@ -142,7 +145,8 @@ sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_poli
  * id-sc-kp-profileSigning, and its key verifies the signature over the DER tbsProfile.
  * SC_ERR_UNTRUSTED_SIGNER, SC_ERR_SIGNER_EKU or SC_ERR_PROFILE_SIGNATURE. For relying parties.
  */
-sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, time_t now) SC_MUST_USE;
+sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor,
+    time_t now) SC_MUST_USE;
 
 /*
  * The server-generated embodiment: decrypt KeySpec.supplied.encryptedKey with the KEK (CMS
@@ -164,26 +168,26 @@ struct sc_profile_info {
 	uint8_t id[SC_PROFILE_ID_LEN];
 	char network_id[SC_NETWORK_ID_MAX + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	char user_id[SC_USER_ID_MAX + 1];   /* "" when absent */
+	char user_id[SC_USER_ID_MAX + 1]; /* "" when absent */
 	int has_user_id;
 	uint8_t challenge[SC_CHALLENGE_MAX];
-	size_t challenge_len;               /* 0 when absent */
+	size_t challenge_len; /* 0 when absent */
 	time_t profile_not_after;
 	time_t not_before, not_after;
 	enum sc_key_origin origin;
-	enum sc_alg alg;                    /* generate: the requested one; supplied: of publicKey
+	enum sc_alg alg; /* generate: the requested one; supplied: of publicKey
 	                                       (SC_ALG_NONE if not one of ours) */
 	enum sc_digest cert_digest;
-	unsigned key_usage;                 /* KU_* bits; KU_DIGITAL_SIGNATURE when absent */
+	unsigned key_usage; /* KU_* bits; KU_DIGITAL_SIGNATURE when absent */
 	int has_key_usage;
-	const EXTENDED_KEY_USAGE *eku;      /* NULL when absent */
-	const GENERAL_NAMES *san;           /* NULL when absent */
-	const EVP_PKEY *supplied_pub;       /* NULL unless origin == SC_KEY_SERVER_SUPPLIED */
-	X509 *signer;                       /* certificates[0]; NULL if unsigned */
-	STACK_OF(X509) *certs;              /* all certificates; NULL if unsigned */
-	int signed_;                        /* 1 if signed or decoded */
+	const EXTENDED_KEY_USAGE *eku;         /* NULL when absent */
+	const GENERAL_NAMES *san;              /* NULL when absent */
+	const EVP_PKEY *supplied_pub;          /* NULL unless origin == SC_KEY_SERVER_SUPPLIED */
+	X509 *signer;                          /* certificates[0]; NULL if unsigned */
+	STACK_OF(X509) *certs;                 /* all certificates; NULL if unsigned */
+	int signed_;                           /* 1 if signed or decoded */
 	uint8_t digest[SC_PROFILE_DIGEST_LEN]; /* SHA-256 of the DER SignedProfile, if signed_ */
-	const char *sig_alg;                /* signatureAlgorithm's short name, if signed_ */
+	const char *sig_alg;                   /* signatureAlgorithm's short name, if signed_ */
 };
 
 void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out);

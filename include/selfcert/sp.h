@@ -20,35 +20,35 @@
 #include <selfcert/alg.h>
 
 #define SC_SP_PROTO_VERSION 1
-#define SC_SP_MAX_MSG 65536          /* hard limit on one message (after the length prefix) */
+#define SC_SP_MAX_MSG 65536 /* hard limit on one message (after the length prefix) */
 #define SC_SP_CHALLENGE_LEN 32
-#define SC_SP_MAX_KEYS_LIMIT 256     /* no SP holds more leaf keys than this */
+#define SC_SP_MAX_KEYS_LIMIT 256 /* no SP holds more leaf keys than this */
 #define SC_SP_DEFAULT_MAX_KEYS 64
 #define SC_SP_MAX_ANCHORS 8
-#define SC_SP_MAX_SIGN_INPUT 32768   /* largest message SIGN accepts */
+#define SC_SP_MAX_SIGN_INPUT 32768 /* largest message SIGN accepts */
 
 enum sc_sp_msg {
 	SC_SP_INFO = 0x01,
-	SC_SP_KEYGEN = 0x02,          /* factory: generate the CSK or KEK inside */
-	SC_SP_INSTALL_CERT = 0x03,    /* factory: the CSK's or KEK's certificate */
-	SC_SP_INSTALL_ANCHOR = 0x04,  /* factory: a network root, bound to its network ID */
-	SC_SP_SET_LIMITS = 0x05,      /* factory: maximum leaf lifetime, number of key slots */
-	SC_SP_LOCK = 0x06,            /* factory → locked, for good */
+	SC_SP_KEYGEN = 0x02,         /* factory: generate the CSK or KEK inside */
+	SC_SP_INSTALL_CERT = 0x03,   /* factory: the CSK's or KEK's certificate */
+	SC_SP_INSTALL_ANCHOR = 0x04, /* factory: a network root, bound to its network ID */
+	SC_SP_SET_LIMITS = 0x05,     /* factory: maximum leaf lifetime, number of key slots */
+	SC_SP_LOCK = 0x06,           /* factory → locked, for good */
 	SC_SP_CHALLENGE = 0x10,
 	SC_SP_ISSUE = 0x11,
 	SC_SP_KEYS = 0x12,
 	SC_SP_SIGN = 0x13,
 	SC_SP_DELETE = 0x14,
-	SC_SP_DECRYPT = 0x15,         /* leaf key: RSA-OAEP decryption (keyEncipherment/dataEncipherment) */
-	SC_SP_DERIVE = 0x16,          /* leaf key: ECDH with a peer's point (keyAgreement) */
+	SC_SP_DECRYPT = 0x15, /* leaf key: RSA-OAEP decryption (keyEncipherment/dataEncipherment) */
+	SC_SP_DERIVE = 0x16,  /* leaf key: ECDH with a peer's point (keyAgreement) */
 	SC_SP_ERROR = 0x7f,
-	SC_SP_ANSWER = 0x80,          /* OR-ed into the request type */
+	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };
 
 enum sc_sp_state {
-	SC_SP_STATE_EMPTY = 0,    /* initialised with a device ID; no keys */
-	SC_SP_STATE_FACTORY = 1,  /* keys generated; certificates and anchors being installed */
-	SC_SP_STATE_LOCKED = 2,   /* serving the network; factory requests refused forever */
+	SC_SP_STATE_EMPTY = 0,   /* initialised with a device ID; no keys */
+	SC_SP_STATE_FACTORY = 1, /* keys generated; certificates and anchors being installed */
+	SC_SP_STATE_LOCKED = 2,  /* serving the network; factory requests refused forever */
 };
 
 enum sc_sp_role {
@@ -57,9 +57,10 @@ enum sc_sp_role {
 };
 
 enum sc_sp_sign_mode {
-	SC_SP_SIGN_MESSAGE = 1,   /* input is the message; the SP hashes it (or signs it pure, Ed25519) */
-	SC_SP_SIGN_DIGEST = 2,    /* input is the digest (length of `digest`); not for Ed25519 */
-	SC_SP_SIGN_PSS = 3,       /* input is the digest; RSA-PSS, MGF1 with the same digest, a salt
+	SC_SP_SIGN_MESSAGE =
+	    1, /* input is the message; the SP hashes it (or signs it pure, Ed25519) */
+	SC_SP_SIGN_DIGEST = 2, /* input is the digest (length of `digest`); not for Ed25519 */
+	SC_SP_SIGN_PSS = 3,    /* input is the digest; RSA-PSS, MGF1 with the same digest, a salt
 	                             length of its own (sc_sp_sign_pss); RSA only */
 };
 
@@ -77,9 +78,9 @@ struct sc_sp_info {
 	char device_id[65];
 	uint64_t issuance_counter;
 	uint32_t n_keys, max_keys;
-	uint32_t max_leaf_days;           /* 0: no limit beyond the CSK certificate */
-	X509 *csk_cert;                   /* NULL until installed; owned, freed by sc_sp_info_clear */
-	X509 *kek_cert;                   /* likewise */
+	uint32_t max_leaf_days; /* 0: no limit beyond the CSK certificate */
+	X509 *csk_cert;         /* NULL until installed; owned, freed by sc_sp_info_clear */
+	X509 *kek_cert;         /* likewise */
 	size_t n_networks;
 	char networks[SC_SP_MAX_ANCHORS][65];
 };
@@ -91,7 +92,8 @@ void sc_sp_info_clear(struct sc_sp_info *info);
  * signed by the new key (proof of possession; subject empty). *csr is the caller's.
  * A KEK must be RSA or EC.
  */
-sc_err sc_sp_keygen(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg alg, X509_REQ **csr) SC_MUST_USE;
+sc_err sc_sp_keygen(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg alg,
+    X509_REQ **csr) SC_MUST_USE;
 
 /* Factory: install the certificate for the role's key; its public key must be that key. */
 sc_err sc_sp_install_cert(struct sc_sp *sp, enum sc_sp_role role, X509 *cert) SC_MUST_USE;
@@ -112,8 +114,8 @@ sc_err sc_sp_challenge(struct sc_sp *sp, uint8_t out[SC_SP_CHALLENGE_LEN]) SC_MU
  * Issue: the SP verifies the DER profile, generates or unwraps the key, issues and commits.
  * *handle is the new key's handle; *cert the certificate (the caller's).
  */
-sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
-    uint32_t *handle, X509 **cert) SC_MUST_USE;
+sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
+    X509 **cert) SC_MUST_USE;
 
 struct sc_sp_key {
 	uint32_t handle;
@@ -132,8 +134,8 @@ void sc_sp_keys_free(struct sc_sp_key *keys, size_t n);
  * SC_ERR_KEY_USAGE if the key's certificate lacks digitalSignature/nonRepudiation.
  */
 sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
-    enum sc_digest digest, const uint8_t *input, size_t input_len,
-    uint8_t **sig, size_t *sig_len) SC_MUST_USE;
+    enum sc_digest digest, const uint8_t *input, size_t input_len, uint8_t **sig,
+    size_t *sig_len) SC_MUST_USE;
 
 /* Delete a leaf key and its certificate, durably. */
 sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle) SC_MUST_USE;
@@ -142,21 +144,21 @@ sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle) SC_MUST_USE;
  * Low level, for tests and fuzzers: send one raw message body (version, type and body bytes
  * as given, the length prefix added) and receive one raw answer. *answer is the caller's.
  */
-sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len,
-    uint8_t **answer, size_t *answer_len) SC_MUST_USE;
+sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len, uint8_t **answer,
+    size_t *answer_len) SC_MUST_USE;
 
 /*
  * Leaf-key use beyond SIGN (docs/PROTOCOL.md 0x13 mode 3, 0x15, 0x16), for the PKCS#11 module.
  * Each is refused unless the key's certificate allows it (SC_ERR_KEY_USAGE), and only ever for
  * leaf keys: the CSK and KEK are out of reach.
  */
-#define SC_SP_OAEP_SHA1 4            /* DECRYPT's hash codes: SC_DIGEST_SHA256..512, or this */
-#define SC_SP_MAX_OAEP_LABEL 256     /* largest OAEP label DECRYPT accepts */
-#define SC_SP_MAX_CIPHERTEXT 512     /* an RSA-4096 block */
-#define SC_SP_MAX_EC_POINT 97        /* an uncompressed P-384 point */
+#define SC_SP_OAEP_SHA1 4        /* DECRYPT's hash codes: SC_DIGEST_SHA256..512, or this */
+#define SC_SP_MAX_OAEP_LABEL 256 /* largest OAEP label DECRYPT accepts */
+#define SC_SP_MAX_CIPHERTEXT 512 /* an RSA-4096 block */
+#define SC_SP_MAX_EC_POINT 97    /* an uncompressed P-384 point */
 
 enum sc_sp_decrypt_scheme {
-	SC_SP_DECRYPT_OAEP = 1,      /* RSAES-OAEP (RFC 8017 7.1) */
+	SC_SP_DECRYPT_OAEP = 1, /* RSAES-OAEP (RFC 8017 7.1) */
 };
 
 /*
@@ -167,8 +169,8 @@ enum sc_sp_decrypt_scheme {
  * an input of the wrong size or a salt too long.
  */
 sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
-    const uint8_t *input, size_t input_len, uint32_t salt_len,
-    uint8_t **sig, size_t *sig_len) SC_MUST_USE;
+    const uint8_t *input, size_t input_len, uint32_t salt_len, uint8_t **sig,
+    size_t *sig_len) SC_MUST_USE;
 
 /*
  * RSA-OAEP decryption with a leaf key. oaep_md and mgf1_md: SC_DIGEST_SHA256..512 or
@@ -179,8 +181,8 @@ sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
  * SC_ERR_KEY_DECRYPT (the block does not decrypt: one code for every padding failure).
  */
 sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mgf1_md,
-    const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
-    uint8_t **out, size_t *out_len) SC_MUST_USE;
+    const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len, uint8_t **out,
+    size_t *out_len) SC_MUST_USE;
 
 /*
  * ECDH with a leaf key (P-256, P-384) and a peer's uncompressed point (0x04 | X | Y, 65 or 97
@@ -188,7 +190,7 @@ sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mg
  * OPENSSL_clear_free(*secret, *secret_len). SC_ERR_ALGORITHM (not EC), SC_ERR_KEY_USAGE (no
  * keyAgreement), SC_ERR_MALFORMED (the point is not an uncompressed point of the curve).
  */
-sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point,
-    size_t point_len, uint8_t **secret, size_t *secret_len) SC_MUST_USE;
+sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point, size_t point_len,
+    uint8_t **secret, size_t *secret_len) SC_MUST_USE;
 
 #endif

@@ -19,21 +19,21 @@
 #include <selfcert/profile.h>
 
 struct sc_verify_opts {
-	X509 *mfr_root;                    /* required: the only trust anchor for the path */
-	STACK_OF(X509) *chain;             /* untrusted certificates above the leaf (device CA,
+	X509 *mfr_root;                      /* required: the only trust anchor for the path */
+	STACK_OF(X509) *chain;               /* untrusted certificates above the leaf (device CA,
 	                                      manufacturer CA); may contain the root */
-	time_t at;                         /* 0: now */
+	time_t at;                           /* 0: now */
 	const char *const *allowed_networks; /* NULL: any; else NULL-terminated list of network IDs
 	                                      the issuance extension must name one of */
-	const struct sc_profile *profile;  /* NULL: no profile check */
-	X509 *net_root;                    /* with profile: the network anchor it must chain to */
-	int profile_trusted;               /* with profile: 1 if the caller vouches for the profile's
+	const struct sc_profile *profile;    /* NULL: no profile check */
+	X509 *net_root;                      /* with profile: the network anchor it must chain to */
+	int profile_trusted;            /* with profile: 1 if the caller vouches for the profile's
 	                                      signature (it signed the profile itself and read it back
 	                                      from its own store, as selfcert-provd does); the
 	                                      signature and its signer chain are then not verified
 	                                      again and net_root may be NULL. Every binding field is
 	                                      still compared, the digest first. 0: verify them. */
-	struct sc_sig_cache *sig_cache;    /* NULL: none; else the path's signature checks go
+	struct sc_sig_cache *sig_cache; /* NULL: none; else the path's signature checks go
 	                                      through it (sc_sig_cache_attach, selfcert/cache.h) */
 };
 
@@ -41,7 +41,7 @@ struct sc_verify_result {
 	char device_id[SC_DEVICE_ID_MAX + 1];   /* from the device CA (serialNumber) */
 	char network_id[SC_NETWORK_ID_MAX + 1]; /* from the issuance extension */
 	struct sc_issuance issuance;
-	int profile_checked;                    /* 1 if a profile was given and matched */
+	int profile_checked; /* 1 if a profile was given and matched */
 };
 
 /*

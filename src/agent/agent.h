@@ -15,23 +15,23 @@
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
 
-#define AGENT_STATE_MAX (64 * 1024)       /* state.json larger than this is damage */
-#define AGENT_RESPONSE_MAX (256 * 1024)   /* a server answer larger than this is refused */
+#define AGENT_STATE_MAX (64 * 1024)     /* state.json larger than this is damage */
+#define AGENT_RESPONSE_MAX (256 * 1024) /* a server answer larger than this is refused */
 #define AGENT_HTTP_TIMEOUT_S 60
 #define AGENT_CONNECT_TIMEOUT_S 10
-#define AGENT_MAX_RETIRE 16               /* old key handles waiting for deletion */
-#define AGENT_CHALLENGE_RETRIES 3         /* reconnects and fresh challenges after an SP restart */
+#define AGENT_MAX_RETIRE 16       /* old key handles waiting for deletion */
+#define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
 
 struct agent_cfg {
 	const char *sp_path;
 	const char *certs_dir;
 	const char *device_dir;
-	const char *server;          /* base URL without a trailing slash */
+	const char *server; /* base URL without a trailing slash */
 	const char *ca_path;
 	int once;
 	int force_renew;
 	int server_keygen;
-	enum sc_alg alg;             /* SC_ALG_NONE: the server's default */
+	enum sc_alg alg; /* SC_ALG_NONE: the server's default */
 	int64_t retry_min_s, retry_max_s;
 };
 
@@ -42,16 +42,16 @@ struct agent_key {
 	char profile_id[2 * SC_PROFILE_ID_LEN + 1];
 	char serial[65];
 	int64_t not_before, not_after, renew_at;
-	char *cert_pem;              /* owned */
-	int written;                 /* pending only: already in leaf.pem (server unreachable) */
+	char *cert_pem; /* owned */
+	int written;    /* pending only: already in leaf.pem (server unreachable) */
 };
 
 struct agent_state {
-	struct agent_key current;    /* acknowledged by the server; what leaf.pem shows */
-	struct agent_key pending;    /* issued by the SP, not yet acknowledged */
-	int has_inflight;            /* a profile was received; the SP may or may not have issued */
+	struct agent_key current; /* acknowledged by the server; what leaf.pem shows */
+	struct agent_key pending; /* issued by the SP, not yet acknowledged */
+	int has_inflight;         /* a profile was received; the SP may or may not have issued */
 	char inflight_id[2 * SC_PROFILE_ID_LEN + 1];
-	uint32_t retire[AGENT_MAX_RETIRE];  /* old handles to delete from the SP */
+	uint32_t retire[AGENT_MAX_RETIRE]; /* old handles to delete from the SP */
 	size_t n_retire;
 };
 
@@ -89,9 +89,9 @@ void agent_http_free(struct agent_http *h);
 
 /* The outcome of one API call. */
 struct agent_reply {
-	long status;                 /* HTTP status, 0 if no answer */
-	void *json;                  /* json_t * of the answer (an object), or NULL */
-	char error[48];              /* the API's error code, "" if none */
+	long status;    /* HTTP status, 0 if no answer */
+	void *json;     /* json_t * of the answer (an object), or NULL */
+	char error[48]; /* the API's error code, "" if none */
 	char detail[256];
 };
 void agent_reply_clear(struct agent_reply *rep);
@@ -119,9 +119,9 @@ struct agent {
 	volatile sig_atomic_t *stop;
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	char state_path[4096], leaf_path[4096], chain_path[4096];
-	char refusal[48];            /* the server's error code of the last refusal, "" if none */
-	int force;                   /* renew in the next round even if not due (--force-renew) */
-	const char *action;          /* what the last round did: "enrolled", "renewed", "unchanged" */
+	char refusal[48];   /* the server's error code of the last refusal, "" if none */
+	int force;          /* renew in the next round even if not due (--force-renew) */
+	const char *action; /* what the last round did: "enrolled", "renewed", "unchanged" */
 };
 
 /*
@@ -138,8 +138,8 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did) SC_MUST_USE;
  * is for device_id. *der (OPENSSL_free) and id (the profile ID in hex) on success; SC_ERR_PEER
  * naming what is wrong otherwise (the server is at fault), SC_ERR_NOMEM.
  */
-sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **der,
-    size_t *der_len, char id[2 * SC_PROFILE_ID_LEN + 1]) SC_MUST_USE;
+sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **der, size_t *der_len,
+    char id[2 * SC_PROFILE_ID_LEN + 1]) SC_MUST_USE;
 
 /* The "not_after" of the server's answer to POST /v1/certificates (json_t *), or "?". */
 const char *agent_cert_answer_not_after(const void *json);
@@ -154,8 +154,12 @@ const char *agent_cert_answer_not_after(const void *json);
 #define AGENT_FAILPOINT_ENV "SELFCERT_AGENT_FAILPOINT"
 #define AGENT_FAILPOINT_EXIT 86
 enum agent_fp {
-	AGENT_FP_AFTER_CHALLENGE, AGENT_FP_AFTER_PROFILE, AGENT_FP_AFTER_ISSUE,
-	AGENT_FP_AFTER_PENDING, AGENT_FP_AFTER_ACK_RECEIVED, AGENT_FP_AFTER_WRITE,
+	AGENT_FP_AFTER_CHALLENGE,
+	AGENT_FP_AFTER_PROFILE,
+	AGENT_FP_AFTER_ISSUE,
+	AGENT_FP_AFTER_PENDING,
+	AGENT_FP_AFTER_ACK_RECEIVED,
+	AGENT_FP_AFTER_WRITE,
 	AGENT_FP_AFTER_SWITCH,
 	AGENT_FP_COUNT
 };

@@ -30,13 +30,21 @@
 
 #ifdef SC_FAILPOINTS
 static const char *const fp_names[AGENT_FP_COUNT] = {
-	"after-challenge", "after-profile", "after-issue", "after-pending", "after-ack-received",
-	"after-write", "after-switch",
+	"after-challenge",
+	"after-profile",
+	"after-issue",
+	"after-pending",
+	"after-ack-received",
+	"after-write",
+	"after-switch",
 };
 
 static struct sc_failpoints agent_fp = {
-	.env = AGENT_FAILPOINT_ENV, .prog = "selfcert-agent", .names = fp_names,
-	.n = AGENT_FP_COUNT, .exit_code = AGENT_FAILPOINT_EXIT,
+	.env = AGENT_FAILPOINT_ENV,
+	.prog = "selfcert-agent",
+	.names = fp_names,
+	.n = AGENT_FP_COUNT,
+	.exit_code = AGENT_FAILPOINT_EXIT,
 	.allow = SC_FP_ALLOW_ERROR | SC_FP_ALLOW_STOP,
 };
 #endif
@@ -53,8 +61,8 @@ struct round {
 	struct sc_sp *sp;
 	struct sc_sp_key *keys;
 	size_t n_keys;
-	STACK_OF(X509) *chain;       /* device CA, manufacturer CA */
-	X509 *kex;                   /* the SP's key-exchange certificate */
+	STACK_OF(X509) *chain; /* device CA, manufacturer CA */
+	X509 *kex;             /* the SP's key-exchange certificate */
 };
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -106,8 +114,10 @@ static sc_err load_device(struct agent *a, struct sc_sp *sp, STACK_OF(X509) **ch
 	if ((r = sc_load_certs(path, chain)) != SC_OK)
 		goto out;
 	if (sk_X509_num(*chain) > 4 || X509_cmp(sk_X509_value(*chain, 0), info.csk_cert) != 0) {
-		r = sc_fail(SC_ERR_USAGE, "%s does not begin with this SP's device CA certificate "
-		    "(device %s)", path, info.device_id);
+		r = sc_fail(SC_ERR_USAGE,
+		    "%s does not begin with this SP's device CA certificate "
+		    "(device %s)",
+		    path, info.device_id);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/device-ca.pem", a->cfg->device_dir);
@@ -115,7 +125,8 @@ static sc_err load_device(struct agent *a, struct sc_sp *sp, STACK_OF(X509) **ch
 		if ((r = sc_load_cert(path, &x)) != SC_OK)
 			goto out;
 		if (X509_cmp(x, info.csk_cert) != 0) {
-			r = sc_fail(SC_ERR_USAGE, "%s is not this SP's device CA certificate", path);
+			r = sc_fail(SC_ERR_USAGE, "%s is not this SP's device CA certificate",
+			    path);
 			goto out;
 		}
 		X509_free(x);
@@ -127,7 +138,8 @@ static sc_err load_device(struct agent *a, struct sc_sp *sp, STACK_OF(X509) **ch
 		if ((r = sc_load_cert(path, &x)) != SC_OK)
 			goto out;
 		if (X509_cmp(x, info.kek_cert) != 0) {
-			r = sc_fail(SC_ERR_USAGE, "%s is not this SP's key-exchange certificate", path);
+			r = sc_fail(SC_ERR_USAGE, "%s is not this SP's key-exchange certificate",
+			    path);
 			goto out;
 		}
 	} else if ((x = X509_dup(info.kek_cert)) == NULL) {
@@ -228,7 +240,6 @@ static sc_err delete_retired(struct agent *a, struct sc_sp *sp, struct agent_sta
 	return SC_OK;
 }
 
-
 /*
  * Return the pending certificate to the server. Acknowledged: it becomes current, leaf.pem shows
  * it, the old key is retired. Refused for good: its key is retired and leaf.pem shows the current
@@ -254,7 +265,8 @@ static sc_err acknowledged(struct agent *a, struct agent_state *st, STACK_OF(X50
 	memset(&st->pending, 0, sizeof(st->pending));
 	if ((r = save(a, st)) != SC_OK)
 		return r;
-	say(a, "certificate %s %s by the server; key %u in use until %s, renewal due %lld s from now",
+	say(a,
+	    "certificate %s %s by the server; key %u in use until %s, renewal due %lld s from now",
 	    st->current.serial, rep->status == 201 ? "registered" : "was already registered",
 	    st->current.handle, agent_cert_answer_not_after(rep->json),
 	    (long long)(st->current.renew_at - (int64_t)now));
@@ -282,7 +294,8 @@ static sc_err refused(struct agent *a, struct agent_state *st, STACK_OF(X509) *c
 /* No answer: keep it pending; put it in use now if nothing valid is. */
 static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain)
 {
-	if (st->pending.written || (st->current.present && st->current.not_after > (int64_t)time(NULL)))
+	if (st->pending.written ||
+	    (st->current.present && st->current.not_after > (int64_t)time(NULL)))
 		return;
 	if (write_leaf(a, st->pending.cert_pem, chain) != SC_OK)
 		return;
@@ -292,8 +305,7 @@ static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *
 	    st->pending.serial);
 }
 
-static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain,
-    int *did)
+static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain, int *did)
 {
 	struct agent_reply rep;
 	json_t *body;
@@ -306,8 +318,8 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	json_decref(body);
 	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
 		r = acknowledged(a, st, chain, &rep, did);
-	else if (r == SC_OK && (r = server_said_no(a, &rep, "returning the certificate")) ==
-	    SC_ERR_DENIED)
+	else if (r == SC_OK &&
+	    (r = server_said_no(a, &rep, "returning the certificate")) == SC_ERR_DENIED)
 		r = refused(a, st, chain);
 	else
 		unanswered(a, st, chain);
@@ -329,8 +341,8 @@ static sc_err settle(struct agent *a, struct round *rd, int *did)
 	return r;
 }
 
-sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **der,
-    size_t *der_len, char id[2 * SC_PROFILE_ID_LEN + 1])
+sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **der, size_t *der_len,
+    char id[2 * SC_PROFILE_ID_LEN + 1])
 {
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
@@ -341,15 +353,16 @@ sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **d
 	*der_len = 0;
 	if (!json_is_string(v))
 		return sc_fail(SC_ERR_PEER, "the server's answer has no \"profile\"");
-	if ((r = sc_base64_decode(json_string_value(v), json_string_length(v), PROFILE_B64_MAX,
-	    der, der_len)) != SC_OK) {
+	if ((r = sc_base64_decode(json_string_value(v), json_string_length(v), PROFILE_B64_MAX, der,
+	         der_len)) != SC_OK) {
 		r = sc_fail(r == SC_ERR_NOMEM ? r : SC_ERR_PEER, "the server's profile: %s",
 		    sc_err_detail());
 		goto out;
 	}
 	/* Our own look at it: a profile we can decode, whose ID we will remember. */
 	if ((r = sc_profile_decode(*der, *der_len, &p)) != SC_OK) {
-		r = sc_fail(SC_ERR_PEER, "the server's profile does not decode: %s", sc_err_detail());
+		r = sc_fail(SC_ERR_PEER, "the server's profile does not decode: %s",
+		    sc_err_detail());
 		goto out;
 	}
 	sc_profile_get_info(p, &info);
@@ -391,7 +404,7 @@ static sc_err request_profile(struct agent *a, const struct round *rd, const uin
 	if ((chain_pem = pem_of(rd->chain, NULL)) == NULL ||
 	    (kex_pem = pem_of(NULL, rd->kex)) == NULL ||
 	    (body = json_pack("{s:s, s:s, s:s}", "chain", chain_pem, "kex", kex_pem, "challenge",
-	    ch_hex)) == NULL) {
+	         ch_hex)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "request");
 		goto out;
 	}
@@ -454,7 +467,7 @@ static sc_err adopt_inflight(struct round *rd)
 		sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, id);
 		if (strcmp(id, rd->st.inflight_id) == 0 &&
 		    (r = agent_key_from_cert(&rd->st.pending, rd->keys[i].handle,
-		    rd->keys[i].cert)) != SC_OK)
+		         rd->keys[i].cert)) != SC_OK)
 			return r;
 	}
 	return SC_OK;
@@ -489,7 +502,8 @@ static sc_err settle_leftovers(struct agent *a, struct round *rd, int *did)
 	sc_err r;
 
 	if (rd->st.pending.present && sp_key(rd, rd->st.pending.handle) == NULL) {
-		say(a, "pending key %u is no longer in the SP; forgetting it", rd->st.pending.handle);
+		say(a, "pending key %u is no longer in the SP; forgetting it",
+		    rd->st.pending.handle);
 		agent_key_clear(&rd->st.pending);
 		if ((r = save(a, &rd->st)) != SC_OK)
 			return r;
@@ -499,7 +513,8 @@ static sc_err settle_leftovers(struct agent *a, struct round *rd, int *did)
 	if ((r = delete_retired(a, rd->sp, &rd->st)) != SC_OK)
 		return r;
 	if (rd->st.current.present && sp_key(rd, rd->st.current.handle) == NULL) {
-		say(a, "key %u in use is no longer in the SP; enrolling again", rd->st.current.handle);
+		say(a, "key %u in use is no longer in the SP; enrolling again",
+		    rd->st.current.handle);
 		agent_key_clear(&rd->st.current);
 		if ((r = save(a, &rd->st)) != SC_OK)
 			return r;
@@ -535,8 +550,8 @@ static sc_err issued(struct agent *a, struct round *rd, uint32_t handle, X509 *c
 	rd->st.has_inflight = 0;
 	if ((r = save(a, &rd->st)) != SC_OK)
 		return r;
-	say(a, "the SP issued key %u (certificate %s) for profile %s", handle, rd->st.pending.serial,
-	    rd->st.inflight_id);
+	say(a, "the SP issued key %u (certificate %s) for profile %s", handle,
+	    rd->st.pending.serial, rd->st.inflight_id);
 	return FAILPOINT(AGENT_FP_AFTER_PENDING);
 }
 
@@ -588,13 +603,14 @@ static sc_err enroll(struct agent *a, struct round *rd)
 		if (r == SC_ERR_IO || r == SC_ERR_PEER) {
 			/* The SP may or may not have issued: look, on a new connection. */
 			if (attempt >= AGENT_CHALLENGE_RETRIES) {
-				r = sc_fail(r, "the SP did not answer the issue request: %s", sc_err_detail());
+				r = sc_fail(r, "the SP did not answer the issue request: %s",
+				    sc_err_detail());
 				goto out;
 			}
 			if ((r = reconnect(a, rd)) != SC_OK)
 				goto out;
 			if (rd->st.pending.present) {
-				r = SC_OK;         /* issued before the connection broke: adopted */
+				r = SC_OK; /* issued before the connection broke: adopted */
 				goto out;
 			}
 			continue;
@@ -605,7 +621,8 @@ static sc_err enroll(struct agent *a, struct round *rd)
 		rd->st.has_inflight = 0;
 		(void)save(a, &rd->st);
 		if (r == SC_ERR_CHALLENGE && attempt < AGENT_CHALLENGE_RETRIES) {
-			say(a, "the SP no longer knows the challenge (restarted?); asking for a new one");
+			say(a,
+			    "the SP no longer knows the challenge (restarted?); asking for a new one");
 			continue;
 		}
 		r = sc_fail(r, "the SP refused the profile: %s", sc_err_detail());

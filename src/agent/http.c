@@ -47,7 +47,10 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 {
 	struct agent_http *h = ud;
 
-	(void)dt; (void)dn; (void)ut; (void)un;
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
 	return h->stop != NULL && *h->stop ? 1 : 0;
 }
 
@@ -94,12 +97,16 @@ sc_err agent_http_new(const char *base, const char *ca_path, volatile sig_atomic
 	(void)curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
 	(void)curl_url_get(u, CURLUPART_USER, &user, 0);
 	if (query != NULL || frag != NULL || user != NULL) {
-		r = sc_fail(SC_ERR_USAGE, "--server '%.200s': no query, fragment or user name", base);
+		r = sc_fail(SC_ERR_USAGE, "--server '%.200s': no query, fragment or user name",
+		    base);
 		goto out;
 	}
-	if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && host_is_loopback(host))) {
-		r = sc_fail(SC_ERR_USAGE, "--server '%.200s': https:// only (http:// only to a loopback "
-		    "address)", base);
+	if (strcmp(scheme, "https") != 0 &&
+	    !(strcmp(scheme, "http") == 0 && host_is_loopback(host))) {
+		r = sc_fail(SC_ERR_USAGE,
+		    "--server '%.200s': https:// only (http:// only to a loopback "
+		    "address)",
+		    base);
 		goto out;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -170,8 +177,8 @@ sc_err agent_reply_parse(long status, const char *body, size_t len, const char *
 	rep->json = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (rep->json == NULL || !json_is_object((json_t *)rep->json)) {
 		agent_reply_clear(rep);
-		return sc_fail(SC_ERR_PEER, "%s: HTTP %ld with an answer that is not a JSON object", url,
-		    status);
+		return sc_fail(SC_ERR_PEER, "%s: HTTP %ld with an answer that is not a JSON object",
+		    url, status);
 	}
 	if (status >= 400) {
 		/* The server's words reach our log: printable ASCII only. */
@@ -231,13 +238,16 @@ sc_err agent_http_post(struct agent_http *h, const char *path, void *body, struc
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		if (sink.overflow)
-			r = sc_fail(SC_ERR_PEER, "%s: answer over %d bytes", url, AGENT_RESPONSE_MAX);
+			r = sc_fail(SC_ERR_PEER, "%s: answer over %d bytes", url,
+			    AGENT_RESPONSE_MAX);
 		else
-			r = sc_fail(SC_ERR_IO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			r = sc_fail(SC_ERR_IO, "%s: %s", url,
+			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if ((r = agent_reply_parse(status, sink.p != NULL ? sink.p : "", sink.len, url, rep)) != SC_OK)
+	if ((r = agent_reply_parse(status, sink.p != NULL ? sink.p : "", sink.len, url, rep)) !=
+	    SC_OK)
 		goto out;
 	r = SC_OK;
 out:

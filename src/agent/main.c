@@ -23,30 +23,30 @@
 #include "log.h"
 #include "text.h"
 
-#define AGENT_RECHECK_S 3600       /* a sleeping daemon looks at the SP and its state this often */
+#define AGENT_RECHECK_S 3600 /* a sleeping daemon looks at the SP and its state this often */
 #define AGENT_RETRY_MIN_S 2
 #define AGENT_RETRY_MAX_S 300
 
 static const char usage_text[] =
-"usage: selfcert-agent --sp SOCKET --certs DIR --server URL --ca NETROOT.pem\n"
-"         [--once] [--alg ALG] [--server-keygen] [--device-dir DIR] [--force-renew]\n"
-"         [--retry-min DUR] [--retry-max DUR]\n"
-"Enrolls this device with the provisioning server and keeps its certificate renewed: a challenge\n"
-"from the SP, a profile from the server, the SP issues, the certificate goes back to the server,\n"
-"then DIR/leaf.pem and DIR/chain.pem show it (DIR/state.json remembers the SP key handles).\n"
-"Renews at two thirds of the lifetime (less a random tenth); never deletes the key in use before\n"
-"its successor is acknowledged by the server and written; resumes after a crash at any step.\n"
-"  --server URL      https://HOST:PORT (http:// only to a loopback address)\n"
-"  --ca FILE         the network root: the only trust anchor for the server's TLS certificate\n"
-"  --device-dir DIR  where chain.pem (device CA + manufacturer CA), and optionally kex.pem and\n"
-"                    device-ca.pem, are (default: --certs DIR); checked against the SP's own\n"
-"  --alg ALG         the key algorithm to ask for (default: the server's)\n"
-"  --server-keygen   ask the server to generate the key (encrypted to the SP's KEK)\n"
-"  --once            one round, then exit: 0 done (or nothing due), 1 refused, 2 usage, 3 system\n"
-"  --force-renew     renew now even if the certificate is not due\n"
-"  --retry-min DUR   first back-off after a failure (default 2s), doubling up to\n"
-"  --retry-max DUR   the cap (default 5m)\n"
-"Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it cleanly.\n";
+    "usage: selfcert-agent --sp SOCKET --certs DIR --server URL --ca NETROOT.pem\n"
+    "         [--once] [--alg ALG] [--server-keygen] [--device-dir DIR] [--force-renew]\n"
+    "         [--retry-min DUR] [--retry-max DUR]\n"
+    "Enrolls this device with the provisioning server and keeps its certificate renewed: a challenge\n"
+    "from the SP, a profile from the server, the SP issues, the certificate goes back to the server,\n"
+    "then DIR/leaf.pem and DIR/chain.pem show it (DIR/state.json remembers the SP key handles).\n"
+    "Renews at two thirds of the lifetime (less a random tenth); never deletes the key in use before\n"
+    "its successor is acknowledged by the server and written; resumes after a crash at any step.\n"
+    "  --server URL      https://HOST:PORT (http:// only to a loopback address)\n"
+    "  --ca FILE         the network root: the only trust anchor for the server's TLS certificate\n"
+    "  --device-dir DIR  where chain.pem (device CA + manufacturer CA), and optionally kex.pem and\n"
+    "                    device-ca.pem, are (default: --certs DIR); checked against the SP's own\n"
+    "  --alg ALG         the key algorithm to ask for (default: the server's)\n"
+    "  --server-keygen   ask the server to generate the key (encrypted to the SP's KEK)\n"
+    "  --once            one round, then exit: 0 done (or nothing due), 1 refused, 2 usage, 3 system\n"
+    "  --force-renew     renew now even if the certificate is not due\n"
+    "  --retry-min DUR   first back-off after a failure (default 2s), doubling up to\n"
+    "  --retry-max DUR   the cap (default 5m)\n"
+    "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it cleanly.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -59,8 +59,9 @@ static void on_signal(int sig)
 /* A failed round: the server's refusal code when it gave one, else the error's name. */
 static void log_error(const struct agent *a, sc_err r, const char *suffix)
 {
-	const char *name = (r == SC_ERR_DENIED || r == SC_ERR_PEER) && a->refusal[0] ? a->refusal :
-	    sc_err_name(r);
+	const char *name = (r == SC_ERR_DENIED || r == SC_ERR_PEER) && a->refusal[0]
+	    ? a->refusal
+	    : sc_err_name(r);
 
 	sc_log("%s: %s%s", name, *sc_err_detail() ? sc_err_detail() : sc_err_message(r), suffix);
 }
@@ -131,18 +132,34 @@ static int64_t duration_flag(const char *flag, const char *arg, const char *exam
 /* The flags into cfg; a usage error ends the process (exit 2), --help too (exit 0). */
 static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 {
-	enum { O_SP = 1, O_CERTS, O_SERVER, O_CA, O_ONCE, O_ALG, O_KEYGEN, O_DEVDIR, O_FORCE,
-		O_RMIN, O_RMAX, O_HELP };
+	enum {
+		O_SP = 1,
+		O_CERTS,
+		O_SERVER,
+		O_CA,
+		O_ONCE,
+		O_ALG,
+		O_KEYGEN,
+		O_DEVDIR,
+		O_FORCE,
+		O_RMIN,
+		O_RMAX,
+		O_HELP
+	};
 	static const struct option opts[] = {
-		{ "sp", required_argument, NULL, O_SP }, { "certs", required_argument, NULL, O_CERTS },
-		{ "server", required_argument, NULL, O_SERVER }, { "ca", required_argument, NULL, O_CA },
-		{ "once", no_argument, NULL, O_ONCE }, { "alg", required_argument, NULL, O_ALG },
+		{ "sp", required_argument, NULL, O_SP },
+		{ "certs", required_argument, NULL, O_CERTS },
+		{ "server", required_argument, NULL, O_SERVER },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "alg", required_argument, NULL, O_ALG },
 		{ "server-keygen", no_argument, NULL, O_KEYGEN },
 		{ "device-dir", required_argument, NULL, O_DEVDIR },
 		{ "force-renew", no_argument, NULL, O_FORCE },
 		{ "retry-min", required_argument, NULL, O_RMIN },
 		{ "retry-max", required_argument, NULL, O_RMAX },
-		{ "help", no_argument, NULL, O_HELP }, { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -159,7 +176,8 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		case O_ONCE: cfg->once = 1; break;
 		case O_ALG:
 			if (sc_alg_from_name(optarg, &cfg->alg) != SC_OK)
-				sc_log_usage_die("--alg '%s': rsa2048 rsa3072 rsa4096 p256 p384 ed25519",
+				sc_log_usage_die(
+				    "--alg '%s': rsa2048 rsa3072 rsa4096 p256 p384 ed25519",
 				    optarg);
 			break;
 		case O_KEYGEN: cfg->server_keygen = 1; break;
@@ -217,14 +235,15 @@ static sc_err load(struct agent *a, const struct agent_cfg *cfg, int *lock_fd)
 		sc_log_usage_die("%s", sc_err_detail());
 	if ((r = agent_http_new(cfg->server, cfg->ca_path, &stop_requested, &a->http)) != SC_OK)
 		sc_log_usage_die("%s", sc_err_detail());
-	if (mkdir(cfg->certs_dir, 0755) != 0 && (errno != EEXIST || stat(cfg->certs_dir, &stt) != 0 ||
-	    !S_ISDIR(stt.st_mode)))
+	if (mkdir(cfg->certs_dir, 0755) != 0 &&
+	    (errno != EEXIST || stat(cfg->certs_dir, &stt) != 0 || !S_ISDIR(stt.st_mode)))
 		return sc_fail(SC_ERR_IO, "%s: %s", cfg->certs_dir,
 		    strerror(errno == EEXIST ? ENOTDIR : errno));
 	if ((*lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
 	    flock(*lock_fd, LOCK_EX | LOCK_NB) != 0)
-		return sc_fail(SC_ERR_IO, "%s: %s", lock_path, errno == EWOULDBLOCK ?
-		    "another selfcert-agent is running on this folder" : strerror(errno));
+		return sc_fail(SC_ERR_IO, "%s: %s", lock_path,
+		    errno == EWOULDBLOCK ? "another selfcert-agent is running on this folder"
+		                         : strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -282,7 +301,8 @@ static int run_daemon(struct agent *a)
 			if (!stop_requested)
 				log_error(a, r, suffix);
 			wake = now + (time_t)d;
-			backoff = backoff * 2 > a->cfg->retry_max_s ? a->cfg->retry_max_s : backoff * 2;
+			backoff = backoff * 2 > a->cfg->retry_max_s ? a->cfg->retry_max_s
+			                                            : backoff * 2;
 		}
 		sleep_until(wake);
 	}

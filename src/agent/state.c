@@ -113,9 +113,9 @@ static json_t *key_json(const struct agent_key *k, int pending)
 	if (!k->present)
 		return json_null();
 	j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s}", "handle", (json_int_t)k->handle,
-	    "profile_id", k->profile_id, "serial", k->serial,
-	    "not_before", (json_int_t)k->not_before, "not_after", (json_int_t)k->not_after,
-	    "renew_at", (json_int_t)k->renew_at, "cert", k->cert_pem ? k->cert_pem : "");
+	    "profile_id", k->profile_id, "serial", k->serial, "not_before",
+	    (json_int_t)k->not_before, "not_after", (json_int_t)k->not_after, "renew_at",
+	    (json_int_t)k->renew_at, "cert", k->cert_pem ? k->cert_pem : "");
 	if (j != NULL && pending)
 		json_object_set_new(j, "written", json_boolean(k->written));
 	return j;
@@ -138,10 +138,10 @@ sc_err agent_state_format(const struct agent_state *st, char **text)
 		}
 	}
 	/* "o" steals retire even when the pack fails. */
-	j = json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION,
-	    "current", key_json(&st->current, 0), "pending", key_json(&st->pending, 1),
-	    "inflight", st->has_inflight ? json_pack("{s:s}", "profile_id", st->inflight_id) :
-	    json_null(), "retire", retire);
+	j = json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION, "current",
+	    key_json(&st->current, 0), "pending", key_json(&st->pending, 1), "inflight",
+	    st->has_inflight ? json_pack("{s:s}", "profile_id", st->inflight_id) : json_null(),
+	    "retire", retire);
 	retire = NULL;
 	if (j == NULL || (*text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "state: encoding");
@@ -187,8 +187,8 @@ static sc_err key_load(json_t *j, const char *name, struct agent_key *k)
 	if (j == NULL || json_is_null(j))
 		return SC_OK;
 	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s?b}",
-	    "handle", &handle, "profile_id", &pid, "serial", &serial, "not_before", &nb,
-	    "not_after", &na, "renew_at", &ra, "cert", &cert, "written", &written) != 0)
+	        "handle", &handle, "profile_id", &pid, "serial", &serial, "not_before", &nb,
+	        "not_after", &na, "renew_at", &ra, "cert", &cert, "written", &written) != 0)
 		return sc_fail(SC_ERR_MALFORMED, "state \"%s\": %s", name, err.text);
 	if (handle <= 0 || handle > UINT32_MAX || !is_hex_id(pid) ||
 	    strlen(serial) >= sizeof(k->serial) ||
@@ -213,18 +213,17 @@ static sc_err retire_load(json_t *ret, const char *what, struct agent_state *st)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(ret, i, e) {
+	json_array_foreach (ret, i, e) {
 		if (!json_is_integer(e) || json_integer_value(e) <= 0 ||
 		    json_integer_value(e) > UINT32_MAX)
-			return sc_fail(SC_ERR_MALFORMED, "%s: \"retire\"[%zu] is not a key handle", what,
-			    i);
+			return sc_fail(SC_ERR_MALFORMED, "%s: \"retire\"[%zu] is not a key handle",
+			    what, i);
 		st->retire[st->n_retire++] = (uint32_t)json_integer_value(e);
 	}
 	return SC_OK;
 }
 
-sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
-    struct agent_state *st)
+sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
 	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL;
 	const char *pid = NULL;
@@ -237,13 +236,14 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
 		return sc_fail(SC_ERR_OVERSIZE, "%s: %zu bytes, at most %d", what, len,
 		    AGENT_STATE_MAX);
 	if ((j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err)) == NULL)
-		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over", what,
-		    err.text);
+		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over",
+		    what, err.text);
 	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o}", "version", &version,
-	    "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret) != 0 ||
+	        "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret) != 0 ||
 	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
-		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what, STATE_VERSION);
+		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what,
+		    STATE_VERSION);
 		goto out;
 	}
 	if ((r = key_load(cur, "current", &st->current)) != SC_OK ||

@@ -41,7 +41,8 @@ sc_err cli_parse(struct cli_args *a, const char *cmd, const struct cli_opt *spec
 		}
 		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
 			if (a->npos >= max_pos || a->npos >= CLI_MAX_POS)
-				return sc_fail(SC_ERR_USAGE, "%s: unexpected argument '%s'", cmd, arg);
+				return sc_fail(SC_ERR_USAGE, "%s: unexpected argument '%s'", cmd,
+				    arg);
 			a->pos[a->npos++] = arg;
 			continue;
 		}
@@ -50,22 +51,24 @@ sc_err cli_parse(struct cli_args *a, const char *cmd, const struct cli_opt *spec
 		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
 		k = find(a, arg, nlen);
 		if (k < 0)
-			return sc_fail(SC_ERR_USAGE, "%s: unknown flag --%.*s", cmd, (int)nlen, arg);
+			return sc_fail(SC_ERR_USAGE, "%s: unknown flag --%.*s", cmd, (int)nlen,
+			    arg);
 		if (spec[k].takes_value) {
 			if (eq != NULL)
 				val = eq + 1;
 			else if (i + 1 < argc)
 				val = argv[++i];
 			else
-				return sc_fail(SC_ERR_USAGE, "%s: --%s needs a value", cmd, spec[k].name);
+				return sc_fail(SC_ERR_USAGE, "%s: --%s needs a value", cmd,
+				    spec[k].name);
 		} else if (eq != NULL) {
 			return sc_fail(SC_ERR_USAGE, "%s: --%s takes no value", cmd, spec[k].name);
 		}
 		if (a->count[k] > 0 && !spec[k].multi)
 			return sc_fail(SC_ERR_USAGE, "%s: --%s given twice", cmd, spec[k].name);
 		if (a->count[k] >= CLI_MAX_VALUES)
-			return sc_fail(SC_ERR_USAGE, "%s: --%s given more than %d times", cmd, spec[k].name,
-			    CLI_MAX_VALUES);
+			return sc_fail(SC_ERR_USAGE, "%s: --%s given more than %d times", cmd,
+			    spec[k].name, CLI_MAX_VALUES);
 		a->vals[k][a->count[k]++] = val ? val : "";
 	}
 	return SC_OK;
@@ -116,8 +119,9 @@ sc_err cli_int(const struct cli_args *a, const char *name, long def, long min, l
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return sc_fail(SC_ERR_USAGE, "%s: --%s '%s': expected a whole number from %ld to %ld",
-		    a->cmd, name, s, min, max);
+		return sc_fail(SC_ERR_USAGE,
+		    "%s: --%s '%s': expected a whole number from %ld to %ld", a->cmd, name, s, min,
+		    max);
 	*out = v;
 	return SC_OK;
 }
@@ -198,7 +202,8 @@ sc_err cli_subject_attr(X509 *cert, int nid, char *out, size_t out_len)
 	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
 	n = ASN1_STRING_length(s);
 	if (n < 0 || (size_t)n >= out_len)
-		return sc_fail(SC_ERR_OVERSIZE, "certificate subject %s: %d bytes", OBJ_nid2sn(nid), n);
+		return sc_fail(SC_ERR_OVERSIZE, "certificate subject %s: %d bytes", OBJ_nid2sn(nid),
+		    n);
 	memcpy(out, ASN1_STRING_get0_data(s), (size_t)n);
 	out[n] = '\0';
 	return SC_OK;

@@ -17,13 +17,13 @@
 #define CLI_MAX_POS 4
 
 struct cli_opt {
-	const char *name;   /* without the leading "--" */
-	int takes_value;    /* 0: a switch */
-	int multi;          /* may be repeated (up to CLI_MAX_VALUES) */
+	const char *name; /* without the leading "--" */
+	int takes_value;  /* 0: a switch */
+	int multi;        /* may be repeated (up to CLI_MAX_VALUES) */
 };
 
 struct cli_args {
-	const char *cmd;                  /* "net profile", for messages */
+	const char *cmd; /* "net profile", for messages */
 	const struct cli_opt *spec;
 	size_t nspec;
 	const char *vals[CLI_MAX_OPTS][CLI_MAX_VALUES];
@@ -36,7 +36,7 @@ struct cli_args {
 /* Parse argv (after the command words). max_pos positional arguments are allowed. */
 sc_err cli_parse(struct cli_args *a, const char *cmd, const struct cli_opt *spec, size_t nspec,
     int argc, char **argv, int max_pos) SC_MUST_USE;
-const char *cli_get(const struct cli_args *a, const char *name);  /* last value or NULL */
+const char *cli_get(const struct cli_args *a, const char *name); /* last value or NULL */
 int cli_has(const struct cli_args *a, const char *name);
 int cli_count(const struct cli_args *a, const char *name);
 const char *cli_nth(const struct cli_args *a, const char *name, int i);
@@ -58,8 +58,8 @@ sc_err cmd_mfr_init(int argc, char **argv);
 sc_err cmd_mfr_personalize(int argc, char **argv);
 sc_err cmd_net_init(int argc, char **argv);
 sc_err cmd_net_profile(int argc, char **argv);
-sc_err cmd_net_device(int argc, char **argv);       /* cmd_registry.c: add|revoke|list|… */
-sc_err cmd_net_server_cert(int argc, char **argv);  /* cmd_net.c */
+sc_err cmd_net_device(int argc, char **argv);      /* cmd_registry.c: add|revoke|list|… */
+sc_err cmd_net_server_cert(int argc, char **argv); /* cmd_net.c */
 sc_err cmd_sp_init(int argc, char **argv);
 sc_err cmd_device_info(int argc, char **argv);
 sc_err cmd_device_challenge(int argc, char **argv);

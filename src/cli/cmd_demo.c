@@ -24,16 +24,16 @@
 #include "pem.h"
 
 static const char demo_usage[] =
-"usage: selfcert demo [--dir DIR] [--keep]\n"
-"  Runs the whole system on this machine, end to end, in a temporary folder (or DIR, which\n"
-"  must not exist yet). Part 1, the patent on the command line: a manufacturer, a network\n"
-"  operator, a device's secure processor as its own daemon, personalization and lock, a\n"
-"  profile with a challenge, self-issuance in both embodiments, verification with stock\n"
-"  openssl and with selfcert, a signature by the new key, a replay refused. Part 2, the\n"
-"  system: the provisioning server on a loopback port, three devices each with its own SP\n"
-"  daemon and agent (one with a server-generated key), mutual TLS with a self-issued\n"
-"  certificate through the PKCS#11 module, a renewal, a revoked device refused, and a table.\n"
-"  --keep  leave the folder (and print where it is)\n";
+    "usage: selfcert demo [--dir DIR] [--keep]\n"
+    "  Runs the whole system on this machine, end to end, in a temporary folder (or DIR, which\n"
+    "  must not exist yet). Part 1, the patent on the command line: a manufacturer, a network\n"
+    "  operator, a device's secure processor as its own daemon, personalization and lock, a\n"
+    "  profile with a challenge, self-issuance in both embodiments, verification with stock\n"
+    "  openssl and with selfcert, a signature by the new key, a replay refused. Part 2, the\n"
+    "  system: the provisioning server on a loopback port, three devices each with its own SP\n"
+    "  daemon and agent (one with a server-generated key), mutual TLS with a self-issued\n"
+    "  certificate through the PKCS#11 module, a renewal, a revoked device refused, and a table.\n"
+    "  --keep  leave the folder (and print where it is)\n";
 
 #define MAX_ARGS 32
 #define CAPTURE_MAX 4096
@@ -140,8 +140,8 @@ static sc_err sc(int want, char *capture, size_t cap_len, ...)
 	argv[n] = NULL;
 	rc = run("selfcert", argv, capture, cap_len);
 	if (rc != want)
-		return sc_fail(SC_ERR_INTERNAL, "demo: `selfcert %s %s` exited %d, expected %d", argv[1], argv[2] ? argv[2] : "",
-		    rc, want);
+		return sc_fail(SC_ERR_INTERNAL, "demo: `selfcert %s %s` exited %d, expected %d",
+		    argv[1], argv[2] ? argv[2] : "", rc, want);
 	return SC_OK;
 }
 
@@ -185,7 +185,8 @@ static const char *sibling(const char *env, const char *name)
 }
 
 /* Start argv in the background with stdout to out_path and stderr to err_path. */
-static pid_t start_bg(const char *shown, char *const argv[], const char *out_path, const char *err_path)
+static pid_t start_bg(const char *shown, char *const argv[], const char *out_path,
+    const char *err_path)
 {
 	pid_t pid;
 
@@ -270,7 +271,8 @@ static void show_file(const char *path, const char *only_prefix)
 
 static pid_t start_spd(const char *store, const char *sock)
 {
-	char *argv[] = { (char *)cli_spd_path(), "--store", (char *)store, "--socket", (char *)sock, "--foreground", NULL };
+	char *argv[] = { (char *)cli_spd_path(), "--store", (char *)store, "--socket", (char *)sock,
+		"--foreground", NULL };
 	pid_t pid;
 	int devnull;
 
@@ -331,26 +333,27 @@ static sc_err prog(int want, const char *shown, char *capture, size_t cap_len, c
 	argv[n] = NULL;
 	rc = run(shown, argv, capture, cap_len);
 	if (rc != want)
-		return sc_fail(SC_ERR_INTERNAL, "demo: `%s` exited %d, expected %d", shown, rc, want);
+		return sc_fail(SC_ERR_INTERNAL, "demo: `%s` exited %d, expected %d", shown, rc,
+		    want);
 	return SC_OK;
 }
 
 #define N_DEVICES 3
 
 struct demo_device {
-	const char *id, *alg, *how;   /* how: the agent's key flags */
+	const char *id, *alg, *how; /* how: the agent's key flags */
 	int server_keygen;
 	char sock[64], store[32], certs[32], agent_dir[32];
 	pid_t spd;
-	char tls[48];                 /* what the TLS exchange showed, for the table */
+	char tls[48]; /* what the TLS exchange showed, for the table */
 	char status[48];
 };
 
 /* The table: what each device ended with, read back from the files its agent wrote. */
 static void summary(struct demo_device *d, size_t n)
 {
-	printf("\n%-10s %-8s %-17s %-34s %-21s %-22s %s\n", "device", "key", "key origin", "certificate serial",
-	    "valid until", "TLS", "status");
+	printf("\n%-10s %-8s %-17s %-34s %-21s %-22s %s\n", "device", "key", "key origin",
+	    "certificate serial", "valid until", "TLS", "status");
 	for (size_t i = 0; i < n; i++) {
 		char path[96], serial[80] = "-", until[32] = "-", origin[24] = "-";
 		const char *alg = "-";
@@ -364,12 +367,17 @@ static void summary(struct demo_device *d, size_t n)
 			OPENSSL_free(hex);
 			BN_free(bn);
 			cli_not_after(leaf, until, sizeof(until));
-			alg = sc_alg_name(sc_alg_of_key(X509_get0_pubkey(leaf))) ? sc_alg_name(sc_alg_of_key(X509_get0_pubkey(leaf))) : "?";
+			alg = sc_alg_name(sc_alg_of_key(X509_get0_pubkey(leaf)))
+			    ? sc_alg_name(sc_alg_of_key(X509_get0_pubkey(leaf)))
+			    : "?";
 			if (sc_issuance_get(leaf, &iss) == SC_OK)
-				snprintf(origin, sizeof(origin), "%s", iss.origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "generated in SP");
+				snprintf(origin, sizeof(origin), "%s",
+				    iss.origin == SC_KEY_SERVER_SUPPLIED ? "server-generated"
+				                                         : "generated in SP");
 			X509_free(leaf);
 		}
-		printf("%-10s %-8s %-17s %-34s %-21s %-22s %s\n", d[i].id, alg, origin, serial, until, d[i].tls, d[i].status);
+		printf("%-10s %-8s %-17s %-34s %-21s %-22s %s\n", d[i].id, alg, origin, serial,
+		    until, d[i].tls, d[i].status);
 	}
 	fflush(stdout);
 }
@@ -390,8 +398,8 @@ static int run_agent(const struct part2 *p, const struct demo_device *d, const c
     const char *flag)
 {
 	char *argv[] = { (char *)p->agent, "--sp", (char *)d->sock, "--certs", (char *)d->agent_dir,
-		"--device-dir", (char *)d->certs, "--server", (char *)p->url, "--ca", "net/root.pem", "--alg",
-		(char *)alg, "--once", (char *)flag, NULL };
+		"--device-dir", (char *)d->certs, "--server", (char *)p->url, "--ca",
+		"net/root.pem", "--alg", (char *)alg, "--once", (char *)flag, NULL };
 
 	return run("selfcert-agent", argv, NULL, 0);
 }
@@ -400,13 +408,16 @@ static int run_agent(const struct part2 *p, const struct demo_device *d, const c
 static sc_err p2_server(struct part2 *p)
 {
 	char port[16] = "", health[160];
-	char *argv[] = { (char *)p->provd, "--db", "registry.db", "--net-dir", "net", "--mfr-root", "mfr/root.pem",
-		"--listen", "127.0.0.1:0", "--tls-cert", "net/server.pem", "--tls-key", "net/server.key",
-		"--allow-server-keygen", "--port-file", "provd.port", NULL };
+	char *argv[] = { (char *)p->provd, "--db", "registry.db", "--net-dir", "net", "--mfr-root",
+		"mfr/root.pem", "--listen", "127.0.0.1:0", "--tls-cert", "net/server.pem",
+		"--tls-key", "net/server.key", "--allow-server-keygen", "--port-file", "provd.port",
+		NULL };
 	sc_err r;
 
-	step("The operator's provisioning server: a TLS certificate under the network root, a registry, HTTPS on loopback");
-	if ((r = sc(0, NULL, 0, "net", "server-cert", "--dir", "net", "--host", "127.0.0.1", "--host", "localhost", NULL)) != SC_OK)
+	step(
+	    "The operator's provisioning server: a TLS certificate under the network root, a registry, HTTPS on loopback");
+	if ((r = sc(0, NULL, 0, "net", "server-cert", "--dir", "net", "--host", "127.0.0.1",
+	         "--host", "localhost", NULL)) != SC_OK)
 		return r;
 	p->provd_pid = start_bg("selfcert-provd", argv, "provd.out", "provd.log");
 	for (int k = 0; k < START_POLLS && first_line("provd.port", port, sizeof(port)) != 0; k++) {
@@ -419,8 +430,8 @@ static sc_err p2_server(struct part2 *p)
 	snprintf(p->url, sizeof(p->url), "https://127.0.0.1:%s", port);
 	printf("    (serving %s)\n", p->url);
 	snprintf(health, sizeof(health), "%s/healthz", p->url);
-	return prog(0, "curl", NULL, 0, "curl", "-sS", "--cacert", "net/root.pem", "-w", "\n", "--retry", "5",
-	    "--retry-connrefused", "--retry-delay", "0", health, NULL);
+	return prog(0, "curl", NULL, 0, "curl", "-sS", "--cacert", "net/root.pem", "-w", "\n",
+	    "--retry", "5", "--retry-connrefused", "--retry-delay", "0", health, NULL);
 }
 
 /* Each device's SP made, started, personalized and locked; then the activation feed. */
@@ -430,14 +441,18 @@ static sc_err p2_factory(struct part2 *p)
 	FILE *f;
 	sc_err r;
 
-	step("Three devices leave the factory: each secure processor made, started, personalized and locked");
+	step(
+	    "Three devices leave the factory: each secure processor made, started, personalized and locked");
 	for (size_t i = 0; i < N_DEVICES; i++) {
-		if ((r = sc(0, NULL, 0, "sp", "init", "--store", dev[i].store, "--device-id", dev[i].id, NULL)) != SC_OK)
+		if ((r = sc(0, NULL, 0, "sp", "init", "--store", dev[i].store, "--device-id",
+		         dev[i].id, NULL)) != SC_OK)
 			return r;
 		if ((dev[i].spd = start_spd(dev[i].store, dev[i].sock)) < 0)
-			return sc_fail(SC_ERR_IO, "demo: selfcert-spd for %s did not start", dev[i].id);
-		if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", dev[i].sock, "--out", dev[i].certs,
-		         "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) != SC_OK)
+			return sc_fail(SC_ERR_IO, "demo: selfcert-spd for %s did not start",
+			    dev[i].id);
+		if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", dev[i].sock,
+		         "--out", dev[i].certs, "--net-root", "net/root.pem", "--network-id",
+		         "example-net", NULL)) != SC_OK)
 			return r;
 	}
 
@@ -448,17 +463,21 @@ static sc_err p2_factory(struct part2 *p)
 	for (size_t i = 0; i < N_DEVICES; i++)
 		fprintf(f, "%s,demo batch 7\n", dev[i].id);
 	fclose(f);
-	return sc(0, NULL, 0, "net", "device", "import", "--db", "registry.db", "--csv", "activation.csv", NULL);
+	return sc(0, NULL, 0, "net", "device", "import", "--db", "registry.db", "--csv",
+	    "activation.csv", NULL);
 }
 
 static sc_err p2_enroll(struct part2 *p)
 {
 	struct demo_device *dev = p->dev;
 
-	step("Each device's agent enrolls: SP challenge -> signed profile from the server -> issuance inside the SP -> certificate registered");
+	step(
+	    "Each device's agent enrolls: SP challenge -> signed profile from the server -> issuance inside the SP -> certificate registered");
 	for (size_t i = 0; i < N_DEVICES; i++) {
-		if (run_agent(p, &dev[i], dev[i].alg, dev[i].server_keygen ? "--server-keygen" : NULL) != 0)
-			return sc_fail(SC_ERR_INTERNAL, "demo: the agent of %s did not enroll", dev[i].id);
+		if (run_agent(p, &dev[i], dev[i].alg,
+		        dev[i].server_keygen ? "--server-keygen" : NULL) != 0)
+			return sc_fail(SC_ERR_INTERNAL, "demo: the agent of %s did not enroll",
+			    dev[i].id);
 		snprintf(dev[i].status, sizeof(dev[i].status), "enrolled");
 	}
 	return sc(0, NULL, 0, "net", "device", "list", "--db", "registry.db", NULL);
@@ -494,7 +513,8 @@ static sc_err p2_tls_client(struct part2 *p, const char *gw_port, const char *ha
 		stop_pid(p->gw_pid);
 		p->gw_pid = -1;
 		show_file("gateway.log", NULL);
-		return sc_fail(SC_ERR_INTERNAL, "demo: the TLS exchange failed (see gnutls.err, gateway.log)");
+		return sc_fail(SC_ERR_INTERNAL,
+		    "demo: the TLS exchange failed (see gnutls.err, gateway.log)");
 	}
 	return SC_OK;
 }
@@ -504,19 +524,22 @@ static sc_err p2_tls(struct part2 *p)
 {
 	struct demo_device *d = &p->dev[0];
 	char gw_port[16] = "", handle[32] = "";
-	char *argv[] = { (char *)p->gateway, "--cert", "net/server.pem", "--key", "net/server.key", "--mfr-root",
-		"mfr/root.pem", "--network-id", "example-net", "--port", "0", "--max-connections", "1", NULL };
+	char *argv[] = { (char *)p->gateway, "--cert", "net/server.pem", "--key", "net/server.key",
+		"--mfr-root", "mfr/root.pem", "--network-id", "example-net", "--port", "0",
+		"--max-connections", "1", NULL };
 	sc_err r;
 
-	step("Using the new certificate in data transfers: GnuTLS reaches the key in the SP through the PKCS#11 module, for mutual TLS with a relying party");
+	step(
+	    "Using the new certificate in data transfers: GnuTLS reaches the key in the SP through the PKCS#11 module, for mutual TLS with a relying party");
 	if ((r = sc(0, handle, sizeof(handle), "device", "keys", "--sp", d->sock, NULL)) != SC_OK)
 		return r;
 	handle[strcspn(handle, " ")] = '\0';
 	p->gw_pid = start_bg("selfcert-gateway", argv, "gateway.out", "gateway.log");
-	printf("    (the relying party: admits a client only if sc_verify_chain accepts its chain to the\n"
-	       "     manufacturer root and its issuance extension names network example-net)\n");
-	if (wait_line("gateway.out", "selfcert-gateway: listening on 127.0.0.1:", gw_port, sizeof(gw_port),
-	    p->gw_pid) != 0)
+	printf(
+	    "    (the relying party: admits a client only if sc_verify_chain accepts its chain to the\n"
+	    "     manufacturer root and its issuance extension names network example-net)\n");
+	if (wait_line("gateway.out", "selfcert-gateway: listening on 127.0.0.1:", gw_port,
+	        sizeof(gw_port), p->gw_pid) != 0)
 		return sc_fail(SC_ERR_IO, "demo: the gateway did not start (see gateway.log)");
 	if ((r = p2_tls_client(p, gw_port, handle)) != SC_OK)
 		return r;
@@ -533,7 +556,8 @@ static sc_err p2_renew(struct part2 *p)
 	struct demo_device *d = &p->dev[0];
 	sc_err r;
 
-	step("Renewal: ACME-0101's agent renews (forced now; by itself at two thirds of the lifetime); the old key is deleted once the new certificate is registered");
+	step(
+	    "Renewal: ACME-0101's agent renews (forced now; by itself at two thirds of the lifetime); the old key is deleted once the new certificate is registered");
 	if (run_agent(p, d, "p256", "--force-renew") != 0)
 		return sc_fail(SC_ERR_INTERNAL, "demo: the renewal failed");
 	if ((r = sc(0, NULL, 0, "device", "keys", "--sp", d->sock, NULL)) != SC_OK)
@@ -548,12 +572,14 @@ static sc_err p2_revoke(struct part2 *p)
 	int rc;
 	sc_err r;
 
-	step("Revocation: ACME-0103 is reported stolen; the operator revokes it and its next request is refused");
-	if ((r = sc(0, NULL, 0, "net", "device", "revoke", "--db", "registry.db", "--device-id", d->id, "--reason",
-	         "reported stolen", NULL)) != SC_OK)
+	step(
+	    "Revocation: ACME-0103 is reported stolen; the operator revokes it and its next request is refused");
+	if ((r = sc(0, NULL, 0, "net", "device", "revoke", "--db", "registry.db", "--device-id",
+	         d->id, "--reason", "reported stolen", NULL)) != SC_OK)
 		return r;
 	if ((rc = run_agent(p, d, "ed25519", "--force-renew")) != 1)
-		return sc_fail(SC_ERR_INTERNAL, "demo: the revoked device's agent exited %d, expected 1 (refused)", rc);
+		return sc_fail(SC_ERR_INTERNAL,
+		    "demo: the revoked device's agent exited %d, expected 1 (refused)", rc);
 	snprintf(d->status, sizeof(d->status), "revoked: refused");
 	return SC_OK;
 }
@@ -589,7 +615,8 @@ static sc_err part_two(void)
 		snprintf(d->status, sizeof(d->status), "-");
 		d->spd = -1;
 	}
-	printf("\n######## Part 2: the system — a provisioning server, three devices and their agents\n");
+	printf(
+	    "\n######## Part 2: the system — a provisioning server, three devices and their agents\n");
 	if ((r = p2_server(&p)) != SC_OK || (r = p2_factory(&p)) != SC_OK ||
 	    (r = p2_enroll(&p)) != SC_OK || (r = p2_tls(&p)) != SC_OK ||
 	    (r = p2_renew(&p)) != SC_OK || (r = p2_revoke(&p)) != SC_OK)
@@ -617,11 +644,13 @@ static sc_err sign_and_check(const char *key, const char *cert, const char *pub,
 {
 	sc_err r;
 
-	if ((r = sc(0, NULL, 0, "device", "sign", "--sp", "sp.sock", "--key", key, "--in", "message.txt", "--out",
-	         sig, NULL)) != SC_OK ||
-	    (r = openssl("x509 -pubkey", "x509", "-in", cert, "-noout", "-pubkey", "-out", pub, NULL)) != SC_OK)
+	if ((r = sc(0, NULL, 0, "device", "sign", "--sp", "sp.sock", "--key", key, "--in",
+	         "message.txt", "--out", sig, NULL)) != SC_OK ||
+	    (r = openssl("x509 -pubkey", "x509", "-in", cert, "-noout", "-pubkey", "-out", pub,
+	         NULL)) != SC_OK)
 		return r;
-	return openssl("dgst -verify", "dgst", "-sha256", "-verify", pub, "-signature", sig, "message.txt", NULL);
+	return openssl("dgst -verify", "dgst", "-sha256", "-verify", pub, "-signature", sig,
+	    "message.txt", NULL);
 }
 
 /* The manufacturer, the operator, and one device's SP made, started and personalized. */
@@ -630,19 +659,25 @@ static sc_err p1_factory(pid_t *spd, const char *dir)
 	sc_err r;
 
 	step("The manufacturer makes its root and device issuing CA");
-	if ((r = sc(0, NULL, 0, "mfr", "init", "--dir", "mfr", "--name", "Acme Devices", NULL)) != SC_OK)
+	if ((r = sc(0, NULL, 0, "mfr", "init", "--dir", "mfr", "--name", "Acme Devices", NULL)) !=
+	    SC_OK)
 		return r;
 	step("The network operator makes its root and profile signer");
-	if ((r = sc(0, NULL, 0, "net", "init", "--dir", "net", "--network-id", "example-net", NULL)) != SC_OK)
+	if ((r = sc(0, NULL, 0, "net", "init", "--dir", "net", "--network-id", "example-net",
+	         NULL)) != SC_OK)
 		return r;
-	step("A device's secure processor is made (its hardware-unique key, counter and sealed store)");
-	if ((r = sc(0, NULL, 0, "sp", "init", "--store", "sp", "--device-id", "ACME-0001", NULL)) != SC_OK)
+	step(
+	    "A device's secure processor is made (its hardware-unique key, counter and sealed store)");
+	if ((r = sc(0, NULL, 0, "sp", "init", "--store", "sp", "--device-id", "ACME-0001", NULL)) !=
+	    SC_OK)
 		return r;
 	if ((*spd = start_spd("sp", "sp.sock")) < 0)
 		return sc_fail(SC_ERR_IO, "demo: selfcert-spd did not start (see %s/spd.log)", dir);
-	step("At the factory: the SP generates its CSK and KEK inside; the manufacturer certifies them, installs the network's anchor, and locks the SP");
-	if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", "sp.sock", "--out", "device",
-	         "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) != SC_OK)
+	step(
+	    "At the factory: the SP generates its CSK and KEK inside; the manufacturer certifies them, installs the network's anchor, and locks the SP");
+	if ((r = sc(0, NULL, 0, "mfr", "personalize", "--dir", "mfr", "--sp", "sp.sock", "--out",
+	         "device", "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) !=
+	    SC_OK)
 		return r;
 	return sc(0, NULL, 0, "device", "info", "--sp", "sp.sock", NULL);
 }
@@ -655,36 +690,44 @@ static sc_err p1_generate(void)
 	sc_err r;
 
 	step("Embodiment 1: the device asks its SP for a single-use challenge");
-	if ((r = sc(0, challenge, sizeof(challenge), "device", "challenge", "--sp", "sp.sock", NULL)) != SC_OK)
+	if ((r = sc(0, challenge, sizeof(challenge), "device", "challenge", "--sp", "sp.sock",
+	         NULL)) != SC_OK)
 		return r;
-	step("The operator signs a profile for this device: 30 days, user alice, TLS client, with the challenge");
-	if ((r = sc(0, NULL, 0, "net", "profile", "--dir", "net", "--device-ca", "device/device-ca.pem",
-	         "--challenge", challenge, "--validity", "30d", "--user-id", "alice", "--eku", "clientAuth",
-	         "--san", "email:alice@example.net", "--alg", "p256", "--out", "alice.der", NULL)) != SC_OK ||
+	step(
+	    "The operator signs a profile for this device: 30 days, user alice, TLS client, with the challenge");
+	if ((r = sc(0, NULL, 0, "net", "profile", "--dir", "net", "--device-ca",
+	         "device/device-ca.pem", "--challenge", challenge, "--validity", "30d", "--user-id",
+	         "alice", "--eku", "clientAuth", "--san", "email:alice@example.net", "--alg",
+	         "p256", "--out", "alice.der", NULL)) != SC_OK ||
 	    (r = sc(0, NULL, 0, "inspect", "alice.der", NULL)) != SC_OK)
 		return r;
-	step("Inside the SP, as one operation: verify the profile, generate a key pair, issue the certificate");
-	if ((r = sc(0, h1, sizeof(h1), "device", "issue", "--sp", "sp.sock", "--profile", "alice.der", "--out",
-	         "alice.pem", NULL)) != SC_OK ||
+	step(
+	    "Inside the SP, as one operation: verify the profile, generate a key pair, issue the certificate");
+	if ((r = sc(0, h1, sizeof(h1), "device", "issue", "--sp", "sp.sock", "--profile",
+	         "alice.der", "--out", "alice.pem", NULL)) != SC_OK ||
 	    (r = sc(0, NULL, 0, "inspect", "alice.pem", NULL)) != SC_OK)
 		return r;
-	step("Anyone verifies it with stock OpenSSL: leaf -> device CA -> manufacturer CA -> manufacturer root");
-	if ((r = openssl("verify", "verify", "-CAfile", "mfr/root.pem", "-untrusted", "device/chain.pem",
+	step(
+	    "Anyone verifies it with stock OpenSSL: leaf -> device CA -> manufacturer CA -> manufacturer root");
+	if ((r = openssl("verify", "verify", "-CAfile", "mfr/root.pem", "-untrusted",
+	         "device/chain.pem", "alice.pem", NULL)) != SC_OK)
+		return r;
+	step(
+	    "...and with selfcert, which also checks the issuance extension against the signed profile");
+	if ((r = sc(0, NULL, 0, "verify", "--mfr-root", "mfr/root.pem", "--chain",
+	         "device/chain.pem", "--net-root", "net/root.pem", "--profile", "alice.der",
 	         "alice.pem", NULL)) != SC_OK)
 		return r;
-	step("...and with selfcert, which also checks the issuance extension against the signed profile");
-	if ((r = sc(0, NULL, 0, "verify", "--mfr-root", "mfr/root.pem", "--chain", "device/chain.pem", "--net-root",
-	         "net/root.pem", "--profile", "alice.der", "alice.pem", NULL)) != SC_OK)
-		return r;
-	step("The new key signs data inside the SP; stock OpenSSL checks the signature with the certificate's key");
+	step(
+	    "The new key signs data inside the SP; stock OpenSSL checks the signature with the certificate's key");
 	f = fopen("message.txt", "w");
 	if (f == NULL || fputs("INVITE sip:bob@example.net SIP/2.0\n", f) < 0 || fclose(f) != 0)
 		return sc_fail(SC_ERR_IO, "demo: message.txt: %s", strerror(errno));
 	if ((r = sign_and_check(h1, "alice.pem", "alice.pub", "message.sig")) != SC_OK)
 		return r;
 	step("A replayed profile is refused, and nothing changes");
-	return sc(1, NULL, 0, "device", "issue", "--sp", "sp.sock", "--profile", "alice.der", "--out", "again.pem",
-	    NULL);
+	return sc(1, NULL, 0, "device", "issue", "--sp", "sp.sock", "--profile", "alice.der",
+	    "--out", "again.pem", NULL);
 }
 
 /* Embodiment 2: a server-generated key, then the SP restarts and the key still signs. */
@@ -693,19 +736,23 @@ static sc_err p1_supplied(pid_t *spd, const char *dir)
 	char h2[32] = "";
 	sc_err r;
 
-	step("Embodiment 2: the server generates an RSA-2048 key and encrypts it to the device's KEK certificate");
-	if ((r = sc(0, NULL, 0, "net", "profile", "--dir", "net", "--device-ca", "device/device-ca.pem",
-	         "--server-keygen", "rsa2048", "--kex", "device/kex.pem", "--validity", "7d", "--key-usage",
-	         "digitalSignature,keyEncipherment", "--eku", "serverAuth", "--san", "dns:acme-0001.example.net",
-	         "--out", "server.der", NULL)) != SC_OK)
+	step(
+	    "Embodiment 2: the server generates an RSA-2048 key and encrypts it to the device's KEK certificate");
+	if ((r = sc(0, NULL, 0, "net", "profile", "--dir", "net", "--device-ca",
+	         "device/device-ca.pem", "--server-keygen", "rsa2048", "--kex", "device/kex.pem",
+	         "--validity", "7d", "--key-usage", "digitalSignature,keyEncipherment", "--eku",
+	         "serverAuth", "--san", "dns:acme-0001.example.net", "--out", "server.der",
+	         NULL)) != SC_OK)
 		return r;
-	step("Inside the SP: verify, decrypt the key with the KEK, check it matches, issue the certificate");
-	if ((r = sc(0, h2, sizeof(h2), "device", "issue", "--sp", "sp.sock", "--profile", "server.der", "--out",
-	         "server.pem", NULL)) != SC_OK ||
-	    (r = openssl("verify", "verify", "-CAfile", "mfr/root.pem", "-untrusted", "device/chain.pem",
-	         "server.pem", NULL)) != SC_OK ||
-	    (r = sc(0, NULL, 0, "verify", "--mfr-root", "mfr/root.pem", "--chain", "device/chain.pem", "--net-root",
-	         "net/root.pem", "--profile", "server.der", "server.pem", NULL)) != SC_OK)
+	step(
+	    "Inside the SP: verify, decrypt the key with the KEK, check it matches, issue the certificate");
+	if ((r = sc(0, h2, sizeof(h2), "device", "issue", "--sp", "sp.sock", "--profile",
+	         "server.der", "--out", "server.pem", NULL)) != SC_OK ||
+	    (r = openssl("verify", "verify", "-CAfile", "mfr/root.pem", "-untrusted",
+	         "device/chain.pem", "server.pem", NULL)) != SC_OK ||
+	    (r = sc(0, NULL, 0, "verify", "--mfr-root", "mfr/root.pem", "--chain",
+	         "device/chain.pem", "--net-root", "net/root.pem", "--profile", "server.der",
+	         "server.pem", NULL)) != SC_OK)
 		return r;
 	step("The keys the SP holds (the host has certificates only)");
 	if ((r = sc(0, NULL, 0, "device", "keys", "--sp", "sp.sock", NULL)) != SC_OK)
@@ -713,7 +760,8 @@ static sc_err p1_supplied(pid_t *spd, const char *dir)
 	step("The SP restarts from its sealed store and the key still signs");
 	stop_spd(*spd);
 	if ((*spd = start_spd("sp", "sp.sock")) < 0)
-		return sc_fail(SC_ERR_IO, "demo: selfcert-spd did not restart (see %s/spd.log)", dir);
+		return sc_fail(SC_ERR_IO, "demo: selfcert-spd did not restart (see %s/spd.log)",
+		    dir);
 	return sign_and_check(h2, "server.pem", "server.pub", "server.sig");
 }
 
@@ -742,7 +790,8 @@ static sc_err make_dir(const struct cli_args *a, char *dir, size_t len)
 		if (snprintf(dir, len, "%s", cli_get(a, "dir")) >= (int)len)
 			return sc_fail(SC_ERR_USAGE, "demo: --dir: path too long");
 		if (mkdir(dir, 0700) != 0)
-			return sc_fail(errno == EEXIST ? SC_ERR_EXISTS : SC_ERR_IO, "demo: --dir %s: %s", dir, strerror(errno));
+			return sc_fail(errno == EEXIST ? SC_ERR_EXISTS : SC_ERR_IO,
+			    "demo: --dir %s: %s", dir, strerror(errno));
 		return SC_OK;
 	}
 	tmp = getenv("TMPDIR");
@@ -775,11 +824,13 @@ sc_err cmd_demo(int argc, char **argv)
 		goto out;
 	}
 	printf("selfcert demo: a device issues itself certificates inside its secure processor,\n"
-	       "under the control of an operator's signed profile. Working in %s\n", dir);
+	       "under the control of an operator's signed profile. Working in %s\n",
+	    dir);
 	if ((r = part_one(dir)) != SC_OK || (r = part_two()) != SC_OK)
 		goto out;
-	printf("\nDone: one trust hierarchy (the manufacturer's) vouches for every self-issued certificate;\n"
-	       "the operator controlled what each device could issue; no private key left an SP.\n");
+	printf(
+	    "\nDone: one trust hierarchy (the manufacturer's) vouches for every self-issued certificate;\n"
+	    "the operator controlled what each device could issue; no private key left an SP.\n");
 	r = SC_OK;
 out:
 	if (have_cwd && chdir(cwd) != 0)

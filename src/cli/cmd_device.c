@@ -21,10 +21,10 @@
 #include "text.h"
 
 static const char sp_init_usage[] =
-"usage: selfcert sp init --store DIR --device-id ID\n"
-"  Creates DIR/root.key (the emulated hardware-unique key, 0400), DIR/counter (the emulated\n"
-"  monotonic counter) and DIR/store (the sealed state, empty until personalization).\n"
-"  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n";
+    "usage: selfcert sp init --store DIR --device-id ID\n"
+    "  Creates DIR/root.key (the emulated hardware-unique key, 0400), DIR/counter (the emulated\n"
+    "  monotonic counter) and DIR/store (the sealed state, empty until personalization).\n"
+    "  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n";
 
 /*
  * Run selfcert-spd with argv, passing its stdout through; its one error line
@@ -78,7 +78,8 @@ static sc_err run_spd(char *const argv[])
 			*detail = '\0';
 			return sc_fail(sc_err_from_name(name), "%s", detail + 2);
 		}
-		return sc_fail(SC_ERR_INTERNAL, "selfcert-spd failed: %s", line[0] ? line : "no message");
+		return sc_fail(SC_ERR_INTERNAL, "selfcert-spd failed: %s",
+		    line[0] ? line : "no message");
 	}
 }
 
@@ -95,12 +96,16 @@ sc_err cmd_sp_init(int argc, char **argv)
 		fputs(sp_init_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = cli_need(&a, "store", &dir)) != SC_OK || (r = cli_need(&a, "device-id", &id)) != SC_OK)
+	if ((r = cli_need(&a, "store", &dir)) != SC_OK ||
+	    (r = cli_need(&a, "device-id", &id)) != SC_OK)
 		return r;
 	if (!sc_device_id_valid(id))
-		return sc_fail(SC_ERR_USAGE, "sp init: --device-id '%s': 1..64 characters of A-Z a-z 0-9 space '()+,-./:=?", id);
+		return sc_fail(SC_ERR_USAGE,
+		    "sp init: --device-id '%s': 1..64 characters of A-Z a-z 0-9 space '()+,-./:=?",
+		    id);
 	{
-		char *args[] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir, "--device-id", (char *)id, NULL };
+		char *args[] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
+			"--device-id", (char *)id, NULL };
 		if ((r = run_spd(args)) != SC_OK)
 			return r;
 	}
@@ -112,8 +117,8 @@ sc_err cmd_sp_init(int argc, char **argv)
  * Common start of every device command: parse, --help, check --sp is given, and connect
  * unless `later` (commands that check more flags first, so usage errors never wait on a socket).
  */
-static sc_err device_open_ex(struct cli_args *a, const char *cmd, const struct cli_opt *spec, size_t nspec,
-    int argc, char **argv, const char *usage, struct sc_sp **sp, int later)
+static sc_err device_open_ex(struct cli_args *a, const char *cmd, const struct cli_opt *spec,
+    size_t nspec, int argc, char **argv, const char *usage, struct sc_sp **sp, int later)
 {
 	const char *sock;
 	sc_err r;
@@ -130,15 +135,15 @@ static sc_err device_open_ex(struct cli_args *a, const char *cmd, const struct c
 	return later ? SC_OK : sc_sp_connect(sock, sp);
 }
 
-static sc_err device_open(struct cli_args *a, const char *cmd, const struct cli_opt *spec, size_t nspec,
-    int argc, char **argv, const char *usage, struct sc_sp **sp)
+static sc_err device_open(struct cli_args *a, const char *cmd, const struct cli_opt *spec,
+    size_t nspec, int argc, char **argv, const char *usage, struct sc_sp **sp)
 {
 	return device_open_ex(a, cmd, spec, nspec, argc, argv, usage, sp, 0);
 }
 
 static const char info_usage[] =
-"usage: selfcert device info --sp SOCKET [--json]\n"
-"  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n";
+    "usage: selfcert device info --sp SOCKET [--json]\n"
+    "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n";
 
 /* The device CA's subject and end ("" if the SP has none yet), for either printer. */
 struct info_view {
@@ -149,8 +154,10 @@ static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 {
 	printf("{\"state\":\"%s\",\"device_id\":", sc_sp_state_name((int)info->state));
 	cli_json_str(stdout, info->device_id);
-	printf(",\"issuance_counter\":%llu,\"keys\":%u,\"max_keys\":%u,\"max_leaf_days\":%u,\"networks\":[",
-	    (unsigned long long)info->issuance_counter, info->n_keys, info->max_keys, info->max_leaf_days);
+	printf(
+	    ",\"issuance_counter\":%llu,\"keys\":%u,\"max_keys\":%u,\"max_leaf_days\":%u,\"networks\":[",
+	    (unsigned long long)info->issuance_counter, info->n_keys, info->max_keys,
+	    info->max_leaf_days);
 	for (size_t i = 0; i < info->n_networks; i++) {
 		printf(i ? "," : "");
 		cli_json_str(stdout, info->networks[i]);
@@ -193,7 +200,8 @@ sc_err cmd_device_info(int argc, char **argv)
 	sc_err r;
 
 	memset(&info, 0, sizeof(info));
-	if ((r = device_open(&a, "device info", spec, 2, argc, argv, info_usage, &sp)) != SC_OK || a.help)
+	if ((r = device_open(&a, "device info", spec, 2, argc, argv, info_usage, &sp)) != SC_OK ||
+	    a.help)
 		goto out;
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
 		goto out;
@@ -213,8 +221,8 @@ out:
 }
 
 static const char challenge_usage[] =
-"usage: selfcert device challenge --sp SOCKET\n"
-"  Prints a fresh single-use challenge (hex) for the provisioning server to put in a profile.\n";
+    "usage: selfcert device challenge --sp SOCKET\n"
+    "  Prints a fresh single-use challenge (hex) for the provisioning server to put in a profile.\n";
 
 sc_err cmd_device_challenge(int argc, char **argv)
 {
@@ -225,7 +233,9 @@ sc_err cmd_device_challenge(int argc, char **argv)
 	char hex[2 * SC_SP_CHALLENGE_LEN + 1];
 	sc_err r;
 
-	if ((r = device_open(&a, "device challenge", spec, 1, argc, argv, challenge_usage, &sp)) != SC_OK || a.help)
+	if ((r = device_open(&a, "device challenge", spec, 1, argc, argv, challenge_usage, &sp)) !=
+	        SC_OK ||
+	    a.help)
 		goto out;
 	if ((r = sc_sp_challenge(sp, ch)) != SC_OK)
 		goto out;
@@ -237,14 +247,15 @@ out:
 }
 
 static const char issue_usage[] =
-"usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem\n"
-"  The SP verifies the profile, generates (or decrypts) the key pair and issues itself a\n"
-"  certificate signed by its device CA key. Prints the new key's handle; writes LEAF.pem\n"
-"  atomically.\n";
+    "usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem\n"
+    "  The SP verifies the profile, generates (or decrypts) the key pair and issues itself a\n"
+    "  certificate signed by its device CA key. Prints the new key's handle; writes LEAF.pem\n"
+    "  atomically.\n";
 
 sc_err cmd_device_issue(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "profile", 1, 0 }, { "out", 1, 0 } };
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "profile", 1, 0 },
+		{ "out", 1, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	const char *profile_path, *out_path;
@@ -254,9 +265,12 @@ sc_err cmd_device_issue(int argc, char **argv)
 	X509 *cert = NULL;
 	sc_err r;
 
-	if ((r = device_open_ex(&a, "device issue", spec, 3, argc, argv, issue_usage, &sp, 1)) != SC_OK || a.help)
+	if ((r = device_open_ex(&a, "device issue", spec, 3, argc, argv, issue_usage, &sp, 1)) !=
+	        SC_OK ||
+	    a.help)
 		goto out;
-	if ((r = cli_need(&a, "profile", &profile_path)) != SC_OK || (r = cli_need(&a, "out", &out_path)) != SC_OK)
+	if ((r = cli_need(&a, "profile", &profile_path)) != SC_OK ||
+	    (r = cli_need(&a, "out", &out_path)) != SC_OK)
 		goto out;
 	if ((r = sc_file_read(profile_path, SC_PROFILE_MAX_DER, &der, &der_len)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
@@ -265,7 +279,8 @@ sc_err cmd_device_issue(int argc, char **argv)
 		goto out;
 	if ((r = sc_write_cert(out_path, cert)) != SC_OK) {
 		/* The key and certificate are safe in the SP; `device keys` shows them again. */
-		r = sc_fail(r, "%s (the key is kept in the SP as handle %u)", sc_err_detail(), handle);
+		r = sc_fail(r, "%s (the key is kept in the SP as handle %u)", sc_err_detail(),
+		    handle);
 		goto out;
 	}
 	printf("%u\n", handle);
@@ -276,9 +291,8 @@ out:
 	return r;
 }
 
-static const char keys_usage[] =
-"usage: selfcert device keys --sp SOCKET [--json]\n"
-"  One line per leaf key: HANDLE ALG NOT-AFTER SUBJECT\n";
+static const char keys_usage[] = "usage: selfcert device keys --sp SOCKET [--json]\n"
+                                 "  One line per leaf key: HANDLE ALG NOT-AFTER SUBJECT\n";
 
 sc_err cmd_device_keys(int argc, char **argv)
 {
@@ -289,7 +303,8 @@ sc_err cmd_device_keys(int argc, char **argv)
 	size_t n = 0;
 	sc_err r;
 
-	if ((r = device_open(&a, "device keys", spec, 2, argc, argv, keys_usage, &sp)) != SC_OK || a.help)
+	if ((r = device_open(&a, "device keys", spec, 2, argc, argv, keys_usage, &sp)) != SC_OK ||
+	    a.help)
 		goto out;
 	if ((r = sc_sp_keys(sp, &keys, &n)) != SC_OK)
 		goto out;
@@ -300,13 +315,15 @@ sc_err cmd_device_keys(int argc, char **argv)
 		cli_subject_line(keys[i].cert, subject, sizeof(subject));
 		cli_not_after(keys[i].cert, until, sizeof(until));
 		if (cli_has(&a, "json")) {
-			printf("%s{\"handle\":%u,\"alg\":\"%s\",\"not_after\":\"%s\",\"subject\":", i ? "," : "",
-			    keys[i].handle, sc_alg_name(keys[i].alg) ? sc_alg_name(keys[i].alg) : "?", until);
+			printf("%s{\"handle\":%u,\"alg\":\"%s\",\"not_after\":\"%s\",\"subject\":",
+			    i ? "," : "", keys[i].handle,
+			    sc_alg_name(keys[i].alg) ? sc_alg_name(keys[i].alg) : "?", until);
 			cli_json_str(stdout, subject);
 			printf("}");
 		} else {
 			printf("%u %s %s %s\n", keys[i].handle,
-			    sc_alg_name(keys[i].alg) ? sc_alg_name(keys[i].alg) : "?", until, subject);
+			    sc_alg_name(keys[i].alg) ? sc_alg_name(keys[i].alg) : "?", until,
+			    subject);
 		}
 	}
 	if (cli_has(&a, "json"))
@@ -325,7 +342,8 @@ static sc_err parse_handle(const char *s, uint32_t *out)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > UINT32_MAX)
-		return sc_fail(SC_ERR_USAGE, "--key '%s': expected a key handle (a number; see device keys)", s);
+		return sc_fail(SC_ERR_USAGE,
+		    "--key '%s': expected a key handle (a number; see device keys)", s);
 	*out = (uint32_t)v;
 	return SC_OK;
 }
@@ -374,15 +392,19 @@ out:
 }
 
 static const char sign_usage[] =
-"usage: selfcert device sign --sp SOCKET --key HANDLE --in FILE --out SIG [--digest sha256|sha384|sha512]\n"
-"  Signs FILE's bytes with the leaf key. SIG is what `openssl dgst -<digest> -sign` writes:\n"
-"  DER ECDSA-Sig-Value, PKCS#1 v1.5 for RSA, 64 raw bytes for Ed25519 (which ignores --digest\n"
-"  and signs files of up to 32 KiB). RSA and ECDSA hash here and send only the digest.\n";
+    "usage: selfcert device sign --sp SOCKET --key HANDLE --in FILE --out SIG [--digest sha256|sha384|sha512]\n"
+    "  Signs FILE's bytes with the leaf key. SIG is what `openssl dgst -<digest> -sign` writes:\n"
+    "  DER ECDSA-Sig-Value, PKCS#1 v1.5 for RSA, 64 raw bytes for Ed25519 (which ignores --digest\n"
+    "  and signs files of up to 32 KiB). RSA and ECDSA hash here and send only the digest.\n";
 
 sc_err cmd_device_sign(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "sp", 1, 0 }, { "key", 1, 0 }, { "in", 1, 0 }, { "out", 1, 0 }, { "digest", 1, 0 },
+		{ "sp", 1, 0 },
+		{ "key", 1, 0 },
+		{ "in", 1, 0 },
+		{ "out", 1, 0 },
+		{ "digest", 1, 0 },
 	};
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
@@ -391,18 +413,23 @@ sc_err cmd_device_sign(int argc, char **argv)
 	const char *key_s, *in_path, *out_path;
 	enum sc_digest digest = SC_DIGEST_SHA256;
 	enum sc_alg alg = SC_ALG_NONE;
-	uint32_t handle = 0;   /* set by parse_handle; gcc -O3 cannot see that */
+	uint32_t handle = 0; /* set by parse_handle; gcc -O3 cannot see that */
 	uint8_t *data = NULL, *sig = NULL, md[EVP_MAX_MD_SIZE];
 	size_t data_len = 0, sig_len = 0;
 	unsigned md_len = 0;
 	sc_err r;
 
-	if ((r = device_open_ex(&a, "device sign", spec, 5, argc, argv, sign_usage, &sp, 1)) != SC_OK || a.help)
+	if ((r = device_open_ex(&a, "device sign", spec, 5, argc, argv, sign_usage, &sp, 1)) !=
+	        SC_OK ||
+	    a.help)
 		goto out;
-	if ((r = cli_need(&a, "key", &key_s)) != SC_OK || (r = cli_need(&a, "in", &in_path)) != SC_OK ||
-	    (r = cli_need(&a, "out", &out_path)) != SC_OK || (r = parse_handle(key_s, &handle)) != SC_OK)
+	if ((r = cli_need(&a, "key", &key_s)) != SC_OK ||
+	    (r = cli_need(&a, "in", &in_path)) != SC_OK ||
+	    (r = cli_need(&a, "out", &out_path)) != SC_OK ||
+	    (r = parse_handle(key_s, &handle)) != SC_OK)
 		goto out;
-	if (cli_has(&a, "digest") && (r = sc_digest_from_name(cli_get(&a, "digest"), &digest)) != SC_OK)
+	if (cli_has(&a, "digest") &&
+	    (r = sc_digest_from_name(cli_get(&a, "digest"), &digest)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
@@ -419,7 +446,8 @@ sc_err cmd_device_sign(int argc, char **argv)
 	if (alg == SC_ALG_ED25519) {
 		if ((r = sc_file_read(in_path, SC_SP_MAX_SIGN_INPUT, &data, &data_len)) != SC_OK)
 			goto out;
-		r = sc_sp_sign(sp, handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, data, data_len, &sig, &sig_len);
+		r = sc_sp_sign(sp, handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, data, data_len, &sig,
+		    &sig_len);
 	} else {
 		if ((r = hash_file(in_path, sc_digest_md(digest), md, &md_len)) != SC_OK)
 			goto out;
@@ -437,8 +465,8 @@ out:
 }
 
 static const char delete_usage[] =
-"usage: selfcert device delete --sp SOCKET --key HANDLE\n"
-"  Deletes the leaf key and its certificate from the SP, durably.\n";
+    "usage: selfcert device delete --sp SOCKET --key HANDLE\n"
+    "  Deletes the leaf key and its certificate from the SP, durably.\n";
 
 sc_err cmd_device_delete(int argc, char **argv)
 {
@@ -446,12 +474,15 @@ sc_err cmd_device_delete(int argc, char **argv)
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	const char *key_s;
-	uint32_t handle = 0;   /* set by parse_handle; gcc -O3 cannot see that */
+	uint32_t handle = 0; /* set by parse_handle; gcc -O3 cannot see that */
 	sc_err r;
 
-	if ((r = device_open_ex(&a, "device delete", spec, 2, argc, argv, delete_usage, &sp, 1)) != SC_OK || a.help)
+	if ((r = device_open_ex(&a, "device delete", spec, 2, argc, argv, delete_usage, &sp, 1)) !=
+	        SC_OK ||
+	    a.help)
 		goto out;
-	if ((r = cli_need(&a, "key", &key_s)) != SC_OK || (r = parse_handle(key_s, &handle)) != SC_OK ||
+	if ((r = cli_need(&a, "key", &key_s)) != SC_OK ||
+	    (r = parse_handle(key_s, &handle)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
 	r = sc_sp_delete(sp, handle);

@@ -18,12 +18,12 @@
 #define DEFAULT_MFR_NAME "Example Manufacturer"
 
 static const char mfr_init_usage[] =
-"usage: selfcert mfr init --dir DIR [--name NAME] [--alg ALG] [--days N]\n"
-"  Creates DIR/root.pem root.key (the manufacturer root, valid 2*N days) and ca.pem ca.key\n"
-"  (the device issuing CA, valid N days). Keys are 0600 and never overwritten.\n"
-"  --name NAME   manufacturer name (default \"" DEFAULT_MFR_NAME "\")\n"
-"  --alg ALG     rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
-"  --days N      issuing CA lifetime in days (default 3650)\n";
+    "usage: selfcert mfr init --dir DIR [--name NAME] [--alg ALG] [--days N]\n"
+    "  Creates DIR/root.pem root.key (the manufacturer root, valid 2*N days) and ca.pem ca.key\n"
+    "  (the device issuing CA, valid N days). Keys are 0600 and never overwritten.\n"
+    "  --name NAME   manufacturer name (default \"" DEFAULT_MFR_NAME "\")\n"
+    "  --alg ALG     rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
+    "  --days N      issuing CA lifetime in days (default 3650)\n";
 
 /* Refuse before writing anything if any output exists, so a failed run leaves no half set. */
 static sc_err refuse_existing(const char *dir, const char *const *names, size_t n)
@@ -34,7 +34,8 @@ static sc_err refuse_existing(const char *dir, const char *const *names, size_t 
 		if (r != SC_OK)
 			return r;
 		if (access(path, F_OK) == 0)
-			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite", path);
+			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite",
+			    path);
 	}
 	return SC_OK;
 }
@@ -57,7 +58,10 @@ static sc_err write_pair(const char *dir, const char *key_name, EVP_PKEY *key,
 sc_err cmd_mfr_init(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "dir", 1, 0 }, { "name", 1, 0 }, { "alg", 1, 0 }, { "days", 1, 0 },
+		{ "dir", 1, 0 },
+		{ "name", 1, 0 },
+		{ "alg", 1, 0 },
+		{ "days", 1, 0 },
 	};
 	static const char *const outputs[] = { "root.pem", "root.key", "ca.pem", "ca.key" };
 	sc_err r = SC_ERR_INTERNAL;
@@ -68,7 +72,8 @@ sc_err cmd_mfr_init(int argc, char **argv)
 	EVP_PKEY *root_key = NULL, *ca_key = NULL;
 	X509 *root = NULL, *ca = NULL;
 
-	if ((r = cli_parse(&a, "mfr init", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "mfr init", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) !=
+	    SC_OK)
 		return r;
 	if (a.help) {
 		fputs(mfr_init_usage, stdout);
@@ -91,7 +96,8 @@ sc_err cmd_mfr_init(int argc, char **argv)
 	if ((r = write_pair(dir, "root.key", root_key, "root.pem", root)) != SC_OK ||
 	    (r = write_pair(dir, "ca.key", ca_key, "ca.pem", ca)) != SC_OK)
 		goto out;
-	printf("manufacturer \"%s\": %s/root.pem, %s/ca.pem (%s)\n", name, dir, dir, sc_alg_name(alg));
+	printf("manufacturer \"%s\": %s/root.pem, %s/ca.pem (%s)\n", name, dir, dir,
+	    sc_alg_name(alg));
 	r = SC_OK;
 out:
 	EVP_PKEY_free(root_key);
@@ -102,17 +108,17 @@ out:
 }
 
 static const char personalize_usage[] =
-"usage: selfcert mfr personalize --dir MFRDIR --sp SOCKET --out CERTDIR\n"
-"         --net-root NETROOT.pem --network-id ID [--net-root … --network-id … repeated]\n"
-"         [--csk-alg ALG] [--kex-alg ALG] [--days N] [--max-leaf-days N] [--max-keys N] [--no-lock]\n"
-"  The SP generates its certificate-signing key (CSK) and key-exchange key (KEK) inside;\n"
-"  the manufacturer CA certifies them. Writes CERTDIR/device-ca.pem, kex.pem, chain.pem\n"
-"  (device CA + manufacturer CA). Installs certificates, anchors and limits; locks the SP\n"
-"  for good unless --no-lock.\n"
-"  --csk-alg ALG       default p256      --kex-alg ALG   rsa*/p256/p384, default p256\n"
-"  --days N            device certificates' lifetime (default 3650)\n"
-"  --max-leaf-days N   longest leaf the SP will issue (default 365; 0: only the CSK's limit)\n"
-"  --max-keys N        leaf key slots (default 64, at most 256)\n";
+    "usage: selfcert mfr personalize --dir MFRDIR --sp SOCKET --out CERTDIR\n"
+    "         --net-root NETROOT.pem --network-id ID [--net-root … --network-id … repeated]\n"
+    "         [--csk-alg ALG] [--kex-alg ALG] [--days N] [--max-leaf-days N] [--max-keys N] [--no-lock]\n"
+    "  The SP generates its certificate-signing key (CSK) and key-exchange key (KEK) inside;\n"
+    "  the manufacturer CA certifies them. Writes CERTDIR/device-ca.pem, kex.pem, chain.pem\n"
+    "  (device CA + manufacturer CA). Installs certificates, anchors and limits; locks the SP\n"
+    "  for good unless --no-lock.\n"
+    "  --csk-alg ALG       default p256      --kex-alg ALG   rsa*/p256/p384, default p256\n"
+    "  --days N            device certificates' lifetime (default 3650)\n"
+    "  --max-leaf-days N   longest leaf the SP will issue (default 365; 0: only the CSK's limit)\n"
+    "  --max-keys N        leaf key slots (default 64, at most 256)\n";
 
 /* Generate one role's key in the SP; check the proof of possession; certify the public key. */
 static sc_err certify_role(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg alg,
@@ -128,12 +134,13 @@ static sc_err certify_role(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg a
 		return r;
 	pub = X509_REQ_get0_pubkey(csr);
 	if (pub == NULL || X509_REQ_verify(csr, pub) != 1) {
-		r = sc_fail_ossl(SC_ERR_PEER, "the SP's proof of possession for its new key does not verify");
+		r = sc_fail_ossl(SC_ERR_PEER,
+		    "the SP's proof of possession for its new key does not verify");
 		goto out;
 	}
 	if (sc_alg_of_key(pub) != alg) {
-		r = sc_fail(SC_ERR_PEER, "the SP generated a %s key other than the %s asked for", what,
-		    sc_alg_name(alg));
+		r = sc_fail(SC_ERR_PEER, "the SP generated a %s key other than the %s asked for",
+		    what, sc_alg_name(alg));
 		goto out;
 	}
 	if (role == SC_SP_ROLE_CSK)
@@ -165,20 +172,25 @@ static sc_err personalize_args(const struct cli_args *a, struct personalize_opts
 {
 	sc_err r;
 
-	if ((r = cli_need(a, "dir", &o->dir)) != SC_OK || (r = cli_need(a, "sp", &o->sock)) != SC_OK ||
+	if ((r = cli_need(a, "dir", &o->dir)) != SC_OK ||
+	    (r = cli_need(a, "sp", &o->sock)) != SC_OK ||
 	    (r = cli_need(a, "out", &o->outdir)) != SC_OK ||
 	    (r = cli_int(a, "days", 3650, 1, 36500, &o->days)) != SC_OK ||
 	    (r = cli_int(a, "max-leaf-days", 365, 0, 36500, &o->max_leaf_days)) != SC_OK ||
-	    (r = cli_int(a, "max-keys", SC_SP_DEFAULT_MAX_KEYS, 1, SC_SP_MAX_KEYS_LIMIT, &o->max_keys)) != SC_OK)
+	    (r = cli_int(a, "max-keys", SC_SP_DEFAULT_MAX_KEYS, 1, SC_SP_MAX_KEYS_LIMIT,
+	         &o->max_keys)) != SC_OK)
 		return r;
 	o->n_anchors = cli_count(a, "net-root");
 	if (o->n_anchors == 0)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: missing --net-root (with its --network-id)");
+		return sc_fail(SC_ERR_USAGE,
+		    "mfr personalize: missing --net-root (with its --network-id)");
 	if (o->n_anchors != cli_count(a, "network-id"))
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: %d --net-root but %d --network-id; give one ID per root",
+		return sc_fail(SC_ERR_USAGE,
+		    "mfr personalize: %d --net-root but %d --network-id; give one ID per root",
 		    o->n_anchors, cli_count(a, "network-id"));
 	if (o->n_anchors > SC_SP_MAX_ANCHORS)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: at most %d network roots", SC_SP_MAX_ANCHORS);
+		return sc_fail(SC_ERR_USAGE, "mfr personalize: at most %d network roots",
+		    SC_SP_MAX_ANCHORS);
 	o->csk_alg = SC_ALG_P256;
 	o->kek_alg = SC_ALG_P256;
 	if (cli_has(a, "csk-alg") && sc_alg_from_name(cli_get(a, "csk-alg"), &o->csk_alg) != SC_OK)
@@ -186,7 +198,8 @@ static sc_err personalize_args(const struct cli_args *a, struct personalize_opts
 	if (cli_has(a, "kex-alg") && sc_alg_from_name(cli_get(a, "kex-alg"), &o->kek_alg) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "mfr personalize: --kex-alg: %s", sc_err_detail());
 	if (o->kek_alg == SC_ALG_ED25519)
-		return sc_fail(SC_ERR_USAGE, "mfr personalize: --kex-alg ed25519: a key-exchange key must be RSA or EC "
+		return sc_fail(SC_ERR_USAGE,
+		    "mfr personalize: --kex-alg ed25519: a key-exchange key must be RSA or EC "
 		    "(OpenSSL 3.0 CMS has no X25519 recipients)");
 	o->lock = !cli_has(a, "no-lock");
 	return SC_OK;
@@ -199,7 +212,8 @@ static sc_err install_anchors(struct sc_sp *sp, const struct cli_args *a, int n)
 	X509 *anchor = NULL;
 
 	for (int i = 0; i < n; i++) {
-		const char *root_path = cli_nth(a, "net-root", i), *id = cli_nth(a, "network-id", i);
+		const char *root_path = cli_nth(a, "net-root", i),
+		           *id = cli_nth(a, "network-id", i);
 		if ((r = sc_load_cert(root_path, &anchor)) != SC_OK ||
 		    (r = sc_sp_install_anchor(sp, id, anchor)) != SC_OK)
 			goto out;
@@ -231,9 +245,17 @@ static sc_err write_device_certs(const char *outdir, X509 *csk_cert, X509 *kek_c
 sc_err cmd_mfr_personalize(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "dir", 1, 0 }, { "sp", 1, 0 }, { "out", 1, 0 }, { "net-root", 1, 1 },
-		{ "network-id", 1, 1 }, { "csk-alg", 1, 0 }, { "kex-alg", 1, 0 }, { "days", 1, 0 },
-		{ "max-leaf-days", 1, 0 }, { "max-keys", 1, 0 }, { "no-lock", 0, 0 },
+		{ "dir", 1, 0 },
+		{ "sp", 1, 0 },
+		{ "out", 1, 0 },
+		{ "net-root", 1, 1 },
+		{ "network-id", 1, 1 },
+		{ "csk-alg", 1, 0 },
+		{ "kex-alg", 1, 0 },
+		{ "days", 1, 0 },
+		{ "max-leaf-days", 1, 0 },
+		{ "max-keys", 1, 0 },
+		{ "no-lock", 0, 0 },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
@@ -246,7 +268,8 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	memset(&info, 0, sizeof(info));
-	if ((r = cli_parse(&a, "mfr personalize", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "mfr personalize", spec, sizeof(spec) / sizeof(spec[0]), argc, argv,
+	         0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(personalize_usage, stdout);
@@ -255,8 +278,10 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 	if ((r = personalize_args(&a, &o)) != SC_OK)
 		return r;
 
-	if ((r = cli_path(path, sizeof(path), o.dir, "ca.pem")) != SC_OK || (r = sc_load_cert(path, &ca)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), o.dir, "ca.key")) != SC_OK || (r = sc_key_open(path, &ca_key)) != SC_OK)
+	if ((r = cli_path(path, sizeof(path), o.dir, "ca.pem")) != SC_OK ||
+	    (r = sc_load_cert(path, &ca)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), o.dir, "ca.key")) != SC_OK ||
+	    (r = sc_key_open(path, &ca_key)) != SC_OK)
 		goto out;
 	if ((r = cli_mkdir(o.outdir, 0)) != SC_OK)
 		goto out;
@@ -268,8 +293,10 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		    info.device_id, sc_sp_state_name((int)info.state));
 		goto out;
 	}
-	if ((r = certify_role(sp, SC_SP_ROLE_CSK, o.csk_alg, info.device_id, o.days, ca, ca_key, &csk_cert)) != SC_OK ||
-	    (r = certify_role(sp, SC_SP_ROLE_KEK, o.kek_alg, info.device_id, o.days, ca, ca_key, &kek_cert)) != SC_OK ||
+	if ((r = certify_role(sp, SC_SP_ROLE_CSK, o.csk_alg, info.device_id, o.days, ca, ca_key,
+	         &csk_cert)) != SC_OK ||
+	    (r = certify_role(sp, SC_SP_ROLE_KEK, o.kek_alg, info.device_id, o.days, ca, ca_key,
+	         &kek_cert)) != SC_OK ||
 	    (r = install_anchors(sp, &a, o.n_anchors)) != SC_OK ||
 	    (r = sc_sp_set_limits(sp, (uint32_t)o.max_leaf_days, (uint32_t)o.max_keys)) != SC_OK ||
 	    (r = write_device_certs(o.outdir, csk_cert, kek_cert, ca)) != SC_OK)
@@ -278,8 +305,8 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 	if (o.lock && (r = sc_sp_lock(sp)) != SC_OK)
 		goto out;
 	printf("device %s personalized: CSK %s, KEK %s, %d network%s%s; certificates in %s\n",
-	    info.device_id, sc_alg_name(o.csk_alg), sc_alg_name(o.kek_alg), o.n_anchors, o.n_anchors == 1 ? "" : "s",
-	    o.lock ? ", locked" : ", NOT locked", o.outdir);
+	    info.device_id, sc_alg_name(o.csk_alg), sc_alg_name(o.kek_alg), o.n_anchors,
+	    o.n_anchors == 1 ? "" : "s", o.lock ? ", locked" : ", NOT locked", o.outdir);
 	r = SC_OK;
 out:
 	sc_sp_info_clear(&info);

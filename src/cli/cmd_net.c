@@ -25,16 +25,19 @@
 #include "text.h"
 
 static const char net_init_usage[] =
-"usage: selfcert net init --dir DIR --network-id ID [--alg ALG] [--days N]\n"
-"  Creates DIR/root.pem root.key (the network root, valid 2*N days) and signer.pem signer.key\n"
-"  (the profile signer, EKU id-sc-kp-profileSigning, valid N days). Keys 0600, never overwritten.\n"
-"  --alg ALG   rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
-"  --days N    signer lifetime in days (default 3650)\n";
+    "usage: selfcert net init --dir DIR --network-id ID [--alg ALG] [--days N]\n"
+    "  Creates DIR/root.pem root.key (the network root, valid 2*N days) and signer.pem signer.key\n"
+    "  (the profile signer, EKU id-sc-kp-profileSigning, valid N days). Keys 0600, never overwritten.\n"
+    "  --alg ALG   rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
+    "  --days N    signer lifetime in days (default 3650)\n";
 
 sc_err cmd_net_init(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "dir", 1, 0 }, { "network-id", 1, 0 }, { "alg", 1, 0 }, { "days", 1, 0 },
+		{ "dir", 1, 0 },
+		{ "network-id", 1, 0 },
+		{ "alg", 1, 0 },
+		{ "days", 1, 0 },
 	};
 	static const char *const outputs[] = { "root.pem", "root.key", "signer.pem", "signer.key" };
 	sc_err r = SC_ERR_INTERNAL;
@@ -46,18 +49,20 @@ sc_err cmd_net_init(int argc, char **argv)
 	EVP_PKEY *root_key = NULL, *signer_key = NULL;
 	X509 *root = NULL, *signer = NULL;
 
-	if ((r = cli_parse(&a, "net init", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "net init", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) !=
+	    SC_OK)
 		return r;
 	if (a.help) {
 		fputs(net_init_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = cli_need(&a, "dir", &dir)) != SC_OK || (r = cli_need(&a, "network-id", &id)) != SC_OK ||
+	if ((r = cli_need(&a, "dir", &dir)) != SC_OK ||
+	    (r = cli_need(&a, "network-id", &id)) != SC_OK ||
 	    (r = cli_int(&a, "days", 3650, 1, 36500, &days)) != SC_OK)
 		return r;
 	if (strlen(id) > SC_NETWORK_ID_MAX)
-		return sc_fail(SC_ERR_USAGE, "net init: --network-id: %zu bytes, at most %d", strlen(id),
-		    SC_NETWORK_ID_MAX);
+		return sc_fail(SC_ERR_USAGE, "net init: --network-id: %zu bytes, at most %d",
+		    strlen(id), SC_NETWORK_ID_MAX);
 	if (cli_has(&a, "alg") && sc_alg_from_name(cli_get(&a, "alg"), &alg) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "net init: --alg: %s", sc_err_detail());
 	if ((r = cli_mkdir(dir, 0)) != SC_OK)
@@ -66,17 +71,23 @@ sc_err cmd_net_init(int argc, char **argv)
 		if ((r = cli_path(path, sizeof(path), dir, outputs[i])) != SC_OK)
 			return r;
 		if (access(path, F_OK) == 0)
-			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite", path);
+			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite",
+			    path);
 	}
 	if ((r = sc_alg_keygen(alg, &root_key)) != SC_OK ||
 	    (r = sc_cert_net_root(root_key, id, (int)days * 2, &root)) != SC_OK ||
 	    (r = sc_alg_keygen(alg, &signer_key)) != SC_OK ||
-	    (r = sc_cert_profile_signer(signer_key, id, (int)days, root, root_key, &signer)) != SC_OK)
+	    (r = sc_cert_profile_signer(signer_key, id, (int)days, root, root_key, &signer)) !=
+	        SC_OK)
 		goto out;
-	if ((r = cli_path(path, sizeof(path), dir, "root.key")) != SC_OK || (r = sc_write_key(path, root_key)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "root.pem")) != SC_OK || (r = sc_write_cert(path, root)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "signer.key")) != SC_OK || (r = sc_write_key(path, signer_key)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "signer.pem")) != SC_OK || (r = sc_write_cert(path, signer)) != SC_OK)
+	if ((r = cli_path(path, sizeof(path), dir, "root.key")) != SC_OK ||
+	    (r = sc_write_key(path, root_key)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), dir, "root.pem")) != SC_OK ||
+	    (r = sc_write_cert(path, root)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), dir, "signer.key")) != SC_OK ||
+	    (r = sc_write_key(path, signer_key)) != SC_OK ||
+	    (r = cli_path(path, sizeof(path), dir, "signer.pem")) != SC_OK ||
+	    (r = sc_write_cert(path, signer)) != SC_OK)
 		goto out;
 	printf("network \"%s\": %s/root.pem, %s/signer.pem (%s)\n", id, dir, dir, sc_alg_name(alg));
 	r = SC_OK;
@@ -89,23 +100,23 @@ out:
 }
 
 static const char net_profile_usage[] =
-"usage: selfcert net profile --dir NETDIR --device-ca DEVICE-CA.pem --out PROFILE.der\n"
-"         (--validity DUR | --not-before TIME --not-after TIME)\n"
-"         [--alg ALG | --server-keygen ALG --kex KEX.pem [--server-key KEY.pem]]\n"
-"         [--challenge HEX] [--user-id ID] [--profile-ttl DUR | --profile-not-after TIME]\n"
-"         [--key-usage LIST] [--eku LIST] [--san TYPE:VALUE …] [--digest sha256|sha384|sha512]\n"
-"         [--device-id ID] [--rsa-pss]\n"
-"  Signs a profile with NETDIR/signer.key. The device ID is read from the device CA certificate\n"
-"  (and checked against KEX.pem); --device-id overrides it. Defaults: --alg p256,\n"
-"  --profile-ttl 1h, --key-usage digitalSignature, --digest sha256.\n"
-"  --server-keygen ALG  the server generates the key and encrypts it to the device's KEK\n"
-"                       (KEX.pem); the private key is forgotten after encryption\n"
-"  --server-key KEY.pem with --server-keygen: supply that key instead of generating one\n"
-"  --key-usage LIST     comma list of digitalSignature nonRepudiation keyEncipherment\n"
-"                       dataEncipherment keyAgreement (keyCertSign, cRLSign: the SP refuses)\n"
-"  --eku LIST           comma list: serverAuth clientAuth codeSigning emailProtection … or OIDs\n"
-"  --san TYPE:VALUE     dns:NAME email:ADDR uri:URI ip:ADDR, repeatable\n"
-"  --rsa-pss            sign with RSASSA-PSS when the signer key is RSA\n";
+    "usage: selfcert net profile --dir NETDIR --device-ca DEVICE-CA.pem --out PROFILE.der\n"
+    "         (--validity DUR | --not-before TIME --not-after TIME)\n"
+    "         [--alg ALG | --server-keygen ALG --kex KEX.pem [--server-key KEY.pem]]\n"
+    "         [--challenge HEX] [--user-id ID] [--profile-ttl DUR | --profile-not-after TIME]\n"
+    "         [--key-usage LIST] [--eku LIST] [--san TYPE:VALUE …] [--digest sha256|sha384|sha512]\n"
+    "         [--device-id ID] [--rsa-pss]\n"
+    "  Signs a profile with NETDIR/signer.key. The device ID is read from the device CA certificate\n"
+    "  (and checked against KEX.pem); --device-id overrides it. Defaults: --alg p256,\n"
+    "  --profile-ttl 1h, --key-usage digitalSignature, --digest sha256.\n"
+    "  --server-keygen ALG  the server generates the key and encrypts it to the device's KEK\n"
+    "                       (KEX.pem); the private key is forgotten after encryption\n"
+    "  --server-key KEY.pem with --server-keygen: supply that key instead of generating one\n"
+    "  --key-usage LIST     comma list of digitalSignature nonRepudiation keyEncipherment\n"
+    "                       dataEncipherment keyAgreement (keyCertSign, cRLSign: the SP refuses)\n"
+    "  --eku LIST           comma list: serverAuth clientAuth codeSigning emailProtection … or OIDs\n"
+    "  --san TYPE:VALUE     dns:NAME email:ADDR uri:URI ip:ADDR, repeatable\n"
+    "  --rsa-pss            sign with RSASSA-PSS when the signer key is RSA\n";
 
 /* The names --key-usage takes (oid.h): the device's five, and the two CA usages the SP refuses. */
 #define NET_KEY_USAGES (SC_KU_DEVICE | KU_KEY_CERT_SIGN | KU_CRL_SIGN)
@@ -121,7 +132,8 @@ static sc_err parse_key_usage(const char *list, unsigned *out)
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		unsigned bit;
 		if (sc_key_usage_from_name(tok, &bit) != SC_OK || !(bit & NET_KEY_USAGES))
-			return sc_fail(SC_ERR_USAGE, "net profile: --key-usage: unknown usage '%s'", tok);
+			return sc_fail(SC_ERR_USAGE, "net profile: --key-usage: unknown usage '%s'",
+			    tok);
 		*out |= bit;
 	}
 	if (*out == 0)
@@ -141,7 +153,8 @@ static sc_err split_list(const char *flag, const char *list, char *buf, size_t b
 	strcpy(buf, list);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		if (n >= max)
-			return sc_fail(SC_ERR_USAGE, "net profile: --%s: at most %zu entries", flag, max);
+			return sc_fail(SC_ERR_USAGE, "net profile: --%s: at most %zu entries", flag,
+			    max);
 		out[n++] = tok;
 	}
 	out[n] = NULL;
@@ -152,10 +165,10 @@ static sc_err split_list(const char *flag, const char *list, char *buf, size_t b
 struct profile_req {
 	struct cli_args a;
 	const char *dir, *device_ca_path, *out_path;
-	const char *kex_path;          /* --kex, or NULL */
-	int server_keygen;             /* the server makes the key (or takes --server-key) */
+	const char *kex_path; /* --kex, or NULL */
+	int server_keygen;    /* the server makes the key (or takes --server-key) */
 	enum sc_alg server_alg;
-	struct sc_profile_params pp;   /* all but the keys, certificates and names (profile_sign) */
+	struct sc_profile_params pp; /* all but the keys, certificates and names (profile_sign) */
 	const char *eku[SC_PROFILE_MAX_EKU + 1], *san[CLI_MAX_VALUES + 1];
 	char eku_buf[512];
 	uint8_t challenge[SC_CHALLENGE_MAX];
@@ -165,7 +178,7 @@ struct profile_req {
 struct profile_inputs {
 	X509 *device_ca, *kex, *signer;
 	EVP_PKEY *signer_key;
-	EVP_PKEY *server_key;          /* server-generated: the device's future private key */
+	EVP_PKEY *server_key; /* server-generated: the device's future private key */
 	char device_id[SC_DEVICE_ID_MAX + 1], network_id[SC_NETWORK_ID_MAX + 1];
 };
 
@@ -205,7 +218,8 @@ static sc_err profile_validity_flags(const struct cli_args *a, time_t now,
 	}
 	if (cli_has(a, "profile-not-after")) {
 		if (cli_has(a, "profile-ttl"))
-			return sc_fail(SC_ERR_USAGE, "net profile: --profile-ttl and "
+			return sc_fail(SC_ERR_USAGE,
+			    "net profile: --profile-ttl and "
 			    "--profile-not-after exclude each other");
 		if ((r = sc_parse_time(cli_get(a, "profile-not-after"), &pp->profile_not_after)) !=
 		    SC_OK)
@@ -242,7 +256,8 @@ static sc_err profile_key_flags(struct profile_req *req)
 	if (sc_alg_from_name(cli_get(a, "server-keygen"), &req->server_alg) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "net profile: --server-keygen: %s", sc_err_detail());
 	if ((r = cli_need(a, "kex", &req->kex_path)) != SC_OK)
-		return sc_fail(r, "net profile: --server-keygen needs --kex KEX.pem (the device's "
+		return sc_fail(r,
+		    "net profile: --server-keygen needs --kex KEX.pem (the device's "
 		    "key-exchange certificate)");
 	return SC_OK;
 }
@@ -276,7 +291,7 @@ static sc_err profile_content_flags(struct profile_req *req)
 	}
 	if (cli_has(a, "challenge")) {
 		if ((r = sc_unhex(cli_get(a, "challenge"), req->challenge, sizeof(req->challenge),
-		    &pp->challenge_len)) != SC_OK)
+		         &pp->challenge_len)) != SC_OK)
 			return sc_fail(r, "net profile: --challenge: %s", sc_err_detail());
 		pp->challenge = req->challenge;
 	}
@@ -288,12 +303,26 @@ static sc_err profile_content_flags(struct profile_req *req)
 static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time_t now)
 {
 	static const struct cli_opt spec[] = {
-		{ "dir", 1, 0 }, { "device-ca", 1, 0 }, { "out", 1, 0 }, { "validity", 1, 0 },
-		{ "not-before", 1, 0 }, { "not-after", 1, 0 }, { "alg", 1, 0 },
-		{ "server-keygen", 1, 0 }, { "kex", 1, 0 }, { "server-key", 1, 0 },
-		{ "challenge", 1, 0 }, { "user-id", 1, 0 }, { "profile-ttl", 1, 0 },
-		{ "profile-not-after", 1, 0 }, { "key-usage", 1, 0 }, { "eku", 1, 0 },
-		{ "san", 1, 1 }, { "digest", 1, 0 }, { "device-id", 1, 0 }, { "rsa-pss", 0, 0 },
+		{ "dir", 1, 0 },
+		{ "device-ca", 1, 0 },
+		{ "out", 1, 0 },
+		{ "validity", 1, 0 },
+		{ "not-before", 1, 0 },
+		{ "not-after", 1, 0 },
+		{ "alg", 1, 0 },
+		{ "server-keygen", 1, 0 },
+		{ "kex", 1, 0 },
+		{ "server-key", 1, 0 },
+		{ "challenge", 1, 0 },
+		{ "user-id", 1, 0 },
+		{ "profile-ttl", 1, 0 },
+		{ "profile-not-after", 1, 0 },
+		{ "key-usage", 1, 0 },
+		{ "eku", 1, 0 },
+		{ "san", 1, 1 },
+		{ "digest", 1, 0 },
+		{ "device-id", 1, 0 },
+		{ "rsa-pss", 0, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args *a = &req->a;
@@ -426,26 +455,26 @@ out:
 /* ---- net server-cert ---- */
 
 #define SERVER_CERT_MAX_HOSTS 16
-#define SERVER_CERT_HOST_MAX 253         /* a DNS name's longest text form */
+#define SERVER_CERT_HOST_MAX 253 /* a DNS name's longest text form */
 #define SERVER_CERT_SERIAL_LEN 16
 #define SERVER_CERT_SKEW_S 60
 
 static const char server_cert_usage[] =
-"usage: selfcert net server-cert --dir NETDIR --host NAME [--host NAME …] [--alg ALG] [--days N]\n"
-"  The provisioning server's TLS certificate, issued by the network root (NETDIR/root.key):\n"
-"  NETDIR/server.pem and server.key (0600, never overwritten). Subject O=<network ID>,\n"
-"  CN=<first host>; subjectAltName dNSName or iPAddress for each --host; EKU serverAuth.\n"
-"  Agents trust it through --ca NETDIR/root.pem.\n"
-"  --alg ALG   the server key: rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
-"  --days N    lifetime in days (default 365; never past the network root's notAfter)\n";
+    "usage: selfcert net server-cert --dir NETDIR --host NAME [--host NAME …] [--alg ALG] [--days N]\n"
+    "  The provisioning server's TLS certificate, issued by the network root (NETDIR/root.key):\n"
+    "  NETDIR/server.pem and server.key (0600, never overwritten). Subject O=<network ID>,\n"
+    "  CN=<first host>; subjectAltName dNSName or iPAddress for each --host; EKU serverAuth.\n"
+    "  Agents trust it through --ca NETDIR/root.pem.\n"
+    "  --alg ALG   the server key: rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
+    "  --days N    lifetime in days (default 365; never past the network root's notAfter)\n";
 
 /* What `net server-cert` was asked for, checked before any file is read. */
 struct server_cert_req {
 	const char *dir;
-	const char *cn;            /* the first --host */
+	const char *cn; /* the first --host */
 	enum sc_alg alg;
 	long days;
-	char san[SERVER_CERT_MAX_HOSTS * (SERVER_CERT_HOST_MAX + 8)];  /* "DNS:a,IP:127.0.0.1" */
+	char san[SERVER_CERT_MAX_HOSTS * (SERVER_CERT_HOST_MAX + 8)]; /* "DNS:a,IP:127.0.0.1" */
 };
 
 /* The issuer side: the network root, its key and what the new certificate takes from them. */
@@ -453,7 +482,7 @@ struct server_cert_issuer {
 	X509 *root;
 	EVP_PKEY *root_key;
 	char network_id[SC_NETWORK_ID_MAX + 1];
-	time_t not_after;          /* now + days, cut at the root's notAfter */
+	time_t not_after; /* now + days, cut at the root's notAfter */
 };
 
 /* A DNS name we put in a certificate: LDH labels of 1..63, dots between, no wildcard. */
@@ -497,8 +526,10 @@ static sc_err server_cert_hosts(const struct cli_args *a, struct server_cert_req
 		int w;
 
 		if (!is_ip && !dns_name_valid(h))
-			return sc_fail(SC_ERR_USAGE, "net server-cert: --host '%.64s': a DNS name "
-			    "(letters, digits, '-', dots) or an IP address", h);
+			return sc_fail(SC_ERR_USAGE,
+			    "net server-cert: --host '%.64s': a DNS name "
+			    "(letters, digits, '-', dots) or an IP address",
+			    h);
 		w = snprintf(req->san + len, sizeof(req->san) - len, "%s%s:%s", i ? "," : "",
 		    is_ip ? "IP" : "DNS", h);
 		if (w < 0 || (size_t)w >= sizeof(req->san) - len)
@@ -513,7 +544,10 @@ static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv,
     struct server_cert_req *req)
 {
 	static const struct cli_opt spec[] = {
-		{ "dir", 1, 0 }, { "host", 1, 1 }, { "alg", 1, 0 }, { "days", 1, 0 },
+		{ "dir", 1, 0 },
+		{ "host", 1, 1 },
+		{ "alg", 1, 0 },
+		{ "days", 1, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	static const char *const outputs[] = { "server.pem", "server.key" };
@@ -630,8 +664,8 @@ static sc_err add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 /* A TLS server leaf: not a CA, signing (and RSA key transport), serverAuth, the hosts. */
 static sc_err add_server_exts(X509 *cert, X509 *root, enum sc_alg alg, const char *san)
 {
-	const char *ku = sc_alg_is_rsa(alg) ? "critical,digitalSignature,keyEncipherment" :
-	    "critical,digitalSignature";
+	const char *ku = sc_alg_is_rsa(alg) ? "critical,digitalSignature,keyEncipherment"
+	                                    : "critical,digitalSignature";
 	sc_err r;
 
 	if ((r = add_ext(cert, root, NID_basic_constraints, "critical,CA:FALSE")) != SC_OK ||
@@ -706,12 +740,12 @@ sc_err cmd_net_server_cert(int argc, char **argv)
 		goto out;
 	sc_format_time(iss.not_after, when, sizeof(when));
 	printf("server certificate for %s (network %s, %s, until %s): %s/server.pem, "
-	    "%s/server.key\n", req.san, iss.network_id, sc_alg_name(req.alg), when, req.dir,
-	    req.dir);
+	       "%s/server.key\n",
+	    req.san, iss.network_id, sc_alg_name(req.alg), when, req.dir, req.dir);
 	r = SC_OK;
 out:
 	X509_free(cert);
-	EVP_PKEY_free(key);  /* OpenSSL clears private key material as it frees it */
+	EVP_PKEY_free(key); /* OpenSSL clears private key material as it frees it */
 	X509_free(iss.root);
 	EVP_PKEY_free(iss.root_key);
 	return r;

@@ -22,7 +22,8 @@ static void actor_name(char *out, size_t out_len)
 	uid_t uid = getuid();
 	struct passwd *pw = getpwuid(uid);
 
-	snprintf(out, out_len, "cli uid=%lu (%.32s)", (unsigned long)uid, pw != NULL ? pw->pw_name : "?");
+	snprintf(out, out_len, "cli uid=%lu (%.32s)", (unsigned long)uid,
+	    pw != NULL ? pw->pw_name : "?");
 }
 
 static void fmt_time(int64_t t, char *out, size_t n)
@@ -36,14 +37,16 @@ static void fmt_time(int64_t t, char *out, size_t n)
 /* ---- net device add ---- */
 
 static const char add_usage[] =
-"usage: selfcert net device add --db REGISTRY --device-id ID [--device-id ID …] [--note TEXT]\n"
-"  Activates devices in the provisioning server's registry (made if missing): the server gives\n"
-"  profiles to activated, unrevoked devices only. All the IDs or none (one transaction).\n";
+    "usage: selfcert net device add --db REGISTRY --device-id ID [--device-id ID …] [--note TEXT]\n"
+    "  Activates devices in the provisioning server's registry (made if missing): the server gives\n"
+    "  profiles to activated, unrevoked devices only. All the IDs or none (one transaction).\n";
 
 static sc_err netdev_add(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "db", 1, 0 }, { "device-id", 1, 1 }, { "note", 1, 0 },
+		{ "db", 1, 0 },
+		{ "device-id", 1, 1 },
+		{ "note", 1, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args a;
@@ -79,7 +82,7 @@ static sc_err netdev_add(int argc, char **argv)
 	    (int64_t)time(NULL));
 	sc_reg_close(reg);
 	if (r == SC_ERR_USAGE)
-		return sc_fail(r, "net device add: %s", sc_err_detail());  /* a bad --device-id */
+		return sc_fail(r, "net device add: %s", sc_err_detail()); /* a bad --device-id */
 	if (r != SC_OK)
 		return r;
 	for (int i = 0; i < n; i++)
@@ -90,13 +93,14 @@ static sc_err netdev_add(int argc, char **argv)
 /* ---- net device revoke ---- */
 
 static const char revoke_usage[] =
-"usage: selfcert net device revoke --db REGISTRY --device-id ID [--reason TEXT]\n"
-"  Revokes a device for good: the server refuses it profiles and refuses its certificates.\n"
-"  Revoking a revoked device changes nothing and succeeds.\n";
+    "usage: selfcert net device revoke --db REGISTRY --device-id ID [--reason TEXT]\n"
+    "  Revokes a device for good: the server refuses it profiles and refuses its certificates.\n"
+    "  Revoking a revoked device changes nothing and succeeds.\n";
 
 static sc_err netdev_revoke(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 0 }, { "reason", 1, 0 } };
+	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 0 },
+		{ "reason", 1, 0 } };
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
 	const char *db, *id;
@@ -104,7 +108,8 @@ static sc_err netdev_revoke(int argc, char **argv)
 	int already = 0;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "net device revoke", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "net device revoke", spec, sizeof(spec) / sizeof(spec[0]), argc,
+	         argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(revoke_usage, stdout);
@@ -113,11 +118,13 @@ static sc_err netdev_revoke(int argc, char **argv)
 	if ((r = cli_need(&a, "db", &db)) != SC_OK || (r = cli_need(&a, "device-id", &id)) != SC_OK)
 		return r;
 	if (cli_has(&a, "reason") && strlen(cli_get(&a, "reason")) > SC_REG_NOTE_MAX)
-		return sc_fail(SC_ERR_USAGE, "net device revoke: --reason longer than %d bytes", SC_REG_NOTE_MAX);
+		return sc_fail(SC_ERR_USAGE, "net device revoke: --reason longer than %d bytes",
+		    SC_REG_NOTE_MAX);
 	actor_name(actor, sizeof(actor));
 	if ((r = sc_reg_open(db, 0, &reg)) != SC_OK)
 		return r;
-	r = sc_reg_device_revoke(reg, id, cli_get(&a, "reason"), actor, (int64_t)time(NULL), &already);
+	r = sc_reg_device_revoke(reg, id, cli_get(&a, "reason"), actor, (int64_t)time(NULL),
+	    &already);
 	sc_reg_close(reg);
 	if (r != SC_OK)
 		return r;
@@ -128,9 +135,9 @@ static sc_err netdev_revoke(int argc, char **argv)
 /* ---- net device list ---- */
 
 static const char list_usage[] =
-"usage: selfcert net device list --db REGISTRY [--status active|revoked] [--json]\n"
-"  One line per device: DEVICE-ID STATUS CERTIFICATES NOT-AFTER (of the newest certificate, or -).\n"
-"  --json prints one object {\"devices\": [...]}.\n";
+    "usage: selfcert net device list --db REGISTRY [--status active|revoked] [--json]\n"
+    "  One line per device: DEVICE-ID STATUS CERTIFICATES NOT-AFTER (of the newest certificate, or -).\n"
+    "  --json prints one object {\"devices\": [...]}.\n";
 
 struct list_ctx {
 	int json;
@@ -147,16 +154,17 @@ static void json_device_fields(const struct sc_reg_device *d)
 	printf(",\"status\":\"%s\",\"note\":", sc_reg_dev_status_name(d->status));
 	cli_json_str(stdout, d->note);
 	fmt_time(d->created_at, t, sizeof(t));
-	printf(",\"activated_at\":\"%s\",\"profiles_issued\":%lld,\"certificates_registered\":%lld", t,
-	    (long long)d->n_profiles, (long long)d->n_certs);
+	printf(",\"activated_at\":\"%s\",\"profiles_issued\":%lld,\"certificates_registered\":%lld",
+	    t, (long long)d->n_profiles, (long long)d->n_certs);
 	if (d->status == SC_REG_DEV_REVOKED) {
 		fmt_time(d->revoked_at, t, sizeof(t));
 		printf(",\"revoked_at\":\"%s\",\"revocation_reason\":", t);
 		cli_json_str(stdout, d->revoke_reason);
 	}
 	if (d->has_cert) {
-		printf(",\"certificate\":{\"serial\":\"%s\",\"fingerprint\":\"%s\",\"profile_id\":\"%s\"", d->cert_serial,
-		    d->cert_fpr, d->cert_profile_id);
+		printf(
+		    ",\"certificate\":{\"serial\":\"%s\",\"fingerprint\":\"%s\",\"profile_id\":\"%s\"",
+		    d->cert_serial, d->cert_fpr, d->cert_profile_id);
 		fmt_time(d->cert_not_before, t, sizeof(t));
 		printf(",\"not_before\":\"%s\"", t);
 		fmt_time(d->cert_not_after, t, sizeof(t));
@@ -177,7 +185,8 @@ static int list_one(void *ctx, const struct sc_reg_device *d)
 		printf("}");
 	} else {
 		fmt_time(d->has_cert ? d->cert_not_after : 0, t, sizeof(t));
-		printf("%s %s %lld %s\n", d->device_id, sc_reg_dev_status_name(d->status), (long long)d->n_certs, t);
+		printf("%s %s %lld %s\n", d->device_id, sc_reg_dev_status_name(d->status),
+		    (long long)d->n_certs, t);
 	}
 	lc->n++;
 	return 0;
@@ -185,7 +194,8 @@ static int list_one(void *ctx, const struct sc_reg_device *d)
 
 static sc_err netdev_list(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "status", 1, 0 }, { "json", 0, 0 } };
+	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "status", 1, 0 },
+		{ "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
 	struct list_ctx lc = { 0, 0 };
@@ -193,7 +203,8 @@ static sc_err netdev_list(int argc, char **argv)
 	const char *db;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "net device list", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "net device list", spec, sizeof(spec) / sizeof(spec[0]), argc, argv,
+	         0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(list_usage, stdout);
@@ -207,7 +218,9 @@ static sc_err netdev_list(int argc, char **argv)
 		else if (strcmp(cli_get(&a, "status"), "revoked") == 0)
 			status = SC_REG_DEV_REVOKED;
 		else
-			return sc_fail(SC_ERR_USAGE, "net device list: --status '%s': active or revoked", cli_get(&a, "status"));
+			return sc_fail(SC_ERR_USAGE,
+			    "net device list: --status '%s': active or revoked",
+			    cli_get(&a, "status"));
 	}
 	lc.json = cli_has(&a, "json");
 	if ((r = sc_reg_open(db, 0, &reg)) != SC_OK)
@@ -224,9 +237,9 @@ static sc_err netdev_list(int argc, char **argv)
 /* ---- net device show ---- */
 
 static const char show_usage[] =
-"usage: selfcert net device show --db REGISTRY --device-id ID [--json] [--audit N]\n"
-"  The device's status, counts, certificates (newest first) and its last N audit events\n"
-"  (default 20).\n";
+    "usage: selfcert net device show --db REGISTRY --device-id ID [--json] [--audit N]\n"
+    "  The device's status, counts, certificates (newest first) and its last N audit events\n"
+    "  (default 20).\n";
 
 static int show_cert(void *ctx, const struct sc_reg_cert_rec *c)
 {
@@ -237,12 +250,14 @@ static int show_cert(void *ctx, const struct sc_reg_cert_rec *c)
 	fmt_time(c->not_after, na, sizeof(na));
 	fmt_time(c->registered_at, rg, sizeof(rg));
 	if (*json_n >= 0) {
-		printf("%s{\"serial\":\"%s\",\"fingerprint\":\"%s\",\"profile_id\":\"%s\",\"not_before\":\"%s\","
-		    "\"not_after\":\"%s\",\"registered_at\":\"%s\"}", *json_n > 0 ? "," : "", c->serial, c->fpr,
-		    c->profile_id, nb, na, rg);
+		printf(
+		    "%s{\"serial\":\"%s\",\"fingerprint\":\"%s\",\"profile_id\":\"%s\",\"not_before\":\"%s\","
+		    "\"not_after\":\"%s\",\"registered_at\":\"%s\"}",
+		    *json_n > 0 ? "," : "", c->serial, c->fpr, c->profile_id, nb, na, rg);
 		(*json_n)++;
 	} else {
-		printf("  certificate %s  %s .. %s  profile %s  registered %s\n", c->serial, nb, na, c->profile_id, rg);
+		printf("  certificate %s  %s .. %s  profile %s  registered %s\n", c->serial, nb, na,
+		    c->profile_id, rg);
 	}
 	return 0;
 }
@@ -254,7 +269,8 @@ static int show_audit(void *ctx, const struct sc_reg_audit_rec *e)
 
 	fmt_time(e->at, at, sizeof(at));
 	if (*json_n >= 0) {
-		printf("%s{\"seq\":%lld,\"at\":\"%s\",\"actor\":", *json_n > 0 ? "," : "", (long long)e->seq, at);
+		printf("%s{\"seq\":%lld,\"at\":\"%s\",\"actor\":", *json_n > 0 ? "," : "",
+		    (long long)e->seq, at);
 		cli_json_str(stdout, e->actor);
 		printf(",\"event\":");
 		cli_json_str(stdout, e->event);
@@ -263,15 +279,16 @@ static int show_audit(void *ctx, const struct sc_reg_audit_rec *e)
 		printf("}");
 		(*json_n)++;
 	} else {
-		printf("  %s  %-22s %s  (%s)\n", at, e->event ? e->event : "", e->detail ? e->detail : "",
-		    e->actor ? e->actor : "");
+		printf("  %s  %-22s %s  (%s)\n", at, e->event ? e->event : "",
+		    e->detail ? e->detail : "", e->actor ? e->actor : "");
 	}
 	return 0;
 }
 
 static sc_err netdev_show(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 0 }, { "json", 0, 0 }, { "audit", 1, 0 } };
+	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 0 },
+		{ "json", 0, 0 }, { "audit", 1, 0 } };
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
 	struct sc_reg_device d;
@@ -281,13 +298,15 @@ static sc_err netdev_show(int argc, char **argv)
 	int json, n = 0;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "net device show", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "net device show", spec, sizeof(spec) / sizeof(spec[0]), argc, argv,
+	         0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(show_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = cli_need(&a, "db", &db)) != SC_OK || (r = cli_need(&a, "device-id", &id)) != SC_OK ||
+	if ((r = cli_need(&a, "db", &db)) != SC_OK ||
+	    (r = cli_need(&a, "device-id", &id)) != SC_OK ||
 	    (r = cli_int(&a, "audit", 20, 0, 100000, &n_audit)) != SC_OK)
 		return r;
 	json = cli_has(&a, "json");
@@ -318,7 +337,8 @@ static sc_err netdev_show(int argc, char **argv)
 	printf("activated:     %s\n", t);
 	if (d.status == SC_REG_DEV_REVOKED) {
 		fmt_time(d.revoked_at, t, sizeof(t));
-		printf("revoked:       %s%s%s\n", t, d.revoke_reason[0] ? " — " : "", d.revoke_reason);
+		printf("revoked:       %s%s%s\n", t, d.revoke_reason[0] ? " — " : "",
+		    d.revoke_reason);
 	}
 	printf("profiles:      %lld issued\n", (long long)d.n_profiles);
 	printf("certificates:  %lld registered\n", (long long)d.n_certs);
@@ -339,11 +359,11 @@ out:
 /* ---- net device import ---- */
 
 static const char import_usage[] =
-"usage: selfcert net device import --db REGISTRY --csv FILE\n"
-"  The activation feed: one device per line, device_id[,note] (an optional header line\n"
-"  device_id,note; blank lines and # comments skipped). All lines or none: a bad line refuses\n"
-"  the file, naming FILE:LINE. Devices already registered are left as they are (a revoked one\n"
-"  stays revoked) and counted.\n";
+    "usage: selfcert net device import --db REGISTRY --csv FILE\n"
+    "  The activation feed: one device per line, device_id[,note] (an optional header line\n"
+    "  device_id,note; blank lines and # comments skipped). All lines or none: a bad line refuses\n"
+    "  the file, naming FILE:LINE. Devices already registered are left as they are (a revoked one\n"
+    "  stays revoked) and counted.\n";
 
 static sc_err netdev_import(int argc, char **argv)
 {
@@ -355,7 +375,8 @@ static sc_err netdev_import(int argc, char **argv)
 	size_t added = 0, skipped = 0;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "net device import", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "net device import", spec, sizeof(spec) / sizeof(spec[0]), argc,
+	         argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(import_usage, stdout);
@@ -379,15 +400,15 @@ static sc_err netdev_import(int argc, char **argv)
 /* ---- net device (dispatch) ---- */
 
 static const char device_usage[] =
-"usage: selfcert net device add|revoke|list|show|import --db REGISTRY …\n"
-"  add      activate devices (--device-id ID …)\n"
-"  revoke   revoke a device for good\n"
-"  list     every device, one line each\n"
-"  show     one device in full, with its certificates and audit events\n"
-"  import   activate the devices of a CSV file (the activation feed)\n"
-"  --db REGISTRY  the registry selfcert-provd uses: a file path (SQLite). postgresql://… and\n"
-"                 postgres://… need a build with the PostgreSQL backend (this one has none).\n"
-"  selfcert net device <verb> --help for each verb's flags.\n";
+    "usage: selfcert net device add|revoke|list|show|import --db REGISTRY …\n"
+    "  add      activate devices (--device-id ID …)\n"
+    "  revoke   revoke a device for good\n"
+    "  list     every device, one line each\n"
+    "  show     one device in full, with its certificates and audit events\n"
+    "  import   activate the devices of a CSV file (the activation feed)\n"
+    "  --db REGISTRY  the registry selfcert-provd uses: a file path (SQLite). postgresql://… and\n"
+    "                 postgres://… need a build with the PostgreSQL backend (this one has none).\n"
+    "  selfcert net device <verb> --help for each verb's flags.\n";
 
 sc_err cmd_net_device(int argc, char **argv)
 {
@@ -395,12 +416,16 @@ sc_err cmd_net_device(int argc, char **argv)
 		const char *verb;
 		sc_err (*run)(int, char **);
 	} verbs[] = {
-		{ "add", netdev_add }, { "revoke", netdev_revoke }, { "list", netdev_list },
-		{ "show", netdev_show }, { "import", netdev_import },
+		{ "add", netdev_add },
+		{ "revoke", netdev_revoke },
+		{ "list", netdev_list },
+		{ "show", netdev_show },
+		{ "import", netdev_import },
 	};
 
 	if (argc < 1)
-		return sc_fail(SC_ERR_USAGE, "net device: which verb? add|revoke|list|show|import (--help)");
+		return sc_fail(SC_ERR_USAGE,
+		    "net device: which verb? add|revoke|list|show|import (--help)");
 	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
 		fputs(device_usage, stdout);
 		return SC_OK;
@@ -408,5 +433,6 @@ sc_err cmd_net_device(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (strcmp(argv[0], verbs[i].verb) == 0)
 			return verbs[i].run(argc - 1, argv + 1);
-	return sc_fail(SC_ERR_USAGE, "net device: unknown verb '%.32s' (add|revoke|list|show|import)", argv[0]);
+	return sc_fail(SC_ERR_USAGE,
+	    "net device: unknown verb '%.32s' (add|revoke|list|show|import)", argv[0]);
 }

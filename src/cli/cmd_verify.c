@@ -18,12 +18,12 @@
 #include "text.h"
 
 static const char verify_usage[] =
-"usage: selfcert verify --mfr-root ROOT.pem --chain CHAIN.pem LEAF.pem\n"
-"         [--net-root NETROOT.pem --profile PROFILE.der] [--network-id ID …] [--at TIME] [--json]\n"
-"  Stock X.509 path validation to the manufacturer root (name constraints included), then the\n"
-"  issuance extension; with a profile, its digest, ID, validity, key and names must match the\n"
-"  certificate and its signature must chain to NETROOT. --network-id restricts the networks\n"
-"  accepted. Does not check revocation.\n";
+    "usage: selfcert verify --mfr-root ROOT.pem --chain CHAIN.pem LEAF.pem\n"
+    "         [--net-root NETROOT.pem --profile PROFILE.der] [--network-id ID …] [--at TIME] [--json]\n"
+    "  Stock X.509 path validation to the manufacturer root (name constraints included), then the\n"
+    "  issuance extension; with a profile, its digest, ID, validity, key and names must match the\n"
+    "  certificate and its signature must chain to NETROOT. --network-id restricts the networks\n"
+    "  accepted. Does not check revocation.\n";
 
 static const char *origin_name(enum sc_key_origin o)
 {
@@ -34,7 +34,8 @@ static const char *origin_name(enum sc_key_origin o)
  * The flags' rules, checked before anything is loaded: one leaf, --profile with --net-root,
  * --at a time, --network-id into networks (CLI_MAX_VALUES + 1 slots, the caller's).
  */
-static sc_err verify_args(const struct cli_args *a, struct sc_verify_opts *opts, const char **networks)
+static sc_err verify_args(const struct cli_args *a, struct sc_verify_opts *opts,
+    const char **networks)
 {
 	sc_err r;
 
@@ -55,7 +56,8 @@ static sc_err verify_args(const struct cli_args *a, struct sc_verify_opts *opts,
 }
 
 /* What a verified leaf is, for people or as one JSON object. */
-static void print_verified(X509 *leaf, const struct sc_verify_result *res, int json, const char *net_root_path)
+static void print_verified(X509 *leaf, const struct sc_verify_result *res, int json,
+    const char *net_root_path)
 {
 	char hex[2 * SC_PROFILE_ID_LEN + 1], subject[256];
 
@@ -68,13 +70,16 @@ static void print_verified(X509 *leaf, const struct sc_verify_result *res, int j
 		cli_json_str(stdout, res->device_id);
 		printf(",\"network_id\":");
 		cli_json_str(stdout, res->network_id);
-		printf(",\"profile_id\":\"%s\",\"key_origin\":\"%s\",\"issuance_counter\":%llu,\"profile_checked\":%s}\n",
-		    hex, origin_name(res->issuance.origin), (unsigned long long)res->issuance.counter,
+		printf(
+		    ",\"profile_id\":\"%s\",\"key_origin\":\"%s\",\"issuance_counter\":%llu,\"profile_checked\":%s}\n",
+		    hex, origin_name(res->issuance.origin),
+		    (unsigned long long)res->issuance.counter,
 		    res->profile_checked ? "true" : "false");
 		return;
 	}
 	printf("OK: %s\n", subject);
-	printf("  chain:    leaf -> device CA %s -> manufacturer root (stock X.509, name constraints)\n",
+	printf(
+	    "  chain:    leaf -> device CA %s -> manufacturer root (stock X.509, name constraints)\n",
 	    res->device_id);
 	printf("  issuance: network %s, profile %s, %s key, issuance #%llu\n", res->network_id, hex,
 	    origin_name(res->issuance.origin), (unsigned long long)res->issuance.counter);
@@ -85,8 +90,13 @@ static void print_verified(X509 *leaf, const struct sc_verify_result *res, int j
 sc_err cmd_verify(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "mfr-root", 1, 0 }, { "chain", 1, 0 }, { "net-root", 1, 0 }, { "profile", 1, 0 },
-		{ "at", 1, 0 }, { "json", 0, 0 }, { "network-id", 1, 1 },
+		{ "mfr-root", 1, 0 },
+		{ "chain", 1, 0 },
+		{ "net-root", 1, 0 },
+		{ "profile", 1, 0 },
+		{ "at", 1, 0 },
+		{ "json", 0, 0 },
+		{ "network-id", 1, 1 },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
@@ -101,21 +111,25 @@ sc_err cmd_verify(int argc, char **argv)
 
 	memset(&opts, 0, sizeof(opts));
 	memset(&res, 0, sizeof(res));
-	if ((r = cli_parse(&a, "verify", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 1)) != SC_OK)
+	if ((r = cli_parse(&a, "verify", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 1)) !=
+	    SC_OK)
 		return r;
 	if (a.help) {
 		fputs(verify_usage, stdout);
 		return SC_OK;
 	}
-	if ((r = cli_need(&a, "mfr-root", &root_path)) != SC_OK || (r = cli_need(&a, "chain", &chain_path)) != SC_OK ||
+	if ((r = cli_need(&a, "mfr-root", &root_path)) != SC_OK ||
+	    (r = cli_need(&a, "chain", &chain_path)) != SC_OK ||
 	    (r = verify_args(&a, &opts, networks)) != SC_OK)
 		return r;
-	if ((r = sc_load_cert(root_path, &root)) != SC_OK || (r = sc_load_certs(chain_path, &chain)) != SC_OK ||
+	if ((r = sc_load_cert(root_path, &root)) != SC_OK ||
+	    (r = sc_load_certs(chain_path, &chain)) != SC_OK ||
 	    (r = sc_load_cert(a.pos[0], &leaf)) != SC_OK)
 		goto out;
 	if (cli_has(&a, "profile")) {
 		if ((r = sc_load_cert(cli_get(&a, "net-root"), &net_root)) != SC_OK ||
-		    (r = sc_file_read(cli_get(&a, "profile"), SC_PROFILE_MAX_DER, &der, &der_len)) != SC_OK)
+		    (r = sc_file_read(cli_get(&a, "profile"), SC_PROFILE_MAX_DER, &der,
+		         &der_len)) != SC_OK)
 			goto out;
 		if ((r = sc_profile_decode(der, der_len, &profile)) != SC_OK) {
 			r = sc_fail(r, "%s: %s", cli_get(&a, "profile"), sc_err_detail());
@@ -143,9 +157,9 @@ out:
 /* ---- inspect ---- */
 
 static const char inspect_usage[] =
-"usage: selfcert inspect FILE [--json]\n"
-"  Decodes a profile (DER), a certificate (PEM or DER) or a chain (PEM) for people, or as one\n"
-"  JSON object with --json.\n";
+    "usage: selfcert inspect FILE [--json]\n"
+    "  Decodes a profile (DER), a certificate (PEM or DER) or a chain (PEM) for people, or as one\n"
+    "  JSON object with --json.\n";
 
 /* The key usages inspect names (oid.h), in bit order (never encipherOnly, decipherOnly). */
 #define INSPECT_KEY_USAGES (SC_KU_DEVICE | KU_KEY_CERT_SIGN | KU_CRL_SIGN)
@@ -209,7 +223,10 @@ static void san_list(const GENERAL_NAMES *gens, struct strlist *l)
 		case GEN_DNS:
 		case GEN_EMAIL:
 		case GEN_URI:
-			snprintf(buf, sizeof(buf), "%s:%.*s", type == GEN_DNS ? "dns" : type == GEN_EMAIL ? "email" : "uri",
+			snprintf(buf, sizeof(buf), "%s:%.*s",
+			    type == GEN_DNS         ? "dns"
+			        : type == GEN_EMAIL ? "email"
+			                            : "uri",
 			    ASN1_STRING_length(s), (const char *)ASN1_STRING_get0_data(s));
 			break;
 		case GEN_IPADD: {
@@ -221,11 +238,11 @@ static void san_list(const GENERAL_NAMES *gens, struct strlist *l)
 				n = BIO_read(b, tmp, sizeof(tmp) - 1);
 			tmp[n > 0 ? n : 0] = '\0';
 			BIO_free(b);
-			snprintf(buf, sizeof(buf), "ip:%s", strncmp(tmp, "IP Address:", 11) == 0 ? tmp + 11 : tmp);
+			snprintf(buf, sizeof(buf), "ip:%s",
+			    strncmp(tmp, "IP Address:", 11) == 0 ? tmp + 11 : tmp);
 			break;
 		}
-		default:
-			snprintf(buf, sizeof(buf), "other(%d)", type);
+		default: snprintf(buf, sizeof(buf), "other(%d)", type);
 		}
 		strlist_add(l, buf);
 	}
@@ -244,7 +261,8 @@ static void print_time_field(const char *label, time_t t, int json, int last)
 /* A profile's fields, formatted once for either printer. */
 struct profile_view {
 	struct sc_profile_info in;
-	char id[2 * SC_PROFILE_ID_LEN + 1], ch[2 * SC_CHALLENGE_MAX + 1], dg[2 * SC_PROFILE_DIGEST_LEN + 1];
+	char id[2 * SC_PROFILE_ID_LEN + 1], ch[2 * SC_CHALLENGE_MAX + 1],
+	    dg[2 * SC_PROFILE_DIGEST_LEN + 1];
 	char signer[256];
 	struct strlist ku, eku, san;
 };
@@ -262,13 +280,13 @@ static void profile_json(const struct profile_view *v)
 		cli_json_str(stdout, in->user_id);
 	else
 		printf("null");
-	printf(",\"challenge\":%s%s%s,", in->challenge_len ? "\"" : "", in->challenge_len ? v->ch : "null",
-	    in->challenge_len ? "\"" : "");
+	printf(",\"challenge\":%s%s%s,", in->challenge_len ? "\"" : "",
+	    in->challenge_len ? v->ch : "null", in->challenge_len ? "\"" : "");
 	print_time_field("profile_not_after", in->profile_not_after, 1, 0);
 	print_time_field("not_before", in->not_before, 1, 0);
 	print_time_field("not_after", in->not_after, 1, 0);
-	printf("\"key_origin\":\"%s\",\"alg\":\"%s\",\"cert_digest\":\"%s\",\"key_usage\":", origin_name(in->origin),
-	    sc_alg_name(in->alg) ? sc_alg_name(in->alg) : "unknown",
+	printf("\"key_origin\":\"%s\",\"alg\":\"%s\",\"cert_digest\":\"%s\",\"key_usage\":",
+	    origin_name(in->origin), sc_alg_name(in->alg) ? sc_alg_name(in->alg) : "unknown",
 	    sc_digest_name(in->cert_digest) ? sc_digest_name(in->cert_digest) : "none");
 	strlist_print(&v->ku, 1);
 	printf(",\"eku\":");
@@ -279,7 +297,8 @@ static void profile_json(const struct profile_view *v)
 	cli_json_str(stdout, v->signer);
 	printf(",\"signature_algorithm\":");
 	cli_json_str(stdout, in->sig_alg ? in->sig_alg : "");
-	printf(",\"certificates\":%d,\"digest\":\"%s\"}\n", in->certs ? sk_X509_num(in->certs) : 0, v->dg);
+	printf(",\"certificates\":%d,\"digest\":\"%s\"}\n", in->certs ? sk_X509_num(in->certs) : 0,
+	    v->dg);
 }
 
 /* "  label              a, b": a list line, left out when the list is empty (unless always). */
@@ -306,19 +325,25 @@ static void profile_text(const struct profile_view *v)
 	print_time_field("not before", in->not_before, 0, 0);
 	print_time_field("not after", in->not_after, 0, 0);
 	printf("  %-18s %s, %s\n", "key", sc_alg_name(in->alg) ? sc_alg_name(in->alg) : "unknown",
-	    in->origin == SC_KEY_SERVER_SUPPLIED ? "generated by the server, encrypted to the KEK" : "generated in the SP");
-	printf("  %-18s %s\n", "certificate digest", sc_digest_name(in->cert_digest) ? sc_digest_name(in->cert_digest) : "none");
+	    in->origin == SC_KEY_SERVER_SUPPLIED ? "generated by the server, encrypted to the KEK"
+	                                         : "generated in the SP");
+	printf("  %-18s %s\n", "certificate digest",
+	    sc_digest_name(in->cert_digest) ? sc_digest_name(in->cert_digest) : "none");
 	strlist_line("key usage", &v->ku, 1);
 	strlist_line("extended usage", &v->eku, 0);
 	strlist_line("alt names", &v->san, 0);
-	printf("  %-18s %s (%s, %d certificate%s)\n", "signed by", v->signer, in->sig_alg ? in->sig_alg : "?",
-	    in->certs ? sk_X509_num(in->certs) : 0, in->certs && sk_X509_num(in->certs) == 1 ? "" : "s");
+	printf("  %-18s %s (%s, %d certificate%s)\n", "signed by", v->signer,
+	    in->sig_alg ? in->sig_alg : "?", in->certs ? sk_X509_num(in->certs) : 0,
+	    in->certs && sk_X509_num(in->certs) == 1 ? "" : "s");
 	printf("  %-18s %s\n", "sha256", v->dg);
 }
 
 static void inspect_profile(const struct sc_profile *p, int json)
 {
-	struct profile_view v = { .signer = "", .ku = { .n = 0 }, .eku = { .n = 0 }, .san = { .n = 0 } };
+	struct profile_view v = { .signer = "",
+		.ku = { .n = 0 },
+		.eku = { .n = 0 },
+		.san = { .n = 0 } };
 
 	sc_profile_get_info(p, &v.in);
 	sc_hex(v.in.id, sizeof(v.in.id), v.id);
@@ -352,15 +377,19 @@ static void cert_json(const struct cert_view *v, int index)
 	cli_json_str(stdout, v->subject);
 	printf(",\"issuer\":");
 	cli_json_str(stdout, v->issuer);
-	printf(",\"serial\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\",\"key\":\"%s\",\"ca\":%s", v->serial,
-	    v->nb, v->na, sc_alg_name(v->alg) ? sc_alg_name(v->alg) : "other", v->ca ? "true" : "false");
+	printf(
+	    ",\"serial\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\",\"key\":\"%s\",\"ca\":%s",
+	    v->serial, v->nb, v->na, sc_alg_name(v->alg) ? sc_alg_name(v->alg) : "other",
+	    v->ca ? "true" : "false");
 	printf(",\"key_usage\":");
 	strlist_print(&v->kul, 1);
 	if (v->has_iss) {
 		char id[2 * SC_PROFILE_ID_LEN + 1], dg[2 * SC_PROFILE_DIGEST_LEN + 1];
 		sc_hex(v->iss.profile_id, sizeof(v->iss.profile_id), id);
 		sc_hex(v->iss.profile_digest, sizeof(v->iss.profile_digest), dg);
-		printf(",\"issuance\":{\"profile_id\":\"%s\",\"profile_digest\":\"%s\",\"network_id\":", id, dg);
+		printf(
+		    ",\"issuance\":{\"profile_id\":\"%s\",\"profile_digest\":\"%s\",\"network_id\":",
+		    id, dg);
 		cli_json_str(stdout, v->iss.network_id);
 		printf(",\"key_origin\":\"%s\",\"counter\":%llu}", origin_name(v->iss.origin),
 		    (unsigned long long)v->iss.counter);
@@ -376,14 +405,15 @@ static void cert_text(const struct cert_view *v)
 	printf("  %-18s %s .. %s\n", "valid", v->nb, v->na);
 	printf("  %-18s %s\n", "key", sc_alg_name(v->alg) ? sc_alg_name(v->alg) : "other");
 	if (v->ca)
-		printf("  %-18s CA%s%ld\n", "basic constraints", v->pathlen >= 0 ? ", pathlen " : "",
-		    v->pathlen >= 0 ? v->pathlen : 0L);
+		printf("  %-18s CA%s%ld\n", "basic constraints",
+		    v->pathlen >= 0 ? ", pathlen " : "", v->pathlen >= 0 ? v->pathlen : 0L);
 	strlist_line("key usage", &v->kul, 0);
 	if (v->has_iss) {
 		char id[2 * SC_PROFILE_ID_LEN + 1];
 		sc_hex(v->iss.profile_id, sizeof(v->iss.profile_id), id);
-		printf("  %-18s network %s, profile %s, %s key, issuance #%llu\n", "self-issued", v->iss.network_id, id,
-		    origin_name(v->iss.origin), (unsigned long long)v->iss.counter);
+		printf("  %-18s network %s, profile %s, %s key, issuance #%llu\n", "self-issued",
+		    v->iss.network_id, id, origin_name(v->iss.origin),
+		    (unsigned long long)v->iss.counter);
 	}
 }
 
@@ -395,7 +425,8 @@ static void issuer_line(X509 *x, char *out, size_t len)
 
 	if (b == NULL)
 		return;
-	if (X509_NAME_print_ex(b, X509_get_issuer_name(x), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV) >= 0)
+	if (X509_NAME_print_ex(b, X509_get_issuer_name(x), 0,
+	        XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_DN_REV) >= 0)
 		n = BIO_read(b, out, (int)len - 1);
 	out[n > 0 ? n : 0] = '\0';
 	BIO_free(b);

@@ -17,15 +17,19 @@ struct command {
 
 static const struct command commands[] = {
 	{ "mfr", "init", cmd_mfr_init, "create the manufacturer root and issuing CA" },
-	{ "mfr", "personalize", cmd_mfr_personalize, "have an SP generate its CSK and KEK, certify them, lock it" },
+	{ "mfr", "personalize", cmd_mfr_personalize,
+	    "have an SP generate its CSK and KEK, certify them, lock it" },
 	{ "net", "init", cmd_net_init, "create a network root and profile signer" },
 	{ "net", "profile", cmd_net_profile, "sign a profile for one device" },
-	{ "net", "device", cmd_net_device, "the provisioning registry: device add|revoke|list|show|import" },
+	{ "net", "device", cmd_net_device,
+	    "the provisioning registry: device add|revoke|list|show|import" },
 	{ "net", "server-cert", cmd_net_server_cert, "the provisioning server's TLS certificate" },
-	{ "sp", "init", cmd_sp_init, "create a secure processor's store (root key, counter, store)" },
+	{ "sp", "init", cmd_sp_init,
+	    "create a secure processor's store (root key, counter, store)" },
 	{ "device", "info", cmd_device_info, "show the SP's state" },
 	{ "device", "challenge", cmd_device_challenge, "get a single-use challenge from the SP" },
-	{ "device", "issue", cmd_device_issue, "have the SP issue itself a certificate for a profile" },
+	{ "device", "issue", cmd_device_issue,
+	    "have the SP issue itself a certificate for a profile" },
 	{ "device", "keys", cmd_device_keys, "list the SP's leaf keys" },
 	{ "device", "sign", cmd_device_sign, "sign a file with a leaf key" },
 	{ "device", "delete", cmd_device_delete, "delete a leaf key" },
@@ -36,7 +40,8 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: selfcert <command> [flags]   (selfcert <command> --help for its flags)\n\n");
+	fprintf(f,
+	    "usage: selfcert <command> [flags]   (selfcert <command> --help for its flags)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		char word[40];
 		snprintf(word, sizeof(word), "%s%s%s", commands[i].group ? commands[i].group : "",
@@ -56,7 +61,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
@@ -72,7 +78,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cmd == NULL) {
-		fprintf(stderr, "selfcert: usage: unknown command '%s%s%s' (selfcert --help lists them)\n",
+		fprintf(stderr,
+		    "selfcert: usage: unknown command '%s%s%s' (selfcert --help lists them)\n",
 		    argv[1], argc >= 3 && argv[2][0] != '-' ? " " : "",
 		    argc >= 3 && argv[2][0] != '-' ? argv[2] : "");
 		return 2;

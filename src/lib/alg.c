@@ -10,12 +10,18 @@
 #include <selfcert/alg.h>
 
 static const char *const alg_names[] = {
-	[SC_ALG_RSA2048] = "rsa2048", [SC_ALG_RSA3072] = "rsa3072", [SC_ALG_RSA4096] = "rsa4096",
-	[SC_ALG_P256] = "p256", [SC_ALG_P384] = "p384", [SC_ALG_ED25519] = "ed25519",
+	[SC_ALG_RSA2048] = "rsa2048",
+	[SC_ALG_RSA3072] = "rsa3072",
+	[SC_ALG_RSA4096] = "rsa4096",
+	[SC_ALG_P256] = "p256",
+	[SC_ALG_P384] = "p384",
+	[SC_ALG_ED25519] = "ed25519",
 };
 
 static const char *const digest_names[] = {
-	[SC_DIGEST_SHA256] = "sha256", [SC_DIGEST_SHA384] = "sha384", [SC_DIGEST_SHA512] = "sha512",
+	[SC_DIGEST_SHA256] = "sha256",
+	[SC_DIGEST_SHA384] = "sha384",
+	[SC_DIGEST_SHA512] = "sha512",
 };
 
 int sc_alg_valid(int alg)
@@ -41,8 +47,8 @@ sc_err sc_alg_from_name(const char *name, enum sc_alg *out)
 			return SC_OK;
 		}
 	}
-	return sc_fail(SC_ERR_ALGORITHM, "unknown algorithm '%s' (rsa2048 rsa3072 rsa4096 p256 p384 ed25519)",
-	    name ? name : "");
+	return sc_fail(SC_ERR_ALGORITHM,
+	    "unknown algorithm '%s' (rsa2048 rsa3072 rsa4096 p256 p384 ed25519)", name ? name : "");
 }
 
 sc_err sc_alg_keygen(enum sc_alg alg, EVP_PKEY **out)
@@ -51,26 +57,15 @@ sc_err sc_alg_keygen(enum sc_alg alg, EVP_PKEY **out)
 
 	*out = NULL;
 	switch (alg) {
-	case SC_ALG_RSA2048:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-		break;
-	case SC_ALG_RSA3072:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-		break;
-	case SC_ALG_RSA4096:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
-		break;
-	case SC_ALG_P256:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		break;
-	case SC_ALG_P384:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-		break;
-	case SC_ALG_ED25519:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-		break;
+	case SC_ALG_RSA2048: key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
+	case SC_ALG_RSA3072: key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
+	case SC_ALG_RSA4096: key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096); break;
+	case SC_ALG_P256: key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
+	case SC_ALG_P384: key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
+	case SC_ALG_ED25519: key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
 	default:
-		return sc_fail(SC_ERR_ALGORITHM, "key algorithm %d is not one of the six", (int)alg);
+		return sc_fail(SC_ERR_ALGORITHM, "key algorithm %d is not one of the six",
+		    (int)alg);
 	}
 	if (key == NULL)
 		return sc_fail_ossl(SC_ERR_INTERNAL, "key generation failed");
@@ -102,10 +97,8 @@ enum sc_alg sc_alg_of_key(const EVP_PKEY *key)
 		if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
 			return SC_ALG_P384;
 		return SC_ALG_NONE;
-	case EVP_PKEY_ED25519:
-		return SC_ALG_ED25519;
-	default:
-		return SC_ALG_NONE;
+	case EVP_PKEY_ED25519: return SC_ALG_ED25519;
+	default: return SC_ALG_NONE;
 	}
 }
 
@@ -122,7 +115,8 @@ sc_err sc_digest_from_name(const char *name, enum sc_digest *out)
 			return SC_OK;
 		}
 	}
-	return sc_fail(SC_ERR_USAGE, "unknown digest '%s' (sha256 sha384 sha512)", name ? name : "");
+	return sc_fail(SC_ERR_USAGE, "unknown digest '%s' (sha256 sha384 sha512)",
+	    name ? name : "");
 }
 
 const EVP_MD *sc_digest_md(enum sc_digest d)

@@ -141,7 +141,8 @@ uint16_t sc_buf_get_u16(struct sc_buf *b)
 uint32_t sc_buf_get_u32(struct sc_buf *b)
 {
 	const uint8_t *p = sc_buf_get_bytes(b, 4);
-	return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3] : 0;
+	return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]
+	         : 0;
 }
 
 uint64_t sc_buf_get_u64(struct sc_buf *b)

@@ -15,13 +15,13 @@
 
 struct sc_buf {
 	uint8_t *data;
-	size_t len;    /* bytes written (writer) or available (reader) */
-	size_t off;    /* read position */
-	size_t cap;    /* allocated (writer) */
-	size_t max;    /* hard cap on len (writer) */
-	int failed;    /* sticky: set on the first overflow/underflow */
-	int owned;     /* 1 if data is ours to free */
-	int secret;    /* 1: wipe before freeing or growing */
+	size_t len; /* bytes written (writer) or available (reader) */
+	size_t off; /* read position */
+	size_t cap; /* allocated (writer) */
+	size_t max; /* hard cap on len (writer) */
+	int failed; /* sticky: set on the first overflow/underflow */
+	int owned;  /* 1 if data is ours to free */
+	int secret; /* 1: wipe before freeing or growing */
 };
 
 /* A writer with a hard cap of max bytes. secret: contents are wiped on free/grow. */
@@ -35,9 +35,9 @@ void sc_buf_put_u8(struct sc_buf *b, uint8_t v);
 void sc_buf_put_u16(struct sc_buf *b, uint16_t v);
 void sc_buf_put_u32(struct sc_buf *b, uint32_t v);
 void sc_buf_put_u64(struct sc_buf *b, uint64_t v);
-void sc_buf_put_bytes(struct sc_buf *b, const void *p, size_t n);      /* raw, no length */
-void sc_buf_put_string(struct sc_buf *b, const void *p, size_t n);     /* u32 length + bytes */
-void sc_buf_put_cstring(struct sc_buf *b, const char *s);              /* u32 length + bytes */
+void sc_buf_put_bytes(struct sc_buf *b, const void *p, size_t n);  /* raw, no length */
+void sc_buf_put_string(struct sc_buf *b, const void *p, size_t n); /* u32 length + bytes */
+void sc_buf_put_cstring(struct sc_buf *b, const char *s);          /* u32 length + bytes */
 
 /* Readers: on underflow the buffer fails and outputs are zeroed. */
 uint8_t sc_buf_get_u8(struct sc_buf *b);

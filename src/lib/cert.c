@@ -22,10 +22,10 @@
 #include "fast/spki.h"
 #include "profile_key.h"
 
-#define NAME_MAX_LEN 64          /* manufacturer and network names, device IDs */
+#define NAME_MAX_LEN 64 /* manufacturer and network names, device IDs */
 #define SERIAL_LEN 16
-#define CLOCK_SKEW_SECONDS 60    /* notBefore is back-dated this much for slow clocks */
-#define MAX_DAYS 36525           /* 100 years: anything longer is a typo */
+#define CLOCK_SKEW_SECONDS 60 /* notBefore is back-dated this much for slow clocks */
+#define MAX_DAYS 36525        /* 100 years: anything longer is a typo */
 
 /* SelfCertIssuance ::= SEQUENCE { ... } (docs/FORMATS.md). */
 typedef struct sc_issuance_asn1_st {
@@ -46,25 +46,24 @@ ASN1_SEQUENCE(SC_ISSUANCE_ASN1) = {
 
 /* What one certificate of the profiles table is made of. Everything is borrowed. */
 struct cert_spec {
-	EVP_PKEY *pub;                   /* the subject's public key */
-	const char *dev_id;              /* serialNumber attribute (first RDN), or NULL */
-	const char *org;                 /* O, or NULL */
-	const char *cn;                  /* CN */
-	X509 *issuer;                    /* NULL: self-signed by issuer_key */
+	EVP_PKEY *pub;      /* the subject's public key */
+	const char *dev_id; /* serialNumber attribute (first RDN), or NULL */
+	const char *org;    /* O, or NULL */
+	const char *cn;     /* CN */
+	X509 *issuer;       /* NULL: self-signed by issuer_key */
 	EVP_PKEY *issuer_key;
-	enum sc_digest digest;           /* wanted digest; sc_sign_md decides (none for Ed25519) */
+	enum sc_digest digest; /* wanted digest; sc_sign_md decides (none for Ed25519) */
 	time_t not_before, not_after;
-	int ca;                          /* basicConstraints cA (always present, critical) */
-	long pathlen;                    /* -1: absent */
-	unsigned ku;                     /* KU_* bits */
+	int ca;       /* basicConstraints cA (always present, critical) */
+	long pathlen; /* -1: absent */
+	unsigned ku;  /* KU_* bits */
 	int ku_critical;
-	const EXTENDED_KEY_USAGE *eku;   /* NULL: absent; non-critical */
-	const char *nc_dev_id;           /* NULL, or nameConstraints permitting serialNumber=this */
-	const GENERAL_NAMES *san;        /* NULL: absent; non-critical */
-	X509_EXTENSION *extra;           /* NULL, or one more extension, copied as is */
-	int raw_spki;                    /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
+	const EXTENDED_KEY_USAGE *eku; /* NULL: absent; non-critical */
+	const char *nc_dev_id;         /* NULL, or nameConstraints permitting serialNumber=this */
+	const GENERAL_NAMES *san;      /* NULL: absent; non-critical */
+	X509_EXTENSION *extra;         /* NULL, or one more extension, copied as is */
+	int raw_spki;                  /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
 };
-
 
 static sc_err check_name(const char *s, size_t max, const char *field)
 {
@@ -91,8 +90,8 @@ static sc_err check_key(const EVP_PKEY *key, const char *what)
 	if (key == NULL)
 		return sc_fail(SC_ERR_USAGE, "%s is missing", what);
 	if (sc_alg_of_key(key) == SC_ALG_NONE)
-		return sc_fail(SC_ERR_ALGORITHM, "%s is not one of rsa2048/3072/4096, p256, p384, ed25519",
-		    what);
+		return sc_fail(SC_ERR_ALGORITHM,
+		    "%s is not one of rsa2048/3072/4096, p256, p384, ed25519", what);
 	return SC_OK;
 }
 
@@ -113,13 +112,13 @@ static sc_err name_add_utf8(X509_NAME *name, int nid, const char *s, const char 
 		goto out;
 	}
 	if (ASN1_mbstring_ncopy(&str, (const unsigned char *)s, (int)n, MBSTRING_UTF8,
-	    B_ASN1_UTF8STRING, 1, 0) < 0) {
+	        B_ASN1_UTF8STRING, 1, 0) < 0) {
 		ERR_clear_error();
 		r = sc_fail(SC_ERR_USAGE, "%s is not valid UTF-8", field);
 		goto out;
 	}
 	if (!X509_NAME_add_entry_by_NID(name, nid, V_ASN1_UTF8STRING, ASN1_STRING_get0_data(str),
-	    ASN1_STRING_length(str), -1, 0)) {
+	        ASN1_STRING_length(str), -1, 0)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, field);
 		goto out;
 	}
@@ -141,18 +140,18 @@ static sc_err build_name(const struct cert_spec *s, X509_NAME **out)
 	}
 	if (s->dev_id != NULL) {
 		if (!sc_device_id_valid(s->dev_id)) {
-			r = sc_fail(SC_ERR_USAGE, "device ID must be 1..%d PrintableString characters",
-			    SC_DEVICE_ID_MAX);
+			r = sc_fail(SC_ERR_USAGE,
+			    "device ID must be 1..%d PrintableString characters", SC_DEVICE_ID_MAX);
 			goto out;
 		}
 		if (!X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-		    (const unsigned char *)s->dev_id, -1, -1, 0)) {
+		        (const unsigned char *)s->dev_id, -1, -1, 0)) {
 			r = sc_fail_ossl(SC_ERR_INTERNAL, "subject serialNumber");
 			goto out;
 		}
 	}
-	if (s->org != NULL && (r = name_add_utf8(name, NID_organizationName, s->org,
-	    "subject O")) != SC_OK)
+	if (s->org != NULL &&
+	    (r = name_add_utf8(name, NID_organizationName, s->org, "subject O")) != SC_OK)
 		goto out;
 	if ((r = name_add_utf8(name, NID_commonName, s->cn, "subject CN")) != SC_OK)
 		goto out;
@@ -260,7 +259,7 @@ static sc_err add_name_constraints(X509 *x, const char *dev_id)
 		goto out;
 	}
 	if (!X509_NAME_add_entry_by_NID(dn, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-	    (const unsigned char *)dev_id, -1, -1, 0)) {
+	        (const unsigned char *)dev_id, -1, -1, 0)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints directoryName");
 		goto out;
 	}
@@ -295,7 +294,8 @@ static sc_err add_ski(X509 *x)
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectKeyIdentifier");
 		goto out;
 	}
-	if ((ski = ASN1_OCTET_STRING_new()) == NULL || !ASN1_OCTET_STRING_set(ski, md, (int)mdlen)) {
+	if ((ski = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(ski, md, (int)mdlen)) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "subjectKeyIdentifier");
 		goto out;
 	}
@@ -396,7 +396,8 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 	if (s->raw_spki && (r = sc_fast_spki_set(x, s->pub, &spki_done)) != SC_OK)
 		goto out;
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
-	    !X509_set_issuer_name(x, s->issuer != NULL ? X509_get_subject_name(s->issuer) : subject) ||
+	    !X509_set_issuer_name(x,
+	        s->issuer != NULL ? X509_get_subject_name(s->issuer) : subject) ||
 	    (!spki_done && !X509_set_pubkey(x, s->pub))) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
 		goto out;
@@ -412,13 +413,14 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 	if ((r = add_basic_constraints(x, s->ca, s->pathlen)) != SC_OK ||
 	    (r = add_key_usage(x, s->ku, s->ku_critical)) != SC_OK)
 		goto out;
-	if (s->eku != NULL && X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0,
-	    X509V3_ADD_DEFAULT) != 1) {
+	if (s->eku != NULL &&
+	    X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0, X509V3_ADD_DEFAULT) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage");
 		goto out;
 	}
-	if (s->san != NULL && X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)s->san, 0,
-	    X509V3_ADD_DEFAULT) != 1) {
+	if (s->san != NULL &&
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)s->san, 0, X509V3_ADD_DEFAULT) !=
+	        1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectAltName");
 		goto out;
 	}
@@ -480,8 +482,8 @@ static sc_err name_get_utf8(const X509_NAME *name, int nid, const char *field, c
 		r = sc_fail(SC_ERR_MALFORMED, "subject has more than one %s", field);
 		goto out;
 	}
-	if ((n = ASN1_STRING_to_UTF8(&u,
-	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) < 0) {
+	if ((n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) <
+	    0) {
 		ERR_clear_error();
 		r = sc_fail(SC_ERR_MALFORMED, "subject %s is not a valid string", field);
 		goto out;
@@ -513,8 +515,12 @@ sc_err sc_cert_device_id(X509 *cert, char *out, size_t out_len)
 
 sc_err sc_cert_mfr_root(EVP_PKEY *key, const char *name, int days, X509 **out)
 {
-	struct cert_spec s = { .pub = key, .issuer_key = key, .ca = 1, .pathlen = -1,
-	    .ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN, .ku_critical = 1 };
+	struct cert_spec s = { .pub = key,
+		.issuer_key = key,
+		.ca = 1,
+		.pathlen = -1,
+		.ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN,
+		.ku_critical = 1 };
 	char cn[NAME_MAX_LEN + 32];
 	sc_err r;
 
@@ -532,8 +538,13 @@ sc_err sc_cert_mfr_root(EVP_PKEY *key, const char *name, int days, X509 **out)
 sc_err sc_cert_mfr_ca(EVP_PKEY *pub, const char *name, int days, X509 *root, EVP_PKEY *root_key,
     X509 **out)
 {
-	struct cert_spec s = { .pub = pub, .issuer = root, .issuer_key = root_key, .ca = 1,
-	    .pathlen = 1, .ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN, .ku_critical = 1 };
+	struct cert_spec s = { .pub = pub,
+		.issuer = root,
+		.issuer_key = root_key,
+		.ca = 1,
+		.pathlen = 1,
+		.ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN,
+		.ku_critical = 1 };
 	char cn[NAME_MAX_LEN + 32];
 	sc_err r;
 
@@ -552,8 +563,13 @@ sc_err sc_cert_mfr_ca(EVP_PKEY *pub, const char *name, int days, X509 *root, EVP
 sc_err sc_cert_device_ca(EVP_PKEY *csk_pub, const char *device_id, int days, X509 *ca,
     EVP_PKEY *ca_key, X509 **out)
 {
-	struct cert_spec s = { .pub = csk_pub, .issuer = ca, .issuer_key = ca_key, .ca = 1,
-	    .pathlen = 0, .ku = KU_KEY_CERT_SIGN, .ku_critical = 1 };
+	struct cert_spec s = { .pub = csk_pub,
+		.issuer = ca,
+		.issuer_key = ca_key,
+		.ca = 1,
+		.pathlen = 0,
+		.ku = KU_KEY_CERT_SIGN,
+		.ku_critical = 1 };
 	char cn[SC_DEVICE_ID_MAX + 32], mfr[NAME_MAX_LEN + 1];
 	sc_err r;
 
@@ -566,9 +582,11 @@ sc_err sc_cert_device_ca(EVP_PKEY *csk_pub, const char *device_id, int days, X50
 	if ((r = spec_days(&s, days)) != SC_OK)
 		return r;
 	if ((r = name_get_utf8(X509_get_subject_name(ca), NID_organizationName,
-	    "O (manufacturer) of the issuing CA", mfr, sizeof(mfr))) != SC_OK)
-		return r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_USAGE,
-		    "issuing CA's subject needs one O of 1..%d bytes", NAME_MAX_LEN) : r;
+	         "O (manufacturer) of the issuing CA", mfr, sizeof(mfr))) != SC_OK)
+		return r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE
+		    ? sc_fail(SC_ERR_USAGE, "issuing CA's subject needs one O of 1..%d bytes",
+		          NAME_MAX_LEN)
+		    : r;
 	snprintf(cn, sizeof(cn), "%s Device CA", device_id);
 	s.dev_id = device_id;
 	s.org = mfr;
@@ -580,8 +598,12 @@ sc_err sc_cert_device_ca(EVP_PKEY *csk_pub, const char *device_id, int days, X50
 sc_err sc_cert_device_kex(EVP_PKEY *kek_pub, const char *device_id, int days, X509 *ca,
     EVP_PKEY *ca_key, X509 **out)
 {
-	struct cert_spec s = { .pub = kek_pub, .issuer = ca, .issuer_key = ca_key, .ca = 0,
-	    .pathlen = -1, .ku_critical = 1 };
+	struct cert_spec s = { .pub = kek_pub,
+		.issuer = ca,
+		.issuer_key = ca_key,
+		.ca = 0,
+		.pathlen = -1,
+		.ku_critical = 1 };
 	char cn[SC_DEVICE_ID_MAX + 32], mfr[NAME_MAX_LEN + 1];
 	sc_err r;
 
@@ -590,14 +612,9 @@ sc_err sc_cert_device_kex(EVP_PKEY *kek_pub, const char *device_id, int days, X5
 	*out = NULL;
 	/* The KEK receives CMS-wrapped keys: RSA key transport or EC key agreement, nothing else. */
 	switch (EVP_PKEY_get_base_id(kek_pub)) {
-	case EVP_PKEY_RSA:
-		s.ku = KU_KEY_ENCIPHERMENT;
-		break;
-	case EVP_PKEY_EC:
-		s.ku = KU_KEY_AGREEMENT;
-		break;
-	default:
-		return sc_fail(SC_ERR_ALGORITHM, "key-exchange key must be RSA or EC");
+	case EVP_PKEY_RSA: s.ku = KU_KEY_ENCIPHERMENT; break;
+	case EVP_PKEY_EC: s.ku = KU_KEY_AGREEMENT; break;
+	default: return sc_fail(SC_ERR_ALGORITHM, "key-exchange key must be RSA or EC");
 	}
 	if (!sc_device_id_valid(device_id))
 		return sc_fail(SC_ERR_USAGE, "device ID must be 1..%d PrintableString characters",
@@ -605,9 +622,11 @@ sc_err sc_cert_device_kex(EVP_PKEY *kek_pub, const char *device_id, int days, X5
 	if ((r = spec_days(&s, days)) != SC_OK)
 		return r;
 	if ((r = name_get_utf8(X509_get_subject_name(ca), NID_organizationName,
-	    "O (manufacturer) of the issuing CA", mfr, sizeof(mfr))) != SC_OK)
-		return r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_USAGE,
-		    "issuing CA's subject needs one O of 1..%d bytes", NAME_MAX_LEN) : r;
+	         "O (manufacturer) of the issuing CA", mfr, sizeof(mfr))) != SC_OK)
+		return r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE
+		    ? sc_fail(SC_ERR_USAGE, "issuing CA's subject needs one O of 1..%d bytes",
+		          NAME_MAX_LEN)
+		    : r;
 	snprintf(cn, sizeof(cn), "%s Key Exchange", device_id);
 	s.dev_id = device_id;
 	s.org = mfr;
@@ -617,8 +636,12 @@ sc_err sc_cert_device_kex(EVP_PKEY *kek_pub, const char *device_id, int days, X5
 
 sc_err sc_cert_net_root(EVP_PKEY *key, const char *network_id, int days, X509 **out)
 {
-	struct cert_spec s = { .pub = key, .issuer_key = key, .ca = 1, .pathlen = -1,
-	    .ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN, .ku_critical = 1 };
+	struct cert_spec s = { .pub = key,
+		.issuer_key = key,
+		.ca = 1,
+		.pathlen = -1,
+		.ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN,
+		.ku_critical = 1 };
 	char cn[SC_NETWORK_ID_MAX + 32];
 	sc_err r;
 
@@ -637,8 +660,13 @@ sc_err sc_cert_net_root(EVP_PKEY *key, const char *network_id, int days, X509 **
 sc_err sc_cert_profile_signer(EVP_PKEY *pub, const char *network_id, int days, X509 *root,
     EVP_PKEY *root_key, X509 **out)
 {
-	struct cert_spec s = { .pub = pub, .issuer = root, .issuer_key = root_key, .ca = 0,
-	    .pathlen = -1, .ku = KU_DIGITAL_SIGNATURE, .ku_critical = 1 };
+	struct cert_spec s = { .pub = pub,
+		.issuer = root,
+		.issuer_key = root_key,
+		.ca = 0,
+		.pathlen = -1,
+		.ku = KU_DIGITAL_SIGNATURE,
+		.ku_critical = 1 };
 	char cn[SC_NETWORK_ID_MAX + 32];
 	EXTENDED_KEY_USAGE *eku = NULL;
 	ASN1_OBJECT *obj;
@@ -691,8 +719,8 @@ static sc_err issuance_ext(const struct sc_profile_info *info, uint64_t counter,
 		r = sc_fail_ossl(SC_ERR_NOMEM, "issuance extension fields");
 		goto out;
 	}
-	if ((der_len = ASN1_item_i2d((ASN1_VALUE *)iss, &der,
-	    ASN1_ITEM_rptr(SC_ISSUANCE_ASN1))) <= 0) {
+	if ((der_len = ASN1_item_i2d((ASN1_VALUE *)iss, &der, ASN1_ITEM_rptr(SC_ISSUANCE_ASN1))) <=
+	    0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "issuance extension encoding");
 		goto out;
 	}
@@ -718,8 +746,13 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
-	struct cert_spec s = { .pub = leaf_pub, .issuer = csk_cert, .issuer_key = csk, .ca = 0,
-	    .pathlen = -1, .ku_critical = 1, .raw_spki = raw_spki };
+	struct cert_spec s = { .pub = leaf_pub,
+		.issuer = csk_cert,
+		.issuer_key = csk,
+		.ca = 0,
+		.pathlen = -1,
+		.ku_critical = 1,
+		.raw_spki = raw_spki };
 	X509_EXTENSION *ext = NULL;
 	char csk_dev[SC_DEVICE_ID_MAX + 1];
 
@@ -746,12 +779,13 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	if ((r = sc_cert_device_id(csk_cert, csk_dev, sizeof(csk_dev))) != SC_OK)
 		goto out;
 	if (strcmp(csk_dev, info.device_id) != 0) {
-		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "profile deviceId is not the device CA's serialNumber");
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH,
+		    "profile deviceId is not the device CA's serialNumber");
 		goto out;
 	}
 	if ((r = sc_profile_key_fits(&info, leaf_pub, SC_ERR_KEY_MISMATCH,
-	    "leaf key is not the profile's supplied publicKey",
-	    "leaf key is not of the profile's algorithm")) != SC_OK)
+	         "leaf key is not the profile's supplied publicKey",
+	         "leaf key is not of the profile's algorithm")) != SC_OK)
 		goto out;
 	if ((r = issuance_ext(&info, issuance_counter, &ext)) != SC_OK)
 		goto out;
@@ -825,14 +859,16 @@ sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)
 	    ASN1_ITEM_rptr(SC_ISSUANCE_ASN1));
 	if (iss == NULL) {
 		ERR_clear_error();
-		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance does not decode as SelfCertIssuance");
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "id-sc-pe-issuance does not decode as SelfCertIssuance");
 		goto out;
 	}
 	if (p != ASN1_STRING_get0_data(val) + ASN1_STRING_length(val)) {
 		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance has trailing bytes");
 		goto out;
 	}
-	if ((re_len = ASN1_item_i2d((ASN1_VALUE *)iss, &re, ASN1_ITEM_rptr(SC_ISSUANCE_ASN1))) <= 0) {
+	if ((re_len = ASN1_item_i2d((ASN1_VALUE *)iss, &re, ASN1_ITEM_rptr(SC_ISSUANCE_ASN1))) <=
+	    0) {
 		r = sc_fail_ossl(SC_ERR_MALFORMED, "id-sc-pe-issuance re-encoding");
 		goto out;
 	}
@@ -855,8 +891,8 @@ sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)
 	if ((net_len = ASN1_STRING_to_UTF8(&net, iss->network_id)) < 1 ||
 	    net_len > SC_NETWORK_ID_MAX || memchr(net, '\0', (size_t)net_len) != NULL) {
 		ERR_clear_error();
-		r = sc_fail(SC_ERR_MALFORMED, "id-sc-pe-issuance networkId is not 1..%d bytes of UTF-8",
-		    SC_NETWORK_ID_MAX);
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "id-sc-pe-issuance networkId is not 1..%d bytes of UTF-8", SC_NETWORK_ID_MAX);
 		goto out;
 	}
 	if (!ASN1_ENUMERATED_get_int64(&origin, iss->key_origin) ||

@@ -50,7 +50,8 @@ static sc_err parse(struct sc_failpoints *fp, const char *v)
 
 	mode_texts(fp, syntax, sizeof(syntax), choice, sizeof(choice));
 	if (strlen(v) >= sizeof(spec))
-		return sc_fail(SC_ERR_USAGE, "%s: longer than %d bytes", fp->env, SC_FP_SPEC_MAX - 1);
+		return sc_fail(SC_ERR_USAGE, "%s: longer than %d bytes", fp->env,
+		    SC_FP_SPEC_MAX - 1);
 	snprintf(spec, sizeof(spec), "%s", v);
 	name = spec;
 	if ((nth = strchr(name, ':')) == NULL)
@@ -116,8 +117,8 @@ sc_err sc_failpoint_hit(struct sc_failpoints *fp, unsigned id)
 		raise(SIGSTOP);
 		return SC_OK;
 	}
-	fprintf(stderr, "%s: fail point %s #%lu: stopping (exit %d)\n", fp->prog, fp->names[id],
-	    n, fp->exit_code);
+	fprintf(stderr, "%s: fail point %s #%lu: stopping (exit %d)\n", fp->prog, fp->names[id], n,
+	    fp->exit_code);
 	_exit(fp->exit_code);
 }
 #else

@@ -27,8 +27,8 @@
 
 #include <selfcert/err.h>
 
-#define SC_FP_MAX 32                   /* names per table */
-#define SC_FP_SPEC_MAX 64              /* the variable's value, in bytes, less one */
+#define SC_FP_MAX 32      /* names per table */
+#define SC_FP_SPEC_MAX 64 /* the variable's value, in bytes, less one */
 #define SC_FP_NTH_MAX 1000000u
 
 /* Modes a table allows besides exit. */
@@ -41,12 +41,12 @@
  * table are passed by one thread (the SP is single-threaded, the agent too).
  */
 struct sc_failpoints {
-	const char *env;               /* "SELFCERT_SPD_FAILPOINT" */
-	const char *prog;              /* opens every line: "selfcert-spd" */
-	const char *const *names;      /* names[0..n), in the order a run passes them */
-	unsigned n;                    /* at most SC_FP_MAX */
-	int exit_code;                 /* exit mode's status: tells an injected stop from the rest */
-	unsigned allow;                /* SC_FP_ALLOW_* */
+	const char *env;          /* "SELFCERT_SPD_FAILPOINT" */
+	const char *prog;         /* opens every line: "selfcert-spd" */
+	const char *const *names; /* names[0..n), in the order a run passes them */
+	unsigned n;               /* at most SC_FP_MAX */
+	int exit_code;            /* exit mode's status: tells an injected stop from the rest */
+	unsigned allow;           /* SC_FP_ALLOW_* */
 
 	/* State, zero at start. */
 	int loaded;                    /* the variable has been read */

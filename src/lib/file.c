@@ -14,10 +14,9 @@
 #include "file.h"
 #include "text.h"
 
-#define TMP_RAND_LEN 6                 /* "<path>.tmp-" + 12 hex digits */
+#define TMP_RAND_LEN 6 /* "<path>.tmp-" + 12 hex digits */
 
-sc_err sc_file_read_ex(const char *path, size_t max, unsigned flags, uint8_t **data,
-    size_t *len)
+sc_err sc_file_read_ex(const char *path, size_t max, unsigned flags, uint8_t **data, size_t *len)
 {
 	sc_err r;
 	struct stat st;
@@ -28,8 +27,8 @@ sc_err sc_file_read_ex(const char *path, size_t max, unsigned flags, uint8_t **d
 	*data = NULL;
 	*len = 0;
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
-	    ((flags & SC_FILE_NOFOLLOW) ? O_NOFOLLOW : 0));
+	fd = open(path,
+	    O_RDONLY | O_CLOEXEC | O_NONBLOCK | ((flags & SC_FILE_NOFOLLOW) ? O_NOFOLLOW : 0));
 	if (fd < 0 && errno == ENOENT && (flags & SC_FILE_MISSING))
 		return sc_fail(SC_ERR_NOT_FOUND, "%s: missing", path);
 	if (fd < 0)
@@ -183,8 +182,7 @@ static sc_err temp_name(const char *path, char *tmp, size_t tmp_len)
 	return SC_OK;
 }
 
-sc_err sc_file_replace(const char *path, const void *data, size_t len,
-    struct sc_file_replace *opt)
+sc_err sc_file_replace(const char *path, const void *data, size_t len, struct sc_file_replace *opt)
 {
 	struct sc_file_replace defaults = { 0 };
 	struct sc_file_replace *o = opt != NULL ? opt : &defaults;

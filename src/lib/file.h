@@ -10,11 +10,11 @@
 #include <stdint.h>
 #include <selfcert/err.h>
 
-#define SC_FILE_MAX (1 << 20)          /* the largest file any command reads: 1 MiB */
+#define SC_FILE_MAX (1 << 20) /* the largest file any command reads: 1 MiB */
 
 /* sc_file_read_ex flags. */
-#define SC_FILE_NOFOLLOW 0x1           /* a symbolic link at path is refused (SC_ERR_IO) */
-#define SC_FILE_MISSING 0x2            /* a missing file is SC_ERR_NOT_FOUND "<path>: missing" */
+#define SC_FILE_NOFOLLOW 0x1 /* a symbolic link at path is refused (SC_ERR_IO) */
+#define SC_FILE_MISSING 0x2  /* a missing file is SC_ERR_NOT_FOUND "<path>: missing" */
 
 /*
  * Read a whole regular file of at most max bytes. NOFOLLOW is checked on the very descriptor
@@ -40,11 +40,11 @@ sc_err sc_file_write_new(const char *path, const void *data, size_t len, int mod
 
 /* The steps of an atomic replace, in the order they run. */
 enum sc_file_step {
-	SC_FILE_STEP_OPEN,             /* create the temp file */
-	SC_FILE_STEP_WRITE,            /* one write(2) of a piece; passed once per piece */
-	SC_FILE_STEP_FSYNC,            /* fsync the temp file */
-	SC_FILE_STEP_RENAME,           /* rename it over path */
-	SC_FILE_STEP_DIRSYNC,          /* fsync the folder, so the rename survives a power cut */
+	SC_FILE_STEP_OPEN,    /* create the temp file */
+	SC_FILE_STEP_WRITE,   /* one write(2) of a piece; passed once per piece */
+	SC_FILE_STEP_FSYNC,   /* fsync the temp file */
+	SC_FILE_STEP_RENAME,  /* rename it over path */
+	SC_FILE_STEP_DIRSYNC, /* fsync the folder, so the rename survives a power cut */
 };
 
 /*
@@ -53,12 +53,12 @@ enum sc_file_step {
  * fail points, failpoint.h). A hook that ends the process leaves what a crash there would.
  */
 struct sc_file_replace {
-	int mode;                      /* of the new file; 0: 0600 */
-	size_t first;                  /* write the first `first` bytes as a piece of their own */
-	size_t chunk;                  /* at most this many bytes per write; 0: no limit */
+	int mode;     /* of the new file; 0: 0600 */
+	size_t first; /* write the first `first` bytes as a piece of their own */
+	size_t chunk; /* at most this many bytes per write; 0: no limit */
 	sc_err (*step)(void *ctx, enum sc_file_step step);
 	void *ctx;
-	int renamed;                   /* out: the new content reached path (no undoing it then) */
+	int renamed; /* out: the new content reached path (no undoing it then) */
 };
 
 /*

@@ -8,7 +8,7 @@
 #include "keyopen.h"
 
 #define PKCS11_URI_SCHEME "pkcs11:"
-#define SC_KEY_FILE_MAX (64 * 1024)   /* a PEM private key: RSA-4096 is about 3.3 KiB */
+#define SC_KEY_FILE_MAX (64 * 1024) /* a PEM private key: RSA-4096 is about 3.3 KiB */
 
 /*
  * Our key files are never encrypted; without this OpenSSL's default callback would prompt on
@@ -16,7 +16,10 @@
  */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
-	(void)buf; (void)size; (void)rwflag; (void)u;
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
 	return -1;
 }
 
@@ -51,7 +54,9 @@ sc_err sc_key_open(const char *spec, EVP_PKEY **out)
 	if (spec == NULL || spec[0] == '\0')
 		return sc_fail(SC_ERR_USAGE, "key: no file or URI given");
 	if (strncmp(spec, PKCS11_URI_SCHEME, strlen(PKCS11_URI_SCHEME)) == 0)
-		return sc_fail(SC_ERR_USAGE, "%s: keys in a PKCS#11 token are not supported by this "
-		    "build", spec);
+		return sc_fail(SC_ERR_USAGE,
+		    "%s: keys in a PKCS#11 token are not supported by this "
+		    "build",
+		    spec);
 	return load_key_file(spec, out);
 }

@@ -98,7 +98,6 @@ out:
 	return r;
 }
 
-
 /* ---- the SP: unwrap ---- */
 
 /*
@@ -124,8 +123,10 @@ static sc_err kari_wrap_ok(CMS_RecipientInfo *ri)
 	X509_ALGOR_free(wrap);
 	ERR_clear_error();
 	if (nid != NID_id_aes128_wrap && nid != NID_id_aes192_wrap && nid != NID_id_aes256_wrap)
-		return sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: key wrap %s not allowed "
-		    "(AES key wrap without padding only)", nid != NID_undef ? OBJ_nid2sn(nid) : "unknown");
+		return sc_fail(SC_ERR_KEY_DECRYPT,
+		    "encryptedKey: key wrap %s not allowed "
+		    "(AES key wrap without padding only)",
+		    nid != NID_undef ? OBJ_nid2sn(nid) : "unknown");
 	return SC_OK;
 }
 
@@ -153,8 +154,7 @@ static sc_err envelope_ok(CMS_ContentInfo *cms, int *type_nid)
 			return sc_fail(SC_ERR_KEY_DECRYPT,
 			    "encryptedKey: KeyTransRecipientInfo must use RSAES-OAEP");
 		return SC_OK;
-	case CMS_RECIPINFO_AGREE:
-		return kari_wrap_ok(ri);
+	case CMS_RECIPINFO_AGREE: return kari_wrap_ok(ri);
 	default:
 		return sc_fail(SC_ERR_KEY_DECRYPT,
 		    "encryptedKey: recipient is neither KeyTrans (RSA) nor KeyAgree (ECDH)");
@@ -187,7 +187,8 @@ sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509
 	 * Re-decode the envelope on its own: d2i_CMS_ContentInfo wires up the library context
 	 * of every RecipientInfo, which an envelope decoded inside our template lacks.
 	 */
-	cms_len = i2d_CMS_ContentInfo(p->sp->tbsProfile->key->value.supplied->encryptedKey, &cms_der);
+	cms_len = i2d_CMS_ContentInfo(p->sp->tbsProfile->key->value.supplied->encryptedKey,
+	    &cms_der);
 	q = cms_der;
 	if (cms_len <= 0 || (cms = d2i_CMS_ContentInfo(NULL, &q, cms_len)) == NULL) {
 		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: CMS does not decode");
@@ -208,8 +209,10 @@ sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509
 	cipher_nid = EVP_CIPHER_CTX_get_nid(cctx);
 	if (!(type_nid == NID_id_smime_ct_authEnvelopedData && cipher_nid == NID_aes_256_gcm) &&
 	    !(type_nid == NID_pkcs7_enveloped && cipher_nid == NID_aes_256_cbc)) {
-		r = sc_fail(SC_ERR_KEY_DECRYPT, "encryptedKey: content encryption %s not allowed "
-		    "(AES-256-GCM or AES-256-CBC only)", OBJ_nid2sn(cipher_nid));
+		r = sc_fail(SC_ERR_KEY_DECRYPT,
+		    "encryptedKey: content encryption %s not allowed "
+		    "(AES-256-GCM or AES-256-CBC only)",
+		    OBJ_nid2sn(cipher_nid));
 		goto out;
 	}
 	/* Secure-heap memory BIO: cleared when freed. */
@@ -234,7 +237,8 @@ sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509
 	}
 	/* For GCM this is where the tag is checked; for CBC the padding. */
 	if (n < 0 || BIO_get_cipher_status(cont) <= 0) {
-		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: does not decrypt with this key");
+		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT,
+		    "encryptedKey: does not decrypt with this key");
 		goto out;
 	}
 	BIO_get_mem_ptr(plain, &pm);
@@ -243,7 +247,8 @@ sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509
 	    (p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &q, (long)pm->length)) == NULL ||
 	    q != (const unsigned char *)pm->data + pm->length ||
 	    (key = EVP_PKCS82PKEY(p8)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT, "encryptedKey: plaintext is not one PKCS#8 key");
+		r = sc_fail_ossl(SC_ERR_KEY_DECRYPT,
+		    "encryptedKey: plaintext is not one PKCS#8 key");
 		goto out;
 	}
 	if (EVP_PKEY_eq(key, p->info.supplied_pub) != 1) {
@@ -253,7 +258,8 @@ sc_err sc_profile_unwrap_key(const struct sc_profile *p, EVP_PKEY *kek_key, X509
 		goto out;
 	}
 	if (sc_alg_of_key(key) == SC_ALG_NONE) {
-		r = sc_fail(SC_ERR_ALGORITHM, "encryptedKey: not RSA-2048/3072/4096, P-256, P-384 "
+		r = sc_fail(SC_ERR_ALGORITHM,
+		    "encryptedKey: not RSA-2048/3072/4096, P-256, P-384 "
 		    "or Ed25519");
 		goto out;
 	}

@@ -22,7 +22,7 @@ static void escape_into(char *dst, size_t cap, const char *src)
 
 	for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
 		size_t need = (*p < 0x20 || *p == 0x7f) ? 4 : 1;
-		if (o + need + 4 > cap) {       /* room for "...", NUL */
+		if (o + need + 4 > cap) { /* room for "...", NUL */
 			memcpy(dst + o, "...", 3);
 			o += 3;
 			break;
@@ -39,8 +39,8 @@ static void escape_into(char *dst, size_t cap, const char *src)
 	dst[o] = '\0';
 }
 
-__attribute__((format(printf, 2, 0)))
-static void log_line(const char *err_name, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_line(const char *err_name, const char *fmt,
+    va_list ap)
 {
 	char text[SC_LOG_LINE_MAX], line[SC_LOG_LINE_MAX];
 
@@ -62,8 +62,8 @@ void sc_log(const char *fmt, ...)
 	va_end(ap);
 }
 
-__attribute__((format(printf, 2, 3)))
-static void log_detail(const char *err_name, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void log_detail(const char *err_name, const char *fmt,
+    ...)
 {
 	va_list ap;
 

@@ -9,7 +9,7 @@
 
 #include <selfcert/err.h>
 
-#define SC_LOG_LINE_MAX 2048           /* longer lines are cut, and end in "..." */
+#define SC_LOG_LINE_MAX 2048 /* longer lines are cut, and end in "..." */
 
 /* The program name that opens every line ("selfcert-spd"); a static string. Call once, first. */
 void sc_log_init(const char *prog);

@@ -14,7 +14,7 @@
 static CRYPTO_ONCE oid_once = CRYPTO_ONCE_STATIC_INIT;
 static int oid_ok;
 static int nid_ct_profile = NID_undef, nid_kp_profile_signing = NID_undef,
-    nid_pe_issuance = NID_undef;
+           nid_pe_issuance = NID_undef;
 
 /* Reuse an existing registration (a config file may have named the OID first). */
 static int oid_register(const char *oid, const char *sn, const char *ln)

@@ -10,7 +10,7 @@
 #include "file.h"
 #include "pem.h"
 
-#define SC_DER_MAX_DEPTH 32           /* certificates nest about 10 deep */
+#define SC_DER_MAX_DEPTH 32 /* certificates nest about 10 deep */
 
 sc_err sc_cert_to_der(X509 *cert, uint8_t **der, size_t *len)
 {
@@ -76,12 +76,14 @@ sc_err sc_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL)
 		return sc_fail_ossl(SC_ERR_MALFORMED, "certificate: not DER X.509");
 	if ((size_t)(p - der) != len) {
-		r = sc_fail(SC_ERR_TRAILING, "certificate: %zu trailing bytes", len - (size_t)(p - der));
+		r = sc_fail(SC_ERR_TRAILING, "certificate: %zu trailing bytes",
+		    len - (size_t)(p - der));
 		goto out;
 	}
 	/* d2i accepts some BER; the re-encoding must give back exactly the input. */
 	n = i2d_X509(x, &re);
-	if (n < 0 || (size_t)n != len || memcmp(re, der, len) != 0 || !der_lengths_ok(der, len, 0)) {
+	if (n < 0 || (size_t)n != len || memcmp(re, der, len) != 0 ||
+	    !der_lengths_ok(der, len, 0)) {
 		r = sc_fail(SC_ERR_MALFORMED, "certificate: not DER");
 		goto out;
 	}
@@ -112,7 +114,8 @@ static sc_err pem_certs(BIO *bio, const char *path, STACK_OF(X509) *sk)
 	for (int i = 1;; i++) {
 		if (!PEM_read_bio(bio, &name, &header, &der, &der_len)) {
 			e = ERR_peek_last_error();
-			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
 				ERR_clear_error();
 				break;
 			}
@@ -121,8 +124,10 @@ static sc_err pem_certs(BIO *bio, const char *path, STACK_OF(X509) *sk)
 			goto out;
 		}
 		if (strcmp(name, PEM_STRING_X509) != 0 || header[0] != '\0') {
-			r = sc_fail(SC_ERR_MALFORMED, "%s: block %d is '%.40s', expected a plain "
-			    "CERTIFICATE", path, i, name);
+			r = sc_fail(SC_ERR_MALFORMED,
+			    "%s: block %d is '%.40s', expected a plain "
+			    "CERTIFICATE",
+			    path, i, name);
 			goto out;
 		}
 		if ((r = sc_cert_from_der(der, (size_t)der_len, &x)) != SC_OK) {

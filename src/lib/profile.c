@@ -23,7 +23,7 @@
 #include "text.h"
 
 #define PROFILE_VERSION 1
-#define SAN_VALUE_MAX 255          /* dNSName, rfc822Name, URI: a sane bound, not the RFC's */
+#define SAN_VALUE_MAX 255 /* dNSName, rfc822Name, URI: a sane bound, not the RFC's */
 
 /*
  * ---- ASN.1 templates: exactly the module of docs/FORMATS.md (EXPLICIT TAGS) ----
@@ -117,7 +117,8 @@ static sc_err take_utf8(const ASN1_STRING *s, const char *field, int min, int ma
 	const unsigned char *d = ASN1_STRING_get0_data(s);
 
 	if (len < min || len > max)
-		return sc_fail(SC_ERR_MALFORMED, "%s: %d bytes, must be %d..%d", field, len, min, max);
+		return sc_fail(SC_ERR_MALFORMED, "%s: %d bytes, must be %d..%d", field, len, min,
+		    max);
 	if (!utf8_ok(d, (size_t)len))
 		return sc_fail(SC_ERR_MALFORMED, "%s: not valid UTF-8 or contains NUL", field);
 	memcpy(out, d, (size_t)len);
@@ -136,17 +137,19 @@ static sc_err take_time(const ASN1_TIME *t, int generalized_only, const char *fi
 
 	if (ASN1_STRING_type(t) == V_ASN1_UTCTIME && !generalized_only) {
 		if (len != 13 || d[12] != 'Z' || !ASN1_UTCTIME_check(t))
-			return sc_fail(SC_ERR_MALFORMED, "%s: not a DER UTCTime YYMMDDHHMMSSZ", field);
+			return sc_fail(SC_ERR_MALFORMED, "%s: not a DER UTCTime YYMMDDHHMMSSZ",
+			    field);
 	} else if (ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME) {
 		if (len != 15 || d[14] != 'Z' || !ASN1_GENERALIZEDTIME_check(t))
-			return sc_fail(SC_ERR_MALFORMED, "%s: not a DER GeneralizedTime YYYYMMDDHHMMSSZ",
-			    field);
+			return sc_fail(SC_ERR_MALFORMED,
+			    "%s: not a DER GeneralizedTime YYYYMMDDHHMMSSZ", field);
 		if (!generalized_only) {
 			int year = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 +
 			    (d[3] - '0');
 			if (year >= 1950 && year <= 2049)
 				return sc_fail(SC_ERR_MALFORMED,
-				    "%s: GeneralizedTime for year %d, RFC 5280 wants UTCTime", field, year);
+				    "%s: GeneralizedTime for year %d, RFC 5280 wants UTCTime",
+				    field, year);
 		}
 	} else {
 		return sc_fail(SC_ERR_MALFORMED, "%s: wrong time type", field);
@@ -231,7 +234,7 @@ static sc_err san_entry_ok(const GENERAL_NAME *gn, int i)
 	case GEN_EMAIL:
 	case GEN_URI:
 		if (!ia5_value_ok(ASN1_STRING_get0_data(gn->d.ia5),
-		    (size_t)ASN1_STRING_length(gn->d.ia5)))
+		        (size_t)ASN1_STRING_length(gn->d.ia5)))
 			return sc_fail(SC_ERR_EXTENSION,
 			    "tbsProfile.subjectAltName[%d]: %s must be 1..%d visible ASCII characters",
 			    i, gen_name(gn->type), SAN_VALUE_MAX);
@@ -245,7 +248,8 @@ static sc_err san_entry_ok(const GENERAL_NAME *gn, int i)
 	default:
 		return sc_fail(SC_ERR_EXTENSION,
 		    "tbsProfile.subjectAltName[%d]: %s not allowed (dNSName, rfc822Name, URI, "
-		    "iPAddress only)", i, gen_name(gn->type));
+		    "iPAddress only)",
+		    i, gen_name(gn->type));
 	}
 }
 
@@ -278,46 +282,49 @@ sc_err sc_profile_parse_tbs(struct sc_profile *p)
 	memcpy(in->id, ASN1_STRING_get0_data(t->profileId), SC_PROFILE_ID_LEN);
 
 	if ((r = take_utf8(t->networkId, "tbsProfile.networkId", 1, SC_NETWORK_ID_MAX,
-	    in->network_id)) != SC_OK)
+	         in->network_id)) != SC_OK)
 		return r;
 	if ((r = take_utf8(t->deviceId, "tbsProfile.deviceId", 1, SC_DEVICE_ID_MAX,
-	    in->device_id)) != SC_OK)
+	         in->device_id)) != SC_OK)
 		return r;
 	if (!sc_device_id_valid(in->device_id))
 		return sc_fail(SC_ERR_MALFORMED,
 		    "tbsProfile.deviceId: not PrintableString characters (A-Z a-z 0-9 space '()+,-./:=?)");
 	if (t->userId != NULL) {
 		if ((r = take_utf8(t->userId, "tbsProfile.userId", 1, SC_USER_ID_MAX,
-		    in->user_id)) != SC_OK)
+		         in->user_id)) != SC_OK)
 			return r;
 		in->has_user_id = 1;
 	}
 	if (t->challenge != NULL) {
 		n = ASN1_STRING_length(t->challenge);
 		if (n < SC_CHALLENGE_MIN || n > SC_CHALLENGE_MAX)
-			return sc_fail(SC_ERR_MALFORMED, "tbsProfile.challenge: %d bytes, must be %d..%d",
-			    n, SC_CHALLENGE_MIN, SC_CHALLENGE_MAX);
+			return sc_fail(SC_ERR_MALFORMED,
+			    "tbsProfile.challenge: %d bytes, must be %d..%d", n, SC_CHALLENGE_MIN,
+			    SC_CHALLENGE_MAX);
 		memcpy(in->challenge, ASN1_STRING_get0_data(t->challenge), (size_t)n);
 		in->challenge_len = (size_t)n;
 	}
 
 	if ((r = take_time(t->profileNotAfter, 1, "tbsProfile.profileNotAfter",
-	    &in->profile_not_after)) != SC_OK)
+	         &in->profile_not_after)) != SC_OK)
 		return r;
 	if ((r = take_time(t->validity->notBefore, 0, "tbsProfile.validity.notBefore",
-	    &in->not_before)) != SC_OK)
+	         &in->not_before)) != SC_OK)
 		return r;
 	if ((r = take_time(t->validity->notAfter, 0, "tbsProfile.validity.notAfter",
-	    &in->not_after)) != SC_OK)
+	         &in->not_after)) != SC_OK)
 		return r;
 
 	switch (t->key->type) {
 	case SC_KEY_SPEC_GENERATE:
-		if (!ASN1_ENUMERATED_get_int64(&v, t->key->value.generate) || !sc_alg_valid((int)v) ||
-		    v != (int)v) {
+		if (!ASN1_ENUMERATED_get_int64(&v, t->key->value.generate) ||
+		    !sc_alg_valid((int)v) || v != (int)v) {
 			ERR_clear_error();
-			return sc_fail(SC_ERR_ALGORITHM, "tbsProfile.key.generate: unknown KeyAlgorithm "
-			    "(1..%d)", SC_ALG_MAX);
+			return sc_fail(SC_ERR_ALGORITHM,
+			    "tbsProfile.key.generate: unknown KeyAlgorithm "
+			    "(1..%d)",
+			    SC_ALG_MAX);
 		}
 		in->origin = SC_KEY_DEVICE_GENERATED;
 		in->alg = (enum sc_alg)v;
@@ -330,16 +337,17 @@ sc_err sc_profile_parse_tbs(struct sc_profile *p)
 			    "tbsProfile.key.supplied.publicKey: not a key OpenSSL can use");
 		}
 		in->origin = SC_KEY_SERVER_SUPPLIED;
-		in->alg = sc_alg_of_key(in->supplied_pub); /* SC_ALG_NONE: sc_profile_check refuses */
+		in->alg = sc_alg_of_key(
+		    in->supplied_pub); /* SC_ALG_NONE: sc_profile_check refuses */
 		break;
-	default:
-		return sc_fail(SC_ERR_MALFORMED, "tbsProfile.key: no KeySpec alternative");
+	default: return sc_fail(SC_ERR_MALFORMED, "tbsProfile.key: no KeySpec alternative");
 	}
 
 	if (!ASN1_ENUMERATED_get_int64(&v, t->certDigest) || v < SC_DIGEST_SHA256 ||
 	    v > SC_DIGEST_SHA512) {
 		ERR_clear_error();
-		return sc_fail(SC_ERR_ALGORITHM, "tbsProfile.certDigest: unknown CertDigest (1..3)");
+		return sc_fail(SC_ERR_ALGORITHM,
+		    "tbsProfile.certDigest: unknown CertDigest (1..3)");
 	}
 	in->cert_digest = (enum sc_digest)v;
 
@@ -354,21 +362,25 @@ sc_err sc_profile_parse_tbs(struct sc_profile *p)
 	if (t->extKeyUsage != NULL) {
 		n = sk_ASN1_OBJECT_num(t->extKeyUsage);
 		if (n < 1)
-			return sc_fail(SC_ERR_MALFORMED, "tbsProfile.extKeyUsage: empty (SIZE 1..MAX)");
+			return sc_fail(SC_ERR_MALFORMED,
+			    "tbsProfile.extKeyUsage: empty (SIZE 1..MAX)");
 		if (n > SC_PROFILE_MAX_EKU)
-			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.extKeyUsage: %d OIDs, at most %d",
-			    n, SC_PROFILE_MAX_EKU);
+			return sc_fail(SC_ERR_EXTENSION,
+			    "tbsProfile.extKeyUsage: %d OIDs, at most %d", n, SC_PROFILE_MAX_EKU);
 		in->eku = t->extKeyUsage;
 	}
 	if (t->subjectAltName != NULL) {
 		n = sk_GENERAL_NAME_num(t->subjectAltName);
 		if (n < 1)
-			return sc_fail(SC_ERR_MALFORMED, "tbsProfile.subjectAltName: empty (SIZE 1..MAX)");
+			return sc_fail(SC_ERR_MALFORMED,
+			    "tbsProfile.subjectAltName: empty (SIZE 1..MAX)");
 		if (n > SC_PROFILE_MAX_SAN)
-			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %d names, at most %d",
-			    n, SC_PROFILE_MAX_SAN);
+			return sc_fail(SC_ERR_EXTENSION,
+			    "tbsProfile.subjectAltName: %d names, at most %d", n,
+			    SC_PROFILE_MAX_SAN);
 		for (int i = 0; i < n; i++)
-			if ((r = san_entry_ok(sk_GENERAL_NAME_value(t->subjectAltName, i), i)) != SC_OK)
+			if ((r = san_entry_ok(sk_GENERAL_NAME_value(t->subjectAltName, i), i)) !=
+			    SC_OK)
 				return r;
 		in->san = t->subjectAltName;
 	}
@@ -390,7 +402,6 @@ sc_err sc_profile_set_signed_info(struct sc_profile *p, const uint8_t *der, size
 	return SC_OK;
 }
 
-
 /* ---- building ---- */
 
 static sc_err set_utf8(ASN1_UTF8STRING *s, const char *v, const char *field, size_t min, size_t max)
@@ -398,7 +409,8 @@ static sc_err set_utf8(ASN1_UTF8STRING *s, const char *v, const char *field, siz
 	size_t len = v != NULL ? strlen(v) : 0;
 
 	if (v == NULL || len < min || len > max)
-		return sc_fail(SC_ERR_USAGE, "%s: %zu bytes, must be %zu..%zu", field, len, min, max);
+		return sc_fail(SC_ERR_USAGE, "%s: %zu bytes, must be %zu..%zu", field, len, min,
+		    max);
 	if (!utf8_ok((const unsigned char *)v, len))
 		return sc_fail(SC_ERR_USAGE, "%s: not valid UTF-8", field);
 	if (!ASN1_STRING_set(s, v, (int)len))
@@ -424,7 +436,8 @@ static sc_err build_eku(const char *const *list, EXTENDED_KEY_USAGE **out)
 		}
 		if ((obj = OBJ_txt2obj(list[i], 0)) == NULL) {
 			ERR_clear_error();
-			r = sc_fail(SC_ERR_USAGE, "eku[%d]: '%s' is not an OID or known name", i, list[i]);
+			r = sc_fail(SC_ERR_USAGE, "eku[%d]: '%s' is not an OID or known name", i,
+			    list[i]);
 			goto out;
 		}
 		if (!sk_ASN1_OBJECT_push(eku, obj)) {
@@ -448,7 +461,10 @@ static sc_err build_san(const char *const *list, GENERAL_NAMES **out)
 		const char *prefix;
 		int type;
 	} kinds[] = {
-		{ "dns:", GEN_DNS }, { "email:", GEN_EMAIL }, { "uri:", GEN_URI }, { "ip:", GEN_IPADD },
+		{ "dns:", GEN_DNS },
+		{ "email:", GEN_EMAIL },
+		{ "uri:", GEN_URI },
+		{ "ip:", GEN_IPADD },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	GENERAL_NAMES *names = NULL;
@@ -474,13 +490,14 @@ static sc_err build_san(const char *const *list, GENERAL_NAMES **out)
 			}
 		}
 		if (value == NULL) {
-			r = sc_fail(SC_ERR_USAGE, "san[%d]: '%s' is not dns:, email:, uri: or ip:", i,
-			    list[i]);
+			r = sc_fail(SC_ERR_USAGE,
+			    "san[%d]: '%s' is not dns:, email:, uri: or ip:", i, list[i]);
 			goto out;
 		}
-		if (type != GEN_IPADD && !ia5_value_ok((const unsigned char *)value, strlen(value))) {
-			r = sc_fail(SC_ERR_USAGE, "san[%d]: must be 1..%d visible ASCII characters", i,
-			    SAN_VALUE_MAX);
+		if (type != GEN_IPADD &&
+		    !ia5_value_ok((const unsigned char *)value, strlen(value))) {
+			r = sc_fail(SC_ERR_USAGE, "san[%d]: must be 1..%d visible ASCII characters",
+			    i, SAN_VALUE_MAX);
 			goto out;
 		}
 		if ((gn = a2i_GENERAL_NAME(NULL, NULL, NULL, type, value, 0)) == NULL) {
@@ -530,11 +547,13 @@ static sc_err set_identity(SC_TBS_PROFILE *t, const struct sc_profile_params *pp
 {
 	sc_err r;
 
-	if ((r = set_utf8(t->networkId, pp->network_id, "network_id", 1, SC_NETWORK_ID_MAX)) != SC_OK ||
+	if ((r = set_utf8(t->networkId, pp->network_id, "network_id", 1, SC_NETWORK_ID_MAX)) !=
+	        SC_OK ||
 	    (r = set_utf8(t->deviceId, pp->device_id, "device_id", 1, SC_DEVICE_ID_MAX)) != SC_OK)
 		return r;
 	if (!sc_device_id_valid(pp->device_id))
-		return sc_fail(SC_ERR_USAGE, "device_id: only PrintableString characters "
+		return sc_fail(SC_ERR_USAGE,
+		    "device_id: only PrintableString characters "
 		    "(A-Z a-z 0-9 space '()+,-./:=?)");
 	if (pp->user_id != NULL) {
 		if ((t->userId = ASN1_UTF8STRING_new()) == NULL)
@@ -617,11 +636,13 @@ static sc_err set_usage(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
 
 	digest = pp->cert_digest == SC_DIGEST_NONE ? SC_DIGEST_SHA256 : pp->cert_digest;
 	if (digest < SC_DIGEST_SHA256 || digest > SC_DIGEST_SHA512)
-		return sc_fail(SC_ERR_ALGORITHM, "cert_digest: %d is not sha256/384/512", (int)digest);
+		return sc_fail(SC_ERR_ALGORITHM, "cert_digest: %d is not sha256/384/512",
+		    (int)digest);
 	if (!ASN1_ENUMERATED_set(t->certDigest, (long)digest))
 		return sc_fail(SC_ERR_NOMEM, "profile: certDigest");
 	if (pp->key_usage & ~SC_KU_ALL)
-		return sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x", pp->key_usage & ~SC_KU_ALL);
+		return sc_fail(SC_ERR_USAGE, "key_usage: unknown bits 0x%x",
+		    pp->key_usage & ~SC_KU_ALL);
 	if (pp->key_usage != 0 && (t->keyUsage = key_usage_bits(pp->key_usage)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "profile: keyUsage");
 	if (pp->eku != NULL && pp->eku[0] != NULL &&
@@ -707,13 +728,13 @@ sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_
 		else if (sc_alg_of_key(signer_key) == SC_ALG_P384)
 			md = EVP_sha384();
 		else
-			return sc_fail(SC_ERR_ALGORITHM, "signer_key: EC curve is not P-256 or P-384");
+			return sc_fail(SC_ERR_ALGORITHM,
+			    "signer_key: EC curve is not P-256 or P-384");
 		break;
 	case EVP_PKEY_ED25519:
 		md = NULL; /* pure EdDSA hashes for itself */
 		break;
-	default:
-		return sc_fail(SC_ERR_ALGORITHM, "signer_key: not RSA, P-256, P-384 or Ed25519");
+	default: return sc_fail(SC_ERR_ALGORITHM, "signer_key: not RSA, P-256, P-384 or Ed25519");
 	}
 	if (rsa_pss && type != EVP_PKEY_RSA)
 		return sc_fail(SC_ERR_USAGE, "rsa_pss: the signer key is not RSA");
@@ -727,14 +748,15 @@ sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit");
 		goto out;
 	}
-	if (rsa_pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)) {
+	if (rsa_pss &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) <= 0 ||
+	        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "RSASSA-PSS parameters");
 		goto out;
 	}
 	if (ASN1_item_sign_ctx(ASN1_ITEM_rptr(SC_TBS_PROFILE), alg, NULL, sig, p->sp->tbsProfile,
-	    mctx) <= 0) {
+	        mctx) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the tbsProfile");
 		goto out;
 	}
@@ -775,7 +797,7 @@ sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_
 	p->info.certs = NULL;
 	p->info.signer = NULL;
 	if ((der_len = ASN1_item_i2d((ASN1_VALUE *)p->sp, &der,
-	    ASN1_ITEM_rptr(SC_SIGNED_PROFILE))) <= 0) {
+	         ASN1_ITEM_rptr(SC_SIGNED_PROFILE))) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "encoding the signed profile");
 		goto out;
 	}
@@ -808,7 +830,8 @@ sc_err sc_profile_encode(const struct sc_profile *p, uint8_t **der, size_t *der_
 	*der_len = 0;
 	if (!p->signed_)
 		return sc_fail(SC_ERR_USAGE, "profile is not signed");
-	if ((len = ASN1_item_i2d((ASN1_VALUE *)p->sp, &buf, ASN1_ITEM_rptr(SC_SIGNED_PROFILE))) <= 0)
+	if ((len = ASN1_item_i2d((ASN1_VALUE *)p->sp, &buf, ASN1_ITEM_rptr(SC_SIGNED_PROFILE))) <=
+	    0)
 		return sc_fail_ossl(SC_ERR_INTERNAL, "encoding the signed profile");
 	*der = buf;
 	*der_len = (size_t)len;
@@ -897,4 +920,3 @@ void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out
 	}
 	*out = p->info;
 }
-

@@ -29,10 +29,8 @@ static int sig_alg_allowed(int nid)
 	case NID_rsassaPss:
 	case NID_ecdsa_with_SHA256:
 	case NID_ecdsa_with_SHA384:
-	case NID_ED25519:
-		return 1;
-	default:
-		return 0;
+	case NID_ED25519: return 1;
+	default: return 0;
 	}
 }
 
@@ -95,7 +93,8 @@ static sc_err verify_signature(const struct sc_profile *p, X509 *anchor, time_t 
 		goto out;
 	}
 	if (X509_check_ca(signer) != 0) {
-		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER, "certificates[0]: the signer is a CA certificate");
+		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER,
+		    "certificates[0]: the signer is a CA certificate");
 		goto out;
 	}
 
@@ -103,9 +102,10 @@ static sc_err verify_signature(const struct sc_profile *p, X509 *anchor, time_t 
 	eku = X509_get_ext_d2i(signer, NID_ext_key_usage, &crit, NULL);
 	if (eku == NULL) {
 		ERR_clear_error();
-		r = sc_fail(SC_ERR_SIGNER_EKU, crit == -1 ?
-		    "certificates[0]: no extendedKeyUsage (needs id-sc-kp-profileSigning)" :
-		    "certificates[0]: extendedKeyUsage does not decode or appears twice");
+		r = sc_fail(SC_ERR_SIGNER_EKU,
+		    crit == -1
+		        ? "certificates[0]: no extendedKeyUsage (needs id-sc-kp-profileSigning)"
+		        : "certificates[0]: extendedKeyUsage does not decode or appears twice");
 		goto out;
 	}
 	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
@@ -140,8 +140,9 @@ signature:
 		goto out;
 	}
 	if (ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_PROFILE), p->sp->signatureAlgorithm,
-	    p->sp->signature, p->sp->tbsProfile, pub) != 1) {
-		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE, "signature over tbsProfile does not verify");
+	        p->sp->signature, p->sp->tbsProfile, pub) != 1) {
+		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE,
+		    "signature over tbsProfile does not verify");
 		goto out;
 	}
 	r = SC_OK;
@@ -168,7 +169,8 @@ static sc_err check_validity(const struct sc_profile_info *in, const struct sc_p
 		return sc_fail(SC_ERR_VALIDITY, "validity.notAfter has passed");
 	if (sc_asn1_time_to_time_t(X509_get0_notBefore(pol->csk_cert), &csk_nb) != SC_OK ||
 	    sc_asn1_time_to_time_t(X509_get0_notAfter(pol->csk_cert), &csk_na) != SC_OK)
-		return sc_fail(SC_ERR_INTERNAL, "the device CA certificate's validity does not parse");
+		return sc_fail(SC_ERR_INTERNAL,
+		    "the device CA certificate's validity does not parse");
 	if (in->not_before < csk_nb)
 		return sc_fail(SC_ERR_VALIDITY,
 		    "validity.notBefore is before the device CA certificate's notBefore");
@@ -194,23 +196,25 @@ static sc_err check_extensions(const struct sc_profile_info *in)
 	for (int i = 0; i < SC_KU_NBITS; i++) {
 		unsigned bit = sc_key_usage_bit(i);
 		if ((in->key_usage & bit) && !(allowed & bit))
-			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.keyUsage: %s not allowed for a %s key",
+			return sc_fail(SC_ERR_EXTENSION,
+			    "tbsProfile.keyUsage: %s not allowed for a %s key",
 			    sc_key_usage_name(bit), sc_alg_name(in->alg));
 	}
 	if (in->eku != NULL) {
 		n = sk_ASN1_OBJECT_num(in->eku);
 		if (n > SC_PROFILE_MAX_EKU)
-			return sc_fail(SC_ERR_EXTENSION, "tbsProfile.extKeyUsage: %d OIDs, at most %d",
-			    n, SC_PROFILE_MAX_EKU);
+			return sc_fail(SC_ERR_EXTENSION,
+			    "tbsProfile.extKeyUsage: %d OIDs, at most %d", n, SC_PROFILE_MAX_EKU);
 		/* A device certificate must never look like a profile signer. */
 		for (int i = 0; i < n; i++)
-			if (OBJ_obj2nid(sk_ASN1_OBJECT_value(in->eku, i)) == sc_nid_kp_profile_signing())
+			if (OBJ_obj2nid(sk_ASN1_OBJECT_value(in->eku, i)) ==
+			    sc_nid_kp_profile_signing())
 				return sc_fail(SC_ERR_EXTENSION,
 				    "tbsProfile.extKeyUsage: id-sc-kp-profileSigning not allowed");
 	}
 	if (in->san != NULL && (n = sk_GENERAL_NAME_num(in->san)) > SC_PROFILE_MAX_SAN)
-		return sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %d names, at most %d", n,
-		    SC_PROFILE_MAX_SAN);
+		return sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %d names, at most %d",
+		    n, SC_PROFILE_MAX_SAN);
 	return SC_OK;
 }
 
@@ -237,8 +241,8 @@ sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_poli
 	if ((r = verify_signature(p, anchor->cert, pol->now, pol->signer_cache)) != SC_OK)
 		return r;
 	if (strcmp(in->device_id, pol->device_id) != 0)
-		return sc_fail(SC_ERR_DEVICE_MISMATCH, "tbsProfile.deviceId '%s' is not this device",
-		    in->device_id);
+		return sc_fail(SC_ERR_DEVICE_MISMATCH,
+		    "tbsProfile.deviceId '%s' is not this device", in->device_id);
 	if (in->profile_not_after < pol->now)
 		return sc_fail(SC_ERR_PROFILE_EXPIRED, "tbsProfile.profileNotAfter has passed");
 	if ((r = check_validity(in, pol)) != SC_OK)
@@ -253,9 +257,9 @@ sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_poli
 			return sc_fail(SC_ERR_ALGORITHM,
 			    "tbsProfile.key.supplied.publicKey: RSA-%d, only 2048/3072/4096",
 			    EVP_PKEY_get_bits(k));
-		return sc_fail(SC_ERR_ALGORITHM, "tbsProfile.key: not RSA-2048/3072/4096, P-256, "
+		return sc_fail(SC_ERR_ALGORITHM,
+		    "tbsProfile.key: not RSA-2048/3072/4096, P-256, "
 		    "P-384 or Ed25519");
 	}
 	return check_extensions(in);
 }
-

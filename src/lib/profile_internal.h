@@ -39,15 +39,15 @@ typedef struct sc_tbs_profile_st {
 	ASN1_OCTET_STRING *profileId;
 	ASN1_UTF8STRING *networkId;
 	ASN1_UTF8STRING *deviceId;
-	ASN1_UTF8STRING *userId;              /* [0] OPTIONAL */
-	ASN1_OCTET_STRING *challenge;         /* [1] OPTIONAL */
+	ASN1_UTF8STRING *userId;      /* [0] OPTIONAL */
+	ASN1_OCTET_STRING *challenge; /* [1] OPTIONAL */
 	ASN1_GENERALIZEDTIME *profileNotAfter;
 	X509_VAL *validity;
 	SC_KEY_SPEC *key;
 	ASN1_ENUMERATED *certDigest;
-	ASN1_BIT_STRING *keyUsage;            /* [2] OPTIONAL */
-	EXTENDED_KEY_USAGE *extKeyUsage;      /* [3] OPTIONAL */
-	GENERAL_NAMES *subjectAltName;        /* [4] OPTIONAL */
+	ASN1_BIT_STRING *keyUsage;       /* [2] OPTIONAL */
+	EXTENDED_KEY_USAGE *extKeyUsage; /* [3] OPTIONAL */
+	GENERAL_NAMES *subjectAltName;   /* [4] OPTIONAL */
 } SC_TBS_PROFILE;
 
 typedef struct sc_signed_profile_st {
@@ -58,9 +58,9 @@ typedef struct sc_signed_profile_st {
 } SC_SIGNED_PROFILE;
 
 struct sc_profile {
-	SC_SIGNED_PROFILE *sp;        /* never NULL; signature fields empty until signed */
-	int signed_;                  /* 1 after sc_profile_sign or sc_profile_decode */
-	struct sc_profile_info info;  /* the fields, parsed once; pointers borrow from sp */
+	SC_SIGNED_PROFILE *sp;       /* never NULL; signature fields empty until signed */
+	int signed_;                 /* 1 after sc_profile_sign or sc_profile_decode */
+	struct sc_profile_info info; /* the fields, parsed once; pointers borrow from sp */
 };
 
 /* ---- profile.c: the codec ---- */
@@ -80,8 +80,8 @@ sc_err sc_profile_parse_tbs(struct sc_profile *p) SC_MUST_USE;
  * The signature half of p->info (digest, certificates, signer, algorithm) from p->sp and der,
  * the DER it encodes to; marks p signed. SC_ERR_INTERNAL if SHA-256 fails.
  */
-sc_err sc_profile_set_signed_info(struct sc_profile *p, const uint8_t *der, size_t der_len)
-    SC_MUST_USE;
+sc_err sc_profile_set_signed_info(struct sc_profile *p, const uint8_t *der,
+    size_t der_len) SC_MUST_USE;
 
 /* ---- keywrap.c: the server's half of the supplied key ---- */
 

@@ -83,8 +83,8 @@ void sc_sp_close(struct sc_sp *sp)
 	free(sp);
 }
 
-sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len,
-    uint8_t **answer, size_t *answer_len)
+sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len, uint8_t **answer,
+    size_t *answer_len)
 {
 	sc_err r, w;
 
@@ -118,8 +118,8 @@ sc_err sc_sp_raw(struct sc_sp *sp, const uint8_t *msg, size_t msg_len,
  * On success *ans is the answer and rd reads its body; on an SP_ERROR answer returns the SP's
  * code with its detail. *ans is the caller's (OPENSSL_clear_free(*ans, *ans_len)).
  */
-static sc_err roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t type,
-    uint8_t **ans, size_t *ans_len, struct sc_buf *rd)
+static sc_err roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t type, uint8_t **ans,
+    size_t *ans_len, struct sc_buf *rd)
 {
 	sc_err r;
 
@@ -190,10 +190,10 @@ sc_err sc_sp_info(struct sc_sp *sp, struct sc_sp_info *out)
 		memcpy(out->networks[i], info.networks[i], sizeof(out->networks[i]));
 	out->n_networks = info.n_networks;
 	if ((r = cert_from_answer(info.csk_cert, info.csk_cert_len, &out->csk_cert,
-	    "info: CSK certificate")) != SC_OK)
+	         "info: CSK certificate")) != SC_OK)
 		goto out;
 	if ((r = cert_from_answer(info.kek_cert, info.kek_cert_len, &out->kek_cert,
-	    "info: KEK certificate")) != SC_OK)
+	         "info: KEK certificate")) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
@@ -339,8 +339,8 @@ out:
 	return r;
 }
 
-sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
-    uint32_t *handle, X509 **cert)
+sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
+    X509 **cert)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf req, rd;
@@ -410,7 +410,7 @@ sc_err sc_sp_keys(struct sc_sp *sp, struct sc_sp_key **keys, size_t *n)
 		if ((r = roundtrip(sp, &req, SC_SP_KEYS, &ans, &ans_len, &rd)) != SC_OK)
 			goto out;
 		if ((r = sp_keys_ans_get_head(&rd, (uint32_t)(SC_SP_MAX_KEYS_LIMIT - count), &more,
-		    &got)) != SC_OK)
+		         &got)) != SC_OK)
 			goto out;
 		for (i = 0; i < got; i++) {
 			struct sc_sp_key *k = &list[count];
@@ -427,7 +427,8 @@ sc_err sc_sp_keys(struct sc_sp *sp, struct sc_sp_key **keys, size_t *n)
 				    (unsigned)k->handle);
 				goto out;
 			}
-			if ((r = cert_from_answer(der, der_len, &k->cert, "keys: certificate")) != SC_OK)
+			if ((r = cert_from_answer(der, der_len, &k->cert, "keys: certificate")) !=
+			    SC_OK)
 				goto out;
 			after = k->handle;
 			count++;
@@ -447,8 +448,8 @@ out:
 }
 
 /* One SIGN round trip; the signature is copied to *sig (the caller's). Frees req. */
-static sc_err sign_roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t mode,
-    uint8_t **sig, size_t *sig_len)
+static sc_err sign_roundtrip(struct sc_sp *sp, struct sc_buf *req, uint8_t mode, uint8_t **sig,
+    size_t *sig_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf rd;
@@ -473,11 +474,13 @@ out:
 }
 
 sc_err sc_sp_sign(struct sc_sp *sp, uint32_t handle, enum sc_sp_sign_mode mode,
-    enum sc_digest digest, const uint8_t *input, size_t input_len,
-    uint8_t **sig, size_t *sig_len)
+    enum sc_digest digest, const uint8_t *input, size_t input_len, uint8_t **sig, size_t *sig_len)
 {
-	struct sp_sign_req s = { .handle = handle, .mode = (uint8_t)mode, .digest = (uint8_t)digest,
-	    .input = input, .input_len = input_len };
+	struct sp_sign_req s = { .handle = handle,
+		.mode = (uint8_t)mode,
+		.digest = (uint8_t)digest,
+		.input = input,
+		.input_len = input_len };
 	struct sc_buf req;
 
 	*sig = NULL;
@@ -505,12 +508,14 @@ sc_err sc_sp_delete(struct sc_sp *sp, uint32_t handle)
 /* ---- leaf-key use for the PKCS#11 module: PSS, OAEP decryption, ECDH ---- */
 
 sc_err sc_sp_sign_pss(struct sc_sp *sp, uint32_t handle, enum sc_digest digest,
-    const uint8_t *input, size_t input_len, uint32_t salt_len,
-    uint8_t **sig, size_t *sig_len)
+    const uint8_t *input, size_t input_len, uint32_t salt_len, uint8_t **sig, size_t *sig_len)
 {
-	struct sp_sign_req s = { .handle = handle, .mode = SC_SP_SIGN_PSS,
-	    .digest = (uint8_t)digest, .input = input, .input_len = input_len,
-	    .salt_len = salt_len };
+	struct sp_sign_req s = { .handle = handle,
+		.mode = SC_SP_SIGN_PSS,
+		.digest = (uint8_t)digest,
+		.input = input,
+		.input_len = input_len,
+		.salt_len = salt_len };
 	struct sc_buf req;
 
 	*sig = NULL;
@@ -558,8 +563,8 @@ out:
 }
 
 sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mgf1_md,
-    const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
-    uint8_t **out, size_t *out_len)
+    const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len, uint8_t **out,
+    size_t *out_len)
 {
 	struct sp_decrypt_req d;
 	struct sc_buf req;
@@ -574,16 +579,21 @@ sc_err sc_sp_decrypt_oaep(struct sc_sp *sp, uint32_t handle, int oaep_md, int mg
 		    SC_SP_MAX_CIPHERTEXT);
 	if (oaep_md < 0 || oaep_md > 255 || mgf1_md < 0 || mgf1_md > 255)
 		return sc_fail(SC_ERR_ALGORITHM, "decrypt: hash code out of range");
-	d = (struct sp_decrypt_req){ .handle = handle, .scheme = SC_SP_DECRYPT_OAEP,
-	    .hash = (uint8_t)oaep_md, .mgf1_hash = (uint8_t)mgf1_md, .label = label,
-	    .label_len = label_len, .ciphertext = in, .ciphertext_len = in_len };
+	d = (struct sp_decrypt_req){ .handle = handle,
+		.scheme = SC_SP_DECRYPT_OAEP,
+		.hash = (uint8_t)oaep_md,
+		.mgf1_hash = (uint8_t)mgf1_md,
+		.label = label,
+		.label_len = label_len,
+		.ciphertext = in,
+		.ciphertext_len = in_len };
 	sc_wire_begin(&req, SC_SP_DECRYPT, 0);
 	sp_decrypt_req_put(&req, &d);
 	return secret_roundtrip(sp, &req, SC_SP_DECRYPT, sp_decrypt_ans_get, out, out_len);
 }
 
-sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point,
-    size_t point_len, uint8_t **secret, size_t *secret_len)
+sc_err sc_sp_derive_ecdh(struct sc_sp *sp, uint32_t handle, const uint8_t *point, size_t point_len,
+    uint8_t **secret, size_t *secret_len)
 {
 	struct sc_buf req;
 

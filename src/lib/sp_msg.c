@@ -73,8 +73,8 @@ sc_err sp_ans_hdr_get(struct sc_buf *b, uint8_t req_type)
 	version = sc_buf_get_u8(b);
 	type = sc_buf_get_u8(b);
 	if (version != SC_SP_PROTO_VERSION)
-		return sc_fail(SC_ERR_PEER, "answer has protocol version %u, expected %u",
-		    version, SC_SP_PROTO_VERSION);
+		return sc_fail(SC_ERR_PEER, "answer has protocol version %u, expected %u", version,
+		    SC_SP_PROTO_VERSION);
 	if (type == SC_SP_ERROR) {
 		if ((r = sp_error_ans_get(b, &code, detail)) != SC_OK)
 			return r;
@@ -88,8 +88,8 @@ sc_err sp_ans_hdr_get(struct sc_buf *b, uint8_t req_type)
 		return sc_fail((sc_err)code, "%s", detail);
 	}
 	if (type != (req_type | SC_SP_ANSWER))
-		return sc_fail(SC_ERR_PEER, "answer type 0x%02x to %s, expected 0x%02x",
-		    type, sp_msg_name(req_type), req_type | SC_SP_ANSWER);
+		return sc_fail(SC_ERR_PEER, "answer type 0x%02x to %s, expected 0x%02x", type,
+		    sp_msg_name(req_type), req_type | SC_SP_ANSWER);
 	return SC_OK;
 }
 
@@ -115,22 +115,70 @@ sc_err sp_error_ans_get(struct sc_buf *b, int32_t *code, char detail[SC_WIRE_MAX
 
 /* ---- bodies with nothing in them ---- */
 
-void sp_info_req_put(struct sc_buf *b) { (void)b; }
-sc_err sp_info_req_get(struct sc_buf *b) { return req_done(b, "info"); }
-void sp_install_cert_ans_put(struct sc_buf *b) { (void)b; }
-sc_err sp_install_cert_ans_get(struct sc_buf *b) { return ans_done(b, "install-cert"); }
-void sp_install_anchor_ans_put(struct sc_buf *b) { (void)b; }
-sc_err sp_install_anchor_ans_get(struct sc_buf *b) { return ans_done(b, "install-anchor"); }
-void sp_set_limits_ans_put(struct sc_buf *b) { (void)b; }
-sc_err sp_set_limits_ans_get(struct sc_buf *b) { return ans_done(b, "set-limits"); }
-void sp_lock_req_put(struct sc_buf *b) { (void)b; }
-sc_err sp_lock_req_get(struct sc_buf *b) { return req_done(b, "lock"); }
-void sp_lock_ans_put(struct sc_buf *b) { (void)b; }
-sc_err sp_lock_ans_get(struct sc_buf *b) { return ans_done(b, "lock"); }
-void sp_challenge_req_put(struct sc_buf *b) { (void)b; }
-sc_err sp_challenge_req_get(struct sc_buf *b) { return req_done(b, "challenge"); }
-void sp_delete_ans_put(struct sc_buf *b) { (void)b; }
-sc_err sp_delete_ans_get(struct sc_buf *b) { return ans_done(b, "delete"); }
+void sp_info_req_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_info_req_get(struct sc_buf *b)
+{
+	return req_done(b, "info");
+}
+void sp_install_cert_ans_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_install_cert_ans_get(struct sc_buf *b)
+{
+	return ans_done(b, "install-cert");
+}
+void sp_install_anchor_ans_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_install_anchor_ans_get(struct sc_buf *b)
+{
+	return ans_done(b, "install-anchor");
+}
+void sp_set_limits_ans_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_set_limits_ans_get(struct sc_buf *b)
+{
+	return ans_done(b, "set-limits");
+}
+void sp_lock_req_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_lock_req_get(struct sc_buf *b)
+{
+	return req_done(b, "lock");
+}
+void sp_lock_ans_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_lock_ans_get(struct sc_buf *b)
+{
+	return ans_done(b, "lock");
+}
+void sp_challenge_req_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_challenge_req_get(struct sc_buf *b)
+{
+	return req_done(b, "challenge");
+}
+void sp_delete_ans_put(struct sc_buf *b)
+{
+	(void)b;
+}
+sc_err sp_delete_ans_get(struct sc_buf *b)
+{
+	return ans_done(b, "delete");
+}
 
 /* ---- INFO ---- */
 
@@ -298,8 +346,7 @@ void sp_issue_ans_put(struct sc_buf *b, uint32_t handle, const uint8_t *cert, si
 	sc_buf_put_string(b, cert, cert_len);
 }
 
-sc_err sp_issue_ans_get(struct sc_buf *b, uint32_t *handle, const uint8_t **cert,
-    size_t *cert_len)
+sc_err sp_issue_ans_get(struct sc_buf *b, uint32_t *handle, const uint8_t **cert, size_t *cert_len)
 {
 	sc_err r;
 
@@ -352,8 +399,8 @@ sc_err sp_keys_ans_get_head(struct sc_buf *b, uint32_t max_n, uint8_t *more, uin
 	return SC_OK;
 }
 
-sc_err sp_keys_ans_get_key(struct sc_buf *b, uint32_t *handle, uint8_t *alg,
-    const uint8_t **cert, size_t *cert_len)
+sc_err sp_keys_ans_get_key(struct sc_buf *b, uint32_t *handle, uint8_t *alg, const uint8_t **cert,
+    size_t *cert_len)
 {
 	*handle = sc_buf_get_u32(b);
 	*alg = sc_buf_get_u8(b);

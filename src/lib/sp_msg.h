@@ -30,11 +30,11 @@
 #include <selfcert/sp.h>
 #include "buf.h"
 
-#define SC_WIRE_MAX_DETAIL 255      /* an error answer's detail, like sc_fail's */
-#define SC_WIRE_MAX_CERT 16384      /* any certificate carried in a message */
-#define SP_MSG_ID_MAX 64            /* a device or network ID: 1..64 bytes of text */
-#define SP_MSG_MAX_SIGNATURE 1024   /* a MESSAGE or DIGEST signature (PSS: SC_SP_MAX_CIPHERTEXT) */
-#define SP_MSG_MAX_SECRET ((SC_SP_MAX_EC_POINT - 1) / 2)   /* DERIVE: one coordinate */
+#define SC_WIRE_MAX_DETAIL 255    /* an error answer's detail, like sc_fail's */
+#define SC_WIRE_MAX_CERT 16384    /* any certificate carried in a message */
+#define SP_MSG_ID_MAX 64          /* a device or network ID: 1..64 bytes of text */
+#define SP_MSG_MAX_SIGNATURE 1024 /* a MESSAGE or DIGEST signature (PSS: SC_SP_MAX_CIPHERTEXT) */
+#define SP_MSG_MAX_SECRET ((SC_SP_MAX_EC_POINT - 1) / 2) /* DERIVE: one coordinate */
 
 /* "info", "keygen", … "error" for a request (or answer) type; "unknown" otherwise. */
 const char *sp_msg_name(int type);
@@ -141,8 +141,7 @@ sc_err sp_challenge_ans_get(struct sc_buf *b, uint8_t out[SC_SP_CHALLENGE_LEN]) 
 /* The profile is bounded by the message only: its own limit is the profile decoder's
  * (SC_ERR_OVERSIZE past 16384 bytes), so the SP answers what is wrong with it. */
 void sp_issue_req_put(struct sc_buf *b, const uint8_t *profile, size_t profile_len);
-sc_err sp_issue_req_get(struct sc_buf *b, const uint8_t **profile,
-    size_t *profile_len) SC_MUST_USE;
+sc_err sp_issue_req_get(struct sc_buf *b, const uint8_t **profile, size_t *profile_len) SC_MUST_USE;
 void sp_issue_ans_put(struct sc_buf *b, uint32_t handle, const uint8_t *cert, size_t cert_len);
 /* Also SC_ERR_PEER for handle 0 or an empty certificate. */
 sc_err sp_issue_ans_get(struct sc_buf *b, uint32_t *handle, const uint8_t **cert,
@@ -150,8 +149,8 @@ sc_err sp_issue_ans_get(struct sc_buf *b, uint32_t *handle, const uint8_t **cert
 
 /* ---- KEYS 0x12: [u32 after] -> [u8 more][u32 n] n x {[u32 handle][u8 alg][cert cert]} ---- */
 
-#define SP_KEYS_ANS_HEAD 5                          /* more and n */
-#define SP_KEYS_ANS_KEY(cert_len) (4 + 1 + 4 + (size_t)(cert_len))   /* one entry */
+#define SP_KEYS_ANS_HEAD 5                                         /* more and n */
+#define SP_KEYS_ANS_KEY(cert_len) (4 + 1 + 4 + (size_t)(cert_len)) /* one entry */
 
 void sp_keys_req_put(struct sc_buf *b, uint32_t after);
 sc_err sp_keys_req_get(struct sc_buf *b, uint32_t *after) SC_MUST_USE;
@@ -167,19 +166,19 @@ void sp_keys_ans_put_key(struct sc_buf *page, uint32_t handle, uint8_t alg, cons
  */
 sc_err sp_keys_ans_get_head(struct sc_buf *b, uint32_t max_n, uint8_t *more,
     uint32_t *n) SC_MUST_USE;
-sc_err sp_keys_ans_get_key(struct sc_buf *b, uint32_t *handle, uint8_t *alg,
-    const uint8_t **cert, size_t *cert_len) SC_MUST_USE;
+sc_err sp_keys_ans_get_key(struct sc_buf *b, uint32_t *handle, uint8_t *alg, const uint8_t **cert,
+    size_t *cert_len) SC_MUST_USE;
 sc_err sp_keys_ans_done(struct sc_buf *b) SC_MUST_USE;
 
 /* ---- SIGN 0x13: [u32 handle][u8 mode][u8 digest][string input][u32 salt_len: PSS only] ---- */
 
 struct sp_sign_req {
 	uint32_t handle;
-	uint8_t mode;           /* enum sc_sp_sign_mode */
-	uint8_t digest;         /* enum sc_digest */
-	const uint8_t *input;   /* 0..SC_SP_MAX_SIGN_INPUT bytes */
+	uint8_t mode;         /* enum sc_sp_sign_mode */
+	uint8_t digest;       /* enum sc_digest */
+	const uint8_t *input; /* 0..SC_SP_MAX_SIGN_INPUT bytes */
 	size_t input_len;
-	uint32_t salt_len;      /* on the wire for SC_SP_SIGN_PSS only; 0 otherwise */
+	uint32_t salt_len; /* on the wire for SC_SP_SIGN_PSS only; 0 otherwise */
 };
 void sp_sign_req_put(struct sc_buf *b, const struct sp_sign_req *req);
 sc_err sp_sign_req_get(struct sc_buf *b, struct sp_sign_req *req) SC_MUST_USE;
@@ -202,11 +201,11 @@ sc_err sp_delete_ans_get(struct sc_buf *b) SC_MUST_USE;
 
 struct sp_decrypt_req {
 	uint32_t handle;
-	uint8_t scheme;             /* enum sc_sp_decrypt_scheme */
-	uint8_t hash, mgf1_hash;    /* SC_DIGEST_SHA256..512 or SC_SP_OAEP_SHA1 */
-	const uint8_t *label;       /* 0..SC_SP_MAX_OAEP_LABEL bytes */
+	uint8_t scheme;          /* enum sc_sp_decrypt_scheme */
+	uint8_t hash, mgf1_hash; /* SC_DIGEST_SHA256..512 or SC_SP_OAEP_SHA1 */
+	const uint8_t *label;    /* 0..SC_SP_MAX_OAEP_LABEL bytes */
 	size_t label_len;
-	const uint8_t *ciphertext;  /* 0..SC_SP_MAX_CIPHERTEXT bytes (one block: the handler's) */
+	const uint8_t *ciphertext; /* 0..SC_SP_MAX_CIPHERTEXT bytes (one block: the handler's) */
 	size_t ciphertext_len;
 };
 void sp_decrypt_req_put(struct sc_buf *b, const struct sp_decrypt_req *req);
@@ -224,7 +223,6 @@ sc_err sp_derive_req_get(struct sc_buf *b, uint32_t *handle, const uint8_t **poi
 /* The shared secret: this marks the writer secret (wiped when freed or grown). */
 void sp_derive_ans_put(struct sc_buf *b, const uint8_t *secret, size_t secret_len);
 /* 1..SP_MSG_MAX_SECRET bytes: SC_ERR_PEER for an empty secret. */
-sc_err sp_derive_ans_get(struct sc_buf *b, const uint8_t **secret,
-    size_t *secret_len) SC_MUST_USE;
+sc_err sp_derive_ans_get(struct sc_buf *b, const uint8_t **secret, size_t *secret_len) SC_MUST_USE;
 
 #endif

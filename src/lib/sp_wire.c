@@ -13,15 +13,16 @@
 
 sc_err sc_wire_parse_len(const uint8_t hdr[SC_WIRE_HDR_LEN], size_t *len)
 {
-	uint32_t n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
-	    ((uint32_t)hdr[2] << 8) | hdr[3];
+	uint32_t n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) |
+	    hdr[3];
 
 	*len = 0;
 	if (n > SC_SP_MAX_MSG)
 		return sc_fail(SC_ERR_OVERSIZE, "message length %u over the limit of %u",
 		    (unsigned)n, (unsigned)SC_SP_MAX_MSG);
 	if (n < SC_WIRE_MIN_MSG)
-		return sc_fail(SC_ERR_MALFORMED, "message length %u: no version and type", (unsigned)n);
+		return sc_fail(SC_ERR_MALFORMED, "message length %u: no version and type",
+		    (unsigned)n);
 	*len = n;
 	return SC_OK;
 }

@@ -11,10 +11,10 @@
 #include <selfcert/err.h>
 #include <selfcert/sp.h>
 #include "buf.h"
-#include "sp_msg.h"     /* the messages inside the frames; SC_WIRE_MAX_DETAIL, SC_WIRE_MAX_CERT */
+#include "sp_msg.h" /* the messages inside the frames; SC_WIRE_MAX_DETAIL, SC_WIRE_MAX_CERT */
 
-#define SC_WIRE_HDR_LEN 4           /* the length prefix */
-#define SC_WIRE_MIN_MSG 2           /* version and type */
+#define SC_WIRE_HDR_LEN 4 /* the length prefix */
+#define SC_WIRE_MIN_MSG 2 /* version and type */
 
 /*
  * The length announced by a frame header. SC_ERR_OVERSIZE if it exceeds SC_SP_MAX_MSG,

@@ -26,8 +26,7 @@ static int b64_value(unsigned char c)
 	return -1;
 }
 
-sc_err sc_base64_decode(const char *s, size_t len, size_t max_len, uint8_t **out,
-    size_t *out_len)
+sc_err sc_base64_decode(const char *s, size_t len, size_t max_len, uint8_t **out, size_t *out_len)
 {
 	size_t pad = 0, n;
 	uint8_t *buf;
@@ -36,8 +35,8 @@ sc_err sc_base64_decode(const char *s, size_t len, size_t max_len, uint8_t **out
 	*out = NULL;
 	*out_len = 0;
 	if (len == 0 || len % 4 != 0)
-		return sc_fail(SC_ERR_MALFORMED, "base64: length %zu is not a positive multiple of 4",
-		    len);
+		return sc_fail(SC_ERR_MALFORMED,
+		    "base64: length %zu is not a positive multiple of 4", len);
 	/* EVP_DecodeBlock takes an int. */
 	if (len > max_len || len > (size_t)(1u << 30))
 		return sc_fail(SC_ERR_OVERSIZE, "base64: %zu characters", len);
@@ -45,8 +44,8 @@ sc_err sc_base64_decode(const char *s, size_t len, size_t max_len, uint8_t **out
 		pad = s[len - 2] == '=' ? 2 : 1;
 	for (size_t i = 0; i < len - pad; i++)
 		if (b64_value((unsigned char)s[i]) < 0)
-			return sc_fail(SC_ERR_MALFORMED, "base64: character %zu is not in the alphabet",
-			    i);
+			return sc_fail(SC_ERR_MALFORMED,
+			    "base64: character %zu is not in the alphabet", i);
 	/* Canonical: the bits the padding hides must be zero. */
 	if (pad == 2 && (b64_value((unsigned char)s[len - 3]) & 0x0f) != 0)
 		return sc_fail(SC_ERR_MALFORMED, "base64: non-zero bits before the padding");
@@ -100,8 +99,8 @@ sc_err sc_parse_duration(const char *s, int64_t *seconds)
 	*seconds = v * unit;
 	return SC_OK;
 bad:
-	return sc_fail(SC_ERR_USAGE, "duration '%s': expected a number and s, m, h, d or y (e.g. 30d)",
-	    s ? s : "");
+	return sc_fail(SC_ERR_USAGE,
+	    "duration '%s': expected a number and s, m, h, d or y (e.g. 30d)", s ? s : "");
 }
 
 /* The n decimal digits at s as a number, or -1 if any is not a digit (stops at the NUL). */
@@ -145,7 +144,8 @@ sc_err sc_parse_time(const char *s, time_t *out)
 	if ((year = fixed_digits(s, 4)) < 0 || s[4] != '-' || (mon = fixed_digits(s + 5, 2)) < 0 ||
 	    s[7] != '-' || (mday = fixed_digits(s + 8, 2)) < 0 || (s[10] != 'T' && s[10] != 't') ||
 	    (hour = fixed_digits(s + 11, 2)) < 0 || s[13] != ':' ||
-	    (min = fixed_digits(s + 14, 2)) < 0 || s[16] != ':' || (sec = fixed_digits(s + 17, 2)) < 0)
+	    (min = fixed_digits(s + 14, 2)) < 0 || s[16] != ':' ||
+	    (sec = fixed_digits(s + 17, 2)) < 0)
 		goto bad;
 	if (mon < 1 || mon > 12 || mday < 1 || mday > days_in_month(year, mon) || hour > 23 ||
 	    min > 59 || sec > 59)
@@ -161,8 +161,8 @@ sc_err sc_parse_time(const char *s, time_t *out)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		if ((oh = fixed_digits(p + 1, 2)) < 0 || p[3] != ':' || (om = fixed_digits(p + 4, 2)) < 0 ||
-		    oh > 23 || om > 59)
+		if ((oh = fixed_digits(p + 1, 2)) < 0 || p[3] != ':' ||
+		    (om = fixed_digits(p + 4, 2)) < 0 || oh > 23 || om > 59)
 			goto bad;
 		off = oh * 3600L + om * 60L;
 		if (*p == '-')
@@ -231,12 +231,15 @@ sc_err sc_unhex(const char *s, uint8_t *out, size_t max, size_t *n)
 	size_t len = s ? strlen(s) : 0;
 
 	if (len == 0 || len % 2 != 0 || len / 2 > max)
-		return sc_fail(SC_ERR_USAGE, "hex '%.40s': expected an even number of hex digits, "
-		    "at most %zu bytes", s ? s : "", max);
+		return sc_fail(SC_ERR_USAGE,
+		    "hex '%.40s': expected an even number of hex digits, "
+		    "at most %zu bytes",
+		    s ? s : "", max);
 	for (size_t i = 0; i < len / 2; i++) {
 		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
-			return sc_fail(SC_ERR_USAGE, "hex '%.40s': not a hex digit at %zu", s, 2 * i);
+			return sc_fail(SC_ERR_USAGE, "hex '%.40s': not a hex digit at %zu", s,
+			    2 * i);
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	*n = len / 2;

@@ -30,11 +30,13 @@ static sc_err subject_attr(X509 *cert, int nid, const char *field, char *out, si
 		r = sc_fail(SC_ERR_BINDING, "leaf subject must have exactly one %s", field);
 		goto out;
 	}
-	if ((n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) < 0 ||
+	if ((n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) <
+	        0 ||
 	    (size_t)n >= out_len || memchr(u, '\0', (size_t)n) != NULL) {
 		ERR_clear_error();
-		r = sc_fail(SC_ERR_BINDING, "leaf subject %s is not a valid string of at most %zu bytes",
-		    field, out_len - 1);
+		r = sc_fail(SC_ERR_BINDING,
+		    "leaf subject %s is not a valid string of at most %zu bytes", field,
+		    out_len - 1);
 		goto out;
 	}
 	memcpy(out, u, (size_t)n);
@@ -118,8 +120,9 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 		goto out;
 	}
 	if (strcmp(info.device_id, leaf_dev) != 0) {
-		r = sc_fail(SC_ERR_BINDING, "deviceId: profile is for \"%s\", certificate for \"%s\"",
-		    info.device_id, leaf_dev);
+		r = sc_fail(SC_ERR_BINDING,
+		    "deviceId: profile is for \"%s\", certificate for \"%s\"", info.device_id,
+		    leaf_dev);
 		goto out;
 	}
 	if (strcmp(info.network_id, iss->network_id) != 0) {
@@ -145,8 +148,8 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 		goto out;
 	}
 	if ((r = sc_profile_key_fits(&info, leaf_pub, SC_ERR_BINDING,
-	    "publicKey: not the profile's supplied key",
-	    "publicKey: not of the profile's algorithm")) != SC_OK)
+	         "publicKey: not the profile's supplied key",
+	         "publicKey: not of the profile's algorithm")) != SC_OK)
 		goto out;
 	/* X509_get_key_usage answers UINT32_MAX when the extension is absent. */
 	ku = X509_get_key_usage(leaf);
@@ -176,13 +179,15 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 	if ((r = subject_attr(leaf, NID_commonName, "CN", cn, sizeof(cn))) != SC_OK)
 		goto out;
 	if (strcmp(cn, want_cn) != 0) {
-		r = sc_fail(SC_ERR_BINDING, "CN: certificate says \"%s\", profile \"%s\"", cn, want_cn);
+		r = sc_fail(SC_ERR_BINDING, "CN: certificate says \"%s\", profile \"%s\"", cn,
+		    want_cn);
 		goto out;
 	}
 	/* The CSK signs with the profile's certDigest (pure Ed25519 has none to compare). */
 	md = sc_sign_md(X509_get0_pubkey(device_ca), info.cert_digest);
-	if (md != NULL && (!X509_get_signature_info(leaf, &mdnid, NULL, NULL, NULL) ||
-	    mdnid != EVP_MD_get_type(md))) {
+	if (md != NULL &&
+	    (!X509_get_signature_info(leaf, &mdnid, NULL, NULL, NULL) ||
+	        mdnid != EVP_MD_get_type(md))) {
 		ERR_clear_error();
 		r = sc_fail(SC_ERR_BINDING,
 		    "certDigest: the leaf is not signed with the profile's digest");
@@ -200,8 +205,7 @@ out:
 	return r;
 }
 
-sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts,
-    struct sc_verify_result *out)
+sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts, struct sc_verify_result *out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	X509_STORE *store = NULL;
@@ -262,13 +266,13 @@ sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts,
 		goto out;
 	}
 	if ((r = subject_attr(leaf, NID_serialNumber, "serialNumber", leaf_dev,
-	    sizeof(leaf_dev))) != SC_OK)
+	         sizeof(leaf_dev))) != SC_OK)
 		goto out;
 	/* The name constraint compares case-insensitively (RFC 5280 4.2.1.4 / OpenSSL's canonical
 	 * form); the device ID is exact. */
 	if (strcmp(leaf_dev, ca_dev) != 0) {
-		r = sc_fail(SC_ERR_BINDING, "leaf serialNumber \"%s\" is not the device CA's \"%s\"",
-		    leaf_dev, ca_dev);
+		r = sc_fail(SC_ERR_BINDING,
+		    "leaf serialNumber \"%s\" is not the device CA's \"%s\"", leaf_dev, ca_dev);
 		goto out;
 	}
 	if ((r = sc_issuance_get(leaf, &iss)) != SC_OK) {
@@ -289,8 +293,8 @@ sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts,
 	if ((r = subject_attr(leaf, NID_organizationName, "O", org, sizeof(org))) != SC_OK)
 		goto out;
 	if (strcmp(org, iss.network_id) != 0) {
-		r = sc_fail(SC_ERR_BINDING, "leaf O \"%s\" is not the issuance networkId \"%s\"", org,
-		    iss.network_id);
+		r = sc_fail(SC_ERR_BINDING, "leaf O \"%s\" is not the issuance networkId \"%s\"",
+		    org, iss.network_id);
 		goto out;
 	}
 	if (opts->allowed_networks != NULL) {
@@ -299,7 +303,8 @@ sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts,
 			if (strcmp(*n, iss.network_id) == 0)
 				break;
 		if (*n == NULL) {
-			r = sc_fail(SC_ERR_NETWORK, "network \"%s\" is not allowed", iss.network_id);
+			r = sc_fail(SC_ERR_NETWORK, "network \"%s\" is not allowed",
+			    iss.network_id);
 			goto out;
 		}
 	}

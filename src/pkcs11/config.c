@@ -15,7 +15,8 @@ static int p11_debug;
 void p11_log(const char *what, sc_err r)
 {
 	if (p11_debug)
-		fprintf(stderr, "selfcert-pkcs11: %s: %s: %s\n", what, sc_err_name(r), sc_err_detail());
+		fprintf(stderr, "selfcert-pkcs11: %s: %s: %s\n", what, sc_err_name(r),
+		    sc_err_detail());
 }
 
 /* Copy s (n bytes) into out (cap bytes with the NUL); SC_ERR_OVERSIZE naming where. */
@@ -90,7 +91,8 @@ static sc_err parse_line(struct p11_config *cfg, const char *line, size_t n, con
 	if (vn == 0)
 		return sc_fail(SC_ERR_MALFORMED, "%s: '%.*s' has no value", where, (int)kn, k);
 	if ((i == K_SP || i == K_CERTS) && v[0] != '/')
-		return sc_fail(SC_ERR_USAGE, "%s: '%.*s' must be an absolute path", where, (int)kn, k);
+		return sc_fail(SC_ERR_USAGE, "%s: '%.*s' must be an absolute path", where, (int)kn,
+		    k);
 	switch (i) {
 	case K_SP: return set_str(cfg->sp, sizeof(cfg->sp), v, vn, where, "sp");
 	case K_CERTS: return set_str(cfg->certs, sizeof(cfg->certs), v, vn, where, "certs");
@@ -106,7 +108,8 @@ sc_err p11_config_parse(struct p11_config *cfg, const char *text, size_t len, co
 	char where[P11_MAX_PATH + 32];
 
 	if (len > P11_CONF_MAX)
-		return sc_fail(SC_ERR_OVERSIZE, "%s: %zu bytes, at most %d", path, len, P11_CONF_MAX);
+		return sc_fail(SC_ERR_OVERSIZE, "%s: %zu bytes, at most %d", path, len,
+		    P11_CONF_MAX);
 	if (memchr(text, '\0', len) != NULL)
 		return sc_fail(SC_ERR_MALFORMED, "%s: a NUL byte", path);
 	while (pos < len) {
@@ -118,7 +121,8 @@ sc_err p11_config_parse(struct p11_config *cfg, const char *text, size_t len, co
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%zu", path, lineno);
 		if (n > P11_CONF_LINE_MAX)
-			return sc_fail(SC_ERR_OVERSIZE, "%s: line over %d bytes", where, P11_CONF_LINE_MAX);
+			return sc_fail(SC_ERR_OVERSIZE, "%s: line over %d bytes", where,
+			    P11_CONF_LINE_MAX);
 		trim(&line, &n);
 		/* Whole-line comments only: a path may hold a '#'. */
 		if (n == 0 || line[0] == '#')
@@ -147,11 +151,12 @@ sc_err p11_config_load(struct p11_config *cfg)
 			goto out;
 	}
 	if ((sp = secure_getenv("SELFCERT_SP")) != NULL && sp[0] != '\0' &&
-	    (r = set_str(cfg->sp, sizeof(cfg->sp), sp, strlen(sp), "SELFCERT_SP", "the path")) != SC_OK)
+	    (r = set_str(cfg->sp, sizeof(cfg->sp), sp, strlen(sp), "SELFCERT_SP", "the path")) !=
+	        SC_OK)
 		goto out;
 	if ((certs = secure_getenv("SELFCERT_CERTS")) != NULL && certs[0] != '\0' &&
 	    (r = set_str(cfg->certs, sizeof(cfg->certs), certs, strlen(certs), "SELFCERT_CERTS",
-	    "the path")) != SC_OK)
+	         "the path")) != SC_OK)
 		goto out;
 	cfg->debug |= p11_debug;
 	p11_debug = cfg->debug;

@@ -266,7 +266,8 @@ static CK_RV no_pin(CK_SESSION_HANDLE hSession)
 	CK_RV rv = p11_session_get(hSession, 0, &s);
 
 	if (rv == CKR_OK)
-		rv = (s->flags & CKF_RW_SESSION) ? CKR_FUNCTION_NOT_SUPPORTED : CKR_SESSION_READ_ONLY;
+		rv = (s->flags & CKF_RW_SESSION) ? CKR_FUNCTION_NOT_SUPPORTED
+		                                 : CKR_SESSION_READ_ONLY;
 	p11_session_put(s);
 	return rv;
 }
@@ -296,7 +297,7 @@ P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pA
 	CK_RV rv;
 
 	(void)pApplication;
-	(void)Notify;   /* no callbacks: nothing here waits for the user */
+	(void)Notify; /* no callbacks: nothing here waits for the user */
 	if ((rv = p11_check_init()) != CKR_OK || (rv = check_slot(slotID)) != CKR_OK)
 		return rv;
 	if (phSession == NULL)
@@ -337,9 +338,11 @@ P11_EXPORT CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PT
 		pInfo->slotID = P11_SLOT_ID;
 		p11_lock(p11_module.mutex);
 		if (s->flags & CKF_RW_SESSION)
-			pInfo->state = p11_module.logged_in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
+			pInfo->state = p11_module.logged_in ? CKS_RW_USER_FUNCTIONS
+			                                    : CKS_RW_PUBLIC_SESSION;
 		else
-			pInfo->state = p11_module.logged_in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
+			pInfo->state = p11_module.logged_in ? CKS_RO_USER_FUNCTIONS
+			                                    : CKS_RO_PUBLIC_SESSION;
 		p11_unlock(p11_module.mutex);
 		pInfo->flags = s->flags;
 		/* The selfcert error that broke the session, as a positive number (0: none). */
@@ -399,7 +402,8 @@ P11_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_U
 		if (userType == CKU_USER)
 			rv = p11_module.logged_in ? CKR_USER_ALREADY_LOGGED_IN : CKR_OK;
 		else if (userType == CKU_SO)
-			rv = p11_session_ro_exists() ? CKR_SESSION_READ_ONLY_EXISTS : CKR_USER_TYPE_INVALID;
+			rv = p11_session_ro_exists() ? CKR_SESSION_READ_ONLY_EXISTS
+			                             : CKR_USER_TYPE_INVALID;
 		else if (userType == CKU_CONTEXT_SPECIFIC)
 			rv = CKR_OPERATION_NOT_INITIALIZED; /* no key asks for it */
 		else
@@ -455,8 +459,9 @@ P11_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObje
 	(void)ulCount;
 	(void)phNewObject;
 	if (rv == CKR_OK)
-		rv = p11_objects_find(&s->objs, hObject) == NULL ? CKR_OBJECT_HANDLE_INVALID :
-		    CKR_ACTION_PROHIBITED; /* CKA_COPYABLE is false on every object */
+		rv = p11_objects_find(&s->objs, hObject) == NULL
+		    ? CKR_OBJECT_HANDLE_INVALID
+		    : CKR_ACTION_PROHIBITED; /* CKA_COPYABLE is false on every object */
 	p11_session_put(s);
 	return rv;
 }
@@ -534,7 +539,7 @@ P11_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 		else if (o->token && !(s->flags & CKF_RW_SESSION))
 			rv = CKR_SESSION_READ_ONLY;
 		else
-			rv = CKR_ACTION_PROHIBITED;  /* CKA_MODIFIABLE is false on every object */
+			rv = CKR_ACTION_PROHIBITED; /* CKA_MODIFIABLE is false on every object */
 	}
 	p11_session_put(s);
 	return rv;
@@ -631,7 +636,8 @@ static CK_RV op_init(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK
 		rv = key_object(s, hKey, &key);
 	if (rv == CKR_OK) {
 		ERR_set_mark();
-		rv = decrypt ? p11_decrypt_init(op, pMechanism, key) : p11_sign_init(op, pMechanism, key);
+		rv = decrypt ? p11_decrypt_init(op, pMechanism, key)
+		             : p11_sign_init(op, pMechanism, key);
 		ERR_pop_to_mark();
 		if (rv != CKR_OK)
 			p11_op_end(op);
@@ -719,7 +725,8 @@ P11_EXPORT CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_
 		rv = p11_op_update(&s->sign, pPart, ulPartLen);
 	if (rv == CKR_OK)
 		s->sign.updated = 1;
-	else if (s != NULL && rv != CKR_OPERATION_NOT_INITIALIZED && rv != CKR_SESSION_HANDLE_INVALID)
+	else if (s != NULL && rv != CKR_OPERATION_NOT_INITIALIZED &&
+	    rv != CKR_SESSION_HANDLE_INVALID)
 		p11_op_end(&s->sign);
 	p11_session_put(s);
 	return rv;
@@ -754,7 +761,7 @@ static CK_RV decrypt_out(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG_PTR d
 	CK_RV rv;
 
 	if (data == NULL && op->result == NULL) {
-		*data_len = p11_op_out_len(op);     /* the most it can be */
+		*data_len = p11_op_out_len(op); /* the most it can be */
 		return CKR_OK;
 	}
 	ERR_set_mark();
@@ -788,8 +795,8 @@ P11_EXPORT CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedDat
 
 	if (rv == CKR_OK && !op->active)
 		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK && (pulDataLen == NULL ||
-	    (pEncryptedData == NULL && ulEncryptedDataLen > 0))) {
+	else if (rv == CKR_OK &&
+	    (pulDataLen == NULL || (pEncryptedData == NULL && ulEncryptedDataLen > 0))) {
 		p11_op_end(op);
 		rv = CKR_ARGUMENTS_BAD;
 	} else if (rv == CKR_OK && op->updated) {
@@ -825,8 +832,8 @@ P11_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryp
 	(void)pPart;
 	if (rv == CKR_OK && !op->active)
 		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (rv == CKR_OK && (pulPartLen == NULL ||
-	    (pEncryptedPart == NULL && ulEncryptedPartLen > 0))) {
+	else if (rv == CKR_OK &&
+	    (pulPartLen == NULL || (pEncryptedPart == NULL && ulEncryptedPartLen > 0))) {
 		p11_op_end(op);
 		rv = CKR_ARGUMENTS_BAD;
 	} else if (rv == CKR_OK) {
@@ -878,8 +885,8 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 	uint8_t *secret = NULL;
 	size_t secret_len = 0;
 
-	if (rv == CKR_OK && (pMechanism == NULL || phKey == NULL ||
-	    (pTemplate == NULL && ulAttributeCount > 0)))
+	if (rv == CKR_OK &&
+	    (pMechanism == NULL || phKey == NULL || (pTemplate == NULL && ulAttributeCount > 0)))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK && s->n_secrets >= P11_MAX_SESSION_OBJECTS)
 		rv = CKR_DEVICE_MEMORY;

@@ -23,8 +23,8 @@
 
 _Static_assert(sizeof(CK_OBJECT_HANDLE) >= 8, "object handles encode 32-bit SP handles");
 
-#define P11_ATTRS_MAX 64                /* no object of ours has more */
-#define P11_CERT_USER 1                 /* CKA_CERTIFICATE_CATEGORY: token user */
+#define P11_ATTRS_MAX 64 /* no object of ours has more */
+#define P11_CERT_USER 1  /* CKA_CERTIFICATE_CATEGORY: token user */
 #define P11_CERT_AUTHORITY 2
 #define P11_CERT_OTHER 3
 
@@ -174,8 +174,9 @@ static void add_date(struct build *b, CK_ATTRIBUTE_TYPE type, const ASN1_TIME *t
 	char s[40];
 	CK_DATE d;
 
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 || tm.tm_year < 0 || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31) {
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 || tm.tm_year < 0 ||
+	    tm.tm_year + 1900 > 9999 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31) {
 		add(b, type, NULL, 0, 0);
 		return;
 	}
@@ -232,8 +233,9 @@ static void add_public_values(struct build *b, X509 *cert, enum sc_alg alg, int 
 		}
 		goto out;
 	}
-	nid = alg == SC_ALG_P256 ? NID_X9_62_prime256v1 : alg == SC_ALG_P384 ? NID_secp384r1 :
-	    NID_ED25519;
+	nid = alg == SC_ALG_P256 ? NID_X9_62_prime256v1
+	    : alg == SC_ALG_P384 ? NID_secp384r1
+	                         : NID_ED25519;
 	/* CKA_EC_PARAMS: the curve's OID, DER (for Ed25519 id-Ed25519, as PKCS#11 3.0 and GnuTLS). */
 	len = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &der);
 	add_der(b, CKA_EC_PARAMS, der, len);
@@ -315,7 +317,8 @@ void p11_objects_remove(struct p11_objects *objs, CK_OBJECT_HANDLE h)
 	for (i = 0; i < objs->n; i++)
 		if (objs->v[i]->handle == h) {
 			p11_object_free(objs->v[i]);
-			memmove(&objs->v[i], &objs->v[i + 1], (objs->n - i - 1) * sizeof(objs->v[0]));
+			memmove(&objs->v[i], &objs->v[i + 1],
+			    (objs->n - i - 1) * sizeof(objs->v[0]));
 			objs->n--;
 			return;
 		}
@@ -352,8 +355,8 @@ static sc_err add_object(struct p11_objects *objs, struct build *b)
 }
 
 /* A certificate object. sp_handle: the leaf key it belongs to (0: none). */
-static sc_err add_cert(struct p11_objects *objs, X509 *cert, CK_OBJECT_HANDLE h,
-    const char *label, CK_ULONG category, uint32_t sp_handle)
+static sc_err add_cert(struct p11_objects *objs, X509 *cert, CK_OBJECT_HANDLE h, const char *label,
+    CK_ULONG category, uint32_t sp_handle)
 {
 	struct build b = { NULL, 0 };
 	unsigned char *der = NULL;
@@ -445,7 +448,8 @@ static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k)
 		use |= P11_USE_DECRYPT;
 	if ((k->alg == SC_ALG_P256 || k->alg == SC_ALG_P384) && (ku & KU_KEY_AGREEMENT))
 		use |= P11_USE_DERIVE;
-	generated = sc_issuance_get(k->cert, &iss) == SC_OK && iss.origin == SC_KEY_DEVICE_GENERATED;
+	generated = sc_issuance_get(k->cert, &iss) == SC_OK &&
+	    iss.origin == SC_KEY_DEVICE_GENERATED;
 
 	/* The private key: in the SP, never extractable. */
 	if ((b.o = object_new(P11_H_LEAF(k->handle, 1), CKO_PRIVATE_KEY, 1)) == NULL)
@@ -454,8 +458,9 @@ static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k)
 	b.o->sp_handle = k->handle;
 	b.o->alg = k->alg;
 	b.o->use = use;
-	b.o->key_bytes = sc_alg_is_rsa(k->alg) ? (size_t)EVP_PKEY_get_size(pub) :
-	    k->alg == SC_ALG_P384 ? 48 : 32;
+	b.o->key_bytes = sc_alg_is_rsa(k->alg) ? (size_t)EVP_PKEY_get_size(pub)
+	    : k->alg == SC_ALG_P384            ? 48
+	                                       : 32;
 	add_key_common(&b, label, id, id_len, k->cert, use, generated);
 	add_bool(&b, CKA_SENSITIVE, 1);
 	add_bool(&b, CKA_EXTRACTABLE, 0);
@@ -592,8 +597,10 @@ static sc_err add_folder(struct p11_objects *objs, const char *dir)
 		if (len < 5 || strcmp(e->d_name + len - 4, ".pem") != 0 || e->d_name[0] == '.')
 			continue;
 		if (n_names == P11_MAX_FOLDER_FILES) {
-			p11_log("certificate folder", sc_fail(SC_ERR_OVERSIZE,
-			    "%s: more than %d .pem files; the rest are ignored", dir, P11_MAX_FOLDER_FILES));
+			p11_log("certificate folder",
+			    sc_fail(SC_ERR_OVERSIZE,
+			        "%s: more than %d .pem files; the rest are ignored", dir,
+			        P11_MAX_FOLDER_FILES));
 			break;
 		}
 		if ((names[n_names] = strdup(e->d_name)) == NULL) {
@@ -622,9 +629,10 @@ static sc_err add_folder(struct p11_objects *objs, const char *dir)
 			size_t stem = strlen(names[i]) - 4;
 
 			if (taken == P11_MAX_FOLDER_CERTS) {
-				p11_log("certificate folder", sc_fail(SC_ERR_OVERSIZE,
-				    "%s: more than %d certificates; the rest are ignored", dir,
-				    P11_MAX_FOLDER_CERTS));
+				p11_log("certificate folder",
+				    sc_fail(SC_ERR_OVERSIZE,
+				        "%s: more than %d certificates; the rest are ignored", dir,
+				        P11_MAX_FOLDER_CERTS));
 				break;
 			}
 			if (stem > P11_MAX_LABEL - 4)
@@ -632,7 +640,8 @@ static sc_err add_folder(struct p11_objects *objs, const char *dir)
 			if (j == 0)
 				snprintf(label, sizeof(label), "%.*s", (int)stem, names[i]);
 			else
-				snprintf(label, sizeof(label), "%.*s-%d", (int)stem, names[i], j + 1);
+				snprintf(label, sizeof(label), "%.*s-%d", (int)stem, names[i],
+				    j + 1);
 			r = add_other_cert(objs, sk_X509_value(sk, j), label);
 			taken++;
 		}
@@ -710,7 +719,8 @@ int p11_object_matches(const struct p11_object *o, const CK_ATTRIBUTE *tmpl, CK_
 
 		if (a == NULL || a->sensitive || tmpl[i].ulValueLen != a->len)
 			return 0;
-		if (a->len > 0 && (tmpl[i].pValue == NULL || memcmp(tmpl[i].pValue, a->value, a->len) != 0))
+		if (a->len > 0 &&
+		    (tmpl[i].pValue == NULL || memcmp(tmpl[i].pValue, a->value, a->len) != 0))
 			return 0;
 	}
 	return 1;
@@ -720,19 +730,25 @@ int p11_object_matches(const struct p11_object *o, const CK_ATTRIBUTE *tmpl, CK_
 
 /* Usage flags a caller may set on a derived secret; it is theirs to take out and use. */
 static const CK_ATTRIBUTE_TYPE secret_flags[] = {
-	CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE,
+	CKA_ENCRYPT,
+	CKA_DECRYPT,
+	CKA_SIGN,
+	CKA_VERIFY,
+	CKA_WRAP,
+	CKA_UNWRAP,
+	CKA_DERIVE,
 };
 #define N_SECRET_FLAGS (sizeof(secret_flags) / sizeof(secret_flags[0]))
 
 /* What a C_DeriveKey template asks of the secret; an absent attribute keeps its default. */
 struct secret_tmpl {
-	CK_BBOOL flags[N_SECRET_FLAGS];    /* secret_flags[i]; false */
-	CK_BBOOL sensitive;                /* false */
-	CK_BBOOL extractable;              /* true */
-	CK_ULONG len;                      /* CKA_VALUE_LEN: the bytes kept; all of them */
-	char label[P11_MAX_LABEL + 1];     /* "" */
+	CK_BBOOL flags[N_SECRET_FLAGS]; /* secret_flags[i]; false */
+	CK_BBOOL sensitive;             /* false */
+	CK_BBOOL extractable;           /* true */
+	CK_ULONG len;                   /* CKA_VALUE_LEN: the bytes kept; all of them */
+	char label[P11_MAX_LABEL + 1];  /* "" */
 	uint8_t id[P11_MAX_ID];
-	size_t id_len;                     /* 0 */
+	size_t id_len; /* 0 */
 };
 
 static int bool_of(const CK_ATTRIBUTE *t, CK_BBOOL *out)
@@ -804,10 +820,8 @@ static CK_RV secret_attr(const CK_ATTRIBUTE *t, size_t value_len, int rw, struct
 	size_t i;
 
 	switch (t->type) {
-	case CKA_CLASS:
-		return ulong_must_be(t, CKO_SECRET_KEY);
-	case CKA_KEY_TYPE:
-		return ulong_must_be(t, CKK_GENERIC_SECRET);
+	case CKA_CLASS: return ulong_must_be(t, CKO_SECRET_KEY);
+	case CKA_KEY_TYPE: return ulong_must_be(t, CKK_GENERIC_SECRET);
 	case CKA_TOKEN:
 		/* Nothing is stored on the token: a derived secret lives in its session. */
 		return bool_false_only(t, rw ? CKR_TEMPLATE_INCONSISTENT : CKR_SESSION_READ_ONLY);
@@ -815,18 +829,14 @@ static CK_RV secret_attr(const CK_ATTRIBUTE *t, size_t value_len, int rw, struct
 	case CKA_MODIFIABLE:
 		/* Nothing here is behind a login, nothing changes. */
 		return bool_false_only(t, CKR_TEMPLATE_INCONSISTENT);
-	case CKA_SENSITIVE:
-		return bool_attr(t, &st->sensitive);
-	case CKA_EXTRACTABLE:
-		return bool_attr(t, &st->extractable);
+	case CKA_SENSITIVE: return bool_attr(t, &st->sensitive);
+	case CKA_EXTRACTABLE: return bool_attr(t, &st->extractable);
 	case CKA_VALUE_LEN:
 		if (!ulong_of(t, &st->len) || st->len == 0 || st->len > value_len)
 			return CKR_ATTRIBUTE_VALUE_INVALID;
 		return CKR_OK;
-	case CKA_LABEL:
-		return label_attr(t, st->label);
-	case CKA_ID:
-		return id_attr(t, st->id, &st->id_len);
+	case CKA_LABEL: return label_attr(t, st->label);
+	case CKA_ID: return id_attr(t, st->id, &st->id_len);
 	default:
 		for (i = 0; i < N_SECRET_FLAGS; i++)
 			if (t->type == secret_flags[i])

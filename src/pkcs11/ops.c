@@ -15,8 +15,8 @@
 #include <openssl/x509.h>
 #include "p11_ops.h"
 
-#define P11_RAW_HASH_MAX 64            /* CKM_ECDSA / CKM_RSA_PKCS_PSS input: one digest */
-#define P11_DIGESTINFO_MAX 128         /* CKM_RSA_PKCS input: a SHA-2 DigestInfo is at most 83 */
+#define P11_RAW_HASH_MAX 64    /* CKM_ECDSA / CKM_RSA_PKCS_PSS input: one digest */
+#define P11_DIGESTINFO_MAX 128 /* CKM_RSA_PKCS input: a SHA-2 DigestInfo is at most 83 */
 #define P11_ED25519_SIG 64
 
 /* A CKM_SHA* hash mechanism as our digest; SC_DIGEST_NONE if it is not one of the three. */
@@ -32,7 +32,8 @@ static enum sc_digest digest_of_mech(CK_MECHANISM_TYPE h)
 
 static CK_RV no_params(const CK_MECHANISM *m)
 {
-	return m->pParameter == NULL && m->ulParameterLen == 0 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+	return m->pParameter == NULL && m->ulParameterLen == 0 ? CKR_OK
+	                                                       : CKR_MECHANISM_PARAM_INVALID;
 }
 
 /* The checks every private-key operation starts with. */
@@ -42,7 +43,8 @@ static CK_RV key_for(const struct p11_mech *mech, CK_FLAGS op, const struct p11_
 	if (mech == NULL || mech->op != op)
 		return CKR_MECHANISM_INVALID;
 	if (key->klass != CKO_PRIVATE_KEY)
-		return key->klass == CKO_CERTIFICATE ? CKR_KEY_HANDLE_INVALID : CKR_KEY_TYPE_INCONSISTENT;
+		return key->klass == CKO_CERTIFICATE ? CKR_KEY_HANDLE_INVALID
+		                                     : CKR_KEY_TYPE_INCONSISTENT;
 	if (key->key_type != mech->key_type)
 		return CKR_KEY_TYPE_INCONSISTENT;
 	if (!(key->use & use))
@@ -72,8 +74,9 @@ CK_RV p11_sign_init(struct p11_op *op, const CK_MECHANISM *m, const struct p11_o
 		if (d == SC_DIGEST_NONE || (mech->hash != SC_DIGEST_NONE && d != mech->hash))
 			return CKR_MECHANISM_PARAM_INVALID;
 		/* The SP runs MGF1 with the signature's own hash, as TLS and X.509 do. */
-		want_mgf = d == SC_DIGEST_SHA256 ? CKG_MGF1_SHA256 :
-		    d == SC_DIGEST_SHA384 ? CKG_MGF1_SHA384 : CKG_MGF1_SHA512;
+		want_mgf = d == SC_DIGEST_SHA256 ? CKG_MGF1_SHA256
+		    : d == SC_DIGEST_SHA384      ? CKG_MGF1_SHA384
+		                                 : CKG_MGF1_SHA512;
 		max_salt = (int)key->key_bytes - EVP_MD_get_size(sc_digest_md(d)) - 2;
 		if (pss.mgf != want_mgf || max_salt < 0 || pss.sLen > (CK_ULONG)max_salt)
 			return CKR_MECHANISM_PARAM_INVALID;
@@ -95,8 +98,9 @@ CK_RV p11_sign_init(struct p11_op *op, const CK_MECHANISM *m, const struct p11_o
 			return CKR_FUNCTION_FAILED;
 		}
 	} else {
-		op->max = mech->kind == P11_M_EDDSA ? SC_SP_MAX_SIGN_INPUT :
-		    mech->kind == P11_M_RSA_PKCS ? P11_DIGESTINFO_MAX : P11_RAW_HASH_MAX;
+		op->max = mech->kind == P11_M_EDDSA ? SC_SP_MAX_SIGN_INPUT
+		    : mech->kind == P11_M_RSA_PKCS  ? P11_DIGESTINFO_MAX
+		                                    : P11_RAW_HASH_MAX;
 	}
 	op->active = 1;
 	return CKR_OK;
@@ -127,7 +131,9 @@ static int mgf1_code(CK_RSA_PKCS_MGF_TYPE mgf)
 
 static size_t code_size(int code)
 {
-	return code == SC_SP_OAEP_SHA1 ? 20 : (size_t)EVP_MD_get_size(sc_digest_md((enum sc_digest)code));
+	return code == SC_SP_OAEP_SHA1
+	    ? 20
+	    : (size_t)EVP_MD_get_size(sc_digest_md((enum sc_digest)code));
 }
 
 CK_RV p11_decrypt_init(struct p11_op *op, const CK_MECHANISM *m, const struct p11_object *key)
@@ -179,7 +185,8 @@ CK_RV p11_op_update(struct p11_op *op, const uint8_t *data, size_t len)
 	if (op->md != NULL)
 		return EVP_DigestUpdate(op->md, data, len) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
 	if (len > op->max - op->len)
-		return op->mech->op == CKF_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE : CKR_DATA_LEN_RANGE;
+		return op->mech->op == CKF_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE
+		                                   : CKR_DATA_LEN_RANGE;
 	/* Sized for the mechanism's bound at once: nothing is ever reallocated with data in it. */
 	if (op->buf == NULL) {
 		if ((n = OPENSSL_malloc(op->max)) == NULL)
@@ -196,8 +203,9 @@ size_t p11_op_out_len(const struct p11_op *op)
 	switch (op->mech->kind) {
 	case P11_M_ECDSA: return 2 * op->key_bytes;
 	case P11_M_EDDSA: return P11_ED25519_SIG;
-	case P11_M_OAEP: return op->result != NULL ? op->result_len :
-	    op->key_bytes - 2 * code_size(op->oaep_md) - 2;
+	case P11_M_OAEP:
+		return op->result != NULL ? op->result_len
+		                          : op->key_bytes - 2 * code_size(op->oaep_md) - 2;
 	default: return op->key_bytes;
 	}
 }
@@ -218,8 +226,8 @@ static enum sc_digest digest_of_len(size_t len)
  * parameters: the SP signs DigestInfos, not arbitrary blocks. Decoded with OpenSSL's X509_SIG
  * (the same ASN.1), strictly: re-encoding gives the same bytes.
  */
-static CK_RV parse_digest_info(const uint8_t *in, size_t len, enum sc_digest *d,
-    const uint8_t **dg, size_t *dg_len)
+static CK_RV parse_digest_info(const uint8_t *in, size_t len, enum sc_digest *d, const uint8_t **dg,
+    size_t *dg_len)
 {
 	const unsigned char *p = in;
 	const X509_ALGOR *alg = NULL;
@@ -235,8 +243,9 @@ static CK_RV parse_digest_info(const uint8_t *in, size_t len, enum sc_digest *d,
 		return CKR_DATA_INVALID;
 	}
 	relen = i2d_X509_SIG(sig, &re);
-	if ((size_t)(p - in) != len || relen < 0 || (size_t)relen != len || memcmp(re, in, len) != 0) {
-		rv = CKR_DATA_INVALID;          /* not DER, or trailing bytes */
+	if ((size_t)(p - in) != len || relen < 0 || (size_t)relen != len ||
+	    memcmp(re, in, len) != 0) {
+		rv = CKR_DATA_INVALID; /* not DER, or trailing bytes */
 		goto out;
 	}
 	X509_SIG_get0(sig, &alg, &os);
@@ -250,7 +259,7 @@ static CK_RV parse_digest_info(const uint8_t *in, size_t len, enum sc_digest *d,
 	case NID_sha384: *d = SC_DIGEST_SHA384; break;
 	case NID_sha512: *d = SC_DIGEST_SHA512; break;
 	default:
-		rv = CKR_DATA_INVALID;          /* a hash the SP does not sign */
+		rv = CKR_DATA_INVALID; /* a hash the SP does not sign */
 		goto out;
 	}
 	if ((size_t)ASN1_STRING_length(os) != (size_t)EVP_MD_get_size(sc_digest_md(*d))) {
@@ -331,7 +340,7 @@ CK_RV p11_sign_finish(struct p11_op *op, struct p11_session *s, uint8_t **out, s
 		in = op->buf;
 		in_len = op->len;
 	} else {
-		in = op->buf != NULL ? op->buf : dg;   /* an empty message is a message */
+		in = op->buf != NULL ? op->buf : dg; /* an empty message is a message */
 		in_len = op->len;
 	}
 	if (op->mech->kind == P11_M_PSS && op->md != NULL)
@@ -342,8 +351,8 @@ CK_RV p11_sign_finish(struct p11_op *op, struct p11_session *s, uint8_t **out, s
 	if (op->mech->kind == P11_M_PSS)
 		r = sc_sp_sign_pss(sp, op->sp_handle, d, in, in_len, op->salt_len, &sig, &sig_len);
 	else if (op->mech->kind == P11_M_EDDSA)
-		r = sc_sp_sign(sp, op->sp_handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, in, in_len, &sig,
-		    &sig_len);
+		r = sc_sp_sign(sp, op->sp_handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, in, in_len,
+		    &sig, &sig_len);
 	else
 		r = sc_sp_sign(sp, op->sp_handle, SC_SP_SIGN_DIGEST, d, in, in_len, &sig, &sig_len);
 	p11_session_sp_done(s, r);

@@ -16,11 +16,11 @@
 #include <p11-kit/pkcs11.h>
 
 #define P11_SLOT_ID 0
-#define P11_MAX_SESSIONS 16          /* the SP serves 32 connections, shared with every client */
-#define P11_MAX_OBJECTS 1024         /* 256 keys x 3, the device CA, folder certificates, secrets */
-#define P11_MAX_SESSION_OBJECTS 64   /* derived secrets per session */
-#define P11_MAX_FOLDER_FILES 64      /* *.pem files read from the certificate folder */
-#define P11_MAX_FOLDER_CERTS 64      /* certificates taken from them, in all */
+#define P11_MAX_SESSIONS 16        /* the SP serves 32 connections, shared with every client */
+#define P11_MAX_OBJECTS 1024       /* 256 keys x 3, the device CA, folder certificates, secrets */
+#define P11_MAX_SESSION_OBJECTS 64 /* derived secrets per session */
+#define P11_MAX_FOLDER_FILES 64    /* *.pem files read from the certificate folder */
+#define P11_MAX_FOLDER_CERTS 64    /* certificates taken from them, in all */
 #define P11_MAX_LABEL 64
 #define P11_MAX_ID 64
 /*

@@ -9,15 +9,15 @@
 #include <selfcert/err.h>
 
 #define P11_MAX_PATH 4096
-#define P11_SP_PATH_MAX 107          /* sun_path less its NUL */
-#define P11_CONF_MAX 16384           /* the configuration file */
-#define P11_CONF_LINE_MAX 4096       /* one line of it */
+#define P11_SP_PATH_MAX 107    /* sun_path less its NUL */
+#define P11_CONF_MAX 16384     /* the configuration file */
+#define P11_CONF_LINE_MAX 4096 /* one line of it */
 
 struct p11_config {
-	char sp[P11_SP_PATH_MAX + 1];      /* the SP's socket; "" when not configured */
-	char certs[P11_MAX_PATH];          /* the host's certificate folder; "" for none */
-	char label[33];                    /* the token label; "" means the device ID */
-	int debug;                         /* 1: one line on stderr per failure */
+	char sp[P11_SP_PATH_MAX + 1]; /* the SP's socket; "" when not configured */
+	char certs[P11_MAX_PATH];     /* the host's certificate folder; "" for none */
+	char label[33];               /* the token label; "" means the device ID */
+	int debug;                    /* 1: one line on stderr per failure */
 };
 
 /*

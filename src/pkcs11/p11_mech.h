@@ -10,18 +10,18 @@
 #include "p11.h"
 
 /* What a private key may do (from its certificate's key usage); each mechanism needs one. */
-#define P11_USE_SIGN    0x1
+#define P11_USE_SIGN 0x1
 #define P11_USE_DECRYPT 0x2
-#define P11_USE_DERIVE  0x4
+#define P11_USE_DERIVE 0x4
 
 enum p11_mkind { P11_M_ECDSA, P11_M_RSA_PKCS, P11_M_PSS, P11_M_EDDSA, P11_M_OAEP, P11_M_ECDH };
 
 struct p11_mech {
 	CK_MECHANISM_TYPE type;
 	CK_KEY_TYPE key_type;
-	CK_FLAGS op;                       /* CKF_SIGN, CKF_DECRYPT or CKF_DERIVE */
+	CK_FLAGS op; /* CKF_SIGN, CKF_DECRYPT or CKF_DERIVE */
 	enum p11_mkind kind;
-	enum sc_digest hash;               /* the module hashes the data; NONE: raw input */
+	enum sc_digest hash; /* the module hashes the data; NONE: raw input */
 	CK_ULONG min_bits, max_bits;
 };
 

@@ -19,19 +19,19 @@ struct p11_attr {
 	CK_ATTRIBUTE_TYPE type;
 	uint8_t *value;
 	size_t len;
-	int sensitive;                     /* exists, but its value is never revealed */
+	int sensitive; /* exists, but its value is never revealed */
 };
 
 struct p11_object {
 	CK_OBJECT_HANDLE handle;
 	CK_OBJECT_CLASS klass;
-	CK_KEY_TYPE key_type;              /* keys only */
-	int token;                         /* 1: token object; 0: session object (a derived secret) */
-	uint32_t sp_handle;                /* leaf keys and their certificates: the SP's handle */
-	enum sc_alg alg;                   /* leaf keys */
-	unsigned use;                      /* private keys: P11_USE_* from the certificate */
-	size_t key_bytes;                  /* private keys: modulus bytes (RSA), field bytes (EC, Ed) */
-	uint8_t *der;                      /* certificates: the DER, for de-duplication */
+	CK_KEY_TYPE key_type; /* keys only */
+	int token;            /* 1: token object; 0: session object (a derived secret) */
+	uint32_t sp_handle;   /* leaf keys and their certificates: the SP's handle */
+	enum sc_alg alg;      /* leaf keys */
+	unsigned use;         /* private keys: P11_USE_* from the certificate */
+	size_t key_bytes;     /* private keys: modulus bytes (RSA), field bytes (EC, Ed) */
+	uint8_t *der;         /* certificates: the DER, for de-duplication */
 	size_t der_len;
 	struct p11_attr *attrs;
 	size_t n_attrs, cap_attrs;
@@ -49,7 +49,7 @@ struct p11_objects {
  * SHA-256 of their DER), derived secrets above P11_H_SECRETS.
  */
 #define P11_H_LEAF(h, kind) (((CK_OBJECT_HANDLE)(h) << 3) | (kind))
-#define P11_H_CERTS   ((CK_OBJECT_HANDLE)1 << 40)
+#define P11_H_CERTS ((CK_OBJECT_HANDLE)1 << 40)
 #define P11_H_SECRETS ((CK_OBJECT_HANDLE)2 << 40)
 
 /*

@@ -27,16 +27,16 @@ struct p11_op {
 	uint32_t sp_handle;
 	enum sc_alg alg;
 	size_t key_bytes;
-	EVP_MD_CTX *md;                    /* hashing mechanisms */
-	uint8_t *buf;                      /* raw input gathered by C_*Update */
+	EVP_MD_CTX *md; /* hashing mechanisms */
+	uint8_t *buf;   /* raw input gathered by C_*Update */
 	size_t len, max;
-	int updated;                       /* C_*Update was called: the one-shot call may not follow */
-	enum sc_digest pss_digest;         /* PSS: the hash of the input and of MGF1 */
+	int updated;               /* C_*Update was called: the one-shot call may not follow */
+	enum sc_digest pss_digest; /* PSS: the hash of the input and of MGF1 */
 	uint32_t salt_len;
-	int oaep_md, mgf1_md;              /* OAEP: the SP's hash codes */
+	int oaep_md, mgf1_md; /* OAEP: the SP's hash codes */
 	uint8_t *label;
 	size_t label_len;
-	uint8_t *result;                   /* a plaintext kept across CKR_BUFFER_TOO_SMALL */
+	uint8_t *result; /* a plaintext kept across CKR_BUFFER_TOO_SMALL */
 	size_t result_len;
 };
 
@@ -46,14 +46,14 @@ void p11_op_end(struct p11_op *op);
 struct p11_session {
 	CK_SESSION_HANDLE handle;
 	CK_FLAGS flags;
-	unsigned refs;                  /* the table's, and one per call in progress (module mutex) */
-	void *mutex;                    /* one call at a time on this session and its connection */
-	struct sc_sp *sp;               /* this session's own connection to the SP */
+	unsigned refs;    /* the table's, and one per call in progress (module mutex) */
+	void *mutex;      /* one call at a time on this session and its connection */
+	struct sc_sp *sp; /* this session's own connection to the SP */
 	struct timespec last_use;
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	int broken;                     /* the SP went away under the session: CKR_DEVICE_ERROR */
+	int broken; /* the SP went away under the session: CKR_DEVICE_ERROR */
 	sc_err broken_by;
-	struct p11_objects objs;        /* the token's objects when the session opened, and secrets */
+	struct p11_objects objs; /* the token's objects when the session opened, and secrets */
 	size_t n_secrets;
 	int finding;
 	CK_OBJECT_HANDLE *found;
@@ -75,9 +75,9 @@ struct p11_lockops {
  * only under `mutex` (p11_lock).
  */
 struct p11_module {
-	pid_t pid;                      /* a forked child must initialise again */
+	pid_t pid; /* a forked child must initialise again */
 	struct p11_lockops locks;
-	void *mutex;                    /* the session table, the login state, handle counters */
+	void *mutex; /* the session table, the login state, handle counters */
 	struct p11_config cfg;
 	struct p11_session *sessions[P11_MAX_SESSIONS];
 	CK_SESSION_HANDLE next_session;

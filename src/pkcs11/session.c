@@ -185,7 +185,7 @@ CK_RV p11_session_open(CK_FLAGS flags, CK_SESSION_HANDLE *out)
 		return CKR_HOST_MEMORY;
 	s->flags = CKF_SERIAL_SESSION | (flags & CKF_RW_SESSION);
 	if ((rv = p11_module.locks.create(&s->mutex)) != CKR_OK) {
-		s->mutex = NULL;        /* a failed create made nothing to destroy */
+		s->mutex = NULL; /* a failed create made nothing to destroy */
 		rv = rv == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_CANT_LOCK;
 		goto out;
 	}
@@ -210,7 +210,7 @@ CK_RV p11_session_open(CK_FLAGS flags, CK_SESSION_HANDLE *out)
 	p11_module.sessions[i] = s;
 	*out = s->handle;
 	p11_unlock(p11_module.mutex);
-	s = NULL;                       /* the table's now */
+	s = NULL; /* the table's now */
 out:
 	session_free(s);
 	return rv;
@@ -302,7 +302,8 @@ int p11_session_ro_exists(void)
 	size_t i;
 
 	for (i = 0; i < P11_MAX_SESSIONS; i++)
-		if (p11_module.sessions[i] != NULL && !(p11_module.sessions[i]->flags & CKF_RW_SESSION))
+		if (p11_module.sessions[i] != NULL &&
+		    !(p11_module.sessions[i]->flags & CKF_RW_SESSION))
 			return 1;
 	return 0;
 }

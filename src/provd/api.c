@@ -33,8 +33,8 @@ static sc_err subject_o(X509 *cert, char *out, size_t out_len)
 	        0 ||
 	    (size_t)n >= out_len || memchr(u, '\0', (size_t)n) != NULL) {
 		OPENSSL_free(u);
-		return sc_fail(
-		    SC_ERR_MALFORMED, "no network ID (subject O of 1..%zu bytes)", out_len - 1);
+		return sc_fail(SC_ERR_MALFORMED, "no network ID (subject O of 1..%zu bytes)",
+		    out_len - 1);
 	}
 	memcpy(out, u, (size_t)n);
 	out[n] = '\0';
@@ -100,8 +100,8 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 #undef NETFILE
 	if (X509_check_private_key(api->signer, api->signer_key) != 1) {
 		ERR_clear_error();
-		return sc_fail(
-		    SC_ERR_KEY_MISMATCH, "%s/signer.key does not belong to signer.pem", net_dir);
+		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/signer.key does not belong to signer.pem",
+		    net_dir);
 	}
 	return prove_signer(api, net_dir);
 }

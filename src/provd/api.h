@@ -41,15 +41,15 @@
 
 /* What the server is: read-only after start, shared by every worker. */
 struct provd_api {
-	X509 *mfr_root;                /* trust anchor for device chains */
-	X509_STORE *mfr_store;         /* mfr_root only, built at load; NULL: one per check */
-	struct provd_certcache *certs; /* parsed certificates by DER digest; NULL: none */
-	struct sc_sig_cache *sigs;     /* signatures verified (selfcert/verify.h); NULL: none */
+	X509 *mfr_root;                   /* trust anchor for device chains */
+	X509_STORE *mfr_store;            /* mfr_root only, built at load; NULL: one per check */
+	struct provd_certcache *certs;    /* parsed certificates by DER digest; NULL: none */
+	struct sc_sig_cache *sigs;        /* signatures verified (selfcert/verify.h); NULL: none */
 	struct provd_profcache *profiles; /* signed profiles awaiting their certificate */
-	X509 *net_root;                /* the network root (verifies our own profiles) */
-	X509 *signer;                  /* profile signer certificate and key (NETDIR/signer.*) */
+	X509 *net_root;                   /* the network root (verifies our own profiles) */
+	X509 *signer;                     /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;
-	char network_id[SC_NETWORK_ID_MAX + 1];  /* the signer's subject O */
+	char network_id[SC_NETWORK_ID_MAX + 1]; /* the signer's subject O */
 	struct provd_policy policy;
 	uint8_t admin_token_hash[32];  /* SHA-256 of the operator's bearer token */
 	int admin_enabled;             /* 0: /revoke answers admin-disabled */
@@ -57,25 +57,25 @@ struct provd_api {
 };
 
 struct provd_request {
-	const char *method;            /* "GET", "POST", … */
-	const char *path;              /* decoded path without the query: "/v1/profiles" */
-	const char *content_type;      /* NULL if absent */
-	const char *authorization;     /* NULL if absent */
+	const char *method;        /* "GET", "POST", … */
+	const char *path;          /* decoded path without the query: "/v1/profiles" */
+	const char *content_type;  /* NULL if absent */
+	const char *authorization; /* NULL if absent */
 	const uint8_t *body;
 	size_t body_len;
-	const char *peer;              /* "127.0.0.1", for the audit log */
+	const char *peer; /* "127.0.0.1", for the audit log */
 };
 
 struct provd_response {
 	int status;
-	const char *content_type;      /* static string */
-	char *body;                    /* owned (free) */
+	const char *content_type; /* static string */
+	char *body;               /* owned (free) */
 	size_t body_len;
-	int code;                      /* a provd_code on an error answer, else -1 */
-	int64_t retry_after;           /* > 0: send Retry-After */
-	const char *allow;             /* a 405's Allow header (static string), else NULL */
+	int code;            /* a provd_code on an error answer, else -1 */
+	int64_t retry_after; /* > 0: send Retry-After */
+	const char *allow;   /* a 405's Allow header (static string), else NULL */
 	enum provd_endpoint endpoint;
-	char log[256];                 /* the server log's text: IDs and the detail, no secrets */
+	char log[256]; /* the server log's text: IDs and the detail, no secrets */
 };
 
 /*

@@ -111,7 +111,7 @@ sc_err provd_registry_err(sc_err r)
 	case SC_ERR_DEVICE_MISMATCH: return r;
 	case SC_ERR_IO: return sc_fail(SC_ERR_IO, "registry: %s", sc_err_detail());
 	default:
-		return sc_fail(
-		    SC_ERR_INTERNAL, "registry: %s: %s", sc_err_name(r), sc_err_detail());
+		return sc_fail(SC_ERR_INTERNAL, "registry: %s: %s", sc_err_name(r),
+		    sc_err_detail());
 	}
 }

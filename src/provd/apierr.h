@@ -19,36 +19,36 @@
 
 /* The codes on the wire, in docs/API.md's order (the metrics count refusals by this index). */
 enum provd_code {
-	PROVD_E_MALFORMED_JSON,     /* 400 not JSON, not one object, bad UTF-8, duplicate keys */
-	PROVD_E_JSON_TOO_DEEP,      /* 400 nested deeper than PROVD_JSON_MAX_DEPTH */
-	PROVD_E_MISSING_FIELD,      /* 400 */
-	PROVD_E_UNKNOWN_FIELD,      /* 400 */
-	PROVD_E_WRONG_TYPE,         /* 400 a field of the wrong JSON type */
-	PROVD_E_BAD_VALUE,          /* 400 right type, impossible value (length, range, name) */
-	PROVD_E_BAD_BASE64,         /* 400 */
-	PROVD_E_BAD_HEX,            /* 400 */
-	PROVD_E_BAD_DER,            /* 400 a certificate not strict DER X.509 (or not PEM) */
-	PROVD_E_UNAUTHORIZED,       /* 401 operator endpoint without the right bearer token */
-	PROVD_E_UNKNOWN_DEVICE,     /* 403 (not activated); 404 on device status */
-	PROVD_E_REVOKED,            /* 403 */
-	PROVD_E_ADMIN_DISABLED,     /* 403 operator endpoints off (no --admin-token-file) */
-	PROVD_E_NOT_FOUND,          /* 404 no such endpoint */
-	PROVD_E_METHOD,             /* 405 */
-	PROVD_E_REPLAY,             /* 409 the challenge was already used */
-	PROVD_E_PROFILE_CONSUMED,   /* 409 the profile already has another certificate */
-	PROVD_E_BODY_TOO_LARGE,     /* 413 */
-	PROVD_E_MEDIA_TYPE,         /* 415 not application/json */
-	PROVD_E_CHAIN,              /* 422 does not chain to the manufacturer root */
-	PROVD_E_NOT_DEVICE_CA,      /* 422 the chain's first certificate is not a device CA */
-	PROVD_E_KEK_MISMATCH,       /* 422 KEK certificate of another device or another issuer */
-	PROVD_E_ALGORITHM,          /* 422 algorithm not allowed by the policy */
-	PROVD_E_POLICY,             /* 422 keygen off, challenge required, validity impossible */
-	PROVD_E_PROFILE_UNKNOWN,    /* 422 certificate for a profile this server never issued */
-	PROVD_E_DEVICE_MISMATCH,    /* 422 certificate of another device than the profile's */
-	PROVD_E_BINDING,            /* 422 certificate does not match its profile (key, …) */
-	PROVD_E_RATE_LIMITED,       /* 429 (Retry-After) */
-	PROVD_E_INTERNAL,           /* 500 */
-	PROVD_E_UNAVAILABLE,        /* 503 the registry is busy or failing */
+	PROVD_E_MALFORMED_JSON,   /* 400 not JSON, not one object, bad UTF-8, duplicate keys */
+	PROVD_E_JSON_TOO_DEEP,    /* 400 nested deeper than PROVD_JSON_MAX_DEPTH */
+	PROVD_E_MISSING_FIELD,    /* 400 */
+	PROVD_E_UNKNOWN_FIELD,    /* 400 */
+	PROVD_E_WRONG_TYPE,       /* 400 a field of the wrong JSON type */
+	PROVD_E_BAD_VALUE,        /* 400 right type, impossible value (length, range, name) */
+	PROVD_E_BAD_BASE64,       /* 400 */
+	PROVD_E_BAD_HEX,          /* 400 */
+	PROVD_E_BAD_DER,          /* 400 a certificate not strict DER X.509 (or not PEM) */
+	PROVD_E_UNAUTHORIZED,     /* 401 operator endpoint without the right bearer token */
+	PROVD_E_UNKNOWN_DEVICE,   /* 403 (not activated); 404 on device status */
+	PROVD_E_REVOKED,          /* 403 */
+	PROVD_E_ADMIN_DISABLED,   /* 403 operator endpoints off (no --admin-token-file) */
+	PROVD_E_NOT_FOUND,        /* 404 no such endpoint */
+	PROVD_E_METHOD,           /* 405 */
+	PROVD_E_REPLAY,           /* 409 the challenge was already used */
+	PROVD_E_PROFILE_CONSUMED, /* 409 the profile already has another certificate */
+	PROVD_E_BODY_TOO_LARGE,   /* 413 */
+	PROVD_E_MEDIA_TYPE,       /* 415 not application/json */
+	PROVD_E_CHAIN,            /* 422 does not chain to the manufacturer root */
+	PROVD_E_NOT_DEVICE_CA,    /* 422 the chain's first certificate is not a device CA */
+	PROVD_E_KEK_MISMATCH,     /* 422 KEK certificate of another device or another issuer */
+	PROVD_E_ALGORITHM,        /* 422 algorithm not allowed by the policy */
+	PROVD_E_POLICY,           /* 422 keygen off, challenge required, validity impossible */
+	PROVD_E_PROFILE_UNKNOWN,  /* 422 certificate for a profile this server never issued */
+	PROVD_E_DEVICE_MISMATCH,  /* 422 certificate of another device than the profile's */
+	PROVD_E_BINDING,          /* 422 certificate does not match its profile (key, …) */
+	PROVD_E_RATE_LIMITED,     /* 429 (Retry-After) */
+	PROVD_E_INTERNAL,         /* 500 */
+	PROVD_E_UNAVAILABLE,      /* 503 the registry is busy or failing */
 	PROVD_E_COUNT
 };
 
@@ -58,23 +58,23 @@ const char *provd_code_name(int code);
 /* provd's own sc_err values: the refusals that exist only in the HTTP API. */
 #define PROVD_ERR_BASE (-1000)
 #define PROVD_ERR_MALFORMED_JSON ((sc_err)(PROVD_ERR_BASE - 1))
-#define PROVD_ERR_JSON_TOO_DEEP  ((sc_err)(PROVD_ERR_BASE - 2))
-#define PROVD_ERR_MISSING_FIELD  ((sc_err)(PROVD_ERR_BASE - 3))
-#define PROVD_ERR_UNKNOWN_FIELD  ((sc_err)(PROVD_ERR_BASE - 4))
-#define PROVD_ERR_WRONG_TYPE     ((sc_err)(PROVD_ERR_BASE - 5))
-#define PROVD_ERR_BAD_VALUE      ((sc_err)(PROVD_ERR_BASE - 6))
-#define PROVD_ERR_BAD_BASE64     ((sc_err)(PROVD_ERR_BASE - 7))
-#define PROVD_ERR_BAD_HEX        ((sc_err)(PROVD_ERR_BASE - 8))
-#define PROVD_ERR_BAD_DER        ((sc_err)(PROVD_ERR_BASE - 9))
-#define PROVD_ERR_UNAUTHORIZED   ((sc_err)(PROVD_ERR_BASE - 10))
+#define PROVD_ERR_JSON_TOO_DEEP ((sc_err)(PROVD_ERR_BASE - 2))
+#define PROVD_ERR_MISSING_FIELD ((sc_err)(PROVD_ERR_BASE - 3))
+#define PROVD_ERR_UNKNOWN_FIELD ((sc_err)(PROVD_ERR_BASE - 4))
+#define PROVD_ERR_WRONG_TYPE ((sc_err)(PROVD_ERR_BASE - 5))
+#define PROVD_ERR_BAD_VALUE ((sc_err)(PROVD_ERR_BASE - 6))
+#define PROVD_ERR_BAD_BASE64 ((sc_err)(PROVD_ERR_BASE - 7))
+#define PROVD_ERR_BAD_HEX ((sc_err)(PROVD_ERR_BASE - 8))
+#define PROVD_ERR_BAD_DER ((sc_err)(PROVD_ERR_BASE - 9))
+#define PROVD_ERR_UNAUTHORIZED ((sc_err)(PROVD_ERR_BASE - 10))
 #define PROVD_ERR_ADMIN_DISABLED ((sc_err)(PROVD_ERR_BASE - 11))
-#define PROVD_ERR_NO_ENDPOINT    ((sc_err)(PROVD_ERR_BASE - 12))  /* not-found */
-#define PROVD_ERR_METHOD         ((sc_err)(PROVD_ERR_BASE - 13))  /* resp->allow set */
+#define PROVD_ERR_NO_ENDPOINT ((sc_err)(PROVD_ERR_BASE - 12)) /* not-found */
+#define PROVD_ERR_METHOD ((sc_err)(PROVD_ERR_BASE - 13))      /* resp->allow set */
 #define PROVD_ERR_BODY_TOO_LARGE ((sc_err)(PROVD_ERR_BASE - 14))
-#define PROVD_ERR_MEDIA_TYPE     ((sc_err)(PROVD_ERR_BASE - 15))
-#define PROVD_ERR_NOT_DEVICE_CA  ((sc_err)(PROVD_ERR_BASE - 16))
-#define PROVD_ERR_KEK_MISMATCH   ((sc_err)(PROVD_ERR_BASE - 17))
-#define PROVD_ERR_POLICY         ((sc_err)(PROVD_ERR_BASE - 18))
+#define PROVD_ERR_MEDIA_TYPE ((sc_err)(PROVD_ERR_BASE - 15))
+#define PROVD_ERR_NOT_DEVICE_CA ((sc_err)(PROVD_ERR_BASE - 16))
+#define PROVD_ERR_KEK_MISMATCH ((sc_err)(PROVD_ERR_BASE - 17))
+#define PROVD_ERR_POLICY ((sc_err)(PROVD_ERR_BASE - 18))
 
 #define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 
@@ -83,7 +83,7 @@ struct provd_apierr {
 	sc_err err;
 	enum provd_code code;
 	int status;
-	unsigned flags;                /* PROVD_AE_* */
+	unsigned flags; /* PROVD_AE_* */
 };
 
 /*

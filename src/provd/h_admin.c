@@ -56,8 +56,8 @@ sc_err provd_h_device(const struct provd_ctx *ctx, struct provd_response *resp)
 
 	if ((r = sc_reg_device_get(ctx->reg, ctx->device_id, &d)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)
-			return sc_fail(
-			    SC_ERR_NOT_FOUND, "device %s is not registered", ctx->device_id);
+			return sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered",
+			    ctx->device_id);
 		return provd_registry_err(r);
 	}
 	provd_time_str(d.created_at, t_c, sizeof(t_c));
@@ -91,8 +91,8 @@ sc_err provd_h_revoke(const struct provd_ctx *ctx, struct provd_response *resp)
 	if ((r = sc_reg_device_revoke(ctx->reg, ctx->device_id, reason, actor, (int64_t)time(NULL),
 	         &already)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)
-			return sc_fail(
-			    SC_ERR_NOT_FOUND, "device %s is not registered", ctx->device_id);
+			return sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered",
+			    ctx->device_id);
 		return provd_registry_err(r);
 	}
 	provd_respond_json(resp, 200,
@@ -122,8 +122,8 @@ sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 	int have = sc_reg_counts(ctx->reg, &counts) == SC_OK;
 
 	if (ctx->api->metrics == NULL ||
-	    provd_metrics_render(
-	        ctx->api->metrics, have ? &counts : NULL, &resp->body, &resp->body_len) != SC_OK)
+	    provd_metrics_render(ctx->api->metrics, have ? &counts : NULL, &resp->body,
+	        &resp->body_len) != SC_OK)
 		return sc_fail(SC_ERR_INTERNAL, "metrics: %s", sc_err_detail());
 	resp->status = 200;
 	resp->content_type = PROVD_METRICS_TYPE;

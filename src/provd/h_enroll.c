@@ -118,8 +118,8 @@ static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X
 	/* [0] is the certificate itself, [1] its issuer: the same manufacturer CA for both. */
 	if (sk_X509_num(ca_path) < 2 || sk_X509_num(kex_path) < 2 ||
 	    X509_cmp(sk_X509_value(ca_path, 1), sk_X509_value(kex_path, 1)) != 0) {
-		r = sc_fail(
-		    PROVD_ERR_KEK_MISMATCH, "\"kex\" was issued by another CA than the device CA");
+		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
+		    "\"kex\" was issued by another CA than the device CA");
 		goto out;
 	}
 	r = SC_OK;
@@ -171,8 +171,8 @@ static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 		return r;
 	if ((v = json_object_get(ctx->body, "server_keygen")) != NULL) {
 		if (!json_is_boolean(v))
-			return sc_fail(
-			    PROVD_ERR_WRONG_TYPE, "field \"server_keygen\" must be true or false");
+			return sc_fail(PROVD_ERR_WRONG_TYPE,
+			    "field \"server_keygen\" must be true or false");
 		pr->server_keygen = json_is_true(v);
 	}
 	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "chain", 1, &pr->chain)) != SC_OK ||
@@ -213,8 +213,8 @@ static sc_err profile_policy(const struct provd_api *api, const struct profile_r
 	return SC_OK;
 }
 
-static sc_err profile_device(
-    const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
+static sc_err profile_device(const struct provd_api *api, struct profile_req *pr,
+    struct provd_response *resp)
 {
 	X509 *kex = sk_X509_value(pr->kexs, 0);
 	sc_err r;
@@ -309,8 +309,8 @@ out:
 }
 
 /* Record it: the registry checks device, rate and challenge again inside its transaction. */
-static sc_err profile_record(
-    const struct provd_ctx *ctx, struct profile_req *pr, int64_t now, struct provd_response *resp)
+static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr, int64_t now,
+    struct provd_response *resp)
 {
 	BIO *pem = NULL;
 	BUF_MEM *pem_mem = NULL;
@@ -336,8 +336,8 @@ static sc_err profile_record(
 	pr->rec.der_len = pr->der_len;
 	pr->rec.chain_pem = pem_mem->data;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	r = sc_reg_profile_insert(
-	    ctx->reg, &pr->rec, &ctx->api->policy.rate, now, actor, &resp->retry_after);
+	r = sc_reg_profile_insert(ctx->reg, &pr->rec, &ctx->api->policy.rate, now, actor,
+	    &resp->retry_after);
 	pr->rec.der = NULL;
 	pr->rec.chain_pem = NULL;
 	if (r != SC_OK)
@@ -347,8 +347,8 @@ out:
 	return r;
 }
 
-static sc_err profile_answer(
-    const struct provd_api *api, struct profile_req *pr, struct provd_response *resp)
+static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr,
+    struct provd_response *resp)
 {
 	const char *origin = pr->server_keygen ? "server" : "device";
 	char t_nb[32], t_na[32], t_pna[32], *der_b64;
@@ -368,8 +368,8 @@ static sc_err profile_answer(
 	        pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id, "network_id",
 	        api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before",
 	        t_nb, "not_after", t_na, "profile_not_after", t_pna));
-	provd_log_add(
-	    resp, "profile=%s origin=%s alg=%s", pr->rec.profile_id, origin, sc_alg_name(pr->alg));
+	provd_log_add(resp, "profile=%s origin=%s alg=%s", pr->rec.profile_id, origin,
+	    sc_alg_name(pr->alg));
 	free(der_b64);
 	return SC_OK;
 }
@@ -437,8 +437,8 @@ static int valid_at(X509 *x, time_t t)
 }
 
 /* The certificate, its device ID and the profile its issuance extension names. */
-static sc_err cert_parse(
-    const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp)
+static sc_err cert_parse(const struct provd_ctx *ctx, struct cert_req *cr,
+    struct provd_response *resp)
 {
 	struct sc_issuance iss;
 	sc_err r;
@@ -448,8 +448,8 @@ static sc_err cert_parse(
 		return r;
 	cr->leaf = sk_X509_value(cr->leafs, 0);
 	if (sc_cert_device_id(cr->leaf, cr->device_id, sizeof(cr->device_id)) != SC_OK)
-		return sc_fail(
-		    SC_ERR_BINDING, "the certificate's subject has no serialNumber (device ID)");
+		return sc_fail(SC_ERR_BINDING,
+		    "the certificate's subject has no serialNumber (device ID)");
 	provd_log_add(resp, "device=%s", cr->device_id);
 	if ((r = sc_issuance_get(cr->leaf, &iss)) != SC_OK)
 		return sc_fail(SC_ERR_BINDING, "id-sc-pe-issuance extension: %s: %s",
@@ -480,19 +480,19 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 	if (strcmp(cr->prec.device_id, cr->device_id) != 0)
 		return sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, not %s",
 		    id, cr->prec.device_id, cr->device_id);
-	if (provd_profcache_get(
-	        api->profiles, cr->prec.der, cr->prec.der_len, &cr->use, &cr->kept) != SC_OK) {
+	if (provd_profcache_get(api->profiles, cr->prec.der, cr->prec.der_len, &cr->use,
+	        &cr->kept) != SC_OK) {
 		sc_err_clear();
 		if ((r = sc_profile_decode(cr->prec.der, cr->prec.der_len, &cr->prof)) != SC_OK)
-			return sc_fail(
-			    SC_ERR_INTERNAL, "stored profile %s: %s", id, sc_err_detail());
+			return sc_fail(SC_ERR_INTERNAL, "stored profile %s: %s", id,
+			    sc_err_detail());
 		cr->use = cr->prof;
 	}
 	if ((cr->chain = sk_X509_new_null()) == NULL ||
 	    provd_certs_from_text(api->certs, "stored chain", cr->prec.chain_pem,
 	        strlen(cr->prec.chain_pem), cr->chain, PROVD_MAX_CHAIN) != SC_OK)
-		return sc_fail(
-		    SC_ERR_INTERNAL, "the registry's copy of the device chain is unreadable");
+		return sc_fail(SC_ERR_INTERNAL,
+		    "the registry's copy of the device chain is unreadable");
 	return SC_OK;
 }
 
@@ -559,8 +559,8 @@ static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 	cr->crec.der = cr->der;
 	cr->crec.der_len = der_len;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	if ((r = sc_reg_cert_record(
-	         ctx->reg, &cr->crec, (int64_t)time(NULL), actor, &cr->already)) != SC_OK) {
+	if ((r = sc_reg_cert_record(ctx->reg, &cr->crec, (int64_t)time(NULL), actor,
+	         &cr->already)) != SC_OK) {
 		r = provd_registry_err(r);
 		goto out;
 	}
@@ -571,8 +571,8 @@ out:
 	return r;
 }
 
-static void cert_answer(
-    const struct provd_api *api, const struct cert_req *cr, struct provd_response *resp)
+static void cert_answer(const struct provd_api *api, const struct cert_req *cr,
+    struct provd_response *resp)
 {
 	char t_nb[32], t_na[32];
 

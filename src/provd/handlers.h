@@ -14,20 +14,20 @@
 /* One request as the gate hands it on. Everything is borrowed for the call. */
 struct provd_ctx {
 	const struct provd_api *api;
-	struct sc_reg *reg;                 /* the worker's registry connection */
+	struct sc_reg *reg; /* the worker's registry connection */
 	const struct provd_request *req;
-	const char *device_id;              /* /v1/devices/{id}: sc_device_id_valid; else NULL */
-	json_t *body;                       /* a JSON route: one object of its keys; else NULL */
+	const char *device_id; /* /v1/devices/{id}: sc_device_id_valid; else NULL */
+	json_t *body;          /* a JSON route: one object of its keys; else NULL */
 };
 
 typedef sc_err provd_handler(const struct provd_ctx *ctx, struct provd_response *resp);
 
-provd_handler provd_h_profiles;       /* POST /v1/profiles (h_enroll.c) */
-provd_handler provd_h_certificates;   /* POST /v1/certificates (h_enroll.c) */
-provd_handler provd_h_device;         /* GET /v1/devices/{id} (h_admin.c) */
-provd_handler provd_h_revoke;         /* POST /v1/devices/{id}/revoke (h_admin.c) */
-provd_handler provd_h_healthz;        /* GET /healthz (h_admin.c) */
-provd_handler provd_h_metrics;        /* GET /metrics (h_admin.c) */
+provd_handler provd_h_profiles;     /* POST /v1/profiles (h_enroll.c) */
+provd_handler provd_h_certificates; /* POST /v1/certificates (h_enroll.c) */
+provd_handler provd_h_device;       /* GET /v1/devices/{id} (h_admin.c) */
+provd_handler provd_h_revoke;       /* POST /v1/devices/{id}/revoke (h_admin.c) */
+provd_handler provd_h_healthz;      /* GET /healthz (h_admin.c) */
+provd_handler provd_h_metrics;      /* GET /metrics (h_admin.c) */
 
 /*
  * The operator's bearer token: PROVD_ERR_ADMIN_DISABLED without --admin-token-file,

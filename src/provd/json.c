@@ -69,15 +69,15 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 	if (provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH)
 		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels",
 		    PROVD_JSON_MAX_DEPTH);
-	if ((j = json_loadb(
-	         (const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+	if ((j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
+	         &jerr)) == NULL)
 		return sc_fail(PROVD_ERR_MALFORMED_JSON, "body is not JSON: %s (position %d)",
 		    jerr.text, jerr.position);
 	if (!json_is_object(j)) {
 		r = sc_fail(PROVD_ERR_MALFORMED_JSON, "body must be one JSON object");
 		goto out;
 	}
-	json_object_foreach(j, key, v) {
+	json_object_foreach (j, key, v) {
 		size_t i;
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(allowed[i], key) == 0)
@@ -95,8 +95,8 @@ out:
 	return r;
 }
 
-sc_err provd_json_string(
-    json_t *obj, const char *name, int required, size_t max, const char **out, size_t *out_len)
+sc_err provd_json_string(json_t *obj, const char *name, int required, size_t max, const char **out,
+    size_t *out_len)
 {
 	json_t *v = json_object_get(obj, name);
 
@@ -148,8 +148,8 @@ static int pem_only_blocks(const char *s, size_t len)
 static sc_err push_cert(STACK_OF(X509) *sk, X509 **x, const char *field, int max)
 {
 	if (sk_X509_num(sk) >= max)
-		return sc_fail(
-		    PROVD_ERR_BAD_VALUE, "\"%s\": more than %d certificates", field, max);
+		return sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": more than %d certificates", field,
+		    max);
 	if (!sk_X509_push(sk, *x))
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	*x = NULL;
@@ -168,8 +168,8 @@ static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, c
 	sc_err r;
 
 	if (!pem_only_blocks(s, len))
-		return sc_fail(
-		    PROVD_ERR_BAD_DER, "\"%s\": text around or after the PEM blocks", field);
+		return sc_fail(PROVD_ERR_BAD_DER, "\"%s\": text around or after the PEM blocks",
+		    field);
 	if ((bio = BIO_new_mem_buf(s, (int)len)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
@@ -237,8 +237,8 @@ sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, c
 	return cert_from_base64(cache, field, s, len, sk, max);
 }
 
-sc_err provd_json_certs(
-    struct provd_certcache *cache, json_t *obj, const char *name, int multi, STACK_OF(X509) **out)
+sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *name, int multi,
+    STACK_OF(X509) **out)
 {
 	json_t *v = json_object_get(obj, name), *e;
 	STACK_OF(X509) *sk = NULL;
@@ -264,10 +264,10 @@ sc_err provd_json_certs(
 			    PROVD_MAX_CHAIN);
 			goto out;
 		}
-		json_array_foreach(v, i, e) {
+		json_array_foreach (v, i, e) {
 			if (!json_is_string(e)) {
-				r = sc_fail(
-				    PROVD_ERR_WRONG_TYPE, "\"%s\"[%zu] must be a string", name, i);
+				r = sc_fail(PROVD_ERR_WRONG_TYPE, "\"%s\"[%zu] must be a string",
+				    name, i);
 				goto out;
 			}
 			if ((r = provd_certs_from_text(cache, name, json_string_value(e),

@@ -114,8 +114,8 @@ void provd_lru_free(struct provd_lru *l)
 	free(l);
 }
 
-sc_err provd_lru_digest(
-    struct provd_lru *l, const uint8_t *data, size_t len, uint8_t key[PROVD_LRU_KEY_LEN])
+sc_err provd_lru_digest(struct provd_lru *l, const uint8_t *data, size_t len,
+    uint8_t key[PROVD_LRU_KEY_LEN])
 {
 	if (!EVP_Digest(data, len, key, NULL, l->sha256, NULL))
 		return fail_sha256(l);
@@ -181,8 +181,8 @@ static void drop(struct provd_lru *l, struct entry *e)
 	l->n--;
 }
 
-void *provd_lru_find(
-    struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], enum provd_lru_touch touch)
+void *provd_lru_find(struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN],
+    enum provd_lru_touch touch)
 {
 	struct entry *e;
 	void *v = NULL;
@@ -209,8 +209,8 @@ void provd_lru_release(struct provd_lru *l, void *value)
 	pthread_mutex_unlock(&l->mu);
 }
 
-sc_err provd_lru_insert(
-    struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], void *value, enum provd_lru_dup dup)
+sc_err provd_lru_insert(struct provd_lru *l, const uint8_t key[PROVD_LRU_KEY_LEN], void *value,
+    enum provd_lru_dup dup)
 {
 	struct entry *e, *old;
 

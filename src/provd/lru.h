@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <selfcert/err.h>
 
-#define PROVD_LRU_KEY_LEN 32           /* SHA-256 */
+#define PROVD_LRU_KEY_LEN 32 /* SHA-256 */
 
 struct provd_lru;
 
@@ -19,8 +19,8 @@ typedef int provd_lru_ref_fn(void *value);
 /* Drop one reference: the lru's when it lets go of a value, a finder's in provd_lru_release. */
 typedef void provd_lru_free_fn(void *value);
 
-enum provd_lru_touch { PROVD_LRU_KEEP_ORDER, PROVD_LRU_MAKE_NEWEST };      /* on a hit */
-enum provd_lru_dup { PROVD_LRU_KEEP_OLD, PROVD_LRU_REPLACE_OLD };         /* on a kept key */
+enum provd_lru_touch { PROVD_LRU_KEEP_ORDER, PROVD_LRU_MAKE_NEWEST }; /* on a hit */
+enum provd_lru_dup { PROVD_LRU_KEEP_OLD, PROVD_LRU_REPLACE_OLD };     /* on a kept key */
 
 struct provd_lru_stats {
 	uint64_t hits, misses;

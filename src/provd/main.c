@@ -146,8 +146,8 @@ static double since(const struct timespec *t0)
 
 static void peer_name(struct MHD_Connection *c, char *out, size_t out_len)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-	    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
 
 	snprintf(out, out_len, "?");
@@ -180,8 +180,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
 	}
 	if (resp->status == 405)
-		MHD_add_response_header(
-		    r, MHD_HTTP_HEADER_ALLOW, resp->allow != NULL ? resp->allow : "GET");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+		    resp->allow != NULL ? resp->allow : "GET");
 	if (resp->status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
@@ -223,8 +223,8 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
 {
-	const char *cl = MHD_lookup_connection_value(
-	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct request_state *st;
 	char *end = NULL, detail[96];
 	unsigned long long n;
@@ -239,8 +239,8 @@ static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, 
 	n = strtoull(cl, &end, 10);
 	if (errno == 0 && end != cl && *end == '\0' && n <= PROVD_MAX_BODY)
 		return MHD_YES;
-	snprintf(
-	    detail, sizeof(detail), "request body of %.20s bytes; at most %d", cl, PROVD_MAX_BODY);
+	snprintf(detail, sizeof(detail), "request body of %.20s bytes; at most %d", cl,
+	    PROVD_MAX_BODY);
 	return early_error(srv, c, st, method, url, PROVD_ERR_BODY_TOO_LARGE, detail);
 }
 
@@ -285,10 +285,10 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = url;
-	req.content_type = MHD_lookup_connection_value(
-	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	req.authorization = MHD_lookup_connection_value(
-	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
 	req.body = st->body != NULL ? st->body : (const uint8_t *)"";
 	req.body_len = st->len;
 	req.peer = peer;
@@ -332,8 +332,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return answer(srv, c, st, url, method);
 }
 
-static void on_completed(
-    void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
 {
 	struct request_state *st = *con_cls;
 
@@ -372,8 +372,8 @@ static long parse_long(const char *flag, const char *s, long min, long max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		sc_log_usage_die(
-		    "--%s '%s': expected a whole number from %ld to %ld", flag, s, min, max);
+		sc_log_usage_die("--%s '%s': expected a whole number from %ld to %ld", flag, s, min,
+		    max);
 	return v;
 }
 
@@ -414,8 +414,8 @@ static void parse_listen(const char *s, struct sockaddr_storage *ss, int *loopba
 }
 
 /* Read the TLS certificate and key as PEM text for GnuTLS (via MHD), after checking they pair. */
-static sc_err load_tls(
-    const char *cert_path, const char *key_path, char **cert_pem, char **key_pem, size_t *key_len)
+static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_pem, char **key_pem,
+    size_t *key_len)
 {
 	sc_err r;
 	X509 *cert = NULL;
@@ -605,8 +605,8 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	    (r = load_tls(o->tls_cert, o->tls_key, &tls->cert, &tls->key, &tls->key_len)) != SC_OK)
 		return r;
 	if (!o->insecure && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-		return sc_fail(
-		    SC_ERR_IO, "this libmicrohttpd has no TLS support; use a build with GnuTLS");
+		return sc_fail(SC_ERR_IO,
+		    "this libmicrohttpd has no TLS support; use a build with GnuTLS");
 	pthread_mutex_init(&srv->pool.lock, NULL);
 	pthread_cond_init(&srv->pool.freed, NULL);
 	for (long i = 0; i < o->threads; i++) {
@@ -619,8 +619,8 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 }
 
 /* Listen and serve (MHD's threads), then say so: the log line and the port file. */
-static sc_err start_serving(
-    const struct options *o, struct server *srv, const struct tls_pem *tls, struct MHD_Daemon **out)
+static sc_err start_serving(const struct options *o, struct server *srv, const struct tls_pem *tls,
+    struct MHD_Daemon **out)
 {
 	struct MHD_OptionItem tls_opts[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert },

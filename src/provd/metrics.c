@@ -74,8 +74,8 @@ void provd_metrics_free(struct provd_metrics *m)
 	free(m);
 }
 
-void provd_metrics_request(
-    struct provd_metrics *m, enum provd_endpoint ep, int status, double seconds)
+void provd_metrics_request(struct provd_metrics *m, enum provd_endpoint ep, int status,
+    double seconds)
 {
 	size_t b = 0;
 
@@ -168,8 +168,8 @@ static void put(struct text *t, const char *fmt, ...)
 	}
 }
 
-sc_err provd_metrics_render(
-    struct provd_metrics *m, const struct sc_reg_counts *counts, char **out, size_t *len)
+sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts *counts, char **out,
+    size_t *len)
 {
 	struct text t = { NULL, 0, 8192, 0 };
 	struct provd_metrics *snap = NULL;

@@ -43,7 +43,7 @@ void provd_metrics_cert_registered(struct provd_metrics *m);
  * The whole exposition; counts (may be NULL) adds the registry gauges. *out is the caller's
  * (free). SC_ERR_NOMEM.
  */
-sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts *counts,
-    char **out, size_t *len) SC_MUST_USE;
+sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts *counts, char **out,
+    size_t *len) SC_MUST_USE;
 
 #endif

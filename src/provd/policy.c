@@ -36,8 +36,8 @@ void provd_policy_defaults(struct provd_policy *p)
 static sc_err get_duration(json_t *v, const char *key, int64_t *out)
 {
 	if (!json_is_string(v))
-		return sc_fail(
-		    SC_ERR_USAGE, "policy \"%s\": expected a duration string like \"30d\"", key);
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"%s\": expected a duration string like \"30d\"", key);
 	if (sc_parse_duration(json_string_value(v), out) != SC_OK || *out <= 0)
 		return sc_fail(SC_ERR_USAGE,
 		    "policy \"%s\": \"%.40s\" is not a duration (90s 15m 12h 30d 1y)", key,
@@ -59,10 +59,10 @@ static sc_err get_algorithms(json_t *v, struct provd_policy *p)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return sc_fail(
-		    SC_ERR_USAGE, "policy \"algorithms\": expected a non-empty array of names");
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"algorithms\": expected a non-empty array of names");
 	p->alg_mask = 0;
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		enum sc_alg a;
 		if (!json_is_string(e) || sc_alg_from_name(json_string_value(e), &a) != SC_OK)
 			return sc_fail(SC_ERR_USAGE,
@@ -80,16 +80,19 @@ static sc_err get_key_usage(json_t *v, struct provd_policy *p)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return sc_fail(
-		    SC_ERR_USAGE, "policy \"key_usage\": expected a non-empty array of names");
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"key_usage\": expected a non-empty array of names");
 	p->key_usage = 0;
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		unsigned bit = 0;
 		/* Only what a device certificate may carry (oid.h): never keyCertSign or cRLSign. */
-		if (!json_is_string(e) || sc_key_usage_from_name(json_string_value(e), &bit) != SC_OK ||
+		if (!json_is_string(e) ||
+		    sc_key_usage_from_name(json_string_value(e), &bit) != SC_OK ||
 		    !(bit & SC_KU_DEVICE))
-			return sc_fail(SC_ERR_USAGE, "policy \"key_usage\"[%zu]: not one of digitalSignature "
-			    "nonRepudiation keyEncipherment dataEncipherment keyAgreement", i);
+			return sc_fail(SC_ERR_USAGE,
+			    "policy \"key_usage\"[%zu]: not one of digitalSignature "
+			    "nonRepudiation keyEncipherment dataEncipherment keyAgreement",
+			    i);
 		p->key_usage |= bit;
 	}
 	return SC_OK;
@@ -105,13 +108,13 @@ static sc_err get_eku(json_t *v, struct provd_policy *p)
 		    "policy \"eku\": expected an array of at most %d names or OIDs",
 		    SC_PROFILE_MAX_EKU);
 	p->n_eku = 0;
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
 		ASN1_OBJECT *o;
 
 		if (s == NULL || strlen(s) > PROVD_EKU_NAME_MAX)
-			return sc_fail(
-			    SC_ERR_USAGE, "policy \"eku\"[%zu]: expected a name or OID", i);
+			return sc_fail(SC_ERR_USAGE, "policy \"eku\"[%zu]: expected a name or OID",
+			    i);
 		/* Known now rather than when the first device asks. */
 		if ((o = OBJ_txt2obj(s, 0)) == NULL)
 			return sc_fail(SC_ERR_USAGE,
@@ -130,7 +133,7 @@ static sc_err get_rate(json_t *v, struct provd_policy *p)
 	if (!json_is_object(v))
 		return sc_fail(SC_ERR_USAGE,
 		    "policy \"rate_limit\": expected {\"profiles\": N, \"window\": \"1h\"}");
-	json_object_foreach(v, key, e) {
+	json_object_foreach (v, key, e) {
 		if (strcmp(key, "profiles") == 0) {
 			if (!json_is_integer(e) || json_integer_value(e) < 0 ||
 			    json_integer_value(e) > 1000000)
@@ -142,8 +145,8 @@ static sc_err get_rate(json_t *v, struct provd_policy *p)
 			if (r != SC_OK)
 				return r;
 		} else {
-			return sc_fail(
-			    SC_ERR_USAGE, "policy \"rate_limit\": unknown key \"%.40s\"", key);
+			return sc_fail(SC_ERR_USAGE, "policy \"rate_limit\": unknown key \"%.40s\"",
+			    key);
 		}
 	}
 	return SC_OK;
@@ -169,7 +172,7 @@ sc_err provd_policy_load(const char *path, struct provd_policy *p)
 		r = sc_fail(SC_ERR_USAGE, "%s: expected one JSON object", path);
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach (root, key, v) {
 		if (strcmp(key, "validity") == 0)
 			r = get_duration(v, key, &p->validity_s);
 		else if (strcmp(key, "profile_ttl") == 0)
@@ -194,8 +197,8 @@ sc_err provd_policy_load(const char *path, struct provd_policy *p)
 			r = json_is_string(v) &&
 			        sc_digest_from_name(json_string_value(v), &p->cert_digest) == SC_OK
 			    ? SC_OK
-			    : sc_fail(
-			          SC_ERR_USAGE, "policy \"cert_digest\": sha256, sha384 or sha512");
+			    : sc_fail(SC_ERR_USAGE,
+			          "policy \"cert_digest\": sha256, sha384 or sha512");
 		else if (strcmp(key, "rate_limit") == 0)
 			r = get_rate(v, p);
 		else
@@ -264,8 +267,8 @@ void provd_policy_describe(const struct provd_policy *p, char *out, size_t out_l
 	    (long long)p->validity_s, (long long)p->profile_ttl_s);
 	for (int a = 1; a <= SC_ALG_MAX && n < out_len; a++)
 		if (p->alg_mask & (1u << a))
-			n += (size_t)snprintf(
-			    out + n, out_len - n, " %s", sc_alg_name((enum sc_alg)a));
+			n += (size_t)snprintf(out + n, out_len - n, " %s",
+			    sc_alg_name((enum sc_alg)a));
 	if (n < out_len)
 		snprintf(out + n, out_len - n,
 		    " (default %s), server keygen %s, challenge %s, rate %u/%llds",

@@ -13,24 +13,24 @@
 #include <selfcert/profile.h>
 #include "registry.h"
 
-#define PROVD_POLICY_FILE_MAX 16384           /* a policy file larger than this is refused */
+#define PROVD_POLICY_FILE_MAX 16384 /* a policy file larger than this is refused */
 #define PROVD_EKU_NAME_MAX 64
 #define PROVD_MAX_VALIDITY_S (5LL * 365 * 86400) /* no leaf longer than five years */
 #define PROVD_MAX_PROFILE_TTL_S (7LL * 86400)
-#define PROVD_CLOCK_SKEW_S 60                 /* notBefore this far back (others' clocks) */
+#define PROVD_CLOCK_SKEW_S 60 /* notBefore this far back (others' clocks) */
 
 struct provd_policy {
-	int64_t validity_s;         /* default 30d */
-	int64_t profile_ttl_s;      /* default 10m: the profile is void after that */
-	unsigned alg_mask;          /* bit (1u << alg) per allowed enum sc_alg; default all six */
-	enum sc_alg default_alg;    /* when the request names none; default p256 */
-	int server_keygen;          /* default 0: only device-generated keys */
-	int require_challenge;      /* default 1: every profile carries an SP challenge */
-	unsigned key_usage;         /* KU_* bits; default digitalSignature */
+	int64_t validity_s;      /* default 30d */
+	int64_t profile_ttl_s;   /* default 10m: the profile is void after that */
+	unsigned alg_mask;       /* bit (1u << alg) per allowed enum sc_alg; default all six */
+	enum sc_alg default_alg; /* when the request names none; default p256 */
+	int server_keygen;       /* default 0: only device-generated keys */
+	int require_challenge;   /* default 1: every profile carries an SP challenge */
+	unsigned key_usage;      /* KU_* bits; default digitalSignature */
 	char eku[SC_PROFILE_MAX_EKU][PROVD_EKU_NAME_MAX + 1];
 	size_t n_eku;               /* default one: clientAuth */
 	enum sc_digest cert_digest; /* default sha256 */
-	struct sc_reg_rate rate;     /* default 10 profiles per device per hour */
+	struct sc_reg_rate rate;    /* default 10 profiles per device per hour */
 };
 
 void provd_policy_defaults(struct provd_policy *p);

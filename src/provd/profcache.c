@@ -77,8 +77,8 @@ sc_err provd_profcache_put(struct provd_profcache *c, struct sc_profile *p)
 		return sc_fail(SC_ERR_USAGE, "profile cache: nothing to keep");
 	sc_profile_get_info(p, &info);
 	if (!info.signed_ || info.origin != SC_KEY_DEVICE_GENERATED)
-		return sc_fail(
-		    SC_ERR_USAGE, "profile cache: only signed, device-generated profiles are kept");
+		return sc_fail(SC_ERR_USAGE,
+		    "profile cache: only signed, device-generated profiles are kept");
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "profile cache");
 	k->p = p;
@@ -118,8 +118,8 @@ void provd_profcache_release(struct provd_profcache *c, struct provd_profref *re
 	provd_lru_release(c->lru, ref);
 }
 
-void provd_profcache_counts(
-    struct provd_profcache *c, uint64_t *hits, uint64_t *misses, size_t *entries)
+void provd_profcache_counts(struct provd_profcache *c, uint64_t *hits, uint64_t *misses,
+    size_t *entries)
 {
 	struct provd_lru_stats st;
 

@@ -36,7 +36,7 @@ void provd_profcache_free(struct provd_profcache *c);
  */
 sc_err provd_profcache_put(struct provd_profcache *c, struct sc_profile *p) SC_MUST_USE;
 
-struct provd_profref;                  /* one use of a kept profile */
+struct provd_profref; /* one use of a kept profile */
 
 /*
  * The profile whose DER is der[0..len), if kept: *out is borrowed until

@@ -62,8 +62,8 @@ static int is_prefix_route(const struct provd_route *rt)
  * 1 if path is rt's (the device ID then in id, which has room for PATH_REST_MAX bytes). A rest
  * too long to be any device's sets *too_long and matches nothing.
  */
-static int path_matches(
-    const struct provd_route *rt, const char *path, char *id, size_t id_len, int *too_long)
+static int path_matches(const struct provd_route *rt, const char *path, char *id, size_t id_len,
+    int *too_long)
 {
 	size_t plen = strlen(rt->path), rlen, slen = rt->suffix != NULL ? strlen(rt->suffix) : 0;
 	const char *rest;

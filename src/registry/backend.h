@@ -26,8 +26,8 @@ struct sc_reg {
 /* One device of an import, already checked (valid ID, note within SC_REG_NOTE_MAX). */
 struct sc_reg_row {
 	const char *device_id;
-	const char *note;          /* NULL: none */
-	size_t line;               /* where it came from, for the messages */
+	const char *note; /* NULL: none */
+	size_t line;      /* where it came from, for the messages */
 };
 
 /*
@@ -43,10 +43,10 @@ typedef sc_err (*sc_reg_next_row)(void *ctx, struct sc_reg_row *row, int *more);
  * already checked are noted too: a backend need not check them again.
  */
 struct sc_reg_backend {
-	const char *name;          /* "sqlite": sc_reg_backend_name */
+	const char *name; /* "sqlite": sc_reg_backend_name */
 	/* location: as given to --db, already known to be this backend's kind. Sets (*out)->be. */
 	sc_err (*open)(const char *location, int create, struct sc_reg **out);
-	void (*close)(struct sc_reg *reg);         /* reg non-NULL */
+	void (*close)(struct sc_reg *reg); /* reg non-NULL */
 	int (*schema_version)(struct sc_reg *reg);
 	/* ids: valid, distinct, 1..SC_REG_ADD_MAX of them; note checked. The registered check and
 	 * the inserts (each with its device-added audit row) are one transaction. */

@@ -90,7 +90,7 @@ struct csv_reader {
 	FILE *f;
 	const char *path;
 	char line[SC_REG_CSV_LINE_MAX + 1];
-	size_t lineno, n_lines;    /* lines read; lines that name a device (or the header) */
+	size_t lineno, n_lines; /* lines read; lines that name a device (or the header) */
 };
 
 /* One line's device into row (pointing into rd->line), or *more = 0 at the end of the file. */

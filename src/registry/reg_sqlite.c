@@ -30,11 +30,11 @@
 
 struct reg_stmt {
 	sqlite3_stmt *st;
-	int busy;                      /* handed out, not yet done() */
+	int busy; /* handed out, not yet done() */
 };
 
 struct sqlite_reg {
-	struct sc_reg base;            /* first: what registry.c sees */
+	struct sc_reg base; /* first: what registry.c sees */
 	sqlite3 *db;
 	char path[256];
 	struct reg_stmt stmts[REG_STMT_CACHE];
@@ -47,7 +47,7 @@ struct sqlite_reg {
  */
 static const char *const migrations[] = {
 	/* 1: the first schema. */
-	"PRAGMA application_id = 1396920903;"  /* PROVD_REG_APPLICATION_ID */
+	"PRAGMA application_id = 1396920903;" /* PROVD_REG_APPLICATION_ID */
 	"CREATE TABLE devices ("
 	"  device_id  TEXT PRIMARY KEY NOT NULL CHECK (length(device_id) BETWEEN 1 AND 64),"
 	"  status     TEXT NOT NULL CHECK (status IN ('active', 'revoked')),"
@@ -62,7 +62,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE profiles ("
 	"  profile_id        TEXT PRIMARY KEY NOT NULL CHECK (length(profile_id) = 32),"
 	"  device_id         TEXT NOT NULL REFERENCES devices(device_id),"
-	"  challenge         TEXT UNIQUE,"  /* NULL when the profile carries none */
+	"  challenge         TEXT UNIQUE," /* NULL when the profile carries none */
 	"  origin            TEXT NOT NULL CHECK (origin IN ('device', 'server')),"
 	"  alg               TEXT NOT NULL,"
 	"  not_before        INTEGER NOT NULL,"
@@ -151,7 +151,8 @@ static sc_err prepare(struct sqlite_reg *reg, const char *sql, sqlite3_stmt **st
 			*st = reg->stmts[i].st;
 			return SC_OK;
 		}
-	if (sqlite3_prepare_v3(reg->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(reg->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
+	    SQLITE_OK) {
 		*st = NULL;
 		return db_fail(reg, "prepare");
 	}
@@ -235,8 +236,9 @@ static sc_err audit(struct sqlite_reg *reg, int64_t now, const char *actor, cons
 	sqlite3_stmt *st = NULL;
 	sc_err r;
 
-	if ((r = prepare(reg, "INSERT INTO audit (at, actor, event, device_id, detail) VALUES (?, ?, ?, ?, ?)",
-	    &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "INSERT INTO audit (at, actor, event, device_id, detail) VALUES (?, ?, ?, ?, ?)",
+	         &st)) != SC_OK)
 		return r;
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, actor != NULL ? actor : "unknown");
@@ -283,13 +285,16 @@ static sc_err migrate(struct sqlite_reg *reg)
 
 	if ((r = pragma_int(reg, "PRAGMA user_version", &v)) != SC_OK ||
 	    (r = pragma_int(reg, "PRAGMA application_id", &app_id)) != SC_OK ||
-	    (r = pragma_int(reg, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", &n_tables)) != SC_OK)
+	    (r = pragma_int(reg, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+	         &n_tables)) != SC_OK)
 		return r;
 	if (v > newest)
-		return sc_fail(SC_ERR_VERSION, "registry %s: schema version %lld is newer than this program's %d",
-		    reg->path, (long long)v, newest);
+		return sc_fail(SC_ERR_VERSION,
+		    "registry %s: schema version %lld is newer than this program's %d", reg->path,
+		    (long long)v, newest);
 	if ((v > 0 && app_id != PROVD_REG_APPLICATION_ID) || (v == 0 && n_tables > 0))
-		return sc_fail(SC_ERR_IO, "%s: an SQLite database, but not a selfcert registry", reg->path);
+		return sc_fail(SC_ERR_IO, "%s: an SQLite database, but not a selfcert registry",
+		    reg->path);
 	while (v < newest) {
 		char sql[64];
 
@@ -304,7 +309,7 @@ static sc_err migrate(struct sqlite_reg *reg)
 		if ((r = exec(reg, migrations[v], "schema migration")) != SC_OK ||
 		    (r = exec(reg, sql, "schema version")) != SC_OK ||
 		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
-		        v == 0 ? "created at version 1" : "migrated")) != SC_OK)
+		         v == 0 ? "created at version 1" : "migrated")) != SC_OK)
 			goto out;
 		if ((r = commit(reg)) != SC_OK)
 			goto out;
@@ -312,7 +317,7 @@ static sc_err migrate(struct sqlite_reg *reg)
 	}
 	r = SC_OK;
 out:
-	rollback(reg);  /* the transaction that found the work done already, or a failed one */
+	rollback(reg); /* the transaction that found the work done already, or a failed one */
 	return r;
 }
 
@@ -336,7 +341,8 @@ static sc_err sq_open(const char *path, int create, struct sc_reg **out)
 
 	*out = NULL;
 	if (strlen(path) >= sizeof(reg->path))
-		return sc_fail(SC_ERR_USAGE, "--db: path longer than %zu bytes", sizeof(reg->path) - 1);
+		return sc_fail(SC_ERR_USAGE, "--db: path longer than %zu bytes",
+		    sizeof(reg->path) - 1);
 	if (stat(path, &st) != 0) {
 		int fd;
 
@@ -355,7 +361,8 @@ static sc_err sq_open(const char *path, int create, struct sc_reg **out)
 		return sc_fail(SC_ERR_NOMEM, "registry");
 	reg->base.be = &sc_reg_sqlite;
 	snprintf(reg->path, sizeof(reg->path), "%s", path);
-	if (sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK) {
 		r = sc_fail(SC_ERR_IO, "registry %s: %s", path,
 		    reg->db ? sqlite3_errmsg(reg->db) : "cannot open");
 		goto out;
@@ -371,7 +378,8 @@ static sc_err sq_open(const char *path, int create, struct sc_reg **out)
 	}
 	if (sqlite3_step(stmt) != SQLITE_ROW ||
 	    strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0) {
-		r = sc_fail(SC_ERR_IO, "registry %s: cannot switch to WAL mode (%s)", path, sqlite3_errmsg(reg->db));
+		r = sc_fail(SC_ERR_IO, "registry %s: cannot switch to WAL mode (%s)", path,
+		    sqlite3_errmsg(reg->db));
 		goto out;
 	}
 	done(reg, stmt);
@@ -405,8 +413,10 @@ static sc_err device_insert(struct sqlite_reg *reg, const char *device_id, const
 	sc_err r;
 	int rc;
 
-	if ((r = prepare(reg, "INSERT INTO devices (device_id, status, note, created_at, updated_at) "
-	    "VALUES (?, 'active', ?, ?, ?)", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "INSERT INTO devices (device_id, status, note, created_at, updated_at) "
+	         "VALUES (?, 'active', ?, ?, ?)",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, device_id);
 	bind_text(st, 2, note != NULL ? note : "");
@@ -422,7 +432,8 @@ static sc_err device_insert(struct sqlite_reg *reg, const char *device_id, const
 }
 
 /* The one status of a device, or 0 if it is not registered. */
-static sc_err device_status(struct sqlite_reg *reg, const char *device_id, enum sc_reg_dev_status *s)
+static sc_err device_status(struct sqlite_reg *reg, const char *device_id,
+    enum sc_reg_dev_status *s)
 {
 	sqlite3_stmt *st = NULL;
 	sc_err r;
@@ -440,8 +451,8 @@ static sc_err device_status(struct sqlite_reg *reg, const char *device_id, enum 
 	return SC_OK;
 }
 
-static sc_err sq_devices_add(struct sc_reg *base, const char *const *ids, size_t n, const char *note,
-    const char *actor, int64_t now)
+static sc_err sq_devices_add(struct sc_reg *base, const char *const *ids, size_t n,
+    const char *note, const char *actor, int64_t now)
 {
 	struct sqlite_reg *reg = sq(base);
 	enum sc_reg_dev_status s;
@@ -463,7 +474,7 @@ static sc_err sq_devices_add(struct sc_reg *base, const char *const *ids, size_t
 	}
 	r = commit(reg);
 out:
-	rollback(reg);  /* a no-op after the commit */
+	rollback(reg); /* a no-op after the commit */
 	return r;
 }
 
@@ -485,12 +496,13 @@ static sc_err sq_device_revoke(struct sc_reg *base, const char *device_id, const
 		goto out;
 	}
 	if (s == SC_REG_DEV_REVOKED) {
-		*already = 1;   /* nothing to write: out rolls the read back */
+		*already = 1; /* nothing to write: out rolls the read back */
 		r = SC_OK;
 		goto out;
 	}
-	if ((r = prepare(reg, "UPDATE devices SET status = 'revoked', updated_at = ? WHERE device_id = ?",
-	    &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "UPDATE devices SET status = 'revoked', updated_at = ? WHERE device_id = ?",
+	         &st)) != SC_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, device_id);
@@ -499,8 +511,9 @@ static sc_err sq_device_revoke(struct sc_reg *base, const char *device_id, const
 	st = NULL;
 	if (r != SC_OK)
 		goto out;
-	if ((r = prepare(reg, "INSERT INTO revocations (device_id, reason, revoked_at, actor) VALUES (?, ?, ?, ?)",
-	    &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "INSERT INTO revocations (device_id, reason, revoked_at, actor) VALUES (?, ?, ?, ?)",
+	         &st)) != SC_OK)
 		goto out;
 	bind_text(st, 1, device_id);
 	bind_text(st, 2, reason != NULL ? reason : "");
@@ -508,11 +521,12 @@ static sc_err sq_device_revoke(struct sc_reg *base, const char *device_id, const
 	bind_text(st, 4, actor);
 	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "revocation");
 	done(reg, st);
-	if (r != SC_OK || (r = audit(reg, now, actor, "device-revoked", device_id, reason)) != SC_OK)
+	if (r != SC_OK ||
+	    (r = audit(reg, now, actor, "device-revoked", device_id, reason)) != SC_OK)
 		goto out;
 	r = commit(reg);
 out:
-	rollback(reg);  /* a no-op after the commit */
+	rollback(reg); /* a no-op after the commit */
 	return r;
 }
 
@@ -522,10 +536,12 @@ static sc_err device_details(struct sqlite_reg *reg, struct sc_reg_device *d)
 	sqlite3_stmt *st = NULL;
 	sc_err r;
 
-	if ((r = prepare(reg, "SELECT (SELECT count(*) FROM profiles WHERE device_id = ?1),"
-	    " (SELECT count(*) FROM certificates WHERE device_id = ?1),"
-	    " (SELECT revoked_at FROM revocations WHERE device_id = ?1),"
-	    " (SELECT reason FROM revocations WHERE device_id = ?1)", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT (SELECT count(*) FROM profiles WHERE device_id = ?1),"
+	         " (SELECT count(*) FROM certificates WHERE device_id = ?1),"
+	         " (SELECT revoked_at FROM revocations WHERE device_id = ?1),"
+	         " (SELECT reason FROM revocations WHERE device_id = ?1)",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, d->device_id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -538,8 +554,10 @@ static sc_err device_details(struct sqlite_reg *reg, struct sc_reg_device *d)
 	d->revoked_at = sqlite3_column_int64(st, 2);
 	copy_col(st, 3, d->revoke_reason, sizeof(d->revoke_reason));
 	done(reg, st);
-	if ((r = prepare(reg, "SELECT serial, fingerprint, profile_id, not_before, not_after, registered_at "
-	    "FROM certificates WHERE device_id = ? ORDER BY registered_at DESC, rowid DESC LIMIT 1", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT serial, fingerprint, profile_id, not_before, not_after, registered_at "
+	         "FROM certificates WHERE device_id = ? ORDER BY registered_at DESC, rowid DESC LIMIT 1",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, d->device_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -573,8 +591,10 @@ static sc_err sq_device_get(struct sc_reg *base, const char *device_id, struct s
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = prepare(reg, "SELECT device_id, status, note, created_at, updated_at FROM devices "
-	    "WHERE device_id = ?", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT device_id, status, note, created_at, updated_at FROM devices "
+	         "WHERE device_id = ?",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, device_id);
 	rc = sqlite3_step(st);
@@ -597,8 +617,10 @@ static sc_err sq_device_list(struct sc_reg *base, enum sc_reg_dev_status status,
 	sc_err r;
 	int rc;
 
-	if ((r = prepare(reg, "SELECT device_id, status, note, created_at, updated_at FROM devices "
-	    "WHERE ?1 IS NULL OR status = ?1 ORDER BY device_id", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT device_id, status, note, created_at, updated_at FROM devices "
+	         "WHERE ?1 IS NULL OR status = ?1 ORDER BY device_id",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, status == 0 ? NULL : sc_reg_dev_status_name(status));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -616,8 +638,8 @@ out:
 
 /* ---- the activation feed (the CSV parser is import_csv.c's) ---- */
 
-static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx, const char *source,
-    const char *actor, int64_t now, size_t *added, size_t *skipped)
+static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx,
+    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped)
 {
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *seen = NULL;
@@ -630,8 +652,10 @@ static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ct
 	if ((r = begin(reg)) != SC_OK)
 		return r;
 	/* The IDs of this file so far: a second line with one of them refuses the whole file. */
-	if ((r = exec(reg, "CREATE TEMP TABLE IF NOT EXISTS import_seen (device_id TEXT PRIMARY KEY);"
-	    "DELETE FROM import_seen", "import")) != SC_OK ||
+	if ((r = exec(reg,
+	         "CREATE TEMP TABLE IF NOT EXISTS import_seen (device_id TEXT PRIMARY KEY);"
+	         "DELETE FROM import_seen",
+	         "import")) != SC_OK ||
 	    (r = prepare(reg, "INSERT INTO import_seen (device_id) VALUES (?)", &seen)) != SC_OK)
 		goto out;
 	for (;;) {
@@ -642,13 +666,14 @@ static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ct
 		sqlite3_reset(seen);
 		bind_text(seen, 1, row.device_id);
 		if (sqlite3_step(seen) != SQLITE_DONE) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file", source, row.line,
-			    row.device_id);
+			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file",
+			    source, row.line, row.device_id);
 			goto out;
 		}
 		snprintf(how, sizeof(how), "imported, line %zu", row.line);
 		/* Already registered: left as it is (a revoked device stays revoked), and counted. */
-		if ((r = device_insert(reg, row.device_id, row.note, actor, now, how)) == SC_ERR_EXISTS) {
+		if ((r = device_insert(reg, row.device_id, row.note, actor, now, how)) ==
+		    SC_ERR_EXISTS) {
 			(*skipped)++;
 			continue;
 		}
@@ -656,7 +681,8 @@ static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ct
 			goto out;
 		(*added)++;
 	}
-	snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered", source, *added, *skipped);
+	snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered", source, *added,
+	    *skipped);
 	if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
 		goto out;
 	done(reg, seen);
@@ -687,14 +713,17 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 	if ((r = device_status(reg, device_id, &s)) != SC_OK)
 		return r;
 	if (s == 0)
-		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)", device_id);
+		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
+		    device_id);
 	if (s == SC_REG_DEV_REVOKED)
 		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
 	if (rate != NULL && rate->max > 0) {
 		int64_t n, oldest;
 
-		if ((r = prepare(reg, "SELECT count(*), min(created_at) FROM profiles "
-		    "WHERE device_id = ? AND created_at > ?", &st)) != SC_OK)
+		if ((r = prepare(reg,
+		         "SELECT count(*), min(created_at) FROM profiles "
+		         "WHERE device_id = ? AND created_at > ?",
+		         &st)) != SC_OK)
 			return r;
 		bind_text(st, 1, device_id);
 		sqlite3_bind_int64(st, 2, now - rate->window_s);
@@ -709,7 +738,8 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 		if (n >= (int64_t)rate->max) {
 			if (retry_after != NULL)
 				*retry_after = oldest + rate->window_s - now + 1;
-			return sc_fail(SC_ERR_RATE_LIMITED, "device %s had %lld profiles in the last %lld s (at most %u)",
+			return sc_fail(SC_ERR_RATE_LIMITED,
+			    "device %s had %lld profiles in the last %lld s (at most %u)",
 			    device_id, (long long)n, (long long)rate->window_s, rate->max);
 		}
 	}
@@ -720,7 +750,8 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 		rc = sqlite3_step(st);
 		done(reg, st);
 		if (rc == SQLITE_ROW)
-			return sc_fail(SC_ERR_REPLAY, "challenge already used for a profile (a replayed request)");
+			return sc_fail(SC_ERR_REPLAY,
+			    "challenge already used for a profile (a replayed request)");
 		if (rc != SQLITE_DONE)
 			return db_fail(reg, "challenge");
 	}
@@ -746,10 +777,13 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	rec->consumed_at = 0;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rate, now, retry_after)) != SC_OK)
+	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rate, now, retry_after)) !=
+	    SC_OK)
 		goto out;
-	if ((r = prepare(reg, "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
-	    " not_after, profile_not_after, der, chain_pem, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	         " not_after, profile_not_after, der, chain_pem, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	         &st)) != SC_OK)
 		goto out;
 	bind_text(st, 1, rec->profile_id);
 	bind_text(st, 2, rec->device_id);
@@ -766,7 +800,8 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
 		/* Cannot happen after profile_checks inside the same transaction; keep it refused anyway. */
-		r = sc_fail(SC_ERR_REPLAY, "challenge already used for a profile (a replayed request)");
+		r = sc_fail(SC_ERR_REPLAY,
+		    "challenge already used for a profile (a replayed request)");
 		goto out;
 	}
 	if (rc != SQLITE_DONE) {
@@ -780,11 +815,12 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 		goto out;
 	r = commit(reg);
 out:
-	rollback(reg);  /* a no-op after the commit */
+	rollback(reg); /* a no-op after the commit */
 	return r;
 }
 
-static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id, struct sc_reg_profile_rec *out)
+static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
+    struct sc_reg_profile_rec *out)
 {
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
@@ -794,9 +830,10 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id, struct
 	int rc, n;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = prepare(reg, "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
-	    " profile_not_after, der, chain_pem, created_at, consumed_at FROM profiles WHERE profile_id = ?",
-	    &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	         " profile_not_after, der, chain_pem, created_at, consumed_at FROM profiles WHERE profile_id = ?",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, profile_id);
 	rc = sqlite3_step(st);
@@ -812,8 +849,9 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id, struct
 	copy_col(st, 1, out->device_id, sizeof(out->device_id));
 	copy_col(st, 2, out->challenge, sizeof(out->challenge));
 	origin = sqlite3_column_text(st, 3);
-	out->origin = origin != NULL && strcmp((const char *)origin, "server") == 0 ?
-	    SC_KEY_SERVER_SUPPLIED : SC_KEY_DEVICE_GENERATED;
+	out->origin = origin != NULL && strcmp((const char *)origin, "server") == 0
+	    ? SC_KEY_SERVER_SUPPLIED
+	    : SC_KEY_DEVICE_GENERATED;
 	alg = sqlite3_column_text(st, 4);
 	if (alg == NULL || sc_alg_from_name((const char *)alg, &out->alg) != SC_OK)
 		out->alg = SC_ALG_NONE;
@@ -823,8 +861,10 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id, struct
 	/* Pointer first, then its size: the order SQLite documents as safe. */
 	blob = sqlite3_column_blob(st, 8);
 	n = sqlite3_column_bytes(st, 8);
-	if (blob == NULL || n <= 0 || n > SC_PROFILE_MAX_DER || (out->der = OPENSSL_malloc((size_t)n)) == NULL) {
-		r = sc_fail(SC_ERR_STORE_DAMAGED, "profile %s: stored DER of %d bytes", out->profile_id, n);
+	if (blob == NULL || n <= 0 || n > SC_PROFILE_MAX_DER ||
+	    (out->der = OPENSSL_malloc((size_t)n)) == NULL) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "profile %s: stored DER of %d bytes",
+		    out->profile_id, n);
 		goto out;
 	}
 	memcpy(out->der, blob, (size_t)n);
@@ -864,8 +904,10 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	rec->registered_at = now;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	if ((r = prepare(reg, "SELECT p.device_id, p.consumed_at, d.status FROM profiles p "
-	    "JOIN devices d ON d.device_id = p.device_id WHERE p.profile_id = ?", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT p.device_id, p.consumed_at, d.status FROM profiles p "
+	         "JOIN devices d ON d.device_id = p.device_id WHERE p.profile_id = ?",
+	         &st)) != SC_OK)
 		goto out;
 	bind_text(st, 1, rec->profile_id);
 	rc = sqlite3_step(st);
@@ -877,7 +919,8 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_DONE) {
-		r = sc_fail(SC_ERR_PROFILE_UNKNOWN, "the certificate names profile %s, which this server never issued",
+		r = sc_fail(SC_ERR_PROFILE_UNKNOWN,
+		    "the certificate names profile %s, which this server never issued",
 		    rec->profile_id);
 		goto out;
 	}
@@ -886,7 +929,8 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 		goto out;
 	}
 	if (strcmp(prof_dev, rec->device_id) != 0) {
-		r = sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, the certificate is device %s's",
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH,
+		    "profile %s was issued to device %s, the certificate is device %s's",
 		    rec->profile_id, prof_dev, rec->device_id);
 		goto out;
 	}
@@ -897,7 +941,8 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	if (consumed != 0) {
 		char fpr[SC_REG_FPR_HEX_LEN + 1] = "";
 
-		if ((r = prepare(reg, "SELECT fingerprint FROM certificates WHERE profile_id = ?", &st)) != SC_OK)
+		if ((r = prepare(reg, "SELECT fingerprint FROM certificates WHERE profile_id = ?",
+		         &st)) != SC_OK)
 			goto out;
 		bind_text(st, 1, rec->profile_id);
 		if (sqlite3_step(st) == SQLITE_ROW)
@@ -909,13 +954,15 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 			*already = 1;
 			r = SC_OK;
 		} else {
-			r = sc_fail(SC_ERR_PROFILE_CONSUMED, "profile %s already has a registered certificate",
-			    rec->profile_id);
+			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
+			    "profile %s already has a registered certificate", rec->profile_id);
 		}
-		goto out;   /* nothing to write either way */
+		goto out; /* nothing to write either way */
 	}
-	if ((r = prepare(reg, "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
-	    " not_after, der, registered_at) VALUES (?,?,?,?,?,?,?,?)", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	         " not_after, der, registered_at) VALUES (?,?,?,?,?,?,?,?)",
+	         &st)) != SC_OK)
 		goto out;
 	bind_text(st, 1, rec->fpr);
 	bind_text(st, 2, rec->serial);
@@ -929,15 +976,17 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	done(reg, st);
 	st = NULL;
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-		r = sc_fail(SC_ERR_PROFILE_CONSUMED, "this certificate is already registered for another profile");
+		r = sc_fail(SC_ERR_PROFILE_CONSUMED,
+		    "this certificate is already registered for another profile");
 		goto out;
 	}
 	if (rc != SQLITE_DONE) {
 		r = db_fail(reg, "recording a certificate");
 		goto out;
 	}
-	if ((r = prepare(reg, "UPDATE profiles SET consumed_at = ? WHERE profile_id = ? AND consumed_at IS NULL",
-	    &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "UPDATE profiles SET consumed_at = ? WHERE profile_id = ? AND consumed_at IS NULL",
+	         &st)) != SC_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, rec->profile_id);
@@ -947,13 +996,13 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 		r = db_fail(reg, "consuming the profile");
 		goto out;
 	}
-	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr, rec->serial,
-	    rec->profile_id);
+	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr,
+	    rec->serial, rec->profile_id);
 	if ((r = audit(reg, now, actor, "certificate-registered", rec->device_id, detail)) != SC_OK)
 		goto out;
 	r = commit(reg);
 out:
-	rollback(reg);  /* a no-op after the commit */
+	rollback(reg); /* a no-op after the commit */
 	return r;
 }
 
@@ -966,9 +1015,11 @@ static sc_err sq_cert_list(struct sc_reg *base, const char *device_id, size_t li
 	sc_err r;
 	int rc;
 
-	if ((r = prepare(reg, "SELECT fingerprint, serial, device_id, profile_id, not_before, not_after,"
-	    " registered_at FROM certificates WHERE device_id = ? ORDER BY registered_at DESC, rowid DESC"
-	    " LIMIT ?", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT fingerprint, serial, device_id, profile_id, not_before, not_after,"
+	         " registered_at FROM certificates WHERE device_id = ? ORDER BY registered_at DESC, rowid DESC"
+	         " LIMIT ?",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
@@ -1031,9 +1082,11 @@ static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t l
 	int rc;
 
 	/* The newest `limit`, printed oldest first. */
-	if ((r = prepare(reg, "SELECT seq, at, actor, event, device_id, detail FROM ("
-	    " SELECT * FROM audit WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq DESC LIMIT ?2"
-	    ") ORDER BY seq", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT seq, at, actor, event, device_id, detail FROM ("
+	         " SELECT * FROM audit WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq DESC LIMIT ?2"
+	         ") ORDER BY seq",
+	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
@@ -1059,11 +1112,13 @@ static sc_err sq_counts(struct sc_reg *base, struct sc_reg_counts *out)
 	sc_err r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = prepare(reg, "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
-	    " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
-	    " (SELECT count(*) FROM profiles), (SELECT count(*) FROM profiles WHERE consumed_at IS NOT NULL),"
-	    " (SELECT count(*) FROM certificates), (SELECT count(*) FROM revocations),"
-	    " (SELECT count(*) FROM audit)", &st)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
+	         " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
+	         " (SELECT count(*) FROM profiles), (SELECT count(*) FROM profiles WHERE consumed_at IS NOT NULL),"
+	         " (SELECT count(*) FROM certificates), (SELECT count(*) FROM revocations),"
+	         " (SELECT count(*) FROM audit)",
+	         &st)) != SC_OK)
 		return r;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		out->devices_active = sqlite3_column_int64(st, 0);
@@ -1104,7 +1159,8 @@ static sc_err sq_check(struct sc_reg *base)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		snprintf(first, sizeof(first), "table %s row %lld breaks a foreign key",
-		    (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
+		    (const char *)sqlite3_column_text(st, 0),
+		    (long long)sqlite3_column_int64(st, 1));
 	done(reg, st);
 	if (rc == SQLITE_ROW)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "registry %s: %s", reg->path, first);

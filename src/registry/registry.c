@@ -15,8 +15,8 @@
  */
 static const struct {
 	const char *prefix;
-	const char *what;                      /* for the refusal */
-	const struct sc_reg_backend *be;       /* NULL: not in this build */
+	const char *what;                /* for the refusal */
+	const struct sc_reg_backend *be; /* NULL: not in this build */
 } locations[] = {
 	{ "postgresql://", "PostgreSQL", NULL },
 	{ "postgres://", "PostgreSQL", NULL },
@@ -31,8 +31,10 @@ static sc_err pick(const char *location, const struct sc_reg_backend **be)
 			continue;
 		/* Only the scheme in the detail: the rest may hold a user name or a password. */
 		if ((*be = locations[i].be) == NULL)
-			return sc_fail(SC_ERR_USAGE, "--db %s…: this build has no %s backend "
-			    "(a file path selects SQLite)", locations[i].prefix, locations[i].what);
+			return sc_fail(SC_ERR_USAGE,
+			    "--db %s…: this build has no %s backend "
+			    "(a file path selects SQLite)",
+			    locations[i].prefix, locations[i].what);
 		break;
 	}
 	return SC_OK;
@@ -125,7 +127,8 @@ sc_err sc_reg_devices_add(struct sc_reg *reg, const char *const *ids, size_t n, 
 {
 	sc_err r;
 
-	if ((r = sc_reg_device_ids_check(ids, n)) != SC_OK || (r = check_note("note", note)) != SC_OK)
+	if ((r = sc_reg_device_ids_check(ids, n)) != SC_OK ||
+	    (r = check_note("note", note)) != SC_OK)
 		return r;
 	return reg->be->devices_add(reg, ids, n, note, actor, now);
 }

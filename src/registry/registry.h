@@ -21,19 +21,19 @@
 
 #define SC_REG_SCHEMA_VERSION 1      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
-#define SC_REG_NOTE_MAX 256              /* operator's note / revocation reason, bytes */
-#define SC_REG_ACTOR_MAX 80              /* who did it, in the audit log */
+#define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
+#define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
 #define SC_REG_ID_HEX_LEN (2 * SC_PROFILE_ID_LEN)
-#define SC_REG_FPR_HEX_LEN 64            /* SHA-256 of the certificate DER */
-#define SC_REG_SERIAL_HEX_MAX 64         /* our leaves have 16-byte serials; room for 32 */
+#define SC_REG_FPR_HEX_LEN 64    /* SHA-256 of the certificate DER */
+#define SC_REG_SERIAL_HEX_MAX 64 /* our leaves have 16-byte serials; room for 32 */
 #define SC_REG_CHALLENGE_HEX_MAX (2 * SC_CHALLENGE_MAX)
-#define SC_REG_CSV_LINE_MAX 512          /* an activation-feed line longer than this is refused */
-#define SC_REG_CSV_MAX_LINES 1000000     /* one import is one transaction: bound it */
-#define SC_REG_ADD_MAX 1024              /* IDs in one sc_reg_devices_add; more: the CSV import */
+#define SC_REG_CSV_LINE_MAX 512      /* an activation-feed line longer than this is refused */
+#define SC_REG_CSV_MAX_LINES 1000000 /* one import is one transaction: bound it */
+#define SC_REG_ADD_MAX 1024          /* IDs in one sc_reg_devices_add; more: the CSV import */
 
 enum sc_reg_dev_status {
-	SC_REG_DEV_ACTIVE = 1,   /* activated: may be given profiles */
-	SC_REG_DEV_REVOKED = 2,  /* for good: refused everything */
+	SC_REG_DEV_ACTIVE = 1,  /* activated: may be given profiles */
+	SC_REG_DEV_REVOKED = 2, /* for good: refused everything */
 };
 
 /* "active" / "revoked" / "unknown". */
@@ -51,7 +51,7 @@ struct sc_reg;
  * SC_ERR_VERSION if its schema is newer than this program. *out is the caller's (sc_reg_close).
  */
 sc_err sc_reg_open(const char *location, int create, struct sc_reg **out) SC_MUST_USE;
-void sc_reg_close(struct sc_reg *reg);  /* NULL is fine */
+void sc_reg_close(struct sc_reg *reg); /* NULL is fine */
 
 /*
  * The backend a location selects, without opening anything: *name = "sqlite" for a file path;
@@ -70,10 +70,10 @@ struct sc_reg_device {
 	enum sc_reg_dev_status status;
 	char note[SC_REG_NOTE_MAX + 1];
 	int64_t created_at, updated_at;
-	int64_t n_profiles, n_certs;        /* profiles issued, certificates registered */
-	int64_t revoked_at;                 /* 0 unless revoked */
+	int64_t n_profiles, n_certs; /* profiles issued, certificates registered */
+	int64_t revoked_at;          /* 0 unless revoked */
 	char revoke_reason[SC_REG_NOTE_MAX + 1];
-	int has_cert;                       /* the newest registered certificate: */
+	int has_cert; /* the newest registered certificate: */
 	char cert_serial[SC_REG_SERIAL_HEX_MAX + 1];
 	char cert_fpr[SC_REG_FPR_HEX_LEN + 1];
 	char cert_profile_id[SC_REG_ID_HEX_LEN + 1];
@@ -132,14 +132,14 @@ sc_err sc_reg_import_csv(struct sc_reg *reg, const char *path, const char *actor
 struct sc_reg_profile_rec {
 	char profile_id[SC_REG_ID_HEX_LEN + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	char challenge[SC_REG_CHALLENGE_HEX_MAX + 1];  /* "" if none */
+	char challenge[SC_REG_CHALLENGE_HEX_MAX + 1]; /* "" if none */
 	enum sc_key_origin origin;
 	enum sc_alg alg;
 	int64_t not_before, not_after, profile_not_after, created_at;
-	int64_t consumed_at;                          /* 0: not consumed */
+	int64_t consumed_at; /* 0: not consumed */
 	uint8_t *der;
 	size_t der_len;
-	char *chain_pem;                              /* the device's chain as it sent it */
+	char *chain_pem; /* the device's chain as it sent it */
 };
 void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec);
 
@@ -179,7 +179,7 @@ struct sc_reg_cert_rec {
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	char profile_id[SC_REG_ID_HEX_LEN + 1];
 	int64_t not_before, not_after, registered_at;
-	const uint8_t *der;   /* borrowed on record; NULL when listed */
+	const uint8_t *der; /* borrowed on record; NULL when listed */
 	size_t der_len;
 };
 
@@ -202,7 +202,7 @@ sc_err sc_reg_cert_der(struct sc_reg *reg, const char *fpr, uint8_t **der, size_
 
 struct sc_reg_audit_rec {
 	int64_t seq, at;
-	const char *actor, *event, *device_id, *detail;  /* borrowed for the callback only */
+	const char *actor, *event, *device_id, *detail; /* borrowed for the callback only */
 };
 
 /* The audit log (one device's, or all with device_id NULL), oldest first, the last `limit`. */

@@ -40,8 +40,7 @@ static void seed_of(const char *label, uint8_t out[32])
 
 	if (m == NULL || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(m, FZ_LABEL_PREFIX, strlen(FZ_LABEL_PREFIX)) != 1 ||
-	    EVP_DigestUpdate(m, label, strlen(label)) != 1 ||
-	    EVP_DigestFinal_ex(m, out, NULL) != 1)
+	    EVP_DigestUpdate(m, label, strlen(label)) != 1 || EVP_DigestFinal_ex(m, out, NULL) != 1)
 		die("SHA-256");
 	EVP_MD_CTX_free(m);
 }
@@ -67,7 +66,7 @@ static EVP_PKEY *ec_key(const char *group, int nid, const uint8_t seed[32])
 		die("EC scalar");
 	if ((pt = EC_POINT_new(g)) == NULL || !EC_POINT_mul(g, pt, d, NULL, NULL, bctx) ||
 	    (pub_len = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub),
-	    bctx)) == 0)
+	         bctx)) == 0)
 		die("EC public point");
 	if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
@@ -94,17 +93,12 @@ EVP_PKEY *fz_key(const char *label, enum sc_alg alg)
 
 	seed_of(label, seed);
 	switch (alg) {
-	case SC_ALG_P256:
-		key = ec_key("P-256", NID_X9_62_prime256v1, seed);
-		break;
-	case SC_ALG_P384:
-		key = ec_key("P-384", NID_secp384r1, seed);
-		break;
+	case SC_ALG_P256: key = ec_key("P-256", NID_X9_62_prime256v1, seed); break;
+	case SC_ALG_P384: key = ec_key("P-384", NID_secp384r1, seed); break;
 	case SC_ALG_ED25519:
 		key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, sizeof(seed));
 		break;
-	default:
-		break;
+	default: break;
 	}
 	OPENSSL_cleanse(seed, sizeof(seed));
 	if (key == NULL || sc_alg_of_key(key) != alg)
@@ -142,22 +136,22 @@ static void build(struct fz_fixture *f)
 		die("manufacturer root");
 	pin(f->mfr_root, 1, f->mfr_root_key);
 	if (sc_cert_mfr_ca(f->mfr_ca_key, FZ_MFR_NAME, FZ_DAYS, f->mfr_root, f->mfr_root_key,
-	    &f->mfr_ca) != SC_OK)
+	        &f->mfr_ca) != SC_OK)
 		die("manufacturer CA");
 	pin(f->mfr_ca, 2, f->mfr_root_key);
 	if (sc_cert_device_ca(f->csk, FZ_DEVICE_ID, FZ_DAYS, f->mfr_ca, f->mfr_ca_key,
-	    &f->csk_cert) != SC_OK)
+	        &f->csk_cert) != SC_OK)
 		die("device CA");
 	pin(f->csk_cert, 3, f->mfr_ca_key);
 	if (sc_cert_device_kex(f->kek, FZ_DEVICE_ID, FZ_DAYS, f->mfr_ca, f->mfr_ca_key,
-	    &f->kek_cert) != SC_OK)
+	        &f->kek_cert) != SC_OK)
 		die("device key-exchange certificate");
 	pin(f->kek_cert, 4, f->mfr_ca_key);
 	if (sc_cert_net_root(f->net_root_key, FZ_NETWORK_ID, FZ_DAYS, &f->net_root) != SC_OK)
 		die("network root");
 	pin(f->net_root, 5, f->net_root_key);
 	if (sc_cert_profile_signer(f->signer_key, FZ_NETWORK_ID, FZ_DAYS, f->net_root,
-	    f->net_root_key, &f->signer) != SC_OK)
+	        f->net_root_key, &f->signer) != SC_OK)
 		die("profile signer");
 	pin(f->signer, 6, f->net_root_key);
 	if ((f->chain = sk_X509_new_null()) == NULL || !sk_X509_push(f->chain, f->csk_cert) ||
@@ -188,7 +182,7 @@ int fz_seal(const uint8_t root[32], uint64_t counter, const uint8_t *pt, size_t 
 {
 	static const uint8_t nonce[12] = { 'f', 'u', 'z', 'z', '-', 'n', 'o', 'n', 'c', 'e', 0, 1 };
 	char digest[] = "SHA256", salt[] = "selfcert-store-v1",
-	    info[] = "selfcert sealed store AES-256-GCM key";
+	     info[] = "selfcert sealed store AES-256-GCM key";
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *kctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -199,7 +193,8 @@ int fz_seal(const uint8_t root[32], uint64_t counter, const uint8_t *pt, size_t 
 
 	*out = NULL;
 	*out_len = 0;
-	if ((blob = malloc(total)) == NULL || kctx == NULL || c == NULL || pt_len > (size_t)INT32_MAX)
+	if ((blob = malloc(total)) == NULL || kctx == NULL || c == NULL ||
+	    pt_len > (size_t)INT32_MAX)
 		die("seal setup");
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)root, 32);
@@ -389,8 +384,9 @@ static int replace_all(const uint8_t *in, size_t len, const uint8_t *from, size_
 		return -1;
 	while (i < len) {
 		if (len - i >= 4 + from_len && in[i] == (uint8_t)(from_len >> 24) &&
-		    in[i + 1] == (uint8_t)(from_len >> 16) && in[i + 2] == (uint8_t)(from_len >> 8) &&
-		    in[i + 3] == (uint8_t)from_len && memcmp(in + i + 4, from, from_len) == 0) {
+		    in[i + 1] == (uint8_t)(from_len >> 16) &&
+		    in[i + 2] == (uint8_t)(from_len >> 8) && in[i + 3] == (uint8_t)from_len &&
+		    memcmp(in + i + 4, from, from_len) == 0) {
 			if (n + 4 + to_len > cap) {
 				cap = 2 * (n + 4 + to_len);
 				if ((nb = realloc(buf, cap)) == NULL) {

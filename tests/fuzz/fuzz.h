@@ -47,24 +47,24 @@
 #define FZ_STORE_MODE_PLAINTEXT 0x01
 
 /* Stop the process (a finding) when an invariant of the code under test does not hold. */
-#define FZ_ASSERT(cond, ...)                                                                   \
-	do {                                                                                    \
-		if (!(cond)) {                                                                  \
-			fprintf(stderr, "fuzz invariant failed at %s:%d: %s: ", __FILE__, __LINE__, \
-			    #cond);                                                             \
-			fprintf(stderr, __VA_ARGS__);                                           \
-			fprintf(stderr, "\n");                                                  \
-			abort();                                                                \
-		}                                                                               \
+#define FZ_ASSERT(cond, ...)                                                              \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			fprintf(stderr, "fuzz invariant failed at %s:%d: %s: ", __FILE__, \
+			    __LINE__, #cond);                                             \
+			fprintf(stderr, __VA_ARGS__);                                     \
+			fprintf(stderr, "\n");                                            \
+			abort();                                                          \
+		}                                                                         \
 	} while (0)
 
 /* The one test hierarchy (docs: README.md's picture), all borrowed from the fixture. */
 struct fz_fixture {
 	EVP_PKEY *mfr_root_key, *mfr_ca_key, *csk, *kek, *net_root_key, *signer_key;
 	X509 *mfr_root, *mfr_ca, *csk_cert, *kek_cert, *net_root, *signer;
-	EVP_PKEY *supplied;         /* P-256: the server-generated key of supplied-key profiles */
+	EVP_PKEY *supplied; /* P-256: the server-generated key of supplied-key profiles */
 	EVP_PKEY *leaf_p256, *leaf_p384, *leaf_ed25519; /* fixed leaf keys for issuing in targets */
-	STACK_OF(X509) *chain;      /* device CA, manufacturer CA: what `verify --chain` holds */
+	STACK_OF(X509) *chain; /* device CA, manufacturer CA: what `verify --chain` holds */
 };
 
 /* The fixture, built on first use; aborts if the library cannot build it (a broken build). */

@@ -37,7 +37,8 @@ static void check_printable(const char *s, size_t cap, int code)
 		unsigned char c = (unsigned char)s[i];
 		if (code)
 			FZ_ASSERT((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-			    c == '?', "error code byte 0x%02x", c);
+			        c == '?',
+			    "error code byte 0x%02x", c);
 		else
 			FZ_ASSERT(c >= 0x20 && c <= 0x7e, "detail byte 0x%02x", c);
 	}

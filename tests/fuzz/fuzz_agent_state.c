@@ -35,7 +35,8 @@ static void check_key(const struct agent_key *k, const char *name)
 	FZ_ASSERT(k->handle != 0, "%s: handle 0", name);
 	FZ_ASSERT(is_hex(k->profile_id, 2 * SC_PROFILE_ID_LEN), "%s: profile ID '%s'", name,
 	    k->profile_id);
-	FZ_ASSERT(k->cert_pem != NULL && strncmp(k->cert_pem, "-----BEGIN CERTIFICATE-----", 27) == 0,
+	FZ_ASSERT(k->cert_pem != NULL &&
+	        strncmp(k->cert_pem, "-----BEGIN CERTIFICATE-----", 27) == 0,
 	    "%s: not a PEM certificate", name);
 	FZ_ASSERT(k->not_after > k->not_before, "%s: validity", name);
 }
@@ -55,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sc_err_name(r), sc_err_detail());
 		FZ_ASSERT(sc_err_detail()[0] != '\0', "refused without a detail");
 		FZ_ASSERT(!st.current.present && !st.pending.present && st.n_retire == 0 &&
-		    !st.has_inflight, "a refusal left a state behind");
+		        !st.has_inflight,
+		    "a refusal left a state behind");
 		return 0;
 	}
 	check_key(&st.current, "current");

@@ -22,8 +22,8 @@
 static const struct fz_fixture *fx;
 static struct spd *spd;
 static char store_dir[512];
-static struct sc_buf snapshot;   /* the starting state, serialized (secret) */
-static uint64_t counter0;        /* the store counter when the snapshot was taken */
+static struct sc_buf snapshot; /* the starting state, serialized (secret) */
+static uint64_t counter0;      /* the store counter when the snapshot was taken */
 
 static __attribute__((noreturn)) void die(const char *what, sc_err r)
 {
@@ -128,7 +128,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	put_cert(&b, fx->net_root);
 	request(SC_SP_INSTALL_ANCHOR, &b, "install anchor");
 	sc_buf_init_writer(&b, 64, 0);
-	sc_buf_put_u32(&b, 0); /* no lifetime limit beyond the device CA's: corpus leaves are long */
+	sc_buf_put_u32(&b,
+	    0); /* no lifetime limit beyond the device CA's: corpus leaves are long */
 	sc_buf_put_u32(&b, 8);
 	request(SC_SP_SET_LIMITS, &b, "set limits");
 	request(SC_SP_LOCK, NULL, "lock");
@@ -223,8 +224,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	r = spd_dispatch(spd, data, size, &ans);
 	check_answer(data, size, r, &ans);
-	fz_trace("dispatch: %s: %s%s%s", size >= 2 ? sc_wire_msg_name(data[1]) : "-", sc_err_name(r),
-	    r == SC_OK ? "" : ": ", r == SC_OK ? "" : sc_err_detail());
+	fz_trace("dispatch: %s: %s%s%s", size >= 2 ? sc_wire_msg_name(data[1]) : "-",
+	    sc_err_name(r), r == SC_OK ? "" : ": ", r == SC_OK ? "" : sc_err_detail());
 	sc_buf_free(&ans);
 
 	if (r == SC_OK && size >= 2 && data[1] == SC_SP_ISSUE)
@@ -237,8 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = spd_state_parse(snapshot.data, snapshot.len, &spd->st);
 		FZ_ASSERT(r == SC_OK, "the snapshot does not parse: %s", sc_err_detail());
 		counter0 = spd_store_counter(spd->store);
-	} else if (r != SC_OK && size >= 2 &&
-	    (data[1] == SC_SP_ISSUE || data[1] == SC_SP_DELETE)) {
+	} else if (r != SC_OK && size >= 2 && (data[1] == SC_SP_ISSUE || data[1] == SC_SP_DELETE)) {
 		/* The requests that change state must take back everything when refused. */
 		FZ_ASSERT(same_as(&snapshot, &spd->st), "refused %s changed the state: %s",
 		    sc_wire_msg_name(data[1]), sc_err_name(r));

@@ -24,8 +24,9 @@ static int trimmed(const char *v)
 {
 	size_t n = strlen(v);
 
-	return n == 0 || (v[0] != ' ' && v[0] != '\t' && v[n - 1] != ' ' && v[n - 1] != '\t' &&
-	    v[n - 1] != '\r' && strchr(v, '\n') == NULL);
+	return n == 0 ||
+	    (v[0] != ' ' && v[0] != '\t' && v[n - 1] != ' ' && v[n - 1] != '\t' &&
+	        v[n - 1] != '\r' && strchr(v, '\n') == NULL);
 }
 
 /* A configuration that parsed: each value within its field, trimmed, paths absolute. */
@@ -35,7 +36,8 @@ static void check_values(const struct p11_config *c)
 	FZ_ASSERT(memchr(c->certs, '\0', sizeof(c->certs)) != NULL, "certs not terminated");
 	FZ_ASSERT(memchr(c->label, '\0', sizeof(c->label)) != NULL, "label not terminated");
 	FZ_ASSERT(c->sp[0] == '\0' || c->sp[0] == '/', "sp '%s' is not absolute", c->sp);
-	FZ_ASSERT(c->certs[0] == '\0' || c->certs[0] == '/', "certs '%s' is not absolute", c->certs);
+	FZ_ASSERT(c->certs[0] == '\0' || c->certs[0] == '/', "certs '%s' is not absolute",
+	    c->certs);
 	FZ_ASSERT(trimmed(c->sp) && trimmed(c->certs) && trimmed(c->label), "a value kept blanks");
 	FZ_ASSERT(c->debug == 0 || c->debug == 1, "debug is %d", c->debug);
 }
@@ -48,9 +50,8 @@ static void check_round_trip(const struct p11_config *c)
 	int n;
 	sc_err r;
 
-	n = snprintf(text, sizeof(text), "%s%s%s%s%s%s%s%s%s",
-	    c->sp[0] ? "sp = " : "", c->sp, c->sp[0] ? "\n" : "",
-	    c->certs[0] ? "certs = " : "", c->certs, c->certs[0] ? "\n" : "",
+	n = snprintf(text, sizeof(text), "%s%s%s%s%s%s%s%s%s", c->sp[0] ? "sp = " : "", c->sp,
+	    c->sp[0] ? "\n" : "", c->certs[0] ? "certs = " : "", c->certs, c->certs[0] ? "\n" : "",
 	    c->label[0] ? "label = " : "", c->label, c->label[0] ? "\n" : "");
 	FZ_ASSERT(n >= 0 && (size_t)n < sizeof(text) - 16, "the values do not fit a file");
 	if (c->debug)

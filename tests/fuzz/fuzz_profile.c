@@ -124,7 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (r == SC_OK) {
 		FZ_ASSERT(key != NULL && EVP_PKEY_eq(key, in.supplied_pub) == 1,
 		    "unwrapped a key that is not the profile's public key");
-		FZ_ASSERT(sc_alg_of_key(key) != SC_ALG_NONE, "unwrapped a key of no allowed algorithm");
+		FZ_ASSERT(sc_alg_of_key(key) != SC_ALG_NONE,
+		    "unwrapped a key of no allowed algorithm");
 	} else {
 		check_failure(r, "sc_profile_unwrap_key");
 		FZ_ASSERT(key == NULL, "a failed unwrap returned a key");

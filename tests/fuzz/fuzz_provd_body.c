@@ -187,11 +187,11 @@ static void check_answer(const struct provd_response *resp)
 	FZ_ASSERT(resp->body_len > 0 && resp->body[resp->body_len - 1] == '\n' &&
 	        memchr(resp->body, '\n', resp->body_len) == resp->body + resp->body_len - 1,
 	    "not one line");
-	FZ_ASSERT(
-	    (j = json_loadb(resp->body, resp->body_len, 0, NULL)) != NULL && json_is_object(j),
+	FZ_ASSERT((j = json_loadb(resp->body, resp->body_len, 0, NULL)) != NULL &&
+	        json_is_object(j),
 	    "answer not a JSON object");
-	FZ_ASSERT(
-	    (resp->retry_after > 0) == (resp->status == 429), "Retry-After with %d", resp->status);
+	FZ_ASSERT((resp->retry_after > 0) == (resp->status == 429), "Retry-After with %d",
+	    resp->status);
 	if (resp->status >= 400) {
 		FZ_ASSERT(json_object_size(j) == 2 && json_is_string(json_object_get(j, "detail")),
 		    "error shape");

@@ -123,13 +123,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(fz_expand_keys(data + 1, size - 1, &pt, &pt_len) == 0, "key markers");
 		fz_store_root_key(root);
 		FZ_ASSERT(fz_seal(root, (uint64_t)(FZ_STORE_COUNTER + delta[(data[0] >> 1) & 3]),
-		    pt, pt_len, &sealed, &sealed_len) == 0, "sealing");
+		              pt, pt_len, &sealed, &sealed_len) == 0,
+		    "sealing");
 		OPENSSL_cleanse(root, sizeof(root));
 		OPENSSL_clear_free(pt, pt_len);
-		FZ_ASSERT(fz_write_file(store_path, sealed, sealed_len, 0600) == 0, "writing the store");
+		FZ_ASSERT(fz_write_file(store_path, sealed, sealed_len, 0600) == 0,
+		    "writing the store");
 		free(sealed);
 	} else {
-		FZ_ASSERT(fz_write_file(store_path, data + 1, size - 1, 0600) == 0, "writing the store");
+		FZ_ASSERT(fz_write_file(store_path, data + 1, size - 1, 0600) == 0,
+		    "writing the store");
 	}
 
 	st = calloc(1, sizeof(*st));

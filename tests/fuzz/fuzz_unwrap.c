@@ -66,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(key != NULL && EVP_PKEY_eq(key, fx->supplied) == 1,
 		    "unwrapped a key that is not the profile's");
 	} else {
-		FZ_ASSERT(r == SC_ERR_KEY_DECRYPT || r == SC_ERR_KEY_MISMATCH || r == SC_ERR_ALGORITHM,
+		FZ_ASSERT(r == SC_ERR_KEY_DECRYPT || r == SC_ERR_KEY_MISMATCH ||
+		        r == SC_ERR_ALGORITHM,
 		    "refused with %s: %s", sc_err_name(r), sc_err_detail());
 		FZ_ASSERT(sc_err_detail()[0] != '\0', "%s without a detail", sc_err_name(r));
 		FZ_ASSERT(key == NULL, "a failed unwrap returned a key");

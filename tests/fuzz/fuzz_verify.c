@@ -75,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_failure(r, "sc_issuance_get");
 		else
 			FZ_ASSERT(iss.origin == SC_KEY_DEVICE_GENERATED ||
-			    iss.origin == SC_KEY_SERVER_SUPPLIED, "key origin %d", (int)iss.origin);
+			        iss.origin == SC_KEY_SERVER_SUPPLIED,
+			    "key origin %d", (int)iss.origin);
 		r = sc_cert_device_id(c, dev, sizeof(dev));
 		if (r != SC_OK)
 			check_failure(r, "sc_cert_device_id");

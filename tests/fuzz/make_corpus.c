@@ -55,7 +55,7 @@ struct pspec {
 	unsigned key_usage;
 	enum sc_digest digest;
 	const char *const *eku, *const *san;
-	int with_root;         /* the network root among the profile's certificates */
+	int with_root; /* the network root among the profile's certificates */
 };
 
 static struct sc_profile *make_profile(const struct pspec *s)
@@ -80,7 +80,8 @@ static struct sc_profile *make_profile(const struct pspec *s)
 	pp.key_usage = s->key_usage;
 	pp.eku = s->eku;
 	pp.san = s->san;
-	if (s->with_root && ((inter = sk_X509_new_null()) == NULL || !sk_X509_push(inter, fx->net_root)))
+	if (s->with_root &&
+	    ((inter = sk_X509_new_null()) == NULL || !sk_X509_push(inter, fx->net_root)))
 		die("intermediates");
 	if (sc_profile_create(&pp, &p) != SC_OK ||
 	    sc_profile_sign(p, fx->signer_key, fx->signer, inter, 0) != SC_OK)
@@ -101,8 +102,8 @@ static void profile_der(const struct pspec *s, uint8_t **der, size_t *len)
 static const char *const eku_list[] = { "clientAuth", "serverAuth", NULL };
 static const char *const san_list[] = { "dns:dev.fuzz.example", "email:dev@fuzz.example",
 	"uri:https://fuzz.example/dev", "ip:192.0.2.7", "ip:2001:db8::7", NULL };
-static const uint8_t challenge32[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
+static const uint8_t challenge32[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+	18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
 
 /* The profiles every target draws from. */
 static struct {
@@ -111,14 +112,22 @@ static struct {
 } profiles[] = {
 	{ "gen-p256", { .alg = SC_ALG_P256 } },
 	{ "gen-p384-sha384", { .alg = SC_ALG_P384, .digest = SC_DIGEST_SHA384 } },
-	{ "gen-ed25519-full", { .alg = SC_ALG_ED25519, .user_id = "alice", .challenge = challenge32,
-	    .challenge_len = sizeof(challenge32), .key_usage = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
-	    .eku = eku_list, .san = san_list } },
-	{ "gen-p256-ka-root", { .alg = SC_ALG_P256, .key_usage = KU_KEY_AGREEMENT, .with_root = 1,
-	    .digest = SC_DIGEST_SHA512 } },
+	{ "gen-ed25519-full",
+	    { .alg = SC_ALG_ED25519,
+	        .user_id = "alice",
+	        .challenge = challenge32,
+	        .challenge_len = sizeof(challenge32),
+	        .key_usage = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
+	        .eku = eku_list,
+	        .san = san_list } },
+	{ "gen-p256-ka-root",
+	    { .alg = SC_ALG_P256,
+	        .key_usage = KU_KEY_AGREEMENT,
+	        .with_root = 1,
+	        .digest = SC_DIGEST_SHA512 } },
 	{ "gen-rsa2048", { .alg = SC_ALG_RSA2048, .key_usage = KU_KEY_ENCIPHERMENT } },
-	{ "supplied-p256", { .alg = SC_ALG_NONE } },       /* .supplied set in main */
-	{ "supplied-ed25519", { .alg = SC_ALG_NONE } },    /* likewise */
+	{ "supplied-p256", { .alg = SC_ALG_NONE } },    /* .supplied set in main */
+	{ "supplied-ed25519", { .alg = SC_ALG_NONE } }, /* likewise */
 	{ "refused-expired", { .alg = SC_ALG_P256, .profile_not_after = FZ_NOW - 1 } },
 	{ "refused-other-device", { .alg = SC_ALG_P256, .device_id = "FUZZ-0002" } },
 	{ "refused-other-network", { .alg = SC_ALG_P256, .network_id = "other.example" } },
@@ -188,8 +197,11 @@ static void cert_der(X509 *cert, uint8_t **der, size_t *len)
 static void sign_seed(const char *name, uint32_t handle, uint8_t mode, uint8_t digest,
     const uint8_t *input, size_t input_len)
 {
-	struct sp_sign_req s = { .handle = handle, .mode = mode, .digest = digest, .input = input,
-	    .input_len = input_len };
+	struct sp_sign_req s = { .handle = handle,
+		.mode = mode,
+		.digest = digest,
+		.input = input,
+		.input_len = input_len };
 	struct sc_buf m;
 
 	sc_wire_begin(&m, SC_SP_SIGN, 0);
@@ -344,8 +356,9 @@ static void store_seed(const char *name, const struct spd_state *st, int expect_
 		die("serialize");
 	fz_store_root_key(root);
 	for (d = 0; d < 4; d++) {
-		if (fz_seal(root, (uint64_t)(FZ_STORE_COUNTER + deltas[d]), pt.data, pt.len, &sealed,
-		    &sealed_len) != 0 || (in = malloc(sealed_len + 1)) == NULL)
+		if (fz_seal(root, (uint64_t)(FZ_STORE_COUNTER + deltas[d]), pt.data, pt.len,
+		        &sealed, &sealed_len) != 0 ||
+		    (in = malloc(sealed_len + 1)) == NULL)
 			die("seal");
 		/* Mode 0: the sealed file itself. */
 		in[0] = 0;
@@ -427,7 +440,7 @@ static void verify_seeds(void)
 		die("other-device leaf");
 	X509_NAME_ENTRY_free(X509_NAME_delete_entry(subj, sn));
 	if (!X509_NAME_add_entry_by_NID(subj, NID_serialNumber, MBSTRING_ASC,
-	    (const unsigned char *)"FUZZ-0002", -1, sn, 0) ||
+	        (const unsigned char *)"FUZZ-0002", -1, sn, 0) ||
 	    X509_sign(other, fx->csk, EVP_sha256()) <= 0)
 		die("other-device leaf");
 	certs[0] = other;
@@ -440,8 +453,7 @@ static void verify_seeds(void)
 
 /* ---- CMS envelopes for unwrap ---- */
 
-static void cms_seed(const char *name, const uint8_t *plain, size_t len, const EVP_CIPHER *c,
-    int n)
+static void cms_seed(const char *name, const uint8_t *plain, size_t len, const EVP_CIPHER *c, int n)
 {
 	CMS_ContentInfo *cms = fz_wrap(plain, len, c, n);
 	unsigned char *der = NULL;

@@ -80,8 +80,8 @@ int main(int argc, char **argv)
 		for (j = 0; j < n; j++) {
 			int rc = 0;
 
-			if ((size_t)snprintf(path, sizeof(path), "%s/%s", argv[i], names[j]->d_name) >=
-			    sizeof(path))
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", argv[i],
+			        names[j]->d_name) >= sizeof(path))
 				rc = -1;
 			else
 				rc = run_file(path);
@@ -103,8 +103,10 @@ int main(int argc, char **argv)
 	}
 	/* A corpus folder must exercise the whole target; a single file (a crash) need not. */
 	if (dirs > 0 && fz_successes() == 0) {
-		fprintf(stderr, "replay: none of the %d inputs went all the way through the target: "
-		    "the corpus is stale (regenerate it: tests/fuzz/make-corpus.sh)\n", runs);
+		fprintf(stderr,
+		    "replay: none of the %d inputs went all the way through the target: "
+		    "the corpus is stale (regenerate it: tests/fuzz/make-corpus.sh)\n",
+		    runs);
 		return 1;
 	}
 	printf("replay: %d inputs, %lu all the way through, no finding\n", runs, fz_successes());

@@ -20,16 +20,57 @@
 
 /* Every attribute type a PKCS#11 v2.40 object of ours may have, and a few it must not. */
 static const CK_ATTRIBUTE_TYPE attr_types[] = {
-	CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE,
-	CKA_KEY_TYPE, CKA_ID, CKA_START_DATE, CKA_END_DATE, CKA_DERIVE, CKA_LOCAL,
-	CKA_KEY_GEN_MECHANISM, CKA_ALLOWED_MECHANISMS, CKA_SUBJECT, CKA_SENSITIVE, CKA_DECRYPT,
-	CKA_SIGN, CKA_SIGN_RECOVER, CKA_UNWRAP, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE,
-	CKA_NEVER_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED, CKA_ALWAYS_AUTHENTICATE, CKA_PUBLIC_KEY_INFO,
-	CKA_ENCRYPT, CKA_VERIFY, CKA_VERIFY_RECOVER, CKA_WRAP, CKA_TRUSTED, CKA_MODULUS,
-	CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_EC_PARAMS,
-	CKA_EC_POINT, CKA_VALUE, CKA_CERTIFICATE_TYPE, CKA_CERTIFICATE_CATEGORY, CKA_CHECK_VALUE,
-	CKA_ISSUER, CKA_SERIAL_NUMBER, CKA_URL, CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
-	CKA_JAVA_MIDP_SECURITY_DOMAIN, CKA_NAME_HASH_ALGORITHM, CKA_APPLICATION, CKA_OBJECT_ID,
+	CKA_CLASS,
+	CKA_TOKEN,
+	CKA_PRIVATE,
+	CKA_LABEL,
+	CKA_MODIFIABLE,
+	CKA_COPYABLE,
+	CKA_DESTROYABLE,
+	CKA_KEY_TYPE,
+	CKA_ID,
+	CKA_START_DATE,
+	CKA_END_DATE,
+	CKA_DERIVE,
+	CKA_LOCAL,
+	CKA_KEY_GEN_MECHANISM,
+	CKA_ALLOWED_MECHANISMS,
+	CKA_SUBJECT,
+	CKA_SENSITIVE,
+	CKA_DECRYPT,
+	CKA_SIGN,
+	CKA_SIGN_RECOVER,
+	CKA_UNWRAP,
+	CKA_EXTRACTABLE,
+	CKA_ALWAYS_SENSITIVE,
+	CKA_NEVER_EXTRACTABLE,
+	CKA_WRAP_WITH_TRUSTED,
+	CKA_ALWAYS_AUTHENTICATE,
+	CKA_PUBLIC_KEY_INFO,
+	CKA_ENCRYPT,
+	CKA_VERIFY,
+	CKA_VERIFY_RECOVER,
+	CKA_WRAP,
+	CKA_TRUSTED,
+	CKA_MODULUS,
+	CKA_MODULUS_BITS,
+	CKA_PUBLIC_EXPONENT,
+	CKA_PRIVATE_EXPONENT,
+	CKA_PRIME_1,
+	CKA_EC_PARAMS,
+	CKA_EC_POINT,
+	CKA_VALUE,
+	CKA_CERTIFICATE_TYPE,
+	CKA_CERTIFICATE_CATEGORY,
+	CKA_CHECK_VALUE,
+	CKA_ISSUER,
+	CKA_SERIAL_NUMBER,
+	CKA_URL,
+	CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
+	CKA_JAVA_MIDP_SECURITY_DOMAIN,
+	CKA_NAME_HASH_ALGORITHM,
+	CKA_APPLICATION,
+	CKA_OBJECT_ID,
 };
 #define N_TYPES (sizeof(attr_types) / sizeof(attr_types[0]))
 
@@ -90,8 +131,10 @@ static X509 *cert_for(CK_SESSION_HANDLE s, const unsigned char *id, CK_ULONG id_
 static int sign_and_check(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_KEY_TYPE kt, X509 *cert)
 {
 	static const unsigned char msg[] = "walked by sc-p11-drive";
-	CK_MECHANISM m = { kt == CKK_RSA ? CKM_SHA256_RSA_PKCS : kt == CKK_EC ? CKM_ECDSA_SHA256 :
-	    CKM_EDDSA, NULL, 0 };
+	CK_MECHANISM m = { kt == CKK_RSA ? CKM_SHA256_RSA_PKCS
+		    : kt == CKK_EC       ? CKM_ECDSA_SHA256
+		                         : CKM_EDDSA,
+		NULL, 0 };
 	unsigned char sig[1024], der[256], *p = der;
 	CK_ULONG sl = sizeof(sig);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -105,9 +148,11 @@ static int sign_and_check(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_KEY_TYPE
 	len = sl;
 	if (kt == CKK_EC) {
 		/* PKCS#11 gives r | s; OpenSSL verifies DER. */
-		BIGNUM *r = BN_bin2bn(sig, (int)sl / 2, NULL), *sv = BN_bin2bn(sig + sl / 2, (int)sl / 2, NULL);
+		BIGNUM *r = BN_bin2bn(sig, (int)sl / 2, NULL),
+		       *sv = BN_bin2bn(sig + sl / 2, (int)sl / 2, NULL);
 
-		if ((es = ECDSA_SIG_new()) == NULL || r == NULL || sv == NULL || !ECDSA_SIG_set0(es, r, sv)) {
+		if ((es = ECDSA_SIG_new()) == NULL || r == NULL || sv == NULL ||
+		    !ECDSA_SIG_set0(es, r, sv)) {
 			BN_free(r);
 			BN_free(sv);
 			goto out;
@@ -118,7 +163,8 @@ static int sign_and_check(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_KEY_TYPE
 		len = (size_t)n;
 	}
 	ok = EVP_DigestVerifyInit(md, NULL, kt == CKK_EC_EDWARDS ? NULL : EVP_sha256(), NULL,
-	    X509_get0_pubkey(cert)) == 1 && EVP_DigestVerify(md, sig, len, msg, sizeof(msg)) == 1;
+	         X509_get0_pubkey(cert)) == 1 &&
+	    EVP_DigestVerify(md, sig, len, msg, sizeof(msg)) == 1;
 out:
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(md);
@@ -197,7 +243,8 @@ static int walk(const char *path)
 
 			rv = get_attr(s, objs[i], attr_types[j], &v, &len);
 			/* The three answers that are not errors for C_GetAttributeValue (v2.40 §5.7). */
-			if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE) {
+			if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
+			    rv != CKR_ATTRIBUTE_SENSITIVE) {
 				free(v);
 				fail("C_GetAttributeValue", rv);
 				goto close;
@@ -225,7 +272,8 @@ static int walk(const char *path)
 			if (cert != NULL && sign_and_check(s, objs[i], kt, cert))
 				sigs++;
 			else
-				fprintf(stderr, "sc-p11-drive: object 0x%lx: signature does not verify\n",
+				fprintf(stderr,
+				    "sc-p11-drive: object 0x%lx: signature does not verify\n",
 				    (unsigned long)objs[i]);
 			X509_free(cert);
 		}

@@ -28,7 +28,8 @@
 
 static int die(const char *what)
 {
-	fprintf(stderr, "sc-evil: %s: %s: %s\n", what, sc_err_name(SC_ERR_INTERNAL), sc_err_detail());
+	fprintf(stderr, "sc-evil: %s: %s: %s\n", what, sc_err_name(SC_ERR_INTERNAL),
+	    sc_err_detail());
 	return 1;
 }
 
@@ -88,8 +89,9 @@ int main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "nc-leaves") == 0)
 		return nc_leaves(argv);
 	if (argc != 5 || strcmp(argv[1], "swap-public-key") != 0) {
-		fprintf(stderr, "usage: sc-evil swap-public-key IN.der NETDIR OUT.der\n"
-		                "       sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID\n");
+		fprintf(stderr,
+		    "usage: sc-evil swap-public-key IN.der NETDIR OUT.der\n"
+		    "       sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID\n");
 		return 2;
 	}
 	if (sc_file_read(argv[2], SC_PROFILE_MAX_DER, &der, &len) != SC_OK ||

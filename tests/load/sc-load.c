@@ -54,23 +54,23 @@
 #define MAX_CLIENTS 64
 #define MAX_BAD 64
 #define MAX_HELD 4
-#define CHALLENGE_TOKENS 16          /* the SP keeps 16 outstanding challenges */
-#define DRIFT 8                      /* issues a client may run ahead of the slowest */
+#define CHALLENGE_TOKENS 16 /* the SP keeps 16 outstanding challenges */
+#define DRIFT 8             /* issues a client may run ahead of the slowest */
 #define REPLAY_CACHE 1024
 #define LEAF_SECONDS 86400
-#define PROFILE_BASE_S 600           /* default profileNotAfter base: start + this */
+#define PROFILE_BASE_S 600 /* default profileNotAfter base: start + this */
 #define MAX_ERRORS_SHOWN 10
 #define SCHEDULE_LEN 10
 
 enum op { OP_INFO, OP_CHALLENGE, OP_ISSUE_CH, OP_SIGN, OP_ISSUE, OP_DELETE, OP_KEYS, OP_N };
 static const char *const op_names[OP_N] = { "info", "challenge", "issue-challenge", "sign",
-    "issue-presigned", "delete", "keys" };
+	"issue-presigned", "delete", "keys" };
 static const enum op schedule[SCHEDULE_LEN] = { OP_INFO, OP_CHALLENGE, OP_ISSUE_CH, OP_SIGN,
-    OP_ISSUE, OP_SIGN, OP_DELETE, OP_SIGN, OP_DELETE, OP_KEYS };
+	OP_ISSUE, OP_SIGN, OP_DELETE, OP_SIGN, OP_DELETE, OP_KEYS };
 
 enum bad_kind { B_HALF, B_SLOW, B_GARBAGE, B_OVERSIZE, B_NOREAD, B_MIDANSWER, B_IDLE, B_N };
 static const char *const bad_names[B_N] = { "half-message", "one-byte-a-second", "garbage",
-    "oversize-flood", "answer-never-read", "gone-mid-answer", "idle" };
+	"oversize-flood", "answer-never-read", "gone-mid-answer", "idle" };
 
 struct lat {
 	double *ms;
@@ -94,7 +94,7 @@ struct client {
 	size_t pool_n, pool_used;
 	struct held held[MAX_HELD];
 	size_t n_held;
-	uint64_t issues;             /* issue index k: profileNotAfter = base + k * clients + idx */
+	uint64_t issues; /* issue index k: profileNotAfter = base + k * clients + idx */
 	uint8_t challenge[SC_SP_CHALLENGE_LEN];
 	int have_challenge;
 	struct lat lat[OP_N];
@@ -104,7 +104,7 @@ struct client {
 
 struct bad {
 	int idx;
-	struct lat cut[B_N];         /* ms from the misbehaviour to the SP hanging up */
+	struct lat cut[B_N]; /* ms from the misbehaviour to the SP hanging up */
 	size_t open_at_end[B_N], survived[B_N], count[B_N];
 	pthread_t th;
 };
@@ -118,11 +118,11 @@ static struct {
 	EVP_PKEY *signer_key;
 	char network_id[SC_NETWORK_ID_MAX + 1], device_id[SC_DEVICE_ID_MAX + 1];
 	time_t start;
-	time_t base;                      /* profileNotAfter of issue 0 of client 0 */
+	time_t base; /* profileNotAfter of issue 0 of client 0 */
 	int64_t t0_ms;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	uint64_t progress[MAX_CLIENTS];   /* issues completed; UINT64_MAX once finished */
+	uint64_t progress[MAX_CLIENTS]; /* issues completed; UINT64_MAX once finished */
 	int tokens;
 	volatile int good_done;
 	size_t errors_shown;
@@ -223,8 +223,8 @@ static sc_err subject_attr(X509 *cert, int nid, char *out, size_t out_len)
  * A signed profile for client c's issue number k. kind 0: device-generated P-256, 1: device-
  * generated Ed25519, 2: a server-generated P-256 key encrypted to the KEK. *der is the caller's.
  */
-static sc_err make_profile(int idx, uint64_t k, int kind, const uint8_t *challenge,
-    uint8_t **der, size_t *len)
+static sc_err make_profile(int idx, uint64_t k, int kind, const uint8_t *challenge, uint8_t **der,
+    size_t *len)
 {
 	struct sc_profile_params pp;
 	struct sc_profile *p = NULL;
@@ -325,7 +325,7 @@ static sc_err sign_and_verify(struct sc_sp *sp, const struct held *h)
 	if (RAND_bytes(msg, sizeof(msg)) != 1)
 		return sc_fail(SC_ERR_INTERNAL, "RAND_bytes");
 	if ((r = sc_sp_sign(sp, h->handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, msg, sizeof(msg),
-	    &sig, &sig_len)) != SC_OK)
+	         &sig, &sig_len)) != SC_OK)
 		return r;
 	r = verify_sig(h->cert, msg, sizeof(msg), sig, sig_len);
 	OPENSSL_free(sig);
@@ -441,8 +441,7 @@ static void run_op(struct client *c, enum op op)
 			sc_sp_keys_free(keys, n);
 		break;
 	}
-	default:
-		return;
+	default: return;
 	}
 	lat_add(&c->lat[op], now_msf() - t);
 	c->requests++;
@@ -503,8 +502,7 @@ static int bad_connect(void)
  * or reading nothing at all. tick, if any, runs between polls (and a nonzero return means the
  * SP is gone). Returns the ms waited, or -1 if the run ended first.
  */
-static double wait_hangup(int fd, double since, int (*tick)(int fd, void *), void *arg,
-    int drain)
+static double wait_hangup(int fd, double since, int (*tick)(int fd, void *), void *arg, int drain)
 {
 	char buf[4096];
 
@@ -561,10 +559,10 @@ static int slow_tick(int fd, void *arg)
 	return write_all(fd, s->msg + s->off++, 1) != 0;
 }
 
-#define PIPE_REQUESTS 4000         /* INFO answers: far more than a socket buffer holds */
+#define PIPE_REQUESTS 4000 /* INFO answers: far more than a socket buffer holds */
 
 struct pipe {
-	size_t off;                  /* bytes of the request stream written so far */
+	size_t off; /* bytes of the request stream written so far */
 };
 
 /* Push more pipelined INFO requests, as many bytes as the socket takes now. Never reads. */
@@ -580,7 +578,7 @@ static int pipe_tick(int fd, void *arg)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return 0;
 		if (w <= 0)
-			return 1;            /* the SP hung up */
+			return 1; /* the SP hung up */
 		p->off += (size_t)w;
 	}
 	return 0;
@@ -644,7 +642,7 @@ static void bad_once(struct bad *b, enum bad_kind k)
 				break;
 		}
 		RAND_bytes(buf, sizeof(buf));
-		buf[0] |= 0x80;          /* a length far over the limit */
+		buf[0] |= 0x80; /* a length far over the limit */
 		t = now_msf();
 		if (write_all(fd, buf, sizeof(buf)) == 0)
 			bad_record(b, k, wait_hangup(fd, t, NULL, NULL, 1));
@@ -690,8 +688,7 @@ static void bad_once(struct bad *b, enum bad_kind k)
 		t = now_msf();
 		bad_record(b, k, wait_hangup(fd, t, NULL, NULL, 1));
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (fd >= 0)
 		close(fd);
@@ -749,8 +746,8 @@ static int has(const uint32_t *v, size_t n, uint32_t h)
 }
 
 /* Everything the run allocated, so that leak checkers see only real leaks. */
-static void free_all(struct client *clients, struct bad *bads, struct lat *all,
-    struct lat *per_op, struct lat *cut)
+static void free_all(struct client *clients, struct bad *bads, struct lat *all, struct lat *per_op,
+    struct lat *cut)
 {
 	int c, k;
 	size_t i;
@@ -783,7 +780,8 @@ static void free_all(struct client *clients, struct bad *bads, struct lat *all,
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: sc-load --sp SOCKET --net NETDIR --device-ca DEVICE-CA.pem --kex KEX.pem\n"
+	fprintf(stderr,
+	    "usage: sc-load --sp SOCKET --net NETDIR --device-ca DEVICE-CA.pem --kex KEX.pem\n"
 	    "       [--clients N] (--requests N | --seconds S) [--bad N] [--held FILE]\n"
 	    "       [--profile-base EPOCH]\n");
 	return 2;
@@ -800,7 +798,8 @@ static sc_err load_setup(const char *net, const char *dca, const char *kex)
 	snprintf(path, sizeof(path), "%s/signer.key", net);
 	if ((r = sc_key_open(path, &G.signer_key)) != SC_OK)
 		return r;
-	if ((r = sc_load_cert(dca, &G.device_ca)) != SC_OK || (r = sc_load_cert(kex, &G.kex)) != SC_OK)
+	if ((r = sc_load_cert(dca, &G.device_ca)) != SC_OK ||
+	    (r = sc_load_cert(kex, &G.kex)) != SC_OK)
 		return r;
 	if ((r = sc_cert_device_id(G.device_ca, G.device_id, sizeof(G.device_id))) != SC_OK)
 		return r;
@@ -810,9 +809,15 @@ static sc_err load_setup(const char *net, const char *dca, const char *kex)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "sp", 1, NULL, 's' }, { "net", 1, NULL, 'n' }, { "device-ca", 1, NULL, 'd' },
-		{ "kex", 1, NULL, 'k' }, { "clients", 1, NULL, 'c' }, { "requests", 1, NULL, 'r' },
-		{ "seconds", 1, NULL, 't' }, { "bad", 1, NULL, 'b' }, { "held", 1, NULL, 'H' },
+		{ "sp", 1, NULL, 's' },
+		{ "net", 1, NULL, 'n' },
+		{ "device-ca", 1, NULL, 'd' },
+		{ "kex", 1, NULL, 'k' },
+		{ "clients", 1, NULL, 'c' },
+		{ "requests", 1, NULL, 'r' },
+		{ "seconds", 1, NULL, 't' },
+		{ "bad", 1, NULL, 'b' },
+		{ "held", 1, NULL, 'H' },
 		{ "profile-base", 1, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -872,7 +877,8 @@ int main(int argc, char **argv)
 
 		cl->idx = c;
 		if ((r = sc_sp_connect(G.sock, &cl->sp)) != SC_OK) {
-			fprintf(stderr, "sc-load: connect: %s: %s\n", sc_err_name(r), sc_err_detail());
+			fprintf(stderr, "sc-load: connect: %s: %s\n", sc_err_name(r),
+			    sc_err_detail());
 			return 3;
 		}
 		for (j = 0; j < G.requests; j++)
@@ -883,9 +889,10 @@ int main(int argc, char **argv)
 			return 3;
 		/* Issue numbers: 2j for the challenge issue of cycle j, 2j+1 for this one. */
 		for (j = 0; j < n_issue; j++)
-			if ((r = make_profile(c, (uint64_t)(2 * j + 1), (int)((2 * j + 1) % 3), NULL,
-			    &cl->pool[j].der, &cl->pool[j].len)) != SC_OK) {
-				fprintf(stderr, "sc-load: presign: %s: %s\n", sc_err_name(r), sc_err_detail());
+			if ((r = make_profile(c, (uint64_t)(2 * j + 1), (int)((2 * j + 1) % 3),
+			         NULL, &cl->pool[j].der, &cl->pool[j].len)) != SC_OK) {
+				fprintf(stderr, "sc-load: presign: %s: %s\n", sc_err_name(r),
+				    sc_err_detail());
 				return 3;
 			}
 		cl->pool_n = (size_t)n_issue;
@@ -955,10 +962,11 @@ int main(int argc, char **argv)
 		}
 	}
 
-	printf("sc-load: clients %d requests %zu seconds %.2f rate %.1f errors %zu\n",
-	    G.n_clients, total_req, secs, secs > 0 ? (double)total_req / secs : 0.0, total_err);
+	printf("sc-load: clients %d requests %zu seconds %.2f rate %.1f errors %zu\n", G.n_clients,
+	    total_req, secs, secs > 0 ? (double)total_req / secs : 0.0, total_err);
 	printf("sc-load: keys issued %zu deleted %zu held %zu listed %zu lost %zu extra %zu "
-	    "unusable %zu\n", issued, deleted, held, n_after - n_before, lost, extra, unusable);
+	       "unusable %zu\n",
+	    issued, deleted, held, n_after - n_before, lost, extra, unusable);
 	{
 		uint64_t max_issues = 0;
 
@@ -993,12 +1001,13 @@ int main(int argc, char **argv)
 			}
 			if (cut[k].n > 0) {
 				qsort(cut[k].ms, cut[k].n, sizeof(double), cmp_double);
-				printf("sc-load: bad %s n=%zu cut-ms min=%.0f p50=%.0f max=%.0f open-at-end=%zu\n",
-				    bad_names[k], n, cut[k].ms[0], pct(&cut[k], 0.5), cut[k].ms[cut[k].n - 1],
-				    open);
+				printf(
+				    "sc-load: bad %s n=%zu cut-ms min=%.0f p50=%.0f max=%.0f open-at-end=%zu\n",
+				    bad_names[k], n, cut[k].ms[0], pct(&cut[k], 0.5),
+				    cut[k].ms[cut[k].n - 1], open);
 			} else {
-				printf("sc-load: bad %s n=%zu open-at-end=%zu answered=%zu\n", bad_names[k],
-				    n, open, surv);
+				printf("sc-load: bad %s n=%zu open-at-end=%zu answered=%zu\n",
+				    bad_names[k], n, open, surv);
 			}
 		}
 	fflush(stdout);

@@ -84,17 +84,18 @@
 #include "text.h"
 
 #define MAX_NEEDLES 256
-#define MAX_NEEDLE 4096               /* bytes: an RSA-4096 PKCS#8 is about 2.4 KiB */
+#define MAX_NEEDLE 4096 /* bytes: an RSA-4096 PKCS#8 is about 2.4 KiB */
 #define MAX_KEY_DER 4096
-#define WINDOW 32                     /* a leaked 32-byte run of a secret is a leak */
+#define WINDOW 32 /* a leaked 32-byte run of a secret is a leak */
 #define WINDOW_STRIDE 16
 #define MAX_SCAN_FILE (256u << 20)
-#define MASK 0xa5                     /* needles kept masked so the scan never finds itself */
+#define MASK 0xa5 /* needles kept masked so the scan never finds itself */
 #define MAX_HANDLES 64
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: sc-sptool raw SOCKET HEX | frame SOCKET HEX |\n"
+	fprintf(stderr,
+	    "usage: sc-sptool raw SOCKET HEX | frame SOCKET HEX |\n"
 	    "       types SOCKET OUT [--skip TT]... [HANDLE...] |\n"
 	    "       needles KEY.pem LABEL | scan NEEDLES FILE... | heapcheck [-v] [--wipe] |\n"
 	    "       exercise SOCKET HANDLE CERT.pem | unseal DIR OUT |\n"
@@ -296,7 +297,8 @@ static int cmd_types(const char *sock, const char *out_path, int n_args, char **
 				len += 1;
 			}
 			if ((r = roundtrip(&sp, sock, msg, len, &ans, &ans_len)) != SC_OK) {
-				printf("0x%02x variant %d: closed %s\n", t, variant, sc_err_name(r));
+				printf("0x%02x variant %d: closed %s\n", t, variant,
+				    sc_err_name(r));
 				bad++;
 				continue;
 			}
@@ -341,13 +343,13 @@ static int cmd_types(const char *sock, const char *out_path, int n_args, char **
 
 struct needle {
 	char label[96];
-	int window;                     /* 1: every WINDOW-byte run is secret */
+	int window; /* 1: every WINDOW-byte run is secret */
 	size_t len;
 	uint8_t masked[MAX_NEEDLE];
 };
 
-static void print_needle(const char *label, const char *part, const char *mode,
-    const uint8_t *p, size_t n)
+static void print_needle(const char *label, const char *part, const char *mode, const uint8_t *p,
+    size_t n)
 {
 	printf("%s.%s %s ", label, part, mode);
 	print_hex(stdout, p, n);
@@ -355,8 +357,8 @@ static void print_needle(const char *label, const char *part, const char *mode,
 }
 
 /* A BIGNUM parameter of key, big- and little-endian. Absent parameters are skipped. */
-static int print_bn_needles(EVP_PKEY *key, const char *param, const char *label,
-    const char *part, size_t pad)
+static int print_bn_needles(EVP_PKEY *key, const char *param, const char *label, const char *part,
+    size_t pad)
 {
 	BIGNUM *bn = NULL;
 	uint8_t buf[MAX_NEEDLE];
@@ -388,7 +390,9 @@ static int print_bn_needles(EVP_PKEY *key, const char *param, const char *label,
 
 static int cmd_needles(const char *path, const char *label)
 {
-	static const struct { const char *param, *part; } rsa[] = {
+	static const struct {
+		const char *param, *part;
+	} rsa[] = {
 		{ OSSL_PKEY_PARAM_RSA_D, "d" },
 		{ OSSL_PKEY_PARAM_RSA_FACTOR1, "p" },
 		{ OSSL_PKEY_PARAM_RSA_FACTOR2, "q" },
@@ -413,14 +417,17 @@ static int cmd_needles(const char *path, const char *label)
 	}
 	print_needle(label, "pkcs8", "full", der, (size_t)n);
 	switch (sc_alg_of_key(key)) {
-	case SC_ALG_RSA2048: case SC_ALG_RSA3072: case SC_ALG_RSA4096:
+	case SC_ALG_RSA2048:
+	case SC_ALG_RSA3072:
+	case SC_ALG_RSA4096:
 		for (i = 0; i < sizeof(rsa) / sizeof(rsa[0]); i++)
 			if (print_bn_needles(key, rsa[i].param, label, rsa[i].part, 0) != 1)
 				goto out;
 		break;
-	case SC_ALG_P256: case SC_ALG_P384:
+	case SC_ALG_P256:
+	case SC_ALG_P384:
 		if (print_bn_needles(key, OSSL_PKEY_PARAM_PRIV_KEY, label, "priv",
-		    (size_t)(EVP_PKEY_get_bits(key) + 7) / 8) != 1)
+		        (size_t)(EVP_PKEY_get_bits(key) + 7) / 8) != 1)
 			goto out;
 		break;
 	case SC_ALG_ED25519:
@@ -428,9 +435,7 @@ static int cmd_needles(const char *path, const char *label)
 			goto out;
 		print_needle(label, "priv", "window", raw, raw_len);
 		break;
-	default:
-		fprintf(stderr, "sc-sptool: %s: not one of the six algorithms\n", path);
-		goto out;
+	default: fprintf(stderr, "sc-sptool: %s: not one of the six algorithms\n", path); goto out;
 	}
 	rc = 0;
 out:
@@ -506,8 +511,8 @@ static long find_masked(const uint8_t *hay, size_t hay_len, size_t from, const u
 }
 
 /* Hits of one needle (whole, then each window) in hay; prints each. */
-static int scan_one(const struct needle *x, const uint8_t *hay, size_t hay_len,
-    const char *where, const void *base, int (*classify)(const void *))
+static int scan_one(const struct needle *x, const uint8_t *hay, size_t hay_len, const char *where,
+    const void *base, int (*classify)(const void *))
 {
 	size_t off, wlen = x->window && x->len > WINDOW ? WINDOW : x->len;
 	size_t step = x->window && x->len > WINDOW ? WINDOW_STRIDE : x->len;
@@ -516,12 +521,14 @@ static int scan_one(const struct needle *x, const uint8_t *hay, size_t hay_len,
 	for (off = 0; off + wlen <= x->len; off += step) {
 		long at = -1;
 
-		while ((at = find_masked(hay, hay_len, (size_t)(at + 1), x->masked + off, wlen)) >= 0) {
+		while ((at = find_masked(hay, hay_len, (size_t)(at + 1), x->masked + off, wlen)) >=
+		    0) {
 			if (classify != NULL) {
 				hits += classify((const uint8_t *)base + at);
 				continue;
 			}
-			printf("FOUND %s[%zu..%zu) in %s at %ld\n", x->label, off, off + wlen, where, at);
+			printf("FOUND %s[%zu..%zu) in %s at %ld\n", x->label, off, off + wlen,
+			    where, at);
 			hits++;
 		}
 		if (!x->window)
@@ -612,19 +619,18 @@ static void scan_self(const struct needle *nd, size_t n, int *secure, int *norma
 static size_t key_needles(EVP_PKEY *key, struct needle *nd, size_t max)
 {
 	static const char *const rsa[] = { OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1,
-	    OSSL_PKEY_PARAM_RSA_FACTOR2, NULL };
+		OSSL_PKEY_PARAM_RSA_FACTOR2, NULL };
 	static const char *const ec[] = { OSSL_PKEY_PARAM_PRIV_KEY, NULL };
 	const char *const *params = NULL;
 	size_t n = 0, i, j;
 	int e;
 
 	switch (sc_alg_of_key(key)) {
-	case SC_ALG_RSA2048: case SC_ALG_RSA3072: case SC_ALG_RSA4096:
-		params = rsa;
-		break;
-	case SC_ALG_P256: case SC_ALG_P384:
-		params = ec;
-		break;
+	case SC_ALG_RSA2048:
+	case SC_ALG_RSA3072:
+	case SC_ALG_RSA4096: params = rsa; break;
+	case SC_ALG_P256:
+	case SC_ALG_P384: params = ec; break;
 	case SC_ALG_ED25519: {
 		size_t len = MAX_NEEDLE;
 
@@ -638,8 +644,7 @@ static size_t key_needles(EVP_PKEY *key, struct needle *nd, size_t max)
 		}
 		return n;
 	}
-	default:
-		return 0;
+	default: return 0;
 	}
 	for (i = 0; params[i] != NULL && n + 2 <= max; i++) {
 		BIGNUM *bn = NULL;
@@ -650,9 +655,10 @@ static size_t key_needles(EVP_PKEY *key, struct needle *nd, size_t max)
 		len = BN_num_bytes(bn);
 		for (e = 0; e < 2 && len > 0 && len <= MAX_NEEDLE; e++) {
 			if ((e == 0 ? BN_bn2lebinpad(bn, nd[n].masked, len)
-			    : BN_bn2binpad(bn, nd[n].masked, len)) != len)
+			            : BN_bn2binpad(bn, nd[n].masked, len)) != len)
 				continue;
-			snprintf(nd[n].label, sizeof(nd[n].label), "%s-%s", params[i], e ? "be" : "le");
+			snprintf(nd[n].label, sizeof(nd[n].label), "%s-%s", params[i],
+			    e ? "be" : "le");
 			nd[n].window = 0;
 			nd[n].len = (size_t)len;
 			for (j = 0; j < (size_t)len; j++)
@@ -671,7 +677,8 @@ static int sign_once(EVP_PKEY *key)
 	size_t sig_len = sizeof(sig);
 	int ok;
 
-	ok = m != NULL && EVP_DigestSignInit(m, NULL, sc_sign_md(key, SC_DIGEST_NONE), NULL, key) == 1 &&
+	ok = m != NULL &&
+	    EVP_DigestSignInit(m, NULL, sc_sign_md(key, SC_DIGEST_NONE), NULL, key) == 1 &&
 	    EVP_DigestSign(m, sig, &sig_len, (const uint8_t *)"selfcert", 8) == 1;
 	EVP_MD_CTX_free(m);
 	return ok ? 0 : -1;
@@ -757,7 +764,7 @@ static int key_from_child(enum sc_alg alg, uint8_t **der, size_t *der_len, struc
 static int cmd_heapcheck(int verbose, int wipe)
 {
 	static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384,
-	    SC_ALG_ED25519 };
+		SC_ALG_ED25519 };
 	static struct needle nd[8];
 	size_t i;
 
@@ -770,8 +777,8 @@ static int cmd_heapcheck(int verbose, int wipe)
 	/* As selfcert-spd does first thing (sandbox.c): OpenSSL's freed blocks are wiped. */
 	if (wipe && spd_wipe_freed_memory() != 1)
 		return die("CRYPTO_set_mem_functions came too late", SC_ERR_INTERNAL);
-	printf("blocks OpenSSL frees are wiped first: %s\n", wipe ? "yes (as selfcert-spd)" :
-	    "no (OpenSSL's default)");
+	printf("blocks OpenSSL frees are wiped first: %s\n",
+	    wipe ? "yes (as selfcert-spd)" : "no (OpenSSL's default)");
 	if (CRYPTO_secure_malloc_init(SPD_SECURE_HEAP, SPD_SECURE_HEAP_MIN) == 0) {
 		fprintf(stderr, "sc-sptool: no secure heap\n");
 		return 3;
@@ -810,7 +817,8 @@ static int cmd_heapcheck(int verbose, int wipe)
 		if (sign_once(k) != 0)
 			return die("sign", SC_ERR_INTERNAL);
 		scan_self(nd, n, &s[1], &o[1]);
-		if ((p8 = EVP_PKEY2PKCS8(k)) == NULL || (d2 = i2d_PKCS8_PRIV_KEY_INFO(p8, &der2)) <= 0)
+		if ((p8 = EVP_PKEY2PKCS8(k)) == NULL ||
+		    (d2 = i2d_PKCS8_PRIV_KEY_INFO(p8, &der2)) <= 0)
 			return die("encode", SC_ERR_INTERNAL);
 		PKCS8_PRIV_KEY_INFO_free(p8);
 		OPENSSL_clear_free(der2, (size_t)d2);
@@ -828,16 +836,17 @@ static int cmd_heapcheck(int verbose, int wipe)
 
 /* ---- exercise ---- */
 
-static int verify_with(EVP_PKEY *pub, const EVP_MD *md, int pss, const uint8_t *msg,
-    size_t len, const uint8_t *sig, size_t sig_len)
+static int verify_with(EVP_PKEY *pub, const EVP_MD *md, int pss, const uint8_t *msg, size_t len,
+    const uint8_t *sig, size_t sig_len)
 {
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pc = NULL;
 	int ok;
 
 	ok = m != NULL && EVP_DigestVerifyInit(m, &pc, md, NULL, pub) == 1 &&
-	    (!pss || (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_AUTO) == 1)) &&
+	    (!pss ||
+	        (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
+	            EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_AUTO) == 1)) &&
 	    EVP_DigestVerify(m, sig, sig_len, msg, len) == 1;
 	EVP_MD_CTX_free(m);
 	return ok;
@@ -877,25 +886,30 @@ static int cmd_exercise(const char *sock, const char *handle_s, const char *cert
 	RAND_bytes(msg, sizeof(msg));
 
 	if (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) {
-		r = sc_sp_sign(sp, handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, msg, sizeof(msg), &out,
-		    &out_len);
-		bad += report("sign", r, r == SC_OK && verify_with(pub,
-		    sc_sign_md(pub, SC_DIGEST_NONE), 0, msg, sizeof(msg), out, out_len));
+		r = sc_sp_sign(sp, handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_NONE, msg, sizeof(msg),
+		    &out, &out_len);
+		bad += report("sign", r,
+		    r == SC_OK &&
+		        verify_with(pub, sc_sign_md(pub, SC_DIGEST_NONE), 0, msg, sizeof(msg), out,
+		            out_len));
 		OPENSSL_free(out);
 		out = NULL;
 		if (alg != SC_ALG_ED25519) {
 			EVP_Digest(msg, sizeof(msg), dg, &dg_len, EVP_sha256(), NULL);
-			r = sc_sp_sign(sp, handle, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, dg_len, &out,
-			    &out_len);
-			bad += report("sign-digest", r, r == SC_OK && verify_with(pub, EVP_sha256(), 0,
-			    msg, sizeof(msg), out, out_len));
+			r = sc_sp_sign(sp, handle, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, dg_len,
+			    &out, &out_len);
+			bad += report("sign-digest", r,
+			    r == SC_OK &&
+			        verify_with(pub, EVP_sha256(), 0, msg, sizeof(msg), out, out_len));
 			OPENSSL_free(out);
 			out = NULL;
 		}
 		if (alg == SC_ALG_RSA2048 || alg == SC_ALG_RSA3072 || alg == SC_ALG_RSA4096) {
-			r = sc_sp_sign_pss(sp, handle, SC_DIGEST_SHA256, dg, dg_len, 32, &out, &out_len);
-			bad += report("sign-pss", r, r == SC_OK && verify_with(pub, EVP_sha256(), 1,
-			    msg, sizeof(msg), out, out_len));
+			r = sc_sp_sign_pss(sp, handle, SC_DIGEST_SHA256, dg, dg_len, 32, &out,
+			    &out_len);
+			bad += report("sign-pss", r,
+			    r == SC_OK &&
+			        verify_with(pub, EVP_sha256(), 1, msg, sizeof(msg), out, out_len));
 			OPENSSL_free(out);
 			out = NULL;
 		}
@@ -913,10 +927,10 @@ static int cmd_exercise(const char *sock, const char *handle_s, const char *cert
 			printf("decrypt: cannot encrypt to the certificate\n");
 			bad++;
 		} else {
-			r = sc_sp_decrypt_oaep(sp, handle, SC_DIGEST_SHA256, SC_DIGEST_SHA256, NULL, 0,
-			    ct, ct_len, &out, &out_len);
-			bad += report("decrypt", r, r == SC_OK && out_len == 32 &&
-			    memcmp(out, msg, 32) == 0);
+			r = sc_sp_decrypt_oaep(sp, handle, SC_DIGEST_SHA256, SC_DIGEST_SHA256, NULL,
+			    0, ct, ct_len, &out, &out_len);
+			bad += report("decrypt", r,
+			    r == SC_OK && out_len == 32 && memcmp(out, msg, 32) == 0);
 			OPENSSL_clear_free(out, out_len);
 			out = NULL;
 		}
@@ -938,8 +952,8 @@ static int cmd_exercise(const char *sock, const char *handle_s, const char *cert
 			bad++;
 		} else {
 			r = sc_sp_derive_ecdh(sp, handle, point, point_len, &out, &out_len);
-			bad += report("derive", r, r == SC_OK && out_len == mine_len &&
-			    memcmp(out, mine, mine_len) == 0);
+			bad += report("derive", r,
+			    r == SC_OK && out_len == mine_len && memcmp(out, mine, mine_len) == 0);
 			OPENSSL_clear_free(out, out_len);
 			out = NULL;
 		}
@@ -961,7 +975,8 @@ static int cmd_exercise(const char *sock, const char *handle_s, const char *cert
 
 static int cmd_unseal(const char *dir, const char *out_path)
 {
-	char path[4096], salt[] = "selfcert-store-v1", info[] = "selfcert sealed store AES-256-GCM key";
+	char path[4096], salt[] = "selfcert-store-v1",
+	                 info[] = "selfcert sealed store AES-256-GCM key";
 	char md[] = "SHA256";
 	uint8_t *root = NULL, *blob = NULL, *pt = NULL, key[32];
 	size_t root_len = 0, blob_len = 0, ct_len;
@@ -988,15 +1003,14 @@ static int cmd_unseal(const char *dir, const char *out_path)
 	ct_len = blob_len - STORE_HDR - STORE_TAG;
 	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
 	    (kc = EVP_KDF_CTX_new(kdf)) == NULL || EVP_KDF_derive(kc, key, 32, prm) != 1 ||
-	    (pt = OPENSSL_malloc(ct_len + 1)) == NULL ||
-	    (cc = EVP_CIPHER_CTX_new()) == NULL ||
+	    (pt = OPENSSL_malloc(ct_len + 1)) == NULL || (cc = EVP_CIPHER_CTX_new()) == NULL ||
 	    EVP_DecryptInit_ex(cc, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1 ||
 	    EVP_DecryptInit_ex(cc, NULL, NULL, key, blob + STORE_NONCE_AT) != 1 ||
 	    EVP_DecryptUpdate(cc, NULL, &n, blob, STORE_HDR) != 1 ||
 	    EVP_DecryptUpdate(cc, pt, &n, blob + STORE_HDR, (int)ct_len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_GCM_SET_TAG, STORE_TAG,
-	        blob + STORE_HDR + ct_len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_GCM_SET_TAG, STORE_TAG, blob + STORE_HDR + ct_len) !=
+	        1 ||
 	    EVP_DecryptFinal_ex(cc, pt + n, &fin) != 1) {
 		fprintf(stderr, "sc-sptool: %s: does not open with its root key\n", path);
 		goto out;

@@ -107,7 +107,7 @@ sc_err sc_test_sp_open(struct sc_test_sp *sp, const char *dir, const char *devic
 		r = sc_fail(SC_ERR_NOMEM, "test SP");
 		goto out;
 	}
-	spd_start(sp->spd);  /* what selfcert-spd's main does: the signer cache */
+	spd_start(sp->spd); /* what selfcert-spd's main does: the signer cache */
 	if ((r = spd_store_create(sp->dir, device_id)) != SC_OK ||
 	    (r = spd_store_open(sp->dir, &sp->spd->store, &sp->spd->st)) != SC_OK)
 		goto out;
@@ -217,8 +217,7 @@ static sc_err set_limits(struct sc_test_sp *sp, uint32_t max_leaf_days, uint32_t
 }
 
 sc_err sc_test_sp_personalize(struct sc_test_sp *sp, const struct sc_test_world *w,
-    enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_leaf_days, uint32_t max_keys,
-    int lock)
+    enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_leaf_days, uint32_t max_keys, int lock)
 {
 	X509 *csk_cert = NULL, *kek_cert = NULL;
 	sc_err r;

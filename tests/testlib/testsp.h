@@ -19,11 +19,11 @@
 #define SC_TEST_PATH_MAX 512
 
 struct sc_test_sp {
-	char base[SC_TEST_PATH_MAX];       /* the temp folder made by open, removed by close;
+	char base[SC_TEST_PATH_MAX];    /* the temp folder made by open, removed by close;
 	                                      "" when the caller named the folder */
-	char dir[SC_TEST_PATH_MAX + 8];    /* the store's folder */
-	struct spd *spd;                   /* the SP over the open store (owned) */
-	X509 *csk_cert, *kek_cert;         /* installed by sc_test_sp_personalize (owned) */
+	char dir[SC_TEST_PATH_MAX + 8]; /* the store's folder */
+	struct spd *spd;                /* the SP over the open store (owned) */
+	X509 *csk_cert, *kek_cert;      /* installed by sc_test_sp_personalize (owned) */
 };
 
 /*
@@ -40,11 +40,11 @@ sc_err sc_test_sp_restart(struct sc_test_sp *sp) SC_MUST_USE;
 
 /* One answer, decoded far enough to check it. */
 struct sc_test_answer {
-	sc_err code;                          /* SC_OK, or the error answer's code */
-	char detail[SC_WIRE_MAX_DETAIL + 1];  /* an error answer's detail */
-	uint8_t *body;                        /* a success's body after version and type (copy) */
+	sc_err code;                         /* SC_OK, or the error answer's code */
+	char detail[SC_WIRE_MAX_DETAIL + 1]; /* an error answer's detail */
+	uint8_t *body;                       /* a success's body after version and type (copy) */
 	size_t len;
-	struct sc_buf rd;                     /* a reader over body */
+	struct sc_buf rd; /* a reader over body */
 };
 void sc_test_answer_free(struct sc_test_answer *a);
 

@@ -14,8 +14,8 @@
 #include <selfcert/profile.h>
 #include "testworld.h"
 
-#define SERIAL_LEN 16          /* as every selfcert certificate: 16 random bytes, positive */
-#define SKEW_SECONDS 60        /* notBefore a minute back, as the library's, for clock skew */
+#define SERIAL_LEN 16   /* as every selfcert certificate: 16 random bytes, positive */
+#define SKEW_SECONDS 60 /* notBefore a minute back, as the library's, for clock skew */
 
 /* SHA-384 for P-384 (its strength), none for Ed25519 (pure), SHA-256 otherwise. */
 static const EVP_MD *digest_for(EVP_PKEY *key)
@@ -59,7 +59,7 @@ static sc_err add_name_constraints(X509 *x, const char *serial)
 		goto out;
 	}
 	if (!X509_NAME_add_entry_by_NID(dn, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-	    (const unsigned char *)serial, -1, -1, 0)) {
+	        (const unsigned char *)serial, -1, -1, 0)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints serialNumber");
 		goto out;
 	}
@@ -98,8 +98,9 @@ static sc_err set_subject(X509 *x, const struct sc_test_cert *s)
 	for (size_t i = 0; i < sizeof(nid) / sizeof(nid[0]); i++) {
 		/* The device ID is a PrintableString (FORMATS.md); every other name UTF8String. */
 		int type = nid[i] == NID_serialNumber ? V_ASN1_PRINTABLESTRING : MBSTRING_UTF8;
-		if (val[i] != NULL && !X509_NAME_add_entry_by_NID(name, nid[i], type,
-		    (const unsigned char *)val[i], -1, -1, 0)) {
+		if (val[i] != NULL &&
+		    !X509_NAME_add_entry_by_NID(name, nid[i], type, (const unsigned char *)val[i],
+		        -1, -1, 0)) {
 			r = sc_fail_ossl(SC_ERR_INTERNAL, "subject");
 			goto out;
 		}
@@ -170,7 +171,7 @@ sc_err sc_test_cert_make(const struct sc_test_cert *s, X509 **out)
 	    (r = add_name_constraints(x, s->nc_serial)) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash")) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_authority_key_identifier,
-	        s->issuer ? "keyid:always" : NULL)) != SC_OK)
+	         s->issuer ? "keyid:always" : NULL)) != SC_OK)
 		goto out;
 	if (X509_sign(x, signer, digest_for(signer)) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "X509_sign");
@@ -196,9 +197,13 @@ static sc_err device_row(const struct sc_test_world *w, EVP_PKEY *pub, const cha
 {
 	char cn[SC_DEVICE_ID_MAX + 32];
 	struct sc_test_cert s = {
-		.serial_number = device_id, .o = w->mfr,
+		.serial_number = device_id,
+		.o = w->mfr,
 		.cn = cat(cn, sizeof(cn), device_id, ca ? " Device CA" : " Key Exchange"),
-		.pub = pub, .issuer = w->mfr_ca, .issuer_key = w->mfr_ca_key, .days = w->days,
+		.pub = pub,
+		.issuer = w->mfr_ca,
+		.issuer_key = w->mfr_ca_key,
+		.days = w->days,
 	};
 
 	if (ca) {
@@ -208,7 +213,7 @@ static sc_err device_row(const struct sc_test_world *w, EVP_PKEY *pub, const cha
 	} else {
 		s.bc = "critical,CA:FALSE";
 		s.ku = EVP_PKEY_is_a(pub, "RSA") ? "critical,keyEncipherment"
-		    : "critical,keyAgreement";
+		                                 : "critical,keyAgreement";
 	}
 	return sc_test_cert_make(&s, out);
 }
@@ -251,14 +256,18 @@ static sc_err make_keys(struct sc_test_world *w)
 }
 
 /* O=<name>, CN=<name> Device Issuing CA, pathlen 1, under the world's manufacturer root. */
-static sc_err mfr_ca_row(const struct sc_test_world *w, const char *name, EVP_PKEY *pub,
-    X509 **out)
+static sc_err mfr_ca_row(const struct sc_test_world *w, const char *name, EVP_PKEY *pub, X509 **out)
 {
 	char cn[SC_NETWORK_ID_MAX + 32];
 	const struct sc_test_cert s = {
-		.o = name, .cn = cat(cn, sizeof(cn), name, " Device Issuing CA"),
-		.pub = pub, .issuer = w->mfr_root, .issuer_key = w->mfr_root_key, .days = w->days,
-		.bc = "critical,CA:TRUE,pathlen:1", .ku = "critical,keyCertSign,cRLSign",
+		.o = name,
+		.cn = cat(cn, sizeof(cn), name, " Device Issuing CA"),
+		.pub = pub,
+		.issuer = w->mfr_root,
+		.issuer_key = w->mfr_root_key,
+		.days = w->days,
+		.bc = "critical,CA:TRUE,pathlen:1",
+		.ku = "critical,keyCertSign,cRLSign",
 	};
 
 	return sc_test_cert_make(&s, out);
@@ -284,19 +293,29 @@ static sc_err make_certs(struct sc_test_world *w)
 	char cn[3][SC_NETWORK_ID_MAX + 32];
 	const struct sc_test_cert mfr_root = {
 		.cn = cat(cn[0], sizeof(cn[0]), w->mfr, " Root"),
-		.pub = w->mfr_root_key, .issuer_key = w->mfr_root_key, .days = w->days,
-		.bc = "critical,CA:TRUE", .ku = "critical,keyCertSign,cRLSign",
+		.pub = w->mfr_root_key,
+		.issuer_key = w->mfr_root_key,
+		.days = w->days,
+		.bc = "critical,CA:TRUE",
+		.ku = "critical,keyCertSign,cRLSign",
 	};
 	const struct sc_test_cert net_root = {
-		.o = w->network_id, .cn = cat(cn[1], sizeof(cn[1]), w->network_id, " Network Root"),
-		.pub = w->net_root_key, .issuer_key = w->net_root_key, .days = w->days,
-		.bc = "critical,CA:TRUE", .ku = "critical,keyCertSign,cRLSign",
+		.o = w->network_id,
+		.cn = cat(cn[1], sizeof(cn[1]), w->network_id, " Network Root"),
+		.pub = w->net_root_key,
+		.issuer_key = w->net_root_key,
+		.days = w->days,
+		.bc = "critical,CA:TRUE",
+		.ku = "critical,keyCertSign,cRLSign",
 	};
 	struct sc_test_cert signer = {
 		.o = w->network_id,
 		.cn = cat(cn[2], sizeof(cn[2]), w->network_id, " Profile Signer"),
-		.pub = w->signer_key, .issuer_key = w->net_root_key, .days = w->days,
-		.bc = "critical,CA:FALSE", .ku = "critical,digitalSignature",
+		.pub = w->signer_key,
+		.issuer_key = w->net_root_key,
+		.days = w->days,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,digitalSignature",
 		.eku = SC_OID_KP_PROFILESIGN,
 	};
 	sc_err r;
@@ -325,9 +344,9 @@ sc_err sc_test_world_make(const struct sc_test_world_opts *o, struct sc_test_wor
 	w->days = o->days > 0 ? o->days : SC_TEST_DAYS;
 	if ((r = copy_name(w->mfr, sizeof(w->mfr), o->mfr, SC_TEST_MFR, "mfr")) != SC_OK ||
 	    (r = copy_name(w->network_id, sizeof(w->network_id), o->network_id, SC_TEST_NET,
-	        "network_id")) != SC_OK ||
+	         "network_id")) != SC_OK ||
 	    (r = copy_name(w->device_id, sizeof(w->device_id), o->device_id, SC_TEST_DEV,
-	        "device_id")) != SC_OK ||
+	         "device_id")) != SC_OK ||
 	    (r = sc_oids_init()) != SC_OK || (r = make_keys(w)) != SC_OK ||
 	    (r = make_certs(w)) != SC_OK) {
 		sc_test_world_free(w);
@@ -366,8 +385,11 @@ sc_err sc_test_cert_leaf(X509 *ca, EVP_PKEY *ca_key, const char *serial_number, 
 {
 	EVP_PKEY *key = NULL;
 	struct sc_test_cert leaf = {
-		.serial_number = serial_number, .cn = "leaf",
-		.issuer = ca, .issuer_key = ca_key, .days = 1,
+		.serial_number = serial_number,
+		.cn = "leaf",
+		.issuer = ca,
+		.issuer_key = ca_key,
+		.days = 1,
 		.bc = "critical,CA:FALSE",
 	};
 	sc_err r;

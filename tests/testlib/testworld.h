@@ -26,13 +26,13 @@
 #define SC_TEST_DAYS 3650
 
 struct sc_test_world_opts {
-	enum sc_alg alg;          /* every key of the world; SC_ALG_NONE: P-256. An Ed25519 world's
+	enum sc_alg alg;        /* every key of the world; SC_ALG_NONE: P-256. An Ed25519 world's
 	                             KEK is P-256 (OpenSSL 3.0 CMS has no X25519 recipients) */
-	enum sc_alg signer_alg;   /* the network (root and profile signer) alone; NONE: alg */
-	const char *mfr;          /* NULL: SC_TEST_MFR */
-	const char *network_id;   /* NULL: SC_TEST_NET */
-	const char *device_id;    /* NULL: SC_TEST_DEV */
-	int days;                 /* every certificate's lifetime; 0: SC_TEST_DAYS */
+	enum sc_alg signer_alg; /* the network (root and profile signer) alone; NONE: alg */
+	const char *mfr;        /* NULL: SC_TEST_MFR */
+	const char *network_id; /* NULL: SC_TEST_NET */
+	const char *device_id;  /* NULL: SC_TEST_DEV */
+	int days;               /* every certificate's lifetime; 0: SC_TEST_DAYS */
 };
 
 /*
@@ -101,10 +101,10 @@ struct sc_test_cert {
 	EVP_PKEY *issuer_key;               /* NULL: pub's (self-signed) */
 	time_t not_before, not_after;       /* 0: now - 60 s, and notBefore + days */
 	int days;
-	const char *bc, *ku, *eku;          /* basicConstraints, keyUsage, extendedKeyUsage in
+	const char *bc, *ku, *eku; /* basicConstraints, keyUsage, extendedKeyUsage in
 	                                       openssl.cnf syntax ("critical,CA:TRUE");
 	                                       NULL: absent */
-	const char *nc_serial;              /* nameConstraints (critical): permitted directoryName
+	const char *nc_serial;     /* nameConstraints (critical): permitted directoryName
 	                                       serialNumber=this; NULL: absent */
 };
 /* *out is the caller's (X509_free). SC_ERR_INTERNAL with OpenSSL's reason (e.g. a bad value). */
@@ -115,8 +115,8 @@ sc_err sc_test_cert_make(const struct sc_test_cert *spec, X509 **out) SC_MUST_US
  * P-256 key, signed by ca/ca_key: just enough for stock path validation, e.g. to see a device
  * CA's name constraints refuse another device's serial number. *out is the caller's.
  */
-sc_err sc_test_cert_leaf(X509 *ca, EVP_PKEY *ca_key, const char *serial_number, X509 **out)
-    SC_MUST_USE;
+sc_err sc_test_cert_leaf(X509 *ca, EVP_PKEY *ca_key, const char *serial_number,
+    X509 **out) SC_MUST_USE;
 
 /*
  * A profile's parameters for the world's device on the world's network: profile valid an hour,

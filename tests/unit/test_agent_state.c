@@ -247,7 +247,8 @@ static void test_wrong_types(void **state)
 	expect_edit("\"retire\": [", "\"retire\": {\"a\": [", SC_ERR_MALFORMED, NULL);
 	expect_edit("\"retire\": [\n    3,", "\"retire\": [\n    0,", SC_ERR_MALFORMED,
 	    "STATE: \"retire\"[0] is not a key handle");
-	expect_edit("4294967295", "4294967296", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
+	expect_edit("4294967295", "4294967296", SC_ERR_MALFORMED,
+	    "\"retire\"[1] is not a key handle");
 	expect_edit("4294967295", "\"4\"", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
 	expect_edit("4294967295", "-1", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
 	expect_edit("4294967295", "4.5", SC_ERR_MALFORMED, "\"retire\"[1] is not a key handle");
@@ -268,20 +269,22 @@ static void test_wrong_types(void **state)
 	expect_edit("\"handle\": 7", "\"handle\": 7, \"color\": 1", SC_ERR_MALFORMED,
 	    "state \"current\": ");
 	expect_edit("\"handle\": 7,", "", SC_ERR_MALFORMED, "state \"current\": ");
-	expect_edit(PID_A, "00112233", SC_ERR_MALFORMED, "state \"current\": a field is out of range");
-	expect_edit(PID_A, "00112233445566778899AABBCCDDEEFF",
-	    SC_ERR_MALFORMED, "state \"current\": a field is out of range");
-	expect_edit("\"serial\": \"0a1b\"", "\"serial\": "
+	expect_edit(PID_A, "00112233", SC_ERR_MALFORMED,
+	    "state \"current\": a field is out of range");
+	expect_edit(PID_A, "00112233445566778899AABBCCDDEEFF", SC_ERR_MALFORMED,
+	    "state \"current\": a field is out of range");
+	expect_edit("\"serial\": \"0a1b\"",
+	    "\"serial\": "
 	    "\"0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0a1b0\"",
 	    SC_ERR_MALFORMED, "state \"current\": a field is out of range");
 	expect_edit("\"serial\": \"0a1b\"", "\"serial\": 2587", SC_ERR_MALFORMED,
 	    "state \"current\": ");
-	expect_edit("\"cert\": \"-----BEGIN", "\"cert\": \"-----BEGIN PRIVATE KEY", SC_ERR_MALFORMED,
-	    "state \"current\": a field is out of range");
+	expect_edit("\"cert\": \"-----BEGIN", "\"cert\": \"-----BEGIN PRIVATE KEY",
+	    SC_ERR_MALFORMED, "state \"current\": a field is out of range");
 	expect_edit("\"not_after\": 1800003600", "\"not_after\": 1800000000", SC_ERR_MALFORMED,
 	    "state \"current\": a field is out of range");
-	expect_edit("\"not_before\": 1800000000", "\"not_before\": \"1800000000\"", SC_ERR_MALFORMED,
-	    "state \"current\": ");
+	expect_edit("\"not_before\": 1800000000", "\"not_before\": \"1800000000\"",
+	    SC_ERR_MALFORMED, "state \"current\": ");
 	expect_edit("\"written\": true", "\"written\": 1", SC_ERR_MALFORMED, "state \"pending\": ");
 	expect_edit("\"written\": true", "\"written\": false", SC_OK, NULL);
 

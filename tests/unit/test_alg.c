@@ -49,7 +49,7 @@ static void test_alg_names(void **state)
 	}
 	assert_null(sc_alg_name(SC_ALG_NONE));
 	assert_null(sc_alg_name((enum sc_alg)(SC_ALG_MAX + 1)));
-	assert_null(sc_alg_name((enum sc_alg)-1));
+	assert_null(sc_alg_name((enum sc_alg) - 1));
 	assert_false(sc_alg_valid(SC_ALG_NONE));
 	assert_false(sc_alg_valid(SC_ALG_MAX + 1));
 	assert_false(sc_alg_valid(-1));
@@ -66,8 +66,8 @@ static void test_alg_names(void **state)
 
 static void test_alg_unknown_names(void **state)
 {
-	static const char *const bad[] = { "", "rsa", "rsa1024", "RSA2048", "P256", "p256 ", " p256",
-		"p521", "secp256k1", "x25519", "ed448", "ed25519\n", "rsa20480" };
+	static const char *const bad[] = { "", "rsa", "rsa1024", "RSA2048", "P256", "p256 ",
+		" p256", "p521", "secp256k1", "x25519", "ed448", "ed25519\n", "rsa20480" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -224,7 +224,8 @@ static void test_digests(void **state)
 	assert_null(sc_digest_md(SC_DIGEST_NONE));
 	assert_null(sc_digest_md((enum sc_digest)4));
 	{
-		static const char *const bad[] = { "", "sha1", "md5", "SHA256", "sha-256", "sha3-256" };
+		static const char *const bad[] = { "", "sha1", "md5", "SHA256", "sha-256",
+			"sha3-256" };
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			enum sc_digest got = SC_DIGEST_SHA512;
 			assert_int_equal(sc_digest_from_name(bad[i], &got), SC_ERR_USAGE);

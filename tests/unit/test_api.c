@@ -37,7 +37,7 @@ struct dev {
 	const char *id;
 	EVP_PKEY *csk, *kek;
 	X509 *ca, *kex;
-	X509 *issuer;  /* the manufacturer CA that made ca */
+	X509 *issuer; /* the manufacturer CA that made ca */
 };
 
 static char dir[512], db[600];
@@ -45,10 +45,11 @@ static char dir[512], db[600];
  * manufacturer's, whose network root says netA too: what a forger would sign with. */
 static struct sc_test_world acme, other;
 static EVP_PKEY *mfr_ca2_key;
-static X509 *mfr_ca2;                      /* Acme's second CA, under the same root */
-static X509 *mfr_root, *mfr_ca, *net_root, *signer, *rogue_signer;  /* the worlds' */
+static X509 *mfr_ca2; /* Acme's second CA, under the same root */
+static X509 *mfr_root, *mfr_ca, *net_root, *signer, *rogue_signer; /* the worlds' */
 static EVP_PKEY *signer_key;
-static struct dev dev_a = { .id = "DEV-A" }, dev_b = { .id = "DEV-B" }, dev_r = { .id = "DEV-R" }, dev_u = { .id = "DEV-U" };
+static struct dev dev_a = { .id = "DEV-A" }, dev_b = { .id = "DEV-B" }, dev_r = { .id = "DEV-R" },
+                  dev_u = { .id = "DEV-U" };
 static struct dev dev_o = { .id = "DEV-O" }, dev_k = { .id = "DEV-K" };
 static struct provd_api api;
 static struct sc_reg *reg;
@@ -82,8 +83,12 @@ static void free_dev(struct dev *d)
 
 static int group_setup(void **state)
 {
-	struct sc_test_world_opts ao = { .mfr = "Acme", .network_id = "netA", .device_id = "DEV-A" };
-	struct sc_test_world_opts oo = { .mfr = "Other", .network_id = "netA", .device_id = "DEV-O" };
+	struct sc_test_world_opts ao = { .mfr = "Acme",
+		.network_id = "netA",
+		.device_id = "DEV-A" };
+	struct sc_test_world_opts oo = { .mfr = "Other",
+		.network_id = "netA",
+		.device_id = "DEV-O" };
 	struct sc_test_world acme2;
 	char path[700];
 	FILE *f;
@@ -94,7 +99,7 @@ static int group_setup(void **state)
 	assert_int_equal(sc_test_world_make(&ao, &acme), SC_OK);
 	assert_int_equal(sc_test_world_make(&oo, &other), SC_OK);
 	assert_int_equal(sc_test_world_mfr_ca(&acme, "Acme Two", &mfr_ca2_key, &mfr_ca2), SC_OK);
-	acme2 = acme;  /* Acme certifying with its second CA (a borrowed copy: not freed) */
+	acme2 = acme; /* Acme certifying with its second CA (a borrowed copy: not freed) */
 	acme2.mfr_ca = mfr_ca2;
 	acme2.mfr_ca_key = mfr_ca2_key;
 	mfr_root = acme.mfr_root;
@@ -108,7 +113,7 @@ static int group_setup(void **state)
 	make_dev(&dev_r, &acme, &acme);
 	make_dev(&dev_u, &acme, &acme);
 	make_dev(&dev_o, &other, &other);
-	make_dev(&dev_k, &acme, &acme2);  /* KEK from the other CA */
+	make_dev(&dev_k, &acme, &acme2); /* KEK from the other CA */
 
 	snprintf(path, sizeof(path), "%s/root.pem", dir);
 	assert_int_equal(sc_write_cert(path, net_root), SC_OK);
@@ -139,7 +144,9 @@ static int group_setup(void **state)
 	assert_int_equal(sc_reg_device_add(reg, "DEV-K", NULL, "t", time(NULL)), SC_OK);
 	{
 		int already;
-		assert_int_equal(sc_reg_device_revoke(reg, "DEV-R", "test", "t", time(NULL), &already), SC_OK);
+		assert_int_equal(sc_reg_device_revoke(reg, "DEV-R", "test", "t", time(NULL),
+		                     &already),
+		    SC_OK);
 	}
 	return 0;
 }
@@ -199,8 +206,8 @@ static char *b64_of_cert(X509 *x)
 	return s;
 }
 
-static void call(const char *method, const char *path, const char *ctype, const char *body, size_t len,
-    const char *auth, struct provd_response *resp)
+static void call(const char *method, const char *path, const char *ctype, const char *body,
+    size_t len, const char *auth, struct provd_response *resp)
 {
 	struct provd_request req;
 
@@ -225,7 +232,8 @@ static json_t *expect(struct provd_response *resp, int status, const char *code,
 	json_t *j;
 
 	if (resp->status != status)
-		fail_msg("%s: status %d, expected %d: %.*s", where, resp->status, status, (int)resp->body_len, resp->body);
+		fail_msg("%s: status %d, expected %d: %.*s", where, resp->status, status,
+		    (int)resp->body_len, resp->body);
 	j = json_loadb(resp->body, resp->body_len, 0, &err);
 	if (j == NULL)
 		fail_msg("%s: answer is not JSON: %.*s", where, (int)resp->body_len, resp->body);
@@ -233,8 +241,9 @@ static json_t *expect(struct provd_response *resp, int status, const char *code,
 	if (code != NULL) {
 		json_t *e = json_object_get(j, "error");
 		if (!json_is_string(e) || strcmp(json_string_value(e), code) != 0)
-			fail_msg("%s: error %s, expected %s: %.*s", where, json_is_string(e) ? json_string_value(e) : "(none)",
-			    code, (int)resp->body_len, resp->body);
+			fail_msg("%s: error %s, expected %s: %.*s", where,
+			    json_is_string(e) ? json_string_value(e) : "(none)", code,
+			    (int)resp->body_len, resp->body);
 		assert_true(json_is_string(json_object_get(j, "detail")));
 		assert_int_equal(json_object_size(j), 2);
 	}
@@ -243,7 +252,8 @@ static json_t *expect(struct provd_response *resp, int status, const char *code,
 }
 
 /* POST JSON text to path and check the outcome. */
-static json_t *post(const char *path, const char *body, int status, const char *code, const char *where)
+static json_t *post(const char *path, const char *body, int status, const char *code,
+    const char *where)
 {
 	struct provd_response resp;
 
@@ -260,7 +270,8 @@ static void challenge_hex(char out[65])
 }
 
 /* A profile request for d (chain devca + its CA), as JSON text (the caller's). */
-static char *profile_body(const struct dev *d, const char *alg, int server_keygen, const char *challenge)
+static char *profile_body(const struct dev *d, const char *alg, int server_keygen,
+    const char *challenge)
 {
 	char *chain = pem_of(d->ca, d->issuer, NULL), *kex = pem_of(d->kex, NULL, NULL), *s;
 	char ch[65];
@@ -354,11 +365,13 @@ static void test_error_table(void **state)
 			fail_msg("API code %s has no row in apierr.c", provd_code_name(i));
 	/* The registry's refusals answer with the names they have as sc_err. */
 	{
-		static const sc_err refusals[] = { SC_ERR_UNKNOWN_DEVICE, SC_ERR_REVOKED, SC_ERR_RATE_LIMITED,
-			SC_ERR_REPLAY, SC_ERR_PROFILE_UNKNOWN, SC_ERR_PROFILE_CONSUMED, SC_ERR_DEVICE_MISMATCH };
+		static const sc_err refusals[] = { SC_ERR_UNKNOWN_DEVICE, SC_ERR_REVOKED,
+			SC_ERR_RATE_LIMITED, SC_ERR_REPLAY, SC_ERR_PROFILE_UNKNOWN,
+			SC_ERR_PROFILE_CONSUMED, SC_ERR_DEVICE_MISMATCH };
 		for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
 			assert_non_null(provd_apierr_find(refusals[i]));
-			assert_string_equal(provd_code_name(provd_apierr_find(refusals[i])->code), sc_err_name(refusals[i]));
+			assert_string_equal(provd_code_name(provd_apierr_find(refusals[i])->code),
+			    sc_err_name(refusals[i]));
 			assert_int_equal(provd_registry_err(refusals[i]), refusals[i]);
 		}
 	}
@@ -385,11 +398,15 @@ static void test_base64(void **state)
 	assert_int_equal(sc_base64_decode("TQ==", 4, 1 << 20, &out, &n), SC_OK);
 	assert_int_equal(n, 1);
 	OPENSSL_free(out);
-	assert_int_equal(sc_base64_decode("TWF", 3, 1 << 20, &out, &n), SC_ERR_MALFORMED);     /* length */
+	assert_int_equal(sc_base64_decode("TWF", 3, 1 << 20, &out, &n),
+	    SC_ERR_MALFORMED); /* length */
 	assert_int_equal(sc_base64_decode("", 0, 1 << 20, &out, &n), SC_ERR_MALFORMED);
-	assert_int_equal(sc_base64_decode("TW u", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);    /* whitespace */
-	assert_int_equal(sc_base64_decode("T=Fu", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);    /* '=' inside */
-	assert_int_equal(sc_base64_decode("TR==", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);    /* non-zero hidden bits */
+	assert_int_equal(sc_base64_decode("TW u", 4, 1 << 20, &out, &n),
+	    SC_ERR_MALFORMED); /* whitespace */
+	assert_int_equal(sc_base64_decode("T=Fu", 4, 1 << 20, &out, &n),
+	    SC_ERR_MALFORMED); /* '=' inside */
+	assert_int_equal(sc_base64_decode("TR==", 4, 1 << 20, &out, &n),
+	    SC_ERR_MALFORMED); /* non-zero hidden bits */
 	assert_int_equal(sc_base64_decode("TWF=", 4, 1 << 20, &out, &n), SC_ERR_MALFORMED);
 	assert_int_equal(sc_base64_decode("TWFu\n", 5, 1 << 20, &out, &n), SC_ERR_MALFORMED);
 	assert_null(out);
@@ -466,8 +483,8 @@ static void test_malformed_bodies(void **state)
 		{ "{} trailing", 400, "malformed-json" },
 		{ "[]", 400, "malformed-json" },
 		{ "\"a string\"", 400, "malformed-json" },
-		{ "{\"chain\":\"a\",\"chain\":\"b\"}", 400, "malformed-json" },       /* duplicate key */
-		{ "{\"chain\":\"\xff\xfe\"}", 400, "malformed-json" },                  /* not UTF-8 */
+		{ "{\"chain\":\"a\",\"chain\":\"b\"}", 400, "malformed-json" }, /* duplicate key */
+		{ "{\"chain\":\"\xff\xfe\"}", 400, "malformed-json" },          /* not UTF-8 */
 		{ "{\"a\":[[[[1]]]]}", 400, "json-too-deep" },
 		{ "{\"chain\":\"x\",\"extra\":1}", 400, "unknown-field" },
 		{ "{}", 400, "missing-field" },
@@ -476,18 +493,21 @@ static void test_malformed_bodies(void **state)
 		{ "{\"chain\":{},\"kex\":\"AAAA\"}", 400, "wrong-type" },
 		{ "{\"chain\":[5],\"kex\":\"AAAA\"}", 400, "wrong-type" },
 		{ "{\"chain\":[],\"kex\":\"AAAA\"}", 400, "bad-value" },
-		{ "{\"chain\":\"AAAA\",\"kex\":[\"AAAA\"]}", 400, "bad-der" },         /* chain parsed first */
+		{ "{\"chain\":\"AAAA\",\"kex\":[\"AAAA\"]}", 400,
+		    "bad-der" }, /* chain parsed first */
 		{ "{\"challenge\":12}", 400, "wrong-type" },
 		{ "{\"challenge\":\"\"}", 400, "bad-value" },
 		{ "{\"alg\":true}", 400, "wrong-type" },
 		{ "{\"server_keygen\":\"yes\"}", 400, "wrong-type" },
 		{ "{\"chain\":\"!!!!\",\"kex\":\"AAAA\"}", 400, "bad-base64" },
-		{ "{\"chain\":\"AAA\",\"kex\":\"AAAA\"}", 400, "bad-base64" },           /* length */
-		{ "{\"chain\":\"AAAA\",\"kex\":\"AAAA\"}", 400, "bad-der" },             /* base64 of junk */
+		{ "{\"chain\":\"AAA\",\"kex\":\"AAAA\"}", 400, "bad-base64" }, /* length */
+		{ "{\"chain\":\"AAAA\",\"kex\":\"AAAA\"}", 400, "bad-der" },   /* base64 of junk */
 		{ "{\"chain\":\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\",\"kex\":\"AAAA\"}",
-		  400, "bad-der" },
-		{ "{\"chain\":\"-----BEGIN " "PRIVATE KEY-----\\nAAAA\\n-----END " "PRIVATE KEY-----\\n\",\"kex\":\"AAAA\"}",
-		  400, "bad-der" },
+		    400, "bad-der" },
+		{ "{\"chain\":\"-----BEGIN "
+		  "PRIVATE KEY-----\\nAAAA\\n-----END "
+		  "PRIVATE KEY-----\\n\",\"kex\":\"AAAA\"}",
+		    400, "bad-der" },
 		{ "{\"chain\":\"-----BEGIN nothing\",\"kex\":\"AAAA\"}", 400, "bad-der" },
 	};
 	char where[64];
@@ -495,7 +515,8 @@ static void test_malformed_bodies(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(where, sizeof(where), "malformed case %zu", i);
-		json_decref(post("/v1/profiles", cases[i].body, cases[i].status, cases[i].code, where));
+		json_decref(
+		    post("/v1/profiles", cases[i].body, cases[i].status, cases[i].code, where));
 	}
 }
 
@@ -517,7 +538,8 @@ static void test_limits_and_types(void **state)
 	json_decref(expect(&resp, 415, "unsupported-media-type", "text/plain"));
 	call("POST", "/v1/profiles", "application/jsonx", body, strlen(body), NULL, &resp);
 	json_decref(expect(&resp, 415, "unsupported-media-type", "application/jsonx"));
-	call("POST", "/v1/profiles", "Application/JSON; charset=utf-8", body, strlen(body), NULL, &resp);
+	call("POST", "/v1/profiles", "Application/JSON; charset=utf-8", body, strlen(body), NULL,
+	    &resp);
 	j = expect(&resp, 201, NULL, "with parameters");
 	json_decref(j);
 	free(body);
@@ -549,12 +571,15 @@ static void test_limits_and_types(void **state)
 		OPENSSL_free(der2);
 		/* A good chain with text after it, or before it: refused, not skipped. */
 		for (int k = 0; k < 2; k++) {
-			char *good = pem_of(dev_a.ca, mfr_ca, NULL), *kx = pem_of(dev_a.kex, NULL, NULL), *bad;
+			char *good = pem_of(dev_a.ca, mfr_ca, NULL),
+			     *kx = pem_of(dev_a.kex, NULL, NULL), *bad;
 			bad = malloc(strlen(good) + 32);
 			sprintf(bad, k ? "%sand then some text\n" : "Certificate:\n%s", good);
-			j = json_pack("{s:s, s:s, s:s}", "chain", bad, "kex", kx, "challenge", "00112233445566778899aabbccddeeff");
+			j = json_pack("{s:s, s:s, s:s}", "chain", bad, "kex", kx, "challenge",
+			    "00112233445566778899aabbccddeeff");
 			s = json_dumps(j, 0);
-			json_decref(post("/v1/profiles", s, 400, "bad-der", k ? "text after the PEM" : "text before the PEM"));
+			json_decref(post("/v1/profiles", s, 400, "bad-der",
+			    k ? "text after the PEM" : "text before the PEM"));
 			free(s);
 			json_decref(j);
 			free(bad);
@@ -563,7 +588,8 @@ static void test_limits_and_types(void **state)
 		}
 		c5 = pem_of(dev_a.ca, mfr_ca, mfr_root);
 		{
-			char *c2 = pem_of(mfr_ca, mfr_root, NULL), *all = malloc(strlen(c5) + strlen(c2) + 1);
+			char *c2 = pem_of(mfr_ca, mfr_root, NULL),
+			     *all = malloc(strlen(c5) + strlen(c2) + 1);
 			strcpy(all, c5);
 			strcat(all, c2);
 			j = json_pack("{s:s, s:s}", "chain", all, "kex", c2);
@@ -587,7 +613,8 @@ static void test_device_refusals(void **state)
 	/* Not a device CA: the manufacturer CA first. */
 	{
 		char *chain = pem_of(mfr_ca, NULL, NULL), *kex = pem_of(dev_a.kex, NULL, NULL);
-		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge",
+		    "00112233445566778899aabbccddeeff");
 		s = json_dumps(j, 0);
 		json_decref(post("/v1/profiles", s, 422, "not-device-ca", "mfr CA as device CA"));
 		free(s);
@@ -602,7 +629,8 @@ static void test_device_refusals(void **state)
 	/* The chain without the manufacturer CA. */
 	{
 		char *chain = pem_of(dev_a.ca, NULL, NULL), *kex = pem_of(dev_a.kex, NULL, NULL);
-		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge",
+		    "00112233445566778899aabbccddeeff");
 		s = json_dumps(j, 0);
 		json_decref(post("/v1/profiles", s, 422, "chain", "no manufacturer CA"));
 		free(s);
@@ -613,7 +641,8 @@ static void test_device_refusals(void **state)
 	/* The KEK of another device. */
 	{
 		char *chain = pem_of(dev_a.ca, mfr_ca, NULL), *kex = pem_of(dev_b.kex, NULL, NULL);
-		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge",
+		    "00112233445566778899aabbccddeeff");
 		s = json_dumps(j, 0);
 		json_decref(post("/v1/profiles", s, 422, "kek-mismatch", "other device's KEK"));
 		free(s);
@@ -623,8 +652,10 @@ static void test_device_refusals(void **state)
 	}
 	/* A KEK certificate from the other CA of the same manufacturer (both chain to the root). */
 	{
-		char *chain = pem_of(dev_k.ca, mfr_ca, mfr_ca2), *kex = pem_of(dev_k.kex, NULL, NULL);
-		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		char *chain = pem_of(dev_k.ca, mfr_ca, mfr_ca2),
+		     *kex = pem_of(dev_k.kex, NULL, NULL);
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge",
+		    "00112233445566778899aabbccddeeff");
 		s = json_dumps(j, 0);
 		json_decref(post("/v1/profiles", s, 422, "kek-mismatch", "KEK from another CA"));
 		free(s);
@@ -635,7 +666,8 @@ static void test_device_refusals(void **state)
 	/* A CA certificate in place of the KEK. */
 	{
 		char *chain = pem_of(dev_a.ca, mfr_ca, NULL), *kex = pem_of(dev_a.ca, NULL, NULL);
-		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", "00112233445566778899aabbccddeeff");
+		j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge",
+		    "00112233445566778899aabbccddeeff");
 		s = json_dumps(j, 0);
 		json_decref(post("/v1/profiles", s, 422, "kek-mismatch", "CA as KEK"));
 		free(s);
@@ -734,7 +766,8 @@ static void test_enroll_device_generated(void **state)
 		assert_string_equal(got, ch);
 	}
 	/* The policy's lifetime, back-dated by the clock skew, and a short-lived profile. */
-	assert_true(info.not_after - info.not_before >= 30 * 86400 && info.not_after - info.not_before <= 30 * 86400 + 62);
+	assert_true(info.not_after - info.not_before >= 30 * 86400 &&
+	    info.not_after - info.not_before <= 30 * 86400 + 62);
 	assert_true(info.profile_not_after > now && info.profile_not_after <= now + 601);
 	assert_int_equal(sc_profile_verify_signature(p, net_root, now), SC_OK);
 	assert_int_not_equal(sc_profile_verify_signature(p, rogue_signer, now), SC_OK);
@@ -757,8 +790,9 @@ static void test_enroll_device_generated(void **state)
 	json_decref(j2);
 	free(s);
 	leaf2 = issue_leaf(&dev_a, p);
-	s = cert_body(leaf2, 1);  /* base64 DER this time */
-	json_decref(post("/v1/certificates", s, 409, "profile-consumed", "second certificate, same profile"));
+	s = cert_body(leaf2, 1); /* base64 DER this time */
+	json_decref(post("/v1/certificates", s, 409, "profile-consumed",
+	    "second certificate, same profile"));
 	free(s);
 
 	/* Status shows it. */
@@ -767,7 +801,8 @@ static void test_enroll_device_generated(void **state)
 		call("GET", "/v1/devices/DEV-A", NULL, NULL, 0, NULL, &resp);
 		j2 = expect(&resp, 200, NULL, "status");
 		assert_string_equal(json_string_value(json_object_get(j2, "status")), "active");
-		assert_int_equal(json_integer_value(json_object_get(j2, "certificates_registered")), 1);
+		assert_int_equal(json_integer_value(json_object_get(j2, "certificates_registered")),
+		    1);
 		assert_true(json_is_object(json_object_get(j2, "certificate")));
 		json_decref(j2);
 	}
@@ -835,7 +870,8 @@ static void test_certificate_refusals(void **state)
 		assert_int_equal(sc_profile_sign(fake, signer_key, signer, NULL, 0), SC_OK);
 		leaf = issue_leaf(&dev_a, fake);
 		s = cert_body(leaf, 0);
-		json_decref(post("/v1/certificates", s, 422, "profile-unknown", "profile never issued"));
+		json_decref(
+		    post("/v1/certificates", s, 422, "profile-unknown", "profile never issued"));
 		free(s);
 		X509_free(leaf);
 		sc_profile_free(fake);
@@ -875,10 +911,14 @@ static void test_certificate_refusals(void **state)
 	free(s);
 	X509_free(leaf);
 	/* Malformed certificate fields. */
-	json_decref(post("/v1/certificates", "{\"certificate\":\"AAAA\"}", 400, "bad-der", "junk DER"));
-	json_decref(post("/v1/certificates", "{\"certificate\":\"%%%%\"}", 400, "bad-base64", "junk base64"));
-	json_decref(post("/v1/certificates", "{\"certificate\":[\"AAAA\"]}", 400, "wrong-type", "array"));
-	json_decref(post("/v1/certificates", "{\"cert\":\"AAAA\"}", 400, "unknown-field", "misspelt"));
+	json_decref(
+	    post("/v1/certificates", "{\"certificate\":\"AAAA\"}", 400, "bad-der", "junk DER"));
+	json_decref(post("/v1/certificates", "{\"certificate\":\"%%%%\"}", 400, "bad-base64",
+	    "junk base64"));
+	json_decref(
+	    post("/v1/certificates", "{\"certificate\":[\"AAAA\"]}", 400, "wrong-type", "array"));
+	json_decref(
+	    post("/v1/certificates", "{\"cert\":\"AAAA\"}", 400, "unknown-field", "misspelt"));
 	json_decref(post("/v1/certificates", "{}", 400, "missing-field", "empty"));
 	sc_profile_free(p);
 	json_decref(j);
@@ -901,18 +941,22 @@ static void test_revoke(void **state)
 	p = profile_of(j);
 	json_decref(j);
 
-	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), NULL, &resp);
-	json_decref(expect(&resp, 401, "unauthorized", "no token"));
-	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), "Bearer wrong-token-xxxxxxxx",
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), NULL,
 	    &resp);
+	json_decref(expect(&resp, 401, "unauthorized", "no token"));
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason),
+	    "Bearer wrong-token-xxxxxxxx", &resp);
 	json_decref(expect(&resp, 401, "unauthorized", "wrong token"));
-	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), "Basic " TOKEN, &resp);
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason),
+	    "Basic " TOKEN, &resp);
 	json_decref(expect(&resp, 401, "unauthorized", "not a bearer token"));
 	call("POST", "/v1/devices/DEV-Z/revoke", NULL, NULL, 0, "Bearer " TOKEN, &resp);
 	json_decref(expect(&resp, 404, "unknown-device", "unknown device"));
-	call("POST", "/v1/devices/DEV-B/revoke", "application/json", "{\"why\":1}", 9, "Bearer " TOKEN, &resp);
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", "{\"why\":1}", 9,
+	    "Bearer " TOKEN, &resp);
 	json_decref(expect(&resp, 400, "unknown-field", "bad body"));
-	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason), "Bearer " TOKEN, &resp);
+	call("POST", "/v1/devices/DEV-B/revoke", "application/json", reason, strlen(reason),
+	    "Bearer " TOKEN, &resp);
 	j = expect(&resp, 200, NULL, "revoke");
 	assert_true(json_is_false(json_object_get(j, "already_revoked")));
 	json_decref(j);
@@ -956,7 +1000,8 @@ static void test_metrics(void **state)
 	assert_int_equal(resp.status, 200);
 	assert_string_equal(resp.content_type, "text/plain; version=0.0.4; charset=utf-8");
 	text = strndup(resp.body, resp.body_len);
-	assert_non_null(strstr(text, "selfcert_provd_profiles_issued_total{origin=\"server\"} 1\n"));
+	assert_non_null(
+	    strstr(text, "selfcert_provd_profiles_issued_total{origin=\"server\"} 1\n"));
 	assert_non_null(strstr(text, "selfcert_provd_certificates_registered_total 2\n"));
 	assert_non_null(strstr(text, "selfcert_provd_refusals_total{reason=\"replay\"} 1\n"));
 	assert_non_null(strstr(text, "selfcert_provd_refusals_total{reason=\"revoked\"} "));
@@ -1000,12 +1045,13 @@ static void test_enroll_uncached(void **state)
 		j = post("/v1/profiles", s, 201, NULL, "profile");
 		free(s);
 		if (k == 1)
-			api.profiles = empty;      /* kept in the other cache only: not found */
+			api.profiles = empty; /* kept in the other cache only: not found */
 		p = profile_of(j);
 		assert_int_equal(sc_cert_issue_leaf(p, key, dev_a.ca, dev_a.csk, 10, &leaf), SC_OK);
 		assert_true(X509_sign(leaf, dev_b.csk, EVP_sha256()) > 0);
 		s = cert_body(leaf, 0);
-		json_decref(post("/v1/certificates", s, 422, "chain", "uncached: signed by another device's CSK"));
+		json_decref(post("/v1/certificates", s, 422, "chain",
+		    "uncached: signed by another device's CSK"));
 		free(s);
 		X509_free(leaf);
 		leaf = NULL;
@@ -1013,7 +1059,8 @@ static void test_enroll_uncached(void **state)
 		assert_non_null(X509_time_adj_ex(X509_getm_notAfter(leaf), 1, 0, NULL));
 		assert_true(X509_sign(leaf, dev_a.csk, EVP_sha256()) > 0);
 		s = cert_body(leaf, 0);
-		json_decref(post("/v1/certificates", s, 422, "binding", "uncached: validity not the profile's"));
+		json_decref(post("/v1/certificates", s, 422, "binding",
+		    "uncached: validity not the profile's"));
 		free(s);
 		X509_free(leaf);
 		leaf = issue_leaf(&dev_a, p);

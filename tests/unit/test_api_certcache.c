@@ -199,10 +199,10 @@ static void test_bounded_lru(void **state)
 	assert_int_equal(provd_certcache_get(c, der[4], der_len[4], &x), SC_OK);
 	X509_free(x);
 	expect_stats(c, 1, 5, 4);
-	assert_int_equal(provd_certcache_get(c, der[0], der_len[0], &x), SC_OK);   /* kept */
+	assert_int_equal(provd_certcache_get(c, der[0], der_len[0], &x), SC_OK); /* kept */
 	X509_free(x);
 	expect_stats(c, 2, 5, 4);
-	assert_int_equal(provd_certcache_get(c, der[1], der_len[1], &x), SC_OK);   /* evicted */
+	assert_int_equal(provd_certcache_get(c, der[1], der_len[1], &x), SC_OK); /* evicted */
 	X509_free(x);
 	expect_stats(c, 2, 6, 4);
 	/* many more than fit: never more than max */
@@ -232,8 +232,12 @@ static void test_window_still_checked(void **state)
 	expect_stats(c, 1, 1, 1);
 	for (int k = 0; k < 3; k++) {
 		X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-		time_t at = k == 0 ? time(NULL) : k == 1 ? time(NULL) + 31L * 86400 : time(NULL) - 86400;
-		int want = k == 0 ? X509_V_OK : k == 1 ? X509_V_ERR_CERT_HAS_EXPIRED : X509_V_ERR_CERT_NOT_YET_VALID;
+		time_t at = k == 0 ? time(NULL)
+		    : k == 1       ? time(NULL) + 31L * 86400
+		                   : time(NULL) - 86400;
+		int want = k == 0 ? X509_V_OK
+		    : k == 1      ? X509_V_ERR_CERT_HAS_EXPIRED
+		                  : X509_V_ERR_CERT_NOT_YET_VALID;
 
 		assert_non_null(ctx);
 		assert_true(X509_STORE_CTX_init(ctx, store, again, NULL));
@@ -296,7 +300,8 @@ static void test_threads(void **state)
 
 /* ---- profiles ---- */
 
-static struct sc_profile *signed_profile(EVP_PKEY *sk, X509 *signer, const char *device, time_t now, int sign)
+static struct sc_profile *signed_profile(EVP_PKEY *sk, X509 *signer, const char *device, time_t now,
+    int sign)
 {
 	struct sc_profile_params pp;
 	struct sc_profile *p = NULL;
@@ -332,7 +337,7 @@ static void test_profiles(void **state)
 	time_t now = time(NULL);
 	(void)state;
 
-	assert_int_equal(sc_test_world_make(&wo, &net), SC_OK);  /* the network's profile signer */
+	assert_int_equal(sc_test_world_make(&wo, &net), SC_OK); /* the network's profile signer */
 	sk = net.signer_key;
 	signer = net.signer;
 	assert_int_equal(provd_profcache_new(0, &c), SC_ERR_USAGE);
@@ -385,9 +390,9 @@ static void test_profiles(void **state)
 	provd_profcache_counts(c, &hits, &misses, &entries);
 	assert_int_equal(entries, 2);
 	assert_int_equal(provd_profcache_get(c, der_a, len_a, &got, &ref), SC_ERR_NOT_FOUND);
-	sc_profile_get_info(a, &ia);                   /* still readable: held */
+	sc_profile_get_info(a, &ia); /* still readable: held */
 	assert_string_equal(ia.device_id, "DEV-A");
-	provd_profcache_release(c, held);              /* freed now (ASan/valgrind would tell) */
+	provd_profcache_release(c, held); /* freed now (ASan/valgrind would tell) */
 	assert_int_equal(provd_profcache_get(c, der_b, len_b, &got, &ref), SC_OK);
 	assert_ptr_equal(got, b);
 	provd_profcache_release(c, ref);
@@ -400,7 +405,7 @@ static void test_profiles(void **state)
 	assert_int_equal(provd_profcache_get(NULL, der_b, len_b, &got, &ref), SC_ERR_NOT_FOUND);
 	provd_profcache_release(NULL, NULL);
 
-	provd_profcache_free(c);       /* frees b and d */
+	provd_profcache_free(c); /* frees b and d */
 	OPENSSL_free(der_a);
 	OPENSSL_free(der_b);
 	OPENSSL_free(der_d);
@@ -462,7 +467,7 @@ static void test_profiles_threads(void **state)
 	time_t now = time(NULL);
 	(void)state;
 
-	assert_int_equal(sc_test_world_make(&wo, &net), SC_OK);  /* the network's profile signer */
+	assert_int_equal(sc_test_world_make(&wo, &net), SC_OK); /* the network's profile signer */
 	sk = net.signer_key;
 	signer = net.signer;
 	for (int i = 0; i < N_PROFS; i++) {
@@ -472,7 +477,7 @@ static void test_profiles_threads(void **state)
 		assert_int_equal(sc_profile_encode(p[i], &pder[i], &plen[i]), SC_OK);
 	}
 	assert_int_equal(provd_profcache_new(PROF_CACHE_MAX, &c), SC_OK);
-	for (int i = 0; i < PROF_CACHE_MAX; i++)       /* some to hit from the start */
+	for (int i = 0; i < PROF_CACHE_MAX; i++) /* some to hit from the start */
 		assert_int_equal(provd_profcache_put(c, p[i]), SC_OK);
 	for (int i = 0; i < N_THREADS; i++) {
 		w[i].c = c;
@@ -492,7 +497,7 @@ static void test_profiles_threads(void **state)
 	assert_true(hits > 0);
 	assert_int_equal(hits + misses, (uint64_t)N_THREADS * GETS_PER_THREAD);
 	assert_int_equal(entries, PROF_CACHE_MAX);
-	provd_profcache_free(c);       /* the last PROF_CACHE_MAX; the others were freed on eviction */
+	provd_profcache_free(c); /* the last PROF_CACHE_MAX; the others were freed on eviction */
 	for (int i = 0; i < N_PROFS; i++)
 		OPENSSL_free(pder[i]);
 	sc_test_world_free(&net);
@@ -501,9 +506,9 @@ static void test_profiles_threads(void **state)
 /* ---- the LRU itself ---- */
 
 struct tval {
-	int refs;                      /* taken by finds */
-	int frees;                     /* free_fn calls */
-	int refuse;                    /* ref_fn fails */
+	int refs;   /* taken by finds */
+	int frees;  /* free_fn calls */
+	int refuse; /* ref_fn fails */
 };
 
 static struct tval vals[N_VALS];
@@ -526,7 +531,7 @@ static void tval_free(void *v)
 static void key_of(int i, uint8_t lkey[PROVD_LRU_KEY_LEN])
 {
 	memset(lkey, 0, PROVD_LRU_KEY_LEN);
-	lkey[0] = (uint8_t)i;           /* the bucket bits */
+	lkey[0] = (uint8_t)i; /* the bucket bits */
 	lkey[PROVD_LRU_KEY_LEN - 1] = (uint8_t)(0xa0 + i);
 }
 
@@ -580,7 +585,8 @@ static void test_lru_limits(void **state)
 
 	/* the caches' texts, unchanged */
 	assert_int_equal(provd_certcache_new(PROVD_CERTCACHE_MAX + 1, &cc), SC_ERR_USAGE);
-	assert_string_equal(sc_err_detail(), "certificate cache: 1000001 entries, expected 1..1000000");
+	assert_string_equal(sc_err_detail(),
+	    "certificate cache: 1000001 entries, expected 1..1000000");
 	assert_null(cc);
 	assert_int_equal(provd_profcache_new(0, &pc), SC_ERR_USAGE);
 	assert_string_equal(sc_err_detail(), "profile cache: 0 entries, expected 1..100000");
@@ -661,7 +667,7 @@ static void test_lru_churn(void **state)
 		assert_int_equal(provd_lru_insert(l, lkey, &many[i], PROVD_LRU_KEEP_OLD), SC_OK);
 		provd_lru_get_stats(l, &st);
 		assert_true(st.entries <= 7);
-		if (i >= 7)                    /* the oldest, and only it, is gone */
+		if (i >= 7) /* the oldest, and only it, is gone */
 			assert_int_equal(many[i - 7].frees, 1);
 		/* the newest 7 are all kept */
 		for (int j = i - 6 < 0 ? 0 : i - 6; j <= i; j++) {

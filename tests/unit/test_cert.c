@@ -26,7 +26,6 @@
 #include "fast/spki.h"
 #include "testutil.h"
 
-
 /* The issuer algorithms of the matrix (RSA at 2048 bits for speed). */
 static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
 #define N_ALGS (sizeof(algs) / sizeof(algs[0]))
@@ -56,7 +55,8 @@ static void pki_make(struct pki *p, enum sc_alg alg, const char *dev)
 	p->ca_key = keygen(alg);
 	p->csk = keygen(alg);
 	assert_int_equal(sc_cert_mfr_root(p->root_key, "Acme", DAYS, &p->root), SC_OK);
-	assert_int_equal(sc_cert_mfr_ca(p->ca_key, "Acme", DAYS, p->root, p->root_key, &p->ca), SC_OK);
+	assert_int_equal(sc_cert_mfr_ca(p->ca_key, "Acme", DAYS, p->root, p->root_key, &p->ca),
+	    SC_OK);
 	assert_int_equal(sc_cert_device_ca(p->csk, dev, DAYS, p->ca, p->ca_key, &p->dev_ca), SC_OK);
 }
 
@@ -113,7 +113,8 @@ static void assert_name_types(const X509_NAME *n)
 		const X509_NAME_ENTRY *e = X509_NAME_get_entry(n, i);
 		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
 		int type = ASN1_STRING_type(X509_NAME_ENTRY_get_data(e));
-		assert_int_equal(type, nid == NID_serialNumber ? V_ASN1_PRINTABLESTRING : V_ASN1_UTF8STRING);
+		assert_int_equal(type,
+		    nid == NID_serialNumber ? V_ASN1_PRINTABLESTRING : V_ASN1_UTF8STRING);
 		/* one attribute per RDN */
 		assert_int_equal(X509_NAME_ENTRY_set(e), i);
 	}
@@ -165,14 +166,17 @@ static void assert_common(X509 *x, X509 *issuer, EVP_PKEY *issuer_key, int days)
 	if (issuer == NULL) {
 		assert_null(aki);
 		assert_ext(x, NID_authority_key_identifier, -1);
-		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)), 0);
+		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)),
+		    0);
 	} else {
 		iski = X509_get0_subject_key_id(issuer);
 		assert_non_null(aki);
 		assert_non_null(iski);
 		assert_int_equal(ASN1_OCTET_STRING_cmp(aki, iski), 0);
 		assert_ext(x, NID_authority_key_identifier, 0);
-		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(issuer)), 0);
+		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(x),
+		                     X509_get_subject_name(issuer)),
+		    0);
 	}
 	assert_int_equal(X509_verify(x, issuer_key), 1);
 	/* signed with the issuer key's default digest */
@@ -259,7 +263,8 @@ static void test_device_kex(void **state)
 
 	for (i = 0; i < N_ALGS; i++) {
 		struct pki p;
-		EVP_PKEY *rsa = keygen(SC_ALG_RSA2048), *ec = keygen(SC_ALG_P256), *ed = keygen(SC_ALG_ED25519);
+		EVP_PKEY *rsa = keygen(SC_ALG_RSA2048), *ec = keygen(SC_ALG_P256),
+		         *ed = keygen(SC_ALG_ED25519);
 		X509 *k = NULL;
 
 		pki_make(&p, algs[i], "DEV-A");
@@ -281,7 +286,8 @@ static void test_device_kex(void **state)
 		X509_free(k);
 		k = NULL;
 
-		assert_int_equal(sc_cert_device_kex(ed, "DEV-A", DAYS, p.ca, p.ca_key, &k), SC_ERR_ALGORITHM);
+		assert_int_equal(sc_cert_device_kex(ed, "DEV-A", DAYS, p.ca, p.ca_key, &k),
+		    SC_ERR_ALGORITHM);
 		assert_null(k);
 		EVP_PKEY_free(rsa);
 		EVP_PKEY_free(ec);
@@ -319,7 +325,8 @@ static void test_network(void **state)
 		eku = X509_get_ext_d2i(signer, NID_ext_key_usage, &crit, NULL);
 		assert_non_null(eku);
 		assert_int_equal(sk_ASN1_OBJECT_num(eku), 1);
-		assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)), sc_nid_kp_profile_signing());
+		assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)),
+		    sc_nid_kp_profile_signing());
 		EXTENDED_KEY_USAGE_free(eku);
 		assert_int_equal(path_verify(signer, root, NULL, NULL), X509_V_OK);
 
@@ -371,9 +378,11 @@ static void test_bad_arguments(void **state)
 	/* device IDs outside PrintableString or 1..64 */
 	assert_int_equal(sc_cert_device_ca(p.csk, "DEV_A", DAYS, p.ca, p.ca_key, &x), SC_ERR_USAGE);
 	assert_int_equal(sc_cert_device_ca(p.csk, "", DAYS, p.ca, p.ca_key, &x), SC_ERR_USAGE);
-	assert_int_equal(sc_cert_device_ca(p.csk, long_name, DAYS, p.ca, p.ca_key, &x), SC_ERR_USAGE);
+	assert_int_equal(sc_cert_device_ca(p.csk, long_name, DAYS, p.ca, p.ca_key, &x),
+	    SC_ERR_USAGE);
 	assert_int_equal(sc_cert_device_ca(p.csk, NULL, DAYS, p.ca, p.ca_key, &x), SC_ERR_USAGE);
-	assert_int_equal(sc_cert_device_kex(other, "DEV*A", DAYS, p.ca, p.ca_key, &x), SC_ERR_USAGE);
+	assert_int_equal(sc_cert_device_kex(other, "DEV*A", DAYS, p.ca, p.ca_key, &x),
+	    SC_ERR_USAGE);
 	/* names */
 	assert_int_equal(sc_cert_mfr_root(other, "", DAYS, &x), SC_ERR_USAGE);
 	assert_int_equal(sc_cert_mfr_root(other, long_name, DAYS, &x), SC_ERR_USAGE);
@@ -385,9 +394,11 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(sc_cert_mfr_root(other, "Acme", 1000000, &x), SC_ERR_USAGE);
 	/* issuer key that is not the issuer certificate's */
 	assert_int_equal(sc_cert_mfr_ca(other, "Acme", DAYS, p.root, other, &x), SC_ERR_USAGE);
-	assert_int_equal(sc_cert_device_ca(other, "DEV-A", DAYS, p.ca, p.root_key, &x), SC_ERR_USAGE);
+	assert_int_equal(sc_cert_device_ca(other, "DEV-A", DAYS, p.ca, p.root_key, &x),
+	    SC_ERR_USAGE);
 	/* the device CA needs a manufacturer (O) in its issuer: the root has none */
-	assert_int_equal(sc_cert_device_ca(other, "DEV-A", DAYS, p.root, p.root_key, &x), SC_ERR_USAGE);
+	assert_int_equal(sc_cert_device_ca(other, "DEV-A", DAYS, p.root, p.root_key, &x),
+	    SC_ERR_USAGE);
 	/* no RSA below 2048, for subjects or issuers */
 	kctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
 	assert_non_null(kctx);
@@ -396,8 +407,10 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(EVP_PKEY_keygen(kctx, &rsa1024), 1);
 	EVP_PKEY_CTX_free(kctx);
 	assert_int_equal(sc_cert_mfr_root(rsa1024, "Acme", DAYS, &x), SC_ERR_ALGORITHM);
-	assert_int_equal(sc_cert_mfr_ca(rsa1024, "Acme", DAYS, p.root, p.root_key, &x), SC_ERR_ALGORITHM);
-	assert_int_equal(sc_cert_device_kex(rsa1024, "DEV-A", DAYS, p.ca, p.ca_key, &x), SC_ERR_ALGORITHM);
+	assert_int_equal(sc_cert_mfr_ca(rsa1024, "Acme", DAYS, p.root, p.root_key, &x),
+	    SC_ERR_ALGORITHM);
+	assert_int_equal(sc_cert_device_kex(rsa1024, "DEV-A", DAYS, p.ca, p.ca_key, &x),
+	    SC_ERR_ALGORITHM);
 	assert_null(x);
 	assert_string_not_equal(sc_err_detail(), "");
 	EVP_PKEY_free(ed);
@@ -427,17 +440,31 @@ static void test_cert_device_id(void **state)
 static size_t good_issuance(uint8_t *b)
 {
 	size_t n = 0;
-	b[n++] = 0x30; b[n++] = 0x3f;
-	b[n++] = 0x04; b[n++] = 0x10; memset(b + n, 0x11, 16); n += 16;
-	b[n++] = 0x04; b[n++] = 0x20; memset(b + n, 0x22, 32); n += 32;
-	b[n++] = 0x0c; b[n++] = 0x03; memcpy(b + n, "net", 3); n += 3;
-	b[n++] = 0x0a; b[n++] = 0x01; b[n++] = 0x00;
-	b[n++] = 0x02; b[n++] = 0x01; b[n++] = 0x05;
+	b[n++] = 0x30;
+	b[n++] = 0x3f;
+	b[n++] = 0x04;
+	b[n++] = 0x10;
+	memset(b + n, 0x11, 16);
+	n += 16;
+	b[n++] = 0x04;
+	b[n++] = 0x20;
+	memset(b + n, 0x22, 32);
+	n += 32;
+	b[n++] = 0x0c;
+	b[n++] = 0x03;
+	memcpy(b + n, "net", 3);
+	n += 3;
+	b[n++] = 0x0a;
+	b[n++] = 0x01;
+	b[n++] = 0x00;
+	b[n++] = 0x02;
+	b[n++] = 0x01;
+	b[n++] = 0x05;
 	return n;
 }
-#define OFF_NET 54      /* offset of networkId's tag */
-#define OFF_ORIGIN 59   /* offset of keyOrigin's tag */
-#define OFF_COUNTER 62  /* offset of issuanceCounter's tag */
+#define OFF_NET 54     /* offset of networkId's tag */
+#define OFF_ORIGIN 59  /* offset of keyOrigin's tag */
+#define OFF_COUNTER 62 /* offset of issuanceCounter's tag */
 
 /* A plain self-signed certificate to hang test extensions on. */
 static X509 *plain_cert(EVP_PKEY **key)
@@ -499,8 +526,11 @@ static void test_issuance_good(void **state)
 		memcpy(c, b, OFF_COUNTER);
 		c[1] = 0x3f + 8;
 		c[OFF_ORIGIN + 2] = 0x01;
-		c[m++] = 0x02; c[m++] = 0x09; c[m++] = 0x00;
-		memset(c + m, 0xff, 8); m += 8;
+		c[m++] = 0x02;
+		c[m++] = 0x09;
+		c[m++] = 0x00;
+		memset(c + m, 0xff, 8);
+		m += 8;
 		assert_int_equal(issuance_of(c, m, 0, &iss), SC_OK);
 		assert_int_equal(iss.origin, SC_KEY_SERVER_SUPPLIED);
 		assert_true(iss.counter == UINT64_MAX);
@@ -577,42 +607,63 @@ static void test_issuance_malformed(void **state)
 	memcpy(b, good, OFF_COUNTER);
 	n = OFF_COUNTER;
 	b[1] = 0x3f + 8;
-	b[n++] = 0x02; b[n++] = 0x09; b[n++] = 0x01;
-	memset(b + n, 0x00, 8); n += 8;
+	b[n++] = 0x02;
+	b[n++] = 0x09;
+	b[n++] = 0x01;
+	memset(b + n, 0x00, 8);
+	n += 8;
 	assert_int_equal(issuance_of(b, n, 0, &iss), SC_ERR_MALFORMED);
 
 	/* counter with a needless leading zero (not DER) */
 	memcpy(b, good, OFF_COUNTER);
 	n = OFF_COUNTER;
 	b[1] = 0x40;
-	b[n++] = 0x02; b[n++] = 0x02; b[n++] = 0x00; b[n++] = 0x05;
+	b[n++] = 0x02;
+	b[n++] = 0x02;
+	b[n++] = 0x00;
+	b[n++] = 0x05;
 	assert_int_equal(issuance_of(b, n, 0, &iss), SC_ERR_MALFORMED);
 
 	/* indefinite-length outer SEQUENCE (BER, decodes with d2i: must be refused) */
-	b[0] = 0x30; b[1] = 0x80;
+	b[0] = 0x30;
+	b[1] = 0x80;
 	memcpy(b + 2, good + 2, gn - 2);
-	b[gn] = 0x00; b[gn + 1] = 0x00;
+	b[gn] = 0x00;
+	b[gn + 1] = 0x00;
 	assert_int_equal(issuance_of(b, gn + 2, 0, &iss), SC_ERR_MALFORMED);
 
 	/* long-form length where short form is required */
-	b[0] = 0x30; b[1] = 0x81; b[2] = 0x3f;
+	b[0] = 0x30;
+	b[1] = 0x81;
+	b[2] = 0x3f;
 	memcpy(b + 3, good + 2, gn - 2);
 	assert_int_equal(issuance_of(b, gn + 1, 0, &iss), SC_ERR_MALFORMED);
 
 	/* profileId of 15 bytes */
 	n = 0;
-	b[n++] = 0x30; b[n++] = 0x3e;
-	b[n++] = 0x04; b[n++] = 0x0f; memset(b + n, 0x11, 15); n += 15;
-	memcpy(b + n, good + 20, gn - 20); n += gn - 20;
+	b[n++] = 0x30;
+	b[n++] = 0x3e;
+	b[n++] = 0x04;
+	b[n++] = 0x0f;
+	memset(b + n, 0x11, 15);
+	n += 15;
+	memcpy(b + n, good + 20, gn - 20);
+	n += gn - 20;
 	assert_int_equal(issuance_of(b, n, 0, &iss), SC_ERR_MALFORMED);
 	assert_non_null(strstr(sc_err_detail(), "profileId"));
 
 	/* profileDigest of 33 bytes */
 	n = 0;
-	b[n++] = 0x30; b[n++] = 0x40;
-	memcpy(b + n, good + 2, 16 + 2); n += 18;
-	b[n++] = 0x04; b[n++] = 0x21; memset(b + n, 0x22, 33); n += 33;
-	memcpy(b + n, good + OFF_NET, gn - OFF_NET); n += gn - OFF_NET;
+	b[n++] = 0x30;
+	b[n++] = 0x40;
+	memcpy(b + n, good + 2, 16 + 2);
+	n += 18;
+	b[n++] = 0x04;
+	b[n++] = 0x21;
+	memset(b + n, 0x22, 33);
+	n += 33;
+	memcpy(b + n, good + OFF_NET, gn - OFF_NET);
+	n += gn - OFF_NET;
 	assert_int_equal(issuance_of(b, n, 0, &iss), SC_ERR_MALFORMED);
 	assert_non_null(strstr(sc_err_detail(), "profileDigest"));
 
@@ -621,11 +672,14 @@ static void test_issuance_malformed(void **state)
 	memcpy(b, good, OFF_NET);
 	n = OFF_NET;
 	b[1] = 0x3c;
-	b[n++] = 0x0c; b[n++] = 0x00;
-	memcpy(b + n, good + OFF_ORIGIN, gn - OFF_ORIGIN); n += gn - OFF_ORIGIN;
+	b[n++] = 0x0c;
+	b[n++] = 0x00;
+	memcpy(b + n, good + OFF_ORIGIN, gn - OFF_ORIGIN);
+	n += gn - OFF_ORIGIN;
 	assert_int_equal(issuance_of(b, n, 0, &iss), SC_ERR_MALFORMED);
 	memcpy(b, good, gn);
-	b[OFF_NET + 2] = 0xc3; b[OFF_NET + 3] = 0x28;
+	b[OFF_NET + 2] = 0xc3;
+	b[OFF_NET + 3] = 0x28;
 	assert_int_equal(issuance_of(b, gn, 0, &iss), SC_ERR_MALFORMED);
 
 	/* a missing field (no counter) */
@@ -634,7 +688,8 @@ static void test_issuance_malformed(void **state)
 	assert_int_equal(issuance_of(b, OFF_COUNTER, 0, &iss), SC_ERR_MALFORMED);
 
 	/* not a SEQUENCE at all */
-	b[0] = 0x04; b[1] = 0x00;
+	b[0] = 0x04;
+	b[1] = 0x00;
 	assert_int_equal(issuance_of(b, 2, 0, &iss), SC_ERR_MALFORMED);
 }
 
@@ -651,7 +706,8 @@ static void net_make(struct net *n)
 	n->signer_key = keygen(SC_ALG_P256);
 	assert_int_equal(sc_cert_net_root(n->root_key, "net-1", DAYS, &n->root), SC_OK);
 	assert_int_equal(sc_cert_profile_signer(n->signer_key, "net-1", DAYS, n->root, n->root_key,
-	    &n->signer), SC_OK);
+	                     &n->signer),
+	    SC_OK);
 }
 
 static void net_free(struct net *n)
@@ -683,10 +739,17 @@ static void test_issue_leaf(void **state)
 	for (i = 0; i < N_ALGS; i++) {
 		struct pki p;
 		struct sc_profile_params pp = {
-			.network_id = "net-1", .device_id = "DEV-A", .user_id = "alice@net-1",
-			.profile_not_after = now + 3600, .not_before = now - 10, .not_after = now + 86400,
-			.generate_alg = SC_ALG_P256, .cert_digest = SC_DIGEST_SHA384,
-			.key_usage = KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT, .eku = eku, .san = san,
+			.network_id = "net-1",
+			.device_id = "DEV-A",
+			.user_id = "alice@net-1",
+			.profile_not_after = now + 3600,
+			.not_before = now - 10,
+			.not_after = now + 86400,
+			.generate_alg = SC_ALG_P256,
+			.cert_digest = SC_DIGEST_SHA384,
+			.key_usage = KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT,
+			.eku = eku,
+			.san = san,
 		};
 		struct sc_profile *prof;
 		struct sc_profile_info info;
@@ -700,11 +763,14 @@ static void test_issue_leaf(void **state)
 		pki_make(&p, algs[i], "DEV-A");
 		prof = signed_profile(&n, &pp);
 		sc_profile_get_info(prof, &info);
-		assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 42, &leaf), SC_OK);
+		assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 42, &leaf),
+		    SC_OK);
 
 		assert_subject(leaf, "/serialNumber=DEV-A/O=net-1/CN=alice@net-1");
 		assert_name_types(X509_get_subject_name(leaf));
-		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(p.dev_ca)), 0);
+		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(leaf),
+		                     X509_get_subject_name(p.dev_ca)),
+		    0);
 		assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notBefore(leaf), now - 10), 0);
 		assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(leaf), now + 86400), 0);
 		assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(leaf)), V_ASN1_UTCTIME);
@@ -727,7 +793,8 @@ static void test_issue_leaf(void **state)
 		GENERAL_NAMES_free(g);
 		/* SKI, AKI linkage and the signature, with the profile's certDigest */
 		assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(leaf),
-		    X509_get0_subject_key_id(p.dev_ca)), 0);
+		                     X509_get0_subject_key_id(p.dev_ca)),
+		    0);
 		assert_non_null(X509_get0_subject_key_id(leaf));
 		assert_int_equal(X509_verify(leaf, p.csk), 1);
 		assert_true(X509_get_signature_info(leaf, &mdnid, NULL, NULL, NULL));
@@ -757,8 +824,12 @@ static void test_issue_leaf_defaults(void **state)
 	struct pki p;
 	time_t now = time(NULL);
 	struct sc_profile_params pp = {
-		.network_id = "net-1", .device_id = "DEV-A", .profile_not_after = now + 3600,
-		.not_before = now, .not_after = now + 3600, .generate_alg = SC_ALG_ED25519,
+		.network_id = "net-1",
+		.device_id = "DEV-A",
+		.profile_not_after = now + 3600,
+		.not_before = now,
+		.not_after = now + 3600,
+		.generate_alg = SC_ALG_ED25519,
 	};
 	struct sc_profile *prof;
 	EVP_PKEY *leaf_key = keygen(SC_ALG_ED25519);
@@ -818,7 +889,8 @@ static void same_serial_resign(X509 *x, X509 *like, EVP_PKEY *csk)
  */
 static void test_issue_leaf_fast_spki(void **state)
 {
-	static const enum sc_alg leaf_algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519, SC_ALG_RSA2048 };
+	static const enum sc_alg leaf_algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519,
+		SC_ALG_RSA2048 };
 	static const char *const eku[] = { "clientAuth", NULL };
 	static const char *const san[] = { "dns:dev-a.example", NULL };
 	int was = sc_fast_enabled();
@@ -835,9 +907,15 @@ static void test_issue_leaf_fast_spki(void **state)
 		pki_make(&p, algs[c], "DEV-A");
 		for (size_t i = 0; i < sizeof(leaf_algs) / sizeof(leaf_algs[0]); i++) {
 			struct sc_profile_params pp = {
-				.network_id = "net-1", .device_id = "DEV-A", .user_id = "alice",
-				.profile_not_after = now + 3600, .not_before = now, .not_after = now + 3600,
-				.generate_alg = leaf_algs[i], .eku = eku, .san = san,
+				.network_id = "net-1",
+				.device_id = "DEV-A",
+				.user_id = "alice",
+				.profile_not_after = now + 3600,
+				.not_before = now,
+				.not_after = now + 3600,
+				.generate_alg = leaf_algs[i],
+				.eku = eku,
+				.san = san,
 			};
 			struct sc_profile *prof = signed_profile(&n, &pp);
 			EVP_PKEY *leaf_key = keygen(leaf_algs[i]);
@@ -847,10 +925,16 @@ static void test_issue_leaf_fast_spki(void **state)
 			int want_len, got_len, la, lb, ld;
 
 			sc_fast_set(1);
-			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &fast), SC_OK);
-			assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &pub), SC_OK);
+			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9,
+			                     &fast),
+			    SC_OK);
+			assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9,
+			                     &pub),
+			    SC_OK);
 			sc_fast_set(0);
-			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9, &off), SC_OK);
+			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9,
+			                     &off),
+			    SC_OK);
 			sc_fast_set(was);
 
 			/* The shortcut was taken (no decoded key) except for RSA; the others decode. */
@@ -920,8 +1004,12 @@ static void test_issue_leaf_refusals(void **state)
 	struct pki p;
 	time_t now = time(NULL);
 	struct sc_profile_params pp = {
-		.network_id = "net-1", .device_id = "DEV-A", .profile_not_after = now + 3600,
-		.not_before = now, .not_after = now + 3600, .generate_alg = SC_ALG_P256,
+		.network_id = "net-1",
+		.device_id = "DEV-A",
+		.profile_not_after = now + 3600,
+		.not_before = now,
+		.not_after = now + 3600,
+		.generate_alg = SC_ALG_P256,
 	};
 	struct sc_profile *prof, *other, *unsigned_ = NULL;
 	EVP_PKEY *p256 = keygen(SC_ALG_P256), *p384 = keygen(SC_ALG_P384);
@@ -932,17 +1020,20 @@ static void test_issue_leaf_refusals(void **state)
 	pki_make(&p, SC_ALG_P256, "DEV-A");
 	prof = signed_profile(&n, &pp);
 	/* a key of another algorithm than the profile asks for */
-	assert_int_equal(sc_cert_issue_leaf(prof, p384, p.dev_ca, p.csk, 1, &leaf), SC_ERR_KEY_MISMATCH);
+	assert_int_equal(sc_cert_issue_leaf(prof, p384, p.dev_ca, p.csk, 1, &leaf),
+	    SC_ERR_KEY_MISMATCH);
 	/* a CSK that is not the device CA's key */
 	assert_int_equal(sc_cert_issue_leaf(prof, p256, p.dev_ca, p256, 1, &leaf), SC_ERR_USAGE);
 	/* a profile for another device */
 	pp.device_id = "DEV-B";
 	other = signed_profile(&n, &pp);
-	assert_int_equal(sc_cert_issue_leaf(other, p256, p.dev_ca, p.csk, 1, &leaf), SC_ERR_DEVICE_MISMATCH);
+	assert_int_equal(sc_cert_issue_leaf(other, p256, p.dev_ca, p.csk, 1, &leaf),
+	    SC_ERR_DEVICE_MISMATCH);
 	/* an unsigned profile has no digest yet */
 	pp.device_id = "DEV-A";
 	assert_int_equal(sc_profile_create(&pp, &unsigned_), SC_OK);
-	assert_int_equal(sc_cert_issue_leaf(unsigned_, p256, p.dev_ca, p.csk, 1, &leaf), SC_ERR_USAGE);
+	assert_int_equal(sc_cert_issue_leaf(unsigned_, p256, p.dev_ca, p.csk, 1, &leaf),
+	    SC_ERR_USAGE);
 	assert_int_equal(sc_cert_issue_leaf(NULL, p256, p.dev_ca, p.csk, 1, &leaf), SC_ERR_USAGE);
 	assert_null(leaf);
 	sc_profile_free(prof);
@@ -964,8 +1055,11 @@ static void test_issue_leaf_supplied(void **state)
 	EVP_PKEY *other = keygen(SC_ALG_P256);
 	X509 *kek_cert = NULL, *leaf = NULL;
 	struct sc_profile_params pp = {
-		.network_id = "net-1", .device_id = "DEV-A", .profile_not_after = now + 3600,
-		.not_before = now, .not_after = now + 3600,
+		.network_id = "net-1",
+		.device_id = "DEV-A",
+		.profile_not_after = now + 3600,
+		.not_before = now,
+		.not_after = now + 3600,
 	};
 	struct sc_profile *prof;
 	struct sc_issuance iss;
@@ -977,7 +1071,8 @@ static void test_issue_leaf_supplied(void **state)
 	pp.supplied_key = supplied;
 	pp.kek_cert = kek_cert;
 	prof = signed_profile(&n, &pp);
-	assert_int_equal(sc_cert_issue_leaf(prof, other, p.dev_ca, p.csk, 7, &leaf), SC_ERR_KEY_MISMATCH);
+	assert_int_equal(sc_cert_issue_leaf(prof, other, p.dev_ca, p.csk, 7, &leaf),
+	    SC_ERR_KEY_MISMATCH);
 	assert_int_equal(sc_cert_issue_leaf(prof, supplied, p.dev_ca, p.csk, 7, &leaf), SC_OK);
 	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(leaf), supplied), 1);
 	assert_int_equal(sc_issuance_get(leaf, &iss), SC_OK);

@@ -34,8 +34,8 @@
 static char dir[512], sock_path[600];
 static int listen_fd = -1;
 static struct sc_test_world world;
-static EVP_PKEY *key;                 /* world.csk */
-static X509 *cert;                    /* world.device_ca */
+static EVP_PKEY *key; /* world.csk */
+static X509 *cert;    /* world.device_ca */
 static uint8_t *cert_der;
 static size_t cert_len;
 
@@ -44,7 +44,7 @@ struct script {
 	const uint8_t *answers[MAX_ANSWERS]; /* whole frames or any bytes at all */
 	size_t lens[MAX_ANSWERS];
 	size_t n;
-	uint8_t *requests[MAX_ANSWERS];      /* what the client sent, for the test to check */
+	uint8_t *requests[MAX_ANSWERS]; /* what the client sent, for the test to check */
 	size_t req_lens[MAX_ANSWERS];
 	size_t n_requests;
 };
@@ -57,10 +57,12 @@ static void *peer_thread(void *p)
 	if (fd < 0)
 		return NULL;
 	for (size_t i = 0; i < s->n; i++) {
-		if (sc_wire_read_frame(fd, &s->requests[i], &s->req_lens[i], PEER_TIMEOUT_MS) != SC_OK)
+		if (sc_wire_read_frame(fd, &s->requests[i], &s->req_lens[i], PEER_TIMEOUT_MS) !=
+		    SC_OK)
 			break;
 		s->n_requests++;
-		if (s->lens[i] > 0 && send(fd, s->answers[i], s->lens[i], MSG_NOSIGNAL) != (ssize_t)s->lens[i])
+		if (s->lens[i] > 0 &&
+		    send(fd, s->answers[i], s->lens[i], MSG_NOSIGNAL) != (ssize_t)s->lens[i])
 			break;
 	}
 	/* Then hang up: the client sees EOF for anything it still expects. */
@@ -179,7 +181,8 @@ static size_t sig_len_out;
 static sc_err call_sign(struct sc_sp *sp)
 {
 	static const uint8_t msg[] = "hello";
-	sc_err r = sc_sp_sign(sp, 7, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, 5, &sig_out, &sig_len_out);
+	sc_err r = sc_sp_sign(sp, 7, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, 5, &sig_out,
+	    &sig_len_out);
 
 	if (r != SC_OK) {
 		assert_null(sig_out);
@@ -228,8 +231,8 @@ static void put_info_body(struct sc_buf *b, uint8_t st, uint32_t n_networks)
 	sc_buf_put_u32(b, 3);
 	sc_buf_put_u32(b, 64);
 	sc_buf_put_u32(b, 365);
-	sc_buf_put_string(b, cert_der, cert_len);   /* CSK certificate */
-	sc_buf_put_string(b, NULL, 0);              /* no KEK certificate yet */
+	sc_buf_put_string(b, cert_der, cert_len); /* CSK certificate */
+	sc_buf_put_string(b, NULL, 0);            /* no KEK certificate yet */
 	sc_buf_put_u32(b, n_networks);
 	for (uint32_t i = 0; i < n_networks && i < 10; i++)
 		sc_buf_put_cstring(b, i == 0 ? "net-a" : "net-b");
@@ -431,7 +434,8 @@ static void test_info_bad_fields(void **state)
 		sc_buf_put_u32(&b, 0);
 		f = frame_of(&b, &n);
 		assert_int_equal(run_one(f, n, call_info, &s), SC_ERR_PEER);
-		assert_string_equal(sc_err_detail(), "info answer: info: truncated or field out of range");
+		assert_string_equal(sc_err_detail(),
+		    "info answer: info: truncated or field out of range");
 		script_free(&s);
 		free(f);
 		free(big);
@@ -500,13 +504,15 @@ static void test_error_answers(void **state)
 
 	(void)state;
 	/* An SP error comes back as its code, with the SP's detail, for any request. */
-	assert_int_equal(error_answer_run(SC_ERR_LOCKED, "factory request after lock", 26, 0, call_lock),
+	assert_int_equal(error_answer_run(SC_ERR_LOCKED, "factory request after lock", 26, 0,
+	                     call_lock),
 	    SC_ERR_LOCKED);
 	assert_string_equal(sc_err_detail(), "factory request after lock");
 	assert_int_equal(error_answer_run(SC_ERR_REPLAY, "profile ID 7 used", 17, 0, call_issue),
 	    SC_ERR_REPLAY);
 	assert_string_equal(sc_err_detail(), "profile ID 7 used");
-	assert_int_equal(error_answer_run(SC_ERR_STORE_FULL, "", 0, 0, call_info), SC_ERR_STORE_FULL);
+	assert_int_equal(error_answer_run(SC_ERR_STORE_FULL, "", 0, 0, call_info),
+	    SC_ERR_STORE_FULL);
 	assert_string_equal(sc_err_detail(), "");
 	assert_int_equal(error_answer_run(SC_ERR_UNKNOWN_REQUEST, "x", 1, 0, call_keys),
 	    SC_ERR_UNKNOWN_REQUEST);
@@ -515,7 +521,8 @@ static void test_error_answers(void **state)
 	assert_int_equal(error_answer_run(SC_ERR_KEY_USAGE, big, SC_WIRE_MAX_DETAIL, 0, call_sign),
 	    SC_ERR_KEY_USAGE);
 	assert_int_equal(strlen(sc_err_detail()), SC_WIRE_MAX_DETAIL);
-	assert_int_equal(error_answer_run(SC_ERR_KEY_USAGE, big, SC_WIRE_MAX_DETAIL + 1, 0, call_sign),
+	assert_int_equal(error_answer_run(SC_ERR_KEY_USAGE, big, SC_WIRE_MAX_DETAIL + 1, 0,
+	                     call_sign),
 	    SC_ERR_PEER);
 	/* Trailing bytes after an error answer. */
 	assert_int_equal(error_answer_run(SC_ERR_LOCKED, "d", 1, 1, call_lock), SC_ERR_PEER);
@@ -526,7 +533,8 @@ static void test_error_answers(void **state)
 	assert_int_equal(error_answer_run(SC_OK, "fine?", 5, 0, call_lock), SC_ERR_PEER);
 	assert_string_equal(sc_err_detail(), "SP error answer with code 0");
 	assert_int_equal(error_answer_run(5, "x", 1, 0, call_lock), SC_ERR_PEER);
-	assert_int_equal(error_answer_run(SC_ERR_PROFILE_CONSUMED - 1, "x", 1, 0, call_lock), SC_ERR_PEER);
+	assert_int_equal(error_answer_run(SC_ERR_PROFILE_CONSUMED - 1, "x", 1, 0, call_lock),
+	    SC_ERR_PEER);
 	assert_string_equal(sc_err_detail(), "SP error answer with code -42");
 	assert_int_equal(error_answer_run(INT32_MIN, "x", 1, 0, call_lock), SC_ERR_PEER);
 	/* Control characters from the SP never reach the terminal. */
@@ -571,7 +579,8 @@ static void test_challenge(void **state)
 	sc_buf_put_bytes(&b, want, SC_SP_CHALLENGE_LEN - 1);
 	f = frame_of(&b, &n);
 	assert_int_equal(run_one(f, n, call_challenge, &s), SC_ERR_PEER);
-	assert_string_equal(sc_err_detail(), "challenge answer: challenge: truncated or field out of range");
+	assert_string_equal(sc_err_detail(),
+	    "challenge answer: challenge: truncated or field out of range");
 	for (size_t i = 0; i < SC_SP_CHALLENGE_LEN; i++)
 		assert_int_equal(challenge_out[i], 0);
 	script_free(&s);
@@ -677,7 +686,8 @@ static void test_sign(void **state)
 	sig_out = NULL;
 	/* [1][SIGN][u32 handle 7][u8 mode][u8 digest][string "hello"]. */
 	assert_int_equal(s.req_lens[0], 2 + 4 + 1 + 1 + 4 + 5);
-	assert_memory_equal(s.requests[0], "\x01\x13\x00\x00\x00\x07\x01\x01\x00\x00\x00\x05hello", 17);
+	assert_memory_equal(s.requests[0], "\x01\x13\x00\x00\x00\x07\x01\x01\x00\x00\x00\x05hello",
+	    17);
 	script_free(&s);
 	free(f);
 	/* An empty signature, and one over 1024 bytes. */
@@ -734,7 +744,8 @@ static void test_keygen(void **state)
 		sc_buf_put_string(&b, plus, (size_t)der_len + 1);
 		f = frame_of(&b, &n);
 		assert_int_equal(run_one(f, n, call_keygen, &s), SC_ERR_PEER);
-		assert_string_equal(sc_err_detail(), "keygen answer: the request is not DER PKCS#10");
+		assert_string_equal(sc_err_detail(),
+		    "keygen answer: the request is not DER PKCS#10");
 		script_free(&s);
 		free(f);
 		begin_answer(&b, SC_SP_KEYGEN | SC_SP_ANSWER);
@@ -774,8 +785,8 @@ static uint8_t *keys_page_n(uint8_t more, uint32_t count, const uint32_t *handle
 }
 
 /* A well-formed page: as many entries as announced. */
-static uint8_t *keys_page(uint8_t more, uint32_t count, const uint32_t *handles, const uint8_t *algs,
-    size_t *n)
+static uint8_t *keys_page(uint8_t more, uint32_t count, const uint32_t *handles,
+    const uint8_t *algs, size_t *n)
 {
 	return keys_page_n(more, count, handles, algs, handles != NULL ? count : 0, n);
 }
@@ -841,7 +852,7 @@ static void test_keys_bad_pages(void **state)
 {
 	static const uint32_t up[] = { 3, 4 }, same[] = { 3, 3 }, down[] = { 4, 3 }, zero[] = { 0 };
 	static const uint8_t ok2[] = { SC_ALG_P256, SC_ALG_P256 }, bad_alg[] = { 7 },
-		none_alg[] = { SC_ALG_NONE };
+	                     none_alg[] = { SC_ALG_NONE };
 	uint8_t *pages[2];
 	size_t lens[2];
 	struct script s;
@@ -929,7 +940,8 @@ static void test_broken_frames(void **state)
 	assert_string_equal(sc_err_detail(), "the peer closed the connection");
 	script_free(&s);
 	assert_int_equal(run_one(zero_len, sizeof(zero_len), call_lock, &s), SC_ERR_PEER);
-	assert_string_equal(sc_err_detail(), "the SP's answer: message length 0: no version and type");
+	assert_string_equal(sc_err_detail(),
+	    "the SP's answer: message length 0: no version and type");
 	script_free(&s);
 	assert_int_equal(run_one(one_len, sizeof(one_len), call_lock, &s), SC_ERR_PEER);
 	script_free(&s);
@@ -1005,7 +1017,8 @@ static void test_connect_errors(void **state)
 	long_path[sizeof(long_path) - 1] = '\0';
 	assert_int_equal(sc_sp_connect(long_path, &sp), SC_ERR_USAGE);
 	assert_int_equal(sc_sp_connect(NULL, &sp), SC_ERR_USAGE);
-	assert_int_equal(sc_sp_raw(NULL, (const uint8_t *)"\x01\x01", 2, &ans, &ans_len), SC_ERR_USAGE);
+	assert_int_equal(sc_sp_raw(NULL, (const uint8_t *)"\x01\x01", 2, &ans, &ans_len),
+	    SC_ERR_USAGE);
 	/* Requests the client refuses before sending anything. */
 	{
 		uint8_t *sig = NULL;
@@ -1014,7 +1027,8 @@ static void test_connect_errors(void **state)
 
 		assert_int_equal(sc_sp_install_anchor(NULL, "", cert), SC_ERR_USAGE);
 		assert_int_equal(sc_sp_sign(NULL, 1, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, big,
-		    sizeof(big), &sig, &sig_len), SC_ERR_OVERSIZE);
+		                     sizeof(big), &sig, &sig_len),
+		    SC_ERR_OVERSIZE);
 	}
 }
 

@@ -25,18 +25,15 @@
 static int expected_exit(sc_err e)
 {
 	switch (e) {
-	case SC_OK:
-		return 0;
-	case SC_ERR_USAGE:
-		return 2;
+	case SC_OK: return 0;
+	case SC_ERR_USAGE: return 2;
 	case SC_ERR_INTERNAL:
 	case SC_ERR_NOMEM:
 	case SC_ERR_IO:
 	case SC_ERR_PEER:
 	case SC_ERR_EXISTS: /* the file system refuses: a system condition, not a policy check */
 		return 3;
-	default:
-		return 1;
+	default: return 1;
 	}
 }
 
@@ -99,7 +96,7 @@ static void test_from_name_round_trip(void **state)
 	assert_int_equal(sc_err_from_name("no-such-error"), SC_ERR_INTERNAL);
 	assert_int_equal(sc_err_from_name(""), SC_ERR_INTERNAL);
 	assert_int_equal(sc_err_from_name("unknown"), SC_ERR_INTERNAL);
-	assert_int_equal(sc_err_from_name("Replay"), SC_ERR_INTERNAL);   /* exact, case-sensitive */
+	assert_int_equal(sc_err_from_name("Replay"), SC_ERR_INTERNAL); /* exact, case-sensitive */
 	assert_int_equal(sc_err_from_name("replay "), SC_ERR_INTERNAL);
 	assert_int_equal(sc_err_from_name(NULL), SC_ERR_INTERNAL);
 }

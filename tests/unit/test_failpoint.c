@@ -25,8 +25,12 @@ static const char *const names[] = { "alpha", "beta", "gamma" };
 /* A fresh table (state zero) armed by value (NULL: unset); the result of loading it. */
 static sc_err load(struct sc_failpoints *fp, unsigned allow, const char *value)
 {
-	*fp = (struct sc_failpoints){ .env = ENV, .prog = "sc-test", .names = names, .n = 3,
-		.exit_code = 70, .allow = allow };
+	*fp = (struct sc_failpoints){ .env = ENV,
+		.prog = "sc-test",
+		.names = names,
+		.n = 3,
+		.exit_code = 70,
+		.allow = allow };
 	if (value != NULL)
 		assert_int_equal(setenv(ENV, value, 1), 0);
 	else
@@ -53,7 +57,8 @@ static void test_grammar(void **state)
 	(void)state;
 	expect_usage(SC_FP_ALLOW_ERROR, "delta:1",
 	    ENV ": unknown fail point 'delta' (alpha … gamma)");
-	expect_usage(SC_FP_ALLOW_ERROR, "alpha", ENV " 'alpha': expected NAME:NTH[:exit|:error] or trace");
+	expect_usage(SC_FP_ALLOW_ERROR, "alpha",
+	    ENV " 'alpha': expected NAME:NTH[:exit|:error] or trace");
 	expect_usage(SC_FP_ALLOW_STOP, "x", ENV " 'x': expected NAME:NTH[:exit|:stop] or trace");
 	expect_usage(SC_FP_ALLOW_ERROR | SC_FP_ALLOW_STOP, "Trace",
 	    ENV " 'Trace': expected NAME:NTH[:exit|:error|:stop] or trace");
@@ -66,14 +71,17 @@ static void test_grammar(void **state)
 	    ENV ": hit '1000001' is not a number in 1..1000000");
 	expect_usage(SC_FP_ALLOW_ERROR, "alpha:99999999999999999999999",
 	    ENV ": hit '99999999999999999999999' is not a number in 1..1000000");
-	expect_usage(SC_FP_ALLOW_ERROR, "alpha:1:stop", ENV ": mode 'stop' is neither exit nor error");
-	expect_usage(SC_FP_ALLOW_STOP, "alpha:1:error", ENV ": mode 'error' is neither exit nor stop");
-	expect_usage(SC_FP_ALLOW_ERROR | SC_FP_ALLOW_STOP, "alpha:1:",
-	    ENV ": mode '' is not exit, error or stop");
+	expect_usage(SC_FP_ALLOW_ERROR, "alpha:1:stop",
+	    ENV ": mode 'stop' is neither exit nor error");
+	expect_usage(SC_FP_ALLOW_STOP, "alpha:1:error",
+	    ENV ": mode 'error' is neither exit nor stop");
+	expect_usage(SC_FP_ALLOW_ERROR | SC_FP_ALLOW_STOP,
+	    "alpha:1:", ENV ": mode '' is not exit, error or stop");
 	expect_usage(0, "alpha:1:error", ENV ": mode 'error' is not exit");
 	expect_usage(SC_FP_ALLOW_ERROR, "alpha:1:error:x",
 	    ENV ": mode 'error:x' is neither exit nor error");
-	expect_usage(SC_FP_ALLOW_ERROR, "alpha:1:EXIT", ENV ": mode 'EXIT' is neither exit nor error");
+	expect_usage(SC_FP_ALLOW_ERROR, "alpha:1:EXIT",
+	    ENV ": mode 'EXIT' is neither exit nor error");
 	{
 		char longv[80];
 		memset(longv, 'a', sizeof(longv) - 1);
@@ -96,12 +104,24 @@ static void test_grammar(void **state)
 static void test_spd_wording(void **state)
 {
 	static const char *const spd[] = {
-		"store-open", "store-write", "store-fsync", "store-rename", "store-dirsync",
-		"counter-open", "counter-write", "counter-fsync", "counter-rename", "counter-dirsync",
+		"store-open",
+		"store-write",
+		"store-fsync",
+		"store-rename",
+		"store-dirsync",
+		"counter-open",
+		"counter-write",
+		"counter-fsync",
+		"counter-rename",
+		"counter-dirsync",
 		"commit-done",
 	};
-	struct sc_failpoints fp = { .env = "SC_TEST_SPD_FAILPOINT", .prog = "selfcert-spd",
-		.names = spd, .n = 11, .exit_code = 70, .allow = SC_FP_ALLOW_ERROR };
+	struct sc_failpoints fp = { .env = "SC_TEST_SPD_FAILPOINT",
+		.prog = "selfcert-spd",
+		.names = spd,
+		.n = 11,
+		.exit_code = 70,
+		.allow = SC_FP_ALLOW_ERROR };
 
 	(void)state;
 	assert_int_equal(setenv("SC_TEST_SPD_FAILPOINT", "store-renam:1", 1), 0);
@@ -184,7 +204,8 @@ static void test_trace(void **state)
 
 	(void)state;
 	assert_int_equal(load(&fp, 0, "trace"), SC_OK);
-	assert_string_equal(stderr_of(&fp, 2, 2), "sc-test: fail point gamma #1\n"
+	assert_string_equal(stderr_of(&fp, 2, 2),
+	    "sc-test: fail point gamma #1\n"
 	    "sc-test: fail point gamma #2\n");
 	assert_string_equal(stderr_of(&fp, 0, 1), "sc-test: fail point alpha #1\n");
 	unsetenv(ENV);

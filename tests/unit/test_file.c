@@ -112,7 +112,8 @@ static void test_file_read_not_regular(void **state)
 	(void)state;
 	/* Missing: io, naming the path and why. */
 	sc_err_clear();
-	assert_int_equal(sc_file_read(path_of(p, sizeof(p), "missing"), 100, &data, &len), SC_ERR_IO);
+	assert_int_equal(sc_file_read(path_of(p, sizeof(p), "missing"), 100, &data, &len),
+	    SC_ERR_IO);
 	assert_null(data);
 	assert_int_equal(len, 0);
 	assert_non_null(strstr(sc_err_detail(), p));
@@ -251,7 +252,8 @@ static void test_file_read_flags(void **state)
 	assert_non_null(strstr(sc_err_detail(), link));
 	/* MISSING: absent is its own code; without the flag it is io. */
 	assert_int_equal(sc_file_read_ex(path_of(p, sizeof(p), "absent"), 100, SC_FILE_MISSING,
-	    &data, &len), SC_ERR_NOT_FOUND);
+	                     &data, &len),
+	    SC_ERR_NOT_FOUND);
 	assert_string_equal(sc_err_detail(), strcat(p, ": missing"));
 	assert_int_equal(sc_file_read_ex(path_of(p, sizeof(p), "absent"), 100, 0, &data, &len),
 	    SC_ERR_IO);
@@ -264,7 +266,7 @@ static void test_file_read_flags(void **state)
 struct hook_log {
 	enum sc_file_step seen[32];
 	int n;
-	int fail_at;                   /* fail the fail_at-th call (from 1), 0: never */
+	int fail_at; /* fail the fail_at-th call (from 1), 0: never */
 };
 
 static sc_err hook(void *ctx, enum sc_file_step s)
@@ -281,8 +283,14 @@ static sc_err hook(void *ctx, enum sc_file_step s)
 static void test_file_replace_steps(void **state)
 {
 	static const enum sc_file_step want[] = {
-		SC_FILE_STEP_OPEN, SC_FILE_STEP_WRITE, SC_FILE_STEP_WRITE, SC_FILE_STEP_WRITE,
-		SC_FILE_STEP_WRITE, SC_FILE_STEP_FSYNC, SC_FILE_STEP_RENAME, SC_FILE_STEP_DIRSYNC,
+		SC_FILE_STEP_OPEN,
+		SC_FILE_STEP_WRITE,
+		SC_FILE_STEP_WRITE,
+		SC_FILE_STEP_WRITE,
+		SC_FILE_STEP_WRITE,
+		SC_FILE_STEP_FSYNC,
+		SC_FILE_STEP_RENAME,
+		SC_FILE_STEP_DIRSYNC,
 	};
 	const int n_want = (int)(sizeof(want) / sizeof(want[0]));
 	char p[600], body[25];
@@ -297,7 +305,11 @@ static void test_file_replace_steps(void **state)
 	path_of(p, sizeof(p), "replaced");
 	/* 25 bytes as 5 + 8 + 8 + 4: the first piece alone, then chunks of 8. */
 	memset(&h, 0, sizeof(h));
-	o = (struct sc_file_replace){ .mode = 0640, .first = 5, .chunk = 8, .step = hook, .ctx = &h };
+	o = (struct sc_file_replace){ .mode = 0640,
+		.first = 5,
+		.chunk = 8,
+		.step = hook,
+		.ctx = &h };
 	assert_int_equal(sc_file_replace(p, body, sizeof(body), &o), SC_OK);
 	assert_int_equal(h.n, n_want);
 	assert_memory_equal(h.seen, want, sizeof(want));

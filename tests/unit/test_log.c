@@ -41,14 +41,23 @@ static const char *captured(void (*fn)(void))
 	return out;
 }
 
-static void say_plain(void) { sc_log("serving %s on %s", "sp", "sp.sock"); }
-static void say_err(void) { sc_log_err(SC_ERR_DENIED, "uid %d", 1000); }
+static void say_plain(void)
+{
+	sc_log("serving %s on %s", "sp", "sp.sock");
+}
+static void say_err(void)
+{
+	sc_log_err(SC_ERR_DENIED, "uid %d", 1000);
+}
 static void say_failure(void)
 {
 	(void)sc_fail(SC_ERR_STORE_DAMAGED, "store: tag does not verify");
 	sc_log_failure(SC_ERR_STORE_DAMAGED);
 }
-static void say_forged(void) { sc_log("GET %s", "/v1/devices/X\nselfcert-provd: revoked ALL\r\x7f"); }
+static void say_forged(void)
+{
+	sc_log("GET %s", "/v1/devices/X\nselfcert-provd: revoked ALL\r\x7f");
+}
 static void say_long(void)
 {
 	static char big[3 * SC_LOG_LINE_MAX];
@@ -73,7 +82,8 @@ static void test_no_forged_line(void **state)
 	(void)state;
 	sc_log_init("selfcert-provd");
 	s = captured(say_forged);
-	assert_string_equal(s, "selfcert-provd: GET /v1/devices/X\\x0aselfcert-provd: revoked "
+	assert_string_equal(s,
+	    "selfcert-provd: GET /v1/devices/X\\x0aselfcert-provd: revoked "
 	    "ALL\\x0d\\x7f\n");
 	/* One line only. */
 	assert_ptr_equal(strchr(s, '\n'), s + strlen(s) - 1);

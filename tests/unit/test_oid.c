@@ -36,19 +36,19 @@ static void test_oids(void **state)
 static void test_device_id_valid(void **state)
 {
 	/* one case per line: the PrintableString alphabet and the 1..64 bound */
-	static const struct { const char *s; int ok; } cases[] = {
-		{ "DEV-A", 1 },
-		{ "abcXYZ0189", 1 },
-		{ "a '()+,-./:=?", 1 },          /* every PrintableString punctuation mark */
-		{ "", 0 },                        /* empty */
-		{ "DEV_A", 0 },                   /* underscore is not PrintableString */
-		{ "dev@x", 0 },                   /* nor @ */
-		{ "a*b", 0 },                     /* nor * */
-		{ "a;b", 0 },
-		{ "a\"b", 0 },
-		{ "a\tb", 0 },                    /* control characters */
-		{ "d\xc3\xa9v", 0 },              /* non-ASCII */
-		{ "0123456789012345678901234567890123456789012345678901234567890123", 1 }, /* 64 */
+	static const struct {
+		const char *s;
+		int ok;
+	} cases[] = {
+		{ "DEV-A", 1 }, { "abcXYZ0189", 1 },
+		{ "a '()+,-./:=?", 1 }, /* every PrintableString punctuation mark */
+		{ "", 0 },              /* empty */
+		{ "DEV_A", 0 },         /* underscore is not PrintableString */
+		{ "dev@x", 0 },         /* nor @ */
+		{ "a*b", 0 },           /* nor * */
+		{ "a;b", 0 }, { "a\"b", 0 }, { "a\tb", 0 }, /* control characters */
+		{ "d\xc3\xa9v", 0 },                        /* non-ASCII */
+		{ "0123456789012345678901234567890123456789012345678901234567890123", 1 },  /* 64 */
 		{ "01234567890123456789012345678901234567890123456789012345678901234", 0 }, /* 65 */
 	};
 	size_t i;
@@ -62,16 +62,28 @@ static void test_device_id_valid(void **state)
 /* The table in RFC 5280 bit order, as the DER BIT STRING and every listing use it. */
 static void test_key_usage_names(void **state)
 {
-	static const struct { const char *name; unsigned bit; } rfc5280[] = {
-		{ "digitalSignature", KU_DIGITAL_SIGNATURE }, { "nonRepudiation", KU_NON_REPUDIATION },
-		{ "keyEncipherment", KU_KEY_ENCIPHERMENT }, { "dataEncipherment", KU_DATA_ENCIPHERMENT },
-		{ "keyAgreement", KU_KEY_AGREEMENT }, { "keyCertSign", KU_KEY_CERT_SIGN },
-		{ "cRLSign", KU_CRL_SIGN }, { "encipherOnly", KU_ENCIPHER_ONLY },
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} rfc5280[] = {
+		{ "digitalSignature", KU_DIGITAL_SIGNATURE },
+		{ "nonRepudiation", KU_NON_REPUDIATION },
+		{ "keyEncipherment", KU_KEY_ENCIPHERMENT },
+		{ "dataEncipherment", KU_DATA_ENCIPHERMENT },
+		{ "keyAgreement", KU_KEY_AGREEMENT },
+		{ "keyCertSign", KU_KEY_CERT_SIGN },
+		{ "cRLSign", KU_CRL_SIGN },
+		{ "encipherOnly", KU_ENCIPHER_ONLY },
 		{ "decipherOnly", KU_DECIPHER_ONLY },
 	};
 	static const char *const unknown[] = {
-		"", "digitalsignature", "DigitalSignature", "digitalSignature ", "signEverything",
-		"crlSign", "keyCertSign,cRLSign",
+		"",
+		"digitalsignature",
+		"DigitalSignature",
+		"digitalSignature ",
+		"signEverything",
+		"crlSign",
+		"keyCertSign,cRLSign",
 	};
 	unsigned bit, all = 0;
 	(void)state;
@@ -104,8 +116,9 @@ static void test_key_usage_names(void **state)
 	assert_null(sc_key_usage_name(0x4000));
 
 	/* The device's five: never a CA usage, never encipherOnly/decipherOnly. */
-	assert_int_equal(SC_KU_DEVICE & (KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_ENCIPHER_ONLY |
-	    KU_DECIPHER_ONLY), 0);
+	assert_int_equal(SC_KU_DEVICE &
+	        (KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_ENCIPHER_ONLY | KU_DECIPHER_ONLY),
+	    0);
 	assert_int_equal(SC_KU_DEVICE & SC_KU_ALL, SC_KU_DEVICE);
 }
 

@@ -28,7 +28,7 @@
 static char dir[512];
 static EVP_PKEY *key;
 static X509 *certs[N_CERTS];
-static uint8_t *der;      /* certs[0] in DER */
+static uint8_t *der; /* certs[0] in DER */
 static size_t der_len;
 
 /* A self-signed certificate, from the test world's raw builder (tests/testlib). */
@@ -70,7 +70,6 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-
 /* dir/name into out. */
 static const char *path_of(char *out, size_t n, const char *name)
 {
@@ -102,7 +101,6 @@ static char *pem_of(X509 *x)
 	assert_non_null(s);
 	return s;
 }
-
 
 /* ---- keys and certificates on disk ---- */
 
@@ -138,7 +136,8 @@ static void test_key_files(void **state)
 
 		assert_non_null(b);
 		assert_int_equal(PEM_write_bio_PKCS8PrivateKey(b, key, EVP_aes_128_cbc(), "pw", 2,
-		    NULL, NULL), 1);
+		                     NULL, NULL),
+		    1);
 		BIO_get_mem_ptr(b, &m);
 		write_raw(path_of(p, sizeof(p), "enc.key"), m->data, m->length);
 		BIO_free(b);
@@ -172,8 +171,9 @@ static void test_load_certs(void **state)
 	assert_non_null(strstr(sc_err_detail(), "3 certificates"));
 
 	/* Explanatory text around and between blocks is allowed (RFC 7468). */
-	snprintf(all, sizeof(all), "Certificate 0\n%sjunk between\n\n%s  more junk\n%strailing words\n",
-	    pem[0], pem[1], pem[2]);
+	snprintf(all, sizeof(all),
+	    "Certificate 0\n%sjunk between\n\n%s  more junk\n%strailing words\n", pem[0], pem[1],
+	    pem[2]);
 	write_raw(path_of(p, sizeof(p), "junk.pem"), all, strlen(all));
 	assert_int_equal(sc_load_certs(p, &sk), SC_OK);
 	assert_int_equal(sk_X509_num(sk), 3);

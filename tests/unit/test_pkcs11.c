@@ -33,14 +33,14 @@
 #include <selfcert/sp.h>
 #include "p11.h"
 #include "p11_config.h"
-#include "p11_objects.h"     /* P11_H_LEAF: the handles the module promises */
+#include "p11_objects.h" /* P11_H_LEAF: the handles the module promises */
 #include "pem.h"
 #include "testutil.h"
 #include "testworld.h"
 
 #define DEV "DEV-UNIT"
 #define NET "unit-net"
-#define SPD_WAIT_TRIES 400          /* x 25 ms: the daemon's start-up, generously bounded */
+#define SPD_WAIT_TRIES 400 /* x 25 ms: the daemon's start-up, generously bounded */
 #define THREADS 4
 #define SIGNS_PER_THREAD 20
 
@@ -123,7 +123,10 @@ static void make_world(void)
 	X509 *csk_cert = NULL, *kek_cert = NULL;
 	X509_REQ *csr = NULL, *kcsr = NULL;
 	struct sc_sp *sp = NULL;
-	static const struct { enum sc_alg alg; unsigned ku; } spec[N_KEYS] = {
+	static const struct {
+		enum sc_alg alg;
+		unsigned ku;
+	} spec[N_KEYS] = {
 		[K_EC] = { SC_ALG_P256, 0 },
 		[K_RSA] = { SC_ALG_RSA2048, KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT },
 		[K_ED] = { SC_ALG_ED25519, 0 },
@@ -177,7 +180,8 @@ static int group_setup(void **state)
 
 	(void)state;
 	if (spd == NULL || mod == NULL) {
-		fprintf(stderr, "test_pkcs11: set SELFCERT_SPD and SC_PKCS11_MODULE (ctest does)\n");
+		fprintf(stderr,
+		    "test_pkcs11: set SELFCERT_SPD and SC_PKCS11_MODULE (ctest does)\n");
 		return -1;
 	}
 	snprintf(base, sizeof(base), "%s", sc_test_tmpdir());
@@ -280,7 +284,8 @@ static int verify(int k, const EVP_MD *md, const uint8_t *msg, size_t n, const u
 	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
 		ECDSA_SIG *es = ECDSA_SIG_new();
 
-		ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)sl / 2, NULL), BN_bin2bn(sig + sl / 2, (int)sl / 2, NULL));
+		ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)sl / 2, NULL),
+		    BN_bin2bn(sig + sl / 2, (int)sl / 2, NULL));
 		len = i2d_ECDSA_SIG(es, &p);
 		ECDSA_SIG_free(es);
 		sig = der;
@@ -306,19 +311,25 @@ static sc_err conf(const char *text)
 
 static void test_config(void **state)
 {
-	static const struct { const char *text; sc_err want; const char *detail; } cases[] = {
+	static const struct {
+		const char *text;
+		sc_err want;
+		const char *detail;
+	} cases[] = {
 		{ "", SC_OK, NULL },
 		{ "# only a comment\n\n   \n", SC_OK, NULL },
-		{ "sp = /run/sp.sock\ncerts=/var/certs\n  label =  my token \ndebug = no\n", SC_OK, NULL },
+		{ "sp = /run/sp.sock\ncerts=/var/certs\n  label =  my token \ndebug = no\n", SC_OK,
+		    NULL },
 		{ "sp /run/sp.sock\n", SC_ERR_MALFORMED, "test.conf:1: expected key = value" },
 		{ "sp = /a\nsp = /b\n", SC_ERR_MALFORMED, "test.conf:2: 'sp' given twice" },
 		{ "\nspp = /a\n", SC_ERR_MALFORMED,
-	  "test.conf:2: unknown key 'spp' (sp, certs, label, debug)" },
+		    "test.conf:2: unknown key 'spp' (sp, certs, label, debug)" },
 		{ "sp =\n", SC_ERR_MALFORMED, "test.conf:1: 'sp' has no value" },
-		{ "certs = relative/dir\n", SC_ERR_USAGE, "test.conf:1: 'certs' must be an absolute path" },
+		{ "certs = relative/dir\n", SC_ERR_USAGE,
+		    "test.conf:1: 'certs' must be an absolute path" },
 		{ "debug = maybe\n", SC_ERR_MALFORMED, "test.conf:1: debug must be yes or no" },
 		{ "label = 123456789012345678901234567890123\n", SC_ERR_OVERSIZE,
-		  "test.conf:1: label is 33 bytes, at most 32" },
+		    "test.conf:1: label is 33 bytes, at most 32" },
 	};
 	struct p11_config cfg;
 	char *big;
@@ -329,7 +340,8 @@ static void test_config(void **state)
 		sc_err r = conf(cases[i].text);
 
 		if (r != cases[i].want)
-			fail_msg("case %zu: %s, expected %s", i, sc_err_name(r), sc_err_name(cases[i].want));
+			fail_msg("case %zu: %s, expected %s", i, sc_err_name(r),
+			    sc_err_name(cases[i].want));
 		if (cases[i].detail != NULL)
 			assert_string_equal(sc_err_detail(), cases[i].detail);
 	}
@@ -364,31 +376,37 @@ static sc_err conf_n(const char *text, size_t len, struct p11_config *cfg)
 /* Truncated files, values at and over their caps, and values of the wrong kind. */
 static void test_config_edges(void **state)
 {
-	static const struct { const char *why, *text; sc_err want; const char *detail; } cases[] = {
+	static const struct {
+		const char *why, *text;
+		sc_err want;
+		const char *detail;
+	} cases[] = {
 		/* Truncation: a file may end anywhere; a cut line is judged as it stands. */
 		{ "cut in the key", "sp = /run/sp.sock\nlab", SC_ERR_MALFORMED,
-		  "test.conf:2: expected key = value" },
+		    "test.conf:2: expected key = value" },
 		{ "cut after =", "label =", SC_ERR_MALFORMED, "test.conf:1: 'label' has no value" },
-		{ "cut after the key", "debug", SC_ERR_MALFORMED, "test.conf:1: expected key = value" },
+		{ "cut after the key", "debug", SC_ERR_MALFORMED,
+		    "test.conf:1: expected key = value" },
 		{ "no final newline", "label = x", SC_OK, NULL },
 		{ "only blanks after =", "certs = \t \r\n", SC_ERR_MALFORMED,
-		  "test.conf:1: 'certs' has no value" },
+		    "test.conf:1: 'certs' has no value" },
 		/* Wrong kind of value. */
 		{ "debug is a word", "debug = true\n", SC_ERR_MALFORMED,
-		  "test.conf:1: debug must be yes or no" },
+		    "test.conf:1: debug must be yes or no" },
 		{ "debug is case-sensitive", "debug = YES\n", SC_ERR_MALFORMED,
-		  "test.conf:1: debug must be yes or no" },
-		{ "debug 2", "debug = 2\n", SC_ERR_MALFORMED, "test.conf:1: debug must be yes or no" },
+		    "test.conf:1: debug must be yes or no" },
+		{ "debug 2", "debug = 2\n", SC_ERR_MALFORMED,
+		    "test.conf:1: debug must be yes or no" },
 		{ "no trailing comments", "debug = yes # on\n", SC_ERR_MALFORMED,
-		  "test.conf:1: debug must be yes or no" },
+		    "test.conf:1: debug must be yes or no" },
 		{ "relative sp", "sp = run/sp.sock\n", SC_ERR_USAGE,
-		  "test.conf:1: 'sp' must be an absolute path" },
+		    "test.conf:1: 'sp' must be an absolute path" },
 		{ "empty key", "= /x\n", SC_ERR_MALFORMED,
-		  "test.conf:1: unknown key '' (sp, certs, label, debug)" },
+		    "test.conf:1: unknown key '' (sp, certs, label, debug)" },
 		{ "keys are case-sensitive", "SP = /x\n", SC_ERR_MALFORMED,
-		  "test.conf:1: unknown key 'SP' (sp, certs, label, debug)" },
+		    "test.conf:1: unknown key 'SP' (sp, certs, label, debug)" },
 		{ "repeated after others", "sp = /a\nlabel = t\n# c\nlabel = u\n", SC_ERR_MALFORMED,
-		  "test.conf:4: 'label' given twice" },
+		    "test.conf:4: 'label' given twice" },
 		/* A label may hold '=' and '#': only the first '=' splits, only a leading '#' comments. */
 		{ "label with = and #", "label = a=b #c\n", SC_OK, NULL },
 	};
@@ -404,7 +422,8 @@ static void test_config_edges(void **state)
 			fail_msg("%s: %s, expected %s", cases[i].why, sc_err_name(r),
 			    sc_err_name(cases[i].want));
 		if (cases[i].detail != NULL && strcmp(sc_err_detail(), cases[i].detail) != 0)
-			fail_msg("%s: '%s', expected '%s'", cases[i].why, sc_err_detail(), cases[i].detail);
+			fail_msg("%s: '%s', expected '%s'", cases[i].why, sc_err_detail(),
+			    cases[i].detail);
 	}
 	assert_int_equal(conf_n("label = a=b #c\n", 15, &cfg), SC_OK);
 	assert_string_equal(cfg.label, "a=b #c");
@@ -450,8 +469,8 @@ static void test_config_edges(void **state)
 static void test_config_env(void **state)
 {
 	char *old_sp = getenv("SELFCERT_SP") ? strdup(getenv("SELFCERT_SP")) : NULL;
-	char *old_conf = getenv("SELFCERT_PKCS11_CONF") ? strdup(getenv("SELFCERT_PKCS11_CONF")) :
-	    NULL;
+	char *old_conf = getenv("SELFCERT_PKCS11_CONF") ? strdup(getenv("SELFCERT_PKCS11_CONF"))
+	                                                : NULL;
 	char path[P11_SP_PATH_MAX + 2];
 	struct p11_config cfg;
 
@@ -505,7 +524,8 @@ static void test_config_initialize(void **state)
 	assert_int_equal(f->C_GetSlotList(CK_FALSE, &slot, &n), CKR_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(f->C_GetTokenInfo(slot, &ti), CKR_TOKEN_NOT_PRESENT);
-	assert_int_equal(f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_TOKEN_NOT_PRESENT);
+	assert_int_equal(f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s),
+	    CKR_TOKEN_NOT_PRESENT);
 	assert_int_equal(f->C_Finalize(NULL), CKR_OK);
 	/* The file alone names the SP. */
 	fp = fopen(path, "w");
@@ -566,11 +586,12 @@ static void test_initialize(void **state)
 	setenv("SELFCERT_SP", sock, 1);
 	assert_int_equal(f->C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
 	assert_int_equal(f->C_Finalize(NULL), CKR_CRYPTOKI_NOT_INITIALIZED);
-	assert_int_equal(f->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_CRYPTOKI_NOT_INITIALIZED);
+	assert_int_equal(f->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s),
+	    CKR_CRYPTOKI_NOT_INITIALIZED);
 	args.pReserved = &reserved;
 	assert_int_equal(f->C_Initialize(&args), CKR_ARGUMENTS_BAD);
 	args.pReserved = NULL;
-	args.CreateMutex = app_create;   /* some but not all: v2.40 §5.4 */
+	args.CreateMutex = app_create; /* some but not all: v2.40 §5.4 */
 	assert_int_equal(f->C_Initialize(&args), CKR_ARGUMENTS_BAD);
 	/* Case 3: the application's mutexes, no OS locking: they must be the ones used. */
 	args.DestroyMutex = app_destroy;
@@ -585,7 +606,7 @@ static void test_initialize(void **state)
 	assert_memory_equal(info.manufacturerID, "selfcert ", 9);
 	s = open_ro();
 	assert_int_equal(f->C_CloseSession(s), CKR_OK);
-	assert_true(app_creates >= 2);   /* the module's, and the session's */
+	assert_true(app_creates >= 2); /* the module's, and the session's */
 	assert_true(app_locks > 0);
 	assert_int_equal(app_locks, app_unlocks);
 	assert_int_equal(f->C_Finalize(&reserved), CKR_ARGUMENTS_BAD);
@@ -649,7 +670,8 @@ static void test_slot_and_token(void **state)
 	for (i = 0; i < n; i++)
 		assert_int_equal(f->C_GetMechanismInfo(P11_SLOT_ID, mechs[i], &mi), CKR_OK);
 	assert_int_equal(f->C_GetMechanismInfo(P11_SLOT_ID, CKM_ECDSA_SHA384, &mi), CKR_OK);
-	assert_int_equal(mi.flags, CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS);
+	assert_int_equal(mi.flags,
+	    CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS);
 	assert_int_equal(mi.ulMinKeySize, 256);
 	assert_int_equal(mi.ulMaxKeySize, 384);
 	assert_int_equal(f->C_GetMechanismInfo(P11_SLOT_ID, CKM_RSA_PKCS_OAEP, &mi), CKR_OK);
@@ -657,7 +679,8 @@ static void test_slot_and_token(void **state)
 	assert_int_equal(mi.ulMinKeySize, 2048);
 	assert_int_equal(f->C_GetMechanismInfo(P11_SLOT_ID, CKM_ECDH1_DERIVE, &mi), CKR_OK);
 	assert_true(mi.flags & CKF_DERIVE);
-	assert_int_equal(f->C_GetMechanismInfo(P11_SLOT_ID, CKM_AES_CBC, &mi), CKR_MECHANISM_INVALID);
+	assert_int_equal(f->C_GetMechanismInfo(P11_SLOT_ID, CKM_AES_CBC, &mi),
+	    CKR_MECHANISM_INVALID);
 	assert_int_equal(f->C_GetMechanismInfo(P11_SLOT_ID, CKM_ECDSA, NULL), CKR_ARGUMENTS_BAD);
 	assert_int_equal(f->C_InitToken(P11_SLOT_ID, NULL, 0, NULL), CKR_TOKEN_WRITE_PROTECTED);
 	assert_int_equal(f->C_WaitForSlotEvent(0, slots, NULL), CKR_FUNCTION_NOT_SUPPORTED);
@@ -673,11 +696,16 @@ static void test_sessions_and_login(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, 0, NULL, NULL, &s), CKR_SESSION_PARALLEL_NOT_SUPPORTED);
-	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION, NULL, NULL, NULL), CKR_ARGUMENTS_BAD);
-	assert_int_equal(f->C_OpenSession(3, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_SLOT_ID_INVALID);
+	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, 0, NULL, NULL, &s),
+	    CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION, NULL, NULL, NULL),
+	    CKR_ARGUMENTS_BAD);
+	assert_int_equal(f->C_OpenSession(3, CKF_SERIAL_SESSION, NULL, NULL, &s),
+	    CKR_SLOT_ID_INVALID);
 	s = open_ro();
-	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &rw), CKR_OK);
+	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+	                     NULL, &rw),
+	    CKR_OK);
 	assert_int_equal(f->C_GetSessionInfo(s, NULL), CKR_ARGUMENTS_BAD);
 	assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
 	assert_int_equal(si.state, CKS_RO_PUBLIC_SESSION);
@@ -691,7 +719,7 @@ static void test_sessions_and_login(void **state)
 	/* Login: any PIN for the user (there is none); no security officer. */
 	assert_int_equal(f->C_Logout(s), CKR_USER_NOT_LOGGED_IN);
 	assert_int_equal(f->C_Login(s, CKU_USER, NULL, 4), CKR_ARGUMENTS_BAD);
-	assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)"anything", 8), CKR_OK);
+	assert_int_equal(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "anything", 8), CKR_OK);
 	assert_int_equal(f->C_Login(rw, CKU_USER, NULL, 0), CKR_USER_ALREADY_LOGGED_IN);
 	assert_int_equal(f->C_GetSessionInfo(s, &si), CKR_OK);
 	assert_int_equal(si.state, CKS_RO_USER_FUNCTIONS);
@@ -700,7 +728,8 @@ static void test_sessions_and_login(void **state)
 	assert_int_equal(f->C_Logout(rw), CKR_OK);
 	assert_int_equal(f->C_Logout(s), CKR_USER_NOT_LOGGED_IN);
 	assert_int_equal(f->C_Login(s, CKU_SO, NULL, 0), CKR_SESSION_READ_ONLY_EXISTS);
-	assert_int_equal(f->C_Login(s, CKU_CONTEXT_SPECIFIC, NULL, 0), CKR_OPERATION_NOT_INITIALIZED);
+	assert_int_equal(f->C_Login(s, CKU_CONTEXT_SPECIFIC, NULL, 0),
+	    CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(f->C_Login(s, 77, NULL, 0), CKR_USER_TYPE_INVALID);
 	assert_int_equal(f->C_InitPIN(s, NULL, 0), CKR_SESSION_READ_ONLY);
 	assert_int_equal(f->C_SetPIN(rw, NULL, 0, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
@@ -798,8 +827,8 @@ static void test_objects(void **state)
 	OPENSSL_free(der);
 	/* Every attribute is processed whatever happens to the others. */
 	key = priv(s, K_EC);
-	t[0] = (CK_ATTRIBUTE){ CKA_VALUE, buf, sizeof(buf) };          /* sensitive */
-	t[1] = (CK_ATTRIBUTE){ CKA_MODULUS, buf + 1024, 1024 };        /* not an EC attribute */
+	t[0] = (CK_ATTRIBUTE){ CKA_VALUE, buf, sizeof(buf) };   /* sensitive */
+	t[1] = (CK_ATTRIBUTE){ CKA_MODULUS, buf + 1024, 1024 }; /* not an EC attribute */
 	t[2] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &kt, sizeof(kt) };
 	size = f->C_GetAttributeValue(s, key, t, 3);
 	assert_true(size == CKR_ATTRIBUTE_SENSITIVE || size == CKR_ATTRIBUTE_TYPE_INVALID);
@@ -829,7 +858,8 @@ static void test_objects(void **state)
 	assert_int_equal(f->C_CopyObject(s, key, NULL, 0, &cert), CKR_ACTION_PROHIBITED);
 	assert_int_equal(f->C_CreateObject(s, t, 1, &cert), CKR_FUNCTION_NOT_SUPPORTED);
 	assert_int_equal(f->C_GenerateKeyPair(s, &(CK_MECHANISM){ CKM_EC_KEY_PAIR_GEN, NULL, 0 },
-	    NULL, 0, NULL, 0, &key, &cert), CKR_MECHANISM_INVALID);
+	                     NULL, 0, NULL, 0, &key, &cert),
+	    CKR_MECHANISM_INVALID);
 	assert_int_equal(f->C_GenerateKey(s, NULL, NULL, 0, &key), CKR_ARGUMENTS_BAD);
 	assert_int_equal(f->C_GenerateRandom(s, buf, 16), CKR_RANDOM_NO_RNG);
 	assert_int_equal(f->C_SeedRandom(s, buf, 16), CKR_RANDOM_SEED_NOT_SUPPORTED);
@@ -837,7 +867,8 @@ static void test_objects(void **state)
 	    CKR_MECHANISM_INVALID);
 	assert_int_equal(f->C_Encrypt(s, buf, 1, buf, &size), CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(f->C_Verify(s, buf, 1, buf, 1), CKR_OPERATION_NOT_INITIALIZED);
-	assert_int_equal(f->C_DigestInit(s, &(CK_MECHANISM){ CKM_SHA256, NULL, 0 }), CKR_MECHANISM_INVALID);
+	assert_int_equal(f->C_DigestInit(s, &(CK_MECHANISM){ CKM_SHA256, NULL, 0 }),
+	    CKR_MECHANISM_INVALID);
 	assert_int_equal(f->C_CloseSession(s), CKR_OK);
 	assert_int_equal(f->C_CloseSession(s2), CKR_OK);
 }
@@ -848,44 +879,52 @@ static void test_sign_misuse(void **state)
 {
 	static const uint8_t msg[] = "a message to sign";
 	CK_SESSION_HANDLE s = open_ro();
-	CK_OBJECT_HANDLE ec = priv(s, K_EC), ka = priv(s, K_KA), cert = find_obj(s, K_EC, CKO_CERTIFICATE);
+	CK_OBJECT_HANDLE ec = priv(s, K_EC), ka = priv(s, K_KA),
+	                 cert = find_obj(s, K_EC, CKO_CERTIFICATE);
 	CK_OBJECT_HANDLE pub = find_obj(s, K_EC, CKO_PUBLIC_KEY);
 	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
 	uint8_t sig[512], param[8];
 	CK_ULONG sl;
 
 	(void)state;
-	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
+	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl),
+	    CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(f->C_SignUpdate(s, (CK_BYTE_PTR)msg, 1), CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(f->C_SignFinal(s, sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(f->C_SignInit(s, NULL, ec), CKR_ARGUMENTS_BAD);
-	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_AES_CBC, NULL, 0 }, ec), CKR_MECHANISM_INVALID);
-	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_ECDH1_DERIVE, NULL, 0 }, ec), CKR_MECHANISM_INVALID);
+	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_AES_CBC, NULL, 0 }, ec),
+	    CKR_MECHANISM_INVALID);
+	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_ECDH1_DERIVE, NULL, 0 }, ec),
+	    CKR_MECHANISM_INVALID);
 	assert_int_equal(f->C_SignInit(s, &m, 0x12345), CKR_KEY_HANDLE_INVALID);
 	assert_int_equal(f->C_SignInit(s, &m, cert), CKR_KEY_HANDLE_INVALID);
 	assert_int_equal(f->C_SignInit(s, &m, pub), CKR_KEY_TYPE_INCONSISTENT);
 	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_SHA256_RSA_PKCS, NULL, 0 }, ec),
 	    CKR_KEY_TYPE_INCONSISTENT);
 	assert_int_equal(f->C_SignInit(s, &m, ka), CKR_KEY_FUNCTION_NOT_PERMITTED);
-	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_ECDSA_SHA256, param, sizeof(param) }, ec),
+	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_ECDSA_SHA256, param, sizeof(param) },
+	                     ec),
 	    CKR_MECHANISM_PARAM_INVALID);
 	/* None of the refusals left an operation behind. */
 	assert_int_equal(f->C_SignInit(s, &m, ec), CKR_OK);
 	assert_int_equal(f->C_SignInit(s, &m, ec), CKR_OPERATION_ACTIVE);
 	/* Length query and a buffer too small leave the operation running. */
 	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, NULL), CKR_ARGUMENTS_BAD);
-	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
+	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl),
+	    CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(f->C_SignInit(s, &m, ec), CKR_OK);
 	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), NULL, &sl), CKR_OK);
 	assert_int_equal(sl, 64);
 	sl = 63;
-	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl), CKR_BUFFER_TOO_SMALL);
+	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl),
+	    CKR_BUFFER_TOO_SMALL);
 	assert_int_equal(sl, 64);
 	sl = sizeof(sig);
 	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl), CKR_OK);
 	assert_int_equal(sl, 64);
 	assert_true(verify(K_EC, EVP_sha256(), msg, sizeof(msg), sig, sl, -1));
-	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
+	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl),
+	    CKR_OPERATION_NOT_INITIALIZED);
 	/* Multi-part, in three pieces; C_SignFinal's own length query. */
 	assert_int_equal(f->C_SignInit(s, &m, ec), CKR_OK);
 	assert_int_equal(f->C_SignUpdate(s, (CK_BYTE_PTR)msg, 3), CKR_OK);
@@ -898,7 +937,8 @@ static void test_sign_misuse(void **state)
 	/* C_Sign cannot finish what C_SignUpdate started; the operation is over. */
 	assert_int_equal(f->C_SignInit(s, &m, ec), CKR_OK);
 	assert_int_equal(f->C_SignUpdate(s, (CK_BYTE_PTR)msg, 3), CKR_OK);
-	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl), CKR_OPERATION_ACTIVE);
+	assert_int_equal(f->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &sl),
+	    CKR_OPERATION_ACTIVE);
 	assert_int_equal(f->C_SignFinal(s, sig, &sl), CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(f->C_SignInit(s, &m, ec), CKR_OK);
 	assert_int_equal(f->C_SignUpdate(s, NULL, 3), CKR_ARGUMENTS_BAD);
@@ -954,24 +994,27 @@ static void test_sign_mechanisms(void **state)
 	sl = sign_with(s, rsa, &m, di, sizeof(di), sig, CKR_OK);
 	assert_int_equal(sl, 256);
 	assert_true(verify(K_RSA, EVP_sha256(), msg, sizeof(msg), sig, sl, -1));
-	sign_with(s, rsa, &m, di, sizeof(di) - 1, sig, CKR_DATA_INVALID);     /* truncated */
-	di[5] = 0x07;                                                 /* an OID no hash of ours has */
+	sign_with(s, rsa, &m, di, sizeof(di) - 1, sig, CKR_DATA_INVALID); /* truncated */
+	di[5] = 0x07; /* an OID no hash of ours has */
 	sign_with(s, rsa, &m, di, sizeof(di), sig, CKR_DATA_INVALID);
-	sign_with(s, rsa, &m, dg, 32, sig, CKR_DATA_INVALID);                  /* a bare digest */
+	sign_with(s, rsa, &m, dg, 32, sig, CKR_DATA_INVALID); /* a bare digest */
 	/* PSS over a digest, and hashed; parameters checked at init. */
 	m = (CK_MECHANISM){ CKM_RSA_PKCS_PSS, &pss, sizeof(pss) };
 	sl = sign_with(s, rsa, &m, dg, 32, sig, CKR_OK);
 	assert_true(verify(K_RSA, EVP_sha256(), msg, sizeof(msg), sig, sl, 32));
 	sign_with(s, rsa, &m, dg, 48, sig, CKR_DATA_LEN_RANGE);
 	m.mechanism = CKM_SHA384_RSA_PKCS_PSS;
-	assert_int_equal(f->C_SignInit(s, &m, rsa), CKR_MECHANISM_PARAM_INVALID);  /* hash disagrees */
+	assert_int_equal(f->C_SignInit(s, &m, rsa),
+	    CKR_MECHANISM_PARAM_INVALID); /* hash disagrees */
 	pss = (CK_RSA_PKCS_PSS_PARAMS){ CKM_SHA384, CKG_MGF1_SHA384, 0 };
 	sl = sign_with(s, rsa, &m, msg, sizeof(msg), sig, CKR_OK);
 	assert_true(verify(K_RSA, EVP_sha384(), msg, sizeof(msg), sig, sl, 0));
 	pss.mgf = CKG_MGF1_SHA256;
-	assert_int_equal(f->C_SignInit(s, &m, rsa), CKR_MECHANISM_PARAM_INVALID);  /* MGF1 disagrees */
+	assert_int_equal(f->C_SignInit(s, &m, rsa),
+	    CKR_MECHANISM_PARAM_INVALID); /* MGF1 disagrees */
 	pss = (CK_RSA_PKCS_PSS_PARAMS){ CKM_SHA384, CKG_MGF1_SHA384, 256 - 48 - 1 };
-	assert_int_equal(f->C_SignInit(s, &m, rsa), CKR_MECHANISM_PARAM_INVALID);  /* salt too long */
+	assert_int_equal(f->C_SignInit(s, &m, rsa),
+	    CKR_MECHANISM_PARAM_INVALID); /* salt too long */
 	m.ulParameterLen = sizeof(pss) - 1;
 	assert_int_equal(f->C_SignInit(s, &m, rsa), CKR_MECHANISM_PARAM_INVALID);
 	m = (CK_MECHANISM){ CKM_RSA_PKCS_PSS, NULL, 0 };
@@ -1002,15 +1045,17 @@ static void test_sign_mechanisms(void **state)
 	sl = sign_with(s, ed, &m, big, sizeof(big) - 1, sig, CKR_OK);
 	assert_true(verify(K_ED, NULL, big, sizeof(big) - 1, sig, sl, -1));
 	sign_with(s, ed, &m, big, sizeof(big), sig, CKR_DATA_LEN_RANGE);
-	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_EDDSA, dg, 8 }, ed), CKR_MECHANISM_PARAM_INVALID);
-	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_ECDSA, NULL, 0 }, ed), CKR_KEY_TYPE_INCONSISTENT);
+	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_EDDSA, dg, 8 }, ed),
+	    CKR_MECHANISM_PARAM_INVALID);
+	assert_int_equal(f->C_SignInit(s, &(CK_MECHANISM){ CKM_ECDSA, NULL, 0 }, ed),
+	    CKR_KEY_TYPE_INCONSISTENT);
 	assert_int_equal(f->C_CloseSession(s), CKR_OK);
 }
 
 /* ---- decryption and key agreement ---- */
 
-static size_t oaep_encrypt(int k, const EVP_MD *md, const char *label, const uint8_t *in,
-    size_t n, uint8_t *out)
+static size_t oaep_encrypt(int k, const EVP_MD *md, const char *label, const uint8_t *in, size_t n,
+    uint8_t *out)
 {
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(X509_get0_pubkey(leaf[k]), NULL);
 	size_t len = 512;
@@ -1020,7 +1065,9 @@ static size_t oaep_encrypt(int k, const EVP_MD *md, const char *label, const uin
 	assert_int_equal(EVP_PKEY_CTX_set_rsa_oaep_md(c, md), 1);
 	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(c, md), 1);
 	if (label != NULL)
-		assert_int_equal(EVP_PKEY_CTX_set0_rsa_oaep_label(c, OPENSSL_strdup(label), (int)strlen(label)), 1);
+		assert_int_equal(EVP_PKEY_CTX_set0_rsa_oaep_label(c, OPENSSL_strdup(label),
+		                     (int)strlen(label)),
+		    1);
 	assert_int_equal(EVP_PKEY_encrypt(c, out, &len, in, n), 1);
 	EVP_PKEY_CTX_free(c);
 	return len;
@@ -1031,7 +1078,8 @@ static void test_decrypt(void **state)
 	static const uint8_t secret[] = "a key in transit";
 	CK_SESSION_HANDLE s = open_ro();
 	CK_OBJECT_HANDLE rsa = priv(s, K_RSA);
-	CK_RSA_PKCS_OAEP_PARAMS oaep = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, "lbl", 3 };
+	CK_RSA_PKCS_OAEP_PARAMS oaep = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, "lbl",
+		3 };
 	CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep) };
 	uint8_t ct[512], pt[512];
 	size_t cl = oaep_encrypt(K_RSA, EVP_sha256(), "lbl", secret, sizeof(secret), ct);
@@ -1039,7 +1087,8 @@ static void test_decrypt(void **state)
 
 	(void)state;
 	assert_int_equal(f->C_Decrypt(s, ct, cl, pt, &pl), CKR_OPERATION_NOT_INITIALIZED);
-	assert_int_equal(f->C_DecryptInit(s, &m, priv(s, K_RSA_SIG)), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	assert_int_equal(f->C_DecryptInit(s, &m, priv(s, K_RSA_SIG)),
+	    CKR_KEY_FUNCTION_NOT_PERMITTED);
 	assert_int_equal(f->C_DecryptInit(s, &m, priv(s, K_EC)), CKR_KEY_TYPE_INCONSISTENT);
 	assert_int_equal(f->C_DecryptInit(s, &(CK_MECHANISM){ CKM_SHA256_RSA_PKCS, NULL, 0 }, rsa),
 	    CKR_MECHANISM_INVALID);
@@ -1106,33 +1155,42 @@ static void derive_one_attribute(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT
 	CK_ULONG zero = 0, all = 32, many = 33;
 	char nul_label[] = { 'a', '\0', 'b' }, long_label[P11_MAX_LABEL + 1];
 	uint8_t long_id[P11_MAX_ID + 1];
-	const struct { const char *why; CK_ATTRIBUTE a; CK_RV want; } one[] = {
+	const struct {
+		const char *why;
+		CK_ATTRIBUTE a;
+		CK_RV want;
+	} one[] = {
 		{ "another class", { CKA_CLASS, &pub, sizeof(pub) }, CKR_TEMPLATE_INCONSISTENT },
 		{ "class cut short", { CKA_CLASS, &pub, 1 }, CKR_ATTRIBUTE_VALUE_INVALID },
-		{ "another key type", { CKA_KEY_TYPE, &aes, sizeof(aes) }, CKR_TEMPLATE_INCONSISTENT },
+		{ "another key type", { CKA_KEY_TYPE, &aes, sizeof(aes) },
+		    CKR_TEMPLATE_INCONSISTENT },
 		{ "key type without a value", { CKA_KEY_TYPE, NULL, sizeof(aes) },
-		  CKR_ATTRIBUTE_VALUE_INVALID },
-		{ "token not a bool", { CKA_TOKEN, &two, sizeof(two) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "token not a bool", { CKA_TOKEN, &two, sizeof(two) },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "private", { CKA_PRIVATE, &yes, sizeof(yes) }, CKR_TEMPLATE_INCONSISTENT },
 		{ "modifiable", { CKA_MODIFIABLE, &yes, sizeof(yes) }, CKR_TEMPLATE_INCONSISTENT },
 		{ "not private", { CKA_PRIVATE, &no, sizeof(no) }, CKR_OK },
 		{ "sensitive not a bool", { CKA_SENSITIVE, &two, sizeof(two) },
-		  CKR_ATTRIBUTE_VALUE_INVALID },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "extractable as a ulong", { CKA_EXTRACTABLE, &zero, sizeof(zero) },
-		  CKR_ATTRIBUTE_VALUE_INVALID },
-		{ "value length 0", { CKA_VALUE_LEN, &zero, sizeof(zero) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "value length 0", { CKA_VALUE_LEN, &zero, sizeof(zero) },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "value length over Z", { CKA_VALUE_LEN, &many, sizeof(many) },
-		  CKR_ATTRIBUTE_VALUE_INVALID },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "value length all of Z", { CKA_VALUE_LEN, &all, sizeof(all) }, CKR_OK },
 		{ "label with a NUL", { CKA_LABEL, nul_label, sizeof(nul_label) },
-		  CKR_ATTRIBUTE_VALUE_INVALID },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "label too long", { CKA_LABEL, long_label, sizeof(long_label) },
-		  CKR_ATTRIBUTE_VALUE_INVALID },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "label without a value", { CKA_LABEL, NULL, 1 }, CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "longest label", { CKA_LABEL, long_label, P11_MAX_LABEL }, CKR_OK },
-		{ "ID too long", { CKA_ID, long_id, sizeof(long_id) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "ID too long", { CKA_ID, long_id, sizeof(long_id) },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "longest ID", { CKA_ID, long_id, P11_MAX_ID }, CKR_OK },
-		{ "usage flag not a bool", { CKA_SIGN, &two, sizeof(two) }, CKR_ATTRIBUTE_VALUE_INVALID },
+		{ "usage flag not a bool", { CKA_SIGN, &two, sizeof(two) },
+		    CKR_ATTRIBUTE_VALUE_INVALID },
 		{ "usage flag", { CKA_DERIVE, &yes, sizeof(yes) }, CKR_OK },
 		{ "a value of our own", { CKA_VALUE, long_id, 4 }, CKR_ATTRIBUTE_TYPE_INVALID },
 	};
@@ -1168,9 +1226,12 @@ static void test_derive(void **state)
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG len16 = 16;
 	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_SENSITIVE, &no, sizeof(no) }, { CKA_EXTRACTABLE, &yes, sizeof(yes) },
-		{ CKA_TOKEN, &no, sizeof(no) }, { CKA_VALUE_LEN, &len16, sizeof(len16) },
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_SENSITIVE, &no, sizeof(no) },
+		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
+		{ CKA_TOKEN, &no, sizeof(no) },
+		{ CKA_VALUE_LEN, &len16, sizeof(len16) },
 	};
 	CK_ATTRIBUTE val = { CKA_VALUE, got, sizeof(got) };
 	CK_ATTRIBUTE bad[] = { { CKA_TOKEN, &yes, sizeof(yes) } };
@@ -1178,7 +1239,9 @@ static void test_derive(void **state)
 
 	(void)state;
 	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &peer), SC_OK);
-	assert_int_equal(EVP_PKEY_get_octet_string_param(peer, "encoded-pub-key", point, sizeof(point), &pl), 1);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(peer, "encoded-pub-key", point,
+	                     sizeof(point), &pl),
+	    1);
 	p.ulPublicDataLen = pl;
 	c = EVP_PKEY_CTX_new(peer, NULL);
 	assert_int_equal(EVP_PKEY_derive_init(c), 1);
@@ -1212,10 +1275,14 @@ static void test_derive(void **state)
 	assert_int_equal(val.ulValueLen, CK_UNAVAILABLE_INFORMATION);
 	/* Session objects only; templates strictly read. */
 	assert_int_equal(f->C_DeriveKey(s, &m, ka, bad, 1, &secret2), CKR_SESSION_READ_ONLY);
-	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &rw), CKR_OK);
-	assert_int_equal(f->C_DeriveKey(rw, &m, priv(rw, K_KA), bad, 1, &secret2), CKR_TEMPLATE_INCONSISTENT);
+	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+	                     NULL, &rw),
+	    CKR_OK);
+	assert_int_equal(f->C_DeriveKey(rw, &m, priv(rw, K_KA), bad, 1, &secret2),
+	    CKR_TEMPLATE_INCONSISTENT);
 	assert_int_equal(f->C_CloseSession(rw), CKR_OK);
-	assert_int_equal(f->C_DeriveKey(s, &m, ka, unknown, 1, &secret2), CKR_ATTRIBUTE_TYPE_INVALID);
+	assert_int_equal(f->C_DeriveKey(s, &m, ka, unknown, 1, &secret2),
+	    CKR_ATTRIBUTE_TYPE_INVALID);
 	derive_one_attribute(s, &m, ka);
 	len16 = 33;
 	assert_int_equal(f->C_DeriveKey(s, &m, ka, tmpl, 6, &secret2), CKR_ATTRIBUTE_VALUE_INVALID);
@@ -1235,8 +1302,10 @@ static void test_derive(void **state)
 	assert_int_equal(f->C_DeriveKey(s, &m, ka, NULL, 0, &secret2), CKR_MECHANISM_PARAM_INVALID);
 	m.ulParameterLen = sizeof(p);
 	/* Keys: one that may only sign, and an RSA key. */
-	assert_int_equal(f->C_DeriveKey(s, &m, priv(s, K_EC), NULL, 0, &secret2), CKR_KEY_FUNCTION_NOT_PERMITTED);
-	assert_int_equal(f->C_DeriveKey(s, &m, priv(s, K_RSA), NULL, 0, &secret2), CKR_KEY_TYPE_INCONSISTENT);
+	assert_int_equal(f->C_DeriveKey(s, &m, priv(s, K_EC), NULL, 0, &secret2),
+	    CKR_KEY_FUNCTION_NOT_PERMITTED);
+	assert_int_equal(f->C_DeriveKey(s, &m, priv(s, K_RSA), NULL, 0, &secret2),
+	    CKR_KEY_TYPE_INCONSISTENT);
 	assert_int_equal(f->C_DeriveKey(s, &m, ka, NULL, 0, NULL), CKR_ARGUMENTS_BAD);
 	assert_int_equal(f->C_CloseSession(s), CKR_OK);
 	EVP_PKEY_free(peer);
@@ -1307,7 +1376,8 @@ static void test_sp_restart(void **state)
 	/* While it is down: no token, no new session. */
 	assert_int_equal(f->C_GetSlotList(CK_TRUE, &slot, &n), CKR_OK);
 	assert_int_equal(n, 0);
-	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION, NULL, NULL, &b), CKR_TOKEN_NOT_PRESENT);
+	assert_int_equal(f->C_OpenSession(P11_SLOT_ID, CKF_SERIAL_SESSION, NULL, NULL, &b),
+	    CKR_TOKEN_NOT_PRESENT);
 	spd_start();
 	/* The open session's SP went away: CKR_DEVICE_ERROR, and it stays so. */
 	assert_int_equal(f->C_SignInit(a, &m, priv(a, K_EC) /* from the snapshot */), CKR_OK);
@@ -1317,7 +1387,8 @@ static void test_sp_restart(void **state)
 	assert_int_equal(f->C_FindObjectsInit(a, NULL, 0), CKR_DEVICE_ERROR);
 	assert_int_equal(f->C_GetSessionInfo(a, &si), CKR_OK);
 	/* The selfcert error that broke it: the write (io) or the read (peer) found the SP gone. */
-	assert_true(si.ulDeviceError == (CK_ULONG)-SC_ERR_PEER || si.ulDeviceError == (CK_ULONG)-SC_ERR_IO);
+	assert_true(
+	    si.ulDeviceError == (CK_ULONG)-SC_ERR_PEER || si.ulDeviceError == (CK_ULONG)-SC_ERR_IO);
 	assert_int_equal(f->C_CloseSession(a), CKR_OK);
 	/* The next session works. */
 	b = open_ro();

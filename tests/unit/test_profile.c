@@ -75,9 +75,16 @@ static X509 *mk_cert(EVP_PKEY *key, const char *o, const char *cn, X509 *issuer,
     EVP_PKEY *issuer_key, int ca, const char *ku, const char *eku, time_t nb, time_t na)
 {
 	const struct sc_test_cert spec = {
-		.o = o, .cn = cn, .pub = key, .issuer = issuer, .issuer_key = issuer_key,
-		.not_before = nb, .not_after = na, .bc = ca ? "critical,CA:TRUE" : "critical,CA:FALSE",
-		.ku = ku, .eku = eku,
+		.o = o,
+		.cn = cn,
+		.pub = key,
+		.issuer = issuer,
+		.issuer_key = issuer_key,
+		.not_before = nb,
+		.not_after = na,
+		.bc = ca ? "critical,CA:TRUE" : "critical,CA:FALSE",
+		.ku = ku,
+		.eku = eku,
 	};
 	X509 *x = NULL;
 
@@ -108,15 +115,16 @@ static int group_setup(void **state)
 	fx.inter = mk_cert(fx.inter_key, NET, NET " Intermediate", fx.root, fx.root_key, 1,
 	    "critical,keyCertSign,cRLSign", NULL, fx.now - 7200, fx.now + 3650 * DAY);
 	/* The device CA: leaf validity must lie within [now - 1 h, now + 5 y]. */
-	fx.dev_ca = mk_cert(fx.csk, "Acme", DEV " Device CA", NULL, NULL, 1,
-	    "critical,keyCertSign", NULL, fx.now - 3600, fx.now + 5 * 365 * DAY);
+	fx.dev_ca = mk_cert(fx.csk, "Acme", DEV " Device CA", NULL, NULL, 1, "critical,keyCertSign",
+	    NULL, fx.now - 3600, fx.now + 5 * 365 * DAY);
 
 	fx.signer_key[S_RSA] = gen("RSA", NULL, 2048);
 	fx.signer_key[S_P256] = gen("EC", "P-256", 0);
 	fx.signer_key[S_P384] = gen("EC", "P-384", 0);
 	fx.signer_key[S_ED25519] = gen("ED25519", NULL, 0);
 	for (int i = 0; i < N_SIGNERS; i++)
-		fx.signer[i] = mk_signer(fx.signer_key[i], fx.root, fx.root_key, SC_OID_KP_PROFILESIGN);
+		fx.signer[i] = mk_signer(fx.signer_key[i], fx.root, fx.root_key,
+		    SC_OID_KP_PROFILESIGN);
 	fx.signer_noeku = mk_signer(fx.signer_key[S_P256], fx.root, fx.root_key, "clientAuth");
 	fx.signer_root2 = mk_signer(fx.signer_key[S_P256], fx.root2, fx.root2_key,
 	    SC_OID_KP_PROFILESIGN);
@@ -147,10 +155,10 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	EVP_PKEY *keys[] = { fx.root_key, fx.root2_key, fx.inter_key, fx.csk, fx.mfr_key,
-	    fx.kek_rsa_key, fx.kek_rsa2_key, fx.kek_ec_key, fx.kek_ed_key, fx.sup_rsa, fx.sup_p256,
-	    fx.sup_p384, fx.sup_ed, fx.sup_rsa1024 };
+		fx.kek_rsa_key, fx.kek_rsa2_key, fx.kek_ec_key, fx.kek_ed_key, fx.sup_rsa,
+		fx.sup_p256, fx.sup_p384, fx.sup_ed, fx.sup_rsa1024 };
 	X509 *certs[] = { fx.root, fx.root2, fx.inter, fx.dev_ca, fx.signer_noeku, fx.signer_root2,
-	    fx.signer_via_inter, fx.kek_rsa, fx.kek_rsa2, fx.kek_ec, fx.kek_ed };
+		fx.signer_via_inter, fx.kek_rsa, fx.kek_rsa2, fx.kek_ec, fx.kek_ed };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -332,7 +340,8 @@ static size_t splice_tbs(const uint8_t *der, size_t len, size_t off, size_t old_
 	assert_true(off >= tbs_start && off + old_n <= tbs_end);
 	tbs_content_len = (size_t)tlen - old_n + rep_n;
 	rest_len = len - tbs_end;
-	outer_content = (size_t)ASN1_object_size(1, (int)tbs_content_len, V_ASN1_SEQUENCE) + rest_len;
+	outer_content = (size_t)ASN1_object_size(1, (int)tbs_content_len, V_ASN1_SEQUENCE) +
+	    rest_len;
 	ASN1_put_object(&w, 1, (int)outer_content, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
 	ASN1_put_object(&w, 1, (int)tbs_content_len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
 	memcpy(w, der + tbs_start, off - tbs_start);
@@ -435,19 +444,20 @@ static void test_create_usage(void **state)
 		many_eku[i] = "clientAuth";
 	many_eku[SC_PROFILE_MAX_EKU + 1] = NULL;
 
-#define EXPECT_CREATE(edit, want) do { \
-		base_params(&pp); \
-		edit; \
-		p = (struct sc_profile *)0x1; \
+#define EXPECT_CREATE(edit, want)                                   \
+	do {                                                        \
+		base_params(&pp);                                   \
+		edit;                                               \
+		p = (struct sc_profile *)0x1;                       \
 		assert_int_equal(sc_profile_create(&pp, &p), want); \
-		assert_null(p); \
+		assert_null(p);                                     \
 	} while (0)
 
 	EXPECT_CREATE(pp.network_id = NULL, SC_ERR_USAGE);
 	EXPECT_CREATE(pp.network_id = "", SC_ERR_USAGE);
 	EXPECT_CREATE(pp.network_id = long65, SC_ERR_USAGE);
 	EXPECT_CREATE(pp.network_id = "bad\xff utf8", SC_ERR_USAGE);
-	EXPECT_CREATE(pp.device_id = "dev_1", SC_ERR_USAGE);  /* '_' is not PrintableString */
+	EXPECT_CREATE(pp.device_id = "dev_1", SC_ERR_USAGE); /* '_' is not PrintableString */
 	EXPECT_CREATE(pp.device_id = "dev\xc3\xa9", SC_ERR_USAGE);
 	EXPECT_CREATE(pp.device_id = long65, SC_ERR_USAGE);
 	EXPECT_CREATE(pp.user_id = "", SC_ERR_USAGE);
@@ -516,10 +526,10 @@ static void test_roundtrip_all_combinations(void **state)
 {
 	static const uint8_t ch[SC_CHALLENGE_MAX] = { 0xc0, 0xff, 0xee };
 	const char *eku[] = { "clientAuth", "1.3.6.1.5.5.7.3.1", "emailProtection", NULL };
-	const char *san[] = { "dns:dev.example.net", "email:alice@example.net",
-	    "uri:urn:dev:0001", "ip:192.0.2.7", "ip:2001:db8::7", NULL };
+	const char *san[] = { "dns:dev.example.net", "email:alice@example.net", "uri:urn:dev:0001",
+		"ip:192.0.2.7", "ip:2001:db8::7", NULL };
 	static const unsigned kus[] = { KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
-	    KU_KEY_ENCIPHERMENT, KU_KEY_AGREEMENT | KU_DIGITAL_SIGNATURE, KU_DECIPHER_ONLY };
+		KU_KEY_ENCIPHERMENT, KU_KEY_AGREEMENT | KU_DIGITAL_SIGNATURE, KU_DECIPHER_ONLY };
 	int rounds = 0;
 
 	(void)state;
@@ -568,12 +578,15 @@ static void test_roundtrip_all_combinations(void **state)
 			assert_int_equal(b.alg, alg);
 			assert_int_equal(b.cert_digest, pp.cert_digest);
 			assert_int_equal(b.has_key_usage, !!(mask & 4));
-			assert_int_equal(b.key_usage, (mask & 4) ? kus[alg % 4] : KU_DIGITAL_SIGNATURE);
+			assert_int_equal(b.key_usage,
+			    (mask & 4) ? kus[alg % 4] : KU_DIGITAL_SIGNATURE);
 			if (mask & 8) {
 				assert_non_null(b.eku);
 				assert_int_equal(sk_ASN1_OBJECT_num(b.eku), 3);
-				assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(b.eku, 0)), NID_client_auth);
-				assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(b.eku, 1)), NID_server_auth);
+				assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(b.eku, 0)),
+				    NID_client_auth);
+				assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(b.eku, 1)),
+				    NID_server_auth);
 			} else {
 				assert_null(b.eku);
 			}
@@ -581,7 +594,9 @@ static void test_roundtrip_all_combinations(void **state)
 				assert_non_null(b.san);
 				assert_int_equal(sk_GENERAL_NAME_num(b.san), 5);
 				assert_int_equal(sk_GENERAL_NAME_value(b.san, 3)->type, GEN_IPADD);
-				assert_int_equal(ASN1_STRING_length(sk_GENERAL_NAME_value(b.san, 4)->d.ip), 16);
+				assert_int_equal(ASN1_STRING_length(
+				                     sk_GENERAL_NAME_value(b.san, 4)->d.ip),
+				    16);
 			} else {
 				assert_null(b.san);
 			}
@@ -671,10 +686,12 @@ static void test_sign_verify_all_algorithms(void **state)
 		size_t len = 0;
 
 		assert_int_equal(sc_profile_sign(p, fx.signer_key[cases[i].signer],
-		    fx.signer[cases[i].signer], NULL, cases[i].pss), SC_OK);
+		                     fx.signer[cases[i].signer], NULL, cases[i].pss),
+		    SC_OK);
 		/* Signing twice replaces the signature. */
 		assert_int_equal(sc_profile_sign(p, fx.signer_key[cases[i].signer],
-		    fx.signer[cases[i].signer], NULL, cases[i].pss), SC_OK);
+		                     fx.signer[cases[i].signer], NULL, cases[i].pss),
+		    SC_OK);
 		sc_profile_get_info(p, &info);
 		assert_string_equal(info.sig_alg, cases[i].sn);
 		assert_int_equal(sc_profile_verify_signature(p, fx.root, fx.now), SC_OK);
@@ -726,7 +743,8 @@ static void test_sign_with_intermediate(void **state)
 
 	/* Without the intermediate the signer does not chain. */
 	alone = create_ok(&pp);
-	assert_int_equal(sc_profile_sign(alone, fx.signer_key[S_P256], fx.signer_via_inter, NULL, 0),
+	assert_int_equal(sc_profile_sign(alone, fx.signer_key[S_P256], fx.signer_via_inter, NULL,
+	                     0),
 	    SC_OK);
 	assert_int_equal(sc_profile_verify_signature(alone, fx.root, fx.now),
 	    SC_ERR_UNTRUSTED_SIGNER);
@@ -824,8 +842,8 @@ static void test_decode_wrong_tags(void **state)
 	struct sc_profile_params pp;
 	uint8_t *der = NULL, *buf;
 	size_t len = 0, off, n;
-	static const uint8_t ch[16] = { 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
-	    0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a };
+	static const uint8_t ch[16] = { 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+		0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a };
 	uint8_t pat[32];
 
 	(void)state;
@@ -953,11 +971,12 @@ static void test_decode_sizes(void **state)
 	SC_TBS_PROFILE *t;
 
 	(void)state;
-#define POKE(stmt, want, detail) do { \
-		p = poke_base(); \
-		t = p->sp->tbsProfile; \
-		(void)t; \
-		stmt; \
+#define POKE(stmt, want, detail)               \
+	do {                                   \
+		p = poke_base();               \
+		t = p->sp->tbsProfile;         \
+		(void)t;                       \
+		stmt;                          \
 		expect_poked(p, want, detail); \
 	} while (0)
 
@@ -980,7 +999,8 @@ static void test_decode_sizes(void **state)
 	/* Times: fractional seconds, an offset, a GeneralizedTime where RFC 5280 wants UTCTime. */
 	POKE(assert_true(ASN1_GENERALIZEDTIME_set_string(t->profileNotAfter, "20300101000000.5Z")),
 	    SC_ERR_MALFORMED, "profileNotAfter");
-	POKE(assert_true(ASN1_GENERALIZEDTIME_set_string(t->profileNotAfter, "20300101000000+0100")),
+	POKE(assert_true(
+	         ASN1_GENERALIZEDTIME_set_string(t->profileNotAfter, "20300101000000+0100")),
 	    SC_ERR_MALFORMED, "profileNotAfter");
 	POKE(assert_true(ASN1_TIME_set_string(t->validity->notAfter, "20300101000000Z")),
 	    SC_ERR_MALFORMED, "validity.notAfter");
@@ -994,10 +1014,12 @@ static void test_decode_sizes(void **state)
 	POKE(assert_true(ASN1_ENUMERATED_set(t->certDigest, 0)), SC_ERR_ALGORITHM, "certDigest");
 	POKE(assert_true(ASN1_ENUMERATED_set(t->certDigest, 4)), SC_ERR_ALGORITHM, "certDigest");
 	/* 5 certificates, and none. */
-	POKE(for (int i = 0; i < 4; i++) {
-		assert_true(X509_up_ref(fx.root));
-		assert_true(sk_X509_push(p->sp->certificates, fx.root));
-	}, SC_ERR_MALFORMED, "certificates: 5");
+	POKE(
+	    for (int i = 0; i < 4; i++) {
+		    assert_true(X509_up_ref(fx.root));
+		    assert_true(sk_X509_push(p->sp->certificates, fx.root));
+	    },
+	    SC_ERR_MALFORMED, "certificates: 5");
 	POKE(X509_free(sk_X509_pop(p->sp->certificates)), SC_ERR_MALFORMED, "certificates: 0");
 #undef POKE
 }
@@ -1015,47 +1037,55 @@ static void test_decode_extensions(void **state)
 	pp.san = san;
 	pp.eku = eku;
 	pp.key_usage = KU_DIGITAL_SIGNATURE;
-#define POKE(stmt, want, detail) do { \
-		p = create_ok(&pp); \
-		sign_ok(p, S_P256, 0); \
-		t = p->sp->tbsProfile; \
-		stmt; \
+#define POKE(stmt, want, detail)               \
+	do {                                   \
+		p = create_ok(&pp);            \
+		sign_ok(p, S_P256, 0);         \
+		t = p->sp->tbsProfile;         \
+		stmt;                          \
 		expect_poked(p, want, detail); \
 	} while (0)
 
 	/* A SAN with a directoryName. */
-	POKE({
-		GENERAL_NAME *gn = GENERAL_NAME_new();
-		X509_NAME *nm = X509_NAME_new();
-		assert_true(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-		    (const unsigned char *)"x", -1, -1, 0));
-		GENERAL_NAME_set0_value(gn, GEN_DIRNAME, nm);
-		assert_true(sk_GENERAL_NAME_push(t->subjectAltName, gn));
-	}, SC_ERR_EXTENSION, "directoryName");
+	POKE(
+	    {
+		    GENERAL_NAME *gn = GENERAL_NAME_new();
+		    X509_NAME *nm = X509_NAME_new();
+		    assert_true(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+		        (const unsigned char *)"x", -1, -1, 0));
+		    GENERAL_NAME_set0_value(gn, GEN_DIRNAME, nm);
+		    assert_true(sk_GENERAL_NAME_push(t->subjectAltName, gn));
+	    },
+	    SC_ERR_EXTENSION, "directoryName");
 	/* A SAN with a registeredID. */
-	POKE({
-		GENERAL_NAME *gn = GENERAL_NAME_new();
-		GENERAL_NAME_set0_value(gn, GEN_RID, OBJ_nid2obj(NID_client_auth));
-		assert_true(sk_GENERAL_NAME_push(t->subjectAltName, gn));
-	}, SC_ERR_EXTENSION, "registeredID");
+	POKE(
+	    {
+		    GENERAL_NAME *gn = GENERAL_NAME_new();
+		    GENERAL_NAME_set0_value(gn, GEN_RID, OBJ_nid2obj(NID_client_auth));
+		    assert_true(sk_GENERAL_NAME_push(t->subjectAltName, gn));
+	    },
+	    SC_ERR_EXTENSION, "registeredID");
 	/* An iPAddress of 5 bytes. */
-	POKE({
-		GENERAL_NAME *gn = GENERAL_NAME_new();
-		ASN1_OCTET_STRING *ip = ASN1_OCTET_STRING_new();
-		assert_true(ASN1_OCTET_STRING_set(ip, (const unsigned char *)"\1\2\3\4\5", 5));
-		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
-		assert_true(sk_GENERAL_NAME_push(t->subjectAltName, gn));
-	}, SC_ERR_EXTENSION, "iPAddress");
+	POKE(
+	    {
+		    GENERAL_NAME *gn = GENERAL_NAME_new();
+		    ASN1_OCTET_STRING *ip = ASN1_OCTET_STRING_new();
+		    assert_true(ASN1_OCTET_STRING_set(ip, (const unsigned char *)"\1\2\3\4\5", 5));
+		    GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+		    assert_true(sk_GENERAL_NAME_push(t->subjectAltName, gn));
+	    },
+	    SC_ERR_EXTENSION, "iPAddress");
 	/* A dNSName with a control character. */
-	POKE(assert_true(ASN1_STRING_set(sk_GENERAL_NAME_value(t->subjectAltName, 0)->d.ia5,
-	    "a\nb", 3)), SC_ERR_EXTENSION, "dNSName");
+	POKE(assert_true(
+	         ASN1_STRING_set(sk_GENERAL_NAME_value(t->subjectAltName, 0)->d.ia5, "a\nb", 3)),
+	    SC_ERR_EXTENSION, "dNSName");
 	/* Too many SAN and EKU entries. */
 	POKE(for (int i = 0; i < SC_PROFILE_MAX_SAN; i++)
-		assert_true(sk_GENERAL_NAME_push(t->subjectAltName,
-		    GENERAL_NAME_dup(sk_GENERAL_NAME_value(t->subjectAltName, 0)))),
+	         assert_true(sk_GENERAL_NAME_push(t->subjectAltName,
+	             GENERAL_NAME_dup(sk_GENERAL_NAME_value(t->subjectAltName, 0)))),
 	    SC_ERR_EXTENSION, "subjectAltName: 17");
 	POKE(for (int i = 0; i < SC_PROFILE_MAX_EKU; i++)
-		assert_true(sk_ASN1_OBJECT_push(t->extKeyUsage, OBJ_nid2obj(NID_server_auth))),
+	         assert_true(sk_ASN1_OBJECT_push(t->extKeyUsage, OBJ_nid2obj(NID_server_auth))),
 	    SC_ERR_EXTENSION, "extKeyUsage: 9");
 	/* Empty SEQUENCE OF where the module says SIZE (1..MAX). */
 	POKE(GENERAL_NAME_free(sk_GENERAL_NAME_pop(t->subjectAltName)), SC_ERR_MALFORMED,
@@ -1118,7 +1148,8 @@ static void test_check_each_code(void **state)
 
 	/* signer chains to that anchor, and is not a CA */
 	p = create_ok(&pp);
-	assert_int_equal(sc_profile_sign(p, fx.signer_key[S_P256], fx.signer_root2, NULL, 0), SC_OK);
+	assert_int_equal(sc_profile_sign(p, fx.signer_key[S_P256], fx.signer_root2, NULL, 0),
+	    SC_OK);
 	assert_int_equal(check_decoded(p, &pol), SC_ERR_UNTRUSTED_SIGNER);
 	sc_profile_free(p);
 	p = create_ok(&pp);
@@ -1133,7 +1164,8 @@ static void test_check_each_code(void **state)
 
 	/* signer EKU */
 	p = create_ok(&pp);
-	assert_int_equal(sc_profile_sign(p, fx.signer_key[S_P256], fx.signer_noeku, NULL, 0), SC_OK);
+	assert_int_equal(sc_profile_sign(p, fx.signer_key[S_P256], fx.signer_noeku, NULL, 0),
+	    SC_OK);
 	assert_int_equal(check_decoded(p, &pol), SC_ERR_SIGNER_EKU);
 	sc_profile_free(p);
 
@@ -1201,9 +1233,9 @@ static void test_check_each_code(void **state)
 	want_check(&pp, S_P256, &pol, SC_ERR_EXTENSION);
 	pp.key_usage = KU_KEY_ENCIPHERMENT; /* not for an EC key */
 	want_check(&pp, S_P256, &pol, SC_ERR_EXTENSION);
-	pp.key_usage = KU_KEY_AGREEMENT;    /* fine for EC */
+	pp.key_usage = KU_KEY_AGREEMENT; /* fine for EC */
 	want_check(&pp, S_P256, &pol, SC_OK);
-	pp.generate_alg = SC_ALG_ED25519;   /* but not for Ed25519 */
+	pp.generate_alg = SC_ALG_ED25519; /* but not for Ed25519 */
 	want_check(&pp, S_P256, &pol, SC_ERR_EXTENSION);
 	pp.generate_alg = SC_ALG_RSA3072;
 	pp.key_usage = KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | KU_DIGITAL_SIGNATURE;
@@ -1304,7 +1336,8 @@ static void test_check_with_cert_builders(void **state)
 	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &mfr_key), SC_OK);
 	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &csk), SC_OK);
 	assert_int_equal(sc_cert_net_root(root_key, NET, 3650, &root), SC_OK);
-	assert_int_equal(sc_cert_profile_signer(signer_key, NET, 365, root, root_key, &signer), SC_OK);
+	assert_int_equal(sc_cert_profile_signer(signer_key, NET, 365, root, root_key, &signer),
+	    SC_OK);
 	assert_int_equal(sc_cert_mfr_root(mfr_key, "Acme", 3650, &mfr), SC_OK);
 	assert_int_equal(sc_cert_mfr_ca(mfr_key, "Acme", 3650, mfr, mfr_key, &ca), SC_OK);
 	assert_int_equal(sc_cert_device_ca(csk, DEV, 3650, ca, mfr_key, &dev_ca), SC_OK);
@@ -1344,7 +1377,8 @@ static void test_check_with_cert_builders(void **state)
 static void test_unwrap_round_trips(void **state)
 {
 	EVP_PKEY *keys[] = { fx.sup_rsa, fx.sup_p256, fx.sup_p384, fx.sup_ed };
-	static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
+	static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384,
+		SC_ALG_ED25519 };
 	struct {
 		EVP_PKEY *key;
 		X509 *cert;
@@ -1393,13 +1427,15 @@ static void test_unwrap_round_trips(void **state)
 			assert_non_null(info.supplied_pub);
 			assert_int_equal(EVP_PKEY_eq(info.supplied_pub, keys[i]), 1);
 			assert_int_equal(sc_profile_check(d, &pol), SC_OK);
-			assert_int_equal(sc_profile_unwrap_key(d, keks[k].key, keks[k].cert, &out), SC_OK);
+			assert_int_equal(sc_profile_unwrap_key(d, keks[k].key, keks[k].cert, &out),
+			    SC_OK);
 			assert_non_null(out);
 			assert_int_equal(EVP_PKEY_eq(out, keys[i]), 1);
 			assert_int_equal(sc_alg_of_key(out), algs[i]);
 			EVP_PKEY_free(out);
 			/* The unsigned original unwraps too (no decoding needed). */
-			assert_int_equal(sc_profile_unwrap_key(p, keks[k].key, keks[k].cert, &out), SC_OK);
+			assert_int_equal(sc_profile_unwrap_key(p, keks[k].key, keks[k].cert, &out),
+			    SC_OK);
 			EVP_PKEY_free(out);
 			OPENSSL_free(der);
 			sc_profile_free(d);
@@ -1441,7 +1477,8 @@ static void test_unwrap_negatives(void **state)
 
 	/* The public key does not match the encrypted key. */
 	p = create_ok(&pp);
-	assert_true(X509_PUBKEY_set(&p->sp->tbsProfile->key->value.supplied->publicKey, fx.sup_p384));
+	assert_true(
+	    X509_PUBKEY_set(&p->sp->tbsProfile->key->value.supplied->publicKey, fx.sup_p384));
 	assert_int_equal(unwrap_decoded(p, fx.kek_rsa_key, fx.kek_rsa, &out), SC_ERR_KEY_MISMATCH);
 	assert_null(out);
 	sc_profile_free(p);
@@ -1512,8 +1549,7 @@ static sc_err cached_check(struct sc_signer_cache *c, const uint8_t *der, size_t
 }
 
 /* DER of a fresh base profile (new profile ID) signed by signer_cert with intermediates. */
-static void der_signed_by(EVP_PKEY *key, X509 *signer_cert, X509 *inter, uint8_t **der,
-    size_t *len)
+static void der_signed_by(EVP_PKEY *key, X509 *signer_cert, X509 *inter, uint8_t **der, size_t *len)
 {
 	struct sc_profile_params pp;
 	struct sc_profile *p;
@@ -1539,7 +1575,8 @@ static void want_stats(struct sc_signer_cache *c, size_t entries, unsigned long 
 	sc_signer_cache_stats(c, &st);
 	if (st.entries != entries || st.decode_hits != dh || st.decode_misses != dm ||
 	    st.verify_hits != vh || st.verify_misses != vm)
-		fail_msg("cache stats: entries %zu decode %lu/%lu verify %lu/%lu, want %zu %lu/%lu %lu/%lu",
+		fail_msg(
+		    "cache stats: entries %zu decode %lu/%lu verify %lu/%lu, want %zu %lu/%lu %lu/%lu",
 		    st.entries, st.decode_hits, st.decode_misses, st.verify_hits, st.verify_misses,
 		    entries, dh, dm, vh, vm);
 }
@@ -1676,9 +1713,9 @@ struct cache_case {
 	const char *what;
 	uint8_t *der;
 	size_t len;
-	time_t now;                 /* policy time */
-	X509 *anchor;               /* the anchor installed for NET */
-	const char *device_id;      /* the SP's device ID */
+	time_t now;            /* policy time */
+	X509 *anchor;          /* the anchor installed for NET */
+	const char *device_id; /* the SP's device ID */
 	sc_err want;
 };
 
@@ -1731,24 +1768,27 @@ static void test_signer_cache_shortcut_off(void **state)
 	(void)state;
 
 	der_signed_by(fx.signer_key[S_P256], fx.signer[S_P256], NULL, &good, &good_len);
-#define CASE(w, d, l, t, a, dev, e) \
-	k[n++] = (struct cache_case){ .what = (w), .der = (d), .len = (l), .now = (t), \
-	    .anchor = (a), .device_id = (dev), .want = (e) }
+#define CASE(w, d, l, t, a, dev, e)                \
+	k[n++] = (struct cache_case){ .what = (w), \
+		.der = (d),                        \
+		.len = (l),                        \
+		.now = (t),                        \
+		.anchor = (a),                     \
+		.device_id = (dev),                \
+		.want = (e) }
 	CASE("accepted", good, good_len, fx.now, fx.root, DEV, SC_OK);
 	CASE("signer expired", good, good_len, fx.now + 400 * DAY, fx.root, DEV,
 	    SC_ERR_UNTRUSTED_SIGNER);
 	CASE("signer not yet valid", good, good_len, fx.now - 2 * 3600, fx.root, DEV,
 	    SC_ERR_UNTRUSTED_SIGNER);
 	CASE("another anchor", good, good_len, fx.now, fx.root2, DEV, SC_ERR_UNTRUSTED_SIGNER);
-	CASE("another device", good, good_len, fx.now, fx.root, "DEV-0002",
-	    SC_ERR_DEVICE_MISMATCH);
+	CASE("another device", good, good_len, fx.now, fx.root, "DEV-0002", SC_ERR_DEVICE_MISMATCH);
 	CASE("trailing byte", NULL, good_len + 1, fx.now, fx.root, DEV, SC_ERR_TRAILING);
 	CASE("truncated", good, good_len - 1, fx.now, fx.root, DEV, SC_ERR_MALFORMED);
 	CASE("signer byte changed", NULL, good_len, fx.now, fx.root, DEV, SC_ERR_UNTRUSTED_SIGNER);
 	CASE("bad signature", NULL, 0, fx.now, fx.root, DEV, SC_ERR_PROFILE_SIGNATURE);
 	CASE("signer without the EKU", NULL, 0, fx.now, fx.root, DEV, SC_ERR_SIGNER_EKU);
-	CASE("signer under another root", NULL, 0, fx.now, fx.root, DEV,
-	    SC_ERR_UNTRUSTED_SIGNER);
+	CASE("signer under another root", NULL, 0, fx.now, fx.root, DEV, SC_ERR_UNTRUSTED_SIGNER);
 	CASE("via an intermediate", NULL, 0, fx.now, fx.root, DEV, SC_OK);
 	CASE("Ed25519 signer", NULL, 0, fx.now, fx.root, DEV, SC_OK);
 #undef CASE
@@ -1763,8 +1803,7 @@ static void test_signer_cache_shortcut_off(void **state)
 	der_signed_by(fx.signer_key[S_P256], fx.signer_noeku, NULL, &k[9].der, &k[9].len);
 	der_signed_by(fx.signer_key[S_P256], fx.signer_root2, NULL, &k[10].der, &k[10].len);
 	der_signed_by(fx.signer_key[S_P256], fx.signer_via_inter, fx.inter, &k[11].der, &k[11].len);
-	der_signed_by(fx.signer_key[S_ED25519], fx.signer[S_ED25519], NULL, &k[12].der,
-	    &k[12].len);
+	der_signed_by(fx.signer_key[S_ED25519], fx.signer[S_ED25519], NULL, &k[12].der, &k[12].len);
 
 	assert_int_equal(sc_signer_cache_new(SC_SIGNER_CACHE_MAX, &c), SC_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -1785,11 +1824,11 @@ static void test_signer_cache_shortcut_off(void **state)
 			sc_signer_cache_stats(c, &after);
 			assert_memory_equal(&before, &after, sizeof(before));
 			if (rf != rp || strcmp(fast, plain) != 0)
-				fail_msg("%s, pass %d: shortcut %s (%s), plain %s (%s)", k[i].what, pass,
-				    sc_err_name(rf), fast, sc_err_name(rp), plain);
+				fail_msg("%s, pass %d: shortcut %s (%s), plain %s (%s)", k[i].what,
+				    pass, sc_err_name(rf), fast, sc_err_name(rp), plain);
 			if (ro != rp || strcmp(off, plain) != 0)
-				fail_msg("%s, pass %d: shortcut off %s (%s), plain %s (%s)", k[i].what,
-				    pass, sc_err_name(ro), off, sc_err_name(rp), plain);
+				fail_msg("%s, pass %d: shortcut off %s (%s), plain %s (%s)",
+				    k[i].what, pass, sc_err_name(ro), off, sc_err_name(rp), plain);
 		}
 	}
 	/* The shortcut was taken: decodes and chain checks served from the cache. */

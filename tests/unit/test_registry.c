@@ -85,7 +85,7 @@ static void test_open_creates(void **state)
 	sqlite3_stmt *s = NULL;
 
 	(void)state;
-	assert_int_equal(sc_reg_open(db, 0, &reg), SC_ERR_IO);  /* missing and not to be made */
+	assert_int_equal(sc_reg_open(db, 0, &reg), SC_ERR_IO); /* missing and not to be made */
 	assert_null(reg);
 	reg = open_new();
 	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
@@ -162,10 +162,13 @@ static void test_devices(void **state)
 	assert_int_equal(d.has_cert, 0);
 	assert_int_equal(sc_reg_device_get(reg, "DEV-9", &d), SC_ERR_NOT_FOUND);
 
-	assert_int_equal(sc_reg_device_revoke(reg, "DEV-9", NULL, "test", 1002, &already), SC_ERR_NOT_FOUND);
-	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", "stolen", "test", 1002, &already), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-9", NULL, "test", 1002, &already),
+	    SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", "stolen", "test", 1002, &already),
+	    SC_OK);
 	assert_int_equal(already, 0);
-	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", "again", "test", 1003, &already), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(reg, "DEV-1", "again", "test", 1003, &already),
+	    SC_OK);
 	assert_int_equal(already, 1);
 	assert_int_equal(sc_reg_device_get(reg, "DEV-1", &d), SC_OK);
 	assert_int_equal(d.status, SC_REG_DEV_REVOKED);
@@ -173,7 +176,9 @@ static void test_devices(void **state)
 	assert_string_equal(d.revoke_reason, "stolen");
 	sc_reg_close(reg);
 	/* The file itself refuses to bring a revoked device back. */
-	assert_int_not_equal(raw_exec("UPDATE devices SET status = 'active' WHERE device_id = 'DEV-1'"), SQLITE_OK);
+	assert_int_not_equal(raw_exec(
+	                         "UPDATE devices SET status = 'active' WHERE device_id = 'DEV-1'"),
+	    SQLITE_OK);
 }
 
 /* sc_reg_devices_add: every ID or none, each check inside the one transaction. */
@@ -203,12 +208,12 @@ static void test_devices_add_all_or_none(void **state)
 	assert_int_equal(sc_reg_devices_add(reg, fresh, 0, NULL, "test", 1001), SC_ERR_USAGE);
 	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.devices_active, 1);
-	assert_int_equal(c.audit, 2);  /* schema-migrated, device-added: nothing of the refusals */
+	assert_int_equal(c.audit, 2); /* schema-migrated, device-added: nothing of the refusals */
 
 	assert_int_equal(sc_reg_devices_add(reg, fresh, 3, "batch", "test", 1002), SC_OK);
 	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.devices_active, 4);
-	assert_int_equal(c.audit, 5);  /* one device-added row each */
+	assert_int_equal(c.audit, 5); /* one device-added row each */
 	assert_int_equal(sc_reg_device_get(reg, "NEW-3", &d), SC_OK);
 	assert_string_equal(d.note, "batch");
 	/* A revoked device is registered too, and says so. */
@@ -226,11 +231,12 @@ static void test_audit_append_only(void **state)
 	(void)state;
 	assert_int_equal(sc_reg_device_add(reg, "DEV-1", NULL, "test", 1000), SC_OK);
 	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
-	assert_int_equal(c.audit, 2);  /* schema-migrated, device-added */
+	assert_int_equal(c.audit, 2); /* schema-migrated, device-added */
 	sc_reg_close(reg);
 	assert_int_equal(raw_exec("UPDATE audit SET detail = 'forged'"), SQLITE_CONSTRAINT);
 	assert_int_equal(raw_exec("DELETE FROM audit"), SQLITE_CONSTRAINT);
-	assert_int_equal(raw_exec("INSERT INTO audit (at, actor, event) VALUES (1, 'x', 'y')"), SQLITE_OK);
+	assert_int_equal(raw_exec("INSERT INTO audit (at, actor, event) VALUES (1, 'x', 'y')"),
+	    SQLITE_OK);
 }
 
 static int count_cb(void *ctx, const struct sc_reg_device *d)
@@ -249,12 +255,12 @@ static void test_csv_import(void **state)
 
 	(void)state;
 	write_csv("device_id,note\r\n"
-	    "# a comment\n"
-	    "\n"
-	    "A-1,first\r\n"
-	    "A-2,\"quoted, with a comma and \"\"quotes\"\"\"\n"
-	    "A-3\n"
-	    "A-4,last");  /* no final newline */
+	          "# a comment\n"
+	          "\n"
+	          "A-1,first\r\n"
+	          "A-2,\"quoted, with a comma and \"\"quotes\"\"\"\n"
+	          "A-3\n"
+	          "A-4,last"); /* no final newline */
 	assert_int_equal(sc_reg_import_csv(reg, csv, "test", 500, &added, &skipped), SC_OK);
 	assert_int_equal(added, 4);
 	assert_int_equal(skipped, 0);
@@ -265,7 +271,8 @@ static void test_csv_import(void **state)
 	/* Again, plus one new: the four are skipped, not an error; a revoked one stays revoked. */
 	{
 		int already;
-		assert_int_equal(sc_reg_device_revoke(reg, "A-1", NULL, "test", 501, &already), SC_OK);
+		assert_int_equal(sc_reg_device_revoke(reg, "A-1", NULL, "test", 501, &already),
+		    SC_OK);
 	}
 	write_csv("A-1\nA-2\nA-3\nA-4\nA-5\n");
 	assert_int_equal(sc_reg_import_csv(reg, csv, "test", 502, &added, &skipped), SC_OK);
@@ -286,17 +293,18 @@ static void test_csv_refusals(void **state)
 	/* Each bad file: refused with the line named, and nothing of it imported. */
 	static const struct {
 		const char *text;
-		size_t len;        /* 0: strlen */
-		const char *want;  /* in the detail */
+		size_t len;       /* 0: strlen */
+		const char *want; /* in the detail */
 	} cases[] = {
-		{ "B-1\nbad*id\n", 0, ":2: device ID" },              /* not PrintableString */
-		{ "B-1\nB-2,x,y\n", 0, ":2: expected device_id" },     /* three fields */
-		{ "B-1\n\"B-2\n", 0, ":2: expected device_id" },       /* unterminated quote */
-		{ "B-1\nB\"2\n", 0, ":2: expected device_id" },        /* a quote inside a bare field */
+		{ "B-1\nbad*id\n", 0, ":2: device ID" },           /* not PrintableString */
+		{ "B-1\nB-2,x,y\n", 0, ":2: expected device_id" }, /* three fields */
+		{ "B-1\n\"B-2\n", 0, ":2: expected device_id" },   /* unterminated quote */
+		{ "B-1\nB\"2\n", 0, ":2: expected device_id" },    /* a quote inside a bare field */
 		{ "B-1\nB-2\nB-1\n", 0, ":3: device B-1 appears twice" },
-		{ "B-1\n,note\n", 0, ":2: device ID" },                /* empty ID */
+		{ "B-1\n,note\n", 0, ":2: device ID" }, /* empty ID */
 		{ "B-1\nB-2\0X\n", 10, ":2: a NUL byte" },
-		{ "B-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", 0, ":2: device ID" }, /* 65 */
+		{ "B-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", 0,
+		    ":2: device ID" }, /* 65 */
 	};
 	struct sc_reg *reg = open_new();
 	size_t added, skipped;
@@ -305,9 +313,11 @@ static void test_csv_refusals(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		write_file(csv, cases[i].text, cases[i].len ? cases[i].len : strlen(cases[i].text));
-		assert_int_equal(sc_reg_import_csv(reg, csv, "test", 600, &added, &skipped), SC_ERR_MALFORMED);
+		assert_int_equal(sc_reg_import_csv(reg, csv, "test", 600, &added, &skipped),
+		    SC_ERR_MALFORMED);
 		if (strstr(sc_err_detail(), cases[i].want) == NULL)
-			fail_msg("case %zu: detail '%s' lacks '%s'", i, sc_err_detail(), cases[i].want);
+			fail_msg("case %zu: detail '%s' lacks '%s'", i, sc_err_detail(),
+			    cases[i].want);
 		assert_int_equal(added, 0);
 	}
 	/* A line over the limit. */
@@ -317,16 +327,20 @@ static void test_csv_refusals(void **state)
 		line[sizeof(line) - 2] = '\n';
 		line[sizeof(line) - 1] = '\0';
 		write_file(csv, line, strlen(line));
-		assert_int_equal(sc_reg_import_csv(reg, csv, "test", 600, &added, &skipped), SC_ERR_MALFORMED);
+		assert_int_equal(sc_reg_import_csv(reg, csv, "test", 600, &added, &skipped),
+		    SC_ERR_MALFORMED);
 		assert_non_null(strstr(sc_err_detail(), ":1: line longer than"));
 	}
-	assert_int_equal(sc_reg_import_csv(reg, "/nonexistent/feed.csv", "test", 600, &added, &skipped), SC_ERR_IO);
+	assert_int_equal(sc_reg_import_csv(reg, "/nonexistent/feed.csv", "test", 600, &added,
+	                     &skipped),
+	    SC_ERR_IO);
 	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.devices_active, 0);
 	sc_reg_close(reg);
 }
 
-static void make_profile(struct sc_reg_profile_rec *rec, const char *device, int n, const char *challenge)
+static void make_profile(struct sc_reg_profile_rec *rec, const char *device, int n,
+    const char *challenge)
 {
 	static uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
 
@@ -357,21 +371,25 @@ static void test_profiles(void **state)
 	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "test", 1000), SC_OK);
 
 	make_profile(&rec, "NOPE", 1, "aa");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_ERR_UNKNOWN_DEVICE);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry),
+	    SC_ERR_UNKNOWN_DEVICE);
 
 	make_profile(&rec, "D-1", 1, "0011");
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
 	/* The same challenge again, even for another device: a replay. */
 	make_profile(&rec, "D-2", 2, "0011");
-	assert_int_equal(sc_reg_profile_precheck(reg, "D-2", "0011", &rate, 2001, &retry), SC_ERR_REPLAY);
+	assert_int_equal(sc_reg_profile_precheck(reg, "D-2", "0011", &rate, 2001, &retry),
+	    SC_ERR_REPLAY);
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2001, "t", &retry), SC_ERR_REPLAY);
 	/* Rate: two per hour for D-1; the third waits for the first to leave the window. */
 	make_profile(&rec, "D-1", 3, "0022");
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2010, "t", &retry), SC_OK);
 	make_profile(&rec, "D-1", 4, "0033");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2020, "t", &retry), SC_ERR_RATE_LIMITED);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2020, "t", &retry),
+	    SC_ERR_RATE_LIMITED);
 	assert_int_equal(retry, 2000 + 3600 - 2020 + 1);
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &retry),
+	    SC_OK);
 	/* No challenge: allowed here (policy is the API's), and several may lack one. */
 	make_profile(&rec, "D-2", 5, NULL);
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
@@ -392,7 +410,8 @@ static void test_profiles(void **state)
 	assert_int_equal(got.der_len, 5);
 	assert_string_equal(got.chain_pem, "-----BEGIN CERTIFICATE-----\n");
 	sc_reg_profile_rec_clear(&got);
-	assert_int_equal(sc_reg_profile_get(reg, "ffffffffffffffffffffffffffffffff", &got), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_profile_get(reg, "ffffffffffffffffffffffffffffffff", &got),
+	    SC_ERR_NOT_FOUND);
 	sc_reg_close(reg);
 }
 
@@ -470,8 +489,11 @@ static void test_certificates(void **state)
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	sc_reg_close(reg);
 	/* Defence in depth in the file: a certificate against another device's profile. */
-	assert_int_not_equal(raw_exec("INSERT INTO certificates VALUES ('" "dddddddddddddddddddddddddddddddd"
-	    "dddddddddddddddddddddddddddddddd', '01', 'D-1', '00000000000000000000000000000002', 1, 2, x'00', 3)"),
+	assert_int_not_equal(
+	    raw_exec(
+	        "INSERT INTO certificates VALUES ('"
+	        "dddddddddddddddddddddddddddddddd"
+	        "dddddddddddddddddddddddddddddddd', '01', 'D-1', '00000000000000000000000000000002', 1, 2, x'00', 3)"),
 	    SQLITE_OK);
 }
 
@@ -552,16 +574,19 @@ static void test_kept_statements(void **state)
 	}
 	assert_int_equal(sc_reg_device_get(reg, "K-100", &d), SC_ERR_NOT_FOUND);
 	/* another connection's write is seen by the next use */
-	assert_int_equal(raw_exec("INSERT INTO devices (device_id, status, note, created_at, updated_at) "
-	    "VALUES ('RAW-1', 'active', 'raw', 7, 7)"), SQLITE_OK);
+	assert_int_equal(
+	    raw_exec("INSERT INTO devices (device_id, status, note, created_at, updated_at) "
+	             "VALUES ('RAW-1', 'active', 'raw', 7, 7)"),
+	    SQLITE_OK);
 	assert_int_equal(sc_reg_device_get(reg, "RAW-1", &d), SC_OK);
 	assert_string_equal(d.note, "raw");
 	/* nothing of ours holds a read: a full checkpoint elsewhere is not busy */
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
 	sqlite3_busy_timeout(h, 5000);
-	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);   /* busy */
+	assert_int_equal(sqlite3_column_int(st, 0), 0); /* busy */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 	sc_reg_close(reg);
@@ -571,14 +596,19 @@ static void test_kept_statements(void **state)
 static void test_locations(void **state)
 {
 	static const char *const sqlite_paths[] = {
-		"reg.db", "/var/lib/selfcert/reg.db", "./postgresql://x", "postgresql:/x",
-		"POSTGRES://x", "",
+		"reg.db",
+		"/var/lib/selfcert/reg.db",
+		"./postgresql://x",
+		"postgresql:/x",
+		"POSTGRES://x",
+		"",
 	};
 	static const char *const pg[] = {
-		"postgresql://", "postgresql://db.example/selfcert",
+		"postgresql://",
+		"postgresql://db.example/selfcert",
 		"postgres://alice:s3cret@db.example:5432/sc",
 	};
-	struct sc_reg *reg = (struct sc_reg *)&reg;  /* not NULL: sc_reg_open must clear it */
+	struct sc_reg *reg = (struct sc_reg *)&reg; /* not NULL: sc_reg_open must clear it */
 	const char *name = "x";
 
 	(void)state;

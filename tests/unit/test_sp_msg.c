@@ -25,7 +25,7 @@ _Static_assert(SP_MSG_ID_MAX == SC_NETWORK_ID_MAX, "network ID limit");
 /* Room for bodies over SC_SP_MAX_MSG: the decoders' bounds are tested, not the writer's. */
 #define BIG (2 * SC_SP_MAX_MSG)
 
-static uint8_t blob[BIG];    /* field contents: a pattern, so a copy in the wrong place shows */
+static uint8_t blob[BIG]; /* field contents: a pattern, so a copy in the wrong place shows */
 
 static int setup(void **state)
 {
@@ -54,11 +54,17 @@ static void expect(sc_err r, sc_err want, const char *detail)
 /* ---- one table: a good body and its decoder, per request and answer ---- */
 
 static const char text64[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-static const uint8_t chal[SC_SP_CHALLENGE_LEN] = { 0xc0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-	13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 0xff };
+static const uint8_t chal[SC_SP_CHALLENGE_LEN] = { 0xc0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+	14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 0xff };
 
-static void put_info_req(struct sc_buf *b) { sp_info_req_put(b); }
-static sc_err get_info_req(struct sc_buf *b) { return sp_info_req_get(b); }
+static void put_info_req(struct sc_buf *b)
+{
+	sp_info_req_put(b);
+}
+static sc_err get_info_req(struct sc_buf *b)
+{
+	return sp_info_req_get(b);
+}
 
 static void fill_info(struct sp_info *in)
 {
@@ -110,7 +116,10 @@ static sc_err get_info_ans(struct sc_buf *b)
 	return SC_OK;
 }
 
-static void put_keygen_req(struct sc_buf *b) { sp_keygen_req_put(b, SC_SP_ROLE_KEK, SC_ALG_P384); }
+static void put_keygen_req(struct sc_buf *b)
+{
+	sp_keygen_req_put(b, SC_SP_ROLE_KEK, SC_ALG_P384);
+}
 
 static sc_err get_keygen_req(struct sc_buf *b)
 {
@@ -124,7 +133,10 @@ static sc_err get_keygen_req(struct sc_buf *b)
 	return r;
 }
 
-static void put_keygen_ans(struct sc_buf *b) { sp_keygen_ans_put(b, blob, 300); }
+static void put_keygen_ans(struct sc_buf *b)
+{
+	sp_keygen_ans_put(b, blob, 300);
+}
 
 static sc_err get_keygen_ans(struct sc_buf *b)
 {
@@ -159,10 +171,19 @@ static sc_err get_icert_req(struct sc_buf *b)
 	return r;
 }
 
-static void put_icert_ans(struct sc_buf *b) { sp_install_cert_ans_put(b); }
-static sc_err get_icert_ans(struct sc_buf *b) { return sp_install_cert_ans_get(b); }
+static void put_icert_ans(struct sc_buf *b)
+{
+	sp_install_cert_ans_put(b);
+}
+static sc_err get_icert_ans(struct sc_buf *b)
+{
+	return sp_install_cert_ans_get(b);
+}
 
-static void put_anchor_req(struct sc_buf *b) { sp_install_anchor_req_put(b, text64, blob, 500); }
+static void put_anchor_req(struct sc_buf *b)
+{
+	sp_install_anchor_req_put(b, text64, blob, 500);
+}
 
 static sc_err get_anchor_req(struct sc_buf *b)
 {
@@ -179,10 +200,19 @@ static sc_err get_anchor_req(struct sc_buf *b)
 	return r;
 }
 
-static void put_anchor_ans(struct sc_buf *b) { sp_install_anchor_ans_put(b); }
-static sc_err get_anchor_ans(struct sc_buf *b) { return sp_install_anchor_ans_get(b); }
+static void put_anchor_ans(struct sc_buf *b)
+{
+	sp_install_anchor_ans_put(b);
+}
+static sc_err get_anchor_ans(struct sc_buf *b)
+{
+	return sp_install_anchor_ans_get(b);
+}
 
-static void put_limits_req(struct sc_buf *b) { sp_set_limits_req_put(b, 36500, 0xfffffffe); }
+static void put_limits_req(struct sc_buf *b)
+{
+	sp_set_limits_req_put(b, 36500, 0xfffffffe);
+}
 
 static sc_err get_limits_req(struct sc_buf *b)
 {
@@ -196,15 +226,42 @@ static sc_err get_limits_req(struct sc_buf *b)
 	return r;
 }
 
-static void put_limits_ans(struct sc_buf *b) { sp_set_limits_ans_put(b); }
-static sc_err get_limits_ans(struct sc_buf *b) { return sp_set_limits_ans_get(b); }
-static void put_lock_req(struct sc_buf *b) { sp_lock_req_put(b); }
-static sc_err get_lock_req(struct sc_buf *b) { return sp_lock_req_get(b); }
-static void put_lock_ans(struct sc_buf *b) { sp_lock_ans_put(b); }
-static sc_err get_lock_ans(struct sc_buf *b) { return sp_lock_ans_get(b); }
-static void put_chal_req(struct sc_buf *b) { sp_challenge_req_put(b); }
-static sc_err get_chal_req(struct sc_buf *b) { return sp_challenge_req_get(b); }
-static void put_chal_ans(struct sc_buf *b) { sp_challenge_ans_put(b, chal); }
+static void put_limits_ans(struct sc_buf *b)
+{
+	sp_set_limits_ans_put(b);
+}
+static sc_err get_limits_ans(struct sc_buf *b)
+{
+	return sp_set_limits_ans_get(b);
+}
+static void put_lock_req(struct sc_buf *b)
+{
+	sp_lock_req_put(b);
+}
+static sc_err get_lock_req(struct sc_buf *b)
+{
+	return sp_lock_req_get(b);
+}
+static void put_lock_ans(struct sc_buf *b)
+{
+	sp_lock_ans_put(b);
+}
+static sc_err get_lock_ans(struct sc_buf *b)
+{
+	return sp_lock_ans_get(b);
+}
+static void put_chal_req(struct sc_buf *b)
+{
+	sp_challenge_req_put(b);
+}
+static sc_err get_chal_req(struct sc_buf *b)
+{
+	return sp_challenge_req_get(b);
+}
+static void put_chal_ans(struct sc_buf *b)
+{
+	sp_challenge_ans_put(b, chal);
+}
 
 static sc_err get_chal_ans(struct sc_buf *b)
 {
@@ -214,7 +271,7 @@ static sc_err get_chal_ans(struct sc_buf *b)
 	memset(out, 0xee, sizeof(out));
 	if ((r = sp_challenge_ans_get(b, out)) == SC_OK)
 		assert_memory_equal(out, chal, sizeof(out));
-	else    /* nothing half-copied */
+	else /* nothing half-copied */
 		for (size_t i = 0; i < sizeof(out); i++)
 			assert_int_equal(out[i], 0xee);
 	return r;
@@ -223,7 +280,10 @@ static sc_err get_chal_ans(struct sc_buf *b)
 /* The profile's bound is the message: its own limit is the profile decoder's. */
 #define PROFILE_LEN (SC_SP_MAX_MSG - 2 - 4)
 
-static void put_issue_req(struct sc_buf *b) { sp_issue_req_put(b, blob, PROFILE_LEN); }
+static void put_issue_req(struct sc_buf *b)
+{
+	sp_issue_req_put(b, blob, PROFILE_LEN);
+}
 
 static sc_err get_issue_req(struct sc_buf *b)
 {
@@ -238,7 +298,10 @@ static sc_err get_issue_req(struct sc_buf *b)
 	return r;
 }
 
-static void put_issue_ans(struct sc_buf *b) { sp_issue_ans_put(b, 0x80000001u, blob, 900); }
+static void put_issue_ans(struct sc_buf *b)
+{
+	sp_issue_ans_put(b, 0x80000001u, blob, 900);
+}
 
 static sc_err get_issue_ans(struct sc_buf *b)
 {
@@ -255,7 +318,10 @@ static sc_err get_issue_ans(struct sc_buf *b)
 	return r;
 }
 
-static void put_keys_req(struct sc_buf *b) { sp_keys_req_put(b, 0xdeadbeef); }
+static void put_keys_req(struct sc_buf *b)
+{
+	sp_keys_req_put(b, 0xdeadbeef);
+}
 
 static sc_err get_keys_req(struct sc_buf *b)
 {
@@ -308,10 +374,17 @@ static sc_err get_keys_ans(struct sc_buf *b)
 	return sp_keys_ans_done(b);
 }
 
-static const struct sp_sign_req sign_msg = { .handle = 7, .mode = SC_SP_SIGN_MESSAGE,
-	.digest = SC_DIGEST_SHA384, .input = blob, .input_len = SC_SP_MAX_SIGN_INPUT };
-static const struct sp_sign_req sign_pss = { .handle = 8, .mode = SC_SP_SIGN_PSS,
-	.digest = SC_DIGEST_SHA256, .input = blob, .input_len = 32, .salt_len = 0x01020304 };
+static const struct sp_sign_req sign_msg = { .handle = 7,
+	.mode = SC_SP_SIGN_MESSAGE,
+	.digest = SC_DIGEST_SHA384,
+	.input = blob,
+	.input_len = SC_SP_MAX_SIGN_INPUT };
+static const struct sp_sign_req sign_pss = { .handle = 8,
+	.mode = SC_SP_SIGN_PSS,
+	.digest = SC_DIGEST_SHA256,
+	.input = blob,
+	.input_len = 32,
+	.salt_len = 0x01020304 };
 
 static sc_err get_sign_like(struct sc_buf *b, const struct sp_sign_req *want)
 {
@@ -329,12 +402,27 @@ static sc_err get_sign_like(struct sc_buf *b, const struct sp_sign_req *want)
 	return r;
 }
 
-static void put_sign_req(struct sc_buf *b) { sp_sign_req_put(b, &sign_msg); }
-static sc_err get_sign_req(struct sc_buf *b) { return get_sign_like(b, &sign_msg); }
-static void put_pss_req(struct sc_buf *b) { sp_sign_req_put(b, &sign_pss); }
-static sc_err get_pss_req(struct sc_buf *b) { return get_sign_like(b, &sign_pss); }
+static void put_sign_req(struct sc_buf *b)
+{
+	sp_sign_req_put(b, &sign_msg);
+}
+static sc_err get_sign_req(struct sc_buf *b)
+{
+	return get_sign_like(b, &sign_msg);
+}
+static void put_pss_req(struct sc_buf *b)
+{
+	sp_sign_req_put(b, &sign_pss);
+}
+static sc_err get_pss_req(struct sc_buf *b)
+{
+	return get_sign_like(b, &sign_pss);
+}
 
-static void put_sign_ans(struct sc_buf *b) { sp_sign_ans_put(b, blob, SP_MSG_MAX_SIGNATURE); }
+static void put_sign_ans(struct sc_buf *b)
+{
+	sp_sign_ans_put(b, blob, SP_MSG_MAX_SIGNATURE);
+}
 
 static sc_err get_sign_ans(struct sc_buf *b)
 {
@@ -349,7 +437,10 @@ static sc_err get_sign_ans(struct sc_buf *b)
 	return r;
 }
 
-static void put_delete_req(struct sc_buf *b) { sp_delete_req_put(b, 42); }
+static void put_delete_req(struct sc_buf *b)
+{
+	sp_delete_req_put(b, 42);
+}
 
 static sc_err get_delete_req(struct sc_buf *b)
 {
@@ -361,15 +452,28 @@ static sc_err get_delete_req(struct sc_buf *b)
 	return r;
 }
 
-static void put_delete_ans(struct sc_buf *b) { sp_delete_ans_put(b); }
-static sc_err get_delete_ans(struct sc_buf *b) { return sp_delete_ans_get(b); }
+static void put_delete_ans(struct sc_buf *b)
+{
+	sp_delete_ans_put(b);
+}
+static sc_err get_delete_ans(struct sc_buf *b)
+{
+	return sp_delete_ans_get(b);
+}
 
-static const struct sp_decrypt_req decrypt_req = { .handle = 11, .scheme = SC_SP_DECRYPT_OAEP,
-	.hash = SC_DIGEST_SHA512, .mgf1_hash = SC_SP_OAEP_SHA1, .label = blob + 3,
-	.label_len = SC_SP_MAX_OAEP_LABEL, .ciphertext = blob + 5,
+static const struct sp_decrypt_req decrypt_req = { .handle = 11,
+	.scheme = SC_SP_DECRYPT_OAEP,
+	.hash = SC_DIGEST_SHA512,
+	.mgf1_hash = SC_SP_OAEP_SHA1,
+	.label = blob + 3,
+	.label_len = SC_SP_MAX_OAEP_LABEL,
+	.ciphertext = blob + 5,
 	.ciphertext_len = SC_SP_MAX_CIPHERTEXT };
 
-static void put_decrypt_req(struct sc_buf *b) { sp_decrypt_req_put(b, &decrypt_req); }
+static void put_decrypt_req(struct sc_buf *b)
+{
+	sp_decrypt_req_put(b, &decrypt_req);
+}
 
 static sc_err get_decrypt_req(struct sc_buf *b)
 {
@@ -408,7 +512,10 @@ static sc_err get_decrypt_ans(struct sc_buf *b)
 	return r;
 }
 
-static void put_derive_req(struct sc_buf *b) { sp_derive_req_put(b, 12, blob, SC_SP_MAX_EC_POINT); }
+static void put_derive_req(struct sc_buf *b)
+{
+	sp_derive_req_put(b, 12, blob, SC_SP_MAX_EC_POINT);
+}
 
 static sc_err get_derive_req(struct sc_buf *b)
 {
@@ -446,9 +553,9 @@ static sc_err get_derive_ans(struct sc_buf *b)
 
 static const struct mcase {
 	uint8_t type;
-	int answer;                        /* 0: the SP decodes it; 1: the host does */
+	int answer; /* 0: the SP decodes it; 1: the host does */
 	void (*put)(struct sc_buf *);
-	sc_err (*get)(struct sc_buf *);    /* checks every field against put's on SC_OK */
+	sc_err (*get)(struct sc_buf *); /* checks every field against put's on SC_OK */
 } cases[] = {
 	{ SC_SP_INFO, 0, put_info_req, get_info_req },
 	{ SC_SP_INFO, 1, put_info_ans, get_info_ans },
@@ -662,7 +769,7 @@ static void test_oversize_answers(void **state)
 
 	(void)state;
 	fill_info(&in);
-	memset(in.device_id, 'd', sizeof(in.device_id));      /* 65 bytes: one over */
+	memset(in.device_id, 'd', sizeof(in.device_id)); /* 65 bytes: one over */
 	writer(&b);
 	sc_buf_put_u8(&b, SC_SP_STATE_LOCKED);
 	sc_buf_put_string(&b, in.device_id, SP_MSG_ID_MAX + 1);
@@ -763,10 +870,13 @@ static void test_empty_answers(void **state)
 /* KEYS pages: the head's own checks, and an entry cut short. */
 static void test_keys_pages(void **state)
 {
-	static const struct { uint8_t more; uint32_t n, max; } bad[] = {
-		{ 2, 1, 256 },      /* more is a flag */
-		{ 1, 0, 256 },      /* "more" with nothing in it would have the host ask forever */
-		{ 0, 257, 256 },    /* more than the host has room for */
+	static const struct {
+		uint8_t more;
+		uint32_t n, max;
+	} bad[] = {
+		{ 2, 1, 256 },   /* more is a flag */
+		{ 1, 0, 256 },   /* "more" with nothing in it would have the host ask forever */
+		{ 0, 257, 256 }, /* more than the host has room for */
 		{ 0, 11, 10 },
 	};
 	struct sc_buf b, rd;
@@ -1058,8 +1168,7 @@ static sc_err reencode(uint8_t type, struct sc_buf *rd, struct sc_buf *out)
 		if ((r = sp_derive_req_get(rd, &u, &p, &n)) == SC_OK)
 			sp_derive_req_put(out, u, p, n);
 		return r;
-	default:
-		return sc_fail(SC_ERR_UNKNOWN_REQUEST, "type 0x%02x", type);
+	default: return sc_fail(SC_ERR_UNKNOWN_REQUEST, "type 0x%02x", type);
 	}
 }
 

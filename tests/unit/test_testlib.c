@@ -165,7 +165,8 @@ static void test_device_ca_constraints(void **state)
 	assert_false(ext_critical(w.device_ca, NID_subject_key_identifier));
 	assert_false(ext_critical(w.device_ca, NID_authority_key_identifier));
 	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(w.device_ca),
-	    X509_get0_subject_key_id(w.mfr_ca)), 0);
+	                     X509_get0_subject_key_id(w.mfr_ca)),
+	    0);
 	sc_test_world_free(&w);
 }
 

@@ -26,7 +26,6 @@
 #include "fast/fast.h"
 #include "testworld.h"
 
-
 static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
 #define N_ALGS (sizeof(algs) / sizeof(algs[0]))
 #define DAYS 3650
@@ -48,7 +47,7 @@ struct world {
 	enum sc_alg alg;
 	EVP_PKEY *root_key, *ca_key, *csk, *net_key, *signer_key;
 	X509 *root, *ca, *dev_ca, *net_root, *signer;
-	STACK_OF(X509) *chain;   /* device CA, manufacturer CA */
+	STACK_OF(X509) *chain; /* device CA, manufacturer CA */
 };
 
 /*
@@ -61,9 +60,10 @@ struct world {
  */
 static struct sc_sig_cache *shared_cache;
 
-#define SIG_CACHE_MIN 4   /* sc_sig_cache_new's smallest: one set of 4 ways */
+#define SIG_CACHE_MIN 4 /* sc_sig_cache_new's smallest: one set of 4 ways */
 
-static sc_err verify_both(X509 *leaf, const struct sc_verify_opts *opts, struct sc_verify_result *out)
+static sc_err verify_both(X509 *leaf, const struct sc_verify_opts *opts,
+    struct sc_verify_result *out)
 {
 	struct sc_verify_opts with;
 	char detail[512];
@@ -78,9 +78,11 @@ static sc_err verify_both(X509 *leaf, const struct sc_verify_opts *opts, struct 
 	with.sig_cache = shared_cache;
 	sc_fast_set(1);
 	for (int k = 0; k < 2; k++) {
-		if ((r2 = sc_verify_chain(leaf, &with, out)) != r || strcmp(sc_err_detail(), detail) != 0)
-			fail_msg("with the signature cache (pass %d): %s \"%s\", without: %s \"%s\"", k + 1,
-			    sc_err_name(r2), sc_err_detail(), sc_err_name(r), detail);
+		if ((r2 = sc_verify_chain(leaf, &with, out)) != r ||
+		    strcmp(sc_err_detail(), detail) != 0)
+			fail_msg(
+			    "with the signature cache (pass %d): %s \"%s\", without: %s \"%s\"",
+			    k + 1, sc_err_name(r2), sc_err_detail(), sc_err_name(r), detail);
 	}
 	sc_sig_cache_stats(shared_cache, &hits, &misses);
 	sc_fast_set(0);
@@ -97,8 +99,12 @@ static sc_err verify_both(X509 *leaf, const struct sc_verify_opts *opts, struct 
 
 static void world_make(struct world *w, enum sc_alg alg)
 {
-	const struct sc_test_world_opts o = { .alg = alg, .signer_alg = SC_ALG_P256,
-		.mfr = "Acme", .network_id = "net-1", .device_id = "DEV-A", .days = DAYS };
+	const struct sc_test_world_opts o = { .alg = alg,
+		.signer_alg = SC_ALG_P256,
+		.mfr = "Acme",
+		.network_id = "net-1",
+		.device_id = "DEV-A",
+		.days = DAYS };
 
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(sc_test_world_make(&o, &w->tw), SC_OK);
@@ -144,12 +150,26 @@ static size_t make_issuance(uint8_t *b, const uint8_t *id, const uint8_t *dg, co
     int origin, int counter)
 {
 	size_t n = 0, nl = strlen(net);
-	b[n++] = 0x30; b[n++] = (uint8_t)(18 + 34 + 2 + nl + 3 + 3);
-	b[n++] = 0x04; b[n++] = 16; memcpy(b + n, id, 16); n += 16;
-	b[n++] = 0x04; b[n++] = 32; memcpy(b + n, dg, 32); n += 32;
-	b[n++] = 0x0c; b[n++] = (uint8_t)nl; memcpy(b + n, net, nl); n += nl;
-	b[n++] = 0x0a; b[n++] = 0x01; b[n++] = (uint8_t)origin;
-	b[n++] = 0x02; b[n++] = 0x01; b[n++] = (uint8_t)counter;
+	b[n++] = 0x30;
+	b[n++] = (uint8_t)(18 + 34 + 2 + nl + 3 + 3);
+	b[n++] = 0x04;
+	b[n++] = 16;
+	memcpy(b + n, id, 16);
+	n += 16;
+	b[n++] = 0x04;
+	b[n++] = 32;
+	memcpy(b + n, dg, 32);
+	n += 32;
+	b[n++] = 0x0c;
+	b[n++] = (uint8_t)nl;
+	memcpy(b + n, net, nl);
+	n += nl;
+	b[n++] = 0x0a;
+	b[n++] = 0x01;
+	b[n++] = (uint8_t)origin;
+	b[n++] = 0x02;
+	b[n++] = 0x01;
+	b[n++] = (uint8_t)counter;
 	return n;
 }
 
@@ -173,8 +193,7 @@ static void set_issuance(X509 *x, const uint8_t *der, size_t len, int crit)
  * A leaf made with plain OpenSSL, outside any SP: subject "sn/o/cn" (NULL parts left out, in the
  * order given by `o_first`), signed by the CSK, CA:FALSE, SKI/AKI, an issuance extension for net-1.
  */
-static X509 *rogue_leaf(struct world *w, const char *sn, const char *o, const char *cn,
-    int o_first)
+static X509 *rogue_leaf(struct world *w, const char *sn, const char *o, const char *cn, int o_first)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
@@ -189,8 +208,8 @@ static X509 *rogue_leaf(struct world *w, const char *sn, const char *o, const ch
 		assert_true(X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
 		    (const unsigned char *)o, -1, -1, 0));
 	if (sn != NULL)
-		assert_true(X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-		    (const unsigned char *)sn, -1, -1, 0));
+		assert_true(X509_NAME_add_entry_by_NID(name, NID_serialNumber,
+		    V_ASN1_PRINTABLESTRING, (const unsigned char *)sn, -1, -1, 0));
 	if (!o_first && o != NULL)
 		assert_true(X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
 		    (const unsigned char *)o, -1, -1, 0));
@@ -446,7 +465,7 @@ static void test_verify_chain_failures(void **state)
 
 struct mut {
 	const char *name;
-	X509 *leaf;           /* the mutated copy */
+	X509 *leaf; /* the mutated copy */
 };
 
 static X509 *copy_of(X509 *leaf)
@@ -514,8 +533,8 @@ static void expect(X509 *leaf, struct sc_verify_opts *opts, sc_err want, const c
 	trusted.profile_trusted = 1;
 	r = verify_both(leaf, &trusted, &res);
 	if (r != want || (field != NULL && strstr(sc_err_detail(), field) == NULL))
-		fail_msg("profile_trusted: want %s (%s), got %s: %s", sc_err_name(want), field ? field : "",
-		    sc_err_name(r), sc_err_detail());
+		fail_msg("profile_trusted: want %s (%s), got %s: %s", sc_err_name(want),
+		    field ? field : "", sc_err_name(r), sc_err_detail());
 	if (r == SC_OK)
 		assert_int_equal(res.profile_checked, 1);
 }
@@ -686,7 +705,8 @@ static void test_verify_binding(void **state)
 
 		/* extension absent, critical, malformed */
 		x = copy_of(leaf);
-		X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x, sc_nid_pe_issuance(), -1)));
+		X509_EXTENSION_free(
+		    X509_delete_ext(x, X509_get_ext_by_NID(x, sc_nid_pe_issuance(), -1)));
 		x = finish(x, w.csk, SC_DIGEST_SHA384);
 		expect(x, &opts, SC_ERR_BINDING, "id-sc-pe-issuance");
 		X509_free(x);
@@ -733,9 +753,14 @@ static void test_verify_binding(void **state)
 /* The world's profile signer but without id-sc-kp-profileSigning, for key. */
 static X509 *signer_without_eku(struct world *w, EVP_PKEY *key)
 {
-	const struct sc_test_cert spec = { .o = "net-1", .cn = "net-1 Profile Signer", .pub = key,
-		.issuer = w->net_root, .issuer_key = w->net_key, .days = DAYS,
-		.bc = "critical,CA:FALSE", .ku = "critical,digitalSignature" };
+	const struct sc_test_cert spec = { .o = "net-1",
+		.cn = "net-1 Profile Signer",
+		.pub = key,
+		.issuer = w->net_root,
+		.issuer_key = w->net_key,
+		.days = DAYS,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,digitalSignature" };
 	X509 *x = NULL;
 
 	assert_int_equal(sc_test_cert_make(&spec, &x), SC_OK);
@@ -750,7 +775,8 @@ static void test_verify_supplied(void **state)
 	struct sc_profile *prof;
 	struct sc_verify_opts opts;
 	time_t now = time(NULL);
-	EVP_PKEY *kek = keygen(SC_ALG_P256), *supplied = keygen(SC_ALG_P256), *other = keygen(SC_ALG_P256);
+	EVP_PKEY *kek = keygen(SC_ALG_P256), *supplied = keygen(SC_ALG_P256),
+	         *other = keygen(SC_ALG_P256);
 	X509 *kek_cert = NULL, *leaf = NULL, *x;
 	(void)state;
 
@@ -807,8 +833,11 @@ static void test_verify_profile_signer(void **state)
 	expect(leaf, &opts, SC_ERR_USAGE, NULL);
 	{
 		/* Another root that also says net-1. */
-		const struct sc_test_cert r = { .o = "net-1", .cn = "net-1 Network Root",
-			.pub = other_root_key, .days = DAYS, .bc = "critical,CA:TRUE",
+		const struct sc_test_cert r = { .o = "net-1",
+			.cn = "net-1 Network Root",
+			.pub = other_root_key,
+			.days = DAYS,
+			.bc = "critical,CA:TRUE",
 			.ku = "critical,keyCertSign,cRLSign" };
 		assert_int_equal(sc_test_cert_make(&r, &other_root), SC_OK);
 	}
@@ -933,12 +962,12 @@ static void test_sig_cache(void **state)
 	int n, was = sc_fast_enabled();
 	(void)state;
 
-	sc_fast_set(1);      /* the shortcut itself, whatever the build's SC_SHORTCUTS */
+	sc_fast_set(1); /* the shortcut itself, whatever the build's SC_SHORTCUTS */
 	assert_int_equal(sc_sig_cache_new(SIG_CACHE_MIN - 1, &c), SC_ERR_USAGE);
 	assert_null(c);
 	assert_int_equal(sc_sig_cache_new((size_t)SC_SIG_CACHE_MAX + 1, &c), SC_ERR_USAGE);
 	assert_null(c);
-	assert_int_equal(sc_sig_cache_attach(NULL, NULL), SC_OK);   /* no cache: nothing to do */
+	assert_int_equal(sc_sig_cache_attach(NULL, NULL), SC_OK); /* no cache: nothing to do */
 	/* 4 entries: one set of 4 ways */
 	assert_int_equal(sc_sig_cache_new(SIG_CACHE_MIN, &c), SC_OK);
 
@@ -995,7 +1024,7 @@ static void test_sig_cache(void **state)
 		assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_ERR_CHAIN);
 		assert_non_null(strstr(sc_err_detail(), "signature failure"));
 		sc_sig_cache_stats(c, &hits, &misses);
-		assert_int_equal(misses, m0 + 1);      /* the leaf's signature, asked again each time */
+		assert_int_equal(misses, m0 + 1); /* the leaf's signature, asked again each time */
 	}
 
 	/* bounded: another world's three signatures push out some of the first's */

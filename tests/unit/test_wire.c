@@ -31,7 +31,8 @@ static size_t largest_alloc;
 
 static void *count_malloc(size_t n, const char *file, int line)
 {
-	(void)file; (void)line;
+	(void)file;
+	(void)line;
 	if (n > largest_alloc)
 		largest_alloc = n;
 	return malloc(n);
@@ -39,7 +40,8 @@ static void *count_malloc(size_t n, const char *file, int line)
 
 static void *count_realloc(void *p, size_t n, const char *file, int line)
 {
-	(void)file; (void)line;
+	(void)file;
+	(void)line;
 	if (n > largest_alloc)
 		largest_alloc = n;
 	return realloc(p, n);
@@ -47,7 +49,8 @@ static void *count_realloc(void *p, size_t n, const char *file, int line)
 
 static void count_free(void *p, const char *file, int line)
 {
-	(void)file; (void)line;
+	(void)file;
+	(void)line;
 	free(p);
 }
 
@@ -300,7 +303,8 @@ static void test_read_stalled(void **state)
 		if (cuts[i] > 0)
 			send_raw(sv[0], part, cuts[i]);
 		sc_err_clear();
-		assert_int_equal(sc_wire_read_frame(sv[1], &got, &got_len, SHORT_TIMEOUT_MS), SC_ERR_PEER);
+		assert_int_equal(sc_wire_read_frame(sv[1], &got, &got_len, SHORT_TIMEOUT_MS),
+		    SC_ERR_PEER);
 		assert_string_equal(sc_err_detail(), "no answer within the timeout");
 		assert_null(got);
 		close(sv[0]);
@@ -337,7 +341,8 @@ static void test_write_to_closed_peer(void **state)
 	(void)state;
 	pair(sv);
 	close(sv[1]);
-	assert_int_equal(sc_wire_write_frame(sv[0], msg, sizeof(msg), LONG_TIMEOUT_MS), SC_ERR_PEER);
+	assert_int_equal(sc_wire_write_frame(sv[0], msg, sizeof(msg), LONG_TIMEOUT_MS),
+	    SC_ERR_PEER);
 	assert_string_equal(sc_err_detail(), "the peer closed the connection");
 	close(sv[0]);
 }
@@ -354,7 +359,8 @@ static void test_write_stalled(void **state)
 	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
 	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
 	assert_int_equal(fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK), 0);
-	assert_int_equal(sc_wire_write_frame(sv[0], big, SC_SP_MAX_MSG, SHORT_TIMEOUT_MS), SC_ERR_PEER);
+	assert_int_equal(sc_wire_write_frame(sv[0], big, SC_SP_MAX_MSG, SHORT_TIMEOUT_MS),
+	    SC_ERR_PEER);
 	assert_string_equal(sc_err_detail(), "the peer does not read (timeout)");
 	close(sv[0]);
 	close(sv[1]);
@@ -455,12 +461,23 @@ static void test_msg_names(void **state)
 		int type;
 		const char *name;
 	} names[] = {
-		{ SC_SP_INFO, "info" }, { SC_SP_KEYGEN, "keygen" }, { SC_SP_INSTALL_CERT, "install-cert" },
-		{ SC_SP_INSTALL_ANCHOR, "install-anchor" }, { SC_SP_SET_LIMITS, "set-limits" },
-		{ SC_SP_LOCK, "lock" }, { SC_SP_CHALLENGE, "challenge" }, { SC_SP_ISSUE, "issue" },
-		{ SC_SP_KEYS, "keys" }, { SC_SP_SIGN, "sign" }, { SC_SP_DELETE, "delete" },
-		{ SC_SP_ERROR, "error" }, { 0, "unknown" }, { 0x07, "unknown" },
-		{ SC_SP_INFO | SC_SP_ANSWER, "unknown" }, { -1, "unknown" }, { 256 + SC_SP_INFO, "unknown" },
+		{ SC_SP_INFO, "info" },
+		{ SC_SP_KEYGEN, "keygen" },
+		{ SC_SP_INSTALL_CERT, "install-cert" },
+		{ SC_SP_INSTALL_ANCHOR, "install-anchor" },
+		{ SC_SP_SET_LIMITS, "set-limits" },
+		{ SC_SP_LOCK, "lock" },
+		{ SC_SP_CHALLENGE, "challenge" },
+		{ SC_SP_ISSUE, "issue" },
+		{ SC_SP_KEYS, "keys" },
+		{ SC_SP_SIGN, "sign" },
+		{ SC_SP_DELETE, "delete" },
+		{ SC_SP_ERROR, "error" },
+		{ 0, "unknown" },
+		{ 0x07, "unknown" },
+		{ SC_SP_INFO | SC_SP_ANSWER, "unknown" },
+		{ -1, "unknown" },
+		{ 256 + SC_SP_INFO, "unknown" },
 	};
 
 	(void)state;

@@ -25,10 +25,10 @@ struct sig_slot {
 
 struct sc_sig_cache {
 	CRYPTO_RWLOCK *lock;
-	EVP_MD *sha256;                 /* fetched once */
-	struct sig_slot *slots;         /* n_sets * SIG_WAYS */
-	uint8_t *victim;                /* per set: the way replaced next */
-	size_t n_sets;                  /* a power of two */
+	EVP_MD *sha256;         /* fetched once */
+	struct sig_slot *slots; /* n_sets * SIG_WAYS */
+	uint8_t *victim;        /* per set: the way replaced next */
+	size_t n_sets;          /* a power of two */
 	uint64_t hits, misses;
 };
 
@@ -47,8 +47,8 @@ sc_err sc_sig_cache_new(size_t max, struct sc_sig_cache **out)
 
 	*out = NULL;
 	if (max < SIG_WAYS || max > SC_SIG_CACHE_MAX) {
-		r = sc_fail(SC_ERR_USAGE, "signature cache: %zu entries, expected %d..%u", max, SIG_WAYS,
-		    SC_SIG_CACHE_MAX);
+		r = sc_fail(SC_ERR_USAGE, "signature cache: %zu entries, expected %d..%u", max,
+		    SIG_WAYS, SC_SIG_CACHE_MAX);
 		goto out;
 	}
 	if ((c = OPENSSL_zalloc(sizeof(*c))) == NULL) {
@@ -59,7 +59,8 @@ sc_err sc_sig_cache_new(size_t max, struct sc_sig_cache **out)
 	while (c->n_sets * 2 * SIG_WAYS <= max)
 		c->n_sets *= 2;
 	if ((c->slots = OPENSSL_zalloc(c->n_sets * SIG_WAYS * sizeof(*c->slots))) == NULL ||
-	    (c->victim = OPENSSL_zalloc(c->n_sets)) == NULL || (c->lock = CRYPTO_THREAD_lock_new()) == NULL ||
+	    (c->victim = OPENSSL_zalloc(c->n_sets)) == NULL ||
+	    (c->lock = CRYPTO_THREAD_lock_new()) == NULL ||
 	    (c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "signature cache");
 		goto out;
@@ -100,9 +101,9 @@ static int sig_key(const struct sc_sig_cache *c, X509 *xs, X509 *xi, uint8_t *ke
 	int la = i2d_X509(xs, &a), lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(xi), &b), ok = 0;
 	EVP_MD_CTX *m = NULL;
 
-	if (la > 0 && lb > 0 && (m = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(m, c->sha256, NULL) &&
-	    EVP_DigestUpdate(m, a, (size_t)la) && EVP_DigestUpdate(m, b, (size_t)lb) &&
-	    EVP_DigestFinal_ex(m, key, NULL))
+	if (la > 0 && lb > 0 && (m = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(m, c->sha256, NULL) && EVP_DigestUpdate(m, a, (size_t)la) &&
+	    EVP_DigestUpdate(m, b, (size_t)lb) && EVP_DigestFinal_ex(m, key, NULL))
 		ok = 1;
 	EVP_MD_CTX_free(m);
 	OPENSSL_free(a);
@@ -196,7 +197,9 @@ static int signing_allowed(X509 *issuer, X509 *x)
 	uint32_t ku = X509_get_key_usage(issuer);
 
 	if (X509_get_extension_flags(x) & EXFLAG_PROXY)
-		return has_ku && !(ku & KU_DIGITAL_SIGNATURE) ? X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE : X509_V_OK;
+		return has_ku && !(ku & KU_DIGITAL_SIGNATURE)
+		    ? X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE
+		    : X509_V_OK;
 	return has_ku && !(ku & KU_KEY_CERT_SIGN) ? X509_V_ERR_KEYUSAGE_NO_CERTSIGN : X509_V_OK;
 }
 
@@ -234,13 +237,15 @@ static int cached_internal_verify(X509_STORE_CTX *ctx)
 
 		if (xs != xi || ((flags & X509_V_FLAG_CHECK_SS_SIGNATURE) && (xif & EXFLAG_SS))) {
 			int issuer_depth = n + (xs == xi ? 0 : 1);
-			int ret = xs == xi && !(xif & EXFLAG_CA) ? X509_V_OK : signing_allowed(xi, xs);
+			int ret = xs == xi && !(xif & EXFLAG_CA) ? X509_V_OK
+			                                         : signing_allowed(xi, xs);
 			EVP_PKEY *pkey;
 
 			if (ret != X509_V_OK && !fail_at(ctx, xi, issuer_depth, ret))
 				return 0;
 			if ((pkey = X509_get0_pubkey(xi)) == NULL) {
-				if (!fail_at(ctx, xi, issuer_depth, X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY))
+				if (!fail_at(ctx, xi, issuer_depth,
+				        X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY))
 					return 0;
 			} else if (!sig_verify(c, xs, xi, pkey) &&
 			    !fail_at(ctx, xs, n, X509_V_ERR_CERT_SIGNATURE_FAILURE)) {

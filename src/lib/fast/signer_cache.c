@@ -24,11 +24,11 @@
 
 struct signer_entry {
 	uint8_t certs_hash[SHA256_DIGEST_LENGTH]; /* of the DER certificates field */
-	STACK_OF(X509) *certs;         /* decoded from exactly those bytes; up-referenced */
-	int verified;                  /* 1: chained to anchor_hash, not a CA, EKU and KU good */
+	STACK_OF(X509) *certs; /* decoded from exactly those bytes; up-referenced */
+	int verified;          /* 1: chained to anchor_hash, not a CA, EKU and KU good */
 	uint8_t anchor_hash[SHA256_DIGEST_LENGTH];
-	time_t not_before, not_after;  /* the path is valid for not_before <= now < not_after */
-	uint64_t used;                 /* LRU clock */
+	time_t not_before, not_after; /* the path is valid for not_before <= now < not_after */
+	uint64_t used;                /* LRU clock */
 };
 
 struct sc_signer_cache {
@@ -46,8 +46,8 @@ sc_err sc_signer_cache_new(size_t max_entries, struct sc_signer_cache **out)
 		return sc_fail(SC_ERR_USAGE, "sc_signer_cache_new: out is NULL");
 	*out = NULL;
 	if (max_entries < 1 || max_entries > SC_SIGNER_CACHE_MAX)
-		return sc_fail(SC_ERR_USAGE, "signer cache: %zu entries, must be 1..%d", max_entries,
-		    SC_SIGNER_CACHE_MAX);
+		return sc_fail(SC_ERR_USAGE, "signer cache: %zu entries, must be 1..%d",
+		    max_entries, SC_SIGNER_CACHE_MAX);
 	if ((c = OPENSSL_zalloc(sizeof(*c))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "signer cache");
 	c->max = max_entries;
@@ -178,8 +178,8 @@ static int split_profile(const uint8_t *der, size_t len, const uint8_t *start[4]
  * The hit path: the certificates field is byte-identical to one decoded before, so take those
  * certificates and decode the rest. NULL on any failure (the caller decodes in full).
  */
-static struct sc_profile *decode_with(const uint8_t *der, size_t der_len,
-    const uint8_t *start[4], const uint8_t *end[4], STACK_OF(X509) *certs)
+static struct sc_profile *decode_with(const uint8_t *der, size_t der_len, const uint8_t *start[4],
+    const uint8_t *end[4], STACK_OF(X509) *certs)
 {
 	struct sc_profile *p = NULL;
 	SC_SIGNED_PROFILE *sp = NULL;
@@ -209,7 +209,8 @@ static struct sc_profile *decode_with(const uint8_t *der, size_t der_len,
 	re_len = ASN1_item_i2d((ASN1_VALUE *)sp, &re, ASN1_ITEM_rptr(SC_SIGNED_PROFILE));
 	if (re_len <= 0 || (size_t)re_len != der_len || memcmp(re, der, der_len) != 0)
 		goto fail;
-	if (sc_profile_parse_tbs(p) != SC_OK || sc_profile_set_signed_info(p, der, der_len) != SC_OK)
+	if (sc_profile_parse_tbs(p) != SC_OK ||
+	    sc_profile_set_signed_info(p, der, der_len) != SC_OK)
 		goto fail;
 	OPENSSL_free(re);
 	return p;

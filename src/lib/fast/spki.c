@@ -15,7 +15,7 @@
 #include "fast/fast.h"
 #include "fast/spki.h"
 
-#define SPKI_KEY_MAX 133                 /* an uncompressed P-521 point; P-384 is 97 bytes */
+#define SPKI_KEY_MAX 133 /* an uncompressed P-521 point; P-384 is 97 bytes */
 
 sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done)
 {
@@ -35,11 +35,14 @@ sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done)
 	case EVP_PKEY_EC:
 		/* A named curve and an uncompressed point only. */
 		if (!EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
-		    sizeof(group), NULL) || (nid = OBJ_sn2nid(group)) == NID_undef ||
-		    (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
-		    NULL) && strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) ||
+		        sizeof(group), NULL) ||
+		    (nid = OBJ_sn2nid(group)) == NID_undef ||
+		    (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING, enc,
+		         sizeof(enc), NULL) &&
+		        strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) ||
 		    !EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, key,
-		    sizeof(key), &len) || len < 1 || key[0] != POINT_CONVERSION_UNCOMPRESSED) {
+		        sizeof(key), &len) ||
+		    len < 1 || key[0] != POINT_CONVERSION_UNCOMPRESSED) {
 			ERR_clear_error();
 			return SC_OK;
 		}
@@ -55,8 +58,7 @@ sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done)
 		}
 		alg = OBJ_nid2obj(NID_ED25519);
 		break;
-	default:
-		return SC_OK;
+	default: return SC_OK;
 	}
 	if ((penc = OPENSSL_memdup(key, len)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "subjectPublicKeyInfo");
