@@ -332,7 +332,7 @@ static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
 	(void)be;
 	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
 		return r;
-	r = spd_store_read_file(path, 64, &root, &len);
+	r = sc_file_read_ex(path, 64, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &root, &len);
 	if (r == SC_ERR_NOT_FOUND)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the root key is missing", path);
 	if (r == SC_ERR_OVERSIZE || (r == SC_OK && len != SPD_SECRET_LEN))
@@ -355,8 +355,11 @@ static void put_be64(uint8_t *p, uint64_t v)
 	}
 }
 
+/* Durably, in one write, behind the counter-* fail points (store.h). */
 static sc_err write_counter(const char *dir, uint64_t v)
 {
+	enum spd_store_file f = SPD_STORE_FILE_COUNTER;
+	struct sc_file_replace o = { .mode = 0600, .step = spd_store_step, .ctx = &f };
 	char path[PATH_MAX];
 	uint8_t c[COUNTER_LEN];
 	sc_err r;
@@ -364,7 +367,7 @@ static sc_err write_counter(const char *dir, uint64_t v)
 	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
 	put_be64(c, v);
-	return spd_store_replace_counter(path, c, sizeof(c));
+	return sc_file_replace(path, c, sizeof(c), &o);
 }
 
 static sc_err soft_counter_create(const struct spd_backend *be, const char *dir)
@@ -394,7 +397,7 @@ static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, u
 	*v = 0;
 	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
-	r = spd_store_read_file(path, 64, &data, &len);
+	r = sc_file_read_ex(path, 64, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data, &len);
 	if (r == SC_ERR_NOT_FOUND)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the monotonic counter is missing", path);
 	if (r != SC_OK)

@@ -289,7 +289,7 @@ static void test_secret(void **state)
 	spd_store_close(store);
 	store = NULL;
 	snprintf(bpath, sizeof(bpath), "%s/root.key", b);
-	assert_int_equal(spd_store_read_file(bpath, 64, &other, &other_len), SC_OK);
+	assert_int_equal(sc_file_read_ex(bpath, 64, SC_FILE_NOFOLLOW, &other, &other_len), SC_OK);
 	other[0] ^= 0x80;
 	write_file(bpath, other, other_len);
 	OPENSSL_clear_free(other, other_len + 1);
