@@ -30,7 +30,7 @@
 #define HKDF_SALT "selfcert-store-v1"
 /* Device-independent: the root key alone makes the store key device-unique. */
 #define HKDF_INFO "selfcert sealed store AES-256-GCM key"
-#define TMP_HEX_LEN 12           /* "<file>.tmp-" + 12 hex digits: a commit's temp file */
+#define TMP_HEX_LEN 12           /* "<file>.tmp-" + 12 hex digits: sc_file_replace's temp file */
 /*
  * The store is written in pieces: the 25-byte header alone, then at most this much at a time.
  * Bounded writes, and a stop between two of them (a fail point each) leaves a partly written
@@ -61,8 +61,8 @@ static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
 /*
  * One per step of a commit, in the order a commit passes them. The counter's five mirror the
  * store's: spd_store_step numbers sc_file_replace's steps from FP_STORE_OPEN or FP_COUNTER_OPEN.
- * The names and the parser exist only in SC_FAILPOINTS builds: a release binary holds no fail
- * point code and never reads the variable.
+ * The names and the table exist only in SC_FAILPOINTS builds (failpoint.h): a release binary
+ * holds no fail point code and never reads the variable.
  */
 enum fp_id {
 	FP_STORE_OPEN, FP_STORE_WRITE, FP_STORE_FSYNC, FP_STORE_RENAME, FP_STORE_DIRSYNC,
