@@ -6,9 +6,20 @@
  * TPM blobs behind the same opaque key handle.
  *
  * Who calls what: the handlers (req_*.c) and the store (store.c) only; none of them runs an
- * EVP_PKEY private operation itself. Public halves (key_public) are for comparisons, sizes and
- * certificate building. key_for_lib is the one way out, for the two libselfcert calls that
- * still take a private EVP_PKEY (below).
+ * EVP_PKEY private operation itself, and no private EVP_PKEY crosses this table in either
+ * direction: only public halves (key_public: comparisons, sizes, the leaf's SPKI) come out, and
+ * a key from outside (embodiment 2) comes in still wrapped, through unwrap_supplied.
+ *
+ * Why issue_leaf and unwrap_supplied are whole operations of the backend, and not a signer
+ * callback inside libselfcert: the certificate is built by cert.c's build_cert, whose fast path
+ * (fast/spki.h, the signature cache) and byte-for-byte test against the plain path sit on
+ * OpenSSL's X509_sign_ctx; OpenSSL 3.0 has no "set an external signature" API, so a callback
+ * means a hand-made TBS/signature assembly in the library and a second certificate path to keep
+ * equal to the first. The soft backend thus calls today's library functions unchanged (same
+ * speed, same bytes), and a TPM backend implements the same two operations as TPM-SP §4.1 says:
+ * sc_cert_issue_leaf's TBS, a TPM2_Sign of its digest, SEQUENCE{TBS, algId, sig}, re-parse and
+ * verify; RecipientInfo parsing around TPM2_RSA_Decrypt / ECDH_ZGen, then TPM2_Import. When the
+ * library grows a signer callback, only the backends change, not this table nor its callers.
  *
  * Failures are sc_fail codes with a detail that never holds key material. Every function that
  * makes an object hands it to the caller: keys go back through key_free, buffers as said.
@@ -19,8 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <selfcert/alg.h>
 #include <selfcert/err.h>
+#include <selfcert/profile.h>
 
 #define SPD_SECRET_LEN 32            /* the store's sealing secret (HKDF input, store.c) */
 
@@ -43,12 +56,6 @@ struct spd_backend {
 	sc_err (*key_create)(const struct spd_backend *be, enum sc_alg alg, struct spd_key **out)
 	    SC_MUST_USE;
 	/*
-	 * A key that came from outside, in clear (embodiment 2: the KEK unwrapped it). The backend
-	 * takes its own reference; the caller still frees its own.
-	 */
-	sc_err (*key_import)(const struct spd_backend *be, EVP_PKEY *supplied, struct spd_key **out)
-	    SC_MUST_USE;
-	/*
 	 * A key from its stored form (key_blob's bytes, authenticated by the store): exactly one key
 	 * of algorithm alg, else SC_ERR_STORE_DAMAGED "store: <what>: …".
 	 */
@@ -56,20 +63,35 @@ struct spd_backend {
 	    size_t len, const char *what, struct spd_key **out) SC_MUST_USE;
 	/* Its stored form, borrowed from the key (secret: the store seals it, nobody else reads it). */
 	void (*key_blob)(const struct spd_key *k, const uint8_t **blob, size_t *len);
-	/* Its algorithm, and its public half (borrowed: compare, size, put in certificates only). */
+	/*
+	 * Its algorithm, and its public half (borrowed: compare, size, put in certificates only;
+	 * never a private operation. Soft hands out its own EVP_PKEY here, to spare ISSUE a public
+	 * copy; a TPM backend returns a public-only key).
+	 */
 	enum sc_alg (*key_alg)(const struct spd_key *k);
 	EVP_PKEY *(*key_public)(const struct spd_key *k);
-	/*
-	 * The key for libselfcert calls that sign or decrypt with an EVP_PKEY themselves:
-	 * sc_cert_issue_leaf* with the CSK and sc_profile_unwrap_key with the KEK. Soft: the key.
-	 * A TPM backend: a provider-backed EVP_PKEY, or NULL (the caller fails SC_ERR_ALGORITHM)
-	 * until those calls take the backend's sign and decrypt/derive (TPM-SP §4.1). Borrowed.
-	 */
-	EVP_PKEY *(*key_for_lib)(const struct spd_key *k);
 	/* Wipe and free (NULL: nothing). */
 	void (*key_free)(struct spd_key *k);
 
 	/* ---- private operations ---- */
+
+	/*
+	 * ISSUE's certificate: the leaf certificate for profile p (checked by the caller) with
+	 * public key leaf_pub, serial the issuance counter, issued under csk_cert and signed by csk.
+	 * The same certificate, checks and errors as sc_cert_issue_leaf; like sc_fast_issue_leaf,
+	 * X509_get0_pubkey(*cert) may be NULL (use its DER, or leaf_pub). *cert is the caller's.
+	 * A backend that cannot sign with csk's algorithm fails SC_ERR_ALGORITHM.
+	 */
+	sc_err (*issue_leaf)(const struct spd_key *csk, const struct sc_profile *p,
+	    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert) SC_MUST_USE;
+	/*
+	 * Embodiment 2: open p's supplied key (CMS, tbsProfile.key.supplied.encryptedKey) with the
+	 * KEK kek (kek_cert its certificate) and take the key in as a new key of this backend, as
+	 * sc_profile_unwrap_key checks it (same errors: SC_ERR_KEY_DECRYPT, SC_ERR_KEY_MISMATCH,
+	 * SC_ERR_ALGORITHM, SC_ERR_USAGE). The plaintext never leaves the backend. *out as key_create.
+	 */
+	sc_err (*unwrap_supplied)(const struct spd_backend *be, const struct spd_key *kek,
+	    const struct sc_profile *p, X509 *kek_cert, struct spd_key **out) SC_MUST_USE;
 
 	/*
 	 * Proof of possession at KEYGEN: a PKCS#10 request with an empty subject, signed by k with

@@ -13,6 +13,8 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <selfcert/profile.h>
+#include "fast/spki.h"
 #include "backend.h"
 #include "spd.h"
 #include "store.h"
@@ -22,7 +24,7 @@
 
 struct spd_key {
 	enum sc_alg alg;
-	EVP_PKEY *pkey;                /* private; never leaves this file but through key_for_lib */
+	EVP_PKEY *pkey;                /* private: handed out only as key_public (public use) */
 	uint8_t *der;                  /* its PKCS#8, secure heap, sealed from these bytes */
 	size_t der_len;
 };
@@ -74,16 +76,6 @@ static sc_err soft_key_create(const struct spd_backend *be, enum sc_alg alg, str
 	return soft_key_wrap(pkey, out);
 }
 
-static sc_err soft_key_import(const struct spd_backend *be, EVP_PKEY *supplied,
-    struct spd_key **out)
-{
-	(void)be;
-	*out = NULL;
-	if (EVP_PKEY_up_ref(supplied) != 1)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "key import");
-	return soft_key_wrap(supplied, out);
-}
-
 static sc_err soft_key_load(const struct spd_backend *be, enum sc_alg alg, const uint8_t *blob,
     size_t len, const char *what, struct spd_key **out)
 {
@@ -128,6 +120,29 @@ static EVP_PKEY *soft_key_pkey(const struct spd_key *k)
 }
 
 /* ---- private operations ---- */
+
+static sc_err soft_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
+    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert)
+{
+	/*
+	 * The SP keeps the leaf key and uses its certificate only as DER (KEYS, the store, key-usage
+	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (fast/spki.h).
+	 */
+	return sc_fast_issue_leaf(p, leaf_pub, csk_cert, csk->pkey, serial, cert);
+}
+
+static sc_err soft_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
+    const struct sc_profile *p, X509 *kek_cert, struct spd_key **out)
+{
+	EVP_PKEY *supplied = NULL;
+	sc_err r;
+
+	(void)be;
+	*out = NULL;
+	if ((r = sc_profile_unwrap_key(p, kek->pkey, kek_cert, &supplied)) != SC_OK)
+		return r;
+	return soft_key_wrap(supplied, out);
+}
 
 static sc_err soft_csr(const struct spd_key *k, uint8_t **der, size_t *der_len)
 {
@@ -332,7 +347,7 @@ static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
 	(void)be;
 	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
 		return r;
-	r = spd_store_read_file(path, 64, &root, &len);
+	r = sc_file_read_ex(path, 64, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &root, &len);
 	if (r == SC_ERR_NOT_FOUND)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the root key is missing", path);
 	if (r == SC_ERR_OVERSIZE || (r == SC_OK && len != SPD_SECRET_LEN))
@@ -355,8 +370,11 @@ static void put_be64(uint8_t *p, uint64_t v)
 	}
 }
 
+/* Durably, in one write, behind the counter-* fail points (store.h). */
 static sc_err write_counter(const char *dir, uint64_t v)
 {
+	enum spd_store_file f = SPD_STORE_FILE_COUNTER;
+	struct sc_file_replace o = { .mode = 0600, .step = spd_store_step, .ctx = &f };
 	char path[PATH_MAX];
 	uint8_t c[COUNTER_LEN];
 	sc_err r;
@@ -364,7 +382,7 @@ static sc_err write_counter(const char *dir, uint64_t v)
 	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
 	put_be64(c, v);
-	return spd_store_replace_counter(path, c, sizeof(c));
+	return sc_file_replace(path, c, sizeof(c), &o);
 }
 
 static sc_err soft_counter_create(const struct spd_backend *be, const char *dir)
@@ -394,7 +412,7 @@ static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, u
 	*v = 0;
 	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
-	r = spd_store_read_file(path, 64, &data, &len);
+	r = sc_file_read_ex(path, 64, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data, &len);
 	if (r == SC_ERR_NOT_FOUND)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the monotonic counter is missing", path);
 	if (r != SC_OK)
@@ -414,13 +432,13 @@ static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, u
 const struct spd_backend spd_backend_soft = {
 	.name = "soft",
 	.key_create = soft_key_create,
-	.key_import = soft_key_import,
 	.key_load = soft_key_load,
 	.key_blob = soft_key_blob,
 	.key_alg = soft_key_alg,
 	.key_public = soft_key_pkey,
-	.key_for_lib = soft_key_pkey,
 	.key_free = soft_key_free,
+	.issue_leaf = soft_issue_leaf,
+	.unwrap_supplied = soft_unwrap_supplied,
 	.csr = soft_csr,
 	.sign = soft_sign,
 	.decrypt_oaep = soft_decrypt_oaep,

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <selfcert/sp.h>
+#include "log.h"
 #include "req.h"
 #include "sp_msg.h"
 #include "sp_wire.h"
@@ -85,10 +86,11 @@ out:
 			sc_buf_free(answer);
 		sc_fail(r, "%s", detail);
 	}
+	/* log.c escapes the detail: it may quote bytes the client sent. */
 	if (spd->log)
-		fprintf(stderr, "selfcert-spd: uid %lu: %s: %s%s%s\n", spd->peer_uid,
-		    e != NULL ? sc_wire_msg_name(type) : "-", r == SC_OK ? "ok" : sc_err_name(r),
-		    r == SC_OK ? "" : ": ", r == SC_OK ? "" : sc_err_detail());
+		sc_log("uid %lu: %s: %s%s%s", spd->peer_uid, e != NULL ? sc_wire_msg_name(type) : "-",
+		    r == SC_OK ? "ok" : sc_err_name(r), r == SC_OK ? "" : ": ",
+		    r == SC_OK ? "" : sc_err_detail());
 	return r;
 }
 

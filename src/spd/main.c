@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include "log.h"
 #include "sandbox.h"
 #include "server.h"
 #include "spd.h"
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 
 static int fail(sc_err r)
 {
-	fprintf(stderr, "selfcert-spd: %s: %s\n", sc_err_name(r), sc_err_detail());
+	sc_log_failure(r);
 	return 1;
 }
 
@@ -57,7 +58,7 @@ static int list_requests(void)
 	unsigned t;
 
 	if ((spd = calloc(1, sizeof(*spd))) == NULL) {
-		fprintf(stderr, "selfcert-spd: nomem: state\n");
+		sc_log_err(SC_ERR_NOMEM, "state");
 		return 1;
 	}
 	spd_state_init(&spd->st, NULL);
@@ -126,10 +127,9 @@ static sc_err confine(const char *store_dir, int store_dirfd, const char *sock_p
 	}
 	if ((why = spd_sandbox_unavailable()) != NULL || no_sandbox) {
 		if (why != NULL)
-			fprintf(stderr, "selfcert-spd: warning: sandbox off: %s; never deploy this "
-			    "build\n", why);
+			sc_log("warning: sandbox off: %s; never deploy this build", why);
 		else
-			fprintf(stderr, "selfcert-spd: warning: sandbox off (--insecure-no-sandbox)\n");
+			sc_log("warning: sandbox off (--insecure-no-sandbox)");
 		snprintf(how, how_len, "sandbox off");
 		r = SC_OK;
 		goto out;
@@ -172,9 +172,10 @@ int main(int argc, char **argv)
 	int init = 0, list = 0, no_sandbox = 0, opt, lfd = -1, dirfd = -1, rc = 1;
 	sc_err r;
 
+	sc_log_init("selfcert-spd");
 	/* Before OpenSSL allocates anything: its freed blocks may hold key bytes (sandbox.h). */
 	if (spd_wipe_freed_memory() != 1)
-		fprintf(stderr, "selfcert-spd: warning: freed memory is not wiped\n");
+		sc_log("warning: freed memory is not wiped");
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': store_dir = optarg; break;
@@ -192,11 +193,9 @@ int main(int argc, char **argv)
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' ||
-			    v > UINT32_MAX - 1 || n_allow >= SPD_MAX_ALLOW) {
-				fprintf(stderr, "selfcert-spd: usage: --allow-uid %s: not a uid (at most %d)\n",
-				    optarg, SPD_MAX_ALLOW);
-				return 2;
-			}
+			    v > UINT32_MAX - 1 || n_allow >= SPD_MAX_ALLOW)
+				sc_log_usage_die("--allow-uid %s: not a uid (at most %d)", optarg,
+				    SPD_MAX_ALLOW);
 			allow[n_allow++] = v;
 			break;
 		}
@@ -219,14 +218,14 @@ int main(int argc, char **argv)
 	spd_harden_process();
 	if (init) {
 		if ((r = spd_store_create(store_dir, device_id)) != SC_OK) {
-			fprintf(stderr, "selfcert-spd: %s: %s\n", sc_err_name(r), sc_err_detail());
+			sc_log_failure(r);
 			return sc_err_exit_code(r);
 		}
 		return 0;
 	}
 	/* Resolved now, while the user database can still be read, so a typo fails at once. */
 	if (user_name != NULL && (r = spd_user_lookup(user_name, &user)) != SC_OK) {
-		fprintf(stderr, "selfcert-spd: %s: %s\n", sc_err_name(r), sc_err_detail());
+		sc_log_failure(r);
 		return sc_err_exit_code(r);
 	}
 	if (n_allow == 0) {
@@ -238,16 +237,15 @@ int main(int argc, char **argv)
 	/* One daemon per store: two would overwrite each other's commits. */
 	dirfd = open(store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
-		fprintf(stderr, "selfcert-spd: io: %s: %s\n", store_dir, strerror(errno));
+		sc_log_err(SC_ERR_IO, "%s: %s", store_dir, strerror(errno));
 		return 1;
 	}
 	if (flock(dirfd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "selfcert-spd: exists: %s: another selfcert-spd uses this store\n",
-		    store_dir);
+		sc_log_err(SC_ERR_EXISTS, "%s: another selfcert-spd uses this store", store_dir);
 		goto out;
 	}
 	if ((spd = calloc(1, sizeof(*spd))) == NULL) {
-		fprintf(stderr, "selfcert-spd: nomem: state\n");
+		sc_log_err(SC_ERR_NOMEM, "state");
 		goto out;
 	}
 	spd->log = 1;
@@ -277,13 +275,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spd_secure_heap_usage(&heap_used, &heap_size);
-	fprintf(stderr, "selfcert-spd: serving %s (device %s, state %s, %zu keys) on %s as uid %lu"
-	    "; %s; secure heap %zu of %zu bytes in use\n", store_dir, spd->st.device_id,
+	sc_log("serving %s (device %s, state %s, %zu keys) on %s as uid %lu; %s; secure heap %zu "
+	    "of %zu bytes in use", store_dir, spd->st.device_id,
 	    sc_sp_state_name(spd->st.state), spd->st.n_slots, sock_path, serving_uid, how,
 	    heap_used, heap_size);
 	rc = spd_serve(spd, lfd, allow, n_allow);
 	unlink(sock_path);
-	fprintf(stderr, "selfcert-spd: stopped\n");
+	sc_log("stopped");
 out:
 	if (lfd >= 0)
 		close(lfd);

@@ -11,7 +11,6 @@
 #include <openssl/x509.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
-#include "fast/spki.h"
 #include "backend.h"
 #include "req.h"
 #include "sp_msg.h"
@@ -124,31 +123,17 @@ static sc_err issue_make(struct spd *spd, struct issue *is)
 	struct spd_state *st = &spd->st;
 	const struct spd_backend *be = st->be;
 	struct spd_slot *s = &is->slot;
-	EVP_PKEY *supplied = NULL, *csk;
 	sc_err r;
 
-	if (is->info.origin == SC_KEY_DEVICE_GENERATED) {
-		if ((r = be->key_create(be, is->info.alg, &s->key)) != SC_OK)
-			return r;
-	} else {
-		/* Embodiment 2: the KEK opens the envelope, the backend takes the key in. */
-		if ((r = sc_profile_unwrap_key(is->p, be->key_for_lib(st->kek), st->kek_cert,
-		    &supplied)) != SC_OK)
-			return r;
-		r = be->key_import(be, supplied, &s->key);
-		EVP_PKEY_free(supplied);
-		if (r != SC_OK)
-			return r;
-	}
+	if (is->info.origin == SC_KEY_DEVICE_GENERATED)
+		r = be->key_create(be, is->info.alg, &s->key);
+	else
+		/* Embodiment 2: the KEK opens the envelope inside the backend, which keeps the key. */
+		r = be->unwrap_supplied(be, st->kek, is->p, st->kek_cert, &s->key);
+	if (r != SC_OK)
+		return r;
 	s->alg = be->key_alg(s->key);
-	if ((csk = be->key_for_lib(st->csk)) == NULL)
-		return sc_fail(SC_ERR_ALGORITHM, "issue: the %s backend cannot sign certificates yet",
-		    be->name);
-	/*
-	 * The slot keeps the key and uses its certificate only as DER (KEYS, the store, key-usage
-	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (fast/spki.h).
-	 */
-	if ((r = sc_fast_issue_leaf(is->p, be->key_public(s->key), st->csk_cert, csk,
+	if ((r = be->issue_leaf(st->csk, is->p, be->key_public(s->key), st->csk_cert,
 	    st->issuance_counter + 1, &s->cert)) != SC_OK)
 		return r;
 	if ((r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)

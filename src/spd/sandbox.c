@@ -22,6 +22,7 @@
 #include <linux/landlock.h>
 #include <seccomp.h>
 #include <openssl/crypto.h>
+#include "log.h"
 #include "sandbox.h"
 
 #define PWBUF_MAX 16384                 /* getpwnam_r buffer; NSS entries are small */
@@ -100,18 +101,18 @@ void spd_harden_process(void)
 
 	/* No core files and no ptrace by the same user: keys must not leak through either. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		fprintf(stderr, "selfcert-spd: warning: PR_SET_DUMPABLE: %s\n", strerror(errno));
+		sc_log("warning: PR_SET_DUMPABLE: %s", strerror(errno));
 	if (setrlimit(RLIMIT_CORE, &rl) != 0)
-		fprintf(stderr, "selfcert-spd: warning: RLIMIT_CORE: %s\n", strerror(errno));
+		sc_log("warning: RLIMIT_CORE: %s", strerror(errno));
 	/* Nothing this process might ever execute gains privileges (setuid binaries, file caps). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		fprintf(stderr, "selfcert-spd: warning: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
+		sc_log("warning: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	rc = CRYPTO_secure_malloc_init(SPD_SECURE_HEAP, SPD_SECURE_HEAP_MIN);
 	if (rc == 0)
-		fprintf(stderr, "selfcert-spd: warning: no secure heap; keys live in normal memory\n");
+		sc_log("warning: no secure heap; keys live in normal memory");
 	else if (rc == 2)
-		fprintf(stderr, "selfcert-spd: warning: the secure heap is not locked in memory "
-		    "(raise RLIMIT_MEMLOCK to %u bytes): keys may be swapped out\n",
+		sc_log("warning: the secure heap is not locked in memory (raise RLIMIT_MEMLOCK to %u "
+		    "bytes): keys may be swapped out",
 		    SPD_SECURE_HEAP + 2u * 4096u);
 }
 

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include "log.h"
 #include "server.h"
 #include "sp_wire.h"
 
@@ -140,8 +141,7 @@ static int client_read(struct spd *spd, struct client *c)
 				continue;
 			/* The announced length is checked before a byte is allocated for it. */
 			if ((r = sc_wire_parse_len(c->hdr, &c->msg_len)) != SC_OK) {
-				fprintf(stderr, "selfcert-spd: uid %lu: -: %s: %s\n", c->uid,
-				    sc_err_name(r), sc_err_detail());
+				sc_log("uid %lu: -: %s: %s", c->uid, sc_err_name(r), sc_err_detail());
 				client_refuse(c, r, sc_err_detail());
 				return c->out_len > 0 ? 0 : -1;
 			}
@@ -212,7 +212,7 @@ static int client_accept(int lfd, struct client *clients, const unsigned long *a
 	for (i = 0; i < n_allow; i++)
 		if (allow[i] == c->uid)
 			return 1;
-	fprintf(stderr, "selfcert-spd: uid %lu: -: denied\n", c->uid);
+	sc_log("uid %lu: -: denied", c->uid);
 	client_refuse(c, SC_ERR_DENIED, "this user may not use the secure processor");
 refused:
 	/* A refused peer is only ever written to; if even the answer failed, it goes now. */
@@ -293,7 +293,7 @@ int spd_serve(struct spd *spd, int lfd, const unsigned long *allow, size_t n_all
 				continue;
 			used++;
 			if (now >= c->deadline) {
-				fprintf(stderr, "selfcert-spd: uid %lu: -: timeout, disconnected\n", c->uid);
+				sc_log("uid %lu: -: timeout, disconnected", c->uid);
 				client_free(c);
 				used--;
 				continue;
@@ -318,7 +318,7 @@ int spd_serve(struct spd *spd, int lfd, const unsigned long *allow, size_t n_all
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
-			fprintf(stderr, "selfcert-spd: poll: %s\n", strerror(errno));
+			sc_log("poll: %s", strerror(errno));
 			break;
 		}
 		for (i = 0; i < n; i++) {

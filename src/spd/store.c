@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <selfcert/cert.h>
+#include "failpoint.h"
 #include "file.h"
 #include "pem.h"
 #include "store.h"
@@ -29,7 +30,7 @@
 #define HKDF_SALT "selfcert-store-v1"
 /* Device-independent: the root key alone makes the store key device-unique. */
 #define HKDF_INFO "selfcert sealed store AES-256-GCM key"
-#define TMP_HEX_LEN 12           /* "<file>.tmp-" + 12 hex digits: a commit's temp file */
+#define TMP_HEX_LEN 12           /* "<file>.tmp-" + 12 hex digits: sc_file_replace's temp file */
 /*
  * The store is written in pieces: the 25-byte header alone, then at most this much at a time.
  * Bounded writes, and a stop between two of them (a fail point each) leaves a partly written
@@ -55,74 +56,13 @@ static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
 	return SC_OK;
 }
 
-/*
- * Read a whole regular file (not a symlink) of at most max bytes. SC_ERR_NOT_FOUND if absent.
- * *data is the caller's: sc_free_secret(*data, *len).
- */
-sc_err spd_store_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
-{
-	sc_err r = SC_ERR_INTERNAL;
-	struct stat sb;
-	uint8_t *buf = NULL;
-	size_t got = 0, size;
-	int fd;
-
-	*data = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return sc_fail(SC_ERR_NOT_FOUND, "%s: missing", path);
-	if (fd < 0)
-		return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		r = sc_fail(SC_ERR_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)sb.st_size > max) {
-		r = sc_fail(SC_ERR_OVERSIZE, "%s: %lld bytes, at most %zu", path,
-		    (long long)sb.st_size, max);
-		goto out;
-	}
-	size = (size_t)sb.st_size;
-	/* One spare byte so a file that grew since fstat is noticed rather than cut. */
-	if ((buf = OPENSSL_malloc(size + 1)) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "%s", path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + got, size + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > size) {
-			r = sc_fail(SC_ERR_IO, "%s: changed while being read", path);
-			goto out;
-		}
-	}
-	*data = buf;
-	*len = got;
-	buf = NULL;
-	r = SC_OK;
-out:
-	if (buf != NULL)
-		OPENSSL_clear_free(buf, size + 1);
-	close(fd);
-	return r;
-}
-
 /* ---- fail points (SC_FAILPOINTS builds only) ---- */
 
 /*
  * One per step of a commit, in the order a commit passes them. The counter's five mirror the
- * store's: replace_file() numbers its steps from a base, FP_STORE_OPEN or FP_COUNTER_OPEN.
- * The names and the parser exist only in SC_FAILPOINTS builds: a release binary holds no fail
- * point code and never reads the variable.
+ * store's: spd_store_step numbers sc_file_replace's steps from FP_STORE_OPEN or FP_COUNTER_OPEN.
+ * The names and the table exist only in SC_FAILPOINTS builds (failpoint.h): a release binary
+ * holds no fail point code and never reads the variable.
  */
 enum fp_id {
 	FP_STORE_OPEN, FP_STORE_WRITE, FP_STORE_FSYNC, FP_STORE_RENAME, FP_STORE_DIRSYNC,
@@ -132,107 +72,25 @@ enum fp_id {
 };
 
 #ifdef SC_FAILPOINTS
-#define FP_SPEC_MAX 64                 /* "counter-dirsync:1000000:error" fits with room */
-#define FP_NTH_MAX 1000000u
-
 static const char *const fp_names[FP_COUNT] = {
 	"store-open", "store-write", "store-fsync", "store-rename", "store-dirsync",
 	"counter-open", "counter-write", "counter-fsync", "counter-rename", "counter-dirsync",
 	"commit-done",
 };
 
-static struct {
-	int loaded;                    /* the variable has been read (once per process) */
-	enum { FP_OFF, FP_EXIT, FP_ERROR, FP_TRACE } mode;
-	enum fp_id id;                 /* the armed point (FP_EXIT, FP_ERROR) */
-	unsigned long nth;             /* fires on this hit of it, counting from 1 */
-	unsigned long hits[FP_COUNT];
-} fp;
-
-/*
- * Read SPD_FAILPOINT_ENV once, when the first store is opened or created (start-up, before any
- * sandbox): "trace", or "<name>:<nth>[:exit|:error]". A bad value is SC_ERR_USAGE, so a test
- * that misspells a point fails loudly instead of passing with nothing injected.
- */
-static sc_err fp_load(void)
-{
-	char spec[FP_SPEC_MAX], *name, *nth, *mode, *end;
-	const char *v;
-	unsigned long n;
-	int i;
-
-	if (fp.loaded)
-		return SC_OK;
-	fp.loaded = 1;
-	v = getenv(SPD_FAILPOINT_ENV);
-	if (v == NULL || v[0] == '\0')
-		return SC_OK;
-	if (strcmp(v, "trace") == 0) {
-		fp.mode = FP_TRACE;
-		return SC_OK;
-	}
-	if (strlen(v) >= sizeof(spec))
-		return sc_fail(SC_ERR_USAGE, "%s: longer than %d bytes", SPD_FAILPOINT_ENV,
-		    FP_SPEC_MAX - 1);
-	snprintf(spec, sizeof(spec), "%s", v);
-	name = spec;
-	if ((nth = strchr(name, ':')) == NULL)
-		return sc_fail(SC_ERR_USAGE, "%s '%s': expected NAME:NTH[:exit|:error] or trace",
-		    SPD_FAILPOINT_ENV, v);
-	*nth++ = '\0';
-	if ((mode = strchr(nth, ':')) != NULL)
-		*mode++ = '\0';
-	for (i = 0; i < FP_COUNT && strcmp(fp_names[i], name) != 0; i++)
-		;
-	if (i == FP_COUNT)
-		return sc_fail(SC_ERR_USAGE, "%s: unknown fail point '%s' (store-open … commit-done)",
-		    SPD_FAILPOINT_ENV, name);
-	errno = 0;
-	n = strtoul(nth, &end, 10);
-	if (nth[0] < '1' || nth[0] > '9' || *end != '\0' || errno != 0 || n > FP_NTH_MAX)
-		return sc_fail(SC_ERR_USAGE, "%s: hit '%s' is not a number in 1..%u",
-		    SPD_FAILPOINT_ENV, nth, FP_NTH_MAX);
-	if (mode == NULL || strcmp(mode, "exit") == 0)
-		fp.mode = FP_EXIT;
-	else if (strcmp(mode, "error") == 0)
-		fp.mode = FP_ERROR;
-	else
-		return sc_fail(SC_ERR_USAGE, "%s: mode '%s' is neither exit nor error",
-		    SPD_FAILPOINT_ENV, mode);
-	fp.id = (enum fp_id)i;
-	fp.nth = n;
-	return SC_OK;
-}
-
-/*
- * A step is about to run. Armed for this hit: exit mode stops the process here, as a crash
- * would (no buffers flushed, no handlers run); error mode makes the step fail with SC_ERR_IO,
- * as a full disk would. Trace mode names every hit on stderr, so tests can list them.
- */
-static sc_err fp_hit(enum fp_id id)
-{
-	unsigned long n = ++fp.hits[id];
-
-	if (fp.mode == FP_TRACE) {
-		fprintf(stderr, "selfcert-spd: fail point %s #%lu\n", fp_names[id], n);
-		return SC_OK;
-	}
-	if (fp.mode == FP_OFF || id != fp.id || n != fp.nth)
-		return SC_OK;
-	if (fp.mode == FP_ERROR)
-		return sc_fail(SC_ERR_IO, "fail point %s #%lu: injected error", fp_names[id], n);
-	fprintf(stderr, "selfcert-spd: fail point %s #%lu: stopping (exit %d)\n", fp_names[id],
-	    n, SPD_FAILPOINT_EXIT);
-	_exit(SPD_FAILPOINT_EXIT);
-}
-#define FAILPOINT(id) fp_hit(id)
-#else
-#define FAILPOINT(id) SC_OK
-static sc_err fp_load(void)
-{
-	return SC_OK;
-}
+/* failpoint.c keeps the state; the names, messages and exit code are those tests pin. */
+static struct sc_failpoints fp = {
+	.env = SPD_FAILPOINT_ENV, .prog = "selfcert-spd", .names = fp_names, .n = FP_COUNT,
+	.exit_code = SPD_FAILPOINT_EXIT, .allow = SC_FP_ALLOW_ERROR,
+};
 #endif
+#define FAILPOINT(id) SC_FAILPOINT(&fp, (id))
+
+/* Read SPD_FAILPOINT_ENV once, when the first store is opened or created (store.h). */
+static sc_err fp_load(void)
+{
+	return SC_FAILPOINT_LOAD(&fp);
+}
 
 /* ---- key derivation and sealing ---- */
 
@@ -616,95 +474,30 @@ out:
 
 /* ---- files ---- */
 
-static sc_err write_all(int fd, const uint8_t *p, size_t len, const char *path)
+sc_err spd_store_step(void *ctx, enum sc_file_step step)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+	const enum spd_store_file *f = ctx;
+	unsigned base = *f == SPD_STORE_FILE_COUNTER ? FP_COUNTER_OPEN : FP_STORE_OPEN;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return SC_OK;
+	(void)base; /* only read by SC_FAILPOINTS builds */
+	(void)step;
+	return FAILPOINT(base + (unsigned)step);
 }
 
 /*
- * Durably replace path with data: a new temp file beside it (O_CREAT|O_EXCL|O_NOFOLLOW, 0600),
- * written (the first `first` bytes alone, then WRITE_CHUNK at a time), fsynced, renamed over
- * path, and the folder fsynced so the rename itself survives a power cut. Each step is the
- * fail point `step` + its offset (the store's or the counter's five). *renamed says whether the
- * new content reached path: after that, a failure can no longer take it back.
+ * Durably replace DIR/store with blob (file.h: temp file, fsync, rename, folder fsync): the
+ * header alone, then WRITE_CHUNK at a time, each step behind its store-* fail point. *renamed
+ * says whether the new content reached path: after that, a failure can no longer take it back.
  */
-static sc_err replace_file(const char *path, const uint8_t *data, size_t len, size_t first,
-    enum fp_id step, int *renamed)
+static sc_err replace_store(const char *path, const uint8_t *blob, size_t len, int *renamed)
 {
-	sc_err r = SC_ERR_INTERNAL;
-	char tmp[PATH_MAX], hex[TMP_HEX_LEN + 1];
-	uint8_t rnd[TMP_HEX_LEN / 2];
-	size_t off, piece;
-	int fd = -1, n;
+	enum spd_store_file f = SPD_STORE_FILE_STORE;
+	struct sc_file_replace o = { .mode = 0600, .first = SPD_STORE_HDR_LEN,
+	    .chunk = WRITE_CHUNK, .step = spd_store_step, .ctx = &f };
+	sc_err r = sc_file_replace(path, blob, len, &o);
 
-	*renamed = 0;
-	(void)step; /* only read by SC_FAILPOINTS builds */
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
-	sc_hex(rnd, sizeof(rnd), hex);
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, hex);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return sc_fail(SC_ERR_USAGE, "%s: path too long", path);
-	if ((r = FAILPOINT(step + FP_STORE_OPEN)) != SC_OK)
-		return r;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return sc_fail(SC_ERR_IO, "%s: %s", tmp, strerror(errno));
-	for (off = 0; off < len; off += piece) {
-		piece = off == 0 && first > 0 && first < len ? first : len - off;
-		if (piece > WRITE_CHUNK)
-			piece = WRITE_CHUNK;
-		if ((r = FAILPOINT(step + FP_STORE_WRITE)) != SC_OK ||
-		    (r = write_all(fd, data + off, piece, tmp)) != SC_OK)
-			goto out;
-	}
-	if ((r = FAILPOINT(step + FP_STORE_FSYNC)) != SC_OK)
-		goto out;
-	if (fsync(fd) != 0) {
-		r = sc_fail(SC_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		r = sc_fail(SC_ERR_IO, "%s: close: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if ((r = FAILPOINT(step + FP_STORE_RENAME)) != SC_OK)
-		goto out;
-	if (rename(tmp, path) != 0) {
-		r = sc_fail(SC_ERR_IO, "%s: rename: %s", path, strerror(errno));
-		goto out;
-	}
-	*renamed = 1;
-	if ((r = FAILPOINT(step + FP_STORE_DIRSYNC)) != SC_OK ||
-	    (r = sc_fsync_dir_of(path)) != SC_OK)
-		goto out;
-	r = SC_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	/* A temp file that was not renamed holds nothing anyone relies on. */
-	if (r != SC_OK && !*renamed)
-		unlink(tmp);
+	*renamed = o.renamed;
 	return r;
-}
-
-sc_err spd_store_replace_counter(const char *path, const uint8_t *data, size_t len)
-{
-	int renamed;
-
-	return replace_file(path, data, len, len, FP_COUNTER_OPEN, &renamed);
 }
 
 /*
@@ -789,8 +582,7 @@ static sc_err write_store(struct spd_store *s, const struct spd_state *st, uint6
 		goto out;
 	if ((r = seal(s->key, counter, pt.data, pt.len, &blob, &blob_len)) != SC_OK)
 		goto out;
-	if ((r = replace_file(s->store_path, blob, blob_len, SPD_STORE_HDR_LEN, FP_STORE_OPEN,
-	    renamed)) != SC_OK)
+	if ((r = replace_store(s->store_path, blob, blob_len, renamed)) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
@@ -839,7 +631,7 @@ static int is_temp_of(const char *name, const char *base)
 /*
  * Remove the temp files of commits that a crash interrupted. None was ever renamed into place,
  * so none holds state anyone relies on (the rename is the commit point); left alone, every
- * crash would leave up to one store-sized file behind. Only names replace_file makes are
+ * crash would leave up to one store-sized file behind. Only names sc_file_replace makes are
  * touched, only regular files, and only under the daemon's lock on the folder (main.c).
  * Best effort: a temp file that stays is harmless.
  */
@@ -879,7 +671,8 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
 		goto out;
 	if ((r = s->be->counter_read(s->be, s->dir, &c)) != SC_OK)
 		goto out;
-	r = spd_store_read_file(s->store_path, SPD_STORE_MAX, &blob, &blob_len);
+	r = sc_file_read_ex(s->store_path, SPD_STORE_MAX, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &blob,
+	    &blob_len);
 	if (r == SC_ERR_NOT_FOUND || r == SC_ERR_OVERSIZE) {
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %s", s->store_path,
 		    r == SC_ERR_NOT_FOUND ? "missing" : "too large");

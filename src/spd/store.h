@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <selfcert/err.h>
 #include "backend.h"
+#include "file.h"
 #include "spd.h"
 
 #define SPD_STORE_MAGIC "SCST"
@@ -27,9 +28,9 @@
 #define SPD_ROOT_KEY_LEN SPD_SECRET_LEN       /* root.key: the soft backend's sealing secret */
 
 /*
- * Fail points (builds with SC_FAILPOINTS only; cmake/faults.cmake turns it on for every build
- * type but Release, RelWithDebInfo and MinSizeRel). The variable is read once, when the first
- * store is opened or created:
+ * Fail points (failpoint.h; builds with SC_FAILPOINTS only, which cmake/faults.cmake turns on for
+ * every build type but Release, RelWithDebInfo and MinSizeRel). The variable is read once, when
+ * the first store is opened or created:
  *
  *   SELFCERT_SPD_FAILPOINT=<name>:<nth>[:exit|:error]    or    SELFCERT_SPD_FAILPOINT=trace
  *
@@ -86,14 +87,13 @@ uint64_t spd_store_counter(const struct spd_store *store);
 void spd_store_close(struct spd_store *store);
 
 /*
- * For backend_soft.c: the store's bounded reader of a regular file (not a symlink; at most max
- * bytes; SC_ERR_NOT_FOUND if absent, SC_ERR_OVERSIZE if larger; *data the caller's, allocated
- * with one spare byte: OPENSSL_clear_free(*data, *len + 1)), and the durable replace of the
- * counter file, which passes the counter-* fail points exactly as a commit always has.
+ * The fail points of an atomic replace (file.h), for the two files a commit writes: passed as
+ * sc_file_replace's step hook with ctx pointing at which file it is. store.c writes the store;
+ * backend_soft.c writes the counter file through it, so a counter write passes the counter-*
+ * points exactly as a commit always has. Returns the point's result (SC_ERR_IO in error mode).
  */
-sc_err spd_store_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
-    SC_MUST_USE;
-sc_err spd_store_replace_counter(const char *path, const uint8_t *data, size_t len) SC_MUST_USE;
+enum spd_store_file { SPD_STORE_FILE_STORE, SPD_STORE_FILE_COUNTER };
+sc_err spd_store_step(void *ctx, enum sc_file_step step) SC_MUST_USE;
 
 /*
  * The plaintext codec, exposed for tests: serialize into a secret writer / parse exactly

@@ -88,6 +88,20 @@ static void issue(enum sc_alg alg)
 	request(SC_SP_ISSUE, &b, "issue");
 }
 
+/* A fixture key into the SP's backend, as the store hands it one: its PKCS#8. */
+static sc_err take_key(EVP_PKEY *k, struct spd_key **dst)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	if ((r = spd_key_der(k, &der, &len)) != SC_OK)
+		return r;
+	r = spd->st.be->key_load(spd->st.be, sc_alg_of_key(k), der, len, "fixture", dst);
+	spd_key_der_free(der, len);
+	return r;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct sc_buf b;
@@ -109,8 +123,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	 * KEYGEN would make random keys; the fixture's fixed ones are put in its place so that the
 	 * corpus' supplied keys are encrypted to this SP's KEK. The rest is the real factory flow.
 	 */
-	if ((r = spd->st.be->key_import(spd->st.be, fx->csk, &spd->st.csk)) != SC_OK ||
-	    (r = spd->st.be->key_import(spd->st.be, fx->kek, &spd->st.kek)) != SC_OK)
+	if ((r = take_key(fx->csk, &spd->st.csk)) != SC_OK ||
+	    (r = take_key(fx->kek, &spd->st.kek)) != SC_OK)
 		die("key import", r);
 	spd->st.csk_alg = SC_ALG_P256;
 	spd->st.kek_alg = SC_ALG_P256;

@@ -278,11 +278,17 @@ static void dispatch_seeds(void)
 
 /* ---- stores ---- */
 
-/* The fixture's key into the SP's soft key backend (which takes its own reference). */
+/* The fixture's key into the SP's soft key backend, as the store hands it one: its PKCS#8. */
 static void take_key(struct spd_key **dst, EVP_PKEY *k)
 {
-	if (spd_backend_soft.key_import(&spd_backend_soft, k, dst) != SC_OK)
+	uint8_t *der = NULL;
+	size_t len = 0;
+
+	if (spd_key_der(k, &der, &len) != SC_OK ||
+	    spd_backend_soft.key_load(&spd_backend_soft, sc_alg_of_key(k), der, len, "fixture",
+	    dst) != SC_OK)
 		abort();
+	spd_key_der_free(der, len);
 }
 
 static void take_cert(X509 **dst, X509 *c)

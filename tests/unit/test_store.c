@@ -109,12 +109,13 @@ static sc_err try_open(void)
 }
 
 /*
- * A self-signed certificate for key (the store checks only that certificate and key pair),
- * from the test world's raw builder (tests/testlib).
+ * A certificate for pub (the store checks only that certificate and key pair): self-signed for
+ * a key the test holds; for a backend's key, whose private half never leaves the backend, signed
+ * by a throwaway key instead (cert_for).
  */
-static X509 *self_signed(EVP_PKEY *key, const char *cn)
+static X509 *signed_by(EVP_PKEY *pub, EVP_PKEY *key, const char *cn)
 {
-	const struct sc_test_cert spec = { .cn = cn, .pub = key, .days = 1 };
+	const struct sc_test_cert spec = { .cn = cn, .pub = pub, .issuer_key = key, .days = 1 };
 	X509 *x = NULL;
 
 	assert_int_equal(sc_test_cert_make(&spec, &x), SC_OK);
@@ -129,7 +130,7 @@ static EVP_PKEY *keygen(enum sc_alg alg)
 	return k;
 }
 
-/* A key made by the soft backend, as KEYGEN and ISSUE make them; its EVP_PKEY for signing. */
+/* A key made by the soft backend, as KEYGEN and ISSUE make them. */
 static struct spd_key *bkey(enum sc_alg alg)
 {
 	struct spd_key *k = NULL;
@@ -137,7 +138,16 @@ static struct spd_key *bkey(enum sc_alg alg)
 	assert_int_equal(spd_backend_soft.key_create(&spd_backend_soft, alg, &k), SC_OK);
 	return k;
 }
-#define PKEY(k) spd_backend_soft.key_for_lib(k)
+#define PKEY(k) spd_backend_soft.key_public(k)
+
+static X509 *cert_for(const struct spd_key *k, const char *cn)
+{
+	EVP_PKEY *signer = keygen(SC_ALG_P256);
+	X509 *x = signed_by(PKEY(k), signer, cn);
+
+	EVP_PKEY_free(signer);
+	return x;
+}
 
 /* A locked state with one of everything (anchors, replay entries, leaf slots). */
 static void fill_state(struct spd_state *st)
@@ -150,14 +160,14 @@ static void fill_state(struct spd_state *st)
 	st->issuance_counter = 7;
 	st->csk_alg = SC_ALG_P256;
 	st->csk = bkey(SC_ALG_P256);
-	st->csk_cert = self_signed(PKEY(st->csk), "csk");
+	st->csk_cert = cert_for(st->csk, "csk");
 	st->kek_alg = SC_ALG_P384;
 	st->kek = bkey(SC_ALG_P384);
-	st->kek_cert = self_signed(PKEY(st->kek), "kek");
+	st->kek_cert = cert_for(st->kek, "kek");
 	for (i = 0; i < 2; i++) {
 		EVP_PKEY *k = keygen(SC_ALG_ED25519);
 		snprintf(st->anchors[i].network_id, sizeof(st->anchors[i].network_id), "net-%zu", i);
-		st->anchors[i].cert = self_signed(k, "root");
+		st->anchors[i].cert = signed_by(k, k, "root");
 		EVP_PKEY_free(k);
 	}
 	st->n_anchors = 2;
@@ -170,11 +180,11 @@ static void fill_state(struct spd_state *st)
 	st->slots[0].handle = 3;
 	st->slots[0].alg = SC_ALG_ED25519;
 	st->slots[0].key = bkey(SC_ALG_ED25519);
-	st->slots[0].cert = self_signed(PKEY(st->slots[0].key), "leaf 3");
+	st->slots[0].cert = cert_for(st->slots[0].key, "leaf 3");
 	st->slots[1].handle = 5;
 	st->slots[1].alg = SC_ALG_P256;
 	st->slots[1].key = bkey(SC_ALG_P256);
-	st->slots[1].cert = self_signed(PKEY(st->slots[1].key), "leaf 5");
+	st->slots[1].cert = cert_for(st->slots[1].key, "leaf 5");
 	st->n_slots = 2;
 	st->next_handle = 6;
 }
