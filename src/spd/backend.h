@@ -35,26 +35,26 @@
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
 
-#define SPD_SECRET_LEN 32            /* the store's sealing secret (HKDF input, store.c) */
+#define SPD_SECRET_LEN 32 /* the store's sealing secret (HKDF input, store.c) */
 
 /* One private key held by a backend. Opaque: soft keeps PKCS#8, a TPM would keep blobs. */
 struct spd_key;
 
 /* SIGN's modes, as the handlers checked them (req_keys.c). */
 enum spd_sign_mode {
-	SPD_SIGN_MESSAGE,   /* the key's own scheme over the message (hash-then-sign, or Ed25519) */
-	SPD_SIGN_DIGEST,    /* a caller's digest: PKCS#1 v1.5 for RSA, ECDSA for EC */
-	SPD_SIGN_PSS,       /* a caller's digest, RSA-PSS with MGF1(md) and salt_len */
+	SPD_SIGN_MESSAGE, /* the key's own scheme over the message (hash-then-sign, or Ed25519) */
+	SPD_SIGN_DIGEST,  /* a caller's digest: PKCS#1 v1.5 for RSA, ECDSA for EC */
+	SPD_SIGN_PSS,     /* a caller's digest, RSA-PSS with MGF1(md) and salt_len */
 };
 
 struct spd_backend {
-	const char *name;            /* "soft" */
+	const char *name; /* "soft" */
 
 	/* ---- keys ---- */
 
 	/* A new key of alg, made inside the backend (KEYGEN, ISSUE of a generated key). */
-	sc_err (*key_create)(const struct spd_backend *be, enum sc_alg alg, struct spd_key **out)
-	    SC_MUST_USE;
+	sc_err (*key_create)(const struct spd_backend *be, enum sc_alg alg,
+	    struct spd_key **out) SC_MUST_USE;
 	/*
 	 * A key from its stored form (key_blob's bytes, authenticated by the store): exactly one key
 	 * of algorithm alg, else SC_ERR_STORE_DAMAGED "store: <what>: …".
@@ -103,8 +103,8 @@ struct spd_backend {
 	 * the mode fits the key). *sig is the caller's (OPENSSL_free).
 	 */
 	sc_err (*sign)(const struct spd_key *k, enum spd_sign_mode mode, const EVP_MD *md,
-	    uint32_t salt_len, const uint8_t *in, size_t in_len, uint8_t **sig, size_t *sig_len)
-	    SC_MUST_USE;
+	    uint32_t salt_len, const uint8_t *in, size_t in_len, uint8_t **sig,
+	    size_t *sig_len) SC_MUST_USE;
 	/*
 	 * RSA-OAEP (md, MGF1 mgf1, label) of in into out, whose capacity *out_len is at least the
 	 * modulus size; *out_len becomes the plaintext's length. Every way a block can fail to
@@ -118,8 +118,8 @@ struct spd_backend {
 	 * *secret (the caller's: OPENSSL_clear_free(*secret, *len)). A peer the backend rejects is
 	 * SC_ERR_MALFORMED.
 	 */
-	sc_err (*derive)(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret, size_t *len)
-	    SC_MUST_USE;
+	sc_err (*derive)(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret,
+	    size_t *len) SC_MUST_USE;
 
 	/* ---- the store folder's sealing secret and monotonic counter ---- */
 
@@ -134,10 +134,10 @@ struct spd_backend {
 	    uint8_t secret[SPD_SECRET_LEN]) SC_MUST_USE;
 	/* The counter: start at 0 (a new device), read it, move it from `from` to from + 1. */
 	sc_err (*counter_create)(const struct spd_backend *be, const char *dir) SC_MUST_USE;
-	sc_err (*counter_read)(const struct spd_backend *be, const char *dir, uint64_t *value)
-	    SC_MUST_USE;
-	sc_err (*counter_increment)(const struct spd_backend *be, const char *dir, uint64_t from)
-	    SC_MUST_USE;
+	sc_err (*counter_read)(const struct spd_backend *be, const char *dir,
+	    uint64_t *value) SC_MUST_USE;
+	sc_err (*counter_increment)(const struct spd_backend *be, const char *dir,
+	    uint64_t from) SC_MUST_USE;
 };
 
 /* Today's behaviour: PKCS#8 in the secure heap, DIR/root.key, DIR/counter (backend_soft.c). */

@@ -24,8 +24,8 @@
 
 struct spd_key {
 	enum sc_alg alg;
-	EVP_PKEY *pkey;                /* private: handed out only as key_public (public use) */
-	uint8_t *der;                  /* its PKCS#8, secure heap, sealed from these bytes */
+	EVP_PKEY *pkey; /* private: handed out only as key_public (public use) */
+	uint8_t *der;   /* its PKCS#8, secure heap, sealed from these bytes */
 	size_t der_len;
 };
 
@@ -160,9 +160,9 @@ static sc_err soft_csr(const struct spd_key *k, uint8_t **der, size_t *der_len)
 	}
 	if (X509_REQ_set_version(csr, X509_REQ_VERSION_1) != 1 ||
 	    X509_REQ_set_pubkey(csr, k->pkey) != 1 ||
-	    EVP_DigestSignInit(mctx, NULL, sc_sign_md(k->pkey, SC_DIGEST_NONE), NULL, k->pkey) != 1 ||
-	    X509_REQ_sign_ctx(csr, mctx) <= 0 ||
-	    (n = i2d_X509_REQ(csr, &p)) <= 0) {
+	    EVP_DigestSignInit(mctx, NULL, sc_sign_md(k->pkey, SC_DIGEST_NONE), NULL, k->pkey) !=
+	        1 ||
+	    X509_REQ_sign_ctx(csr, mctx) <= 0 || (n = i2d_X509_REQ(csr, &p)) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "signing the certificate request");
 		goto out;
 	}
@@ -203,17 +203,17 @@ static sc_err sign_hash(EVP_PKEY *key, enum sc_alg alg, int pss, const EVP_MD *m
 	EVP_PKEY_CTX *pctx = NULL;
 	int padding = pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
 
-	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) != 1 ||
+	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
 	    (sc_alg_is_rsa(alg) && EVP_PKEY_CTX_set_rsa_padding(pctx, padding) != 1) ||
 	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
-	    (pss && (EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)salt_len) != 1)) ||
+	    (pss &&
+	        (EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
+	            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)salt_len) != 1)) ||
 	    EVP_PKEY_sign(pctx, NULL, sig_len, in, in_len) != 1 ||
 	    (*sig = OPENSSL_malloc(*sig_len)) == NULL ||
 	    EVP_PKEY_sign(pctx, *sig, sig_len, in, in_len) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, pss ? "sign: PSS signing failed" :
-		    "sign: signing failed");
+		r = sc_fail_ossl(SC_ERR_INTERNAL,
+		    pss ? "sign: PSS signing failed" : "sign: signing failed");
 		goto out;
 	}
 	r = SC_OK;
@@ -244,13 +244,12 @@ static sc_err soft_decrypt_oaep(const struct spd_key *k, const EVP_MD *md, const
 	/* The label is handed over to OpenSSL, which frees it with the context. */
 	if (label_len > 0 && (label_copy = OPENSSL_memdup(label, label_len)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "decrypt: label");
-	if ((pctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
-	    EVP_PKEY_decrypt_init(pctx) != 1 ||
+	if ((pctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL || EVP_PKEY_decrypt_init(pctx) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1) != 1 ||
 	    (label_copy != NULL &&
-	     EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label_copy, (int)label_len) != 1)) {
+	        EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label_copy, (int)label_len) != 1)) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "decrypt: setting up RSA-OAEP");
 		goto out;
 	}
@@ -269,8 +268,7 @@ out:
 	return r;
 }
 
-static sc_err soft_derive(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret,
-    size_t *len)
+static sc_err soft_derive(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret, size_t *len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	EVP_PKEY_CTX *dctx = NULL;
@@ -278,8 +276,7 @@ static sc_err soft_derive(const struct spd_key *k, EVP_PKEY *peer, uint8_t **sec
 
 	*secret = NULL;
 	*len = 0;
-	if ((dctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
-	    EVP_PKEY_derive_init(dctx) != 1) {
+	if ((dctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL || EVP_PKEY_derive_init(dctx) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "derive: setting up ECDH");
 		goto out;
 	}
@@ -392,8 +389,7 @@ static sc_err soft_counter_create(const struct spd_backend *be, const char *dir)
 }
 
 /* No read first: the store knows the value it committed last (store.h's counter protocol). */
-static sc_err soft_counter_increment(const struct spd_backend *be, const char *dir,
-    uint64_t from)
+static sc_err soft_counter_increment(const struct spd_backend *be, const char *dir, uint64_t from)
 {
 	(void)be;
 	if (from == UINT64_MAX)
@@ -416,8 +412,9 @@ static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, u
 	if (r == SC_ERR_NOT_FOUND)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the monotonic counter is missing", path);
 	if (r != SC_OK)
-		return r == SC_ERR_OVERSIZE ? sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a counter",
-		    path) : r;
+		return r == SC_ERR_OVERSIZE
+		    ? sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a counter", path)
+		    : r;
 	if (len != COUNTER_LEN) {
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %zu bytes, expected %d", path, len,
 		    COUNTER_LEN);

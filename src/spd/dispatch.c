@@ -11,33 +11,33 @@
 #include "sp_msg.h"
 #include "sp_wire.h"
 
-#define S_EMPTY   (1u << SC_SP_STATE_EMPTY)
+#define S_EMPTY (1u << SC_SP_STATE_EMPTY)
 #define S_FACTORY (1u << SC_SP_STATE_FACTORY)
-#define S_LOCKED  (1u << SC_SP_STATE_LOCKED)
-#define S_ANY     (S_EMPTY | S_FACTORY | S_LOCKED)
+#define S_LOCKED (1u << SC_SP_STATE_LOCKED)
+#define S_ANY (S_EMPTY | S_FACTORY | S_LOCKED)
 
-#define F_FACTORY 0x1   /* a personalization request: refused with "locked" after lock */
+#define F_FACTORY 0x1 /* a personalization request: refused with "locked" after lock */
 
 /* The SP's whole surface: nothing outside this table can be asked of it. */
 static const struct spd_dispatch_entry {
 	uint8_t type;
-	unsigned states;     /* S_* bits in which the request is permitted */
+	unsigned states; /* S_* bits in which the request is permitted */
 	unsigned flags;
 	spd_handler handler;
 } spd_dispatch_table[] = {
-	{ SC_SP_INFO,           S_ANY,               0,         spd_h_info },
-	{ SC_SP_KEYGEN,         S_EMPTY | S_FACTORY, F_FACTORY, spd_h_keygen },
-	{ SC_SP_INSTALL_CERT,   S_FACTORY,           F_FACTORY, spd_h_install_cert },
+	{ SC_SP_INFO, S_ANY, 0, spd_h_info },
+	{ SC_SP_KEYGEN, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_keygen },
+	{ SC_SP_INSTALL_CERT, S_FACTORY, F_FACTORY, spd_h_install_cert },
 	{ SC_SP_INSTALL_ANCHOR, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_install_anchor },
-	{ SC_SP_SET_LIMITS,     S_EMPTY | S_FACTORY, F_FACTORY, spd_h_set_limits },
-	{ SC_SP_LOCK,           S_FACTORY,           F_FACTORY, spd_h_lock },
-	{ SC_SP_CHALLENGE,      S_LOCKED,            0,         spd_h_challenge },
-	{ SC_SP_ISSUE,          S_LOCKED,            0,         spd_h_issue },
-	{ SC_SP_KEYS,           S_LOCKED,            0,         spd_h_keys },
-	{ SC_SP_SIGN,           S_LOCKED,            0,         spd_h_sign },
-	{ SC_SP_DELETE,         S_LOCKED,            0,         spd_h_delete },
-	{ SC_SP_DECRYPT,        S_LOCKED,            0,         spd_h_decrypt },
-	{ SC_SP_DERIVE,         S_LOCKED,            0,         spd_h_derive },
+	{ SC_SP_SET_LIMITS, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_set_limits },
+	{ SC_SP_LOCK, S_FACTORY, F_FACTORY, spd_h_lock },
+	{ SC_SP_CHALLENGE, S_LOCKED, 0, spd_h_challenge },
+	{ SC_SP_ISSUE, S_LOCKED, 0, spd_h_issue },
+	{ SC_SP_KEYS, S_LOCKED, 0, spd_h_keys },
+	{ SC_SP_SIGN, S_LOCKED, 0, spd_h_sign },
+	{ SC_SP_DELETE, S_LOCKED, 0, spd_h_delete },
+	{ SC_SP_DECRYPT, S_LOCKED, 0, spd_h_decrypt },
+	{ SC_SP_DERIVE, S_LOCKED, 0, spd_h_derive },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)
@@ -88,9 +88,8 @@ out:
 	}
 	/* log.c escapes the detail: it may quote bytes the client sent. */
 	if (spd->log)
-		sc_log("uid %lu: %s: %s%s%s", spd->peer_uid, e != NULL ? sc_wire_msg_name(type) : "-",
-		    r == SC_OK ? "ok" : sc_err_name(r), r == SC_OK ? "" : ": ",
-		    r == SC_OK ? "" : sc_err_detail());
+		sc_log("uid %lu: %s: %s%s%s", spd->peer_uid,
+		    e != NULL ? sc_wire_msg_name(type) : "-", r == SC_OK ? "ok" : sc_err_name(r),
+		    r == SC_OK ? "" : ": ", r == SC_OK ? "" : sc_err_detail());
 	return r;
 }
-

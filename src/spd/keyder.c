@@ -15,9 +15,9 @@
 #include "fast/fast.h"
 #include "spd.h"
 
-#define LEAF_DER_MAX 256             /* spd_leaf_key_der: a P-384 PKCS#8 is 185 bytes */
+#define LEAF_DER_MAX 256 /* spd_leaf_key_der: a P-384 PKCS#8 is 185 bytes */
 #define ED25519_SEED_LEN 32
-#define P256_SCALAR_LEN 32           /* the group order's length in bytes */
+#define P256_SCALAR_LEN 32 /* the group order's length in bytes */
 #define P384_SCALAR_LEN 48
 
 /* ---- the plain path ---- */
@@ -153,11 +153,11 @@ sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 	if (!ed) {
 		if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
 		    !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
-		    sizeof(group), NULL) ||
+		        sizeof(group), NULL) ||
 		    ((nid = OBJ_sn2nid(group)) != NID_X9_62_prime256v1 && nid != NID_secp384r1) ||
 		    !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-		    sizeof(point), &point_len) || point_len < 1 ||
-		    point[0] != POINT_CONVERSION_UNCOMPRESSED ||
+		        sizeof(point), &point_len) ||
+		    point_len < 1 || point[0] != POINT_CONVERSION_UNCOMPRESSED ||
 		    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv)) {
 			ERR_clear_error();
 			BN_clear_free(priv);

@@ -210,8 +210,9 @@ int main(int argc, char **argv)
 		}
 		return list_requests();
 	}
-	if (optind != argc || store_dir == NULL || (init ? device_id == NULL || sock_path != NULL ||
-	    user_name != NULL || no_sandbox : sock_path == NULL || device_id != NULL)) {
+	if (optind != argc || store_dir == NULL ||
+	    (init ? device_id == NULL || sock_path != NULL || user_name != NULL || no_sandbox
+	          : sock_path == NULL || device_id != NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -230,7 +231,8 @@ int main(int argc, char **argv)
 	}
 	if (n_allow == 0) {
 		/* The serving uid: the --user's once root has been dropped. */
-		allow[n_allow++] = user_name != NULL ? (unsigned long)user.uid : (unsigned long)getuid();
+		allow[n_allow++] = user_name != NULL ? (unsigned long)user.uid
+		                                     : (unsigned long)getuid();
 		allow[n_allow++] = 0;
 	}
 
@@ -269,16 +271,16 @@ int main(int argc, char **argv)
 	}
 	serving_uid = user_name != NULL ? (unsigned long)user.uid : (unsigned long)getuid();
 	if ((r = confine(store_dir, dirfd, sock_path, user_name != NULL ? &user : NULL, no_sandbox,
-	    how, sizeof(how))) != SC_OK) {
+	         how, sizeof(how))) != SC_OK) {
 		rc = fail(r);
 		unlink(sock_path);
 		goto out;
 	}
 	spd_secure_heap_usage(&heap_used, &heap_size);
 	sc_log("serving %s (device %s, state %s, %zu keys) on %s as uid %lu; %s; secure heap %zu "
-	    "of %zu bytes in use", store_dir, spd->st.device_id,
-	    sc_sp_state_name(spd->st.state), spd->st.n_slots, sock_path, serving_uid, how,
-	    heap_used, heap_size);
+	       "of %zu bytes in use",
+	    store_dir, spd->st.device_id, sc_sp_state_name(spd->st.state), spd->st.n_slots,
+	    sock_path, serving_uid, how, heap_used, heap_size);
 	rc = spd_serve(spd, lfd, allow, n_allow);
 	unlink(sock_path);
 	sc_log("stopped");

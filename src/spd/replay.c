@@ -12,7 +12,8 @@ sc_err spd_replay_check(const struct spd_state *st, const uint8_t id[SC_PROFILE_
 	size_t i;
 
 	if (not_after <= st->replay_watermark)
-		return sc_fail(SC_ERR_REPLAY, "profile: profileNotAfter is not after the replay "
+		return sc_fail(SC_ERR_REPLAY,
+		    "profile: profileNotAfter is not after the replay "
 		    "watermark (an older profile ID may have been forgotten)");
 	for (i = 0; i < st->n_replay; i++)
 		if (memcmp(st->replay[i].id, id, SC_PROFILE_ID_LEN) == 0)
@@ -25,8 +26,8 @@ sc_err spd_replay_check(const struct spd_state *st, const uint8_t id[SC_PROFILE_
  * new one included) is forgotten and the watermark raised to it: every profile at or below the
  * watermark is refused, so forgetting an ID never lets its profile in again.
  */
-void spd_replay_add(struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN],
-    uint64_t not_after, struct spd_replay_undo *u)
+void spd_replay_add(struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN], uint64_t not_after,
+    struct spd_replay_undo *u)
 {
 	size_t i, m = 0;
 

@@ -44,7 +44,8 @@ sc_err spd_h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	info.kek_cert = kek;
 	info.n_networks = (uint32_t)st->n_anchors;
 	for (i = 0; i < st->n_anchors; i++)
-		snprintf(info.networks[i], sizeof(info.networks[i]), "%s", st->anchors[i].network_id);
+		snprintf(info.networks[i], sizeof(info.networks[i]), "%s",
+		    st->anchors[i].network_id);
 	sp_info_ans_put(ans, &info);
 	r = SC_OK;
 out:
@@ -172,8 +173,8 @@ sc_err spd_h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *
 		return sc_fail(SC_ERR_USAGE, "install-anchor: empty network ID");
 	for (i = 0; i < st->n_anchors; i++)
 		if (strcmp(st->anchors[i].network_id, net) == 0)
-			return sc_fail(SC_ERR_EXISTS, "install-anchor: network %s already has an anchor",
-			    net);
+			return sc_fail(SC_ERR_EXISTS,
+			    "install-anchor: network %s already has an anchor", net);
 	if (st->n_anchors >= SC_SP_MAX_ANCHORS)
 		return sc_fail(SC_ERR_OVERSIZE, "install-anchor: already %d anchors",
 		    SC_SP_MAX_ANCHORS);
@@ -181,11 +182,13 @@ sc_err spd_h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *
 		return r;
 	if (X509_check_ca(cert) < 1) {
 		X509_free(cert);
-		return sc_fail(SC_ERR_EXTENSION, "install-anchor: the anchor is not a CA certificate");
+		return sc_fail(SC_ERR_EXTENSION,
+		    "install-anchor: the anchor is not a CA certificate");
 	}
 	/* The trust anchors change: nothing verified before may be reused. */
 	spd_signer_cache_flush(spd);
-	snprintf(st->anchors[st->n_anchors].network_id, sizeof(st->anchors[0].network_id), "%s", net);
+	snprintf(st->anchors[st->n_anchors].network_id, sizeof(st->anchors[0].network_id), "%s",
+	    net);
 	st->anchors[st->n_anchors].cert = cert;
 	st->n_anchors++;
 	if ((r = spd_commit(spd)) != SC_OK) {

@@ -65,9 +65,9 @@ static void consume_challenge(struct spd *spd, int i)
 struct issue {
 	struct sc_profile *p;
 	struct sc_profile_info info;
-	uint64_t not_after;            /* the profile's profileNotAfter, for the replay cache */
-	int ch;                        /* the outstanding challenge it answers, or -1 */
-	struct spd_slot slot;          /* the new key and certificate until the slots own them */
+	uint64_t not_after;   /* the profile's profileNotAfter, for the replay cache */
+	int ch;               /* the outstanding challenge it answers, or -1 */
+	struct spd_slot slot; /* the new key and certificate until the slots own them */
 };
 
 /* Decode and check the profile against the SP's anchors, CSK and limits (profile.h). */
@@ -110,7 +110,8 @@ static sc_err issue_admit(struct spd *spd, struct issue *is)
 		return r;
 	if (is->info.challenge_len > 0 &&
 	    (is->ch = find_challenge(spd, is->info.challenge, is->info.challenge_len)) < 0)
-		return sc_fail(SC_ERR_CHALLENGE, "profile: the challenge is unknown, expired or used");
+		return sc_fail(SC_ERR_CHALLENGE,
+		    "profile: the challenge is unknown, expired or used");
 	if (st->n_slots >= st->max_keys || st->next_handle == UINT32_MAX)
 		return sc_fail(SC_ERR_STORE_FULL, "issue: all %u key slots are in use",
 		    (unsigned)st->max_keys);
@@ -134,7 +135,7 @@ static sc_err issue_make(struct spd *spd, struct issue *is)
 		return r;
 	s->alg = be->key_alg(s->key);
 	if ((r = be->issue_leaf(st->csk, is->p, be->key_public(s->key), st->csk_cert,
-	    st->issuance_counter + 1, &s->cert)) != SC_OK)
+	         st->issuance_counter + 1, &s->cert)) != SC_OK)
 		return r;
 	if ((r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)
 		return r;
@@ -180,8 +181,7 @@ sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	memset(&is, 0, sizeof(is));
 	is.ch = -1;
 	if ((r = issue_check_profile(spd, der, der_len, &is)) != SC_OK ||
-	    (r = issue_admit(spd, &is)) != SC_OK ||
-	    (r = issue_make(spd, &is)) != SC_OK ||
+	    (r = issue_admit(spd, &is)) != SC_OK || (r = issue_make(spd, &is)) != SC_OK ||
 	    (r = issue_apply(spd, &is)) != SC_OK)
 		goto out;
 	/* Durable before it leaves: only now does the certificate go out (the slot's DER). */

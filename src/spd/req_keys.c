@@ -67,15 +67,16 @@ out:
 struct sign_op {
 	const struct spd_backend *be;
 	const struct spd_slot *s;
-	EVP_PKEY *pub;                 /* the key's public half (sizes only) */
-	const EVP_MD *md;              /* NULL: Ed25519 */
+	EVP_PKEY *pub;    /* the key's public half (sizes only) */
+	const EVP_MD *md; /* NULL: Ed25519 */
 };
 
 /* MESSAGE: the key's own scheme over the whole input (Ed25519, or hash-then-sign). */
 static sc_err sign_message(const struct sign_op *o, const struct sp_sign_req *q, uint8_t **sig,
     size_t *sig_len)
 {
-	return o->be->sign(o->s->key, SPD_SIGN_MESSAGE, o->md, 0, q->input, q->input_len, sig, sig_len);
+	return o->be->sign(o->s->key, SPD_SIGN_MESSAGE, o->md, 0, q->input, q->input_len, sig,
+	    sig_len);
 }
 
 /* DIGEST: one digest of md, signed as is (PKCS#1 v1.5 for RSA, ECDSA for EC; not Ed25519). */
@@ -85,9 +86,10 @@ static sc_err sign_digest(const struct sign_op *o, const struct sp_sign_req *q, 
 	if (o->s->alg == SC_ALG_ED25519 || o->md == NULL)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: Ed25519 signs messages, not digests");
 	if (q->input_len != (size_t)EVP_MD_get_size(o->md))
-		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->input_len,
-		    EVP_MD_get0_name(o->md));
-	return o->be->sign(o->s->key, SPD_SIGN_DIGEST, o->md, 0, q->input, q->input_len, sig, sig_len);
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest",
+		    q->input_len, EVP_MD_get0_name(o->md));
+	return o->be->sign(o->s->key, SPD_SIGN_DIGEST, o->md, 0, q->input, q->input_len, sig,
+	    sig_len);
 }
 
 /* PSS: RSA only, one digest of md, a salt within RFC 8017's bound for this key. */
@@ -100,12 +102,13 @@ static sc_err sign_pss(const struct sign_op *o, const struct sp_sign_req *q, uin
 		return sc_fail(SC_ERR_ALGORITHM, "sign: PSS needs an RSA key, key %u is %s",
 		    (unsigned)q->handle, sc_alg_name(o->s->alg));
 	if (q->input_len != (size_t)EVP_MD_get_size(o->md))
-		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest", q->input_len,
-		    EVP_MD_get0_name(o->md));
+		return sc_fail(SC_ERR_USAGE, "sign: %zu-byte input is not a %s digest",
+		    q->input_len, EVP_MD_get0_name(o->md));
 	/* RFC 8017 9.1.1: emLen >= hLen + sLen + 2 (our moduli are whole bytes). */
 	max_salt = EVP_PKEY_get_size(o->pub) - EVP_MD_get_size(o->md) - 2;
 	if (q->salt_len > (uint32_t)max_salt)
-		return sc_fail(SC_ERR_USAGE, "sign: PSS salt length %u over %d for this key and digest",
+		return sc_fail(SC_ERR_USAGE,
+		    "sign: PSS salt length %u over %d for this key and digest",
 		    (unsigned)q->salt_len, max_salt);
 	return o->be->sign(o->s->key, SPD_SIGN_PSS, o->md, q->salt_len, q->input, q->input_len, sig,
 	    sig_len);
@@ -129,8 +132,8 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	/* Only what the key's certificate allows (no keyUsage at all means any, per X.509). */
 	ku = X509_get_key_usage(s->cert);
 	if (!(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
-		return sc_fail(SC_ERR_KEY_USAGE, "sign: key %u's certificate does not allow signing",
-		    (unsigned)q.handle);
+		return sc_fail(SC_ERR_KEY_USAGE,
+		    "sign: key %u's certificate does not allow signing", (unsigned)q.handle);
 	if (q.digest > SC_DIGEST_SHA512)
 		return sc_fail(SC_ERR_ALGORITHM, "sign: unknown digest %u", q.digest);
 	o.be = spd->st.be;
@@ -225,8 +228,10 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    (unsigned)handle, sc_alg_name(s->alg));
 	ku = X509_get_key_usage(s->cert);
 	if (!(ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
-		return sc_fail(SC_ERR_KEY_USAGE, "decrypt: key %u's certificate allows neither "
-		    "keyEncipherment nor dataEncipherment", (unsigned)handle);
+		return sc_fail(SC_ERR_KEY_USAGE,
+		    "decrypt: key %u's certificate allows neither "
+		    "keyEncipherment nor dataEncipherment",
+		    (unsigned)handle);
 	if (scheme != SC_SP_DECRYPT_OAEP)
 		return sc_fail(SC_ERR_USAGE, "decrypt: unknown scheme %u", scheme);
 	if ((md = oaep_md(md_code)) == NULL || (mgf1 = oaep_md(mgf1_code)) == NULL)
@@ -234,15 +239,16 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    md == NULL ? "OAEP" : "MGF1", md == NULL ? md_code : mgf1_code);
 	block = EVP_PKEY_get_size(be->key_public(s->key));
 	if (in_len != (size_t)block)
-		return sc_fail(SC_ERR_USAGE, "decrypt: %zu-byte ciphertext, key %u takes %d-byte blocks",
-		    in_len, (unsigned)handle, block);
+		return sc_fail(SC_ERR_USAGE,
+		    "decrypt: %zu-byte ciphertext, key %u takes %d-byte blocks", in_len,
+		    (unsigned)handle, block);
 	if ((out = OPENSSL_malloc(in_len)) == NULL)
 		return sc_fail_ossl(SC_ERR_INTERNAL, "decrypt: setting up RSA-OAEP");
 	out_len = in_len;
 	r = be->decrypt_oaep(s->key, md, mgf1, label, label_len, in, in_len, out, &out_len);
 	if (r == SC_ERR_KEY_DECRYPT) {
-		r = sc_fail(SC_ERR_KEY_DECRYPT, "decrypt: the ciphertext does not decrypt with key %u",
-		    (unsigned)handle);
+		r = sc_fail(SC_ERR_KEY_DECRYPT,
+		    "decrypt: the ciphertext does not decrypt with key %u", (unsigned)handle);
 		goto out;
 	}
 	if (r != SC_OK)
@@ -299,18 +305,22 @@ sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    (unsigned)handle, sc_alg_name(s->alg));
 	ku = X509_get_key_usage(s->cert);
 	if (!(ku & KU_KEY_AGREEMENT))
-		return sc_fail(SC_ERR_KEY_USAGE, "derive: key %u's certificate does not allow "
-		    "keyAgreement", (unsigned)handle);
+		return sc_fail(SC_ERR_KEY_USAGE,
+		    "derive: key %u's certificate does not allow "
+		    "keyAgreement",
+		    (unsigned)handle);
 	field = s->alg == SC_ALG_P256 ? 32 : 48;
 	group = s->alg == SC_ALG_P256 ? "P-256" : "P-384";
 	/* Uncompressed only: one encoding, nothing for the SP to decompress. */
 	if (point_len != 1 + 2 * field || point[0] != 0x04 ||
 	    (peer = ec_peer_key(group, point, point_len)) == NULL)
-		return sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not an uncompressed %s "
-		    "point (%zu bytes, 0x04 first)", group, 1 + 2 * field);
+		return sc_fail(SC_ERR_MALFORMED,
+		    "derive: the peer point is not an uncompressed %s "
+		    "point (%zu bytes, 0x04 first)",
+		    group, 1 + 2 * field);
 	if ((r = be->derive(s->key, peer, &secret, &secret_len)) != SC_OK)
 		goto out;
-	sp_derive_ans_put(ans, secret, secret_len);     /* marks the answer secret */
+	sp_derive_ans_put(ans, secret, secret_len); /* marks the answer secret */
 	r = SC_OK;
 out:
 	OPENSSL_clear_free(secret, secret_len);

@@ -25,7 +25,7 @@
 #include "log.h"
 #include "sandbox.h"
 
-#define PWBUF_MAX 16384                 /* getpwnam_r buffer; NSS entries are small */
+#define PWBUF_MAX 16384 /* getpwnam_r buffer; NSS entries are small */
 
 /* Landlock rights newer than the kernel headers of Debian 12 (ABI 3 and 5). */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -34,10 +34,12 @@
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
 #endif
-#define LL_FS_ABI1 ((LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1)   /* every file-system right of ABI 1 */
+#define LL_FS_ABI1 ((LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1) /* every file-system right of ABI 1 */
 /* What a commit does in the store folder: temp file, write, fsync, rename over, fsync folder. */
-#define LL_STORE_RIGHTS (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
-	LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG)
+#define LL_STORE_RIGHTS                                                    \
+	(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |    \
+	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+	    LANDLOCK_ACCESS_FS_MAKE_REG)
 
 /* AddressSanitizer needs system calls no serving code makes (and ptrace for leak checks). */
 #if defined(__SANITIZE_ADDRESS__)
@@ -111,7 +113,8 @@ void spd_harden_process(void)
 	if (rc == 0)
 		sc_log("warning: no secure heap; keys live in normal memory");
 	else if (rc == 2)
-		sc_log("warning: the secure heap is not locked in memory (raise RLIMIT_MEMLOCK to %u "
+		sc_log(
+		    "warning: the secure heap is not locked in memory (raise RLIMIT_MEMLOCK to %u "
 		    "bytes): keys may be swapped out",
 		    SPD_SECURE_HEAP + 2u * 4096u);
 }
@@ -143,7 +146,8 @@ sc_err spd_user_lookup(const char *name, struct spd_user *out)
 
 	memset(out, 0, sizeof(*out));
 	if (name == NULL || name[0] == '\0' || strlen(name) > SPD_USER_NAME_MAX)
-		return sc_fail(SC_ERR_USAGE, "--user: a user name of 1..%d bytes", SPD_USER_NAME_MAX);
+		return sc_fail(SC_ERR_USAGE, "--user: a user name of 1..%d bytes",
+		    SPD_USER_NAME_MAX);
 	if ((buf = malloc(PWBUF_MAX)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "--user %s", name);
 	rc = getpwnam_r(name, &pw, buf, PWBUF_MAX, &res);
@@ -169,22 +173,23 @@ sc_err spd_drop_privileges(const struct spd_user *u)
 	gid_t rg, eg, sg;
 
 	/* Already that user (started so by a service manager): nothing to drop. */
-	if (getuid() == u->uid && geteuid() == u->uid && getgid() == u->gid &&
-	    getegid() == u->gid)
+	if (getuid() == u->uid && geteuid() == u->uid && getgid() == u->gid && getegid() == u->gid)
 		return SC_OK;
 	if (geteuid() != 0)
 		return sc_fail(SC_ERR_DENIED, "--user %s: only root can change to another user",
 		    u->name);
 	/* Groups first: once the uid is gone, so is the right to change them. */
 	if (setgroups(1, &u->gid) != 0)
-		return sc_fail(SC_ERR_INTERNAL, "--user %s: setgroups: %s", u->name, strerror(errno));
+		return sc_fail(SC_ERR_INTERNAL, "--user %s: setgroups: %s", u->name,
+		    strerror(errno));
 	if (setresgid(u->gid, u->gid, u->gid) != 0)
-		return sc_fail(SC_ERR_INTERNAL, "--user %s: setresgid: %s", u->name, strerror(errno));
+		return sc_fail(SC_ERR_INTERNAL, "--user %s: setresgid: %s", u->name,
+		    strerror(errno));
 	if (setresuid(u->uid, u->uid, u->uid) != 0)
-		return sc_fail(SC_ERR_INTERNAL, "--user %s: setresuid: %s", u->name, strerror(errno));
-	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 ||
-	    ru != u->uid || eu != u->uid || su != u->uid ||
-	    rg != u->gid || eg != u->gid || sg != u->gid)
+		return sc_fail(SC_ERR_INTERNAL, "--user %s: setresuid: %s", u->name,
+		    strerror(errno));
+	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 || ru != u->uid ||
+	    eu != u->uid || su != u->uid || rg != u->gid || eg != u->gid || sg != u->gid)
 		return sc_fail(SC_ERR_INTERNAL, "--user %s: credentials did not change", u->name);
 	/* For good: a process that can become root again has dropped nothing. */
 	if (setuid(0) == 0 || seteuid(0) == 0)
@@ -203,21 +208,41 @@ sc_err spd_drop_privileges(const struct spd_user *u)
  */
 static const char *const spd_allowed_syscalls[] = {
 	/* the serve loop: wait, accept, read requests, write answers (send is below), hang up */
-	"ppoll", "accept4", "read", "write", "close",
+	"ppoll",
+	"accept4",
+	"read",
+	"write",
+	"close",
 	/* signals: SIGTERM/SIGINT are let in only inside ppoll; a restarted call (not seen) */
-	"rt_sigreturn", "rt_sigprocmask", "restart_syscall",
+	"rt_sigreturn",
+	"rt_sigprocmask",
+	"restart_syscall",
 	/* the heap: brk, munmap seen; mmap and mprotect (never executable) are further below;
 	 * mremap and madvise (not seen) when malloc grows or trims a large store buffer */
-	"brk", "munmap", "mremap", "madvise",
+	"brk",
+	"munmap",
+	"mremap",
+	"madvise",
 	/* OpenSSL: randomness, locks, and getpid for its fork-safe random generator */
-	"getrandom", "futex", "getpid",
+	"getrandom",
+	"futex",
+	"getpid",
 	/* clocks are the vDSO; the system calls (not seen) when the vDSO cannot answer */
-	"clock_gettime", "gettimeofday",
+	"clock_gettime",
+	"gettimeofday",
 	/* the store commit: temp file, write, fsync, rename over, fsync the folder; a failed
 	 * commit unlinks its temp file; fstat and lseek by libc's and OpenSSL's file reads.
 	 * The *at and renameat2 forms (not seen) are what other libc builds call for the same. */
-	"openat", "newfstatat", "fstat", "lseek", "fsync",
-	"rename", "renameat", "renameat2", "unlink", "unlinkat",
+	"openat",
+	"newfstatat",
+	"fstat",
+	"lseek",
+	"fsync",
+	"rename",
+	"renameat",
+	"renameat2",
+	"unlink",
+	"unlinkat",
 	/* the end: exit_group; unlink of the socket is above */
 	"exit_group",
 };
@@ -273,9 +298,10 @@ static sc_err landlock_enter(int store_dirfd, int sock_dirfd, int *abi_out)
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (ruleset < 0)
 		return sc_fail(SC_ERR_INTERNAL, "landlock: ruleset: %s", strerror(errno));
-	if ((r = landlock_rule(ruleset, store_dirfd, LL_STORE_RIGHTS, "the store folder")) != SC_OK ||
+	if ((r = landlock_rule(ruleset, store_dirfd, LL_STORE_RIGHTS, "the store folder")) !=
+	        SC_OK ||
 	    (r = landlock_rule(ruleset, sock_dirfd, LANDLOCK_ACCESS_FS_REMOVE_FILE,
-	        "the socket's folder")) != SC_OK)
+	         "the socket's folder")) != SC_OK)
 		goto out;
 	if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
 		r = sc_fail(SC_ERR_INTERNAL, "landlock: restrict: %s", strerror(errno));
@@ -319,14 +345,20 @@ sc_err spd_sandbox_enter(int store_dirfd, int sock_dirfd, int *landlock_abi)
 	/* Memory, but never executable memory: no code can be brought in after start-up. */
 	/* Spelled out rather than SCMP_A2(…): libseccomp's macros leave datum_b implicit, which
 	 * clang's -Wmissing-field-initializers reports. */
-	a[0] = (struct scmp_arg_cmp){ .arg = 2, .op = SCMP_CMP_MASKED_EQ, .datum_a = PROT_EXEC,
+	a[0] = (struct scmp_arg_cmp){ .arg = 2,
+		.op = SCMP_CMP_MASKED_EQ,
+		.datum_a = PROT_EXEC,
 		.datum_b = 0 };
 	if ((r = rule(ctx, "mmap", 1, a)) != SC_OK || (r = rule(ctx, "mprotect", 1, a)) != SC_OK)
 		goto out;
 	/* The one socket option the daemon reads: the peer's credentials. */
-	a[0] = (struct scmp_arg_cmp){ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET,
+	a[0] = (struct scmp_arg_cmp){ .arg = 1,
+		.op = SCMP_CMP_EQ,
+		.datum_a = SOL_SOCKET,
 		.datum_b = 0 };
-	a[1] = (struct scmp_arg_cmp){ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_PEERCRED,
+	a[1] = (struct scmp_arg_cmp){ .arg = 2,
+		.op = SCMP_CMP_EQ,
+		.datum_a = SO_PEERCRED,
 		.datum_b = 0 };
 	if ((r = rule(ctx, "getsockopt", 2, a)) != SC_OK)
 		goto out;

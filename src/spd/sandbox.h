@@ -16,8 +16,8 @@
 #include <sys/types.h>
 #include <selfcert/err.h>
 
-#define SPD_SECURE_HEAP (8u << 20)      /* private key material: 256 RSA-4096 keys fit */
-#define SPD_SECURE_HEAP_MIN 16          /* smallest secure-heap allocation */
+#define SPD_SECURE_HEAP (8u << 20) /* private key material: 256 RSA-4096 keys fit */
+#define SPD_SECURE_HEAP_MIN 16     /* smallest secure-heap allocation */
 #define SPD_USER_NAME_MAX 64
 
 /*

@@ -27,20 +27,20 @@
  */
 #define SPD_MAX_CLIENTS 128
 #define SPD_LISTEN_BACKLOG 64
-#define SPD_ACCEPT_BURST 16          /* connections accepted per poll round */
-#define SPD_MSG_TIMEOUT_MS 10000     /* a started message or a pending answer must move on */
-#define SPD_IDLE_TIMEOUT_MS 60000    /* a connection with nothing in flight */
+#define SPD_ACCEPT_BURST 16       /* connections accepted per poll round */
+#define SPD_MSG_TIMEOUT_MS 10000  /* a started message or a pending answer must move on */
+#define SPD_IDLE_TIMEOUT_MS 60000 /* a connection with nothing in flight */
 
 struct client {
 	int fd;
 	unsigned long uid;
 	uint8_t hdr[SC_WIRE_HDR_LEN];
 	size_t hdr_got;
-	uint8_t *msg;                /* the request being read, msg_len bytes once the header is in */
+	uint8_t *msg; /* the request being read, msg_len bytes once the header is in */
 	size_t msg_len, msg_got;
-	uint8_t *out;                /* the answer being written, with its length prefix */
+	uint8_t *out; /* the answer being written, with its length prefix */
 	size_t out_len, out_off;
-	int closing;                 /* hang up once the answer is out */
+	int closing; /* hang up once the answer is out */
 	int64_t deadline;
 };
 
@@ -141,7 +141,8 @@ static int client_read(struct spd *spd, struct client *c)
 				continue;
 			/* The announced length is checked before a byte is allocated for it. */
 			if ((r = sc_wire_parse_len(c->hdr, &c->msg_len)) != SC_OK) {
-				sc_log("uid %lu: -: %s: %s", c->uid, sc_err_name(r), sc_err_detail());
+				sc_log("uid %lu: -: %s: %s", c->uid, sc_err_name(r),
+				    sc_err_detail());
 				client_refuse(c, r, sc_err_detail());
 				return c->out_len > 0 ? 0 : -1;
 			}

@@ -8,7 +8,7 @@
 #include <selfcert/err.h>
 #include "spd.h"
 
-#define SPD_MAX_ALLOW 16             /* --allow-uid entries */
+#define SPD_MAX_ALLOW 16 /* --allow-uid entries */
 
 /*
  * Bind and listen on path (0660, non-blocking). A stale socket is replaced; a live one (another

@@ -18,10 +18,10 @@
 #include <selfcert/cache.h>
 #include "buf.h"
 
-#define SPD_REPLAY_MAX 1024          /* remembered profile IDs (then the watermark takes over) */
-#define SPD_CHALLENGES_MAX 16        /* outstanding challenges, in memory only */
-#define SPD_MAX_LEAF_DAYS 36500      /* 100 years: keeps max_leaf_days * 86400 in a u32 */
-#define SPD_SIGNER_CACHE_ENTRIES 8   /* verified network signer chains remembered (LRU) */
+#define SPD_REPLAY_MAX 1024        /* remembered profile IDs (then the watermark takes over) */
+#define SPD_CHALLENGES_MAX 16      /* outstanding challenges, in memory only */
+#define SPD_MAX_LEAF_DAYS 36500    /* 100 years: keeps max_leaf_days * 86400 in a u32 */
+#define SPD_SIGNER_CACHE_ENTRIES 8 /* verified network signer chains remembered (LRU) */
 
 struct spd_anchor {
 	char network_id[SC_NETWORK_ID_MAX + 1];
@@ -30,20 +30,20 @@ struct spd_anchor {
 
 struct spd_replay {
 	uint8_t id[SC_PROFILE_ID_LEN];
-	uint64_t not_after;            /* the profile's profileNotAfter */
+	uint64_t not_after; /* the profile's profileNotAfter */
 };
 
-struct spd_key;      /* a private key held by the key backend (backend.h) */
+struct spd_key; /* a private key held by the key backend (backend.h) */
 struct spd_backend;
 
 struct spd_slot {
 	uint32_t handle;
 	enum sc_alg alg;
-	struct spd_key *key;           /* the leaf's private key: never leaves the SP; its stored
+	struct spd_key *key; /* the leaf's private key: never leaves the SP; its stored
 	                                  form is made once, when it enters (OpenSSL 3.0's encoder
 	                                  lookup dominated every commit) */
 	X509 *cert;
-	uint8_t *cert_der;             /* its DER, kept from ISSUE or the store (NULL: encode it at
+	uint8_t *cert_der; /* its DER, kept from ISSUE or the store (NULL: encode it at
 	                                  commit); re-encoding every slot's certificate at every
 	                                  commit grew with the slots */
 	size_t cert_der_len;
@@ -58,20 +58,20 @@ struct spd_state {
 	const struct spd_backend *be;
 	enum sc_sp_state state;
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	uint32_t max_leaf_days;        /* 0: no limit beyond the CSK certificate */
-	uint32_t max_keys;             /* 1..SC_SP_MAX_KEYS_LIMIT */
-	uint64_t issuance_counter;     /* last value put in a certificate */
-	enum sc_alg csk_alg, kek_alg;  /* SC_ALG_NONE until generated */
-	struct spd_key *csk, *kek;     /* as spd_slot.key */
+	uint32_t max_leaf_days;       /* 0: no limit beyond the CSK certificate */
+	uint32_t max_keys;            /* 1..SC_SP_MAX_KEYS_LIMIT */
+	uint64_t issuance_counter;    /* last value put in a certificate */
+	enum sc_alg csk_alg, kek_alg; /* SC_ALG_NONE until generated */
+	struct spd_key *csk, *kek;    /* as spd_slot.key */
 	X509 *csk_cert, *kek_cert;
 	struct spd_anchor anchors[SC_SP_MAX_ANCHORS];
 	size_t n_anchors;
 	struct spd_replay replay[SPD_REPLAY_MAX];
 	size_t n_replay;
-	uint64_t replay_watermark;     /* every profileNotAfter <= this is refused */
+	uint64_t replay_watermark;                   /* every profileNotAfter <= this is refused */
 	struct spd_slot slots[SC_SP_MAX_KEYS_LIMIT]; /* n_slots used, sorted by handle */
 	size_t n_slots;
-	uint32_t next_handle;          /* handles are never reused; 0 is never a handle */
+	uint32_t next_handle; /* handles are never reused; 0 is never a handle */
 };
 
 struct spd_store;
@@ -80,17 +80,17 @@ struct sc_signer_cache;
 /* One running SP: state, its store, and the challenges handed out since start. */
 struct spd {
 	struct spd_state st;
-	struct spd_store *store;       /* commits go here; borrowed */
+	struct spd_store *store; /* commits go here; borrowed */
 	uint8_t challenges[SPD_CHALLENGES_MAX][SC_SP_CHALLENGE_LEN];
-	size_t n_challenges;           /* oldest first */
+	size_t n_challenges; /* oldest first */
 	/*
 	 * ISSUE's verified-signer cache (profile.h): in memory only, never sealed, at most
 	 * SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. NULL: every profile takes the full
 	 * path (shortcuts off, or no memory for it at start). spd_start/spd_stop own it.
 	 */
 	struct sc_signer_cache *signer_cache;
-	int log;                       /* 1: one line per request on stderr */
-	unsigned long peer_uid;        /* for the log line only */
+	int log;                /* 1: one line per request on stderr */
+	unsigned long peer_uid; /* for the log line only */
 };
 
 /* A fresh empty state for device_id (the caller checked it). In state.c. */
@@ -103,8 +103,7 @@ void spd_state_clear(struct spd_state *st);
  * alike): kept (kept_len bytes), the DER already at hand, if given; else encoded now; an empty
  * string for NULL. Fails only on an encoding failure.
  */
-sc_err spd_put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len)
-    SC_MUST_USE;
+sc_err spd_put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t kept_len) SC_MUST_USE;
 
 /*
  * The SP's in-memory side around its state (state.c): start makes the signer cache (none when
@@ -157,8 +156,8 @@ struct spd_replay_undo {
 };
 sc_err spd_replay_check(const struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN],
     uint64_t not_after) SC_MUST_USE;
-void spd_replay_add(struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN],
-    uint64_t not_after, struct spd_replay_undo *u);
+void spd_replay_add(struct spd_state *st, const uint8_t id[SC_PROFILE_ID_LEN], uint64_t not_after,
+    struct spd_replay_undo *u);
 void spd_replay_undo(struct spd_state *st, const struct spd_replay_undo *u);
 
 #endif

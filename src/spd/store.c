@@ -30,7 +30,7 @@
 #define HKDF_SALT "selfcert-store-v1"
 /* Device-independent: the root key alone makes the store key device-unique. */
 #define HKDF_INFO "selfcert sealed store AES-256-GCM key"
-#define TMP_HEX_LEN 12           /* "<file>.tmp-" + 12 hex digits: sc_file_replace's temp file */
+#define TMP_HEX_LEN 12 /* "<file>.tmp-" + 12 hex digits: sc_file_replace's temp file */
 /*
  * The store is written in pieces: the 25-byte header alone, then at most this much at a time.
  * Bounded writes, and a stop between two of them (a fail point each) leaves a partly written
@@ -43,8 +43,8 @@ struct spd_store {
 	char store_path[PATH_MAX];
 	char counter_path[PATH_MAX];
 	const struct spd_backend *be; /* holds the sealing secret and the counter (backend.h) */
-	uint8_t *key;            /* 32 bytes, secure heap */
-	uint64_t counter;        /* the counter file's value == the store's header counter */
+	uint8_t *key;                 /* 32 bytes, secure heap */
+	uint64_t counter;             /* the counter file's value == the store's header counter */
 };
 
 static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
@@ -65,23 +65,43 @@ static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
  * holds no fail point code and never reads the variable.
  */
 enum fp_id {
-	FP_STORE_OPEN, FP_STORE_WRITE, FP_STORE_FSYNC, FP_STORE_RENAME, FP_STORE_DIRSYNC,
-	FP_COUNTER_OPEN, FP_COUNTER_WRITE, FP_COUNTER_FSYNC, FP_COUNTER_RENAME, FP_COUNTER_DIRSYNC,
+	FP_STORE_OPEN,
+	FP_STORE_WRITE,
+	FP_STORE_FSYNC,
+	FP_STORE_RENAME,
+	FP_STORE_DIRSYNC,
+	FP_COUNTER_OPEN,
+	FP_COUNTER_WRITE,
+	FP_COUNTER_FSYNC,
+	FP_COUNTER_RENAME,
+	FP_COUNTER_DIRSYNC,
 	FP_COMMIT_DONE,
 	FP_COUNT
 };
 
 #ifdef SC_FAILPOINTS
 static const char *const fp_names[FP_COUNT] = {
-	"store-open", "store-write", "store-fsync", "store-rename", "store-dirsync",
-	"counter-open", "counter-write", "counter-fsync", "counter-rename", "counter-dirsync",
+	"store-open",
+	"store-write",
+	"store-fsync",
+	"store-rename",
+	"store-dirsync",
+	"counter-open",
+	"counter-write",
+	"counter-fsync",
+	"counter-rename",
+	"counter-dirsync",
 	"commit-done",
 };
 
 /* failpoint.c keeps the state; the names, messages and exit code are those tests pin. */
 static struct sc_failpoints fp = {
-	.env = SPD_FAILPOINT_ENV, .prog = "selfcert-spd", .names = fp_names, .n = FP_COUNT,
-	.exit_code = SPD_FAILPOINT_EXIT, .allow = SC_FP_ALLOW_ERROR,
+	.env = SPD_FAILPOINT_ENV,
+	.prog = "selfcert-spd",
+	.names = fp_names,
+	.n = FP_COUNT,
+	.exit_code = SPD_FAILPOINT_EXIT,
+	.allow = SC_FP_ALLOW_ERROR,
 };
 #endif
 #define FAILPOINT(id) SC_FAILPOINT(&fp, (id))
@@ -379,9 +399,8 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: header fields truncated");
 		goto out;
 	}
-	if (state > SC_SP_STATE_LOCKED || !sc_device_id_valid(st->device_id) ||
-	    st->max_keys < 1 || st->max_keys > SC_SP_MAX_KEYS_LIMIT ||
-	    st->max_leaf_days > SPD_MAX_LEAF_DAYS) {
+	if (state > SC_SP_STATE_LOCKED || !sc_device_id_valid(st->device_id) || st->max_keys < 1 ||
+	    st->max_keys > SC_SP_MAX_KEYS_LIMIT || st->max_leaf_days > SPD_MAX_LEAF_DAYS) {
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: state, device ID or limits out of range");
 		goto out;
 	}
@@ -436,13 +455,16 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 		s->handle = sc_buf_get_u32(&b);
 		r = get_key(&b, st->be, &s->alg, &s->key, "leaf key");
 		if (r == SC_OK)
-			r = get_cert(&b, &s->cert, &s->cert_der, &s->cert_der_len, 1, "leaf certificate");
+			r = get_cert(&b, &s->cert, &s->cert_der, &s->cert_der_len, 1,
+			    "leaf certificate");
 		st->n_slots = i + 1;
 		if (r != SC_OK)
 			goto out;
-		if (s->key == NULL || s->handle == 0 || (i > 0 && s->handle <= st->slots[i - 1].handle) ||
+		if (s->key == NULL || s->handle == 0 ||
+		    (i > 0 && s->handle <= st->slots[i - 1].handle) ||
 		    (r = check_pair(st->be, s->key, s->cert, "leaf")) != SC_OK) {
-			r = sc_fail(SC_ERR_STORE_DAMAGED, "store: leaf slot %u inconsistent", (unsigned)i);
+			r = sc_fail(SC_ERR_STORE_DAMAGED, "store: leaf slot %u inconsistent",
+			    (unsigned)i);
 			goto out;
 		}
 	}
@@ -451,15 +473,15 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: plaintext: %s", sc_err_detail());
 		goto out;
 	}
-	if (st->next_handle == 0 || (st->n_slots > 0 &&
-	    st->slots[st->n_slots - 1].handle >= st->next_handle)) {
+	if (st->next_handle == 0 ||
+	    (st->n_slots > 0 && st->slots[st->n_slots - 1].handle >= st->next_handle)) {
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: next handle inconsistent");
 		goto out;
 	}
 	/* The lifecycle's invariants: what each state must (not) hold. */
 	if ((st->state == SC_SP_STATE_EMPTY && (st->csk || st->kek || st->n_slots)) ||
 	    (st->state == SC_SP_STATE_LOCKED &&
-	     (!st->csk_cert || !st->kek_cert || st->n_anchors == 0)) ||
+	        (!st->csk_cert || !st->kek_cert || st->n_anchors == 0)) ||
 	    (st->state != SC_SP_STATE_LOCKED && st->n_slots > 0)) {
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: contents do not fit state %s",
 		    sc_sp_state_name(st->state));
@@ -492,8 +514,11 @@ sc_err spd_store_step(void *ctx, enum sc_file_step step)
 static sc_err replace_store(const char *path, const uint8_t *blob, size_t len, int *renamed)
 {
 	enum spd_store_file f = SPD_STORE_FILE_STORE;
-	struct sc_file_replace o = { .mode = 0600, .first = SPD_STORE_HDR_LEN,
-	    .chunk = WRITE_CHUNK, .step = spd_store_step, .ctx = &f };
+	struct sc_file_replace o = { .mode = 0600,
+		.first = SPD_STORE_HDR_LEN,
+		.chunk = WRITE_CHUNK,
+		.step = spd_store_step,
+		.ctx = &f };
 	sc_err r = sc_file_replace(path, blob, len, &o);
 
 	*renamed = o.renamed;
@@ -647,8 +672,8 @@ static void remove_stale_temps(const char *dir)
 	while ((e = readdir(d)) != NULL) {
 		if (!is_temp_of(e->d_name, "store") && !is_temp_of(e->d_name, "counter"))
 			continue;
-		if (join(path, sizeof(path), dir, e->d_name) != SC_OK ||
-		    lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		if (join(path, sizeof(path), dir, e->d_name) != SC_OK || lstat(path, &sb) != 0 ||
+		    !S_ISREG(sb.st_mode))
 			continue;
 		(void)unlink(path);
 	}
@@ -689,8 +714,9 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
 		goto out;
 	}
 	if (sc > c + 1 || (c == UINT64_MAX && sc != c)) {
-		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: counter %llu is ahead of the device counter %llu",
-		    s->store_path, (unsigned long long)sc, (unsigned long long)c);
+		r = sc_fail(SC_ERR_STORE_DAMAGED,
+		    "%s: counter %llu is ahead of the device counter %llu", s->store_path,
+		    (unsigned long long)sc, (unsigned long long)c);
 		goto out;
 	}
 	if ((r = spd_state_parse(pt, pt_len, st)) != SC_OK)

@@ -22,10 +22,10 @@
 
 #define SPD_STORE_MAGIC "SCST"
 #define SPD_STORE_VERSION 1
-#define SPD_STORE_HDR_LEN (4 + 1 + 8 + 12)   /* magic, version, counter, nonce: the AAD */
+#define SPD_STORE_HDR_LEN (4 + 1 + 8 + 12) /* magic, version, counter, nonce: the AAD */
 #define SPD_STORE_TAG_LEN 16
-#define SPD_STORE_MAX (8u << 20)             /* 256 RSA-4096 keys with certificates fit */
-#define SPD_ROOT_KEY_LEN SPD_SECRET_LEN       /* root.key: the soft backend's sealing secret */
+#define SPD_STORE_MAX (8u << 20)        /* 256 RSA-4096 keys with certificates fit */
+#define SPD_ROOT_KEY_LEN SPD_SECRET_LEN /* root.key: the soft backend's sealing secret */
 
 /*
  * Fail points (failpoint.h; builds with SC_FAILPOINTS only, which cmake/faults.cmake turns on for
@@ -47,7 +47,7 @@
  * value makes open and create fail with SC_ERR_USAGE.
  */
 #define SPD_FAILPOINT_ENV "SELFCERT_SPD_FAILPOINT"
-#define SPD_FAILPOINT_EXIT 70                /* EX_SOFTWARE: told apart from any real exit */
+#define SPD_FAILPOINT_EXIT 70 /* EX_SOFTWARE: told apart from any real exit */
 
 struct spd_store; /* an open store: paths, derived key (secure heap), counters */
 

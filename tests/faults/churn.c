@@ -33,11 +33,11 @@
 #include "text.h"
 
 #define CHURN_MAX_HELD SC_SP_MAX_KEYS_LIMIT
-#define CHURN_TARGET_LOW 2               /* below this many keys: always issue */
-#define CHURN_TARGET_HIGH 8              /* at this many: always delete */
-#define CHURN_MAX_OPS 100000             /* per run: a safety net, the SP dies long before */
+#define CHURN_TARGET_LOW 2   /* below this many keys: always issue */
+#define CHURN_TARGET_HIGH 8  /* at this many: always delete */
+#define CHURN_MAX_OPS 100000 /* per run: a safety net, the SP dies long before */
 #define CHURN_LINE_MAX 256
-#define CHURN_PROFILE_TTL 3600           /* seconds: outlives the whole test */
+#define CHURN_PROFILE_TTL 3600 /* seconds: outlives the whole test */
 #define CHURN_LEAF_SECONDS 86400
 #define CHURN_SIGN_MSG "selfcert kill -9 loop"
 
@@ -45,7 +45,7 @@ enum inflight { IF_NONE, IF_ISSUE, IF_DELETE };
 
 struct held {
 	uint32_t handle;
-	uint64_t counter;                /* the certificate's issuanceCounter */
+	uint64_t counter; /* the certificate's issuanceCounter */
 };
 
 struct churn {
@@ -59,8 +59,8 @@ struct churn {
 	enum inflight inflight;
 	uint8_t inflight_id[SC_PROFILE_ID_LEN];
 	uint32_t inflight_handle;
-	int retry_inflight;              /* the in-flight issue was not committed: send it again */
-	int adopted_now;                 /* this run's reconcile adopted the in-flight issue */
+	int retry_inflight; /* the in-flight issue was not committed: send it again */
+	int adopted_now;    /* this run's reconcile adopted the in-flight issue */
 	unsigned long issued, deleted, signed_, adopted, lost, gone, kept, replays, rounds;
 	/* For profiles. */
 	char network_id[SC_NETWORK_ID_MAX + 1], device_id[SC_DEVICE_ID_MAX + 1];
@@ -99,7 +99,8 @@ static void journal(struct churn *c, const char *fmt, ...)
 
 static sc_err cert_path(const struct churn *c, uint32_t handle, char *out, size_t out_len)
 {
-	if (snprintf(out, out_len, "%s/certs/%u.pem", c->statedir, (unsigned)handle) >= (int)out_len)
+	if (snprintf(out, out_len, "%s/certs/%u.pem", c->statedir, (unsigned)handle) >=
+	    (int)out_len)
 		return sc_fail(SC_ERR_USAGE, "%s: path too long", c->statedir);
 	return SC_OK;
 }
@@ -248,7 +249,7 @@ static sc_err sign_check(struct churn *c, uint32_t handle, X509 *cert, int *veri
 
 	*verified = 0;
 	if ((r = sc_sp_sign(c->sp, handle, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256,
-	    (const uint8_t *)CHURN_SIGN_MSG, strlen(CHURN_SIGN_MSG), &sig, &sig_len)) != SC_OK)
+	         (const uint8_t *)CHURN_SIGN_MSG, strlen(CHURN_SIGN_MSG), &sig, &sig_len)) != SC_OK)
 		return r;
 	if ((m = EVP_MD_CTX_new()) != NULL &&
 	    EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, X509_get0_pubkey(cert)) == 1 &&
@@ -288,10 +289,11 @@ static int reconcile(struct churn *c)
 		if (h != NULL) {
 			/* Same handle: the very certificate we were given. */
 			if (cert_path(c, h->handle, path, sizeof(path)) != SC_OK ||
-			    sc_load_cert(path, &mine) != SC_OK ||
-			    X509_cmp(mine, keys[i].cert) != 0)
-				rc = violation("key %u: the SP's certificate is not the one the client "
-				    "received", (unsigned)keys[i].handle);
+			    sc_load_cert(path, &mine) != SC_OK || X509_cmp(mine, keys[i].cert) != 0)
+				rc = violation(
+				    "key %u: the SP's certificate is not the one the client "
+				    "received",
+				    (unsigned)keys[i].handle);
 			X509_free(mine);
 			continue;
 		}
@@ -299,10 +301,11 @@ static int reconcile(struct churn *c)
 		    memcmp(iss.profile_id, c->inflight_id, SC_PROFILE_ID_LEN) == 0) {
 			/* Committed but never answered: the documented window. Adopt it. */
 			if (keys[i].handle <= c->max_handle || iss.counter <= c->max_counter) {
-				rc = violation("adopted key %u (issuance counter %llu) is not newer than "
-				    "handle %u / counter %llu", (unsigned)keys[i].handle,
-				    (unsigned long long)iss.counter, (unsigned)c->max_handle,
-				    (unsigned long long)c->max_counter);
+				rc = violation(
+				    "adopted key %u (issuance counter %llu) is not newer than "
+				    "handle %u / counter %llu",
+				    (unsigned)keys[i].handle, (unsigned long long)iss.counter,
+				    (unsigned)c->max_handle, (unsigned long long)c->max_counter);
 				break;
 			}
 			if (cert_path(c, keys[i].handle, path, sizeof(path)) != SC_OK ||
@@ -322,7 +325,8 @@ static int reconcile(struct churn *c)
 			continue;
 		}
 		rc = violation("key %u is in the SP but the client never learned of it, and it is "
-		    "not from the issue in flight", (unsigned)keys[i].handle);
+		               "not from the issue in flight",
+		    (unsigned)keys[i].handle);
 	}
 	/* Every certificate that left the SP still has its key, unless we asked to delete it. */
 	for (i = 0; i < c->n_held && rc == 0; i++) {
@@ -340,9 +344,10 @@ static int reconcile(struct churn *c)
 			i--;
 			continue;
 		}
-		rc = violation("key %u: its certificate left the SP (issuance counter %llu) but the "
-		    "key is gone", (unsigned)c->held[i].handle,
-		    (unsigned long long)c->held[i].counter);
+		rc =
+		    violation("key %u: its certificate left the SP (issuance counter %llu) but the "
+		              "key is gone",
+		        (unsigned)c->held[i].handle, (unsigned long long)c->held[i].counter);
 	}
 	if (rc == 0 && c->inflight == IF_DELETE) {
 		journal(c, "kept %u", (unsigned)c->inflight_handle);
@@ -410,7 +415,8 @@ static int do_issue(struct churn *c)
 		goto out;
 	}
 	if (handle <= c->max_handle || iss.counter <= c->max_counter) {
-		rc = violation("issue: handle %u / issuance counter %llu not above %u / %llu: reused",
+		rc = violation(
+		    "issue: handle %u / issuance counter %llu not above %u / %llu: reused",
 		    (unsigned)handle, (unsigned long long)iss.counter, (unsigned)c->max_handle,
 		    (unsigned long long)c->max_counter);
 		goto out;
@@ -454,8 +460,9 @@ static int do_delete(struct churn *c, uint32_t handle)
 	c->inflight_handle = handle;
 	if ((r = sc_sp_delete(c->sp, handle)) != SC_OK) {
 		journal(c, "failed %s", sc_err_name(r));
-		return sp_gone(r) ? 3 : violation("delete %u: %s: %s", (unsigned)handle,
-		    sc_err_name(r), sc_err_detail());
+		return sp_gone(r) ? 3
+		                  : violation("delete %u: %s: %s", (unsigned)handle, sc_err_name(r),
+		                        sc_err_detail());
 	}
 	journal(c, "deleted %u", (unsigned)handle);
 	drop_held(c, handle);
@@ -551,11 +558,13 @@ static sc_err load_signer(struct churn *c, const char *netdir, const char *devic
 	    (r = sc_load_cert(path, &c->signer)) != SC_OK ||
 	    snprintf(path, sizeof(path), "%s/signer.key", netdir) >= (int)sizeof(path) ||
 	    (r = sc_key_open(path, &c->signer_key)) != SC_OK)
-		return sc_fail(SC_ERR_USAGE, "%s: the network's signer: %s", netdir, sc_err_detail());
+		return sc_fail(SC_ERR_USAGE, "%s: the network's signer: %s", netdir,
+		    sc_err_detail());
 	n = X509_get_subject_name(c->signer);
 	idx = X509_NAME_get_index_by_NID(n, NID_organizationName, -1);
-	if (idx < 0 || X509_NAME_get_text_by_NID(n, NID_organizationName, c->network_id,
-	    sizeof(c->network_id)) <= 0)
+	if (idx < 0 ||
+	    X509_NAME_get_text_by_NID(n, NID_organizationName, c->network_id,
+	        sizeof(c->network_id)) <= 0)
 		return sc_fail(SC_ERR_USAGE, "%s/signer.pem: no network ID (subject O)", netdir);
 	if ((r = sc_load_cert(device_ca_path, &dca)) != SC_OK)
 		return r;
@@ -572,7 +581,8 @@ int faults_cmd_churn(int argc, char **argv)
 	sc_err r;
 
 	if (argc != 6 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "check") != 0)) {
-		fputs("usage: sc-faults churn run|check SOCKET NETDIR DEVICE-CA.pem STATEDIR\n", stderr);
+		fputs("usage: sc-faults churn run|check SOCKET NETDIR DEVICE-CA.pem STATEDIR\n",
+		    stderr);
 		return 2;
 	}
 	check = strcmp(argv[1], "check") == 0;
@@ -581,9 +591,9 @@ int faults_cmd_churn(int argc, char **argv)
 	c->sock = argv[2];
 	c->statedir = argv[5];
 	if (snprintf(c->journal_path, sizeof(c->journal_path), "%s/journal", c->statedir) >=
-	    (int)sizeof(c->journal_path) ||
+	        (int)sizeof(c->journal_path) ||
 	    snprintf(c->inflight_path, sizeof(c->inflight_path), "%s/inflight.der", c->statedir) >=
-	    (int)sizeof(c->inflight_path) ||
+	        (int)sizeof(c->inflight_path) ||
 	    snprintf(path, sizeof(path), "%s/certs", c->statedir) >= (int)sizeof(path)) {
 		rc = faults_fail(sc_fail(SC_ERR_USAGE, "%s: path too long", c->statedir));
 		goto out;
@@ -628,11 +638,13 @@ int faults_cmd_churn(int argc, char **argv)
 			rc = faults_fail(r);
 			goto out;
 		}
-		printf("churn: %lu rounds; %lu issued and answered, %lu issued but unanswered "
+		printf(
+		    "churn: %lu rounds; %lu issued and answered, %lu issued but unanswered "
 		    "(adopted from KEYS), %lu unanswered and not committed (retried), %lu replays "
 		    "refused; %lu deleted, %lu deletes committed unanswered, %lu not committed; "
-		    "%lu signatures verified; %zu keys held\n", c->rounds, c->issued, c->adopted,
-		    c->lost, c->replays, c->deleted, c->gone, c->kept, c->signed_, c->n_held);
+		    "%lu signatures verified; %zu keys held\n",
+		    c->rounds, c->issued, c->adopted, c->lost, c->replays, c->deleted, c->gone,
+		    c->kept, c->signed_, c->n_held);
 		goto out;
 	}
 	rc = churn_loop(c);

@@ -34,18 +34,18 @@
 static const char *const store_files[STORE_FILES] = { "root.key", "counter", "store" };
 
 static const char usage_text[] =
-"usage: sc-faults keygen SOCKET csk|kek ALG MFRDIR OUT.pem\n"
-"       sc-faults install-cert SOCKET csk|kek CERT.pem\n"
-"       sc-faults install-anchor SOCKET NETWORK-ID ROOT.pem\n"
-"       sc-faults set-limits SOCKET MAX-LEAF-DAYS MAX-KEYS\n"
-"       sc-faults lock SOCKET\n"
-"       sc-faults dump STOREDIR [CERTDIR]\n"
-"       sc-faults sweep STOREDIR [OLDER-STORE ...]\n"
-"       sc-faults churn run|check SOCKET NETDIR DEVICE-CA.pem STATEDIR\n"
-"Test tool of the fault tests: one SP factory request at a time (keygen also certifies the\n"
-"new key with MFRDIR's CA, like `selfcert mfr personalize`); a canonical dump of a store's\n"
-"state (read from a scratch copy; leaf certificates to CERTDIR/<handle>.pem); the damage and\n"
-"rollback sweep at open; the client of the kill -9 loop.\n";
+    "usage: sc-faults keygen SOCKET csk|kek ALG MFRDIR OUT.pem\n"
+    "       sc-faults install-cert SOCKET csk|kek CERT.pem\n"
+    "       sc-faults install-anchor SOCKET NETWORK-ID ROOT.pem\n"
+    "       sc-faults set-limits SOCKET MAX-LEAF-DAYS MAX-KEYS\n"
+    "       sc-faults lock SOCKET\n"
+    "       sc-faults dump STOREDIR [CERTDIR]\n"
+    "       sc-faults sweep STOREDIR [OLDER-STORE ...]\n"
+    "       sc-faults churn run|check SOCKET NETDIR DEVICE-CA.pem STATEDIR\n"
+    "Test tool of the fault tests: one SP factory request at a time (keygen also certifies the\n"
+    "new key with MFRDIR's CA, like `selfcert mfr personalize`); a canonical dump of a store's\n"
+    "state (read from a scratch copy; leaf certificates to CERTDIR/<handle>.pem); the damage and\n"
+    "rollback sweep at open; the client of the kill -9 loop.\n";
 
 static int usage_error(void)
 {
@@ -130,7 +130,8 @@ void faults_scratch_remove(const char *scratch)
 		while ((e = readdir(d)) != NULL) {
 			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 				continue;
-			if (snprintf(path, sizeof(path), "%s/%s", scratch, e->d_name) < (int)sizeof(path))
+			if (snprintf(path, sizeof(path), "%s/%s", scratch, e->d_name) <
+			    (int)sizeof(path))
 				(void)unlink(path);
 		}
 		closedir(d);
@@ -155,7 +156,7 @@ sc_err faults_scratch_copy(const char *dir, char *scratch)
 	snprintf(scratch, FAULTS_PATH_MAX, "%s/sc-faults-XXXXXX", SCRATCH_SHM);
 	if (mkdtemp(scratch) == NULL) {
 		if (snprintf(scratch, FAULTS_PATH_MAX, "%s/sc-faults-XXXXXX",
-		    base != NULL && base[0] != '\0' ? base : "/tmp") >= FAULTS_PATH_MAX)
+		        base != NULL && base[0] != '\0' ? base : "/tmp") >= FAULTS_PATH_MAX)
 			return sc_fail(SC_ERR_USAGE, "TMPDIR: too long");
 		if (mkdtemp(scratch) == NULL) {
 			r = sc_fail(SC_ERR_IO, "%s: %s", scratch, strerror(errno));
@@ -166,7 +167,8 @@ sc_err faults_scratch_copy(const char *dir, char *scratch)
 	for (i = 0; i < STORE_FILES; i++) {
 		struct stat sb;
 
-		if (snprintf(from, sizeof(from), "%s/%s", dir, store_files[i]) >= (int)sizeof(from) ||
+		if (snprintf(from, sizeof(from), "%s/%s", dir, store_files[i]) >=
+		        (int)sizeof(from) ||
 		    snprintf(to, sizeof(to), "%s/%s", scratch, store_files[i]) >= (int)sizeof(to)) {
 			r = sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
 			goto out;
@@ -234,7 +236,8 @@ static int cmd_keygen(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	if (argc != 6)
 		return usage_error();
-	if ((r = parse_role(argv[2], &role)) != SC_OK || (r = sc_alg_from_name(argv[3], &alg)) != SC_OK)
+	if ((r = parse_role(argv[2], &role)) != SC_OK ||
+	    (r = sc_alg_from_name(argv[3], &alg)) != SC_OK)
 		goto out;
 	if (snprintf(path, sizeof(path), "%s/ca.pem", argv[4]) >= (int)sizeof(path) ||
 	    (r = sc_load_cert(path, &ca)) != SC_OK ||
@@ -248,9 +251,9 @@ static int cmd_keygen(int argc, char **argv)
 		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE, "keygen: the CSR's proof of possession");
 		goto out;
 	}
-	r = role == SC_SP_ROLE_CSK ?
-	    sc_cert_device_ca(pub, info.device_id, CERT_DAYS, ca, ca_key, &cert) :
-	    sc_cert_device_kex(pub, info.device_id, CERT_DAYS, ca, ca_key, &cert);
+	r = role == SC_SP_ROLE_CSK
+	    ? sc_cert_device_ca(pub, info.device_id, CERT_DAYS, ca, ca_key, &cert)
+	    : sc_cert_device_kex(pub, info.device_id, CERT_DAYS, ca, ca_key, &cert);
 	if (r != SC_OK || (r = sc_write_cert(argv[5], cert)) != SC_OK)
 		goto out;
 	r = SC_OK;
@@ -282,7 +285,8 @@ static int cmd_factory(int argc, char **argv)
 	if ((r = sc_sp_connect(argv[1], &sp)) != SC_OK)
 		goto out;
 	if (strcmp(cmd, "install-cert") == 0) {
-		if ((r = parse_role(argv[2], &role)) != SC_OK || (r = sc_load_cert(argv[3], &cert)) != SC_OK)
+		if ((r = parse_role(argv[2], &role)) != SC_OK ||
+		    (r = sc_load_cert(argv[3], &cert)) != SC_OK)
 			goto out;
 		r = sc_sp_install_cert(sp, role, cert);
 	} else if (strcmp(cmd, "install-anchor") == 0) {
@@ -386,7 +390,8 @@ static int cmd_dump(int argc, char **argv)
 	printf("store-counter %llu\n", (unsigned long long)spd_store_counter(store));
 	printf("state %s\n", sc_sp_state_name(st->state));
 	printf("device-id %s\n", st->device_id);
-	printf("max-leaf-days %u\nmax-keys %u\n", (unsigned)st->max_leaf_days, (unsigned)st->max_keys);
+	printf("max-leaf-days %u\nmax-keys %u\n", (unsigned)st->max_leaf_days,
+	    (unsigned)st->max_keys);
 	printf("issuance-counter %llu\n", (unsigned long long)st->issuance_counter);
 	if ((r = dump_key("csk", st, st->csk_alg, st->csk)) != SC_OK ||
 	    (r = dump_key("kek", st, st->kek_alg, st->kek)) != SC_OK ||
@@ -415,8 +420,8 @@ static int cmd_dump(int argc, char **argv)
 		printf("slot %u %s %s %s\n", (unsigned)s->handle,
 		    sc_alg_name(s->alg) ? sc_alg_name(s->alg) : "?", kh, ch);
 		if (argc == 3) {
-			if (snprintf(path, sizeof(path), "%s/%u.pem", argv[2], (unsigned)s->handle) >=
-			    (int)sizeof(path)) {
+			if (snprintf(path, sizeof(path), "%s/%u.pem", argv[2],
+			        (unsigned)s->handle) >= (int)sizeof(path)) {
 				r = sc_fail(SC_ERR_USAGE, "%s: path too long", argv[2]);
 				goto out;
 			}

@@ -16,7 +16,7 @@
 #include "store.h"
 
 #define COUNTER_LEN 8
-#define MAX_COUNTER_TRY 16              /* counter lengths tried: 0..16 but 8 */
+#define MAX_COUNTER_TRY 16 /* counter lengths tried: 0..16 but 8 */
 
 enum { F_ROOT, F_COUNTER, F_STORE, F_COUNT };
 
@@ -25,7 +25,7 @@ struct sweep {
 	char path[F_COUNT][FAULTS_PATH_MAX];
 	uint8_t *orig[F_COUNT];
 	size_t len[F_COUNT];
-	uint64_t counter;                /* the store's (== the counter file's) */
+	uint64_t counter; /* the store's (== the counter file's) */
 	unsigned long cases, damaged, rollback, rolled_forward, mismatches;
 };
 
@@ -137,8 +137,8 @@ static sc_err expect(struct sweep *w, const char *what, int f, const uint8_t *da
 			want_len = COUNTER_LEN;
 		}
 		if (!file_is(w, i, want_data, want_len)) {
-			fprintf(stderr, "sweep: %s: %s was changed by the %s\n", what, file_names[i],
-			    want == SC_OK ? "roll forward" : "refusal");
+			fprintf(stderr, "sweep: %s: %s was changed by the %s\n", what,
+			    file_names[i], want == SC_OK ? "roll forward" : "refusal");
 			ok = 0;
 		}
 	}
@@ -171,13 +171,15 @@ static sc_err sweep_store(struct sweep *w)
 	}
 	for (i = 0; i < len; i++) {
 		snprintf(what, sizeof(what), "store truncated to %zu bytes", i);
-		if ((r = expect(w, what, F_STORE, b, i, SC_ERR_STORE_DAMAGED, "store", NULL)) != SC_OK)
+		if ((r = expect(w, what, F_STORE, b, i, SC_ERR_STORE_DAMAGED, "store", NULL)) !=
+		    SC_OK)
 			goto out;
 	}
 	memset(b + len, 0, 16);
 	for (i = 1; i <= 16; i += 15) {
 		snprintf(what, sizeof(what), "store extended by %zu bytes", i);
-		if ((r = expect(w, what, F_STORE, b, len + i, SC_ERR_STORE_DAMAGED, "store", NULL)) != SC_OK)
+		if ((r = expect(w, what, F_STORE, b, len + i, SC_ERR_STORE_DAMAGED, "store",
+		         NULL)) != SC_OK)
 			goto out;
 	}
 	r = expect(w, "store missing", F_STORE, NULL, 0, SC_ERR_STORE_DAMAGED, "store", NULL);
@@ -207,16 +209,23 @@ static sc_err sweep_counter(struct sweep *w)
 		put_be64(c, v);
 		snprintf(what, sizeof(what), "counter bit %d flipped (%llu for store %llu)", bit,
 		    (unsigned long long)v, (unsigned long long)w->counter);
-		want = v > w->counter ? SC_ERR_ROLLBACK :
-		    v + 1 == w->counter ? SC_OK : SC_ERR_STORE_DAMAGED;
-		if ((r = expect(w, what, F_COUNTER, c, COUNTER_LEN, want, "counter", rolled)) != SC_OK)
+		want = v > w->counter     ? SC_ERR_ROLLBACK
+		    : v + 1 == w->counter ? SC_OK
+		                          : SC_ERR_STORE_DAMAGED;
+		if ((r = expect(w, what, F_COUNTER, c, COUNTER_LEN, want, "counter", rolled)) !=
+		    SC_OK)
 			return r;
 	}
 	/* The boundaries themselves, whatever bits the counter happens to have. */
 	{
-		const struct { uint64_t v; sc_err want; } edge[] = {
-			{ w->counter + 1, SC_ERR_ROLLBACK }, { UINT64_MAX, SC_ERR_ROLLBACK },
-			{ w->counter - 1, SC_OK }, { w->counter - 2, SC_ERR_STORE_DAMAGED },
+		const struct {
+			uint64_t v;
+			sc_err want;
+		} edge[] = {
+			{ w->counter + 1, SC_ERR_ROLLBACK },
+			{ UINT64_MAX, SC_ERR_ROLLBACK },
+			{ w->counter - 1, SC_OK },
+			{ w->counter - 2, SC_ERR_STORE_DAMAGED },
 			{ 0, SC_ERR_STORE_DAMAGED },
 		};
 		size_t k;
@@ -228,7 +237,7 @@ static sc_err sweep_counter(struct sweep *w)
 			snprintf(what, sizeof(what), "counter %llu for store %llu",
 			    (unsigned long long)edge[k].v, (unsigned long long)w->counter);
 			if ((r = expect(w, what, F_COUNTER, c, COUNTER_LEN, edge[k].want, "counter",
-			    rolled)) != SC_OK)
+			         rolled)) != SC_OK)
 				return r;
 		}
 	}
@@ -238,10 +247,12 @@ static sc_err sweep_counter(struct sweep *w)
 		if (n == COUNTER_LEN)
 			continue;
 		snprintf(what, sizeof(what), "counter of %zu bytes", n);
-		if ((r = expect(w, what, F_COUNTER, c, n, SC_ERR_STORE_DAMAGED, "counter", NULL)) != SC_OK)
+		if ((r = expect(w, what, F_COUNTER, c, n, SC_ERR_STORE_DAMAGED, "counter", NULL)) !=
+		    SC_OK)
 			return r;
 	}
-	return expect(w, "counter missing", F_COUNTER, NULL, 0, SC_ERR_STORE_DAMAGED, "counter", NULL);
+	return expect(w, "counter missing", F_COUNTER, NULL, 0, SC_ERR_STORE_DAMAGED, "counter",
+	    NULL);
 }
 
 static sc_err sweep_root(struct sweep *w)
@@ -259,7 +270,8 @@ static sc_err sweep_root(struct sweep *w)
 	for (i = 0; i < SPD_ROOT_KEY_LEN * 8; i++) {
 		k[i / 8] ^= (uint8_t)(1u << (i % 8));
 		snprintf(what, sizeof(what), "root key bit %zu flipped", i);
-		r = expect(w, what, F_ROOT, k, SPD_ROOT_KEY_LEN, SC_ERR_STORE_DAMAGED, "store", NULL);
+		r = expect(w, what, F_ROOT, k, SPD_ROOT_KEY_LEN, SC_ERR_STORE_DAMAGED, "store",
+		    NULL);
 		k[i / 8] ^= (uint8_t)(1u << (i % 8));
 		if (r != SC_OK)
 			return r;
@@ -268,10 +280,12 @@ static sc_err sweep_root(struct sweep *w)
 		if (i == SPD_ROOT_KEY_LEN)
 			continue;
 		snprintf(what, sizeof(what), "root key of %zu bytes", i);
-		if ((r = expect(w, what, F_ROOT, k, i, SC_ERR_STORE_DAMAGED, "root key", NULL)) != SC_OK)
+		if ((r = expect(w, what, F_ROOT, k, i, SC_ERR_STORE_DAMAGED, "root key", NULL)) !=
+		    SC_OK)
 			return r;
 	}
-	return expect(w, "root key missing", F_ROOT, NULL, 0, SC_ERR_STORE_DAMAGED, "root key", NULL);
+	return expect(w, "root key missing", F_ROOT, NULL, 0, SC_ERR_STORE_DAMAGED, "root key",
+	    NULL);
 }
 
 /* Older authentic stores put back alone: rollback; one of them damaged too: store-damaged. */
@@ -290,15 +304,16 @@ static sc_err sweep_older(struct sweep *w, int n, char **paths)
 			r = sc_fail(SC_ERR_USAGE, "%s: not an older store (counter %llu)", paths[i],
 			    len < SPD_STORE_HDR_LEN ? 0ULL : (unsigned long long)be64(d + 5));
 		} else {
-			snprintf(what, sizeof(what), "older store %s (counter %llu) put back", paths[i],
-			    (unsigned long long)be64(d + 5));
+			snprintf(what, sizeof(what), "older store %s (counter %llu) put back",
+			    paths[i], (unsigned long long)be64(d + 5));
 			r = expect(w, what, F_STORE, d, len, SC_ERR_ROLLBACK, "counter", NULL);
 			if (r == SC_OK) {
 				/* The tag is checked first: a damaged old store is damage, not rollback. */
 				d[len - 1] ^= 1;
-				snprintf(what, sizeof(what), "older store %s with its last byte flipped",
-				    paths[i]);
-				r = expect(w, what, F_STORE, d, len, SC_ERR_STORE_DAMAGED, "store", NULL);
+				snprintf(what, sizeof(what),
+				    "older store %s with its last byte flipped", paths[i]);
+				r = expect(w, what, F_STORE, d, len, SC_ERR_STORE_DAMAGED, "store",
+				    NULL);
 			}
 		}
 		OPENSSL_free(d);
@@ -338,20 +353,22 @@ int faults_cmd_sweep(int argc, char **argv)
 	}
 	w->counter = be64(w->orig[F_COUNTER]);
 	if ((r = try_open(w)) != SC_OK) {
-		r = sc_fail(r, "%s: the undamaged copy does not open: %s", argv[1], sc_err_detail());
+		r = sc_fail(r, "%s: the undamaged copy does not open: %s", argv[1],
+		    sc_err_detail());
 		goto out;
 	}
 	if ((r = sweep_store(w)) != SC_OK || (r = sweep_counter(w)) != SC_OK ||
 	    (r = sweep_root(w)) != SC_OK || (r = sweep_older(w, argc - 2, argv + 2)) != SC_OK)
 		goto out;
 	if ((r = try_open(w)) != SC_OK) {
-		r = sc_fail(r, "the undamaged copy no longer opens after the sweep: %s", sc_err_detail());
+		r = sc_fail(r, "the undamaged copy no longer opens after the sweep: %s",
+		    sc_err_detail());
 		goto out;
 	}
 	printf("sweep: %lu damaged copies of a %zu-byte store (counter %llu): %lu store-damaged, "
-	    "%lu rollback, %lu rolled forward; %lu mismatches\n", w->cases, w->len[F_STORE],
-	    (unsigned long long)w->counter, w->damaged, w->rollback, w->rolled_forward,
-	    w->mismatches);
+	       "%lu rollback, %lu rolled forward; %lu mismatches\n",
+	    w->cases, w->len[F_STORE], (unsigned long long)w->counter, w->damaged, w->rollback,
+	    w->rolled_forward, w->mismatches);
 	r = SC_OK;
 out:
 	if (w != NULL) {

@@ -286,7 +286,7 @@ static void take_key(struct spd_key **dst, EVP_PKEY *k)
 
 	if (spd_key_der(k, &der, &len) != SC_OK ||
 	    spd_backend_soft.key_load(&spd_backend_soft, sc_alg_of_key(k), der, len, "fixture",
-	    dst) != SC_OK)
+	        dst) != SC_OK)
 		abort();
 	spd_key_der_free(der, len);
 }

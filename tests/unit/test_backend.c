@@ -73,8 +73,9 @@ static int verify_digest(EVP_PKEY *pub, const EVP_MD *md, int pss, uint32_t salt
 	assert_non_null(c);
 	assert_int_equal(EVP_PKEY_verify_init(c), 1);
 	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA)
-		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c, pss ? RSA_PKCS1_PSS_PADDING :
-		    RSA_PKCS1_PADDING), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c,
+		                     pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING),
+		    1);
 	assert_int_equal(EVP_PKEY_CTX_set_signature_md(c, md), 1);
 	if (pss)
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(c, (int)salt), 1);
@@ -100,7 +101,8 @@ static void test_create_sign_verify(void **state)
 		size_t sig_len = 0;
 
 		assert_int_equal(be->sign(k, SPD_SIGN_MESSAGE, md, 0, msg, sizeof(msg), &sig,
-		    &sig_len), SC_OK);
+		                     &sig_len),
+		    SC_OK);
 		assert_true(verify_message(pub, md, sig, sig_len));
 		sig[sig_len / 2] ^= 1;
 		assert_false(verify_message(pub, md, sig, sig_len));
@@ -108,12 +110,14 @@ static void test_create_sign_verify(void **state)
 		if (md != NULL) {
 			assert_int_equal(EVP_Digest(msg, sizeof(msg), dgst, &dlen, md, NULL), 1);
 			assert_int_equal(be->sign(k, SPD_SIGN_DIGEST, md, 0, dgst, dlen, &sig,
-			    &sig_len), SC_OK);
+			                     &sig_len),
+			    SC_OK);
 			assert_true(verify_digest(pub, md, 0, 0, dgst, dlen, sig, sig_len));
 			OPENSSL_free(sig);
 		}
 		if (sc_alg_is_rsa(algs[a])) {
-			assert_int_equal(be->sign(k, SPD_SIGN_PSS, md, 32, dgst, dlen, &sig, &sig_len),
+			assert_int_equal(be->sign(k, SPD_SIGN_PSS, md, 32, dgst, dlen, &sig,
+			                     &sig_len),
 			    SC_OK);
 			assert_true(verify_digest(pub, md, 1, 32, dgst, dlen, sig, sig_len));
 			OPENSSL_free(sig);
@@ -191,12 +195,14 @@ static void test_decrypt(void **state)
 	EVP_PKEY_CTX_free(c);
 
 	assert_int_equal(be->decrypt_oaep(k, EVP_sha256(), EVP_sha256(), label, 1, ct, ct_len, out,
-	    &out_len), SC_OK);
+	                     &out_len),
+	    SC_OK);
 	assert_int_equal(out_len, sizeof(secret));
 	assert_memory_equal(out, secret, sizeof(secret));
 	out_len = sizeof(out);
 	assert_int_equal(be->decrypt_oaep(k, EVP_sha256(), EVP_sha256(), NULL, 0, ct, ct_len, out,
-	    &out_len), SC_ERR_KEY_DECRYPT);
+	                     &out_len),
+	    SC_ERR_KEY_DECRYPT);
 	assert_int_equal(out_len, 0);
 	EVP_PKEY_free(pub);
 	be->key_free(k);

@@ -36,9 +36,9 @@
 #define DEV "SN-0001"
 #define NET "net.example"
 
-static struct sc_test_sp tsp;   /* the in-process SP of each test (tests/testlib) */
-static struct spd *spd;         /* tsp.spd */
-static const char *dir;         /* tsp.dir, its store */
+static struct sc_test_sp tsp; /* the in-process SP of each test (tests/testlib) */
+static struct spd *spd;       /* tsp.spd */
+static const char *dir;       /* tsp.dir, its store */
 
 /* The manufacturer and the network (the test world: Acme, net.example, SN-0001), once. */
 static struct sc_test_world world;
@@ -47,9 +47,9 @@ static X509 *net_root, *signer; /* world.net_root, world.signer */
 /* One answer, decoded far enough to check its type. */
 struct answer {
 	sc_err code;
-	uint8_t *body;     /* answer body after version and type (copy) */
+	uint8_t *body; /* answer body after version and type (copy) */
 	size_t len;
-	struct sc_buf rd;  /* a reader over body */
+	struct sc_buf rd; /* a reader over body */
 };
 
 static void answer_free(struct answer *a)
@@ -260,8 +260,8 @@ struct pspec {
 	size_t challenge_len;
 	unsigned key_usage;
 	const char *device_id;
-	long ttl;          /* profile lifetime from now; negative: already expired */
-	long not_after;    /* leaf lifetime */
+	long ttl;       /* profile lifetime from now; negative: already expired */
+	long not_after; /* leaf lifetime */
 };
 
 static void make_profile(const struct pspec *s, uint8_t **der, size_t *len)
@@ -319,8 +319,11 @@ static sc_err issue_spec(const struct pspec *s, uint32_t *handle, X509 **cert)
 static sc_err sign(uint32_t handle, uint8_t mode, uint8_t digest, const uint8_t *in, size_t n,
     uint8_t **sig, size_t *sig_len)
 {
-	struct sp_sign_req q = { .handle = handle, .mode = mode, .digest = digest, .input = in,
-	    .input_len = n };
+	struct sp_sign_req q = { .handle = handle,
+		.mode = mode,
+		.digest = digest,
+		.input = in,
+		.input_len = n };
 	struct sc_buf b;
 	struct answer a;
 	sc_err r;
@@ -382,22 +385,23 @@ static void test_gating(void **state)
 		uint8_t type;
 		sc_err in[3]; /* empty, factory, locked */
 	} cases[] = {
-		{ SC_SP_INFO,           { SC_OK, SC_OK, SC_OK } },
-		{ SC_SP_KEYGEN,         { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
-		{ SC_SP_INSTALL_CERT,   { SC_ERR_STATE, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
+		{ SC_SP_INFO, { SC_OK, SC_OK, SC_OK } },
+		{ SC_SP_KEYGEN, { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
+		{ SC_SP_INSTALL_CERT, { SC_ERR_STATE, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
 		{ SC_SP_INSTALL_ANCHOR, { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
-		{ SC_SP_SET_LIMITS,     { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
+		{ SC_SP_SET_LIMITS, { SC_ERR_MALFORMED, SC_ERR_MALFORMED, SC_ERR_LOCKED } },
 		/* LOCK is permitted in factory but needs certificates: STATE there as well. */
-		{ SC_SP_LOCK,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_LOCKED } },
-		{ SC_SP_CHALLENGE,      { SC_ERR_STATE, SC_ERR_STATE, SC_OK } },
-		{ SC_SP_ISSUE,          { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
-		{ SC_SP_KEYS,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
-		{ SC_SP_SIGN,           { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
-		{ SC_SP_DELETE,         { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
-		{ SC_SP_DECRYPT,        { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
-		{ SC_SP_DERIVE,         { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_LOCK, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_LOCKED } },
+		{ SC_SP_CHALLENGE, { SC_ERR_STATE, SC_ERR_STATE, SC_OK } },
+		{ SC_SP_ISSUE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_KEYS, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_SIGN, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_DELETE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_DECRYPT, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_DERIVE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 	};
-	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x17, 0x7e, 0x7f, 0x80, 0x81, 0x91, 0xff };
+	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x17, 0x7e, 0x7f, 0x80, 0x81, 0x91,
+		0xff };
 	int s;
 	size_t i;
 
@@ -409,7 +413,8 @@ static void test_gating(void **state)
 			sc_err r = call(cases[i].type, NULL, 0, NULL);
 			if (r != cases[i].in[s])
 				fail_msg("type 0x%02x in state %s: %s, expected %s", cases[i].type,
-				    sc_sp_state_name(s), sc_err_name(r), sc_err_name(cases[i].in[s]));
+				    sc_sp_state_name(s), sc_err_name(r),
+				    sc_err_name(cases[i].in[s]));
 		}
 		for (i = 0; i < sizeof(unknown); i++)
 			assert_int_equal(call(unknown[i], NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
@@ -452,8 +457,8 @@ static void check_body(uint8_t type, const uint8_t *body, size_t len)
 	for (i = 0; i < len; i++) {
 		sc_err r = call(type, body, i, NULL);
 		if (r != SC_ERR_MALFORMED)
-			fail_msg("%s with %zu of %zu body bytes: %s", sc_wire_msg_name(type), i, len,
-			    sc_err_name(r));
+			fail_msg("%s with %zu of %zu body bytes: %s", sc_wire_msg_name(type), i,
+			    len, sc_err_name(r));
 	}
 	memcpy(ext, body, len);
 	ext[len] = 0xee;
@@ -567,7 +572,8 @@ static void test_factory_flow(void **state)
 	assert_int_equal(install_cert(SC_SP_ROLE_KEK, csk_cert), SC_ERR_KEY_MISMATCH);
 	/* Right key, another device's ID. */
 	assert_int_equal(sc_test_world_device_ca(&world, X509_REQ_get0_pubkey(csr), "SN-9999",
-	    &other), SC_OK);
+	                     &other),
+	    SC_OK);
 	assert_int_equal(install_cert(SC_SP_ROLE_CSK, other), SC_ERR_DEVICE_MISMATCH);
 	X509_free(other);
 	assert_int_equal(install_cert(SC_SP_ROLE_CSK, csk_cert), SC_OK);
@@ -625,7 +631,8 @@ static void test_issue_and_sign(void **state)
 	OPENSSL_free(der);
 
 	/* MESSAGE: what `openssl dgst -sha256 -sign` would write. */
-	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl),
+	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, sizeof(msg), &sig,
+	                     &sl),
 	    SC_OK);
 	assert_true(verify_msg(c1, EVP_sha256(), msg, sizeof(msg), sig, sl));
 	free(sig);
@@ -639,7 +646,8 @@ static void test_issue_and_sign(void **state)
 	assert_int_equal(sign(h1, 9, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl), SC_ERR_USAGE);
 	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, 9, msg, sizeof(msg), &sig, &sl),
 	    SC_ERR_ALGORITHM);
-	assert_int_equal(sign(99, SC_SP_SIGN_MESSAGE, 1, msg, sizeof(msg), &sig, &sl), SC_ERR_NO_KEY);
+	assert_int_equal(sign(99, SC_SP_SIGN_MESSAGE, 1, msg, sizeof(msg), &sig, &sl),
+	    SC_ERR_NO_KEY);
 
 	/* Ed25519: pure message signatures only. */
 	s.alg = SC_ALG_ED25519;
@@ -662,7 +670,8 @@ static void test_issue_and_sign(void **state)
 	assert_int_equal(sign(h2, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, dg, dl, &sig, &sl), SC_OK);
 	assert_true(verify_msg(c2, EVP_sha256(), msg, sizeof(msg), sig, sl));
 	free(sig);
-	assert_int_equal(sign(h2, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA512, msg, sizeof(msg), &sig, &sl),
+	assert_int_equal(sign(h2, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA512, msg, sizeof(msg), &sig,
+	                     &sl),
 	    SC_OK);
 	assert_true(verify_msg(c2, EVP_sha512(), msg, sizeof(msg), sig, sl));
 	free(sig);
@@ -673,7 +682,8 @@ static void test_issue_and_sign(void **state)
 	s.alg = SC_ALG_P256;
 	s.key_usage = KU_KEY_AGREEMENT;
 	assert_int_equal(issue_spec(&s, &h2, &c2), SC_OK);
-	assert_int_equal(sign(h2, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, sizeof(msg), &sig, &sl),
+	assert_int_equal(sign(h2, SC_SP_SIGN_MESSAGE, SC_DIGEST_SHA256, msg, sizeof(msg), &sig,
+	                     &sl),
 	    SC_ERR_KEY_USAGE);
 	X509_free(c2);
 	c2 = NULL;
@@ -682,7 +692,8 @@ static void test_issue_and_sign(void **state)
 	assert_int_equal(delete_key(h1), SC_OK);
 	assert_int_equal(delete_key(h1), SC_ERR_NO_KEY);
 	restart();
-	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, 1, msg, sizeof(msg), &sig, &sl), SC_ERR_NO_KEY);
+	assert_int_equal(sign(h1, SC_SP_SIGN_MESSAGE, 1, msg, sizeof(msg), &sig, &sl),
+	    SC_ERR_NO_KEY);
 	assert_int_equal(spd->st.n_slots, 3);
 	assert_int_equal(spd->st.issuance_counter, 4);
 	X509_free(c1);
@@ -722,7 +733,8 @@ static void test_issue_signer_cache(void **state)
 	issue_n(2);
 	spd_signer_cache_stats(spd, &s1);
 	assert_int_equal(s1.entries + s1.decode_hits + s1.decode_misses + s1.verify_hits +
-	    s1.verify_misses, 0);
+	        s1.verify_misses,
+	    0);
 	if (!fast)
 		return;
 
@@ -811,7 +823,8 @@ static void test_issue_refusals(void **state)
 	assert_int_equal(issue_spec(&s, &h, &c), SC_OK);
 	X509_free(c);
 	c = NULL;
-	assert_int_equal(issue_spec(&s, &h, &c), SC_ERR_CHALLENGE); /* a new profile, used challenge */
+	assert_int_equal(issue_spec(&s, &h, &c),
+	    SC_ERR_CHALLENGE); /* a new profile, used challenge */
 	/* Challenges live in memory only: a restart forgets them. */
 	restart();
 	s.challenge = ch2;
@@ -952,9 +965,11 @@ static void test_replay_cache(void **state)
 	assert_int_equal(st->n_replay, SPD_REPLAY_MAX);
 	assert_int_equal(st->replay_watermark, 2000);
 	memset(id, 0, sizeof(id));
-	assert_int_equal(spd_replay_check(st, id, 2000), SC_ERR_REPLAY);  /* forgotten, still refused */
+	assert_int_equal(spd_replay_check(st, id, 2000),
+	    SC_ERR_REPLAY); /* forgotten, still refused */
 	memset(id, 0x55, sizeof(id));
-	assert_int_equal(spd_replay_check(st, id, 1999), SC_ERR_REPLAY);  /* older than anything kept */
+	assert_int_equal(spd_replay_check(st, id, 1999),
+	    SC_ERR_REPLAY); /* older than anything kept */
 	assert_int_equal(spd_replay_check(st, id, 2001), SC_OK);
 	/* Undo puts back both the entry and the watermark. */
 	spd_replay_undo(st, &u);
@@ -974,11 +989,15 @@ static void test_replay_cache(void **state)
 
 /* ---- leaf-key PSS, decryption and key agreement (0x13 mode 3, 0x15, 0x16) ---- */
 
-static sc_err sign_pss(uint32_t handle, uint8_t digest, const uint8_t *in, size_t n,
-    uint32_t salt, uint8_t **sig, size_t *sig_len)
+static sc_err sign_pss(uint32_t handle, uint8_t digest, const uint8_t *in, size_t n, uint32_t salt,
+    uint8_t **sig, size_t *sig_len)
 {
-	struct sp_sign_req q = { .handle = handle, .mode = SC_SP_SIGN_PSS, .digest = digest,
-	    .input = in, .input_len = n, .salt_len = salt };
+	struct sp_sign_req q = { .handle = handle,
+		.mode = SC_SP_SIGN_PSS,
+		.digest = digest,
+		.input = in,
+		.input_len = n,
+		.salt_len = salt };
 	struct sc_buf b;
 	struct answer a;
 	sc_err r;
@@ -1002,9 +1021,14 @@ static sc_err sign_pss(uint32_t handle, uint8_t digest, const uint8_t *in, size_
 static void decrypt_body(struct sc_buf *b, uint32_t handle, uint8_t scheme, uint8_t md,
     uint8_t mgf1, const uint8_t *label, size_t ll, const uint8_t *ct, size_t cl)
 {
-	struct sp_decrypt_req q = { .handle = handle, .scheme = scheme, .hash = md,
-	    .mgf1_hash = mgf1, .label = label, .label_len = ll, .ciphertext = ct,
-	    .ciphertext_len = cl };
+	struct sp_decrypt_req q = { .handle = handle,
+		.scheme = scheme,
+		.hash = md,
+		.mgf1_hash = mgf1,
+		.label = label,
+		.label_len = ll,
+		.ciphertext = ct,
+		.ciphertext_len = cl };
 
 	sc_buf_init_writer(b, SC_SP_MAX_MSG, 0);
 	sp_decrypt_req_put(b, &q);
@@ -1020,8 +1044,9 @@ static sc_err call_secret(uint8_t type, struct sc_buf *b, uint8_t **out, size_t 
 		const uint8_t *p;
 		size_t pl;
 
-		assert_int_equal(type == SC_SP_DECRYPT ? sp_decrypt_ans_get(&a.rd, &p, &pl) :
-		    sp_derive_ans_get(&a.rd, &p, &pl), SC_OK);
+		assert_int_equal(type == SC_SP_DECRYPT ? sp_decrypt_ans_get(&a.rd, &p, &pl)
+		                                       : sp_derive_ans_get(&a.rd, &p, &pl),
+		    SC_OK);
 		*out = malloc(pl + 1);
 		memcpy(*out, p, pl);
 		*out_len = pl;
@@ -1062,7 +1087,8 @@ static size_t oaep_encrypt(X509 *cert, const EVP_MD *md, const EVP_MD *mgf1, con
 	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(c, mgf1), 1);
 	if (label != NULL)
 		assert_int_equal(EVP_PKEY_CTX_set0_rsa_oaep_label(c, OPENSSL_strdup(label),
-		    (int)strlen(label)), 1);
+		                     (int)strlen(label)),
+		    1);
 	assert_int_equal(EVP_PKEY_encrypt(c, out, &len, msg, n), 1);
 	EVP_PKEY_CTX_free(c);
 	return len;
@@ -1122,8 +1148,13 @@ static void test_pss(void **state)
 	assert_int_equal(sign_pss(77, SC_DIGEST_SHA384, dg, dl, 32, &sig, &sl), SC_ERR_NO_KEY);
 	/* The salt length is part of the body: without it MALFORMED, a byte more TRAILING. */
 	sc_buf_init_writer(&b, sizeof(body), 0);
-	sp_sign_req_put(&b, &(struct sp_sign_req){ .handle = h_rsa, .mode = SC_SP_SIGN_PSS,
-	    .digest = SC_DIGEST_SHA256, .input = dg, .input_len = 32, .salt_len = 32 });
+	sp_sign_req_put(&b,
+	    &(struct sp_sign_req){ .handle = h_rsa,
+	        .mode = SC_SP_SIGN_PSS,
+	        .digest = SC_DIGEST_SHA256,
+	        .input = dg,
+	        .input_len = 32,
+	        .salt_len = 32 });
 	assert_int_equal(sc_buf_done(&b, "pss"), SC_OK);
 	check_body(SC_SP_SIGN, b.data, b.len);
 	assert_int_equal(call(SC_SP_SIGN, b.data, b.len, NULL), SC_OK);
@@ -1161,27 +1192,33 @@ static void test_decrypt(void **state)
 	    sizeof(ct));
 	assert_int_equal(cl, 256);
 	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA256, SC_DIGEST_SHA256,
-	    (const uint8_t *)"tls", 3, ct, cl, &pt, &pl), SC_OK);
+	                     (const uint8_t *)"tls", 3, ct, cl, &pt, &pl),
+	    SC_OK);
 	assert_int_equal(pl, sizeof(secret));
 	assert_memory_equal(pt, secret, pl);
 	free(pt);
 	/* The wrong label, a changed byte, the wrong hash: one code for all, no oracle. */
 	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA256, SC_DIGEST_SHA256,
-	    (const uint8_t *)"tl5", 3, ct, cl, &pt, &pl), SC_ERR_KEY_DECRYPT);
+	                     (const uint8_t *)"tl5", 3, ct, cl, &pt, &pl),
+	    SC_ERR_KEY_DECRYPT);
 	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA512, SC_DIGEST_SHA256,
-	    (const uint8_t *)"tls", 3, ct, cl, &pt, &pl), SC_ERR_KEY_DECRYPT);
+	                     (const uint8_t *)"tls", 3, ct, cl, &pt, &pl),
+	    SC_ERR_KEY_DECRYPT);
 	ct[100] ^= 1;
 	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA256, SC_DIGEST_SHA256,
-	    (const uint8_t *)"tls", 3, ct, cl, &pt, &pl), SC_ERR_KEY_DECRYPT);
+	                     (const uint8_t *)"tls", 3, ct, cl, &pt, &pl),
+	    SC_ERR_KEY_DECRYPT);
 	cl = oaep_encrypt(c_data, EVP_sha1(), EVP_sha1(), NULL, secret, 5, ct, sizeof(ct));
 	assert_int_equal(decrypt(h_data, SC_SP_DECRYPT_OAEP, SC_SP_OAEP_SHA1, SC_SP_OAEP_SHA1, NULL,
-	    0, ct, cl, &pt, &pl), SC_OK);
+	                     0, ct, cl, &pt, &pl),
+	    SC_OK);
 	assert_int_equal(pl, 5);
 	assert_memory_equal(pt, secret, 5);
 	free(pt);
 	cl = oaep_encrypt(c_enc, EVP_sha384(), EVP_sha1(), NULL, NULL, 0, ct, sizeof(ct));
 	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, SC_DIGEST_SHA384, SC_SP_OAEP_SHA1, NULL,
-	    0, ct, cl, &pt, &pl), SC_OK);
+	                     0, ct, cl, &pt, &pl),
+	    SC_OK);
 	assert_int_equal(pl, 0); /* an empty message is a message */
 	free(pt);
 
@@ -1204,9 +1241,11 @@ static void test_decrypt(void **state)
 	memset(big, 0, sizeof(big));
 	memset(label, 'l', sizeof(label));
 	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, 1, 1, NULL, 0, big, sizeof(big), &pt,
-	    &pl), SC_ERR_MALFORMED);
+	                     &pl),
+	    SC_ERR_MALFORMED);
 	assert_int_equal(decrypt(h_enc, SC_SP_DECRYPT_OAEP, 1, 1, label, sizeof(label), ct, cl, &pt,
-	    &pl), SC_ERR_MALFORMED);
+	                     &pl),
+	    SC_ERR_MALFORMED);
 	/* Every prefix is MALFORMED, a byte more TRAILING. */
 	decrypt_body(&b, h_enc, SC_SP_DECRYPT_OAEP, 1, 1, (const uint8_t *)"x", 1, ct, 8);
 	assert_int_equal(sc_buf_done(&b, "decrypt"), SC_OK);
@@ -1317,7 +1356,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_supplied_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issue_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_paged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_commit_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit_changes_nothing, setup,
+		    teardown),
 		cmocka_unit_test(test_replay_cache),
 		cmocka_unit_test_setup_teardown(test_pss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decrypt, setup, teardown),

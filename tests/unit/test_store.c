@@ -166,7 +166,8 @@ static void fill_state(struct spd_state *st)
 	st->kek_cert = cert_for(st->kek, "kek");
 	for (i = 0; i < 2; i++) {
 		EVP_PKEY *k = keygen(SC_ALG_ED25519);
-		snprintf(st->anchors[i].network_id, sizeof(st->anchors[i].network_id), "net-%zu", i);
+		snprintf(st->anchors[i].network_id, sizeof(st->anchors[i].network_id), "net-%zu",
+		    i);
 		st->anchors[i].cert = signed_by(k, k, "root");
 		EVP_PKEY_free(k);
 	}
@@ -314,10 +315,10 @@ static void test_rollback(void **state)
 	(void)state;
 	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
 	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
-	assert_int_equal(spd_store_commit(s, st), SC_OK);       /* counter 1 */
+	assert_int_equal(spd_store_commit(s, st), SC_OK); /* counter 1 */
 	read_all(store_path, &old, &old_len);
 	st->max_keys = 3;
-	assert_int_equal(spd_store_commit(s, st), SC_OK);       /* counter 2 */
+	assert_int_equal(spd_store_commit(s, st), SC_OK); /* counter 2 */
 	spd_store_close(s);
 	read_all(store_path, &cur, &cur_len);
 	/* An authentic but older store put back alone is refused, not loaded. */
@@ -403,7 +404,7 @@ static void test_counter_protocol(void **state)
 	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
 	assert_int_equal(spd_store_commit(s, st), SC_OK);
 	assert_int_equal(spd_store_commit(s, st), SC_OK);
-	assert_int_equal(spd_store_commit(s, st), SC_OK);       /* store 3, counter 3 */
+	assert_int_equal(spd_store_commit(s, st), SC_OK); /* store 3, counter 3 */
 	spd_store_close(s);
 	spd_state_clear(st);
 
