@@ -3,7 +3,10 @@
 #   1. scripts/deps.sh (installs what is missing);
 #   2. the debug preset (gcc, warnings as errors) and the whole ctest suite, fuzz corpus replays
 #      included: fuzz/replay_* (always under ASan+UBSan) and fuzz/memcheck_* (under valgrind);
-#   3. the release preset, built only (gcc -O2 warns about more; the README's demo uses it);
+#   3. lint (scripts/lint/: no fail-open-shaped goto out, .clang-format holds) and three more
+#      builds, warnings as errors: the release preset (the README's demo uses it), gcc -O3
+#      Release, and clang (each compiler and level warns about different things); the clang
+#      build is also SC_SHORTCUTS=OFF, and the unit tests of the modules with shortcuts run there;
 #   4. the asan preset (ASan+UBSan everywhere) and the whole suite again: the integration tests
 #      then run the sanitized selfcert and selfcert-spd;
 #   5. valgrind memcheck: every integration test once more against the debug binaries with
@@ -30,9 +33,23 @@ if [ "${SC_FAST:-0}" = 1 ]; then
   exit 0
 fi
 
+echo "== lint"
+scripts/lint/run.sh
+
 echo "== release build (gcc -O2 sees more, e.g. format truncation; the README's demo builds this)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
+
+echo "== gcc -O3 and clang builds (warnings as errors); clang without the shortcuts"
+cmake -S . -B build/o3 -DCMAKE_BUILD_TYPE=Release -DSC_WERROR=ON >/dev/null
+cmake --build build/o3 -j"$(nproc)"
+# The clang build is also the reference build without the OpenSSL shortcuts (SC_SHORTCUTS=OFF,
+# docs/ARCHITECTURE.md §4): the unit tests of every module that has one run there too.
+cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSC_WERROR=ON \
+  -DSC_SHORTCUTS=OFF >/dev/null
+cmake --build build/clang -j"$(nproc)"
+ctest --test-dir build/clang --output-on-failure -j2 \
+  -R '^unit/test_(cert|verify|profile|dispatch|keyder|store|api|api_certcache)$'
 
 echo "== asan build and tests (ASan+UBSan)"
 cmake --preset asan >/dev/null

@@ -60,6 +60,18 @@ def block_head(body, i):
     return ''
 
 
+def block_before(body, i):
+    """The braced block (an if/else arm) that ends on the line just before line i, or ''."""
+    if i == 0 or body[i - 1].strip() != '}':
+        return ''
+    bal = 0
+    for k in range(i - 1, 0, -1):
+        bal += body[k].count('}') - body[k].count('{')
+        if bal <= 0 and '{' in body[k]:
+            return '\n'.join(body[k:i])
+    return ''
+
+
 def check(path):
     lines = strip_comments(open(path, errors='replace').read()).split('\n')
     hits = []
@@ -96,7 +108,8 @@ def check(path):
                     if statements > 1:
                         break
                 j -= 1
-            branch = '\n'.join(body[j:i + 1]) + '\n' + block_head(body, i)
+            branch = '\n'.join(body[j:i + 1]) + '\n' + block_head(body, i) + '\n' + \
+                block_before(body, i)
             if ASSIGN_ANY.search(branch) or TESTS_R.search(branch):
                 continue
             hits.append(f'{path}:{start + i}: {name}: {body[j].strip()[:80]}')
