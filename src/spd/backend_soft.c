@@ -357,16 +357,6 @@ static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
 	return r;
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
 /* Durably, in one write, behind the counter-* fail points (store.h). */
 static sc_err write_counter(const char *dir, uint64_t v)
 {
@@ -378,7 +368,7 @@ static sc_err write_counter(const char *dir, uint64_t v)
 
 	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
-	put_be64(c, v);
+	spd_be64_put(c, v);
 	return sc_file_replace(path, c, sizeof(c), &o);
 }
 

@@ -146,7 +146,7 @@ out:
 	return r;
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
+void spd_be64_put(uint8_t p[8], uint64_t v)
 {
 	int i;
 
@@ -156,7 +156,7 @@ static void put_be64(uint8_t *p, uint64_t v)
 	}
 }
 
-static uint64_t get_be64(const uint8_t *p)
+uint64_t spd_be64_get(const uint8_t p[8])
 {
 	uint64_t v = 0;
 	int i;
@@ -185,7 +185,7 @@ static sc_err seal(const uint8_t key[32], uint64_t counter, const uint8_t *pt, s
 		return sc_fail(SC_ERR_NOMEM, "sealed store");
 	memcpy(blob, SPD_STORE_MAGIC, 4);
 	blob[4] = SPD_STORE_VERSION;
-	put_be64(blob + 5, counter);
+	spd_be64_put(blob + 5, counter);
 	/* A random nonce per commit: the key never changes, so nonces must never repeat. */
 	if (RAND_bytes(blob + 13, NONCE_LEN) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes");
@@ -253,7 +253,7 @@ static sc_err unseal(const uint8_t key[32], const char *path, const uint8_t *blo
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: authentication failed", path);
 		goto out;
 	}
-	*counter = get_be64(blob + 5);
+	*counter = spd_be64_get(blob + 5);
 	*pt = buf;
 	*pt_len = ct_len;
 	buf = NULL;

@@ -102,4 +102,8 @@ sc_err spd_store_step(void *ctx, enum sc_file_step step) SC_MUST_USE;
 sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out) SC_MUST_USE;
 sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st) SC_MUST_USE;
 
+/* The store's and the counter file's big-endian 64-bit numbers (docs/PROTOCOL.md §6). */
+void spd_be64_put(uint8_t p[8], uint64_t v);
+uint64_t spd_be64_get(const uint8_t p[8]);
+
 #endif
