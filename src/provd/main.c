@@ -618,6 +618,37 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	return sc_reg_check(srv->pool.conns[0]);
 }
 
+/*
+ * The listening socket, bound exclusively: SO_REUSEADDR only (a restart may bind while old
+ * connections sit in TIME_WAIT), never SO_REUSEPORT, so that a second server on a port in use
+ * fails here instead of silently taking half the connections (and signing for a registry whose
+ * revocations the first one never sees).
+ */
+static sc_err listen_socket(const struct options *o, int *out)
+{
+	socklen_t len = o->addr.ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6) :
+	                                                (socklen_t)sizeof(struct sockaddr_in);
+	int fd, one = 1;
+
+	*out = -1;
+	if ((fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return sc_fail(SC_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (o->addr.ss_family == AF_INET6 &&
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, (const struct sockaddr *)&o->addr, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EADDRINUSE)
+			return sc_fail(SC_ERR_IO, "cannot listen on %s: address already in use",
+			    o->listen);
+		return sc_fail(SC_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(e));
+	}
+	*out = fd;
+	return SC_OK;
+}
+
 /* Listen and serve (MHD's threads), then say so: the log line and the port file. */
 static sc_err start_serving(const struct options *o, struct server *srv, const struct tls_pem *tls,
     struct MHD_Daemon **out)
@@ -632,23 +663,29 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port;
 	const union MHD_DaemonInfo *info;
 	char num[16], desc[512];
+	sc_err r;
+	int fd;
 
+	if ((r = listen_socket(o, &fd)) != SC_OK)
+		return r;
 	if (o->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (!o->insecure)
 		flags |= MHD_USE_TLS;
 	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&o->addr,
+	    mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    /* One worker is MHD's own polling thread, not a pool of one. */
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)o->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, srv, MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
-	if (*out == NULL)
-		return sc_fail(SC_ERR_IO,
-		    "cannot listen on %s (address in use, or TLS setup failed)", o->listen);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
+	    o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
+	if (*out == NULL) {
+		/* MHD owns the socket only once it has started. */
+		close(fd);
+		return sc_fail(SC_ERR_IO, "cannot serve on %s (TLS setup failed?)", o->listen);
+	}
 	info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : 0;
 	provd_policy_describe(&srv->api.policy, desc, sizeof(desc));
