@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -590,6 +591,21 @@ static sc_err load_policy(const struct options *o, struct provd_policy *pol)
 }
 
 /*
+ * A secret file (the operator token, the TLS key) must be the owner's alone, as OpenSSH demands
+ * of host keys: one open to group or others refuses the start, naming the file. A file that
+ * cannot be stat'ed is left to its reader, which names the failure.
+ */
+static sc_err check_private(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || (st.st_mode & 077) == 0)
+		return SC_OK;
+	return sc_fail(SC_ERR_IO, "%s: open to group or others (mode %04o); chmod 600 it", path,
+	    (unsigned)(st.st_mode & 07777));
+}
+
+/*
  * Everything the server needs before it listens: the API (signer, roots, token, metrics), the
  * TLS files, one registry connection per worker, the registry checked. Freed by main.
  */
@@ -597,6 +613,9 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 {
 	sc_err r;
 
+	if ((o->admin != NULL && (r = check_private(o->admin)) != SC_OK) ||
+	    (!o->insecure && (r = check_private(o->tls_key)) != SC_OK))
+		return r;
 	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
 	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)

@@ -34,5 +34,23 @@ one_error_line "a second server on the same port" "$T/second.err" $? 3 \
 api GET /healthz
 api_is "the first server still serves" 200
 
+# --- item 9: secrets readable by group or others ---
+cp "$T/token" "$T/token-g" && chmod 640 "$T/token-g"
+"$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --admin-token-file "$T/token-g" \
+  --port-file "$T/x.port" 2>"$T/perm.err" &
+pid=$!
+for _ in $(seq 1 "$SC_VG_WAIT"); do kill -0 "$pid" 2>/dev/null || break; [ -s "$T/x.port" ] && break; sleep 0.05; done
+kill "$pid" 2>/dev/null; wait "$pid"
+one_error_line "a token file readable by the group" "$T/perm.err" $? 3 \
+  "^selfcert-provd: io: $T/token-g: open to group or others (mode 0640); chmod 600 it$"
+cp "$T/net/server.key" "$T/key-o" && chmod 604 "$T/key-o"
+"$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --tls-cert "$T/net/server.pem" --tls-key "$T/key-o" \
+  --port-file "$T/x.port" 2>"$T/perm.err" &
+pid=$!
+for _ in $(seq 1 "$SC_VG_WAIT"); do kill -0 "$pid" 2>/dev/null || break; [ -s "$T/x.port" ] && break; sleep 0.05; done
+kill "$pid" 2>/dev/null; wait "$pid"
+one_error_line "a TLS key readable by others" "$T/perm.err" $? 3 \
+  "^selfcert-provd: io: $T/key-o: open to group or others (mode 0604); chmod 600 it$"
+
 ok "SIGTERM stops the server" stop_provd
 finish
