@@ -220,6 +220,42 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 	return ret;
 }
 
+/* How many Content-Length and Transfer-Encoding headers a request has (framing_headers). */
+struct framing {
+	int content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->transfer_encoding++;
+	return MHD_YES;
+}
+
+/*
+ * NULL if the body's framing is one plain answer, else why not. Two Content-Length headers (even
+ * equal ones) or one with Transfer-Encoding are how a request is smuggled past a proxy that reads
+ * the other one; MHD would take the first, so refuse them all (RFC 9112, 6.3).
+ */
+static const char *framing_refusal(struct MHD_Connection *c)
+{
+	struct framing f = { 0, 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length > 1)
+		return "more than one Content-Length header";
+	if (f.content_length > 0 && f.transfer_encoding > 0)
+		return "both Content-Length and Transfer-Encoding";
+	return NULL;
+}
+
 /* Headers are in: set up, and refuse an announced oversize body before reading it. */
 static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
@@ -228,12 +264,15 @@ static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, 
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct request_state *st;
 	char *end = NULL, detail[96];
+	const char *why;
 	unsigned long long n;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return MHD_NO;
 	clock_gettime(CLOCK_MONOTONIC, &st->t0);
 	*con_cls = st;
+	if ((why = framing_refusal(c)) != NULL)
+		return early_error(srv, c, st, method, url, PROVD_ERR_BAD_REQUEST, why);
 	if (cl == NULL)
 		return MHD_YES;
 	errno = 0;

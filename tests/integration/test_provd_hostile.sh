@@ -52,5 +52,34 @@ kill "$pid" 2>/dev/null; wait "$pid"
 one_error_line "a TLS key readable by others" "$T/perm.err" $? 3 \
   "^selfcert-provd: io: $T/key-o: open to group or others (mode 0604); chmod 600 it$"
 
+# --- item 11: every refusal is the JSON error ---
+api POST /v1/certificates -H 'Content-Type: application/json' -H 'Content-Length: 2' \
+  -H 'Content-Length: 20' --data-binary '{}'
+api_is "two different Content-Length headers" 400 bad-request
+api POST /v1/certificates -H 'Content-Type: application/json' -H 'Content-Length: 2' \
+  -H 'Content-Length: 2' --data-binary '{}'
+api_is "the same Content-Length twice" 400 bad-request
+api POST /v1/certificates -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+  -H 'Content-Length: 2' --data-binary '{}'
+api_is "Content-Length with chunked" 400 bad-request
+# libmicrohttpd 0.9.75 answers a malformed Content-Length itself, before provd sees the request,
+# with its own HTML page and no hook to change it (docs/API.md lists these): the status at least.
+api POST /v1/certificates -H 'Content-Type: application/json' -H 'Content-Length: 2, 2' \
+  --data-binary '{}'
+check "a Content-Length list: 400 from the HTTP library" [ "$HTTP" = 400 ]
+api GET /healthz
+api_is "served after them" 200
+# The public status endpoint does not show the operator's reason; the operator still sees it.
+api POST /v1/devices/DEV-2/revoke -H "Authorization: Bearer $PROVD_TOKEN" \
+  -H 'Content-Type: application/json' --data-binary '{"reason": "stolen from rack 7"}'
+api_is "revoke DEV-2" 200
+api GET /v1/devices/DEV-2
+api_is "public status of a revoked device" 200
+check "revoked, with its time" grep -q '"status":"revoked".*"revoked_at":"' "$T/.api"
+check "the reason is not public" bash -c "! grep -q 'revocation_reason\|rack 7' '$T/.api'"
+api GET /v1/devices/DEV-2 -H "Authorization: Bearer $PROVD_TOKEN"
+api_is "the operator's status of a revoked device" 200
+check "the operator sees the reason" grep -q '"revocation_reason":"stolen from rack 7"' "$T/.api"
+
 ok "SIGTERM stops the server" stop_provd
 finish
