@@ -81,5 +81,62 @@ api GET /v1/devices/DEV-2 -H "Authorization: Bearer $PROVD_TOKEN"
 api_is "the operator's status of a revoked device" 200
 check "the operator sees the reason" grep -q '"revocation_reason":"stolen from rack 7"' "$T/.api"
 
+# --- item 6: a URL cannot write a log line of its own ---
+api GET "/v1/devices/DEV-1%0aselfcert-provd:%20forged%20line"
+api_is "a %0a in the path" 400 bad-value
+api GET "/v1/devices/DEV-1%0d%0aforged2%1b[31m" -g
+api_is "CR LF and ESC in the path" 400 bad-value
+# curl refuses a raw control byte in a URL: send the request line itself, over TLS.
+printf 'GET /v1/devices/DEV-1\001raw HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+  timeout 10 openssl s_client -quiet -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" \
+  >"$T/raw.out" 2>/dev/null
+check "a raw control byte in the path: 400 bad-value" \
+  grep -q '^{"error":"bad-value","detail":"device ID in the path' "$T/raw.out"
+sleep 0.2
+check "no forged line" bash -c "! grep -q '^selfcert-provd: forged line' '$T/provd.log'"
+check "no forged2 line" bash -c "! grep -q '^forged2' '$T/provd.log'"
+check "one escaped line for the LF" grep -q '^selfcert-provd: 127.0.0.1 GET /v1/devices/DEV-1\\x0aselfcert-provd: forged line 400 ' "$T/provd.log"
+check "one escaped line for CR LF ESC" grep -q '^selfcert-provd: 127.0.0.1 GET /v1/devices/DEV-1\\x0d\\x0aforged2\\x1b\[31m 400 ' "$T/provd.log"
+check "one escaped line for the raw byte" grep -q '^selfcert-provd: 127.0.0.1 GET /v1/devices/DEV-1\\x01raw 400 ' "$T/provd.log"
+check "no raw control byte in the server log" bash -c "! LC_ALL=C grep -q \$'[\\x01-\\x08\\x0b-\\x1f\\x7f]' '$T/provd.log'"
+
+# The agent: a hostile server's error detail with line breaks is one escaped line of its log.
+provd_device d1 DEV-1 || exit 1
+cat >"$T/evil.py" <<'PY'
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        body = b'{"error":"revoked","detail":"no\\nselfcert-agent: DEV-1: forged\\r\\u001b[31m"}\n'
+        self.send_response(403)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(sys.argv[3], 'w').write('%d\n' % srv.server_address[1])
+srv.serve_forever()
+PY
+rm -f "$T/evil.port"
+python3 "$T/evil.py" "$T/net/server.pem" "$T/net/server.key" "$T/evil.port" &
+EPID=$!
+for _ in $(seq 1 100); do [ -s "$T/evil.port" ] && break; sleep 0.05; done
+"$SELFCERT_AGENT" --sp "$T/d1.sock" --certs "$T/d1-out" --device-dir "$T/d1-certs" \
+  --server "https://127.0.0.1:$(cat "$T/evil.port")" --ca "$T/net/root.pem" --once >"$T/agent.out" 2>"$T/agent.err"
+rc=$?
+kill "$EPID"; wait "$EPID" 2>/dev/null
+check "the agent is refused (exit 1, got $rc)" [ "$rc" -eq 1 ]
+check "the agent's log has no forged line" bash -c "! grep -q '^selfcert-agent: DEV-1: forged' '$T/agent.err'"
+# (The agent's reply parser already makes each control byte of a detail a '?'; log.c escapes any.)
+check "the server's detail is one line of the agent's log" \
+  grep -q "^selfcert-agent: revoked: asking for a profile: no[?\\].*selfcert-agent: DEV-1: forged[?\\].*(HTTP 403)$" "$T/agent.err"
+check "and only one" [ "$(grep -c forged "$T/agent.err")" -eq 1 ]
+check "no raw control byte in the agent's log" bash -c "! LC_ALL=C grep -q \$'[\\x01-\\x08\\x0b-\\x1f\\x7f]' '$T/agent.err'"
+
 ok "SIGTERM stops the server" stop_provd
 finish
