@@ -49,7 +49,7 @@ enum provd_code {
 	PROVD_E_RATE_LIMITED,     /* 429 (Retry-After) */
 	PROVD_E_INTERNAL,         /* 500 */
 	PROVD_E_UNAVAILABLE,      /* 503 the registry is busy or failing */
-	PROVD_E_BAD_REQUEST,      /* 400 HTTP framing we refuse (two Content-Length, CL + chunked) */
+	PROVD_E_BAD_REQUEST,      /* 400 two Content-Length, or one with Transfer-Encoding */
 	PROVD_E_COUNT
 };
 

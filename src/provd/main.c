@@ -684,8 +684,8 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
  */
 static sc_err listen_socket(const struct options *o, int *out)
 {
-	socklen_t len = o->addr.ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6) :
-	                                                (socklen_t)sizeof(struct sockaddr_in);
+	socklen_t len = o->addr.ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+	                                              : (socklen_t)sizeof(struct sockaddr_in);
 	int fd, one = 1;
 
 	*out = -1;
@@ -693,7 +693,7 @@ static sc_err listen_socket(const struct options *o, int *out)
 		return sc_fail(SC_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    (o->addr.ss_family == AF_INET6 &&
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
 	    bind(fd, (const struct sockaddr *)&o->addr, len) != 0 || listen(fd, SOMAXCONN) != 0) {
 		int e = errno;
 
