@@ -69,7 +69,10 @@ sc_err provd_h_device(const struct provd_ctx *ctx, struct provd_response *resp)
 	if (j != NULL && d.status == SC_REG_DEV_REVOKED) {
 		provd_time_str(d.revoked_at, t_r, sizeof(t_r));
 		json_object_set_new(j, "revoked_at", json_string(t_r));
-		json_object_set_new(j, "revocation_reason", json_string(d.revoke_reason));
+		/* The operator's words (who, why) are the operator's: not for anyone asking. */
+		if (provd_admin_check(ctx->api, ctx->req->authorization) == SC_OK)
+			json_object_set_new(j, "revocation_reason", json_string(d.revoke_reason));
+		sc_err_clear();
 	}
 	provd_respond_json(resp, 200, j);
 	return SC_OK;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -219,6 +220,42 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 	return ret;
 }
 
+/* How many Content-Length and Transfer-Encoding headers a request has (framing_headers). */
+struct framing {
+	int content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->transfer_encoding++;
+	return MHD_YES;
+}
+
+/*
+ * NULL if the body's framing is one plain answer, else why not. Two Content-Length headers (even
+ * equal ones) or one with Transfer-Encoding are how a request is smuggled past a proxy that reads
+ * the other one; MHD would take the first, so refuse them all (RFC 9112, 6.3).
+ */
+static const char *framing_refusal(struct MHD_Connection *c)
+{
+	struct framing f = { 0, 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length > 1)
+		return "more than one Content-Length header";
+	if (f.content_length > 0 && f.transfer_encoding > 0)
+		return "both Content-Length and Transfer-Encoding";
+	return NULL;
+}
+
 /* Headers are in: set up, and refuse an announced oversize body before reading it. */
 static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
@@ -227,12 +264,15 @@ static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, 
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct request_state *st;
 	char *end = NULL, detail[96];
+	const char *why;
 	unsigned long long n;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return MHD_NO;
 	clock_gettime(CLOCK_MONOTONIC, &st->t0);
 	*con_cls = st;
+	if ((why = framing_refusal(c)) != NULL)
+		return early_error(srv, c, st, method, url, PROVD_ERR_BAD_REQUEST, why);
 	if (cl == NULL)
 		return MHD_YES;
 	errno = 0;
@@ -590,6 +630,21 @@ static sc_err load_policy(const struct options *o, struct provd_policy *pol)
 }
 
 /*
+ * A secret file (the operator token, the TLS key) must be the owner's alone, as OpenSSH demands
+ * of host keys: one open to group or others refuses the start, naming the file. A file that
+ * cannot be stat'ed is left to its reader, which names the failure.
+ */
+static sc_err check_private(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || (st.st_mode & 077) == 0)
+		return SC_OK;
+	return sc_fail(SC_ERR_IO, "%s: open to group or others (mode %04o); chmod 600 it", path,
+	    (unsigned)(st.st_mode & 07777));
+}
+
+/*
  * Everything the server needs before it listens: the API (signer, roots, token, metrics), the
  * TLS files, one registry connection per worker, the registry checked. Freed by main.
  */
@@ -597,6 +652,9 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 {
 	sc_err r;
 
+	if ((o->admin != NULL && (r = check_private(o->admin)) != SC_OK) ||
+	    (!o->insecure && (r = check_private(o->tls_key)) != SC_OK))
+		return r;
 	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
 	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)
@@ -618,6 +676,37 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	return sc_reg_check(srv->pool.conns[0]);
 }
 
+/*
+ * The listening socket, bound exclusively: SO_REUSEADDR only (a restart may bind while old
+ * connections sit in TIME_WAIT), never SO_REUSEPORT, so that a second server on a port in use
+ * fails here instead of silently taking half the connections (and signing for a registry whose
+ * revocations the first one never sees).
+ */
+static sc_err listen_socket(const struct options *o, int *out)
+{
+	socklen_t len = o->addr.ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+	                                              : (socklen_t)sizeof(struct sockaddr_in);
+	int fd, one = 1;
+
+	*out = -1;
+	if ((fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return sc_fail(SC_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (o->addr.ss_family == AF_INET6 &&
+	        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, (const struct sockaddr *)&o->addr, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EADDRINUSE)
+			return sc_fail(SC_ERR_IO, "cannot listen on %s: address already in use",
+			    o->listen);
+		return sc_fail(SC_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(e));
+	}
+	*out = fd;
+	return SC_OK;
+}
+
 /* Listen and serve (MHD's threads), then say so: the log line and the port file. */
 static sc_err start_serving(const struct options *o, struct server *srv, const struct tls_pem *tls,
     struct MHD_Daemon **out)
@@ -632,23 +721,29 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port;
 	const union MHD_DaemonInfo *info;
 	char num[16], desc[512];
+	sc_err r;
+	int fd;
 
+	if ((r = listen_socket(o, &fd)) != SC_OK)
+		return r;
 	if (o->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (!o->insecure)
 		flags |= MHD_USE_TLS;
 	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&o->addr,
+	    mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    /* One worker is MHD's own polling thread, not a pool of one. */
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)o->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, srv, MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
-	if (*out == NULL)
-		return sc_fail(SC_ERR_IO,
-		    "cannot listen on %s (address in use, or TLS setup failed)", o->listen);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
+	    o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
+	if (*out == NULL) {
+		/* MHD owns the socket only once it has started. */
+		close(fd);
+		return sc_fail(SC_ERR_IO, "cannot serve on %s (TLS setup failed?)", o->listen);
+	}
 	info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : 0;
 	provd_policy_describe(&srv->api.policy, desc, sizeof(desc));

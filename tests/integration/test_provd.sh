@@ -89,7 +89,7 @@ policy_refused "policy: unknown algorithm" '{"algorithms": ["p256", "rsa1024"]}'
 policy_refused "policy: unknown EKU" '{"eku": ["clientAuth", "frobnication"]}'
 policy_refused "policy: not an object" '["validity", "30d"]'
 policy_refused "policy oversize" "{\"validity\": \"30d\"$(head -c 20000 /dev/zero | tr '\0' ' ')}"
-printf 'short\n' >"$T/short-token"
+printf 'short\n' >"$T/short-token" && chmod 600 "$T/short-token"
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --admin-token-file "$T/short-token" 2>"$T/.err"
 check "a short operator token is refused" [ $? -eq 2 ] && check "token file named" grep -q "short-token" "$T/.err"
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --rate-limit 10 2>"$T/.err"

@@ -972,10 +972,17 @@ static void test_revoke(void **state)
 	s = profile_body(&dev_b, NULL, 0, NULL);
 	json_decref(post("/v1/profiles", s, 403, "revoked", "profile after revocation"));
 	free(s);
-	call("GET", "/v1/devices/DEV-B", NULL, NULL, 0, NULL, &resp);
-	j = expect(&resp, 200, NULL, "revoked status");
+	call("GET", "/v1/devices/DEV-B", NULL, NULL, 0, "Bearer " TOKEN, &resp);
+	j = expect(&resp, 200, NULL, "revoked status (operator)");
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "revoked");
 	assert_string_equal(json_string_value(json_object_get(j, "revocation_reason")), "stolen");
+	json_decref(j);
+	/* Without the operator's token (or with a wrong one): revoked, but not why. */
+	call("GET", "/v1/devices/DEV-B", NULL, NULL, 0, "Bearer wrong-token-wrong-token", &resp);
+	j = expect(&resp, 200, NULL, "revoked status (public)");
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "revoked");
+	assert_non_null(json_object_get(j, "revoked_at"));
+	assert_null(json_object_get(j, "revocation_reason"));
 	json_decref(j);
 	call("GET", "/v1/devices/NOPE", NULL, NULL, 0, NULL, &resp);
 	json_decref(expect(&resp, 404, "unknown-device", "status of unknown"));
