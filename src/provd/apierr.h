@@ -72,7 +72,7 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_METHOD ((sc_err)(PROVD_ERR_BASE - 13))      /* resp->allow set */
 #define PROVD_ERR_BODY_TOO_LARGE ((sc_err)(PROVD_ERR_BASE - 14))
 #define PROVD_ERR_MEDIA_TYPE ((sc_err)(PROVD_ERR_BASE - 15))
-#define PROVD_ERR_NOT_DEVICE_CA ((sc_err)(PROVD_ERR_BASE - 16))
+/* PROVD_ERR_BASE - 16 was not-device-ca: now the library's SC_ERR_NOT_DEVICE_CA. */
 #define PROVD_ERR_KEK_MISMATCH ((sc_err)(PROVD_ERR_BASE - 17))
 #define PROVD_ERR_POLICY ((sc_err)(PROVD_ERR_BASE - 18))
 

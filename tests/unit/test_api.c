@@ -693,6 +693,79 @@ static void test_device_refusals(void **state)
 	free(s);
 }
 
+/* A profile request for DEV-A with devca as its device CA (its KEK stays DEV-A's). */
+static void post_devca(X509 *devca, int status, const char *code, const char *detail,
+    const char *where)
+{
+	char *chain = pem_of(devca, mfr_ca, NULL), *kex = pem_of(dev_a.kex, NULL, NULL), *s, ch[65];
+	json_t *j, *a;
+
+	challenge_hex(ch);
+	j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", ch);
+	s = json_dumps(j, 0);
+	a = post("/v1/profiles", s, status, code, where);
+	if (detail != NULL)
+		assert_string_equal(json_string_value(json_object_get(a, "detail")), detail);
+	json_decref(a);
+	free(s);
+	json_decref(j);
+	free(chain);
+	free(kex);
+}
+
+/*
+ * Issue 16 item 5: a device CA under the manufacturer CA, for DEV-A's CSK, but without pathlen 0
+ * or without its name constraints, chains to the root; it is still no device CA.
+ */
+static void test_not_device_ca(void **state)
+{
+	struct sc_test_cert spec = { .serial_number = "DEV-A",
+		.o = "Acme",
+		.cn = "DEV-A Device CA",
+		.pub = dev_a.csk,
+		.issuer = acme.mfr_ca,
+		.issuer_key = acme.mfr_ca_key,
+		.days = 30,
+		.bc = "critical,CA:TRUE,pathlen:0",
+		.ku = "critical,keyCertSign",
+		.nc_serial = "DEV-A" };
+	X509 *ca = NULL;
+
+	(void)state;
+	/* The well-formed one is accepted (the control). */
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 201, NULL, NULL, "a device CA");
+	X509_free(ca);
+	/* No pathlen: the CSK could certify another CA. */
+	spec.bc = "critical,CA:TRUE";
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A is not limited to pathlen 0", "no pathlen");
+	X509_free(ca);
+	spec.bc = "critical,CA:TRUE,pathlen:1";
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A is not limited to pathlen 0", "pathlen 1");
+	X509_free(ca);
+	/* No name constraints: its leaves could name any device. */
+	spec.bc = "critical,CA:TRUE,pathlen:0";
+	spec.nc_serial = NULL;
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
+	    "serialNumber=DEV-A",
+	    "no name constraints");
+	X509_free(ca);
+	/* Name constraints to another device. */
+	spec.nc_serial = "DEV-B";
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
+	    "serialNumber=DEV-A",
+	    "name constraints to DEV-B");
+	X509_free(ca);
+}
+
 static void test_policy_refusals(void **state)
 {
 	struct provd_policy saved = api.policy;
@@ -1096,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_bodies),
 		cmocka_unit_test(test_limits_and_types),
 		cmocka_unit_test(test_device_refusals),
+		cmocka_unit_test(test_not_device_ca),
 		cmocka_unit_test(test_policy_refusals),
 		cmocka_unit_test(test_enroll_device_generated),
 		cmocka_unit_test(test_enroll_server_generated),
