@@ -45,6 +45,7 @@ enum provd_code {
 	PROVD_E_POLICY,           /* 422 keygen off, challenge required, validity impossible */
 	PROVD_E_PROFILE_UNKNOWN,  /* 422 certificate for a profile this server never issued */
 	PROVD_E_DEVICE_MISMATCH,  /* 422 certificate of another device than the profile's */
+	PROVD_E_PROFILE_EXPIRED,  /* 422 certificate returned after its profile's profileNotAfter */
 	PROVD_E_BINDING,          /* 422 certificate does not match its profile (key, …) */
 	PROVD_E_RATE_LIMITED,     /* 429 (Retry-After) */
 	PROVD_E_INTERNAL,         /* 500 */

@@ -543,6 +543,25 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 	return SC_OK;
 }
 
+/*
+ * The SP refuses a profile past its profileNotAfter; so does the server, with the allowance it
+ * gives every clock (PROVD_CLOCK_SKEW_S: the device's may lag ours, and the answer travels).
+ * A consumed profile is not judged again: the same certificate coming back late is the device
+ * retrying an answer it missed, and cert_record tells it so (or profile-consumed).
+ */
+static sc_err cert_in_time(const struct cert_req *cr, time_t now)
+{
+	char t[32];
+
+	if (cr->prec.consumed_at != 0 ||
+	    (int64_t)now <= cr->prec.profile_not_after + PROVD_CLOCK_SKEW_S)
+		return SC_OK;
+	provd_time_str(cr->prec.profile_not_after, t, sizeof(t));
+	return sc_fail(SC_ERR_PROFILE_EXPIRED,
+	    "profile %s expired at %s (allowance %d s); ask for a new profile",
+	    cr->crec.profile_id, t, PROVD_CLOCK_SKEW_S);
+}
+
 static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr, time_t now)
 {
 	const char *networks[2] = { api->network_id, NULL };
@@ -644,7 +663,7 @@ sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *
 	memset(&cr, 0, sizeof(cr));
 	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
-	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
+	    (r = cert_in_time(&cr, now)) != SC_OK || (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
 		goto out;
 	cert_answer(ctx->api, &cr, resp);
 out:

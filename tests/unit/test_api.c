@@ -766,6 +766,52 @@ static void test_not_device_ca(void **state)
 	X509_free(ca);
 }
 
+/* A profile for DEV-A whose profileNotAfter is `age` seconds ago, its leaf returned now. */
+static void late_certificate(int64_t age, int status, const char *code, const char *where)
+{
+	int64_t saved = api.policy.profile_ttl_s;
+	struct sc_profile *p;
+	char *s, want[200];
+	X509 *leaf;
+	json_t *j, *a;
+
+	api.policy.profile_ttl_s = -age; /* as if the request had come `ttl + age` ago */
+	s = profile_body(&dev_a, NULL, 0, NULL);
+	j = post("/v1/profiles", s, 201, NULL, where);
+	api.policy.profile_ttl_s = saved;
+	free(s);
+	p = profile_of(j);
+	leaf = issue_leaf(&dev_a, p);
+	s = cert_body(leaf, 0);
+	a = post("/v1/certificates", s, status, code, where);
+	if (code != NULL) {
+		snprintf(want, sizeof(want),
+		    "profile %s expired at %s (allowance 60 s); ask for a new profile",
+		    json_string_value(json_object_get(j, "profile_id")),
+		    json_string_value(json_object_get(j, "profile_not_after")));
+		assert_string_equal(json_string_value(json_object_get(a, "detail")), want);
+	} else {
+		assert_string_equal(json_string_value(json_object_get(a, "status")), "registered");
+		/* Sent again later still: already registered, not expired (the device retries). */
+		json_decref(a);
+		a = post("/v1/certificates", s, 200, NULL, where);
+	}
+	json_decref(a);
+	json_decref(j);
+	free(s);
+	X509_free(leaf);
+	sc_profile_free(p);
+}
+
+/* Issue 16 item 8: the SP refuses an expired profile; so must the server its certificate. */
+static void test_certificate_after_profile_expired(void **state)
+{
+	(void)state;
+	late_certificate(20, 201, NULL, "20 s late: within the clock allowance");
+	late_certificate(120, 422, "profile-expired", "120 s late");
+	late_certificate(3600, 422, "profile-expired", "an hour late");
+}
+
 static void test_policy_refusals(void **state)
 {
 	struct provd_policy saved = api.policy;
@@ -1177,6 +1223,8 @@ int main(void)
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_enroll_uncached),
+		/* Last: it registers certificates the counts above do not expect. */
+		cmocka_unit_test(test_certificate_after_profile_expired),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
