@@ -558,8 +558,8 @@ static sc_err cert_in_time(const struct cert_req *cr, time_t now)
 		return SC_OK;
 	provd_time_str(cr->prec.profile_not_after, t, sizeof(t));
 	return sc_fail(SC_ERR_PROFILE_EXPIRED,
-	    "profile %s expired at %s (allowance %d s); ask for a new profile",
-	    cr->crec.profile_id, t, PROVD_CLOCK_SKEW_S);
+	    "profile %s expired at %s (allowance %d s); ask for a new profile", cr->crec.profile_id,
+	    t, PROVD_CLOCK_SKEW_S);
 }
 
 static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr, time_t now)
@@ -663,7 +663,8 @@ sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *
 	memset(&cr, 0, sizeof(cr));
 	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
-	    (r = cert_in_time(&cr, now)) != SC_OK || (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
+	    (r = cert_in_time(&cr, now)) != SC_OK ||
+	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
 		goto out;
 	cert_answer(ctx->api, &cr, resp);
 out:
