@@ -64,6 +64,9 @@ typedef enum sc_err {
 	SC_ERR_RATE_LIMITED = -39,     /* "rate-limited": too many profiles for the device */
 	SC_ERR_PROFILE_UNKNOWN = -40,  /* "profile-unknown": no such profile was issued */
 	SC_ERR_PROFILE_CONSUMED = -41, /* "profile-consumed": the profile has another certificate */
+	SC_ERR_NOT_DEVICE_CA = -42, /* "not-device-ca": not a device CA as docs/FORMATS.md defines
+	                               one (CA, pathlen 0, keyCertSign, serialNumber, name
+	                               constraints to it) */
 } sc_err;
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */

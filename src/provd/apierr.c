@@ -32,6 +32,7 @@ static const char *const names[PROVD_E_COUNT] = {
 	[PROVD_E_POLICY] = "policy",
 	[PROVD_E_PROFILE_UNKNOWN] = "profile-unknown",
 	[PROVD_E_DEVICE_MISMATCH] = "device-mismatch",
+	[PROVD_E_PROFILE_EXPIRED] = "profile-expired",
 	[PROVD_E_BINDING] = "binding",
 	[PROVD_E_RATE_LIMITED] = "rate-limited",
 	[PROVD_E_INTERNAL] = "internal",
@@ -58,7 +59,7 @@ static const struct provd_apierr table[] = {
 	{ PROVD_ERR_MEDIA_TYPE, PROVD_E_MEDIA_TYPE, 415, 0 },
 	{ PROVD_ERR_BAD_REQUEST, PROVD_E_BAD_REQUEST, 400, 0 },
 	/* The device and the policy. */
-	{ PROVD_ERR_NOT_DEVICE_CA, PROVD_E_NOT_DEVICE_CA, 422, 0 },
+	{ SC_ERR_NOT_DEVICE_CA, PROVD_E_NOT_DEVICE_CA, 422, 0 },
 	{ PROVD_ERR_KEK_MISMATCH, PROVD_E_KEK_MISMATCH, 422, 0 },
 	{ PROVD_ERR_POLICY, PROVD_E_POLICY, 422, 0 },
 	{ SC_ERR_CHAIN, PROVD_E_CHAIN, 422, 0 },
@@ -71,6 +72,8 @@ static const struct provd_apierr table[] = {
 	{ SC_ERR_PROFILE_CONSUMED, PROVD_E_PROFILE_CONSUMED, 409, 0 },
 	{ SC_ERR_PROFILE_UNKNOWN, PROVD_E_PROFILE_UNKNOWN, 422, 0 },
 	{ SC_ERR_DEVICE_MISMATCH, PROVD_E_DEVICE_MISMATCH, 422, 0 },
+	/* The profile's own lifetime, as the SP judges it (h_enroll.c, PROVD_CLOCK_SKEW_S). */
+	{ SC_ERR_PROFILE_EXPIRED, PROVD_E_PROFILE_EXPIRED, 422, 0 },
 	{ SC_ERR_RATE_LIMITED, PROVD_E_RATE_LIMITED, 429, PROVD_AE_RETRY_AFTER },
 	/* A /v1/devices/{id} route names a device the registry does not have: 404, not 403. */
 	{ SC_ERR_NOT_FOUND, PROVD_E_UNKNOWN_DEVICE, 404, 0 },

@@ -45,6 +45,7 @@ enum provd_code {
 	PROVD_E_POLICY,           /* 422 keygen off, challenge required, validity impossible */
 	PROVD_E_PROFILE_UNKNOWN,  /* 422 certificate for a profile this server never issued */
 	PROVD_E_DEVICE_MISMATCH,  /* 422 certificate of another device than the profile's */
+	PROVD_E_PROFILE_EXPIRED,  /* 422 certificate returned after its profile's profileNotAfter */
 	PROVD_E_BINDING,          /* 422 certificate does not match its profile (key, …) */
 	PROVD_E_RATE_LIMITED,     /* 429 (Retry-After) */
 	PROVD_E_INTERNAL,         /* 500 */
@@ -73,7 +74,7 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_METHOD ((sc_err)(PROVD_ERR_BASE - 13))      /* resp->allow set */
 #define PROVD_ERR_BODY_TOO_LARGE ((sc_err)(PROVD_ERR_BASE - 14))
 #define PROVD_ERR_MEDIA_TYPE ((sc_err)(PROVD_ERR_BASE - 15))
-#define PROVD_ERR_NOT_DEVICE_CA ((sc_err)(PROVD_ERR_BASE - 16))
+/* PROVD_ERR_BASE - 16 was not-device-ca: now the library's SC_ERR_NOT_DEVICE_CA. */
 #define PROVD_ERR_KEK_MISMATCH ((sc_err)(PROVD_ERR_BASE - 17))
 #define PROVD_ERR_POLICY ((sc_err)(PROVD_ERR_BASE - 18))
 #define PROVD_ERR_BAD_REQUEST ((sc_err)(PROVD_ERR_BASE - 19))

@@ -77,7 +77,45 @@ out:
 }
 
 /*
- * chain[0] is a device CA (CA, keyCertSign, serialNumber) that chains to the manufacturer root
+ * 1 if devca's nameConstraints are a device CA's (docs/FORMATS.md): critical, one permitted
+ * subtree, a directoryName of exactly serialNumber=<device_id>, nothing excluded. Without it the
+ * CSK could sign for any name, and stock relying parties would believe it.
+ */
+static int device_name_constraints(X509 *devca, const char *device_id)
+{
+	NAME_CONSTRAINTS *nc;
+	GENERAL_SUBTREE *st;
+	const X509_NAME *dn;
+	const X509_NAME_ENTRY *e;
+	unsigned char *u = NULL;
+	int crit = -1, n, ok = 0;
+
+	if ((nc = X509_get_ext_d2i(devca, NID_name_constraints, &crit, NULL)) == NULL || crit != 1)
+		goto out;
+	if (nc->excludedSubtrees != NULL && sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) != 0)
+		goto out;
+	if (nc->permittedSubtrees == NULL || sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) != 1)
+		goto out;
+	st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0);
+	if (st->minimum != NULL || st->maximum != NULL || st->base->type != GEN_DIRNAME)
+		goto out;
+	dn = st->base->d.directoryName;
+	if (X509_NAME_entry_count(dn) != 1 ||
+	    OBJ_obj2nid(X509_NAME_ENTRY_get_object(e = X509_NAME_get_entry(dn, 0))) !=
+	        NID_serialNumber)
+		goto out;
+	n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e));
+	ok = n > 0 && (size_t)n == strlen(device_id) && memcmp(u, device_id, (size_t)n) == 0;
+out:
+	OPENSSL_free(u);
+	NAME_CONSTRAINTS_free(nc);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * chain[0] is a device CA (CA with pathlen 0, keyCertSign, a serialNumber device ID, name
+ * constraints to that ID: docs/FORMATS.md's row) that chains to the manufacturer root
  * through chain[1..]; the KEK has the same serialNumber, is not a CA, and was issued by the very
  * same manufacturer CA. device_id gets the ID.
  */
@@ -91,9 +129,18 @@ static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X
 
 	if (X509_check_ca(devca) <= 0 || !(X509_get_key_usage(devca) & KU_KEY_CERT_SIGN) ||
 	    sc_cert_device_id(devca, device_id, id_len) != SC_OK || !sc_device_id_valid(device_id))
-		return sc_fail(PROVD_ERR_NOT_DEVICE_CA,
+		return sc_fail(SC_ERR_NOT_DEVICE_CA,
 		    "\"chain\": the first certificate is not a device CA "
 		    "(CA with keyCertSign and a serialNumber device ID)");
+	/* A manufacturer's CA could issue a device CA without them; the SP's CSK would not care. */
+	if (X509_get_pathlen(devca) != 0)
+		return sc_fail(SC_ERR_NOT_DEVICE_CA,
+		    "\"chain\": the device CA for %s is not limited to pathlen 0", device_id);
+	if (!device_name_constraints(devca, device_id))
+		return sc_fail(SC_ERR_NOT_DEVICE_CA,
+		    "\"chain\": the device CA for %s lacks critical name constraints to "
+		    "serialNumber=%s",
+		    device_id, device_id);
 	provd_log_add(resp, "device=%s", device_id);
 	if ((untrusted = sk_X509_dup(chain)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
@@ -496,6 +543,25 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 	return SC_OK;
 }
 
+/*
+ * The SP refuses a profile past its profileNotAfter; so does the server, with the allowance it
+ * gives every clock (PROVD_CLOCK_SKEW_S: the device's may lag ours, and the answer travels).
+ * A consumed profile is not judged again: the same certificate coming back late is the device
+ * retrying an answer it missed, and cert_record tells it so (or profile-consumed).
+ */
+static sc_err cert_in_time(const struct cert_req *cr, time_t now)
+{
+	char t[32];
+
+	if (cr->prec.consumed_at != 0 ||
+	    (int64_t)now <= cr->prec.profile_not_after + PROVD_CLOCK_SKEW_S)
+		return SC_OK;
+	provd_time_str(cr->prec.profile_not_after, t, sizeof(t));
+	return sc_fail(SC_ERR_PROFILE_EXPIRED,
+	    "profile %s expired at %s (allowance %d s); ask for a new profile", cr->crec.profile_id,
+	    t, PROVD_CLOCK_SKEW_S);
+}
+
 static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr, time_t now)
 {
 	const char *networks[2] = { api->network_id, NULL };
@@ -597,6 +663,7 @@ sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *
 	memset(&cr, 0, sizeof(cr));
 	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
+	    (r = cert_in_time(&cr, now)) != SC_OK ||
 	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
 		goto out;
 	cert_answer(ctx->api, &cr, resp);

@@ -42,6 +42,17 @@ struct sqlite_reg {
 };
 
 /*
+ * sc_reg_device_id_key in SQL, for the index and the trigger of schema 2: lower() and trim()
+ * touch ASCII letters and spaces only, and six passes of replace() fold any run of up to 64
+ * spaces to one (64, 32, 16, 8, 4, 2, 1). test_registry holds the two to the same answers.
+ */
+/* clang-format off */
+#define DEV_KEY(x) \
+	"lower(trim(replace(replace(replace(replace(replace(replace(" x ", '  ', ' '), " \
+	"'  ', ' '), '  ', ' '), '  ', ' '), '  ', ' '), '  ', ' ')))"
+/* clang-format on */
+
+/*
  * The schema, one entry per version; entry i takes user_version i to i + 1. Released entries
  * never change: a new version appends an entry.
  */
@@ -108,6 +119,19 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/*
+	 * 2: device IDs that OpenSSL takes for one name (case, runs of spaces) are one device. Not
+	 * a UNIQUE index: a registry of version 1 may hold such twins already, and keeps them; the
+	 * trigger refuses every new one, whoever writes.
+	 */
+	/* clang-format off */
+	"CREATE INDEX devices_by_key ON devices(" DEV_KEY("device_id") ");"
+	"CREATE TRIGGER devices_one_per_key BEFORE INSERT ON devices"
+	"  WHEN EXISTS (SELECT 1 FROM devices"
+	"    WHERE " DEV_KEY("device_id") " = " DEV_KEY("NEW.device_id") ")"
+	"  BEGIN SELECT RAISE(ABORT, 'a device ID equal but for case and spaces is registered');"
+	"  END;",
+	/* clang-format on */
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -296,7 +320,7 @@ static sc_err migrate(struct sqlite_reg *reg)
 		return sc_fail(SC_ERR_IO, "%s: an SQLite database, but not a selfcert registry",
 		    reg->path);
 	while (v < newest) {
-		char sql[64];
+		char sql[64], how[32];
 
 		if ((r = begin(reg)) != SC_OK)
 			goto out;
@@ -306,10 +330,12 @@ static sc_err migrate(struct sqlite_reg *reg)
 		if (v >= newest)
 			break;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)v + 1);
+		snprintf(how, sizeof(how),
+		    v == 0 ? "created at version 1" : "migrated to version %lld", (long long)v + 1);
 		if ((r = exec(reg, migrations[v], "schema migration")) != SC_OK ||
 		    (r = exec(reg, sql, "schema version")) != SC_OK ||
 		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
-		         v == 0 ? "created at version 1" : "migrated")) != SC_OK)
+		         how)) != SC_OK)
 			goto out;
 		if ((r = commit(reg)) != SC_OK)
 			goto out;
@@ -426,6 +452,9 @@ static sc_err device_insert(struct sqlite_reg *reg, const char *device_id, const
 	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return sc_fail(SC_ERR_EXISTS, "device %s is already registered", device_id);
+	if (rc == SQLITE_CONSTRAINT_TRIGGER) /* devices_one_per_key: the callers looked first */
+		return sc_fail(SC_ERR_EXISTS,
+		    "device %s is already registered under another spelling", device_id);
 	if (rc != SQLITE_DONE)
 		return db_fail(reg, "adding a device");
 	return audit(reg, now, actor, "device-added", device_id, how);
@@ -451,11 +480,41 @@ static sc_err device_status(struct sqlite_reg *reg, const char *device_id,
 	return SC_OK;
 }
 
+/*
+ * A device registered under another spelling of device_id's key (sc_reg_device_id_key):
+ * *s its status and other its ID, or *s = 0 if none.
+ */
+static sc_err device_twin(struct sqlite_reg *reg, const char *device_id, char *other,
+    size_t other_len, enum sc_reg_dev_status *s)
+{
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc;
+
+	*s = 0;
+	other[0] = '\0';
+	if ((r = prepare(reg,
+	         "SELECT device_id, status FROM devices WHERE " DEV_KEY("device_id") " = " DEV_KEY(
+	             "?1") " AND device_id <> ?1 ORDER BY device_id LIMIT 1",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		copy_col(st, 0, other, other_len);
+		*s = status_from_text(sqlite3_column_text(st, 1));
+	}
+	done(reg, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(reg, "reading a device");
+	return SC_OK;
+}
+
 static sc_err sq_devices_add(struct sc_reg *base, const char *const *ids, size_t n,
     const char *note, const char *actor, int64_t now)
 {
 	struct sqlite_reg *reg = sq(base);
 	enum sc_reg_dev_status s;
+	char twin[SC_DEVICE_ID_MAX + 1];
 	sc_err r;
 
 	if ((r = begin(reg)) != SC_OK)
@@ -467,6 +526,15 @@ static sc_err sq_devices_add(struct sc_reg *base, const char *const *ids, size_t
 		if (s != 0) {
 			r = sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", ids[i],
 			    sc_reg_dev_status_name(s));
+			goto out;
+		}
+		if ((r = device_twin(reg, ids[i], twin, sizeof(twin), &s)) != SC_OK)
+			goto out;
+		if (s != 0) {
+			r = sc_fail(SC_ERR_EXISTS,
+			    "device %s is already registered as %s (%s): device IDs are the "
+			    "same ignoring case and runs of spaces",
+			    ids[i], twin, sc_reg_dev_status_name(s));
 			goto out;
 		}
 		if ((r = device_insert(reg, ids[i], note, actor, now, "added")) != SC_OK)
@@ -644,19 +712,24 @@ static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ct
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *seen = NULL;
 	struct sc_reg_row row;
-	char how[64], detail[SC_REG_CSV_LINE_MAX + 64];
+	enum sc_reg_dev_status s;
+	char how[64], detail[SC_REG_CSV_LINE_MAX + 64], twin[SC_DEVICE_ID_MAX + 1];
 	int more;
 	sc_err r;
 
 	*added = *skipped = 0;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	/* The IDs of this file so far: a second line with one of them refuses the whole file. */
+	/*
+	 * The IDs of this file so far, by key: a second line with one of them (or another spelling
+	 * of it) refuses the whole file.
+	 */
 	if ((r = exec(reg,
 	         "CREATE TEMP TABLE IF NOT EXISTS import_seen (device_id TEXT PRIMARY KEY);"
 	         "DELETE FROM import_seen",
 	         "import")) != SC_OK ||
-	    (r = prepare(reg, "INSERT INTO import_seen (device_id) VALUES (?)", &seen)) != SC_OK)
+	    (r = prepare(reg, "INSERT INTO import_seen (device_id) VALUES (" DEV_KEY("?") ")",
+	         &seen)) != SC_OK)
 		goto out;
 	for (;;) {
 		if ((r = next(ctx, &row, &more)) != SC_OK)
@@ -668,6 +741,20 @@ static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ct
 		if (sqlite3_step(seen) != SQLITE_DONE) {
 			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file",
 			    source, row.line, row.device_id);
+			goto out;
+		}
+		/* Registered exactly so: skipped below. Under another spelling: a conflict. */
+		twin[0] = '\0';
+		if ((r = device_status(reg, row.device_id, &s)) != SC_OK)
+			goto out;
+		if (s == 0 &&
+		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
+			goto out;
+		if (s != 0 && twin[0] != '\0') {
+			r = sc_fail(SC_ERR_MALFORMED,
+			    "%s:%zu: device %s is registered as %s: device IDs are the same "
+			    "ignoring case and runs of spaces",
+			    source, row.line, row.device_id, twin);
 			goto out;
 		}
 		snprintf(how, sizeof(how), "imported, line %zu", row.line);

@@ -98,6 +98,35 @@ static sc_err check_note(const char *what, const char *s)
 	return SC_OK;
 }
 
+void sc_reg_device_id_key(const char *id, char out[SC_DEVICE_ID_MAX + 1])
+{
+	size_t n = 0;
+	int space = 0;
+
+	/* OpenSSL's asn1_string_canon: trim, fold white space runs, lower-case ASCII. */
+	for (const char *p = id; *p != '\0' && n < SC_DEVICE_ID_MAX; p++) {
+		if (*p == ' ') {
+			space = n > 0;
+			continue;
+		}
+		if (space && n < SC_DEVICE_ID_MAX)
+			out[n++] = ' ';
+		space = 0;
+		if (n < SC_DEVICE_ID_MAX)
+			out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	}
+	out[n] = '\0';
+}
+
+int sc_reg_device_ids_same(const char *a, const char *b)
+{
+	char ka[SC_DEVICE_ID_MAX + 1], kb[SC_DEVICE_ID_MAX + 1];
+
+	sc_reg_device_id_key(a, ka);
+	sc_reg_device_id_key(b, kb);
+	return strcmp(ka, kb) == 0;
+}
+
 /*
  * The IDs' checks that need no database: each valid, none twice. Every ID is checked for
  * validity before any for repetition, as `net device add` always did. The details name
@@ -119,6 +148,11 @@ sc_err sc_reg_device_ids_check(const char *const *ids, size_t n)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(ids[j], ids[i]) == 0)
 				return sc_fail(SC_ERR_USAGE, "--device-id %s given twice", ids[i]);
+			else if (sc_reg_device_ids_same(ids[j], ids[i]))
+				return sc_fail(SC_ERR_USAGE,
+				    "--device-id '%s' is '%s' again (device IDs are the same "
+				    "ignoring case and runs of spaces)",
+				    ids[i], ids[j]);
 	return SC_OK;
 }
 

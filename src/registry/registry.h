@@ -19,7 +19,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
 
-#define SC_REG_SCHEMA_VERSION 1      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 2      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -81,8 +81,21 @@ struct sc_reg_device {
 };
 
 /*
+ * Device IDs are compared as OpenSSL compares names (X509_NAME_cmp, and the device CA's name
+ * constraints): ASCII letters in lower case, leading and trailing spaces dropped, every run of
+ * spaces one space (a device ID has no other white space). Two IDs with the same key are one
+ * device to every relying party, so the registry holds at most one of them. out gets the key
+ * of id (at most as long as id).
+ */
+void sc_reg_device_id_key(const char *id, char out[SC_DEVICE_ID_MAX + 1]);
+
+/* 1 if a and b are the same device ID under sc_reg_device_id_key. */
+int sc_reg_device_ids_same(const char *a, const char *b);
+
+/*
  * The checks of sc_reg_devices_add that need no database: n in 1..SC_REG_ADD_MAX, each ID valid
- * (sc_device_id_valid), none given twice. SC_ERR_USAGE naming --device-id. A caller runs them
+ * (sc_device_id_valid), none given twice, exactly or under sc_reg_device_id_key. SC_ERR_USAGE
+ * naming --device-id. A caller runs them
  * before it opens (and perhaps creates) a registry, so a refused list leaves no file behind.
  */
 sc_err sc_reg_device_ids_check(const char *const *ids, size_t n) SC_MUST_USE;
@@ -90,8 +103,10 @@ sc_err sc_reg_device_ids_check(const char *const *ids, size_t n) SC_MUST_USE;
 /*
  * Activate devices: all of ids[0..n) in one transaction, or none. Each ID must be
  * sc_device_id_valid (SC_ERR_USAGE "--device-id 'ID': …"), appear once in the list
- * (SC_ERR_USAGE "--device-id ID given twice") and not be registered yet (SC_ERR_EXISTS "device
- * ID is already registered (STATUS)"); the registered check runs inside the transaction, so a
+ * (SC_ERR_USAGE "--device-id ID given twice", or "… is … again" for another spelling of one
+ * key) and not be registered yet (SC_ERR_EXISTS "device ID is already registered (STATUS)"),
+ * nor under another spelling of its key (SC_ERR_EXISTS "device ID is already registered as
+ * OTHER (STATUS) …"); the registered check runs inside the transaction, so a
  * concurrent writer cannot slip one in between. note (may be NULL, at most SC_REG_NOTE_MAX
  * bytes) goes to each. 1 <= n <= SC_REG_ADD_MAX. Nothing is written on any error.
  */
@@ -121,9 +136,11 @@ sc_err sc_reg_device_list(struct sc_reg *reg, enum sc_reg_dev_status status,
  * The activation feed: a CSV file, one device per line, `device_id[,note]`; an optional first
  * line `device_id[,note]` (the header); blank lines and lines starting with '#' are skipped;
  * CR LF accepted. Notes may be double-quoted ("" for a quote). All or nothing: one transaction;
- * any bad line (ID invalid, too long, a duplicate within the file, more than two fields) refuses
- * the whole file with SC_ERR_MALFORMED naming path:line. Devices already registered are left
- * as they are (a revoked one stays revoked) and counted in *skipped.
+ * any bad line (ID invalid, too long, a duplicate within the file — exactly or under
+ * sc_reg_device_id_key —, more than two fields, an ID registered under another spelling of its
+ * key) refuses the whole file with SC_ERR_MALFORMED naming path:line. Devices already
+ * registered with exactly that ID are left as they are (a revoked one stays revoked) and
+ * counted in *skipped.
  */
 sc_err sc_reg_import_csv(struct sc_reg *reg, const char *path, const char *actor, int64_t now,
     size_t *added, size_t *skipped) SC_MUST_USE;

@@ -61,6 +61,27 @@ refused "a bad ID, no registry yet" 2 usage sc net device add --db "$T/none.db" 
 check "a refused list makes no registry file" [ ! -e "$T/none.db" ]
 ok "still one device" sc net device list --db "$T/reg.db"
 check "one line listed" [ "$(cat "$T/.out")" = "DEV-1 active 0 -" ]
+# --- device IDs are one device when OpenSSL takes them for one name (case, runs of spaces) ---
+ok "ID spellings: the first" sc net device add --db "$T/ids.db" --device-id DEV-0001
+refused "ID spellings: lower case" 3 exists sc net device add --db "$T/ids.db" --device-id dev-0001
+check "ID spellings: lower case named" [ "$(cat "$T/.err")" = \
+  "selfcert: exists: device dev-0001 is already registered as DEV-0001 (active): device IDs are the same ignoring case and runs of spaces" ]
+ok "ID spellings: a space is another name" sc net device add --db "$T/ids.db" --device-id "DEV 0001"
+refused "ID spellings: runs of spaces" 3 exists sc net device add --db "$T/ids.db" --device-id "dev  0001"
+refused "ID spellings: twice in one list" 2 usage sc net device add --db "$T/ids.db" \
+  --device-id NEW-1 --device-id new-1
+check "ID spellings: twice named" [ "$(cat "$T/.err")" = \
+  "selfcert: usage: net device add: --device-id 'new-1' is 'NEW-1' again (device IDs are the same ignoring case and runs of spaces)" ]
+printf 'device_id\nNEW-2\nDev-0001\n' >"$T/ids.csv"
+refused "ID spellings: the CSV import" 1 malformed sc net device import --db "$T/ids.db" --csv "$T/ids.csv"
+check "ID spellings: the CSV line named" grep -qF \
+  "ids.csv:3: device Dev-0001 is registered as DEV-0001: device IDs are the same ignoring case and runs of spaces" "$T/.err"
+printf 'NEW-3\nnew-3\n' >"$T/ids.csv"
+refused "ID spellings: twice in the CSV" 1 malformed sc net device import --db "$T/ids.db" --csv "$T/ids.csv"
+check "ID spellings: CSV twice named" grep -qF "ids.csv:2: device new-3 appears twice in the file" "$T/.err"
+refused "ID spellings: lookups are exact" 1 not-found sc net device show --db "$T/ids.db" --device-id dev-0001
+ok "ID spellings: two devices" sc net device list --db "$T/ids.db"
+check "ID spellings: two listed" [ "$(cat "$T/.out")" = "$(printf 'DEV 0001 active 0 -\nDEV-0001 active 0 -')" ]
 for verb in "list" "show --device-id DEV-1" "add --device-id NEW-9" "revoke --device-id DEV-1" "import --csv $T/m/root.pem"; do
   # shellcheck disable=SC2086
   refused "net device $verb: a PostgreSQL --db, not in this build" 2 usage \

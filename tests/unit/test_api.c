@@ -693,6 +693,125 @@ static void test_device_refusals(void **state)
 	free(s);
 }
 
+/* A profile request for DEV-A with devca as its device CA (its KEK stays DEV-A's). */
+static void post_devca(X509 *devca, int status, const char *code, const char *detail,
+    const char *where)
+{
+	char *chain = pem_of(devca, mfr_ca, NULL), *kex = pem_of(dev_a.kex, NULL, NULL), *s, ch[65];
+	json_t *j, *a;
+
+	challenge_hex(ch);
+	j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex, "challenge", ch);
+	s = json_dumps(j, 0);
+	a = post("/v1/profiles", s, status, code, where);
+	if (detail != NULL)
+		assert_string_equal(json_string_value(json_object_get(a, "detail")), detail);
+	json_decref(a);
+	free(s);
+	json_decref(j);
+	free(chain);
+	free(kex);
+}
+
+/*
+ * Issue 16 item 5: a device CA under the manufacturer CA, for DEV-A's CSK, but without pathlen 0
+ * or without its name constraints, chains to the root; it is still no device CA.
+ */
+static void test_not_device_ca(void **state)
+{
+	struct sc_test_cert spec = { .serial_number = "DEV-A",
+		.o = "Acme",
+		.cn = "DEV-A Device CA",
+		.pub = dev_a.csk,
+		.issuer = acme.mfr_ca,
+		.issuer_key = acme.mfr_ca_key,
+		.days = 30,
+		.bc = "critical,CA:TRUE,pathlen:0",
+		.ku = "critical,keyCertSign",
+		.nc_serial = "DEV-A" };
+	X509 *ca = NULL;
+
+	(void)state;
+	/* The well-formed one is accepted (the control). */
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 201, NULL, NULL, "a device CA");
+	X509_free(ca);
+	/* No pathlen: the CSK could certify another CA. */
+	spec.bc = "critical,CA:TRUE";
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A is not limited to pathlen 0", "no pathlen");
+	X509_free(ca);
+	spec.bc = "critical,CA:TRUE,pathlen:1";
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A is not limited to pathlen 0", "pathlen 1");
+	X509_free(ca);
+	/* No name constraints: its leaves could name any device. */
+	spec.bc = "critical,CA:TRUE,pathlen:0";
+	spec.nc_serial = NULL;
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
+	    "serialNumber=DEV-A",
+	    "no name constraints");
+	X509_free(ca);
+	/* Name constraints to another device. */
+	spec.nc_serial = "DEV-B";
+	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
+	post_devca(ca, 422, "not-device-ca",
+	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
+	    "serialNumber=DEV-A",
+	    "name constraints to DEV-B");
+	X509_free(ca);
+}
+
+/* A profile for DEV-A whose profileNotAfter is `age` seconds ago, its leaf returned now. */
+static void late_certificate(int64_t age, int status, const char *code, const char *where)
+{
+	int64_t saved = api.policy.profile_ttl_s;
+	struct sc_profile *p;
+	char *s, want[200];
+	X509 *leaf;
+	json_t *j, *a;
+
+	api.policy.profile_ttl_s = -age; /* as if the request had come `ttl + age` ago */
+	s = profile_body(&dev_a, NULL, 0, NULL);
+	j = post("/v1/profiles", s, 201, NULL, where);
+	api.policy.profile_ttl_s = saved;
+	free(s);
+	p = profile_of(j);
+	leaf = issue_leaf(&dev_a, p);
+	s = cert_body(leaf, 0);
+	a = post("/v1/certificates", s, status, code, where);
+	if (code != NULL) {
+		snprintf(want, sizeof(want),
+		    "profile %s expired at %s (allowance 60 s); ask for a new profile",
+		    json_string_value(json_object_get(j, "profile_id")),
+		    json_string_value(json_object_get(j, "profile_not_after")));
+		assert_string_equal(json_string_value(json_object_get(a, "detail")), want);
+	} else {
+		assert_string_equal(json_string_value(json_object_get(a, "status")), "registered");
+		/* Sent again later still: already registered, not expired (the device retries). */
+		json_decref(a);
+		a = post("/v1/certificates", s, 200, NULL, where);
+	}
+	json_decref(a);
+	json_decref(j);
+	free(s);
+	X509_free(leaf);
+	sc_profile_free(p);
+}
+
+/* Issue 16 item 8: the SP refuses an expired profile; so must the server its certificate. */
+static void test_certificate_after_profile_expired(void **state)
+{
+	(void)state;
+	late_certificate(20, 201, NULL, "20 s late: within the clock allowance");
+	late_certificate(120, 422, "profile-expired", "120 s late");
+	late_certificate(3600, 422, "profile-expired", "an hour late");
+}
+
 static void test_policy_refusals(void **state)
 {
 	struct provd_policy saved = api.policy;
@@ -1103,6 +1222,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_bodies),
 		cmocka_unit_test(test_limits_and_types),
 		cmocka_unit_test(test_device_refusals),
+		cmocka_unit_test(test_not_device_ca),
 		cmocka_unit_test(test_policy_refusals),
 		cmocka_unit_test(test_enroll_device_generated),
 		cmocka_unit_test(test_enroll_server_generated),
@@ -1110,6 +1230,8 @@ int main(void)
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_enroll_uncached),
+		/* Last: it registers certificates the counts above do not expect. */
+		cmocka_unit_test(test_certificate_after_profile_expired),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

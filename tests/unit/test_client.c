@@ -533,9 +533,9 @@ static void test_error_answers(void **state)
 	assert_int_equal(error_answer_run(SC_OK, "fine?", 5, 0, call_lock), SC_ERR_PEER);
 	assert_string_equal(sc_err_detail(), "SP error answer with code 0");
 	assert_int_equal(error_answer_run(5, "x", 1, 0, call_lock), SC_ERR_PEER);
-	assert_int_equal(error_answer_run(SC_ERR_PROFILE_CONSUMED - 1, "x", 1, 0, call_lock),
+	assert_int_equal(error_answer_run(SC_ERR_NOT_DEVICE_CA - 1, "x", 1, 0, call_lock),
 	    SC_ERR_PEER);
-	assert_string_equal(sc_err_detail(), "SP error answer with code -42");
+	assert_string_equal(sc_err_detail(), "SP error answer with code -43");
 	assert_int_equal(error_answer_run(INT32_MIN, "x", 1, 0, call_lock), SC_ERR_PEER);
 	/* Control characters from the SP never reach the terminal. */
 	assert_int_equal(error_answer_run(SC_ERR_DENIED, "a\nb\033[2Jc\x7f", 9, 0, call_lock),

@@ -15,7 +15,7 @@
 #include <selfcert/err.h>
 
 #define FIRST_CODE SC_OK
-#define LAST_CODE SC_ERR_PROFILE_CONSUMED
+#define LAST_CODE SC_ERR_NOT_DEVICE_CA
 
 /*
  * The exit code each error must give, by spec/CLI.md: 2 usage, 3 system (I/O, memory, a peer
@@ -74,6 +74,8 @@ static void test_names_unique_and_lower_case(void **state)
 	assert_string_equal(sc_err_name(SC_ERR_RATE_LIMITED), "rate-limited");
 	assert_string_equal(sc_err_name(SC_ERR_PROFILE_UNKNOWN), "profile-unknown");
 	assert_string_equal(sc_err_name(SC_ERR_PROFILE_CONSUMED), "profile-consumed");
+	assert_string_equal(sc_err_name(SC_ERR_NOT_DEVICE_CA), "not-device-ca");
+	assert_int_equal(sc_err_exit_code(SC_ERR_NOT_DEVICE_CA), 1);
 }
 
 static void test_unknown_codes(void **state)

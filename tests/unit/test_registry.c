@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 #include "registry.h"
 #include "testutil.h"
 
@@ -98,12 +99,12 @@ static void test_open_creates(void **state)
 	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
 	sqlite3_finalize(s);
 	sqlite3_close(h);
-	/* Opening again migrates nothing and keeps the one "schema-migrated" audit row. */
+	/* Opening again migrates nothing and keeps the "schema-migrated" rows, one per version. */
 	reg = open_new();
 	{
 		struct sc_reg_counts c;
 		assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
-		assert_int_equal(c.audit, 1);
+		assert_int_equal(c.audit, SC_REG_SCHEMA_VERSION);
 	}
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	sc_reg_close(reg);
@@ -208,12 +209,13 @@ static void test_devices_add_all_or_none(void **state)
 	assert_int_equal(sc_reg_devices_add(reg, fresh, 0, NULL, "test", 1001), SC_ERR_USAGE);
 	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.devices_active, 1);
-	assert_int_equal(c.audit, 2); /* schema-migrated, device-added: nothing of the refusals */
+	/* schema-migrated (one per version), device-added: nothing of the refusals */
+	assert_int_equal(c.audit, SC_REG_SCHEMA_VERSION + 1);
 
 	assert_int_equal(sc_reg_devices_add(reg, fresh, 3, "batch", "test", 1002), SC_OK);
 	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
 	assert_int_equal(c.devices_active, 4);
-	assert_int_equal(c.audit, 5); /* one device-added row each */
+	assert_int_equal(c.audit, SC_REG_SCHEMA_VERSION + 4); /* one device-added row each */
 	assert_int_equal(sc_reg_device_get(reg, "NEW-3", &d), SC_OK);
 	assert_string_equal(d.note, "batch");
 	/* A revoked device is registered too, and says so. */
@@ -231,7 +233,7 @@ static void test_audit_append_only(void **state)
 	(void)state;
 	assert_int_equal(sc_reg_device_add(reg, "DEV-1", NULL, "test", 1000), SC_OK);
 	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
-	assert_int_equal(c.audit, 2); /* schema-migrated, device-added */
+	assert_int_equal(c.audit, SC_REG_SCHEMA_VERSION + 1); /* schema-migrated, device-added */
 	sc_reg_close(reg);
 	assert_int_equal(raw_exec("UPDATE audit SET detail = 'forged'"), SQLITE_CONSTRAINT);
 	assert_int_equal(raw_exec("DELETE FROM audit"), SQLITE_CONSTRAINT);
@@ -244,6 +246,130 @@ static int count_cb(void *ctx, const struct sc_reg_device *d)
 	(void)d;
 	(*(int *)ctx)++;
 	return 0;
+}
+
+/* 1 if OpenSSL takes serialNumber=a and serialNumber=b (PrintableString) for one name. */
+static int openssl_same(const char *a, const char *b)
+{
+	X509_NAME *na = X509_NAME_new(), *nb = X509_NAME_new();
+	int same;
+
+	assert_non_null(na);
+	assert_non_null(nb);
+	assert_true(X509_NAME_add_entry_by_NID(na, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+	    (const unsigned char *)a, -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_NID(nb, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+	    (const unsigned char *)b, -1, -1, 0));
+	same = X509_NAME_cmp(na, nb) == 0;
+	X509_NAME_free(na);
+	X509_NAME_free(nb);
+	return same;
+}
+
+/* Issue 16 item 10: the registry's notion of one device ID is OpenSSL's. */
+static void test_device_id_key(void **state)
+{
+	static const char *const ids[] = { "DEV-0001", "dev-0001", "Dev-0001", "DEV 0001",
+		"DEV  0001", " DEV 0001", "DEV 0001   ", "dev   0001", "DEV-0002", "DEV0001",
+		"A B  C   D", "a b c d", "x", "X", " x", "X ", "'()+,-./:=?", "a=B", "A=b" };
+	char k[SC_DEVICE_ID_MAX + 1], long_id[SC_DEVICE_ID_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		for (size_t j = 0; j < sizeof(ids) / sizeof(ids[0]); j++)
+			if (sc_reg_device_ids_same(ids[i], ids[j]) != openssl_same(ids[i], ids[j]))
+				fail_msg("'%s' and '%s': registry says %s, OpenSSL %s", ids[i],
+				    ids[j],
+				    sc_reg_device_ids_same(ids[i], ids[j]) ? "same" : "other",
+				    openssl_same(ids[i], ids[j]) ? "same" : "other");
+	sc_reg_device_id_key("  DEV   0001-A ", k);
+	assert_string_equal(k, "dev 0001-a");
+	/* 64 characters, spaces in runs up to 62 long: the SQL's six passes fold them all. */
+	memset(long_id, ' ', SC_DEVICE_ID_MAX);
+	long_id[0] = 'A';
+	long_id[SC_DEVICE_ID_MAX - 1] = 'B';
+	long_id[SC_DEVICE_ID_MAX] = '\0';
+	sc_reg_device_id_key(long_id, k);
+	assert_string_equal(k, "a b");
+	assert_true(openssl_same(long_id, "a b"));
+}
+
+/*
+ * One device per key at every entry: `add` (one or a list), the CSV import; and a registry of
+ * version 1 holding twins already migrates and keeps them, but takes no new one.
+ */
+static void test_device_id_one_per_key(void **state)
+{
+	static const char *const twins[] = { "NEW-1", "new-1" };
+	struct sc_reg *reg = open_new();
+	struct sc_reg_device d;
+	size_t added, skipped;
+	char long_a[SC_DEVICE_ID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "DEV-0001", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "dev-0001", NULL, "test", 1001), SC_ERR_EXISTS);
+	assert_string_equal(sc_err_detail(),
+	    "device dev-0001 is already registered as DEV-0001 (active): device IDs are the same "
+	    "ignoring case and runs of spaces");
+	/* Another name to OpenSSL too: a device of its own. */
+	assert_int_equal(sc_reg_device_add(reg, "DEV 0001", NULL, "test", 1002), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, " dev  0001", NULL, "test", 1003), SC_ERR_EXISTS);
+	assert_string_equal(sc_err_detail(),
+	    "device  dev  0001 is already registered as DEV 0001 (active): device IDs are the "
+	    "same ignoring case and runs of spaces");
+	assert_int_equal(sc_reg_devices_add(reg, twins, 2, NULL, "test", 1004), SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(),
+	    "--device-id 'new-1' is 'NEW-1' again (device IDs are the same ignoring case and runs "
+	    "of spaces)");
+	/* Lookups are exact: the other spelling is no device. */
+	assert_int_equal(sc_reg_device_get(reg, "dev-0001", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_device_get(reg, "DEV-0001", &d), SC_OK);
+	/* The CSV import: a registered twin, or twins within the file, refuse the whole file. */
+	write_csv("device_id\nNEW-7\nDev-0001\n");
+	assert_int_equal(sc_reg_import_csv(reg, csv, "t", 1005, &added, &skipped),
+	    SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(),
+	    ":3: device Dev-0001 is registered as DEV-0001: device IDs are the same ignoring case "
+	    "and runs of spaces"));
+	write_csv("NEW-8\nnew-8\n");
+	assert_int_equal(sc_reg_import_csv(reg, csv, "t", 1005, &added, &skipped),
+	    SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), ":2: device new-8 appears twice in the file"));
+	assert_int_equal(sc_reg_device_get(reg, "NEW-7", &d), SC_ERR_NOT_FOUND);
+	/* The same feed again, exactly as registered: skipped as ever. */
+	write_csv("DEV-0001\nDEV 0001\nNEW-9\n");
+	assert_int_equal(sc_reg_import_csv(reg, csv, "t", 1006, &added, &skipped), SC_OK);
+	assert_int_equal(added, 1);
+	assert_int_equal(skipped, 2);
+	sc_reg_close(reg);
+	/* Whoever writes the file: the trigger refuses a twin. */
+	assert_int_equal(raw_exec("INSERT INTO devices (device_id, status, created_at, updated_at) "
+	                          "VALUES ('new-9', 'active', 1, 1)"),
+	    SQLITE_CONSTRAINT);
+	/* A registry of version 1 with twins (made before the rule): migrated, twins kept. */
+	memset(long_a, ' ', SC_DEVICE_ID_MAX);
+	long_a[0] = 'L';
+	long_a[SC_DEVICE_ID_MAX - 1] = 'z';
+	long_a[SC_DEVICE_ID_MAX] = '\0';
+	assert_int_equal(raw_exec("DROP TRIGGER devices_one_per_key; DROP INDEX devices_by_key;"
+	                          "PRAGMA user_version = 1;"
+	                          "INSERT INTO devices (device_id, status, created_at, updated_at) "
+	                          "VALUES ('new-9', 'active', 1, 1)"),
+	    SQLITE_OK);
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 2);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "new-9", &d), SC_OK);
+	assert_int_equal(sc_reg_device_get(reg, "NEW-9", &d), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "New-9", NULL, "test", 1007), SC_ERR_EXISTS);
+	assert_string_equal(sc_err_detail(),
+	    "device New-9 is already registered as NEW-9 (active): device IDs are the same "
+	    "ignoring case and runs of spaces");
+	/* The SQL key folds the longest run of spaces as the C one does. */
+	assert_int_equal(sc_reg_device_add(reg, "L z", NULL, "test", 1008), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, long_a, NULL, "test", 1009), SC_ERR_EXISTS);
+	sc_reg_close(reg);
 }
 
 static void test_csv_import(void **state)
@@ -647,6 +773,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_id_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_id_one_per_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices_add_all_or_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
