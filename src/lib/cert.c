@@ -63,6 +63,7 @@ struct cert_spec {
 	const GENERAL_NAMES *san;      /* NULL: absent; non-critical */
 	X509_EXTENSION *extra;         /* NULL, or one more extension, copied as is */
 	int raw_spki;                  /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
+	int unsigned_tbs; /* 1: no issuer_key, left unsigned (the expected leaf of verify.c) */
 };
 
 static sc_err check_name(const char *s, size_t max, const char *field)
@@ -369,15 +370,16 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 
 	*out = NULL;
 	if ((r = check_key(s->pub, "subject key")) != SC_OK ||
-	    (r = check_key(s->issuer_key, "issuer key")) != SC_OK)
+	    (!s->unsigned_tbs && (r = check_key(s->issuer_key, "issuer key")) != SC_OK))
 		goto out;
 	/* A wrong issuer key would give a certificate that never verifies: refuse it here. */
-	if (s->issuer != NULL && EVP_PKEY_eq(X509_get0_pubkey(s->issuer), s->issuer_key) != 1) {
+	if (!s->unsigned_tbs && s->issuer != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(s->issuer), s->issuer_key) != 1) {
 		ERR_clear_error();
 		r = sc_fail(SC_ERR_USAGE, "issuer key does not match the issuer certificate");
 		goto out;
 	}
-	if (s->issuer == NULL && EVP_PKEY_eq(s->pub, s->issuer_key) != 1) {
+	if (s->issuer == NULL && (s->unsigned_tbs || EVP_PKEY_eq(s->pub, s->issuer_key) != 1)) {
 		ERR_clear_error();
 		r = sc_fail(SC_ERR_USAGE, "self-signed certificate: key mismatch");
 		goto out;
@@ -434,7 +436,7 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "extension");
 		goto out;
 	}
-	if ((r = sign_cert(x, s->issuer_key, s->digest)) != SC_OK)
+	if (!s->unsigned_tbs && (r = sign_cert(x, s->issuer_key, s->digest)) != SC_OK)
 		goto out;
 	*out = x;
 	x = NULL;
@@ -740,7 +742,10 @@ out:
 	return r;
 }
 
-/* raw_spki: the SP's entry (sc_fast_issue_leaf), whose leaf may be left without a decoded key. */
+/*
+ * raw_spki: the SP's entry (sc_fast_issue_leaf), whose leaf may be left without a decoded key.
+ * csk NULL: the expected leaf (sc_cert_expected_leaf), built the same way and left unsigned.
+ */
 static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, X509 **out)
 {
@@ -752,7 +757,8 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 		.ca = 0,
 		.pathlen = -1,
 		.ku_critical = 1,
-		.raw_spki = raw_spki };
+		.raw_spki = raw_spki,
+		.unsigned_tbs = csk == NULL };
 	X509_EXTENSION *ext = NULL;
 	char csk_dev[SC_DEVICE_ID_MAX + 1];
 
@@ -761,7 +767,7 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 		goto out;
 	}
 	*out = NULL;
-	if (p == NULL || leaf_pub == NULL || csk_cert == NULL || csk == NULL) {
+	if (p == NULL || leaf_pub == NULL || csk_cert == NULL) {
 		r = sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
 		goto out;
 	}
@@ -808,13 +814,24 @@ out:
 sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
 {
+	if (csk == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
 	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, out);
+}
+
+/* Declared in profile_key.h: the SP's own builder, so that the check cannot drift from it. */
+sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    uint64_t issuance_counter, X509 **out)
+{
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, out);
 }
 
 /* Declared in fast/spki.h: the SP's issuance, beside the public one it must equal. */
 sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
 {
+	if (csk == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
 	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, out);
 }
 

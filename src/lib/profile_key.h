@@ -6,6 +6,7 @@
 #define SC_PROFILE_KEY_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
 
@@ -17,5 +18,15 @@
  */
 sc_err sc_profile_key_fits(const struct sc_profile_info *info, const EVP_PKEY *key, sc_err code,
     const char *not_supplied, const char *not_of_alg) SC_MUST_USE;
+
+/*
+ * The leaf the profile dictates for leaf_pub under the device CA csk_cert, with the given
+ * issuance counter: what sc_cert_issue_leaf would build, through the same code, but unsigned
+ * (its signature algorithm and value are empty) and with a fresh random serial. *out is the
+ * caller's (X509_free). Errors as sc_cert_issue_leaf's (a key that does not fit the profile:
+ * SC_ERR_KEY_MISMATCH; another device: SC_ERR_DEVICE_MISMATCH).
+ */
+sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    uint64_t issuance_counter, X509 **out) SC_MUST_USE;
 
 #endif

@@ -3,11 +3,13 @@
  * validation to the manufacturer root (name constraints included), then the binding between the
  * certificate, its id-sc-pe-issuance extension and, optionally, the profile that authorized it.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -84,6 +86,167 @@ static int same_eku_set(const EXTENDED_KEY_USAGE *a, const EXTENDED_KEY_USAGE *b
 			return 0;
 	}
 	return 1;
+}
+
+/* 1 if the DER encodings of two values of item it are the same bytes. */
+static int same_item(const void *a, const void *b, const ASN1_ITEM *it)
+{
+	return a != NULL && b != NULL && same_der(a, b, it);
+}
+
+/* An extension's name for a detail: its short name, or its dotted OID. */
+static void ext_name(const X509_EXTENSION *e, char *buf, size_t len)
+{
+	const ASN1_OBJECT *o = X509_EXTENSION_get_object((X509_EXTENSION *)e);
+	int nid = OBJ_obj2nid(o);
+
+	if (nid != NID_undef && OBJ_nid2sn(nid) != NULL)
+		snprintf(buf, len, "%s", OBJ_nid2sn(nid));
+	else if (OBJ_obj2txt(buf, (int)len, o, 1) <= 0)
+		snprintf(buf, len, "(unnamed)");
+}
+
+/* Index of the extension with e's OID in exts, or -1. */
+static int ext_find(const STACK_OF(X509_EXTENSION) *exts, const X509_EXTENSION *e)
+{
+	const ASN1_OBJECT *o = X509_EXTENSION_get_object((X509_EXTENSION *)e);
+	int i;
+
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+		if (OBJ_cmp(o, X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i))) == 0)
+			return i;
+	return -1;
+}
+
+/* The extensions, position by position: the same list, order, criticality and values. */
+static sc_err same_extensions(X509 *leaf, X509 *want)
+{
+	const STACK_OF(X509_EXTENSION) *le = X509_get0_extensions(leaf);
+	const STACK_OF(X509_EXTENSION) *we = X509_get0_extensions(want);
+	int i, n = sk_X509_EXTENSION_num(le), m = sk_X509_EXTENSION_num(we);
+	char name[80];
+
+	for (i = 0; i < n || i < m; i++) {
+		X509_EXTENSION *l = i < n ? sk_X509_EXTENSION_value(le, i) : NULL;
+		X509_EXTENSION *w = i < m ? sk_X509_EXTENSION_value(we, i) : NULL;
+
+		if (l != NULL && (w == NULL || ext_find(we, l) < 0)) {
+			ext_name(l, name, sizeof(name));
+			return sc_fail(SC_ERR_BINDING, "extensions: %s not in the profile", name);
+		}
+		if (l == NULL || ext_find(le, w) < 0) {
+			ext_name(w, name, sizeof(name));
+			return sc_fail(SC_ERR_BINDING, "extensions: %s missing", name);
+		}
+		ext_name(l, name, sizeof(name));
+		if (OBJ_cmp(X509_EXTENSION_get_object(l), X509_EXTENSION_get_object(w)) != 0)
+			return sc_fail(SC_ERR_BINDING, "extensions: %s out of the profile's order",
+			    name);
+		if (X509_EXTENSION_get_critical(l) != X509_EXTENSION_get_critical(w))
+			return sc_fail(SC_ERR_BINDING, "extensions: %s criticality differs", name);
+		if (ASN1_STRING_cmp(X509_EXTENSION_get_data(l), X509_EXTENSION_get_data(w)) != 0)
+			return sc_fail(SC_ERR_BINDING, "extensions: %s value differs", name);
+	}
+	return SC_OK;
+}
+
+/* The AlgorithmIdentifier a signature by ca_pub with md carries (as the SP's signing sets it). */
+static sc_err want_sigalg(EVP_PKEY *ca_pub, const EVP_MD *md, X509_ALGOR **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *mctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	OSSL_PARAM params[2];
+	unsigned char aid[128];
+	const unsigned char *p = aid;
+
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
+		goto out;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid,
+	    sizeof(aid));
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_DigestVerifyInit(mctx, &pctx, md, NULL, ca_pub) != 1 ||
+	    EVP_PKEY_CTX_get_params(pctx, params) != 1 || !OSSL_PARAM_modified(&params[0]) ||
+	    (*out = d2i_X509_ALGOR(NULL, &p, (long)params[0].return_size)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "the device CA's signature algorithm");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
+/*
+ * The leaf against the one the profile dictates (sc_cert_expected_leaf: the SP's own builder,
+ * for this key, this device CA and the leaf's issuance counter), field by field in DER: all but
+ * the serial number and the signature value, which the SP chooses.
+ */
+static sc_err same_as_expected(X509 *leaf, X509 *device_ca, const struct sc_profile *p,
+    uint64_t counter, const EVP_MD *md)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	X509 *want = NULL;
+	X509_ALGOR *alg = NULL;
+	const X509_ALGOR *leaf_alg = NULL;
+	const ASN1_BIT_STRING *iuid = NULL, *suid = NULL;
+	char a[256], b[256];
+
+	if ((r = sc_cert_expected_leaf(p, X509_get0_pubkey(leaf), device_ca, counter, &want)) !=
+	    SC_OK) {
+		r = sc_fail(SC_ERR_BINDING, "the profile's certificate: %s", sc_err_detail());
+		goto out;
+	}
+	if (X509_get_version(leaf) != X509_get_version(want)) {
+		r = sc_fail(SC_ERR_BINDING, "version: not v3");
+		goto out;
+	}
+	if ((r = want_sigalg(X509_get0_pubkey(device_ca), md, &alg)) != SC_OK)
+		goto out;
+	X509_get0_signature(NULL, &leaf_alg, leaf);
+	if (!same_item(X509_get0_tbs_sigalg(leaf), alg, ASN1_ITEM_rptr(X509_ALGOR)) ||
+	    !same_item(leaf_alg, alg, ASN1_ITEM_rptr(X509_ALGOR))) {
+		r = sc_fail(SC_ERR_BINDING, "signature: not the profile's algorithm");
+		goto out;
+	}
+	if (!same_item(X509_get_issuer_name(leaf), X509_get_issuer_name(want),
+	        ASN1_ITEM_rptr(X509_NAME))) {
+		r = sc_fail(SC_ERR_BINDING, "issuer: not the device CA's subject");
+		goto out;
+	}
+	if (ASN1_STRING_cmp(X509_get0_notBefore(leaf), X509_get0_notBefore(want)) != 0 ||
+	    ASN1_STRING_cmp(X509_get0_notAfter(leaf), X509_get0_notAfter(want)) != 0) {
+		r = sc_fail(SC_ERR_BINDING, "validity: not the profile's");
+		goto out;
+	}
+	if (!same_item(X509_get_subject_name(leaf), X509_get_subject_name(want),
+	        ASN1_ITEM_rptr(X509_NAME))) {
+		X509_NAME_oneline(X509_get_subject_name(leaf), a, sizeof(a));
+		X509_NAME_oneline(X509_get_subject_name(want), b, sizeof(b));
+		r = sc_fail(SC_ERR_BINDING, "subject: certificate says \"%s\", profile \"%s\"", a,
+		    b);
+		goto out;
+	}
+	if (!same_item(X509_get_X509_PUBKEY(leaf), X509_get_X509_PUBKEY(want),
+	        ASN1_ITEM_rptr(X509_PUBKEY))) {
+		r = sc_fail(SC_ERR_BINDING, "subjectPublicKeyInfo: not as the profile encodes it");
+		goto out;
+	}
+	X509_get0_uids(leaf, &iuid, &suid);
+	if (iuid != NULL || suid != NULL) {
+		r = sc_fail(SC_ERR_BINDING, "%s: not in the profile",
+		    iuid != NULL ? "issuerUniqueID" : "subjectUniqueID");
+		goto out;
+	}
+	if ((r = same_extensions(leaf, want)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	X509_ALGOR_free(alg);
+	X509_free(want);
+	return r;
 }
 
 /* Every field of the profile against the certificate it authorized. */
@@ -193,6 +356,9 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 		    "certDigest: the leaf is not signed with the profile's digest");
 		goto out;
 	}
+	/* Then everything else, exactly: nothing the profile does not dictate may be added. */
+	if ((r = same_as_expected(leaf, device_ca, opts->profile, iss->counter, md)) != SC_OK)
+		goto out;
 	/* A profile the caller signed and stored itself: its digest matched above, which is all
 	 * that ties this leaf to it; its signature would only be checked again. */
 	if (!opts->profile_trusted &&
