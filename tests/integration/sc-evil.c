@@ -13,9 +13,17 @@
  *       signs: own.pem (serialNumber=DEVICE-ID) and other.pem (serialNumber=OTHER-ID). Writes
  *       device-ca.pem, chain.pem (device CA + manufacturer CA), own.pem, other.pem. Stock
  *       `openssl verify` must accept own.pem and refuse other.pem.
+ *
+ *   sc-evil extra-ou MFRDIR NETDIR OUTDIR DEVICE-ID NETWORK-ID
+ *       Outside any SP, with a test CSK: a device CA for DEVICE-ID (as nc-leaves), a profile
+ *       for it signed with NETDIR's signer (profile.der), the leaf the library issues under it
+ *       (good.pem), and the same leaf with OU=operators added to its subject and re-signed with
+ *       the CSK and the profile's digest (ou.pem): every field a relying party compared before
+ *       issue 16 still matches, yet it is not the certificate the profile dictates.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/x509.h>
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
@@ -76,6 +84,85 @@ static int nc_leaves(char **argv)
 	return 0;
 }
 
+static int extra_ou(char **argv)
+{
+	char path[4096];
+	X509 *mca = NULL, *dca = NULL, *good = NULL, *ou = NULL, *signer = NULL;
+	EVP_PKEY *mca_key = NULL, *csk = NULL, *lk = NULL, *signer_key = NULL;
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	uint8_t ch[32] = { 1 }, *der = NULL;
+	size_t len = 0;
+	X509_NAME *n;
+	time_t now = time(NULL);
+
+	snprintf(path, sizeof(path), "%s/ca.pem", argv[2]);
+	if (sc_load_cert(path, &mca) != SC_OK)
+		return die(path);
+	snprintf(path, sizeof(path), "%s/ca.key", argv[2]);
+	if (sc_key_open(path, &mca_key) != SC_OK)
+		return die(path);
+	snprintf(path, sizeof(path), "%s/signer.pem", argv[3]);
+	if (sc_load_cert(path, &signer) != SC_OK)
+		return die(path);
+	snprintf(path, sizeof(path), "%s/signer.key", argv[3]);
+	if (sc_key_open(path, &signer_key) != SC_OK)
+		return die(path);
+	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK || sc_alg_keygen(SC_ALG_P256, &lk) != SC_OK ||
+	    sc_cert_device_ca(csk, argv[5], 30, mca, mca_key, &dca) != SC_OK)
+		return die("device CA");
+	memset(&pp, 0, sizeof(pp));
+	pp.network_id = argv[6];
+	pp.device_id = argv[5];
+	pp.challenge = ch;
+	pp.challenge_len = sizeof(ch);
+	pp.profile_not_after = now + 3600;
+	pp.not_before = now - 60;
+	pp.not_after = now + 86400;
+	pp.generate_alg = SC_ALG_P256;
+	if (sc_profile_create(&pp, &p) != SC_OK ||
+	    sc_profile_sign(p, signer_key, signer, NULL, 0) != SC_OK ||
+	    sc_profile_encode(p, &der, &len) != SC_OK)
+		return die("profile");
+	if (sc_cert_issue_leaf(p, lk, dca, csk, 1, &good) != SC_OK ||
+	    (ou = X509_dup(good)) == NULL ||
+	    (n = X509_NAME_dup(X509_get_subject_name(good))) == NULL)
+		return die("leaf");
+	if (!X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8, (const unsigned char *)"operators",
+	        -1, -1, 0) ||
+	    !X509_set_subject_name(ou, n) ||
+	    X509_sign(ou, csk, sc_sign_md(csk, p->info.cert_digest)) <= 0)
+		return die("OU=operators");
+	X509_NAME_free(n);
+	{
+		X509 *chain[2] = { dca, mca };
+		snprintf(path, sizeof(path), "%s/chain.pem", argv[4]);
+		if (sc_write_certs(path, chain, 2) != SC_OK)
+			return die(path);
+	}
+	snprintf(path, sizeof(path), "%s/profile.der", argv[4]);
+	if (sc_file_write_atomic(path, der, len, 0644) != SC_OK)
+		return die(path);
+	snprintf(path, sizeof(path), "%s/good.pem", argv[4]);
+	if (sc_write_cert(path, good) != SC_OK)
+		return die(path);
+	snprintf(path, sizeof(path), "%s/ou.pem", argv[4]);
+	if (sc_write_cert(path, ou) != SC_OK)
+		return die(path);
+	OPENSSL_free(der);
+	sc_profile_free(p);
+	X509_free(mca);
+	X509_free(dca);
+	X509_free(good);
+	X509_free(ou);
+	X509_free(signer);
+	EVP_PKEY_free(mca_key);
+	EVP_PKEY_free(csk);
+	EVP_PKEY_free(lk);
+	EVP_PKEY_free(signer_key);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t *der = NULL, *out = NULL;
@@ -88,10 +175,13 @@ int main(int argc, char **argv)
 
 	if (argc == 6 && strcmp(argv[1], "nc-leaves") == 0)
 		return nc_leaves(argv);
+	if (argc == 7 && strcmp(argv[1], "extra-ou") == 0)
+		return extra_ou(argv);
 	if (argc != 5 || strcmp(argv[1], "swap-public-key") != 0) {
 		fprintf(stderr,
 		    "usage: sc-evil swap-public-key IN.der NETDIR OUT.der\n"
-		    "       sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID\n");
+		    "       sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID\n"
+		    "       sc-evil extra-ou MFRDIR NETDIR OUTDIR DEVICE-ID NETWORK-ID\n");
 		return 2;
 	}
 	if (sc_file_read(argv[2], SC_PROFILE_MAX_DER, &der, &len) != SC_OK ||

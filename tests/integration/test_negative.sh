@@ -111,6 +111,14 @@ if [ -x "${SC_EVIL:-}" ]; then
   ok "supplied profile" profile --dir "$T/net-a" --validity 1d --server-keygen p256 --kex "$T/dev-certs/kex.pem" --out "$T/sup.der"
   ok "swap its public key" "$SC_EVIL" swap-public-key "$T/sup.der" "$T/net-a" "$T/mismatch.der"
   refused "supplied key not the profile's public key" 1 key-mismatch issue "$T/mismatch.der"
+  # Issue 16: a leaf signed by the device CA's key, every field the profile names right, and
+  # one subject attribute more (OU=operators): not the certificate the profile dictates.
+  mkdir -p "$T/ou"
+  ok "craft a leaf with OU=operators" "$SC_EVIL" extra-ou "$T/mfr" "$T/net-a" "$T/ou" DEV-OU net-a
+  vp() { sc verify --mfr-root "$T/mfr/root.pem" --chain "$T/ou/chain.pem" --net-root "$T/net-a/root.pem" --profile "$T/ou/profile.der" "$@"; }
+  ok "the profile's own leaf verifies against it" vp "$T/ou/good.pem"
+  refused "OU=operators added: not the profile's certificate" 1 binding vp "$T/ou/ou.pem"
+  check "the subject is named" grep -q "subject: .*OU=operators" "$T/.err"
 else
   fail "SC_EVIL (the test tool that crafts a key-mismatch profile) is not built"
 fi

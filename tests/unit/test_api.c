@@ -1029,6 +1029,35 @@ static void test_certificate_refusals(void **state)
 	json_decref(post("/v1/certificates", s, 422, "binding", "validity not the profile's"));
 	free(s);
 	X509_free(leaf);
+	/*
+	 * Issue 16: every compared field right, one subject attribute more (OU=operators), signed by
+	 * the device's own CSK with the profile's digest: not the certificate the profile dictates.
+	 */
+	{
+		EVP_PKEY *k = keygen(SC_ALG_P256);
+		struct sc_profile_info info;
+		X509_NAME *n;
+		json_t *e;
+
+		sc_profile_get_info(p, &info);
+		assert_int_equal(sc_cert_issue_leaf(p, k, dev_a.ca, dev_a.csk, 3, &leaf), SC_OK);
+		n = X509_NAME_dup(X509_get_subject_name(leaf));
+		assert_true(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
+		    (const unsigned char *)"operators", -1, -1, 0));
+		assert_true(X509_set_subject_name(leaf, n));
+		X509_NAME_free(n);
+		assert_true(
+		    X509_sign(leaf, dev_a.csk, sc_sign_md(dev_a.csk, info.cert_digest)) > 0);
+		EVP_PKEY_free(k);
+		s = cert_body(leaf, 0);
+		e = post("/v1/certificates", s, 422, "binding", "OU=operators added");
+		if (strstr(json_string_value(json_object_get(e, "detail")), "subject: ") == NULL)
+			fail_msg("OU=operators: detail %s",
+			    json_string_value(json_object_get(e, "detail")));
+		json_decref(e);
+		free(s);
+		X509_free(leaf);
+	}
 	/* Malformed certificate fields. */
 	json_decref(
 	    post("/v1/certificates", "{\"certificate\":\"AAAA\"}", 400, "bad-der", "junk DER"));

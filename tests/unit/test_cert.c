@@ -24,6 +24,7 @@
 
 #include "fast/fast.h"
 #include "fast/spki.h"
+#include "profile_key.h"
 #include "testutil.h"
 
 /* The issuer algorithms of the matrix (RSA at 2048 bits for speed). */
@@ -1036,6 +1037,37 @@ static void test_issue_leaf_refusals(void **state)
 	    SC_ERR_USAGE);
 	assert_int_equal(sc_cert_issue_leaf(NULL, p256, p.dev_ca, p.csk, 1, &leaf), SC_ERR_USAGE);
 	assert_null(leaf);
+	/* no CSK: refused by the signing entries (only the expected leaf is left unsigned) */
+	assert_int_equal(sc_cert_issue_leaf(prof, p256, p.dev_ca, NULL, 1, &leaf), SC_ERR_USAGE);
+	assert_int_equal(sc_fast_issue_leaf(prof, p256, p.dev_ca, NULL, 1, &leaf), SC_ERR_USAGE);
+	assert_null(leaf);
+	/* the expected leaf: the issued one, field for field, but the serial and the signature */
+	{
+		X509 *exp = NULL;
+		int i;
+		assert_int_equal(sc_cert_issue_leaf(prof, p256, p.dev_ca, p.csk, 5, &leaf), SC_OK);
+		assert_int_equal(sc_cert_expected_leaf(prof, p256, p.dev_ca, 5, &exp), SC_OK);
+		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(leaf),
+		                     X509_get_subject_name(exp)),
+		    0);
+		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(leaf),
+		                     X509_get_issuer_name(exp)),
+		    0);
+		assert_int_equal(ASN1_STRING_cmp(X509_get0_notAfter(leaf), X509_get0_notAfter(exp)),
+		    0);
+		assert_int_equal(X509_get_ext_count(leaf), X509_get_ext_count(exp));
+		for (i = 0; i < X509_get_ext_count(leaf); i++) {
+			unsigned char *a = NULL, *b = NULL;
+			int la = i2d_X509_EXTENSION(X509_get_ext(leaf, i), &a);
+			int lb = i2d_X509_EXTENSION(X509_get_ext(exp, i), &b);
+			assert_true(la > 0 && la == lb && memcmp(a, b, (size_t)la) == 0);
+			OPENSSL_free(a);
+			OPENSSL_free(b);
+		}
+		X509_free(exp);
+		X509_free(leaf);
+		leaf = NULL;
+	}
 	sc_profile_free(prof);
 	sc_profile_free(other);
 	sc_profile_free(unsigned_);

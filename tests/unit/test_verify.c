@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -751,6 +752,204 @@ static void test_verify_binding(void **state)
 }
 
 /* The world's profile signer but without id-sc-kp-profileSigning, for key. */
+/* ---- exactness: nothing the profile does not dictate, each field and extension kind ---- */
+
+/* The extension at idx made critical (or not), in place. */
+static void set_ext_crit(X509 *x, int nid, int crit)
+{
+	int i = X509_get_ext_by_NID(x, nid, -1);
+	assert_true(i >= 0);
+	assert_true(X509_EXTENSION_set_critical(X509_get_ext(x, i), crit));
+}
+
+/* The subject (or issuer) rebuilt as the given attributes, each a UTF8String unless printable. */
+static X509_NAME *name_of(const char *const *attrs, int printable_cn)
+{
+	X509_NAME *n = X509_NAME_new();
+	size_t i;
+	assert_non_null(n);
+	for (i = 0; attrs[i] != NULL; i += 2) {
+		int type = strcmp(attrs[i], "serialNumber") == 0 ||
+		        (printable_cn && strcmp(attrs[i], "CN") == 0)
+		    ? V_ASN1_PRINTABLESTRING
+		    : V_ASN1_UTF8STRING;
+		assert_true(X509_NAME_add_entry_by_txt(n, attrs[i], type,
+		    (const unsigned char *)attrs[i + 1], -1, -1, 0));
+	}
+	return n;
+}
+
+static void test_verify_exact(void **state)
+{
+	size_t i;
+	time_t now = time(NULL);
+	(void)state;
+
+	for (i = 0; i < N_ALGS; i++) {
+		struct world w;
+		struct sc_profile_params pp;
+		struct sc_profile *prof;
+		struct sc_verify_opts opts;
+		EVP_PKEY *lk = keygen(SC_ALG_P256);
+		X509 *leaf = NULL, *x;
+		X509_NAME *n;
+		X509_EXTENSION *e;
+		CERTIFICATEPOLICIES *cp;
+		POLICYINFO *pi;
+		ASN1_TIME *t;
+		static const char *const ou[] = { "serialNumber", "DEV-A", "O", "net-1", "CN",
+			"alice", "OU", "operators", NULL };
+		static const char *const swapped[] = { "serialNumber", "DEV-A", "CN", "alice", "O",
+			"net-1", NULL };
+		static const char *const ca_printable[] = { "serialNumber", "DEV-A", "O", "Acme",
+			"CN", "DEV-A Device CA", NULL };
+
+		world_make(&w, algs[i]);
+		default_params(&pp, now);
+		prof = make_profile(&w, &pp);
+		assert_int_equal(sc_cert_issue_leaf(prof, lk, w.dev_ca, w.csk, 3, &leaf), SC_OK);
+		memset(&opts, 0, sizeof(opts));
+		opts.mfr_root = w.root;
+		opts.chain = w.chain;
+		opts.profile = prof;
+		opts.net_root = w.net_root;
+		expect(leaf, &opts, SC_OK, NULL);
+
+		/* issue 16: a subject attribute more (OU=operators) */
+		x = copy_of(leaf);
+		n = name_of(ou, 0);
+		assert_true(X509_set_subject_name(x, n));
+		X509_NAME_free(n);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING,
+		    "subject: certificate says \"/serialNumber=DEV-A/O=net-1/CN=alice/OU=operators\", "
+		    "profile \"/serialNumber=DEV-A/O=net-1/CN=alice\"");
+		X509_free(x);
+
+		/* the same attributes in another order */
+		x = copy_of(leaf);
+		n = name_of(swapped, 0);
+		assert_true(X509_set_subject_name(x, n));
+		X509_NAME_free(n);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING,
+		    "subject: certificate says \"/serialNumber=DEV-A/CN=alice/O=net-1\", "
+		    "profile \"/serialNumber=DEV-A/O=net-1/CN=alice\"");
+		X509_free(x);
+
+		/* the same CN text as a PrintableString */
+		x = copy_of(leaf);
+		n = name_of(ou, 1);
+		X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, 3));
+		assert_true(X509_set_subject_name(x, n));
+		X509_NAME_free(n);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING,
+		    "subject: certificate says \"/serialNumber=DEV-A/O=net-1/CN=alice\", "
+		    "profile \"/serialNumber=DEV-A/O=net-1/CN=alice\"");
+		X509_free(x);
+
+		/* issue 16: an extension more (certificatePolicies, anyPolicy) */
+		x = copy_of(leaf);
+		cp = CERTIFICATEPOLICIES_new();
+		pi = POLICYINFO_new();
+		ASN1_OBJECT_free(pi->policyid);
+		pi->policyid = OBJ_nid2obj(NID_any_policy);
+		assert_true(sk_POLICYINFO_push(cp, pi));
+		assert_int_equal(X509_add1_ext_i2d(x, NID_certificate_policies, cp, 0,
+		                     X509V3_ADD_DEFAULT),
+		    1);
+		CERTIFICATEPOLICIES_free(cp);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING,
+		    "extensions: certificatePolicies not in the profile");
+		X509_free(x);
+
+		/* an extension less (subjectKeyIdentifier) */
+		x = copy_of(leaf);
+		X509_EXTENSION_free(
+		    X509_delete_ext(x, X509_get_ext_by_NID(x, NID_subject_key_identifier, -1)));
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "extensions: subjectKeyIdentifier missing");
+		X509_free(x);
+
+		/* the same extensions in another order: SKI moved last */
+		x = copy_of(leaf);
+		e = X509_delete_ext(x, X509_get_ext_by_NID(x, NID_subject_key_identifier, -1));
+		assert_true(X509_add_ext(x, e, -1));
+		X509_EXTENSION_free(e);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING,
+		    "extensions: authorityKeyIdentifier out of the profile's order");
+		X509_free(x);
+
+		/* criticality: keyUsage not critical, extKeyUsage and subjectAltName critical */
+		x = copy_of(leaf);
+		set_ext_crit(x, NID_key_usage, 0);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "extensions: keyUsage criticality differs");
+		X509_free(x);
+		x = copy_of(leaf);
+		set_ext_crit(x, NID_ext_key_usage, 1);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING,
+		    "extensions: extendedKeyUsage criticality differs");
+		X509_free(x);
+		x = copy_of(leaf);
+		set_ext_crit(x, NID_subject_alt_name, 1);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "extensions: subjectAltName criticality differs");
+		X509_free(x);
+
+		/* the issuer's name with the same text, PrintableString: chains, is not the CA's */
+		x = copy_of(leaf);
+		n = name_of(ca_printable, 1);
+		assert_true(X509_set_issuer_name(x, n));
+		X509_NAME_free(n);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "issuer: not the device CA's subject");
+		X509_free(x);
+
+		/* the same notAfter as a GeneralizedTime */
+		x = copy_of(leaf);
+		t = ASN1_GENERALIZEDTIME_set(NULL, pp.not_after);
+		assert_non_null(t);
+		assert_true(X509_set1_notAfter(x, t));
+		ASN1_TIME_free(t);
+		x = finish(x, w.csk, SC_DIGEST_SHA384);
+		expect(x, &opts, SC_ERR_BINDING, "validity: not the profile's");
+		X509_free(x);
+
+		/* the profile's digest, another algorithm: RSA-PSS for an RSA CSK */
+		if (algs[i] == SC_ALG_RSA2048) {
+			EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+			EVP_PKEY_CTX *pctx = NULL;
+			unsigned char *der = NULL;
+			const unsigned char *p;
+			int len;
+			x = copy_of(leaf);
+			assert_int_equal(EVP_DigestSignInit(mctx, &pctx, EVP_sha384(), NULL, w.csk),
+			    1);
+			assert_true(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0);
+			assert_true(X509_sign_ctx(x, mctx) > 0);
+			EVP_MD_CTX_free(mctx);
+			len = i2d_X509(x, &der);
+			X509_free(x);
+			p = der;
+			x = d2i_X509(NULL, &p, len);
+			OPENSSL_free(der);
+			assert_non_null(x);
+			expect(x, &opts, SC_ERR_BINDING, "signature: not the profile's algorithm");
+			X509_free(x);
+		}
+
+		X509_free(leaf);
+		EVP_PKEY_free(lk);
+		sc_profile_free(prof);
+		world_free(&w);
+	}
+}
+
 static X509 *signer_without_eku(struct world *w, EVP_PKEY *key)
 {
 	const struct sc_test_cert spec = { .o = "net-1",
@@ -1056,6 +1255,7 @@ int main(void)
 		cmocka_unit_test(test_verify_chain_failures),
 		cmocka_unit_test(test_verify_good),
 		cmocka_unit_test(test_verify_binding),
+		cmocka_unit_test(test_verify_exact),
 		cmocka_unit_test(test_verify_supplied),
 		cmocka_unit_test(test_verify_profile_signer),
 		cmocka_unit_test(test_verify_profile_trusted),
