@@ -50,12 +50,12 @@ static void join_callers(struct caller *c, size_t n)
 		pthread_join(c[i].t, NULL);
 }
 
-/* Wait (up to 10 s) until the pool holds n jobs. */
+/* Wait (up to 120 s: RSA-4096 on a loaded CI machine) until the pool holds n jobs. */
 static int wait_pending(struct provd_keygen *kg, unsigned n)
 {
 	struct timespec ms = { 0, 1000000 };
 
-	for (int i = 0; i < 10000; i++) {
+	for (int i = 0; i < 120000; i++) {
 		if (provd_keygen_pending(kg) == n)
 			return 1;
 		nanosleep(&ms, NULL);
@@ -170,7 +170,7 @@ static void test_stop_with_pending(void **state)
 			busy++;
 		}
 	}
-	assert_true(ok >= 1);
+	/* The first job may or may not have reached the thread yet; the last one cannot have. */
 	assert_true(busy >= 1);
 	assert_int_equal(ok + busy, 3);
 }
