@@ -145,6 +145,8 @@ void provd_api_free(struct provd_api *api)
 	provd_certcache_free(api->certs);
 	sc_sig_cache_free(api->sigs);
 	provd_profcache_free(api->profiles);
+	provd_keygen_stop(api->keygen); /* the HTTP workers are stopped: no caller is left */
+	api->keygen = NULL;
 	X509_free(api->mfr_root);
 	X509_free(api->net_root);
 	X509_free(api->signer);

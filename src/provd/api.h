@@ -25,6 +25,7 @@
 #include <selfcert/verify.h>
 #include "apierr.h"
 #include "certcache.h"
+#include "keygen.h"
 #include "profcache.h"
 #include "metrics.h"
 #include "policy.h"
@@ -54,6 +55,10 @@ struct provd_api {
 	uint8_t admin_token_hash[32];  /* SHA-256 of the operator's bearer token */
 	int admin_enabled;             /* 0: /revoke answers admin-disabled */
 	struct provd_metrics *metrics; /* may be NULL */
+	/* Server keys (embodiment 2) are made here, off the HTTP workers; NULL: on the request's
+	 * own thread (the unit tests). Started by the caller, stopped by provd_api_free. */
+	struct provd_keygen *keygen;
+	long keygen_wait_ms; /* a request's wait for its key; 0: PROVD_KEYGEN_WAIT_MS */
 };
 
 struct provd_request {

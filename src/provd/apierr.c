@@ -81,6 +81,7 @@ static const struct provd_apierr table[] = {
 	{ SC_ERR_INTERNAL, PROVD_E_INTERNAL, 500, 0 },
 	{ SC_ERR_NOMEM, PROVD_E_INTERNAL, 500, 0 },
 	{ SC_ERR_IO, PROVD_E_UNAVAILABLE, 503, 0 },
+	{ PROVD_ERR_BUSY, PROVD_E_UNAVAILABLE, 503, PROVD_AE_RETRY_AFTER },
 };
 
 const char *provd_code_name(int code)

@@ -78,6 +78,8 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_KEK_MISMATCH ((sc_err)(PROVD_ERR_BASE - 17))
 #define PROVD_ERR_POLICY ((sc_err)(PROVD_ERR_BASE - 18))
 #define PROVD_ERR_BAD_REQUEST ((sc_err)(PROVD_ERR_BASE - 19))
+/* Server key generation has all the jobs it admits (keygen.h): 503 unavailable, Retry-After. */
+#define PROVD_ERR_BUSY ((sc_err)(PROVD_ERR_BASE - 20))
 
 #define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 

@@ -22,6 +22,7 @@
 #include <selfcert/verify.h>
 #include "handlers.h"
 #include "json.h"
+#include "keygen.h"
 #include "respond.h"
 #include "text.h"
 #include "file.h"
@@ -319,8 +320,20 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 	if ((r = profile_params(api, pr, now, &pp, eku)) != SC_OK)
 		goto out;
 	if (pr->server_keygen) {
-		/* Made here, encrypted to the KEK by sc_profile_create, wiped right after. */
-		if ((r = sc_alg_keygen(pr->alg, &server_key)) != SC_OK) {
+		/*
+		 * Made on the key generation pool (keygen.h) when the server has one, so that an
+		 * RSA-4096 key takes none of the HTTP workers' CPU; a full pool is PROVD_ERR_BUSY
+		 * (503, Retry-After). Encrypted to the KEK by sc_profile_create, wiped right after.
+		 */
+		if (api->keygen != NULL)
+			r = provd_keygen_run(api->keygen, pr->alg,
+			    api->keygen_wait_ms > 0 ? api->keygen_wait_ms : PROVD_KEYGEN_WAIT_MS,
+			    &server_key);
+		else
+			r = sc_alg_keygen(pr->alg, &server_key);
+		if (r == PROVD_ERR_BUSY)
+			goto out;
+		if (r != SC_OK) {
 			r = sc_fail(SC_ERR_INTERNAL, "key generation: %s", sc_err_detail());
 			goto out;
 		}
@@ -439,8 +452,12 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 		r = provd_registry_err(r);
 		goto out;
 	}
-	if ((r = profile_build(api, &pr, now)) != SC_OK ||
-	    (r = profile_record(ctx, &pr, now, resp)) != SC_OK)
+	if ((r = profile_build(api, &pr, now)) != SC_OK) {
+		if (r == PROVD_ERR_BUSY)
+			resp->retry_after = PROVD_KEYGEN_RETRY_AFTER;
+		goto out;
+	}
+	if ((r = profile_record(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
 	r = profile_answer(api, &pr, resp);
 out:

@@ -50,6 +50,7 @@ static const char usage_text[] =
     "         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
     "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS] [--port-file FILE]\n"
+    "         [--keygen-threads N] [--keygen-queue N]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry FILE (made if missing; `selfcert net device` fills it), whose device CA chains to\n"
@@ -66,6 +67,8 @@ static const char usage_text[] =
     "  --allow-server-keygen  allow the server-generated-key embodiment (default off)\n"
     "  --admin-token-file F   bearer token for the operator endpoints (revoke); off without it\n"
     "  --threads N            worker threads, each with its own registry connection (default 4)\n"
+    "  --keygen-threads N     threads making server keys, off the workers (default 1)\n"
+    "  --keygen-queue N       server keys waiting for one of them; more: 503 (default 4)\n"
     "  --max-connections N    concurrent connections (default 256)\n"
     "  --max-per-ip N         concurrent connections per client address (default: no limit)\n"
     "  --timeout SECONDS      idle connection timeout (default 30)\n"
@@ -505,6 +508,7 @@ struct options {
 	const char *policy_file, *validity, *ttl, *rate, *admin, *port_file;
 	int insecure, keygen, loopback;
 	long threads, max_conn, per_ip, timeout;
+	long keygen_threads, keygen_queue;
 	struct sockaddr_storage addr; /* --listen */
 };
 
@@ -536,6 +540,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_TIMEOUT,
 		O_PORTFILE,
 		O_HELP,
+		O_KGTHREADS,
+		O_KGQUEUE,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -557,6 +563,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
+		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -565,6 +573,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	o->threads = PROVD_DEFAULT_THREADS;
 	o->max_conn = PROVD_DEFAULT_CONNECTIONS;
 	o->timeout = PROVD_DEFAULT_TIMEOUT_S;
+	o->keygen_threads = PROVD_KEYGEN_THREADS_DEFAULT;
+	o->keygen_queue = PROVD_KEYGEN_QUEUE_DEFAULT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -590,6 +600,14 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		case O_PERIP: o->per_ip = parse_long("max-per-ip", optarg, 0, 65536); break;
 		case O_TIMEOUT: o->timeout = parse_long("timeout", optarg, 1, 3600); break;
 		case O_PORTFILE: o->port_file = optarg; break;
+		case O_KGTHREADS:
+			o->keygen_threads = parse_long("keygen-threads", optarg, 1,
+			    PROVD_KEYGEN_THREADS_MAX);
+			break;
+		case O_KGQUEUE:
+			o->keygen_queue = parse_long("keygen-queue", optarg, 0,
+			    PROVD_KEYGEN_QUEUE_MAX);
+			break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
@@ -674,6 +692,28 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	}
 	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did. */
 	return sc_reg_check(srv->pool.conns[0]);
+}
+
+/*
+ * The server key generation pool (keygen.h), when the policy allows server keys. A request
+ * waiting for its key still holds its MHD worker thread (a blocking wait, no
+ * MHD_suspend_connection: the handler and its registry connection stay one synchronous call).
+ * So the pool admits at most --threads - 1 jobs at once, running or queued, whatever
+ * --keygen-threads + --keygen-queue allow: at least one worker is always free for /healthz and
+ * every other request, and the rest are refused at once with 503 and Retry-After. With
+ * --threads 1 there is no such worker: one key at a time, and the server waits for it. What is
+ * left: a connection that a worker accepted just before it began to wait is served after that
+ * wait (at most PROVD_KEYGEN_WAIT_MS); suspending the connection instead would lift that.
+ */
+static sc_err start_keygen(const struct options *o, struct provd_api *api)
+{
+	long admit = o->keygen_threads + o->keygen_queue;
+
+	if (!api->policy.server_keygen)
+		return SC_OK;
+	if (admit > o->threads - 1)
+		admit = o->threads > 1 ? o->threads - 1 : 1;
+	return provd_keygen_start((unsigned)o->keygen_threads, (unsigned)admit, &api->keygen);
 }
 
 /*
@@ -780,6 +820,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((r = load_server(&o, &srv, &tls)) != SC_OK ||
+	    (r = start_keygen(&o, &srv.api)) != SC_OK ||
 	    (r = start_serving(&o, &srv, &tls, &d)) != SC_OK) {
 		rc = fail(r);
 		goto out;
