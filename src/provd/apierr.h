@@ -51,6 +51,7 @@ enum provd_code {
 	PROVD_E_INTERNAL,         /* 500 */
 	PROVD_E_UNAVAILABLE,      /* 503 the registry is busy or failing */
 	PROVD_E_BAD_REQUEST,      /* 400 two Content-Length, or one with Transfer-Encoding */
+	PROVD_E_REQUEST_TIMEOUT,  /* 408 headers and body not in by --request-deadline */
 	PROVD_E_COUNT
 };
 
@@ -78,6 +79,7 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_KEK_MISMATCH ((sc_err)(PROVD_ERR_BASE - 17))
 #define PROVD_ERR_POLICY ((sc_err)(PROVD_ERR_BASE - 18))
 #define PROVD_ERR_BAD_REQUEST ((sc_err)(PROVD_ERR_BASE - 19))
+#define PROVD_ERR_REQUEST_TIMEOUT ((sc_err)(PROVD_ERR_BASE - 20))
 
 #define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 
