@@ -1,8 +1,8 @@
 /*
  * main.c — selfcert-provd: flags, the registry connection pool and the HTTP(S) layer on
  * libmicrohttpd. HTTP here means only bounding and collecting a request (body size, content
- * length, connection count, timeouts) and sending the API's answer; everything else is the API
- * (api.h, routes.c).
+ * length, connection count overall and per address, the idle timeout and the request deadline)
+ * and sending the API's answer; everything else is the API (api.h, routes.c).
  * Serves until SIGTERM or SIGINT; one log line per request on stderr, every line through log.h
  * (so a URL or a detail from a client is escaped, never a line of its own).
  */
@@ -260,8 +260,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * MHD's timeout is an idle one: a client trickling a byte a second keeps a connection forever,
  * and MHD calls us only once the headers are in. So a thread looks at every connection a few
  * times a second and cuts (shutdown: MHD then sees the end and closes it) each whose request is
- * still coming in past the deadline. A body that trickles past it gets a JSON 408 from on_request
- * first; the grace lets that answer leave.
+ * still coming in past the deadline and its grace. A request whose headers or body end within
+ * the grace gets the JSON 408 from on_request instead (MHD takes no answer mid-body).
  */
 static void *watchdog(void *arg)
 {
