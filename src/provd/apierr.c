@@ -38,6 +38,7 @@ static const char *const names[PROVD_E_COUNT] = {
 	[PROVD_E_INTERNAL] = "internal",
 	[PROVD_E_UNAVAILABLE] = "unavailable",
 	[PROVD_E_BAD_REQUEST] = "bad-request",
+	[PROVD_E_REQUEST_TIMEOUT] = "request-timeout",
 };
 
 static const struct provd_apierr table[] = {
@@ -58,6 +59,7 @@ static const struct provd_apierr table[] = {
 	{ PROVD_ERR_BODY_TOO_LARGE, PROVD_E_BODY_TOO_LARGE, 413, 0 },
 	{ PROVD_ERR_MEDIA_TYPE, PROVD_E_MEDIA_TYPE, 415, 0 },
 	{ PROVD_ERR_BAD_REQUEST, PROVD_E_BAD_REQUEST, 400, 0 },
+	{ PROVD_ERR_REQUEST_TIMEOUT, PROVD_E_REQUEST_TIMEOUT, 408, 0 },
 	/* The device and the policy. */
 	{ SC_ERR_NOT_DEVICE_CA, PROVD_E_NOT_DEVICE_CA, 422, 0 },
 	{ PROVD_ERR_KEK_MISMATCH, PROVD_E_KEK_MISMATCH, 422, 0 },

@@ -51,6 +51,7 @@ enum provd_code {
 	PROVD_E_INTERNAL,         /* 500 */
 	PROVD_E_UNAVAILABLE,      /* 503 the registry is busy or failing */
 	PROVD_E_BAD_REQUEST,      /* 400 two Content-Length, or one with Transfer-Encoding */
+	PROVD_E_REQUEST_TIMEOUT,  /* 408 headers and body not in by --request-deadline */
 	PROVD_E_COUNT
 };
 
@@ -80,6 +81,8 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_BAD_REQUEST ((sc_err)(PROVD_ERR_BASE - 19))
 /* Server key generation has all the jobs it admits (keygen.h): 503 unavailable, Retry-After. */
 #define PROVD_ERR_BUSY ((sc_err)(PROVD_ERR_BASE - 20))
+/* A request's headers and body did not arrive within --request-deadline: 408. */
+#define PROVD_ERR_REQUEST_TIMEOUT ((sc_err)(PROVD_ERR_BASE - 21))
 
 #define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 

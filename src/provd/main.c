@@ -1,8 +1,8 @@
 /*
  * main.c — selfcert-provd: flags, the registry connection pool and the HTTP(S) layer on
  * libmicrohttpd. HTTP here means only bounding and collecting a request (body size, content
- * length, connection count, timeouts) and sending the API's answer; everything else is the API
- * (api.h, routes.c).
+ * length, connection count overall and per address, the idle timeout and the request deadline)
+ * and sending the API's answer; everything else is the API (api.h, routes.c).
  * Serves until SIGTERM or SIGINT; one log line per request on stderr, every line through log.h
  * (so a URL or a detail from a client is escaped, never a line of its own).
  */
@@ -38,6 +38,18 @@
 #define PROVD_MAX_THREADS 64
 #define PROVD_DEFAULT_CONNECTIONS 256
 #define PROVD_DEFAULT_TIMEOUT_S 30
+/* One address may hold this many of the connections (a NAT of many devices needs more). */
+#define PROVD_DEFAULT_PER_IP 32
+/*
+ * A request's headers and body must be in this long after it began (1.6 KB/s for 64 KiB). On a
+ * kept-alive connection the clock starts when the previous answer ends, so the default is longer
+ * than the idle --timeout: an idle connection is closed cleanly by the idle timeout first, never
+ * cut under a client (curl, the agent) that reuses it after a pause.
+ */
+#define PROVD_DEFAULT_DEADLINE_S 40
+/* Past the deadline, how long an answered 408 has to leave before the connection is cut. */
+#define PROVD_DEADLINE_GRACE_MS 1000
+#define PROVD_WATCHDOG_TICK_MS 200
 #define PROVD_CONN_MEMORY (32 * 1024) /* per connection: request line and headers */
 /* Read and drop this much of an oversize body, then hang up. */
 #define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY)
@@ -49,7 +61,8 @@ static const char usage_text[] =
     "         (--tls-cert PEM --tls-key PEM | --insecure-http)\n"
     "         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
     "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
-    "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS] [--port-file FILE]\n"
+    "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
+    "         [--request-deadline SECONDS] [--port-file FILE]\n"
     "         [--keygen-threads N] [--keygen-queue N]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
@@ -70,8 +83,10 @@ static const char usage_text[] =
     "  --keygen-threads N     threads making server keys, off the workers (default 1)\n"
     "  --keygen-queue N       server keys waiting for one of them; more: 503 (default 4)\n"
     "  --max-connections N    concurrent connections (default 256)\n"
-    "  --max-per-ip N         concurrent connections per client address (default: no limit)\n"
+    "  --max-per-ip N         concurrent connections per client address (default 32; 0: none)\n"
     "  --timeout SECONDS      idle connection timeout (default 30)\n"
+    "  --request-deadline S   a request's headers and body must arrive within S seconds of its\n"
+    "                         start, however steadily they trickle (default 40; 0: none)\n"
     "  --port-file FILE       write the bound port there once listening\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
@@ -125,9 +140,30 @@ static void pool_give(struct pool *p, int slot)
 
 /* ---- the server ---- */
 
+/*
+ * One connection, for the request deadline: when its current request began (the accept, or the
+ * end of the previous answer on a kept-alive connection) and whether it is still being read.
+ * Linked in the server's list from MHD's "started" to its "closed" notification, under conns_lock,
+ * which the watchdog holds while it cuts one (so the socket it shuts down is still this one's).
+ */
+struct conn_track {
+	struct conn_track *prev, *next;
+	struct timespec start;
+	int fd;
+	int reading; /* 0 once the request is in and being answered */
+	char peer[64];
+};
+
 struct server {
 	struct provd_api api;
 	struct pool pool;
+	long deadline_s; /* --request-deadline; 0: none */
+	pthread_mutex_t conns_lock;
+	pthread_cond_t stop_cond;
+	struct conn_track *conns;
+	int stopping;
+	int watchdog_running;
+	pthread_t watchdog;
 };
 
 /* One request in progress: its body so far. */
@@ -146,6 +182,120 @@ static double since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- the request deadline ---- */
+
+static void peer_name(struct MHD_Connection *c, char *out, size_t out_len);
+
+static struct conn_track *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* The connection's request is in (reading 0) or done and a next one may begin (reading 1). */
+static void conn_mark(struct server *srv, struct MHD_Connection *c, int reading)
+{
+	struct conn_track *t = conn_of(c);
+
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	t->reading = reading;
+	if (reading)
+		clock_gettime(CLOCK_MONOTONIC, &t->start);
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* 1 if the request on c has been coming in for longer than the deadline. */
+static int conn_overdue(struct server *srv, struct MHD_Connection *c)
+{
+	struct conn_track *t = conn_of(c);
+	int late;
+
+	if (t == NULL || srv->deadline_s == 0)
+		return 0;
+	pthread_mutex_lock(&srv->conns_lock);
+	late = since(&t->start) >= (double)srv->deadline_s;
+	pthread_mutex_unlock(&srv->conns_lock);
+	return late;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *srv = cls;
+	struct conn_track *t = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		/* Without its record a connection has only the idle timeout: never refuse for that. */
+		if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)
+			return;
+		t->fd = ci->connect_fd;
+		peer_name(c, t->peer, sizeof(t->peer));
+		t->reading = 1;
+		clock_gettime(CLOCK_MONOTONIC, &t->start);
+		pthread_mutex_lock(&srv->conns_lock);
+		t->next = srv->conns;
+		if (srv->conns != NULL)
+			srv->conns->prev = t;
+		srv->conns = t;
+		pthread_mutex_unlock(&srv->conns_lock);
+		*socket_context = t;
+		return;
+	}
+	if (t == NULL)
+		return;
+	/* MHD closes the socket after this notification: the watchdog cannot touch a reused fd. */
+	pthread_mutex_lock(&srv->conns_lock);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		srv->conns = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&srv->conns_lock);
+	free(t);
+	*socket_context = NULL;
+}
+
+/*
+ * MHD's timeout is an idle one: a client trickling a byte a second keeps a connection forever,
+ * and MHD calls us only once the headers are in. So a thread looks at every connection a few
+ * times a second and cuts (shutdown: MHD then sees the end and closes it) each whose request is
+ * still coming in past the deadline and its grace. A request whose headers or body end within
+ * the grace gets the JSON 408 from on_request instead (MHD takes no answer mid-body).
+ */
+static void *watchdog(void *arg)
+{
+	struct server *srv = arg;
+	double limit = (double)srv->deadline_s + PROVD_DEADLINE_GRACE_MS / 1e3;
+	struct timespec wake;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->stopping) {
+		for (struct conn_track *t = srv->conns; t != NULL; t = t->next)
+			if (t->reading && t->fd >= 0 && since(&t->start) >= limit) {
+				shutdown(t->fd, SHUT_RDWR);
+				sc_log("%s: connection cut: request not in within %lds", t->peer,
+				    srv->deadline_s);
+				t->fd = -1; /* once */
+			}
+		clock_gettime(CLOCK_REALTIME, &wake);
+		wake.tv_nsec += PROVD_WATCHDOG_TICK_MS * 1000000L;
+		if (wake.tv_nsec >= 1000000000L) {
+			wake.tv_sec++;
+			wake.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->stop_cond, &srv->conns_lock, &wake);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
 }
 
 static void peer_name(struct MHD_Connection *c, char *out, size_t out_len)
@@ -188,6 +338,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 		    resp->allow != NULL ? resp->allow : "GET");
 	if (resp->status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	/* A client too slow for the deadline does not get to keep the connection (RFC 9110, 15.5.9). */
+	if (resp->status == 408)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -259,6 +412,19 @@ static const char *framing_refusal(struct MHD_Connection *c)
 	return NULL;
 }
 
+/*
+ * The request came in (its headers, or the end of its body) past --request-deadline: a JSON 408.
+ * libmicrohttpd 0.9.75 takes no answer in the middle of a body; that is the watchdog's to cut.
+ */
+static enum MHD_Result overdue(struct server *srv, struct MHD_Connection *c,
+    struct request_state *st, const char *method, const char *url)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "headers and body not in within %lds", srv->deadline_s);
+	return early_error(srv, c, st, method, url, PROVD_ERR_REQUEST_TIMEOUT, detail);
+}
+
 /* Headers are in: set up, and refuse an announced oversize body before reading it. */
 static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
@@ -274,6 +440,8 @@ static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, 
 		return MHD_NO;
 	clock_gettime(CLOCK_MONOTONIC, &st->t0);
 	*con_cls = st;
+	if (conn_overdue(srv, c))
+		return overdue(srv, c, st, method, url);
 	if ((why = framing_refusal(c)) != NULL)
 		return early_error(srv, c, st, method, url, PROVD_ERR_BAD_REQUEST, why);
 	if (cl == NULL)
@@ -335,6 +503,7 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	req.body = st->body != NULL ? st->body : (const uint8_t *)"";
 	req.body_len = st->len;
 	req.peer = peer;
+	conn_mark(srv, c, 0);
 	reg = pool_take(&srv->pool, &slot);
 	provd_api_handle(&srv->api, reg, &req, &resp);
 	pool_give(&srv->pool, slot);
@@ -367,6 +536,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_data_size = 0;
 		return take_body(st, upload_data, n);
 	}
+	if (conn_overdue(srv, c))
+		return overdue(srv, c, st, method, url);
 	if (st->too_large) {
 		char detail[96];
 		snprintf(detail, sizeof(detail), "request body over %d bytes", PROVD_MAX_BODY);
@@ -378,11 +549,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct server *srv = cls;
 	struct request_state *st = *con_cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	/* A kept-alive connection's next request starts its own clock. */
+	conn_mark(srv, c, 1);
 	if (st == NULL)
 		return;
 	free(st->body);
@@ -507,7 +679,7 @@ struct options {
 	const char *db, *net_dir, *mfr_root, *listen, *tls_cert, *tls_key;
 	const char *policy_file, *validity, *ttl, *rate, *admin, *port_file;
 	int insecure, keygen, loopback;
-	long threads, max_conn, per_ip, timeout;
+	long threads, max_conn, per_ip, timeout, deadline;
 	long keygen_threads, keygen_queue;
 	struct sockaddr_storage addr; /* --listen */
 };
@@ -538,6 +710,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_MAXCONN,
 		O_PERIP,
 		O_TIMEOUT,
+		O_DEADLINE,
 		O_PORTFILE,
 		O_HELP,
 		O_KGTHREADS,
@@ -561,6 +734,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
 		{ "max-per-ip", required_argument, NULL, O_PERIP },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "request-deadline", required_argument, NULL, O_DEADLINE },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
@@ -575,6 +749,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	o->timeout = PROVD_DEFAULT_TIMEOUT_S;
 	o->keygen_threads = PROVD_KEYGEN_THREADS_DEFAULT;
 	o->keygen_queue = PROVD_KEYGEN_QUEUE_DEFAULT;
+	o->per_ip = PROVD_DEFAULT_PER_IP;
+	o->deadline = PROVD_DEFAULT_DEADLINE_S;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -599,6 +775,9 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			break;
 		case O_PERIP: o->per_ip = parse_long("max-per-ip", optarg, 0, 65536); break;
 		case O_TIMEOUT: o->timeout = parse_long("timeout", optarg, 1, 3600); break;
+		case O_DEADLINE:
+			o->deadline = parse_long("request-deadline", optarg, 0, 3600);
+			break;
 		case O_PORTFILE: o->port_file = optarg; break;
 		case O_KGTHREADS:
 			o->keygen_threads = parse_long("keygen-threads", optarg, 1,
@@ -777,12 +956,18 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)o->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
-	    o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, srv, MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
 	if (*out == NULL) {
 		/* MHD owns the socket only once it has started. */
 		close(fd);
 		return sc_fail(SC_ERR_IO, "cannot serve on %s (TLS setup failed?)", o->listen);
+	}
+	srv->deadline_s = o->deadline;
+	if (o->deadline > 0) {
+		if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0)
+			return sc_fail(SC_ERR_NOMEM, "cannot start the request deadline's thread");
+		srv->watchdog_running = 1;
 	}
 	info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : 0;
@@ -807,6 +992,8 @@ int main(int argc, char **argv)
 
 	sc_log_init("selfcert-provd");
 	memset(&srv, 0, sizeof(srv));
+	pthread_mutex_init(&srv.conns_lock, NULL);
+	pthread_cond_init(&srv.stop_cond, NULL);
 	parse_flags(argc, argv, &o);
 	if ((r = load_policy(&o, &srv.api.policy)) != SC_OK)
 		return fail(r);
@@ -830,6 +1017,13 @@ int main(int argc, char **argv)
 	sc_log("stopping");
 	rc = 0;
 out:
+	if (srv.watchdog_running) {
+		pthread_mutex_lock(&srv.conns_lock);
+		srv.stopping = 1;
+		pthread_cond_signal(&srv.stop_cond);
+		pthread_mutex_unlock(&srv.conns_lock);
+		pthread_join(srv.watchdog, NULL);
+	}
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	for (int i = 0; i < srv.pool.n; i++)
