@@ -69,6 +69,10 @@ typedef enum sc_err {
 	                               constraints to it) */
 } sc_err;
 
+/* The most negative code. A new code goes after SC_ERR_NOT_DEVICE_CA and moves this with it, so
+ * "any code past ours" is SC_ERR_LAST - 1 wherever a test or a peer needs one. */
+#define SC_ERR_LAST SC_ERR_NOT_DEVICE_CA
+
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);
 

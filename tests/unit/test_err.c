@@ -15,7 +15,7 @@
 #include <selfcert/err.h>
 
 #define FIRST_CODE SC_OK
-#define LAST_CODE SC_ERR_NOT_DEVICE_CA
+#define LAST_CODE SC_ERR_LAST
 
 /*
  * The exit code each error must give, by spec/CLI.md: 2 usage, 3 system (I/O, memory, a peer
