@@ -31,3 +31,13 @@ void sc_test_rmdir(const char *path)
 	if (path != NULL && strstr(path, "selfcert-test-") != NULL)
 		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+void sc_test_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (f == NULL || (len > 0 && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
+		perror(path);
+		abort();
+	}
+}

@@ -43,16 +43,6 @@ static const char *path_of(char *out, size_t n, const char *name)
 	return out;
 }
 
-static void write_raw(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	if (len > 0)
-		assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* How many entries of dir start with prefix. */
 static int count_entries(const char *prefix)
 {
@@ -79,7 +69,7 @@ static void test_file_read_cap(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)i;
-	write_raw(path_of(p, sizeof(p), "exact"), buf, 1000);
+	sc_test_write_file(path_of(p, sizeof(p), "exact"), buf, 1000);
 	/* Exactly max: read whole. */
 	assert_int_equal(sc_file_read(p, 1000, &data, &len), SC_OK);
 	assert_int_equal(len, 1000);
@@ -92,14 +82,14 @@ static void test_file_read_cap(void **state)
 	assert_int_equal(len, 0);
 	assert_non_null(strstr(sc_err_detail(), p));
 	/* Empty files are fine. */
-	write_raw(path_of(p, sizeof(p), "empty"), buf, 0);
+	sc_test_write_file(path_of(p, sizeof(p), "empty"), buf, 0);
 	assert_int_equal(sc_file_read(p, 10, &data, &len), SC_OK);
 	assert_int_equal(len, 0);
 	OPENSSL_free(data);
 	/* A cap of 0 still reads an empty file, and refuses one byte. */
 	assert_int_equal(sc_file_read(p, 0, &data, &len), SC_OK);
 	OPENSSL_free(data);
-	write_raw(path_of(p, sizeof(p), "one"), buf, 1);
+	sc_test_write_file(path_of(p, sizeof(p), "one"), buf, 1);
 	assert_int_equal(sc_file_read(p, 0, &data, &len), SC_ERR_OVERSIZE);
 }
 
@@ -133,7 +123,7 @@ static void test_file_read_not_regular(void **state)
 	/* A link to a regular file is followed (certificates may be links). */
 	{
 		char target[600];
-		write_raw(path_of(target, sizeof(target), "link-target"), "abc", 3);
+		sc_test_write_file(path_of(target, sizeof(target), "link-target"), "abc", 3);
 		assert_int_equal(symlink(target, path_of(p, sizeof(p), "link")), 0);
 		assert_int_equal(sc_file_read(p, 100, &data, &len), SC_OK);
 		assert_int_equal(len, 3);
@@ -170,7 +160,7 @@ static void test_file_write_new(void **state)
 	assert_int_equal(lstat(target, &st), -1);
 	assert_int_equal(errno, ENOENT);
 	/* Nor is a link to an existing file written through. */
-	write_raw(target, "precious", 8);
+	sc_test_write_file(target, "precious", 8);
 	assert_int_equal(symlink(target, path_of(p, sizeof(p), "to-victim")), 0);
 	assert_int_not_equal(sc_file_write_new(p, "x", 1, 0600), SC_OK);
 	assert_int_equal(sc_file_read(target, 100, &data, &len), SC_OK);
@@ -210,7 +200,7 @@ static void test_file_write_atomic(void **state)
 	assert_int_equal(count_entries("atomic"), 1);
 
 	/* A link at the path is replaced, not written through. */
-	write_raw(path_of(target, sizeof(target), "atomic-target"), "keep", 4);
+	sc_test_write_file(path_of(target, sizeof(target), "atomic-target"), "keep", 4);
 	assert_int_equal(symlink(target, path_of(p, sizeof(p), "atomic-link")), 0);
 	assert_int_equal(sc_file_write_atomic(p, "new", 3, 0644), SC_OK);
 	assert_int_equal(lstat(p, &st), 0);
@@ -239,7 +229,7 @@ static void test_file_read_flags(void **state)
 	size_t len = 7;
 
 	(void)state;
-	write_raw(path_of(p, sizeof(p), "flags"), "secret", 6);
+	sc_test_write_file(path_of(p, sizeof(p), "flags"), "secret", 6);
 	assert_int_equal(symlink(p, path_of(link, sizeof(link), "flags-link")), 0);
 	/* NOFOLLOW: the file itself reads, a link to it does not. */
 	assert_int_equal(sc_file_read_ex(p, 100, SC_FILE_NOFOLLOW, &data, &len), SC_OK);

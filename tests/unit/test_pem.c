@@ -77,16 +77,6 @@ static const char *path_of(char *out, size_t n, const char *name)
 	return out;
 }
 
-static void write_raw(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	if (len > 0)
-		assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
 static char *pem_of(X509 *x)
 {
 	BIO *b = BIO_new(BIO_s_mem());
@@ -139,7 +129,7 @@ static void test_key_files(void **state)
 		                     NULL, NULL),
 		    1);
 		BIO_get_mem_ptr(b, &m);
-		write_raw(path_of(p, sizeof(p), "enc.key"), m->data, m->length);
+		sc_test_write_file(path_of(p, sizeof(p), "enc.key"), m->data, m->length);
 		BIO_free(b);
 		assert_int_equal(sc_key_open(p, &back), SC_ERR_MALFORMED);
 		assert_null(back);
@@ -159,7 +149,7 @@ static void test_load_certs(void **state)
 
 	/* Several, in order. */
 	snprintf(all, sizeof(all), "%s%s%s", pem[0], pem[1], pem[2]);
-	write_raw(path_of(p, sizeof(p), "three.pem"), all, strlen(all));
+	sc_test_write_file(path_of(p, sizeof(p), "three.pem"), all, strlen(all));
 	assert_int_equal(sc_load_certs(p, &sk), SC_OK);
 	assert_int_equal(sk_X509_num(sk), 3);
 	for (int i = 0; i < N_CERTS; i++)
@@ -174,7 +164,7 @@ static void test_load_certs(void **state)
 	snprintf(all, sizeof(all),
 	    "Certificate 0\n%sjunk between\n\n%s  more junk\n%strailing words\n", pem[0], pem[1],
 	    pem[2]);
-	write_raw(path_of(p, sizeof(p), "junk.pem"), all, strlen(all));
+	sc_test_write_file(path_of(p, sizeof(p), "junk.pem"), all, strlen(all));
 	assert_int_equal(sc_load_certs(p, &sk), SC_OK);
 	assert_int_equal(sk_X509_num(sk), 3);
 	assert_int_equal(X509_cmp(sk_X509_value(sk, 2), certs[2]), 0);
@@ -186,29 +176,29 @@ static void test_load_certs(void **state)
 		char *second = strstr(all + strlen(pem[0]), "\n") + 1; /* first base64 line of #2 */
 		second[3] = '*';
 	}
-	write_raw(path_of(p, sizeof(p), "damaged.pem"), all, strlen(all));
+	sc_test_write_file(path_of(p, sizeof(p), "damaged.pem"), all, strlen(all));
 	sk = NULL;
 	assert_int_equal(sc_load_certs(p, &sk), SC_ERR_MALFORMED);
 	assert_null(sk);
 	assert_non_null(strstr(sc_err_detail(), p));
 	/* Nor a damaged last block. */
 	snprintf(all, sizeof(all), "%s%.*s", pem[0], (int)(strlen(pem[1]) - 30), pem[1]);
-	write_raw(path_of(p, sizeof(p), "cut.pem"), all, strlen(all));
+	sc_test_write_file(path_of(p, sizeof(p), "cut.pem"), all, strlen(all));
 	assert_int_equal(sc_load_certs(p, &sk), SC_ERR_MALFORMED);
 	assert_null(sk);
 
 	/* Empty file, or text with no block. */
-	write_raw(path_of(p, sizeof(p), "empty.pem"), "", 0);
+	sc_test_write_file(path_of(p, sizeof(p), "empty.pem"), "", 0);
 	assert_int_equal(sc_load_certs(p, &sk), SC_ERR_MALFORMED);
 	assert_non_null(strstr(sc_err_detail(), "no certificate"));
 	assert_non_null(strstr(sc_err_detail(), p));
-	write_raw(path_of(p, sizeof(p), "text.pem"), "hello\n", 6);
+	sc_test_write_file(path_of(p, sizeof(p), "text.pem"), "hello\n", 6);
 	assert_int_equal(sc_load_certs(p, &sk), SC_ERR_MALFORMED);
 	/* A missing file: io. */
 	assert_int_equal(sc_load_certs(path_of(p, sizeof(p), "nope.pem"), &sk), SC_ERR_IO);
 
 	/* DER: exactly one, strictly. */
-	write_raw(path_of(p, sizeof(p), "c.der"), der, der_len);
+	sc_test_write_file(path_of(p, sizeof(p), "c.der"), der, der_len);
 	assert_int_equal(sc_load_cert(p, &one), SC_OK);
 	assert_int_equal(X509_cmp(one, certs[0]), 0);
 	X509_free(one);
@@ -217,7 +207,7 @@ static void test_load_certs(void **state)
 		assert_non_null(plus);
 		memcpy(plus, der, der_len);
 		plus[der_len] = 0;
-		write_raw(path_of(p, sizeof(p), "trailing.der"), plus, der_len + 1);
+		sc_test_write_file(path_of(p, sizeof(p), "trailing.der"), plus, der_len + 1);
 		OPENSSL_free(plus);
 	}
 	assert_int_equal(sc_load_cert(p, &one), SC_ERR_TRAILING);
@@ -236,7 +226,7 @@ static void test_load_certs(void **state)
 		plus[der_len] = plus[der_len + 1] = 0;
 		assert_true(PEM_write_bio(b, "CERTIFICATE", "", plus, (long)der_len + 2) > 0);
 		BIO_get_mem_ptr(b, &m);
-		write_raw(path_of(p, sizeof(p), "trailing.pem"), m->data, m->length);
+		sc_test_write_file(path_of(p, sizeof(p), "trailing.pem"), m->data, m->length);
 		BIO_free(b);
 		OPENSSL_free(plus);
 	}

@@ -52,16 +52,6 @@ static void read_all(const char *path, uint8_t **data, size_t *len)
 	assert_int_equal(sc_file_read(path, SC_FILE_MAX, data, len), SC_OK);
 }
 
-static void write_raw(const char *path, const uint8_t *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	if (len > 0)
-		assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
 static uint64_t counter_value(void)
 {
 	uint8_t *d;
@@ -85,7 +75,7 @@ static void write_counter(uint64_t v)
 		c[i] = (uint8_t)v;
 		v >>= 8;
 	}
-	write_raw(counter_path, c, sizeof(c));
+	sc_test_write_file(counter_path, c, sizeof(c));
 }
 
 /* Open and expect code; on success check and close. */
@@ -322,11 +312,11 @@ static void test_rollback(void **state)
 	spd_store_close(s);
 	read_all(store_path, &cur, &cur_len);
 	/* An authentic but older store put back alone is refused, not loaded. */
-	write_raw(store_path, old, old_len);
+	sc_test_write_file(store_path, old, old_len);
 	assert_int_equal(try_open(), SC_ERR_ROLLBACK);
 	assert_non_null(strstr(sc_err_detail(), "counter"));
 	/* Refusing changed nothing: the current store still opens. */
-	write_raw(store_path, cur, cur_len);
+	sc_test_write_file(store_path, cur, cur_len);
 	assert_int_equal(try_open(), SC_OK);
 	spd_state_clear(st);
 	free(st);
@@ -346,15 +336,15 @@ static void test_every_flipped_byte(void **state)
 	/* Magic, version, counter (AAD), nonce, ciphertext and tag: no byte may change. */
 	for (i = 0; i < len; i++) {
 		orig[i] ^= 0x01;
-		write_raw(store_path, orig, len);
+		sc_test_write_file(store_path, orig, len);
 		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 		orig[i] ^= 0x01;
 		orig[i] ^= 0x80;
-		write_raw(store_path, orig, len);
+		sc_test_write_file(store_path, orig, len);
 		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 		orig[i] ^= 0x80;
 	}
-	write_raw(store_path, orig, len);
+	sc_test_write_file(store_path, orig, len);
 	assert_int_equal(try_open(), SC_OK);
 	OPENSSL_free(orig);
 }
@@ -369,11 +359,11 @@ static void test_truncated_and_extended(void **state)
 	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
 	read_all(store_path, &orig, &len);
 	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
-		write_raw(store_path, orig, cuts[i]);
+		sc_test_write_file(store_path, orig, cuts[i]);
 		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 	}
 	for (i = 1; i <= SPD_STORE_TAG_LEN + 1; i++) {
-		write_raw(store_path, orig, len - i);
+		sc_test_write_file(store_path, orig, len - i);
 		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 	}
 	/* A byte appended after the tag shifts the tag: damaged too. */
@@ -381,14 +371,14 @@ static void test_truncated_and_extended(void **state)
 		uint8_t *ext = malloc(len + 1);
 		memcpy(ext, orig, len);
 		ext[len] = 0;
-		write_raw(store_path, ext, len + 1);
+		sc_test_write_file(store_path, ext, len + 1);
 		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 		free(ext);
 	}
 	/* Missing store file. */
 	unlink(store_path);
 	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
-	write_raw(store_path, orig, len);
+	sc_test_write_file(store_path, orig, len);
 	assert_int_equal(try_open(), SC_OK);
 	OPENSSL_free(orig);
 }
@@ -413,9 +403,9 @@ static void test_counter_protocol(void **state)
 	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 	assert_non_null(strstr(sc_err_detail(), "counter"));
 	/* Counter of the wrong size. */
-	write_raw(counter_path, bad, 7);
+	sc_test_write_file(counter_path, bad, 7);
 	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
-	write_raw(counter_path, bad, 9);
+	sc_test_write_file(counter_path, bad, 9);
 	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 
 	/* Store ahead by two or more: not a crash we can explain, so damaged. */
@@ -452,9 +442,9 @@ static void test_root_key(void **state)
 	/* Another device's root key (or a changed one) cannot open this store. */
 	memset(other, 0x5a, sizeof(other));
 	assert_int_equal(chmod(root_path, 0600), 0);
-	write_raw(root_path, other, sizeof(other));
+	sc_test_write_file(root_path, other, sizeof(other));
 	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
-	write_raw(root_path, other, sizeof(other) - 1);
+	sc_test_write_file(root_path, other, sizeof(other) - 1);
 	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
 	unlink(root_path);
 	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
