@@ -37,6 +37,12 @@ sc_err sc_file_read_ex(const char *path, size_t max, unsigned flags, uint8_t **d
 		r = sc_fail(SC_ERR_IO, "%s: not a regular file", path);
 		goto out;
 	}
+	/* Judged on the descriptor that is read: no window between the check and the bytes. */
+	if ((flags & SC_FILE_PRIVATE) && (st.st_mode & 077) != 0) {
+		r = sc_fail(SC_ERR_IO, "%s: open to group or others (mode %04o); chmod 600 it",
+		    path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
 	if ((uint64_t)st.st_size > max) {
 		r = sc_fail(SC_ERR_OVERSIZE, "%s: %lld bytes, at most %zu", path,
 		    (long long)st.st_size, max);

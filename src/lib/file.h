@@ -15,6 +15,9 @@
 /* sc_file_read_ex flags. */
 #define SC_FILE_NOFOLLOW 0x1 /* a symbolic link at path is refused (SC_ERR_IO) */
 #define SC_FILE_MISSING 0x2  /* a missing file is SC_ERR_NOT_FOUND "<path>: missing" */
+#define SC_FILE_PRIVATE \
+	0x4 /* a secret: open to group or others is SC_ERR_IO, as OpenSSH
+                                refuses such host keys ("<path>: open to group or others …") */
 
 /*
  * Read a whole regular file of at most max bytes. NOFOLLOW is checked on the very descriptor

@@ -112,7 +112,9 @@ sc_err provd_api_set_admin_token(struct provd_api *api, const char *path)
 	size_t len = 0, read_len;
 	sc_err r;
 
-	if ((r = sc_file_read(path, PROVD_ADMIN_TOKEN_MAX + 2, &data, &len)) != SC_OK)
+	/* The operator's secret: the owner's alone (SC_FILE_PRIVATE). */
+	if ((r = sc_file_read_ex(path, PROVD_ADMIN_TOKEN_MAX + 2, SC_FILE_PRIVATE, &data, &len)) !=
+	    SC_OK)
 		return r;
 	read_len = len;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))

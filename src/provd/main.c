@@ -638,15 +638,17 @@ static sc_err load_tls(const char *cert_path, const char *key_path, char **cert_
 	uint8_t *c = NULL, *k = NULL;
 	size_t clen = 0, klen = 0;
 
-	if ((r = sc_load_cert(cert_path, &cert)) != SC_OK ||
+	/* The key is the owner's alone (SC_FILE_PRIVATE), judged on the bytes MHD will get. */
+	if ((r = sc_file_read_ex(key_path, PROVD_TLS_FILE_MAX, SC_FILE_PRIVATE, &k, &klen)) !=
+	        SC_OK ||
+	    (r = sc_load_cert(cert_path, &cert)) != SC_OK ||
 	    (r = sc_key_open(key_path, &key)) != SC_OK)
 		goto out;
 	if (X509_check_private_key(cert, key) != 1) {
 		r = sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s", key_path, cert_path);
 		goto out;
 	}
-	if ((r = sc_file_read(cert_path, PROVD_TLS_FILE_MAX, &c, &clen)) != SC_OK ||
-	    (r = sc_file_read(key_path, PROVD_TLS_FILE_MAX, &k, &klen)) != SC_OK)
+	if ((r = sc_file_read(cert_path, PROVD_TLS_FILE_MAX, &c, &clen)) != SC_OK)
 		goto out;
 	/* NUL-terminated copies for MHD, which takes C strings. */
 	if ((*cert_pem = OPENSSL_malloc(clen + 1)) == NULL ||
@@ -827,21 +829,6 @@ static sc_err load_policy(const struct options *o, struct provd_policy *pol)
 }
 
 /*
- * A secret file (the operator token, the TLS key) must be the owner's alone, as OpenSSH demands
- * of host keys: one open to group or others refuses the start, naming the file. A file that
- * cannot be stat'ed is left to its reader, which names the failure.
- */
-static sc_err check_private(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0 || (st.st_mode & 077) == 0)
-		return SC_OK;
-	return sc_fail(SC_ERR_IO, "%s: open to group or others (mode %04o); chmod 600 it", path,
-	    (unsigned)(st.st_mode & 07777));
-}
-
-/*
  * Everything the server needs before it listens: the API (signer, roots, token, metrics), the
  * TLS files, one registry connection per worker, the registry checked. Freed by main.
  */
@@ -849,9 +836,6 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 {
 	sc_err r;
 
-	if ((o->admin != NULL && (r = check_private(o->admin)) != SC_OK) ||
-	    (!o->insecure && (r = check_private(o->tls_key)) != SC_OK))
-		return r;
 	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
 	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)

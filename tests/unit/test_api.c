@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -134,6 +135,10 @@ static int group_setup(void **state)
 	assert_non_null(f = fopen(path, "w"));
 	fprintf(f, "%s\n", TOKEN);
 	fclose(f);
+	/* A token open to group or others is refused, on the descriptor that is read. */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(provd_api_set_admin_token(&api, path), SC_ERR_IO);
+	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(provd_api_set_admin_token(&api, path), SC_OK);
 
 	assert_int_equal(sc_reg_open(db, 1, &reg), SC_OK);

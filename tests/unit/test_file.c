@@ -249,6 +249,20 @@ static void test_file_read_flags(void **state)
 	    SC_ERR_IO);
 	/* MISSING changes nothing for a file that is there but not regular. */
 	assert_int_equal(sc_file_read_ex(dir, 100, SC_FILE_MISSING, &data, &len), SC_ERR_IO);
+	/* PRIVATE: a secret open to group or others is refused by name and mode; 0600 reads. */
+	sc_test_write_file(path_of(p, sizeof(p), "secret"), "token", 5);
+	assert_int_equal(chmod(p, 0640), 0);
+	assert_int_equal(sc_file_read_ex(p, 100, SC_FILE_PRIVATE, &data, &len), SC_ERR_IO);
+	assert_null(data);
+	assert_non_null(strstr(sc_err_detail(), p));
+	assert_non_null(
+	    strstr(sc_err_detail(), ": open to group or others (mode 0640); chmod 600 it"));
+	assert_int_equal(chmod(p, 0604), 0);
+	assert_int_equal(sc_file_read_ex(p, 100, SC_FILE_PRIVATE, &data, &len), SC_ERR_IO);
+	assert_int_equal(chmod(p, 0600), 0);
+	assert_int_equal(sc_file_read_ex(p, 100, SC_FILE_PRIVATE, &data, &len), SC_OK);
+	assert_int_equal(len, 5);
+	sc_free_secret(data, len);
 }
 
 /* ---- sc_file_replace: the step hook ---- */
