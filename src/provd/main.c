@@ -57,7 +57,7 @@
 #define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 static const char usage_text[] =
-    "usage: selfcert-provd --db FILE --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
+    "usage: selfcert-provd --db LOCATION --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
     "         (--tls-cert PEM --tls-key PEM | --insecure-http)\n"
     "         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
     "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
@@ -66,8 +66,8 @@ static const char usage_text[] =
     "         [--keygen-threads N] [--keygen-queue N]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
-    "registry FILE (made if missing; `selfcert net device` fills it), whose device CA chains to\n"
-    "ROOT.pem; verifies and records the certificates they return.\n"
+    "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
+    "device CA chains to ROOT.pem; verifies and records the certificates they return.\n"
     "  --listen ADDR:PORT     127.0.0.1:8443, [::1]:8443; port 0 picks a free one (see "
     "--port-file)\n"
     "  --tls-cert/--tls-key   the server's certificate and key (selfcert net server-cert makes "
