@@ -28,6 +28,7 @@
 #include "keygen.h"
 #include "profcache.h"
 #include "metrics.h"
+#include "operators.h"
 #include "policy.h"
 #include "registry.h"
 
@@ -52,13 +53,23 @@ struct provd_api {
 	EVP_PKEY *signer_key;
 	char network_id[SC_NETWORK_ID_MAX + 1]; /* the signer's subject O */
 	struct provd_policy policy;
-	uint8_t admin_token_hash[32];  /* SHA-256 of the operator's bearer token */
-	int admin_enabled;             /* 0: /revoke answers admin-disabled */
+	uint8_t admin_token_hash[32]; /* SHA-256 of the operator's bearer token */
+	int admin_enabled;            /* 0: /revoke answers admin-disabled */
+	/* The operators (operators.h): named tokens, "admin" for the token above, the throttle.
+	 * NULL: the token above alone, unthrottled (the unit tests). The caller's to free. */
+	struct provd_operators *operators;
 	struct provd_metrics *metrics; /* may be NULL */
 	/* Server keys (embodiment 2) are made here, off the HTTP workers; NULL: on the request's
 	 * own thread (the unit tests). Started by the caller, stopped by provd_api_free. */
 	struct provd_keygen *keygen;
 	long keygen_wait_ms; /* a request's wait for its key; 0: PROVD_KEYGEN_WAIT_MS */
+};
+
+#define PROVD_QUERY_MAX 8 /* query parameters in one request; more: bad-value */
+
+/* One query parameter as the HTTP layer decoded it (value NULL: "?key" without '='). */
+struct provd_query_arg {
+	const char *key, *value;
 };
 
 struct provd_request {
@@ -68,7 +79,10 @@ struct provd_request {
 	const char *authorization; /* NULL if absent */
 	const uint8_t *body;
 	size_t body_len;
-	const char *peer; /* "127.0.0.1", for the audit log */
+	const char *peer;                    /* "127.0.0.1", for the audit log */
+	const struct provd_query_arg *query; /* n_query of them; borrowed */
+	size_t n_query;
+	int query_overflow; /* more than PROVD_QUERY_MAX were sent */
 };
 
 struct provd_response {

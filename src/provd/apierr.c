@@ -39,6 +39,7 @@ static const char *const names[PROVD_E_COUNT] = {
 	[PROVD_E_UNAVAILABLE] = "unavailable",
 	[PROVD_E_BAD_REQUEST] = "bad-request",
 	[PROVD_E_REQUEST_TIMEOUT] = "request-timeout",
+	[PROVD_E_ALREADY_REGISTERED] = "already-registered",
 };
 
 static const struct provd_apierr table[] = {
@@ -79,6 +80,8 @@ static const struct provd_apierr table[] = {
 	{ SC_ERR_RATE_LIMITED, PROVD_E_RATE_LIMITED, 429, PROVD_AE_RETRY_AFTER },
 	/* A /v1/devices/{id} route names a device the registry does not have: 404, not 403. */
 	{ SC_ERR_NOT_FOUND, PROVD_E_UNKNOWN_DEVICE, 404, 0 },
+	/* An operator's activation of a device the registry has (h_operator.c). */
+	{ SC_ERR_EXISTS, PROVD_E_ALREADY_REGISTERED, 409, 0 },
 	/* Ours. */
 	{ SC_ERR_INTERNAL, PROVD_E_INTERNAL, 500, 0 },
 	{ SC_ERR_NOMEM, PROVD_E_INTERNAL, 500, 0 },

@@ -52,6 +52,7 @@ enum provd_code {
 	PROVD_E_UNAVAILABLE,      /* 503 the registry is busy or failing */
 	PROVD_E_BAD_REQUEST,      /* 400 two Content-Length, or one with Transfer-Encoding */
 	PROVD_E_REQUEST_TIMEOUT,  /* 408 headers and body not in by --request-deadline */
+	PROVD_E_ALREADY_REGISTERED, /* 409 activating a device ID the registry already has */
 	PROVD_E_COUNT
 };
 

@@ -1,6 +1,6 @@
 /*
- * h_admin.c — the status and operator endpoints: health, metrics, a device's status, revoking
- * a device, and the operator's bearer token that guards revocation.
+ * h_admin.c — the status endpoints and revocation: health, metrics, a device's status (with the
+ * revocation reason for an operator), revoking a device. The operator gate is h_operator.c's.
  */
 #include <string.h>
 #include <strings.h>
@@ -10,26 +10,6 @@
 #include "handlers.h"
 #include "json.h"
 #include "respond.h"
-
-sc_err provd_admin_check(const struct provd_api *api, const char *a)
-{
-	uint8_t h[32];
-	size_t n;
-
-	if (!api->admin_enabled)
-		return sc_fail(PROVD_ERR_ADMIN_DISABLED,
-		    "operator endpoints are off (start the server with "
-		    "--admin-token-file)");
-	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0 || (n = strlen(a + 7)) == 0 ||
-	    n > PROVD_ADMIN_TOKEN_MAX)
-		return sc_fail(PROVD_ERR_UNAUTHORIZED,
-		    "operator endpoint: send Authorization: Bearer <token>");
-	/* Compare digests in constant time: neither the token nor its length leaks. */
-	if (!EVP_Digest(a + 7, n, h, NULL, EVP_sha256(), NULL) ||
-	    CRYPTO_memcmp(h, api->admin_token_hash, sizeof(h)) != 0)
-		return sc_fail(PROVD_ERR_UNAUTHORIZED, "operator endpoint: wrong bearer token");
-	return SC_OK;
-}
 
 /* The newest certificate of d as a JSON object, or JSON null. */
 static json_t *newest_cert(const struct sc_reg_device *d)
@@ -69,20 +49,29 @@ sc_err provd_h_device(const struct provd_ctx *ctx, struct provd_response *resp)
 	if (j != NULL && d.status == SC_REG_DEV_REVOKED) {
 		provd_time_str(d.revoked_at, t_r, sizeof(t_r));
 		json_object_set_new(j, "revoked_at", json_string(t_r));
-		/* The operator's words (who, why) are the operator's: not for anyone asking. */
-		if (provd_admin_check(ctx->api, ctx->req->authorization) == SC_OK)
-			json_object_set_new(j, "revocation_reason", json_string(d.revoke_reason));
+		/*
+		 * The operator's words (who, why) are the operator's: not for anyone asking. A
+		 * token sent here goes through the whole gate (throttled, audited): otherwise this
+		 * would be an unthrottled oracle for guessing one.
+		 */
+		if (ctx->req->authorization != NULL) {
+			struct provd_ctx op = *ctx;
+
+			if (provd_operator_auth(&op, resp) == SC_OK)
+				json_object_set_new(j, "revocation_reason",
+				    json_string(d.revoke_reason));
+			resp->retry_after = 0;
+		}
 		sc_err_clear();
 	}
 	provd_respond_json(resp, 200, j);
 	return SC_OK;
 }
 
-/* POST /v1/devices/{id}/revoke (operator; the gate checked the token). */
+/* POST /v1/devices/{id}/revoke and /v1/operator/devices/{id}/revoke (the gate let an operator in). */
 sc_err provd_h_revoke(const struct provd_ctx *ctx, struct provd_response *resp)
 {
 	const char *reason = NULL;
-	char actor[SC_REG_ACTOR_MAX];
 	int already = 0;
 	sc_err r;
 
@@ -90,9 +79,8 @@ sc_err provd_h_revoke(const struct provd_ctx *ctx, struct provd_response *resp)
 	    (r = provd_json_string(ctx->body, "reason", 0, SC_REG_NOTE_MAX, &reason, NULL)) !=
 	        SC_OK)
 		return r;
-	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	if ((r = sc_reg_device_revoke(ctx->reg, ctx->device_id, reason, actor, (int64_t)time(NULL),
-	         &already)) != SC_OK) {
+	if ((r = sc_reg_device_revoke(ctx->reg, ctx->device_id, reason, ctx->actor,
+	         (int64_t)time(NULL), &already)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)
 			return sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered",
 			    ctx->device_id);

@@ -18,6 +18,9 @@ struct provd_ctx {
 	const struct provd_request *req;
 	const char *device_id; /* /v1/devices/{id}: sc_device_id_valid; else NULL */
 	json_t *body;          /* a JSON route: one object of its keys; else NULL */
+	/* An operator route: who the gate let in, and the audit actor "operator NAME (PEER)". */
+	char operator_name[SC_OP_NAME_MAX + 1];
+	char actor[SC_REG_ACTOR_MAX];
 };
 
 typedef sc_err provd_handler(const struct provd_ctx *ctx, struct provd_response *resp);
@@ -28,12 +31,20 @@ provd_handler provd_h_device;       /* GET /v1/devices/{id} (h_admin.c) */
 provd_handler provd_h_revoke;       /* POST /v1/devices/{id}/revoke (h_admin.c) */
 provd_handler provd_h_healthz;      /* GET /healthz (h_admin.c) */
 provd_handler provd_h_metrics;      /* GET /metrics (h_admin.c) */
+provd_handler provd_h_op_whoami;    /* GET /v1/operator/whoami (h_operator.c) */
+provd_handler provd_h_op_list;      /* GET /v1/operator/devices */
+provd_handler provd_h_op_activate;  /* POST /v1/operator/devices */
+provd_handler provd_h_op_import;    /* POST /v1/operator/devices/import (text/csv) */
+provd_handler provd_h_op_show;      /* GET /v1/operator/devices/{id} */
 
 /*
- * The operator's bearer token: PROVD_ERR_ADMIN_DISABLED without --admin-token-file,
- * PROVD_ERR_UNAUTHORIZED unless authorization is "Bearer <the token>" (compared as SHA-256
- * digests in constant time).
+ * The operator gate (h_operator.c): who sent the request's bearer token. PROVD_ERR_ADMIN_DISABLED
+ * with no credential configured; PROVD_ERR_UNAUTHORIZED without "Bearer <token>" or with a token
+ * no operator has (audited "operator-auth-failed" as "api PEER", the token never written);
+ * SC_ERR_RATE_LIMITED (429, Retry-After) for an address past PROVD_AUTH_FAILS_MAX failures in
+ * PROVD_AUTH_WINDOW_S; SC_ERR_IO (503) while the operators file is unusable. On success sets
+ * ctx->operator_name and ctx->actor and adds "operator=NAME" to the log line.
  */
-sc_err provd_admin_check(const struct provd_api *api, const char *authorization) SC_MUST_USE;
+sc_err provd_operator_auth(struct provd_ctx *ctx, struct provd_response *resp) SC_MUST_USE;
 
 #endif

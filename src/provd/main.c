@@ -60,7 +60,8 @@ static const char usage_text[] =
     "usage: selfcert-provd --db LOCATION --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
     "         (--tls-cert PEM --tls-key PEM | --insecure-http)\n"
     "         [--policy FILE] [--validity DUR] [--profile-ttl DUR] [--rate-limit N/DUR]\n"
-    "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
+    "         [--allow-server-keygen] [--admin-token-file FILE] [--operators FILE]\n"
+    "         [--threads N]\n"
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
     "         [--keygen-threads N] [--keygen-queue N]\n"
@@ -78,7 +79,9 @@ static const char usage_text[] =
     "  --profile-ttl DUR      how long a profile stays usable (default 10m)\n"
     "  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none)\n"
     "  --allow-server-keygen  allow the server-generated-key embodiment (default off)\n"
-    "  --admin-token-file F   bearer token for the operator endpoints (revoke); off without it\n"
+    "  --admin-token-file F   a bearer token for the operator endpoints, as operator \"admin\"\n"
+    "  --operators FILE       named operators' token hashes (selfcert net operator add); re-read\n"
+    "                         when it changes. Operator endpoints are off without either\n"
     "  --threads N            worker threads, each with its own registry connection (default 4)\n"
     "  --keygen-threads N     threads making server keys, off the workers (default 1)\n"
     "  --keygen-queue N       server keys waiting for one of them; more: 503 (default 4)\n"
@@ -481,12 +484,35 @@ static enum MHD_Result take_body(struct request_state *st, const char *data, siz
 	return MHD_YES;
 }
 
+/* The request's query parameters (MHD decodes them) into the API's bounded list. */
+struct query_list {
+	struct provd_query_arg args[PROVD_QUERY_MAX];
+	size_t n;
+	int overflow;
+};
+
+static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct query_list *q = cls;
+
+	(void)kind;
+	if (q->n == PROVD_QUERY_MAX) {
+		q->overflow = 1;
+		return MHD_NO;
+	}
+	q->args[q->n].key = key;
+	q->args[q->n++].value = value;
+	return MHD_YES;
+}
+
 /* The whole request is in: hand it to the API with a registry connection, send its answer. */
 static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
     struct request_state *st, const char *url, const char *method)
 {
 	struct provd_request req;
 	struct provd_response resp;
+	struct query_list query = { .n = 0 };
 	struct sc_reg *reg;
 	enum MHD_Result ret;
 	char peer[64];
@@ -503,6 +529,10 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	req.body = st->body != NULL ? st->body : (const uint8_t *)"";
 	req.body_len = st->len;
 	req.peer = peer;
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query_arg, &query);
+	req.query = query.args;
+	req.n_query = query.n;
+	req.query_overflow = query.overflow;
 	conn_mark(srv, c, 0);
 	reg = pool_take(&srv->pool, &slot);
 	provd_api_handle(&srv->api, reg, &req, &resp);
@@ -679,7 +709,7 @@ out:
 /* The command line, checked (a bad one exits 2 through sc_log_usage_die). */
 struct options {
 	const char *db, *net_dir, *mfr_root, *listen, *tls_cert, *tls_key;
-	const char *policy_file, *validity, *ttl, *rate, *admin, *port_file;
+	const char *policy_file, *validity, *ttl, *rate, *admin, *operators, *port_file;
 	int insecure, keygen, loopback;
 	long threads, max_conn, per_ip, timeout, deadline;
 	long keygen_threads, keygen_queue;
@@ -717,6 +747,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_HELP,
 		O_KGTHREADS,
 		O_KGQUEUE,
+		O_OPERATORS,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -741,6 +772,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, O_HELP },
 		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
 		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
+		{ "operators", required_argument, NULL, O_OPERATORS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -769,6 +801,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		case O_RATE: o->rate = optarg; break;
 		case O_KEYGEN: o->keygen = 1; break;
 		case O_ADMIN: o->admin = optarg; break;
+		case O_OPERATORS: o->operators = optarg; break;
 		case O_THREADS:
 			o->threads = parse_long("threads", optarg, 1, PROVD_MAX_THREADS);
 			break;
@@ -838,6 +871,9 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 
 	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
+	    (r = provd_operators_new(o->operators,
+	         srv->api.admin_enabled ? srv->api.admin_token_hash : NULL, &srv->api.operators)) !=
+	        SC_OK ||
 	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)
 		return r;
 	if (!o->insecure &&
@@ -1013,6 +1049,7 @@ out:
 	for (int i = 0; i < srv.pool.n; i++)
 		sc_reg_close(srv.pool.conns[i]);
 	provd_metrics_free(srv.api.metrics);
+	provd_operators_free(srv.api.operators);
 	provd_api_free(&srv.api);
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);

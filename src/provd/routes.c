@@ -13,7 +13,7 @@
 
 #define R_JSON 0x1 /* a JSON body: application/json, <= PROVD_MAX_BODY, depth-checked, known keys */
 #define R_JSON_OPT 0x2 /* with R_JSON: an empty body is no body (ctx->body NULL) */
-#define R_ADMIN 0x4    /* the operator's bearer token, checked before anything else */
+#define R_ADMIN 0x4    /* an operator's bearer token (provd_operator_auth), checked first */
 
 /*
  * The longest rest of a /v1/devices/ path: a device ID, the longest suffix and a byte to spare
@@ -26,6 +26,7 @@ static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "s
 	NULL };
 static const char *const f_certificates[] = { "certificate", NULL };
 static const char *const f_revoke[] = { "reason", NULL };
+static const char *const f_activate[] = { "device_ids", "note", NULL };
 
 /* clang-format off */
 static const struct provd_route {
@@ -49,6 +50,20 @@ static const struct provd_route {
 	{ "GET",  "/v1/devices/",     NULL,      PROVD_EP_DEVICE,
 	  0,                             NULL,           provd_h_device },
 	{ "POST", "/v1/devices/",     "/revoke", PROVD_EP_REVOKE,
+	  R_ADMIN | R_JSON | R_JSON_OPT, f_revoke,       provd_h_revoke },
+	/* The operator's endpoints (h_operator.c): what `selfcert net device` does. */
+	{ "GET",  "/v1/operator/whoami", NULL,   PROVD_EP_OPERATOR,
+	  R_ADMIN,                       NULL,           provd_h_op_whoami },
+	{ "GET",  "/v1/operator/devices", NULL,  PROVD_EP_OPERATOR,
+	  R_ADMIN,                       NULL,           provd_h_op_list },
+	{ "POST", "/v1/operator/devices", NULL,  PROVD_EP_OPERATOR,
+	  R_ADMIN | R_JSON,              f_activate,     provd_h_op_activate },
+	/* Before the prefix routes: "import" is this, not a device (GET of it still shows one). */
+	{ "POST", "/v1/operator/devices/import", NULL, PROVD_EP_OPERATOR,
+	  R_ADMIN,                       NULL,           provd_h_op_import },
+	{ "GET",  "/v1/operator/devices/", NULL, PROVD_EP_OPERATOR,
+	  R_ADMIN,                       NULL,           provd_h_op_show },
+	{ "POST", "/v1/operator/devices/", "/revoke", PROVD_EP_REVOKE,
 	  R_ADMIN | R_JSON | R_JSON_OPT, f_revoke,       provd_h_revoke },
 };
 /* clang-format on */
@@ -123,7 +138,7 @@ static sc_err run_route(const struct provd_route *rt, struct provd_ctx *ctx, con
 	const struct provd_request *req = ctx->req;
 	sc_err r;
 
-	if ((rt->flags & R_ADMIN) && (r = provd_admin_check(ctx->api, req->authorization)) != SC_OK)
+	if ((rt->flags & R_ADMIN) && (r = provd_operator_auth(ctx, resp)) != SC_OK)
 		return r;
 	if (is_prefix_route(rt)) {
 		if (!sc_device_id_valid(id))

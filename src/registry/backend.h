@@ -80,6 +80,14 @@ struct sc_reg_backend {
 	sc_err (*audit_list)(struct sc_reg *reg, const char *device_id, size_t limit,
 	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx);
 	sc_err (*counts)(struct sc_reg *reg, struct sc_reg_counts *out);
+	/* q->limit checked (1..SC_REG_PAGE_MAX); *more set to 0 before. */
+	sc_err (*device_page)(struct sc_reg *reg, const struct sc_reg_query *q,
+	    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more);
+	sc_err (*profile_list)(struct sc_reg *reg, const char *device_id, size_t limit,
+	    int (*cb)(void *ctx, const struct sc_reg_profile_rec *p), void *ctx);
+	/* detail checked; one row, its own transaction. */
+	sc_err (*audit_add)(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
+	    const char *device_id, const char *detail);
 	sc_err (*check)(struct sc_reg *reg);
 };
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <selfcert/cert.h>
 #include "registry.h"
@@ -154,6 +155,25 @@ sc_err sc_reg_import_csv(struct sc_reg *reg, const char *path, const char *actor
 	if ((rd.f = fopen(path, "re")) == NULL)
 		return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
 	r = sc_reg_import_rows(reg, csv_next, &rd, path, actor, now, added, skipped);
+	fclose(rd.f);
+	return r;
+}
+
+sc_err sc_reg_import_csv_text(struct sc_reg *reg, const char *text, size_t len, const char *source,
+    const char *actor, int64_t now, size_t *added, size_t *skipped)
+{
+	struct csv_reader rd;
+	sc_err r;
+
+	*added = *skipped = 0;
+	memset(&rd, 0, sizeof(rd));
+	rd.path = source;
+	if (len == 0)
+		return sc_fail(SC_ERR_MALFORMED, "%s: no devices (an empty file)", source);
+	/* The same line reader as a file's: a memory stream, so no second parser exists. */
+	if ((rd.f = fmemopen((void *)(uintptr_t)text, len, "r")) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "%s: %s", source, strerror(errno));
+	r = sc_reg_import_rows(reg, csv_next, &rd, source, actor, now, added, skipped);
 	fclose(rd.f);
 	return r;
 }

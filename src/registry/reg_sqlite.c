@@ -1192,6 +1192,116 @@ static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t l
 	return r;
 }
 
+/* ---- the operator's pages ---- */
+
+static sc_err sq_device_page(struct sc_reg *base, const struct sc_reg_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_device d;
+	size_t n = 0;
+	sc_err r;
+	int rc;
+
+	/*
+	 * Keyset paging on the primary key (device_id > cursor, ORDER BY device_id): each page is
+	 * an index range, however deep. The prefix is compared as bytes (substr, never LIKE: no
+	 * wildcard in a device ID means anything). One row past the page tells *more.
+	 */
+	if ((r = prepare(reg,
+	         "SELECT device_id, status, note, created_at, updated_at FROM devices d"
+	         " WHERE (?1 IS NULL OR status = ?1)"
+	         " AND (?2 IS NULL OR substr(device_id, 1, length(?2)) = ?2)"
+	         " AND (?3 IS NULL OR device_id > ?3)"
+	         " AND (?4 IS NULL OR (SELECT c.not_after FROM certificates c"
+	         "  WHERE c.device_id = d.device_id ORDER BY c.registered_at DESC, c.rowid DESC"
+	         "  LIMIT 1) < ?4)"
+	         " ORDER BY device_id LIMIT ?5",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, q->status == 0 ? NULL : sc_reg_dev_status_name(q->status));
+	bind_text(st, 2, q->id_prefix);
+	bind_text(st, 3, q->after);
+	if (q->expiring_before != 0)
+		sqlite3_bind_int64(st, 4, q->expiring_before);
+	sqlite3_bind_int64(st, 5, (int64_t)q->limit + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == q->limit) {
+			*more = 1;
+			break;
+		}
+		device_from_row(st, &d);
+		if ((r = device_details(reg, &d)) != SC_OK)
+			goto out;
+		if (cb(ctx, &d) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "listing devices");
+out:
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_profile_list(struct sc_reg *base, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_profile_rec *p), void *ctx)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_profile_rec p;
+	const unsigned char *origin, *alg;
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg,
+	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	         " profile_not_after, created_at, consumed_at FROM profiles WHERE device_id = ?"
+	         " ORDER BY created_at DESC, rowid DESC LIMIT ?",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&p, 0, sizeof(p));
+		copy_col(st, 0, p.profile_id, sizeof(p.profile_id));
+		copy_col(st, 1, p.device_id, sizeof(p.device_id));
+		copy_col(st, 2, p.challenge, sizeof(p.challenge));
+		origin = sqlite3_column_text(st, 3);
+		p.origin = origin != NULL && strcmp((const char *)origin, "server") == 0
+		    ? SC_KEY_SERVER_SUPPLIED
+		    : SC_KEY_DEVICE_GENERATED;
+		alg = sqlite3_column_text(st, 4);
+		if (alg == NULL || sc_alg_from_name((const char *)alg, &p.alg) != SC_OK)
+			p.alg = SC_ALG_NONE;
+		p.not_before = sqlite3_column_int64(st, 5);
+		p.not_after = sqlite3_column_int64(st, 6);
+		p.profile_not_after = sqlite3_column_int64(st, 7);
+		p.created_at = sqlite3_column_int64(st, 8);
+		p.consumed_at = sqlite3_column_int64(st, 9);
+		if (cb(ctx, &p) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "listing profiles");
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_audit_add(struct sc_reg *base, int64_t now, const char *actor, const char *event,
+    const char *device_id, const char *detail)
+{
+	struct sqlite_reg *reg = sq(base);
+	sc_err r;
+
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = audit(reg, now, actor, event, device_id, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg); /* a no-op after the commit */
+	return r;
+}
+
 static sc_err sq_counts(struct sc_reg *base, struct sc_reg_counts *out)
 {
 	struct sqlite_reg *reg = sq(base);
@@ -1275,4 +1385,7 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.audit_list = sq_audit_list,
 	.counts = sq_counts,
 	.check = sq_check,
+	.device_page = sq_device_page,
+	.profile_list = sq_profile_list,
+	.audit_add = sq_audit_add,
 };

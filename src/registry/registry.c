@@ -264,3 +264,31 @@ sc_err sc_reg_check(struct sc_reg *reg)
 {
 	return reg->be->check(reg);
 }
+
+/* ---- the operator's pages (provd's operator endpoints) ---- */
+
+sc_err sc_reg_device_page(struct sc_reg *reg, const struct sc_reg_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more)
+{
+	*more = 0;
+	if (q->limit < 1 || q->limit > SC_REG_PAGE_MAX)
+		return sc_fail(SC_ERR_USAGE, "limit %zu: 1..%d devices in a page", q->limit,
+		    SC_REG_PAGE_MAX);
+	return reg->be->device_page(reg, q, cb, ctx, more);
+}
+
+sc_err sc_reg_profile_list(struct sc_reg *reg, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_profile_rec *p), void *ctx)
+{
+	return reg->be->profile_list(reg, device_id, limit, cb, ctx);
+}
+
+sc_err sc_reg_audit_add(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
+    const char *device_id, const char *detail)
+{
+	sc_err r;
+
+	if ((r = check_note("audit detail", detail)) != SC_OK)
+		return r;
+	return reg->be->audit_add(reg, now, actor, event, device_id, detail);
+}

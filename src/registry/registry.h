@@ -133,6 +133,35 @@ sc_err sc_reg_device_list(struct sc_reg *reg, enum sc_reg_dev_status status,
     int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx) SC_MUST_USE;
 
 /*
+ * One page of devices for an operator's list (provd's GET /v1/operator/devices): filters, and
+ * a keyset cursor so that a page is as cheap deep in the registry as at its start and no device
+ * is skipped or repeated when others are added between pages.
+ */
+#define SC_REG_PAGE_MAX 500 /* devices in one page */
+struct sc_reg_query {
+	enum sc_reg_dev_status status; /* 0: any */
+	const char *id_prefix;         /* NULL: any; else device IDs beginning with these bytes */
+	int64_t expiring_before;       /* 0: any; else the newest certificate's notAfter < this */
+	const char *after; /* NULL: from the first; else device IDs > this (the cursor) */
+	size_t limit;      /* 1..SC_REG_PAGE_MAX */
+};
+
+/*
+ * The devices matching q in device ID order (byte order), at most q->limit, each to cb (non-zero
+ * stops). *more is 1 if a device past the page matches (the next page: after = the last ID
+ * given). SC_ERR_USAGE for a limit out of range.
+ */
+sc_err sc_reg_device_page(struct sc_reg *reg, const struct sc_reg_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more) SC_MUST_USE;
+
+/*
+ * The activation feed from memory (an operator's upload): as sc_reg_import_csv, source naming
+ * it in the details ("upload:LINE: …"). A NUL byte in the text is refused as a bad line.
+ */
+sc_err sc_reg_import_csv_text(struct sc_reg *reg, const char *text, size_t len, const char *source,
+    const char *actor, int64_t now, size_t *added, size_t *skipped) SC_MUST_USE;
+
+/*
  * The activation feed: a CSV file, one device per line, `device_id[,note]`; an optional first
  * line `device_id[,note]` (the header); blank lines and lines starting with '#' are skipped;
  * CR LF accepted. Notes may be double-quoted ("" for a quote). All or nothing: one transaction;
@@ -190,6 +219,13 @@ sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const 
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
     struct sc_reg_profile_rec *out) SC_MUST_USE;
 
+/*
+ * A device's profiles, newest first (at most limit, 0: all); the records' der and chain_pem
+ * are NULL (borrowed for the callback only). cb returns non-zero to stop.
+ */
+sc_err sc_reg_profile_list(struct sc_reg *reg, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_profile_rec *p), void *ctx) SC_MUST_USE;
+
 struct sc_reg_cert_rec {
 	char fpr[SC_REG_FPR_HEX_LEN + 1];
 	char serial[SC_REG_SERIAL_HEX_MAX + 1];
@@ -225,6 +261,14 @@ struct sc_reg_audit_rec {
 /* The audit log (one device's, or all with device_id NULL), oldest first, the last `limit`. */
 sc_err sc_reg_audit_list(struct sc_reg *reg, const char *device_id, size_t limit,
     int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx) SC_MUST_USE;
+
+/*
+ * Append one audit row of its own (an event with no other write: an operator's failed sign-in).
+ * event is a short name ("operator-auth-failed"), device_id may be NULL, detail at most
+ * SC_REG_NOTE_MAX bytes (SC_ERR_USAGE). SC_ERR_IO if the database fails.
+ */
+sc_err sc_reg_audit_add(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
+    const char *device_id, const char *detail) SC_MUST_USE;
 
 struct sc_reg_counts {
 	int64_t devices_active, devices_revoked;

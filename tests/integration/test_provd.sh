@@ -259,7 +259,7 @@ api_json POST /v1/certificates "$T/cert1.json"
 api_is "revoked device's certificate refused" 403 revoked
 ok "the CLI sees the revocation" sc net device show --db "$T/reg.db" --device-id DEV-1
 check "revocation reason" grep -q "^revoked: .*key compromise" "$T/.out"
-check "audit names the API caller" grep -q "device-revoked .*(api 127.0.0.1)" "$T/.out"
+check "audit names the operator" grep -q "device-revoked .*(operator admin (127.0.0.1))" "$T/.out"
 
 # --- metrics ---
 api GET /metrics
