@@ -67,6 +67,10 @@ static int parse_line(char *line, struct sc_operator *op, const char **why)
 	}
 	*hash++ = '\0';
 	hash += strspn(hash, " \t");
+	if (*hash == '\0') {
+		*why = "expected NAME sha256:HEX";
+		return 0;
+	}
 	end = hash + strcspn(hash, " \t");
 	if (*end != '\0') {
 		*why = "expected NAME sha256:HEX and nothing after";
