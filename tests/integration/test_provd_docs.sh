@@ -35,6 +35,10 @@ check "a profile was issued and decoded" grep -q "ACME-0001" "$T/doc/profile.jso
 check "the replay was refused" grep -q '^{"error":"replay",' "$T/doc.out"
 check "registered, then already registered" grep -q '"status":"already-registered"' "$T/doc.out"
 check "the revocation without a token was refused" grep -q '^{"error":"unauthorized",' "$T/doc.out"
+check "the operator alice signed in" grep -q '^{"operator":"alice"}$' "$T/doc.out"
+check "the operator's import counted" grep -q '^{"added":1,"already_registered":1}$' "$T/doc.out"
+check "a page of two with its cursor" grep -q '"next":"ACME-0102"}$' "$T/doc.out"
+check "bob refused once removed" grep -q '^{"error":"unauthorized","detail":"operator endpoint: no operator has this token"}$' "$T/doc.out"
 check "the agent's certificate verifies" grep -q "certs4/leaf.pem: OK" "$T/doc.out"
 check "the registry has three certificates" [ "$(sqlite3 "$T/doc/registry.db" "SELECT count(*) FROM certificates")" = 3 ]
 finish
