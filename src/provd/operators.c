@@ -191,9 +191,14 @@ enum provd_auth provd_operators_auth(struct provd_operators *ops, const char *a,
 		goto out;
 	}
 	/* Rotation without a restart: a changed file is read before its operators are trusted. */
-	if (ops->path != NULL && (stat(ops->path, &st) != 0 || changed(ops, &st)) &&
-	    (lr = load_locked(ops)) != SC_OK)
-		sc_log_failure(lr);
+	if (ops->path != NULL) {
+		int seen = stat(ops->path, &st) == 0;
+
+		/* A file gone is read (and logged) once, until it is back. */
+		if (((seen && changed(ops, &st)) || (!seen && !ops->broken)) &&
+		    (lr = load_locked(ops)) != SC_OK)
+			sc_log_failure(lr);
+	}
 	if (sc_operator_token_hash(a + 7, n, h) != SC_OK) {
 		res = PROVD_AUTH_FAILED;
 		goto out;

@@ -623,6 +623,183 @@ static void test_certificates(void **state)
 	    SQLITE_OK);
 }
 
+/* The IDs a page gave, space-separated, into a buffer. */
+struct page_ids {
+	char ids[512];
+};
+
+static int page_cb(void *ctx, const struct sc_reg_device *d)
+{
+	struct page_ids *p = ctx;
+
+	strcat(p->ids, d->device_id);
+	strcat(p->ids, " ");
+	return 0;
+}
+
+/* One page: its IDs as "A B " and *more. */
+static const char *page(struct sc_reg *reg, const struct sc_reg_query *q, int *more)
+{
+	static struct page_ids p;
+
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(sc_reg_device_page(reg, q, page_cb, &p, more), SC_OK);
+	return p.ids;
+}
+
+static int profile_cb(void *ctx, const struct sc_reg_profile_rec *p)
+{
+	struct page_ids *ids = ctx;
+
+	assert_null(p->der);
+	assert_null(p->chain_pem);
+	strcat(ids->ids, p->profile_id + 28);
+	strcat(ids->ids, p->consumed_at != 0 ? "c " : " ");
+	return 0;
+}
+
+static int last_audit_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	struct page_ids *p = ctx;
+
+	snprintf(p->ids, sizeof(p->ids), "%s|%s|%s", a->actor, a->event,
+	    a->device_id != NULL ? a->device_id : "-");
+	return 0;
+}
+
+/*
+ * The operator's pages: keyset paging exact at every boundary (a page ending on the last
+ * device says so), each filter alone and together, a device added between pages neither
+ * shifting nor repeating the others; a device's profiles newest first; an audit row of its own.
+ */
+static void test_operator_pages(void **state)
+{
+	static const char *const ids[] = { "A-1", "A-2", "A-3", "B-1", "B-2" };
+	struct sc_reg *reg = open_new();
+	struct sc_reg_query q = { .limit = 2 };
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct page_ids pids;
+	int more = -1, already;
+	int64_t retry;
+
+	(void)state;
+	assert_int_equal(sc_reg_devices_add(reg, ids, 5, NULL, "t", 1000), SC_OK);
+	assert_string_equal(page(reg, &q, &more), "A-1 A-2 ");
+	assert_int_equal(more, 1);
+	q.after = "A-2";
+	assert_string_equal(page(reg, &q, &more), "A-3 B-1 ");
+	assert_int_equal(more, 1);
+	/* A device added before the cursor between pages changes nothing after it. */
+	assert_int_equal(sc_reg_device_add(reg, "A-0", NULL, "t", 1001), SC_OK);
+	q.after = "B-1";
+	assert_string_equal(page(reg, &q, &more), "B-2 ");
+	assert_int_equal(more, 0);
+	q.after = "B-2";
+	assert_string_equal(page(reg, &q, &more), "");
+	assert_int_equal(more, 0);
+	/* Exactly a page's worth left: no next page. */
+	q.after = "B-0";
+	assert_string_equal(page(reg, &q, &more), "B-1 B-2 ");
+	assert_int_equal(more, 0);
+	/* Filters. The prefix is bytes: no LIKE wildcard, no case folding. */
+	q = (struct sc_reg_query){ .limit = 10, .id_prefix = "A-" };
+	assert_string_equal(page(reg, &q, &more), "A-0 A-1 A-2 A-3 ");
+	q.id_prefix = "a-";
+	assert_string_equal(page(reg, &q, &more), "");
+	q.id_prefix = "A%";
+	assert_string_equal(page(reg, &q, &more), "");
+	q.id_prefix = "A_1";
+	assert_string_equal(page(reg, &q, &more), "");
+	assert_int_equal(sc_reg_device_revoke(reg, "A-2", NULL, "t", 1100, &already), SC_OK);
+	q = (struct sc_reg_query){ .limit = 10, .status = SC_REG_DEV_REVOKED };
+	assert_string_equal(page(reg, &q, &more), "A-2 ");
+	q = (struct sc_reg_query){ .limit = 10, .status = SC_REG_DEV_ACTIVE, .id_prefix = "A-" };
+	assert_string_equal(page(reg, &q, &more), "A-0 A-1 A-3 ");
+	/* Expiring: by the newest certificate's notAfter; no certificate, not listed. */
+	make_profile(&rec, "B-1", 1, "01");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	make_profile(&rec, "B-1", 2, "02");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2001, "t", &retry), SC_OK);
+	make_cert(&c, "B-1", 1, 'a');
+	c.not_after = 5000;
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
+	q = (struct sc_reg_query){ .limit = 10, .expiring_before = 5001 };
+	assert_string_equal(page(reg, &q, &more), "B-1 ");
+	q.expiring_before = 5000;
+	assert_string_equal(page(reg, &q, &more), "");
+	/* A newer certificate that lasts longer takes B-1 out of the window. */
+	make_cert(&c, "B-1", 2, 'b');
+	c.not_after = 9000;
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &already), SC_OK);
+	q.expiring_before = 5001;
+	assert_string_equal(page(reg, &q, &more), "");
+	q.expiring_before = 9001;
+	assert_string_equal(page(reg, &q, &more), "B-1 ");
+	/* Limits. */
+	q.limit = 0;
+	assert_int_equal(sc_reg_device_page(reg, &q, page_cb, &pids, &more), SC_ERR_USAGE);
+	q.limit = SC_REG_PAGE_MAX + 1;
+	assert_int_equal(sc_reg_device_page(reg, &q, page_cb, &pids, &more), SC_ERR_USAGE);
+	/* Profiles, newest first, without their DER; the limit holds. */
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_profile_list(reg, "B-1", 0, profile_cb, &pids), SC_OK);
+	assert_string_equal(pids.ids, "0002c 0001c ");
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_profile_list(reg, "B-1", 1, profile_cb, &pids), SC_OK);
+	assert_string_equal(pids.ids, "0002c ");
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_profile_list(reg, "A-1", 0, profile_cb, &pids), SC_OK);
+	assert_string_equal(pids.ids, "");
+	/* An audit row of its own; an oversize detail refused. */
+	assert_int_equal(sc_reg_audit_add(reg, 4000, "api 10.0.0.1", "operator-auth-failed", NULL,
+	                     "a bearer token no operator has"),
+	    SC_OK);
+	{
+		char big[SC_REG_NOTE_MAX + 2];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(sc_reg_audit_add(reg, 4000, "a", "e", NULL, big), SC_ERR_USAGE);
+	}
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_list(reg, NULL, 1, last_audit_cb, &pids), SC_OK);
+	assert_string_equal(pids.ids, "api 10.0.0.1|operator-auth-failed|-");
+	sc_reg_close(reg);
+}
+
+/* The feed from memory: the file parser's rules, the source in the details. */
+static void test_csv_text(void **state)
+{
+	static const char good[] = "device_id,note\n# c\nT-1,\"a, b\"\r\nT-2\n";
+	static const char nul[] = "T-3\nT-\0004\n";
+	struct sc_reg *reg = open_new();
+	size_t added = 9, skipped = 9;
+
+	(void)state;
+	assert_int_equal(sc_reg_import_csv_text(reg, good, strlen(good), "csv", "t", 1, &added,
+	                     &skipped),
+	    SC_OK);
+	assert_int_equal(added, 2);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(sc_reg_import_csv_text(reg, nul, sizeof(nul) - 1, "csv", "t", 1, &added,
+	                     &skipped),
+	    SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), "csv:2: a NUL byte"));
+	assert_int_equal(added, 0);
+	/* No newline at the end is fine (as in a file); an empty upload is not. */
+	assert_int_equal(sc_reg_import_csv_text(reg, "T-5", 3, "csv", "t", 1, &added, &skipped),
+	    SC_OK);
+	assert_int_equal(added, 1);
+	assert_int_equal(sc_reg_import_csv_text(reg, "", 0, "csv", "t", 1, &added, &skipped),
+	    SC_ERR_MALFORMED);
+	assert_int_equal(sc_reg_import_csv_text(reg, "T-6,a,b\n", 8, "up", "t", 1, &added,
+	                     &skipped),
+	    SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), "up:1: expected device_id[,note]"));
+	sc_reg_close(reg);
+}
+
 /* Writers on their own connections at once: WAL and the busy timeout serialise them. */
 #define WRITERS 4
 #define PER_WRITER 25
@@ -782,6 +959,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 	};
