@@ -17,6 +17,7 @@ set(SC_FUZZ_LIBS_store spd_core)
 set(SC_FUZZ_LIBS_p11config p11_config)
 set(SC_FUZZ_LIBS_provd_body provd_core)
 set(SC_FUZZ_LIBS_csv selfcert_registry)
+set(SC_FUZZ_LIBS_opfile libselfcert)
 set(SC_FUZZ_LIBS_agent_state agent_core)
 set(SC_FUZZ_LIBS_agent_answer agent_core)
 
