@@ -347,7 +347,9 @@ sc_err provd_h_op_activate(const struct provd_ctx *ctx, struct provd_response *r
 	json_array_foreach (arr, i, v) {
 		if (!json_is_string(v))
 			return sc_fail(PROVD_ERR_WRONG_TYPE, "device_ids[%zu]: a string", i);
-		ids[i] = json_string_value(v);
+		if (!sc_device_id_valid(ids[i] = json_string_value(v)))
+			return sc_fail(PROVD_ERR_BAD_VALUE,
+			    "device_ids[%zu]: 1..64 PrintableString characters", i);
 	}
 	if ((r = provd_json_string(ctx->body, "note", 0, SC_REG_NOTE_MAX, &note, NULL)) != SC_OK)
 		return r;
