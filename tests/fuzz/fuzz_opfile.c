@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sc_err_name(r), sc_err_detail());
 		FZ_ASSERT(strncmp(sc_err_detail(), "ops", 3) == 0,
 		    "the refusal does not name the file: %s", sc_err_detail());
-		FZ_ASSERT(ops.ops == NULL && ops.n == 0, "a refused file left %zu operators", ops.n);
+		FZ_ASSERT(ops.ops == NULL && ops.n == 0, "a refused file left %zu operators",
+		    ops.n);
 		return 0;
 	}
 	FZ_ASSERT(ops.n <= SC_OP_MAX, "%zu operators", ops.n);
