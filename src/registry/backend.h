@@ -80,6 +80,8 @@ struct sc_reg_backend {
 	sc_err (*audit_list)(struct sc_reg *reg, const char *device_id, size_t limit,
 	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx);
 	sc_err (*counts)(struct sc_reg *reg, struct sc_reg_counts *out);
+	/* The operator endpoints' (provd h_operator.c). NULL in a backend without them: registry.c
+	 * answers SC_ERR_INTERNAL "the NAME backend has no …" rather than calling through NULL. */
 	/* q->limit checked (1..SC_REG_PAGE_MAX); *more set to 0 before. */
 	sc_err (*device_page)(struct sc_reg *reg, const struct sc_reg_query *q,
 	    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more);

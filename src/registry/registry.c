@@ -267,6 +267,15 @@ sc_err sc_reg_check(struct sc_reg *reg)
 
 /* ---- the operator's pages (provd's operator endpoints) ---- */
 
+/*
+ * A backend written before these entries (a table that leaves them NULL) answers "internal"
+ * for them instead of crashing: the operator endpoints fail, nothing else does.
+ */
+static sc_err missing(const struct sc_reg *reg, const char *what)
+{
+	return sc_fail(SC_ERR_INTERNAL, "the %s backend has no %s", reg->be->name, what);
+}
+
 sc_err sc_reg_device_page(struct sc_reg *reg, const struct sc_reg_query *q,
     int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more)
 {
@@ -274,12 +283,16 @@ sc_err sc_reg_device_page(struct sc_reg *reg, const struct sc_reg_query *q,
 	if (q->limit < 1 || q->limit > SC_REG_PAGE_MAX)
 		return sc_fail(SC_ERR_USAGE, "limit %zu: 1..%d devices in a page", q->limit,
 		    SC_REG_PAGE_MAX);
+	if (reg->be->device_page == NULL)
+		return missing(reg, "device pages");
 	return reg->be->device_page(reg, q, cb, ctx, more);
 }
 
 sc_err sc_reg_profile_list(struct sc_reg *reg, const char *device_id, size_t limit,
     int (*cb)(void *ctx, const struct sc_reg_profile_rec *p), void *ctx)
 {
+	if (reg->be->profile_list == NULL)
+		return missing(reg, "profile lists");
 	return reg->be->profile_list(reg, device_id, limit, cb, ctx);
 }
 
@@ -290,5 +303,7 @@ sc_err sc_reg_audit_add(struct sc_reg *reg, int64_t now, const char *actor, cons
 
 	if ((r = check_note("audit detail", detail)) != SC_OK)
 		return r;
+	if (reg->be->audit_add == NULL)
+		return missing(reg, "audit rows of their own");
 	return reg->be->audit_add(reg, now, actor, event, device_id, detail);
 }
