@@ -1200,29 +1200,47 @@ static sc_err sq_device_page(struct sc_reg *base, const struct sc_reg_query *q,
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
 	struct sc_reg_device d;
-	size_t n = 0;
+	char lower[SC_DEVICE_ID_MAX + 2], upper[SC_DEVICE_ID_MAX + 1];
+	size_t n = 0, plen;
 	sc_err r;
 	int rc;
 
 	/*
-	 * Keyset paging on the primary key (device_id > cursor, ORDER BY device_id): each page is
-	 * an index range, however deep. The prefix is compared as bytes (substr, never LIKE: no
-	 * wildcard in a device ID means anything). One row past the page tells *more.
+	 * Keyset paging on the primary key (ORDER BY device_id from a lower bound): each page is a
+	 * range of its index, however deep — which holds only while the range is one plain pair of
+	 * comparisons: an "?3 IS NULL OR …", or two lower bounds, make SQLite scan from the first
+	 * device. So the bounds are worked out here. Lower, inclusive: the cursor followed by \x01
+	 * (no device ID lies between the two: none holds a byte below a space), or the prefix if
+	 * that is greater, or ''. Upper, exclusive: the prefix with its last byte + 1, or DEL
+	 * (0x7f, past every PrintableString character). The prefix is compared as bytes (substr,
+	 * never LIKE: no wildcard in a device ID means anything). One row past the page: *more.
 	 */
 	if ((r = prepare(reg,
 	         "SELECT device_id, status, note, created_at, updated_at FROM devices d"
-	         " WHERE (?1 IS NULL OR status = ?1)"
-	         " AND (?2 IS NULL OR substr(device_id, 1, length(?2)) = ?2)"
-	         " AND (?3 IS NULL OR device_id > ?3)"
+	         " WHERE device_id >= ?3 AND device_id < ?6"
+	         " AND substr(device_id, 1, length(?2)) = ?2"
+	         " AND (?1 IS NULL OR status = ?1)"
 	         " AND (?4 IS NULL OR (SELECT c.not_after FROM certificates c"
 	         "  WHERE c.device_id = d.device_id ORDER BY c.registered_at DESC, c.rowid DESC"
 	         "  LIMIT 1) < ?4)"
 	         " ORDER BY device_id LIMIT ?5",
 	         &st)) != SC_OK)
 		return r;
+	lower[0] = '\0';
+	if (q->after != NULL)
+		snprintf(lower, sizeof(lower), "%s\x01", q->after);
+	if (q->id_prefix != NULL && strcmp(q->id_prefix, lower) > 0)
+		snprintf(lower, sizeof(lower), "%s", q->id_prefix);
+	snprintf(upper, sizeof(upper), "\x7f");
+	if (q->id_prefix != NULL && (plen = strlen(q->id_prefix)) > 0 &&
+	    (unsigned char)q->id_prefix[plen - 1] < 0x7e) {
+		memcpy(upper, q->id_prefix, plen + 1);
+		upper[plen - 1]++;
+	}
 	bind_text(st, 1, q->status == 0 ? NULL : sc_reg_dev_status_name(q->status));
-	bind_text(st, 2, q->id_prefix);
-	bind_text(st, 3, q->after);
+	bind_text(st, 2, q->id_prefix != NULL ? q->id_prefix : "");
+	bind_text(st, 3, lower);
+	bind_text(st, 6, upper);
 	if (q->expiring_before != 0)
 		sqlite3_bind_int64(st, 4, q->expiring_before);
 	sqlite3_bind_int64(st, 5, (int64_t)q->limit + 1);

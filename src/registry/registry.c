@@ -283,6 +283,10 @@ sc_err sc_reg_device_page(struct sc_reg *reg, const struct sc_reg_query *q,
 	if (q->limit < 1 || q->limit > SC_REG_PAGE_MAX)
 		return sc_fail(SC_ERR_USAGE, "limit %zu: 1..%d devices in a page", q->limit,
 		    SC_REG_PAGE_MAX);
+	/* Bounds a backend may rely on (reg_sqlite.c builds its range from them). */
+	if ((q->after != NULL && strlen(q->after) > SC_DEVICE_ID_MAX) ||
+	    (q->id_prefix != NULL && strlen(q->id_prefix) > SC_DEVICE_ID_MAX))
+		return sc_fail(SC_ERR_USAGE, "a cursor or prefix longer than a device ID");
 	if (reg->be->device_page == NULL)
 		return missing(reg, "device pages");
 	return reg->be->device_page(reg, q, cb, ctx, more);

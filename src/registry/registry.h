@@ -149,7 +149,8 @@ struct sc_reg_query {
 /*
  * The devices matching q in device ID order (byte order), at most q->limit, each to cb (non-zero
  * stops). *more is 1 if a device past the page matches (the next page: after = the last ID
- * given). SC_ERR_USAGE for a limit out of range.
+ * given). SC_ERR_USAGE for a limit out of range, or a cursor or prefix over SC_DEVICE_ID_MAX
+ * bytes.
  */
 sc_err sc_reg_device_page(struct sc_reg *reg, const struct sc_reg_query *q,
     int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more) SC_MUST_USE;

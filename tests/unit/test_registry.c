@@ -711,6 +711,16 @@ static void test_operator_pages(void **state)
 	assert_string_equal(page(reg, &q, &more), "");
 	q.id_prefix = "A_1";
 	assert_string_equal(page(reg, &q, &more), "");
+	/* Prefix and cursor together: the greater bound wins. */
+	q = (struct sc_reg_query){ .limit = 10, .id_prefix = "A-", .after = "A-1" };
+	assert_string_equal(page(reg, &q, &more), "A-2 A-3 ");
+	q = (struct sc_reg_query){ .limit = 10, .id_prefix = "B-", .after = "A-9" };
+	assert_string_equal(page(reg, &q, &more), "B-1 B-2 ");
+	q = (struct sc_reg_query){ .limit = 10, .id_prefix = "A-", .after = "B-0" };
+	assert_string_equal(page(reg, &q, &more), "");
+	q = (struct sc_reg_query){ .limit = 1, .id_prefix = "A-3" };
+	assert_string_equal(page(reg, &q, &more), "A-3 ");
+	assert_int_equal(more, 0);
 	assert_int_equal(sc_reg_device_revoke(reg, "A-2", NULL, "t", 1100, &already), SC_OK);
 	q = (struct sc_reg_query){ .limit = 10, .status = SC_REG_DEV_REVOKED };
 	assert_string_equal(page(reg, &q, &more), "A-2 ");
