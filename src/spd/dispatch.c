@@ -38,6 +38,7 @@ static const struct spd_dispatch_entry {
 	{ SC_SP_DELETE, S_LOCKED, 0, spd_h_delete },
 	{ SC_SP_DECRYPT, S_LOCKED, 0, spd_h_decrypt },
 	{ SC_SP_DERIVE, S_LOCKED, 0, spd_h_derive },
+	{ SC_SP_PROOF, S_LOCKED, 0, spd_h_proof },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)

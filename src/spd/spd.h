@@ -83,6 +83,9 @@ struct spd {
 	struct spd_store *store; /* commits go here; borrowed */
 	uint8_t challenges[SPD_CHALLENGES_MAX][SC_SP_CHALLENGE_LEN];
 	size_t n_challenges; /* oldest first */
+	/* 1: challenges[i] has had its request proof (PROOF, one per challenge: the SP never
+	 * signs more proofs than it hands out challenges). Moves with challenges[]. */
+	uint8_t proved[SPD_CHALLENGES_MAX];
 	/*
 	 * ISSUE's verified-signer cache (profile.h): in memory only, never sealed, at most
 	 * SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. NULL: every profile takes the full

@@ -128,6 +128,7 @@ static int group_setup(void **state)
 	provd_policy_defaults(&api.policy);
 	api.policy.server_keygen = 1;
 	api.policy.rate.max = 1000;
+	api.policy.unauth_rate.max = 1000;
 	assert_int_equal(provd_api_load(&api, dir, path), SC_OK);
 	assert_string_equal(api.network_id, "netA");
 	assert_int_equal(provd_metrics_new(&api.metrics), SC_OK);
@@ -211,6 +212,9 @@ static char *b64_of_cert(X509 *x)
 	return s;
 }
 
+/* The client address of the requests call() makes (the unauthenticated budget's key). */
+static const char *peer = "test";
+
 static void call(const char *method, const char *path, const char *ctype, const char *body,
     size_t len, const char *auth, struct provd_response *resp)
 {
@@ -223,7 +227,7 @@ static void call(const char *method, const char *path, const char *ctype, const 
 	req.authorization = auth;
 	req.body = (const uint8_t *)(body ? body : "");
 	req.body_len = body ? len : 0;
-	req.peer = "test";
+	req.peer = peer;
 	provd_api_handle(&api, reg, &req, resp);
 }
 
@@ -841,9 +845,13 @@ static void test_policy_refusals(void **state)
 		free(chain);
 		free(kex);
 	}
-	/* Rate: one per hour, then 429 with Retry-After. */
+	/*
+	 * Rate: one per hour, then 429 with Retry-After. These requests carry no proof: the
+	 * budget is their address's (test_proofs covers the device's).
+	 */
 	api.policy = saved;
-	api.policy.rate.max = 1;
+	api.policy.unauth_rate.max = 1;
+	peer = "192.0.2.9";
 	{
 		struct provd_response resp;
 		char *b = profile_body(&dev_b, NULL, 0, NULL);
@@ -855,6 +863,7 @@ static void test_policy_refusals(void **state)
 		json_decref(expect(&resp, 429, "rate-limited", "second of the hour"));
 		free(b);
 	}
+	peer = "test";
 	api.policy = saved;
 }
 

@@ -399,8 +399,9 @@ static void test_gating(void **state)
 		{ SC_SP_DELETE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_DECRYPT, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_DERIVE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_PROOF, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 	};
-	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x17, 0x7e, 0x7f, 0x80, 0x81, 0x91,
+	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x18, 0x7e, 0x7f, 0x80, 0x81, 0x91,
 		0xff };
 	int s;
 	size_t i;
