@@ -92,6 +92,11 @@ struct spd {
 	 * path (shortcuts off, or no memory for it at start). spd_start/spd_stop own it.
 	 */
 	struct sc_signer_cache *signer_cache;
+	/*
+	 * 1: answer as an SP of protocol revision 1.0 (--revision 1.0), whose table has no PROOF:
+	 * what a host meets on an older chip, for compatibility tests. 0: every request.
+	 */
+	int rev10;
 	int log;                /* 1: one line per request on stderr */
 	unsigned long peer_uid; /* for the log line only */
 };

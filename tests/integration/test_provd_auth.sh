@@ -4,7 +4,8 @@
 # agent still enrolls and renews (before request proofs the flood used up the device's budget
 # and the agent got 429); every way to tamper with a proof gets its exact error; a request
 # without a proof (an old agent's) is served within its address's budget, or refused with
-# proof-required at --unauthenticated-budget 0.
+# proof-required at --unauthenticated-budget 0. The real agent on an SP run as revision 1.0
+# (selfcert-spd --revision 1.0, no PROOF) enrolls without a proof.
 SC_VG_BINS="SELFCERT_SPD SELFCERT_PROVD SELFCERT_AGENT"
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
@@ -52,8 +53,18 @@ check "recorded as unauthenticated, from 127.0.0.1" \
 check "audit says so" grep -q "unauthenticated request from 127.0.0.1" \
   <(sc net device show --db "$T/reg.db" --device-id DEV-OLD)
 
+# The real agent on an SP of protocol revision 1.0 (no PROOF): it asks without a proof, and is
+# served from the address's budget.
+stop_spd o
+start_spd o --revision 1.0 || exit 1
+refused "an SP of revision 1.0 has no PROOF" 1 unknown-request proof_of o "$(sc device challenge --sp "$T/o.sock")" o
+ok "the agent with an old SP enrolls" agent o --once
+check "enrolled" grep -q "^DEV-OLD enrolled key=2 " "$T/.out"
+check "it said why there was no proof" grep -q "the SP has no request proofs" "$T/.err"
+check "still unauthenticated only" [ "$(authed DEV-OLD)" = 0 ]
+
 # --- the flood: DEV-V's public certificates and made-up challenges ---
-for i in 1 2 3; do
+for i in 1 2; do
   req_json v "$(openssl rand -hex 32)" >"$T/req.json"
   post_is "attacker's profile $i for DEV-V" 201
 done

@@ -420,6 +420,11 @@ static void test_gating(void **state)
 		}
 		for (i = 0; i < sizeof(unknown); i++)
 			assert_int_equal(call(unknown[i], NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		/* An SP of revision 1.0 (--revision 1.0) does not know PROOF, in any state. */
+		spd->rev10 = 1;
+		assert_int_equal(call(SC_SP_PROOF, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_INFO, NULL, 0, NULL), SC_OK);
+		spd->rev10 = 0;
 	}
 }
 
