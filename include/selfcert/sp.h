@@ -41,6 +41,8 @@ enum sc_sp_msg {
 	SC_SP_DELETE = 0x14,
 	SC_SP_DECRYPT = 0x15, /* leaf key: RSA-OAEP decryption (keyEncipherment/dataEncipherment) */
 	SC_SP_DERIVE = 0x16,  /* leaf key: ECDH with a peer's point (keyAgreement) */
+	SC_SP_PROOF = 0x17,   /* CSK: a request proof for the provisioning server (0x17 is new in
+	                         protocol revision 1.1; an older SP answers unknown-request) */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };
@@ -109,6 +111,18 @@ sc_err sc_sp_lock(struct sc_sp *sp) SC_MUST_USE;
 
 /* A fresh single-use challenge (SC_SP_CHALLENGE_LEN bytes). */
 sc_err sc_sp_challenge(struct sc_sp *sp, uint8_t out[SC_SP_CHALLENGE_LEN]) SC_MUST_USE;
+
+/*
+ * A request proof (docs/PROTOCOL.md 0x17): the SP signs, with its CSK, the proof context
+ * SC_PROOF_CONTEXT, the challenge (which must be outstanding: SC_ERR_CHALLENGE; one proof per
+ * challenge), its own device ID, network_id (one of its anchors: SC_ERR_NETWORK), the host's
+ * SHA-256 request_digest (SC_PROOF_DIGEST_LEN) and the SP's clock, *time. The signed bytes are
+ * selfcert/proof.h's sc_proof_tbs. *sig is the caller's (OPENSSL_free). An SP older than protocol
+ * revision 1.1 answers SC_ERR_UNKNOWN_REQUEST: the host then asks without a proof.
+ */
+sc_err sc_sp_proof(struct sc_sp *sp, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
+    const char *network_id, const uint8_t request_digest[32], uint64_t *time, uint8_t **sig,
+    size_t *sig_len) SC_MUST_USE;
 
 /*
  * Issue: the SP verifies the DER profile, generates or unwraps the key, issues and commits.

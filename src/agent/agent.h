@@ -97,7 +97,8 @@ struct agent_reply {
 void agent_reply_clear(struct agent_reply *rep);
 
 /*
- * POST a JSON object (json_t *, borrowed) to path ("/v1/profiles"). SC_OK whenever an answer
+ * POST a JSON object (json_t *, borrowed) to path ("/v1/profiles"); body NULL: GET path
+ * ("/healthz"). SC_OK whenever an answer
  * came back (look at rep->status); SC_ERR_IO / SC_ERR_PEER if none did or it was not JSON.
  */
 sc_err agent_http_post(struct agent_http *h, const char *path, void *body,

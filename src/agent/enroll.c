@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <selfcert/cert.h>
+#include <selfcert/proof.h>
 #include <selfcert/sp.h>
 #include "agent.h"
 #include "failpoint.h"
@@ -389,17 +390,110 @@ const char *agent_cert_answer_not_after(const void *json)
 	return s != NULL ? s : "?";
 }
 
-/* Ask the server for a profile for this challenge. *der, *id are the caller's. */
-static sc_err request_profile(struct agent *a, const struct round *rd, const uint8_t *challenge,
+/*
+ * The network the proof names: the SP's only one, or (an SP of several networks) the one the
+ * server says it serves at /healthz. out has room for SC_NETWORK_ID_MAX + 1.
+ */
+static sc_err proof_network(struct agent *a, struct round *rd, char *out)
+{
+	struct sc_sp_info info;
+	struct agent_reply rep;
+	const char *s;
+	sc_err r;
+
+	memset(&info, 0, sizeof(info));
+	memset(&rep, 0, sizeof(rep));
+	if ((r = sc_sp_info(rd->sp, &info)) != SC_OK)
+		goto out;
+	if (info.n_networks == 1) {
+		snprintf(out, SC_NETWORK_ID_MAX + 1, "%s", info.networks[0]);
+		r = SC_OK;
+		goto out;
+	}
+	if ((r = agent_http_post(a->http, "/healthz", NULL, &rep)) != SC_OK)
+		goto out;
+	s = json_string_value(json_object_get((json_t *)rep.json, "network_id"));
+	if (rep.status != 200 || s == NULL || strlen(s) > SC_NETWORK_ID_MAX) {
+		r = sc_fail(SC_ERR_PEER, "/healthz: no network_id (HTTP %ld)", rep.status);
+		goto out;
+	}
+	snprintf(out, SC_NETWORK_ID_MAX + 1, "%s", s);
+	r = SC_OK;
+out:
+	agent_reply_clear(&rep);
+	sc_sp_info_clear(&info);
+	return r;
+}
+
+/*
+ * The SP's proof that this request is its own (docs/API.md "proof"), as the request's "proof"
+ * object; *out NULL (and SC_OK) when the SP predates request proofs (protocol 1.1): the server
+ * then serves the request from its small unauthenticated budget.
+ */
+static sc_err make_proof(struct agent *a, struct round *rd, const uint8_t *challenge, json_t **out)
+{
+	char net[SC_NETWORK_ID_MAX + 1], ch_hex[2 * SC_SP_CHALLENGE_LEN + 1];
+	char dg_hex[2 * SC_PROOF_DIGEST_LEN + 1], *sig_b64 = NULL;
+	uint8_t digest[SC_PROOF_DIGEST_LEN], *sig = NULL;
+	size_t sig_len = 0;
+	uint64_t t = 0;
+	sc_err r;
+
+	*out = NULL;
+	if ((r = proof_network(a, rd, net)) != SC_OK ||
+	    (r = sc_proof_request_digest(rd->chain, rd->kex,
+	         a->cfg->alg != SC_ALG_NONE ? sc_alg_name(a->cfg->alg) : NULL,
+	         a->cfg->server_keygen, digest)) != SC_OK)
+		goto out;
+	if ((r = sc_sp_proof(rd->sp, challenge, net, digest, &t, &sig, &sig_len)) ==
+	    SC_ERR_UNKNOWN_REQUEST) {
+		say(a,
+		    "the SP has no request proofs (older than protocol 1.1); asking without one");
+		sc_err_clear();
+		r = SC_OK;
+		goto out;
+	}
+	if (r != SC_OK)
+		goto out;
+	sc_hex(challenge, SC_SP_CHALLENGE_LEN, ch_hex);
+	sc_hex(digest, sizeof(digest), dg_hex);
+	if ((sig_b64 = sc_base64_encode(sig, sig_len)) == NULL ||
+	    (*out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "device_id", a->device_id,
+	         "network_id", net, "challenge", ch_hex, "request", dg_hex, "time", (json_int_t)t,
+	         "signature", sig_b64)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "request proof");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	free(sig_b64);
+	OPENSSL_free(sig);
+	return r;
+}
+
+/* 1 if the server is older than request proofs: it refuses the "proof" field it does not know. */
+static int server_lacks_proofs(const struct agent_reply *rep)
+{
+	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
+	    strstr(rep->detail, "\"proof\"") != NULL;
+}
+
+/*
+ * Ask the server for a profile for this challenge, with the SP's proof when there is one (and
+ * again without it if the server predates proofs). *der, *id are the caller's.
+ */
+static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *challenge,
     uint8_t **der, size_t *der_len, char id[2 * SC_PROFILE_ID_LEN + 1])
 {
 	char ch_hex[2 * SC_SP_CHALLENGE_LEN + 1], *chain_pem = NULL, *kex_pem = NULL;
 	struct agent_reply rep;
-	json_t *body = NULL;
+	json_t *body = NULL, *proof = NULL;
 	sc_err r;
 
 	*der = NULL;
 	memset(&rep, 0, sizeof(rep));
+	if ((r = make_proof(a, rd, challenge, &proof)) != SC_OK)
+		goto out;
 	sc_hex(challenge, SC_SP_CHALLENGE_LEN, ch_hex);
 	if ((chain_pem = pem_of(rd->chain, NULL)) == NULL ||
 	    (kex_pem = pem_of(NULL, rd->kex)) == NULL ||
@@ -412,8 +506,19 @@ static sc_err request_profile(struct agent *a, const struct round *rd, const uin
 		json_object_set_new(body, "alg", json_string(sc_alg_name(a->cfg->alg)));
 	if (a->cfg->server_keygen)
 		json_object_set_new(body, "server_keygen", json_true());
+	if (proof != NULL && json_object_set(body, "proof", proof) != 0) {
+		r = sc_fail(SC_ERR_NOMEM, "request");
+		goto out;
+	}
 	if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
 		goto out;
+	if (proof != NULL && server_lacks_proofs(&rep)) {
+		say(a, "the server does not take request proofs; asking without one");
+		agent_reply_clear(&rep);
+		json_object_del(body, "proof");
+		if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
+			goto out;
+	}
 	if (rep.status != 201) {
 		r = server_said_no(a, &rep, "asking for a profile");
 		goto out;
@@ -424,6 +529,7 @@ static sc_err request_profile(struct agent *a, const struct round *rd, const uin
 out:
 	agent_reply_clear(&rep);
 	json_decref(body);
+	json_decref(proof);
 	free(chain_pem);
 	free(kex_pem);
 	return r;

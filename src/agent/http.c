@@ -204,7 +204,7 @@ sc_err agent_http_post(struct agent_http *h, const char *path, void *body, struc
 	sc_err r;
 
 	memset(rep, 0, sizeof(*rep));
-	if ((text = json_dumps((json_t *)body, JSON_COMPACT)) == NULL)
+	if (body != NULL && (text = json_dumps((json_t *)body, JSON_COMPACT)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "encoding the request");
 	snprintf(url, sizeof(url), "%s%s", h->base, path);
 	if ((c = curl_easy_init()) == NULL ||
@@ -226,8 +226,12 @@ sc_err agent_http_post(struct agent_http *h, const char *path, void *body, struc
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)AGENT_HTTP_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)AGENT_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);

@@ -64,6 +64,7 @@ sc_err cmd_net_server_cert(int argc, char **argv); /* cmd_net.c */
 sc_err cmd_sp_init(int argc, char **argv);
 sc_err cmd_device_info(int argc, char **argv);
 sc_err cmd_device_challenge(int argc, char **argv);
+sc_err cmd_device_proof(int argc, char **argv);
 sc_err cmd_device_issue(int argc, char **argv);
 sc_err cmd_device_keys(int argc, char **argv);
 sc_err cmd_device_sign(int argc, char **argv);

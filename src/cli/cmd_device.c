@@ -13,7 +13,9 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
+#include <selfcert/alg.h>
 #include <selfcert/cert.h>
+#include <selfcert/proof.h>
 #include <selfcert/sp.h>
 #include "cli.h"
 #include "file.h"
@@ -242,6 +244,98 @@ sc_err cmd_device_challenge(int argc, char **argv)
 	sc_hex(ch, sizeof(ch), hex);
 	printf("%s\n", hex);
 out:
+	sc_sp_close(sp);
+	return r;
+}
+
+static const char proof_usage[] =
+    "usage: selfcert device proof --sp SOCKET --challenge HEX --chain CHAIN.pem --kex KEX.pem\n"
+    "         [--network-id ID] [--alg NAME] [--server-keygen]\n"
+    "  Has the SP sign, with its device CA key, that a POST /v1/profiles request with this\n"
+    "  challenge (from `device challenge`, still outstanding), chain, kex, alg and\n"
+    "  server_keygen is its own (docs/API.md \"proof\"). Prints the request's \"proof\" object\n"
+    "  as one line of JSON. --network-id: the server's network (default: the SP's only one).\n"
+    "  --alg and --server-keygen exactly as the request will carry them (absent: absent).\n";
+
+sc_err cmd_device_proof(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "challenge", 1, 0 },
+		{ "chain", 1, 0 }, { "kex", 1, 0 }, { "network-id", 1, 0 }, { "alg", 1, 0 },
+		{ "server-keygen", 0, 0 } };
+	struct cli_args a;
+	struct sc_sp *sp = NULL;
+	struct sc_sp_info info;
+	STACK_OF(X509) *chain = NULL;
+	X509 *kex = NULL;
+	uint8_t ch[SC_SP_CHALLENGE_LEN], digest[SC_PROOF_DIGEST_LEN], *sig = NULL;
+	char ch_hex[2 * SC_SP_CHALLENGE_LEN + 1], dg_hex[2 * SC_PROOF_DIGEST_LEN + 1];
+	char net[SC_NETWORK_ID_MAX + 1], *sig_b64 = NULL;
+	const char *s, *alg = NULL;
+	size_t n = 0, sig_len = 0;
+	uint64_t t = 0;
+	enum sc_alg alg_v;
+	sc_err r;
+
+	memset(&info, 0, sizeof(info));
+	if ((r = device_open(&a, "device proof", spec, sizeof(spec) / sizeof(spec[0]), argc, argv,
+	         proof_usage, &sp)) != SC_OK ||
+	    a.help)
+		goto out;
+	if ((r = cli_need(&a, "challenge", &s)) != SC_OK)
+		goto out;
+	if (sc_unhex(s, ch, sizeof(ch), &n) != SC_OK || n != sizeof(ch)) {
+		r = sc_fail(SC_ERR_USAGE,
+		    "--challenge: expected %d bytes of hex (device challenge)",
+		    SC_SP_CHALLENGE_LEN);
+		goto out;
+	}
+	if ((alg = cli_get(&a, "alg")) != NULL && sc_alg_from_name(alg, &alg_v) != SC_OK) {
+		r = sc_fail(SC_ERR_USAGE,
+		    "--alg '%s': not rsa2048 rsa3072 rsa4096 p256 p384 ed25519", alg);
+		goto out;
+	}
+	if ((r = cli_need(&a, "chain", &s)) != SC_OK || (r = sc_load_certs(s, &chain)) != SC_OK ||
+	    (r = cli_need(&a, "kex", &s)) != SC_OK || (r = sc_load_cert(s, &kex)) != SC_OK ||
+	    (r = sc_proof_request_digest(chain, kex, alg, cli_has(&a, "server-keygen"), digest)) !=
+	        SC_OK)
+		goto out;
+	/* The device ID the SP signs for, and its networks. */
+	if ((r = sc_sp_info(sp, &info)) != SC_OK)
+		goto out;
+	if ((s = cli_get(&a, "network-id")) != NULL) {
+		if (s[0] == '\0' || strlen(s) > SC_NETWORK_ID_MAX) {
+			r = sc_fail(SC_ERR_USAGE, "--network-id: 1..%d bytes", SC_NETWORK_ID_MAX);
+			goto out;
+		}
+		snprintf(net, sizeof(net), "%s", s);
+	} else if (info.n_networks == 1) {
+		snprintf(net, sizeof(net), "%s", info.networks[0]);
+	} else {
+		r = sc_fail(SC_ERR_USAGE, "the SP has %zu networks: name one (--network-id)",
+		    info.n_networks);
+		goto out;
+	}
+	if ((r = sc_sp_proof(sp, ch, net, digest, &t, &sig, &sig_len)) != SC_OK)
+		goto out;
+	if ((sig_b64 = sc_base64_encode(sig, sig_len)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	sc_hex(ch, sizeof(ch), ch_hex);
+	sc_hex(digest, sizeof(digest), dg_hex);
+	printf("{\"device_id\":");
+	cli_json_str(stdout, info.device_id);
+	printf(",\"network_id\":");
+	cli_json_str(stdout, net);
+	printf(",\"challenge\":\"%s\",\"request\":\"%s\",\"time\":%llu,\"signature\":\"%s\"}\n",
+	    ch_hex, dg_hex, (unsigned long long)t, sig_b64);
+	r = SC_OK;
+out:
+	free(sig_b64);
+	OPENSSL_free(sig);
+	X509_free(kex);
+	sk_X509_pop_free(chain, X509_free);
+	sc_sp_info_clear(&info);
 	sc_sp_close(sp);
 	return r;
 }

@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	    "create a secure processor's store (root key, counter, store)" },
 	{ "device", "info", cmd_device_info, "show the SP's state" },
 	{ "device", "challenge", cmd_device_challenge, "get a single-use challenge from the SP" },
+	{ "device", "proof", cmd_device_proof,
+	    "have the SP sign a request proof for a profile request" },
 	{ "device", "issue", cmd_device_issue,
 	    "have the SP issue itself a certificate for a profile" },
 	{ "device", "keys", cmd_device_keys, "list the SP's leaf keys" },

@@ -339,6 +339,42 @@ out:
 	return r;
 }
 
+sc_err sc_sp_proof(struct sc_sp *sp, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
+    const char *network_id, const uint8_t request_digest[32], uint64_t *time, uint8_t **sig,
+    size_t *sig_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf req, rd;
+	const uint8_t *s = NULL;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, n = 0;
+
+	*time = 0;
+	*sig = NULL;
+	*sig_len = 0;
+	sc_buf_init_writer(&req, 0, 0); /* so that every exit may free it */
+	if (network_id == NULL || network_id[0] == '\0' || strlen(network_id) > SP_MSG_ID_MAX) {
+		r = sc_fail(SC_ERR_USAGE, "proof: network ID of 1..%d bytes", SP_MSG_ID_MAX);
+		goto out;
+	}
+	sc_wire_begin(&req, SC_SP_PROOF, 0);
+	sp_proof_req_put(&req, challenge, network_id, request_digest);
+	if ((r = roundtrip(sp, &req, SC_SP_PROOF, &ans, &ans_len, &rd)) != SC_OK)
+		goto out;
+	if ((r = sp_proof_ans_get(&rd, time, &s, &n)) != SC_OK)
+		goto out;
+	if ((*sig = OPENSSL_memdup(s, n)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "proof answer");
+		goto out;
+	}
+	*sig_len = n;
+	r = SC_OK;
+out:
+	sc_buf_free(&req);
+	OPENSSL_free(ans);
+	return r;
+}
+
 sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert)
 {

@@ -22,6 +22,7 @@ const char *sp_msg_name(int type)
 	case SC_SP_DELETE: return "delete";
 	case SC_SP_DECRYPT: return "decrypt";
 	case SC_SP_DERIVE: return "derive";
+	case SC_SP_PROOF: return "proof";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}
@@ -539,4 +540,54 @@ sc_err sp_derive_ans_get(struct sc_buf *b, const uint8_t **secret, size_t *secre
 	if (*secret_len == 0)
 		return sc_fail(SC_ERR_PEER, "derive answer: empty secret");
 	return SC_OK;
+}
+
+/* ---- PROOF ---- */
+
+void sp_proof_req_put(struct sc_buf *b, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
+    const char *network_id, const uint8_t digest[SP_MSG_DIGEST_LEN])
+{
+	sc_buf_put_bytes(b, challenge, SC_SP_CHALLENGE_LEN);
+	sc_buf_put_cstring(b, network_id);
+	sc_buf_put_bytes(b, digest, SP_MSG_DIGEST_LEN);
+}
+
+sc_err sp_proof_req_get(struct sc_buf *b, const uint8_t **challenge,
+    char network_id[SP_MSG_ID_MAX + 1], const uint8_t **digest)
+{
+	*challenge = sc_buf_get_bytes(b, SC_SP_CHALLENGE_LEN);
+	sc_buf_get_cstring(b, network_id, SP_MSG_ID_MAX);
+	*digest = sc_buf_get_bytes(b, SP_MSG_DIGEST_LEN);
+	return req_done(b, "proof");
+}
+
+void sp_proof_ans_put(struct sc_buf *b, uint64_t time, const uint8_t *sig, size_t sig_len)
+{
+	sc_buf_put_u64(b, time);
+	sc_buf_put_string(b, sig, sig_len);
+}
+
+sc_err sp_proof_ans_get(struct sc_buf *b, uint64_t *time, const uint8_t **sig, size_t *sig_len)
+{
+	sc_err r;
+
+	*time = sc_buf_get_u64(b);
+	sc_buf_get_string(b, sig, sig_len, SP_MSG_MAX_SIGNATURE);
+	if ((r = ans_done(b, "proof")) != SC_OK)
+		return r;
+	if (*sig_len == 0)
+		return sc_fail(SC_ERR_PEER, "proof answer: empty signature");
+	return SC_OK;
+}
+
+void sp_proof_tbs_put(struct sc_buf *b, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
+    const char *device_id, const char *network_id, const uint8_t digest[SP_MSG_DIGEST_LEN],
+    uint64_t time)
+{
+	sc_buf_put_bytes(b, SP_PROOF_CONTEXT, sizeof(SP_PROOF_CONTEXT) - 1);
+	sc_buf_put_bytes(b, challenge, SC_SP_CHALLENGE_LEN);
+	sc_buf_put_cstring(b, device_id);
+	sc_buf_put_cstring(b, network_id);
+	sc_buf_put_bytes(b, digest, SP_MSG_DIGEST_LEN);
+	sc_buf_put_u64(b, time);
 }

@@ -225,4 +225,31 @@ void sp_derive_ans_put(struct sc_buf *b, const uint8_t *secret, size_t secret_le
 /* 1..SP_MSG_MAX_SECRET bytes: SC_ERR_PEER for an empty secret. */
 sc_err sp_derive_ans_get(struct sc_buf *b, const uint8_t **secret, size_t *secret_len) SC_MUST_USE;
 
+/* ---- PROOF 0x17: [u8[32] challenge][text network_id (0..64)][u8[32] request_digest]
+ *      -> [u64 time][string signature (1..SP_MSG_MAX_SIGNATURE)] ---- */
+
+#define SP_MSG_DIGEST_LEN 32 /* a request digest: SHA-256 */
+
+void sp_proof_req_put(struct sc_buf *b, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
+    const char *network_id, const uint8_t digest[SP_MSG_DIGEST_LEN]);
+/* An empty network ID decodes: refusing it is the handler's. The byte arrays point into b. */
+sc_err sp_proof_req_get(struct sc_buf *b, const uint8_t **challenge,
+    char network_id[SP_MSG_ID_MAX + 1], const uint8_t **digest) SC_MUST_USE;
+void sp_proof_ans_put(struct sc_buf *b, uint64_t time, const uint8_t *sig, size_t sig_len);
+/* Also SC_ERR_PEER for an empty signature. */
+sc_err sp_proof_ans_get(struct sc_buf *b, uint64_t *time, const uint8_t **sig,
+    size_t *sig_len) SC_MUST_USE;
+
+/*
+ * The bytes a request proof signs (docs/PROTOCOL.md 0x17), written by the SP and rebuilt by the
+ * server that checks it: "selfcert request proof v1" (25 bytes, no NUL: its first byte 's',
+ * 0x73, can never begin a DER SEQUENCE, 0x30, so no TBSCertificate or PKCS#10 request the CSK
+ * signs is ever these bytes), then [u8[32] challenge][text device_id][text network_id]
+ * [u8[32] request_digest][u64 time].
+ */
+#define SP_PROOF_CONTEXT "selfcert request proof v1"
+void sp_proof_tbs_put(struct sc_buf *b, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
+    const char *device_id, const char *network_id, const uint8_t digest[SP_MSG_DIGEST_LEN],
+    uint64_t time);
+
 #endif

@@ -40,6 +40,10 @@ static const char *const names[PROVD_E_COUNT] = {
 	[PROVD_E_BAD_REQUEST] = "bad-request",
 	[PROVD_E_REQUEST_TIMEOUT] = "request-timeout",
 	[PROVD_E_ALREADY_REGISTERED] = "already-registered",
+	[PROVD_E_BAD_PROOF] = "bad-proof",
+	[PROVD_E_PROOF_EXPIRED] = "proof-expired",
+	[PROVD_E_PROOF_MISMATCH] = "proof-mismatch",
+	[PROVD_E_PROOF_REQUIRED] = "proof-required",
 };
 
 static const struct provd_apierr table[] = {
@@ -68,6 +72,11 @@ static const struct provd_apierr table[] = {
 	{ SC_ERR_CHAIN, PROVD_E_CHAIN, 422, 0 },
 	{ SC_ERR_ALGORITHM, PROVD_E_ALGORITHM, 422, 0 },
 	{ SC_ERR_BINDING, PROVD_E_BINDING, 422, 0 },
+	/* The request proof (h_enroll.c): the request is not shown to be the device's. */
+	{ SC_ERR_BAD_PROOF, PROVD_E_BAD_PROOF, 403, 0 },
+	{ PROVD_ERR_PROOF_EXPIRED, PROVD_E_PROOF_EXPIRED, 403, 0 },
+	{ PROVD_ERR_PROOF_MISMATCH, PROVD_E_PROOF_MISMATCH, 403, 0 },
+	{ PROVD_ERR_PROOF_REQUIRED, PROVD_E_PROOF_REQUIRED, 403, 0 },
 	/* The registry's refusals. */
 	{ SC_ERR_UNKNOWN_DEVICE, PROVD_E_UNKNOWN_DEVICE, 403, 0 },
 	{ SC_ERR_REVOKED, PROVD_E_REVOKED, 403, 0 },

@@ -53,6 +53,11 @@ enum provd_code {
 	PROVD_E_BAD_REQUEST,      /* 400 two Content-Length, or one with Transfer-Encoding */
 	PROVD_E_REQUEST_TIMEOUT,  /* 408 headers and body not in by --request-deadline */
 	PROVD_E_ALREADY_REGISTERED, /* 409 activating a device ID the registry already has */
+	/* Request proofs (docs/API.md "proof"): each a 403, the request is not the device's. */
+	PROVD_E_BAD_PROOF,      /* 403 the proof's signature does not verify with the device CA */
+	PROVD_E_PROOF_EXPIRED,  /* 403 the proof's time is outside the freshness window */
+	PROVD_E_PROOF_MISMATCH, /* 403 a field the proof binds differs from the request's */
+	PROVD_E_PROOF_REQUIRED, /* 403 no proof, and --unauthenticated-budget 0 */
 	PROVD_E_COUNT
 };
 
@@ -84,6 +89,11 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_BUSY ((sc_err)(PROVD_ERR_BASE - 20))
 /* A request's headers and body did not arrive within --request-deadline: 408. */
 #define PROVD_ERR_REQUEST_TIMEOUT ((sc_err)(PROVD_ERR_BASE - 21))
+
+/* Request proofs: stale or from the future, bound to other fields, or required. */
+#define PROVD_ERR_PROOF_EXPIRED ((sc_err)(PROVD_ERR_BASE - 22))
+#define PROVD_ERR_PROOF_MISMATCH ((sc_err)(PROVD_ERR_BASE - 23))
+#define PROVD_ERR_PROOF_REQUIRED ((sc_err)(PROVD_ERR_BASE - 24))
 
 #define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 

@@ -19,6 +19,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include <selfcert/proof.h>
 #include <selfcert/verify.h>
 #include "handlers.h"
 #include "json.h"
@@ -189,7 +190,13 @@ struct profile_req {
 	uint8_t challenge[SC_CHALLENGE_MAX];
 	size_t challenge_len;
 	enum sc_alg alg;
+	const char *alg_name; /* the field as sent (NULL: absent), for the request digest */
 	int server_keygen;
+	int has_proof;         /* a "proof" object came with the request */
+	int authenticated;     /* 1: that proof holds (proof_check): the device's own request */
+	struct sc_proof proof; /* what it binds, as sent */
+	uint8_t *proof_sig;    /* its signature */
+	size_t proof_sig_len;
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	struct sc_profile *p; /* built and signed */
 	uint8_t *der;         /* its DER */
@@ -201,9 +208,120 @@ static void profile_req_clear(struct profile_req *pr)
 {
 	sc_profile_free(pr->p);
 	OPENSSL_free(pr->der);
+	OPENSSL_free(pr->proof_sig);
 	sk_X509_pop_free(pr->chain, X509_free);
 	sk_X509_pop_free(pr->kexs, X509_free);
 	memset(pr, 0, sizeof(*pr));
+}
+
+static const char *const proof_fields[] = { "device_id", "network_id", "challenge", "request",
+	"time", "signature", NULL };
+
+/* "proof": {device_id, network_id, challenge (hex), request (hex), time (s), signature (b64)}. */
+static sc_err proof_parse_fields(json_t *o, struct profile_req *pr)
+{
+	const char *dev, *net, *ch, *rq, *sig, *key;
+	size_t n = 0, sig_len = 0;
+	json_t *v, *t;
+	sc_err r;
+
+	json_object_foreach (o, key, v) {
+		size_t i;
+
+		for (i = 0; proof_fields[i] != NULL && strcmp(proof_fields[i], key) != 0; i++)
+			;
+		if (proof_fields[i] == NULL)
+			return sc_fail(PROVD_ERR_UNKNOWN_FIELD, "unknown field \"%.40s\"", key);
+	}
+	if ((r = provd_json_string(o, "device_id", 1, SC_DEVICE_ID_MAX, &dev, NULL)) != SC_OK ||
+	    (r = provd_json_string(o, "network_id", 1, SC_NETWORK_ID_MAX, &net, NULL)) != SC_OK ||
+	    (r = provd_json_string(o, "challenge", 1, 2 * SC_SP_CHALLENGE_LEN, &ch, NULL)) !=
+	        SC_OK ||
+	    (r = provd_json_string(o, "request", 1, 2 * SC_PROOF_DIGEST_LEN, &rq, NULL)) != SC_OK ||
+	    (r = provd_json_string(o, "signature", 1, 4 * ((SC_PROOF_MAX_SIG + 2) / 3), &sig,
+	         &sig_len)) != SC_OK)
+		return r;
+	if ((t = json_object_get(o, "time")) == NULL)
+		return sc_fail(PROVD_ERR_MISSING_FIELD, "field \"time\" is required");
+	if (!json_is_integer(t))
+		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"time\" must be an integer");
+	if (json_integer_value(t) < 0 || json_integer_value(t) > ((json_int_t)1 << 40))
+		return sc_fail(PROVD_ERR_BAD_VALUE, "field \"time\": out of range");
+	pr->proof.time = (uint64_t)json_integer_value(t);
+	if (sc_unhex(ch, pr->proof.challenge, sizeof(pr->proof.challenge), &n) != SC_OK ||
+	    n != SC_SP_CHALLENGE_LEN)
+		return sc_fail(n == 0 ? PROVD_ERR_BAD_HEX : PROVD_ERR_BAD_VALUE,
+		    "field \"challenge\": not %d bytes of hex", SC_SP_CHALLENGE_LEN);
+	n = 0;
+	if (sc_unhex(rq, pr->proof.request_digest, sizeof(pr->proof.request_digest), &n) != SC_OK ||
+	    n != SC_PROOF_DIGEST_LEN)
+		return sc_fail(n == 0 ? PROVD_ERR_BAD_HEX : PROVD_ERR_BAD_VALUE,
+		    "field \"request\": not %d bytes of hex", SC_PROOF_DIGEST_LEN);
+	if (sc_base64_decode(sig, sig_len, 4 * ((SC_PROOF_MAX_SIG + 2) / 3), &pr->proof_sig,
+	        &pr->proof_sig_len) != SC_OK)
+		return sc_fail(PROVD_ERR_BAD_BASE64, "field \"signature\": %s", sc_err_detail());
+	snprintf(pr->proof.device_id, sizeof(pr->proof.device_id), "%s", dev);
+	snprintf(pr->proof.network_id, sizeof(pr->proof.network_id), "%s", net);
+	pr->has_proof = 1;
+	return SC_OK;
+}
+
+/* The optional "proof" object; its fields' errors name it ("proof: field …"). */
+static sc_err proof_parse(json_t *body, struct profile_req *pr)
+{
+	json_t *o = json_object_get(body, "proof");
+	sc_err r;
+
+	if (o == NULL)
+		return SC_OK;
+	if (!json_is_object(o))
+		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"proof\" must be an object");
+	if ((r = proof_parse_fields(o, pr)) != SC_OK)
+		return sc_fail(r, "proof: %s", sc_err_detail());
+	return SC_OK;
+}
+
+/*
+ * The request proof against the request and the device CA verified in profile_device: every
+ * bound field equal to the request's (proof-mismatch, naming it), the SP's time in the window
+ * (proof-expired), the signature by the device CA's key, the CSK (bad-proof). A proof used
+ * before is refused by the registry: its challenge was (replay).
+ */
+static sc_err proof_check(const struct provd_api *api, struct profile_req *pr, int64_t now)
+{
+	uint8_t digest[SC_PROOF_DIGEST_LEN];
+	int64_t t = (int64_t)pr->proof.time;
+	sc_err r;
+
+	if (strcmp(pr->proof.network_id, api->network_id) != 0)
+		return sc_fail(PROVD_ERR_PROOF_MISMATCH,
+		    "proof.network_id \"%s\" is not this server's network %s", pr->proof.network_id,
+		    api->network_id);
+	if (strcmp(pr->proof.device_id, pr->device_id) != 0)
+		return sc_fail(PROVD_ERR_PROOF_MISMATCH,
+		    "proof.device_id \"%s\" is not the chain's device %s", pr->proof.device_id,
+		    pr->device_id);
+	if (pr->challenge_len != SC_SP_CHALLENGE_LEN ||
+	    CRYPTO_memcmp(pr->challenge, pr->proof.challenge, SC_SP_CHALLENGE_LEN) != 0)
+		return sc_fail(PROVD_ERR_PROOF_MISMATCH,
+		    "proof.challenge is not the request's \"challenge\"");
+	if ((r = sc_proof_request_digest(pr->chain, sk_X509_value(pr->kexs, 0), pr->alg_name,
+	         pr->server_keygen, digest)) != SC_OK)
+		return sc_fail(SC_ERR_INTERNAL, "request digest: %s", sc_err_detail());
+	if (CRYPTO_memcmp(digest, pr->proof.request_digest, sizeof(digest)) != 0)
+		return sc_fail(PROVD_ERR_PROOF_MISMATCH,
+		    "proof.request is not the digest of this request's chain, kex, alg and "
+		    "server_keygen");
+	if (t < now - PROVD_PROOF_MAX_AGE_S || t > now + PROVD_CLOCK_SKEW_S)
+		return sc_fail(PROVD_ERR_PROOF_EXPIRED,
+		    "proof.time is %lld s %s the server's clock (fresh: %d s before to %d s after)",
+		    (long long)(t < now ? now - t : t - now), t < now ? "before" : "after",
+		    PROVD_PROOF_MAX_AGE_S, PROVD_CLOCK_SKEW_S);
+	if ((r = sc_proof_verify(&pr->proof, pr->proof_sig, pr->proof_sig_len,
+	         X509_get0_pubkey(sk_X509_value(pr->chain, 0)))) != SC_OK)
+		return r;
+	pr->authenticated = 1;
+	return SC_OK;
 }
 
 /* Every field's type and form first, then its meaning. */
@@ -237,6 +355,9 @@ static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 		/* Lower case: "AB" and "ab" are the same challenge to the replay check. */
 		sc_hex(pr->challenge, pr->challenge_len, pr->rec.challenge);
 	}
+	pr->alg_name = alg_name;
+	if ((r = proof_parse(ctx->body, pr)) != SC_OK)
+		return r;
 	if (alg_name != NULL && sc_alg_from_name(alg_name, &pr->alg) != SC_OK)
 		return sc_fail(PROVD_ERR_BAD_VALUE,
 		    "field \"alg\": \"%s\" is not rsa2048 rsa3072 rsa4096 p256 "
@@ -258,6 +379,10 @@ static sc_err profile_policy(const struct provd_api *api, const struct profile_r
 	if (pr->challenge_hex == NULL && pol->require_challenge)
 		return sc_fail(PROVD_ERR_POLICY,
 		    "network %s requires an SP challenge (field \"challenge\")", api->network_id);
+	if (!pr->has_proof && pol->unauth_rate.max == 0)
+		return sc_fail(PROVD_ERR_PROOF_REQUIRED,
+		    "network %s serves only requests with the device SP's proof (field \"proof\")",
+		    api->network_id);
 	return SC_OK;
 }
 
@@ -396,7 +521,8 @@ static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr
 	pr->rec.der_len = pr->der_len;
 	pr->rec.chain_pem = pem_mem->data;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	r = sc_reg_profile_insert(ctx->reg, &pr->rec, &ctx->api->policy.rate, now, actor,
+	r = sc_reg_profile_insert(ctx->reg, &pr->rec,
+	    pr->authenticated ? &ctx->api->policy.rate : &ctx->api->policy.unauth_rate, now, actor,
 	    &resp->retry_after);
 	pr->rec.der = NULL;
 	pr->rec.chain_pem = NULL;
@@ -446,9 +572,21 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	if ((r = profile_parse(ctx, &pr)) != SC_OK || (r = profile_policy(api, &pr)) != SC_OK ||
 	    (r = profile_device(api, &pr, resp)) != SC_OK)
 		goto out;
+	/*
+	 * Only the device's own requests (a valid proof from its SP) count in its budget; the
+	 * others count in their client address's, so that holding a device's public certificates
+	 * is no longer enough to use up its budget.
+	 */
+	if (pr.has_proof && (r = proof_check(api, &pr, now)) != SC_OK)
+		goto out;
+	if (!pr.authenticated)
+		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
+		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
+	provd_log_add(resp, "auth=%s", pr.authenticated ? "proof" : "none");
 	/* A refused device costs no signature: ask the registry before signing (and after). */
-	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge,
-	         &api->policy.rate, now, &resp->retry_after)) != SC_OK) {
+	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge, pr.rec.source,
+	         pr.authenticated ? &api->policy.rate : &api->policy.unauth_rate, now,
+	         &resp->retry_after)) != SC_OK) {
 		r = provd_registry_err(r);
 		goto out;
 	}

@@ -64,7 +64,7 @@ static const char usage_text[] =
     "         [--threads N]\n"
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
-    "         [--keygen-threads N] [--keygen-queue N]\n"
+    "         [--keygen-threads N] [--keygen-queue N] [--unauthenticated-budget N]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -77,7 +77,11 @@ static const char usage_text[] =
     "  --policy FILE          JSON policy (docs/API.md); flags below override it\n"
     "  --validity DUR         leaf lifetime (default 30d)\n"
     "  --profile-ttl DUR      how long a profile stays usable (default 10m)\n"
-    "  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none)\n"
+    "  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none),\n"
+    "                         counting only requests with the device SP's proof\n"
+    "  --unauthenticated-budget N  profiles per client address per hour for requests\n"
+    "                         without a proof, which never count for the device (default 10;\n"
+    "                         0: refuse them, proof-required)\n"
     "  --allow-server-keygen  allow the server-generated-key embodiment (default off)\n"
     "  --admin-token-file F   a bearer token for the operator endpoints, as operator \"admin\"\n"
     "  --operators FILE       named operators' token hashes (selfcert net operator add); re-read\n"
@@ -713,6 +717,7 @@ struct options {
 	int insecure, keygen, loopback;
 	long threads, max_conn, per_ip, timeout, deadline;
 	long keygen_threads, keygen_queue;
+	long unauth_budget;           /* -1: the policy's default */
 	struct sockaddr_storage addr; /* --listen */
 };
 
@@ -748,6 +753,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_KGTHREADS,
 		O_KGQUEUE,
 		O_OPERATORS,
+		O_UNAUTH,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -773,6 +779,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
 		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
 		{ "operators", required_argument, NULL, O_OPERATORS },
+		{ "unauthenticated-budget", required_argument, NULL, O_UNAUTH },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -785,6 +792,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	o->keygen_queue = PROVD_KEYGEN_QUEUE_DEFAULT;
 	o->per_ip = PROVD_DEFAULT_PER_IP;
 	o->deadline = PROVD_DEFAULT_DEADLINE_S;
+	o->unauth_budget = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -822,6 +830,9 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			o->keygen_queue = parse_long("keygen-queue", optarg, 0,
 			    PROVD_KEYGEN_QUEUE_MAX);
 			break;
+		case O_UNAUTH:
+			o->unauth_budget = parse_long("unauthenticated-budget", optarg, 0, 1000000);
+			break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
@@ -856,6 +867,8 @@ static sc_err load_policy(const struct options *o, struct provd_policy *pol)
 		sc_log_usage_die("%s", sc_err_detail());
 	if (o->keygen)
 		pol->server_keygen = 1;
+	if (o->unauth_budget >= 0)
+		pol->unauth_rate.max = (uint32_t)o->unauth_budget;
 	if (provd_policy_check(pol) != SC_OK)
 		sc_log_usage_die("%s", sc_err_detail());
 	return SC_OK;

@@ -31,6 +31,8 @@ void provd_policy_defaults(struct provd_policy *p)
 	p->cert_digest = SC_DIGEST_SHA256;
 	p->rate.max = 10;
 	p->rate.window_s = 3600;
+	p->unauth_rate.max = PROVD_UNAUTH_BUDGET_DEFAULT;
+	p->unauth_rate.window_s = 3600;
 }
 
 static sc_err get_duration(json_t *v, const char *key, int64_t *out)
@@ -271,8 +273,10 @@ void provd_policy_describe(const struct provd_policy *p, char *out, size_t out_l
 			    sc_alg_name((enum sc_alg)a));
 	if (n < out_len)
 		snprintf(out + n, out_len - n,
-		    " (default %s), server keygen %s, challenge %s, rate %u/%llds",
+		    " (default %s), server keygen %s, challenge %s, rate %u/%llds,"
+		    " unauthenticated %u/%llds per address",
 		    sc_alg_name(p->default_alg), p->server_keygen ? "allowed" : "off",
 		    p->require_challenge ? "required" : "optional", p->rate.max,
-		    (long long)p->rate.window_s);
+		    (long long)p->rate.window_s, p->unauth_rate.max,
+		    (long long)p->unauth_rate.window_s);
 }

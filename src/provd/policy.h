@@ -17,7 +17,11 @@
 #define PROVD_EKU_NAME_MAX 64
 #define PROVD_MAX_VALIDITY_S (5LL * 365 * 86400) /* no leaf longer than five years */
 #define PROVD_MAX_PROFILE_TTL_S (7LL * 86400)
-#define PROVD_CLOCK_SKEW_S 60 /* notBefore this far back (others' clocks) */
+#define PROVD_CLOCK_SKEW_S 60          /* notBefore this far back (others' clocks) */
+#define PROVD_UNAUTH_BUDGET_DEFAULT 10 /* unauthenticated profiles per address per hour */
+/* A request proof is fresh from PROVD_PROOF_MAX_AGE_S before the server's clock to
+ * PROVD_CLOCK_SKEW_S after it (the SP's clock may run ahead). */
+#define PROVD_PROOF_MAX_AGE_S 300
 
 struct provd_policy {
 	int64_t validity_s;      /* default 30d */
@@ -31,6 +35,12 @@ struct provd_policy {
 	size_t n_eku;               /* default one: clientAuth */
 	enum sc_digest cert_digest; /* default sha256 */
 	struct sc_reg_rate rate;    /* default 10 profiles per device per hour */
+	/*
+	 * Profiles per client address in `window_s` for requests without a request proof
+	 * (--unauthenticated-budget); they never count in a device's budget. Default
+	 * PROVD_UNAUTH_BUDGET_DEFAULT per hour; max 0: such requests are refused (proof-required).
+	 */
+	struct sc_reg_rate unauth_rate;
 };
 
 void provd_policy_defaults(struct provd_policy *p);

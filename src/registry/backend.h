@@ -66,8 +66,10 @@ struct sc_reg_backend {
 	 */
 	sc_err (*import_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx,
 	    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped);
+	/* source: NULL or "" for an authenticated request, else the client address (registry.h's
+	 * sc_reg_profile_rec.source: which budget rate applies to). */
 	sc_err (*profile_precheck)(struct sc_reg *reg, const char *device_id, const char *challenge,
-	    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after);
+	    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after);
 	sc_err (*profile_insert)(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
 	    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after);
 	sc_err (*profile_get)(struct sc_reg *reg, const char *profile_id,

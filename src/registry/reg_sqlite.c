@@ -132,6 +132,14 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'a device ID equal but for case and spaces is registered');"
 	"  END;",
 	/* clang-format on */
+	/*
+	 * 3: the address of an unauthenticated profile request (no request proof), so that such
+	 * requests count in their address's budget and never in the device's. NULL: authenticated,
+	 * and every profile made before (they counted in the device's budget then too).
+	 */
+	"ALTER TABLE profiles ADD COLUMN source TEXT"
+	"  CHECK (source IS NULL OR length(source) BETWEEN 1 AND 64);"
+	"CREATE INDEX profiles_by_source ON profiles(source, created_at);",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -788,7 +796,7 @@ out:
 
 /* The checks shared by precheck and insert: each refusal its own sc_err (registry.h). */
 static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
 	sqlite3_stmt *st = NULL;
 	enum sc_reg_dev_status s = 0;
@@ -807,12 +815,16 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 	if (rate != NULL && rate->max > 0) {
 		int64_t n, oldest;
 
+		int unauth = source != NULL && *source != '\0';
+
 		if ((r = prepare(reg,
-		         "SELECT count(*), min(created_at) FROM profiles "
-		         "WHERE device_id = ? AND created_at > ?",
+		         unauth ? "SELECT count(*), min(created_at) FROM profiles "
+		                  "WHERE source = ? AND created_at > ?"
+		                : "SELECT count(*), min(created_at) FROM profiles "
+		                  "WHERE device_id = ? AND created_at > ? AND source IS NULL",
 		         &st)) != SC_OK)
 			return r;
-		bind_text(st, 1, device_id);
+		bind_text(st, 1, unauth ? source : device_id);
 		sqlite3_bind_int64(st, 2, now - rate->window_s);
 		if (sqlite3_step(st) != SQLITE_ROW) {
 			r = db_fail(reg, "rate");
@@ -825,6 +837,11 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 		if (n >= (int64_t)rate->max) {
 			if (retry_after != NULL)
 				*retry_after = oldest + rate->window_s - now + 1;
+			if (unauth)
+				return sc_fail(SC_ERR_RATE_LIMITED,
+				    "unauthenticated requests from %s had %lld profiles in the "
+				    "last %lld s (at most %u); send a request proof",
+				    source, (long long)n, (long long)rate->window_s, rate->max);
 			return sc_fail(SC_ERR_RATE_LIMITED,
 			    "device %s had %lld profiles in the last %lld s (at most %u)",
 			    device_id, (long long)n, (long long)rate->window_s, rate->max);
@@ -846,9 +863,9 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 }
 
 static sc_err sq_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
-	return profile_checks(sq(base), device_id, challenge, rate, now, retry_after);
+	return profile_checks(sq(base), device_id, challenge, source, rate, now, retry_after);
 }
 
 static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
@@ -856,7 +873,7 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 {
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
-	char detail[128];
+	char detail[192];
 	sc_err r;
 	int rc;
 
@@ -864,12 +881,13 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	rec->consumed_at = 0;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rate, now, retry_after)) !=
-	    SC_OK)
+	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rec->source, rate, now,
+	         retry_after)) != SC_OK)
 		goto out;
 	if ((r = prepare(reg,
 	         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
-	         " not_after, profile_not_after, der, chain_pem, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	         " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	         &st)) != SC_OK)
 		goto out;
 	bind_text(st, 1, rec->profile_id);
@@ -883,6 +901,7 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	sqlite3_bind_blob(st, 9, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
 	bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
 	sqlite3_bind_int64(st, 11, now);
+	bind_text(st, 12, rec->source[0] != '\0' ? rec->source : NULL);
 	rc = sqlite3_step(st);
 	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -895,9 +914,10 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 		r = db_fail(reg, "recording a profile");
 		goto out;
 	}
-	snprintf(detail, sizeof(detail), "profile %s, %s key %s", rec->profile_id,
+	snprintf(detail, sizeof(detail), "profile %s, %s key %s%s%s", rec->profile_id,
 	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
-	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?");
+	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
+	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
 	if ((r = audit(reg, now, actor, "profile-issued", rec->device_id, detail)) != SC_OK)
 		goto out;
 	r = commit(reg);

@@ -213,9 +213,9 @@ void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec)
 }
 
 sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
-	return reg->be->profile_precheck(reg, device_id, challenge, rate, now, retry_after);
+	return reg->be->profile_precheck(reg, device_id, challenge, source, rate, now, retry_after);
 }
 
 sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,

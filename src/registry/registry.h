@@ -19,7 +19,8 @@
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
 
-#define SC_REG_SCHEMA_VERSION 2      /* the newest schema this program knows */
+#define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
+#define SC_REG_SCHEMA_VERSION 3      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -180,6 +181,13 @@ struct sc_reg_profile_rec {
 	char profile_id[SC_REG_ID_HEX_LEN + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	char challenge[SC_REG_CHALLENGE_HEX_MAX + 1]; /* "" if none */
+	/*
+	 * "": an authenticated request (a valid request proof from the device's SP), counted in
+	 * its device's budget. Otherwise the client address of an unauthenticated one, counted in
+	 * that address's budget and never in the device's (schema 3). Not read back by
+	 * sc_reg_profile_get.
+	 */
+	char source[SC_REG_SOURCE_MAX + 1];
 	enum sc_key_origin origin;
 	enum sc_alg alg;
 	int64_t not_before, not_after, profile_not_after, created_at;
@@ -190,7 +198,10 @@ struct sc_reg_profile_rec {
 };
 void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec);
 
-/* At most `max` profiles per device in any `window_s` seconds (max 0: no limit). */
+/*
+ * At most `max` profiles in any `window_s` seconds (max 0: no limit): per device for
+ * authenticated requests, per source address for unauthenticated ones (rec->source).
+ */
 struct sc_reg_rate {
 	uint32_t max;
 	int64_t window_s;
@@ -199,7 +210,8 @@ struct sc_reg_rate {
 /*
  * Record a signed profile, in one transaction: the device is registered (SC_ERR_UNKNOWN_DEVICE)
  * and active (SC_ERR_REVOKED), issued fewer than rate->max profiles since now - window
- * (SC_ERR_RATE_LIMITED), the challenge (if any) was never used (SC_ERR_REPLAY); then insert and
+ * (SC_ERR_RATE_LIMITED; counting the device's authenticated profiles when rec->source is "",
+ * else the profiles of unauthenticated requests from rec->source), the challenge (if any) was never used (SC_ERR_REPLAY); then insert and
  * audit. A refusal writes nothing; SC_ERR_IO if the database fails or stays busy.
  * rec->created_at is set to now. *retry_after: for SC_ERR_RATE_LIMITED, seconds until a slot
  * frees.
@@ -214,7 +226,8 @@ sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
  * Read-only; sc_reg_profile_insert checks again inside its transaction.
  */
 sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after) SC_MUST_USE;
+    const char *source, const struct sc_reg_rate *rate, int64_t now,
+    int64_t *retry_after) SC_MUST_USE;
 
 /* A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none. *out owns its buffers. */
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,

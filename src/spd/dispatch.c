@@ -24,20 +24,22 @@ static const struct spd_dispatch_entry {
 	unsigned states; /* S_* bits in which the request is permitted */
 	unsigned flags;
 	spd_handler handler;
+	unsigned rev; /* the protocol revision 1.x that added it (docs/PROTOCOL.md section 2) */
 } spd_dispatch_table[] = {
-	{ SC_SP_INFO, S_ANY, 0, spd_h_info },
-	{ SC_SP_KEYGEN, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_keygen },
-	{ SC_SP_INSTALL_CERT, S_FACTORY, F_FACTORY, spd_h_install_cert },
-	{ SC_SP_INSTALL_ANCHOR, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_install_anchor },
-	{ SC_SP_SET_LIMITS, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_set_limits },
-	{ SC_SP_LOCK, S_FACTORY, F_FACTORY, spd_h_lock },
-	{ SC_SP_CHALLENGE, S_LOCKED, 0, spd_h_challenge },
-	{ SC_SP_ISSUE, S_LOCKED, 0, spd_h_issue },
-	{ SC_SP_KEYS, S_LOCKED, 0, spd_h_keys },
-	{ SC_SP_SIGN, S_LOCKED, 0, spd_h_sign },
-	{ SC_SP_DELETE, S_LOCKED, 0, spd_h_delete },
-	{ SC_SP_DECRYPT, S_LOCKED, 0, spd_h_decrypt },
-	{ SC_SP_DERIVE, S_LOCKED, 0, spd_h_derive },
+	{ SC_SP_INFO, S_ANY, 0, spd_h_info, 0 },
+	{ SC_SP_KEYGEN, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_keygen, 0 },
+	{ SC_SP_INSTALL_CERT, S_FACTORY, F_FACTORY, spd_h_install_cert, 0 },
+	{ SC_SP_INSTALL_ANCHOR, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_install_anchor, 0 },
+	{ SC_SP_SET_LIMITS, S_EMPTY | S_FACTORY, F_FACTORY, spd_h_set_limits, 0 },
+	{ SC_SP_LOCK, S_FACTORY, F_FACTORY, spd_h_lock, 0 },
+	{ SC_SP_CHALLENGE, S_LOCKED, 0, spd_h_challenge, 0 },
+	{ SC_SP_ISSUE, S_LOCKED, 0, spd_h_issue, 0 },
+	{ SC_SP_KEYS, S_LOCKED, 0, spd_h_keys, 0 },
+	{ SC_SP_SIGN, S_LOCKED, 0, spd_h_sign, 0 },
+	{ SC_SP_DELETE, S_LOCKED, 0, spd_h_delete, 0 },
+	{ SC_SP_DECRYPT, S_LOCKED, 0, spd_h_decrypt, 0 },
+	{ SC_SP_DERIVE, S_LOCKED, 0, spd_h_derive, 0 },
+	{ SC_SP_PROOF, S_LOCKED, 0, spd_h_proof, 1 },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)
@@ -54,7 +56,8 @@ sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_b
 	if ((r = sp_req_hdr_get(&req, &type)) != SC_OK)
 		goto out;
 	for (i = 0; i < sizeof(spd_dispatch_table) / sizeof(spd_dispatch_table[0]); i++)
-		if (spd_dispatch_table[i].type == type)
+		if (spd_dispatch_table[i].type == type &&
+		    !(spd->rev10 && spd_dispatch_table[i].rev > 0))
 			e = &spd_dispatch_table[i];
 	if (e == NULL) {
 		r = sc_fail(SC_ERR_UNKNOWN_REQUEST, "message type 0x%02x", type);

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: selfcert-spd --store DIR --socket PATH [--foreground] [--allow-uid UID ...]\n"
-	    "                    [--user NAME] [--insecure-no-sandbox]\n"
+	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0]\n"
 	    "       selfcert-spd --init --store DIR --device-id ID\n"
 	    "       selfcert-spd --list-requests\n"
 	    "Serves the secure-processor protocol on PATH (0660) until SIGTERM or SIGINT.\n"
@@ -37,7 +37,9 @@ static void usage(FILE *f)
 	    "                         by NAME (chown -R NAME DIR); PATH is given to NAME.\n"
 	    "  --insecure-no-sandbox  serve without seccomp and Landlock (for valgrind and debugging\n"
 	    "                         only; builds with AddressSanitizer never sandbox)\n"
-	    "  --list-requests        print every request type this SP answers, one per line\n");
+	    "  --list-requests        print every request type this SP answers, one per line\n"
+	    "  --revision 1.0         answer as an SP of protocol revision 1.0 (no PROOF): what a\n"
+	    "                         host meets on an older chip, for compatibility tests\n");
 }
 
 static int fail(sc_err r)
@@ -158,6 +160,7 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'U' },
 		{ "insecure-no-sandbox", no_argument, NULL, 'N' },
 		{ "list-requests", no_argument, NULL, 'L' },
+		{ "revision", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -169,7 +172,7 @@ int main(int argc, char **argv)
 	struct spd_user user;
 	struct spd *spd = NULL;
 	struct sigaction sa;
-	int init = 0, list = 0, no_sandbox = 0, opt, lfd = -1, dirfd = -1, rc = 1;
+	int init = 0, list = 0, no_sandbox = 0, rev10 = 0, opt, lfd = -1, dirfd = -1, rc = 1;
 	sc_err r;
 
 	sc_log_init("selfcert-spd");
@@ -186,6 +189,11 @@ int main(int argc, char **argv)
 		case 'U': user_name = optarg; break;
 		case 'N': no_sandbox = 1; break;
 		case 'L': list = 1; break;
+		case 'R':
+			if (strcmp(optarg, "1.0") != 0 && strcmp(optarg, "1.1") != 0)
+				sc_log_usage_die("--revision %s: 1.0 or 1.1", optarg);
+			rev10 = strcmp(optarg, "1.0") == 0;
+			break;
 		case 'u': {
 			char *end;
 			unsigned long v;
@@ -251,6 +259,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spd->log = 1;
+	spd->rev10 = rev10;
+	if (rev10)
+		sc_log("answering as protocol revision 1.0: no PROOF (--revision 1.0)");
 	spd_start(spd);
 	if ((r = spd_store_open(store_dir, &spd->store, &spd->st)) != SC_OK) {
 		rc = fail(r);

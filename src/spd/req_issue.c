@@ -31,8 +31,10 @@ sc_err spd_h_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	if (spd->n_challenges == SPD_CHALLENGES_MAX) {
 		memmove(spd->challenges[0], spd->challenges[1],
 		    (SPD_CHALLENGES_MAX - 1) * sizeof(spd->challenges[0]));
+		memmove(&spd->proved[0], &spd->proved[1], SPD_CHALLENGES_MAX - 1);
 		spd->n_challenges--;
 	}
+	spd->proved[spd->n_challenges] = 0;
 	memcpy(spd->challenges[spd->n_challenges++], c, sizeof(c));
 	sp_challenge_ans_put(ans, c);
 	return SC_OK;
@@ -57,8 +59,75 @@ static void consume_challenge(struct spd *spd, int i)
 		return;
 	memmove(spd->challenges[i], spd->challenges[i + 1],
 	    (spd->n_challenges - (size_t)i - 1) * sizeof(spd->challenges[0]));
+	memmove(&spd->proved[i], &spd->proved[i + 1], spd->n_challenges - (size_t)i - 1);
 	spd->n_challenges--;
+	spd->proved[spd->n_challenges] = 0;
 	OPENSSL_cleanse(spd->challenges[spd->n_challenges], SC_SP_CHALLENGE_LEN);
+}
+
+/*
+ * PROOF: the CSK signs that a profile request comes from this SP (docs/PROTOCOL.md 0x17). Bound
+ * to an outstanding challenge (one proof each, so proofs are as scarce as challenges), to a
+ * network this SP has an anchor for, to the host's request digest and to the SP's clock. The
+ * signed bytes begin with a context that no DER SEQUENCE can begin with, so a proof is never a
+ * certificate's or a CSR's signature. Changes nothing but the challenge's proved mark.
+ */
+sc_err spd_h_proof(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	const struct spd_backend *be = st->be;
+	const uint8_t *ch = NULL, *digest = NULL;
+	char net[SP_MSG_ID_MAX + 1];
+	struct sc_buf tbs;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0, k;
+	time_t now = time(NULL);
+	sc_err r;
+	int i;
+
+	sc_buf_init_writer(&tbs, 1024, 0);
+	if ((r = sp_proof_req_get(req, &ch, net, &digest)) != SC_OK)
+		goto out;
+	if (net[0] == '\0') {
+		r = sc_fail(SC_ERR_USAGE, "proof: empty network ID");
+		goto out;
+	}
+	for (k = 0; k < st->n_anchors && strcmp(st->anchors[k].network_id, net) != 0; k++)
+		;
+	if (k == st->n_anchors) {
+		r = sc_fail(SC_ERR_NETWORK, "proof: no anchor for network %s", net);
+		goto out;
+	}
+	if ((i = find_challenge(spd, ch, SC_SP_CHALLENGE_LEN)) < 0) {
+		r = sc_fail(SC_ERR_CHALLENGE, "proof: the challenge is unknown, expired or used");
+		goto out;
+	}
+	if (spd->proved[i]) {
+		r = sc_fail(SC_ERR_CHALLENGE, "proof: the challenge already has its proof");
+		goto out;
+	}
+	if (now < 0) {
+		r = sc_fail(SC_ERR_INTERNAL, "proof: the clock is before 1970");
+		goto out;
+	}
+	sp_proof_tbs_put(&tbs, ch, st->device_id, net, digest, (uint64_t)now);
+	if ((r = sc_buf_done(&tbs, "proof")) != SC_OK)
+		goto out;
+	if ((r = be->sign(st->csk, SPD_SIGN_MESSAGE,
+	         sc_sign_md(be->key_public(st->csk), SC_DIGEST_SHA256), 0, tbs.data, tbs.len, &sig,
+	         &sig_len)) != SC_OK)
+		goto out;
+	if (sig_len == 0 || sig_len > SP_MSG_MAX_SIGNATURE) {
+		r = sc_fail(SC_ERR_INTERNAL, "proof: a %zu-byte signature", sig_len);
+		goto out;
+	}
+	spd->proved[i] = 1;
+	sp_proof_ans_put(ans, (uint64_t)now, sig, sig_len);
+	r = SC_OK;
+out:
+	OPENSSL_free(sig);
+	sc_buf_free(&tbs);
+	return r;
 }
 
 /* One ISSUE in flight: what each phase hands to the next. */

@@ -83,12 +83,20 @@ struct spd {
 	struct spd_store *store; /* commits go here; borrowed */
 	uint8_t challenges[SPD_CHALLENGES_MAX][SC_SP_CHALLENGE_LEN];
 	size_t n_challenges; /* oldest first */
+	/* 1: challenges[i] has had its request proof (PROOF, one per challenge: the SP never
+	 * signs more proofs than it hands out challenges). Moves with challenges[]. */
+	uint8_t proved[SPD_CHALLENGES_MAX];
 	/*
 	 * ISSUE's verified-signer cache (profile.h): in memory only, never sealed, at most
 	 * SPD_SIGNER_CACHE_ENTRIES, flushed by INSTALL_ANCHOR. NULL: every profile takes the full
 	 * path (shortcuts off, or no memory for it at start). spd_start/spd_stop own it.
 	 */
 	struct sc_signer_cache *signer_cache;
+	/*
+	 * 1: answer as an SP of protocol revision 1.0 (--revision 1.0), whose table has no PROOF:
+	 * what a host meets on an older chip, for compatibility tests. 0: every request.
+	 */
+	int rev10;
 	int log;                /* 1: one line per request on stderr */
 	unsigned long peer_uid; /* for the log line only */
 };

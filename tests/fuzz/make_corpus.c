@@ -256,6 +256,11 @@ static void dispatch_seeds(void)
 	sc_wire_begin(&m, SC_SP_SET_LIMITS, 0);
 	sp_set_limits_req_put(&m, 30, 8);
 	request("set-limits-after-lock", &m);
+	/* PROOF (revision 1.1) for a challenge the SP never gave: decoded, then refused. */
+	memset(dg, 0x5a, sizeof(dg));
+	sc_wire_begin(&m, SC_SP_PROOF, 0);
+	sp_proof_req_put(&m, dg, "second.example", dg);
+	request("proof-unknown-challenge", &m);
 	/* Two messages no encoder writes, on purpose: a type and a version the SP does not know. */
 	sc_wire_begin(&m, 0x7e, 0);
 	request("unknown-type", &m);

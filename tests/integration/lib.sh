@@ -95,9 +95,9 @@ check() {
 }
 
 # start_spd NAME: serve $T/NAME (store) on $T/NAME.sock; waits until it accepts.
-start_spd() {
-  local name=$1
-  "$SELFCERT_SPD" --store "$T/$name" --socket "$T/$name.sock" --foreground 2>>"$T/$name.log" &
+start_spd() {  # start_spd NAME [selfcert-spd flags…]
+  local name=$1; shift
+  "$SELFCERT_SPD" --store "$T/$name" --socket "$T/$name.sock" --foreground "$@" 2>>"$T/$name.log" &
   local pid=$!
   SPD_PIDS+=("$pid")
   SPD_NAMES+=("$name")

@@ -59,7 +59,7 @@ check "already revoked said" grep -q "already revoked" "$T/.out"
 ok "list revoked" sc net device list --db "$T/reg.db" --status revoked
 check "one revoked" [ "$(cat "$T/.out")" = "DEV-4 revoked 0 -" ]
 check "audit is append-only" bash -c "! sqlite3 '$T/reg.db' 'DELETE FROM audit' 2>/dev/null"
-check "schema version 2" [ "$(db 'PRAGMA user_version')" = 2 ]
+check "schema version 3" [ "$(db 'PRAGMA user_version')" = 3 ]
 check "WAL mode" [ "$(db 'PRAGMA journal_mode')" = wal ]
 
 # --- start-up refusals (exit 2 usage, 1 refused, 3 system) ---
@@ -171,8 +171,12 @@ chain_json() {  # chain_json NAME CHALLENGE [extra JSON members] > file
     "$(awk 'BEGIN{ORS="\\n"} {print}' "$T/$1-certs/chain.pem")" \
     "$(awk 'BEGIN{ORS="\\n"} {print}' "$T/$1-certs/kex.pem")" "$2" "${3:-}"
 }
+proved_json() {  # proved_json NAME CHALLENGE > file: chain_json with the SP's request proof
+  chain_json "$1" "$2" ",\"proof\":$(sc device proof --sp "$T/$1.sock" --challenge "$2" \
+    --chain "$T/$1-certs/chain.pem" --kex "$T/$1-certs/kex.pem")"
+}
 CH=$(sc device challenge --sp "$T/d1.sock")
-chain_json d1 "$CH" >"$T/req1.json"
+proved_json d1 "$CH" >"$T/req1.json"
 api_json POST /v1/profiles "$T/req1.json"
 api_is "profile for DEV-1" 201
 check "answer names the device" grep -q '"device_id":"DEV-1","network_id":"testnet","key_origin":"device","alg":"p256"' "$T/.api"
@@ -232,14 +236,15 @@ printf '{"chain":"%s","kex":"%s","challenge":"%s"}' \
   "$(sc device challenge --sp "$T/d1.sock")" >"$T/req-kex.json"
 api_json POST /v1/profiles "$T/req-kex.json"
 api_is "another device's KEK" 422 kek-mismatch
-# Rate: three per hour in this policy; DEV-1 had one.
-chain_json d1 "$(sc device challenge --sp "$T/d1.sock")" >"$T/r2.json"
+# Rate: three per hour in this policy; DEV-1 had one (its requests carry the SP's proof: the
+# device's own budget; the unauthenticated ones above count in 127.0.0.1's).
+proved_json d1 "$(sc device challenge --sp "$T/d1.sock")" >"$T/r2.json"
 api_json POST /v1/profiles "$T/r2.json"
 api_is "second profile of the hour" 201
-chain_json d1 "$(sc device challenge --sp "$T/d1.sock")" >"$T/r3.json"
+proved_json d1 "$(sc device challenge --sp "$T/d1.sock")" >"$T/r3.json"
 api_json POST /v1/profiles "$T/r3.json"
 api_is "third profile of the hour" 201
-chain_json d1 "$(sc device challenge --sp "$T/d1.sock")" >"$T/r4.json"
+proved_json d1 "$(sc device challenge --sp "$T/d1.sock")" >"$T/r4.json"
 api_json POST /v1/profiles "$T/r4.json" -D "$T/headers"
 api_is "fourth profile of the hour" 429 rate-limited
 check "Retry-After sent" grep -qi "^retry-after: [0-9]" "$T/headers"

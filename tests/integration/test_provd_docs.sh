@@ -30,8 +30,10 @@ for try in 1 2 3 4 5; do
   echo "port $port taken; another one" >&2
 done
 check "every example runs (exit $rc; $(tail -n 2 "$T/doc.err" | tr '\n' ' '))" [ "$rc" -eq 0 ]
-check "healthz answered" grep -q '^{"status":"ok","network_id":"example-net","schema":2}$' "$T/doc.out"
+check "healthz answered" grep -q '^{"status":"ok","network_id":"example-net","schema":3}$' "$T/doc.out"
 check "a profile was issued and decoded" grep -q "ACME-0001" "$T/doc/profile.json"
+check "a request with a proof was served" grep -q '"device_id":"ACME-0001"' "$T/doc/proved-profile.json"
+check "and recorded as authenticated" [ "$(sqlite3 "$T/doc/registry.db" "SELECT count(*) FROM profiles WHERE source IS NULL")" -ge 1 ]
 check "the replay was refused" grep -q '^{"error":"replay",' "$T/doc.out"
 check "registered, then already registered" grep -q '"status":"already-registered"' "$T/doc.out"
 check "the revocation without a token was refused" grep -q '^{"error":"unauthorized",' "$T/doc.out"

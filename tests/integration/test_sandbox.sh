@@ -39,6 +39,8 @@ CH=$(sc device challenge --sp "$T/dev.sock")
 ok "challenge profile (P-256, sign and key agreement)" profile --challenge "$CH" --alg p256 \
   --key-usage digitalSignature,keyAgreement --out "$T/p-ec.der"
 H_EC=$(issue "$T/p-ec.der" "$T/ec.pem") && pass || fail "issue, device-generated P-256 with a challenge"
+ok "a request proof (the CSK signs under the filter)" sc device proof --sp "$T/dev.sock" \
+  --challenge "$(sc device challenge --sp "$T/dev.sock")" --chain "$T/dc/chain.pem" --kex "$T/dc/kex.pem"
 ok "server-generated RSA-2048 profile (sign and key transport)" profile --server-keygen rsa2048 \
   --kex "$T/dc/kex.pem" --key-usage digitalSignature,keyEncipherment --out "$T/p-rsa.der"
 H_RSA=$(issue "$T/p-rsa.der" "$T/rsa.pem") && pass || fail "issue, server-generated RSA-2048 (RSA-OAEP unwrap)"

@@ -27,6 +27,7 @@
 #include <selfcert/profile.h>
 #include "api.h"
 #include "json.h"
+#include <selfcert/proof.h>
 #include "text.h"
 #include "pem.h"
 #include "testutil.h"
@@ -128,6 +129,7 @@ static int group_setup(void **state)
 	provd_policy_defaults(&api.policy);
 	api.policy.server_keygen = 1;
 	api.policy.rate.max = 1000;
+	api.policy.unauth_rate.max = 1000;
 	assert_int_equal(provd_api_load(&api, dir, path), SC_OK);
 	assert_string_equal(api.network_id, "netA");
 	assert_int_equal(provd_metrics_new(&api.metrics), SC_OK);
@@ -211,6 +213,9 @@ static char *b64_of_cert(X509 *x)
 	return s;
 }
 
+/* The client address of the requests call() makes (the unauthenticated budget's key). */
+static const char *peer = "test";
+
 static void call(const char *method, const char *path, const char *ctype, const char *body,
     size_t len, const char *auth, struct provd_response *resp)
 {
@@ -223,7 +228,7 @@ static void call(const char *method, const char *path, const char *ctype, const 
 	req.authorization = auth;
 	req.body = (const uint8_t *)(body ? body : "");
 	req.body_len = body ? len : 0;
-	req.peer = "test";
+	req.peer = peer;
 	provd_api_handle(&api, reg, &req, resp);
 }
 
@@ -809,6 +814,224 @@ static void late_certificate(int64_t age, int status, const char *code, const ch
 }
 
 /* Issue 16 item 8: the SP refuses an expired profile; so must the server its certificate. */
+/* ---- request proofs (docs/API.md "proof") ---- */
+
+/* What a proof says and who signs it: a test changes one thing from a valid proof's. */
+struct proof_spec {
+	const struct dev *signer; /* whose CSK signs (the SP's) */
+	const char *device_id, *network_id;
+	const char *challenge;  /* hex; NULL: the request's */
+	int64_t time_offset;    /* from now */
+	const char *digest_alg; /* the alg the digest covers ("": absent) */
+	int flip_signature;     /* change one bit of the signature */
+};
+
+/*
+ * A profile request for d with challenge ch (hex) and alg (NULL: absent), carrying a proof
+ * made as ps says, with the proof's JSON as the SP would make it (sc_proof_tbs, the CSK over
+ * SHA-256). The caller's text.
+ */
+static char *proved_body(const struct dev *d, const char *ch, const char *alg,
+    const struct proof_spec *ps)
+{
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	struct sc_proof pf;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t dg[SC_PROOF_DIGEST_LEN], sig[256];
+	char dg_hex[65], *b64, *body, *s;
+	size_t n = 0, sig_len = sizeof(sig);
+	json_t *j;
+
+	assert_non_null(chain);
+	assert_non_null(md);
+	sk_X509_push(chain, d->ca);
+	sk_X509_push(chain, d->issuer);
+	memset(&pf, 0, sizeof(pf));
+	assert_int_equal(sc_unhex(ps->challenge ? ps->challenge : ch, pf.challenge,
+	                     sizeof(pf.challenge), &n),
+	    SC_OK);
+	snprintf(pf.device_id, sizeof(pf.device_id), "%s", ps->device_id);
+	snprintf(pf.network_id, sizeof(pf.network_id), "%s", ps->network_id);
+	assert_int_equal(sc_proof_request_digest(chain, d->kex,
+	                     ps->digest_alg ? (ps->digest_alg[0] ? ps->digest_alg : NULL) : alg, 0,
+	                     dg),
+	    SC_OK);
+	memcpy(pf.request_digest, dg, sizeof(dg));
+	pf.time = (uint64_t)(time(NULL) + ps->time_offset);
+	{
+		uint8_t *tbs = NULL;
+		size_t tbs_len = 0;
+
+		assert_int_equal(sc_proof_tbs(&pf, &tbs, &tbs_len), SC_OK);
+		/* Never a DER SEQUENCE: the context's first byte. */
+		assert_int_not_equal(tbs[0], 0x30);
+		assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, ps->signer->csk),
+		    1);
+		assert_int_equal(EVP_DigestSign(md, sig, &sig_len, tbs, tbs_len), 1);
+		OPENSSL_free(tbs);
+	}
+	if (ps->flip_signature)
+		sig[sig_len / 2] ^= 0x01;
+	sc_hex(dg, sizeof(dg), dg_hex);
+	assert_non_null(b64 = sc_base64_encode(sig, sig_len));
+	body = profile_body(d, alg, 0, ch);
+	assert_non_null(j = json_loads(body, 0, NULL));
+	json_object_set_new(j, "proof",
+	    json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "device_id", ps->device_id, "network_id",
+	        ps->network_id, "challenge", ps->challenge ? ps->challenge : ch, "request", dg_hex,
+	        "time", (json_int_t)pf.time, "signature", b64));
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	free(body);
+	free(b64);
+	EVP_MD_CTX_free(md);
+	sk_X509_free(chain);
+	return s;
+}
+
+/* One request with a proof made as ps says: status and code, and the detail naming `field`. */
+static void proof_case(const struct dev *d, const char *alg, const struct proof_spec *ps,
+    int status, const char *code, const char *field, const char *where)
+{
+	char ch[65], *b;
+	json_t *j;
+
+	challenge_hex(ch);
+	b = proved_body(d, ch, alg, ps);
+	j = post("/v1/profiles", b, status, code, where);
+	if (field != NULL) {
+		const char *detail = json_string_value(json_object_get(j, "detail"));
+		if (detail == NULL || strstr(detail, field) == NULL)
+			fail_msg("%s: detail \"%s\" does not name %s", where, detail ? detail : "",
+			    field);
+	}
+	json_decref(j);
+	free(b);
+}
+
+/*
+ * Authenticated requests count in the device's budget and nothing else does; every way a
+ * proof can be wrong has its own answer.
+ */
+static void test_proofs(void **state)
+{
+	struct dev dev_p = { .id = "DEV-P" };
+	struct provd_policy saved = api.policy;
+	struct proof_spec ok = { &dev_p, "DEV-P", "netA", NULL, 0, NULL, 0 }, ps;
+	char ch[65], *b;
+	int i;
+
+	(void)state;
+	make_dev(&dev_p, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-P", NULL, "t", time(NULL)), SC_OK);
+	api.policy.rate.max = 2;
+	api.policy.unauth_rate.max = 3;
+	peer = "198.51.100.7";
+
+	/* The attacker, with the public certificates only: its own address's budget, not DEV-P's. */
+	for (i = 0; i < 3; i++) {
+		b = profile_body(&dev_p, NULL, 0, NULL);
+		json_decref(post("/v1/profiles", b, 201, NULL, "unauthenticated, in budget"));
+		free(b);
+	}
+	b = profile_body(&dev_p, NULL, 0, NULL);
+	json_decref(post("/v1/profiles", b, 429, "rate-limited", "unauthenticated, over budget"));
+	free(b);
+
+	/* The device itself is still served: two authenticated profiles, then its own limit. */
+	proof_case(&dev_p, NULL, &ok, 201, NULL, NULL, "authenticated 1");
+	proof_case(&dev_p, "p256", &ok, 201, NULL, NULL, "authenticated 2 (alg bound)");
+	proof_case(&dev_p, NULL, &ok, 429, "rate-limited", "device DEV-P", "authenticated 3");
+	api.policy.rate.max = 1000;
+
+	/* Each field the proof binds. */
+	ps = ok;
+	ps.device_id = "DEV-A";
+	proof_case(&dev_p, NULL, &ps, 403, "proof-mismatch", "proof.device_id", "wrong device");
+	ps = ok;
+	ps.network_id = "netB";
+	proof_case(&dev_p, NULL, &ps, 403, "proof-mismatch", "proof.network_id",
+	    "another network's proof");
+	ps = ok;
+	ps.challenge = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	proof_case(&dev_p, NULL, &ps, 403, "proof-mismatch", "proof.challenge", "wrong challenge");
+	ps = ok;
+	ps.digest_alg = "p384";
+	proof_case(&dev_p, "p256", &ps, 403, "proof-mismatch", "proof.request",
+	    "the alg changed after the proof");
+	ps = ok;
+	ps.digest_alg = "";
+	proof_case(&dev_p, "p256", &ps, 403, "proof-mismatch", "proof.request",
+	    "an alg added after the proof");
+	/* Time: 300 s back, 60 s ahead. */
+	ps = ok;
+	ps.time_offset = -PROVD_PROOF_MAX_AGE_S - 5;
+	proof_case(&dev_p, NULL, &ps, 403, "proof-expired", "proof.time", "stale proof");
+	ps = ok;
+	ps.time_offset = PROVD_CLOCK_SKEW_S + 5;
+	proof_case(&dev_p, NULL, &ps, 403, "proof-expired", "proof.time", "proof from the future");
+	ps = ok;
+	ps.time_offset = -PROVD_PROOF_MAX_AGE_S + 30;
+	proof_case(&dev_p, NULL, &ps, 201, NULL, NULL, "old but fresh proof");
+	ps = ok;
+	ps.time_offset = PROVD_CLOCK_SKEW_S - 30;
+	proof_case(&dev_p, NULL, &ps, 201, NULL, NULL, "SP clock ahead within the allowance");
+	/* The signature: another device's CSK with this device's fields, or one bit changed. */
+	ps = ok;
+	ps.signer = &dev_b;
+	proof_case(&dev_p, NULL, &ps, 403, "bad-proof", "DEV-P", "another device's CSK");
+	ps = ok;
+	ps.flip_signature = 1;
+	proof_case(&dev_p, NULL, &ps, 403, "bad-proof", NULL, "tampered signature");
+
+	/* Replay: the same request and proof twice. */
+	challenge_hex(ch);
+	b = proved_body(&dev_p, ch, NULL, &ok);
+	json_decref(post("/v1/profiles", b, 201, NULL, "first use"));
+	json_decref(post("/v1/profiles", b, 409, "replay", "the same proof again"));
+	free(b);
+
+	/* The proof object's own form. */
+	challenge_hex(ch);
+	b = proved_body(&dev_p, ch, NULL, &ok);
+	{
+		json_t *j = json_loads(b, 0, NULL), *pf = json_object_get(j, "proof");
+		char *s;
+
+		json_object_set_new(pf, "extra", json_true());
+		s = json_dumps(j, JSON_COMPACT);
+		json_decref(
+		    post("/v1/profiles", s, 400, "unknown-field", "proof with an extra key"));
+		free(s);
+		json_object_del(pf, "extra");
+		json_object_set_new(pf, "time", json_string("now"));
+		s = json_dumps(j, JSON_COMPACT);
+		json_decref(post("/v1/profiles", s, 400, "wrong-type", "proof.time a string"));
+		free(s);
+		json_object_del(pf, "time");
+		s = json_dumps(j, JSON_COMPACT);
+		json_decref(post("/v1/profiles", s, 400, "missing-field", "proof without time"));
+		free(s);
+		json_object_set_new(j, "proof", json_string("x"));
+		s = json_dumps(j, JSON_COMPACT);
+		json_decref(post("/v1/profiles", s, 400, "wrong-type", "proof not an object"));
+		free(s);
+		json_decref(j);
+	}
+	free(b);
+
+	/* --unauthenticated-budget 0: a request without a proof is refused, one with is served. */
+	api.policy.unauth_rate.max = 0;
+	b = profile_body(&dev_p, NULL, 0, NULL);
+	json_decref(post("/v1/profiles", b, 403, "proof-required", "no proof, budget 0"));
+	free(b);
+	proof_case(&dev_p, NULL, &ok, 201, NULL, NULL, "with a proof, budget 0");
+
+	peer = "test";
+	api.policy = saved;
+	free_dev(&dev_p);
+}
+
 static void test_certificate_after_profile_expired(void **state)
 {
 	(void)state;
@@ -841,9 +1064,13 @@ static void test_policy_refusals(void **state)
 		free(chain);
 		free(kex);
 	}
-	/* Rate: one per hour, then 429 with Retry-After. */
+	/*
+	 * Rate: one per hour, then 429 with Retry-After. These requests carry no proof: the
+	 * budget is their address's (test_proofs covers the device's).
+	 */
 	api.policy = saved;
-	api.policy.rate.max = 1;
+	api.policy.unauth_rate.max = 1;
+	peer = "192.0.2.9";
 	{
 		struct provd_response resp;
 		char *b = profile_body(&dev_b, NULL, 0, NULL);
@@ -855,6 +1082,7 @@ static void test_policy_refusals(void **state)
 		json_decref(expect(&resp, 429, "rate-limited", "second of the hour"));
 		free(b);
 	}
+	peer = "test";
 	api.policy = saved;
 }
 
@@ -1266,6 +1494,7 @@ int main(void)
 		cmocka_unit_test(test_enroll_uncached),
 		/* Last: it registers certificates the counts above do not expect. */
 		cmocka_unit_test(test_certificate_after_profile_expired),
+		cmocka_unit_test(test_proofs),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

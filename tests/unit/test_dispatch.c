@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include <selfcert/proof.h>
 #include "fast/fast.h"
 #include "spd.h"
 #include "pem.h"
@@ -399,8 +400,9 @@ static void test_gating(void **state)
 		{ SC_SP_DELETE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_DECRYPT, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_DERIVE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_PROOF, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 	};
-	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x17, 0x7e, 0x7f, 0x80, 0x81, 0x91,
+	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x18, 0x7e, 0x7f, 0x80, 0x81, 0x91,
 		0xff };
 	int s;
 	size_t i;
@@ -418,6 +420,11 @@ static void test_gating(void **state)
 		}
 		for (i = 0; i < sizeof(unknown); i++)
 			assert_int_equal(call(unknown[i], NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		/* An SP of revision 1.0 (--revision 1.0) does not know PROOF, in any state. */
+		spd->rev10 = 1;
+		assert_int_equal(call(SC_SP_PROOF, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_INFO, NULL, 0, NULL), SC_OK);
+		spd->rev10 = 0;
 	}
 }
 
@@ -1257,6 +1264,114 @@ static void test_decrypt(void **state)
 	X509_free(c_ec);
 }
 
+/* ---- PROOF ---- */
+
+/* The SP's answer was this code with exactly this detail. */
+static void expect_err(sc_err r, sc_err want, const char *detail)
+{
+	if (r != want || strcmp(sc_err_detail(), detail) != 0)
+		fail_msg("%s: %s, expected %s: %s", sc_err_name(r), sc_err_detail(),
+		    sc_err_name(want), detail);
+}
+
+static sc_err proof(const uint8_t *ch, const char *net, const uint8_t *dg, uint64_t *t,
+    uint8_t *sig, size_t *sig_len)
+{
+	struct sc_buf b;
+	struct answer a;
+	sc_err r;
+
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sp_proof_req_put(&b, ch, net, dg);
+	r = call_buf(SC_SP_PROOF, &b, &a);
+	if (r == SC_OK) {
+		const uint8_t *s;
+		size_t n;
+
+		assert_int_equal(sp_proof_ans_get(&a.rd, t, &s, &n), SC_OK);
+		assert_true(n <= SP_MSG_MAX_SIGNATURE);
+		memcpy(sig, s, n);
+		*sig_len = n;
+	}
+	answer_free(&a);
+	return r;
+}
+
+/* A proof from an SP with a CSK of alg: it verifies with the device CA certificate's key, over
+ * the SP's own device ID and clock; each refusal has its code and changes nothing. */
+static void proof_for(enum sc_alg alg)
+{
+	uint8_t ch[SC_SP_CHALLENGE_LEN], ch2[SC_SP_CHALLENGE_LEN], dg[SP_MSG_DIGEST_LEN];
+	uint8_t sig[SP_MSG_MAX_SIGNATURE];
+	size_t sig_len = 0;
+	struct sc_proof pf;
+	uint64_t t = 0;
+	time_t before = time(NULL);
+	uint32_t h;
+	X509 *cert = NULL;
+	struct pspec s;
+
+	personalize(alg, SC_ALG_P256, 8);
+	memset(dg, 0x5a, sizeof(dg));
+	memset(ch2, 0x11, sizeof(ch2));
+	assert_int_equal(challenge(ch), SC_OK);
+	/* Refusals first: nothing is marked. */
+	expect_err(proof(ch2, NET, dg, &t, sig, &sig_len), SC_ERR_CHALLENGE,
+	    "proof: the challenge is unknown, expired or used");
+	expect_err(proof(ch, "other-net", dg, &t, sig, &sig_len), SC_ERR_NETWORK,
+	    "proof: no anchor for network other-net");
+	expect_err(proof(ch, "", dg, &t, sig, &sig_len), SC_ERR_USAGE, "proof: empty network ID");
+	assert_int_equal(proof(ch, NET, dg, &t, sig, &sig_len), SC_OK);
+	assert_true((time_t)t >= before && (time_t)t <= time(NULL));
+	memset(&pf, 0, sizeof(pf));
+	memcpy(pf.challenge, ch, sizeof(ch));
+	snprintf(pf.device_id, sizeof(pf.device_id), "%s", DEV);
+	snprintf(pf.network_id, sizeof(pf.network_id), "%s", NET);
+	memcpy(pf.request_digest, dg, sizeof(dg));
+	pf.time = t;
+	assert_int_equal(sc_proof_verify(&pf, sig, sig_len, X509_get0_pubkey(spd->st.csk_cert)),
+	    SC_OK);
+	/* Any field changed: it no longer verifies. */
+	pf.time++;
+	assert_int_equal(sc_proof_verify(&pf, sig, sig_len, X509_get0_pubkey(spd->st.csk_cert)),
+	    SC_ERR_BAD_PROOF);
+	pf.time--;
+	pf.request_digest[0] ^= 1;
+	assert_int_equal(sc_proof_verify(&pf, sig, sig_len, X509_get0_pubkey(spd->st.csk_cert)),
+	    SC_ERR_BAD_PROOF);
+	pf.request_digest[0] ^= 1;
+	/* One proof per challenge. */
+	expect_err(proof(ch, NET, dg, &t, sig, &sig_len), SC_ERR_CHALLENGE,
+	    "proof: the challenge already has its proof");
+	/* The challenge still buys its profile, then is gone for proofs too. */
+	memset(&s, 0, sizeof(s));
+	s.alg = SC_ALG_P256;
+	s.challenge = ch;
+	s.challenge_len = sizeof(ch);
+	assert_int_equal(issue_spec(&s, &h, &cert), SC_OK);
+	X509_free(cert);
+	expect_err(proof(ch, NET, dg, &t, sig, &sig_len), SC_ERR_CHALLENGE,
+	    "proof: the challenge is unknown, expired or used");
+}
+
+static void test_proof(void **state)
+{
+	(void)state;
+	proof_for(SC_ALG_P256);
+}
+
+static void test_proof_ed25519(void **state)
+{
+	(void)state;
+	proof_for(SC_ALG_ED25519);
+}
+
+static void test_proof_rsa(void **state)
+{
+	(void)state;
+	proof_for(SC_ALG_RSA2048);
+}
+
 static void test_derive(void **state)
 {
 	struct pspec s;
@@ -1346,6 +1461,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_gating, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proof_ed25519, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proof_rsa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_and_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_trailing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_info, setup, teardown),

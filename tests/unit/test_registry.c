@@ -353,12 +353,14 @@ static void test_device_id_one_per_key(void **state)
 	long_a[SC_DEVICE_ID_MAX - 1] = 'z';
 	long_a[SC_DEVICE_ID_MAX] = '\0';
 	assert_int_equal(raw_exec("DROP TRIGGER devices_one_per_key; DROP INDEX devices_by_key;"
+	                          "DROP INDEX profiles_by_source;"
+	                          "ALTER TABLE profiles DROP COLUMN source;"
 	                          "PRAGMA user_version = 1;"
 	                          "INSERT INTO devices (device_id, status, created_at, updated_at) "
 	                          "VALUES ('new-9', 'active', 1, 1)"),
 	    SQLITE_OK);
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 2);
+	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	assert_int_equal(sc_reg_device_get(reg, "new-9", &d), SC_OK);
 	assert_int_equal(sc_reg_device_get(reg, "NEW-9", &d), SC_OK);
@@ -504,7 +506,7 @@ static void test_profiles(void **state)
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
 	/* The same challenge again, even for another device: a replay. */
 	make_profile(&rec, "D-2", 2, "0011");
-	assert_int_equal(sc_reg_profile_precheck(reg, "D-2", "0011", &rate, 2001, &retry),
+	assert_int_equal(sc_reg_profile_precheck(reg, "D-2", "0011", NULL, &rate, 2001, &retry),
 	    SC_ERR_REPLAY);
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2001, "t", &retry), SC_ERR_REPLAY);
 	/* Rate: two per hour for D-1; the third waits for the first to leave the window. */
@@ -515,6 +517,31 @@ static void test_profiles(void **state)
 	    SC_ERR_RATE_LIMITED);
 	assert_int_equal(retry, 2000 + 3600 - 2020 + 1);
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &retry),
+	    SC_OK);
+	/*
+	 * Unauthenticated requests (a source address, schema 3): D-1's budget is full, yet they
+	 * are served within their address's own budget, and never count in the device's.
+	 */
+	assert_int_equal(sc_reg_profile_precheck(reg, "D-1", "00a0", NULL, &rate, 5602, &retry),
+	    SC_ERR_RATE_LIMITED);
+	for (int k = 0; k < 2; k++) {
+		make_profile(&rec, "D-1", 10 + k, k == 0 ? "00a0" : "00a1");
+		snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 5602, "t", &retry), SC_OK);
+	}
+	make_profile(&rec, "D-1", 12, "00a2");
+	snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
+	assert_int_equal(sc_reg_profile_precheck(reg, "D-1", "00a2", "192.0.2.1", &rate, 5603,
+	                     &retry),
+	    SC_ERR_RATE_LIMITED);
+	assert_non_null(strstr(sc_err_detail(), "unauthenticated requests from 192.0.2.1"));
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 5603, "t", &retry),
+	    SC_ERR_RATE_LIMITED);
+	snprintf(rec.source, sizeof(rec.source), "192.0.2.2");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 5603, "t", &retry), SC_OK);
+	/* The device's budget still counts its two authenticated profiles only. */
+	make_profile(&rec, "D-1", 13, "00a3");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2010 + 3600 + 1, "t", &retry),
 	    SC_OK);
 	/* No challenge: allowed here (policy is the API's), and several may lack one. */
 	make_profile(&rec, "D-2", 5, NULL);

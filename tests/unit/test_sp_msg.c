@@ -551,6 +551,48 @@ static sc_err get_derive_ans(struct sc_buf *b)
 	return r;
 }
 
+/* PROOF: a 64-byte network ID, the longest there is, and the longest signature. */
+static const char proof_net[] = "n123456789012345678901234567890123456789012345678901234567890123";
+
+static void put_proof_req(struct sc_buf *b)
+{
+	sp_proof_req_put(b, blob, proof_net, blob + 100);
+}
+
+static sc_err get_proof_req(struct sc_buf *b)
+{
+	const uint8_t *ch, *dg;
+	char net[SP_MSG_ID_MAX + 1];
+	sc_err r;
+
+	if ((r = sp_proof_req_get(b, &ch, net, &dg)) == SC_OK) {
+		assert_memory_equal(ch, blob, SC_SP_CHALLENGE_LEN);
+		assert_string_equal(net, proof_net);
+		assert_memory_equal(dg, blob + 100, SP_MSG_DIGEST_LEN);
+	}
+	return r;
+}
+
+static void put_proof_ans(struct sc_buf *b)
+{
+	sp_proof_ans_put(b, 0x0102030405060708ull, blob, SP_MSG_MAX_SIGNATURE);
+}
+
+static sc_err get_proof_ans(struct sc_buf *b)
+{
+	const uint8_t *p;
+	uint64_t t;
+	size_t n;
+	sc_err r;
+
+	if ((r = sp_proof_ans_get(b, &t, &p, &n)) == SC_OK) {
+		assert_true(t == 0x0102030405060708ull);
+		assert_int_equal(n, SP_MSG_MAX_SIGNATURE);
+		assert_memory_equal(p, blob, n);
+	}
+	return r;
+}
+
 static const struct mcase {
 	uint8_t type;
 	int answer; /* 0: the SP decodes it; 1: the host does */
@@ -584,6 +626,8 @@ static const struct mcase {
 	{ SC_SP_DECRYPT, 1, put_decrypt_ans, get_decrypt_ans },
 	{ SC_SP_DERIVE, 0, put_derive_req, get_derive_req },
 	{ SC_SP_DERIVE, 1, put_derive_ans, get_derive_ans },
+	{ SC_SP_PROOF, 0, put_proof_req, get_proof_req },
+	{ SC_SP_PROOF, 1, put_proof_ans, get_proof_ans },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -760,6 +804,11 @@ static void test_oversize_requests(void **state)
 	writer(&b);
 	sp_derive_req_put(&b, 1, blob, SC_SP_MAX_EC_POINT + 1);
 	expect_cut(SC_SP_DERIVE, 0, decode(&b, get_derive_req));
+	/* PROOF: a network ID of 65 bytes. */
+	writer(&b);
+	sp_proof_req_put(&b, blob,
+	    "n1234567890123456789012345678901234567890123456789012345678901234", blob);
+	expect_cut(SC_SP_PROOF, 0, decode(&b, get_proof_req));
 }
 
 static void test_oversize_answers(void **state)
@@ -824,6 +873,9 @@ static void test_oversize_answers(void **state)
 	writer(&b);
 	sp_derive_ans_put(&b, blob, SP_MSG_MAX_SECRET + 1);
 	expect_cut(SC_SP_DERIVE, 1, decode(&b, get_derive_ans));
+	writer(&b);
+	sp_proof_ans_put(&b, 1, blob, SP_MSG_MAX_SIGNATURE + 1);
+	expect_cut(SC_SP_PROOF, 1, decode(&b, get_proof_ans));
 }
 
 /* What an answer must hold beyond its layout: something to use. */
@@ -857,6 +909,15 @@ static void test_empty_answers(void **state)
 	sp_derive_ans_put(&b, NULL, 0);
 	sc_buf_init_reader(&rd, b.data, b.len);
 	expect(sp_derive_ans_get(&rd, &p, &n), SC_ERR_PEER, "derive answer: empty secret");
+	sc_buf_free(&b);
+	writer(&b);
+	sp_proof_ans_put(&b, 1, NULL, 0);
+	sc_buf_init_reader(&rd, b.data, b.len);
+	{
+		uint64_t t;
+		expect(sp_proof_ans_get(&rd, &t, &p, &n), SC_ERR_PEER,
+		    "proof answer: empty signature");
+	}
 	sc_buf_free(&b);
 	/* An empty plaintext is a plaintext (OAEP may carry nothing). */
 	writer(&b);
@@ -990,7 +1051,7 @@ static void test_answer_types(void **state)
 {
 	static const uint8_t types[] = { SC_SP_INFO, SC_SP_KEYGEN, SC_SP_INSTALL_CERT,
 		SC_SP_INSTALL_ANCHOR, SC_SP_SET_LIMITS, SC_SP_LOCK, SC_SP_CHALLENGE, SC_SP_ISSUE,
-		SC_SP_KEYS, SC_SP_SIGN, SC_SP_DELETE, SC_SP_DECRYPT, SC_SP_DERIVE };
+		SC_SP_KEYS, SC_SP_SIGN, SC_SP_DELETE, SC_SP_DECRYPT, SC_SP_DERIVE, SC_SP_PROOF };
 	size_t i, j;
 	char d[96];
 
@@ -1099,6 +1160,32 @@ static void test_names(void **state)
 	assert_string_equal(sp_msg_name(SC_SP_ERROR), "error");
 	assert_string_equal(sp_msg_name(0x7e), "unknown");
 	assert_string_equal(sc_wire_msg_name(SC_SP_DERIVE), sp_msg_name(SC_SP_DERIVE));
+	assert_string_equal(sp_msg_name(SC_SP_PROOF), "proof");
+}
+
+/* The bytes a proof signs, pinned: the context first (never a DER SEQUENCE), then the fields. */
+static void test_proof_tbs(void **state)
+{
+	static const char ctx[] = "selfcert request proof v1";
+	struct sc_buf b;
+	size_t off = 0;
+
+	(void)state;
+	writer(&b);
+	sp_proof_tbs_put(&b, blob, "DEV-1", "net", blob + 100, 0x1122334455667788ull);
+	assert_int_equal(sc_buf_done(&b, "tbs"), SC_OK);
+	assert_int_equal(b.len, 25 + 32 + 4 + 5 + 4 + 3 + 32 + 8);
+	assert_memory_equal(b.data, ctx, 25);
+	assert_int_not_equal(b.data[0], 0x30);
+	off = 25;
+	assert_memory_equal(b.data + off, blob, 32);
+	off += 32;
+	assert_memory_equal(b.data + off, "\0\0\0\5DEV-1\0\0\0\3net", 4 + 5 + 4 + 3);
+	off += 16;
+	assert_memory_equal(b.data + off, blob + 100, 32);
+	off += 32;
+	assert_memory_equal(b.data + off, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+	sc_buf_free(&b);
 }
 
 /* ---- the committed fuzz corpus is what the encoders write ---- */
@@ -1169,6 +1256,13 @@ static sc_err reencode(uint8_t type, struct sc_buf *rd, struct sc_buf *out)
 		if ((r = sp_derive_req_get(rd, &u, &p, &n)) == SC_OK)
 			sp_derive_req_put(out, u, p, n);
 		return r;
+	case SC_SP_PROOF: {
+		const uint8_t *dg;
+
+		if ((r = sp_proof_req_get(rd, &p, net, &dg)) == SC_OK)
+			sp_proof_req_put(out, p, net, dg);
+		return r;
+	}
 	default: return sc_fail(SC_ERR_UNKNOWN_REQUEST, "type 0x%02x", type);
 	}
 }
@@ -1242,6 +1336,7 @@ int main(void)
 		cmocka_unit_test(test_answer_types),
 		cmocka_unit_test(test_error_answers),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_proof_tbs),
 		cmocka_unit_test(test_corpus),
 	};
 
