@@ -54,7 +54,7 @@ set(SC_UNIT_ENV_test_pkcs11
 
 # The integration tests with stock software need the module, the gateway and the driver.
 foreach(t test_pkcs11 test_tls test_gateway)
-  if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integration/${t}.sh)
+  if(TEST integration/${t})
     set_property(TEST integration/${t} APPEND PROPERTY ENVIRONMENT
       "SC_PKCS11_MODULE=$<TARGET_FILE:selfcert-pkcs11>"
       "SC_GATEWAY=$<TARGET_FILE:selfcert-gateway>"

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "log.h"
+#include <selfcert/version.h>
+#include "daemon.h"
 #include "sandbox.h"
 #include "server.h"
 #include "spd.h"
@@ -37,7 +39,9 @@ static void usage(FILE *f)
 	    "                         by NAME (chown -R NAME DIR); PATH is given to NAME.\n"
 	    "  --insecure-no-sandbox  serve without seccomp and Landlock (for valgrind and debugging\n"
 	    "                         only; builds with AddressSanitizer never sandbox)\n"
-	    "  --list-requests        print every request type this SP answers, one per line\n");
+	    "  --list-requests        print every request type this SP answers, one per line\n"
+	    "  --version              print the version and exit\n"
+	    "SIGHUP is ignored (nothing to re-read).\n");
 }
 
 static int fail(sc_err r)
@@ -159,6 +163,7 @@ int main(int argc, char **argv)
 		{ "insecure-no-sandbox", no_argument, NULL, 'N' },
 		{ "list-requests", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL, *user_name = NULL;
@@ -200,6 +205,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
+		case 'V': sc_version_print(stdout, "selfcert-spd"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -264,12 +270,17 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* SIGHUP (systemctl reload, a closed terminal) never stops the SP: nothing to re-read. */
+	sigaction(SIGHUP, &sa, NULL);
 
 	if ((r = spd_listen_on(sock_path, &lfd)) != SC_OK) {
 		rc = fail(r);
 		goto out;
 	}
 	serving_uid = user_name != NULL ? (unsigned long)user.uid : (unsigned long)getuid();
+	/* Ready once the socket listens (clients queue in its backlog); before the sandbox, whose
+	 * allowlist has no socket() for the notification. A confine failure still exits. */
+	sc_daemon_notify("READY=1");
 	if ((r = confine(store_dir, dirfd, sock_path, user_name != NULL ? &user : NULL, no_sandbox,
 	         how, sizeof(how))) != SC_OK) {
 		rc = fail(r);
