@@ -22,6 +22,7 @@
 #include <selfcert/version.h>
 #include "agent.h"
 #include "daemon.h"
+#include "conf.h"
 #include "log.h"
 #include "text.h"
 
@@ -48,6 +49,8 @@ static const char usage_text[] =
     "  --force-renew     renew now even if the certificate is not due\n"
     "  --retry-min DUR   first back-off after a failure (default 2s), doubling up to\n"
     "  --retry-max DUR   the cap (default 5m)\n"
+    "  --config FILE     key = value settings, keys the long flags (selfcert.conf(5));\n"
+    "                    flags on the command line win\n"
     "  --version         print the version and exit\n"
     "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it cleanly; SIGHUP\n"
     "restarts it in place after the current round (re-reading its flags and files).\n";
@@ -167,6 +170,7 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		{ "retry-max", required_argument, NULL, O_RMAX },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -175,6 +179,12 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 	cfg->retry_min_s = AGENT_RETRY_MIN_S;
 	cfg->retry_max_s = AGENT_RETRY_MAX_S;
 	opterr = 0;
+	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
+	sc_err cr = sc_conf_merge(&argc, &argv, opts);
+	if (cr != SC_OK) {
+		sc_log_failure(cr);
+		exit(2);
+	}
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SP: cfg->sp_path = optarg; break;
@@ -194,6 +204,7 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		case O_RMIN: cfg->retry_min_s = duration_flag("--retry-min", optarg, "2s"); break;
 		case O_RMAX: cfg->retry_max_s = duration_flag("--retry-max", optarg, "5m"); break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
+		case 'C': sc_log_usage_die("--config: at most once");
 		case 'V': sc_version_print(stdout, "selfcert-agent"); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}

@@ -32,6 +32,7 @@
 #include "daemon.h"
 #include "file.h"
 #include "keyopen.h"
+#include "conf.h"
 #include "log.h"
 #include "pem.h"
 #include "text.h"
@@ -90,8 +91,10 @@ static const char usage_text[] =
     "  --request-deadline S   a request's headers and body must arrive within S seconds of its\n"
     "                         start, however steadily they trickle (default 40; 0: none)\n"
     "  --port-file FILE       write the bound port there once listening\n"
+    "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
+    "                         flags on the command line win\n"
     "  --version              print the version and exit\n"
-    "SIGHUP re-reads the policy, admin token and TLS files: all of them load, or nothing changes.\n";
+    "SIGHUP re-reads the configuration, policy, admin token and TLS files: all load, or nothing changes.\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
@@ -746,6 +749,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
 		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
 		{ "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -759,6 +763,12 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	o->per_ip = PROVD_DEFAULT_PER_IP;
 	o->deadline = PROVD_DEFAULT_DEADLINE_S;
 	opterr = 0;
+	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
+	sc_err cr = sc_conf_merge(&argc, &argv, opts);
+	if (cr != SC_OK) {
+		sc_log_failure(cr);
+		exit(2);
+	}
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_DB: o->db = optarg; break;
@@ -795,6 +805,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			    PROVD_KEYGEN_QUEUE_MAX);
 			break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
+		case 'C': sc_log_usage_die("--config: at most once");
 		case 'V': sc_version_print(stdout, "selfcert-provd"); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
@@ -985,7 +996,9 @@ static sc_err provd_reload(const struct options *o)
 	sc_err r;
 
 	memset(&tmp, 0, sizeof(tmp));
-	if ((r = load_policy(o, &pol)) == SC_OK && o->admin != NULL)
+	if ((r = sc_conf_recheck()) == SC_OK)
+		r = load_policy(o, &pol);
+	if (r == SC_OK && o->admin != NULL)
 		r = provd_api_set_admin_token(&tmp, o->admin);
 	if (r == SC_OK && !o->insecure)
 		r = load_tls(o->tls_cert, o->tls_key, &tls.cert, &tls.key, &tls.key_len);
