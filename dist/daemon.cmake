@@ -15,9 +15,12 @@ foreach(t selfcert-spd selfcert-provd selfcert-agent)
   target_link_libraries(${t} PRIVATE selfcert_daemon)
 endforeach()
 
-# test_units.sh runs each built unit's ExecStart line (build/dist/systemd) with these programs.
-if(TEST integration/test_units)
-  set_property(TEST integration/test_units APPEND PROPERTY ENVIRONMENT
-    "SELFCERT_PROVD=$<TARGET_FILE:selfcert-provd>" "SELFCERT_AGENT=$<TARGET_FILE:selfcert-agent>"
-    "SC_UNIT_DIR=${CMAKE_BINARY_DIR}/dist/systemd")
-endif()
+# test_units.sh runs each built unit's ExecStart line (build/dist/systemd) with these programs;
+# test_pkg_cli.sh checks the daemons' --config refusals.
+foreach(t test_units test_pkg_cli)
+  if(TEST integration/${t})
+    set_property(TEST integration/${t} APPEND PROPERTY ENVIRONMENT
+      "SELFCERT_PROVD=$<TARGET_FILE:selfcert-provd>" "SELFCERT_AGENT=$<TARGET_FILE:selfcert-agent>"
+      "SC_UNIT_DIR=${CMAKE_BINARY_DIR}/dist/systemd")
+  endif()
+endforeach()

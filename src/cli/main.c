@@ -34,6 +34,7 @@ static const struct command commands[] = {
 	{ "device", "keys", cmd_device_keys, "list the SP's leaf keys" },
 	{ "device", "sign", cmd_device_sign, "sign a file with a leaf key" },
 	{ "device", "delete", cmd_device_delete, "delete a leaf key" },
+	{ "device", "cert", cmd_device_cert, "export a leaf key's certificate again" },
 	{ NULL, "verify", cmd_verify, "verify a self-issued certificate (and its profile)" },
 	{ NULL, "inspect", cmd_inspect, "decode a profile, certificate or chain" },
 	{ NULL, "demo", cmd_demo, "the whole system on this machine, end to end" },
