@@ -89,3 +89,9 @@ if(SC_SCDOC)
 else()
   message(STATUS "scdoc not found: man pages are not built (apt install scdoc)")
 endif()
+
+# CI: every flag a program's --help prints is in its man page (scripts/man-check.sh).
+if(SC_TESTS)
+  add_test(NAME man/flags COMMAND bash ${CMAKE_SOURCE_DIR}/scripts/man-check.sh
+    $<TARGET_FILE_DIR:selfcert>)
+endif()
