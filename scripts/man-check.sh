@@ -22,7 +22,7 @@ need() { # need PAGE WHAT FLAG…
   done
 }
 
-for p in selfcert-spd:8 selfcert-provd:8 selfcert-agent:8; do
+for p in selfcert-spd:8 selfcert-provd:8 selfcert-agent:8 selfcert-gateway:1; do
   prog=${p%%:*}
   mapfile -t fl < <("$bin/$prog" --help | flags)
   need "$prog.${p##*:}" "$prog" "${fl[@]}"
