@@ -56,6 +56,12 @@ refused "device cert bad --out" 3 io sc device cert --sp "$T/dev.sock" --key "$h
 ok "challenge --json" sc device challenge --sp "$T/dev.sock" --json
 check "challenge --json" grep -Eq '^\{"challenge":"[0-9a-f]+"\}$' "$T/.out"
 
+# --- verify --json: a refusal is one JSON object on stdout as well ---
+ok "verify --json" sc verify --mfr-root "$T/mfr/root.pem" --chain "$T/dev-certs/chain.pem" "$T/leaf.pem" --json
+check "verify --json ok" grep -q '^{"ok":true,' "$T/.out"
+refused "verify under the wrong root" 1 chain sc verify --mfr-root "$T/net/root.pem" --chain "$T/dev-certs/chain.pem" "$T/leaf.pem" --json
+check "the refusal as JSON ($(cat "$T/.out"))" grep -q '^{"ok":false,"error":"chain","detail":"' "$T/.out"
+
 # --- the daemons' --config refusals (the parser itself: unit/test_conf) ---
 if [ -n "${SELFCERT_PROVD:-}" ]; then
   printf 'listen = 127.0.0.1:0\nlsten = x\n' >"$T/provd.conf"
