@@ -72,7 +72,7 @@ static void log_error(const struct agent *a, sc_err r, const char *suffix)
 	    ? a->refusal
 	    : sc_err_name(r);
 
-	sc_log("%s: %s%s", name, *sc_err_detail() ? sc_err_detail() : sc_err_message(r), suffix);
+	sc_log_named(name, "%s%s", *sc_err_detail() ? sc_err_detail() : sc_err_message(r), suffix);
 }
 
 /* Sleep until t or a signal, without a window where a signal could be missed. */

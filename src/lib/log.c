@@ -110,6 +110,15 @@ void sc_log_err(sc_err e, const char *fmt, ...)
 	va_end(ap);
 }
 
+void sc_log_named(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(name, fmt, ap);
+	va_end(ap);
+}
+
 void sc_log_usage_die(const char *fmt, ...)
 {
 	va_list ap;
