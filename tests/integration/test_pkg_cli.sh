@@ -32,6 +32,8 @@ new_device dev DEV-1 p256 p256 --net-root "$T/net/root.pem" --network-id net-a |
 profile() { sc net profile --dir "$T/net" --device-ca "$T/dev-certs/device-ca.pem" --validity 1d --out "$1" >/dev/null; }
 
 ok "profile" profile "$T/p1.der"
+ok "net profile --json" sc net profile --dir "$T/net" --device-ca "$T/dev-certs/device-ca.pem" --validity 1d --out "$T/pj.der" --json
+check "net profile --json ($(cat "$T/.out"))" grep -Eq '^\{"profile_id":"[0-9a-f]+","device_id":"DEV-1","network_id":"net-a","key_origin":"device-generated","bytes":[0-9]+,"out":"' "$T/.out"
 keys=$(key_count dev)
 refused "issue to a missing folder" 3 io sc device issue --sp "$T/dev.sock" --profile "$T/p1.der" --out "$T/nonexistent/leaf.pem"
 check "the folder is named" grep -q "^selfcert: io: $T/nonexistent/leaf.pem: cannot write in $T/nonexistent: No such file or directory$" "$T/.err"
