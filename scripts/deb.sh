@@ -67,6 +67,30 @@ if [ "$(id -u)" = 0 ] && command -v p11-kit >/dev/null && command -v setpriv >/d
     echo "deb: p11-kit did not load the module from selfcert.module" >&2
     exit 1
   fi
+  # And p11tool, with no --provider, lists the token of a running SP (the installed spd).
+  as_nobody=(env HOME="$home" setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  mkdir -p "$work/sp" && chown nobody "$work/sp"
+  "${as_nobody[@]}" "$root/usr/bin/selfcert-spd" --init --store "$work/sp/store" --device-id ACME-DEB
+  "${as_nobody[@]}" "$root/usr/bin/selfcert-spd" --store "$work/sp/store" --socket "$work/sp/sp.sock" \
+    2>"$work/spd.log" &
+  spd=$!
+  for _ in $(seq 1 100); do [ -S "$work/sp/sp.sock" ] && break; sleep 0.05; done
+  # A token is there once the SP is personalized and locked (docs/PKCS11.md).
+  sc=$root/usr/bin/selfcert
+  "$sc" mfr init --dir "$work/mfr" >/dev/null
+  "$sc" net init --dir "$work/net" --network-id deb-net >/dev/null
+  "$sc" mfr personalize --dir "$work/mfr" --sp "$work/sp/sp.sock" --out "$work/certs" \
+    --net-root "$work/net/root.pem" --network-id deb-net >/dev/null
+  SELFCERT_SP="$work/sp/sp.sock" "${as_nobody[@]}" p11tool --list-tokens >"$work/tokens.txt" 2>&1 || true
+  kill "$spd"
+  wait "$spd" || true
+  if grep -q 'ACME-DEB' "$work/tokens.txt"; then
+    echo "deb: p11tool --list-tokens shows the SP's token (no --provider)"
+  else
+    cat "$work/tokens.txt" "$work/spd.log" >&2
+    echo "deb: p11tool did not list the SP's token" >&2
+    exit 1
+  fi
 fi
 
 # libselfcert-dev: a relying party builds against the installed headers, library and .pc.

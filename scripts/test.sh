@@ -4,7 +4,7 @@
 #   2. the debug preset (gcc, warnings as errors) and the whole ctest suite, fuzz corpus replays
 #      included: fuzz/replay_* (always under ASan+UBSan) and fuzz/memcheck_* (under valgrind);
 #   3. lint (scripts/lint/: no fail-open-shaped goto out, .clang-format holds) and three more
-#      builds, warnings as errors: the release preset (the README's demo uses it), gcc -O3
+#      builds, warnings as errors: the release preset, gcc -O3
 #      Release, and clang (each compiler and level warns about different things); the clang
 #      build is also SC_SHORTCUTS=OFF, and the unit tests of the modules with shortcuts run there;
 #   3b. the Debian package (scripts/deb.sh): dpkg-buildpackage, lintian, a fresh root, the demo;
@@ -37,7 +37,7 @@ fi
 echo "== lint"
 scripts/lint/run.sh
 
-echo "== release build (gcc -O2 sees more, e.g. format truncation; the README's demo builds this)"
+echo "== release build (gcc -O2 sees more, e.g. format truncation)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
 
