@@ -26,17 +26,20 @@ target_link_options(selfcert-pkcs11 PRIVATE -Wl,--no-undefined
 target_include_directories(selfcert-pkcs11 PRIVATE src/pkcs11 ${P11KIT_INCLUDE_DIRS})
 target_link_libraries(selfcert-pkcs11 PRIVATE selfcert_pic Threads::Threads)
 
+if(SC_TESTS) # the parser's test copy is for tests and fuzzing only
 # The configuration parser, built as the tests build everything (sanitized in the asan preset),
 # for the module's unit test and its fuzz target; it needs neither PKCS#11 nor OpenSSL types.
 add_library(p11_config STATIC src/pkcs11/config.c)
 target_include_directories(p11_config PUBLIC src/pkcs11)
 target_link_libraries(p11_config PUBLIC libselfcert selfcert_internal)
+endif()
 
 # The relying party: an OpenSSL TLS server that admits clients by sc_verify_chain().
 find_package(OpenSSL 3.0 REQUIRED COMPONENTS SSL)
 add_executable(selfcert-gateway examples/gateway.c)
 target_link_libraries(selfcert-gateway PRIVATE libselfcert selfcert_internal OpenSSL::SSL)
 
+if(SC_TESTS)
 # A C driver for the module (tests/integration/p11-drive.c): walks every object and attribute
 # (under valgrind), signs with CKM_EDDSA, decrypts, derives; stock tools do the rest.
 # It runs under valgrind, so it is never built with the sanitizers (they cannot share a process).
@@ -44,6 +47,7 @@ add_executable(sc-p11-drive tests/integration/p11-drive.c)
 set_target_properties(sc-p11-drive PROPERTIES SC_UNSANITIZED ON)
 target_include_directories(sc-p11-drive PRIVATE ${P11KIT_INCLUDE_DIRS})
 target_link_libraries(sc-p11-drive PRIVATE OpenSSL::Crypto ${CMAKE_DL_LIBS})
+endif() # SC_TESTS
 
 # The unit test dlopens the module and starts a real selfcert-spd; config.c is tested directly.
 set(SC_UNIT_LIBS_test_pkcs11 p11_config ${CMAKE_DL_LIBS} Threads::Threads)
@@ -54,7 +58,7 @@ set(SC_UNIT_ENV_test_pkcs11
 
 # The integration tests with stock software need the module, the gateway and the driver.
 foreach(t test_pkcs11 test_tls test_gateway)
-  if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integration/${t}.sh)
+  if(TEST integration/${t})
     set_property(TEST integration/${t} APPEND PROPERTY ENVIRONMENT
       "SC_PKCS11_MODULE=$<TARGET_FILE:selfcert-pkcs11>"
       "SC_GATEWAY=$<TARGET_FILE:selfcert-gateway>"

@@ -41,6 +41,9 @@ file(GLOB SC_PROVD_INTEG_TESTS CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/tests/integration/test_provd*.sh ${CMAKE_SOURCE_DIR}/tests/integration/test_agent*.sh)
 foreach(script ${SC_PROVD_INTEG_TESTS})
   get_filename_component(name ${script} NAME_WE)
+  if(NOT TEST integration/${name})
+    continue() # -DSC_TESTS=OFF
+  endif()
   set_property(TEST integration/${name} APPEND PROPERTY ENVIRONMENT
     "SELFCERT_PROVD=$<TARGET_FILE:selfcert-provd>"
     "SELFCERT_AGENT=$<TARGET_FILE:selfcert-agent>")

@@ -2,9 +2,15 @@
 # Install the Debian packages selfcert needs, only when something is missing.
 # The lists are scripts/deps.d/*.txt (one feature each; '#' starts a comment).
 # Safe to run again; needs root (or sudo) only when it has something to install.
+# `scripts/deps.sh demo pkcs11` installs only those lists (deps.d/demo.txt, deps.d/pkcs11.txt).
 set -euo pipefail
 cd "$(dirname "$0")"
-mapfile -t pkgs < <(sed 's/#.*//' deps.d/*.txt | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
+lists=(deps.d/*.txt)
+if [ $# -gt 0 ]; then
+  lists=()
+  for n in "$@"; do lists+=("deps.d/$n.txt"); done
+fi
+mapfile -t pkgs < <(sed 's/#.*//' "${lists[@]}" | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,9 +4,10 @@
 #   2. the debug preset (gcc, warnings as errors) and the whole ctest suite, fuzz corpus replays
 #      included: fuzz/replay_* (always under ASan+UBSan) and fuzz/memcheck_* (under valgrind);
 #   3. lint (scripts/lint/: no fail-open-shaped goto out, .clang-format holds) and three more
-#      builds, warnings as errors: the release preset (the README's demo uses it), gcc -O3
+#      builds, warnings as errors: the release preset, gcc -O3
 #      Release, and clang (each compiler and level warns about different things); the clang
 #      build is also SC_SHORTCUTS=OFF, and the unit tests of the modules with shortcuts run there;
+#   3b. the Debian package (scripts/deb.sh): dpkg-buildpackage, lintian, a fresh root, the demo;
 #   4. the asan preset (ASan+UBSan everywhere) and the whole suite again: the integration tests
 #      then run the sanitized selfcert and selfcert-spd;
 #   5. valgrind memcheck: every integration test once more against the debug binaries with
@@ -36,7 +37,7 @@ fi
 echo "== lint"
 scripts/lint/run.sh
 
-echo "== release build (gcc -O2 sees more, e.g. format truncation; the README's demo builds this)"
+echo "== release build (gcc -O2 sees more, e.g. format truncation)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
 
@@ -50,6 +51,14 @@ cmake -S . -B build/clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSC
 cmake --build build/clang -j"$(nproc)"
 ctest --test-dir build/clang --output-on-failure -j2 \
   -R '^unit/test_(cert|verify|profile|dispatch|keyder|store|api|api_certcache)$'
+
+echo "== Debian package: built, lintian, installed into a fresh root, the demo run from it"
+# A time budget (SC_DEB_BUDGET seconds, default 600) so a stuck package build never holds CI.
+if command -v dpkg-buildpackage >/dev/null; then
+  timeout "${SC_DEB_BUDGET:-600}" scripts/deb.sh build/deb
+else
+  echo "dpkg-buildpackage missing (scripts/deps.d/pkg.txt): package step skipped"
+fi
 
 echo "== asan build and tests (ASan+UBSan)"
 cmake --preset asan >/dev/null

@@ -19,7 +19,10 @@
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <selfcert/version.h>
 #include "agent.h"
+#include "daemon.h"
+#include "conf.h"
 #include "log.h"
 #include "text.h"
 
@@ -46,14 +49,20 @@ static const char usage_text[] =
     "  --force-renew     renew now even if the certificate is not due\n"
     "  --retry-min DUR   first back-off after a failure (default 2s), doubling up to\n"
     "  --retry-max DUR   the cap (default 5m)\n"
-    "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it cleanly.\n";
+    "  --config FILE     key = value settings, keys the long flags (selfcert.conf(5));\n"
+    "                    flags on the command line win\n"
+    "  --version         print the version and exit\n"
+    "Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it cleanly; SIGHUP\n"
+    "restarts it in place after the current round (re-reading its flags and files).\n";
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1; /* only between rounds: a round is never cut short by it */
+	else
+		stop_requested = 1;
 }
 
 /* A failed round: the server's refusal code when it gave one, else the error's name. */
@@ -63,7 +72,7 @@ static void log_error(const struct agent *a, sc_err r, const char *suffix)
 	    ? a->refusal
 	    : sc_err_name(r);
 
-	sc_log("%s: %s%s", name, *sc_err_detail() ? sc_err_detail() : sc_err_message(r), suffix);
+	sc_log_named(name, "%s%s", *sc_err_detail() ? sc_err_detail() : sc_err_message(r), suffix);
 }
 
 /* Sleep until t or a signal, without a window where a signal could be missed. */
@@ -74,12 +83,13 @@ static void sleep_until(time_t t)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	for (;;) {
 		time_t now = time(NULL);
 		struct timespec ts;
 
 		sigprocmask(SIG_BLOCK, &block, &orig);
-		if (stop_requested || now >= t) {
+		if (stop_requested || reload_requested || now >= t) {
 			sigprocmask(SIG_SETMASK, &orig, NULL);
 			return;
 		}
@@ -159,6 +169,8 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		{ "retry-min", required_argument, NULL, O_RMIN },
 		{ "retry-max", required_argument, NULL, O_RMAX },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -167,6 +179,12 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 	cfg->retry_min_s = AGENT_RETRY_MIN_S;
 	cfg->retry_max_s = AGENT_RETRY_MAX_S;
 	opterr = 0;
+	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
+	sc_err cr = sc_conf_merge(&argc, &argv, opts);
+	if (cr != SC_OK) {
+		sc_log_failure(cr);
+		exit(2);
+	}
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SP: cfg->sp_path = optarg; break;
@@ -186,6 +204,8 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		case O_RMIN: cfg->retry_min_s = duration_flag("--retry-min", optarg, "2s"); break;
 		case O_RMAX: cfg->retry_max_s = duration_flag("--retry-max", optarg, "5m"); break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
+		case 'C': sc_log_usage_die("--config: at most once");
+		case 'V': sc_version_print(stdout, "selfcert-agent"); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
 	}
@@ -249,6 +269,7 @@ static sc_err load(struct agent *a, const struct agent_cfg *cfg, int *lock_fd)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return SC_OK;
 }
@@ -279,7 +300,8 @@ static int run_daemon(struct agent *a)
 	int did = 0;
 	sc_err r;
 
-	while (!stop_requested) {
+	sc_daemon_notify("READY=1");
+	while (!stop_requested && !reload_requested) {
 		time_t now, wake;
 
 		sc_err_clear();
@@ -306,6 +328,11 @@ static int run_daemon(struct agent *a)
 		}
 		sleep_until(wake);
 	}
+	if (reload_requested && !stop_requested) {
+		sc_log("%s: SIGHUP: restarting to re-read the configuration",
+		    a->device_id[0] ? a->device_id : "?");
+		return -1; /* main releases the lock, then re-executes */
+	}
 	sc_log("%s: stopping", a->device_id[0] ? a->device_id : "?");
 	return 0;
 }
@@ -331,5 +358,10 @@ int main(int argc, char **argv)
 	if (lock_fd >= 0)
 		close(lock_fd);
 	ERR_clear_error();
+	if (rc == -1) {
+		sc_daemon_notify("RELOADING=1");
+		sc_daemon_reexec(argv);
+		rc = 1;
+	}
 	return rc;
 }

@@ -69,6 +69,11 @@ sc_err cmd_device_issue(int argc, char **argv);
 sc_err cmd_device_keys(int argc, char **argv);
 sc_err cmd_device_sign(int argc, char **argv);
 sc_err cmd_device_delete(int argc, char **argv);
+sc_err cmd_device_cert(int argc, char **argv);
+
+/* Whether path can be written (a file made and removed in its folder; not a folder itself):
+ * SC_ERR_IO naming it. Checked before a step that cannot be undone (device issue). */
+sc_err cli_out_writable(const char *path) SC_MUST_USE;
 sc_err cmd_verify(int argc, char **argv);
 sc_err cmd_inspect(int argc, char **argv);
 sc_err cmd_demo(int argc, char **argv);

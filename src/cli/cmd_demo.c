@@ -605,6 +605,12 @@ static sc_err part_two(void)
 	p.agent = sibling("SELFCERT_AGENT", "selfcert-agent");
 	p.gateway = sibling("SELFCERT_GATEWAY", "selfcert-gateway");
 	p.module = sibling("SELFCERT_PKCS11_MODULE", "libselfcert-pkcs11.so");
+#ifdef SC_PKCS11_MODULE_INSTALLED
+	/* Installed (cmake --install, the Debian package): the module is in <libdir>/pkcs11. */
+	if (strcmp(p.module, "libselfcert-pkcs11.so") == 0 &&
+	    access(SC_PKCS11_MODULE_INSTALLED, F_OK) == 0)
+		p.module = SC_PKCS11_MODULE_INSTALLED;
+#endif
 	for (size_t i = 0; i < N_DEVICES; i++) {
 		struct demo_device *d = &p.dev[i];
 		snprintf(d->store, sizeof(d->store), "sp-%zu", i + 1);

@@ -223,26 +223,26 @@ out:
 }
 
 static const char challenge_usage[] =
-    "usage: selfcert device challenge --sp SOCKET\n"
+    "usage: selfcert device challenge --sp SOCKET [--json]\n"
     "  Prints a fresh single-use challenge (hex) for the provisioning server to put in a profile.\n";
 
 sc_err cmd_device_challenge(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "sp", 1, 0 } };
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	uint8_t ch[SC_SP_CHALLENGE_LEN];
 	char hex[2 * SC_SP_CHALLENGE_LEN + 1];
 	sc_err r;
 
-	if ((r = device_open(&a, "device challenge", spec, 1, argc, argv, challenge_usage, &sp)) !=
+	if ((r = device_open(&a, "device challenge", spec, 2, argc, argv, challenge_usage, &sp)) !=
 	        SC_OK ||
 	    a.help)
 		goto out;
 	if ((r = sc_sp_challenge(sp, ch)) != SC_OK)
 		goto out;
 	sc_hex(ch, sizeof(ch), hex);
-	printf("%s\n", hex);
+	printf(cli_has(&a, "json") ? "{\"challenge\":\"%s\"}\n" : "%s\n", hex);
 out:
 	sc_sp_close(sp);
 	return r;
@@ -341,15 +341,16 @@ out:
 }
 
 static const char issue_usage[] =
-    "usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem\n"
+    "usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem [--json]\n"
     "  The SP verifies the profile, generates (or decrypts) the key pair and issues itself a\n"
     "  certificate signed by its device CA key. Prints the new key's handle; writes LEAF.pem\n"
-    "  atomically.\n";
+    "  atomically; LEAF.pem's folder is checked first, so a bad --out never spends the profile\n"
+    "  (`device cert --key HANDLE` exports a certificate again).\n";
 
 sc_err cmd_device_issue(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "profile", 1, 0 },
-		{ "out", 1, 0 } };
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "profile", 1, 0 }, { "out", 1, 0 },
+		{ "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	const char *profile_path, *out_path;
@@ -359,12 +360,13 @@ sc_err cmd_device_issue(int argc, char **argv)
 	X509 *cert = NULL;
 	sc_err r;
 
-	if ((r = device_open_ex(&a, "device issue", spec, 3, argc, argv, issue_usage, &sp, 1)) !=
+	if ((r = device_open_ex(&a, "device issue", spec, 4, argc, argv, issue_usage, &sp, 1)) !=
 	        SC_OK ||
 	    a.help)
 		goto out;
 	if ((r = cli_need(&a, "profile", &profile_path)) != SC_OK ||
-	    (r = cli_need(&a, "out", &out_path)) != SC_OK)
+	    (r = cli_need(&a, "out", &out_path)) != SC_OK ||
+	    (r = cli_out_writable(out_path)) != SC_OK)
 		goto out;
 	if ((r = sc_file_read(profile_path, SC_PROFILE_MAX_DER, &der, &der_len)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
@@ -377,7 +379,7 @@ sc_err cmd_device_issue(int argc, char **argv)
 		    handle);
 		goto out;
 	}
-	printf("%u\n", handle);
+	printf(cli_has(&a, "json") ? "{\"handle\":%u}\n" : "%u\n", handle);
 out:
 	OPENSSL_free(der);
 	X509_free(cert);

@@ -105,7 +105,7 @@ static const char net_profile_usage[] =
     "         [--alg ALG | --server-keygen ALG --kex KEX.pem [--server-key KEY.pem]]\n"
     "         [--challenge HEX] [--user-id ID] [--profile-ttl DUR | --profile-not-after TIME]\n"
     "         [--key-usage LIST] [--eku LIST] [--san TYPE:VALUE …] [--digest sha256|sha384|sha512]\n"
-    "         [--device-id ID] [--rsa-pss]\n"
+    "         [--device-id ID] [--rsa-pss] [--json]\n"
     "  Signs a profile with NETDIR/signer.key. The device ID is read from the device CA certificate\n"
     "  (and checked against KEX.pem); --device-id overrides it. Defaults: --alg p256,\n"
     "  --profile-ttl 1h, --key-usage digitalSignature, --digest sha256.\n"
@@ -323,6 +323,7 @@ static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time
 		{ "digest", 1, 0 },
 		{ "device-id", 1, 0 },
 		{ "rsa-pss", 0, 0 },
+		{ "json", 0, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args *a = &req->a;
@@ -441,9 +442,21 @@ sc_err cmd_net_profile(int argc, char **argv)
 		goto out;
 	sc_profile_get_info(p, &info);
 	sc_hex(info.id, sizeof(info.id), id_hex);
-	printf("profile %s for device %s on network %s: %s key, %zu bytes -> %s\n", id_hex,
-	    in.device_id, in.network_id,
-	    in.server_key != NULL ? "server-generated" : "device-generated", der_len, req.out_path);
+	if (cli_has(&req.a, "json")) {
+		printf("{\"profile_id\":\"%s\",\"device_id\":", id_hex);
+		cli_json_str(stdout, in.device_id);
+		printf(",\"network_id\":");
+		cli_json_str(stdout, in.network_id);
+		printf(",\"key_origin\":\"%s\",\"bytes\":%zu,\"out\":",
+		    in.server_key != NULL ? "server-generated" : "device-generated", der_len);
+		cli_json_str(stdout, req.out_path);
+		printf("}\n");
+	} else {
+		printf("profile %s for device %s on network %s: %s key, %zu bytes -> %s\n", id_hex,
+		    in.device_id, in.network_id,
+		    in.server_key != NULL ? "server-generated" : "device-generated", der_len,
+		    req.out_path);
+	}
 	r = SC_OK;
 out:
 	OPENSSL_free(der);

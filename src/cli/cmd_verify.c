@@ -145,6 +145,15 @@ sc_err cmd_verify(int argc, char **argv)
 	print_verified(leaf, &res, cli_has(&a, "json"), cli_get(&a, "net-root"));
 	r = SC_OK;
 out:
+	/* A refusal in JSON too, on stdout, so a script reads one object either way (the one-line
+	 * error still goes to stderr, from main). */
+	if (r != SC_OK && cli_has(&a, "json")) {
+		printf("{\"ok\":false,\"error\":");
+		cli_json_str(stdout, sc_err_name(r));
+		printf(",\"detail\":");
+		cli_json_str(stdout, sc_err_detail());
+		printf("}\n");
+	}
 	X509_free(root);
 	X509_free(leaf);
 	X509_free(net_root);

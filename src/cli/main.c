@@ -6,6 +6,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <selfcert/version.h>
 #include "cli.h"
 
 struct command {
@@ -37,22 +38,50 @@ static const struct command commands[] = {
 	{ "device", "keys", cmd_device_keys, "list the SP's leaf keys" },
 	{ "device", "sign", cmd_device_sign, "sign a file with a leaf key" },
 	{ "device", "delete", cmd_device_delete, "delete a leaf key" },
+	{ "device", "cert", cmd_device_cert, "export a leaf key's certificate again" },
 	{ NULL, "verify", cmd_verify, "verify a self-issued certificate (and its profile)" },
 	{ NULL, "inspect", cmd_inspect, "decode a profile, certificate or chain" },
 	{ NULL, "demo", cmd_demo, "the whole system on this machine, end to end" },
 };
 
-static void usage(FILE *f)
+/* The commands of `group` (NULL: all of them), one line each. */
+static void usage_group(FILE *f, const char *group)
 {
-	fprintf(f,
-	    "usage: selfcert <command> [flags]   (selfcert <command> --help for its flags)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		char word[40];
+		if (group != NULL &&
+		    (commands[i].group == NULL || strcmp(commands[i].group, group) != 0))
+			continue;
 		snprintf(word, sizeof(word), "%s%s%s", commands[i].group ? commands[i].group : "",
 		    commands[i].group ? " " : "", commands[i].name);
 		fprintf(f, "  %-22s %s\n", word, commands[i].summary);
 	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: selfcert <command> [flags]   (selfcert <command> --help for its flags)\n\n");
+	usage_group(f, NULL);
+	fprintf(f, "\n  --version              print the version and exit\n");
 	fprintf(f, "\nexit codes: 0 done, 1 refused, 2 usage, 3 system\n");
+}
+
+/* `selfcert net`, `selfcert net --help`: the group's commands (2 without --help, as usage). */
+static int group_help(int argc, char **argv)
+{
+	const char *g = argv[1];
+	int known = 0;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]) && !known; i++)
+		known = commands[i].group != NULL && strcmp(commands[i].group, g) == 0;
+	if (!known || (argc >= 3 && strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0))
+		return -1;
+	FILE *f = argc >= 3 ? stdout : stderr;
+	fprintf(f, "usage: selfcert %s <command> [flags]   (selfcert %s <command> --help)\n\n", g,
+	    g);
+	usage_group(f, g);
+	return argc >= 3 ? 0 : 2;
 }
 
 int main(int argc, char **argv)
@@ -70,6 +99,13 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "--version") == 0) {
+		sc_version_print(stdout, "selfcert");
+		return 0;
+	}
+	int g = group_help(argc, argv);
+	if (g >= 0)
+		return g;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]) && cmd == NULL; i++) {
 		const struct command *c = &commands[i];
 		if (c->group == NULL && strcmp(argv[1], c->name) == 0) {

@@ -20,6 +20,9 @@ void sc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "<program>: <error-name>: <text>". */
 void sc_log_err(sc_err e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "<program>: <name>: <text>" for an error named by someone else (a server's refusal code). */
+void sc_log_named(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* "<program>: <error-name>: <detail>", the detail of the last sc_fail on this thread. */
 void sc_log_failure(sc_err e);
 

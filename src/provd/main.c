@@ -3,7 +3,7 @@
  * libmicrohttpd. HTTP here means only bounding and collecting a request (body size, content
  * length, connection count overall and per address, the idle timeout and the request deadline)
  * and sending the API's answer; everything else is the API (api.h, routes.c).
- * Serves until SIGTERM or SIGINT; one log line per request on stderr, every line through log.h
+ * Serves until SIGTERM or SIGINT (SIGHUP: provd_reload); one log line per request on stderr, every line through log.h
  * (so a URL or a detail from a client is escaped, never a line of its own).
  */
 #include <arpa/inet.h>
@@ -27,9 +27,12 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <selfcert/version.h>
 #include "api.h"
+#include "daemon.h"
 #include "file.h"
 #include "keyopen.h"
+#include "conf.h"
 #include "log.h"
 #include "pem.h"
 #include "text.h"
@@ -94,7 +97,11 @@ static const char usage_text[] =
     "  --timeout SECONDS      idle connection timeout (default 30)\n"
     "  --request-deadline S   a request's headers and body must arrive within S seconds of its\n"
     "                         start, however steadily they trickle (default 40; 0: none)\n"
-    "  --port-file FILE       write the bound port there once listening\n";
+    "  --port-file FILE       write the bound port there once listening\n"
+    "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
+    "                         flags on the command line win\n"
+    "  --version              print the version and exit\n"
+    "SIGHUP re-reads the configuration, policy, admin token and TLS files: all load, or nothing changes.\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
@@ -780,6 +787,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
 		{ "operators", required_argument, NULL, O_OPERATORS },
 		{ "unauthenticated-budget", required_argument, NULL, O_UNAUTH },
+		{ "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -794,6 +803,12 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	o->deadline = PROVD_DEFAULT_DEADLINE_S;
 	o->unauth_budget = -1;
 	opterr = 0;
+	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
+	sc_err cr = sc_conf_merge(&argc, &argv, opts);
+	if (cr != SC_OK) {
+		sc_log_failure(cr);
+		exit(2);
+	}
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_DB: o->db = optarg; break;
@@ -834,6 +849,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			o->unauth_budget = parse_long("unauthenticated-budget", optarg, 0, 1000000);
 			break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
+		case 'C': sc_log_usage_die("--config: at most once");
+		case 'V': sc_version_print(stdout, "selfcert-provd"); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
 	}
@@ -1013,6 +1030,33 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	return sc_file_write_atomic(o->port_file, num, strlen(num), 0644);
 }
 
+/*
+ * SIGHUP: load again everything a reload changes (the policy file, the admin token, the TLS
+ * certificate and key) and check it, into temporaries that are then dropped. SC_OK: all of it
+ * loads, and main restarts the server in place (sc_daemon_reexec: same pid, same flags) so every
+ * worker sees the new configuration at once with no lock on the request path; a failure is
+ * returned and the server keeps serving what it has. Files added later (operators) check here.
+ */
+static sc_err provd_reload(const struct options *o)
+{
+	struct provd_policy pol;
+	struct provd_api tmp;
+	struct tls_pem tls = { NULL, NULL, 0 };
+	sc_err r;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if ((r = sc_conf_recheck()) == SC_OK)
+		r = load_policy(o, &pol);
+	if (r == SC_OK && o->admin != NULL)
+		r = provd_api_set_admin_token(&tmp, o->admin);
+	if (r == SC_OK && !o->insecure)
+		r = load_tls(o->tls_cert, o->tls_key, &tls.cert, &tls.key, &tls.key_len);
+	OPENSSL_cleanse(&tmp, sizeof(tmp));
+	OPENSSL_free(tls.cert);
+	sc_free_secret(tls.key, tls.key_len);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -1021,7 +1065,7 @@ int main(int argc, char **argv)
 	struct MHD_Daemon *d = NULL;
 	sigset_t sigs;
 	sc_err r;
-	int rc, sig = 0;
+	int rc, sig = 0, reexec = 0;
 
 	sc_log_init("selfcert-provd");
 	memset(&srv, 0, sizeof(srv));
@@ -1036,6 +1080,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -1045,9 +1090,24 @@ int main(int argc, char **argv)
 		rc = fail(r);
 		goto out;
 	}
-	while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
-		;
-	sc_log("stopping");
+	sc_daemon_notify("READY=1");
+	while (!reexec && (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))) {
+		if (sig != SIGHUP)
+			continue;
+		sig = 0;
+		if ((r = provd_reload(&o)) == SC_OK) {
+			sc_log("SIGHUP: the policy, token and TLS files load; restarting in place");
+			reexec = 1;
+		} else {
+			sc_log_err(r,
+			    "SIGHUP: reload refused, still serving the old configuration: %s",
+			    sc_err_detail());
+		}
+	}
+	if (!reexec) {
+		sc_daemon_notify("STOPPING=1");
+		sc_log("stopping");
+	}
 	rc = 0;
 out:
 	if (srv.watchdog_running) {
@@ -1066,5 +1126,10 @@ out:
 	provd_api_free(&srv.api);
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);
+	if (reexec) {
+		sc_daemon_notify("RELOADING=1");
+		sc_daemon_reexec(argv); /* returns only on failure */
+		rc = 1;
+	}
 	return rc;
 }

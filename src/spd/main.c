@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "log.h"
+#include <selfcert/version.h>
+#include "daemon.h"
 #include "sandbox.h"
 #include "server.h"
 #include "spd.h"
@@ -39,7 +41,9 @@ static void usage(FILE *f)
 	    "                         only; builds with AddressSanitizer never sandbox)\n"
 	    "  --list-requests        print every request type this SP answers, one per line\n"
 	    "  --revision 1.0         answer as an SP of protocol revision 1.0 (no PROOF): what a\n"
-	    "                         host meets on an older chip, for compatibility tests\n");
+	    "                         host meets on an older chip, for compatibility tests\n"
+	    "  --version              print the version and exit\n"
+	    "SIGHUP is ignored (nothing to re-read).\n");
 }
 
 static int fail(sc_err r)
@@ -162,6 +166,7 @@ int main(int argc, char **argv)
 		{ "list-requests", no_argument, NULL, 'L' },
 		{ "revision", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL, *user_name = NULL;
@@ -208,6 +213,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
+		case 'V': sc_version_print(stdout, "selfcert-spd"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -275,12 +281,17 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* SIGHUP (systemctl reload, a closed terminal) never stops the SP: nothing to re-read. */
+	sigaction(SIGHUP, &sa, NULL);
 
 	if ((r = spd_listen_on(sock_path, &lfd)) != SC_OK) {
 		rc = fail(r);
 		goto out;
 	}
 	serving_uid = user_name != NULL ? (unsigned long)user.uid : (unsigned long)getuid();
+	/* Ready once the socket listens (clients queue in its backlog); before the sandbox, whose
+	 * allowlist has no socket() for the notification. A confine failure still exits. */
+	sc_daemon_notify("READY=1");
 	if ((r = confine(store_dir, dirfd, sock_path, user_name != NULL ? &user : NULL, no_sandbox,
 	         how, sizeof(how))) != SC_OK) {
 		rc = fail(r);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <selfcert/alg.h>
 #include "keyopen.h"
@@ -123,10 +124,45 @@ static void test_key_open(void **state)
 	sc_test_rmdir(dir);
 }
 
+/* Under systemd: JOURNAL_STREAM names our stderr, so each line opens with its priority. */
+static void say_journal(void)
+{
+	struct stat st;
+	char js[64];
+
+	assert_int_equal(fstat(2, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	sc_log_init("selfcert-spd");
+	sc_log("serving");
+	sc_log("warning: sandbox off");
+	sc_log_err(SC_ERR_DENIED, "uid %d", 1000);
+	sc_log_named("rate-limited", "retrying in %ds", 4);
+	/* Another stream (stderr redirected after start): no prefixes. */
+	setenv("JOURNAL_STREAM", "1:2", 1);
+	sc_log_init("selfcert-spd");
+	sc_log("plain again");
+	unsetenv("JOURNAL_STREAM");
+	sc_log_init("selfcert-spd");
+}
+
+static void test_journal_priorities(void **state)
+{
+	(void)state;
+	assert_string_equal(captured(say_journal),
+	    "<6>selfcert-spd: serving\n"
+	    "<4>selfcert-spd: warning: sandbox off\n"
+	    "<3>selfcert-spd: denied: uid 1000\n"
+	    "<3>selfcert-spd: rate-limited: retrying in 4s\n"
+	    "selfcert-spd: plain again\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_journal_priorities),
 		cmocka_unit_test(test_no_forged_line),
 		cmocka_unit_test(test_long_line_cut),
 		cmocka_unit_test(test_key_open),
