@@ -758,7 +758,7 @@ static void test_not_device_ca(void **state)
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
 	post_devca(ca, 422, "not-device-ca",
 	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
-	    "serialNumber=DEV-A",
+	    "serialNumber=DEV-A or its DNS name",
 	    "no name constraints");
 	X509_free(ca);
 	/* Name constraints to another device. */
@@ -766,7 +766,7 @@ static void test_not_device_ca(void **state)
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
 	post_devca(ca, 422, "not-device-ca",
 	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
-	    "serialNumber=DEV-A",
+	    "serialNumber=DEV-A or its DNS name",
 	    "name constraints to DEV-B");
 	X509_free(ca);
 }

@@ -244,11 +244,32 @@ static void test_builders(void **state)
 		st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0);
 		assert_null(st->minimum);
 		assert_null(st->maximum);
+		/* form 2 (a DNS label as device ID): one dNSName, the device's DNS name */
+		assert_int_equal(st->base->type, GEN_DNS);
+		assert_int_equal(ASN1_STRING_length(st->base->d.dNSName),
+		    (int)strlen("dev-a.selfcert.invalid"));
+		assert_memory_equal(ASN1_STRING_get0_data(st->base->d.dNSName),
+		    "dev-a.selfcert.invalid", strlen("dev-a.selfcert.invalid"));
+		NAME_CONSTRAINTS_free(nc);
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV-A"), SC_DEVICE_CA_V2);
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV-B"), SC_DEVICE_CA_NONE);
+		X509_free(p.dev_ca);
+		/* form 1, as before 2026-12: one directoryName serialNumber=DEV-A */
+		assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV-A", DAYS, p.ca, p.ca_key,
+		                     SC_DEVICE_CA_V1, &p.dev_ca),
+		    SC_OK);
+		nc = X509_get_ext_d2i(p.dev_ca, NID_name_constraints, &crit, NULL);
+		assert_non_null(nc);
+		assert_int_equal(crit, 1);
+		assert_null(nc->excludedSubtrees);
+		assert_int_equal(sk_GENERAL_SUBTREE_num(nc->permittedSubtrees), 1);
+		st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0);
 		assert_int_equal(st->base->type, GEN_DIRNAME);
 		X509_NAME_oneline(st->base->d.directoryName, buf, sizeof(buf));
 		assert_string_equal(buf, "/serialNumber=DEV-A");
 		assert_name_types(st->base->d.directoryName);
 		NAME_CONSTRAINTS_free(nc);
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV-A"), SC_DEVICE_CA_V1);
 
 		/* stock path validation accepts root → CA → device CA */
 		assert_int_equal(path_verify(p.dev_ca, p.root, p.ca, NULL), X509_V_OK);
@@ -730,7 +751,8 @@ static struct sc_profile *signed_profile(struct net *n, struct sc_profile_params
 static void test_issue_leaf(void **state)
 {
 	static const char *const eku[] = { "clientAuth", "1.3.6.1.5.5.7.3.1", NULL };
-	static const char *const san[] = { "dns:dev-a.example", "ip:192.0.2.7", NULL };
+	static const char *const san[] = { "dns:www.DEV-A.selfcert.invalid", "ip:192.0.2.7",
+		"dns:dev-a.selfcert.invalid", NULL };
 	struct net n;
 	time_t now = time(NULL);
 	size_t i;
@@ -787,10 +809,15 @@ static void test_issue_leaf(void **state)
 		assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(e, 0)), NID_client_auth);
 		assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(e, 1)), NID_server_auth);
 		EXTENDED_KEY_USAGE_free(e);
+		/* the device's DNS name first (form 2 device CA), the profile's own not repeated */
 		g = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
-		assert_int_equal(sk_GENERAL_NAME_num(g), 2);
+		assert_int_equal(sk_GENERAL_NAME_num(g), 3);
 		assert_int_equal(sk_GENERAL_NAME_value(g, 0)->type, GEN_DNS);
-		assert_int_equal(sk_GENERAL_NAME_value(g, 1)->type, GEN_IPADD);
+		assert_string_equal((const char *)ASN1_STRING_get0_data(
+		                        sk_GENERAL_NAME_value(g, 0)->d.dNSName),
+		    "dev-a.selfcert.invalid");
+		assert_int_equal(sk_GENERAL_NAME_value(g, 1)->type, GEN_DNS);
+		assert_int_equal(sk_GENERAL_NAME_value(g, 2)->type, GEN_IPADD);
 		GENERAL_NAMES_free(g);
 		/* SKI, AKI linkage and the signature, with the profile's certDigest */
 		assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(leaf),
@@ -844,6 +871,16 @@ static void test_issue_leaf_defaults(void **state)
 	assert_subject(leaf, "/serialNumber=DEV-A/O=net-1/CN=DEV-A");
 	assert_ku(leaf, KU_DIGITAL_SIGNATURE);
 	assert_ext(leaf, NID_ext_key_usage, -1);
+	assert_ext(leaf, NID_subject_alt_name, 0); /* the device's DNS name alone */
+	assert_int_equal(path_verify(leaf, p.root, p.dev_ca, p.ca), X509_V_OK);
+	X509_free(leaf);
+	leaf = NULL;
+	/* under a form 1 device CA (before 2026-12) the leaf is as it was: no subjectAltName */
+	X509_free(p.dev_ca);
+	assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV-A", DAYS, p.ca, p.ca_key,
+	                     SC_DEVICE_CA_V1, &p.dev_ca),
+	    SC_OK);
+	assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 0, &leaf), SC_OK);
 	assert_ext(leaf, NID_subject_alt_name, -1);
 	assert_int_equal(path_verify(leaf, p.root, p.dev_ca, p.ca), X509_V_OK);
 	X509_free(leaf);
@@ -893,7 +930,7 @@ static void test_issue_leaf_fast_spki(void **state)
 	static const enum sc_alg leaf_algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519,
 		SC_ALG_RSA2048 };
 	static const char *const eku[] = { "clientAuth", NULL };
-	static const char *const san[] = { "dns:dev-a.example", NULL };
+	static const char *const san[] = { "dns:api.dev-a.selfcert.invalid", NULL };
 	int was = sc_fast_enabled();
 	struct net n;
 	time_t now = time(NULL);
@@ -1030,6 +1067,26 @@ static void test_issue_leaf_refusals(void **state)
 	other = signed_profile(&n, &pp);
 	assert_int_equal(sc_cert_issue_leaf(other, p256, p.dev_ca, p.csk, 1, &leaf),
 	    SC_ERR_DEVICE_MISMATCH);
+	/* a profile dNSName outside the form 2 device CA's subtree: every stack would refuse it */
+	{
+		static const char *const outside[] = { "dns:dev-a.example", NULL };
+		static const char *const sibling[] = { "dns:xdev-a.selfcert.invalid", NULL };
+		struct sc_profile *bad;
+		pp.device_id = "DEV-A";
+		pp.san = outside;
+		bad = signed_profile(&n, &pp);
+		assert_int_equal(sc_cert_issue_leaf(bad, p256, p.dev_ca, p.csk, 1, &leaf),
+		    SC_ERR_EXTENSION);
+		assert_non_null(strstr(sc_err_detail(), "\"dev-a.example\" is outside"));
+		sc_profile_free(bad);
+		pp.san = sibling;
+		bad = signed_profile(&n, &pp);
+		assert_int_equal(sc_cert_expected_leaf(bad, p256, p.dev_ca, 1, &leaf),
+		    SC_ERR_EXTENSION);
+		sc_profile_free(bad);
+		pp.san = NULL;
+		assert_null(leaf);
+	}
 	/* an unsigned profile has no digest yet */
 	pp.device_id = "DEV-A";
 	assert_int_equal(sc_profile_create(&pp, &unsigned_), SC_OK);
