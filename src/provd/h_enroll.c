@@ -244,10 +244,18 @@ static sc_err profile_device(const struct provd_api *api, struct profile_req *pr
 	return SC_OK;
 }
 
+/* The policy's subjectAltName templates for this device: what pp->san points at. */
+struct profile_san {
+	char buf[PROVD_POLICY_MAX_SAN][PROVD_SAN_MAX + 1];
+	const char *list[PROVD_POLICY_MAX_SAN + 1];
+};
+
 /* The profile's parameters from the policy and the device CA (no key yet). */
 static sc_err profile_params(const struct provd_api *api, const struct profile_req *pr, int64_t now,
-    struct sc_profile_params *pp, const char **eku)
+    struct sc_profile_params *pp, const char **eku, struct profile_san *san)
 {
+	sc_err r;
+
 	const struct provd_policy *pol = &api->policy;
 	X509 *devca = sk_X509_value(pr->chain, 0);
 	int64_t dev_nb = asn1_time(X509_get0_notBefore(devca)),
@@ -271,6 +279,14 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 		eku[i] = pol->eku[i];
 	eku[pol->n_eku] = NULL;
 	pp->eku = pol->n_eku > 0 ? eku : NULL;
+	for (size_t i = 0; i < pol->n_san; i++) {
+		if ((r = provd_policy_san(pol, i, api->network_id, pr->device_id, san->buf[i],
+		         sizeof(san->buf[i]))) != SC_OK)
+			return r;
+		san->list[i] = san->buf[i];
+	}
+	san->list[pol->n_san] = NULL;
+	pp->san = pol->n_san > 0 ? san->list : NULL;
 	return SC_OK;
 }
 
@@ -278,13 +294,14 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 static sc_err profile_build(const struct provd_api *api, struct profile_req *pr, int64_t now)
 {
 	const char *eku[SC_PROFILE_MAX_EKU + 1];
+	struct profile_san san;
 	struct sc_profile_params pp;
 	struct sc_profile_info info;
 	EVP_PKEY *server_key = NULL;
 	sc_err r;
 
 	memset(&pp, 0, sizeof(pp));
-	if ((r = profile_params(api, pr, now, &pp, eku)) != SC_OK)
+	if ((r = profile_params(api, pr, now, &pp, eku, &san)) != SC_OK)
 		goto out;
 	if (pr->server_keygen) {
 		/*
