@@ -359,6 +359,106 @@ static void test_network(void **state)
 	}
 }
 
+/* The device's DNS name: lowercase label + suffix; no name for an ID that is not a label. */
+static void test_device_dns_name(void **state)
+{
+	char out[SC_DEVICE_DNS_MAX + 1], small[8], id63[64], id64[65];
+	(void)state;
+
+	assert_int_equal(sc_cert_device_dns_name("DEV-A", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "dev-a.selfcert.invalid");
+	assert_int_equal(sc_cert_device_dns_name("x9", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "x9.selfcert.invalid");
+	memset(id63, 'A', 63);
+	id63[63] = '\0';
+	assert_int_equal(sc_cert_device_dns_name(id63, out, sizeof(out)), SC_OK); /* longest */
+	assert_int_equal(strlen(out), SC_DEVICE_DNS_MAX);
+	memset(id64, 'A', 64);
+	id64[64] = '\0';
+	assert_int_equal(sc_cert_device_dns_name(id64, out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("-DEV", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV-", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV A", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV.A", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV-A", small, sizeof(small)), SC_ERR_OVERSIZE);
+	assert_int_equal(sc_cert_device_dns_name(NULL, out, sizeof(out)), SC_ERR_USAGE);
+	assert_int_equal(sc_cert_device_dns_name("DEV-A", out, 0), SC_ERR_USAGE);
+	/* form 2 needs a label; sc_cert_device_ca falls back to form 1 */
+	{
+		struct pki p;
+		X509 *x = NULL;
+		pki_make(&p, SC_ALG_P256, "DEV.A");
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV.A"), SC_DEVICE_CA_V1);
+		assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV.A", DAYS, p.ca, p.ca_key,
+		                     SC_DEVICE_CA_V2, &x),
+		    SC_ERR_USAGE);
+		assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV-A", DAYS, p.ca, p.ca_key,
+		                     SC_DEVICE_CA_NONE, &x),
+		    SC_ERR_USAGE);
+		assert_null(x);
+		pki_free(&p);
+	}
+}
+
+/* dev_ca with its nameConstraints replaced by value (openssl.cnf syntax; NULL: none). */
+static X509 *with_nc(X509 *dev_ca, const char *value)
+{
+	X509 *x = X509_dup(dev_ca);
+	X509_EXTENSION *ext;
+	int i;
+
+	assert_non_null(x);
+	while ((i = X509_get_ext_by_NID(x, NID_name_constraints, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	if (value != NULL) {
+		ext = X509V3_EXT_conf_nid(NULL, NULL, NID_name_constraints, value);
+		assert_non_null(ext);
+		assert_true(X509_add_ext(x, ext, -1));
+		X509_EXTENSION_free(ext);
+	}
+	return x;
+}
+
+/* sc_cert_device_ca_form_of: exactly the two forms; anything near them is NONE. */
+static void test_device_ca_form_of(void **state)
+{
+	static const struct {
+		const char *nc;
+		enum sc_device_ca_form want;
+	} cases[] = {
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid", SC_DEVICE_CA_V2 },
+		{ "permitted;DNS:dev-a.selfcert.invalid", SC_DEVICE_CA_NONE }, /* not critical */
+		{ "critical,permitted;DNS:DEV-A.selfcert.invalid",
+		    SC_DEVICE_CA_NONE }, /* not ours */
+		{ "critical,permitted;DNS:dev-b.selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;DNS:selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid.x", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid,permitted;DNS:dev-b.selfcert.invalid",
+		    SC_DEVICE_CA_NONE }, /* two subtrees */
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid,excluded;DNS:x.dev-a.selfcert.invalid",
+		    SC_DEVICE_CA_NONE }, /* anything excluded */
+		{ "critical,excluded;DNS:dev-b.selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;URI:dev-a.selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;IP:192.0.2.0/255.255.255.0", SC_DEVICE_CA_NONE },
+		{ NULL, SC_DEVICE_CA_NONE },
+	};
+	struct pki p;
+	(void)state;
+
+	pki_make(&p, SC_ALG_P256, "DEV-A");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		X509 *x = with_nc(p.dev_ca, cases[i].nc);
+		assert_int_equal(sc_cert_device_ca_form_of(x, "DEV-A"), cases[i].want);
+		X509_free(x);
+	}
+	assert_int_equal(sc_cert_device_ca_form_of(NULL, "DEV-A"), SC_DEVICE_CA_NONE);
+	assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, NULL), SC_DEVICE_CA_NONE);
+	/* a device CA whose leaves must carry a DNS name, for a device ID that has none */
+	assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV A"), SC_DEVICE_CA_NONE);
+	pki_free(&p);
+}
+
 /* Long names are fine: CN goes past X.520's ub-common-name (64) as docs/FORMATS.md allows. */
 static void test_long_names(void **state)
 {
@@ -1185,6 +1285,8 @@ int main(void)
 		cmocka_unit_test(test_device_kex),
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_long_names),
+		cmocka_unit_test(test_device_dns_name),
+		cmocka_unit_test(test_device_ca_form_of),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_cert_device_id),
 		cmocka_unit_test(test_issuance_good),
