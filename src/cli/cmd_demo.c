@@ -747,7 +747,7 @@ static sc_err p1_supplied(pid_t *spd, const char *dir)
 	if ((r = sc(0, NULL, 0, "net", "profile", "--dir", "net", "--device-ca",
 	         "device/device-ca.pem", "--server-keygen", "rsa2048", "--kex", "device/kex.pem",
 	         "--validity", "7d", "--key-usage", "digitalSignature,keyEncipherment", "--eku",
-	         "serverAuth", "--san", "dns:acme-0001.example.net", "--out", "server.der",
+	         "serverAuth", "--san", "dns:www.acme-0001.selfcert.invalid", "--out", "server.der",
 	         NULL)) != SC_OK)
 		return r;
 	step(

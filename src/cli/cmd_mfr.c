@@ -111,6 +111,7 @@ static const char personalize_usage[] =
     "usage: selfcert mfr personalize --dir MFRDIR --sp SOCKET --out CERTDIR\n"
     "         --net-root NETROOT.pem --network-id ID [--net-root … --network-id … repeated]\n"
     "         [--csk-alg ALG] [--kex-alg ALG] [--days N] [--max-leaf-days N] [--max-keys N] [--no-lock]\n"
+    "         [--device-ca-form 1|2]\n"
     "  The SP generates its certificate-signing key (CSK) and key-exchange key (KEK) inside;\n"
     "  the manufacturer CA certifies them. Writes CERTDIR/device-ca.pem, kex.pem, chain.pem\n"
     "  (device CA + manufacturer CA). Installs certificates, anchors and limits; locks the SP\n"
@@ -118,11 +119,15 @@ static const char personalize_usage[] =
     "  --csk-alg ALG       default p256      --kex-alg ALG   rsa*/p256/p384, default p256\n"
     "  --days N            device certificates' lifetime (default 3650)\n"
     "  --max-leaf-days N   longest leaf the SP will issue (default 365; 0: only the CSK's limit)\n"
-    "  --max-keys N        leaf key slots (default 64, at most 256)\n";
+    "  --max-keys N        leaf key slots (default 64, at most 256)\n"
+    "  --device-ca-form N  the device CA's name constraints (docs/FORMATS.md): 2 = dNSName\n"
+    "                      <id>.selfcert.invalid, accepted by Go and rustls (default when the\n"
+    "                      device ID is a DNS label); 1 = directoryName serialNumber=<id>, the\n"
+    "                      form before 2026-12 (default for other IDs)\n";
 
 /* Generate one role's key in the SP; check the proof of possession; certify the public key. */
 static sc_err certify_role(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg alg,
-    const char *device_id, long days, X509 *ca, EVP_PKEY *ca_key, X509 **out)
+    const char *device_id, long days, long form, X509 *ca, EVP_PKEY *ca_key, X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	X509_REQ *csr = NULL;
@@ -144,7 +149,9 @@ static sc_err certify_role(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg a
 		goto out;
 	}
 	if (role == SC_SP_ROLE_CSK)
-		r = sc_cert_device_ca(pub, device_id, (int)days, ca, ca_key, out);
+		r = form == 0 ? sc_cert_device_ca(pub, device_id, (int)days, ca, ca_key, out)
+		              : sc_cert_device_ca_form(pub, device_id, (int)days, ca, ca_key,
+		                    (enum sc_device_ca_form)form, out);
 	else
 		r = sc_cert_device_kex(pub, device_id, (int)days, ca, ca_key, out);
 	if (r != SC_OK)
@@ -163,7 +170,7 @@ out:
 struct personalize_opts {
 	const char *dir, *sock, *outdir;
 	enum sc_alg csk_alg, kek_alg;
-	long days, max_leaf_days, max_keys;
+	long days, max_leaf_days, max_keys, ca_form; /* ca_form 0: by the device ID */
 	int n_anchors, lock;
 };
 
@@ -178,7 +185,8 @@ static sc_err personalize_args(const struct cli_args *a, struct personalize_opts
 	    (r = cli_int(a, "days", 3650, 1, 36500, &o->days)) != SC_OK ||
 	    (r = cli_int(a, "max-leaf-days", 365, 0, 36500, &o->max_leaf_days)) != SC_OK ||
 	    (r = cli_int(a, "max-keys", SC_SP_DEFAULT_MAX_KEYS, 1, SC_SP_MAX_KEYS_LIMIT,
-	         &o->max_keys)) != SC_OK)
+	         &o->max_keys)) != SC_OK ||
+	    (r = cli_int(a, "device-ca-form", 0, 1, 2, &o->ca_form)) != SC_OK)
 		return r;
 	o->n_anchors = cli_count(a, "net-root");
 	if (o->n_anchors == 0)
@@ -256,6 +264,7 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		{ "max-leaf-days", 1, 0 },
 		{ "max-keys", 1, 0 },
 		{ "no-lock", 0, 0 },
+		{ "device-ca-form", 1, 0 },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
@@ -293,10 +302,10 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		    info.device_id, sc_sp_state_name((int)info.state));
 		goto out;
 	}
-	if ((r = certify_role(sp, SC_SP_ROLE_CSK, o.csk_alg, info.device_id, o.days, ca, ca_key,
-	         &csk_cert)) != SC_OK ||
-	    (r = certify_role(sp, SC_SP_ROLE_KEK, o.kek_alg, info.device_id, o.days, ca, ca_key,
-	         &kek_cert)) != SC_OK ||
+	if ((r = certify_role(sp, SC_SP_ROLE_CSK, o.csk_alg, info.device_id, o.days, o.ca_form, ca,
+	         ca_key, &csk_cert)) != SC_OK ||
+	    (r = certify_role(sp, SC_SP_ROLE_KEK, o.kek_alg, info.device_id, o.days, o.ca_form, ca,
+	         ca_key, &kek_cert)) != SC_OK ||
 	    (r = install_anchors(sp, &a, o.n_anchors)) != SC_OK ||
 	    (r = sc_sp_set_limits(sp, (uint32_t)o.max_leaf_days, (uint32_t)o.max_keys)) != SC_OK ||
 	    (r = write_device_certs(o.outdir, csk_cert, kek_cert, ca)) != SC_OK)

@@ -58,11 +58,12 @@ struct cert_spec {
 	long pathlen; /* -1: absent */
 	unsigned ku;  /* KU_* bits */
 	int ku_critical;
-	const EXTENDED_KEY_USAGE *eku; /* NULL: absent; non-critical */
-	const char *nc_dev_id;         /* NULL, or nameConstraints permitting serialNumber=this */
-	const GENERAL_NAMES *san;      /* NULL: absent; non-critical */
-	X509_EXTENSION *extra;         /* NULL, or one more extension, copied as is */
-	int raw_spki;                  /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
+	const EXTENDED_KEY_USAGE *eku;  /* NULL: absent; non-critical */
+	const char *nc_dev_id;          /* NULL, or nameConstraints for this device ID … */
+	enum sc_device_ca_form nc_form; /* … in this form (include/selfcert/cert.h) */
+	const GENERAL_NAMES *san;       /* NULL: absent; non-critical */
+	X509_EXTENSION *extra;          /* NULL, or one more extension, copied as is */
+	int raw_spki;                   /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
 	int unsigned_tbs; /* 1: no issuer_key, left unsigned (the expected leaf of verify.c) */
 };
 
@@ -245,27 +246,49 @@ out:
 	return r;
 }
 
-/* permittedSubtrees = { directoryName serialNumber=<deviceId> }, nothing excluded. */
-static sc_err add_name_constraints(X509 *x, const char *dev_id)
+/*
+ * permittedSubtrees = { one name }, nothing excluded: V1 directoryName serialNumber=<deviceId>,
+ * V2 dNSName <device DNS name>. Only one form, never both: Go refuses a critical extension
+ * holding a directoryName, webpki any leaf under a directoryName constraint (docs/INTEROP.md §2).
+ */
+static sc_err add_name_constraints(X509 *x, const char *dev_id, enum sc_device_ca_form form)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	NAME_CONSTRAINTS *nc = NULL;
 	GENERAL_SUBTREE *st = NULL;
 	X509_NAME *dn = NULL;
+	ASN1_IA5STRING *dns = NULL;
+	char name[SC_DEVICE_DNS_MAX + 1];
 
 	if ((nc = NAME_CONSTRAINTS_new()) == NULL || (st = GENERAL_SUBTREE_new()) == NULL ||
-	    (dn = X509_NAME_new()) == NULL ||
 	    (nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null()) == NULL) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "nameConstraints");
 		goto out;
 	}
-	if (!X509_NAME_add_entry_by_NID(dn, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-	        (const unsigned char *)dev_id, -1, -1, 0)) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints directoryName");
-		goto out;
+	if (form == SC_DEVICE_CA_V2) {
+		if ((r = sc_cert_device_dns_name(dev_id, name, sizeof(name))) != SC_OK) {
+			r = sc_fail(SC_ERR_USAGE,
+			    "device CA form 2 needs a device ID that is a DNS label (1..63 "
+			    "letters, digits, '-'), not \"%s\"",
+			    dev_id);
+			goto out;
+		}
+		if ((dns = ASN1_IA5STRING_new()) == NULL || !ASN1_STRING_set(dns, name, -1)) {
+			r = sc_fail_ossl(SC_ERR_NOMEM, "nameConstraints dNSName");
+			goto out;
+		}
+		GENERAL_NAME_set0_value(st->base, GEN_DNS, dns);
+		dns = NULL;
+	} else {
+		if ((dn = X509_NAME_new()) == NULL ||
+		    !X509_NAME_add_entry_by_NID(dn, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+		        (const unsigned char *)dev_id, -1, -1, 0)) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints directoryName");
+			goto out;
+		}
+		GENERAL_NAME_set0_value(st->base, GEN_DIRNAME, dn);
+		dn = NULL;
 	}
-	GENERAL_NAME_set0_value(st->base, GEN_DIRNAME, dn);
-	dn = NULL;
 	if (!sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st)) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "nameConstraints");
 		goto out;
@@ -278,9 +301,86 @@ static sc_err add_name_constraints(X509 *x, const char *dev_id)
 	r = SC_OK;
 out:
 	X509_NAME_free(dn);
+	ASN1_IA5STRING_free(dns);
 	GENERAL_SUBTREE_free(st);
 	NAME_CONSTRAINTS_free(nc);
 	return r;
+}
+
+sc_err sc_cert_device_dns_name(const char *device_id, char *out, size_t out_len)
+{
+	size_t n, i;
+
+	if (device_id == NULL || out == NULL || out_len == 0)
+		return sc_fail(SC_ERR_USAGE, "sc_cert_device_dns_name: missing argument");
+	n = strlen(device_id);
+	if (n == 0 || n > 63 || device_id[0] == '-' || device_id[n - 1] == '-')
+		return sc_fail(SC_ERR_NOT_FOUND, "device ID \"%.64s\" is not a DNS label",
+		    device_id);
+	for (i = 0; i < n; i++) {
+		char c = device_id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '-'))
+			return sc_fail(SC_ERR_NOT_FOUND, "device ID \"%.64s\" is not a DNS label",
+			    device_id);
+	}
+	if (n + 1 + strlen(SC_DEVICE_DNS_SUFFIX) >= out_len)
+		return sc_fail(SC_ERR_OVERSIZE, "device DNS name: buffer too small");
+	for (i = 0; i < n; i++)
+		out[i] = (char)(device_id[i] >= 'A' && device_id[i] <= 'Z'
+		        ? device_id[i] - 'A' + 'a'
+		        : device_id[i]);
+	out[n] = '.';
+	memcpy(out + n + 1, SC_DEVICE_DNS_SUFFIX, sizeof(SC_DEVICE_DNS_SUFFIX));
+	return SC_OK;
+}
+
+enum sc_device_ca_form sc_cert_device_ca_form_of(X509 *devca, const char *device_id)
+{
+	NAME_CONSTRAINTS *nc;
+	GENERAL_SUBTREE *st;
+	const X509_NAME *dn;
+	const X509_NAME_ENTRY *e;
+	unsigned char *u = NULL;
+	char dns[SC_DEVICE_DNS_MAX + 1];
+	int crit = -1, n;
+	enum sc_device_ca_form form = SC_DEVICE_CA_NONE;
+
+	if (devca == NULL || device_id == NULL)
+		return SC_DEVICE_CA_NONE;
+	if ((nc = X509_get_ext_d2i(devca, NID_name_constraints, &crit, NULL)) == NULL || crit != 1)
+		goto out;
+	if (nc->excludedSubtrees != NULL && sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) != 0)
+		goto out;
+	if (nc->permittedSubtrees == NULL || sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) != 1)
+		goto out;
+	st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0);
+	if (st->minimum != NULL || st->maximum != NULL)
+		goto out;
+	if (st->base->type == GEN_DNS) {
+		const ASN1_IA5STRING *s = st->base->d.dNSName;
+		if (sc_cert_device_dns_name(device_id, dns, sizeof(dns)) == SC_OK &&
+		    (size_t)ASN1_STRING_length(s) == strlen(dns) &&
+		    memcmp(ASN1_STRING_get0_data(s), dns, strlen(dns)) == 0)
+			form = SC_DEVICE_CA_V2;
+		goto out;
+	}
+	if (st->base->type != GEN_DIRNAME)
+		goto out;
+	dn = st->base->d.directoryName;
+	if (X509_NAME_entry_count(dn) != 1 ||
+	    OBJ_obj2nid(X509_NAME_ENTRY_get_object(e = X509_NAME_get_entry(dn, 0))) !=
+	        NID_serialNumber)
+		goto out;
+	n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e));
+	if (n > 0 && (size_t)n == strlen(device_id) && memcmp(u, device_id, (size_t)n) == 0)
+		form = SC_DEVICE_CA_V1;
+out:
+	OPENSSL_free(u);
+	NAME_CONSTRAINTS_free(nc);
+	ERR_clear_error();
+	sc_err_clear(); /* a device ID without a DNS name is an answer here, not an error */
+	return form;
 }
 
 /* SKI = SHA-1 of the subjectPublicKey BIT STRING (RFC 5280 4.2.1.2 method 1). */
@@ -426,7 +526,8 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectAltName");
 		goto out;
 	}
-	if (s->nc_dev_id != NULL && (r = add_name_constraints(x, s->nc_dev_id)) != SC_OK)
+	if (s->nc_dev_id != NULL &&
+	    (r = add_name_constraints(x, s->nc_dev_id, s->nc_form)) != SC_OK)
 		goto out;
 	if ((r = add_ski(x)) != SC_OK)
 		goto out;
@@ -565,6 +666,20 @@ sc_err sc_cert_mfr_ca(EVP_PKEY *pub, const char *name, int days, X509 *root, EVP
 sc_err sc_cert_device_ca(EVP_PKEY *csk_pub, const char *device_id, int days, X509 *ca,
     EVP_PKEY *ca_key, X509 **out)
 {
+	char dns[SC_DEVICE_DNS_MAX + 1];
+	/* V2 wherever the ID can be a DNS label; the others keep V1 (include/selfcert/cert.h). */
+	enum sc_device_ca_form form = device_id != NULL &&
+	        sc_cert_device_dns_name(device_id, dns, sizeof(dns)) == SC_OK
+	    ? SC_DEVICE_CA_V2
+	    : SC_DEVICE_CA_V1;
+
+	sc_err_clear();
+	return sc_cert_device_ca_form(csk_pub, device_id, days, ca, ca_key, form, out);
+}
+
+sc_err sc_cert_device_ca_form(EVP_PKEY *csk_pub, const char *device_id, int days, X509 *ca,
+    EVP_PKEY *ca_key, enum sc_device_ca_form form, X509 **out)
+{
 	struct cert_spec s = { .pub = csk_pub,
 		.issuer = ca,
 		.issuer_key = ca_key,
@@ -593,7 +708,10 @@ sc_err sc_cert_device_ca(EVP_PKEY *csk_pub, const char *device_id, int days, X50
 	s.dev_id = device_id;
 	s.org = mfr;
 	s.cn = cn;
+	if (form != SC_DEVICE_CA_V1 && form != SC_DEVICE_CA_V2)
+		return sc_fail(SC_ERR_USAGE, "device CA form must be 1 or 2");
 	s.nc_dev_id = device_id;
+	s.nc_form = form;
 	return build_cert(&s, out);
 }
 
@@ -742,6 +860,82 @@ out:
 	return r;
 }
 
+/* 1 if name is dns or inside its subtree ("x.<dns>"), without regard to case (RFC 5280). */
+static int dns_within(const char *name, size_t len, const char *dns)
+{
+	size_t dl = strlen(dns);
+
+	if (len == dl)
+		return OPENSSL_strncasecmp(name, dns, dl) == 0;
+	return len > dl + 1 && name[len - dl - 1] == '.' &&
+	    OPENSSL_strncasecmp(name + len - dl, dns, dl) == 0;
+}
+
+/*
+ * Declared in profile_key.h. Under a V2 device CA the profile's own mention of the device's DNS
+ * name is not repeated; a dNSName outside the constrained subtree is refused because OpenSSL,
+ * GnuTLS, Go and webpki would all refuse the leaf.
+ */
+sc_err sc_cert_leaf_san(const struct sc_profile_info *info, X509 *csk_cert, GENERAL_NAMES **owned,
+    const GENERAL_NAMES **use)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	char dns[SC_DEVICE_DNS_MAX + 1];
+	GENERAL_NAMES *gens = NULL;
+	GENERAL_NAME *g = NULL;
+	ASN1_IA5STRING *v = NULL;
+	int i;
+
+	*owned = NULL;
+	*use = info->san;
+	if (sc_cert_device_ca_form_of(csk_cert, info->device_id) != SC_DEVICE_CA_V2)
+		return SC_OK;
+	if ((r = sc_cert_device_dns_name(info->device_id, dns, sizeof(dns))) != SC_OK)
+		goto out;
+	if ((gens = GENERAL_NAMES_new()) == NULL || (g = GENERAL_NAME_new()) == NULL ||
+	    (v = ASN1_IA5STRING_new()) == NULL || !ASN1_STRING_set(v, dns, -1)) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "subjectAltName");
+		goto out;
+	}
+	GENERAL_NAME_set0_value(g, GEN_DNS, v);
+	v = NULL;
+	if (!sk_GENERAL_NAME_push(gens, g)) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "subjectAltName");
+		goto out;
+	}
+	g = NULL;
+	for (i = 0; info->san != NULL && i < sk_GENERAL_NAME_num(info->san); i++) {
+		const GENERAL_NAME *e = sk_GENERAL_NAME_value(info->san, i);
+		if (e->type == GEN_DNS) {
+			const char *n = (const char *)ASN1_STRING_get0_data(e->d.dNSName);
+			size_t len = (size_t)ASN1_STRING_length(e->d.dNSName);
+			if (!dns_within(n, len, dns)) {
+				r = sc_fail(SC_ERR_EXTENSION,
+				    "profile subjectAltName dNSName \"%.*s\" is outside the device "
+				    "CA's name constraints (%s)",
+				    (int)(len > 255 ? 255 : len), n, dns);
+				goto out;
+			}
+			if (len == strlen(dns))
+				continue; /* already the first name */
+		}
+		if ((g = GENERAL_NAME_dup(e)) == NULL || !sk_GENERAL_NAME_push(gens, g)) {
+			r = sc_fail_ossl(SC_ERR_NOMEM, "subjectAltName");
+			goto out;
+		}
+		g = NULL;
+	}
+	*owned = gens;
+	*use = gens;
+	gens = NULL;
+	r = SC_OK;
+out:
+	ASN1_IA5STRING_free(v);
+	GENERAL_NAME_free(g);
+	GENERAL_NAMES_free(gens);
+	return r;
+}
+
 /*
  * raw_spki: the SP's entry (sc_fast_issue_leaf), whose leaf may be left without a decoded key.
  * csk NULL: the expected leaf (sc_cert_expected_leaf), built the same way and left unsigned.
@@ -760,6 +954,7 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 		.raw_spki = raw_spki,
 		.unsigned_tbs = csk == NULL };
 	X509_EXTENSION *ext = NULL;
+	GENERAL_NAMES *san = NULL;
 	char csk_dev[SC_DEVICE_ID_MAX + 1];
 
 	if (out == NULL) {
@@ -793,7 +988,8 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	         "leaf key is not the profile's supplied publicKey",
 	         "leaf key is not of the profile's algorithm")) != SC_OK)
 		goto out;
-	if ((r = issuance_ext(&info, issuance_counter, &ext)) != SC_OK)
+	if ((r = issuance_ext(&info, issuance_counter, &ext)) != SC_OK ||
+	    (r = sc_cert_leaf_san(&info, csk_cert, &san, &s.san)) != SC_OK)
 		goto out;
 	s.dev_id = info.device_id;
 	s.org = info.network_id;
@@ -803,11 +999,11 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	s.not_after = info.not_after;
 	s.ku = info.has_key_usage ? info.key_usage : KU_DIGITAL_SIGNATURE;
 	s.eku = info.eku;
-	s.san = info.san;
 	s.extra = ext;
 	r = build_cert(&s, out);
 out:
 	X509_EXTENSION_free(ext);
+	GENERAL_NAMES_free(san);
 	return r;
 }
 

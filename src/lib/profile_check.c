@@ -18,6 +18,7 @@
 #include <selfcert/oid.h>
 #include <selfcert/profile.h>
 #include "profile_internal.h"
+#include "profile_key.h"
 #include "file.h"
 #include "text.h"
 
@@ -184,8 +185,11 @@ static sc_err check_validity(const struct sc_profile_info *in, const struct sc_p
 	return SC_OK;
 }
 
-static sc_err check_extensions(const struct sc_profile_info *in)
+static sc_err check_extensions(const struct sc_profile_info *in, X509 *csk_cert)
 {
+	GENERAL_NAMES *owned = NULL;
+	const GENERAL_NAMES *use = NULL;
+	sc_err r;
 	unsigned allowed = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
 	int n;
 
@@ -215,6 +219,12 @@ static sc_err check_extensions(const struct sc_profile_info *in)
 	if (in->san != NULL && (n = sk_GENERAL_NAME_num(in->san)) > SC_PROFILE_MAX_SAN)
 		return sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %d names, at most %d",
 		    n, SC_PROFILE_MAX_SAN);
+	/* The names the leaf would carry: a dNSName outside a form 2 device CA's is refused. */
+	if ((r = sc_cert_leaf_san(in, csk_cert, &owned, &use)) != SC_OK)
+		return r == SC_ERR_EXTENSION
+		    ? sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %s", sc_err_detail())
+		    : r;
+	GENERAL_NAMES_free(owned);
 	return SC_OK;
 }
 
@@ -261,5 +271,5 @@ sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_poli
 		    "tbsProfile.key: not RSA-2048/3072/4096, P-256, "
 		    "P-384 or Ed25519");
 	}
-	return check_extensions(in);
+	return check_extensions(in, pol->csk_cert);
 }

@@ -29,4 +29,14 @@ sc_err sc_profile_key_fits(const struct sc_profile_info *info, const EVP_PKEY *k
 sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     uint64_t issuance_counter, X509 **out) SC_MUST_USE;
 
+/*
+ * The subjectAltName a profile dictates for a leaf under the device CA csk_cert: the profile's
+ * (*use = info->san, *owned NULL) under a form 1 device CA; under form 2 the device's DNS name
+ * first, then the profile's names (SC_ERR_EXTENSION for a dNSName outside the device's
+ * subtree). *use may be NULL (no SAN); *owned, when set, is the caller's (GENERAL_NAMES_free)
+ * and is what *use points at. One rule for the SP's builder (cert.c) and verify.c.
+ */
+sc_err sc_cert_leaf_san(const struct sc_profile_info *info, X509 *csk_cert, GENERAL_NAMES **owned,
+    const GENERAL_NAMES **use) SC_MUST_USE;
+
 #endif

@@ -256,7 +256,8 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
 	EXTENDED_KEY_USAGE *eku = NULL;
-	GENERAL_NAMES *san = NULL;
+	GENERAL_NAMES *san = NULL, *want_san = NULL;
+	const GENERAL_NAMES *dictated = NULL;
 	EVP_PKEY *leaf_pub;
 	char cn[SC_USER_ID_MAX + 1];
 	const char *want_cn;
@@ -334,7 +335,12 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 		r = sc_fail(SC_ERR_BINDING, "subjectAltName is repeated or does not decode");
 		goto out;
 	}
-	if (!same_der(san, info.san, ASN1_ITEM_rptr(GENERAL_NAMES))) {
+	/* The profile's names, led by the device's DNS name under a form 2 device CA. */
+	if ((r = sc_cert_leaf_san(&info, device_ca, &want_san, &dictated)) != SC_OK) {
+		r = sc_fail(SC_ERR_BINDING, "subjectAltName: %s", sc_err_detail());
+		goto out;
+	}
+	if (!same_der(san, dictated, ASN1_ITEM_rptr(GENERAL_NAMES))) {
 		r = sc_fail(SC_ERR_BINDING, "subjectAltName differs from the profile's");
 		goto out;
 	}
@@ -368,6 +374,7 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 out:
 	EXTENDED_KEY_USAGE_free(eku);
 	GENERAL_NAMES_free(san);
+	GENERAL_NAMES_free(want_san);
 	return r;
 }
 

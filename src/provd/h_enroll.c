@@ -79,43 +79,6 @@ out:
 }
 
 /*
- * 1 if devca's nameConstraints are a device CA's (docs/FORMATS.md): critical, one permitted
- * subtree, a directoryName of exactly serialNumber=<device_id>, nothing excluded. Without it the
- * CSK could sign for any name, and stock relying parties would believe it.
- */
-static int device_name_constraints(X509 *devca, const char *device_id)
-{
-	NAME_CONSTRAINTS *nc;
-	GENERAL_SUBTREE *st;
-	const X509_NAME *dn;
-	const X509_NAME_ENTRY *e;
-	unsigned char *u = NULL;
-	int crit = -1, n, ok = 0;
-
-	if ((nc = X509_get_ext_d2i(devca, NID_name_constraints, &crit, NULL)) == NULL || crit != 1)
-		goto out;
-	if (nc->excludedSubtrees != NULL && sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) != 0)
-		goto out;
-	if (nc->permittedSubtrees == NULL || sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) != 1)
-		goto out;
-	st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0);
-	if (st->minimum != NULL || st->maximum != NULL || st->base->type != GEN_DIRNAME)
-		goto out;
-	dn = st->base->d.directoryName;
-	if (X509_NAME_entry_count(dn) != 1 ||
-	    OBJ_obj2nid(X509_NAME_ENTRY_get_object(e = X509_NAME_get_entry(dn, 0))) !=
-	        NID_serialNumber)
-		goto out;
-	n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e));
-	ok = n > 0 && (size_t)n == strlen(device_id) && memcmp(u, device_id, (size_t)n) == 0;
-out:
-	OPENSSL_free(u);
-	NAME_CONSTRAINTS_free(nc);
-	ERR_clear_error();
-	return ok;
-}
-
-/*
  * chain[0] is a device CA (CA with pathlen 0, keyCertSign, a serialNumber device ID, name
  * constraints to that ID: docs/FORMATS.md's row) that chains to the manufacturer root
  * through chain[1..]; the KEK has the same serialNumber, is not a CA, and was issued by the very
@@ -138,10 +101,14 @@ static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X
 	if (X509_get_pathlen(devca) != 0)
 		return sc_fail(SC_ERR_NOT_DEVICE_CA,
 		    "\"chain\": the device CA for %s is not limited to pathlen 0", device_id);
-	if (!device_name_constraints(devca, device_id))
+	/*
+	 * Either form of docs/FORMATS.md (V1 directoryName, V2 dNSName): without one the CSK could
+	 * sign for any name, and stock relying parties would believe it.
+	 */
+	if (sc_cert_device_ca_form_of(devca, device_id) == SC_DEVICE_CA_NONE)
 		return sc_fail(SC_ERR_NOT_DEVICE_CA,
 		    "\"chain\": the device CA for %s lacks critical name constraints to "
-		    "serialNumber=%s",
+		    "serialNumber=%s or its DNS name",
 		    device_id, device_id);
 	provd_log_add(resp, "device=%s", device_id);
 	if ((untrusted = sk_X509_dup(chain)) == NULL)
@@ -402,10 +369,18 @@ static sc_err profile_device(const struct provd_api *api, struct profile_req *pr
 	return SC_OK;
 }
 
+/* The policy's subjectAltName templates for this device: what pp->san points at. */
+struct profile_san {
+	char buf[PROVD_POLICY_MAX_SAN][PROVD_SAN_MAX + 1];
+	const char *list[PROVD_POLICY_MAX_SAN + 1];
+};
+
 /* The profile's parameters from the policy and the device CA (no key yet). */
 static sc_err profile_params(const struct provd_api *api, const struct profile_req *pr, int64_t now,
-    struct sc_profile_params *pp, const char **eku)
+    struct sc_profile_params *pp, const char **eku, struct profile_san *san)
 {
+	sc_err r;
+
 	const struct provd_policy *pol = &api->policy;
 	X509 *devca = sk_X509_value(pr->chain, 0);
 	int64_t dev_nb = asn1_time(X509_get0_notBefore(devca)),
@@ -429,6 +404,14 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 		eku[i] = pol->eku[i];
 	eku[pol->n_eku] = NULL;
 	pp->eku = pol->n_eku > 0 ? eku : NULL;
+	for (size_t i = 0; i < pol->n_san; i++) {
+		if ((r = provd_policy_san(pol, i, api->network_id, pr->device_id, san->buf[i],
+		         sizeof(san->buf[i]))) != SC_OK)
+			return r;
+		san->list[i] = san->buf[i];
+	}
+	san->list[pol->n_san] = NULL;
+	pp->san = pol->n_san > 0 ? san->list : NULL;
 	return SC_OK;
 }
 
@@ -436,13 +419,14 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 static sc_err profile_build(const struct provd_api *api, struct profile_req *pr, int64_t now)
 {
 	const char *eku[SC_PROFILE_MAX_EKU + 1];
+	struct profile_san san;
 	struct sc_profile_params pp;
 	struct sc_profile_info info;
 	EVP_PKEY *server_key = NULL;
 	sc_err r;
 
 	memset(&pp, 0, sizeof(pp));
-	if ((r = profile_params(api, pr, now, &pp, eku)) != SC_OK)
+	if ((r = profile_params(api, pr, now, &pp, eku, &san)) != SC_OK)
 		goto out;
 	if (pr->server_keygen) {
 		/*

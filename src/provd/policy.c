@@ -10,7 +10,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include <selfcert/cert.h>
 #include <selfcert/oid.h>
+#include "apierr.h"
 #include "file.h"
 #include "policy.h"
 #include "text.h"
@@ -127,6 +129,125 @@ static sc_err get_eku(json_t *v, struct provd_policy *p)
 	return SC_OK;
 }
 
+/* The placeholders of a SAN template, in the order tried. */
+static const char *const san_vars[] = { "{network}", "{device_dns}", "{device}" };
+
+/* Syntax of one template: a known type, known placeholders only, dns: inside the device's name. */
+static sc_err check_san_template(const char *s, size_t i)
+{
+	static const char *const types[] = { "dns:", "uri:", "ip:", "email:" };
+	const char *c;
+	size_t n = strlen(s), t, k;
+
+	for (t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+		if (strncmp(s, types[t], strlen(types[t])) == 0)
+			break;
+	if (t == sizeof(types) / sizeof(types[0]) || n == strlen(types[t]))
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"san\"[%zu]: \"%.40s\" is not dns:, uri:, ip: or email: with a value",
+		    i, s);
+	for (c = strchr(s, '{'); c != NULL; c = strchr(c + 1, '{')) {
+		for (k = 0; k < sizeof(san_vars) / sizeof(san_vars[0]); k++)
+			if (strncmp(c, san_vars[k], strlen(san_vars[k])) == 0)
+				break;
+		if (k == sizeof(san_vars) / sizeof(san_vars[0]))
+			return sc_fail(SC_ERR_USAGE,
+			    "policy \"san\"[%zu]: unknown placeholder at \"%.20s\" ({network}, "
+			    "{device}, {device_dns})",
+			    i, c);
+	}
+	if (t == 0) {
+		const char *v = s + 4, *tail = "{device_dns}";
+		size_t vl = strlen(v), tl = strlen(tail);
+		if (!(strcmp(v, tail) == 0 ||
+		        (vl > tl + 1 && v[vl - tl - 1] == '.' && strcmp(v + vl - tl, tail) == 0)) ||
+		    strstr(v, "{device}") != NULL || strstr(v, "{network}") != NULL)
+			return sc_fail(SC_ERR_USAGE,
+			    "policy \"san\"[%zu]: a dns: name must be {device_dns} or end with "
+			    "\".{device_dns}\" (the device CA permits nothing else)",
+			    i);
+	}
+	return SC_OK;
+}
+
+static sc_err get_san(json_t *v, struct provd_policy *p)
+{
+	size_t i;
+	json_t *e;
+	sc_err r;
+
+	if (!json_is_array(v) || json_array_size(v) > PROVD_POLICY_MAX_SAN)
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"san\": expected an array of at most %d "
+		    "templates",
+		    PROVD_POLICY_MAX_SAN);
+	p->n_san = 0;
+	json_array_foreach (v, i, e) {
+		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+		if (s == NULL || strlen(s) == 0 || strlen(s) > PROVD_SAN_MAX)
+			return sc_fail(SC_ERR_USAGE,
+			    "policy \"san\"[%zu]: expected a string of 1..%d characters", i,
+			    PROVD_SAN_MAX);
+		if ((r = check_san_template(s, i)) != SC_OK)
+			return r;
+		snprintf(p->san[p->n_san++], sizeof(p->san[0]), "%s", s);
+	}
+	return SC_OK;
+}
+
+sc_err provd_policy_san(const struct provd_policy *p, size_t i, const char *network_id,
+    const char *device_id, char *out, size_t out_len)
+{
+	char dns[SC_DEVICE_DNS_MAX + 1], enc[3 * SC_DEVICE_ID_MAX + 1];
+	const char *s, *uri_dev = device_id;
+	size_t n = 0, k;
+
+	if (i >= p->n_san || out_len == 0)
+		return sc_fail(SC_ERR_USAGE, "provd_policy_san: no template %zu", i);
+	s = p->san[i];
+	if (strstr(s, "{device_dns}") != NULL &&
+	    sc_cert_device_dns_name(device_id, dns, sizeof(dns)) != SC_OK)
+		return sc_fail(PROVD_ERR_POLICY,
+		    "policy \"san\"[%zu] needs a DNS name, and device %s has none (not a DNS label)",
+		    i, device_id);
+	if (strncmp(s, "uri:", 4) == 0) {
+		/* RFC 3986 unreserved characters pass; everything else is %XX. */
+		size_t e = 0;
+		for (const char *c = device_id; *c != '\0'; c++) {
+			if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+			    (*c >= '0' && *c <= '9') || strchr("-._~", *c) != NULL)
+				enc[e++] = *c;
+			else
+				e += (size_t)snprintf(enc + e, sizeof(enc) - e, "%%%02X",
+				    (unsigned char)*c);
+		}
+		enc[e] = '\0';
+		uri_dev = enc;
+	}
+	while (*s != '\0') {
+		const char *val = NULL;
+		size_t vl = 1;
+		for (k = 0; *s == '{' && k < sizeof(san_vars) / sizeof(san_vars[0]); k++)
+			if (strncmp(s, san_vars[k], strlen(san_vars[k])) == 0)
+				break;
+		if (*s == '{' && k < sizeof(san_vars) / sizeof(san_vars[0])) {
+			val = k == 0 ? network_id : k == 1 ? dns : uri_dev;
+			vl = strlen(val);
+			s += strlen(san_vars[k]);
+		} else {
+			val = s++;
+		}
+		if (n + vl >= out_len || n + vl > PROVD_SAN_MAX)
+			return sc_fail(PROVD_ERR_POLICY,
+			    "policy \"san\"[%zu]: longer than %d characters for device %s", i,
+			    PROVD_SAN_MAX, device_id);
+		memcpy(out + n, val, vl);
+		n += vl;
+	}
+	out[n] = '\0';
+	return SC_OK;
+}
+
 static sc_err get_rate(json_t *v, struct provd_policy *p)
 {
 	const char *key;
@@ -203,6 +324,8 @@ sc_err provd_policy_load(const char *path, struct provd_policy *p)
 			          "policy \"cert_digest\": sha256, sha384 or sha512");
 		else if (strcmp(key, "rate_limit") == 0)
 			r = get_rate(v, p);
+		else if (strcmp(key, "san") == 0)
+			r = get_san(v, p);
 		else
 			r = sc_fail(SC_ERR_USAGE, "policy: unknown key \"%.40s\"", key);
 		if (r != SC_OK) {

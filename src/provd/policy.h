@@ -15,6 +15,9 @@
 
 #define PROVD_POLICY_FILE_MAX 16384 /* a policy file larger than this is refused */
 #define PROVD_EKU_NAME_MAX 64
+#define PROVD_SAN_MAX 255 /* one subjectAltName template, and its expansion */
+/* The device's own DNS name takes one of the profile's SAN slots under a form 2 device CA. */
+#define PROVD_POLICY_MAX_SAN (SC_PROFILE_MAX_SAN - 1)
 #define PROVD_MAX_VALIDITY_S (5LL * 365 * 86400) /* no leaf longer than five years */
 #define PROVD_MAX_PROFILE_TTL_S (7LL * 86400)
 #define PROVD_CLOCK_SKEW_S 60          /* notBefore this far back (others' clocks) */
@@ -32,9 +35,11 @@ struct provd_policy {
 	int require_challenge;   /* default 1: every profile carries an SP challenge */
 	unsigned key_usage;      /* KU_* bits; default digitalSignature */
 	char eku[SC_PROFILE_MAX_EKU][PROVD_EKU_NAME_MAX + 1];
-	size_t n_eku;               /* default one: clientAuth */
-	enum sc_digest cert_digest; /* default sha256 */
-	struct sc_reg_rate rate;    /* default 10 profiles per device per hour */
+	size_t n_eku;                                      /* default one: clientAuth */
+	char san[PROVD_POLICY_MAX_SAN][PROVD_SAN_MAX + 1]; /* "TYPE:template", see below */
+	size_t n_san;                                      /* default none */
+	enum sc_digest cert_digest;                        /* default sha256 */
+	struct sc_reg_rate rate; /* default 10 profiles per device per hour */
 	/*
 	 * Profiles per client address in `window_s` for requests without a request proof
 	 * (--unauthenticated-budget); they never count in a device's budget. Default
@@ -50,10 +55,22 @@ void provd_policy_defaults(struct provd_policy *p);
  * "profile_ttl" (durations "90s" "15m" "12h" "30d" "1y"), "algorithms" (array of names),
  * "default_algorithm", "server_keygen" (bool), "require_challenge" (bool), "key_usage" (array of
  * names), "eku" (array of names or dotted OIDs), "cert_digest", "rate_limit" {"profiles": N,
- * "window": DUR} (profiles 0: no limit). Unknown keys, wrong types and bad values are
- * SC_ERR_USAGE naming the key; the file is at most PROVD_POLICY_FILE_MAX bytes.
+ * "window": DUR} (profiles 0: no limit), "san" (array of at most PROVD_POLICY_MAX_SAN
+ * subjectAltName templates "dns:…", "uri:…", "ip:…", "email:…", in which {network} is the
+ * network ID, {device} the device ID (percent-encoded in a URI) and {device_dns} the device's
+ * DNS name; a dns: template must be {device_dns} or end with ".{device_dns}", the only names a
+ * form 2 device CA permits). Unknown keys, wrong types and bad values are SC_ERR_USAGE naming
+ * the key; the file is at most PROVD_POLICY_FILE_MAX bytes.
  */
 sc_err provd_policy_load(const char *path, struct provd_policy *p) SC_MUST_USE;
+
+/*
+ * Template i of p->san for one device into out (out_len > PROVD_SAN_MAX). PROVD_ERR_POLICY
+ * (naming the device) when the device has no DNS name and the template needs one, or the
+ * expansion is longer than PROVD_SAN_MAX.
+ */
+sc_err provd_policy_san(const struct provd_policy *p, size_t i, const char *network_id,
+    const char *device_id, char *out, size_t out_len) SC_MUST_USE;
 
 /* "N/DUR" (e.g. "10/1h") into p->rate. SC_ERR_USAGE. */
 sc_err provd_policy_parse_rate(const char *s, struct provd_policy *p) SC_MUST_USE;

@@ -139,8 +139,13 @@ static void build(struct fz_fixture *f)
 	        &f->mfr_ca) != SC_OK)
 		die("manufacturer CA");
 	pin(f->mfr_ca, 2, f->mfr_root_key);
-	if (sc_cert_device_ca(f->csk, FZ_DEVICE_ID, FZ_DAYS, f->mfr_ca, f->mfr_ca_key,
-	        &f->csk_cert) != SC_OK)
+	/*
+	 * Form 1 (directoryName), as when the corpus was made: its profiles name
+	 * dev.fuzz.example, which a form 2 device CA (fuzz-0001.selfcert.invalid) would refuse
+	 * before issuance, and the issuing paths would go unfuzzed.
+	 */
+	if (sc_cert_device_ca_form(f->csk, FZ_DEVICE_ID, FZ_DAYS, f->mfr_ca, f->mfr_ca_key,
+	        SC_DEVICE_CA_V1, &f->csk_cert) != SC_OK)
 		die("device CA");
 	pin(f->csk_cert, 3, f->mfr_ca_key);
 	if (sc_cert_device_kex(f->kek, FZ_DEVICE_ID, FZ_DAYS, f->mfr_ca, f->mfr_ca_key,

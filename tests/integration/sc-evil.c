@@ -7,12 +7,14 @@
  *       same algorithm and re-signed with NETDIR's signer: the encrypted private key no longer
  *       matches its public key (the SP must answer key-mismatch).
  *
- *   sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID
+ *   sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID [FORM]
  *       Outside any SP, with a test key: a device CA for DEVICE-ID made by the library's own
- *       device-CA profile (sc_cert_device_ca, name constraints and all), and two leaves it
- *       signs: own.pem (serialNumber=DEVICE-ID) and other.pem (serialNumber=OTHER-ID). Writes
- *       device-ca.pem, chain.pem (device CA + manufacturer CA), own.pem, other.pem. Stock
- *       `openssl verify` must accept own.pem and refuse other.pem.
+ *       device-CA profile (sc_cert_device_ca, or sc_cert_device_ca_form with FORM 1 or 2), and
+ *       three leaves it signs: own.pem (serialNumber=DEVICE-ID), other.pem
+ *       (serialNumber=OTHER-ID), each with its device's DNS name as subjectAltName when it has
+ *       one, and other-subject.pem (serialNumber=OTHER-ID with DEVICE-ID's DNS name). Writes
+ *       device-ca.pem, chain.pem (device CA + manufacturer CA) and the leaves. Stock path
+ *       validation must accept own.pem and refuse other.pem.
  *
  *   sc-evil extra-ou MFRDIR NETDIR OUTDIR DEVICE-ID NETWORK-ID
  *       Outside any SP, with a test CSK: a device CA for DEVICE-ID (as nc-leaves), a profile
@@ -22,6 +24,7 @@
  *       issue 16 still matches, yet it is not the certificate the profile dictates.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/x509.h>
@@ -41,11 +44,36 @@ static int die(const char *what)
 	return 1;
 }
 
+/* A minimal leaf (as sc_test_cert_leaf) naming serial, with san ("" for none). */
+static sc_err nc_leaf(X509 *ca, EVP_PKEY *ca_key, const char *serial, const char *san, X509 **out)
+{
+	EVP_PKEY *key = NULL;
+	struct sc_test_cert leaf = {
+		.serial_number = serial,
+		.cn = "leaf",
+		.issuer = ca,
+		.issuer_key = ca_key,
+		.days = 1,
+		.bc = "critical,CA:FALSE",
+		.san = san[0] != '\0' ? san : NULL,
+	};
+	sc_err r;
+
+	if ((r = sc_alg_keygen(SC_ALG_P256, &key)) != SC_OK)
+		return r;
+	leaf.pub = key;
+	r = sc_test_cert_make(&leaf, out);
+	EVP_PKEY_free(key);
+	return r;
+}
+
 static int nc_leaves(char **argv)
 {
 	char path[4096];
-	X509 *mca = NULL, *dca = NULL, *own = NULL, *other = NULL;
+	X509 *mca = NULL, *dca = NULL, *own = NULL, *other = NULL, *forged = NULL;
 	EVP_PKEY *mca_key = NULL, *csk = NULL;
+	int form = argv[6] != NULL ? atoi(argv[6]) : 0;
+	char own_san[SC_DEVICE_DNS_MAX + 8] = "", other_san[SC_DEVICE_DNS_MAX + 8] = "";
 
 	snprintf(path, sizeof(path), "%s/ca.pem", argv[2]);
 	if (sc_load_cert(path, &mca) != SC_OK)
@@ -54,11 +82,20 @@ static int nc_leaves(char **argv)
 	if (sc_key_open(path, &mca_key) != SC_OK)
 		return die(path);
 	if (sc_alg_keygen(SC_ALG_P256, &csk) != SC_OK ||
-	    sc_cert_device_ca(csk, argv[4], 30, mca, mca_key, &dca) != SC_OK)
+	    (form == 0 ? sc_cert_device_ca(csk, argv[4], 30, mca, mca_key, &dca)
+	               : sc_cert_device_ca_form(csk, argv[4], 30, mca, mca_key,
+	                     (enum sc_device_ca_form)form, &dca)) != SC_OK)
 		return die("device CA");
 	/* The leaves are the test world's minimal ones (tests/testlib): only the CA is on trial. */
-	if (sc_test_cert_leaf(dca, csk, argv[4], &own) != SC_OK ||
-	    sc_test_cert_leaf(dca, csk, argv[5], &other) != SC_OK)
+	memcpy(own_san, "DNS:", 4);
+	memcpy(other_san, "DNS:", 4);
+	if (sc_cert_device_dns_name(argv[4], own_san + 4, sizeof(own_san) - 4) != SC_OK)
+		own_san[0] = '\0';
+	if (sc_cert_device_dns_name(argv[5], other_san + 4, sizeof(other_san) - 4) != SC_OK)
+		other_san[0] = '\0';
+	if (nc_leaf(dca, csk, argv[4], own_san, &own) != SC_OK ||
+	    nc_leaf(dca, csk, argv[5], other_san, &other) != SC_OK ||
+	    nc_leaf(dca, csk, argv[5], own_san, &forged) != SC_OK)
 		return die("leaves");
 	{
 		X509 *chain[2] = { dca, mca };
@@ -75,6 +112,10 @@ static int nc_leaves(char **argv)
 	snprintf(path, sizeof(path), "%s/other.pem", argv[3]);
 	if (sc_write_cert(path, other) != SC_OK)
 		return die(path);
+	snprintf(path, sizeof(path), "%s/other-subject.pem", argv[3]);
+	if (sc_write_cert(path, forged) != SC_OK)
+		return die(path);
+	X509_free(forged);
 	X509_free(mca);
 	X509_free(dca);
 	X509_free(own);
@@ -173,14 +214,14 @@ int main(int argc, char **argv)
 	char path[4096];
 	SC_SUPPLIED_KEY *sk;
 
-	if (argc == 6 && strcmp(argv[1], "nc-leaves") == 0)
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "nc-leaves") == 0)
 		return nc_leaves(argv);
 	if (argc == 7 && strcmp(argv[1], "extra-ou") == 0)
 		return extra_ou(argv);
 	if (argc != 5 || strcmp(argv[1], "swap-public-key") != 0) {
 		fprintf(stderr,
 		    "usage: sc-evil swap-public-key IN.der NETDIR OUT.der\n"
-		    "       sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID\n"
+		    "       sc-evil nc-leaves MFRDIR OUTDIR DEVICE-ID OTHER-ID [FORM]\n"
 		    "       sc-evil extra-ou MFRDIR NETDIR OUTDIR DEVICE-ID NETWORK-ID\n");
 		return 2;
 	}

@@ -17,7 +17,9 @@ provd_device a1 DEV-A1 || exit 1
 A2_ALG=rsa2048
 [ "$SC_VG_SMALL" = 1 ] && A2_ALG=p256
 KEX_ALG=$A2_ALG provd_device a2 DEV-A2 || exit 1
-provd_device a3 DEV-A3 || exit 1
+# DEV-A3 was personalized before 2026-12 (a form 1 device CA, docs/FORMATS.md): it enrolls and
+# renews as it always did, its leaves without a subjectAltName.
+provd_device a3 DEV-A3 --device-ca-form 1 || exit 1
 provd_device r DEV-R || exit 1
 provd_device u DEV-U || exit 1
 sc mfr init --dir "$T/mfr-other" --name "Other Maker" >/dev/null || exit 1
@@ -213,6 +215,10 @@ for _ in $(seq 1 "$((SC_VG_WAIT * 3 / 2))"); do grep -q "^DEV-A3 enrolled" "$T/a
 check "daemon enrolled once the server came" grep -q "^DEV-A3 enrolled key=1" "$T/a3.out"
 for _ in $(seq 1 "$((SC_VG_WAIT * 3))"); do grep -q "^DEV-A3 renewed" "$T/a3.out" && break; sleep 0.1; done
 check "daemon renewed by itself" grep -q "^DEV-A3 renewed key=2" "$T/a3.out"
+check "form 1 device: its leaf is as before (no subjectAltName)" \
+  bash -c "openssl x509 -in '$T/a3-out/leaf.pem' -noout -subject | grep -q DEV-A3 && ! openssl x509 -in '$T/a3-out/leaf.pem' -noout -ext subjectAltName 2>/dev/null | grep -q DNS"
+check "form 2 device: its leaf leads with its DNS name" \
+  bash -c "openssl x509 -in '$T/a1-out/leaf.pem' -noout -ext subjectAltName | grep -qx '  *DNS:dev-a1.selfcert.invalid'"
 kill -TERM "$DPID"
 wait "$DPID"
 check "SIGTERM: exit 0" [ $? -eq 0 ]

@@ -88,6 +88,11 @@ policy_refused "policy: rate of the wrong type" '{"rate_limit": {"profiles": "te
 policy_refused "policy: unknown algorithm" '{"algorithms": ["p256", "rsa1024"]}'
 policy_refused "policy: unknown EKU" '{"eku": ["clientAuth", "frobnication"]}'
 policy_refused "policy: not an object" '["validity", "30d"]'
+policy_refused "policy: SAN of an unknown type" '{"san": ["dir:CN=x"]}'
+policy_refused "policy: SAN with an unknown placeholder" '{"san": ["uri:spiffe://{network}/{serial}"]}'
+policy_refused "policy: a dns: SAN outside the device's name" '{"san": ["dns:printer.example.com"]}'
+check "the reason is named" grep -q 'policy "san"\[0\]: a dns: name must be {device_dns}' "$T/.err"
+policy_refused "policy: SAN not a string" '{"san": [7]}'
 policy_refused "policy oversize" "{\"validity\": \"30d\"$(head -c 20000 /dev/zero | tr '\0' ' ')}"
 printf 'short\n' >"$T/short-token" && chmod 600 "$T/short-token"
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --admin-token-file "$T/short-token" 2>"$T/.err"
@@ -101,9 +106,20 @@ check "a PostgreSQL --db refused (no such backend in this build)" [ $? -eq 2 ] &
 check "no file made of the URI" [ ! -e "$T/postgresql:" ]
 
 # --- the server, HTTPS ---
-printf '{"validity": "2h", "algorithms": ["p256", "p384", "ed25519"], "eku": ["clientAuth", "serverAuth"],\n "rate_limit": {"profiles": 3, "window": "1h"}}\n' >"$T/policy.json"
+printf '{"validity": "2h", "algorithms": ["p256", "p384", "ed25519"], "eku": ["clientAuth", "serverAuth"],\n "rate_limit": {"profiles": 3, "window": "1h"},\n "san": ["uri:spiffe://{network}/device/{device}", "dns:api.{device_dns}", "ip:192.0.2.1"]}\n' >"$T/policy.json"
 start_provd --policy "$T/policy.json" || exit 1
 check "policy in the log" grep -q "validity 7200s, profile ttl 600s, algorithms p256 p384 ed25519" "$T/provd.log"
+# The server's certificate names its hosts as subjectAltNames (net server-cert --host): Python's
+# ssl checks the host name against them (issue 14: Python refused a certificate without SAN).
+python3 - "$PROVD_PORT" "$T/net/root.pem" >"$T/py-healthz" 2>&1 <<'PY'
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+for host in ("localhost", "127.0.0.1"):
+    with urllib.request.urlopen("https://%s:%s/healthz" % (host, sys.argv[1]), context=ctx) as r:
+        print(host, r.status)
+PY
+check "Python ssl verifies the server by host name and address" \
+  bash -c "grep -qx 'localhost 200' '$T/py-healthz' && grep -qx '127.0.0.1 200' '$T/py-healthz'"
 api GET /healthz
 api_is "healthz" 200
 check "healthz body" grep -q '"status":"ok","network_id":"testnet"' "$T/.api"
@@ -187,6 +203,8 @@ ok "the certificate verifies with the profile" sc verify --mfr-root "$T/mfr/root
   --net-root "$T/net/root.pem" --profile "$T/p1.der" "$T/leaf1.pem"
 openssl x509 -in "$T/leaf1.pem" -noout -text >"$T/leaf1.txt"
 check "policy EKU in the leaf" grep -q "TLS Web Client Authentication, TLS Web Server Authentication" "$T/leaf1.txt"
+check "policy SANs in the leaf, after the device's DNS name" grep -q \
+  "DNS:dev-1.selfcert.invalid, URI:spiffe://testnet/device/DEV-1, DNS:api.dev-1.selfcert.invalid, IP Address:192.0.2.1" "$T/leaf1.txt"
 api_json POST /v1/profiles "$T/req1.json"
 api_is "the same request again (replay)" 409 replay
 printf '{"certificate":"%s"}' "$(awk 'BEGIN{ORS="\\n"} {print}' "$T/leaf1.pem")" >"$T/cert1.json"

@@ -168,6 +168,7 @@ sc_err sc_test_cert_make(const struct sc_test_cert *s, X509 **out)
 	if ((r = add_conf_ext(x, &ctx, NID_basic_constraints, s->bc)) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_key_usage, s->ku)) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_ext_key_usage, s->eku)) != SC_OK ||
+	    (r = add_conf_ext(x, &ctx, NID_subject_alt_name, s->san)) != SC_OK ||
 	    (r = add_name_constraints(x, s->nc_serial)) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash")) != SC_OK ||
 	    (r = add_conf_ext(x, &ctx, NID_authority_key_identifier,

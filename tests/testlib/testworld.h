@@ -106,6 +106,8 @@ struct sc_test_cert {
 	                                       NULL: absent */
 	const char *nc_serial;     /* nameConstraints (critical): permitted directoryName
 	                                       serialNumber=this; NULL: absent */
+	const char *san;           /* subjectAltName, openssl.cnf syntax ("DNS:a,IP:…");
+	                                       NULL: absent */
 };
 /* *out is the caller's (X509_free). SC_ERR_INTERNAL with OpenSSL's reason (e.g. a bad value). */
 sc_err sc_test_cert_make(const struct sc_test_cert *spec, X509 **out) SC_MUST_USE;

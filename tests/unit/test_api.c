@@ -28,6 +28,8 @@
 #include "api.h"
 #include "json.h"
 #include <selfcert/proof.h>
+#include "policy.h"
+#include "apierr.h"
 #include "text.h"
 #include "pem.h"
 #include "testutil.h"
@@ -763,7 +765,7 @@ static void test_not_device_ca(void **state)
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
 	post_devca(ca, 422, "not-device-ca",
 	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
-	    "serialNumber=DEV-A",
+	    "serialNumber=DEV-A or its DNS name",
 	    "no name constraints");
 	X509_free(ca);
 	/* Name constraints to another device. */
@@ -771,7 +773,7 @@ static void test_not_device_ca(void **state)
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
 	post_devca(ca, 422, "not-device-ca",
 	    "\"chain\": the device CA for DEV-A lacks critical name constraints to "
-	    "serialNumber=DEV-A",
+	    "serialNumber=DEV-A or its DNS name",
 	    "name constraints to DEV-B");
 	X509_free(ca);
 }
@@ -1473,6 +1475,42 @@ static void test_enroll_uncached(void **state)
 	provd_profcache_free(empty);
 }
 
+/* The policy's subjectAltName templates, expanded per device (provd_policy_san). */
+static void test_policy_san(void **state)
+{
+	struct provd_policy pol;
+	char out[PROVD_SAN_MAX + 1], net[65];
+	(void)state;
+
+	provd_policy_defaults(&pol);
+	snprintf(pol.san[0], sizeof(pol.san[0]), "uri:spiffe://{network}/device/{device}");
+	snprintf(pol.san[1], sizeof(pol.san[1]), "dns:api.{device_dns}");
+	snprintf(pol.san[2], sizeof(pol.san[2]), "email:{device}@{network}");
+	pol.n_san = 3;
+	assert_int_equal(provd_policy_san(&pol, 0, "net-1", "DEV-A", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "uri:spiffe://net-1/device/DEV-A");
+	/* a URI carries the device ID percent-encoded; other types as it is */
+	assert_int_equal(provd_policy_san(&pol, 0, "net-1", "DEV A/1", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "uri:spiffe://net-1/device/DEV%20A%2F1");
+	assert_int_equal(provd_policy_san(&pol, 2, "net-1", "DEV-A", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "email:DEV-A@net-1");
+	assert_int_equal(provd_policy_san(&pol, 1, "net-1", "DEV-A", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "dns:api.dev-a.selfcert.invalid");
+	/* no DNS name for this device: refused for it, naming it */
+	assert_int_equal(provd_policy_san(&pol, 1, "net-1", "DEV A", out, sizeof(out)),
+	    PROVD_ERR_POLICY);
+	assert_non_null(strstr(sc_err_detail(), "device DEV A has none"));
+	/* an expansion longer than PROVD_SAN_MAX */
+	memset(net, 'n', 64);
+	net[64] = '\0';
+	snprintf(pol.san[0], sizeof(pol.san[0]), "uri:x:{network}{network}{network}{network}");
+	assert_int_equal(provd_policy_san(&pol, 0, net, "DEV-A", out, sizeof(out)),
+	    PROVD_ERR_POLICY);
+	/* no such template */
+	assert_int_equal(provd_policy_san(&pol, 3, "net-1", "DEV-A", out, sizeof(out)),
+	    SC_ERR_USAGE);
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -1491,6 +1529,7 @@ int main(void)
 		cmocka_unit_test(test_certificate_refusals),
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_policy_san),
 		cmocka_unit_test(test_enroll_uncached),
 		/* Last: it registers certificates the counts above do not expect. */
 		cmocka_unit_test(test_certificate_after_profile_expired),

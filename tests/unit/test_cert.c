@@ -244,11 +244,32 @@ static void test_builders(void **state)
 		st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0);
 		assert_null(st->minimum);
 		assert_null(st->maximum);
+		/* form 2 (a DNS label as device ID): one dNSName, the device's DNS name */
+		assert_int_equal(st->base->type, GEN_DNS);
+		assert_int_equal(ASN1_STRING_length(st->base->d.dNSName),
+		    (int)strlen("dev-a.selfcert.invalid"));
+		assert_memory_equal(ASN1_STRING_get0_data(st->base->d.dNSName),
+		    "dev-a.selfcert.invalid", strlen("dev-a.selfcert.invalid"));
+		NAME_CONSTRAINTS_free(nc);
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV-A"), SC_DEVICE_CA_V2);
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV-B"), SC_DEVICE_CA_NONE);
+		X509_free(p.dev_ca);
+		/* form 1, as before 2026-12: one directoryName serialNumber=DEV-A */
+		assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV-A", DAYS, p.ca, p.ca_key,
+		                     SC_DEVICE_CA_V1, &p.dev_ca),
+		    SC_OK);
+		nc = X509_get_ext_d2i(p.dev_ca, NID_name_constraints, &crit, NULL);
+		assert_non_null(nc);
+		assert_int_equal(crit, 1);
+		assert_null(nc->excludedSubtrees);
+		assert_int_equal(sk_GENERAL_SUBTREE_num(nc->permittedSubtrees), 1);
+		st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 0);
 		assert_int_equal(st->base->type, GEN_DIRNAME);
 		X509_NAME_oneline(st->base->d.directoryName, buf, sizeof(buf));
 		assert_string_equal(buf, "/serialNumber=DEV-A");
 		assert_name_types(st->base->d.directoryName);
 		NAME_CONSTRAINTS_free(nc);
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV-A"), SC_DEVICE_CA_V1);
 
 		/* stock path validation accepts root → CA → device CA */
 		assert_int_equal(path_verify(p.dev_ca, p.root, p.ca, NULL), X509_V_OK);
@@ -336,6 +357,106 @@ static void test_network(void **state)
 		EVP_PKEY_free(rk);
 		EVP_PKEY_free(sk);
 	}
+}
+
+/* The device's DNS name: lowercase label + suffix; no name for an ID that is not a label. */
+static void test_device_dns_name(void **state)
+{
+	char out[SC_DEVICE_DNS_MAX + 1], small[8], id63[64], id64[65];
+	(void)state;
+
+	assert_int_equal(sc_cert_device_dns_name("DEV-A", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "dev-a.selfcert.invalid");
+	assert_int_equal(sc_cert_device_dns_name("x9", out, sizeof(out)), SC_OK);
+	assert_string_equal(out, "x9.selfcert.invalid");
+	memset(id63, 'A', 63);
+	id63[63] = '\0';
+	assert_int_equal(sc_cert_device_dns_name(id63, out, sizeof(out)), SC_OK); /* longest */
+	assert_int_equal(strlen(out), SC_DEVICE_DNS_MAX);
+	memset(id64, 'A', 64);
+	id64[64] = '\0';
+	assert_int_equal(sc_cert_device_dns_name(id64, out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("-DEV", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV-", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV A", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV.A", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("", out, sizeof(out)), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_cert_device_dns_name("DEV-A", small, sizeof(small)), SC_ERR_OVERSIZE);
+	assert_int_equal(sc_cert_device_dns_name(NULL, out, sizeof(out)), SC_ERR_USAGE);
+	assert_int_equal(sc_cert_device_dns_name("DEV-A", out, 0), SC_ERR_USAGE);
+	/* form 2 needs a label; sc_cert_device_ca falls back to form 1 */
+	{
+		struct pki p;
+		X509 *x = NULL;
+		pki_make(&p, SC_ALG_P256, "DEV.A");
+		assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV.A"), SC_DEVICE_CA_V1);
+		assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV.A", DAYS, p.ca, p.ca_key,
+		                     SC_DEVICE_CA_V2, &x),
+		    SC_ERR_USAGE);
+		assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV-A", DAYS, p.ca, p.ca_key,
+		                     SC_DEVICE_CA_NONE, &x),
+		    SC_ERR_USAGE);
+		assert_null(x);
+		pki_free(&p);
+	}
+}
+
+/* dev_ca with its nameConstraints replaced by value (openssl.cnf syntax; NULL: none). */
+static X509 *with_nc(X509 *dev_ca, const char *value)
+{
+	X509 *x = X509_dup(dev_ca);
+	X509_EXTENSION *ext;
+	int i;
+
+	assert_non_null(x);
+	while ((i = X509_get_ext_by_NID(x, NID_name_constraints, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	if (value != NULL) {
+		ext = X509V3_EXT_conf_nid(NULL, NULL, NID_name_constraints, value);
+		assert_non_null(ext);
+		assert_true(X509_add_ext(x, ext, -1));
+		X509_EXTENSION_free(ext);
+	}
+	return x;
+}
+
+/* sc_cert_device_ca_form_of: exactly the two forms; anything near them is NONE. */
+static void test_device_ca_form_of(void **state)
+{
+	static const struct {
+		const char *nc;
+		enum sc_device_ca_form want;
+	} cases[] = {
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid", SC_DEVICE_CA_V2 },
+		{ "permitted;DNS:dev-a.selfcert.invalid", SC_DEVICE_CA_NONE }, /* not critical */
+		{ "critical,permitted;DNS:DEV-A.selfcert.invalid",
+		    SC_DEVICE_CA_NONE }, /* not ours */
+		{ "critical,permitted;DNS:dev-b.selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;DNS:selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid.x", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid,permitted;DNS:dev-b.selfcert.invalid",
+		    SC_DEVICE_CA_NONE }, /* two subtrees */
+		{ "critical,permitted;DNS:dev-a.selfcert.invalid,excluded;DNS:x.dev-a.selfcert.invalid",
+		    SC_DEVICE_CA_NONE }, /* anything excluded */
+		{ "critical,excluded;DNS:dev-b.selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;URI:dev-a.selfcert.invalid", SC_DEVICE_CA_NONE },
+		{ "critical,permitted;IP:192.0.2.0/255.255.255.0", SC_DEVICE_CA_NONE },
+		{ NULL, SC_DEVICE_CA_NONE },
+	};
+	struct pki p;
+	(void)state;
+
+	pki_make(&p, SC_ALG_P256, "DEV-A");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		X509 *x = with_nc(p.dev_ca, cases[i].nc);
+		assert_int_equal(sc_cert_device_ca_form_of(x, "DEV-A"), cases[i].want);
+		X509_free(x);
+	}
+	assert_int_equal(sc_cert_device_ca_form_of(NULL, "DEV-A"), SC_DEVICE_CA_NONE);
+	assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, NULL), SC_DEVICE_CA_NONE);
+	/* a device CA whose leaves must carry a DNS name, for a device ID that has none */
+	assert_int_equal(sc_cert_device_ca_form_of(p.dev_ca, "DEV A"), SC_DEVICE_CA_NONE);
+	pki_free(&p);
 }
 
 /* Long names are fine: CN goes past X.520's ub-common-name (64) as docs/FORMATS.md allows. */
@@ -730,7 +851,8 @@ static struct sc_profile *signed_profile(struct net *n, struct sc_profile_params
 static void test_issue_leaf(void **state)
 {
 	static const char *const eku[] = { "clientAuth", "1.3.6.1.5.5.7.3.1", NULL };
-	static const char *const san[] = { "dns:dev-a.example", "ip:192.0.2.7", NULL };
+	static const char *const san[] = { "dns:www.DEV-A.selfcert.invalid", "ip:192.0.2.7",
+		"dns:dev-a.selfcert.invalid", NULL };
 	struct net n;
 	time_t now = time(NULL);
 	size_t i;
@@ -787,10 +909,15 @@ static void test_issue_leaf(void **state)
 		assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(e, 0)), NID_client_auth);
 		assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(e, 1)), NID_server_auth);
 		EXTENDED_KEY_USAGE_free(e);
+		/* the device's DNS name first (form 2 device CA), the profile's own not repeated */
 		g = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
-		assert_int_equal(sk_GENERAL_NAME_num(g), 2);
+		assert_int_equal(sk_GENERAL_NAME_num(g), 3);
 		assert_int_equal(sk_GENERAL_NAME_value(g, 0)->type, GEN_DNS);
-		assert_int_equal(sk_GENERAL_NAME_value(g, 1)->type, GEN_IPADD);
+		assert_string_equal((const char *)ASN1_STRING_get0_data(
+		                        sk_GENERAL_NAME_value(g, 0)->d.dNSName),
+		    "dev-a.selfcert.invalid");
+		assert_int_equal(sk_GENERAL_NAME_value(g, 1)->type, GEN_DNS);
+		assert_int_equal(sk_GENERAL_NAME_value(g, 2)->type, GEN_IPADD);
 		GENERAL_NAMES_free(g);
 		/* SKI, AKI linkage and the signature, with the profile's certDigest */
 		assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(leaf),
@@ -844,6 +971,16 @@ static void test_issue_leaf_defaults(void **state)
 	assert_subject(leaf, "/serialNumber=DEV-A/O=net-1/CN=DEV-A");
 	assert_ku(leaf, KU_DIGITAL_SIGNATURE);
 	assert_ext(leaf, NID_ext_key_usage, -1);
+	assert_ext(leaf, NID_subject_alt_name, 0); /* the device's DNS name alone */
+	assert_int_equal(path_verify(leaf, p.root, p.dev_ca, p.ca), X509_V_OK);
+	X509_free(leaf);
+	leaf = NULL;
+	/* under a form 1 device CA (before 2026-12) the leaf is as it was: no subjectAltName */
+	X509_free(p.dev_ca);
+	assert_int_equal(sc_cert_device_ca_form(p.csk, "DEV-A", DAYS, p.ca, p.ca_key,
+	                     SC_DEVICE_CA_V1, &p.dev_ca),
+	    SC_OK);
+	assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 0, &leaf), SC_OK);
 	assert_ext(leaf, NID_subject_alt_name, -1);
 	assert_int_equal(path_verify(leaf, p.root, p.dev_ca, p.ca), X509_V_OK);
 	X509_free(leaf);
@@ -893,7 +1030,7 @@ static void test_issue_leaf_fast_spki(void **state)
 	static const enum sc_alg leaf_algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519,
 		SC_ALG_RSA2048 };
 	static const char *const eku[] = { "clientAuth", NULL };
-	static const char *const san[] = { "dns:dev-a.example", NULL };
+	static const char *const san[] = { "dns:api.dev-a.selfcert.invalid", NULL };
 	int was = sc_fast_enabled();
 	struct net n;
 	time_t now = time(NULL);
@@ -1030,6 +1167,26 @@ static void test_issue_leaf_refusals(void **state)
 	other = signed_profile(&n, &pp);
 	assert_int_equal(sc_cert_issue_leaf(other, p256, p.dev_ca, p.csk, 1, &leaf),
 	    SC_ERR_DEVICE_MISMATCH);
+	/* a profile dNSName outside the form 2 device CA's subtree: every stack would refuse it */
+	{
+		static const char *const outside[] = { "dns:dev-a.example", NULL };
+		static const char *const sibling[] = { "dns:xdev-a.selfcert.invalid", NULL };
+		struct sc_profile *bad;
+		pp.device_id = "DEV-A";
+		pp.san = outside;
+		bad = signed_profile(&n, &pp);
+		assert_int_equal(sc_cert_issue_leaf(bad, p256, p.dev_ca, p.csk, 1, &leaf),
+		    SC_ERR_EXTENSION);
+		assert_non_null(strstr(sc_err_detail(), "\"dev-a.example\" is outside"));
+		sc_profile_free(bad);
+		pp.san = sibling;
+		bad = signed_profile(&n, &pp);
+		assert_int_equal(sc_cert_expected_leaf(bad, p256, p.dev_ca, 1, &leaf),
+		    SC_ERR_EXTENSION);
+		sc_profile_free(bad);
+		pp.san = NULL;
+		assert_null(leaf);
+	}
 	/* an unsigned profile has no digest yet */
 	pp.device_id = "DEV-A";
 	assert_int_equal(sc_profile_create(&pp, &unsigned_), SC_OK);
@@ -1128,6 +1285,8 @@ int main(void)
 		cmocka_unit_test(test_device_kex),
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_long_names),
+		cmocka_unit_test(test_device_dns_name),
+		cmocka_unit_test(test_device_ca_form_of),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_cert_device_id),
 		cmocka_unit_test(test_issuance_good),

@@ -1360,6 +1360,20 @@ static void test_check_with_cert_builders(void **state)
 	assert_int_equal(sc_profile_sign(p, root_key, root, NULL, 0), SC_OK);
 	assert_int_equal(check_decoded(p, &pol), SC_ERR_UNTRUSTED_SIGNER);
 	sc_profile_free(p);
+	/* A form 2 device CA: a dNSName outside the device's own is refused before issuance. */
+	if (sc_cert_device_ca_form_of(dev_ca, DEV) == SC_DEVICE_CA_V2) {
+		static const char *const outside[] = { "dns:printer.example.com", NULL };
+		pp.san = outside;
+		p = create_ok(&pp);
+		assert_int_equal(sc_profile_sign(p, signer_key, signer, NULL, 0), SC_OK);
+		assert_int_equal(check_decoded(p, &pol), SC_ERR_EXTENSION);
+		assert_non_null(strstr(sc_err_detail(),
+		    "tbsProfile.subjectAltName: profile "
+		    "subjectAltName dNSName \"printer.example.com\""));
+		sc_profile_free(p);
+	} else {
+		fail_msg("the device CA for %s is not of form 2", DEV);
+	}
 
 	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(signer_key);
