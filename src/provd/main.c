@@ -63,7 +63,7 @@ static const char usage_text[] =
     "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
-    "         [--keygen-threads N] [--keygen-queue N]\n"
+    "         [--keygen-threads N] [--keygen-queue N] [--signer-key KEY]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -87,7 +87,10 @@ static const char usage_text[] =
     "  --timeout SECONDS      idle connection timeout (default 30)\n"
     "  --request-deadline S   a request's headers and body must arrive within S seconds of its\n"
     "                         start, however steadily they trickle (default 40; 0: none)\n"
-    "  --port-file FILE       write the bound port there once listening\n";
+    "  --port-file FILE       write the bound port there once listening\n"
+    "  --signer-key KEY       the profile signer's key: a PEM file or a pkcs11: URI (RFC 7512,\n"
+    "                         PIN only from ?pin-source=file:PATH); default NETDIR/signer.key.\n"
+    "                         NETDIR needs root.pem and signer.pem; never the root's key\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
@@ -680,6 +683,7 @@ out:
 struct options {
 	const char *db, *net_dir, *mfr_root, *listen, *tls_cert, *tls_key;
 	const char *policy_file, *validity, *ttl, *rate, *admin, *port_file;
+	const char *signer_key; /* --signer-key, or NULL: NETDIR/signer.key */
 	int insecure, keygen, loopback;
 	long threads, max_conn, per_ip, timeout, deadline;
 	long keygen_threads, keygen_queue;
@@ -717,6 +721,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_HELP,
 		O_KGTHREADS,
 		O_KGQUEUE,
+		O_SIGNERKEY,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -741,6 +746,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, O_HELP },
 		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
 		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
+		{ "signer-key", required_argument, NULL, O_SIGNERKEY },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -789,6 +795,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			o->keygen_queue = parse_long("keygen-queue", optarg, 0,
 			    PROVD_KEYGEN_QUEUE_MAX);
 			break;
+		case O_SIGNERKEY: o->signer_key = optarg; break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
@@ -836,6 +843,7 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 {
 	sc_err r;
 
+	srv->api.signer_key_spec = o->signer_key;
 	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
 	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)
