@@ -383,12 +383,13 @@ static sc_err provider_ready(const struct sc_key_uri *u)
 			snprintf(provider_module, sizeof(provider_module), "%s", module);
 		}
 		provider_loaded = r == SC_OK;
-	} else if (provider_from_config && u->module[0] != '\0') {
+	}
+	if (r == SC_OK && provider_from_config && u->module[0] != '\0') {
 		r = sc_fail(SC_ERR_USAGE,
 		    "%s: module-path: the pkcs11 provider comes from openssl.cnf, with its own "
 		    "module",
 		    u->shown);
-	} else if (!provider_from_config && strcmp(module, provider_module) != 0) {
+	} else if (r == SC_OK && !provider_from_config && strcmp(module, provider_module) != 0) {
 		r = sc_fail(SC_ERR_USAGE,
 		    "%s: a second PKCS#11 module (%s); one process uses one module (%s)", u->shown,
 		    module[0] != '\0' ? module : "the default",
