@@ -23,6 +23,8 @@ hsm_key selfcert-net root 01 EC:prime256v1 || exit 1
 hsm_key selfcert-net signer 02 EC:prime256v1 || exit 1
 hsm_key acme-factory device-ca 01 EC:secp384r1 || exit 1
 hsm_key acme-factory spare 02 RSA:2048 || exit 1
+hsm_key selfcert-net twin 03 EC:prime256v1 || exit 1
+hsm_key selfcert-net twin 04 EC:prime256v1 || exit 1
 ROOT_URI=$(hsm_uri selfcert-net root)
 SIGNER_URI=$(hsm_uri selfcert-net signer)
 CA_URI=$(hsm_uri acme-factory device-ca)
@@ -81,6 +83,12 @@ refused "a pin-value URI" 2 usage sc net init --dir "$T/bad3" --network-id x \
   --signer-key "$shown?pin-value=$HSM_PIN"
 check "pin-value: the line" [ "$(cat "$T/.err")" = \
   "selfcert: usage: $shown: pin-value is refused: a PIN in a URI shows in the process list and in logs; put it in a file only its owner can read and give ?pin-source=file:/PATH" ]
+refused "a URI naming two keys" 2 usage sc net init --dir "$T/bad7" --network-id x \
+  --signer-key "$(hsm_uri selfcert-net twin)"
+check "two keys: the line" [ "$(cat "$T/.err")" = \
+  "selfcert: usage: pkcs11:token=selfcert-net;object=twin;type=private: names more than one private key; add id= or token=" ]
+ok "the same with its id: one key" sc net init --dir "$T/twin" --network-id x \
+  --signer-key "pkcs11:token=selfcert-net;object=twin;id=%04;type=private?pin-source=file:$T/hsm.pin"
 refused "no PIN" 1 denied sc net init --dir "$T/bad4" --network-id x --signer-key "$shown"
 chmod 644 "$T/hsm-bad.pin"
 refused "a PIN file open to others" 3 io sc net init --dir "$T/bad5" --network-id x \
