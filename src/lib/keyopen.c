@@ -110,7 +110,11 @@ static int uri_value_ok(const char *v, size_t n, const char *extra)
 	return 1;
 }
 
-/* An absolute path written plainly in a query value: no escapes, no '..' tricks needed. */
+/*
+ * An absolute path written plainly in a query value: no escapes (so what we check is what the
+ * provider opens), and no character that could end the configuration line it may be written
+ * into (provider_load_ours).
+ */
 static int plain_path_ok(const char *v, size_t n)
 {
 	if (n < 2 || v[0] != '/')
@@ -124,12 +128,11 @@ static int plain_path_ok(const char *v, size_t n)
 	return 1;
 }
 
-static sc_err uri_copy(char *dst, const char *src, size_t n)
+/* n <= SC_KEY_URI_MAX: the whole URI was measured before any part of it is copied. */
+static void uri_copy(char *dst, const char *src, size_t n)
 {
-	/* n <= SC_KEY_URI_MAX: the whole URI was measured first. */
 	memcpy(dst, src, n);
 	dst[n] = '\0';
-	return SC_OK;
 }
 
 /* One path attribute "name=value" (n bytes); seen[] catches a second one of the same name. */
@@ -197,7 +200,8 @@ static sc_err uri_query_attr(struct sc_key_uri *u, const char *a, size_t n)
 			    "%s: pin-source: expected file:/ABSOLUTE/PATH (letters, digits, / . _ "
 			    "+ -, no %%-escapes)",
 			    u->shown);
-		return uri_copy(u->pin_file, a + ps + fs, n - ps - fs);
+		uri_copy(u->pin_file, a + ps + fs, n - ps - fs);
+		return SC_OK;
 	}
 	if (n > mp && memcmp(a, module_path, mp) == 0) {
 		if (u->module[0] != '\0')
@@ -207,7 +211,8 @@ static sc_err uri_query_attr(struct sc_key_uri *u, const char *a, size_t n)
 			    "%s: module-path: expected /ABSOLUTE/PATH (letters, digits, / . _ + -, "
 			    "no %%-escapes)",
 			    u->shown);
-		return uri_copy(u->module, a + mp, n - mp);
+		uri_copy(u->module, a + mp, n - mp);
+		return SC_OK;
 	}
 	{
 		const char *eq = memchr(a, '=', n);
@@ -239,13 +244,20 @@ sc_err sc_key_uri_check(const char *uri, struct sc_key_uri *out)
 	end = q != NULL ? q : uri + len;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)uri[i];
-		if (c <= 0x20 || c >= 0x7f)
+		if (c > 0x20 && c < 0x7f)
+			continue;
+		/* Not even one byte of the query (it may be a PIN) goes into a message. */
+		if (q != NULL && uri + i > q)
 			return sc_fail(SC_ERR_USAGE,
-			    "key URI: byte 0x%02x at offset %zu: only printable ASCII without spaces "
-			    "(percent-encode the rest)",
-			    c, i);
+			    "key URI: a byte in the query at offset %zu: only printable ASCII "
+			    "without spaces",
+			    i);
+		return sc_fail(SC_ERR_USAGE,
+		    "key URI: byte 0x%02x at offset %zu: only printable ASCII without spaces "
+		    "(percent-encode the rest)",
+		    c, i);
 	}
-	(void)uri_copy(out->shown, uri, (size_t)(end - uri));
+	uri_copy(out->shown, uri, (size_t)(end - uri));
 	for (p = uri + scheme; p < end;) {
 		const char *semi = memchr(p, ';', (size_t)(end - p));
 		size_t n = (size_t)((semi != NULL ? semi : end) - p);

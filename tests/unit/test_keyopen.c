@@ -37,6 +37,9 @@ static const struct uri_case cases[] = {
 	{ "pkcs11:object=a b;type=private", "byte 0x20 at offset 15", SC_ERR_USAGE },
 	{ "pkcs11:object=\xc3\xa9;type=private", "byte 0xc3 at offset 14", SC_ERR_USAGE },
 	{ "pkcs11:object=a\tb;type=private", "byte 0x09", SC_ERR_USAGE },
+	{ T "?pin-value=12\xc3"
+	    "34",
+	    "a byte in the query at offset 56", SC_ERR_USAGE },
 	{ "pkcs11:object=a#b;type=private", "attribute 'object': empty, or a character",
 	    SC_ERR_USAGE },
 	{ T "?pin-source=file:/p#x", "a query character that must be percent-encoded",
