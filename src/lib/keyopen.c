@@ -367,11 +367,17 @@ out:
 /* The provider for u, loaded on first use; a second module in one process is refused. */
 static sc_err provider_ready(const struct sc_key_uri *u)
 {
-	const char *module = u->module;
+	const char *module = u->module, *env = getenv("PKCS11_PROVIDER_MODULE");
 	sc_err r = SC_OK;
 
-	if (module[0] == '\0' && getenv("PKCS11_PROVIDER_MODULE") != NULL)
-		module = getenv("PKCS11_PROVIDER_MODULE");
+	/* The provider takes $PKCS11_PROVIDER_MODULE over its configuration: never silently. */
+	if (env != NULL && env[0] != '\0' && module[0] != '\0' && strcmp(env, module) != 0)
+		return sc_fail(SC_ERR_USAGE,
+		    "%s: module-path differs from PKCS11_PROVIDER_MODULE (%.256s), which the "
+		    "provider would use instead; give one of them",
+		    u->shown, env);
+	if (module[0] == '\0' && env != NULL)
+		module = env;
 	pthread_mutex_lock(&provider_lock);
 	/*
 	 * When our (silent) UI gives no PIN, the provider falls back to OpenSSL's default UI, which
@@ -511,7 +517,14 @@ static sc_err load_key_uri(const char *uri, const struct sc_key_uri *u, EVP_PKEY
 	}
 	if ((st = OSSL_STORE_open_ex(uri, NULL, "provider=" PKCS11_PROVIDER, ui, NULL, NULL, NULL,
 	         NULL)) == NULL) {
-		r = sc_fail_ossl(SC_ERR_IO, u->shown);
+		/* The provider loads and initializes the module on the first open. */
+		r = sc_fail(SC_ERR_IO,
+		    "%s: cannot use the PKCS#11 module %s (missing, or it failed "
+		    "to initialize)",
+		    u->shown,
+		    provider_from_config             ? "of openssl.cnf"
+		        : provider_module[0] != '\0' ? provider_module
+		                                     : "p11-kit-proxy (the provider's default)");
 		goto out;
 	}
 	(void)OSSL_STORE_expect(st, OSSL_STORE_INFO_PKEY);

@@ -45,7 +45,9 @@ sc_err sc_key_uri_check(const char *uri, struct sc_key_uri *out) SC_MUST_USE;
  * openssl.cnf already did: the PKCS#11 module is the URI's module-path, else
  * $PKCS11_PROVIDER_MODULE, else the provider's default (p11-kit's proxy); the module is never
  * finalized at exit (quirk no-deinit: SoftHSM and others crash in C_Finalize from an atexit
- * handler). One module per process: a second URI naming another module-path is SC_ERR_USAGE.
+ * handler). One module per process: a second URI naming another module-path is SC_ERR_USAGE,
+ * and so is a module-path that differs from a set $PKCS11_PROVIDER_MODULE (the provider would
+ * take the environment's without a word).
  * The PIN file must be the owner's alone (SC_FILE_PRIVATE), non-empty and at most
  * SC_KEY_PIN_MAX bytes; the provider reads it itself. Nothing ever prompts. The key is the
  * token's: it never leaves it, and signing goes through the provider.

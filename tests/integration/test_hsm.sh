@@ -100,9 +100,20 @@ chmod 644 "$T/hsm-bad.pin"
 refused "a PIN file open to others" 3 io sc net init --dir "$T/bad5" --network-id x \
   --signer-key "$(hsm_uri selfcert-net signer "$T/hsm-bad.pin")"
 check "nothing written by the refusals" [ ! -e "$T/bad1/root.pem" ] && [ ! -e "$T/bad2/root.pem" ] && [ ! -e "$T/bad3" ]
-refused "a second module in one process" 2 usage sc net init --dir "$T/bad6" --network-id x \
-  --root-key "$ROOT_URI" \
-  --signer-key "pkcs11:token=selfcert-net;object=signer;type=private?module-path=/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so&pin-source=file:$T/hsm.pin"
+refused "a second module in one process" 2 usage env -u PKCS11_PROVIDER_MODULE "$SELFCERT" net init \
+  --dir "$T/bad6" --network-id x \
+  --root-key "pkcs11:token=selfcert-net;object=root;type=private?module-path=$HSM_MODULE&pin-source=file:$T/hsm.pin" \
+  --signer-key "$shown?module-path=/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so&pin-source=file:$T/hsm.pin"
+check "second module: the line" [ "$(cat "$T/.err")" = \
+  "selfcert: usage: $shown: a second PKCS#11 module (/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so); one process uses one module ($HSM_MODULE)" ]
+refused "module-path against PKCS11_PROVIDER_MODULE" 2 usage sc net init --dir "$T/bad9" \
+  --network-id x --signer-key "$shown?module-path=$T/other.so&pin-source=file:$T/hsm.pin"
+check "module conflict: the line" [ "$(cat "$T/.err")" = \
+  "selfcert: usage: $shown: module-path differs from PKCS11_PROVIDER_MODULE ($HSM_MODULE), which the provider would use instead; give one of them" ]
+refused "a module that is not there" 3 io env -u PKCS11_PROVIDER_MODULE "$SELFCERT" net init --dir "$T/bad8" --network-id x \
+  --signer-key "$shown?module-path=$T/no-such-module.so&pin-source=file:$T/hsm.pin"
+check "no module: the line" [ "$(cat "$T/.err")" = \
+  "selfcert: io: $shown: cannot use the PKCS#11 module $T/no-such-module.so (missing, or it failed to initialize)" ]
 
 # --- the provisioning server with the signer's key in the token ---
 P=(--db "$T/reg.db" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" --listen 127.0.0.1:0 --insecure-http)
