@@ -471,8 +471,14 @@ static sc_err profile_load(const struct profile_req *req, struct profile_inputs 
 	if ((r = profile_load_device(req, in)) != SC_OK ||
 	    (r = profile_load_signer(req, in)) != SC_OK || !req->server_keygen)
 		return r;
-	if (cli_has(&req->a, "server-key"))
+	if (cli_has(&req->a, "server-key")) {
+		/* The device's own future key: it must leave here, encrypted; a token's never does. */
+		if (sc_key_is_uri(cli_get(&req->a, "server-key")))
+			return sc_fail(SC_ERR_USAGE,
+			    "net profile: --server-key: a PEM file; a key in a token cannot be "
+			    "sent to a device");
 		return sc_key_open(cli_get(&req->a, "server-key"), &in->server_key);
+	}
 	return sc_alg_keygen(req->server_alg, &in->server_key);
 }
 

@@ -179,6 +179,10 @@ check "every certificate recorded" [ "$(db 'SELECT count(*) FROM certificates')"
 # A profile signed by the token through the CLI, verified against the network root.
 ok "net profile --signer-key URI" sc net profile --dir "$T/net" --signer-key "$SIGNER_URI" \
   --device-ca "$T/h1-certs/device-ca.pem" --out "$T/p.der" --validity 1d
+refused "a token key as the device's server-generated key" 2 usage sc net profile --dir "$T/net" \
+  --device-ca "$T/h1-certs/device-ca.pem" --out "$T/p4.der" --validity 1d --server-keygen p256 \
+  --kex "$T/h1-certs/kex.pem" --server-key "$SIGNER_URI" --signer-key "$SIGNER_URI"
+
 # The operator's own openssl.cnf loads the provider (its module, its quirks): used as it is.
 ok "the provider from OPENSSL_CONF" env OPENSSL_CONF="$T/openssl-hsm.cnf" PKCS11_PROVIDER_MODULE= \
   "$SELFCERT" net profile --dir "$T/net" --signer-key "$SIGNER_URI" \
