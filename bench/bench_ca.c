@@ -3,7 +3,14 @@
  * and driven by this program, P-256 everywhere, with N concurrent keep-alive clients on loopback.
  *
  *   SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] [--clients 1,8,32]
- *       [--provd-threads T] [--http] [--db-dir DIR] [--json]
+ *       [--provd-threads T] [--http] [--db-dir DIR] [--json] [--signer-key pkcs11:URI]
+ *
+ * With --signer-key, a second selfcert-provd signs its profiles with that key in a PKCS#11
+ * token (its signer certificate made by `selfcert net init --root-key` under the same network
+ * root, so the same devices trust it), with its own registry and its own devices, driven in
+ * the same rounds as the file-key server and cfssl: file key vs token, same run, same machine.
+ * The token and its environment (SOFTHSM2_CONF, PKCS11_PROVIDER_MODULE) are the caller's:
+ * bench/hsm-token.sh makes a SoftHSM one.
  *
  * A provd device: POST /v1/profiles, the leaf issued in-process with its CSK, POST
  * /v1/certificates (checked and recorded durably by the server). A cfssl device: a P-256 key and
@@ -19,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "bench_net.h"
 
 #define CA_TARGET 3.0 /* issue 6: provd >= 3x cfssl's devices per server CPU-second */
@@ -137,8 +145,10 @@ int main(int argc, char **argv)
 	const char *db_base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
 	char base[BENCH_PATH_MAX], db[BENCH_PATH_MAX + 32], csv[BENCH_PATH_MAX + 32];
 	struct bench_world w;
-	struct bench_server provd, cfssl;
-	struct bench_dev *devs;
+	struct bench_server provd, cfssl, provd_hsm;
+	struct bench_dev *devs, *devs_hsm = NULL;
+	struct bench_world w_hsm;
+	const char *signer_uri = NULL;
 
 	bench_prog = "bench_ca";
 	for (int i = 1; i < argc; i++) {
@@ -154,6 +164,11 @@ int main(int argc, char **argv)
 			provd_threads = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--db-dir") == 0 && i + 1 < argc) {
 			db_base = argv[++i];
+		} else if (strcmp(argv[i], "--signer-key") == 0 && i + 1 < argc) {
+			signer_uri = argv[++i];
+			if (strncmp(signer_uri, "pkcs11:", 7) != 0)
+				bench_die(
+				    "--signer-key: a pkcs11: URI (the file case always runs)");
 		} else if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc) {
 			char *list = argv[++i], *tok, *save = NULL;
 			n_levels = 0;
@@ -166,7 +181,8 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 			    "usage: SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] "
-			    "[--clients 1,8,32] [--provd-threads T] [--http] [--db-dir DIR] [--json]\n");
+			    "[--clients 1,8,32] [--provd-threads T] [--http] [--db-dir DIR] [--json] "
+			    "[--signer-key pkcs11:URI]\n");
 			return 2;
 		}
 	}
@@ -195,6 +211,26 @@ int main(int argc, char **argv)
 	snprintf(csv, sizeof(csv), "%s/feed.csv", base);
 	bench_devs_activate(devs, total, db, csv);
 	bench_provd_start(&w, db, provd_threads, tls, &provd);
+	if (signer_uri != NULL) {
+		/* The token's server: its own folder (port file, log), registry and devices. */
+		char root_key[BENCH_PATH_MAX + 32];
+		w_hsm = w;
+		snprintf(w_hsm.dir, sizeof(w_hsm.dir), "%.*s/hsm", BENCH_PATH_MAX - 8, base);
+		snprintf(w_hsm.net_dir, sizeof(w_hsm.net_dir), "%s/net", w_hsm.dir);
+		snprintf(root_key, sizeof(root_key), "%s/root.key", w.net_dir);
+		w_hsm.signer_key = signer_uri;
+		if (mkdir(w_hsm.dir, 0700) != 0)
+			bench_die("%s: cannot make it", w_hsm.dir);
+		bench_run(getenv("SELFCERT"), "net", "init", "--dir", w_hsm.net_dir, "--network-id",
+		    "bench", "--root-key", root_key, "--signer-key", signer_uri, (char *)NULL);
+		if ((devs_hsm = calloc(total, sizeof(*devs_hsm))) == NULL)
+			bench_die("out of memory");
+		bench_devs_make(&w, "CH", 0, total, devs_hsm);
+		snprintf(db, sizeof(db), "%s/registry.db", w_hsm.dir);
+		snprintf(csv, sizeof(csv), "%s/feed.csv", w_hsm.dir);
+		bench_devs_activate(devs_hsm, total, db, csv);
+		bench_provd_start(&w_hsm, db, provd_threads, tls, &provd_hsm);
+	}
 	if (bench_cfssl_start(&w, tls, &cfssl) != 0)
 		bench_die("cfssl vanished");
 
@@ -213,8 +249,8 @@ int main(int argc, char **argv)
 		    "cfssl dev/s", "provd CPU ms/dev", "cfssl CPU ms/dev", "dev per CPU-s p/c",
 		    "dev/s p/c", "target");
 	for (int l = 0; l < n_levels; l++) {
-		struct bench_clients cp, cc;
-		struct side sp, sc;
+		struct bench_clients cp, cc, ch;
+		struct side sp, sc, sh;
 		struct bench_stat ratio = { .n = 0 };
 		size_t warm = (size_t)levels[l] * WARM_PER_CLIENT;
 		struct bench_drive_result res;
@@ -222,17 +258,30 @@ int main(int argc, char **argv)
 
 		memset(&sp, 0, sizeof(sp));
 		memset(&sc, 0, sizeof(sc));
+		memset(&sh, 0, sizeof(sh));
 		bench_clients_init(&cp, levels[l], &w);
 		bench_clients_init(&cc, levels[l], &w);
 		bench_drive(BENCH_PROVD, &provd, &cp, devs + next, warm, 0, 0, &res);
 		bench_drive(BENCH_CFSSL, &cfssl, &cc, devs + next, warm, 0, 0, &res);
+		if (devs_hsm != NULL) {
+			bench_clients_init(&ch, levels[l], &w_hsm);
+			bench_drive(BENCH_PROVD, &provd_hsm, &ch, devs_hsm + next, warm, 0, 0,
+			    &res);
+		}
 		next += warm;
 		for (int r = 0; r < rounds; r++) {
+			/* The token's server right after the file's, in the same order flip. */
 			if (r % 2 == 0) {
 				one_round(BENCH_PROVD, &provd, &cp, devs + next, per_round, &sp);
+				if (devs_hsm != NULL)
+					one_round(BENCH_PROVD, &provd_hsm, &ch, devs_hsm + next,
+					    per_round, &sh);
 				one_round(BENCH_CFSSL, &cfssl, &cc, devs + next, per_round, &sc);
 			} else {
 				one_round(BENCH_CFSSL, &cfssl, &cc, devs + next, per_round, &sc);
+				if (devs_hsm != NULL)
+					one_round(BENCH_PROVD, &provd_hsm, &ch, devs_hsm + next,
+					    per_round, &sh);
 				one_round(BENCH_PROVD, &provd, &cp, devs + next, per_round, &sp);
 			}
 			/* The same round's ratio, for the range: cfssl's CPU per device over provd's. */
@@ -241,6 +290,8 @@ int main(int argc, char **argv)
 		}
 		bench_clients_free(&cp);
 		bench_clients_free(&cc);
+		if (devs_hsm != NULL)
+			bench_clients_free(&ch);
 		r_cpu = bench_median(&sp.cpu) > 0 ? bench_median(&sc.cpu) / bench_median(&sp.cpu)
 		                                  : 0;
 		r_dps = bench_median(&sp.dps) / bench_median(&sc.dps);
@@ -249,6 +300,12 @@ int main(int argc, char **argv)
 			json_side("provd", &sp);
 			printf(",");
 			json_side("cfssl", &sc);
+			if (devs_hsm != NULL) {
+				printf(",");
+				json_side("provd_pkcs11", &sh);
+				printf(",\"pkcs11_over_file_cpu_per_device\":%.3f",
+				    bench_median(&sh.cpu) / bench_median(&sp.cpu));
+			}
 			printf(
 			    ",\"ratio_devices_per_cpu_s\":%.3f,\"ratio_devices_per_cpu_s_rounds\":{\"min\":%.3f,\"max\":%.3f},"
 			    "\"ratio_devices_per_s\":%.3f,\"target_met\":%s}",
@@ -269,6 +326,14 @@ int main(int argc, char **argv)
 			printf(
 			    "%7s %41s %20s %20s   (of which system CPU: kernel, fdatasync, sockets)\n",
 			    "", "", c, d);
+			if (devs_hsm != NULL) {
+				bench_fmt(a, sizeof(a), &sh.dps, 1, "%.0f");
+				bench_fmt(c, sizeof(c), &sh.cpu, 1e3, "%.3f");
+				printf("%7s %20s %20s %20s %20s   provd, signer key in the token: "
+				       "CPU/dev %.2fx the file key's\n",
+				    "", a, "", c, "",
+				    bench_median(&sh.cpu) / bench_median(&sp.cpu));
+			}
 		}
 		if (sp.new_conns > 0 || sc.new_conns > 0)
 			fprintf(stderr,
@@ -315,6 +380,11 @@ int main(int argc, char **argv)
 		    CA_TARGET);
 	bench_stop(provd.pid);
 	bench_stop(cfssl.pid);
+	if (devs_hsm != NULL) {
+		bench_stop(provd_hsm.pid);
+		bench_devs_free(devs_hsm, total);
+		free(devs_hsm);
+	}
 	bench_devs_free(devs, total);
 	free(devs);
 	bench_world_down(&w);

@@ -381,6 +381,10 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
 	} else {
 		argv[n++] = "--insecure-http";
 	}
+	if (w->signer_key != NULL) {
+		argv[n++] = "--signer-key";
+		argv[n++] = (char *)w->signer_key;
+	}
 	argv[n] = NULL;
 	s->pid = bench_spawn(argv, s->log);
 	for (int i = 0; i < START_TRIES && port == 0; i++) {

@@ -34,6 +34,7 @@ struct bench_world {
 	    server_key[BENCH_PATH_MAX + 32];
 	X509 *ca;
 	EVP_PKEY *ca_key;
+	const char *signer_key; /* bench_provd_start: --signer-key (a pkcs11: URI); NULL: none */
 };
 /* selfcert mfr init, net init (network "bench"), net server-cert for 127.0.0.1, under dir. */
 void bench_world_up(struct bench_world *w, const char *dir);

@@ -85,6 +85,14 @@ else
 fi
 one sign "$build/bench_sp" sign "${sp_args[@]}"
 one sign_pkcs11 "$build/bench_p11" "${p11_args[@]}"
+# Benchmark 3 also drives a provd whose signer key is in a SoftHSM token, when SoftHSM and
+# OpenSSL's pkcs11 provider are installed (scripts/deps.d/hsm.txt): file key vs token, same run.
+if command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null &&
+   [ -r /usr/lib/softhsm/libsofthsm2.so ] && dpkg-query -W pkcs11-provider >/dev/null 2>&1; then
+  hsm_dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-hsm-XXXXXX")
+  eval "$("$here/hsm-token.sh" "$hsm_dir")"
+  ca_args+=(--signer-key "$SIGNER_URI")
+fi
 if command -v cfssl >/dev/null; then
   one ca "$build/bench_ca" "${ca_args[@]}"
 else
@@ -93,6 +101,7 @@ fi
 one memory_spd "$build/bench_mem" "${mem_args[@]}"
 [ "$do_fleet" = 1 ] && one fleet "$build/bench_fleet" "${fleet_args[@]}"
 
+[ -z "${hsm_dir:-}" ] || rm -rf "$hsm_dir"
 if [ "$json" = 1 ]; then
   (IFS=,; printf '{%s}\n' "${out[*]}")
 fi

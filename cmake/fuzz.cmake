@@ -20,6 +20,7 @@ set(SC_FUZZ_LIBS_csv selfcert_registry)
 set(SC_FUZZ_LIBS_opfile libselfcert)
 set(SC_FUZZ_LIBS_agent_state agent_core)
 set(SC_FUZZ_LIBS_agent_answer agent_core)
+set(SC_FUZZ_LIBS_key_uri libselfcert)
 
 # The shared fixture (a world of keys and certificates made at start-up) and the replay driver.
 add_library(sc_fuzz_fixture STATIC ${SC_FUZZ_DIR}/fixture.c)

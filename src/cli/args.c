@@ -13,6 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/objects.h>
 #include "cli.h"
+#include "keyopen.h"
 #include "text.h"
 
 static int find(const struct cli_args *a, const char *name, size_t len)
@@ -143,6 +144,39 @@ sc_err cli_mkdir(const char *dir, int private_)
 	if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 		return SC_OK;
 	return sc_fail(SC_ERR_IO, "%s: %s", dir, strerror(errno == EEXIST ? ENOTDIR : errno));
+}
+
+sc_err cli_key(const struct cli_args *a, const char *flag, const char *dir, const char *file,
+    EVP_PKEY **out)
+{
+	char path[PATH_MAX];
+	sc_err r;
+
+	*out = NULL;
+	if (cli_has(a, flag))
+		return sc_key_open(cli_get(a, flag), out);
+	if ((r = cli_path(path, sizeof(path), dir, file)) != SC_OK)
+		return r;
+	return sc_key_open(path, out);
+}
+
+sc_err cli_cert_reread(X509 **cert)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *copy;
+	int n;
+
+	if ((n = i2d_X509(*cert, &der)) <= 0)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "encoding a certificate");
+	p = der;
+	copy = d2i_X509(NULL, &p, n);
+	OPENSSL_free(der);
+	if (copy == NULL)
+		return sc_fail_ossl(SC_ERR_NOMEM, "decoding a certificate");
+	X509_free(*cert);
+	*cert = copy;
+	return SC_OK;
 }
 
 const char *cli_self_path(void)

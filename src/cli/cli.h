@@ -48,6 +48,19 @@ sc_err cli_int(const struct cli_args *a, const char *name, long def, long min, l
 sc_err cli_path(char *out, size_t out_len, const char *dir, const char *name) SC_MUST_USE;
 /* mkdir -p of one level (0755, or 0700 if private); existing folder is fine. */
 sc_err cli_mkdir(const char *dir, int private_) SC_MUST_USE;
+/*
+ * An operator's or manufacturer's private key: the value of --flag (a PEM file or a pkcs11: URI,
+ * keyopen.h), else dir/file. *out is the caller's (EVP_PKEY_free). sc_key_open's errors.
+ */
+sc_err cli_key(const struct cli_args *a, const char *flag, const char *dir, const char *file,
+    EVP_PKEY **out) SC_MUST_USE;
+/*
+ * Replace *cert by a copy decoded from its own DER. A certificate built in this process over a
+ * key that lives in a token can carry provider state that makes OpenSSL's path validation fail
+ * without an error; the same bytes decoded afresh verify (research SCALEOUT-HSM.md §B.1).
+ * SC_ERR_NOMEM / SC_ERR_INTERNAL; *cert unchanged on failure.
+ */
+sc_err cli_cert_reread(X509 **cert) SC_MUST_USE;
 /* The selfcert-spd program: $SELFCERT_SPD, else beside this program, else on PATH. */
 const char *cli_spd_path(void);
 /* This program's own path (/proc/self/exe). */

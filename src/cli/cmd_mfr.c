@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
@@ -19,11 +20,15 @@
 
 static const char mfr_init_usage[] =
     "usage: selfcert mfr init --dir DIR [--name NAME] [--alg ALG] [--days N]\n"
+    "         [--root-key KEY] [--ca-key KEY]\n"
     "  Creates DIR/root.pem root.key (the manufacturer root, valid 2*N days) and ca.pem ca.key\n"
     "  (the device issuing CA, valid N days). Keys are 0600 and never overwritten.\n"
     "  --name NAME   manufacturer name (default \"" DEFAULT_MFR_NAME "\")\n"
-    "  --alg ALG     rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
-    "  --days N      issuing CA lifetime in days (default 3650)\n";
+    "  --alg ALG     rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256), for keys made here\n"
+    "  --days N      issuing CA lifetime in days (default 3650)\n"
+    "  --root-key KEY, --ca-key KEY  the key exists (a PEM file or a pkcs11: URI, e.g.\n"
+    "                'pkcs11:token=T;object=O;type=private?pin-source=file:/PATH'): its\n"
+    "                certificate is made for it and no root.key / ca.key is written\n";
 
 /* Refuse before writing anything if any output exists, so a failed run leaves no half set. */
 static sc_err refuse_existing(const char *dir, const char *const *names, size_t n)
@@ -40,15 +45,19 @@ static sc_err refuse_existing(const char *dir, const char *const *names, size_t 
 	return SC_OK;
 }
 
-/* Write key then certificate pairs: keys first, since they are the part that cannot be redone. */
+/*
+ * Write key then certificate pairs: keys first, since they are the part that cannot be redone.
+ * key_name NULL: the key lives elsewhere (a file given, a token) and is not written.
+ */
 static sc_err write_pair(const char *dir, const char *key_name, EVP_PKEY *key,
     const char *cert_name, X509 *cert)
 {
 	char path[PATH_MAX];
 	sc_err r;
 
-	if ((r = cli_path(path, sizeof(path), dir, key_name)) != SC_OK ||
-	    (r = sc_write_key(path, key)) != SC_OK)
+	if (key_name != NULL &&
+	    ((r = cli_path(path, sizeof(path), dir, key_name)) != SC_OK ||
+	        (r = sc_write_key(path, key)) != SC_OK))
 		return r;
 	if ((r = cli_path(path, sizeof(path), dir, cert_name)) != SC_OK)
 		return r;
@@ -62,8 +71,10 @@ sc_err cmd_mfr_init(int argc, char **argv)
 		{ "name", 1, 0 },
 		{ "alg", 1, 0 },
 		{ "days", 1, 0 },
+		{ "root-key", 1, 0 },
+		{ "ca-key", 1, 0 },
 	};
-	static const char *const outputs[] = { "root.pem", "root.key", "ca.pem", "ca.key" };
+	static const char *const outputs[] = { "root.pem", "ca.pem", "root.key", "ca.key" };
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
 	const char *dir, *name;
@@ -85,16 +96,26 @@ sc_err cmd_mfr_init(int argc, char **argv)
 	name = cli_has(&a, "name") ? cli_get(&a, "name") : DEFAULT_MFR_NAME;
 	if (cli_has(&a, "alg") && (r = sc_alg_from_name(cli_get(&a, "alg"), &alg)) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "mfr init: --alg: %s", sc_err_detail());
-	if ((r = cli_mkdir(dir, 0)) != SC_OK ||
-	    (r = refuse_existing(dir, outputs, sizeof(outputs) / sizeof(outputs[0]))) != SC_OK)
+	if ((r = cli_mkdir(dir, 0)) != SC_OK || (r = refuse_existing(dir, outputs, 2)) != SC_OK ||
+	    (!cli_has(&a, "root-key") && (r = refuse_existing(dir, outputs + 2, 1)) != SC_OK) ||
+	    (!cli_has(&a, "ca-key") && (r = refuse_existing(dir, outputs + 3, 1)) != SC_OK))
 		return r;
-	if ((r = sc_alg_keygen(alg, &root_key)) != SC_OK ||
-	    (r = sc_cert_mfr_root(root_key, name, (int)days * 2, &root)) != SC_OK ||
-	    (r = sc_alg_keygen(alg, &ca_key)) != SC_OK ||
-	    (r = sc_cert_mfr_ca(ca_key, name, (int)days, root, root_key, &ca)) != SC_OK)
+	/* A key that exists (a file, a token) is opened; the others are made here. */
+	if ((r = cli_has(&a, "root-key") ? sc_key_open(cli_get(&a, "root-key"), &root_key)
+	                                 : sc_alg_keygen(alg, &root_key)) != SC_OK ||
+	    (r = cli_has(&a, "ca-key") ? sc_key_open(cli_get(&a, "ca-key"), &ca_key)
+	                               : sc_alg_keygen(alg, &ca_key)) != SC_OK)
 		goto out;
-	if ((r = write_pair(dir, "root.key", root_key, "root.pem", root)) != SC_OK ||
-	    (r = write_pair(dir, "ca.key", ca_key, "ca.pem", ca)) != SC_OK)
+	/* Each certificate decoded afresh before use (cli_cert_reread: keys in a token). */
+	if ((r = sc_cert_mfr_root(root_key, name, (int)days * 2, &root)) != SC_OK ||
+	    (r = cli_cert_reread(&root)) != SC_OK ||
+	    (r = sc_cert_mfr_ca(ca_key, name, (int)days, root, root_key, &ca)) != SC_OK ||
+	    (r = cli_cert_reread(&ca)) != SC_OK)
+		goto out;
+	if ((r = write_pair(dir, cli_has(&a, "root-key") ? NULL : "root.key", root_key, "root.pem",
+	         root)) != SC_OK ||
+	    (r = write_pair(dir, cli_has(&a, "ca-key") ? NULL : "ca.key", ca_key, "ca.pem", ca)) !=
+	        SC_OK)
 		goto out;
 	printf("manufacturer \"%s\": %s/root.pem, %s/ca.pem (%s)\n", name, dir, dir,
 	    sc_alg_name(alg));
@@ -111,7 +132,7 @@ static const char personalize_usage[] =
     "usage: selfcert mfr personalize --dir MFRDIR --sp SOCKET --out CERTDIR\n"
     "         --net-root NETROOT.pem --network-id ID [--net-root … --network-id … repeated]\n"
     "         [--csk-alg ALG] [--kex-alg ALG] [--days N] [--max-leaf-days N] [--max-keys N] [--no-lock]\n"
-    "         [--device-ca-form 1|2]\n"
+    "         [--device-ca-form 1|2] [--ca-key KEY]\n"
     "  The SP generates its certificate-signing key (CSK) and key-exchange key (KEK) inside;\n"
     "  the manufacturer CA certifies them. Writes CERTDIR/device-ca.pem, kex.pem, chain.pem\n"
     "  (device CA + manufacturer CA). Installs certificates, anchors and limits; locks the SP\n"
@@ -120,6 +141,8 @@ static const char personalize_usage[] =
     "  --days N            device certificates' lifetime (default 3650)\n"
     "  --max-leaf-days N   longest leaf the SP will issue (default 365; 0: only the CSK's limit)\n"
     "  --max-keys N        leaf key slots (default 64, at most 256)\n"
+    "  --ca-key KEY        the manufacturer CA's key: a PEM file or a pkcs11: URI (default\n"
+    "                      MFRDIR/ca.key); MFRDIR/ca.pem is its certificate\n"
     "  --device-ca-form N  the device CA's name constraints (docs/FORMATS.md): 2 = dNSName\n"
     "                      <id>.selfcert.invalid, accepted by Go and rustls (default when the\n"
     "                      device ID is a DNS label); 1 = directoryName serialNumber=<id>, the\n"
@@ -265,6 +288,7 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		{ "max-keys", 1, 0 },
 		{ "no-lock", 0, 0 },
 		{ "device-ca-form", 1, 0 },
+		{ "ca-key", 1, 0 },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
@@ -289,9 +313,15 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 
 	if ((r = cli_path(path, sizeof(path), o.dir, "ca.pem")) != SC_OK ||
 	    (r = sc_load_cert(path, &ca)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), o.dir, "ca.key")) != SC_OK ||
-	    (r = sc_key_open(path, &ca_key)) != SC_OK)
+	    (r = cli_key(&a, "ca-key", o.dir, "ca.key", &ca_key)) != SC_OK)
 		goto out;
+	/* A CA key that is not ca.pem's would certify devices whose chains never verify. */
+	if (X509_check_private_key(ca, ca_key) != 1) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s/ca.pem",
+		    cli_has(&a, "ca-key") ? "--ca-key" : "ca.key", o.dir);
+		goto out;
+	}
 	if ((r = cli_mkdir(o.outdir, 0)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_connect(o.sock, &sp)) != SC_OK || (r = sc_sp_info(sp, &info)) != SC_OK)

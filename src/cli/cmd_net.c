@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
@@ -26,10 +27,85 @@
 
 static const char net_init_usage[] =
     "usage: selfcert net init --dir DIR --network-id ID [--alg ALG] [--days N]\n"
+    "         [--root-key KEY | --offline-root RDIR] [--signer-key KEY]\n"
     "  Creates DIR/root.pem root.key (the network root, valid 2*N days) and signer.pem signer.key\n"
     "  (the profile signer, EKU id-sc-kp-profileSigning, valid N days). Keys 0600, never overwritten.\n"
-    "  --alg ALG   rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
-    "  --days N    signer lifetime in days (default 3650)\n";
+    "  --alg ALG           rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256), for keys made here\n"
+    "  --days N            signer lifetime in days (default 3650)\n"
+    "  --root-key KEY      the root's key exists: a PEM file or a pkcs11: URI; no root.key is written\n"
+    "  --offline-root RDIR write the new root key to RDIR/root.key (made 0700), not to DIR: the\n"
+    "                      server needs only DIR (root.pem, signer.pem, signer.key)\n"
+    "  --signer-key KEY    the signer's key exists (file or pkcs11: URI); no signer.key is written\n"
+    "  A pkcs11: URI (RFC 7512) names a key in a token: 'pkcs11:token=T;object=O;type=private\n"
+    "  ?pin-source=file:/PATH' (the PIN only from a file; pin-value is refused).\n";
+
+/* What `net init` writes where; a NULL key path: the key exists already (a file or a token). */
+struct net_init_out {
+	char root_key[PATH_MAX], signer_key[PATH_MAX], root[PATH_MAX], signer[PATH_MAX];
+	int write_root_key, write_signer_key;
+};
+
+/* The outputs' paths, none of which may exist yet (a failed run leaves no half set). */
+static sc_err net_init_paths(const struct cli_args *a, const char *dir, struct net_init_out *o)
+{
+	const char *rdir = cli_has(a, "offline-root") ? cli_get(a, "offline-root") : dir;
+	sc_err r;
+
+	if (cli_has(a, "offline-root") && cli_has(a, "root-key"))
+		return sc_fail(SC_ERR_USAGE,
+		    "net init: --offline-root and --root-key exclude each other "
+		    "(--offline-root is where a new root key goes)");
+	o->write_root_key = !cli_has(a, "root-key");
+	o->write_signer_key = !cli_has(a, "signer-key");
+	if ((r = cli_mkdir(dir, 0)) != SC_OK ||
+	    (cli_has(a, "offline-root") && (r = cli_mkdir(rdir, 1)) != SC_OK) ||
+	    (r = cli_path(o->root_key, sizeof(o->root_key), rdir, "root.key")) != SC_OK ||
+	    (r = cli_path(o->signer_key, sizeof(o->signer_key), dir, "signer.key")) != SC_OK ||
+	    (r = cli_path(o->root, sizeof(o->root), dir, "root.pem")) != SC_OK ||
+	    (r = cli_path(o->signer, sizeof(o->signer), dir, "signer.pem")) != SC_OK)
+		return r;
+	{
+		const char *const check[] = { o->root, o->signer,
+			o->write_root_key ? o->root_key : NULL,
+			o->write_signer_key ? o->signer_key : NULL };
+		for (size_t i = 0; i < sizeof(check) / sizeof(check[0]); i++)
+			if (check[i] != NULL && access(check[i], F_OK) == 0)
+				return sc_fail(SC_ERR_EXISTS,
+				    "%s: already exists; refusing to overwrite", check[i]);
+	}
+	return SC_OK;
+}
+
+/*
+ * Prove the pair before writing anything: a probe profile signed by the signer key must verify
+ * against the root, as every device will check it. With keys in a token this is also where a
+ * key that does not sign (wrong object, a public key) shows.
+ */
+static sc_err net_init_prove(const char *id, X509 *root, X509 *signer, EVP_PKEY *signer_key)
+{
+	static const uint8_t probe_challenge[SC_CHALLENGE_MIN] = { 0 };
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	time_t now = time(NULL);
+	sc_err r;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.network_id = id;
+	pp.device_id = "net-init-check";
+	pp.challenge = probe_challenge;
+	pp.challenge_len = sizeof(probe_challenge);
+	pp.profile_not_after = now + 60;
+	pp.not_before = now;
+	pp.not_after = now + 60;
+	pp.generate_alg = SC_ALG_P256;
+	if ((r = sc_profile_create(&pp, &p)) != SC_OK ||
+	    (r = sc_profile_sign(p, signer_key, signer, NULL, 0)) != SC_OK ||
+	    (r = sc_profile_verify_signature(p, root, now)) != SC_OK)
+		r = sc_fail(r, "net init: a profile signed with the signer key does not verify: %s",
+		    sc_err_detail());
+	sc_profile_free(p);
+	return r;
+}
 
 sc_err cmd_net_init(int argc, char **argv)
 {
@@ -38,12 +114,14 @@ sc_err cmd_net_init(int argc, char **argv)
 		{ "network-id", 1, 0 },
 		{ "alg", 1, 0 },
 		{ "days", 1, 0 },
+		{ "root-key", 1, 0 },
+		{ "signer-key", 1, 0 },
+		{ "offline-root", 1, 0 },
 	};
-	static const char *const outputs[] = { "root.pem", "root.key", "signer.pem", "signer.key" };
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
+	struct net_init_out o;
 	const char *dir, *id;
-	char path[PATH_MAX];
 	enum sc_alg alg = SC_ALG_P256;
 	long days;
 	EVP_PKEY *root_key = NULL, *signer_key = NULL;
@@ -65,31 +143,30 @@ sc_err cmd_net_init(int argc, char **argv)
 		    strlen(id), SC_NETWORK_ID_MAX);
 	if (cli_has(&a, "alg") && sc_alg_from_name(cli_get(&a, "alg"), &alg) != SC_OK)
 		return sc_fail(SC_ERR_USAGE, "net init: --alg: %s", sc_err_detail());
-	if ((r = cli_mkdir(dir, 0)) != SC_OK)
+	if ((r = net_init_paths(&a, dir, &o)) != SC_OK)
 		return r;
-	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
-		if ((r = cli_path(path, sizeof(path), dir, outputs[i])) != SC_OK)
-			return r;
-		if (access(path, F_OK) == 0)
-			return sc_fail(SC_ERR_EXISTS, "%s: already exists; refusing to overwrite",
-			    path);
-	}
-	if ((r = sc_alg_keygen(alg, &root_key)) != SC_OK ||
-	    (r = sc_cert_net_root(root_key, id, (int)days * 2, &root)) != SC_OK ||
-	    (r = sc_alg_keygen(alg, &signer_key)) != SC_OK ||
+	/* Keys that exist (a file, a token) are opened; the others made here. */
+	if ((r = o.write_root_key ? sc_alg_keygen(alg, &root_key)
+	                          : sc_key_open(cli_get(&a, "root-key"), &root_key)) != SC_OK ||
+	    (r = o.write_signer_key ? sc_alg_keygen(alg, &signer_key)
+	                            : sc_key_open(cli_get(&a, "signer-key"), &signer_key)) != SC_OK)
+		goto out;
+	/* Each certificate decoded afresh before use: see cli_cert_reread. */
+	if ((r = sc_cert_net_root(root_key, id, (int)days * 2, &root)) != SC_OK ||
+	    (r = cli_cert_reread(&root)) != SC_OK ||
 	    (r = sc_cert_profile_signer(signer_key, id, (int)days, root, root_key, &signer)) !=
-	        SC_OK)
+	        SC_OK ||
+	    (r = cli_cert_reread(&signer)) != SC_OK ||
+	    (r = net_init_prove(id, root, signer, signer_key)) != SC_OK)
 		goto out;
-	if ((r = cli_path(path, sizeof(path), dir, "root.key")) != SC_OK ||
-	    (r = sc_write_key(path, root_key)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "root.pem")) != SC_OK ||
-	    (r = sc_write_cert(path, root)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "signer.key")) != SC_OK ||
-	    (r = sc_write_key(path, signer_key)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), dir, "signer.pem")) != SC_OK ||
-	    (r = sc_write_cert(path, signer)) != SC_OK)
+	if ((o.write_root_key && (r = sc_write_key(o.root_key, root_key)) != SC_OK) ||
+	    (r = sc_write_cert(o.root, root)) != SC_OK ||
+	    (o.write_signer_key && (r = sc_write_key(o.signer_key, signer_key)) != SC_OK) ||
+	    (r = sc_write_cert(o.signer, signer)) != SC_OK)
 		goto out;
-	printf("network \"%s\": %s/root.pem, %s/signer.pem (%s)\n", id, dir, dir, sc_alg_name(alg));
+	printf("network \"%s\": %s/root.pem, %s/signer.pem (root %s, signer %s); root key %s\n", id,
+	    dir, dir, sc_alg_name(sc_alg_of_key(root_key)), sc_alg_name(sc_alg_of_key(signer_key)),
+	    o.write_root_key ? o.root_key : "kept where it was");
 	r = SC_OK;
 out:
 	EVP_PKEY_free(root_key);
@@ -106,7 +183,8 @@ static const char net_profile_usage[] =
     "         [--challenge HEX] [--user-id ID] [--profile-ttl DUR | --profile-not-after TIME]\n"
     "         [--key-usage LIST] [--eku LIST] [--san TYPE:VALUE …] [--digest sha256|sha384|sha512]\n"
     "         [--device-id ID] [--rsa-pss] [--json]\n"
-    "  Signs a profile with NETDIR/signer.key. The device ID is read from the device CA certificate\n"
+    "  Signs a profile with NETDIR/signer.key (or --signer-key KEY: a file or a pkcs11: URI).\n"
+    "  The device ID is read from the device CA certificate\n"
     "  (and checked against KEX.pem); --device-id overrides it. Defaults: --alg p256,\n"
     "  --profile-ttl 1h, --key-usage digitalSignature, --digest sha256.\n"
     "  --server-keygen ALG  the server generates the key and encrypts it to the device's KEK\n"
@@ -324,6 +402,7 @@ static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time
 		{ "device-id", 1, 0 },
 		{ "rsa-pss", 0, 0 },
 		{ "json", 0, 0 },
+		{ "signer-key", 1, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args *a = &req->a;
@@ -376,8 +455,7 @@ static sc_err profile_load_signer(const struct profile_req *req, struct profile_
 
 	if ((r = cli_path(path, sizeof(path), req->dir, "signer.pem")) != SC_OK ||
 	    (r = sc_load_cert(path, &in->signer)) != SC_OK ||
-	    (r = cli_path(path, sizeof(path), req->dir, "signer.key")) != SC_OK ||
-	    (r = sc_key_open(path, &in->signer_key)) != SC_OK)
+	    (r = cli_key(&req->a, "signer-key", req->dir, "signer.key", &in->signer_key)) != SC_OK)
 		return r;
 	if ((r = cli_subject_attr(in->signer, NID_organizationName, in->network_id,
 	         sizeof(in->network_id))) != SC_OK)
@@ -394,8 +472,14 @@ static sc_err profile_load(const struct profile_req *req, struct profile_inputs 
 	if ((r = profile_load_device(req, in)) != SC_OK ||
 	    (r = profile_load_signer(req, in)) != SC_OK || !req->server_keygen)
 		return r;
-	if (cli_has(&req->a, "server-key"))
+	if (cli_has(&req->a, "server-key")) {
+		/* The device's own future key: it must leave here, encrypted; a token's never does. */
+		if (sc_key_is_uri(cli_get(&req->a, "server-key")))
+			return sc_fail(SC_ERR_USAGE,
+			    "net profile: --server-key: a PEM file; a key in a token cannot be "
+			    "sent to a device");
 		return sc_key_open(cli_get(&req->a, "server-key"), &in->server_key);
+	}
 	return sc_alg_keygen(req->server_alg, &in->server_key);
 }
 
@@ -474,7 +558,9 @@ out:
 
 static const char server_cert_usage[] =
     "usage: selfcert net server-cert --dir NETDIR --host NAME [--host NAME …] [--alg ALG] [--days N]\n"
-    "  The provisioning server's TLS certificate, issued by the network root (NETDIR/root.key):\n"
+    "         [--root-key KEY]\n"
+    "  The provisioning server's TLS certificate, issued by the network root (NETDIR/root.key, or\n"
+    "  --root-key KEY: a file, e.g. the --offline-root one, or a pkcs11: URI):\n"
     "  NETDIR/server.pem and server.key (0600, never overwritten). Subject O=<network ID>,\n"
     "  CN=<first host>; subjectAltName dNSName or iPAddress for each --host; EKU serverAuth.\n"
     "  Agents trust it through --ca NETDIR/root.pem.\n"
@@ -484,7 +570,8 @@ static const char server_cert_usage[] =
 /* What `net server-cert` was asked for, checked before any file is read. */
 struct server_cert_req {
 	const char *dir;
-	const char *cn; /* the first --host */
+	const char *cn;       /* the first --host */
+	const char *root_key; /* --root-key, or NULL: NETDIR/root.key */
 	enum sc_alg alg;
 	long days;
 	char san[SERVER_CERT_MAX_HOSTS * (SERVER_CERT_HOST_MAX + 8)]; /* "DNS:a,IP:127.0.0.1" */
@@ -561,6 +648,7 @@ static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv,
 		{ "host", 1, 1 },
 		{ "alg", 1, 0 },
 		{ "days", 1, 0 },
+		{ "root-key", 1, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	static const char *const outputs[] = { "server.pem", "server.key" };
@@ -568,8 +656,10 @@ static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv,
 	sc_err r;
 
 	req->alg = SC_ALG_P256;
+	req->root_key = NULL;
 	if ((r = cli_parse(a, "net server-cert", spec, nspec, argc, argv, 0)) != SC_OK || a->help)
 		return r;
+	req->root_key = cli_get(a, "root-key");
 	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK ||
 	    (r = cli_int(a, "days", 365, 1, 3650, &req->days)) != SC_OK ||
 	    (r = server_cert_hosts(a, req)) != SC_OK)
@@ -597,11 +687,14 @@ static sc_err server_cert_load_issuer(const struct server_cert_req *req, time_t 
 	if ((r = cli_path(path, sizeof(path), req->dir, "root.pem")) != SC_OK ||
 	    (r = sc_load_cert(path, &iss->root)) != SC_OK ||
 	    (r = cli_path(path, sizeof(path), req->dir, "root.key")) != SC_OK ||
-	    (r = sc_key_open(path, &iss->root_key)) != SC_OK)
+	    (r = sc_key_open(req->root_key != NULL ? req->root_key : path, &iss->root_key)) !=
+	        SC_OK)
 		return r;
-	if (X509_check_private_key(iss->root, iss->root_key) != 1)
-		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/root.key does not belong to root.pem",
-		    req->dir);
+	if (X509_check_private_key(iss->root, iss->root_key) != 1) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s/root.pem",
+		    req->root_key != NULL ? "--root-key" : "root.key", req->dir);
+	}
 	if ((r = cli_subject_attr(iss->root, NID_organizationName, iss->network_id,
 	         sizeof(iss->network_id))) != SC_OK)
 		return sc_fail(r, "%s/root.pem: no network ID (subject O)", req->dir);

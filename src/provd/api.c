@@ -93,15 +93,17 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 	(snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
 	if ((r = sc_load_cert(NETFILE("root.pem"), &api->net_root)) != SC_OK ||
 	    (r = sc_load_cert(NETFILE("signer.pem"), &api->signer)) != SC_OK ||
-	    (r = sc_key_open(NETFILE("signer.key"), &api->signer_key)) != SC_OK)
+	    (r = sc_key_open(api->signer_key_spec != NULL ? api->signer_key_spec
+	                                                  : NETFILE("signer.key"),
+	         &api->signer_key)) != SC_OK)
 		return r;
 	if ((r = subject_o(api->signer, api->network_id, sizeof(api->network_id))) != SC_OK)
 		return sc_fail(r, "%s: %s", NETFILE("signer.pem"), sc_err_detail());
 #undef NETFILE
 	if (X509_check_private_key(api->signer, api->signer_key) != 1) {
 		ERR_clear_error();
-		return sc_fail(SC_ERR_KEY_MISMATCH, "%s/signer.key does not belong to signer.pem",
-		    net_dir);
+		return sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s/signer.pem",
+		    api->signer_key_spec != NULL ? "--signer-key" : "signer.key", net_dir);
 	}
 	return prove_signer(api, net_dir);
 }

@@ -51,6 +51,9 @@ struct provd_api {
 	X509 *net_root;                   /* the network root (verifies our own profiles) */
 	X509 *signer;                     /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;
+	/* Set by the caller before provd_api_load: --signer-key (a file or a pkcs11: URI); NULL:
+	 * NETDIR/signer.key. Not owned. */
+	const char *signer_key_spec;
 	char network_id[SC_NETWORK_ID_MAX + 1]; /* the signer's subject O */
 	struct provd_policy policy;
 	uint8_t admin_token_hash[32]; /* SHA-256 of the operator's bearer token */
@@ -98,8 +101,9 @@ struct provd_response {
 };
 
 /*
- * Load NETDIR/signer.pem, signer.key, root.pem and the manufacturer root into api (the network
- * ID from the signer's subject O; the signer must chain to root.pem). Policy and metrics are
+ * Load NETDIR/signer.pem, the signer key (api->signer_key_spec, else NETDIR/signer.key),
+ * root.pem and the manufacturer root into api (the network ID from the signer's subject O; the
+ * signer must chain to root.pem). The network root's private key is never needed here. Policy and metrics are
  * the caller's to set. SC_ERR_IO / SC_ERR_MALFORMED / SC_ERR_UNTRUSTED_SIGNER naming the file.
  * What was loaded stays in api on failure too: provd_api_free it either way.
  */

@@ -68,6 +68,7 @@ static const char usage_text[] =
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
     "         [--keygen-threads N] [--keygen-queue N] [--unauthenticated-budget N]\n"
+    "         [--signer-key KEY]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -98,6 +99,9 @@ static const char usage_text[] =
     "  --request-deadline S   a request's headers and body must arrive within S seconds of its\n"
     "                         start, however steadily they trickle (default 40; 0: none)\n"
     "  --port-file FILE       write the bound port there once listening\n"
+    "  --signer-key KEY       the profile signer's key: a PEM file or a pkcs11: URI (RFC 7512,\n"
+    "                         PIN only from ?pin-source=file:PATH); default NETDIR/signer.key.\n"
+    "                         NETDIR needs root.pem and signer.pem; never the root's key\n"
     "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                         flags on the command line win\n"
     "  --version              print the version and exit\n"
@@ -721,6 +725,7 @@ out:
 struct options {
 	const char *db, *net_dir, *mfr_root, *listen, *tls_cert, *tls_key;
 	const char *policy_file, *validity, *ttl, *rate, *admin, *operators, *port_file;
+	const char *signer_key; /* --signer-key, or NULL: NETDIR/signer.key */
 	int insecure, keygen, loopback;
 	long threads, max_conn, per_ip, timeout, deadline;
 	long keygen_threads, keygen_queue;
@@ -761,6 +766,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_KGQUEUE,
 		O_OPERATORS,
 		O_UNAUTH,
+		O_SIGNERKEY,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -789,6 +795,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "unauthenticated-budget", required_argument, NULL, O_UNAUTH },
 		{ "version", no_argument, NULL, 'V' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "signer-key", required_argument, NULL, O_SIGNERKEY },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -848,6 +855,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		case O_UNAUTH:
 			o->unauth_budget = parse_long("unauthenticated-budget", optarg, 0, 1000000);
 			break;
+		case O_SIGNERKEY: o->signer_key = optarg; break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		case 'C': sc_log_usage_die("--config: at most once");
 		case 'V': sc_version_print(stdout, "selfcert-provd"); exit(0);
@@ -899,6 +907,7 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 {
 	sc_err r;
 
+	srv->api.signer_key_spec = o->signer_key;
 	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
 	    (r = provd_operators_new(o->operators,
