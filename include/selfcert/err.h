@@ -67,11 +67,12 @@ typedef enum sc_err {
 	SC_ERR_NOT_DEVICE_CA = -42, /* "not-device-ca": not a device CA as docs/FORMATS.md defines
 	                               one (CA, pathlen 0, keyCertSign, serialNumber, name
 	                               constraints to it) */
+	SC_ERR_TPM = -43,           /* "tpm": the TPM (or the connection to it) failed a command */
 } sc_err;
 
 /* The most negative code. A new code goes after SC_ERR_NOT_DEVICE_CA and moves this with it, so
  * "any code past ours" is SC_ERR_LAST - 1 wherever a test or a peer needs one. */
-#define SC_ERR_LAST SC_ERR_NOT_DEVICE_CA
+#define SC_ERR_LAST SC_ERR_TPM
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);

@@ -21,9 +21,13 @@
 #include "text.h"
 
 static const char sp_init_usage[] =
-    "usage: selfcert sp init --store DIR --device-id ID\n"
+    "usage: selfcert sp init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
     "  Creates DIR/root.key (the emulated hardware-unique key, 0400), DIR/counter (the emulated\n"
     "  monotonic counter) and DIR/store (the sealed state, empty until personalization).\n"
+    "  --backend tpm: keys live in a TPM 2.0 instead; DIR/root.tpm is a TPM-sealed secret, the\n"
+    "  counter a TPM NV counter, DIR/tpm.info the TPM's maker and firmware (docs/TPM.md).\n"
+    "  TCTI: device[:PATH] or swtpm:path=SOCKET (default: $TPM2TOOLS_TCTI, $TSS2_TCTI,\n"
+    "  device:/dev/tpmrm0).\n"
     "  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n";
 
 /*
@@ -85,12 +89,13 @@ static sc_err run_spd(char *const argv[])
 
 sc_err cmd_sp_init(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "store", 1, 0 }, { "device-id", 1, 0 } };
+	static const struct cli_opt spec[] = { { "store", 1, 0 }, { "device-id", 1, 0 },
+		{ "backend", 1, 0 }, { "tcti", 1, 0 } };
 	struct cli_args a;
-	const char *dir, *id;
+	const char *dir, *id, *backend, *tcti;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "sp init", spec, 2, argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "sp init", spec, 4, argc, argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(sp_init_usage, stdout);
@@ -103,13 +108,22 @@ sc_err cmd_sp_init(int argc, char **argv)
 		return sc_fail(SC_ERR_USAGE,
 		    "sp init: --device-id '%s': 1..64 characters of A-Z a-z 0-9 space '()+,-./:=?",
 		    id);
+	backend = cli_get(&a, "backend");
+	tcti = cli_get(&a, "tcti");
+	if (backend != NULL && strcmp(backend, "soft") != 0 && strcmp(backend, "tpm") != 0)
+		return sc_fail(SC_ERR_USAGE, "sp init: --backend %s: soft or tpm", backend);
+	if (tcti != NULL && (backend == NULL || strcmp(backend, "tpm") != 0))
+		return sc_fail(SC_ERR_USAGE, "sp init: --tcti needs --backend tpm");
 	{
 		char *args[] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
-			"--device-id", (char *)id, NULL };
+			"--device-id", (char *)id, "--backend",
+			(char *)(backend ? backend : "soft"), tcti ? "--tcti" : NULL, (char *)tcti,
+			NULL };
 		if ((r = run_spd(args)) != SC_OK)
 			return r;
 	}
-	printf("secure processor store for device %s in %s\n", id, dir);
+	printf("secure processor store for device %s in %s (%s backend)\n", id, dir,
+	    backend ? backend : "soft");
 	return SC_OK;
 }
 

@@ -25,8 +25,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: selfcert-spd --store DIR --socket PATH [--foreground] [--allow-uid UID ...]\n"
-	    "                    [--user NAME] [--insecure-no-sandbox]\n"
-	    "       selfcert-spd --init --store DIR --device-id ID\n"
+	    "                    [--user NAME] [--insecure-no-sandbox] [--tcti TCTI]\n"
+	    "       selfcert-spd --init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
 	    "       selfcert-spd --list-requests\n"
 	    "Serves the secure-processor protocol on PATH (0660) until SIGTERM or SIGINT.\n"
 	    "Always runs in the foreground (--foreground is accepted for scripts); logs one line\n"
@@ -37,7 +37,12 @@ static void usage(FILE *f)
 	    "                         by NAME (chown -R NAME DIR); PATH is given to NAME.\n"
 	    "  --insecure-no-sandbox  serve without seccomp and Landlock (for valgrind and debugging\n"
 	    "                         only; builds with AddressSanitizer never sandbox)\n"
-	    "  --list-requests        print every request type this SP answers, one per line\n");
+	    "  --list-requests        print every request type this SP answers, one per line\n"
+	    "  --backend soft|tpm     (--init) where the keys live: soft (default) or a TPM 2.0;\n"
+	    "                         the store records it, the daemon reads it from there\n"
+	    "  --tcti TCTI            the TPM: device[:PATH] or swtpm:path=SOCKET (default:\n"
+	    "                         $TPM2TOOLS_TCTI, $TSS2_TCTI, device:/dev/tpmrm0); opened\n"
+	    "                         before the sandbox, one connection for the daemon's life\n");
 }
 
 static int fail(sc_err r)
@@ -158,10 +163,14 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'U' },
 		{ "insecure-no-sandbox", no_argument, NULL, 'N' },
 		{ "list-requests", no_argument, NULL, 'L' },
+		{ "backend", required_argument, NULL, 'B' },
+		{ "tcti", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL, *user_name = NULL;
+	const char *backend = NULL, *tcti = NULL;
+	const struct spd_backend *be;
 	unsigned long allow[SPD_MAX_ALLOW];
 	size_t n_allow = 0, heap_used, heap_size;
 	unsigned long serving_uid;
@@ -186,6 +195,8 @@ int main(int argc, char **argv)
 		case 'U': user_name = optarg; break;
 		case 'N': no_sandbox = 1; break;
 		case 'L': list = 1; break;
+		case 'B': backend = optarg; break;
+		case 'T': tcti = optarg; break;
 		case 'u': {
 			char *end;
 			unsigned long v;
@@ -212,16 +223,25 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || store_dir == NULL ||
 	    (init ? device_id == NULL || sock_path != NULL || user_name != NULL || no_sandbox
-	          : sock_path == NULL || device_id != NULL)) {
+	          : sock_path == NULL || device_id != NULL || backend != NULL)) {
 		usage(stderr);
 		return 2;
 	}
 	spd_harden_process();
 	if (init) {
-		if ((r = spd_store_create(store_dir, device_id)) != SC_OK) {
+		if (backend != NULL && strcmp(backend, "soft") != 0 && strcmp(backend, "tpm") != 0)
+			sc_log_usage_die("--backend %s: soft or tpm", backend);
+		be = backend != NULL && strcmp(backend, "tpm") == 0 ? &spd_backend_tpm
+		                                                    : &spd_backend_soft;
+		if (tcti != NULL && be != &spd_backend_tpm)
+			sc_log_usage_die("--tcti: only with --backend tpm");
+		if ((be == &spd_backend_tpm && (r = spd_tpm_open(tcti)) != SC_OK) ||
+		    (r = spd_store_create_with(store_dir, device_id, be)) != SC_OK) {
 			sc_log_failure(r);
+			spd_tpm_close();
 			return sc_err_exit_code(r);
 		}
+		spd_tpm_close();
 		return 0;
 	}
 	/* Resolved now, while the user database can still be read, so a typo fails at once. */
@@ -252,6 +272,18 @@ int main(int argc, char **argv)
 	}
 	spd->log = 1;
 	spd_start(spd);
+	/* The TPM's one connection is made now, before the sandbox: only a descriptor is kept. */
+	be = spd_backend_of(store_dir);
+	if (tcti != NULL && be != &spd_backend_tpm) {
+		sc_log_err(SC_ERR_USAGE, "--tcti: %s uses the %s backend, not a TPM", store_dir,
+		    be->name);
+		rc = 2;
+		goto out;
+	}
+	if (be == &spd_backend_tpm && (r = spd_tpm_open(tcti)) != SC_OK) {
+		rc = fail(r);
+		goto out;
+	}
 	if ((r = spd_store_open(store_dir, &spd->store, &spd->st)) != SC_OK) {
 		rc = fail(r);
 		goto out;
@@ -277,10 +309,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spd_secure_heap_usage(&heap_used, &heap_size);
-	sc_log("serving %s (device %s, state %s, %zu keys) on %s as uid %lu; %s; secure heap %zu "
-	       "of %zu bytes in use",
+	sc_log("serving %s (device %s, state %s, %zu keys, %s backend) on %s as uid %lu; %s; "
+	       "secure heap %zu of %zu bytes in use",
 	    store_dir, spd->st.device_id, sc_sp_state_name(spd->st.state), spd->st.n_slots,
-	    sock_path, serving_uid, how, heap_used, heap_size);
+	    be->name, sock_path, serving_uid, how, heap_used, heap_size);
 	rc = spd_serve(spd, lfd, allow, n_allow);
 	unlink(sock_path);
 	sc_log("stopped");
@@ -296,5 +328,6 @@ out:
 	}
 	if (dirfd >= 0)
 		close(dirfd);
+	spd_tpm_close();
 	return rc;
 }
