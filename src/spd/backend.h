@@ -164,6 +164,14 @@ extern const struct spd_backend spd_backend_tpm;
  */
 sc_err spd_tpm_open(const char *tcti) SC_MUST_USE;
 void spd_tpm_close(void);
+/*
+ * For stock-tool inspection (selfcert-spd --tpm-export): k's TPM2B_PUBLIC and TPM2B_PRIVATE as
+ * DIR/NAME.pub and DIR/NAME.priv, tpm2-tools' file formats (tpm2_load -u/-r). The private blob
+ * is wrapped under this TPM's storage key and useless without it and the key's auth value,
+ * which is not exported. New files only (SC_ERR_EXISTS).
+ */
+sc_err spd_tpm_key_export(const struct spd_key *k, const char *dir, const char *name) SC_MUST_USE;
+
 /* The TCTI spd_tpm_open would use for NULL (borrowed). */
 const char *spd_tpm_default_tcti(void);
 

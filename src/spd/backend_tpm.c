@@ -89,7 +89,12 @@ static sc_err need_tpm(void)
 	return SC_OK;
 }
 
-/* The TCG's ECC P-256 storage root key template (TCG TPM v2.0 Provisioning Guidance). */
+/*
+ * The storage key: an ECC P-256 restricted decrypt key with AES-128-CFB, empty unique, noDA,
+ * which is what stock tools make from `tpm2_createprimary -C o -g sha256 -G ecc256:aes128cfb
+ * -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt'`, so that
+ * tpm2_load can load our blobs for inspection (docs/TPM.md).
+ */
 static const TPM2B_PUBLIC srk_template = {
 	.publicArea = {
 		.type = TPM2_ALG_ECC,
@@ -104,7 +109,6 @@ static const TPM2B_PUBLIC srk_template = {
 			.curveID = TPM2_ECC_NIST_P256,
 			.kdf = { .scheme = TPM2_ALG_NULL },
 		},
-		.unique.ecc = { .x = { .size = 32 }, .y = { .size = 32 } },
 	},
 };
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "log.h"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 	    "                    [--user NAME] [--insecure-no-sandbox] [--tcti TCTI]\n"
 	    "       selfcert-spd --init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
 	    "       selfcert-spd --list-requests\n"
+	    "       selfcert-spd --store DIR --tpm-export OUTDIR [--tcti TCTI]\n"
 	    "Serves the secure-processor protocol on PATH (0660) until SIGTERM or SIGINT.\n"
 	    "Always runs in the foreground (--foreground is accepted for scripts); logs one line\n"
 	    "per request to stderr. Peers must run as one of the --allow-uid users (default: the\n"
@@ -40,6 +42,8 @@ static void usage(FILE *f)
 	    "  --list-requests        print every request type this SP answers, one per line\n"
 	    "  --backend soft|tpm     (--init) where the keys live: soft (default) or a TPM 2.0;\n"
 	    "                         the store records it, the daemon reads it from there\n"
+	    "  --tpm-export OUTDIR    write each key's TPM blobs (csk, kek, leaf-N .pub/.priv, as\n"
+	    "                         tpm2_load takes them) and exit; the daemon must be stopped\n"
 	    "  --tcti TCTI            the TPM: device[:PATH] or swtpm:path=SOCKET (default:\n"
 	    "                         $TPM2TOOLS_TCTI, $TSS2_TCTI, device:/dev/tpmrm0); opened\n"
 	    "                         before the sandbox, one connection for the daemon's life\n");
@@ -151,6 +155,33 @@ out:
 	return r;
 }
 
+/* --tpm-export OUT: every key's TPM blobs, for tpm2_load/tpm2_readpublic (docs/TPM.md). */
+static int export_blobs(const struct spd_state *st, const struct spd_backend *be,
+    const char *out)
+{
+	char name[32];
+	sc_err r = SC_OK;
+	size_t i;
+
+	if (be != &spd_backend_tpm) {
+		sc_log_err(SC_ERR_USAGE, "--tpm-export: the store uses the %s backend", be->name);
+		return 2;
+	}
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		sc_log_err(SC_ERR_IO, "%s: %s", out, strerror(errno));
+		return 1;
+	}
+	if (st->csk != NULL)
+		r = spd_tpm_key_export(st->csk, out, "csk");
+	if (r == SC_OK && st->kek != NULL)
+		r = spd_tpm_key_export(st->kek, out, "kek");
+	for (i = 0; r == SC_OK && i < st->n_slots; i++) {
+		snprintf(name, sizeof(name), "leaf-%u", (unsigned)st->slots[i].handle);
+		r = spd_tpm_key_export(st->slots[i].key, out, name);
+	}
+	return r == SC_OK ? 0 : fail(r);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -165,11 +196,12 @@ int main(int argc, char **argv)
 		{ "list-requests", no_argument, NULL, 'L' },
 		{ "backend", required_argument, NULL, 'B' },
 		{ "tcti", required_argument, NULL, 'T' },
+		{ "tpm-export", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL, *user_name = NULL;
-	const char *backend = NULL, *tcti = NULL;
+	const char *backend = NULL, *tcti = NULL, *export_dir = NULL;
 	const struct spd_backend *be;
 	unsigned long allow[SPD_MAX_ALLOW];
 	size_t n_allow = 0, heap_used, heap_size;
@@ -197,6 +229,7 @@ int main(int argc, char **argv)
 		case 'L': list = 1; break;
 		case 'B': backend = optarg; break;
 		case 'T': tcti = optarg; break;
+		case 'X': export_dir = optarg; break;
 		case 'u': {
 			char *end;
 			unsigned long v;
@@ -223,7 +256,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || store_dir == NULL ||
 	    (init ? device_id == NULL || sock_path != NULL || user_name != NULL || no_sandbox
-	          : sock_path == NULL || device_id != NULL || backend != NULL)) {
+	          : (sock_path == NULL) == (export_dir == NULL) || device_id != NULL ||
+	                backend != NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -286,6 +320,10 @@ int main(int argc, char **argv)
 	}
 	if ((r = spd_store_open(store_dir, &spd->store, &spd->st)) != SC_OK) {
 		rc = fail(r);
+		goto out;
+	}
+	if (export_dir != NULL) {
+		rc = export_blobs(&spd->st, be, export_dir);
 		goto out;
 	}
 

@@ -20,6 +20,7 @@
 #include <tss2/tss2_rc.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include "file.h"
 #include "profile_key.h"
 #include "tpm_key.h"
 
@@ -710,4 +711,24 @@ sc_err spd_tpm_unwrap_supplied(const struct spd_backend *be, const struct spd_ke
 	*out = NULL;
 	return sc_fail(SC_ERR_ALGORITHM,
 	    "issue: the tpm backend does not take server-generated keys yet");
+}
+
+sc_err spd_tpm_key_export(const struct spd_key *k, const char *dir, const char *name)
+{
+	uint8_t buf[sizeof(TPM2B_PRIVATE) + sizeof(TPM2B_PUBLIC)];
+	char path[4096];
+	size_t off = 0;
+	sc_err r;
+
+	if (snprintf(path, sizeof(path), "%s/%s.pub", dir, name) >= (int)sizeof(path))
+		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(&k->pub, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
+		return sc_fail(SC_ERR_INTERNAL, "tpm: encoding %s", name);
+	if ((r = sc_file_write_new(path, buf, off, 0644)) != SC_OK)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s.priv", dir, name);
+	off = 0;
+	if (Tss2_MU_TPM2B_PRIVATE_Marshal(&k->priv, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
+		return sc_fail(SC_ERR_INTERNAL, "tpm: encoding %s", name);
+	return sc_file_write_new(path, buf, off, 0600);
 }

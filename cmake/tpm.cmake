@@ -1,0 +1,16 @@
+# The TPM 2.0 key backend's tests (docs/TPM.md): its own proofs (test_tpm.sh), and the key
+# integration tests again as integration/tpm/<name> with SC_BACKEND=tpm (tests/integration/
+# lib.sh: each store on its own swtpm). Included after the other features so that each copy
+# takes the environment they gave the soft test. The valgrind pass (SC_VALGRIND=1) runs the
+# soft tests only: the TPM copies exercise the same SP code plus ESAPI, at swtpm's pace.
+set(SC_TPM_VARIANTS test_negative test_states test_matrix test_faults_kill test_pkcs11
+  test_tls test_agent)
+foreach(t ${SC_TPM_VARIANTS})
+  if(NOT TEST integration/${t})
+    continue()
+  endif()
+  get_test_property(integration/${t} ENVIRONMENT env)
+  add_test(NAME integration/tpm/${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${t}.sh)
+  set_tests_properties(integration/tpm/${t} PROPERTIES TIMEOUT 900
+    ENVIRONMENT "${env};SC_BACKEND=tpm")
+endforeach()
