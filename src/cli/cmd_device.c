@@ -115,10 +115,19 @@ sc_err cmd_sp_init(int argc, char **argv)
 	if (tcti != NULL && (backend == NULL || strcmp(backend, "tpm") != 0))
 		return sc_fail(SC_ERR_USAGE, "sp init: --tcti needs --backend tpm");
 	{
-		char *args[] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
-			"--device-id", (char *)id, "--backend",
-			(char *)(backend ? backend : "soft"), tcti ? "--tcti" : NULL, (char *)tcti,
-			NULL };
+		/* Only what was given: selfcert-spd's own default decides otherwise. */
+		char *args[11] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
+			"--device-id", (char *)id };
+		int n = 6;
+		if (backend != NULL) {
+			args[n++] = "--backend";
+			args[n++] = (char *)backend;
+		}
+		if (tcti != NULL) {
+			args[n++] = "--tcti";
+			args[n++] = (char *)tcti;
+		}
+		args[n] = NULL;
 		if ((r = run_spd(args)) != SC_OK)
 			return r;
 	}
