@@ -156,8 +156,7 @@ out:
 }
 
 /* --tpm-export OUT: every key's TPM blobs, for tpm2_load/tpm2_readpublic (docs/TPM.md). */
-static int export_blobs(const struct spd_state *st, const struct spd_backend *be,
-    const char *out)
+static int export_blobs(const struct spd_state *st, const struct spd_backend *be, const char *out)
 {
 	char name[32];
 	sc_err r = SC_OK;
