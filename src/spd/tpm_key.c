@@ -160,6 +160,192 @@ static sc_err encode_blob(struct spd_key *k)
 	return SC_OK;
 }
 
+/* The object's uses from the certificate's KU_* bits (0: sign), beside base attributes. */
+static TPMA_OBJECT uses_of(unsigned ku)
+{
+	TPMA_OBJECT a = 0;
+
+	if (ku == 0 ||
+	    (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
+		a |= TPMA_OBJECT_SIGN_ENCRYPT;
+	if (ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | KU_KEY_AGREEMENT))
+		a |= TPMA_OBJECT_DECRYPT;
+	return a;
+}
+
+/* A public area for alg: unrestricted, any scheme, attributes a. */
+static void template_of(enum sc_alg alg, TPMA_OBJECT a, TPMT_PUBLIC *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->nameAlg = TPM2_ALG_SHA256;
+	t->objectAttributes = a;
+	if (sc_alg_is_rsa(alg)) {
+		t->type = TPM2_ALG_RSA;
+		t->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+		t->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+		t->parameters.rsaDetail.keyBits = alg == SC_ALG_RSA2048 ? 2048 : 3072;
+	} else {
+		t->type = TPM2_ALG_ECC;
+		t->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+		t->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+		t->parameters.eccDetail.curveID = alg == SC_ALG_P256 ? TPM2_ECC_NIST_P256
+		                                                     : TPM2_ECC_NIST_P384;
+		t->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	}
+}
+
+/* big-endian bytes of a key's BIGNUM parameter, left-padded to len */
+static int bn_param(const EVP_PKEY *k, const char *name, uint8_t *out, size_t len)
+{
+	BIGNUM *bn = NULL;
+	int ok = EVP_PKEY_get_bn_param(k, name, &bn) == 1 &&
+	    BN_bn2binpad(bn, out, (int)len) == (int)len;
+
+	BN_clear_free(bn);
+	return ok;
+}
+
+/*
+ * TPM2_Import with an inner wrapper and no outer one (TPM 2.0 Part 1, 23.3.2.3): the key's
+ * TPM2B_SENSITIVE with innerIntegrity = SHA-256(sensitive || Name), AES-128-CFB (IV 0) under a
+ * fresh key that travels as TPM2_Import's first parameter, encrypted by the salted session, so
+ * the clear key never crosses the bus. fixedTPM/fixedParent stay clear (Import needs that) and
+ * the authPolicy empty, so the object can never be duplicated (Duplicate needs a policy).
+ */
+sc_err spd_tpm_key_import(EVP_PKEY *priv, unsigned ku, struct spd_key **out)
+{
+	const TPMT_SYM_DEF_OBJECT sym = { .algorithm = TPM2_ALG_AES,
+		.keyBits.aes = 128,
+		.mode.aes = TPM2_ALG_CFB };
+	const TPM2B_ENCRYPTED_SECRET no_seed = { 0 };
+	TPM2B_SENSITIVE sens;
+	TPM2B_DATA enc_key = { .size = 16 };
+	TPM2B_PRIVATE dup = { 0 };
+	TPM2B_PRIVATE *outp = NULL;
+	uint8_t buf[sizeof(TPM2B_SENSITIVE) + 2 + 64], name[2 + 32], tpub[sizeof(TPMT_PUBLIC)];
+	size_t off = 0, tpub_len = 0, sens_len;
+	unsigned char *enc = NULL;
+	size_t enc_len, fl;
+	struct spd_key *k = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	EVP_MD_CTX *m = NULL;
+	enum sc_alg alg = sc_alg_of_key(priv);
+	unsigned hl = 0;
+	int n = 0, n2 = 0;
+	sc_err r = SC_ERR_INTERNAL;
+	TSS2_RC rc;
+
+	*out = NULL;
+	memset(&sens, 0, sizeof(sens));
+	if ((r = alg_supported(alg)) != SC_OK)
+		return r;
+	if (spd_tpm_esys() == NULL)
+		return sc_fail(SC_ERR_TPM, "no TPM connection");
+	if ((k = OPENSSL_secure_zalloc(sizeof(*k))) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "key");
+	k->alg = alg;
+	k->auth.size = AUTH_LEN;
+	template_of(alg, TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | uses_of(ku),
+	    &k->pub.publicArea);
+	sens.sensitiveArea.authValue = k->auth;
+	sens.sensitiveArea.seedValue.size = 32;
+	if (RAND_priv_bytes(k->auth.buffer, AUTH_LEN) != 1 ||
+	    RAND_priv_bytes(sens.sensitiveArea.seedValue.buffer, 32) != 1 ||
+	    RAND_priv_bytes(enc_key.buffer, enc_key.size) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_priv_bytes");
+		goto out;
+	}
+	sens.sensitiveArea.authValue = k->auth;
+	if (sc_alg_is_rsa(alg)) {
+		TPM2B_PUBLIC_KEY_RSA *nn = &k->pub.publicArea.unique.rsa;
+		fl = k->pub.publicArea.parameters.rsaDetail.keyBits / 8;
+		sens.sensitiveArea.sensitiveType = TPM2_ALG_RSA;
+		nn->size = (UINT16)fl;
+		sens.sensitiveArea.sensitive.rsa.size = (UINT16)(fl / 2);
+		if (!bn_param(priv, OSSL_PKEY_PARAM_RSA_N, nn->buffer, fl) ||
+		    !bn_param(priv, OSSL_PKEY_PARAM_RSA_FACTOR1,
+		        sens.sensitiveArea.sensitive.rsa.buffer, fl / 2)) {
+			r = sc_fail_ossl(SC_ERR_ALGORITHM, "import: not an RSA key the TPM takes");
+			goto out;
+		}
+	} else {
+		TPMS_ECC_POINT *q = &k->pub.publicArea.unique.ecc;
+		fl = alg == SC_ALG_P256 ? 32 : 48;
+		sens.sensitiveArea.sensitiveType = TPM2_ALG_ECC;
+		enc_len = EVP_PKEY_get1_encoded_public_key(priv, &enc);
+		if (enc_len != 1 + 2 * fl || enc[0] != 0x04 ||
+		    !bn_param(priv, OSSL_PKEY_PARAM_PRIV_KEY,
+		        sens.sensitiveArea.sensitive.ecc.buffer, fl)) {
+			r = sc_fail_ossl(SC_ERR_ALGORITHM, "import: not an EC key the TPM takes");
+			goto out;
+		}
+		sens.sensitiveArea.sensitive.ecc.size = (UINT16)fl;
+		q->x.size = q->y.size = (UINT16)fl;
+		memcpy(q->x.buffer, enc + 1, fl);
+		memcpy(q->y.buffer, enc + 1 + fl, fl);
+	}
+	/* Name = nameAlg || SHA-256(TPMT_PUBLIC) */
+	if (Tss2_MU_TPMT_PUBLIC_Marshal(&k->pub.publicArea, tpub, sizeof(tpub), &tpub_len) !=
+	    TSS2_RC_SUCCESS) {
+		r = sc_fail(SC_ERR_INTERNAL, "import: encoding the public area");
+		goto out;
+	}
+	name[0] = 0x00;
+	name[1] = 0x0b;
+	if (EVP_Digest(tpub, tpub_len, name + 2, &hl, EVP_sha256(), NULL) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "import: Name");
+		goto out;
+	}
+	/* buf = TPM2B_DIGEST(innerIntegrity) || TPM2B_SENSITIVE */
+	off = 2 + 32;
+	if (Tss2_MU_TPM2B_SENSITIVE_Marshal(&sens, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS) {
+		r = sc_fail(SC_ERR_INTERNAL, "import: encoding the sensitive area");
+		goto out;
+	}
+	sens_len = off - 34;
+	buf[0] = 0;
+	buf[1] = 32;
+	if ((m = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(m, buf + 34, sens_len) != 1 ||
+	    EVP_DigestUpdate(m, name, sizeof(name)) != 1 ||
+	    EVP_DigestFinal_ex(m, buf + 2, &hl) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "import: inner integrity");
+		goto out;
+	}
+	if (off > sizeof(dup.buffer) || (c = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex(c, EVP_aes_128_cfb(), NULL, enc_key.buffer, NULL) != 1 ||
+	    EVP_EncryptUpdate(c, dup.buffer, &n, buf, (int)off) != 1 ||
+	    EVP_EncryptFinal_ex(c, dup.buffer + n, &n2) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "import: inner wrap");
+		goto out;
+	}
+	dup.size = (UINT16)(n + n2);
+	rc = Esys_Import(spd_tpm_esys(), spd_tpm_srk(), spd_tpm_session(TPMA_SESSION_DECRYPT),
+	    ESYS_TR_NONE, ESYS_TR_NONE, &enc_key, &k->pub, &dup, &no_seed, &sym, &outp);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = spd_tpm_fail(rc, "tpm: importing the supplied key");
+		goto out;
+	}
+	k->priv = *outp;
+	if ((r = public_of(&k->pub.publicArea, alg, &k->pkey)) != SC_OK ||
+	    (r = encode_blob(k)) != SC_OK)
+		goto out;
+	*out = k;
+	k = NULL;
+	r = SC_OK;
+out:
+	OPENSSL_cleanse(&sens, sizeof(sens));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(&enc_key, sizeof(enc_key));
+	OPENSSL_cleanse(&dup, sizeof(dup));
+	OPENSSL_free(enc);
+	EVP_CIPHER_CTX_free(c);
+	EVP_MD_CTX_free(m);
+	Esys_Free(outp);
+	spd_tpm_key_free(k);
+	return r;
+}
+
 sc_err spd_tpm_key_create(const struct spd_backend *be, enum sc_alg alg, unsigned ku,
     struct spd_key **out)
 {
@@ -264,6 +450,10 @@ sc_err spd_tpm_key_load(const struct spd_backend *be, enum sc_alg alg, const uin
 		goto out;
 	}
 	a = k->pub.publicArea.objectAttributes;
+	/* Made inside (must, and sensitiveDataOrigin), or imported (embodiment 2): never both. */
+	if ((a & (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT)) == 0 &&
+	    !(a & TPMA_OBJECT_SENSITIVEDATAORIGIN) && k->pub.publicArea.authPolicy.size == 0)
+		a |= TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;
 	if ((a & must) != must || (a & TPMA_OBJECT_RESTRICTED) ||
 	    !(a & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT)) ||
 	    k->pub.publicArea.nameAlg != TPM2_ALG_SHA256) {
@@ -699,18 +889,6 @@ out:
 	}
 	OPENSSL_free(enc);
 	return r;
-}
-
-sc_err spd_tpm_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
-    const struct sc_profile *p, X509 *kek_cert, struct spd_key **out)
-{
-	(void)be;
-	(void)kek;
-	(void)p;
-	(void)kek_cert;
-	*out = NULL;
-	return sc_fail(SC_ERR_ALGORITHM,
-	    "issue: the tpm backend does not take server-generated keys yet");
 }
 
 sc_err spd_tpm_key_export(const struct spd_key *k, const char *dir, const char *name)

@@ -28,6 +28,8 @@ sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
     X509 *csk_cert, uint64_t serial, X509 **cert);
 sc_err spd_tpm_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
     const struct sc_profile *p, X509 *kek_cert, struct spd_key **out);
+/* A clear key (embodiment 2, after the KEK step) into the TPM: *out as key_create. */
+sc_err spd_tpm_key_import(EVP_PKEY *priv, unsigned ku, struct spd_key **out);
 sc_err spd_tpm_csr(const struct spd_key *k, uint8_t **der, size_t *der_len);
 sc_err spd_tpm_sign(const struct spd_key *k, enum spd_sign_mode mode, const EVP_MD *md,
     uint32_t salt_len, const uint8_t *in, size_t in_len, uint8_t **sig, size_t *sig_len);
