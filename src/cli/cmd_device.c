@@ -165,13 +165,58 @@ static sc_err device_open(struct cli_args *a, const char *cmd, const struct cli_
 }
 
 static const char info_usage[] =
-    "usage: selfcert device info --sp SOCKET [--json]\n"
-    "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n";
+    "usage: selfcert device info --sp SOCKET [--json] [--store DIR]\n"
+    "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n"
+    "  --store DIR: also the key backend its store folder records (soft, or tpm with the TPM's\n"
+    "  manufacturer, vendor string and firmware as `sp init` found them; docs/TPM.md).\n";
 
 /* The device CA's subject and end ("" if the SP has none yet), for either printer. */
 struct info_view {
 	char csk_subject[256], csk_until[32];
+	const char *backend; /* NULL without --store */
+	char backend_desc[200];
 };
+
+/*
+ * The backend DIR records (the SP's INFO answer is unchanged): tpm if DIR/root.tpm exists, and
+ * then DIR/tpm.info's one line "tpm: <description>" (bounded, printable only), else soft.
+ */
+static sc_err store_backend(const char *dir, char *desc, size_t desc_len, const char **name)
+{
+	char path[PATH_MAX];
+	uint8_t *data = NULL;
+	size_t len = 0, i;
+	sc_err r;
+
+	*name = "soft";
+	desc[0] = '\0';
+	if (snprintf(path, sizeof(path), "%s/root.tpm", dir) >= (int)sizeof(path))
+		return sc_fail(SC_ERR_USAGE, "--store %s: path too long", dir);
+	if (access(path, F_OK) != 0) {
+		snprintf(path, sizeof(path), "%s/store", dir);
+		if (access(path, F_OK) != 0)
+			return sc_fail(SC_ERR_NOT_FOUND, "--store %s: no SP store there", dir);
+		return SC_OK;
+	}
+	*name = "tpm";
+	snprintf(path, sizeof(path), "%s/tpm.info", dir);
+	r = sc_file_read_ex(path, 256, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data, &len);
+	if (r == SC_ERR_NOT_FOUND) {
+		snprintf(desc, desc_len, "TPM not recorded");
+		return SC_OK;
+	}
+	if (r != SC_OK)
+		return r;
+	if (len < 6 || memcmp(data, "tpm: ", 5) != 0 || data[len - 1] != '\n') {
+		OPENSSL_free(data);
+		return sc_fail(SC_ERR_MALFORMED, "%s: not one line \"tpm: …\"", path);
+	}
+	for (i = 5; i + 1 < len && i - 5 + 1 < desc_len; i++)
+		desc[i - 5] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
+	desc[i - 5] = '\0';
+	OPENSSL_free(data);
+	return SC_OK;
+}
 
 static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 {
@@ -193,7 +238,15 @@ static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 	} else {
 		printf("null");
 	}
-	printf(",\"kex\":%s}\n", info->kek_cert ? "true" : "false");
+	printf(",\"kex\":%s", info->kek_cert ? "true" : "false");
+	if (v->backend != NULL) {
+		printf(",\"backend\":\"%s\"", v->backend);
+		if (v->backend_desc[0] != '\0') {
+			printf(",\"tpm\":");
+			cli_json_str(stdout, v->backend_desc);
+		}
+	}
+	printf("}\n");
 }
 
 static void info_text(const struct sc_sp_info *info, const struct info_view *v)
@@ -211,11 +264,15 @@ static void info_text(const struct sc_sp_info *info, const struct info_view *v)
 	if (info->csk_cert)
 		printf("device CA:        %s (until %s)\n", v->csk_subject, v->csk_until);
 	printf("key exchange:     %s\n", info->kek_cert ? "certified" : "none");
+	if (v->backend != NULL)
+		printf("key backend:      %s%s%s\n", v->backend, v->backend_desc[0] ? ": " : "",
+		    v->backend_desc);
 }
 
 sc_err cmd_device_info(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 } };
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 },
+		{ "store", 1, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	struct sc_sp_info info;
@@ -223,8 +280,12 @@ sc_err cmd_device_info(int argc, char **argv)
 	sc_err r;
 
 	memset(&info, 0, sizeof(info));
-	if ((r = device_open(&a, "device info", spec, 2, argc, argv, info_usage, &sp)) != SC_OK ||
+	if ((r = device_open(&a, "device info", spec, 3, argc, argv, info_usage, &sp)) != SC_OK ||
 	    a.help)
+		goto out;
+	if (cli_has(&a, "store") &&
+	    (r = store_backend(cli_get(&a, "store"), v.backend_desc, sizeof(v.backend_desc),
+	         &v.backend)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
 		goto out;

@@ -38,6 +38,12 @@ halt() { kill "$SPD" 2>/dev/null; wait "$SPD" 2>/dev/null; }
 serve || { finish; exit 1; }
 check "the daemon says it serves the tpm backend under its sandbox" \
   grep -q "tpm backend.*sandbox: seccomp" "$T/dev.log"
+ok "device info --store" sc device info --sp "$T/dev.sock" --store "$T/dev"
+check "  shows the backend and the TPM recorded at init" \
+  grep -q "^key backend:      tpm: manufacturer IBM, vendor SW" "$T/.out"
+ok "device info --store --json" sc device info --sp "$T/dev.sock" --store "$T/dev" --json
+check "  as JSON" grep -q '"backend":"tpm","tpm":"manufacturer IBM' "$T/.out"
+refused "device info --store on a folder without a store" 1 not-found sc device info --sp "$T/dev.sock" --store "$T/mfr"
 refused "personalize with an Ed25519 CSK" 1 algorithm \
   sc mfr personalize --dir "$T/mfr" --sp "$T/dev.sock" --out "$T/x-certs" --csk-alg ed25519 "${anchors[@]}"
 check "  the refusal names the backend" grep -q "tpm backend cannot hold Ed25519" "$T/.err"
