@@ -58,14 +58,27 @@ issue() {  # issue TAG PROFILE-FLAGS…
   sc net profile --dir "$T/net" --device-ca "$T/certs/device-ca.pem" --validity 7d --out "$T/$tag.der" "$@" >/dev/null &&
     sc device issue --sp "$T/dev.sock" --profile "$T/$tag.der" --out "$T/$tag.pem" >"$T/$tag.handle"
 }
+echo "signed with an imported key $RANDOM" >"$T/msg0"
 ok "issue a P-256 signing leaf" issue sig --alg p256
 ok "issue an RSA-3072 decrypt-only leaf" issue dec --alg rsa3072 --key-usage keyEncipherment
 ok "issue a P-384 key-agreement leaf" issue ka --alg p384 --key-usage keyAgreement
 refused "issue an Ed25519 leaf" 1 algorithm issue ed --alg ed25519
 check "  the refusal names the backend" grep -q "tpm backend cannot hold Ed25519" "$T/.err"
 refused "issue an RSA-4096 leaf" 1 algorithm issue r4 --alg rsa4096
+# Embodiment 2: the server's key, whose private scalar this test knows, in CMS to the RSA KEK.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/server.pem" 2>/dev/null
+openssl ec -in "$T/server.pem" -no_public -outform DER 2>/dev/null | tail -c +8 | head -c 32 >"$T/scalar"
+openssl pkey -in "$T/server.pem" -outform DER >"$T/server.p8"
+ok "issue a server-generated P-256 key (CMS to the TPM's RSA KEK)" \
+  issue sup --server-keygen p256 --kex "$T/certs/kex.pem" --server-key "$T/server.pem"
+check "  its certificate carries the server's public key" \
+  [ "$(openssl x509 -in "$T/sup.pem" -noout -pubkey | openssl pkey -pubin -outform DER | od -An -tx1)" = \
+    "$(openssl pkey -in "$T/server.pem" -pubout -outform DER | od -An -tx1)" ]
 ok "the leaves verify to the manufacturer root" openssl verify -CAfile "$T/mfr/root.pem" \
-  -untrusted "$T/certs/chain.pem" "$T/sig.pem" "$T/dec.pem" "$T/ka.pem"
+  -untrusted "$T/certs/chain.pem" "$T/sig.pem" "$T/dec.pem" "$T/ka.pem" "$T/sup.pem"
+ok "sign with the imported key" sc device sign --sp "$T/dev.sock" --key "$(cat "$T/sup.handle")" --in "$T/msg0" --out "$T/sup.sig"
+ok "  openssl verifies it with the server's key" openssl dgst -sha256 -verify <(openssl pkey -in "$T/server.pem" -pubout) \
+  -signature "$T/sup.sig" "$T/msg0"
 echo "signed on the TPM $RANDOM" >"$T/msg"
 ok "sign with the TPM leaf" sc device sign --sp "$T/dev.sock" --key "$(cat "$T/sig.handle")" --in "$T/msg" --out "$T/msg.sig"
 openssl x509 -in "$T/sig.pem" -noout -pubkey >"$T/sig.pub"
@@ -101,8 +114,25 @@ check "KEK: decrypt and sign (its CSR) ($(attrs kek))" [ "$(attrs kek)" = "$base
 check "signing leaf: sign only ($(attrs leaf-$h_sig))" [ "$(attrs "leaf-$h_sig")" = "$base|sign" ]
 check "keyEncipherment leaf: decrypt only ($(attrs leaf-$h_dec))" [ "$(attrs "leaf-$h_dec")" = "$base|decrypt" ]
 check "keyAgreement leaf: decrypt only ($(attrs leaf-$h_ka))" [ "$(attrs "leaf-$h_ka")" = "$base|decrypt" ]
+h_sup=$(cat "$T/sup.handle")
+check "imported key: never duplicable, not fixedTPM/fixedParent (Import's rule) ($(attrs leaf-$h_sup))" \
+  [ "$(attrs "leaf-$h_sup")" = "userwithauth|noda|sign" ]
 tpm2_flushcontext -t >/dev/null 2>&1
 unset TPM2TOOLS_TCTI
+
+# No file the daemon wrote holds the server key's private scalar or its PKCS#8 form.
+hex() { od -An -v -tx1 "$1" | tr -d ' \n'; }
+leaks=0
+while IFS= read -r f; do
+  h=$(hex "$f")
+  for secret in "$T/scalar" "$T/server.p8"; do
+    [[ "$h" == *"$(hex "$secret")"* ]] && { leaks=$((leaks + 1)); echo "key material in $f" >&2; }
+  done
+done < <(find "$T/dev" "$T/blobs" -type f)
+check "no private key material in the store folder or the exported blobs ($(find "$T/dev" -type f | wc -l) files)" [ "$leaks" -eq 0 ]
+contains() { [[ "$(hex "$1")" == *"$(hex "$2")"* ]]; }
+check "  (the search works: it finds the scalar in the server's own key file)" \
+  contains "$T/server.p8" "$T/scalar"
 
 # ---- rollback: the whole folder as it was at init, counter state included ----
 mv "$T/dev" "$T/dev-now"
