@@ -144,6 +144,8 @@ sc_err spd_tpm_open(const char *tcti)
 	snprintf(g.tcti_conf, sizeof(g.tcti_conf), "%s", tcti);
 	if ((r = spd_tcti_open(tcti, &g.tcti)) != SC_OK)
 		return r;
+	/* ESAPI logs to stderr, which would break the one-line error; our errors name the rc. */
+	(void)setenv("TSS2_LOG", "all+NONE", 0);
 	/* Without a resource manager, what a killed spd loaded is still there: room for 3. */
 	spd_tcti_flush_range(g.tcti, TPM2_TRANSIENT_FIRST);
 	spd_tcti_flush_range(g.tcti, TPM2_LOADED_SESSION_FIRST);
