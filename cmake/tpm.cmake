@@ -18,3 +18,10 @@ foreach(t ${SC_TPM_VARIANTS})
 endforeach()
 # 77: swtpm or tpm2-tools missing (scripts/deps.d/tpm.txt), or the valgrind pass.
 set_tests_properties(integration/test_tpm PROPERTIES SKIP_RETURN_CODE 77)
+
+# bench_sp tpm (docs/PERFORMANCE.md): proves it runs, times nothing.
+if(TARGET bench_sp)
+  add_test(NAME bench/smoke_sp_tpm COMMAND bench_sp tpm --rounds 1 --per-round 1)
+  set_tests_properties(bench/smoke_sp_tpm PROPERTIES TIMEOUT 300
+    ENVIRONMENT "SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")
+endif()
