@@ -280,12 +280,16 @@ sc_err cmd_device_info(int argc, char **argv)
 	sc_err r;
 
 	memset(&info, 0, sizeof(info));
-	if ((r = device_open(&a, "device info", spec, 3, argc, argv, info_usage, &sp)) != SC_OK ||
+	/* The folder first: a bad --store fails without waiting on the socket. */
+	if ((r = device_open_ex(&a, "device info", spec, 3, argc, argv, info_usage, &sp, 1)) !=
+	        SC_OK ||
 	    a.help)
 		goto out;
 	if (cli_has(&a, "store") &&
 	    (r = store_backend(cli_get(&a, "store"), v.backend_desc, sizeof(v.backend_desc),
 	         &v.backend)) != SC_OK)
+		goto out;
+	if ((r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
 		goto out;

@@ -143,6 +143,28 @@ check "an old copy of the whole store folder is refused: rollback ($(head -c 200
   grep -q "^selfcert-spd: rollback: .*/dev/store: counter 0, but the device counter is" "$T/old.err"
 rm -rf "$T/dev"; mv "$T/dev-now" "$T/dev"
 
+# ---- root.tpm, a decoder of outside input: each damage named, nothing repaired ----
+seal_case() {  # seal_case DESC WHAT-GREP: run on $T/bad (a copy with root.tpm replaced)
+  "$SELFCERT_SPD" --store "$T/bad" --tpm-export "$T/bad-out" --tcti "$TCTI" 2>"$T/bad.err"
+  check "root.tpm $1: $(head -c 160 "$T/bad.err")" grep -q "^selfcert-spd: store-damaged: .*root.tpm: $2" "$T/bad.err"
+}
+cp_bad() { rm -rf "$T/bad" "$T/bad-out"; cp -a "$T/dev" "$T/bad"; chmod u+w "$T/bad/root.tpm"; }
+cp_bad; head -c 40 "$T/dev/root.tpm" >"$T/bad/root.tpm"; seal_case "truncated" "not a TPM seal of this format"
+cp_bad; { cat "$T/dev/root.tpm"; printf 'x'; } >"$T/bad/root.tpm"; seal_case "with trailing data" "not a TPM seal of this format"
+cp_bad; head -c 5000 /dev/zero >"$T/bad/root.tpm"; seal_case "oversize" "too large for a TPM seal"
+cp_bad; { printf 'SCTQ'; tail -c +5 "$T/dev/root.tpm"; } >"$T/bad/root.tpm"; seal_case "wrong magic" "not a TPM seal of this format"
+cp_bad; rm -f "$T/bad/root.tpm"; "$SELFCERT_SPD" --store "$T/bad" --tpm-export "$T/bad-out" --tcti "$TCTI" 2>"$T/bad.err"
+check "root.tpm missing: the folder is no TPM store any more ($(head -c 120 "$T/bad.err"))" \
+  grep -q "^selfcert-spd: usage: --tcti: .*/bad uses the soft backend, not a TPM" "$T/bad.err"
+mkdir -p "$T/bad-sock"
+"$SELFCERT_SPD" --store "$T/bad" --socket "$T/bad-sock/s" 2>"$T/bad.err"
+check "  and without --tcti it does not open: store-damaged, root.key missing ($(head -c 120 "$T/bad.err"))" \
+  grep -q "^selfcert-spd: store-damaged: .*root.key: the root key is missing" "$T/bad.err"
+# tpm.info, read by the CLI: one bounded printable line or `malformed`
+cp_bad; chmod u+w "$T/bad/tpm.info"; printf 'garbage' >"$T/bad/tpm.info"
+refused "device info --store: a malformed tpm.info" 1 malformed sc device info --sp /nonexistent --store "$T/bad"
+rm -rf "$T/bad" "$T/bad-out"
+
 # ---- the store folder next to another TPM ----
 start_swtpm "$T/tpm2" || fail "second swtpm"
 cp -a "$T/dev" "$T/dev-copy"
