@@ -25,3 +25,6 @@ if(TARGET bench_sp)
   set_tests_properties(bench/smoke_sp_tpm PROPERTIES TIMEOUT 300
     ENVIRONMENT "SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")
 endif()
+
+# The key blob decoder needs no TPM (tests/unit/test_tpm_blob.c).
+set(SC_UNIT_LIBS_test_tpm_blob spd_core)
