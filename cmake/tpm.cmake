@@ -3,10 +3,9 @@
 # lib.sh: each store on its own swtpm). Included after the other features so that each copy
 # takes the environment they gave the soft test. The valgrind pass (SC_VALGRIND=1) runs the
 # soft tests only: the TPM copies exercise the same SP code plus ESAPI, at swtpm's pace.
-# test_pkcs11 stays soft-only: its token holds an Ed25519 key, which no TPM does; test_tls
-# covers the PKCS#11 module and mutual TLS through it on the TPM.
-set(SC_TPM_VARIANTS test_negative test_states test_matrix test_faults_kill test_tls test_agent
-  test_demo)
+# test_pkcs11's Ed25519 key is an RSA-3072 one on the TPM (and the Ed25519 leaf refused).
+set(SC_TPM_VARIANTS test_negative test_states test_matrix test_faults_kill test_pkcs11 test_tls
+  test_agent test_demo)
 foreach(t ${SC_TPM_VARIANTS})
   if(NOT TEST integration/${t})
     continue()
