@@ -846,6 +846,7 @@ sc_err spd_tpm_derive(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret,
 {
 	TPM2B_ECC_POINT in = { 0 };
 	TPM2B_ECC_POINT *z = NULL;
+	EVP_PKEY *up = NULL;
 	ESYS_TR h = ESYS_TR_NONE;
 	unsigned char *enc = NULL;
 	size_t enc_len, fl = k->alg == SC_ALG_P256 ? 32 : 48;
@@ -854,7 +855,12 @@ sc_err spd_tpm_derive(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret,
 
 	*secret = NULL;
 	*len = 0;
-	enc_len = EVP_PKEY_get1_encoded_public_key(peer, &enc);
+	/* The TPM takes x and y: a peer given compressed is asked for its uncompressed form. */
+	if ((up = EVP_PKEY_dup(peer)) == NULL ||
+	    EVP_PKEY_set_utf8_string_param(up, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	        OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1)
+		ERR_clear_error();
+	enc_len = EVP_PKEY_get1_encoded_public_key(up != NULL ? up : peer, &enc);
 	if (enc_len != 1 + 2 * fl || enc[0] != 0x04) {
 		r = sc_fail(SC_ERR_MALFORMED, "derive: the peer point is not a valid %s public key",
 		    alg_label(k->alg));
@@ -888,6 +894,7 @@ out:
 		Esys_Free(z);
 	}
 	OPENSSL_free(enc);
+	EVP_PKEY_free(up);
 	return r;
 }
 
