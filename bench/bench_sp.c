@@ -3,6 +3,8 @@
  *
  *   bench_sp issue [--rounds N] [--per-round K] [--json]   benchmark 1: issuance vs its limit
  *   bench_sp sign  [--rounds N] [--per-round K] [--json]   benchmark 2: key use vs in-process
+ *   bench_sp tpm   [--rounds N] [--per-round K] [--json]   benchmark 3: the TPM key backend
+ *                                                          (swtpm) beside soft, same run
  *
  * Each sets up real devices (bench_util.h: personalized in-process with the test world of
  * tests/testlib, then served by the real `selfcert-spd`, path from $SELFCERT_SPD), then times
@@ -546,6 +548,109 @@ static int bench_sign(const char *disk_base)
 	return 0;
 }
 
+/* ---- benchmark 3: the TPM key backend beside soft ---- */
+
+/* Median seconds per SIGN (digest mode, SHA-256) of a fresh leaf of alg, K per round. */
+static void time_sign(struct bench_sp_device *d, enum sc_alg alg, int k, struct bench_stat *s)
+{
+	struct sc_sp *sp = NULL;
+	uint32_t handle;
+	X509 *cert = NULL;
+	uint8_t *profile, md[32];
+	size_t plen;
+
+	RAND_bytes(md, sizeof(md));
+	profile = bench_sp_profile_key(d, alg, NULL, &plen);
+	if (sc_sp_connect(d->sock, &sp) != SC_OK ||
+	    sc_sp_issue(sp, profile, plen, &handle, &cert) != SC_OK)
+		bench_die("issue");
+	s->n = 0;
+	for (int r = 0; r < rounds; r++) {
+		double t = bench_now();
+		for (int i = 0; i < k; i++) {
+			uint8_t *sig = NULL;
+			size_t siglen = 0;
+			if (sc_sp_sign(sp, handle, SC_SP_SIGN_DIGEST, SC_DIGEST_SHA256, md,
+			        sizeof(md), &sig, &siglen) != SC_OK)
+				bench_die("sp sign");
+			OPENSSL_free(sig);
+		}
+		bench_stat_add(s, (bench_now() - t) / k);
+	}
+	OPENSSL_free(profile);
+	X509_free(cert);
+	sc_sp_close(sp);
+}
+
+/*
+ * The same device (P-256 CSK and KEK) on each backend, its store on disk (durable commits),
+ * issuing P-256 and RSA-2048 leaves and signing with them. swtpm is a software TPM on the same
+ * CPU: its figures are a floor, not a prediction for a chip (docs/PERFORMANCE.md).
+ */
+static int bench_tpm(const char *disk_base)
+{
+	static const char *const leaves[] = { "p256", "rsa2048" };
+	char disk[256];
+	struct bench_sp_device ds, dt;
+	struct bench_stat s[2][2][2]; /* [backend][issue/sign][leaf] */
+	size_t store_len = 0;
+	int printed = 0;
+
+	bench_mkdtemp(disk_base, disk, sizeof(disk));
+	device_up(&ds, disk, "soft", "p256", "p256", "p256");
+	{
+		char dir[BENCH_PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/tpm", disk);
+		if (mkdir(dir, 0700) != 0)
+			bench_die("mkdir %s: %s", dir, strerror(errno));
+		bench_sp_device_up_tpm(&dt, dir, "p256", "p256", "p256", 256);
+	}
+	for (int b = 0; b < 2; b++)
+		for (size_t l = 0; l < 2; l++) {
+			enum sc_alg alg;
+			if (sc_alg_from_name(leaves[l], &alg) != SC_OK)
+				bench_die("alg");
+			time_issue(b ? &dt : &ds, alg, 0, &s[b][0][l], NULL, &store_len, NULL);
+			time_sign(b ? &dt : &ds, alg, per_round, &s[b][1][l]);
+		}
+	if (json)
+		printf("{\"benchmark\":\"tpm\",\"rounds\":%d,\"per_round\":%d,\"cases\":[", rounds,
+		    per_round);
+	else
+		printf(
+		    "Benchmark 3: the TPM key backend (swtpm 0.7) beside soft, same run, store on "
+		    "disk\n(ms per operation over the SP socket, median [min-max] of %d rounds x "
+		    "%d)\n%-28s %24s %24s %9s\n",
+		    rounds, per_round, "operation", "soft", "tpm (swtpm)", "tpm/soft");
+	for (int o = 0; o < 2; o++)
+		for (size_t l = 0; l < 2; l++) {
+			char name[48], a[40], b[40];
+			double ms = bench_median(&s[0][o][l]), mt = bench_median(&s[1][o][l]);
+			snprintf(name, sizeof(name), "%s %s%s", o ? "sign" : "issue", leaves[l],
+			    o ? " (SHA-256 digest)" : " leaf, P-256 CSK");
+			if (json) {
+				printf(
+				    "%s{\"case\":\"%s\",\"soft_ms\":{\"median\":%.4f,\"min\":%.4f,"
+				    "\"max\":%.4f},\"tpm_ms\":{\"median\":%.4f,\"min\":%.4f,"
+				    "\"max\":%.4f},\"ratio\":%.2f}",
+				    printed++ ? "," : "", name, ms * 1e3,
+				    bench_min(&s[0][o][l]) * 1e3, bench_max(&s[0][o][l]) * 1e3,
+				    mt * 1e3, bench_min(&s[1][o][l]) * 1e3,
+				    bench_max(&s[1][o][l]) * 1e3, mt / ms);
+			} else {
+				bench_fmt(a, sizeof(a), &s[0][o][l], 1e3, "%.2f");
+				bench_fmt(b, sizeof(b), &s[1][o][l], 1e3, "%.2f");
+				printf("%-28s %24s %24s %8.1fx\n", name, a, b, mt / ms);
+			}
+		}
+	if (json)
+		printf("]}\n");
+	bench_sp_device_down(&ds);
+	bench_sp_device_down(&dt);
+	bench_rmrf(disk);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -568,9 +673,9 @@ int main(int argc, char **argv)
 	}
 	if (rounds < 1 || rounds > BENCH_MAX_ROUNDS || per_round < 1 || per_round > 120 ||
 	    spd == NULL || *spd == '\0' ||
-	    (strcmp(what, "issue") != 0 && strcmp(what, "sign") != 0)) {
+	    (strcmp(what, "issue") != 0 && strcmp(what, "sign") != 0 && strcmp(what, "tpm") != 0)) {
 		fprintf(stderr,
-		    "usage: SELFCERT_SPD=… bench_sp issue|sign [--rounds 1..%d] "
+		    "usage: SELFCERT_SPD=… bench_sp issue|sign|tpm [--rounds 1..%d] "
 		    "[--per-round 1..120] [--case 0..3] [--json]\n",
 		    BENCH_MAX_ROUNDS);
 		return 2;
@@ -578,5 +683,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(what, "issue") == 0)
 		return bench_issue(tmp && *tmp ? tmp : "/var/tmp");
+	if (strcmp(what, "tpm") == 0)
+		return bench_tpm(tmp && *tmp ? tmp : "/var/tmp");
 	return bench_sign(tmp && *tmp ? tmp : "/var/tmp");
 }

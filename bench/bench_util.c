@@ -253,8 +253,49 @@ static void write_certs(struct bench_sp_device *d)
 		bench_die("%s", p);
 }
 
+static void device_up(struct bench_sp_device *d, const char *dir, const char *csk, const char *kex,
+    const char *signer, int max_keys, int tpm);
+
 void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk,
     const char *kex, const char *signer, int max_keys)
+{
+	device_up(d, dir, csk, kex, signer, max_keys, 0);
+}
+
+void bench_sp_device_up_tpm(struct bench_sp_device *d, const char *dir, const char *csk,
+    const char *kex, const char *signer, int max_keys)
+{
+	device_up(d, dir, csk, kex, signer, max_keys, 1);
+}
+
+/* swtpm on dir/tpm/sock, in the foreground (bench_stop ends it); *tcti its TCTI string. */
+static pid_t start_swtpm(const char *dir, char *tcti, size_t tcti_len)
+{
+	char state[BENCH_PATH_MAX + 16], server[BENCH_PATH_MAX + 48], ctrl[BENCH_PATH_MAX + 48],
+	    sock[BENCH_PATH_MAX + 16], tdir[BENCH_PATH_MAX + 8];
+	char *argv[] = { "/usr/bin/swtpm", "socket", "--tpm2", "--tpmstate", state, "--server",
+		server, "--ctrl", ctrl, "--flags", "not-need-init,startup-clear", NULL };
+	struct stat sb;
+	pid_t pid;
+
+	snprintf(tdir, sizeof(tdir), "%s/tpm", dir);
+	if (mkdir(tdir, 0700) != 0)
+		bench_die("mkdir %s: %s", tdir, strerror(errno));
+	snprintf(state, sizeof(state), "dir=%s", tdir);
+	snprintf(sock, sizeof(sock), "%s/sock", tdir);
+	snprintf(server, sizeof(server), "type=unixio,path=%s", sock);
+	snprintf(ctrl, sizeof(ctrl), "type=unixio,path=%s.ctrl", sock);
+	snprintf(tcti, tcti_len, "swtpm:path=%s", sock);
+	pid = bench_spawn(argv, NULL);
+	for (int i = 0; i < BENCH_SPD_WAIT_TRIES && stat(sock, &sb) != 0; i++)
+		usleep(20000);
+	if (stat(sock, &sb) != 0)
+		bench_die("swtpm on %s did not start", sock);
+	return pid;
+}
+
+static void device_up(struct bench_sp_device *d, const char *dir, const char *csk, const char *kex,
+    const char *signer, int max_keys, int tpm)
 {
 	const char *spd = need_env("SELFCERT_SPD");
 	struct sc_test_world_opts wo = { .alg = SC_ALG_P256,
@@ -263,9 +304,11 @@ void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *
 		.network_id = "bench",
 		.device_id = "BENCH-1" };
 	char sp_dir[BENCH_PATH_MAX + 16];
+	char tcti[BENCH_PATH_MAX + 32];
 	char *argv[] = { (char *)spd, "--store", sp_dir, "--socket", d->sock, "--foreground",
-		NULL };
+		tpm ? "--tcti" : NULL, tcti, NULL };
 	struct sc_test_sp sp;
+	sc_err r;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
@@ -276,7 +319,11 @@ void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *
 	if (sc_test_world_make(&wo, &d->world) != SC_OK)
 		bench_die("test world");
 	/* Personalized here, closed, then served by the daemon, which takes the folder's lock. */
-	if (sc_test_sp_open(&sp, sp_dir, wo.device_id) != SC_OK ||
+	if (tpm)
+		d->swtpm = start_swtpm(dir, tcti, sizeof(tcti));
+	r = tpm ? sc_test_sp_open_tpm(&sp, sp_dir, wo.device_id, tcti)
+	        : sc_test_sp_open(&sp, sp_dir, wo.device_id);
+	if (r != SC_OK ||
 	    sc_test_sp_personalize(&sp, &d->world, alg_named(csk), alg_named(kex), 365,
 	        (uint32_t)max_keys, 1) != SC_OK)
 		bench_die("personalize %s", sp_dir);
@@ -303,6 +350,8 @@ void bench_sp_device_down(struct bench_sp_device *d)
 {
 	bench_stop(d->spd);
 	d->spd = 0;
+	bench_stop(d->swtpm);
+	d->swtpm = 0;
 	X509_free(d->device_ca);
 	X509_free(d->kex);
 	sc_test_world_free(&d->world);

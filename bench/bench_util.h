@@ -73,12 +73,19 @@ struct bench_sp_device {
 	char dir[BENCH_PATH_MAX], sock[BENCH_PATH_MAX + 16], store[BENCH_PATH_MAX + 32];
 	char certs[BENCH_PATH_MAX + 16];
 	pid_t spd;
+	pid_t swtpm;                /* bench_sp_device_up_tpm: the device's own swtpm, else 0 */
 	struct sc_test_world world; /* the manufacturer and the network */
 	X509 *device_ca, *kex;      /* the SP's certificates (owned) */
 	X509 *signer;               /* world.signer, world.signer_key (borrowed) */
 	EVP_PKEY *signer_key;
 };
 void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *csk,
+    const char *kex, const char *signer, int max_keys);
+/*
+ * The same device with the TPM key backend, on its own swtpm (dir/tpm, unix socket; swtpm must
+ * be on PATH): personalized in-process through the TPM, then served by selfcert-spd --tcti.
+ */
+void bench_sp_device_up_tpm(struct bench_sp_device *d, const char *dir, const char *csk,
     const char *kex, const char *signer, int max_keys);
 void bench_sp_device_down(struct bench_sp_device *d);
 /*

@@ -24,7 +24,7 @@
 #include "pem.h"
 
 static const char demo_usage[] =
-    "usage: selfcert demo [--dir DIR] [--keep]\n"
+    "usage: selfcert demo [--dir DIR] [--keep] [--backend soft|tpm]\n"
     "  Runs the whole system on this machine, end to end, in a temporary folder (or DIR, which\n"
     "  must not exist yet). Part 1, the patent on the command line: a manufacturer, a network\n"
     "  operator, a device's secure processor as its own daemon, personalization and lock, a\n"
@@ -33,7 +33,9 @@ static const char demo_usage[] =
     "  system: the provisioning server on a loopback port, three devices each with its own SP\n"
     "  daemon and agent (one with a server-generated key), mutual TLS with a self-issued\n"
     "  certificate through the PKCS#11 module, a renewal, a revoked device refused, and a table.\n"
-    "  --keep  leave the folder (and print where it is)\n";
+    "  --keep  leave the folder (and print where it is)\n"
+    "  --backend tpm  every device's SP keeps its keys in a TPM 2.0: its own swtpm each, in\n"
+    "               the folder (needs swtpm; docs/TPM.md). Default soft: no TPM needed.\n";
 
 #define MAX_ARGS 32
 #define CAPTURE_MAX 4096
@@ -269,13 +271,89 @@ static void show_file(const char *path, const char *only_prefix)
 	fflush(stdout);
 }
 
+static sc_err prog(int want, const char *shown, char *capture, size_t cap_len, const char *bin,
+    ...);
+
+/* demo --backend tpm: each store folder S has its own swtpm in S.swtpm (docs/TPM.md). */
+static int demo_tpm;
+#define MAX_SWTPM 8
+static char swtpm_dirs[MAX_SWTPM][48];
+static size_t n_swtpm;
+
+static void tcti_of(const char *store, char *out, size_t len)
+{
+	snprintf(out, len, "swtpm:path=%s.swtpm/sock", store);
+}
+
+/* The store's private swtpm on a unix socket in the demo folder (no abrmd, no D-Bus). */
+static sc_err start_swtpm(const char *store)
+{
+	char dir[48], abs[PATH_MAX], state[PATH_MAX + 8], server[PATH_MAX + 24],
+	    ctrl[PATH_MAX + 32], pid[PATH_MAX + 24], sock[64];
+	struct stat sb;
+
+	if (n_swtpm == MAX_SWTPM)
+		return sc_fail(SC_ERR_INTERNAL, "demo: too many TPMs");
+	snprintf(dir, sizeof(dir), "%s.swtpm", store);
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	if (mkdir(dir, 0700) != 0 || realpath(dir, abs) == NULL)
+		return sc_fail(SC_ERR_IO, "demo: %s: %s", dir, strerror(errno));
+	/* Absolute: swtpm --daemon changes to / before it opens its state. */
+	snprintf(state, sizeof(state), "dir=%s", abs);
+	snprintf(server, sizeof(server), "type=unixio,path=%s/sock", abs);
+	snprintf(ctrl, sizeof(ctrl), "type=unixio,path=%s/sock.ctrl", abs);
+	snprintf(pid, sizeof(pid), "file=%s/swtpm.pid", abs);
+	snprintf(swtpm_dirs[n_swtpm++], sizeof(swtpm_dirs[0]), "%s", dir);
+	if (prog(0, "swtpm", NULL, 0, "swtpm", "socket", "--tpm2", "--tpmstate", state, "--server",
+	        server, "--ctrl", ctrl, "--flags", "not-need-init,startup-clear", "--pid", pid,
+	        "--daemon", NULL) != SC_OK)
+		return sc_fail(SC_ERR_TPM, "demo: swtpm did not start (is it installed?)");
+	for (int i = 0; i < START_POLLS && stat(sock, &sb) != 0; i++)
+		usleep(START_POLL_US / 5);
+	return SC_OK;
+}
+
+static void stop_swtpms(void)
+{
+	for (size_t i = 0; i < n_swtpm; i++) {
+		char path[80], buf[32] = "";
+		FILE *f;
+		long pid;
+
+		snprintf(path, sizeof(path), "%s/swtpm.pid", swtpm_dirs[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL && (pid = strtol(buf, NULL, 10)) > 1)
+			kill((pid_t)pid, SIGTERM);
+		fclose(f);
+	}
+	n_swtpm = 0;
+}
+
+/* `selfcert sp init` for store, on the demo's backend. */
+static sc_err sp_init(const char *store, const char *id)
+{
+	char tcti[80];
+	sc_err r;
+
+	if (!demo_tpm)
+		return sc(0, NULL, 0, "sp", "init", "--store", store, "--device-id", id, NULL);
+	if ((r = start_swtpm(store)) != SC_OK)
+		return r;
+	tcti_of(store, tcti, sizeof(tcti));
+	return sc(0, NULL, 0, "sp", "init", "--store", store, "--device-id", id, "--backend", "tpm",
+	    "--tcti", tcti, NULL);
+}
+
 static pid_t start_spd(const char *store, const char *sock)
 {
+	char tcti[80];
 	char *argv[] = { (char *)cli_spd_path(), "--store", (char *)store, "--socket", (char *)sock,
-		"--foreground", NULL };
+		"--foreground", demo_tpm ? "--tcti" : NULL, tcti, NULL };
 	pid_t pid;
 	int devnull;
 
+	tcti_of(store, tcti, sizeof(tcti));
 	echo_cmd("selfcert-spd", argv);
 	printf("    (started in the background: the secure processor, its own process)\n");
 	fflush(stdout);
@@ -444,8 +522,7 @@ static sc_err p2_factory(struct part2 *p)
 	step(
 	    "Three devices leave the factory: each secure processor made, started, personalized and locked");
 	for (size_t i = 0; i < N_DEVICES; i++) {
-		if ((r = sc(0, NULL, 0, "sp", "init", "--store", dev[i].store, "--device-id",
-		         dev[i].id, NULL)) != SC_OK)
+		if ((r = sp_init(dev[i].store, dev[i].id)) != SC_OK)
 			return r;
 		if ((dev[i].spd = start_spd(dev[i].store, dev[i].sock)) < 0)
 			return sc_fail(SC_ERR_IO, "demo: selfcert-spd for %s did not start",
@@ -577,7 +654,7 @@ static sc_err p2_revoke(struct part2 *p)
 	if ((r = sc(0, NULL, 0, "net", "device", "revoke", "--db", "registry.db", "--device-id",
 	         d->id, "--reason", "reported stolen", NULL)) != SC_OK)
 		return r;
-	if ((rc = run_agent(p, d, "ed25519", "--force-renew")) != 1)
+	if ((rc = run_agent(p, d, demo_tpm ? "p384" : "ed25519", "--force-renew")) != 1)
 		return sc_fail(SC_ERR_INTERNAL,
 		    "demo: the revoked device's agent exited %d, expected 1 (refused)", rc);
 	snprintf(d->status, sizeof(d->status), "revoked: refused");
@@ -594,7 +671,8 @@ static sc_err part_two(void)
 		.dev = {
 			{ .id = "ACME-0101", .alg = "p256" },
 			{ .id = "ACME-0102", .alg = "rsa2048", .server_keygen = 1 },
-			{ .id = "ACME-0103", .alg = "ed25519" },
+			/* A TPM holds no Ed25519 key (docs/TPM.md). */
+			{ .id = "ACME-0103", .alg = demo_tpm ? "p384" : "ed25519" },
 		},
 		.provd_pid = -1,
 		.gw_pid = -1,
@@ -674,8 +752,7 @@ static sc_err p1_factory(pid_t *spd, const char *dir)
 		return r;
 	step(
 	    "A device's secure processor is made (its hardware-unique key, counter and sealed store)");
-	if ((r = sc(0, NULL, 0, "sp", "init", "--store", "sp", "--device-id", "ACME-0001", NULL)) !=
-	    SC_OK)
+	if ((r = sp_init("sp", "ACME-0001")) != SC_OK)
 		return r;
 	if ((*spd = start_spd("sp", "sp.sock")) < 0)
 		return sc_fail(SC_ERR_IO, "demo: selfcert-spd did not start (see %s/spd.log)", dir);
@@ -685,7 +762,7 @@ static sc_err p1_factory(pid_t *spd, const char *dir)
 	         "device", "--net-root", "net/root.pem", "--network-id", "example-net", NULL)) !=
 	    SC_OK)
 		return r;
-	return sc(0, NULL, 0, "device", "info", "--sp", "sp.sock", NULL);
+	return sc(0, NULL, 0, "device", "info", "--sp", "sp.sock", "--store", "sp", NULL);
 }
 
 /* Embodiment 1: challenge, profile, issuance in the SP, verification, a signature, a replay. */
@@ -809,18 +886,24 @@ static sc_err make_dir(const struct cli_args *a, char *dir, size_t len)
 
 sc_err cmd_demo(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "dir", 1, 0 }, { "keep", 0, 0 } };
+	static const struct cli_opt spec[] = { { "dir", 1, 0 }, { "keep", 0, 0 },
+		{ "backend", 1, 0 } };
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
 	char dir[PATH_MAX], cwd[PATH_MAX];
 	int have_cwd;
 
-	if ((r = cli_parse(&a, "demo", spec, 2, argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "demo", spec, 3, argc, argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(demo_usage, stdout);
 		return SC_OK;
 	}
+	if (cli_has(&a, "backend") && strcmp(cli_get(&a, "backend"), "soft") != 0 &&
+	    strcmp(cli_get(&a, "backend"), "tpm") != 0)
+		return sc_fail(SC_ERR_USAGE, "demo: --backend %s: soft or tpm",
+		    cli_get(&a, "backend"));
+	demo_tpm = cli_has(&a, "backend") && strcmp(cli_get(&a, "backend"), "tpm") == 0;
 	if ((r = make_dir(&a, dir, sizeof(dir))) != SC_OK)
 		return r;
 	/* From here the folder exists: every path ends at out, which removes or reports it. */
@@ -839,6 +922,7 @@ sc_err cmd_demo(int argc, char **argv)
 	    "the operator controlled what each device could issue; no private key left an SP.\n");
 	r = SC_OK;
 out:
+	stop_swtpms();
 	if (have_cwd && chdir(cwd) != 0)
 		(void)!chdir("/");
 	if (cli_has(&a, "keep") || r != SC_OK)

@@ -23,9 +23,13 @@
 #include "text.h"
 
 static const char sp_init_usage[] =
-    "usage: selfcert sp init --store DIR --device-id ID\n"
+    "usage: selfcert sp init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
     "  Creates DIR/root.key (the emulated hardware-unique key, 0400), DIR/counter (the emulated\n"
     "  monotonic counter) and DIR/store (the sealed state, empty until personalization).\n"
+    "  --backend tpm: keys live in a TPM 2.0 instead; DIR/root.tpm is a TPM-sealed secret, the\n"
+    "  counter a TPM NV counter, DIR/tpm.info the TPM's maker and firmware (docs/TPM.md).\n"
+    "  TCTI: device[:PATH] or swtpm:path=SOCKET (default: $TPM2TOOLS_TCTI, $TSS2_TCTI,\n"
+    "  device:/dev/tpmrm0).\n"
     "  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n";
 
 /*
@@ -87,12 +91,13 @@ static sc_err run_spd(char *const argv[])
 
 sc_err cmd_sp_init(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "store", 1, 0 }, { "device-id", 1, 0 } };
+	static const struct cli_opt spec[] = { { "store", 1, 0 }, { "device-id", 1, 0 },
+		{ "backend", 1, 0 }, { "tcti", 1, 0 } };
 	struct cli_args a;
-	const char *dir, *id;
+	const char *dir, *id, *backend, *tcti;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "sp init", spec, 2, argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "sp init", spec, 4, argc, argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(sp_init_usage, stdout);
@@ -105,13 +110,31 @@ sc_err cmd_sp_init(int argc, char **argv)
 		return sc_fail(SC_ERR_USAGE,
 		    "sp init: --device-id '%s': 1..64 characters of A-Z a-z 0-9 space '()+,-./:=?",
 		    id);
+	backend = cli_get(&a, "backend");
+	tcti = cli_get(&a, "tcti");
+	if (backend != NULL && strcmp(backend, "soft") != 0 && strcmp(backend, "tpm") != 0)
+		return sc_fail(SC_ERR_USAGE, "sp init: --backend %s: soft or tpm", backend);
+	if (tcti != NULL && (backend == NULL || strcmp(backend, "tpm") != 0))
+		return sc_fail(SC_ERR_USAGE, "sp init: --tcti needs --backend tpm");
 	{
-		char *args[] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
-			"--device-id", (char *)id, NULL };
+		/* Only what was given: selfcert-spd's own default decides otherwise. */
+		char *args[11] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
+			"--device-id", (char *)id };
+		int n = 6;
+		if (backend != NULL) {
+			args[n++] = "--backend";
+			args[n++] = (char *)backend;
+		}
+		if (tcti != NULL) {
+			args[n++] = "--tcti";
+			args[n++] = (char *)tcti;
+		}
+		args[n] = NULL;
 		if ((r = run_spd(args)) != SC_OK)
 			return r;
 	}
-	printf("secure processor store for device %s in %s\n", id, dir);
+	printf("secure processor store for device %s in %s (%s backend)\n", id, dir,
+	    backend ? backend : "soft");
 	return SC_OK;
 }
 
@@ -144,13 +167,58 @@ static sc_err device_open(struct cli_args *a, const char *cmd, const struct cli_
 }
 
 static const char info_usage[] =
-    "usage: selfcert device info --sp SOCKET [--json]\n"
-    "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n";
+    "usage: selfcert device info --sp SOCKET [--json] [--store DIR]\n"
+    "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n"
+    "  --store DIR: also the key backend its store folder records (soft, or tpm with the TPM's\n"
+    "  manufacturer, vendor string and firmware as `sp init` found them; docs/TPM.md).\n";
 
 /* The device CA's subject and end ("" if the SP has none yet), for either printer. */
 struct info_view {
 	char csk_subject[256], csk_until[32];
+	const char *backend; /* NULL without --store */
+	char backend_desc[200];
 };
+
+/*
+ * The backend DIR records (the SP's INFO answer is unchanged): tpm if DIR/root.tpm exists, and
+ * then DIR/tpm.info's one line "tpm: <description>" (bounded, printable only), else soft.
+ */
+static sc_err store_backend(const char *dir, char *desc, size_t desc_len, const char **name)
+{
+	char path[PATH_MAX];
+	uint8_t *data = NULL;
+	size_t len = 0, i;
+	sc_err r;
+
+	*name = "soft";
+	desc[0] = '\0';
+	if (snprintf(path, sizeof(path), "%s/root.tpm", dir) >= (int)sizeof(path))
+		return sc_fail(SC_ERR_USAGE, "--store %s: path too long", dir);
+	if (access(path, F_OK) != 0) {
+		snprintf(path, sizeof(path), "%s/store", dir);
+		if (access(path, F_OK) != 0)
+			return sc_fail(SC_ERR_NOT_FOUND, "--store %s: no SP store there", dir);
+		return SC_OK;
+	}
+	*name = "tpm";
+	snprintf(path, sizeof(path), "%s/tpm.info", dir);
+	r = sc_file_read_ex(path, 256, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data, &len);
+	if (r == SC_ERR_NOT_FOUND) {
+		snprintf(desc, desc_len, "TPM not recorded");
+		return SC_OK;
+	}
+	if (r != SC_OK)
+		return r;
+	if (len < 6 || memcmp(data, "tpm: ", 5) != 0 || data[len - 1] != '\n') {
+		OPENSSL_free(data);
+		return sc_fail(SC_ERR_MALFORMED, "%s: not one line \"tpm: …\"", path);
+	}
+	for (i = 5; i + 1 < len && i - 5 + 1 < desc_len; i++)
+		desc[i - 5] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
+	desc[i - 5] = '\0';
+	OPENSSL_free(data);
+	return SC_OK;
+}
 
 static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 {
@@ -172,7 +240,15 @@ static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 	} else {
 		printf("null");
 	}
-	printf(",\"kex\":%s}\n", info->kek_cert ? "true" : "false");
+	printf(",\"kex\":%s", info->kek_cert ? "true" : "false");
+	if (v->backend != NULL) {
+		printf(",\"backend\":\"%s\"", v->backend);
+		if (v->backend_desc[0] != '\0') {
+			printf(",\"tpm\":");
+			cli_json_str(stdout, v->backend_desc);
+		}
+	}
+	printf("}\n");
 }
 
 static void info_text(const struct sc_sp_info *info, const struct info_view *v)
@@ -190,11 +266,15 @@ static void info_text(const struct sc_sp_info *info, const struct info_view *v)
 	if (info->csk_cert)
 		printf("device CA:        %s (until %s)\n", v->csk_subject, v->csk_until);
 	printf("key exchange:     %s\n", info->kek_cert ? "certified" : "none");
+	if (v->backend != NULL)
+		printf("key backend:      %s%s%s\n", v->backend, v->backend_desc[0] ? ": " : "",
+		    v->backend_desc);
 }
 
 sc_err cmd_device_info(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 } };
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "json", 0, 0 },
+		{ "store", 1, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	struct sc_sp_info info;
@@ -202,8 +282,16 @@ sc_err cmd_device_info(int argc, char **argv)
 	sc_err r;
 
 	memset(&info, 0, sizeof(info));
-	if ((r = device_open(&a, "device info", spec, 2, argc, argv, info_usage, &sp)) != SC_OK ||
+	/* The folder first: a bad --store fails without waiting on the socket. */
+	if ((r = device_open_ex(&a, "device info", spec, 3, argc, argv, info_usage, &sp, 1)) !=
+	        SC_OK ||
 	    a.help)
+		goto out;
+	if (cli_has(&a, "store") &&
+	    (r = store_backend(cli_get(&a, "store"), v.backend_desc, sizeof(v.backend_desc),
+	         &v.backend)) != SC_OK)
+		goto out;
+	if ((r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
 		goto out;

@@ -52,8 +52,13 @@ struct spd_backend {
 
 	/* ---- keys ---- */
 
-	/* A new key of alg, made inside the backend (KEYGEN, ISSUE of a generated key). */
-	sc_err (*key_create)(const struct spd_backend *be, enum sc_alg alg,
+	/*
+	 * A new key of alg, made inside the backend (KEYGEN, ISSUE of a generated key), for the
+	 * uses ku (OpenSSL KU_* bits of its certificate: a TPM makes them object attributes, sign
+	 * and/or decrypt, so the chip enforces them; soft ignores them). An algorithm the backend
+	 * cannot hold is SC_ERR_ALGORITHM with a detail naming the backend.
+	 */
+	sc_err (*key_create)(const struct spd_backend *be, enum sc_alg alg, unsigned ku,
 	    struct spd_key **out) SC_MUST_USE;
 	/*
 	 * A key from its stored form (key_blob's bytes, authenticated by the store): exactly one key
@@ -142,5 +147,38 @@ struct spd_backend {
 
 /* Today's behaviour: PKCS#8 in the secure heap, DIR/root.key, DIR/counter (backend_soft.c). */
 extern const struct spd_backend spd_backend_soft;
+
+/*
+ * The TPM 2.0 backend (backend_tpm.c, docs/TPM.md): keys are TPM objects under an owner-hierarchy
+ * storage key, DIR/root.tpm a TPM-sealed secret, the counter an NV counter. It needs one TPM
+ * connection per process, opened by spd_tpm_open before the sandbox (only a descriptor is used
+ * afterwards); without it every function fails SC_ERR_TPM.
+ */
+extern const struct spd_backend spd_backend_tpm;
+
+/*
+ * Connect to the TPM named by tcti (NULL: $TPM2TOOLS_TCTI, $TSS2_TCTI, then device:/dev/tpmrm0):
+ * "device[:PATH]" or "swtpm:path=SOCKET" / "swtpm:host=H,port=N" (tpm2-tools' strings; anything
+ * else is SC_ERR_USAGE). Also starts the TPM if needed, flushes transient objects and sessions a
+ * dead client left, makes the storage key and the salted session. SC_ERR_TPM on failure.
+ */
+sc_err spd_tpm_open(const char *tcti) SC_MUST_USE;
+void spd_tpm_close(void);
+/*
+ * For stock-tool inspection (selfcert-spd --tpm-export): k's TPM2B_PUBLIC and TPM2B_PRIVATE as
+ * DIR/NAME.pub and DIR/NAME.priv, tpm2-tools' file formats (tpm2_load -u/-r). The private blob
+ * is wrapped under this TPM's storage key and useless without it and the key's auth value,
+ * which is not exported. New files only (SC_ERR_EXISTS).
+ */
+sc_err spd_tpm_key_export(const struct spd_key *k, const char *dir, const char *name) SC_MUST_USE;
+
+/* The TCTI spd_tpm_open would use for NULL (borrowed). */
+const char *spd_tpm_default_tcti(void);
+
+/* The backend the store in dir was made by: tpm if DIR/root.tpm exists, else soft. */
+const struct spd_backend *spd_backend_of(const char *dir);
+
+/* The backend new states start with (spd_state_init): the open store's, soft until one is. */
+extern const struct spd_backend *spd_backend_active;
 
 #endif

@@ -64,12 +64,14 @@ out:
 	return r;
 }
 
-static sc_err soft_key_create(const struct spd_backend *be, enum sc_alg alg, struct spd_key **out)
+static sc_err soft_key_create(const struct spd_backend *be, enum sc_alg alg, unsigned ku,
+    struct spd_key **out)
 {
 	EVP_PKEY *pkey = NULL;
 	sc_err r;
 
 	(void)be;
+	(void)ku; /* the certificate's keyUsage, checked by the handlers, is soft's only limit */
 	*out = NULL;
 	if ((r = sc_alg_keygen(alg, &pkey)) != SC_OK)
 		return r;

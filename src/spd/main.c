@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "log.h"
@@ -27,9 +28,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: selfcert-spd --store DIR --socket PATH [--foreground] [--allow-uid UID ...]\n"
-	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0]\n"
-	    "       selfcert-spd --init --store DIR --device-id ID\n"
+	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0] [--tcti TCTI]\n"
+	    "       selfcert-spd --init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
 	    "       selfcert-spd --list-requests\n"
+	    "       selfcert-spd --store DIR --tpm-export OUTDIR [--tcti TCTI]\n"
 	    "Serves the secure-processor protocol on PATH (0660) until SIGTERM or SIGINT.\n"
 	    "Always runs in the foreground (--foreground is accepted for scripts); logs one line\n"
 	    "per request to stderr. Peers must run as one of the --allow-uid users (default: the\n"
@@ -40,6 +42,13 @@ static void usage(FILE *f)
 	    "  --insecure-no-sandbox  serve without seccomp and Landlock (for valgrind and debugging\n"
 	    "                         only; builds with AddressSanitizer never sandbox)\n"
 	    "  --list-requests        print every request type this SP answers, one per line\n"
+	    "  --backend soft|tpm     (--init) where the keys live: soft (default) or a TPM 2.0;\n"
+	    "                         the store records it, the daemon reads it from there\n"
+	    "  --tpm-export OUTDIR    write each key's TPM blobs (csk, kek, leaf-N .pub/.priv, as\n"
+	    "                         tpm2_load takes them) and exit; the daemon must be stopped\n"
+	    "  --tcti TCTI            the TPM: device[:PATH] or swtpm:path=SOCKET (default:\n"
+	    "                         $TPM2TOOLS_TCTI, $TSS2_TCTI, device:/dev/tpmrm0); opened\n"
+	    "                         before the sandbox, one connection for the daemon's life\n"
 	    "  --revision 1.0         answer as an SP of protocol revision 1.0 (no PROOF): what a\n"
 	    "                         host meets on an older chip, for compatibility tests\n"
 	    "  --version              print the version and exit\n"
@@ -152,6 +161,32 @@ out:
 	return r;
 }
 
+/* --tpm-export OUT: every key's TPM blobs, for tpm2_load/tpm2_readpublic (docs/TPM.md). */
+static int export_blobs(const struct spd_state *st, const struct spd_backend *be, const char *out)
+{
+	char name[32];
+	sc_err r = SC_OK;
+	size_t i;
+
+	if (be != &spd_backend_tpm) {
+		sc_log_err(SC_ERR_USAGE, "--tpm-export: the store uses the %s backend", be->name);
+		return 2;
+	}
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		sc_log_err(SC_ERR_IO, "%s: %s", out, strerror(errno));
+		return 1;
+	}
+	if (st->csk != NULL)
+		r = spd_tpm_key_export(st->csk, out, "csk");
+	if (r == SC_OK && st->kek != NULL)
+		r = spd_tpm_key_export(st->kek, out, "kek");
+	for (i = 0; r == SC_OK && i < st->n_slots; i++) {
+		snprintf(name, sizeof(name), "leaf-%u", (unsigned)st->slots[i].handle);
+		r = spd_tpm_key_export(st->slots[i].key, out, name);
+	}
+	return r == SC_OK ? 0 : fail(r);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -165,11 +200,16 @@ int main(int argc, char **argv)
 		{ "insecure-no-sandbox", no_argument, NULL, 'N' },
 		{ "list-requests", no_argument, NULL, 'L' },
 		{ "revision", required_argument, NULL, 'R' },
+		{ "backend", required_argument, NULL, 'B' },
+		{ "tcti", required_argument, NULL, 'T' },
+		{ "tpm-export", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL, *user_name = NULL;
+	const char *backend = NULL, *tcti = NULL, *export_dir = NULL;
+	const struct spd_backend *be;
 	unsigned long allow[SPD_MAX_ALLOW];
 	size_t n_allow = 0, heap_used, heap_size;
 	unsigned long serving_uid;
@@ -199,6 +239,9 @@ int main(int argc, char **argv)
 				sc_log_usage_die("--revision %s: 1.0 or 1.1", optarg);
 			rev10 = strcmp(optarg, "1.0") == 0;
 			break;
+		case 'B': backend = optarg; break;
+		case 'T': tcti = optarg; break;
+		case 'X': export_dir = optarg; break;
 		case 'u': {
 			char *end;
 			unsigned long v;
@@ -226,16 +269,26 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || store_dir == NULL ||
 	    (init ? device_id == NULL || sock_path != NULL || user_name != NULL || no_sandbox
-	          : sock_path == NULL || device_id != NULL)) {
+	          : (sock_path == NULL) == (export_dir == NULL) || device_id != NULL ||
+	                backend != NULL)) {
 		usage(stderr);
 		return 2;
 	}
 	spd_harden_process();
 	if (init) {
-		if ((r = spd_store_create(store_dir, device_id)) != SC_OK) {
+		if (backend != NULL && strcmp(backend, "soft") != 0 && strcmp(backend, "tpm") != 0)
+			sc_log_usage_die("--backend %s: soft or tpm", backend);
+		be = backend != NULL && strcmp(backend, "tpm") == 0 ? &spd_backend_tpm
+		                                                    : &spd_backend_soft;
+		if (tcti != NULL && be != &spd_backend_tpm)
+			sc_log_usage_die("--tcti: only with --backend tpm");
+		if ((be == &spd_backend_tpm && (r = spd_tpm_open(tcti)) != SC_OK) ||
+		    (r = spd_store_create_with(store_dir, device_id, be)) != SC_OK) {
 			sc_log_failure(r);
+			spd_tpm_close();
 			return sc_err_exit_code(r);
 		}
+		spd_tpm_close();
 		return 0;
 	}
 	/* Resolved now, while the user database can still be read, so a typo fails at once. */
@@ -269,8 +322,24 @@ int main(int argc, char **argv)
 	if (rev10)
 		sc_log("answering as protocol revision 1.0: no PROOF (--revision 1.0)");
 	spd_start(spd);
+	/* The TPM's one connection is made now, before the sandbox: only a descriptor is kept. */
+	be = spd_backend_of(store_dir);
+	if (tcti != NULL && be != &spd_backend_tpm) {
+		sc_log_err(SC_ERR_USAGE, "--tcti: %s uses the %s backend, not a TPM", store_dir,
+		    be->name);
+		rc = 2;
+		goto out;
+	}
+	if (be == &spd_backend_tpm && (r = spd_tpm_open(tcti)) != SC_OK) {
+		rc = fail(r);
+		goto out;
+	}
 	if ((r = spd_store_open(store_dir, &spd->store, &spd->st)) != SC_OK) {
 		rc = fail(r);
+		goto out;
+	}
+	if (export_dir != NULL) {
+		rc = export_blobs(&spd->st, be, export_dir);
 		goto out;
 	}
 
@@ -299,10 +368,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spd_secure_heap_usage(&heap_used, &heap_size);
-	sc_log("serving %s (device %s, state %s, %zu keys) on %s as uid %lu; %s; secure heap %zu "
-	       "of %zu bytes in use",
+	sc_log("serving %s (device %s, state %s, %zu keys, %s backend) on %s as uid %lu; %s; "
+	       "secure heap %zu of %zu bytes in use",
 	    store_dir, spd->st.device_id, sc_sp_state_name(spd->st.state), spd->st.n_slots,
-	    sock_path, serving_uid, how, heap_used, heap_size);
+	    be->name, sock_path, serving_uid, how, heap_used, heap_size);
 	rc = spd_serve(spd, lfd, allow, n_allow);
 	unlink(sock_path);
 	sc_log("stopped");
@@ -318,5 +387,6 @@ out:
 	}
 	if (dirfd >= 0)
 		close(dirfd);
+	spd_tpm_close();
 	return rc;
 }

@@ -65,6 +65,7 @@ sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	uint8_t *der = NULL;
 	size_t der_len = 0;
 	uint8_t role, alg;
+	unsigned ku;
 
 	if ((r = sp_keygen_req_get(req, &role, &alg)) != SC_OK)
 		return r;
@@ -81,7 +82,11 @@ sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		return sc_fail(SC_ERR_EXISTS, "keygen: the %s is already certified",
 		    role == SC_SP_ROLE_CSK ? "CSK" : "KEK");
 	/* The key is made inside the backend, which also proves it holds it (the CSR). */
-	if ((r = be->key_create(be, (enum sc_alg)alg, &key)) != SC_OK)
+	/* The CSK signs; the KEK decrypts or agrees, and signs its own CSR (proof of possession). */
+	ku = role == SC_SP_ROLE_CSK ? KU_KEY_CERT_SIGN | KU_DIGITAL_SIGNATURE
+	                            : KU_DIGITAL_SIGNATURE |
+	        (sc_alg_is_rsa((enum sc_alg)alg) ? KU_KEY_ENCIPHERMENT : KU_KEY_AGREEMENT);
+	if ((r = be->key_create(be, (enum sc_alg)alg, ku, &key)) != SC_OK)
 		goto out;
 	if ((r = be->csr(key, &der, &der_len)) != SC_OK)
 		goto out;

@@ -196,7 +196,7 @@ static sc_err issue_make(struct spd *spd, struct issue *is)
 	sc_err r;
 
 	if (is->info.origin == SC_KEY_DEVICE_GENERATED)
-		r = be->key_create(be, is->info.alg, &s->key);
+		r = be->key_create(be, is->info.alg, is->info.key_usage, &s->key);
 	else
 		/* Embodiment 2: the KEK opens the envelope inside the backend, which keeps the key. */
 		r = be->unwrap_supplied(be, st->kek, is->p, st->kek_cert, &s->key);

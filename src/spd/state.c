@@ -19,7 +19,7 @@
 void spd_state_init(struct spd_state *st, const char *device_id)
 {
 	memset(st, 0, sizeof(*st));
-	st->be = &spd_backend_soft;
+	st->be = spd_backend_active;
 	st->state = SC_SP_STATE_EMPTY;
 	if (device_id != NULL)
 		snprintf(st->device_id, sizeof(st->device_id), "%s", device_id);
@@ -30,7 +30,7 @@ void spd_state_init(struct spd_state *st, const char *device_id)
 void spd_state_clear(struct spd_state *st)
 {
 	/* A zeroed state that was never initialised holds no key, but may be cleared. */
-	const struct spd_backend *be = st->be != NULL ? st->be : &spd_backend_soft;
+	const struct spd_backend *be = st->be != NULL ? st->be : spd_backend_active;
 	size_t i;
 
 	be->key_free(st->csk);

@@ -525,15 +525,21 @@ static sc_err replace_store(const char *path, const uint8_t *blob, size_t len, i
 	return r;
 }
 
+const struct spd_backend *spd_backend_active = &spd_backend_soft;
+
 /*
  * The backend a store folder was made by. It is recorded without a format change, by the
- * sealing file the folder holds (soft: root.key), so every older store opens as it did. Only
- * the soft backend is built: a TPM backend would be told here by its own file (root.tpm, TPM-SP
- * §4.1) before anything is read, and its keys by a store version 2.
+ * sealing file the folder holds (soft: root.key, tpm: root.tpm), so every older store opens as
+ * it did; the key blobs inside are the backend's own (backend.h), so no store version changes.
  */
-static const struct spd_backend *backend_of(const char *dir)
+const struct spd_backend *spd_backend_of(const char *dir)
 {
-	(void)dir;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (snprintf(path, sizeof(path), "%s/root.tpm", dir) < (int)sizeof(path) &&
+	    lstat(path, &sb) == 0)
+		return &spd_backend_tpm;
 	return &spd_backend_soft;
 }
 
@@ -552,7 +558,8 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
 	}
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
-	s->be = backend_of(dir);
+	s->be = spd_backend_of(dir);
+	spd_backend_active = s->be; /* one store per process: its states hold this backend's keys */
 	if ((r = join(s->store_path, sizeof(s->store_path), dir, "store")) != SC_OK ||
 	    (r = join(s->counter_path, sizeof(s->counter_path), dir, "counter")) != SC_OK) {
 		free(s);
@@ -743,6 +750,11 @@ out:
 
 sc_err spd_store_create(const char *dir, const char *device_id)
 {
+	return spd_store_create_with(dir, device_id, &spd_backend_soft);
+}
+
+sc_err spd_store_create_with(const char *dir, const char *device_id, const struct spd_backend *be)
+{
 	sc_err r = SC_ERR_INTERNAL;
 	struct spd_store *s = NULL;
 	struct spd_state *st = NULL;
@@ -758,8 +770,11 @@ sc_err spd_store_create(const char *dir, const char *device_id)
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if ((r = store_new(dir, &s)) != SC_OK)
 		return r;
+	s->be = be;
+	spd_backend_active = be;
 	/* Never overwrite a device: any of the three files means the folder is taken. */
-	if (lstat(s->store_path, &sb) == 0 || lstat(s->counter_path, &sb) == 0) {
+	if (lstat(s->store_path, &sb) == 0 || lstat(s->counter_path, &sb) == 0 ||
+	    spd_backend_of(dir) != &spd_backend_soft) {
 		r = sc_fail(SC_ERR_EXISTS, "%s: already holds a store", dir);
 		goto out;
 	}

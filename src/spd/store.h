@@ -58,6 +58,9 @@ struct spd_store; /* an open store: paths, derived key (secure heap), counters *
  * device ID, SC_ERR_IO otherwise.
  */
 sc_err spd_store_create(const char *dir, const char *device_id) SC_MUST_USE;
+/* The same with the key backend be (the soft one above); the folder then records it. */
+sc_err spd_store_create_with(const char *dir, const char *device_id,
+    const struct spd_backend *be) SC_MUST_USE;
 
 /*
  * Open DIR and unseal the state into *st (initialised here; the caller clears it with

@@ -51,9 +51,71 @@ if [ "$SC_VALGRIND" = 1 ]; then
   unset _v
 fi
 
+# ---- TPM (docs/TPM.md): a private swtpm per test, on unix sockets in $T, no abrmd, no D-Bus ----
+# start_swtpm DIR: swtpm with its state in DIR, serving DIR/sock (TCTI swtpm:path=DIR/sock) and
+# DIR/sock.ctrl; stopped by cleanup (or stop_swtpm DIR). swtpm serves one connection at a time:
+# stock tools (TPM2TOOLS_TCTI=swtpm:path=DIR/sock) run only while no selfcert-spd holds it.
+start_swtpm() {
+  local d=$1 _
+  command -v swtpm >/dev/null || { echo "swtpm is not installed (scripts/deps.d/tpm.txt)" >&2; return 1; }
+  mkdir -p "$d" || return 1
+  swtpm socket --tpm2 --tpmstate dir="$d" --server type=unixio,path="$d/sock" \
+    --ctrl type=unixio,path="$d/sock.ctrl" --flags not-need-init,startup-clear \
+    --pid file="$d/swtpm.pid" --log file="$d/swtpm.log" --daemon || return 1
+  for _ in $(seq 1 200); do [ -S "$d/sock" ] && [ -s "$d/swtpm.pid" ] && return 0; sleep 0.02; done
+  echo "swtpm in $d did not come up" >&2
+  return 1
+}
+stop_swtpm() {
+  local d=$1 pid _
+  [ -s "$d/swtpm.pid" ] || return 0
+  pid=$(cat "$d/swtpm.pid")
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+  rm -f "$d/swtpm.pid" "$d/sock" "$d/sock.ctrl"
+}
+
+# SC_BACKEND=tpm: every store the test makes is a TPM store, each folder DIR with its own swtpm
+# in DIR.swtpm (selfcert-spd is wrapped: --init gets --backend tpm, and every run on a TPM
+# store gets --tcti for its swtpm), so the same test runs on both backends unchanged.
+SC_BACKEND=${SC_BACKEND:-soft}
+if [ "$SC_BACKEND" = tpm ] && [ "$SC_VALGRIND" = 1 ]; then
+  # The TPM copies run the soft copies' SP code plus ESAPI, at swtpm's pace: not under valgrind.
+  echo "SC_BACKEND=tpm: skipped under valgrind (cmake/tpm.cmake)"; rm -rf "$T"; exit 77
+fi
+if [ "$SC_BACKEND" = tpm ]; then
+  mkdir -p "$T/tpmbin"
+  declare -f start_swtpm >"$T/tpmbin/lib"
+  cat >"$T/tpmbin/selfcert-spd" <<EOF_TPM
+#!/usr/bin/env bash
+source $(printf %q "$T/tpmbin/lib")
+store= init=0 be=0 tcti=0 prev=
+for a in "\$@"; do
+  [ "\$prev" = --store ] && store=\$a
+  case "\$a" in --init) init=1 ;; --backend*) be=1 ;; --tcti*) tcti=1 ;; esac
+  prev=\$a
+done
+extra=()
+if [ -n "\$store" ] && [ "\$tcti" = 0 ] && { [ "\$init\$be" = 10 ] || [ -e "\$store/root.tpm" ]; }; then
+  d=\$(realpath -m "\$store").swtpm
+  if ! { [ -S "\$d/sock" ] && kill -0 "\$(cat "\$d/swtpm.pid" 2>/dev/null)" 2>/dev/null; }; then
+    start_swtpm "\$d" >&2 || exit 1
+  fi
+  extra+=(--tcti "swtpm:path=\$d/sock")
+fi
+[ "\$init\$be" = 10 ] && extra+=(--backend tpm)
+exec $(printf %q "$SELFCERT_SPD") "\$@" "\${extra[@]}"
+EOF_TPM
+  chmod +x "$T/tpmbin/selfcert-spd"
+  SELFCERT_SPD=$T/tpmbin/selfcert-spd
+  export SELFCERT_SPD
+fi
+
 cleanup() {
   for pid in "${SPD_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
+  local p
+  while IFS= read -r p; do stop_swtpm "$(dirname "$p")"; done < <(find "$T" -name swtpm.pid 2>/dev/null)
   if [ "$FAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
 }
 trap cleanup EXIT
@@ -169,6 +231,10 @@ vg_finish() {
 
 finish() {
   [ "$SC_VALGRIND" = 1 ] && vg_finish
+  # A TPM variant that never made a TPM store would pass for the soft backend's sake only.
+  if [ "$SC_BACKEND" = tpm ] && [ -z "$(find "$T" -name root.tpm -print -quit 2>/dev/null)" ]; then
+    fail "SC_BACKEND=tpm, but no TPM store was made"
+  fi
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" -eq 0 ]
 }

@@ -5,8 +5,15 @@
 # the summary table), and cleans up after itself.
 source "$SC_TESTLIB"
 export TMPDIR="$T"
-ok "selfcert demo" sc demo
+# SC_BACKEND=tpm (integration/tpm/test_demo): every device's SP on its own swtpm.
+DEMO=()
+[ "$SC_BACKEND" = tpm ] && DEMO=(--backend tpm)
+ok "selfcert demo ${DEMO[*]}" sc demo "${DEMO[@]}"
 out="$T/.out"
+if [ "$SC_BACKEND" = tpm ]; then
+  check "the device's SP runs on a TPM" grep -q "^    key backend:      tpm: manufacturer" "$out"
+  check "the demo stopped its swtpms" [ -z "$(pgrep -f "swtpm socket --tpm2 --tpmstate dir=$T/" || true)" ]
+fi
 check "part 1: openssl verifies the leaf" grep -q "alice.pem: OK" "$out"
 check "part 1: the new key's signature verifies" grep -q "Verified OK" "$out"
 check "part 1: the replay is refused" grep -q "selfcert: replay:" "$out"
@@ -19,7 +26,7 @@ check "part 2: the revoked device was refused" grep -q "ACME-0103 is revoked (HT
 check "part 2: the table" grep -qE "^ACME-0102 +rsa2048 +server-generated" "$out"
 check "part 2: the table shows the revocation" grep -qE "^ACME-0103 .*revoked: refused" "$out"
 check "demo cleaned up" [ -z "$(ls -d "$T"/selfcert-demo-* 2>/dev/null)" ]
-ok "selfcert demo --dir --keep" sc demo --dir "$T/kept" --keep
+ok "selfcert demo --dir --keep" sc demo --dir "$T/kept" --keep "${DEMO[@]}"
 check "kept folder has the leaf" [ -f "$T/kept/alice.pem" ]
 refused "demo --dir that exists" 3 exists sc demo --dir "$T/kept"
 finish

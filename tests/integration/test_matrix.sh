@@ -12,6 +12,13 @@ ALGS=(rsa3072 p256 p384 ed25519)
 # leaf, and RSA-2048 once as CSK, KEK and supplied leaf (RSA-3072 runs the same code).
 VG_COMBOS=(p256:p384:ed25519 p384:ed25519:p256 ed25519:p256:p384)
 [ "$SC_VG_SMALL" = 1 ] && ALGS=(p256 p384 ed25519)
+# The CSK and leaf algorithms: on the TPM backend (SC_BACKEND=tpm) no Ed25519 (docs/TPM.md);
+# the profile signers, the network's software keys, stay all four.
+# CI time on the TPM: two profile signers (EC and EdDSA; the signer is the network's software
+# key, which the soft run covers in full).
+KEYS=("${ALGS[@]}")
+SIGNERS=("${ALGS[@]}")
+[ "$SC_BACKEND" = tpm ] && KEYS=(rsa3072 p256 p384) && SIGNERS=(p256 ed25519)
 
 sc mfr init --dir "$T/mfr" --name "Matrix Devices" >/dev/null || exit 1
 anchors=()
@@ -53,18 +60,25 @@ issue_and_check() {
   ok "$dev/$tag: openssl checks the signature" verify_sig "$dev-$tag" "$leaf" "$T/$dev-$tag.sig"
 }
 
-for csk in "${ALGS[@]}"; do
+for csk in "${KEYS[@]}"; do
   kex=$csk; [ "$kex" = ed25519 ] && kex=p256
   new_device "d-$csk" "DEV-$csk" "$csk" "$kex" "${anchors[@]}" || { fail "personalize d-$csk"; continue; }
-  for signer in "${ALGS[@]}"; do
-    for leaf in "${ALGS[@]}"; do
+  for signer in "${SIGNERS[@]}"; do
+    for leaf in "${KEYS[@]}"; do
       [ "$SC_VG_SMALL" = 1 ] && [[ " ${VG_COMBOS[*]} " != *" $csk:$signer:$leaf "* ]] && continue
       issue_and_check "d-$csk" "$signer-$leaf" "$signer" --alg "$leaf"
     done
   done
   # The server-generated embodiment through this device's KEK (RSA-OAEP or ECDH recipient).
   issue_and_check "d-$csk" "server-p256" p256 --server-keygen p256 --kex "$T/d-$csk-certs/kex.pem"
-  issue_and_check "d-$csk" "server-ed25519" ed25519 --server-keygen ed25519 --kex "$T/d-$csk-certs/kex.pem"
+  if [ "$SC_BACKEND" = tpm ]; then
+    sc net profile --dir "$T/net-ed25519" --device-ca "$T/d-$csk-certs/device-ca.pem" --validity 7d \
+      --out "$T/d-$csk-server-ed.der" --server-keygen ed25519 --kex "$T/d-$csk-certs/kex.pem" >/dev/null
+    refused "d-$csk: a server-generated Ed25519 key is refused by the TPM backend" 1 algorithm \
+      sc device issue --sp "$T/d-$csk.sock" --profile "$T/d-$csk-server-ed.der" --out "$T/x.pem"
+  else
+    issue_and_check "d-$csk" "server-ed25519" ed25519 --server-keygen ed25519 --kex "$T/d-$csk-certs/kex.pem"
+  fi
 done
 
 # RSA-2048 everywhere, in both embodiments (the patent's own configuration, modernised).
@@ -81,7 +95,7 @@ else
 fi
 
 # Restart every daemon: the keys come back from the sealed store and sign again.
-for dev in "${ALGS[@]/#/d-}" d-rsa2048; do
+for dev in "${KEYS[@]/#/d-}" d-rsa2048; do
   before=$(key_count "$dev")
   stop_spd "$dev"
   start_spd "$dev" || { fail "$dev restart"; continue; }

@@ -90,7 +90,8 @@ static sc_err call_buf(struct sc_test_sp *sp, uint8_t type, struct sc_buf *b,
 	return r;
 }
 
-sc_err sc_test_sp_open(struct sc_test_sp *sp, const char *dir, const char *device_id)
+static sc_err sp_open(struct sc_test_sp *sp, const char *dir, const char *device_id,
+    const struct spd_backend *be)
 {
 	sc_err r;
 
@@ -108,7 +109,7 @@ sc_err sc_test_sp_open(struct sc_test_sp *sp, const char *dir, const char *devic
 		goto out;
 	}
 	spd_start(sp->spd); /* what selfcert-spd's main does: the signer cache */
-	if ((r = spd_store_create(sp->dir, device_id)) != SC_OK ||
+	if ((r = spd_store_create_with(sp->dir, device_id, be)) != SC_OK ||
 	    (r = spd_store_open(sp->dir, &sp->spd->store, &sp->spd->st)) != SC_OK)
 		goto out;
 	r = SC_OK;
@@ -118,8 +119,28 @@ out:
 	return r;
 }
 
+sc_err sc_test_sp_open(struct sc_test_sp *sp, const char *dir, const char *device_id)
+{
+	return sp_open(sp, dir, device_id, &spd_backend_soft);
+}
+
+sc_err sc_test_sp_open_tpm(struct sc_test_sp *sp, const char *dir, const char *device_id,
+    const char *tcti)
+{
+	sc_err r;
+
+	memset(sp, 0, sizeof(*sp));
+	if ((r = spd_tpm_open(tcti)) != SC_OK)
+		return r;
+	if ((r = sp_open(sp, dir, device_id, &spd_backend_tpm)) != SC_OK)
+		spd_tpm_close();
+	return r;
+}
+
 void sc_test_sp_close(struct sc_test_sp *sp)
 {
+	int tpm = sp->spd != NULL && sp->spd->st.be == &spd_backend_tpm;
+
 	if (sp->spd != NULL) {
 		spd_stop(sp->spd);
 		spd_state_clear(&sp->spd->st);
@@ -131,6 +152,8 @@ void sc_test_sp_close(struct sc_test_sp *sp)
 	if (sp->base[0] != '\0')
 		sc_test_rmdir(sp->base);
 	memset(sp, 0, sizeof(*sp));
+	if (tpm)
+		spd_tpm_close();
 }
 
 sc_err sc_test_sp_restart(struct sc_test_sp *sp)

@@ -33,6 +33,12 @@ struct sc_test_sp {
  * and spd_store_open's; on failure *sp is closed.
  */
 sc_err sc_test_sp_open(struct sc_test_sp *sp, const char *dir, const char *device_id) SC_MUST_USE;
+/*
+ * The same with the TPM key backend on the TPM named by tcti (backend.h's spd_tpm_open): the
+ * process's one TPM connection, held until sc_test_sp_close (swtpm serves one at a time).
+ */
+sc_err sc_test_sp_open_tpm(struct sc_test_sp *sp, const char *dir, const char *device_id,
+    const char *tcti) SC_MUST_USE;
 /* Clear the state, close the store, forget challenges; remove the temp folder, if any. */
 void sc_test_sp_close(struct sc_test_sp *sp);
 /* Close and reopen the store: what the SP finds after a restart (challenges forgotten). */

@@ -30,7 +30,7 @@ static struct spd_key *make(enum sc_alg alg)
 {
 	struct spd_key *k = NULL;
 
-	assert_int_equal(be->key_create(be, alg, &k), SC_OK);
+	assert_int_equal(be->key_create(be, alg, 0, &k), SC_OK);
 	assert_non_null(k);
 	assert_int_equal(be->key_alg(k), alg);
 	return k;

@@ -125,7 +125,7 @@ static struct spd_key *bkey(enum sc_alg alg)
 {
 	struct spd_key *k = NULL;
 
-	assert_int_equal(spd_backend_soft.key_create(&spd_backend_soft, alg, &k), SC_OK);
+	assert_int_equal(spd_backend_soft.key_create(&spd_backend_soft, alg, 0, &k), SC_OK);
 	return k;
 }
 #define PKEY(k) spd_backend_soft.key_public(k)
