@@ -255,7 +255,19 @@ static void test_wrong_types(void **state)
 	/* 17 retired keys: one too many; 16 is fine. */
 	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16",
 	    SC_ERR_MALFORMED, "not a version-1");
-	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15", SC_OK, NULL);
+	/* 16 handles but two times: each retired key has its time. */
+	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15",
+	    SC_ERR_MALFORMED, "STATE: \"retire_after\" is not one time per retired key");
+	/* retire_after and hook_due (issue 14): types; both optional, as an older agent wrote none. */
+	expect_edit("\"retire_after\": [\n    0,", "\"retire_after\": [\n    -1,", SC_ERR_MALFORMED,
+	    "STATE: \"retire_after\"[0] is not a time");
+	expect_edit("\"retire_after\": [\n    0,", "\"retire_after\": [\n    \"0\",",
+	    SC_ERR_MALFORMED, "STATE: \"retire_after\"[0] is not a time");
+	expect_edit("\"retire_after\": [", "\"retire_after\": 0, \"x\": [", SC_ERR_MALFORMED, NULL);
+	expect_edit("\"hook_due\": false", "\"hook_due\": 0", SC_ERR_MALFORMED, "not a version-1");
+	expect_edit("\"hook_due\": false", "\"hook_due\": true", SC_OK, NULL);
+	expect_edit("\"hook_due\": false,", "", SC_OK, NULL);
+	expect_edit("\"retire_after\": [\n    0,\n    0\n  ],", "", SC_OK, NULL);
 
 	/* A key: each field's type and range, unknown fields. */
 	expect_edit("\"current\": {", "\"current\": 7, \"x\": {", SC_ERR_MALFORMED, NULL);
