@@ -56,6 +56,7 @@ const char *cli_self_path(void);
 /* Commands (argc/argv after the command words). */
 sc_err cmd_mfr_init(int argc, char **argv);
 sc_err cmd_mfr_personalize(int argc, char **argv);
+sc_err cmd_mfr_revoke(int argc, char **argv); /* cmd_mfr_revoke.c */
 sc_err cmd_net_init(int argc, char **argv);
 sc_err cmd_net_profile(int argc, char **argv);
 sc_err cmd_net_device(int argc, char **argv);      /* cmd_registry.c: add|revoke|list|… */

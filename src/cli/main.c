@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "mfr", "init", cmd_mfr_init, "create the manufacturer root and issuing CA" },
 	{ "mfr", "personalize", cmd_mfr_personalize,
 	    "have an SP generate its CSK and KEK, certify them, lock it" },
+	{ "mfr", "revoke", cmd_mfr_revoke, "revoke device CAs: the manufacturer CA's CRL" },
 	{ "net", "init", cmd_net_init, "create a network root and profile signer" },
 	{ "net", "profile", cmd_net_profile, "sign a profile for one device" },
 	{ "net", "device", cmd_net_device,
