@@ -110,4 +110,45 @@ EOF
     fail "nginx did not listen: $(tail -n 3 "$T/ngx/error.log")"
   fi
 fi
+
+# ---- HAProxy crl-file: the working configuration ----
+# HAProxy checks every level too, but can ignore one error at depth 0: the leaf's missing CRL
+# (3, X509_V_ERR_UNABLE_TO_GET_CRL; its issuer is the device CA). The device CA's revocation is
+# at depth 1 and still refuses.
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+if [ -x "$HAPROXY" ]; then
+  hport=$(free_port)
+  cat "$T/srv.pem" "$T/srv.key" >"$T/srv-combined.pem"
+  cat >"$T/haproxy.cfg" <<EOF
+global
+  log stderr format raw local0 info
+defaults
+  mode http
+  log global
+  timeout connect 5s
+  timeout client 5s
+  timeout server 5s
+frontend devices
+  bind 127.0.0.1:$hport ssl crt $T/srv-combined.pem ca-file $T/mfr/root.pem verify required crl-file $T/all.crl crt-ignore-err 3
+  http-request return status 200 content-type text/plain lf-string "admitted %[ssl_c_s_dn]"
+EOF
+  "$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+  HAP=$!
+  trap 'kill $NGX $HAP 2>/dev/null; cleanup' EXIT
+  if wait_port "$hport"; then
+    for d in a b; do
+      export SELFCERT_SP="$T/$d.sock" SELFCERT_CERTS="$T/$d-certs" PKCS11_MODULE_PATH="$SC_PKCS11_MODULE"
+      uri="pkcs11:token=$( [ $d = a ] && echo DEV-STOLEN || echo DEV-GOOD );object=$(cat "$T/$d.handle");type=private"
+      printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$hport" \
+        -engine pkcs11 -keyform engine -key "$uri" -cert "$T/$d-leaf.pem" -cert_chain "$T/$d-certs/chain.pem" \
+        >"$T/hap-$d.out" 2>"$T/hap-$d.err"
+    done
+    check "HAProxy crl-file: the stolen device is refused ($(grep -m1 -i alert "$T/hap-a.err"))" \
+      sh -c "! grep -q admitted '$T/hap-a.out' && grep -qi 'alert' '$T/hap-a.err'"
+    check "HAProxy crl-file + crt-ignore-err 3: the good device is admitted" \
+      grep -q "admitted .*DEV-GOOD" "$T/hap-b.out"
+  else
+    fail "haproxy did not listen: $(tail -n 3 "$T/haproxy.log")"
+  fi
+fi
 finish
