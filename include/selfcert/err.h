@@ -67,11 +67,13 @@ typedef enum sc_err {
 	SC_ERR_NOT_DEVICE_CA = -42, /* "not-device-ca": not a device CA as docs/FORMATS.md defines
 	                               one (CA, pathlen 0, keyCertSign, serialNumber, name
 	                               constraints to it) */
+	SC_ERR_STALE = -43,     /* "stale": a signed list past its next update */
+	SC_ERR_SIGNATURE = -44, /* "signature": a signed list's signature does not verify */
 } sc_err;
 
-/* The most negative code. A new code goes after SC_ERR_NOT_DEVICE_CA and moves this with it, so
+/* The most negative code. A new code goes after SC_ERR_SIGNATURE and moves this with it, so
  * "any code past ours" is SC_ERR_LAST - 1 wherever a test or a peer needs one. */
-#define SC_ERR_LAST SC_ERR_NOT_DEVICE_CA
+#define SC_ERR_LAST SC_ERR_SIGNATURE
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);
