@@ -67,8 +67,8 @@ typedef enum sc_err {
 	SC_ERR_NOT_DEVICE_CA = -42, /* "not-device-ca": not a device CA as docs/FORMATS.md defines
 	                               one (CA, pathlen 0, keyCertSign, serialNumber, name
 	                               constraints to it) */
-	SC_ERR_STALE = -43,     /* "stale": a signed list past its next update */
-	SC_ERR_SIGNATURE = -44, /* "signature": a signed list's signature does not verify */
+	SC_ERR_STALE = -43,         /* "stale": a signed list past its next update */
+	SC_ERR_SIGNATURE = -44,     /* "signature": a signed list's signature does not verify */
 } sc_err;
 
 /* The most negative code. A new code goes after SC_ERR_SIGNATURE and moves this with it, so

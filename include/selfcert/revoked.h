@@ -52,7 +52,8 @@ sc_err sc_revoked_decode(const uint8_t *data, size_t len, const char *what, X509
  * and its sequence is not lower (SC_ERR_ROLLBACK: a replayed older list would un-revoke devices),
  * and an equal sequence only with the same devices (SC_ERR_ROLLBACK too).
  */
-sc_err sc_revoked_successor(const struct sc_revoked *old, const struct sc_revoked *fresh) SC_MUST_USE;
+sc_err sc_revoked_successor(const struct sc_revoked *old,
+    const struct sc_revoked *fresh) SC_MUST_USE;
 
 /* 1 if device_id is on the list. */
 int sc_revoked_has(const struct sc_revoked *l, const char *device_id);
