@@ -9,3 +9,4 @@ target_link_libraries(selfcert_revoked PUBLIC libselfcert PkgConfig::SC_REVOKED_
   PRIVATE selfcert_internal)
 target_link_libraries(cli_core PUBLIC selfcert_revoked)
 set(SC_UNIT_LIBS_test_revoked selfcert_revoked)
+target_link_libraries(provd_core PUBLIC selfcert_revoked)

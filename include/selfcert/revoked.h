@@ -41,7 +41,8 @@ sc_err sc_revoked_sign(const char *network_id, uint64_t sequence, int64_t this_u
  * the payload's fields with their types (SC_ERR_MALFORMED; SC_ERR_TRAILING for bytes after the
  * JSON), version 1 (SC_ERR_VERSION), its signer chaining to net_root with the profile-signing
  * EKU (SC_ERR_UNTRUSTED_SIGNER / SC_ERR_SIGNER_EKU) for the list's network, the signature
- * (SC_ERR_SIGNATURE), and now <= next_update (SC_ERR_STALE). *out (sc_revoked_free) on success.
+ * (SC_ERR_SIGNATURE), and now <= next_update (SC_ERR_STALE; now < 0: not checked, for a list
+ * held earlier that a fresh one must not be older than). *out (sc_revoked_free) on success.
  * The detail names `what` and the field.
  */
 sc_err sc_revoked_decode(const uint8_t *data, size_t len, const char *what, X509 *net_root,
@@ -54,6 +55,14 @@ sc_err sc_revoked_decode(const uint8_t *data, size_t len, const char *what, X509
  */
 sc_err sc_revoked_successor(const struct sc_revoked *old,
     const struct sc_revoked *fresh) SC_MUST_USE;
+
+/*
+ * The sequence number of the list of n revoked devices whose latest revocation was at max_at
+ * (Unix seconds): max_at * 100000 + n, at least 1. Revocation is for good, so both only grow
+ * and the number grows with every change, whoever signs (provd, `net revoked sign`), across
+ * restarts, without a counter to keep.
+ */
+uint64_t sc_revoked_sequence(int64_t max_at, size_t n);
 
 /* 1 if device_id is on the list. */
 int sc_revoked_has(const struct sc_revoked *l, const char *device_id);

@@ -28,6 +28,7 @@ provd_handler provd_h_device;       /* GET /v1/devices/{id} (h_admin.c) */
 provd_handler provd_h_revoke;       /* POST /v1/devices/{id}/revoke (h_admin.c) */
 provd_handler provd_h_healthz;      /* GET /healthz (h_admin.c) */
 provd_handler provd_h_metrics;      /* GET /metrics (h_admin.c) */
+provd_handler provd_h_revoked;      /* GET /v1/revoked (h_revoked.c) */
 
 /*
  * The operator's bearer token: PROVD_ERR_ADMIN_DISABLED without --admin-token-file,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,47 +21,9 @@
 #define SIGNER_PEM_MAX (16 * 1024)
 #define SIG_MAX 1024
 
-void sc_revoked_free(struct sc_revoked *l)
-{
-	if (l == NULL)
-		return;
-	free(l->devices);
-	free(l);
-}
-
 static int cmp_id(const void *a, const void *b)
 {
 	return strcmp((const char *)a, (const char *)b);
-}
-
-int sc_revoked_has(const struct sc_revoked *l, const char *device_id)
-{
-	char key[SC_DEVICE_ID_MAX + 1];
-
-	if (l == NULL || device_id == NULL || strlen(device_id) > SC_DEVICE_ID_MAX)
-		return 0;
-	snprintf(key, sizeof(key), "%s", device_id);
-	return bsearch(key, l->devices, l->n, sizeof(l->devices[0]), cmp_id) != NULL;
-}
-
-sc_err sc_revoked_successor(const struct sc_revoked *old, const struct sc_revoked *fresh)
-{
-	if (old == NULL)
-		return SC_OK;
-	if (strcmp(old->network_id, fresh->network_id) != 0)
-		return sc_fail(SC_ERR_ROLLBACK, "the list is for network %s, the one held for %s",
-		    fresh->network_id, old->network_id);
-	if (fresh->sequence < old->sequence)
-		return sc_fail(SC_ERR_ROLLBACK, "sequence %llu is lower than the held list's %llu",
-		    (unsigned long long)fresh->sequence, (unsigned long long)old->sequence);
-	if (fresh->sequence == old->sequence &&
-	    (fresh->n != old->n ||
-	        (fresh->n > 0 &&
-	            memcmp(fresh->devices, old->devices, fresh->n * sizeof(fresh->devices[0])) !=
-	                0)))
-		return sc_fail(SC_ERR_ROLLBACK, "sequence %llu again, with other devices",
-		    (unsigned long long)fresh->sequence);
-	return SC_OK;
 }
 
 /* What is signed: the context string, its NUL, the payload. */
@@ -191,7 +154,8 @@ static sc_err check_signer(X509 *signer, X509 *root, const char *network_id, int
 		r = sc_fail(SC_ERR_NOMEM, "X509_STORE");
 		goto out;
 	}
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)now);
+	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx),
+	    now < 0 ? time(NULL) : (time_t)now);
 	if (X509_verify_cert(ctx) != 1) {
 		r = sc_fail(SC_ERR_UNTRUSTED_SIGNER,
 		    "%s: \"signer\" does not chain to the network root: %s", what,
@@ -354,7 +318,7 @@ sc_err sc_revoked_decode(const uint8_t *data, size_t len, const char *what, X509
 		r = sc_fail(SC_ERR_SIGNATURE, "%s: the signature does not verify", what);
 		goto out;
 	}
-	if (now > l->next_update) {
+	if (now >= 0 && now > l->next_update) {
 		r = sc_fail(SC_ERR_STALE, "%s: past its next update (sequence %llu)", what,
 		    (unsigned long long)l->sequence);
 		goto out;
