@@ -10,3 +10,6 @@ target_link_libraries(selfcert_revoked PUBLIC libselfcert PkgConfig::SC_REVOKED_
 target_link_libraries(cli_core PUBLIC selfcert_revoked)
 set(SC_UNIT_LIBS_test_revoked selfcert_revoked)
 target_link_libraries(provd_core PUBLIC selfcert_revoked)
+# `net revoked fetch` (a relying party's timer) is the command line's one HTTP client.
+pkg_check_modules(SC_REVOKED_CURL REQUIRED IMPORTED_TARGET libcurl)
+target_link_libraries(cli_core PUBLIC PkgConfig::SC_REVOKED_CURL)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <selfcert/revoked.h>
@@ -25,8 +27,12 @@ static const char revoked_usage[] =
     "  provd's (latest revocation time x 100000 + count: it grows with every revocation, and\n"
     "  relying parties refuse a lower one), next update to 1h.\n"
     "  FILE is replaced atomically.\n"
+    "       selfcert net revoked fetch --url URL --net-root NETROOT.pem --out FILE [--ca CA.pem]\n"
     "  check: decode and verify a list (signature, network root, not stale, and not older than\n"
-    "  --previous); prints its sequence and devices.\n";
+    "  --previous); prints its sequence and devices.\n"
+    "  fetch: GET the list (provd's https://HOST:PORT/v1/revoked; --ca: the TLS anchor, default the\n"
+    "  system's), check it as above against FILE (the list held, if any), then replace FILE\n"
+    "  atomically. For a relying party's timer; FILE is what `verify --revoked` reads.\n";
 
 struct ids {
 	char (*v)[SC_DEVICE_ID_MAX + 1];
@@ -206,10 +212,122 @@ out:
 	return r;
 }
 
+/* The body, at most SC_REVOKED_MAX bytes (more: the transfer stops). */
+struct body {
+	uint8_t *p;
+	size_t n;
+	int over;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct body *b = ud;
+	size_t len = size * nmemb;
+	uint8_t *q;
+
+	if (b->n + len > SC_REVOKED_MAX) {
+		b->over = 1;
+		return 0;
+	}
+	if ((q = realloc(b->p, b->n + len + 1)) == NULL)
+		return 0;
+	b->p = q;
+	memcpy(b->p + b->n, ptr, len);
+	b->n += len;
+	return len;
+}
+
+static sc_err http_get(const char *url, const char *ca, struct body *b)
+{
+	CURL *c = NULL;
+	CURLcode cc;
+	long status = 0;
+	sc_err r;
+
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return sc_fail(SC_ERR_USAGE, "net revoked fetch: --url: http:// or https://");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (c = curl_easy_init()) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "curl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (ca != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (b->over)
+		r = sc_fail(SC_ERR_OVERSIZE, "%s: more than %u bytes", url, SC_REVOKED_MAX);
+	else if (cc != CURLE_OK)
+		r = sc_fail(SC_ERR_IO, "%s: %s", url, curl_easy_strerror(cc));
+	else if (status != 200)
+		r = sc_fail(SC_ERR_PEER, "%s: HTTP %ld", url, status);
+	else
+		r = SC_OK;
+	curl_easy_cleanup(c);
+	curl_global_cleanup();
+	return r;
+}
+
+static sc_err revoked_fetch(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "url", 1, 0 },
+		{ "net-root", 1, 0 },
+		{ "out", 1, 0 },
+		{ "ca", 1, 0 },
+	};
+	struct cli_args a;
+	struct body b = { NULL, 0, 0 };
+	struct sc_revoked *l = NULL, *held = NULL;
+	const char *url, *root_path, *out;
+	X509 *root = NULL;
+	sc_err r;
+
+	if ((r = cli_parse(&a, "net revoked fetch", spec, sizeof(spec) / sizeof(spec[0]), argc,
+	         argv, 0)) != SC_OK)
+		return r;
+	if (a.help) {
+		fputs(revoked_usage, stdout);
+		return SC_OK;
+	}
+	if ((r = cli_need(&a, "url", &url)) != SC_OK ||
+	    (r = cli_need(&a, "net-root", &root_path)) != SC_OK ||
+	    (r = cli_need(&a, "out", &out)) != SC_OK)
+		return r;
+	if ((r = sc_load_cert(root_path, &root)) != SC_OK)
+		goto out;
+	/* The list held: a damaged one stops the fetch (someone must look), a missing one is none. */
+	if (access(out, F_OK) == 0 && (r = load_list(out, root, 1, &held)) != SC_OK)
+		goto out;
+	if ((r = http_get(url, cli_get(&a, "ca"), &b)) != SC_OK)
+		goto out;
+	if ((r = sc_revoked_decode(b.p, b.n, url, root, (int64_t)time(NULL), &l)) != SC_OK)
+		goto out;
+	if ((r = sc_revoked_successor(held, l)) != SC_OK) {
+		r = sc_fail(r, "%s: %s; %s kept", url, sc_err_detail(), out);
+		goto out;
+	}
+	if ((r = sc_file_write_atomic(out, b.p, b.n, 0644)) != SC_OK)
+		goto out;
+	printf("%s: network %s, sequence %llu, %zu revoked device(s)\n", out, l->network_id,
+	    (unsigned long long)l->sequence, l->n);
+	r = SC_OK;
+out:
+	free(b.p);
+	sc_revoked_free(l);
+	sc_revoked_free(held);
+	X509_free(root);
+	return r;
+}
+
 sc_err cmd_net_revoked(int argc, char **argv)
 {
 	if (argc < 1)
-		return sc_fail(SC_ERR_USAGE, "net revoked: which verb? sign|check (--help)");
+		return sc_fail(SC_ERR_USAGE, "net revoked: which verb? sign|check|fetch (--help)");
 	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
 		fputs(revoked_usage, stdout);
 		return SC_OK;
@@ -218,5 +336,8 @@ sc_err cmd_net_revoked(int argc, char **argv)
 		return revoked_sign(argc - 1, argv + 1);
 	if (strcmp(argv[0], "check") == 0)
 		return revoked_check(argc - 1, argv + 1);
-	return sc_fail(SC_ERR_USAGE, "net revoked: unknown verb '%.32s' (sign|check)", argv[0]);
+	if (strcmp(argv[0], "fetch") == 0)
+		return revoked_fetch(argc - 1, argv + 1);
+	return sc_fail(SC_ERR_USAGE, "net revoked: unknown verb '%.32s' (sign|check|fetch)",
+	    argv[0]);
 }

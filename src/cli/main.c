@@ -25,7 +25,7 @@ static const struct command commands[] = {
 	{ "net", "device", cmd_net_device,
 	    "the provisioning registry: device add|revoke|list|show|import" },
 	{ "net", "revoked", cmd_net_revoked,
-	    "the signed list of revoked devices: revoked sign|check" },
+	    "the signed list of revoked devices: revoked sign|check|fetch" },
 	{ "net", "server-cert", cmd_net_server_cert, "the provisioning server's TLS certificate" },
 	{ "sp", "init", cmd_sp_init,
 	    "create a secure processor's store (root key, counter, store)" },

@@ -67,4 +67,21 @@ ok "a list that expires in a second" sc net revoked sign --dir "$T/net" --db "$T
 sleep 2.1
 refused "a stale list" 1 stale vrfy b stale
 check "named" grep -q "past its next update" "$T/.err"
+# The relying party's fetcher (from a timer): checks, refuses a rollback, replaces atomically.
+F=(sc net revoked fetch --url "$PROVD_URL/v1/revoked" --ca "$T/net/root.pem" --net-root "$T/net/root.pem")
+ok "fetch: nothing held yet" "${F[@]}" --out "$T/held.json"
+check "held: 1 device" grep -q "held.json: network testnet, sequence .*, 1 revoked device(s)" "$T/.out"
+ok "revoke DEV-B" sc net device revoke --db "$T/reg.db" --device-id DEV-B
+ok "fetch: the newer list replaces it" "${F[@]}" --out "$T/held.json"
+check "held: 2 devices" grep -q "2 revoked device(s)" "$T/.out"
+refused "verify --revoked with the fetched list: DEV-B refused now" 1 revoked vrfy b held
+ok "a held list with a higher sequence" sc net revoked sign --dir "$T/net" --db "$T/reg.db" --out "$T/held.json" --sequence 9007199254740992
+cp "$T/held.json" "$T/held.before"
+refused "fetch: a lower sequence than the held list's is refused" 1 rollback "${F[@]}" --out "$T/held.json"
+check "the held list is kept" cmp -s "$T/held.json" "$T/held.before"
+printf 'junk' >"$T/held.json"
+refused "fetch: a damaged held list stops it" 1 malformed "${F[@]}" --out "$T/held.json"
+refused "fetch: a server that is not there" 3 io \
+  sc net revoked fetch --url "http://127.0.0.1:1/v1/revoked" --net-root "$T/net/root.pem" --out "$T/x.json"
+refused "fetch: not a list (404)" 3 peer "${F[@]/\/v1\/revoked/\/v1\/nothing}" --out "$T/y.json"
 finish
