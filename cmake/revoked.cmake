@@ -13,3 +13,4 @@ target_link_libraries(provd_core PUBLIC selfcert_revoked)
 # `net revoked fetch` (a relying party's timer) is the command line's one HTTP client.
 pkg_check_modules(SC_REVOKED_CURL REQUIRED IMPORTED_TARGET libcurl)
 target_link_libraries(cli_core PUBLIC PkgConfig::SC_REVOKED_CURL)
+target_link_libraries(selfcert-gateway PRIVATE selfcert_revoked)
