@@ -96,8 +96,8 @@ LOOP=$!
 
 serial_now() { openssl x509 -in "$T/d-out/leaf.pem" -noout -serial | cut -d= -f2 | tr A-F a-f; }
 keys_in_sp() { sc device keys --sp "$T/d.sock" | grep -c .; }
-wait_served() {  # wait_served SERIAL: nginx's new workers serve it (bounded: 10 s)
-  for _ in $(seq 1 50); do [ "$(served_serial)" = "$1" ] && return 0; sleep 0.1; done
+wait_served() {  # wait_served SERIAL: nginx's new workers serve it (bounded: 5 s, 30 s under valgrind)
+  for _ in $(seq 1 $((SC_VG_WAIT / 4))); do [ "$(served_serial)" = "$1" ] && return 0; sleep 0.1; done
   return 1
 }
 
