@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,27 @@ static void test_wrong_types(void **state)
 	expect_edit("\"inflight\": {", "\"inflight\": [], \"x\": {", SC_ERR_MALFORMED, NULL);
 }
 
+/* hook.c's pure parts: --reload-signal's names, key.uri's text. */
+static void test_hook_helpers(void **state)
+{
+	char uri[256];
+
+	(void)state;
+	assert_int_equal(agent_signal_from_name("HUP"), SIGHUP);
+	assert_int_equal(agent_signal_from_name("sighup"), SIGHUP);
+	assert_int_equal(agent_signal_from_name("SIGUSR2"), SIGUSR2);
+	assert_int_equal(agent_signal_from_name("KILL"), -1); /* a reload, not a kill */
+	assert_int_equal(agent_signal_from_name("SIG"), -1);
+	assert_int_equal(agent_signal_from_name(""), -1);
+	assert_int_equal(agent_signal_from_name("1"), -1);
+	agent_key_uri("ACME-0001", 7, uri, sizeof(uri));
+	assert_string_equal(uri, "pkcs11:token=ACME-0001;object=7;type=private");
+	/* RFC 7512: reserved characters percent-encoded. */
+	agent_key_uri("A B;c/d=e%", 4294967295u, uri, sizeof(uri));
+	assert_string_equal(uri,
+	    "pkcs11:token=A%20B%3Bc%2Fd%3De%25;object=4294967295;type=private");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_trailing),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_hook_helpers),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
