@@ -166,16 +166,22 @@ void p11_session_refresh(struct p11_session *s)
 {
 	struct p11_objects fresh;
 	struct sc_sp_info info;
+	struct sc_sp *sp = NULL;
 	long long sig[4];
 	sc_err r;
 
 	leaf_sig(sig);
-	if (memcmp(sig, s->leaf_sig, sizeof(sig)) == 0 || s->sp == NULL || s->broken)
+	if (memcmp(sig, s->leaf_sig, sizeof(sig)) == 0 || s->broken)
 		return;
 	memset(&info, 0, sizeof(info));
 	ERR_set_mark();
-	if ((r = sc_sp_info(s->sp, &info)) == SC_OK)
-		r = p11_objects_load(s->sp, &info, &p11_module.cfg, &fresh);
+	/* The connection as for any request: a long-idle one (nginx's master between renewals,
+	 * hours) is replaced first, and a lost SP breaks the session. */
+	if ((r = p11_session_sp(s, &sp)) == SC_OK) {
+		if ((r = sc_sp_info(sp, &info)) == SC_OK)
+			r = p11_objects_load(sp, &info, &p11_module.cfg, &fresh);
+		p11_session_sp_done(s, r);
+	}
 	sc_sp_info_clear(&info);
 	ERR_pop_to_mark();
 	if (r != SC_OK) {
