@@ -6,6 +6,10 @@
  *
  *   selfcert-gateway --cert SERVER.pem --key SERVER.key --mfr-root ROOT.pem
  *       [--network-id ID …] [--port N] [--at TIME] [--max-connections N]
+ *       [--revoked LIST.json --net-root NETROOT.pem]
+ * With --revoked, the network's signed revocation list (selfcert/revoked.h) is read again
+ * whenever the file changes (a `net revoked fetch` timer replaces it), and a device on it is
+ * refused; a list that does not verify or is stale refuses every client (fail closed).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,13 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <selfcert/revoked.h>
 #include <selfcert/verify.h>
+#include "file.h"
 #include "pem.h"
 #include "text.h"
 
@@ -35,8 +42,52 @@ struct gateway {
 	X509 *mfr_root;
 	const char *networks[GW_MAX_NETWORKS + 1]; /* NULL-terminated; none given: any network */
 	size_t n_networks;
-	time_t at; /* 0: now */
+	time_t at;                /* 0: now */
+	const char *revoked_path; /* --revoked, or NULL */
+	X509 *net_root;           /* --net-root: the list's anchor */
+	struct sc_revoked *revoked;
+	sc_err revoked_err; /* the last load's result: not SC_OK refuses everyone */
+	char revoked_detail[256];
+	struct timespec revoked_mtime;
+	off_t revoked_size;
 };
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Read the list again if its file changed (or it never loaded, or it may have gone stale). */
+static void refresh_revoked(struct gateway *gw)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	struct sc_revoked *l = NULL;
+	sc_err r;
+
+	if (gw->revoked_path == NULL)
+		return;
+	if (stat(gw->revoked_path, &st) == 0 && gw->revoked != NULL &&
+	    st.st_mtim.tv_sec == gw->revoked_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == gw->revoked_mtime.tv_nsec && st.st_size == gw->revoked_size &&
+	    time(NULL) <= gw->revoked->next_update)
+		return;
+	sc_err_clear();
+	if ((r = sc_file_read(gw->revoked_path, SC_REVOKED_MAX, &data, &len)) == SC_OK)
+		r = sc_revoked_decode(data, len, gw->revoked_path, gw->net_root,
+		    (int64_t)time(NULL), &l);
+	OPENSSL_free(data);
+	sc_revoked_free(gw->revoked);
+	gw->revoked = l;
+	gw->revoked_err = r;
+	snprintf(gw->revoked_detail, sizeof(gw->revoked_detail), "%s", sc_err_detail());
+	gw->revoked_mtime = st.st_mtim;
+	gw->revoked_size = st.st_size;
+	if (r == SC_OK)
+		log_line("revocation list: network %s, sequence %llu, %zu device(s)", l->network_id,
+		    (unsigned long long)l->sequence, l->n);
+	else
+		log_line("revocation list unusable, refusing every client: %s: %s", sc_err_name(r),
+		    gw->revoked_detail);
+}
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_line(const char *fmt, ...)
@@ -94,7 +145,15 @@ static int verify_client(X509_STORE_CTX *ctx, void *arg)
 			sk_X509_free(chain);
 			return 0;
 		}
+	if (gw->revoked_path != NULL && gw->revoked_err != SC_OK) {
+		log_line("refused %s: %s: the revocation list: %s", subject,
+		    sc_err_name(gw->revoked_err), gw->revoked_detail);
+		sk_X509_free(chain);
+		X509_STORE_CTX_set_error(ctx, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
 	memset(&opts, 0, sizeof(opts));
+	opts.revoked = gw->revoked;
 	opts.mfr_root = gw->mfr_root;
 	opts.chain = chain;
 	opts.at = gw->at;
@@ -151,10 +210,13 @@ static int listen_loopback(int port, int *out_port)
 static const char usage[] =
     "usage: selfcert-gateway --cert SERVER.pem --key SERVER.key --mfr-root ROOT.pem\n"
     "           [--network-id ID …] [--port N] [--at TIME] [--max-connections N]\n"
+    "           [--revoked LIST.json --net-root NETROOT.pem]\n"
     "  A TLS server on 127.0.0.1 (port 0: any free one; the port is printed) that requires a\n"
     "  client certificate and admits it only if sc_verify_chain() accepts it: path to ROOT, the\n"
     "  issuance extension, a network among --network-id (any if none). --at TIME judges validity\n"
-    "  at TIME (RFC 3339) instead of now. Echoes what admitted clients send; logs every decision.\n";
+    "  at TIME (RFC 3339) instead of now. Echoes what admitted clients send; logs every decision.\n"
+    "  --revoked: the network's signed revocation list, re-read when the file changes; a device\n"
+    "  on it is refused, and every client while the list is stale or does not verify.\n";
 
 int main(int argc, char **argv)
 {
@@ -166,10 +228,12 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "at", required_argument, NULL, 'a' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "revoked", required_argument, NULL, 'R' },
+		{ "net-root", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cert = NULL, *key = NULL, *root = NULL;
+	const char *cert = NULL, *key = NULL, *root = NULL, *net_root = NULL;
 	struct gateway gw;
 	SSL_CTX *ctx = NULL;
 	STACK_OF(X509_NAME) *cas = NULL;
@@ -217,11 +281,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'R': gw.revoked_path = optarg; break;
+		case 'N': net_root = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (cert == NULL || key == NULL || root == NULL || optind != argc) {
+	if (cert == NULL || key == NULL || root == NULL || optind != argc ||
+	    (gw.revoked_path != NULL) != (net_root != NULL)) {
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -230,6 +297,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "selfcert-gateway: %s: %s\n", sc_err_name(SC_ERR_IO),
 		    sc_err_detail());
 		return 3;
+	}
+	if (net_root != NULL && sc_load_cert(net_root, &gw.net_root) != SC_OK) {
+		fprintf(stderr, "selfcert-gateway: io: %s\n", sc_err_detail());
+		goto out;
 	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
@@ -265,6 +336,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		served++;
+		refresh_revoked(&gw);
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if ((ssl = SSL_new(ctx)) != NULL && SSL_set_fd(ssl, fd) == 1) {
@@ -283,5 +355,7 @@ out:
 		close(lfd);
 	SSL_CTX_free(ctx);
 	X509_free(gw.mfr_root);
+	X509_free(gw.net_root);
+	sc_revoked_free(gw.revoked);
 	return rc;
 }

@@ -4,7 +4,8 @@
  * First stock X.509 path validation (X509_verify_cert) from the leaf through the chain to the
  * manufacturer root, name constraints included; then the binding of the id-sc-pe-issuance
  * extension; then, optionally, the profile that authorized the certificate.
- * Does not check revocation.
+ * Revocation only through the network's signed list, when the caller passes one (opts.revoked;
+ * selfcert/revoked.h); no CRL or OCSP fetching.
  */
 #ifndef SELFCERT_VERIFY_H
 #define SELFCERT_VERIFY_H
@@ -17,6 +18,8 @@
 #include <selfcert/cache.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+
+struct sc_revoked;
 
 struct sc_verify_opts {
 	X509 *mfr_root;                      /* required: the only trust anchor for the path */
@@ -35,6 +38,10 @@ struct sc_verify_opts {
 	                                      still compared, the digest first. 0: verify them. */
 	struct sc_sig_cache *sig_cache; /* NULL: none; else the path's signature checks go
 	                                      through it (sc_sig_cache_attach, selfcert/cache.h) */
+	/* NULL: no revocation check. Else the network's signed list, already decoded and checked
+	 * (sc_revoked_decode, selfcert/revoked.h; borrowed): a leaf of another network is
+	 * SC_ERR_NETWORK, a device on the list SC_ERR_REVOKED. */
+	const struct sc_revoked *revoked;
 };
 
 struct sc_verify_result {
@@ -52,6 +59,8 @@ struct sc_verify_result {
  *                                                       SC_ERR_BINDING / SC_ERR_MALFORMED
  *   the subject's O equals the extension's network ID   SC_ERR_BINDING
  *   the network ID is allowed                           SC_ERR_NETWORK
+ *   with a revocation list: it is this network's (SC_ERR_NETWORK) and the device (the device
+ *   CA's serialNumber) is not on it                     SC_ERR_REVOKED
  *   with a profile: digest and ID equal the extension's, device ID, network ID, validity, key
  *   origin and public key (generated: algorithm; supplied: the exact key), key usage, EKU, SAN
  *   and CN match the certificate                        SC_ERR_BINDING (detail: the field)

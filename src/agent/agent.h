@@ -33,6 +33,12 @@ struct agent_cfg {
 	int server_keygen;
 	enum sc_alg alg; /* SC_ALG_NONE: the server's default */
 	int64_t retry_min_s, retry_max_s;
+	/* After each enrollment and renewal (hook.c): --exec's command, --reload-pid's file and
+	 * --reload-signal's signal; NULL/0 when not given. */
+	const char *exec_cmd;
+	const char *reload_pid_path;
+	int reload_sig;
+	int64_t grace_s; /* --grace: the old key outlives its successor's arrival this long */
 };
 
 /* One key the agent knows: issued by the SP, its certificate as PEM. */
@@ -52,7 +58,11 @@ struct agent_state {
 	int has_inflight;         /* a profile was received; the SP may or may not have issued */
 	char inflight_id[2 * SC_PROFILE_ID_LEN + 1];
 	uint32_t retire[AGENT_MAX_RETIRE]; /* old handles to delete from the SP */
+	/* When each may go (Unix time): 0 at once (never in use, or an older state file); else not
+	 * before then, and not before the hook succeeded for the key that replaced it. */
+	int64_t retire_after[AGENT_MAX_RETIRE];
 	size_t n_retire;
+	int hook_due; /* a new certificate is in use and the hook has not yet succeeded for it */
 };
 
 /* state.c */
@@ -76,6 +86,24 @@ void agent_key_clear(struct agent_key *k);
 /* Fill k's serial/validity/profile ID from its certificate (and renew_at: 2/3 of the lifetime
  * less a random jitter of up to a tenth). */
 sc_err agent_key_from_cert(struct agent_key *k, uint32_t handle, X509 *cert) SC_MUST_USE;
+
+/* hook.c */
+struct agent;
+/*
+ * Tell the consumers that the current certificate changed: --exec's command (through /bin/sh -c,
+ * at most AGENT_HOOK_TIMEOUT_S, the environment below) and/or --reload-pid's signal. SC_OK when
+ * nothing is configured. A failure (SC_ERR_IO: exit status, signal, timeout, no such process)
+ * names what failed; the caller logs it and tries again later.
+ *   SELFCERT_ACTION (enrolled|renewed) SELFCERT_DEVICE_ID SELFCERT_LEAF SELFCERT_CHAIN
+ *   SELFCERT_FULLCHAIN SELFCERT_KEY_URI (the file) SELFCERT_KEY_HANDLE SELFCERT_PKCS11_URI
+ *   (its content) SELFCERT_SERIAL SELFCERT_NOT_AFTER (Unix time)
+ */
+#define AGENT_HOOK_TIMEOUT_S 60
+sc_err agent_hook_run(const struct agent *a, const struct agent_state *st) SC_MUST_USE;
+/* A signal's name ("HUP", "SIGHUP", "USR1", …) or number into *sig; -1 if not one we allow. */
+int agent_signal_from_name(const char *name);
+/* The PKCS#11 URI of SP key `handle` on token `token` (docs/PKCS11.md), percent-encoded. */
+void agent_key_uri(const char *token, uint32_t handle, char *out, size_t out_len);
 
 /* http.c */
 struct agent_http;
@@ -120,9 +148,11 @@ struct agent {
 	volatile sig_atomic_t *stop;
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	char state_path[4096], leaf_path[4096], chain_path[4096];
-	char refusal[48];   /* the server's error code of the last refusal, "" if none */
-	int force;          /* renew in the next round even if not due (--force-renew) */
-	const char *action; /* what the last round did: "enrolled", "renewed", "unchanged" */
+	char fullchain_path[4096], key_uri_path[4096];
+	int64_t hook_backoff_s; /* the next retry of a failed hook, doubling like a failed round */
+	char refusal[48];       /* the server's error code of the last refusal, "" if none */
+	int force;              /* renew in the next round even if not due (--force-renew) */
+	const char *action;     /* what the last round did: "enrolled", "renewed", "unchanged" */
 };
 
 /*

@@ -182,11 +182,17 @@ static char *pem_of(STACK_OF(X509) *sk, X509 *one)
 	return out;
 }
 
-/* leaf.pem (and chain.pem beside it) for a certificate in PEM; each file atomically. */
-static sc_err write_leaf(struct agent *a, const char *cert_pem, STACK_OF(X509) *chain)
+/*
+ * leaf.pem and, beside it, chain.pem, fullchain.pem (leaf + chain: what nginx's ssl_certificate
+ * wants) and key.uri (the PKCS#11 URI of the key, when known); each file atomically, leaf.pem
+ * last so that a consumer watching it finds the others already matching.
+ */
+static sc_err write_leaf(struct agent *a, const char *cert_pem, uint32_t handle,
+    STACK_OF(X509) *chain)
 {
 	X509 *certs[4];
 	int n = sk_X509_num(chain);
+	char *full = NULL, *chain_pem = NULL, uri[256];
 	sc_err r;
 
 	if (n < 1 || n > 4)
@@ -194,6 +200,22 @@ static sc_err write_leaf(struct agent *a, const char *cert_pem, STACK_OF(X509) *
 	for (int i = 0; i < n; i++)
 		certs[i] = sk_X509_value(chain, i);
 	if ((r = sc_write_certs(a->chain_path, certs, (size_t)n)) != SC_OK)
+		return r;
+	if ((chain_pem = pem_of(chain, NULL)) == NULL ||
+	    (full = malloc(strlen(cert_pem) + strlen(chain_pem) + 1)) == NULL) {
+		free(chain_pem);
+		return sc_fail(SC_ERR_NOMEM, "fullchain.pem");
+	}
+	strcpy(full, cert_pem);
+	strcat(full, chain_pem);
+	r = sc_file_write_atomic(a->fullchain_path, full, strlen(full), 0644);
+	free(full);
+	free(chain_pem);
+	if (r != SC_OK)
+		return r;
+	agent_key_uri(a->device_id, handle, uri, sizeof(uri));
+	strcat(uri, "\n");
+	if ((r = sc_file_write_atomic(a->key_uri_path, uri, strlen(uri), 0644)) != SC_OK)
 		return r;
 	return sc_file_write_atomic(a->leaf_path, cert_pem, strlen(cert_pem), 0644);
 }
@@ -211,29 +233,50 @@ static sc_err server_said_no(struct agent *a, const struct agent_reply *rep, con
 	return sc_fail(SC_ERR_DENIED, "%s: %s (HTTP %ld)", what, rep->detail, rep->status);
 }
 
-static void retire(struct agent *a, struct agent_state *st, uint32_t handle)
+/* Remember a key to delete: after 0 at once, else not before that time and the hook's success. */
+static void retire(struct agent *a, struct agent_state *st, uint32_t handle, int64_t after)
 {
 	for (size_t i = 0; i < st->n_retire; i++)
 		if (st->retire[i] == handle)
 			return;
-	if (st->n_retire < AGENT_MAX_RETIRE)
+	if (st->n_retire < AGENT_MAX_RETIRE) {
+		st->retire_after[st->n_retire] = after;
 		st->retire[st->n_retire++] = handle;
-	else
+	} else
 		say(a, "too many keys waiting for deletion; key %u stays in the SP", handle);
 }
 
-/* Delete retired keys from the SP. A key already gone is fine. */
-static sc_err delete_retired(struct agent *a, struct sc_sp *sp, struct agent_state *st)
+/*
+ * Delete the retired keys that are due: those never in use at once, an old key once its grace
+ * period is over and the hook succeeded for its successor (a consumer that has not reloaded
+ * still signs with it). A key already gone is fine. *next is lowered to when the next one is due.
+ */
+static sc_err delete_retired(struct agent *a, struct sc_sp *sp, struct agent_state *st,
+    time_t *next)
 {
+	int64_t now = (int64_t)time(NULL);
+	size_t i = 0;
 	sc_err r;
 
-	while (st->n_retire > 0) {
-		uint32_t h = st->retire[st->n_retire - 1];
+	while (i < st->n_retire) {
+		uint32_t h = st->retire[i];
+		int64_t after = st->retire_after[i];
+
+		if (after != 0 && (st->hook_due || after > now)) {
+			if (!st->hook_due && next != NULL && (time_t)after < *next)
+				*next = (time_t)after;
+			i++;
+			continue;
+		}
 		r = sc_sp_delete(sp, h);
 		if (r != SC_OK && r != SC_ERR_NO_KEY)
 			return sc_fail(r, "deleting old key %u: %s", h, sc_err_detail());
 		if (r == SC_OK)
 			say(a, "old key %u deleted", h);
+		memmove(&st->retire[i], &st->retire[i + 1],
+		    (st->n_retire - i - 1) * sizeof(st->retire[0]));
+		memmove(&st->retire_after[i], &st->retire_after[i + 1],
+		    (st->n_retire - i - 1) * sizeof(st->retire_after[0]));
 		st->n_retire--;
 		if ((r = save(a, st)) != SC_OK)
 			return r;
@@ -254,12 +297,15 @@ static sc_err acknowledged(struct agent *a, struct agent_state *st, STACK_OF(X50
 	sc_err r;
 
 	if ((r = FAILPOINT(AGENT_FP_AFTER_ACK_RECEIVED)) != SC_OK ||
-	    (r = write_leaf(a, st->pending.cert_pem, chain)) != SC_OK ||
+	    (r = write_leaf(a, st->pending.cert_pem, st->pending.handle, chain)) != SC_OK ||
 	    (r = FAILPOINT(AGENT_FP_AFTER_WRITE)) != SC_OK)
 		return r;
 	a->action = st->current.present ? "renewed" : "enrolled";
+	/* The old key outlives its successor's arrival by the grace period, and the hook's success
+	 * by as much (after_switch). */
 	if (st->current.present)
-		retire(a, st, st->current.handle);
+		retire(a, st, st->current.handle, (int64_t)now + a->cfg->grace_s);
+	st->hook_due = 1;
 	agent_key_clear(&st->current);
 	st->current = st->pending;
 	st->current.written = 0;
@@ -279,11 +325,11 @@ static sc_err acknowledged(struct agent *a, struct agent_state *st, STACK_OF(X50
 static sc_err refused(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain)
 {
 	say(a, "the server refused certificate %s: %s", st->pending.serial, sc_err_detail());
-	retire(a, st, st->pending.handle);
+	retire(a, st, st->pending.handle, 0);
 	/* Best effort: the refusal is what this round reports. */
 	if (st->pending.written) {
 		if (st->current.present)
-			(void)write_leaf(a, st->current.cert_pem, chain);
+			(void)write_leaf(a, st->current.cert_pem, st->current.handle, chain);
 		else
 			(void)unlink(a->leaf_path);
 	}
@@ -298,7 +344,7 @@ static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *
 	if (st->pending.written ||
 	    (st->current.present && st->current.not_after > (int64_t)time(NULL)))
 		return;
-	if (write_leaf(a, st->pending.cert_pem, chain) != SC_OK)
+	if (write_leaf(a, st->pending.cert_pem, st->pending.handle, chain) != SC_OK)
 		return;
 	st->pending.written = 1;
 	(void)save(a, st);
@@ -336,7 +382,7 @@ static sc_err settle(struct agent *a, struct round *rd, int *did)
 
 	if (r == SC_ERR_DENIED) {
 		snprintf(detail, sizeof(detail), "%s", sc_err_detail());
-		(void)delete_retired(a, rd->sp, &rd->st);
+		(void)delete_retired(a, rd->sp, &rd->st, NULL);
 		r = sc_fail(r, "%s", detail);
 	}
 	return r;
@@ -616,7 +662,7 @@ static sc_err settle_leftovers(struct agent *a, struct round *rd, int *did)
 	}
 	if (rd->st.pending.present && (r = settle(a, rd, did)) != SC_OK)
 		return r;
-	if ((r = delete_retired(a, rd->sp, &rd->st)) != SC_OK)
+	if ((r = delete_retired(a, rd->sp, &rd->st, NULL)) != SC_OK)
 		return r;
 	if (rd->st.current.present && sp_key(rd, rd->st.current.handle) == NULL) {
 		say(a, "key %u in use is no longer in the SP; enrolling again",
@@ -740,6 +786,45 @@ out:
 	return r;
 }
 
+/*
+ * After the switch: the hook for a certificate not yet announced (its failure logged, retried
+ * with a doubling back-off and never fatal: the certificate is in use either way), then the
+ * retired keys that are due. *next_at is lowered to the hook's retry or the next deletion.
+ */
+static sc_err after_switch(struct agent *a, struct round *rd, time_t *next_at)
+{
+	time_t now = time(NULL);
+	sc_err r;
+
+	if (rd->st.hook_due && rd->st.current.present) {
+		if ((r = agent_hook_run(a, &rd->st)) == SC_OK) {
+			/* A reload is asynchronous (nginx's old workers sign on a while after the
+			 * signal): the grace period also runs from the hook's success. */
+			for (size_t i = 0; i < rd->st.n_retire; i++)
+				if (rd->st.retire_after[i] != 0 &&
+				    rd->st.retire_after[i] < (int64_t)now + a->cfg->grace_s)
+					rd->st.retire_after[i] = (int64_t)now + a->cfg->grace_s;
+			rd->st.hook_due = 0;
+			a->hook_backoff_s = 0;
+			if ((r = save(a, &rd->st)) != SC_OK)
+				return r;
+		} else {
+			int64_t d = a->hook_backoff_s > 0 ? a->hook_backoff_s : a->cfg->retry_min_s;
+
+			say(a,
+			    "the hook failed (%s); the old key stays until it succeeds; again in %llds",
+			    sc_err_detail(), (long long)d);
+			a->hook_backoff_s = d * 2 > a->cfg->retry_max_s ? a->cfg->retry_max_s
+			                                                : d * 2;
+			if (now + (time_t)d < *next_at)
+				*next_at = now + (time_t)d;
+		}
+	} else if (rd->st.hook_due) {
+		rd->st.hook_due = 0; /* nothing in use to announce */
+	}
+	return delete_retired(a, rd->sp, &rd->st, next_at);
+}
+
 sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 {
 	struct round rd;
@@ -754,19 +839,17 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 	if ((r = round_open(a, &rd)) != SC_OK || (r = resume(a, &rd)) != SC_OK ||
 	    (r = settle_leftovers(a, &rd, did)) != SC_OK)
 		goto out;
-	/* Nothing due: a certificate acknowledged just now, or one not yet at its renewal time. */
-	if (*did || (rd.st.current.present && !a->force && now < rd.st.current.renew_at)) {
-		*next_at = (time_t)rd.st.current.renew_at;
-		if (*did)
-			a->force = 0;
-		r = SC_OK;
-		goto out;
+	/* Due: nothing in use, forced, or at its renewal time — unless a certificate was
+	 * acknowledged just now. */
+	if (!*did && (!rd.st.current.present || a->force || now >= rd.st.current.renew_at)) {
+		if ((r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK)
+			goto out;
 	}
-	if ((r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK ||
-	    (r = delete_retired(a, rd.sp, &rd.st)) != SC_OK)
-		goto out;
-	a->force = 0;
+	if (*did)
+		a->force = 0;
 	*next_at = (time_t)rd.st.current.renew_at;
+	if ((r = after_switch(a, &rd, next_at)) != SC_OK)
+		goto out;
 	r = SC_OK;
 out:
 	round_close(&rd);

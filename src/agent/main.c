@@ -29,11 +29,13 @@
 #define AGENT_RECHECK_S 3600 /* a sleeping daemon looks at the SP and its state this often */
 #define AGENT_RETRY_MIN_S 2
 #define AGENT_RETRY_MAX_S 300
+#define AGENT_GRACE_S 600 /* --grace: ample for a service's reload (hook.c) */
 
 static const char usage_text[] =
     "usage: selfcert-agent --sp SOCKET --certs DIR --server URL --ca NETROOT.pem\n"
     "         [--once] [--alg ALG] [--server-keygen] [--device-dir DIR] [--force-renew]\n"
     "         [--retry-min DUR] [--retry-max DUR]\n"
+    "         [--exec CMD] [--reload-pid FILE --reload-signal SIG] [--grace DUR]\n"
     "Enrolls this device with the provisioning server and keeps its certificate renewed: a challenge\n"
     "from the SP, a profile from the server, the SP issues, the certificate goes back to the server,\n"
     "then DIR/leaf.pem and DIR/chain.pem show it (DIR/state.json remembers the SP key handles).\n"
@@ -49,6 +51,13 @@ static const char usage_text[] =
     "  --force-renew     renew now even if the certificate is not due\n"
     "  --retry-min DUR   first back-off after a failure (default 2s), doubling up to\n"
     "  --retry-max DUR   the cap (default 5m)\n"
+    "  --exec CMD        run CMD (sh -c) after each enrollment and renewal; its environment names\n"
+    "                    the new files: SELFCERT_LEAF, _CHAIN, _FULLCHAIN, _KEY_URI, _KEY_HANDLE,\n"
+    "                    _PKCS11_URI, _DEVICE_ID, _SERIAL, _ACTION; a failure is logged and retried\n"
+    "  --reload-pid FILE --reload-signal SIG   signal the process in FILE instead (or too)\n"
+    "  --grace DUR       keep the old key this long after the switch, and until the hook\n"
+    "                    succeeded, for a consumer that still signs with it (default 10m; 0: none)\n"
+    "Beside leaf.pem: chain.pem, fullchain.pem (leaf + chain) and key.uri (the key's PKCS#11 URI).\n"
     "  --config FILE     key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                    flags on the command line win\n"
     "  --version         print the version and exit\n"
@@ -154,6 +163,10 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		O_FORCE,
 		O_RMIN,
 		O_RMAX,
+		O_EXEC,
+		O_RPID,
+		O_RSIG,
+		O_GRACE,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -168,6 +181,10 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		{ "force-renew", no_argument, NULL, O_FORCE },
 		{ "retry-min", required_argument, NULL, O_RMIN },
 		{ "retry-max", required_argument, NULL, O_RMAX },
+		{ "exec", required_argument, NULL, O_EXEC },
+		{ "reload-pid", required_argument, NULL, O_RPID },
+		{ "reload-signal", required_argument, NULL, O_RSIG },
+		{ "grace", required_argument, NULL, O_GRACE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, 'V' },
 		{ "config", required_argument, NULL, 'C' },
@@ -178,6 +195,7 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->retry_min_s = AGENT_RETRY_MIN_S;
 	cfg->retry_max_s = AGENT_RETRY_MAX_S;
+	cfg->grace_s = AGENT_GRACE_S;
 	opterr = 0;
 	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
 	sc_err cr = sc_conf_merge(&argc, &argv, opts);
@@ -203,6 +221,22 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		case O_FORCE: cfg->force_renew = 1; break;
 		case O_RMIN: cfg->retry_min_s = duration_flag("--retry-min", optarg, "2s"); break;
 		case O_RMAX: cfg->retry_max_s = duration_flag("--retry-max", optarg, "5m"); break;
+		case O_EXEC: cfg->exec_cmd = optarg; break;
+		case O_RPID: cfg->reload_pid_path = optarg; break;
+		case O_RSIG:
+			if ((cfg->reload_sig = agent_signal_from_name(optarg)) < 0)
+				sc_log_usage_die(
+				    "--reload-signal '%s': HUP USR1 USR2 TERM INT QUIT "
+				    "WINCH CONT",
+				    optarg);
+			break;
+		case O_GRACE:
+			/* "0" is allowed here: no grace at all. */
+			if (strcmp(optarg, "0") == 0)
+				cfg->grace_s = 0;
+			else
+				cfg->grace_s = duration_flag("--grace", optarg, "10m");
+			break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		case 'C': sc_log_usage_die("--config: at most once");
 		case 'V': sc_version_print(stdout, "selfcert-agent"); exit(0);
@@ -216,6 +250,8 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		sc_log_usage_die("--sp, --certs, --server and --ca are required (--help)");
 	if (cfg->retry_max_s < cfg->retry_min_s)
 		sc_log_usage_die("--retry-max is shorter than --retry-min");
+	if ((cfg->reload_pid_path != NULL) != (cfg->reload_sig > 0))
+		sc_log_usage_die("--reload-pid and --reload-signal go together");
 	if (cfg->device_dir == NULL)
 		cfg->device_dir = cfg->certs_dir;
 	if (access(cfg->ca_path, R_OK) != 0)
@@ -250,6 +286,8 @@ static sc_err load(struct agent *a, const struct agent_cfg *cfg, int *lock_fd)
 	path_in(a->state_path, sizeof(a->state_path), cfg->certs_dir, "state.json");
 	path_in(a->leaf_path, sizeof(a->leaf_path), cfg->certs_dir, "leaf.pem");
 	path_in(a->chain_path, sizeof(a->chain_path), cfg->certs_dir, "chain.pem");
+	path_in(a->fullchain_path, sizeof(a->fullchain_path), cfg->certs_dir, "fullchain.pem");
+	path_in(a->key_uri_path, sizeof(a->key_uri_path), cfg->certs_dir, "key.uri");
 	path_in(lock_path, sizeof(lock_path), cfg->certs_dir, ".agent.lock");
 	if ((r = agent_failpoints_load()) != SC_OK)
 		sc_log_usage_die("%s", sc_err_detail());

@@ -123,16 +123,17 @@ static json_t *key_json(const struct agent_key *k, int pending)
 
 sc_err agent_state_format(const struct agent_state *st, char **text)
 {
-	json_t *j = NULL, *retire = NULL;
+	json_t *j = NULL, *retire = NULL, *after = NULL;
 	sc_err r;
 
 	*text = NULL;
-	if ((retire = json_array()) == NULL) {
+	if ((retire = json_array()) == NULL || (after = json_array()) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "state");
 		goto out;
 	}
 	for (size_t i = 0; i < st->n_retire; i++) {
-		if (json_array_append_new(retire, json_integer(st->retire[i])) != 0) {
+		if (json_array_append_new(retire, json_integer(st->retire[i])) != 0 ||
+		    json_array_append_new(after, json_integer(st->retire_after[i])) != 0) {
 			r = sc_fail(SC_ERR_NOMEM, "state");
 			goto out;
 		}
@@ -143,12 +144,24 @@ sc_err agent_state_format(const struct agent_state *st, char **text)
 	    st->has_inflight ? json_pack("{s:s}", "profile_id", st->inflight_id) : json_null(),
 	    "retire", retire);
 	retire = NULL;
+	/* Added after version 1 shipped, optional when read: an older agent's state still loads. */
+	if (j != NULL) {
+		/* set_new takes `after` whether or not it succeeds. */
+		int bad = json_object_set_new(j, "retire_after", after) != 0;
+
+		after = NULL;
+		if (bad || json_object_set_new(j, "hook_due", json_boolean(st->hook_due)) != 0) {
+			r = sc_fail(SC_ERR_NOMEM, "state: encoding");
+			goto out;
+		}
+	}
 	if (j == NULL || (*text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "state: encoding");
 		goto out;
 	}
 	r = SC_OK;
 out:
+	json_decref(after);
 	json_decref(retire);
 	json_decref(j);
 	return r;
@@ -207,17 +220,27 @@ static sc_err key_load(json_t *j, const char *name, struct agent_key *k)
 	return SC_OK;
 }
 
-/* "retire": at most AGENT_MAX_RETIRE key handles. */
-static sc_err retire_load(json_t *ret, const char *what, struct agent_state *st)
+/* "retire": at most AGENT_MAX_RETIRE key handles; "retire_after", if there, one time each. */
+static sc_err retire_load(json_t *ret, json_t *after, const char *what, struct agent_state *st)
 {
 	size_t i;
 	json_t *e;
 
+	if (after != NULL &&
+	    (!json_is_array(after) || json_array_size(after) != json_array_size(ret)))
+		return sc_fail(SC_ERR_MALFORMED,
+		    "%s: \"retire_after\" is not one time per retired key", what);
 	json_array_foreach (ret, i, e) {
+		json_t *t = after != NULL ? json_array_get(after, i) : NULL;
+
 		if (!json_is_integer(e) || json_integer_value(e) <= 0 ||
 		    json_integer_value(e) > UINT32_MAX)
 			return sc_fail(SC_ERR_MALFORMED, "%s: \"retire\"[%zu] is not a key handle",
 			    what, i);
+		if (t != NULL && (!json_is_integer(t) || json_integer_value(t) < 0))
+			return sc_fail(SC_ERR_MALFORMED, "%s: \"retire_after\"[%zu] is not a time",
+			    what, i);
+		st->retire_after[st->n_retire] = t != NULL ? (int64_t)json_integer_value(t) : 0;
 		st->retire[st->n_retire++] = (uint32_t)json_integer_value(e);
 	}
 	return SC_OK;
@@ -225,10 +248,10 @@ static sc_err retire_load(json_t *ret, const char *what, struct agent_state *st)
 
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
-	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL;
+	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *after = NULL;
 	const char *pid = NULL;
 	json_error_t err;
-	int version = 0;
+	int version = 0, hook_due = 0;
 	sc_err r;
 
 	memset(st, 0, sizeof(*st));
@@ -238,8 +261,9 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 	if ((j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err)) == NULL)
 		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over",
 		    what, err.text);
-	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o}", "version", &version,
-	        "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret) != 0 ||
+	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o, s?o, s?b}", "version",
+	        &version, "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret,
+	        "retire_after", &after, "hook_due", &hook_due) != 0 ||
 	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what,
@@ -258,8 +282,9 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		st->has_inflight = 1;
 		snprintf(st->inflight_id, sizeof(st->inflight_id), "%s", pid);
 	}
-	if ((r = retire_load(ret, what, st)) != SC_OK)
+	if ((r = retire_load(ret, after, what, st)) != SC_OK)
 		goto out;
+	st->hook_due = hook_due;
 	r = SC_OK;
 out:
 	if (r != SC_OK)

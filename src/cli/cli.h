@@ -69,6 +69,12 @@ const char *cli_self_path(void);
 /* Commands (argc/argv after the command words). */
 sc_err cmd_mfr_init(int argc, char **argv);
 sc_err cmd_mfr_personalize(int argc, char **argv);
+sc_err cmd_mfr_revoke(int argc, char **argv);  /* cmd_mfr_revoke.c */
+sc_err cmd_net_revoked(int argc, char **argv); /* cmd_revoked.c */
+struct sc_revoked;
+/* A revocation list file checked against the network root at path (stale accepted if any_age). */
+sc_err cli_revoked_load(const char *file, const char *net_root_path, int any_age,
+    struct sc_revoked **out) SC_MUST_USE;
 sc_err cmd_net_init(int argc, char **argv);
 sc_err cmd_net_profile(int argc, char **argv);
 sc_err cmd_net_device(int argc, char **argv);      /* cmd_registry.c: add|revoke|list|… */

@@ -477,7 +477,8 @@ static int run_agent(const struct part2 *p, const struct demo_device *d, const c
 {
 	char *argv[] = { (char *)p->agent, "--sp", (char *)d->sock, "--certs", (char *)d->agent_dir,
 		"--device-dir", (char *)d->certs, "--server", (char *)p->url, "--ca",
-		"net/root.pem", "--alg", (char *)alg, "--once", (char *)flag, NULL };
+		"net/root.pem", "--alg", (char *)alg, "--grace", "0", "--once", (char *)flag,
+		NULL };
 
 	return run("selfcert-agent", argv, NULL, 0);
 }
@@ -634,7 +635,7 @@ static sc_err p2_renew(struct part2 *p)
 	sc_err r;
 
 	step(
-	    "Renewal: ACME-0101's agent renews (forced now; by itself at two thirds of the lifetime); the old key is deleted once the new certificate is registered");
+	    "Renewal: ACME-0101's agent renews (forced now; by itself at two thirds of the lifetime); the old key is deleted once the new certificate is registered (--grace 0 here; by default it stays 10 minutes, for a service still signing with it to reload)");
 	if (run_agent(p, d, "p256", "--force-renew") != 0)
 		return sc_fail(SC_ERR_INTERNAL, "demo: the renewal failed");
 	if ((r = sc(0, NULL, 0, "device", "keys", "--sp", d->sock, NULL)) != SC_OK)

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <selfcert/revoked.h>
 #include <time.h>
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
@@ -20,10 +21,12 @@
 static const char verify_usage[] =
     "usage: selfcert verify --mfr-root ROOT.pem --chain CHAIN.pem LEAF.pem\n"
     "         [--net-root NETROOT.pem --profile PROFILE.der] [--network-id ID …] [--at TIME] [--json]\n"
+    "         [--net-root NETROOT.pem --revoked LIST.json]\n"
     "  Stock X.509 path validation to the manufacturer root (name constraints included), then the\n"
     "  issuance extension; with a profile, its digest, ID, validity, key and names must match the\n"
     "  certificate and its signature must chain to NETROOT. --network-id restricts the networks\n"
-    "  accepted. Does not check revocation.\n";
+    "  accepted. --revoked FILE (with --net-root): the network's signed revocation list (net revoked\n"
+    "  sign, GET /v1/revoked), checked and not stale; a device on it is refused (revoked).\n";
 
 static const char *origin_name(enum sc_key_origin o)
 {
@@ -41,8 +44,10 @@ static sc_err verify_args(const struct cli_args *a, struct sc_verify_opts *opts,
 
 	if (a->npos != 1)
 		return sc_fail(SC_ERR_USAGE, "verify: name the leaf certificate (LEAF.pem)");
-	if (cli_has(a, "profile") != cli_has(a, "net-root"))
-		return sc_fail(SC_ERR_USAGE, "verify: --profile and --net-root go together");
+	if (cli_has(a, "net-root") && !cli_has(a, "profile") && !cli_has(a, "revoked"))
+		return sc_fail(SC_ERR_USAGE, "verify: --net-root goes with --profile or --revoked");
+	if ((cli_has(a, "profile") || cli_has(a, "revoked")) && !cli_has(a, "net-root"))
+		return sc_fail(SC_ERR_USAGE, "verify: --profile and --revoked need --net-root");
 	if (cli_has(a, "at") && (r = sc_parse_time(cli_get(a, "at"), &opts->at)) != SC_OK)
 		return sc_fail(r, "verify: --at: %s", sc_err_detail());
 	if (cli_has(a, "network-id")) {
@@ -97,9 +102,11 @@ sc_err cmd_verify(int argc, char **argv)
 		{ "at", 1, 0 },
 		{ "json", 0, 0 },
 		{ "network-id", 1, 1 },
+		{ "revoked", 1, 0 },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
+	struct sc_revoked *revoked = NULL;
 	struct sc_verify_opts opts;
 	struct sc_verify_result res;
 	const char *root_path, *chain_path, *networks[CLI_MAX_VALUES + 1];
@@ -138,6 +145,12 @@ sc_err cmd_verify(int argc, char **argv)
 		opts.profile = profile;
 		opts.net_root = net_root;
 	}
+	if (cli_has(&a, "revoked")) {
+		if ((r = cli_revoked_load(cli_get(&a, "revoked"), cli_get(&a, "net-root"), 0,
+		         &revoked)) != SC_OK)
+			goto out;
+		opts.revoked = revoked;
+	}
 	opts.mfr_root = root;
 	opts.chain = chain;
 	if ((r = sc_verify_chain(leaf, &opts, &res)) != SC_OK)
@@ -159,6 +172,7 @@ out:
 	X509_free(net_root);
 	sk_X509_pop_free(chain, X509_free);
 	sc_profile_free(profile);
+	sc_revoked_free(revoked);
 	OPENSSL_free(der);
 	return r;
 }

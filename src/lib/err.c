@@ -64,6 +64,8 @@ static const struct err_entry err_table[] = {
 	{ SC_ERR_NOT_DEVICE_CA, "not-device-ca", "certificate is not a device CA", 1 },
 	{ SC_ERR_BAD_PROOF, "bad-proof", "request proof does not verify", 1 },
 	{ SC_ERR_TPM, "tpm", "the TPM failed a command", 1 },
+	{ SC_ERR_STALE, "stale", "signed list past its next update", 1 },
+	{ SC_ERR_SIGNATURE, "signature", "signature does not verify", 1 },
 };
 
 static const struct err_entry *lookup(sc_err e)

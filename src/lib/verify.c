@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <selfcert/revoked.h>
 #include <selfcert/verify.h>
 
 #include "profile_key.h"
@@ -478,6 +479,23 @@ sc_err sc_verify_chain(X509 *leaf, const struct sc_verify_opts *opts, struct sc_
 		if (*n == NULL) {
 			r = sc_fail(SC_ERR_NETWORK, "network \"%s\" is not allowed",
 			    iss.network_id);
+			goto out;
+		}
+	}
+
+	/* The network's revocation list, if the caller holds one: for this network, or refused
+	 * (a list for another network says nothing, and silence must not pass for "not revoked"). */
+	if (opts->revoked != NULL) {
+		if (strcmp(opts->revoked->network_id, iss.network_id) != 0) {
+			r = sc_fail(SC_ERR_NETWORK,
+			    "the revocation list is network \"%s\"'s, the leaf network \"%s\"'s",
+			    opts->revoked->network_id, iss.network_id);
+			goto out;
+		}
+		if (sc_revoked_has(opts->revoked, ca_dev)) {
+			r = sc_fail(SC_ERR_REVOKED,
+			    "device %s is on network %s's revocation list (sequence %llu)", ca_dev,
+			    iss.network_id, (unsigned long long)opts->revoked->sequence);
 			goto out;
 		}
 	}

@@ -564,6 +564,8 @@ P11_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR 
 		rv = CKR_OPERATION_ACTIVE;
 	if (rv == CKR_OK && pTemplate == NULL && ulCount > 0)
 		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		p11_session_refresh(s); /* a renewal since the session opened: the new key */
 	if (rv == CKR_OK && s->objs.n > 0 &&
 	    (s->found = calloc(s->objs.n, sizeof(s->found[0]))) == NULL)
 		rv = CKR_HOST_MEMORY;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -290,6 +291,11 @@ struct p11_object *p11_objects_find(const struct p11_objects *objs, CK_OBJECT_HA
 	for (i = 0; i < objs->n; i++)
 		if (objs->v[i]->handle == h)
 			return objs->v[i];
+	/* A "current" alias (kinds 5-7) the application found in an earlier session, after the
+	 * agent moved "current" to a successor: it still means its key while the SP has it, so a
+	 * consumer that has not reloaded yet keeps signing through the grace period. */
+	if (h < P11_H_CERTS && (h & 7) >= P11_KIND_CURRENT + 1 && (h & 7) <= P11_KIND_CURRENT + 3)
+		return p11_objects_find(objs, h - P11_KIND_CURRENT);
 	return NULL;
 }
 
@@ -421,8 +427,11 @@ static void add_key_common(struct build *b, const char *label, const uint8_t *id
 	add_spki(b, X509_get0_pubkey(cert));
 }
 
-/* One leaf key of the SP: a private key, its public key, its certificate. */
-static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k)
+/*
+ * One leaf key of the SP: a private key, its public key, its certificate; labelled with the SP's
+ * handle (alias 0), or the "current" alias of the same key (alias P11_KIND_CURRENT: kinds 5-7).
+ */
+static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k, unsigned alias)
 {
 	struct build b = { NULL, 0 };
 	EVP_PKEY *pub = X509_get0_pubkey(k->cert);
@@ -438,7 +447,10 @@ static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k)
 	if (pub == NULL || sc_alg_of_key(pub) != k->alg)
 		return sc_fail(SC_ERR_PEER, "key %u: the certificate's key is not a %s key",
 		    (unsigned)k->handle, sc_alg_name(k->alg) ? sc_alg_name(k->alg) : "known");
-	snprintf(label, sizeof(label), "%u", (unsigned)k->handle);
+	if (alias)
+		snprintf(label, sizeof(label), "%s", P11_LABEL_CURRENT);
+	else
+		snprintf(label, sizeof(label), "%u", (unsigned)k->handle);
 	id_len = cert_id(k->cert, id, sizeof(id));
 	/* What the certificate allows is all the SP will do; show exactly that. */
 	ku = X509_get_key_usage(k->cert);
@@ -452,7 +464,7 @@ static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k)
 	    iss.origin == SC_KEY_DEVICE_GENERATED;
 
 	/* The private key: in the SP, never extractable. */
-	if ((b.o = object_new(P11_H_LEAF(k->handle, 1), CKO_PRIVATE_KEY, 1)) == NULL)
+	if ((b.o = object_new(P11_H_LEAF(k->handle, alias + 1), CKO_PRIVATE_KEY, 1)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "key object");
 	b.o->key_type = key_type_of(k->alg);
 	b.o->sp_handle = k->handle;
@@ -488,7 +500,7 @@ static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k)
 		return r;
 
 	/* The public key. */
-	if ((b.o = object_new(P11_H_LEAF(k->handle, 2), CKO_PUBLIC_KEY, 1)) == NULL)
+	if ((b.o = object_new(P11_H_LEAF(k->handle, alias + 2), CKO_PUBLIC_KEY, 1)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "key object");
 	b.o->key_type = key_type_of(k->alg);
 	b.o->sp_handle = k->handle;
@@ -503,7 +515,8 @@ static sc_err add_leaf(struct p11_objects *objs, const struct sc_sp_key *k)
 	if ((r = add_object(objs, &b)) != SC_OK)
 		return r;
 
-	return add_cert(objs, k->cert, P11_H_LEAF(k->handle, 3), label, P11_CERT_USER, k->handle);
+	return add_cert(objs, k->cert, P11_H_LEAF(k->handle, alias + 3), label, P11_CERT_USER,
+	    k->handle);
 }
 
 /* 1 if a certificate with exactly this DER is already an object. */
@@ -652,19 +665,48 @@ static sc_err add_folder(struct p11_objects *objs, const char *dir)
 	return r;
 }
 
+/*
+ * The key the agent has in use: the one whose certificate is the folder's leaf.pem (the agent
+ * replaces that file atomically, after the server acknowledged the new certificate). NULL if
+ * there is no folder, no leaf.pem, or it is none of the SP's keys.
+ */
+static struct sc_sp_key *current_key(const struct p11_config *cfg, struct sc_sp_key *keys, size_t n)
+{
+	char path[P11_MAX_PATH + 16];
+	X509 *leaf = NULL;
+	struct sc_sp_key *found = NULL;
+
+	if (cfg->certs[0] == '\0' ||
+	    (size_t)snprintf(path, sizeof(path), "%s/leaf.pem", cfg->certs) >= sizeof(path) ||
+	    access(path, F_OK) != 0)
+		return NULL;
+	if (sc_load_cert(path, &leaf) != SC_OK) {
+		p11_log("current key", SC_ERR_MALFORMED);
+		return NULL;
+	}
+	for (size_t i = 0; i < n && found == NULL; i++)
+		if (X509_cmp(keys[i].cert, leaf) == 0)
+			found = &keys[i];
+	X509_free(leaf);
+	return found;
+}
+
 sc_err p11_objects_load(struct sc_sp *sp, const struct sc_sp_info *info,
     const struct p11_config *cfg, struct p11_objects *out)
 {
 	sc_err r = SC_ERR_INTERNAL;
-	struct sc_sp_key *keys = NULL;
+	struct sc_sp_key *keys = NULL, *cur;
 	size_t n = 0, i;
 
 	memset(out, 0, sizeof(*out));
 	if ((r = sc_sp_keys(sp, &keys, &n)) != SC_OK)
 		goto out;
 	for (i = 0; i < n; i++)
-		if ((r = add_leaf(out, &keys[i])) != SC_OK)
+		if ((r = add_leaf(out, &keys[i], 0)) != SC_OK)
 			goto out;
+	cur = current_key(cfg, keys, n);
+	if (cur != NULL && (r = add_leaf(out, cur, P11_KIND_CURRENT)) != SC_OK)
+		goto out;
 	if (info->csk_cert != NULL &&
 	    (r = add_other_cert(out, info->csk_cert, "device-ca")) != SC_OK)
 		goto out;

@@ -49,6 +49,14 @@ struct p11_objects {
  * SHA-256 of their DER), derived secrets above P11_H_SECRETS.
  */
 #define P11_H_LEAF(h, kind) (((CK_OBJECT_HANDLE)(h) << 3) | (kind))
+/*
+ * The key in use (the certificate folder's leaf.pem) appears a second time, labelled
+ * P11_LABEL_CURRENT, at kinds 5-7 (private, public, certificate): a stable name for
+ * configurations, which moves to the successor when the agent renews. p11_objects_find
+ * resolves an alias of a key that is no longer current to that key's own object.
+ */
+#define P11_KIND_CURRENT 4
+#define P11_LABEL_CURRENT "current"
 #define P11_H_CERTS ((CK_OBJECT_HANDLE)1 << 40)
 #define P11_H_SECRETS ((CK_OBJECT_HANDLE)2 << 40)
 

@@ -54,6 +54,8 @@ struct p11_session {
 	int broken; /* the SP went away under the session: CKR_DEVICE_ERROR */
 	sc_err broken_by;
 	struct p11_objects objs; /* the token's objects when the session opened, and secrets */
+	long long
+	    leaf_sig[4]; /* the folder's leaf.pem when objs were loaded (p11_session_refresh) */
 	size_t n_secrets;
 	int finding;
 	CK_OBJECT_HANDLE *found;
@@ -119,6 +121,14 @@ void p11_session_close_all(void);
  */
 CK_RV p11_session_get(CK_SESSION_HANDLE h, int allow_broken, struct p11_session **out);
 void p11_session_put(struct p11_session *s);
+/*
+ * Reload the session's token objects if the certificate folder's leaf.pem changed since they
+ * were loaded (the agent renewed): a long-lived session (nginx's master through libp11 keeps
+ * one across reloads) then finds the new key and the moved "current" label. Handles of keys the
+ * SP still holds do not change; derived secrets stay. On any failure the objects stay as they
+ * were (logged when debugging). Called with the session's mutex held (C_FindObjectsInit).
+ */
+void p11_session_refresh(struct p11_session *s);
 /* The number of sessions and of read/write ones (takes the module mutex). */
 void p11_session_count(CK_ULONG *all, CK_ULONG *rw);
 /* 1 if a read-only session is open. Under the module mutex. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
@@ -143,6 +144,62 @@ static void session_break(struct p11_session *s, sc_err r)
 	p11_log("the SP went away under a session", r);
 }
 
+/* The folder's leaf.pem as inode, size and modification time; zeros if there is none. */
+static void leaf_sig(long long sig[4])
+{
+	char path[P11_MAX_PATH + 16];
+	struct stat st;
+
+	memset(sig, 0, 4 * sizeof(sig[0]));
+	if (p11_module.cfg.certs[0] == '\0' ||
+	    (size_t)snprintf(path, sizeof(path), "%s/leaf.pem", p11_module.cfg.certs) >=
+	        sizeof(path) ||
+	    stat(path, &st) != 0)
+		return;
+	sig[0] = (long long)st.st_ino;
+	sig[1] = (long long)st.st_size;
+	sig[2] = (long long)st.st_mtim.tv_sec;
+	sig[3] = (long long)st.st_mtim.tv_nsec;
+}
+
+void p11_session_refresh(struct p11_session *s)
+{
+	struct p11_objects fresh;
+	struct sc_sp_info info;
+	struct sc_sp *sp = NULL;
+	long long sig[4];
+	sc_err r;
+
+	leaf_sig(sig);
+	if (memcmp(sig, s->leaf_sig, sizeof(sig)) == 0 || s->broken)
+		return;
+	memset(&info, 0, sizeof(info));
+	ERR_set_mark();
+	/* The connection as for any request: a long-idle one (nginx's master between renewals,
+	 * hours) is replaced first, and a lost SP breaks the session. */
+	if ((r = p11_session_sp(s, &sp)) == SC_OK) {
+		if ((r = sc_sp_info(sp, &info)) == SC_OK)
+			r = p11_objects_load(sp, &info, &p11_module.cfg, &fresh);
+		p11_session_sp_done(s, r);
+	}
+	sc_sp_info_clear(&info);
+	ERR_pop_to_mark();
+	if (r != SC_OK) {
+		p11_log("reloading the token's objects after leaf.pem changed", r);
+		return;
+	}
+	/* The session's own objects (derived secrets) move over; the old token objects go. */
+	for (size_t i = 0; i < s->objs.n; i++) {
+		if (!s->objs.v[i]->token) {
+			(void)p11_objects_add(&fresh, s->objs.v[i]);
+			s->objs.v[i] = NULL;
+		}
+	}
+	p11_objects_free(&s->objs);
+	s->objs = fresh;
+	memcpy(s->leaf_sig, sig, sizeof(sig));
+}
+
 /* Connect, check the SP is a locked device, and load its objects: a session of its own. */
 static CK_RV session_connect(struct p11_session *s)
 {
@@ -165,6 +222,7 @@ static CK_RV session_connect(struct p11_session *s)
 		return CKR_TOKEN_NOT_PRESENT;
 	}
 	snprintf(s->device_id, sizeof(s->device_id), "%s", info.device_id);
+	leaf_sig(s->leaf_sig);
 	r = p11_objects_load(s->sp, &info, &p11_module.cfg, &s->objs);
 	sc_sp_info_clear(&info);
 	if (r != SC_OK) {

@@ -79,7 +79,7 @@ static const char usage_text[] =
     "them)\n"
     "  --insecure-http        plain HTTP, only on a loopback address (tests)\n"
     "  --policy FILE          JSON policy (docs/API.md); flags below override it\n"
-    "  --validity DUR         leaf lifetime (default 30d)\n"
+    "  --validity DUR         leaf lifetime (default 24h)\n"
     "  --profile-ttl DUR      how long a profile stays usable (default 10m)\n"
     "  --rate-limit N/DUR     profiles per device per window (default 10/1h; 0/1h: none),\n"
     "                         counting only requests with the device SP's proof\n"

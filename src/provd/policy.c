@@ -20,7 +20,8 @@
 void provd_policy_defaults(struct provd_policy *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->validity_s = 30 * 86400;
+	/* Short, so that a device the server stops renewing drops out within a day (issue 14). */
+	p->validity_s = 86400;
 	p->profile_ttl_s = 600;
 	for (int a = 1; a <= SC_ALG_MAX; a++)
 		p->alg_mask |= 1u << a;

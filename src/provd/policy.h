@@ -27,7 +27,7 @@
 #define PROVD_PROOF_MAX_AGE_S 300
 
 struct provd_policy {
-	int64_t validity_s;      /* default 30d */
+	int64_t validity_s;      /* default 24h (30d before issue 14) */
 	int64_t profile_ttl_s;   /* default 10m: the profile is void after that */
 	unsigned alg_mask;       /* bit (1u << alg) per allowed enum sc_alg; default all six */
 	enum sc_alg default_alg; /* when the request names none; default p256 */

@@ -65,6 +65,8 @@ static const struct provd_route {
 	  R_ADMIN,                       NULL,           provd_h_op_show },
 	{ "POST", "/v1/operator/devices/", "/revoke", PROVD_EP_REVOKE,
 	  R_ADMIN | R_JSON | R_JSON_OPT, f_revoke,       provd_h_revoke },
+	{ "GET",  "/v1/revoked",      NULL,      PROVD_EP_REVOKED,
+	  0,                             NULL,           provd_h_revoked },
 };
 /* clang-format on */
 

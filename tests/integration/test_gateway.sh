@@ -72,6 +72,25 @@ if gateway expired --at "$at"; then
   stop_gateway
 fi
 
+# ---- the network's signed revocation list (issue 14): re-read when the file changes ----
+sc net device add --db "$T/reg.db" --device-id DEV-P11 --device-id DEV-OTHER >/dev/null || fail "registry"
+sc net device revoke --db "$T/reg.db" --device-id DEV-OTHER >/dev/null || fail "revoke DEV-OTHER"
+ok "a list without DEV-P11" sc net revoked sign --dir "$T/net" --db "$T/reg.db" --out "$T/revoked.json"
+if gateway revoked --revoked "$T/revoked.json" --net-root "$T/net/root.pem" --max-connections 3; then
+  client good "still in" >"$T/rev1.echo"
+  check "a device not on the list is echoed" grep -qx "still in" "$T/rev1.echo"
+  sc net device revoke --db "$T/reg.db" --device-id DEV-P11 >/dev/null || fail "revoke DEV-P11"
+  ok "a newer list naming DEV-P11" sc net revoked sign --dir "$T/net" --db "$T/reg.db" --out "$T/revoked.json"
+  client good "now out" >"$T/rev2.echo"
+  check "the revoked device gets nothing back" [ ! -s "$T/rev2.echo" ]
+  check "refused: revoked, named" \
+    grep -q "^selfcert-gateway: refused CN=DEV-P11,O=$NET_ID,serialNumber=DEV-P11: revoked: device DEV-P11 is on network $NET_ID's revocation list" "$T/revoked.log"
+  printf 'junk' >"$T/revoked.json"
+  client good "fail closed" >"$T/rev3.echo"
+  check "a damaged list refuses everyone" grep -q "revocation list unusable, refusing every client: malformed" "$T/revoked.log"
+  stop_gateway
+fi
+
 # ---- usage ----
 "$SC_GATEWAY" --cert "$T/gw.pem" --key "$T/gw.key" --mfr-root "$T/mfr/root.pem" --at yesterday >/dev/null 2>"$T/.err"
 check "a bad --at is a usage error (exit 2)" [ $? -eq 2 ]

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,7 +256,19 @@ static void test_wrong_types(void **state)
 	/* 17 retired keys: one too many; 16 is fine. */
 	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16",
 	    SC_ERR_MALFORMED, "not a version-1");
-	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15", SC_OK, NULL);
+	/* 16 handles but two times: each retired key has its time. */
+	expect_edit("4294967295", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15",
+	    SC_ERR_MALFORMED, "STATE: \"retire_after\" is not one time per retired key");
+	/* retire_after and hook_due (issue 14): types; both optional, as an older agent wrote none. */
+	expect_edit("\"retire_after\": [\n    0,", "\"retire_after\": [\n    -1,", SC_ERR_MALFORMED,
+	    "STATE: \"retire_after\"[0] is not a time");
+	expect_edit("\"retire_after\": [\n    0,", "\"retire_after\": [\n    \"0\",",
+	    SC_ERR_MALFORMED, "STATE: \"retire_after\"[0] is not a time");
+	expect_edit("\"retire_after\": [", "\"retire_after\": 0, \"x\": [", SC_ERR_MALFORMED, NULL);
+	expect_edit("\"hook_due\": false", "\"hook_due\": 0", SC_ERR_MALFORMED, "not a version-1");
+	expect_edit("\"hook_due\": false", "\"hook_due\": true", SC_OK, NULL);
+	expect_edit("\"hook_due\": false,", "", SC_OK, NULL);
+	expect_edit("\"retire_after\": [\n    0,\n    0\n  ],", "", SC_OK, NULL);
 
 	/* A key: each field's type and range, unknown fields. */
 	expect_edit("\"current\": {", "\"current\": 7, \"x\": {", SC_ERR_MALFORMED, NULL);
@@ -297,6 +310,27 @@ static void test_wrong_types(void **state)
 	expect_edit("\"inflight\": {", "\"inflight\": [], \"x\": {", SC_ERR_MALFORMED, NULL);
 }
 
+/* hook.c's pure parts: --reload-signal's names, key.uri's text. */
+static void test_hook_helpers(void **state)
+{
+	char uri[256];
+
+	(void)state;
+	assert_int_equal(agent_signal_from_name("HUP"), SIGHUP);
+	assert_int_equal(agent_signal_from_name("sighup"), SIGHUP);
+	assert_int_equal(agent_signal_from_name("SIGUSR2"), SIGUSR2);
+	assert_int_equal(agent_signal_from_name("KILL"), -1); /* a reload, not a kill */
+	assert_int_equal(agent_signal_from_name("SIG"), -1);
+	assert_int_equal(agent_signal_from_name(""), -1);
+	assert_int_equal(agent_signal_from_name("1"), -1);
+	agent_key_uri("ACME-0001", 7, uri, sizeof(uri));
+	assert_string_equal(uri, "pkcs11:token=ACME-0001;object=7;type=private");
+	/* RFC 7512: reserved characters percent-encoded. */
+	agent_key_uri("A B;c/d=e%", 4294967295u, uri, sizeof(uri));
+	assert_string_equal(uri,
+	    "pkcs11:token=A%20B%3Bc%2Fd%3De%25;object=4294967295;type=private");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_trailing),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_hook_helpers),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
