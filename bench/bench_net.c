@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <openssl/pem.h>
@@ -19,13 +20,14 @@
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include <selfcert/proof.h>
 #include "bench_net.h"
 #include "keyopen.h"
 #include "pem.h"
 #include "text.h"
 
 #define DEV_DAYS 365 /* device CA validity: longer than the policy's 30 d leaves */
-#define CHALLENGE_LEN 32
+#define CHALLENGE_LEN SC_SP_CHALLENGE_LEN
 #define ANSWER_MAX (1 << 20) /* an answer larger than this is a wrong answer */
 #define START_TRIES 400      /* x 25 ms: a server answers within 10 s */
 #define MAKE_THREADS 2
@@ -56,7 +58,8 @@ void bench_world_up(struct bench_world *w, const char *dir)
 	snprintf(w->server_cert, sizeof(w->server_cert), "%s/server.pem", w->net_dir);
 	snprintf(w->server_key, sizeof(w->server_key), "%s/server.key", w->net_dir);
 	bench_run(sc, "mfr", "init", "--dir", w->mfr_dir, (char *)NULL);
-	bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", "bench", (char *)NULL);
+	bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", BENCH_NETWORK_ID,
+	    (char *)NULL);
 	bench_run(sc, "net", "server-cert", "--dir", w->net_dir, "--host", "127.0.0.1",
 	    (char *)NULL);
 	if (sc_load_cert(w->mfr_ca, &w->ca) != SC_OK ||
@@ -94,6 +97,7 @@ static void dev_make(const struct bench_world *w, const char *ca_pem, const char
 {
 	EVP_PKEY *csk = NULL, *kek = NULL;
 	X509 *devca = NULL, *kex = NULL;
+	STACK_OF(X509) *stack;
 	char *devca_pem, *kex_pem, *chain, *s;
 	uint8_t *p = NULL;
 	json_t *j;
@@ -121,6 +125,12 @@ static void dev_make(const struct bench_world *w, const char *ca_pem, const char
 		bench_die("out of memory");
 	strcpy(chain, devca_pem);
 	strcat(chain, ca_pem);
+	/* What every proof of this device binds: the request less its challenge, fixed from now. */
+	if ((stack = sk_X509_new_null()) == NULL || !sk_X509_push(stack, devca) ||
+	    !sk_X509_push(stack, w->ca) ||
+	    sc_proof_request_digest(stack, kex, "p256", 0, d->digest) != SC_OK)
+		bench_die("%s: the request digest", d->id);
+	sk_X509_free(stack);
 	/* The request as the agent sends it, less its last field: the challenge, fresh each time. */
 	j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex_pem, "alg", "p256");
 	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL)
@@ -373,6 +383,9 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
 	argv[n++] = nthreads;
 	argv[n++] = "--port-file";
 	argv[n++] = port_file;
+	/* Every simulated device proves its requests: one without a proof is a benchmark bug. */
+	argv[n++] = "--unauthenticated-budget";
+	argv[n++] = "0";
 	if (tls) {
 		argv[n++] = "--tls-cert";
 		argv[n++] = (char *)w->server_cert;
@@ -448,11 +461,55 @@ int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server 
 
 /* ---- one device, each way ---- */
 
+/*
+ * The SP's PROOF, in-process (req_issue.c's spd_h_proof): the to-be-signed bytes of proof.h over
+ * this challenge, the device's ID and network, its request digest and the clock, signed with the
+ * CSK as the SP signs (SHA-256, or nothing for Ed25519); as the agent sends it, a JSON object.
+ * The client's cost: bench_ca's server CPU is the server process's alone.
+ */
+static char *proof_json(const struct bench_dev *d, EVP_PKEY *csk, const uint8_t *ch)
+{
+	char ch_hex[2 * SC_SP_CHALLENGE_LEN + 1], dg_hex[2 * SC_PROOF_DIGEST_LEN + 1], *b64, *s;
+	struct sc_proof pr;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t *tbs = NULL, *sig = NULL;
+	size_t tbs_len = 0, sig_len = 0;
+	time_t now = time(NULL);
+	json_t *j;
+
+	memset(&pr, 0, sizeof(pr));
+	memcpy(pr.challenge, ch, SC_SP_CHALLENGE_LEN);
+	snprintf(pr.device_id, sizeof(pr.device_id), "%s", d->id);
+	snprintf(pr.network_id, sizeof(pr.network_id), "%s", BENCH_NETWORK_ID);
+	memcpy(pr.request_digest, d->digest, SC_PROOF_DIGEST_LEN);
+	pr.time = (uint64_t)now;
+	if (ctx == NULL || now < 0 || sc_proof_tbs(&pr, &tbs, &tbs_len) != SC_OK ||
+	    EVP_DigestSignInit(ctx, NULL, sc_sign_md(csk, SC_DIGEST_SHA256), NULL, csk) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &sig_len, tbs, tbs_len) != 1 ||
+	    (sig = OPENSSL_malloc(sig_len)) == NULL ||
+	    EVP_DigestSign(ctx, sig, &sig_len, tbs, tbs_len) != 1)
+		bench_die("%s: signing the request proof", d->id);
+	sc_hex(ch, SC_SP_CHALLENGE_LEN, ch_hex);
+	sc_hex(d->digest, SC_PROOF_DIGEST_LEN, dg_hex);
+	if ((b64 = sc_base64_encode(sig, sig_len)) == NULL ||
+	    (j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "device_id", pr.device_id,
+	         "network_id", pr.network_id, "challenge", ch_hex, "request", dg_hex, "time",
+	         (json_int_t)pr.time, "signature", b64)) == NULL ||
+	    (s = json_dumps(j, JSON_COMPACT)) == NULL)
+		bench_die("JSON");
+	json_decref(j);
+	free(b64);
+	OPENSSL_free(sig);
+	OPENSSL_free(tbs);
+	EVP_MD_CTX_free(ctx);
+	return s;
+}
+
 static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev *d,
     struct answer *a, long *connects)
 {
 	uint8_t ch[CHALLENGE_LEN], *der = NULL;
-	char hex[2 * CHALLENGE_LEN + 1], url[128], *body, *cert_body;
+	char hex[2 * CHALLENGE_LEN + 1], url[128], *body, *cert_body, *proof;
 	const unsigned char *p;
 	const char *b64;
 	size_t len = strlen(d->request) + sizeof(hex) + 4, b64_len, der_len;
@@ -468,9 +525,15 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	if (RAND_bytes(ch, sizeof(ch)) != 1)
 		bench_die("RAND_bytes");
 	sc_hex(ch, sizeof(ch), hex);
+	p = d->csk;
+	if ((csk = d2i_AutoPrivateKey(NULL, &p, (long)d->csk_len)) == NULL)
+		bench_die("%s: CSK", d->id);
+	proof = proof_json(d, csk, ch);
+	len += strlen(proof) + sizeof(",\"proof\":");
 	if ((body = malloc(len)) == NULL)
 		bench_die("out of memory");
-	snprintf(body, len, "%s%s\"}", d->request, hex);
+	snprintf(body, len, "%s%s\",\"proof\":%s}", d->request, hex, proof);
+	free(proof);
 	snprintf(url, sizeof(url), "%s/v1/profiles", s->url);
 	if ((st = post(h, url, body, a, connects)) != 201)
 		bench_die("%s: POST /v1/profiles: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
@@ -486,9 +549,6 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	json_decref(j);
 
 	/* The SP's issuance, in-process: decode, generate, issue with the CSK. */
-	p = d->csk;
-	if ((csk = d2i_AutoPrivateKey(NULL, &p, (long)d->csk_len)) == NULL)
-		bench_die("%s: CSK", d->id);
 	p = d->ca;
 	if ((devca = d2i_X509(NULL, &p, (long)d->ca_len)) == NULL)
 		bench_die("%s: device CA", d->id);

@@ -6,7 +6,8 @@
  * and KEK certificates from the library's builders under the manufacturer CA of a real
  * `selfcert mfr init`, the device ID activated through `selfcert net device import`. It then
  * enrols as the agent and SP would, but in-process (a benchmark-only shortcut the issue allows):
- * POST /v1/profiles, sc_profile_decode, sc_alg_keygen, sc_cert_issue_leaf with its CSK,
+ * POST /v1/profiles with the SP's request proof (selfcert/proof.h, signed with its CSK, so the
+ * server verifies it and counts the device's own budget, not the address's), sc_profile_decode, sc_alg_keygen, sc_cert_issue_leaf with its CSK,
  * POST /v1/certificates. Against cfssl the same device makes a P-256 key and a CSR and POSTs
  * /api/v1/cfssl/sign. Every answer is checked (status, and that it carries what it should); one
  * wrong answer stops the benchmark.
@@ -20,6 +21,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <selfcert/proof.h>
 #include "bench_util.h"
 
 #define BENCH_MAX_CLIENTS 256
@@ -36,7 +38,9 @@ struct bench_world {
 	EVP_PKEY *ca_key;
 	const char *signer_key; /* bench_provd_start: --signer-key (a pkcs11: URI); NULL: none */
 };
-/* selfcert mfr init, net init (network "bench"), net server-cert for 127.0.0.1, under dir. */
+#define BENCH_NETWORK_ID "bench" /* the network bench_world_up makes, named in every proof */
+
+/* selfcert mfr init, net init (network BENCH_NETWORK_ID), net server-cert for 127.0.0.1, under dir. */
 void bench_world_up(struct bench_world *w, const char *dir);
 void bench_world_down(struct bench_world *w);
 
@@ -48,6 +52,7 @@ struct bench_dev {
 	uint8_t *ca; /* the device CA certificate, DER */
 	size_t ca_len;
 	char *request; /* {"chain":…,"kex":…,"alg":"p256","challenge":"  (the challenge follows) */
+	uint8_t digest[SC_PROOF_DIGEST_LEN]; /* the request digest its proofs bind (proof.h) */
 };
 
 /* Manufacture n devices "<prefix>-<first+i>" (P-256 CSK and KEK), on two threads. */
