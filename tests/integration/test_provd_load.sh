@@ -46,7 +46,7 @@ run_all() {
   local pids=() i
   for i in $(seq 1 "$N"); do
     "$SELFCERT_AGENT" --sp "$T/s$i.sock" --certs "$T/s$i-out" --device-dir "$T/s$i-certs" \
-      --server "$PROVD_URL" --ca "$T/net/root.pem" --once "$@" >"$T/$prefix.$i.out" 2>"$T/$prefix.$i.err" &
+      --server "$PROVD_URL" --ca "$T/net/root.pem" --grace 0 --once "$@" >"$T/$prefix.$i.out" 2>"$T/$prefix.$i.err" &
     pids[i]=$!
   done
   for i in $(seq 1 "$N"); do wait "${pids[i]}"; echo $? >"$T/$prefix.$i.rc"; done
@@ -94,7 +94,7 @@ start_provd || exit 1
 for i in $(seq 1 "$N"); do
   [ "$(cat "$T/renew.$i.rc")" = 0 ] && continue
   "$SELFCERT_AGENT" --sp "$T/s$i.sock" --certs "$T/s$i-out" --device-dir "$T/s$i-certs" --server "$PROVD_URL" \
-    --ca "$T/net/root.pem" --once --force-renew >"$T/retry.$i.out" 2>"$T/retry.$i.err"
+    --ca "$T/net/root.pem" --grace 0 --once --force-renew >"$T/retry.$i.out" 2>"$T/retry.$i.err"
   echo $? >"$T/retry.$i.rc"
 done
 n_retry_ok=0
