@@ -1,0 +1,15 @@
+# The registry's PostgreSQL backend (issue 13): src/registry/reg_pg.c on libpq, built when
+# pkg-config finds libpq (scripts/deps.d/pg.txt installs it; CI always has it). Without it a
+# postgresql:// --db is refused as "no PostgreSQL backend", and the PG test variants skip.
+pkg_check_modules(SC_LIBPQ IMPORTED_TARGET libpq)
+if(SC_LIBPQ_FOUND)
+  target_sources(selfcert_registry PRIVATE ${CMAKE_SOURCE_DIR}/src/registry/reg_pg.c)
+  target_link_libraries(selfcert_registry PUBLIC PkgConfig::SC_LIBPQ)
+  target_compile_definitions(selfcert_registry PUBLIC SC_REG_HAVE_PG=1)
+endif()
+
+# The registry's unit tests again on PostgreSQL (every backend-independent case, plus the races,
+# roles, migrations and reconnects that only PostgreSQL has), on a server pg-run.sh starts.
+add_test(NAME unit/test_registry_pg
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/unit/pg-run.sh $<TARGET_FILE:test_registry>)
+set_tests_properties(unit/test_registry_pg PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
