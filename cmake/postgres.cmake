@@ -13,3 +13,13 @@ endif()
 add_test(NAME unit/test_registry_pg
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/unit/pg-run.sh $<TARGET_FILE:test_registry>)
 set_tests_properties(unit/test_registry_pg PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# The key server/agent integration tests again with the registry on PostgreSQL (SC_DB=pg: the
+# testlib starts a throw-away server). The multi-node test (test_provd_nodes.sh) is PostgreSQL's
+# own and always runs on it.
+foreach(name test_agent test_provd_keygen)
+  add_test(NAME integration/${name}_pg
+    COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
+  set_tests_properties(integration/${name}_pg PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+    ENVIRONMENT "SC_DB=pg;SELFCERT=$<TARGET_FILE:selfcert>;SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>;SC_EVIL=$<TARGET_FILE:sc-evil>;SC_TESTLIB=${CMAKE_SOURCE_DIR}/tests/integration/lib.sh;SELFCERT_PROVD=$<TARGET_FILE:selfcert-provd>;SELFCERT_AGENT=$<TARGET_FILE:selfcert-agent>")
+endforeach()

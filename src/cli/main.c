@@ -23,6 +23,8 @@ static const struct command commands[] = {
 	{ "net", "profile", cmd_net_profile, "sign a profile for one device" },
 	{ "net", "device", cmd_net_device,
 	    "the provisioning registry: device add|revoke|list|show|import" },
+	{ "net", "db", cmd_net_db,
+	    "the registry's schema: db migrate|status|check (PostgreSQL roles)" },
 	{ "net", "server-cert", cmd_net_server_cert, "the provisioning server's TLS certificate" },
 	{ "sp", "init", cmd_sp_init,
 	    "create a secure processor's store (root key, counter, store)" },

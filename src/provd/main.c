@@ -853,7 +853,11 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 			return r;
 		srv->pool.n++;
 	}
-	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did. */
+	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did.
+	 * PostgreSQL recovers by itself, and its check is a full scan of a shared database that
+	 * every node start would repeat: operators run `selfcert net db check` instead. */
+	if (strcmp(sc_reg_backend_name(srv->pool.conns[0]), "sqlite") != 0)
+		return SC_OK;
 	return sc_reg_check(srv->pool.conns[0]);
 }
 
