@@ -384,6 +384,25 @@ static sc_err count_tables(struct pg_reg *reg, int64_t *n)
 	return r;
 }
 
+/* Migration v (DDL, several statements: the simple protocol) inside the caller's transaction. */
+static sc_err migration_step(struct pg_reg *reg, int v)
+{
+	PGresult *res = PQexec(reg->conn, migrations[v].sql);
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	sc_err r = SC_OK;
+
+	/* 42501: a role without DDL rights (the runtime role, as it should be). */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && st != NULL && strcmp(st, "42501") == 0)
+		r = sc_fail(SC_ERR_VERSION,
+		    "registry %s: schema version %d is older than this program's %d and this role "
+		    "may not migrate it: run `selfcert net db migrate` as the owner role",
+		    reg->where, v, PG_NEWEST);
+	else if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(reg, res, "schema migration");
+	PQclear(res);
+	return r;
+}
+
 /*
  * Bring the schema to PG_NEWEST, one transaction per version, each under the advisory lock
  * (released at commit, or when a killed node's session ends): several nodes starting at once
@@ -424,22 +443,9 @@ static sc_err migrate(struct pg_reg *reg)
 			r = SC_OK; /* another node got there first */
 			goto out;
 		}
-		res = PQexec(reg->conn, migrations[v].sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-			/* 42501: a role without DDL rights (the runtime role, as it should be). */
-			if (st != NULL && strcmp(st, "42501") == 0)
-				r = sc_fail(SC_ERR_VERSION,
-				    "registry %s: schema version %d is older than this program's %d "
-				    "and this role may not migrate it: run `selfcert net db migrate` "
-				    "as the owner role",
-				    reg->where, v, PG_NEWEST);
-			else
-				r = pg_fail(reg, res, "schema migration");
-			PQclear(res);
+		r = migration_step(reg, v);
+		if (r != SC_OK)
 			goto out;
-		}
-		PQclear(res);
 		p_i64(&p, v + 1);
 		p_i64(&p, migrations[v].min_compatible);
 		snprintf(how, sizeof(how),
