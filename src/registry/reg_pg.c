@@ -416,7 +416,6 @@ static sc_err migrate(struct pg_reg *reg)
 
 	for (;;) {
 		struct prm p = { 0 };
-		PGresult *res = NULL;
 		char how[64];
 
 		if ((r = begin(reg)) != SC_OK)
