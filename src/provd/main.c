@@ -32,6 +32,7 @@
 #include "keyopen.h"
 #include "log.h"
 #include "pem.h"
+#include "proxy.h"
 #include "text.h"
 
 #define PROVD_DEFAULT_THREADS 4
@@ -63,7 +64,7 @@ static const char usage_text[] =
     "         [--allow-server-keygen] [--admin-token-file FILE] [--threads N]\n"
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
-    "         [--keygen-threads N] [--keygen-queue N]\n"
+    "         [--keygen-threads N] [--keygen-queue N] [--trusted-proxy CIDR …]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -87,7 +88,13 @@ static const char usage_text[] =
     "  --timeout SECONDS      idle connection timeout (default 30)\n"
     "  --request-deadline S   a request's headers and body must arrive within S seconds of its\n"
     "                         start, however steadily they trickle (default 40; 0: none)\n"
-    "  --port-file FILE       write the bound port there once listening\n";
+    "  --port-file FILE       write the bound port there once listening\n"
+    "  --trusted-proxy CIDR   a reverse proxy (10.0.0.0/8, 2001:db8::1): from these peers only,\n"
+    "                         the client is X-Forwarded-For's rightmost untrusted address (audit\n"
+    "                         actor, logs); repeatable. --max-per-ip counts TCP peers (proxies).\n"
+    "  --db LOCATION          a file (SQLite) or a libpq URI (postgresql://HOST/DB,\n"
+    "                         postgresql:///DB?host=/run/postgresql): several nodes may share\n"
+    "                         one PostgreSQL registry. Never a password in it (PGPASSFILE).\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
@@ -164,6 +171,7 @@ struct server {
 	int stopping;
 	int watchdog_running;
 	pthread_t watchdog;
+	const struct provd_proxies *proxies; /* --trusted-proxy (may be empty) */
 };
 
 /* One request in progress: its body so far. */
@@ -481,6 +489,54 @@ static enum MHD_Result take_body(struct request_state *st, const char *data, siz
 	return MHD_YES;
 }
 
+/* Every X-Forwarded-For header of a request, joined with commas (RFC 9110 §5.3). */
+struct xff_acc {
+	char buf[PROVD_XFF_MAX + 2];
+	size_t len;
+	int over;
+};
+
+static enum MHD_Result xff_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct xff_acc *x = cls;
+	size_t n = value != NULL ? strlen(value) : 0;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, "X-Forwarded-For") != 0 || n == 0)
+		return MHD_YES;
+	if (x->len + n + 1 > PROVD_XFF_MAX) {
+		x->over = 1;
+		return MHD_NO;
+	}
+	if (x->len > 0)
+		x->buf[x->len++] = ',';
+	memcpy(x->buf + x->len, value, n + 1);
+	x->len += n;
+	return MHD_YES;
+}
+
+/*
+ * peer (the TCP peer) replaced by the client's address when the peer is a trusted proxy and
+ * says so in X-Forwarded-For (proxy.h); an oversize header is not believed.
+ */
+static void client_name(const struct server *srv, struct MHD_Connection *c, char *peer,
+    size_t peer_len)
+{
+	struct xff_acc x = { .len = 0, .over = 0 };
+	char client[PROVD_ADDR_STR_MAX];
+
+	if (srv->proxies == NULL || srv->proxies->n == 0 ||
+	    !provd_proxies_trusts(srv->proxies, peer))
+		return;
+	x.buf[0] = '\0';
+	MHD_get_connection_values(c, MHD_HEADER_KIND, xff_one, &x);
+	if (x.over || x.len == 0)
+		return;
+	if (provd_proxies_client(srv->proxies, peer, x.buf, client, sizeof(client)))
+		snprintf(peer, peer_len, "%s", client);
+}
+
 /* The whole request is in: hand it to the API with a registry connection, send its answer. */
 static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
     struct request_state *st, const char *url, const char *method)
@@ -493,6 +549,7 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	int slot;
 
 	peer_name(c, peer, sizeof(peer));
+	client_name(srv, c, peer, sizeof(peer));
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = url;
@@ -684,6 +741,7 @@ struct options {
 	long threads, max_conn, per_ip, timeout, deadline;
 	long keygen_threads, keygen_queue;
 	struct sockaddr_storage addr; /* --listen */
+	struct provd_proxies proxies; /* --trusted-proxy */
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -717,6 +775,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_HELP,
 		O_KGTHREADS,
 		O_KGQUEUE,
+		O_PROXY,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -741,6 +800,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, O_HELP },
 		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
 		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
+		{ "trusted-proxy", required_argument, NULL, O_PROXY },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -788,6 +848,10 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		case O_KGQUEUE:
 			o->keygen_queue = parse_long("keygen-queue", optarg, 0,
 			    PROVD_KEYGEN_QUEUE_MAX);
+			break;
+		case O_PROXY:
+			if (provd_proxies_add(&o->proxies, optarg) != SC_OK)
+				sc_log_usage_die("%s", sc_err_detail());
 			break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
@@ -952,6 +1016,7 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		return sc_fail(SC_ERR_IO, "cannot serve on %s (TLS setup failed?)", o->listen);
 	}
 	srv->deadline_s = o->deadline;
+	srv->proxies = &o->proxies;
 	if (o->deadline > 0) {
 		if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0)
 			return sc_fail(SC_ERR_NOMEM, "cannot start the request deadline's thread");

@@ -59,13 +59,13 @@ ok "activation feed, as the runtime role" sc net device import --db "$NODE_DB" -
 # --- the nodes ---
 NODE_PID=()
 NODE_URL=()
-start_node() {   # start_node K: node K on a free port, logging to $T/node-K.log
-  local k=$1 _
+start_node() {   # start_node K [flags…]: node K on a free port, logging to $T/node-K.log
+  local k=$1 _; shift
   rm -f "$T/node-$k.port"
   "$SELFCERT_PROVD" --db "$NODE_DB" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" \
     --listen 127.0.0.1:0 --tls-cert "$T/net/server.pem" --tls-key "$T/net/server.key" \
     --admin-token-file "$T/token" --port-file "$T/node-$k.port" --threads 3 --max-per-ip 0 \
-    --rate-limit "$RATE/1h" 2>>"$T/node-$k.log" &
+    --rate-limit "$RATE/1h" "$@" 2>>"$T/node-$k.log" &
   NODE_PID[k]=$!
   for _ in $(seq 1 "$SC_VG_WAIT"); do [ -s "$T/node-$k.port" ] && break; sleep 0.05; done
   NODE_URL[k]="https://127.0.0.1:$(cat "$T/node-$k.port")"
@@ -163,7 +163,8 @@ bad=$(cat "$T"/bad.* 2>/dev/null | tee /dev/stderr | wc -l)
 check "every device's one certificate verifies, is registered, and is its SP's one key" [ "$bad" -eq 0 ]
 
 # --- 2: the rate limit, exact: more rounds than it allows, on nodes 0 and 1 ---
-start_node 2 || exit 1   # the killed node back (a fresh process, same database)
+# The killed node back (a fresh process, same database), now behind a "proxy" it trusts.
+start_node 2 --trusted-proxy 127.0.0.0/8 || exit 1
 for r in 1 2 3; do run_round "renew$r" "$r" --force-renew; done
 check "no device over $RATE profiles" [ -z "$(db "SELECT device_id FROM profiles GROUP BY device_id HAVING count(*) > $RATE")" ]
 check "every device at exactly $RATE" [ "$(db "SELECT count(*) FROM (SELECT device_id FROM profiles GROUP BY device_id HAVING count(*) = $RATE) x")" = "$N" ]
@@ -192,10 +193,18 @@ done
 wait "${checkers[@]}"
 disagree=$(cat "$T"/disagree.* 2>/dev/null | wc -l)
 check "nodes and CLI agree on all $N devices" [ "$disagree" = 0 ]
-# A revocation through one node takes effect on the others at once.
+# A revocation through one node takes effect on the others at once. X-Forwarded-For names the
+# client only at node 2 (--trusted-proxy), and there only its rightmost untrusted entry.
 api_node() { curl -s --cacert "$T/net/root.pem" -o "$T/.api" -w '%{http_code}' "$@"; }
 check "revoke FLEET-1 on node 0" [ "$(api_node -X POST -H "Authorization: Bearer $PROVD_TOKEN" \
+  -H 'X-Forwarded-For: 203.0.113.66' \
   -H 'Content-Type: application/json' --data '{"reason":"test"}' "${NODE_URL[0]}/v1/devices/FLEET-1/revoke")" = 200 ]
+check "untrusted peer: X-Forwarded-For ignored in the audit" [ "$(db "SELECT actor FROM audit WHERE event = 'device-revoked' AND device_id = 'FLEET-1'")" = "api 127.0.0.1" ]
+check "revoke FLEET-2 on node 2, behind the proxy" [ "$(api_node -X POST -H "Authorization: Bearer $PROVD_TOKEN" \
+  -H 'X-Forwarded-For: 198.51.100.1, 203.0.113.9' -H 'X-Forwarded-For: 127.0.0.5' \
+  -H 'Content-Type: application/json' --data '{"reason":"test"}' "${NODE_URL[2]}/v1/devices/FLEET-2/revoke")" = 200 ]
+check "trusted proxy: the client in the audit" [ "$(db "SELECT actor FROM audit WHERE event = 'device-revoked' AND device_id = 'FLEET-2'")" = "api 203.0.113.9" ]
+check "and in node 2's log" grep -q "^selfcert-provd: 203.0.113.9 POST /v1/devices/FLEET-2/revoke 200" "$T/node-2.log"
 "$SELFCERT_AGENT" --sp "$T/s1.sock" --certs "$T/s1-out" --device-dir "$T/s1-certs" --server "${NODE_URL[2]}" \
   --ca "$T/net/root.pem" --once --force-renew >/dev/null 2>"$T/revoked.err"
 check "node 2 refuses the revoked device" grep -q "revoked" "$T/revoked.err"
