@@ -129,7 +129,7 @@ sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
 sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 {
 	struct sc_reg_counts counts;
-	int have = sc_reg_counts(ctx->reg, &counts) == SC_OK;
+	int have = !ctx->api->no_registry_gauges && sc_reg_counts(ctx->reg, &counts) == SC_OK;
 
 	if (ctx->api->metrics == NULL ||
 	    provd_metrics_render(ctx->api->metrics, have ? &counts : NULL, &resp->body,

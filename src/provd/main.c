@@ -65,6 +65,7 @@ static const char usage_text[] =
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
     "         [--keygen-threads N] [--keygen-queue N] [--trusted-proxy CIDR …]\n"
+    "         [--no-registry-gauges]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -94,7 +95,9 @@ static const char usage_text[] =
     "                         actor, logs); repeatable. --max-per-ip counts TCP peers (proxies).\n"
     "  --db LOCATION          a file (SQLite) or a libpq URI (postgresql://HOST/DB,\n"
     "                         postgresql:///DB?host=/run/postgresql): several nodes may share\n"
-    "                         one PostgreSQL registry. Never a password in it (PGPASSFILE).\n";
+    "                         one PostgreSQL registry. Never a password in it (PGPASSFILE).\n"
+    "  --no-registry-gauges   /metrics without the registry's gauges (devices, profiles,\n"
+    "                         certificates): with several nodes, let one node serve them\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
@@ -742,6 +745,7 @@ struct options {
 	long keygen_threads, keygen_queue;
 	struct sockaddr_storage addr; /* --listen */
 	struct provd_proxies proxies; /* --trusted-proxy */
+	int no_registry_gauges;       /* --no-registry-gauges */
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -776,6 +780,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_KGTHREADS,
 		O_KGQUEUE,
 		O_PROXY,
+		O_NOGAUGES,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -801,6 +806,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "keygen-threads", required_argument, NULL, O_KGTHREADS },
 		{ "keygen-queue", required_argument, NULL, O_KGQUEUE },
 		{ "trusted-proxy", required_argument, NULL, O_PROXY },
+		{ "no-registry-gauges", no_argument, NULL, O_NOGAUGES },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -853,6 +859,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			if (provd_proxies_add(&o->proxies, optarg) != SC_OK)
 				sc_log_usage_die("%s", sc_err_detail());
 			break;
+		case O_NOGAUGES: o->no_registry_gauges = 1; break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
 		}
@@ -1017,6 +1024,7 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	}
 	srv->deadline_s = o->deadline;
 	srv->proxies = &o->proxies;
+	srv->api.no_registry_gauges = o->no_registry_gauges;
 	if (o->deadline > 0) {
 		if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0)
 			return sc_fail(SC_ERR_NOMEM, "cannot start the request deadline's thread");

@@ -78,7 +78,8 @@ start_node() {   # start_node K [flags…]: node K on a free port, logging to $T
 }
 node_cleanup() { for p in "${NODE_PID[@]}"; do kill "$p" 2>/dev/null; done; provd_cleanup; }
 trap node_cleanup EXIT
-for k in 0 1 2; do start_node "$k" || exit 1; done
+# Node 1 leaves the registry's gauges to the others (they count the shared registry).
+start_node 0 && start_node 1 --no-registry-gauges && start_node 2 || exit 1
 curl -s --cacert "$T/net/root.pem" "${NODE_URL[0]}/healthz" >"$T/health.json"
 check "healthz names the backend and versions" grep -q '"registry":"postgresql"' "$T/health.json"
 check "healthz: min_compatible" grep -q '"schema_min_compatible":1' "$T/health.json"
@@ -165,7 +166,21 @@ check "every device's one certificate verifies, is registered, and is its SP's o
 # --- 2: the rate limit, exact: more rounds than it allows, on nodes 0 and 1 ---
 # The killed node back (a fresh process, same database), now behind a "proxy" it trusts.
 start_node 2 --trusted-proxy 127.0.0.0/8 || exit 1
+# metric K NAME: the sum of NAME's series at node K.
+metric() {
+  curl -s --cacert "$T/net/root.pem" "${NODE_URL[$1]}/metrics" |
+    awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
+}
+p_before=$(db "SELECT count(*) FROM profiles")
+m_before=$(( $(metric 0 selfcert_provd_profiles_issued_total) + $(metric 1 selfcert_provd_profiles_issued_total) ))
 for r in 1 2 3; do run_round "renew$r" "$r" --force-renew; done
+p_after=$(db "SELECT count(*) FROM profiles")
+m_after=$(( $(metric 0 selfcert_provd_profiles_issued_total) + $(metric 1 selfcert_provd_profiles_issued_total) +
+  $(metric 2 selfcert_provd_profiles_issued_total) ))
+check "per-node counters sum to the fleet's work ($((m_after - m_before)) = $((p_after - p_before)))" \
+  [ "$((m_after - m_before))" = "$((p_after - p_before))" ]
+check "registry gauges at node 0: the registry's count" [ "$(metric 0 selfcert_provd_registry_certificates)" = "$(db "SELECT count(*) FROM certificates")" ]
+check "none at node 1 (--no-registry-gauges)" bash -c "! curl -s --cacert '$T/net/root.pem' '${NODE_URL[1]}/metrics' | grep -q '^selfcert_provd_registry_certificates'"
 check "no device over $RATE profiles" [ -z "$(db "SELECT device_id FROM profiles GROUP BY device_id HAVING count(*) > $RATE")" ]
 check "every device at exactly $RATE" [ "$(db "SELECT count(*) FROM (SELECT device_id FROM profiles GROUP BY device_id HAVING count(*) = $RATE) x")" = "$N" ]
 check "the extra requests refused as rate-limited (429)" grep -qh ' 429 ' "$T"/node-*.log
