@@ -16,10 +16,14 @@ SC_PG_OPTS=()
 # pg_sql SQL [URI]: run SQL through psql, one unaligned value per line, errors on stderr.
 pg_sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "${2:-$SC_PG_URI}" -c "$1"; }
 
-pg_start() {   # pg_start [extra -c settings…]: the server of $SC_PG_DIR (kept for restarts)
+# pg_start [extra -c settings…]: the server of $SC_PG_DIR (settings kept for restarts). Fast and
+# unsafe (fsync off) unless SC_PG_DURABLE=1 (benchmarks: as durable as the SQLite registry).
+pg_start() {
+  local fast="-c fsync=off -c full_page_writes=off"
+  [ "${SC_PG_DURABLE:-0}" = 1 ] && fast=
   [ $# -gt 0 ] && SC_PG_OPTS=("$@")
   "${SC_PG_RUN[@]}" "$SC_PG_BIN/pg_ctl" -D "$SC_PG_DIR/data" -l "$SC_PG_DIR/pg.log" -w -t 60 \
-    -o "-c listen_addresses='' -k $SC_PG_DIR -p 5432 -c fsync=off -c full_page_writes=off -c max_connections=200 ${SC_PG_OPTS[*]}" \
+    -o "-c listen_addresses='' -k $SC_PG_DIR -p 5432 $fast -c max_connections=200 ${SC_PG_OPTS[*]}" \
     start >/dev/null
 }
 
