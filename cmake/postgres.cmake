@@ -24,4 +24,5 @@ foreach(name test_agent test_provd_keygen)
     ENVIRONMENT "SC_DB=pg;SELFCERT=$<TARGET_FILE:selfcert>;SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>;SC_EVIL=$<TARGET_FILE:sc-evil>;SC_TESTLIB=${CMAKE_SOURCE_DIR}/tests/integration/lib.sh;SELFCERT_PROVD=$<TARGET_FILE:selfcert-provd>;SELFCERT_AGENT=$<TARGET_FILE:selfcert-agent>")
 endforeach()
 # Three nodes on one server: skipped (77) only without PostgreSQL outside CI, or under valgrind.
-set_tests_properties(integration/test_provd_nodes PROPERTIES SKIP_RETURN_CODE 77)
+set_tests_properties(integration/test_provd_nodes integration/test_provd_failover PROPERTIES
+  SKIP_RETURN_CODE 77)
