@@ -93,4 +93,19 @@ done
 check "no file made of the URI" [ ! -e "$T/postgres:" ]
 ok "a clean list is added" sc net device add --db "$T/reg.db" --device-id NEW-1 --device-id NEW-2
 check "each activated" [ "$(grep -c activated "$T/.out")" = 2 ]
+# net db: the schema step operators may run on their own (any backend).
+refused "net db: which verb" 2 usage sc net db
+refused "net db: unknown verb" 2 usage sc net db frob --db "$T/reg.db"
+check "net db: unknown verb named" grep -q "^selfcert: usage: net db: unknown verb 'frob'" "$T/.err"
+refused "net db status: no registry there" 3 io sc net db status --db "$T/none.db"
+check "net db status: nothing made" [ ! -e "$T/none.db" ]
+ok "net db migrate (SQLite, made)" sc net db migrate --db "$T/db2.db"
+check "net db migrate says the version" grep -q "^registry (sqlite) at schema version 2$" "$T/.out"
+ok "net db status" sc net db status --db "$T/db2.db"
+check "net db status: usable" grep -q "^this program:   2 (usable)$" "$T/.out"
+ok "net db check" sc net db check --db "$T/db2.db"
+check "net db check: consistent" grep -q "^registry (sqlite): consistent$" "$T/.out"
+refused "net db --grant on SQLite" 2 usage sc net db migrate --db "$T/db2.db" --grant someone
+check "--grant: why" grep -q "has no database roles" "$T/.err"
+refused "--grant with status" 2 usage sc net db status --db "$T/db2.db" --grant someone
 finish

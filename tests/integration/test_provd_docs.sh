@@ -30,7 +30,7 @@ for try in 1 2 3 4 5; do
   echo "port $port taken; another one" >&2
 done
 check "every example runs (exit $rc; $(tail -n 2 "$T/doc.err" | tr '\n' ' '))" [ "$rc" -eq 0 ]
-check "healthz answered" grep -q '^{"status":"ok","network_id":"example-net","schema":2}$' "$T/doc.out"
+check "healthz answered" grep -q '^{"status":"ok","network_id":"example-net","schema":2,"schema_min_compatible":2,"schema_program":2,"registry":"sqlite"}$' "$T/doc.out"
 check "a profile was issued and decoded" grep -q "ACME-0001" "$T/doc/profile.json"
 check "the replay was refused" grep -q '^{"error":"replay",' "$T/doc.out"
 check "registered, then already registered" grep -q '"status":"already-registered"' "$T/doc.out"
