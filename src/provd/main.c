@@ -33,6 +33,7 @@
 #include "log.h"
 #include "pem.h"
 #include "proxy.h"
+#include "respond.h"
 #include "text.h"
 
 #define PROVD_DEFAULT_THREADS 4
@@ -92,7 +93,8 @@ static const char usage_text[] =
     "  --port-file FILE       write the bound port there once listening\n"
     "  --trusted-proxy CIDR   a reverse proxy (10.0.0.0/8, 2001:db8::1): from these peers only,\n"
     "                         the client is X-Forwarded-For's rightmost untrusted address (audit\n"
-    "                         actor, logs); repeatable. --max-per-ip counts TCP peers (proxies).\n"
+    "                         actor, logs); repeatable. --max-per-ip then counts requests in\n"
+    "                         flight per client address (the forwarded one), not TCP peers.\n"
     "  --db LOCATION          a file (SQLite) or a libpq URI (postgresql://HOST/DB,\n"
     "                         postgresql:///DB?host=/run/postgresql): several nodes may share\n"
     "                         one PostgreSQL registry. Never a password in it (PGPASSFILE).\n"
@@ -175,6 +177,22 @@ struct server {
 	int watchdog_running;
 	pthread_t watchdog;
 	const struct provd_proxies *proxies; /* --trusted-proxy (may be empty) */
+	/*
+	 * With --trusted-proxy, --max-per-ip counts requests in flight per client address here
+	 * (the forwarded one behind a proxy), not connections per TCP peer in libmicrohttpd, which
+	 * would count the proxy. 0: no limit.
+	 */
+	long per_client;
+	pthread_mutex_t clients_lock;
+	struct client_slot *clients; /* CLIENT_SLOTS of them, or NULL */
+};
+
+#define CLIENT_SLOTS 4096 /* addresses tracked at once; past that a client is not limited */
+#define CLIENT_PROBES 16
+
+struct client_slot {
+	char addr[PROVD_ADDR_STR_MAX];
+	unsigned long n; /* requests in flight; 0: free */
 };
 
 /* One request in progress: its body so far. */
@@ -540,12 +558,56 @@ static void client_name(const struct server *srv, struct MHD_Connection *c, char
 		snprintf(peer, peer_len, "%s", client);
 }
 
+/*
+ * One more request in flight from addr: 1 if within --max-per-ip (counted, client_leave later),
+ * 0 if over. A full table admits (the limit is a courtesy against one client hogging the
+ * workers, not a security boundary; the proxy's own limits come first).
+ */
+static int client_enter(struct server *srv, const char *addr, struct client_slot **held)
+{
+	uint32_t h = 2166136261u;
+	int ok = 1;
+
+	*held = NULL;
+	if (srv->clients == NULL || srv->per_client <= 0)
+		return 1;
+	for (const char *p = addr; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	pthread_mutex_lock(&srv->clients_lock);
+	for (int i = 0; i < CLIENT_PROBES; i++) {
+		struct client_slot *c = &srv->clients[(h + (uint32_t)i) % CLIENT_SLOTS];
+		if (c->n > 0 && strcmp(c->addr, addr) != 0)
+			continue;
+		if (c->n == 0)
+			snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		if (c->n >= (unsigned long)srv->per_client) {
+			ok = 0;
+		} else {
+			c->n++;
+			*held = c;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&srv->clients_lock);
+	return ok;
+}
+
+static void client_leave(struct server *srv, struct client_slot *held)
+{
+	if (held == NULL)
+		return;
+	pthread_mutex_lock(&srv->clients_lock);
+	held->n--;
+	pthread_mutex_unlock(&srv->clients_lock);
+}
+
 /* The whole request is in: hand it to the API with a registry connection, send its answer. */
 static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
     struct request_state *st, const char *url, const char *method)
 {
 	struct provd_request req;
 	struct provd_response resp;
+	struct client_slot *held = NULL;
 	struct sc_reg *reg;
 	enum MHD_Result ret;
 	char peer[64];
@@ -564,9 +626,18 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	req.body_len = st->len;
 	req.peer = peer;
 	conn_mark(srv, c, 0);
-	reg = pool_take(&srv->pool, &slot);
-	provd_api_handle(&srv->api, reg, &req, &resp);
-	pool_give(&srv->pool, slot);
+	if (!client_enter(srv, peer, &held)) {
+		memset(&resp, 0, sizeof(resp));
+		resp.code = -1;
+		sc_fail(PROVD_ERR_BUSY, "%s has %ld requests in flight (--max-per-ip)", peer,
+		    srv->per_client);
+		provd_respond_failure(&resp, PROVD_ERR_BUSY);
+	} else {
+		reg = pool_take(&srv->pool, &slot);
+		provd_api_handle(&srv->api, reg, &req, &resp);
+		pool_give(&srv->pool, slot);
+		client_leave(srv, held);
+	}
 	ret = send_response(c, &resp);
 	provd_metrics_request(srv->api.metrics, resp.endpoint, resp.status, since(&st->t0));
 	log_request(peer, method, url, &resp, since(&st->t0));
@@ -1013,8 +1084,8 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	    /* One worker is MHD's own polling thread, not a pool of one. */
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)o->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
+	    (unsigned)(o->proxies.n > 0 ? 0 : o->per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)o->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, srv, MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
 	if (*out == NULL) {
@@ -1024,6 +1095,11 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	}
 	srv->deadline_s = o->deadline;
 	srv->proxies = &o->proxies;
+	if (o->proxies.n > 0 && o->per_ip > 0) {
+		if ((srv->clients = calloc(CLIENT_SLOTS, sizeof(*srv->clients))) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "--max-per-ip table");
+		srv->per_client = o->per_ip;
+	}
 	srv->api.no_registry_gauges = o->no_registry_gauges;
 	if (o->deadline > 0) {
 		if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0)
@@ -1054,6 +1130,7 @@ int main(int argc, char **argv)
 	sc_log_init("selfcert-provd");
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.conns_lock, NULL);
+	pthread_mutex_init(&srv.clients_lock, NULL);
 	pthread_cond_init(&srv.stop_cond, NULL);
 	parse_flags(argc, argv, &o);
 	if ((r = load_policy(&o, &srv.api.policy)) != SC_OK)
@@ -1091,6 +1168,7 @@ out:
 		sc_reg_close(srv.pool.conns[i]);
 	provd_metrics_free(srv.api.metrics);
 	provd_api_free(&srv.api);
+	free(srv.clients);
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);
 	return rc;

@@ -223,4 +223,12 @@ check "and in node 2's log" grep -q "^selfcert-provd: 203.0.113.9 POST /v1/devic
 "$SELFCERT_AGENT" --sp "$T/s1.sock" --certs "$T/s1-out" --device-dir "$T/s1-certs" --server "${NODE_URL[2]}" \
   --ca "$T/net/root.pem" --once --force-renew >/dev/null 2>"$T/revoked.err"
 check "node 2 refuses the revoked device" grep -q "revoked" "$T/revoked.err"
+# Behind a trusted proxy --max-per-ip counts requests in flight per forwarded client: one at a
+# time from 203.0.113.50 is always within a limit of 1 (each request's slot is given back).
+start_node 3 --trusted-proxy 127.0.0.0/8 --max-per-ip 1 || exit 1
+n200=0
+for _ in $(seq 1 20); do
+  [ "$(api_node -H 'X-Forwarded-For: 203.0.113.50' "${NODE_URL[3]}/healthz")" = 200 ] && n200=$((n200 + 1))
+done
+check "sequential requests of one client within --max-per-ip 1 ($n200 of 20)" [ "$n200" = 20 ]
 finish
