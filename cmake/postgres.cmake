@@ -26,3 +26,14 @@ endforeach()
 # Three nodes on one server: skipped (77) only without PostgreSQL outside CI, or under valgrind.
 set_tests_properties(integration/test_provd_nodes integration/test_provd_failover PROPERTIES
   SKIP_RETURN_CODE 77)
+
+# bench_nodes: 1, 2, 3 provd nodes on one registry (bench/pg.sh puts it on PostgreSQL); its smoke
+# test runs on SQLite (several nodes on one host may share the file) with tiny counts.
+if(TARGET sc_bench_net)
+  add_executable(bench_nodes bench/bench_nodes.c)
+  target_link_libraries(bench_nodes PRIVATE sc_bench_net)
+  add_dependencies(bench_nodes selfcert selfcert-provd)
+  add_test(NAME bench/smoke_nodes
+    COMMAND bench_nodes --nodes 1,2 --rounds 1 --devices 8 --clients 2)
+  set_tests_properties(bench/smoke_nodes PROPERTIES TIMEOUT 300 ENVIRONMENT "${SC_BENCH_ENV}")
+endif()
