@@ -995,6 +995,11 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 			return r;
 		srv->pool.n++;
 	}
+	/* Before any worker runs: which registry, so that an operator can tell nodes apart (a --db
+	 * never holds a password: registry.c refuses one). */
+	sc_log("registry %.200s (%s, schema %d, min_compatible %d; this program %d)", o->db,
+	    sc_reg_backend_name(srv->pool.conns[0]), sc_reg_schema_version(srv->pool.conns[0]),
+	    sc_reg_schema_min_compatible(srv->pool.conns[0]), SC_REG_SCHEMA_VERSION);
 	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did.
 	 * PostgreSQL recovers by itself, and its check is a full scan of a shared database that
 	 * every node start would repeat: operators run `selfcert net db check` instead. */
