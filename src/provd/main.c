@@ -185,6 +185,7 @@ struct server {
 	long per_client;
 	pthread_mutex_t clients_lock;
 	struct client_slot *clients; /* CLIENT_SLOTS of them, or NULL */
+	char reg_desc[320];          /* the registry, for the start log */
 };
 
 #define CLIENT_SLOTS 4096 /* addresses tracked at once; past that a client is not limited */
@@ -995,9 +996,13 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 			return r;
 		srv->pool.n++;
 	}
-	/* Before any worker runs: which registry, so that an operator can tell nodes apart (a --db
-	 * never holds a password: registry.c refuses one). */
-	sc_log("registry %.200s (%s, schema %d, min_compatible %d; this program %d)", o->db,
+	/*
+	 * Which registry, for the start log (so that an operator can tell nodes apart; a --db never
+	 * holds a password: registry.c refuses one). Read now, before any worker shares the
+	 * connection; logged once the server listens (a refusal at start stays one line).
+	 */
+	snprintf(srv->reg_desc, sizeof(srv->reg_desc),
+	    "registry %.200s (%s, schema %d, min_compatible %d; this program %d)", o->db,
 	    sc_reg_backend_name(srv->pool.conns[0]), sc_reg_schema_version(srv->pool.conns[0]),
 	    sc_reg_schema_min_compatible(srv->pool.conns[0]), SC_REG_SCHEMA_VERSION);
 	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did.
@@ -1114,6 +1119,7 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : 0;
 	provd_policy_describe(&srv->api.policy, desc, sizeof(desc));
+	sc_log("%s", srv->reg_desc);
 	sc_log("network %s: serving %s on port %u (%ld threads); %s", srv->api.network_id,
 	    o->insecure ? "plain HTTP" : "HTTPS", port, o->threads, desc);
 	if (o->port_file == NULL)
