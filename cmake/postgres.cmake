@@ -17,7 +17,7 @@ set_tests_properties(unit/test_registry_pg PROPERTIES TIMEOUT 300 SKIP_RETURN_CO
 # The key server/agent integration tests again with the registry on PostgreSQL (SC_DB=pg: the
 # testlib starts a throw-away server). The multi-node test (test_provd_nodes.sh) is PostgreSQL's
 # own and always runs on it.
-foreach(name test_agent test_provd_keygen)
+foreach(name test_agent test_provd_keygen test_provd_load)
   add_test(NAME integration/${name}_pg
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
   set_tests_properties(integration/${name}_pg PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
