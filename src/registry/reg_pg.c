@@ -5,6 +5,7 @@
  * migrations under an advisory lock, and a connection that reconnects by itself. All of the
  * registry's PostgreSQL-only SQL lives here; registry.c checks the arguments (backend.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -904,15 +905,22 @@ out:
 /* ---- profiles ---- */
 
 /*
- * The checks shared by precheck and insert. lock: "" for the precheck's plain read, or
- * "FOR NO KEY UPDATE" inside the insert's transaction: every node's inserts for one device then
- * queue on its row, so the count below is exact, and a revocation is ordered against them.
+ * The checks shared by precheck and insert, two round trips: the device's status (with lock:
+ * "FOR NO KEY UPDATE" inside the insert's transaction, so every node's inserts for one device
+ * queue on its row, the count below is exact, and a revocation is ordered against them; "" for
+ * the precheck's plain read), then its profiles in the window and the challenge in one
+ * statement. A statement of its own after the lock: one that waited for the lock keeps its
+ * older snapshot for everything but the locked row, and would miss the profile the lock holder
+ * just committed.
  */
 static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const char *challenge,
     const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after, const char *lock)
 {
 	enum sc_reg_dev_status s = 0;
+	struct prm p = { 0 };
 	PGresult *res = NULL;
+	int64_t n, oldest;
+	int used;
 	sc_err r;
 
 	if (retry_after != NULL)
@@ -924,42 +932,29 @@ static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const ch
 		    device_id);
 	if (s == SC_REG_DEV_REVOKED)
 		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
-	if (rate != NULL && rate->max > 0) {
-		struct prm p = { 0 };
-		int64_t n, oldest;
-
-		p_text(&p, device_id);
-		p_i64(&p, now - rate->window_s);
-		if ((r = x(reg, "rate",
-		         "SELECT count(*), min(created_at) FROM profiles "
-		         "WHERE device_id = $1 AND created_at > $2",
-		         &p, &res)) != SC_OK)
-			return r;
-		n = i64(res, 0, 0);
-		oldest = i64(res, 0, 1);
-		PQclear(res);
-		if (n >= (int64_t)rate->max) {
-			if (retry_after != NULL)
-				*retry_after = oldest + rate->window_s - now + 1;
-			return sc_fail(SC_ERR_RATE_LIMITED,
-			    "device %s had %lld profiles in the last %lld s (at most %u)",
-			    device_id, (long long)n, (long long)rate->window_s, rate->max);
-		}
+	p_text(&p, device_id);
+	p_i64(&p, rate != NULL && rate->max > 0 ? now - rate->window_s : INT64_MAX);
+	p_text(&p, challenge != NULL && *challenge != '\0' ? challenge : NULL);
+	if ((r = x(reg, "rate and challenge",
+	         "SELECT count(*), min(created_at),"
+	         " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
+	         " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	n = i64(res, 0, 0);
+	oldest = i64(res, 0, 1);
+	used = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	if (rate != NULL && rate->max > 0 && n >= (int64_t)rate->max) {
+		if (retry_after != NULL)
+			*retry_after = oldest + rate->window_s - now + 1;
+		return sc_fail(SC_ERR_RATE_LIMITED,
+		    "device %s had %lld profiles in the last %lld s (at most %u)", device_id,
+		    (long long)n, (long long)rate->window_s, rate->max);
 	}
-	if (challenge != NULL && *challenge != '\0') {
-		struct prm p = { 0 };
-		int used;
-
-		p_text(&p, challenge);
-		if ((r = x(reg, "challenge", "SELECT 1 FROM profiles WHERE challenge = $1", &p,
-		         &res)) != SC_OK)
-			return r;
-		used = PQntuples(res) > 0;
-		PQclear(res);
-		if (used)
-			return sc_fail(SC_ERR_REPLAY,
-			    "challenge already used for a profile (a replayed request)");
-	}
+	if (used)
+		return sc_fail(SC_ERR_REPLAY,
+		    "challenge already used for a profile (a replayed request)");
 	return SC_OK;
 }
 
