@@ -104,12 +104,14 @@ static const char usage_text[] =
     "  --trusted-proxy CIDR   a reverse proxy (10.0.0.0/8, 2001:db8::1): from these peers only,\n"
     "                         the client is X-Forwarded-For's rightmost untrusted address (audit\n"
     "                         actor, logs); repeatable. --max-per-ip then counts requests in\n"
-    "                         flight per client address (the forwarded one), not TCP peers.\n"
+    "                         flight per client address (the forwarded one), not TCP peers.\n";
+/* The rest of the usage: ISO C bounds one string literal (4095 bytes) under -Werror. */
+static const char usage_text2[] =
     "  --db LOCATION          a file (SQLite) or a libpq URI (postgresql://HOST/DB,\n"
     "                         postgresql:///DB?host=/run/postgresql): several nodes may share\n"
     "                         one PostgreSQL registry. Never a password in it (PGPASSFILE).\n"
     "  --no-registry-gauges   /metrics without the registry's gauges (devices, profiles,\n"
-    "                         certificates): with several nodes, let one node serve them\n";
+    "                         certificates): with several nodes, let one node serve them\n"
     "  --signer-key KEY       the profile signer's key: a PEM file or a pkcs11: URI (RFC 7512,\n"
     "                         PIN only from ?pin-source=file:PATH); default NETDIR/signer.key.\n"
     "                         NETDIR needs root.pem and signer.pem; never the root's key\n"
@@ -998,7 +1000,10 @@ static void parse_flags(int argc, char **argv, struct options *o)
 				sc_log_usage_die("%s", sc_err_detail());
 			break;
 		case O_NOGAUGES: o->no_registry_gauges = 1; break;
-		case O_HELP: fputs(usage_text, stdout); exit(0);
+		case O_HELP:
+			fputs(usage_text, stdout);
+			fputs(usage_text2, stdout);
+			exit(0);
 		case 'C': sc_log_usage_die("--config: at most once");
 		case 'V': sc_version_print(stdout, "selfcert-provd"); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);

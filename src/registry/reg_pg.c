@@ -122,6 +122,19 @@ static const struct {
 	 * succeed.
 	 */
 	{ "CREATE UNIQUE INDEX devices_by_key ON devices ((" DEV_KEY("device_id") "));", 1 },
+	/*
+	 * 3: the address of an unauthenticated profile request (no request proof), so that such
+	 * requests count in their address's budget and never in the device's; NULL: authenticated,
+	 * and every profile made before. min_compatible stays 1: a nullable column with no default
+	 * (a catalog change, no rewrite) that a version-2 node neither reads nor writes; its inserts
+	 * are NULL (authenticated, as they are), and its device count, lacking "source IS NULL",
+	 * also counts the device's unauthenticated profiles: stricter, never looser. The runtime
+	 * role's table grants cover the new column.
+	 */
+	{ "ALTER TABLE profiles ADD COLUMN source text COLLATE \"C\""
+	  "  CHECK (source IS NULL OR length(source) BETWEEN 1 AND 64);"
+	  "CREATE INDEX profiles_by_source ON profiles(source, created_at);",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -823,6 +836,134 @@ static sc_err pg_device_list(struct sc_reg *base, enum sc_reg_dev_status status,
 	return SC_OK;
 }
 
+/* ---- the operator's pages ---- */
+
+/*
+ * Keyset paging on the primary key, as SQLite's (reg_sqlite.c sq_device_page, the same bounds
+ * worked out here): device_id is COLLATE "C", so its order and the bounds' comparisons are byte
+ * order, as SQLite's; each page is a range scan of the primary key however deep. Lower,
+ * inclusive: the cursor followed by \x01 (no device ID holds a byte below a space), or the
+ * prefix if that is greater, or ''. Upper, exclusive: the prefix with its last byte + 1, or DEL.
+ * The prefix compared as bytes (left(), never LIKE). One row past the page: *more. The newest
+ * certificate (DEVICE_SELECT's lc) gives expiring_before; no certificate, not listed.
+ */
+static sc_err pg_device_page(struct sc_reg *base, const struct sc_reg_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	struct sc_reg_device d;
+	char lower[SC_DEVICE_ID_MAX + 2], upper[SC_DEVICE_ID_MAX + 1];
+	size_t plen;
+	int n;
+	sc_err r;
+
+	lower[0] = '\0';
+	if (q->after != NULL)
+		snprintf(lower, sizeof(lower), "%s\x01", q->after);
+	if (q->id_prefix != NULL && strcmp(q->id_prefix, lower) > 0)
+		snprintf(lower, sizeof(lower), "%s", q->id_prefix);
+	snprintf(upper, sizeof(upper), "\x7f");
+	if (q->id_prefix != NULL && (plen = strlen(q->id_prefix)) > 0 &&
+	    (unsigned char)q->id_prefix[plen - 1] < 0x7e) {
+		memcpy(upper, q->id_prefix, plen + 1);
+		upper[plen - 1]++;
+	}
+	p_text(&p, q->status == 0 ? NULL : sc_reg_dev_status_name(q->status));
+	p_text(&p, q->id_prefix != NULL ? q->id_prefix : "");
+	p_text(&p, lower);
+	if (q->expiring_before != 0)
+		p_i64(&p, q->expiring_before);
+	else
+		p_text(&p, NULL);
+	p_i64(&p, (int64_t)q->limit + 1);
+	p_text(&p, upper);
+	if ((r = x(reg, "listing devices",
+	         DEVICE_SELECT "WHERE d.device_id >= $3::text COLLATE \"C\""
+	                       " AND d.device_id < $6::text COLLATE \"C\""
+	                       " AND left(d.device_id, length($2::text)) = $2::text COLLATE \"C\""
+	                       " AND ($1::text IS NULL OR d.status = $1::text)"
+	                       " AND ($4::bigint IS NULL OR lc.not_after < $4::bigint)"
+	                       " ORDER BY d.device_id LIMIT $5::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	n = PQntuples(res);
+	if ((size_t)n > q->limit) {
+		*more = 1;
+		n = (int)q->limit;
+	}
+	for (int i = 0; i < n; i++) {
+		device_from_row(res, i, &d);
+		if (cb(ctx, &d) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/*
+ * A device's profiles, newest first, without their DER. Ties within one second go by profile ID
+ * (PostgreSQL's profiles have no insertion counter, SQLite orders those by rowid).
+ */
+static sc_err pg_profile_list(struct sc_reg *base, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_profile_rec *pr), void *ctx)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	struct sc_reg_profile_rec pr;
+	sc_err r;
+
+	p_text(&p, device_id);
+	if (limit == 0)
+		p_text(&p, NULL); /* LIMIT NULL: all */
+	else
+		p_i64(&p, (int64_t)limit);
+	if ((r = x(reg, "listing profiles",
+	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	         " profile_not_after, created_at, consumed_at FROM profiles WHERE device_id = $1"
+	         " ORDER BY created_at DESC, profile_id DESC LIMIT $2::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		memset(&pr, 0, sizeof(pr));
+		copy_col(res, i, 0, pr.profile_id, sizeof(pr.profile_id));
+		copy_col(res, i, 1, pr.device_id, sizeof(pr.device_id));
+		copy_col(res, i, 2, pr.challenge, sizeof(pr.challenge));
+		pr.origin = strcmp(PQgetvalue(res, i, 3), "server") == 0 ? SC_KEY_SERVER_SUPPLIED
+		                                                         : SC_KEY_DEVICE_GENERATED;
+		if (sc_alg_from_name(PQgetvalue(res, i, 4), &pr.alg) != SC_OK)
+			pr.alg = SC_ALG_NONE;
+		pr.not_before = i64(res, i, 5);
+		pr.not_after = i64(res, i, 6);
+		pr.profile_not_after = i64(res, i, 7);
+		pr.created_at = i64(res, i, 8);
+		pr.consumed_at = i64(res, i, 9);
+		if (cb(ctx, &pr) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/* One audit row in its own transaction (an operator's failed login, a download). */
+static sc_err pg_audit_add(struct sc_reg *base, int64_t now, const char *actor, const char *event,
+    const char *device_id, const char *detail)
+{
+	struct pg_reg *reg = pg(base);
+	sc_err r;
+
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = audit(reg, now, actor, event, device_id, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);
+	return r;
+}
+
 /* ---- the activation feed ---- */
 
 static sc_err pg_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx,
@@ -912,15 +1053,25 @@ out:
  * statement. A statement of its own after the lock: one that waited for the lock keeps its
  * older snapshot for everything but the locked row, and would miss the profile the lock holder
  * just committed.
+ *
+ * source non-empty: an unauthenticated request from that address, counted in the address's
+ * budget (its profiles for any device), not in the device's. Many devices share an address, so
+ * no device row orders them: inside the insert's transaction (lock set) an advisory
+ * transaction lock on the address's hash comes first — taken after the device row, always in
+ * that order, so no two inserts wait on each other in a cycle — and every node's inserts from
+ * one address queue on it, making that count exact too. Two addresses whose hashes collide
+ * merely queue together; the two-key lock never meets the migration's one-key lock of the same
+ * number (PostgreSQL keeps the two key spaces apart). The precheck takes no lock: it is advice, the insert decides.
  */
 static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after, const char *lock)
+    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after,
+    const char *lock)
 {
 	enum sc_reg_dev_status s = 0;
 	struct prm p = { 0 };
 	PGresult *res = NULL;
 	int64_t n, oldest;
-	int used;
+	int used, unauth = source != NULL && *source != '\0';
 	sc_err r;
 
 	if (retry_after != NULL)
@@ -932,13 +1083,26 @@ static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const ch
 		    device_id);
 	if (s == SC_REG_DEV_REVOKED)
 		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
-	p_text(&p, device_id);
+	if (unauth && *lock != '\0' && rate != NULL && rate->max > 0) {
+		struct prm a = { 0 };
+
+		p_text(&a, source);
+		if ((r = run(reg, "address lock",
+		         "SELECT pg_advisory_xact_lock(1396920903, hashtext($1))", &a)) != SC_OK)
+			return r;
+	}
+	p_text(&p, unauth ? source : device_id);
 	p_i64(&p, rate != NULL && rate->max > 0 ? now - rate->window_s : INT64_MAX);
 	p_text(&p, challenge != NULL && *challenge != '\0' ? challenge : NULL);
 	if ((r = x(reg, "rate and challenge",
-	         "SELECT count(*), min(created_at),"
-	         " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
-	         " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint",
+	         unauth
+	             ? "SELECT count(*), min(created_at),"
+	               " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
+	               " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
+	             : "SELECT count(*), min(created_at),"
+	               " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
+	               " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint"
+	               " AND source IS NULL",
 	         &p, &res)) != SC_OK)
 		return r;
 	n = i64(res, 0, 0);
@@ -948,6 +1112,11 @@ static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const ch
 	if (rate != NULL && rate->max > 0 && n >= (int64_t)rate->max) {
 		if (retry_after != NULL)
 			*retry_after = oldest + rate->window_s - now + 1;
+		if (unauth)
+			return sc_fail(SC_ERR_RATE_LIMITED,
+			    "unauthenticated requests from %s had %lld profiles in the last %lld s "
+			    "(at most %u); send a request proof",
+			    source, (long long)n, (long long)rate->window_s, rate->max);
 		return sc_fail(SC_ERR_RATE_LIMITED,
 		    "device %s had %lld profiles in the last %lld s (at most %u)", device_id,
 		    (long long)n, (long long)rate->window_s, rate->max);
@@ -959,9 +1128,9 @@ static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const ch
 }
 
 static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
-	return profile_checks(pg(base), device_id, challenge, rate, now, retry_after, "");
+	return profile_checks(pg(base), device_id, challenge, source, rate, now, retry_after, "");
 }
 
 static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
@@ -970,7 +1139,7 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	struct pg_reg *reg = pg(base);
 	struct prm p = { 0 };
 	PGresult *res = NULL;
-	char detail[128];
+	char detail[192];
 	int inserted;
 	sc_err r;
 
@@ -978,8 +1147,8 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	rec->consumed_at = 0;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rate, now, retry_after,
-	         "FOR NO KEY UPDATE")) != SC_OK)
+	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rec->source, rate, now,
+	         retry_after, "FOR NO KEY UPDATE")) != SC_OK)
 		goto out;
 	p_text(&p, rec->profile_id);
 	p_text(&p, rec->device_id);
@@ -992,14 +1161,15 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	p_bin(&p, rec->der, rec->der_len);
 	p_text(&p, rec->chain_pem != NULL ? rec->chain_pem : "");
 	p_i64(&p, now);
+	p_text(&p, rec->source[0] != '\0' ? rec->source : NULL);
 	/*
 	 * The challenge's UNIQUE constraint is the last word: another device's insert of the same
 	 * challenge on another node (no row lock in common) waits here, then this one does nothing.
 	 */
 	if ((r = x(reg, "recording a profile",
 	         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
-	         " not_after, profile_not_after, der, chain_pem, created_at)"
-	         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+	         " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
 	         " ON CONFLICT ON CONSTRAINT profiles_challenge_key DO NOTHING RETURNING 1",
 	         &p, &res)) != SC_OK)
 		goto out;
@@ -1010,9 +1180,10 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 		    "challenge already used for a profile (a replayed request)");
 		goto out;
 	}
-	snprintf(detail, sizeof(detail), "profile %s, %s key %s", rec->profile_id,
+	snprintf(detail, sizeof(detail), "profile %s, %s key %s%s%s", rec->profile_id,
 	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
-	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?");
+	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
+	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
 	if ((r = audit(reg, now, actor, "profile-issued", rec->device_id, detail)) != SC_OK)
 		goto out;
 	r = commit(reg);
@@ -1471,6 +1642,9 @@ const struct sc_reg_backend sc_reg_pg = {
 	.audit_list = pg_audit_list,
 	.audit_follow = pg_audit_follow,
 	.counts = pg_counts,
+	.device_page = pg_device_page,
+	.profile_list = pg_profile_list,
+	.audit_add = pg_audit_add,
 	.check = pg_check,
 	.grant = pg_grant,
 };

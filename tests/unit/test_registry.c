@@ -1167,7 +1167,8 @@ static void test_pg_roles(void **state)
 	assert_int_equal(raw_exec("TRUNCATE audit"), SQLITE_CONSTRAINT);
 	/* An older schema and a role that may not migrate: told what to run. */
 	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 1;"
-	                          "DROP INDEX devices_by_key"),
+	                          "DROP INDEX devices_by_key;"
+	                          "ALTER TABLE profiles DROP COLUMN source"),
 	    SQLITE_OK);
 	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_ERR_VERSION);
 	assert_non_null(strstr(sc_err_detail(), "selfcert net db migrate"));
@@ -1228,7 +1229,7 @@ static void *racer(void *arg)
 	struct sc_reg_cert_rec c;
 	struct sc_reg_rate rate = { 3, 3600 };
 	int64_t retry;
-	char ch[16];
+	char ch[16], dev[16];
 
 	a->r = sc_reg_open(db, 0, &reg);
 	pthread_barrier_wait(&race_gate);
@@ -1240,9 +1241,16 @@ static void *racer(void *arg)
 		make_profile(&rec, ch, 100 + a->i, "abcd");
 		a->r = sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &retry);
 		break;
-	case 1: /* one device, rate 3 per hour */
+	case 1: /* one device (none of case 0's: its winner is any of them), rate 3 per hour */
 		snprintf(ch, sizeof(ch), "%04x", 0x1000 + a->i);
-		make_profile(&rec, "D-0", 200 + a->i, ch);
+		make_profile(&rec, "D-R", 200 + a->i, ch);
+		a->r = sc_reg_profile_insert(reg, &rec, &rate, 5000, "t", &retry);
+		break;
+	case 3: /* unauthenticated, every racer another device, one address: rate 3 per hour */
+		snprintf(ch, sizeof(ch), "%04x", 0x2000 + a->i);
+		snprintf(dev, sizeof(dev), "D-%d", a->i);
+		make_profile(&rec, dev, 300 + a->i, ch);
+		snprintf(rec.source, sizeof(rec.source), "198.51.100.7");
 		a->r = sc_reg_profile_insert(reg, &rec, &rate, 5000, "t", &retry);
 		break;
 	case 2: /* one profile, two certificates */
@@ -1293,10 +1301,15 @@ static void test_pg_races(void **state)
 		snprintf(id, sizeof(id), "D-%d", i);
 		assert_int_equal(sc_reg_device_add(reg, id, NULL, "t", 1000), SC_OK);
 	}
+	assert_int_equal(sc_reg_device_add(reg, "D-R", NULL, "t", 1000), SC_OK);
 	race(0, &ok, &already, &code, SC_ERR_REPLAY);
 	assert_int_equal(ok, 1);
 	assert_int_equal(code, RACERS - 1);
 	race(1, &ok, &already, &code, SC_ERR_RATE_LIMITED);
+	assert_int_equal(ok, 3);
+	assert_int_equal(code, RACERS - 3);
+	/* One address's budget, no device row in common: the address's advisory lock orders them. */
+	race(3, &ok, &already, &code, SC_ERR_RATE_LIMITED);
 	assert_int_equal(ok, 3);
 	assert_int_equal(code, RACERS - 3);
 	make_profile(&rec, "D-0", 1, "ffff");
@@ -1380,9 +1393,11 @@ static void test_sqlite_audit_follow(void **state)
 	(void)state;
 	assert_int_equal(sc_reg_device_add(reg, "F-1", NULL, "t", 1000), SC_OK);
 	assert_int_equal(sc_reg_device_add(reg, "F-2", NULL, "t", 1000), SC_OK);
-	assert_int_equal(sc_reg_audit_follow(reg, &cur, 3, follow_cb, &f), SC_OK);
-	assert_int_equal(f.n, 3);
-	assert_string_equal(f.events[2], "device-added F-1");
+	/* One schema-migrated row per version, then the devices. */
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, SC_REG_SCHEMA_VERSION + 1, follow_cb, &f),
+	    SC_OK);
+	assert_int_equal(f.n, SC_REG_SCHEMA_VERSION + 1);
+	assert_string_equal(f.events[SC_REG_SCHEMA_VERSION], "device-added F-1");
 	f.n = 0;
 	assert_int_equal(sc_reg_audit_follow(reg, &cur, 0, follow_cb, &f), SC_OK);
 	assert_int_equal(f.n, 1);
@@ -1426,6 +1441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
