@@ -26,12 +26,12 @@ provd_world fleet || exit 1
 
 # --- the database: owner migrates and grants; nodes run as the runtime role ---
 ok "net db migrate as the owner" sc net db migrate --db "$REG_DB"
-check "migrate says the version" grep -q "^registry (postgresql) at schema version 2$" "$T/.out"
+check "migrate says the version" grep -q "^registry (postgresql) at schema version 3$" "$T/.out"
 pg_sql "CREATE ROLE sc_provd LOGIN" >/dev/null
 ok "grant the runtime role" sc net db migrate --db "$REG_DB" --grant sc_provd
 NODE_DB=${REG_DB/user=selfcert/user=sc_provd}
 ok "net db status" sc net db status --db "$NODE_DB"
-check "status: usable" grep -q "^this program:   2 (usable)$" "$T/.out"
+check "status: usable" grep -q "^this program:   3 (usable)$" "$T/.out"
 check "runtime role: no UPDATE of the audit log" bash -c "! psql -X -q -d '$NODE_DB' -c 'UPDATE audit SET detail = 1' 2>&1 | grep -qv 'permission denied'"
 check "runtime role: no TRUNCATE" bash -c "psql -X -q -d '$NODE_DB' -c 'TRUNCATE audit' 2>&1 | grep -q 'permission denied'"
 check "runtime role: no DELETE" bash -c "psql -X -q -d '$NODE_DB' -c 'DELETE FROM audit' 2>&1 | grep -q 'permission denied'"
@@ -83,7 +83,7 @@ trap node_cleanup EXIT
 start_node 0 && start_node 1 --no-registry-gauges && start_node 2 || exit 1
 curl -s --cacert "$T/net/root.pem" "${NODE_URL[0]}/healthz" >"$T/health.json"
 check "healthz names the backend and versions" grep -q '"registry":"postgresql"' "$T/health.json"
-check "the start log names the registry" grep -q "^selfcert-provd: registry postgresql:///selfcert?.*user=sc_provd (postgresql, schema 2, min_compatible 1; this program 2)$" "$T/node-0.log"
+check "the start log names the registry" grep -q "^selfcert-provd: registry postgresql:///selfcert?.*user=sc_provd (postgresql, schema 3, min_compatible 1; this program 3)$" "$T/node-0.log"
 check "healthz: min_compatible" grep -q '"schema_min_compatible":1' "$T/health.json"
 
 # run_round PREFIX NODE-SHIFT [agent flags…]: every agent at once, device i on node
@@ -220,11 +220,11 @@ api_node() { curl -s --cacert "$T/net/root.pem" -o "$T/.api" -w '%{http_code}' "
 check "revoke FLEET-1 on node 0" [ "$(api_node -X POST -H "Authorization: Bearer $PROVD_TOKEN" \
   -H 'X-Forwarded-For: 203.0.113.66' \
   -H 'Content-Type: application/json' --data '{"reason":"test"}' "${NODE_URL[0]}/v1/devices/FLEET-1/revoke")" = 200 ]
-check "untrusted peer: X-Forwarded-For ignored in the audit" [ "$(db "SELECT actor FROM audit WHERE event = 'device-revoked' AND device_id = 'FLEET-1'")" = "api 127.0.0.1" ]
+check "untrusted peer: X-Forwarded-For ignored in the audit" [ "$(db "SELECT actor FROM audit WHERE event = 'device-revoked' AND device_id = 'FLEET-1'")" = "operator admin (127.0.0.1)" ]
 check "revoke FLEET-2 on node 2, behind the proxy" [ "$(api_node -X POST -H "Authorization: Bearer $PROVD_TOKEN" \
   -H 'X-Forwarded-For: 198.51.100.1, 203.0.113.9' -H 'X-Forwarded-For: 127.0.0.5' \
   -H 'Content-Type: application/json' --data '{"reason":"test"}' "${NODE_URL[2]}/v1/devices/FLEET-2/revoke")" = 200 ]
-check "trusted proxy: the client in the audit" [ "$(db "SELECT actor FROM audit WHERE event = 'device-revoked' AND device_id = 'FLEET-2'")" = "api 203.0.113.9" ]
+check "trusted proxy: the client in the audit" [ "$(db "SELECT actor FROM audit WHERE event = 'device-revoked' AND device_id = 'FLEET-2'")" = "operator admin (203.0.113.9)" ]
 check "and in node 2's log" grep -q "^selfcert-provd: 203.0.113.9 POST /v1/devices/FLEET-2/revoke 200" "$T/node-2.log"
 "$SELFCERT_AGENT" --sp "$T/s1.sock" --certs "$T/s1-out" --device-dir "$T/s1-certs" --server "${NODE_URL[2]}" \
   --ca "$T/net/root.pem" --once --force-renew >/dev/null 2>"$T/revoked.err"

@@ -128,11 +128,11 @@ api GET "/v1/operator/devices?status=active&prefix=DEV-" "${A[@]}"; api_is "acti
 check "active DEV-*: DEV-A DEV-C DEV-D (got $(ids))" [ "$(ids)" = "DEV-A DEV-C DEV-D " ]
 api GET "/v1/operator/devices?prefix=dev-" "${A[@]}"; api_is "the prefix is bytes" 200
 check "no device begins dev- (got $(ids))" [ "$(ids)" = "" ]
-soon=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ); later=$(date -u -d '+400 days' +%Y-%m-%dT%H:%M:%SZ)
+soon=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ); later=$(date -u -d '+400 days' +%Y-%m-%dT%H:%M:%SZ)
 api GET "/v1/operator/devices?expiring_before=$later" "${A[@]}"; api_is "expiring within 400 days" 200
 check "expiring: DEV-A alone (got $(ids))" [ "$(ids)" = "DEV-A " ]
-api GET "/v1/operator/devices?expiring_before=$soon" "${A[@]}"; api_is "expiring tomorrow" 200
-check "expiring tomorrow: none (got $(ids))" [ "$(ids)" = "" ]
+api GET "/v1/operator/devices?expiring_before=$soon" "${A[@]}"; api_is "expiring within the hour" 200
+check "expiring within the hour: none, leaves last 24 h (got $(ids))" [ "$(ids)" = "" ]
 api GET "/v1/operator/devices?limit=0" "${A[@]}"; api_is "limit 0" 400 bad-value
 api GET "/v1/operator/devices?limit=501" "${A[@]}"; api_is "limit 501" 400 bad-value
 api GET "/v1/operator/devices?status=lost" "${A[@]}"; api_is "bad status" 400 bad-value
