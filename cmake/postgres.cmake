@@ -14,10 +14,11 @@ add_test(NAME unit/test_registry_pg
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/unit/pg-run.sh $<TARGET_FILE:test_registry>)
 set_tests_properties(unit/test_registry_pg PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 
-# The key server/agent integration tests again with the registry on PostgreSQL (SC_DB=pg: the
+# The key server/agent integration tests (and the request-proof and operator ones, whose budgets
+# and pages are SQL of each backend) again with the registry on PostgreSQL (SC_DB=pg: the
 # testlib starts a throw-away server). The multi-node test (test_provd_nodes.sh) is PostgreSQL's
 # own and always runs on it.
-foreach(name test_agent test_provd_keygen test_provd_load)
+foreach(name test_agent test_provd_keygen test_provd_load test_provd_auth test_provd_operators)
   add_test(NAME integration/${name}_pg
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
   set_tests_properties(integration/${name}_pg PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77

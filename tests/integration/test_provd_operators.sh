@@ -41,7 +41,7 @@ check "list line" grep -Eq '^alice sha256:[0-9a-f]{16}$' "$T/.out"
 refused "remove a stranger" 1 not-found sc net operator remove zed --operators "$OPS"
 
 # --- start-up refusals, naming the file ---
-P=(--db "$T/reg.db" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" --listen 127.0.0.1:0 --insecure-http)
+P=(--db "$REG_DB" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" --listen 127.0.0.1:0 --insecure-http)
 chmod 644 "$OPS"
 "$SELFCERT_PROVD" "${P[@]}" --operators "$OPS" 2>"$T/.err"
 check "operators file open to others: exit 3" [ $? -eq 3 ]
