@@ -12,6 +12,11 @@
  * The token and its environment (SOFTHSM2_CONF, PKCS11_PROVIDER_MODULE) are the caller's:
  * bench/hsm-token.sh makes a SoftHSM one.
  *
+ * --db puts provd's registry at LOCATION (a libpq URI: PostgreSQL; bench/pg.sh starts a server
+ * and passes it) instead of a SQLite file in --db-dir; --db-pid names that database server's
+ * postmaster, whose CPU and its backends' is then counted too ("db CPU ms/dev"): a device's
+ * cost on PostgreSQL is provd's plus the database's.
+ *
  * A provd device: POST /v1/profiles, the leaf issued in-process with its CSK, POST
  * /v1/certificates (checked and recorded durably by the server). A cfssl device: a P-256 key and
  * CSR made in-process, POST /api/v1/cfssl/sign. For each N, every round enrols D fresh devices
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "bench_net.h"
@@ -33,7 +39,42 @@
 #define MAX_LEVELS 8
 #define WARM_PER_CLIENT 2
 
+static pid_t db_pid; /* --db-pid: the database server's postmaster, 0: none */
+
+/* CPU seconds of the database server: the postmaster and its children (backends, workers). */
+static double db_cpu_seconds(void)
+{
+	char p[300], line[1024], *s;
+	double sum = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (db_pid <= 0 || (d = opendir("/proc")) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		pid_t pid = (pid_t)atol(e->d_name);
+		unsigned long long ut = 0, st = 0;
+		int ppid = 0;
+		FILE *f;
+		if (pid <= 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
+		if ((f = fopen(p, "r")) == NULL) /* gone meanwhile: a backend that ended */
+			continue;
+		/* As bench_cpu_seconds reads it, with the parent: a process gone stays uncounted. */
+		if (fgets(line, sizeof(line), f) != NULL && (s = strrchr(line, ')')) != NULL &&
+		    sscanf(s + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ppid,
+		        &ut, &st) == 3 &&
+		    (pid == db_pid || ppid == db_pid))
+			sum += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
 struct side {
+	struct bench_stat dbcpu;    /* the database server's CPU seconds per device (--db-pid) */
 	struct bench_stat dps, cpu; /* devices per second; CPU seconds per device */
 	struct bench_stat sys;      /* of cpu, the kernel's share (stime) */
 	long new_conns;
@@ -60,11 +101,14 @@ static void one_round(enum bench_target t, struct bench_server *s, struct bench_
     struct bench_dev *devs, size_t n, struct side *out)
 {
 	struct bench_drive_result res;
+	double db0 = t == BENCH_PROVD ? db_cpu_seconds() : 0;
 	double cpu0 = bench_cpu_seconds(s->pid), sys0 = sys_seconds(s->pid), cpu, sys;
 
 	bench_drive(t, s, c, devs, n, 0, 0, &res);
 	cpu = bench_cpu_seconds(s->pid) - cpu0;
 	sys = sys_seconds(s->pid) - sys0;
+	if (t == BENCH_PROVD && db_pid > 0)
+		bench_stat_add(&out->dbcpu, (db_cpu_seconds() - db0) / (double)n);
 	if (res.done != n)
 		bench_die("%zu of %zu devices enrolled", res.done, n);
 	bench_stat_add(&out->dps, (double)n / res.wall);
@@ -143,6 +187,7 @@ int main(int argc, char **argv)
 	    provd_threads = 4;
 	size_t per_round = 400, total = 0, next = 0;
 	const char *db_base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	const char *db_location = NULL;
 	char base[BENCH_PATH_MAX], db[BENCH_PATH_MAX + 32], csv[BENCH_PATH_MAX + 32];
 	struct bench_world w;
 	struct bench_server provd, cfssl, provd_hsm;
@@ -169,6 +214,10 @@ int main(int argc, char **argv)
 			if (strncmp(signer_uri, "pkcs11:", 7) != 0)
 				bench_die(
 				    "--signer-key: a pkcs11: URI (the file case always runs)");
+		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			db_location = argv[++i];
+		} else if (strcmp(argv[i], "--db-pid") == 0 && i + 1 < argc) {
+			db_pid = (pid_t)atol(argv[++i]);
 		} else if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc) {
 			char *list = argv[++i], *tok, *save = NULL;
 			n_levels = 0;
@@ -182,7 +231,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 			    "usage: SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] "
 			    "[--clients 1,8,32] [--provd-threads T] [--http] [--db-dir DIR] [--json] "
-			    "[--signer-key pkcs11:URI]\n");
+			    "[--signer-key pkcs11:URI] [--db LOCATION [--db-pid PID]]\n");
 			return 2;
 		}
 	}
@@ -207,7 +256,9 @@ int main(int argc, char **argv)
 	if ((devs = calloc(total, sizeof(*devs))) == NULL)
 		bench_die("out of memory");
 	bench_devs_make(&w, "CA", 0, total, devs);
-	snprintf(db, sizeof(db), "%s/registry.db", base);
+	snprintf(db, sizeof(db), "%s", db_location != NULL ? db_location : "");
+	if (db_location == NULL || strlen(db_location) >= sizeof(db))
+		snprintf(db, sizeof(db), "%s/registry.db", base);
 	snprintf(csv, sizeof(csv), "%s/feed.csv", base);
 	bench_devs_activate(devs, total, db, csv);
 	bench_provd_start(&w, db, provd_threads, tls, &provd);
@@ -237,9 +288,9 @@ int main(int argc, char **argv)
 	if (json)
 		printf(
 		    "{\"benchmark\":\"ca\",\"transport\":\"%s\",\"alg\":\"p256\",\"rounds\":%d,\"devices_per_round\":%zu,"
-		    "\"provd_threads\":%d,\"target_ratio\":%.1f,\"cases\":[",
+		    "\"provd_threads\":%d,\"registry\":\"%s\",\"target_ratio\":%.1f,\"cases\":[",
 		    tls ? "https-keepalive" : "http-keepalive", rounds, per_round, provd_threads,
-		    CA_TARGET);
+		    strncmp(db, "postgres", 8) == 0 ? "postgresql" : "sqlite", CA_TARGET);
 	else
 		printf(
 		    "Benchmark 3: selfcert-provd (profile + certificate, recorded) vs cfssl serve (CSR signed), P-256,\n"
@@ -298,6 +349,11 @@ int main(int argc, char **argv)
 		if (json) {
 			printf("%s{\"clients\":%d,", l ? "," : "", levels[l]);
 			json_side("provd", &sp);
+			if (db_pid > 0) {
+				printf(",");
+				bench_json_stat(stdout, "provd_db_cpu_ms_per_device", &sp.dbcpu,
+				    1e3);
+			}
 			printf(",");
 			json_side("cfssl", &sc);
 			if (devs_hsm != NULL) {
@@ -333,6 +389,12 @@ int main(int argc, char **argv)
 				       "CPU/dev %.2fx the file key's\n",
 				    "", a, "", c, "",
 				    bench_median(&sh.cpu) / bench_median(&sp.cpu));
+			}
+			if (db_pid > 0) {
+				bench_fmt(c, sizeof(c), &sp.dbcpu, 1e3, "%.3f");
+				printf("%7s %41s %20s   (the database server's CPU per provd "
+				       "device: PostgreSQL)\n",
+				    "", "", c);
 			}
 		}
 		if (sp.new_conns > 0 || sc.new_conns > 0)

@@ -79,6 +79,7 @@ sc_err cmd_net_init(int argc, char **argv);
 sc_err cmd_net_profile(int argc, char **argv);
 sc_err cmd_net_device(int argc, char **argv);      /* cmd_registry.c: add|revoke|list|… */
 sc_err cmd_net_operator(int argc, char **argv);    /* cmd_operator.c: add|remove|list */
+sc_err cmd_net_db(int argc, char **argv);          /* cmd_registry.c: migrate|status|check */
 sc_err cmd_net_server_cert(int argc, char **argv); /* cmd_net.c */
 sc_err cmd_sp_init(int argc, char **argv);
 sc_err cmd_device_info(int argc, char **argv);

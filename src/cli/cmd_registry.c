@@ -1,5 +1,6 @@
 /*
- * cmd_registry.c — the operator's registry commands (`net device add|revoke|list|show|import`):
+ * cmd_registry.c — the operator's registry commands (`net device add|revoke|list|show|import`,
+ * `net db migrate|status|check`):
  * they open the provisioning server's registry directly through src/registry (the same library
  * and transactions the server uses), never through the server's HTTP API.
  */
@@ -406,8 +407,10 @@ static const char device_usage[] =
     "  list     every device, one line each\n"
     "  show     one device in full, with its certificates and audit events\n"
     "  import   activate the devices of a CSV file (the activation feed)\n"
-    "  --db REGISTRY  the registry selfcert-provd uses: a file path (SQLite). postgresql://… and\n"
-    "                 postgres://… need a build with the PostgreSQL backend (this one has none).\n"
+    "  --db REGISTRY  the registry selfcert-provd uses: a file path (SQLite), or a libpq URI\n"
+    "                 (postgresql://HOST/DB, postgresql:///DB?host=/run/postgresql,\n"
+    "                 postgresql:///?service=NAME) for PostgreSQL. Never a password in it:\n"
+    "                 libpq's PGPASSFILE (~/.pgpass) or service file holds it.\n"
     "  selfcert net device <verb> --help for each verb's flags.\n";
 
 sc_err cmd_net_device(int argc, char **argv)
@@ -435,4 +438,74 @@ sc_err cmd_net_device(int argc, char **argv)
 			return verbs[i].run(argc - 1, argv + 1);
 	return sc_fail(SC_ERR_USAGE,
 	    "net device: unknown verb '%.32s' (add|revoke|list|show|import)", argv[0]);
+}
+
+/* ---- net db (the registry's schema, for operators who migrate as a step of their own) ---- */
+
+static const char db_usage[] =
+    "usage: selfcert net db migrate|status|check --db REGISTRY [--grant ROLE]\n"
+    "  migrate  bring the registry's schema to this program's version (made if missing), under\n"
+    "           the database's migration lock; run it as the owner role before rolling out a\n"
+    "           new version. --grant ROLE (PostgreSQL) then gives the runtime role provd and\n"
+    "           `net device` connect as what they need: no DDL, and no UPDATE, DELETE or\n"
+    "           TRUNCATE of the audit log, the revocations or the certificates.\n"
+    "  status   the backend, schema version, oldest compatible program version, and whether\n"
+    "           this program may serve from it (as /healthz says)\n"
+    "  check    the registry's consistency (SQLite: page and foreign-key checks; PostgreSQL:\n"
+    "           every consumed profile has its certificate and no other has one)\n";
+
+sc_err cmd_net_db(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "db", 1, 0 },
+		{ "grant", 1, 0 },
+	};
+	struct cli_args a;
+	struct sc_reg *reg = NULL;
+	const char *verb, *db;
+	sc_err r;
+
+	if (argc < 1)
+		return sc_fail(SC_ERR_USAGE, "net db: which verb? migrate|status|check (--help)");
+	verb = argv[0];
+	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+		fputs(db_usage, stdout);
+		return SC_OK;
+	}
+	if (strcmp(verb, "migrate") != 0 && strcmp(verb, "status") != 0 &&
+	    strcmp(verb, "check") != 0)
+		return sc_fail(SC_ERR_USAGE, "net db: unknown verb '%.32s' (migrate|status|check)",
+		    verb);
+	if ((r = cli_parse(&a, "net db", spec, sizeof(spec) / sizeof(spec[0]), argc - 1, argv + 1,
+	         0)) != SC_OK)
+		return r;
+	if (a.help) {
+		fputs(db_usage, stdout);
+		return SC_OK;
+	}
+	if ((r = cli_need(&a, "db", &db)) != SC_OK)
+		return r;
+	if (cli_has(&a, "grant") && strcmp(verb, "migrate") != 0)
+		return sc_fail(SC_ERR_USAGE, "net db %s: --grant is for migrate", verb);
+	/* Only migrate makes a registry; status and check refuse an empty database. */
+	if ((r = sc_reg_open(db, strcmp(verb, "migrate") == 0, &reg)) != SC_OK)
+		return r;
+	if (strcmp(verb, "migrate") == 0) {
+		if (cli_has(&a, "grant") && (r = sc_reg_grant(reg, cli_get(&a, "grant"))) != SC_OK)
+			goto out;
+		printf("registry (%s) at schema version %d%s%s\n", sc_reg_backend_name(reg),
+		    sc_reg_schema_version(reg), cli_has(&a, "grant") ? ", rights granted to " : "",
+		    cli_has(&a, "grant") ? cli_get(&a, "grant") : "");
+	} else if (strcmp(verb, "status") == 0) {
+		printf("backend:        %s\n", sc_reg_backend_name(reg));
+		printf("schema:         %d\n", sc_reg_schema_version(reg));
+		printf("min_compatible: %d\n", sc_reg_schema_min_compatible(reg));
+		printf("this program:   %d (%s)\n", SC_REG_SCHEMA_VERSION,
+		    sc_reg_schema_usable(reg) ? "usable" : "not usable");
+	} else if ((r = sc_reg_check(reg)) == SC_OK) {
+		printf("registry (%s): consistent\n", sc_reg_backend_name(reg));
+	}
+out:
+	sc_reg_close(reg);
+	return r;
 }

@@ -29,6 +29,8 @@ static const struct command commands[] = {
 	    "selfcert-provd's operators: operator add|remove|list" },
 	{ "net", "revoked", cmd_net_revoked,
 	    "the signed list of revoked devices: revoked sign|check|fetch" },
+	{ "net", "db", cmd_net_db,
+	    "the registry's schema: db migrate|status|check (PostgreSQL roles)" },
 	{ "net", "server-cert", cmd_net_server_cert, "the provisioning server's TLS certificate" },
 	{ "sp", "init", cmd_sp_init,
 	    "create a secure processor's store (root key, counter, store)" },

@@ -66,6 +66,12 @@ struct provd_api {
 	 * own thread (the unit tests). Started by the caller, stopped by provd_api_free. */
 	struct provd_keygen *keygen;
 	long keygen_wait_ms; /* a request's wait for its key; 0: PROVD_KEYGEN_WAIT_MS */
+	/*
+	 * 1: /metrics leaves out the registry's gauges. They count the shared registry, the same
+	 * on every node: with several nodes one serves them (or a query takes max(), never sum()),
+	 * and the others skip their count(*)s per scrape.
+	 */
+	int no_registry_gauges;
 };
 
 #define PROVD_QUERY_MAX 8 /* query parameters in one request; more: bad-value */

@@ -93,16 +93,23 @@ sc_err provd_h_revoke(const struct provd_ctx *ctx, struct provd_response *resp)
 	return SC_OK;
 }
 
-/* GET /healthz: 200 when the registry answers with the schema this program knows. */
+/*
+ * GET /healthz: 200 when the registry answers with a schema this program may serve from — its
+ * own, or a newer one whose min_compatible still admits it (during a rolling upgrade the old
+ * nodes stay in the balancer).
+ */
 sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
 {
 	int v = sc_reg_schema_version(ctx->reg);
 
-	if (v != SC_REG_SCHEMA_VERSION)
-		return sc_fail(SC_ERR_IO, "registry not usable (schema %d)", v);
+	if (!sc_reg_schema_usable(ctx->reg))
+		return sc_fail(SC_ERR_IO, "registry not usable (schema %d, this program %d)", v,
+		    SC_REG_SCHEMA_VERSION);
 	provd_respond_json(resp, 200,
-	    json_pack("{s:s, s:s, s:i}", "status", "ok", "network_id", ctx->api->network_id,
-	        "schema", v));
+	    json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "status", "ok", "network_id",
+	        ctx->api->network_id, "schema", v, "schema_min_compatible",
+	        sc_reg_schema_min_compatible(ctx->reg), "schema_program", SC_REG_SCHEMA_VERSION,
+	        "registry", sc_reg_backend_name(ctx->reg)));
 	return SC_OK;
 }
 
@@ -110,7 +117,7 @@ sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
 sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 {
 	struct sc_reg_counts counts;
-	int have = sc_reg_counts(ctx->reg, &counts) == SC_OK;
+	int have = !ctx->api->no_registry_gauges && sc_reg_counts(ctx->reg, &counts) == SC_OK;
 
 	if (ctx->api->metrics == NULL ||
 	    provd_metrics_render(ctx->api->metrics, have ? &counts : NULL, &resp->body,

@@ -35,6 +35,8 @@
 #include "conf.h"
 #include "log.h"
 #include "pem.h"
+#include "proxy.h"
+#include "respond.h"
 #include "text.h"
 
 #define PROVD_DEFAULT_THREADS 4
@@ -68,7 +70,7 @@ static const char usage_text[] =
     "         [--max-connections N] [--max-per-ip N] [--timeout SECONDS]\n"
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
     "         [--keygen-threads N] [--keygen-queue N] [--unauthenticated-budget N]\n"
-    "         [--signer-key KEY]\n"
+    "         [--signer-key KEY] [--trusted-proxy CIDR …] [--no-registry-gauges]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -99,6 +101,17 @@ static const char usage_text[] =
     "  --request-deadline S   a request's headers and body must arrive within S seconds of its\n"
     "                         start, however steadily they trickle (default 40; 0: none)\n"
     "  --port-file FILE       write the bound port there once listening\n"
+    "  --trusted-proxy CIDR   a reverse proxy (10.0.0.0/8, 2001:db8::1): from these peers only,\n"
+    "                         the client is X-Forwarded-For's rightmost untrusted address (audit\n"
+    "                         actor, logs); repeatable. --max-per-ip then counts requests in\n"
+    "                         flight per client address (the forwarded one), not TCP peers.\n";
+/* The rest of the usage: ISO C bounds one string literal (4095 bytes) under -Werror. */
+static const char usage_text2[] =
+    "  --db LOCATION          a file (SQLite) or a libpq URI (postgresql://HOST/DB,\n"
+    "                         postgresql:///DB?host=/run/postgresql): several nodes may share\n"
+    "                         one PostgreSQL registry. Never a password in it (PGPASSFILE).\n"
+    "  --no-registry-gauges   /metrics without the registry's gauges (devices, profiles,\n"
+    "                         certificates): with several nodes, let one node serve them\n"
     "  --signer-key KEY       the profile signer's key: a PEM file or a pkcs11: URI (RFC 7512,\n"
     "                         PIN only from ?pin-source=file:PATH); default NETDIR/signer.key.\n"
     "                         NETDIR needs root.pem and signer.pem; never the root's key\n"
@@ -182,6 +195,24 @@ struct server {
 	int stopping;
 	int watchdog_running;
 	pthread_t watchdog;
+	const struct provd_proxies *proxies; /* --trusted-proxy (may be empty) */
+	/*
+	 * With --trusted-proxy, --max-per-ip counts requests in flight per client address here
+	 * (the forwarded one behind a proxy), not connections per TCP peer in libmicrohttpd, which
+	 * would count the proxy. 0: no limit.
+	 */
+	long per_client;
+	pthread_mutex_t clients_lock;
+	struct client_slot *clients; /* CLIENT_SLOTS of them, or NULL */
+	char reg_desc[320];          /* the registry, for the start log */
+};
+
+#define CLIENT_SLOTS 4096 /* addresses tracked at once; past that a client is not limited */
+#define CLIENT_PROBES 16
+
+struct client_slot {
+	char addr[PROVD_ADDR_STR_MAX];
+	unsigned long n; /* requests in flight; 0: free */
 };
 
 /* One request in progress: its body so far. */
@@ -521,6 +552,97 @@ static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const c
 	return MHD_YES;
 }
 
+/* Every X-Forwarded-For header of a request, joined with commas (RFC 9110 §5.3). */
+struct xff_acc {
+	char buf[PROVD_XFF_MAX + 2];
+	size_t len;
+	int over;
+};
+
+static enum MHD_Result xff_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct xff_acc *x = cls;
+	size_t n = value != NULL ? strlen(value) : 0;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, "X-Forwarded-For") != 0 || n == 0)
+		return MHD_YES;
+	if (x->len + n + 1 > PROVD_XFF_MAX) {
+		x->over = 1;
+		return MHD_NO;
+	}
+	if (x->len > 0)
+		x->buf[x->len++] = ',';
+	memcpy(x->buf + x->len, value, n + 1);
+	x->len += n;
+	return MHD_YES;
+}
+
+/*
+ * peer (the TCP peer) replaced by the client's address when the peer is a trusted proxy and
+ * says so in X-Forwarded-For (proxy.h); an oversize header is not believed.
+ */
+static void client_name(const struct server *srv, struct MHD_Connection *c, char *peer,
+    size_t peer_len)
+{
+	struct xff_acc x = { .len = 0, .over = 0 };
+	char client[PROVD_ADDR_STR_MAX];
+
+	if (srv->proxies == NULL || srv->proxies->n == 0 ||
+	    !provd_proxies_trusts(srv->proxies, peer))
+		return;
+	x.buf[0] = '\0';
+	MHD_get_connection_values(c, MHD_HEADER_KIND, xff_one, &x);
+	if (x.over || x.len == 0)
+		return;
+	if (provd_proxies_client(srv->proxies, peer, x.buf, client, sizeof(client)))
+		snprintf(peer, peer_len, "%s", client);
+}
+
+/*
+ * One more request in flight from addr: 1 if within --max-per-ip (counted, client_leave later),
+ * 0 if over. A full table admits (the limit is a courtesy against one client hogging the
+ * workers, not a security boundary; the proxy's own limits come first).
+ */
+static int client_enter(struct server *srv, const char *addr, struct client_slot **held)
+{
+	uint32_t h = 2166136261u;
+	int ok = 1;
+
+	*held = NULL;
+	if (srv->clients == NULL || srv->per_client <= 0)
+		return 1;
+	for (const char *p = addr; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	pthread_mutex_lock(&srv->clients_lock);
+	for (int i = 0; i < CLIENT_PROBES; i++) {
+		struct client_slot *c = &srv->clients[(h + (uint32_t)i) % CLIENT_SLOTS];
+		if (c->n > 0 && strcmp(c->addr, addr) != 0)
+			continue;
+		if (c->n == 0)
+			snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		if (c->n >= (unsigned long)srv->per_client) {
+			ok = 0;
+		} else {
+			c->n++;
+			*held = c;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&srv->clients_lock);
+	return ok;
+}
+
+static void client_leave(struct server *srv, struct client_slot *held)
+{
+	if (held == NULL)
+		return;
+	pthread_mutex_lock(&srv->clients_lock);
+	held->n--;
+	pthread_mutex_unlock(&srv->clients_lock);
+}
+
 /* The whole request is in: hand it to the API with a registry connection, send its answer. */
 static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
     struct request_state *st, const char *url, const char *method)
@@ -528,12 +650,14 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	struct provd_request req;
 	struct provd_response resp;
 	struct query_list query = { .n = 0 };
+	struct client_slot *held = NULL;
 	struct sc_reg *reg;
 	enum MHD_Result ret;
 	char peer[64];
 	int slot;
 
 	peer_name(c, peer, sizeof(peer));
+	client_name(srv, c, peer, sizeof(peer));
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = url;
@@ -549,9 +673,18 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	req.n_query = query.n;
 	req.query_overflow = query.overflow;
 	conn_mark(srv, c, 0);
-	reg = pool_take(&srv->pool, &slot);
-	provd_api_handle(&srv->api, reg, &req, &resp);
-	pool_give(&srv->pool, slot);
+	if (!client_enter(srv, peer, &held)) {
+		memset(&resp, 0, sizeof(resp));
+		resp.code = -1;
+		sc_fail(PROVD_ERR_BUSY, "%s has %ld requests in flight (--max-per-ip)", peer,
+		    srv->per_client);
+		provd_respond_failure(&resp, PROVD_ERR_BUSY);
+	} else {
+		reg = pool_take(&srv->pool, &slot);
+		provd_api_handle(&srv->api, reg, &req, &resp);
+		pool_give(&srv->pool, slot);
+		client_leave(srv, held);
+	}
 	ret = send_response(c, &resp);
 	provd_metrics_request(srv->api.metrics, resp.endpoint, resp.status, since(&st->t0));
 	log_request(peer, method, url, &resp, since(&st->t0));
@@ -731,6 +864,8 @@ struct options {
 	long keygen_threads, keygen_queue;
 	long unauth_budget;           /* -1: the policy's default */
 	struct sockaddr_storage addr; /* --listen */
+	struct provd_proxies proxies; /* --trusted-proxy */
+	int no_registry_gauges;       /* --no-registry-gauges */
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -767,6 +902,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_OPERATORS,
 		O_UNAUTH,
 		O_SIGNERKEY,
+		O_PROXY,
+		O_NOGAUGES,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -796,6 +933,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "signer-key", required_argument, NULL, O_SIGNERKEY },
+		{ "trusted-proxy", required_argument, NULL, O_PROXY },
+		{ "no-registry-gauges", no_argument, NULL, O_NOGAUGES },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -856,7 +995,15 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			o->unauth_budget = parse_long("unauthenticated-budget", optarg, 0, 1000000);
 			break;
 		case O_SIGNERKEY: o->signer_key = optarg; break;
-		case O_HELP: fputs(usage_text, stdout); exit(0);
+		case O_PROXY:
+			if (provd_proxies_add(&o->proxies, optarg) != SC_OK)
+				sc_log_usage_die("%s", sc_err_detail());
+			break;
+		case O_NOGAUGES: o->no_registry_gauges = 1; break;
+		case O_HELP:
+			fputs(usage_text, stdout);
+			fputs(usage_text2, stdout);
+			exit(0);
 		case 'C': sc_log_usage_die("--config: at most once");
 		case 'V': sc_version_print(stdout, "selfcert-provd"); exit(0);
 		default: sc_log_usage_die("unknown flag or missing value: %s", argv[optind - 1]);
@@ -928,7 +1075,20 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 			return r;
 		srv->pool.n++;
 	}
-	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did. */
+	/*
+	 * Which registry, for the start log (so that an operator can tell nodes apart; a --db never
+	 * holds a password: registry.c refuses one). Read now, before any worker shares the
+	 * connection; logged once the server listens (a refusal at start stays one line).
+	 */
+	snprintf(srv->reg_desc, sizeof(srv->reg_desc),
+	    "registry %.200s (%s, schema %d, min_compatible %d; this program %d)", o->db,
+	    sc_reg_backend_name(srv->pool.conns[0]), sc_reg_schema_version(srv->pool.conns[0]),
+	    sc_reg_schema_min_compatible(srv->pool.conns[0]), SC_REG_SCHEMA_VERSION);
+	/* A crash (even SIGKILL mid-transaction) leaves SQLite's WAL to roll back; check it did.
+	 * PostgreSQL recovers by itself, and its check is a full scan of a shared database that
+	 * every node start would repeat: operators run `selfcert net db check` instead. */
+	if (strcmp(sc_reg_backend_name(srv->pool.conns[0]), "sqlite") != 0)
+		return SC_OK;
 	return sc_reg_check(srv->pool.conns[0]);
 }
 
@@ -1013,8 +1173,8 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	    /* One worker is MHD's own polling thread, not a pool of one. */
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)o->per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
+	    (unsigned)(o->proxies.n > 0 ? 0 : o->per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)o->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROVD_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, srv, MHD_OPTION_ARRAY, o->insecure ? no_opts : tls_opts, MHD_OPTION_END);
 	if (*out == NULL) {
@@ -1023,6 +1183,13 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		return sc_fail(SC_ERR_IO, "cannot serve on %s (TLS setup failed?)", o->listen);
 	}
 	srv->deadline_s = o->deadline;
+	srv->proxies = &o->proxies;
+	if (o->proxies.n > 0 && o->per_ip > 0) {
+		if ((srv->clients = calloc(CLIENT_SLOTS, sizeof(*srv->clients))) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "--max-per-ip table");
+		srv->per_client = o->per_ip;
+	}
+	srv->api.no_registry_gauges = o->no_registry_gauges;
 	if (o->deadline > 0) {
 		if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0)
 			return sc_fail(SC_ERR_NOMEM, "cannot start the request deadline's thread");
@@ -1031,6 +1198,7 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	info = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : 0;
 	provd_policy_describe(&srv->api.policy, desc, sizeof(desc));
+	sc_log("%s", srv->reg_desc);
 	sc_log("network %s: serving %s on port %u (%ld threads); %s", srv->api.network_id,
 	    o->insecure ? "plain HTTP" : "HTTPS", port, o->threads, desc);
 	if (o->port_file == NULL)
@@ -1079,6 +1247,7 @@ int main(int argc, char **argv)
 	sc_log_init("selfcert-provd");
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.conns_lock, NULL);
+	pthread_mutex_init(&srv.clients_lock, NULL);
 	pthread_cond_init(&srv.stop_cond, NULL);
 	parse_flags(argc, argv, &o);
 	if ((r = load_policy(&o, &srv.api.policy)) != SC_OK)
@@ -1133,6 +1302,7 @@ out:
 	provd_metrics_free(srv.api.metrics);
 	provd_operators_free(srv.api.operators);
 	provd_api_free(&srv.api);
+	free(srv.clients);
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);
 	if (reexec) {

@@ -243,15 +243,18 @@ sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts 
 	}
 	if (counts != NULL)
 		put(&t,
-		    "# HELP selfcert_provd_devices Devices in the registry, by status.\n"
+		    "# HELP selfcert_provd_devices Devices in the registry, by status (the shared "
+		    "registry's: the same on every node, aggregate with max()).\n"
 		    "# TYPE selfcert_provd_devices gauge\n"
 		    "selfcert_provd_devices{status=\"active\"} %lld\n"
 		    "selfcert_provd_devices{status=\"revoked\"} %lld\n"
-		    "# HELP selfcert_provd_registry_profiles Profiles in the registry, by state.\n"
+		    "# HELP selfcert_provd_registry_profiles Profiles in the registry, by state (max() "
+		    "over nodes).\n"
 		    "# TYPE selfcert_provd_registry_profiles gauge\n"
 		    "selfcert_provd_registry_profiles{state=\"consumed\"} %lld\n"
 		    "selfcert_provd_registry_profiles{state=\"open\"} %lld\n"
-		    "# HELP selfcert_provd_registry_certificates Certificates in the registry.\n"
+		    "# HELP selfcert_provd_registry_certificates Certificates in the registry (max() "
+		    "over nodes).\n"
 		    "# TYPE selfcert_provd_registry_certificates gauge\n"
 		    "selfcert_provd_registry_certificates %lld\n",
 		    (long long)counts->devices_active, (long long)counts->devices_revoked,

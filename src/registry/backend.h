@@ -48,6 +48,8 @@ struct sc_reg_backend {
 	sc_err (*open)(const char *location, int create, struct sc_reg **out);
 	void (*close)(struct sc_reg *reg); /* reg non-NULL */
 	int (*schema_version)(struct sc_reg *reg);
+	/* NULL: the same as schema_version (no rolling upgrades: SQLite is one host). */
+	int (*schema_min_compatible)(struct sc_reg *reg);
 	/* ids: valid, distinct, 1..SC_REG_ADD_MAX of them; note checked. The registered check and
 	 * the inserts (each with its device-added audit row) are one transaction. */
 	sc_err (*devices_add)(struct sc_reg *reg, const char *const *ids, size_t n,
@@ -81,6 +83,8 @@ struct sc_reg_backend {
 	sc_err (*cert_der)(struct sc_reg *reg, const char *fpr, uint8_t **der, size_t *len);
 	sc_err (*audit_list)(struct sc_reg *reg, const char *device_id, size_t limit,
 	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx);
+	sc_err (*audit_follow)(struct sc_reg *reg, struct sc_reg_audit_cursor *cur, size_t limit,
+	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx);
 	sc_err (*counts)(struct sc_reg *reg, struct sc_reg_counts *out);
 	/* The operator endpoints' (provd h_operator.c). NULL in a backend without them: registry.c
 	 * answers SC_ERR_INTERNAL "the NAME backend has no …" rather than calling through NULL. */
@@ -93,10 +97,15 @@ struct sc_reg_backend {
 	sc_err (*audit_add)(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
 	    const char *device_id, const char *detail);
 	sc_err (*check)(struct sc_reg *reg);
+	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
+	sc_err (*grant)(struct sc_reg *reg, const char *role);
 };
 
 /* The SQLite backend (reg_sqlite.c): a file path. */
 extern const struct sc_reg_backend sc_reg_sqlite;
+
+/* The PostgreSQL backend (reg_pg.c, built when libpq is found): a libpq URI. */
+extern const struct sc_reg_backend sc_reg_pg;
 
 /* The rows of an import through reg's backend (import_csv.c's way in). */
 sc_err sc_reg_import_rows(struct sc_reg *reg, sc_reg_next_row next, void *ctx, const char *source,

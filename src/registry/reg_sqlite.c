@@ -1340,6 +1340,40 @@ out:
 	return r;
 }
 
+/* One writer at a time: seq order is commit order, and the cursor is the last seq. */
+static sc_err sq_audit_follow(struct sc_reg *base, struct sc_reg_audit_cursor *cur, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_audit_rec a;
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg,
+	         "SELECT seq, at, actor, event, device_id, detail FROM audit WHERE seq > ?1 "
+	         "ORDER BY seq LIMIT ?2",
+	         &st)) != SC_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, cur->b);
+	sqlite3_bind_int64(st, 2, limit == 0 ? 1000 : (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a.seq = sqlite3_column_int64(st, 0);
+		a.at = sqlite3_column_int64(st, 1);
+		a.actor = (const char *)sqlite3_column_text(st, 2);
+		a.event = (const char *)sqlite3_column_text(st, 3);
+		a.device_id = (const char *)sqlite3_column_text(st, 4);
+		a.detail = (const char *)sqlite3_column_text(st, 5);
+		cur->a = 0;
+		cur->b = a.seq;
+		if (cb(ctx, &a) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "reading the audit log");
+	done(reg, st);
+	return r;
+}
+
 static sc_err sq_counts(struct sc_reg *base, struct sc_reg_counts *out)
 {
 	struct sqlite_reg *reg = sq(base);
@@ -1421,6 +1455,7 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.cert_list = sq_cert_list,
 	.cert_der = sq_cert_der,
 	.audit_list = sq_audit_list,
+	.audit_follow = sq_audit_follow,
 	.counts = sq_counts,
 	.check = sq_check,
 	.device_page = sq_device_page,

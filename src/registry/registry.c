@@ -1,7 +1,7 @@
 /*
  * registry.c — the registry's front: picks the backend from the --db location, checks what
  * needs no database (device IDs, note sizes), and forwards to the backend's table
- * (backend.h). No SQL here; reg_sqlite.c holds all of it.
+ * (backend.h). No SQL here; reg_sqlite.c and reg_pg.c hold all of it.
  */
 #include <string.h>
 #include <openssl/crypto.h>
@@ -18,8 +18,13 @@ static const struct {
 	const char *what;                /* for the refusal */
 	const struct sc_reg_backend *be; /* NULL: not in this build */
 } locations[] = {
+#ifdef SC_REG_HAVE_PG
+	{ "postgresql://", "PostgreSQL", &sc_reg_pg },
+	{ "postgres://", "PostgreSQL", &sc_reg_pg },
+#else
 	{ "postgresql://", "PostgreSQL", NULL },
 	{ "postgres://", "PostgreSQL", NULL },
+#endif
 };
 
 /* The backend a location selects: a listed kind (refused if not built in), else a file path. */
@@ -77,6 +82,37 @@ const char *sc_reg_backend_name(const struct sc_reg *reg)
 int sc_reg_schema_version(struct sc_reg *reg)
 {
 	return reg->be->schema_version(reg);
+}
+
+int sc_reg_schema_min_compatible(struct sc_reg *reg)
+{
+	if (reg->be->schema_min_compatible == NULL)
+		return reg->be->schema_version(reg);
+	return reg->be->schema_min_compatible(reg);
+}
+
+int sc_reg_schema_usable(struct sc_reg *reg)
+{
+	int v = sc_reg_schema_version(reg), mc;
+
+	if (v == SC_REG_SCHEMA_VERSION)
+		return 1;
+	/* Newer: a rolling upgrade has migrated; usable while it still admits this program. */
+	if (v > SC_REG_SCHEMA_VERSION)
+		return (mc = sc_reg_schema_min_compatible(reg)) >= 0 && mc <= SC_REG_SCHEMA_VERSION;
+	return 0;
+}
+
+sc_err sc_reg_grant(struct sc_reg *reg, const char *role)
+{
+	if (reg->be->grant == NULL)
+		return sc_fail(SC_ERR_USAGE,
+		    "--grant: the %s registry has no database roles (its file's permissions "
+		    "are the access control)",
+		    reg->be->name);
+	if (role == NULL || *role == '\0' || strlen(role) > 63)
+		return sc_fail(SC_ERR_USAGE, "--grant: a role name of 1..63 bytes");
+	return reg->be->grant(reg, role);
 }
 
 const char *sc_reg_dev_status_name(enum sc_reg_dev_status s)
@@ -253,6 +289,12 @@ sc_err sc_reg_audit_list(struct sc_reg *reg, const char *device_id, size_t limit
     int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
 {
 	return reg->be->audit_list(reg, device_id, limit, cb, ctx);
+}
+
+sc_err sc_reg_audit_follow(struct sc_reg *reg, struct sc_reg_audit_cursor *cur, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
+{
+	return reg->be->audit_follow(reg, cur, limit, cb, ctx);
 }
 
 sc_err sc_reg_counts(struct sc_reg *reg, struct sc_reg_counts *out)

@@ -1,8 +1,10 @@
 /*
  * registry.h — the provisioning server's device registry: the devices, the profiles issued, the
  * certificates returned, the revocations and an append-only audit log, behind one interface
- * whatever the database. The --db location picks the backend (sc_reg_open); today a file path,
- * SQLite (reg_sqlite.c: WAL, busy timeout, versioned migrations through PRAGMA user_version).
+ * whatever the database. The --db location picks the backend (sc_reg_open): a file path is
+ * SQLite (reg_sqlite.c: WAL, busy timeout, versioned migrations through PRAGMA user_version), a
+ * libpq URI PostgreSQL (reg_pg.c: several provd nodes on one database; row locks and unique
+ * constraints decide races, migrations under an advisory lock).
  *
  * Shared by selfcert-provd and the `selfcert net device` commands. Every write that matters runs
  * in one transaction that also appends its audit row, so a crash at any moment leaves the old
@@ -46,10 +48,18 @@ struct sc_reg;
  * Open the registry at location (the --db value) and bring its schema up to
  * SC_REG_SCHEMA_VERSION, one migration per transaction. location is a file path: SQLite, made
  * (0600) if missing and create is set, in WAL mode with the busy timeout and foreign keys on.
- * "postgresql://…" and "postgres://…" name a PostgreSQL server: SC_ERR_USAGE in a build
- * without that backend (every build today), and the detail never repeats more than the scheme.
+ * "postgresql://…" and "postgres://…" name a PostgreSQL server (libpq URI): SC_ERR_USAGE in a
+ * build without that backend, for a URI that does not parse, or for one holding a password
+ * (libpq's PGPASSFILE or service file hold it); the details never repeat the location. On
+ * PostgreSQL an empty database is a missing registry (made only if create), an older schema is
+ * migrated under an advisory lock (several nodes may start at once), a newer one is used while
+ * its min_compatible admits this program (a rolling upgrade); a role without DDL rights on an
+ * older schema gets SC_ERR_VERSION naming `selfcert net db migrate`.
  * SC_ERR_IO if the registry cannot be opened (or is missing and !create) or is not a registry,
  * SC_ERR_VERSION if its schema is newer than this program. *out is the caller's (sc_reg_close).
+ * PostgreSQL: a connection lost between operations is made again by the next one; one lost
+ * inside an operation fails it with SC_ERR_IO ("connection lost, nothing written", or "outcome
+ * unknown" at COMMIT: the API's idempotency makes the client's retry safe).
  */
 sc_err sc_reg_open(const char *location, int create, struct sc_reg **out) SC_MUST_USE;
 void sc_reg_close(struct sc_reg *reg); /* NULL is fine */
@@ -60,11 +70,28 @@ void sc_reg_close(struct sc_reg *reg); /* NULL is fine */
  */
 sc_err sc_reg_location_backend(const char *location, const char **name) SC_MUST_USE;
 
-/* The backend of an open registry: "sqlite". */
+/* The backend of an open registry: "sqlite" or "postgresql". */
 const char *sc_reg_backend_name(const struct sc_reg *reg);
 
 /* The schema version of the open registry (SQLite: PRAGMA user_version); -1 if unreadable. */
 int sc_reg_schema_version(struct sc_reg *reg);
+
+/* The oldest program schema version the registry still admits (SQLite: its version); -1. */
+int sc_reg_schema_min_compatible(struct sc_reg *reg);
+
+/*
+ * 1 if this program may serve from the registry now: its schema is SC_REG_SCHEMA_VERSION, or
+ * newer with min_compatible <= SC_REG_SCHEMA_VERSION (another node's upgrade has migrated).
+ */
+int sc_reg_schema_usable(struct sc_reg *reg);
+
+/*
+ * PostgreSQL: give role (the runtime role provd and `net device` connect as) what it needs on
+ * the registry and no more — no DDL, no UPDATE/DELETE/TRUNCATE of the audit log, revocations or
+ * certificates. Run by the owner role (`selfcert net db migrate --grant ROLE`). SC_ERR_USAGE on
+ * SQLite (file permissions are its access control).
+ */
+sc_err sc_reg_grant(struct sc_reg *reg, const char *role) SC_MUST_USE;
 
 struct sc_reg_device {
 	char device_id[SC_DEVICE_ID_MAX + 1];
@@ -284,6 +311,19 @@ sc_err sc_reg_audit_list(struct sc_reg *reg, const char *device_id, size_t limit
 sc_err sc_reg_audit_add(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
     const char *device_id, const char *detail) SC_MUST_USE;
 
+/*
+ * The audit log for an exporter, in commit order: the rows after *cur (zeroed to start), at
+ * most limit (0: 1000), passed to cb; *cur moves past each. A row is never skipped however
+ * concurrent writers' transactions commit (PostgreSQL: only rows of transactions older than
+ * every one still running are passed on, ordered by transaction; SQLite has one writer at a
+ * time, so its seq order is commit order). Call again until nothing comes.
+ */
+struct sc_reg_audit_cursor {
+	int64_t a, b; /* opaque: PostgreSQL the (transaction, seq) pair, SQLite (0, seq) */
+};
+sc_err sc_reg_audit_follow(struct sc_reg *reg, struct sc_reg_audit_cursor *cur, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx) SC_MUST_USE;
+
 struct sc_reg_counts {
 	int64_t devices_active, devices_revoked;
 	int64_t profiles, profiles_consumed, certificates, revocations, audit;
@@ -291,8 +331,9 @@ struct sc_reg_counts {
 sc_err sc_reg_counts(struct sc_reg *reg, struct sc_reg_counts *out) SC_MUST_USE;
 
 /*
- * Consistency (SQLite: PRAGMA quick_check and foreign_key_check): SC_ERR_STORE_DAMAGED, the
- * detail naming the first problem.
+ * Consistency (SQLite: PRAGMA quick_check and foreign_key_check; PostgreSQL: every consumed
+ * profile has its certificate and no other has one): SC_ERR_STORE_DAMAGED, the detail naming the
+ * first problem.
  */
 sc_err sc_reg_check(struct sc_reg *reg) SC_MUST_USE;
 

@@ -15,9 +15,22 @@ AGENT_PIDS=()
 provd_cleanup() {
   [ -n "$PROVD_PID" ] && kill "$PROVD_PID" 2>/dev/null
   for pid in "${AGENT_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null; done
+  [ -n "${SC_PG_DIR:-}" ] && { [ "$FAIL" -eq 0 ] || cp "$SC_PG_DIR/pg.log" "$T/" 2>/dev/null; pg_cleanup; }
   cleanup
 }
 trap provd_cleanup EXIT
+
+# The registry: REG_DB is what --db gets. SC_DB=pg (CTest's *_pg variants) puts it on a
+# throw-away PostgreSQL server (lib-pg.sh) instead of the SQLite file $T/reg.db; ROWID is the
+# column that orders rows of one second (SQLite's rowid, PostgreSQL's identity id).
+REG_DB=$T/reg.db
+ROWID=rowid
+if [ "${SC_DB:-sqlite}" = pg ]; then
+  . "$(dirname "${BASH_SOURCE[0]}")/lib-pg.sh"
+  pg_up || exit $?
+  REG_DB=$SC_PG_URI
+  ROWID=id
+fi
 
 # provd_world [NETWORK-ID]: $T/mfr, $T/net (with server.pem/key for 127.0.0.1 and localhost),
 # $T/reg.db (empty registry), $T/token (the operator's bearer token).
@@ -39,7 +52,7 @@ start_provd() {
   local try
   for try in 1 2 3 4 5 6 7 8 9 10; do
     rm -f "$T/provd.port"
-    "$SELFCERT_PROVD" --db "$T/reg.db" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" \
+    "$SELFCERT_PROVD" --db "$REG_DB" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" \
       --listen "127.0.0.1:$PROVD_PORT" --tls-cert "$T/net/server.pem" --tls-key "$T/net/server.key" \
       --admin-token-file "$T/token" --port-file "$T/provd.port" "${PROVD_ARGS[@]}" 2>>"$T/provd.log" &
     PROVD_PID=$!
@@ -156,5 +169,8 @@ agent_refused() {
 # serial_of PEM: the certificate's serial in lower-case hex.
 serial_of() { openssl x509 -in "$1" -noout -serial | sed 's/serial=//' | tr 'A-F' 'a-f'; }
 
-# db SQL: one query on the registry (read-only use).
-db() { sqlite3 -batch -noheader "$T/reg.db" "$1"; }
+# db SQL: one query on the registry (read-only use), whichever backend holds it.
+db() {
+  if [ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ]; then pg_sql "$1"
+  else sqlite3 -batch -noheader "$T/reg.db" "$1"; fi
+}

@@ -26,7 +26,7 @@ sc mfr init --dir "$T/mfr-other" --name "Other Maker" >/dev/null || exit 1
 sc sp init --store "$T/o" --device-id DEV-O >/dev/null && start_spd o &&
   sc mfr personalize --dir "$T/mfr-other" --sp "$T/o.sock" --out "$T/o-certs" --net-root "$T/net/root.pem" \
     --network-id testnet >/dev/null || exit 1
-sc net device add --db "$T/reg.db" --device-id DEV-A1 --device-id DEV-A2 --device-id DEV-A3 --device-id DEV-R \
+sc net device add --db "$REG_DB" --device-id DEV-A1 --device-id DEV-A2 --device-id DEV-A3 --device-id DEV-R \
   --device-id DEV-O >/dev/null || exit 1
 start_provd --allow-server-keygen --rate-limit 100/1h --validity 1h || exit 1
 
@@ -39,7 +39,7 @@ invariants() {
   local handle; handle=$(printf '%s\n' "$keys" | awk '{print $1}')
   local st="$T/$name-out/state.json"
   local leaf_serial; leaf_serial=$(serial_of "$T/$name-out/leaf.pem")
-  local reg_serial; reg_serial=$(db "SELECT serial FROM certificates WHERE device_id = '$id' ORDER BY registered_at DESC, rowid DESC LIMIT 1")
+  local reg_serial; reg_serial=$(db "SELECT serial FROM certificates WHERE device_id = '$id' ORDER BY registered_at DESC, $ROWID DESC LIMIT 1")
   if [ "$n" -ne 1 ]; then fail "$desc: $n keys in the SP, expected 1"
   elif ! grep -q "\"handle\": $handle," "$st"; then fail "$desc: state.json does not name key $handle"
   elif ! grep -q "\"serial\": \"$leaf_serial\"" "$st"; then fail "$desc: leaf.pem ($leaf_serial) is not state.json's"
@@ -108,7 +108,7 @@ check "server-supplied key" grep -q '"key_origin":"server-supplied"' "$T/.out"
 check "an $A2_ALG key in the SP" grep -q "^1 $A2_ALG " <(sc device keys --sp "$T/a2.sock")
 invariants a2 DEV-A2 "server keygen"
 check "the registry knows it was the server's key" grep -q "server-generated key $A2_ALG" \
-  <(sc net device show --db "$T/reg.db" --device-id DEV-A2)
+  <(sc net device show --db "$REG_DB" --device-id DEV-A2)
 
 # --- refusals ---
 agent_refused "unknown device" 1 unknown-device u --once
@@ -225,6 +225,6 @@ check "SIGTERM: exit 0" [ $? -eq 0 ]
 check "SIGTERM: said so" grep -q "DEV-A3: stopping" "$T/a3.log"
 invariants a3 DEV-A3 "daemon"
 check "no private key in any log" bash -c "! grep -qi 'PRIVATE KEY' '$T/provd.log' '$T/a3.log'"
-ok "registry consistent" sqlite3 "$T/reg.db" "PRAGMA integrity_check"
-check "integrity ok" [ "$(cat "$T/.out")" = ok ]
+ok "registry consistent" sc net db check --db "$REG_DB"
+check "integrity ok" grep -q "^registry (.*): consistent$" "$T/.out"
 finish

@@ -84,12 +84,28 @@ ok "ID spellings: two devices" sc net device list --db "$T/ids.db"
 check "ID spellings: two listed" [ "$(cat "$T/.out")" = "$(printf 'DEV 0001 active 0 -\nDEV-0001 active 0 -')" ]
 for verb in "list" "show --device-id DEV-1" "add --device-id NEW-9" "revoke --device-id DEV-1" "import --csv $T/m/root.pem"; do
   # shellcheck disable=SC2086
-  refused "net device $verb: a PostgreSQL --db, not in this build" 2 usage \
+  # A build with the PostgreSQL backend refuses the password in it; one without, the backend.
+  refused "net device $verb: a PostgreSQL --db with a password" 2 usage \
     bash -c "cd '$T' && \"\$SELFCERT\" net device $verb --db postgres://alice:s3cret@db.example/sc"
-  check "net device $verb: says why" grep -q "^selfcert: usage: --db postgres://…: this build has no PostgreSQL backend" "$T/.err"
+  check "net device $verb: says why" grep -Eq "^selfcert: usage: --db(: a password in the location is refused| postgres://…: this build has no PostgreSQL backend)" "$T/.err"
   check "net device $verb: no password repeated" bash -c "! grep -q s3cret '$T/.err'"
 done
 check "no file made of the URI" [ ! -e "$T/postgres:" ]
 ok "a clean list is added" sc net device add --db "$T/reg.db" --device-id NEW-1 --device-id NEW-2
 check "each activated" [ "$(grep -c activated "$T/.out")" = 2 ]
+# net db: the schema step operators may run on their own (any backend).
+refused "net db: which verb" 2 usage sc net db
+refused "net db: unknown verb" 2 usage sc net db frob --db "$T/reg.db"
+check "net db: unknown verb named" grep -q "^selfcert: usage: net db: unknown verb 'frob'" "$T/.err"
+refused "net db status: no registry there" 3 io sc net db status --db "$T/none.db"
+check "net db status: nothing made" [ ! -e "$T/none.db" ]
+ok "net db migrate (SQLite, made)" sc net db migrate --db "$T/db2.db"
+check "net db migrate says the version" grep -q "^registry (sqlite) at schema version 3$" "$T/.out"
+ok "net db status" sc net db status --db "$T/db2.db"
+check "net db status: usable" grep -q "^this program:   3 (usable)$" "$T/.out"
+ok "net db check" sc net db check --db "$T/db2.db"
+check "net db check: consistent" grep -q "^registry (sqlite): consistent$" "$T/.out"
+refused "net db --grant on SQLite" 2 usage sc net db migrate --db "$T/db2.db" --grant someone
+check "--grant: why" grep -q "has no database roles" "$T/.err"
+refused "--grant with status" 2 usage sc net db status --db "$T/db2.db" --grant someone
 finish

@@ -99,10 +99,11 @@ printf 'short\n' >"$T/short-token" && chmod 600 "$T/short-token"
 check "a short operator token is refused" [ $? -eq 2 ] && check "token file named" grep -q "short-token" "$T/.err"
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --rate-limit 10 2>"$T/.err"
 check "bad --rate-limit refused" [ $? -eq 2 ]
-(cd "$T" && "$SELFCERT_PROVD" --db postgresql://db.example/selfcert --net-dir "$T/net" \
+(cd "$T" && "$SELFCERT_PROVD" --db postgresql://sc:s3cret@db.example/selfcert --net-dir "$T/net" \
   --mfr-root "$T/mfr/root.pem" --listen 127.0.0.1:0 --insecure-http 2>"$T/.err")
-check "a PostgreSQL --db refused (no such backend in this build)" [ $? -eq 2 ] &&
-  check "the refusal says why" grep -q "^selfcert-provd: usage: --db postgresql://…: this build has no PostgreSQL backend" "$T/.err"
+check "a PostgreSQL --db with a password refused" [ $? -eq 2 ] &&
+  check "the refusal says why" grep -Eq "^selfcert-provd: usage: --db(: a password in the location is refused| postgresql://…: this build has no PostgreSQL backend)" "$T/.err"
+check "the password not repeated" bash -c "! grep -q s3cret '$T/.err'"
 check "no file made of the URI" [ ! -e "$T/postgresql:" ]
 
 # --- the server, HTTPS ---

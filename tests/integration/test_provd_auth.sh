@@ -14,7 +14,7 @@ provd_world testnet || exit 1
 provd_device v DEV-V || exit 1     # the victim: its agent is the real one
 provd_device m DEV-M || exit 1     # the attacker's own device: its SP signs for DEV-M only
 provd_device o DEV-OLD || exit 1   # a device whose host is too old to send proofs
-sc net device add --db "$T/reg.db" --device-id DEV-V --device-id DEV-M --device-id DEV-OLD \
+sc net device add --db "$REG_DB" --device-id DEV-V --device-id DEV-M --device-id DEV-OLD \
   >/dev/null || exit 1
 # Three profiles per device per hour; four per address for requests without a proof.
 start_provd --rate-limit 3/1h --unauthenticated-budget 4 || exit 1
@@ -51,7 +51,7 @@ api_is "old agent's certificate registered" 201
 check "recorded as unauthenticated, from 127.0.0.1" \
   [ "$(db "SELECT source FROM profiles WHERE device_id = 'DEV-OLD'")" = 127.0.0.1 ]
 check "audit says so" grep -q "unauthenticated request from 127.0.0.1" \
-  <(sc net device show --db "$T/reg.db" --device-id DEV-OLD)
+  <(sc net device show --db "$REG_DB" --device-id DEV-OLD)
 
 # The real agent on an SP of protocol revision 1.0 (no PROOF): it asks without a proof, and is
 # served from the address's budget.

@@ -41,7 +41,7 @@ check "list line" grep -Eq '^alice sha256:[0-9a-f]{16}$' "$T/.out"
 refused "remove a stranger" 1 not-found sc net operator remove zed --operators "$OPS"
 
 # --- start-up refusals, naming the file ---
-P=(--db "$T/reg.db" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" --listen 127.0.0.1:0 --insecure-http)
+P=(--db "$REG_DB" --net-dir "$T/net" --mfr-root "$T/mfr/root.pem" --listen 127.0.0.1:0 --insecure-http)
 chmod 644 "$OPS"
 "$SELFCERT_PROVD" "${P[@]}" --operators "$OPS" 2>"$T/.err"
 check "operators file open to others: exit 3" [ $? -eq 3 ]
@@ -132,7 +132,7 @@ soon=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ); later=$(date -u -d '+400 days'
 api GET "/v1/operator/devices?expiring_before=$later" "${A[@]}"; api_is "expiring within 400 days" 200
 check "expiring: DEV-A alone (got $(ids))" [ "$(ids)" = "DEV-A " ]
 api GET "/v1/operator/devices?expiring_before=$soon" "${A[@]}"; api_is "expiring within the hour" 200
-check "expiring within the hour: none (got $(ids))" [ "$(ids)" = "" ]
+check "expiring within the hour: none, leaves last 24 h (got $(ids))" [ "$(ids)" = "" ]
 api GET "/v1/operator/devices?limit=0" "${A[@]}"; api_is "limit 0" 400 bad-value
 api GET "/v1/operator/devices?limit=501" "${A[@]}"; api_is "limit 501" 400 bad-value
 api GET "/v1/operator/devices?status=lost" "${A[@]}"; api_is "bad status" 400 bad-value

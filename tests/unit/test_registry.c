@@ -7,6 +7,12 @@
  * certificate recording (idempotent, consumed, mismatched), concurrent writers on separate
  * connections, and the connection's kept prepared statements (fresh bindings each use, no read
  * left open, no stale snapshot).
+ *
+ * With SC_TEST_PG set to a libpq URI (pg-run.sh starts a throw-away server; CTest's
+ * unit/test_registry_pg), the backend-independent cases run again on PostgreSQL, each on a fresh
+ * schema, plus PostgreSQL's own: opening and versions (rolling upgrade), the location checks
+ * (no password), the runtime role's privileges, nodes migrating at once, the races decided by
+ * row locks and unique constraints, reconnecting, and the audit export in commit order.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,10 +28,41 @@
 #include <sqlite3.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#ifdef SC_REG_HAVE_PG
+#include <libpq-fe.h>
+#endif
 #include "registry.h"
 #include "testutil.h"
 
 static char dir[512], db[600], csv[600];
+static const char *pg_uri; /* SC_TEST_PG: run on PostgreSQL */
+
+#ifdef SC_REG_HAVE_PG
+/* SQL on the server as another client; SQLITE_OK, SQLITE_CONSTRAINT (class 23) or SQLITE_ERROR. */
+static int pg_exec_as(const char *uri, const char *sql, char sqlstate[6])
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *res;
+	int rc;
+
+	if (sqlstate != NULL)
+		sqlstate[0] = '\0';
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect %s: %s", uri, PQerrorMessage(c));
+	res = PQexec(c, sql);
+	rc = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
+	    ? SQLITE_OK
+	    : (PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL &&
+	          strncmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23", 2) == 0)
+	    ? SQLITE_CONSTRAINT
+	    : SQLITE_ERROR;
+	if (sqlstate != NULL && PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL)
+		snprintf(sqlstate, 6, "%s", PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+#endif
 
 static int setup(void **state)
 {
@@ -33,6 +70,17 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
 	snprintf(db, sizeof(db), "%s/reg.db", dir);
 	snprintf(csv, sizeof(csv), "%s/feed.csv", dir);
+#ifdef SC_REG_HAVE_PG
+	if (pg_uri != NULL) {
+		/* A fresh registry: the schema emptied, as a new database would be. */
+		snprintf(db, sizeof(db), "%s", pg_uri);
+		assert_int_equal(pg_exec_as(pg_uri,
+		                     "SET client_min_messages = warning;"
+		                     "DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+		                     NULL),
+		    SQLITE_OK);
+	}
+#endif
 	return 0;
 }
 
@@ -56,6 +104,11 @@ static int raw_exec(const char *sql)
 {
 	sqlite3 *h = NULL;
 	int rc;
+
+#ifdef SC_REG_HAVE_PG
+	if (pg_uri != NULL)
+		return pg_exec_as(pg_uri, sql, NULL);
+#endif
 
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
 	sqlite3_busy_timeout(h, 5000);
@@ -347,6 +400,8 @@ static void test_device_id_one_per_key(void **state)
 	assert_int_equal(raw_exec("INSERT INTO devices (device_id, status, created_at, updated_at) "
 	                          "VALUES ('new-9', 'active', 1, 1)"),
 	    SQLITE_CONSTRAINT);
+	if (pg_uri != NULL)
+		return; /* no PostgreSQL registry of version 1 predates the rule: a UNIQUE index */
 	/* A registry of version 1 with twins (made before the rule): migrated, twins kept. */
 	memset(long_a, ' ', SC_DEVICE_ID_MAX);
 	long_a[0] = 'L';
@@ -642,12 +697,18 @@ static void test_certificates(void **state)
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	sc_reg_close(reg);
 	/* Defence in depth in the file: a certificate against another device's profile. */
-	assert_int_not_equal(
-	    raw_exec(
-	        "INSERT INTO certificates VALUES ('"
-	        "dddddddddddddddddddddddddddddddd"
-	        "dddddddddddddddddddddddddddddddd', '01', 'D-1', '00000000000000000000000000000002', 1, 2, x'00', 3)"),
-	    SQLITE_OK);
+	assert_int_equal(
+	    raw_exec(pg_uri != NULL
+	            ? "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, "
+	              "not_before, not_after, der, registered_at) VALUES ('"
+	              "dddddddddddddddddddddddddddddddd"
+	              "dddddddddddddddddddddddddddddddd', '01', 'D-1', "
+	              "'00000000000000000000000000000002', 1, 2, '\\x00', 3)"
+	            : "INSERT INTO certificates VALUES ('"
+	              "dddddddddddddddddddddddddddddddd"
+	              "dddddddddddddddddddddddddddddddd', '01', 'D-1', "
+	              "'00000000000000000000000000000002', 1, 2, x'00', 3)"),
+	    SQLITE_CONSTRAINT);
 }
 
 /* The IDs a page gave, space-separated, into a buffer. */
@@ -958,6 +1019,10 @@ static void test_locations(void **state)
 	}
 	for (size_t i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
 		name = "x";
+#ifdef SC_REG_HAVE_PG
+		assert_int_equal(sc_reg_location_backend(pg[i], &name), SC_OK);
+		assert_string_equal(name, "postgresql");
+#else
 		assert_int_equal(sc_reg_location_backend(pg[i], &name), SC_ERR_USAGE);
 		assert_null(name);
 		assert_non_null(strstr(sc_err_detail(), "no PostgreSQL backend"));
@@ -965,13 +1030,21 @@ static void test_locations(void **state)
 		assert_null(strstr(sc_err_detail(), "db.example"));
 		assert_int_equal(sc_reg_open(pg[i], 1, &reg), SC_ERR_USAGE);
 		assert_null(reg);
+#endif
 	}
+#ifdef SC_REG_HAVE_PG
+	/* The one with a password: refused before any connection, the password never repeated. */
+	assert_int_equal(sc_reg_open(pg[2], 1, &reg), SC_ERR_USAGE);
+	assert_null(reg);
+	assert_null(strstr(sc_err_detail(), "s3cret"));
+	assert_null(strstr(sc_err_detail(), "db.example"));
+#endif
 	/* Refused before anything is made: no file named after the URI. */
 	{
 		char cwd[4096];
 		assert_non_null(getcwd(cwd, sizeof(cwd)));
 		assert_int_equal(chdir(dir), 0);
-		assert_int_equal(sc_reg_open("postgres://x", 1, &reg), SC_ERR_USAGE);
+		assert_int_not_equal(sc_reg_open("postgres://:x@/x", 1, &reg), SC_OK);
 		assert_int_equal(access("postgres:", F_OK), -1);
 		assert_int_equal(chdir(cwd), 0);
 	}
@@ -981,9 +1054,363 @@ static void test_locations(void **state)
 	sc_reg_close(NULL);
 }
 
+/* The audit rows an export passed on, by event and device. */
+struct follow {
+	int n;
+	char events[16][40];
+};
+static int follow_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	struct follow *f = ctx;
+
+	if (f->n < 16)
+		snprintf(f->events[f->n], sizeof(f->events[0]), "%s %s", a->event,
+		    a->device_id ? a->device_id : "-");
+	f->n++;
+	return 0;
+}
+
+#ifdef SC_REG_HAVE_PG
+/* The URI of the same server as another user (the runtime role). */
+static void uri_as(char *out, size_t n, const char *user)
+{
+	const char *u = strstr(pg_uri, "user=");
+
+	assert_non_null(u);
+	snprintf(out, n, "%.*suser=%s", (int)(u - pg_uri), pg_uri, user);
+}
+
+/* Open: empty database, versions, rolling upgrades, foreign tables, the location's checks. */
+static void test_pg_open(void **state)
+{
+	struct sc_reg *reg = NULL;
+	struct sc_reg_counts c;
+	char uri[700];
+
+	(void)state;
+	assert_int_equal(sc_reg_open(db, 0, &reg), SC_ERR_IO); /* empty, and not to be made */
+	assert_null(reg);
+	assert_non_null(strstr(sc_err_detail(), "no registry in this database"));
+	reg = open_new();
+	assert_string_equal(sc_reg_backend_name(reg), "postgresql");
+	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
+	assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
+	assert_int_equal(sc_reg_schema_usable(reg), 1);
+	sc_reg_close(reg);
+	reg = open_new(); /* again: nothing migrated twice */
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.audit, SC_REG_SCHEMA_VERSION);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	/* A newer program migrated (additive: min_compatible kept): this one keeps serving. */
+	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 7"), SQLITE_OK);
+	assert_int_equal(sc_reg_schema_usable(reg), 1);
+	sc_reg_close(reg);
+	reg = open_new();
+	sc_reg_close(reg);
+	/* A breaking one raised min_compatible past us: refused, and unhealthy if already open. */
+	reg = open_new();
+	assert_int_equal(raw_exec("UPDATE registry_meta SET min_compatible = 7"), SQLITE_OK);
+	assert_int_equal(sc_reg_schema_usable(reg), 0);
+	sc_reg_close(reg);
+	reg = NULL;
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_VERSION);
+	assert_non_null(strstr(sc_err_detail(), "schema version 7 needs a program of version 7"));
+	/* Someone else's tables. */
+	assert_int_equal(raw_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+	                          "CREATE TABLE t (x int)"),
+	    SQLITE_OK);
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "not a selfcert registry"));
+	/* The location: a password refused, never repeated; a bad URI named as such. */
+	assert_int_equal(sc_reg_open("postgresql://alice:s3cret@db.example/sc", 1, &reg),
+	    SC_ERR_USAGE);
+	assert_non_null(strstr(sc_err_detail(), "a password in the location is refused"));
+	assert_null(strstr(sc_err_detail(), "s3cret"));
+	assert_int_equal(sc_reg_open("postgresql:///sc?password=s3cret", 1, &reg), SC_ERR_USAGE);
+	assert_null(strstr(sc_err_detail(), "s3cret"));
+	assert_int_equal(sc_reg_open("postgresql:///sc?frobnicate=1", 1, &reg), SC_ERR_USAGE);
+	assert_non_null(strstr(sc_err_detail(), "not a PostgreSQL connection URI"));
+	/* No server there: SC_ERR_IO, not a hang. */
+	snprintf(uri, sizeof(uri), "postgresql:///sc?host=%s&port=1", dir);
+	assert_int_equal(sc_reg_open(uri, 1, &reg), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "cannot connect"));
+}
+
+/* Least privilege: the runtime role writes what provd writes, and cannot rewrite history. */
+static void test_pg_roles(void **state)
+{
+	struct sc_reg *reg = open_new(), *rt = NULL;
+	char uri[700], st[6];
+	int already;
+
+	(void)state;
+	(void)raw_exec("DROP ROLE IF EXISTS sc_runtime");
+	assert_int_equal(raw_exec("CREATE ROLE sc_runtime LOGIN"), SQLITE_OK);
+	assert_int_equal(sc_reg_grant(reg, "sc_runtime"), SC_OK);
+	sc_reg_close(reg);
+	uri_as(uri, sizeof(uri), "sc_runtime");
+	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_OK);
+	assert_int_equal(sc_reg_device_add(rt, "R-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(rt, "R-1", "gone", "t", 1001, &already), SC_OK);
+	sc_reg_close(rt);
+	assert_int_equal(pg_exec_as(uri, "UPDATE audit SET detail = 'forged'", st), SQLITE_ERROR);
+	assert_string_equal(st, "42501"); /* insufficient_privilege */
+	assert_int_equal(pg_exec_as(uri, "DELETE FROM audit", st), SQLITE_ERROR);
+	assert_string_equal(st, "42501");
+	assert_int_equal(pg_exec_as(uri, "TRUNCATE audit", st), SQLITE_ERROR);
+	assert_string_equal(st, "42501");
+	assert_int_equal(pg_exec_as(uri, "DELETE FROM revocations", st), SQLITE_ERROR);
+	assert_string_equal(st, "42501");
+	assert_int_equal(pg_exec_as(uri, "CREATE TABLE x (y int)", st), SQLITE_ERROR);
+	assert_string_equal(st, "42501");
+	/* The owner is stopped by the triggers. */
+	assert_int_equal(raw_exec("TRUNCATE audit"), SQLITE_CONSTRAINT);
+	/* An older schema and a role that may not migrate: told what to run. */
+	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 1;"
+	                          "DROP INDEX devices_by_key;"
+	                          "ALTER TABLE profiles DROP COLUMN source"),
+	    SQLITE_OK);
+	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_ERR_VERSION);
+	assert_non_null(strstr(sc_err_detail(), "selfcert net db migrate"));
+	reg = open_new(); /* the owner migrates */
+	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
+	sc_reg_close(reg);
+	assert_int_equal(raw_exec("DROP OWNED BY sc_runtime; DROP ROLE sc_runtime"), SQLITE_OK);
+}
+
+/* Several nodes start at once on an empty database: one migrates, none fails. */
+#define NODES 4
+static void *opener(void *arg)
+{
+	struct sc_reg *reg = NULL;
+	sc_err r = sc_reg_open(db, 1, &reg);
+
+	(void)arg;
+	if (r != SC_OK)
+		fprintf(stderr, "node: %s: %s\n", sc_err_name(r), sc_err_detail());
+	sc_reg_close(reg);
+	return (void *)(intptr_t)(r == SC_OK);
+}
+
+static void test_pg_migrate_race(void **state)
+{
+	pthread_t th[NODES];
+	struct sc_reg *reg;
+	struct sc_reg_counts c;
+
+	(void)state;
+	for (int i = 0; i < NODES; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, opener, NULL), 0);
+	for (int i = 0; i < NODES; i++) {
+		void *ok = NULL;
+		pthread_join(th[i], &ok);
+		assert_int_equal((intptr_t)ok, 1);
+	}
+	reg = open_new();
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.audit, SC_REG_SCHEMA_VERSION); /* each version migrated once */
+	sc_reg_close(reg);
+}
+
+/* K connections released together against one device / challenge / profile. */
+#define RACERS 12
+struct racer {
+	int kind, i;
+	sc_err r;
+	int already;
+};
+static pthread_barrier_t race_gate;
+
+static void *racer(void *arg)
+{
+	struct racer *a = arg;
+	struct sc_reg *reg = NULL;
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_rate rate = { 3, 3600 };
+	int64_t retry;
+	char ch[16], dev[16];
+
+	a->r = sc_reg_open(db, 0, &reg);
+	pthread_barrier_wait(&race_gate);
+	if (a->r != SC_OK)
+		return NULL;
+	switch (a->kind) {
+	case 0: /* one challenge, every racer another device */
+		snprintf(ch, sizeof(ch), "D-%d", a->i);
+		make_profile(&rec, ch, 100 + a->i, "abcd");
+		a->r = sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &retry);
+		break;
+	case 1: /* one device (none of case 0's: its winner is any of them), rate 3 per hour */
+		snprintf(ch, sizeof(ch), "%04x", 0x1000 + a->i);
+		make_profile(&rec, "D-R", 200 + a->i, ch);
+		a->r = sc_reg_profile_insert(reg, &rec, &rate, 5000, "t", &retry);
+		break;
+	case 3: /* unauthenticated, every racer another device, one address: rate 3 per hour */
+		snprintf(ch, sizeof(ch), "%04x", 0x2000 + a->i);
+		snprintf(dev, sizeof(dev), "D-%d", a->i);
+		make_profile(&rec, dev, 300 + a->i, ch);
+		snprintf(rec.source, sizeof(rec.source), "198.51.100.7");
+		a->r = sc_reg_profile_insert(reg, &rec, &rate, 5000, "t", &retry);
+		break;
+	case 2: /* one profile, two certificates */
+		make_cert(&c, "D-0", 1, a->i % 2 ? 'a' : 'b');
+		a->r = sc_reg_cert_record(reg, &c, 6000, "t", &a->already);
+		break;
+	}
+	sc_reg_close(reg);
+	return NULL;
+}
+
+static void race(int kind, int *ok, int *already, int *code, sc_err want)
+{
+	pthread_t th[RACERS];
+	struct racer a[RACERS];
+
+	*ok = *already = *code = 0;
+	assert_int_equal(pthread_barrier_init(&race_gate, NULL, RACERS), 0);
+	for (int i = 0; i < RACERS; i++) {
+		a[i] = (struct racer){ kind, i, SC_OK, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, racer, &a[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++) {
+		pthread_join(th[i], NULL);
+		if (a[i].r == SC_OK && !a[i].already)
+			(*ok)++;
+		else if (a[i].r == SC_OK)
+			(*already)++;
+		else if (a[i].r == want)
+			(*code)++;
+		else
+			fail_msg("racer %d: %s (%s)", i, sc_err_name(a[i].r), sc_err_detail());
+	}
+	pthread_barrier_destroy(&race_gate);
+}
+
+static void test_pg_races(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_counts c;
+	int64_t retry;
+	int ok, already, code;
+
+	(void)state;
+	for (int i = 0; i < RACERS; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "D-%d", i);
+		assert_int_equal(sc_reg_device_add(reg, id, NULL, "t", 1000), SC_OK);
+	}
+	assert_int_equal(sc_reg_device_add(reg, "D-R", NULL, "t", 1000), SC_OK);
+	race(0, &ok, &already, &code, SC_ERR_REPLAY);
+	assert_int_equal(ok, 1);
+	assert_int_equal(code, RACERS - 1);
+	race(1, &ok, &already, &code, SC_ERR_RATE_LIMITED);
+	assert_int_equal(ok, 3);
+	assert_int_equal(code, RACERS - 3);
+	/* One address's budget, no device row in common: the address's advisory lock orders them. */
+	race(3, &ok, &already, &code, SC_ERR_RATE_LIMITED);
+	assert_int_equal(ok, 3);
+	assert_int_equal(code, RACERS - 3);
+	make_profile(&rec, "D-0", 1, "ffff");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &retry), SC_OK);
+	race(2, &ok, &already, &code, SC_ERR_PROFILE_CONSUMED);
+	assert_int_equal(ok, 1);
+	assert_int_equal(already + 1, RACERS / 2); /* the winner's twins: already-registered */
+	assert_int_equal(code, RACERS / 2);        /* the other certificate: profile-consumed */
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.certificates, 1);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
+/* The server drops our session (a restart, a failover): the next operation reconnects. */
+static void test_pg_reconnect(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_device d;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "C-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(raw_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+	    SQLITE_OK);
+	assert_int_equal(sc_reg_device_get(reg, "C-1", &d), SC_OK);
+	assert_int_equal(raw_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+	    SQLITE_OK);
+	assert_int_equal(sc_reg_device_add(reg, "C-2", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_schema_usable(reg), 1);
+	sc_reg_close(reg);
+}
+
+/*
+ * Commit order: a slow transaction takes its seq first and commits last; the exporter sees
+ * nothing of the later ones until it has committed, then everything, nothing skipped.
+ */
+static void test_pg_audit_follow(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_audit_cursor cur = { 0, 0 };
+	struct follow f = { 0 };
+	PGconn *slow = PQconnectdb(pg_uri);
+	PGresult *res;
+
+	(void)state;
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, 0, follow_cb, &f), SC_OK);
+	assert_int_equal(f.n, SC_REG_SCHEMA_VERSION);
+	assert_int_equal(PQstatus(slow), CONNECTION_OK);
+	res = PQexec(slow,
+	    "BEGIN; INSERT INTO audit (at, actor, event, device_id) "
+	    "VALUES (1, 'slow', 'slow-event', 'S')");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(sc_reg_device_add(reg, "F-1", NULL, "t", 1000), SC_OK);
+	f.n = 0;
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, 0, follow_cb, &f), SC_OK);
+	assert_int_equal(f.n, 0); /* F-1's row waits behind the open transaction */
+	res = PQexec(slow, "COMMIT");
+	PQclear(res);
+	PQfinish(slow);
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, 0, follow_cb, &f), SC_OK);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.events[0], "slow-event S");
+	assert_string_equal(f.events[1], "device-added F-1");
+	f.n = 0;
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, 0, follow_cb, &f), SC_OK);
+	assert_int_equal(f.n, 0);
+	sc_reg_close(reg);
+}
+#endif
+
+/* SQLite: one writer at a time, seq order is commit order; the cursor resumes, a limit holds. */
+static void test_sqlite_audit_follow(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_audit_cursor cur = { 0, 0 };
+	struct follow f = { 0 };
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "F-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "F-2", NULL, "t", 1000), SC_OK);
+	/* One schema-migrated row per version, then the devices. */
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, SC_REG_SCHEMA_VERSION + 1, follow_cb, &f),
+	    SC_OK);
+	assert_int_equal(f.n, SC_REG_SCHEMA_VERSION + 1);
+	assert_string_equal(f.events[SC_REG_SCHEMA_VERSION], "device-added F-1");
+	f.n = 0;
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, 0, follow_cb, &f), SC_OK);
+	assert_int_equal(f.n, 1);
+	assert_string_equal(f.events[0], "device-added F-2");
+	f.n = 0;
+	assert_int_equal(sc_reg_audit_follow(reg, &cur, 0, follow_cb, &f), SC_OK);
+	assert_int_equal(f.n, 0);
+	sc_reg_close(reg);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest sqlite_only[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locations, setup, teardown),
@@ -1000,6 +1427,37 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+#ifdef SC_REG_HAVE_PG
+	/* The same cases on PostgreSQL, less the SQLite file's own, plus PostgreSQL's. */
+	const struct CMUnitTest on_pg[] = {
+		cmocka_unit_test_setup_teardown(test_pg_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_id_one_per_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devices_add_all_or_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csv_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_races, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_audit_follow, setup, teardown),
+	};
+
+	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
+		return cmocka_run_group_tests_name("registry on PostgreSQL", on_pg, NULL, NULL);
+	pg_uri = NULL;
+#else
+	if (getenv("SC_TEST_PG") != NULL) {
+		fprintf(stderr, "SKIP: this build has no PostgreSQL backend (libpq not found)\n");
+		return 77;
+	}
+#endif
+	return cmocka_run_group_tests(sqlite_only, NULL, NULL);
 }

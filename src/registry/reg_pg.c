@@ -1,0 +1,1650 @@
+/*
+ * reg_pg.c — the registry's PostgreSQL backend (libpq), for several provd nodes on one database:
+ * READ COMMITTED with explicit row locks and unique constraints deciding every race (a challenge
+ * buys one profile, a profile one certificate, a device's profiles counted under its row lock),
+ * migrations under an advisory lock, and a connection that reconnects by itself. All of the
+ * registry's PostgreSQL-only SQL lives here; registry.c checks the arguments (backend.h).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <selfcert/cert.h>
+#include "registry.h"
+#include "backend.h"
+
+/* 'SCRG', as SQLite's application_id: the key of the migration lock and the meta row's mark. */
+#define PG_APPLICATION_ID 1396920903
+#define PG_MAX_PARAMS 12
+
+struct pg_reg {
+	struct sc_reg base; /* first: what registry.c sees */
+	PGconn *conn;
+	int in_tx;       /* inside BEGIN … COMMIT: a lost connection is not retried */
+	char where[160]; /* "postgresql database DB on HOST", for messages (never a password) */
+};
+
+/* clang-format off */
+#define DEV_KEY(x) \
+	"lower(trim(replace(replace(replace(replace(replace(replace(" x ", '  ', ' '), " \
+	"'  ', ' '), '  ', ' '), '  ', ' '), '  ', ' '), '  ', ' ')))"
+/* clang-format on */
+
+/*
+ * The schema, one entry per version, numbered as SQLite's (the versions mean the same tables).
+ * Entry i takes version i to i + 1 and says the oldest program version that may still use the
+ * result (min_compatible): additive migrations keep it, so old nodes stay in service during a
+ * rolling upgrade. Released entries never change.
+ */
+static const struct {
+	const char *sql;
+	int min_compatible;
+} migrations[] = {
+	{ "CREATE TABLE registry_meta ("
+	  "  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),"
+	  "  application_id integer NOT NULL CHECK (application_id = 1396920903),"
+	  "  schema_version integer NOT NULL,"
+	  "  min_compatible integer NOT NULL);"
+	  "INSERT INTO registry_meta (application_id, schema_version, min_compatible)"
+	  "  VALUES (1396920903, 0, 0);"
+	  /* One function raises for every refusing trigger: its message is the trigger's argument. */
+	  "CREATE FUNCTION selfcert_refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
+	  "  BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';"
+	  "  END $$;"
+	  "CREATE TABLE devices ("
+	  "  device_id  text COLLATE \"C\" PRIMARY KEY CHECK (length(device_id) BETWEEN 1 AND 64),"
+	  "  status     text NOT NULL CHECK (status IN ('active', 'revoked')),"
+	  "  note       text NOT NULL DEFAULT '' CHECK (octet_length(note) <= 256),"
+	  "  created_at bigint NOT NULL,"
+	  "  updated_at bigint NOT NULL);"
+	  "CREATE TRIGGER devices_revoked_for_good BEFORE UPDATE OF status ON devices FOR EACH ROW"
+	  "  WHEN (OLD.status = 'revoked' AND NEW.status <> 'revoked')"
+	  "  EXECUTE FUNCTION selfcert_refuse('a revoked device stays revoked');"
+	  "CREATE TABLE profiles ("
+	  "  profile_id text COLLATE \"C\" PRIMARY KEY CHECK (profile_id ~ '^[0-9a-f]{32}$'),"
+	  "  device_id  text COLLATE \"C\" NOT NULL REFERENCES devices(device_id),"
+	  "  challenge  text COLLATE \"C\" CONSTRAINT profiles_challenge_key UNIQUE,"
+	  "  origin     text NOT NULL CHECK (origin IN ('device', 'server')),"
+	  "  alg        text NOT NULL,"
+	  "  not_before bigint NOT NULL,"
+	  "  not_after  bigint NOT NULL,"
+	  "  profile_not_after bigint NOT NULL,"
+	  "  der        bytea NOT NULL CHECK (octet_length(der) BETWEEN 1 AND 65536),"
+	  "  chain_pem  text NOT NULL,"
+	  "  created_at bigint NOT NULL,"
+	  "  consumed_at bigint,"
+	  "  UNIQUE (profile_id, device_id));"
+	  "CREATE INDEX profiles_by_device ON profiles(device_id, created_at);"
+	  "CREATE TABLE certificates ("
+	  "  id bigint GENERATED ALWAYS AS IDENTITY UNIQUE," /* the tie-break SQLite's rowid was */
+	  "  fingerprint text COLLATE \"C\" PRIMARY KEY CHECK (fingerprint ~ '^[0-9a-f]{64}$'),"
+	  "  serial      text NOT NULL,"
+	  "  device_id   text COLLATE \"C\" NOT NULL REFERENCES devices(device_id),"
+	  "  profile_id  text COLLATE \"C\" NOT NULL CONSTRAINT certificates_profile_key UNIQUE,"
+	  "  not_before  bigint NOT NULL,"
+	  "  not_after   bigint NOT NULL,"
+	  "  der         bytea NOT NULL,"
+	  "  registered_at bigint NOT NULL,"
+	  /* A certificate can only be recorded against its own device's profile. */
+	  "  FOREIGN KEY (profile_id, device_id) REFERENCES profiles(profile_id, device_id));"
+	  "CREATE INDEX certificates_by_device ON certificates(device_id, registered_at DESC, id DESC);"
+	  "CREATE TABLE revocations ("
+	  "  device_id  text COLLATE \"C\" PRIMARY KEY REFERENCES devices(device_id),"
+	  "  reason     text NOT NULL DEFAULT '',"
+	  "  revoked_at bigint NOT NULL,"
+	  "  actor      text NOT NULL);"
+	  /*
+	   * seq is unique but neither gap-free nor commit order with several writers; xact is the
+	   * writing transaction, the fence an exporter reads behind (sc_reg_audit_follow).
+	   */
+	  "CREATE TABLE audit ("
+	  "  seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	  "  at        bigint NOT NULL,"
+	  "  actor     text NOT NULL,"
+	  "  event     text NOT NULL,"
+	  "  device_id text COLLATE \"C\","
+	  "  detail    text NOT NULL DEFAULT '',"
+	  "  xact      xid8 NOT NULL DEFAULT pg_current_xact_id());"
+	  "CREATE INDEX audit_by_device ON audit(device_id, seq) WHERE device_id IS NOT NULL;"
+	  "CREATE INDEX audit_by_xact ON audit(xact, seq);"
+	  /* Append-only even for the owner; the runtime role has no UPDATE/DELETE/TRUNCATE at all. */
+	  "CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit FOR EACH ROW"
+	  "  EXECUTE FUNCTION selfcert_refuse('the audit log is append-only');"
+	  "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT"
+	  "  EXECUTE FUNCTION selfcert_refuse('the audit log is append-only');",
+	    1 },
+	/*
+	 * 2: device IDs OpenSSL takes for one name are one device. A UNIQUE index (no PostgreSQL
+	 * registry of version 1 predates the rule), so two nodes adding twins at once cannot both
+	 * succeed.
+	 */
+	{ "CREATE UNIQUE INDEX devices_by_key ON devices ((" DEV_KEY("device_id") "));", 1 },
+	/*
+	 * 3: the address of an unauthenticated profile request (no request proof), so that such
+	 * requests count in their address's budget and never in the device's; NULL: authenticated,
+	 * and every profile made before. min_compatible stays 1: a nullable column with no default
+	 * (a catalog change, no rewrite) that a version-2 node neither reads nor writes; its inserts
+	 * are NULL (authenticated, as they are), and its device count, lacking "source IS NULL",
+	 * also counts the device's unauthenticated profiles: stricter, never looser. The runtime
+	 * role's table grants cover the new column.
+	 */
+	{ "ALTER TABLE profiles ADD COLUMN source text COLLATE \"C\""
+	  "  CHECK (source IS NULL OR length(source) BETWEEN 1 AND 64);"
+	  "CREATE INDEX profiles_by_source ON profiles(source, created_at);",
+	    1 },
+};
+#define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static struct pg_reg *pg(struct sc_reg *base)
+{
+	return (struct pg_reg *)base;
+}
+
+static enum sc_reg_dev_status status_from_text(const char *s)
+{
+	if (s != NULL && strcmp(s, "active") == 0)
+		return SC_REG_DEV_ACTIVE;
+	if (s != NULL && strcmp(s, "revoked") == 0)
+		return SC_REG_DEV_REVOKED;
+	return 0;
+}
+
+/* ---- parameters: text, or binary for DER ---- */
+
+struct prm {
+	const char *v[PG_MAX_PARAMS];
+	int len[PG_MAX_PARAMS], fmt[PG_MAX_PARAMS];
+	char num[PG_MAX_PARAMS][24];
+	int n;
+};
+
+static void p_text(struct prm *p, const char *s)
+{
+	p->v[p->n] = s; /* NULL: SQL NULL */
+	p->len[p->n] = 0;
+	p->fmt[p->n++] = 0;
+}
+
+static void p_i64(struct prm *p, int64_t x)
+{
+	snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)x);
+	p_text(p, p->num[p->n]);
+}
+
+static void p_bin(struct prm *p, const uint8_t *b, size_t n)
+{
+	p->v[p->n] = (const char *)b;
+	p->len[p->n] = (int)n;
+	p->fmt[p->n++] = 1;
+}
+
+/* ---- errors and the connection ---- */
+
+static int conn_lost(struct pg_reg *reg, const PGresult *res)
+{
+	const char *st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(reg->conn) != CONNECTION_OK)
+		return 1;
+	/* 08: connection exception; 57P01-03: the server shutting down or starting up. */
+	return st != NULL && (strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0);
+}
+
+/* The first line of the server's message (libpq's are multi-line). */
+static void first_line(const char *msg, char *out, size_t out_len)
+{
+	size_t n = strcspn(msg != NULL ? msg : "", "\n");
+
+	snprintf(out, out_len, "%.*s", (int)n, msg != NULL ? msg : "");
+}
+
+static sc_err pg_fail(struct pg_reg *reg, const PGresult *res, const char *what)
+{
+	const char *st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char msg[200];
+
+	first_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(reg->conn), msg,
+	    sizeof(msg));
+	if (conn_lost(reg, res))
+		return sc_fail(SC_ERR_IO, "%s: registry %s: connection lost, %s (%s)", what,
+		    reg->where, strcmp(what, "commit") == 0 ? "outcome unknown" : "nothing written",
+		    msg);
+	if (st != NULL && (strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0))
+		return sc_fail(SC_ERR_IO, "%s: registry %s busy (a lock held for over %d ms)", what,
+		    reg->where, SC_REG_BUSY_TIMEOUT_MS);
+	return sc_fail(SC_ERR_IO, "%s: registry %s: %s%s%s", what, reg->where, msg,
+	    st != NULL ? " SQLSTATE " : "", st != NULL ? st : "");
+}
+
+/* Per-session settings: waits bounded as SQLite's busy timeout, no transaction left open. */
+static sc_err session_setup(struct pg_reg *reg)
+{
+	PGresult *res = PQexec(reg->conn,
+	    "SET lock_timeout = 10000; SET statement_timeout = 30000;"
+	    "SET idle_in_transaction_session_timeout = 60000");
+	sc_err r = PQresultStatus(res) == PGRES_COMMAND_OK ? SC_OK : pg_fail(reg, res, "session");
+
+	PQclear(res);
+	return r;
+}
+
+/*
+ * A connection that went away (server restart, failover) is made again here, between
+ * operations: one PQreset, then the session settings again. Inside a transaction it is never
+ * done: what was sent is lost with the session, the caller answers 503.
+ */
+static int reconnect(struct pg_reg *reg)
+{
+	PQreset(reg->conn);
+	if (PQstatus(reg->conn) != CONNECTION_OK)
+		return 0;
+	return session_setup(reg) == SC_OK;
+}
+
+/*
+ * Run sql with p's parameters. *res is the result (caller PQclear) when it has rows or is a
+ * command; else SC_ERR_IO naming what. Outside a transaction a lost connection is made again
+ * and the statement sent once more: nothing of it ran (a read, or BEGIN).
+ */
+static sc_err x(struct pg_reg *reg, const char *what, const char *sql, const struct prm *p,
+    PGresult **res)
+{
+	ExecStatusType s;
+	sc_err r;
+
+	for (int attempt = 0;; attempt++) {
+		*res = PQexecParams(reg->conn, sql, p != NULL ? p->n : 0, NULL,
+		    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL,
+		    0);
+		s = PQresultStatus(*res);
+		if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
+			return SC_OK;
+		if (attempt == 0 && !reg->in_tx && conn_lost(reg, *res) && reconnect(reg)) {
+			PQclear(*res);
+			continue;
+		}
+		r = pg_fail(reg, *res, what);
+		PQclear(*res);
+		*res = NULL;
+		return r;
+	}
+}
+
+/* x for a statement whose rows do not matter. */
+static sc_err run(struct pg_reg *reg, const char *what, const char *sql, const struct prm *p)
+{
+	PGresult *res = NULL;
+	sc_err r = x(reg, what, sql, p, &res);
+
+	PQclear(res);
+	return r;
+}
+
+static sc_err begin(struct pg_reg *reg)
+{
+	sc_err r = run(reg, "begin", "BEGIN", NULL);
+
+	reg->in_tx = r == SC_OK;
+	return r;
+}
+
+static sc_err commit(struct pg_reg *reg)
+{
+	sc_err r = run(reg, "commit", "COMMIT", NULL);
+
+	reg->in_tx = 0;
+	return r;
+}
+
+static void rollback(struct pg_reg *reg)
+{
+	if (reg->in_tx && PQstatus(reg->conn) == CONNECTION_OK)
+		PQclear(PQexec(reg->conn, "ROLLBACK"));
+	reg->in_tx = 0;
+}
+
+static int64_t i64(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static void copy_col(const PGresult *res, int row, int col, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* One audit row, inside the caller's transaction. */
+static sc_err audit(struct pg_reg *reg, int64_t now, const char *actor, const char *event,
+    const char *device_id, const char *detail)
+{
+	struct prm p = { 0 };
+
+	p_i64(&p, now);
+	p_text(&p, actor != NULL ? actor : "unknown");
+	p_text(&p, event);
+	p_text(&p, device_id);
+	p_text(&p, detail != NULL ? detail : "");
+	return run(reg, "audit",
+	    "INSERT INTO audit (at, actor, event, device_id, detail) VALUES ($1,$2,$3,$4,$5)", &p);
+}
+
+/* ---- schema ---- */
+
+/* The meta row: *have = 0 if the database has no registry_meta table. */
+static sc_err meta_read(struct pg_reg *reg, int *have, int *version, int *min_compat, int *app)
+{
+	PGresult *res = NULL;
+	sc_err r;
+
+	*have = 0;
+	*version = *min_compat = *app = 0;
+	/*
+	 * A scan of the catalog, not to_regclass(): its cached "no such table" outlives another
+	 * node's migration committed while we waited for the lock.
+	 */
+	if ((r = x(reg, "schema",
+	         "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema()"
+	         " AND tablename = 'registry_meta')",
+	         NULL, &res)) != SC_OK)
+		return r;
+	*have = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!*have)
+		return SC_OK;
+	if ((r = x(reg, "schema",
+	         "SELECT application_id, schema_version, min_compatible FROM registry_meta", NULL,
+	         &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) == 1) {
+		*app = (int)i64(res, 0, 0);
+		*version = (int)i64(res, 0, 1);
+		*min_compat = (int)i64(res, 0, 2);
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+static int pg_schema_version(struct sc_reg *base)
+{
+	int have, v, mc, app;
+
+	if (meta_read(pg(base), &have, &v, &mc, &app) != SC_OK || !have)
+		return -1;
+	return v;
+}
+
+static int pg_schema_min_compatible(struct sc_reg *base)
+{
+	int have, v, mc, app;
+
+	if (meta_read(pg(base), &have, &v, &mc, &app) != SC_OK || !have)
+		return -1;
+	return mc;
+}
+
+/* Tables of ours or anyone's in the current schema: an empty database has none. */
+static sc_err count_tables(struct pg_reg *reg, int64_t *n)
+{
+	PGresult *res = NULL;
+	sc_err r = x(reg, "schema",
+	    "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()", NULL, &res);
+
+	if (r == SC_OK)
+		*n = i64(res, 0, 0);
+	PQclear(res);
+	return r;
+}
+
+/* Migration v (DDL, several statements: the simple protocol) inside the caller's transaction. */
+static sc_err migration_step(struct pg_reg *reg, int v)
+{
+	PGresult *res = PQexec(reg->conn, migrations[v].sql);
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	sc_err r = SC_OK;
+
+	/* 42501: a role without DDL rights (the runtime role, as it should be). */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && st != NULL && strcmp(st, "42501") == 0)
+		r = sc_fail(SC_ERR_VERSION,
+		    "registry %s: schema version %d is older than this program's %d and this role "
+		    "may not migrate it: run `selfcert net db migrate` as the owner role",
+		    reg->where, v, PG_NEWEST);
+	else if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(reg, res, "schema migration");
+	PQclear(res);
+	return r;
+}
+
+/*
+ * Bring the schema to PG_NEWEST, one transaction per version, each under the advisory lock
+ * (released at commit, or when a killed node's session ends): several nodes starting at once
+ * on an empty or older database queue on it, and each re-reads the version after taking it.
+ */
+static sc_err migrate(struct pg_reg *reg)
+{
+	int have, v, mc, app;
+	int64_t n_tables;
+	sc_err r;
+
+	for (;;) {
+		struct prm p = { 0 };
+		char how[64];
+
+		if ((r = begin(reg)) != SC_OK)
+			return r;
+		if ((r = run(reg, "migration lock", "SELECT pg_advisory_xact_lock(1396920903)",
+		         NULL)) != SC_OK ||
+		    (r = meta_read(reg, &have, &v, &mc, &app)) != SC_OK)
+			goto out;
+		if (!have) {
+			if ((r = count_tables(reg, &n_tables)) != SC_OK)
+				goto out;
+			if (n_tables > 0) {
+				r = sc_fail(SC_ERR_IO,
+				    "registry %s: the schema holds other tables, not a selfcert "
+				    "registry",
+				    reg->where);
+				goto out;
+			}
+		} else if (app != PG_APPLICATION_ID) {
+			r = sc_fail(SC_ERR_IO, "registry %s: not a selfcert registry", reg->where);
+			goto out;
+		}
+		if (v >= PG_NEWEST) {
+			r = SC_OK; /* another node got there first */
+			goto out;
+		}
+		r = migration_step(reg, v);
+		if (r != SC_OK)
+			goto out;
+		p_i64(&p, v + 1);
+		p_i64(&p, migrations[v].min_compatible);
+		snprintf(how, sizeof(how),
+		    v == 0 ? "created at version 1" : "migrated to version %d", v + 1);
+		if ((r = run(reg, "schema version",
+		         "UPDATE registry_meta SET schema_version = $1, min_compatible = $2",
+		         &p)) != SC_OK ||
+		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
+		         how)) != SC_OK)
+			goto out;
+		if ((r = commit(reg)) != SC_OK)
+			goto out;
+	}
+out:
+	rollback(reg);
+	return r;
+}
+
+/*
+ * Open: connect, check the schema; migrate when older (and create is set, or it is no registry
+ * yet and create is set). A newer schema is used while its min_compatible allows this program
+ * (a rolling upgrade); else SC_ERR_VERSION.
+ */
+static sc_err pg_open_conn(const char *location, struct pg_reg **out)
+{
+	static const char *const keys[] = { "application_name", "connect_timeout", "dbname", NULL };
+	const char *vals[] = { "selfcert", "5", location, NULL };
+	struct pg_reg *reg;
+	char msg[200];
+
+	*out = NULL;
+	if ((reg = calloc(1, sizeof(*reg))) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "registry");
+	reg->base.be = &sc_reg_pg;
+	/* expand_dbname: the URI's own keywords (application_name too) win over ours before it. */
+	reg->conn = PQconnectdbParams(keys, vals, 1);
+	if (reg->conn == NULL) {
+		free(reg);
+		return sc_fail(SC_ERR_NOMEM, "registry connection");
+	}
+	snprintf(reg->where, sizeof(reg->where), "postgresql database %s on %s",
+	    PQdb(reg->conn) != NULL ? PQdb(reg->conn) : "?",
+	    PQhost(reg->conn) != NULL ? PQhost(reg->conn) : "?");
+	if (PQstatus(reg->conn) != CONNECTION_OK) {
+		first_line(PQerrorMessage(reg->conn), msg, sizeof(msg));
+		sc_fail(SC_ERR_IO, "registry %s: cannot connect: %s", reg->where, msg);
+		PQfinish(reg->conn);
+		free(reg);
+		return SC_ERR_IO;
+	}
+	*out = reg;
+	return SC_OK;
+}
+
+static void pg_free(struct pg_reg *reg)
+{
+	if (reg == NULL)
+		return;
+	PQfinish(reg->conn);
+	free(reg);
+}
+
+/*
+ * The location checks that need no server: a libpq URI that parses, and no password in it (a
+ * password in --db shows in ps, shell history and logs: libpq's PGPASSFILE or service file
+ * hold it instead). The details never repeat the location.
+ */
+static sc_err check_location(const char *location)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+	int has_password = 0;
+
+	if ((opts = PQconninfoParse(location, &err)) == NULL) {
+		char msg[160];
+		first_line(err, msg, sizeof(msg));
+		PQfreemem(err);
+		return sc_fail(SC_ERR_USAGE, "--db: not a PostgreSQL connection URI (%s)", msg);
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+			has_password = 1;
+	PQconninfoFree(opts);
+	if (has_password)
+		return sc_fail(SC_ERR_USAGE,
+		    "--db: a password in the location is refused (it would show in ps and logs); "
+		    "put it in a PGPASSFILE or a service file");
+	return SC_OK;
+}
+
+static sc_err pg_open(const char *location, int create, struct sc_reg **out)
+{
+	struct pg_reg *reg = NULL;
+	int have, v, mc, app;
+	sc_err r;
+
+	*out = NULL;
+	if ((r = check_location(location)) != SC_OK || (r = pg_open_conn(location, &reg)) != SC_OK)
+		return r;
+	if ((r = session_setup(reg)) != SC_OK ||
+	    (r = meta_read(reg, &have, &v, &mc, &app)) != SC_OK)
+		goto out;
+	if (have && app != PG_APPLICATION_ID) {
+		r = sc_fail(SC_ERR_IO, "registry %s: not a selfcert registry", reg->where);
+		goto out;
+	}
+	if (!have && !create) {
+		r = sc_fail(SC_ERR_IO,
+		    "registry %s: no registry in this database (`selfcert net db migrate` makes it)",
+		    reg->where);
+		goto out;
+	}
+	if (have && v > PG_NEWEST) {
+		if (mc > PG_NEWEST) {
+			r = sc_fail(SC_ERR_VERSION,
+			    "registry %s: schema version %d needs a program of version %d or newer "
+			    "(this one knows %d)",
+			    reg->where, v, mc, PG_NEWEST);
+			goto out;
+		}
+	} else if (!have || v < PG_NEWEST) {
+		if ((r = migrate(reg)) != SC_OK)
+			goto out;
+	}
+	*out = &reg->base;
+	reg = NULL;
+	r = SC_OK;
+out:
+	pg_free(reg);
+	return r;
+}
+
+static void pg_close(struct sc_reg *base)
+{
+	pg_free(pg(base));
+}
+
+/* ---- devices ---- */
+
+static sc_err device_status(struct pg_reg *reg, const char *device_id, const char *lock,
+    enum sc_reg_dev_status *s)
+{
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	char sql[128];
+	sc_err r;
+
+	*s = 0;
+	snprintf(sql, sizeof(sql), "SELECT status FROM devices WHERE device_id = $1 %s", lock);
+	p_text(&p, device_id);
+	if ((r = x(reg, "reading a device", sql, &p, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) == 1)
+		*s = status_from_text(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return SC_OK;
+}
+
+static sc_err device_twin(struct pg_reg *reg, const char *device_id, char *other, size_t other_len,
+    enum sc_reg_dev_status *s)
+{
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	*s = 0;
+	other[0] = '\0';
+	p_text(&p, device_id);
+	if ((r = x(reg, "reading a device",
+	         "SELECT device_id, status FROM devices WHERE " DEV_KEY("device_id") " = " DEV_KEY(
+	             "$1::text") " AND device_id <> $1 "
+	                         "ORDER BY device_id LIMIT 1",
+	         &p, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) == 1) {
+		copy_col(res, 0, 0, other, other_len);
+		*s = status_from_text(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/*
+ * Insert a device inside the caller's transaction; *inserted = 0 if a row with that ID or its
+ * key is there (ON CONFLICT: a failed statement would abort the whole transaction, and a
+ * concurrent insert by another node is waited for, then counted as there).
+ */
+static sc_err device_insert(struct pg_reg *reg, const char *device_id, const char *note,
+    const char *actor, int64_t now, const char *how, int *inserted)
+{
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_text(&p, device_id);
+	p_text(&p, note != NULL ? note : "");
+	p_i64(&p, now);
+	if ((r = x(reg, "adding a device",
+	         "INSERT INTO devices (device_id, status, note, created_at, updated_at) "
+	         "VALUES ($1, 'active', $2, $3, $3) ON CONFLICT DO NOTHING RETURNING 1",
+	         &p, &res)) != SC_OK)
+		return r;
+	*inserted = PQntuples(res) == 1;
+	PQclear(res);
+	if (!*inserted)
+		return SC_OK;
+	return audit(reg, now, actor, "device-added", device_id, how);
+}
+
+/* Why device_id cannot be added: SC_ERR_EXISTS with registry.h's details. */
+static sc_err device_exists(struct pg_reg *reg, const char *device_id)
+{
+	enum sc_reg_dev_status s;
+	char twin[SC_DEVICE_ID_MAX + 1];
+	sc_err r;
+
+	if ((r = device_status(reg, device_id, "", &s)) != SC_OK)
+		return r;
+	if (s != 0)
+		return sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", device_id,
+		    sc_reg_dev_status_name(s));
+	if ((r = device_twin(reg, device_id, twin, sizeof(twin), &s)) != SC_OK)
+		return r;
+	if (s != 0)
+		return sc_fail(SC_ERR_EXISTS,
+		    "device %s is already registered as %s (%s): device IDs are the "
+		    "same ignoring case and runs of spaces",
+		    device_id, twin, sc_reg_dev_status_name(s));
+	return sc_fail(SC_ERR_EXISTS, "device %s is already registered", device_id);
+}
+
+static sc_err pg_devices_add(struct sc_reg *base, const char *const *ids, size_t n,
+    const char *note, const char *actor, int64_t now)
+{
+	struct pg_reg *reg = pg(base);
+	int inserted;
+	sc_err r;
+
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = device_insert(reg, ids[i], note, actor, now, "added", &inserted)) != SC_OK)
+			goto out;
+		if (!inserted) {
+			r = device_exists(reg, ids[i]);
+			goto out;
+		}
+	}
+	r = commit(reg);
+out:
+	rollback(reg);
+	return r;
+}
+
+static sc_err pg_device_revoke(struct sc_reg *base, const char *device_id, const char *reason,
+    const char *actor, int64_t now, int *already)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	enum sc_reg_dev_status s = 0;
+	sc_err r;
+
+	*already = 0;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	/* The row lock orders the revocation against every node's profile and certificate writes. */
+	if ((r = device_status(reg, device_id, "FOR NO KEY UPDATE", &s)) != SC_OK)
+		goto out;
+	if (s == 0) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "device %s is not registered", device_id);
+		goto out;
+	}
+	if (s == SC_REG_DEV_REVOKED) {
+		*already = 1;
+		r = SC_OK;
+		goto out;
+	}
+	p_i64(&p, now);
+	p_text(&p, device_id);
+	p_text(&p, reason != NULL ? reason : "");
+	p_text(&p, actor);
+	/* One statement (a data-modifying CTE): every parameter is used, and one round trip. */
+	if ((r = run(reg, "revoking",
+	         "WITH u AS (UPDATE devices SET status = 'revoked', updated_at = $1"
+	         " WHERE device_id = $2 RETURNING device_id)"
+	         " INSERT INTO revocations (device_id, reason, revoked_at, actor)"
+	         " SELECT device_id, $3, $1, $4 FROM u",
+	         &p)) != SC_OK ||
+	    (r = audit(reg, now, actor, "device-revoked", device_id, reason)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);
+	return r;
+}
+
+/*
+ * A device with its counts, revocation and newest certificate in one statement (one round trip
+ * per device, or per listing).
+ */
+#define DEVICE_SELECT                                                                       \
+	"SELECT d.device_id, d.status, d.note, d.created_at, d.updated_at,"                 \
+	" (SELECT count(*) FROM profiles p WHERE p.device_id = d.device_id),"               \
+	" (SELECT count(*) FROM certificates c WHERE c.device_id = d.device_id),"           \
+	" r.revoked_at, r.reason, lc.serial, lc.fingerprint, lc.profile_id, lc.not_before," \
+	" lc.not_after, lc.registered_at "                                                  \
+	"FROM devices d LEFT JOIN revocations r ON r.device_id = d.device_id "              \
+	"LEFT JOIN LATERAL (SELECT serial, fingerprint, profile_id, not_before, not_after," \
+	" registered_at FROM certificates c WHERE c.device_id = d.device_id"                \
+	" ORDER BY registered_at DESC, id DESC LIMIT 1) lc ON true "
+
+static void device_from_row(const PGresult *res, int i, struct sc_reg_device *d)
+{
+	memset(d, 0, sizeof(*d));
+	copy_col(res, i, 0, d->device_id, sizeof(d->device_id));
+	d->status = status_from_text(PQgetvalue(res, i, 1));
+	copy_col(res, i, 2, d->note, sizeof(d->note));
+	d->created_at = i64(res, i, 3);
+	d->updated_at = i64(res, i, 4);
+	d->n_profiles = i64(res, i, 5);
+	d->n_certs = i64(res, i, 6);
+	d->revoked_at = i64(res, i, 7);
+	copy_col(res, i, 8, d->revoke_reason, sizeof(d->revoke_reason));
+	if (!PQgetisnull(res, i, 10)) {
+		d->has_cert = 1;
+		copy_col(res, i, 9, d->cert_serial, sizeof(d->cert_serial));
+		copy_col(res, i, 10, d->cert_fpr, sizeof(d->cert_fpr));
+		copy_col(res, i, 11, d->cert_profile_id, sizeof(d->cert_profile_id));
+		d->cert_not_before = i64(res, i, 12);
+		d->cert_not_after = i64(res, i, 13);
+		d->cert_registered_at = i64(res, i, 14);
+	}
+}
+
+static sc_err pg_device_get(struct sc_reg *base, const char *device_id, struct sc_reg_device *out)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	memset(out, 0, sizeof(*out));
+	p_text(&p, device_id);
+	if ((r = x(reg, "reading a device", DEVICE_SELECT "WHERE d.device_id = $1", &p, &res)) !=
+	    SC_OK)
+		return r;
+	if (PQntuples(res) == 1)
+		device_from_row(res, 0, out);
+	else
+		r = sc_fail(SC_ERR_NOT_FOUND, "device %.64s is not registered", device_id);
+	PQclear(res);
+	return r;
+}
+
+static sc_err pg_device_list(struct sc_reg *base, enum sc_reg_dev_status status,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	struct sc_reg_device d;
+	sc_err r;
+
+	p_text(&p, status == 0 ? NULL : sc_reg_dev_status_name(status));
+	if ((r = x(reg, "listing devices",
+	         DEVICE_SELECT "WHERE $1::text IS NULL OR d.status = $1 ORDER BY d.device_id", &p,
+	         &res)) != SC_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		device_from_row(res, i, &d);
+		if (cb(ctx, &d) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/* ---- the operator's pages ---- */
+
+/*
+ * Keyset paging on the primary key, as SQLite's (reg_sqlite.c sq_device_page, the same bounds
+ * worked out here): device_id is COLLATE "C", so its order and the bounds' comparisons are byte
+ * order, as SQLite's; each page is a range scan of the primary key however deep. Lower,
+ * inclusive: the cursor followed by \x01 (no device ID holds a byte below a space), or the
+ * prefix if that is greater, or ''. Upper, exclusive: the prefix with its last byte + 1, or DEL.
+ * The prefix compared as bytes (left(), never LIKE). One row past the page: *more. The newest
+ * certificate (DEVICE_SELECT's lc) gives expiring_before; no certificate, not listed.
+ */
+static sc_err pg_device_page(struct sc_reg *base, const struct sc_reg_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx, int *more)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	struct sc_reg_device d;
+	char lower[SC_DEVICE_ID_MAX + 2], upper[SC_DEVICE_ID_MAX + 1];
+	size_t plen;
+	int n;
+	sc_err r;
+
+	lower[0] = '\0';
+	if (q->after != NULL)
+		snprintf(lower, sizeof(lower), "%s\x01", q->after);
+	if (q->id_prefix != NULL && strcmp(q->id_prefix, lower) > 0)
+		snprintf(lower, sizeof(lower), "%s", q->id_prefix);
+	snprintf(upper, sizeof(upper), "\x7f");
+	if (q->id_prefix != NULL && (plen = strlen(q->id_prefix)) > 0 &&
+	    (unsigned char)q->id_prefix[plen - 1] < 0x7e) {
+		memcpy(upper, q->id_prefix, plen + 1);
+		upper[plen - 1]++;
+	}
+	p_text(&p, q->status == 0 ? NULL : sc_reg_dev_status_name(q->status));
+	p_text(&p, q->id_prefix != NULL ? q->id_prefix : "");
+	p_text(&p, lower);
+	if (q->expiring_before != 0)
+		p_i64(&p, q->expiring_before);
+	else
+		p_text(&p, NULL);
+	p_i64(&p, (int64_t)q->limit + 1);
+	p_text(&p, upper);
+	if ((r = x(reg, "listing devices",
+	         DEVICE_SELECT "WHERE d.device_id >= $3::text COLLATE \"C\""
+	                       " AND d.device_id < $6::text COLLATE \"C\""
+	                       " AND left(d.device_id, length($2::text)) = $2::text COLLATE \"C\""
+	                       " AND ($1::text IS NULL OR d.status = $1::text)"
+	                       " AND ($4::bigint IS NULL OR lc.not_after < $4::bigint)"
+	                       " ORDER BY d.device_id LIMIT $5::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	n = PQntuples(res);
+	if ((size_t)n > q->limit) {
+		*more = 1;
+		n = (int)q->limit;
+	}
+	for (int i = 0; i < n; i++) {
+		device_from_row(res, i, &d);
+		if (cb(ctx, &d) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/*
+ * A device's profiles, newest first, without their DER. Ties within one second go by profile ID
+ * (PostgreSQL's profiles have no insertion counter, SQLite orders those by rowid).
+ */
+static sc_err pg_profile_list(struct sc_reg *base, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_profile_rec *pr), void *ctx)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	struct sc_reg_profile_rec pr;
+	sc_err r;
+
+	p_text(&p, device_id);
+	if (limit == 0)
+		p_text(&p, NULL); /* LIMIT NULL: all */
+	else
+		p_i64(&p, (int64_t)limit);
+	if ((r = x(reg, "listing profiles",
+	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	         " profile_not_after, created_at, consumed_at FROM profiles WHERE device_id = $1"
+	         " ORDER BY created_at DESC, profile_id DESC LIMIT $2::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		memset(&pr, 0, sizeof(pr));
+		copy_col(res, i, 0, pr.profile_id, sizeof(pr.profile_id));
+		copy_col(res, i, 1, pr.device_id, sizeof(pr.device_id));
+		copy_col(res, i, 2, pr.challenge, sizeof(pr.challenge));
+		pr.origin = strcmp(PQgetvalue(res, i, 3), "server") == 0 ? SC_KEY_SERVER_SUPPLIED
+		                                                         : SC_KEY_DEVICE_GENERATED;
+		if (sc_alg_from_name(PQgetvalue(res, i, 4), &pr.alg) != SC_OK)
+			pr.alg = SC_ALG_NONE;
+		pr.not_before = i64(res, i, 5);
+		pr.not_after = i64(res, i, 6);
+		pr.profile_not_after = i64(res, i, 7);
+		pr.created_at = i64(res, i, 8);
+		pr.consumed_at = i64(res, i, 9);
+		if (cb(ctx, &pr) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/* One audit row in its own transaction (an operator's failed login, a download). */
+static sc_err pg_audit_add(struct sc_reg *base, int64_t now, const char *actor, const char *event,
+    const char *device_id, const char *detail)
+{
+	struct pg_reg *reg = pg(base);
+	sc_err r;
+
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = audit(reg, now, actor, event, device_id, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);
+	return r;
+}
+
+/* ---- the activation feed ---- */
+
+static sc_err pg_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx,
+    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped)
+{
+	struct pg_reg *reg = pg(base);
+	struct sc_reg_row row;
+	enum sc_reg_dev_status s;
+	char how[64], detail[SC_REG_CSV_LINE_MAX + 64], twin[SC_DEVICE_ID_MAX + 1];
+	int more, inserted;
+	sc_err r;
+
+	*added = *skipped = 0;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	/* This file's IDs by key, dropped with the transaction. */
+	if ((r = run(reg, "import",
+	         "CREATE TEMP TABLE import_seen (k text COLLATE \"C\" PRIMARY KEY) ON COMMIT DROP",
+	         NULL)) != SC_OK)
+		goto out;
+	for (;;) {
+		struct prm p = { 0 };
+		PGresult *res = NULL;
+
+		if ((r = next(ctx, &row, &more)) != SC_OK)
+			goto out;
+		if (!more)
+			break;
+		p_text(&p, row.device_id);
+		if ((r = x(reg, "import",
+		         "INSERT INTO import_seen (k) VALUES (" DEV_KEY(
+		             "$1::text") ") ON CONFLICT DO NOTHING RETURNING 1",
+		         &p, &res)) != SC_OK)
+			goto out;
+		inserted = PQntuples(res) == 1;
+		PQclear(res);
+		if (!inserted) {
+			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file",
+			    source, row.line, row.device_id);
+			goto out;
+		}
+		twin[0] = '\0';
+		if ((r = device_status(reg, row.device_id, "", &s)) != SC_OK)
+			goto out;
+		if (s == 0 &&
+		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
+			goto out;
+		if (s != 0 && twin[0] != '\0') {
+			r = sc_fail(SC_ERR_MALFORMED,
+			    "%s:%zu: device %s is registered as %s: device IDs are the same "
+			    "ignoring case and runs of spaces",
+			    source, row.line, row.device_id, twin);
+			goto out;
+		}
+		if (s != 0) {
+			(*skipped)++;
+			continue;
+		}
+		snprintf(how, sizeof(how), "imported, line %zu", row.line);
+		if ((r = device_insert(reg, row.device_id, row.note, actor, now, how, &inserted)) !=
+		    SC_OK)
+			goto out;
+		if (inserted)
+			(*added)++;
+		else
+			(*skipped)++; /* another writer added it meanwhile */
+	}
+	snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered", source, *added,
+	    *skipped);
+	if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);
+	if (r != SC_OK)
+		*added = *skipped = 0;
+	return r;
+}
+
+/* ---- profiles ---- */
+
+/*
+ * The checks shared by precheck and insert, two round trips: the device's status (with lock:
+ * "FOR NO KEY UPDATE" inside the insert's transaction, so every node's inserts for one device
+ * queue on its row, the count below is exact, and a revocation is ordered against them; "" for
+ * the precheck's plain read), then its profiles in the window and the challenge in one
+ * statement. A statement of its own after the lock: one that waited for the lock keeps its
+ * older snapshot for everything but the locked row, and would miss the profile the lock holder
+ * just committed.
+ *
+ * source non-empty: an unauthenticated request from that address, counted in the address's
+ * budget (its profiles for any device), not in the device's. Many devices share an address, so
+ * no device row orders them: inside the insert's transaction (lock set) an advisory
+ * transaction lock on the address's hash comes first — taken after the device row, always in
+ * that order, so no two inserts wait on each other in a cycle — and every node's inserts from
+ * one address queue on it, making that count exact too. Two addresses whose hashes collide
+ * merely queue together; the two-key lock never meets the migration's one-key lock of the same
+ * number (PostgreSQL keeps the two key spaces apart). The precheck takes no lock: it is advice, the insert decides.
+ */
+static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const char *challenge,
+    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after,
+    const char *lock)
+{
+	enum sc_reg_dev_status s = 0;
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	int64_t n, oldest;
+	int used, unauth = source != NULL && *source != '\0';
+	sc_err r;
+
+	if (retry_after != NULL)
+		*retry_after = 0;
+	if ((r = device_status(reg, device_id, lock, &s)) != SC_OK)
+		return r;
+	if (s == 0)
+		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
+		    device_id);
+	if (s == SC_REG_DEV_REVOKED)
+		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
+	if (unauth && *lock != '\0' && rate != NULL && rate->max > 0) {
+		struct prm a = { 0 };
+
+		p_text(&a, source);
+		if ((r = run(reg, "address lock",
+		         "SELECT pg_advisory_xact_lock(1396920903, hashtext($1))", &a)) != SC_OK)
+			return r;
+	}
+	p_text(&p, unauth ? source : device_id);
+	p_i64(&p, rate != NULL && rate->max > 0 ? now - rate->window_s : INT64_MAX);
+	p_text(&p, challenge != NULL && *challenge != '\0' ? challenge : NULL);
+	if ((r = x(reg, "rate and challenge",
+	         unauth
+	             ? "SELECT count(*), min(created_at),"
+	               " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
+	               " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
+	             : "SELECT count(*), min(created_at),"
+	               " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
+	               " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint"
+	               " AND source IS NULL",
+	         &p, &res)) != SC_OK)
+		return r;
+	n = i64(res, 0, 0);
+	oldest = i64(res, 0, 1);
+	used = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	if (rate != NULL && rate->max > 0 && n >= (int64_t)rate->max) {
+		if (retry_after != NULL)
+			*retry_after = oldest + rate->window_s - now + 1;
+		if (unauth)
+			return sc_fail(SC_ERR_RATE_LIMITED,
+			    "unauthenticated requests from %s had %lld profiles in the last %lld s "
+			    "(at most %u); send a request proof",
+			    source, (long long)n, (long long)rate->window_s, rate->max);
+		return sc_fail(SC_ERR_RATE_LIMITED,
+		    "device %s had %lld profiles in the last %lld s (at most %u)", device_id,
+		    (long long)n, (long long)rate->window_s, rate->max);
+	}
+	if (used)
+		return sc_fail(SC_ERR_REPLAY,
+		    "challenge already used for a profile (a replayed request)");
+	return SC_OK;
+}
+
+static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
+    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+{
+	return profile_checks(pg(base), device_id, challenge, source, rate, now, retry_after, "");
+}
+
+static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	char detail[192];
+	int inserted;
+	sc_err r;
+
+	rec->created_at = now;
+	rec->consumed_at = 0;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rec->source, rate, now,
+	         retry_after, "FOR NO KEY UPDATE")) != SC_OK)
+		goto out;
+	p_text(&p, rec->profile_id);
+	p_text(&p, rec->device_id);
+	p_text(&p, rec->challenge[0] != '\0' ? rec->challenge : NULL);
+	p_text(&p, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
+	p_text(&p, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
+	p_i64(&p, rec->not_before);
+	p_i64(&p, rec->not_after);
+	p_i64(&p, rec->profile_not_after);
+	p_bin(&p, rec->der, rec->der_len);
+	p_text(&p, rec->chain_pem != NULL ? rec->chain_pem : "");
+	p_i64(&p, now);
+	p_text(&p, rec->source[0] != '\0' ? rec->source : NULL);
+	/*
+	 * The challenge's UNIQUE constraint is the last word: another device's insert of the same
+	 * challenge on another node (no row lock in common) waits here, then this one does nothing.
+	 */
+	if ((r = x(reg, "recording a profile",
+	         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	         " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
+	         " ON CONFLICT ON CONSTRAINT profiles_challenge_key DO NOTHING RETURNING 1",
+	         &p, &res)) != SC_OK)
+		goto out;
+	inserted = PQntuples(res) == 1;
+	PQclear(res);
+	if (!inserted) {
+		r = sc_fail(SC_ERR_REPLAY,
+		    "challenge already used for a profile (a replayed request)");
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "profile %s, %s key %s%s%s", rec->profile_id,
+	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
+	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
+	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
+	if ((r = audit(reg, now, actor, "profile-issued", rec->device_id, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);
+	return r;
+}
+
+/* A bytea column (text result, hex form) into *out (OPENSSL_malloc'd), 1..max bytes. */
+static int bytea_col(const PGresult *res, int row, int col, size_t max, uint8_t **out, size_t *len)
+{
+	size_t n = 0;
+	unsigned char *b;
+
+	*out = NULL;
+	*len = 0;
+	if (PQgetisnull(res, row, col) ||
+	    (b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), &n)) == NULL)
+		return 0;
+	if (n > 0 && n <= max && (*out = OPENSSL_malloc(n)) != NULL) {
+		memcpy(*out, b, n);
+		*len = n;
+	}
+	PQfreemem(b);
+	return *out != NULL;
+}
+
+static sc_err pg_profile_get(struct sc_reg *base, const char *profile_id,
+    struct sc_reg_profile_rec *out)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	const char *alg;
+	sc_err r;
+
+	memset(out, 0, sizeof(*out));
+	p_text(&p, profile_id);
+	if ((r = x(reg, "reading a profile",
+	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	         " profile_not_after, der, chain_pem, created_at, consumed_at FROM profiles"
+	         " WHERE profile_id = $1",
+	         &p, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) != 1) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "no profile %.32s was issued", profile_id);
+		goto out;
+	}
+	copy_col(res, 0, 0, out->profile_id, sizeof(out->profile_id));
+	copy_col(res, 0, 1, out->device_id, sizeof(out->device_id));
+	copy_col(res, 0, 2, out->challenge, sizeof(out->challenge));
+	out->origin = strcmp(PQgetvalue(res, 0, 3), "server") == 0 ? SC_KEY_SERVER_SUPPLIED
+	                                                           : SC_KEY_DEVICE_GENERATED;
+	alg = PQgetvalue(res, 0, 4);
+	if (sc_alg_from_name(alg, &out->alg) != SC_OK)
+		out->alg = SC_ALG_NONE;
+	out->not_before = i64(res, 0, 5);
+	out->not_after = i64(res, 0, 6);
+	out->profile_not_after = i64(res, 0, 7);
+	if (!bytea_col(res, 0, 8, SC_PROFILE_MAX_DER, &out->der, &out->der_len)) {
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "profile %s: stored DER unreadable or too long",
+		    out->profile_id);
+		goto out;
+	}
+	if ((out->chain_pem = OPENSSL_strdup(PQgetvalue(res, 0, 9))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "profile chain");
+		goto out;
+	}
+	out->created_at = i64(res, 0, 10);
+	out->consumed_at = i64(res, 0, 11);
+	r = SC_OK;
+out:
+	PQclear(res);
+	if (r != SC_OK)
+		sc_reg_profile_rec_clear(out);
+	return r;
+}
+
+/* ---- certificates ---- */
+
+static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, int64_t now,
+    const char *actor, int *already)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 }, q = { 0 };
+	PGresult *res = NULL;
+	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", fpr[SC_REG_FPR_HEX_LEN + 1] = "", detail[256];
+	enum sc_reg_dev_status s = 0;
+	int64_t consumed = 0;
+	int found, inserted;
+	sc_err r;
+
+	*already = 0;
+	rec->registered_at = now;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	/*
+	 * The profile row locked (concurrent records of one profile queue: the first registers,
+	 * the rest see it consumed and get already-registered or profile-consumed, never a raw
+	 * constraint error), the device row shared (a revocation waits for us, or we see it).
+	 */
+	p_text(&p, rec->profile_id);
+	if ((r = x(reg, "reading a profile",
+	         "SELECT p.device_id, p.consumed_at, d.status"
+	         " FROM profiles p JOIN devices d ON d.device_id = p.device_id"
+	         " WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d",
+	         &p, &res)) != SC_OK)
+		goto out;
+	if ((found = PQntuples(res) == 1)) {
+		copy_col(res, 0, 0, prof_dev, sizeof(prof_dev));
+		consumed = i64(res, 0, 1);
+		s = status_from_text(PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	if (!found) {
+		r = sc_fail(SC_ERR_PROFILE_UNKNOWN,
+		    "the certificate names profile %s, which this server never issued",
+		    rec->profile_id);
+		goto out;
+	}
+	if (strcmp(prof_dev, rec->device_id) != 0) {
+		r = sc_fail(SC_ERR_DEVICE_MISMATCH,
+		    "profile %s was issued to device %s, the certificate is device %s's",
+		    rec->profile_id, prof_dev, rec->device_id);
+		goto out;
+	}
+	if (s != SC_REG_DEV_ACTIVE) {
+		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
+		goto out;
+	}
+	if (consumed != 0) {
+		/*
+		 * Its certificate, read by a statement of its own: one taken after the lock wait
+		 * sees what the winner committed (the locking statement's snapshot predates it).
+		 */
+		if ((r = x(reg, "reading a certificate",
+		         "SELECT fingerprint FROM certificates WHERE profile_id = $1", &p, &res)) !=
+		    SC_OK)
+			goto out;
+		if (PQntuples(res) == 1)
+			copy_col(res, 0, 0, fpr, sizeof(fpr));
+		PQclear(res);
+		if (strcmp(fpr, rec->fpr) == 0) {
+			*already = 1;
+			r = SC_OK;
+		} else {
+			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
+			    "profile %s already has a registered certificate", rec->profile_id);
+		}
+		goto out;
+	}
+	p_text(&q, rec->fpr);
+	p_text(&q, rec->serial);
+	p_text(&q, rec->device_id);
+	p_text(&q, rec->profile_id);
+	p_i64(&q, rec->not_before);
+	p_i64(&q, rec->not_after);
+	p_bin(&q, rec->der, rec->der_len);
+	p_i64(&q, now);
+	if ((r = x(reg, "recording a certificate",
+	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	         " not_after, der, registered_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
+	         " ON CONFLICT (fingerprint) DO NOTHING RETURNING 1",
+	         &q, &res)) != SC_OK)
+		goto out;
+	inserted = PQntuples(res) == 1;
+	PQclear(res);
+	if (!inserted) {
+		r = sc_fail(SC_ERR_PROFILE_CONSUMED,
+		    "this certificate is already registered for another profile");
+		goto out;
+	}
+	{
+		struct prm u = { 0 };
+		p_i64(&u, now);
+		p_text(&u, rec->profile_id);
+		if ((r = x(reg, "consuming the profile",
+		         "UPDATE profiles SET consumed_at = $1 WHERE profile_id = $2 AND consumed_at "
+		         "IS NULL",
+		         &u, &res)) != SC_OK)
+			goto out;
+		inserted = strcmp(PQcmdTuples(res), "1") == 0;
+		PQclear(res);
+		if (!inserted) {
+			r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
+			    reg->where);
+			goto out;
+		}
+	}
+	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr,
+	    rec->serial, rec->profile_id);
+	if ((r = audit(reg, now, actor, "certificate-registered", rec->device_id, detail)) != SC_OK)
+		goto out;
+	r = commit(reg);
+out:
+	rollback(reg);
+	return r;
+}
+
+static sc_err pg_cert_list(struct sc_reg *base, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	struct sc_reg_cert_rec c;
+	sc_err r;
+
+	p_text(&p, device_id);
+	if (limit == 0)
+		p_text(&p, NULL); /* LIMIT NULL: all */
+	else
+		p_i64(&p, (int64_t)limit);
+	if ((r = x(reg, "listing certificates",
+	         "SELECT fingerprint, serial, device_id, profile_id, not_before, not_after,"
+	         " registered_at FROM certificates WHERE device_id = $1"
+	         " ORDER BY registered_at DESC, id DESC LIMIT $2::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		memset(&c, 0, sizeof(c));
+		copy_col(res, i, 0, c.fpr, sizeof(c.fpr));
+		copy_col(res, i, 1, c.serial, sizeof(c.serial));
+		copy_col(res, i, 2, c.device_id, sizeof(c.device_id));
+		copy_col(res, i, 3, c.profile_id, sizeof(c.profile_id));
+		c.not_before = i64(res, i, 4);
+		c.not_after = i64(res, i, 5);
+		c.registered_at = i64(res, i, 6);
+		if (cb(ctx, &c) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+static sc_err pg_cert_der(struct sc_reg *base, const char *fpr, uint8_t **der, size_t *len)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	*der = NULL;
+	*len = 0;
+	p_text(&p, fpr);
+	if ((r = x(reg, "reading a certificate",
+	         "SELECT der FROM certificates WHERE fingerprint = $1", &p, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) != 1)
+		r = sc_fail(SC_ERR_NOT_FOUND, "no certificate %.64s", fpr);
+	else if (!bytea_col(res, 0, 0, 1u << 20, der, len))
+		r = sc_fail(SC_ERR_NOMEM, "certificate %s", fpr);
+	PQclear(res);
+	return r;
+}
+
+/* ---- audit, counts, check ---- */
+
+static sc_err audit_rows(const PGresult *res,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
+{
+	struct sc_reg_audit_rec a;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		a.seq = i64(res, i, 0);
+		a.at = i64(res, i, 1);
+		a.actor = PQgetvalue(res, i, 2);
+		a.event = PQgetvalue(res, i, 3);
+		a.device_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
+		a.detail = PQgetvalue(res, i, 5);
+		if (cb(ctx, &a) != 0)
+			break;
+	}
+	return SC_OK;
+}
+
+static sc_err pg_audit_list(struct sc_reg *base, const char *device_id, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_text(&p, device_id);
+	if (limit == 0)
+		p_text(&p, NULL);
+	else
+		p_i64(&p, (int64_t)limit);
+	if ((r = x(reg, "reading the audit log",
+	         "SELECT seq, at, actor, event, device_id, detail FROM ("
+	         " SELECT * FROM audit WHERE $1::text IS NULL OR device_id = $1"
+	         " ORDER BY seq DESC LIMIT $2::bigint) a ORDER BY seq",
+	         &p, &res)) != SC_OK)
+		return r;
+	r = audit_rows(res, cb, ctx);
+	PQclear(res);
+	return r;
+}
+
+/*
+ * The audit log for exporters, behind the fence: only rows whose transaction is older than the
+ * oldest one still running (pg_snapshot_xmin), so no row can later appear before the cursor,
+ * whatever order concurrent transactions commit in. Ordered by (xact, seq); the cursor is the
+ * pair of the last row passed on.
+ */
+static sc_err pg_audit_follow(struct sc_reg *base, struct sc_reg_audit_cursor *cur, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+	int n, stop = 0;
+
+	p_i64(&p, cur->a);
+	p_i64(&p, cur->b);
+	p_i64(&p, limit == 0 ? 1000 : (int64_t)limit);
+	if ((r = x(reg, "reading the audit log",
+	         "SELECT seq, at, actor, event, device_id, detail, xact::text FROM audit"
+	         " WHERE (xact, seq) > ($1::text::xid8, $2::bigint)"
+	         "  AND xact < pg_snapshot_xmin(pg_current_snapshot())"
+	         " ORDER BY xact, seq LIMIT $3::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	n = PQntuples(res);
+	for (int i = 0; i < n && !stop; i++) {
+		struct sc_reg_audit_rec a;
+		a.seq = i64(res, i, 0);
+		a.at = i64(res, i, 1);
+		a.actor = PQgetvalue(res, i, 2);
+		a.event = PQgetvalue(res, i, 3);
+		a.device_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
+		a.detail = PQgetvalue(res, i, 5);
+		stop = cb(ctx, &a) != 0;
+		cur->a = i64(res, i, 6);
+		cur->b = a.seq;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+static sc_err pg_counts(struct sc_reg *base, struct sc_reg_counts *out)
+{
+	struct pg_reg *reg = pg(base);
+	PGresult *res = NULL;
+	sc_err r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = x(reg, "counts",
+	         "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
+	         " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
+	         " (SELECT count(*) FROM profiles),"
+	         " (SELECT count(*) FROM profiles WHERE consumed_at IS NOT NULL),"
+	         " (SELECT count(*) FROM certificates), (SELECT count(*) FROM revocations),"
+	         " (SELECT count(*) FROM audit)",
+	         NULL, &res)) != SC_OK)
+		return r;
+	out->devices_active = i64(res, 0, 0);
+	out->devices_revoked = i64(res, 0, 1);
+	out->profiles = i64(res, 0, 2);
+	out->profiles_consumed = i64(res, 0, 3);
+	out->certificates = i64(res, 0, 4);
+	out->revocations = i64(res, 0, 5);
+	out->audit = i64(res, 0, 6);
+	PQclear(res);
+	return SC_OK;
+}
+
+/*
+ * PostgreSQL keeps its own pages consistent; what is checked here is the registry's invariant
+ * the constraints cannot state: a profile is consumed exactly when it has a certificate.
+ */
+static sc_err pg_check(struct sc_reg *base)
+{
+	struct pg_reg *reg = pg(base);
+	PGresult *res = NULL;
+	sc_err r;
+
+	if ((r = x(reg, "check",
+	         "SELECT p.profile_id, p.consumed_at IS NOT NULL FROM profiles p"
+	         " LEFT JOIN certificates c ON c.profile_id = p.profile_id"
+	         " WHERE (p.consumed_at IS NULL) <> (c.profile_id IS NULL) LIMIT 1",
+	         NULL, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) > 0)
+		r = sc_fail(SC_ERR_STORE_DAMAGED, "registry %s: profile %s is %s", reg->where,
+		    PQgetvalue(res, 0, 0),
+		    strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? "consumed without a certificate"
+		                                            : "not consumed but has a certificate");
+	PQclear(res);
+	return r;
+}
+
+/* `selfcert net db migrate --grant ROLE`: the schema is up (sc_reg_open); role gets its rights. */
+static sc_err pg_grant(struct sc_reg *base, const char *role)
+{
+	struct pg_reg *reg = pg(base);
+	PGresult *res = NULL;
+	char *id = NULL, *schema = NULL, sql[1024];
+	sc_err r;
+
+	if ((r = x(reg, "grant", "SELECT current_schema()", NULL, &res)) != SC_OK)
+		return r;
+	schema = PQescapeIdentifier(reg->conn, PQgetvalue(res, 0, 0),
+	    strlen(PQgetvalue(res, 0, 0)));
+	PQclear(res);
+	id = PQescapeIdentifier(reg->conn, role, strlen(role));
+	if (id == NULL || schema == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "--grant: not a role name");
+		goto out;
+	}
+	/*
+	 * What provd and `net device` need, and no more: the audit log, the revocations and the
+	 * certificates are append-only to it (no UPDATE, DELETE or TRUNCATE), and no DDL.
+	 */
+	snprintf(sql, sizeof(sql),
+	    "GRANT USAGE ON SCHEMA %s TO %s;"
+	    "GRANT SELECT ON registry_meta TO %s;"
+	    "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
+	    "GRANT SELECT, INSERT ON certificates, revocations, audit TO %s;"
+	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
+	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta FROM %s",
+	    schema, id, id, id, id, id, id);
+	if ((r = begin(reg)) != SC_OK)
+		goto out;
+	res = PQexec(reg->conn, sql);
+	r = PQresultStatus(res) == PGRES_COMMAND_OK ? SC_OK : pg_fail(reg, res, "grant");
+	PQclear(res);
+	if (r == SC_OK)
+		r = commit(reg);
+out:
+	rollback(reg);
+	PQfreemem(id);
+	PQfreemem(schema);
+	return r;
+}
+
+const struct sc_reg_backend sc_reg_pg = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.schema_version = pg_schema_version,
+	.schema_min_compatible = pg_schema_min_compatible,
+	.devices_add = pg_devices_add,
+	.device_revoke = pg_device_revoke,
+	.device_get = pg_device_get,
+	.device_list = pg_device_list,
+	.import_rows = pg_import_rows,
+	.profile_precheck = pg_profile_precheck,
+	.profile_insert = pg_profile_insert,
+	.profile_get = pg_profile_get,
+	.cert_record = pg_cert_record,
+	.cert_list = pg_cert_list,
+	.cert_der = pg_cert_der,
+	.audit_list = pg_audit_list,
+	.audit_follow = pg_audit_follow,
+	.counts = pg_counts,
+	.device_page = pg_device_page,
+	.profile_list = pg_profile_list,
+	.audit_add = pg_audit_add,
+	.check = pg_check,
+	.grant = pg_grant,
+};
