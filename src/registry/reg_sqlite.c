@@ -221,6 +221,14 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
 }
 
+/* The per-device list queries: ?1 the device (NULL: every device where the query allows),
+ * ?2 the row limit, where the API's 0 (no limit) is SQLite's LIMIT -1. */
+static void bind_device_limit(sqlite3_stmt *st, const char *device_id, size_t limit)
+{
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+}
+
 static void copy_col(sqlite3_stmt *st, int i, char *out, size_t out_len)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
@@ -1137,8 +1145,7 @@ static sc_err sq_cert_list(struct sc_reg *base, const char *device_id, size_t li
 	         " LIMIT ?",
 	         &st)) != SC_OK)
 		return r;
-	bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	bind_device_limit(st, device_id, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&c, 0, sizeof(c));
 		copy_col(st, 0, c.fpr, sizeof(c.fpr));
@@ -1204,8 +1211,7 @@ static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t l
 	         ") ORDER BY seq",
 	         &st)) != SC_OK)
 		return r;
-	bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	bind_device_limit(st, device_id, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		a.seq = sqlite3_column_int64(st, 0);
 		a.at = sqlite3_column_int64(st, 1);
@@ -1305,8 +1311,7 @@ static sc_err sq_profile_list(struct sc_reg *base, const char *device_id, size_t
 	         " ORDER BY created_at DESC, rowid DESC LIMIT ?",
 	         &st)) != SC_OK)
 		return r;
-	bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	bind_device_limit(st, device_id, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&p, 0, sizeof(p));
 		profile_from_row(st, &p);
