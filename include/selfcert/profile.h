@@ -149,6 +149,16 @@ sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor,
     time_t now) SC_MUST_USE;
 
 /*
+ * Prove a signer setup before relying on it: create a throw-away profile for network_id and
+ * probe_device_id (a zero challenge, valid 60 s, generate P-256), sign it with signer_key and
+ * signer, and check it with sc_profile_verify_signature against anchor now. Returns the first
+ * failure's code with its detail (callers add where it happened); nothing is kept. With keys in
+ * a token this is where a key that does not sign (wrong object, a public key) shows.
+ */
+sc_err sc_profile_prove_signer(const char *network_id, const char *probe_device_id,
+    EVP_PKEY *signer_key, X509 *signer, X509 *anchor) SC_MUST_USE;
+
+/*
  * The server-generated embodiment: decrypt KeySpec.supplied.encryptedKey with the KEK (CMS
  * AuthEnvelopedData AES-256-GCM or EnvelopedData AES-256-CBC; RSA recipients must use
  * RSAES-OAEP, EC recipients ECDH), parse the PKCS#8 key and require that its public half equals

@@ -83,27 +83,11 @@ static sc_err net_init_paths(const struct cli_args *a, const char *dir, struct n
  */
 static sc_err net_init_prove(const char *id, X509 *root, X509 *signer, EVP_PKEY *signer_key)
 {
-	static const uint8_t probe_challenge[SC_CHALLENGE_MIN] = { 0 };
-	struct sc_profile_params pp;
-	struct sc_profile *p = NULL;
-	time_t now = time(NULL);
 	sc_err r;
 
-	memset(&pp, 0, sizeof(pp));
-	pp.network_id = id;
-	pp.device_id = "net-init-check";
-	pp.challenge = probe_challenge;
-	pp.challenge_len = sizeof(probe_challenge);
-	pp.profile_not_after = now + 60;
-	pp.not_before = now;
-	pp.not_after = now + 60;
-	pp.generate_alg = SC_ALG_P256;
-	if ((r = sc_profile_create(&pp, &p)) != SC_OK ||
-	    (r = sc_profile_sign(p, signer_key, signer, NULL, 0)) != SC_OK ||
-	    (r = sc_profile_verify_signature(p, root, now)) != SC_OK)
+	if ((r = sc_profile_prove_signer(id, "net-init-check", signer_key, signer, root)) != SC_OK)
 		r = sc_fail(r, "net init: a profile signed with the signer key does not verify: %s",
 		    sc_err_detail());
-	sc_profile_free(p);
 	return r;
 }
 

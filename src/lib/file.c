@@ -110,6 +110,15 @@ static sc_err write_all(int fd, const uint8_t *p, size_t len, const char *path)
 	return SC_OK;
 }
 
+sc_err sc_file_join(char *out, size_t out_len, const char *dir, const char *name)
+{
+	int n = snprintf(out, out_len, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= out_len)
+		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
+	return SC_OK;
+}
+
 sc_err sc_fsync_dir_of(const char *path)
 {
 	char dir[PATH_MAX];

@@ -79,4 +79,7 @@ sc_err sc_file_write_atomic(const char *path, const void *data, size_t len, int 
 /* fsync the folder that holds path (after a rename). SC_ERR_IO, SC_ERR_USAGE. */
 sc_err sc_fsync_dir_of(const char *path) SC_MUST_USE;
 
+/* out = "dir/name" in out_len bytes; SC_ERR_USAGE "DIR: path too long" if it does not fit. */
+sc_err sc_file_join(char *out, size_t out_len, const char *dir, const char *name) SC_MUST_USE;
+
 #endif

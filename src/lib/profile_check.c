@@ -1,7 +1,9 @@
 /*
  * profile_check.c — what a device checks of a decoded SignedProfile before it acts on it
  * (sc_profile_check, in the order profile.h lists), and the signature check alone for relying
- * parties (sc_profile_verify_signature). Changes nothing; each refusal has its own code.
+ * parties (sc_profile_verify_signature), and the start-up probe that a signer key and its
+ * certificate produce profiles a root accepts (sc_profile_prove_signer). Changes nothing; each
+ * refusal has its own code.
  */
 #include <stdint.h>
 #include <string.h>
@@ -158,6 +160,31 @@ out:
 sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, time_t now)
 {
 	return verify_signature(p, anchor, now, NULL);
+}
+
+sc_err sc_profile_prove_signer(const char *network_id, const char *probe_device_id,
+    EVP_PKEY *signer_key, X509 *signer, X509 *anchor)
+{
+	static const uint8_t probe_challenge[SC_CHALLENGE_MIN] = { 0 };
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	time_t now = time(NULL);
+	sc_err r;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.network_id = network_id;
+	pp.device_id = probe_device_id;
+	pp.challenge = probe_challenge;
+	pp.challenge_len = sizeof(probe_challenge);
+	pp.profile_not_after = now + 60;
+	pp.not_before = now;
+	pp.not_after = now + 60;
+	pp.generate_alg = SC_ALG_P256;
+	if ((r = sc_profile_create(&pp, &p)) == SC_OK &&
+	    (r = sc_profile_sign(p, signer_key, signer, NULL, 0)) == SC_OK)
+		r = sc_profile_verify_signature(p, anchor, now);
+	sc_profile_free(p);
+	return r;
 }
 
 static sc_err check_validity(const struct sc_profile_info *in, const struct sc_profile_policy *pol)

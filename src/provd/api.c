@@ -48,27 +48,12 @@ static sc_err subject_o(X509 *cert, char *out, size_t out_len)
  */
 static sc_err prove_signer(const struct provd_api *api, const char *net_dir)
 {
-	static const uint8_t probe_challenge[SC_CHALLENGE_MIN] = { 0 };
-	struct sc_profile_params pp;
-	struct sc_profile *p = NULL;
-	time_t now = time(NULL);
 	sc_err r;
 
-	memset(&pp, 0, sizeof(pp));
-	pp.network_id = api->network_id;
-	pp.device_id = "start-up-check";
-	pp.challenge = probe_challenge;
-	pp.challenge_len = sizeof(probe_challenge);
-	pp.profile_not_after = now + 60;
-	pp.not_before = now;
-	pp.not_after = now + 60;
-	pp.generate_alg = SC_ALG_P256;
-	if ((r = sc_profile_create(&pp, &p)) != SC_OK ||
-	    (r = sc_profile_sign(p, api->signer_key, api->signer, NULL, 0)) != SC_OK ||
-	    (r = sc_profile_verify_signature(p, api->net_root, now)) != SC_OK)
+	if ((r = sc_profile_prove_signer(api->network_id, "start-up-check", api->signer_key,
+	         api->signer, api->net_root)) != SC_OK)
 		r = sc_fail(r, "%s: the profile signer does not work with root.pem: %s", net_dir,
 		    sc_err_detail());
-	sc_profile_free(p);
 	ERR_clear_error();
 	return r;
 }

@@ -221,6 +221,14 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
 }
 
+/* The per-device list queries: ?1 the device (NULL: every device where the query allows),
+ * ?2 the row limit, where the API's 0 (no limit) is SQLite's LIMIT -1. */
+static void bind_device_limit(sqlite3_stmt *st, const char *device_id, size_t limit)
+{
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+}
+
 static void copy_col(sqlite3_stmt *st, int i, char *out, size_t out_len)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
@@ -926,13 +934,34 @@ out:
 	return r;
 }
 
+/* The first eight columns of both profile queries (get and list) are the same, in the same order;
+ * the caller reads what follows them. */
+static void profile_from_row(sqlite3_stmt *st, struct sc_reg_profile_rec *p)
+{
+	const unsigned char *origin, *alg;
+
+	copy_col(st, 0, p->profile_id, sizeof(p->profile_id));
+	copy_col(st, 1, p->device_id, sizeof(p->device_id));
+	copy_col(st, 2, p->challenge, sizeof(p->challenge));
+	origin = sqlite3_column_text(st, 3);
+	p->origin = origin != NULL && strcmp((const char *)origin, "server") == 0
+	    ? SC_KEY_SERVER_SUPPLIED
+	    : SC_KEY_DEVICE_GENERATED;
+	alg = sqlite3_column_text(st, 4);
+	if (alg == NULL || sc_alg_from_name((const char *)alg, &p->alg) != SC_OK)
+		p->alg = SC_ALG_NONE;
+	p->not_before = sqlite3_column_int64(st, 5);
+	p->not_after = sqlite3_column_int64(st, 6);
+	p->profile_not_after = sqlite3_column_int64(st, 7);
+}
+
 static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
     struct sc_reg_profile_rec *out)
 {
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
 	sc_err r = SC_ERR_INTERNAL;
-	const unsigned char *origin, *alg, *text;
+	const unsigned char *text;
 	const void *blob;
 	int rc, n;
 
@@ -952,19 +981,7 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
 		r = db_fail(reg, "reading a profile");
 		goto out;
 	}
-	copy_col(st, 0, out->profile_id, sizeof(out->profile_id));
-	copy_col(st, 1, out->device_id, sizeof(out->device_id));
-	copy_col(st, 2, out->challenge, sizeof(out->challenge));
-	origin = sqlite3_column_text(st, 3);
-	out->origin = origin != NULL && strcmp((const char *)origin, "server") == 0
-	    ? SC_KEY_SERVER_SUPPLIED
-	    : SC_KEY_DEVICE_GENERATED;
-	alg = sqlite3_column_text(st, 4);
-	if (alg == NULL || sc_alg_from_name((const char *)alg, &out->alg) != SC_OK)
-		out->alg = SC_ALG_NONE;
-	out->not_before = sqlite3_column_int64(st, 5);
-	out->not_after = sqlite3_column_int64(st, 6);
-	out->profile_not_after = sqlite3_column_int64(st, 7);
+	profile_from_row(st, out);
 	/* Pointer first, then its size: the order SQLite documents as safe. */
 	blob = sqlite3_column_blob(st, 8);
 	n = sqlite3_column_bytes(st, 8);
@@ -1128,8 +1145,7 @@ static sc_err sq_cert_list(struct sc_reg *base, const char *device_id, size_t li
 	         " LIMIT ?",
 	         &st)) != SC_OK)
 		return r;
-	bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	bind_device_limit(st, device_id, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&c, 0, sizeof(c));
 		copy_col(st, 0, c.fpr, sizeof(c.fpr));
@@ -1195,8 +1211,7 @@ static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t l
 	         ") ORDER BY seq",
 	         &st)) != SC_OK)
 		return r;
-	bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	bind_device_limit(st, device_id, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		a.seq = sqlite3_column_int64(st, 0);
 		a.at = sqlite3_column_int64(st, 1);
@@ -1287,7 +1302,6 @@ static sc_err sq_profile_list(struct sc_reg *base, const char *device_id, size_t
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
 	struct sc_reg_profile_rec p;
-	const unsigned char *origin, *alg;
 	sc_err r;
 	int rc;
 
@@ -1297,23 +1311,10 @@ static sc_err sq_profile_list(struct sc_reg *base, const char *device_id, size_t
 	         " ORDER BY created_at DESC, rowid DESC LIMIT ?",
 	         &st)) != SC_OK)
 		return r;
-	bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	bind_device_limit(st, device_id, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&p, 0, sizeof(p));
-		copy_col(st, 0, p.profile_id, sizeof(p.profile_id));
-		copy_col(st, 1, p.device_id, sizeof(p.device_id));
-		copy_col(st, 2, p.challenge, sizeof(p.challenge));
-		origin = sqlite3_column_text(st, 3);
-		p.origin = origin != NULL && strcmp((const char *)origin, "server") == 0
-		    ? SC_KEY_SERVER_SUPPLIED
-		    : SC_KEY_DEVICE_GENERATED;
-		alg = sqlite3_column_text(st, 4);
-		if (alg == NULL || sc_alg_from_name((const char *)alg, &p.alg) != SC_OK)
-			p.alg = SC_ALG_NONE;
-		p.not_before = sqlite3_column_int64(st, 5);
-		p.not_after = sqlite3_column_int64(st, 6);
-		p.profile_not_after = sqlite3_column_int64(st, 7);
+		profile_from_row(st, &p);
 		p.created_at = sqlite3_column_int64(st, 8);
 		p.consumed_at = sqlite3_column_int64(st, 9);
 		if (cb(ctx, &p) != 0)

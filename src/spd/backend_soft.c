@@ -310,15 +310,6 @@ out:
 
 /* ---- the sealing secret and the counter: files in the store folder ---- */
 
-static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
-{
-	int n = snprintf(out, out_len, "%s/%s", dir, name);
-
-	if (n < 0 || (size_t)n >= out_len)
-		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
-	return SC_OK;
-}
-
 static sc_err soft_secret_create(const struct spd_backend *be, const char *dir,
     uint8_t secret[SPD_SECRET_LEN])
 {
@@ -326,7 +317,7 @@ static sc_err soft_secret_create(const struct spd_backend *be, const char *dir,
 	sc_err r;
 
 	(void)be;
-	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
+	if ((r = sc_file_join(path, sizeof(path), dir, "root.key")) != SC_OK)
 		return r;
 	if (RAND_priv_bytes(secret, SPD_SECRET_LEN) != 1)
 		return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_priv_bytes");
@@ -344,7 +335,7 @@ static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
 	sc_err r;
 
 	(void)be;
-	if ((r = join(path, sizeof(path), dir, "root.key")) != SC_OK)
+	if ((r = sc_file_join(path, sizeof(path), dir, "root.key")) != SC_OK)
 		return r;
 	r = sc_file_read_ex(path, 64, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &root, &len);
 	if (r == SC_ERR_NOT_FOUND)
@@ -368,7 +359,7 @@ static sc_err write_counter(const char *dir, uint64_t v)
 	uint8_t c[COUNTER_LEN];
 	sc_err r;
 
-	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
+	if ((r = sc_file_join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
 	spd_be64_put(c, v);
 	return sc_file_replace(path, c, sizeof(c), &o);
@@ -398,7 +389,7 @@ static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, u
 
 	(void)be;
 	*v = 0;
-	if ((r = join(path, sizeof(path), dir, "counter")) != SC_OK)
+	if ((r = sc_file_join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
 	r = sc_file_read_ex(path, 64, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data, &len);
 	if (r == SC_ERR_NOT_FOUND)

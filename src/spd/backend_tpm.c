@@ -232,15 +232,6 @@ static sc_err tpm_describe(char *out, size_t out_len)
 
 /* ---- the sealing secret: DIR/root.tpm = "SCTP" | 1 | TPM2B_PUBLIC | TPM2B_PRIVATE ---- */
 
-static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
-{
-	int n = snprintf(out, out_len, "%s/%s", dir, name);
-
-	if (n < 0 || (size_t)n >= out_len)
-		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
-	return SC_OK;
-}
-
 /* The counter's auth value: only the holder of the unsealed secret can move or read it. */
 static void nv_auth_of(const uint8_t secret[SPD_SECRET_LEN], TPM2B_AUTH *auth)
 {
@@ -373,7 +364,7 @@ static sc_err tpm_secret_create(const struct spd_backend *be, const char *dir,
 	(void)be;
 	if ((r = need_tpm()) != SC_OK)
 		return r;
-	if ((r = join(path, sizeof(path), dir, "root.tpm")) != SC_OK)
+	if ((r = sc_file_join(path, sizeof(path), dir, "root.tpm")) != SC_OK)
 		return r;
 	if (RAND_priv_bytes(secret, SPD_SECRET_LEN) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_priv_bytes");
@@ -407,7 +398,7 @@ static sc_err tpm_secret_create(const struct spd_backend *be, const char *dir,
 		goto out;
 	/* What the device runs on, for `selfcert device info` (chips have had known flaws). */
 	if (tpm_describe(info, sizeof(info)) == SC_OK &&
-	    join(path, sizeof(path), dir, "tpm.info") == SC_OK) {
+	    sc_file_join(path, sizeof(path), dir, "tpm.info") == SC_OK) {
 		char line[256];
 		int n = snprintf(line, sizeof(line), "tpm: %s\n", info);
 		/* Best effort: the store works without it; info then shows "unknown". */
@@ -444,7 +435,7 @@ static sc_err tpm_secret_unseal(const struct spd_backend *be, const char *dir,
 	memset(&auth, 0, sizeof(auth));
 	if ((r = need_tpm()) != SC_OK)
 		return r;
-	if ((r = join(path, sizeof(path), dir, "root.tpm")) != SC_OK)
+	if ((r = sc_file_join(path, sizeof(path), dir, "root.tpm")) != SC_OK)
 		return r;
 	r = sc_file_read_ex(path, SEAL_FILE_MAX, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &file, &len);
 	if (r == SC_ERR_NOT_FOUND)

@@ -47,15 +47,6 @@ struct spd_store {
 	uint64_t counter;             /* the counter file's value == the store's header counter */
 };
 
-static sc_err join(char *out, size_t out_len, const char *dir, const char *name)
-{
-	int n = snprintf(out, out_len, "%s/%s", dir, name);
-
-	if (n < 0 || (size_t)n >= out_len)
-		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
-	return SC_OK;
-}
-
 /* ---- fail points (SC_FAILPOINTS builds only) ---- */
 
 /*
@@ -560,8 +551,8 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	s->be = spd_backend_of(dir);
 	spd_backend_active = s->be; /* one store per process: its states hold this backend's keys */
-	if ((r = join(s->store_path, sizeof(s->store_path), dir, "store")) != SC_OK ||
-	    (r = join(s->counter_path, sizeof(s->counter_path), dir, "counter")) != SC_OK) {
+	if ((r = sc_file_join(s->store_path, sizeof(s->store_path), dir, "store")) != SC_OK ||
+	    (r = sc_file_join(s->counter_path, sizeof(s->counter_path), dir, "counter")) != SC_OK) {
 		free(s);
 		return r;
 	}
@@ -679,8 +670,8 @@ static void remove_stale_temps(const char *dir)
 	while ((e = readdir(d)) != NULL) {
 		if (!is_temp_of(e->d_name, "store") && !is_temp_of(e->d_name, "counter"))
 			continue;
-		if (join(path, sizeof(path), dir, e->d_name) != SC_OK || lstat(path, &sb) != 0 ||
-		    !S_ISREG(sb.st_mode))
+		if (sc_file_join(path, sizeof(path), dir, e->d_name) != SC_OK ||
+		    lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
 			continue;
 		(void)unlink(path);
 	}

@@ -366,29 +366,12 @@ sc_err spd_tpm_key_create(const struct spd_backend *be, enum sc_alg alg, unsigne
 		return r;
 	if (spd_tpm_esys() == NULL)
 		return sc_fail(SC_ERR_TPM, "no TPM connection");
-	t->nameAlg = TPM2_ALG_SHA256;
-	/* Made inside, never to leave: no duplication (fixedParent), no policy, no DA lockout. */
-	t->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-	    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
-	/* The certificate's uses become the chip's: sign and/or decrypt (ECDH, OAEP). */
-	if (ku == 0 ||
-	    (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
-		t->objectAttributes |= TPMA_OBJECT_SIGN_ENCRYPT;
-	if (ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | KU_KEY_AGREEMENT))
-		t->objectAttributes |= TPMA_OBJECT_DECRYPT;
-	if (sc_alg_is_rsa(alg)) {
-		t->type = TPM2_ALG_RSA;
-		t->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
-		t->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
-		t->parameters.rsaDetail.keyBits = alg == SC_ALG_RSA2048 ? 2048 : 3072;
-	} else {
-		t->type = TPM2_ALG_ECC;
-		t->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-		t->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-		t->parameters.eccDetail.curveID = alg == SC_ALG_P256 ? TPM2_ECC_NIST_P256
-		                                                     : TPM2_ECC_NIST_P384;
-		t->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-	}
+	/* Made inside, never to leave: no duplication (fixedParent), no policy, no DA lockout.
+	 * The certificate's uses become the chip's: sign and/or decrypt (ECDH, OAEP). */
+	template_of(alg,
+	    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+	        TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | uses_of(ku),
+	    t);
 	if ((k = OPENSSL_secure_zalloc(sizeof(*k))) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "key");
 		goto out;
