@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_ca.c — benchmark 3: selfcert-provd against a central CA (`cfssl serve`), both started
  * and driven by this program, P-256 everywhere, with N concurrent keep-alive clients on loopback.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_fleet.c — benchmark 5 (and the provisioning server's half of benchmark 4): a fleet of
  * simulated devices enrolled through one selfcert-provd with its SQLite registry on disk.

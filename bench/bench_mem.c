@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_mem.c — benchmark 4 (SP half): the peak resident memory (VmHWM) of a real selfcert-spd
  * whose leaf-key slots are all full, for P-256 and for RSA-2048 leaf keys.

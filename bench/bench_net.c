@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_net.c — simulated devices, the two servers, and the keep-alive clients that drive them
  * (bench_net.h). Device keys live only in this process's memory, never on disk.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_net.h — simulated devices driving a real selfcert-provd (or a real `cfssl serve`) over
  * HTTPS with keep-alive, for benchmarks 3 (bench_ca) and 5 (bench_fleet).

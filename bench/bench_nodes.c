@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_nodes.c — several selfcert-provd nodes on one registry (issue 13): for K in --nodes,
  * K servers on the same --db, the devices of each round split between them, each node driven by

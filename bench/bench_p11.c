@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_p11.c — benchmark 2, PKCS#11 leg: signing with a leaf key through libselfcert-pkcs11.so
  * (dlopen, C_GetFunctionList, C_SignInit/C_Sign) against EVP_DigestSign in-process, with the

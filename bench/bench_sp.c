@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_sp.c — how fast the secure processor is against the cost of its own cryptography.
  *

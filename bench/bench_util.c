@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_util.c — timing, statistics, processes and /proc readings for the benchmarks
  * (bench_util.h). Everything dies on failure: a benchmark has nobody to hand an error to.

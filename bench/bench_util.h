@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * bench_util.h — what the benchmarks of bench/ share: timing, medians with ranges over rounds,
  * running the real programs, a real personalized SP, and a process's CPU time and memory read

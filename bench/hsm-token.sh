@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # hsm-token.sh DIR — a SoftHSM token for bench_ca --signer-key: DIR/softhsm2.conf (tokens in
 # DIR/tokens), a P-256 key pair "bench-signer" generated inside the token, the PIN in DIR/pin
 # (0600). Prints the environment to export and the key's URI, e.g.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/pg.sh BENCH [ARGS…] — run a benchmark with provd's registry on a throw-away PostgreSQL
 # (tests/integration/lib-pg.sh), durable like the SQLite registry (fsync and synchronous_commit
 # on: SC_PG_DURABLE=1): BENCH gets --db URI --db-pid POSTMASTER, so bench_ca counts the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh — every benchmark of issue 6, one after another, each printing its table (or, with
 # --json, one JSON object holding every benchmark's object). docs/PERFORMANCE.md says what each
 # measures and what it does not.

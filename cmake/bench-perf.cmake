@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Benchmarks 2 (PKCS#11 leg), 3, 4 and 5 of issue 6 (bench_sp is cmake/bench.cmake's).
 # Built by every build, run by hand (bench/run.sh), never timed in CI: CI runs each once with
 # tiny counts so that they cannot rot (each dies with exit 1 on any wrong answer).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Benchmarks (issue 6): built by every build, run by hand (`bench/run.sh`), never timed in CI.
 # CI runs each once with tiny counts so that they cannot rot.
 add_executable(bench_sp bench/bench_sp.c)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # faults.cmake — fault injection (issue 3, "nothing lost, ever"): the SC_FAILPOINTS option that
 # compiles the one fail point scheme (src/lib/failpoint.c) and its points into selfcert-spd's
 # store commit (src/spd/store.c) and selfcert-agent's enrollment steps (src/agent/enroll.c), the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fuzzing (tests/fuzz, issue 3). One target per parser of outside input, tests/fuzz/fuzz_<t>.c,
 # linking the core that holds that parser (SC_FUZZ_LIBS_<t>). Each is built once per build:
 #  - fuzz_replay_<t>: the target plus a small driver (replay.c) that replays the committed corpus

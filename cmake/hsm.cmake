@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # hsm.cmake — the test of operator and manufacturer keys in a PKCS#11 token (SoftHSM through
 # OpenSSL's pkcs11 provider; src/lib/keyopen.c): it runs the server, the agent and the CLI.
 if(TEST integration/test_hsm)

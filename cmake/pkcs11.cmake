@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # libselfcert-pkcs11.so: the PKCS#11 module (src/pkcs11), its tests, and the relying-party
 # example (examples/gateway.c). Stock programs (p11tool, pkcs11-tool, gnutls, OpenSSL through
 # libp11) load the module in every build, the asan preset included, so the module and everything

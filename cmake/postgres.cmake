@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The registry's PostgreSQL backend (issue 13): src/registry/reg_pg.c on libpq, built when
 # pkg-config finds libpq (scripts/deps.d/pg.txt installs it; CI always has it). Without it a
 # postgresql:// --db is refused as "no PostgreSQL backend", and the PG test variants skip.

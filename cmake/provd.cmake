@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The provisioning server (selfcert-provd) and the host agent (selfcert-agent), each its main.c
 # plus its core, and their tests (issue 5). The registry they share with `selfcert net device`
 # is the selfcert_registry library (CMakeLists.txt). The selfcert command line never links

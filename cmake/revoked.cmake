@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The network's signed revocation list (issue 14 item 5, src/revoked/, include/selfcert/revoked.h):
 # a library of its own because it speaks JSON (jansson), which libselfcert — linked into the SP
 # daemon and the PKCS#11 module — does not. The command line (`net revoked`, `verify --revoked`)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # sandbox.cmake — the test tools of the hostile-host and load tests (tests/load/): a raw protocol
 # client and key scanner, a socket-recording proxy, and the load generator. The sandbox itself
 # (src/spd/sandbox.c) is part of spd_core, which carries libseccomp.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The TPM 2.0 key backend's tests (docs/TPM.md): its own proofs (test_tpm.sh), and the key
 # integration tests again as integration/tpm/<name> with SC_BACKEND=tpm (tests/integration/
 # lib.sh: each store on its own swtpm). Included after the other features so that each copy

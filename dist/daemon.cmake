@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # daemon.cmake — selfcert_daemon (src/daemon): sd_notify and the SIGHUP in-place restart, linked
 # into the three daemons. libsystemd is optional: without it (a non-systemd system) the daemons
 # still run, and only readiness notification is missing (Type=notify units need it).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # gitver.cmake — writes OUT (sc_version_git.h) with SC_VERSION_GIT, `git describe --always --dirty`
 # of SRC, or "" outside a git checkout (a release tarball, a Debian source package); rewrites
 # the file only when the text changes, so an unchanged tree rebuilds nothing.

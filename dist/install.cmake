@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # install.cmake — `cmake --install` lays out the FHS tree (GNUInstallDirs; Debian's multiarch
 # libdir under /usr): the programs, the PKCS#11 module in <libdir>/pkcs11 with its p11-kit
 # registration (so p11tool and gnutls find it with no --provider), libselfcert with its public

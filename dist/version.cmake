@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # version.cmake — the one place the version lives: project(VERSION) in CMakeLists.txt, plus
 # `git describe` when the tree is a git checkout, refreshed on every build (gitver.cmake) so a
 # binary built after a commit never shows the previous one. src/lib/version.c prints both.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * gateway.c — a relying party in one file: a small OpenSSL TLS server on the loopback that
  * requires a client certificate and admits the client only if sc_verify_chain() accepts it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job: install only what the demo needs (deps.d/demo.txt), build only the shipped
 # programs (-DSC_TESTS=OFF, into build/demo), run `selfcert demo`. The programs stay in build/demo.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Install the Debian packages selfcert needs, only when something is missing.
 # The lists are scripts/deps.d/*.txt (one feature each; '#' starts a comment).
 # Safe to run again; needs root (or sudo) only when it has something to install.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Every test, in order:
 #   1. scripts/deps.sh (installs what is missing);
 #   2. the debug preset (gcc, warnings as errors) and the whole ctest suite, fuzz corpus replays

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 # python-server.py — a Python `ssl` relying party for selfcert devices (docs/RELYING-PARTY.md):
 # mutual TLS against the manufacturer root, then the two checks path validation cannot make:
 # the device's network (subject O) and its device ID equal to its device CA's (the leaf's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/alg.h — the key algorithms and digests selfcert speaks, by number and by name.
  *

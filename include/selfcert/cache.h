@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/cache.h — libselfcert's bounded in-memory memories of work already done on the same
  * bytes, for servers and the SP that see the same certificates again and again. Each is a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/cert.h — the certificate profiles of docs/FORMATS.md, one builder per row, and the
  * id-sc-pe-issuance extension.

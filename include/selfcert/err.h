@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/err.h — the one error type of libselfcert and its programs.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/oid.h — the names selfcert gives things: its OIDs and their NIDs, the device-ID
  * charset, and the RFC 5280 KeyUsage names. One table each, shared by the library and by every

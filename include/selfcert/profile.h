@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/profile.h — the operator's signed request (SignedProfile, docs/FORMATS.md).
  *

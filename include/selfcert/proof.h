@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/proof.h — request proofs: a device's SP signs, with its CSK, that a profile request
  * is its own (docs/PROTOCOL.md 0x17, docs/API.md "proof"), so the provisioning server counts

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * revoked.h — the network's signed list of revoked devices (docs/FORMATS.md "Revocation list"):
  * what provd serves at GET /v1/revoked and relying parties fetch, signed by the network's

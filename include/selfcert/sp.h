@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/sp.h — talking to the secure processor (selfcert-spd) over its Unix socket.
  *

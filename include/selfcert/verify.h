@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * selfcert/verify.h — what a relying party checks of a self-issued certificate.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * version.h — the version of selfcert this library and its programs were built from: one number
  * (CMakeLists.txt project()), plus `git describe` when built from a git checkout.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # measure-nc.sh — which name-constraint forms each TLS stack honours (docs/INTEROP.md §2):
 # stock `openssl` builds a root, a manufacturer CA and one device CA per variant (the form and
 # criticality of its nameConstraints), each with a leaf for its own device and one naming another

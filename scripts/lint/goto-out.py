@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """goto-out.py — flag fail-open-shaped jumps in C functions that return an sc_err.
 
 The house rule (STYLE.md, docs/ARCHITECTURE.md): in a function with `sc_err r` and an `out:`

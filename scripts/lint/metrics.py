@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """metrics.py — the size figures of docs/ARCHITECTURE.md: lines per file and per function over
 src/ (ctags ranges). Usage: scripts/lint/metrics.py [ROOT] (default: the checkout)."""
 import glob

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * agent.h — selfcert-agent, the host's enrollment and renewal agent: its configuration, the
  * state it keeps in CERTS/state.json (so that it resumes after a crash at any point), the HTTP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * enroll.c — one enrollment round of the agent, as a sequence of steps that each end with the
  * state saved: challenge → profile (server) → in flight → issue (SP) → pending → acknowledged

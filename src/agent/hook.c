@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * hook.c — what the agent does after each enrollment and renewal so that a running consumer
  * (nginx, HAProxy) picks up the new certificate: run --exec's command with the new files in its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * http.c — the agent's client for the provisioning API on libcurl: HTTPS that trusts only the
  * network root (--ca), plain HTTP only to a loopback host, no redirects, bounded answers and

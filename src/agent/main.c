@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * main.c — selfcert-agent in three phases: flags, loading (paths, the server client, the lock on
  * the certificate folder, signals), and running: one round (enroll.c), then sleep until the

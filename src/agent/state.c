@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * state.c — CERTS/state.json: which SP key is in use (acknowledged), which one waits for the
  * server's acknowledgement, which profile was in flight, which old keys wait for deletion.

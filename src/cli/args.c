@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * args.c — a strict flag parser for every selfcert command: `--flag value` or `--flag=value`,
  * repeatable flags where the command allows, positional arguments counted. Anything else is a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cli.h — the command line's shared pieces: a strict flag parser (unknown flags, missing
  * values and malformed numbers are usage errors naming the flag), and the command table.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_demo.c — `selfcert demo`: the whole flow on this machine, in a temporary folder, run as
  * a person would run it: every step is a real `selfcert` (or stock `openssl`) process whose

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_device.c — the host side of the device: `sp init` (makes the SP's store by running
  * selfcert-spd --init, so the root key is created by the SP program alone) and the `device`

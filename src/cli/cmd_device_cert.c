@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_device_cert.c — `device cert --key N`: a leaf certificate the SP holds, exported again (a
  * failed `device issue --out` leaves it only there), and cli_out_writable, the check `device

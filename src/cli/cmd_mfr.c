@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_mfr.c — the manufacturer's commands: make the root and issuing CA (`mfr init`), and
  * personalize a device (`mfr personalize`): the SP generates its CSK and KEK inside, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_mfr_revoke.c — `selfcert mfr revoke`: the manufacturer cuts a stolen device off entirely.
  * Its issuing CA (DIR/ca.key) signs a CRL revoking the device CA certificates given, added to

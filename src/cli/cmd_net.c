@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_net.c — the network operator's commands: make the network root and profile signer
  * (`net init`), sign a profile for one device (`net profile`), including the server-generated

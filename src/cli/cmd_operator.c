@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_operator.c — `selfcert net operator add|remove|list`: the operators file selfcert-provd
  * reads with --operators (src/lib/opfile.h). add makes a random token, writes it owner-only to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_registry.c — the operator's registry commands (`net device add|revoke|list|show|import`,
  * `net db migrate|status|check`):

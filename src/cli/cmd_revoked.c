@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_revoked.c — `selfcert net revoked sign|check`: the network operator signs the list of
  * revoked devices from the registry (what provd serves at GET /v1/revoked), and anyone checks a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_verify.c — what anyone can run: `verify` (stock path validation to the manufacturer
  * root, then the issuance extension, then optionally the profile) and `inspect` (a profile, a

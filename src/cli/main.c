@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * main.c — `selfcert`, the command line for every role: a table of command words to handlers.
  * Errors are printed once, here, as `selfcert: <error-name>: <detail>` (spec/CLI.md).

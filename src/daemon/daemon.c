@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon.c — sd_notify and the in-place restart (daemon.h). Linked into the daemons only, never
  * into libselfcert: the PKCS#11 module (built from libselfcert's sources) must not pull in

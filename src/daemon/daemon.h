@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * daemon.h — what the three daemons share with their service manager: readiness and reload
  * notification (sd_notify through libsystemd; nothing when NOTIFY_SOCKET is unset or the build

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * alg.c — the six key algorithms and three digests: names, key generation, classification.
  * Nothing below RSA-2048 is ever generated or accepted as one of ours.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * buf.c — bounded, fail-sticky byte buffers (see buf.h). Every size computation is checked
  * against the cap before it is used, so a hostile length can never wrap or over-allocate.

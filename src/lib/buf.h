@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * buf.h — bounded byte buffers for the SP protocol and the sealed store (internal).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cert.c — the certificate profiles of docs/FORMATS.md and the id-sc-pe-issuance extension.
  *

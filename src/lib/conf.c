@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * conf.c — configuration files as flags (conf.h): a strict line parser, and the merge that puts
  * the file's flags before the command line's so the command line wins.

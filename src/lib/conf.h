@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * conf.h — the daemons' configuration files (selfcert.conf(5)): `key = value` lines whose keys are
  * the program's long flags, turned into flags placed before the command line's own, so getopt

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * err.c — the one table of error names and messages, and the per-thread detail line.
  * Names are a stable interface (the CLI prints them; the SP sends the numbers).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * failpoint.c — parsing the fail point variable and firing the armed point (failpoint.h).
  * Empty unless built with SC_FAILPOINTS, so no release binary carries it.

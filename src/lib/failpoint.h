@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * failpoint.h — the one fault-injection scheme of the programs (internal): named points a test
  * arms through one environment variable per program, to stop, fail or pause the process just

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * file.c — bounded reads, exclusive writes and the one atomic replace (file.h). Replace runs
  * its steps through an optional hook so the SP's store can put a fail point before each.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * file.h — bounded reads and crash-safe writes for libselfcert's programs (internal). Every
  * reader takes a size cap; every replacing writer goes through a temp file in the same folder

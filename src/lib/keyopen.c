@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keyopen.c — opening the manufacturer's and the operator's private keys (keyopen.h): PEM files,
  * and keys in a PKCS#11 token through OpenSSL 3's pkcs11 provider (OSSL_STORE, RFC 7512 URIs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keyopen.h — the one door through which the programs open a private key of the manufacturer
  * or the operator (root, CA, profile signer) (internal): a PEM file, or a key in a PKCS#11 token

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keywrap.c — both halves of the server-generated embodiment (docs/DESIGN §4, embodiment 2):
  * the provisioning server encrypts the key pair it made to the device's KEK certificate

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * log.c — the daemons' one log-line writer (log.h): format, escape, write the line whole; under
  * systemd (JOURNAL_STREAM names our stderr) each line opens with its syslog priority, <3> <4> <6>.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * log.h — the one log-line writer of the three daemons (selfcert-spd, selfcert-provd,
  * selfcert-agent) (internal). Every line is "<program>: <text>\n" on stderr, written whole (so

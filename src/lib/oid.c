@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * oid.c — selfcert's names (oid.h): the OIDs registered with OpenSSL, the device-ID charset and
  * the one KeyUsage name table. Depends on nothing else of libselfcert but err.c.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * opfile.c — the operators file (opfile.h): strict parsing of `NAME sha256:HEX` lines,
  * constant-time lookup by token hash, and new random tokens.

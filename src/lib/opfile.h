@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * opfile.h — the operators file (internal): who may use selfcert-provd's operator endpoints.
  * One line per operator, `NAME sha256:HEX`, the SHA-256 of the operator's bearer token; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * pem.c — certificate files (PEM bundles or one DER certificate), strict DER decoding, and PEM
  * writing of certificates and keys (pem.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * pem.h — certificates and keys in files, PEM or DER, read as strictly as the wire (internal).
  * Certificate files are replaced atomically (0644); key files are new files only (0600). The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * profile.c — SignedProfile (docs/FORMATS.md): the ASN.1 module, the strict DER codec, create
  * and sign. The checks a device makes are in profile_check.c, the KEK wrap of a supplied key in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * profile_check.c — what a device checks of a decoded SignedProfile before it acts on it
  * (sc_profile_check, in the order profile.h lists), and the signature check alone for relying

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * profile_internal.h — the C shape of SignedProfile (docs/FORMATS.md) behind the opaque
  * struct sc_profile, and the few calls between the files that share it: profile.c (codec),

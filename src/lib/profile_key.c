@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * profile_key.c — the one "the issued key matches the profile" test (profile_key.h), shared by
  * issuance (cert.c) and verification (verify.c) so that the two cannot drift apart.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * profile_key.h — does a leaf key fit the profile that authorizes it (internal). One test for
  * the SP before it signs (cert.c) and for the relying party after (verify.c), each in its words.

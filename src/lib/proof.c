@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * proof.c — request proofs (selfcert/proof.h): the digest of what a profile request asks, the
  * bytes the SP signs (one layout, sp_msg.c's, for the SP and the server alike) and the check of

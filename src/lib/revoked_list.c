@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * revoked_list.c — the parts of a decoded revocation list (selfcert/revoked.h) that verification
  * needs: lookup, the rollback rule, freeing. No JSON here, so libselfcert stays free of jansson;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sp_client.c — the host's side of the SP protocol (include/selfcert/sp.h, docs/PROTOCOL.md).
  * Each wrapper sends one request, receives one answer of the expected type (or SC_SP_ERROR,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sp_msg.c — the layout of docs/PROTOCOL.md section 4, written once (sp_msg.h): one encoder and
  * one decoder per request and answer, shared by the host, the SP, the fuzz corpus and the tests.

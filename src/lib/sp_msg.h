@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sp_msg.h — the SP protocol's messages (docs/PROTOCOL.md section 4), each written once: for
  * every request and answer one encoder (_put) and one decoder (_get), used by the host

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sp_wire.c — SP protocol framing shared by the client and selfcert-spd: length prefix checks,
  * whole-frame reads and writes on a blocking or non-blocking fd with a deadline, error answers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sp_wire.h — the SP protocol's framing, shared by the client (sp_client.c) and selfcert-spd
  * (internal). A frame is a u32 big-endian length followed by that many bytes, at most

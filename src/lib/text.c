@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * text.c — text forms shared by the programs (text.h): the strict base64 of the server's API
  * and the agent (on OpenSSL's EVP_DecodeBlock/EVP_EncodeBlock), RFC 3339 times, durations, hex.

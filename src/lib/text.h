@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * text.h — text forms shared by the programs (internal): the one strict base64 that the
  * provisioning server and the agent both read (so the two cannot drift), RFC 3339 times,

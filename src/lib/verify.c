@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * verify.c — what a relying party checks of a self-issued certificate: stock X.509 path
  * validation to the manufacturer root (name constraints included), then the binding between the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * version.c — the version strings (selfcert/version.h). SC_VERSION comes from project() through a
  * source property (dist/version.cmake); SC_VERSION_GIT from a header rewritten at build time.

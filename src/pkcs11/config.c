@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * config.c — where the module finds its SP and the host's certificates: a small `key = value`
  * file named by SELFCERT_PKCS11_CONF, overridden by SELFCERT_SP and SELFCERT_CERTS

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * mech.c — the token's mechanisms: the one table every list, info answer, allowed-mechanisms
  * attribute and operation check reads. How each mechanism becomes an SP request is ops.c's.

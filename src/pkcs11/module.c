@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * module.c — the PKCS#11 entry points of libselfcert-pkcs11.so and their function list: the one
  * slot and its token (one SP), login semantics, argument checks and the operation protocol

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * objects.c — the token's objects, built from what the SP says (KEYS: every leaf key with its
  * certificate; INFO: the device CA) and the certificates the host keeps in its folder. Every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * ops.c — how each mechanism of the token (mech.c) becomes one SP request over the session's
  * connection (session.c): hashing (for the CKM_SHA*_ forms), DigestInfo parsing (CKM_RSA_PKCS),

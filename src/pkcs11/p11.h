@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p11.h — the limits every part of libselfcert-pkcs11.so shares: one slot, whose token is one
  * SP; every private-key operation is a request to the SP over the session's own connection

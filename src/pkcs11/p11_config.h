@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p11_config.h — the module's configuration (config.c) and its debug log. Free of PKCS#11 and
  * OpenSSL types, so the parser builds alone (tests/fuzz/fuzz_p11config.c, tests/unit).

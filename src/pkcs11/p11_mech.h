@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p11_mech.h — the token's mechanisms (mech.c): one table saying, for each, its key type, its
  * operation, how the SP is asked and the key sizes; and the uses a key must allow for each.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p11_objects.h — the token's objects (objects.c): each leaf key of the SP as a private key, a
  * public key and a certificate, the device CA, the host's folder certificates, and the secrets

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p11_ops.h — how each mechanism becomes one SP request (ops.c): parameter and key checks,
  * hashing for the CKM_SHA*_ forms, and the SP's answers in PKCS#11's formats.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p11_session.h — the module's state in this process (session.c): initialisation and locking,
  * the session table and the login state, each session's own SP connection and snapshot of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * session.c — the module's state in this process: initialisation and its locks, the session
  * table and login state, and each session's own SP connection (replaced when idle, broken when

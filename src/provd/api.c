@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * api.c — the provisioning API's start-up: load the network's signer and roots and the
  * manufacturer root, prove the signer works, read the operator's token; and free it all.

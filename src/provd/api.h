@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * api.h — the provisioning API, independent of the HTTP library: a request (method, path,
  * headers that matter, body bytes) goes in, a response (status, JSON or text body) comes out.

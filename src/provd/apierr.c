@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * apierr.c — the API's code names and the one table sc_err → {code, HTTP status} (apierr.h).
  * test_api checks that every code is reachable, every status is an error status and no sc_err

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * apierr.h — the provisioning API's stable error codes and the one table that turns a handler's
  * sc_err into {code, HTTP status}. Every error answer is {"error":"<code>","detail":"<one line>"};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * certcache.c — parsed certificates by SHA-256 of their DER (certcache.h), kept in a provd_lru
  * (lru.c) whose values are X509 objects with their own reference counts. Parsing happens outside

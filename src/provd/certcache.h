@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * certcache.h — a bounded, thread-safe memory of parsed certificates, keyed by the SHA-256 of
  * their exact DER. On OpenSSL 3.0 parsing one certificate (the provider decoder it runs for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * h_admin.c — the status endpoints and revocation: health, metrics, a device's status (with the
  * revocation reason for an operator), revoking a device. The operator gate is h_operator.c's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * h_enroll.c — the device endpoints. POST /v1/profiles checks the device and signs and records a
  * profile; POST /v1/certificates verifies and records the certificate an SP issued under one.

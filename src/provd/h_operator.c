@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * h_operator.c — the operator gate and the operator endpoints under /v1/operator/: who am I,
  * list devices (filters, keyset pages), activate, import a CSV feed, show one device in full.

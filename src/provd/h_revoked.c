@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * h_revoked.c — GET /v1/revoked: the network's signed list of revoked devices (selfcert/revoked.h,
  * docs/FORMATS.md "Revocation list"), made from the registry on each request and signed by the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * handlers.h — the handlers behind routes.c's table. A handler runs after the route's gate
  * (operator token, device ID in the path, JSON body) and either writes its success answer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * json.c — request bodies (json.h): bound, then parse strictly, then read fields; certificates
  * from PEM or base64 DER. Nothing here answers: each failure is an sc_err with a detail naming

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * json.h — the provisioning API's request-body parsers: the body as one JSON object of known
  * keys (size, media type and depth bounded first), string fields, and certificates given as PEM

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keygen.c — the server key generation pool (keygen.h): worker threads take jobs from a FIFO
  * under one mutex; each caller waits on one condition variable for its own job's result. A job

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keygen.h — server key generation (embodiment 2) off the HTTP workers: a few threads of its own
  * and a bounded queue of jobs. An RSA-4096 key takes seconds; made on a worker, eight of them

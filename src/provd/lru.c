@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * lru.c — digest-keyed values in a bounded LRU (lru.h): a hash table of chained buckets over a
  * doubly linked recency list, one mutex over every field. Values are reference-counted by the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * lru.h — the bounded memory under selfcert-provd's caches (certcache.c, profcache.c): values
  * keyed by a SHA-256 digest, least recently used out first once max is reached, hit and miss

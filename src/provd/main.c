@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * main.c — selfcert-provd: flags, the registry connection pool and the HTTP(S) layer on
  * libmicrohttpd. HTTP here means only bounding and collecting a request (body size, content

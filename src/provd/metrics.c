@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * metrics.c — counters and fixed-bucket latency histograms behind one mutex (updates are a few
  * additions; contention is nothing next to a signature), rendered as Prometheus text.

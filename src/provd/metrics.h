@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * metrics.h — the provisioning server's counters and latency histograms, safe to update from
  * every worker thread, rendered in the Prometheus text format (version 0.0.4) for /metrics.

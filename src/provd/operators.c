@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * operators.c — the server's live set of operators (operators.h): the file re-read when its
  * stat changes, the legacy token as "admin", and the failed-attempt throttle per address.

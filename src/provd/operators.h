@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * operators.h — who may call selfcert-provd's operator endpoints: the operators file
  * (--operators, src/lib/opfile.h: named tokens stored as SHA-256), re-read when it changes,

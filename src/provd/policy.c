@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * policy.c — the network's issuance policy: defaults, the strict JSON policy file, the rate
  * flag, and the per-algorithm key usage the SP will accept.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * policy.h — what a network lets its devices issue: leaf validity, profile lifetime, allowed
  * algorithms, server key generation, key usage, EKU, the certificate digest and the per-device

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * profcache.c — signed profiles by digest (profcache.h), kept in a provd_lru (lru.c). Each value
  * carries a reference count under the lru's lock: one for the table while listed, one per user,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * profcache.h — the profiles this server signed lately, kept decoded until their device returns
  * its certificate, keyed by the SHA-256 of their DER (which is the profile's own digest). A

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * proxy.c — the client address behind trusted reverse proxies (proxy.h): CIDR parsing and the
  * right-to-left walk of X-Forwarded-For. Pure functions; main.c applies them per request.

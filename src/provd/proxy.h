@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * proxy.h — who the client is behind a reverse proxy: `--trusted-proxy CIDR` names the peers
  * whose X-Forwarded-For provd believes. From any other peer the header is ignored (anyone can

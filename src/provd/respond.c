@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * respond.c — building answers (respond.h): the JSON body, the one error answer, the log line.
  */

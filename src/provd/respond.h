@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * respond.h — the provisioning API's answers: a JSON success body, the one error answer
  * {"error","detail"} built from an sc_err through apierr.h's table, and the request's log line.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * routes.c — the server's whole surface: nothing outside this table answers. provd_api_handle
  * finds the route (404, or 405 with Allow from the table), runs its gate (operator token, device

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * backend.h — the registry's seam (not for programs): the table of functions a database
  * backend fills in. registry.c picks the backend from the --db location, checks the arguments

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * import_csv.c — the activation feed: a CSV file of `device_id[,note]` lines, parsed and
  * checked here, line by line, and handed as rows to the registry, which adds them all in one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * reg_pg.c — the registry's PostgreSQL backend (libpq), for several provd nodes on one database:
  * READ COMMITTED with explicit row locks and unique constraints deciding every race (a challenge

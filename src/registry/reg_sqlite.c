@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * reg_sqlite.c — the registry's SQLite backend, and every SQL statement of the registry: schema
  * migrations, devices, profiles, certificates, revocations and the append-only audit log. Each

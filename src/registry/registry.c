@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * registry.c — the registry's front: picks the backend from the --db location, checks what
  * needs no database (device IDs, note sizes), and forwards to the backend's table

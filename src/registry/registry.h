@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * registry.h — the provisioning server's device registry: the devices, the profiles issued, the
  * certificates returned, the revocations and an append-only audit log, behind one interface

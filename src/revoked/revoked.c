@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * revoked.c — the network's signed revocation list (revoked.h, docs/FORMATS.md): a JSON envelope
  * {"payload", "signature", "signer"} whose payload (JSON, base64) names the revoked devices, signed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * backend.h — the SP's key backend seam (selfcert-spd internal): everything the SP does with a
  * private key, with the secret its store is sealed under, or with its monotonic counter goes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * backend_soft.c — the software key backend (backend.h), selfcert's behaviour before the seam:
  * keys are OpenSSL EVP_PKEYs with their PKCS#8 (keyder.c) in the secure heap, the store's

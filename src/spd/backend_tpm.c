@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * backend_tpm.c — the TPM 2.0 key backend (backend.h, docs/TPM.md): every private key is a TPM
  * object (fixedTPM|fixedParent|sensitiveDataOrigin) under an owner-hierarchy storage key made

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * dispatch.c — the SP's one dispatch table and its gate (docs/PROTOCOL.md). Every request is
  * checked for version, type and state before its handler (req_*.c) runs; every failure becomes

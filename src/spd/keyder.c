@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * keyder.c — a private key's PKCS#8 DER, the form the sealed store keeps (spd.h): the plain
  * OpenSSL path (EVP_PKEY2PKCS8, i2d, d2i) and, beside it, the measured shortcut that writes the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * main.c — selfcert-spd: harden the process, open the sealed store, bind the socket, drop to
  * the configured user, enter the seccomp sandbox (sandbox.h), and serve the SP protocol

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * replay.c — the SP's replay cache (spd.h): every profile ID it has issued from, bounded, with a
  * watermark so that a forgotten ID is still refused. Part of the sealed state; ISSUE adds to it

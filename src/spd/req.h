@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * req.h — what the SP's request handlers share (selfcert-spd internal): the handler type the
  * dispatch table holds, the handlers by trust phase (req_factory.c, req_issue.c, req_keys.c),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * req_factory.c — the factory's requests (docs/PROTOCOL.md): INFO, and the personalization that
  * LOCK ends for good (KEYGEN with its proof-of-possession CSR, INSTALL_CERT, INSTALL_ANCHOR,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * req_issue.c — issuance (docs/PROTOCOL.md): CHALLENGE hands out single-use nonces (kept in
  * memory only), ISSUE turns one verified SignedProfile into a key and its certificate. Read it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * req_keys.c — the leaf keys' use once issued (docs/PROTOCOL.md): KEYS lists them, SIGN,
  * DECRYPT and DERIVE use one as its certificate's keyUsage allows, DELETE forgets one for good.

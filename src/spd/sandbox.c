@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sandbox.c — least privilege for selfcert-spd (sandbox.h): process hardening, the wiping
  * allocator for OpenSSL, the drop from root to a configured user, and the sandbox in force

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sandbox.h — least privilege for selfcert-spd (selfcert-spd internal): process hardening at
  * start, dropping root to a configured user once the socket is bound and the store is open,

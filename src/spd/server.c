@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * server.c — selfcert-spd's serving loop (server.h): one thread, ppoll over a listening Unix
  * socket and up to SPD_MAX_CLIENTS non-blocking peers, each with bounded buffers, one request

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * server.h — selfcert-spd's socket side (server.c): bind the SP's Unix socket, and serve the
  * SP protocol on it to several peers at once until a stop signal. Private to selfcert-spd.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * spd.h — the secure processor's in-memory state and its one entry point for requests
  * (selfcert-spd internal). Everything here is private to the SP process: keys live only in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * state.c — the SP's in-memory state and what every handler does with it: set-up and wipe,
  * the signer cache's life, exact bodies, certificates as strings, slot look-up, and the commit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * store.c — the sealed store (store.h): state codec, AES-256-GCM sealing under an HKDF key
  * from the root key, atomic commit, and the counter protocol that turns an old store put back

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * store.h — the SP's sealed store: the whole state in one AES-256-GCM file under a key derived
  * from the device's root key, committed atomically, protected against rollback by a monotonic

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tpm_cms.c — embodiment 2 on the TPM backend: the server's CMS envelope (keywrap.c's format)
  * opened with a TPM-resident KEK. OpenSSL 3.0 cannot run a CMS recipient on a key it does not

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tpm_int.h — the TPM backend's internals shared by its files (selfcert-spd only): the one-fd
  * TCTI (tpm_tcti.c). Ownership: spd_tcti_open's context is the caller's (spd_tcti_free).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tpm_key.c — the TPM backend's keys and private operations (backend.h): each key is a TPM
  * object under the storage key, kept as its blobs and a random auth value; every use loads it,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tpm_key.h — the TPM backend's keys and private operations (tpm_key.c), and what they borrow
  * from its connection (backend_tpm.c). selfcert-spd internal; the table is backend.h's.

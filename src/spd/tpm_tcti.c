@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * tpm_tcti.c — a tpm2-tss TCTI over one descriptor opened before the sandbox: /dev/tpmrm0 (or
  * another TPM character device) or one connected stream socket to swtpm. The stock swtpm TCTI

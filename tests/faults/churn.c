@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * churn.c — `sc-faults churn`: the client of the kill -9 loop. It issues, deletes and signs
  * with leaf keys until the SP goes away (the test SIGKILLs it at random times), keeping a

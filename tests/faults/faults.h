@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * faults.h — sc-faults, the fault tests' tool (test-only, never installed): shared helpers of
  * its commands (sc_faults.c: factory requests and the state dump; sweep.c: damage and rollback

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sc_faults.c — sc-faults, the tool of the fault tests (tests/integration/test_faults*.sh):
  * sends the SP's factory requests one at a time (so a crash can be injected into each), dumps a

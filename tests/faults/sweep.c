@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sweep.c — `sc-faults sweep`: every damage to a real store folder that open must refuse, each
  * with its own error, tried on a scratch copy: every bit 0 and bit 7 of every store byte, every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fixture.c — the fuzz targets' fixed world (fuzz.h): deterministic keys from constant labels,
  * the test hierarchy made by the library's own certificate builders and then pinned (fixed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz.h — what the fuzz targets share (tests/fuzz): one fixed, deterministic test hierarchy
  * built with the library's own builders, a fixed store root key, the sealed-store format of

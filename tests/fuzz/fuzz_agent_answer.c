@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_agent_answer.c — libFuzzer target: the provisioning server's answers as the agent reads
  * them (src/agent): any body with any status through agent_reply_parse, then a 201 to

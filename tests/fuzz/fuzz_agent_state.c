@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_agent_state.c — libFuzzer target: the agent's CERTS/state.json (agent_state_parse), the
  * one file the agent trusts across a crash. The input is the file's bytes. Checked: a refusal is

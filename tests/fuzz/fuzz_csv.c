@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_csv.c — libFuzzer target: the registry's activation feed (sc_reg_import_csv), the input
  * being the whole CSV file, imported into a fresh SQLite registry in a tmpfs folder. Checked:

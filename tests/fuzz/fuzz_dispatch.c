@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_dispatch.c — libFuzzer target: one SP request message (version, type, body; what
  * selfcert-spd hands to spd_dispatch after framing) against an in-memory SP that went through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_key_uri.c — libFuzzer target: a pkcs11: key URI as an operator types it on a command
  * line (sc_key_uri_check, keyopen.c), checked before any token is touched. The input is the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_opfile.c — libFuzzer target: selfcert-provd's operators file (--operators, opfile.h),
  * the input being the whole file. Checked: a refusal is malformed or oversize, names the source

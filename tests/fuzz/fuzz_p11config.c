@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_p11config.c — libFuzzer target: the PKCS#11 module's configuration file parser
  * (src/pkcs11/config.c, p11_config_parse), the only text the module reads from outside. The

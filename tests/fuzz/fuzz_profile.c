@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_profile.c — libFuzzer target: one DER SignedProfile through everything done with a
  * profile before the SP acts on it: strict decode (a decoded profile must re-encode to exactly

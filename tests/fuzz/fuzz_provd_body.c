@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_provd_body.c — libFuzzer target: arbitrary bytes as the body of POST /v1/profiles or
  * POST /v1/certificates, through the real API handler (provd_api_handle) with a real registry

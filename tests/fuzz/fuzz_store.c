@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_store.c — libFuzzer target: the sealed store loader (spd_store_open) on a store folder
  * with the fixed root key and counter FZ_STORE_COUNTER. The first input byte says what the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_unwrap.c — libFuzzer target: the server-supplied key path. The input is the DER of a
  * CMS ContentInfo that takes the place of tbsProfile.key.supplied.encryptedKey in a profile

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fuzz_verify.c — libFuzzer target: the certificate input of `selfcert verify`. The input is a
  * file's contents, loaded exactly as the command loads --chain and the leaf (sc_load_certs:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerate the seed corpus of every fuzz target into tests/fuzz/corpus/<target>/ (make_corpus.c).
 # Seeds are written next to any regression inputs already there, never over them (those are
 # named regress-*). Usage: tests/fuzz/make-corpus.sh [BUILD-DIR]  (default build/debug)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * make_corpus.c — writes the seed corpus of every fuzz target (tests/fuzz/corpus/<target>/)
  * from the fixture's fixed hierarchy: valid and refused profiles, one SP request of each type,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * replay.c — a stand-in for libFuzzer's driver in the normal (gcc) build: runs a target's
  * LLVMFuzzerTestOneInput once on every file of the folders (or files) named, so that the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib-faults.sh — helpers of the fault tests (test_faults_*.sh), sourced after lib.sh: start a
 # selfcert-spd with or without a fail point armed and learn whether it serves or how it ended,
 # stop it, compare store states, check that a leaf key signs what its certificate verifies.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib-hsm.sh — SoftHSM tokens for the tests of operator and manufacturer keys in a PKCS#11
 # token (test_hsm, bench), sourced after lib.sh: a private token folder in $T (SOFTHSM2_CONF),
 # tokens made and keys generated at run time with softhsm2-util and pkcs11-tool, the PIN in a

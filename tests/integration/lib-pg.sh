@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib-pg.sh — a throw-away PostgreSQL server for one test: initdb + pg_ctl in a private folder,
 # listening on a unix socket in that folder only (no TCP port to collide with), fast unsafe
 # settings (fsync off: a test, not a bank). Run as the 'postgres' user when the test runs as

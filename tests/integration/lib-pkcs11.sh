@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib-pkcs11.sh — helpers for the PKCS#11, TLS and gateway tests (after lib.sh): a locked SP
 # with leaf keys of each algorithm, the host's certificate folder, the module's environment for
 # stock programs (p11-kit config in a private HOME), and loopback ports.

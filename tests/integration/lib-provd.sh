@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib-provd.sh — helpers for the provisioning server and agent tests, sourced after lib.sh:
 # a manufacturer and a network with the server's TLS certificate, the real selfcert-provd on a
 # loopback port (ephemeral, or the same one again after a restart, retried on collision), curl

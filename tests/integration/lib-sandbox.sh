@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib-sandbox.sh — helpers for the hostile-host and load tests (test_sandbox, test_states,
 # test_noleak, test_load), sourced after lib.sh: skipping with a reason, running a command as
 # another user, reading /proc, and the test tools built by cmake/sandbox.cmake.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lib.sh — shared helpers for the integration tests: real selfcert and selfcert-spd processes,
 # real Unix sockets, a private temporary folder per test, assertions on exit codes and the
 # exact error name of the one-line error (`selfcert: <name>: …`).

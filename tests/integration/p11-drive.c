@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * p11-drive.c — a plain PKCS#11 application for the integration tests: dlopens a module and
  * walks the token as any program would (slots, token, mechanisms, every object and every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sc-evil.c — a test-only tool that crafts profiles the real `selfcert net profile` never
  * makes, for the negative integration tests. Not installed, not part of any release.

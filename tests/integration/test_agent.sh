@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # selfcert-agent end to end with the real server and real SP daemons: enrollment in both
 # embodiments, renewal (forced, and by itself at two thirds of a short lifetime in daemon
 # mode), refusals with their names and exit codes (unknown device, another manufacturer,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Renewal never breaks a consumer (issue 14 item 4): nginx on the device serves mutual TLS with
 # its SP key through PKCS#11 (libp11's engine, `engine:pkcs11:` key, the module's stable
 # `object=current` label) while a client loops handshakes against it across three forced

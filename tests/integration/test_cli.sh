@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The command-line contract: --help everywhere, usage errors exit 2 with one line naming the
 # flag, system errors exit 3, nothing is overwritten.
 source "$SC_TESTLIB"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's main job: `selfcert demo` runs end to end and exits 0, shows each outcome the
 # issues promise (both embodiments, stock openssl verification, a replay refused, enrollment
 # through the server, mutual TLS through the PKCS#11 module, renewal, a revoked device refused,

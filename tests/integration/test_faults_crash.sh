@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The crash matrix: every request that commits (factory keygen, install cert, install anchor,
 # set limits, lock; issue; delete) x every fail point its commit passes (each write, each fsync,
 # the rename and the folder fsync, of the store and of the counter; and "all durable, not yet

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The kill -9 loop: a client (sc-faults churn, over include/selfcert/sp.h) issues, deletes and
 # signs with leaf keys while selfcert-spd is SIGKILLed after a random delay and restarted, round
 # after round. Each round the client first reconciles its journal with the SP's KEYS and fails

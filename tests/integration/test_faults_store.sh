@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Rollback and damage at start-up, beyond test_store.sh and tests/unit/test_store.c: on a real
 # locked store with leaf keys,
 #   - sc-faults sweep: every bit 0 and bit 7 of every store byte, every truncation length,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The relying party of examples/gateway.c: a TLS server that admits a client only if
 # sc_verify_chain() accepts its certificate (manufacturer root, issuance extension, an allowed
 # network ID). A client of the allowed network is admitted and echoed; a client whose leaf

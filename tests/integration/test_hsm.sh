@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Operator and manufacturer keys in a PKCS#11 token (SoftHSM, through OpenSSL's pkcs11
 # provider): `mfr init` and `mfr personalize` with the manufacturer CA's key in a token, `net
 # init` certifying a root and a signer that live in a token, `net server-cert` signed by it,

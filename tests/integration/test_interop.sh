@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The interop matrix (docs/INTEROP.md §2, docs/RELYING-PARTY.md): a real device (its keys in the
 # SP, personalized with today's device CA) and the TLS stacks relying parties use. Path
 # validation alone: OpenSSL, GnuTLS (certtool), Go crypto/x509 and Python ssl admit the device's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Load on one SP, its sandbox on (sc-load, tests/load/sc-load.c). 32 concurrent clients × N mixed
 # requests (info, challenge, issue of both embodiments, sign, delete, keys): zero errors and
 # zero lost keys — the SP lists exactly the keys the clients hold, each signs, and all survive

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The algorithm matrix with the real daemon: CSK x leaf x profile signer over
 # {rsa3072, p256, p384, ed25519}, plus RSA-2048 in both embodiments and server-generated keys
 # for every KEK type. Each certificate: `openssl verify` to the manufacturer root, `selfcert

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The manufacturer cuts a stolen device off (issue 14 item 5): `selfcert mfr revoke` signs a CRL
 # from the manufacturer CA revoking the device's CA certificate, and stock relying parties honour
 # it: `openssl verify -crl_check` / `-crl_check_all` on the device CA, and nginx `ssl_crl`

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The device CA's name constraints, judged by stock `openssl verify`: under a device CA made by
 # the library's device-CA profile (with a test key, outside any SP), a leaf for the device's own
 # name verifies and a leaf naming another device is refused — so even a broken device can only

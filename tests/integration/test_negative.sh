@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Every issuance check of DESIGN.md §4 refused by the real SP with its own error name and
 # exit code 1, and nothing changed: afterwards a valid profile still issues and the number of
 # keys grew by exactly that one. Bad artifacts are made with stock openssl where possible.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # No private key ever leaves the SP. The test makes three keys itself (RSA-2048, P-256, Ed25519,
 # with stock openssl), has the operator encrypt them to the device's KEK (server-generated
 # embodiment), issues them, uses them in every way their certificates allow, restarts the SP,

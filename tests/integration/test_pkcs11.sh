@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # libselfcert-pkcs11.so under stock software: GnuTLS's p11tool and OpenSC's pkcs11-tool list the
 # SP's keys and certificates; pkcs11-tool signs (EC, RSA PKCS#1 v1.5 and PSS, raw and hashed,
 # Ed25519 through CKM_EDDSA), decrypts (RSA-OAEP) and derives (ECDH), each result checked by

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The command line a packaged product needs (issue 15): --version everywhere, group help, the
 # `device issue` output check that never spends a profile on an unwritable --out, `device cert`
 # exporting a leaf again, --json on challenge and issue, and the daemons' --config refusals.

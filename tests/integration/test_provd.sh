@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # selfcert-provd over real HTTPS (GnuTLS through libmicrohttpd) with curl, and the operator's
 # commands: the server's TLS certificate, the registry commands and the CSV feed, start-up
 # refusals, every malformed request with its HTTP status and JSON error code (bad JSON, wrong

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Authenticated device requests (issue 16 item 1), with the real SP, server and agent: an
 # attacker holding only a device's chain.pem and kex.pem floods POST /v1/profiles, and the real
 # agent still enrolls and renews (before request proofs the flood used up the device's budget

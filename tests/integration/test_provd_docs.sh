@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # docs/API.md's examples run: every ```sh block of it, in order, as one script (bash -e) in an
 # empty folder with the programs under test on PATH, on a loopback port picked at random (and
 # picked again if another process holds it). Then a few of their results are checked.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A PostgreSQL failover under load (issue 13): the registry's primary streams to a synchronous
 # standby (set up here with pg_basebackup); two provd nodes connect through a two-host URI with
 # target_session_attrs=read-write; the primary is killed (immediate stop) in the middle of the

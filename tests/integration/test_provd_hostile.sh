@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # selfcert-provd against a hostile client or a careless operator (issue 16): a second server on
 # a port in use (item 4), secrets readable by others (item 9), refusals that must be the JSON
 # error and never libmicrohttpd's HTML, duplicated Content-Length, the revocation reason kept

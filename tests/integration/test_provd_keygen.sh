@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # selfcert-provd making server keys (embodiment 2) under load (issue 16 item 7): K concurrent
 # RSA-4096 server-keygen profile requests (0.2 s apart) while /healthz is polled on fresh
 # connections. Every /healthz answers within 2 s (the keys are made on the key generation pool,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A fleet at once: 50 devices, each with its own SP daemon, activated through the CSV feed; 50
 # agents enroll at the same time against one server (zero errors, exactly one registered
 # certificate per device); then all 50 renew at once and the server is killed with SIGKILL in

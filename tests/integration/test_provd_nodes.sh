@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Three selfcert-provd nodes on one PostgreSQL registry (issue 13): the schema migrated as an
 # explicit step by the owner role, the nodes connected as a runtime role that cannot rewrite the
 # audit log; N agents spread over the nodes, one node SIGKILLed and PostgreSQL crash-restarted

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Operators as people (issue 16, item 12): named operator tokens in an owner-only file of
 # SHA-256 hashes (selfcert net operator), each operator's name in the audit log for every
 # action, wrong tokens throttled per address (429, Retry-After) and audited without the token,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Revocation that reaches relying parties (issue 14 item 5): provd serves the network's signed
 # list of revoked devices (GET /v1/revoked); `selfcert net revoked check` verifies a fetched list
 # (signature, network root, not stale, not older than the one held) and `selfcert verify

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # selfcert-provd against clients that hold connections (issue 16 item 3): one address opening
 # more than its share leaves the server answering everyone else (the per-address limit is on by
 # default), and a request trickling a byte every half second is cut at --request-deadline, with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # selfcert-spd's least privilege, seen from outside (docs/THREAT-MODEL.md). With its sandbox on
 # (the default: seccomp, and Landlock where the kernel has it), the daemon serves every request
 # type it has (selfcert-spd --list-requests): each must succeed at least once here, over the

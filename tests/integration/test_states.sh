@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Every request type in every state (empty, factory, locked), over the daemon's socket, against
 # the state table of docs/PROTOCOL.md section 3 (read from the document itself): a request the
 # table refuses gets exactly `state` or `locked`, one it permits gets past the state check

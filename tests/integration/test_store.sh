@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The sealed store at start-up: an old copy put back is refused (rollback), a damaged store is
 # refused (store-damaged), neither is "repaired" into an empty device, and the real store
 # still works afterwards with every key.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Mutual TLS 1.3 and 1.2 with a self-issued certificate whose key never leaves the SP, using
 # unmodified Debian programs: `openssl s_server -Verify 2 -CAfile <manufacturer root>` on the
 # loopback, and as the client OpenSSL through libp11 (`-engine pkcs11 -keyform engine`) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The TPM 2.0 key backend's claims, proven with swtpm and stock tpm2-tools (docs/TPM.md): the
 # store holds only TPM blobs that stock tools load under the owner storage key and show as
 # fixedTPM|fixedParent|sensitiveDataOrigin with the certificate's uses; the store folder copied

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The systemd units (dist/systemd, as built into build/dist/systemd), run the way systemd runs
 # them when systemd is not running here: each unit's exact ExecStart line (its %i, its
 # EnvironmentFile variables, its StateDirectory/RuntimeDirectory made first), a clean environment

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sc-load.c — the SP's load generator (test-only, not installed): many concurrent clients of
  * one selfcert-spd, each sending a fixed mix of real requests through include/selfcert/sp.h,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sc-sockrec.c — a test-only recording proxy (not installed): it sits between SP clients and
  * selfcert-spd and appends every byte of every connection to LOG.c2s (client to SP) and

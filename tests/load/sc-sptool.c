@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sc-sptool.c — a test-only tool for the hostile-host tests (tests/integration/test_sandbox*,
  * test_states*, test_noleak*); not installed, not part of any release.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * testsp.c — the in-process SP of testsp.h: spd_core's store and dispatch table with no socket
  * and no daemon, so a test sees every answer's code and detail exactly as the SP sends them.

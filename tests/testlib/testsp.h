@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * testsp.h — an in-process secure processor for tests (sctest_sp, links spd_core): a real
  * sealed store in a folder, opened into a struct spd, requests handed to spd_dispatch directly

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* testutil.c — temporary folders for the tests, benchmarks and tools (sctest). */
 #include <ftw.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* testutil.h — temporary folders for the tests, benchmarks and tools (sctest). */
 #ifndef SC_TESTUTIL_H
 #define SC_TESTUTIL_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * testworld.c — the test PKI world of testworld.h, built with raw OpenSSL from the table of
  * docs/FORMATS.md "Certificate profiles". Deliberately shares no code with src/lib/cert.c: a

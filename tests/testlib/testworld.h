@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * testworld.h — the one test PKI world (sctest): a manufacturer, one device and one network,
  * every certificate built with raw OpenSSL (X509_new … X509_sign), never with src/lib/cert.c,

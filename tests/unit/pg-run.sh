@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # pg-run.sh PROGRAM [ARGS…] — run a unit test program against a throw-away PostgreSQL server
 # (tests/integration/lib-pg.sh), SC_TEST_PG pointing at it; exit 77 (CTest: skipped) only when
 # PostgreSQL is not installed outside CI. CTest's unit/test_registry_pg runs test_registry so.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_agent_state.c — the agent's CERTS/state.json (src/agent/state.c): a full state survives
  * format, parse, save and load unchanged; every prefix of it, trailing data, an oversize file,

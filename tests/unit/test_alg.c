@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_alg.c — algorithm and digest names, key generation for the six algorithms, which keys
  * are and are not ours (RSA-1024, secp256k1, X25519, P-521, …), and the signing digest choice.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_api.c — the provisioning API without HTTP: real certificates (the test world of
  * tests/testlib), a real registry file, real signing. Every error code with its HTTP status for

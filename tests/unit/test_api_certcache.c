@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_api_certcache.c — selfcert-provd's memories (src/provd/certcache.c, profcache.c).
  * Certificates: a hit is the same certificate, one changed byte is a miss (and that certificate

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_api_keygen.c — selfcert-provd's server key generation pool (src/provd/keygen.c): keys are
  * made and handed back, a pool holding all the jobs it admits refuses the next one at once with

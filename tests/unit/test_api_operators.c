@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_api_operators.c — the server's live set of operators (src/provd/operators.h), with the
  * clock in the test's hands: named tokens and the legacy "admin", what is and is not a failed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_api_proxy.c — --trusted-proxy (src/provd/proxy.c): the prefixes it takes and refuses by
  * name, membership for IPv4 and IPv6, and the X-Forwarded-For walk: believed only from a trusted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_backend.c — the SP's key backend seam (src/spd/backend.h) driven through its table with
  * the soft backend: keys made, stored and loaded back, every private operation checked against

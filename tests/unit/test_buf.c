@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_buf.c — the bounded buffers under the SP protocol and the sealed store: round trips of
  * every type, truncation at every byte, trailing bytes, oversize strings and hostile lengths,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_cert.c — the certificate profiles table (cert.c): every builder for every issuer
  * algorithm, the self-issued leaf, and strict decoding of the id-sc-pe-issuance extension.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_client.c — the host's SP client (sp_client.c) against crafted answers: a fake SP thread
  * on a real Unix socket reads each request and sends exactly the bytes a case gives. Checked:

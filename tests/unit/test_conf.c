@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_conf.c — the configuration files (conf.c): good lines become flags in order; every refusal
  * (truncation, unknown or repeated key, oversize file/line/count, bad value, NUL, no '=') by its

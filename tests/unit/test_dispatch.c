@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_dispatch.c — the SP's dispatch table against an in-memory SP with a real sealed store in
  * a temporary folder: gating by state, unknown types, versions, truncated and trailing bodies,

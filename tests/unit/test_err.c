@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_err.c — the error table (unique lower-case names, round trips, exit codes of
  * spec/CLI.md) and the per-thread detail line (formatting, truncation, self-reference, threads).

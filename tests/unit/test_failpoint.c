@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_failpoint.c — the fail point scheme (failpoint.c): the variable's grammar with the exact
  * usage details (the SP's own wording included), read once, nth counted per name, error mode,

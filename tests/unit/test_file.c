@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_file.c — bounded file reads (links, FIFOs, devices, caps, missing files), exclusive and
  * atomic writes (links, modes, temp files), and the replace's step hook: every step in order,

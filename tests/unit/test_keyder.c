@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_keyder.c — the SP's private-key DER (src/spd/keyder.c): the hand-written PKCS#8 shortcut
  * against the plain OpenSSL path, byte for byte, and the strict reader.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_keyopen.c — the key door's checks that need no token (keyopen.c): every pkcs11: URI rule
  * of sc_key_uri_check by its exact code and message, the PIN never in a message, and the PIN

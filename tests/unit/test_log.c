@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_log.c — the daemons' log lines (log.c): the program prefix, the error name, control bytes
  * escaped so no input forges a line, long lines cut; and the key door (keyopen.c): a file opens,

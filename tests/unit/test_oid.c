@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_oid.c — selfcert's names (oid.c): OID registration, the device-ID charset, and the one
  * KeyUsage name table every program parses and prints through.

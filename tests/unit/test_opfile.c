@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_opfile.c — the operators file (src/lib/opfile.h): a good file with comments and CR LF;
  * every refusal with its code and the line it names (truncation, bad and duplicate hashes, bad

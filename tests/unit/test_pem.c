@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_pem.c — strict DER certificates (trailing bytes, truncation, BER lengths), PEM bundles
  * (text around blocks, damaged blocks never shorten the list), certificate and key files (modes,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_pkcs11.c — libselfcert-pkcs11.so driven through its C_* functions (dlopen, as any
  * application loads it) against a real selfcert-spd started here and personalised over its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_profile.c — SignedProfile (profile.c): round trips of every field combination, the five
  * signer algorithms, strict-decoder negatives with their specific codes, every check of

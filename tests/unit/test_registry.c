@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_registry.c — the provisioning registry, through its public interface, on a real SQLite
  * file: creation (WAL, 0600, schema version), refusing foreign and newer files, the --db

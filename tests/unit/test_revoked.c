@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_revoked.c — the network's signed revocation list (src/revoked/revoked.c): a round trip,
  * then every refusal of the decoder with its error name and detail: truncation, trailing data,

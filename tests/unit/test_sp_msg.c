@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_sp_msg.c — the SP message codec (sp_msg.c) on its own: every request and answer round
  * trips; every proper prefix is refused, as is a trailing byte, each with its side's code and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_store.c — the sealed store: round trips, rollback, every flipped byte, truncation, the
  * counter protocol (missing, behind by one = roll forward, ahead = damage), creation rules.

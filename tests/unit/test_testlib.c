@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_testlib.c — the shared test scaffolding checked before anything relies on it: every
  * certificate of the test world (tests/testlib) verifies with stock X509_verify_cert up its own

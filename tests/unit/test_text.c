@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_text.c — the text forms of text.c: strict base64 (truncation, alphabet, padding and the
  * bits it hides, oversize), durations, RFC 3339 times and hex. Every refusal asserts its code

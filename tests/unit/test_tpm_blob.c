@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_tpm_blob.c — the TPM backend's key blob decoder (tpm_key.c's key_load), which needs no
  * TPM: a blob is authenticated by the store, but its decoder is still strict. A valid blob

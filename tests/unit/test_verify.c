@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_verify.c — sc_verify_chain (verify.c): stock path validation with the device CA's name
  * constraints, the issuance-extension binding, and every profile field a relying party checks.

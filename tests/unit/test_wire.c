@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * test_wire.c — the SP protocol's framing over real socketpairs and pipes: length checks
  * (zero, short, over SC_SP_MAX_MSG, refused before any allocation), truncated frames, a peer

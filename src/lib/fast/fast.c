@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fast.c — whether libselfcert takes its measured OpenSSL shortcuts (fast.h). The default is
  * the build's SC_SHORTCUTS option; only tests change it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * fast.h — the switch over libselfcert's measured OpenSSL shortcuts (internal).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * sig_cache.c — the signature cache of selfcert/cache.h: a copy of OpenSSL 3.0's internal_verify
  * that asks a bounded memory of verified signatures before each X509_verify. The plain path is

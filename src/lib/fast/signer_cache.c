@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * signer_cache.c — the verified-signer cache (selfcert/cache.h): a shortcut past decoding and
  * chain-checking profile signer certificates the SP has seen before. Its plain path is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * spki.c — a leaf's SubjectPublicKeyInfo copied from the key's encoded public key instead of
  * OpenSSL 3.0's encoder-then-decoder (spki.h). The plain path is X509_set_pubkey in cert.c.

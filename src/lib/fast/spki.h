@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * spki.h — the leaf's SubjectPublicKeyInfo written without OpenSSL 3.0's encoder (internal).
  *
