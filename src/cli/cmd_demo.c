@@ -317,12 +317,12 @@ static sc_err start_swtpm(const char *store)
 static void stop_swtpms(void)
 {
 	for (size_t i = 0; i < n_swtpm; i++) {
-		char path[80], buf[32] = "";
+		char path[sizeof(swtpm_dirs[0]) + 16], buf[32] = "";
 		FILE *f;
 		long pid;
 
-		snprintf(path, sizeof(path), "%s/swtpm.pid", swtpm_dirs[i]);
-		if ((f = fopen(path, "r")) == NULL)
+		if (snprintf(path, sizeof(path), "%s/swtpm.pid", swtpm_dirs[i]) >= (int)sizeof(path) ||
+		    (f = fopen(path, "r")) == NULL)
 			continue;
 		if (fgets(buf, sizeof(buf), f) != NULL && (pid = strtol(buf, NULL, 10)) > 1)
 			kill((pid_t)pid, SIGTERM);
