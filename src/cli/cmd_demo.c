@@ -321,7 +321,8 @@ static void stop_swtpms(void)
 		FILE *f;
 		long pid;
 
-		if (snprintf(path, sizeof(path), "%s/swtpm.pid", swtpm_dirs[i]) >= (int)sizeof(path) ||
+		if (snprintf(path, sizeof(path), "%s/swtpm.pid", swtpm_dirs[i]) >=
+		        (int)sizeof(path) ||
 		    (f = fopen(path, "r")) == NULL)
 			continue;
 		if (fgets(buf, sizeof(buf), f) != NULL && (pid = strtol(buf, NULL, 10)) > 1)
