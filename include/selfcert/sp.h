@@ -44,6 +44,7 @@ enum sc_sp_msg {
 	SC_SP_DERIVE = 0x16,  /* leaf key: ECDH with a peer's point (keyAgreement) */
 	SC_SP_PROOF = 0x17,   /* CSK: a request proof for the provisioning server (0x17 is new in
 	                         protocol revision 1.1; an older SP answers unknown-request) */
+	SC_SP_BACKEND = 0x18, /* where the keys live: soft, or a TPM and what it is (new in 1.2) */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };
@@ -89,6 +90,25 @@ struct sc_sp_info {
 };
 sc_err sc_sp_info(struct sc_sp *sp, struct sc_sp_info *out) SC_MUST_USE;
 void sc_sp_info_clear(struct sc_sp_info *info);
+
+#define SC_SP_BACKEND_NAME_MAX 16 /* "soft", "tpm" */
+#define SC_SP_BACKEND_TEXT_MAX 64 /* each TPM field */
+/*
+ * The SP's key backend (docs/PROTOCOL.md 0x18), in any state: its name and, for a TPM, the
+ * chip's manufacturer (its 4-character vendor ID, e.g. "IBM", "INTC"), vendor string and
+ * firmware version ("8217.4131.22.13104") as the store recorded them at `sp init`; empty when
+ * not recorded (or not a TPM). All printable ASCII (the decoder refuses anything else:
+ * SC_ERR_PEER). An SP older than protocol revision 1.2 answers SC_ERR_UNKNOWN_REQUEST.
+ */
+struct sc_sp_backend {
+	char name[SC_SP_BACKEND_NAME_MAX + 1];
+	char manufacturer[SC_SP_BACKEND_TEXT_MAX + 1];
+	char vendor[SC_SP_BACKEND_TEXT_MAX + 1];
+	char firmware[SC_SP_BACKEND_TEXT_MAX + 1];
+};
+sc_err sc_sp_backend(struct sc_sp *sp, struct sc_sp_backend *out) SC_MUST_USE;
+/* "Intel" for "INTC" and so on (TCG's vendor ID registry, the common ones); NULL if unknown. */
+const char *sc_sp_tpm_vendor_name(const char *id);
 
 /*
  * Factory: the SP generates the role's key pair inside and answers with a PKCS#10 request

@@ -169,7 +169,9 @@ static sc_err device_open(struct cli_args *a, const char *cmd, const struct cli_
 
 static const char info_usage[] =
     "usage: selfcert device info --sp SOCKET [--json] [--store DIR]\n"
-    "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates.\n"
+    "  The SP's state, device ID, issuance counter, key slots, limits, networks and certificates,\n"
+    "  and its key backend (soft, or tpm with the TPM's manufacturer, vendor string and firmware\n"
+    "  as `sp init` found them; an SP before protocol revision 1.2 cannot say: unknown).\n"
     "  --store DIR: also the key backend its store folder records (soft, or tpm with the TPM's\n"
     "  manufacturer, vendor string and firmware as `sp init` found them; docs/TPM.md).\n";
 
@@ -178,7 +180,36 @@ struct info_view {
 	char csk_subject[256], csk_until[32];
 	const char *backend; /* NULL without --store */
 	char backend_desc[200];
+	struct sc_sp_backend sp_backend; /* the SP's BACKEND answer; name "" if it has none */
+	char sp_backend_desc[300];       /* "manufacturer …, vendor …, firmware …" or "" */
 };
+
+/* The SP's own word on its backend (BACKEND, revision 1.2); an older SP leaves it empty. */
+static sc_err sp_backend_of(struct sc_sp *sp, struct info_view *v)
+{
+	const struct sc_sp_backend *b = &v->sp_backend;
+	const char *maker;
+	sc_err r;
+
+	r = sc_sp_backend(sp, &v->sp_backend);
+	if (r == SC_ERR_UNKNOWN_REQUEST) {
+		sc_err_clear();
+		return SC_OK;
+	}
+	if (r != SC_OK)
+		return r;
+	if (strcmp(b->name, "tpm") != 0)
+		return SC_OK;
+	if (b->manufacturer[0] == '\0') {
+		snprintf(v->sp_backend_desc, sizeof(v->sp_backend_desc), "TPM not recorded");
+		return SC_OK;
+	}
+	maker = sc_sp_tpm_vendor_name(b->manufacturer);
+	snprintf(v->sp_backend_desc, sizeof(v->sp_backend_desc),
+	    "manufacturer %s%s%s%s, vendor %s, firmware %s", b->manufacturer, maker ? " (" : "",
+	    maker ? maker : "", maker ? ")" : "", b->vendor, b->firmware);
+	return SC_OK;
+}
 
 /*
  * The backend DIR records (the SP's INFO answer is unchanged): tpm if DIR/root.tpm exists, and
@@ -242,6 +273,29 @@ static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 		printf("null");
 	}
 	printf(",\"kex\":%s", info->kek_cert ? "true" : "false");
+	/* The SP's answer as "sp_backend" (null before revision 1.2); "backend" stays --store's. */
+	if (v->sp_backend.name[0] == '\0') {
+		printf(",\"sp_backend\":null");
+	} else {
+		const char *maker = sc_sp_tpm_vendor_name(v->sp_backend.manufacturer);
+
+		printf(",\"sp_backend\":{\"name\":");
+		cli_json_str(stdout, v->sp_backend.name);
+		if (strcmp(v->sp_backend.name, "tpm") == 0) {
+			printf(",\"manufacturer\":");
+			cli_json_str(stdout, v->sp_backend.manufacturer);
+			printf(",\"manufacturer_name\":");
+			if (maker != NULL)
+				cli_json_str(stdout, maker);
+			else
+				printf("null");
+			printf(",\"vendor\":");
+			cli_json_str(stdout, v->sp_backend.vendor);
+			printf(",\"firmware\":");
+			cli_json_str(stdout, v->sp_backend.firmware);
+		}
+		printf("}");
+	}
 	if (v->backend != NULL) {
 		printf(",\"backend\":\"%s\"", v->backend);
 		if (v->backend_desc[0] != '\0') {
@@ -267,6 +321,12 @@ static void info_text(const struct sc_sp_info *info, const struct info_view *v)
 	if (info->csk_cert)
 		printf("device CA:        %s (until %s)\n", v->csk_subject, v->csk_until);
 	printf("key exchange:     %s\n", info->kek_cert ? "certified" : "none");
+	if (v->sp_backend.name[0] == '\0')
+		printf("backend:          unknown (SP revision before 1.2)\n");
+	else
+		printf("backend:          %s%s%s%s\n", v->sp_backend.name,
+		    v->sp_backend_desc[0] ? " (" : "", v->sp_backend_desc,
+		    v->sp_backend_desc[0] ? ")" : "");
 	if (v->backend != NULL)
 		printf("key backend:      %s%s%s\n", v->backend, v->backend_desc[0] ? ": " : "",
 		    v->backend_desc);
@@ -295,6 +355,8 @@ sc_err cmd_device_info(int argc, char **argv)
 	if ((r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
+		goto out;
+	if ((r = sp_backend_of(sp, &v)) != SC_OK)
 		goto out;
 	if (info.csk_cert != NULL) {
 		cli_subject_line(info.csk_cert, v.csk_subject, sizeof(v.csk_subject));

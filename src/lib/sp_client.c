@@ -340,6 +340,61 @@ out:
 	return r;
 }
 
+sc_err sc_sp_backend(struct sc_sp *sp, struct sc_sp_backend *out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf req, rd;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0;
+
+	memset(out, 0, sizeof(*out));
+	sc_wire_begin(&req, SC_SP_BACKEND, 0);
+	sp_backend_req_put(&req);
+	if ((r = roundtrip(sp, &req, SC_SP_BACKEND, &ans, &ans_len, &rd)) != SC_OK)
+		goto out;
+	if ((r = sp_backend_ans_get(&rd, out)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	sc_buf_free(&req);
+	OPENSSL_free(ans);
+	return r;
+}
+
+const char *sc_sp_tpm_vendor_name(const char *id)
+{
+	/* TCG Vendor ID Registry: the makers of chips and firmware TPMs met in the field. */
+	static const char *const names[][2] = {
+		{ "AMD", "AMD" },
+		{ "ATML", "Atmel" },
+		{ "BRCM", "Broadcom" },
+		{ "GOOG", "Google" },
+		{ "HPE", "HPE" },
+		{ "IBM", "IBM" },
+		{ "IFX", "Infineon" },
+		{ "INTC", "Intel" },
+		{ "LEN", "Lenovo" },
+		{ "MSFT", "Microsoft" },
+		{ "NSM", "National Semiconductor" },
+		{ "NTC", "Nuvoton" },
+		{ "NTZ", "Nationz" },
+		{ "QCOM", "Qualcomm" },
+		{ "ROCC", "Fuzhou Rockchip" },
+		{ "SMSC", "SMSC" },
+		{ "SMSN", "Samsung" },
+		{ "SNS", "Sinosun" },
+		{ "STM", "STMicroelectronics" },
+		{ "TXN", "Texas Instruments" },
+		{ "WEC", "Winbond" },
+	};
+	size_t i;
+
+	for (i = 0; id != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(id, names[i][0]) == 0)
+			return names[i][1];
+	return NULL;
+}
+
 sc_err sc_sp_proof(struct sc_sp *sp, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
     const char *network_id, const uint8_t request_digest[32], uint64_t *time, uint8_t **sig,
     size_t *sig_len)

@@ -24,6 +24,7 @@ const char *sp_msg_name(int type)
 	case SC_SP_DECRYPT: return "decrypt";
 	case SC_SP_DERIVE: return "derive";
 	case SC_SP_PROOF: return "proof";
+	case SC_SP_BACKEND: return "backend";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}
@@ -578,6 +579,56 @@ sc_err sp_proof_ans_get(struct sc_buf *b, uint64_t *time, const uint8_t **sig, s
 		return r;
 	if (*sig_len == 0)
 		return sc_fail(SC_ERR_PEER, "proof answer: empty signature");
+	return SC_OK;
+}
+
+/* ---- BACKEND ---- */
+
+void sp_backend_req_put(struct sc_buf *b)
+{
+	(void)b;
+}
+
+sc_err sp_backend_req_get(struct sc_buf *b)
+{
+	return req_done(b, "backend");
+}
+
+void sp_backend_ans_put(struct sc_buf *b, const struct sc_sp_backend *be)
+{
+	sc_buf_put_cstring(b, be->name);
+	sc_buf_put_cstring(b, be->manufacturer);
+	sc_buf_put_cstring(b, be->vendor);
+	sc_buf_put_cstring(b, be->firmware);
+}
+
+/* What the CLI prints as is: printable ASCII only, so a field cannot move the terminal. */
+static int printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+sc_err sp_backend_ans_get(struct sc_buf *b, struct sc_sp_backend *be)
+{
+	sc_err r;
+
+	memset(be, 0, sizeof(*be));
+	sc_buf_get_cstring(b, be->name, SC_SP_BACKEND_NAME_MAX);
+	sc_buf_get_cstring(b, be->manufacturer, SC_SP_BACKEND_TEXT_MAX);
+	sc_buf_get_cstring(b, be->vendor, SC_SP_BACKEND_TEXT_MAX);
+	sc_buf_get_cstring(b, be->firmware, SC_SP_BACKEND_TEXT_MAX);
+	if ((r = ans_done(b, "backend")) != SC_OK) {
+		memset(be, 0, sizeof(*be));
+		return r;
+	}
+	if (be->name[0] == '\0' || !printable(be->name) || !printable(be->manufacturer) ||
+	    !printable(be->vendor) || !printable(be->firmware)) {
+		memset(be, 0, sizeof(*be));
+		return sc_fail(SC_ERR_PEER, "backend answer: empty name or unprintable byte");
+	}
 	return SC_OK;
 }
 

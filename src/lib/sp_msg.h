@@ -241,6 +241,15 @@ void sp_proof_ans_put(struct sc_buf *b, uint64_t time, const uint8_t *sig, size_
 sc_err sp_proof_ans_get(struct sc_buf *b, uint64_t *time, const uint8_t **sig,
     size_t *sig_len) SC_MUST_USE;
 
+/* ---- BACKEND 0x18 (revision 1.2): request empty -> [text name (1..16)]
+ *      [text manufacturer (0..64)][text vendor (0..64)][text firmware (0..64)] ---- */
+
+void sp_backend_req_put(struct sc_buf *b);
+sc_err sp_backend_req_get(struct sc_buf *b) SC_MUST_USE;
+void sp_backend_ans_put(struct sc_buf *b, const struct sc_sp_backend *be);
+/* Also SC_ERR_PEER for an empty name or a byte outside printable ASCII in any field. */
+sc_err sp_backend_ans_get(struct sc_buf *b, struct sc_sp_backend *be) SC_MUST_USE;
+
 /*
  * The bytes a request proof signs (docs/PROTOCOL.md 0x17), written by the SP and rebuilt by the
  * server that checks it: "selfcert request proof v1" (25 bytes, no NUL: its first byte 's',

@@ -19,6 +19,7 @@
 #include "log.h"
 #include <selfcert/version.h>
 #include "daemon.h"
+#include "file.h"
 #include "sandbox.h"
 #include "server.h"
 #include "spd.h"
@@ -29,7 +30,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: selfcert-spd --store DIR --socket PATH [--foreground] [--allow-uid UID ...]\n"
-	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0] [--tcti TCTI]\n"
+	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0|1.1]\n"
+	    "                    [--tcti TCTI]\n"
 	    "       selfcert-spd --init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
 	    "       selfcert-spd --list-requests\n"
 	    "       selfcert-spd --store DIR --tpm-export OUTDIR [--tcti TCTI]\n"
@@ -50,8 +52,9 @@ static void usage(FILE *f)
 	    "  --tcti TCTI            the TPM: device[:PATH] or swtpm:path=SOCKET (default:\n"
 	    "                         $TPM2TOOLS_TCTI, $TSS2_TCTI, device:/dev/tpmrm0); opened\n"
 	    "                         before the sandbox, one connection for the daemon's life\n"
-	    "  --revision 1.0         answer as an SP of protocol revision 1.0 (no PROOF): what a\n"
-	    "                         host meets on an older chip, for compatibility tests\n"
+	    "  --revision 1.0|1.1     answer as an SP of that protocol revision (1.0: no PROOF nor\n"
+	    "                         BACKEND; 1.1: no BACKEND): what a host meets on an older chip,\n"
+	    "                         for compatibility tests\n"
 	    "  --version              print the version and exit\n"
 	    "SIGHUP is ignored (nothing to re-read).\n");
 }
@@ -90,6 +93,53 @@ static int list_requests(void)
 	OPENSSL_cleanse(spd, sizeof(*spd));
 	free(spd);
 	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/*
+ * BACKEND's TPM fields from DIR/tpm.info, which `sp init` wrote: one line "tpm: manufacturer M,
+ * vendor V, firmware F". Read now, before the sandbox shuts the folder's other files. Best
+ * effort, like the file itself: a missing or odd line leaves the fields empty ("not recorded").
+ */
+static void read_tpm_info(const char *dir, struct sc_sp_backend *d)
+{
+	static const char head[] = "tpm: manufacturer ", vend[] = ", vendor ",
+	                  firm[] = ", firmware ";
+	char path[PATH_MAX], line[257];
+	uint8_t *data = NULL;
+	size_t len = 0, i;
+	char *m, *v, *f;
+
+	memset(d, 0, sizeof(*d));
+	if (sc_file_join(path, sizeof(path), dir, "tpm.info") != SC_OK ||
+	    sc_file_read_ex(path, 256, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data, &len) != SC_OK) {
+		sc_err_clear();
+		return;
+	}
+	memcpy(line, data, len);
+	line[len] = '\0';
+	OPENSSL_free(data);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+			break;
+	/* Exactly one printable line, ending in its newline. */
+	if (len == 0 || i != len - 1 || line[i] != '\n' ||
+	    strncmp(line, head, sizeof(head) - 1) != 0 || (v = strstr(line, vend)) == NULL ||
+	    (f = strstr(v, firm)) == NULL) {
+		sc_log("%s: not one line \"tpm: manufacturer …\": BACKEND says not recorded", path);
+		return;
+	}
+	line[i] = '\0';
+	*v = '\0';
+	*f = '\0';
+	m = line + sizeof(head) - 1;
+	v += sizeof(vend) - 1;
+	f += sizeof(firm) - 1;
+	if (strlen(m) > SC_SP_BACKEND_TEXT_MAX || strlen(v) > SC_SP_BACKEND_TEXT_MAX ||
+	    strlen(f) > SC_SP_BACKEND_TEXT_MAX)
+		return;
+	snprintf(d->manufacturer, sizeof(d->manufacturer), "%s", m);
+	snprintf(d->vendor, sizeof(d->vendor), "%s", v);
+	snprintf(d->firmware, sizeof(d->firmware), "%s", f);
 }
 
 /* The folder that holds path, opened for Landlock's rule (O_PATH: no access is needed). */
@@ -218,7 +268,8 @@ int main(int argc, char **argv)
 	struct spd_user user;
 	struct spd *spd = NULL;
 	struct sigaction sa;
-	int init = 0, list = 0, no_sandbox = 0, rev10 = 0, opt, lfd = -1, dirfd = -1, rc = 1;
+	int init = 0, list = 0, no_sandbox = 0, rev10 = 0, rev11 = 0, opt, lfd = -1, dirfd = -1,
+	    rc = 1;
 	sc_err r;
 
 	sc_log_init("selfcert-spd");
@@ -239,6 +290,7 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "1.0") != 0 && strcmp(optarg, "1.1") != 0)
 				sc_log_usage_die("--revision %s: 1.0 or 1.1", optarg);
 			rev10 = strcmp(optarg, "1.0") == 0;
+			rev11 = !rev10;
 			break;
 		case 'B': backend = optarg; break;
 		case 'T': tcti = optarg; break;
@@ -320,8 +372,11 @@ int main(int argc, char **argv)
 	}
 	spd->log = 1;
 	spd->rev10 = rev10;
+	spd->rev11 = rev11;
 	if (rev10)
-		sc_log("answering as protocol revision 1.0: no PROOF (--revision 1.0)");
+		sc_log("answering as protocol revision 1.0: no PROOF, no BACKEND (--revision 1.0)");
+	if (rev11)
+		sc_log("answering as protocol revision 1.1: no BACKEND (--revision 1.1)");
 	spd_start(spd);
 	/* The TPM's one connection is made now, before the sandbox: only a descriptor is kept. */
 	be = spd_backend_of(store_dir);
@@ -339,6 +394,8 @@ int main(int argc, char **argv)
 		rc = fail(r);
 		goto out;
 	}
+	if (be == &spd_backend_tpm)
+		read_tpm_info(store_dir, &spd->backend_desc);
 	if (export_dir != NULL) {
 		rc = export_blobs(&spd->st, be, export_dir);
 		goto out;

@@ -25,6 +25,8 @@ typedef sc_err (*spd_handler)(struct spd *spd, struct sc_buf *req, struct sc_buf
 
 /* Factory (req_factory.c): dead after LOCK, except INFO. */
 sc_err spd_h_info(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+/* The key backend and, for a TPM, what chip it is (any state, like INFO; revision 1.2). */
+sc_err spd_h_backend(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 sc_err spd_h_install_cert(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 sc_err spd_h_install_anchor(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;

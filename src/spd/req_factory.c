@@ -55,6 +55,23 @@ out:
 	return r;
 }
 
+sc_err spd_h_backend(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct sc_sp_backend d;
+	sc_err r;
+
+	if ((r = sp_backend_req_get(req)) != SC_OK)
+		return r;
+	/* The TPM's fields only with a TPM: a soft store has no chip to describe. */
+	if (spd->st.be != NULL && strcmp(spd->st.be->name, "tpm") == 0)
+		d = spd->backend_desc;
+	else
+		memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "%s", spd->st.be != NULL ? spd->st.be->name : "soft");
+	sp_backend_ans_put(ans, &d);
+	return SC_OK;
+}
+
 sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
 	struct spd_state *st = &spd->st;

@@ -98,6 +98,13 @@ struct spd {
 	 * what a host meets on an older chip, for compatibility tests. 0: every request.
 	 */
 	int rev10;
+	/* 1: answer as revision 1.1 (--revision 1.1): no BACKEND, the rest as today. */
+	int rev11;
+	/*
+	 * BACKEND's TPM fields (manufacturer, vendor, firmware; the name is st.be's), read from
+	 * DIR/tpm.info at start, before the sandbox; empty for soft or when not recorded.
+	 */
+	struct sc_sp_backend backend_desc;
 	int log;                /* 1: one line per request on stderr */
 	unsigned long peer_uid; /* for the log line only */
 };

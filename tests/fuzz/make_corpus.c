@@ -262,6 +262,10 @@ static void dispatch_seeds(void)
 	sc_wire_begin(&m, SC_SP_PROOF, 0);
 	sp_proof_req_put(&m, dg, "second.example", dg);
 	request("proof-unknown-challenge", &m);
+	/* BACKEND (revision 1.2): no body, answered in every state. */
+	sc_wire_begin(&m, SC_SP_BACKEND, 0);
+	sp_backend_req_put(&m);
+	request("backend", &m);
 	/* Two messages no encoder writes, on purpose: a type and a version the SP does not know. */
 	sc_wire_begin(&m, 0x7e, 0);
 	request("unknown-type", &m);

@@ -78,6 +78,23 @@ start_spd dev || exit 1
 
 walk empty 3
 framing empty
+# BACKEND (0x18, revision 1.2) over the sandboxed daemon: a soft store says soft, nothing more.
+ok "device info: the SP's backend (BACKEND)" sc device info --sp "$T/dev.sock"
+check "  backend: soft" grep -qx "backend:          soft" "$T/.out"
+ok "device info --json: the SP's backend" sc device info --sp "$T/dev.sock" --json
+check "  \"sp_backend\":{\"name\":\"soft\"}" grep -q '"sp_backend":{"name":"soft"}' "$T/.out"
+# An SP of revision 1.1 (and 1.0) has no BACKEND: the CLI says so and still shows the rest.
+sc sp init --store "$T/old" --device-id ST-OLD >/dev/null || exit 1  # copied: one daemon per store
+for rev in 1.1 1.0; do
+  cp -a "$T/old" "$T/old$rev"
+  start_spd "old$rev" --revision "$rev" || exit 1
+  check "revision $rev: BACKEND is unknown-request" \
+    [ "$("$SC_SPTOOL" raw "$T/old$rev.sock" 0118 | cut -d' ' -f1-2)" = "error unknown-request" ]
+  ok "revision $rev: device info still works" sc device info --sp "$T/old$rev.sock"
+  check "  backend: unknown (SP revision before 1.2)" \
+    grep -qx "backend:          unknown (SP revision before 1.2)" "$T/.out"
+  check "  and the device ID" grep -q "^device id:        ST-OLD" "$T/.out"
+done
 
 ok "to factory: personalize without locking" sc mfr personalize --dir "$T/mfr" --sp "$T/dev.sock" \
   --out "$T/dc" --net-root "$T/net/root.pem" --network-id net-st --no-lock

@@ -45,6 +45,13 @@ check "  shows the backend and the TPM recorded at init" \
   grep -q "^key backend:      tpm: manufacturer IBM, vendor SW" "$T/.out"
 ok "device info --store --json" sc device info --sp "$T/dev.sock" --store "$T/dev" --json
 check "  as JSON" grep -q '"backend":"tpm","tpm":"manufacturer IBM' "$T/.out"
+# The same over the socket alone (BACKEND, revision 1.2), as a host sees it: read by the
+# sandboxed daemon from tpm.info at start.
+ok "device info over the SP socket" sc device info --sp "$T/dev.sock"
+check "  shows the TPM's manufacturer, vendor and firmware" \
+  grep -Eq "^backend:          tpm \(manufacturer IBM \(IBM\), vendor SW.*, firmware [0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\)$" "$T/.out"
+ok "device info --json over the SP socket" sc device info --sp "$T/dev.sock" --json
+check "  as JSON" grep -q '"sp_backend":{"name":"tpm","manufacturer":"IBM","manufacturer_name":"IBM","vendor":"SW' "$T/.out"
 refused "device info --store on a folder without a store" 1 not-found sc device info --sp "$T/dev.sock" --store "$T/mfr"
 refused "personalize with an Ed25519 CSK" 1 algorithm \
   sc mfr personalize --dir "$T/mfr" --sp "$T/dev.sock" --out "$T/x-certs" --csk-alg ed25519 "${anchors[@]}"

@@ -25,6 +25,7 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/proof.h>
+#include "backend.h"
 #include "fast/fast.h"
 #include "spd.h"
 #include "pem.h"
@@ -402,8 +403,9 @@ static void test_gating(void **state)
 		{ SC_SP_DECRYPT, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_DERIVE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_PROOF, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
+		{ SC_SP_BACKEND, { SC_OK, SC_OK, SC_OK } },
 	};
-	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x18, 0x7e, 0x7f, 0x80, 0x81, 0x91,
+	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x19, 0x7e, 0x7f, 0x80, 0x81, 0x91,
 		0xff };
 	int s;
 	size_t i;
@@ -424,8 +426,16 @@ static void test_gating(void **state)
 		/* An SP of revision 1.0 (--revision 1.0) does not know PROOF, in any state. */
 		spd->rev10 = 1;
 		assert_int_equal(call(SC_SP_PROOF, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_BACKEND, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		assert_int_equal(call(SC_SP_INFO, NULL, 0, NULL), SC_OK);
 		spd->rev10 = 0;
+		/* Revision 1.1 (--revision 1.1): PROOF as today, BACKEND unknown. */
+		spd->rev11 = 1;
+		assert_int_equal(call(SC_SP_PROOF, NULL, 0, NULL),
+		    s == SC_SP_STATE_LOCKED ? SC_ERR_MALFORMED : SC_ERR_STATE);
+		assert_int_equal(call(SC_SP_BACKEND, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_INFO, NULL, 0, NULL), SC_OK);
+		spd->rev11 = 0;
 	}
 }
 
@@ -536,6 +546,47 @@ static void test_info(void **state)
 	assert_int_equal(info.csk_cert_len, 0);
 	assert_int_equal(info.kek_cert_len, 0);
 	assert_int_equal(info.n_networks, 0);
+	answer_free(&a);
+}
+
+/* BACKEND (revision 1.2): the store's backend by name; a TPM's fields only for a TPM. */
+static void test_backend(void **state)
+{
+	const struct spd_backend *soft = spd->st.be;
+	struct spd_backend tpm_named;
+	struct sc_sp_backend d;
+	struct answer a;
+	uint8_t extra = 0;
+
+	(void)state;
+	assert_int_equal(call(SC_SP_BACKEND, NULL, 0, &a), SC_OK);
+	assert_int_equal(sp_backend_ans_get(&a.rd, &d), SC_OK);
+	assert_string_equal(d.name, "soft");
+	assert_string_equal(d.manufacturer, "");
+	answer_free(&a);
+	/* What main.c read from tpm.info: shown only when the store's backend is the TPM. */
+	snprintf(spd->backend_desc.manufacturer, sizeof(d.manufacturer), "IBM");
+	snprintf(spd->backend_desc.vendor, sizeof(d.vendor), "SW   TPM");
+	snprintf(spd->backend_desc.firmware, sizeof(d.firmware), "8217.4131.22.13104");
+	assert_int_equal(call(SC_SP_BACKEND, NULL, 0, &a), SC_OK);
+	assert_int_equal(sp_backend_ans_get(&a.rd, &d), SC_OK);
+	assert_string_equal(d.name, "soft");
+	assert_string_equal(d.vendor, "");
+	answer_free(&a);
+	tpm_named = *soft;
+	tpm_named.name = "tpm";
+	spd->st.be = &tpm_named;
+	assert_int_equal(call(SC_SP_BACKEND, NULL, 0, &a), SC_OK);
+	spd->st.be = soft;
+	assert_int_equal(sp_backend_ans_get(&a.rd, &d), SC_OK);
+	assert_string_equal(d.name, "tpm");
+	assert_string_equal(d.manufacturer, "IBM");
+	assert_string_equal(d.vendor, "SW   TPM");
+	assert_string_equal(d.firmware, "8217.4131.22.13104");
+	answer_free(&a);
+	memset(&spd->backend_desc, 0, sizeof(spd->backend_desc));
+	/* No body: one byte more is trailing data. */
+	assert_int_equal(call(SC_SP_BACKEND, &extra, 1, &a), SC_ERR_TRAILING);
 	answer_free(&a);
 }
 
@@ -1467,6 +1518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proof_rsa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_and_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_trailing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_factory_flow, setup, teardown),

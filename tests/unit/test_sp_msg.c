@@ -594,6 +594,39 @@ static sc_err get_proof_ans(struct sc_buf *b)
 	return r;
 }
 
+/* BACKEND (revision 1.2): every text at its longest. */
+static const struct sc_sp_backend be_full = {
+	.name = "tpm-0123456789ab",
+	.manufacturer = "m123456789012345678901234567890123456789012345678901234567890123",
+	.vendor = "v123456789012345678901234567890123456789012345678901234567890123",
+	.firmware = "f123456789012345678901234567890123456789012345678901234567890123",
+};
+
+static void put_backend_req(struct sc_buf *b)
+{
+	sp_backend_req_put(b);
+}
+
+static sc_err get_backend_req(struct sc_buf *b)
+{
+	return sp_backend_req_get(b);
+}
+
+static void put_backend_ans(struct sc_buf *b)
+{
+	sp_backend_ans_put(b, &be_full);
+}
+
+static sc_err get_backend_ans(struct sc_buf *b)
+{
+	struct sc_sp_backend d;
+	sc_err r;
+
+	if ((r = sp_backend_ans_get(b, &d)) == SC_OK)
+		assert_memory_equal(&d, &be_full, sizeof(d));
+	return r;
+}
+
 static const struct mcase {
 	uint8_t type;
 	int answer; /* 0: the SP decodes it; 1: the host does */
@@ -629,6 +662,8 @@ static const struct mcase {
 	{ SC_SP_DERIVE, 1, put_derive_ans, get_derive_ans },
 	{ SC_SP_PROOF, 0, put_proof_req, get_proof_req },
 	{ SC_SP_PROOF, 1, put_proof_ans, get_proof_ans },
+	{ SC_SP_BACKEND, 0, put_backend_req, get_backend_req },
+	{ SC_SP_BACKEND, 1, put_backend_ans, get_backend_ans },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -877,6 +912,87 @@ static void test_oversize_answers(void **state)
 	writer(&b);
 	sp_proof_ans_put(&b, 1, blob, SP_MSG_MAX_SIGNATURE + 1);
 	expect_cut(SC_SP_PROOF, 1, decode(&b, get_proof_ans));
+	/* BACKEND: each text one byte over its limit (name 17, the TPM's fields 65). */
+	for (int f = 0; f < 4; f++) {
+		struct sc_sp_backend d = be_full;
+		char *field[] = { d.name, d.manufacturer, d.vendor, d.firmware };
+		size_t max = f == 0 ? SC_SP_BACKEND_NAME_MAX : SC_SP_BACKEND_TEXT_MAX;
+
+		writer(&b);
+		for (int g = 0; g < 4; g++) {
+			if (g != f) {
+				sc_buf_put_cstring(&b, field[g]);
+				continue;
+			}
+			sc_buf_put_u32(&b, (uint32_t)(max + 1));
+			sc_buf_put_bytes(&b,
+			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+			    max + 1);
+		}
+		expect_cut(SC_SP_BACKEND, 1, decode(&b, get_backend_ans));
+	}
+}
+
+static sc_err ans_hdr(uint8_t version, uint8_t type, uint8_t req_type);
+
+/* BACKEND's own checks beyond its layout: a name, and printable ASCII only, in every field. */
+static void test_backend_answer(void **state)
+{
+	static const char *const bad[] = { "a\x1b[2Jb", "tab\there", "del\x7f", "hi\x80" };
+	struct sc_sp_backend in, out;
+	struct sc_buf b, rd;
+	size_t i;
+	int f;
+
+	(void)state;
+	/* soft: a name and three empty texts. */
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "soft");
+	writer(&b);
+	sp_backend_ans_put(&b, &in);
+	assert_int_equal(b.len, 4 * 4 + 4);
+	sc_buf_init_reader(&rd, b.data, b.len);
+	assert_int_equal(sp_backend_ans_get(&rd, &out), SC_OK);
+	assert_string_equal(out.name, "soft");
+	assert_string_equal(out.manufacturer, "");
+	sc_buf_free(&b);
+	/* No name. */
+	memset(&in, 0, sizeof(in));
+	writer(&b);
+	sp_backend_ans_put(&b, &in);
+	sc_buf_init_reader(&rd, b.data, b.len);
+	expect(sp_backend_ans_get(&rd, &out), SC_ERR_PEER,
+	    "backend answer: empty name or unprintable byte");
+	assert_string_equal(out.name, "");
+	sc_buf_free(&b);
+	/* A control or non-ASCII byte in any field. */
+	for (f = 0; f < 4; f++)
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char *field[] = { in.name, in.manufacturer, in.vendor, in.firmware };
+
+			in = be_full;
+			snprintf(field[f], f == 0 ? sizeof(in.name) : sizeof(in.vendor), "%s",
+			    bad[i]);
+			writer(&b);
+			sp_backend_ans_put(&b, &in);
+			sc_buf_init_reader(&rd, b.data, b.len);
+			expect(sp_backend_ans_get(&rd, &out), SC_ERR_PEER,
+			    "backend answer: empty name or unprintable byte");
+			assert_string_equal(out.manufacturer, "");
+			sc_buf_free(&b);
+		}
+	/* A NUL inside a text is refused by the text reader itself. */
+	writer(&b);
+	sc_buf_put_string(&b, "tp\0m", 4);
+	sc_buf_put_cstring(&b, "");
+	sc_buf_put_cstring(&b, "");
+	sc_buf_put_cstring(&b, "");
+	expect_cut(SC_SP_BACKEND, 1, decode(&b, get_backend_ans));
+	/* The answer to another request, or INFO's answer under BACKEND's type: wrong type. */
+	assert_int_equal(ans_hdr(SC_SP_PROTO_VERSION, SC_SP_INFO | SC_SP_ANSWER, SC_SP_BACKEND),
+	    SC_ERR_PEER);
+	assert_int_equal(ans_hdr(SC_SP_PROTO_VERSION, SC_SP_BACKEND | SC_SP_ANSWER, SC_SP_BACKEND),
+	    SC_OK);
 }
 
 /* What an answer must hold beyond its layout: something to use. */
@@ -1052,7 +1168,8 @@ static void test_answer_types(void **state)
 {
 	static const uint8_t types[] = { SC_SP_INFO, SC_SP_KEYGEN, SC_SP_INSTALL_CERT,
 		SC_SP_INSTALL_ANCHOR, SC_SP_SET_LIMITS, SC_SP_LOCK, SC_SP_CHALLENGE, SC_SP_ISSUE,
-		SC_SP_KEYS, SC_SP_SIGN, SC_SP_DELETE, SC_SP_DECRYPT, SC_SP_DERIVE, SC_SP_PROOF };
+		SC_SP_KEYS, SC_SP_SIGN, SC_SP_DELETE, SC_SP_DECRYPT, SC_SP_DERIVE, SC_SP_PROOF,
+		SC_SP_BACKEND };
 	size_t i, j;
 	char d[96];
 
@@ -1162,6 +1279,11 @@ static void test_names(void **state)
 	assert_string_equal(sp_msg_name(0x7e), "unknown");
 	assert_string_equal(sc_wire_msg_name(SC_SP_DERIVE), sp_msg_name(SC_SP_DERIVE));
 	assert_string_equal(sp_msg_name(SC_SP_PROOF), "proof");
+	assert_string_equal(sp_msg_name(SC_SP_BACKEND), "backend");
+	assert_string_equal(sc_sp_tpm_vendor_name("INTC"), "Intel");
+	assert_string_equal(sc_sp_tpm_vendor_name("IBM"), "IBM");
+	assert_null(sc_sp_tpm_vendor_name("XXXX"));
+	assert_null(sc_sp_tpm_vendor_name(NULL));
 }
 
 /* The bytes a proof signs, pinned: the context first (never a DER SEQUENCE), then the fields. */
@@ -1264,6 +1386,10 @@ static sc_err reencode(uint8_t type, struct sc_buf *rd, struct sc_buf *out)
 			sp_proof_req_put(out, p, net, dg);
 		return r;
 	}
+	case SC_SP_BACKEND:
+		if ((r = sp_backend_req_get(rd)) == SC_OK)
+			sp_backend_req_put(out);
+		return r;
 	default: return sc_fail(SC_ERR_UNKNOWN_REQUEST, "type 0x%02x", type);
 	}
 }
@@ -1331,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(test_oversize_requests),
 		cmocka_unit_test(test_oversize_answers),
 		cmocka_unit_test(test_empty_answers),
+		cmocka_unit_test(test_backend_answer),
 		cmocka_unit_test(test_keys_pages),
 		cmocka_unit_test(test_text_with_nul),
 		cmocka_unit_test(test_request_header),
