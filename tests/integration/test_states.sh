@@ -78,15 +78,20 @@ start_spd dev || exit 1
 
 walk empty 3
 framing empty
-# BACKEND (0x18, revision 1.2) over the sandboxed daemon: a soft store says soft, nothing more.
+# BACKEND (0x18, revision 1.2) over the sandboxed daemon: a soft store says soft, nothing more;
+# a TPM store (SC_BACKEND=tpm) says tpm and the chip's identity (test_tpm checks its fields).
 ok "device info: the SP's backend (BACKEND)" sc device info --sp "$T/dev.sock"
-check "  backend: soft" grep -qx "backend:          soft" "$T/.out"
+if [ "$SC_BACKEND" = tpm ]; then
+  check "  backend: tpm (…)" grep -q "^backend: *tpm (manufacturer " "$T/.out"
+else
+  check "  backend: soft" grep -qx "backend:          soft" "$T/.out"
+fi
 ok "device info --json: the SP's backend" sc device info --sp "$T/dev.sock" --json
-check "  \"sp_backend\":{\"name\":\"soft\"}" grep -q '"sp_backend":{"name":"soft"}' "$T/.out"
+check "  \"sp_backend\":{\"name\":\"$SC_BACKEND\"…" grep -q "\"sp_backend\":{\"name\":\"$SC_BACKEND\"" "$T/.out"
 # An SP of revision 1.1 (and 1.0) has no BACKEND: the CLI says so and still shows the rest.
-sc sp init --store "$T/old" --device-id ST-OLD >/dev/null || exit 1  # copied: one daemon per store
+# One store per daemon, each made by sp init (a copied TPM store could not open on its own swtpm).
 for rev in 1.1 1.0; do
-  cp -a "$T/old" "$T/old$rev"
+  sc sp init --store "$T/old$rev" --device-id ST-OLD >/dev/null || exit 1
   start_spd "old$rev" --revision "$rev" || exit 1
   check "revision $rev: BACKEND is unknown-request" \
     [ "$("$SC_SPTOOL" raw "$T/old$rev.sock" 0118 | cut -d' ' -f1-2)" = "error unknown-request" ]
