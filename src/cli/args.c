@@ -267,3 +267,41 @@ void cli_not_after(X509 *cert, char *out, size_t out_len)
 	else
 		snprintf(out, out_len, "?");
 }
+
+sc_err cli_json_out(json_t *o)
+{
+	char *text;
+
+	if (o == NULL)
+		return sc_fail(SC_ERR_NOMEM, "--json: out of memory");
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (text == NULL)
+		return sc_fail(SC_ERR_NOMEM, "--json: out of memory");
+	printf("%s\n", text);
+	free(text);
+	return SC_OK;
+}
+
+json_t *cli_json_path(const char *dir, const char *name)
+{
+	return json_sprintf("%s/%s", dir, name);
+}
+
+json_t *cli_json_not_after(X509 *cert)
+{
+	char t[32];
+	cli_not_after(cert, t, sizeof(t));
+	return json_string(t);
+}
+
+json_t *cli_json_time(const ASN1_TIME *t)
+{
+	char text[32];
+	time_t tt;
+
+	if (t == NULL || sc_asn1_time_to_time_t(t, &tt) != SC_OK)
+		return json_null();
+	sc_format_time(tt, text, sizeof(text));
+	return json_string(text);
+}

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <jansson.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
 
@@ -109,5 +110,17 @@ void cli_not_after(X509 *cert, char *out, size_t out_len);
 
 /* JSON string output (escaped) for --json. */
 void cli_json_str(FILE *f, const char *s);
+/*
+ * A command's --json result: o printed as one compact line on stdout, then released (the
+ * reference is taken, also on failure). o NULL (a json_pack that could not build it) or a dump
+ * that fails: SC_ERR_NOMEM.
+ */
+sc_err cli_json_out(json_t *o) SC_MUST_USE;
+/* dir + "/" + name as a new JSON string (NULL if out of memory), for the files a command wrote. */
+json_t *cli_json_path(const char *dir, const char *name);
+/* notAfter of cert as an RFC 3339 JSON string (NULL if out of memory). */
+json_t *cli_json_not_after(X509 *cert);
+/* An ASN1_TIME (a CRL's nextUpdate, …) as an RFC 3339 JSON string; JSON null if t is NULL. */
+json_t *cli_json_time(const ASN1_TIME *t);
 
 #endif

@@ -25,13 +25,15 @@
 
 static const char sp_init_usage[] =
     "usage: selfcert sp init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
+    "         [--json]\n"
     "  Creates DIR/root.key (the emulated hardware-unique key, 0400), DIR/counter (the emulated\n"
     "  monotonic counter) and DIR/store (the sealed state, empty until personalization).\n"
     "  --backend tpm: keys live in a TPM 2.0 instead; DIR/root.tpm is a TPM-sealed secret, the\n"
     "  counter a TPM NV counter, DIR/tpm.info the TPM's maker and firmware (docs/TPM.md).\n"
     "  TCTI: device[:PATH] or swtpm:path=SOCKET (default: $TPM2TOOLS_TCTI, $TSS2_TCTI,\n"
     "  device:/dev/tpmrm0).\n"
-    "  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n";
+    "  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n"
+    "  --json: print one JSON object (device_id, store, backend).\n";
 
 /*
  * Run selfcert-spd with argv, passing its stdout through; its one error line
@@ -93,12 +95,13 @@ static sc_err run_spd(char *const argv[])
 sc_err cmd_sp_init(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "store", 1, 0 }, { "device-id", 1, 0 },
-		{ "backend", 1, 0 }, { "tcti", 1, 0 } };
+		{ "backend", 1, 0 }, { "tcti", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	const char *dir, *id, *backend, *tcti;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "sp init", spec, 4, argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "sp init", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) !=
+	    SC_OK)
 		return r;
 	if (a.help) {
 		fputs(sp_init_usage, stdout);
@@ -134,6 +137,9 @@ sc_err cmd_sp_init(int argc, char **argv)
 		if ((r = run_spd(args)) != SC_OK)
 			return r;
 	}
+	if (cli_has(&a, "json"))
+		return cli_json_out(json_pack("{s:s, s:s, s:s}", "device_id", id, "store", dir,
+		    "backend", backend ? backend : "soft"));
 	printf("secure processor store for device %s in %s (%s backend)\n", id, dir,
 	    backend ? backend : "soft");
 	return SC_OK;
@@ -401,18 +407,19 @@ out:
 
 static const char proof_usage[] =
     "usage: selfcert device proof --sp SOCKET --challenge HEX --chain CHAIN.pem --kex KEX.pem\n"
-    "         [--network-id ID] [--alg NAME] [--server-keygen]\n"
+    "         [--network-id ID] [--alg NAME] [--server-keygen] [--json]\n"
     "  Has the SP sign, with its device CA key, that a POST /v1/profiles request with this\n"
     "  challenge (from `device challenge`, still outstanding), chain, kex, alg and\n"
     "  server_keygen is its own (docs/API.md \"proof\"). Prints the request's \"proof\" object\n"
     "  as one line of JSON. --network-id: the server's network (default: the SP's only one).\n"
-    "  --alg and --server-keygen exactly as the request will carry them (absent: absent).\n";
+    "  --alg and --server-keygen exactly as the request will carry them (absent: absent).\n"
+    "  --json is accepted for uniformity: the output is JSON either way.\n";
 
 sc_err cmd_device_proof(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "challenge", 1, 0 },
 		{ "chain", 1, 0 }, { "kex", 1, 0 }, { "network-id", 1, 0 }, { "alg", 1, 0 },
-		{ "server-keygen", 0, 0 } };
+		{ "server-keygen", 0, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	struct sc_sp_info info;
@@ -712,27 +719,29 @@ out:
 }
 
 static const char delete_usage[] =
-    "usage: selfcert device delete --sp SOCKET --key HANDLE\n"
-    "  Deletes the leaf key and its certificate from the SP, durably.\n";
+    "usage: selfcert device delete --sp SOCKET --key HANDLE [--json]\n"
+    "  Deletes the leaf key and its certificate from the SP, durably. Prints nothing, or with\n"
+    "  --json one object {\"deleted\": HANDLE}.\n";
 
 sc_err cmd_device_delete(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "key", 1, 0 } };
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "key", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	const char *key_s;
 	uint32_t handle = 0; /* set by parse_handle; gcc -O3 cannot see that */
 	sc_err r;
 
-	if ((r = device_open_ex(&a, "device delete", spec, 2, argc, argv, delete_usage, &sp, 1)) !=
-	        SC_OK ||
+	if ((r = device_open_ex(&a, "device delete", spec, sizeof(spec) / sizeof(spec[0]), argc,
+	         argv, delete_usage, &sp, 1)) != SC_OK ||
 	    a.help)
 		goto out;
 	if ((r = cli_need(&a, "key", &key_s)) != SC_OK ||
 	    (r = parse_handle(key_s, &handle)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
-	r = sc_sp_delete(sp, handle);
+	if ((r = sc_sp_delete(sp, handle)) == SC_OK && cli_has(&a, "json"))
+		r = cli_json_out(json_pack("{s:I}", "deleted", (json_int_t)handle));
 out:
 	sc_sp_close(sp);
 	return r;

@@ -46,13 +46,43 @@ sc_err cli_out_writable(const char *path)
 }
 
 static const char cert_usage[] =
-    "usage: selfcert device cert --sp SOCKET --key HANDLE [--out LEAF.pem]\n"
+    "usage: selfcert device cert --sp SOCKET --key HANDLE [--out LEAF.pem] [--json]\n"
     "  The leaf certificate of key HANDLE (see `device keys`), as the SP keeps it: PEM on stdout,\n"
-    "  or written atomically to LEAF.pem.\n";
+    "  or written atomically to LEAF.pem.\n"
+    "  --json  print one JSON object (handle, subject, not_after, and out: the file written, or\n"
+    "          pem: the certificate when there is no --out)\n";
+
+/* The --json result: what was exported, and the PEM itself when no file was written. */
+static sc_err cert_json(long handle, X509 *cert, const char *out_path)
+{
+	char subject[512];
+	json_t *o;
+	BIO *mem = NULL;
+	char *pem = NULL;
+	long pem_len;
+
+	cli_subject_line(cert, subject, sizeof(subject));
+	o = json_pack("{s:I, s:s, s:o}", "handle", (json_int_t)handle, "subject", subject,
+	    "not_after", cli_json_not_after(cert));
+	if (o != NULL && out_path != NULL)
+		json_object_set_new(o, "out", json_string(out_path));
+	else if (o != NULL) {
+		if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(mem, cert) != 1 ||
+		    (pem_len = BIO_get_mem_data(mem, &pem)) <= 0) {
+			BIO_free(mem);
+			json_decref(o);
+			return sc_fail(SC_ERR_NOMEM, "device cert: PEM encoding failed");
+		}
+		json_object_set_new(o, "pem", json_stringn(pem, (size_t)pem_len));
+		BIO_free(mem);
+	}
+	return cli_json_out(o);
+}
 
 sc_err cmd_device_cert(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "key", 1, 0 }, { "out", 1, 0 } };
+	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "key", 1, 0 }, { "out", 1, 0 },
+		{ "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	struct sc_sp_key *keys = NULL;
@@ -62,7 +92,8 @@ sc_err cmd_device_cert(int argc, char **argv)
 	X509 *cert = NULL;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "device cert", spec, 3, argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "device cert", spec, sizeof(spec) / sizeof(spec[0]), argc, argv,
+	         0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(cert_usage, stdout);
@@ -86,8 +117,12 @@ sc_err cmd_device_cert(int argc, char **argv)
 		    "the SP has no key %ld (selfcert device keys lists them)", handle);
 		goto out;
 	}
-	if (out_path != NULL)
-		r = sc_write_cert(out_path, cert);
+	if (out_path != NULL && (r = sc_write_cert(out_path, cert)) != SC_OK)
+		goto out;
+	if (cli_has(&a, "json"))
+		r = cert_json(handle, cert, out_path);
+	else if (out_path != NULL)
+		r = SC_OK;
 	else if (PEM_write_X509(stdout, cert) != 1)
 		r = sc_fail(SC_ERR_IO, "stdout: %s", strerror(errno));
 out:

@@ -21,7 +21,7 @@
 
 static const char mfr_init_usage[] =
     "usage: selfcert mfr init --dir DIR [--name NAME] [--alg ALG] [--days N]\n"
-    "         [--root-key KEY] [--ca-key KEY]\n"
+    "         [--root-key KEY] [--ca-key KEY] [--json]\n"
     "  Creates DIR/root.pem root.key (the manufacturer root, valid 2*N days) and ca.pem ca.key\n"
     "  (the device issuing CA, valid N days). Keys are 0600 and never overwritten.\n"
     "  --name NAME   manufacturer name (default \"" DEFAULT_MFR_NAME "\")\n"
@@ -29,7 +29,8 @@ static const char mfr_init_usage[] =
     "  --days N      issuing CA lifetime in days (default 3650)\n"
     "  --root-key KEY, --ca-key KEY  the key exists (a PEM file or a pkcs11: URI, e.g.\n"
     "                'pkcs11:token=T;object=O;type=private?pin-source=file:/PATH'): its\n"
-    "                certificate is made for it and no root.key / ca.key is written\n";
+    "                certificate is made for it and no root.key / ca.key is written\n"
+    "  --json        print one JSON object (manufacturer, alg, root, ca, *_not_after)\n";
 
 /* Refuse before writing anything if any output exists, so a failed run leaves no half set. */
 static sc_err refuse_existing(const char *dir, const char *const *names, size_t n)
@@ -74,6 +75,7 @@ sc_err cmd_mfr_init(int argc, char **argv)
 		{ "days", 1, 0 },
 		{ "root-key", 1, 0 },
 		{ "ca-key", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	static const char *const outputs[] = { "root.pem", "ca.pem", "root.key", "ca.key" };
 	sc_err r = SC_ERR_INTERNAL;
@@ -118,9 +120,16 @@ sc_err cmd_mfr_init(int argc, char **argv)
 	    (r = write_pair(dir, cli_has(&a, "ca-key") ? NULL : "ca.key", ca_key, "ca.pem", ca)) !=
 	        SC_OK)
 		goto out;
-	printf("manufacturer \"%s\": %s/root.pem, %s/ca.pem (%s)\n", name, dir, dir,
-	    sc_alg_name(alg));
-	r = SC_OK;
+	if (cli_has(&a, "json"))
+		r = cli_json_out(json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "manufacturer", name,
+		    "alg", sc_alg_name(alg), "root", cli_json_path(dir, "root.pem"), "ca",
+		    cli_json_path(dir, "ca.pem"), "root_not_after", cli_json_not_after(root),
+		    "ca_not_after", cli_json_not_after(ca)));
+	else {
+		printf("manufacturer \"%s\": %s/root.pem, %s/ca.pem (%s)\n", name, dir, dir,
+		    sc_alg_name(alg));
+		r = SC_OK;
+	}
 out:
 	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(ca_key);
@@ -133,7 +142,7 @@ static const char personalize_usage[] =
     "usage: selfcert mfr personalize --dir MFRDIR --sp SOCKET --out CERTDIR\n"
     "         --net-root NETROOT.pem --network-id ID [--net-root … --network-id … repeated]\n"
     "         [--csk-alg ALG] [--kex-alg ALG] [--days N] [--max-leaf-days N] [--max-keys N] [--no-lock]\n"
-    "         [--device-ca-form 1|2] [--ca-key KEY]\n"
+    "         [--device-ca-form 1|2] [--ca-key KEY] [--json]\n"
     "  The SP generates its certificate-signing key (CSK) and key-exchange key (KEK) inside;\n"
     "  the manufacturer CA certifies them. Writes CERTDIR/device-ca.pem, kex.pem, chain.pem\n"
     "  (device CA + manufacturer CA). Installs certificates, anchors and limits; locks the SP\n"
@@ -147,7 +156,9 @@ static const char personalize_usage[] =
     "  --device-ca-form N  the device CA's name constraints (docs/FORMATS.md): 2 = dNSName\n"
     "                      <id>.selfcert.invalid, accepted by Go and rustls (default when the\n"
     "                      device ID is a DNS label); 1 = directoryName serialNumber=<id>, the\n"
-    "                      form before 2026-12 (default for other IDs)\n";
+    "                      form before 2026-12 (default for other IDs)\n"
+    "  --json              print one JSON object (device_id, csk_alg, kek_alg, networks,\n"
+    "                      locked, device_ca, kex, chain, not_after)\n";
 
 /* Generate one role's key in the SP; check the proof of possession; certify the public key. */
 static sc_err certify_role(struct sc_sp *sp, enum sc_sp_role role, enum sc_alg alg,
@@ -290,6 +301,7 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 		{ "no-lock", 0, 0 },
 		{ "device-ca-form", 1, 0 },
 		{ "ca-key", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
@@ -344,10 +356,24 @@ sc_err cmd_mfr_personalize(int argc, char **argv)
 	/* Lock last: everything the device needs is installed and written out first. */
 	if (o.lock && (r = sc_sp_lock(sp)) != SC_OK)
 		goto out;
-	printf("device %s personalized: CSK %s, KEK %s, %d network%s%s; certificates in %s\n",
-	    info.device_id, sc_alg_name(o.csk_alg), sc_alg_name(o.kek_alg), o.n_anchors,
-	    o.n_anchors == 1 ? "" : "s", o.lock ? ", locked" : ", NOT locked", o.outdir);
-	r = SC_OK;
+	if (cli_has(&a, "json")) {
+		json_t *nets = json_array();
+		for (int i = 0; nets != NULL && i < cli_count(&a, "network-id"); i++)
+			json_array_append_new(nets, json_string(cli_nth(&a, "network-id", i)));
+		r = cli_json_out(json_pack("{s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}",
+		    "device_id", info.device_id, "csk_alg", sc_alg_name(o.csk_alg), "kek_alg",
+		    sc_alg_name(o.kek_alg), "networks", nets, "locked", o.lock, "device_ca",
+		    cli_json_path(o.outdir, "device-ca.pem"), "kex",
+		    cli_json_path(o.outdir, "kex.pem"), "chain",
+		    cli_json_path(o.outdir, "chain.pem"), "not_after",
+		    cli_json_not_after(csk_cert)));
+	} else {
+		printf(
+		    "device %s personalized: CSK %s, KEK %s, %d network%s%s; certificates in %s\n",
+		    info.device_id, sc_alg_name(o.csk_alg), sc_alg_name(o.kek_alg), o.n_anchors,
+		    o.n_anchors == 1 ? "" : "s", o.lock ? ", locked" : ", NOT locked", o.outdir);
+		r = SC_OK;
+	}
 out:
 	sc_sp_info_clear(&info);
 	sc_sp_close(sp);

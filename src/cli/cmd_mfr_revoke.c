@@ -27,6 +27,7 @@
 
 static const char mfr_revoke_usage[] =
     "usage: selfcert mfr revoke --dir DIR [--device-ca FILE]... [--days N] [--out FILE]\n"
+    "         [--json]\n"
     "  Revokes device CA certificates (the device's own CA, certified at personalization) in the\n"
     "  manufacturer CA's CRL, DIR/ca.crl (PEM; entries already there are kept, crlNumber goes up),\n"
     "  and re-signs DIR/root.crl (the root's, empty). Without --device-ca: both re-signed, e.g.\n"
@@ -34,7 +35,8 @@ static const char mfr_revoke_usage[] =
     "    openssl verify -crl_check -CRLfile DIR/ca.crl -CAfile DIR/root.pem -untrusted DIR/ca.pem dev-ca.pem\n"
     "  --device-ca FILE  a device CA certificate (PEM), issued by DIR/ca.pem; repeatable\n"
     "  --days N          nextUpdate N days from now (default 7)\n"
-    "  --out FILE        also write the manufacturer CA's CRL here\n";
+    "  --out FILE        also write the manufacturer CA's CRL here\n"
+    "  --json            print one JSON object (ca_crl, root_crl, revoked, next_update, out)\n";
 
 /* DIR/ca.crl as it is, if there is one: PEM, signed by ca. *out NULL if missing. */
 static sc_err load_crl(const char *path, X509 *ca, X509_CRL **out)
@@ -203,6 +205,7 @@ sc_err cmd_mfr_revoke(int argc, char **argv)
 		{ "device-ca", 1, 1 },
 		{ "days", 1, 0 },
 		{ "out", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	char path[PATH_MAX];
 	struct cli_args a;
@@ -260,9 +263,16 @@ sc_err cmd_mfr_revoke(int argc, char **argv)
 	    (r = make_crl(root, root_key, old_root, NULL, 0, days, &root_crl)) != SC_OK ||
 	    (r = write_crl(path, root_crl)) != SC_OK)
 		goto out;
-	printf("%s/ca.crl: %d device CA(s) revoked, next update in %ld days; %s/root.crl\n", dir,
-	    sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), days, dir);
-	r = SC_OK;
+	if (cli_has(&a, "json"))
+		r = cli_json_out(json_pack("{s:o, s:o, s:i, s:o, s:s?}", "ca_crl",
+		    cli_json_path(dir, "ca.crl"), "root_crl", cli_json_path(dir, "root.crl"),
+		    "revoked", sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), "next_update",
+		    cli_json_time(X509_CRL_get0_nextUpdate(crl)), "out", cli_get(&a, "out")));
+	else {
+		printf("%s/ca.crl: %d device CA(s) revoked, next update in %ld days; %s/root.crl\n",
+		    dir, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), days, dir);
+		r = SC_OK;
+	}
 out:
 	for (int i = 0; i < n; i++)
 		X509_free(devs[i]);

@@ -28,7 +28,7 @@
 
 static const char net_init_usage[] =
     "usage: selfcert net init --dir DIR --network-id ID [--alg ALG] [--days N]\n"
-    "         [--root-key KEY | --offline-root RDIR] [--signer-key KEY]\n"
+    "         [--root-key KEY | --offline-root RDIR] [--signer-key KEY] [--json]\n"
     "  Creates DIR/root.pem root.key (the network root, valid 2*N days) and signer.pem signer.key\n"
     "  (the profile signer, EKU id-sc-kp-profileSigning, valid N days). Keys 0600, never overwritten.\n"
     "  --alg ALG           rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256), for keys made here\n"
@@ -38,7 +38,9 @@ static const char net_init_usage[] =
     "                      server needs only DIR (root.pem, signer.pem, signer.key)\n"
     "  --signer-key KEY    the signer's key exists (file or pkcs11: URI); no signer.key is written\n"
     "  A pkcs11: URI (RFC 7512) names a key in a token: 'pkcs11:token=T;object=O;type=private\n"
-    "  ?pin-source=file:/PATH' (the PIN only from a file; pin-value is refused).\n";
+    "  ?pin-source=file:/PATH' (the PIN only from a file; pin-value is refused).\n"
+    "  --json              print one JSON object (network_id, root, signer, root_alg, signer_alg,\n"
+    "                      root_key: null if kept where it was, root_not_after, signer_not_after)\n";
 
 /* What `net init` writes where; a NULL key path: the key exists already (a file or a token). */
 struct net_init_out {
@@ -102,6 +104,7 @@ sc_err cmd_net_init(int argc, char **argv)
 		{ "root-key", 1, 0 },
 		{ "signer-key", 1, 0 },
 		{ "offline-root", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	sc_err r = SC_ERR_INTERNAL;
 	struct cli_args a;
@@ -149,10 +152,21 @@ sc_err cmd_net_init(int argc, char **argv)
 	    (o.write_signer_key && (r = sc_write_key(o.signer_key, signer_key)) != SC_OK) ||
 	    (r = sc_write_cert(o.signer, signer)) != SC_OK)
 		goto out;
-	printf("network \"%s\": %s/root.pem, %s/signer.pem (root %s, signer %s); root key %s\n", id,
-	    dir, dir, sc_alg_name(sc_alg_of_key(root_key)), sc_alg_name(sc_alg_of_key(signer_key)),
-	    o.write_root_key ? o.root_key : "kept where it was");
-	r = SC_OK;
+	if (cli_has(&a, "json"))
+		r = cli_json_out(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:o}",
+		    "network_id", id, "root", o.root, "signer", o.signer, "root_alg",
+		    sc_alg_name(sc_alg_of_key(root_key)), "signer_alg",
+		    sc_alg_name(sc_alg_of_key(signer_key)), "root_key",
+		    o.write_root_key ? o.root_key : NULL, "root_not_after",
+		    cli_json_not_after(root), "signer_not_after", cli_json_not_after(signer)));
+	else {
+		printf("network \"%s\": %s/root.pem, %s/signer.pem (root %s, signer %s); root key "
+		       "%s\n",
+		    id, dir, dir, sc_alg_name(sc_alg_of_key(root_key)),
+		    sc_alg_name(sc_alg_of_key(signer_key)),
+		    o.write_root_key ? o.root_key : "kept where it was");
+		r = SC_OK;
+	}
 out:
 	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(signer_key);
@@ -543,14 +557,15 @@ out:
 
 static const char server_cert_usage[] =
     "usage: selfcert net server-cert --dir NETDIR --host NAME [--host NAME …] [--alg ALG] [--days N]\n"
-    "         [--root-key KEY]\n"
+    "         [--root-key KEY] [--json]\n"
     "  The provisioning server's TLS certificate, issued by the network root (NETDIR/root.key, or\n"
     "  --root-key KEY: a file, e.g. the --offline-root one, or a pkcs11: URI):\n"
     "  NETDIR/server.pem and server.key (0600, never overwritten). Subject O=<network ID>,\n"
     "  CN=<first host>; subjectAltName dNSName or iPAddress for each --host; EKU serverAuth.\n"
     "  Agents trust it through --ca NETDIR/root.pem.\n"
     "  --alg ALG   the server key: rsa2048 rsa3072 rsa4096 p256 p384 ed25519 (default p256)\n"
-    "  --days N    lifetime in days (default 365; never past the network root's notAfter)\n";
+    "  --days N    lifetime in days (default 365; never past the network root's notAfter)\n"
+    "  --json      print one JSON object (hosts, network_id, alg, not_after, cert, key)\n";
 
 /* What `net server-cert` was asked for, checked before any file is read. */
 struct server_cert_req {
@@ -634,6 +649,7 @@ static sc_err server_cert_flags(struct cli_args *a, int argc, char **argv,
 		{ "alg", 1, 0 },
 		{ "days", 1, 0 },
 		{ "root-key", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	static const char *const outputs[] = { "server.pem", "server.key" };
@@ -830,10 +846,20 @@ sc_err cmd_net_server_cert(int argc, char **argv)
 	    (r = sc_write_cert(path, cert)) != SC_OK)
 		goto out;
 	sc_format_time(iss.not_after, when, sizeof(when));
-	printf("server certificate for %s (network %s, %s, until %s): %s/server.pem, "
-	       "%s/server.key\n",
-	    req.san, iss.network_id, sc_alg_name(req.alg), when, req.dir, req.dir);
-	r = SC_OK;
+	if (cli_has(&a, "json")) {
+		json_t *hosts = json_array();
+		for (int i = 0; hosts != NULL && i < cli_count(&a, "host"); i++)
+			json_array_append_new(hosts, json_string(cli_nth(&a, "host", i)));
+		r = cli_json_out(json_pack("{s:o, s:s, s:s, s:s, s:o, s:o}", "hosts", hosts,
+		    "network_id", iss.network_id, "alg", sc_alg_name(req.alg), "not_after", when,
+		    "cert", cli_json_path(req.dir, "server.pem"), "key",
+		    cli_json_path(req.dir, "server.key")));
+	} else {
+		printf("server certificate for %s (network %s, %s, until %s): %s/server.pem, "
+		       "%s/server.key\n",
+		    req.san, iss.network_id, sc_alg_name(req.alg), when, req.dir, req.dir);
+		r = SC_OK;
+	}
 out:
 	X509_free(cert);
 	EVP_PKEY_free(key); /* OpenSSL clears private key material as it frees it */

@@ -58,14 +58,16 @@ static sc_err check_name(const char *cmd, const char *name)
 /* ---- add ---- */
 
 static const char add_usage[] =
-    "usage: selfcert net operator add NAME --operators FILE --out TOKENFILE\n"
+    "usage: selfcert net operator add NAME --operators FILE --out TOKENFILE [--json]\n"
     "  A new operator NAME for selfcert-provd --operators FILE: a random bearer token written\n"
     "  to TOKENFILE (0600, must not exist), its SHA-256 appended to FILE (made 0600 if missing).\n"
-    "  The running server accepts it on its next operator request. NAME: 1..32 of a-z 0-9 . _ -\n";
+    "  The running server accepts it on its next operator request. NAME: 1..32 of a-z 0-9 . _ -\n"
+    "  --json prints one object {\"operator\", \"operators\", \"token_file\"} (never the token).\n";
 
 static sc_err op_add(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "operators", 1, 0 }, { "out", 1, 0 } };
+	static const struct cli_opt spec[] = { { "operators", 1, 0 }, { "out", 1, 0 },
+		{ "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_operators set = { NULL, 0 };
 	struct sc_operator op;
@@ -76,7 +78,8 @@ static sc_err op_add(int argc, char **argv)
 	sc_err r;
 
 	memset(&op, 0, sizeof(op));
-	if ((r = cli_parse(&a, "net operator add", spec, 2, argc, argv, 1)) != SC_OK)
+	if ((r = cli_parse(&a, "net operator add", spec, sizeof(spec) / sizeof(spec[0]), argc, argv,
+	         1)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(add_usage, stdout);
@@ -116,8 +119,13 @@ static sc_err op_add(int argc, char **argv)
 	wrote_token = 1;
 	if ((r = sc_file_write_atomic(path, next, text_len + line_len, 0600)) != SC_OK)
 		goto out;
-	printf("operator %s added to %s; token in %s\n", op.name, path, out);
-	r = SC_OK;
+	if (cli_has(&a, "json"))
+		r = cli_json_out(json_pack("{s:s, s:s, s:s}", "operator", op.name, "operators",
+		    path, "token_file", out));
+	else {
+		printf("operator %s added to %s; token in %s\n", op.name, path, out);
+		r = SC_OK;
+	}
 out:
 	if (r != SC_OK && wrote_token)
 		(void)unlink(out);
@@ -132,13 +140,13 @@ out:
 /* ---- remove ---- */
 
 static const char remove_usage[] =
-    "usage: selfcert net operator remove NAME --operators FILE\n"
+    "usage: selfcert net operator remove NAME --operators FILE [--json]\n"
     "  Removes NAME's token hash from FILE (atomically); the running server refuses NAME's token\n"
-    "  from its next request on.\n";
+    "  from its next request on. --json prints one object {\"operator\", \"operators\", \"removed\"}.\n";
 
 static sc_err op_remove(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "operators", 1, 0 } };
+	static const struct cli_opt spec[] = { { "operators", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_operators set = { NULL, 0 };
 	const char *path, *name;
@@ -147,7 +155,8 @@ static sc_err op_remove(int argc, char **argv)
 	int fd = -1;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "net operator remove", spec, 1, argc, argv, 1)) != SC_OK)
+	if ((r = cli_parse(&a, "net operator remove", spec, sizeof(spec) / sizeof(spec[0]), argc,
+	         argv, 1)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(remove_usage, stdout);
@@ -182,7 +191,11 @@ static sc_err op_remove(int argc, char **argv)
 	}
 	if ((r = sc_file_write_atomic(path, next, n, 0600)) != SC_OK)
 		goto out;
-	printf("operator %s removed from %s\n", name, path);
+	if (cli_has(&a, "json"))
+		r = cli_json_out(json_pack("{s:s, s:s, s:b}", "operator", name, "operators", path,
+		    "removed", 1));
+	else
+		printf("operator %s removed from %s\n", name, path);
 	r = SC_OK;
 out:
 	unlock_file(fd);
@@ -195,19 +208,21 @@ out:
 /* ---- list ---- */
 
 static const char list_usage[] =
-    "usage: selfcert net operator list --operators FILE\n"
-    "  One line per operator: NAME sha256:<first 16 hex of the token's hash>.\n";
+    "usage: selfcert net operator list --operators FILE [--json]\n"
+    "  One line per operator: NAME sha256:<first 16 hex of the token's hash>. --json prints one\n"
+    "  object {\"operators\": [{\"name\", \"hash\": \"sha256:<16 hex>\"}]}.\n";
 
 static sc_err op_list(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "operators", 1, 0 } };
+	static const struct cli_opt spec[] = { { "operators", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_operators set = { NULL, 0 };
 	char line[SC_OP_LINE_MAX + 2];
 	const char *path;
 	sc_err r;
 
-	if ((r = cli_parse(&a, "net operator list", spec, 1, argc, argv, 0)) != SC_OK)
+	if ((r = cli_parse(&a, "net operator list", spec, sizeof(spec) / sizeof(spec[0]), argc,
+	         argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
 		fputs(list_usage, stdout);
@@ -216,6 +231,18 @@ static sc_err op_list(int argc, char **argv)
 	if ((r = cli_need(&a, "operators", &path)) != SC_OK ||
 	    (r = sc_operators_load(path, 0, &set, NULL, NULL)) != SC_OK)
 		return r;
+	if (cli_has(&a, "json")) {
+		json_t *arr = json_array();
+		for (size_t i = 0; arr != NULL && i < set.n; i++) {
+			size_t nl = strlen(set.ops[i].name);
+			if (sc_operator_line(&set.ops[i], line, sizeof(line)) > 0)
+				json_array_append_new(arr,
+				    json_pack("{s:s, s:s#}", "name", set.ops[i].name, "hash",
+				        line + nl + 1, (int)(7 + 16)));
+		}
+		sc_operators_clear(&set);
+		return cli_json_out(json_pack("{s:o}", "operators", arr));
+	}
 	for (size_t i = 0; i < set.n; i++)
 		if (sc_operator_line(&set.ops[i], line, sizeof(line)) > 0)
 			printf("%.*s\n", (int)(strlen(set.ops[i].name) + 1 + 7 + 16), line);

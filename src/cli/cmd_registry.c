@@ -40,8 +40,10 @@ static void fmt_time(int64_t t, char *out, size_t n)
 
 static const char add_usage[] =
     "usage: selfcert net device add --db REGISTRY --device-id ID [--device-id ID …] [--note TEXT]\n"
+    "         [--json]\n"
     "  Activates devices in the provisioning server's registry (made if missing): the server gives\n"
-    "  profiles to activated, unrevoked devices only. All the IDs or none (one transaction).\n";
+    "  profiles to activated, unrevoked devices only. All the IDs or none (one transaction).\n"
+    "  --json prints one object {\"activated\": [IDs], \"note\": TEXT|null}.\n";
 
 static sc_err netdev_add(int argc, char **argv)
 {
@@ -49,6 +51,7 @@ static sc_err netdev_add(int argc, char **argv)
 		{ "db", 1, 0 },
 		{ "device-id", 1, 1 },
 		{ "note", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args a;
@@ -87,6 +90,13 @@ static sc_err netdev_add(int argc, char **argv)
 		return sc_fail(r, "net device add: %s", sc_err_detail()); /* a bad --device-id */
 	if (r != SC_OK)
 		return r;
+	if (cli_has(&a, "json")) {
+		json_t *arr = json_array();
+		for (int i = 0; arr != NULL && i < n; i++)
+			json_array_append_new(arr, json_string(ids[i]));
+		return cli_json_out(
+		    json_pack("{s:o, s:s?}", "activated", arr, "note", cli_get(&a, "note")));
+	}
 	for (int i = 0; i < n; i++)
 		printf("device %s activated\n", ids[i]);
 	return SC_OK;
@@ -95,14 +105,15 @@ static sc_err netdev_add(int argc, char **argv)
 /* ---- net device revoke ---- */
 
 static const char revoke_usage[] =
-    "usage: selfcert net device revoke --db REGISTRY --device-id ID [--reason TEXT]\n"
+    "usage: selfcert net device revoke --db REGISTRY --device-id ID [--reason TEXT] [--json]\n"
     "  Revokes a device for good: the server refuses it profiles and refuses its certificates.\n"
-    "  Revoking a revoked device changes nothing and succeeds.\n";
+    "  Revoking a revoked device changes nothing and succeeds.\n"
+    "  --json prints one object {\"device_id\", \"revoked\": true, \"already\": BOOL, \"reason\"}.\n";
 
 static sc_err netdev_revoke(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "device-id", 1, 0 },
-		{ "reason", 1, 0 } };
+		{ "reason", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
 	const char *db, *id;
@@ -130,6 +141,9 @@ static sc_err netdev_revoke(int argc, char **argv)
 	sc_reg_close(reg);
 	if (r != SC_OK)
 		return r;
+	if (cli_has(&a, "json"))
+		return cli_json_out(json_pack("{s:s, s:b, s:b, s:s?}", "device_id", id, "revoked",
+		    1, "already", already, "reason", cli_get(&a, "reason")));
 	printf(already ? "device %s was already revoked\n" : "device %s revoked\n", id);
 	return SC_OK;
 }
@@ -361,15 +375,16 @@ out:
 /* ---- net device import ---- */
 
 static const char import_usage[] =
-    "usage: selfcert net device import --db REGISTRY --csv FILE\n"
+    "usage: selfcert net device import --db REGISTRY --csv FILE [--json]\n"
     "  The activation feed: one device per line, device_id[,note] (an optional header line\n"
     "  device_id,note; blank lines and # comments skipped). All lines or none: a bad line refuses\n"
     "  the file, naming FILE:LINE. Devices already registered are left as they are (a revoked one\n"
-    "  stays revoked) and counted.\n";
+    "  stays revoked) and counted.\n"
+    "  --json prints one object {\"csv\", \"imported\": N, \"already_registered\": N}.\n";
 
 static sc_err netdev_import(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "csv", 1, 0 } };
+	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "csv", 1, 0 }, { "json", 0, 0 } };
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
 	const char *db, *csv;
@@ -395,6 +410,9 @@ static sc_err netdev_import(int argc, char **argv)
 	sc_reg_close(reg);
 	if (r != SC_OK)
 		return r;
+	if (cli_has(&a, "json"))
+		return cli_json_out(json_pack("{s:s, s:I, s:I}", "csv", csv, "imported",
+		    (json_int_t)added, "already_registered", (json_int_t)skipped));
 	printf("imported %zu devices from %s (%zu already registered)\n", added, csv, skipped);
 	return SC_OK;
 }
@@ -444,7 +462,7 @@ sc_err cmd_net_device(int argc, char **argv)
 /* ---- net db (the registry's schema, for operators who migrate as a step of their own) ---- */
 
 static const char db_usage[] =
-    "usage: selfcert net db migrate|status|check --db REGISTRY [--grant ROLE]\n"
+    "usage: selfcert net db migrate|status|check --db REGISTRY [--grant ROLE] [--json]\n"
     "  migrate  bring the registry's schema to this program's version (made if missing), under\n"
     "           the database's migration lock; run it as the owner role before rolling out a\n"
     "           new version. --grant ROLE (PostgreSQL) then gives the runtime role provd and\n"
@@ -453,13 +471,16 @@ static const char db_usage[] =
     "  status   the backend, schema version, oldest compatible program version, and whether\n"
     "           this program may serve from it (as /healthz says)\n"
     "  check    the registry's consistency (SQLite: page and foreign-key checks; PostgreSQL:\n"
-    "           every consumed profile has its certificate and no other has one)\n";
+    "           every consumed profile has its certificate and no other has one)\n"
+    "  --json   one JSON object: backend, schema, and for status min_compatible, program_schema,\n"
+    "           usable; for migrate granted (ROLE or null); for check consistent\n";
 
 sc_err cmd_net_db(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
 		{ "db", 1, 0 },
 		{ "grant", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
@@ -494,9 +515,20 @@ sc_err cmd_net_db(int argc, char **argv)
 	if (strcmp(verb, "migrate") == 0) {
 		if (cli_has(&a, "grant") && (r = sc_reg_grant(reg, cli_get(&a, "grant"))) != SC_OK)
 			goto out;
-		printf("registry (%s) at schema version %d%s%s\n", sc_reg_backend_name(reg),
-		    sc_reg_schema_version(reg), cli_has(&a, "grant") ? ", rights granted to " : "",
-		    cli_has(&a, "grant") ? cli_get(&a, "grant") : "");
+		if (cli_has(&a, "json"))
+			r = cli_json_out(json_pack("{s:s, s:i, s:s?}", "backend",
+			    sc_reg_backend_name(reg), "schema", sc_reg_schema_version(reg),
+			    "granted", cli_get(&a, "grant")));
+		else
+			printf("registry (%s) at schema version %d%s%s\n", sc_reg_backend_name(reg),
+			    sc_reg_schema_version(reg),
+			    cli_has(&a, "grant") ? ", rights granted to " : "",
+			    cli_has(&a, "grant") ? cli_get(&a, "grant") : "");
+	} else if (strcmp(verb, "status") == 0 && cli_has(&a, "json")) {
+		r = cli_json_out(json_pack("{s:s, s:i, s:i, s:i, s:b}", "backend",
+		    sc_reg_backend_name(reg), "schema", sc_reg_schema_version(reg),
+		    "min_compatible", sc_reg_schema_min_compatible(reg), "program_schema",
+		    SC_REG_SCHEMA_VERSION, "usable", sc_reg_schema_usable(reg)));
 	} else if (strcmp(verb, "status") == 0) {
 		printf("backend:        %s\n", sc_reg_backend_name(reg));
 		printf("schema:         %d\n", sc_reg_schema_version(reg));
@@ -504,7 +536,12 @@ sc_err cmd_net_db(int argc, char **argv)
 		printf("this program:   %d (%s)\n", SC_REG_SCHEMA_VERSION,
 		    sc_reg_schema_usable(reg) ? "usable" : "not usable");
 	} else if ((r = sc_reg_check(reg)) == SC_OK) {
-		printf("registry (%s): consistent\n", sc_reg_backend_name(reg));
+		if (cli_has(&a, "json"))
+			r = cli_json_out(
+			    json_pack("{s:s, s:i, s:b}", "backend", sc_reg_backend_name(reg),
+			        "schema", sc_reg_schema_version(reg), "consistent", 1));
+		else
+			printf("registry (%s): consistent\n", sc_reg_backend_name(reg));
 	}
 out:
 	sc_reg_close(reg);

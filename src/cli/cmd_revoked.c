@@ -22,18 +22,58 @@
 
 static const char revoked_usage[] =
     "usage: selfcert net revoked sign --dir NETDIR --db REGISTRY --out FILE [--sequence N]\n"
-    "                                 [--next-update DUR]\n"
-    "       selfcert net revoked check --net-root NETROOT.pem [--previous FILE] FILE\n"
+    "                                 [--next-update DUR] [--json]\n"
+    "       selfcert net revoked check --net-root NETROOT.pem [--previous FILE] [--json] FILE\n"
     "  sign: the registry's revoked devices, signed by NETDIR/signer.key; the sequence defaults to\n"
     "  provd's (latest revocation time x 100000 + count: it grows with every revocation, and\n"
     "  relying parties refuse a lower one), next update to 1h.\n"
     "  FILE is replaced atomically.\n"
     "       selfcert net revoked fetch --url URL --net-root NETROOT.pem --out FILE [--ca CA.pem]\n"
+    "                                  [--json]\n"
     "  check: decode and verify a list (signature, network root, not stale, and not older than\n"
     "  --previous); prints its sequence and devices.\n"
     "  fetch: GET the list (provd's https://HOST:PORT/v1/revoked; --ca: the TLS anchor, default the\n"
     "  system's), check it as above against FILE (the list held, if any), then replace FILE\n"
-    "  atomically. For a relying party's timer; FILE is what `verify --revoked` reads.\n";
+    "  atomically. For a relying party's timer; FILE is what `verify --revoked` reads.\n"
+    "  --json: one JSON object instead (network_id, sequence, devices, this_update, next_update;\n"
+    "  sign and fetch add out).\n";
+
+/* The --json result of sign, check and fetch: the list's facts; out (the file written) if any. */
+static sc_err revoked_json(const char *out, const char *net, uint64_t seq, int64_t this_update,
+    int64_t next_update, const char *const *ids, size_t n)
+{
+	char tu[32], nu[32];
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(arr, json_string(ids[i]));
+	sc_format_time((time_t)this_update, tu, sizeof(tu));
+	sc_format_time((time_t)next_update, nu, sizeof(nu));
+	return cli_json_out(
+	    json_pack("{s:s?, s:s, s:I, s:o, s:s, s:s}", "out", out, "network_id", net, "sequence",
+	        (json_int_t)seq, "devices", arr, "this_update", tu, "next_update", nu));
+}
+
+/* A decoded list's devices as pointers, for revoked_json (NULL: out of memory). */
+static const char **list_ptrs(const struct sc_revoked *l)
+{
+	const char **p = calloc(l->n + 1, sizeof(p[0]));
+	for (size_t i = 0; p != NULL && i < l->n; i++)
+		p[i] = l->devices[i];
+	return p;
+}
+
+static sc_err revoked_list_json(const char *out, const struct sc_revoked *l)
+{
+	const char **p = list_ptrs(l);
+	sc_err r;
+
+	if (p == NULL)
+		return sc_fail(SC_ERR_NOMEM, "revoked devices");
+	r = revoked_json(out, l->network_id, l->sequence, l->this_update, l->next_update, p, l->n);
+	free(p);
+	return r;
+}
 
 struct ids {
 	char (*v)[SC_DEVICE_ID_MAX + 1];
@@ -72,6 +112,7 @@ static sc_err revoked_sign(int argc, char **argv)
 		{ "out", 1, 0 },
 		{ "sequence", 1, 0 },
 		{ "next-update", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	struct cli_args a;
 	struct ids ids = { NULL, 0, 0, 0, 0 };
@@ -129,9 +170,14 @@ static sc_err revoked_sign(int argc, char **argv)
 	         &text)) != SC_OK ||
 	    (r = sc_file_write_atomic(out, text, strlen(text), 0644)) != SC_OK)
 		goto out;
-	printf("%s: network %s, sequence %lld, %zu revoked device(s), next update in %llds\n", out,
-	    net, seq, ids.n, (long long)next);
-	r = SC_OK;
+	if (cli_has(&a, "json"))
+		r = revoked_json(out, net, (uint64_t)seq, now, now + next, ptrs, ids.n);
+	else {
+		printf(
+		    "%s: network %s, sequence %lld, %zu revoked device(s), next update in %llds\n",
+		    out, net, seq, ids.n, (long long)next);
+		r = SC_OK;
+	}
 out:
 	free(text);
 	free(ptrs);
@@ -175,6 +221,7 @@ static sc_err revoked_check(int argc, char **argv)
 	static const struct cli_opt spec[] = {
 		{ "net-root", 1, 0 },
 		{ "previous", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	struct cli_args a;
 	struct sc_revoked *l = NULL, *prev = NULL;
@@ -201,6 +248,10 @@ static sc_err revoked_check(int argc, char **argv)
 			r = sc_fail(r, "%s: %s", a.pos[0], sc_err_detail());
 			goto out;
 		}
+	}
+	if (cli_has(&a, "json")) {
+		r = revoked_list_json(NULL, l);
+		goto out;
 	}
 	printf("network %s, sequence %llu, %zu revoked device(s)\n", l->network_id,
 	    (unsigned long long)l->sequence, l->n);
@@ -280,6 +331,7 @@ static sc_err revoked_fetch(int argc, char **argv)
 		{ "net-root", 1, 0 },
 		{ "out", 1, 0 },
 		{ "ca", 1, 0 },
+		{ "json", 0, 0 },
 	};
 	struct cli_args a;
 	struct body b = { NULL, 0, 0 };
@@ -314,6 +366,10 @@ static sc_err revoked_fetch(int argc, char **argv)
 	}
 	if ((r = sc_file_write_atomic(out, b.p, b.n, 0644)) != SC_OK)
 		goto out;
+	if (cli_has(&a, "json")) {
+		r = revoked_list_json(out, l);
+		goto out;
+	}
 	printf("%s: network %s, sequence %llu, %zu revoked device(s)\n", out, l->network_id,
 	    (unsigned long long)l->sequence, l->n);
 	r = SC_OK;

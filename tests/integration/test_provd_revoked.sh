@@ -75,6 +75,10 @@ check "held: 1 device" grep -q "held.json: network testnet, sequence .*, 1 revok
 ok "revoke DEV-B" sc net device revoke --db "$T/reg.db" --device-id DEV-B
 ok "fetch: the newer list replaces it" "${F[@]}" --out "$T/held.json"
 check "held: 2 devices" grep -q "2 revoked device(s)" "$T/.out"
+ok "fetch --json" "${F[@]}" --out "$T/held2.json" --json
+check "fetch --json: one object with the file and both devices ($(cat "$T/.out"))" python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+assert d["out"] == sys.argv[2] and d["network_id"] == "testnet" and len(d["devices"]) == 2 and d["next_update"].endswith("Z")' "$T/.out" "$T/held2.json"
 refused "verify --revoked with the fetched list: DEV-B refused now" 1 revoked vrfy b held
 ok "a held list with a higher sequence" sc net revoked sign --dir "$T/net" --db "$T/reg.db" --out "$T/held.json" --sequence 9007199254740992
 cp "$T/held.json" "$T/held.before"
