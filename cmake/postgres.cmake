@@ -9,6 +9,11 @@ if(SC_LIBPQ_FOUND)
   target_compile_definitions(selfcert_registry PUBLIC SC_REG_HAVE_PG=1)
 endif()
 
+# Everything below is tests (off with -DSC_TESTS=OFF, as packagers build).
+if(NOT SC_TESTS)
+  return()
+endif()
+
 # The registry's unit tests again on PostgreSQL (every backend-independent case, plus the races,
 # roles, migrations and reconnects that only PostgreSQL has), on a server pg-run.sh starts.
 add_test(NAME unit/test_registry_pg
