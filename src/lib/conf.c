@@ -160,6 +160,7 @@ sc_err sc_conf_recheck(void)
 sc_err sc_conf_merge(int *argc, char ***argv, const struct option *opts)
 {
 	static struct sc_conf_args args; /* lives until exit: getopt's optarg points into it */
+	static char **merged_argv;       /* likewise the argv it makes (held here, so reachable) */
 	const char *path = NULL;
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -199,6 +200,8 @@ sc_err sc_conf_merge(int *argc, char ***argv, const struct option *opts)
 		if (i < at || i >= at + skip)
 			nv[n++] = (*argv)[i];
 	nv[n] = NULL;
+	free(merged_argv); /* a second merge (tests only) replaces the first */
+	merged_argv = nv;
 	merged_path = path;
 	merged_opts = opts;
 	*argc = n;

@@ -148,8 +148,9 @@ sc_err spd_tpm_open(const char *tcti)
 	/* ESAPI logs to stderr, which would break the one-line error; our errors name the rc. */
 	(void)setenv("TSS2_LOG", "all+NONE", 0);
 	/* Without a resource manager, what a killed spd loaded is still there: room for 3. */
-	spd_tcti_flush_range(g.tcti, TPM2_TRANSIENT_FIRST);
-	spd_tcti_flush_range(g.tcti, TPM2_LOADED_SESSION_FIRST);
+	/* Unsigned by hand: tss2's TPM2_TRANSIENT_FIRST shifts an int (0x80 << 24, UBSan). */
+	spd_tcti_flush_range(g.tcti, (uint32_t)TPM2_HT_TRANSIENT << 24);
+	spd_tcti_flush_range(g.tcti, (uint32_t)TPM2_HT_HMAC_SESSION << 24);
 	if ((rc = Esys_Initialize(&g.esys, g.tcti, NULL)) != TSS2_RC_SUCCESS) {
 		r = spd_tpm_fail(rc, "tpm: initialise");
 		goto fail;

@@ -226,6 +226,7 @@ static void test_load(void **state)
 	assert_int_equal(ops.n, 0);
 	assert_int_equal(len, 0);
 	OPENSSL_free(text);
+	sc_operators_clear(&ops);
 	sc_test_write_file(path, "alice " H1 "\n", strlen("alice " H1) + 1);
 	/* Open to the group: refused, naming the file. */
 	assert_int_equal(chmod(path, 0640), 0);
