@@ -286,6 +286,7 @@ sc_err provd_h_op_list(const struct provd_ctx *ctx, struct provd_response *resp)
 	const char *status, *when;
 	time_t t;
 	long limit;
+	size_t listed;
 	int more = 0;
 	sc_err r;
 
@@ -322,11 +323,13 @@ sc_err provd_h_op_list(const struct provd_ctx *ctx, struct provd_response *resp)
 		json_decref(c.arr);
 		return r != SC_OK ? provd_registry_err(r) : sc_fail(SC_ERR_NOMEM, "device list");
 	}
+	/* Counted first: the answer takes c.arr ("o") and frees it once sent. */
+	listed = json_array_size(c.arr);
 	/* next: the cursor for the following page (after=), null on the last one. */
 	provd_respond_json(resp, 200,
 	    json_pack("{s:o, s:o}", "devices", c.arr, "next",
 	        more && c.last[0] != '\0' ? json_string(c.last) : json_null()));
-	provd_log_add(resp, "listed=%zu", json_array_size(c.arr));
+	provd_log_add(resp, "listed=%zu", listed);
 	return SC_OK;
 }
 
