@@ -4,13 +4,17 @@
 #   1. scripts/deps.sh (installs what is missing);
 #   2. the debug preset (gcc, warnings as errors) and the whole ctest suite, fuzz corpus replays
 #      included: fuzz/replay_* (always under ASan+UBSan) and fuzz/memcheck_* (under valgrind);
-#   3. lint (scripts/lint/: no fail-open-shaped goto out, .clang-format holds) and three more
-#      builds, warnings as errors: the release preset, gcc -O3
-#      Release, and clang (each compiler and level warns about different things); the clang
-#      build is also SC_SHORTCUTS=OFF, and the unit tests of the modules with shortcuts run there;
-#   3b. the Debian package (scripts/deb.sh): dpkg-buildpackage, lintian, a fresh root, the demo;
-#   4. the asan preset (ASan+UBSan everywhere) and the whole suite again: the integration tests
-#      then run the sanitized selfcert and selfcert-spd;
+#   3. lint (scripts/lint/: no fail-open-shaped goto out, .clang-format holds) and two more
+#      builds, warnings as errors: gcc -O3 Release and clang (each compiler and level warns about
+#      different things); the clang build is also SC_SHORTCUTS=OFF, and the unit tests of the
+#      modules with shortcuts run there;
+#   3b. the Debian package (scripts/deb.sh): dpkg-buildpackage, lintian, a fresh root, the demo.
+#      Its build is gcc -O2 with Debian's hardening flags (_FORTIFY_SOURCE=2, format-security),
+#      and deb.sh fails on any compiler warning in it: so every shipped file is also built
+#      warning-free at -O2 (what the release preset's build used to check, one build less);
+#   4. the asan preset (ASan+UBSan everywhere) and the whole suite again, with the shrunken loops
+#      (SC_SMALL=1, tests/integration/lib.sh): the integration tests then run the sanitized
+#      selfcert and selfcert-spd;
 #   5. valgrind memcheck: every integration test once more against the debug binaries with
 #      SC_VALGRIND=1 (tests/integration/lib.sh): each of our processes the tests start —
 #      selfcert, selfcert-spd (unsandboxed), selfcert-provd, selfcert-agent, selfcert-gateway,
@@ -24,9 +28,28 @@
 # Environment: SC_FAST=1   only steps 1 and 2 (quick local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# How long each step took, printed at the end (and when a step fails): CI must stay well under
+# 30 minutes, and this says where the time goes.
+PHASES=()
+phase_start=$SECONDS
+phase_name=deps
+phase() {   # phase NAME TITLE: the step before ends here
+  PHASES+=("$(printf '%-10s %5d s' "$phase_name" $((SECONDS - phase_start)))")
+  phase_name=$1
+  phase_start=$SECONDS
+  echo "== $2"
+}
+phase_report() {
+  PHASES+=("$(printf '%-10s %5d s' "$phase_name" $((SECONDS - phase_start)))")
+  echo "== time per step"
+  printf '  %s\n' "${PHASES[@]}"
+  printf '  %-10s %5d s\n' total "$SECONDS"
+}
+trap phase_report EXIT
 scripts/deps.sh
 
-echo "== debug build and tests"
+phase debug "debug build and tests"
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j"$(nproc)"
 ctest --preset debug "$@"
@@ -35,14 +58,10 @@ if [ "${SC_FAST:-0}" = 1 ]; then
   exit 0
 fi
 
-echo "== lint"
+phase lint lint
 scripts/lint/run.sh
 
-echo "== release build (gcc -O2 sees more, e.g. format truncation)"
-cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)"
-
-echo "== gcc -O3 and clang builds (warnings as errors); clang without the shortcuts"
+phase o3+clang "gcc -O3 and clang builds (warnings as errors); clang without the shortcuts"
 cmake -S . -B build/o3 -DCMAKE_BUILD_TYPE=Release -DSC_WERROR=ON >/dev/null
 cmake --build build/o3 -j"$(nproc)"
 # The clang build is also the reference build without the OpenSSL shortcuts (SC_SHORTCUTS=OFF,
@@ -53,7 +72,7 @@ cmake --build build/clang -j"$(nproc)"
 ctest --test-dir build/clang --output-on-failure -j2 \
   -R '^unit/test_(cert|verify|profile|dispatch|keyder|store|api|api_certcache)$'
 
-echo "== Debian package: built, lintian, installed into a fresh root, the demo run from it"
+phase deb "Debian package: built (-O2, no warnings), lintian, installed into a fresh root, the demo run from it"
 # A time budget (SC_DEB_BUDGET seconds, default 600) so a stuck package build never holds CI.
 if command -v dpkg-buildpackage >/dev/null; then
   timeout "${SC_DEB_BUDGET:-600}" scripts/deb.sh build/deb
@@ -61,7 +80,7 @@ else
   echo "dpkg-buildpackage missing (scripts/deps.d/pkg.txt): package step skipped"
 fi
 
-echo "== asan build and tests (ASan+UBSan)"
+phase asan "asan build and tests (ASan+UBSan)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$(nproc)"
 # Not again under ASan, to keep CI well under 30 minutes: the second runs of a test on another
@@ -70,9 +89,9 @@ cmake --build --preset asan -j"$(nproc)"
 # Go, HAProxy: our side of them is the SP and the agent, which other tests run) and benchmarks.
 asan_skip='^integration/tpm/|_pg$|^integration/test_provd_(nodes|failover)$'
 asan_skip+='|^integration/test_(interop|agent_nginx)$|^bench/'
-ctest --preset asan -E "$asan_skip"
+SC_SMALL=1 ctest --preset asan -E "$asan_skip"
 
-echo "== valgrind memcheck: every integration test against the debug build"
+phase valgrind "valgrind memcheck: every integration test against the debug build"
 summary=$PWD/build/debug/valgrind-summary.txt
 rm -f "$summary"
 rc=0

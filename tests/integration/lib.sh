@@ -26,7 +26,10 @@ SPD_NAMES=()
 # (SC_VG_SMALL) and wait longer (SC_VG_WAIT polls, 0.05 s apart); the test tools (sc-evil,
 # sc-faults, sc-sptool, sc-load, sc-sockrec) and stock tools (openssl, gnutls) run natively.
 SC_VALGRIND=${SC_VALGRIND:-0}
-SC_VG_SMALL=0
+# SC_SMALL=1 (scripts/test.sh's ASan pass): the same shrunken loops without valgrind. A sanitizer
+# looks for memory errors on code paths, and the small loops pass every path the full ones do
+# (one RSA size, one point of each kind in the crash matrix); the debug pass runs them in full.
+SC_VG_SMALL=${SC_SMALL:-0}
 SC_VG_WAIT=200
 vg_wrap() {          # vg_wrap VAR: point $VAR at a valgrind wrapper of the binary it names
   local var=$1 real=${!1:-} name extra=''
@@ -41,6 +44,10 @@ vg_wrap() {          # vg_wrap VAR: point $VAR at a valgrind wrapper of the bina
   printf -v "$var" '%s' "$T/vgbin/$name"
   export "${var?}"
 }
+# scn: the command line natively even under valgrind, for a test's set-up and inspection steps
+# whose code other tests already run under memcheck (each valgrind process costs seconds).
+SELFCERT_NATIVE=${SELFCERT:-}
+scn() { "$SELFCERT_NATIVE" "$@"; }
 if [ "$SC_VALGRIND" = 1 ]; then
   command -v valgrind >/dev/null || { echo "SC_VALGRIND=1 but valgrind is not installed" >&2; exit 1; }
   mkdir -p "$T/valgrind" "$T/vgbin"

@@ -10,7 +10,10 @@ source "$SC_TESTLIB"
 ALGS=(rsa3072 p256 p384 ed25519)
 # Under valgrind (SC_VG_SMALL) an RSA key generation costs about 30 s of CPU, so the pass takes a
 # Latin square instead of the cube: the EC and Ed25519 algorithms each once as CSK, signer and
-# leaf, and RSA-2048 once as CSK, KEK and supplied leaf (RSA-3072 runs the same code).
+# leaf, and RSA-2048 once as CSK, KEK and supplied leaf (RSA-3072 runs the same code). The set-up
+# (mfr init, net init) and `selfcert verify` run natively there (scn): test_cli, test_negative
+# and test_demo run them under memcheck; here memcheck watches the daemon, `net profile`,
+# `device issue` and `device sign` per algorithm.
 VG_COMBOS=(p256:p384:ed25519 p384:ed25519:p256 ed25519:p256:p384)
 [ "$SC_VG_SMALL" = 1 ] && ALGS=(p256 p384 ed25519)
 # The CSK and leaf algorithms: on the TPM backend (SC_BACKEND=tpm) no Ed25519 (docs/TPM.md);
@@ -21,12 +24,12 @@ KEYS=("${ALGS[@]}")
 SIGNERS=("${ALGS[@]}")
 [ "$SC_BACKEND" = tpm ] && KEYS=(rsa3072 p256 p384) && SIGNERS=(p256 ed25519)
 
-sc mfr init --dir "$T/mfr" --name "Matrix Devices" >/dev/null || exit 1
+scn mfr init --dir "$T/mfr" --name "Matrix Devices" >/dev/null || exit 1
 anchors=()
 NETS=("${ALGS[@]}" rsa2048)
 [ "$SC_VG_SMALL" = 1 ] && NETS=("${ALGS[@]}")
 for s in "${NETS[@]}"; do
-  sc net init --dir "$T/net-$s" --network-id "net-$s" --alg "$s" >/dev/null || exit 1
+  scn net init --dir "$T/net-$s" --network-id "net-$s" --alg "$s" >/dev/null || exit 1
   anchors+=(--net-root "$T/net-$s/root.pem" --network-id "net-$s")
 done
 echo "signed data $RANDOM" >"$T/msg"
@@ -53,8 +56,8 @@ issue_and_check() {
   fi
   pass
   ok "$dev/$tag: openssl verify" openssl verify -CAfile "$T/mfr/root.pem" -untrusted "$T/$dev-certs/chain.pem" "$leaf"
-  ok "$dev/$tag: selfcert verify" sc verify --mfr-root "$T/mfr/root.pem" --chain "$T/$dev-certs/chain.pem" "$leaf"
-  ok "$dev/$tag: selfcert verify --profile" sc verify --mfr-root "$T/mfr/root.pem" --chain "$T/$dev-certs/chain.pem" \
+  ok "$dev/$tag: selfcert verify" scn verify --mfr-root "$T/mfr/root.pem" --chain "$T/$dev-certs/chain.pem" "$leaf"
+  ok "$dev/$tag: selfcert verify --profile" scn verify --mfr-root "$T/mfr/root.pem" --chain "$T/$dev-certs/chain.pem" \
      --net-root "$T/net-$net/root.pem" --profile "$p" "$leaf"
   local h; h=$(cat "$T/$dev-$tag.handle")
   ok "$dev/$tag: device sign" sc device sign --sp "$T/$dev.sock" --key "$h" --in "$T/msg" --out "$T/$dev-$tag.sig"
