@@ -25,8 +25,14 @@ if(TEST integration/test_tpm)
   set_tests_properties(integration/test_tpm PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 # The operator-gated CSK (issue #12): stock tpm2-tools against the gated CSK blob.
-if(TEST integration/test_tpm_gated)
-  set_tests_properties(integration/test_tpm_gated PROPERTIES SKIP_RETURN_CODE 77)
+foreach(t test_tpm_gated test_tpm_gated_agent)
+  if(TEST integration/${t})
+    set_tests_properties(integration/${t} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  endif()
+endforeach()
+if(TEST integration/test_tpm_gated_agent)
+  set_property(TEST integration/test_tpm_gated_agent APPEND PROPERTY ENVIRONMENT
+    "SELFCERT_PROVD=$<TARGET_FILE:selfcert-provd>" "SELFCERT_AGENT=$<TARGET_FILE:selfcert-agent>")
 endif()
 
 # bench_sp tpm (docs/PERFORMANCE.md): proves it runs, times nothing.

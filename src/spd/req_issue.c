@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "backend.h"
@@ -333,6 +334,19 @@ out:
 	return r;
 }
 
+/* The TPM object uses KU_* bits become (tpm_key.c uses_of): 1 sign, 2 decrypt. */
+static unsigned tpm_uses(uint32_t ku)
+{
+	unsigned u = 0;
+
+	if (ku == 0 ||
+	    (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
+		u |= 1;
+	if (ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | KU_KEY_AGREEMENT))
+		u |= 2;
+	return u;
+}
+
 /* GATE_ISSUE's key: the pending one (as the profile asks) or the supplied one; then the cert. */
 static sc_err gate_make(struct spd *spd, struct issue *is, const uint8_t *auth, size_t auth_len)
 {
@@ -346,7 +360,9 @@ static sc_err gate_make(struct spd *spd, struct issue *is, const uint8_t *auth, 
 		if (spd->gate_leaf == NULL)
 			return sc_fail(SC_ERR_CHALLENGE,
 			    "gate-issue: no pending key: the gated challenge was for a supplied key");
-		if (spd->gate_alg != is->info.alg || spd->gate_ku != ku)
+		/* What the chip enforces is sign and/or decrypt (backend.h key_create): those
+		 * must agree; the certificate's finer bits are the profile's. */
+		if (spd->gate_alg != is->info.alg || tpm_uses(spd->gate_ku) != tpm_uses(ku))
 			return sc_fail(SC_ERR_KEY_MISMATCH,
 			    "gate-issue: the pending key was made for "
 			    "another algorithm or other uses");
