@@ -133,7 +133,8 @@ static const char authorize_usage[] =
     "  The operator's TPM authorization (docs/TPM.md): builds the exact tbsCertificate the\n"
     "  gated SP will sign for PROFILE.der (GATE.json from `device gate-challenge`), and signs\n"
     "  the TPM2_Sign it allows with the gate key (default NETDIR/signer.key: the key given to\n"
-    "  `sp init --operator-gated --gate-key`). AUTH.bin goes to `device issue --authorization`.\n";
+    "  `sp init --operator-gated --gate-key`). AUTH.bin goes to `device issue --authorization`.\n"
+    "  --tbs-out FILE: also write the tbsCertificate (DER) the authorization covers.\n";
 
 /* GATE.json as sc_gate_challenge: every field checked (*c's leaf_pub is the caller's). */
 static sc_err gate_file_read(const char *path, struct sc_gate_challenge *c)
@@ -187,7 +188,8 @@ out:
 sc_err cmd_net_authorize(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "dir", 1, 0 }, { "profile", 1, 0 },
-		{ "gate", 1, 0 }, { "device-ca", 1, 0 }, { "out", 1, 0 }, { "gate-key", 1, 0 } };
+		{ "gate", 1, 0 }, { "device-ca", 1, 0 }, { "out", 1, 0 }, { "gate-key", 1, 0 },
+		{ "tbs-out", 1, 0 } };
 	struct cli_args a;
 	struct sc_gate_challenge c;
 	struct sc_profile *p = NULL;
@@ -234,6 +236,17 @@ sc_err cmd_net_authorize(int argc, char **argv)
 	if ((r = sc_gate_authorize(key, &c, p, leaf, csk, &auth, &auth_len)) != SC_OK ||
 	    (r = sc_file_write_atomic(out_path, auth, auth_len, 0644)) != SC_OK)
 		goto out;
+	if ((s = cli_get(&a, "tbs-out")) != NULL) {
+		const EVP_MD *md = NULL;
+		uint8_t *tbs = NULL;
+		size_t tbs_len = 0;
+		if ((r = sc_gate_tbs(p, leaf, csk, c.counter, c.nonce, &md, &tbs, &tbs_len,
+		         NULL)) == SC_OK)
+			r = sc_file_write_atomic(s, tbs, tbs_len, 0644);
+		OPENSSL_free(tbs);
+		if (r != SC_OK)
+			goto out;
+	}
 	r = SC_OK;
 out:
 	OPENSSL_free(auth);

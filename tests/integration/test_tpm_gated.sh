@@ -166,5 +166,57 @@ unset TPM2TOOLS_TCTI
 # The daemon starts again and still issues (the stock tools left nothing loaded).
 serve || { finish; exit 1; }
 ok "after the stock tools, gated issuance still works" gated_issue g4 --alg p256 -- --alg p256
+
+# ---- the authorization's wire form, refused by name (each attempt spends the challenge) ----
+fresh_w() {
+  local ch; ch=$(sc device gate-challenge --sp "$T/dev.sock" --out "$T/w.gate" --alg p256) &&
+    sc net profile --dir "$T/net" --device-ca "$T/certs/device-ca.pem" --validity 7d --alg p256 \
+      --challenge "$ch" --out "$T/w.der" >/dev/null
+}
+printf 'not DER' >"$T/w.bad"
+fresh_w; refused "an authorization that is not DER ECDSA" 1 gate \
+  sc device issue --sp "$T/dev.sock" --profile "$T/w.der" --authorization "$T/w.bad" --out "$T/w.pem"
+check "  names the form" grep -q "authorization: not a DER ECDSA-Sig-Value" "$T/.err"
+cat "$T/g1.auth" "$T/g1.auth" >"$T/w.two"
+fresh_w; refused "an authorization with trailing bytes" 1 gate \
+  sc device issue --sp "$T/dev.sock" --profile "$T/w.der" --authorization "$T/w.two" --out "$T/w.pem"
+check "  names the form" grep -q "authorization: not a DER ECDSA-Sig-Value" "$T/.err"
+head -c 600 /dev/zero >"$T/w.big"
+fresh_w; refused "an authorization over 512 bytes" 1 malformed \
+  sc device issue --sp "$T/dev.sock" --profile "$T/w.der" --authorization "$T/w.big" --out "$T/w.pem"
+: >"$T/w.empty"
+refused "an empty authorization" 1 malformed \
+  sc device issue --sp "$T/dev.sock" --profile "$T/w.der" --authorization "$T/w.empty" --out "$T/w.pem"
+check "  names the field" grep -q "empty authorization" "$T/.err"
+sc net authorize --dir "$T/net" --profile "$T/w.der" --gate "$T/w.gate" --device-ca "$T/certs/device-ca.pem" --out "$T/w.auth"
+ok "after wire-level refusals (no TPM use), the same challenge still issues" \
+  sc device issue --sp "$T/dev.sock" --profile "$T/w.der" --authorization "$T/w.auth" --out "$T/w.pem"
 halt
+
+# ---- the shared builder, byte for byte, for every algorithm the TPM backend holds ----
+# One gated device per CSK algorithm (same swtpm, one daemon at a time): the tbsCertificate the
+# operator side built (net authorize --tbs-out) is the one inside the SP's certificate.
+tbs_of() { openssl asn1parse -in "$1" -strparse 4 -noout -out "$2" >/dev/null; }
+i=0
+for pair in p256:p384 p384:rsa2048 rsa2048:rsa3072 rsa3072:p256; do
+  csk=${pair%%:*} leaf=${pair##*:}; i=$((i + 1))
+  sc sp init --store "$T/a$i" --device-id "GATE-A$i" --backend tpm --tcti "$TCTI" \
+    --operator-gated --gate-key "$T/net/signer.pem" >/dev/null || { fail "init $csk"; continue; }
+  TSS2_TCTI=$TCTI "$SELFCERT_SPD" --store "$T/a$i" --socket "$T/a$i.sock" 2>>"$T/a$i.log" &
+  SPD=$!
+  for _ in $(seq 1 200); do sc device info --sp "$T/a$i.sock" >/dev/null 2>&1 && break; sleep 0.05; done
+  sc mfr personalize --dir "$T/mfr" --sp "$T/a$i.sock" --out "$T/a$i-certs" --csk-alg "$csk" \
+    --kex-alg p256 "${anchors[@]}" >/dev/null || fail "personalize a $csk CSK"
+  ch=$(sc device gate-challenge --sp "$T/a$i.sock" --out "$T/a$i.gate" --alg "$leaf")
+  sc net profile --dir "$T/net" --device-ca "$T/a$i-certs/device-ca.pem" --validity 7d --alg "$leaf" \
+    --challenge "$ch" --out "$T/a$i.der" >/dev/null
+  sc net authorize --dir "$T/net" --profile "$T/a$i.der" --gate "$T/a$i.gate" \
+    --device-ca "$T/a$i-certs/device-ca.pem" --out "$T/a$i.auth" --tbs-out "$T/a$i.tbs-server"
+  ok "CSK $csk, leaf $leaf: gated issuance" sc device issue --sp "$T/a$i.sock" --profile "$T/a$i.der" \
+    --authorization "$T/a$i.auth" --out "$T/a$i.pem"
+  tbs_of "$T/a$i.pem" "$T/a$i.tbs-sp"
+  check "  the server's tbsCertificate is the SP's, byte for byte" cmp -s "$T/a$i.tbs-server" "$T/a$i.tbs-sp"
+  ok "  openssl verify accepts it" openssl verify -CAfile "$T/mfr/root.pem" -untrusted "$T/a$i-certs/chain.pem" "$T/a$i.pem"
+  halt
+done
 finish
