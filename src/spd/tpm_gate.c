@@ -513,6 +513,22 @@ out:
 	return r;
 }
 
+/* The CSK's policy names g_gate (a replaced DIR/tpm.gate would only fail at TPM2_Sign). */
+static sc_err policy_names_gate(const struct spd_key *k)
+{
+	uint8_t bg[32], d[32];
+	sc_err r;
+
+	if (g_gate == NULL)
+		return sc_fail(SC_ERR_GATE, "the store's gate key (DIR/tpm.gate) is missing");
+	if ((r = branch_of(g_gate, bg)) != SC_OK || (r = or_of(bg, k->auth.buffer, d)) != SC_OK)
+		return r;
+	if (CRYPTO_memcmp(d, k->pub.publicArea.authPolicy.buffer, 32) != 0)
+		return sc_fail(SC_ERR_GATE,
+		    "DIR/tpm.gate is not the gate key this CSK's TPM policy names");
+	return SC_OK;
+}
+
 void spd_tpm_gate_close(void)
 {
 	if (g_sess != ESYS_TR_NONE && spd_tpm_esys() != NULL)
@@ -529,7 +545,8 @@ sc_err spd_tpm_gate_open(const struct spd_key *csk, uint8_t nonce[SC_GATE_NONCE_
 	if (!spd_tpm_key_gated(csk))
 		return sc_fail(SC_ERR_GATE, "this SP's CSK is not operator-gated");
 	spd_tpm_gate_close();
-	if ((r = name_of(&csk->pub.publicArea, name)) != SC_OK ||
+	if ((r = policy_names_gate(csk)) != SC_OK ||
+	    (r = name_of(&csk->pub.publicArea, name)) != SC_OK ||
 	    (r = session_start(&g_sess, g_nonce)) != SC_OK)
 		return r;
 	memcpy(nonce, g_nonce, SC_GATE_NONCE_LEN);

@@ -94,6 +94,17 @@ check "  names the TPM's refusal" grep -q "the TPM refused the authorization" "$
 sc net authorize --dir "$T/net" --profile "$T/r.der" --gate "$T/r.gate" --device-ca "$T/certs/device-ca.pem" --out "$T/r.auth"
 refused "the right authorization after the session died" 1 challenge \
   sc device issue --sp "$T/dev.sock" --profile "$T/r.der" --authorization "$T/r.auth" --out "$T/r.pem"
+# Root swaps DIR/tpm.gate for its own key: the CSK's policy still names the operator's.
+halt
+cp "$T/dev/tpm.gate" "$T/tpm.gate.orig"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/evil.key" 2>/dev/null
+openssl pkey -in "$T/evil.key" -pubout -out "$T/dev/tpm.gate"
+serve || { finish; exit 1; }
+refused "a replaced DIR/tpm.gate" 1 gate sc device gate-challenge --sp "$T/dev.sock" --out "$T/e.gate" --alg p256
+check "  names the file" grep -q "DIR/tpm.gate is not the gate key this CSK's TPM policy names" "$T/.err"
+halt
+cp "$T/tpm.gate.orig" "$T/dev/tpm.gate"
+serve || { finish; exit 1; }
 refused "gate-challenge with an unknown algorithm" 2 usage sc device gate-challenge --sp "$T/dev.sock" --out "$T/y.gate" --alg dsa
 
 # ---- stock tpm2-tools on the CSK blob, with the whole host ----
