@@ -42,5 +42,12 @@ if(TARGET bench_sp)
     ENVIRONMENT "SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")
 endif()
 
+# bench_sp issue --gate (issue #12): gating off and on, same run; proves it runs, times nothing.
+if(TARGET bench_sp)
+  add_test(NAME bench/smoke_sp_issue_gate COMMAND bench_sp issue --gate --rounds 1 --per-round 1)
+  set_tests_properties(bench/smoke_sp_issue_gate PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+    ENVIRONMENT "SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")
+endif()
+
 # The key blob decoder needs no TPM (tests/unit/test_tpm_blob.c).
 set(SC_UNIT_LIBS_test_tpm_blob spd_core)
