@@ -189,6 +189,8 @@ sc_err spd_tpm_key_export(const struct spd_key *k, const char *dir, const char *
 sc_err spd_tpm_gate_init(const char *dir, const char *gate_pem) SC_MUST_USE;
 sc_err spd_tpm_gate_load(const char *dir) SC_MUST_USE;
 EVP_PKEY *spd_tpm_gate_key(void);
+/* Free the gate key read at start (spd_tpm_close does it). */
+void spd_tpm_gate_forget(void);
 int spd_tpm_key_gated(const struct spd_key *k);
 sc_err spd_tpm_csk_create_gated(enum sc_alg alg, struct spd_key **out) SC_MUST_USE;
 sc_err spd_tpm_gate_open(const struct spd_key *csk, uint8_t nonce[32],

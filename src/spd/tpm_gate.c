@@ -49,6 +49,12 @@ EVP_PKEY *spd_tpm_gate_key(void)
 	return g_gate;
 }
 
+void spd_tpm_gate_forget(void)
+{
+	EVP_PKEY_free(g_gate);
+	g_gate = NULL;
+}
+
 /* A PEM public key or certificate: the gate key, RSA or EC P-256/P-384 (what TPMs verify). */
 static sc_err gate_key_read(const char *path, EVP_PKEY **out)
 {
