@@ -200,6 +200,7 @@ struct info_view {
 	char csk_subject[256], csk_until[32];
 	const char *backend; /* NULL without --store */
 	char backend_desc[200];
+	int gated; /* --store: DIR/tpm.gate exists (an operator-gated TPM store, issue #12) */
 	struct sc_sp_backend sp_backend; /* the SP's BACKEND answer; name "" if it has none */
 	char sp_backend_desc[300];       /* "manufacturer …, vendor …, firmware …" or "" */
 };
@@ -322,6 +323,7 @@ static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 			printf(",\"tpm\":");
 			cli_json_str(stdout, v->backend_desc);
 		}
+		printf(",\"operator_gated\":%s", v->gated ? "true" : "false");
 	}
 	printf("}\n");
 }
@@ -350,6 +352,9 @@ static void info_text(const struct sc_sp_info *info, const struct info_view *v)
 	if (v->backend != NULL)
 		printf("key backend:      %s%s%s\n", v->backend, v->backend_desc[0] ? ": " : "",
 		    v->backend_desc);
+	if (v->gated)
+		printf(
+		    "operator-gated:   yes (the CSK signs only what DIR/tpm.gate's key authorized)\n");
 }
 
 sc_err cmd_device_info(int argc, char **argv)
@@ -372,6 +377,11 @@ sc_err cmd_device_info(int argc, char **argv)
 	    (r = store_backend(cli_get(&a, "store"), v.backend_desc, sizeof(v.backend_desc),
 	         &v.backend)) != SC_OK)
 		goto out;
+	if (cli_has(&a, "store")) {
+		char gp[PATH_MAX];
+		snprintf(gp, sizeof(gp), "%s/tpm.gate", cli_get(&a, "store"));
+		v.gated = strcmp(v.backend, "tpm") == 0 && access(gp, F_OK) == 0;
+	}
 	if ((r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)

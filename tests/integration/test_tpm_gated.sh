@@ -43,6 +43,10 @@ serve() {
 halt() { kill "$SPD" 2>/dev/null; wait "$SPD" 2>/dev/null; }
 
 serve || { finish; exit 1; }
+ok "device info --store says operator-gated" sc device info --sp "$T/dev.sock" --store "$T/dev"
+check "  in text" grep -q "^operator-gated:   yes" "$T/.out"
+ok "device info --store --json" sc device info --sp "$T/dev.sock" --store "$T/dev" --json
+check "  as JSON" grep -q '"operator_gated":true' "$T/.out"
 ok "personalize (gated CSK P-256: its CSR is the factory branch's one signature)" \
   sc mfr personalize --dir "$T/mfr" --sp "$T/dev.sock" --out "$T/certs" --csk-alg p256 --kex-alg rsa2048 "${anchors[@]}"
 
