@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <selfcert/cert.h>
+#include <selfcert/profile.h>
 #include <selfcert/proof.h>
 #include <selfcert/sp.h>
 #include <selfcert/gate.h>
@@ -71,6 +72,7 @@ struct round {
 	int gated;
 	uint8_t *gate_auth;
 	size_t gate_auth_len;
+	uint32_t refused_ku; /* the KU_* bits of the profile the SP last refused (0: unknown) */
 };
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -771,7 +773,11 @@ static sc_err fetch_profile(struct agent *a, struct round *rd, uint8_t **der, si
 	 * (digitalSignature): the server's profile must ask for those uses (docs/TPM.md).
 	 */
 	memset(&gc, 0, sizeof(gc));
-	r = sc_sp_gate_challenge(rd->sp, galg, galg == SC_ALG_NONE ? 0 : KU_DIGITAL_SIGNATURE, &gc);
+	r = sc_sp_gate_challenge(rd->sp, galg,
+	    galg == SC_ALG_NONE   ? 0
+	        : a->gate_ku != 0 ? a->gate_ku
+	                          : KU_DIGITAL_SIGNATURE,
+	    &gc);
 	if (r == SC_ERR_GATE || r == SC_ERR_UNKNOWN_REQUEST) {
 		sc_err_clear();
 		rd->gated = 0;
@@ -793,6 +799,35 @@ static sc_err fetch_profile(struct agent *a, struct round *rd, uint8_t **der, si
 	if ((r = save(a, &rd->st)) != SC_OK)
 		return r;
 	return FAILPOINT(AGENT_FP_AFTER_PROFILE);
+}
+
+/* A profile's KU_* bits (what the certificate will allow), 0 if it does not decode. */
+static uint32_t profile_ku(const uint8_t *der, size_t len)
+{
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	uint32_t ku = 0;
+
+	if (der != NULL && sc_profile_decode(der, len, &p) == SC_OK) {
+		sc_profile_get_info(p, &info);
+		ku = info.key_usage;
+	} else {
+		sc_err_clear();
+	}
+	sc_profile_free(p);
+	return ku;
+}
+
+/* The uses to make the next pending key for: the refused profile's, if they differ. */
+static sc_err gate_learn_ku(struct agent *a, struct round *rd)
+{
+	uint32_t now = a->gate_ku != 0 ? a->gate_ku : KU_DIGITAL_SIGNATURE;
+
+	if (rd->refused_ku == 0 || rd->refused_ku == now)
+		return SC_ERR_KEY_MISMATCH;
+	a->gate_ku = rd->refused_ku;
+	sc_err_clear();
+	return SC_OK;
 }
 
 /* The SP issued: the new key is pending. */
@@ -846,6 +881,7 @@ static sc_err enroll(struct agent *a, struct round *rd)
 	size_t der_len = 0;
 	X509 *cert = NULL;
 	uint32_t handle;
+	char why[SC_LOG_LINE_MAX];
 	sc_err r;
 
 	for (int attempt = 0;; attempt++) {
@@ -877,16 +913,29 @@ static sc_err enroll(struct agent *a, struct round *rd)
 			continue;
 		}
 		/* The SP refused: nothing was issued. */
+		snprintf(why, sizeof(why), "%s", sc_err_detail());
+		rd->refused_ku = r == SC_ERR_KEY_MISMATCH && rd->gated ? profile_ku(der, der_len)
+		                                                       : 0;
 		OPENSSL_free(der);
 		der = NULL;
 		rd->st.has_inflight = 0;
 		(void)save(a, &rd->st);
+		/* A gated SP made the pending key before the server chose the uses: learn them
+		 * from this profile and start again with a key made for them. */
+		if (r == SC_ERR_KEY_MISMATCH && rd->gated && attempt < AGENT_CHALLENGE_RETRIES &&
+		    gate_learn_ku(a, rd) == SC_OK) {
+			say(a,
+			    "the server's profile wants other key uses (0x%x); asking again with a "
+			    "pending key made for them",
+			    (unsigned)a->gate_ku);
+			continue;
+		}
 		if (r == SC_ERR_CHALLENGE && attempt < AGENT_CHALLENGE_RETRIES) {
 			say(a,
 			    "the SP no longer knows the challenge (restarted?); asking for a new one");
 			continue;
 		}
-		r = sc_fail(r, "the SP refused the profile: %s", sc_err_detail());
+		r = sc_fail(r, "the SP refused the profile: %s", why);
 		goto out;
 	}
 out:

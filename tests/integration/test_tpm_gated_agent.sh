@@ -38,6 +38,18 @@ ok "an ungated device, same server and agent: as before" agent s --once
 ok "  openssl verify accepts its leaf" openssl verify -CAfile "$T/mfr/root.pem" \
   -untrusted "$T/s-certs/chain.pem" "$T/s-out/leaf.pem"
 
+# A network whose RSA leaves also encipher: the agent's first pending key (signing) does not fit
+# the server's profile (the SP says key-mismatch); it learns the uses from that profile and the
+# next round's pending key is made for them.
+stop_provd
+printf '{"key_usage": ["digitalSignature", "keyEncipherment"]}\n' >"$T/policy.json"
+start_provd --allow-server-keygen --rate-limit 100/1h --validity 1h --policy "$T/policy.json" || exit 1
+ok "gated RSA-2048 leaf for signing and encipherment" agent g --once --force-renew --alg rsa2048
+check "  the agent learned the uses from the refused profile" grep -q "wants other key uses" "$T/.err"
+check "  the leaf allows both" bash -c "openssl x509 -in '$T/g-out/leaf.pem' -noout -ext keyUsage | grep -q 'Digital Signature, Key Encipherment'"
+ok "  openssl verify accepts it" openssl verify -CAfile "$T/mfr/root.pem" \
+  -untrusted "$T/g-certs/chain.pem" "$T/g-out/leaf.pem"
+
 # The server refuses a "gate" object that does not fit: the SP would refuse it anyway.
 chain=$(cat "$T/g-certs/device-ca.pem" "$T/mfr/ca.pem")
 jq -n --arg c "$chain" --arg k "$(cat "$T/g-certs/kex.pem")" \
