@@ -6,6 +6,8 @@
  *   bench_sp sign  [--rounds N] [--per-round K] [--json]   benchmark 2: key use vs in-process
  *   bench_sp tpm   [--rounds N] [--per-round K] [--json]   benchmark 3: the TPM key backend
  *                                                          (swtpm) beside soft, same run
+ *   bench_sp issue --gate [...]                            benchmark 1b: TPM issuance with
+ *                                                          operator gating off and on (#12)
  *
  * Each sets up real devices (bench_util.h: personalized in-process with the test world of
  * tests/testlib, then served by the real `selfcert-spd`, path from $SELFCERT_SPD), then times
@@ -36,6 +38,7 @@
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
+#include <selfcert/gate.h>
 #include <selfcert/profile.h>
 #include <selfcert/sp.h>
 #include "bench_util.h"
@@ -43,8 +46,9 @@
 #include "keyopen.h"
 #include "pem.h"
 #include "sp_wire.h"
+#include "testsp.h"
 
-static int rounds = 7, per_round = 20, json, only_case = -1;
+static int rounds = 7, per_round = 20, json, only_case = -1, gate;
 
 /* A device under base/tag (bench_util.h), with room for every leaf of a round. */
 static void device_up(struct bench_sp_device *d, const char *base, const char *tag, const char *csk,
@@ -652,6 +656,134 @@ static int bench_tpm(const char *disk_base)
 	return 0;
 }
 
+/*
+ * One TPM issuance over the SP socket, the host's side of a round: challenge, then issue (the
+ * profile, and for gated the server's authorization, are made between the two and not timed).
+ * gated 0: CHALLENGE + ISSUE; 1: GATE_CHALLENGE (pending key made there) + GATE_ISSUE. *auth_s
+ * gets the server's sc_gate_authorize time.
+ */
+static double gate_round(struct bench_sp_device *d, struct sc_sp *sp, int gated, uint32_t *handle,
+    double *auth_s)
+{
+	struct sc_profile_params pp;
+	struct sc_gate_challenge gc;
+	struct sc_profile *p = NULL;
+	uint8_t ch[SC_SP_CHALLENGE_LEN], *der = NULL, *auth = NULL;
+	size_t len = 0, auth_len = 0;
+	X509 *cert = NULL;
+	double t0, t1, t2, t3;
+
+	memset(&gc, 0, sizeof(gc));
+	t0 = bench_now();
+	if (gated ? sc_sp_gate_challenge(sp, SC_ALG_P256, KU_DIGITAL_SIGNATURE, &gc) != SC_OK
+	          : sc_sp_challenge(sp, ch) != SC_OK)
+		bench_die("challenge: %s", sc_err_detail());
+	t1 = bench_now();
+	sc_test_profile_params(&d->world, &pp);
+	pp.not_after = pp.not_before + 7 * 86400;
+	pp.generate_alg = SC_ALG_P256;
+	pp.challenge = gated ? gc.nonce : ch;
+	pp.challenge_len = SC_SP_CHALLENGE_LEN;
+	if (sc_test_profile_make(&d->world, &pp, &der, &len) != SC_OK)
+		bench_die("profile");
+	*auth_s = 0;
+	if (gated) {
+		double a = bench_now();
+		if (sc_profile_decode(der, len, &p) != SC_OK ||
+		    sc_gate_authorize(d->signer_key, &gc, p, gc.leaf_pub, d->device_ca, &auth,
+		        &auth_len) != SC_OK)
+			bench_die("authorize: %s", sc_err_detail());
+		*auth_s = bench_now() - a;
+	}
+	t2 = bench_now();
+	if ((gated ? sc_sp_gate_issue(sp, der, len, auth, auth_len, handle, &cert)
+	           : sc_sp_issue(sp, der, len, handle, &cert)) != SC_OK)
+		bench_die("issue: %s", sc_err_detail());
+	t3 = bench_now();
+	X509_free(cert);
+	OPENSSL_free(der);
+	OPENSSL_free(auth);
+	sc_profile_free(p);
+	EVP_PKEY_free(gc.leaf_pub);
+	return (t1 - t0) + (t3 - t2);
+}
+
+/*
+ * bench_sp issue --gate: the TPM backend's issuance with operator gating off and on, same run,
+ * two devices (P-256 CSK, own swtpm each, store on disk), P-256 leaves, interleaved per round so
+ * both see the same load. Ratios, not absolute times: swtpm is a software TPM on this CPU.
+ */
+static int bench_issue_gate(const char *disk_base)
+{
+	char disk[256], dir[2][BENCH_PATH_MAX];
+	struct bench_sp_device dev[2];
+	struct bench_stat s[2], sa;
+	struct sc_sp *sp[2] = { NULL, NULL };
+	uint32_t handles[256];
+
+	if (access("/usr/bin/swtpm", X_OK) != 0) {
+		fprintf(stderr,
+		    "bench_sp issue --gate: swtpm is not installed (scripts/deps.d/tpm.txt)\n");
+		return 77;
+	}
+	bench_mkdtemp(disk_base, disk, sizeof(disk));
+	for (int g = 0; g < 2; g++) {
+		snprintf(dir[g], sizeof(dir[g]), "%s/%s", disk, g ? "gated" : "plain");
+		if (mkdir(dir[g], 0700) != 0)
+			bench_die("mkdir %s: %s", dir[g], strerror(errno));
+		if (g)
+			bench_sp_device_up_tpm_gated(&dev[g], dir[g], "p256", "p256", "p256", 256);
+		else
+			bench_sp_device_up_tpm(&dev[g], dir[g], "p256", "p256", "p256", 256);
+		if (sc_sp_connect(dev[g].sock, &sp[g]) != SC_OK)
+			bench_die("connect");
+		s[g].n = 0;
+	}
+	sa.n = 0;
+	for (int r = 0; r < rounds; r++)
+		for (int g = 0; g < 2; g++) {
+			double t = 0, a = 0, a_sum = 0;
+			for (int i = 0; i < per_round; i++) {
+				t += gate_round(&dev[g], sp[g], g, &handles[i], &a);
+				a_sum += a;
+			}
+			bench_stat_add(&s[g], t / per_round);
+			if (g)
+				bench_stat_add(&sa, a_sum / per_round);
+			for (int i = 0; i < per_round; i++)
+				if (sc_sp_delete(sp[g], handles[i]) != SC_OK)
+					bench_die("delete");
+		}
+	if (json) {
+		printf(
+		    "{\"benchmark\":\"issue-gate\",\"rounds\":%d,\"per_round\":%d,"
+		    "\"plain_ms\":%.4f,\"gated_ms\":%.4f,\"ratio\":%.3f,\"authorize_ms\":%.4f}\n",
+		    rounds, per_round, bench_median(&s[0]) * 1e3, bench_median(&s[1]) * 1e3,
+		    bench_median(&s[1]) / bench_median(&s[0]), bench_median(&sa) * 1e3);
+	} else {
+		char a[40], b[40], c[40];
+		bench_fmt(a, sizeof(a), &s[0], 1e3, "%.2f");
+		bench_fmt(b, sizeof(b), &s[1], 1e3, "%.2f");
+		bench_fmt(c, sizeof(c), &sa, 1e3, "%.3f");
+		printf(
+		    "Benchmark 1b: issuance on the TPM backend (swtpm), operator gating off and on, "
+		    "same run\n(ms per issuance over the SP socket: challenge + issue, P-256 CSK and "
+		    "leaf, median [min-max] of %d rounds x %d)\n",
+		    rounds, per_round);
+		printf("%-40s %24s\n", "tpm, ungated (CHALLENGE + ISSUE)", a);
+		printf("%-40s %24s\n", "tpm, gated (GATE_CHALLENGE + GATE_ISSUE)", b);
+		printf("%-40s %23.2fx\n", "gated / ungated",
+		    bench_median(&s[1]) / bench_median(&s[0]));
+		printf("%-40s %24s\n", "server: sc_gate_authorize (not above)", c);
+	}
+	for (int g = 0; g < 2; g++) {
+		sc_sp_close(sp[g]);
+		bench_sp_device_down(&dev[g]);
+	}
+	bench_rmrf(disk);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -667,6 +799,8 @@ int main(int argc, char **argv)
 			per_round = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc)
 			only_case = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--gate") == 0)
+			gate = 1;
 		else {
 			fprintf(stderr, "bench_sp: unknown argument %s\n", argv[i]);
 			return 2;
@@ -677,11 +811,13 @@ int main(int argc, char **argv)
 	    (strcmp(what, "issue") != 0 && strcmp(what, "sign") != 0 && strcmp(what, "tpm") != 0)) {
 		fprintf(stderr,
 		    "usage: SELFCERT_SPD=… bench_sp issue|sign|tpm [--rounds 1..%d] "
-		    "[--per-round 1..120] [--case 0..3] [--json]\n",
+		    "[--per-round 1..120] [--case 0..3] [--gate] [--json]\n",
 		    BENCH_MAX_ROUNDS);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(what, "issue") == 0 && gate)
+		return bench_issue_gate(tmp && *tmp ? tmp : "/var/tmp");
 	if (strcmp(what, "issue") == 0)
 		return bench_issue(tmp && *tmp ? tmp : "/var/tmp");
 	if (strcmp(what, "tpm") == 0)

@@ -19,6 +19,8 @@
 #include "bench_util.h"
 #include "pem.h"
 #include "testsp.h"
+#include "backend.h"
+#include <openssl/pem.h>
 
 #define BENCH_MAX_ARGS 40
 #define BENCH_PROC_LINE 1024
@@ -269,6 +271,12 @@ void bench_sp_device_up_tpm(struct bench_sp_device *d, const char *dir, const ch
 	device_up(d, dir, csk, kex, signer, max_keys, 1);
 }
 
+void bench_sp_device_up_tpm_gated(struct bench_sp_device *d, const char *dir, const char *csk,
+    const char *kex, const char *signer, int max_keys)
+{
+	device_up(d, dir, csk, kex, signer, max_keys, 2);
+}
+
 /* swtpm on dir/tpm/sock, in the foreground (bench_stop ends it); *tcti its TCTI string. */
 static pid_t start_swtpm(const char *dir, char *tcti, size_t tcti_len)
 {
@@ -322,6 +330,16 @@ static void device_up(struct bench_sp_device *d, const char *dir, const char *cs
 	/* Personalized here, closed, then served by the daemon, which takes the folder's lock. */
 	if (tpm)
 		d->swtpm = start_swtpm(dir, tcti, sizeof(tcti));
+	/* tpm 2: operator-gated (issue #12): the network's signer is the gate key, as in sp init. */
+	if (tpm == 2) {
+		char gate[BENCH_PATH_MAX + 16];
+		BIO *b;
+		snprintf(gate, sizeof(gate), "%s/gate.pem", dir);
+		if ((b = BIO_new_file(gate, "w")) == NULL ||
+		    PEM_write_bio_PUBKEY(b, d->world.signer_key) != 1 || BIO_free(b) != 1 ||
+		    spd_tpm_gate_init(sp_dir, gate) != SC_OK || spd_tpm_gate_load(sp_dir) != SC_OK)
+			bench_die("gate key for %s: %s", sp_dir, sc_err_detail());
+	}
 	r = tpm ? sc_test_sp_open_tpm(&sp, sp_dir, wo.device_id, tcti)
 	        : sc_test_sp_open(&sp, sp_dir, wo.device_id);
 	if (r != SC_OK ||

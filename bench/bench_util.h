@@ -88,6 +88,9 @@ void bench_sp_device_up(struct bench_sp_device *d, const char *dir, const char *
  */
 void bench_sp_device_up_tpm(struct bench_sp_device *d, const char *dir, const char *csk,
     const char *kex, const char *signer, int max_keys);
+/* The same, operator-gated (issue #12): the network's profile signer is the device's gate key. */
+void bench_sp_device_up_tpm_gated(struct bench_sp_device *d, const char *dir, const char *csk,
+    const char *kex, const char *signer, int max_keys);
 void bench_sp_device_down(struct bench_sp_device *d);
 /*
  * A profile for the device, signed as the provisioning server would (DER; OPENSSL_free): valid an

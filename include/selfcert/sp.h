@@ -45,6 +45,9 @@ enum sc_sp_msg {
 	SC_SP_PROOF = 0x17,   /* CSK: a request proof for the provisioning server (0x17 is new in
 	                         protocol revision 1.1; an older SP answers unknown-request) */
 	SC_SP_BACKEND = 0x18, /* where the keys live: soft, or a TPM and what it is (new in 1.2) */
+	/* Operator-gated issuance on a TPM SP (revision 1.4, issue #12, docs/PROTOCOL.md): */
+	SC_SP_GATE_CHALLENGE = 0x1A, /* a policy session's nonce, the counter, CSK Name, leaf key */
+	SC_SP_GATE_ISSUE = 0x1B, /* ISSUE with the operator's authorization beside the profile */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };
@@ -151,6 +154,21 @@ sc_err sc_sp_proof(struct sc_sp *sp, const uint8_t challenge[SC_SP_CHALLENGE_LEN
  */
 sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert) SC_MUST_USE;
+
+struct sc_gate_challenge;
+/*
+ * Operator-gated issuance (revision 1.4; selfcert/gate.h). GATE_CHALLENGE: the SP opens its one
+ * outstanding gated challenge (a TPM policy session; an older one dies) and, for alg != NONE,
+ * makes the pending leaf key of alg with the uses ku (KU_* bits) that the next GATE_ISSUE of a
+ * device-generated profile takes; out->leaf_pub is then the caller's (EVP_PKEY_free), else NULL.
+ * SC_ERR_GATE on an SP that is not gated; SC_ERR_UNKNOWN_REQUEST before revision 1.4.
+ * GATE_ISSUE: ISSUE's checks and answer, with the operator's authorization (1..SC_GATE_AUTH_MAX
+ * bytes, sc_gate_authorize) checked by the TPM itself.
+ */
+sc_err sc_sp_gate_challenge(struct sc_sp *sp, enum sc_alg alg, uint32_t ku,
+    struct sc_gate_challenge *out) SC_MUST_USE;
+sc_err sc_sp_gate_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    const uint8_t *auth, size_t auth_len, uint32_t *handle, X509 **cert) SC_MUST_USE;
 
 struct sc_sp_key {
 	uint32_t handle;

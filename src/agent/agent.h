@@ -151,9 +151,12 @@ struct agent {
 	char state_path[4096], leaf_path[4096], chain_path[4096];
 	char fullchain_path[4096], key_uri_path[4096];
 	int64_t hook_backoff_s; /* the next retry of a failed hook, doubling like a failed round */
-	char refusal[48];       /* the server's error code of the last refusal, "" if none */
-	int force;              /* renew in the next round even if not due (--force-renew) */
-	const char *action;     /* what the last round did: "enrolled", "renewed", "unchanged" */
+	/* An operator-gated SP's pending key uses (KU_* bits; 0: digitalSignature), learned from
+	 * the server's profile when the first guess did not fit (issue #12). Memory only. */
+	uint32_t gate_ku;
+	char refusal[48];   /* the server's error code of the last refusal, "" if none */
+	int force;          /* renew in the next round even if not due (--force-renew) */
+	const char *action; /* what the last round did: "enrolled", "renewed", "unchanged" */
 };
 
 /*

@@ -18,8 +18,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <selfcert/cert.h>
+#include <selfcert/profile.h>
 #include <selfcert/proof.h>
 #include <selfcert/sp.h>
+#include <selfcert/gate.h>
 #include "agent.h"
 #include "failpoint.h"
 #include "file.h"
@@ -65,6 +67,12 @@ struct round {
 	size_t n_keys;
 	STACK_OF(X509) *chain; /* device CA, manufacturer CA */
 	X509 *kex;             /* the SP's key-exchange certificate */
+	/* An operator-gated TPM SP (issue #12): the profile in flight came with this TPM
+	 * authorization from the server, and goes to GATE_ISSUE with it. */
+	int gated;
+	uint8_t *gate_auth;
+	size_t gate_auth_len;
+	uint32_t refused_ku; /* the KU_* bits of the profile the SP last refused (0: unknown) */
 };
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -500,6 +508,12 @@ static sc_err make_proof(struct agent *a, struct round *rd, const uint8_t *chall
 		r = SC_OK;
 		goto out;
 	}
+	/* A gated CSK signs only operator-authorized certificates, never a proof (docs/TPM.md). */
+	if (r == SC_ERR_GATE || rd->gated) {
+		sc_err_clear();
+		r = SC_OK;
+		goto out;
+	}
 	if (r != SC_OK)
 		goto out;
 	sc_hex(challenge, SC_SP_CHALLENGE_LEN, ch_hex);
@@ -518,6 +532,60 @@ out:
 	return r;
 }
 
+/* The request's "gate" object: what the gated SP reported with its challenge (docs/API.md). */
+static sc_err gate_field(json_t *body, const struct sc_gate_challenge *gc)
+{
+	char name[2 * SC_GATE_NAME_MAX + 1], *pem = NULL;
+	BIO *m = NULL;
+	json_t *g;
+	long n;
+	sc_err r = SC_ERR_NOMEM;
+
+	sc_hex(gc->csk_name, gc->csk_name_len, name);
+	if ((g = json_pack("{s:I, s:s}", "counter", (json_int_t)gc->counter, "csk_name", name)) ==
+	    NULL)
+		goto out;
+	if (gc->leaf_pub != NULL &&
+	    ((m = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(m, gc->leaf_pub) != 1 ||
+	        (n = BIO_get_mem_data(m, &pem)) <= 0 ||
+	        json_object_set_new(g, "leaf_public_key", json_stringn(pem, (size_t)n)) != 0))
+		goto out;
+	if (json_object_set(body, "gate", g) != 0)
+		goto out;
+	r = SC_OK;
+out:
+	if (r != SC_OK)
+		r = sc_fail(r, "request: gate");
+	json_decref(g);
+	BIO_free(m);
+	return r;
+}
+
+/* The answer's "authorization" (base64, 1..SC_GATE_AUTH_MAX bytes) into rd. */
+static sc_err gate_answer(const json_t *json, struct round *rd)
+{
+	const char *s = json_string_value(json_object_get(json, "authorization"));
+	uint8_t *b = NULL;
+	size_t n = 0;
+
+	if (s == NULL)
+		return sc_fail(SC_ERR_PEER,
+		    "the server's profile answer has no \"authorization\" "
+		    "for this operator-gated SP");
+	if (sc_base64_decode(s, strlen(s), 4 * ((SC_GATE_AUTH_MAX + 2) / 3), &b, &n) != SC_OK ||
+	    n == 0 || n > SC_GATE_AUTH_MAX) {
+		OPENSSL_free(b);
+		return sc_fail(SC_ERR_PEER,
+		    "the server's \"authorization\" is not 1..%d bytes of "
+		    "base64",
+		    SC_GATE_AUTH_MAX);
+	}
+	OPENSSL_free(rd->gate_auth);
+	rd->gate_auth = b;
+	rd->gate_auth_len = n;
+	return SC_OK;
+}
+
 /* 1 if the server is older than request proofs: it refuses the "proof" field it does not know. */
 static int server_lacks_proofs(const struct agent_reply *rep)
 {
@@ -530,7 +598,8 @@ static int server_lacks_proofs(const struct agent_reply *rep)
  * again without it if the server predates proofs). *der, *id are the caller's.
  */
 static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *challenge,
-    uint8_t **der, size_t *der_len, char id[2 * SC_PROFILE_ID_LEN + 1])
+    const struct sc_gate_challenge *gc, uint8_t **der, size_t *der_len,
+    char id[2 * SC_PROFILE_ID_LEN + 1])
 {
 	char ch_hex[2 * SC_SP_CHALLENGE_LEN + 1], *chain_pem = NULL, *kex_pem = NULL;
 	struct agent_reply rep;
@@ -551,6 +620,8 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
 	}
 	if (a->cfg->alg != SC_ALG_NONE)
 		json_object_set_new(body, "alg", json_string(sc_alg_name(a->cfg->alg)));
+	if (gc != NULL && (r = gate_field(body, gc)) != SC_OK)
+		goto out;
 	if (a->cfg->server_keygen)
 		json_object_set_new(body, "server_keygen", json_true());
 	if (proof != NULL && json_object_set(body, "proof", proof) != 0) {
@@ -566,11 +637,20 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
 		if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
 			goto out;
 	}
+	if (gc != NULL && rep.status == 400 && strcmp(rep.error, "unknown-field") == 0 &&
+	    strstr(rep.detail, "\"gate\"") != NULL) {
+		r = sc_fail(SC_ERR_GATE,
+		    "the SP is operator-gated but the server does not authorize "
+		    "gated issuance (a server older than issue #12)");
+		goto out;
+	}
 	if (rep.status != 201) {
 		r = server_said_no(a, &rep, "asking for a profile");
 		goto out;
 	}
 	if ((r = agent_profile_answer(rep.json, a->device_id, der, der_len, id)) != SC_OK)
+		goto out;
+	if (gc != NULL && (r = gate_answer(rep.json, rd)) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
@@ -599,6 +679,7 @@ static sc_err round_open(struct agent *a, struct round *rd)
 
 static void round_close(struct round *rd)
 {
+	OPENSSL_free(rd->gate_auth);
 	X509_free(rd->kex);
 	sk_X509_pop_free(rd->chain, X509_free);
 	sc_sp_keys_free(rd->keys, rd->n_keys);
@@ -679,17 +760,74 @@ static sc_err settle_leftovers(struct agent *a, struct round *rd, int *did)
 static sc_err fetch_profile(struct agent *a, struct round *rd, uint8_t **der, size_t *der_len)
 {
 	uint8_t challenge[SC_SP_CHALLENGE_LEN];
+	struct sc_gate_challenge gc;
+	enum sc_alg galg = a->cfg->server_keygen ? SC_ALG_NONE
+	    : a->cfg->alg != SC_ALG_NONE         ? a->cfg->alg
+	                                         : SC_ALG_P256;
 	sc_err r;
 
 	say(a, "%s", rd->st.current.present ? "renewing" : "enrolling");
-	if ((r = sc_sp_challenge(rd->sp, challenge)) != SC_OK ||
-	    (r = FAILPOINT(AGENT_FP_AFTER_CHALLENGE)) != SC_OK ||
-	    (r = request_profile(a, rd, challenge, der, der_len, rd->st.inflight_id)) != SC_OK)
+	/*
+	 * An operator-gated TPM SP answers GATE_CHALLENGE (revision 1.4); any other SP says `gate`
+	 * or `unknown-request`, and the round goes on as before. The pending key is a signing key
+	 * (digitalSignature): the server's profile must ask for those uses (docs/TPM.md).
+	 */
+	memset(&gc, 0, sizeof(gc));
+	r = sc_sp_gate_challenge(rd->sp, galg,
+	    galg == SC_ALG_NONE   ? 0
+	        : a->gate_ku != 0 ? a->gate_ku
+	                          : KU_DIGITAL_SIGNATURE,
+	    &gc);
+	if (r == SC_ERR_GATE || r == SC_ERR_UNKNOWN_REQUEST) {
+		sc_err_clear();
+		rd->gated = 0;
+		r = sc_sp_challenge(rd->sp, challenge);
+	} else if (r == SC_OK) {
+		rd->gated = 1;
+		memcpy(challenge, gc.nonce, sizeof(challenge));
+	}
+	if (r == SC_OK && rd->gated && a->cfg->alg == SC_ALG_NONE && !a->cfg->server_keygen)
+		say(a, "the SP is operator-gated; its pending key is %s", sc_alg_name(galg));
+	if (r != SC_OK || (r = FAILPOINT(AGENT_FP_AFTER_CHALLENGE)) != SC_OK ||
+	    (r = request_profile(a, rd, challenge, rd->gated ? &gc : NULL, der, der_len,
+	         rd->st.inflight_id)) != SC_OK) {
+		EVP_PKEY_free(gc.leaf_pub);
 		return r;
+	}
+	EVP_PKEY_free(gc.leaf_pub);
 	rd->st.has_inflight = 1;
 	if ((r = save(a, &rd->st)) != SC_OK)
 		return r;
 	return FAILPOINT(AGENT_FP_AFTER_PROFILE);
+}
+
+/* A profile's KU_* bits (what the certificate will allow), 0 if it does not decode. */
+static uint32_t profile_ku(const uint8_t *der, size_t len)
+{
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	uint32_t ku = 0;
+
+	if (der != NULL && sc_profile_decode(der, len, &p) == SC_OK) {
+		sc_profile_get_info(p, &info);
+		ku = info.key_usage;
+	} else {
+		sc_err_clear();
+	}
+	sc_profile_free(p);
+	return ku;
+}
+
+/* The uses to make the next pending key for: the refused profile's, if they differ. */
+static sc_err gate_learn_ku(struct agent *a, struct round *rd)
+{
+	uint32_t now = a->gate_ku != 0 ? a->gate_ku : KU_DIGITAL_SIGNATURE;
+
+	if (rd->refused_ku == 0 || rd->refused_ku == now)
+		return SC_ERR_KEY_MISMATCH;
+	a->gate_ku = rd->refused_ku;
+	sc_err_clear();
+	return SC_OK;
 }
 
 /* The SP issued: the new key is pending. */
@@ -743,13 +881,19 @@ static sc_err enroll(struct agent *a, struct round *rd)
 	size_t der_len = 0;
 	X509 *cert = NULL;
 	uint32_t handle;
+	char why[SC_LOG_LINE_MAX];
 	sc_err r;
 
 	for (int attempt = 0;; attempt++) {
 		if (der == NULL && (r = fetch_profile(a, rd, &der, &der_len)) != SC_OK)
 			goto out;
 		handle = 0;
-		if ((r = sc_sp_issue(rd->sp, der, der_len, &handle, &cert)) == SC_OK) {
+		if (rd->gated)
+			r = sc_sp_gate_issue(rd->sp, der, der_len, rd->gate_auth, rd->gate_auth_len,
+			    &handle, &cert);
+		else
+			r = sc_sp_issue(rd->sp, der, der_len, &handle, &cert);
+		if (r == SC_OK) {
 			r = issued(a, rd, handle, cert);
 			goto out;
 		}
@@ -769,16 +913,29 @@ static sc_err enroll(struct agent *a, struct round *rd)
 			continue;
 		}
 		/* The SP refused: nothing was issued. */
+		snprintf(why, sizeof(why), "%s", sc_err_detail());
+		rd->refused_ku = r == SC_ERR_KEY_MISMATCH && rd->gated ? profile_ku(der, der_len)
+		                                                       : 0;
 		OPENSSL_free(der);
 		der = NULL;
 		rd->st.has_inflight = 0;
 		(void)save(a, &rd->st);
+		/* A gated SP made the pending key before the server chose the uses: learn them
+		 * from this profile and start again with a key made for them. */
+		if (r == SC_ERR_KEY_MISMATCH && rd->gated && attempt < AGENT_CHALLENGE_RETRIES &&
+		    gate_learn_ku(a, rd) == SC_OK) {
+			say(a,
+			    "the server's profile wants other key uses (0x%x); asking again with a "
+			    "pending key made for them",
+			    (unsigned)a->gate_ku);
+			continue;
+		}
 		if (r == SC_ERR_CHALLENGE && attempt < AGENT_CHALLENGE_RETRIES) {
 			say(a,
 			    "the SP no longer knows the challenge (restarted?); asking for a new one");
 			continue;
 		}
-		r = sc_fail(r, "the SP refused the profile: %s", sc_err_detail());
+		r = sc_fail(r, "the SP refused the profile: %s", why);
 		goto out;
 	}
 out:

@@ -88,6 +88,8 @@ sc_err cmd_device_info(int argc, char **argv);
 sc_err cmd_device_challenge(int argc, char **argv);
 sc_err cmd_device_proof(int argc, char **argv);
 sc_err cmd_device_issue(int argc, char **argv);
+sc_err cmd_device_gate_challenge(int argc, char **argv); /* cmd_gate.c (issue #12) */
+sc_err cmd_net_authorize(int argc, char **argv);         /* cmd_gate.c (issue #12) */
 sc_err cmd_device_keys(int argc, char **argv);
 sc_err cmd_device_sign(int argc, char **argv);
 sc_err cmd_device_delete(int argc, char **argv);

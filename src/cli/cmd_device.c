@@ -25,13 +25,16 @@
 
 static const char sp_init_usage[] =
     "usage: selfcert sp init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
-    "         [--json]\n"
+    "         [--operator-gated --gate-key PEM] [--json]\n"
     "  Creates DIR/root.key (the emulated hardware-unique key, 0400), DIR/counter (the emulated\n"
     "  monotonic counter) and DIR/store (the sealed state, empty until personalization).\n"
     "  --backend tpm: keys live in a TPM 2.0 instead; DIR/root.tpm is a TPM-sealed secret, the\n"
     "  counter a TPM NV counter, DIR/tpm.info the TPM's maker and firmware (docs/TPM.md).\n"
     "  TCTI: device[:PATH] or swtpm:path=SOCKET (default: $TPM2TOOLS_TCTI, $TSS2_TCTI,\n"
     "  device:/dev/tpmrm0).\n"
+    "  --operator-gated --gate-key PEM (tpm only): the CSK made at personalization signs only\n"
+    "  certificates the network authorized with this key (a PEM public key or certificate:\n"
+    "  the profile signer's), checked by the TPM itself (docs/TPM.md, DIR/tpm.gate).\n"
     "  ID: 1..64 characters of A-Z a-z 0-9 space ' ( ) + , - . / : = ?\n"
     "  --json: print one JSON object (device_id, store, backend).\n";
 
@@ -95,9 +98,10 @@ static sc_err run_spd(char *const argv[])
 sc_err cmd_sp_init(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "store", 1, 0 }, { "device-id", 1, 0 },
-		{ "backend", 1, 0 }, { "tcti", 1, 0 }, { "json", 0, 0 } };
+		{ "backend", 1, 0 }, { "tcti", 1, 0 }, { "json", 0, 0 }, { "operator-gated", 0, 0 },
+		{ "gate-key", 1, 0 } };
 	struct cli_args a;
-	const char *dir, *id, *backend, *tcti;
+	const char *dir, *id, *backend, *tcti, *gate;
 	sc_err r;
 
 	if ((r = cli_parse(&a, "sp init", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) !=
@@ -120,9 +124,15 @@ sc_err cmd_sp_init(int argc, char **argv)
 		return sc_fail(SC_ERR_USAGE, "sp init: --backend %s: soft or tpm", backend);
 	if (tcti != NULL && (backend == NULL || strcmp(backend, "tpm") != 0))
 		return sc_fail(SC_ERR_USAGE, "sp init: --tcti needs --backend tpm");
+	gate = cli_get(&a, "gate-key");
+	if (cli_has(&a, "operator-gated") != (gate != NULL))
+		return sc_fail(SC_ERR_USAGE,
+		    "sp init: --operator-gated and --gate-key go together");
+	if (gate != NULL && (backend == NULL || strcmp(backend, "tpm") != 0))
+		return sc_fail(SC_ERR_USAGE, "sp init: --operator-gated needs --backend tpm");
 	{
 		/* Only what was given: selfcert-spd's own default decides otherwise. */
-		char *args[11] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
+		char *args[13] = { (char *)cli_spd_path(), "--init", "--store", (char *)dir,
 			"--device-id", (char *)id };
 		int n = 6;
 		if (backend != NULL) {
@@ -132,6 +142,10 @@ sc_err cmd_sp_init(int argc, char **argv)
 		if (tcti != NULL) {
 			args[n++] = "--tcti";
 			args[n++] = (char *)tcti;
+		}
+		if (gate != NULL) {
+			args[n++] = "--gate-key";
+			args[n++] = (char *)gate;
 		}
 		args[n] = NULL;
 		if ((r = run_spd(args)) != SC_OK)
@@ -186,6 +200,7 @@ struct info_view {
 	char csk_subject[256], csk_until[32];
 	const char *backend; /* NULL without --store */
 	char backend_desc[200];
+	int gated; /* --store: DIR/tpm.gate exists (an operator-gated TPM store, issue #12) */
 	struct sc_sp_backend sp_backend; /* the SP's BACKEND answer; name "" if it has none */
 	char sp_backend_desc[300];       /* "manufacturer …, vendor …, firmware …" or "" */
 };
@@ -308,6 +323,7 @@ static void info_json(const struct sc_sp_info *info, const struct info_view *v)
 			printf(",\"tpm\":");
 			cli_json_str(stdout, v->backend_desc);
 		}
+		printf(",\"operator_gated\":%s", v->gated ? "true" : "false");
 	}
 	printf("}\n");
 }
@@ -336,6 +352,9 @@ static void info_text(const struct sc_sp_info *info, const struct info_view *v)
 	if (v->backend != NULL)
 		printf("key backend:      %s%s%s\n", v->backend, v->backend_desc[0] ? ": " : "",
 		    v->backend_desc);
+	if (v->gated)
+		printf(
+		    "operator-gated:   yes (the CSK signs only what DIR/tpm.gate's key authorized)\n");
 }
 
 sc_err cmd_device_info(int argc, char **argv)
@@ -358,6 +377,11 @@ sc_err cmd_device_info(int argc, char **argv)
 	    (r = store_backend(cli_get(&a, "store"), v.backend_desc, sizeof(v.backend_desc),
 	         &v.backend)) != SC_OK)
 		goto out;
+	if (cli_has(&a, "store")) {
+		char gp[PATH_MAX];
+		snprintf(gp, sizeof(gp), "%s/tpm.gate", cli_get(&a, "store"));
+		v.gated = strcmp(v.backend, "tpm") == 0 && access(gp, F_OK) == 0;
+	}
 	if ((r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
 	if ((r = sc_sp_info(sp, &info)) != SC_OK)
@@ -500,25 +524,27 @@ out:
 
 static const char issue_usage[] =
     "usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem [--json]\n"
+    "         [--authorization AUTH.bin]\n"
     "  The SP verifies the profile, generates (or decrypts) the key pair and issues itself a\n"
     "  certificate signed by its device CA key. Prints the new key's handle; writes LEAF.pem\n"
     "  atomically; LEAF.pem's folder is checked first, so a bad --out never spends the profile\n"
-    "  (`device cert --key HANDLE` exports a certificate again).\n";
+    "  (`device cert --key HANDLE` exports a certificate again).\n"
+    "  --authorization: an operator-gated TPM SP's issuance (`net authorize`, docs/TPM.md).\n";
 
 sc_err cmd_device_issue(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { { "sp", 1, 0 }, { "profile", 1, 0 }, { "out", 1, 0 },
-		{ "json", 0, 0 } };
+		{ "json", 0, 0 }, { "authorization", 1, 0 } };
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
-	const char *profile_path, *out_path;
-	uint8_t *der = NULL;
-	size_t der_len = 0;
+	const char *profile_path, *out_path, *auth_path;
+	uint8_t *der = NULL, *auth = NULL;
+	size_t der_len = 0, auth_len = 0;
 	uint32_t handle = 0;
 	X509 *cert = NULL;
 	sc_err r;
 
-	if ((r = device_open_ex(&a, "device issue", spec, 4, argc, argv, issue_usage, &sp, 1)) !=
+	if ((r = device_open_ex(&a, "device issue", spec, 5, argc, argv, issue_usage, &sp, 1)) !=
 	        SC_OK ||
 	    a.help)
 		goto out;
@@ -529,7 +555,13 @@ sc_err cmd_device_issue(int argc, char **argv)
 	if ((r = sc_file_read(profile_path, SC_PROFILE_MAX_DER, &der, &der_len)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
-	if ((r = sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
+	/* An operator-gated SP (docs/TPM.md): the authorization travels beside the profile. */
+	if ((auth_path = cli_get(&a, "authorization")) != NULL) {
+		if ((r = sc_file_read(auth_path, 4096, &auth, &auth_len)) != SC_OK ||
+		    (r = sc_sp_gate_issue(sp, der, der_len, auth, auth_len, &handle, &cert)) !=
+		        SC_OK)
+			goto out;
+	} else if ((r = sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
 		goto out;
 	if ((r = sc_write_cert(out_path, cert)) != SC_OK) {
 		/* The key and certificate are safe in the SP; `device keys` shows them again. */
@@ -540,6 +572,7 @@ sc_err cmd_device_issue(int argc, char **argv)
 	printf(cli_has(&a, "json") ? "{\"handle\":%u}\n" : "%u\n", handle);
 out:
 	OPENSSL_free(der);
+	OPENSSL_free(auth);
 	X509_free(cert);
 	sc_sp_close(sp);
 	return r;

@@ -22,6 +22,7 @@
 
 #include "fast/spki.h"
 #include "profile_key.h"
+#include <selfcert/gate.h>
 
 #define NAME_MAX_LEN 64 /* manufacturer and network names, device IDs */
 #define SERIAL_LEN 16
@@ -65,7 +66,8 @@ struct cert_spec {
 	const GENERAL_NAMES *san;       /* NULL: absent; non-critical */
 	X509_EXTENSION *extra;          /* NULL, or one more extension, copied as is */
 	int raw_spki;                   /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
-	int unsigned_tbs; /* 1: no issuer_key, left unsigned (the expected leaf of verify.c) */
+	int unsigned_tbs;      /* 1: no issuer_key, left unsigned (the expected leaf of verify.c) */
+	const uint8_t *serial; /* NULL: 16 random bytes; else these 16 (gated issuance, gate.h) */
 };
 
 static sc_err check_name(const char *s, size_t max, const char *field)
@@ -166,19 +168,31 @@ out:
 	return r;
 }
 
-/* 16 random bytes, top bit clear (positive) and first byte nonzero (DER-minimal, 16 bytes). */
-static sc_err set_serial(X509 *x)
+/*
+ * 16 random bytes, top bit clear (positive) and first byte nonzero (DER-minimal, 16 bytes); or
+ * the 16 bytes given (fixed), which the caller made so already (sc_gate_serial).
+ */
+static sc_err set_serial(X509 *x, const uint8_t *fixed)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	unsigned char b[SERIAL_LEN];
 
-	do {
+	if (fixed != NULL) {
+		if ((fixed[0] & 0x80) || fixed[0] == 0) {
+			r = sc_fail(SC_ERR_USAGE, "serial: not a positive 16-byte DER integer");
+			goto out;
+		}
+		memcpy(b, fixed, sizeof(b));
+	}
+	while (fixed == NULL) {
 		if (RAND_bytes(b, sizeof(b)) != 1) {
 			r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes (serial)");
 			goto out;
 		}
 		b[0] &= 0x7f;
-	} while (b[0] == 0);
+		if (b[0] != 0)
+			break;
+	}
 	if (!ASN1_STRING_set(X509_get_serialNumber(x), b, sizeof(b))) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "serial");
 		goto out;
@@ -505,7 +519,7 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
 		goto out;
 	}
-	if ((r = set_serial(x)) != SC_OK)
+	if ((r = set_serial(x, s->serial)) != SC_OK)
 		goto out;
 	/* ASN1_TIME_set picks UTCTime through 2049 and GeneralizedTime after, as RFC 5280 wants. */
 	if (ASN1_TIME_set(X509_getm_notBefore(x), s->not_before) == NULL ||
@@ -942,7 +956,7 @@ out:
  * csk NULL: the expected leaf (sc_cert_expected_leaf), built the same way and left unsigned.
  */
 static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
-    EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, X509 **out)
+    EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, const uint8_t *serial, X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
@@ -953,7 +967,8 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 		.pathlen = -1,
 		.ku_critical = 1,
 		.raw_spki = raw_spki,
-		.unsigned_tbs = csk == NULL };
+		.unsigned_tbs = csk == NULL,
+		.serial = serial };
 	X509_EXTENSION *ext = NULL;
 	GENERAL_NAMES *san = NULL;
 	char csk_dev[SC_DEVICE_ID_MAX + 1];
@@ -1013,14 +1028,23 @@ sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 {
 	if (csk == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, out);
+	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, out);
 }
 
 /* Declared in profile_key.h: the SP's own builder, so that the check cannot drift from it. */
 sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     uint64_t issuance_counter, X509 **out)
 {
-	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, out);
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, out);
+}
+
+/* Declared in gate.h: the expected leaf with the serial both sides derive (sc_gate_tbs). */
+sc_err sc_cert_gated_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    uint64_t issuance_counter, const uint8_t serial[16], X509 **out)
+{
+	if (serial == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_cert_gated_leaf: missing serial");
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, out);
 }
 
 /* Declared in fast/spki.h: the SP's issuance, beside the public one it must equal. */
@@ -1029,7 +1053,7 @@ sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *
 {
 	if (csk == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, out);
+	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, out);
 }
 
 sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)

@@ -13,7 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
+#include <selfcert/gate.h>
 #include "buf.h"
 #include "sp_msg.h"
 #include "pem.h"
@@ -450,6 +452,77 @@ sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
 	if ((r = sp_issue_ans_get(&rd, &h, &der, &der_len)) != SC_OK)
 		goto out;
 	if ((r = cert_from_answer(der, der_len, cert, "issue: certificate")) != SC_OK)
+		goto out;
+	*handle = h;
+	r = SC_OK;
+out:
+	sc_buf_free(&req);
+	OPENSSL_free(ans);
+	return r;
+}
+
+sc_err sc_sp_gate_challenge(struct sc_sp *sp, enum sc_alg alg, uint32_t ku,
+    struct sc_gate_challenge *out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf req, rd;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, spki_len = 0;
+	const uint8_t *nonce = NULL, *name = NULL, *spki = NULL, *q;
+	EVP_PKEY *leaf = NULL;
+
+	memset(out, 0, sizeof(*out));
+	sc_wire_begin(&req, SC_SP_GATE_CHALLENGE, 0);
+	sp_gate_challenge_req_put(&req, (uint8_t)alg, ku);
+	if ((r = roundtrip(sp, &req, SC_SP_GATE_CHALLENGE, &ans, &ans_len, &rd)) != SC_OK ||
+	    (r = sp_gate_challenge_ans_get(&rd, &nonce, &out->counter, &name, &spki, &spki_len)) !=
+	        SC_OK)
+		goto out;
+	if ((alg == SC_ALG_NONE) != (spki_len == 0)) {
+		r = sc_fail(SC_ERR_PEER, "gate-challenge answer: leaf_spki %s",
+		    spki_len == 0 ? "missing" : "for no key");
+		goto out;
+	}
+	if (spki_len > 0) {
+		q = spki;
+		if ((leaf = d2i_PUBKEY(NULL, &q, (long)spki_len)) == NULL || q != spki + spki_len ||
+		    sc_alg_of_key(leaf) != alg) {
+			ERR_clear_error();
+			r = sc_fail(SC_ERR_PEER, "gate-challenge answer: leaf_spki is not a %s key",
+			    sc_alg_name(alg));
+			goto out;
+		}
+	}
+	memcpy(out->nonce, nonce, SC_GATE_NONCE_LEN);
+	memcpy(out->csk_name, name, SP_MSG_GATE_NAME_LEN);
+	out->csk_name_len = SP_MSG_GATE_NAME_LEN;
+	out->leaf_pub = leaf;
+	leaf = NULL;
+	r = SC_OK;
+out:
+	EVP_PKEY_free(leaf);
+	sc_buf_free(&req);
+	OPENSSL_free(ans);
+	return r;
+}
+
+sc_err sc_sp_gate_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    const uint8_t *auth, size_t auth_len, uint32_t *handle, X509 **cert)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf req, rd;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, der_len = 0;
+	const uint8_t *der = NULL;
+	uint32_t h;
+
+	*handle = 0;
+	*cert = NULL;
+	sc_wire_begin(&req, SC_SP_GATE_ISSUE, 0);
+	sp_gate_issue_req_put(&req, profile, profile_len, auth, auth_len);
+	if ((r = roundtrip(sp, &req, SC_SP_GATE_ISSUE, &ans, &ans_len, &rd)) != SC_OK ||
+	    (r = sp_issue_ans_get(&rd, &h, &der, &der_len)) != SC_OK ||
+	    (r = cert_from_answer(der, der_len, cert, "gate-issue: certificate")) != SC_OK)
 		goto out;
 	*handle = h;
 	r = SC_OK;

@@ -25,6 +25,8 @@ const char *sp_msg_name(int type)
 	case SC_SP_DERIVE: return "derive";
 	case SC_SP_PROOF: return "proof";
 	case SC_SP_BACKEND: return "backend";
+	case SC_SP_GATE_CHALLENGE: return "gate-challenge";
+	case SC_SP_GATE_ISSUE: return "gate-issue";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}
@@ -327,6 +329,72 @@ sc_err sp_challenge_ans_get(struct sc_buf *b, uint8_t out[SC_SP_CHALLENGE_LEN])
 	if ((r = ans_done(b, "challenge")) != SC_OK)
 		return r;
 	memcpy(out, c, SC_SP_CHALLENGE_LEN);
+	return SC_OK;
+}
+
+/* ---- GATE_CHALLENGE ---- */
+
+void sp_gate_challenge_req_put(struct sc_buf *b, uint8_t alg, uint32_t ku)
+{
+	sc_buf_put_u8(b, alg);
+	sc_buf_put_u32(b, ku);
+}
+
+sc_err sp_gate_challenge_req_get(struct sc_buf *b, uint8_t *alg, uint32_t *ku)
+{
+	*alg = sc_buf_get_u8(b);
+	*ku = sc_buf_get_u32(b);
+	return req_done(b, "gate-challenge");
+}
+
+void sp_gate_challenge_ans_put(struct sc_buf *b, const uint8_t nonce[SC_SP_CHALLENGE_LEN],
+    uint64_t counter, const uint8_t name[SP_MSG_GATE_NAME_LEN], const uint8_t *spki,
+    size_t spki_len)
+{
+	sc_buf_put_bytes(b, nonce, SC_SP_CHALLENGE_LEN);
+	sc_buf_put_u64(b, counter);
+	sc_buf_put_string(b, name, SP_MSG_GATE_NAME_LEN);
+	sc_buf_put_string(b, spki, spki_len);
+}
+
+sc_err sp_gate_challenge_ans_get(struct sc_buf *b, const uint8_t **nonce, uint64_t *counter,
+    const uint8_t **name, const uint8_t **spki, size_t *spki_len)
+{
+	size_t name_len = 0;
+	sc_err r;
+
+	*nonce = sc_buf_get_bytes(b, SC_SP_CHALLENGE_LEN);
+	*counter = sc_buf_get_u64(b);
+	sc_buf_get_string(b, name, &name_len, SP_MSG_GATE_NAME_LEN);
+	sc_buf_get_string(b, spki, spki_len, SP_MSG_MAX_SPKI);
+	if ((r = ans_done(b, "gate-challenge")) != SC_OK)
+		return r;
+	if (name_len != SP_MSG_GATE_NAME_LEN)
+		return sc_fail(SC_ERR_PEER, "gate-challenge answer: csk_name is not %d bytes",
+		    SP_MSG_GATE_NAME_LEN);
+	return SC_OK;
+}
+
+/* ---- GATE_ISSUE ---- */
+
+void sp_gate_issue_req_put(struct sc_buf *b, const uint8_t *profile, size_t profile_len,
+    const uint8_t *auth, size_t auth_len)
+{
+	sc_buf_put_string(b, profile, profile_len);
+	sc_buf_put_string(b, auth, auth_len);
+}
+
+sc_err sp_gate_issue_req_get(struct sc_buf *b, const uint8_t **profile, size_t *profile_len,
+    const uint8_t **auth, size_t *auth_len)
+{
+	sc_err r;
+
+	sc_buf_get_string(b, profile, profile_len, SC_SP_MAX_MSG);
+	sc_buf_get_string(b, auth, auth_len, SP_MSG_MAX_GATE_AUTH);
+	if ((r = req_done(b, "gate-issue")) != SC_OK)
+		return r;
+	if (*auth_len == 0)
+		return sc_fail(SC_ERR_MALFORMED, "gate-issue: empty authorization");
 	return SC_OK;
 }
 

@@ -137,6 +137,30 @@ void sp_challenge_ans_put(struct sc_buf *b, const uint8_t challenge[SC_SP_CHALLE
 /* Copies the challenge out; out is untouched on failure. */
 sc_err sp_challenge_ans_get(struct sc_buf *b, uint8_t out[SC_SP_CHALLENGE_LEN]) SC_MUST_USE;
 
+/* ---- GATE_CHALLENGE 0x1A (revision 1.4): [u8 alg (0: none)][u32 ku] -> [u8[32] challenge]
+ *      [u64 counter][string csk_name (34)][string leaf_spki (DER, 0..SP_MSG_MAX_SPKI)] ---- */
+
+#define SP_MSG_GATE_NAME_LEN 34 /* a SHA-256 TPM Name */
+#define SP_MSG_MAX_SPKI 1024    /* an RSA-4096 SubjectPublicKeyInfo is 550 bytes */
+void sp_gate_challenge_req_put(struct sc_buf *b, uint8_t alg, uint32_t ku);
+sc_err sp_gate_challenge_req_get(struct sc_buf *b, uint8_t *alg, uint32_t *ku) SC_MUST_USE;
+void sp_gate_challenge_ans_put(struct sc_buf *b, const uint8_t nonce[SC_SP_CHALLENGE_LEN],
+    uint64_t counter, const uint8_t name[SP_MSG_GATE_NAME_LEN], const uint8_t *spki,
+    size_t spki_len);
+/* Borrowed pointers into b; SC_ERR_PEER for a Name that is not 34 bytes. */
+sc_err sp_gate_challenge_ans_get(struct sc_buf *b, const uint8_t **nonce, uint64_t *counter,
+    const uint8_t **name, const uint8_t **spki, size_t *spki_len) SC_MUST_USE;
+
+/* ---- GATE_ISSUE 0x1B (revision 1.4): [string profile][string authorization (1..512)] -> as
+ *      ISSUE ---- */
+
+#define SP_MSG_MAX_GATE_AUTH 512
+void sp_gate_issue_req_put(struct sc_buf *b, const uint8_t *profile, size_t profile_len,
+    const uint8_t *auth, size_t auth_len);
+/* SC_ERR_MALFORMED for an empty authorization or one over 512 bytes. */
+sc_err sp_gate_issue_req_get(struct sc_buf *b, const uint8_t **profile, size_t *profile_len,
+    const uint8_t **auth, size_t *auth_len) SC_MUST_USE;
+
 /* ---- ISSUE 0x11: [string profile] -> [u32 handle][cert cert] ---- */
 
 /* The profile is bounded by the message only: its own limit is the profile decoder's

@@ -20,6 +20,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include <selfcert/gate.h>
 #include <selfcert/proof.h>
 #include <selfcert/verify.h>
 #include "handlers.h"
@@ -170,10 +171,18 @@ struct profile_req {
 	uint8_t *der;         /* its DER */
 	size_t der_len;
 	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
+	/* An operator-gated TPM device's request (issue #12, docs/API.md "gate"): what its SP
+	 * reported with the gated challenge, and the TPM authorization made for the profile. */
+	int gated;
+	struct sc_gate_challenge gate; /* leaf_pub owned */
+	uint8_t *auth;
+	size_t auth_len;
 };
 
 static void profile_req_clear(struct profile_req *pr)
 {
+	EVP_PKEY_free(pr->gate.leaf_pub);
+	OPENSSL_free(pr->auth);
 	sc_profile_free(pr->p);
 	OPENSSL_free(pr->der);
 	OPENSSL_free(pr->proof_sig);
@@ -292,6 +301,51 @@ static sc_err proof_check(const struct provd_api *api, struct profile_req *pr, i
 	return SC_OK;
 }
 
+static const char *const gate_fields[] = { "counter", "csk_name", "leaf_public_key", NULL };
+
+/* "gate": {counter (integer >= 1), csk_name (hex, 34 bytes), leaf_public_key (PEM, optional)}. */
+static sc_err gate_parse(json_t *o, struct profile_req *pr)
+{
+	const char *name = NULL, *pem = NULL, *key;
+	json_t *v, *c;
+	size_t n = 0;
+	BIO *b = NULL;
+	sc_err r;
+
+	if (!json_is_object(o))
+		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"gate\" must be an object");
+	json_object_foreach (o, key, v) {
+		size_t i;
+		for (i = 0; gate_fields[i] != NULL && strcmp(gate_fields[i], key) != 0; i++)
+			;
+		if (gate_fields[i] == NULL)
+			return sc_fail(PROVD_ERR_UNKNOWN_FIELD, "unknown field \"gate.%s\"", key);
+	}
+	if ((c = json_object_get(o, "counter")) == NULL)
+		return sc_fail(PROVD_ERR_MISSING_FIELD, "missing field \"gate.counter\"");
+	if (!json_is_integer(c) || json_integer_value(c) < 1)
+		return sc_fail(PROVD_ERR_WRONG_TYPE,
+		    "field \"gate.counter\" must be an integer >= 1");
+	if ((r = provd_json_string(o, "csk_name", 1, 2 * SC_GATE_NAME_MAX, &name, NULL)) != SC_OK ||
+	    (r = provd_json_string(o, "leaf_public_key", 0, 4096, &pem, NULL)) != SC_OK)
+		return r;
+	if (sc_unhex(name, pr->gate.csk_name, sizeof(pr->gate.csk_name), &n) != SC_OK || n != 34)
+		return sc_fail(PROVD_ERR_BAD_HEX, "field \"gate.csk_name\": not 34 bytes of hex");
+	pr->gate.csk_name_len = n;
+	pr->gate.counter = (uint64_t)json_integer_value(c);
+	if (pem != NULL &&
+	    ((b = BIO_new_mem_buf(pem, -1)) == NULL ||
+	        (pr->gate.leaf_pub = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL)) == NULL)) {
+		BIO_free(b);
+		ERR_clear_error();
+		return sc_fail(PROVD_ERR_BAD_VALUE,
+		    "field \"gate.leaf_public_key\": not a PEM public key");
+	}
+	BIO_free(b);
+	pr->gated = 1;
+	return SC_OK;
+}
+
 /* Every field's type and form first, then its meaning. */
 static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 {
@@ -311,6 +365,8 @@ static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 	}
 	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "chain", 1, &pr->chain)) != SC_OK ||
 	    (r = provd_json_certs(ctx->api->certs, ctx->body, "kex", 0, &pr->kexs)) != SC_OK)
+		return r;
+	if ((v = json_object_get(ctx->body, "gate")) != NULL && (r = gate_parse(v, pr)) != SC_OK)
 		return r;
 	if (pr->challenge_hex != NULL) {
 		if (sc_unhex(pr->challenge_hex, pr->challenge, sizeof(pr->challenge),
@@ -478,6 +534,35 @@ out:
 	return r;
 }
 
+/*
+ * A gated device: the TPM authorization for exactly the certificate this profile makes
+ * (gate.h), signed with the profile signer's key, which the device's CSK policy names.
+ */
+static sc_err profile_authorize(const struct provd_api *api, struct profile_req *pr)
+{
+	struct sc_profile_info info;
+	EVP_PKEY *leaf;
+	sc_err r;
+
+	if (pr->challenge_len != SC_GATE_NONCE_LEN)
+		return sc_fail(PROVD_ERR_BAD_VALUE,
+		    "field \"gate\" needs the gated challenge (%d bytes) in \"challenge\"",
+		    SC_GATE_NONCE_LEN);
+	memcpy(pr->gate.nonce, pr->challenge, SC_GATE_NONCE_LEN);
+	sc_profile_get_info(pr->p, &info);
+	leaf = info.origin == SC_KEY_SERVER_SUPPLIED ? (EVP_PKEY *)info.supplied_pub
+	                                             : pr->gate.leaf_pub;
+	if (leaf == NULL)
+		return sc_fail(PROVD_ERR_MISSING_FIELD,
+		    "missing field \"gate.leaf_public_key\" (a device-generated key)");
+	if ((r = sc_gate_authorize(api->signer_key, &pr->gate, pr->p, leaf,
+	         sk_X509_value(pr->chain, 0), &pr->auth, &pr->auth_len)) != SC_OK)
+		return sc_fail(r == SC_ERR_INTERNAL || r == SC_ERR_NOMEM ? SC_ERR_INTERNAL
+		                                                         : PROVD_ERR_BAD_VALUE,
+		    "gate: %s", sc_err_detail());
+	return SC_OK;
+}
+
 /* Record it: the registry checks device, rate and challenge again inside its transaction. */
 static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr, int64_t now,
     struct provd_response *resp)
@@ -523,6 +608,7 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 {
 	const char *origin = pr->server_keygen ? "server" : "device";
 	char t_nb[32], t_na[32], t_pna[32], *der_b64;
+	json_t *j;
 
 	provd_metrics_profile_issued(api->metrics, pr->rec.origin);
 	/* Kept decoded for the certificate request (profcache.h); a device-generated one only. */
@@ -534,14 +620,24 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 	provd_time_str(pr->rec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(pr->rec.not_after, t_na, sizeof(t_na));
 	provd_time_str(pr->rec.profile_not_after, t_pna, sizeof(t_pna));
-	provd_respond_json(resp, 201,
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "profile_id",
-	        pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id, "network_id",
-	        api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before",
-	        t_nb, "not_after", t_na, "profile_not_after", t_pna));
-	provd_log_add(resp, "profile=%s origin=%s alg=%s", pr->rec.profile_id, origin,
-	    sc_alg_name(pr->alg));
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "profile_id",
+	    pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id, "network_id",
+	    api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before", t_nb,
+	    "not_after", t_na, "profile_not_after", t_pna);
 	free(der_b64);
+	/* A gated device's TPM authorization travels beside the profile (docs/API.md "gate"). */
+	if (j != NULL && pr->gated) {
+		char *a = sc_base64_encode(pr->auth, pr->auth_len);
+		if (a == NULL || json_object_set_new(j, "authorization", json_string(a)) != 0) {
+			free(a);
+			json_decref(j);
+			return sc_fail(SC_ERR_NOMEM, "out of memory");
+		}
+		free(a);
+	}
+	provd_respond_json(resp, 201, j);
+	provd_log_add(resp, "profile=%s origin=%s alg=%s%s", pr->rec.profile_id, origin,
+	    sc_alg_name(pr->alg), pr->gated ? " gated" : "");
 	return SC_OK;
 }
 
@@ -580,6 +676,8 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 			resp->retry_after = PROVD_KEYGEN_RETRY_AFTER;
 		goto out;
 	}
+	if (pr.gated && (r = profile_authorize(api, &pr)) != SC_OK)
+		goto out;
 	if ((r = profile_record(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
 	r = profile_answer(api, &pr, resp);

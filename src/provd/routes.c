@@ -24,7 +24,7 @@
 #define PATH_REST_MAX (SC_DEVICE_ID_MAX + sizeof("/revoke"))
 
 static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen",
-	"proof", NULL };
+	"proof", "gate", NULL };
 static const char *const f_certificates[] = { "certificate", NULL };
 static const char *const f_revoke[] = { "reason", NULL };
 static const char *const f_activate[] = { "device_ids", "note", NULL };

@@ -173,6 +173,35 @@ void spd_tpm_close(void);
  */
 sc_err spd_tpm_key_export(const struct spd_key *k, const char *dir, const char *name) SC_MUST_USE;
 
+/*
+ * Operator gating (tpm_gate.c, docs/TPM.md "Operator-gated CSK", issue #12). TPM backend only.
+ * spd_tpm_gate_init (`--init --operator-gated --gate-key PEM`) writes DIR/tpm.gate, the
+ * network's gate key (a PEM public key or certificate: P-256, P-384, RSA-2048..4096; new file
+ * only); spd_tpm_gate_load reads it at start (absent: not gated) and spd_tpm_gate_key hands it
+ * out (borrowed, NULL when absent). spd_tpm_csk_create_gated makes KEYGEN's CSK with the policy
+ * PolicyOR(PolicySigned(gate key), PolicySigned(a throw-away factory key that signs its CSR once)).
+ * spd_tpm_gate_open starts the one outstanding gated challenge (a policy session; an older one
+ * is flushed): its nonceTPM and the CSK's TPM Name (34 bytes) out. spd_tpm_gate_issue_leaf
+ * builds sc_gate_tbs, runs PolicySigned with the operator's authorization and TPM2_Sign in that
+ * session, which dies with the attempt; SC_ERR_GATE when the TPM refuses, SC_ERR_CHALLENGE when
+ * no gated challenge is open. *cert as issue_leaf.
+ */
+sc_err spd_tpm_gate_init(const char *dir, const char *gate_pem) SC_MUST_USE;
+sc_err spd_tpm_gate_load(const char *dir) SC_MUST_USE;
+EVP_PKEY *spd_tpm_gate_key(void);
+/* Free the gate key read at start (spd_tpm_close does it). */
+void spd_tpm_gate_forget(void);
+int spd_tpm_key_gated(const struct spd_key *k);
+sc_err spd_tpm_csk_create_gated(enum sc_alg alg, struct spd_key **out) SC_MUST_USE;
+sc_err spd_tpm_gate_open(const struct spd_key *csk, uint8_t nonce[32],
+    uint8_t name[34]) SC_MUST_USE;
+/* 1: nonce is the outstanding gated challenge. */
+int spd_tpm_gate_pending(const uint8_t *nonce, size_t len);
+void spd_tpm_gate_close(void);
+sc_err spd_tpm_gate_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
+    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t counter, const uint8_t *auth, size_t auth_len,
+    X509 **cert) SC_MUST_USE;
+
 /* The TCTI spd_tpm_open would use for NULL (borrowed). */
 const char *spd_tpm_default_tcti(void);
 

@@ -115,6 +115,8 @@ static const TPM2B_PUBLIC srk_template = {
 
 void spd_tpm_close(void)
 {
+	spd_tpm_gate_close();
+	spd_tpm_gate_forget();
 	if (g.esys != NULL) {
 		if (g.sess != ESYS_TR_NONE)
 			(void)Esys_FlushContext(g.esys, g.sess);

@@ -42,6 +42,8 @@ static const struct spd_dispatch_entry {
 	{ SC_SP_DERIVE, S_LOCKED, 0, spd_h_derive, 0 },
 	{ SC_SP_PROOF, S_LOCKED, 0, spd_h_proof, 1 },
 	{ SC_SP_BACKEND, S_ANY, 0, spd_h_backend, 2 },
+	{ SC_SP_GATE_CHALLENGE, S_LOCKED, 0, spd_h_gate_challenge, 4 },
+	{ SC_SP_GATE_ISSUE, S_LOCKED, 0, spd_h_gate_issue, 4 },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)

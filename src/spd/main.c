@@ -33,6 +33,7 @@ static void usage(FILE *f)
 	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0|1.1]\n"
 	    "                    [--tcti TCTI]\n"
 	    "       selfcert-spd --init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
+	    "                    [--gate-key PEM]\n"
 	    "       selfcert-spd --list-requests\n"
 	    "       selfcert-spd --store DIR --tpm-export OUTDIR [--tcti TCTI]\n"
 	    "Serves the secure-processor protocol on PATH (0660) until SIGTERM or SIGINT.\n"
@@ -254,12 +255,13 @@ int main(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'B' },
 		{ "tcti", required_argument, NULL, 'T' },
 		{ "tpm-export", required_argument, NULL, 'X' },
+		{ "gate-key", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_dir = NULL, *sock_path = NULL, *device_id = NULL, *user_name = NULL;
-	const char *backend = NULL, *tcti = NULL, *export_dir = NULL;
+	const char *backend = NULL, *tcti = NULL, *export_dir = NULL, *gate_key = NULL;
 	const struct spd_backend *be;
 	unsigned long allow[SPD_MAX_ALLOW];
 	size_t n_allow = 0, heap_used, heap_size;
@@ -295,6 +297,7 @@ int main(int argc, char **argv)
 		case 'B': backend = optarg; break;
 		case 'T': tcti = optarg; break;
 		case 'X': export_dir = optarg; break;
+		case 'G': gate_key = optarg; break;
 		case 'u': {
 			char *end;
 			unsigned long v;
@@ -323,7 +326,7 @@ int main(int argc, char **argv)
 	if (optind != argc || store_dir == NULL ||
 	    (init ? device_id == NULL || sock_path != NULL || user_name != NULL || no_sandbox
 	          : (sock_path == NULL) == (export_dir == NULL) || device_id != NULL ||
-	                backend != NULL)) {
+	                backend != NULL || gate_key != NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -335,7 +338,11 @@ int main(int argc, char **argv)
 		                                                    : &spd_backend_soft;
 		if (tcti != NULL && be != &spd_backend_tpm)
 			sc_log_usage_die("--tcti: only with --backend tpm");
+		if (gate_key != NULL && be != &spd_backend_tpm)
+			sc_log_usage_die("--gate-key: only with --backend tpm (operator gating)");
+		/* The gate key first: a bad one must not leave a half-made gated store behind. */
 		if ((be == &spd_backend_tpm && (r = spd_tpm_open(tcti)) != SC_OK) ||
+		    (gate_key != NULL && (r = spd_tpm_gate_init(store_dir, gate_key)) != SC_OK) ||
 		    (r = spd_store_create_with(store_dir, device_id, be)) != SC_OK) {
 			sc_log_failure(r);
 			spd_tpm_close();
@@ -386,7 +393,8 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (be == &spd_backend_tpm && (r = spd_tpm_open(tcti)) != SC_OK) {
+	if (be == &spd_backend_tpm &&
+	    ((r = spd_tpm_open(tcti)) != SC_OK || (r = spd_tpm_gate_load(store_dir)) != SC_OK)) {
 		rc = fail(r);
 		goto out;
 	}

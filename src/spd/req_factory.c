@@ -104,7 +104,15 @@ sc_err spd_h_keygen(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	ku = role == SC_SP_ROLE_CSK ? KU_KEY_CERT_SIGN | KU_DIGITAL_SIGNATURE
 	                            : KU_DIGITAL_SIGNATURE |
 	        (sc_alg_is_rsa((enum sc_alg)alg) ? KU_KEY_ENCIPHERMENT : KU_KEY_AGREEMENT);
-	if ((r = be->key_create(be, (enum sc_alg)alg, ku, &key)) != SC_OK)
+	/*
+	 * An operator-gated store (DIR/tpm.gate, docs/TPM.md): the CSK's only authorization is the
+	 * policy naming the network's gate key; its CSR is its one factory-branch signature.
+	 */
+	if (role == SC_SP_ROLE_CSK && be == &spd_backend_tpm && spd_tpm_gate_key() != NULL)
+		r = spd_tpm_csk_create_gated((enum sc_alg)alg, &key);
+	else
+		r = be->key_create(be, (enum sc_alg)alg, ku, &key);
+	if (r != SC_OK)
 		goto out;
 	if ((r = be->csr(key, &der, &der_len)) != SC_OK)
 		goto out;

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "backend.h"
@@ -131,6 +132,12 @@ out:
 	return r;
 }
 
+/* 1: the CSK is an operator-gated TPM key (issue #12): it signs only through GATE_ISSUE. */
+static int spd_gated(const struct spd *spd)
+{
+	return spd->st.be == &spd_backend_tpm && spd_tpm_key_gated(spd->st.csk);
+}
+
 /* One ISSUE in flight: what each phase hands to the next. */
 struct issue {
 	struct sc_profile *p;
@@ -169,8 +176,11 @@ static sc_err issue_check_profile(struct spd *spd, const uint8_t *der, size_t de
 	return sc_profile_check(is->p, &policy);
 }
 
-/* Once only: not replayed, its challenge outstanding, and a free slot for the key. */
-static sc_err issue_admit(struct spd *spd, struct issue *is)
+/*
+ * Once only: not replayed, its challenge outstanding, and a free slot for the key. gated: the
+ * challenge must be the outstanding gated one (the TPM policy session's nonce) instead.
+ */
+static sc_err issue_admit(struct spd *spd, struct issue *is, int gated)
 {
 	struct spd_state *st = &spd->st;
 	sc_err r;
@@ -178,7 +188,12 @@ static sc_err issue_admit(struct spd *spd, struct issue *is)
 	is->not_after = is->info.profile_not_after > 0 ? (uint64_t)is->info.profile_not_after : 0;
 	if ((r = spd_replay_check(st, is->info.id, is->not_after)) != SC_OK)
 		return r;
-	if (is->info.challenge_len > 0 &&
+	if (gated) {
+		if (!spd_tpm_gate_pending(is->info.challenge, is->info.challenge_len))
+			return sc_fail(SC_ERR_CHALLENGE,
+			    "profile: the challenge is not the "
+			    "outstanding gated challenge");
+	} else if (is->info.challenge_len > 0 &&
 	    (is->ch = find_challenge(spd, is->info.challenge, is->info.challenge_len)) < 0)
 		return sc_fail(SC_ERR_CHALLENGE,
 		    "profile: the challenge is unknown, expired or used");
@@ -248,15 +263,145 @@ sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 
 	if ((r = sp_issue_req_get(req, &der, &der_len)) != SC_OK)
 		return r;
+	/* Said before any work: the TPM would refuse the CSK's signature anyway. */
+	if (spd_gated(spd))
+		return sc_fail(SC_ERR_GATE,
+		    "issue: this SP is operator-gated: GATE_ISSUE with the "
+		    "operator's authorization");
 	memset(&is, 0, sizeof(is));
 	is.ch = -1;
 	if ((r = issue_check_profile(spd, der, der_len, &is)) != SC_OK ||
-	    (r = issue_admit(spd, &is)) != SC_OK || (r = issue_make(spd, &is)) != SC_OK ||
+	    (r = issue_admit(spd, &is, 0)) != SC_OK || (r = issue_make(spd, &is)) != SC_OK ||
 	    (r = issue_apply(spd, &is)) != SC_OK)
 		goto out;
 	/* Durable before it leaves: only now does the certificate go out (the slot's DER). */
 	sp_issue_ans_put(ans, is.slot.handle, is.slot.cert_der, is.slot.cert_der_len);
 	memset(&is.slot, 0, sizeof(is.slot)); /* the slots' now */
+	r = SC_OK;
+out:
+	OPENSSL_free(is.slot.cert_der);
+	X509_free(is.slot.cert);
+	spd->st.be->key_free(is.slot.key);
+	sc_profile_free(is.p);
+	return r;
+}
+
+/*
+ * GATE_CHALLENGE (revision 1.4): the outstanding gated challenge is a TPM policy session, its
+ * nonceTPM the challenge, so single use is the chip's rule, not only ours. The pending leaf key
+ * is made now (its public half goes to the server, which must build the exact tbsCertificate);
+ * it stays unusable until GATE_ISSUE certifies it, and a newer challenge discards it.
+ */
+sc_err spd_h_gate_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	const struct spd_backend *be = st->be;
+	uint8_t nonce[SC_SP_CHALLENGE_LEN], name[SP_MSG_GATE_NAME_LEN], alg;
+	unsigned char *spki = NULL;
+	struct spd_key *key = NULL;
+	uint32_t ku;
+	int n = 0;
+	sc_err r;
+
+	if ((r = sp_gate_challenge_req_get(req, &alg, &ku)) != SC_OK)
+		return r;
+	if (!spd_gated(spd))
+		return sc_fail(SC_ERR_GATE, "gate-challenge: this SP is not operator-gated");
+	if (alg != SC_ALG_NONE && !sc_alg_valid(alg))
+		return sc_fail(SC_ERR_ALGORITHM, "gate-challenge: unknown algorithm %u", alg);
+	if (ku > 0xffffu)
+		return sc_fail(SC_ERR_USAGE, "gate-challenge: ku 0x%x is not KU_* bits",
+		    (unsigned)ku);
+	be->key_free(spd->gate_leaf);
+	spd->gate_leaf = NULL;
+	if (alg != SC_ALG_NONE && (r = be->key_create(be, (enum sc_alg)alg, ku, &key)) != SC_OK)
+		return r;
+	if (key != NULL && (n = i2d_PUBKEY(be->key_public(key), &spki)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "gate-challenge: encoding the leaf key");
+		goto out;
+	}
+	if ((r = spd_tpm_gate_open(st->csk, nonce, name)) != SC_OK)
+		goto out;
+	spd->gate_leaf = key;
+	spd->gate_alg = (enum sc_alg)alg;
+	spd->gate_ku = ku;
+	key = NULL;
+	sp_gate_challenge_ans_put(ans, nonce, st->issuance_counter + 1, name, spki, (size_t)n);
+	r = SC_OK;
+out:
+	be->key_free(key);
+	OPENSSL_free(spki);
+	return r;
+}
+
+/* The TPM object uses KU_* bits become (tpm_key.c uses_of): 1 sign, 2 decrypt. */
+static unsigned tpm_uses(uint32_t ku)
+{
+	unsigned u = 0;
+
+	if (ku == 0 ||
+	    (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
+		u |= 1;
+	if (ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | KU_KEY_AGREEMENT))
+		u |= 2;
+	return u;
+}
+
+/* GATE_ISSUE's key: the pending one (as the profile asks) or the supplied one; then the cert. */
+static sc_err gate_make(struct spd *spd, struct issue *is, const uint8_t *auth, size_t auth_len)
+{
+	struct spd_state *st = &spd->st;
+	const struct spd_backend *be = st->be;
+	struct spd_slot *s = &is->slot;
+	uint32_t ku = is->info.key_usage;
+	sc_err r;
+
+	if (is->info.origin == SC_KEY_DEVICE_GENERATED) {
+		if (spd->gate_leaf == NULL)
+			return sc_fail(SC_ERR_CHALLENGE,
+			    "gate-issue: no pending key: the gated challenge was for a supplied key");
+		/* What the chip enforces is sign and/or decrypt (backend.h key_create): those
+		 * must agree; the certificate's finer bits are the profile's. */
+		if (spd->gate_alg != is->info.alg || tpm_uses(spd->gate_ku) != tpm_uses(ku))
+			return sc_fail(SC_ERR_KEY_MISMATCH,
+			    "gate-issue: the pending key was made for "
+			    "another algorithm or other uses");
+		s->key = spd->gate_leaf;
+		spd->gate_leaf = NULL;
+	} else if ((r = be->unwrap_supplied(be, st->kek, is->p, st->kek_cert, &s->key)) != SC_OK)
+		return r;
+	s->alg = be->key_alg(s->key);
+	if ((r = spd_tpm_gate_issue_leaf(st->csk, is->p, be->key_public(s->key), st->csk_cert,
+	         st->issuance_counter + 1, auth, auth_len, &s->cert)) != SC_OK)
+		return r;
+	if ((r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)
+		return r;
+	if (s->cert_der_len > SC_WIRE_MAX_CERT)
+		return sc_fail(SC_ERR_OVERSIZE, "issue: certificate of %zu bytes", s->cert_der_len);
+	return SC_OK;
+}
+
+/* GATE_ISSUE (revision 1.4): ISSUE's order, with the TPM checking the operator's authorization. */
+sc_err spd_h_gate_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct issue is;
+	const uint8_t *der, *auth;
+	size_t der_len, auth_len;
+	sc_err r;
+
+	if ((r = sp_gate_issue_req_get(req, &der, &der_len, &auth, &auth_len)) != SC_OK)
+		return r;
+	if (!spd_gated(spd))
+		return sc_fail(SC_ERR_GATE, "gate-issue: this SP is not operator-gated");
+	memset(&is, 0, sizeof(is));
+	is.ch = -1;
+	if ((r = issue_check_profile(spd, der, der_len, &is)) != SC_OK ||
+	    (r = issue_admit(spd, &is, 1)) != SC_OK ||
+	    (r = gate_make(spd, &is, auth, auth_len)) != SC_OK ||
+	    (r = issue_apply(spd, &is)) != SC_OK)
+		goto out;
+	sp_issue_ans_put(ans, is.slot.handle, is.slot.cert_der, is.slot.cert_der_len);
+	memset(&is.slot, 0, sizeof(is.slot));
 	r = SC_OK;
 out:
 	OPENSSL_free(is.slot.cert_der);

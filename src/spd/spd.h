@@ -105,6 +105,14 @@ struct spd {
 	 * DIR/tpm.info at start, before the sandbox; empty for soft or when not recorded.
 	 */
 	struct sc_sp_backend backend_desc;
+	/*
+	 * Operator gating (TPM, issue #12): the leaf key GATE_CHALLENGE made for the next
+	 * GATE_ISSUE of a device-generated profile (NULL: none), with the alg and KU_* uses it was
+	 * made for. In memory only, like the challenge (the policy session) it belongs to.
+	 */
+	struct spd_key *gate_leaf;
+	enum sc_alg gate_alg;
+	uint32_t gate_ku;
 	int log;                /* 1: one line per request on stderr */
 	unsigned long peer_uid; /* for the log line only */
 };

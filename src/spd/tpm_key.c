@@ -25,19 +25,6 @@
 #include "profile_key.h"
 #include "tpm_key.h"
 
-#define BLOB_VERSION 1
-#define AUTH_LEN 32
-
-struct spd_key {
-	enum sc_alg alg;
-	TPM2B_PUBLIC pub;
-	TPM2B_PRIVATE priv;
-	TPM2B_AUTH auth; /* random, sealed in the store with the blobs */
-	EVP_PKEY *pkey;  /* the public half only */
-	uint8_t blob[1 + sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE) + sizeof(TPM2B_AUTH)];
-	size_t blob_len;
-};
-
 static const char *alg_label(enum sc_alg alg)
 {
 	switch (alg) {
@@ -67,6 +54,7 @@ void spd_tpm_key_free(struct spd_key *k)
 	if (k == NULL)
 		return;
 	EVP_PKEY_free(k->pkey);
+	EVP_PKEY_free(k->factory);
 	OPENSSL_secure_clear_free(k, sizeof(*k));
 }
 
@@ -159,6 +147,15 @@ static sc_err encode_blob(struct spd_key *k)
 		return sc_fail(SC_ERR_INTERNAL, "tpm: encoding a key blob");
 	k->blob_len = off;
 	return SC_OK;
+}
+
+sc_err spd_tpm_key_finish(struct spd_key *k)
+{
+	sc_err r;
+
+	if ((r = public_of(&k->pub.publicArea, k->alg, &k->pkey)) != SC_OK)
+		return r;
+	return encode_blob(k);
 }
 
 /* The object's uses from the certificate's KU_* bits (0: sign), beside base attributes. */
@@ -438,6 +435,9 @@ sc_err spd_tpm_key_load(const struct spd_backend *be, enum sc_alg alg, const uin
 	if ((a & (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT)) == 0 &&
 	    !(a & TPMA_OBJECT_SENSITIVEDATAORIGIN) && k->pub.publicArea.authPolicy.size == 0)
 		a |= TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;
+	/* An operator-gated CSK (tpm_gate.c): policy only, so userWithAuth is clear. */
+	if (spd_tpm_key_gated(k))
+		a |= TPMA_OBJECT_USERWITHAUTH;
 	if ((a & must) != must || (a & TPMA_OBJECT_RESTRICTED) ||
 	    !(a & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT)) ||
 	    k->pub.publicArea.nameAlg != TPM2_ALG_SHA256) {
@@ -476,7 +476,7 @@ EVP_PKEY *spd_tpm_key_public(const struct spd_key *k)
 }
 
 /* Load k under the storage key, with its auth value set; the caller flushes *h. */
-static sc_err load(const struct spd_key *k, ESYS_TR *h)
+sc_err spd_tpm_load(const struct spd_key *k, ESYS_TR *h)
 {
 	TSS2_RC rc;
 
@@ -493,13 +493,13 @@ static sc_err load(const struct spd_key *k, ESYS_TR *h)
 	return SC_OK;
 }
 
-static void flush(ESYS_TR h)
+void spd_tpm_flush(ESYS_TR h)
 {
 	if (h != ESYS_TR_NONE)
 		(void)Esys_FlushContext(spd_tpm_esys(), h);
 }
 
-static TPM2_ALG_ID hash_alg(const EVP_MD *md)
+TPM2_ALG_ID spd_tpm_hash_alg(const EVP_MD *md)
 {
 	switch (md != NULL ? EVP_MD_get_type(md) : NID_undef) {
 	case NID_sha1: return TPM2_ALG_SHA1;
@@ -514,8 +514,8 @@ static TPM2_ALG_ID hash_alg(const EVP_MD *md)
  * TPM2_Sign of a digest: scheme RSASSA, RSAPSS or ECDSA; the signature as X.509 wants it (RSA
  * bytes, or a DER ECDSA-Sig-Value). *sig is the caller's (OPENSSL_free).
  */
-static sc_err sign_digest(const struct spd_key *k, TPM2_ALG_ID scheme, const EVP_MD *md,
-    const uint8_t *dg, size_t dg_len, uint8_t **sig, size_t *sig_len)
+sc_err spd_tpm_sign_digest(const struct spd_key *k, ESYS_TR sess, TPM2_ALG_ID scheme,
+    const EVP_MD *md, const uint8_t *dg, size_t dg_len, uint8_t **sig, size_t *sig_len)
 {
 	TPMT_SIG_SCHEME s = { .scheme = scheme };
 	const TPMT_TK_HASHCHECK ticket = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
@@ -531,18 +531,18 @@ static sc_err sign_digest(const struct spd_key *k, TPM2_ALG_ID scheme, const EVP
 
 	*sig = NULL;
 	*sig_len = 0;
-	s.details.any.hashAlg = hash_alg(md);
+	s.details.any.hashAlg = spd_tpm_hash_alg(md);
 	if (s.details.any.hashAlg == TPM2_ALG_NULL || dg_len != (size_t)EVP_MD_get_size(md) ||
 	    dg_len > sizeof(digest.buffer))
 		return sc_fail(SC_ERR_ALGORITHM,
 		    "sign: the tpm backend signs SHA-1/2 digests only");
 	digest.size = (UINT16)dg_len;
 	memcpy(digest.buffer, dg, dg_len);
-	if ((r = load(k, &h)) != SC_OK)
+	if ((r = spd_tpm_load(k, &h)) != SC_OK)
 		return r;
-	rc = Esys_Sign(spd_tpm_esys(), h, spd_tpm_session(0), ESYS_TR_NONE, ESYS_TR_NONE, &digest,
-	    &s, &ticket, &out);
-	flush(h);
+	rc = Esys_Sign(spd_tpm_esys(), h, sess != ESYS_TR_NONE ? sess : spd_tpm_session(0),
+	    ESYS_TR_NONE, ESYS_TR_NONE, &digest, &s, &ticket, &out);
+	spd_tpm_flush(h);
 	if (rc != TSS2_RC_SUCCESS)
 		return spd_tpm_fail(rc, "tpm: signing");
 	if (scheme == TPM2_ALG_ECDSA) {
@@ -578,6 +578,19 @@ out:
 	return r;
 }
 
+/*
+ * Every signature but a gated issuance's: a gated CSK signs only under a policy (tpm_gate.c),
+ * which here means its one factory signature (the CSR at KEYGEN); anything else is refused
+ * before the TPM is asked, with the error a host can act on.
+ */
+static sc_err sign_any(const struct spd_key *k, TPM2_ALG_ID scheme, const EVP_MD *md,
+    const uint8_t *dg, size_t dg_len, uint8_t **sig, size_t *sig_len)
+{
+	if (spd_tpm_key_gated(k))
+		return spd_tpm_gate_factory_sign(k, scheme, md, dg, dg_len, sig, sig_len);
+	return spd_tpm_sign_digest(k, ESYS_TR_NONE, scheme, md, dg, dg_len, sig, sig_len);
+}
+
 static sc_err digest_of(const EVP_MD *md, const uint8_t *in, size_t in_len, uint8_t *dg,
     size_t *dg_len)
 {
@@ -603,17 +616,17 @@ sc_err spd_tpm_sign(const struct spd_key *k, enum spd_sign_mode mode, const EVP_
 	if (mode == SPD_SIGN_MESSAGE) {
 		if ((r = digest_of(md, in, in_len, dg, &dg_len)) != SC_OK)
 			return r;
-		return sign_digest(k, rsa ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, dg, dg_len, sig,
+		return sign_any(k, rsa ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, dg, dg_len, sig,
 		    sig_len);
 	}
 	if (mode == SPD_SIGN_DIGEST)
-		return sign_digest(k, rsa ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, in, in_len, sig,
+		return sign_any(k, rsa ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, in, in_len, sig,
 		    sig_len);
 	/* PSS: TPMs salt with the digest's length (TLS 1.3's rule); other salts cannot be made. */
 	if (salt_len != (uint32_t)EVP_MD_get_size(md))
 		return sc_fail(SC_ERR_ALGORITHM,
 		    "sign: the tpm backend makes RSA-PSS with a salt as long as the digest only");
-	if ((r = sign_digest(k, TPM2_ALG_RSAPSS, md, in, in_len, sig, sig_len)) != SC_OK)
+	if ((r = sign_any(k, TPM2_ALG_RSAPSS, md, in, in_len, sig, sig_len)) != SC_OK)
 		return r;
 	/* Older chips salt with the maximum: that signature would fail TLS 1.3 peers. */
 	if ((v = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL || EVP_PKEY_verify_init(v) != 1 ||
@@ -645,7 +658,7 @@ static sc_err set_sigalg(const struct spd_key *k, const EVP_MD *md, X509_ALGOR *
 	return SC_OK;
 }
 
-static sc_err set_bits(const ASN1_BIT_STRING *cbs, const uint8_t *sig, size_t sig_len)
+sc_err spd_tpm_set_bits(const ASN1_BIT_STRING *cbs, const uint8_t *sig, size_t sig_len)
 {
 	ASN1_BIT_STRING *bs = (ASN1_BIT_STRING *)cbs; /* OpenSSL 3.0 has no setter for it */
 
@@ -696,9 +709,9 @@ sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
 		goto out;
 	}
 	if ((r = digest_of(md, tbs, (size_t)n, dg, &dg_len)) != SC_OK ||
-	    (r = sign_digest(csk, sc_alg_is_rsa(csk->alg) ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md,
-	         dg, dg_len, &sig, &sig_len)) != SC_OK ||
-	    (r = set_bits(psig, sig, sig_len)) != SC_OK)
+	    (r = sign_any(csk, sc_alg_is_rsa(csk->alg) ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, dg,
+	         dg_len, &sig, &sig_len)) != SC_OK ||
+	    (r = spd_tpm_set_bits(psig, sig, sig_len)) != SC_OK)
 		goto out;
 	if ((n = i2d_X509(x, &der)) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "issue: encoding the certificate");
@@ -749,9 +762,9 @@ sc_err spd_tpm_csr(const struct spd_key *k, uint8_t **der, size_t *der_len)
 		goto out;
 	}
 	if ((r = digest_of(md, tbs, (size_t)n, dg, &dg_len)) != SC_OK ||
-	    (r = sign_digest(k, sc_alg_is_rsa(k->alg) ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, dg,
+	    (r = sign_any(k, sc_alg_is_rsa(k->alg) ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, dg,
 	         dg_len, &sig, &sig_len)) != SC_OK ||
-	    (r = set_bits(psig, sig, sig_len)) != SC_OK)
+	    (r = spd_tpm_set_bits(psig, sig, sig_len)) != SC_OK)
 		goto out;
 	if ((n = i2d_X509_REQ(req, &p)) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate request");
@@ -788,7 +801,7 @@ sc_err spd_tpm_decrypt_oaep(const struct spd_key *k, const EVP_MD *md, const EVP
 	sc_err r;
 	TSS2_RC rc;
 
-	scheme.details.oaep.hashAlg = hash_alg(md);
+	scheme.details.oaep.hashAlg = spd_tpm_hash_alg(md);
 	/* The TPM's OAEP uses its hash for MGF1 too, and a label that ends in a NUL byte. */
 	if (scheme.details.oaep.hashAlg == TPM2_ALG_NULL || mgf1 == NULL ||
 	    EVP_MD_get_type(mgf1) != EVP_MD_get_type(md))
@@ -806,11 +819,11 @@ sc_err spd_tpm_decrypt_oaep(const struct spd_key *k, const EVP_MD *md, const EVP
 	lab.size = (UINT16)label_len;
 	if (label_len > 0)
 		memcpy(lab.buffer, label, label_len);
-	if ((r = load(k, &h)) != SC_OK)
+	if ((r = spd_tpm_load(k, &h)) != SC_OK)
 		return r;
 	rc = Esys_RSA_Decrypt(spd_tpm_esys(), h, spd_tpm_session(TPMA_SESSION_ENCRYPT),
 	    ESYS_TR_NONE, ESYS_TR_NONE, &ct, &scheme, &lab, &msg);
-	flush(h);
+	spd_tpm_flush(h);
 	/* One answer for every way a block can fail (TPM_RC_FAILURE included): no oracle. */
 	if (rc != TSS2_RC_SUCCESS || msg->size > *out_len) {
 		Esys_Free(msg);
@@ -853,11 +866,11 @@ sc_err spd_tpm_derive(const struct spd_key *k, EVP_PKEY *peer, uint8_t **secret,
 	in.point.x.size = in.point.y.size = (UINT16)fl;
 	memcpy(in.point.x.buffer, enc + 1, fl);
 	memcpy(in.point.y.buffer, enc + 1 + fl, fl);
-	if ((r = load(k, &h)) != SC_OK)
+	if ((r = spd_tpm_load(k, &h)) != SC_OK)
 		goto out;
 	rc = Esys_ECDH_ZGen(spd_tpm_esys(), h, spd_tpm_session(TPMA_SESSION_ENCRYPT), ESYS_TR_NONE,
 	    ESYS_TR_NONE, &in, &z);
-	flush(h);
+	spd_tpm_flush(h);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER
 		    ? sc_fail(SC_ERR_MALFORMED,
@@ -899,5 +912,8 @@ sc_err spd_tpm_key_export(const struct spd_key *k, const char *dir, const char *
 	off = 0;
 	if (Tss2_MU_TPM2B_PRIVATE_Marshal(&k->priv, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
 		return sc_fail(SC_ERR_INTERNAL, "tpm: encoding %s", name);
-	return sc_file_write_new(path, buf, off, 0600);
+	if ((r = sc_file_write_new(path, buf, off, 0600)) != SC_OK)
+		return r;
+	/* A gated CSK: its two policy branches too, for tpm2_policyor (docs/TPM.md). */
+	return spd_tpm_gate_export(k, dir, name);
 }

@@ -627,6 +627,68 @@ static sc_err get_backend_ans(struct sc_buf *b)
 	return r;
 }
 
+/* GATE_CHALLENGE / GATE_ISSUE (revision 1.4, issue #12): every string at its longest. */
+static void put_gchal_req(struct sc_buf *b)
+{
+	sp_gate_challenge_req_put(b, SC_ALG_RSA3072, 0x8001u);
+}
+
+static sc_err get_gchal_req(struct sc_buf *b)
+{
+	uint8_t alg;
+	uint32_t ku;
+	sc_err r;
+
+	if ((r = sp_gate_challenge_req_get(b, &alg, &ku)) == SC_OK) {
+		assert_int_equal(alg, SC_ALG_RSA3072);
+		assert_int_equal(ku, 0x8001u);
+	}
+	return r;
+}
+
+static void put_gchal_ans(struct sc_buf *b)
+{
+	sp_gate_challenge_ans_put(b, chal, 0x0102030405060708ull, blob + 7, blob + 50,
+	    SP_MSG_MAX_SPKI);
+}
+
+static sc_err get_gchal_ans(struct sc_buf *b)
+{
+	const uint8_t *n, *name, *spki;
+	uint64_t c;
+	size_t len;
+	sc_err r;
+
+	if ((r = sp_gate_challenge_ans_get(b, &n, &c, &name, &spki, &len)) == SC_OK) {
+		assert_memory_equal(n, chal, sizeof(chal));
+		assert_true(c == 0x0102030405060708ull);
+		assert_memory_equal(name, blob + 7, SP_MSG_GATE_NAME_LEN);
+		assert_int_equal(len, SP_MSG_MAX_SPKI);
+		assert_memory_equal(spki, blob + 50, len);
+	}
+	return r;
+}
+
+static void put_gissue_req(struct sc_buf *b)
+{
+	sp_gate_issue_req_put(b, blob, 1000, blob + 3, SP_MSG_MAX_GATE_AUTH);
+}
+
+static sc_err get_gissue_req(struct sc_buf *b)
+{
+	const uint8_t *p, *a;
+	size_t n, an;
+	sc_err r;
+
+	if ((r = sp_gate_issue_req_get(b, &p, &n, &a, &an)) == SC_OK) {
+		assert_int_equal(n, 1000);
+		assert_memory_equal(p, blob, n);
+		assert_int_equal(an, SP_MSG_MAX_GATE_AUTH);
+		assert_memory_equal(a, blob + 3, an);
+	}
+	return r;
+}
+
 static const struct mcase {
 	uint8_t type;
 	int answer; /* 0: the SP decodes it; 1: the host does */
@@ -664,6 +726,9 @@ static const struct mcase {
 	{ SC_SP_PROOF, 1, put_proof_ans, get_proof_ans },
 	{ SC_SP_BACKEND, 0, put_backend_req, get_backend_req },
 	{ SC_SP_BACKEND, 1, put_backend_ans, get_backend_ans },
+	{ SC_SP_GATE_CHALLENGE, 0, put_gchal_req, get_gchal_req },
+	{ SC_SP_GATE_CHALLENGE, 1, put_gchal_ans, get_gchal_ans },
+	{ SC_SP_GATE_ISSUE, 0, put_gissue_req, get_gissue_req },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -845,6 +910,13 @@ static void test_oversize_requests(void **state)
 	sp_proof_req_put(&b, blob,
 	    "n1234567890123456789012345678901234567890123456789012345678901234", blob);
 	expect_cut(SC_SP_PROOF, 0, decode(&b, get_proof_req));
+	/* GATE_ISSUE: an authorization one byte over its limit; an empty one (its own detail). */
+	writer(&b);
+	sp_gate_issue_req_put(&b, blob, 10, blob, SP_MSG_MAX_GATE_AUTH + 1);
+	expect_cut(SC_SP_GATE_ISSUE, 0, decode(&b, get_gissue_req));
+	writer(&b);
+	sp_gate_issue_req_put(&b, blob, 10, blob, 0);
+	expect(decode(&b, get_gissue_req), SC_ERR_MALFORMED, "gate-issue: empty authorization");
 }
 
 static void test_oversize_answers(void **state)
@@ -912,6 +984,23 @@ static void test_oversize_answers(void **state)
 	writer(&b);
 	sp_proof_ans_put(&b, 1, blob, SP_MSG_MAX_SIGNATURE + 1);
 	expect_cut(SC_SP_PROOF, 1, decode(&b, get_proof_ans));
+	/* GATE_CHALLENGE: a leaf key one byte over; a csk_name of the wrong length (35, then 33). */
+	writer(&b);
+	sp_gate_challenge_ans_put(&b, chal, 1, blob, blob, SP_MSG_MAX_SPKI + 1);
+	expect_cut(SC_SP_GATE_CHALLENGE, 1, decode(&b, get_gchal_ans));
+	writer(&b);
+	sc_buf_put_bytes(&b, chal, sizeof(chal));
+	sc_buf_put_u64(&b, 1);
+	sc_buf_put_string(&b, blob, SP_MSG_GATE_NAME_LEN + 1);
+	sc_buf_put_string(&b, blob, 0);
+	expect_cut(SC_SP_GATE_CHALLENGE, 1, decode(&b, get_gchal_ans));
+	writer(&b);
+	sc_buf_put_bytes(&b, chal, sizeof(chal));
+	sc_buf_put_u64(&b, 1);
+	sc_buf_put_string(&b, blob, SP_MSG_GATE_NAME_LEN - 1);
+	sc_buf_put_string(&b, blob, 0);
+	expect(decode(&b, get_gchal_ans), SC_ERR_PEER,
+	    "gate-challenge answer: csk_name is not 34 bytes");
 	/* BACKEND: each text one byte over its limit (name 17, the TPM's fields 65). */
 	for (int f = 0; f < 4; f++) {
 		struct sc_sp_backend d = be_full;
@@ -1280,6 +1369,8 @@ static void test_names(void **state)
 	assert_string_equal(sc_wire_msg_name(SC_SP_DERIVE), sp_msg_name(SC_SP_DERIVE));
 	assert_string_equal(sp_msg_name(SC_SP_PROOF), "proof");
 	assert_string_equal(sp_msg_name(SC_SP_BACKEND), "backend");
+	assert_string_equal(sp_msg_name(SC_SP_GATE_CHALLENGE), "gate-challenge");
+	assert_string_equal(sp_msg_name(SC_SP_GATE_ISSUE), "gate-issue");
 	assert_string_equal(sc_sp_tpm_vendor_name("INTC"), "Intel");
 	assert_string_equal(sc_sp_tpm_vendor_name("IBM"), "IBM");
 	assert_null(sc_sp_tpm_vendor_name("XXXX"));
@@ -1390,6 +1481,18 @@ static sc_err reencode(uint8_t type, struct sc_buf *rd, struct sc_buf *out)
 		if ((r = sp_backend_req_get(rd)) == SC_OK)
 			sp_backend_req_put(out);
 		return r;
+	case SC_SP_GATE_CHALLENGE:
+		if ((r = sp_gate_challenge_req_get(rd, &x, &u)) == SC_OK)
+			sp_gate_challenge_req_put(out, x, u);
+		return r;
+	case SC_SP_GATE_ISSUE: {
+		const uint8_t *a;
+		size_t an;
+
+		if ((r = sp_gate_issue_req_get(rd, &p, &n, &a, &an)) == SC_OK)
+			sp_gate_issue_req_put(out, p, n, a, an);
+		return r;
+	}
 	default: return sc_fail(SC_ERR_UNKNOWN_REQUEST, "type 0x%02x", type);
 	}
 }
