@@ -42,6 +42,7 @@ static const struct spd_dispatch_entry {
 	{ SC_SP_DERIVE, S_LOCKED, 0, spd_h_derive, 0 },
 	{ SC_SP_PROOF, S_LOCKED, 0, spd_h_proof, 1 },
 	{ SC_SP_BACKEND, S_ANY, 0, spd_h_backend, 2 },
+	{ SC_SP_CRL, S_LOCKED, 0, spd_h_crl, 3 },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)
@@ -60,7 +61,8 @@ sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_b
 	for (i = 0; i < sizeof(spd_dispatch_table) / sizeof(spd_dispatch_table[0]); i++)
 		if (spd_dispatch_table[i].type == type &&
 		    !(spd->rev10 && spd_dispatch_table[i].rev > 0) &&
-		    !(spd->rev11 && spd_dispatch_table[i].rev > 1))
+		    !(spd->rev11 && spd_dispatch_table[i].rev > 1) &&
+		    !(spd->rev12 && spd_dispatch_table[i].rev > 2))
 			e = &spd_dispatch_table[i];
 	if (e == NULL) {
 		r = sc_fail(SC_ERR_UNKNOWN_REQUEST, "message type 0x%02x", type);

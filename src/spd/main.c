@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: selfcert-spd --store DIR --socket PATH [--foreground] [--allow-uid UID ...]\n"
-	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0|1.1]\n"
+	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0|1.1|1.2]\n"
 	    "                    [--tcti TCTI]\n"
 	    "       selfcert-spd --init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
 	    "       selfcert-spd --list-requests\n"
@@ -52,8 +52,9 @@ static void usage(FILE *f)
 	    "  --tcti TCTI            the TPM: device[:PATH] or swtpm:path=SOCKET (default:\n"
 	    "                         $TPM2TOOLS_TCTI, $TSS2_TCTI, device:/dev/tpmrm0); opened\n"
 	    "                         before the sandbox, one connection for the daemon's life\n"
-	    "  --revision 1.0|1.1     answer as an SP of that protocol revision (1.0: no PROOF nor\n"
-	    "                         BACKEND; 1.1: no BACKEND): what a host meets on an older chip,\n"
+	    "  --revision 1.0|1.1|1.2 answer as an SP of that protocol revision (1.0: no PROOF,\n"
+	    "                         BACKEND nor CRL; 1.1: no BACKEND nor CRL; 1.2: no CRL): what a\n"
+	    "                         host meets on an older chip,\n"
 	    "                         for compatibility tests\n"
 	    "  --version              print the version and exit\n"
 	    "SIGHUP is ignored (nothing to re-read).\n");
@@ -268,8 +269,8 @@ int main(int argc, char **argv)
 	struct spd_user user;
 	struct spd *spd = NULL;
 	struct sigaction sa;
-	int init = 0, list = 0, no_sandbox = 0, rev10 = 0, rev11 = 0, opt, lfd = -1, dirfd = -1,
-	    rc = 1;
+	int init = 0, list = 0, no_sandbox = 0, rev10 = 0, rev11 = 0, rev12 = 0, opt, lfd = -1,
+	    dirfd = -1, rc = 1;
 	sc_err r;
 
 	sc_log_init("selfcert-spd");
@@ -287,10 +288,12 @@ int main(int argc, char **argv)
 		case 'N': no_sandbox = 1; break;
 		case 'L': list = 1; break;
 		case 'R':
-			if (strcmp(optarg, "1.0") != 0 && strcmp(optarg, "1.1") != 0)
-				sc_log_usage_die("--revision %s: 1.0 or 1.1", optarg);
+			if (strcmp(optarg, "1.0") != 0 && strcmp(optarg, "1.1") != 0 &&
+			    strcmp(optarg, "1.2") != 0)
+				sc_log_usage_die("--revision %s: 1.0, 1.1 or 1.2", optarg);
 			rev10 = strcmp(optarg, "1.0") == 0;
-			rev11 = !rev10;
+			rev11 = strcmp(optarg, "1.1") == 0;
+			rev12 = strcmp(optarg, "1.2") == 0;
 			break;
 		case 'B': backend = optarg; break;
 		case 'T': tcti = optarg; break;
@@ -373,10 +376,14 @@ int main(int argc, char **argv)
 	spd->log = 1;
 	spd->rev10 = rev10;
 	spd->rev11 = rev11;
+	spd->rev12 = rev12;
 	if (rev10)
-		sc_log("answering as protocol revision 1.0: no PROOF, no BACKEND (--revision 1.0)");
+		sc_log("answering as protocol revision 1.0: no PROOF, no BACKEND, no CRL "
+		       "(--revision 1.0)");
 	if (rev11)
-		sc_log("answering as protocol revision 1.1: no BACKEND (--revision 1.1)");
+		sc_log("answering as protocol revision 1.1: no BACKEND, no CRL (--revision 1.1)");
+	if (rev12)
+		sc_log("answering as protocol revision 1.2: no CRL (--revision 1.2)");
 	spd_start(spd);
 	/* The TPM's one connection is made now, before the sandbox: only a descriptor is kept. */
 	be = spd_backend_of(store_dir);

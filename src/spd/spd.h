@@ -100,6 +100,13 @@ struct spd {
 	int rev10;
 	/* 1: answer as revision 1.1 (--revision 1.1): no BACKEND, the rest as today. */
 	int rev11;
+	/* 1: answer as revision 1.2 (--revision 1.2): no CRL. */
+	int rev12;
+	/*
+	 * The last cRLNumber CRL signed (memory only): the next is max(now, this + 1), so numbers
+	 * rise within a run, and across restarts as long as the clock does not go back.
+	 */
+	uint64_t crl_last;
 	/*
 	 * BACKEND's TPM fields (manufacturer, vendor, firmware; the name is st.be's), read from
 	 * DIR/tpm.info at start, before the sandbox; empty for soft or when not recorded.

@@ -595,6 +595,40 @@ static sc_err get_proof_ans(struct sc_buf *b)
 }
 
 /* BACKEND (revision 1.2): every text at its longest. */
+/* CRL (revision 1.3): a lifetime; the CRL at its largest. Any u32 decodes: bounds are the SP's. */
+static void put_crl_req(struct sc_buf *b)
+{
+	sp_crl_req_put(b, 0xfffffffeu);
+}
+
+static sc_err get_crl_req(struct sc_buf *b)
+{
+	uint32_t lifetime = 0;
+	sc_err r;
+
+	if ((r = sp_crl_req_get(b, &lifetime)) == SC_OK)
+		assert_int_equal(lifetime, 0xfffffffeu);
+	return r;
+}
+
+static void put_crl_ans(struct sc_buf *b)
+{
+	sp_crl_ans_put(b, blob, SP_MSG_MAX_CRL);
+}
+
+static sc_err get_crl_ans(struct sc_buf *b)
+{
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	sc_err r;
+
+	if ((r = sp_crl_ans_get(b, &p, &n)) == SC_OK) {
+		assert_int_equal(n, SP_MSG_MAX_CRL);
+		assert_memory_equal(p, blob, n);
+	}
+	return r;
+}
+
 static const struct sc_sp_backend be_full = {
 	.name = "tpm-0123456789ab",
 	.manufacturer = "m123456789012345678901234567890123456789012345678901234567890123",
@@ -664,6 +698,8 @@ static const struct mcase {
 	{ SC_SP_PROOF, 1, put_proof_ans, get_proof_ans },
 	{ SC_SP_BACKEND, 0, put_backend_req, get_backend_req },
 	{ SC_SP_BACKEND, 1, put_backend_ans, get_backend_ans },
+	{ SC_SP_CRL, 0, put_crl_req, get_crl_req },
+	{ SC_SP_CRL, 1, put_crl_ans, get_crl_ans },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -912,6 +948,10 @@ static void test_oversize_answers(void **state)
 	writer(&b);
 	sp_proof_ans_put(&b, 1, blob, SP_MSG_MAX_SIGNATURE + 1);
 	expect_cut(SC_SP_PROOF, 1, decode(&b, get_proof_ans));
+	/* CRL: one byte over SP_MSG_MAX_CRL. */
+	writer(&b);
+	sp_crl_ans_put(&b, blob, SP_MSG_MAX_CRL + 1);
+	expect_cut(SC_SP_CRL, 1, decode(&b, get_crl_ans));
 	/* BACKEND: each text one byte over its limit (name 17, the TPM's fields 65). */
 	for (int f = 0; f < 4; f++) {
 		struct sc_sp_backend d = be_full;
@@ -1026,6 +1066,11 @@ static void test_empty_answers(void **state)
 	sp_derive_ans_put(&b, NULL, 0);
 	sc_buf_init_reader(&rd, b.data, b.len);
 	expect(sp_derive_ans_get(&rd, &p, &n), SC_ERR_PEER, "derive answer: empty secret");
+	sc_buf_free(&b);
+	writer(&b);
+	sp_crl_ans_put(&b, NULL, 0);
+	sc_buf_init_reader(&rd, b.data, b.len);
+	expect(sp_crl_ans_get(&rd, &p, &n), SC_ERR_PEER, "crl answer: empty CRL");
 	sc_buf_free(&b);
 	writer(&b);
 	sp_proof_ans_put(&b, 1, NULL, 0);
@@ -1280,6 +1325,7 @@ static void test_names(void **state)
 	assert_string_equal(sc_wire_msg_name(SC_SP_DERIVE), sp_msg_name(SC_SP_DERIVE));
 	assert_string_equal(sp_msg_name(SC_SP_PROOF), "proof");
 	assert_string_equal(sp_msg_name(SC_SP_BACKEND), "backend");
+	assert_string_equal(sp_msg_name(SC_SP_CRL), "crl");
 	assert_string_equal(sc_sp_tpm_vendor_name("INTC"), "Intel");
 	assert_string_equal(sc_sp_tpm_vendor_name("IBM"), "IBM");
 	assert_null(sc_sp_tpm_vendor_name("XXXX"));
