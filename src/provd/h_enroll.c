@@ -24,6 +24,7 @@
 #include <selfcert/verify.h>
 #include "handlers.h"
 #include "json.h"
+#include "log.h"
 #include "keygen.h"
 #include "respond.h"
 #include "text.h"
@@ -607,7 +608,7 @@ struct cert_req {
 	X509_CRL *crl;
 	uint8_t *crl_der;
 	size_t crl_der_len;
-	int crl_stored; /* 1: kept as the device's newest (GET /v1/crls) */
+	int crl_stored; /* 1: kept as the device's newest (GET /v1/crls); 0 older; -1 not kept */
 };
 
 static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
@@ -790,8 +791,17 @@ static sc_err cert_crl_keep(const struct provd_ctx *ctx, struct cert_req *cr)
 	rec.next_update = (int64_t)nu;
 	rec.der = cr->crl_der;
 	rec.der_len = cr->crl_der_len;
-	if ((r = sc_reg_crl_put(ctx->reg, &rec, (int64_t)time(NULL), &cr->crl_stored)) != SC_OK)
-		return provd_registry_err(r);
+	/*
+	 * The certificate is recorded already: a registry that will not keep the CRL (a runtime role
+	 * without the schema-4 grant, a lost connection) must not turn its acknowledgement into a
+	 * failure the agent would retry for ever. Logged, and "crl":"not-kept" in the answer.
+	 */
+	if ((r = sc_reg_crl_put(ctx->reg, &rec, (int64_t)time(NULL), &cr->crl_stored)) != SC_OK) {
+		sc_log("device %s: the device CA CRL was not kept: %s: %s", cr->device_id,
+		    sc_err_name(r), sc_err_detail());
+		sc_err_clear();
+		cr->crl_stored = -1;
+	}
 	return SC_OK;
 }
 
