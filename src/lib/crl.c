@@ -119,7 +119,9 @@ sc_err sc_crl_device_make(X509 *ca, uint64_t number, int64_t now, uint32_t lifet
 	if (now < SC_CRL_BACKDATE)
 		return sc_fail(SC_ERR_INTERNAL, "crl: the clock is before 1970");
 	md = sc_sign_md(pub, SC_DIGEST_NONE);
-	if ((c = SC_CRL_new()) == NULL || (c->tbs->exts = sk_X509_EXTENSION_new_null()) == NULL ||
+	/* The template makes the (mandatory here) extension list empty; make it if it did not. */
+	if ((c = SC_CRL_new()) == NULL ||
+	    (c->tbs->exts == NULL && (c->tbs->exts = sk_X509_EXTENSION_new_null()) == NULL) ||
 	    (akid = AUTHORITY_KEYID_new()) == NULL ||
 	    (akid->keyid = ASN1_OCTET_STRING_dup(ski)) == NULL ||
 	    (num = ASN1_INTEGER_new()) == NULL || ASN1_INTEGER_set_uint64(num, number) != 1 ||

@@ -1436,6 +1436,10 @@ static sc_err reencode(uint8_t type, struct sc_buf *rd, struct sc_buf *out)
 		if ((r = sp_backend_req_get(rd)) == SC_OK)
 			sp_backend_req_put(out);
 		return r;
+	case SC_SP_CRL:
+		if ((r = sp_crl_req_get(rd, &u)) == SC_OK)
+			sp_crl_req_put(out, u);
+		return r;
 	default: return sc_fail(SC_ERR_UNKNOWN_REQUEST, "type 0x%02x", type);
 	}
 }
