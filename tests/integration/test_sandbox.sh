@@ -48,6 +48,7 @@ H_RSA=$(issue "$T/p-rsa.der" "$T/rsa.pem") && pass || fail "issue, server-genera
 ok "Ed25519 profile" profile --alg ed25519 --out "$T/p-ed.der"
 H_ED=$(issue "$T/p-ed.der" "$T/ed.pem") && pass || fail "issue, device-generated Ed25519"
 check "keys lists the three" [ "$(sc device keys --sp "$T/dev.sock" | wc -l)" -eq 3 ]
+ok "the device CA's own CRL (the CSK signs under the filter)" sc device crl --sp "$T/dev.sock" --out "$T/devca.crl"
 
 echo "signed under seccomp" >"$T/msg"
 ok "device sign (CLI)" sc device sign --sp "$T/dev.sock" --key "$H_EC" --in "$T/msg" --out "$T/msg.sig"
