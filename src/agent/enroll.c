@@ -399,7 +399,9 @@ static int server_refused_crl(const struct agent_reply *rep)
 {
 	return rep->status == 400 &&
 	    ((strcmp(rep->error, "unknown-field") == 0 && strstr(rep->detail, "\"crl\"") != NULL) ||
-	        (strcmp(rep->error, "bad-value") == 0 && strncmp(rep->detail, "crl", 3) == 0));
+	        (strcmp(rep->error, "bad-value") == 0 &&
+	            (strncmp(rep->detail, "crl:", 4) == 0 ||
+	                strstr(rep->detail, "\"crl\"") != NULL)));
 }
 
 static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain,

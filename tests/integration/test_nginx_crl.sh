@@ -63,6 +63,18 @@ sc device crl --sp "$T/good.sock" --out "$T/g1.crl" >/dev/null
 cat "$T/g1.crl" "$T/g1.crl" >"$T/two.crl"; post_cert "$T/two.crl"
 api_is "two CRLs" 400 bad-value
 check "named" grep -q '"detail":"crl: trailing-data' "$T/.api"
+head -c 300 "$T/g1.crl" >"$T/cut.crl"; post_cert "$T/cut.crl"
+api_is "a truncated CRL" 400 bad-value
+check "named" grep -q '"detail":"crl: malformed: crl: not one PEM CRL' "$T/.api"
+head -c 9000 /dev/zero | tr '\0' A >"$T/big.crl"; post_cert "$T/big.crl"
+api_is "a CRL over 8192 bytes" 400 bad-value
+check "named: the field" grep -q 'field \\"crl\\": 9000 bytes, expected 1..8192' "$T/.api"
+python3 -c 'import json,sys; print(json.dumps({"certificate": open(sys.argv[1]).read(), "crl": 5}))' \
+  "$T/good-out/leaf.pem" >"$T/body.json"
+api_json POST /v1/certificates "$T/body.json"
+api_is "crl of the wrong type" 400 wrong-type
+check "named" grep -q 'field \\"crl\\" must be a string' "$T/.api"
+check "no refusal recorded a CRL: still one per device" [ "$(db 'SELECT count(*) FROM device_crls')" = 3 ]
 post_cert "$T/g1.crl"
 api_is "its own CRL with its (already registered) certificate" 200
 check "kept (a higher number)" grep -q '"crl":"kept"' "$T/.api"
