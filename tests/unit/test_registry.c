@@ -1163,6 +1163,13 @@ static void test_pg_roles(void **state)
 	assert_string_equal(st, "42501");
 	assert_int_equal(pg_exec_as(uri, "DELETE FROM revocations", st), SQLITE_ERROR);
 	assert_string_equal(st, "42501");
+	/* Schema 4: the runtime role reads and writes the device CRLs, never deletes them. */
+	assert_int_equal(pg_exec_as(uri, "SELECT count(*) FROM device_crls", st), SQLITE_OK);
+	assert_int_equal(pg_exec_as(uri,
+	                     "UPDATE device_crls SET updated_at = 0 WHERE device_id = 'none'", st),
+	    SQLITE_OK);
+	assert_int_equal(pg_exec_as(uri, "DELETE FROM device_crls", st), SQLITE_ERROR);
+	assert_string_equal(st, "42501");
 	assert_int_equal(pg_exec_as(uri, "CREATE TABLE x (y int)", st), SQLITE_ERROR);
 	assert_string_equal(st, "42501");
 	/* The owner is stopped by the triggers. */
