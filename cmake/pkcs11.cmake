@@ -58,7 +58,8 @@ set(SC_UNIT_ENV_test_pkcs11
   "SC_PKCS11_MODULE=$<TARGET_FILE:selfcert-pkcs11>;SELFCERT_SPD=$<TARGET_FILE:selfcert-spd>")
 
 # The integration tests with stock software need the module, the gateway and the driver.
-foreach(t test_pkcs11 test_tls test_gateway test_interop test_agent_nginx test_mfr_revoke)
+foreach(t test_pkcs11 test_tls test_gateway test_interop test_agent_nginx test_mfr_revoke
+    test_nginx_crl)
   if(TEST integration/${t})
     set_property(TEST integration/${t} APPEND PROPERTY ENVIRONMENT
       "SC_PKCS11_MODULE=$<TARGET_FILE:selfcert-pkcs11>"

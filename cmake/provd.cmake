@@ -39,7 +39,8 @@ endforeach()
 
 # Integration tests: the real server, agents and SP daemons on loopback.
 file(GLOB SC_PROVD_INTEG_TESTS CONFIGURE_DEPENDS
-  ${CMAKE_SOURCE_DIR}/tests/integration/test_provd*.sh ${CMAKE_SOURCE_DIR}/tests/integration/test_agent*.sh)
+  ${CMAKE_SOURCE_DIR}/tests/integration/test_provd*.sh ${CMAKE_SOURCE_DIR}/tests/integration/test_agent*.sh
+  ${CMAKE_SOURCE_DIR}/tests/integration/test_nginx_crl.sh)
 foreach(script ${SC_PROVD_INTEG_TESTS})
   get_filename_component(name ${script} NAME_WE)
   if(NOT TEST integration/${name})

@@ -26,7 +26,7 @@ sc_err sc_cert_mfr_ca(EVP_PKEY *pub, const char *name, int days, X509 *root, EVP
 
 /*
  * The device CA (the CSK): serialNumber=<deviceId>, O=<manufacturer>, CN=<deviceId> Device CA;
- * CA pathlen 0 (critical); keyCertSign (critical); nameConstraints (critical); SKI; AKI. The
+ * CA pathlen 0 (critical); keyCertSign, cRLSign (critical; cRLSign since issue 14); nameConstraints (critical); SKI; AKI. The
  * manufacturer name is the O of ca. The name constraints have two forms (docs/FORMATS.md,
  * docs/INTEROP.md §2):
  *   SC_DEVICE_CA_V1  permitted directoryName serialNumber=<deviceId> (before 2026-12): OpenSSL

@@ -48,6 +48,7 @@ enum sc_sp_msg {
 	/* Operator-gated issuance on a TPM SP (revision 1.4, issue #12, docs/PROTOCOL.md): */
 	SC_SP_GATE_CHALLENGE = 0x1A, /* a policy session's nonce, the counter, CSK Name, leaf key */
 	SC_SP_GATE_ISSUE = 0x1B, /* ISSUE with the operator's authorization beside the profile */
+	SC_SP_CRL = 0x19, /* CSK: the device CA's own (empty) CRL (new in 1.3; selfcert/crl.h) */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };
@@ -147,6 +148,15 @@ sc_err sc_sp_challenge(struct sc_sp *sp, uint8_t out[SC_SP_CHALLENGE_LEN]) SC_MU
 sc_err sc_sp_proof(struct sc_sp *sp, const uint8_t challenge[SC_SP_CHALLENGE_LEN],
     const char *network_id, const uint8_t request_digest[32], uint64_t *time, uint8_t **sig,
     size_t *sig_len) SC_MUST_USE;
+
+/*
+ * The device CA's CRL (docs/PROTOCOL.md 0x19, revision 1.3): the SP signs with its CSK an empty
+ * CRL valid for lifetime seconds (SC_CRL_MIN_LIFETIME..SC_CRL_MAX_LIFETIME, else the SP's
+ * SC_ERR_VALIDITY), its number and times from the SP. *der (DER, at most SC_CRL_MAX_DER bytes)
+ * is the caller's (OPENSSL_free); the caller checks it against the CSK certificate
+ * (sc_crl_device_decode). An SP older than revision 1.3 answers SC_ERR_UNKNOWN_REQUEST.
+ */
+sc_err sc_sp_crl(struct sc_sp *sp, uint32_t lifetime, uint8_t **der, size_t *der_len) SC_MUST_USE;
 
 /*
  * Issue: the SP verifies the DER profile, generates or unwraps the key, issues and commits.

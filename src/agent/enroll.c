@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include <selfcert/crl.h>
 #include <selfcert/proof.h>
 #include <selfcert/sp.h>
 #include <selfcert/gate.h>
@@ -361,17 +362,84 @@ static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *
 	    st->pending.serial);
 }
 
-static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain, int *did)
+/*
+ * The SP's device CA CRL (issue 14) as PEM for the server, which serves it to relying parties
+ * that check a CRL at every level (GET /v1/crls): valid a little past the new leaf (an hour),
+ * within 1 h..30 d, so a device that stops renewing drops out about when its leaf expires.
+ * NULL when there is none to send — an SP older than revision 1.3, a device CA certified
+ * without cRLSign, any failure: the certificate never waits on it (said once per round).
+ */
+static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t leaf_not_after)
+{
+	int64_t want = leaf_not_after - (int64_t)time(NULL) + 3600;
+	uint32_t lifetime = want < (int64_t)SC_CRL_MIN_LIFETIME ? SC_CRL_MIN_LIFETIME
+	    : want > (int64_t)SC_CRL_MAX_LIFETIME               ? SC_CRL_MAX_LIFETIME
+	                                                        : (uint32_t)want;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	BIO *mem = NULL;
+	char *p = NULL, *pem = NULL;
+	long n;
+	sc_err r;
+
+	if (sp == NULL)
+		return NULL;
+	if ((r = sc_crl_device_fetch(sp, lifetime, &der, &len, NULL)) != SC_OK) {
+		say(a, "no device CA CRL for the server (%s: %s)%s", sc_err_name(r),
+		    sc_err_detail(),
+		    r == SC_ERR_UNKNOWN_REQUEST ? ": the SP is older than protocol 1.3" : "");
+		sc_err_clear();
+		return NULL;
+	}
+	if ((mem = BIO_new(BIO_s_mem())) != NULL &&
+	    PEM_write_bio(mem, "X509 CRL", "", der, (long)len) > 0 &&
+	    (n = BIO_get_mem_data(mem, &p)) > 0 && (pem = malloc((size_t)n + 1)) != NULL) {
+		memcpy(pem, p, (size_t)n);
+		pem[n] = '\0';
+	}
+	BIO_free(mem);
+	OPENSSL_free(der);
+	return pem;
+}
+
+/* 1 if the server refused our "crl": it predates CRLs (unknown-field) or found fault with it. */
+static int server_refused_crl(const struct agent_reply *rep)
+{
+	return rep->status == 400 &&
+	    ((strcmp(rep->error, "unknown-field") == 0 && strstr(rep->detail, "\"crl\"") != NULL) ||
+	        (strcmp(rep->error, "bad-value") == 0 &&
+	            (strncmp(rep->detail, "crl:", 4) == 0 ||
+	                strstr(rep->detail, "\"crl\"") != NULL)));
+}
+
+static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain,
+    struct sc_sp *sp, int *did)
 {
 	struct agent_reply rep;
 	json_t *body;
+	char *crl = device_crl(a, sp, st->pending.not_after);
 	sc_err r;
 
 	memset(&rep, 0, sizeof(rep));
-	if ((body = json_pack("{s:s}", "certificate", st->pending.cert_pem)) == NULL)
+	if ((body = json_pack("{s:s, s:s*}", "certificate", st->pending.cert_pem, "crl", crl)) ==
+	    NULL) {
+		free(crl);
 		return sc_fail(SC_ERR_NOMEM, "request");
+	}
 	r = agent_http_post(a->http, "/v1/certificates", body, &rep);
+	/* An older server, or a CRL it will not keep: the certificate goes on without it. */
+	if (r == SC_OK && crl != NULL && server_refused_crl(&rep)) {
+		say(a,
+		    "the server did not take the device CA CRL (%s: %s); sending the certificate "
+		    "without it",
+		    rep.error, rep.detail);
+		json_object_del(body, "crl");
+		agent_reply_clear(&rep);
+		memset(&rep, 0, sizeof(rep));
+		r = agent_http_post(a->http, "/v1/certificates", body, &rep);
+	}
 	json_decref(body);
+	free(crl);
 	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
 		r = acknowledged(a, st, chain, &rep, did);
 	else if (r == SC_OK &&
@@ -387,7 +455,7 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 static sc_err settle(struct agent *a, struct round *rd, int *did)
 {
 	char detail[256];
-	sc_err r = ack_pending(a, &rd->st, rd->chain, did);
+	sc_err r = ack_pending(a, &rd->st, rd->chain, rd->sp, did);
 
 	if (r == SC_ERR_DENIED) {
 		snprintf(detail, sizeof(detail), "%s", sc_err_detail());

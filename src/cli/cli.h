@@ -94,6 +94,7 @@ sc_err cmd_device_keys(int argc, char **argv);
 sc_err cmd_device_sign(int argc, char **argv);
 sc_err cmd_device_delete(int argc, char **argv);
 sc_err cmd_device_cert(int argc, char **argv);
+sc_err cmd_device_crl(int argc, char **argv); /* cmd_device_crl.c */
 
 /* Whether path can be written (a file made and removed in its folder; not a folder itself):
  * SC_ERR_IO naming it. Checked before a step that cannot be undone (device issue). */

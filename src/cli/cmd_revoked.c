@@ -10,7 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <selfcert/revoked.h>
 #include "cli.h"
@@ -29,12 +32,16 @@ static const char revoked_usage[] =
     "  relying parties refuse a lower one), next update to 1h.\n"
     "  FILE is replaced atomically.\n"
     "       selfcert net revoked fetch --url URL --net-root NETROOT.pem --out FILE [--ca CA.pem]\n"
-    "                                  [--json]\n"
+    "                                  [--crl-bundle FILE [--crl-url URL]] [--json]\n"
     "  check: decode and verify a list (signature, network root, not stale, and not older than\n"
     "  --previous); prints its sequence and devices.\n"
     "  fetch: GET the list (provd's https://HOST:PORT/v1/revoked; --ca: the TLS anchor, default the\n"
     "  system's), check it as above against FILE (the list held, if any), then replace FILE\n"
     "  atomically. For a relying party's timer; FILE is what `verify --revoked` reads.\n"
+    "  --crl-bundle FILE: also GET provd's CRL bundle (--crl-url, default --url with /v1/revoked\n"
+    "  replaced by /v1/crls: the manufacturer's CRLs and each active device's device CA CRL),\n"
+    "  check that it is PEM CRLs only, and replace FILE atomically: nginx's ssl_crl (reload\n"
+    "  nginx after it; a device missing from it is refused).\n"
     "  --json: one JSON object instead (network_id, sequence, devices, this_update, next_update;\n"
     "  sign and fetch add out).\n";
 
@@ -264,12 +271,15 @@ out:
 	return r;
 }
 
-/* The body, at most SC_REVOKED_MAX bytes (more: the transfer stops). */
+/* The body, at most max bytes (more: the transfer stops). */
 struct body {
 	uint8_t *p;
 	size_t n;
 	int over;
+	size_t max;
 };
+
+#define CRL_BUNDLE_MAX (256u << 20) /* provd's PROVD_CRLS_MAX_BYTES */
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -277,7 +287,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	size_t len = size * nmemb;
 	uint8_t *q;
 
-	if (b->n + len > SC_REVOKED_MAX) {
+	if (b->n + len > b->max) {
 		b->over = 1;
 		return 0;
 	}
@@ -312,7 +322,7 @@ static sc_err http_get(const char *url, const char *ca, struct body *b)
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (b->over)
-		r = sc_fail(SC_ERR_OVERSIZE, "%s: more than %u bytes", url, SC_REVOKED_MAX);
+		r = sc_fail(SC_ERR_OVERSIZE, "%s: more than %zu bytes", url, b->max);
 	else if (cc != CURLE_OK)
 		r = sc_fail(SC_ERR_IO, "%s: %s", url, curl_easy_strerror(cc));
 	else if (status != 200)
@@ -324,6 +334,67 @@ static sc_err http_get(const char *url, const char *ca, struct body *b)
 	return r;
 }
 
+/*
+ * A CRL bundle as nginx's ssl_crl reads it: one or more PEM CRLs and nothing else but blanks
+ * (what comes from the network is checked before it replaces what a server loads). *n: how many.
+ */
+static sc_err check_bundle(const struct body *b, const char *url, size_t *n)
+{
+	BIO *in = NULL;
+	X509_CRL *crl = NULL;
+	sc_err r = SC_ERR_INTERNAL;
+
+	*n = 0;
+	if (b->n == 0 || b->n > INT32_MAX || (in = BIO_new_mem_buf(b->p, (int)b->n)) == NULL) {
+		r = sc_fail(SC_ERR_MALFORMED, "%s: empty CRL bundle", url);
+		goto out;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL) {
+		if (X509_CRL_get0_nextUpdate(crl) == NULL) {
+			r = sc_fail(SC_ERR_MALFORMED, "%s: CRL %zu has no nextUpdate", url, *n + 1);
+			goto out;
+		}
+		X509_CRL_free(crl);
+		crl = NULL;
+		(*n)++;
+	}
+	ERR_clear_error();
+	for (char c; BIO_read(in, &c, 1) == 1;)
+		if (c != '\n' && c != '\r' && c != ' ' && c != '\t') {
+			r = sc_fail(SC_ERR_MALFORMED, "%s: not PEM CRLs only (after CRL %zu)", url,
+			    *n);
+			goto out;
+		}
+	if (*n == 0) {
+		r = sc_fail(SC_ERR_MALFORMED, "%s: no CRL in the bundle", url);
+		goto out;
+	}
+	r = SC_OK;
+out:
+	X509_CRL_free(crl);
+	BIO_free(in);
+	return r;
+}
+
+/* --crl-url, else --url with its /v1/revoked replaced by /v1/crls. */
+static sc_err crl_url(const struct cli_args *a, const char *url, char *out, size_t out_len)
+{
+	static const char tail[] = "/v1/revoked";
+	size_t n = strlen(url);
+
+	if (cli_has(a, "crl-url")) {
+		snprintf(out, out_len, "%s", cli_get(a, "crl-url"));
+		return SC_OK;
+	}
+	if (n < sizeof(tail) - 1 || strcmp(url + n - (sizeof(tail) - 1), tail) != 0 ||
+	    n + 16 > out_len)
+		return sc_fail(SC_ERR_USAGE,
+		    "net revoked fetch: --crl-bundle: --url does not end in /v1/revoked; give "
+		    "--crl-url");
+	snprintf(out, out_len, "%.*s/v1/crls", (int)(n - (sizeof(tail) - 1)), url);
+	return SC_OK;
+}
+
 static sc_err revoked_fetch(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
@@ -332,9 +403,14 @@ static sc_err revoked_fetch(int argc, char **argv)
 		{ "out", 1, 0 },
 		{ "ca", 1, 0 },
 		{ "json", 0, 0 },
+		{ "crl-bundle", 1, 0 },
+		{ "crl-url", 1, 0 },
 	};
 	struct cli_args a;
-	struct body b = { NULL, 0, 0 };
+	struct body b = { NULL, 0, 0, SC_REVOKED_MAX }, cb = { NULL, 0, 0, CRL_BUNDLE_MAX };
+	const char *bundle = NULL;
+	char curl_[4096];
+	size_t n_crls = 0;
 	struct sc_revoked *l = NULL, *held = NULL;
 	const char *url, *root_path, *out;
 	X509 *root = NULL;
@@ -351,6 +427,9 @@ static sc_err revoked_fetch(int argc, char **argv)
 	    (r = cli_need(&a, "net-root", &root_path)) != SC_OK ||
 	    (r = cli_need(&a, "out", &out)) != SC_OK)
 		return r;
+	if ((bundle = cli_get(&a, "crl-bundle")) != NULL &&
+	    (r = crl_url(&a, url, curl_, sizeof(curl_))) != SC_OK)
+		return r;
 	if ((r = sc_load_cert(root_path, &root)) != SC_OK)
 		goto out;
 	/* The list held: a damaged one stops the fetch (someone must look), a missing one is none. */
@@ -364,7 +443,14 @@ static sc_err revoked_fetch(int argc, char **argv)
 		r = sc_fail(r, "%s: %s; %s kept", url, sc_err_detail(), out);
 		goto out;
 	}
+	/* Both fetched and checked before either file changes. */
+	if (bundle != NULL &&
+	    ((r = http_get(curl_, cli_get(&a, "ca"), &cb)) != SC_OK ||
+	        (r = check_bundle(&cb, curl_, &n_crls)) != SC_OK))
+		goto out;
 	if ((r = sc_file_write_atomic(out, b.p, b.n, 0644)) != SC_OK)
+		goto out;
+	if (bundle != NULL && (r = sc_file_write_atomic(bundle, cb.p, cb.n, 0644)) != SC_OK)
 		goto out;
 	if (cli_has(&a, "json")) {
 		r = revoked_list_json(out, l);
@@ -372,8 +458,11 @@ static sc_err revoked_fetch(int argc, char **argv)
 	}
 	printf("%s: network %s, sequence %llu, %zu revoked device(s)\n", out, l->network_id,
 	    (unsigned long long)l->sequence, l->n);
+	if (bundle != NULL)
+		printf("%s: %zu CRL(s)\n", bundle, n_crls);
 	r = SC_OK;
 out:
+	free(cb.p);
 	free(b.p);
 	sc_revoked_free(l);
 	sc_revoked_free(held);

@@ -49,6 +49,7 @@ static const struct command commands[] = {
 	{ "device", "sign", cmd_device_sign, "sign a file with a leaf key" },
 	{ "device", "delete", cmd_device_delete, "delete a leaf key" },
 	{ "device", "cert", cmd_device_cert, "export a leaf key's certificate again" },
+	{ "device", "crl", cmd_device_crl, "have the SP sign its device CA's own CRL" },
 	{ NULL, "verify", cmd_verify, "verify a self-issued certificate (and its profile)" },
 	{ NULL, "inspect", cmd_inspect, "decode a profile, certificate or chain" },
 	{ NULL, "demo", cmd_demo, "the whole system on this machine, end to end" },

@@ -700,7 +700,10 @@ sc_err sc_cert_device_ca_form(EVP_PKEY *csk_pub, const char *device_id, int days
 		.issuer_key = ca_key,
 		.ca = 1,
 		.pathlen = 0,
-		.ku = KU_KEY_CERT_SIGN,
+		/* cRLSign: the device CA signs its own CRL (selfcert/crl.h), which relying parties
+		 * that check every level (nginx ssl_crl) need; OpenSSL refuses a CRL whose issuer
+		 * lacks it. Issue 14. */
+		.ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN,
 		.ku_critical = 1 };
 	char cn[SC_DEVICE_ID_MAX + 32], mfr[NAME_MAX_LEN + 1];
 	sc_err r;

@@ -433,6 +433,34 @@ out:
 	return r;
 }
 
+sc_err sc_sp_crl(struct sc_sp *sp, uint32_t lifetime, uint8_t **der, size_t *der_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf req, rd;
+	const uint8_t *d = NULL;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, n = 0;
+
+	*der = NULL;
+	*der_len = 0;
+	sc_wire_begin(&req, SC_SP_CRL, 0);
+	sp_crl_req_put(&req, lifetime);
+	if ((r = roundtrip(sp, &req, SC_SP_CRL, &ans, &ans_len, &rd)) != SC_OK)
+		goto out;
+	if ((r = sp_crl_ans_get(&rd, &d, &n)) != SC_OK)
+		goto out;
+	if ((*der = OPENSSL_memdup(d, n)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "crl answer");
+		goto out;
+	}
+	*der_len = n;
+	r = SC_OK;
+out:
+	sc_buf_free(&req);
+	OPENSSL_free(ans);
+	return r;
+}
+
 sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert)
 {

@@ -27,6 +27,7 @@ const char *sp_msg_name(int type)
 	case SC_SP_BACKEND: return "backend";
 	case SC_SP_GATE_CHALLENGE: return "gate-challenge";
 	case SC_SP_GATE_ISSUE: return "gate-issue";
+	case SC_SP_CRL: return "crl";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}
@@ -697,6 +698,36 @@ sc_err sp_backend_ans_get(struct sc_buf *b, struct sc_sp_backend *be)
 		memset(be, 0, sizeof(*be));
 		return sc_fail(SC_ERR_PEER, "backend answer: empty name or unprintable byte");
 	}
+	return SC_OK;
+}
+
+/* ---- CRL ---- */
+
+void sp_crl_req_put(struct sc_buf *b, uint32_t lifetime)
+{
+	sc_buf_put_u32(b, lifetime);
+}
+
+sc_err sp_crl_req_get(struct sc_buf *b, uint32_t *lifetime)
+{
+	*lifetime = sc_buf_get_u32(b);
+	return req_done(b, "crl");
+}
+
+void sp_crl_ans_put(struct sc_buf *b, const uint8_t *der, size_t der_len)
+{
+	sc_buf_put_string(b, der, der_len);
+}
+
+sc_err sp_crl_ans_get(struct sc_buf *b, const uint8_t **der, size_t *der_len)
+{
+	sc_err r;
+
+	sc_buf_get_string(b, der, der_len, SP_MSG_MAX_CRL);
+	if ((r = ans_done(b, "crl")) != SC_OK)
+		return r;
+	if (*der_len == 0)
+		return sc_fail(SC_ERR_PEER, "crl answer: empty CRL");
 	return SC_OK;
 }
 

@@ -274,6 +274,17 @@ void sp_backend_ans_put(struct sc_buf *b, const struct sc_sp_backend *be);
 /* Also SC_ERR_PEER for an empty name or a byte outside printable ASCII in any field. */
 sc_err sp_backend_ans_get(struct sc_buf *b, struct sc_sp_backend *be) SC_MUST_USE;
 
+/* ---- CRL 0x19 (revision 1.3): [u32 lifetime (seconds)] -> [string crl (1..SP_MSG_MAX_CRL)] */
+
+#define SP_MSG_MAX_CRL 4096 /* a device CA CRL's DER (SC_CRL_MAX_DER, selfcert/crl.h) */
+
+void sp_crl_req_put(struct sc_buf *b, uint32_t lifetime);
+/* Any u32 decodes: the lifetime's bounds are the handler's (SC_ERR_VALIDITY). */
+sc_err sp_crl_req_get(struct sc_buf *b, uint32_t *lifetime) SC_MUST_USE;
+void sp_crl_ans_put(struct sc_buf *b, const uint8_t *der, size_t der_len);
+/* Also SC_ERR_PEER for an empty CRL. */
+sc_err sp_crl_ans_get(struct sc_buf *b, const uint8_t **der, size_t *der_len) SC_MUST_USE;
+
 /*
  * The bytes a request proof signs (docs/PROTOCOL.md 0x17), written by the SP and rebuilt by the
  * server that checks it: "selfcert request proof v1" (25 bytes, no NUL: its first byte 's',

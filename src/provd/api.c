@@ -132,6 +132,9 @@ out:
 void provd_api_free(struct provd_api *api)
 {
 	X509_STORE_free(api->mfr_store);
+	free(api->mfr_crls_pem);
+	api->mfr_crls_pem = NULL;
+	api->mfr_crls_len = api->n_mfr_crls = 0;
 	provd_certcache_free(api->certs);
 	sc_sig_cache_free(api->sigs);
 	provd_profcache_free(api->profiles);

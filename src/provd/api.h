@@ -73,7 +73,35 @@ struct provd_api {
 	 * and the others skip their count(*)s per scrape.
 	 */
 	int no_registry_gauges;
+	/*
+	 * Issue 14: the manufacturer's CRLs (--mfr-crl, provd_mfr_crls_load), PEM as GET /v1/crls
+	 * serves them ahead of the devices' own; NULL/0: none. Owned (free).
+	 */
+	char *mfr_crls_pem;
+	size_t mfr_crls_len, n_mfr_crls;
 };
+
+#define PROVD_MFR_CRL_FILES_MAX 16        /* --mfr-crl files */
+#define PROVD_MFR_CRL_FILE_MAX (4u << 20) /* each file */
+#define PROVD_CRL_PEM_MAX 8192            /* a device's "crl" (PEM of at most SC_CRL_MAX_DER) */
+#define PROVD_CRLS_MAX 200000             /* device CRLs in one GET /v1/crls */
+#define PROVD_CRLS_MAX_BYTES (256u << 20) /* the whole bundle */
+
+/*
+ * Load the --mfr-crl files (n, at most PROVD_MFR_CRL_FILES_MAX) into api: each at most
+ * PROVD_MFR_CRL_FILE_MAX bytes holding one or more PEM CRLs, each with a nextUpdate
+ * (SC_ERR_MALFORMED), one whose issuer is the manufacturer root signed by it (SC_ERR_SIGNATURE);
+ * the detail names the file. Their expiry is the operator's (`selfcert mfr revoke` from a timer).
+ */
+sc_err provd_mfr_crls_load(struct provd_api *api, const char *const *files, size_t n) SC_MUST_USE;
+
+/*
+ * A device's "crl" (PEM text, len bytes): exactly one PEM CRL (SC_ERR_MALFORMED; more text:
+ * SC_ERR_TRAILING; over PROVD_CRL_PEM_MAX: SC_ERR_OVERSIZE), a device CA CRL of device_ca
+ * (sc_crl_device_decode at now). *der (OPENSSL_free) and *out (X509_CRL_free) are the caller's.
+ */
+sc_err provd_crl_from_pem(const char *pem, size_t len, X509 *device_ca, int64_t now, uint8_t **der,
+    size_t *der_len, X509_CRL **out) SC_MUST_USE;
 
 #define PROVD_QUERY_MAX 8 /* query parameters in one request; more: bad-value */
 

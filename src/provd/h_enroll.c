@@ -25,6 +25,7 @@
 #include <selfcert/verify.h>
 #include "handlers.h"
 #include "json.h"
+#include "log.h"
 #include "keygen.h"
 #include "respond.h"
 #include "text.h"
@@ -701,11 +702,18 @@ struct cert_req {
 	struct sc_reg_cert_rec crec; /* the registry's row: der borrowed from der */
 	uint8_t *der;
 	int already; /* registered before: the same certificate again */
+	/* Issue 14: the device CA's own CRL sent with it ("crl"), checked; NULL: none sent. */
+	X509_CRL *crl;
+	uint8_t *crl_der;
+	size_t crl_der_len;
+	int crl_stored; /* 1: kept as the device's newest (GET /v1/crls); 0 older; -1 not kept */
 };
 
 static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
 {
 	OPENSSL_free(cr->der);
+	OPENSSL_free(cr->crl_der);
+	X509_CRL_free(cr->crl);
 	sc_profile_free(cr->prof);
 	provd_profcache_release(api->profiles, cr->kept);
 	sc_reg_profile_rec_clear(&cr->prec);
@@ -836,6 +844,65 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 	return SC_OK;
 }
 
+/*
+ * The optional "crl" (issue 14): the device CA's own CRL, which only this device's SP can sign;
+ * checked against the device CA of the chain the device showed with its profile request, before
+ * anything is recorded, so a bad one refuses the request and writes nothing. Every refusal is
+ * bad-value "crl: <error>: <detail>", which tells an agent to ask again without it.
+ */
+static sc_err cert_crl(const struct provd_ctx *ctx, struct cert_req *cr, time_t now)
+{
+	const char *pem = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	if ((r = provd_json_string(ctx->body, "crl", 0, PROVD_CRL_PEM_MAX, &pem, &len)) != SC_OK ||
+	    pem == NULL)
+		return r;
+	if ((r = provd_crl_from_pem(pem, len, sk_X509_value(cr->chain, 0), (int64_t)now,
+	         &cr->crl_der, &cr->crl_der_len, &cr->crl)) != SC_OK)
+		return sc_fail(PROVD_ERR_BAD_VALUE, "crl: %s: %s", sc_err_name(r), sc_err_detail());
+	return SC_OK;
+}
+
+/* Keep the checked CRL as the device's newest, after the certificate is recorded. */
+static sc_err cert_crl_keep(const struct provd_ctx *ctx, struct cert_req *cr)
+{
+	struct sc_reg_crl_rec rec;
+	time_t nu = 0;
+	ASN1_INTEGER *num = NULL;
+	uint64_t v = 0;
+	sc_err r;
+
+	if (cr->crl == NULL)
+		return SC_OK;
+	memset(&rec, 0, sizeof(rec));
+	num = X509_CRL_get_ext_d2i(cr->crl, NID_crl_number, NULL, NULL);
+	if (num == NULL || ASN1_INTEGER_get_uint64(&v, num) != 1 ||
+	    sc_asn1_time_to_time_t(X509_CRL_get0_nextUpdate(cr->crl), &nu) != SC_OK) {
+		ASN1_INTEGER_free(num);
+		return sc_fail(SC_ERR_INTERNAL, "crl: re-reading a checked CRL");
+	}
+	ASN1_INTEGER_free(num);
+	snprintf(rec.device_id, sizeof(rec.device_id), "%s", cr->device_id);
+	rec.number = v;
+	rec.next_update = (int64_t)nu;
+	rec.der = cr->crl_der;
+	rec.der_len = cr->crl_der_len;
+	/*
+	 * The certificate is recorded already: a registry that will not keep the CRL (a runtime role
+	 * without the schema-4 grant, a lost connection) must not turn its acknowledgement into a
+	 * failure the agent would retry for ever. Logged, and "crl":"not-kept" in the answer.
+	 */
+	if ((r = sc_reg_crl_put(ctx->reg, &rec, (int64_t)time(NULL), &cr->crl_stored)) != SC_OK) {
+		sc_log("device %s: the device CA CRL was not kept: %s: %s", cr->device_id,
+		    sc_err_name(r), sc_err_detail());
+		sc_err_clear();
+		cr->crl_stored = -1;
+	}
+	return SC_OK;
+}
+
 /* Record it (fingerprint, serial, validity) and consume its profile, in one transaction. */
 static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 {
@@ -885,11 +952,17 @@ static void cert_answer(const struct provd_api *api, const struct cert_req *cr,
 	provd_time_str(cr->crec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(cr->crec.not_after, t_na, sizeof(t_na));
 	provd_respond_json(resp, cr->already ? 200 : 201,
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "status",
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s*}", "status",
 	        cr->already ? "already-registered" : "registered", "device_id", cr->device_id,
 	        "profile_id", cr->crec.profile_id, "serial", cr->crec.serial, "fingerprint",
-	        cr->crec.fpr, "not_before", t_nb, "not_after", t_na));
-	provd_log_add(resp, "serial=%s%s", cr->crec.serial, cr->already ? " (again)" : "");
+	        cr->crec.fpr, "not_before", t_nb, "not_after", t_na, "crl",
+	        cr->crl == NULL      ? NULL
+	            : cr->crl_stored ? "kept"
+	                             : "older"));
+	provd_log_add(resp, "serial=%s%s%s", cr->crec.serial, cr->already ? " (again)" : "",
+	    cr->crl == NULL      ? ""
+	        : cr->crl_stored ? " crl=kept"
+	                         : " crl=older");
 }
 
 sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *resp)
@@ -902,7 +975,9 @@ sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *
 	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
 	    (r = cert_in_time(&cr, now)) != SC_OK ||
-	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK)
+	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK ||
+	    (r = cert_crl(ctx, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK ||
+	    (r = cert_crl_keep(ctx, &cr)) != SC_OK)
 		goto out;
 	cert_answer(ctx->api, &cr, resp);
 out:

@@ -38,6 +38,7 @@ provd_handler provd_h_op_activate;  /* POST /v1/operator/devices */
 provd_handler provd_h_op_import;    /* POST /v1/operator/devices/import (text/csv) */
 provd_handler provd_h_op_show;      /* GET /v1/operator/devices/{id} */
 provd_handler provd_h_revoked;      /* GET /v1/revoked (h_revoked.c) */
+provd_handler provd_h_crls;         /* GET /v1/crls (h_crls.c) */
 
 /*
  * The operator gate (h_operator.c): who sent the request's bearer token. PROVD_ERR_ADMIN_DISABLED

@@ -72,6 +72,7 @@ static const char usage_text[] =
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
     "         [--keygen-threads N] [--keygen-queue N] [--unauthenticated-budget N]\n"
     "         [--signer-key KEY] [--trusted-proxy CIDR …] [--no-registry-gauges]\n"
+    "         [--mfr-crl FILE …]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -116,10 +117,12 @@ static const char usage_text2[] =
     "  --signer-key KEY       the profile signer's key: a PEM file or a pkcs11: URI (RFC 7512,\n"
     "                         PIN only from ?pin-source=file:PATH); default NETDIR/signer.key.\n"
     "                         NETDIR needs root.pem and signer.pem; never the root's key\n"
+    "  --mfr-crl FILE         the manufacturer's CRLs (PEM; `selfcert mfr revoke` writes\n"
+    "                         ca.crl and root.crl), served first in GET /v1/crls; repeatable\n"
     "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                         flags on the command line win\n"
     "  --version              print the version and exit\n"
-    "SIGHUP re-reads the configuration, policy, admin token and TLS files: all load, or nothing changes.\n";
+    "SIGHUP re-reads the configuration, policy, admin token, TLS and --mfr-crl files: all load, or nothing changes.\n";
 
 /* "selfcert-provd: <name>: <detail>" (the message when there is no detail); the exit code. */
 static int fail(sc_err r)
@@ -863,10 +866,12 @@ struct options {
 	int insecure, keygen, loopback;
 	long threads, max_conn, per_ip, timeout, deadline;
 	long keygen_threads, keygen_queue;
-	long unauth_budget;           /* -1: the policy's default */
-	struct sockaddr_storage addr; /* --listen */
-	struct provd_proxies proxies; /* --trusted-proxy */
-	int no_registry_gauges;       /* --no-registry-gauges */
+	long unauth_budget;                            /* -1: the policy's default */
+	struct sockaddr_storage addr;                  /* --listen */
+	struct provd_proxies proxies;                  /* --trusted-proxy */
+	int no_registry_gauges;                        /* --no-registry-gauges */
+	const char *mfr_crls[PROVD_MFR_CRL_FILES_MAX]; /* --mfr-crl, in order */
+	size_t n_mfr_crls;
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -905,6 +910,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_SIGNERKEY,
 		O_PROXY,
 		O_NOGAUGES,
+		O_MFRCRL,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -936,6 +942,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "signer-key", required_argument, NULL, O_SIGNERKEY },
 		{ "trusted-proxy", required_argument, NULL, O_PROXY },
 		{ "no-registry-gauges", no_argument, NULL, O_NOGAUGES },
+		{ "mfr-crl", required_argument, NULL, O_MFRCRL },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1001,6 +1008,12 @@ static void parse_flags(int argc, char **argv, struct options *o)
 				sc_log_usage_die("%s", sc_err_detail());
 			break;
 		case O_NOGAUGES: o->no_registry_gauges = 1; break;
+		case O_MFRCRL:
+			if (o->n_mfr_crls == PROVD_MFR_CRL_FILES_MAX)
+				sc_log_usage_die("--mfr-crl: at most %d files",
+				    PROVD_MFR_CRL_FILES_MAX);
+			o->mfr_crls[o->n_mfr_crls++] = optarg;
+			break;
 		case O_HELP:
 			fputs(usage_text, stdout);
 			fputs(usage_text2, stdout);
@@ -1061,7 +1074,8 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	    (r = provd_operators_new(o->operators,
 	         srv->api.admin_enabled ? srv->api.admin_token_hash : NULL, &srv->api.operators)) !=
 	        SC_OK ||
-	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK)
+	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK ||
+	    (r = provd_mfr_crls_load(&srv->api, o->mfr_crls, o->n_mfr_crls)) != SC_OK)
 		return r;
 	if (!o->insecure &&
 	    (r = load_tls(o->tls_cert, o->tls_key, &tls->cert, &tls->key, &tls->key_len)) != SC_OK)
@@ -1229,6 +1243,11 @@ static sc_err provd_reload(const struct options *o)
 		r = provd_api_set_admin_token(&tmp, o->admin);
 	if (r == SC_OK && !o->insecure)
 		r = load_tls(o->tls_cert, o->tls_key, &tls.cert, &tls.key, &tls.key_len);
+	if (r == SC_OK && o->n_mfr_crls > 0 &&
+	    (r = sc_load_cert(o->mfr_root, &tmp.mfr_root)) == SC_OK)
+		r = provd_mfr_crls_load(&tmp, o->mfr_crls, o->n_mfr_crls);
+	X509_free(tmp.mfr_root);
+	free(tmp.mfr_crls_pem);
 	OPENSSL_cleanse(&tmp, sizeof(tmp));
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);

@@ -41,6 +41,7 @@ static const char *const endpoint_names[PROVD_EP_COUNT] = {
 	[PROVD_EP_REVOKE] = "revoke",
 	[PROVD_EP_OPERATOR] = "operator",
 	[PROVD_EP_REVOKED] = "revoked",
+	[PROVD_EP_CRLS] = "crls",
 	[PROVD_EP_OTHER] = "other",
 };
 

@@ -23,6 +23,7 @@ enum provd_endpoint {
 	PROVD_EP_REVOKE,
 	PROVD_EP_OPERATOR, /* /v1/operator/… but revoke (h_operator.c) */
 	PROVD_EP_REVOKED,
+	PROVD_EP_CRLS,
 	PROVD_EP_OTHER,
 	PROVD_EP_COUNT
 };

@@ -15,6 +15,7 @@
 struct provd_response;
 
 #define PROVD_JSON_TYPE "application/json"
+#define PROVD_PEM_TYPE "application/x-pem-file" /* GET /v1/crls: PEM CRLs, one after another */
 #define PROVD_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* Make j (taken, even when NULL) the body with this status; 500 internal if it will not encode. */

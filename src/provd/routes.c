@@ -25,7 +25,7 @@
 
 static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen",
 	"proof", "gate", NULL };
-static const char *const f_certificates[] = { "certificate", NULL };
+static const char *const f_certificates[] = { "certificate", "crl", NULL };
 static const char *const f_revoke[] = { "reason", NULL };
 static const char *const f_activate[] = { "device_ids", "note", NULL };
 
@@ -68,6 +68,8 @@ static const struct provd_route {
 	  R_ADMIN | R_JSON | R_JSON_OPT, f_revoke,       provd_h_revoke },
 	{ "GET",  "/v1/revoked",      NULL,      PROVD_EP_REVOKED,
 	  0,                             NULL,           provd_h_revoked },
+	{ "GET",  "/v1/crls",         NULL,      PROVD_EP_CRLS,
+	  0,                             NULL,           provd_h_crls },
 };
 /* clang-format on */
 

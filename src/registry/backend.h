@@ -98,6 +98,11 @@ struct sc_reg_backend {
 	sc_err (*audit_add)(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
 	    const char *device_id, const char *detail);
 	sc_err (*check)(struct sc_reg *reg);
+	/* Issue 14, schema 4: rec checked (device ID valid, number, der length). */
+	sc_err (*crl_put)(struct sc_reg *reg, const struct sc_reg_crl_rec *rec, int64_t now,
+	    int *stored);
+	sc_err (*crl_list)(struct sc_reg *reg, int64_t now, size_t limit,
+	    int (*cb)(void *ctx, const struct sc_reg_crl_rec *c), void *ctx);
 	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
 	sc_err (*grant)(struct sc_reg *reg, const char *role);
 };

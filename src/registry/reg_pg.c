@@ -136,6 +136,18 @@ static const struct {
 	  "  CHECK (source IS NULL OR length(source) BETWEEN 1 AND 64);"
 	  "CREATE INDEX profiles_by_source ON profiles(source, created_at);",
 	    1 },
+	/*
+	 * 4 (issue 14): the newest device CA CRL of each device (GET /v1/crls). min_compatible
+	 * stays 1: a new table that older nodes never touch. The runtime role needs `net db
+	 * grant` again for it (docs/OPERATIONS.md).
+	 */
+	{ "CREATE TABLE device_crls ("
+	  "  device_id   text COLLATE \"C\" PRIMARY KEY REFERENCES devices(device_id),"
+	  "  crl_number  bigint NOT NULL CHECK (crl_number > 0),"
+	  "  next_update bigint NOT NULL,"
+	  "  der         bytea NOT NULL CHECK (octet_length(der) BETWEEN 1 AND 4096),"
+	  "  updated_at  bigint NOT NULL);",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1420,6 +1432,77 @@ static sc_err pg_cert_list(struct sc_reg *base, const char *device_id, size_t li
 	return SC_OK;
 }
 
+static sc_err pg_crl_put(struct sc_reg *base, const struct sc_reg_crl_rec *rec, int64_t now,
+    int *stored)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_text(&p, rec->device_id);
+	p_i64(&p, (int64_t)rec->number);
+	p_i64(&p, rec->next_update);
+	p_bin(&p, rec->der, rec->der_len);
+	p_i64(&p, now);
+	/* Only a higher number replaces: a CRL arriving late (or replayed) changes nothing. */
+	if ((r = x(reg, "keeping a device CRL",
+	         "INSERT INTO device_crls (device_id, crl_number, next_update, der, updated_at)"
+	         " SELECT $1, $2::bigint, $3::bigint, $4, $5::bigint WHERE EXISTS (SELECT 1"
+	         "  FROM devices WHERE device_id = $1 AND status = 'active')"
+	         " ON CONFLICT (device_id) DO UPDATE SET crl_number = excluded.crl_number,"
+	         "  next_update = excluded.next_update, der = excluded.der,"
+	         "  updated_at = excluded.updated_at"
+	         "  WHERE excluded.crl_number > device_crls.crl_number",
+	         &p, &res)) != SC_OK)
+		return r;
+	*stored = strcmp(PQcmdTuples(res), "0") != 0;
+	PQclear(res);
+	return SC_OK;
+}
+
+static sc_err pg_crl_list(struct sc_reg *base, int64_t now, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_crl_rec *c), void *ctx)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	struct sc_reg_crl_rec c;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	sc_err r;
+
+	p_i64(&p, now);
+	if (limit == 0)
+		p_text(&p, NULL); /* LIMIT NULL: all */
+	else
+		p_i64(&p, (int64_t)limit);
+	if ((r = x(reg, "listing device CRLs",
+	         "SELECT c.device_id, c.crl_number, c.next_update, c.der FROM device_crls c"
+	         " JOIN devices d ON d.device_id = c.device_id"
+	         " WHERE d.status = 'active' AND c.next_update > $1::bigint"
+	         " ORDER BY c.device_id LIMIT $2::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		memset(&c, 0, sizeof(c));
+		copy_col(res, i, 0, c.device_id, sizeof(c.device_id));
+		c.number = (uint64_t)i64(res, i, 1);
+		c.next_update = i64(res, i, 2);
+		if (!bytea_col(res, i, 3, SC_REG_CRL_MAX_DER, &der, &len))
+			continue;
+		c.der = der;
+		c.der_len = len;
+		int stop = cb(ctx, &c);
+		OPENSSL_free(der);
+		der = NULL;
+		if (stop != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
 static sc_err pg_cert_der(struct sc_reg *base, const char *fpr, uint8_t **der, size_t *len)
 {
 	struct pg_reg *reg = pg(base);
@@ -1606,9 +1689,10 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	    "GRANT SELECT ON registry_meta TO %s;"
 	    "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
 	    "GRANT SELECT, INSERT ON certificates, revocations, audit TO %s;"
+	    "GRANT SELECT, INSERT, UPDATE ON device_crls TO %s;"
 	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
-	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta FROM %s",
-	    schema, id, id, id, id, id, id);
+	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta, device_crls FROM %s",
+	    schema, id, id, id, id, id, id, id);
 	if ((r = begin(reg)) != SC_OK)
 		goto out;
 	res = PQexec(reg->conn, sql);
@@ -1647,5 +1731,7 @@ const struct sc_reg_backend sc_reg_pg = {
 	.profile_list = pg_profile_list,
 	.audit_add = pg_audit_add,
 	.check = pg_check,
+	.crl_put = pg_crl_put,
+	.crl_list = pg_crl_list,
 	.grant = pg_grant,
 };

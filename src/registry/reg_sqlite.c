@@ -141,6 +141,17 @@ static const char *const migrations[] = {
 	"ALTER TABLE profiles ADD COLUMN source TEXT"
 	"  CHECK (source IS NULL OR length(source) BETWEEN 1 AND 64);"
 	"CREATE INDEX profiles_by_source ON profiles(source, created_at);",
+	/*
+	 * 4 (issue 14): the newest device CA CRL of each device, served at GET /v1/crls so that
+	 * relying parties checking every level of a chain (nginx ssl_crl) find the device CA's.
+	 */
+	"CREATE TABLE device_crls ("
+	"  device_id   TEXT PRIMARY KEY NOT NULL REFERENCES devices(device_id),"
+	"  crl_number  INTEGER NOT NULL CHECK (crl_number > 0),"
+	"  next_update INTEGER NOT NULL,"
+	"  der         BLOB NOT NULL CHECK (length(der) BETWEEN 1 AND 4096),"
+	"  updated_at  INTEGER NOT NULL"
+	") STRICT;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -1196,6 +1207,73 @@ static sc_err sq_cert_der(struct sc_reg *base, const char *fpr, uint8_t **der, s
 	return r;
 }
 
+static sc_err sq_crl_put(struct sc_reg *base, const struct sc_reg_crl_rec *rec, int64_t now,
+    int *stored)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	/* Only a higher number replaces: a CRL arriving late (or replayed) changes nothing. */
+	if ((r = prepare(reg,
+	         "INSERT INTO device_crls (device_id, crl_number, next_update, der, updated_at)"
+	         " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM devices"
+	         "  WHERE device_id = ?1 AND status = 'active')"
+	         " ON CONFLICT (device_id) DO UPDATE SET crl_number = excluded.crl_number,"
+	         "  next_update = excluded.next_update, der = excluded.der,"
+	         "  updated_at = excluded.updated_at"
+	         "  WHERE excluded.crl_number > device_crls.crl_number",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, rec->device_id);
+	sqlite3_bind_int64(st, 2, (int64_t)rec->number);
+	sqlite3_bind_int64(st, 3, rec->next_update);
+	sqlite3_bind_blob(st, 4, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, now);
+	if (sqlite3_step(st) == SQLITE_DONE) {
+		*stored = sqlite3_changes(reg->db) > 0;
+		r = SC_OK;
+	} else {
+		r = db_fail(reg, "keeping a device CRL");
+	}
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_crl_list(struct sc_reg *base, int64_t now, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_crl_rec *c), void *ctx)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_crl_rec c;
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg,
+	         "SELECT c.device_id, c.crl_number, c.next_update, c.der FROM device_crls c"
+	         " JOIN devices d ON d.device_id = c.device_id"
+	         " WHERE d.status = 'active' AND c.next_update > ?1 ORDER BY c.device_id LIMIT ?2",
+	         &st)) != SC_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&c, 0, sizeof(c));
+		copy_col(st, 0, c.device_id, sizeof(c.device_id));
+		c.number = (uint64_t)sqlite3_column_int64(st, 1);
+		c.next_update = sqlite3_column_int64(st, 2);
+		c.der = sqlite3_column_blob(st, 3);
+		c.der_len = (size_t)sqlite3_column_bytes(st, 3);
+		if (c.der == NULL || c.der_len == 0 || c.der_len > SC_REG_CRL_MAX_DER)
+			continue;
+		if (cb(ctx, &c) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "listing device CRLs");
+	done(reg, st);
+	return r;
+}
+
 static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t limit,
     int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
 {
@@ -1460,6 +1538,8 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.audit_follow = sq_audit_follow,
 	.counts = sq_counts,
 	.check = sq_check,
+	.crl_put = sq_crl_put,
+	.crl_list = sq_crl_list,
 	.device_page = sq_device_page,
 	.profile_list = sq_profile_list,
 	.audit_add = sq_audit_add,

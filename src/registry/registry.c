@@ -286,6 +286,22 @@ sc_err sc_reg_cert_der(struct sc_reg *reg, const char *fpr, uint8_t **der, size_
 	return reg->be->cert_der(reg, fpr, der, len);
 }
 
+sc_err sc_reg_crl_put(struct sc_reg *reg, const struct sc_reg_crl_rec *rec, int64_t now,
+    int *stored)
+{
+	*stored = 0;
+	if (!sc_device_id_valid(rec->device_id) || rec->number == 0 || rec->number > INT64_MAX ||
+	    rec->der == NULL || rec->der_len == 0 || rec->der_len > SC_REG_CRL_MAX_DER)
+		return sc_fail(SC_ERR_USAGE, "device CRL: bad device ID, number or size");
+	return reg->be->crl_put(reg, rec, now, stored);
+}
+
+sc_err sc_reg_crl_list(struct sc_reg *reg, int64_t now, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_crl_rec *c), void *ctx)
+{
+	return reg->be->crl_list(reg, now, limit, cb, ctx);
+}
+
 sc_err sc_reg_audit_list(struct sc_reg *reg, const char *device_id, size_t limit,
     int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx)
 {

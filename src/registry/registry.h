@@ -23,7 +23,7 @@
 #include <selfcert/profile.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
-#define SC_REG_SCHEMA_VERSION 3      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 4      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -337,5 +337,34 @@ sc_err sc_reg_counts(struct sc_reg *reg, struct sc_reg_counts *out) SC_MUST_USE;
  * first problem.
  */
 sc_err sc_reg_check(struct sc_reg *reg) SC_MUST_USE;
+
+/*
+ * Issue 14 (schema 4): the newest device CA CRL each device sent (docs/FORMATS.md "Device CA
+ * CRL"), checked by the caller (sc_crl_device_decode against the device's own CA certificate).
+ */
+#define SC_REG_CRL_MAX_DER 4096 /* SC_CRL_MAX_DER */
+struct sc_reg_crl_rec {
+	char device_id[SC_DEVICE_ID_MAX + 1];
+	uint64_t number;     /* its cRLNumber, 1..2^63-1 */
+	int64_t next_update; /* its nextUpdate, Unix seconds */
+	const uint8_t
+	    *der;       /* borrowed (on put: the caller's; listed: until the callback returns) */
+	size_t der_len; /* 1..SC_REG_CRL_MAX_DER */
+};
+
+/*
+ * Keep rec as its device's CRL if the device is registered and active and rec's number is above
+ * the one kept, one statement; *stored 1 if it was kept, 0 if not (an older or equal number: a
+ * late or replayed CRL changes nothing; or a device not active). SC_ERR_USAGE for a bad rec.
+ */
+sc_err sc_reg_crl_put(struct sc_reg *reg, const struct sc_reg_crl_rec *rec, int64_t now,
+    int *stored) SC_MUST_USE;
+
+/*
+ * The kept CRLs of active devices whose next_update is after now, by device ID, at most limit
+ * (0: all). A revoked device's CRL is never listed, nor an expired one.
+ */
+sc_err sc_reg_crl_list(struct sc_reg *reg, int64_t now, size_t limit,
+    int (*cb)(void *ctx, const struct sc_reg_crl_rec *c), void *ctx) SC_MUST_USE;
 
 #endif

@@ -44,6 +44,7 @@ static const struct spd_dispatch_entry {
 	{ SC_SP_BACKEND, S_ANY, 0, spd_h_backend, 2 },
 	{ SC_SP_GATE_CHALLENGE, S_LOCKED, 0, spd_h_gate_challenge, 4 },
 	{ SC_SP_GATE_ISSUE, S_LOCKED, 0, spd_h_gate_issue, 4 },
+	{ SC_SP_CRL, S_LOCKED, 0, spd_h_crl, 3 },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)
@@ -61,8 +62,7 @@ sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_b
 		goto out;
 	for (i = 0; i < sizeof(spd_dispatch_table) / sizeof(spd_dispatch_table[0]); i++)
 		if (spd_dispatch_table[i].type == type &&
-		    !(spd->rev10 && spd_dispatch_table[i].rev > 0) &&
-		    !(spd->rev11 && spd_dispatch_table[i].rev > 1))
+		    !(spd->emulate && spd_dispatch_table[i].rev > spd->emulate_rev))
 			e = &spd_dispatch_table[i];
 	if (e == NULL) {
 		r = sc_fail(SC_ERR_UNKNOWN_REQUEST, "message type 0x%02x", type);

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: selfcert-spd --store DIR --socket PATH [--foreground] [--allow-uid UID ...]\n"
-	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.0|1.1]\n"
+	    "                    [--user NAME] [--insecure-no-sandbox] [--revision 1.N]\n"
 	    "                    [--tcti TCTI]\n"
 	    "       selfcert-spd --init --store DIR --device-id ID [--backend soft|tpm] [--tcti TCTI]\n"
 	    "                    [--gate-key PEM]\n"
@@ -53,9 +53,10 @@ static void usage(FILE *f)
 	    "  --tcti TCTI            the TPM: device[:PATH] or swtpm:path=SOCKET (default:\n"
 	    "                         $TPM2TOOLS_TCTI, $TSS2_TCTI, device:/dev/tpmrm0); opened\n"
 	    "                         before the sandbox, one connection for the daemon's life\n"
-	    "  --revision 1.0|1.1     answer as an SP of that protocol revision (1.0: no PROOF nor\n"
-	    "                         BACKEND; 1.1: no BACKEND): what a host meets on an older chip,\n"
-	    "                         for compatibility tests\n"
+	    "  --revision 1.N         answer as an SP of the older protocol revision 1.N (0..4;\n"
+	    "                         1.0: no PROOF, BACKEND, CRL or GATE_*; 1.1: no BACKEND on;\n"
+	    "                         1.2: no CRL on; 1.3: no GATE_*): what a host meets on an\n"
+	    "                         older chip, for compatibility tests\n"
 	    "  --version              print the version and exit\n"
 	    "SIGHUP is ignored (nothing to re-read).\n");
 }
@@ -270,8 +271,8 @@ int main(int argc, char **argv)
 	struct spd_user user;
 	struct spd *spd = NULL;
 	struct sigaction sa;
-	int init = 0, list = 0, no_sandbox = 0, rev10 = 0, rev11 = 0, opt, lfd = -1, dirfd = -1,
-	    rc = 1;
+	int init = 0, list = 0, no_sandbox = 0, emulate = 0, opt, lfd = -1, dirfd = -1, rc = 1;
+	unsigned emulate_rev = SPD_REVISION;
 	sc_err r;
 
 	sc_log_init("selfcert-spd");
@@ -289,10 +290,12 @@ int main(int argc, char **argv)
 		case 'N': no_sandbox = 1; break;
 		case 'L': list = 1; break;
 		case 'R':
-			if (strcmp(optarg, "1.0") != 0 && strcmp(optarg, "1.1") != 0)
-				sc_log_usage_die("--revision %s: 1.0 or 1.1", optarg);
-			rev10 = strcmp(optarg, "1.0") == 0;
-			rev11 = !rev10;
+			if (strncmp(optarg, "1.", 2) != 0 || optarg[2] < '0' ||
+			    optarg[2] > '0' + SPD_REVISION || optarg[3] != '\0')
+				sc_log_usage_die("--revision %s: 1.0 to 1.%d", optarg,
+				    SPD_REVISION);
+			emulate_rev = (unsigned)(optarg[2] - '0');
+			emulate = emulate_rev < SPD_REVISION;
 			break;
 		case 'B': backend = optarg; break;
 		case 'T': tcti = optarg; break;
@@ -378,12 +381,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	spd->log = 1;
-	spd->rev10 = rev10;
-	spd->rev11 = rev11;
-	if (rev10)
-		sc_log("answering as protocol revision 1.0: no PROOF, no BACKEND (--revision 1.0)");
-	if (rev11)
-		sc_log("answering as protocol revision 1.1: no BACKEND (--revision 1.1)");
+	spd->emulate = emulate;
+	spd->emulate_rev = emulate_rev;
+	if (emulate)
+		sc_log("answering as protocol revision 1.%u: the requests of later revisions are "
+		       "unknown-request (--revision)",
+		    emulate_rev);
 	spd_start(spd);
 	/* The TPM's one connection is made now, before the sandbox: only a descriptor is kept. */
 	be = spd_backend_of(store_dir);

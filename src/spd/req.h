@@ -40,6 +40,8 @@ sc_err spd_h_gate_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *
 sc_err spd_h_gate_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 /* A request proof for the provisioning server, signed with the CSK (req_issue.c). */
 sc_err spd_h_proof(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+/* The device CA's own empty CRL, signed with the CSK (req_issue.c; revision 1.3). */
+sc_err spd_h_crl(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 /* Leaf-key use (req_keys.c). */
 sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/cert.h>
+#include <selfcert/crl.h>
 #include <selfcert/profile.h>
 #include "backend.h"
 #include "req.h"
@@ -136,6 +137,65 @@ out:
 static int spd_gated(const struct spd *spd)
 {
 	return spd->st.be == &spd_backend_tpm && spd_tpm_key_gated(spd->st.csk);
+}
+
+/* sc_crl_signer over the key backend: the CSK signs the TBSCertList the library built. */
+static sc_err crl_sign(void *ctx, const EVP_MD *md, const uint8_t *tbs, size_t len, uint8_t **sig,
+    size_t *sig_len)
+{
+	const struct spd_state *st = ctx;
+
+	return st->be->sign(st->csk, SPD_SIGN_MESSAGE, md, 0, tbs, len, sig, sig_len);
+}
+
+/*
+ * CRL: the device CA's own CRL. The host chooses only the lifetime (bounded); issuer, AKI,
+ * number, times and the empty list are the SP's, so the CSK signs nothing a host could shape
+ * into a certificate, a CSR or a proof (a TBSCertList's fourth field is a Time, not a Name).
+ * Nothing is committed: crlNumber comes from the clock (see struct spd's crl_last).
+ */
+sc_err spd_h_crl(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	struct spd_state *st = &spd->st;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	uint32_t lifetime = 0;
+	uint64_t number;
+	time_t now = time(NULL);
+	sc_err r;
+
+	if ((r = sp_crl_req_get(req, &lifetime)) != SC_OK)
+		goto out;
+	/* A gated CSK signs only what the operator authorized (GATE_ISSUE); a CRL is not that. */
+	if (spd_gated(spd)) {
+		r = sc_fail(SC_ERR_GATE,
+		    "crl: the CSK is operator-gated: it signs only certificates "
+		    "the operator authorized");
+		goto out;
+	}
+	if (lifetime < SC_CRL_MIN_LIFETIME || lifetime > SC_CRL_MAX_LIFETIME) {
+		r = sc_fail(SC_ERR_VALIDITY, "crl: lifetime %u s outside %u..%u", lifetime,
+		    SC_CRL_MIN_LIFETIME, SC_CRL_MAX_LIFETIME);
+		goto out;
+	}
+	if (now <= 0) {
+		r = sc_fail(SC_ERR_INTERNAL, "crl: the clock is before 1970");
+		goto out;
+	}
+	number = (uint64_t)now > spd->crl_last ? (uint64_t)now : spd->crl_last + 1;
+	if ((r = sc_crl_device_make(st->csk_cert, number, (int64_t)now, lifetime, crl_sign, st,
+	         &der, &der_len)) != SC_OK)
+		goto out;
+	if (der_len > SP_MSG_MAX_CRL) {
+		r = sc_fail(SC_ERR_INTERNAL, "crl: %zu bytes", der_len);
+		goto out;
+	}
+	spd->crl_last = number;
+	sp_crl_ans_put(ans, der, der_len);
+	r = SC_OK;
+out:
+	OPENSSL_free(der);
+	return r;
 }
 
 /* One ISSUE in flight: what each phase hands to the next. */

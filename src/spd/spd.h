@@ -23,6 +23,7 @@
 #define SPD_CHALLENGES_MAX 16      /* outstanding challenges, in memory only */
 #define SPD_MAX_LEAF_DAYS 36500    /* 100 years: keeps max_leaf_days * 86400 in a u32 */
 #define SPD_SIGNER_CACHE_ENTRIES 8 /* verified network signer chains remembered (LRU) */
+#define SPD_REVISION 4 /* this SP speaks protocol revision 1.4 (docs/PROTOCOL.md section 2) */
 
 struct spd_anchor {
 	char network_id[SC_NETWORK_ID_MAX + 1];
@@ -94,12 +95,17 @@ struct spd {
 	 */
 	struct sc_signer_cache *signer_cache;
 	/*
-	 * 1: answer as an SP of protocol revision 1.0 (--revision 1.0), whose table has no PROOF:
-	 * what a host meets on an older chip, for compatibility tests. 0: every request.
+	 * 1: answer as an SP of the older protocol revision 1.<emulate_rev> (--revision): the
+	 * requests a later revision added are unknown-request, what a host meets on an older chip,
+	 * for compatibility tests. 0: every request (SPD_REVISION).
 	 */
-	int rev10;
-	/* 1: answer as revision 1.1 (--revision 1.1): no BACKEND, the rest as today. */
-	int rev11;
+	int emulate;
+	unsigned emulate_rev;
+	/*
+	 * The last cRLNumber CRL signed (memory only): the next is max(now, this + 1), so numbers
+	 * rise within a run, and across restarts as long as the clock does not go back.
+	 */
+	uint64_t crl_last;
 	/*
 	 * BACKEND's TPM fields (manufacturer, vendor, firmware; the name is st.be's), read from
 	 * DIR/tpm.info at start, before the sandbox; empty for soft or when not recorded.

@@ -266,6 +266,10 @@ static void dispatch_seeds(void)
 	sc_wire_begin(&m, SC_SP_BACKEND, 0);
 	sp_backend_req_put(&m);
 	request("backend", &m);
+	/* CRL (revision 1.3): the device CA's own CRL, a week. */
+	sc_wire_begin(&m, SC_SP_CRL, 0);
+	sp_crl_req_put(&m, 7u * 86400u);
+	request("crl", &m);
 	/* Two messages no encoder writes, on purpose: a type and a version the SP does not know. */
 	sc_wire_begin(&m, 0x7e, 0);
 	request("unknown-type", &m);

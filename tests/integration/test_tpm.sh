@@ -94,6 +94,10 @@ ok "sign with the imported key" sc device sign --sp "$T/dev.sock" --key "$(cat "
 ok "  openssl verifies it with the server's key" openssl dgst -sha256 -verify <(openssl pkey -in "$T/server.pem" -pubout) \
   -signature "$T/sup.sig" "$T/msg0"
 echo "signed on the TPM $RANDOM" >"$T/msg"
+# The device CA's own CRL (SP request CRL, issue 14): signed by the TPM-held CSK.
+ok "device crl: the TPM's CSK signs the device CA CRL" sc device crl --sp "$T/dev.sock" --days 2 --out "$T/devca.crl"
+ok "  openssl verifies it under the device CA" openssl crl -in "$T/devca.crl" \
+  -CAfile "$T/certs/device-ca.pem" -noout
 ok "sign with the TPM leaf" sc device sign --sp "$T/dev.sock" --key "$(cat "$T/sig.handle")" --in "$T/msg" --out "$T/msg.sig"
 openssl x509 -in "$T/sig.pem" -noout -pubkey >"$T/sig.pub"
 ok "  openssl verifies it" openssl dgst -sha256 -verify "$T/sig.pub" -signature "$T/msg.sig" "$T/msg"

@@ -210,7 +210,8 @@ static sc_err device_row(const struct sc_test_world *w, EVP_PKEY *pub, const cha
 
 	if (ca) {
 		s.bc = "critical,CA:TRUE,pathlen:0";
-		s.ku = "critical,keyCertSign";
+		/* ca 2: a device CA certified since issue 14, which signs its own CRL. */
+		s.ku = ca == 2 ? "critical,keyCertSign,cRLSign" : "critical,keyCertSign";
 		s.nc_serial = device_id;
 	} else {
 		s.bc = "critical,CA:FALSE";
@@ -224,6 +225,12 @@ sc_err sc_test_world_device_ca(const struct sc_test_world *w, EVP_PKEY *pub, con
     X509 **out)
 {
 	return device_row(w, pub, device_id, 1, out);
+}
+
+sc_err sc_test_world_device_ca_crl(const struct sc_test_world *w, EVP_PKEY *pub,
+    const char *device_id, X509 **out)
+{
+	return device_row(w, pub, device_id, 2, out);
 }
 
 sc_err sc_test_world_kek(const struct sc_test_world *w, EVP_PKEY *pub, const char *device_id,

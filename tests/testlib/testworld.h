@@ -72,6 +72,9 @@ void sc_test_world_free(struct sc_test_world *w);
  */
 sc_err sc_test_world_device_ca(const struct sc_test_world *w, EVP_PKEY *pub, const char *device_id,
     X509 **out) SC_MUST_USE;
+/* The same with keyUsage cRLSign too (device CAs certified since issue 14: selfcert/crl.h). */
+sc_err sc_test_world_device_ca_crl(const struct sc_test_world *w, EVP_PKEY *pub,
+    const char *device_id, X509 **out) SC_MUST_USE;
 sc_err sc_test_world_kek(const struct sc_test_world *w, EVP_PKEY *pub, const char *device_id,
     X509 **out) SC_MUST_USE;
 

@@ -235,7 +235,7 @@ static void test_builders(void **state)
 		assert_name_types(X509_get_subject_name(p.dev_ca));
 		assert_common(p.dev_ca, p.ca, p.ca_key, DAYS);
 		assert_bc(p.dev_ca, 1, 0);
-		assert_ku(p.dev_ca, KU_KEY_CERT_SIGN);
+		assert_ku(p.dev_ca, KU_KEY_CERT_SIGN | KU_CRL_SIGN);
 		assert_ext(p.dev_ca, NID_name_constraints, 1);
 		nc = X509_get_ext_d2i(p.dev_ca, NID_name_constraints, &crit, NULL);
 		assert_non_null(nc);

@@ -25,6 +25,7 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/proof.h>
+#include <selfcert/crl.h>
 #include "backend.h"
 #include "fast/fast.h"
 #include "spd.h"
@@ -230,7 +231,9 @@ static sc_err set_limits(uint32_t days, uint32_t keys)
 static X509 *kek_cert; /* of the current test's SP, for supplied keys */
 
 /* The whole factory flow: keys, certificates, anchor, limits, lock. */
-static void personalize(enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_keys)
+/* crl_sign: certify the CSK with cRLSign (since issue 14); 0: as devices certified before. */
+static void personalize_ex(enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_keys,
+    int crl_sign)
 {
 	X509_REQ *csr = NULL, *kcsr = NULL;
 	X509 *csk_cert = NULL;
@@ -238,7 +241,8 @@ static void personalize(enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_k
 	assert_int_equal(keygen(SC_SP_ROLE_CSK, csk_alg, &csr), SC_OK);
 	assert_int_equal(spd->st.state, SC_SP_STATE_FACTORY);
 	assert_int_equal(keygen(SC_SP_ROLE_KEK, kek_alg, &kcsr), SC_OK);
-	assert_int_equal(sc_test_world_device_ca(&world, X509_REQ_get0_pubkey(csr), DEV, &csk_cert),
+	assert_int_equal((crl_sign ? sc_test_world_device_ca_crl : sc_test_world_device_ca)(&world,
+	                     X509_REQ_get0_pubkey(csr), DEV, &csk_cert),
 	    SC_OK);
 	X509_free(kek_cert);
 	assert_int_equal(sc_test_world_kek(&world, X509_REQ_get0_pubkey(kcsr), DEV, &kek_cert),
@@ -252,6 +256,11 @@ static void personalize(enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_k
 	X509_REQ_free(csr);
 	X509_REQ_free(kcsr);
 	X509_free(csk_cert);
+}
+
+static void personalize(enum sc_alg csk_alg, enum sc_alg kek_alg, uint32_t max_keys)
+{
+	personalize_ex(csk_alg, kek_alg, max_keys, 0);
 }
 
 /* ---- profiles ---- */
@@ -404,8 +413,9 @@ static void test_gating(void **state)
 		{ SC_SP_DERIVE, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_PROOF, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 		{ SC_SP_BACKEND, { SC_OK, SC_OK, SC_OK } },
+		{ SC_SP_CRL, { SC_ERR_STATE, SC_ERR_STATE, SC_ERR_MALFORMED } },
 	};
-	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x19, 0x7e, 0x7f, 0x80, 0x81, 0x91,
+	static const uint8_t unknown[] = { 0x00, 0x07, 0x0f, 0x1f, 0x7e, 0x7f, 0x80, 0x81, 0x91,
 		0xff };
 	int s;
 	size_t i;
@@ -424,18 +434,32 @@ static void test_gating(void **state)
 		for (i = 0; i < sizeof(unknown); i++)
 			assert_int_equal(call(unknown[i], NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		/* An SP of revision 1.0 (--revision 1.0) does not know PROOF, in any state. */
-		spd->rev10 = 1;
+		spd->emulate = 1;
+		spd->emulate_rev = 0;
 		assert_int_equal(call(SC_SP_PROOF, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		assert_int_equal(call(SC_SP_BACKEND, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_CRL, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_GATE_CHALLENGE, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		assert_int_equal(call(SC_SP_INFO, NULL, 0, NULL), SC_OK);
-		spd->rev10 = 0;
 		/* Revision 1.1 (--revision 1.1): PROOF as today, BACKEND unknown. */
-		spd->rev11 = 1;
+		spd->emulate_rev = 1;
 		assert_int_equal(call(SC_SP_PROOF, NULL, 0, NULL),
 		    s == SC_SP_STATE_LOCKED ? SC_ERR_MALFORMED : SC_ERR_STATE);
 		assert_int_equal(call(SC_SP_BACKEND, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_CRL, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		assert_int_equal(call(SC_SP_INFO, NULL, 0, NULL), SC_OK);
-		spd->rev11 = 0;
+		/* Revision 1.2 (--revision 1.2): BACKEND as today, CRL unknown. */
+		spd->emulate_rev = 2;
+		assert_int_equal(call(SC_SP_BACKEND, NULL, 0, NULL), SC_OK);
+		assert_int_equal(call(SC_SP_CRL, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		/* Revision 1.3 (--revision 1.3): CRL known, the gated requests unknown. */
+		spd->emulate_rev = 3;
+		assert_int_not_equal(call(SC_SP_CRL, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_GATE_CHALLENGE, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_GATE_ISSUE, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		spd->emulate = 0;
+		assert_int_not_equal(call(SC_SP_GATE_CHALLENGE, NULL, 0, NULL),
+		    SC_ERR_UNKNOWN_REQUEST);
 	}
 }
 
@@ -1424,6 +1448,130 @@ static void test_proof_rsa(void **state)
 	proof_for(SC_ALG_RSA2048);
 }
 
+/* CRL with lifetime; on success the DER in *der (the caller's). */
+static sc_err crl_req(uint32_t lifetime, uint8_t **der, size_t *der_len)
+{
+	struct sc_buf b;
+	struct answer a;
+	sc_err r;
+
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sp_crl_req_put(&b, lifetime);
+	r = call_buf(SC_SP_CRL, &b, &a);
+	if (r == SC_OK) {
+		const uint8_t *p;
+		size_t n;
+
+		assert_int_equal(sp_crl_ans_get(&a.rd, &p, &n), SC_OK);
+		assert_non_null(*der = OPENSSL_memdup(p, n));
+		*der_len = n;
+	}
+	answer_free(&a);
+	return r;
+}
+
+/*
+ * CRL: the device CA's own CRL, for each CSK algorithm: the body decoded strictly, the lifetime
+ * bounded, the CRL exactly the profile (sc_crl_device_decode) under the CSK certificate, numbers
+ * rising; a device CA certified without cRLSign gets none.
+ */
+static void crl_for(enum sc_alg alg)
+{
+	static const uint8_t three[3] = { 0, 0, 0x0e }, five[5] = { 0, 0, 0x0e, 0x10, 0 };
+	uint8_t *der = NULL, *der2 = NULL;
+	size_t len = 0, len2 = 0;
+	X509_CRL *crl = NULL;
+	uint64_t n1 = 0, n2 = 0;
+	int64_t next = 0;
+	time_t now = time(NULL);
+
+	personalize_ex(alg, SC_ALG_P256, 8, 1);
+	/* Hostile bodies: short, long, empty; lifetimes outside 1 h..30 d. */
+	expect_err(call(SC_SP_CRL, three, sizeof(three), NULL), SC_ERR_MALFORMED,
+	    "crl: truncated or field out of range");
+	expect_err(call(SC_SP_CRL, five, sizeof(five), NULL), SC_ERR_TRAILING,
+	    "crl: 1 trailing bytes");
+	expect_err(call(SC_SP_CRL, NULL, 0, NULL), SC_ERR_MALFORMED,
+	    "crl: truncated or field out of range");
+	expect_err(crl_req(SC_CRL_MIN_LIFETIME - 1, &der, &len), SC_ERR_VALIDITY,
+	    "crl: lifetime 3599 s outside 3600..2592000");
+	expect_err(crl_req(SC_CRL_MAX_LIFETIME + 1, &der, &len), SC_ERR_VALIDITY,
+	    "crl: lifetime 2592001 s outside 3600..2592000");
+	expect_err(crl_req(UINT32_MAX, &der, &len), SC_ERR_VALIDITY,
+	    "crl: lifetime 4294967295 s outside 3600..2592000");
+	assert_int_equal(crl_req(SC_CRL_MIN_LIFETIME, &der, &len), SC_OK);
+	assert_true(len <= SC_CRL_MAX_DER);
+	assert_int_equal(sc_crl_device_decode(der, len, spd->st.csk_cert, (int64_t)now, "t", &crl),
+	    SC_OK);
+	assert_int_equal(sc_crl_device_check(crl, spd->st.csk_cert, (int64_t)now, "t", &n1, &next),
+	    SC_OK);
+	assert_true(next >= (int64_t)now + SC_CRL_MIN_LIFETIME &&
+	    next <= (int64_t)time(NULL) + SC_CRL_MIN_LIFETIME);
+	/* Past nextUpdate it is stale; under another device CA it is nobody's. */
+	expect_err(sc_crl_device_check(crl, spd->st.csk_cert, next, "t", NULL, NULL), SC_ERR_STALE,
+	    "t: nextUpdate: passed");
+	expect_err(sc_crl_device_check(crl, world.device_ca, (int64_t)now, "t", NULL, NULL),
+	    SC_ERR_KEY_USAGE,
+	    "t: the device CA certificate has no cRLSign (certified before CRLs "
+	    "existed)");
+	X509_CRL_free(crl);
+	crl = NULL;
+	assert_int_equal(crl_req(SC_CRL_MAX_LIFETIME, &der2, &len2), SC_OK);
+	assert_int_equal(sc_crl_device_decode(der2, len2, spd->st.csk_cert, (int64_t)now, "t",
+	                     &crl),
+	    SC_OK);
+	assert_int_equal(sc_crl_device_check(crl, spd->st.csk_cert, -1, "t", &n2, NULL), SC_OK);
+	assert_true(n2 > n1);
+	/* Strict DER: a byte more is trailing data, a changed signature byte does not verify. */
+	OPENSSL_free(der);
+	assert_non_null(der = OPENSSL_malloc(len2 + 1));
+	memcpy(der, der2, len2);
+	der[len2] = 0;
+	X509_CRL_free(crl);
+	crl = NULL;
+	expect_err(sc_crl_device_decode(der, len2 + 1, spd->st.csk_cert, -1, "t", &crl),
+	    SC_ERR_TRAILING, "t: 1 trailing bytes");
+	der[len2 - 2] ^= 1;
+	expect_err(sc_crl_device_decode(der, len2, spd->st.csk_cert, -1, "t", &crl),
+	    SC_ERR_SIGNATURE, "t: signature: not by the device CA's key");
+	expect_err(sc_crl_device_decode(der, SC_CRL_MAX_DER + 1, spd->st.csk_cert, -1, "t", &crl),
+	    SC_ERR_OVERSIZE, "t: 4097 bytes, at most 4096");
+	assert_null(crl);
+	OPENSSL_free(der);
+	OPENSSL_free(der2);
+}
+
+static void test_crl(void **state)
+{
+	(void)state;
+	crl_for(SC_ALG_P256);
+}
+
+static void test_crl_rsa(void **state)
+{
+	(void)state;
+	crl_for(SC_ALG_RSA2048);
+}
+
+static void test_crl_ed25519(void **state)
+{
+	(void)state;
+	crl_for(SC_ALG_ED25519);
+}
+
+/* A device CA certified before issue 14 (keyCertSign only): the SP signs no CRL for it. */
+static void test_crl_old_device(void **state)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+
+	(void)state;
+	personalize(SC_ALG_P256, SC_ALG_P256, 8);
+	expect_err(crl_req(SC_CRL_DEFAULT_LIFETIME, &der, &len), SC_ERR_KEY_USAGE,
+	    "crl: the device CA certificate has no cRLSign (certified before CRLs existed)");
+	assert_null(der);
+}
+
 static void test_derive(void **state)
 {
 	struct pspec s;
@@ -1516,6 +1664,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proof_ed25519, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proof_rsa, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_rsa, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_ed25519, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_old_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_and_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_trailing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend, setup, teardown),

@@ -411,6 +411,7 @@ static void test_device_id_one_per_key(void **state)
 	assert_int_equal(raw_exec("DROP TRIGGER devices_one_per_key; DROP INDEX devices_by_key;"
 	                          "DROP INDEX profiles_by_source;"
 	                          "ALTER TABLE profiles DROP COLUMN source;"
+	                          "DROP TABLE device_crls;"
 	                          "PRAGMA user_version = 1;"
 	                          "INSERT INTO devices (device_id, status, created_at, updated_at) "
 	                          "VALUES ('new-9', 'active', 1, 1)"),
@@ -1162,6 +1163,13 @@ static void test_pg_roles(void **state)
 	assert_string_equal(st, "42501");
 	assert_int_equal(pg_exec_as(uri, "DELETE FROM revocations", st), SQLITE_ERROR);
 	assert_string_equal(st, "42501");
+	/* Schema 4: the runtime role reads and writes the device CRLs, never deletes them. */
+	assert_int_equal(pg_exec_as(uri, "SELECT count(*) FROM device_crls", st), SQLITE_OK);
+	assert_int_equal(pg_exec_as(uri,
+	                     "UPDATE device_crls SET updated_at = 0 WHERE device_id = 'none'", st),
+	    SQLITE_OK);
+	assert_int_equal(pg_exec_as(uri, "DELETE FROM device_crls", st), SQLITE_ERROR);
+	assert_string_equal(st, "42501");
 	assert_int_equal(pg_exec_as(uri, "CREATE TABLE x (y int)", st), SQLITE_ERROR);
 	assert_string_equal(st, "42501");
 	/* The owner is stopped by the triggers. */
@@ -1169,7 +1177,8 @@ static void test_pg_roles(void **state)
 	/* An older schema and a role that may not migrate: told what to run. */
 	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 1;"
 	                          "DROP INDEX devices_by_key;"
-	                          "ALTER TABLE profiles DROP COLUMN source"),
+	                          "ALTER TABLE profiles DROP COLUMN source;"
+	                          "DROP TABLE device_crls"),
 	    SQLITE_OK);
 	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_ERR_VERSION);
 	assert_non_null(strstr(sc_err_detail(), "selfcert net db migrate"));
@@ -1409,6 +1418,112 @@ static void test_sqlite_audit_follow(void **state)
 	sc_reg_close(reg);
 }
 
+struct crls_seen {
+	size_t n;
+	char ids[4][SC_DEVICE_ID_MAX + 1];
+	uint64_t numbers[4];
+	uint8_t first_byte[4];
+};
+
+static int crl_cb(void *ctx, const struct sc_reg_crl_rec *c)
+{
+	struct crls_seen *f = ctx;
+
+	if (f->n < 4) {
+		snprintf(f->ids[f->n], sizeof(f->ids[0]), "%s", c->device_id);
+		f->numbers[f->n] = c->number;
+		f->first_byte[f->n] = c->der[0];
+	}
+	f->n++;
+	return 0;
+}
+
+/* Schema 4 (issue 14): the newest CRL per device; only active devices' unexpired ones listed. */
+static void test_device_crls(void **state)
+{
+	struct sc_reg *reg = open_new();
+	uint8_t der_a[16], der_b[16], big[SC_REG_CRL_MAX_DER + 1];
+	struct sc_reg_crl_rec rec;
+	struct crls_seen f;
+	int stored = -1, already = 0;
+
+	(void)state;
+	memset(der_a, 0xa1, sizeof(der_a));
+	memset(der_b, 0xb2, sizeof(der_b));
+	memset(big, 0, sizeof(big));
+	assert_int_equal(sc_reg_device_add(reg, "C-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "C-2", NULL, "t", 1000), SC_OK);
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.device_id, sizeof(rec.device_id), "C-1");
+	rec.number = 10;
+	rec.next_update = 5000;
+	rec.der = der_a;
+	rec.der_len = sizeof(der_a);
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1000, &stored), SC_OK);
+	assert_int_equal(stored, 1);
+	/* A lower or equal number changes nothing; a higher one replaces. */
+	rec.der = der_b;
+	rec.number = 9;
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1001, &stored), SC_OK);
+	assert_int_equal(stored, 0);
+	rec.number = 10;
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1001, &stored), SC_OK);
+	assert_int_equal(stored, 0);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(sc_reg_crl_list(reg, 1001, 0, crl_cb, &f), SC_OK);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.first_byte[0], 0xa1);
+	rec.number = 11;
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1002, &stored), SC_OK);
+	assert_int_equal(stored, 1);
+	/* An unknown device, bad records: nothing kept. */
+	snprintf(rec.device_id, sizeof(rec.device_id), "C-9");
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1002, &stored), SC_OK);
+	assert_int_equal(stored, 0);
+	snprintf(rec.device_id, sizeof(rec.device_id), "bad*id");
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1002, &stored), SC_ERR_USAGE);
+	snprintf(rec.device_id, sizeof(rec.device_id), "C-2");
+	rec.number = 0;
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1002, &stored), SC_ERR_USAGE);
+	rec.number = (uint64_t)INT64_MAX + 1;
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1002, &stored), SC_ERR_USAGE);
+	rec.number = 3;
+	rec.der = big;
+	rec.der_len = sizeof(big);
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1002, &stored), SC_ERR_USAGE);
+	rec.der = der_a;
+	rec.der_len = sizeof(der_a);
+	rec.next_update = 3000;
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1002, &stored), SC_OK);
+	assert_int_equal(stored, 1);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(sc_reg_crl_list(reg, 1002, 0, crl_cb, &f), SC_OK);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.ids[0], "C-1");
+	assert_int_equal(f.numbers[0], 11);
+	assert_int_equal(f.first_byte[0], 0xb2);
+	assert_string_equal(f.ids[1], "C-2");
+	/* The limit; an expired CRL drops out; so does a revoked device's. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(sc_reg_crl_list(reg, 1002, 1, crl_cb, &f), SC_OK);
+	assert_int_equal(f.n, 1);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(sc_reg_crl_list(reg, 3000, 0, crl_cb, &f), SC_OK);
+	assert_int_equal(f.n, 1);
+	assert_string_equal(f.ids[0], "C-1");
+	assert_int_equal(sc_reg_device_revoke(reg, "C-1", "stolen", "t", 1003, &already), SC_OK);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(sc_reg_crl_list(reg, 1002, 0, crl_cb, &f), SC_OK);
+	assert_int_equal(f.n, 1);
+	assert_string_equal(f.ids[0], "C-2");
+	/* A revoked device's new CRL is not kept either. */
+	snprintf(rec.device_id, sizeof(rec.device_id), "C-1");
+	rec.number = 99;
+	assert_int_equal(sc_reg_crl_put(reg, &rec, 1004, &stored), SC_OK);
+	assert_int_equal(stored, 0);
+	sc_reg_close(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_only[] = {
@@ -1429,6 +1544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
 	/* The same cases on PostgreSQL, less the SQLite file's own, plus PostgreSQL's. */
@@ -1449,6 +1565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_races, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_audit_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')

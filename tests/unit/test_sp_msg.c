@@ -595,6 +595,40 @@ static sc_err get_proof_ans(struct sc_buf *b)
 }
 
 /* BACKEND (revision 1.2): every text at its longest. */
+/* CRL (revision 1.3): a lifetime; the CRL at its largest. Any u32 decodes: bounds are the SP's. */
+static void put_crl_req(struct sc_buf *b)
+{
+	sp_crl_req_put(b, 0xfffffffeu);
+}
+
+static sc_err get_crl_req(struct sc_buf *b)
+{
+	uint32_t lifetime = 0;
+	sc_err r;
+
+	if ((r = sp_crl_req_get(b, &lifetime)) == SC_OK)
+		assert_int_equal(lifetime, 0xfffffffeu);
+	return r;
+}
+
+static void put_crl_ans(struct sc_buf *b)
+{
+	sp_crl_ans_put(b, blob, SP_MSG_MAX_CRL);
+}
+
+static sc_err get_crl_ans(struct sc_buf *b)
+{
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	sc_err r;
+
+	if ((r = sp_crl_ans_get(b, &p, &n)) == SC_OK) {
+		assert_int_equal(n, SP_MSG_MAX_CRL);
+		assert_memory_equal(p, blob, n);
+	}
+	return r;
+}
+
 static const struct sc_sp_backend be_full = {
 	.name = "tpm-0123456789ab",
 	.manufacturer = "m123456789012345678901234567890123456789012345678901234567890123",
@@ -729,6 +763,8 @@ static const struct mcase {
 	{ SC_SP_GATE_CHALLENGE, 0, put_gchal_req, get_gchal_req },
 	{ SC_SP_GATE_CHALLENGE, 1, put_gchal_ans, get_gchal_ans },
 	{ SC_SP_GATE_ISSUE, 0, put_gissue_req, get_gissue_req },
+	{ SC_SP_CRL, 0, put_crl_req, get_crl_req },
+	{ SC_SP_CRL, 1, put_crl_ans, get_crl_ans },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1001,6 +1037,10 @@ static void test_oversize_answers(void **state)
 	sc_buf_put_string(&b, blob, 0);
 	expect(decode(&b, get_gchal_ans), SC_ERR_PEER,
 	    "gate-challenge answer: csk_name is not 34 bytes");
+	/* CRL: one byte over SP_MSG_MAX_CRL. */
+	writer(&b);
+	sp_crl_ans_put(&b, blob, SP_MSG_MAX_CRL + 1);
+	expect_cut(SC_SP_CRL, 1, decode(&b, get_crl_ans));
 	/* BACKEND: each text one byte over its limit (name 17, the TPM's fields 65). */
 	for (int f = 0; f < 4; f++) {
 		struct sc_sp_backend d = be_full;
@@ -1115,6 +1155,11 @@ static void test_empty_answers(void **state)
 	sp_derive_ans_put(&b, NULL, 0);
 	sc_buf_init_reader(&rd, b.data, b.len);
 	expect(sp_derive_ans_get(&rd, &p, &n), SC_ERR_PEER, "derive answer: empty secret");
+	sc_buf_free(&b);
+	writer(&b);
+	sp_crl_ans_put(&b, NULL, 0);
+	sc_buf_init_reader(&rd, b.data, b.len);
+	expect(sp_crl_ans_get(&rd, &p, &n), SC_ERR_PEER, "crl answer: empty CRL");
 	sc_buf_free(&b);
 	writer(&b);
 	sp_proof_ans_put(&b, 1, NULL, 0);
@@ -1371,6 +1416,7 @@ static void test_names(void **state)
 	assert_string_equal(sp_msg_name(SC_SP_BACKEND), "backend");
 	assert_string_equal(sp_msg_name(SC_SP_GATE_CHALLENGE), "gate-challenge");
 	assert_string_equal(sp_msg_name(SC_SP_GATE_ISSUE), "gate-issue");
+	assert_string_equal(sp_msg_name(SC_SP_CRL), "crl");
 	assert_string_equal(sc_sp_tpm_vendor_name("INTC"), "Intel");
 	assert_string_equal(sc_sp_tpm_vendor_name("IBM"), "IBM");
 	assert_null(sc_sp_tpm_vendor_name("XXXX"));
@@ -1493,6 +1539,10 @@ static sc_err reencode(uint8_t type, struct sc_buf *rd, struct sc_buf *out)
 			sp_gate_issue_req_put(out, p, n, a, an);
 		return r;
 	}
+	case SC_SP_CRL:
+		if ((r = sp_crl_req_get(rd, &u)) == SC_OK)
+			sp_crl_req_put(out, u);
+		return r;
 	default: return sc_fail(SC_ERR_UNKNOWN_REQUEST, "type 0x%02x", type);
 	}
 }
