@@ -98,6 +98,9 @@ struct sc_reg_backend {
 	sc_err (*audit_add)(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
 	    const char *device_id, const char *detail);
 	sc_err (*check)(struct sc_reg *reg);
+	/* root_sha256 checked; out zeroed, *found and *root_match 0 before. NULL: no pins. */
+	sc_err (*pin_get)(struct sc_reg *reg, const char *device_id, const char *root_sha256,
+	    struct sc_reg_pin *out, int *found, int *root_match);
 	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
 	sc_err (*grant)(struct sc_reg *reg, const char *role);
 };

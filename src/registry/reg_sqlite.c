@@ -141,6 +141,27 @@ static const char *const migrations[] = {
 	"ALTER TABLE profiles ADD COLUMN source TEXT"
 	"  CHECK (source IS NULL OR length(source) BETWEEN 1 AND 64);"
 	"CREATE INDEX profiles_by_source ON profiles(source, created_at);",
+	/* 4: reserved for issue 14's step (BRIEF: crl14 -> 4); the merge puts it here. */
+	"SELECT 1;",
+	/*
+	 * 5 (issue 17): each device's pin, its device CA and KEK as verified at first contact, per
+	 * manufacturer root (registry.h's sc_reg_pin). Idempotent (IF NOT EXISTS) so that the
+	 * merge may renumber it. A pin never changes and is never removed.
+	 */
+	"CREATE TABLE IF NOT EXISTS device_pins ("
+	"  device_id   TEXT NOT NULL REFERENCES devices(device_id),"
+	"  root_sha256 TEXT NOT NULL CHECK (length(root_sha256) = 64),"
+	"  ca_sha256   TEXT NOT NULL CHECK (length(ca_sha256) = 64),"
+	"  kek_sha256  TEXT NOT NULL CHECK (length(kek_sha256) = 64),"
+	"  path_sha256 TEXT NOT NULL CHECK (length(path_sha256) = 64),"
+	"  ca_spki     BLOB NOT NULL CHECK (length(ca_spki) BETWEEN 1 AND 4096),"
+	"  pinned_at   INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, root_sha256)"
+	") STRICT;"
+	"CREATE TRIGGER IF NOT EXISTS device_pins_never_change BEFORE UPDATE ON device_pins"
+	"  BEGIN SELECT RAISE(ABORT, 'a device pin never changes'); END;"
+	"CREATE TRIGGER IF NOT EXISTS device_pins_never_removed BEFORE DELETE ON device_pins"
+	"  BEGIN SELECT RAISE(ABORT, 'a device pin never changes'); END;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -803,6 +824,9 @@ out:
 
 /* ---- profiles ---- */
 
+static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor);
+
 /* The checks shared by precheck and insert: each refusal its own sc_err (registry.h). */
 static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
@@ -929,10 +953,95 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
 	if ((r = audit(reg, now, actor, "profile-issued", rec->device_id, detail)) != SC_OK)
 		goto out;
+	if (rec->pin != NULL && (r = pin_put(reg, rec->device_id, rec->pin, now, actor)) != SC_OK)
+		goto out;
 	r = commit(reg);
 out:
 	rollback(reg); /* a no-op after the commit */
 	return r;
+}
+
+/* ---- pins (schema 5) ---- */
+
+static sc_err sq_pin_get(struct sc_reg *base, const char *device_id, const char *root_sha256,
+    struct sc_reg_pin *out, int *found, int *root_match)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	const void *spki;
+	sc_err r;
+	int rc, n;
+
+	if ((r = prepare(reg,
+	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
+	         " root_sha256 = ? FROM device_pins WHERE device_id = ? ORDER BY 7 DESC LIMIT 1",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, root_sha256);
+	bind_text(st, 2, device_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(st, 0, out->ca_sha256, sizeof(out->ca_sha256));
+		copy_col(st, 1, out->kek_sha256, sizeof(out->kek_sha256));
+		copy_col(st, 2, out->path_sha256, sizeof(out->path_sha256));
+		copy_col(st, 3, out->root_sha256, sizeof(out->root_sha256));
+		spki = sqlite3_column_blob(st, 4);
+		n = sqlite3_column_bytes(st, 4);
+		if (spki != NULL && n > 0 && (size_t)n <= sizeof(out->spki)) {
+			memcpy(out->spki, spki, (size_t)n);
+			out->spki_len = (size_t)n;
+		}
+		out->pinned_at = sqlite3_column_int64(st, 5);
+		*root_match = sqlite3_column_int(st, 6) == 1;
+		*found = 1;
+	}
+	done(reg, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(reg, "reading a device pin");
+	return SC_OK;
+}
+
+/* Inside profile_insert's transaction: the device's pin is this one, or is added as it. */
+static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor)
+{
+	struct sc_reg_pin have;
+	sqlite3_stmt *st = NULL;
+	int found = 0, root_match = 0, rc;
+	char detail[192];
+	sc_err r;
+
+	if ((r = sq_pin_get(&reg->base, device_id, pin->root_sha256, &have, &found, &root_match)) !=
+	    SC_OK)
+		return r;
+	if (found &&
+	    (strcmp(have.ca_sha256, pin->ca_sha256) != 0 ||
+	        strcmp(have.kek_sha256, pin->kek_sha256) != 0))
+		return sc_fail(SC_ERR_PIN_MISMATCH,
+		    "device %s is pinned to device CA %.16s… and KEK %.16s…; this request shows "
+		    "device CA %.16s… and KEK %.16s…",
+		    device_id, have.ca_sha256, have.kek_sha256, pin->ca_sha256, pin->kek_sha256);
+	if (root_match)
+		return SC_OK;
+	if ((r = prepare(reg,
+	         "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
+	         " path_sha256, ca_spki, pinned_at) VALUES (?,?,?,?,?,?,?)",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	bind_text(st, 2, pin->root_sha256);
+	bind_text(st, 3, pin->ca_sha256);
+	bind_text(st, 4, pin->kek_sha256);
+	bind_text(st, 5, pin->path_sha256);
+	sqlite3_bind_blob(st, 6, pin->spki, (int)pin->spki_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, now);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	if (rc != SQLITE_DONE)
+		return db_fail(reg, "recording a device pin");
+	snprintf(detail, sizeof(detail), "device CA %.16s…, KEK %.16s…, root %.16s…",
+	    pin->ca_sha256, pin->kek_sha256, pin->root_sha256);
+	return audit(reg, now, actor, "device-pinned", device_id, detail);
 }
 
 /* The first eight columns of both profile queries (get and list) are the same, in the same order;
@@ -1445,6 +1554,7 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.open = sq_open,
 	.close = sq_close,
 	.schema_version = sq_schema_version,
+	.pin_get = sq_pin_get,
 	.devices_add = sq_devices_add,
 	.device_revoke = sq_device_revoke,
 	.device_get = sq_device_get,

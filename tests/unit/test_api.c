@@ -707,6 +707,21 @@ static void test_device_refusals(void **state)
 }
 
 /* A profile request for DEV-A with devca as its device CA (its KEK stays DEV-A's). */
+/* Counts the audit rows of one event (sc_reg_audit_list's callback). */
+struct audit_find {
+	const char *event;
+	int n;
+};
+
+static int audit_find_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	struct audit_find *f = ctx;
+
+	if (strcmp(a->event, f->event) == 0)
+		f->n++;
+	return 0;
+}
+
 static void post_devca(X509 *devca, int status, const char *code, const char *detail,
     const char *where)
 {
@@ -745,10 +760,24 @@ static void test_not_device_ca(void **state)
 	X509 *ca = NULL;
 
 	(void)state;
-	/* The well-formed one is accepted (the control). */
+	/*
+	 * The well-formed one passes every check of a device CA (the control), and then, issue 17:
+	 * DEV-A's own device CA was pinned at its first contact (test_routes), so this other one is
+	 * refused as a changed device CA, and audited. The malformed ones below are refused for
+	 * what they are first: the pin is compared only with a verified device CA.
+	 */
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
-	post_devca(ca, 201, NULL, NULL, "a device CA");
+	post_devca(ca, 409, "device-ca-changed",
+	    "device DEV-A was pinned to another device CA or KEK at its first contact; a changed "
+	    "device CA is refused, not re-pinned (the operator revokes the device and activates its "
+	    "replacement under a new ID)",
+	    "a device CA");
 	X509_free(ca);
+	{
+		struct audit_find f = { "device-ca-changed", 0 };
+		assert_int_equal(sc_reg_audit_list(reg, "DEV-A", 1000, audit_find_cb, &f), SC_OK);
+		assert_int_equal(f.n, 1);
+	}
 	/* No pathlen: the CSK could certify another CA. */
 	spec.bc = "critical,CA:TRUE";
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
