@@ -167,6 +167,7 @@ struct profile_req {
 	size_t proof_sig_len;
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	struct sc_reg_pin pin; /* this request's device CA, KEK, path and root (issue 17) */
+	int pinned;            /* 1: the pinned path, path validation skipped */
 	struct sc_profile *p;  /* built and signed */
 	uint8_t *der;          /* its DER */
 	size_t der_len;
@@ -458,7 +459,8 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 		    pinned_valid(api, pr, (time_t)now)) {
 			X509 *kex = sk_X509_value(pr->kexs, 0);
 
-			provd_log_add(resp, "device=%s pinned", pr->device_id);
+			provd_log_add(resp, "device=%s", pr->device_id);
+			pr->pinned = 1;
 			if (pr->server_keygen &&
 			    EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_RSA &&
 			    EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_EC)
@@ -689,7 +691,10 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
-	provd_log_add(resp, "auth=%s", pr.authenticated ? "proof" : "none");
+	provd_log_add(resp, "auth=%s pin=%s", pr.authenticated ? "proof" : "none",
+	    pr.pinned                ? "hit"
+	        : pr.rec.pin != NULL ? "new"
+	                             : "checked");
 	/* A refused device costs no signature: ask the registry before signing (and after). */
 	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge, pr.rec.source,
 	         pr.authenticated ? &api->policy.rate : &api->policy.unauth_rate, now,
