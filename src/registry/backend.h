@@ -108,6 +108,12 @@ struct sc_reg_backend {
 /* The SQLite backend (reg_sqlite.c): a file path. */
 extern const struct sc_reg_backend sc_reg_sqlite;
 
+/*
+ * Registrations (profile inserts, certificate records) through reg's group commit, and the
+ * commits they took (reg_sqlite.c; both 0 when SC_REG_GROUP_COMMIT=0). reg: a SQLite handle.
+ */
+void sc_reg_sqlite_group_stats(struct sc_reg *reg, unsigned long *ops, unsigned long *commits);
+
 /* The PostgreSQL backend (reg_pg.c, built when libpq is found): a libpq URI. */
 extern const struct sc_reg_backend sc_reg_pg;
 

@@ -33,6 +33,7 @@
 #include <libpq-fe.h>
 #endif
 #include "registry.h"
+#include "backend.h"
 #include "testutil.h"
 
 static char dir[512], db[600], csv[600];
@@ -1041,6 +1042,70 @@ static void test_concurrent_writers(void **state)
 	sc_reg_close(reg);
 }
 
+/* A writer whose every other profile replays its previous challenge: refused inside a batch. */
+static void *replayer(void *arg)
+{
+	int w = (int)(intptr_t)arg, ok = 1;
+	struct sc_reg *reg = NULL;
+
+	if (sc_reg_open(db, 1, &reg) != SC_OK)
+		return (void *)(intptr_t)0;
+	for (int i = 0; i < PER_WRITER; i++) {
+		struct sc_reg_profile_rec rec;
+		char ch[16];
+		int64_t retry;
+		sc_err want = i % 2 ? SC_ERR_REPLAY : SC_OK;
+		snprintf(ch, sizeof(ch), "%02x%04x", w, i - i % 2);
+		make_profile(&rec, "D-1", w * 1000 + i, ch);
+		if (sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &retry) != want)
+			ok = 0;
+		if (want == SC_ERR_REPLAY &&
+		    strcmp(sc_err_detail(),
+		        "challenge already used for a profile (a replayed request)") != 0)
+			ok = 0;
+	}
+	sc_reg_close(reg);
+	return (void *)(intptr_t)ok;
+}
+
+/*
+ * Issue 17, group commit: concurrent registrations share commits (never more commits than
+ * registrations), each is answered only after its batch committed, and a refused one (a replayed
+ * challenge) inside a batch rolls back its own writes only, with its own error.
+ */
+static void test_group_commit(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts c;
+	pthread_t th[WRITERS];
+	unsigned long ops = 0, commits = 0;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, replayer, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		void *ok = NULL;
+		pthread_join(th[i], &ok);
+		assert_int_equal((intptr_t)ok, 1);
+	}
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.profiles, WRITERS * ((PER_WRITER + 1) / 2));
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	assert_int_equal(ops, WRITERS * PER_WRITER);
+	assert_true(commits >= 1 && commits <= ops);
+	print_message("group commit: %lu registrations, %lu commits\n", ops, commits);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	/* Off: every registration its own transaction, as before. */
+	setenv("SC_REG_GROUP_COMMIT", "0", 1);
+	reg = open_new();
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	assert_int_equal(ops, 0);
+	sc_reg_close(reg);
+	unsetenv("SC_REG_GROUP_COMMIT");
+}
+
 /*
  * Kept statements: each use sees its own bindings and the file as it is now (another
  * connection's write included), a failed use does not spoil the next, and none is left holding a
@@ -1525,6 +1590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
 	};
