@@ -168,6 +168,7 @@ struct profile_req {
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	struct sc_reg_pin pin; /* this request's device CA, KEK, path and root (issue 17) */
 	int pinned;            /* 1: the pinned path, path validation skipped */
+	int want_pin;          /* no pin under this root yet: pin it if authenticated */
 	struct sc_profile *p;  /* built and signed */
 	uint8_t *der;          /* its DER */
 	size_t der_len;
@@ -488,9 +489,11 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 		    "and activates its replacement under a new ID)",
 		    pr->device_id);
 	}
-	/* First contact under this root (or another path to the same CA): pinned with the profile. */
-	if (!found || !match)
-		pr->rec.pin = &pr->pin;
+	/*
+	 * First contact under this root: pinned with the profile, if the request proves the device
+	 * CA's key (provd_h_profiles): holding a device's public certificates is not enough to pin.
+	 */
+	pr->want_pin = !found || !match;
 	return SC_OK;
 }
 
@@ -688,6 +691,8 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	 */
 	if (pr.has_proof && (r = proof_check(api, &pr, now)) != SC_OK)
 		goto out;
+	if (pr.want_pin && pr.authenticated)
+		pr.rec.pin = &pr.pin;
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");

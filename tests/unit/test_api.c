@@ -722,10 +722,10 @@ static int audit_find_cb(void *ctx, const struct sc_reg_audit_rec *a)
 	return 0;
 }
 
-static void post_devca(X509 *devca, int status, const char *code, const char *detail,
-    const char *where)
+static void post_chain(X509 *devca, X509 *kex_cert, int status, const char *code,
+    const char *detail, const char *where)
 {
-	char *chain = pem_of(devca, mfr_ca, NULL), *kex = pem_of(dev_a.kex, NULL, NULL), *s, ch[65];
+	char *chain = pem_of(devca, mfr_ca, NULL), *kex = pem_of(kex_cert, NULL, NULL), *s, ch[65];
 	json_t *j, *a;
 
 	challenge_hex(ch);
@@ -739,6 +739,12 @@ static void post_devca(X509 *devca, int status, const char *code, const char *de
 	json_decref(j);
 	free(chain);
 	free(kex);
+}
+
+static void post_devca(X509 *devca, int status, const char *code, const char *detail,
+    const char *where)
+{
+	post_chain(devca, dev_a.kex, status, code, detail, where);
 }
 
 /*
@@ -761,23 +767,12 @@ static void test_not_device_ca(void **state)
 
 	(void)state;
 	/*
-	 * The well-formed one passes every check of a device CA (the control), and then, issue 17:
-	 * DEV-A's own device CA was pinned at its first contact (test_routes), so this other one is
-	 * refused as a changed device CA, and audited. The malformed ones below are refused for
-	 * what they are first: the pin is compared only with a verified device CA.
+	 * The well-formed one is accepted (the control): DEV-A's requests so far carried no request
+	 * proof, so none pinned it (issue 17; test_pins).
 	 */
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
-	post_devca(ca, 409, "device-ca-changed",
-	    "device DEV-A was pinned to another device CA or KEK at its first contact; a changed "
-	    "device CA is refused, not re-pinned (the operator revokes the device and activates its "
-	    "replacement under a new ID)",
-	    "a device CA");
+	post_devca(ca, 201, NULL, NULL, "a device CA");
 	X509_free(ca);
-	{
-		struct audit_find f = { "device-ca-changed", 0 };
-		assert_int_equal(sc_reg_audit_list(reg, "DEV-A", 1000, audit_find_cb, &f), SC_OK);
-		assert_int_equal(f.n, 1);
-	}
 	/* No pathlen: the CSK could certify another CA. */
 	spec.bc = "critical,CA:TRUE";
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
@@ -945,9 +940,10 @@ static void proof_case(const struct dev *d, const char *alg, const struct proof_
  * Authenticated requests count in the device's budget and nothing else does; every way a
  * proof can be wrong has its own answer.
  */
+static struct dev dev_p = { .id = "DEV-P" }; /* made by test_proofs, pinned there */
+
 static void test_proofs(void **state)
 {
-	struct dev dev_p = { .id = "DEV-P" };
 	struct provd_policy saved = api.policy;
 	struct proof_spec ok = { &dev_p, "DEV-P", "netA", NULL, 0, NULL, 0 }, ps;
 	char ch[65], *b;
@@ -1061,6 +1057,43 @@ static void test_proofs(void **state)
 
 	peer = "test";
 	api.policy = saved;
+}
+
+/*
+ * Issue 17, verify once: DEV-P was pinned by its first proven request (test_proofs). Its pinned
+ * path is served again (path validation skipped); another well-formed device CA for DEV-P (its
+ * own CSK, the same manufacturer CA) or another KEK is refused as device-ca-changed and audited
+ * each time, and nothing is re-pinned: the pinned path still works afterwards.
+ */
+static void test_pins(void **state)
+{
+	static const char detail[] =
+	    "device DEV-P was pinned to another device CA or KEK at its first contact; a changed "
+	    "device CA is refused, not re-pinned (the operator revokes the device and activates its "
+	    "replacement under a new ID)";
+	struct audit_find f = { "device-ca-changed", 0 }, pinned = { "device-pinned", 0 };
+	EVP_PKEY *kek2 = keygen(SC_ALG_P256);
+	X509 *ca = NULL, *kex = NULL;
+
+	(void)state;
+	peer = "198.51.100.9";
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &pinned), SC_OK);
+	assert_int_equal(pinned.n, 1);
+	post_chain(dev_p.ca, dev_p.kex, 201, NULL, NULL, "the pinned path");
+	assert_int_equal(sc_test_world_device_ca(&acme, dev_p.csk, "DEV-P", &ca), SC_OK);
+	assert_int_not_equal(X509_cmp(ca, dev_p.ca), 0);
+	post_chain(ca, dev_p.kex, 409, "device-ca-changed", detail, "another device CA");
+	assert_int_equal(sc_test_world_kek(&acme, kek2, "DEV-P", &kex), SC_OK);
+	post_chain(dev_p.ca, kex, 409, "device-ca-changed", detail, "another KEK");
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &f), SC_OK);
+	assert_int_equal(f.n, 2);
+	post_chain(dev_p.ca, dev_p.kex, 201, NULL, NULL, "the pinned path, still");
+	pinned.n = 0;
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &pinned), SC_OK);
+	assert_int_equal(pinned.n, 1);
+	X509_free(ca);
+	X509_free(kex);
+	EVP_PKEY_free(kek2);
 	free_dev(&dev_p);
 }
 
@@ -1564,6 +1597,7 @@ int main(void)
 		/* Last: it registers certificates the counts above do not expect. */
 		cmocka_unit_test(test_certificate_after_profile_expired),
 		cmocka_unit_test(test_proofs),
+		cmocka_unit_test(test_pins),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
