@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "bench_net.h"
@@ -136,6 +137,18 @@ struct prims {
 	struct bench_stat parse, verify, sign;
 };
 
+/*
+ * This thread's CPU seconds: the primitives are compared with the servers' CPU time, so they are
+ * timed in CPU time too (wall time on a loaded machine counts the other processes' turns).
+ */
+static double thread_cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void time_prims(const struct bench_world *w, const struct bench_dev *d, int rounds,
     struct prims *out)
 {
@@ -146,7 +159,7 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
 	memset(out, 0, sizeof(*out));
 	memset(msg, 0x42, sizeof(msg));
 	for (int r = 0; r < rounds; r++) {
-		double t = bench_now();
+		double t = thread_cpu_now();
 		for (int i = 0; i < k; i++) {
 			const unsigned char *p = d->ca;
 			X509 *x = d2i_X509(NULL, &p, (long)d->ca_len);
@@ -154,18 +167,18 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
 				bench_die("d2i_X509");
 			X509_free(x);
 		}
-		bench_stat_add(&out->parse, (bench_now() - t) / k);
+		bench_stat_add(&out->parse, (thread_cpu_now() - t) / k);
 		{
 			const unsigned char *p = d->ca;
 			X509 *x = d2i_X509(NULL, &p, (long)d->ca_len);
-			t = bench_now();
+			t = thread_cpu_now();
 			for (int i = 0; i < k; i++)
 				if (X509_verify(x, ca_pub) != 1)
 					bench_die("X509_verify");
-			bench_stat_add(&out->verify, (bench_now() - t) / k);
+			bench_stat_add(&out->verify, (thread_cpu_now() - t) / k);
 			X509_free(x);
 		}
-		t = bench_now();
+		t = thread_cpu_now();
 		for (int i = 0; i < k; i++) {
 			EVP_MD_CTX *m = EVP_MD_CTX_new();
 			size_t sl = sizeof(sig);
@@ -175,7 +188,7 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
 				bench_die("EVP_DigestSign");
 			EVP_MD_CTX_free(m);
 		}
-		bench_stat_add(&out->sign, (bench_now() - t) / k);
+		bench_stat_add(&out->sign, (thread_cpu_now() - t) / k);
 	}
 }
 
@@ -351,8 +364,12 @@ int main(int argc, char **argv)
 		    tls ? "HTTPS" : "plain HTTP", rounds, per_round, "clients", "provd dev/s",
 		    "cfssl dev/s", "provd CPU ms/dev", "cfssl CPU ms/dev", "dev per CPU-s p/c",
 		    "dev/s p/c", "target");
-	/* The primitives first, on a machine not yet busy with this run's servers. */
-	time_prims(&w, &devs[0], rounds, &prim);
+	/*
+	 * The primitives are timed after every round (one sample each), so that they see the
+	 * machine's load as the servers did: on a shared machine a floor timed once, in a quiet or
+	 * a busy spell, would flatter or wrong the ratios beside it.
+	 */
+	memset(&prim, 0, sizeof(prim));
 	for (int l = 0; l < n_levels; l++) {
 		struct bench_clients cp, cc, ch;
 		struct side sp, sc, sh;
@@ -389,6 +406,13 @@ int main(int argc, char **argv)
 					one_round(BENCH_PROVD, &provd_hsm, &ch, devs_hsm + next,
 					    per_round, &sh);
 				one_round(BENCH_PROVD, &provd, &cp, devs + next, per_round, &sp);
+			}
+			if (prim.parse.n < BENCH_MAX_ROUNDS) {
+				struct prims t;
+				time_prims(&w, &devs[0], 1, &t);
+				bench_stat_add(&prim.parse, bench_median(&t.parse));
+				bench_stat_add(&prim.verify, bench_median(&t.verify));
+				bench_stat_add(&prim.sign, bench_median(&t.sign));
 			}
 			/* The same round's ratio, for the range: cfssl's CPU per device over provd's. */
 			bench_stat_add(&ratio, sp.cpu.v[r] > 0 ? sc.cpu.v[r] / sp.cpu.v[r] : 0);
@@ -488,10 +512,10 @@ int main(int argc, char **argv)
 			    bench_median(&pr.sign) * 1e3, now_s * 1e3, before_s * 1e3);
 		} else {
 			printf(
-			    "OpenSSL primitives in this process (ms, median of %d): d2i_X509 %.3f, P-256 verify %.3f, "
-			    "P-256 sign %.3f\n",
-			    rounds, bench_median(&pr.parse) * 1e3, bench_median(&pr.verify) * 1e3,
-			    bench_median(&pr.sign) * 1e3);
+			    "OpenSSL primitives in this process (ms, median of %d, one sample after each round): "
+			    "d2i_X509 %.3f, P-256 verify %.3f, P-256 sign %.3f\n",
+			    (int)pr.parse.n, bench_median(&pr.parse) * 1e3,
+			    bench_median(&pr.verify) * 1e3, bench_median(&pr.sign) * 1e3);
 			printf(
 			    "provd crypto per device: as done now (3 parse + 4 verify + 1 sign) %.3f ms; "
 			    "before the caches (7 + 9 + 1) %.3f ms\n",
