@@ -259,11 +259,14 @@ int main(int argc, char **argv)
 	const char *signer_uri = NULL;
 	struct prims prim;
 	size_t cfssl_done = 0;
+	int renew = 0; /* --renew: each round's devices come back for a second profile */
 
 	bench_prog = "bench_ca";
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "--renew") == 0) {
+			renew = 1;
 		} else if (strcmp(argv[i], "--http") == 0) {
 			tls = 0;
 		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
@@ -296,7 +299,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 			    "usage: SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] "
 			    "[--clients 1,8,32] [--provd-threads T] [--http] [--db-dir DIR] [--json] "
-			    "[--signer-key pkcs11:URI] [--db LOCATION [--db-pid PID]]\n");
+			    "[--signer-key pkcs11:URI] [--db LOCATION [--db-pid PID]] [--renew]\n");
 			return 2;
 		}
 	}
@@ -372,7 +375,7 @@ int main(int argc, char **argv)
 	memset(&prim, 0, sizeof(prim));
 	for (int l = 0; l < n_levels; l++) {
 		struct bench_clients cp, cc, ch;
-		struct side sp, sc, sh;
+		struct side sp, sc, sh, rp, rc; /* rp, rc: --renew's rounds */
 		struct bench_stat ratio = { .n = 0 };
 		size_t warm = (size_t)levels[l] * WARM_PER_CLIENT;
 		struct bench_drive_result res;
@@ -391,7 +394,7 @@ int main(int argc, char **argv)
 			    &res);
 		}
 		next += warm;
-		cfssl_done += warm + (size_t)rounds * per_round;
+		cfssl_done += warm + (size_t)rounds * per_round * (renew ? 2 : 1);
 		for (int r = 0; r < rounds; r++) {
 			/* The token's server right after the file's, in the same order flip. */
 			if (r % 2 == 0) {
@@ -417,6 +420,26 @@ int main(int argc, char **argv)
 			/* The same round's ratio, for the range: cfssl's CPU per device over provd's. */
 			bench_stat_add(&ratio, sp.cpu.v[r] > 0 ? sc.cpu.v[r] / sp.cpu.v[r] : 0);
 			next += per_round;
+		}
+		if (renew) {
+			/*
+			 * Issue 17: the same devices again, in the same order flip: a renewal shows
+			 * provd a device it has seen (this branch: the pinned path; before: every check
+			 * again, helped only by the in-memory caches); cfssl signs a CSR as ever.
+			 */
+			size_t first = next - (size_t)rounds * per_round;
+			memset(&rp, 0, sizeof(rp));
+			memset(&rc, 0, sizeof(rc));
+			for (int r = 0; r < rounds; r++) {
+				struct bench_dev *d = devs + first + (size_t)r * per_round;
+				if (r % 2 == 0) {
+					one_round(BENCH_PROVD, &provd, &cp, d, per_round, &rp);
+					one_round(BENCH_CFSSL, &cfssl, &cc, d, per_round, &rc);
+				} else {
+					one_round(BENCH_CFSSL, &cfssl, &cc, d, per_round, &rc);
+					one_round(BENCH_PROVD, &provd, &cp, d, per_round, &rp);
+				}
+			}
 		}
 		bench_clients_free(&cp);
 		bench_clients_free(&cc);
@@ -483,6 +506,16 @@ int main(int argc, char **argv)
 				printf("%7s %41s %20s   (the database server's CPU per provd "
 				       "device: PostgreSQL)\n",
 				    "", "", c);
+			}
+			if (renew) {
+				bench_fmt(a, sizeof(a), &rp.dps, 1, "%.0f");
+				bench_fmt(b, sizeof(b), &rc.dps, 1, "%.0f");
+				bench_fmt(c, sizeof(c), &rp.cpu, 1e3, "%.3f");
+				bench_fmt(d, sizeof(d), &rc.cpu, 1e3, "%.3f");
+				printf(
+				    "%7s %20s %20s %20s %20s   renewal (the same devices again): "
+				    "CPU provd/cfssl %.2fx\n",
+				    "", a, b, c, d, bench_median(&rp.cpu) / bench_median(&rc.cpu));
 			}
 		}
 		if (sp.new_conns > 0 || sc.new_conns > 0)
