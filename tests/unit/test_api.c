@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <jansson.h>
@@ -1097,6 +1098,43 @@ static void test_pins(void **state)
 	free_dev(&dev_p);
 }
 
+/*
+ * Issue 17: a pin remembers what was proven of the bytes, never a verdict about time. DEV-X's
+ * KEK certificate expires 3 s after its first proven request pinned it; the same bytes afterwards
+ * leave the pinned path and are refused by path validation, as without a pin.
+ */
+static void test_pin_expired(void **state)
+{
+	struct dev dev_x = { .id = "DEV-X" };
+	struct proof_spec ok = { &dev_x, "DEV-X", "netA", NULL, 0, NULL, 0 };
+	struct sc_test_cert spec = { .serial_number = "DEV-X",
+		.o = "Acme",
+		.cn = "DEV-X Key Exchange",
+		.issuer = acme.mfr_ca,
+		.issuer_key = acme.mfr_ca_key,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,keyAgreement" };
+	struct audit_find pinned = { "device-pinned", 0 };
+
+	(void)state;
+	make_dev(&dev_x, &acme, &acme);
+	X509_free(dev_x.kex);
+	dev_x.kex = NULL;
+	spec.pub = dev_x.kek;
+	spec.not_before = time(NULL) - 60;
+	spec.not_after = time(NULL) + 3;
+	assert_int_equal(sc_test_cert_make(&spec, &dev_x.kex), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-X", NULL, "t", time(NULL)), SC_OK);
+	proof_case(&dev_x, NULL, &ok, 201, NULL, NULL, "first proven request");
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-X", 1000, audit_find_cb, &pinned), SC_OK);
+	assert_int_equal(pinned.n, 1);
+	sleep(5);
+	proof_case(&dev_x, NULL, &ok, 422, "chain",
+	    "the KEK certificate does not chain to the manufacturer root: certificate has expired",
+	    "the pinned path after the KEK expired");
+	free_dev(&dev_x);
+}
+
 static void test_certificate_after_profile_expired(void **state)
 {
 	(void)state;
@@ -1598,6 +1636,7 @@ int main(void)
 		cmocka_unit_test(test_certificate_after_profile_expired),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
+		cmocka_unit_test(test_pin_expired),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
