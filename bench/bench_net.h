@@ -73,6 +73,8 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
     struct bench_server *s);
 /* Returns 0, or -1 when cfssl is not installed. */
 int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server *s);
+/* Certificates cfssl recorded in its SQLite certificate database (-1: unreadable). */
+long bench_cfssl_recorded(const struct bench_world *w);
 
 /* GET url (trusting the network root); the status, the body in *body (free). */
 long bench_http_get(const struct bench_world *w, const char *url, char **body);

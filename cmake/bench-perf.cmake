@@ -24,6 +24,7 @@ add_dependencies(bench_p11 selfcert-pkcs11)
 # Benchmarks 3 and 5 drive selfcert-provd (and cfssl) over HTTPS with libcurl.
 add_library(sc_bench_net STATIC bench/bench_net.c)
 target_link_libraries(sc_bench_net PUBLIC sc_bench_util PkgConfig::SC_BENCH_CURL PkgConfig::SC_BENCH_JANSSON
+  PkgConfig::SC_SQLITE
   Threads::Threads)
 add_executable(bench_ca bench/bench_ca.c)
 target_link_libraries(bench_ca PRIVATE sc_bench_net)

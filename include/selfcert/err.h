@@ -75,11 +75,13 @@ typedef enum sc_err {
 	SC_ERR_SIGNATURE = -46,     /* "signature": a signed list's signature does not verify */
 	SC_ERR_GATE = -47,          /* "gate": an operator-gated SP's issuance lacks the operator's
 	                               authorization, or the TPM refused it (docs/TPM.md, #12) */
+	SC_ERR_PIN_MISMATCH = -48, /* "device-ca-changed": a known device shows another device CA or
+	                               KEK than the ones pinned at its first contact (issue 17) */
 } sc_err;
 
 /* The most negative code. A new code goes after SC_ERR_SIGNATURE and moves this with it, so
  * "any code past ours" is SC_ERR_LAST - 1 wherever a test or a peer needs one. */
-#define SC_ERR_LAST SC_ERR_GATE
+#define SC_ERR_LAST SC_ERR_PIN_MISMATCH
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);

@@ -179,6 +179,15 @@ sc_err sc_sp_gate_challenge(struct sc_sp *sp, enum sc_alg alg, uint32_t ku,
     struct sc_gate_challenge *out) SC_MUST_USE;
 sc_err sc_sp_gate_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
     const uint8_t *auth, size_t auth_len, uint32_t *handle, X509 **cert) SC_MUST_USE;
+/*
+ * Issue, for a caller that does not need an X509 (issue 17): as sc_sp_issue, but *cert_der is
+ * the certificate's DER as the SP sent it (the caller's: OPENSSL_free), checked only to be one
+ * DER SEQUENCE of exactly *cert_len <= SC_WIRE_MAX_CERT bytes (SC_ERR_PEER otherwise; the key
+ * was issued then, and sc_sp_keys shows it). It skips OpenSSL 3.0's certificate decode, which
+ * costs more than the SP's ISSUE itself.
+ */
+sc_err sc_sp_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, uint8_t **cert_der, size_t *cert_len) SC_MUST_USE;
 
 struct sc_sp_key {
 	uint32_t handle;

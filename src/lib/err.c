@@ -68,6 +68,8 @@ static const struct err_entry err_table[] = {
 	{ SC_ERR_STALE, "stale", "signed list past its next update", 1 },
 	{ SC_ERR_SIGNATURE, "signature", "signature does not verify", 1 },
 	{ SC_ERR_GATE, "gate", "the operator's authorization is missing or refused", 1 },
+	{ SC_ERR_PIN_MISMATCH, "device-ca-changed", "device CA or KEK differs from the pinned one",
+	    1 },
 };
 
 static const struct err_entry *lookup(sc_err e)

@@ -461,8 +461,36 @@ out:
 	return r;
 }
 
-sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
-    X509 **cert)
+/*
+ * The certificate's DER as the SP sent it, checked only for its outer form: one DER SEQUENCE
+ * (definite length, no trailing byte) within SC_WIRE_MAX_CERT. Parsing it is the caller's
+ * choice: OpenSSL 3.0's d2i_X509 costs more than the SP's whole ISSUE (docs/PERFORMANCE.md §1).
+ */
+static sc_err der_seq_check(const uint8_t *der, size_t len)
+{
+	size_t hdr = 2, body;
+
+	if (len < 2 || der[0] != 0x30)
+		return sc_fail(SC_ERR_PEER, "issue: certificate: not a DER SEQUENCE");
+	if (der[1] < 0x80) {
+		body = der[1];
+	} else if (der[1] == 0x81 && len >= 3 && der[2] >= 0x80) {
+		body = der[2];
+		hdr = 3;
+	} else if (der[1] == 0x82 && len >= 4 && der[2] != 0) {
+		body = (size_t)der[2] << 8 | der[3];
+		hdr = 4;
+	} else {
+		return sc_fail(SC_ERR_PEER, "issue: certificate: bad DER length");
+	}
+	if (hdr + body != len)
+		return sc_fail(SC_ERR_PEER, "issue: certificate: %zu bytes, its DER says %zu", len,
+		    hdr + body);
+	return SC_OK;
+}
+
+sc_err sc_sp_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, uint8_t **cert_der, size_t *cert_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf req, rd;
@@ -472,15 +500,21 @@ sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
 	uint32_t h;
 
 	*handle = 0;
-	*cert = NULL;
+	*cert_der = NULL;
+	*cert_len = 0;
 	sc_wire_begin(&req, SC_SP_ISSUE, 0);
 	sp_issue_req_put(&req, profile, profile_len);
 	if ((r = roundtrip(sp, &req, SC_SP_ISSUE, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
 	if ((r = sp_issue_ans_get(&rd, &h, &der, &der_len)) != SC_OK)
 		goto out;
-	if ((r = cert_from_answer(der, der_len, cert, "issue: certificate")) != SC_OK)
+	if ((r = der_seq_check(der, der_len)) != SC_OK)
 		goto out;
+	if ((*cert_der = OPENSSL_memdup(der, der_len)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*cert_len = der_len;
 	*handle = h;
 	r = SC_OK;
 out:
@@ -557,6 +591,25 @@ sc_err sc_sp_gate_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile
 out:
 	sc_buf_free(&req);
 	OPENSSL_free(ans);
+	return r;
+}
+
+sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
+    X509 **cert)
+{
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	uint32_t h = 0;
+	sc_err r;
+
+	*handle = 0;
+	*cert = NULL;
+	if ((r = sc_sp_issue_der(sp, profile, profile_len, &h, &der, &der_len)) != SC_OK)
+		return r;
+	r = cert_from_answer(der, der_len, cert, "issue: certificate");
+	OPENSSL_free(der);
+	if (r == SC_OK)
+		*handle = h;
 	return r;
 }
 

@@ -45,6 +45,7 @@ static const char *const names[PROVD_E_COUNT] = {
 	[PROVD_E_PROOF_EXPIRED] = "proof-expired",
 	[PROVD_E_PROOF_MISMATCH] = "proof-mismatch",
 	[PROVD_E_PROOF_REQUIRED] = "proof-required",
+	[PROVD_E_DEVICE_CA_CHANGED] = "device-ca-changed",
 };
 
 static const struct provd_apierr table[] = {
@@ -82,6 +83,7 @@ static const struct provd_apierr table[] = {
 	{ SC_ERR_UNKNOWN_DEVICE, PROVD_E_UNKNOWN_DEVICE, 403, 0 },
 	{ SC_ERR_REVOKED, PROVD_E_REVOKED, 403, 0 },
 	{ SC_ERR_REPLAY, PROVD_E_REPLAY, 409, 0 },
+	{ SC_ERR_PIN_MISMATCH, PROVD_E_DEVICE_CA_CHANGED, 409, 0 },
 	{ SC_ERR_PROFILE_CONSUMED, PROVD_E_PROFILE_CONSUMED, 409, 0 },
 	{ SC_ERR_PROFILE_UNKNOWN, PROVD_E_PROFILE_UNKNOWN, 422, 0 },
 	{ SC_ERR_DEVICE_MISMATCH, PROVD_E_DEVICE_MISMATCH, 422, 0 },
@@ -129,7 +131,8 @@ sc_err provd_registry_err(sc_err r)
 	case SC_ERR_REPLAY:
 	case SC_ERR_PROFILE_UNKNOWN:
 	case SC_ERR_PROFILE_CONSUMED:
-	case SC_ERR_DEVICE_MISMATCH: return r;
+	case SC_ERR_DEVICE_MISMATCH:
+	case SC_ERR_PIN_MISMATCH: return r;
 	case SC_ERR_IO: return sc_fail(SC_ERR_IO, "registry: %s", sc_err_detail());
 	default:
 		return sc_fail(SC_ERR_INTERNAL, "registry: %s: %s", sc_err_name(r),

@@ -59,6 +59,8 @@ enum provd_code {
 	PROVD_E_PROOF_EXPIRED,  /* 403 the proof's time is outside the freshness window */
 	PROVD_E_PROOF_MISMATCH, /* 403 a field the proof binds differs from the request's */
 	PROVD_E_PROOF_REQUIRED, /* 403 no proof, and --unauthenticated-budget 0 */
+	/* 409 a known device shows another device CA or KEK than its pin (issue 17) */
+	PROVD_E_DEVICE_CA_CHANGED,
 	PROVD_E_COUNT
 };
 

@@ -168,8 +168,11 @@ struct profile_req {
 	uint8_t *proof_sig;    /* its signature */
 	size_t proof_sig_len;
 	char device_id[SC_DEVICE_ID_MAX + 1];
-	struct sc_profile *p; /* built and signed */
-	uint8_t *der;         /* its DER */
+	struct sc_reg_pin pin; /* this request's device CA, KEK, path and root (issue 17) */
+	int pinned;            /* 1: the pinned path, path validation skipped */
+	int want_pin;          /* no pin under this root yet: pin it if authenticated */
+	struct sc_profile *p;  /* built and signed */
+	uint8_t *der;          /* its DER */
 	size_t der_len;
 	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
 	/* An operator-gated TPM device's request (issue #12, docs/API.md "gate"): what its SP
@@ -427,6 +430,130 @@ static sc_err profile_device(const struct provd_api *api, struct profile_req *pr
 	return SC_OK;
 }
 
+/* ---- the device's pin (issue 17): verify once, remember ---- */
+
+static int valid_at(X509 *x, time_t t);
+
+static sc_err sha256_hex(X509 *x, char hex[65], uint8_t md[32])
+{
+	unsigned n = 0;
+
+	if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32)
+		return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
+	sc_hex(md, 32, hex);
+	return SC_OK;
+}
+
+/* What this request would pin: its device CA's, KEK's and whole path's hashes, the root's. */
+static sc_err pin_of(const struct provd_api *api, struct profile_req *pr)
+{
+	X509 *devca = sk_X509_value(pr->chain, 0);
+	uint8_t md[32], path[(PROVD_MAX_CHAIN + 2) * 32], *p;
+	size_t n = 0;
+	int len;
+	sc_err r;
+
+	for (int i = 0; i < sk_X509_num(pr->chain) && i <= PROVD_MAX_CHAIN; i++, n++)
+		if ((r = sha256_hex(sk_X509_value(pr->chain, i),
+		         i == 0 ? pr->pin.ca_sha256 : pr->pin.path_sha256, path + 32 * n)) != SC_OK)
+			return r;
+	if ((r = sha256_hex(sk_X509_value(pr->kexs, 0), pr->pin.kek_sha256, path + 32 * n++)) !=
+	        SC_OK ||
+	    (r = sha256_hex(api->mfr_root, pr->pin.root_sha256, md)) != SC_OK)
+		return r;
+	/* The path: SHA-256 over the certificates' SHA-256s, chain first, then the KEK. */
+	if (!EVP_Digest(path, 32 * n, md, NULL, EVP_sha256(), NULL))
+		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");
+	sc_hex(md, 32, pr->pin.path_sha256);
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(devca), NULL);
+	if (len <= 0 || (size_t)len > sizeof(pr->pin.spki))
+		return sc_fail(PROVD_ERR_BAD_VALUE, "\"chain\": the device CA's key is too large");
+	p = pr->pin.spki;
+	if (i2d_X509_PUBKEY(X509_get_X509_PUBKEY(devca), &p) != len)
+		return sc_fail(SC_ERR_INTERNAL, "cannot encode the device CA's key");
+	pr->pin.spki_len = (size_t)len;
+	return SC_OK;
+}
+
+/*
+ * The bytes are the pinned ones, verified under this root at first contact: the form checks and
+ * signatures of check_device hold for them still. What can change is time: every certificate
+ * of the path and the root must be valid now, as path validation would require.
+ */
+static int pinned_valid(const struct provd_api *api, const struct profile_req *pr, time_t now)
+{
+	for (int i = 0; i < sk_X509_num(pr->chain); i++)
+		if (!valid_at(sk_X509_value(pr->chain, i), now))
+			return 0;
+	return valid_at(sk_X509_value(pr->kexs, 0), now) && valid_at(api->mfr_root, now);
+}
+
+/*
+ * The device, verified once: a device whose request shows exactly its pinned path under this
+ * root skips path validation (two X509_verify_cert); any other request is checked in full, and
+ * a verified device CA or KEK other than the pinned ones is refused (device-ca-changed) and
+ * audited, never re-pinned. A first contact is pinned with its profile (profile_record).
+ */
+static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, int64_t now,
+    struct provd_response *resp)
+{
+	const struct provd_api *api = ctx->api;
+	struct sc_reg_pin have;
+	int found = 0, match = 0;
+	char actor[SC_REG_ACTOR_MAX], detail[200];
+	sc_err r;
+
+	if ((r = pin_of(api, pr)) != SC_OK)
+		return r;
+	if (sc_cert_device_id(sk_X509_value(pr->chain, 0), pr->device_id, sizeof(pr->device_id)) ==
+	        SC_OK &&
+	    sc_device_id_valid(pr->device_id)) {
+		if ((r = sc_reg_pin_get(ctx->reg, pr->device_id, pr->pin.root_sha256, &have, &found,
+		         &match)) != SC_OK)
+			return provd_registry_err(r);
+		if (found && match && strcmp(have.path_sha256, pr->pin.path_sha256) == 0 &&
+		    strcmp(have.ca_sha256, pr->pin.ca_sha256) == 0 &&
+		    strcmp(have.kek_sha256, pr->pin.kek_sha256) == 0 &&
+		    pinned_valid(api, pr, (time_t)now)) {
+			X509 *kex = sk_X509_value(pr->kexs, 0);
+
+			provd_log_add(resp, "device=%s", pr->device_id);
+			pr->pinned = 1;
+			if (pr->server_keygen &&
+			    EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_RSA &&
+			    EVP_PKEY_get_base_id(X509_get0_pubkey(kex)) != EVP_PKEY_EC)
+				return sc_fail(PROVD_ERR_KEK_MISMATCH,
+				    "\"kex\": server key generation needs an RSA or EC KEK");
+			return SC_OK;
+		}
+	}
+	pr->device_id[0] = '\0';
+	if ((r = profile_device(api, pr, resp)) != SC_OK)
+		return r;
+	if (found &&
+	    (strcmp(have.ca_sha256, pr->pin.ca_sha256) != 0 ||
+	        strcmp(have.kek_sha256, pr->pin.kek_sha256) != 0)) {
+		snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+		snprintf(detail, sizeof(detail),
+		    "refused: device CA %.16s… KEK %.16s… shown, %.16s… %.16s… pinned",
+		    pr->pin.ca_sha256, pr->pin.kek_sha256, have.ca_sha256, have.kek_sha256);
+		if (sc_reg_audit_add(ctx->reg, now, actor, "device-ca-changed", pr->device_id,
+		        detail) != SC_OK)
+			sc_err_clear();
+		return sc_fail(SC_ERR_PIN_MISMATCH,
+		    "device %s was pinned to another device CA or KEK at its first contact; a "
+		    "changed device CA is refused, not re-pinned (the operator revokes the device "
+		    "and activates its replacement under a new ID)",
+		    pr->device_id);
+	}
+	/*
+	 * First contact under this root: pinned with the profile, if the request proves the device
+	 * CA's key (provd_h_profiles): holding a device's public certificates is not enough to pin.
+	 */
+	pr->want_pin = !found || !match;
+	return SC_OK;
+}
+
 /* The policy's subjectAltName templates for this device: what pp->san points at. */
 struct profile_san {
 	char buf[PROVD_POLICY_MAX_SAN][PROVD_SAN_MAX + 1];
@@ -652,7 +779,7 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	memset(&pr, 0, sizeof(pr));
 	pr.alg = api->policy.default_alg;
 	if ((r = profile_parse(ctx, &pr)) != SC_OK || (r = profile_policy(api, &pr)) != SC_OK ||
-	    (r = profile_device(api, &pr, resp)) != SC_OK)
+	    (r = profile_pin(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
 	/*
 	 * Only the device's own requests (a valid proof from its SP) count in its budget; the
@@ -661,10 +788,15 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	 */
 	if (pr.has_proof && (r = proof_check(api, &pr, now)) != SC_OK)
 		goto out;
+	if (pr.want_pin && pr.authenticated)
+		pr.rec.pin = &pr.pin;
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
-	provd_log_add(resp, "auth=%s", pr.authenticated ? "proof" : "none");
+	provd_log_add(resp, "auth=%s pin=%s", pr.authenticated ? "proof" : "none",
+	    pr.pinned                ? "hit"
+	        : pr.rec.pin != NULL ? "new"
+	                             : "checked");
 	/* A refused device costs no signature: ask the registry before signing (and after). */
 	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge, pr.rec.source,
 	         pr.authenticated ? &api->policy.rate : &api->policy.unauth_rate, now,

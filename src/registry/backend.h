@@ -103,12 +103,21 @@ struct sc_reg_backend {
 	    int *stored);
 	sc_err (*crl_list)(struct sc_reg *reg, int64_t now, size_t limit,
 	    int (*cb)(void *ctx, const struct sc_reg_crl_rec *c), void *ctx);
+	/* root_sha256 checked; out zeroed, *found and *root_match 0 before. NULL: no pins. */
+	sc_err (*pin_get)(struct sc_reg *reg, const char *device_id, const char *root_sha256,
+	    struct sc_reg_pin *out, int *found, int *root_match);
 	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
 	sc_err (*grant)(struct sc_reg *reg, const char *role);
 };
 
 /* The SQLite backend (reg_sqlite.c): a file path. */
 extern const struct sc_reg_backend sc_reg_sqlite;
+
+/*
+ * Registrations (profile inserts, certificate records) through reg's group commit, and the
+ * commits they took (reg_sqlite.c; both 0 when SC_REG_GROUP_COMMIT=0). reg: a SQLite handle.
+ */
+void sc_reg_sqlite_group_stats(struct sc_reg *reg, unsigned long *ops, unsigned long *commits);
 
 /* The PostgreSQL backend (reg_pg.c, built when libpq is found): a libpq URI. */
 extern const struct sc_reg_backend sc_reg_pg;

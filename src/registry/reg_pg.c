@@ -148,6 +148,24 @@ static const struct {
 	  "  der         bytea NOT NULL CHECK (octet_length(der) BETWEEN 1 AND 4096),"
 	  "  updated_at  bigint NOT NULL);",
 	    1 },
+	/*
+	 * 5 (issue 17): each device's pin per manufacturer root (registry.h's sc_reg_pin), as on
+	 * SQLite. Additive (min_compatible stays 1: an older node neither reads nor writes it and
+	 * verifies every device in full, as it always did). Idempotent so the merge may renumber it.
+	 */
+	{ "CREATE TABLE IF NOT EXISTS device_pins ("
+	  "  device_id   text COLLATE \"C\" NOT NULL REFERENCES devices(device_id),"
+	  "  root_sha256 text COLLATE \"C\" NOT NULL CHECK (root_sha256 ~ '^[0-9a-f]{64}$'),"
+	  "  ca_sha256   text COLLATE \"C\" NOT NULL CHECK (ca_sha256 ~ '^[0-9a-f]{64}$'),"
+	  "  kek_sha256  text COLLATE \"C\" NOT NULL CHECK (kek_sha256 ~ '^[0-9a-f]{64}$'),"
+	  "  path_sha256 text COLLATE \"C\" NOT NULL CHECK (path_sha256 ~ '^[0-9a-f]{64}$'),"
+	  "  ca_spki     bytea NOT NULL CHECK (octet_length(ca_spki) BETWEEN 1 AND 4096),"
+	  "  pinned_at   bigint NOT NULL,"
+	  "  PRIMARY KEY (device_id, root_sha256));"
+	  "DROP TRIGGER IF EXISTS device_pins_never_change ON device_pins;"
+	  "CREATE TRIGGER device_pins_never_change BEFORE UPDATE OR DELETE ON device_pins"
+	  "  FOR EACH ROW EXECUTE FUNCTION selfcert_refuse('a device pin never changes');",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1146,6 +1164,9 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
 	return profile_checks(pg(base), device_id, challenge, source, rate, now, retry_after, "");
 }
 
+static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor);
+
 static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
     const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {
@@ -1199,10 +1220,94 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
 	if ((r = audit(reg, now, actor, "profile-issued", rec->device_id, detail)) != SC_OK)
 		goto out;
+	if (rec->pin != NULL && (r = pin_put(reg, rec->device_id, rec->pin, now, actor)) != SC_OK)
+		goto out;
 	r = commit(reg);
 out:
 	rollback(reg);
 	return r;
+}
+
+/* ---- pins (schema 5) ---- */
+
+static sc_err pg_pin_get(struct sc_reg *base, const char *device_id, const char *root_sha256,
+    struct sc_reg_pin *out, int *found, int *root_match)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	unsigned char *b = NULL;
+	size_t n = 0;
+	sc_err r;
+
+	p_text(&p, root_sha256);
+	p_text(&p, device_id);
+	if ((r = x(reg, "reading a device pin",
+	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
+	         " (root_sha256 = $1)::int FROM device_pins WHERE device_id = $2"
+	         " ORDER BY 7 DESC LIMIT 1",
+	         &p, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) == 1) {
+		copy_col(res, 0, 0, out->ca_sha256, sizeof(out->ca_sha256));
+		copy_col(res, 0, 1, out->kek_sha256, sizeof(out->kek_sha256));
+		copy_col(res, 0, 2, out->path_sha256, sizeof(out->path_sha256));
+		copy_col(res, 0, 3, out->root_sha256, sizeof(out->root_sha256));
+		b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
+		if (b != NULL && n > 0 && n <= sizeof(out->spki)) {
+			memcpy(out->spki, b, n);
+			out->spki_len = n;
+		}
+		PQfreemem(b);
+		out->pinned_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+		*root_match = strcmp(PQgetvalue(res, 0, 6), "1") == 0;
+		*found = 1;
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/*
+ * Inside profile_insert's transaction (the device row is locked FOR NO KEY UPDATE by
+ * profile_checks, so two first contacts of one device queue): the device's pin is this one, or
+ * is added as it.
+ */
+static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor)
+{
+	struct sc_reg_pin have;
+	struct prm p = { 0 };
+	int found = 0, root_match = 0;
+	char detail[192];
+	sc_err r;
+
+	if ((r = pg_pin_get(&reg->base, device_id, pin->root_sha256, &have, &found, &root_match)) !=
+	    SC_OK)
+		return r;
+	if (found &&
+	    (strcmp(have.ca_sha256, pin->ca_sha256) != 0 ||
+	        strcmp(have.kek_sha256, pin->kek_sha256) != 0))
+		return sc_fail(SC_ERR_PIN_MISMATCH,
+		    "device %s is pinned to device CA %.16s… and KEK %.16s…; this request shows "
+		    "device CA %.16s… and KEK %.16s…",
+		    device_id, have.ca_sha256, have.kek_sha256, pin->ca_sha256, pin->kek_sha256);
+	if (root_match)
+		return SC_OK;
+	p_text(&p, device_id);
+	p_text(&p, pin->root_sha256);
+	p_text(&p, pin->ca_sha256);
+	p_text(&p, pin->kek_sha256);
+	p_text(&p, pin->path_sha256);
+	p_bin(&p, pin->spki, pin->spki_len);
+	p_i64(&p, now);
+	if ((r = run(reg, "recording a device pin",
+	         "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
+	         " path_sha256, ca_spki, pinned_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+	         &p)) != SC_OK)
+		return r;
+	snprintf(detail, sizeof(detail), "device CA %.16s…, KEK %.16s…, root %.16s…",
+	    pin->ca_sha256, pin->kek_sha256, pin->root_sha256);
+	return audit(reg, now, actor, "device-pinned", device_id, detail);
 }
 
 /* A bytea column (text result, hex form) into *out (OPENSSL_malloc'd), 1..max bytes. */
@@ -1688,7 +1793,7 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	    "GRANT USAGE ON SCHEMA %s TO %s;"
 	    "GRANT SELECT ON registry_meta TO %s;"
 	    "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
-	    "GRANT SELECT, INSERT ON certificates, revocations, audit TO %s;"
+	    "GRANT SELECT, INSERT ON certificates, revocations, audit, device_pins TO %s;"
 	    "GRANT SELECT, INSERT, UPDATE ON device_crls TO %s;"
 	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
 	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta, device_crls FROM %s",
@@ -1733,5 +1838,6 @@ const struct sc_reg_backend sc_reg_pg = {
 	.check = pg_check,
 	.crl_put = pg_crl_put,
 	.crl_list = pg_crl_list,
+	.pin_get = pg_pin_get,
 	.grant = pg_grant,
 };

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,17 @@ struct reg_stmt {
 	int busy; /* handed out, not yet done() */
 };
 
+struct reg_group;
+
 struct sqlite_reg {
 	struct sc_reg base; /* first: what registry.c sees */
 	sqlite3 *db;
 	char path[256];
 	struct reg_stmt stmts[REG_STMT_CACHE];
 	size_t n_stmts;
+	struct reg_group *group; /* the file's group commit (issue 17); NULL: the writer itself */
+	int in_batch;            /* the writer inside a batch: begin/commit are a savepoint */
+	int sp_open;             /* that savepoint is open */
 };
 
 /*
@@ -152,6 +158,25 @@ static const char *const migrations[] = {
 	"  der         BLOB NOT NULL CHECK (length(der) BETWEEN 1 AND 4096),"
 	"  updated_at  INTEGER NOT NULL"
 	") STRICT;",
+	/*
+	 * 5 (issue 17): each device's pin, its device CA and KEK as verified at first contact, per
+	 * manufacturer root (registry.h's sc_reg_pin). Idempotent (IF NOT EXISTS) so that the
+	 * merge may renumber it. A pin never changes and is never removed.
+	 */
+	"CREATE TABLE IF NOT EXISTS device_pins ("
+	"  device_id   TEXT NOT NULL REFERENCES devices(device_id),"
+	"  root_sha256 TEXT NOT NULL CHECK (length(root_sha256) = 64),"
+	"  ca_sha256   TEXT NOT NULL CHECK (length(ca_sha256) = 64),"
+	"  kek_sha256  TEXT NOT NULL CHECK (length(kek_sha256) = 64),"
+	"  path_sha256 TEXT NOT NULL CHECK (length(path_sha256) = 64),"
+	"  ca_spki     BLOB NOT NULL CHECK (length(ca_spki) BETWEEN 1 AND 4096),"
+	"  pinned_at   INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, root_sha256)"
+	") STRICT;"
+	"CREATE TRIGGER IF NOT EXISTS device_pins_never_change BEFORE UPDATE ON device_pins"
+	"  BEGIN SELECT RAISE(ABORT, 'a device pin never changes'); END;"
+	"CREATE TRIGGER IF NOT EXISTS device_pins_never_removed BEFORE DELETE ON device_pins"
+	"  BEGIN SELECT RAISE(ABORT, 'a device pin never changes'); END;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -261,22 +286,44 @@ static sc_err run(struct sqlite_reg *reg, const char *sql, const char *what)
 	return r;
 }
 
+/*
+ * Inside a group commit's batch (reg_group below) one operation's transaction is a savepoint of
+ * the batch's: its refusal rolls back its own writes only, and its "commit" is durable when the
+ * batch's COMMIT is.
+ */
 static sc_err begin(struct sqlite_reg *reg)
 {
-	return run(reg, "BEGIN IMMEDIATE", "begin");
+	sc_err r;
+
+	if (!reg->in_batch)
+		return run(reg, "BEGIN IMMEDIATE", "begin");
+	if ((r = run(reg, "SAVEPOINT op", "begin")) == SC_OK)
+		reg->sp_open = 1;
+	return r;
 }
 
 static sc_err commit(struct sqlite_reg *reg)
 {
-	sc_err r = run(reg, "COMMIT", "commit");
+	sc_err r;
 
-	if (r != SC_OK)
+	if (reg->in_batch) {
+		if ((r = run(reg, "RELEASE op", "commit")) == SC_OK)
+			reg->sp_open = 0;
+		return r;
+	}
+	if ((r = run(reg, "COMMIT", "commit")) != SC_OK)
 		(void)sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
 }
 
 static void rollback(struct sqlite_reg *reg)
 {
+	if (reg->in_batch) {
+		if (reg->sp_open)
+			(void)sqlite3_exec(reg->db, "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL);
+		reg->sp_open = 0;
+		return;
+	}
 	if (!sqlite3_get_autocommit(reg->db))
 		(void)sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -375,18 +422,22 @@ out:
 	return r;
 }
 
+static struct reg_group *group_get(const char *path);
+static void group_put(struct reg_group *g);
+
 static void sqlite_free(struct sqlite_reg *reg)
 {
 	if (reg == NULL)
 		return;
+	group_put(reg->group);
 	for (size_t i = 0; i < reg->n_stmts; i++)
 		sqlite3_finalize(reg->stmts[i].st);
 	sqlite3_close_v2(reg->db);
 	free(reg);
 }
 
-/* location is a file path (registry.c sent every other kind elsewhere). */
-static sc_err sq_open(const char *path, int create, struct sc_reg **out)
+/* A connection; grouped: its registrations go through the file's group commit (reg_group). */
+static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sqlite_reg *reg = NULL;
@@ -443,6 +494,10 @@ static sc_err sq_open(const char *path, int create, struct sc_reg **out)
 	    (r = exec(reg, "PRAGMA foreign_keys = ON", "foreign keys")) != SC_OK ||
 	    (r = migrate(reg)) != SC_OK)
 		goto out;
+	if (grouped && (reg->group = group_get(path)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "registry %s: group commit", path);
+		goto out;
+	}
 	*out = &reg->base;
 	reg = NULL;
 	r = SC_OK;
@@ -452,9 +507,196 @@ out:
 	return r;
 }
 
+/*
+ * location is a file path (registry.c sent every other kind elsewhere). Group commit is on
+ * unless SC_REG_GROUP_COMMIT=0 (a switch for benchmarks: the same build, before and after).
+ */
+static sc_err sq_open(const char *path, int create, struct sc_reg **out)
+{
+	const char *g = getenv("SC_REG_GROUP_COMMIT");
+
+	return open_conn(path, create, g == NULL || strcmp(g, "0") != 0, out);
+}
+
 static void sq_close(struct sc_reg *base)
 {
 	sqlite_free(sq(base));
+}
+
+/*
+ * ---- group commit (issue 17) ----
+ *
+ * A registration's durable commit is an fsync (synchronous=FULL), and SQLite's writers queue on
+ * one lock for it: N concurrent registrations cost N fsyncs one after the other. Here the
+ * connections of one process to one file share a writer connection: a registration is queued,
+ * and whichever waiting thread finds no batch running becomes the leader, runs every queued
+ * registration (at most GROUP_BATCH_MAX) in one BEGIN IMMEDIATE transaction, each inside its own
+ * savepoint (a refused one rolls back its own writes only, with its own error), and commits once.
+ * Nobody is answered before that COMMIT returned: every acknowledged registration is as durable
+ * as before. Registrations that arrive during a batch's fsync form the next batch.
+ */
+#define GROUP_BATCH_MAX 64
+
+struct group_op {
+	sc_err (*fn)(struct sqlite_reg *w, void *arg);
+	void *arg;
+	sc_err r;
+	char detail[256];
+	int done;
+	struct group_op *next;
+};
+
+struct reg_group {
+	char path[256];
+	int refs;
+	struct sqlite_reg *w; /* the batches' connection, opened at the first batch */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct group_op *head, *tail;
+	int leader;                 /* a batch is running */
+	unsigned long ops, commits; /* for the tests and benchmarks */
+	struct reg_group *next;
+};
+
+static pthread_mutex_t groups_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct reg_group *groups;
+
+static struct reg_group *group_get(const char *path)
+{
+	struct reg_group *g;
+
+	pthread_mutex_lock(&groups_mu);
+	for (g = groups; g != NULL && strcmp(g->path, path) != 0; g = g->next)
+		;
+	if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
+		snprintf(g->path, sizeof(g->path), "%s", path);
+		pthread_mutex_init(&g->mu, NULL);
+		pthread_cond_init(&g->cv, NULL);
+		g->next = groups;
+		groups = g;
+	}
+	if (g != NULL)
+		g->refs++;
+	pthread_mutex_unlock(&groups_mu);
+	return g;
+}
+
+static void group_put(struct reg_group *g)
+{
+	struct reg_group **p;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&groups_mu);
+	if (--g->refs > 0) {
+		pthread_mutex_unlock(&groups_mu);
+		return;
+	}
+	for (p = &groups; *p != g; p = &(*p)->next)
+		;
+	*p = g->next;
+	pthread_mutex_unlock(&groups_mu);
+	sqlite_free(g->w);
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+/* One batch on the writer, by the leader (outside g->mu). */
+static void group_batch(struct reg_group *g, struct group_op *batch)
+{
+	struct group_op *op;
+	struct sc_reg *w = NULL;
+	char detail[256] = "";
+	sc_err r = SC_OK;
+
+	if (g->w == NULL && (r = open_conn(g->path, 0, 0, &w)) == SC_OK)
+		g->w = sq(w);
+	if (r == SC_OK && (r = run(g->w, "BEGIN IMMEDIATE", "begin")) == SC_OK) {
+		for (op = batch; op != NULL && r == SC_OK; op = op->next) {
+			g->w->in_batch = 1;
+			if ((op->r = op->fn(g->w, op->arg)) != SC_OK)
+				snprintf(op->detail, sizeof(op->detail), "%s", sc_err_detail());
+			rollback(g->w); /* its savepoint, if its error left it open */
+			g->w->in_batch = 0;
+			/* An error that ended the whole transaction (SQLite does for some): all fail. */
+			if (sqlite3_get_autocommit(g->w->db))
+				r = sc_fail(SC_ERR_IO,
+				    "registry %s: a batch's transaction was rolled back", g->path);
+		}
+		if (r == SC_OK && (r = run(g->w, "COMMIT", "commit")) == SC_OK)
+			g->commits++;
+		rollback(g->w);
+	}
+	if (r == SC_OK)
+		return;
+	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+	/* Nothing of the batch is recorded: every registration it held fails (refusals keep theirs). */
+	for (op = batch; op != NULL; op = op->next)
+		if (op->r == SC_OK) {
+			op->r = r;
+			snprintf(op->detail, sizeof(op->detail), "%s", detail);
+		}
+}
+
+/* fn(writer, arg) as one durable registration: queued, batched, committed with others. */
+static sc_err group_run(struct sqlite_reg *reg, sc_err (*fn)(struct sqlite_reg *w, void *arg),
+    void *arg)
+{
+	struct reg_group *g = reg->group;
+	struct group_op op = { .fn = fn, .arg = arg }, *batch, *o, *next;
+	size_t n;
+
+	if (g == NULL)
+		return fn(reg, arg);
+	pthread_mutex_lock(&g->mu);
+	if (g->tail != NULL)
+		g->tail->next = &op;
+	else
+		g->head = &op;
+	g->tail = &op;
+	g->ops++;
+	while (!op.done) {
+		if (g->leader) {
+			pthread_cond_wait(&g->cv, &g->mu);
+			continue;
+		}
+		batch = g->head;
+		for (o = batch, n = 1; o->next != NULL && n < GROUP_BATCH_MAX; o = o->next, n++)
+			;
+		g->head = o->next;
+		if (g->head == NULL)
+			g->tail = NULL;
+		o->next = NULL;
+		g->leader = 1;
+		pthread_mutex_unlock(&g->mu);
+		group_batch(g, batch);
+		pthread_mutex_lock(&g->mu);
+		/* Each op lives on its waiter's stack: read next before marking it done. */
+		for (o = batch; o != NULL; o = next) {
+			next = o->next;
+			o->done = 1;
+		}
+		g->leader = 0;
+		pthread_cond_broadcast(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
+	if (op.r != SC_OK)
+		return sc_fail(op.r, "%s", op.detail);
+	return SC_OK;
+}
+
+void sc_reg_sqlite_group_stats(struct sc_reg *reg, unsigned long *ops, unsigned long *commits)
+{
+	struct reg_group *g = sq(reg)->group;
+
+	*ops = *commits = 0;
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->mu);
+	*ops = g->ops;
+	*commits = g->commits;
+	pthread_mutex_unlock(&g->mu);
 }
 
 /* ---- devices ---- */
@@ -814,6 +1056,9 @@ out:
 
 /* ---- profiles ---- */
 
+static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor);
+
 /* The checks shared by precheck and insert: each refusal its own sc_err (registry.h). */
 static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
@@ -888,10 +1133,9 @@ static sc_err sq_profile_precheck(struct sc_reg *base, const char *device_id, co
 	return profile_checks(sq(base), device_id, challenge, source, rate, now, retry_after);
 }
 
-static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
+static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_rec *rec,
     const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {
-	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
 	char detail[192];
 	sc_err r;
@@ -940,10 +1184,95 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
 	if ((r = audit(reg, now, actor, "profile-issued", rec->device_id, detail)) != SC_OK)
 		goto out;
+	if (rec->pin != NULL && (r = pin_put(reg, rec->device_id, rec->pin, now, actor)) != SC_OK)
+		goto out;
 	r = commit(reg);
 out:
 	rollback(reg); /* a no-op after the commit */
 	return r;
+}
+
+/* ---- pins (schema 5) ---- */
+
+static sc_err sq_pin_get(struct sc_reg *base, const char *device_id, const char *root_sha256,
+    struct sc_reg_pin *out, int *found, int *root_match)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	const void *spki;
+	sc_err r;
+	int rc, n;
+
+	if ((r = prepare(reg,
+	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
+	         " root_sha256 = ? FROM device_pins WHERE device_id = ? ORDER BY 7 DESC LIMIT 1",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, root_sha256);
+	bind_text(st, 2, device_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(st, 0, out->ca_sha256, sizeof(out->ca_sha256));
+		copy_col(st, 1, out->kek_sha256, sizeof(out->kek_sha256));
+		copy_col(st, 2, out->path_sha256, sizeof(out->path_sha256));
+		copy_col(st, 3, out->root_sha256, sizeof(out->root_sha256));
+		spki = sqlite3_column_blob(st, 4);
+		n = sqlite3_column_bytes(st, 4);
+		if (spki != NULL && n > 0 && (size_t)n <= sizeof(out->spki)) {
+			memcpy(out->spki, spki, (size_t)n);
+			out->spki_len = (size_t)n;
+		}
+		out->pinned_at = sqlite3_column_int64(st, 5);
+		*root_match = sqlite3_column_int(st, 6) == 1;
+		*found = 1;
+	}
+	done(reg, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(reg, "reading a device pin");
+	return SC_OK;
+}
+
+/* Inside profile_insert's transaction: the device's pin is this one, or is added as it. */
+static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor)
+{
+	struct sc_reg_pin have;
+	sqlite3_stmt *st = NULL;
+	int found = 0, root_match = 0, rc;
+	char detail[192];
+	sc_err r;
+
+	if ((r = sq_pin_get(&reg->base, device_id, pin->root_sha256, &have, &found, &root_match)) !=
+	    SC_OK)
+		return r;
+	if (found &&
+	    (strcmp(have.ca_sha256, pin->ca_sha256) != 0 ||
+	        strcmp(have.kek_sha256, pin->kek_sha256) != 0))
+		return sc_fail(SC_ERR_PIN_MISMATCH,
+		    "device %s is pinned to device CA %.16s… and KEK %.16s…; this request shows "
+		    "device CA %.16s… and KEK %.16s…",
+		    device_id, have.ca_sha256, have.kek_sha256, pin->ca_sha256, pin->kek_sha256);
+	if (root_match)
+		return SC_OK;
+	if ((r = prepare(reg,
+	         "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
+	         " path_sha256, ca_spki, pinned_at) VALUES (?,?,?,?,?,?,?)",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, device_id);
+	bind_text(st, 2, pin->root_sha256);
+	bind_text(st, 3, pin->ca_sha256);
+	bind_text(st, 4, pin->kek_sha256);
+	bind_text(st, 5, pin->path_sha256);
+	sqlite3_bind_blob(st, 6, pin->spki, (int)pin->spki_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, now);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	if (rc != SQLITE_DONE)
+		return db_fail(reg, "recording a device pin");
+	snprintf(detail, sizeof(detail), "device CA %.16s…, KEK %.16s…, root %.16s…",
+	    pin->ca_sha256, pin->kek_sha256, pin->root_sha256);
+	return audit(reg, now, actor, "device-pinned", device_id, detail);
 }
 
 /* The first eight columns of both profile queries (get and list) are the same, in the same order;
@@ -1025,10 +1354,9 @@ out:
 
 /* ---- certificates ---- */
 
-static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, int64_t now,
+static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
     const char *actor, int *already)
 {
-	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
 	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", detail[256];
 	enum sc_reg_dev_status s = 0;
@@ -1518,11 +1846,60 @@ static sc_err sq_check(struct sc_reg *base)
 	return SC_OK;
 }
 
+/* ---- the two registrations, through the group commit ---- */
+
+struct profile_insert_args {
+	struct sc_reg_profile_rec *rec;
+	const struct sc_reg_rate *rate;
+	int64_t now;
+	const char *actor;
+	int64_t *retry_after;
+};
+
+static sc_err profile_insert_fn(struct sqlite_reg *w, void *arg)
+{
+	struct profile_insert_args *a = arg;
+
+	return profile_insert_on(w, a->rec, a->rate, a->now, a->actor, a->retry_after);
+}
+
+static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
+{
+	struct profile_insert_args a = { rec, rate, now, actor, retry_after };
+
+	return group_run(sq(base), profile_insert_fn, &a);
+}
+
+struct cert_record_args {
+	struct sc_reg_cert_rec *rec;
+	int64_t now;
+	const char *actor;
+	int *already;
+};
+
+static sc_err cert_record_fn(struct sqlite_reg *w, void *arg)
+{
+	struct cert_record_args *a = arg;
+
+	return cert_record_on(w, a->rec, a->now, a->actor, a->already);
+}
+
+static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, int64_t now,
+    const char *actor, int *already)
+{
+	struct cert_record_args a = { rec, now, actor, already };
+
+	*already = 0;
+	return group_run(sq(base), cert_record_fn, &a);
+}
+
 const struct sc_reg_backend sc_reg_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
 	.close = sq_close,
 	.schema_version = sq_schema_version,
+	.pin_get = sq_pin_get,
 	.devices_add = sq_devices_add,
 	.device_revoke = sq_device_revoke,
 	.device_get = sq_device_get,

@@ -10,6 +10,8 @@
 #include "registry.h"
 #include "backend.h"
 
+static sc_err missing(const struct sc_reg *reg, const char *what);
+
 /*
  * The locations that are not file paths. A kind whose backend this build lacks is refused,
  * not taken for a file name: "postgresql://host/db" must never become a SQLite file.
@@ -259,6 +261,19 @@ sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
     const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {
 	return reg->be->profile_insert(reg, rec, rate, now, actor, retry_after);
+}
+
+sc_err sc_reg_pin_get(struct sc_reg *reg, const char *device_id, const char *root_sha256,
+    struct sc_reg_pin *out, int *found, int *root_match)
+{
+	memset(out, 0, sizeof(*out));
+	*found = 0;
+	*root_match = 0;
+	if (strlen(root_sha256) != 64)
+		return sc_fail(SC_ERR_USAGE, "pin: root_sha256 is not 64 hex digits");
+	if (reg->be->pin_get == NULL)
+		return missing(reg, "device pins");
+	return reg->be->pin_get(reg, device_id, root_sha256, out, found, root_match);
 }
 
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,

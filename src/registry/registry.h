@@ -23,7 +23,7 @@
 #include <selfcert/profile.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
-#define SC_REG_SCHEMA_VERSION 4      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 5      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -223,8 +223,38 @@ struct sc_reg_profile_rec {
 	uint8_t *der;
 	size_t der_len;
 	char *chain_pem; /* the device's chain as it sent it */
+	/*
+	 * NULL, or the pin the device's request proved (issue 17): sc_reg_profile_insert adds it in
+	 * the profile's transaction when the device has none under its root, and refuses the
+	 * profile with SC_ERR_PIN_MISMATCH when the device's pin names another device CA or KEK.
+	 */
+	const struct sc_reg_pin *pin;
 };
 void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec);
+
+/*
+ * A device's pin (schema 5, issue 17): the SHA-256 (lower-case hex) of the device CA and KEK
+ * certificates verified at its first contact, of the whole path the request showed (chain then
+ * KEK, each DER in order) and of the manufacturer root it was verified under, with the device
+ * CA's SubjectPublicKeyInfo (DER, <= SC_REG_SPKI_MAX). A pin never changes: the registry refuses
+ * UPDATE and DELETE of one. A device verified under another root gets one more pin with the
+ * same ca/kek hashes; any other ca/kek is SC_ERR_PIN_MISMATCH.
+ */
+#define SC_REG_SPKI_MAX 4096
+struct sc_reg_pin {
+	char ca_sha256[65], kek_sha256[65], path_sha256[65], root_sha256[65];
+	uint8_t spki[SC_REG_SPKI_MAX];
+	size_t spki_len;
+	int64_t pinned_at;
+};
+
+/*
+ * The pin of device_id: *found 0 (and SC_OK) when it has none; *root_match 1 when it has one
+ * under root_sha256 (then out is that one), else out is another root's (its ca/kek hashes are
+ * the device's all the same).
+ */
+sc_err sc_reg_pin_get(struct sc_reg *reg, const char *device_id, const char *root_sha256,
+    struct sc_reg_pin *out, int *found, int *root_match) SC_MUST_USE;
 
 /*
  * At most `max` profiles in any `window_s` seconds (max 0: no limit): per device for

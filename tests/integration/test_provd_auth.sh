@@ -86,6 +86,11 @@ check "renewed" grep -q "^DEV-V renewed key=2 " "$T/.out"
 ok "and renews again" agent v --once --force-renew
 check "its three requests were authenticated" [ "$(authed DEV-V)" = 3 ]
 check "the server logged the proofs" grep -q "device=DEV-V auth=proof" "$T/provd.log"
+# Issue 17: the flood (no proof) pinned nothing; the device's first proven request did, and its
+# renewals showed the pinned path.
+check "no pin from unauthenticated requests" bash -c "! grep -q 'device=DEV-V auth=none pin=new' '$T/provd.log'"
+check "first contact pinned" [ "$(grep -c "device=DEV-V auth=proof pin=new" "$T/provd.log")" = 1 ]
+check "renewals took the pinned path" [ "$(grep -c "device=DEV-V auth=proof pin=hit" "$T/provd.log")" = 2 ]
 agent_refused "its own budget still holds (4th in the hour)" 3 rate-limited v --once --force-renew
 check "the device's budget, named" grep -q "device DEV-V had 3 profiles" "$T/.err"
 

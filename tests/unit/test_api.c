@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <jansson.h>
@@ -707,10 +708,25 @@ static void test_device_refusals(void **state)
 }
 
 /* A profile request for DEV-A with devca as its device CA (its KEK stays DEV-A's). */
-static void post_devca(X509 *devca, int status, const char *code, const char *detail,
-    const char *where)
+/* Counts the audit rows of one event (sc_reg_audit_list's callback). */
+struct audit_find {
+	const char *event;
+	int n;
+};
+
+static int audit_find_cb(void *ctx, const struct sc_reg_audit_rec *a)
 {
-	char *chain = pem_of(devca, mfr_ca, NULL), *kex = pem_of(dev_a.kex, NULL, NULL), *s, ch[65];
+	struct audit_find *f = ctx;
+
+	if (strcmp(a->event, f->event) == 0)
+		f->n++;
+	return 0;
+}
+
+static void post_chain(X509 *devca, X509 *kex_cert, int status, const char *code,
+    const char *detail, const char *where)
+{
+	char *chain = pem_of(devca, mfr_ca, NULL), *kex = pem_of(kex_cert, NULL, NULL), *s, ch[65];
 	json_t *j, *a;
 
 	challenge_hex(ch);
@@ -724,6 +740,12 @@ static void post_devca(X509 *devca, int status, const char *code, const char *de
 	json_decref(j);
 	free(chain);
 	free(kex);
+}
+
+static void post_devca(X509 *devca, int status, const char *code, const char *detail,
+    const char *where)
+{
+	post_chain(devca, dev_a.kex, status, code, detail, where);
 }
 
 /*
@@ -745,7 +767,10 @@ static void test_not_device_ca(void **state)
 	X509 *ca = NULL;
 
 	(void)state;
-	/* The well-formed one is accepted (the control). */
+	/*
+	 * The well-formed one is accepted (the control): DEV-A's requests so far carried no request
+	 * proof, so none pinned it (issue 17; test_pins).
+	 */
 	assert_int_equal(sc_test_cert_make(&spec, &ca), SC_OK);
 	post_devca(ca, 201, NULL, NULL, "a device CA");
 	X509_free(ca);
@@ -916,9 +941,10 @@ static void proof_case(const struct dev *d, const char *alg, const struct proof_
  * Authenticated requests count in the device's budget and nothing else does; every way a
  * proof can be wrong has its own answer.
  */
+static struct dev dev_p = { .id = "DEV-P" }; /* made by test_proofs, pinned there */
+
 static void test_proofs(void **state)
 {
-	struct dev dev_p = { .id = "DEV-P" };
 	struct provd_policy saved = api.policy;
 	struct proof_spec ok = { &dev_p, "DEV-P", "netA", NULL, 0, NULL, 0 }, ps;
 	char ch[65], *b;
@@ -1032,7 +1058,81 @@ static void test_proofs(void **state)
 
 	peer = "test";
 	api.policy = saved;
+}
+
+/*
+ * Issue 17, verify once: DEV-P was pinned by its first proven request (test_proofs). Its pinned
+ * path is served again (path validation skipped); another well-formed device CA for DEV-P (its
+ * own CSK, the same manufacturer CA) or another KEK is refused as device-ca-changed and audited
+ * each time, and nothing is re-pinned: the pinned path still works afterwards.
+ */
+static void test_pins(void **state)
+{
+	static const char detail[] =
+	    "device DEV-P was pinned to another device CA or KEK at its first contact; a changed "
+	    "device CA is refused, not re-pinned (the operator revokes the device and activates its "
+	    "replacement under a new ID)";
+	struct audit_find f = { "device-ca-changed", 0 }, pinned = { "device-pinned", 0 };
+	EVP_PKEY *kek2 = keygen(SC_ALG_P256);
+	X509 *ca = NULL, *kex = NULL;
+
+	(void)state;
+	peer = "198.51.100.9";
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &pinned), SC_OK);
+	assert_int_equal(pinned.n, 1);
+	post_chain(dev_p.ca, dev_p.kex, 201, NULL, NULL, "the pinned path");
+	assert_int_equal(sc_test_world_device_ca(&acme, dev_p.csk, "DEV-P", &ca), SC_OK);
+	assert_int_not_equal(X509_cmp(ca, dev_p.ca), 0);
+	post_chain(ca, dev_p.kex, 409, "device-ca-changed", detail, "another device CA");
+	assert_int_equal(sc_test_world_kek(&acme, kek2, "DEV-P", &kex), SC_OK);
+	post_chain(dev_p.ca, kex, 409, "device-ca-changed", detail, "another KEK");
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &f), SC_OK);
+	assert_int_equal(f.n, 2);
+	post_chain(dev_p.ca, dev_p.kex, 201, NULL, NULL, "the pinned path, still");
+	pinned.n = 0;
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &pinned), SC_OK);
+	assert_int_equal(pinned.n, 1);
+	X509_free(ca);
+	X509_free(kex);
+	EVP_PKEY_free(kek2);
 	free_dev(&dev_p);
+}
+
+/*
+ * Issue 17: a pin remembers what was proven of the bytes, never a verdict about time. DEV-X's
+ * KEK certificate expires 3 s after its first proven request pinned it; the same bytes afterwards
+ * leave the pinned path and are refused by path validation, as without a pin.
+ */
+static void test_pin_expired(void **state)
+{
+	struct dev dev_x = { .id = "DEV-X" };
+	struct proof_spec ok = { &dev_x, "DEV-X", "netA", NULL, 0, NULL, 0 };
+	struct sc_test_cert spec = { .serial_number = "DEV-X",
+		.o = "Acme",
+		.cn = "DEV-X Key Exchange",
+		.issuer = acme.mfr_ca,
+		.issuer_key = acme.mfr_ca_key,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,keyAgreement" };
+	struct audit_find pinned = { "device-pinned", 0 };
+
+	(void)state;
+	make_dev(&dev_x, &acme, &acme);
+	X509_free(dev_x.kex);
+	dev_x.kex = NULL;
+	spec.pub = dev_x.kek;
+	spec.not_before = time(NULL) - 60;
+	spec.not_after = time(NULL) + 3;
+	assert_int_equal(sc_test_cert_make(&spec, &dev_x.kex), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-X", NULL, "t", time(NULL)), SC_OK);
+	proof_case(&dev_x, NULL, &ok, 201, NULL, NULL, "first proven request");
+	assert_int_equal(sc_reg_audit_list(reg, "DEV-X", 1000, audit_find_cb, &pinned), SC_OK);
+	assert_int_equal(pinned.n, 1);
+	sleep(5);
+	proof_case(&dev_x, NULL, &ok, 422, "chain",
+	    "the KEK certificate does not chain to the manufacturer root: certificate has expired",
+	    "the pinned path after the KEK expired");
+	free_dev(&dev_x);
 }
 
 static void test_certificate_after_profile_expired(void **state)
@@ -1535,6 +1635,8 @@ int main(void)
 		/* Last: it registers certificates the counts above do not expect. */
 		cmocka_unit_test(test_certificate_after_profile_expired),
 		cmocka_unit_test(test_proofs),
+		cmocka_unit_test(test_pins),
+		cmocka_unit_test(test_pin_expired),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -663,9 +663,110 @@ static void test_issue(void **state)
 	sc_buf_put_string(&b, cert_der, cert_len - 1);
 	f = frame_of(&b, &n);
 	assert_int_equal(run_one(f, n, call_issue, &s), SC_ERR_PEER);
+	{
+		/* Issue 17: the outer DER is checked before any parse (sc_sp_issue_der's check). */
+		char want[96];
+		snprintf(want, sizeof(want), "issue: certificate: %zu bytes, its DER says %zu",
+		    cert_len - 1, cert_len);
+		assert_string_equal(sc_err_detail(), want);
+	}
+	script_free(&s);
+	free(f);
+	/* A well-formed SEQUENCE that is no certificate: sc_sp_issue's parse refuses it. */
+	begin_answer(&b, SC_SP_ISSUE | SC_SP_ANSWER);
+	sc_buf_put_u32(&b, 1);
+	sc_buf_put_string(&b, (const uint8_t *)"\x30\x03\x02\x01\x01", 5);
+	f = frame_of(&b, &n);
+	assert_int_equal(run_one(f, n, call_issue, &s), SC_ERR_PEER);
 	assert_non_null(strstr(sc_err_detail(), "issue: certificate: certificate: not DER X.509"));
 	script_free(&s);
 	free(f);
+}
+
+static uint8_t *der_out;
+static size_t der_len_out;
+static sc_err call_issue_der(struct sc_sp *sp)
+{
+	static const uint8_t profile[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	sc_err r;
+
+	der_out = NULL;
+	der_len_out = 7;
+	r = sc_sp_issue_der(sp, profile, sizeof(profile), &issue_handle, &der_out, &der_len_out);
+	if (r != SC_OK) {
+		assert_int_equal(issue_handle, 0);
+		assert_null(der_out);
+		assert_int_equal(der_len_out, 0);
+	}
+	return r;
+}
+
+/* One ISSUE answer carrying cert (len bytes) through sc_sp_issue_der; its result. */
+static sc_err issue_der_with(const uint8_t *cert_bytes, size_t len)
+{
+	struct sc_buf b;
+	struct script s;
+	uint8_t *f;
+	size_t n;
+	sc_err r;
+
+	begin_answer(&b, SC_SP_ISSUE | SC_SP_ANSWER);
+	sc_buf_put_u32(&b, 9);
+	sc_buf_put_string(&b, cert_bytes, len);
+	f = frame_of(&b, &n);
+	r = run_one(f, n, call_issue_der, &s);
+	script_free(&s);
+	free(f);
+	return r;
+}
+
+/*
+ * Issue 17: sc_sp_issue_der hands back the SP's bytes unparsed, but only one whole DER
+ * SEQUENCE within the protocol's limit: truncated, trailing data, another type, a bad length
+ * form and an oversize string are the SP's fault (peer), with nothing returned.
+ */
+static void test_issue_der(void **state)
+{
+	uint8_t *buf = malloc(SC_WIRE_MAX_CERT + 2);
+	char want[96];
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(issue_der_with(cert_der, cert_len), SC_OK);
+	assert_int_equal(issue_handle, 9);
+	assert_int_equal(der_len_out, cert_len);
+	assert_memory_equal(der_out, cert_der, cert_len);
+	OPENSSL_free(der_out);
+	/* Truncated. */
+	assert_int_equal(issue_der_with(cert_der, cert_len - 1), SC_ERR_PEER);
+	snprintf(want, sizeof(want), "issue: certificate: %zu bytes, its DER says %zu",
+	    cert_len - 1, cert_len);
+	assert_string_equal(sc_err_detail(), want);
+	/* Trailing data. */
+	memcpy(buf, cert_der, cert_len);
+	buf[cert_len] = 0;
+	assert_int_equal(issue_der_with(buf, cert_len + 1), SC_ERR_PEER);
+	snprintf(want, sizeof(want), "issue: certificate: %zu bytes, its DER says %zu",
+	    cert_len + 1, cert_len);
+	assert_string_equal(sc_err_detail(), want);
+	/* Another type (a SET), and a one-byte answer. */
+	buf[0] = 0x31;
+	assert_int_equal(issue_der_with(buf, cert_len), SC_ERR_PEER);
+	assert_string_equal(sc_err_detail(), "issue: certificate: not a DER SEQUENCE");
+	assert_int_equal(issue_der_with(cert_der, 1), SC_ERR_PEER);
+	assert_string_equal(sc_err_detail(), "issue: certificate: not a DER SEQUENCE");
+	/* Indefinite length, a long form with a leading zero, a needless long form. */
+	assert_int_equal(issue_der_with((const uint8_t *)"\x30\x80\x00\x00", 4), SC_ERR_PEER);
+	assert_string_equal(sc_err_detail(), "issue: certificate: bad DER length");
+	assert_int_equal(issue_der_with((const uint8_t *)"\x30\x82\x00\x01\x05", 5), SC_ERR_PEER);
+	assert_string_equal(sc_err_detail(), "issue: certificate: bad DER length");
+	assert_int_equal(issue_der_with((const uint8_t *)"\x30\x81\x01\x05", 4), SC_ERR_PEER);
+	assert_string_equal(sc_err_detail(), "issue: certificate: bad DER length");
+	/* Oversize: more than the protocol carries. */
+	memset(buf, 0, SC_WIRE_MAX_CERT + 1);
+	buf[0] = 0x30;
+	assert_int_equal(issue_der_with(buf, SC_WIRE_MAX_CERT + 1), SC_ERR_PEER);
+	free(buf);
 }
 
 static void test_sign(void **state)
@@ -1044,6 +1145,7 @@ int main(void)
 		cmocka_unit_test(test_challenge),
 		cmocka_unit_test(test_empty_answers),
 		cmocka_unit_test(test_issue),
+		cmocka_unit_test(test_issue_der),
 		cmocka_unit_test(test_sign),
 		cmocka_unit_test(test_keygen),
 		cmocka_unit_test(test_keys_paging),

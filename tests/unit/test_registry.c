@@ -33,6 +33,7 @@
 #include <libpq-fe.h>
 #endif
 #include "registry.h"
+#include "backend.h"
 #include "testutil.h"
 
 static char dir[512], db[600], csv[600];
@@ -543,6 +544,103 @@ static void make_profile(struct sc_reg_profile_rec *rec, const char *device, int
 	rec->chain_pem = (char *)"-----BEGIN CERTIFICATE-----\n";
 }
 
+static void make_pin(struct sc_reg_pin *pin, char ca, char kek, char root)
+{
+	memset(pin, 0, sizeof(*pin));
+	memset(pin->ca_sha256, ca, 64);
+	memset(pin->kek_sha256, kek, 64);
+	memset(pin->path_sha256, 'e', 64);
+	memset(pin->root_sha256, root, 64);
+	pin->spki[0] = 0x30;
+	pin->spki[1] = 0x00;
+	pin->spki_len = 2;
+}
+
+static int audit_count_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	if (strcmp(a->event, "device-pinned") == 0)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+/*
+ * Issue 17, schema 5: a device's pin is added with its first profile, in the same transaction;
+ * another device CA or KEK for a pinned device refuses the profile (device-ca-changed) and
+ * records nothing; the same CA and KEK under another root is a second pin; a pin never changes
+ * and is never removed, whoever writes the file.
+ */
+static void test_pins(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec, got;
+	struct sc_reg_pin pin, other, have;
+	char root1[65], root2[65];
+	int found = 1, match = 1, pinned = 0;
+	int64_t retry = 0;
+
+	(void)state;
+	memset(root1, 'a', 64);
+	root1[64] = '\0';
+	memset(root2, 'b', 64);
+	root2[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root1, &have, &found, &match), SC_OK);
+	assert_int_equal(found, 0);
+	assert_int_equal(match, 0);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", "abc", &have, &found, &match), SC_ERR_USAGE);
+	/* First contact: pinned with the profile. */
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "01");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root1, &have, &found, &match), SC_OK);
+	assert_int_equal(found, 1);
+	assert_int_equal(match, 1);
+	assert_string_equal(have.ca_sha256, pin.ca_sha256);
+	assert_string_equal(have.kek_sha256, pin.kek_sha256);
+	assert_string_equal(have.path_sha256, pin.path_sha256);
+	assert_int_equal(have.spki_len, 2);
+	assert_int_equal(have.pinned_at, 2000);
+	/* The same pin again: nothing new. */
+	make_profile(&rec, "D-1", 2, "02");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2001, "t", &retry), SC_OK);
+	/* Another device CA, or another KEK: refused, and the profile is not recorded. */
+	make_pin(&other, 'f', 'd', 'a');
+	make_profile(&rec, "D-1", 3, "03");
+	rec.pin = &other;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry),
+	    SC_ERR_PIN_MISMATCH);
+	assert_string_equal(sc_err_name(SC_ERR_PIN_MISMATCH), "device-ca-changed");
+	assert_non_null(
+	    strstr(sc_err_detail(), "device D-1 is pinned to device CA cccccccccccccccc"));
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got),
+	    SC_ERR_NOT_FOUND);
+	make_pin(&other, 'c', 'f', 'a');
+	rec.pin = &other;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry),
+	    SC_ERR_PIN_MISMATCH);
+	/* Even under another root: the device's CA is the device's. */
+	make_pin(&other, 'f', 'd', 'b');
+	rec.pin = &other;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry),
+	    SC_ERR_PIN_MISMATCH);
+	/* The same CA and KEK verified under another root: a second pin. */
+	make_pin(&other, 'c', 'd', 'b');
+	rec.pin = &other;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2003, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root2, &have, &found, &match), SC_OK);
+	assert_int_equal(match, 1);
+	assert_int_equal(have.pinned_at, 2003);
+	assert_int_equal(sc_reg_audit_list(reg, "D-1", 100, audit_count_cb, &pinned), SC_OK);
+	assert_int_equal(pinned, 2);
+	sc_reg_close(reg);
+	/* Pins never change, whoever holds the file. */
+	assert_int_equal(raw_exec("UPDATE device_pins SET ca_sha256 = kek_sha256"),
+	    SQLITE_CONSTRAINT);
+	assert_int_equal(raw_exec("DELETE FROM device_pins"), SQLITE_CONSTRAINT);
+}
+
 static void test_profiles(void **state)
 {
 	struct sc_reg *reg = open_new();
@@ -943,6 +1041,70 @@ static void test_concurrent_writers(void **state)
 	assert_int_equal(c.profiles, WRITERS * PER_WRITER);
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	sc_reg_close(reg);
+}
+
+/* A writer whose every other profile replays its previous challenge: refused inside a batch. */
+static void *replayer(void *arg)
+{
+	int w = (int)(intptr_t)arg, ok = 1;
+	struct sc_reg *reg = NULL;
+
+	if (sc_reg_open(db, 1, &reg) != SC_OK)
+		return (void *)(intptr_t)0;
+	for (int i = 0; i < PER_WRITER; i++) {
+		struct sc_reg_profile_rec rec;
+		char ch[16];
+		int64_t retry;
+		sc_err want = i % 2 ? SC_ERR_REPLAY : SC_OK;
+		snprintf(ch, sizeof(ch), "%02x%04x", w, i - i % 2);
+		make_profile(&rec, "D-1", w * 1000 + i, ch);
+		if (sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &retry) != want)
+			ok = 0;
+		if (want == SC_ERR_REPLAY &&
+		    strcmp(sc_err_detail(),
+		        "challenge already used for a profile (a replayed request)") != 0)
+			ok = 0;
+	}
+	sc_reg_close(reg);
+	return (void *)(intptr_t)ok;
+}
+
+/*
+ * Issue 17, group commit: concurrent registrations share commits (never more commits than
+ * registrations), each is answered only after its batch committed, and a refused one (a replayed
+ * challenge) inside a batch rolls back its own writes only, with its own error.
+ */
+static void test_group_commit(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts c;
+	pthread_t th[WRITERS];
+	unsigned long ops = 0, commits = 0;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, replayer, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		void *ok = NULL;
+		pthread_join(th[i], &ok);
+		assert_int_equal((intptr_t)ok, 1);
+	}
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.profiles, WRITERS * ((PER_WRITER + 1) / 2));
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	assert_int_equal(ops, WRITERS * PER_WRITER);
+	assert_true(commits >= 1 && commits <= ops);
+	print_message("group commit: %lu registrations, %lu commits\n", ops, commits);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	/* Off: every registration its own transaction, as before. */
+	setenv("SC_REG_GROUP_COMMIT", "0", 1);
+	reg = open_new();
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	assert_int_equal(ops, 0);
+	sc_reg_close(reg);
+	unsetenv("SC_REG_GROUP_COMMIT");
 }
 
 /*
@@ -1538,10 +1700,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
@@ -1557,6 +1721,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
