@@ -73,11 +73,16 @@ typedef enum sc_err {
 	SC_ERR_TPM = -44,           /* "tpm": the TPM (or the connection to it) failed a command */
 	SC_ERR_STALE = -45,         /* "stale": a signed list past its next update */
 	SC_ERR_SIGNATURE = -46,     /* "signature": a signed list's signature does not verify */
+	SC_ERR_RENEWAL_SPENT =
+	    -47, /* "renewal-spent": a renewal profile's K certificates are issued */
+	SC_ERR_RENEWAL_EARLY = -48, /* "renewal-early": the next renewal is not due yet (cadence) */
+	SC_ERR_BATCH_PATH =
+	    -49, /* "batch-path": a Merkle inclusion path does not lead to the root */
 } sc_err;
 
-/* The most negative code. A new code goes after SC_ERR_SIGNATURE and moves this with it, so
+/* The most negative code. A new code goes after SC_ERR_BATCH_PATH and moves this with it, so
  * "any code past ours" is SC_ERR_LAST - 1 wherever a test or a peer needs one. */
-#define SC_ERR_LAST SC_ERR_SIGNATURE
+#define SC_ERR_LAST SC_ERR_BATCH_PATH
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);

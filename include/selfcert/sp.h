@@ -45,6 +45,8 @@ enum sc_sp_msg {
 	SC_SP_PROOF = 0x17,   /* CSK: a request proof for the provisioning server (0x17 is new in
 	                         protocol revision 1.1; an older SP answers unknown-request) */
 	SC_SP_BACKEND = 0x18, /* where the keys live: soft, or a TPM and what it is (new in 1.2) */
+	SC_SP_RENEW = 0x1C,   /* the next certificate of a renewal profile (#17, new in 1.5); the
+	                         body and answer are ISSUE's */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };
@@ -150,6 +152,15 @@ sc_err sc_sp_proof(struct sc_sp *sp, const uint8_t challenge[SC_SP_CHALLENGE_LEN
  * *handle is the new key's handle; *cert the certificate (the caller's).
  */
 sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
+    X509 **cert) SC_MUST_USE;
+
+/*
+ * Renew (#17, revision 1.5): ISSUE for a renewal profile (TBSProfile [6]). The SP issues the
+ * profile's next certificate if its cadence allows (SC_ERR_RENEWAL_EARLY) and its count is not
+ * spent (SC_ERR_RENEWAL_SPENT), counting in its sealed store. An SP before 1.5 answers
+ * SC_ERR_UNKNOWN_REQUEST, which is how a host learns it must ask for ordinary profiles.
+ */
+sc_err sc_sp_renew(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert) SC_MUST_USE;
 
 struct sc_sp_key {

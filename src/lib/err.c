@@ -67,6 +67,10 @@ static const struct err_entry err_table[] = {
 	{ SC_ERR_TPM, "tpm", "the TPM failed a command", 1 },
 	{ SC_ERR_STALE, "stale", "signed list past its next update", 1 },
 	{ SC_ERR_SIGNATURE, "signature", "signature does not verify", 1 },
+	{ SC_ERR_RENEWAL_SPENT, "renewal-spent", "renewal profile has issued all its certificates",
+	    1 },
+	{ SC_ERR_RENEWAL_EARLY, "renewal-early", "renewal not due yet", 1 },
+	{ SC_ERR_BATCH_PATH, "batch-path", "Merkle inclusion path does not lead to the root", 1 },
 };
 
 static const struct err_entry *lookup(sc_err e)

@@ -34,6 +34,12 @@ typedef struct sc_key_spec_st {
 	} value;
 } SC_KEY_SPEC;
 
+/* RenewalSpec ::= SEQUENCE { count INTEGER (2..1024), cadence INTEGER (60..31622400) } (#17) */
+typedef struct sc_renewal_spec_st {
+	ASN1_INTEGER *count;
+	ASN1_INTEGER *cadence;
+} SC_RENEWAL_SPEC;
+
 typedef struct sc_tbs_profile_st {
 	ASN1_OBJECT *contentType;
 	ASN1_INTEGER *version;
@@ -49,6 +55,7 @@ typedef struct sc_tbs_profile_st {
 	ASN1_BIT_STRING *keyUsage;       /* [2] OPTIONAL */
 	EXTENDED_KEY_USAGE *extKeyUsage; /* [3] OPTIONAL */
 	GENERAL_NAMES *subjectAltName;   /* [4] OPTIONAL */
+	SC_RENEWAL_SPEC *renewal;        /* [6] OPTIONAL: a renewal profile (#17) */
 } SC_TBS_PROFILE;
 
 typedef struct sc_signed_profile_st {

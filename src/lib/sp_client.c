@@ -431,6 +431,41 @@ out:
 	return r;
 }
 
+/* ISSUE and RENEW (#17) share their body and answer; only the type differs. */
+static sc_err issue_as(struct sc_sp *sp, uint8_t type, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, X509 **cert)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_buf req, rd;
+	uint8_t *ans = NULL;
+	size_t ans_len = 0, der_len = 0;
+	const uint8_t *der = NULL;
+	uint32_t h;
+
+	*handle = 0;
+	*cert = NULL;
+	sc_wire_begin(&req, type, 0);
+	sp_issue_req_put(&req, profile, profile_len);
+	if ((r = roundtrip(sp, &req, type, &ans, &ans_len, &rd)) != SC_OK)
+		goto out;
+	if ((r = sp_issue_ans_get(&rd, &h, &der, &der_len)) != SC_OK)
+		goto out;
+	if ((r = cert_from_answer(der, der_len, cert, "renew: certificate")) != SC_OK)
+		goto out;
+	*handle = h;
+	r = SC_OK;
+out:
+	sc_buf_free(&req);
+	OPENSSL_free(ans);
+	return r;
+}
+
+sc_err sc_sp_renew(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
+    X509 **cert)
+{
+	return issue_as(sp, SC_SP_RENEW, profile, profile_len, handle, cert);
+}
+
 sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert)
 {

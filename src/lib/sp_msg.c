@@ -25,6 +25,7 @@ const char *sp_msg_name(int type)
 	case SC_SP_DERIVE: return "derive";
 	case SC_SP_PROOF: return "proof";
 	case SC_SP_BACKEND: return "backend";
+	case SC_SP_RENEW: return "renew";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}
