@@ -34,7 +34,7 @@
 /* Renewal profiles (#17, TBSProfile [6]): K certificates at a fixed cadence from one profile. */
 #define SC_RENEWAL_COUNT_MIN 2          /* one certificate is an ordinary profile */
 #define SC_RENEWAL_COUNT_MAX 1024       /* bounds the SP's loop and the window */
-#define SC_RENEWAL_CADENCE_MIN 60       /* seconds */
+#define SC_RENEWAL_CADENCE_MIN 1        /* seconds; the count K, not the cadence, bounds the SP */
 #define SC_RENEWAL_CADENCE_MAX 31622400 /* 366 days */
 
 enum sc_key_origin {
@@ -72,7 +72,7 @@ struct sc_profile_params {
 	/*
 	 * A renewal profile (#17): 0 = an ordinary profile. Else certificate i (0..count-1) has
 	 * validity [not_before + i*cadence, not_after + i*cadence]; count 2..1024, cadence
-	 * 60..31622400 s, no challenge. Only for devices of SP revision 1.5 or later.
+	 * 1..31622400 s, no challenge. Only for devices of SP revision 1.5 or later.
 	 */
 	uint32_t renewal_count;
 	uint32_t renewal_cadence;

@@ -498,6 +498,21 @@ out:
 	return r;
 }
 
+/* 1 if der is a renewal profile (TBSProfile [6], #17); 0 otherwise, the SP judges the rest. */
+static int is_renewal(const uint8_t *der, size_t len)
+{
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+
+	if (sc_profile_decode(der, len, &p) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	sc_profile_get_info(p, &info);
+	sc_profile_free(p);
+	return info.renewal_count > 0;
+}
+
 static const char issue_usage[] =
     "usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem [--json]\n"
     "  The SP verifies the profile, generates (or decrypts) the key pair and issues itself a\n"
@@ -529,7 +544,9 @@ sc_err cmd_device_issue(int argc, char **argv)
 	if ((r = sc_file_read(profile_path, SC_PROFILE_MAX_DER, &der, &der_len)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
-	if ((r = sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
+	/* #17: a renewal profile goes through RENEW (the SP counts its certificates). */
+	if ((r = is_renewal(der, der_len) ? sc_sp_renew(sp, der, der_len, &handle, &cert)
+	                                  : sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
 		goto out;
 	if ((r = sc_write_cert(out_path, cert)) != SC_OK) {
 		/* The key and certificate are safe in the SP; `device keys` shows them again. */
