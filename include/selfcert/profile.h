@@ -36,6 +36,7 @@
 #define SC_RENEWAL_COUNT_MAX 1024       /* bounds the SP's loop and the window */
 #define SC_RENEWAL_CADENCE_MIN 1        /* seconds; the count K, not the cadence, bounds the SP */
 #define SC_RENEWAL_CADENCE_MAX 31622400 /* 366 days */
+#define SC_BATCH_MAX_SIZE 65536 /* leaves of one batch (#17, selfcert/batch.h): a path of <= 16 */
 
 enum sc_key_origin {
 	SC_KEY_DEVICE_GENERATED = 0,
@@ -214,6 +215,8 @@ struct sc_profile_info {
 	uint32_t renewal_count;                /* [6]: 0 when absent (one certificate) */
 	uint32_t renewal_cadence;              /* seconds, when renewal_count > 0 */
 	uint32_t renewal_index; /* which certificate the leaf builder makes (set_renewal_index) */
+	int has_batch;          /* [7]: a leaf of a batch (selfcert/batch.h, #17) */
+	uint32_t batch_index;   /* its index in the batch */
 };
 
 void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out);

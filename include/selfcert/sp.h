@@ -47,6 +47,7 @@ enum sc_sp_msg {
 	SC_SP_BACKEND = 0x18, /* where the keys live: soft, or a TPM and what it is (new in 1.2) */
 	SC_SP_RENEW = 0x1C,   /* the next certificate of a renewal profile (#17, new in 1.5); the
 	                         body and answer are ISSUE's */
+	SC_SP_BATCH_ISSUE = 0x1D, /* ISSUE for a BatchedProfile (#17, 1.5; selfcert/batch.h) */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };

@@ -47,6 +47,11 @@ ASN1_SEQUENCE(SC_RENEWAL_SPEC) = {
 	ASN1_SIMPLE(SC_RENEWAL_SPEC, cadence, ASN1_INTEGER),
 } static_ASN1_SEQUENCE_END(SC_RENEWAL_SPEC)
 
+ASN1_SEQUENCE(SC_BATCH_POSITION) = {
+	ASN1_SIMPLE(SC_BATCH_POSITION, batchId, ASN1_OCTET_STRING),
+	ASN1_SIMPLE(SC_BATCH_POSITION, index, ASN1_INTEGER),
+} ASN1_SEQUENCE_END(SC_BATCH_POSITION)
+
 ASN1_SEQUENCE(SC_TBS_PROFILE) = {
 	ASN1_SIMPLE(SC_TBS_PROFILE, contentType, ASN1_OBJECT),
 	ASN1_SIMPLE(SC_TBS_PROFILE, version, ASN1_INTEGER),
@@ -65,6 +70,8 @@ ASN1_SEQUENCE(SC_TBS_PROFILE) = {
 	/* [5] is issue #12's; [6] is #17's renewal. A device before #17 refuses [6] as malformed,
 	 * which is why a server sends it only to a device that announced revision 1.5. */
 	ASN1_EXP_OPT(SC_TBS_PROFILE, renewal, SC_RENEWAL_SPEC, 6),
+	/* [7]: the leaf's place in a batch (batch.c); only inside a BatchedProfile. */
+	ASN1_EXP_OPT(SC_TBS_PROFILE, batch, SC_BATCH_POSITION, 7),
 } ASN1_SEQUENCE_END(SC_TBS_PROFILE)
 
 ASN1_SEQUENCE(SC_SIGNED_PROFILE) = {
@@ -428,7 +435,19 @@ sc_err sc_profile_parse_tbs(struct sc_profile *p)
 				return r;
 		in->san = t->subjectAltName;
 	}
-	return take_renewal(t->renewal, in);
+	if ((r = take_renewal(t->renewal, in)) != SC_OK)
+		return r;
+	if (t->batch != NULL) {
+		if (ASN1_STRING_length(t->batch->batchId) != SC_PROFILE_ID_LEN)
+			return sc_fail(SC_ERR_MALFORMED,
+			    "tbsProfile.batch.batchId: %d bytes, must be %d",
+			    ASN1_STRING_length(t->batch->batchId), SC_PROFILE_ID_LEN);
+		if ((r = take_bounded(t->batch->index, "tbsProfile.batch.index", 0,
+		         SC_BATCH_MAX_SIZE - 1, &in->batch_index)) != SC_OK)
+			return r;
+		in->has_batch = 1;
+	}
+	return SC_OK;
 }
 
 /* The signature half of p->info, from p->sp and the DER it encodes to. */
@@ -945,6 +964,11 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 	}
 	if ((r = sc_profile_parse_tbs(p)) != SC_OK)
 		goto out;
+	if (p->info.has_batch) {
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "tbsProfile.batch: a batch leaf comes only inside a BatchedProfile");
+		goto out;
+	}
 	n = sk_X509_num(p->sp->certificates);
 	if (n < 1 || n > SC_PROFILE_MAX_CERTS) {
 		r = sc_fail(SC_ERR_MALFORMED, "SignedProfile.certificates: %d, must be 1..%d", n,
@@ -967,6 +991,7 @@ void sc_profile_free(struct sc_profile *p)
 	if (p == NULL)
 		return;
 	SC_SIGNED_PROFILE_free(p->sp);
+	ASN1_item_free((ASN1_VALUE *)p->batch_root, ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT));
 	OPENSSL_free(p);
 }
 

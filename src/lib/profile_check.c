@@ -143,10 +143,15 @@ signature:
 		    EVP_PKEY_get_bits(pub));
 		goto out;
 	}
-	if (ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_PROFILE), p->sp->signatureAlgorithm,
-	        p->sp->signature, p->sp->tbsProfile, pub) != 1) {
+	/* #17: a batch leaf is signed through its root, which its path was checked to reach. */
+	if (p->batch_root != NULL
+	        ? ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT), p->sp->signatureAlgorithm,
+	              p->sp->signature, p->batch_root, pub) != 1
+	        : ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_PROFILE), p->sp->signatureAlgorithm,
+	              p->sp->signature, p->sp->tbsProfile, pub) != 1) {
 		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE,
-		    "signature over tbsProfile does not verify");
+		    p->batch_root != NULL ? "signature over tbsBatchRoot does not verify"
+		                          : "signature over tbsProfile does not verify");
 		goto out;
 	}
 	r = SC_OK;

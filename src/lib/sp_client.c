@@ -466,6 +466,12 @@ sc_err sc_sp_renew(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
 	return issue_as(sp, SC_SP_RENEW, profile, profile_len, handle, cert);
 }
 
+sc_err sc_sp_batch_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, X509 **cert)
+{
+	return issue_as(sp, SC_SP_BATCH_ISSUE, profile, profile_len, handle, cert);
+}
+
 sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert)
 {

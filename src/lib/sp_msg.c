@@ -26,6 +26,7 @@ const char *sp_msg_name(int type)
 	case SC_SP_PROOF: return "proof";
 	case SC_SP_BACKEND: return "backend";
 	case SC_SP_RENEW: return "renew";
+	case SC_SP_BATCH_ISSUE: return "batch-issue";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}

@@ -43,6 +43,7 @@ static const struct spd_dispatch_entry {
 	{ SC_SP_PROOF, S_LOCKED, 0, spd_h_proof, 1 },
 	{ SC_SP_BACKEND, S_ANY, 0, spd_h_backend, 2 },
 	{ SC_SP_RENEW, S_LOCKED, 0, spd_h_renew, 5 },
+	{ SC_SP_BATCH_ISSUE, S_LOCKED, 0, spd_h_batch_issue, 5 },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)

@@ -36,6 +36,7 @@ sc_err spd_h_lock(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MU
 sc_err spd_h_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 sc_err spd_h_renew(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE; /* #17 */
+sc_err spd_h_batch_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 /* A request proof for the provisioning server, signed with the CSK (req_issue.c). */
 sc_err spd_h_proof(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 /* Leaf-key use (req_keys.c). */

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include "backend.h"
@@ -139,6 +140,7 @@ struct issue {
 	int ch;               /* the outstanding challenge it answers, or -1 */
 	struct spd_slot slot; /* the new key and certificate until the slots own them */
 	int renew;            /* RENEW (#17): a renewal profile, counted in st->renewal */
+	int batch;            /* BATCH_ISSUE (#17): a BatchedProfile (selfcert/batch.h) */
 	int ren;              /* its entry in st->renewal, or -1 on first use */
 	uint32_t index;       /* the certificate of the profile being issued */
 };
@@ -153,7 +155,9 @@ static sc_err issue_check_profile(struct spd *spd, const uint8_t *der, size_t de
 	sc_err r;
 	size_t i;
 
-	if ((r = sc_profile_decode_cached(der, der_len, spd->signer_cache, &is->p)) != SC_OK)
+	if ((r = is->batch
+	            ? sc_batch_decode(der, der_len, &is->p)
+	            : sc_profile_decode_cached(der, der_len, spd->signer_cache, &is->p)) != SC_OK)
 		return r;
 	sc_profile_get_info(is->p, &is->info);
 	for (i = 0; i < st->n_anchors; i++) {
@@ -328,7 +332,8 @@ static sc_err issue_apply(struct spd *spd, struct issue *is)
 	return SC_OK;
 }
 
-static sc_err issue_or_renew(struct spd *spd, struct sc_buf *req, struct sc_buf *ans, int renew)
+static sc_err issue_or_renew(struct spd *spd, struct sc_buf *req, struct sc_buf *ans, int renew,
+    int batch)
 {
 	struct issue is;
 	const uint8_t *der;
@@ -341,6 +346,7 @@ static sc_err issue_or_renew(struct spd *spd, struct sc_buf *req, struct sc_buf 
 	is.ch = -1;
 	is.ren = -1;
 	is.renew = renew;
+	is.batch = batch;
 	if ((r = issue_check_profile(spd, der, der_len, &is)) != SC_OK ||
 	    (r = issue_admit(spd, &is)) != SC_OK || (r = issue_make(spd, &is)) != SC_OK ||
 	    (r = issue_apply(spd, &is)) != SC_OK)
@@ -359,10 +365,20 @@ out:
 
 sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
-	return issue_or_renew(spd, req, ans, 0);
+	return issue_or_renew(spd, req, ans, 0, 0);
 }
 
 sc_err spd_h_renew(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 {
-	return issue_or_renew(spd, req, ans, 1);
+	return issue_or_renew(spd, req, ans, 1, 0);
+}
+
+/*
+ * BATCH_ISSUE (#17): ISSUE for a BatchedProfile, whose body is checked through its Merkle path
+ * and the root's one signature, then exactly as an ordinary profile (its own profile ID in the
+ * replay cache: a replayed batch leaf is a replay).
+ */
+sc_err spd_h_batch_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	return issue_or_renew(spd, req, ans, 0, 1);
 }
