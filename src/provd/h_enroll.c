@@ -25,6 +25,7 @@
 #include "handlers.h"
 #include "json.h"
 #include "keygen.h"
+#include "text.h"
 #include "respond.h"
 #include "text.h"
 #include "file.h"
@@ -736,6 +737,14 @@ static sc_err cert_in_time(const struct cert_req *cr, time_t now)
 	    t, PROVD_CLOCK_SKEW_S);
 }
 
+static int renewal_of(const struct sc_profile *p)
+{
+	struct sc_profile_info info;
+
+	sc_profile_get_info(p, &info);
+	return info.renewal_count > 0;
+}
+
 static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr, time_t now)
 {
 	const char *networks[2] = { api->network_id, NULL };
@@ -749,6 +758,18 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 	opts.profile = cr->use;
 	opts.net_root = api->net_root;
 	opts.at = now;
+	/*
+	 * #17: the SP may make a renewal certificate up to a cadence before it starts, and the
+	 * agent may register it before then: judge its path when it starts.
+	 */
+	{
+		time_t nb;
+
+		if (sc_asn1_time_to_time_t(X509_get0_notBefore(cr->leaf), &nb) == SC_OK &&
+		    nb > now && cr->crec.profile_id[0] != '\0' && renewal_of(cr->use))
+			opts.at = nb;
+		sc_err_clear();
+	}
 	/*
 	 * A kept profile was built and signed by this process with api->signer: its signature,
 	 * and its signer's chain to root.pem, EKU and key usage (proven at start, provd_api_load),
