@@ -400,6 +400,10 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
 		argv[n++] = "--signer-key";
 		argv[n++] = (char *)w->signer_key;
 	}
+	if (w->policy != NULL) {
+		argv[n++] = "--policy";
+		argv[n++] = (char *)w->policy;
+	}
 	argv[n] = NULL;
 	s->pid = bench_spawn(argv, s->log);
 	for (int i = 0; i < START_TRIES && port == 0; i++) {
@@ -570,9 +574,58 @@ static char *proof_json(const struct bench_dev *d, EVP_PKEY *csk, const uint8_t 
 	return s;
 }
 
+static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_dev *d,
+    struct answer *a, long *connects, int renew);
+
 static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev *d,
     struct answer *a, long *connects)
 {
+	(void)enrol_provd_x(s, h, d, a, connects, 0);
+}
+
+/* #17: the K certificates of a renewal profile, the first alone, the rest in one batch. */
+static void register_renewals(const struct bench_server *s, CURL *h, struct bench_dev *d,
+    struct answer *a, long *connects, struct sc_profile *prof, EVP_PKEY *csk, X509 *devca,
+    uint32_t k)
+{
+	json_t *list = json_array(), *jb;
+	char url[128], *body;
+	long st;
+
+	if (list == NULL)
+		bench_die("JSON");
+	for (uint32_t i = 1; i < k; i++) {
+		EVP_PKEY *key = NULL;
+		X509 *leaf = NULL;
+		char *pem;
+
+		if (sc_profile_set_renewal_index(prof, i) != SC_OK ||
+		    sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
+		    sc_cert_issue_leaf(prof, key, devca, csk, 1 + i, &leaf) != SC_OK)
+			bench_die("%s: renewal certificate %u", d->id, i);
+		pem = pem_of(leaf);
+		if (json_array_append_new(list, json_string(pem)) != 0)
+			bench_die("JSON");
+		free(pem);
+		X509_free(leaf);
+		EVP_PKEY_free(key);
+	}
+	if ((jb = json_pack("{s:o}", "certificates", list)) == NULL ||
+	    (body = json_dumps(jb, JSON_COMPACT)) == NULL)
+		bench_die("JSON");
+	snprintf(url, sizeof(url), "%s/v1/certificates/batch", s->url);
+	if ((st = post(h, url, body, a, connects)) != 200 || strstr(a->p, "refused") != NULL)
+		bench_die("%s: POST /v1/certificates/batch: HTTP %ld: %.300s", d->id, st,
+		    a->p ? a->p : "");
+	free(body);
+	json_decref(jb);
+}
+
+static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_dev *d,
+    struct answer *a, long *connects, int renew)
+{
+	struct sc_profile_info info;
+	size_t certs = 1;
 	uint8_t ch[CHALLENGE_LEN], *der = NULL;
 	char hex[2 * CHALLENGE_LEN + 1], url[128], *body, *cert_body, *proof;
 	const unsigned char *p;
@@ -594,10 +647,11 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	if ((csk = d2i_AutoPrivateKey(NULL, &p, (long)d->csk_len)) == NULL)
 		bench_die("%s: CSK", d->id);
 	proof = proof_json(d, csk, ch);
-	len += strlen(proof) + sizeof(",\"proof\":");
+	len += strlen(proof) + sizeof(",\"proof\":") + sizeof(",\"renewal\":true");
 	if ((body = malloc(len)) == NULL)
 		bench_die("out of memory");
-	snprintf(body, len, "%s%s\",\"proof\":%s}", d->request, hex, proof);
+	snprintf(body, len, "%s%s\",\"proof\":%s%s}", d->request, hex, proof,
+	    renew ? ",\"renewal\":true" : "");
 	free(proof);
 	snprintf(url, sizeof(url), "%s/v1/profiles", s->url);
 	if ((st = post(h, url, body, a, connects)) != 201)
@@ -633,12 +687,20 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	free(cert_body);
 	json_decref(jc);
 	free(pem);
+	sc_profile_get_info(prof, &info);
+	if (renew) {
+		if (info.renewal_count < 2)
+			bench_die("%s: asked for a renewal profile, got an ordinary one", d->id);
+		register_renewals(s, h, d, a, connects, prof, csk, devca, info.renewal_count);
+		certs = info.renewal_count;
+	}
 	free(der);
 	sc_profile_free(prof);
 	EVP_PKEY_free(csk);
 	EVP_PKEY_free(leaf_key);
 	X509_free(devca);
 	X509_free(leaf);
+	return certs;
 }
 
 static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev *d,
@@ -693,7 +755,7 @@ struct drive {
 	struct bench_dev *devs;
 	size_t n, progress;
 	double deadline, t0;
-	atomic_size_t next, done;
+	atomic_size_t next, done, certs;
 	atomic_long connects;
 };
 
@@ -717,6 +779,9 @@ static void *client_thread(void *arg)
 			break;
 		if (dr->t == BENCH_PROVD)
 			enrol_provd(dr->s, c->h, &dr->devs[i], &a, &connects);
+		else if (dr->t == BENCH_PROVD_RENEW)
+			atomic_fetch_add(&dr->certs,
+			    enrol_provd_x(dr->s, c->h, &dr->devs[i], &a, &connects, 1) - 1);
 		else
 			enrol_cfssl(dr->s, c->h, &dr->devs[i], &a, &connects);
 		done = atomic_fetch_add(&dr->done, 1) + 1;
@@ -747,6 +812,7 @@ void bench_drive(enum bench_target t, const struct bench_server *s, struct bench
 	atomic_init(&dr.next, 0);
 	atomic_init(&dr.done, 0);
 	atomic_init(&dr.connects, 0);
+	atomic_init(&dr.certs, 0);
 	dr.t0 = bench_now();
 	for (int i = 0; i < c->n; i++) {
 		cl[i].dr = &dr;
@@ -759,4 +825,5 @@ void bench_drive(enum bench_target t, const struct bench_server *s, struct bench
 	out->wall = bench_now() - dr.t0;
 	out->done = atomic_load(&dr.done);
 	out->new_connections = atomic_load(&dr.connects);
+	out->certs = out->done + atomic_load(&dr.certs);
 }

@@ -38,6 +38,7 @@ struct bench_world {
 	X509 *ca;
 	EVP_PKEY *ca_key;
 	const char *signer_key; /* bench_provd_start: --signer-key (a pkcs11: URI); NULL: none */
+	const char *policy;     /* bench_provd_start: --policy FILE; NULL: none (#17) */
 };
 #define BENCH_NETWORK_ID "bench" /* the network bench_world_up makes, named in every proof */
 
@@ -79,7 +80,13 @@ long bench_cfssl_recorded(const struct bench_world *w);
 /* GET url (trusting the network root); the status, the body in *body (free). */
 long bench_http_get(const struct bench_world *w, const char *url, char **body);
 
-enum bench_target { BENCH_PROVD, BENCH_CFSSL };
+/*
+ * BENCH_PROVD_RENEW (#17): a device that announces RENEW gets a renewal profile (the server runs
+ * a renewal policy), makes all K of its certificates in-process, registers the first through
+ * POST /v1/certificates and the other K-1 in one POST /v1/certificates/batch. done counts
+ * devices; bench_drive_result.certs counts certificates.
+ */
+enum bench_target { BENCH_PROVD, BENCH_CFSSL, BENCH_PROVD_RENEW };
 
 /* Keep-alive HTTP clients, one handle each, kept across rounds. */
 struct bench_clients {
@@ -93,6 +100,7 @@ struct bench_drive_result {
 	size_t done;          /* devices enrolled (or CSRs signed) */
 	double wall;          /* seconds from the first request to the last answer */
 	long new_connections; /* TCP/TLS connections opened during the run (0 once warm) */
+	size_t certs;         /* certificates issued and registered (BENCH_PROVD_RENEW: K each) */
 };
 
 /*

@@ -11,6 +11,7 @@
 set(SC_FUZZ_DIR ${CMAKE_SOURCE_DIR}/tests/fuzz)
 file(GLOB SC_FUZZ_SOURCES CONFIGURE_DEPENDS ${SC_FUZZ_DIR}/fuzz_*.c)
 set(SC_FUZZ_LIBS_profile libselfcert)
+set(SC_FUZZ_LIBS_batch libselfcert)
 set(SC_FUZZ_LIBS_verify libselfcert)
 set(SC_FUZZ_LIBS_unwrap libselfcert)
 set(SC_FUZZ_LIBS_dispatch spd_core)

@@ -77,11 +77,16 @@ typedef enum sc_err {
 	                               authorization, or the TPM refused it (docs/TPM.md, #12) */
 	SC_ERR_PIN_MISMATCH = -48, /* "device-ca-changed": a known device shows another device CA or
 	                               KEK than the ones pinned at its first contact (issue 17) */
+	SC_ERR_RENEWAL_SPENT =
+	    -49, /* "renewal-spent": a renewal profile's K certificates are issued */
+	SC_ERR_RENEWAL_EARLY = -50, /* "renewal-early": the next renewal is not due yet (cadence) */
+	SC_ERR_BATCH_PATH =
+	    -51, /* "batch-path": a Merkle inclusion path does not lead to the root */
 } sc_err;
 
-/* The most negative code. A new code goes after SC_ERR_SIGNATURE and moves this with it, so
+/* The most negative code. A new code goes after SC_ERR_BATCH_PATH and moves this with it, so
  * "any code past ours" is SC_ERR_LAST - 1 wherever a test or a peer needs one. */
-#define SC_ERR_LAST SC_ERR_PIN_MISMATCH
+#define SC_ERR_LAST SC_ERR_BATCH_PATH
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);

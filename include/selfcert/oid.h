@@ -21,6 +21,7 @@
 #define SC_OID_CT_PROFILE SC_OID_ARC ".1"
 #define SC_OID_KP_PROFILESIGN SC_OID_ARC ".2"
 #define SC_OID_PE_ISSUANCE SC_OID_ARC ".3"
+#define SC_OID_CT_BATCH_ROOT SC_OID_ARC ".4" /* TBSBatchRoot.contentType (#17) */
 
 /*
  * Register our OIDs with OpenSSL (idempotent, thread-safe). Called by every libselfcert entry

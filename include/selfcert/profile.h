@@ -31,6 +31,12 @@
 #define SC_PROFILE_MAX_CERTS 4 /* certificates SEQUENCE SIZE (1..4) */
 #define SC_PROFILE_MAX_SAN 16  /* subjectAltName entries we accept */
 #define SC_PROFILE_MAX_EKU 8   /* extKeyUsage OIDs we accept */
+/* Renewal profiles (#17, TBSProfile [6]): K certificates at a fixed cadence from one profile. */
+#define SC_RENEWAL_COUNT_MIN 2          /* one certificate is an ordinary profile */
+#define SC_RENEWAL_COUNT_MAX 1024       /* bounds the SP's loop and the window */
+#define SC_RENEWAL_CADENCE_MIN 1        /* seconds; the count K, not the cadence, bounds the SP */
+#define SC_RENEWAL_CADENCE_MAX 31622400 /* 366 days */
+#define SC_BATCH_MAX_SIZE 65536 /* leaves of one batch (#17, selfcert/batch.h): a path of <= 16 */
 
 enum sc_key_origin {
 	SC_KEY_DEVICE_GENERATED = 0,
@@ -64,6 +70,13 @@ struct sc_profile_params {
 	                                      OpenSSL short names ("clientAuth"); NULL/empty: absent */
 	const char *const *san;       /* NULL or NULL-terminated "dns:NAME", "email:ADDR",
 	                                      "uri:URI", "ip:ADDR"; NULL/empty: absent */
+	/*
+	 * A renewal profile (#17): 0 = an ordinary profile. Else certificate i (0..count-1) has
+	 * validity [not_before + i*cadence, not_after + i*cadence]; count 2..1024, cadence
+	 * 1..31622400 s, no challenge. Only for devices of SP revision 1.5 or later.
+	 */
+	uint32_t renewal_count;
+	uint32_t renewal_cadence;
 };
 
 /*
@@ -199,8 +212,34 @@ struct sc_profile_info {
 	int signed_;                           /* 1 if signed or decoded */
 	uint8_t digest[SC_PROFILE_DIGEST_LEN]; /* SHA-256 of the DER SignedProfile, if signed_ */
 	const char *sig_alg;                   /* signatureAlgorithm's short name, if signed_ */
+	uint32_t renewal_count;                /* [6]: 0 when absent (one certificate) */
+	uint32_t renewal_cadence;              /* seconds, when renewal_count > 0 */
+	uint32_t renewal_index; /* which certificate the leaf builder makes (set_renewal_index) */
+	int has_batch;          /* [7]: a leaf of a batch (selfcert/batch.h, #17) */
+	uint32_t batch_index;   /* its index in the batch */
 };
 
 void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out);
+
+/*
+ * Renewal profiles (#17). set_renewal_index: the certificate the leaf builders
+ * (sc_cert_issue_leaf, sc_cert_expected_leaf) make next from p; SC_ERR_RENEWAL_SPENT when
+ * index >= renewal_count, SC_ERR_USAGE for index > 0 on an ordinary profile. leaf_validity:
+ * certificate `index`'s validity, i.e. the profile's shifted by index*cadence. window_end: the
+ * last certificate's notAfter (the profile's notAfter for an ordinary one).
+ */
+sc_err sc_profile_set_renewal_index(struct sc_profile *p, uint32_t index) SC_MUST_USE;
+void sc_profile_leaf_validity(const struct sc_profile_info *in, uint32_t index, time_t *not_before,
+    time_t *not_after);
+time_t sc_profile_window_end(const struct sc_profile_info *in);
+
+/*
+ * The SP's renewal rule (#17), given `next` (how many certificates of this profile it has
+ * issued) and the clock: the index to issue is max(next, the period now falls in), and may be
+ * at most one cadence ahead of now. SC_ERR_RENEWAL_SPENT (index >= count), SC_ERR_RENEWAL_EARLY
+ * (detail names the earliest time). Pure: the SP persists `next`.
+ */
+sc_err sc_profile_renewal_next(const struct sc_profile_info *in, uint32_t next, time_t now,
+    uint32_t *index) SC_MUST_USE;
 
 #endif

@@ -49,6 +49,9 @@ enum sc_sp_msg {
 	SC_SP_GATE_CHALLENGE = 0x1A, /* a policy session's nonce, the counter, CSK Name, leaf key */
 	SC_SP_GATE_ISSUE = 0x1B, /* ISSUE with the operator's authorization beside the profile */
 	SC_SP_CRL = 0x19, /* CSK: the device CA's own (empty) CRL (new in 1.3; selfcert/crl.h) */
+	SC_SP_RENEW = 0x1C,   /* the next certificate of a renewal profile (#17, new in 1.5); the
+	                         body and answer are ISSUE's */
+	SC_SP_BATCH_ISSUE = 0x1D, /* ISSUE for a BatchedProfile (#17, 1.5; selfcert/batch.h) */
 	SC_SP_ERROR = 0x7f,
 	SC_SP_ANSWER = 0x80, /* OR-ed into the request type */
 };
@@ -188,6 +191,14 @@ sc_err sc_sp_gate_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile
  */
 sc_err sc_sp_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
     uint32_t *handle, uint8_t **cert_der, size_t *cert_len) SC_MUST_USE;
+/*
+ * Renew (#17, revision 1.5): ISSUE for a renewal profile (TBSProfile [6]). The SP issues the
+ * profile's next certificate if its cadence allows (SC_ERR_RENEWAL_EARLY) and its count is not
+ * spent (SC_ERR_RENEWAL_SPENT), counting in its sealed store. An SP before 1.5 answers
+ * SC_ERR_UNKNOWN_REQUEST, which is how a host learns it must ask for ordinary profiles.
+ */
+sc_err sc_sp_renew(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
+    X509 **cert) SC_MUST_USE;
 
 struct sc_sp_key {
 	uint32_t handle;

@@ -22,6 +22,7 @@
 #define AGENT_CONNECT_TIMEOUT_S 10
 #define AGENT_MAX_RETIRE 16       /* old key handles waiting for deletion */
 #define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
+#define AGENT_MAX_BACKLOG 32      /* #17: locally renewed certificates awaiting registration */
 
 struct agent_cfg {
 	const char *sp_path;
@@ -40,6 +41,9 @@ struct agent_cfg {
 	const char *reload_pid_path;
 	int reload_sig;
 	int64_t grace_s; /* --grace: the old key outlives its successor's arrival this long */
+	/* #17 --batch N: register locally renewed certificates N at a time (1..AGENT_MAX_BACKLOG;
+	 * default 1: each at once, in a batch of one). */
+	int batch;
 };
 
 /* One key the agent knows: issued by the SP, its certificate as PEM. */
@@ -64,6 +68,14 @@ struct agent_state {
 	int64_t retire_after[AGENT_MAX_RETIRE];
 	size_t n_retire;
 	int hook_due; /* a new certificate is in use and the hook has not yet succeeded for it */
+	/*
+	 * #17: the renewal profile the SP renews from locally (DER, owned; NULL: none), and the
+	 * certificates it made that the server has not yet acknowledged (PEM, owned), oldest first.
+	 */
+	uint8_t *renewal_der;
+	size_t renewal_len;
+	char *backlog[AGENT_MAX_BACKLOG];
+	size_t n_backlog;
 };
 
 /* state.c */
@@ -157,6 +169,7 @@ struct agent {
 	char refusal[48];   /* the server's error code of the last refusal, "" if none */
 	int force;          /* renew in the next round even if not due (--force-renew) */
 	const char *action; /* what the last round did: "enrolled", "renewed", "unchanged" */
+	int sp_renews;          /* #17: the SP answers RENEW (revision 1.5): -1 not asked yet */
 };
 
 /*

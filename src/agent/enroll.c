@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/crl.h>
@@ -692,6 +693,10 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
 		goto out;
 	if (a->cfg->server_keygen)
 		json_object_set_new(body, "server_keygen", json_true());
+	/* #17: our SP renews locally; a server with a renewal policy then sends a renewal profile.
+	 * Not on a gated SP: each of its certificates needs the operator's own authorization. */
+	else if (a->sp_renews > 0 && gc == NULL)
+		json_object_set_new(body, "renewal", json_true());
 	if (proof != NULL && json_object_set(body, "proof", proof) != 0) {
 		r = sc_fail(SC_ERR_NOMEM, "request");
 		goto out;
@@ -732,6 +737,21 @@ out:
 
 /* ---- the round's phases ---- */
 
+/*
+ * #17: does the SP have RENEW (revision 1.5)? An empty RENEW is malformed to one that has it and
+ * unknown-request to one that has not; it changes nothing either way.
+ */
+static void probe_renew(struct agent *a, struct round *rd)
+{
+	uint32_t h = 0;
+	X509 *x = NULL;
+	sc_err r = sc_sp_renew(rd->sp, (const uint8_t *)"", 0, &h, &x);
+
+	X509_free(x);
+	a->sp_renews = r != SC_ERR_UNKNOWN_REQUEST && r != SC_ERR_IO && r != SC_ERR_PEER;
+	sc_err_clear();
+}
+
 /* State, SP connection, device certificates, the SP's keys. */
 static sc_err round_open(struct agent *a, struct round *rd)
 {
@@ -742,6 +762,8 @@ static sc_err round_open(struct agent *a, struct round *rd)
 	    (r = load_device(a, rd->sp, &rd->chain, &rd->kex)) != SC_OK ||
 	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
 		return r;
+	if (a->sp_renews < 0)
+		probe_renew(a, rd);
 	return SC_OK;
 }
 
@@ -756,6 +778,17 @@ static void round_close(struct round *rd)
 	memset(rd, 0, sizeof(*rd));
 }
 
+/* 1 if the state already holds this key: in use, or waiting for deletion. */
+static int known_handle(const struct agent_state *st, uint32_t h)
+{
+	if (st->current.present && st->current.handle == h)
+		return 1;
+	for (size_t i = 0; i < st->n_retire; i++)
+		if (st->retire[i] == h)
+			return 1;
+	return 0;
+}
+
 /* Adopt the SP key issued for the profile in flight, if there is one and nothing is pending. */
 static sc_err adopt_inflight(struct round *rd)
 {
@@ -764,7 +797,9 @@ static sc_err adopt_inflight(struct round *rd)
 	sc_err r;
 
 	for (size_t i = 0; i < rd->n_keys && !rd->st.pending.present; i++) {
-		if (sc_issuance_get(rd->keys[i].cert, &iss) != SC_OK)
+		/* A renewal profile's keys (#17) share its ID: only a key we do not know is new. */
+		if (known_handle(&rd->st, rd->keys[i].handle) ||
+		    sc_issuance_get(rd->keys[i].cert, &iss) != SC_OK)
 			continue;
 		sc_hex(iss.profile_id, SC_PROFILE_ID_LEN, id);
 		if (strcmp(id, rd->st.inflight_id) == 0 &&
@@ -898,14 +933,68 @@ static sc_err gate_learn_ku(struct agent *a, struct round *rd)
 	return SC_OK;
 }
 
+/* #17: a renewal profile's cadence (0: an ordinary profile, or one that does not decode). */
+static uint32_t renewal_cadence(const uint8_t *der, size_t len)
+{
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+
+	if (sc_profile_decode(der, len, &p) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	sc_profile_get_info(p, &info);
+	sc_profile_free(p);
+	return info.renewal_count > 0 ? info.renewal_cadence : 0;
+}
+
+/*
+ * #17: a certificate of a renewal profile is due for its successor when the next period begins
+ * (the SP makes the next one at most a cadence early, and one made then is valid at once), plus
+ * a little jitter so a fleet renewing together does not come back together.
+ */
+static void renewal_due(struct agent_key *k, uint32_t cadence)
+{
+	uint8_t j = 0;
+
+	if (cadence == 0)
+		return;
+	if (RAND_bytes(&j, 1) != 1)
+		j = 0;
+	k->renew_at = k->not_before + (int64_t)cadence + (int64_t)cadence * j / 256 / 20;
+	if (k->renew_at >= k->not_after)
+		k->renew_at = k->not_after - 1;
+}
+
+static sc_err keep_renewal(struct round *rd, const uint8_t *der, size_t len)
+{
+	uint8_t *copy = OPENSSL_memdup(der, len);
+
+	if (copy == NULL)
+		return sc_fail(SC_ERR_NOMEM, "renewal profile");
+	OPENSSL_free(rd->st.renewal_der);
+	rd->st.renewal_der = copy;
+	rd->st.renewal_len = len;
+	return SC_OK;
+}
+
+static void drop_renewal(struct round *rd)
+{
+	OPENSSL_free(rd->st.renewal_der);
+	rd->st.renewal_der = NULL;
+	rd->st.renewal_len = 0;
+}
+
 /* The SP issued: the new key is pending. */
-static sc_err issued(struct agent *a, struct round *rd, uint32_t handle, X509 *cert)
+static sc_err issued(struct agent *a, struct round *rd, uint32_t handle, X509 *cert,
+    uint32_t cadence)
 {
 	sc_err r;
 
 	if ((r = FAILPOINT(AGENT_FP_AFTER_ISSUE)) != SC_OK ||
 	    (r = agent_key_from_cert(&rd->st.pending, handle, cert)) != SC_OK)
 		return r;
+	renewal_due(&rd->st.pending, cadence);
 	rd->st.has_inflight = 0;
 	if ((r = save(a, &rd->st)) != SC_OK)
 		return r;
@@ -948,7 +1037,7 @@ static sc_err enroll(struct agent *a, struct round *rd)
 	uint8_t *der = NULL;
 	size_t der_len = 0;
 	X509 *cert = NULL;
-	uint32_t handle;
+	uint32_t handle, cadence;
 	char why[SC_LOG_LINE_MAX];
 	sc_err r;
 
@@ -956,13 +1045,20 @@ static sc_err enroll(struct agent *a, struct round *rd)
 		if (der == NULL && (r = fetch_profile(a, rd, &der, &der_len)) != SC_OK)
 			goto out;
 		handle = 0;
+		/* A gated SP is never sent a renewal profile (fetch_profile asks for none). */
+		cadence = rd->gated ? 0 : renewal_cadence(der, der_len);
 		if (rd->gated)
 			r = sc_sp_gate_issue(rd->sp, der, der_len, rd->gate_auth, rd->gate_auth_len,
 			    &handle, &cert);
+		else if (cadence > 0)
+			r = sc_sp_renew(rd->sp, der, der_len, &handle, &cert);
 		else
 			r = sc_sp_issue(rd->sp, der, der_len, &handle, &cert);
 		if (r == SC_OK) {
-			r = issued(a, rd, handle, cert);
+			/* #17: keep a renewal profile; the SP makes the next certificates from it. */
+			if (cadence > 0 && (r = keep_renewal(rd, der, der_len)) != SC_OK)
+				goto out;
+			r = issued(a, rd, handle, cert, cadence);
 			goto out;
 		}
 		if (r == SC_ERR_IO || r == SC_ERR_PEER) {
@@ -1009,6 +1105,139 @@ static sc_err enroll(struct agent *a, struct round *rd)
 out:
 	X509_free(cert);
 	OPENSSL_free(der);
+	return r;
+}
+
+/*
+ * #17: register the locally renewed certificates, many in one request (POST
+ * /v1/certificates/batch) once --batch of them wait, or all of them when `all`. Registered,
+ * already registered and refused ones leave the backlog (a refusal is logged: the certificate
+ * stays in use, the server knows of it); with no answer, or any other answer, they stay for the
+ * next round. Only a server with the batch endpoint signs renewal profiles, so a backlog never
+ * meets one without it but after a downgrade, where it waits (AGENT_MAX_BACKLOG bounds it: a full
+ * backlog stops local renewal, and the next certificate comes from the server).
+ */
+static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
+{
+	struct agent_reply rep;
+	json_t *body = NULL, *list, *res;
+	size_t n = rd->st.n_backlog, i, ok = 0;
+	sc_err r;
+
+	if (n == 0 || (!all && n < (size_t)a->cfg->batch))
+		return SC_OK;
+	memset(&rep, 0, sizeof(rep));
+	if ((list = json_array()) == NULL ||
+	    (body = json_pack("{s:o}", "certificates", list)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "request");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(list, json_string(rd->st.backlog[i])) != 0) {
+			r = sc_fail(SC_ERR_NOMEM, "request");
+			goto out;
+		}
+	if ((r = agent_http_post(a->http, "/v1/certificates/batch", body, &rep)) != SC_OK) {
+		say(a, "registering %zu renewed certificates: no answer (%s); again later", n,
+		    sc_err_detail());
+		r = SC_OK; /* they are in use; the server learns of them later */
+		goto out;
+	}
+	if (rep.status != 200 ||
+	    !json_is_array(res = json_object_get((json_t *)rep.json, "results")) ||
+	    json_array_size(res) != n) {
+		say(a, "registering %zu renewed certificates: HTTP %ld %s %s; again later", n,
+		    rep.status, rep.error, rep.detail);
+		r = SC_OK; /* as with no answer: the backlog waits */
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(res, i);
+		const char *st = json_string_value(json_object_get(e, "status"));
+
+		if (st != NULL && strcmp(st, "refused") == 0)
+			say(a, "the server refused a renewed certificate: %s: %s",
+			    json_string_value(json_object_get(e, "error")),
+			    json_string_value(json_object_get(e, "detail")));
+		else
+			ok++;
+		free(rd->st.backlog[i]);
+		rd->st.backlog[i] = NULL;
+	}
+	rd->st.n_backlog = 0;
+	say(a, "registered %zu renewed certificates in one request (%zu accepted)", n, ok);
+	r = save(a, &rd->st);
+out:
+	agent_reply_clear(&rep);
+	json_decref(body);
+	return r;
+}
+
+/*
+ * #17: renew without the server: the SP makes the renewal profile's next certificate, which is
+ * put in use at once (the server authorized it when it signed the profile) and queued for
+ * registration. SC_ERR_NOT_FOUND when the profile can give no more (spent, expired, retired,
+ * refused): the caller then asks the server for a new one. A crash between RENEW and the save
+ * leaves an SP key that resume() adopts through the in-flight mark, as for ISSUE.
+ */
+static sc_err renew_local(struct agent *a, struct round *rd, int *did)
+{
+	struct agent_key k;
+	uint32_t handle = 0, cadence = renewal_cadence(rd->st.renewal_der, rd->st.renewal_len);
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	X509 *cert = NULL;
+	sc_err r;
+
+	memset(&k, 0, sizeof(k));
+	if (cadence == 0 || rd->st.n_backlog >= AGENT_MAX_BACKLOG ||
+	    sc_profile_decode(rd->st.renewal_der, rd->st.renewal_len, &p) != SC_OK) {
+		drop_renewal(rd);
+		sc_err_clear();
+		return SC_ERR_NOT_FOUND;
+	}
+	sc_profile_get_info(p, &info);
+	sc_profile_free(p);
+	sc_hex(info.id, SC_PROFILE_ID_LEN, rd->st.inflight_id);
+	rd->st.has_inflight = 1;
+	if ((r = save(a, &rd->st)) != SC_OK)
+		return r;
+	r = sc_sp_renew(rd->sp, rd->st.renewal_der, rd->st.renewal_len, &handle, &cert);
+	if (r == SC_ERR_IO || r == SC_ERR_PEER)
+		return r; /* the round fails; the next one resumes through the in-flight mark */
+	rd->st.has_inflight = 0;
+	if (r != SC_OK) {
+		say(a, "the renewal profile gives no more certificates (%s: %s); asking the server",
+		    sc_err_name(r), sc_err_detail());
+		drop_renewal(rd);
+		(void)save(a, &rd->st);
+		return SC_ERR_NOT_FOUND;
+	}
+	if ((r = agent_key_from_cert(&k, handle, cert)) != SC_OK ||
+	    (r = write_leaf(a, k.cert_pem, handle, rd->chain)) != SC_OK)
+		goto out;
+	renewal_due(&k, cadence);
+	if ((rd->st.backlog[rd->st.n_backlog] = strdup(k.cert_pem)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "backlog");
+		goto out;
+	}
+	rd->st.n_backlog++;
+	if (rd->st.current.present)
+		retire(a, &rd->st, rd->st.current.handle, (int64_t)time(NULL) + a->cfg->grace_s);
+	agent_key_clear(&rd->st.current);
+	rd->st.current = k;
+	memset(&k, 0, sizeof(k));
+	rd->st.hook_due = 1;
+	a->action = "renewed";
+	*did = 1;
+	if ((r = save(a, &rd->st)) != SC_OK)
+		goto out;
+	say(a, "renewed locally: key %u (certificate %s) from renewal profile %s; %zu to register",
+	    handle, rd->st.current.serial, rd->st.inflight_id, rd->st.n_backlog);
+	r = SC_OK;
+out:
+	agent_key_clear(&k);
+	X509_free(cert);
 	return r;
 }
 
@@ -1068,9 +1297,20 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 	/* Due: nothing in use, forced, or at its renewal time — unless a certificate was
 	 * acknowledged just now. */
 	if (!*did && (!rd.st.current.present || a->force || now >= rd.st.current.renew_at)) {
-		if ((r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK)
+		/* #17: from the renewal profile if it still gives; else from the server, after
+		 * registering what the old profile made. */
+		r = rd.st.renewal_der != NULL && rd.st.current.present ? renew_local(a, &rd, did)
+		                                                       : SC_ERR_NOT_FOUND;
+		if (r == SC_ERR_NOT_FOUND) {
+			if ((r = flush_backlog(a, &rd, 1)) != SC_OK ||
+			    (r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK)
+				goto out;
+		} else if (r != SC_OK) {
 			goto out;
+		}
 	}
+	if ((r = flush_backlog(a, &rd, 0)) != SC_OK)
+		goto out;
 	if (*did)
 		a->force = 0;
 	*next_at = (time_t)rd.st.current.renew_at;

@@ -36,7 +36,7 @@ static const char usage_text[] =
     "usage: selfcert-agent --sp SOCKET --certs DIR --server URL --ca NETROOT.pem\n"
     "         [--once] [--alg ALG] [--server-keygen] [--device-dir DIR] [--force-renew]\n"
     "         [--retry-min DUR] [--retry-max DUR]\n"
-    "         [--exec CMD] [--reload-pid FILE --reload-signal SIG] [--grace DUR]\n"
+    "         [--exec CMD] [--reload-pid FILE --reload-signal SIG] [--grace DUR] [--batch N]\n"
     "Enrolls this device with the provisioning server and keeps its certificate renewed: a challenge\n"
     "from the SP, a profile from the server, the SP issues, the certificate goes back to the server,\n"
     "then DIR/leaf.pem and DIR/chain.pem show it (DIR/state.json remembers the SP key handles).\n"
@@ -58,6 +58,8 @@ static const char usage_text[] =
     "  --reload-pid FILE --reload-signal SIG   signal the process in FILE instead (or too)\n"
     "  --grace DUR       keep the old key this long after the switch, and until the hook\n"
     "                    succeeded, for a consumer that still signs with it (default 10m; 0: none)\n"
+    "  --batch N         with a renewal profile (SP revision 1.5, a server renewal policy) the SP\n"
+    "                    renews locally; register its certificates N per request (default 1)\n"
     "Beside leaf.pem: chain.pem, fullchain.pem (leaf + chain) and key.uri (the key's PKCS#11 URI).\n"
     "  --config FILE     key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                    flags on the command line win\n"
@@ -168,6 +170,7 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		O_RPID,
 		O_RSIG,
 		O_GRACE,
+		O_BATCH,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -186,6 +189,7 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 		{ "reload-pid", required_argument, NULL, O_RPID },
 		{ "reload-signal", required_argument, NULL, O_RSIG },
 		{ "grace", required_argument, NULL, O_GRACE },
+		{ "batch", required_argument, NULL, O_BATCH },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, 'V' },
 		{ "config", required_argument, NULL, 'C' },
@@ -197,6 +201,7 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 	cfg->retry_min_s = AGENT_RETRY_MIN_S;
 	cfg->retry_max_s = AGENT_RETRY_MAX_S;
 	cfg->grace_s = AGENT_GRACE_S;
+	cfg->batch = 1;
 	opterr = 0;
 	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
 	sc_err cr = sc_conf_merge(&argc, &argv, opts);
@@ -238,6 +243,15 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 			else
 				cfg->grace_s = duration_flag("--grace", optarg, "10m");
 			break;
+		case O_BATCH: {
+			char *end = NULL;
+			long n = strtol(optarg, &end, 10);
+
+			if (end == optarg || *end != '\0' || n < 1 || n > AGENT_MAX_BACKLOG)
+				sc_log_usage_die("--batch '%s': 1..%d", optarg, AGENT_MAX_BACKLOG);
+			cfg->batch = (int)n;
+			break;
+		}
 		case O_HELP: fputs(usage_text, stdout); exit(0);
 		case 'C': sc_log_usage_die("--config: at most once");
 		case 'V': sc_version_print(stdout, "selfcert-agent"); exit(0);
@@ -284,6 +298,7 @@ static sc_err load(struct agent *a, const struct agent_cfg *cfg, int *lock_fd)
 	a->cfg = cfg;
 	a->stop = &stop_requested;
 	a->force = cfg->force_renew;
+	a->sp_renews = -1; /* asked once, at the first round (#17) */
 	path_in(a->state_path, sizeof(a->state_path), cfg->certs_dir, "state.json");
 	path_in(a->leaf_path, sizeof(a->leaf_path), cfg->certs_dir, "leaf.pem");
 	path_in(a->chain_path, sizeof(a->chain_path), cfg->certs_dir, "chain.pem");

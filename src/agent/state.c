@@ -31,6 +31,9 @@ void agent_state_clear(struct agent_state *st)
 {
 	agent_key_clear(&st->current);
 	agent_key_clear(&st->pending);
+	OPENSSL_free(st->renewal_der);
+	for (size_t i = 0; i < st->n_backlog; i++)
+		free(st->backlog[i]);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -122,6 +125,31 @@ static json_t *key_json(const struct agent_key *k, int pending)
 	return j;
 }
 
+/* #17: "renewal" (base64 DER) and "backlog" (PEM strings), only when there is something. */
+static sc_err renewal_json(const struct agent_state *st, json_t *j)
+{
+	json_t *bl;
+	char *b64;
+	int bad;
+
+	if (st->renewal_der != NULL) {
+		if ((b64 = sc_base64_encode(st->renewal_der, st->renewal_len)) == NULL)
+			return SC_ERR_NOMEM;
+		bad = json_object_set_new(j, "renewal", json_string(b64)) != 0;
+		free(b64);
+		if (bad)
+			return SC_ERR_NOMEM;
+	}
+	if (st->n_backlog == 0)
+		return SC_OK;
+	if ((bl = json_array()) == NULL || json_object_set_new(j, "backlog", bl) != 0)
+		return SC_ERR_NOMEM;
+	for (size_t i = 0; i < st->n_backlog; i++)
+		if (json_array_append_new(bl, json_string(st->backlog[i])) != 0)
+			return SC_ERR_NOMEM;
+	return SC_OK;
+}
+
 sc_err agent_state_format(const struct agent_state *st, char **text)
 {
 	json_t *j = NULL, *retire = NULL, *after = NULL;
@@ -151,7 +179,8 @@ sc_err agent_state_format(const struct agent_state *st, char **text)
 		int bad = json_object_set_new(j, "retire_after", after) != 0;
 
 		after = NULL;
-		if (bad || json_object_set_new(j, "hook_due", json_boolean(st->hook_due)) != 0) {
+		if (bad || json_object_set_new(j, "hook_due", json_boolean(st->hook_due)) != 0 ||
+		    (r = renewal_json(st, j)) != SC_OK) {
 			r = sc_fail(SC_ERR_NOMEM, "state: encoding");
 			goto out;
 		}
@@ -247,9 +276,46 @@ static sc_err retire_load(json_t *ret, json_t *after, const char *what, struct a
 	return SC_OK;
 }
 
+/*
+ * #17: "renewal", strict base64 of at most SC_PROFILE_MAX_DER bytes (decoded again before use),
+ * and "backlog", at most AGENT_MAX_BACKLOG PEM certificates.
+ */
+static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct agent_state *st)
+{
+	size_t i;
+	json_t *e;
+
+	if (ren != NULL) {
+		if (!json_is_string(ren) ||
+		    sc_base64_decode(json_string_value(ren), json_string_length(ren),
+		        4 * ((SC_PROFILE_MAX_DER + 2) / 3), &st->renewal_der,
+		        &st->renewal_len) != SC_OK ||
+		    st->renewal_len == 0)
+			return sc_fail(SC_ERR_MALFORMED,
+			    "%s: \"renewal\" is not base64 of a profile (at most %d bytes)", what,
+			    SC_PROFILE_MAX_DER);
+	}
+	if (bl == NULL)
+		return SC_OK;
+	if (!json_is_array(bl) || json_array_size(bl) > AGENT_MAX_BACKLOG)
+		return sc_fail(SC_ERR_MALFORMED, "%s: \"backlog\" is not at most %d certificates",
+		    what, AGENT_MAX_BACKLOG);
+	json_array_foreach (bl, i, e) {
+		if (!json_is_string(e) ||
+		    strncmp(json_string_value(e), "-----BEGIN CERTIFICATE-----", 27) != 0)
+			return sc_fail(SC_ERR_MALFORMED,
+			    "%s: \"backlog\"[%zu] is not a PEM certificate", what, i);
+		if ((st->backlog[st->n_backlog] = strdup(json_string_value(e))) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "state");
+		st->n_backlog++;
+	}
+	return SC_OK;
+}
+
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
 	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *after = NULL;
+	json_t *ren = NULL, *bl = NULL;
 	const char *pid = NULL;
 	json_error_t err;
 	int version = 0, hook_due = 0;
@@ -262,9 +328,10 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 	if ((j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err)) == NULL)
 		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over",
 		    what, err.text);
-	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o, s?o, s?b}", "version",
-	        &version, "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret,
-	        "retire_after", &after, "hook_due", &hook_due) != 0 ||
+	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o}",
+	        "version", &version, "current", &cur, "pending", &pen, "inflight", &inf, "retire",
+	        &ret, "retire_after", &after, "hook_due", &hook_due, "renewal", &ren, "backlog",
+	        &bl) != 0 ||
 	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what,
@@ -283,7 +350,8 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		st->has_inflight = 1;
 		snprintf(st->inflight_id, sizeof(st->inflight_id), "%s", pid);
 	}
-	if ((r = retire_load(ret, after, what, st)) != SC_OK)
+	if ((r = retire_load(ret, after, what, st)) != SC_OK ||
+	    (r = renewal_load(ren, bl, what, st)) != SC_OK)
 		goto out;
 	st->hook_due = hook_due;
 	r = SC_OK;

@@ -522,6 +522,21 @@ out:
 	return r;
 }
 
+/* 1 if der is a renewal profile (TBSProfile [6], #17); 0 otherwise, the SP judges the rest. */
+static int is_renewal(const uint8_t *der, size_t len)
+{
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+
+	if (sc_profile_decode(der, len, &p) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	sc_profile_get_info(p, &info);
+	sc_profile_free(p);
+	return info.renewal_count > 0;
+}
+
 static const char issue_usage[] =
     "usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem [--json]\n"
     "         [--authorization AUTH.bin]\n"
@@ -561,7 +576,10 @@ sc_err cmd_device_issue(int argc, char **argv)
 		    (r = sc_sp_gate_issue(sp, der, der_len, auth, auth_len, &handle, &cert)) !=
 		        SC_OK)
 			goto out;
-	} else if ((r = sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
+		/* #17: a renewal profile goes through RENEW (the SP counts its certificates). */
+	} else if ((r = is_renewal(der, der_len)
+	                   ? sc_sp_renew(sp, der, der_len, &handle, &cert)
+	                   : sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
 		goto out;
 	if ((r = sc_write_cert(out_path, cert)) != SC_OK) {
 		/* The key and certificate are safe in the SP; `device keys` shows them again. */

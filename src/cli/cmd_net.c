@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <limits.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,7 @@ static const char net_profile_usage[] =
     "         [--alg ALG | --server-keygen ALG --kex KEX.pem [--server-key KEY.pem]]\n"
     "         [--challenge HEX] [--user-id ID] [--profile-ttl DUR | --profile-not-after TIME]\n"
     "         [--key-usage LIST] [--eku LIST] [--san TYPE:VALUE …] [--digest sha256|sha384|sha512]\n"
-    "         [--device-id ID] [--rsa-pss] [--json]\n"
+    "         [--device-id ID] [--rsa-pss] [--renewal K/DUR] [--json]\n"
     "  Signs a profile with NETDIR/signer.key (or --signer-key KEY: a file or a pkcs11: URI).\n"
     "  The device ID is read from the device CA certificate\n"
     "  (and checked against KEX.pem); --device-id overrides it. Defaults: --alg p256,\n"
@@ -193,7 +194,9 @@ static const char net_profile_usage[] =
     "                       dataEncipherment keyAgreement (keyCertSign, cRLSign: the SP refuses)\n"
     "  --eku LIST           comma list: serverAuth clientAuth codeSigning emailProtection … or OIDs\n"
     "  --san TYPE:VALUE     dns:NAME email:ADDR uri:URI ip:ADDR, repeatable\n"
-    "  --rsa-pss            sign with RSASSA-PSS when the signer key is RSA\n";
+    "  --rsa-pss            sign with RSASSA-PSS when the signer key is RSA\n"
+    "  --renewal K/DUR      a renewal profile: K certificates, one every DUR (SP revision 1.5;\n"
+    "                       `device issue` sends it with RENEW)\n";
 
 /* The names --key-usage takes (oid.h): the device's five, and the two CA usages the SP refuses. */
 #define NET_KEY_USAGES (SC_KU_DEVICE | KU_KEY_CERT_SIGN | KU_CRL_SIGN)
@@ -377,6 +380,35 @@ static sc_err profile_content_flags(struct profile_req *req)
 }
 
 /* Every flag, checked before any file is read or key made. */
+/*
+ * #17 --renewal K/DUR: a renewal profile of K certificates, one per DUR (for an SP of revision
+ * 1.5: older ones refuse it). The profile's own lifetime (--profile-ttl) counts from the last
+ * period's start, so that the SP can still issue the last certificate.
+ */
+static sc_err profile_renewal_flag(const char *v, struct sc_profile_params *pp)
+{
+	char *end = NULL;
+	unsigned long k;
+	int64_t cad;
+
+	errno = 0;
+	k = strtoul(v, &end, 10);
+	if (errno != 0 || end == v || *end != '/' || k < SC_RENEWAL_COUNT_MIN ||
+	    k > SC_RENEWAL_COUNT_MAX || sc_parse_duration(end + 1, &cad) != SC_OK ||
+	    cad < SC_RENEWAL_CADENCE_MIN || cad > SC_RENEWAL_CADENCE_MAX)
+		return sc_fail(SC_ERR_USAGE,
+		    "net profile: --renewal '%s': expected K/DUR, K %d..%d, DUR from 1s to 366d "
+		    "(e.g. 7/1d)",
+		    v, SC_RENEWAL_COUNT_MIN, SC_RENEWAL_COUNT_MAX);
+	if (pp->challenge != NULL)
+		return sc_fail(SC_ERR_USAGE,
+		    "net profile: --renewal and --challenge exclude each other");
+	pp->renewal_count = (uint32_t)k;
+	pp->renewal_cadence = (uint32_t)cad;
+	pp->profile_not_after += (time_t)(k - 1) * (time_t)cad;
+	return SC_OK;
+}
+
 static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time_t now)
 {
 	static const struct cli_opt spec[] = {
@@ -402,6 +434,7 @@ static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time
 		{ "rsa-pss", 0, 0 },
 		{ "json", 0, 0 },
 		{ "signer-key", 1, 0 },
+		{ "renewal", 1, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args *a = &req->a;
@@ -419,7 +452,8 @@ static sc_err profile_flags(struct profile_req *req, int argc, char **argv, time
 	if (cli_has(a, "device-id") && strlen(cli_get(a, "device-id")) > SC_DEVICE_ID_MAX)
 		return sc_fail(SC_ERR_USAGE, "net profile: --device-id: longer than %d bytes",
 		    SC_DEVICE_ID_MAX);
-	return SC_OK;
+	return cli_has(a, "renewal") ? profile_renewal_flag(cli_get(a, "renewal"), &req->pp)
+	                             : SC_OK;
 }
 
 /* Who: the device (from its CA certificate, checked against the KEK certificate) or --device-id. */

@@ -959,7 +959,8 @@ out:
  * csk NULL: the expected leaf (sc_cert_expected_leaf), built the same way and left unsigned.
  */
 static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
-    EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, const uint8_t *serial, X509 **out)
+    EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, const uint8_t *serial, int64_t index,
+    X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
@@ -1014,8 +1015,15 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	s.org = info.network_id;
 	s.cn = info.has_user_id ? info.user_id : info.device_id;
 	s.digest = info.cert_digest;
-	s.not_before = info.not_before;
-	s.not_after = info.not_after;
+	/* A renewal profile's certificate i is the profile's validity shifted by i cadences. */
+	if (index < 0)
+		index = info.renewal_index;
+	if (index > 0 && (uint64_t)index >= info.renewal_count) {
+		r = sc_fail(SC_ERR_RENEWAL_SPENT, "renewal: certificate %lld of a profile of %u",
+		    (long long)index, info.renewal_count);
+		goto out;
+	}
+	sc_profile_leaf_validity(&info, (uint32_t)index, &s.not_before, &s.not_after);
 	s.ku = info.has_key_usage ? info.key_usage : KU_DIGITAL_SIGNATURE;
 	s.eku = info.eku;
 	s.extra = ext;
@@ -1031,14 +1039,14 @@ sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 {
 	if (csk == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, out);
+	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, -1, out);
 }
 
 /* Declared in profile_key.h: the SP's own builder, so that the check cannot drift from it. */
 sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     uint64_t issuance_counter, X509 **out)
 {
-	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, out);
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, -1, out);
 }
 
 /* Declared in gate.h: the expected leaf with the serial both sides derive (sc_gate_tbs). */
@@ -1047,7 +1055,15 @@ sc_err sc_cert_gated_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 {
 	if (serial == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_gated_leaf: missing serial");
-	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, out);
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, -1, out);
+}
+
+/* Declared in profile_key.h: the same, for certificate `index` of a renewal profile. */
+sc_err sc_cert_expected_leaf_at(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    uint64_t issuance_counter, uint32_t index, X509 **out)
+{
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, (int64_t)index,
+	    out);
 }
 
 /* Declared in fast/spki.h: the SP's issuance, beside the public one it must equal. */
@@ -1056,7 +1072,7 @@ sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *
 {
 	if (csk == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, out);
+	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, -1, out);
 }
 
 sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)

@@ -70,6 +70,10 @@ static const struct err_entry err_table[] = {
 	{ SC_ERR_GATE, "gate", "the operator's authorization is missing or refused", 1 },
 	{ SC_ERR_PIN_MISMATCH, "device-ca-changed", "device CA or KEK differs from the pinned one",
 	    1 },
+	{ SC_ERR_RENEWAL_SPENT, "renewal-spent", "renewal profile has issued all its certificates",
+	    1 },
+	{ SC_ERR_RENEWAL_EARLY, "renewal-early", "renewal not due yet", 1 },
+	{ SC_ERR_BATCH_PATH, "batch-path", "Merkle inclusion path does not lead to the root", 1 },
 };
 
 static const struct err_entry *lookup(sc_err e)

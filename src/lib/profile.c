@@ -42,6 +42,16 @@ ASN1_CHOICE(SC_KEY_SPEC) = {
 	ASN1_EXP(SC_KEY_SPEC, value.supplied, SC_SUPPLIED_KEY, 1),
 } static_ASN1_CHOICE_END(SC_KEY_SPEC)
 
+ASN1_SEQUENCE(SC_RENEWAL_SPEC) = {
+	ASN1_SIMPLE(SC_RENEWAL_SPEC, count, ASN1_INTEGER),
+	ASN1_SIMPLE(SC_RENEWAL_SPEC, cadence, ASN1_INTEGER),
+} static_ASN1_SEQUENCE_END(SC_RENEWAL_SPEC)
+
+ASN1_SEQUENCE(SC_BATCH_POSITION) = {
+	ASN1_SIMPLE(SC_BATCH_POSITION, batchId, ASN1_OCTET_STRING),
+	ASN1_SIMPLE(SC_BATCH_POSITION, index, ASN1_INTEGER),
+} ASN1_SEQUENCE_END(SC_BATCH_POSITION)
+
 ASN1_SEQUENCE(SC_TBS_PROFILE) = {
 	ASN1_SIMPLE(SC_TBS_PROFILE, contentType, ASN1_OBJECT),
 	ASN1_SIMPLE(SC_TBS_PROFILE, version, ASN1_INTEGER),
@@ -57,6 +67,11 @@ ASN1_SEQUENCE(SC_TBS_PROFILE) = {
 	ASN1_EXP_OPT(SC_TBS_PROFILE, keyUsage, ASN1_BIT_STRING, 2),
 	ASN1_EXP_OPT(SC_TBS_PROFILE, extKeyUsage, EXTENDED_KEY_USAGE, 3),
 	ASN1_EXP_OPT(SC_TBS_PROFILE, subjectAltName, GENERAL_NAMES, 4),
+	/* [5] is issue #12's; [6] is #17's renewal. A device before #17 refuses [6] as malformed,
+	 * which is why a server sends it only to a device that announced revision 1.5. */
+	ASN1_EXP_OPT(SC_TBS_PROFILE, renewal, SC_RENEWAL_SPEC, 6),
+	/* [7]: the leaf's place in a batch (batch.c); only inside a BatchedProfile. */
+	ASN1_EXP_OPT(SC_TBS_PROFILE, batch, SC_BATCH_POSITION, 7),
 } ASN1_SEQUENCE_END(SC_TBS_PROFILE)
 
 ASN1_SEQUENCE(SC_SIGNED_PROFILE) = {
@@ -254,6 +269,41 @@ static sc_err san_entry_ok(const GENERAL_NAME *gn, int i)
 	}
 }
 
+/* One INTEGER of RenewalSpec in [min, max], or SC_ERR_MALFORMED naming it. */
+static sc_err take_bounded(const ASN1_INTEGER *a, const char *field, int64_t min, int64_t max,
+    uint32_t *out)
+{
+	int64_t v;
+
+	if (!ASN1_INTEGER_get_int64(&v, a)) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_MALFORMED, "%s: out of range %lld..%lld", field,
+		    (long long)min, (long long)max);
+	}
+	if (v < min || v > max)
+		return sc_fail(SC_ERR_MALFORMED, "%s: %lld, must be %lld..%lld", field,
+		    (long long)v, (long long)min, (long long)max);
+	*out = (uint32_t)v;
+	return SC_OK;
+}
+
+/* [6] renewal: absent leaves count 0 (an ordinary profile, one certificate). */
+static sc_err take_renewal(const SC_RENEWAL_SPEC *rs, struct sc_profile_info *in)
+{
+	sc_err r;
+
+	if (rs == NULL)
+		return SC_OK;
+	if ((r = take_bounded(rs->count, "tbsProfile.renewal.count", SC_RENEWAL_COUNT_MIN,
+	         SC_RENEWAL_COUNT_MAX, &in->renewal_count)) != SC_OK ||
+	    (r = take_bounded(rs->cadence, "tbsProfile.renewal.cadence", SC_RENEWAL_CADENCE_MIN,
+	         SC_RENEWAL_CADENCE_MAX, &in->renewal_cadence)) != SC_OK) {
+		in->renewal_count = 0;
+		return r;
+	}
+	return SC_OK;
+}
+
 /*
  * Check every field of the TBSProfile against the module and fill p->info (the signature
  * fields excepted). The one validator for decoded and freshly built profiles alike.
@@ -384,6 +434,18 @@ sc_err sc_profile_parse_tbs(struct sc_profile *p)
 			    SC_OK)
 				return r;
 		in->san = t->subjectAltName;
+	}
+	if ((r = take_renewal(t->renewal, in)) != SC_OK)
+		return r;
+	if (t->batch != NULL) {
+		if (ASN1_STRING_length(t->batch->batchId) != SC_PROFILE_ID_LEN)
+			return sc_fail(SC_ERR_MALFORMED,
+			    "tbsProfile.batch.batchId: %d bytes, must be %d",
+			    ASN1_STRING_length(t->batch->batchId), SC_PROFILE_ID_LEN);
+		if ((r = take_bounded(t->batch->index, "tbsProfile.batch.index", 0,
+		         SC_BATCH_MAX_SIZE - 1, &in->batch_index)) != SC_OK)
+			return r;
+		in->has_batch = 1;
 	}
 	return SC_OK;
 }
@@ -543,6 +605,22 @@ static sc_err set_header(SC_TBS_PROFILE *t)
 	return SC_OK;
 }
 
+/* [6]: only when asked for; the decoder's bounds apply (sc_profile_parse_tbs below). */
+static sc_err set_renewal(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
+{
+	if (pp->renewal_count == 0)
+		return SC_OK;
+	if (pp->challenge != NULL)
+		return sc_fail(SC_ERR_USAGE,
+		    "renewal: a renewal profile is used K times, so it carries no challenge");
+	if ((t->renewal = (SC_RENEWAL_SPEC *)ASN1_item_new(ASN1_ITEM_rptr(SC_RENEWAL_SPEC))) ==
+	        NULL ||
+	    !ASN1_INTEGER_set_int64(t->renewal->count, (int64_t)pp->renewal_count) ||
+	    !ASN1_INTEGER_set_int64(t->renewal->cadence, (int64_t)pp->renewal_cadence))
+		return sc_fail(SC_ERR_NOMEM, "profile: renewal");
+	return SC_OK;
+}
+
 /* Whom the certificate is for: network, device, optional user, optional challenge. */
 static sc_err set_identity(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
 {
@@ -652,7 +730,7 @@ static sc_err set_usage(SC_TBS_PROFILE *t, const struct sc_profile_params *pp)
 	if (pp->san != NULL && pp->san[0] != NULL &&
 	    (r = build_san(pp->san, &t->subjectAltName)) != SC_OK)
 		return r;
-	return SC_OK;
+	return set_renewal(t, pp);
 }
 
 sc_err sc_profile_create(const struct sc_profile_params *pp, struct sc_profile **out)
@@ -886,6 +964,11 @@ sc_err sc_profile_decode(const uint8_t *der, size_t der_len, struct sc_profile *
 	}
 	if ((r = sc_profile_parse_tbs(p)) != SC_OK)
 		goto out;
+	if (p->info.has_batch) {
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "tbsProfile.batch: a batch leaf comes only inside a BatchedProfile");
+		goto out;
+	}
 	n = sk_X509_num(p->sp->certificates);
 	if (n < 1 || n > SC_PROFILE_MAX_CERTS) {
 		r = sc_fail(SC_ERR_MALFORMED, "SignedProfile.certificates: %d, must be 1..%d", n,
@@ -908,6 +991,7 @@ void sc_profile_free(struct sc_profile *p)
 	if (p == NULL)
 		return;
 	SC_SIGNED_PROFILE_free(p->sp);
+	ASN1_item_free((ASN1_VALUE *)p->batch_root, ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT));
 	OPENSSL_free(p);
 }
 
@@ -920,4 +1004,63 @@ void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out
 		return;
 	}
 	*out = p->info;
+}
+
+/* ---- renewal profiles (#17) ---- */
+
+sc_err sc_profile_set_renewal_index(struct sc_profile *p, uint32_t index)
+{
+	if (p == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_profile_set_renewal_index: missing argument");
+	if (p->info.renewal_count == 0 && index > 0)
+		return sc_fail(SC_ERR_USAGE, "renewal: index %u of an ordinary profile", index);
+	if (p->info.renewal_count > 0 && index >= p->info.renewal_count)
+		return sc_fail(SC_ERR_RENEWAL_SPENT, "renewal: certificate %u of a profile of %u",
+		    index, p->info.renewal_count);
+	p->info.renewal_index = index;
+	return SC_OK;
+}
+
+void sc_profile_leaf_validity(const struct sc_profile_info *in, uint32_t index, time_t *not_before,
+    time_t *not_after)
+{
+	/* index < 1024 and cadence < 2^25: the shift is below 2^35 s, no overflow of time_t. */
+	time_t shift = in->renewal_count > 0 ? (time_t)index * (time_t)in->renewal_cadence : 0;
+
+	*not_before = in->not_before + shift;
+	*not_after = in->not_after + shift;
+}
+
+time_t sc_profile_window_end(const struct sc_profile_info *in)
+{
+	time_t nb, na;
+
+	sc_profile_leaf_validity(in, in->renewal_count > 0 ? in->renewal_count - 1 : 0, &nb, &na);
+	return na;
+}
+
+sc_err sc_profile_renewal_next(const struct sc_profile_info *in, uint32_t next, time_t now,
+    uint32_t *index)
+{
+	time_t period = 0, earliest;
+	uint32_t i = next;
+
+	if (in->renewal_count == 0 || in->renewal_cadence == 0)
+		return sc_fail(SC_ERR_USAGE, "renewal: not a renewal profile");
+	if (now > in->not_before)
+		period = (now - in->not_before) / (time_t)in->renewal_cadence;
+	/* A device that was away skips the periods it missed: they count as issued. */
+	if ((time_t)i < period)
+		i = period > (time_t)in->renewal_count ? in->renewal_count : (uint32_t)period;
+	if (i >= in->renewal_count)
+		return sc_fail(SC_ERR_RENEWAL_SPENT,
+		    "renewal: all %u certificates of this profile are issued", in->renewal_count);
+	/* Certificate i may be made from one cadence before it starts: the overlap to renew in. */
+	earliest = in->not_before + (time_t)(i > 0 ? i - 1 : 0) * (time_t)in->renewal_cadence;
+	if (i > 0 && now < earliest)
+		return sc_fail(SC_ERR_RENEWAL_EARLY,
+		    "renewal: certificate %u of %u is due from %lld, now is %lld", i + 1,
+		    in->renewal_count, (long long)earliest, (long long)now);
+	*index = i;
+	return SC_OK;
 }

@@ -143,10 +143,15 @@ signature:
 		    EVP_PKEY_get_bits(pub));
 		goto out;
 	}
-	if (ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_PROFILE), p->sp->signatureAlgorithm,
-	        p->sp->signature, p->sp->tbsProfile, pub) != 1) {
+	/* #17: a batch leaf is signed through its root, which its path was checked to reach. */
+	if (p->batch_root != NULL
+	        ? ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT), p->sp->signatureAlgorithm,
+	              p->sp->signature, p->batch_root, pub) != 1
+	        : ASN1_item_verify(ASN1_ITEM_rptr(SC_TBS_PROFILE), p->sp->signatureAlgorithm,
+	              p->sp->signature, p->sp->tbsProfile, pub) != 1) {
 		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE,
-		    "signature over tbsProfile does not verify");
+		    p->batch_root != NULL ? "signature over tbsBatchRoot does not verify"
+		                          : "signature over tbsProfile does not verify");
 		goto out;
 	}
 	r = SC_OK;
@@ -191,10 +196,19 @@ sc_err sc_profile_prove_signer(const char *network_id, const char *probe_device_
 static sc_err check_validity(const struct sc_profile_info *in, const struct sc_profile_policy *pol)
 {
 	time_t csk_nb, csk_na;
+	/* A renewal profile (#17) is judged by its whole window: its last certificate's end. */
+	time_t end = sc_profile_window_end(in);
 
 	if (in->not_before >= in->not_after)
 		return sc_fail(SC_ERR_VALIDITY, "validity: notBefore is not before notAfter");
-	if (in->not_after <= pol->now)
+	if (in->renewal_count > 0 && in->challenge_len > 0)
+		return sc_fail(SC_ERR_CHALLENGE, "renewal: a renewal profile carries no challenge");
+	/* Each certificate must start before the previous one ends, or the device has gaps. */
+	if (in->renewal_count > 0 && (time_t)in->renewal_cadence > in->not_after - in->not_before)
+		return sc_fail(SC_ERR_VALIDITY,
+		    "renewal.cadence: %u s is longer than a certificate's %lld s",
+		    in->renewal_cadence, (long long)(in->not_after - in->not_before));
+	if (end <= pol->now)
 		return sc_fail(SC_ERR_VALIDITY, "validity.notAfter has passed");
 	if (sc_asn1_time_to_time_t(X509_get0_notBefore(pol->csk_cert), &csk_nb) != SC_OK ||
 	    sc_asn1_time_to_time_t(X509_get0_notAfter(pol->csk_cert), &csk_na) != SC_OK)
@@ -203,7 +217,7 @@ static sc_err check_validity(const struct sc_profile_info *in, const struct sc_p
 	if (in->not_before < csk_nb)
 		return sc_fail(SC_ERR_VALIDITY,
 		    "validity.notBefore is before the device CA certificate's notBefore");
-	if (in->not_after > csk_na)
+	if (end > csk_na)
 		return sc_fail(SC_ERR_VALIDITY,
 		    "validity.notAfter is after the device CA certificate's notAfter");
 	if (pol->max_leaf_seconds != 0 &&

@@ -34,6 +34,26 @@ typedef struct sc_key_spec_st {
 	} value;
 } SC_KEY_SPEC;
 
+/* RenewalSpec ::= SEQUENCE { count INTEGER (2..1024), cadence INTEGER (60..31622400) } (#17) */
+typedef struct sc_renewal_spec_st {
+	ASN1_INTEGER *count;
+	ASN1_INTEGER *cadence;
+} SC_RENEWAL_SPEC;
+
+/* BatchPosition ::= SEQUENCE { batchId OCTET STRING (SIZE (16)), index INTEGER } (#17, [7]) */
+typedef struct sc_batch_position_st {
+	ASN1_OCTET_STRING *batchId;
+	ASN1_INTEGER *index;
+} SC_BATCH_POSITION;
+
+/* TBSBatchRoot ::= SEQUENCE { contentType, batchId, size INTEGER, root OCTET STRING (32) } */
+typedef struct sc_tbs_batch_root_st {
+	ASN1_OBJECT *contentType;
+	ASN1_OCTET_STRING *batchId;
+	ASN1_INTEGER *size;
+	ASN1_OCTET_STRING *root;
+} SC_TBS_BATCH_ROOT;
+
 typedef struct sc_tbs_profile_st {
 	ASN1_OBJECT *contentType;
 	ASN1_INTEGER *version;
@@ -49,6 +69,8 @@ typedef struct sc_tbs_profile_st {
 	ASN1_BIT_STRING *keyUsage;       /* [2] OPTIONAL */
 	EXTENDED_KEY_USAGE *extKeyUsage; /* [3] OPTIONAL */
 	GENERAL_NAMES *subjectAltName;   /* [4] OPTIONAL */
+	SC_RENEWAL_SPEC *renewal;        /* [6] OPTIONAL: a renewal profile (#17) */
+	SC_BATCH_POSITION *batch;        /* [7] OPTIONAL: a leaf of a batch (#17, batch.c) */
 } SC_TBS_PROFILE;
 
 typedef struct sc_signed_profile_st {
@@ -59,7 +81,13 @@ typedef struct sc_signed_profile_st {
 } SC_SIGNED_PROFILE;
 
 struct sc_profile {
-	SC_SIGNED_PROFILE *sp;       /* never NULL; signature fields empty until signed */
+	SC_SIGNED_PROFILE *sp; /* never NULL; signature fields empty until signed */
+	/*
+	 * #17: a batch leaf (batch.c). Its signature and certificates, in sp, are the batch
+	 * root's, made over this TBSBatchRoot, whose root the decoder recomputed from the leaf and
+	 * its path. NULL for a SignedProfile.
+	 */
+	SC_TBS_BATCH_ROOT *batch_root;
 	int signed_;                 /* 1 after sc_profile_sign or sc_profile_decode */
 	struct sc_profile_info info; /* the fields, parsed once; pointers borrow from sp */
 };
@@ -69,6 +97,8 @@ struct sc_profile {
 /* The items of the templates: tbsProfile is what is signed, SignedProfile what is sent. */
 DECLARE_ASN1_ITEM(SC_TBS_PROFILE)
 DECLARE_ASN1_ITEM(SC_SIGNED_PROFILE)
+DECLARE_ASN1_ITEM(SC_BATCH_POSITION)
+DECLARE_ASN1_ITEM(SC_TBS_BATCH_ROOT) /* batch.c */
 
 /*
  * Check every field of p->sp->tbsProfile against the module and fill p->info, the signature

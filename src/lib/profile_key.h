@@ -29,6 +29,9 @@ sc_err sc_profile_key_fits(const struct sc_profile_info *info, const EVP_PKEY *k
  */
 sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     uint64_t issuance_counter, X509 **out) SC_MUST_USE;
+/* The same for certificate `index` of a renewal profile (#17); SC_ERR_RENEWAL_SPENT past it. */
+sc_err sc_cert_expected_leaf_at(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
+    uint64_t issuance_counter, uint32_t index, X509 **out) SC_MUST_USE;
 
 /*
  * The subjectAltName a profile dictates for a leaf under the device CA csk_cert: the profile's

@@ -489,8 +489,9 @@ static sc_err der_seq_check(const uint8_t *der, size_t len)
 	return SC_OK;
 }
 
-sc_err sc_sp_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
-    uint32_t *handle, uint8_t **cert_der, size_t *cert_len)
+/* ISSUE, RENEW and BATCH_ISSUE (#17) share their body and answer; only the type differs. */
+static sc_err issue_der_as(struct sc_sp *sp, uint8_t type, const uint8_t *profile,
+    size_t profile_len, uint32_t *handle, uint8_t **cert_der, size_t *cert_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_buf req, rd;
@@ -502,9 +503,9 @@ sc_err sc_sp_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_
 	*handle = 0;
 	*cert_der = NULL;
 	*cert_len = 0;
-	sc_wire_begin(&req, SC_SP_ISSUE, 0);
+	sc_wire_begin(&req, type, 0);
 	sp_issue_req_put(&req, profile, profile_len);
-	if ((r = roundtrip(sp, &req, SC_SP_ISSUE, &ans, &ans_len, &rd)) != SC_OK)
+	if ((r = roundtrip(sp, &req, type, &ans, &ans_len, &rd)) != SC_OK)
 		goto out;
 	if ((r = sp_issue_ans_get(&rd, &h, &der, &der_len)) != SC_OK)
 		goto out;
@@ -521,6 +522,47 @@ out:
 	sc_buf_free(&req);
 	OPENSSL_free(ans);
 	return r;
+}
+
+sc_err sc_sp_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, uint8_t **cert_der, size_t *cert_len)
+{
+	return issue_der_as(sp, SC_SP_ISSUE, profile, profile_len, handle, cert_der, cert_len);
+}
+
+/* issue_der_as, then the X509 for callers that want one. */
+static sc_err issue_as(struct sc_sp *sp, uint8_t type, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, X509 **cert)
+{
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	uint32_t h = 0;
+	sc_err r;
+
+	*handle = 0;
+	*cert = NULL;
+	if ((r = issue_der_as(sp, type, profile, profile_len, &h, &der, &der_len)) != SC_OK)
+		return r;
+	r = cert_from_answer(der, der_len, cert,
+	    type == SC_SP_RENEW             ? "renew: certificate"
+	        : type == SC_SP_BATCH_ISSUE ? "batch-issue: certificate"
+	                                    : "issue: certificate");
+	OPENSSL_free(der);
+	if (r == SC_OK)
+		*handle = h;
+	return r;
+}
+
+sc_err sc_sp_renew(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
+    X509 **cert)
+{
+	return issue_as(sp, SC_SP_RENEW, profile, profile_len, handle, cert);
+}
+
+sc_err sc_sp_batch_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, X509 **cert)
+{
+	return issue_as(sp, SC_SP_BATCH_ISSUE, profile, profile_len, handle, cert);
 }
 
 sc_err sc_sp_gate_challenge(struct sc_sp *sp, enum sc_alg alg, uint32_t ku,
@@ -597,20 +639,7 @@ out:
 sc_err sc_sp_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert)
 {
-	uint8_t *der = NULL;
-	size_t der_len = 0;
-	uint32_t h = 0;
-	sc_err r;
-
-	*handle = 0;
-	*cert = NULL;
-	if ((r = sc_sp_issue_der(sp, profile, profile_len, &h, &der, &der_len)) != SC_OK)
-		return r;
-	r = cert_from_answer(der, der_len, cert, "issue: certificate");
-	OPENSSL_free(der);
-	if (r == SC_OK)
-		*handle = h;
-	return r;
+	return issue_as(sp, SC_SP_ISSUE, profile, profile_len, handle, cert);
 }
 
 void sc_sp_keys_free(struct sc_sp_key *keys, size_t n)

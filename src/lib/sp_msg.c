@@ -28,6 +28,8 @@ const char *sp_msg_name(int type)
 	case SC_SP_GATE_CHALLENGE: return "gate-challenge";
 	case SC_SP_GATE_ISSUE: return "gate-issue";
 	case SC_SP_CRL: return "crl";
+	case SC_SP_RENEW: return "renew";
+	case SC_SP_BATCH_ISSUE: return "batch-issue";
 	case SC_SP_ERROR: return "error";
 	default: return "unknown";
 	}

@@ -19,6 +19,7 @@
 #include <selfcert/verify.h>
 
 #include "profile_key.h"
+#include "text.h"
 
 /* A subject attribute as NUL-terminated UTF-8; exactly one must be present. */
 static sc_err subject_attr(X509 *cert, int nid, const char *field, char *out, size_t out_len)
@@ -187,7 +188,7 @@ out:
  * the serial number and the signature value, which the SP chooses.
  */
 static sc_err same_as_expected(X509 *leaf, X509 *device_ca, const struct sc_profile *p,
-    uint64_t counter, const EVP_MD *md)
+    uint64_t counter, uint32_t index, const EVP_MD *md)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	X509 *want = NULL;
@@ -196,8 +197,8 @@ static sc_err same_as_expected(X509 *leaf, X509 *device_ca, const struct sc_prof
 	const ASN1_BIT_STRING *iuid = NULL, *suid = NULL;
 	char a[256], b[256];
 
-	if ((r = sc_cert_expected_leaf(p, X509_get0_pubkey(leaf), device_ca, counter, &want)) !=
-	    SC_OK) {
+	if ((r = sc_cert_expected_leaf_at(p, X509_get0_pubkey(leaf), device_ca, counter, index,
+	         &want)) != SC_OK) {
 		r = sc_fail(SC_ERR_BINDING, "the profile's certificate: %s", sc_err_detail());
 		goto out;
 	}
@@ -251,6 +252,29 @@ out:
 	return r;
 }
 
+/*
+ * Which certificate of a renewal profile (#17) the leaf is: its notBefore is the profile's plus
+ * a whole number of cadences below the count. An ordinary profile's leaf is certificate 0.
+ */
+static sc_err renewal_index_of(X509 *leaf, const struct sc_profile_info *in, uint32_t *index)
+{
+	time_t nb, d;
+
+	*index = 0;
+	if (in->renewal_count == 0)
+		return SC_OK;
+	if (sc_asn1_time_to_time_t(X509_get0_notBefore(leaf), &nb) != SC_OK)
+		return sc_fail(SC_ERR_BINDING, "validity.notBefore does not parse");
+	d = nb - in->not_before;
+	if (d < 0 || d % (time_t)in->renewal_cadence != 0 ||
+	    d / (time_t)in->renewal_cadence >= (time_t)in->renewal_count)
+		return sc_fail(SC_ERR_BINDING,
+		    "validity.notBefore is none of the renewal profile's %u periods",
+		    in->renewal_count);
+	*index = (uint32_t)(d / (time_t)in->renewal_cadence);
+	return SC_OK;
+}
+
 /* Every field of the profile against the certificate it authorized. */
 static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuance *iss,
     const char *leaf_dev, const struct sc_verify_opts *opts, time_t at)
@@ -264,7 +288,8 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 	char cn[SC_USER_ID_MAX + 1];
 	const char *want_cn;
 	const EVP_MD *md;
-	uint32_t ku;
+	uint32_t ku, index = 0;
+	time_t want_nb, want_na;
 	int crit, mdnid = NID_undef;
 
 	sc_profile_get_info(opts->profile, &info);
@@ -296,11 +321,14 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 		    info.network_id, iss->network_id);
 		goto out;
 	}
-	if (ASN1_TIME_cmp_time_t(X509_get0_notBefore(leaf), info.not_before) != 0) {
+	if ((r = renewal_index_of(leaf, &info, &index)) != SC_OK)
+		goto out;
+	sc_profile_leaf_validity(&info, index, &want_nb, &want_na);
+	if (ASN1_TIME_cmp_time_t(X509_get0_notBefore(leaf), want_nb) != 0) {
 		r = sc_fail(SC_ERR_BINDING, "validity.notBefore differs from the profile's");
 		goto out;
 	}
-	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(leaf), info.not_after) != 0) {
+	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(leaf), want_na) != 0) {
 		r = sc_fail(SC_ERR_BINDING, "validity.notAfter differs from the profile's");
 		goto out;
 	}
@@ -365,7 +393,8 @@ static sc_err check_profile(X509 *leaf, X509 *device_ca, const struct sc_issuanc
 		goto out;
 	}
 	/* Then everything else, exactly: nothing the profile does not dictate may be added. */
-	if ((r = same_as_expected(leaf, device_ca, opts->profile, iss->counter, md)) != SC_OK)
+	if ((r = same_as_expected(leaf, device_ca, opts->profile, iss->counter, index, md)) !=
+	    SC_OK)
 		goto out;
 	/* A profile the caller signed and stored itself: its digest matched above, which is all
 	 * that ties this leaf to it; its signature would only be checked again. */

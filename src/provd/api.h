@@ -34,6 +34,7 @@
 #include "registry.h"
 
 #define PROVD_MAX_BODY (64 * 1024) /* request bodies larger than this: 413 */
+#define PROVD_BATCH_MAX 32         /* certificates in one POST /v1/certificates/batch (#17) */
 #define PROVD_JSON_MAX_DEPTH 4     /* our requests nest 2 deep; refuse anything past 4 */
 #define PROVD_MAX_CHAIN 4          /* certificates in a device's chain (device CA, mfr CA, …) */
 #define PROVD_ADMIN_TOKEN_MIN 16   /* bytes: a shorter operator token is refused at start */

@@ -27,6 +27,7 @@
 #include "json.h"
 #include "log.h"
 #include "keygen.h"
+#include "text.h"
 #include "respond.h"
 #include "text.h"
 #include "file.h"
@@ -162,7 +163,9 @@ struct profile_req {
 	enum sc_alg alg;
 	const char *alg_name; /* the field as sent (NULL: absent), for the request digest */
 	int server_keygen;
-	int has_proof;         /* a "proof" object came with the request */
+	int renewal; /* #17: "renewal": true, the device's SP has RENEW (revision 1.5) */
+	uint32_t renewal_count, renewal_cadence; /* what the profile got: 0 for an ordinary one */
+	int has_proof;                           /* a "proof" object came with the request */
 	int authenticated;     /* 1: that proof holds (proof_check): the device's own request */
 	struct sc_proof proof; /* what it binds, as sent */
 	uint8_t *proof_sig;    /* its signature */
@@ -366,6 +369,12 @@ static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 			return sc_fail(PROVD_ERR_WRONG_TYPE,
 			    "field \"server_keygen\" must be true or false");
 		pr->server_keygen = json_is_true(v);
+	}
+	if ((v = json_object_get(ctx->body, "renewal")) != NULL) {
+		if (!json_is_boolean(v))
+			return sc_fail(PROVD_ERR_WRONG_TYPE,
+			    "field \"renewal\" must be true or false");
+		pr->renewal = json_is_true(v);
 	}
 	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "chain", 1, &pr->chain)) != SC_OK ||
 	    (r = provd_json_certs(ctx->api->certs, ctx->body, "kex", 0, &pr->kexs)) != SC_OK)
@@ -597,6 +606,29 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 	}
 	san->list[pol->n_san] = NULL;
 	pp->san = pol->n_san > 0 ? san->list : NULL;
+	/*
+	 * #17: a renewal profile only for a device that announced it (its SP refuses [6]
+	 * otherwise) and that generates its keys (a supplied key is one key, not K). It carries
+	 * no challenge, and stays usable until its last period has begun, plus the profile TTL.
+	 */
+	if (pr->renewal && pol->renewal_count > 0 && !pr->server_keygen && !pr->gated) {
+		/* Backdated by at most half a cadence: the first certificate is period 0. */
+		if ((int64_t)pp->not_before < now - pol->renewal_cadence_s / 2 &&
+		    now - pol->renewal_cadence_s / 2 >= dev_nb)
+			pp->not_before = (time_t)(now - pol->renewal_cadence_s / 2);
+		pp->renewal_count = pol->renewal_count;
+		pp->renewal_cadence = (uint32_t)pol->renewal_cadence_s;
+		pp->challenge = NULL;
+		pp->challenge_len = 0;
+		pp->profile_not_after = pp->not_before +
+		    (time_t)(pol->renewal_count - 1) * (time_t)pol->renewal_cadence_s +
+		    (time_t)pol->profile_ttl_s;
+		if (pp->not_after + (time_t)(pol->renewal_count - 1) * pol->renewal_cadence_s >
+		    (time_t)dev_na)
+			return sc_fail(PROVD_ERR_POLICY,
+			    "device %s's CA certificate ends before the renewal window",
+			    pr->device_id);
+	}
 	return SC_OK;
 }
 
@@ -655,6 +687,8 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 	pr->rec.not_before = (int64_t)pp.not_before;
 	pr->rec.not_after = (int64_t)pp.not_after;
 	pr->rec.profile_not_after = (int64_t)pp.profile_not_after;
+	pr->renewal_count = pp.renewal_count;
+	pr->renewal_cadence = pp.renewal_cadence;
 	r = SC_OK;
 out:
 	EVP_PKEY_free(server_key);
@@ -748,10 +782,11 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 	provd_time_str(pr->rec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(pr->rec.not_after, t_na, sizeof(t_na));
 	provd_time_str(pr->rec.profile_not_after, t_pna, sizeof(t_pna));
-	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "profile_id",
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "profile_id",
 	    pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id, "network_id",
 	    api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before", t_nb,
-	    "not_after", t_na, "profile_not_after", t_pna);
+	    "not_after", t_na, "profile_not_after", t_pna, "renewal_count",
+	    (json_int_t)pr->renewal_count, "renewal_cadence", (json_int_t)pr->renewal_cadence);
 	free(der_b64);
 	/* A gated device's TPM authorization travels beside the profile (docs/API.md "gate"). */
 	if (j != NULL && pr->gated) {
@@ -940,6 +975,14 @@ static sc_err cert_in_time(const struct cert_req *cr, time_t now)
 	    t, PROVD_CLOCK_SKEW_S);
 }
 
+static int renewal_of(const struct sc_profile *p)
+{
+	struct sc_profile_info info;
+
+	sc_profile_get_info(p, &info);
+	return info.renewal_count > 0;
+}
+
 static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr, time_t now)
 {
 	const char *networks[2] = { api->network_id, NULL };
@@ -953,6 +996,18 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 	opts.profile = cr->use;
 	opts.net_root = api->net_root;
 	opts.at = now;
+	/*
+	 * #17: the SP may make a renewal certificate up to a cadence before it starts, and the
+	 * agent may register it before then: judge its path when it starts.
+	 */
+	{
+		time_t nb;
+
+		if (sc_asn1_time_to_time_t(X509_get0_notBefore(cr->leaf), &nb) == SC_OK &&
+		    nb > now && cr->crec.profile_id[0] != '\0' && renewal_of(cr->use))
+			opts.at = nb;
+		sc_err_clear();
+	}
 	/*
 	 * A kept profile was built and signed by this process with api->signer: its signature,
 	 * and its signer's chain to root.pem, EKU and key usage (proven at start, provd_api_load),
@@ -1035,6 +1090,22 @@ static sc_err cert_crl_keep(const struct provd_ctx *ctx, struct cert_req *cr)
 	return SC_OK;
 }
 
+/*
+ * #17: a renewal profile's certificate is one of its periods; sc_verify_chain has bound the
+ * leaf's notBefore to the profile's plus a whole number of cadences below the count.
+ */
+static void cert_period(struct cert_req *cr)
+{
+	struct sc_profile_info info;
+
+	sc_profile_get_info(cr->use, &info);
+	if (info.renewal_count == 0 || info.renewal_cadence == 0)
+		return;
+	cr->crec.renewal = 1;
+	cr->crec.period = (uint32_t)((cr->crec.not_before - (int64_t)info.not_before) /
+	    (int64_t)info.renewal_cadence);
+}
+
 /* Record it (fingerprint, serial, validity) and consume its profile, in one transaction. */
 static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 {
@@ -1061,6 +1132,7 @@ static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 	cr->crec.not_after = asn1_time(X509_get0_notAfter(cr->leaf));
 	cr->crec.der = cr->der;
 	cr->crec.der_len = der_len;
+	cert_period(cr);
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 	if ((r = sc_reg_cert_record(ctx->reg, &cr->crec, (int64_t)time(NULL), actor,
 	         &cr->already)) != SC_OK) {
@@ -1074,7 +1146,7 @@ out:
 	return r;
 }
 
-static void cert_answer(const struct provd_api *api, const struct cert_req *cr,
+static json_t *cert_answer(const struct provd_api *api, const struct cert_req *cr,
     struct provd_response *resp)
 {
 	char t_nb[32], t_na[32];
@@ -1083,26 +1155,30 @@ static void cert_answer(const struct provd_api *api, const struct cert_req *cr,
 		provd_metrics_cert_registered(api->metrics);
 	provd_time_str(cr->crec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(cr->crec.not_after, t_na, sizeof(t_na));
-	provd_respond_json(resp, cr->already ? 200 : 201,
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s*}", "status",
-	        cr->already ? "already-registered" : "registered", "device_id", cr->device_id,
-	        "profile_id", cr->crec.profile_id, "serial", cr->crec.serial, "fingerprint",
-	        cr->crec.fpr, "not_before", t_nb, "not_after", t_na, "crl",
-	        cr->crl == NULL      ? NULL
-	            : cr->crl_stored ? "kept"
-	                             : "older"));
 	provd_log_add(resp, "serial=%s%s%s", cr->crec.serial, cr->already ? " (again)" : "",
-	    cr->crl == NULL      ? ""
-	        : cr->crl_stored ? " crl=kept"
-	                         : " crl=older");
+	    cr->crl == NULL          ? ""
+	        : cr->crl_stored > 0 ? " crl=kept"
+	        : cr->crl_stored < 0 ? " crl=not-kept"
+	                             : " crl=older");
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s*}", "status",
+	    cr->already ? "already-registered" : "registered", "device_id", cr->device_id,
+	    "profile_id", cr->crec.profile_id, "serial", cr->crec.serial, "fingerprint",
+	    cr->crec.fpr, "not_before", t_nb, "not_after", t_na, "crl",
+	    cr->crl == NULL          ? NULL
+	        : cr->crl_stored > 0 ? "kept"
+	        : cr->crl_stored < 0 ? "not-kept"
+	                             : "older");
 }
 
-sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *resp)
+sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *resp,
+    json_t **answer, int *already)
 {
 	time_t now = time(NULL);
 	struct cert_req cr;
 	sc_err r;
 
+	*answer = NULL;
+	*already = 0;
 	memset(&cr, 0, sizeof(cr));
 	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
@@ -1111,8 +1187,24 @@ sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *
 	    (r = cert_crl(ctx, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK ||
 	    (r = cert_crl_keep(ctx, &cr)) != SC_OK)
 		goto out;
-	cert_answer(ctx->api, &cr, resp);
+	if ((*answer = cert_answer(ctx->api, &cr, resp)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*already = cr.already;
 out:
 	cert_req_clear(ctx->api, &cr);
 	return r;
+}
+
+sc_err provd_h_certificates(const struct provd_ctx *ctx, struct provd_response *resp)
+{
+	json_t *answer = NULL;
+	int already = 0;
+	sc_err r;
+
+	if ((r = provd_cert_register(ctx, resp, &answer, &already)) != SC_OK)
+		return r;
+	provd_respond_json(resp, already ? 200 : 201, answer);
+	return SC_OK;
 }

@@ -28,17 +28,26 @@ typedef sc_err provd_handler(const struct provd_ctx *ctx, struct provd_response 
 
 provd_handler provd_h_profiles;     /* POST /v1/profiles (h_enroll.c) */
 provd_handler provd_h_certificates; /* POST /v1/certificates (h_enroll.c) */
-provd_handler provd_h_device;       /* GET /v1/devices/{id} (h_admin.c) */
-provd_handler provd_h_revoke;       /* POST /v1/devices/{id}/revoke (h_admin.c) */
-provd_handler provd_h_healthz;      /* GET /healthz (h_admin.c) */
-provd_handler provd_h_metrics;      /* GET /metrics (h_admin.c) */
-provd_handler provd_h_op_whoami;    /* GET /v1/operator/whoami (h_operator.c) */
-provd_handler provd_h_op_list;      /* GET /v1/operator/devices */
-provd_handler provd_h_op_activate;  /* POST /v1/operator/devices */
-provd_handler provd_h_op_import;    /* POST /v1/operator/devices/import (text/csv) */
-provd_handler provd_h_op_show;      /* GET /v1/operator/devices/{id} */
-provd_handler provd_h_revoked;      /* GET /v1/revoked (h_revoked.c) */
-provd_handler provd_h_crls;         /* GET /v1/crls (h_crls.c) */
+provd_handler provd_h_cert_batch;   /* POST /v1/certificates/batch (h_batch.c, #17) */
+
+/*
+ * One certificate of ctx->body {"certificate": PEM}: parse, bind to its profile, verify,
+ * record (h_enroll.c). On success *answer is the JSON object POST /v1/certificates answers
+ * (the caller's) and *already 1 for a certificate registered before. The failure's code.
+ */
+sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *resp,
+    json_t **answer, int *already) SC_MUST_USE;
+provd_handler provd_h_device;      /* GET /v1/devices/{id} (h_admin.c) */
+provd_handler provd_h_revoke;      /* POST /v1/devices/{id}/revoke (h_admin.c) */
+provd_handler provd_h_healthz;     /* GET /healthz (h_admin.c) */
+provd_handler provd_h_metrics;     /* GET /metrics (h_admin.c) */
+provd_handler provd_h_op_whoami;   /* GET /v1/operator/whoami (h_operator.c) */
+provd_handler provd_h_op_list;     /* GET /v1/operator/devices */
+provd_handler provd_h_op_activate; /* POST /v1/operator/devices */
+provd_handler provd_h_op_import;   /* POST /v1/operator/devices/import (text/csv) */
+provd_handler provd_h_op_show;     /* GET /v1/operator/devices/{id} */
+provd_handler provd_h_revoked;     /* GET /v1/revoked (h_revoked.c) */
+provd_handler provd_h_crls;        /* GET /v1/crls (h_crls.c) */
 
 /*
  * The operator gate (h_operator.c): who sent the request's bearer token. PROVD_ERR_ADMIN_DISABLED

@@ -277,6 +277,25 @@ static sc_err get_rate(json_t *v, struct provd_policy *p)
 	return SC_OK;
 }
 
+/* #17: {"count": K, "cadence": DUR}, both required. */
+static sc_err get_renewal(json_t *v, struct provd_policy *p)
+{
+	json_t *c = json_object_get(v, "count"), *d = json_object_get(v, "cadence");
+	sc_err r;
+
+	if (!json_is_object(v) || json_object_size(v) != 2 || c == NULL || d == NULL)
+		return sc_fail(SC_ERR_USAGE,
+		    "policy \"renewal\": expected {\"count\": N, \"cadence\": \"1d\"}");
+	if (!json_is_integer(c) || json_integer_value(c) < SC_RENEWAL_COUNT_MIN ||
+	    json_integer_value(c) > SC_RENEWAL_COUNT_MAX)
+		return sc_fail(SC_ERR_USAGE, "policy \"renewal\".\"count\": expected %d..%d",
+		    SC_RENEWAL_COUNT_MIN, SC_RENEWAL_COUNT_MAX);
+	if ((r = get_duration(d, "renewal.cadence", &p->renewal_cadence_s)) != SC_OK)
+		return r;
+	p->renewal_count = (uint32_t)json_integer_value(c);
+	return SC_OK;
+}
+
 sc_err provd_policy_load(const char *path, struct provd_policy *p)
 {
 	sc_err r;
@@ -328,6 +347,8 @@ sc_err provd_policy_load(const char *path, struct provd_policy *p)
 			r = get_rate(v, p);
 		else if (strcmp(key, "san") == 0)
 			r = get_san(v, p);
+		else if (strcmp(key, "renewal") == 0)
+			r = get_renewal(v, p);
 		else
 			r = sc_fail(SC_ERR_USAGE, "policy: unknown key \"%.40s\"", key);
 		if (r != SC_OK) {
@@ -371,6 +392,14 @@ sc_err provd_policy_check(const struct provd_policy *p)
 		    (long long)p->profile_ttl_s);
 	if (p->rate.max > 0 && p->rate.window_s <= 0)
 		return sc_fail(SC_ERR_USAGE, "policy: rate_limit window must be positive");
+	/* Each certificate must start before the previous one ends: the SP refuses gaps. */
+	if (p->renewal_count > 0 &&
+	    (p->renewal_cadence_s < SC_RENEWAL_CADENCE_MIN ||
+	        p->renewal_cadence_s > SC_RENEWAL_CADENCE_MAX ||
+	        p->renewal_cadence_s > p->validity_s))
+		return sc_fail(SC_ERR_USAGE,
+		    "policy: renewal cadence %llds: from 1s to the validity (%llds), at most 366d",
+		    (long long)p->renewal_cadence_s, (long long)p->validity_s);
 	return SC_OK;
 }
 

@@ -47,6 +47,14 @@ struct provd_policy {
 	 * PROVD_UNAUTH_BUDGET_DEFAULT per hour; max 0: such requests are refused (proof-required).
 	 */
 	struct sc_reg_rate unauth_rate;
+	/*
+	 * #17: "renewal" {"count": K, "cadence": DUR}: devices that announce SP revision 1.5 get
+	 * renewal profiles of K certificates of `validity` each, one per cadence (cadence <=
+	 * validity); revocation latency is then the window, (K-1)·cadence + validity. Default
+	 * count 0: ordinary profiles for every device.
+	 */
+	uint32_t renewal_count;
+	int64_t renewal_cadence_s;
 };
 
 void provd_policy_defaults(struct provd_policy *p);
@@ -60,7 +68,7 @@ void provd_policy_defaults(struct provd_policy *p);
  * subjectAltName templates "dns:…", "uri:…", "ip:…", "email:…", in which {network} is the
  * network ID, {device} the device ID (percent-encoded in a URI) and {device_dns} the device's
  * DNS name; a dns: template must be {device_dns} or end with ".{device_dns}", the only names a
- * form 2 device CA permits). Unknown keys, wrong types and bad values are SC_ERR_USAGE naming
+ * form 2 device CA permits), "renewal" {"count": 2..1024, "cadence": DUR} (#17). Unknown keys, wrong types and bad values are SC_ERR_USAGE naming
  * the key; the file is at most PROVD_POLICY_FILE_MAX bytes.
  */
 sc_err provd_policy_load(const char *path, struct provd_policy *p) SC_MUST_USE;

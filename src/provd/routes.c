@@ -24,8 +24,9 @@
 #define PATH_REST_MAX (SC_DEVICE_ID_MAX + sizeof("/revoke"))
 
 static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen",
-	"proof", "gate", NULL };
+	"proof", "gate", "renewal", NULL };
 static const char *const f_certificates[] = { "certificate", "crl", NULL };
+static const char *const f_cert_batch[] = { "certificates", NULL };
 static const char *const f_revoke[] = { "reason", NULL };
 static const char *const f_activate[] = { "device_ids", "note", NULL };
 
@@ -47,6 +48,9 @@ static const struct provd_route {
 	  R_JSON,                        f_profiles,     provd_h_profiles },
 	{ "POST", "/v1/certificates", NULL,      PROVD_EP_CERTIFICATES,
 	  R_JSON,                        f_certificates, provd_h_certificates },
+	/* #17: many certificates in one request (a renewing agent's backlog). */
+	{ "POST", "/v1/certificates/batch", NULL, PROVD_EP_CERTIFICATES,
+	  R_JSON,                        f_cert_batch,   provd_h_cert_batch },
 	/* Before the revoke route: for a path matching both, a wrong method gets this Allow. */
 	{ "GET",  "/v1/devices/",     NULL,      PROVD_EP_DEVICE,
 	  0,                             NULL,           provd_h_device },

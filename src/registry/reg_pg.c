@@ -166,6 +166,20 @@ static const struct {
 	  "CREATE TRIGGER device_pins_never_change BEFORE UPDATE OR DELETE ON device_pins"
 	  "  FOR EACH ROW EXECUTE FUNCTION selfcert_refuse('a device pin never changes');",
 	    1 },
+	/*
+	 * 6 (issue 17): a renewal profile's certificates share its profile ID, one
+	 * per period; existing rows are period 0. min_compatible stays: an older node records
+	 * ordinary profiles only, whose one certificate is period 0 by the default, and the
+	 * (profile_id, period) key still refuses its second certificate for a profile.
+	 */
+	/* Idempotent: a schema put back to an older version number migrates again cleanly. */
+	{ "ALTER TABLE certificates ADD COLUMN IF NOT EXISTS period integer NOT NULL DEFAULT 0"
+	  "  CONSTRAINT certificates_period_range CHECK (period BETWEEN 0 AND 1023);"
+	  "ALTER TABLE certificates DROP CONSTRAINT IF EXISTS certificates_profile_key;"
+	  "ALTER TABLE certificates DROP CONSTRAINT IF EXISTS certificates_profile_period_key;"
+	  "ALTER TABLE certificates ADD CONSTRAINT certificates_profile_period_key"
+	  "  UNIQUE (profile_id, period);",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1437,9 +1451,14 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 		 * Its certificate, read by a statement of its own: one taken after the lock wait
 		 * sees what the winner committed (the locking statement's snapshot predates it).
 		 */
+		struct prm pp = { 0 };
+
+		/* A renewal profile (#17) is consumed per period: look at this period's row. */
+		p_text(&pp, rec->profile_id);
+		p_i64(&pp, rec->renewal ? (int64_t)rec->period : 0);
 		if ((r = x(reg, "reading a certificate",
-		         "SELECT fingerprint FROM certificates WHERE profile_id = $1", &p, &res)) !=
-		    SC_OK)
+		         "SELECT fingerprint FROM certificates WHERE profile_id = $1 AND period = $2",
+		         &pp, &res)) != SC_OK)
 			goto out;
 		if (PQntuples(res) == 1)
 			copy_col(res, 0, 0, fpr, sizeof(fpr));
@@ -1447,11 +1466,14 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 		if (strcmp(fpr, rec->fpr) == 0) {
 			*already = 1;
 			r = SC_OK;
-		} else {
-			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
-			    "profile %s already has a registered certificate", rec->profile_id);
+			goto out;
 		}
-		goto out;
+		if (!rec->renewal || fpr[0] != '\0') {
+			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
+			    "profile %s already has a registered certificate%s", rec->profile_id,
+			    rec->renewal ? " for this period" : "");
+			goto out;
+		}
 	}
 	p_text(&q, rec->fpr);
 	p_text(&q, rec->serial);
@@ -1461,9 +1483,10 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	p_i64(&q, rec->not_after);
 	p_bin(&q, rec->der, rec->der_len);
 	p_i64(&q, now);
+	p_i64(&q, rec->renewal ? (int64_t)rec->period : 0);
 	if ((r = x(reg, "recording a certificate",
 	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
-	         " not_after, der, registered_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
+	         " not_after, der, registered_at, period) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
 	         " ON CONFLICT (fingerprint) DO NOTHING RETURNING 1",
 	         &q, &res)) != SC_OK)
 		goto out;
@@ -1485,7 +1508,8 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 			goto out;
 		inserted = strcmp(PQcmdTuples(res), "1") == 0;
 		PQclear(res);
-		if (!inserted) {
+		/* A renewal profile's later periods find it consumed already (#17). */
+		if (!inserted && !(rec->renewal && consumed)) {
 			r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
 			    reg->where);
 			goto out;

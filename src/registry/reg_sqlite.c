@@ -177,6 +177,32 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'a device pin never changes'); END;"
 	"CREATE TRIGGER IF NOT EXISTS device_pins_never_removed BEFORE DELETE ON device_pins"
 	"  BEGIN SELECT RAISE(ABORT, 'a device pin never changes'); END;",
+	/*
+	 * 6 (issue 17): a renewal profile's certificates share its profile ID, one
+	 * per period. SQLite cannot drop a UNIQUE constraint in place, so the table is rebuilt
+	 * (nothing references it); every row keeps its rowid order and is period 0.
+	 */
+	"CREATE TABLE certificates_p ("
+	"  fingerprint   TEXT PRIMARY KEY NOT NULL CHECK (length(fingerprint) = 64),"
+	"  serial        TEXT NOT NULL,"
+	"  device_id     TEXT NOT NULL REFERENCES devices(device_id),"
+	"  profile_id    TEXT NOT NULL REFERENCES profiles(profile_id),"
+	"  not_before    INTEGER NOT NULL,"
+	"  not_after     INTEGER NOT NULL,"
+	"  der           BLOB NOT NULL,"
+	"  registered_at INTEGER NOT NULL,"
+	"  period        INTEGER NOT NULL DEFAULT 0 CHECK (period BETWEEN 0 AND 1023),"
+	"  UNIQUE (profile_id, period)"
+	") STRICT;"
+	"INSERT INTO certificates_p (rowid, fingerprint, serial, device_id, profile_id, not_before,"
+	"  not_after, der, registered_at) SELECT rowid, fingerprint, serial, device_id, profile_id,"
+	"  not_before, not_after, der, registered_at FROM certificates;"
+	"DROP TABLE certificates;"
+	"ALTER TABLE certificates_p RENAME TO certificates;"
+	"CREATE INDEX certificates_by_device ON certificates(device_id, registered_at);"
+	"CREATE TRIGGER certificates_profile_device BEFORE INSERT ON certificates"
+	"  WHEN (SELECT device_id FROM profiles WHERE profile_id = NEW.profile_id) IS NOT NEW.device_id"
+	"  BEGIN SELECT RAISE(ABORT, 'certificate and profile are for different devices'); END;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -1405,10 +1431,13 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 	if (consumed != 0) {
 		char fpr[SC_REG_FPR_HEX_LEN + 1] = "";
 
-		if ((r = prepare(reg, "SELECT fingerprint FROM certificates WHERE profile_id = ?",
+		/* A renewal profile (#17) is consumed per period: look at this period's row. */
+		if ((r = prepare(reg,
+		         "SELECT fingerprint FROM certificates WHERE profile_id = ? AND period = ?",
 		         &st)) != SC_OK)
 			goto out;
 		bind_text(st, 1, rec->profile_id);
+		sqlite3_bind_int64(st, 2, rec->renewal ? (int64_t)rec->period : 0);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			copy_col(st, 0, fpr, sizeof(fpr));
 		done(reg, st);
@@ -1417,17 +1446,21 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 			/* The same certificate again: its sender missed our answer. Say yes again. */
 			*already = 1;
 			r = SC_OK;
-		} else {
-			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
-			    "profile %s already has a registered certificate", rec->profile_id);
+			goto out;
 		}
-		goto out; /* nothing to write either way */
+		if (!rec->renewal || fpr[0] != '\0') {
+			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
+			    "profile %s already has a registered certificate%s", rec->profile_id,
+			    rec->renewal ? " for this period" : "");
+			goto out; /* nothing to write */
+		}
 	}
 	if ((r = prepare(reg,
 	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
-	         " not_after, der, registered_at) VALUES (?,?,?,?,?,?,?,?)",
+	         " not_after, der, registered_at, period) VALUES (?,?,?,?,?,?,?,?,?)",
 	         &st)) != SC_OK)
 		goto out;
+	sqlite3_bind_int64(st, 9, rec->renewal ? (int64_t)rec->period : 0);
 	bind_text(st, 1, rec->fpr);
 	bind_text(st, 2, rec->serial);
 	bind_text(st, 3, rec->device_id);
@@ -1456,7 +1489,8 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 	bind_text(st, 2, rec->profile_id);
 	rc = sqlite3_step(st);
 	done(reg, st);
-	if (rc != SQLITE_DONE || sqlite3_changes(reg->db) != 1) {
+	/* A renewal profile's later periods find it consumed already (#17). */
+	if (rc != SQLITE_DONE || (sqlite3_changes(reg->db) != 1 && !(rec->renewal && consumed))) {
 		r = db_fail(reg, "consuming the profile");
 		goto out;
 	}

@@ -23,7 +23,7 @@
 #include <selfcert/profile.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
-#define SC_REG_SCHEMA_VERSION 5      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 6      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -306,6 +306,13 @@ struct sc_reg_cert_rec {
 	int64_t not_before, not_after, registered_at;
 	const uint8_t *der; /* borrowed on record; NULL when listed */
 	size_t der_len;
+	/*
+	 * #17: a renewal profile's certificates share its profile ID, one per period (0..1023).
+	 * renewal 0: an ordinary profile (period 0, one certificate). Set by the caller on record
+	 * from the profile it verified the certificate against.
+	 */
+	int renewal;
+	uint32_t period;
 };
 
 /*
@@ -314,6 +321,8 @@ struct sc_reg_cert_rec {
  * (SC_ERR_REVOKED); if the profile is already consumed, the very same certificate (by
  * fingerprint) makes this an idempotent success with *already = 1, any other is
  * SC_ERR_PROFILE_CONSUMED. A refusal writes nothing. rec->registered_at is set to now.
+ * A renewal profile (rec->renewal, #17) takes one certificate per period: the same one again is
+ * *already = 1, another for a period that has one SC_ERR_PROFILE_CONSUMED.
  */
 sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
     const char *actor, int *already) SC_MUST_USE;

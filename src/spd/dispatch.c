@@ -45,6 +45,8 @@ static const struct spd_dispatch_entry {
 	{ SC_SP_GATE_CHALLENGE, S_LOCKED, 0, spd_h_gate_challenge, 4 },
 	{ SC_SP_GATE_ISSUE, S_LOCKED, 0, spd_h_gate_issue, 4 },
 	{ SC_SP_CRL, S_LOCKED, 0, spd_h_crl, 3 },
+	{ SC_SP_RENEW, S_LOCKED, 0, spd_h_renew, 5 },
+	{ SC_SP_BATCH_ISSUE, S_LOCKED, 0, spd_h_batch_issue, 5 },
 };
 
 sc_err spd_dispatch(struct spd *spd, const uint8_t *msg, size_t len, struct sc_buf *answer)

@@ -53,10 +53,10 @@ static void usage(FILE *f)
 	    "  --tcti TCTI            the TPM: device[:PATH] or swtpm:path=SOCKET (default:\n"
 	    "                         $TPM2TOOLS_TCTI, $TSS2_TCTI, device:/dev/tpmrm0); opened\n"
 	    "                         before the sandbox, one connection for the daemon's life\n"
-	    "  --revision 1.N         answer as an SP of the older protocol revision 1.N (0..4;\n"
-	    "                         1.0: no PROOF, BACKEND, CRL or GATE_*; 1.1: no BACKEND on;\n"
-	    "                         1.2: no CRL on; 1.3: no GATE_*): what a host meets on an\n"
-	    "                         older chip, for compatibility tests\n"
+	    "  --revision 1.N         answer as an SP of the older protocol revision 1.N (0..5;\n"
+	    "                         1.0: no PROOF on; 1.1: no BACKEND on; 1.2: no CRL on;\n"
+	    "                         1.3: no GATE_* on; 1.4: no RENEW, BATCH_ISSUE): what a\n"
+	    "                         host meets on an older chip, for compatibility tests\n"
 	    "  --version              print the version and exit\n"
 	    "SIGHUP is ignored (nothing to re-read).\n");
 }

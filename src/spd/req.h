@@ -38,6 +38,8 @@ sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_M
 /* Operator-gated issuance, TPM only (req_issue.c, revision 1.4, issue #12). */
 sc_err spd_h_gate_challenge(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 sc_err spd_h_gate_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
+sc_err spd_h_renew(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE; /* #17 */
+sc_err spd_h_batch_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 /* A request proof for the provisioning server, signed with the CSK (req_issue.c). */
 sc_err spd_h_proof(struct spd *spd, struct sc_buf *req, struct sc_buf *ans) SC_MUST_USE;
 /* The device CA's own empty CRL, signed with the CSK (req_issue.c; revision 1.3). */

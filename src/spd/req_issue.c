@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/crl.h>
 #include <selfcert/profile.h>
@@ -205,6 +206,10 @@ struct issue {
 	uint64_t not_after;   /* the profile's profileNotAfter, for the replay cache */
 	int ch;               /* the outstanding challenge it answers, or -1 */
 	struct spd_slot slot; /* the new key and certificate until the slots own them */
+	int renew;            /* RENEW (#17): a renewal profile, counted in st->renewal */
+	int batch;            /* BATCH_ISSUE (#17): a BatchedProfile (selfcert/batch.h) */
+	int ren;              /* its entry in st->renewal, or -1 on first use */
+	uint32_t index;       /* the certificate of the profile being issued */
 };
 
 /* Decode and check the profile against the SP's anchors, CSK and limits (profile.h). */
@@ -217,7 +222,9 @@ static sc_err issue_check_profile(struct spd *spd, const uint8_t *der, size_t de
 	sc_err r;
 	size_t i;
 
-	if ((r = sc_profile_decode_cached(der, der_len, spd->signer_cache, &is->p)) != SC_OK)
+	if ((r = is->batch
+	            ? sc_batch_decode(der, der_len, &is->p)
+	            : sc_profile_decode_cached(der, der_len, spd->signer_cache, &is->p)) != SC_OK)
 		return r;
 	sc_profile_get_info(is->p, &is->info);
 	for (i = 0; i < st->n_anchors; i++) {
@@ -236,6 +243,77 @@ static sc_err issue_check_profile(struct spd *spd, const uint8_t *der, size_t de
 	return sc_profile_check(is->p, &policy);
 }
 
+/* The live renewal entry of a profile ID, or -1. */
+static int find_renewal(const struct spd_state *st, const uint8_t *id)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_renewal; i++)
+		if (memcmp(st->renewal[i].id, id, SC_PROFILE_ID_LEN) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * RENEW (#17): a live entry gives how many certificates were issued; a profile not in the table
+ * must pass the replay cache (a spent or retired renewal profile lives there). Then the
+ * cadence and the count (sc_profile_renewal_next) choose the certificate, or refuse.
+ */
+static sc_err renew_admit(struct spd *spd, struct issue *is)
+{
+	struct spd_state *st = &spd->st;
+	uint32_t next = 0;
+	sc_err r;
+
+	if ((is->ren = find_renewal(st, is->info.id)) >= 0)
+		next = st->renewal[is->ren].next;
+	else if (spd_replay_check(st, is->info.id, is->not_after) != SC_OK)
+		/* A spent or retired renewal profile sits in the replay cache (or below its mark). */
+		return sc_fail(SC_ERR_RENEWAL_SPENT,
+		    "renewal: this profile has issued its certificates or was retired (%s)",
+		    sc_err_detail());
+	if ((r = sc_profile_renewal_next(&is->info, next, time(NULL), &is->index)) != SC_OK ||
+	    (r = sc_profile_set_renewal_index(is->p, is->index)) != SC_OK)
+		return r;
+	if (st->n_slots >= st->max_keys || st->next_handle == UINT32_MAX)
+		return sc_fail(SC_ERR_STORE_FULL, "renew: all %u key slots are in use",
+		    (unsigned)st->max_keys);
+	return SC_OK;
+}
+
+/*
+ * Count the issued certificate. The last one, or an entry retired to make room for a new
+ * profile (the one with the earliest profileNotAfter), moves to the replay cache: a retired
+ * profile can issue no more, which the agent sees as renewal-spent and answers with a new one.
+ */
+static void renew_count(struct spd_state *st, struct issue *is, struct spd_replay_undo *undo)
+{
+	size_t i, m = 0;
+	int e = is->ren;
+
+	undo->kind = SPD_RU_NONE;
+	undo->old_watermark = st->replay_watermark;
+	if (e < 0 && is->index + 1 < is->info.renewal_count) {
+		if (st->n_renewal == SPD_RENEWAL_MAX) {
+			for (i = 1; i < st->n_renewal; i++)
+				if (st->renewal[i].not_after < st->renewal[m].not_after)
+					m = i;
+			spd_replay_add(st, st->renewal[m].id, st->renewal[m].not_after, undo);
+			st->renewal[m] = st->renewal[--st->n_renewal];
+		}
+		e = (int)st->n_renewal++;
+		memcpy(st->renewal[e].id, is->info.id, SC_PROFILE_ID_LEN);
+		st->renewal[e].not_after = is->not_after;
+	}
+	if (is->index + 1 >= is->info.renewal_count) {
+		spd_replay_add(st, is->info.id, is->not_after, undo);
+		if (e >= 0)
+			st->renewal[e] = st->renewal[--st->n_renewal];
+		return;
+	}
+	st->renewal[e].next = is->index + 1;
+}
+
 /*
  * Once only: not replayed, its challenge outstanding, and a free slot for the key. gated: the
  * challenge must be the outstanding gated one (the TPM policy session's nonce) instead.
@@ -246,6 +324,12 @@ static sc_err issue_admit(struct spd *spd, struct issue *is, int gated)
 	sc_err r;
 
 	is->not_after = is->info.profile_not_after > 0 ? (uint64_t)is->info.profile_not_after : 0;
+	if (is->renew != (is->info.renewal_count > 0))
+		return sc_fail(SC_ERR_USAGE,
+		    is->renew ? "renew: not a renewal profile (use ISSUE)"
+		              : "issue: a renewal profile (use RENEW)");
+	if (is->renew)
+		return renew_admit(spd, is);
 	if ((r = spd_replay_check(st, is->info.id, is->not_after)) != SC_OK)
 		return r;
 	if (gated) {
@@ -295,15 +379,24 @@ static sc_err issue_apply(struct spd *spd, struct issue *is)
 {
 	struct spd_state *st = &spd->st;
 	struct spd_replay_undo undo;
+	struct spd_renewal ren_saved[SPD_RENEWAL_MAX];
+	size_t n_ren_saved = st->n_renewal;
 	sc_err r;
 
+	memcpy(ren_saved, st->renewal, sizeof(ren_saved));
 	is->slot.handle = st->next_handle;
 	st->slots[st->n_slots++] = is->slot;
 	st->next_handle++;
 	st->issuance_counter++;
-	spd_replay_add(st, is->info.id, is->not_after, &undo);
+	if (is->renew)
+		renew_count(st, is, &undo);
+	else
+		spd_replay_add(st, is->info.id, is->not_after, &undo);
 	if ((r = spd_commit(spd)) != SC_OK) {
+		/* A retirement and the last certificate never both happen: one undo suffices. */
 		spd_replay_undo(st, &undo);
+		memcpy(st->renewal, ren_saved, sizeof(ren_saved));
+		st->n_renewal = n_ren_saved;
 		st->issuance_counter--;
 		st->next_handle--;
 		st->n_slots--;
@@ -314,7 +407,8 @@ static sc_err issue_apply(struct spd *spd, struct issue *is)
 	return SC_OK;
 }
 
-sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+static sc_err issue_or_renew(struct spd *spd, struct sc_buf *req, struct sc_buf *ans, int renew,
+    int batch)
 {
 	struct issue is;
 	const uint8_t *der;
@@ -330,6 +424,9 @@ sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 		    "operator's authorization");
 	memset(&is, 0, sizeof(is));
 	is.ch = -1;
+	is.ren = -1;
+	is.renew = renew;
+	is.batch = batch;
 	if ((r = issue_check_profile(spd, der, der_len, &is)) != SC_OK ||
 	    (r = issue_admit(spd, &is, 0)) != SC_OK || (r = issue_make(spd, &is)) != SC_OK ||
 	    (r = issue_apply(spd, &is)) != SC_OK)
@@ -469,4 +566,24 @@ out:
 	spd->st.be->key_free(is.slot.key);
 	sc_profile_free(is.p);
 	return r;
+}
+
+sc_err spd_h_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	return issue_or_renew(spd, req, ans, 0, 0);
+}
+
+sc_err spd_h_renew(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	return issue_or_renew(spd, req, ans, 1, 0);
+}
+
+/*
+ * BATCH_ISSUE (#17): ISSUE for a BatchedProfile, whose body is checked through its Merkle path
+ * and the root's one signature, then exactly as an ordinary profile (its own profile ID in the
+ * replay cache: a replayed batch leaf is a replay).
+ */
+sc_err spd_h_batch_issue(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
+{
+	return issue_or_renew(spd, req, ans, 0, 1);
 }

@@ -23,7 +23,8 @@
 #define SPD_CHALLENGES_MAX 16      /* outstanding challenges, in memory only */
 #define SPD_MAX_LEAF_DAYS 36500    /* 100 years: keeps max_leaf_days * 86400 in a u32 */
 #define SPD_SIGNER_CACHE_ENTRIES 8 /* verified network signer chains remembered (LRU) */
-#define SPD_REVISION 4 /* this SP speaks protocol revision 1.4 (docs/PROTOCOL.md section 2) */
+#define SPD_REVISION 5 /* this SP speaks protocol revision 1.5 (docs/PROTOCOL.md section 2) */
+#define SPD_RENEWAL_MAX 16         /* live renewal profiles (#17); then the oldest is retired */
 
 struct spd_anchor {
 	char network_id[SC_NETWORK_ID_MAX + 1];
@@ -33,6 +34,17 @@ struct spd_anchor {
 struct spd_replay {
 	uint8_t id[SC_PROFILE_ID_LEN];
 	uint64_t not_after; /* the profile's profileNotAfter */
+};
+
+/*
+ * A live renewal profile (#17): how many of its certificates the SP has issued. When the last
+ * is issued (or the entry is retired to make room) the ID moves to the replay cache, so a
+ * spent renewal profile is refused like any used profile, across restarts and clock rollback.
+ */
+struct spd_renewal {
+	uint8_t id[SC_PROFILE_ID_LEN];
+	uint64_t not_after; /* profileNotAfter */
+	uint32_t next;      /* certificates issued so far (periods skipped included) */
 };
 
 struct spd_key; /* a private key held by the key backend (backend.h) */
@@ -74,6 +86,8 @@ struct spd_state {
 	struct spd_slot slots[SC_SP_MAX_KEYS_LIMIT]; /* n_slots used, sorted by handle */
 	size_t n_slots;
 	uint32_t next_handle; /* handles are never reused; 0 is never a handle */
+	struct spd_renewal renewal[SPD_RENEWAL_MAX]; /* #17; sealed after next_handle */
+	size_t n_renewal;
 };
 
 struct spd_store;

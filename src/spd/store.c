@@ -309,6 +309,19 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 			goto out;
 	}
 	sc_buf_put_u32(out, st->next_handle);
+	/*
+	 * #17: the renewal table, an optional tail, written only when it holds entries so a store
+	 * that never saw a renewal profile stays readable by an SP before revision 1.5.
+	 */
+	if (st->n_renewal > 0) {
+		sc_buf_put_u8(out, SPD_STORE_RENEWAL_TAG);
+		sc_buf_put_u32(out, (uint32_t)st->n_renewal);
+		for (i = 0; i < st->n_renewal; i++) {
+			sc_buf_put_bytes(out, st->renewal[i].id, SC_PROFILE_ID_LEN);
+			sc_buf_put_u64(out, st->renewal[i].not_after);
+			sc_buf_put_u32(out, st->renewal[i].next);
+		}
+	}
 	if ((r = sc_buf_done(out, "sealed state")) != SC_OK)
 		goto out;
 	r = SC_OK;
@@ -359,6 +372,32 @@ static sc_err get_cert(struct sc_buf *b, X509 **cert, uint8_t **keep, size_t *ke
 			return sc_fail(SC_ERR_NOMEM, "store: %s", what);
 		*keep_len = len;
 	}
+	return SC_OK;
+}
+
+/* #17's optional tail: the renewal table (spd.h), bounded and each entry not yet spent. */
+static sc_err get_renewal(struct sc_buf *b, struct spd_state *st)
+{
+	uint32_t n, i;
+
+	if (sc_buf_get_u8(b) != SPD_STORE_RENEWAL_TAG)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: unknown section after the slots");
+	n = sc_buf_get_u32(b);
+	if (b->failed || n == 0 || n > SPD_RENEWAL_MAX)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: %u renewal entries", (unsigned)n);
+	for (i = 0; i < n; i++) {
+		const uint8_t *id = sc_buf_get_bytes(b, SC_PROFILE_ID_LEN);
+		if (id != NULL)
+			memcpy(st->renewal[i].id, id, SC_PROFILE_ID_LEN);
+		st->renewal[i].not_after = sc_buf_get_u64(b);
+		st->renewal[i].next = sc_buf_get_u32(b);
+		if (!b->failed && st->renewal[i].next > SC_RENEWAL_COUNT_MAX)
+			return sc_fail(SC_ERR_STORE_DAMAGED,
+			    "store: renewal entry %u past any count", (unsigned)i);
+	}
+	if (b->failed)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "store: renewal table truncated");
+	st->n_renewal = n;
 	return SC_OK;
 }
 
@@ -461,6 +500,8 @@ sc_err spd_state_parse(const uint8_t *p, size_t len, struct spd_state *st)
 		}
 	}
 	st->next_handle = sc_buf_get_u32(&b);
+	if (!b.failed && b.off < b.len && (r = get_renewal(&b, st)) != SC_OK)
+		goto out;
 	if ((r = sc_buf_done(&b, "store")) != SC_OK) {
 		r = sc_fail(SC_ERR_STORE_DAMAGED, "store: plaintext: %s", sc_err_detail());
 		goto out;

@@ -23,6 +23,7 @@
 
 #define SPD_STORE_MAGIC "SCST"
 #define SPD_STORE_VERSION 1
+#define SPD_STORE_RENEWAL_TAG 0x52 /* "R": the optional renewal table after the slots (#17) */
 #define SPD_STORE_HDR_LEN (4 + 1 + 8 + 12) /* magic, version, counter, nonce: the AAD */
 #define SPD_STORE_TAG_LEN 16
 #define SPD_STORE_MAX (8u << 20)        /* 256 RSA-4096 keys with certificates fit */

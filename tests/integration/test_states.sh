@@ -90,10 +90,10 @@ ok "device info --json: the SP's backend" sc device info --sp "$T/dev.sock" --js
 check "  \"sp_backend\":{\"name\":\"$SC_BACKEND\"…" grep -q "\"sp_backend\":{\"name\":\"$SC_BACKEND\"" "$T/.out"
 # An SP of revision 1.1 (and 1.0) has no BACKEND: the CLI says so and still shows the rest.
 # One store per daemon, each made by sp init (a copied TPM store could not open on its own swtpm).
-for bad in 1.5 2.0 1 1.10 x; do
+for bad in 1.6 2.0 1 1.10 x; do
   "$SELFCERT_SPD" --store "$T/dev" --socket "$T/bad.sock" --revision "$bad" 2>"$T/.err"
-  check "--revision $bad: exit 2, one usage line" [ $? -eq 2 ] && check "  naming 1.0 to 1.4" \
-    [ "$(cat "$T/.err")" = "selfcert-spd: usage: --revision $bad: 1.0 to 1.4" ]
+  check "--revision $bad: exit 2, one usage line" [ $? -eq 2 ] && check "  naming 1.0 to 1.5" \
+    [ "$(cat "$T/.err")" = "selfcert-spd: usage: --revision $bad: 1.0 to 1.5" ]
 done
 for rev in 1.1 1.0; do
   sc sp init --store "$T/old$rev" --device-id ST-OLD >/dev/null || exit 1

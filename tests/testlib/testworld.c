@@ -205,6 +205,7 @@ static sc_err device_row(const struct sc_test_world *w, EVP_PKEY *pub, const cha
 		.pub = pub,
 		.issuer = w->mfr_ca,
 		.issuer_key = w->mfr_ca_key,
+		.not_before = w->device_not_before,
 		.days = w->days,
 	};
 

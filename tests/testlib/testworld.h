@@ -56,6 +56,9 @@ struct sc_test_world {
 	int days;
 	EVP_PKEY *mfr_root_key, *mfr_ca_key, *csk, *kek, *net_root_key, *signer_key;
 	X509 *mfr_root, *mfr_ca, *device_ca, *kek_cert, *net_root, *signer;
+	/* sc_test_world_device_ca / _kek: notBefore of the rows they make; 0: now - 60 s. A copy
+	 * of the world with it set certifies an SP that can issue for a past window (#17). */
+	time_t device_not_before;
 };
 
 /*

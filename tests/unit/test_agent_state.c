@@ -311,6 +311,94 @@ static void test_wrong_types(void **state)
 	expect_edit("\"inflight\": {", "\"inflight\": [], \"x\": {", SC_ERR_MALFORMED, NULL);
 }
 
+/* #17: the renewal profile and the backlog of locally renewed certificates. */
+static char *renewal_text(void)
+{
+	static const uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
+	struct agent_state st;
+	char *text = NULL;
+
+	full_state(&st);
+	st.renewal_der = OPENSSL_memdup(der, sizeof(der));
+	st.renewal_len = sizeof(der);
+	st.backlog[0] = strdup(CERT_A);
+	st.backlog[1] = strdup(CERT_A);
+	st.n_backlog = 2;
+	assert_non_null(st.renewal_der);
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	agent_state_clear(&st);
+	return text;
+}
+
+static void renewal_edit(const char *from, const char *to, sc_err want, const char *detail)
+{
+	char *text = renewal_text(), *at = strstr(text, from), *out;
+	size_t n;
+
+	if (at == NULL)
+		fail_msg("'%s' not in the state text", from);
+	n = strlen(text) - strlen(from) + strlen(to);
+	out = malloc(n + 1);
+	assert_non_null(out);
+	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	expect(out, n, want, detail);
+	free(out);
+	free(text);
+}
+
+static void test_renewal_fields(void **state)
+{
+	struct agent_state st;
+	char *text = renewal_text(), *big;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &st),
+	    SC_OK);
+	assert_int_equal(st.renewal_len, 5);
+	assert_int_equal(st.renewal_der[4], 7);
+	assert_int_equal(st.n_backlog, 2);
+	assert_string_equal(st.backlog[1], CERT_A);
+	agent_state_clear(&st);
+	/* Truncated and trailing, as for the rest of the state. */
+	expect(text, strlen(text) - 1, SC_ERR_MALFORMED, "not JSON");
+	free(text);
+	/* Wrong types and values of each field. */
+	renewal_edit("\"renewal\": \"", "\"renewal\": 5, \"x\": \"", SC_ERR_MALFORMED,
+	    "not a version-1");
+	renewal_edit("\"renewal\": \"MAMCAQc=\"", "\"renewal\": 5", SC_ERR_MALFORMED,
+	    "STATE: \"renewal\" is not base64 of a profile");
+	renewal_edit("\"renewal\": \"MAMCAQc=\"", "\"renewal\": \"MAMCAQc\"", SC_ERR_MALFORMED,
+	    "STATE: \"renewal\" is not base64 of a profile");
+	renewal_edit("\"renewal\": \"MAMCAQc=\"", "\"renewal\": \"\"", SC_ERR_MALFORMED,
+	    "STATE: \"renewal\" is not base64 of a profile");
+	renewal_edit("\"backlog\": [", "\"backlog\": {\"a\": [", SC_ERR_MALFORMED, NULL);
+	renewal_edit("\"backlog\": [\n    \"-----BEGIN", "\"backlog\": [\n    \"-----BEGIN PRIVATE",
+	    SC_ERR_MALFORMED, "STATE: \"backlog\"[0] is not a PEM certificate");
+	renewal_edit("\"backlog\": [\n", "\"backlog\": [\n 7,\n", SC_ERR_MALFORMED,
+	    "STATE: \"backlog\"[0] is not a PEM certificate");
+	/* Oversize: a renewal profile past the profile limit; 33 certificates in the backlog. */
+	n = 4 * ((SC_PROFILE_MAX_DER + 2) / 3) + 8;
+	big = malloc(n + 64);
+	assert_non_null(big);
+	memcpy(big, "\"renewal\": \"", 12);
+	memset(big + 12, 'A', n);
+	memcpy(big + 12 + n, "\"", 2);
+	renewal_edit("\"renewal\": \"MAMCAQc=\"", big, SC_ERR_MALFORMED,
+	    "STATE: \"renewal\" is not base64 of a profile");
+	free(big);
+	{
+		/* The text holds two: 31 more are 33, one too many; 30 more are 32, fine. */
+		char list[33 * 40] = "\"backlog\": [";
+		for (int i = 0; i < 31; i++)
+			strcat(list, "\"-----BEGIN CERTIFICATE-----\",");
+		renewal_edit("\"backlog\": [", list, SC_ERR_MALFORMED,
+		    "STATE: \"backlog\" is not at most 32 certificates");
+		list[strlen(list) - strlen("\"-----BEGIN CERTIFICATE-----\",")] = '\0';
+		renewal_edit("\"backlog\": [", list, SC_OK, NULL);
+	}
+}
+
 /* hook.c's pure parts: --reload-signal's names, key.uri's text. */
 static void test_hook_helpers(void **state)
 {
@@ -340,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_hook_helpers),
+		cmocka_unit_test(test_renewal_fields),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -457,9 +457,16 @@ static void test_gating(void **state)
 		assert_int_not_equal(call(SC_SP_CRL, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		assert_int_equal(call(SC_SP_GATE_CHALLENGE, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		assert_int_equal(call(SC_SP_GATE_ISSUE, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		/* Revision 1.4 (--revision 1.4): the gated requests known, RENEW and BATCH_ISSUE not. */
+		spd->emulate_rev = 4;
+		assert_int_not_equal(call(SC_SP_GATE_CHALLENGE, NULL, 0, NULL),
+		    SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_RENEW, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
+		assert_int_equal(call(SC_SP_BATCH_ISSUE, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 		spd->emulate = 0;
 		assert_int_not_equal(call(SC_SP_GATE_CHALLENGE, NULL, 0, NULL),
 		    SC_ERR_UNKNOWN_REQUEST);
+		assert_int_not_equal(call(SC_SP_RENEW, NULL, 0, NULL), SC_ERR_UNKNOWN_REQUEST);
 	}
 }
 

@@ -804,11 +804,51 @@ static void test_certificates(void **state)
 	              "dddddddddddddddddddddddddddddddd"
 	              "dddddddddddddddddddddddddddddddd', '01', 'D-1', "
 	              "'00000000000000000000000000000002', 1, 2, '\\x00', 3)"
-	            : "INSERT INTO certificates VALUES ('"
+	            : "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, "
+	              "not_before, not_after, der, registered_at) VALUES ('"
 	              "dddddddddddddddddddddddddddddddd"
 	              "dddddddddddddddddddddddddddddddd', '01', 'D-1', "
 	              "'00000000000000000000000000000002', 1, 2, x'00', 3)"),
 	    SQLITE_CONSTRAINT);
+}
+
+/* #17: a renewal profile takes one certificate per period; an ordinary one still takes one. */
+static void test_renewal_periods(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_counts counts;
+	int64_t retry;
+	int already = -1;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	make_profile(&rec, "D-1", 1, "01");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	for (int i = 0; i < 3; i++) {
+		make_cert(&c, "D-1", 1, (char)('a' + i));
+		c.renewal = 1;
+		c.period = (uint32_t)i * 2; /* periods may be skipped */
+		assert_int_equal(sc_reg_cert_record(reg, &c, 3000 + i, "t", &already), SC_OK);
+		assert_int_equal(already, 0);
+	}
+	/* The same certificate again: already; another for a period that has one: consumed. */
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3010, "t", &already), SC_OK);
+	assert_int_equal(already, 1);
+	make_cert(&c, "D-1", 1, 'f');
+	c.renewal = 1;
+	c.period = 2;
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3011, "t", &already), SC_ERR_PROFILE_CONSUMED);
+	assert_non_null(strstr(sc_err_detail(), "for this period"));
+	/* Not a renewal: the consumed profile refuses a second certificate as before. */
+	c.renewal = 0;
+	c.period = 0;
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3012, "t", &already), SC_ERR_PROFILE_CONSUMED);
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(counts.certificates, 3);
+	assert_int_equal(counts.profiles_consumed, 1);
+	sc_reg_close(reg);
 }
 
 /* The IDs a page gave, space-separated, into a buffer. */
@@ -1702,6 +1742,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
@@ -1723,6 +1764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),

@@ -454,6 +454,62 @@ static void test_root_key(void **state)
 	assert_int_equal(try_open(), SC_ERR_IO);
 }
 
+/* #17: the renewal table, the optional tail after the slots. */
+static void test_renewal_tail(void **state)
+{
+	struct spd_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+	struct sc_buf b, none;
+	uint8_t *c;
+	size_t tail, i;
+
+	(void)state;
+	assert_non_null(st);
+	assert_non_null(back);
+	spd_state_init(st, DEV);
+	fill_state(st);
+	/* Without entries the plaintext is what an SP before #17 wrote: no tail at all. */
+	assert_int_equal(spd_state_serialize(st, &none), SC_OK);
+	memset(st->renewal[0].id, 0xa1, SC_PROFILE_ID_LEN);
+	st->renewal[0].not_after = 1900000000;
+	st->renewal[0].next = 3;
+	memset(st->renewal[1].id, 0xb2, SC_PROFILE_ID_LEN);
+	st->renewal[1].not_after = 1900000100;
+	st->renewal[1].next = SC_RENEWAL_COUNT_MAX;
+	st->n_renewal = 2;
+	assert_int_equal(spd_state_serialize(st, &b), SC_OK);
+	tail = none.len;
+	assert_int_equal(b.len, tail + 1 + 4 + 2 * (SC_PROFILE_ID_LEN + 8 + 4));
+	assert_memory_equal(b.data, none.data, tail);
+	assert_int_equal(spd_state_parse(b.data, b.len, back), SC_OK);
+	assert_int_equal(back->n_renewal, 2);
+	assert_memory_equal(back->renewal, st->renewal, 2 * sizeof(st->renewal[0]));
+	spd_state_clear(back);
+	c = malloc(b.len);
+	assert_non_null(c);
+	/* Another tag; n of 0 and of SPD_RENEWAL_MAX + 1; a count past any profile's. */
+	memcpy(c, b.data, b.len);
+	c[tail] = 'S';
+	assert_int_equal(spd_state_parse(c, b.len, back), SC_ERR_STORE_DAMAGED);
+	memcpy(c, b.data, b.len);
+	c[tail + 4] = 0;
+	assert_int_equal(spd_state_parse(c, b.len, back), SC_ERR_STORE_DAMAGED);
+	c[tail + 4] = SPD_RENEWAL_MAX + 1;
+	assert_int_equal(spd_state_parse(c, b.len, back), SC_ERR_STORE_DAMAGED);
+	memcpy(c, b.data, b.len);
+	c[b.len - 2] = 0x04; /* next of the last entry: 1024 -> 1028 */
+	c[b.len - 1] = 0x04;
+	assert_int_equal(spd_state_parse(c, b.len, back), SC_ERR_STORE_DAMAGED);
+	/* Every truncation inside the tail. */
+	for (i = tail + 1; i < b.len; i++)
+		assert_int_equal(spd_state_parse(b.data, i, back), SC_ERR_STORE_DAMAGED);
+	free(c);
+	sc_buf_free(&b);
+	sc_buf_free(&none);
+	spd_state_clear(st);
+	free(st);
+	free(back);
+}
+
 static void test_plaintext_strict(void **state)
 {
 	struct spd_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
@@ -517,6 +573,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counter_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_strict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_tail, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

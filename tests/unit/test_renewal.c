@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_renewal.c — renewal profiles (#17): TBSProfile [6] round trip and hostile encodings, the
+ * pure renewal rule (count, cadence, skipped periods), and RENEW (0x1C) against an in-process SP
+ * over a real sealed store: several certificates from one profile, early and spent refusals,
+ * state surviving a restart, each certificate accepted by the relying party's binding check.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <selfcert/cert.h>
+#include <selfcert/profile.h>
+#include <selfcert/verify.h>
+#include "pem.h"
+#include "profile_internal.h"
+#include "sp_msg.h"
+#include "testsp.h"
+#include "testutil.h"
+#include "testworld.h"
+
+#define CAD 3600 /* one hour's cadence */
+
+static struct sc_test_world world;
+static struct sc_test_sp tsp;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	assert_int_equal(sc_test_world_make(NULL, &world), SC_OK);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	sc_test_world_free(&world);
+	return 0;
+}
+
+/* An SP whose device CA began a day ago, so that a renewal window may have begun already. */
+static int setup(void **state)
+{
+	struct sc_test_world w = world; /* plain data: a copy with another device notBefore */
+
+	(void)state;
+	w.device_not_before = time(NULL) - 86400;
+	assert_int_equal(sc_test_sp_open(&tsp, NULL, world.device_id), SC_OK);
+	assert_int_equal(sc_test_sp_personalize(&tsp, &w, SC_ALG_P256, SC_ALG_P256, 0, 64, 1),
+	    SC_OK);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sc_test_sp_close(&tsp);
+	return 0;
+}
+
+/* A renewal profile of count certificates of 2 cadences each, whose window began `ago` s ago. */
+static void renewal_params(struct sc_profile_params *pp, uint32_t count, time_t ago)
+{
+	time_t now = time(NULL);
+
+	sc_test_profile_params(&world, pp);
+	pp->not_before = now - ago;
+	pp->not_after = pp->not_before + 2 * CAD;
+	pp->profile_not_after = now + 3600;
+	pp->renewal_count = count;
+	pp->renewal_cadence = CAD;
+}
+
+static void test_round_trip(void **state)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	struct sc_profile_info in;
+	uint8_t *der = NULL;
+	size_t len;
+
+	(void)state;
+	renewal_params(&pp, 24, 0);
+	assert_int_equal(sc_test_profile_make(&world, &pp, &der, &len), SC_OK);
+	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
+	sc_profile_get_info(p, &in);
+	assert_int_equal(in.renewal_count, 24);
+	assert_int_equal(in.renewal_cadence, CAD);
+	assert_int_equal(sc_profile_window_end(&in), pp.not_after + 23 * CAD);
+	/* Index bounds: certificate 23 exists, 24 does not. */
+	assert_int_equal(sc_profile_set_renewal_index(p, 23), SC_OK);
+	assert_int_equal(sc_profile_set_renewal_index(p, 24), SC_ERR_RENEWAL_SPENT);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+
+	/* An ordinary profile has no [6], and no index past 0. */
+	sc_test_profile_params(&world, &pp);
+	assert_int_equal(sc_test_profile_make(&world, &pp, &der, &len), SC_OK);
+	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
+	sc_profile_get_info(p, &in);
+	assert_int_equal(in.renewal_count, 0);
+	assert_int_equal(sc_profile_set_renewal_index(p, 1), SC_ERR_USAGE);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+}
+
+/* Build and sign a renewal profile with raw [6] values, bypassing create's bounds. */
+static void make_raw(int64_t count, int64_t cadence, uint8_t **der, size_t *len)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+
+	renewal_params(&pp, 4, 0);
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_true(ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->count, count));
+	assert_true(ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->cadence, cadence));
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	assert_int_equal(sc_profile_encode(p, der, len), SC_OK);
+	sc_profile_free(p);
+}
+
+static void expect_decode(const uint8_t *der, size_t len, sc_err want, const char *detail)
+{
+	struct sc_profile *p = NULL;
+
+	assert_int_equal(sc_profile_decode(der, len, &p), want);
+	assert_null(p);
+	if (detail != NULL)
+		assert_non_null(strstr(sc_err_detail(), detail));
+}
+
+/* The offset of the [6] field's tag: A6 followed by its length and a SEQUENCE. */
+static size_t find_renewal(const uint8_t *der, size_t len)
+{
+	for (size_t i = 0; i + 2 < len; i++)
+		if (der[i] == 0xA6 && der[i + 2] == 0x30 && der[i + 1] == (uint8_t)(der[i + 3] + 2))
+			return i;
+	fail_msg("no [6] renewal in the profile");
+	return 0;
+}
+
+static void test_hostile(void **state)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	uint8_t *der = NULL, *big;
+	size_t len, at;
+
+	(void)state;
+	/* Each bound of each field. */
+	make_raw(1, CAD, &der, &len);
+	expect_decode(der, len, SC_ERR_MALFORMED, "tbsProfile.renewal.count: 1, must be 2..1024");
+	OPENSSL_free(der);
+	make_raw(SC_RENEWAL_COUNT_MAX + 1, CAD, &der, &len);
+	expect_decode(der, len, SC_ERR_MALFORMED, "tbsProfile.renewal.count");
+	OPENSSL_free(der);
+	make_raw(-5, CAD, &der, &len);
+	expect_decode(der, len, SC_ERR_MALFORMED, "tbsProfile.renewal.count");
+	OPENSSL_free(der);
+	make_raw(4, SC_RENEWAL_CADENCE_MIN - 1, &der, &len);
+	expect_decode(der, len, SC_ERR_MALFORMED, "tbsProfile.renewal.cadence: 0, must be 1..");
+	OPENSSL_free(der);
+	make_raw(4, (int64_t)1 << 40, &der, &len);
+	expect_decode(der, len, SC_ERR_MALFORMED, "tbsProfile.renewal.cadence");
+	OPENSSL_free(der);
+
+	/* Wrong type: [6] wrapping a SET, and a count that is an ENUMERATED. */
+	make_raw(4, CAD, &der, &len);
+	at = find_renewal(der, len);
+	der[at + 2] = 0x31;
+	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
+	der[at + 2] = 0x30;
+	der[at + 4] = 0x0A;
+	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
+	der[at + 4] = 0x02;
+	/* Implicitly tagged [6] (86 .. instead of A6 30 ..) and an unknown tag [8]. */
+	der[at] = 0xA8;
+	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
+	der[at] = 0xA6;
+	/* Truncated, trailing, oversize. */
+	expect_decode(der, len - 1, SC_ERR_MALFORMED, NULL);
+	expect_decode(der, at + 3, SC_ERR_MALFORMED, NULL);
+	big = malloc(SC_PROFILE_MAX_DER + 1);
+	assert_non_null(big);
+	memset(big, 0, SC_PROFILE_MAX_DER + 1);
+	memcpy(big, der, len);
+	expect_decode(big, len + 1, SC_ERR_TRAILING, NULL);
+	expect_decode(big, SC_PROFILE_MAX_DER + 1, SC_ERR_OVERSIZE, NULL);
+	free(big);
+	/* Intact, it decodes. */
+	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+
+	/* The producer refuses a challenge on a renewal profile. */
+	renewal_params(&pp, 4, 0);
+	pp.challenge = (const uint8_t *)"0123456789abcdef";
+	pp.challenge_len = 16;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_ERR_USAGE);
+	assert_non_null(strstr(sc_err_detail(), "renewal"));
+}
+
+static void test_rule(void **state)
+{
+	struct sc_profile_info in;
+	uint32_t i = 99;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.not_before = 1000000;
+	in.not_after = in.not_before + 2 * CAD;
+	in.renewal_count = 4;
+	in.renewal_cadence = CAD;
+	/* The first certificate may be made before the window opens. */
+	assert_int_equal(sc_profile_renewal_next(&in, 0, in.not_before - 50, &i), SC_OK);
+	assert_int_equal(i, 0);
+	/* One cadence ahead is allowed, two are early. */
+	assert_int_equal(sc_profile_renewal_next(&in, 1, in.not_before, &i), SC_OK);
+	assert_int_equal(i, 1);
+	assert_int_equal(sc_profile_renewal_next(&in, 2, in.not_before + CAD - 1, &i),
+	    SC_ERR_RENEWAL_EARLY);
+	assert_non_null(strstr(sc_err_detail(), "certificate 3 of 4 is due from"));
+	assert_int_equal(sc_profile_renewal_next(&in, 2, in.not_before + CAD, &i), SC_OK);
+	assert_int_equal(i, 2);
+	/* A device away for periods skips them. */
+	assert_int_equal(sc_profile_renewal_next(&in, 0, in.not_before + 3 * CAD + 5, &i), SC_OK);
+	assert_int_equal(i, 3);
+	/* Past the count, by issuing or by time. */
+	assert_int_equal(sc_profile_renewal_next(&in, 4, in.not_before + 3 * CAD, &i),
+	    SC_ERR_RENEWAL_SPENT);
+	assert_int_equal(sc_profile_renewal_next(&in, 0, in.not_before + 4 * CAD, &i),
+	    SC_ERR_RENEWAL_SPENT);
+	in.renewal_count = 0;
+	assert_int_equal(sc_profile_renewal_next(&in, 0, in.not_before, &i), SC_ERR_USAGE);
+}
+
+/* RENEW (or ISSUE) with a profile; on success the certificate. */
+static sc_err call_issue(uint8_t type, const uint8_t *der, size_t len, X509 **cert)
+{
+	struct sc_buf b;
+	struct sc_test_answer a;
+	const uint8_t *c;
+	uint32_t h;
+	size_t n;
+	sc_err r;
+
+	*cert = NULL;
+	sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+	sp_issue_req_put(&b, der, len);
+	r = sc_test_sp_call(&tsp, type, b.data, b.len, &a);
+	sc_buf_free(&b);
+	if (r == SC_OK) {
+		assert_int_equal(sp_issue_ans_get(&a.rd, &h, &c, &n), SC_OK);
+		assert_int_equal(sc_cert_from_der(c, n, cert), SC_OK);
+	} else {
+		sc_fail(r, "%s", a.detail);
+	}
+	sc_test_answer_free(&a);
+	return r;
+}
+
+/* The certificate is the profile's number `index`, and a relying party binds it to it. */
+static void check_cert(X509 *cert, const uint8_t *der, size_t len, time_t nb, uint32_t index)
+{
+	struct sc_profile *p = NULL;
+	struct sc_verify_opts o;
+	STACK_OF(X509) *chain = sc_test_world_chain(&world);
+	STACK_OF(X509) *c2 = sk_X509_new_null();
+
+	assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert), nb + (time_t)index * CAD),
+	    0);
+	assert_non_null(chain);
+	assert_non_null(c2);
+	assert_true(sk_X509_push(c2, tsp.csk_cert));
+	assert_true(sk_X509_push(c2, world.mfr_ca));
+	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
+	memset(&o, 0, sizeof(o));
+	o.mfr_root = world.mfr_root;
+	o.chain = c2;
+	o.profile = p;
+	o.net_root = world.net_root;
+	/* A later certificate is checked once it is valid; the test world began a minute ago. */
+	o.at = nb + (time_t)index * CAD > time(NULL) ? nb + (time_t)index * CAD + 1 : 0;
+	if (sc_verify_chain(cert, &o, NULL) != SC_OK)
+		fail_msg("verify: %s", sc_err_detail());
+	sc_profile_free(p);
+	sk_X509_free(chain);
+	sk_X509_free(c2);
+}
+
+static void test_sp_renew(void **state)
+{
+	struct sc_profile_params pp;
+	struct sc_issuance iss[3];
+	uint8_t *der = NULL, *der3 = NULL;
+	size_t len, len3;
+	X509 *c[3] = { NULL, NULL, NULL }, *x = NULL;
+
+	(void)state;
+	/* Four certificates; the window opened a cadence and a half ago: period 1 is current. */
+	renewal_params(&pp, 4, CAD + CAD / 2);
+	assert_int_equal(sc_test_profile_make(&world, &pp, &der, &len), SC_OK);
+	/* Each door takes only its kind. */
+	assert_int_equal(call_issue(SC_SP_ISSUE, der, len, &x), SC_ERR_USAGE);
+	assert_non_null(strstr(sc_err_detail(), "use RENEW"));
+
+	/* Period 0 was missed: the first certificate is number 1, the next number 2 (one cadence
+	 * ahead), and number 3 is early. */
+	assert_int_equal(call_issue(SC_SP_RENEW, der, len, &c[0]), SC_OK);
+	check_cert(c[0], der, len, pp.not_before, 1);
+	assert_int_equal(call_issue(SC_SP_RENEW, der, len, &c[1]), SC_OK);
+	check_cert(c[1], der, len, pp.not_before, 2);
+	assert_int_equal(call_issue(SC_SP_RENEW, der, len, &x), SC_ERR_RENEWAL_EARLY);
+	assert_non_null(strstr(sc_err_detail(), "certificate 4 of 4 is due from"));
+
+	/* The count survives a restart: still early, not a fresh profile. */
+	assert_int_equal(sc_test_sp_restart(&tsp), SC_OK);
+	assert_int_equal(call_issue(SC_SP_RENEW, der, len, &x), SC_ERR_RENEWAL_EARLY);
+
+	/* Each its own counter, one profile digest. */
+	assert_int_equal(sc_issuance_get(c[0], &iss[0]), SC_OK);
+	assert_int_equal(sc_issuance_get(c[1], &iss[1]), SC_OK);
+	assert_int_equal(iss[1].counter, iss[0].counter + 1);
+	assert_memory_equal(iss[0].profile_digest, iss[1].profile_digest, SC_PROFILE_DIGEST_LEN);
+
+	/* A profile of three whose window opened two cadences ago: its last certificate spends
+	 * it, and it stays spent across a restart (the replay cache has it). */
+	renewal_params(&pp, 3, 2 * CAD + 10);
+	assert_int_equal(sc_test_profile_make(&world, &pp, &der3, &len3), SC_OK);
+	assert_int_equal(call_issue(SC_SP_RENEW, der3, len3, &c[2]), SC_OK);
+	check_cert(c[2], der3, len3, pp.not_before, 2);
+	assert_int_equal(call_issue(SC_SP_RENEW, der3, len3, &x), SC_ERR_RENEWAL_SPENT);
+	assert_int_equal(sc_test_sp_restart(&tsp), SC_OK);
+	assert_int_equal(call_issue(SC_SP_RENEW, der3, len3, &x), SC_ERR_RENEWAL_SPENT);
+	assert_int_equal(sc_issuance_get(c[2], &iss[2]), SC_OK);
+	assert_int_equal(iss[2].counter, iss[1].counter + 1);
+
+	/* An ordinary profile through RENEW is refused; through ISSUE it is served as before. */
+	OPENSSL_free(der);
+	sc_test_profile_params(&world, &pp);
+	assert_int_equal(sc_test_profile_make(&world, &pp, &der, &len), SC_OK);
+	assert_int_equal(call_issue(SC_SP_RENEW, der, len, &x), SC_ERR_USAGE);
+	assert_int_equal(call_issue(SC_SP_ISSUE, der, len, &x), SC_OK);
+	X509_free(x);
+
+	for (int i = 0; i < 3; i++)
+		X509_free(c[i]);
+	OPENSSL_free(der);
+	OPENSSL_free(der3);
+}
+
+/* The relying party's binding: a certificate shifted by a period not in the profile fails. */
+static void test_binding_periods(void **state)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	struct sc_profile_info in;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	uint8_t *der = NULL;
+	size_t len;
+	X509 *leaf = NULL;
+
+	(void)state;
+	assert_non_null(k);
+	renewal_params(&pp, 3, 0);
+	assert_int_equal(sc_test_profile_make(&world, &pp, &der, &len), SC_OK);
+	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
+	sc_profile_get_info(p, &in);
+	/* Certificate 3 of a profile of 3 does not exist. */
+	assert_int_equal(sc_profile_set_renewal_index(p, 3), SC_ERR_RENEWAL_SPENT);
+	assert_int_equal(sc_profile_set_renewal_index(p, 2), SC_OK);
+	assert_int_equal(sc_cert_issue_leaf(p, k, world.device_ca, world.csk, 7, &leaf), SC_OK);
+	assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notBefore(leaf), in.not_before + 2 * CAD),
+	    0);
+	X509_free(leaf);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_rule),
+		cmocka_unit_test(test_binding_periods),
+		cmocka_unit_test_setup_teardown(test_sp_renew, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
