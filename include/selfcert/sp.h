@@ -48,8 +48,8 @@ enum sc_sp_msg {
 	/* Operator-gated issuance on a TPM SP (revision 1.4, issue #12, docs/PROTOCOL.md): */
 	SC_SP_GATE_CHALLENGE = 0x1A, /* a policy session's nonce, the counter, CSK Name, leaf key */
 	SC_SP_GATE_ISSUE = 0x1B, /* ISSUE with the operator's authorization beside the profile */
-	SC_SP_CRL = 0x19, /* CSK: the device CA's own (empty) CRL (new in 1.3; selfcert/crl.h) */
-	SC_SP_RENEW = 0x1C,   /* the next certificate of a renewal profile (#17, new in 1.5); the
+	SC_SP_CRL = 0x19,   /* CSK: the device CA's own (empty) CRL (new in 1.3; selfcert/crl.h) */
+	SC_SP_RENEW = 0x1C, /* the next certificate of a renewal profile (#17, new in 1.5); the
 	                         body and answer are ISSUE's */
 	SC_SP_BATCH_ISSUE = 0x1D, /* ISSUE for a BatchedProfile (#17, 1.5; selfcert/batch.h) */
 	SC_SP_ERROR = 0x7f,

@@ -169,7 +169,7 @@ struct agent {
 	char refusal[48];   /* the server's error code of the last refusal, "" if none */
 	int force;          /* renew in the next round even if not due (--force-renew) */
 	const char *action; /* what the last round did: "enrolled", "renewed", "unchanged" */
-	int sp_renews;          /* #17: the SP answers RENEW (revision 1.5): -1 not asked yet */
+	int sp_renews;      /* #17: the SP answers RENEW (revision 1.5): -1 not asked yet */
 };
 
 /*

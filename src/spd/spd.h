@@ -23,8 +23,8 @@
 #define SPD_CHALLENGES_MAX 16      /* outstanding challenges, in memory only */
 #define SPD_MAX_LEAF_DAYS 36500    /* 100 years: keeps max_leaf_days * 86400 in a u32 */
 #define SPD_SIGNER_CACHE_ENTRIES 8 /* verified network signer chains remembered (LRU) */
-#define SPD_REVISION 5 /* this SP speaks protocol revision 1.5 (docs/PROTOCOL.md section 2) */
-#define SPD_RENEWAL_MAX 16         /* live renewal profiles (#17); then the oldest is retired */
+#define SPD_REVISION 5     /* this SP speaks protocol revision 1.5 (docs/PROTOCOL.md section 2) */
+#define SPD_RENEWAL_MAX 16 /* live renewal profiles (#17); then the oldest is retired */
 
 struct spd_anchor {
 	char network_id[SC_NETWORK_ID_MAX + 1];
