@@ -59,6 +59,8 @@ enum provd_code {
 	PROVD_E_PROOF_EXPIRED,  /* 403 the proof's time is outside the freshness window */
 	PROVD_E_PROOF_MISMATCH, /* 403 a field the proof binds differs from the request's */
 	PROVD_E_PROOF_REQUIRED, /* 403 no proof, and --unauthenticated-budget 0 */
+	/* The console (issue 18): a change without its session's X-CSRF-Token. */
+	PROVD_E_CSRF, /* 403 */
 	PROVD_E_COUNT
 };
 
@@ -95,6 +97,9 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_PROOF_EXPIRED ((sc_err)(PROVD_ERR_BASE - 22))
 #define PROVD_ERR_PROOF_MISMATCH ((sc_err)(PROVD_ERR_BASE - 23))
 #define PROVD_ERR_PROOF_REQUIRED ((sc_err)(PROVD_ERR_BASE - 24))
+
+/* The console: a state change without the session's CSRF token (403 csrf). */
+#define PROVD_ERR_CSRF ((sc_err)(PROVD_ERR_BASE - 25))
 
 #define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 

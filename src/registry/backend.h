@@ -98,6 +98,15 @@ struct sc_reg_backend {
 	sc_err (*audit_add)(struct sc_reg *reg, int64_t now, const char *actor, const char *event,
 	    const char *device_id, const char *detail);
 	sc_err (*check)(struct sc_reg *reg);
+	/* The console's (issue 18); NULL as for the operator endpoints'. Arguments checked. */
+	sc_err (*session_put)(struct sc_reg *reg, const char *id_hash,
+	    const struct sc_reg_session *s, int64_t now);
+	sc_err (*session_get)(struct sc_reg *reg, const char *id_hash, int64_t now,
+	    struct sc_reg_session *out);
+	sc_err (*session_end)(struct sc_reg *reg, const char *id_hash);
+	sc_err (*fleet)(struct sc_reg *reg, int64_t now, size_t hours, struct sc_reg_fleet *out);
+	sc_err (*audit_page)(struct sc_reg *reg, const struct sc_reg_audit_query *q,
+	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more);
 	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
 	sc_err (*grant)(struct sc_reg *reg, const char *role);
 };

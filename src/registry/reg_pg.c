@@ -136,6 +136,27 @@ static const struct {
 	  "  CHECK (source IS NULL OR length(source) BETWEEN 1 AND 64);"
 	  "CREATE INDEX profiles_by_source ON profiles(source, created_at);",
 	    1 },
+	/*
+	 * 4: the operator's console (issue 18; reserved number 7, after other branches' 4-6: the
+	 * lead renumbers on merge, IF NOT EXISTS keeps it idempotent). Sessions by the SHA-256 of
+	 * the cookie, shared by every node, and the indexes of its views (the log by event and by
+	 * time, profiles and certificates by time, certificates by expiry). Additive:
+	 * min_compatible stays 1. The runtime role needs `net db migrate --grant` again for the
+	 * sessions table (SELECT, INSERT, DELETE).
+	 */
+	{ "CREATE TABLE IF NOT EXISTS console_sessions ("
+	  "  id_hash    text COLLATE \"C\" PRIMARY KEY CHECK (id_hash ~ '^[0-9a-f]{64}$'),"
+	  "  operator   text NOT NULL CHECK (length(operator) BETWEEN 1 AND 32),"
+	  "  csrf       text NOT NULL CHECK (csrf ~ '^[0-9a-f]{64}$'),"
+	  "  created_at bigint NOT NULL,"
+	  "  expires_at bigint NOT NULL);"
+	  "CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions(expires_at);"
+	  "CREATE INDEX IF NOT EXISTS audit_by_event ON audit(event, seq);"
+	  "CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at);"
+	  "CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"
+	  "CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);"
+	  "CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1606,9 +1627,11 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	    "GRANT SELECT ON registry_meta TO %s;"
 	    "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
 	    "GRANT SELECT, INSERT ON certificates, revocations, audit TO %s;"
+	    /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
+	    "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
 	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
 	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta FROM %s",
-	    schema, id, id, id, id, id, id);
+	    schema, id, id, id, id, id, id, id);
 	if ((r = begin(reg)) != SC_OK)
 		goto out;
 	res = PQexec(reg->conn, sql);
@@ -1621,6 +1644,209 @@ out:
 	PQfreemem(id);
 	PQfreemem(schema);
 	return r;
+}
+
+/* ---- the console (issue 18) ---- */
+
+static sc_err pg_session_put(struct sc_reg *base, const char *id_hash,
+    const struct sc_reg_session *s, int64_t now)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 }, e = { 0 };
+	PGresult *res = NULL;
+	const char *st;
+	sc_err r;
+
+	p_text(&p, id_hash);
+	p_text(&p, s->operator_name);
+	p_text(&p, s->csrf);
+	p_i64(&p, s->created_at);
+	p_i64(&p, s->expires_at);
+	p_i64(&e, now);
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = run(reg, "expired sessions",
+	         "DELETE FROM console_sessions WHERE expires_at <= $1::bigint", &e)) != SC_OK)
+		goto out;
+	res = PQexecParams(reg->conn,
+	    "INSERT INTO console_sessions (id_hash, operator, csrf, created_at, expires_at)"
+	    " VALUES ($1, $2, $3, $4::bigint, $5::bigint)",
+	    p.n, NULL, p.v, p.len, p.fmt, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (st != NULL && strcmp(st, "23505") == 0)
+			r = sc_fail(SC_ERR_EXISTS, "session ID taken");
+		else
+			r = pg_fail(reg, res, "new session");
+		goto out;
+	}
+	r = commit(reg);
+out:
+	PQclear(res);
+	rollback(reg);
+	return r;
+}
+
+static sc_err pg_session_get(struct sc_reg *base, const char *id_hash, int64_t now,
+    struct sc_reg_session *out)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_text(&p, id_hash);
+	p_i64(&p, now);
+	if ((r = x(reg, "session",
+	         "SELECT operator, csrf, created_at, expires_at FROM console_sessions"
+	         " WHERE id_hash = $1 AND expires_at > $2::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) == 1) {
+		copy_col(res, 0, 0, out->operator_name, sizeof(out->operator_name));
+		copy_col(res, 0, 1, out->csrf, sizeof(out->csrf));
+		out->created_at = i64(res, 0, 2);
+		out->expires_at = i64(res, 0, 3);
+	} else {
+		r = sc_fail(SC_ERR_NOT_FOUND, "no such session (signed out or expired)");
+	}
+	PQclear(res);
+	return r;
+}
+
+static sc_err pg_session_end(struct sc_reg *base, const char *id_hash)
+{
+	struct prm p = { 0 };
+
+	p_text(&p, id_hash);
+	return run(pg(base), "sign-out", "DELETE FROM console_sessions WHERE id_hash = $1", &p);
+}
+
+static sc_err pg_hourly(struct pg_reg *reg, const char *sql, int64_t start, size_t hours,
+    int64_t *buckets)
+{
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_i64(&p, start);
+	if ((r = x(reg, "hourly counts", sql, &p, &res)) != SC_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t h = i64(res, i, 0) - start / 3600;
+
+		if (h >= 0 && (size_t)h < hours)
+			buckets[h] = i64(res, i, 1);
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/* The overview, as SQLite's: a certificate is its device's newest when none was registered
+ * later (ties by id, as DEVICE_SELECT's). */
+static sc_err pg_fleet(struct sc_reg *base, int64_t now, size_t hours, struct sc_reg_fleet *out)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_i64(&p, now);
+	if ((r = x(reg, "fleet counts",
+	         "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
+	         " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
+	         " (SELECT count(*) FROM devices d WHERE status = 'active' AND NOT EXISTS"
+	         "  (SELECT 1 FROM certificates c WHERE c.device_id = d.device_id)),"
+	         " count(*), count(*) FILTER (WHERE c.not_after <= $1::bigint + 86400),"
+	         " count(*) FILTER (WHERE c.not_after <= $1::bigint + 604800)"
+	         " FROM certificates c JOIN devices d ON d.device_id = c.device_id"
+	         " WHERE c.not_after >= $1::bigint AND d.status = 'active' AND NOT EXISTS"
+	         "  (SELECT 1 FROM certificates n WHERE n.device_id = c.device_id AND"
+	         "   (n.registered_at, n.id) > (c.registered_at, c.id))",
+	         &p, &res)) != SC_OK)
+		return r;
+	out->devices_active = i64(res, 0, 0);
+	out->devices_revoked = i64(res, 0, 1);
+	out->never_enrolled = i64(res, 0, 2);
+	out->expiring_24h = i64(res, 0, 4);
+	out->expiring_7d = i64(res, 0, 5);
+	out->expired = out->devices_active - out->never_enrolled - i64(res, 0, 3);
+	PQclear(res);
+	if ((r = pg_hourly(reg,
+	         "SELECT created_at / 3600, count(*) FROM profiles WHERE created_at >= $1::bigint"
+	         " GROUP BY 1",
+	         out->start, hours, out->profiles)) != SC_OK)
+		return r;
+	return pg_hourly(reg,
+	    "SELECT registered_at / 3600, count(*) FROM certificates"
+	    " WHERE registered_at >= $1::bigint GROUP BY 1",
+	    out->start, hours, out->certificates);
+}
+
+/* A page of the audit log, newest first; the filters absent are left out of the statement. */
+static sc_err pg_audit_page(struct sc_reg *base, const struct sc_reg_audit_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	char sql[640], *w = sql;
+	size_t left = sizeof(sql);
+	int n, k;
+	sc_err r;
+
+#define ADD(...)                                    \
+	do {                                        \
+		k = snprintf(w, left, __VA_ARGS__); \
+		w += k;                             \
+		left -= (size_t)k;                  \
+	} while (0)
+	ADD("SELECT seq, at, actor, event, device_id, detail FROM audit WHERE seq < $1::bigint");
+	p_i64(&p, q->before != 0 ? q->before : INT64_MAX);
+	if (q->event != NULL) {
+		p_text(&p, q->event);
+		ADD(" AND event = $%d", p.n);
+	}
+	if (q->device_id != NULL) {
+		p_text(&p, q->device_id);
+		ADD(" AND device_id = $%d", p.n);
+	}
+	if (q->actor != NULL) {
+		p_text(&p, q->actor);
+		ADD(" AND left(actor, length($%d::text)) = $%d", p.n, p.n);
+	}
+	if (q->since != 0) {
+		p_i64(&p, q->since);
+		ADD(" AND at >= $%d::bigint", p.n);
+	}
+	if (q->until != 0) {
+		p_i64(&p, q->until);
+		ADD(" AND at < $%d::bigint", p.n);
+	}
+	p_i64(&p, (int64_t)q->limit + 1);
+	ADD(" ORDER BY seq DESC LIMIT $%d::bigint", p.n);
+#undef ADD
+	if ((r = x(reg, "reading the audit log", sql, &p, &res)) != SC_OK)
+		return r;
+	n = PQntuples(res);
+	if ((size_t)n > q->limit) {
+		*more = 1;
+		n = (int)q->limit;
+	}
+	for (int i = 0; i < n; i++) {
+		struct sc_reg_audit_rec a;
+
+		a.seq = i64(res, i, 0);
+		a.at = i64(res, i, 1);
+		a.actor = PQgetvalue(res, i, 2);
+		a.event = PQgetvalue(res, i, 3);
+		a.device_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
+		a.detail = PQgetvalue(res, i, 5);
+		if (cb(ctx, &a) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
 }
 
 const struct sc_reg_backend sc_reg_pg = {
@@ -1648,4 +1874,9 @@ const struct sc_reg_backend sc_reg_pg = {
 	.audit_add = pg_audit_add,
 	.check = pg_check,
 	.grant = pg_grant,
+	.session_put = pg_session_put,
+	.session_get = pg_session_get,
+	.session_end = pg_session_end,
+	.fleet = pg_fleet,
+	.audit_page = pg_audit_page,
 };

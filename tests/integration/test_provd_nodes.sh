@@ -27,7 +27,7 @@ provd_world fleet || exit 1
 
 # --- the database: owner migrates and grants; nodes run as the runtime role ---
 ok "net db migrate as the owner" sc net db migrate --db "$REG_DB"
-check "migrate says the version" grep -q "^registry (postgresql) at schema version 3$" "$T/.out"
+check "migrate says the version" grep -q "^registry (postgresql) at schema version 4$" "$T/.out"
 pg_sql "CREATE ROLE sc_provd LOGIN" >/dev/null
 ok "grant the runtime role" sc net db migrate --db "$REG_DB" --grant sc_provd
 NODE_DB=${REG_DB/user=selfcert/user=sc_provd}
