@@ -1496,7 +1496,7 @@ static sc_err sq_session_put(struct sc_reg *base, const char *id_hash,
 	sqlite3_bind_int64(st, 5, s->expires_at);
 	rc = sqlite3_step(st);
 	done(reg, st);
-	if (rc == SQLITE_CONSTRAINT)
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		r = sc_fail(SC_ERR_EXISTS, "session ID taken");
 	else if (rc != SQLITE_DONE)
 		r = db_fail(reg, "new session");
