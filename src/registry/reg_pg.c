@@ -155,7 +155,29 @@ static const struct {
 	  "CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at);"
 	  "CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"
 	  "CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);"
-	  "CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);",
+	  "CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);"
+	  "CREATE INDEX IF NOT EXISTS devices_by_status ON devices(status);"
+	  /*
+	   * Each device's newest certificate's notAfter (the last registered), kept by a trigger
+	   * whoever writes (an older node too), so the overview reads index ranges, not every
+	   * device. A row lock per device, never a row every node writes: the hourly counts stay
+	   * count queries here (a shared counter row would serialize every node's inserts).
+	   */
+	  "CREATE TABLE IF NOT EXISTS device_expiry ("
+	  "  device_id text COLLATE \"C\" PRIMARY KEY REFERENCES devices(device_id),"
+	  "  not_after bigint NOT NULL);"
+	  "CREATE INDEX IF NOT EXISTS device_expiry_by_time ON device_expiry(not_after);"
+	  "INSERT INTO device_expiry (device_id, not_after)"
+	  "  SELECT DISTINCT ON (device_id) device_id, not_after FROM certificates"
+	  "  ORDER BY device_id, registered_at DESC, id DESC ON CONFLICT (device_id) DO NOTHING;"
+	  "CREATE OR REPLACE FUNCTION selfcert_newest_cert() RETURNS trigger LANGUAGE plpgsql AS $$"
+	  "  BEGIN INSERT INTO device_expiry (device_id, not_after)"
+	  "    VALUES (NEW.device_id, NEW.not_after)"
+	  "    ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after;"
+	  "  RETURN NULL; END $$;"
+	  "DROP TRIGGER IF EXISTS certificates_newest ON certificates;"
+	  "CREATE TRIGGER certificates_newest AFTER INSERT ON certificates FOR EACH ROW"
+	  "  EXECUTE FUNCTION selfcert_newest_cert();",
 	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1629,9 +1651,10 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	    "GRANT SELECT, INSERT ON certificates, revocations, audit TO %s;"
 	    /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
 	    "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
+	    "GRANT SELECT, INSERT, UPDATE ON device_expiry TO %s;"
 	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
 	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta FROM %s",
-	    schema, id, id, id, id, id, id, id);
+	    schema, id, id, id, id, id, id, id, id);
 	if ((r = begin(reg)) != SC_OK)
 		goto out;
 	res = PQexec(reg->conn, sql);
@@ -1742,8 +1765,8 @@ static sc_err pg_hourly(struct pg_reg *reg, const char *sql, int64_t start, size
 	return SC_OK;
 }
 
-/* The overview, as SQLite's: a certificate is its device's newest when none was registered
- * later (ties by id, as DEVICE_SELECT's). */
+/* The overview: device_expiry (step 4's trigger) for the certificates, count queries over the
+ * time indexes for the hours. */
 static sc_err pg_fleet(struct sc_reg *base, int64_t now, size_t hours, struct sc_reg_fleet *out)
 {
 	struct pg_reg *reg = pg(base);
@@ -1755,22 +1778,19 @@ static sc_err pg_fleet(struct sc_reg *base, int64_t now, size_t hours, struct sc
 	if ((r = x(reg, "fleet counts",
 	         "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
 	         " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
-	         " (SELECT count(*) FROM devices d WHERE status = 'active' AND NOT EXISTS"
-	         "  (SELECT 1 FROM certificates c WHERE c.device_id = d.device_id)),"
-	         " count(*), count(*) FILTER (WHERE c.not_after <= $1::bigint + 86400),"
-	         " count(*) FILTER (WHERE c.not_after <= $1::bigint + 604800)"
-	         " FROM certificates c JOIN devices d ON d.device_id = c.device_id"
-	         " WHERE c.not_after >= $1::bigint AND d.status = 'active' AND NOT EXISTS"
-	         "  (SELECT 1 FROM certificates n WHERE n.device_id = c.device_id AND"
-	         "   (n.registered_at, n.id) > (c.registered_at, c.id))",
+	         " count(*), count(*) FILTER (WHERE e.not_after >= $1::bigint),"
+	         " count(*) FILTER (WHERE e.not_after BETWEEN $1::bigint AND $1::bigint + 86400),"
+	         " count(*) FILTER (WHERE e.not_after BETWEEN $1::bigint AND $1::bigint + 604800)"
+	         " FROM device_expiry e JOIN devices d ON d.device_id = e.device_id"
+	         " WHERE d.status = 'active'",
 	         &p, &res)) != SC_OK)
 		return r;
 	out->devices_active = i64(res, 0, 0);
 	out->devices_revoked = i64(res, 0, 1);
-	out->never_enrolled = i64(res, 0, 2);
+	out->never_enrolled = out->devices_active - i64(res, 0, 2);
+	out->expired = i64(res, 0, 2) - i64(res, 0, 3);
 	out->expiring_24h = i64(res, 0, 4);
 	out->expiring_7d = i64(res, 0, 5);
-	out->expired = out->devices_active - out->never_enrolled - i64(res, 0, 3);
 	PQclear(res);
 	if ((r = pg_hourly(reg,
 	         "SELECT created_at / 3600, count(*) FROM profiles WHERE created_at >= $1::bigint"

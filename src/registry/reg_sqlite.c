@@ -163,7 +163,40 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at);"
 	"CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"
 	"CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);"
-	"CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);",
+	"CREATE INDEX IF NOT EXISTS devices_by_status ON devices(status);"
+	/*
+	 * The overview's figures kept as rows are written, so that it reads a few index ranges
+	 * instead of every device and every profile of the last days: each device's newest
+	 * certificate's notAfter (the last one registered), and profiles and certificates per hour.
+	 * Triggers keep them, whoever writes; the first run fills them from what is there.
+	 */
+	"CREATE TABLE IF NOT EXISTS device_expiry ("
+	"  device_id TEXT PRIMARY KEY NOT NULL REFERENCES devices(device_id),"
+	"  not_after INTEGER NOT NULL"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS device_expiry_by_time ON device_expiry(not_after);"
+	"INSERT OR REPLACE INTO device_expiry (device_id, not_after)"
+	"  SELECT c.device_id, c.not_after FROM certificates c WHERE NOT EXISTS"
+	"  (SELECT 1 FROM certificates n WHERE n.device_id = c.device_id AND"
+	"   (n.registered_at > c.registered_at OR"
+	"    (n.registered_at = c.registered_at AND n.rowid > c.rowid)));"
+	"CREATE TRIGGER IF NOT EXISTS certificates_newest AFTER INSERT ON certificates BEGIN"
+	"  INSERT INTO device_expiry (device_id, not_after) VALUES (NEW.device_id, NEW.not_after)"
+	"  ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after; END;"
+	"CREATE TABLE IF NOT EXISTS console_hourly ("
+	"  hour         INTEGER PRIMARY KEY,"
+	"  profiles     INTEGER NOT NULL DEFAULT 0,"
+	"  certificates INTEGER NOT NULL DEFAULT 0"
+	") STRICT;"
+	"INSERT OR REPLACE INTO console_hourly (hour, profiles, certificates)"
+	"  SELECT h, sum(p), sum(c) FROM (SELECT created_at / 3600 AS h, 1 AS p, 0 AS c FROM profiles"
+	"  UNION ALL SELECT registered_at / 3600, 0, 1 FROM certificates) GROUP BY h;"
+	"CREATE TRIGGER IF NOT EXISTS profiles_hourly AFTER INSERT ON profiles BEGIN"
+	"  INSERT INTO console_hourly (hour, profiles) VALUES (NEW.created_at / 3600, 1)"
+	"  ON CONFLICT (hour) DO UPDATE SET profiles = profiles + 1; END;"
+	"CREATE TRIGGER IF NOT EXISTS certificates_hourly AFTER INSERT ON certificates BEGIN"
+	"  INSERT INTO console_hourly (hour, certificates) VALUES (NEW.registered_at / 3600, 1)"
+	"  ON CONFLICT (hour) DO UPDATE SET certificates = certificates + 1; END;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -1229,10 +1262,14 @@ static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t l
 	int rc;
 
 	/* The newest `limit`, printed oldest first. */
+	/* Two statements, not "?1 IS NULL OR …": that would keep SQLite from the device's index. */
 	if ((r = prepare(reg,
-	         "SELECT seq, at, actor, event, device_id, detail FROM ("
-	         " SELECT * FROM audit WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq DESC LIMIT ?2"
-	         ") ORDER BY seq",
+	         device_id == NULL
+	             ? "SELECT seq, at, actor, event, device_id, detail FROM ("
+	               " SELECT * FROM audit ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
+	             : "SELECT seq, at, actor, event, device_id, detail FROM ("
+	               " SELECT * FROM audit WHERE device_id = ?1 ORDER BY seq DESC LIMIT ?2"
+	               ") ORDER BY seq",
 	         &st)) != SC_OK)
 		return r;
 	bind_device_limit(st, device_id, limit);
@@ -1551,78 +1588,69 @@ static sc_err sq_session_end(struct sc_reg *base, const char *id_hash)
 	return r;
 }
 
-/* Hourly counts of one time column into buckets (sql: ?1 the first hour's start). */
-static sc_err hourly(struct sqlite_reg *reg, const char *sql, int64_t start, size_t hours,
-    int64_t *buckets)
-{
-	sqlite3_stmt *st = NULL;
-	sc_err r;
-	int rc;
-
-	if ((r = prepare(reg, sql, &st)) != SC_OK)
-		return r;
-	sqlite3_bind_int64(st, 1, start);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t h = sqlite3_column_int64(st, 0) - start / 3600;
-
-		if (h >= 0 && (size_t)h < hours)
-			buckets[h] = sqlite3_column_int64(st, 1);
-	}
-	r = rc == SQLITE_DONE ? SC_OK : db_fail(reg, "hourly counts");
-	done(reg, st);
-	return r;
-}
-
 /*
- * The overview. A certificate is its device's newest when no other of the device's was
- * registered later (the same order as device_details); only certificates not yet expired are
- * looked at (the by-expiry index), each probing its device's certificates once.
+ * The overview, from the rows the schema's triggers keep (step 4): a device's newest
+ * certificate is the last one registered, as device_details orders them (by registration time,
+ * then insertion) while the clock does not step back.
  */
 static sc_err sq_fleet(struct sc_reg *base, int64_t now, size_t hours, struct sc_reg_fleet *out)
 {
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
-	int64_t valid = 0;
+	int64_t v[10];
 	sc_err r;
+	int rc;
 
+	/*
+	 * Index ranges only: device_expiry for every device with a certificate, less the revoked
+	 * ones (few: walked from devices_by_status, CROSS JOIN keeping that order).
+	 */
 	if ((r = prepare(reg,
 	         "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
 	         " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
-	         " (SELECT count(*) FROM devices d WHERE status = 'active' AND NOT EXISTS"
-	         "  (SELECT 1 FROM certificates c WHERE c.device_id = d.device_id)),"
-	         " count(*), coalesce(sum(c.not_after <= ?1 + 86400), 0),"
-	         " coalesce(sum(c.not_after <= ?1 + 604800), 0)"
-	         " FROM certificates c JOIN devices d ON d.device_id = c.device_id"
-	         " WHERE c.not_after >= ?1 AND d.status = 'active' AND NOT EXISTS"
-	         "  (SELECT 1 FROM certificates n WHERE n.device_id = c.device_id AND"
-	         "   (n.registered_at > c.registered_at OR"
-	         "    (n.registered_at = c.registered_at AND n.rowid > c.rowid)))",
+	         " (SELECT count(*) FROM device_expiry),"
+	         " (SELECT count(*) FROM device_expiry WHERE not_after >= ?1),"
+	         " (SELECT count(*) FROM device_expiry WHERE not_after BETWEEN ?1 AND ?1 + 86400),"
+	         " (SELECT count(*) FROM device_expiry WHERE not_after BETWEEN ?1 AND ?1 + 604800),"
+	         " count(e.device_id), coalesce(sum(e.not_after >= ?1), 0),"
+	         " coalesce(sum(e.not_after BETWEEN ?1 AND ?1 + 86400), 0),"
+	         " coalesce(sum(e.not_after BETWEEN ?1 AND ?1 + 604800), 0)"
+	         " FROM devices d CROSS JOIN device_expiry e ON e.device_id = d.device_id"
+	         " WHERE d.status = 'revoked'",
 	         &st)) != SC_OK)
 		return r;
 	sqlite3_bind_int64(st, 1, now);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		out->devices_active = sqlite3_column_int64(st, 0);
-		out->devices_revoked = sqlite3_column_int64(st, 1);
-		out->never_enrolled = sqlite3_column_int64(st, 2);
-		valid = sqlite3_column_int64(st, 3);
-		out->expiring_24h = sqlite3_column_int64(st, 4);
-		out->expiring_7d = sqlite3_column_int64(st, 5);
-		out->expired = out->devices_active - out->never_enrolled - valid;
+		for (int i = 0; i < 10; i++)
+			v[i] = sqlite3_column_int64(st, i);
+		out->devices_active = v[0];
+		out->devices_revoked = v[1];
+		out->never_enrolled = v[0] - (v[2] - v[6]);
+		out->expired = (v[2] - v[6]) - (v[3] - v[7]);
+		out->expiring_24h = v[4] - v[8];
+		out->expiring_7d = v[5] - v[9];
 	} else {
 		r = db_fail(reg, "fleet counts");
 	}
 	done(reg, st);
 	if (r != SC_OK)
 		return r;
-	if ((r = hourly(reg,
-	         "SELECT created_at / 3600, count(*) FROM profiles WHERE created_at >= ?1"
-	         " GROUP BY 1",
-	         out->start, hours, out->profiles)) != SC_OK)
+	if ((r = prepare(reg,
+	         "SELECT hour, profiles, certificates FROM console_hourly WHERE hour >= ?1",
+	         &st)) != SC_OK)
 		return r;
-	return hourly(reg,
-	    "SELECT registered_at / 3600, count(*) FROM certificates WHERE registered_at >= ?1"
-	    " GROUP BY 1",
-	    out->start, hours, out->certificates);
+	sqlite3_bind_int64(st, 1, out->start / 3600);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t h = sqlite3_column_int64(st, 0) - out->start / 3600;
+
+		if (h >= 0 && (size_t)h < hours) {
+			out->profiles[h] = sqlite3_column_int64(st, 1);
+			out->certificates[h] = sqlite3_column_int64(st, 2);
+		}
+	}
+	r = rc == SQLITE_DONE ? SC_OK : db_fail(reg, "hourly counts");
+	done(reg, st);
+	return r;
 }
 
 /*
@@ -1641,9 +1669,19 @@ static sc_err sq_audit_page(struct sc_reg *base, const struct sc_reg_audit_query
 	sc_err r;
 	int rc;
 
+	/*
+	 * A window of at most 31 days with no event or device filter reads its rows from the
+	 * time index and sorts them (a month of a busy year: tens of thousands); otherwise the
+	 * newest-first walk of the log stops after a page, which a closed window far in the past
+	 * would make a walk over every newer row.
+	 */
 	snprintf(sql, sizeof(sql),
-	    "SELECT seq, at, actor, event, device_id, detail FROM audit WHERE seq < ?1%s%s%s%s%s"
+	    "SELECT seq, at, actor, event, device_id, detail FROM audit%s WHERE seq < ?1%s%s%s%s%s"
 	    " ORDER BY seq DESC LIMIT ?7",
+	    q->since != 0 && q->until != 0 && q->until - q->since <= 31 * 86400 &&
+	            q->event == NULL && q->device_id == NULL
+	        ? " INDEXED BY audit_by_time"
+	        : "",
 	    q->event != NULL ? " AND event = ?2" : "",
 	    q->device_id != NULL ? " AND device_id = ?3" : "",
 	    q->actor != NULL ? " AND substr(actor, 1, length(?4)) = ?4" : "",
