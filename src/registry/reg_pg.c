@@ -1627,7 +1627,7 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 {
 	struct pg_reg *reg = pg(base);
 	PGresult *res = NULL;
-	char *id = NULL, *schema = NULL, sql[1024];
+	char *id = NULL, *schema = NULL, sql[2048]; /* 9 quoted identifiers of up to 130 bytes */
 	sc_err r;
 
 	if ((r = x(reg, "grant", "SELECT current_schema()", NULL, &res)) != SC_OK)
@@ -1644,17 +1644,20 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	 * What provd and `net device` need, and no more: the audit log, the revocations and the
 	 * certificates are append-only to it (no UPDATE, DELETE or TRUNCATE), and no DDL.
 	 */
-	snprintf(sql, sizeof(sql),
-	    "GRANT USAGE ON SCHEMA %s TO %s;"
-	    "GRANT SELECT ON registry_meta TO %s;"
-	    "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
-	    "GRANT SELECT, INSERT ON certificates, revocations, audit TO %s;"
-	    /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
-	    "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
-	    "GRANT SELECT, INSERT, UPDATE ON device_expiry TO %s;"
-	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
-	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta FROM %s",
-	    schema, id, id, id, id, id, id, id, id);
+	if ((size_t)snprintf(sql, sizeof(sql),
+	        "GRANT USAGE ON SCHEMA %s TO %s;"
+	        "GRANT SELECT ON registry_meta TO %s;"
+	        "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
+	        "GRANT SELECT, INSERT ON certificates, revocations, audit TO %s;"
+	        /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
+	        "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
+	        "GRANT SELECT, INSERT, UPDATE ON device_expiry TO %s;"
+	        "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
+	        "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta FROM %s",
+	        schema, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
+		r = sc_fail(SC_ERR_USAGE, "--grant: a role or schema name too long");
+		goto out;
+	}
 	if ((r = begin(reg)) != SC_OK)
 		goto out;
 	res = PQexec(reg->conn, sql);

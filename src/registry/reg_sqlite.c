@@ -1602,12 +1602,14 @@ static sc_err sq_fleet(struct sc_reg *base, int64_t now, size_t hours, struct sc
 	int rc;
 
 	/*
-	 * Index ranges only: device_expiry for every device with a certificate, less the revoked
-	 * ones (few: walked from devices_by_status, CROSS JOIN keeping that order).
+	 * Counts of index ranges, each of which SQLite runs on the index alone (a sum() over the
+	 * same rows costs twice their time: it decodes every entry): the devices, device_expiry's
+	 * ranges; then the revoked devices (few: walked from devices_by_status, CROSS JOIN keeping
+	 * that order) taken out.
 	 */
 	if ((r = prepare(reg,
-	         "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
-	         " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
+	         "SELECT (SELECT count(*) FROM devices) - (SELECT count(*) FROM devices"
+	         "  WHERE status = 'revoked'), (SELECT count(*) FROM devices WHERE status = 'revoked'),"
 	         " (SELECT count(*) FROM device_expiry),"
 	         " (SELECT count(*) FROM device_expiry WHERE not_after >= ?1),"
 	         " (SELECT count(*) FROM device_expiry WHERE not_after BETWEEN ?1 AND ?1 + 86400),"
