@@ -170,7 +170,10 @@ static const struct {
 	  "INSERT INTO device_expiry (device_id, not_after)"
 	  "  SELECT DISTINCT ON (device_id) device_id, not_after FROM certificates"
 	  "  ORDER BY device_id, registered_at DESC, id DESC ON CONFLICT (device_id) DO NOTHING;"
-	  "CREATE OR REPLACE FUNCTION selfcert_newest_cert() RETURNS trigger LANGUAGE plpgsql AS $$"
+	  /* As the owner (SECURITY DEFINER): a runtime role not granted again still registers
+	   * certificates; the search path is the migration's, never the caller's. */
+	  "CREATE OR REPLACE FUNCTION selfcert_newest_cert() RETURNS trigger LANGUAGE plpgsql"
+	  "  SECURITY DEFINER SET search_path FROM CURRENT AS $$"
 	  "  BEGIN INSERT INTO device_expiry (device_id, not_after)"
 	  "    VALUES (NEW.device_id, NEW.not_after)"
 	  "    ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after;"
