@@ -85,6 +85,28 @@ check "the registry keeps the session's hash, not the cookie" \
   [ "$(db "SELECT count(*) FROM console_sessions WHERE id_hash = '$(printf '%s' "$SID" | sha256sum | cut -d' ' -f1)'")" = 1 ]
 check "… and never the cookie itself" [ "$(db "SELECT count(*) FROM console_sessions WHERE id_hash = '$SID'")" = 0 ]
 C=(-H "Cookie: __Host-sc_console=$SID")
+# The cookie's decoder: exactly 64 lower-case hex digits, anything else is no session at all.
+for bad in "${SID:0:63}" "${SID}0" "$(printf '%s' "$SID" | tr 'a-f' 'A-F')" "${SID:0:63}g" "\"$SID\"" ""; do
+  api GET /console/api/session -H "Cookie: __Host-sc_console=$bad"
+  api_is "a session cookie of another shape (${#bad} bytes): no session" 401 unauthorized
+done
+api GET /console/api/session -H "Cookie: theme=dark; __Host-sc_console=$SID; lang=en"
+api_is "the session cookie among others" 200
+api GET /console/api/session -H "Cookie: x__Host-sc_console=$SID"
+api_is "a cookie whose name only ends like it: no session" 401 unauthorized
+# The sign-in body: the JSON rules of every endpoint.
+printf '{"token":42}' >"$T/b.json"; api_json POST /console/api/session "$T/b.json"
+api_is "sign-in: a token of the wrong type" 400 wrong-type
+printf '{}' >"$T/b.json"; api_json POST /console/api/session "$T/b.json"
+api_is "sign-in: no token" 400 missing-field
+printf '{"token":"%s"}' "$(head -c 300 /dev/zero | tr '\0' a)" >"$T/b.json"; api_json POST /console/api/session "$T/b.json"
+api_is "sign-in: a token over 256 bytes" 400 bad-value
+printf '{"token":"%s","user":"alice"}' "$ALICE" >"$T/b.json"; api_json POST /console/api/session "$T/b.json"
+api_is "sign-in: an unknown field" 400 unknown-field
+printf '{"token":"%s"' "$ALICE" >"$T/b.json"; api_json POST /console/api/session "$T/b.json"
+api_is "sign-in: truncated JSON" 400 malformed-json
+printf '{"token":"%s"} {}' "$ALICE" >"$T/b.json"; api_json POST /console/api/session "$T/b.json"
+api_is "sign-in: trailing data" 400 malformed-json
 api GET /console/api/overview "${C[@]}"; api_is "overview with the session" 200
 check "overview counts" grep -q '"devices":{"active":3002,"revoked":0,"never_enrolled":3001}' "$T/.api"
 check "overview: the enrolled one expires within 24 h ($(grep -o '"certificates":{[^}]*}' "$T/.api"))" grep -q '"certificates":{"expiring_24h":1,"expiring_7d":1,"expired":0}' "$T/.api"
@@ -101,6 +123,10 @@ api_json POST /console/api/devices/dev-0001/revoke "$T/rev.json" "${C[@]}"
 api_is "revoke without the CSRF token: refused" 403 csrf
 api_json POST /console/api/devices/dev-0001/revoke "$T/rev.json" "${C[@]}" -H "X-CSRF-Token: $(printf '%064d' 0)"
 api_is "revoke with a wrong CSRF token: refused" 403 csrf
+api_json POST /console/api/devices/dev-0001/revoke "$T/rev.json" "${C[@]}" -H "X-CSRF-Token: ${CSRF:0:63}"
+api_is "revoke with a truncated CSRF token: refused" 403 csrf
+api_json POST /console/api/devices/dev-0001/revoke "$T/rev.json" "${C[@]}" -H "X-CSRF-Token: ${CSRF}0"
+api_is "revoke with a CSRF token and more: refused" 403 csrf
 api_json POST /console/api/devices/dev-0001/revoke "$T/rev.json" -H "X-CSRF-Token: $CSRF"
 api_is "revoke with the token but no session: refused" 401 unauthorized
 check "dev-0001 is still active" [ "$(db "SELECT status FROM devices WHERE device_id='dev-0001'")" = active ]
