@@ -48,7 +48,17 @@ q() { # q NAME SQL: the median of 7 execution times
     pg_sql "EXPLAIN (ANALYZE, FORMAT TEXT) $sql" | sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p'
   done | sort -n | sed -n 4p | xargs printf '  %-36s %8.2f ms\n' "$name"
 }
-q "overview: counts" "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),
+q "overview: counts, one pass a table" "WITH dv AS (SELECT count(*) FILTER (WHERE status = 'active') AS a,
+  count(*) FILTER (WHERE status = 'revoked') AS rv FROM devices),
+ e AS (SELECT count(*) AS n, count(*) FILTER (WHERE not_after >= $NOW) AS v,
+  count(*) FILTER (WHERE not_after BETWEEN $NOW AND $NOW + 86400) AS d1,
+  count(*) FILTER (WHERE not_after BETWEEN $NOW AND $NOW + 604800) AS d7 FROM device_expiry),
+ r AS (SELECT count(*) AS n, count(*) FILTER (WHERE e.not_after >= $NOW) AS v,
+  count(*) FILTER (WHERE e.not_after BETWEEN $NOW AND $NOW + 86400) AS d1,
+  count(*) FILTER (WHERE e.not_after BETWEEN $NOW AND $NOW + 604800) AS d7
+  FROM devices d JOIN device_expiry e ON e.device_id = d.device_id WHERE d.status = 'revoked')
+ SELECT dv.a, dv.rv, e.n, e.v, e.d1, e.d7, r.n, r.v, r.d1, r.d7 FROM dv, e, r"
+q "(before: a count per range)" "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),
  (SELECT count(*) FROM devices WHERE status = 'revoked'), (SELECT count(*) FROM device_expiry),
  (SELECT count(*) FROM device_expiry WHERE not_after >= $NOW),
  (SELECT count(*) FROM device_expiry WHERE not_after BETWEEN $NOW AND $NOW + 86400),
