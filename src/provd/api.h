@@ -122,6 +122,9 @@ struct provd_request {
 	const struct provd_query_arg *query; /* n_query of them; borrowed */
 	size_t n_query;
 	int query_overflow; /* more than PROVD_QUERY_MAX were sent */
+	/* The console's (issue 18): the Cookie and X-CSRF-Token headers, NULL if absent. */
+	const char *cookie;
+	const char *csrf_token;
 };
 
 struct provd_response {
@@ -134,6 +137,9 @@ struct provd_response {
 	const char *allow;   /* a 405's Allow header (static string), else NULL */
 	enum provd_endpoint endpoint;
 	char log[256]; /* the server log's text: IDs and the detail, no secrets */
+	/* The console's (issue 18): a Set-Cookie value ("" none), a Content-Disposition ("" none). */
+	char set_cookie[160];
+	char disposition[80];
 };
 
 /*

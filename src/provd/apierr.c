@@ -46,6 +46,7 @@ static const char *const names[PROVD_E_COUNT] = {
 	[PROVD_E_PROOF_MISMATCH] = "proof-mismatch",
 	[PROVD_E_PROOF_REQUIRED] = "proof-required",
 	[PROVD_E_DEVICE_CA_CHANGED] = "device-ca-changed",
+	[PROVD_E_CSRF] = "csrf",
 };
 
 static const struct provd_apierr table[] = {
@@ -79,6 +80,7 @@ static const struct provd_apierr table[] = {
 	{ PROVD_ERR_PROOF_EXPIRED, PROVD_E_PROOF_EXPIRED, 403, 0 },
 	{ PROVD_ERR_PROOF_MISMATCH, PROVD_E_PROOF_MISMATCH, 403, 0 },
 	{ PROVD_ERR_PROOF_REQUIRED, PROVD_E_PROOF_REQUIRED, 403, 0 },
+	{ PROVD_ERR_CSRF, PROVD_E_CSRF, 403, 0 },
 	/* The registry's refusals. */
 	{ SC_ERR_UNKNOWN_DEVICE, PROVD_E_UNKNOWN_DEVICE, 403, 0 },
 	{ SC_ERR_REVOKED, PROVD_E_REVOKED, 403, 0 },

@@ -61,6 +61,8 @@ enum provd_code {
 	PROVD_E_PROOF_REQUIRED, /* 403 no proof, and --unauthenticated-budget 0 */
 	/* 409 a known device shows another device CA or KEK than its pin (issue 17) */
 	PROVD_E_DEVICE_CA_CHANGED,
+	/* The console (issue 18): a change without its session's X-CSRF-Token. */
+	PROVD_E_CSRF, /* 403 */
 	PROVD_E_COUNT
 };
 
@@ -97,6 +99,9 @@ const char *provd_code_name(int code);
 #define PROVD_ERR_PROOF_EXPIRED ((sc_err)(PROVD_ERR_BASE - 22))
 #define PROVD_ERR_PROOF_MISMATCH ((sc_err)(PROVD_ERR_BASE - 23))
 #define PROVD_ERR_PROOF_REQUIRED ((sc_err)(PROVD_ERR_BASE - 24))
+
+/* The console: a state change without the session's CSRF token (403 csrf). */
+#define PROVD_ERR_CSRF ((sc_err)(PROVD_ERR_BASE - 25))
 
 #define PROVD_AE_RETRY_AFTER 0x1 /* the answer carries Retry-After (resp->retry_after, >= 1) */
 

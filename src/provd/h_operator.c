@@ -112,7 +112,7 @@ sc_err provd_operator_auth(struct provd_ctx *ctx, struct provd_response *resp)
  * The request's query parameters, each in `allowed` and given at most once: PROVD_ERR_BAD_VALUE
  * for too many or a repeated one, PROVD_ERR_UNKNOWN_FIELD for another.
  */
-static sc_err query_check(const struct provd_request *req, const char *const *allowed)
+sc_err provd_query_check(const struct provd_request *req, const char *const *allowed)
 {
 	if (req->query_overflow)
 		return sc_fail(PROVD_ERR_BAD_VALUE, "more than %d query parameters",
@@ -134,7 +134,7 @@ static sc_err query_check(const struct provd_request *req, const char *const *al
 }
 
 /* The value of a query parameter, or NULL; a key without a value is refused (PROVD_ERR_BAD_VALUE). */
-static sc_err query_get(const struct provd_request *req, const char *key, const char **out)
+sc_err provd_query_get(const struct provd_request *req, const char *key, const char **out)
 {
 	*out = NULL;
 	for (size_t i = 0; i < req->n_query; i++)
@@ -148,7 +148,7 @@ static sc_err query_get(const struct provd_request *req, const char *key, const 
 }
 
 /* A whole number query parameter in [min, max], def if absent. */
-static sc_err query_long(const struct provd_request *req, const char *key, long def, long min,
+sc_err provd_query_long(const struct provd_request *req, const char *key, long def, long min,
     long max, long *out)
 {
 	const char *s;
@@ -157,7 +157,7 @@ static sc_err query_long(const struct provd_request *req, const char *key, long 
 	sc_err r;
 
 	*out = def;
-	if ((r = query_get(req, key, &s)) != SC_OK || s == NULL)
+	if ((r = provd_query_get(req, key, &s)) != SC_OK || s == NULL)
 		return r;
 	v = strtol(s, &end, 10);
 	if (end == s || *end != '\0' || v < min || v > max || s[0] == '+' || s[0] == '-')
@@ -270,7 +270,7 @@ sc_err provd_h_op_whoami(const struct provd_ctx *ctx, struct provd_response *res
 {
 	sc_err r;
 
-	if ((r = query_check(ctx->req, (const char *const[]){ NULL })) != SC_OK)
+	if ((r = provd_query_check(ctx->req, (const char *const[]){ NULL })) != SC_OK)
 		return r;
 	provd_respond_json(resp, 200, json_pack("{s:s}", "operator", ctx->operator_name));
 	return SC_OK;
@@ -291,13 +291,13 @@ sc_err provd_h_op_list(const struct provd_ctx *ctx, struct provd_response *resp)
 	sc_err r;
 
 	memset(&q, 0, sizeof(q));
-	if ((r = query_check(ctx->req, keys)) != SC_OK ||
-	    (r = query_get(ctx->req, "status", &status)) != SC_OK ||
-	    (r = query_get(ctx->req, "prefix", &q.id_prefix)) != SC_OK ||
-	    (r = query_get(ctx->req, "expiring_before", &when)) != SC_OK ||
-	    (r = query_get(ctx->req, "after", &q.after)) != SC_OK ||
-	    (r = query_long(ctx->req, "limit", OP_PAGE_DEFAULT, 1, SC_REG_PAGE_MAX, &limit)) !=
-	        SC_OK)
+	if ((r = provd_query_check(ctx->req, keys)) != SC_OK ||
+	    (r = provd_query_get(ctx->req, "status", &status)) != SC_OK ||
+	    (r = provd_query_get(ctx->req, "prefix", &q.id_prefix)) != SC_OK ||
+	    (r = provd_query_get(ctx->req, "expiring_before", &when)) != SC_OK ||
+	    (r = provd_query_get(ctx->req, "after", &q.after)) != SC_OK ||
+	    (r = provd_query_long(ctx->req, "limit", OP_PAGE_DEFAULT, 1, SC_REG_PAGE_MAX,
+	         &limit)) != SC_OK)
 		return r;
 	if (status != NULL && strcmp(status, "active") == 0)
 		q.status = SC_REG_DEV_ACTIVE;
@@ -419,9 +419,9 @@ sc_err provd_h_op_show(const struct provd_ctx *ctx, struct provd_response *resp)
 	long n_audit;
 	sc_err r;
 
-	if ((r = query_check(ctx->req, keys)) != SC_OK ||
-	    (r = query_long(ctx->req, "audit", OP_SHOW_AUDIT, 0, OP_SHOW_AUDIT_MAX, &n_audit)) !=
-	        SC_OK)
+	if ((r = provd_query_check(ctx->req, keys)) != SC_OK ||
+	    (r = provd_query_long(ctx->req, "audit", OP_SHOW_AUDIT, 0, OP_SHOW_AUDIT_MAX,
+	         &n_audit)) != SC_OK)
 		return r;
 	if ((r = sc_reg_device_get(ctx->reg, ctx->device_id, &d)) != SC_OK) {
 		if (r == SC_ERR_NOT_FOUND)

@@ -22,6 +22,9 @@ struct provd_ctx {
 	/* An operator route: who the gate let in, and the audit actor "operator NAME (PEER)". */
 	char operator_name[SC_OP_NAME_MAX + 1];
 	char actor[SC_REG_ACTOR_MAX];
+	/* A console route (console.c): the session the cookie named, and its ID's hash. */
+	struct sc_reg_session session;
+	char session_hash[SC_REG_SESSION_HEX + 1];
 };
 
 typedef sc_err provd_handler(const struct provd_ctx *ctx, struct provd_response *resp);
@@ -48,6 +51,38 @@ provd_handler provd_h_op_import;   /* POST /v1/operator/devices/import (text/csv
 provd_handler provd_h_op_show;     /* GET /v1/operator/devices/{id} */
 provd_handler provd_h_revoked;     /* GET /v1/revoked (h_revoked.c) */
 provd_handler provd_h_crls;        /* GET /v1/crls (h_crls.c) */
+/* The operator's console (console.c, issue 18): /console/ and /console/api/. */
+provd_handler provd_h_console_signin;   /* POST /console/api/session {"token"} */
+provd_handler provd_h_console_session;  /* GET /console/api/session */
+provd_handler provd_h_console_signout;  /* POST /console/api/session/end */
+provd_handler provd_h_console_overview; /* GET /console/api/overview */
+provd_handler provd_h_console_audit;    /* GET /console/api/audit */
+provd_handler provd_h_console_policy;   /* GET /console/api/policy */
+
+/*
+ * Query parameters (h_operator.c): every key in `allowed` and given once (PROVD_ERR_BAD_VALUE,
+ * PROVD_ERR_UNKNOWN_FIELD); a value (NULL if absent; an empty one refused); a whole number in
+ * [min, max], def if absent.
+ */
+sc_err provd_query_check(const struct provd_request *req, const char *const *allowed) SC_MUST_USE;
+sc_err provd_query_get(const struct provd_request *req, const char *key,
+    const char **out) SC_MUST_USE;
+sc_err provd_query_long(const struct provd_request *req, const char *key, long def, long min,
+    long max, long *out) SC_MUST_USE;
+
+/*
+ * The console's gate (console.c): the session cookie names a live session of an operator who
+ * may still act; with csrf, the X-CSRF-Token header is the session's token. Off like the
+ * operator endpoints (PROVD_ERR_ADMIN_DISABLED); PROVD_ERR_UNAUTHORIZED without a live session;
+ * PROVD_ERR_CSRF without the token. On success sets ctx's operator, actor and session.
+ */
+sc_err provd_console_auth(struct provd_ctx *ctx, struct provd_response *resp, int csrf) SC_MUST_USE;
+
+/*
+ * The console's files (compiled in, console_assets.c made by CMake): 1 and the answer written if
+ * path is one of them ("/console" and "/console/" are its index.html), else 0. GET only.
+ */
+int provd_console_asset(const struct provd_ctx *ctx, struct provd_response *resp);
 
 /*
  * The operator gate (h_operator.c): who sent the request's bearer token. PROVD_ERR_ADMIN_DISABLED

@@ -382,6 +382,19 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 	    resp->content_type ? resp->content_type : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/*
+	 * The console's page (issue 18) and every other answer: scripts and styles only from
+	 * this server's own files (no inline script, no eval), no framing, no referrer.
+	 */
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+	    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	if (resp->set_cookie[0] != '\0')
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+	if (resp->disposition[0] != '\0')
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, resp->disposition);
 	if (resp->retry_after > 0) {
 		snprintf(num, sizeof(num), "%lld", (long long)resp->retry_after);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
@@ -669,6 +682,8 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	req.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
+	req.csrf_token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
 	req.body = st->body != NULL ? st->body : (const uint8_t *)"";
 	req.body_len = st->len;
 	req.peer = peer;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "apierr.h"
 #include "metrics.h"
 
@@ -28,6 +29,9 @@ struct provd_metrics {
 	double hist_sum[PROVD_EP_COUNT];
 	uint64_t hist_count[PROVD_EP_COUNT];
 	uint64_t refusals[PROVD_E_COUNT];
+	/* The console's refusals per hour (issue 18): slot h % PROVD_REFUSAL_HOURS is hour h. */
+	int64_t refusal_hour[PROVD_REFUSAL_HOURS];
+	uint64_t refusals_hourly[PROVD_REFUSAL_HOURS][PROVD_E_COUNT];
 	uint64_t profiles[2]; /* by enum sc_key_origin */
 	uint64_t certificates;
 };
@@ -105,8 +109,37 @@ void provd_metrics_refusal(struct provd_metrics *m, int code)
 {
 	if (m == NULL || code < 0 || code >= PROVD_E_COUNT)
 		return;
+	int64_t h = (int64_t)time(NULL) / 3600;
+	size_t slot = (size_t)(h % PROVD_REFUSAL_HOURS);
+
 	pthread_mutex_lock(&m->lock);
 	m->refusals[code]++;
+	if (m->refusal_hour[slot] != h) {
+		m->refusal_hour[slot] = h;
+		memset(m->refusals_hourly[slot], 0, sizeof(m->refusals_hourly[slot]));
+	}
+	m->refusals_hourly[slot][code]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void provd_metrics_refusals(struct provd_metrics *m, int64_t now, uint64_t total[PROVD_E_COUNT],
+    uint64_t hourly[PROVD_REFUSAL_HOURS][PROVD_E_COUNT])
+{
+	int64_t h0 = now / 3600 - PROVD_REFUSAL_HOURS + 1;
+
+	memset(total, 0, sizeof(uint64_t) * PROVD_E_COUNT);
+	memset(hourly, 0, sizeof(uint64_t) * PROVD_REFUSAL_HOURS * PROVD_E_COUNT);
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	memcpy(total, m->refusals, sizeof(m->refusals));
+	for (int i = 0; i < PROVD_REFUSAL_HOURS; i++) {
+		int64_t h = h0 + i;
+		size_t slot = (size_t)(h % PROVD_REFUSAL_HOURS);
+
+		if (m->refusal_hour[slot] == h)
+			memcpy(hourly[i], m->refusals_hourly[slot], sizeof(hourly[i]));
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <selfcert/err.h>
 #include <selfcert/profile.h>
+#include "apierr.h"
 #include "registry.h"
 
 /* The endpoints that get their own label (everything else is "other"). */
@@ -40,6 +41,14 @@ void provd_metrics_request(struct provd_metrics *m, enum provd_endpoint ep, int 
     double seconds);
 /* A refusal, by the API's error code index (provd_api_code_name). */
 void provd_metrics_refusal(struct provd_metrics *m, int code);
+/*
+ * The console's view of refusals (issue 18): totals since start, and per hour over the last
+ * PROVD_REFUSAL_HOURS hours ending with now's (row i: the hour now/3600 - HOURS + 1 + i). This
+ * node's only: with several nodes, each counts its own (Prometheus sums them).
+ */
+#define PROVD_REFUSAL_HOURS 24
+void provd_metrics_refusals(struct provd_metrics *m, int64_t now, uint64_t total[PROVD_E_COUNT],
+    uint64_t hourly[PROVD_REFUSAL_HOURS][PROVD_E_COUNT]);
 void provd_metrics_profile_issued(struct provd_metrics *m, enum sc_key_origin origin);
 void provd_metrics_cert_registered(struct provd_metrics *m);
 

@@ -238,3 +238,24 @@ out:
 	OPENSSL_cleanse(h, sizeof(h));
 	return res;
 }
+
+int provd_operators_known(struct provd_operators *ops, const char *name)
+{
+	struct stat st;
+	int known, seen;
+	sc_err lr;
+
+	if (ops == NULL || name == NULL)
+		return 0;
+	pthread_mutex_lock(&ops->lock);
+	if (ops->path != NULL) {
+		seen = stat(ops->path, &st) == 0;
+		if (((seen && changed(ops, &st)) || (!seen && !ops->broken)) &&
+		    (lr = load_locked(ops)) != SC_OK)
+			sc_log_failure(lr);
+	}
+	known = (ops->admin && strcmp(name, PROVD_LEGACY_OPERATOR) == 0) ||
+	    (!ops->broken && sc_operators_find(&ops->set, name) != NULL);
+	pthread_mutex_unlock(&ops->lock);
+	return known;
+}

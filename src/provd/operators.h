@@ -57,6 +57,13 @@ enum provd_auth provd_operators_auth(struct provd_operators *ops, const char *au
     const char *peer, int64_t now, char name[SC_OP_NAME_MAX + 1], int64_t *retry_after,
     int *first_throttle);
 
+/*
+ * 1 if an operator of this name may act now (the console's check on every request of a
+ * session: an operator removed from the file, or a file gone bad, ends its sessions at once).
+ * The file is re-read first if it changed, as provd_operators_auth does.
+ */
+int provd_operators_known(struct provd_operators *ops, const char *name);
+
 /* 1 if any credential is configured (a file or the legacy token). */
 int provd_operators_enabled(const struct provd_operators *ops);
 

@@ -15,6 +15,8 @@
 #define R_JSON 0x1 /* a JSON body: application/json, <= PROVD_MAX_BODY, depth-checked, known keys */
 #define R_JSON_OPT 0x2 /* with R_JSON: an empty body is no body (ctx->body NULL) */
 #define R_ADMIN 0x4    /* an operator's bearer token (provd_operator_auth), checked first */
+#define R_SESSION 0x8  /* the console's session cookie (provd_console_auth), checked first */
+#define R_CSRF 0x10    /* with R_SESSION: a change, the session's X-CSRF-Token required */
 
 /*
  * The longest rest of a /v1/devices/ path: a device ID, the longest suffix and a byte to spare
@@ -22,6 +24,7 @@
  * the device ID check).
  */
 #define PATH_REST_MAX (SC_DEVICE_ID_MAX + sizeof("/revoke"))
+#define CONSOLE_API "/console/api/"
 
 static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen",
 	"proof", "gate", "renewal", NULL };
@@ -29,6 +32,7 @@ static const char *const f_certificates[] = { "certificate", "crl", NULL };
 static const char *const f_cert_batch[] = { "certificates", NULL };
 static const char *const f_revoke[] = { "reason", NULL };
 static const char *const f_activate[] = { "device_ids", "note", NULL };
+static const char *const f_signin[] = { "token", NULL };
 
 /* clang-format off */
 static const struct provd_route {
@@ -74,6 +78,29 @@ static const struct provd_route {
 	  0,                             NULL,           provd_h_revoked },
 	{ "GET",  "/v1/crls",         NULL,      PROVD_EP_CRLS,
 	  0,                             NULL,           provd_h_crls },
+	/*
+	 * The operator's console (console.c): the same handlers as the operator endpoints behind
+	 * the session gate, a change also behind its CSRF token. Sign-in is a JSON body, which no
+	 * cross-site form can send.
+	 */
+	{ "POST", "/console/api/session", NULL,  PROVD_EP_OPERATOR,
+	  R_JSON,                        f_signin,       provd_h_console_signin },
+	{ "GET",  "/console/api/session", NULL,  PROVD_EP_OPERATOR,
+	  R_SESSION,                     NULL,           provd_h_console_session },
+	{ "POST", "/console/api/session/end", NULL, PROVD_EP_OPERATOR,
+	  R_SESSION | R_CSRF,            NULL,           provd_h_console_signout },
+	{ "GET",  "/console/api/overview", NULL, PROVD_EP_OPERATOR,
+	  R_SESSION,                     NULL,           provd_h_console_overview },
+	{ "GET",  "/console/api/devices", NULL,  PROVD_EP_OPERATOR,
+	  R_SESSION,                     NULL,           provd_h_op_list },
+	{ "GET",  "/console/api/devices/", NULL, PROVD_EP_OPERATOR,
+	  R_SESSION,                     NULL,           provd_h_op_show },
+	{ "POST", "/console/api/devices/", "/revoke", PROVD_EP_REVOKE,
+	  R_SESSION | R_CSRF | R_JSON | R_JSON_OPT, f_revoke, provd_h_revoke },
+	{ "GET",  "/console/api/audit", NULL,    PROVD_EP_OPERATOR,
+	  R_SESSION,                     NULL,           provd_h_console_audit },
+	{ "GET",  "/console/api/policy", NULL,   PROVD_EP_OPERATOR,
+	  R_SESSION,                     NULL,           provd_h_console_policy },
 };
 /* clang-format on */
 
@@ -149,6 +176,9 @@ static sc_err run_route(const struct provd_route *rt, struct provd_ctx *ctx, con
 
 	if ((rt->flags & R_ADMIN) && (r = provd_operator_auth(ctx, resp)) != SC_OK)
 		return r;
+	if ((rt->flags & R_SESSION) &&
+	    (r = provd_console_auth(ctx, resp, (rt->flags & R_CSRF) != 0)) != SC_OK)
+		return r;
 	if (is_prefix_route(rt)) {
 		if (!sc_device_id_valid(id))
 			return sc_fail(PROVD_ERR_BAD_VALUE,
@@ -174,6 +204,13 @@ void provd_api_handle(const struct provd_api *api, struct sc_reg *reg,
 	resp->code = -1;
 	resp->endpoint = PROVD_EP_OTHER;
 	sc_err_clear();
+	/* The console's files: outside the table (a set made at build time), never its API. */
+	if (req->path != NULL && strncmp(req->path, "/console", 8) == 0 &&
+	    strncmp(req->path, CONSOLE_API, strlen(CONSOLE_API)) != 0 &&
+	    provd_console_asset(&ctx, resp)) {
+		ERR_clear_error();
+		return;
+	}
 	if ((r = find_route(req, resp, &rt, id, sizeof(id))) == SC_OK)
 		r = run_route(rt, &ctx, id, resp);
 	if (r != SC_OK)

@@ -106,6 +106,15 @@ struct sc_reg_backend {
 	/* root_sha256 checked; out zeroed, *found and *root_match 0 before. NULL: no pins. */
 	sc_err (*pin_get)(struct sc_reg *reg, const char *device_id, const char *root_sha256,
 	    struct sc_reg_pin *out, int *found, int *root_match);
+	/* The console's (issue 18); NULL as for the operator endpoints'. Arguments checked. */
+	sc_err (*session_put)(struct sc_reg *reg, const char *id_hash,
+	    const struct sc_reg_session *s, int64_t now);
+	sc_err (*session_get)(struct sc_reg *reg, const char *id_hash, int64_t now,
+	    struct sc_reg_session *out);
+	sc_err (*session_end)(struct sc_reg *reg, const char *id_hash);
+	sc_err (*fleet)(struct sc_reg *reg, int64_t now, size_t hours, struct sc_reg_fleet *out);
+	sc_err (*audit_page)(struct sc_reg *reg, const struct sc_reg_audit_query *q,
+	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more);
 	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
 	sc_err (*grant)(struct sc_reg *reg, const char *role);
 };

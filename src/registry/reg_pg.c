@@ -180,6 +180,76 @@ static const struct {
 	  "ALTER TABLE certificates ADD CONSTRAINT certificates_profile_period_key"
 	  "  UNIQUE (profile_id, period);",
 	    1 },
+	/*
+	 * 7: the operator's console (issue 18; IF NOT EXISTS keeps it idempotent). Sessions by the SHA-256 of
+	 * the cookie, shared by every node, and the indexes of its views (the log by event and by
+	 * time, profiles and certificates by time, certificates by expiry). Additive:
+	 * min_compatible stays 1. The runtime role needs `net db migrate --grant` again for the
+	 * sessions table (SELECT, INSERT, DELETE).
+	 */
+	{ "CREATE TABLE IF NOT EXISTS console_sessions ("
+	  "  id_hash    text COLLATE \"C\" PRIMARY KEY CHECK (id_hash ~ '^[0-9a-f]{64}$'),"
+	  "  operator   text NOT NULL CHECK (length(operator) BETWEEN 1 AND 32),"
+	  "  csrf       text NOT NULL CHECK (csrf ~ '^[0-9a-f]{64}$'),"
+	  "  created_at bigint NOT NULL,"
+	  "  expires_at bigint NOT NULL);"
+	  "CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions(expires_at);"
+	  "CREATE INDEX IF NOT EXISTS audit_by_event ON audit(event, seq);"
+	  "CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at);"
+	  "CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"
+	  "CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);"
+	  "CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);"
+	  "CREATE INDEX IF NOT EXISTS devices_by_status ON devices(status);"
+	  /*
+	   * Each device's newest certificate's notAfter (the last registered), kept by a trigger
+	   * whoever writes (an older node too), so the overview reads index ranges, not every
+	   * device: a row lock per device, never a row every node writes.
+	   */
+	  "CREATE TABLE IF NOT EXISTS device_expiry ("
+	  "  device_id text COLLATE \"C\" PRIMARY KEY REFERENCES devices(device_id),"
+	  "  not_after bigint NOT NULL);"
+	  "CREATE INDEX IF NOT EXISTS device_expiry_by_time ON device_expiry(not_after);"
+	  "INSERT INTO device_expiry (device_id, not_after)"
+	  "  SELECT DISTINCT ON (device_id) device_id, not_after FROM certificates"
+	  "  ORDER BY device_id, registered_at DESC, id DESC ON CONFLICT (device_id) DO NOTHING;"
+	  /* As the owner (SECURITY DEFINER): a runtime role not granted again still registers
+	   * certificates; the search path is the migration's, never the caller's. */
+	  "CREATE OR REPLACE FUNCTION selfcert_newest_cert() RETURNS trigger LANGUAGE plpgsql"
+	  "  SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	  "  BEGIN INSERT INTO device_expiry (device_id, not_after)"
+	  "    VALUES (NEW.device_id, NEW.not_after)"
+	  "    ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after;"
+	  "  RETURN NULL; END $$;"
+	  "CREATE OR REPLACE TRIGGER certificates_newest AFTER INSERT ON certificates FOR EACH ROW"
+	  "  EXECUTE FUNCTION selfcert_newest_cert();"
+	  /*
+	   * Profiles and certificates per hour, kept by triggers in 16 rows an hour (the writing
+	   * backend's pid picks one), so that concurrent inserts of every node rarely wait on the
+	   * same counter row; the overview sums the 16.
+	   */
+	  "CREATE TABLE IF NOT EXISTS console_hourly ("
+	  "  hour bigint NOT NULL, shard integer NOT NULL,"
+	  "  profiles bigint NOT NULL DEFAULT 0, certificates bigint NOT NULL DEFAULT 0,"
+	  "  PRIMARY KEY (hour, shard));"
+	  "INSERT INTO console_hourly (hour, shard, profiles, certificates)"
+	  "  SELECT h, 0, sum(p), sum(c) FROM (SELECT created_at / 3600 AS h, 1 AS p, 0 AS c"
+	  "  FROM profiles UNION ALL SELECT registered_at / 3600, 0, 1 FROM certificates) x"
+	  "  GROUP BY h ON CONFLICT (hour, shard) DO NOTHING;"
+	  "CREATE OR REPLACE FUNCTION selfcert_hourly() RETURNS trigger LANGUAGE plpgsql"
+	  "  SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	  "  BEGIN IF TG_TABLE_NAME = 'profiles' THEN"
+	  "    INSERT INTO console_hourly (hour, shard, profiles)"
+	  "    VALUES (NEW.created_at / 3600, pg_backend_pid() % 16, 1) ON CONFLICT (hour, shard)"
+	  "    DO UPDATE SET profiles = console_hourly.profiles + 1;"
+	  "  ELSE INSERT INTO console_hourly (hour, shard, certificates)"
+	  "    VALUES (NEW.registered_at / 3600, pg_backend_pid() % 16, 1) ON CONFLICT (hour, shard)"
+	  "    DO UPDATE SET certificates = console_hourly.certificates + 1;"
+	  "  END IF; RETURN NULL; END $$;"
+	  "CREATE OR REPLACE TRIGGER profiles_hourly AFTER INSERT ON profiles FOR EACH ROW"
+	  "  EXECUTE FUNCTION selfcert_hourly();"
+	  "CREATE OR REPLACE TRIGGER certificates_hourly AFTER INSERT ON certificates FOR EACH ROW"
+	  "  EXECUTE FUNCTION selfcert_hourly();",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1796,7 +1866,7 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 {
 	struct pg_reg *reg = pg(base);
 	PGresult *res = NULL;
-	char *id = NULL, *schema = NULL, sql[1024];
+	char *id = NULL, *schema = NULL, sql[3072]; /* 10 quoted identifiers of up to 130 bytes */
 	sc_err r;
 
 	if ((r = x(reg, "grant", "SELECT current_schema()", NULL, &res)) != SC_OK)
@@ -1813,15 +1883,21 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	 * What provd and `net device` need, and no more: the audit log, the revocations and the
 	 * certificates are append-only to it (no UPDATE, DELETE or TRUNCATE), and no DDL.
 	 */
-	snprintf(sql, sizeof(sql),
-	    "GRANT USAGE ON SCHEMA %s TO %s;"
-	    "GRANT SELECT ON registry_meta TO %s;"
-	    "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
-	    "GRANT SELECT, INSERT ON certificates, revocations, audit, device_pins TO %s;"
-	    "GRANT SELECT, INSERT, UPDATE ON device_crls TO %s;"
-	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
-	    "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta, device_crls FROM %s",
-	    schema, id, id, id, id, id, id, id);
+	if ((size_t)snprintf(sql, sizeof(sql),
+	        "GRANT USAGE ON SCHEMA %s TO %s;"
+	        "GRANT SELECT ON registry_meta TO %s;"
+	        "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
+	        "GRANT SELECT, INSERT ON certificates, revocations, audit, device_pins TO %s;"
+	        "GRANT SELECT, INSERT, UPDATE ON device_crls TO %s;"
+	        /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
+	        "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
+	        "GRANT SELECT, INSERT, UPDATE ON device_expiry TO %s;"
+	        "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
+	        "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta, device_crls FROM %s",
+	        schema, id, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
+		r = sc_fail(SC_ERR_USAGE, "--grant: a role or schema name too long");
+		goto out;
+	}
 	if ((r = begin(reg)) != SC_OK)
 		goto out;
 	res = PQexec(reg->conn, sql);
@@ -1834,6 +1910,212 @@ out:
 	PQfreemem(id);
 	PQfreemem(schema);
 	return r;
+}
+
+/* ---- the console (issue 18) ---- */
+
+static sc_err pg_session_put(struct sc_reg *base, const char *id_hash,
+    const struct sc_reg_session *s, int64_t now)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 }, e = { 0 };
+	PGresult *res = NULL;
+	const char *st;
+	sc_err r;
+
+	p_text(&p, id_hash);
+	p_text(&p, s->operator_name);
+	p_text(&p, s->csrf);
+	p_i64(&p, s->created_at);
+	p_i64(&p, s->expires_at);
+	p_i64(&e, now);
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = run(reg, "expired sessions",
+	         "DELETE FROM console_sessions WHERE expires_at <= $1::bigint", &e)) != SC_OK)
+		goto out;
+	res = PQexecParams(reg->conn,
+	    "INSERT INTO console_sessions (id_hash, operator, csrf, created_at, expires_at)"
+	    " VALUES ($1, $2, $3, $4::bigint, $5::bigint)",
+	    p.n, NULL, p.v, p.len, p.fmt, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (st != NULL && strcmp(st, "23505") == 0)
+			r = sc_fail(SC_ERR_EXISTS, "session ID taken");
+		else
+			r = pg_fail(reg, res, "new session");
+		goto out;
+	}
+	r = commit(reg);
+out:
+	PQclear(res);
+	rollback(reg);
+	return r;
+}
+
+static sc_err pg_session_get(struct sc_reg *base, const char *id_hash, int64_t now,
+    struct sc_reg_session *out)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_text(&p, id_hash);
+	p_i64(&p, now);
+	if ((r = x(reg, "session",
+	         "SELECT operator, csrf, created_at, expires_at FROM console_sessions"
+	         " WHERE id_hash = $1 AND expires_at > $2::bigint",
+	         &p, &res)) != SC_OK)
+		return r;
+	if (PQntuples(res) == 1) {
+		copy_col(res, 0, 0, out->operator_name, sizeof(out->operator_name));
+		copy_col(res, 0, 1, out->csrf, sizeof(out->csrf));
+		out->created_at = i64(res, 0, 2);
+		out->expires_at = i64(res, 0, 3);
+	} else {
+		r = sc_fail(SC_ERR_NOT_FOUND, "no such session (signed out or expired)");
+	}
+	PQclear(res);
+	return r;
+}
+
+static sc_err pg_session_end(struct sc_reg *base, const char *id_hash)
+{
+	struct prm p = { 0 };
+
+	p_text(&p, id_hash);
+	return run(pg(base), "sign-out", "DELETE FROM console_sessions WHERE id_hash = $1", &p);
+}
+
+static sc_err pg_hourly(struct pg_reg *reg, int64_t start, size_t hours, struct sc_reg_fleet *out)
+{
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_i64(&p, start / 3600);
+	if ((r = x(reg, "hourly counts",
+	         "SELECT hour, sum(profiles), sum(certificates) FROM console_hourly"
+	         " WHERE hour >= $1::bigint GROUP BY hour",
+	         &p, &res)) != SC_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t h = i64(res, i, 0) - start / 3600;
+
+		if (h >= 0 && (size_t)h < hours) {
+			out->profiles[h] = i64(res, i, 1);
+			out->certificates[h] = i64(res, i, 2);
+		}
+	}
+	PQclear(res);
+	return SC_OK;
+}
+
+/* The overview from the rows step 4's triggers keep: device_expiry, console_hourly. */
+static sc_err pg_fleet(struct sc_reg *base, int64_t now, size_t hours, struct sc_reg_fleet *out)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	sc_err r;
+
+	p_i64(&p, now);
+	/*
+	 * One pass over each table, every figure a FILTER of it (cheap in PostgreSQL, unlike a
+	 * join of every device with device_expiry: a hash of 100,000 rows); the revoked devices
+	 * (few, by devices_by_status) taken out.
+	 */
+	if ((r = x(reg, "fleet counts",
+	         "WITH dv AS (SELECT count(*) FILTER (WHERE status = 'active') AS a,"
+	         "  count(*) FILTER (WHERE status = 'revoked') AS rv FROM devices),"
+	         " e AS (SELECT count(*) AS n, count(*) FILTER (WHERE not_after >= $1::bigint) AS v,"
+	         "  count(*) FILTER (WHERE not_after BETWEEN $1::bigint AND $1::bigint + 86400) AS d1,"
+	         "  count(*) FILTER (WHERE not_after BETWEEN $1::bigint AND $1::bigint + 604800) AS d7"
+	         "  FROM device_expiry),"
+	         " r AS (SELECT count(*) AS n, count(*) FILTER (WHERE e.not_after >= $1::bigint) AS v,"
+	         "  count(*) FILTER (WHERE e.not_after BETWEEN $1::bigint AND $1::bigint + 86400)"
+	         "  AS d1, count(*) FILTER (WHERE e.not_after BETWEEN $1::bigint"
+	         "  AND $1::bigint + 604800) AS d7"
+	         "  FROM devices d JOIN device_expiry e ON e.device_id = d.device_id"
+	         "  WHERE d.status = 'revoked')"
+	         " SELECT dv.a, dv.rv, e.n, e.v, e.d1, e.d7, r.n, r.v, r.d1, r.d7 FROM dv, e, r",
+	         &p, &res)) != SC_OK)
+		return r;
+	out->devices_active = i64(res, 0, 0);
+	out->devices_revoked = i64(res, 0, 1);
+	out->never_enrolled = out->devices_active - (i64(res, 0, 2) - i64(res, 0, 6));
+	out->expired = (i64(res, 0, 2) - i64(res, 0, 6)) - (i64(res, 0, 3) - i64(res, 0, 7));
+	out->expiring_24h = i64(res, 0, 4) - i64(res, 0, 8);
+	out->expiring_7d = i64(res, 0, 5) - i64(res, 0, 9);
+	PQclear(res);
+	return pg_hourly(reg, out->start, hours, out);
+}
+
+/* A page of the audit log, newest first; the filters absent are left out of the statement. */
+static sc_err pg_audit_page(struct sc_reg *base, const struct sc_reg_audit_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	char sql[640], *w = sql;
+	size_t left = sizeof(sql);
+	int n, k;
+	sc_err r;
+
+#define ADD(...)                                    \
+	do {                                        \
+		k = snprintf(w, left, __VA_ARGS__); \
+		w += k;                             \
+		left -= (size_t)k;                  \
+	} while (0)
+	ADD("SELECT seq, at, actor, event, device_id, detail FROM audit WHERE seq < $1::bigint");
+	p_i64(&p, q->before != 0 ? q->before : INT64_MAX);
+	if (q->event != NULL) {
+		p_text(&p, q->event);
+		ADD(" AND event = $%d", p.n);
+	}
+	if (q->device_id != NULL) {
+		p_text(&p, q->device_id);
+		ADD(" AND device_id = $%d", p.n);
+	}
+	if (q->actor != NULL) {
+		p_text(&p, q->actor);
+		ADD(" AND left(actor, length($%d::text)) = $%d", p.n, p.n);
+	}
+	if (q->since != 0) {
+		p_i64(&p, q->since);
+		ADD(" AND at >= $%d::bigint", p.n);
+	}
+	if (q->until != 0) {
+		p_i64(&p, q->until);
+		ADD(" AND at < $%d::bigint", p.n);
+	}
+	p_i64(&p, (int64_t)q->limit + 1);
+	ADD(" ORDER BY seq DESC LIMIT $%d::bigint", p.n);
+#undef ADD
+	if ((r = x(reg, "reading the audit log", sql, &p, &res)) != SC_OK)
+		return r;
+	n = PQntuples(res);
+	if ((size_t)n > q->limit) {
+		*more = 1;
+		n = (int)q->limit;
+	}
+	for (int i = 0; i < n; i++) {
+		struct sc_reg_audit_rec a;
+
+		a.seq = i64(res, i, 0);
+		a.at = i64(res, i, 1);
+		a.actor = PQgetvalue(res, i, 2);
+		a.event = PQgetvalue(res, i, 3);
+		a.device_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
+		a.detail = PQgetvalue(res, i, 5);
+		if (cb(ctx, &a) != 0)
+			break;
+	}
+	PQclear(res);
+	return SC_OK;
 }
 
 const struct sc_reg_backend sc_reg_pg = {
@@ -1864,4 +2146,9 @@ const struct sc_reg_backend sc_reg_pg = {
 	.crl_list = pg_crl_list,
 	.pin_get = pg_pin_get,
 	.grant = pg_grant,
+	.session_put = pg_session_put,
+	.session_get = pg_session_get,
+	.session_end = pg_session_end,
+	.fleet = pg_fleet,
+	.audit_page = pg_audit_page,
 };

@@ -203,6 +203,60 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER certificates_profile_device BEFORE INSERT ON certificates"
 	"  WHEN (SELECT device_id FROM profiles WHERE profile_id = NEW.profile_id) IS NOT NEW.device_id"
 	"  BEGIN SELECT RAISE(ABORT, 'certificate and profile are for different devices'); END;",
+	/*
+	 * 7: the operator's console (issue 18; IF NOT EXISTS keeps the step idempotent). Its sessions, by the SHA-256 of the cookie, so that every node knows them
+	 * and a sign-out ends one everywhere. The indexes its views need at 100,000 devices and a
+	 * year of audit: one device's audit (the device page scanned the whole log before), the
+	 * log by event and by time, profiles and certificates by time (the hourly charts),
+	 * certificates by expiry (the overview's expiring counts).
+	 */
+	"CREATE TABLE IF NOT EXISTS console_sessions ("
+	"  id_hash    TEXT PRIMARY KEY NOT NULL CHECK (length(id_hash) = 64),"
+	"  operator   TEXT NOT NULL CHECK (length(operator) BETWEEN 1 AND 32),"
+	"  csrf       TEXT NOT NULL CHECK (length(csrf) = 64),"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions(expires_at);"
+	"CREATE INDEX IF NOT EXISTS audit_by_device ON audit(device_id, seq);"
+	"CREATE INDEX IF NOT EXISTS audit_by_event ON audit(event, seq);"
+	"CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at);"
+	"CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"
+	"CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);"
+	"CREATE INDEX IF NOT EXISTS devices_by_status ON devices(status);"
+	/*
+	 * The overview's figures kept as rows are written, so that it reads a few index ranges
+	 * instead of every device and every profile of the last days: each device's newest
+	 * certificate's notAfter (the last one registered), and profiles and certificates per hour.
+	 * Triggers keep them, whoever writes; the first run fills them from what is there.
+	 */
+	"CREATE TABLE IF NOT EXISTS device_expiry ("
+	"  device_id TEXT PRIMARY KEY NOT NULL REFERENCES devices(device_id),"
+	"  not_after INTEGER NOT NULL"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS device_expiry_by_time ON device_expiry(not_after);"
+	"INSERT OR REPLACE INTO device_expiry (device_id, not_after)"
+	"  SELECT c.device_id, c.not_after FROM certificates c WHERE NOT EXISTS"
+	"  (SELECT 1 FROM certificates n WHERE n.device_id = c.device_id AND"
+	"   (n.registered_at > c.registered_at OR"
+	"    (n.registered_at = c.registered_at AND n.rowid > c.rowid)));"
+	"CREATE TRIGGER IF NOT EXISTS certificates_newest AFTER INSERT ON certificates BEGIN"
+	"  INSERT INTO device_expiry (device_id, not_after) VALUES (NEW.device_id, NEW.not_after)"
+	"  ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after; END;"
+	"CREATE TABLE IF NOT EXISTS console_hourly ("
+	"  hour         INTEGER PRIMARY KEY,"
+	"  profiles     INTEGER NOT NULL DEFAULT 0,"
+	"  certificates INTEGER NOT NULL DEFAULT 0"
+	") STRICT;"
+	"INSERT OR REPLACE INTO console_hourly (hour, profiles, certificates)"
+	"  SELECT h, sum(p), sum(c) FROM (SELECT created_at / 3600 AS h, 1 AS p, 0 AS c FROM profiles"
+	"  UNION ALL SELECT registered_at / 3600, 0, 1 FROM certificates) GROUP BY h;"
+	"CREATE TRIGGER IF NOT EXISTS profiles_hourly AFTER INSERT ON profiles BEGIN"
+	"  INSERT INTO console_hourly (hour, profiles) VALUES (NEW.created_at / 3600, 1)"
+	"  ON CONFLICT (hour) DO UPDATE SET profiles = profiles + 1; END;"
+	"CREATE TRIGGER IF NOT EXISTS certificates_hourly AFTER INSERT ON certificates BEGIN"
+	"  INSERT INTO console_hourly (hour, certificates) VALUES (NEW.registered_at / 3600, 1)"
+	"  ON CONFLICT (hour) DO UPDATE SET certificates = certificates + 1; END;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -1646,10 +1700,14 @@ static sc_err sq_audit_list(struct sc_reg *base, const char *device_id, size_t l
 	int rc;
 
 	/* The newest `limit`, printed oldest first. */
+	/* Two statements, not "?1 IS NULL OR …": that would keep SQLite from the device's index. */
 	if ((r = prepare(reg,
-	         "SELECT seq, at, actor, event, device_id, detail FROM ("
-	         " SELECT * FROM audit WHERE ?1 IS NULL OR device_id = ?1 ORDER BY seq DESC LIMIT ?2"
-	         ") ORDER BY seq",
+	         device_id == NULL
+	             ? "SELECT seq, at, actor, event, device_id, detail FROM ("
+	               " SELECT * FROM audit ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
+	             : "SELECT seq, at, actor, event, device_id, detail FROM ("
+	               " SELECT * FROM audit WHERE device_id = ?1 ORDER BY seq DESC LIMIT ?2"
+	               ") ORDER BY seq",
 	         &st)) != SC_OK)
 		return r;
 	bind_device_limit(st, device_id, limit);
@@ -1928,6 +1986,227 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	return group_run(sq(base), cert_record_fn, &a);
 }
 
+/* ---- the console (issue 18) ---- */
+
+static sc_err sq_session_put(struct sc_reg *base, const char *id_hash,
+    const struct sc_reg_session *s, int64_t now)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc;
+
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = prepare(reg, "DELETE FROM console_sessions WHERE expires_at <= ?", &st)) != SC_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	if (rc != SQLITE_DONE) {
+		r = db_fail(reg, "expired sessions");
+		goto out;
+	}
+	if ((r = prepare(reg,
+	         "INSERT INTO console_sessions (id_hash, operator, csrf, created_at, expires_at)"
+	         " VALUES (?, ?, ?, ?, ?)",
+	         &st)) != SC_OK)
+		goto out;
+	bind_text(st, 1, id_hash);
+	bind_text(st, 2, s->operator_name);
+	bind_text(st, 3, s->csrf);
+	sqlite3_bind_int64(st, 4, s->created_at);
+	sqlite3_bind_int64(st, 5, s->expires_at);
+	rc = sqlite3_step(st);
+	done(reg, st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		r = sc_fail(SC_ERR_EXISTS, "session ID taken");
+	else if (rc != SQLITE_DONE)
+		r = db_fail(reg, "new session");
+	else
+		r = commit(reg);
+out:
+	rollback(reg);
+	return r;
+}
+
+static sc_err sq_session_get(struct sc_reg *base, const char *id_hash, int64_t now,
+    struct sc_reg_session *out)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+	int rc;
+
+	if ((r = prepare(reg,
+	         "SELECT operator, csrf, created_at, expires_at FROM console_sessions"
+	         " WHERE id_hash = ? AND expires_at > ?",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, id_hash);
+	sqlite3_bind_int64(st, 2, now);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		copy_col(st, 0, out->operator_name, sizeof(out->operator_name));
+		copy_col(st, 1, out->csrf, sizeof(out->csrf));
+		out->created_at = sqlite3_column_int64(st, 2);
+		out->expires_at = sqlite3_column_int64(st, 3);
+		r = SC_OK;
+	} else if (rc == SQLITE_DONE) {
+		r = sc_fail(SC_ERR_NOT_FOUND, "no such session (signed out or expired)");
+	} else {
+		r = db_fail(reg, "session");
+	}
+	done(reg, st);
+	return r;
+}
+
+static sc_err sq_session_end(struct sc_reg *base, const char *id_hash)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	if ((r = prepare(reg, "DELETE FROM console_sessions WHERE id_hash = ?", &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, id_hash);
+	r = sqlite3_step(st) == SQLITE_DONE ? SC_OK : db_fail(reg, "sign-out");
+	done(reg, st);
+	return r;
+}
+
+/*
+ * The overview, from the rows the schema's triggers keep (step 4): a device's newest
+ * certificate is the last one registered, as device_details orders them (by registration time,
+ * then insertion) while the clock does not step back.
+ */
+static sc_err sq_fleet(struct sc_reg *base, int64_t now, size_t hours, struct sc_reg_fleet *out)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	int64_t v[10];
+	sc_err r;
+	int rc;
+
+	/*
+	 * Counts of index ranges, each of which SQLite runs on the index alone (a sum() over the
+	 * same rows costs twice their time: it decodes every entry): the devices, device_expiry's
+	 * ranges; then the revoked devices (few: walked from devices_by_status, CROSS JOIN keeping
+	 * that order) taken out.
+	 */
+	if ((r = prepare(reg,
+	         "SELECT (SELECT count(*) FROM devices) - (SELECT count(*) FROM devices"
+	         "  WHERE status = 'revoked'), (SELECT count(*) FROM devices WHERE status = 'revoked'),"
+	         " (SELECT count(*) FROM device_expiry),"
+	         " (SELECT count(*) FROM device_expiry WHERE not_after >= ?1),"
+	         " (SELECT count(*) FROM device_expiry WHERE not_after BETWEEN ?1 AND ?1 + 86400),"
+	         " (SELECT count(*) FROM device_expiry WHERE not_after BETWEEN ?1 AND ?1 + 604800),"
+	         " count(e.device_id), coalesce(sum(e.not_after >= ?1), 0),"
+	         " coalesce(sum(e.not_after BETWEEN ?1 AND ?1 + 86400), 0),"
+	         " coalesce(sum(e.not_after BETWEEN ?1 AND ?1 + 604800), 0)"
+	         " FROM devices d CROSS JOIN device_expiry e ON e.device_id = d.device_id"
+	         " WHERE d.status = 'revoked'",
+	         &st)) != SC_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, now);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < 10; i++)
+			v[i] = sqlite3_column_int64(st, i);
+		out->devices_active = v[0];
+		out->devices_revoked = v[1];
+		out->never_enrolled = v[0] - (v[2] - v[6]);
+		out->expired = (v[2] - v[6]) - (v[3] - v[7]);
+		out->expiring_24h = v[4] - v[8];
+		out->expiring_7d = v[5] - v[9];
+	} else {
+		r = db_fail(reg, "fleet counts");
+	}
+	done(reg, st);
+	if (r != SC_OK)
+		return r;
+	if ((r = prepare(reg,
+	         "SELECT hour, profiles, certificates FROM console_hourly WHERE hour >= ?1",
+	         &st)) != SC_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, out->start / 3600);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t h = sqlite3_column_int64(st, 0) - out->start / 3600;
+
+		if (h >= 0 && (size_t)h < hours) {
+			out->profiles[h] = sqlite3_column_int64(st, 1);
+			out->certificates[h] = sqlite3_column_int64(st, 2);
+		}
+	}
+	r = rc == SQLITE_DONE ? SC_OK : db_fail(reg, "hourly counts");
+	done(reg, st);
+	return r;
+}
+
+/*
+ * A page of the audit log. The statement is built from the filters given (at most 32 shapes,
+ * each kept compiled): an "?N IS NULL OR …" would keep SQLite from the index a filter needs
+ * (by event, by device), and an absent one costs nothing. Newest first from the cursor.
+ */
+static sc_err sq_audit_page(struct sc_reg *base, const struct sc_reg_audit_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	struct sc_reg_audit_rec a;
+	char sql[512];
+	size_t n = 0;
+	sc_err r;
+	int rc;
+
+	/*
+	 * A window of at most 31 days with no event or device filter reads its rows from the
+	 * time index and sorts them (a month of a busy year: tens of thousands); otherwise the
+	 * newest-first walk of the log stops after a page, which a closed window far in the past
+	 * would make a walk over every newer row.
+	 */
+	snprintf(sql, sizeof(sql),
+	    "SELECT seq, at, actor, event, device_id, detail FROM audit%s WHERE seq < ?1%s%s%s%s%s"
+	    " ORDER BY seq DESC LIMIT ?7",
+	    q->since != 0 && q->until != 0 && q->until - q->since <= 31 * 86400 &&
+	            q->event == NULL && q->device_id == NULL
+	        ? " INDEXED BY audit_by_time"
+	        : "",
+	    q->event != NULL ? " AND event = ?2" : "",
+	    q->device_id != NULL ? " AND device_id = ?3" : "",
+	    q->actor != NULL ? " AND substr(actor, 1, length(?4)) = ?4" : "",
+	    q->since != 0 ? " AND at >= ?5" : "", q->until != 0 ? " AND at < ?6" : "");
+	if ((r = prepare(reg, sql, &st)) != SC_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, q->before != 0 ? q->before : INT64_MAX);
+	if (q->event != NULL)
+		bind_text(st, 2, q->event);
+	if (q->device_id != NULL)
+		bind_text(st, 3, q->device_id);
+	if (q->actor != NULL)
+		bind_text(st, 4, q->actor);
+	if (q->since != 0)
+		sqlite3_bind_int64(st, 5, q->since);
+	if (q->until != 0)
+		sqlite3_bind_int64(st, 6, q->until);
+	sqlite3_bind_int64(st, 7, (int64_t)q->limit + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == q->limit) {
+			*more = 1;
+			break;
+		}
+		a.seq = sqlite3_column_int64(st, 0);
+		a.at = sqlite3_column_int64(st, 1);
+		a.actor = (const char *)sqlite3_column_text(st, 2);
+		a.event = (const char *)sqlite3_column_text(st, 3);
+		a.device_id = (const char *)sqlite3_column_text(st, 4);
+		a.detail = (const char *)sqlite3_column_text(st, 5);
+		if (cb(ctx, &a) != 0)
+			break;
+	}
+	r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SC_OK : db_fail(reg, "reading the audit log");
+	done(reg, st);
+	return r;
+}
+
 const struct sc_reg_backend sc_reg_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1954,4 +2233,9 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.device_page = sq_device_page,
 	.profile_list = sq_profile_list,
 	.audit_add = sq_audit_add,
+	.session_put = sq_session_put,
+	.session_get = sq_session_get,
+	.session_end = sq_session_end,
+	.fleet = sq_fleet,
+	.audit_page = sq_audit_page,
 };

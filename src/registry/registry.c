@@ -385,3 +385,84 @@ sc_err sc_reg_audit_add(struct sc_reg *reg, int64_t now, const char *actor, cons
 		return missing(reg, "audit rows of their own");
 	return reg->be->audit_add(reg, now, actor, event, device_id, detail);
 }
+
+/* ---- the console's (issue 18) ---- */
+
+/* 1 if s is exactly SC_REG_SESSION_HEX lower-case hex digits. */
+static int is_hex64(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (; s[n] != '\0'; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	return n == SC_REG_SESSION_HEX;
+}
+
+sc_err sc_reg_session_put(struct sc_reg *reg, const char *id_hash, const struct sc_reg_session *s,
+    int64_t now)
+{
+	size_t n = strnlen(s->operator_name, sizeof(s->operator_name));
+
+	if (!is_hex64(id_hash) || !is_hex64(s->csrf))
+		return sc_fail(SC_ERR_USAGE,
+		    "session: the ID hash and CSRF token are 64 hex digits");
+	if (n == 0 || n > SC_REG_OPERATOR_MAX)
+		return sc_fail(SC_ERR_USAGE, "session: operator name 1..%d bytes",
+		    SC_REG_OPERATOR_MAX);
+	if (s->expires_at <= now)
+		return sc_fail(SC_ERR_USAGE, "session: expires before it starts");
+	if (reg->be->session_put == NULL)
+		return missing(reg, "console sessions");
+	return reg->be->session_put(reg, id_hash, s, now);
+}
+
+sc_err sc_reg_session_get(struct sc_reg *reg, const char *id_hash, int64_t now,
+    struct sc_reg_session *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!is_hex64(id_hash))
+		return sc_fail(SC_ERR_NOT_FOUND, "no such session");
+	if (reg->be->session_get == NULL)
+		return missing(reg, "console sessions");
+	return reg->be->session_get(reg, id_hash, now, out);
+}
+
+sc_err sc_reg_session_end(struct sc_reg *reg, const char *id_hash)
+{
+	if (!is_hex64(id_hash))
+		return SC_OK;
+	if (reg->be->session_end == NULL)
+		return missing(reg, "console sessions");
+	return reg->be->session_end(reg, id_hash);
+}
+
+sc_err sc_reg_fleet(struct sc_reg *reg, int64_t now, size_t hours, struct sc_reg_fleet *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (hours < 1 || hours > SC_REG_HOURS_MAX)
+		return sc_fail(SC_ERR_USAGE, "hours %zu: 1..%d", hours, SC_REG_HOURS_MAX);
+	out->hours = hours;
+	out->start = (now / 3600 - (int64_t)hours + 1) * 3600;
+	if (reg->be->fleet == NULL)
+		return missing(reg, "fleet counts");
+	return reg->be->fleet(reg, now, hours, out);
+}
+
+sc_err sc_reg_audit_page(struct sc_reg *reg, const struct sc_reg_audit_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more)
+{
+	*more = 0;
+	if (q->limit < 1 || q->limit > SC_REG_AUDIT_PAGE_MAX)
+		return sc_fail(SC_ERR_USAGE, "limit %zu: 1..%d audit rows in a page", q->limit,
+		    SC_REG_AUDIT_PAGE_MAX);
+	if ((q->event != NULL && strlen(q->event) > SC_REG_EVENT_MAX) ||
+	    (q->actor != NULL && strlen(q->actor) >= SC_REG_ACTOR_MAX) ||
+	    (q->device_id != NULL && strlen(q->device_id) > SC_DEVICE_ID_MAX))
+		return sc_fail(SC_ERR_USAGE, "an audit filter longer than its field");
+	if (reg->be->audit_page == NULL)
+		return missing(reg, "audit pages");
+	return reg->be->audit_page(reg, q, cb, ctx, more);
+}

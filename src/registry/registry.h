@@ -23,7 +23,7 @@
 #include <selfcert/profile.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
-#define SC_REG_SCHEMA_VERSION 6      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 7      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -405,5 +405,77 @@ sc_err sc_reg_crl_put(struct sc_reg *reg, const struct sc_reg_crl_rec *rec, int6
  */
 sc_err sc_reg_crl_list(struct sc_reg *reg, int64_t now, size_t limit,
     int (*cb)(void *ctx, const struct sc_reg_crl_rec *c), void *ctx) SC_MUST_USE;
+
+/* ---- the operator's console (provd's /console/, issue 18) ---- */
+
+/*
+ * A console session, kept in the registry so that every provd node behind a load balancer knows
+ * it and a sign-out ends it everywhere at once. The registry holds only the SHA-256 of the
+ * session's cookie value (a reader of the database cannot take a session over) and the CSRF
+ * token the console sends back on every change.
+ */
+#define SC_REG_SESSION_HEX 64 /* the session ID's SHA-256, and the CSRF token, as hex */
+#define SC_REG_OPERATOR_MAX 32
+struct sc_reg_session {
+	char operator_name[SC_REG_OPERATOR_MAX + 1];
+	char csrf[SC_REG_SESSION_HEX + 1];
+	int64_t created_at, expires_at;
+};
+
+/*
+ * Store a session under id_hash (64 lower-case hex), in one transaction that also drops every
+ * session expired at now. SC_ERR_USAGE for a malformed hash, name or token; SC_ERR_EXISTS if the
+ * hash is taken (a 256-bit random ID: never); SC_ERR_IO.
+ */
+sc_err sc_reg_session_put(struct sc_reg *reg, const char *id_hash, const struct sc_reg_session *s,
+    int64_t now) SC_MUST_USE;
+
+/* The session under id_hash if it is not expired at now; SC_ERR_NOT_FOUND otherwise. */
+sc_err sc_reg_session_get(struct sc_reg *reg, const char *id_hash, int64_t now,
+    struct sc_reg_session *out) SC_MUST_USE;
+
+/* Forget the session under id_hash (sign-out). SC_OK when there is none. */
+sc_err sc_reg_session_end(struct sc_reg *reg, const char *id_hash) SC_MUST_USE;
+
+/*
+ * The fleet at a glance (the console's overview): devices by status, active devices that never
+ * registered a certificate, active devices whose newest certificate expires in [now, now + 24 h]
+ * and [now, now + 7 d] or has expired, and profiles signed and certificates registered per hour
+ * over the last `hours` hours (bucket i is the hour starting at start + 3600 i; the last bucket
+ * holds now). One read; each count is an index range or a primary-key probe per row.
+ */
+#define SC_REG_HOURS_MAX 168 /* a week of hourly buckets */
+struct sc_reg_fleet {
+	int64_t devices_active, devices_revoked, never_enrolled;
+	int64_t expiring_24h, expiring_7d, expired;
+	int64_t start;
+	size_t hours;
+	int64_t profiles[SC_REG_HOURS_MAX], certificates[SC_REG_HOURS_MAX];
+};
+
+/* SC_ERR_USAGE for hours outside 1..SC_REG_HOURS_MAX; SC_ERR_IO. */
+sc_err sc_reg_fleet(struct sc_reg *reg, int64_t now, size_t hours,
+    struct sc_reg_fleet *out) SC_MUST_USE;
+
+/*
+ * One page of the audit log, newest first, for the console: exact event and device filters,
+ * actor by its beginning ("operator alice" finds that operator's rows from every address), a
+ * time range [since, until), and a keyset cursor (rows with seq < before), so a page costs the
+ * same deep in a year of audit as at its top. *more is 1 if a row past the page matches.
+ */
+#define SC_REG_AUDIT_PAGE_MAX 1000
+#define SC_REG_EVENT_MAX 64
+struct sc_reg_audit_query {
+	const char *event;     /* NULL: any */
+	const char *actor;     /* NULL: any; else actors beginning with these bytes */
+	const char *device_id; /* NULL: any */
+	int64_t since, until;  /* 0: unbounded */
+	int64_t before;        /* 0: from the newest; else seq < before */
+	size_t limit;          /* 1..SC_REG_AUDIT_PAGE_MAX */
+};
+
+/* SC_ERR_USAGE for a limit out of range or a filter too long; SC_ERR_IO. */
+sc_err sc_reg_audit_page(struct sc_reg *reg, const struct sc_reg_audit_query *q,
+    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more) SC_MUST_USE;
 
 #endif

@@ -1006,6 +1006,152 @@ static void test_operator_pages(void **state)
 	sc_reg_close(reg);
 }
 
+/* ---- the console's (issue 18) ---- */
+
+static int audit_seq_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	struct page_ids *p = ctx;
+	size_t n = strlen(p->ids);
+
+	snprintf(p->ids + n, sizeof(p->ids) - n, "%s/%s ", a->event, a->actor);
+	return 0;
+}
+
+/*
+ * Console sessions: stored by the ID's hash, found until they expire, gone at sign-out, expired
+ * ones dropped by the next sign-in; malformed hashes refused before any SQL. The fleet counts
+ * (by status, never enrolled, expiring by the newest certificate, expired) and the hourly
+ * buckets. Audit pages: each filter, the cursor, the limits.
+ */
+static void test_console(void **state)
+{
+	static const char *const ids[] = { "D-1", "D-2", "D-3", "D-4", "D-5" };
+	const char *h1 = "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *h2 = "2222222222222222222222222222222222222222222222222222222222222222";
+	struct sc_reg *reg = open_new();
+	struct sc_reg_session s = { .created_at = 1000, .expires_at = 2800 }, got;
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_fleet f;
+	struct sc_reg_audit_query q;
+	struct page_ids pids;
+	int64_t now = 100 * 3600 + 1800, retry;
+	int already, more;
+
+	(void)state;
+	snprintf(s.operator_name, sizeof(s.operator_name), "alice");
+	memset(s.csrf, 'c', SC_REG_SESSION_HEX);
+	assert_int_equal(sc_reg_session_put(reg, h1, &s, 1000), SC_OK);
+	assert_int_equal(sc_reg_session_put(reg, h1, &s, 1000), SC_ERR_EXISTS);
+	assert_int_equal(sc_reg_session_get(reg, h1, 2799, &got), SC_OK);
+	assert_string_equal(got.operator_name, "alice");
+	assert_string_equal(got.csrf, s.csrf);
+	assert_int_equal(got.expires_at, 2800);
+	assert_int_equal(sc_reg_session_get(reg, h1, 2800, &got), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_session_get(reg, h2, 1000, &got), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_session_get(reg, "11", 1000, &got), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_session_put(reg, "XYZ", &s, 1000), SC_ERR_USAGE);
+	s.csrf[3] = 'G';
+	assert_int_equal(sc_reg_session_put(reg, h2, &s, 1000), SC_ERR_USAGE);
+	s.csrf[3] = 'c';
+	assert_int_equal(sc_reg_session_put(reg, h2, &s, 2800), SC_ERR_USAGE); /* already over */
+	/* A sign-in after h1's end drops it; the new one lives. */
+	s.expires_at = 5000;
+	assert_int_equal(sc_reg_session_put(reg, h2, &s, 3000), SC_OK);
+	assert_int_equal(sc_reg_session_get(reg, h1, 0, &got), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_session_end(reg, h2), SC_OK);
+	assert_int_equal(sc_reg_session_get(reg, h2, 3000, &got), SC_ERR_NOT_FOUND);
+	assert_int_equal(sc_reg_session_end(reg, h2), SC_OK);
+
+	/* The fleet: D-1 expires within the day, D-2 within the week, D-3 never enrolled, D-4
+	 * revoked (its certificate not counted), D-5's newest certificate expired. */
+	assert_int_equal(sc_reg_devices_add(reg, ids, 5, NULL, "t", 1000), SC_OK);
+	for (int i = 1; i <= 5; i++) {
+		if (i == 3)
+			continue;
+		make_profile(&rec, ids[i - 1], i, NULL);
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, now - (i == 1 ? 3600 : 0),
+		                     "t", &retry),
+		    SC_OK);
+		make_cert(&c, ids[i - 1], i, (char)('0' + i));
+		c.not_after = i == 1 ? now + 3600 : i == 5 ? now - 1 : now + 3 * 86400;
+		assert_int_equal(sc_reg_cert_record(reg, &c, now, "t", &already), SC_OK);
+	}
+	assert_int_equal(sc_reg_device_revoke(reg, "D-4", NULL, "t", now, &already), SC_OK);
+	assert_int_equal(sc_reg_fleet(reg, now, 0, &f), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_fleet(reg, now, SC_REG_HOURS_MAX + 1, &f), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_fleet(reg, now, 3, &f), SC_OK);
+	assert_int_equal(f.devices_active, 4);
+	assert_int_equal(f.devices_revoked, 1);
+	assert_int_equal(f.never_enrolled, 1);
+	assert_int_equal(f.expiring_24h, 1);
+	assert_int_equal(f.expiring_7d, 2);
+	assert_int_equal(f.expired, 1);
+	assert_int_equal(f.start, 98 * 3600);
+	assert_int_equal(f.profiles[0], 0);
+	assert_int_equal(f.profiles[1], 1);
+	assert_int_equal(f.profiles[2], 3);
+	assert_int_equal(f.certificates[2], 4);
+
+	/* Audit pages, newest first. */
+	assert_int_equal(sc_reg_audit_add(reg, 10, "operator alice (10.0.0.1)", "x-one", "D-1", ""),
+	    SC_OK);
+	assert_int_equal(sc_reg_audit_add(reg, 20, "operator bob (10.0.0.2)", "x-one", NULL, ""),
+	    SC_OK);
+	assert_int_equal(sc_reg_audit_add(reg, 30, "operator alice (10.0.0.3)", "x-two", NULL, ""),
+	    SC_OK);
+	memset(&q, 0, sizeof(q));
+	q.limit = 2;
+	q.event = "x-one";
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_OK);
+	assert_string_equal(pids.ids,
+	    "x-one/operator bob (10.0.0.2) x-one/operator alice (10.0.0.1) ");
+	assert_int_equal(more, 0);
+	q.event = NULL;
+	q.actor = "operator alice ";
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_OK);
+	assert_string_equal(pids.ids,
+	    "x-two/operator alice (10.0.0.3) x-one/operator alice (10.0.0.1) ");
+	q.limit = 1;
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_page(reg, &q, last_audit_cb, &pids, &more), SC_OK);
+	assert_int_equal(more, 1);
+	q.actor = NULL;
+	q.device_id = "D-1";
+	q.since = 5;
+	q.until = 11;
+	q.limit = 10;
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_OK);
+	assert_string_equal(pids.ids, "x-one/operator alice (10.0.0.1) ");
+	q.until = 10;
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_OK);
+	assert_string_equal(pids.ids, "");
+	/* The cursor: only rows older than it. */
+	memset(&q, 0, sizeof(q));
+	q.limit = 1;
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_OK);
+	assert_string_equal(pids.ids, "x-two/operator alice (10.0.0.3) ");
+	{
+		struct sc_reg_counts counts;
+
+		assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+		q.before = counts.audit + 100; /* past the newest: from the top */
+	}
+	memset(&pids, 0, sizeof(pids));
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_OK);
+	assert_string_equal(pids.ids, "x-two/operator alice (10.0.0.3) ");
+	q.limit = 0;
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_ERR_USAGE);
+	q.limit = SC_REG_AUDIT_PAGE_MAX + 1;
+	assert_int_equal(sc_reg_audit_page(reg, &q, audit_seq_cb, &pids, &more), SC_ERR_USAGE);
+	sc_reg_close(reg);
+}
+
 /* The feed from memory: the file parser's rules, the source in the details. */
 static void test_csv_text(void **state)
 {
@@ -1306,19 +1452,19 @@ static void test_pg_open(void **state)
 	assert_int_equal(c.audit, SC_REG_SCHEMA_VERSION);
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	/* A newer program migrated (additive: min_compatible kept): this one keeps serving. */
-	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 7"), SQLITE_OK);
+	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 99"), SQLITE_OK);
 	assert_int_equal(sc_reg_schema_usable(reg), 1);
 	sc_reg_close(reg);
 	reg = open_new();
 	sc_reg_close(reg);
 	/* A breaking one raised min_compatible past us: refused, and unhealthy if already open. */
 	reg = open_new();
-	assert_int_equal(raw_exec("UPDATE registry_meta SET min_compatible = 7"), SQLITE_OK);
+	assert_int_equal(raw_exec("UPDATE registry_meta SET min_compatible = 99"), SQLITE_OK);
 	assert_int_equal(sc_reg_schema_usable(reg), 0);
 	sc_reg_close(reg);
 	reg = NULL;
 	assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_VERSION);
-	assert_non_null(strstr(sc_err_detail(), "schema version 7 needs a program of version 7"));
+	assert_non_null(strstr(sc_err_detail(), "schema version 99 needs a program of version 99"));
 	/* Someone else's tables. */
 	assert_int_equal(raw_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
 	                          "CREATE TABLE t (x int)"),
@@ -1744,6 +1890,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
@@ -1766,6 +1913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
