@@ -71,4 +71,10 @@ refused "no device" 2 usage sc net batch --dir "$T/net" --validity 1d --out-dir 
 mkdir -p "$T/cas" && cp "$T/d1-c/device-ca.pem" "$T/cas/a.pem" && cp "$T/d2-c/device-ca.pem" "$T/cas/b.pem"
 ok "--device-ca-dir" sc net batch --dir "$T/net" --device-ca-dir "$T/cas" --validity 1d --out-dir "$T/b3"
 check "two profiles from the folder" [ "$(ls "$T/b3" | wc -l)" = 2 ]
+# The bound: a folder of 4097 files is refused by their count, before any is read.
+mkdir -p "$T/many" && seq -f "$T/many/%04g.pem" 1 4097 | xargs touch
+refused "4097 devices: over the bound" 2 usage sc net batch --dir "$T/net" --device-ca-dir "$T/many" \
+  --validity 1d --out-dir "$T/b4"
+check "naming the folder and the bound" grep -q "$T/many: more than 4096 device CA files" "$T/.err"
+check "and nothing written" [ ! -e "$T/b4" ]
 finish
