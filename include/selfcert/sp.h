@@ -199,6 +199,13 @@ sc_err sc_sp_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_
  */
 sc_err sc_sp_renew(struct sc_sp *sp, const uint8_t *profile, size_t profile_len, uint32_t *handle,
     X509 **cert) SC_MUST_USE;
+/*
+ * Batch issue (#17, revision 1.5): ISSUE for a BatchedProfile (selfcert/batch.h). The SP checks
+ * the inclusion path (SC_ERR_BATCH_PATH) and the root's one signature, then everything ISSUE
+ * checks (a spent batch leaf: SC_ERR_REPLAY). An SP before 1.5 answers SC_ERR_UNKNOWN_REQUEST.
+ */
+sc_err sc_sp_batch_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, X509 **cert) SC_MUST_USE;
 
 struct sc_sp_key {
 	uint32_t handle;

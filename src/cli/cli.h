@@ -79,6 +79,7 @@ sc_err cli_revoked_load(const char *file, const char *net_root_path, int any_age
     struct sc_revoked **out) SC_MUST_USE;
 sc_err cmd_net_init(int argc, char **argv);
 sc_err cmd_net_profile(int argc, char **argv);
+sc_err cmd_net_batch(int argc, char **argv);
 sc_err cmd_net_device(int argc, char **argv);      /* cmd_registry.c: add|revoke|list|… */
 sc_err cmd_net_operator(int argc, char **argv);    /* cmd_operator.c: add|remove|list */
 sc_err cmd_net_db(int argc, char **argv);          /* cmd_registry.c: migrate|status|check */

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
+#include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/proof.h>
 #include <selfcert/sp.h>
@@ -537,6 +538,21 @@ static int is_renewal(const uint8_t *der, size_t len)
 	return info.renewal_count > 0;
 }
 
+/*
+ * 1 if der is a BatchedProfile (#17, selfcert/batch.h): it decodes as one, or decodes as one
+ * whose path does not lead to its root, which the SP is left to refuse (batch-path) as it would
+ * any device's. 0 otherwise: an ordinary or renewal profile, or nothing the SP will take.
+ */
+static int is_batched(const uint8_t *der, size_t len)
+{
+	struct sc_profile *p = NULL;
+	sc_err r = sc_batch_decode(der, len, &p);
+
+	sc_profile_free(p);
+	sc_err_clear();
+	return r == SC_OK || r == SC_ERR_BATCH_PATH;
+}
+
 static const char issue_usage[] =
     "usage: selfcert device issue --sp SOCKET --profile PROFILE.der --out LEAF.pem [--json]\n"
     "         [--authorization AUTH.bin]\n"
@@ -567,7 +583,7 @@ sc_err cmd_device_issue(int argc, char **argv)
 	    (r = cli_need(&a, "out", &out_path)) != SC_OK ||
 	    (r = cli_out_writable(out_path)) != SC_OK)
 		goto out;
-	if ((r = sc_file_read(profile_path, SC_PROFILE_MAX_DER, &der, &der_len)) != SC_OK ||
+	if ((r = sc_file_read(profile_path, SC_BATCH_MAX_DER, &der, &der_len)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
 	/* An operator-gated SP (docs/TPM.md): the authorization travels beside the profile. */
@@ -575,6 +591,10 @@ sc_err cmd_device_issue(int argc, char **argv)
 		if ((r = sc_file_read(auth_path, 4096, &auth, &auth_len)) != SC_OK ||
 		    (r = sc_sp_gate_issue(sp, der, der_len, auth, auth_len, &handle, &cert)) !=
 		        SC_OK)
+			goto out;
+		/* #17: a batch leaf goes through BATCH_ISSUE (the SP checks its path and root). */
+	} else if (is_batched(der, der_len)) {
+		if ((r = sc_sp_batch_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
 			goto out;
 		/* #17: a renewal profile goes through RENEW (the SP counts its certificates). */
 	} else if ((r = is_renewal(der, der_len)

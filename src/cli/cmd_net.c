@@ -17,7 +17,10 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <selfcert/alg.h>
+#include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/oid.h>
 #include <selfcert/profile.h>
@@ -578,6 +581,242 @@ sc_err cmd_net_profile(int argc, char **argv)
 out:
 	OPENSSL_free(der);
 	sc_profile_free(p);
+	profile_inputs_free(&in);
+	return r;
+}
+
+/* ---- net batch (#17: one signature for many devices) ---- */
+
+#define NET_BATCH_MAX 4096 /* devices per batch: far below SC_BATCH_MAX_SIZE, one command's worth */
+
+static const char net_batch_usage[] =
+    "usage: selfcert net batch --dir NETDIR (--device-ca DEVICE-CA.pem … | --device-ca-dir DIR)\n"
+    "         --out-dir DIR (--validity DUR | --not-before TIME --not-after TIME) [--alg ALG]\n"
+    "         [--profile-ttl DUR | --profile-not-after TIME] [--key-usage LIST] [--eku LIST]\n"
+    "         [--digest sha256|sha384|sha512] [--signer-key KEY] [--json]\n"
+    "  One profile body per device (its ID from its device CA certificate), one Merkle root over\n"
+    "  them signed once with NETDIR/signer.key (or --signer-key): DIR/<device ID>.der is each\n"
+    "  device's BatchedProfile (body, inclusion path, the signed root), which `device issue`\n"
+    "  sends with BATCH_ISSUE (SP revision 1.5). At most 4096 devices; --device-ca repeats up\n"
+    "  to 16 times, --device-ca-dir takes every *.pem in DIR. The flags mean what they mean for\n"
+    "  `net profile`; per-device ones (--challenge, --server-keygen, --san) do not apply.\n";
+
+/* The device CA files: the --device-ca values, or DIR's *.pem sorted; at most NET_BATCH_MAX. */
+static sc_err batch_inputs(const struct cli_args *a, char ***paths, size_t *n)
+{
+	struct dirent **ents = NULL;
+	const char *dir = cli_get(a, "device-ca-dir");
+	int ne = 0;
+	sc_err r = SC_OK;
+
+	*paths = NULL;
+	*n = 0;
+	if (cli_has(a, "device-ca") == (dir != NULL))
+		return sc_fail(SC_ERR_USAGE,
+		    "net batch: give --device-ca FILE (repeatable) or --device-ca-dir DIR");
+	if (dir == NULL) {
+		int c = cli_count(a, "device-ca");
+		if ((*paths = OPENSSL_zalloc((size_t)c * sizeof(char *))) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "net batch");
+		for (int i = 0; i < c; i++)
+			if (((*paths)[i] = OPENSSL_strdup(cli_nth(a, "device-ca", i))) == NULL)
+				return sc_fail(SC_ERR_NOMEM, "net batch");
+			else
+				(*n)++;
+		return SC_OK;
+	}
+	if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0)
+		return sc_fail(SC_ERR_IO, "%s: %s", dir, strerror(errno));
+	if ((*paths = OPENSSL_zalloc((size_t)(ne + 1) * sizeof(char *))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "net batch");
+		goto out;
+	}
+	for (int i = 0; i < ne; i++) {
+		size_t l = strlen(ents[i]->d_name);
+		char path[PATH_MAX];
+		if (l < 5 || strcmp(ents[i]->d_name + l - 4, ".pem") != 0)
+			continue;
+		if (*n >= NET_BATCH_MAX) {
+			r = sc_fail(SC_ERR_USAGE, "net batch: %s: more than %d device CA files",
+			    dir, NET_BATCH_MAX);
+			goto out;
+		}
+		if ((r = cli_path(path, sizeof(path), dir, ents[i]->d_name)) != SC_OK)
+			goto out;
+		if (((*paths)[*n] = OPENSSL_strdup(path)) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "net batch");
+			goto out;
+		}
+		(*n)++;
+	}
+	if (*n == 0)
+		r = sc_fail(SC_ERR_USAGE, "net batch: %s: no *.pem device CA file", dir);
+out:
+	for (int i = 0; i < ne; i++)
+		free(ents[i]);
+	free(ents);
+	return r;
+}
+
+/* A device ID becomes a file name: nothing that leaves DIR or hides the file. */
+static int batch_id_is_file_name(const char *id)
+{
+	return id[0] != '\0' && id[0] != '.' && strchr(id, '/') == NULL;
+}
+
+/* Each device's unsigned body, checked: its CA certificate, its ID, no ID twice. */
+static sc_err batch_bodies(const struct profile_req *req, const struct profile_inputs *signer,
+    char **paths, size_t n, struct sc_profile **bodies, char (*ids)[SC_DEVICE_ID_MAX + 1])
+{
+	struct sc_profile_params pp;
+	sc_err r;
+
+	for (size_t i = 0; i < n; i++) {
+		X509 *ca = NULL;
+		if ((r = sc_load_cert(paths[i], &ca)) != SC_OK)
+			return r;
+		r = sc_cert_device_id(ca, ids[i], sizeof(ids[i]));
+		X509_free(ca);
+		if (r != SC_OK)
+			return sc_fail(r, "%s: %s", paths[i], sc_err_detail());
+		if (!batch_id_is_file_name(ids[i]))
+			return sc_fail(SC_ERR_USAGE, "%s: device ID '%s' cannot name a file",
+			    paths[i], ids[i]);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(ids[i], ids[j]) == 0)
+				return sc_fail(SC_ERR_USAGE,
+				    "%s: device %s already in the batch (%s)", paths[i], ids[i],
+				    paths[j]);
+		pp = req->pp;
+		pp.network_id = signer->network_id;
+		pp.device_id = ids[i];
+		if ((r = sc_profile_create(&pp, &bodies[i])) != SC_OK)
+			return sc_fail(r, "%s: %s", paths[i], sc_err_detail());
+	}
+	return SC_OK;
+}
+
+static sc_err batch_flags(struct profile_req *req, int argc, char **argv, time_t now)
+{
+	static const struct cli_opt spec[] = {
+		{ "dir", 1, 0 },
+		{ "device-ca", 1, 1 },
+		{ "device-ca-dir", 1, 0 },
+		{ "out-dir", 1, 0 },
+		{ "validity", 1, 0 },
+		{ "not-before", 1, 0 },
+		{ "not-after", 1, 0 },
+		{ "alg", 1, 0 },
+		{ "profile-ttl", 1, 0 },
+		{ "profile-not-after", 1, 0 },
+		{ "key-usage", 1, 0 },
+		{ "eku", 1, 0 },
+		{ "digest", 1, 0 },
+		{ "signer-key", 1, 0 },
+		{ "json", 0, 0 },
+	};
+	struct cli_args *a = &req->a;
+	sc_err r;
+
+	memset(req, 0, sizeof(*req));
+	if ((r = cli_parse(a, "net batch", spec, sizeof(spec) / sizeof(spec[0]), argc, argv, 0)) !=
+	        SC_OK ||
+	    a->help)
+		return r;
+	if ((r = cli_need(a, "dir", &req->dir)) != SC_OK ||
+	    (r = cli_need(a, "out-dir", &req->out_path)) != SC_OK ||
+	    (r = profile_validity_flags(a, now, &req->pp)) != SC_OK ||
+	    (r = profile_key_flags(req)) != SC_OK || (r = profile_content_flags(req)) != SC_OK)
+		return r;
+	return SC_OK;
+}
+
+static void batch_print(const struct profile_req *req, const struct profile_inputs *signer,
+    char (*ids)[SC_DEVICE_ID_MAX + 1], const size_t *lens, size_t n)
+{
+	char path[PATH_MAX];
+	int json = cli_has(&req->a, "json");
+
+	if (json) {
+		printf("{\"network_id\":");
+		cli_json_str(stdout, signer->network_id);
+		printf(",\"size\":%zu,\"devices\":[", n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.der", req->out_path, ids[i]);
+		if (!json) {
+			printf("batch profile %zu of %zu for device %s: %zu bytes -> %s\n", i + 1,
+			    n, ids[i], lens[i], path);
+			continue;
+		}
+		printf("%s{\"device_id\":", i > 0 ? "," : "");
+		cli_json_str(stdout, ids[i]);
+		printf(",\"index\":%zu,\"bytes\":%zu,\"out\":", i, lens[i]);
+		cli_json_str(stdout, path);
+		printf("}");
+	}
+	if (json)
+		printf("]}\n");
+}
+
+sc_err cmd_net_batch(int argc, char **argv)
+{
+	struct profile_req req;
+	struct profile_inputs in;
+	struct sc_profile **bodies = NULL;
+	char(*ids)[SC_DEVICE_ID_MAX + 1] = NULL;
+	char **paths = NULL, path[PATH_MAX];
+	uint8_t **ders = NULL;
+	size_t n = 0, *lens = NULL;
+	sc_err r;
+
+	memset(&in, 0, sizeof(in));
+	if ((r = batch_flags(&req, argc, argv, time(NULL))) != SC_OK)
+		return r;
+	if (req.a.help) {
+		fputs(net_batch_usage, stdout);
+		return SC_OK;
+	}
+	if ((r = batch_inputs(&req.a, &paths, &n)) != SC_OK)
+		goto out;
+	if ((bodies = OPENSSL_zalloc(n * sizeof(*bodies))) == NULL ||
+	    (ids = OPENSSL_zalloc(n * sizeof(*ids))) == NULL ||
+	    (ders = OPENSSL_zalloc(n * sizeof(*ders))) == NULL ||
+	    (lens = OPENSSL_zalloc(n * sizeof(*lens))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "net batch");
+		goto out;
+	}
+	if ((r = profile_load_signer(&req, &in)) != SC_OK ||
+	    (r = batch_bodies(&req, &in, paths, n, bodies, ids)) != SC_OK ||
+	    (r = sc_batch_sign(bodies, n, in.signer_key, in.signer, ders, lens)) != SC_OK)
+		goto out;
+	if (mkdir(req.out_path, 0755) != 0 && errno != EEXIST) {
+		r = sc_fail(SC_ERR_IO, "%s: %s", req.out_path, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[SC_DEVICE_ID_MAX + 8];
+		snprintf(name, sizeof(name), "%s.der", ids[i]);
+		if ((r = cli_path(path, sizeof(path), req.out_path, name)) != SC_OK ||
+		    (r = sc_file_write_atomic(path, ders[i], lens[i], 0644)) != SC_OK)
+			goto out;
+	}
+	batch_print(&req, &in, ids, lens, n);
+	r = SC_OK;
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (bodies != NULL)
+			sc_profile_free(bodies[i]);
+		if (ders != NULL)
+			OPENSSL_free(ders[i]);
+		if (paths != NULL)
+			OPENSSL_free(paths[i]);
+	}
+	OPENSSL_free(bodies);
+	OPENSSL_free(ders);
+	OPENSSL_free(lens);
+	OPENSSL_free(ids);
+	OPENSSL_free(paths);
 	profile_inputs_free(&in);
 	return r;
 }

@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "mfr", "revoke", cmd_mfr_revoke, "revoke device CAs: the manufacturer CA's CRL" },
 	{ "net", "init", cmd_net_init, "create a network root and profile signer" },
 	{ "net", "profile", cmd_net_profile, "sign a profile for one device" },
+	{ "net", "batch", cmd_net_batch, "sign one batch profile for many devices (#17)" },
 	{ "net", "authorize", cmd_net_authorize,
 	    "authorize one certificate on an operator-gated TPM device" },
 	{ "net", "device", cmd_net_device,

@@ -47,7 +47,14 @@ ok "server-generated RSA-2048 profile (sign and key transport)" profile --server
 H_RSA=$(issue "$T/p-rsa.der" "$T/rsa.pem") && pass || fail "issue, server-generated RSA-2048 (RSA-OAEP unwrap)"
 ok "Ed25519 profile" profile --alg ed25519 --out "$T/p-ed.der"
 H_ED=$(issue "$T/p-ed.der" "$T/ed.pem") && pass || fail "issue, device-generated Ed25519"
-check "keys lists the three" [ "$(sc device keys --sp "$T/dev.sock" | wc -l)" -eq 3 ]
+# #17: a renewal profile goes through RENEW, the SP counting its certificates.
+ok "renewal profile (2 certificates, one a day)" profile --renewal 2/1d --out "$T/p-rn.der"
+ok "issue through RENEW (renewal profile)" issue "$T/p-rn.der" "$T/rn.pem"
+# #17: a batch leaf (one signed Merkle root) goes through BATCH_ISSUE.
+ok "batch profile (net batch)" sc net batch --dir "$T/net" --device-ca "$T/dc/device-ca.pem" \
+  --validity 1d --out-dir "$T/batch"
+ok "issue through BATCH_ISSUE (batch profile)" issue "$T/batch/SBX-1.der" "$T/bt.pem"
+check "keys lists the five" [ "$(sc device keys --sp "$T/dev.sock" | wc -l)" -eq 5 ]
 ok "the device CA's own CRL (the CSK signs under the filter)" sc device crl --sp "$T/dev.sock" --out "$T/devca.crl"
 
 echo "signed under seccomp" >"$T/msg"
