@@ -4,7 +4,7 @@
 # overview, audit pages) at fleet size, timed by the server (EXPLAIN ANALYZE's execution time,
 # median of 7): a throw-away PostgreSQL (tests/integration/lib-pg.sh), the schema made by
 # `selfcert net db migrate` (its triggers included), filled as bench_console fills SQLite.
-# Needs SELFCERT (the selfcert binary). docs/PERFORMANCE.md, section 8.
+# Needs SELFCERT (the selfcert binary). docs/PERFORMANCE.md, section 12.
 set -u
 . "$(dirname "$0")/../tests/integration/lib-pg.sh"
 : "${SELFCERT:?set SELFCERT to the selfcert binary}"
