@@ -569,17 +569,12 @@ sc_err spd_tpm_gate_issue_leaf(const struct spd_key *csk, const struct sc_profil
     EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t counter, const uint8_t *auth, size_t auth_len,
     X509 **cert)
 {
-	const ASN1_BIT_STRING *psig = NULL;
-	const X509_ALGOR *palg = NULL;
 	const EVP_MD *md = NULL;
-	X509 *x = NULL, *y = NULL;
+	X509 *x = NULL;
 	uint8_t *tbs = NULL, *sig = NULL, dg[EVP_MAX_MD_SIZE], name[34], cp[32];
-	unsigned char *der = NULL;
-	const unsigned char *q;
 	size_t tbs_len = 0, sig_len = 0;
 	unsigned dg_len = 0;
 	ESYS_TR sess = g_sess;
-	int n;
 	sc_err r = SC_ERR_INTERNAL;
 
 	*cert = NULL;
@@ -615,26 +610,10 @@ sc_err spd_tpm_gate_issue_leaf(const struct spd_key *csk, const struct sc_profil
 	OPENSSL_cleanse(g_nonce, sizeof(g_nonce));
 	if (r != SC_OK)
 		goto out;
-	X509_get0_signature(&psig, &palg, x);
-	if ((r = spd_tpm_set_bits(psig, sig, sig_len)) != SC_OK)
-		goto out;
-	if ((n = i2d_X509(x, &der)) <= 0) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "issue: encoding the certificate");
-		goto out;
-	}
-	q = der;
-	if ((y = d2i_X509(NULL, &q, n)) == NULL || q != der + n || X509_verify(y, csk->pkey) != 1) {
-		r = sc_fail_ossl(SC_ERR_TPM, "issue: the TPM-signed certificate does not verify");
-		goto out;
-	}
-	*cert = y;
-	y = NULL;
-	r = SC_OK;
+	r = spd_tpm_cert_finish(x, csk, sig, sig_len, cert);
 out:
 	X509_free(x);
-	X509_free(y);
 	OPENSSL_free(tbs);
-	OPENSSL_free(der);
 	OPENSSL_free(sig);
 	return r;
 }

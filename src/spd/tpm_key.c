@@ -678,12 +678,10 @@ sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
     X509 *csk_cert, uint64_t serial, X509 **cert)
 {
 	struct sc_profile_info info;
-	const ASN1_BIT_STRING *psig = NULL;
 	const X509_ALGOR *palg = NULL;
 	const EVP_MD *md;
-	X509 *x = NULL, *y = NULL;
-	unsigned char *tbs = NULL, *der = NULL;
-	const unsigned char *q;
+	X509 *x = NULL;
+	unsigned char *tbs = NULL;
 	uint8_t dg[EVP_MAX_MD_SIZE], *sig = NULL;
 	size_t dg_len = 0, sig_len = 0;
 	int n;
@@ -700,7 +698,7 @@ sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
 		return r;
 	sc_profile_get_info(p, &info);
 	md = sc_sign_md(csk->pkey, info.cert_digest);
-	X509_get0_signature(&psig, &palg, x);
+	X509_get0_signature(NULL, &palg, x);
 	if ((r = set_sigalg(csk, md, (X509_ALGOR *)X509_get0_tbs_sigalg(x))) != SC_OK ||
 	    (r = set_sigalg(csk, md, (X509_ALGOR *)palg)) != SC_OK)
 		goto out;
@@ -710,8 +708,29 @@ sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
 	}
 	if ((r = digest_of(md, tbs, (size_t)n, dg, &dg_len)) != SC_OK ||
 	    (r = sign_any(csk, sc_alg_is_rsa(csk->alg) ? TPM2_ALG_RSASSA : TPM2_ALG_ECDSA, md, dg,
-	         dg_len, &sig, &sig_len)) != SC_OK ||
-	    (r = spd_tpm_set_bits(psig, sig, sig_len)) != SC_OK)
+	         dg_len, &sig, &sig_len)) != SC_OK)
+		goto out;
+	r = spd_tpm_cert_finish(x, csk, sig, sig_len, cert);
+out:
+	X509_free(x);
+	OPENSSL_free(tbs);
+	OPENSSL_free(sig);
+	return r;
+}
+
+sc_err spd_tpm_cert_finish(X509 *x, const struct spd_key *csk, const uint8_t *sig, size_t sig_len,
+    X509 **cert)
+{
+	const ASN1_BIT_STRING *psig = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	X509 *y = NULL;
+	int n;
+	sc_err r;
+
+	*cert = NULL;
+	X509_get0_signature(&psig, NULL, x);
+	if ((r = spd_tpm_set_bits(psig, sig, sig_len)) != SC_OK)
 		goto out;
 	if ((n = i2d_X509(x, &der)) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "issue: encoding the certificate");
@@ -726,11 +745,8 @@ sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
 	y = NULL;
 	r = SC_OK;
 out:
-	X509_free(x);
 	X509_free(y);
-	OPENSSL_free(tbs);
 	OPENSSL_free(der);
-	OPENSSL_free(sig);
 	return r;
 }
 

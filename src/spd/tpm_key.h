@@ -43,6 +43,13 @@ void spd_tpm_flush(ESYS_TR h);
 /* An X.509 signature BIT STRING set to sig (OpenSSL 3.0 has no setter). */
 sc_err spd_tpm_set_bits(const ASN1_BIT_STRING *cbs, const uint8_t *sig, size_t sig_len);
 /*
+ * The TPM's signature sig put into x (its signatureAlgorithm set already), then the whole
+ * certificate encoded, parsed again and verified under csk: *cert the parsed one (the caller's),
+ * so nothing the TPM signed wrongly is ever committed. x stays the caller's.
+ */
+sc_err spd_tpm_cert_finish(X509 *x, const struct spd_key *csk, const uint8_t *sig, size_t sig_len,
+    X509 **cert) SC_MUST_USE;
+/*
  * TPM2_Sign of a digest with k: in the salted session with k's auth value (sess ESYS_TR_NONE),
  * or in the policy session sess (a gated CSK, tpm_gate.c; the TPM flushes it). DER ECDSA or
  * PKCS#1 v1.5 bytes in *sig (OPENSSL_free).
