@@ -69,10 +69,12 @@ gated_issue() {  # gated_issue TAG CHALLENGE-FLAGS -- PROFILE-FLAGS
 ok "gated issuance, device-generated P-256 key" gated_issue g1 --alg p256 -- --alg p256
 ok "  openssl verify accepts it" openssl verify -CAfile "$T/mfr/root.pem" \
   -untrusted <(cat "$T/certs/chain.pem") "$T/g1.pem"
-# serial = SHA-256("selfcert gate serial" ‖ challenge)[0..16), top bit cleared (gate.h)
+# serial = SHA-256("selfcert gate serial" ‖ challenge)[0..16), top bit cleared, a zero first
+# byte made 01 (sc_gate_serial: DER has no leading zero octet; 1 challenge in 128 hits it)
 want_serial() {
-  local h; h=$( (printf 'selfcert gate serial'; jq -r .challenge "$1" | xxd -r -p) | sha256sum | cut -c1-32)
-  printf '%02x%s' $((0x${h:0:2} & 0x7f)) "${h:2}"
+  local h b; h=$( (printf 'selfcert gate serial'; jq -r .challenge "$1" | xxd -r -p) | sha256sum | cut -c1-32)
+  b=$((0x${h:0:2} & 0x7f)); [ "$b" -ne 0 ] || b=1
+  printf '%02x%s' "$b" "${h:2}"
 }
 check "  its serial is the one both sides derive from the challenge" \
   [ "$(openssl x509 -in "$T/g1.pem" -noout -serial | cut -d= -f2 | tr A-F a-f)" = "$(want_serial "$T/g1.gate")" ]
