@@ -35,11 +35,27 @@ gateway() {
 }
 
 # client LEAF LINE: one TLS connection with LEAF's key (in the SP) and chain; prints what came back.
+# The client's input stays open until the echo came back or the gateway hung up (a refusal), so
+# the wait is as long as the gateway takes (seconds under valgrind), not a fixed sleep.
 client() {
-  local leaf=$1 line=$2
-  (echo "$line"; sleep "$((SC_VG_SMALL ? 10 : 1))") | PKCS11_MODULE_PATH="$M" timeout 20 openssl s_client -quiet -no_ign_eof \
+  local leaf=$1 line=$2 out pid
+  out=$(mktemp "$T/client.XXXXXX")
+  rm -f "$out.in" && mkfifo "$out.in"
+  PKCS11_MODULE_PATH="$M" timeout 30 openssl s_client -quiet -no_ign_eof \
     -connect "127.0.0.1:$GW_PORT" -CAfile "$T/gw.pem" -engine pkcs11 -keyform engine \
-    -key "$(key_uri "$leaf")" -cert "$T/certs/$leaf.pem" -cert_chain "$T/dev-certs/chain.pem" 2>>"$T/clients.err"
+    -key "$(key_uri "$leaf")" -cert "$T/certs/$leaf.pem" -cert_chain "$T/dev-certs/chain.pem" \
+    <"$out.in" >"$out" 2>>"$T/clients.err" &
+  pid=$!
+  exec 9>"$out.in"
+  echo "$line" >&9
+  for _ in $(seq 1 600); do
+    grep -qxF -- "$line" "$out" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  exec 9>&-
+  wait "$pid" 2>/dev/null
+  cat "$out"
 }
 
 stop_gateway() {
