@@ -47,11 +47,21 @@ phase_report() {
   printf '  %-10s %5d s\n' total "$SECONDS"
 }
 trap phase_report EXIT
+# seed_costs BUILD TABLE: a build folder without ctest's cost data of its own gets TABLE's
+# (tests/costs/: seconds measured in CI), so a fresh clone, as in CI, starts the longest tests
+# first instead of in declaration order; once a folder has its own measurements, ctest uses those.
+seed_costs() {
+  local f=$1/Testing/Temporary/CTestCostData.txt
+  [ -s "$f" ] && return 0
+  mkdir -p "${f%/*}"
+  { sed -n 's/^\([^# ][^ ]*\) \([0-9][0-9]*\)$/\1 1 \2/p' "$2"; echo ---; } >"$f"
+}
 scripts/deps.sh
 
 phase debug "debug build and tests"
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j"$(nproc)"
+seed_costs build/debug tests/costs/debug.txt
 ctest --preset debug "$@"
 if [ "${SC_FAST:-0}" = 1 ]; then
   echo "SC_FAST=1: asan and valgrind passes skipped"
@@ -89,6 +99,7 @@ cmake --build --preset asan -j"$(nproc)"
 # Go, HAProxy: our side of them is the SP and the agent, which other tests run) and benchmarks.
 asan_skip='^integration/tpm/|_pg$|^integration/test_provd_(nodes|failover)$'
 asan_skip+='|^integration/test_(interop|agent_nginx)$|^bench/'
+seed_costs build/asan tests/costs/asan.txt
 SC_SMALL=1 ctest --preset asan -E "$asan_skip"
 
 phase valgrind "valgrind memcheck: every integration test against the debug build"
@@ -99,8 +110,14 @@ rc=0
 # load: the backend's code runs under memcheck in test_provd_auth_pg and test_provd_operators_pg)
 # and test_hsm (the provider and SoftHSM under memcheck take minutes; keyopen.c's own checks run
 # in unit/test_keyopen and fuzz/memcheck_key_uri).
+# The longest first by their times under memcheck (tests/costs/valgrind.txt), not by the debug
+# pass's that ctest recorded in the same folder; that record is put back afterwards.
+costs=build/debug/Testing/Temporary/CTestCostData.txt
+[ -f "$costs" ] && mv "$costs" "$costs.debug"
+seed_costs build/debug tests/costs/valgrind.txt
 SC_VALGRIND=1 SC_VG_SUMMARY=$summary ctest --preset debug -R '^integration/' \
   -E '^integration/test_(agent|provd_load)_pg$|^integration/test_hsm$' || rc=$?
+if [ -f "$costs.debug" ]; then mv "$costs.debug" "$costs"; else rm -f "$costs"; fi
 echo "== valgrind summary (tests that skipped themselves are not listed)"
 sort "$summary" 2>/dev/null
 exit "$rc"

@@ -47,6 +47,7 @@ vg_wrap() {          # vg_wrap VAR: point $VAR at a valgrind wrapper of the bina
 # scn: the command line natively even under valgrind, for a test's set-up and inspection steps
 # whose code other tests already run under memcheck (each valgrind process costs seconds).
 SELFCERT_NATIVE=${SELFCERT:-}
+SELFCERT_SPD_NATIVE=${SELFCERT_SPD:-}
 scn() { "$SELFCERT_NATIVE" "$@"; }
 if [ "$SC_VALGRIND" = 1 ]; then
   command -v valgrind >/dev/null || { echo "SC_VALGRIND=1 but valgrind is not installed" >&2; exit 1; }
