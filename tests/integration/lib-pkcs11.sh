@@ -66,6 +66,20 @@ free_port() {
   return 1
 }
 
+# hold_until FILE PATTERN [SECONDS]: the tail of a TLS program's stdin in a pipeline,
+# `(echo LINE; hold_until OUT PATTERN) | prog >OUT`: returns once OUT has a line matching
+# PATTERN (the peer's line arrived), or after SECONDS (15), so that the program reads
+# end-of-file only after the exchange however slow the handshake is. A fixed sleep there (1.5 s)
+# had a margin of five under valgrind, where the SP signing the handshake took 0.3 s.
+hold_until() {
+  local i n=$((${3:-15} * 20))
+  for ((i = 0; i < n; i++)); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # wait_port PORT: until something accepts on 127.0.0.1:PORT (bounded: 10 s).
 wait_port() {
   for _ in $(seq 1 "$SC_VG_WAIT"); do
