@@ -18,7 +18,8 @@ NETDIR="$T/net-other-net" ok "leaf of another network" issue_leaf other --alg p2
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/gw.key" -out "$T/gw.pem" \
   -days 2 -subj /CN=localhost 2>/dev/null || fail "gateway certificate"
 
-# gateway NAME [flags…]: start one gateway for at most 2 connections; sets GW_PORT, GW_PID.
+# gateway NAME [flags…]: start one gateway for at most 2 connections (a later --max-connections
+# wins: stop_gateway waits for it to end by itself after its last one); sets GW_PORT, GW_PID.
 gateway() {
   local name=$1; shift
   "$SC_GATEWAY" --cert "$T/gw.pem" --key "$T/gw.key" --mfr-root "$T/mfr/root.pem" \
@@ -71,7 +72,7 @@ fi
 # ---- an hour after the leaf expired: refused by path validation ----
 not_after=$(openssl x509 -in "$T/certs/good.pem" -noout -enddate | cut -d= -f2)
 at=$(date -u -d "$not_after + 1 hour" +%Y-%m-%dT%H:%M:%SZ)
-if gateway expired --at "$at"; then
+if gateway expired --at "$at" --max-connections 1; then
   client good "too late" "$T/late.echo"
   check "the expired client gets nothing back" [ ! -s "$T/late.echo" ]
   check "refused: chain, certificate has expired" \
