@@ -34,7 +34,8 @@ mtls() {
   # Not a probe connection: it would be the one -naccept allows. s_server says ACCEPT.
   for _ in $(seq 1 100); do grep -q '^ACCEPT' "$T/$name.srv" 2>/dev/null && break; sleep 0.05; done
   if ! grep -q '^ACCEPT' "$T/$name.srv"; then
-    fail "$name: s_server did not listen: $(head -c 300 "$T/$name.srv.err")"; kill "$spid" 2>/dev/null; return
+    fail "$name: s_server did not listen: $(head -c 300 "$T/$name.srv.err")"; kill "$spid" 2>/dev/null
+    echo done >"$T/$name.done"; return
   fi
   (echo "$to_server"; hold_until "$T/$name.cli" "$to_client\$") | "$@" -p11port "$port" >"$T/$name.cli" 2>"$T/$name.cli.err"
   local rc=$?
