@@ -316,23 +316,6 @@ long bench_http_get(const struct bench_world *w, const char *url, char **body)
 
 /* ---- servers ---- */
 
-static int free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		bench_die("a free port: %s", strerror(errno));
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static int tcp_open(int port)
 {
 	struct sockaddr_in a;
@@ -358,6 +341,51 @@ static void wait_port(pid_t pid, int port, const char *log)
 		usleep(25000);
 	}
 	bench_die("the server does not listen on port %d (see %s)", port, log);
+}
+
+/*
+ * A loopback port for a server that cannot take port 0 (cfssl): nobody listens on it now, and it
+ * lies below the kernel's ephemeral range, where a port can be the local end of any process's
+ * outgoing connection (a connect does not see that; cfssl's bind then fails) or the one the
+ * kernel hands to a server on port 0 between our pick and cfssl's bind. The pick used to be
+ * exactly such a port (bind to port 0, close, reuse).
+ */
+static int free_port(void)
+{
+	unsigned lo = 32768, hi = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo <= 12000)
+			lo = 32768;
+		fclose(f);
+	}
+	for (int i = 0; i < 100; i++) {
+		uint32_t v = 0;
+		int port;
+
+		if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+			bench_die("RAND_bytes");
+		port = (int)(10000 + v % (lo - 10000));
+		if (!tcp_open(port))
+			return port;
+	}
+	bench_die("no free port below %u", lo);
+	return -1;
+}
+
+/* 1 once something accepts on port, 0 if the server exited first (its port was taken). */
+static int started(pid_t pid, int port, const char *log)
+{
+	for (int i = 0; i < START_TRIES; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return 0;
+		if (tcp_open(port))
+			return 1;
+		usleep(25000);
+	}
+	bench_die("the server does not listen on port %d (see %s)", port, log);
+	return 0;
 }
 
 void bench_provd_start(const struct bench_world *w, const char *db, int threads, int tls,
@@ -491,14 +519,13 @@ int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server 
 	const char *cfssl = getenv("CFSSL");
 	char portstr[16], dbconf[BENCH_PATH_MAX + 32];
 	char *argv[24];
-	int n = 0, port = free_port();
+	int n = 0, port = 0;
 
 	for (size_t i = 0;
 	     (cfssl == NULL || access(cfssl, X_OK) != 0) && i < sizeof(bins) / sizeof(bins[0]); i++)
 		cfssl = bins[i];
 	if (access(cfssl, X_OK) != 0)
 		return -1;
-	snprintf(portstr, sizeof(portstr), "%d", port);
 	snprintf(s->log, sizeof(s->log), "%s/cfssl.log", w->dir);
 	cfssl_db(w, dbconf, sizeof(dbconf));
 	argv[n++] = (char *)cfssl;
@@ -522,8 +549,16 @@ int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server 
 		argv[n++] = (char *)w->server_key;
 	}
 	argv[n] = NULL;
-	s->pid = bench_spawn(argv, s->log);
-	wait_port(s->pid, port, s->log);
+	/* Another process can still bind the port first: then cfssl exits, and a new port is tried. */
+	for (int i = 0;; i++) {
+		port = free_port();
+		snprintf(portstr, sizeof(portstr), "%d", port);
+		s->pid = bench_spawn(argv, s->log);
+		if (started(s->pid, port, s->log))
+			break;
+		if (i == 4)
+			bench_die("cfssl exited at start five times (see %s)", s->log);
+	}
 	snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%d", tls ? "https" : "http", port);
 	return 0;
 }

@@ -334,9 +334,10 @@ static void *watchdog(void *arg)
 	while (!srv->stopping) {
 		for (struct conn_track *t = srv->conns; t != NULL; t = t->next)
 			if (t->reading && t->fd >= 0 && since(&t->start) >= limit) {
-				shutdown(t->fd, SHUT_RDWR);
+				/* The line first: whoever sees the hang-up finds it logged. */
 				sc_log("%s: connection cut: request not in within %lds", t->peer,
 				    srv->deadline_s);
+				shutdown(t->fd, SHUT_RDWR);
 				t->fd = -1; /* once */
 			}
 		clock_gettime(CLOCK_REALTIME, &wake);

@@ -115,10 +115,12 @@ try:
     wait(lambda d: d.find_elements(By.ID, "q-prefix"), "the search form")
     check("the prefix field has the focus", active().get_attribute("id") == "q-prefix")
     keys(PREFIX, Keys.ENTER)
-    wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#devices a.dev") and
-         d.find_element(By.ID, "q-prefix").get_attribute("value") == PREFIX and
+    # The unfiltered list drawn before the search has rows, the typed prefix and (the hash is set
+    # at once) the new URL too: only rows that all begin with the prefix are the search's. A
+    # fixed 0.2 s after the old list was all the filtered one had to come.
+    wait(lambda d: (lambda rows: rows and all(r.text.startswith(PREFIX) for r in rows))(
+         d.find_elements(By.CSS_SELECTOR, "#devices a.dev")) and
          "#/devices?prefix=" in d.current_url, "the search result")
-    time.sleep(0.2)
     first = driver.find_elements(By.CSS_SELECTOR, "#devices a.dev")
     check("the search finds the device first", first and first[0].text == DEVICE,
           first[0].text if first else "no rows")

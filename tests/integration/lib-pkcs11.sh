@@ -48,12 +48,34 @@ p11() { pkcs11-tool --module "$SC_PKCS11_MODULE" "$@"; }
 # The PKCS#11 URI of a leaf's private key (CKA_LABEL = the SP's handle).
 key_uri() { echo "pkcs11:token=DEV-P11;object=$(cat "$T/$1.handle");type=private"; }
 
-# A loopback port nobody listens on now (bash's /dev/tcp connects; failure means free).
+# A loopback port nobody listens on now (bash's /dev/tcp connects; failure means free), below
+# the kernel's ephemeral range: a port in that range can be the local end of any process's
+# outgoing connection (a connect does not see it, and the server's bind then fails) or the port
+# the kernel hands to a server listening on port 0 (provd, the gateway) between our check and
+# the bind. 20000-50000 overlapped 32768-60999 by 17,000 ports. A port is handed out once per
+# test ($T/.ports): two picks before either server binds could otherwise be the same.
 free_port() {
-  local p
+  local p lo=32768 _hi
+  read -r lo _hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  [ "$lo" -gt 12000 ] || lo=32768
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    p=$((10000 + RANDOM % (lo - 10000)))
+    grep -qx "$p" "$T/.ports" 2>/dev/null && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p" | tee -a "$T/.ports"; return 0; fi
+  done
+  return 1
+}
+
+# hold_until FILE PATTERN [SECONDS]: the tail of a TLS program's stdin in a pipeline,
+# `(echo LINE; hold_until OUT PATTERN) | prog >OUT`: returns once OUT has a line matching
+# PATTERN (the peer's line arrived), or after SECONDS (15), so that the program reads
+# end-of-file only after the exchange however slow the handshake is. A fixed sleep there (1.5 s)
+# had a margin of five under valgrind, where the SP signing the handshake took 0.3 s.
+hold_until() {
+  local i n=$((${3:-15} * 20))
+  for ((i = 0; i < n; i++)); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
   done
   return 1
 }

@@ -52,9 +52,9 @@ must_stop() {  # must_stop DESC: the background agent stopped itself, or the tes
   if wait_stopped "$APID"; then pass; else fail "$1: $(tail -n 2 "$T/stop.err")"; exit 1; fi
 }
 certs_of() { db "SELECT count(*) FROM certificates WHERE device_id = '$1'"; }
-wait_stopped() {  # wait_stopped PID: until the process stopped itself (SIGSTOP)
+wait_stopped() {  # wait_stopped PID: until the process stopped itself (SIGSTOP); 20 s, 120 s under valgrind
   local _
-  for _ in $(seq 1 400); do
+  for _ in $(seq 1 $((SC_VG_WAIT * 2))); do
     [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = T ] && return 0
     kill -0 "$1" 2>/dev/null || return 1
     sleep 0.05

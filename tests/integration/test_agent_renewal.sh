@@ -50,7 +50,12 @@ check "three renewals registered in one request" grep -q "registered 3 renewed c
 check "provd logged one batch of 3" grep -q "POST /v1/certificates/batch 200 .* batch=3 device=DEV-N" "$T/provd.log"
 check "four certificates, one profile" [ "$(db "SELECT count(*) FROM certificates WHERE profile_id = '$pid'")" = 4 ]
 periods=$(db "SELECT group_concat(period, ' ') FROM (SELECT period FROM certificates WHERE profile_id = '$pid' ORDER BY registered_at, period)")
-check "one per period, in order, from 0 ($periods)" bash -c "set -- $periods; [ \$1 = 0 ] && [ \$2 -gt \$1 ] && [ \$3 -gt \$2 ] && [ \$4 -gt \$3 ] && [ \$4 -lt $K ]"
+# The first is period 0 when the SP issues within half a cadence of provd making the profile (its
+# notBefore is back-dated by that much; at whole seconds, 1 to 2 s here). Under valgrind provd's
+# signing and registry write and the agent's handling of the answer take seconds: its window is
+# 5 s of a 10 s cadence, and period 1 is allowed there (the debug pass checks period 0).
+FIRST_MAX=0; [ "$SC_VALGRIND" = 1 ] && FIRST_MAX=1
+check "one per period, in order, from 0 ($periods)" bash -c "set -- $periods; [ \$1 -le $FIRST_MAX ] && [ \$2 -gt \$1 ] && [ \$3 -gt \$2 ] && [ \$4 -gt \$3 ] && [ \$4 -lt $K ]"
 ok "the newest leaf verifies" sc verify --json --mfr-root "$T/mfr/root.pem" --chain "$T/n-out/chain.pem" "$T/n-out/leaf.pem"
 check "backlog empty" bash -c "! grep -q '\"backlog\"' '$T/n-out/state.json'"
 

@@ -21,22 +21,27 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
 
 # mtls NAME VERSION CLIENT-CMD…: s_server (TLS VERSION only) against the client; the client
 # sends a line and must receive the server's; the server must log the client's subject and line.
+# No fixed sleeps: the client's stdin ends once the server's line arrived (hold_until), and the
+# server's once the client is done.
 mtls() {
   local name=$1 version=$2; shift 2
   local port; port=$(free_port) || { fail "$name: no free port"; return; }
   local to_client="server says $RANDOM" to_server="client $name says $RANDOM"
-  (echo "$to_client"; sleep 3) | timeout 20 openssl s_server -accept "127.0.0.1:$port" -naccept 1 \
+  (echo "$to_client"; hold_until "$T/$name.done" done) | timeout 20 openssl s_server -accept "127.0.0.1:$port" -naccept 1 \
     -cert "$T/srv.pem" -key "$T/srv.key" -Verify 2 -CAfile "$T/mfr/root.pem" -verify_return_error \
     "-$version" >"$T/$name.srv" 2>"$T/$name.srv.err" &
   local spid=$!
   # Not a probe connection: it would be the one -naccept allows. s_server says ACCEPT.
   for _ in $(seq 1 100); do grep -q '^ACCEPT' "$T/$name.srv" 2>/dev/null && break; sleep 0.05; done
   if ! grep -q '^ACCEPT' "$T/$name.srv"; then
-    fail "$name: s_server did not listen: $(head -c 300 "$T/$name.srv.err")"; kill "$spid" 2>/dev/null; return
+    fail "$name: s_server did not listen: $(head -c 300 "$T/$name.srv.err")"; kill "$spid" 2>/dev/null
+    echo done >"$T/$name.done"; return
   fi
-  (echo "$to_server"; sleep 1.5) | "$@" -p11port "$port" >"$T/$name.cli" 2>"$T/$name.cli.err"
+  (echo "$to_server"; hold_until "$T/$name.cli" "$to_client\$") | "$@" -p11port "$port" >"$T/$name.cli" 2>"$T/$name.cli.err"
   local rc=$?
-  # s_server ends with its one connection; a client that never connected leaves it waiting.
+  # s_server ends with its one connection; a client that never connected leaves it waiting
+  # (until its stdin ends here: its end-of-file before the client's would cut the client off).
+  echo done >"$T/$name.done"
   for _ in $(seq 1 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
   kill "$spid" 2>/dev/null
   wait "$spid" 2>/dev/null
