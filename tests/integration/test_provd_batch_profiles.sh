@@ -21,8 +21,8 @@ sc net device add --db "$REG_DB" --device-id BAT-1 --device-id BAT-2 --device-id
 # A wave of at most 4; its first request waits up to WAIT ms for the others, in its worker thread
 # (batcher.h), so the agents start a little apart: each one's connection then goes to a worker
 # that is not waiting (one that waits accepts nothing). The wave closes when the fourth joins.
-WAIT=3000
-[ "$SC_VALGRIND" = 1 ] && WAIT=10000
+WAIT=8000
+[ "$SC_VALGRIND" = 1 ] && WAIT=20000
 start_provd --profile-batch 4 --profile-batch-wait $WAIT --threads 8 || exit 1
 
 refused_flag() { "$SELFCERT_PROVD" "$@" >"$T/.out" 2>"$T/.err"; [ $? = 2 ] && grep -q -- "$1" "$T/.err"; }
