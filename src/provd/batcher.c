@@ -29,6 +29,7 @@ struct provd_batcher {
 	pthread_cond_t wake;    /* the leader's: the open wave is full, or the signer is free */
 	pthread_cond_t signed_; /* everyone's: a wave is done */
 	int signing;            /* a wave is being signed: the next one gathers meanwhile */
+	size_t inflight;        /* requests announced (provd_batcher_enter), not yet arrived */
 	struct wave *open;      /* the wave new requests join; NULL: the next opens one */
 	EVP_PKEY *key;
 	X509 *cert;
@@ -104,23 +105,25 @@ void provd_batcher_free(struct provd_batcher *b)
 }
 
 /*
- * The leader: wait while another wave is being signed, and then (wait_ms > 0) until the wave is
- * full or wait_ms has passed since it opened; close it, sign it, wake the rest.
+ * The leader: wait while another wave is being signed; then, with wait_ms, until the wave is full
+ * or wait_ms has passed (a fixed window); without, while requests that announced themselves are
+ * still on their way (at most PROVD_BATCH_INFLIGHT_MS). Close the wave, sign it, wake the rest.
  */
 static void lead(struct provd_batcher *b, struct wave *w)
 {
 	struct timespec until;
+	unsigned ms = b->wait_ms > 0 ? b->wait_ms : PROVD_BATCH_INFLIGHT_MS;
 	int timed_out = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += (long)(b->wait_ms % 1000) * 1000000L;
-	until.tv_sec += b->wait_ms / 1000 + until.tv_nsec / 1000000000L;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	until.tv_sec += ms / 1000 + until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	while (w->n < b->max) {
 		if (b->signing)
 			pthread_cond_wait(&b->wake, &b->mu);
-		else if (b->wait_ms == 0 || timed_out)
-			break;
+		else if (timed_out || (b->wait_ms == 0 && b->inflight == 0))
+			break; /* no window and nobody on the way: a lone request never waits */
 		else
 			timed_out = pthread_cond_timedwait(&b->wake, &b->mu, &until) == ETIMEDOUT;
 	}
@@ -141,8 +144,8 @@ static void lead(struct provd_batcher *b, struct wave *w)
 	pthread_cond_broadcast(&b->wake); /* the next wave's leader, if it waits for the signer */
 }
 
-sc_err provd_batcher_sign(struct provd_batcher *b, struct sc_profile *body, uint8_t **der,
-    size_t *len, size_t *wave_n)
+sc_err provd_batcher_sign(struct provd_batcher *b, int announced, struct sc_profile *body,
+    uint8_t **der, size_t *len, size_t *wave_n)
 {
 	struct wave *w;
 	size_t i;
@@ -157,14 +160,15 @@ sc_err provd_batcher_sign(struct provd_batcher *b, struct sc_profile *body, uint
 		pthread_mutex_unlock(&b->mu);
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	}
+	if (announced && b->inflight > 0)
+		b->inflight--; /* it has arrived */
 	w = b->open;
 	i = w->n++;
 	w->bodies[i] = body;
 	w->refs++;
-	if (w->n == b->max) {
-		b->open = NULL; /* full: the next request opens the next wave */
-		pthread_cond_broadcast(&b->wake);
-	}
+	if (w->n == b->max)
+		b->open = NULL;           /* full: the next request opens the next wave */
+	pthread_cond_broadcast(&b->wake); /* a waiting leader counts again */
 	if (i == 0)
 		lead(b, w);
 	while (!w->done)
@@ -184,6 +188,26 @@ sc_err provd_batcher_sign(struct provd_batcher *b, struct sc_profile *body, uint
 		wave_free(w);
 	pthread_mutex_unlock(&b->mu);
 	return r;
+}
+
+void provd_batcher_enter(struct provd_batcher *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->inflight++;
+	pthread_mutex_unlock(&b->mu);
+}
+
+void provd_batcher_leave(struct provd_batcher *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->mu);
+	if (b->inflight > 0)
+		b->inflight--;
+	pthread_cond_broadcast(&b->wake);
+	pthread_mutex_unlock(&b->mu);
 }
 
 void provd_batcher_counts(struct provd_batcher *b, uint64_t *waves, uint64_t *profiles)

@@ -192,6 +192,7 @@ struct profile_req {
 	 */
 	int batch;
 	size_t batched;
+	int batch_announced; /* provd_batcher_enter called, provd_batcher_sign not yet */
 };
 
 static void profile_req_clear(struct profile_req *pr)
@@ -698,9 +699,11 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 		goto out;
 	}
 	if (provd_batch_eligible(api->batcher != NULL, pr->batch, pp.renewal_count,
-	        pr->server_keygen, pr->gated))
-		r = provd_batcher_sign(api->batcher, pr->p, &pr->der, &pr->der_len, &pr->batched);
-	else if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) == SC_OK)
+	        pr->server_keygen, pr->gated)) {
+		r = provd_batcher_sign(api->batcher, pr->batch_announced, pr->p, &pr->der,
+		    &pr->der_len, &pr->batched);
+		pr->batch_announced = 0;
+	} else if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) == SC_OK)
 		r = sc_profile_encode(pr->p, &pr->der, &pr->der_len);
 	if (r != SC_OK) {
 		r = sc_fail(SC_ERR_INTERNAL, "signing the profile: %s", sc_err_detail());
@@ -844,7 +847,15 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 
 	memset(&pr, 0, sizeof(pr));
 	pr.alg = api->policy.default_alg;
-	if ((r = profile_parse(ctx, &pr)) != SC_OK || (r = profile_policy(api, &pr)) != SC_OK ||
+	if ((r = profile_parse(ctx, &pr)) != SC_OK)
+		goto out;
+	/* #17: a wave being gathered waits for this request while it is checked (batcher.h). */
+	if (provd_batch_eligible(api->batcher != NULL, pr.batch,
+	        pr.renewal ? api->policy.renewal_count : 0, pr.server_keygen, pr.gated)) {
+		provd_batcher_enter(api->batcher);
+		pr.batch_announced = 1;
+	}
+	if ((r = profile_policy(api, &pr)) != SC_OK ||
 	    (r = profile_pin(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
 	/*
@@ -881,6 +892,8 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 		goto out;
 	r = profile_answer(api, &pr, resp);
 out:
+	if (pr.batch_announced)
+		provd_batcher_leave(api->batcher); /* refused before its signature */
 	profile_req_clear(&pr);
 	return r;
 }

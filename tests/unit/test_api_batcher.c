@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * test_api_batcher.c — provd's Merkle batch waves (src/provd/batcher.h, #17): concurrent
- * requests share one signed root and each gets its own leaf, a lone request is a wave of one, a
- * body the batch refuses fails its whole wave and leaves nothing, and the limits are checked.
+ * requests share one signed root and each gets its own leaf, a lone request is a wave of one
+ * without waiting, a leader stops waiting for a request that leaves, a body the batch refuses
+ * fails its whole wave and leaves nothing, and the limits are checked.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <openssl/crypto.h>
 #include <selfcert/batch.h>
@@ -41,6 +44,7 @@ struct req {
 	struct sc_profile *body;
 	uint8_t *der;
 	size_t len, wave_n;
+	int announced; /* provd_batcher_enter was called for it */
 	sc_err r;
 };
 
@@ -48,7 +52,7 @@ static void *sign_thread(void *arg)
 {
 	struct req *q = arg;
 
-	q->r = provd_batcher_sign(q->b, q->body, &q->der, &q->len, &q->wave_n);
+	q->r = provd_batcher_sign(q->b, q->announced, q->body, &q->der, &q->len, &q->wave_n);
 	return NULL;
 }
 
@@ -69,13 +73,17 @@ static struct sc_profile *body_for(size_t i, int challenge)
 	return p;
 }
 
+/* n requests at once, each announced first as provd does (bad: the last carries a challenge). */
 static void run_wave(struct provd_batcher *b, struct req *q, size_t n, int bad)
 {
 	pthread_t th[WAVE];
 
+	for (size_t i = 0; i < n; i++)
+		provd_batcher_enter(b);
 	for (size_t i = 0; i < n; i++) {
 		memset(&q[i], 0, sizeof(q[i]));
 		q[i].b = b;
+		q[i].announced = 1;
 		q[i].body = body_for(i, bad && i == n - 1);
 		assert_int_equal(pthread_create(&th[i], NULL, sign_thread, &q[i]), 0);
 	}
@@ -128,18 +136,66 @@ static void test_one_wave(void **state)
 	provd_batcher_free(b);
 }
 
-/* Without a wait a lone request signs at once, a wave of one. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Without a window a lone request signs at once, a wave of one: nobody else is on the way. */
 static void test_alone(void **state)
 {
 	struct provd_batcher *b = NULL;
 	struct req q[1];
+	double t;
 
 	(void)state;
 	assert_int_equal(provd_batcher_new(world.signer_key, world.signer, WAVE, 0, &b), SC_OK);
+	t = now_s();
 	run_wave(b, q, 1, 0);
+	assert_true(now_s() - t < 10);
 	assert_int_equal(q[0].r, SC_OK);
 	assert_int_equal(q[0].wave_n, 1);
 	free_wave(q, 1);
+	provd_batcher_free(b);
+}
+
+/*
+ * Without a window: two announced requests at once share a wave (the first waits for the other,
+ * which is on its way); a request announced and then refused (leave) ends the wait.
+ */
+static void test_leave(void **state)
+{
+	struct provd_batcher *b = NULL;
+	struct req q, two[2];
+	pthread_t th;
+	double t;
+
+	(void)state;
+	assert_int_equal(provd_batcher_new(world.signer_key, world.signer, WAVE, 0, &b), SC_OK);
+	run_wave(b, two, 2, 0);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(two[i].r, SC_OK);
+		assert_int_equal(two[i].wave_n, 2);
+	}
+	free_wave(two, 2);
+	provd_batcher_enter(b);
+	provd_batcher_enter(b); /* a second request, refused later: it never signs */
+	memset(&q, 0, sizeof(q));
+	q.b = b;
+	q.announced = 1;
+	q.body = body_for(0, 0);
+	t = now_s();
+	assert_int_equal(pthread_create(&th, NULL, sign_thread, &q), 0);
+	usleep(20000);
+	provd_batcher_leave(b);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(now_s() - t < 10);
+	assert_int_equal(q.r, SC_OK);
+	assert_int_equal(q.wave_n, 1);
+	free_wave(&q, 1);
 	provd_batcher_free(b);
 }
 
@@ -182,7 +238,9 @@ static void test_limits(void **state)
 	    SC_ERR_USAGE);
 	assert_int_equal(provd_batcher_new(NULL, world.signer, 2, 0, &b), SC_ERR_USAGE);
 	assert_null(b);
-	assert_int_equal(provd_batcher_sign(NULL, NULL, &der, &len, NULL), SC_ERR_USAGE);
+	assert_int_equal(provd_batcher_sign(NULL, 0, NULL, &der, &len, NULL), SC_ERR_USAGE);
+	provd_batcher_enter(NULL);
+	provd_batcher_leave(NULL);
 	provd_batcher_free(NULL);
 	/* Who gets a leaf: asked, a batcher, an ordinary device-generated profile, not gated. */
 	assert_true(provd_batch_eligible(1, 1, 0, 0, 0));
@@ -198,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_wave),
 		cmocka_unit_test(test_alone),
+		cmocka_unit_test(test_leave),
 		cmocka_unit_test(test_refused_body),
 		cmocka_unit_test(test_limits),
 	};
