@@ -68,6 +68,9 @@ check "fewer root signatures than devices ($waves for 4)" [ "$waves" -lt 4 ]
 check "the logged wave sizes agree ($waves waves)" [ "$(grep -o ' batched=[0-9]*' "$T/provd.log" |
   sort | uniq -c | awk '{ split($2, a, "="); w += $1 / a[2] } END { print w }')" = "$waves" ]
 [ "$waves" = 1 ] || echo "note: $waves waves" >&2
+api GET /metrics
+check "/metrics counts $waves waves" grep -q "^selfcert_provd_profile_batch_waves_total $waves$" "$T/.api"
+check "/metrics counts 4 leaves" grep -q "^selfcert_provd_profile_batch_leaves_total 4$" "$T/.api"
 ok "verify --profile: the leaf and its certificate (path and root signature)" \
   sc verify --mfr-root "$T/mfr/root.pem" --chain "$T/d1-certs/chain.pem" --net-root "$T/net/root.pem" \
   --profile "$T/leaf1.der" "$T/d1-out/leaf.pem"
