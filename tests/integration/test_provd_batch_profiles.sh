@@ -29,6 +29,10 @@ start_provd --profile-batch 4 --profile-batch-wait $WAIT --threads 8 || exit 1
 refused_flag() { "$SELFCERT_PROVD" "$@" >"$T/.out" 2>"$T/.err"; [ $? = 2 ] && grep -q -- "$1" "$T/.err"; }
 check "--profile-batch 1 is refused (2..4096)" refused_flag --profile-batch 1 --db x --net-dir x --mfr-root x --listen 127.0.0.1:0 --insecure-http
 
+# The registry's copy of a leaf, in hex (SQLite's hex(), PostgreSQL's encode()).
+HEX="hex(der)"
+[ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ] && HEX="encode(der, 'hex')"
+
 # --- one wave: four agents at once ---
 for i in 1 2 3 4; do
   agent "d$i" --once >"$T/a$i.out" 2>"$T/a$i.err" & eval "P$i=\$!"
@@ -43,7 +47,7 @@ for i in 1 2 3 4; do
     grep -q "POST /v1/profiles 201 .* device=BAT-$i .*profile=.* batched=[1-4]$" "$T/provd.log"
   ok "BAT-$i: stock openssl accepts the leaf" openssl verify -CAfile "$T/mfr/root.pem" \
     -untrusted "$T/d$i-certs/chain.pem" "$T/d$i-out/leaf.pem"
-  db "SELECT hex(der) FROM profiles WHERE device_id = 'BAT-$i'" | xxd -r -p >"$T/leaf$i.der"
+  db "SELECT $HEX FROM profiles WHERE device_id = 'BAT-$i'" | xxd -r -p >"$T/leaf$i.der"
 done
 check "four certificates registered" [ "$(db "SELECT count(*) FROM certificates WHERE device_id LIKE 'BAT-_'")" = 4 ]
 # One signature per wave: leaves of a wave carry the same signed root (SignedBatchRoot, the third
