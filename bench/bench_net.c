@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <selfcert/alg.h>
+#include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/proof.h>
@@ -47,6 +48,11 @@ static const char *need_env(const char *name)
 
 void bench_world_up(struct bench_world *w, const char *dir)
 {
+	bench_world_up_alg(w, dir, NULL);
+}
+
+void bench_world_up_alg(struct bench_world *w, const char *dir, const char *alg)
+{
 	const char *sc = need_env("SELFCERT");
 
 	memset(w, 0, sizeof(*w));
@@ -60,8 +66,12 @@ void bench_world_up(struct bench_world *w, const char *dir)
 	snprintf(w->server_cert, sizeof(w->server_cert), "%s/server.pem", w->net_dir);
 	snprintf(w->server_key, sizeof(w->server_key), "%s/server.key", w->net_dir);
 	bench_run(sc, "mfr", "init", "--dir", w->mfr_dir, (char *)NULL);
-	bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", BENCH_NETWORK_ID,
-	    (char *)NULL);
+	if (alg != NULL)
+		bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", BENCH_NETWORK_ID,
+		    "--alg", alg, (char *)NULL);
+	else
+		bench_run(sc, "net", "init", "--dir", w->net_dir, "--network-id", BENCH_NETWORK_ID,
+		    (char *)NULL);
 	bench_run(sc, "net", "server-cert", "--dir", w->net_dir, "--host", "127.0.0.1",
 	    (char *)NULL);
 	if (sc_load_cert(w->mfr_ca, &w->ca) != SC_OK ||
@@ -393,7 +403,7 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
 {
 	char port_file[BENCH_PATH_MAX + 32], nthreads[16];
 	const char *provd = need_env("SELFCERT_PROVD");
-	char *argv[24];
+	char *argv[32];
 	int n = 0, port = 0;
 
 	snprintf(port_file, sizeof(port_file), "%s/provd.port", w->dir);
@@ -431,6 +441,14 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
 	if (w->policy != NULL) {
 		argv[n++] = "--policy";
 		argv[n++] = (char *)w->policy;
+	}
+	if (w->profile_batch != NULL) {
+		argv[n++] = "--profile-batch";
+		argv[n++] = (char *)w->profile_batch;
+	}
+	if (w->profile_batch_wait != NULL) {
+		argv[n++] = "--profile-batch-wait";
+		argv[n++] = (char *)w->profile_batch_wait;
 	}
 	argv[n] = NULL;
 	s->pid = bench_spawn(argv, s->log);
@@ -656,6 +674,7 @@ static void register_renewals(const struct bench_server *s, CURL *h, struct benc
 	json_decref(jb);
 }
 
+/* renew: 0 an ordinary profile, 1 a renewal profile (#17), 2 a Merkle batch leaf (#17). */
 static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_dev *d,
     struct answer *a, long *connects, int renew)
 {
@@ -686,7 +705,9 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	if ((body = malloc(len)) == NULL)
 		bench_die("out of memory");
 	snprintf(body, len, "%s%s\",\"proof\":%s%s}", d->request, hex, proof,
-	    renew ? ",\"renewal\":true" : "");
+	    renew == 1       ? ",\"renewal\":true"
+	        : renew == 2 ? ",\"batch\":true"
+	                     : "");
 	free(proof);
 	snprintf(url, sizeof(url), "%s/v1/profiles", s->url);
 	if ((st = post(h, url, body, a, connects)) != 201)
@@ -695,6 +716,9 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL ||
 	    (b64 = json_string_value(json_object_get(j, "profile"))) == NULL)
 		bench_die("%s: profile answer without \"profile\": %.200s", d->id, a->p);
+	if (renew == 2 && !json_is_true(json_object_get(j, "batched")))
+		bench_die("%s: asked for a batch profile, got one signed alone (--profile-batch?)",
+		    d->id);
 	b64_len = strlen(b64);
 	if (b64_len == 0 || b64_len % 4 != 0 || (der = malloc(b64_len / 4 * 3)) == NULL ||
 	    (n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)b64_len)) < 0)
@@ -706,7 +730,8 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	p = d->ca;
 	if ((devca = d2i_X509(NULL, &p, (long)d->ca_len)) == NULL)
 		bench_die("%s: device CA", d->id);
-	if (sc_profile_decode(der, der_len, &prof) != SC_OK ||
+	if ((renew == 2 ? sc_batch_decode(der, der_len, &prof)
+	                : sc_profile_decode(der, der_len, &prof)) != SC_OK ||
 	    sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
 	    sc_cert_issue_leaf(prof, leaf_key, devca, csk, 1, &leaf) != SC_OK)
 		bench_die("%s: issuing the leaf", d->id);
@@ -723,7 +748,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	json_decref(jc);
 	free(pem);
 	sc_profile_get_info(prof, &info);
-	if (renew) {
+	if (renew == 1) {
 		if (info.renewal_count < 2)
 			bench_die("%s: asked for a renewal profile, got an ordinary one", d->id);
 		register_renewals(s, h, d, a, connects, prof, csk, devca, info.renewal_count);
@@ -814,6 +839,8 @@ static void *client_thread(void *arg)
 			break;
 		if (dr->t == BENCH_PROVD)
 			enrol_provd(dr->s, c->h, &dr->devs[i], &a, &connects);
+		else if (dr->t == BENCH_PROVD_BATCH)
+			(void)enrol_provd_x(dr->s, c->h, &dr->devs[i], &a, &connects, 2);
 		else if (dr->t == BENCH_PROVD_RENEW)
 			atomic_fetch_add(&dr->certs,
 			    enrol_provd_x(dr->s, c->h, &dr->devs[i], &a, &connects, 1) - 1);

@@ -39,11 +39,16 @@ struct bench_world {
 	EVP_PKEY *ca_key;
 	const char *signer_key; /* bench_provd_start: --signer-key (a pkcs11: URI); NULL: none */
 	const char *policy;     /* bench_provd_start: --policy FILE; NULL: none (#17) */
+	/* bench_provd_start: --profile-batch N and --profile-batch-wait MS (#17, Merkle batch
+	 * profiles handed out by the server); NULL: none. */
+	const char *profile_batch, *profile_batch_wait;
 };
 #define BENCH_NETWORK_ID "bench" /* the network bench_world_up makes, named in every proof */
 
 /* selfcert mfr init, net init (network BENCH_NETWORK_ID), net server-cert for 127.0.0.1, under dir. */
 void bench_world_up(struct bench_world *w, const char *dir);
+/* The same with the network's keys (root and profile signer) of alg ("rsa3072"…; NULL: p256). */
+void bench_world_up_alg(struct bench_world *w, const char *dir, const char *alg);
 void bench_world_down(struct bench_world *w);
 
 /* One simulated device, compactly (a fleet of 100,000 is held in memory). */
@@ -85,8 +90,11 @@ long bench_http_get(const struct bench_world *w, const char *url, char **body);
  * a renewal policy), makes all K of its certificates in-process, registers the first through
  * POST /v1/certificates and the other K-1 in one POST /v1/certificates/batch. done counts
  * devices; bench_drive_result.certs counts certificates.
+ * BENCH_PROVD_BATCH (#17): the device's SP has BATCH_ISSUE ("batch": true); a server started with
+ * --profile-batch answers a batch leaf (checked: "batched" and the leaf decodes as one), which
+ * the device issues from and registers as any profile's certificate.
  */
-enum bench_target { BENCH_PROVD, BENCH_CFSSL, BENCH_PROVD_RENEW };
+enum bench_target { BENCH_PROVD, BENCH_CFSSL, BENCH_PROVD_RENEW, BENCH_PROVD_BATCH };
 
 /* Keep-alive HTTP clients, one handle each, kept across rounds. */
 struct bench_clients {

@@ -26,8 +26,11 @@
  * built (leaf SHA-256(0x00 || tbsProfile), node SHA-256(0x01 || left || right), missing leaves
  * of the last level SHA-256(0x02)), and its root is signed once by signer_key (algorithms as
  * sc_profile_sign's, no PSS). ders[i] / lens[i] (OPENSSL_free each) is device i's
- * BatchedProfile. bodies are changed ([7] set) but stay the caller's. SC_ERR_USAGE, _NOMEM,
- * _INTERNAL; on failure no ders[i] is left.
+ * BatchedProfile. bodies are changed but stay the caller's: [7] set, and on success each is
+ * signed, equal to what sc_batch_decode makes of ders[i] (the root's signature and
+ * certificates, the digest of ders[i]), so a server may keep it instead of decoding its own
+ * answer (provd, #17). SC_ERR_USAGE (also for a body already signed), _NOMEM, _INTERNAL; on
+ * failure no ders[i] is left (bodies may be left signed).
  */
 sc_err sc_batch_sign(struct sc_profile **bodies, size_t n, EVP_PKEY *signer_key, X509 *signer_cert,
     uint8_t **ders, size_t *lens) SC_MUST_USE;

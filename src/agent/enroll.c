@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/crl.h>
@@ -484,8 +485,10 @@ sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **d
 		    sc_err_detail());
 		goto out;
 	}
-	/* Our own look at it: a profile we can decode, whose ID we will remember. */
-	if ((r = sc_profile_decode(*der, *der_len, &p)) != SC_OK) {
+	/* Our own look at it: a profile we can decode, whose ID we will remember (#17: or a
+	 * batch leaf, which only an SP with BATCH_ISSUE is sent). */
+	if ((r = sc_profile_decode(*der, *der_len, &p)) != SC_OK &&
+	    (r = sc_batch_decode(*der, *der_len, &p)) != SC_OK) {
 		r = sc_fail(SC_ERR_PEER, "the server's profile does not decode: %s",
 		    sc_err_detail());
 		goto out;
@@ -662,6 +665,13 @@ static int server_lacks_proofs(const struct agent_reply *rep)
 	    strstr(rep->detail, "\"proof\"") != NULL;
 }
 
+/* #17: 1 if the server predates batch profiles: it refuses the "batch" field it does not know. */
+static int server_lacks_batches(const struct agent_reply *rep)
+{
+	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
+	    strstr(rep->detail, "\"batch\"") != NULL;
+}
+
 /*
  * Ask the server for a profile for this challenge, with the SP's proof when there is one (and
  * again without it if the server predates proofs). *der, *id are the caller's.
@@ -695,14 +705,24 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
 		json_object_set_new(body, "server_keygen", json_true());
 	/* #17: our SP renews locally; a server with a renewal policy then sends a renewal profile.
 	 * Not on a gated SP: each of its certificates needs the operator's own authorization. */
-	else if (a->sp_renews > 0 && gc == NULL)
+	else if (a->sp_renews > 0 && gc == NULL) {
 		json_object_set_new(body, "renewal", json_true());
+		/* Its BATCH_ISSUE too (same revision): a server that batches may send a leaf. */
+		json_object_set_new(body, "batch", json_true());
+	}
 	if (proof != NULL && json_object_set(body, "proof", proof) != 0) {
 		r = sc_fail(SC_ERR_NOMEM, "request");
 		goto out;
 	}
 	if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
 		goto out;
+	if (server_lacks_batches(&rep)) {
+		say(a, "the server does not know batch profiles; asking without");
+		agent_reply_clear(&rep);
+		json_object_del(body, "batch");
+		if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
+			goto out;
+	}
 	if (proof != NULL && server_lacks_proofs(&rep)) {
 		say(a, "the server does not take request proofs; asking without one");
 		agent_reply_clear(&rep);
@@ -948,6 +968,17 @@ static uint32_t renewal_cadence(const uint8_t *der, size_t len)
 	return info.renewal_count > 0 ? info.renewal_cadence : 0;
 }
 
+/* #17: 1 if der is a batch leaf (a BatchedProfile): it goes to the SP's BATCH_ISSUE. */
+static int batch_leaf(const uint8_t *der, size_t len)
+{
+	struct sc_profile *p = NULL;
+	int yes = sc_batch_decode(der, len, &p) == SC_OK;
+
+	sc_profile_free(p);
+	sc_err_clear();
+	return yes;
+}
+
 /*
  * #17: a certificate of a renewal profile is due for its successor when the next period begins
  * (the SP makes the next one at most a cadence early, and one made then is valid at once), plus
@@ -1050,6 +1081,8 @@ static sc_err enroll(struct agent *a, struct round *rd)
 		if (rd->gated)
 			r = sc_sp_gate_issue(rd->sp, der, der_len, rd->gate_auth, rd->gate_auth_len,
 			    &handle, &cert);
+		else if (cadence == 0 && batch_leaf(der, der_len))
+			r = sc_sp_batch_issue(rd->sp, der, der_len, &handle, &cert);
 		else if (cadence > 0)
 			r = sc_sp_renew(rd->sp, der, der_len, &handle, &cert);
 		else

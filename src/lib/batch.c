@@ -159,6 +159,39 @@ static const EVP_MD *md_for(EVP_PKEY *k)
 	return EVP_sha256();
 }
 
+/*
+ * Body p becomes what sc_batch_decode makes of its BatchedProfile der: the root's signature
+ * fields and certificates (copies) and its TBSBatchRoot, the digest of der. A server can then
+ * keep the very object it signed (provd's profcache) instead of decoding its own answer again,
+ * which on OpenSSL 3.0 parses the signer's certificate.
+ */
+static sc_err leaf_signed(struct sc_profile *p, const SC_SIGNED_BATCH_ROOT *root,
+    const uint8_t *der, size_t der_len)
+{
+	X509_ALGOR *alg = X509_ALGOR_dup(root->signatureAlgorithm);
+	ASN1_BIT_STRING *sig = ASN1_STRING_dup(root->signature);
+	STACK_OF(X509) *certs = X509_chain_up_ref(root->certificates);
+	SC_TBS_BATCH_ROOT *tbs =
+	    (SC_TBS_BATCH_ROOT *)ASN1_item_dup(ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT), root->tbs);
+
+	if (alg == NULL || sig == NULL || certs == NULL || tbs == NULL) {
+		X509_ALGOR_free(alg);
+		ASN1_BIT_STRING_free(sig);
+		sk_X509_pop_free(certs, X509_free);
+		ASN1_item_free((ASN1_VALUE *)tbs, ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT));
+		return sc_fail_ossl(SC_ERR_NOMEM, "batch leaf");
+	}
+	X509_ALGOR_free(p->sp->signatureAlgorithm);
+	ASN1_BIT_STRING_free(p->sp->signature);
+	sk_X509_pop_free(p->sp->certificates, X509_free);
+	ASN1_item_free((ASN1_VALUE *)p->batch_root, ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT));
+	p->sp->signatureAlgorithm = alg;
+	p->sp->signature = sig;
+	p->sp->certificates = certs;
+	p->batch_root = tbs;
+	return sc_profile_set_signed_info(p, der, der_len);
+}
+
 sc_err sc_batch_sign(struct sc_profile **bodies, size_t n, EVP_PKEY *signer_key, X509 *signer_cert,
     uint8_t **ders, size_t *lens)
 {
@@ -244,6 +277,9 @@ sc_err sc_batch_sign(struct sc_profile **bodies, size_t n, EVP_PKEY *signer_key,
 		ders[i] = der;
 		lens[i] = (size_t)len;
 	}
+	for (i = 0; i < n; i++)
+		if ((r = leaf_signed(bodies[i], root, ders[i], lens[i])) != SC_OK)
+			goto out;
 	r = SC_OK;
 out:
 	if (bp != NULL) {

@@ -14,6 +14,7 @@
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
 #include "api.h"
+#include "batcher.h"
 #include "keyopen.h"
 #include "certcache.h"
 #include "file.h"
@@ -138,6 +139,8 @@ void provd_api_free(struct provd_api *api)
 	provd_certcache_free(api->certs);
 	sc_sig_cache_free(api->sigs);
 	provd_profcache_free(api->profiles);
+	provd_batcher_free(api->batcher);
+	api->batcher = NULL;
 	provd_keygen_stop(api->keygen); /* the HTTP workers are stopped: no caller is left */
 	api->keygen = NULL;
 	X509_free(api->mfr_root);

@@ -80,6 +80,11 @@ struct provd_api {
 	 */
 	char *mfr_crls_pem;
 	size_t mfr_crls_len, n_mfr_crls;
+	/*
+	 * #17: Merkle batch profiles for devices that ask ("batch": true; batcher.h); NULL: every
+	 * profile signed alone. Made by the caller after provd_api_load, freed by provd_api_free.
+	 */
+	struct provd_batcher *batcher;
 };
 
 #define PROVD_MFR_CRL_FILES_MAX 16        /* --mfr-crl files */

@@ -3,11 +3,13 @@
  * h_admin.c — the status endpoints and revocation: health, metrics, a device's status (with the
  * revocation reason for an operator), revoking a device. The operator gate is h_operator.c's.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include "batcher.h"
 #include "handlers.h"
 #include "json.h"
 #include "respond.h"
@@ -114,6 +116,31 @@ sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
 	return SC_OK;
 }
 
+/* #17: a batching server's waves and leaves, after the rest of the exposition. */
+static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
+{
+	uint64_t waves, leaves;
+	char add[512], *p;
+	int n;
+
+	provd_batcher_counts(b, &waves, &leaves);
+	n = snprintf(add, sizeof(add),
+	    "# HELP selfcert_provd_profile_batch_waves_total Merkle batches signed (one signature "
+	    "each).\n"
+	    "# TYPE selfcert_provd_profile_batch_waves_total counter\n"
+	    "selfcert_provd_profile_batch_waves_total %llu\n"
+	    "# HELP selfcert_provd_profile_batch_leaves_total Profiles handed out as batch leaves.\n"
+	    "# TYPE selfcert_provd_profile_batch_leaves_total counter\n"
+	    "selfcert_provd_profile_batch_leaves_total %llu\n",
+	    (unsigned long long)waves, (unsigned long long)leaves);
+	if (n < 0 || (size_t)n >= sizeof(add) || (p = realloc(*body, *len + (size_t)n + 1)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "metrics");
+	memcpy(p + *len, add, (size_t)n + 1);
+	*body = p;
+	*len += (size_t)n;
+	return SC_OK;
+}
+
 /* GET /metrics: the Prometheus exposition, the registry's gauges when it answers. */
 sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 {
@@ -122,7 +149,9 @@ sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 
 	if (ctx->api->metrics == NULL ||
 	    provd_metrics_render(ctx->api->metrics, have ? &counts : NULL, &resp->body,
-	        &resp->body_len) != SC_OK)
+	        &resp->body_len) != SC_OK ||
+	    (ctx->api->batcher != NULL &&
+	        batch_metrics(ctx->api->batcher, &resp->body, &resp->body_len) != SC_OK))
 		return sc_fail(SC_ERR_INTERNAL, "metrics: %s", sc_err_detail());
 	resp->status = 200;
 	resp->content_type = PROVD_METRICS_TYPE;

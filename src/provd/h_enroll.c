@@ -18,11 +18,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
+#include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/gate.h>
 #include <selfcert/proof.h>
 #include <selfcert/verify.h>
+#include "batcher.h"
 #include "handlers.h"
 #include "json.h"
 #include "log.h"
@@ -184,6 +186,13 @@ struct profile_req {
 	struct sc_gate_challenge gate; /* leaf_pub owned */
 	uint8_t *auth;
 	size_t auth_len;
+	/*
+	 * #17: "batch": true, the device's SP has BATCH_ISSUE (revision 1.5); batched: the
+	 * profile is a leaf of a Merkle batch of that many (batcher.h), 0 for one signed alone.
+	 */
+	int batch;
+	size_t batched;
+	int batch_announced; /* provd_batcher_enter called, provd_batcher_sign not yet */
 };
 
 static void profile_req_clear(struct profile_req *pr)
@@ -375,6 +384,12 @@ static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 			return sc_fail(PROVD_ERR_WRONG_TYPE,
 			    "field \"renewal\" must be true or false");
 		pr->renewal = json_is_true(v);
+	}
+	if ((v = json_object_get(ctx->body, "batch")) != NULL) {
+		if (!json_is_boolean(v))
+			return sc_fail(PROVD_ERR_WRONG_TYPE,
+			    "field \"batch\" must be true or false");
+		pr->batch = json_is_true(v);
 	}
 	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "chain", 1, &pr->chain)) != SC_OK ||
 	    (r = provd_json_certs(ctx->api->certs, ctx->body, "kex", 0, &pr->kexs)) != SC_OK)
@@ -629,6 +644,12 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 			    "device %s's CA certificate ends before the renewal window",
 			    pr->device_id);
 	}
+	/* #17: a batch leaf carries no challenge (one signature serves the whole wave). */
+	if (provd_batch_eligible(api->batcher != NULL, pr->batch, pp->renewal_count,
+	        pr->server_keygen, pr->gated)) {
+		pp->challenge = NULL;
+		pp->challenge_len = 0;
+	}
 	return SC_OK;
 }
 
@@ -677,8 +698,14 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 		    "profile: %s", sc_err_detail());
 		goto out;
 	}
-	if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) != SC_OK ||
-	    (r = sc_profile_encode(pr->p, &pr->der, &pr->der_len)) != SC_OK) {
+	if (provd_batch_eligible(api->batcher != NULL, pr->batch, pp.renewal_count,
+	        pr->server_keygen, pr->gated)) {
+		r = provd_batcher_sign(api->batcher, pr->batch_announced, pr->p, &pr->der,
+		    &pr->der_len, &pr->batched);
+		pr->batch_announced = 0;
+	} else if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) == SC_OK)
+		r = sc_profile_encode(pr->p, &pr->der, &pr->der_len);
+	if (r != SC_OK) {
 		r = sc_fail(SC_ERR_INTERNAL, "signing the profile: %s", sc_err_detail());
 		goto out;
 	}
@@ -788,6 +815,11 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 	    "not_after", t_na, "profile_not_after", t_pna, "renewal_count",
 	    (json_int_t)pr->renewal_count, "renewal_cadence", (json_int_t)pr->renewal_cadence);
 	free(der_b64);
+	/* #17: says which SP request takes it (BATCH_ISSUE); absent from an ordinary answer. */
+	if (j != NULL && pr->batched && json_object_set_new(j, "batched", json_true()) != 0) {
+		json_decref(j);
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	}
 	/* A gated device's TPM authorization travels beside the profile (docs/API.md "gate"). */
 	if (j != NULL && pr->gated) {
 		char *a = sc_base64_encode(pr->auth, pr->auth_len);
@@ -801,6 +833,8 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 	provd_respond_json(resp, 201, j);
 	provd_log_add(resp, "profile=%s origin=%s alg=%s%s", pr->rec.profile_id, origin,
 	    sc_alg_name(pr->alg), pr->gated ? " gated" : "");
+	if (pr->batched > 0)
+		provd_log_add(resp, "batched=%zu", pr->batched);
 	return SC_OK;
 }
 
@@ -813,7 +847,15 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 
 	memset(&pr, 0, sizeof(pr));
 	pr.alg = api->policy.default_alg;
-	if ((r = profile_parse(ctx, &pr)) != SC_OK || (r = profile_policy(api, &pr)) != SC_OK ||
+	if ((r = profile_parse(ctx, &pr)) != SC_OK)
+		goto out;
+	/* #17: a wave being gathered waits for this request while it is checked (batcher.h). */
+	if (provd_batch_eligible(api->batcher != NULL, pr.batch,
+	        pr.renewal ? api->policy.renewal_count : 0, pr.server_keygen, pr.gated)) {
+		provd_batcher_enter(api->batcher);
+		pr.batch_announced = 1;
+	}
+	if ((r = profile_policy(api, &pr)) != SC_OK ||
 	    (r = profile_pin(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
 	/*
@@ -850,6 +892,8 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 		goto out;
 	r = profile_answer(api, &pr, resp);
 out:
+	if (pr.batch_announced)
+		provd_batcher_leave(api->batcher); /* refused before its signature */
 	profile_req_clear(&pr);
 	return r;
 }
@@ -943,7 +987,9 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 	if (provd_profcache_get(api->profiles, cr->prec.der, cr->prec.der_len, &cr->use,
 	        &cr->kept) != SC_OK) {
 		sc_err_clear();
-		if ((r = sc_profile_decode(cr->prec.der, cr->prec.der_len, &cr->prof)) != SC_OK)
+		/* #17: the stored profile may be a batch leaf (batcher.h). */
+		if ((r = sc_profile_decode(cr->prec.der, cr->prec.der_len, &cr->prof)) != SC_OK &&
+		    (r = sc_batch_decode(cr->prec.der, cr->prec.der_len, &cr->prof)) != SC_OK)
 			return sc_fail(SC_ERR_INTERNAL, "stored profile %s: %s", id,
 			    sc_err_detail());
 		cr->use = cr->prof;

@@ -30,6 +30,7 @@
 #include <openssl/pem.h>
 #include <selfcert/version.h>
 #include "api.h"
+#include "batcher.h"
 #include "daemon.h"
 #include "file.h"
 #include "keyopen.h"
@@ -72,7 +73,7 @@ static const char usage_text[] =
     "         [--request-deadline SECONDS] [--port-file FILE]\n"
     "         [--keygen-threads N] [--keygen-queue N] [--unauthenticated-budget N]\n"
     "         [--signer-key KEY] [--trusted-proxy CIDR …] [--no-registry-gauges]\n"
-    "         [--mfr-crl FILE …]\n"
+    "         [--mfr-crl FILE …] [--profile-batch N [--profile-batch-wait MS]]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -119,6 +120,12 @@ static const char usage_text2[] =
     "                         NETDIR needs root.pem and signer.pem; never the root's key\n"
     "  --mfr-crl FILE         the manufacturer's CRLs (PEM; `selfcert mfr revoke` writes\n"
     "                         ca.crl and root.crl), served first in GET /v1/crls; repeatable\n"
+    "  --profile-batch N      sign the profiles of up to N concurrent requests that ask for a\n"
+    "                         batch (\"batch\": true, an SP with BATCH_ISSUE) under one Merkle\n"
+    "                         root (#17; 2..4096; default: each signed alone)\n"
+    "  --profile-batch-wait MS  a fixed window: a wave's first request waits up to MS for\n"
+    "                         others, holding up its worker thread (default 0: only for the\n"
+    "                         requests already being checked, and while the wave before is signed)\n"
     "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                         flags on the command line win\n"
     "  --version              print the version and exit\n"
@@ -888,6 +895,7 @@ struct options {
 	int no_registry_gauges;                        /* --no-registry-gauges */
 	const char *mfr_crls[PROVD_MFR_CRL_FILES_MAX]; /* --mfr-crl, in order */
 	size_t n_mfr_crls;
+	long profile_batch, profile_batch_wait; /* --profile-batch (0: off), its wait in ms */
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -927,6 +935,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_PROXY,
 		O_NOGAUGES,
 		O_MFRCRL,
+		O_PBATCH,
+		O_PBATCHWAIT,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -959,6 +969,8 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "trusted-proxy", required_argument, NULL, O_PROXY },
 		{ "no-registry-gauges", no_argument, NULL, O_NOGAUGES },
 		{ "mfr-crl", required_argument, NULL, O_MFRCRL },
+		{ "profile-batch", required_argument, NULL, O_PBATCH },
+		{ "profile-batch-wait", required_argument, NULL, O_PBATCHWAIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -972,6 +984,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	o->per_ip = PROVD_DEFAULT_PER_IP;
 	o->deadline = PROVD_DEFAULT_DEADLINE_S;
 	o->unauth_budget = -1;
+	o->profile_batch_wait = PROVD_BATCH_WAIT_MS_DEFAULT;
 	opterr = 0;
 	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
 	sc_err cr = sc_conf_merge(&argc, &argv, opts);
@@ -1029,6 +1042,14 @@ static void parse_flags(int argc, char **argv, struct options *o)
 				sc_log_usage_die("--mfr-crl: at most %d files",
 				    PROVD_MFR_CRL_FILES_MAX);
 			o->mfr_crls[o->n_mfr_crls++] = optarg;
+			break;
+		case O_PBATCH:
+			o->profile_batch = parse_long("profile-batch", optarg, PROVD_BATCH_SIZE_MIN,
+			    PROVD_BATCH_SIZE_MAX);
+			break;
+		case O_PBATCHWAIT:
+			o->profile_batch_wait = parse_long("profile-batch-wait", optarg, 0,
+			    PROVD_BATCH_WAIT_MS_MAX);
 			break;
 		case O_HELP:
 			fputs(usage_text, stdout);
@@ -1092,6 +1113,10 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	        SC_OK ||
 	    (r = provd_metrics_new(&srv->api.metrics)) != SC_OK ||
 	    (r = provd_mfr_crls_load(&srv->api, o->mfr_crls, o->n_mfr_crls)) != SC_OK)
+		return r;
+	if (o->profile_batch > 0 &&
+	    (r = provd_batcher_new(srv->api.signer_key, srv->api.signer, (size_t)o->profile_batch,
+	         (unsigned)o->profile_batch_wait, &srv->api.batcher)) != SC_OK)
 		return r;
 	if (!o->insecure &&
 	    (r = load_tls(o->tls_cert, o->tls_key, &tls->cert, &tls->key, &tls->key_len)) != SC_OK)

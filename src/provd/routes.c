@@ -27,7 +27,7 @@
 #define CONSOLE_API "/console/api/"
 
 static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen",
-	"proof", "gate", "renewal", NULL };
+	"proof", "gate", "renewal", "batch", NULL };
 static const char *const f_certificates[] = { "certificate", "crl", NULL };
 static const char *const f_cert_batch[] = { "certificates", NULL };
 static const char *const f_revoke[] = { "reason", NULL };

@@ -67,6 +67,48 @@ static void make_batch(size_t n, uint8_t **ders, size_t *lens)
 		sc_profile_free(bodies[i]);
 }
 
+/* #17: after sc_batch_sign each body is the signed leaf its BatchedProfile decodes to (provd
+ * keeps it instead of decoding its own answer); signing it again is refused. */
+static void test_signed_bodies(void **state)
+{
+	struct sc_profile *bodies[3], *dec = NULL;
+	struct sc_profile_params pp;
+	struct sc_profile_info a, b;
+	uint8_t *ders[3];
+	size_t lens[3];
+	char dev[3][32];
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		sc_test_profile_params(&world, &pp);
+		snprintf(dev[i], sizeof(dev[i]), "SN-%zu", 2000 + i);
+		pp.device_id = dev[i];
+		assert_int_equal(sc_profile_create(&pp, &bodies[i]), SC_OK);
+	}
+	assert_int_equal(sc_batch_sign(bodies, 3, world.signer_key, world.signer, ders, lens),
+	    SC_OK);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(sc_batch_decode(ders[i], lens[i], &dec), SC_OK);
+		sc_profile_get_info(bodies[i], &a);
+		sc_profile_get_info(dec, &b);
+		assert_true(a.signed_);
+		assert_true(a.has_batch);
+		assert_int_equal(a.batch_index, i);
+		assert_memory_equal(a.digest, b.digest, sizeof(a.digest));
+		assert_memory_equal(a.id, b.id, sizeof(a.id));
+		assert_string_equal(a.sig_alg, b.sig_alg);
+		assert_int_equal(X509_cmp(a.signer, b.signer), 0);
+		sc_profile_free(dec);
+		dec = NULL;
+	}
+	for (size_t i = 0; i < 3; i++)
+		OPENSSL_free(ders[i]);
+	assert_int_equal(sc_batch_sign(bodies, 3, world.signer_key, world.signer, ders, lens),
+	    SC_ERR_USAGE);
+	for (size_t i = 0; i < 3; i++)
+		sc_profile_free(bodies[i]);
+}
+
 static void free_batch(size_t n, uint8_t **ders)
 {
 	for (size_t i = 0; i < n; i++)
@@ -386,6 +428,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_signed_bodies),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_leaf_outside),
 		cmocka_unit_test(test_sp),
