@@ -66,6 +66,7 @@ static void device_up(struct bench_sp_device *d, const char *base, const char *t
 
 struct primitives {
 	double verify_chain, verify_sig, key, cert_sign, seal;
+	double parse; /* d2i_X509 of the leaf (not in the sum: sc_sp_issue's X509, OpenSSL 3.0) */
 };
 
 /*
@@ -210,6 +211,32 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 		}
 		out->cert_sign = bench_median(&st_cert_sign);
 		OPENSSL_free(tbs);
+	}
+
+	/*
+	 * Not a primitive of issuance, and not in the sum: the client's d2i_X509 of the same leaf,
+	 * which sc_sp_issue does to hand its caller an X509. In OpenSSL 3.0 it builds a provider
+	 * decoder for the key on every call; it is the floor of sc_sp_issue beyond the sum.
+	 */
+	{
+		uint8_t *der = NULL;
+		int der_len = i2d_X509(leaf_cert, &der);
+		struct bench_stat st_parse = { .n = 0 };
+		if (der_len <= 0)
+			bench_die("leaf der");
+		for (int r = 0; r < rounds; r++) {
+			t = bench_now();
+			for (int i = 0; i < per_round; i++) {
+				const unsigned char *pp = der;
+				X509 *x = d2i_X509(NULL, &pp, der_len);
+				if (x == NULL || X509_get0_pubkey(x) == NULL)
+					bench_die("d2i_X509");
+				X509_free(x);
+			}
+			bench_stat_add(&st_parse, (bench_now() - t) / per_round);
+		}
+		out->parse = bench_median(&st_parse);
+		OPENSSL_free(der);
 	}
 
 	/* Sealing: HKDF for the key, AES-256-GCM over a buffer the size of the store. */
@@ -445,10 +472,13 @@ static int bench_issue(const char *disk_base)
 			    m_raw / sum, m_disk / sum, 1 / m_shm, 1 / m_disk);
 			printf(
 			    "\"sp_der_nocommit_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
-			    "\"ratio_der_nocommit\":%.3f,\"target_ratio\":%.1f,\"target_met\":%s}",
+			    "\"ratio_der_nocommit\":%.3f,\"target_ratio\":%.1f,\"target_met\":%s,"
+			    "\"d2i_x509_ms\":%.4f,\"sc_sp_issue_floor_ratio\":%.3f,"
+			    "\"sc_sp_issue_target_met\":%s}",
 			    m_der * 1e3, bench_min(&st_der) * 1e3, bench_max(&st_der) * 1e3,
 			    m_der / sum, ISSUE_TARGET,
-			    m_der / sum <= ISSUE_TARGET ? "true" : "false");
+			    m_der / sum <= ISSUE_TARGET ? "true" : "false", pr.parse * 1e3,
+			    (sum + pr.parse) / sum, m_shm / sum <= ISSUE_TARGET ? "true" : "false");
 		} else {
 			char a[40], b[40], c2[40], d2[40];
 			bench_fmt(a, sizeof(a), &st_shm, 1e3, "%.2f");
@@ -460,6 +490,16 @@ static int bench_issue(const char *disk_base)
 			    ic->name, a, b, c2, pr.verify_chain * 1e3, pr.verify_sig * 1e3,
 			    pr.key * 1e3, pr.cert_sign * 1e3, pr.seal * 1e3, sum * 1e3, m_shm / sum,
 			    m_raw / sum, 1 / m_shm);
+			printf(
+			    "%-36s target #17 sc_sp_issue (an X509 to the caller, no commit) <= %.1fx its "
+			    "primitive sum: %s ms = %.2fx the sum %.3f ms (the physical limit, 1.00x): "
+			    "%s\n",
+			    "", ISSUE_TARGET, a, m_shm / sum, sum * 1e3,
+			    m_shm / sum <= ISSUE_TARGET ? "met" : "MISSED");
+			printf(
+			    "%-36s   its floor: the sum + OpenSSL 3.0's d2i_X509 of the leaf %.3f ms = "
+			    "%.2fx the sum\n",
+			    "", pr.parse * 1e3, (sum + pr.parse) / sum);
 			printf(
 			    "%-36s target #17 sc_sp_issue_der (DER to the caller, no commit) <= %.1fx its "
 			    "primitive sum: %s ms = %.2fx the sum %.3f ms: %s\n",
@@ -475,8 +515,9 @@ static int bench_issue(const char *disk_base)
 		printf(
 		    "ratio = SP issue latency (sc_sp_issue, which parses the certificate into an X509) without the durable\n"
 		    "commit / primitive sum (the physical limit: 1.00x); raw = the same through sc_sp_raw (no client-side\n"
-		    "parse); the target line times sc_sp_issue_der, which hands the caller the DER; issue/s for one client,\n"
-		    "no commit.\n");
+		    "parse); the target lines time sc_sp_issue (the ratio column) and sc_sp_issue_der, which hands the\n"
+		    "caller the DER; the floor adds one d2i_X509 of the leaf to the sum (OpenSSL 3.0 has no way to give an\n"
+		    "X509 its key without its provider decoder); issue/s for one client, no commit.\n");
 	bench_rmrf(shm);
 	bench_rmrf(disk);
 	return 0;
