@@ -20,6 +20,7 @@
 
 #include <selfcert/cert.h>
 
+#include "fast/fast.h"
 #include "fast/spki.h"
 #include "profile_key.h"
 #include <selfcert/gate.h>
@@ -133,7 +134,29 @@ out:
 	return r;
 }
 
-/* serialNumber first: the device CA's name constraint is a prefix match on the RDN sequence. */
+/*
+ * serialNumber first: the device CA's name constraint is a prefix match on the RDN sequence.
+ * Appends to name (empty): a new one (build_name) or, for the SP, the certificate's own subject,
+ * which spares X509_set_subject_name's copy (an encode and a decode of the name).
+ */
+static sc_err fill_name(const struct cert_spec *s, X509_NAME *name)
+{
+	sc_err r;
+
+	if (s->dev_id != NULL) {
+		if (!sc_device_id_valid(s->dev_id))
+			return sc_fail(SC_ERR_USAGE,
+			    "device ID must be 1..%d PrintableString characters", SC_DEVICE_ID_MAX);
+		if (!X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+		        (const unsigned char *)s->dev_id, -1, -1, 0))
+			return sc_fail_ossl(SC_ERR_INTERNAL, "subject serialNumber");
+	}
+	if (s->org != NULL &&
+	    (r = name_add_utf8(name, NID_organizationName, s->org, "subject O")) != SC_OK)
+		return r;
+	return name_add_utf8(name, NID_commonName, s->cn, "subject CN");
+}
+
 static sc_err build_name(const struct cert_spec *s, X509_NAME **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -143,22 +166,7 @@ static sc_err build_name(const struct cert_spec *s, X509_NAME **out)
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_NAME_new");
 		goto out;
 	}
-	if (s->dev_id != NULL) {
-		if (!sc_device_id_valid(s->dev_id)) {
-			r = sc_fail(SC_ERR_USAGE,
-			    "device ID must be 1..%d PrintableString characters", SC_DEVICE_ID_MAX);
-			goto out;
-		}
-		if (!X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-		        (const unsigned char *)s->dev_id, -1, -1, 0)) {
-			r = sc_fail_ossl(SC_ERR_INTERNAL, "subject serialNumber");
-			goto out;
-		}
-	}
-	if (s->org != NULL &&
-	    (r = name_add_utf8(name, NID_organizationName, s->org, "subject O")) != SC_OK)
-		goto out;
-	if ((r = name_add_utf8(name, NID_commonName, s->cn, "subject CN")) != SC_OK)
+	if ((r = fill_name(s, name)) != SC_OK)
 		goto out;
 	*out = name;
 	name = NULL;
@@ -481,7 +489,7 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 	sc_err r = SC_ERR_INTERNAL;
 	X509 *x = NULL;
 	X509_NAME *subject = NULL;
-	int spki_done = 0;
+	int spki_done = 0, in_place;
 
 	*out = NULL;
 	if ((r = check_key(s->pub, "subject key")) != SC_OK ||
@@ -503,18 +511,23 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail(SC_ERR_USAGE, "notBefore must be before notAfter");
 		goto out;
 	}
-	if ((r = build_name(s, &subject)) != SC_OK)
-		goto out;
 	if ((x = X509_new()) == NULL) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
 		goto out;
 	}
-	/* The SP's shortcut, or (spki_done 0) OpenSSL's encoder through X509_set_pubkey. */
+	/* The SP's shortcuts (fast.h): the subject written in place, the SPKI from the key's
+	 * bytes; else (and with the shortcuts off) the plain X509 setters, the tests' reference. */
+	in_place = s->raw_spki && sc_fast_enabled();
+	if (in_place && (r = fill_name(s, X509_get_subject_name(x))) != SC_OK)
+		goto out;
+	if (!in_place && (r = build_name(s, &subject)) != SC_OK)
+		goto out;
 	if (s->raw_spki && (r = sc_fast_spki_set(x, s->pub, &spki_done)) != SC_OK)
 		goto out;
-	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
+	if (!X509_set_version(x, X509_VERSION_3) ||
+	    (!in_place && !X509_set_subject_name(x, subject)) ||
 	    !X509_set_issuer_name(x,
-	        s->issuer != NULL ? X509_get_subject_name(s->issuer) : subject) ||
+	        s->issuer != NULL ? X509_get_subject_name(s->issuer) : X509_get_subject_name(x)) ||
 	    (!spki_done && !X509_set_pubkey(x, s->pub))) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
 		goto out;
