@@ -20,7 +20,9 @@
  * tbsCertificate DER of a leaf the SP issued in the run: building the X509 is the SP's own work,
  * not a primitive), and sealing. The SP is timed through sc_sp_issue (which parses the returned
  * certificate into an X509, an OpenSSL 3.0 decode) and, as "raw", through sc_sp_raw (the
- * answer's bytes only). --case N runs only issue_cases[N] (for profiling).
+ * answer's bytes only). Each primitive is timed twice (before and after the durable rounds) and
+ * the smaller median kept, so that a busy spell cannot inflate the sum and flatter the ratios.
+ * --case N runs only issue_cases[N] (for profiling).
  */
 #include <errno.h>
 #include <signal.h>
@@ -446,10 +448,28 @@ static int bench_issue(const char *disk_base)
 		device_up(&dd, disk, tag, ic->csk, ic->supplied ? ic->leaf : "p256", ic->signer);
 		time_issue(&dt, leaf, ic->supplied, &st_shm, &st_raw, &st_der, &store_len,
 		    &leaf_cert);
-		time_issue(&dd, leaf, ic->supplied, &st_disk, NULL, NULL, &store_len, NULL);
 		sample = bench_sp_profile_key(&dt, leaf, NULL, &plen);
+		/*
+		 * The primitives twice, either side of the durable rounds, each the smaller: a
+		 * busy spell during one timing would otherwise inflate the sum and flatter every
+		 * ratio (it printed "met" once for sc_sp_issue that way).
+		 */
 		time_primitives(&dt, csk, leaf, ic->supplied, sample, plen, store_len, leaf_cert,
 		    &pr);
+		time_issue(&dd, leaf, ic->supplied, &st_disk, NULL, NULL, &store_len, NULL);
+		{
+			struct primitives p2;
+			time_primitives(&dt, csk, leaf, ic->supplied, sample, plen, store_len,
+			    leaf_cert, &p2);
+#define BENCH_MIN(f) pr.f = p2.f < pr.f ? p2.f : pr.f
+			BENCH_MIN(verify_chain);
+			BENCH_MIN(verify_sig);
+			BENCH_MIN(key);
+			BENCH_MIN(cert_sign);
+			BENCH_MIN(seal);
+			BENCH_MIN(parse);
+#undef BENCH_MIN
+		}
 		OPENSSL_free(sample);
 		X509_free(leaf_cert);
 		sum = pr.verify_chain + pr.verify_sig + pr.key + pr.cert_sign + pr.seal;
