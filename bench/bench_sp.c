@@ -20,7 +20,9 @@
  * tbsCertificate DER of a leaf the SP issued in the run: building the X509 is the SP's own work,
  * not a primitive), and sealing. The SP is timed through sc_sp_issue (which parses the returned
  * certificate into an X509, an OpenSSL 3.0 decode) and, as "raw", through sc_sp_raw (the
- * answer's bytes only). --case N runs only issue_cases[N] (for profiling).
+ * answer's bytes only). Each primitive is timed twice (before and after the durable rounds) and
+ * the smaller median kept, so that a busy spell cannot inflate the sum and flatter the ratios.
+ * --case N runs only issue_cases[N] (for profiling).
  */
 #include <errno.h>
 #include <signal.h>
@@ -66,6 +68,7 @@ static void device_up(struct bench_sp_device *d, const char *base, const char *t
 
 struct primitives {
 	double verify_chain, verify_sig, key, cert_sign, seal;
+	double parse; /* d2i_X509 of the leaf (not in the sum: sc_sp_issue's X509, OpenSSL 3.0) */
 };
 
 /*
@@ -210,6 +213,32 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 		}
 		out->cert_sign = bench_median(&st_cert_sign);
 		OPENSSL_free(tbs);
+	}
+
+	/*
+	 * Not a primitive of issuance, and not in the sum: the client's d2i_X509 of the same leaf,
+	 * which sc_sp_issue does to hand its caller an X509. In OpenSSL 3.0 it builds a provider
+	 * decoder for the key on every call; it is the floor of sc_sp_issue beyond the sum.
+	 */
+	{
+		uint8_t *der = NULL;
+		int der_len = i2d_X509(leaf_cert, &der);
+		struct bench_stat st_parse = { .n = 0 };
+		if (der_len <= 0)
+			bench_die("leaf der");
+		for (int r = 0; r < rounds; r++) {
+			t = bench_now();
+			for (int i = 0; i < per_round; i++) {
+				const unsigned char *pp = der;
+				X509 *x = d2i_X509(NULL, &pp, der_len);
+				if (x == NULL || X509_get0_pubkey(x) == NULL)
+					bench_die("d2i_X509");
+				X509_free(x);
+			}
+			bench_stat_add(&st_parse, (bench_now() - t) / per_round);
+		}
+		out->parse = bench_median(&st_parse);
+		OPENSSL_free(der);
 	}
 
 	/* Sealing: HKDF for the key, AES-256-GCM over a buffer the size of the store. */
@@ -419,10 +448,28 @@ static int bench_issue(const char *disk_base)
 		device_up(&dd, disk, tag, ic->csk, ic->supplied ? ic->leaf : "p256", ic->signer);
 		time_issue(&dt, leaf, ic->supplied, &st_shm, &st_raw, &st_der, &store_len,
 		    &leaf_cert);
-		time_issue(&dd, leaf, ic->supplied, &st_disk, NULL, NULL, &store_len, NULL);
 		sample = bench_sp_profile_key(&dt, leaf, NULL, &plen);
+		/*
+		 * The primitives twice, either side of the durable rounds, each the smaller: a
+		 * busy spell during one timing would otherwise inflate the sum and flatter every
+		 * ratio (it printed "met" once for sc_sp_issue that way).
+		 */
 		time_primitives(&dt, csk, leaf, ic->supplied, sample, plen, store_len, leaf_cert,
 		    &pr);
+		time_issue(&dd, leaf, ic->supplied, &st_disk, NULL, NULL, &store_len, NULL);
+		{
+			struct primitives p2;
+			time_primitives(&dt, csk, leaf, ic->supplied, sample, plen, store_len,
+			    leaf_cert, &p2);
+#define BENCH_MIN(f) pr.f = p2.f < pr.f ? p2.f : pr.f
+			BENCH_MIN(verify_chain);
+			BENCH_MIN(verify_sig);
+			BENCH_MIN(key);
+			BENCH_MIN(cert_sign);
+			BENCH_MIN(seal);
+			BENCH_MIN(parse);
+#undef BENCH_MIN
+		}
 		OPENSSL_free(sample);
 		X509_free(leaf_cert);
 		sum = pr.verify_chain + pr.verify_sig + pr.key + pr.cert_sign + pr.seal;
@@ -445,10 +492,13 @@ static int bench_issue(const char *disk_base)
 			    m_raw / sum, m_disk / sum, 1 / m_shm, 1 / m_disk);
 			printf(
 			    "\"sp_der_nocommit_ms\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f},"
-			    "\"ratio_der_nocommit\":%.3f,\"target_ratio\":%.1f,\"target_met\":%s}",
+			    "\"ratio_der_nocommit\":%.3f,\"target_ratio\":%.1f,\"target_met\":%s,"
+			    "\"d2i_x509_ms\":%.4f,\"sc_sp_issue_floor_ratio\":%.3f,"
+			    "\"sc_sp_issue_target_met\":%s}",
 			    m_der * 1e3, bench_min(&st_der) * 1e3, bench_max(&st_der) * 1e3,
 			    m_der / sum, ISSUE_TARGET,
-			    m_der / sum <= ISSUE_TARGET ? "true" : "false");
+			    m_der / sum <= ISSUE_TARGET ? "true" : "false", pr.parse * 1e3,
+			    (sum + pr.parse) / sum, m_shm / sum <= ISSUE_TARGET ? "true" : "false");
 		} else {
 			char a[40], b[40], c2[40], d2[40];
 			bench_fmt(a, sizeof(a), &st_shm, 1e3, "%.2f");
@@ -460,6 +510,16 @@ static int bench_issue(const char *disk_base)
 			    ic->name, a, b, c2, pr.verify_chain * 1e3, pr.verify_sig * 1e3,
 			    pr.key * 1e3, pr.cert_sign * 1e3, pr.seal * 1e3, sum * 1e3, m_shm / sum,
 			    m_raw / sum, 1 / m_shm);
+			printf(
+			    "%-36s target #17 sc_sp_issue (an X509 to the caller, no commit) <= %.1fx its "
+			    "primitive sum: %s ms = %.2fx the sum %.3f ms (the physical limit, 1.00x): "
+			    "%s\n",
+			    "", ISSUE_TARGET, a, m_shm / sum, sum * 1e3,
+			    m_shm / sum <= ISSUE_TARGET ? "met" : "MISSED");
+			printf(
+			    "%-36s   its floor: the sum + OpenSSL 3.0's d2i_X509 of the leaf %.3f ms = "
+			    "%.2fx the sum\n",
+			    "", pr.parse * 1e3, (sum + pr.parse) / sum);
 			printf(
 			    "%-36s target #17 sc_sp_issue_der (DER to the caller, no commit) <= %.1fx its "
 			    "primitive sum: %s ms = %.2fx the sum %.3f ms: %s\n",
@@ -475,8 +535,9 @@ static int bench_issue(const char *disk_base)
 		printf(
 		    "ratio = SP issue latency (sc_sp_issue, which parses the certificate into an X509) without the durable\n"
 		    "commit / primitive sum (the physical limit: 1.00x); raw = the same through sc_sp_raw (no client-side\n"
-		    "parse); the target line times sc_sp_issue_der, which hands the caller the DER; issue/s for one client,\n"
-		    "no commit.\n");
+		    "parse); the target lines time sc_sp_issue (the ratio column) and sc_sp_issue_der, which hands the\n"
+		    "caller the DER; the floor adds one d2i_X509 of the leaf to the sum (OpenSSL 3.0 has no way to give an\n"
+		    "X509 its key without its provider decoder); issue/s for one client, no commit.\n");
 	bench_rmrf(shm);
 	bench_rmrf(disk);
 	return 0;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/asn1t.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,7 +21,9 @@
 
 #include <selfcert/cert.h>
 
+#include "fast/fast.h"
 #include "fast/spki.h"
+#include "pem.h"
 #include "profile_key.h"
 #include <selfcert/gate.h>
 
@@ -68,6 +71,8 @@ struct cert_spec {
 	int raw_spki;                   /* 1: the SP's SPKI shortcut may be taken (fast/spki.h) */
 	int unsigned_tbs;      /* 1: no issuer_key, left unsigned (the expected leaf of verify.c) */
 	const uint8_t *serial; /* NULL: 16 random bytes; else these 16 (gated issuance, gate.h) */
+	uint8_t **der;         /* non-NULL (the SP): the signed certificate's DER out, too */
+	size_t *der_len;
 };
 
 static sc_err check_name(const char *s, size_t max, const char *field)
@@ -133,7 +138,29 @@ out:
 	return r;
 }
 
-/* serialNumber first: the device CA's name constraint is a prefix match on the RDN sequence. */
+/*
+ * serialNumber first: the device CA's name constraint is a prefix match on the RDN sequence.
+ * Appends to name (empty): a new one (build_name) or, for the SP, the certificate's own subject,
+ * which spares X509_set_subject_name's copy (an encode and a decode of the name).
+ */
+static sc_err fill_name(const struct cert_spec *s, X509_NAME *name)
+{
+	sc_err r;
+
+	if (s->dev_id != NULL) {
+		if (!sc_device_id_valid(s->dev_id))
+			return sc_fail(SC_ERR_USAGE,
+			    "device ID must be 1..%d PrintableString characters", SC_DEVICE_ID_MAX);
+		if (!X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
+		        (const unsigned char *)s->dev_id, -1, -1, 0))
+			return sc_fail_ossl(SC_ERR_INTERNAL, "subject serialNumber");
+	}
+	if (s->org != NULL &&
+	    (r = name_add_utf8(name, NID_organizationName, s->org, "subject O")) != SC_OK)
+		return r;
+	return name_add_utf8(name, NID_commonName, s->cn, "subject CN");
+}
+
 static sc_err build_name(const struct cert_spec *s, X509_NAME **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -143,22 +170,7 @@ static sc_err build_name(const struct cert_spec *s, X509_NAME **out)
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_NAME_new");
 		goto out;
 	}
-	if (s->dev_id != NULL) {
-		if (!sc_device_id_valid(s->dev_id)) {
-			r = sc_fail(SC_ERR_USAGE,
-			    "device ID must be 1..%d PrintableString characters", SC_DEVICE_ID_MAX);
-			goto out;
-		}
-		if (!X509_NAME_add_entry_by_NID(name, NID_serialNumber, V_ASN1_PRINTABLESTRING,
-		        (const unsigned char *)s->dev_id, -1, -1, 0)) {
-			r = sc_fail_ossl(SC_ERR_INTERNAL, "subject serialNumber");
-			goto out;
-		}
-	}
-	if (s->org != NULL &&
-	    (r = name_add_utf8(name, NID_organizationName, s->org, "subject O")) != SC_OK)
-		goto out;
-	if ((r = name_add_utf8(name, NID_commonName, s->cn, "subject CN")) != SC_OK)
+	if ((r = fill_name(s, name)) != SC_OK)
 		goto out;
 	*out = name;
 	name = NULL;
@@ -475,13 +487,145 @@ out:
 	return r;
 }
 
+/* DER length octets of n (n < 2^24, which fast_sign checks) into p. */
+static size_t der_len_put(uint8_t *p, size_t n)
+{
+	if (n < 0x80) {
+		p[0] = (uint8_t)n;
+		return 1;
+	}
+	if (n < 0x100) {
+		p[0] = 0x81;
+		p[1] = (uint8_t)n;
+		return 2;
+	}
+	if (n < 0x10000) {
+		p[0] = 0x82;
+		p[1] = (uint8_t)(n >> 8);
+		p[2] = (uint8_t)n;
+		return 3;
+	}
+	p[0] = 0x83;
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+	return 4;
+}
+
+/*
+ * The SP's signing (fast.h): what X509_sign_ctx does for a provider key (ASN1_item_sign_ctx:
+ * the signature's AlgorithmIdentifier from the signing context into both fields, the TBS
+ * encoded, EVP_DigestSign over it, the BIT STRING with no unused bits), but the TBS is encoded
+ * once and the certificate's DER assembled from it, SEQUENCE{TBS, algId, signature}, where the
+ * plain path encodes the TBS again in i2d_X509. x ends up signed as X509_sign_ctx leaves it.
+ */
+static sc_err fast_sign(X509 *x, EVP_PKEY *key, enum sc_digest digest, uint8_t **der,
+    size_t *der_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *mctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	OSSL_PARAM params[2];
+	uint8_t aid[128], *sig = NULL, *out = NULL, *w;
+	unsigned char *tbs = NULL;
+	size_t aid_len, sig_len = 0, body, n;
+	const X509_ALGOR *cpalg = NULL;
+	const ASN1_BIT_STRING *cpsig = NULL;
+	X509_ALGOR *alg1 = (X509_ALGOR *)X509_get0_tbs_sigalg(x), *alg2; /* no setter in 3.0 */
+	ASN1_BIT_STRING *bs;
+	const unsigned char *q;
+	int tbs_len;
+
+	*der = NULL;
+	*der_len = 0;
+	X509_get0_signature(&cpsig, &cpalg, x);
+	alg2 = (X509_ALGOR *)cpalg;
+	bs = (ASN1_BIT_STRING *)cpsig;
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
+		goto out;
+	}
+	if (EVP_DigestSignInit(mctx, &pctx, sc_sign_md(key, digest), NULL, key) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit (certificate)");
+		goto out;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid,
+	    sizeof(aid));
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_CTX_get_params(pctx, params) <= 0 || (aid_len = params[0].return_size) == 0 ||
+	    aid_len > sizeof(aid)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate signature algorithm");
+		goto out;
+	}
+	q = aid;
+	if (d2i_X509_ALGOR(&alg1, &q, (long)aid_len) == NULL || q != aid + aid_len ||
+	    (q = aid, d2i_X509_ALGOR(&alg2, &q, (long)aid_len)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate signature algorithm");
+		goto out;
+	}
+	if ((tbs_len = i2d_re_X509_tbs(x, &tbs)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate TBS");
+		goto out;
+	}
+	if (EVP_DigestSign(mctx, NULL, &sig_len, tbs, (size_t)tbs_len) != 1 ||
+	    (sig = OPENSSL_malloc(sig_len)) == NULL ||
+	    EVP_DigestSign(mctx, sig, &sig_len, tbs, (size_t)tbs_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate signature");
+		goto out;
+	}
+	if (ASN1_BIT_STRING_set(bs, sig, (int)sig_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "certificate signature");
+		goto out;
+	}
+	bs->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+	bs->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	/* SEQUENCE { tbs, algId, BIT STRING { 00, sig } } */
+	{
+		uint8_t bl[4];
+		size_t bll = der_len_put(bl, sig_len + 1);
+		body = (size_t)tbs_len + aid_len + 1 + bll + 1 + sig_len;
+		if (body >= 0x1000000) {
+			r = sc_fail(SC_ERR_OVERSIZE, "certificate: %zu bytes", body);
+			goto out;
+		}
+		if ((out = OPENSSL_malloc(body + 5)) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "certificate");
+			goto out;
+		}
+		w = out;
+		*w++ = 0x30;
+		w += der_len_put(w, body);
+		memcpy(w, tbs, (size_t)tbs_len);
+		w += tbs_len;
+		memcpy(w, aid, aid_len);
+		w += aid_len;
+		*w++ = 0x03;
+		memcpy(w, bl, bll);
+		w += bll;
+		*w++ = 0x00;
+		memcpy(w, sig, sig_len);
+		w += sig_len;
+		n = (size_t)(w - out);
+	}
+	*der = out;
+	*der_len = n;
+	out = NULL;
+	r = SC_OK;
+out:
+	OPENSSL_free(out);
+	OPENSSL_free(sig);
+	OPENSSL_free(tbs);
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
 /* The one builder behind every row of the profiles table. */
 static sc_err build_cert(const struct cert_spec *s, X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	X509 *x = NULL;
 	X509_NAME *subject = NULL;
-	int spki_done = 0;
+	int spki_done = 0, in_place;
 
 	*out = NULL;
 	if ((r = check_key(s->pub, "subject key")) != SC_OK ||
@@ -503,18 +647,23 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail(SC_ERR_USAGE, "notBefore must be before notAfter");
 		goto out;
 	}
-	if ((r = build_name(s, &subject)) != SC_OK)
-		goto out;
 	if ((x = X509_new()) == NULL) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
 		goto out;
 	}
-	/* The SP's shortcut, or (spki_done 0) OpenSSL's encoder through X509_set_pubkey. */
+	/* The SP's shortcuts (fast.h): the subject written in place, the SPKI from the key's
+	 * bytes; else (and with the shortcuts off) the plain X509 setters, the tests' reference. */
+	in_place = s->raw_spki && sc_fast_enabled();
+	if (in_place && (r = fill_name(s, X509_get_subject_name(x))) != SC_OK)
+		goto out;
+	if (!in_place && (r = build_name(s, &subject)) != SC_OK)
+		goto out;
 	if (s->raw_spki && (r = sc_fast_spki_set(x, s->pub, &spki_done)) != SC_OK)
 		goto out;
-	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
+	if (!X509_set_version(x, X509_VERSION_3) ||
+	    (!in_place && !X509_set_subject_name(x, subject)) ||
 	    !X509_set_issuer_name(x,
-	        s->issuer != NULL ? X509_get_subject_name(s->issuer) : subject) ||
+	        s->issuer != NULL ? X509_get_subject_name(s->issuer) : X509_get_subject_name(x)) ||
 	    (!spki_done && !X509_set_pubkey(x, s->pub))) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
 		goto out;
@@ -552,8 +701,15 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "extension");
 		goto out;
 	}
-	if (!s->unsigned_tbs && (r = sign_cert(x, s->issuer_key, s->digest)) != SC_OK)
+	if (!s->unsigned_tbs && in_place && s->der != NULL) {
+		if ((r = fast_sign(x, s->issuer_key, s->digest, s->der, s->der_len)) != SC_OK)
+			goto out;
+	} else if (!s->unsigned_tbs && (r = sign_cert(x, s->issuer_key, s->digest)) != SC_OK) {
 		goto out;
+	} else if (!s->unsigned_tbs && s->der != NULL &&
+	    (r = sc_cert_to_der(x, s->der, s->der_len)) != SC_OK) {
+		goto out;
+	}
 	*out = x;
 	x = NULL;
 	r = SC_OK;
@@ -960,7 +1116,7 @@ out:
  */
 static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, const uint8_t *serial, int64_t index,
-    X509 **out)
+    X509 **out, uint8_t **der, size_t *der_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
@@ -972,7 +1128,9 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 		.ku_critical = 1,
 		.raw_spki = raw_spki,
 		.unsigned_tbs = csk == NULL,
-		.serial = serial };
+		.serial = serial,
+		.der = der,
+		.der_len = der_len };
 	X509_EXTENSION *ext = NULL;
 	GENERAL_NAMES *san = NULL;
 	char csk_dev[SC_DEVICE_ID_MAX + 1];
@@ -1039,14 +1197,16 @@ sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 {
 	if (csk == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, -1, out);
+	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, -1, out, NULL,
+	    NULL);
 }
 
 /* Declared in profile_key.h: the SP's own builder, so that the check cannot drift from it. */
 sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     uint64_t issuance_counter, X509 **out)
 {
-	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, -1, out);
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, -1, out, NULL,
+	    NULL);
 }
 
 /* Declared in gate.h: the expected leaf with the serial both sides derive (sc_gate_tbs). */
@@ -1055,7 +1215,8 @@ sc_err sc_cert_gated_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 {
 	if (serial == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_gated_leaf: missing serial");
-	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, -1, out);
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, -1, out, NULL,
+	    NULL);
 }
 
 /* Declared in profile_key.h: the same, for certificate `index` of a renewal profile. */
@@ -1063,16 +1224,21 @@ sc_err sc_cert_expected_leaf_at(const struct sc_profile *p, EVP_PKEY *leaf_pub, 
     uint64_t issuance_counter, uint32_t index, X509 **out)
 {
 	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, (int64_t)index,
-	    out);
+	    out, NULL, NULL);
 }
 
 /* Declared in fast/spki.h: the SP's issuance, beside the public one it must equal. */
 sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
-    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out)
+    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out, uint8_t **der, size_t *der_len)
 {
-	if (csk == NULL)
+	if (der != NULL)
+		*der = NULL;
+	if (der_len != NULL)
+		*der_len = 0;
+	if (csk == NULL || (der == NULL) != (der_len == NULL))
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, -1, out);
+	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, -1, out, der,
+	    der_len);
 }
 
 sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)

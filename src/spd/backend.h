@@ -85,11 +85,14 @@ struct spd_backend {
 	 * ISSUE's certificate: the leaf certificate for profile p (checked by the caller) with
 	 * public key leaf_pub, serial the issuance counter, issued under csk_cert and signed by csk.
 	 * The same certificate, checks and errors as sc_cert_issue_leaf; like sc_fast_issue_leaf,
-	 * X509_get0_pubkey(*cert) may be NULL (use its DER, or leaf_pub). *cert is the caller's.
+	 * X509_get0_pubkey(*cert) may be NULL (use its DER, or leaf_pub). *cert is the caller's,
+	 * and so is *der (OPENSSL_free): the certificate's DER when the backend has it at hand
+	 * (soft: the TBS encoded once, issue 17), else NULL and the caller encodes *cert.
 	 * A backend that cannot sign with csk's algorithm fails SC_ERR_ALGORITHM.
 	 */
 	sc_err (*issue_leaf)(const struct spd_key *csk, const struct sc_profile *p,
-	    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert) SC_MUST_USE;
+	    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
+	    size_t *der_len) SC_MUST_USE;
 	/*
 	 * Embodiment 2: open p's supplied key (CMS, tbsProfile.key.supplied.encryptedKey) with the
 	 * KEK kek (kek_cert its certificate) and take the key in as a new key of this backend, as

@@ -125,13 +125,14 @@ static EVP_PKEY *soft_key_pkey(const struct spd_key *k)
 /* ---- private operations ---- */
 
 static sc_err soft_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
-    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert)
+    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
+    size_t *der_len)
 {
 	/*
 	 * The SP keeps the leaf key and uses its certificate only as DER (KEYS, the store, key-usage
 	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (fast/spki.h).
 	 */
-	return sc_fast_issue_leaf(p, leaf_pub, csk_cert, csk->pkey, serial, cert);
+	return sc_fast_issue_leaf(p, leaf_pub, csk_cert, csk->pkey, serial, cert, der, der_len);
 }
 
 static sc_err soft_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,

@@ -364,9 +364,10 @@ static sc_err issue_make(struct spd *spd, struct issue *is)
 		return r;
 	s->alg = be->key_alg(s->key);
 	if ((r = be->issue_leaf(st->csk, is->p, be->key_public(s->key), st->csk_cert,
-	         st->issuance_counter + 1, &s->cert)) != SC_OK)
+	         st->issuance_counter + 1, &s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)
 		return r;
-	if ((r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)
+	if (s->cert_der == NULL &&
+	    (r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)
 		return r;
 	/* Checked before the commit: a key must never be stored for a cert we cannot send. */
 	if (s->cert_der_len > SC_WIRE_MAX_CERT)

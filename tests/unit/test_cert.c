@@ -1044,40 +1044,67 @@ static void test_issue_leaf_fast_spki(void **state)
 		int deterministic = algs[c] != SC_ALG_P256 && algs[c] != SC_ALG_P384;
 
 		pki_make(&p, algs[c], "DEV-A");
-		for (size_t i = 0; i < sizeof(leaf_algs) / sizeof(leaf_algs[0]); i++) {
+		/* Profile shapes (leaf algorithm i % 4, shape i / 4): everything; the minimum (no
+		 * user ID, EKU, SAN or key usage: the defaults); key usage, SHA-384 and the far
+		 * validity of GeneralizedTime; a renewal profile's certificate. */
+		for (size_t i = 0; i < 4 * sizeof(leaf_algs) / sizeof(leaf_algs[0]); i++) {
+			size_t shape = i / 4;
 			struct sc_profile_params pp = {
 				.network_id = "net-1",
 				.device_id = "DEV-A",
-				.user_id = "alice",
+				.user_id = shape == 0 || shape == 2 ? "alice" : NULL,
 				.profile_not_after = now + 3600,
 				.not_before = now,
-				.not_after = now + 3600,
-				.generate_alg = leaf_algs[i],
-				.eku = eku,
-				.san = san,
+				.not_after =
+				    shape == 2 ? (time_t)2556144000 /* 2051 */ : now + 3600,
+				.generate_alg = leaf_algs[i % 4],
+				.eku = shape == 1 ? NULL : eku,
+				.san = shape == 1 ? NULL : san,
+				.key_usage = shape == 2 ? KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT
+				                        : 0,
+				.cert_digest = shape == 2 ? SC_DIGEST_SHA384 : SC_DIGEST_NONE,
+				.renewal_count = shape == 3 ? 4 : 0,
+				.renewal_cadence = shape == 3 ? 600 : 0,
 			};
 			struct sc_profile *prof = signed_profile(&n, &pp);
-			EVP_PKEY *leaf_key = keygen(leaf_algs[i]);
+			EVP_PKEY *leaf_key = keygen(leaf_algs[i % 4]);
 			X509 *fast = NULL, *off = NULL, *pub = NULL, *back = NULL;
 			uint8_t *want = NULL, *got = NULL, *a = NULL, *b = NULL, *d = NULL;
+			uint8_t *fast_der = NULL, *off_der = NULL, *re = NULL;
+			size_t fast_der_len = 0, off_der_len = 0;
 			const unsigned char *q;
-			int want_len, got_len, la, lb, ld;
+			int want_len, got_len, la, lb, ld, lre;
 
 			sc_fast_set(1);
 			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9,
-			                     &fast),
+			                     &fast, &fast_der, &fast_der_len),
 			    SC_OK);
 			assert_int_equal(sc_cert_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9,
 			                     &pub),
 			    SC_OK);
 			sc_fast_set(0);
 			assert_int_equal(sc_fast_issue_leaf(prof, leaf_key, p.dev_ca, p.csk, 9,
-			                     &off),
+			                     &off, &off_der, &off_der_len),
 			    SC_OK);
 			sc_fast_set(was);
 
+			/*
+			 * The DER handed out is what OpenSSL encodes from the certificate's fields:
+			 * the shortcut's (TBS encoded once, the certificate assembled around it, issue
+			 * 17) and the plain path's (i2d_X509).
+			 */
+			lre = i2d_X509(fast, &re);
+			assert_int_equal(lre, (int)fast_der_len);
+			assert_memory_equal(re, fast_der, fast_der_len);
+			OPENSSL_free(re);
+			re = NULL;
+			lre = i2d_X509(off, &re);
+			assert_int_equal(lre, (int)off_der_len);
+			assert_memory_equal(re, off_der, off_der_len);
+			OPENSSL_free(re);
+
 			/* The shortcut was taken (no decoded key) except for RSA; the others decode. */
-			if (leaf_algs[i] == SC_ALG_RSA2048)
+			if (leaf_algs[i % 4] == SC_ALG_RSA2048)
 				assert_non_null(X509_get0_pubkey(fast));
 			else
 				assert_null(X509_get0_pubkey(fast));
@@ -1111,17 +1138,17 @@ static void test_issue_leaf_fast_spki(void **state)
 			assert_memory_equal(d, a, (size_t)la);
 
 			/* Its DER parses back to the key, verifies and validates. */
-			OPENSSL_free(a);
-			a = NULL;
-			la = i2d_X509(fast, &a);
-			q = a;
-			assert_non_null(back = d2i_X509(NULL, &q, la));
+			q = fast_der;
+			assert_non_null(back = d2i_X509(NULL, &q, (long)fast_der_len));
+			assert_ptr_equal(q, fast_der + fast_der_len);
 			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), leaf_key), 1);
 			assert_int_equal(X509_verify(back, p.csk), 1);
 			assert_int_equal(path_verify(back, p.root, p.dev_ca, p.ca), X509_V_OK);
 
 			OPENSSL_free(want);
 			OPENSSL_free(got);
+			OPENSSL_free(fast_der);
+			OPENSSL_free(off_der);
 			OPENSSL_free(a);
 			OPENSSL_free(b);
 			OPENSSL_free(d);
@@ -1197,7 +1224,8 @@ static void test_issue_leaf_refusals(void **state)
 	assert_null(leaf);
 	/* no CSK: refused by the signing entries (only the expected leaf is left unsigned) */
 	assert_int_equal(sc_cert_issue_leaf(prof, p256, p.dev_ca, NULL, 1, &leaf), SC_ERR_USAGE);
-	assert_int_equal(sc_fast_issue_leaf(prof, p256, p.dev_ca, NULL, 1, &leaf), SC_ERR_USAGE);
+	assert_int_equal(sc_fast_issue_leaf(prof, p256, p.dev_ca, NULL, 1, &leaf, NULL, NULL),
+	    SC_ERR_USAGE);
 	assert_null(leaf);
 	/* the expected leaf: the issued one, field for field, but the serial and the signature */
 	{

@@ -30,10 +30,14 @@ sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done) SC_MUST_USE;
  * The SP's issuance (defined in cert.c beside sc_cert_issue_leaf): the same certificate, the
  * same checks and errors, but a P-256/P-384/Ed25519 leaf's SPKI is written by sc_fast_spki_set,
  * so X509_get0_pubkey(*out) is NULL for those keys: the caller holds leaf_key, and must not hand
- * *out to code that reads its key (parse its DER again for that). With sc_fast_enabled() 0, or
- * an RSA key, it is sc_cert_issue_leaf. *out is the caller's (X509_free).
+ * *out to code that reads its key (parse its DER again for that). The subject is written into
+ * the certificate's own name, and (issue 17) the TBS is encoded once: signed, and the
+ * certificate's DER assembled from it (*der, *der_len: the caller's, OPENSSL_free; both NULL
+ * or both given), where the plain path encodes it again in i2d_X509. With sc_fast_enabled() 0
+ * it is sc_cert_issue_leaf and *der is i2d_X509(*out). *out is the caller's (X509_free).
  */
 sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *csk_cert,
-    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out) SC_MUST_USE;
+    EVP_PKEY *csk, uint64_t issuance_counter, X509 **out, uint8_t **der,
+    size_t *der_len) SC_MUST_USE;
 
 #endif
