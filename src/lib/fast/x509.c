@@ -5,13 +5,15 @@
  */
 
 /*
- * The only file of libselfcert on OpenSSL's legacy key API (d2i_EC_PUBKEY, d2i_RSA_PUBKEY): a
+ * The only file of libselfcert on OpenSSL's legacy key API (EC_KEY_oct2key, d2i_RSA_PUBKEY): a
  * legacy key is what X509_PUBKEY_set encodes with the key type's own method instead of the
  * provider encoder and decoder (0.04 ms against 0.3 ms for P-256). The key is used as any other:
  * OpenSSL exports it to the provider once when it first verifies with it, and caches that.
  */
 #undef OPENSSL_NO_DEPRECATED
 #define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <pthread.h>
 
 #include <openssl/asn1t.h>
 #include <openssl/ec.h>
@@ -93,53 +95,86 @@ IMPLEMENT_ASN1_FUNCTIONS(SC_LAZY_VALIDITY)
 IMPLEMENT_ASN1_FUNCTIONS(SC_LAZY_TBS)
 IMPLEMENT_ASN1_FUNCTIONS(SC_LAZY_CERT)
 
-/* The key of spki as a legacy EVP_PKEY: EC on a named curve with an uncompressed point, or RSA. */
+/*
+ * The two curves' groups, made once: EC_GROUP_new_by_curve_name is most of a legacy EC key's
+ * decoding (30 of 35 us for P-256); EC_KEY_set_group copies a group, never changes it, so one
+ * shared read-only group serves every thread.
+ */
+static EC_GROUP *groups[2];
+static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
+
+static void groups_make(void)
+{
+	groups[0] = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	groups[1] = EC_GROUP_new_by_curve_name(NID_secp384r1);
+}
+
+static EVP_PKEY *ec_key(const ASN1_OBJECT *curve, const ASN1_BIT_STRING *point)
+{
+	const EC_GROUP *g = NULL;
+	EVP_PKEY *pk = NULL;
+	EC_KEY *ec = NULL;
+
+	if (pthread_once(&groups_once, groups_make) != 0)
+		return NULL;
+	switch (OBJ_obj2nid(curve)) {
+	case NID_X9_62_prime256v1: g = groups[0]; break;
+	case NID_secp384r1: g = groups[1]; break;
+	default: return NULL;
+	}
+	/* An uncompressed point on the curve (EC_KEY_oct2key checks it is), all bits used. */
+	if (g == NULL || point->length < 1 || point->data[0] != POINT_CONVERSION_UNCOMPRESSED ||
+	    (point->flags & 0x07) != 0)
+		return NULL;
+	if ((ec = EC_KEY_new()) == NULL || !EC_KEY_set_group(ec, g) ||
+	    !EC_KEY_oct2key(ec, point->data, (size_t)point->length, NULL) ||
+	    (pk = EVP_PKEY_new()) == NULL || !EVP_PKEY_assign_EC_KEY(pk, ec)) {
+		EVP_PKEY_free(pk);
+		EC_KEY_free(ec);
+		return NULL;
+	}
+	return pk;
+}
+
+static EVP_PKEY *rsa_key(const SC_LAZY_SPKI *spki)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	EVP_PKEY *pk = NULL;
+	RSA *rsa = NULL;
+	int n;
+
+	if ((n = i2d_SC_LAZY_SPKI(spki, &der)) <= 0)
+		return NULL;
+	p = der;
+	if ((rsa = d2i_RSA_PUBKEY(NULL, &p, n)) == NULL || p != der + n ||
+	    (pk = EVP_PKEY_new()) == NULL || !EVP_PKEY_assign_RSA(pk, rsa)) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+		RSA_free(rsa);
+	}
+	OPENSSL_free(der);
+	return pk;
+}
+
+/*
+ * The key of spki as a legacy EVP_PKEY: EC on P-256 or P-384 (named, uncompressed point) or
+ * RSA. Whatever this accepts and X509_set_pubkey would write differently (a parameter of
+ * another form), the round trip in sc_cert_from_der refuses.
+ */
 static EVP_PKEY *lazy_key(const SC_LAZY_SPKI *spki)
 {
 	const ASN1_OBJECT *oid = NULL;
 	const void *pval = NULL;
-	const unsigned char *p;
-	unsigned char *der = NULL;
-	EVP_PKEY *pk = NULL;
-	EC_KEY *ec = NULL;
-	RSA *rsa = NULL;
-	int ptype = V_ASN1_UNDEF, n;
+	int ptype = V_ASN1_UNDEF;
 
 	X509_ALGOR_get0(&oid, &ptype, &pval, spki->alg);
 	switch (OBJ_obj2nid(oid)) {
 	case NID_X9_62_id_ecPublicKey:
-		/* Named curves only; a compressed point would re-encode otherwise. */
-		if (ptype != V_ASN1_OBJECT || spki->key->length < 1 ||
-		    spki->key->data[0] != POINT_CONVERSION_UNCOMPRESSED)
-			return NULL;
-		break;
-	case NID_rsaEncryption: break;
+		return ptype == V_ASN1_OBJECT ? ec_key(pval, spki->key) : NULL;
+	case NID_rsaEncryption: return rsa_key(spki);
 	default: return NULL;
 	}
-	if ((n = i2d_SC_LAZY_SPKI(spki, &der)) <= 0)
-		return NULL;
-	p = der;
-	if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey) {
-		if ((ec = d2i_EC_PUBKEY(NULL, &p, n)) != NULL && p == der + n &&
-		    (pk = EVP_PKEY_new()) != NULL && EVP_PKEY_assign_EC_KEY(pk, ec))
-			ec = NULL;
-		else {
-			EVP_PKEY_free(pk);
-			pk = NULL;
-		}
-	} else {
-		if ((rsa = d2i_RSA_PUBKEY(NULL, &p, n)) != NULL && p == der + n &&
-		    (pk = EVP_PKEY_new()) != NULL && EVP_PKEY_assign_RSA(pk, rsa))
-			rsa = NULL;
-		else {
-			EVP_PKEY_free(pk);
-			pk = NULL;
-		}
-	}
-	EC_KEY_free(ec);
-	RSA_free(rsa);
-	OPENSSL_free(der);
-	return pk;
 }
 
 /* x's tbsCertificate and outer signature fields set from c; 0 on any failure. */
