@@ -222,8 +222,12 @@ static sc_err both_ways(const uint8_t *der, size_t len)
 	sc_fast_set(was);
 	assert_int_equal(ra, rb);
 	assert_true((a == NULL) == (b == NULL));
-	if (a != NULL)
+	if (a != NULL) {
 		assert_int_equal(X509_cmp(a, b), 0);
+		assert_int_equal(X509_get_extension_flags(a), X509_get_extension_flags(b));
+		assert_int_equal(X509_get_key_usage(a), X509_get_key_usage(b));
+		assert_int_equal(X509_check_ca(a), X509_check_ca(b));
+	}
 	X509_free(a);
 	X509_free(b);
 	return ra;
@@ -293,6 +297,37 @@ static void test_hostile(void **state)
 	assert_null(x);
 	assert_int_equal(both_ways(v1, (size_t)v1_len), SC_OK);
 	OPENSSL_free(v1);
+	/* An extension whose value does not decode (keyUsage holding a NULL): whatever d2i_X509
+	 * makes of it, the shortcut makes the same (both_ways compares them). */
+	{
+		X509 *bad = X509_new();
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		uint8_t *bd = NULL;
+		int bl;
+
+		assert_non_null(bad);
+		assert_non_null(os);
+		assert_int_equal(ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2),
+		    1);
+		assert_int_equal(X509_set_version(bad, X509_VERSION_3), 1);
+		assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(bad), 7), 1);
+		assert_non_null(X509_gmtime_adj(X509_getm_notBefore(bad), 0));
+		assert_non_null(X509_gmtime_adj(X509_getm_notAfter(bad), 3600));
+		assert_int_equal(X509_set_pubkey(bad, k), 1);
+		{
+			X509_EXTENSION *e = X509_EXTENSION_create_by_NID(NULL, NID_key_usage, 1,
+			    os);
+			assert_int_equal(X509_add_ext(bad, e, -1), 1);
+			X509_EXTENSION_free(e);
+		}
+		assert_true(X509_sign(bad, k, EVP_sha256()) > 0);
+		bl = i2d_X509(bad, &bd);
+		assert_true(bl > 0);
+		(void)both_ways(bd, (size_t)bl);
+		OPENSSL_free(bd);
+		ASN1_OCTET_STRING_free(os);
+		X509_free(bad);
+	}
 	/* BER: the outer length in a long form it does not need; taken apart, then refused. */
 	assert_true(len < 0xffff && der[1] == 0x82);
 	OPENSSL_free(buf);
