@@ -1116,8 +1116,9 @@ static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 	char *serial_hex = NULL, actor[SC_REG_ACTOR_MAX];
 	sc_err r;
 
+	/* The fingerprint over the DER just encoded: X509_digest would encode it again. */
 	if (sc_cert_to_der(cr->leaf, &cr->der, &der_len) != SC_OK ||
-	    !X509_digest(cr->leaf, EVP_sha256(), md, &md_len) || md_len != 32 ||
+	    !EVP_Digest(cr->der, der_len, md, &md_len, EVP_sha256(), NULL) || md_len != 32 ||
 	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cr->leaf), NULL)) == NULL ||
 	    (serial_hex = BN_bn2hex(bn)) == NULL || strlen(serial_hex) > SC_REG_SERIAL_HEX_MAX) {
 		r = sc_fail(SC_ERR_INTERNAL, "encoding the certificate");
