@@ -190,6 +190,15 @@ static void test_equivalence(void **state)
 			assert_int_equal(X509_verify(ca_p, X509_get0_pubkey(root_f)), 1);
 		}
 		assert_int_equal(path_ok(root_p, ca_p, leaf_p), 1);
+		if (taken) {
+			/* Off unless the program turns it on (the SP, the CLI, the agent). */
+			X509 *off = NULL;
+
+			sc_fast_x509_set(0);
+			assert_int_equal(sc_fast_cert_from_der(ld, (size_t)ll, &off), SC_OK);
+			assert_null(off);
+			sc_fast_x509_set(1);
+		}
 		if (taken)
 			assert_int_equal(path_ok(root_f, ca_f, leaf_f), 1);
 		X509_free(root_p);
@@ -350,5 +359,6 @@ int main(void)
 		cmocka_unit_test(test_equivalence),
 		cmocka_unit_test(test_hostile),
 	};
+	sc_fast_x509_set(1); /* as selfcert-provd does */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,6 +214,13 @@ static int assemble(X509 *x, const SC_LAZY_CERT *c, EVP_PKEY *pk)
 	return 1;
 }
 
+static int x509_on;
+
+void sc_fast_x509_set(int on)
+{
+	x509_on = on != 0;
+}
+
 sc_err sc_fast_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 {
 	const unsigned char *p = der;
@@ -222,7 +229,7 @@ sc_err sc_fast_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 	X509 *x = NULL;
 
 	*out = NULL;
-	if (!sc_fast_enabled() || len > 0x7fffffff)
+	if (!sc_fast_enabled() || !x509_on || len > 0x7fffffff)
 		return SC_OK;
 	ERR_set_mark();
 	if ((c = d2i_SC_LAZY_CERT(NULL, &p, (long)len)) == NULL || (size_t)(p - der) != len ||

@@ -20,9 +20,17 @@
 #include <selfcert/err.h>
 
 /*
+ * Whether sc_cert_from_der takes the shortcut in this process: off unless a program turns it
+ * on. selfcert-provd does (provd_api_load), for the certificates of its requests; the SP, the
+ * CLI and the agent parse with d2i_X509 alone. Set it before threads start (not synchronized).
+ */
+void sc_fast_x509_set(int on);
+
+/*
  * der[0..len) as an X509 in *out (the caller's, X509_free), its key decoded: a v3 certificate
  * (no unique IDs) whose key is EC on a named curve (uncompressed point) or RSA, with no byte
- * after it. Anything else, or sc_fast_enabled() 0, or any failure: *out NULL and SC_OK, and the
+ * after it. Anything else, sc_fast_enabled() 0, the shortcut not set on, or any failure: *out
+ * NULL and SC_OK, and the
  * caller parses with d2i_X509 (whose errors it reports). Never an error of its own but
  * SC_ERR_NOMEM. Does not check DER minimality or the round trip: the caller does, for both paths.
  */
