@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include "fast/x509.h"
 #include "file.h"
 #include "pem.h"
 
@@ -74,7 +75,12 @@ sc_err sc_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 	*out = NULL;
 	if (len > SC_FILE_MAX)
 		return sc_fail(SC_ERR_OVERSIZE, "certificate: %zu bytes", len);
-	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL)
+	/* The shortcut (fast/x509.h) when it takes this shape; the checks below hold for both. */
+	if ((r = sc_fast_cert_from_der(der, len, &x)) != SC_OK)
+		return r;
+	if (x != NULL)
+		p = der + len;
+	else if ((x = d2i_X509(NULL, &p, (long)len)) == NULL)
 		return sc_fail_ossl(SC_ERR_MALFORMED, "certificate: not DER X.509");
 	if ((size_t)(p - der) != len) {
 		r = sc_fail(SC_ERR_TRAILING, "certificate: %zu trailing bytes",

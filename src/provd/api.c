@@ -17,6 +17,7 @@
 #include "batcher.h"
 #include "keyopen.h"
 #include "certcache.h"
+#include "fast/x509.h"
 #include "file.h"
 #include "pem.h"
 #include "profcache.h"
@@ -92,7 +93,16 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 		return sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s/signer.pem",
 		    api->signer_key_spec != NULL ? "--signer-key" : "signer.key", net_dir);
 	}
-	return prove_signer(api, net_dir);
+	if ((r = prove_signer(api, net_dir)) != SC_OK)
+		return r;
+	/*
+	 * From here on, the certificates of requests and of the registry are read without OpenSSL
+	 * 3.0's per-key decoder (fast/x509.h, issue 17). Not the server's own, loaded above: their
+	 * keys meet keys of other providers (a PKCS#11 signer key), which a legacy key cannot be
+	 * compared with.
+	 */
+	sc_fast_x509_set(1);
+	return SC_OK;
 }
 
 sc_err provd_api_set_admin_token(struct provd_api *api, const char *path)

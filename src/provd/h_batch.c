@@ -6,6 +6,7 @@
  * does not refuse the others, so the answer lists an outcome per certificate, in order.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "apierr.h"
@@ -13,13 +14,13 @@
 #include "respond.h"
 
 /* A refused certificate's entry: the error code and detail POST /v1/certificates would answer. */
-static json_t *refusal(sc_err r)
+static json_t *refusal(sc_err r, const char *why)
 {
 	const struct provd_apierr *row = provd_apierr_find(r);
 	char detail[256];
 
 	snprintf(detail, sizeof(detail), "%s%s%s", row != NULL ? "" : sc_err_name(r),
-	    row != NULL ? "" : ": ", sc_err_detail());
+	    row != NULL ? "" : ": ", why);
 	return json_pack("{s:s, s:s, s:s}", "status", "refused", "error",
 	    provd_code_name(row != NULL ? (int)row->code : PROVD_E_INTERNAL), "detail", detail);
 }
@@ -28,9 +29,8 @@ sc_err provd_h_cert_batch(const struct provd_ctx *ctx, struct provd_response *re
 {
 	json_t *list = json_object_get(ctx->body, "certificates"), *results = NULL, *one = NULL,
 	       *item;
-	struct provd_ctx sub = *ctx;
+	struct provd_cert_outcome *outs = NULL;
 	size_t i, n, registered = 0;
-	int already;
 	sc_err r;
 
 	if (list == NULL)
@@ -49,22 +49,21 @@ sc_err provd_h_cert_batch(const struct provd_ctx *ctx, struct provd_response *re
 			    "field \"certificates\"[%zu] must be a PEM string", i);
 	/* First: each certificate adds its own words to the one log line, which may fill it. */
 	provd_log_add(resp, "batch=%zu", n);
-	if ((results = json_array()) == NULL || (sub.body = json_object()) == NULL) {
+	if ((results = json_array()) == NULL || (outs = calloc(n, sizeof(*outs))) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	json_array_foreach (list, i, item) {
-		if (json_object_set(sub.body, "certificate", item) != 0) {
-			r = sc_fail(SC_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		r = provd_cert_register(&sub, resp, &one, &already);
-		if (r == SC_ERR_IO || r == SC_ERR_NOMEM || r == SC_ERR_INTERNAL)
-			goto out; /* the server's trouble, not the certificate's: the whole request fails */
-		if (r != SC_OK)
-			one = refusal(r);
-		else if (!already)
-			registered++;
+	/* Judged one by one, recorded together (one durable commit): provd_cert_register_many. */
+	if ((r = provd_cert_register_many(ctx, list, resp, outs)) != SC_OK)
+		goto out; /* the server's trouble, not a certificate's: the whole request fails */
+	for (i = 0; i < n; i++) {
+		if (outs[i].answer != NULL) {
+			one = outs[i].answer;
+			outs[i].answer = NULL;
+			if (!outs[i].already)
+				registered++;
+		} else
+			one = refusal(outs[i].r, outs[i].detail);
 		if (one == NULL || json_array_append_new(results, one) != 0) {
 			r = sc_fail(SC_ERR_NOMEM, "out of memory");
 			goto out;
@@ -77,8 +76,9 @@ sc_err provd_h_cert_batch(const struct provd_ctx *ctx, struct provd_response *re
 	results = NULL;
 	r = SC_OK;
 out:
+	for (i = 0; outs != NULL && i < n; i++)
+		json_decref(outs[i].answer);
+	free(outs);
 	json_decref(results);
-	if (sub.body != ctx->body)
-		json_decref(sub.body);
 	return r;
 }

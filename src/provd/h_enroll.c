@@ -1152,18 +1152,19 @@ static void cert_period(struct cert_req *cr)
 	    (int64_t)info.renewal_cadence);
 }
 
-/* Record it (fingerprint, serial, validity) and consume its profile, in one transaction. */
-static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
+/* The registry's row: fingerprint, serial, validity, period (no database work). */
+static sc_err cert_fields(struct cert_req *cr)
 {
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned md_len = 0;
 	size_t der_len = 0;
 	BIGNUM *bn = NULL;
-	char *serial_hex = NULL, actor[SC_REG_ACTOR_MAX];
+	char *serial_hex = NULL;
 	sc_err r;
 
+	/* The fingerprint over the DER just encoded: X509_digest would encode it again. */
 	if (sc_cert_to_der(cr->leaf, &cr->der, &der_len) != SC_OK ||
-	    !X509_digest(cr->leaf, EVP_sha256(), md, &md_len) || md_len != 32 ||
+	    !EVP_Digest(cr->der, der_len, md, &md_len, EVP_sha256(), NULL) || md_len != 32 ||
 	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cr->leaf), NULL)) == NULL ||
 	    (serial_hex = BN_bn2hex(bn)) == NULL || strlen(serial_hex) > SC_REG_SERIAL_HEX_MAX) {
 		r = sc_fail(SC_ERR_INTERNAL, "encoding the certificate");
@@ -1179,17 +1180,24 @@ static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 	cr->crec.der = cr->der;
 	cr->crec.der_len = der_len;
 	cert_period(cr);
-	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	if ((r = sc_reg_cert_record(ctx->reg, &cr->crec, (int64_t)time(NULL), actor,
-	         &cr->already)) != SC_OK) {
-		r = provd_registry_err(r);
-		goto out;
-	}
 	r = SC_OK;
 out:
 	OPENSSL_free(serial_hex);
 	BN_free(bn);
 	return r;
+}
+
+/* Record it and consume its profile, in one transaction. */
+static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
+{
+	char actor[SC_REG_ACTOR_MAX];
+	sc_err r;
+
+	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+	if ((r = sc_reg_cert_record(ctx->reg, &cr->crec, (int64_t)time(NULL), actor,
+	         &cr->already)) != SC_OK)
+		return provd_registry_err(r);
+	return SC_OK;
 }
 
 static json_t *cert_answer(const struct provd_api *api, const struct cert_req *cr,
@@ -1216,6 +1224,110 @@ static json_t *cert_answer(const struct provd_api *api, const struct cert_req *c
 	                             : "older");
 }
 
+/* Every phase before the registry's write, in docs/API.md's order. */
+static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
+    struct provd_response *resp, time_t now)
+{
+	sc_err r;
+
+	if ((r = cert_parse(ctx, cr, resp)) != SC_OK ||
+	    (r = cert_profile(ctx->api, ctx->reg, cr)) != SC_OK ||
+	    (r = cert_in_time(cr, now)) != SC_OK || (r = cert_verify(ctx->api, cr, now)) != SC_OK ||
+	    (r = cert_crl(ctx, cr, now)) != SC_OK || (r = cert_fields(cr)) != SC_OK)
+		return r;
+	return SC_OK;
+}
+
+/* The server's trouble, not the certificate's: a batch request fails as a whole for it. */
+static int server_trouble(sc_err r)
+{
+	return r == SC_ERR_IO || r == SC_ERR_NOMEM || r == SC_ERR_INTERNAL;
+}
+
+static void outcome_refused(struct provd_cert_outcome *o, sc_err r)
+{
+	o->r = r;
+	snprintf(o->detail, sizeof(o->detail), "%s", sc_err_detail());
+}
+
+sc_err provd_cert_register_many(const struct provd_ctx *ctx, json_t *list,
+    struct provd_response *resp, struct provd_cert_outcome *out)
+{
+	size_t n = json_array_size(list), m = 0, *idx = NULL;
+	struct provd_ctx sub = *ctx;
+	struct cert_req *crs = NULL;
+	struct sc_reg_cert_rec *recs = NULL;
+	struct sc_reg_cert_outcome *res = NULL;
+	char actor[SC_REG_ACTOR_MAX];
+	time_t now = time(NULL);
+	sc_err r;
+
+	memset(out, 0, n * sizeof(*out));
+	sub.body = NULL;
+	if (n < 1 || n > SC_REG_RECORD_MANY_MAX || (crs = calloc(n, sizeof(*crs))) == NULL ||
+	    (recs = calloc(n, sizeof(*recs))) == NULL || (res = calloc(n, sizeof(*res))) == NULL ||
+	    (idx = calloc(n, sizeof(*idx))) == NULL || (sub.body = json_object()) == NULL) {
+		r = sc_fail(n < 1 || n > SC_REG_RECORD_MANY_MAX ? SC_ERR_INTERNAL : SC_ERR_NOMEM,
+		    "batch of %zu", n);
+		goto out;
+	}
+	/* Each judged as POST /v1/certificates judges one; the accepted ones recorded together. */
+	for (size_t i = 0; i < n; i++) {
+		if (json_object_set(sub.body, "certificate", json_array_get(list, i)) != 0) {
+			r = sc_fail(SC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((r = cert_check(&sub, &crs[i], resp, now)) != SC_OK) {
+			if (server_trouble(r))
+				goto out;
+			outcome_refused(&out[i], r);
+			continue;
+		}
+		recs[m] = crs[i].crec;
+		idx[m++] = i;
+	}
+	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+	if (m > 0 &&
+	    (r = sc_reg_cert_record_many(ctx->reg, recs, m, (int64_t)time(NULL), actor, res)) !=
+	        SC_OK) {
+		r = provd_registry_err(r);
+		goto out;
+	}
+	for (size_t k = 0; k < m; k++) {
+		struct cert_req *cr = &crs[idx[k]];
+
+		cr->crec = recs[k];
+		if (res[k].r != SC_OK) {
+			(void)sc_fail(res[k].r, "%s", res[k].detail);
+			if (server_trouble(r = provd_registry_err(res[k].r)))
+				goto out;
+			outcome_refused(&out[idx[k]], r);
+			continue;
+		}
+		cr->already = res[k].already;
+		out[idx[k]].already = cr->already;
+		if ((out[idx[k]].answer = cert_answer(ctx->api, cr, resp)) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	r = SC_OK;
+out:
+	if (r != SC_OK)
+		for (size_t i = 0; i < n; i++) {
+			json_decref(out[i].answer);
+			out[i].answer = NULL;
+		}
+	for (size_t i = 0; crs != NULL && i < n; i++)
+		cert_req_clear(ctx->api, &crs[i]);
+	json_decref(sub.body);
+	free(crs);
+	free(recs);
+	free(res);
+	free(idx);
+	return r;
+}
+
 sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *resp,
     json_t **answer, int *already)
 {
@@ -1226,12 +1338,8 @@ sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *r
 	*answer = NULL;
 	*already = 0;
 	memset(&cr, 0, sizeof(cr));
-	if ((r = cert_parse(ctx, &cr, resp)) != SC_OK ||
-	    (r = cert_profile(ctx->api, ctx->reg, &cr)) != SC_OK ||
-	    (r = cert_in_time(&cr, now)) != SC_OK ||
-	    (r = cert_verify(ctx->api, &cr, now)) != SC_OK ||
-	    (r = cert_crl(ctx, &cr, now)) != SC_OK || (r = cert_record(ctx, &cr)) != SC_OK ||
-	    (r = cert_crl_keep(ctx, &cr)) != SC_OK)
+	if ((r = cert_check(ctx, &cr, resp, now)) != SC_OK ||
+	    (r = cert_record(ctx, &cr)) != SC_OK || (r = cert_crl_keep(ctx, &cr)) != SC_OK)
 		goto out;
 	if ((*answer = cert_answer(ctx->api, &cr, resp)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "out of memory");

@@ -40,6 +40,23 @@ provd_handler provd_h_cert_batch;   /* POST /v1/certificates/batch (h_batch.c, #
  */
 sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *resp,
     json_t **answer, int *already) SC_MUST_USE;
+
+/*
+ * #17 (POST /v1/certificates/batch): the certificates of list (PEM strings, 1..256, types
+ * checked by the caller), each judged as provd_cert_register judges one, the accepted ones
+ * recorded together (sc_reg_cert_record_many: one durable commit on SQLite). out[i] (n of
+ * them): the answer for an accepted one (the caller's, json_decref), or r and its detail for a
+ * refused one. SC_OK when every certificate has its outcome; the server's own trouble
+ * (SC_ERR_IO, NOMEM, INTERNAL) is returned and fails the whole request, out then empty.
+ */
+struct provd_cert_outcome {
+	json_t *answer;
+	sc_err r;
+	int already;
+	char detail[256];
+};
+sc_err provd_cert_register_many(const struct provd_ctx *ctx, json_t *list,
+    struct provd_response *resp, struct provd_cert_outcome *out) SC_MUST_USE;
 provd_handler provd_h_device;      /* GET /v1/devices/{id} (h_admin.c) */
 provd_handler provd_h_revoke;      /* POST /v1/devices/{id}/revoke (h_admin.c) */
 provd_handler provd_h_healthz;     /* GET /healthz (h_admin.c) */

@@ -79,6 +79,9 @@ struct sc_reg_backend {
 	    struct sc_reg_profile_rec *out);
 	sc_err (*cert_record)(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
 	    const char *actor, int *already);
+	/* Optional (NULL: registry.c calls cert_record for each): n checked 1..MAX by registry.c. */
+	sc_err (*cert_record_many)(struct sc_reg *reg, struct sc_reg_cert_rec *recs, size_t n,
+	    int64_t now, const char *actor, struct sc_reg_cert_outcome *out);
 	sc_err (*cert_list)(struct sc_reg *reg, const char *device_id, size_t limit,
 	    int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx);
 	sc_err (*cert_der)(struct sc_reg *reg, const char *fpr, uint8_t **der, size_t *len);

@@ -21,12 +21,35 @@
 #define PG_APPLICATION_ID 1396920903
 #define PG_MAX_PARAMS 12
 
+/*
+ * Statements this connection has prepared (issue 17): PQexecParams makes the server parse and
+ * plan every statement anew, which was most of PostgreSQL's ~5 ms of CPU per enrolled device
+ * (some 20 statements). Each distinct SQL text is prepared once per session and then only
+ * executed; the texts are the program's own (values always travel as parameters), so their
+ * number is bounded; past PG_STMT_MAX the rest run unprepared as before.
+ */
+#define PG_STMT_MAX 128
+
+struct pg_stmt {
+	char *sql; /* owned copy; the name is "sc<index>" */
+};
+
 struct pg_reg {
 	struct sc_reg base; /* first: what registry.c sees */
 	PGconn *conn;
 	int in_tx;       /* inside BEGIN … COMMIT: a lost connection is not retried */
 	char where[160]; /* "postgresql database DB on HOST", for messages (never a password) */
+	struct pg_stmt stmts[PG_STMT_MAX];
+	size_t n_stmts;
 };
+
+/* A new session has none of the old one's prepared statements. */
+static void stmts_forget(struct pg_reg *reg)
+{
+	for (size_t i = 0; i < reg->n_stmts; i++)
+		free(reg->stmts[i].sql);
+	reg->n_stmts = 0;
+}
 
 /* clang-format off */
 #define DEV_KEY(x) \
@@ -353,6 +376,7 @@ static sc_err session_setup(struct pg_reg *reg)
  */
 static int reconnect(struct pg_reg *reg)
 {
+	stmts_forget(reg);
 	PQreset(reg->conn);
 	if (PQstatus(reg->conn) != CONNECTION_OK)
 		return 0;
@@ -364,6 +388,44 @@ static int reconnect(struct pg_reg *reg)
  * command; else SC_ERR_IO naming what. Outside a transaction a lost connection is made again
  * and the statement sent once more: nothing of it ran (a read, or BEGIN).
  */
+/*
+ * sql with p's parameters, through this session's prepared statement for that text (made on
+ * first use). A failed PQprepare is the answer itself (the same error the execution would
+ * have given: the server parses the text either way).
+ */
+static PGresult *exec(struct pg_reg *reg, const char *sql, const struct prm *p)
+{
+	int n = p != NULL ? p->n : 0;
+	char name[16];
+	size_t i;
+
+	for (i = 0; i < reg->n_stmts && strcmp(reg->stmts[i].sql, sql) != 0; i++)
+		;
+	if (i == reg->n_stmts && i < PG_STMT_MAX) {
+		PGresult *prep;
+		char *copy = strdup(sql);
+
+		if (copy == NULL)
+			i = PG_STMT_MAX; /* unprepared, as before */
+		else {
+			snprintf(name, sizeof(name), "sc%zu", i);
+			prep = PQprepare(reg->conn, name, sql, n, NULL);
+			if (PQresultStatus(prep) != PGRES_COMMAND_OK) {
+				free(copy);
+				return prep;
+			}
+			PQclear(prep);
+			reg->stmts[reg->n_stmts++].sql = copy;
+		}
+	}
+	if (i >= reg->n_stmts)
+		return PQexecParams(reg->conn, sql, n, NULL, p != NULL ? p->v : NULL,
+		    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+	snprintf(name, sizeof(name), "sc%zu", i);
+	return PQexecPrepared(reg->conn, name, n, p != NULL ? p->v : NULL,
+	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+}
+
 static sc_err x(struct pg_reg *reg, const char *what, const char *sql, const struct prm *p,
     PGresult **res)
 {
@@ -371,9 +433,7 @@ static sc_err x(struct pg_reg *reg, const char *what, const char *sql, const str
 	sc_err r;
 
 	for (int attempt = 0;; attempt++) {
-		*res = PQexecParams(reg->conn, sql, p != NULL ? p->n : 0, NULL,
-		    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL,
-		    0);
+		*res = exec(reg, sql, p);
 		s = PQresultStatus(*res);
 		if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
 			return SC_OK;
@@ -632,6 +692,7 @@ static void pg_free(struct pg_reg *reg)
 {
 	if (reg == NULL)
 		return;
+	stmts_forget(reg);
 	PQfinish(reg->conn);
 	free(reg);
 }

@@ -4,6 +4,7 @@
  * needs no database (device IDs, note sizes), and forwards to the backend's table
  * (backend.h). No SQL here; reg_sqlite.c and reg_pg.c hold all of it.
  */
+#include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <selfcert/cert.h>
@@ -288,6 +289,22 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
     const char *actor, int *already)
 {
 	return reg->be->cert_record(reg, rec, now, actor, already);
+}
+
+sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs, size_t n,
+    int64_t now, const char *actor, struct sc_reg_cert_outcome *out)
+{
+	if (n < 1 || n > SC_REG_RECORD_MANY_MAX)
+		return sc_fail(SC_ERR_USAGE, "sc_reg_cert_record_many: %zu records, 1..%d", n,
+		    SC_REG_RECORD_MANY_MAX);
+	memset(out, 0, n * sizeof(*out));
+	if (reg->be->cert_record_many != NULL)
+		return reg->be->cert_record_many(reg, recs, n, now, actor, out);
+	for (size_t i = 0; i < n; i++)
+		if ((out[i].r = reg->be->cert_record(reg, &recs[i], now, actor, &out[i].already)) !=
+		    SC_OK)
+			snprintf(out[i].detail, sizeof(out[i].detail), "%s", sc_err_detail());
+	return SC_OK;
 }
 
 sc_err sc_reg_cert_list(struct sc_reg *reg, const char *device_id, size_t limit,

@@ -327,6 +327,24 @@ struct sc_reg_cert_rec {
 sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
     const char *actor, int *already) SC_MUST_USE;
 
+/* One certificate's outcome in sc_reg_cert_record_many: r and its detail, as one call gives. */
+struct sc_reg_cert_outcome {
+	sc_err r;
+	int already;
+	char detail[256];
+};
+
+/*
+ * #17: n records (1..SC_REG_RECORD_MANY_MAX), each judged and written as sc_reg_cert_record
+ * would, out[i] its outcome; durable together where the backend can (SQLite with group commit:
+ * one commit for all, each in its own savepoint, so a refused one writes nothing and leaves the
+ * others), else one by one. SC_OK when every record has its outcome in out; SC_ERR_USAGE for
+ * n out of range.
+ */
+#define SC_REG_RECORD_MANY_MAX 256
+sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs, size_t n,
+    int64_t now, const char *actor, struct sc_reg_cert_outcome *out) SC_MUST_USE;
+
 /* A device's certificates, newest first (at most `limit`, 0: all). */
 sc_err sc_reg_cert_list(struct sc_reg *reg, const char *device_id, size_t limit,
     int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx) SC_MUST_USE;

@@ -1164,6 +1164,77 @@ static void test_issue_leaf_fast_spki(void **state)
 	net_free(&n);
 }
 
+/*
+ * Issue 17: the verifier's expected leaf (sc_cert_expected_leaf_at) takes the SPKI shortcut; its
+ * tbsCertificate must be the plain path's byte for byte, for every leaf algorithm, and its SPKI
+ * what i2d_PUBKEY writes: verify.c compares a registered leaf against it in DER.
+ */
+static void test_expected_leaf_fast_spki(void **state)
+{
+	static const enum sc_alg leaf_algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519,
+		SC_ALG_RSA2048 };
+	int was = sc_fast_enabled();
+	struct net n;
+	struct pki p;
+	time_t now = time(NULL);
+	(void)state;
+
+	net_make(&n);
+	pki_make(&p, SC_ALG_P256, "DEV-A");
+	for (size_t i = 0; i < sizeof(leaf_algs) / sizeof(leaf_algs[0]); i++) {
+		struct sc_profile_params pp = {
+			.network_id = "net-1",
+			.device_id = "DEV-A",
+			.profile_not_after = now + 3600,
+			.not_before = now,
+			.not_after = now + 3600,
+			.generate_alg = leaf_algs[i],
+		};
+		struct sc_profile *prof = signed_profile(&n, &pp);
+		EVP_PKEY *leaf_key = keygen(leaf_algs[i]);
+		X509 *fast = NULL, *off = NULL;
+		uint8_t *want = NULL, *got = NULL, *a = NULL, *b = NULL;
+		int want_len, got_len, la, lb;
+
+		sc_fast_set(1);
+		assert_int_equal(sc_cert_expected_leaf_at(prof, leaf_key, p.dev_ca, 3, 0, &fast),
+		    SC_OK);
+		sc_fast_set(0);
+		assert_int_equal(sc_cert_expected_leaf_at(prof, leaf_key, p.dev_ca, 3, 0, &off),
+		    SC_OK);
+		sc_fast_set(was);
+		if (leaf_algs[i] == SC_ALG_RSA2048)
+			assert_non_null(X509_get0_pubkey(fast));
+		else
+			assert_null(X509_get0_pubkey(fast));
+		ERR_clear_error();
+		want_len = i2d_PUBKEY(leaf_key, &want);
+		got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(fast), &got);
+		assert_true(want_len > 0);
+		assert_int_equal(got_len, want_len);
+		assert_memory_equal(got, want, (size_t)want_len);
+		/* The serial is random per call: give both the same, and a signature algorithm
+		 * (an unsigned tbsCertificate has none to encode), then compare every byte. */
+		assert_int_equal(X509_set_serialNumber(off, X509_get_serialNumber(fast)), 1);
+		assert_true(X509_sign(fast, p.csk, EVP_sha256()) > 0);
+		assert_true(X509_sign(off, p.csk, EVP_sha256()) > 0);
+		la = tbs_der(fast, &a);
+		lb = tbs_der(off, &b);
+		assert_int_equal(lb, la);
+		assert_memory_equal(b, a, (size_t)la);
+		OPENSSL_free(want);
+		OPENSSL_free(got);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		X509_free(fast);
+		X509_free(off);
+		EVP_PKEY_free(leaf_key);
+		sc_profile_free(prof);
+	}
+	pki_free(&p);
+	net_free(&n);
+}
+
 static void test_issue_leaf_refusals(void **state)
 {
 	struct net n;
@@ -1324,6 +1395,7 @@ int main(void)
 		cmocka_unit_test(test_issue_leaf),
 		cmocka_unit_test(test_issue_leaf_defaults),
 		cmocka_unit_test(test_issue_leaf_fast_spki),
+		cmocka_unit_test(test_expected_leaf_fast_spki),
 		cmocka_unit_test(test_issue_leaf_refusals),
 		cmocka_unit_test(test_issue_leaf_supplied),
 	};

@@ -1256,6 +1256,57 @@ static void *replayer(void *arg)
 }
 
 /*
+ * Issue 17, sc_reg_cert_record_many: a batch's records in one commit, each with the outcome
+ * sc_reg_cert_record gives it alone, in order (a duplicate inside the batch is "already", an
+ * unknown profile and a second certificate for a consumed profile refused with their detail);
+ * out-of-range counts refused.
+ */
+static void test_cert_record_many(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c[5];
+	struct sc_reg_cert_outcome out[5];
+	struct sc_reg_device d;
+	unsigned long ops = 0, commits = 0, ops0 = 0, commits0 = 0;
+	int64_t retry;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	make_profile(&rec, "D-1", 1, "01");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	make_profile(&rec, "D-1", 2, "02");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	make_cert(&c[0], "D-1", 1, 'a');
+	make_cert(&c[1], "D-1", 9, 'b'); /* no such profile */
+	make_cert(&c[2], "D-1", 1, 'a'); /* the first again */
+	make_cert(&c[3], "D-1", 1, 'c'); /* another for the consumed profile */
+	make_cert(&c[4], "D-1", 2, 'd');
+	sc_reg_sqlite_group_stats(reg, &ops0, &commits0);
+	assert_int_equal(sc_reg_cert_record_many(reg, c, 5, 3000, "t", out), SC_OK);
+	assert_int_equal(out[0].r, SC_OK);
+	assert_int_equal(out[0].already, 0);
+	assert_int_equal(out[1].r, SC_ERR_PROFILE_UNKNOWN);
+	assert_non_null(strstr(out[1].detail, "never issued"));
+	assert_int_equal(out[2].r, SC_OK);
+	assert_int_equal(out[2].already, 1);
+	assert_int_equal(out[3].r, SC_ERR_PROFILE_CONSUMED);
+	assert_int_equal(out[4].r, SC_OK);
+	assert_int_equal(out[4].already, 0);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	assert_int_equal(ops - ops0, 5);
+	assert_int_equal(commits - commits0, 1);
+	assert_int_equal(sc_reg_device_get(reg, "D-1", &d), SC_OK);
+	assert_int_equal(d.n_certs, 2);
+	assert_int_equal(sc_reg_cert_record_many(reg, c, 0, 3000, "t", out), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_cert_record_many(reg, c, SC_REG_RECORD_MANY_MAX + 1, 3000, "t",
+	                     out),
+	    SC_ERR_USAGE);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
+/*
  * Issue 17, group commit: concurrent registrations share commits (never more commits than
  * registrations), each is answered only after its batch committed, and a refused one (a replayed
  * challenge) inside a batch rolls back its own writes only, with its own error.
@@ -1893,6 +1944,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_record_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),

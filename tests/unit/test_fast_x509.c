@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_fast_x509.c — the certificate decoder without OpenSSL 3.0's key decoder (fast/x509.h):
+ * the same X509 as d2i_X509 for CA and leaf certificates of every algorithm (P-256, P-384, RSA
+ * taken; Ed25519 left to d2i_X509), and sc_cert_from_der's same answer with the shortcut on and
+ * off for truncated, trailing, oversize, wrong-type, BER, v1 and compressed-point inputs.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <selfcert/alg.h>
+#include "fast/fast.h"
+#include "fast/x509.h"
+#include "file.h"
+#include "pem.h"
+
+static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
+	assert_int_equal(X509_add_ext(x, e, -1), 1);
+	X509_EXTENSION_free(e);
+}
+
+/* A certificate for key, signed by ikey as issuer (NULL: self-signed), as DER. */
+static int make_cert(EVP_PKEY *key, EVP_PKEY *ikey, X509 *issuer, int ca, long version,
+    uint8_t **der)
+{
+	X509 *x = X509_new();
+	X509_NAME *n;
+	int len;
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, version), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 0x1234567), 1);
+	n = X509_get_subject_name(x);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+	                     (const unsigned char *)"net-1", -1, -1, 0),
+	    1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "serialNumber", MBSTRING_ASC,
+	                     (const unsigned char *)(ca ? "DEV-CA" : "DEV-A"), -1, -1, 0),
+	    1);
+	assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -60));
+	/* GeneralizedTime after 2049 for notAfter: both time forms go through. */
+	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)2600000000));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	if (version == X509_VERSION_3) {
+		add_ext(x, issuer ? issuer : x, NID_basic_constraints,
+		    ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE");
+		add_ext(x, issuer ? issuer : x, NID_key_usage,
+		    ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+		add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
+		if (issuer != NULL)
+			add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
+		if (ca)
+			add_ext(x, issuer ? issuer : x, NID_name_constraints,
+			    "critical,permitted;DNS:.dev-a.selfcert.invalid");
+		else
+			add_ext(x, issuer ? issuer : x, NID_subject_alt_name,
+			    "DNS:a.dev-a.selfcert.invalid");
+	}
+	assert_true(X509_sign(x, ikey,
+	                EVP_PKEY_get_base_id(ikey) == EVP_PKEY_ED25519 ? NULL : EVP_sha256()) > 0);
+	*der = NULL;
+	len = i2d_X509(x, der);
+	assert_true(len > 0);
+	X509_free(x);
+	return len;
+}
+
+static X509 *plain_parse(const uint8_t *der, int len)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, len);
+
+	assert_non_null(x);
+	assert_ptr_equal(p, der + len);
+	return x;
+}
+
+/* What a caller of either parse can observe: the same. */
+static void assert_same(X509 *a, X509 *b, EVP_PKEY *issuer_key)
+{
+	uint8_t *da = NULL, *db = NULL;
+	int la = i2d_X509(a, &da), lb = i2d_X509(b, &db);
+
+	assert_true(la > 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(da, db, (size_t)la);
+	assert_int_equal(X509_cmp(a, b), 0);
+	assert_non_null(X509_get0_pubkey(a));
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)), 1);
+	assert_int_equal(EVP_PKEY_get_base_id(X509_get0_pubkey(a)),
+	    EVP_PKEY_get_base_id(X509_get0_pubkey(b)));
+	assert_int_equal(EVP_PKEY_get_bits(X509_get0_pubkey(a)),
+	    EVP_PKEY_get_bits(X509_get0_pubkey(b)));
+	assert_int_equal(X509_verify(a, issuer_key), 1);
+	assert_int_equal(X509_verify(b, issuer_key), 1);
+	assert_int_equal(X509_check_ca(a), X509_check_ca(b));
+	assert_int_equal(X509_get_extension_flags(a), X509_get_extension_flags(b));
+	assert_int_equal(X509_get_key_usage(a), X509_get_key_usage(b));
+	assert_int_equal(X509_get_pathlen(a), X509_get_pathlen(b));
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(a), X509_get_subject_name(b)), 0);
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(a), X509_get_issuer_name(b)), 0);
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(a), X509_get0_notAfter(b)), 0);
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+}
+
+/* Path validation of leaf under root through ca, both certificates from one parse. */
+static int path_ok(X509 *root, X509 *ca, X509 *leaf)
+{
+	X509_STORE *s = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	int ok;
+
+	assert_non_null(s);
+	assert_non_null(ctx);
+	assert_int_equal(X509_STORE_add_cert(s, root), 1);
+	assert_true(sk_X509_push(untrusted, ca) > 0);
+	assert_int_equal(X509_STORE_CTX_init(ctx, s, leaf, untrusted), 1);
+	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
+	ok = X509_verify_cert(ctx);
+	if (ok != 1)
+		print_message("path: %s\n",
+		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(s);
+	sk_X509_free(untrusted);
+	return ok;
+}
+
+static void test_equivalence(void **state)
+{
+	static const enum sc_alg algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_RSA2048,
+		SC_ALG_ED25519 };
+	int was = sc_fast_enabled();
+	(void)state;
+
+	sc_fast_set(1);
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		EVP_PKEY *rk = NULL, *ck = NULL, *lk = NULL;
+		X509 *root_p, *ca_p, *leaf_p, *root_f = NULL, *ca_f = NULL, *leaf_f = NULL;
+		uint8_t *rd, *cd, *ld;
+		int rl, cl, ll, taken = algs[i] != SC_ALG_ED25519;
+
+		assert_int_equal(sc_alg_keygen(algs[i], &rk), SC_OK);
+		assert_int_equal(sc_alg_keygen(algs[i], &ck), SC_OK);
+		assert_int_equal(sc_alg_keygen(algs[i], &lk), SC_OK);
+		rl = make_cert(rk, rk, NULL, 1, X509_VERSION_3, &rd);
+		root_p = plain_parse(rd, rl);
+		cl = make_cert(ck, rk, root_p, 1, X509_VERSION_3, &cd);
+		ca_p = plain_parse(cd, cl);
+		ll = make_cert(lk, ck, ca_p, 0, X509_VERSION_3, &ld);
+		leaf_p = plain_parse(ld, ll);
+
+		assert_int_equal(sc_fast_cert_from_der(rd, (size_t)rl, &root_f), SC_OK);
+		assert_int_equal(sc_fast_cert_from_der(cd, (size_t)cl, &ca_f), SC_OK);
+		assert_int_equal(sc_fast_cert_from_der(ld, (size_t)ll, &leaf_f), SC_OK);
+		if (!taken) {
+			/* Ed25519 is d2i_X509's; sc_cert_from_der still parses it. */
+			assert_null(root_f);
+			assert_null(ca_f);
+			assert_null(leaf_f);
+			assert_int_equal(sc_cert_from_der(ld, (size_t)ll, &leaf_f), SC_OK);
+			assert_same(leaf_f, leaf_p, ck);
+		} else {
+			assert_non_null(root_f);
+			assert_non_null(ca_f);
+			assert_non_null(leaf_f);
+			assert_same(root_f, root_p, rk);
+			assert_same(ca_f, ca_p, rk);
+			assert_same(leaf_f, leaf_p, ck);
+			/* The key is decoded as OpenSSL would and verifies what it signed. */
+			assert_int_equal(X509_verify(leaf_p, X509_get0_pubkey(ca_f)), 1);
+			assert_int_equal(X509_verify(ca_p, X509_get0_pubkey(root_f)), 1);
+		}
+		assert_int_equal(path_ok(root_p, ca_p, leaf_p), 1);
+		if (taken) {
+			/* Off unless the program turns it on (the SP, the CLI, the agent). */
+			X509 *off = NULL;
+
+			sc_fast_x509_set(0);
+			assert_int_equal(sc_fast_cert_from_der(ld, (size_t)ll, &off), SC_OK);
+			assert_null(off);
+			sc_fast_x509_set(1);
+		}
+		if (taken)
+			assert_int_equal(path_ok(root_f, ca_f, leaf_f), 1);
+		X509_free(root_p);
+		X509_free(ca_p);
+		X509_free(leaf_p);
+		X509_free(root_f);
+		X509_free(ca_f);
+		X509_free(leaf_f);
+		OPENSSL_free(rd);
+		OPENSSL_free(cd);
+		OPENSSL_free(ld);
+		EVP_PKEY_free(rk);
+		EVP_PKEY_free(ck);
+		EVP_PKEY_free(lk);
+	}
+	sc_fast_set(was);
+}
+
+/* sc_cert_from_der's code for der with the shortcut on, asserted equal to the plain path's. */
+static sc_err both_ways(const uint8_t *der, size_t len)
+{
+	int was = sc_fast_enabled();
+	X509 *a = NULL, *b = NULL;
+	sc_err ra, rb;
+
+	sc_fast_set(1);
+	ra = sc_cert_from_der(der, len, &a);
+	sc_fast_set(0);
+	rb = sc_cert_from_der(der, len, &b);
+	sc_fast_set(was);
+	assert_int_equal(ra, rb);
+	assert_true((a == NULL) == (b == NULL));
+	if (a != NULL) {
+		assert_int_equal(X509_cmp(a, b), 0);
+		assert_int_equal(X509_get_extension_flags(a), X509_get_extension_flags(b));
+		assert_int_equal(X509_get_key_usage(a), X509_get_key_usage(b));
+		assert_int_equal(X509_check_ca(a), X509_check_ca(b));
+	}
+	X509_free(a);
+	X509_free(b);
+	return ra;
+}
+
+static void test_hostile(void **state)
+{
+	EVP_PKEY *k = NULL, *k2 = NULL;
+	uint8_t *der, *buf, *spki = NULL, *v1 = NULL;
+	X509 *x = NULL;
+	int len, n, v1_len;
+	(void)state;
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	len = make_cert(k, k, NULL, 1, X509_VERSION_3, &der);
+	assert_int_equal(both_ways(der, (size_t)len), SC_OK);
+
+	/* Truncated anywhere: malformed, the shortcut takes none of them. */
+	for (int cut = 0; cut < len; cut += cut < 16 ? 1 : 37) {
+		assert_int_equal(sc_fast_cert_from_der(der, (size_t)cut, &x), SC_OK);
+		assert_null(x);
+		if (cut > 0)
+			assert_int_equal(both_ways(der, (size_t)cut), SC_ERR_MALFORMED);
+	}
+	/* A byte after it: trailing. */
+	assert_non_null(buf = OPENSSL_malloc((size_t)len + 1));
+	memcpy(buf, der, (size_t)len);
+	buf[len] = 0;
+	assert_int_equal(sc_fast_cert_from_der(buf, (size_t)len + 1, &x), SC_OK);
+	assert_null(x);
+	assert_int_equal(both_ways(buf, (size_t)len + 1), SC_ERR_TRAILING);
+	/* Oversize: refused before any parse. */
+	assert_int_equal(sc_cert_from_der(der, SC_FILE_MAX + 1, &x), SC_ERR_OVERSIZE);
+	assert_int_equal(sc_fast_cert_from_der(der, (size_t)1 << 31, &x), SC_OK);
+	assert_null(x);
+	/* Wrong type: a SubjectPublicKeyInfo, and the certificate behind another outer tag. */
+	n = i2d_PUBKEY(k, &spki);
+	assert_int_equal(sc_fast_cert_from_der(spki, (size_t)n, &x), SC_OK);
+	assert_null(x);
+	assert_int_equal(both_ways(spki, (size_t)n), SC_ERR_MALFORMED);
+	memcpy(buf, der, (size_t)len);
+	buf[0] = 0x31; /* SET */
+	assert_int_equal(sc_fast_cert_from_der(buf, (size_t)len, &x), SC_OK);
+	assert_null(x);
+	assert_int_equal(both_ways(buf, (size_t)len), SC_ERR_MALFORMED);
+	/* A changed signature byte still parses (both ways) and no longer verifies. */
+	memcpy(buf, der, (size_t)len);
+	buf[len - 1] ^= 1;
+	assert_int_equal(both_ways(buf, (size_t)len), SC_OK);
+	assert_int_equal(sc_fast_cert_from_der(buf, (size_t)len, &x), SC_OK);
+	assert_non_null(x);
+	assert_int_equal(X509_verify(x, k), 0);
+	X509_free(x);
+	x = NULL;
+	ERR_clear_error();
+	/* A v1 certificate (no version field, no extensions): d2i_X509's, same answer. */
+	v1_len = make_cert(k, k, NULL, 1, X509_VERSION_1, &v1);
+	assert_int_equal(sc_fast_cert_from_der(v1, (size_t)v1_len, &x), SC_OK);
+	assert_null(x);
+	assert_int_equal(both_ways(v1, (size_t)v1_len), SC_OK);
+	OPENSSL_free(v1);
+	/* A key with a compressed point: left to d2i_X509. */
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k2), SC_OK);
+	assert_int_equal(EVP_PKEY_set_utf8_string_param(k2, "point-format", "compressed"), 1);
+	v1_len = make_cert(k2, k, NULL, 0, X509_VERSION_3, &v1);
+	assert_int_equal(sc_fast_cert_from_der(v1, (size_t)v1_len, &x), SC_OK);
+	assert_null(x);
+	assert_int_equal(both_ways(v1, (size_t)v1_len), SC_OK);
+	OPENSSL_free(v1);
+	/* An extension whose value does not decode (keyUsage holding a NULL): whatever d2i_X509
+	 * makes of it, the shortcut makes the same (both_ways compares them). */
+	{
+		X509 *bad = X509_new();
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		uint8_t *bd = NULL;
+		int bl;
+
+		assert_non_null(bad);
+		assert_non_null(os);
+		assert_int_equal(ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2),
+		    1);
+		assert_int_equal(X509_set_version(bad, X509_VERSION_3), 1);
+		assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(bad), 7), 1);
+		assert_non_null(X509_gmtime_adj(X509_getm_notBefore(bad), 0));
+		assert_non_null(X509_gmtime_adj(X509_getm_notAfter(bad), 3600));
+		assert_int_equal(X509_set_pubkey(bad, k), 1);
+		{
+			X509_EXTENSION *e = X509_EXTENSION_create_by_NID(NULL, NID_key_usage, 1,
+			    os);
+			assert_int_equal(X509_add_ext(bad, e, -1), 1);
+			X509_EXTENSION_free(e);
+		}
+		assert_true(X509_sign(bad, k, EVP_sha256()) > 0);
+		bl = i2d_X509(bad, &bd);
+		assert_true(bl > 0);
+		(void)both_ways(bd, (size_t)bl);
+		OPENSSL_free(bd);
+		ASN1_OCTET_STRING_free(os);
+		X509_free(bad);
+	}
+	/* BER: the outer length in a long form it does not need; taken apart, then refused. */
+	assert_true(len < 0xffff && der[1] == 0x82);
+	OPENSSL_free(buf);
+	assert_non_null(buf = OPENSSL_malloc((size_t)len + 1));
+	buf[0] = 0x30;
+	buf[1] = 0x83;
+	buf[2] = 0;
+	memcpy(buf + 3, der + 2, (size_t)len - 2);
+	assert_int_equal(both_ways(buf, (size_t)len + 1), SC_ERR_MALFORMED);
+	OPENSSL_free(buf);
+	OPENSSL_free(spki);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_equivalence),
+		cmocka_unit_test(test_hostile),
+	};
+	sc_fast_x509_set(1); /* as selfcert-provd does */
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
