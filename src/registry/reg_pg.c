@@ -396,7 +396,7 @@ static int reconnect(struct pg_reg *reg)
 static PGresult *exec(struct pg_reg *reg, const char *sql, const struct prm *p)
 {
 	int n = p != NULL ? p->n : 0;
-	char name[16];
+	char name[24]; /* "sc" and a size_t in decimal (20 digits at most), NUL */
 	size_t i;
 
 	for (i = 0; i < reg->n_stmts && strcmp(reg->stmts[i].sql, sql) != 0; i++)
