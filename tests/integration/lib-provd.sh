@@ -144,10 +144,13 @@ agent() {
 }
 
 # agent_bg NAME OUT ERR [flags…]: the agent in the background (APID is its own pid, so that a
-# test can see it stop itself and continue it).
+# test can see it stop itself and continue it). In a session of its own (setsid execs it, same
+# pid): a stopped agent in the test's process group is continued by the kernel (SIGHUP, SIGCONT)
+# when that group becomes orphaned, which another process's exit can cause under a CI runner
+# (seen once: "agent stopped with a pending certificate" found the agent already finished).
 agent_bg() {
   local name=$1 out=$2 err=$3; shift 3
-  "$SELFCERT_AGENT" --sp "$T/$name.sock" --certs "$T/$name-out" --device-dir "$T/$name-certs" \
+  setsid "$SELFCERT_AGENT" --sp "$T/$name.sock" --certs "$T/$name-out" --device-dir "$T/$name-certs" \
     --server "$PROVD_URL" --ca "$T/net/root.pem" --grace 0 "$@" >"$out" 2>"$err" &
   APID=$!
   AGENT_PIDS+=("$APID")
