@@ -85,6 +85,12 @@ struct provd_api {
 	 * profile signed alone. Made by the caller after provd_api_load, freed by provd_api_free.
 	 */
 	struct provd_batcher *batcher;
+	/*
+	 * #17: --profile-commit deferred. A profile's registry commit is not synced to the disk on
+	 * its own; the device's certificate registration (a durable commit) carries it there: one
+	 * sync per first enrollment instead of two (registry.h, deferred_commit).
+	 */
+	int profile_commit_deferred;
 };
 
 #define PROVD_MFR_CRL_FILES_MAX 16        /* --mfr-crl files */

@@ -779,6 +779,7 @@ static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr
 	pr->rec.der = pr->der;
 	pr->rec.der_len = pr->der_len;
 	pr->rec.chain_pem = pem_mem->data;
+	pr->rec.deferred_commit = ctx->api->profile_commit_deferred;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 	r = sc_reg_profile_insert(ctx->reg, &pr->rec,
 	    pr->authenticated ? &ctx->api->policy.rate : &ctx->api->policy.unauth_rate, now, actor,

@@ -74,6 +74,7 @@ static const char usage_text[] =
     "         [--keygen-threads N] [--keygen-queue N] [--unauthenticated-budget N]\n"
     "         [--signer-key KEY] [--trusted-proxy CIDR …] [--no-registry-gauges]\n"
     "         [--mfr-crl FILE …] [--profile-batch N [--profile-batch-wait MS]]\n"
+    "         [--profile-commit durable|deferred]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -126,6 +127,10 @@ static const char usage_text2[] =
     "  --profile-batch-wait MS  a fixed window: a wave's first request waits up to MS for\n"
     "                         others, holding up its worker thread (default 0: only for the\n"
     "                         requests already being checked, and while the wave before is signed)\n"
+    "  --profile-commit deferred  a profile's registry commit is not synced on its own: the\n"
+    "                         device's certificate registration syncs it (one sync per first\n"
+    "                         enrollment, not two); a power loss can lose profiles answered\n"
+    "                         since the last sync (default durable; docs/API.md)\n"
     "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                         flags on the command line win\n"
     "  --version              print the version and exit\n"
@@ -896,6 +901,7 @@ struct options {
 	const char *mfr_crls[PROVD_MFR_CRL_FILES_MAX]; /* --mfr-crl, in order */
 	size_t n_mfr_crls;
 	long profile_batch, profile_batch_wait; /* --profile-batch (0: off), its wait in ms */
+	int profile_commit_deferred;            /* --profile-commit deferred */
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -937,6 +943,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_MFRCRL,
 		O_PBATCH,
 		O_PBATCHWAIT,
+		O_PCOMMIT,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -971,6 +978,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "mfr-crl", required_argument, NULL, O_MFRCRL },
 		{ "profile-batch", required_argument, NULL, O_PBATCH },
 		{ "profile-batch-wait", required_argument, NULL, O_PBATCHWAIT },
+		{ "profile-commit", required_argument, NULL, O_PCOMMIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1050,6 +1058,13 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		case O_PBATCHWAIT:
 			o->profile_batch_wait = parse_long("profile-batch-wait", optarg, 0,
 			    PROVD_BATCH_WAIT_MS_MAX);
+			break;
+		case O_PCOMMIT:
+			if (strcmp(optarg, "durable") != 0 && strcmp(optarg, "deferred") != 0)
+				sc_log_usage_die(
+				    "--profile-commit: \"durable\" or \"deferred\", not '%s'",
+				    optarg);
+			o->profile_commit_deferred = strcmp(optarg, "deferred") == 0;
 			break;
 		case O_HELP:
 			fputs(usage_text, stdout);
@@ -1246,6 +1261,7 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		srv->per_client = o->per_ip;
 	}
 	srv->api.no_registry_gauges = o->no_registry_gauges;
+	srv->api.profile_commit_deferred = o->profile_commit_deferred;
 	if (o->deadline > 0) {
 		if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0)
 			return sc_fail(SC_ERR_NOMEM, "cannot start the request deadline's thread");
@@ -1257,6 +1273,9 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	sc_log("%s", srv->reg_desc);
 	sc_log("network %s: serving %s on port %u (%ld threads); %s", srv->api.network_id,
 	    o->insecure ? "plain HTTP" : "HTTPS", port, o->threads, desc);
+	if (o->profile_commit_deferred)
+		sc_log("profile commits deferred: each synced by the device's certificate "
+		       "registration (--profile-commit deferred)");
 	if (o->port_file == NULL)
 		return SC_OK;
 	snprintf(num, sizeof(num), "%u\n", port);

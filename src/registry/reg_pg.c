@@ -1326,6 +1326,13 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	rec->consumed_at = 0;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
+	/*
+	 * deferred_commit (registry.h): this commit returns without waiting for its WAL flush;
+	 * any later synchronous commit (the device's certificate) flushes the WAL past it.
+	 */
+	if (rec->deferred_commit &&
+	    (r = run(reg, "deferred commit", "SET LOCAL synchronous_commit = off", NULL)) != SC_OK)
+		goto out;
 	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rec->source, rate, now,
 	         retry_after, "FOR NO KEY UPDATE")) != SC_OK)
 		goto out;

@@ -622,6 +622,7 @@ struct group_op {
 	void *arg;
 	sc_err r;
 	char detail[256];
+	int deferred; /* its commit need not be synced: sqlite_rec's deferred_commit */
 	int done;
 	struct group_op *next;
 };
@@ -630,6 +631,7 @@ struct reg_group {
 	char path[256];
 	int refs;
 	struct sqlite_reg *w; /* the batches' connection, opened at the first batch */
+	int w_normal;         /* w runs with synchronous = NORMAL (a batch of deferred ops only) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct group_op *head, *tail;
@@ -682,6 +684,33 @@ static void group_put(struct reg_group *g)
 	free(g);
 }
 
+/* 1: every op of the batch may skip the sync of its commit (deferred_commit). */
+static int batch_deferred(const struct group_op *batch)
+{
+	for (; batch != NULL; batch = batch->next)
+		if (!batch->deferred)
+			return 0;
+	return 1;
+}
+
+/*
+ * The connection's synchronous mode for the next commit, set outside any transaction: FULL
+ * syncs the WAL at each commit; NORMAL leaves that to the next FULL commit (or checkpoint),
+ * which syncs the whole WAL, this commit's frames with it.
+ */
+static sc_err sync_for(struct sqlite_reg *reg, int deferred, int *normal)
+{
+	sc_err r;
+
+	if (deferred == *normal)
+		return SC_OK;
+	if ((r = exec(reg, deferred ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+	         "synchronous")) != SC_OK)
+		return r;
+	*normal = deferred;
+	return SC_OK;
+}
+
 /* One batch on the writer, by the leader (outside g->mu). */
 static void group_batch(struct reg_group *g, struct group_op *batch)
 {
@@ -692,7 +721,8 @@ static void group_batch(struct reg_group *g, struct group_op *batch)
 
 	if (g->w == NULL && (r = open_conn(g->path, 0, 0, &w)) == SC_OK)
 		g->w = sq(w);
-	if (r == SC_OK && (r = run(g->w, "BEGIN IMMEDIATE", "begin")) == SC_OK) {
+	if (r == SC_OK && (r = sync_for(g->w, batch_deferred(batch), &g->w_normal)) == SC_OK &&
+	    (r = run(g->w, "BEGIN IMMEDIATE", "begin")) == SC_OK) {
 		for (op = batch; op != NULL && r == SC_OK; op = op->next) {
 			g->w->in_batch = 1;
 			if ((op->r = op->fn(g->w, op->arg)) != SC_OK)
@@ -719,58 +749,12 @@ static void group_batch(struct reg_group *g, struct group_op *batch)
 		}
 }
 
-/* fn(writer, arg) as one durable registration: queued, batched, committed with others. */
-static sc_err group_run(struct sqlite_reg *reg, sc_err (*fn)(struct sqlite_reg *w, void *arg),
-    void *arg)
-{
-	struct reg_group *g = reg->group;
-	struct group_op op = { .fn = fn, .arg = arg }, *batch, *o, *next;
-	size_t n;
-
-	if (g == NULL)
-		return fn(reg, arg);
-	pthread_mutex_lock(&g->mu);
-	if (g->tail != NULL)
-		g->tail->next = &op;
-	else
-		g->head = &op;
-	g->tail = &op;
-	g->ops++;
-	while (!op.done) {
-		if (g->leader) {
-			pthread_cond_wait(&g->cv, &g->mu);
-			continue;
-		}
-		batch = g->head;
-		for (o = batch, n = 1; o->next != NULL && n < GROUP_BATCH_MAX; o = o->next, n++)
-			;
-		g->head = o->next;
-		if (g->head == NULL)
-			g->tail = NULL;
-		o->next = NULL;
-		g->leader = 1;
-		pthread_mutex_unlock(&g->mu);
-		group_batch(g, batch);
-		pthread_mutex_lock(&g->mu);
-		/* Each op lives on its waiter's stack: read next before marking it done. */
-		for (o = batch; o != NULL; o = next) {
-			next = o->next;
-			o->done = 1;
-		}
-		g->leader = 0;
-		pthread_cond_broadcast(&g->cv);
-	}
-	pthread_mutex_unlock(&g->mu);
-	if (op.r != SC_OK)
-		return sc_fail(op.r, "%s", op.detail);
-	return SC_OK;
-}
-
 /*
  * #17: n registrations queued together (one batch request's certificates), so that the next
  * batch commits them with one fsync instead of n; each still in its own savepoint with its own
  * outcome in ops[i].r / .detail. Queued contiguously and taken in order, so when the last is
- * done all are. Without a group (SC_REG_GROUP_COMMIT=0): one by one, as group_run does.
+ * done all are. Without a group (SC_REG_GROUP_COMMIT=0): one by one, each its own transaction.
+ * group_run is this with n = 1.
  */
 static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t n)
 {
@@ -779,10 +763,18 @@ static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t 
 	size_t k;
 
 	if (g == NULL) {
-		for (size_t i = 0; i < n; i++)
-			if ((ops[i].r = ops[i].fn(reg, ops[i].arg)) != SC_OK)
+		int normal = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if ((ops[i].r = sync_for(reg, ops[i].deferred, &normal)) == SC_OK)
+				ops[i].r = ops[i].fn(reg, ops[i].arg);
+			if (ops[i].r != SC_OK)
 				snprintf(ops[i].detail, sizeof(ops[i].detail), "%s",
 				    sc_err_detail());
+		}
+		/* The connection as open_conn left it: FULL (a failure here fails the next op). */
+		if (sync_for(reg, 0, &normal) != SC_OK)
+			sc_err_clear();
 		return;
 	}
 	pthread_mutex_lock(&g->mu);
@@ -819,6 +811,18 @@ static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t 
 		pthread_cond_broadcast(&g->cv);
 	}
 	pthread_mutex_unlock(&g->mu);
+}
+
+/* fn(writer, arg) as one durable registration: queued, batched, committed with others. */
+static sc_err group_run(struct sqlite_reg *reg, sc_err (*fn)(struct sqlite_reg *w, void *arg),
+    void *arg, int deferred)
+{
+	struct group_op op = { .fn = fn, .arg = arg, .deferred = deferred };
+
+	group_run_many(reg, &op, 1);
+	if (op.r != SC_OK)
+		return sc_fail(op.r, "%s", op.detail);
+	return SC_OK;
 }
 
 void sc_reg_sqlite_group_stats(struct sc_reg *reg, unsigned long *ops, unsigned long *commits)
@@ -2015,7 +2019,7 @@ static sc_err sq_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 {
 	struct profile_insert_args a = { rec, rate, now, actor, retry_after };
 
-	return group_run(sq(base), profile_insert_fn, &a);
+	return group_run(sq(base), profile_insert_fn, &a, rec->deferred_commit);
 }
 
 struct cert_record_args {
@@ -2038,7 +2042,7 @@ static sc_err sq_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	struct cert_record_args a = { rec, now, actor, already };
 
 	*already = 0;
-	return group_run(sq(base), cert_record_fn, &a);
+	return group_run(sq(base), cert_record_fn, &a, 0);
 }
 
 static sc_err sq_cert_record_many(struct sc_reg *base, struct sc_reg_cert_rec *recs, size_t n,

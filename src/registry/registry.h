@@ -229,6 +229,15 @@ struct sc_reg_profile_rec {
 	 * profile with SC_ERR_PIN_MISMATCH when the device's pin names another device CA or KEK.
 	 */
 	const struct sc_reg_pin *pin;
+	/*
+	 * 1: sc_reg_profile_insert may return before the profile's commit reached the disk
+	 * (selfcert-provd --profile-commit deferred, issue 17): the registry's next durable commit,
+	 * normally the device's certificate registration, carries it to the disk (SQLite's WAL is
+	 * written in order and synced whole; PostgreSQL flushes its WAL up to the later commit).
+	 * A crash of the process loses nothing; a power loss or OS crash can lose the profiles
+	 * (with their pins and audit rows) acknowledged since the last durable commit. 0: durable.
+	 */
+	int deferred_commit;
 };
 void sc_reg_profile_rec_clear(struct sc_reg_profile_rec *rec);
 

@@ -72,6 +72,9 @@ check "plain HTTP refusal named" grep -q "insecure-http only on a loopback" "$T/
 check "TLS files required" [ $? -eq 2 ]
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --tls-cert "$T/net/server.pem" --tls-key "$T/net/signer.key" 2>"$T/.err"
 check "key of another certificate refused" [ $? -eq 1 ] && check "key-mismatch named" grep -q "key-mismatch" "$T/.err"
+"$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --profile-commit sometimes 2>"$T/.err"
+check "--profile-commit other than durable/deferred refused" [ $? -eq 2 ] &&
+  check "--profile-commit named" grep -q -- "--profile-commit: \"durable\" or \"deferred\", not 'sometimes'" "$T/.err"
 echo '{"validity": "30d", "colour": "blue"}' >"$T/bad-policy.json"
 "$SELFCERT_PROVD" "${P[@]}" --listen 127.0.0.1:0 --insecure-http --policy "$T/bad-policy.json" 2>"$T/.err"
 check "unknown policy key refused" [ $? -eq 2 ] && check "policy key named" grep -q '"colour"' "$T/.err"

@@ -1345,6 +1345,74 @@ static void test_group_commit(void **state)
 }
 
 /*
+ * Issue 17, --profile-commit deferred: a profile whose commit is not synced on its own is
+ * recorded and read back like any other, keeps every refusal (a replayed challenge, an unknown
+ * device) and its pin, and the durable commits after it (its certificate, the next profile)
+ * work as before; on SQLite grouped and not (SC_REG_GROUP_COMMIT=0), and on PostgreSQL.
+ */
+static void deferred_round(struct sc_reg *reg, int base)
+{
+	struct sc_reg_profile_rec rec, got;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_pin pin, have;
+	char ch[8];
+	int already = 0, found = 0, match = 0;
+	int64_t retry;
+
+	snprintf(ch, sizeof(ch), "%02x", base);
+	make_profile(&rec, "D-1", base, ch);
+	make_pin(&pin, 'a', 'b', 'c');
+	rec.pin = &pin;
+	rec.deferred_commit = 1;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", pin.root_sha256, &have, &found, &match), SC_OK);
+	assert_true(found && match);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(sc_reg_profile_get(reg, rec.profile_id, &got), SC_OK);
+	assert_string_equal(got.device_id, "D-1");
+	sc_reg_profile_rec_clear(&got);
+	/* Its challenge is spent, as a durable profile's is. */
+	make_profile(&rec, "D-1", base + 1, ch);
+	rec.deferred_commit = 1;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_ERR_REPLAY);
+	make_profile(&rec, "D-none", base + 1, NULL);
+	rec.deferred_commit = 1;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry),
+	    SC_ERR_UNKNOWN_DEVICE);
+	/* The certificate's durable commit, and a durable profile after the deferred ones. */
+	make_cert(&c, "D-1", base, (char)('a' + base % 6));
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	make_profile(&rec, "D-1", base + 2, NULL);
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+}
+
+static void test_deferred_commit(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts counts;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	deferred_round(reg, 1);
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(counts.profiles, 2);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	if (pg_uri != NULL)
+		return;
+	/* SQLite without the group: the worker's own connection, FULL again afterwards. */
+	setenv("SC_REG_GROUP_COMMIT", "0", 1);
+	reg = open_new();
+	deferred_round(reg, 11);
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(counts.profiles, 4);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	unsetenv("SC_REG_GROUP_COMMIT");
+}
+
+/*
  * Kept statements: each use sees its own bindings and the file as it is now (another
  * connection's write included), a failed use does not spoil the next, and none is left holding a
  * read of the database (a TRUNCATE checkpoint by another connection is not blocked).
@@ -1946,6 +2014,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_record_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
@@ -1967,6 +2036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_races, setup, teardown),
