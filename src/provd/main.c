@@ -41,7 +41,15 @@
 #include "respond.h"
 #include "text.h"
 
-#define PROVD_DEFAULT_THREADS 4
+/*
+ * Worker threads when --threads is not given. A worker waits in its request's registry commit
+ * (the group commit's fsync) holding the connections MHD gave it: on a local SQLite file those
+ * waits, not the CPU, bounded 32 keep-alive clients (PERFORMANCE.md §14), and each worker costs
+ * one in-process connection. On a database server each worker is a server connection out of a
+ * budget all nodes share (OPERATIONS.md), so a libpq URI keeps the old default.
+ */
+#define PROVD_DEFAULT_THREADS 16
+#define PROVD_DEFAULT_THREADS_SERVER_DB 4
 #define PROVD_MAX_THREADS 64
 #define PROVD_DEFAULT_CONNECTIONS 256
 #define PROVD_DEFAULT_TIMEOUT_S 30
@@ -96,7 +104,8 @@ static const char usage_text[] =
     "  --admin-token-file F   a bearer token for the operator endpoints, as operator \"admin\"\n"
     "  --operators FILE       named operators' token hashes (selfcert net operator add); re-read\n"
     "                         when it changes. Operator endpoints are off without either\n"
-    "  --threads N            worker threads, each with its own registry connection (default 4)\n"
+    "  --threads N            worker threads, each with its own registry connection (default\n"
+    "                         16 on a SQLite file, 4 on PostgreSQL: each a server connection)\n"
     "  --keygen-threads N     threads making server keys, off the workers (default 1)\n"
     "  --keygen-queue N       server keys waiting for one of them; more: 503 (default 4)\n"
     "  --max-connections N    concurrent connections (default 256)\n"
@@ -984,7 +993,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->threads = PROVD_DEFAULT_THREADS;
+	o->threads = 0; /* not given: PROVD_DEFAULT_THREADS(_SERVER_DB), after --db is known */
 	o->max_conn = PROVD_DEFAULT_CONNECTIONS;
 	o->timeout = PROVD_DEFAULT_TIMEOUT_S;
 	o->keygen_threads = PROVD_KEYGEN_THREADS_DEFAULT;
@@ -1079,6 +1088,9 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		sc_log_usage_die("unexpected argument '%s'", argv[optind]);
 	if (o->db == NULL || o->net_dir == NULL || o->mfr_root == NULL || o->listen == NULL)
 		sc_log_usage_die("--db, --net-dir, --mfr-root and --listen are required (--help)");
+	if (o->threads == 0)
+		o->threads = strstr(o->db, "://") != NULL ? PROVD_DEFAULT_THREADS_SERVER_DB
+		                                          : PROVD_DEFAULT_THREADS;
 	parse_listen(o->listen, &o->addr, &o->loopback);
 	if (o->insecure && (o->tls_cert || o->tls_key))
 		sc_log_usage_die("--insecure-http excludes --tls-cert/--tls-key");
