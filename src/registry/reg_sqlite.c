@@ -46,6 +46,7 @@ struct sqlite_reg {
 	struct reg_group *group; /* the file's group commit (issue 17); NULL: the writer itself */
 	int in_batch;            /* the writer inside a batch: begin/commit are a savepoint */
 	int sp_open;             /* that savepoint is open */
+	int sync_normal; /* synchronous = NORMAL now (a deferred profile's commit); FULL otherwise */
 };
 
 /*
@@ -622,7 +623,7 @@ struct group_op {
 	void *arg;
 	sc_err r;
 	char detail[256];
-	int deferred; /* its commit need not be synced: sqlite_rec's deferred_commit */
+	int deferred; /* its commit need not be synced: sc_reg_profile_rec's deferred_commit */
 	int done;
 	struct group_op *next;
 };
@@ -631,7 +632,6 @@ struct reg_group {
 	char path[256];
 	int refs;
 	struct sqlite_reg *w; /* the batches' connection, opened at the first batch */
-	int w_normal;         /* w runs with synchronous = NORMAL (a batch of deferred ops only) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct group_op *head, *tail;
@@ -698,16 +698,16 @@ static int batch_deferred(const struct group_op *batch)
  * syncs the WAL at each commit; NORMAL leaves that to the next FULL commit (or checkpoint),
  * which syncs the whole WAL, this commit's frames with it.
  */
-static sc_err sync_for(struct sqlite_reg *reg, int deferred, int *normal)
+static sc_err sync_for(struct sqlite_reg *reg, int deferred)
 {
 	sc_err r;
 
-	if (deferred == *normal)
+	if (deferred == reg->sync_normal)
 		return SC_OK;
 	if ((r = exec(reg, deferred ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
 	         "synchronous")) != SC_OK)
 		return r;
-	*normal = deferred;
+	reg->sync_normal = deferred;
 	return SC_OK;
 }
 
@@ -721,7 +721,7 @@ static void group_batch(struct reg_group *g, struct group_op *batch)
 
 	if (g->w == NULL && (r = open_conn(g->path, 0, 0, &w)) == SC_OK)
 		g->w = sq(w);
-	if (r == SC_OK && (r = sync_for(g->w, batch_deferred(batch), &g->w_normal)) == SC_OK &&
+	if (r == SC_OK && (r = sync_for(g->w, batch_deferred(batch))) == SC_OK &&
 	    (r = run(g->w, "BEGIN IMMEDIATE", "begin")) == SC_OK) {
 		for (op = batch; op != NULL && r == SC_OK; op = op->next) {
 			g->w->in_batch = 1;
@@ -763,17 +763,19 @@ static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t 
 	size_t k;
 
 	if (g == NULL) {
-		int normal = 0;
-
 		for (size_t i = 0; i < n; i++) {
-			if ((ops[i].r = sync_for(reg, ops[i].deferred, &normal)) == SC_OK)
+			if ((ops[i].r = sync_for(reg, ops[i].deferred)) == SC_OK)
 				ops[i].r = ops[i].fn(reg, ops[i].arg);
 			if (ops[i].r != SC_OK)
 				snprintf(ops[i].detail, sizeof(ops[i].detail), "%s",
 				    sc_err_detail());
 		}
-		/* The connection as open_conn left it: FULL (a failure here fails the next op). */
-		if (sync_for(reg, 0, &normal) != SC_OK)
+		/*
+		 * FULL again for this connection's other writes (imports, revocations). The pragma
+		 * does no I/O outside a transaction; were it to fail, sync_normal still says NORMAL
+		 * and the next registration's sync_for sets it again or fails that registration.
+		 */
+		if (sync_for(reg, 0) != SC_OK)
 			sc_err_clear();
 		return;
 	}
