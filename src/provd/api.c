@@ -15,6 +15,7 @@
 #include <selfcert/verify.h>
 #include "api.h"
 #include "batcher.h"
+#include "leafrefs.h"
 #include "keyopen.h"
 #include "certcache.h"
 #include "fast/x509.h"
@@ -75,7 +76,8 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 		return sc_fail_ossl(SC_ERR_NOMEM, "the manufacturer root's trust store");
 	if ((r = provd_certcache_new(PROVD_CERTCACHE_DEFAULT, &api->certs)) != SC_OK ||
 	    (r = sc_sig_cache_new(PROVD_SIGCACHE_DEFAULT, &api->sigs)) != SC_OK ||
-	    (r = provd_profcache_new(PROVD_PROFCACHE_DEFAULT, &api->profiles)) != SC_OK)
+	    (r = provd_profcache_new(PROVD_PROFCACHE_DEFAULT, &api->profiles)) != SC_OK ||
+	    (r = provd_leafrefs_new(PROVD_LEAFREFS_DEFAULT, &api->leafrefs)) != SC_OK)
 		return r;
 #define NETFILE(name) \
 	(snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
@@ -149,6 +151,8 @@ void provd_api_free(struct provd_api *api)
 	provd_certcache_free(api->certs);
 	sc_sig_cache_free(api->sigs);
 	provd_profcache_free(api->profiles);
+	provd_leafrefs_free(api->leafrefs);
+	api->leafrefs = NULL;
 	provd_batcher_free(api->batcher);
 	api->batcher = NULL;
 	provd_keygen_stop(api->keygen); /* the HTTP workers are stopped: no caller is left */

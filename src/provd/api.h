@@ -50,6 +50,7 @@ struct provd_api {
 	struct provd_certcache *certs;    /* parsed certificates by DER digest; NULL: none */
 	struct sc_sig_cache *sigs;        /* signatures verified (selfcert/verify.h); NULL: none */
 	struct provd_profcache *profiles; /* signed profiles awaiting their certificate */
+	struct provd_leafrefs *leafrefs;  /* #17 renew7: renewal certificates' references */
 	X509 *net_root;                   /* the network root (verifies our own profiles) */
 	X509 *signer;                     /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;

@@ -25,6 +25,8 @@
 #include <selfcert/proof.h>
 #include <selfcert/verify.h>
 #include "batcher.h"
+#include "fast/fast.h"
+#include "leafrefs.h"
 #include "handlers.h"
 #include "json.h"
 #include "log.h"
@@ -1225,17 +1227,159 @@ static json_t *cert_answer(const struct provd_api *api, const struct cert_req *c
 	                             : "older");
 }
 
+/*
+ * #17 (renew7): the DER of a certificate sent in the plain forms provd_certs_from_text reads
+ * the same way — base64 DER (the same strict decoder), or one PEM CERTIFICATE block of lines of
+ * at most 64 base64 characters, nothing around it but one final newline. 0 for any other text:
+ * the full parse reads (or refuses) it.
+ */
+static int cert_text_der(const char *s, size_t len, uint8_t **der, size_t *der_len)
+{
+	static const char head[] = "-----BEGIN CERTIFICATE-----\n";
+	static const char tail[] = "-----END CERTIFICATE-----";
+	const char *p = s + sizeof(head) - 1, *end = s + len, *nl;
+	char *b64 = NULL;
+	size_t n = 0, l;
+	int ok = 0;
+
+	*der = NULL;
+	if (memmem(s, len, "-----BEGIN", 10) == NULL) {
+		ok = sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), der, der_len) ==
+		    SC_OK;
+		goto out;
+	}
+	if (len < sizeof(head) - 1 || memcmp(s, head, sizeof(head) - 1) != 0 ||
+	    (b64 = malloc(len)) == NULL)
+		goto out;
+	while (p < end) {
+		if ((size_t)(end - p) >= sizeof(tail) - 1 &&
+		    memcmp(p, tail, sizeof(tail) - 1) == 0) {
+			p += sizeof(tail) - 1;
+			ok = (p == end || (p + 1 == end && *p == '\n')) && n > 0 &&
+			    sc_base64_decode(b64, n, len, der, der_len) == SC_OK;
+			goto out;
+		}
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    (l = (size_t)(nl - p)) < 1 || l > 64)
+			goto out;
+		for (size_t i = 0; i < l; i++)
+			if (!isalnum((unsigned char)p[i]) && p[i] != '+' && p[i] != '/' &&
+			    p[i] != '=')
+				goto out;
+		memcpy(b64 + n, p, l);
+		n += l;
+		p = nl + 1;
+	}
+out:
+	free(b64);
+	sc_err_clear();
+	if (!ok) {
+		OPENSSL_free(*der);
+		*der = NULL;
+	}
+	return ok;
+}
+
+/*
+ * #17 (renew7): a renewal profile's later certificate, judged against the reference its first
+ * one left (fast/leaf_ref.h: one signature and a byte comparison instead of the parse, the
+ * registry's profile read, path validation and the builder). Only what the full check would
+ * accept is accepted here; anything else (1 is not returned) goes through the full check, which
+ * names the refusal. The phases it stands for, in order: cert_parse (the same text forms),
+ * cert_profile (the reference's profile is this certificate's: its issuance extension equals
+ * the reference's but for the counter; the registry's profile row never changes), cert_in_time
+ * (only while the profile is inside its time), cert_verify (the kept profile's branch: signer
+ * and root valid now; the rest is the reference's judge at the same time), cert_fields.
+ */
+static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
+    time_t now)
+{
+	const struct provd_api *api = ctx->api;
+	json_t *v = json_object_get(ctx->body, "certificate");
+	uint8_t id[SC_PROFILE_ID_LEN], *der = NULL;
+	struct provd_leafref *e = NULL;
+	struct sc_leaf_fast f;
+	size_t len = 0;
+	int ok = 0;
+
+	if (api->leafrefs == NULL || !sc_fast_enabled() || !json_is_string(v) ||
+	    json_object_get(ctx->body, "crl") != NULL ||
+	    !cert_text_der(json_string_value(v), json_string_length(v), &der, &len))
+		return 0;
+	if (!sc_leaf_profile_id(der, len, id) ||
+	    (e = provd_leafrefs_get(api->leafrefs, id)) == NULL ||
+	    (int64_t)now > e->profile_not_after + PROVD_CLOCK_SKEW_S ||
+	    !valid_at(api->signer, now) || !valid_at(api->net_root, now) ||
+	    !sc_leaf_ref_judge(e->ref, der, len, now, &f))
+		goto out;
+	snprintf(cr->device_id, sizeof(cr->device_id), "%s", sc_leaf_ref_device_id(e->ref));
+	memcpy(cr->crec.profile_id, e->profile_id, sizeof(e->profile_id));
+	provd_log_add(resp, "device=%s", cr->device_id);
+	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
+	sc_hex(f.fpr, sizeof(f.fpr), cr->crec.fpr);
+	snprintf(cr->crec.serial, sizeof(cr->crec.serial), "%s", f.serial);
+	snprintf(cr->crec.device_id, sizeof(cr->crec.device_id), "%s", cr->device_id);
+	cr->crec.not_before = (int64_t)f.not_before;
+	cr->crec.not_after = (int64_t)f.not_after;
+	cr->crec.renewal = f.renewal;
+	cr->crec.period = f.renewal ? f.index : 0;
+	cr->der = der;
+	cr->crec.der = der;
+	cr->crec.der_len = len;
+	der = NULL;
+	ok = 1;
+out:
+	provd_leafref_release(api->leafrefs, e);
+	OPENSSL_free(der);
+	return ok;
+}
+
+/* #17 (renew7): a renewal profile's certificate that passed the full check leaves its
+ * reference for the profile's later ones (none for a form the shortcut does not cover). */
+static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time_t now)
+{
+	const char *networks[2] = { api->network_id, NULL };
+	struct sc_verify_opts opts;
+	struct provd_leafref *e;
+	struct sc_leaf_ref *ref = NULL;
+	uint8_t id[SC_PROFILE_ID_LEN];
+
+	if (api->leafrefs == NULL || !sc_fast_enabled() || !renewal_of(cr->use) ||
+	    !sc_leaf_profile_id(cr->der, cr->crec.der_len, id))
+		return;
+	if ((e = provd_leafrefs_get(api->leafrefs, id)) != NULL) {
+		provd_leafref_release(api->leafrefs, e);
+		return;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = api->mfr_root;
+	opts.chain = cr->chain;
+	opts.allowed_networks = networks;
+	opts.profile = cr->use;
+	opts.net_root = api->net_root;
+	opts.at = now;
+	opts.profile_trusted = cr->kept != NULL;
+	if (sc_leaf_ref_new(cr->leaf, cr->der, cr->crec.der_len, &opts, &ref) != SC_OK) {
+		sc_err_clear();
+		return;
+	}
+	provd_leafrefs_put(api->leafrefs, ref, cr->prec.profile_not_after);
+}
+
 /* Every phase before the registry's write, in docs/API.md's order. */
 static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
     struct provd_response *resp, time_t now)
 {
 	sc_err r;
 
+	if (cert_fast(ctx, cr, resp, now))
+		return SC_OK;
 	if ((r = cert_parse(ctx, cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, cr)) != SC_OK ||
 	    (r = cert_in_time(cr, now)) != SC_OK || (r = cert_verify(ctx->api, cr, now)) != SC_OK ||
 	    (r = cert_crl(ctx, cr, now)) != SC_OK || (r = cert_fields(cr)) != SC_OK)
 		return r;
+	cert_keep_ref(ctx->api, cr, now);
 	return SC_OK;
 }
 

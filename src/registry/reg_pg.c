@@ -1643,7 +1643,9 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 		    "this certificate is already registered for another profile");
 		goto out;
 	}
-	{
+	/* A renewal profile's later periods find it consumed already (#17): the UPDATE would
+	 * change no row (its WHERE wants consumed_at NULL), so it is not run (renew7). */
+	if (consumed == 0) {
 		struct prm u = { 0 };
 		p_i64(&u, now);
 		p_text(&u, rec->profile_id);
@@ -1654,8 +1656,7 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 			goto out;
 		inserted = strcmp(PQcmdTuples(res), "1") == 0;
 		PQclear(res);
-		/* A renewal profile's later periods find it consumed already (#17). */
-		if (!inserted && !(rec->renewal && consumed)) {
+		if (!inserted) {
 			r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
 			    reg->where);
 			goto out;

@@ -1495,6 +1495,38 @@ out:
 
 /* ---- certificates ---- */
 
+/*
+ * A consumed profile's row for rec's period: the same certificate is *already (SC_OK), another
+ * one (or any, for an ordinary profile) SC_ERR_PROFILE_CONSUMED; none: SC_OK, a renewal
+ * profile's period still free.
+ */
+static sc_err period_row(struct sqlite_reg *reg, const struct sc_reg_cert_rec *rec, int *already)
+{
+	char fpr[SC_REG_FPR_HEX_LEN + 1] = "";
+	sqlite3_stmt *st = NULL;
+	sc_err r;
+
+	if ((r = prepare(reg,
+	         "SELECT fingerprint FROM certificates WHERE profile_id = ? AND period = ?",
+	         &st)) != SC_OK)
+		return r;
+	bind_text(st, 1, rec->profile_id);
+	sqlite3_bind_int64(st, 2, rec->renewal ? (int64_t)rec->period : 0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		copy_col(st, 0, fpr, sizeof(fpr));
+	done(reg, st);
+	if (strcmp(fpr, rec->fpr) == 0) {
+		/* The same certificate again: its sender missed our answer. Say yes again. */
+		*already = 1;
+		return SC_OK;
+	}
+	if (!rec->renewal || fpr[0] != '\0')
+		return sc_fail(SC_ERR_PROFILE_CONSUMED,
+		    "profile %s already has a registered certificate%s", rec->profile_id,
+		    rec->renewal ? " for this period" : "");
+	return SC_OK;
+}
+
 static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
     const char *actor, int *already)
 {
@@ -1503,7 +1535,7 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 	enum sc_reg_dev_status s = 0;
 	int64_t consumed = 0;
 	sc_err r;
-	int rc;
+	int rc, insert_first;
 
 	*already = 0;
 	rec->registered_at = now;
@@ -1543,32 +1575,16 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
 		goto out;
 	}
-	if (consumed != 0) {
-		char fpr[SC_REG_FPR_HEX_LEN + 1] = "";
-
-		/* A renewal profile (#17) is consumed per period: look at this period's row. */
-		if ((r = prepare(reg,
-		         "SELECT fingerprint FROM certificates WHERE profile_id = ? AND period = ?",
-		         &st)) != SC_OK)
-			goto out;
-		bind_text(st, 1, rec->profile_id);
-		sqlite3_bind_int64(st, 2, rec->renewal ? (int64_t)rec->period : 0);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			copy_col(st, 0, fpr, sizeof(fpr));
-		done(reg, st);
-		st = NULL;
-		if (strcmp(fpr, rec->fpr) == 0) {
-			/* The same certificate again: its sender missed our answer. Say yes again. */
-			*already = 1;
-			r = SC_OK;
-			goto out;
-		}
-		if (!rec->renewal || fpr[0] != '\0') {
-			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
-			    "profile %s already has a registered certificate%s", rec->profile_id,
-			    rec->renewal ? " for this period" : "");
+	/*
+	 * A renewal profile (#17) is consumed per period. Its later periods (renew7) try the INSERT
+	 * first: UNIQUE (profile_id, period) and the fingerprint's key refuse it exactly when this
+	 * period's row exists or the certificate is registered, and only then is the row read, so
+	 * the common case is one statement, not two.
+	 */
+	insert_first = consumed != 0 && rec->renewal;
+	if (consumed != 0 && !insert_first) {
+		if ((r = period_row(reg, rec, already)) != SC_OK || *already)
 			goto out; /* nothing to write */
-		}
 	}
 	if ((r = prepare(reg,
 	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
@@ -1587,6 +1603,13 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 	rc = sqlite3_step(st);
 	done(reg, st);
 	st = NULL;
+	if (insert_first &&
+	    (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+		/* The refused INSERT wrote nothing; this period's row says which refusal it is. */
+		if ((r = period_row(reg, rec, already)) != SC_OK || *already)
+			goto out;
+		rc = SQLITE_CONSTRAINT_PRIMARYKEY; /* no row for this period: another profile's */
+	}
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		r = sc_fail(SC_ERR_PROFILE_CONSUMED,
 		    "this certificate is already registered for another profile");
@@ -1596,18 +1619,22 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 		r = db_fail(reg, "recording a certificate");
 		goto out;
 	}
-	if ((r = prepare(reg,
-	         "UPDATE profiles SET consumed_at = ? WHERE profile_id = ? AND consumed_at IS NULL",
-	         &st)) != SC_OK)
-		goto out;
-	sqlite3_bind_int64(st, 1, now);
-	bind_text(st, 2, rec->profile_id);
-	rc = sqlite3_step(st);
-	done(reg, st);
-	/* A renewal profile's later periods find it consumed already (#17). */
-	if (rc != SQLITE_DONE || (sqlite3_changes(reg->db) != 1 && !(rec->renewal && consumed))) {
-		r = db_fail(reg, "consuming the profile");
-		goto out;
+	/* A renewal profile's later periods find it consumed already (#17): the UPDATE would
+	 * change no row (its WHERE wants consumed_at NULL), so it is not run (renew7). */
+	if (consumed == 0) {
+		if ((r = prepare(reg,
+		         "UPDATE profiles SET consumed_at = ? WHERE profile_id = ? AND consumed_at "
+		         "IS NULL",
+		         &st)) != SC_OK)
+			goto out;
+		sqlite3_bind_int64(st, 1, now);
+		bind_text(st, 2, rec->profile_id);
+		rc = sqlite3_step(st);
+		done(reg, st);
+		if (rc != SQLITE_DONE || sqlite3_changes(reg->db) != 1) {
+			r = db_fail(reg, "consuming the profile");
+			goto out;
+		}
 	}
 	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr,
 	    rec->serial, rec->profile_id);

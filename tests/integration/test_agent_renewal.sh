@@ -89,6 +89,12 @@ api_is "replayed batch: 200" 200
 check "replayed batch: nothing registered" grep -q '"registered":0' "$T/.api"
 check "replayed batch: each already registered" [ "$(grep -o already-registered "$T/.api" | wc -l)" = 3 ]
 check "still five certificates" [ "$(certs_of DEV-N)" = 5 ]
+# The same certificate twice in one batch (renew7: judged against the profile's reference, not
+# the full check): each answered already-registered, nothing written.
+batch "{\"certificates\": [$(jq -Rs . <"$T/p2.pem"), $(jq -Rs . <"$T/p2.pem")]}"
+api_is "one certificate twice: 200" 200
+check "one certificate twice: both already registered" [ "$(grep -o already-registered "$T/.api" | wc -l)" = 2 ]
+check "one certificate twice: still five certificates" [ "$(certs_of DEV-N)" = 5 ]
 # A bad entry is refused alone, with its name; the good one beside it is answered.
 batch "{\"certificates\": [$(jq -Rs . <"$T/p1.pem"), \"-----BEGIN CERTIFICATE-----\"]}"
 api_is "mixed batch: 200" 200

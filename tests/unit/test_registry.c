@@ -841,13 +841,25 @@ static void test_renewal_periods(void **state)
 	c.period = 2;
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3011, "t", &already), SC_ERR_PROFILE_CONSUMED);
 	assert_non_null(strstr(sc_err_detail(), "for this period"));
+	/* renew7 (a later period's INSERT comes first): a certificate registered under another
+	 * profile, sent as a free period of this one, is refused as before, and writes nothing. */
+	make_profile(&rec, "D-1", 2, "02");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2001, "t", &retry), SC_OK);
+	make_cert(&c, "D-1", 2, 'e'); /* hex: PostgreSQL checks the fingerprint's form */
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3011, "t", &already), SC_OK);
+	make_cert(&c, "D-1", 1, 'e');
+	c.renewal = 1;
+	c.period = 1;
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3011, "t", &already), SC_ERR_PROFILE_CONSUMED);
+	assert_non_null(strstr(sc_err_detail(), "already registered for another profile"));
+	make_cert(&c, "D-1", 1, 'f');
 	/* Not a renewal: the consumed profile refuses a second certificate as before. */
 	c.renewal = 0;
 	c.period = 0;
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3012, "t", &already), SC_ERR_PROFILE_CONSUMED);
 	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
-	assert_int_equal(counts.certificates, 3);
-	assert_int_equal(counts.profiles_consumed, 1);
+	assert_int_equal(counts.certificates, 4);
+	assert_int_equal(counts.profiles_consumed, 2);
 	sc_reg_close(reg);
 }
 

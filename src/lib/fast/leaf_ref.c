@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * leaf_ref.c — the registration shortcut of leaf_ref.h (issue 17): a renewal profile's
+ * certificates judged against a sibling that passed sc_verify_chain, in DER, plus one signature.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <selfcert/oid.h>
+
+#include "fast/leaf_ref.h"
+#include "text.h"
+
+#define REF_EXTS_MAX 16
+#define REF_CHAIN_MAX 16
+#define SERIAL_MAX 20 /* RFC 5280 4.1.2.2: at most 20 octets */
+#define SKID_LEN 20   /* SHA-1, as add_ski (cert.c) writes it */
+
+/* One DER element: the whole TLV at p (len bytes), its contents at v (vlen bytes). */
+struct tlv {
+	const uint8_t *p, *v;
+	size_t len, vlen;
+	uint8_t tag;
+};
+
+/* A byte span inside the reference's own copy of its leaf. */
+struct span {
+	size_t off, len;
+};
+
+struct sc_leaf_ref {
+	uint8_t *der; /* the reference leaf */
+	size_t der_len;
+	struct span version, sigalg, issuer, subject, outer_sigalg;
+	struct span spki, spki_alg; /* the SPKI, its AlgorithmIdentifier TLV */
+	size_t spki_len, point_len;
+	int same_key; /* 1: every sibling has the reference's key (a supplied key) */
+	struct span ext[REF_EXTS_MAX];
+	size_t n_ext;
+	int skid_at, iss_at;                 /* indexes into ext[]; -1: absent */
+	struct span skid_prefix, iss_prefix; /* SKID ext minus its digest; issuance value's first
+	                                        four fields (all but the counter) */
+	uint8_t ext_tag;
+	EC_GROUP *group;  /* the leaf keys' curve */
+	EVP_PKEY *ca_pub; /* the device CA's key (up-referenced) */
+	const EVP_MD *md; /* the signature's digest; NULL for a pure signature (Ed25519) */
+	struct sc_profile_info info; /* scalars only are read (validity, renewal) */
+	char device_id[SC_DEVICE_ID_MAX + 1];
+	time_t chain_nb[REF_CHAIN_MAX], chain_na[REF_CHAIN_MAX];
+	size_t n_chain;
+};
+
+/* ---- DER reading: definite, minimal lengths, one-byte tags ---- */
+
+static int der_next(const uint8_t **pp, const uint8_t *end, struct tlv *t)
+{
+	const uint8_t *p = *pp;
+	size_t len, n, i;
+
+	if (end - p < 2 || (p[0] & 0x1f) == 0x1f)
+		return 0;
+	t->tag = p[0];
+	len = p[1];
+	p += 2;
+	if (len & 0x80) {
+		n = len & 0x7f;
+		if (n == 0 || n > 3 || (size_t)(end - p) < n || p[0] == 0)
+			return 0;
+		for (len = 0, i = 0; i < n; i++)
+			len = (len << 8) | p[i];
+		if (len < 0x80 || (n == 2 && len < 0x100) || (n == 3 && len < 0x10000))
+			return 0;
+		p += n;
+	}
+	if ((size_t)(end - p) < len)
+		return 0;
+	t->p = *pp;
+	t->v = p;
+	t->vlen = len;
+	t->len = (size_t)(p + len - *pp);
+	*pp = p + len;
+	return 1;
+}
+
+/* The contents of a constructed element as n elements exactly; 0 if more, fewer or not DER. */
+static int der_split(const struct tlv *in, struct tlv *out, size_t n)
+{
+	const uint8_t *p = in->v, *end = in->v + in->vlen;
+
+	for (size_t i = 0; i < n; i++)
+		if (!der_next(&p, end, &out[i]))
+			return 0;
+	return p == end;
+}
+
+static struct span span_of(const struct sc_leaf_ref *ref, const struct tlv *t)
+{
+	return (struct span){ (size_t)(t->p - ref->der), t->len };
+}
+
+static int same(const struct sc_leaf_ref *ref, struct span s, const uint8_t *p, size_t len)
+{
+	return s.len == len && memcmp(ref->der + s.off, p, len) == 0;
+}
+
+/* The certificate's three parts and its TBS's eight (v3, no unique IDs). */
+static int split_cert(const uint8_t *der, size_t len, struct tlv *tbs, struct tlv *f,
+    struct tlv *sigalg, struct tlv *sig)
+{
+	const uint8_t *p = der;
+	struct tlv cert, parts[3];
+
+	if (!der_next(&p, der + len, &cert) || p != der + len || cert.tag != 0x30 ||
+	    !der_split(&cert, parts, 3) || parts[0].tag != 0x30 || !der_split(&parts[0], f, 8))
+		return 0;
+	*tbs = parts[0];
+	*sigalg = parts[1];
+	*sig = parts[2];
+	return f[0].tag == 0xa0 && f[1].tag == 0x02 && f[4].tag == 0x30 && f[6].tag == 0x30 &&
+	    f[7].tag == 0xa3 && sig->tag == 0x03 && sig->vlen >= 2 && sig->v[0] == 0;
+}
+
+/* The extensions of the TBS's [3] element, at most REF_EXTS_MAX of them. */
+static int split_exts(const struct tlv *f7, struct tlv *ext, size_t *n)
+{
+	const uint8_t *p, *end;
+	struct tlv seq;
+
+	if (!der_split(f7, &seq, 1) || seq.tag != 0x30)
+		return 0;
+	p = seq.v;
+	end = seq.v + seq.vlen;
+	for (*n = 0; p < end; (*n)++)
+		if (*n == REF_EXTS_MAX || !der_next(&p, end, &ext[*n]) || ext[*n].tag != 0x30)
+			return 0;
+	return *n > 0;
+}
+
+/* An extension's OID element and its value's OCTET STRING (non-critical: no BOOLEAN). */
+static int split_ext(const struct tlv *e, struct tlv *oid, struct tlv *val)
+{
+	struct tlv two[2];
+
+	if (!der_split(e, two, 2) || two[0].tag != 0x06 || two[1].tag != 0x04)
+		return 0;
+	*oid = two[0];
+	*val = two[1];
+	return 1;
+}
+
+static int oid_is(const struct tlv *oid, int nid)
+{
+	const ASN1_OBJECT *o = OBJ_nid2obj(nid);
+
+	return o != NULL && OBJ_length(o) == oid->vlen &&
+	    memcmp(OBJ_get0_data(o), oid->v, oid->vlen) == 0;
+}
+
+/* The issuance value (SEQUENCE of five, docs/FORMATS.md): its first four fields' bytes, and
+ * the counter as i2d writes a uint64 (a non-negative, minimal INTEGER). */
+static int split_issuance(const struct tlv *val, struct tlv *prefix_end, uint64_t *counter)
+{
+	struct tlv seq, f[5];
+	const uint8_t *p = val->v;
+
+	if (!der_next(&p, val->v + val->vlen, &seq) || p != val->v + val->vlen || seq.tag != 0x30 ||
+	    !der_split(&seq, f, 5) || f[4].tag != 0x02 || f[4].vlen < 1 || f[4].vlen > 9 ||
+	    (f[4].v[0] & 0x80) != 0 ||
+	    (f[4].vlen > 1 && f[4].v[0] == 0 && (f[4].v[1] & 0x80) == 0) ||
+	    (f[4].vlen == 9 && f[4].v[0] != 0))
+		return 0;
+	*counter = 0;
+	for (size_t i = 0; i < f[4].vlen; i++)
+		*counter = (*counter << 8) | f[4].v[i];
+	/* The first four, as one span: from the first field to the counter. */
+	prefix_end->p = f[0].p;
+	prefix_end->len = (size_t)(f[4].p - f[0].p);
+	return 1;
+}
+
+/* A positive, minimal INTEGER of 1..20 octets, as the serial; its hex as BN_bn2hex (lower). */
+static int serial_hex(const struct tlv *s, char *out)
+{
+	const uint8_t *v = s->v;
+	size_t n = s->vlen;
+
+	if (n < 1 || n > SERIAL_MAX + 1 || (v[0] & 0x80) != 0 ||
+	    (n > 1 && v[0] == 0 && (v[1] & 0x80) == 0))
+		return 0;
+	if (v[0] == 0) {
+		v++;
+		n--;
+	}
+	if (n == 0 || n > SERIAL_MAX)
+		return 0; /* zero is not a serial RFC 5280 allows: the full check judges it */
+	sc_hex(v, n, out);
+	return 1;
+}
+
+/* The DER of a time as ASN1_TIME_set writes it (build_cert's validity). */
+static int time_der(time_t t, uint8_t *out, size_t *len)
+{
+	ASN1_TIME *a = ASN1_TIME_set(NULL, t);
+	unsigned char *p = out;
+	int n = a != NULL ? i2d_ASN1_TIME(a, NULL) : -1;
+
+	if (n > 0 && (size_t)n <= *len)
+		n = i2d_ASN1_TIME(a, &p);
+	else
+		n = -1;
+	ASN1_TIME_free(a);
+	if (n <= 0)
+		return 0;
+	*len = (size_t)n;
+	return 1;
+}
+
+/* A whole-second UTCTime or GeneralizedTime (as path validation compares), as time_t. */
+static int plain_time(const ASN1_TIME *t, time_t *out)
+{
+	int n = ASN1_STRING_length(t);
+	const unsigned char *d = ASN1_STRING_get0_data(t);
+
+	if (!((ASN1_STRING_type(t) == V_ASN1_UTCTIME && n == 13) ||
+	        (ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME && n == 15)) ||
+	    d[n - 1] != 'Z' || sc_asn1_time_to_time_t(t, out) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	return 1;
+}
+
+const uint8_t *sc_leaf_ref_profile_id(const struct sc_leaf_ref *ref)
+{
+	return ref->info.id;
+}
+
+const char *sc_leaf_ref_device_id(const struct sc_leaf_ref *ref)
+{
+	return ref->device_id;
+}
+
+int sc_leaf_profile_id(const uint8_t *der, size_t len, uint8_t id[SC_PROFILE_ID_LEN])
+{
+	struct tlv tbs, f[8], sigalg, sig, ext[REF_EXTS_MAX], oid, val, seq, first;
+	size_t n;
+	const uint8_t *p;
+
+	if (sc_oids_init() != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	if (!split_cert(der, len, &tbs, f, &sigalg, &sig) || !split_exts(&f[7], ext, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!split_ext(&ext[i], &oid, &val) || !oid_is(&oid, sc_nid_pe_issuance()))
+			continue;
+		p = val.v;
+		if (!der_next(&p, val.v + val.vlen, &seq) || seq.tag != 0x30)
+			return 0;
+		p = seq.v;
+		if (!der_next(&p, seq.v + seq.vlen, &first) || first.tag != 0x04 ||
+		    first.vlen != SC_PROFILE_ID_LEN)
+			return 0;
+		memcpy(id, first.v, SC_PROFILE_ID_LEN);
+		return 1;
+	}
+	return 0;
+}
+
+void sc_leaf_ref_free(struct sc_leaf_ref *ref)
+{
+	if (ref == NULL)
+		return;
+	OPENSSL_free(ref->der);
+	EC_GROUP_free(ref->group);
+	EVP_PKEY_free(ref->ca_pub);
+	OPENSSL_free(ref);
+}
+
+static int ref_time_of(struct sc_leaf_ref *ref, X509 *c)
+{
+	if (c == NULL)
+		return 1;
+	if (ref->n_chain == REF_CHAIN_MAX ||
+	    !plain_time(X509_get0_notBefore(c), &ref->chain_nb[ref->n_chain]) ||
+	    !plain_time(X509_get0_notAfter(c), &ref->chain_na[ref->n_chain]))
+		return 0;
+	ref->n_chain++;
+	return 1;
+}
+
+/*
+ * The validity of every certificate a check at another time reads: the device's chain as shown
+ * and the manufacturer root (path validation), the profile's signer certificates and the
+ * network root (the profile's signature, verified at that time when the profile is not kept).
+ */
+static int ref_chain(struct sc_leaf_ref *ref, const struct sc_verify_opts *opts,
+    const STACK_OF(X509) *profile_certs)
+{
+	int n = sk_X509_num(opts->chain), m = sk_X509_num(profile_certs);
+
+	if (n < 1 || !ref_time_of(ref, opts->mfr_root) || !ref_time_of(ref, opts->net_root))
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (!ref_time_of(ref, sk_X509_value(opts->chain, i)))
+			return 0;
+	for (int i = 0; i < m; i++)
+		if (!ref_time_of(ref, sk_X509_value(profile_certs, i)))
+			return 0;
+	return 1;
+}
+
+/* The reference's key and signature: a P-256-style named curve, an uncompressed point; the
+ * device CA's key and the digest of the signature algorithm both TBS and outer name. */
+static int ref_keys(struct sc_leaf_ref *ref, X509 *leaf, const struct sc_verify_opts *opts,
+    const struct tlv *spki)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(leaf);
+	X509 *ca = sk_X509_value(opts->chain, 0);
+	struct tlv two[2];
+	char group[64];
+	int nid, md_nid = NID_undef, pk_nid = NID_undef;
+
+	if (pub == NULL || ca == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC ||
+	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+	        NULL) ||
+	    (nid = OBJ_sn2nid(group)) == NID_undef ||
+	    (ref->group = EC_GROUP_new_by_curve_name(nid)) == NULL)
+		return 0;
+	if (!der_split(spki, two, 2) || two[0].tag != 0x30 || two[1].tag != 0x03 ||
+	    two[1].vlen < 2 || two[1].v[0] != 0 || two[1].v[1] != POINT_CONVERSION_UNCOMPRESSED)
+		return 0;
+	ref->spki = span_of(ref, spki);
+	ref->spki_alg = span_of(ref, &two[0]);
+	ref->spki_len = spki->len;
+	ref->point_len = two[1].vlen - 1;
+	if (!OBJ_find_sigid_algs(X509_get_signature_nid(leaf), &md_nid, &pk_nid) ||
+	    (ref->ca_pub = X509_get_pubkey(ca)) == NULL ||
+	    EVP_PKEY_get_base_id(ref->ca_pub) != pk_nid)
+		return 0;
+	if (md_nid != NID_undef && (ref->md = EVP_get_digestbynid(md_nid)) == NULL)
+		return 0;
+	return 1;
+}
+
+/* The extensions: which is the SKID (its digest the key's) and which the issuance. */
+static int ref_exts(struct sc_leaf_ref *ref, const struct tlv *f7)
+{
+	struct tlv ext[REF_EXTS_MAX], oid, val, inner, prefix;
+	uint64_t counter;
+	const uint8_t *p;
+
+	ref->skid_at = ref->iss_at = -1;
+	ref->ext_tag = f7->tag;
+	if (!split_exts(f7, ext, &ref->n_ext))
+		return 0;
+	for (size_t i = 0; i < ref->n_ext; i++) {
+		ref->ext[i] = span_of(ref, &ext[i]);
+		if (!split_ext(&ext[i], &oid, &val)) {
+			if (oid_is(&oid, NID_subject_key_identifier) ||
+			    oid_is(&oid, sc_nid_pe_issuance()))
+				return 0; /* critical: not the builder's */
+			continue;
+		}
+		if (oid_is(&oid, NID_subject_key_identifier)) {
+			p = val.v;
+			if (ref->skid_at >= 0 || !der_next(&p, val.v + val.vlen, &inner) ||
+			    inner.tag != 0x04 || inner.vlen != SKID_LEN || p != val.v + val.vlen)
+				return 0;
+			ref->skid_at = (int)i;
+			ref->skid_prefix = (struct span){ ref->ext[i].off, ext[i].len - SKID_LEN };
+		} else if (oid_is(&oid, sc_nid_pe_issuance())) {
+			if (ref->iss_at >= 0 || !split_issuance(&val, &prefix, &counter))
+				return 0;
+			ref->iss_at = (int)i;
+			ref->iss_prefix = span_of(ref, &prefix);
+		}
+	}
+	return ref->iss_at >= 0;
+}
+
+sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
+    const struct sc_verify_opts *opts, struct sc_leaf_ref **out)
+{
+	struct sc_leaf_ref *ref = NULL;
+	struct tlv tbs, f[8], sigalg, sig;
+	struct sc_leaf_fast self;
+	sc_err r = SC_ERR_INTERNAL;
+	char dev[SC_DEVICE_ID_MAX + 1];
+
+	*out = NULL;
+	if (leaf == NULL || der == NULL || opts == NULL || opts->profile == NULL ||
+	    opts->chain == NULL || opts->mfr_root == NULL || opts->net_root == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "sc_leaf_ref_new: a leaf accepted with its profile");
+		goto out;
+	}
+	if ((r = sc_oids_init()) != SC_OK)
+		goto out;
+	if ((ref = OPENSSL_zalloc(sizeof(*ref))) == NULL ||
+	    (ref->der = OPENSSL_memdup(der, len)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "leaf reference");
+		goto out;
+	}
+	ref->der_len = len;
+	sc_profile_get_info(opts->profile, &ref->info);
+	if (!ref_chain(ref, opts, ref->info.certs)) {
+		r = sc_fail(SC_ERR_USAGE, "leaf reference: a validity the shortcut does not cover");
+		goto out;
+	}
+	/* Only the scalars are read later: the pointers belong to the profile. */
+	ref->info.eku = NULL;
+	ref->info.san = NULL;
+	ref->info.supplied_pub = NULL;
+	ref->info.signer = NULL;
+	ref->info.certs = NULL;
+	ref->info.sig_alg = NULL;
+	ref->same_key = ref->info.origin == SC_KEY_SERVER_SUPPLIED;
+	if (sc_cert_device_id(leaf, dev, sizeof(dev)) != SC_OK) {
+		r = sc_fail(SC_ERR_USAGE, "leaf reference: no device ID");
+		goto out;
+	}
+	memcpy(ref->device_id, dev, sizeof(dev));
+	if (!split_cert(ref->der, len, &tbs, f, &sigalg, &sig) ||
+	    !ref_keys(ref, leaf, opts, &f[6]) || !ref_exts(ref, &f[7])) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_USAGE, "leaf reference: a form the shortcut does not cover");
+		goto out;
+	}
+	ref->version = span_of(ref, &f[0]);
+	ref->sigalg = span_of(ref, &f[2]);
+	ref->issuer = span_of(ref, &f[3]);
+	ref->subject = span_of(ref, &f[5]);
+	ref->outer_sigalg = span_of(ref, &sigalg);
+	/* The template must reproduce its own leaf (validity encoding, SKID, signature): else its
+	 * assumptions do not hold for this profile and the full check stays in charge. */
+	if (!sc_leaf_ref_judge(ref, der, len, opts->at != 0 ? opts->at : time(NULL), &self)) {
+		r = sc_fail(SC_ERR_USAGE, "leaf reference: does not reproduce its own leaf");
+		goto out;
+	}
+	*out = ref;
+	ref = NULL;
+	r = SC_OK;
+out:
+	sc_leaf_ref_free(ref);
+	return r;
+}
+
+/* The SPKI: the reference's algorithm, an uncompressed point of its length on its curve. */
+static int judge_spki(const struct sc_leaf_ref *ref, const struct tlv *spki, const uint8_t **pt,
+    size_t *pt_len)
+{
+	struct tlv two[2];
+	EC_POINT *point;
+	int ok;
+
+	if (spki->len != ref->spki_len || !der_split(spki, two, 2) ||
+	    !same(ref, ref->spki_alg, two[0].p, two[0].len) || two[1].tag != 0x03 ||
+	    two[1].vlen != ref->point_len + 1 || two[1].v[0] != 0)
+		return 0;
+	*pt = two[1].v + 1;
+	*pt_len = ref->point_len;
+	if (ref->same_key) /* a supplied key: the same bytes, nothing else */
+		return same(ref, ref->spki, spki->p, spki->len);
+	if ((*pt)[0] != POINT_CONVERSION_UNCOMPRESSED || (point = EC_POINT_new(ref->group)) == NULL)
+		return 0;
+	ok = EC_POINT_oct2point(ref->group, point, *pt, *pt_len, NULL) == 1 &&
+	    EC_POINT_is_on_curve(ref->group, point, NULL) == 1 &&
+	    !EC_POINT_is_at_infinity(ref->group, point);
+	EC_POINT_free(point);
+	return ok;
+}
+
+/* The extensions: the reference's, except the SKID's digest (of this key) and the counter. */
+static int judge_exts(const struct sc_leaf_ref *ref, const struct tlv *f7, const uint8_t *pt,
+    size_t pt_len, uint64_t *counter)
+{
+	struct tlv ext[REF_EXTS_MAX], oid, val, prefix;
+	uint8_t md[SKID_LEN];
+	size_t n;
+
+	if (f7->tag != ref->ext_tag || !split_exts(f7, ext, &n) || n != ref->n_ext)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((int)i == ref->skid_at) {
+			if (ext[i].len != ref->ext[i].len ||
+			    memcmp(ext[i].p, ref->der + ref->skid_prefix.off,
+			        ref->skid_prefix.len) != 0 ||
+			    !EVP_Digest(pt, pt_len, md, NULL, EVP_sha1(), NULL) ||
+			    memcmp(ext[i].p + ref->skid_prefix.len, md, SKID_LEN) != 0)
+				return 0;
+		} else if ((int)i == ref->iss_at) {
+			if (!split_ext(&ext[i], &oid, &val) ||
+			    !oid_is(&oid, sc_nid_pe_issuance()) ||
+			    !split_issuance(&val, &prefix, counter) ||
+			    !same(ref, ref->iss_prefix, prefix.p, prefix.len))
+				return 0;
+		} else if (!same(ref, ref->ext[i], ext[i].p, ext[i].len))
+			return 0;
+	}
+	return 1;
+}
+
+/* The validity: a period of the profile, encoded as the builder encodes it; *at the time the
+ * registration path validates at. */
+static int judge_validity(const struct sc_leaf_ref *ref, const struct tlv *v, time_t now,
+    struct sc_leaf_fast *out, time_t *at)
+{
+	struct tlv two[2];
+	uint8_t a[32], b[32];
+	size_t la = sizeof(a), lb = sizeof(b);
+	const unsigned char *p;
+	ASN1_TIME *t = NULL;
+	time_t nb = 0, d;
+	const struct sc_profile_info *in = &ref->info;
+
+	if (!der_split(v, two, 2))
+		return 0;
+	p = two[0].p;
+	if ((t = d2i_ASN1_TIME(NULL, &p, (long)two[0].len)) == NULL || !plain_time(t, &nb)) {
+		ASN1_TIME_free(t);
+		ERR_clear_error();
+		return 0;
+	}
+	ASN1_TIME_free(t);
+	out->index = 0;
+	out->renewal = in->renewal_count > 0;
+	if (in->renewal_count > 0) {
+		d = nb - in->not_before;
+		if (d < 0 || in->renewal_cadence == 0 || d % (time_t)in->renewal_cadence != 0 ||
+		    d / (time_t)in->renewal_cadence >= (time_t)in->renewal_count)
+			return 0;
+		out->index = (uint32_t)(d / (time_t)in->renewal_cadence);
+	}
+	sc_profile_leaf_validity(in, out->index, &out->not_before, &out->not_after);
+	if (!time_der(out->not_before, a, &la) || !time_der(out->not_after, b, &lb) ||
+	    two[0].len != la || memcmp(two[0].p, a, la) != 0 || two[1].len != lb ||
+	    memcmp(two[1].p, b, lb) != 0)
+		return 0;
+	/* cert_verify (h_enroll.c): a renewal certificate registered early is judged when it
+	 * starts. */
+	*at = in->renewal_count > 0 && out->not_before > now ? out->not_before : now;
+	if (!(out->not_before <= *at && *at < out->not_after))
+		return 0;
+	for (size_t i = 0; i < ref->n_chain; i++)
+		if (!(ref->chain_nb[i] <= *at && *at < ref->chain_na[i]))
+			return 0;
+	return 1;
+}
+
+static int judge_signature(const struct sc_leaf_ref *ref, const struct tlv *tbs,
+    const struct tlv *sig)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	int ok = m != NULL && EVP_DigestVerifyInit(m, NULL, ref->md, NULL, ref->ca_pub) == 1 &&
+	    EVP_DigestVerify(m, sig->v + 1, sig->vlen - 1, tbs->p, tbs->len) == 1;
+
+	EVP_MD_CTX_free(m);
+	return ok;
+}
+
+int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
+    struct sc_leaf_fast *out)
+{
+	struct tlv tbs, f[8], sigalg, sig;
+	const uint8_t *pt = NULL;
+	size_t pt_len = 0;
+	time_t at;
+	int ok;
+
+	memset(out, 0, sizeof(*out));
+	ok = ref != NULL && der != NULL && split_cert(der, len, &tbs, f, &sigalg, &sig) &&
+	    same(ref, ref->version, f[0].p, f[0].len) && serial_hex(&f[1], out->serial) &&
+	    same(ref, ref->sigalg, f[2].p, f[2].len) && same(ref, ref->issuer, f[3].p, f[3].len) &&
+	    same(ref, ref->subject, f[5].p, f[5].len) &&
+	    same(ref, ref->outer_sigalg, sigalg.p, sigalg.len) &&
+	    judge_validity(ref, &f[4], now, out, &at) && judge_spki(ref, &f[6], &pt, &pt_len) &&
+	    judge_exts(ref, &f[7], pt, pt_len, &out->counter) && judge_signature(ref, &tbs, &sig) &&
+	    EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
+	ERR_clear_error();
+	if (!ok)
+		memset(out, 0, sizeof(*out));
+	return ok;
+}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * leaf_ref.h — the registration shortcut of issue 17 (internal): a leaf that sc_verify_chain
+ * accepted with its profile, kept as the template its siblings (the other certificates of the
+ * same renewal profile) are judged against byte for byte, with one signature check each.
+ *
+ * The contract is one-sided: sc_leaf_ref_judge answers 1 only for a certificate that
+ * sc_verify_chain, with the options the reference was made with and the time the caller gives,
+ * would accept too, and says which period and times it carries; it answers 0 for anything else
+ * (different bytes than a sibling can have, a time outside every checked validity, a bad
+ * signature), and the caller then runs the full check, which gives every refusal its name.
+ * Why the two agree: docs/THREAT-MODEL.md "Session 7 (renew7)".
+ *
+ * A reference owns copies of everything it reads (the leaf's DER, the chain's validity times,
+ * the device CA's key, up-referenced) and is immutable once made: any number of threads may
+ * judge against one. Sizes: one certificate's DER (~1 KiB) plus a few hundred bytes.
+ */
+#ifndef SC_FAST_LEAF_REF_H
+#define SC_FAST_LEAF_REF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+#include <selfcert/verify.h>
+
+struct sc_leaf_ref;
+
+/* What a judged sibling carries (only meaningful when sc_leaf_ref_judge answered 1). */
+struct sc_leaf_fast {
+	int renewal;    /* 1: a renewal profile's certificate (index is its period) */
+	uint32_t index; /* its period: 0 for an ordinary profile's one certificate */
+	time_t not_before, not_after;
+	uint64_t counter;        /* the issuance extension's counter */
+	uint8_t fpr[32];         /* SHA-256 of its DER */
+	char serial[2 * 20 + 1]; /* lower-case hex of the serial's magnitude, as BN_bn2hex */
+};
+
+/*
+ * A reference from leaf (its DER der/len), which sc_verify_chain(leaf, opts) has just accepted
+ * with opts->profile and opts->net_root set (trusted or verified: either way its signature is
+ * good, and its signer chain is checked again at each sibling's time) and opts->chain the
+ * device's chain (device CA first); opts->at the registration's now. SC_ERR_USAGE when the leaf is of a form the
+ * shortcut does not cover (anything but a P-256 key, a [0]..[3] TBS, a shape it cannot
+ * template): the caller then keeps using the full check. SC_ERR_NOMEM.
+ */
+sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
+    const struct sc_verify_opts *opts, struct sc_leaf_ref **out) SC_MUST_USE;
+
+/* The profile ID (raw, SC_PROFILE_ID_LEN bytes) a certificate's issuance extension names, read
+ * from its DER without parsing it; 0 if it has none in the expected place (no verdict: only
+ * for finding a reference). */
+int sc_leaf_profile_id(const uint8_t *der, size_t len, uint8_t id[SC_PROFILE_ID_LEN]);
+
+/* The profile ID a reference is for (SC_PROFILE_ID_LEN bytes), and its leaf's device ID. */
+const uint8_t *sc_leaf_ref_profile_id(const struct sc_leaf_ref *ref);
+const char *sc_leaf_ref_device_id(const struct sc_leaf_ref *ref);
+
+/*
+ * 1 if der is a sibling of ref that sc_verify_chain would accept at the time the registration
+ * path uses (now, or a renewal certificate's notBefore when that is later), with *out filled;
+ * 0 otherwise (run the full check). Never fails otherwise; no error state is left.
+ */
+int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
+    struct sc_leaf_fast *out);
+
+void sc_leaf_ref_free(struct sc_leaf_ref *ref);
+
+#endif

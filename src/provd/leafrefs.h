@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * leafrefs.h — renewal profiles whose first certificate passed the full check, each kept as the
+ * reference its later certificates are judged against (fast/leaf_ref.h, issue 17): within one
+ * batch request always, across requests while the entry stays. Keyed by profile ID.
+ *
+ * A bounded table (one entry per slot, the newest put wins), thread-safe, entries
+ * reference-counted so that a worker may judge against one while another replaces it. An entry
+ * is a verdict's template, never a verdict: every certificate is still judged, byte for byte and
+ * by its signature, and anything the template cannot judge goes through the full check.
+ */
+#ifndef SC_PROVD_LEAFREFS_H
+#define SC_PROVD_LEAFREFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+
+#include "fast/leaf_ref.h"
+
+/* ~2.5 KiB each: the renewal profiles of several thousand devices registering at once. */
+#define PROVD_LEAFREFS_DEFAULT 8192
+#define PROVD_LEAFREFS_MAX 1000000
+
+struct provd_leafrefs;
+
+struct provd_leafref {
+	struct sc_leaf_ref *ref;
+	int64_t profile_not_after; /* the registry's profileNotAfter (cert_in_time) */
+	char profile_id[2 * SC_PROFILE_ID_LEN + 1];
+	int uses; /* guarded by the table's lock */
+};
+
+sc_err provd_leafrefs_new(size_t max, struct provd_leafrefs **out) SC_MUST_USE;
+void provd_leafrefs_free(struct provd_leafrefs *c);
+
+/* The entry for this profile ID, or NULL (c may be NULL). Release it with provd_leafref_release. */
+struct provd_leafref *provd_leafrefs_get(struct provd_leafrefs *c,
+    const uint8_t id[SC_PROFILE_ID_LEN]);
+void provd_leafref_release(struct provd_leafrefs *c, struct provd_leafref *e);
+
+/* Keep ref for its profile (the table owns ref from here, on failure too). */
+void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
+    int64_t profile_not_after);
+
+void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *misses);
+
+#endif
