@@ -147,6 +147,12 @@ struct spd_backend {
 	    uint64_t *value) SC_MUST_USE;
 	sc_err (*counter_increment)(const struct spd_backend *be, const char *dir,
 	    uint64_t from) SC_MUST_USE;
+	/*
+	 * Optional (NULL: counter_increment is used): the same, with dir_fd the store's folder,
+	 * open for the daemon's life, so a counter kept in a file there is replaced through it.
+	 */
+	sc_err (*counter_increment_at)(const struct spd_backend *be, const char *dir, int dir_fd,
+	    uint64_t from) SC_MUST_USE;
 };
 
 /* Today's behaviour: PKCS#8 in the secure heap, DIR/root.key, DIR/counter (backend_soft.c). */

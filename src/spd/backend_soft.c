@@ -352,11 +352,18 @@ static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
 	return r;
 }
 
-/* Durably, in one write, behind the counter-* fail points (store.h). */
-static sc_err write_counter(const char *dir, uint64_t v)
+/*
+ * Durably, in one write, behind the counter-* fail points (store.h); through dir_fd (the
+ * store's open folder) when it is not -1.
+ */
+static sc_err write_counter(const char *dir, int dir_fd, uint64_t v)
 {
 	enum spd_store_file f = SPD_STORE_FILE_COUNTER;
-	struct sc_file_replace o = { .mode = 0600, .step = spd_store_step, .ctx = &f };
+	struct sc_file_replace o = { .mode = 0600,
+		.step = spd_store_step,
+		.ctx = &f,
+		.use_dir_fd = dir_fd >= 0,
+		.dir_fd = dir_fd };
 	char path[PATH_MAX];
 	uint8_t c[COUNTER_LEN];
 	sc_err r;
@@ -370,7 +377,7 @@ static sc_err write_counter(const char *dir, uint64_t v)
 static sc_err soft_counter_create(const struct spd_backend *be, const char *dir)
 {
 	(void)be;
-	return write_counter(dir, 0);
+	return write_counter(dir, -1, 0);
 }
 
 /* No read first: the store knows the value it committed last (store.h's counter protocol). */
@@ -379,7 +386,16 @@ static sc_err soft_counter_increment(const struct spd_backend *be, const char *d
 	(void)be;
 	if (from == UINT64_MAX)
 		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
-	return write_counter(dir, from + 1);
+	return write_counter(dir, -1, from + 1);
+}
+
+static sc_err soft_counter_increment_at(const struct spd_backend *be, const char *dir, int dir_fd,
+    uint64_t from)
+{
+	(void)be;
+	if (from == UINT64_MAX)
+		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
+	return write_counter(dir, dir_fd, from + 1);
 }
 
 static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, uint64_t *v)
@@ -430,4 +446,5 @@ const struct spd_backend spd_backend_soft = {
 	.counter_create = soft_counter_create,
 	.counter_read = soft_counter_read,
 	.counter_increment = soft_counter_increment,
+	.counter_increment_at = soft_counter_increment_at,
 };
