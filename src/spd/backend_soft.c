@@ -28,6 +28,8 @@ struct spd_key {
 	EVP_PKEY *pkey; /* private: handed out only as key_public (public use) */
 	uint8_t *der;   /* its PKCS#8, secure heap, sealed from these bytes */
 	size_t der_len;
+	/* A CSK's leaf constants (fast/spki.h), made at its first ISSUE; NULL for other keys. */
+	struct sc_leaf_issuer *li;
 };
 
 /* ---- keys ---- */
@@ -36,6 +38,7 @@ static void soft_key_free(struct spd_key *k)
 {
 	if (k == NULL)
 		return;
+	sc_leaf_issuer_free(k->li);
 	EVP_PKEY_free(k->pkey);
 	spd_key_der_free(k->der, k->der_len);
 	OPENSSL_clear_free(k, sizeof(*k));
@@ -126,13 +129,25 @@ static EVP_PKEY *soft_key_pkey(const struct spd_key *k)
 
 static sc_err soft_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
     EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
-    size_t *der_len)
+    size_t *der_len, unsigned *ku)
 {
+	/* The cache is the key's, filled on first use: the key itself does not change. */
+	struct spd_key *k = (struct spd_key *)csk;
+	sc_err r;
+
+	*cert = NULL;
+	if (!sc_leaf_issuer_is_for(k->li, csk_cert, k->pkey)) {
+		sc_leaf_issuer_free(k->li);
+		k->li = NULL;
+		if ((r = sc_leaf_issuer_new(csk_cert, k->pkey, &k->li)) != SC_OK)
+			return r;
+	}
 	/*
-	 * The SP keeps the leaf key and uses its certificate only as DER (KEYS, the store, key-usage
-	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (fast/spki.h).
+	 * The SP keeps the leaf key and uses its certificate only as DER (KEYS, the store) and for
+	 * its key usage, so no X509 of the leaf is built: the DER is assembled around the CSK's
+	 * cached issuer name and AKI, and its SPKI skips OpenSSL 3.0's encoder (fast/spki.h).
 	 */
-	return sc_fast_issue_leaf(p, leaf_pub, csk_cert, csk->pkey, serial, cert, der, der_len);
+	return sc_fast_issue_leaf_der(p, leaf_pub, k->li, serial, der, der_len, ku);
 }
 
 static sc_err soft_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
