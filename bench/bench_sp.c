@@ -25,6 +25,7 @@
  * --case N runs only issue_cases[N] (for profiling).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,28 +251,33 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 	/*
 	 * The commit's file work, not a primitive and not in the sum: what spd_store_commit does
 	 * after sealing, timed here in the device's tmpfs folder with the same calls
-	 * (sc_file_replace: temp file, write, fsync, close, rename, folder fsync), the store's
-	 * size then the counter's 8 bytes. The SP's rule (src/spd/store.c: the store and its
-	 * monotonic counter durable before the answer), so a floor of every ISSUE; on tmpfs the
-	 * fsyncs are free and what is left is creating, renaming and dropping two inodes.
+	 * (sc_file_replace through the folder's fd, kept open as the SP keeps its store folder's:
+	 * temp file, write, fsync, close, rename, folder fsync), the store's size then the
+	 * counter's 8 bytes. The SP's rule (src/spd/store.c: the store and its monotonic counter
+	 * durable before the answer), so a floor of every ISSUE; on tmpfs the fsyncs are free and
+	 * what is left is creating, renaming and dropping two inodes.
 	 */
 	{
 		char sp_store[BENCH_PATH_MAX + 32], sp_counter[BENCH_PATH_MAX + 32];
 		struct bench_stat st_commit = { .n = 0 };
 		uint8_t *blob = calloc(1, store_len + 1), ctr[8] = { 0 };
+		int dfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		if (blob == NULL)
-			bench_die("commit buffer");
+		if (blob == NULL || dfd < 0)
+			bench_die("commit buffer or folder");
 		snprintf(sp_store, sizeof(sp_store), "%s/bench-store", d->dir);
 		snprintf(sp_counter, sizeof(sp_counter), "%s/bench-counter", d->dir);
 		for (int r = 0; r < rounds; r++) {
 			t = bench_now();
 			for (int i = 0; i < per_round; i++) {
+				struct sc_file_replace os = { .mode = 0600,
+					.use_dir_fd = 1,
+					.dir_fd = dfd };
+				struct sc_file_replace oc = os;
+
 				ctr[7] = (uint8_t)i;
-				if (sc_file_write_atomic(sp_store, blob, store_len, 0600) !=
-				        SC_OK ||
-				    sc_file_write_atomic(sp_counter, ctr, sizeof(ctr), 0600) !=
-				        SC_OK)
+				if (sc_file_replace(sp_store, blob, store_len, &os) != SC_OK ||
+				    sc_file_replace(sp_counter, ctr, sizeof(ctr), &oc) != SC_OK)
 					bench_die("commit: %s", sc_err_detail());
 			}
 			bench_stat_add(&st_commit, (bench_now() - t) / per_round);
@@ -279,6 +285,7 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 		out->commit = bench_median(&st_commit);
 		unlink(sp_store);
 		unlink(sp_counter);
+		close(dfd);
 		free(blob);
 	}
 
