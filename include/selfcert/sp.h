@@ -206,6 +206,11 @@ sc_err sc_sp_renew(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
  */
 sc_err sc_sp_batch_issue(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
     uint32_t *handle, X509 **cert) SC_MUST_USE;
+/* sc_sp_renew and sc_sp_batch_issue with the DER only, as sc_sp_issue_der (issue 17). */
+sc_err sc_sp_renew_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, uint8_t **cert_der, size_t *cert_len) SC_MUST_USE;
+sc_err sc_sp_batch_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, uint8_t **cert_der, size_t *cert_len) SC_MUST_USE;
 
 struct sc_sp_key {
 	uint32_t handle;

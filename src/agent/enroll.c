@@ -764,10 +764,11 @@ out:
 static void probe_renew(struct agent *a, struct round *rd)
 {
 	uint32_t h = 0;
-	X509 *x = NULL;
-	sc_err r = sc_sp_renew(rd->sp, (const uint8_t *)"", 0, &h, &x);
+	uint8_t *der = NULL;
+	size_t len = 0;
+	sc_err r = sc_sp_renew_der(rd->sp, (const uint8_t *)"", 0, &h, &der, &len);
 
-	X509_free(x);
+	OPENSSL_free(der);
 	a->sp_renews = r != SC_ERR_UNKNOWN_REQUEST && r != SC_ERR_IO && r != SC_ERR_PEER;
 	sc_err_clear();
 }

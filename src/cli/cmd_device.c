@@ -569,8 +569,8 @@ sc_err cmd_device_issue(int argc, char **argv)
 	struct cli_args a;
 	struct sc_sp *sp = NULL;
 	const char *profile_path, *out_path, *auth_path;
-	uint8_t *der = NULL, *auth = NULL;
-	size_t der_len = 0, auth_len = 0;
+	uint8_t *der = NULL, *auth = NULL, *cert_der = NULL;
+	size_t der_len = 0, auth_len = 0, cert_len = 0;
 	uint32_t handle = 0;
 	X509 *cert = NULL;
 	sc_err r;
@@ -586,22 +586,29 @@ sc_err cmd_device_issue(int argc, char **argv)
 	if ((r = sc_file_read(profile_path, SC_BATCH_MAX_DER, &der, &der_len)) != SC_OK ||
 	    (r = sc_sp_connect(cli_get(&a, "sp"), &sp)) != SC_OK)
 		goto out;
-	/* An operator-gated SP (docs/TPM.md): the authorization travels beside the profile. */
+	/*
+	 * The certificate is only written out as PEM, so it stays DER (issue 17: no d2i_X509, which
+	 * costs more than the SP's ISSUE); only the gated TPM path has no DER call and keeps its X509.
+	 */
 	if ((auth_path = cli_get(&a, "authorization")) != NULL) {
+		/* An operator-gated SP (docs/TPM.md): the authorization travels beside the profile. */
 		if ((r = sc_file_read(auth_path, 4096, &auth, &auth_len)) != SC_OK ||
 		    (r = sc_sp_gate_issue(sp, der, der_len, auth, auth_len, &handle, &cert)) !=
-		        SC_OK)
+		        SC_OK ||
+		    (r = sc_cert_to_der(cert, &cert_der, &cert_len)) != SC_OK)
 			goto out;
 		/* #17: a batch leaf goes through BATCH_ISSUE (the SP checks its path and root). */
 	} else if (is_batched(der, der_len)) {
-		if ((r = sc_sp_batch_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
+		if ((r = sc_sp_batch_issue_der(sp, der, der_len, &handle, &cert_der, &cert_len)) !=
+		    SC_OK)
 			goto out;
 		/* #17: a renewal profile goes through RENEW (the SP counts its certificates). */
 	} else if ((r = is_renewal(der, der_len)
-	                   ? sc_sp_renew(sp, der, der_len, &handle, &cert)
-	                   : sc_sp_issue(sp, der, der_len, &handle, &cert)) != SC_OK)
+	                   ? sc_sp_renew_der(sp, der, der_len, &handle, &cert_der, &cert_len)
+	                   : sc_sp_issue_der(sp, der, der_len, &handle, &cert_der, &cert_len)) !=
+	    SC_OK)
 		goto out;
-	if ((r = sc_write_cert(out_path, cert)) != SC_OK) {
+	if ((r = sc_write_cert_der(out_path, cert_der, cert_len)) != SC_OK) {
 		/* The key and certificate are safe in the SP; `device keys` shows them again. */
 		r = sc_fail(r, "%s (the key is kept in the SP as handle %u)", sc_err_detail(),
 		    handle);
@@ -611,6 +618,7 @@ sc_err cmd_device_issue(int argc, char **argv)
 out:
 	OPENSSL_free(der);
 	OPENSSL_free(auth);
+	OPENSSL_free(cert_der);
 	X509_free(cert);
 	sc_sp_close(sp);
 	return r;

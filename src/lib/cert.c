@@ -75,6 +75,20 @@ struct cert_spec {
 	size_t *der_len;
 };
 
+/*
+ * What every leaf a CSK signs shares (fast/spki.h): made once when the SP first issues under
+ * the CSK, so a certificate does not copy the issuer's Name (an encode and a decode), rebuild
+ * the authorityKeyIdentifier, read the device ID or decode the name constraints again.
+ */
+struct sc_leaf_issuer {
+	X509 *csk_cert; /* held (up-ref): the cache is bound to these two objects */
+	EVP_PKEY *csk;
+	char dev[SC_DEVICE_ID_MAX + 1]; /* the CSK certificate's serialNumber */
+	enum sc_device_ca_form form;    /* its name constraints' form for that device ID */
+	uint8_t *issuer, *aki;          /* the issuer Name's DER; the whole AKI Extension's DER */
+	size_t issuer_len, aki_len;
+};
+
 static sc_err check_name(const char *s, size_t max, const char *field)
 {
 	size_t n;
@@ -719,6 +733,232 @@ out:
 	return r;
 }
 
+/* One DER TLV header (tag, length of n) into p; its size. */
+static size_t der_head(uint8_t *p, uint8_t tag, size_t n)
+{
+	p[0] = tag;
+	return 1 + der_len_put(p + 1, n);
+}
+
+/* i2d of an OpenSSL object into a fresh buffer, failing on a length <= 0. */
+#define I2D_OR_FAIL(expr, buf, len, what)                        \
+	do {                                                     \
+		int n_ = (expr);                                 \
+		if (n_ <= 0) {                                   \
+			r = sc_fail_ossl(SC_ERR_INTERNAL, what); \
+			goto out;                                \
+		}                                                \
+		(len) = (size_t)n_;                              \
+		(void)(buf);                                     \
+	} while (0)
+
+/*
+ * The SP's leaf as DER alone (issue 17): build_cert's certificate byte for byte, but only the
+ * per-certificate parts go through OpenSSL objects (the subject, the SPKI, the extensions up to
+ * the subjectKeyIdentifier, in a scratch X509 that is never signed or encoded whole); the
+ * version, serial, validity and signature algorithm are written directly, the issuer Name and
+ * the authorityKeyIdentifier come from li's cache, and the tbsCertificate is assembled once
+ * around them and signed. Layout (RFC 5280): SEQ{ [0]{2}, serial, algId, issuer, SEQ{nb, na},
+ * subject, SPKI, [3]{ SEQ{ exts of x, AKI, extra } } }; build_cert's extension order.
+ */
+static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_issuer *li,
+    uint8_t **der, size_t *der_len)
+{
+	static const uint8_t version3[] = { 0xa0, 0x03, 0x02, 0x01, 0x02 };
+	sc_err r = SC_ERR_INTERNAL;
+	X509 *x = NULL;
+	ASN1_TIME *nb = NULL, *na = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	OSSL_PARAM params[2];
+	uint8_t aid[128], serial[SERIAL_LEN], *parts[4] = { NULL, NULL, NULL, NULL };
+	uint8_t *tbs = NULL, *sig = NULL, *cert = NULL, *w, *q;
+	size_t plen[4], aid_len, exts_len = 0, tbs_body, tbs_len, sig_len = 0, val_len, ext_seq,
+	                         body, bll;
+	uint8_t bl[4];
+	const STACK_OF(X509_EXTENSION) *xs;
+	int spki_done = 0, i, n;
+
+	*der = NULL;
+	*der_len = 0;
+	if ((r = check_key(s->pub, "subject key")) != SC_OK)
+		goto out;
+	if (s->not_before >= s->not_after) {
+		r = sc_fail(SC_ERR_USAGE, "notBefore must be before notAfter");
+		goto out;
+	}
+	if ((x = X509_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
+		goto out;
+	}
+	if ((r = fill_name(s, X509_get_subject_name(x))) != SC_OK ||
+	    (r = sc_fast_spki_set(x, s->pub, &spki_done)) != SC_OK)
+		goto out;
+	if (!spki_done && !X509_set_pubkey(x, s->pub)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
+		goto out;
+	}
+	if ((r = add_basic_constraints(x, s->ca, s->pathlen)) != SC_OK ||
+	    (r = add_key_usage(x, s->ku, s->ku_critical)) != SC_OK)
+		goto out;
+	if (s->eku != NULL &&
+	    X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0, X509V3_ADD_DEFAULT) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage");
+		goto out;
+	}
+	if (s->san != NULL &&
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)s->san, 0, X509V3_ADD_DEFAULT) !=
+	        1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectAltName");
+		goto out;
+	}
+	if ((r = add_ski(x)) != SC_OK)
+		goto out;
+	/* serial, validity: as set_serial and ASN1_TIME_set write them in build_cert */
+	while (1) {
+		if (RAND_bytes(serial, sizeof(serial)) != 1) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes (serial)");
+			goto out;
+		}
+		serial[0] &= 0x7f;
+		if (serial[0] != 0)
+			break;
+	}
+	if ((nb = ASN1_TIME_set(NULL, s->not_before)) == NULL ||
+	    (na = ASN1_TIME_set(NULL, s->not_after)) == NULL) {
+		r = sc_fail_ossl(SC_ERR_USAGE, "validity");
+		goto out;
+	}
+	/* The signature's AlgorithmIdentifier, as the signing context states it (fast_sign). */
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
+		goto out;
+	}
+	if (EVP_DigestSignInit(mctx, &pctx, sc_sign_md(li->csk, s->digest), NULL, li->csk) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit (certificate)");
+		goto out;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid,
+	    sizeof(aid));
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_CTX_get_params(pctx, params) <= 0 || (aid_len = params[0].return_size) == 0 ||
+	    aid_len > sizeof(aid)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate signature algorithm");
+		goto out;
+	}
+	/* The per-certificate encodings: notBefore, notAfter, subject, SPKI. */
+	I2D_OR_FAIL(i2d_ASN1_TIME(nb, &parts[0]), parts[0], plen[0], "validity");
+	I2D_OR_FAIL(i2d_ASN1_TIME(na, &parts[1]), parts[1], plen[1], "validity");
+	I2D_OR_FAIL(i2d_X509_NAME(X509_get_subject_name(x), &parts[2]), parts[2], plen[2],
+	    "subject");
+	I2D_OR_FAIL(i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &parts[3]), parts[3], plen[3],
+	    "subjectPublicKeyInfo");
+	/* The extensions: x's (basicConstraints … subjectKeyIdentifier), the AKI, the extra. */
+	xs = X509_get0_extensions(x);
+	for (i = 0; i < sk_X509_EXTENSION_num(xs); i++) {
+		n = i2d_X509_EXTENSION(sk_X509_EXTENSION_value(xs, i), NULL);
+		if (n <= 0) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "extension");
+			goto out;
+		}
+		exts_len += (size_t)n;
+	}
+	exts_len += li->aki_len;
+	if (s->extra != NULL) {
+		if ((n = i2d_X509_EXTENSION(s->extra, NULL)) <= 0) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "extension");
+			goto out;
+		}
+		exts_len += (size_t)n;
+	}
+	val_len = plen[0] + plen[1];
+	ext_seq = 1 + der_len_put(bl, exts_len) + exts_len; /* SEQUENCE OF Extension */
+	tbs_body = sizeof(version3) + 2 + sizeof(serial) + aid_len + li->issuer_len + 1 +
+	    der_len_put(bl, val_len) + val_len + plen[2] + plen[3] + 1 + der_len_put(bl, ext_seq) +
+	    ext_seq;
+	if (tbs_body >= 0x100000) {
+		r = sc_fail(SC_ERR_OVERSIZE, "certificate: %zu bytes", tbs_body);
+		goto out;
+	}
+	if ((tbs = OPENSSL_malloc(tbs_body + 5)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "certificate");
+		goto out;
+	}
+	w = tbs;
+	w += der_head(w, 0x30, tbs_body);
+	memcpy(w, version3, sizeof(version3));
+	w += sizeof(version3);
+	w += der_head(w, 0x02, sizeof(serial));
+	memcpy(w, serial, sizeof(serial));
+	w += sizeof(serial);
+	memcpy(w, aid, aid_len);
+	w += aid_len;
+	memcpy(w, li->issuer, li->issuer_len);
+	w += li->issuer_len;
+	w += der_head(w, 0x30, val_len);
+	memcpy(w, parts[0], plen[0]);
+	w += plen[0];
+	memcpy(w, parts[1], plen[1]);
+	w += plen[1];
+	memcpy(w, parts[2], plen[2]);
+	w += plen[2];
+	memcpy(w, parts[3], plen[3]);
+	w += plen[3];
+	w += der_head(w, 0xa3, ext_seq);
+	w += der_head(w, 0x30, exts_len);
+	for (i = 0; i < sk_X509_EXTENSION_num(xs); i++) {
+		q = w;
+		w += i2d_X509_EXTENSION(sk_X509_EXTENSION_value(xs, i), &q);
+	}
+	memcpy(w, li->aki, li->aki_len);
+	w += li->aki_len;
+	if (s->extra != NULL) {
+		q = w;
+		w += i2d_X509_EXTENSION(s->extra, &q);
+	}
+	tbs_len = (size_t)(w - tbs);
+	if (EVP_DigestSign(mctx, NULL, &sig_len, tbs, tbs_len) != 1 ||
+	    (sig = OPENSSL_malloc(sig_len)) == NULL ||
+	    EVP_DigestSign(mctx, sig, &sig_len, tbs, tbs_len) != 1) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate signature");
+		goto out;
+	}
+	/* SEQUENCE { tbs, algId, BIT STRING { 00, sig } } */
+	bll = der_len_put(bl, sig_len + 1);
+	body = tbs_len + aid_len + 1 + bll + 1 + sig_len;
+	if ((cert = OPENSSL_malloc(body + 5)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "certificate");
+		goto out;
+	}
+	w = cert;
+	w += der_head(w, 0x30, body);
+	memcpy(w, tbs, tbs_len);
+	w += tbs_len;
+	memcpy(w, aid, aid_len);
+	w += aid_len;
+	*w++ = 0x03;
+	memcpy(w, bl, bll);
+	w += bll;
+	*w++ = 0x00;
+	memcpy(w, sig, sig_len);
+	w += sig_len;
+	*der_len = (size_t)(w - cert);
+	*der = cert;
+	cert = NULL;
+	r = SC_OK;
+out:
+	for (i = 0; i < 4; i++)
+		OPENSSL_free(parts[i]);
+	OPENSSL_free(tbs);
+	OPENSSL_free(sig);
+	OPENSSL_free(cert);
+	EVP_MD_CTX_free(mctx);
+	ASN1_TIME_free(nb);
+	ASN1_TIME_free(na);
+	X509_free(x);
+	return r;
+}
+
 /* Fill the validity and signing digest shared by the six factory/network rows. */
 static sc_err spec_days(struct cert_spec *s, int days)
 {
@@ -1045,6 +1285,9 @@ static int dns_within(const char *name, size_t len, const char *dns)
 	    OPENSSL_strncasecmp(name + len - dl, dns, dl) == 0;
 }
 
+static sc_err leaf_san_as(const struct sc_profile_info *info, enum sc_device_ca_form form,
+    GENERAL_NAMES **owned, const GENERAL_NAMES **use);
+
 /*
  * Declared in profile_key.h. Under a V2 device CA the profile's own mention of the device's DNS
  * name is not repeated; a dNSName outside the constrained subtree is refused because OpenSSL,
@@ -1052,6 +1295,13 @@ static int dns_within(const char *name, size_t len, const char *dns)
  */
 sc_err sc_cert_leaf_san(const struct sc_profile_info *info, X509 *csk_cert, GENERAL_NAMES **owned,
     const GENERAL_NAMES **use)
+{
+	return leaf_san_as(info, sc_cert_device_ca_form_of(csk_cert, info->device_id), owned, use);
+}
+
+/* sc_cert_leaf_san for a device CA of the given form (the SP's issuer cache knows it). */
+static sc_err leaf_san_as(const struct sc_profile_info *info, enum sc_device_ca_form form,
+    GENERAL_NAMES **owned, const GENERAL_NAMES **use)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	char dns[SC_DEVICE_DNS_MAX + 1];
@@ -1062,7 +1312,7 @@ sc_err sc_cert_leaf_san(const struct sc_profile_info *info, X509 *csk_cert, GENE
 
 	*owned = NULL;
 	*use = info->san;
-	if (sc_cert_device_ca_form_of(csk_cert, info->device_id) != SC_DEVICE_CA_V2)
+	if (form != SC_DEVICE_CA_V2)
 		return SC_OK;
 	if ((r = sc_cert_device_dns_name(info->device_id, dns, sizeof(dns))) != SC_OK)
 		goto out;
@@ -1116,7 +1366,7 @@ out:
  */
 static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, const uint8_t *serial, int64_t index,
-    X509 **out, uint8_t **der, size_t *der_len)
+    const struct sc_leaf_issuer *li, X509 **out, uint8_t **der, size_t *der_len, unsigned *ku)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
@@ -1135,11 +1385,13 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	GENERAL_NAMES *san = NULL;
 	char csk_dev[SC_DEVICE_ID_MAX + 1];
 
-	if (out == NULL) {
+	/* out NULL: the DER alone, assembled around li's constant parts (li given). */
+	if (out == NULL && (li == NULL || der == NULL)) {
 		r = sc_fail(SC_ERR_USAGE, "out is NULL");
 		goto out;
 	}
-	*out = NULL;
+	if (out != NULL)
+		*out = NULL;
 	if (p == NULL || leaf_pub == NULL || csk_cert == NULL) {
 		r = sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
 		goto out;
@@ -1155,7 +1407,9 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	 * Defence in depth for the SP (callers run sc_profile_check first): a certificate for
 	 * another device or another key than the profile names must never be signed.
 	 */
-	if ((r = sc_cert_device_id(csk_cert, csk_dev, sizeof(csk_dev))) != SC_OK)
+	if (li != NULL)
+		memcpy(csk_dev, li->dev, sizeof(csk_dev));
+	else if ((r = sc_cert_device_id(csk_cert, csk_dev, sizeof(csk_dev))) != SC_OK)
 		goto out;
 	if (strcmp(csk_dev, info.device_id) != 0) {
 		r = sc_fail(SC_ERR_DEVICE_MISMATCH,
@@ -1166,8 +1420,10 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	         "leaf key is not the profile's supplied publicKey",
 	         "leaf key is not of the profile's algorithm")) != SC_OK)
 		goto out;
-	if ((r = issuance_ext(&info, issuance_counter, &ext)) != SC_OK ||
-	    (r = sc_cert_leaf_san(&info, csk_cert, &san, &s.san)) != SC_OK)
+	if ((r = issuance_ext(&info, issuance_counter, &ext)) != SC_OK)
+		goto out;
+	if (li != NULL ? (r = leaf_san_as(&info, li->form, &san, &s.san)) != SC_OK
+	               : (r = sc_cert_leaf_san(&info, csk_cert, &san, &s.san)) != SC_OK)
 		goto out;
 	s.dev_id = info.device_id;
 	s.org = info.network_id;
@@ -1185,7 +1441,10 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	s.ku = info.has_key_usage ? info.key_usage : KU_DIGITAL_SIGNATURE;
 	s.eku = info.eku;
 	s.extra = ext;
-	r = build_cert(&s, out);
+	/* What X509_get_key_usage reads back from the keyUsage BIT STRING add_key_usage writes. */
+	if (ku != NULL)
+		*ku = s.ku & (0xffu | KU_DECIPHER_ONLY);
+	r = out != NULL ? build_cert(&s, out) : build_leaf_der(&s, li, der, der_len);
 out:
 	X509_EXTENSION_free(ext);
 	GENERAL_NAMES_free(san);
@@ -1197,16 +1456,16 @@ sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 {
 	if (csk == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, -1, out, NULL,
-	    NULL);
+	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, -1, NULL, out,
+	    NULL, NULL, NULL);
 }
 
 /* Declared in profile_key.h: the SP's own builder, so that the check cannot drift from it. */
 sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     uint64_t issuance_counter, X509 **out)
 {
-	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, -1, out, NULL,
-	    NULL);
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, -1, NULL, out,
+	    NULL, NULL, NULL);
 }
 
 /* Declared in gate.h: the expected leaf with the serial both sides derive (sc_gate_tbs). */
@@ -1215,8 +1474,8 @@ sc_err sc_cert_gated_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 {
 	if (serial == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_gated_leaf: missing serial");
-	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, -1, out, NULL,
-	    NULL);
+	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, -1, NULL, out,
+	    NULL, NULL, NULL);
 }
 
 /*
@@ -1229,7 +1488,7 @@ sc_err sc_cert_expected_leaf_at(const struct sc_profile *p, EVP_PKEY *leaf_pub, 
     uint64_t issuance_counter, uint32_t index, X509 **out)
 {
 	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 1, NULL, (int64_t)index,
-	    out, NULL, NULL);
+	    NULL, out, NULL, NULL, NULL);
 }
 
 /* Declared in fast/spki.h: the SP's issuance, beside the public one it must equal. */
@@ -1242,8 +1501,110 @@ sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *
 		*der_len = 0;
 	if (csk == NULL || (der == NULL) != (der_len == NULL))
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
-	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, -1, out, der,
-	    der_len);
+	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, -1, NULL, out, der,
+	    der_len, NULL);
+}
+
+/* Declared in fast/spki.h. */
+sc_err sc_leaf_issuer_new(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_leaf_issuer *li = NULL;
+	X509 *x = NULL;
+	int n;
+
+	*out = NULL;
+	if (csk_cert == NULL || csk == NULL) {
+		r = sc_fail(SC_ERR_USAGE, "sc_leaf_issuer_new: missing argument");
+		goto out;
+	}
+	if ((r = check_key(csk, "issuer key")) != SC_OK)
+		goto out;
+	/* build_cert's check, once: a wrong issuer key would give leaves that never verify. */
+	if (EVP_PKEY_eq(X509_get0_pubkey(csk_cert), csk) != 1) {
+		ERR_clear_error();
+		r = sc_fail(SC_ERR_USAGE, "issuer key does not match the issuer certificate");
+		goto out;
+	}
+	if ((li = OPENSSL_zalloc(sizeof(*li))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "leaf issuer");
+		goto out;
+	}
+	if ((r = sc_cert_device_id(csk_cert, li->dev, sizeof(li->dev))) != SC_OK)
+		goto out;
+	li->form = sc_cert_device_ca_form_of(csk_cert, li->dev);
+	if ((n = i2d_X509_NAME(X509_get_subject_name(csk_cert), &li->issuer)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "issuer name");
+		goto out;
+	}
+	li->issuer_len = (size_t)n;
+	/* The AKI as add_aki makes it in build_cert, encoded once. */
+	if ((x = X509_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
+		goto out;
+	}
+	if ((r = add_aki(x, csk_cert)) != SC_OK)
+		goto out;
+	if ((n = i2d_X509_EXTENSION(X509_get_ext(x, 0), &li->aki)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "authorityKeyIdentifier");
+		goto out;
+	}
+	li->aki_len = (size_t)n;
+	if (!X509_up_ref(csk_cert) || !EVP_PKEY_up_ref(csk)) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "leaf issuer");
+		goto out;
+	}
+	li->csk_cert = csk_cert;
+	li->csk = csk;
+	*out = li;
+	li = NULL;
+	r = SC_OK;
+out:
+	X509_free(x);
+	sc_leaf_issuer_free(li);
+	return r;
+}
+
+void sc_leaf_issuer_free(struct sc_leaf_issuer *li)
+{
+	if (li == NULL)
+		return;
+	X509_free(li->csk_cert);
+	EVP_PKEY_free(li->csk);
+	OPENSSL_free(li->issuer);
+	OPENSSL_free(li->aki);
+	OPENSSL_free(li);
+}
+
+int sc_leaf_issuer_is_for(const struct sc_leaf_issuer *li, X509 *csk_cert, EVP_PKEY *csk)
+{
+	return li != NULL && li->csk_cert == csk_cert && li->csk == csk;
+}
+
+sc_err sc_fast_issue_leaf_der(const struct sc_profile *p, EVP_PKEY *leaf_key,
+    const struct sc_leaf_issuer *li, uint64_t issuance_counter, uint8_t **der, size_t *der_len,
+    unsigned *ku)
+{
+	X509 *x = NULL;
+	sc_err r;
+
+	if (der == NULL || der_len == NULL || ku == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_fast_issue_leaf_der: missing argument");
+	*der = NULL;
+	*der_len = 0;
+	*ku = 0;
+	if (li == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_fast_issue_leaf_der: missing argument");
+	if (sc_fast_enabled())
+		return issue_leaf(p, leaf_key, li->csk_cert, li->csk, issuance_counter, 1, NULL, -1,
+		    li, NULL, der, der_len, ku);
+	/* Shortcuts off: the plain builder and i2d_X509, the reference the tests compare with. */
+	if ((r = issue_leaf(p, leaf_key, li->csk_cert, li->csk, issuance_counter, 0, NULL, -1, NULL,
+	         &x, der, der_len, ku)) == SC_OK &&
+	    *der == NULL)
+		r = sc_cert_to_der(x, der, der_len);
+	X509_free(x);
+	return r;
 }
 
 sc_err sc_issuance_get(X509 *cert, struct sc_issuance *out)

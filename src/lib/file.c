@@ -198,22 +198,36 @@ static sc_err temp_name(const char *path, char *tmp, size_t tmp_len)
 	return SC_OK;
 }
 
+/* The last component of path: what openat and renameat take beside the folder's fd. */
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
 sc_err sc_file_replace(const char *path, const void *data, size_t len, struct sc_file_replace *opt)
 {
 	struct sc_file_replace defaults = { 0 };
 	struct sc_file_replace *o = opt != NULL ? opt : &defaults;
 	const uint8_t *p = data;
 	char tmp[PATH_MAX];
+	const char *tmp_at, *path_at;
 	size_t off, piece;
 	sc_err r;
-	int fd;
+	int fd, at = o->use_dir_fd ? o->dir_fd : AT_FDCWD;
 
 	o->renamed = 0;
+	if (o->use_dir_fd && o->dir_fd < 0)
+		return sc_fail(SC_ERR_USAGE, "%s: no folder descriptor", path);
 	if ((r = temp_name(path, tmp, sizeof(tmp))) != SC_OK)
 		return r;
+	/* With the folder's fd, names are relative to it; else the paths as given. */
+	tmp_at = o->use_dir_fd ? base_name(tmp) : tmp;
+	path_at = o->use_dir_fd ? base_name(path) : path;
 	if ((r = step(o, SC_FILE_STEP_OPEN)) != SC_OK)
 		return r;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	fd = openat(at, tmp_at, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    o->mode != 0 ? o->mode : 0600);
 	if (fd < 0)
 		return sc_fail(SC_ERR_IO, "%s: %s", tmp, strerror(errno));
@@ -239,20 +253,27 @@ sc_err sc_file_replace(const char *path, const void *data, size_t len, struct sc
 	fd = -1;
 	if ((r = step(o, SC_FILE_STEP_RENAME)) != SC_OK)
 		goto out;
-	if (rename(tmp, path) != 0) {
+	/* Without the fd, rename(2) as before: other programs' syscall filters expect it. */
+	if ((o->use_dir_fd ? renameat(at, tmp_at, at, path_at) : rename(tmp, path)) != 0) {
 		r = sc_fail(SC_ERR_IO, "%s: rename: %s", path, strerror(errno));
 		goto out;
 	}
 	o->renamed = 1;
-	if ((r = step(o, SC_FILE_STEP_DIRSYNC)) != SC_OK || (r = sc_fsync_dir_of(path)) != SC_OK)
+	if ((r = step(o, SC_FILE_STEP_DIRSYNC)) != SC_OK)
 		goto out;
+	if (!o->use_dir_fd && (r = sc_fsync_dir_of(path)) != SC_OK)
+		goto out;
+	if (o->use_dir_fd && fsync(o->dir_fd) != 0) {
+		r = sc_fail(SC_ERR_IO, "%s: fsync of its folder: %s", path, strerror(errno));
+		goto out;
+	}
 	r = SC_OK;
 out:
 	if (fd >= 0)
 		close(fd);
 	/* A temp file that was not renamed holds nothing anyone relies on. */
 	if (r != SC_OK && !o->renamed)
-		unlink(tmp);
+		(void)(o->use_dir_fd ? unlinkat(at, tmp_at, 0) : unlink(tmp));
 	return r;
 }
 

@@ -62,13 +62,22 @@ struct sc_file_replace {
 	size_t chunk; /* at most this many bytes per write; 0: no limit */
 	sc_err (*step)(void *ctx, enum sc_file_step step);
 	void *ctx;
+	/*
+	 * 1: dir_fd is the open folder of path (the caller's, kept open across replaces), so the
+	 * temp file is made, renamed and the folder fsynced through it (openat, renameat, fsync)
+	 * instead of looking the folder up by name and reopening it on every replace. path still
+	 * names the file, for the messages and its last component.
+	 */
+	int use_dir_fd;
+	int dir_fd;
 	int renamed; /* out: the new content reached path (no undoing it then) */
 };
 
 /*
  * Atomically replace path with data: "<path>.tmp-<12 hex>" created O_EXCL|O_NOFOLLOW, written,
  * fsynced, closed, renamed over path (a link at path is replaced, not written through), and the
- * folder fsynced. A temp file that was not renamed is removed. opt may be NULL (mode 0600).
+ * folder fsynced (through opt->dir_fd when use_dir_fd). A temp file that was not renamed is
+ * removed. opt may be NULL (mode 0600).
  * SC_ERR_IO, SC_ERR_USAGE (path too long), or the hook's error.
  */
 sc_err sc_file_replace(const char *path, const void *data, size_t len,

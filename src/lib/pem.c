@@ -3,6 +3,7 @@
  * pem.c — certificate files (PEM bundles or one DER certificate), strict DER decoding, and PEM
  * writing of certificates and keys (pem.h).
  */
+#include <limits.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -249,6 +250,30 @@ sc_err sc_write_certs(const char *path, X509 *const *certs, size_t n)
 			r = sc_fail_ossl(SC_ERR_INTERNAL, path);
 			goto out;
 		}
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	if ((r = sc_file_write_atomic(path, mem->data, mem->length, 0644)) != SC_OK)
+		goto out;
+	r = SC_OK;
+out:
+	BIO_free(bio);
+	return r;
+}
+
+sc_err sc_write_cert_der(const char *path, const uint8_t *der, size_t len)
+{
+	BIO *bio = NULL;
+	BUF_MEM *mem = NULL;
+	sc_err r;
+
+	if (len > INT_MAX)
+		return sc_fail(SC_ERR_OVERSIZE, "%s: certificate of %zu bytes", path, len);
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "%s", path);
+	/* What PEM_write_bio_X509 writes: its DER under "CERTIFICATE", no headers. */
+	if (PEM_write_bio(bio, PEM_STRING_X509, "", der, (long)len) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, path);
+		goto out;
 	}
 	BIO_get_mem_ptr(bio, &mem);
 	if ((r = sc_file_write_atomic(path, mem->data, mem->length, 0644)) != SC_OK)

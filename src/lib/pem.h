@@ -27,6 +27,8 @@ sc_err sc_load_cert(const char *path, X509 **out) SC_MUST_USE;
 /* PEM: n certificates into path, atomically, 0644. SC_ERR_IO, SC_ERR_NOMEM, SC_ERR_INTERNAL. */
 sc_err sc_write_certs(const char *path, X509 *const *certs, size_t n) SC_MUST_USE;
 sc_err sc_write_cert(const char *path, X509 *cert) SC_MUST_USE;
+/* The same PEM from a certificate's DER (no X509 decoded: issue 17). SC_ERR_OVERSIZE. */
+sc_err sc_write_cert_der(const char *path, const uint8_t *der, size_t len) SC_MUST_USE;
 
 /* PEM PKCS#8, unencrypted, into a new file (0600, O_EXCL|O_NOFOLLOW); the PEM text lives only
  * in OpenSSL's secure heap. SC_ERR_EXISTS, SC_ERR_IO. */

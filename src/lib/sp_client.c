@@ -565,6 +565,19 @@ sc_err sc_sp_batch_issue(struct sc_sp *sp, const uint8_t *profile, size_t profil
 	return issue_as(sp, SC_SP_BATCH_ISSUE, profile, profile_len, handle, cert);
 }
 
+sc_err sc_sp_renew_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, uint8_t **cert_der, size_t *cert_len)
+{
+	return issue_der_as(sp, SC_SP_RENEW, profile, profile_len, handle, cert_der, cert_len);
+}
+
+sc_err sc_sp_batch_issue_der(struct sc_sp *sp, const uint8_t *profile, size_t profile_len,
+    uint32_t *handle, uint8_t **cert_der, size_t *cert_len)
+{
+	return issue_der_as(sp, SC_SP_BATCH_ISSUE, profile, profile_len, handle, cert_der,
+	    cert_len);
+}
+
 sc_err sc_sp_gate_challenge(struct sc_sp *sp, enum sc_alg alg, uint32_t ku,
     struct sc_gate_challenge *out)
 {

@@ -88,11 +88,14 @@ struct spd_backend {
 	 * X509_get0_pubkey(*cert) may be NULL (use its DER, or leaf_pub). *cert is the caller's,
 	 * and so is *der (OPENSSL_free): the certificate's DER when the backend has it at hand
 	 * (soft: the TBS encoded once, issue 17), else NULL and the caller encodes *cert.
+	 * A backend may give the DER alone and leave *cert NULL (soft, issue 17: no X509 of the
+	 * leaf is built at all); it then sets *ku, the leaf's key usage as X509_get_key_usage
+	 * would read it, which is all the SP reads from an issued leaf's X509.
 	 * A backend that cannot sign with csk's algorithm fails SC_ERR_ALGORITHM.
 	 */
 	sc_err (*issue_leaf)(const struct spd_key *csk, const struct sc_profile *p,
 	    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
-	    size_t *der_len) SC_MUST_USE;
+	    size_t *der_len, unsigned *ku) SC_MUST_USE;
 	/*
 	 * Embodiment 2: open p's supplied key (CMS, tbsProfile.key.supplied.encryptedKey) with the
 	 * KEK kek (kek_cert its certificate) and take the key in as a new key of this backend, as
@@ -146,6 +149,12 @@ struct spd_backend {
 	sc_err (*counter_read)(const struct spd_backend *be, const char *dir,
 	    uint64_t *value) SC_MUST_USE;
 	sc_err (*counter_increment)(const struct spd_backend *be, const char *dir,
+	    uint64_t from) SC_MUST_USE;
+	/*
+	 * Optional (NULL: counter_increment is used): the same, with dir_fd the store's folder,
+	 * open for the daemon's life, so a counter kept in a file there is replaced through it.
+	 */
+	sc_err (*counter_increment_at)(const struct spd_backend *be, const char *dir, int dir_fd,
 	    uint64_t from) SC_MUST_USE;
 };
 

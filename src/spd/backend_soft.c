@@ -28,6 +28,8 @@ struct spd_key {
 	EVP_PKEY *pkey; /* private: handed out only as key_public (public use) */
 	uint8_t *der;   /* its PKCS#8, secure heap, sealed from these bytes */
 	size_t der_len;
+	/* A CSK's leaf constants (fast/spki.h), made at its first ISSUE; NULL for other keys. */
+	struct sc_leaf_issuer *li;
 };
 
 /* ---- keys ---- */
@@ -36,6 +38,7 @@ static void soft_key_free(struct spd_key *k)
 {
 	if (k == NULL)
 		return;
+	sc_leaf_issuer_free(k->li);
 	EVP_PKEY_free(k->pkey);
 	spd_key_der_free(k->der, k->der_len);
 	OPENSSL_clear_free(k, sizeof(*k));
@@ -126,13 +129,25 @@ static EVP_PKEY *soft_key_pkey(const struct spd_key *k)
 
 static sc_err soft_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
     EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
-    size_t *der_len)
+    size_t *der_len, unsigned *ku)
 {
+	/* The cache is the key's, filled on first use: the key itself does not change. */
+	struct spd_key *k = (struct spd_key *)csk;
+	sc_err r;
+
+	*cert = NULL;
+	if (!sc_leaf_issuer_is_for(k->li, csk_cert, k->pkey)) {
+		sc_leaf_issuer_free(k->li);
+		k->li = NULL;
+		if ((r = sc_leaf_issuer_new(csk_cert, k->pkey, &k->li)) != SC_OK)
+			return r;
+	}
 	/*
-	 * The SP keeps the leaf key and uses its certificate only as DER (KEYS, the store, key-usage
-	 * checks), so the leaf's SPKI can skip OpenSSL 3.0's encoder (fast/spki.h).
+	 * The SP keeps the leaf key and uses its certificate only as DER (KEYS, the store) and for
+	 * its key usage, so no X509 of the leaf is built: the DER is assembled around the CSK's
+	 * cached issuer name and AKI, and its SPKI skips OpenSSL 3.0's encoder (fast/spki.h).
 	 */
-	return sc_fast_issue_leaf(p, leaf_pub, csk_cert, csk->pkey, serial, cert, der, der_len);
+	return sc_fast_issue_leaf_der(p, leaf_pub, k->li, serial, der, der_len, ku);
 }
 
 static sc_err soft_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
@@ -352,11 +367,18 @@ static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
 	return r;
 }
 
-/* Durably, in one write, behind the counter-* fail points (store.h). */
-static sc_err write_counter(const char *dir, uint64_t v)
+/*
+ * Durably, in one write, behind the counter-* fail points (store.h); through dir_fd (the
+ * store's open folder) when it is not -1.
+ */
+static sc_err write_counter(const char *dir, int dir_fd, uint64_t v)
 {
 	enum spd_store_file f = SPD_STORE_FILE_COUNTER;
-	struct sc_file_replace o = { .mode = 0600, .step = spd_store_step, .ctx = &f };
+	struct sc_file_replace o = { .mode = 0600,
+		.step = spd_store_step,
+		.ctx = &f,
+		.use_dir_fd = dir_fd >= 0,
+		.dir_fd = dir_fd };
 	char path[PATH_MAX];
 	uint8_t c[COUNTER_LEN];
 	sc_err r;
@@ -370,7 +392,7 @@ static sc_err write_counter(const char *dir, uint64_t v)
 static sc_err soft_counter_create(const struct spd_backend *be, const char *dir)
 {
 	(void)be;
-	return write_counter(dir, 0);
+	return write_counter(dir, -1, 0);
 }
 
 /* No read first: the store knows the value it committed last (store.h's counter protocol). */
@@ -379,7 +401,16 @@ static sc_err soft_counter_increment(const struct spd_backend *be, const char *d
 	(void)be;
 	if (from == UINT64_MAX)
 		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
-	return write_counter(dir, from + 1);
+	return write_counter(dir, -1, from + 1);
+}
+
+static sc_err soft_counter_increment_at(const struct spd_backend *be, const char *dir, int dir_fd,
+    uint64_t from)
+{
+	(void)be;
+	if (from == UINT64_MAX)
+		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
+	return write_counter(dir, dir_fd, from + 1);
 }
 
 static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, uint64_t *v)
@@ -430,4 +461,5 @@ const struct spd_backend spd_backend_soft = {
 	.counter_create = soft_counter_create,
 	.counter_read = soft_counter_read,
 	.counter_increment = soft_counter_increment,
+	.counter_increment_at = soft_counter_increment_at,
 };

@@ -43,8 +43,15 @@ sc_err spd_h_keys(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 
 		if (s->handle <= after)
 			continue;
-		if ((r = sc_cert_to_der(s->cert, &der, &len)) != SC_OK)
+		if (s->cert_der != NULL) { /* kept from ISSUE or the store */
+			if ((der = OPENSSL_memdup(s->cert_der, s->cert_der_len)) == NULL) {
+				r = sc_fail(SC_ERR_NOMEM, "keys page");
+				goto out;
+			}
+			len = s->cert_der_len;
+		} else if ((r = sc_cert_to_der(s->cert, &der, &len)) != SC_OK) {
 			goto out;
+		}
 		if (used + page.len + SP_KEYS_ANS_KEY(len) > SC_SP_MAX_MSG) {
 			OPENSSL_free(der);
 			more = 1;
@@ -131,7 +138,7 @@ sc_err spd_h_sign(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	if ((s = spd_find_slot(&spd->st, q.handle, NULL)) == NULL)
 		return sc_fail(SC_ERR_NO_KEY, "sign: no key with handle %u", (unsigned)q.handle);
 	/* Only what the key's certificate allows (no keyUsage at all means any, per X.509). */
-	ku = X509_get_key_usage(s->cert);
+	ku = spd_slot_ku(s);
 	if (!(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
 		return sc_fail(SC_ERR_KEY_USAGE,
 		    "sign: key %u's certificate does not allow signing", (unsigned)q.handle);
@@ -227,7 +234,7 @@ sc_err spd_h_decrypt(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	if (!sc_alg_is_rsa(s->alg))
 		return sc_fail(SC_ERR_ALGORITHM, "decrypt: key %u is %s, only RSA keys decrypt",
 		    (unsigned)handle, sc_alg_name(s->alg));
-	ku = X509_get_key_usage(s->cert);
+	ku = spd_slot_ku(s);
 	if (!(ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
 		return sc_fail(SC_ERR_KEY_USAGE,
 		    "decrypt: key %u's certificate allows neither "
@@ -304,7 +311,7 @@ sc_err spd_h_derive(struct spd *spd, struct sc_buf *req, struct sc_buf *ans)
 	if (s->alg != SC_ALG_P256 && s->alg != SC_ALG_P384)
 		return sc_fail(SC_ERR_ALGORITHM, "derive: key %u is %s, only EC keys agree keys",
 		    (unsigned)handle, sc_alg_name(s->alg));
-	ku = X509_get_key_usage(s->cert);
+	ku = spd_slot_ku(s);
 	if (!(ku & KU_KEY_AGREEMENT))
 		return sc_fail(SC_ERR_KEY_USAGE,
 		    "derive: key %u's certificate does not allow "

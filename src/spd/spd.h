@@ -61,7 +61,14 @@ struct spd_slot {
 	                                  commit); re-encoding every slot's certificate at every
 	                                  commit grew with the slots */
 	size_t cert_der_len;
+	unsigned ku; /* when cert is NULL (issued as DER alone, backend.h): its key usage */
 };
+
+/* A slot's key usage, as X509_get_key_usage reads it from its certificate. */
+static inline uint32_t spd_slot_ku(struct spd_slot *s)
+{
+	return s->cert != NULL ? X509_get_key_usage(s->cert) : s->ku;
+}
 
 /* Everything the sealed store holds. */
 struct spd_state {

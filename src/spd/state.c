@@ -83,7 +83,8 @@ sc_err spd_put_cert(struct sc_buf *b, X509 *cert, const uint8_t *kept, size_t ke
 	size_t len = 0;
 	sc_err r;
 
-	if (cert != NULL && kept != NULL) {
+	/* kept alone: a leaf issued as DER without an X509 (backend.h's issue_leaf) */
+	if (kept != NULL) {
 		sc_buf_put_string(b, kept, kept_len);
 		return SC_OK;
 	}

@@ -46,6 +46,7 @@ struct spd_store {
 	const struct spd_backend *be; /* holds the sealing secret and the counter (backend.h) */
 	uint8_t *key;                 /* 32 bytes, secure heap */
 	uint64_t counter;             /* the counter file's value == the store's header counter */
+	int dir_fd; /* the folder, open from open to close: every commit replaces files through it */
 };
 
 /* ---- fail points (SC_FAILPOINTS builds only) ---- */
@@ -544,14 +545,17 @@ sc_err spd_store_step(void *ctx, enum sc_file_step step)
  * header alone, then WRITE_CHUNK at a time, each step behind its store-* fail point. *renamed
  * says whether the new content reached path: after that, a failure can no longer take it back.
  */
-static sc_err replace_store(const char *path, const uint8_t *blob, size_t len, int *renamed)
+static sc_err replace_store(const char *path, int dir_fd, const uint8_t *blob, size_t len,
+    int *renamed)
 {
 	enum spd_store_file f = SPD_STORE_FILE_STORE;
 	struct sc_file_replace o = { .mode = 0600,
 		.first = SPD_STORE_HDR_LEN,
 		.chunk = WRITE_CHUNK,
 		.step = spd_store_step,
-		.ctx = &f };
+		.ctx = &f,
+		.use_dir_fd = 1,
+		.dir_fd = dir_fd };
 	sc_err r = sc_file_replace(path, blob, len, &o);
 
 	*renamed = o.renamed;
@@ -598,8 +602,18 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 		free(s);
 		return r;
 	}
+	/*
+	 * The folder, looked up once: a commit then makes, renames and fsyncs through this fd
+	 * instead of resolving the path (and, under Landlock, checking it) on every replace.
+	 */
+	if ((s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = sc_fail(SC_ERR_IO, "%s: %s", dir, strerror(errno));
+		free(s);
+		return r;
+	}
 	/* The derived key lives in OpenSSL's secure heap when the daemon set one up. */
 	if ((s->key = OPENSSL_secure_zalloc(32)) == NULL) {
+		close(s->dir_fd);
 		free(s);
 		return sc_fail(SC_ERR_NOMEM, "store key");
 	}
@@ -624,6 +638,8 @@ void spd_store_close(struct spd_store *s)
 	if (s == NULL)
 		return;
 	OPENSSL_secure_clear_free(s->key, 32);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
 	free(s);
 }
 
@@ -647,7 +663,7 @@ static sc_err write_store(struct spd_store *s, const struct spd_state *st, uint6
 		goto out;
 	if ((r = seal(s->key, counter, pt.data, pt.len, &blob, &blob_len)) != SC_OK)
 		goto out;
-	if ((r = replace_store(s->store_path, blob, blob_len, renamed)) != SC_OK)
+	if ((r = replace_store(s->store_path, s->dir_fd, blob, blob_len, renamed)) != SC_OK)
 		goto out;
 	r = SC_OK;
 out:
@@ -670,7 +686,10 @@ sc_err spd_store_commit(struct spd_store *s, const struct spd_state *st)
 	 */
 	if ((r = write_store(s, st, s->counter + 1, &renamed)) != SC_OK)
 		return r;
-	if ((r = s->be->counter_increment(s->be, s->dir, s->counter)) != SC_OK)
+	r = s->be->counter_increment_at != NULL
+	    ? s->be->counter_increment_at(s->be, s->dir, s->dir_fd, s->counter)
+	    : s->be->counter_increment(s->be, s->dir, s->counter);
+	if (r != SC_OK)
 		return r;
 	/* Durable: a stop here is the daemon dying before it can answer. */
 	if ((r = FAILPOINT(FP_COMMIT_DONE)) != SC_OK)

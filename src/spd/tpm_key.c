@@ -675,7 +675,7 @@ sc_err spd_tpm_set_bits(const ASN1_BIT_STRING *cbs, const uint8_t *sig, size_t s
  * parsed again and verified under the CSK before anything is committed.
  */
 sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p, EVP_PKEY *leaf_pub,
-    X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der, size_t *der_len)
+    X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der, size_t *der_len, unsigned *ku)
 {
 	struct sc_profile_info info;
 	const X509_ALGOR *palg = NULL;
@@ -688,6 +688,7 @@ sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p,
 	sc_err r = SC_ERR_INTERNAL;
 
 	*cert = NULL;
+	*ku = 0;     /* *cert is set: the caller reads it there (backend.h) */
 	*der = NULL; /* the caller encodes *cert (backend.h) */
 	*der_len = 0;
 	if (csk == NULL || csk_cert == NULL)

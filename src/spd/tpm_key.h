@@ -75,7 +75,7 @@ enum sc_alg spd_tpm_key_alg(const struct spd_key *k);
 EVP_PKEY *spd_tpm_key_public(const struct spd_key *k);
 void spd_tpm_key_free(struct spd_key *k);
 sc_err spd_tpm_issue_leaf(const struct spd_key *csk, const struct sc_profile *p, EVP_PKEY *leaf_pub,
-    X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der, size_t *der_len);
+    X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der, size_t *der_len, unsigned *ku);
 sc_err spd_tpm_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
     const struct sc_profile *p, X509 *kek_cert, struct spd_key **out);
 /* A clear key (embodiment 2, after the KEK step) into the TPM: *out as key_create. */

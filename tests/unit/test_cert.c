@@ -1001,6 +1001,53 @@ static int tbs_der(X509 *x, uint8_t **der)
 	return n;
 }
 
+/* The length of the DER TLV at p (short or long form, up to 3 length octets). */
+static size_t tlv_len(const uint8_t *p)
+{
+	size_t n = 0, i, k;
+
+	if (p[1] < 0x80)
+		return 2 + p[1];
+	k = p[1] & 0x7f;
+	assert_true(k >= 1 && k <= 3);
+	for (i = 0; i < k; i++)
+		n = (n << 8) | p[2 + i];
+	return 2 + k + n;
+}
+
+/*
+ * Issue 17: the SP's DER-only leaf (sc_fast_issue_leaf_der, the CSK's cached parts and the TBS
+ * assembled directly) against like, the X509 path's leaf of the same inputs: given like's
+ * serial set to the DER's, like's tbsCertificate is the DER's byte for byte; the algId after
+ * it is the same; the DER verifies under the CSK and its key usage is *ku.
+ */
+static void der_only_matches(const uint8_t *der, size_t der_len, unsigned ku, X509 *like,
+    EVP_PKEY *csk)
+{
+	const unsigned char *q = der;
+	X509 *back = d2i_X509(NULL, &q, (long)der_len);
+	uint8_t *tbs = NULL, *alg = NULL;
+	size_t hl;
+	int n, al;
+
+	assert_non_null(back);
+	assert_ptr_equal(q, der + der_len);
+	assert_int_equal(X509_verify(back, csk), 1);
+	assert_int_equal(X509_get_key_usage(back), ku);
+	assert_int_equal(X509_set_serialNumber(like, X509_get_serialNumber(back)), 1);
+	n = tbs_der(like, &tbs);
+	hl = der[1] < 0x80 ? 2 : 2 + (size_t)(der[1] & 0x7f);
+	assert_int_equal(tlv_len(der), der_len);
+	assert_int_equal(tlv_len(der + hl), (size_t)n);
+	assert_memory_equal(der + hl, tbs, (size_t)n);
+	al = i2d_X509_ALGOR(X509_get0_tbs_sigalg(like), &alg);
+	assert_true(al > 0);
+	assert_memory_equal(der + hl + n, alg, (size_t)al);
+	OPENSSL_free(tbs);
+	OPENSSL_free(alg);
+	X509_free(back);
+}
+
 /*
  * Give x the serial of like and sign it again as like was signed (the CSK, like's digest): two
  * leaves of the same inputs then differ only where their paths do. ECDSA signatures are random,
@@ -1145,6 +1192,28 @@ static void test_issue_leaf_fast_spki(void **state)
 			assert_int_equal(X509_verify(back, p.csk), 1);
 			assert_int_equal(path_verify(back, p.root, p.dev_ca, p.ca), X509_V_OK);
 
+			/* The DER-only leaf (issue 17), shortcuts on and off, against the X509's. */
+			{
+				struct sc_leaf_issuer *li = NULL;
+				uint8_t *dd = NULL;
+				size_t dd_len = 0;
+				unsigned ku = 0;
+
+				assert_int_equal(sc_leaf_issuer_new(p.dev_ca, p.csk, &li), SC_OK);
+				assert_int_equal(sc_leaf_issuer_is_for(li, p.dev_ca, p.csk), 1);
+				for (int on = 1; on >= 0; on--) {
+					sc_fast_set(on);
+					assert_int_equal(sc_fast_issue_leaf_der(prof, leaf_key, li,
+					                     9, &dd, &dd_len, &ku),
+					    SC_OK);
+					sc_fast_set(was);
+					der_only_matches(dd, dd_len, ku, fast, p.csk);
+					OPENSSL_free(dd);
+					dd = NULL;
+				}
+				sc_leaf_issuer_free(li);
+			}
+
 			OPENSSL_free(want);
 			OPENSSL_free(got);
 			OPENSSL_free(fast_der);
@@ -1266,6 +1335,27 @@ static void test_issue_leaf_refusals(void **state)
 	other = signed_profile(&n, &pp);
 	assert_int_equal(sc_cert_issue_leaf(other, p256, p.dev_ca, p.csk, 1, &leaf),
 	    SC_ERR_DEVICE_MISMATCH);
+	/* the same refusals through the SP's DER-only entry and its CSK cache (issue 17) */
+	{
+		struct sc_leaf_issuer *li = NULL;
+		uint8_t *dd = NULL;
+		size_t dd_len = 0;
+		unsigned ku = 0;
+
+		assert_int_equal(sc_leaf_issuer_new(p.dev_ca, p256, &li), SC_ERR_USAGE);
+		assert_non_null(strstr(sc_err_detail(), "issuer key does not match"));
+		assert_null(li);
+		assert_int_equal(sc_leaf_issuer_new(NULL, p.csk, &li), SC_ERR_USAGE);
+		assert_int_equal(sc_fast_issue_leaf_der(prof, p256, NULL, 1, &dd, &dd_len, &ku),
+		    SC_ERR_USAGE);
+		assert_int_equal(sc_leaf_issuer_new(p.dev_ca, p.csk, &li), SC_OK);
+		assert_int_equal(sc_leaf_issuer_is_for(li, p.dev_ca, p256), 0);
+		assert_int_equal(sc_fast_issue_leaf_der(other, p256, li, 1, &dd, &dd_len, &ku),
+		    SC_ERR_DEVICE_MISMATCH);
+		assert_null(dd);
+		assert_int_equal(dd_len, 0);
+		sc_leaf_issuer_free(li);
+	}
 	/* a profile dNSName outside the form 2 device CA's subtree: every stack would refuse it */
 	{
 		static const char *const outside[] = { "dns:dev-a.example", NULL };

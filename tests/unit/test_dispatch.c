@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -992,10 +994,15 @@ static void test_keys_paged(void **state)
 	assert_int_equal(seen[118], 120);
 }
 
-/* A commit that fails (the store folder is gone) leaves memory exactly as it was. */
+/*
+ * A commit that fails leaves memory exactly as it was. The failure: a non-empty folder stands
+ * where the store file is replaced, so the rename fails (moving the whole folder away no longer
+ * does: the SP holds the folder open, issue 17, and its commits follow it).
+ */
 static void test_failed_commit_changes_nothing(void **state)
 {
-	char moved[700];
+	char moved[700], store[700], blocker[720];
+	FILE *f;
 	uint8_t ch[SC_SP_CHALLENGE_LEN];
 	struct pspec s;
 	uint8_t *der;
@@ -1010,23 +1017,36 @@ static void test_failed_commit_changes_nothing(void **state)
 	s.challenge = ch;
 	s.challenge_len = sizeof(ch);
 	make_profile(&s, &der, &len);
-	snprintf(moved, sizeof(moved), "%s.away", dir);
-	assert_int_equal(rename(dir, moved), 0);
+	snprintf(store, sizeof(store), "%s/store", dir);
+	snprintf(moved, sizeof(moved), "%s/store.away", dir);
+	snprintf(blocker, sizeof(blocker), "%s/x", store);
+	assert_int_equal(rename(store, moved), 0);
+	assert_int_equal(mkdir(store, 0700), 0);
+	assert_non_null(f = fopen(blocker, "w"));
+	fclose(f);
 	assert_int_equal(issue(der, len, &h, &c), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "rename"));
 	assert_int_equal(spd->st.n_slots, 0);
 	assert_int_equal(spd->st.issuance_counter, 0);
 	assert_int_equal(spd->st.n_replay, 0);
 	assert_int_equal(spd->st.next_handle, 1);
 	assert_int_equal(spd->n_challenges, 1);
-	assert_int_equal(rename(moved, dir), 0);
+	assert_int_equal(unlink(blocker), 0);
+	assert_int_equal(rmdir(store), 0);
+	assert_int_equal(rename(moved, store), 0);
 	/* Neither replayed nor challenge-spent: the same profile goes through now. */
 	assert_int_equal(issue(der, len, &h, &c), SC_OK);
 	assert_int_equal(h, 1);
 	X509_free(c);
-	assert_int_equal(rename(dir, moved), 0);
+	assert_int_equal(rename(store, moved), 0);
+	assert_int_equal(mkdir(store, 0700), 0);
+	assert_non_null(f = fopen(blocker, "w"));
+	fclose(f);
 	assert_int_equal(delete_key(h), SC_ERR_IO);
 	assert_int_equal(spd->st.n_slots, 1);
-	assert_int_equal(rename(moved, dir), 0);
+	assert_int_equal(unlink(blocker), 0);
+	assert_int_equal(rmdir(store), 0);
+	assert_int_equal(rename(moved, store), 0);
 	OPENSSL_free(der);
 }
 

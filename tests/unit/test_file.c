@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,68 @@ static void test_file_replace_steps(void **state)
 	assert_int_equal(h.seen[1], SC_FILE_STEP_FSYNC);
 }
 
+/*
+ * Issue 17: the replace through the folder's open fd (the SP's store). Same result as by path;
+ * the fd is what is followed (a moved folder gets the file), a failed step leaves no temp file,
+ * and a missing fd is SC_ERR_USAGE naming the path.
+ */
+static void test_file_replace_dir_fd(void **state)
+{
+	char sub[600], moved[620], p[760], q[720];
+	struct sc_file_replace o;
+	struct stat st;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int dfd;
+
+	(void)state;
+	path_of(sub, sizeof(sub), "fd-folder");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_true((dfd = open(sub, O_RDONLY | O_DIRECTORY)) >= 0);
+	snprintf(p, sizeof(p), "%s/store", sub);
+	o = (struct sc_file_replace){ .mode = 0640, .use_dir_fd = 1, .dir_fd = dfd };
+	assert_int_equal(sc_file_replace(p, "one", 3, &o), SC_OK);
+	assert_int_equal(o.renamed, 1);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(sc_file_read(p, 16, &data, &len), SC_OK);
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "one", 3);
+	OPENSSL_free(data);
+	/* The folder moved: the fd still names it, so the file lands there. */
+	snprintf(moved, sizeof(moved), "%s.moved", sub);
+	assert_int_equal(rename(sub, moved), 0);
+	assert_int_equal(sc_file_replace(p, "two", 3, &o), SC_OK);
+	snprintf(q, sizeof(q), "%s/store", moved);
+	assert_int_equal(sc_file_read(q, 16, &data, &len), SC_OK);
+	assert_memory_equal(data, "two", 3);
+	OPENSSL_free(data);
+	/* A rename that fails (a folder in the way) leaves no temp file behind. */
+	assert_int_equal(unlink(q), 0);
+	assert_int_equal(mkdir(q, 0700), 0);
+	snprintf(p, sizeof(p), "%s/x", q);
+	assert_int_equal(sc_file_write_new(p, "x", 1, 0600), SC_OK);
+	snprintf(p, sizeof(p), "%s/store", sub);
+	assert_int_equal(sc_file_replace(p, "three", 5, &o), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "store: rename"));
+	assert_int_equal(o.renamed, 0);
+	{
+		DIR *d = opendir(moved);
+		struct dirent *e;
+		int n = 0;
+		assert_non_null(d);
+		while ((e = readdir(d)) != NULL)
+			n += e->d_name[0] != '.';
+		closedir(d);
+		assert_int_equal(n, 1); /* the blocking folder alone */
+	}
+	/* No fd given. */
+	o = (struct sc_file_replace){ .use_dir_fd = 1, .dir_fd = -1 };
+	assert_int_equal(sc_file_replace(p, "x", 1, &o), SC_ERR_USAGE);
+	assert_non_null(strstr(sc_err_detail(), "no folder descriptor"));
+	close(dfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_file_write_new),
 		cmocka_unit_test(test_file_write_atomic),
 		cmocka_unit_test(test_file_replace_steps),
+		cmocka_unit_test(test_file_replace_dir_fd),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -120,6 +120,25 @@ static void test_key_files(void **state)
 	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_int_equal(sc_key_open(p, &back), SC_ERR_MALFORMED);
 	assert_null(back);
+	/* Issue 17: the PEM from a certificate's DER is the PEM from its X509, byte for byte. */
+	{
+		uint8_t *cd = NULL, *x = NULL, *y = NULL;
+		size_t cd_len = 0, xl = 0, yl = 0;
+
+		assert_int_equal(sc_cert_to_der(certs[0], &cd, &cd_len), SC_OK);
+		assert_int_equal(sc_write_cert_der(path_of(link, sizeof(link), "d.pem"), cd,
+		                     cd_len),
+		    SC_OK);
+		assert_int_equal(stat(link, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0644);
+		assert_int_equal(sc_file_read(p, SC_FILE_MAX, &x, &xl), SC_OK);
+		assert_int_equal(sc_file_read(link, SC_FILE_MAX, &y, &yl), SC_OK);
+		assert_int_equal(xl, yl);
+		assert_memory_equal(x, y, xl);
+		OPENSSL_free(cd);
+		OPENSSL_free(x);
+		OPENSSL_free(y);
+	}
 	/* An encrypted key is refused without prompting for a passphrase. */
 	{
 		BIO *b = BIO_new(BIO_s_mem());

@@ -40,4 +40,29 @@ sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *
     EVP_PKEY *csk, uint64_t issuance_counter, X509 **out, uint8_t **der,
     size_t *der_len) SC_MUST_USE;
 
+/*
+ * A CSK's constant share of every leaf it signs (the issuer Name's DER, the
+ * authorityKeyIdentifier's DER, the device ID and name-constraint form of the CSK certificate),
+ * made once when the SP first issues under it (issue 17). It holds a reference to csk_cert and
+ * csk (so sc_leaf_issuer_is_for's pointer comparison cannot be fooled by a freed and reused
+ * object); checks that csk is csk_cert's key. SC_ERR_USAGE (missing, mismatched), SC_ERR_NOMEM,
+ * SC_ERR_INTERNAL, or sc_cert_device_id's error (no serialNumber). *out: sc_leaf_issuer_free.
+ */
+struct sc_leaf_issuer;
+sc_err sc_leaf_issuer_new(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer **out) SC_MUST_USE;
+void sc_leaf_issuer_free(struct sc_leaf_issuer *li);
+/* 1 if li was made for exactly these two objects. */
+int sc_leaf_issuer_is_for(const struct sc_leaf_issuer *li, X509 *csk_cert, EVP_PKEY *csk);
+
+/*
+ * sc_fast_issue_leaf's certificate as DER only (no X509 out), under li's CSK: the same bytes,
+ * checks and errors, but the tbsCertificate is assembled from li's cached parts and the
+ * per-certificate encodings and signed once, with no X509 of the whole leaf built or encoded.
+ * *ku: the leaf's key usage as X509_get_key_usage would read it from the DER. With
+ * sc_fast_enabled() 0 it is i2d_X509 of sc_cert_issue_leaf's certificate. *der: OPENSSL_free.
+ */
+sc_err sc_fast_issue_leaf_der(const struct sc_profile *p, EVP_PKEY *leaf_key,
+    const struct sc_leaf_issuer *li, uint64_t issuance_counter, uint8_t **der, size_t *der_len,
+    unsigned *ku) SC_MUST_USE;
+
 #endif
