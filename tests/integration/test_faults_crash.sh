@@ -206,6 +206,13 @@ CELL_REQS="keygen-csk install-csk keygen-kek install-kek anchor limits lock issu
 vg_cell() { [ "$SC_VG_SMALL" != 1 ] || [[ " store-write store-dirsync counter-fsync commit-done " == *" $1 "* ]]; }
 
 # ---- exit mode: a stop at every point of every commit, then the restart ----
+# Under valgrind the daemons that stop at a point (STOP_SPD) are native: each runs a prefix of
+# a commit, or of the roll-forward at start, that a memchecked daemon runs in full (the reference
+# run above; judge's restart, which rolls forward), and then _exits. Every restart that judges
+# the state after a stop runs under memcheck, and so does the error mode below but for one
+# judge per cell (see there).
+STOP_SPD=$SELFCERT_SPD
+[ "$SC_VALGRIND" = 1 ] && STOP_SPD=$SELFCERT_SPD_NATIVE
 N_STOPS=0
 N_RECOVERY_STOPS=0
 N_CELLS=0
@@ -217,7 +224,7 @@ for req in $CELL_REQS; do
     rm -rf "$W" "$T/cell"/*
     cp -a "$T/${BEFORE[$req]}" "$W"
     N_CELLS=$((N_CELLS + 1))
-    if ! fspd_start "$W" "$SOCK" "$LOG" "$point:$nth"; then
+    if ! FSPD_BIN=$STOP_SPD fspd_start "$W" "$SOCK" "$LOG" "$point:$nth"; then
       fail "$desc: daemon did not serve"
       continue
     fi
@@ -234,7 +241,7 @@ for req in $CELL_REQS; do
       # The store is renamed, the counter not: the next start rolls it forward. Stop that
       # start at each of its steps in turn; the state must survive all of them.
       for rp in counter-open counter-write counter-fsync counter-rename counter-dirsync; do
-        fspd_start "$W" "$SOCK" "$LOG" "$rp:1"
+        FSPD_BIN=$STOP_SPD fspd_start "$W" "$SOCK" "$LOG" "$rp:1"
         if [ $? -eq 1 ] && [ "$FSPD_RC" = 70 ]; then
           N_RECOVERY_STOPS=$((N_RECOVERY_STOPS + 1))
           pass
@@ -287,7 +294,9 @@ for req in $CELL_REQS; do
     check "$desc: the retry on the same daemon succeeds ($(head -c 200 "$T/.err"))" [ $? -eq 0 ]
     fspd_stop
     check "$desc: orderly stop" [ "$FSPD_RC" = 0 ]
-    judge "$req" "$W" "$desc, retried" new
+    # (Native under valgrind: a clean new state that a memchecked daemon just committed and
+    # stopped on; loading such a state runs under memcheck in the exit mode's judges.)
+    FSPD_BIN=$STOP_SPD judge "$req" "$W" "$desc, retried" new
     # The daemon died after the failure instead: the disk holds the old state, or the new one
     # when the failure came after the rename (the client was told io: the documented window).
     expect=new
