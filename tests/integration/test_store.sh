@@ -36,8 +36,9 @@ spd_refuses "old store put back" rollback
 check "store not rewritten by the refusal" cmp -s "$T/dev/store" "$T/store.old"
 
 # Under valgrind the damaged stores below are refused by a native SP: test_faults_store has the
-# SP refuse the same kinds under memcheck (a byte flipped at ten offsets, 0 to the end; stores cut
-# short; the counter missing or of the wrong size).
+# SP refuse the same kinds under memcheck (a flipped magic, version and authenticated header
+# byte, the tag check that every later flip fails; stores cut short; the counter missing or of
+# the wrong size).
 [ "$SC_VALGRIND" = 1 ] && REFUSE_SPD=$SELFCERT_SPD_NATIVE
 size=$(stat -c %s "$T/store.new")
 for off in 0 5 13 30 $((size / 2)) $((size - 1)); do
