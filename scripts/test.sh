@@ -19,6 +19,10 @@
 #      SC_VALGRIND=1 (tests/integration/lib.sh): each of our processes the tests start —
 #      selfcert, selfcert-spd (unsandboxed), selfcert-provd, selfcert-agent, selfcert-gateway,
 #      the PKCS#11 driver — runs under memcheck, and any error or definite leak fails the test.
+#      A step that repeats what a memchecked step of the pass already ran (the same command
+#      again, set-up, a prefix of a run that follows in full) runs natively there (lib.sh: scn,
+#      vgn, SC_VG_BINS; each test file says which step and where the memchecked one is): every
+#      valgrind process costs 1-3 s of CPU, and this pass is CPU-bound.
 #      valgrind slows our processes 50-150x (an RSA key generation takes ~30 s of CPU), so the
 #      tests shrink their loops there (SC_VG_SMALL: the matrix becomes a Latin square, the crash
 #      matrix stops `issue` only, 8 kill rounds, 4 provd-load devices); test_sandbox and

@@ -16,16 +16,17 @@ FSPD_WAIT_TICKS=2000          # x 10 ms: a 20 s safety net for a start on a load
 # fspd_start DIR SOCK LOG [FAILPOINT]: run selfcert-spd on store DIR, socket SOCK, stderr
 # appended to LOG (this start's own lines are in LOG.cur). Returns 0 once it serves (FSPD_PID
 # set), 1 if it ended first (FSPD_RC = its exit status), 2 if it did neither in time.
+# FSPD_BIN (default $SELFCERT_SPD): the daemon binary, e.g. $SELFCERT_SPD_NATIVE under valgrind.
 fspd_start() {
   local dir=$1 sock=$2 log=$3 fp=${4:-} i
   rm -f "$sock"
   : >"$log.cur"
   FSPD_STARTS=$((FSPD_STARTS + 1))
   if [ -n "$fp" ]; then
-    SELFCERT_SPD_FAILPOINT=$fp "$SELFCERT_SPD" --store "$dir" --socket "$sock" "${FSPD_FLAGS[@]}" \
+    SELFCERT_SPD_FAILPOINT=$fp "${FSPD_BIN:-$SELFCERT_SPD}" --store "$dir" --socket "$sock" "${FSPD_FLAGS[@]}" \
       2>"$log.cur" &
   else
-    env -u SELFCERT_SPD_FAILPOINT "$SELFCERT_SPD" --store "$dir" --socket "$sock" \
+    env -u SELFCERT_SPD_FAILPOINT "${FSPD_BIN:-$SELFCERT_SPD}" --store "$dir" --socket "$sock" \
       "${FSPD_FLAGS[@]}" 2>"$log.cur" &
   fi
   FSPD_PID=$!

@@ -41,9 +41,16 @@ vg_wrap() {          # vg_wrap VAR: point $VAR at a valgrind wrapper of the bina
   printf '#!/bin/sh\n%sexec valgrind -q --vgdb=no --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --log-file=%q/valgrind/%s.%%p.log %q "$@"\n' \
     "$extra" "$T" "$name" "$real" >"$T/vgbin/$name"
   chmod +x "$T/vgbin/$name"
+  VG_NATIVE_ENV+=("$var=$real")
+  printf -v "${var}_NATIVE" '%s' "$real"   # e.g. SELFCERT_AGENT_NATIVE
   printf -v "$var" '%s' "$T/vgbin/$name"
   export "${var?}"
 }
+VG_NATIVE_ENV=()
+# vgn CMD…: CMD with every wrapped binary native again (a run that repeats, process for process,
+# work another step of the same test just did under memcheck; each valgrind process costs 1-3 s
+# of CPU, at least 0.6 s for valgrind's own start).
+vgn() { env "${VG_NATIVE_ENV[@]}" "$@"; }
 # scn: the command line natively even under valgrind, for a test's set-up and inspection steps
 # whose code other tests already run under memcheck (each valgrind process costs seconds).
 SELFCERT_NATIVE=${SELFCERT:-}
@@ -173,8 +180,10 @@ start_spd() {  # start_spd NAME [selfcert-spd flags…]
   SPD_PIDS+=("$pid")
   SPD_NAMES+=("$name")
   eval "SPD_$(echo "$name" | tr -c 'A-Za-z0-9_\n' _)=$pid"
+  # The probe runs natively: under valgrind each try would be a memcheck process of its own
+  # (2-4 per start); test_pkg_cli runs `device info` under memcheck.
   for _ in $(seq 1 "$SC_VG_WAIT"); do
-    if "$SELFCERT" device info --sp "$T/$name.sock" >/dev/null 2>&1; then return 0; fi
+    if "$SELFCERT_NATIVE" device info --sp "$T/$name.sock" >/dev/null 2>&1; then return 0; fi
     kill -0 "$pid" 2>/dev/null || { echo "selfcert-spd $name died: $(tail -n 3 "$T/$name.log")" >&2; return 1; }
     sleep 0.05
   done
@@ -208,7 +217,8 @@ new_device() {
      --csk-alg "$csk" --kex-alg "$kex" "$@" >/dev/null
 }
 
-key_count() { sc device keys --sp "$T/$1.sock" | wc -l; }
+# Natively (scn): an inspection step; test_store and test_pkg_cli run `device keys` under memcheck.
+key_count() { scn device keys --sp "$T/$1.sock" | wc -l; }
 
 # Valgrind mode: stop the daemons still running (their exit code is checked), then every other
 # background job (servers, agents: SIGCONT, SIGTERM, SIGKILL after 60 s) so that each writes its

@@ -102,9 +102,13 @@ mask() {
 }
 
 # views DIR NAME: info --json and keys from a daemon on DIR (started here), then the dump.
+# Under valgrind that daemon is native (VIEW_SPD) for every state but the last: the reference
+# run's next memchecked daemon starts on a copy of the same state.
+VIEW_SPD=$SELFCERT_SPD
+[ "$SC_VALGRIND" = 1 ] && VIEW_SPD=$SELFCERT_SPD_NATIVE
 views() {
   local dir=$1 name=$2
-  fspd_start "$dir" "$SOCK" "$LOG" || { echo "daemon on $dir did not serve" >&2; return 1; }
+  FSPD_BIN=$VIEW_SPD fspd_start "$dir" "$SOCK" "$LOG" || { echo "daemon on $dir did not serve" >&2; return 1; }
   sc device info --sp "$SOCK" --json >"$T/views/$name.info" 2>&1
   sc device keys --sp "$SOCK" >"$T/views/$name.keys" 2>&1
   fspd_stop
@@ -123,6 +127,7 @@ for req in $REQS; do
   fspd_start "$T/st-$req" "$SOCK" "$LOG" trace || { fail "reference $req: daemon did not serve"; finish; exit 1; }
   run_req "$req" "$SOCK" "$T/ref" >/dev/null 2>"$T/.err" || fail "reference $req: $(cat "$T/.err")"
   fspd_stop
+  [ "$req" = delete ] && VIEW_SPD=$SELFCERT_SPD   # the last state: no daemon loads it after this
   sed -n 's/^selfcert-spd: fail point \([a-z-]*\) #\([0-9]*\)$/\1 \2/p' "$LOG.cur" >"$T/hits-$req"
   for p in $ALL_POINTS; do
     grep -q "^$p " "$T/hits-$req" || fail "reference $req: its commit never passed fail point $p"
@@ -206,6 +211,13 @@ CELL_REQS="keygen-csk install-csk keygen-kek install-kek anchor limits lock issu
 vg_cell() { [ "$SC_VG_SMALL" != 1 ] || [[ " store-write store-dirsync counter-fsync commit-done " == *" $1 "* ]]; }
 
 # ---- exit mode: a stop at every point of every commit, then the restart ----
+# Under valgrind the daemons that stop at a point (STOP_SPD) are native: each runs a prefix of
+# a commit, or of the roll-forward at start, that a memchecked daemon runs in full (the reference
+# run above; judge's restart, which rolls forward), and then _exits. Every restart that judges
+# the state after a stop runs under memcheck, and so does the error mode below but for one
+# judge per cell (see there).
+STOP_SPD=$SELFCERT_SPD
+[ "$SC_VALGRIND" = 1 ] && STOP_SPD=$SELFCERT_SPD_NATIVE
 N_STOPS=0
 N_RECOVERY_STOPS=0
 N_CELLS=0
@@ -217,7 +229,7 @@ for req in $CELL_REQS; do
     rm -rf "$W" "$T/cell"/*
     cp -a "$T/${BEFORE[$req]}" "$W"
     N_CELLS=$((N_CELLS + 1))
-    if ! fspd_start "$W" "$SOCK" "$LOG" "$point:$nth"; then
+    if ! FSPD_BIN=$STOP_SPD fspd_start "$W" "$SOCK" "$LOG" "$point:$nth"; then
       fail "$desc: daemon did not serve"
       continue
     fi
@@ -234,7 +246,7 @@ for req in $CELL_REQS; do
       # The store is renamed, the counter not: the next start rolls it forward. Stop that
       # start at each of its steps in turn; the state must survive all of them.
       for rp in counter-open counter-write counter-fsync counter-rename counter-dirsync; do
-        fspd_start "$W" "$SOCK" "$LOG" "$rp:1"
+        FSPD_BIN=$STOP_SPD fspd_start "$W" "$SOCK" "$LOG" "$rp:1"
         if [ $? -eq 1 ] && [ "$FSPD_RC" = 70 ]; then
           N_RECOVERY_STOPS=$((N_RECOVERY_STOPS + 1))
           pass
@@ -287,7 +299,9 @@ for req in $CELL_REQS; do
     check "$desc: the retry on the same daemon succeeds ($(head -c 200 "$T/.err"))" [ $? -eq 0 ]
     fspd_stop
     check "$desc: orderly stop" [ "$FSPD_RC" = 0 ]
-    judge "$req" "$W" "$desc, retried" new
+    # (Native under valgrind: a clean new state that a memchecked daemon just committed and
+    # stopped on; loading such a state runs under memcheck in the exit mode's judges.)
+    FSPD_BIN=$STOP_SPD judge "$req" "$W" "$desc, retried" new
     # The daemon died after the failure instead: the disk holds the old state, or the new one
     # when the failure came after the rename (the client was told io: the documented window).
     expect=new
@@ -328,7 +342,8 @@ while read -r point nth; do
   vg_cell "$point" || continue
   desc="sp init, stop at $point #$nth"
   I=$T/init-$point-$nth
-  SELFCERT_SPD_FAILPOINT=$point:$nth "$SELFCERT_SPD" --init --store "$I" --device-id FAULT-0002 2>/dev/null
+  # (STOP_SPD: native under valgrind, a prefix of the traced init above, which ran under memcheck.)
+  SELFCERT_SPD_FAILPOINT=$point:$nth "$STOP_SPD" --init --store "$I" --device-id FAULT-0002 2>/dev/null
   rc=$?
   check "$desc: stopped (exit $rc)" [ "$rc" = 70 ]
   N_INIT=$((N_INIT + 1))

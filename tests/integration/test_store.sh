@@ -9,8 +9,8 @@ sc mfr init --dir "$T/mfr" >/dev/null
 sc net init --dir "$T/net" --network-id net >/dev/null
 new_device dev DEV-R p256 p256 --net-root "$T/net/root.pem" --network-id net || exit 1
 profile() { sc net profile --dir "$T/net" --device-ca "$T/dev-certs/device-ca.pem" --validity 1d --out "$1" >/dev/null; }
-spd_refuses() { # DESC ERRNAME: the daemon must refuse to start with that error
-  "$SELFCERT_SPD" --store "$T/dev" --socket "$T/dev.sock" --foreground 2>"$T/.spd.err" &
+spd_refuses() { # DESC ERRNAME: the daemon must refuse to start with that error (run: $REFUSE_SPD)
+  "${REFUSE_SPD:-$SELFCERT_SPD}" --store "$T/dev" --socket "$T/dev.sock" --foreground 2>"$T/.spd.err" &
   local pid=$!
   local i
   for i in $(seq 1 "$SC_VG_WAIT"); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
@@ -35,6 +35,11 @@ cp "$T/store.old" "$T/dev/store"
 spd_refuses "old store put back" rollback
 check "store not rewritten by the refusal" cmp -s "$T/dev/store" "$T/store.old"
 
+# Under valgrind the damaged stores below are refused by a native SP: test_faults_store has the
+# SP refuse the same kinds under memcheck (a flipped magic, version and authenticated header
+# byte, the tag check that every later flip fails; stores cut short; the counter missing or of
+# the wrong size).
+[ "$SC_VALGRIND" = 1 ] && REFUSE_SPD=$SELFCERT_SPD_NATIVE
 size=$(stat -c %s "$T/store.new")
 for off in 0 5 13 30 $((size / 2)) $((size - 1)); do
   cp "$T/store.new" "$T/dev/store"
@@ -48,6 +53,7 @@ cp "$T/store.new" "$T/dev/store"
 mv "$T/dev/counter" "$T/counter.saved"
 spd_refuses "missing counter" store-damaged
 mv "$T/counter.saved" "$T/dev/counter"
+REFUSE_SPD=
 
 cp "$T/store.new" "$T/dev/store"
 start_spd dev || fail "the real store starts"
