@@ -14,7 +14,7 @@ K=10
 provd_world testnet || exit 1
 provd_device d1 DEV-1 || exit 1
 sc net device add --db "$REG_DB" --device-id DEV-1 >/dev/null || exit 1
-# The defaults: 4 HTTP workers, 1 key generation thread, a queue of 4 (3 jobs admitted). A
+# The defaults: 16 HTTP workers on a SQLite registry (4 on PostgreSQL), 1 key generation thread, a queue of 4 (3 jobs admitted). A
 # connection an HTTP worker accepted just before it began waiting for a key waits behind it
 # (main.c, start_keygen): on a loaded CI machine two such waits in a row pass the default
 # 30 s idle timeout, so the timeout is longer here; /healthz on new connections is the point.
