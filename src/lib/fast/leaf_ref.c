@@ -145,11 +145,19 @@ static int split_exts(const struct tlv *f7, struct tlv *ext, size_t *n)
 	return *n > 0;
 }
 
-/* An extension's OID element and its value's OCTET STRING (non-critical: no BOOLEAN). */
+/*
+ * An extension's OID element and its value's OCTET STRING (non-critical: no BOOLEAN): 1. 0 for
+ * any other form, a critical one included; *oid is still its OID when the first element is one
+ * (ref_exts names a critical SKID or issuance by it), else empty, never left unset.
+ */
 static int split_ext(const struct tlv *e, struct tlv *oid, struct tlv *val)
 {
-	struct tlv two[2];
+	struct tlv two[2], first;
+	const uint8_t *p = e->v;
 
+	memset(oid, 0, sizeof(*oid));
+	if (der_next(&p, e->v + e->vlen, &first) && first.tag == 0x06)
+		*oid = first;
 	if (!der_split(e, two, 2) || two[0].tag != 0x06 || two[1].tag != 0x04)
 		return 0;
 	*oid = two[0];
