@@ -198,6 +198,17 @@ out:
  * 16 random bytes, top bit clear (positive) and first byte nonzero (DER-minimal, 16 bytes); or
  * the 16 bytes given (fixed), which the caller made so already (sc_gate_serial).
  */
+/* A random positive serial of SERIAL_LEN bytes with a non-zero first byte (DER: no padding). */
+static sc_err random_serial(unsigned char b[SERIAL_LEN])
+{
+	do {
+		if (RAND_bytes(b, SERIAL_LEN) != 1)
+			return sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes (serial)");
+		b[0] &= 0x7f;
+	} while (b[0] == 0);
+	return SC_OK;
+}
+
 static sc_err set_serial(X509 *x, const uint8_t *fixed)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -210,15 +221,8 @@ static sc_err set_serial(X509 *x, const uint8_t *fixed)
 		}
 		memcpy(b, fixed, sizeof(b));
 	}
-	while (fixed == NULL) {
-		if (RAND_bytes(b, sizeof(b)) != 1) {
-			r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes (serial)");
-			goto out;
-		}
-		b[0] &= 0x7f;
-		if (b[0] != 0)
-			break;
-	}
+	if (fixed == NULL && (r = random_serial(b)) != SC_OK)
+		goto out;
 	if (!ASN1_STRING_set(X509_get_serialNumber(x), b, sizeof(b))) {
 		r = sc_fail_ossl(SC_ERR_NOMEM, "serial");
 		goto out;
@@ -634,6 +638,24 @@ out:
 }
 
 /* The one builder behind every row of the profiles table. */
+/* basicConstraints, keyUsage, then extKeyUsage and subjectAltName when given: the extensions both
+ * builders (build_cert, and the SP's leaf as DER) add in this order. */
+static sc_err add_usage_exts(X509 *x, const struct cert_spec *s)
+{
+	sc_err r;
+
+	if ((r = add_basic_constraints(x, s->ca, s->pathlen)) != SC_OK ||
+	    (r = add_key_usage(x, s->ku, s->ku_critical)) != SC_OK)
+		return r;
+	if (s->eku != NULL &&
+	    X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0, X509V3_ADD_DEFAULT) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage");
+	if (s->san != NULL &&
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)s->san, 0, X509V3_ADD_DEFAULT) != 1)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "subjectAltName");
+	return SC_OK;
+}
+
 static sc_err build_cert(const struct cert_spec *s, X509 **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -690,20 +712,8 @@ static sc_err build_cert(const struct cert_spec *s, X509 **out)
 		r = sc_fail_ossl(SC_ERR_USAGE, "validity");
 		goto out;
 	}
-	if ((r = add_basic_constraints(x, s->ca, s->pathlen)) != SC_OK ||
-	    (r = add_key_usage(x, s->ku, s->ku_critical)) != SC_OK)
+	if ((r = add_usage_exts(x, s)) != SC_OK)
 		goto out;
-	if (s->eku != NULL &&
-	    X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0, X509V3_ADD_DEFAULT) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage");
-		goto out;
-	}
-	if (s->san != NULL &&
-	    X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)s->san, 0, X509V3_ADD_DEFAULT) !=
-	        1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectAltName");
-		goto out;
-	}
 	if (s->nc_dev_id != NULL &&
 	    (r = add_name_constraints(x, s->nc_dev_id, s->nc_form)) != SC_OK)
 		goto out;
@@ -798,32 +808,13 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate fields");
 		goto out;
 	}
-	if ((r = add_basic_constraints(x, s->ca, s->pathlen)) != SC_OK ||
-	    (r = add_key_usage(x, s->ku, s->ku_critical)) != SC_OK)
+	if ((r = add_usage_exts(x, s)) != SC_OK)
 		goto out;
-	if (s->eku != NULL &&
-	    X509_add1_ext_i2d(x, NID_ext_key_usage, (void *)s->eku, 0, X509V3_ADD_DEFAULT) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "extKeyUsage");
-		goto out;
-	}
-	if (s->san != NULL &&
-	    X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)s->san, 0, X509V3_ADD_DEFAULT) !=
-	        1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "subjectAltName");
-		goto out;
-	}
 	if ((r = add_ski(x)) != SC_OK)
 		goto out;
 	/* serial, validity: as set_serial and ASN1_TIME_set write them in build_cert */
-	while (1) {
-		if (RAND_bytes(serial, sizeof(serial)) != 1) {
-			r = sc_fail_ossl(SC_ERR_INTERNAL, "RAND_bytes (serial)");
-			goto out;
-		}
-		serial[0] &= 0x7f;
-		if (serial[0] != 0)
-			break;
-	}
+	if ((r = random_serial(serial)) != SC_OK)
+		goto out;
 	if ((nb = ASN1_TIME_set(NULL, s->not_before)) == NULL ||
 	    (na = ASN1_TIME_set(NULL, s->not_after)) == NULL) {
 		r = sc_fail_ossl(SC_ERR_USAGE, "validity");
