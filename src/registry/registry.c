@@ -573,11 +573,28 @@ static sc_err activation_row(void *ctx, struct sc_reg_row *row, int *more)
 	return SC_OK;
 }
 
+/*
+ * s cut to at most max bytes without splitting a UTF-8 character (the details carry "…"; a
+ * PostgreSQL text column refuses half of one).
+ */
+static void utf8_cut(char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	s[n] = '\0';
+}
+
 sc_err sc_reg_devices_activate(struct sc_reg *reg, sc_reg_next_activation next, void *ctx,
     int import, const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped)
 {
 	struct activation_rows ar = { next, ctx, import != 0, source != NULL ? source : "" };
-	char refused[SC_DEVICE_ID_MAX + 1] = "", why[SC_REG_NOTE_MAX + 1], detail[SC_REG_NOTE_MAX];
+	char refused[SC_DEVICE_ID_MAX + 1] = "", why[2 * SC_REG_NOTE_MAX + 64],
+	                                detail[SC_REG_NOTE_MAX];
 	sc_err r;
 
 	*added = *skipped = 0;
@@ -593,7 +610,8 @@ sc_err sc_reg_devices_activate(struct sc_reg *reg, sc_reg_next_activation next, 
 	 * way, so a failure to audit is not reported over it).
 	 */
 	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
-	snprintf(why, sizeof(why), "refused at activation (%.48s): %.160s", ar.source, detail);
+	snprintf(why, sizeof(why), "refused at activation (%s): %s", ar.source, detail);
+	utf8_cut(why, SC_REG_NOTE_MAX);
 	if (reg->be->audit_add(reg, now, actor, "device-ca-changed", refused, why) != SC_OK)
 		sc_err_clear();
 	return sc_fail(SC_ERR_PIN_MISMATCH, "%s", detail);
