@@ -48,9 +48,10 @@ struct sc_device_trust {
  *   SC_ERR_CHAIN          the KEK does not chain                                    KEK
  *   SC_ERR_KEK_MISMATCH   the KEK's issuer is not the device CA's                   KEK
  * SC_ERR_USAGE for an empty chain or a NULL kek or root; SC_ERR_NOMEM; SC_ERR_INTERNAL.
- * device_id (SC_DEVICE_ID_MAX + 1 bytes) gets the device's ID once the device CA passed its
- * form checks, "" before. Does not check what a request adds (server key generation needs an
- * RSA or EC KEK: provd's). OpenSSL's error queue is left empty.
+ * device_id (SC_DEVICE_ID_MAX + 1 bytes) gets the device CA's ID as soon as it is a CA with
+ * keyCertSign naming a valid one (so also with a later refusal, for the caller's messages), ""
+ * otherwise. Does not check what a request adds (server key generation needs an RSA or EC KEK:
+ * provd's). OpenSSL's error queue is left empty.
  */
 sc_err sc_device_verify(const struct sc_device_trust *t, STACK_OF(X509) *chain, X509 *kek,
     char device_id[SC_DEVICE_ID_MAX + 1], enum sc_device_part *bad) SC_MUST_USE;
