@@ -13,12 +13,16 @@ SC_VG_BINS="SELFCERT SELFCERT_PROVD"
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 
-provd_world testnet || exit 1
-provd_device a DEV-A || exit 1   # activated with --chain/--kek
-provd_device c DEV-C || exit 1   # activated without certificates: the old way
-provd_device e DEV-E || exit 1   # imported with the shipment folder
-provd_device f DEV-F || exit 1   # the same import
-provd_device x DEV-A || exit 1   # a second, genuine device CA for DEV-A (a re-made SP)
+# Set-up and usage errors run the CLI natively: under valgrind the activation's own runs are
+# the memchecked ones (each memcheck process costs seconds).
+native() { local vg=$SELFCERT rc; SELFCERT=$SELFCERT_NATIVE; "$@"; rc=$?; SELFCERT=$vg; return $rc; }
+native provd_world testnet || exit 1
+native provd_device a DEV-A || exit 1   # activated with --chain/--kek
+native provd_device c DEV-C || exit 1   # activated without certificates: the old way
+native provd_device e DEV-E || exit 1   # imported with the shipment folder
+native provd_device f DEV-F || exit 1   # the same import
+native provd_device x DEV-A || exit 1   # a second, genuine device CA for DEV-A (a re-made SP)
+native provd_device g DEV-G || exit 1   # pinned by an import after its activation
 ROOT=$T/mfr/root.pem
 SHIP=$T/shipment
 mkdir -p "$SHIP"
@@ -52,13 +56,13 @@ tamper "$T/a-certs/kex.pem" "$T/bad-kex.pem"
 
 # --- the flags: every misuse a usage error, before any registry is made ---
 add_a() { sc net device add --db "$REG_DB" --device-id DEV-A "$@"; }
-refused "--chain without --kek" 2 usage add_a --chain "$T/a-certs/chain.pem" --mfr-root "$ROOT"
-refused "--kek without --chain" 2 usage add_a --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
-refused "certificates without --mfr-root" 2 usage add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem"
-refused "--mfr-root alone" 2 usage add_a --mfr-root "$ROOT"
-refused "--chain and --certs" 2 usage add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --certs "$SHIP" --mfr-root "$ROOT"
-refused "--chain for two devices" 2 usage sc net device add --db "$REG_DB" --device-id DEV-A --device-id DEV-Z --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
-refused "import --certs without --mfr-root" 2 usage sc net device import --db "$REG_DB" --csv /dev/null --certs "$SHIP"
+refused "--chain without --kek" 2 usage native add_a --chain "$T/a-certs/chain.pem" --mfr-root "$ROOT"
+refused "--kek without --chain" 2 usage native add_a --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused "certificates without --mfr-root" 2 usage native add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem"
+refused "--mfr-root alone" 2 usage native add_a --mfr-root "$ROOT"
+refused "--chain and --certs" 2 usage native add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --certs "$SHIP" --mfr-root "$ROOT"
+refused "--chain for two devices" 2 usage native sc net device add --db "$REG_DB" --device-id DEV-A --device-id DEV-Z --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused "import --certs without --mfr-root" 2 usage native sc net device import --db "$REG_DB" --csv /dev/null --certs "$SHIP"
 
 # --- refusals: the check and the file, nothing written ---
 ok "DEV-C activated without certificates" sc net device add --db "$REG_DB" --device-id DEV-C
@@ -132,8 +136,8 @@ check "DEV-C's pin, by the server" [ "$(db "SELECT count(*) FROM audit WHERE dev
 
 # --- a second device CA for DEV-A: refused by provd and by a later activation ---
 pem_json() { awk 'BEGIN{ORS="\\n"} {print}' "$1"; }
-CH=$(sc device challenge --sp "$T/x.sock")
-P=$(sc device proof --sp "$T/x.sock" --challenge "$CH" --chain "$T/x-certs/chain.pem" --kex "$T/x-certs/kex.pem") || fail "device proof"
+CH=$(scn device challenge --sp "$T/x.sock")
+P=$(scn device proof --sp "$T/x.sock" --challenge "$CH" --chain "$T/x-certs/chain.pem" --kex "$T/x-certs/kex.pem") || fail "device proof"
 printf '{"chain":"%s","kex":"%s","challenge":"%s","proof":%s}' "$(pem_json "$T/x-certs/chain.pem")" \
   "$(pem_json "$T/x-certs/kex.pem")" "$CH" "$P" >"$T/req.json"
 api_json POST /v1/profiles "$T/req.json"
@@ -142,7 +146,6 @@ check "audited by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_i
 rm -rf "$T/ship3"; mkdir -p "$T/ship3/DEV-A" "$T/ship3/DEV-G"
 cp "$T/x-certs/chain.pem" "$T/x-certs/kex.pem" "$T/ship3/DEV-A/"
 printf 'DEV-G\nDEV-A\n' >"$T/g.csv"
-provd_device g DEV-G || exit 1
 cp "$T/g-certs/chain.pem" "$T/g-certs/kex.pem" "$T/ship3/DEV-G/"
 refused_naming "the import re-pinning DEV-A" 1 device-ca-changed "device DEV-A is pinned to device CA" \
   sc net device import --db "$REG_DB" --csv "$T/g.csv" --certs "$T/ship3" --mfr-root "$ROOT"
