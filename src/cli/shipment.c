@@ -10,9 +10,13 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <selfcert/device.h>
+#include <selfcert/cache.h>
 #include "cli.h"
+#include "fast/x509.h"
 #include "pem.h"
 #include "shipment.h"
+
+#define SHIPMENT_SIG_CACHE 1024 /* signatures remembered: the manufacturer CAs' by the root */
 
 sc_err cli_shipment_open(struct cli_shipment *s, const char *mfr_root_path)
 {
@@ -23,7 +27,14 @@ sc_err cli_shipment_open(struct cli_shipment *s, const char *mfr_root_path)
 		return sc_fail(r, "--mfr-root %s", sc_err_detail());
 	if ((s->store = X509_STORE_new()) == NULL || !X509_STORE_add_cert(s->store, s->root))
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	return SC_OK;
+	/*
+	 * A shipment is thousands of devices under one or two manufacturer CAs: as in provd, the
+	 * CA's signature by the root is verified once (the cache changes no verdict, cache.h), and
+	 * certificates are decoded without OpenSSL 3.0's per-key decoder (the same bytes accepted:
+	 * fast/x509.h). The CLI is one thread; nothing else in it parses certificates after this.
+	 */
+	sc_fast_x509_set(1);
+	return sc_sig_cache_new(SHIPMENT_SIG_CACHE, &s->sigs);
 }
 
 /* Room for one more device. */
@@ -75,7 +86,7 @@ static sc_err keep(struct cli_shipment *s, const char *device_id, const char *no
 sc_err cli_shipment_add(struct cli_shipment *s, const char *device_id, const char *note,
     size_t line, const char *chain_path, const char *kek_path, const char *where)
 {
-	const struct sc_device_trust trust = { s->root, s->store, NULL };
+	const struct sc_device_trust trust = { s->root, s->store, s->sigs };
 	STACK_OF(X509) *chain = NULL;
 	X509 *kek = NULL;
 	char id[SC_DEVICE_ID_MAX + 1];
@@ -179,6 +190,7 @@ void cli_shipment_free(struct cli_shipment *s)
 	}
 	free(s->dev);
 	X509_STORE_free(s->store);
+	sc_sig_cache_free(s->sigs);
 	X509_free(s->root);
 	memset(s, 0, sizeof(*s));
 }

@@ -34,6 +34,7 @@ struct cli_shipped {
 struct cli_shipment {
 	X509 *root;
 	X509_STORE *store; /* the root alone, built once for every device's path validation */
+	struct sc_sig_cache *sigs; /* the manufacturer CA's signature, verified once */
 	char root_sha256[65];
 	struct cli_shipped *dev;
 	size_t n, cap;
