@@ -134,8 +134,20 @@ ok "DEV-C renews" agent c --once --force-renew
 check "its renewal: pinned path" [ "$(grep -c "device=DEV-C auth=proof pin=hit" "$T/provd.log")" = 1 ]
 check "DEV-C's pin, by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-C' AND event = 'device-pinned' AND actor LIKE 'api %'")" = 1 ]
 
-# --- a second device CA for DEV-A: refused by provd and by a later activation ---
+# --- the server judges the same files as the CLI did: the same check refuses them ---
 pem_json() { awk 'BEGIN{ORS="\\n"} {print}' "$1"; }
+server_is() { # server_is DESC CHAIN KEK STATUS CODE: a profile request (no proof) for the files
+  printf '{"chain":"%s","kex":"%s","challenge":"%s"}' "$(pem_json "$2")" "$(pem_json "$3")" \
+    "$(openssl rand -hex 32)" >"$T/req.json"
+  api_json POST /v1/profiles "$T/req.json"
+  api_is "$1" "$4" "$5"
+}
+server_is "provd: the tampered device CA" "$T/bad-chain.pem" "$T/a-certs/kex.pem" 422 chain
+server_is "provd: the tampered KEK" "$T/a-certs/chain.pem" "$T/bad-kex.pem" 422 chain
+server_is "provd: another device's KEK" "$T/a-certs/chain.pem" "$T/e-certs/kex.pem" 422 kek-mismatch
+server_is "provd: the manufacturer CA as the device CA" "$T/mfr/ca.pem" "$T/a-certs/kex.pem" 422 not-device-ca
+
+# --- a second device CA for DEV-A: refused by provd and by a later activation ---
 CH=$(scn device challenge --sp "$T/x.sock")
 P=$(scn device proof --sp "$T/x.sock" --challenge "$CH" --chain "$T/x-certs/chain.pem" --kex "$T/x-certs/kex.pem") || fail "device proof"
 printf '{"chain":"%s","kex":"%s","challenge":"%s","proof":%s}' "$(pem_json "$T/x-certs/chain.pem")" \
