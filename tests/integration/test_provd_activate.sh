@@ -23,6 +23,7 @@ native provd_device e DEV-E || exit 1   # imported with the shipment folder
 native provd_device f DEV-F || exit 1   # the same import
 native provd_device x DEV-A || exit 1   # a second, genuine device CA for DEV-A (a re-made SP)
 native provd_device g DEV-G || exit 1   # pinned by an import after its activation
+native provd_device h DEV-H || exit 1   # added with --certs
 ROOT=$T/mfr/root.pem
 SHIP=$T/shipment
 mkdir -p "$SHIP"
@@ -98,6 +99,17 @@ check "the device CA's hash" [ "$(db "SELECT ca_sha256 FROM device_pins WHERE de
   "$(openssl x509 -in "$T/a-certs/device-ca.pem" -outform DER | sha256sum | cut -c1-64)" ]
 check "DEV-C has none yet" [ "$(pins DEV-C)" = 0 ]
 
+# --- add --certs: the shipment folder's layout for each --device-id ---
+mkdir -p "$T/ship4/DEV-H"
+cp "$T/h-certs/chain.pem" "$T/h-certs/kex.pem" "$T/ship4/DEV-H/"
+refused "an ID that cannot name a folder" 2 usage sc net device add --db "$REG_DB" --device-id "A/B" --certs "$T/ship4" --mfr-root "$ROOT"
+refused_naming "add --certs: a device without its folder" 3 io "$T/ship4/DEV-Q/chain.pem" \
+  sc net device add --db "$REG_DB" --device-id DEV-H --device-id DEV-Q --certs "$T/ship4" --mfr-root "$ROOT"
+check "all or nothing: DEV-H not added" [ "$(db "SELECT count(*) FROM devices WHERE device_id = 'DEV-H'")" = 0 ]
+ok "add --certs" sc net device add --db "$REG_DB" --device-id DEV-H --certs "$T/ship4" --mfr-root "$ROOT"
+check "says so" grep -q "^device DEV-H activated, its certificates verified and pinned (device CA " "$T/.out"
+check "DEV-H pinned" [ "$(pins DEV-H)" = 1 ]
+
 # --- the import: a CSV feed and the shipment folder ---
 printf 'device_id,note\nDEV-E,line e\nDEV-Q,no folder\n' >"$T/bad-feed.csv"
 refused_naming "a feed line without its folder" 3 io "$T/bad-feed.csv:3: $SHIP/DEV-Q/chain.pem" \
@@ -126,6 +138,8 @@ check "its first request took the pinned path" [ "$(grep -c "device=DEV-A auth=p
 check "and no first-contact pin" bash -c "! grep -q 'device=DEV-A .*pin=new' '$T/provd.log'"
 ok "DEV-E enrolls" agent e --once
 check "DEV-E's first request: pinned path" grep -q "device=DEV-E auth=proof pin=hit" "$T/provd.log"
+ok "DEV-H enrolls" agent h --once
+check "DEV-H's first request: pinned path" grep -q "device=DEV-H auth=proof pin=hit" "$T/provd.log"
 # The device activated without certificates: exactly as before (verified and pinned at its
 # first request, the pinned path from its second).
 ok "DEV-C enrolls" agent c --once
