@@ -68,6 +68,13 @@ void bench_devs_make(const struct bench_world *w, const char *prefix, size_t fir
 void bench_devs_free(struct bench_dev *d, size_t n);
 /* Activate them: a CSV feed imported with the real `selfcert net device import --db db`. */
 void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, const char *csv);
+/*
+ * The same, and with ship (a folder to make) each device's chain.pem and kex.pem written to
+ * ship/<id>/ and imported with `--certs ship --mfr-root mfr_root`: verified by the CLI and pinned
+ * at activation (issue 17, act8); ship NULL: a plain import. The CLI's CPU seconds (user+system).
+ */
+double bench_devs_activate_certs(const struct bench_dev *d, size_t n, const char *db,
+    const char *csv, const char *ship, const char *mfr_root);
 
 /* The servers. Ports are the kernel's choice; *url gets "https://127.0.0.1:PORT" (or http). */
 struct bench_server {

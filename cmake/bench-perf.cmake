@@ -50,4 +50,9 @@ set(SC_BENCH_SMOKE bench/smoke_p11 bench/smoke_mem bench/smoke_fleet bench/smoke
 add_test(NAME bench/smoke_ca COMMAND bench_ca --rounds 1 --devices 16 --clients 1,4 --json)
 set_tests_properties(bench/smoke_ca PROPERTIES SKIP_RETURN_CODE 77)
 list(APPEND SC_BENCH_SMOKE bench/smoke_ca)
+# #17 (act8): the devices verified and pinned at activation by the CLI, its CPU printed apart.
+add_test(NAME bench/smoke_ca_pinned
+  COMMAND bench_ca --rounds 1 --devices 16 --clients 1,4 --json --pin-at-activation)
+set_tests_properties(bench/smoke_ca_pinned PROPERTIES SKIP_RETURN_CODE 77)
+list(APPEND SC_BENCH_SMOKE bench/smoke_ca_pinned)
 set_tests_properties(${SC_BENCH_SMOKE} PROPERTIES TIMEOUT 300 ENVIRONMENT "${SC_BENCH_ENV}")

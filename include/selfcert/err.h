@@ -82,11 +82,13 @@ typedef enum sc_err {
 	SC_ERR_RENEWAL_EARLY = -50, /* "renewal-early": the next renewal is not due yet (cadence) */
 	SC_ERR_BATCH_PATH =
 	    -51, /* "batch-path": a Merkle inclusion path does not lead to the root */
+	SC_ERR_KEK_MISMATCH = -52, /* "kek-mismatch": a device's KEK certificate is another
+	                              device's, a CA, or from another issuer (selfcert/device.h) */
 } sc_err;
 
 /* The most negative code. A new code goes after SC_ERR_BATCH_PATH and moves this with it, so
  * "any code past ours" is SC_ERR_LAST - 1 wherever a test or a peer needs one. */
-#define SC_ERR_LAST SC_ERR_BATCH_PATH
+#define SC_ERR_LAST SC_ERR_KEK_MISMATCH
 
 /* The stable lower-case name ("profile-signature"). Never NULL; "unknown" for unknown codes. */
 const char *sc_err_name(sc_err e);

@@ -16,6 +16,7 @@
 #include "keyopen.h"
 #include "pem.h"
 #include "registry.h"
+#include "shipment.h"
 #include "text.h"
 
 /* "cli uid=1000 (alice)": who did it, for the audit log. */
@@ -40,10 +41,55 @@ static void fmt_time(int64_t t, char *out, size_t n)
 
 static const char add_usage[] =
     "usage: selfcert net device add --db REGISTRY --device-id ID [--device-id ID …] [--note TEXT]\n"
-    "         [--json]\n"
+    "         [--chain CHAIN.pem --kek KEX.pem | --certs DIR] [--mfr-root ROOT.pem] [--json]\n"
     "  Activates devices in the provisioning server's registry (made if missing): the server gives\n"
     "  profiles to activated, unrevoked devices only. All the IDs or none (one transaction).\n"
-    "  --json prints one object {\"activated\": [IDs], \"note\": TEXT|null}.\n";
+    "  With the device's certificates (issue 17), each is verified under the manufacturer root\n"
+    "  --mfr-root (the one selfcert-provd --mfr-root names) as the server verifies a first request,\n"
+    "  and pinned in the same transaction, so that the device's first request skips that work:\n"
+    "  --chain CHAIN.pem --kek KEX.pem  one device's chain (device CA, then manufacturer CA, as the\n"
+    "                   device sends it) and KEK certificate; with one --device-id\n"
+    "  --certs DIR      DIR/ID/chain.pem and DIR/ID/kex.pem for each --device-id (the layout of\n"
+    "                   `selfcert mfr personalize --out DIR/ID`)\n"
+    "  A device whose certificates fail a check is refused with the file and the check; one already\n"
+    "  pinned to another device CA or KEK is refused (device-ca-changed) and the attempt audited.\n"
+    "  --json prints one object {\"activated\": [IDs], \"note\": TEXT|null} (with certificates also\n"
+    "  \"pinned\": [IDs]).\n";
+
+/*
+ * The devices' certificates verified and pinned into *ship, before the registry is opened: a
+ * refused device leaves no registry file behind and holds no lock while it is checked.
+ */
+static sc_err add_shipment(const struct cli_args *a, const char *const *ids, int n,
+    struct cli_shipment *ship)
+{
+	sc_err r;
+
+	if (cli_has(a, "chain") != cli_has(a, "kek"))
+		return sc_fail(SC_ERR_USAGE, "net device add: --chain and --kek go together");
+	if (cli_has(a, "chain") && cli_has(a, "certs"))
+		return sc_fail(SC_ERR_USAGE,
+		    "net device add: --chain and --kek, or --certs DIR, not both");
+	if (cli_has(a, "chain") && n != 1)
+		return sc_fail(SC_ERR_USAGE,
+		    "net device add: --chain and --kek are one device's: one --device-id (--certs "
+		    "DIR for several)");
+	if (!cli_has(a, "mfr-root"))
+		return sc_fail(SC_ERR_USAGE,
+		    "net device add: the device's certificates need --mfr-root (the manufacturer "
+		    "root selfcert-provd verifies devices under)");
+	if ((r = cli_shipment_open(ship, cli_get(a, "mfr-root"))) != SC_OK)
+		return sc_fail(r, "net device add: %s", sc_err_detail());
+	for (int i = 0; i < n; i++) {
+		r = cli_has(a, "chain") ? cli_shipment_add(ship, ids[i], cli_get(a, "note"), 0,
+		                              cli_get(a, "chain"), cli_get(a, "kek"), "")
+		                        : cli_shipment_add_dir(ship, cli_get(a, "certs"), ids[i],
+		                              cli_get(a, "note"), 0, "");
+		if (r != SC_OK)
+			return sc_fail(r, "net device add: %s", sc_err_detail());
+	}
+	return SC_OK;
+}
 
 static sc_err netdev_add(int argc, char **argv)
 {
@@ -52,15 +98,22 @@ static sc_err netdev_add(int argc, char **argv)
 		{ "device-id", 1, 1 },
 		{ "note", 1, 0 },
 		{ "json", 0, 0 },
+		{ "chain", 1, 0 },
+		{ "kek", 1, 0 },
+		{ "certs", 1, 0 },
+		{ "mfr-root", 1, 0 },
 	};
 	const size_t nspec = sizeof(spec) / sizeof(spec[0]);
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
+	struct cli_shipment ship;
 	const char *db, *ids[CLI_MAX_VALUES];
 	char actor[SC_REG_ACTOR_MAX];
+	size_t added = 0, skipped = 0;
+	int n, certs;
 	sc_err r;
-	int n;
 
+	memset(&ship, 0, sizeof(ship));
 	if ((r = cli_parse(&a, "net device add", spec, nspec, argc, argv, 0)) != SC_OK)
 		return r;
 	if (a.help) {
@@ -74,32 +127,57 @@ static sc_err netdev_add(int argc, char **argv)
 	if (cli_has(&a, "note") && strlen(cli_get(&a, "note")) > SC_REG_NOTE_MAX)
 		return sc_fail(SC_ERR_USAGE, "net device add: --note longer than %d bytes",
 		    SC_REG_NOTE_MAX);
+	certs = cli_has(&a, "chain") || cli_has(&a, "kek") || cli_has(&a, "certs");
+	if (!certs && cli_has(&a, "mfr-root"))
+		return sc_fail(SC_ERR_USAGE,
+		    "net device add: --mfr-root is for the devices' certificates (--chain and "
+		    "--kek, or --certs)");
 	for (int i = 0; i < n; i++)
 		ids[i] = cli_nth(&a, "device-id", i);
 	actor_name(actor, sizeof(actor));
 	/* Before the registry is opened (perhaps made): a refused list leaves no file behind. */
 	if ((r = sc_reg_device_ids_check(ids, (size_t)n)) != SC_OK)
 		return sc_fail(r, "net device add: %s", sc_err_detail());
+	if (certs && (r = add_shipment(&a, ids, n, &ship)) != SC_OK)
+		goto out;
 	if ((r = sc_reg_open(db, 1, &reg)) != SC_OK)
-		return r;
+		goto out;
 	/* The registry checks every ID and adds them all in one transaction, or none. */
-	r = sc_reg_devices_add(reg, ids, (size_t)n, cli_get(&a, "note"), actor,
-	    (int64_t)time(NULL));
-	sc_reg_close(reg);
-	if (r == SC_ERR_USAGE)
-		return sc_fail(r, "net device add: %s", sc_err_detail()); /* a bad --device-id */
+	if (certs)
+		r = sc_reg_devices_activate(reg, cli_shipment_next, &ship, 0, "net device add",
+		    actor, (int64_t)time(NULL), &added, &skipped);
+	else
+		r = sc_reg_devices_add(reg, ids, (size_t)n, cli_get(&a, "note"), actor,
+		    (int64_t)time(NULL));
+	if (r == SC_ERR_USAGE) {
+		r = sc_fail(r, "net device add: %s", sc_err_detail()); /* a bad --device-id */
+		goto out;
+	}
 	if (r != SC_OK)
-		return r;
+		goto out;
 	if (cli_has(&a, "json")) {
-		json_t *arr = json_array();
+		json_t *arr = json_array(), *o;
 		for (int i = 0; arr != NULL && i < n; i++)
 			json_array_append_new(arr, json_string(ids[i]));
-		return cli_json_out(
-		    json_pack("{s:o, s:s?}", "activated", arr, "note", cli_get(&a, "note")));
+		o = json_pack("{s:o, s:s?}", "activated", arr, "note", cli_get(&a, "note"));
+		if (o != NULL && certs)
+			json_object_set(o, "pinned", arr);
+		r = cli_json_out(o);
+		goto out;
 	}
 	for (int i = 0; i < n; i++)
-		printf("device %s activated\n", ids[i]);
-	return SC_OK;
+		if (certs)
+			printf(
+			    "device %s activated, its certificates verified and pinned (device CA "
+			    "%.16s…)\n",
+			    ids[i], ship.dev[i].ca_sha256);
+		else
+			printf("device %s activated\n", ids[i]);
+	r = SC_OK;
+out:
+	sc_reg_close(reg);
+	cli_shipment_free(&ship);
+	return r;
 }
 
 /* ---- net device revoke ---- */
@@ -375,23 +453,51 @@ out:
 /* ---- net device import ---- */
 
 static const char import_usage[] =
-    "usage: selfcert net device import --db REGISTRY --csv FILE [--json]\n"
+    "usage: selfcert net device import --db REGISTRY --csv FILE [--certs DIR --mfr-root ROOT.pem]\n"
+    "         [--json]\n"
     "  The activation feed: one device per line, device_id[,note] (an optional header line\n"
     "  device_id,note; blank lines and # comments skipped). All lines or none: a bad line refuses\n"
     "  the file, naming FILE:LINE. Devices already registered are left as they are (a revoked one\n"
     "  stays revoked) and counted.\n"
-    "  --json prints one object {\"csv\", \"imported\": N, \"already_registered\": N}.\n";
+    "  --certs DIR      the manufacturer's shipment beside the feed: DIR/ID/chain.pem (device CA,\n"
+    "                   then manufacturer CA) and DIR/ID/kex.pem for every line's device, each\n"
+    "                   verified under --mfr-root ROOT.pem (selfcert-provd's) before the import\n"
+    "                   and pinned with it (issue 17: the device's first request then skips that\n"
+    "                   work). A device already registered gets its pin too if it has none; one\n"
+    "                   pinned to another device CA or KEK refuses the file (device-ca-changed).\n"
+    "  --json prints one object {\"csv\", \"imported\": N, \"already_registered\": N} (with\n"
+    "  --certs also \"pinned\": N).\n";
+
+/* One feed line's device read from the shipment folder and verified (sc_reg_csv_walk). */
+struct import_walk {
+	struct cli_shipment *ship;
+	const char *csv, *dir;
+};
+
+static sc_err import_one(void *ctx, const char *device_id, const char *note, size_t line)
+{
+	struct import_walk *w = ctx;
+	char where[4200];
+
+	snprintf(where, sizeof(where), "%.4000s:%zu: ", w->csv, line);
+	return cli_shipment_add_dir(w->ship, w->dir, device_id, note, line, where);
+}
 
 static sc_err netdev_import(int argc, char **argv)
 {
-	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "csv", 1, 0 }, { "json", 0, 0 } };
+	static const struct cli_opt spec[] = { { "db", 1, 0 }, { "csv", 1, 0 }, { "json", 0, 0 },
+		{ "certs", 1, 0 }, { "mfr-root", 1, 0 } };
 	struct cli_args a;
 	struct sc_reg *reg = NULL;
+	struct cli_shipment ship;
+	struct import_walk walk;
 	const char *db, *csv;
 	char actor[SC_REG_ACTOR_MAX];
 	size_t added = 0, skipped = 0;
+	int certs;
 	sc_err r;
 
+	memset(&ship, 0, sizeof(ship));
 	if ((r = cli_parse(&a, "net device import", spec, sizeof(spec) / sizeof(spec[0]), argc,
 	         argv, 0)) != SC_OK)
 		return r;
@@ -401,20 +507,46 @@ static sc_err netdev_import(int argc, char **argv)
 	}
 	if ((r = cli_need(&a, "db", &db)) != SC_OK || (r = cli_need(&a, "csv", &csv)) != SC_OK)
 		return r;
+	if ((certs = cli_has(&a, "certs")) != cli_has(&a, "mfr-root"))
+		return sc_fail(SC_ERR_USAGE,
+		    "net device import: --certs DIR and --mfr-root ROOT.pem go together (the "
+		    "shipment, and the manufacturer root selfcert-provd verifies devices under)");
 	if (access(csv, R_OK) != 0)
 		return sc_fail(SC_ERR_IO, "%s: cannot read it", csv);
 	actor_name(actor, sizeof(actor));
+	/* Every device verified before the registry's transaction: no lock held meanwhile. */
+	if (certs) {
+		walk = (struct import_walk){ &ship, csv, cli_get(&a, "certs") };
+		if ((r = cli_shipment_open(&ship, cli_get(&a, "mfr-root"))) != SC_OK ||
+		    (r = sc_reg_csv_walk(csv, import_one, &walk)) != SC_OK)
+			goto out;
+	}
 	if ((r = sc_reg_open(db, 1, &reg)) != SC_OK)
-		return r;
-	r = sc_reg_import_csv(reg, csv, actor, (int64_t)time(NULL), &added, &skipped);
-	sc_reg_close(reg);
+		goto out;
+	if (certs)
+		r = sc_reg_devices_activate(reg, cli_shipment_next, &ship, 1, csv, actor,
+		    (int64_t)time(NULL), &added, &skipped);
+	else
+		r = sc_reg_import_csv(reg, csv, actor, (int64_t)time(NULL), &added, &skipped);
 	if (r != SC_OK)
-		return r;
-	if (cli_has(&a, "json"))
-		return cli_json_out(json_pack("{s:s, s:I, s:I}", "csv", csv, "imported",
-		    (json_int_t)added, "already_registered", (json_int_t)skipped));
+		goto out;
+	if (cli_has(&a, "json")) {
+		json_t *o = json_pack("{s:s, s:I, s:I}", "csv", csv, "imported", (json_int_t)added,
+		    "already_registered", (json_int_t)skipped);
+		if (o != NULL && certs)
+			json_object_set_new(o, "pinned", json_integer((json_int_t)ship.n));
+		r = cli_json_out(o);
+		goto out;
+	}
 	printf("imported %zu devices from %s (%zu already registered)\n", added, csv, skipped);
-	return SC_OK;
+	if (certs)
+		printf("%zu devices' certificates verified under %s and pinned\n", ship.n,
+		    cli_get(&a, "mfr-root"));
+	r = SC_OK;
+out:
+	sc_reg_close(reg);
+	cli_shipment_free(&ship);
+	return r;
 }
 
 /* ---- net device (dispatch) ---- */

@@ -74,6 +74,8 @@ static const struct err_entry err_table[] = {
 	    1 },
 	{ SC_ERR_RENEWAL_EARLY, "renewal-early", "renewal not due yet", 1 },
 	{ SC_ERR_BATCH_PATH, "batch-path", "Merkle inclusion path does not lead to the root", 1 },
+	{ SC_ERR_KEK_MISMATCH, "kek-mismatch", "KEK certificate is not the device CA's companion",
+	    1 },
 };
 
 static const struct err_entry *lookup(sc_err e)

@@ -71,6 +71,7 @@ static const struct provd_apierr table[] = {
 	/* The device and the policy. */
 	{ SC_ERR_NOT_DEVICE_CA, PROVD_E_NOT_DEVICE_CA, 422, 0 },
 	{ PROVD_ERR_KEK_MISMATCH, PROVD_E_KEK_MISMATCH, 422, 0 },
+	{ SC_ERR_KEK_MISMATCH, PROVD_E_KEK_MISMATCH, 422, 0 }, /* sc_device_verify's (act8) */
 	{ PROVD_ERR_POLICY, PROVD_E_POLICY, 422, 0 },
 	{ SC_ERR_CHAIN, PROVD_E_CHAIN, 422, 0 },
 	{ SC_ERR_ALGORITHM, PROVD_E_ALGORITHM, 422, 0 },

@@ -460,45 +460,18 @@ static sc_err profile_device(const struct provd_api *api, struct profile_req *pr
 
 static int valid_at(X509 *x, time_t t);
 
-static sc_err sha256_hex(X509 *x, char hex[65], uint8_t md[32])
-{
-	unsigned n = 0;
-
-	if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32)
-		return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
-	sc_hex(md, 32, hex);
-	return SC_OK;
-}
-
-/* What this request would pin: its device CA's, KEK's and whole path's hashes, the root's. */
+/*
+ * What this request would pin: its device CA's, KEK's and whole path's hashes, the root's (the
+ * registry's sc_reg_pin_of: the operator's activation pins with the same function, act8).
+ */
 static sc_err pin_of(const struct provd_api *api, struct profile_req *pr)
 {
-	X509 *devca = sk_X509_value(pr->chain, 0);
-	uint8_t md[32], path[(PROVD_MAX_CHAIN + 2) * 32], *p;
-	size_t n = 0;
-	int len;
-	sc_err r;
+	sc_err r = sc_reg_pin_of(pr->chain, sk_X509_value(pr->kexs, 0), api->mfr_root, &pr->pin);
 
-	for (int i = 0; i < sk_X509_num(pr->chain) && i <= PROVD_MAX_CHAIN; i++, n++)
-		if ((r = sha256_hex(sk_X509_value(pr->chain, i),
-		         i == 0 ? pr->pin.ca_sha256 : pr->pin.path_sha256, path + 32 * n)) != SC_OK)
-			return r;
-	if ((r = sha256_hex(sk_X509_value(pr->kexs, 0), pr->pin.kek_sha256, path + 32 * n++)) !=
-	        SC_OK ||
-	    (r = sha256_hex(api->mfr_root, pr->pin.root_sha256, md)) != SC_OK)
-		return r;
-	/* The path: SHA-256 over the certificates' SHA-256s, chain first, then the KEK. */
-	if (!EVP_Digest(path, 32 * n, md, NULL, EVP_sha256(), NULL))
-		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");
-	sc_hex(md, 32, pr->pin.path_sha256);
-	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(devca), NULL);
-	if (len <= 0 || (size_t)len > sizeof(pr->pin.spki))
-		return sc_fail(PROVD_ERR_BAD_VALUE, "\"chain\": the device CA's key is too large");
-	p = pr->pin.spki;
-	if (i2d_X509_PUBKEY(X509_get_X509_PUBKEY(devca), &p) != len)
-		return sc_fail(SC_ERR_INTERNAL, "cannot encode the device CA's key");
-	pr->pin.spki_len = (size_t)len;
-	return SC_OK;
+	_Static_assert(PROVD_MAX_CHAIN <= SC_REG_PIN_CHAIN_MAX, "a chain provd takes is pinnable");
+	if (r == SC_ERR_OVERSIZE)
+		return sc_fail(PROVD_ERR_BAD_VALUE, "\"chain\": %s", sc_err_detail());
+	return r;
 }
 
 /*

@@ -29,6 +29,8 @@ struct sc_reg_row {
 	const char *device_id;
 	const char *note; /* NULL: none */
 	size_t line;      /* where it came from, for the messages */
+	/* Issue 17 (act8): only activate_rows reads it; NULL: none. import_rows ignores it. */
+	const struct sc_reg_pin *pin;
 };
 
 /*
@@ -120,6 +122,14 @@ struct sc_reg_backend {
 	    int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more);
 	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
 	sc_err (*grant)(struct sc_reg *reg, const char *role);
+	/*
+	 * sc_reg_devices_activate (issue 17, act8); NULL as for the operator endpoints'. Rows
+	 * checked (valid IDs, notes) and zeroed before each next; refused gets the device ID of an
+	 * SC_ERR_PIN_MISMATCH ("" otherwise) so that registry.c audits it after the rollback.
+	 */
+	sc_err (*activate_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx, int import,
+	    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped,
+	    char refused[SC_DEVICE_ID_MAX + 1]);
 };
 
 /* The SQLite backend (reg_sqlite.c): a file path. */

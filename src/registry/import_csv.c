@@ -178,3 +178,22 @@ sc_err sc_reg_import_csv_text(struct sc_reg *reg, const char *text, size_t len, 
 	fclose(rd.f);
 	return r;
 }
+
+sc_err sc_reg_csv_walk(const char *path,
+    sc_err (*cb)(void *ctx, const char *device_id, const char *note, size_t line), void *ctx)
+{
+	struct csv_reader rd;
+	struct sc_reg_row row;
+	int more = 1;
+	sc_err r = SC_OK;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.path = path;
+	if ((rd.f = fopen(path, "re")) == NULL)
+		return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+	/* The import's own reader: the rows it would hand the registry, one by one. */
+	while (r == SC_OK && (r = csv_next(&rd, &row, &more)) == SC_OK && more)
+		r = cb(ctx, row.device_id, row.note, row.line);
+	fclose(rd.f);
+	return r;
+}

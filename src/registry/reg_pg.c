@@ -2195,6 +2195,119 @@ static sc_err pg_audit_page(struct sc_reg *base, const struct sc_reg_audit_query
 	return SC_OK;
 }
 
+/* ---- activation with the device's certificates (issue 17, act8) ---- */
+
+/*
+ * pg_devices_add's or pg_import_rows's transaction with each row's pin put as profile_insert
+ * puts a first contact's (pin_put, under the device row's lock): the whole activation, its pins
+ * and their audit rows commit together or not at all.
+ */
+static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx, int import,
+    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped,
+    char refused[SC_DEVICE_ID_MAX + 1])
+{
+	struct pg_reg *reg = pg(base);
+	struct sc_reg_row row;
+	enum sc_reg_dev_status s;
+	char how[64], detail[SC_REG_CSV_LINE_MAX + 96], twin[SC_DEVICE_ID_MAX + 1];
+	size_t pinned = 0;
+	int more, inserted;
+	sc_err r;
+
+	*added = *skipped = 0;
+	refused[0] = '\0';
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = run(reg, "activation",
+	         "CREATE TEMP TABLE import_seen (k text COLLATE \"C\" PRIMARY KEY) ON COMMIT DROP",
+	         NULL)) != SC_OK)
+		goto out;
+	for (;;) {
+		struct prm p = { 0 };
+		PGresult *res = NULL;
+
+		if ((r = next(ctx, &row, &more)) != SC_OK)
+			goto out;
+		if (!more)
+			break;
+		p_text(&p, row.device_id);
+		if ((r = x(reg, "activation",
+		         "INSERT INTO import_seen (k) VALUES (" DEV_KEY(
+		             "$1::text") ") ON CONFLICT DO NOTHING RETURNING 1",
+		         &p, &res)) != SC_OK)
+			goto out;
+		inserted = PQntuples(res) == 1;
+		PQclear(res);
+		if (!inserted) {
+			r = import
+			    ? sc_fail(SC_ERR_MALFORMED,
+			          "%s:%zu: device %s appears twice in the file", source, row.line,
+			          row.device_id)
+			    : sc_fail(SC_ERR_USAGE, "--device-id %s given twice", row.device_id);
+			goto out;
+		}
+		/* A registered device's row locked as profile_checks locks it: pins queue on it. */
+		twin[0] = '\0';
+		if ((r = device_status(reg, row.device_id, "FOR NO KEY UPDATE", &s)) != SC_OK)
+			goto out;
+		if (s == 0 &&
+		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
+			goto out;
+		if (s != 0 && import && twin[0] != '\0') {
+			r = sc_fail(SC_ERR_MALFORMED,
+			    "%s:%zu: device %s is registered as %s: device IDs are the same "
+			    "ignoring case and runs of spaces",
+			    source, row.line, row.device_id, twin);
+			goto out;
+		}
+		if (s != 0 && !import) {
+			r = device_exists(reg, row.device_id);
+			goto out;
+		}
+		if (s != 0) {
+			(*skipped)++; /* registered: left as it is; its pin is still checked below */
+		} else {
+			if (import)
+				snprintf(how, sizeof(how), "imported, line %zu%s", row.line,
+				    row.pin != NULL ? ", with its certificates" : "");
+			else
+				snprintf(how, sizeof(how), "added%s",
+				    row.pin != NULL ? " with its certificates" : "");
+			if ((r = device_insert(reg, row.device_id, row.note, actor, now, how,
+			         &inserted)) != SC_OK)
+				goto out;
+			if (!inserted && !import) {
+				r = device_exists(reg, row.device_id);
+				goto out;
+			}
+			if (inserted)
+				(*added)++;
+			else
+				(*skipped)++; /* another writer added it meanwhile */
+		}
+		if (row.pin == NULL)
+			continue;
+		if ((r = pin_put(reg, row.device_id, row.pin, now, actor)) == SC_ERR_PIN_MISMATCH)
+			snprintf(refused, SC_DEVICE_ID_MAX + 1, "%s", row.device_id);
+		if (r != SC_OK)
+			goto out;
+		pinned++;
+	}
+	if (import) {
+		snprintf(detail, sizeof(detail),
+		    "%s: %zu added, %zu already registered, %zu with certificates", source, *added,
+		    *skipped, pinned);
+		if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
+			goto out;
+	}
+	r = commit(reg);
+out:
+	rollback(reg);
+	if (r != SC_OK)
+		*added = *skipped = 0;
+	return r;
+}
+
 const struct sc_reg_backend sc_reg_pg = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -2228,4 +2341,5 @@ const struct sc_reg_backend sc_reg_pg = {
 	.session_end = pg_session_end,
 	.fleet = pg_fleet,
 	.audit_page = pg_audit_page,
+	.activate_rows = pg_activate_rows,
 };

@@ -2324,6 +2324,121 @@ static sc_err sq_audit_page(struct sc_reg *base, const struct sc_reg_audit_query
 	return r;
 }
 
+/* ---- activation with the device's certificates (issue 17, act8) ---- */
+
+/* Why a registered device (status s, twin its other spelling or "") refuses this row. */
+static sc_err activation_conflict(int import, const char *source, const struct sc_reg_row *row,
+    enum sc_reg_dev_status s, const char *twin)
+{
+	if (import)
+		return sc_fail(SC_ERR_MALFORMED,
+		    "%s:%zu: device %s is registered as %s: device IDs are the same ignoring case "
+		    "and runs of spaces",
+		    source, row->line, row->device_id, twin);
+	if (twin[0] != '\0')
+		return sc_fail(SC_ERR_EXISTS,
+		    "device %s is already registered as %s (%s): device IDs are the same ignoring "
+		    "case and runs of spaces",
+		    row->device_id, twin, sc_reg_dev_status_name(s));
+	return sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", row->device_id,
+	    sc_reg_dev_status_name(s));
+}
+
+/*
+ * sq_devices_add's or sq_import_rows's transaction with each row's pin put as profile_insert
+ * puts a first contact's (pin_put): the whole activation, its pins and their audit rows commit
+ * together or not at all.
+ */
+static sc_err sq_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx, int import,
+    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped,
+    char refused[SC_DEVICE_ID_MAX + 1])
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *seen = NULL;
+	struct sc_reg_row row;
+	enum sc_reg_dev_status s;
+	char how[64], detail[SC_REG_CSV_LINE_MAX + 96], twin[SC_DEVICE_ID_MAX + 1];
+	size_t pinned = 0;
+	int more;
+	sc_err r;
+
+	*added = *skipped = 0;
+	refused[0] = '\0';
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	if ((r = exec(reg,
+	         "CREATE TEMP TABLE IF NOT EXISTS import_seen (device_id TEXT PRIMARY KEY);"
+	         "DELETE FROM import_seen",
+	         "activation")) != SC_OK ||
+	    (r = prepare(reg, "INSERT INTO import_seen (device_id) VALUES (" DEV_KEY("?") ")",
+	         &seen)) != SC_OK)
+		goto out;
+	for (;;) {
+		if ((r = next(ctx, &row, &more)) != SC_OK)
+			goto out;
+		if (!more)
+			break;
+		sqlite3_reset(seen);
+		bind_text(seen, 1, row.device_id);
+		if (sqlite3_step(seen) != SQLITE_DONE) {
+			r = import
+			    ? sc_fail(SC_ERR_MALFORMED,
+			          "%s:%zu: device %s appears twice in the file", source, row.line,
+			          row.device_id)
+			    : sc_fail(SC_ERR_USAGE, "--device-id %s given twice", row.device_id);
+			goto out;
+		}
+		twin[0] = '\0';
+		if ((r = device_status(reg, row.device_id, &s)) != SC_OK)
+			goto out;
+		if (s == 0 &&
+		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
+			goto out;
+		if (s != 0 && (!import || twin[0] != '\0')) {
+			r = activation_conflict(import, source, &row, s, twin);
+			goto out;
+		}
+		if (s != 0) {
+			(*skipped)++; /* registered: left as it is; its pin is still checked below */
+		} else {
+			if (import)
+				snprintf(how, sizeof(how), "imported, line %zu%s", row.line,
+				    row.pin != NULL ? ", with its certificates" : "");
+			else
+				snprintf(how, sizeof(how), "added%s",
+				    row.pin != NULL ? " with its certificates" : "");
+			if ((r = device_insert(reg, row.device_id, row.note, actor, now, how)) !=
+			    SC_OK)
+				goto out;
+			(*added)++;
+		}
+		if (row.pin == NULL)
+			continue;
+		if ((r = pin_put(reg, row.device_id, row.pin, now, actor)) == SC_ERR_PIN_MISMATCH)
+			snprintf(refused, SC_DEVICE_ID_MAX + 1, "%s", row.device_id);
+		if (r != SC_OK)
+			goto out;
+		pinned++;
+	}
+	if (import) {
+		snprintf(detail, sizeof(detail),
+		    "%s: %zu added, %zu already registered, %zu with certificates", source, *added,
+		    *skipped, pinned);
+		if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
+			goto out;
+	}
+	done(reg, seen);
+	seen = NULL;
+	r = commit(reg);
+out:
+	done(reg, seen);
+	if (r != SC_OK) {
+		rollback(reg);
+		*added = *skipped = 0;
+	}
+	return r;
+}
+
 const struct sc_reg_backend sc_reg_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2356,4 +2471,5 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.session_end = sq_session_end,
 	.fleet = sq_fleet,
 	.audit_page = sq_audit_page,
+	.activate_rows = sq_activate_rows,
 };

@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <selfcert/cert.h>
 #include "registry.h"
 #include "backend.h"
+#include "text.h"
 
 static sc_err missing(const struct sc_reg *reg, const char *what);
 
@@ -482,4 +486,133 @@ sc_err sc_reg_audit_page(struct sc_reg *reg, const struct sc_reg_audit_query *q,
 	if (reg->be->audit_page == NULL)
 		return missing(reg, "audit pages");
 	return reg->be->audit_page(reg, q, cb, ctx, more);
+}
+
+/* ---- the device's pin, and activation with it (issue 17, act8) ---- */
+
+/* SHA-256 of a certificate's DER: into md, and as lower-case hex into hex. */
+static sc_err cert_sha256(X509 *x, uint8_t md[32], char hex[65])
+{
+	unsigned n = 0;
+
+	if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
+	}
+	sc_hex(md, 32, hex);
+	return SC_OK;
+}
+
+sc_err sc_reg_pin_of(STACK_OF(X509) *chain, X509 *kek, X509 *mfr_root, struct sc_reg_pin *out)
+{
+	uint8_t md[32], path[(SC_REG_PIN_CHAIN_MAX + 1) * 32], *p;
+	int n, len;
+	sc_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (chain == NULL || (n = sk_X509_num(chain)) < 1 || kek == NULL || mfr_root == NULL)
+		return sc_fail(SC_ERR_USAGE, "a device pin needs a chain, a KEK and a root");
+	if (n > SC_REG_PIN_CHAIN_MAX)
+		return sc_fail(SC_ERR_OVERSIZE, "%d certificates in the device's chain, at most %d",
+		    n, SC_REG_PIN_CHAIN_MAX);
+	/* chain[1..]'s own hex goes nowhere: only their part of the path hash is kept. */
+	for (int i = 0; i < n; i++)
+		if ((r = cert_sha256(sk_X509_value(chain, i), path + 32 * i,
+		         i == 0 ? out->ca_sha256 : out->path_sha256)) != SC_OK)
+			return r;
+	if ((r = cert_sha256(kek, path + 32 * n, out->kek_sha256)) != SC_OK ||
+	    (r = cert_sha256(mfr_root, md, out->root_sha256)) != SC_OK)
+		return r;
+	if (!EVP_Digest(path, 32 * ((size_t)n + 1), md, NULL, EVP_sha256(), NULL)) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");
+	}
+	sc_hex(md, 32, out->path_sha256);
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(chain, 0)), NULL);
+	if (len <= 0 || (size_t)len > sizeof(out->spki)) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_OVERSIZE, "the device CA's key is too large");
+	}
+	p = out->spki;
+	if (i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(chain, 0)), &p) != len) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_INTERNAL, "cannot encode the device CA's key");
+	}
+	out->spki_len = (size_t)len;
+	return SC_OK;
+}
+
+/* The caller's iterator seen as the backend's rows, each checked on its way through. */
+struct activation_rows {
+	sc_reg_next_activation next;
+	void *ctx;
+	int import;
+	const char *source;
+};
+
+static sc_err activation_row(void *ctx, struct sc_reg_row *row, int *more)
+{
+	struct activation_rows *ar = ctx;
+	struct sc_reg_activation a;
+	sc_err r;
+
+	memset(&a, 0, sizeof(a));
+	memset(row, 0, sizeof(*row));
+	if ((r = ar->next(ar->ctx, &a, more)) != SC_OK || !*more)
+		return r;
+	if (!sc_device_id_valid(a.device_id))
+		return sc_fail(ar->import ? SC_ERR_MALFORMED : SC_ERR_USAGE,
+		    "%s:%zu: device ID '%.64s' is not 1..64 PrintableString characters", ar->source,
+		    a.line, a.device_id != NULL ? a.device_id : "");
+	if ((r = check_note("note", a.note)) != SC_OK)
+		return r;
+	row->device_id = a.device_id;
+	row->note = a.note;
+	row->line = a.line;
+	row->pin = a.pin;
+	return SC_OK;
+}
+
+/*
+ * s cut to at most max bytes without splitting a UTF-8 character (the details carry "…"; a
+ * PostgreSQL text column refuses half of one).
+ */
+static void utf8_cut(char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	s[n] = '\0';
+}
+
+sc_err sc_reg_devices_activate(struct sc_reg *reg, sc_reg_next_activation next, void *ctx,
+    int import, const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped)
+{
+	struct activation_rows ar = { next, ctx, import != 0, source != NULL ? source : "" };
+	char refused[SC_DEVICE_ID_MAX + 1] = "", why[2 * SC_REG_NOTE_MAX + 64],
+	                                detail[SC_REG_NOTE_MAX];
+	sc_err r;
+
+	*added = *skipped = 0;
+	if (reg->be->activate_rows == NULL)
+		return missing(reg, "activation with certificates");
+	r = reg->be->activate_rows(reg, activation_row, &ar, ar.import, ar.source, actor, now,
+	    added, skipped, refused);
+	if (r != SC_ERR_PIN_MISMATCH || refused[0] == '\0')
+		return r;
+	/*
+	 * Refused and rolled back: the attempt is still on record, as provd records a request
+	 * that showed another device CA (its own transaction; the refusal is the answer either
+	 * way, so a failure to audit is not reported over it).
+	 */
+	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+	snprintf(why, sizeof(why), "refused at activation (%s): %s", ar.source, detail);
+	utf8_cut(why, SC_REG_NOTE_MAX);
+	if (reg->be->audit_add(reg, now, actor, "device-ca-changed", refused, why) != SC_OK)
+		sc_err_clear();
+	return sc_fail(SC_ERR_PIN_MISMATCH, "%s", detail);
 }

@@ -21,6 +21,7 @@
 #include <selfcert/err.h>
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
+#include <openssl/x509.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
 #define SC_REG_SCHEMA_VERSION 7      /* the newest schema this program knows */
@@ -504,5 +505,68 @@ struct sc_reg_audit_query {
 /* SC_ERR_USAGE for a limit out of range or a filter too long; SC_ERR_IO. */
 sc_err sc_reg_audit_page(struct sc_reg *reg, const struct sc_reg_audit_query *q,
     int (*cb)(void *ctx, const struct sc_reg_audit_rec *a), void *ctx, int *more) SC_MUST_USE;
+
+/* ---- the device's pin computed once for provd and the operator; activation with it ---- */
+
+/*
+ * The pin a device's certificates make under mfr_root (issue 17): SHA-256 of the DER of
+ * chain[0] (the device CA) into ca_sha256, of kek into kek_sha256, of mfr_root into
+ * root_sha256, the path hash (SHA-256 over the SHA-256s of chain[0..n) then kek, in that order)
+ * into path_sha256, and chain[0]'s SubjectPublicKeyInfo DER into spki; pinned_at 0. The one
+ * computation of it: selfcert-provd pins a request's chain and KEK as the device sent them, the
+ * activation (`net device add|import` with the device's certificates) the same files, so the
+ * device's first request finds its pin byte for byte and takes provd's pinned path. Pure: no
+ * verification here (sc_device_verify, selfcert/device.h, comes first). SC_ERR_USAGE for an
+ * empty chain or a NULL kek or root, SC_ERR_OVERSIZE for more than SC_REG_PIN_CHAIN_MAX
+ * certificates in the chain or an SPKI over SC_REG_SPKI_MAX bytes, SC_ERR_INTERNAL. out is
+ * zeroed first.
+ */
+#define SC_REG_PIN_CHAIN_MAX 4 /* a device's chain as provd accepts it (PROVD_MAX_CHAIN) */
+sc_err sc_reg_pin_of(STACK_OF(X509) *chain, X509 *kek, X509 *mfr_root,
+    struct sc_reg_pin *out) SC_MUST_USE;
+
+/*
+ * One device of an activation: its ID, note (NULL: none), the pin of its verified
+ * certificates (NULL: activated without them, as ever) and where it came from (line: its CSV
+ * line, 0 for `net device add`). Borrowed until the iterator's next call.
+ */
+struct sc_reg_activation {
+	const char *device_id;
+	const char *note;
+	const struct sc_reg_pin *pin;
+	size_t line;
+};
+
+/* The next device into *a, *more = 0 at the end; an error refuses the whole activation. */
+typedef sc_err (*sc_reg_next_activation)(void *ctx, struct sc_reg_activation *a, int *more);
+
+/*
+ * Activate devices with their pins (issue 17, act8), all in one transaction or none.
+ * import 0 is sc_reg_devices_add's rules (the IDs checked by sc_reg_device_ids_check first; a
+ * registered device, under any spelling of its key, is SC_ERR_EXISTS); import 1 is the CSV
+ * import's (source:line in the details: an ID twice is SC_ERR_MALFORMED, a registered device is
+ * left as it is and counted in *skipped, one devices-imported audit row), except that a
+ * registered device's pin is still checked and, if it has none under that root, added: this is
+ * how an operator pins devices activated before. Every device inserted gets its device-added
+ * audit row as ever. Each pin: added with a device-pinned audit row (the actor says the CLI
+ * did it); kept if the device already has exactly it; SC_ERR_PIN_MISMATCH if the device has a
+ * pin with another device CA or KEK (provd's device-ca-changed: never re-pinned), and then,
+ * after the rollback, one device-ca-changed audit row of its own for the device, as provd
+ * writes for a refused request. *added and *skipped are 0 on any error; SC_ERR_IO.
+ */
+sc_err sc_reg_devices_activate(struct sc_reg *reg, sc_reg_next_activation next, void *ctx,
+    int import, const char *source, const char *actor, int64_t now, size_t *added,
+    size_t *skipped) SC_MUST_USE;
+
+/*
+ * The activation feed's rows without a registry (so that each device's certificates can be
+ * read and verified before the registry's transaction opens): each line's device ID, note and
+ * line number to cb, with the checks of sc_reg_import_csv that need no database (format, IDs,
+ * note size, SC_REG_CSV_MAX_LINES) and the same details; an ID twice is the registry's to
+ * refuse. cb's error stops the walk and is returned. SC_ERR_IO if path cannot be read.
+ */
+sc_err sc_reg_csv_walk(const char *path,
+    sc_err (*cb)(void *ctx, const char *device_id, const char *note, size_t line),
+    void *ctx) SC_MUST_USE;
 
 #endif

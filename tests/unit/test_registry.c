@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #ifdef SC_REG_HAVE_PG
 #include <libpq-fe.h>
@@ -35,6 +36,7 @@
 #include "registry.h"
 #include "backend.h"
 #include "testutil.h"
+#include "testworld.h"
 
 static char dir[512], db[600], csv[600];
 static const char *pg_uri; /* SC_TEST_PG: run on PostgreSQL */
@@ -2003,6 +2005,294 @@ static void test_device_crls(void **state)
 	sc_reg_close(reg);
 }
 
+/* ---- issue 17 (act8): the shared pin computation, activation with pins, the CSV walk ---- */
+
+static void sha256_der(X509 *x, uint8_t md[32])
+{
+	uint8_t *der = NULL;
+	int len = i2d_X509(x, &der);
+
+	assert_true(len > 0);
+	assert_true(EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL));
+	OPENSSL_free(der);
+}
+
+static void hex_of(const uint8_t *md, char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/*
+ * sc_reg_pin_of against a computation of its own from the certificates' DER: the hashes of the
+ * device CA, KEK and root, the path hash over the chain's and KEK's hashes in order, the device
+ * CA's SPKI. Its bounds and its refusals.
+ */
+static void test_pin_of(void **state)
+{
+	struct sc_test_world w;
+	struct sc_reg_pin pin, again;
+	STACK_OF(X509) *chain, *empty = sk_X509_new_null(), *big = sk_X509_new_null();
+	uint8_t md[4][32], path_md[32], *spki = NULL;
+	char hex[65];
+	int spki_len;
+
+	(void)state;
+	assert_int_equal(sc_test_world_make(NULL, &w), SC_OK);
+	assert_non_null(chain = sc_test_world_chain(&w));
+	assert_int_equal(sc_reg_pin_of(chain, w.kek_cert, w.mfr_root, &pin), SC_OK);
+	sha256_der(w.device_ca, md[0]);
+	sha256_der(w.mfr_ca, md[1]);
+	sha256_der(w.kek_cert, md[2]);
+	hex_of(md[0], hex);
+	assert_string_equal(pin.ca_sha256, hex);
+	hex_of(md[2], hex);
+	assert_string_equal(pin.kek_sha256, hex);
+	sha256_der(w.mfr_root, md[3]);
+	hex_of(md[3], hex);
+	assert_string_equal(pin.root_sha256, hex);
+	assert_true(EVP_Digest(md, 3 * 32, path_md, NULL, EVP_sha256(), NULL));
+	hex_of(path_md, hex);
+	assert_string_equal(pin.path_sha256, hex);
+	assert_true((spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(w.device_ca), &spki)) > 0);
+	assert_int_equal(pin.spki_len, (size_t)spki_len);
+	assert_memory_equal(pin.spki, spki, (size_t)spki_len);
+	assert_int_equal(pin.pinned_at, 0);
+	/* The same certificates, the same pin: byte for byte (what provd compares). */
+	assert_int_equal(sc_reg_pin_of(chain, w.kek_cert, w.mfr_root, &again), SC_OK);
+	assert_memory_equal(&pin, &again, sizeof(pin));
+	/* The root sent in the chain is part of the path: another path hash, the same CA. */
+	assert_true(sk_X509_push(chain, w.mfr_root) > 0);
+	assert_int_equal(sc_reg_pin_of(chain, w.kek_cert, w.mfr_root, &again), SC_OK);
+	assert_string_equal(again.ca_sha256, pin.ca_sha256);
+	assert_string_not_equal(again.path_sha256, pin.path_sha256);
+	/* Bounds and refusals; out is zeroed even then. */
+	for (int i = 0; i <= SC_REG_PIN_CHAIN_MAX; i++)
+		assert_true(sk_X509_push(big, i == 0 ? w.device_ca : w.mfr_ca) > 0);
+	assert_int_equal(sc_reg_pin_of(big, w.kek_cert, w.mfr_root, &again), SC_ERR_OVERSIZE);
+	assert_non_null(strstr(sc_err_detail(), "certificates in the device's chain, at most"));
+	assert_string_equal(again.ca_sha256, "");
+	(void)sk_X509_pop(big);
+	assert_int_equal(sc_reg_pin_of(big, w.kek_cert, w.mfr_root, &again), SC_OK);
+	assert_int_equal(sc_reg_pin_of(empty, w.kek_cert, w.mfr_root, &again), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_pin_of(NULL, w.kek_cert, w.mfr_root, &again), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_pin_of(chain, NULL, w.mfr_root, &again), SC_ERR_USAGE);
+	assert_int_equal(sc_reg_pin_of(chain, w.kek_cert, NULL, &again), SC_ERR_USAGE);
+	OPENSSL_free(spki);
+	sk_X509_free(chain);
+	sk_X509_free(empty);
+	sk_X509_free(big);
+	sc_test_world_free(&w);
+}
+
+/* An activation from a list: ids[i] with pins[i] (NULL: none), lines 1.. */
+struct act_list {
+	const char *const *ids;
+	const struct sc_reg_pin *const *pins;
+	size_t n, next;
+};
+
+static sc_err act_next(void *ctx, struct sc_reg_activation *a, int *more)
+{
+	struct act_list *l = ctx;
+
+	*more = l->next < l->n;
+	if (!*more)
+		return SC_OK;
+	a->device_id = l->ids[l->next];
+	a->note = "shipped";
+	a->pin = l->pins[l->next];
+	a->line = ++l->next;
+	return SC_OK;
+}
+
+static sc_err activate(struct sc_reg *reg, int import, const char *const *ids,
+    const struct sc_reg_pin *const *pins, size_t n, size_t *added, size_t *skipped)
+{
+	struct act_list l = { ids, pins, n, 0 };
+
+	return sc_reg_devices_activate(reg, act_next, &l, import, "ship.csv", "cli test", 3000,
+	    added, skipped);
+}
+
+static int event_count_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	struct {
+		const char *event, *detail;
+		int n;
+	} *c = ctx;
+
+	if (strcmp(a->event, c->event) == 0 &&
+	    (c->detail == NULL || (a->detail != NULL && strstr(a->detail, c->detail) != NULL)))
+		c->n++;
+	return 0;
+}
+
+static int events(struct sc_reg *reg, const char *device_id, const char *event, const char *detail)
+{
+	struct {
+		const char *event, *detail;
+		int n;
+	} c = { event, detail, 0 };
+
+	assert_int_equal(sc_reg_audit_list(reg, device_id, 1000, event_count_cb, &c), SC_OK);
+	return c.n;
+}
+
+/*
+ * sc_reg_devices_activate, both modes: devices and pins in one transaction with their audit
+ * rows, all or nothing; a registered device refuses an add but is pinned by an import; the same
+ * pin again is kept; another device CA or KEK is device-ca-changed, rolled back, and audited.
+ */
+static void test_activation(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_pin p1, p2, p3, p4, other, have;
+	size_t added = 9, skipped = 9;
+	int found = 0, match = 0;
+	struct sc_reg_device d;
+
+	(void)state;
+	make_pin(&p1, '1', '2', 'a');
+	make_pin(&p2, '3', '4', 'a');
+	make_pin(&p3, '5', '6', 'a');
+	make_pin(&p4, '7', '8', 'a');
+	make_pin(&other, '9', '2', 'a');
+	/* add: two devices with their pins, one without. */
+	assert_int_equal(activate(reg, 0, (const char *[]){ "A-1", "A-2", "A-3" },
+	                     (const struct sc_reg_pin *[]){ &p1, &p2, NULL }, 3, &added, &skipped),
+	    SC_OK);
+	assert_int_equal(added, 3);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(sc_reg_pin_get(reg, "A-1", p1.root_sha256, &have, &found, &match), SC_OK);
+	assert_true(found && match);
+	assert_string_equal(have.ca_sha256, p1.ca_sha256);
+	assert_string_equal(have.path_sha256, p1.path_sha256);
+	assert_int_equal(have.pinned_at, 3000);
+	assert_int_equal(sc_reg_pin_get(reg, "A-3", p1.root_sha256, &have, &found, &match), SC_OK);
+	assert_int_equal(found, 0);
+	assert_int_equal(events(reg, "A-1", "device-pinned", NULL), 1);
+	assert_int_equal(events(reg, "A-1", "device-added", "added with its certificates"), 1);
+	assert_int_equal(events(reg, "A-3", "device-added", "added with its certificates"), 0);
+	assert_int_equal(sc_reg_device_get(reg, "A-1", &d), SC_OK);
+	assert_string_equal(d.note, "shipped");
+	/* add: a registered device (any spelling) refuses the whole list. */
+	assert_int_equal(activate(reg, 0, (const char *[]){ "A-4", "A-1" },
+	                     (const struct sc_reg_pin *[]){ &p4, &p1 }, 2, &added, &skipped),
+	    SC_ERR_EXISTS);
+	assert_non_null(strstr(sc_err_detail(), "device A-1 is already registered (active)"));
+	assert_int_equal(activate(reg, 0, (const char *[]){ "A-4", "a-1" },
+	                     (const struct sc_reg_pin *[]){ &p4, &p1 }, 2, &added, &skipped),
+	    SC_ERR_EXISTS);
+	assert_non_null(strstr(sc_err_detail(), "already registered as A-1"));
+	assert_int_equal(added + skipped, 0);
+	assert_int_equal(sc_reg_device_get(reg, "A-4", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(activate(reg, 0, (const char *[]){ "A-5", "A-5" },
+	                     (const struct sc_reg_pin *[]){ NULL, NULL }, 2, &added, &skipped),
+	    SC_ERR_USAGE);
+	assert_int_equal(activate(reg, 0, (const char *[]){ "bad\tid" },
+	                     (const struct sc_reg_pin *[]){ NULL }, 1, &added, &skipped),
+	    SC_ERR_USAGE);
+	/* import: A-1 again (its pin kept), A-3 (registered, pinned now), A-4 new. */
+	assert_int_equal(activate(reg, 1, (const char *[]){ "A-1", "A-3", "A-4" },
+	                     (const struct sc_reg_pin *[]){ &p1, &p3, &p4 }, 3, &added, &skipped),
+	    SC_OK);
+	assert_int_equal(added, 1);
+	assert_int_equal(skipped, 2);
+	assert_int_equal(events(reg, "A-1", "device-pinned", NULL), 1);
+	assert_int_equal(sc_reg_pin_get(reg, "A-3", p3.root_sha256, &have, &found, &match), SC_OK);
+	assert_true(found && match);
+	assert_string_equal(have.kek_sha256, p3.kek_sha256);
+	assert_int_equal(events(reg, "A-4", "device-added",
+	                     "imported, line 3, with its certificates"),
+	    1);
+	assert_int_equal(events(reg, NULL, "devices-imported",
+	                     "ship.csv: 1 added, 2 already registered, 3 with certificates"),
+	    1);
+	/* Another device CA for A-1: refused, nothing of the import written, the attempt audited. */
+	assert_int_equal(activate(reg, 1, (const char *[]){ "A-6", "A-1" },
+	                     (const struct sc_reg_pin *[]){ NULL, &other }, 2, &added, &skipped),
+	    SC_ERR_PIN_MISMATCH);
+	assert_non_null(
+	    strstr(sc_err_detail(), "device A-1 is pinned to device CA 1111111111111111"));
+	assert_int_equal(added + skipped, 0);
+	assert_int_equal(sc_reg_device_get(reg, "A-6", &d), SC_ERR_NOT_FOUND);
+	assert_int_equal(events(reg, "A-1", "device-ca-changed",
+	                     "refused at activation (ship.csv): "),
+	    1);
+	assert_int_equal(sc_reg_pin_get(reg, "A-1", p1.root_sha256, &have, &found, &match), SC_OK);
+	assert_string_equal(have.ca_sha256, p1.ca_sha256);
+	/* The same for an add, and for another KEK with the same device CA. */
+	make_pin(&other, '1', '9', 'a');
+	assert_int_equal(activate(reg, 1, (const char *[]){ "A-1" },
+	                     (const struct sc_reg_pin *[]){ &other }, 1, &added, &skipped),
+	    SC_ERR_PIN_MISMATCH);
+	assert_int_equal(events(reg, "A-1", "device-ca-changed", NULL), 2);
+	/* import: twice in the feed, a bad ID, an ID registered under another spelling. */
+	assert_int_equal(activate(reg, 1, (const char *[]){ "A-7", "a-7" },
+	                     (const struct sc_reg_pin *[]){ NULL, NULL }, 2, &added, &skipped),
+	    SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), "ship.csv:2: device a-7 appears twice"));
+	assert_int_equal(activate(reg, 1, (const char *[]){ "A-8", "bad\tid" },
+	                     (const struct sc_reg_pin *[]){ NULL, NULL }, 2, &added, &skipped),
+	    SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), "ship.csv:2: device ID"));
+	assert_int_equal(activate(reg, 1, (const char *[]){ "a-4" },
+	                     (const struct sc_reg_pin *[]){ NULL }, 1, &added, &skipped),
+	    SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), "is registered as A-4"));
+	assert_int_equal(sc_reg_device_get(reg, "A-7", &d), SC_ERR_NOT_FOUND);
+	sc_reg_close(reg);
+}
+
+struct walk {
+	char ids[8][SC_DEVICE_ID_MAX + 1];
+	size_t lines[8];
+	int n, stop_at;
+};
+
+static sc_err walk_cb(void *ctx, const char *device_id, const char *note, size_t line)
+{
+	struct walk *w = ctx;
+
+	(void)note;
+	if (w->n == w->stop_at)
+		return sc_fail(SC_ERR_IO, "stopped at line %zu", line);
+	snprintf(w->ids[w->n], sizeof(w->ids[0]), "%s", device_id);
+	w->lines[w->n++] = line;
+	return SC_OK;
+}
+
+/* sc_reg_csv_walk: the import's reader without a registry, its refusals, cb's stop. */
+static void test_csv_walk(void **state)
+{
+	static const char feed[] =
+	    "device_id,note\n# a comment\n\nW-1,first\n\"W-2\",\"a \"\"q\"\"\"\r\n";
+	struct walk w = { .stop_at = -1 };
+
+	(void)state;
+	write_file(csv, feed, sizeof(feed) - 1);
+	assert_int_equal(sc_reg_csv_walk(csv, walk_cb, &w), SC_OK);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.ids[0], "W-1");
+	assert_int_equal(w.lines[0], 4);
+	assert_string_equal(w.ids[1], "W-2");
+	assert_int_equal(w.lines[1], 5);
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 1;
+	assert_int_equal(sc_reg_csv_walk(csv, walk_cb, &w), SC_ERR_IO);
+	assert_string_equal(sc_err_detail(), "stopped at line 5");
+	write_file(csv, "W-1\nW 2\tx\n", 10);
+	memset(&w, 0, sizeof(w));
+	w.stop_at = -1;
+	assert_int_equal(sc_reg_csv_walk(csv, walk_cb, &w), SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), ":2: device ID"));
+	write_file(csv, "W-1,a,b\n", 8);
+	assert_int_equal(sc_reg_csv_walk(csv, walk_cb, &w), SC_ERR_MALFORMED);
+	assert_non_null(strstr(sc_err_detail(), ":1: expected device_id[,note]"));
+	assert_int_equal(sc_reg_csv_walk("/nonexistent/feed.csv", walk_cb, &w), SC_ERR_IO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_only[] = {
@@ -2030,6 +2320,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pin_of, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csv_walk, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
 	/* The same cases on PostgreSQL, less the SQLite file's own, plus PostgreSQL's. */
@@ -2055,6 +2348,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_audit_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')

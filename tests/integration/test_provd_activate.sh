@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Pinning at activation (issue 17 direction 1, act8), with real SPs, server and agents: the
+# operator activates devices with the manufacturer's shipment (`net device add --chain --kek`,
+# `net device import --certs`), every certificate verified under the manufacturer root and the
+# pin written with the activation; the device's first request then takes provd's pinned path
+# (its log says pin=hit, never pin=new). Each tampered or foreign file is refused with its check
+# and the file named, and nothing of the activation is written; a second device CA for an
+# activated device is refused by provd (device-ca-changed) and by a later activation; a device
+# activated without certificates is served exactly as before (pinned at its first contact).
+SC_VG_BINS="SELFCERT SELFCERT_PROVD"
+[ "${SC_DB:-sqlite}" = pg ] && SC_VG_BINS="SELFCERT_PROVD"
+source "$SC_TESTLIB"
+source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
+
+# Set-up and usage errors run the CLI natively: under valgrind the activation's own runs are
+# the memchecked ones (each memcheck process costs seconds).
+native() { local vg=$SELFCERT rc; SELFCERT=$SELFCERT_NATIVE; "$@"; rc=$?; SELFCERT=$vg; return $rc; }
+native provd_world testnet || exit 1
+native provd_device a DEV-A || exit 1   # activated with --chain/--kek
+native provd_device c DEV-C || exit 1   # activated without certificates: the old way
+native provd_device e DEV-E || exit 1   # imported with the shipment folder
+native provd_device f DEV-F || exit 1   # the same import
+native provd_device x DEV-A || exit 1   # a second, genuine device CA for DEV-A (a re-made SP)
+native provd_device g DEV-G || exit 1   # pinned by an import after its activation
+native provd_device h DEV-H || exit 1   # added with --certs
+ROOT=$T/mfr/root.pem
+SHIP=$T/shipment
+mkdir -p "$SHIP"
+for n in a e f; do
+  id=$(openssl x509 -in "$T/$n-certs/device-ca.pem" -noout -subject -nameopt multiline |
+    sed -n 's/^ *serialNumber *= *//p')
+  mkdir -p "$SHIP/$id"
+  cp "$T/$n-certs/chain.pem" "$T/$n-certs/kex.pem" "$SHIP/$id/"
+done
+pins() { db "SELECT count(*) FROM device_pins WHERE device_id = '$1'"; }
+audits() { db "SELECT count(*) FROM audit WHERE device_id = '$1' AND event = '$2'"; }
+
+# The one line names the check and the file.
+refused_naming() { # refused_naming DESC EXIT CODE FILE-WORDS CMD…
+  local desc=$1 rc=$2 code=$3 words=$4; shift 4
+  refused "$desc" "$rc" "$code" "$@"
+  check "$desc: the line names $words" grep -qF "$words" "$T/.err"
+}
+
+# Tampering: one byte of a certificate's signature (its last byte) changed.
+tamper() { # tamper IN.pem OUT.pem
+  openssl x509 -in "$1" -outform DER -out "$T/t.der"
+  local last; last=$(tail -c 1 "$T/t.der" | od -An -tu1 | tr -d ' ')
+  head -c -1 "$T/t.der" >"$T/t2.der"
+  printf "\\$(printf %03o $(((last + 1) % 256)))" >>"$T/t2.der"
+  openssl x509 -inform DER -in "$T/t2.der" -out "$2"
+}
+tamper "$T/a-certs/device-ca.pem" "$T/bad-ca.pem"
+cat "$T/bad-ca.pem" "$T/mfr/ca.pem" >"$T/bad-chain.pem"
+tamper "$T/a-certs/kex.pem" "$T/bad-kex.pem"
+
+# --- the flags: every misuse a usage error, before any registry is made ---
+add_a() { sc net device add --db "$REG_DB" --device-id DEV-A "$@"; }
+refused "--chain without --kek" 2 usage native add_a --chain "$T/a-certs/chain.pem" --mfr-root "$ROOT"
+refused "--kek without --chain" 2 usage native add_a --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused "certificates without --mfr-root" 2 usage native add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem"
+refused "--mfr-root alone" 2 usage native add_a --mfr-root "$ROOT"
+refused "--chain and --certs" 2 usage native add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --certs "$SHIP" --mfr-root "$ROOT"
+refused "--chain for two devices" 2 usage native sc net device add --db "$REG_DB" --device-id DEV-A --device-id DEV-Z --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused "import --certs without --mfr-root" 2 usage native sc net device import --db "$REG_DB" --csv /dev/null --certs "$SHIP"
+
+# --- refusals: the check and the file, nothing written ---
+ok "DEV-C activated without certificates" sc net device add --db "$REG_DB" --device-id DEV-C
+refused_naming "a tampered device CA" 1 chain "$T/bad-chain.pem: the device CA does not chain to the manufacturer root" \
+  add_a --chain "$T/bad-chain.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused_naming "a tampered KEK" 1 chain "$T/bad-kex.pem: the KEK certificate does not chain to the manufacturer root" \
+  add_a --chain "$T/a-certs/chain.pem" --kek "$T/bad-kex.pem" --mfr-root "$ROOT"
+refused_naming "another device's KEK" 1 kek-mismatch "$T/e-certs/kex.pem: the KEK certificate is not device DEV-A's" \
+  add_a --chain "$T/a-certs/chain.pem" --kek "$T/e-certs/kex.pem" --mfr-root "$ROOT"
+refused_naming "another device's chain" 1 device-mismatch "$T/e-certs/chain.pem: the device CA is device DEV-E's, not DEV-A's" \
+  add_a --chain "$T/e-certs/chain.pem" --kek "$T/e-certs/kex.pem" --mfr-root "$ROOT"
+refused_naming "the manufacturer CA as the device CA" 1 not-device-ca "$T/mfr/ca.pem: the first certificate is not a device CA" \
+  add_a --chain "$T/mfr/ca.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused_naming "the device CA without its issuer" 1 chain "$T/a-certs/device-ca.pem: the device CA does not chain" \
+  add_a --chain "$T/a-certs/device-ca.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused_naming "under another root" 1 chain "unable to get local issuer certificate" \
+  add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$T/net/root.pem"
+refused_naming "a KEK file that is not a certificate" 1 malformed "$T/a-certs/chain.pem" \
+  add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/chain.pem" --mfr-root "$ROOT"
+refused_naming "a missing chain file" 3 io "$T/nope.pem" \
+  add_a --chain "$T/nope.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT"
+refused "nothing of the refusals" 1 not-found sc net device show --db "$REG_DB" --device-id DEV-A
+
+# --- activation with the certificates: verified, pinned in the same transaction ---
+ok "DEV-A activated with its certificates" add_a --chain "$T/a-certs/chain.pem" --kek "$T/a-certs/kex.pem" --mfr-root "$ROOT" --json
+check "--json lists it pinned" grep -qx '{"activated":\["DEV-A"\],"note":null,"pinned":\["DEV-A"\]}' "$T/.out"
+check "DEV-A has its pin" [ "$(pins DEV-A)" = 1 ]
+check "audited: added with its certificates" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-A' AND event = 'device-added' AND detail = 'added with its certificates' AND actor LIKE 'cli uid=%'")" = 1 ]
+check "audited: pinned, by the CLI" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-A' AND event = 'device-pinned' AND actor LIKE 'cli uid=%'")" = 1 ]
+check "pinned under provd's root" [ "$(db "SELECT root_sha256 FROM device_pins WHERE device_id = 'DEV-A'")" = \
+  "$(openssl x509 -in "$ROOT" -outform DER | sha256sum | cut -c1-64)" ]
+check "the device CA's hash" [ "$(db "SELECT ca_sha256 FROM device_pins WHERE device_id = 'DEV-A'")" = \
+  "$(openssl x509 -in "$T/a-certs/device-ca.pem" -outform DER | sha256sum | cut -c1-64)" ]
+check "DEV-C has none yet" [ "$(pins DEV-C)" = 0 ]
+
+# --- add --certs: the shipment folder's layout for each --device-id ---
+mkdir -p "$T/ship4/DEV-H"
+cp "$T/h-certs/chain.pem" "$T/h-certs/kex.pem" "$T/ship4/DEV-H/"
+refused "an ID that cannot name a folder" 2 usage sc net device add --db "$REG_DB" --device-id "A/B" --certs "$T/ship4" --mfr-root "$ROOT"
+refused_naming "add --certs: a device without its folder" 3 io "$T/ship4/DEV-Q/chain.pem" \
+  sc net device add --db "$REG_DB" --device-id DEV-H --device-id DEV-Q --certs "$T/ship4" --mfr-root "$ROOT"
+check "all or nothing: DEV-H not added" [ "$(db "SELECT count(*) FROM devices WHERE device_id = 'DEV-H'")" = 0 ]
+ok "add --certs" sc net device add --db "$REG_DB" --device-id DEV-H --certs "$T/ship4" --mfr-root "$ROOT"
+check "says so" grep -q "^device DEV-H activated, its certificates verified and pinned (device CA " "$T/.out"
+check "DEV-H pinned" [ "$(pins DEV-H)" = 1 ]
+
+# --- the import: a CSV feed and the shipment folder ---
+printf 'device_id,note\nDEV-E,line e\nDEV-Q,no folder\n' >"$T/bad-feed.csv"
+refused_naming "a feed line without its folder" 3 io "$T/bad-feed.csv:3: $SHIP/DEV-Q/chain.pem" \
+  sc net device import --db "$REG_DB" --csv "$T/bad-feed.csv" --certs "$SHIP" --mfr-root "$ROOT"
+mkdir -p "$T/ship2/DEV-E"
+cp "$T/e-certs/chain.pem" "$T/ship2/DEV-E/"; cp "$T/bad-kex.pem" "$T/ship2/DEV-E/kex.pem"
+printf 'DEV-E\n' >"$T/e.csv"
+refused_naming "a tampered KEK in the shipment" 1 kek-mismatch "$T/e.csv:1: $T/ship2/DEV-E/kex.pem" \
+  sc net device import --db "$REG_DB" --csv "$T/e.csv" --certs "$T/ship2" --mfr-root "$ROOT"
+printf 'DEV-E\nDEV-E\n' >"$T/twice.csv"
+refused_naming "a device twice in the feed" 1 malformed "$T/twice.csv:2: device DEV-E appears twice" \
+  sc net device import --db "$REG_DB" --csv "$T/twice.csv" --certs "$SHIP" --mfr-root "$ROOT"
+check "nothing of the refused imports" [ "$(db "SELECT count(*) FROM devices WHERE device_id IN ('DEV-E','DEV-Q')")" = 0 ]
+printf 'device_id,note\nDEV-E,line e\nDEV-F\nDEV-A,again\n' >"$T/feed.csv"
+ok "the import with the shipment" sc net device import --db "$REG_DB" --csv "$T/feed.csv" --certs "$SHIP" --mfr-root "$ROOT" --json
+check "--json counts" grep -qx "{\"csv\":\"$T/feed.csv\",\"imported\":2,\"already_registered\":1,\"pinned\":3}" "$T/.out"
+check "DEV-E and DEV-F pinned" [ "$(pins DEV-E)$(pins DEV-F)" = 11 ]
+check "DEV-A's pin kept, not doubled" [ "$(pins DEV-A)$(audits DEV-A device-pinned)" = 11 ]
+check "the import audited with its count" [ "$(db "SELECT count(*) FROM audit WHERE event = 'devices-imported' AND detail LIKE '%2 added, 1 already registered, 3 with certificates'")" = 1 ]
+
+# --- the first requests: the pinned path, no path validation on the server ---
+start_provd || exit 1
+ok "DEV-A enrolls" agent a --once
+check "DEV-A enrolled" grep -q "^DEV-A enrolled key=1 " "$T/.out"
+check "its first request took the pinned path" [ "$(grep -c "device=DEV-A auth=proof pin=hit" "$T/provd.log")" = 1 ]
+check "and no first-contact pin" bash -c "! grep -q 'device=DEV-A .*pin=new' '$T/provd.log'"
+ok "DEV-E enrolls" agent e --once
+check "DEV-E's first request: pinned path" grep -q "device=DEV-E auth=proof pin=hit" "$T/provd.log"
+ok "DEV-H enrolls" agent h --once
+check "DEV-H's first request: pinned path" grep -q "device=DEV-H auth=proof pin=hit" "$T/provd.log"
+# The device activated without certificates: exactly as before (verified and pinned at its
+# first request, the pinned path from its second).
+ok "DEV-C enrolls" agent c --once
+check "DEV-C pinned at first contact" [ "$(grep -c "device=DEV-C auth=proof pin=new" "$T/provd.log")" = 1 ]
+ok "DEV-C renews" agent c --once --force-renew
+check "its renewal: pinned path" [ "$(grep -c "device=DEV-C auth=proof pin=hit" "$T/provd.log")" = 1 ]
+check "DEV-C's pin, by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-C' AND event = 'device-pinned' AND actor LIKE 'api %'")" = 1 ]
+
+# --- the server judges the same files as the CLI did: the same check refuses them ---
+pem_json() { awk 'BEGIN{ORS="\\n"} {print}' "$1"; }
+server_is() { # server_is DESC CHAIN KEK STATUS CODE: a profile request (no proof) for the files
+  printf '{"chain":"%s","kex":"%s","challenge":"%s"}' "$(pem_json "$2")" "$(pem_json "$3")" \
+    "$(openssl rand -hex 32)" >"$T/req.json"
+  api_json POST /v1/profiles "$T/req.json"
+  api_is "$1" "$4" "$5"
+}
+server_is "provd: the tampered device CA" "$T/bad-chain.pem" "$T/a-certs/kex.pem" 422 chain
+server_is "provd: the tampered KEK" "$T/a-certs/chain.pem" "$T/bad-kex.pem" 422 chain
+server_is "provd: another device's KEK" "$T/a-certs/chain.pem" "$T/e-certs/kex.pem" 422 kek-mismatch
+server_is "provd: the manufacturer CA as the device CA" "$T/mfr/ca.pem" "$T/a-certs/kex.pem" 422 not-device-ca
+
+# --- a second device CA for DEV-A: refused by provd and by a later activation ---
+CH=$(scn device challenge --sp "$T/x.sock")
+P=$(scn device proof --sp "$T/x.sock" --challenge "$CH" --chain "$T/x-certs/chain.pem" --kex "$T/x-certs/kex.pem") || fail "device proof"
+printf '{"chain":"%s","kex":"%s","challenge":"%s","proof":%s}' "$(pem_json "$T/x-certs/chain.pem")" \
+  "$(pem_json "$T/x-certs/kex.pem")" "$CH" "$P" >"$T/req.json"
+api_json POST /v1/profiles "$T/req.json"
+api_is "a genuine second device CA for DEV-A" 409 device-ca-changed
+check "audited by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-A' AND event = 'device-ca-changed' AND actor LIKE 'api %'")" = 1 ]
+rm -rf "$T/ship3"; mkdir -p "$T/ship3/DEV-A" "$T/ship3/DEV-G"
+cp "$T/x-certs/chain.pem" "$T/x-certs/kex.pem" "$T/ship3/DEV-A/"
+printf 'DEV-G\nDEV-A\n' >"$T/g.csv"
+cp "$T/g-certs/chain.pem" "$T/g-certs/kex.pem" "$T/ship3/DEV-G/"
+refused_naming "the import re-pinning DEV-A" 1 device-ca-changed "device DEV-A is pinned to device CA" \
+  sc net device import --db "$REG_DB" --csv "$T/g.csv" --certs "$T/ship3" --mfr-root "$ROOT"
+check "audited at activation" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-A' AND event = 'device-ca-changed' AND detail LIKE 'refused at activation ($T/g.csv)%' AND actor LIKE 'cli uid=%'")" = 1 ]
+check "all or nothing: DEV-G not added" [ "$(db "SELECT count(*) FROM devices WHERE device_id = 'DEV-G'")" = 0 ]
+check "DEV-A's pin unchanged" [ "$(db "SELECT ca_sha256 FROM device_pins WHERE device_id = 'DEV-A'")" = \
+  "$(openssl x509 -in "$T/a-certs/device-ca.pem" -outform DER | sha256sum | cut -c1-64)" ]
+ok "DEV-A still renews with its own" agent a --once --force-renew
+check "on the pinned path" [ "$(grep -c "device=DEV-A auth=proof pin=hit" "$T/provd.log")" = 2 ]
+
+# --- a device activated before, pinned later by an import (it had not asked yet) ---
+ok "DEV-G activated without certificates" sc net device add --db "$REG_DB" --device-id DEV-G
+printf 'DEV-G\n' >"$T/g2.csv"
+ok "then imported with its shipment" sc net device import --db "$REG_DB" --csv "$T/g2.csv" --certs "$T/ship3" --mfr-root "$ROOT"
+check "counted as registered, pinned" grep -q "imported 0 devices from $T/g2.csv (1 already registered)" "$T/.out"
+check "DEV-G pinned" [ "$(pins DEV-G)" = 1 ]
+ok "DEV-G enrolls" agent g --once
+check "DEV-G's first request: pinned path" grep -q "device=DEV-G auth=proof pin=hit" "$T/provd.log"
+
+stop_provd
+finish
