@@ -1979,7 +1979,9 @@ out:
 
 /*
  * A registration's writes in one statement, $1..$11: the certificate, [its profile consumed,]
- * its audit row, each written only where the certificate was. The last line is a guard: the
+ * its audit row, each written only where the certificate was (the profile found by its key, the
+ * certificate's existence a one-time filter: a join with c would be planned as a scan of every
+ * profile). The last line is a guard: the
  * statement fails with SQLSTATE 22012 (division by zero) unless the certificate was inserted
  * (a fingerprint already registered for another profile inserts nothing) and, when the profile
  * is to be consumed, consumed by exactly this statement. A failed statement aborts the
@@ -1994,10 +1996,10 @@ out:
 	" ON CONFLICT (fingerprint) DO NOTHING RETURNING profile_id),"                     \
 	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                   \
 	" SELECT $8, $10, 'certificate-registered', $3, $11 FROM c)"
-#define CERT_WRITE_CONSUME_SQL                                                                 \
-	CERT_WRITE_SQL                                                                         \
-	", u AS (UPDATE profiles SET consumed_at = $8"                                         \
-	" WHERE profile_id IN (SELECT profile_id FROM c) AND consumed_at IS NULL RETURNING 1)" \
+#define CERT_WRITE_CONSUME_SQL                                                                     \
+	CERT_WRITE_SQL                                                                             \
+	", u AS (UPDATE profiles SET consumed_at = $8"                                             \
+	" WHERE profile_id = $4 AND consumed_at IS NULL AND EXISTS (SELECT 1 FROM c) RETURNING 1)" \
 	" SELECT 1 / ((SELECT count(*) FROM c) * (SELECT count(*) FROM u))"
 #define CERT_WRITE_KEEP_SQL CERT_WRITE_SQL " SELECT 1 / (SELECT count(*) FROM c)"
 
