@@ -4,10 +4,40 @@
 # (tests/integration/lib-pg.sh), durable like the SQLite registry (fsync and synchronous_commit
 # on: SC_PG_DURABLE=1): BENCH gets --db URI --db-pid POSTMASTER, so bench_ca counts the
 # database's CPU too. Example: SELFCERT=… SELFCERT_PROVD=… bench/pg.sh build/release/bench_ca
+# SC_PG_STATS=FILE: also load pg_stat_statements (every statement, those run by triggers and
+# functions too, and BEGIN/COMMIT) and write its table to FILE after the run: calls, rows, mean
+# and total execution time (ms), buffers read per call (a scan shows), whether it came from the
+# client (t) or a trigger or function (f), the statement; then the WAL's records, writes and
+# flushes beside the database's commits. Timing the statements costs the server a little CPU: compare runs made alike.
 set -u
 . "$(dirname "$0")/../tests/integration/lib-pg.sh"
 export SC_PG_DURABLE=${SC_PG_DURABLE:-1}
+stats=${SC_PG_STATS:-}
 trap pg_cleanup EXIT
+if [ -n "$stats" ]; then
+  SC_PG_OPTS=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all
+    -c pg_stat_statements.track_utility=on -c pg_stat_statements.max=1000)
+fi
 pg_up || exit $?
+if [ -n "$stats" ]; then
+  pg_sql "CREATE EXTENSION pg_stat_statements; SELECT pg_stat_statements_reset();
+    SELECT pg_stat_reset_shared('wal'); SELECT pg_stat_reset()" >/dev/null || exit 1
+fi
 bench=$1; shift
 "$bench" "$@" --db "$SC_PG_URI" --db-pid "$(head -n 1 "$SC_PG_DIR/data/postmaster.pid")"
+rc=$?
+if [ -n "$stats" ]; then
+  # toplevel: f for a statement a trigger or function ran (no round trip of its own).
+  pg_sql "SELECT calls || E'\t' || rows || E'\t' || round(mean_exec_time::numeric, 4) || E'\t' ||
+      round(total_exec_time::numeric, 1) || E'\t' ||
+      round(shared_blks_hit::numeric / greatest(calls, 1), 1) || E'\t' || toplevel || E'\t' ||
+      regexp_replace(left(query, 160), '\s+', ' ', 'g')
+    FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+    ORDER BY total_exec_time DESC" >"$stats" || rc=1
+  # The WAL's flushes (wal_sync): fewer than commits when concurrent commits shared one.
+  pg_sql "SELECT 'wal: ' || wal_records || ' records, ' || wal_bytes || ' bytes, ' ||
+      wal_write || ' writes, ' || wal_sync || ' flushes; commits: ' ||
+      (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())
+    FROM pg_stat_wal" >>"$stats" || rc=1
+fi
+exit $rc

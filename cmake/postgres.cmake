@@ -46,3 +46,12 @@ if(TARGET sc_bench_net)
     COMMAND bench_nodes --nodes 1,2 --rounds 1 --devices 8 --clients 2)
   set_tests_properties(bench/smoke_nodes PROPERTIES TIMEOUT 300 ENVIRONMENT "${SC_BENCH_ENV}")
 endif()
+
+# bench_registry (pg8): the registry's calls of a first enrollment and of a renewal batch without
+# provd, the database server's CPU per device; bench/pg.sh runs it on PostgreSQL. Smoke: SQLite.
+if(TARGET sc_bench_util)
+  add_executable(bench_registry bench/bench_registry.c)
+  target_link_libraries(bench_registry PRIVATE sc_bench_util selfcert_registry)
+  add_test(NAME bench/smoke_registry
+    COMMAND bench_registry --threads 2 --devices 8 --renewal 4 --runs 1)
+endif()

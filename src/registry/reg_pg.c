@@ -19,8 +19,8 @@
 
 /* 'SCRG', as SQLite's application_id: the key of the migration lock and the meta row's mark. */
 #define PG_APPLICATION_ID 1396920903
-/* A statement's parameters at most (struct prm does not check): a profile and its audit row, 14. */
-#define PG_MAX_PARAMS 16
+/* A statement's parameters at most (struct prm does not check): a profile, a pin, their audit rows. */
+#define PG_MAX_PARAMS 24
 
 /*
  * Statements this connection has prepared (issue 17): PQexecParams makes the server parse and
@@ -381,7 +381,59 @@ static int reconnect(struct pg_reg *reg)
 	PQreset(reg->conn);
 	if (PQstatus(reg->conn) != CONNECTION_OK)
 		return 0;
+	/* A pipeline the old session broke off: the new one starts outside pipeline mode. */
+	if (PQpipelineStatus(reg->conn) != PQ_PIPELINE_OFF)
+		(void)PQexitPipelineMode(reg->conn);
 	return session_setup(reg) == SC_OK;
+}
+
+/*
+ * The name ("sc<index>") of sql's prepared statement in this session, prepared on first use:
+ * 1; 0 when the table is full or out of memory (the caller runs sql unprepared, as before);
+ * -1 when PQprepare failed, *err its result (the caller's answer: the server parses the text
+ * either way, so the execution would have failed alike).
+ */
+static int stmt_name(struct pg_reg *reg, const char *sql, int nparams, char name[24],
+    PGresult **err)
+{
+	size_t i;
+
+	*err = NULL;
+	for (i = 0; i < reg->n_stmts && strcmp(reg->stmts[i].sql, sql) != 0; i++)
+		;
+	snprintf(name, 24, "sc%zu", i); /* "sc" and a size_t in decimal (20 digits at most), NUL */
+	if (i == reg->n_stmts) {
+		PGresult *prep;
+		char *copy;
+
+		if (i >= PG_STMT_MAX || (copy = strdup(sql)) == NULL)
+			return 0;
+		prep = PQprepare(reg->conn, name, sql, nparams, NULL);
+		if (PQresultStatus(prep) != PGRES_COMMAND_OK) {
+			free(copy);
+			*err = prep;
+			return -1;
+		}
+		PQclear(prep);
+		reg->stmts[reg->n_stmts++].sql = copy;
+	}
+	return 1;
+}
+
+/* sql with p's parameters, through this session's prepared statement for that text. */
+static PGresult *exec(struct pg_reg *reg, const char *sql, const struct prm *p)
+{
+	int n = p != NULL ? p->n : 0, k;
+	char name[24];
+	PGresult *err;
+
+	if ((k = stmt_name(reg, sql, n, name, &err)) < 0)
+		return err;
+	if (k == 0)
+		return PQexecParams(reg->conn, sql, n, NULL, p != NULL ? p->v : NULL,
+		    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+	return PQexecPrepared(reg->conn, name, n, p != NULL ? p->v : NULL,
+	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
 }
 
 /*
@@ -389,44 +441,6 @@ static int reconnect(struct pg_reg *reg)
  * command; else SC_ERR_IO naming what. Outside a transaction a lost connection is made again
  * and the statement sent once more: nothing of it ran (a read, or BEGIN).
  */
-/*
- * sql with p's parameters, through this session's prepared statement for that text (made on
- * first use). A failed PQprepare is the answer itself (the same error the execution would
- * have given: the server parses the text either way).
- */
-static PGresult *exec(struct pg_reg *reg, const char *sql, const struct prm *p)
-{
-	int n = p != NULL ? p->n : 0;
-	char name[24]; /* "sc" and a size_t in decimal (20 digits at most), NUL */
-	size_t i;
-
-	for (i = 0; i < reg->n_stmts && strcmp(reg->stmts[i].sql, sql) != 0; i++)
-		;
-	if (i == reg->n_stmts && i < PG_STMT_MAX) {
-		PGresult *prep;
-		char *copy = strdup(sql);
-
-		if (copy == NULL)
-			i = PG_STMT_MAX; /* unprepared, as before */
-		else {
-			snprintf(name, sizeof(name), "sc%zu", i);
-			prep = PQprepare(reg->conn, name, sql, n, NULL);
-			if (PQresultStatus(prep) != PGRES_COMMAND_OK) {
-				free(copy);
-				return prep;
-			}
-			PQclear(prep);
-			reg->stmts[reg->n_stmts++].sql = copy;
-		}
-	}
-	if (i >= reg->n_stmts)
-		return PQexecParams(reg->conn, sql, n, NULL, p != NULL ? p->v : NULL,
-		    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
-	snprintf(name, sizeof(name), "sc%zu", i);
-	return PQexecPrepared(reg->conn, name, n, p != NULL ? p->v : NULL,
-	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
-}
-
 static sc_err x(struct pg_reg *reg, const char *what, const char *sql, const struct prm *p,
     PGresult **res)
 {
@@ -480,6 +494,159 @@ static void rollback(struct pg_reg *reg)
 	if (reg->in_tx && PQstatus(reg->conn) == CONNECTION_OK)
 		PQclear(PQexec(reg->conn, "ROLLBACK"));
 	reg->in_tx = 0;
+}
+
+/* ---- pipelines (issue 17): several statements, one round trip ---- */
+
+/* One statement of a pipeline: what it does (for messages), its text, its parameters or NULL. */
+struct pl_st {
+	const char *what;
+	const char *sql;
+	const struct prm *p;
+};
+
+/* The statements a pipeline may hold: a batch's reads (BEGIN, two per profile) or its writes. */
+#define PL_MAX (2 * SC_REG_RECORD_MANY_MAX + 2)
+
+/*
+ * After a pipeline's statements were sent (or some of them): their sync, then every result up to
+ * it read and dropped, and pipeline mode left. A broken connection is left as it is (reconnect's
+ * PQreset starts afresh).
+ */
+static void pl_drain(PGconn *c, int synced)
+{
+	PGresult *x;
+	int nulls = 0;
+
+	if (!synced && (PQstatus(c) != CONNECTION_OK || !PQpipelineSync(c)))
+		return;
+	/* A statement's results end with one NULL; two in a row: nothing more will come. */
+	while (PQstatus(c) == CONNECTION_OK && nulls < 2) {
+		if ((x = PQgetResult(c)) == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(x) == PGRES_PIPELINE_SYNC) {
+			PQclear(x);
+			break;
+		}
+		PQclear(x);
+	}
+	(void)PQexitPipelineMode(c);
+}
+
+/*
+ * st[0..n) sent at once in libpq's pipeline mode: one round trip instead of n, one wake-up of the
+ * server's backend instead of n. The server runs them in order, each statement with its own
+ * snapshot, exactly as if sent one by one (a read after a row lock sees what the lock waited
+ * for); after a failure it skips the rest of the pipeline (PGRES_PIPELINE_ABORTED). res[i] is
+ * st[i]'s result (NULL where none came; the caller PQclears each). SC_OK when every statement
+ * succeeded; else the first failure's error (naming its what) and, if state is not NULL, its
+ * SQLSTATE ("" if none). A BEGIN that ran sets in_tx, a COMMIT or ROLLBACK that ran clears it.
+ * Outside a transaction, and with no COMMIT in it, a lost connection is made again and the
+ * pipeline sent once more (nothing of it can have been committed).
+ */
+static sc_err pl_run(struct pg_reg *reg, const struct pl_st *st, size_t n, PGresult **res,
+    char state[6])
+{
+	char names[PL_MAX][24];
+	int kind[PL_MAX];
+	int retry = !reg->in_tx;
+	size_t i, bad;
+	sc_err r;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(st[i].sql, "COMMIT") == 0)
+			retry = 0;
+	for (int attempt = 0;; attempt++) {
+		PGresult *err = NULL;
+		int sent = 1;
+		size_t got = 0;
+
+		if (state != NULL)
+			state[0] = '\0';
+		memset(res, 0, n * sizeof(*res));
+		/* Each text prepared before (once per session): the pipeline only executes. */
+		for (i = 0; i < n && err == NULL; i++)
+			kind[i] = stmt_name(reg, st[i].sql, st[i].p != NULL ? st[i].p->n : 0,
+			    names[i], &err);
+		if (err != NULL) {
+			bad = i - 1;
+			res[bad] = err;
+			goto failed;
+		}
+		if (!PQenterPipelineMode(reg->conn)) {
+			bad = 0;
+			goto failed;
+		}
+		for (i = 0; i < n && sent; i++) {
+			const struct prm *p = st[i].p;
+			int np = p != NULL ? p->n : 0;
+
+			sent = kind[i] != 0
+			    ? PQsendQueryPrepared(reg->conn, names[i], np, p != NULL ? p->v : NULL,
+			          p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0)
+			    : PQsendQueryParams(reg->conn, st[i].sql, np, NULL,
+			          p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
+			          p != NULL ? p->fmt : NULL, 0);
+		}
+		if (sent && !PQpipelineSync(reg->conn))
+			sent = 0;
+		if (!sent) {
+			pl_drain(reg->conn, 0);
+			bad = 0;
+			goto failed;
+		}
+		for (got = 0; got < n; got++) {
+			PGresult *end;
+
+			if ((res[got] = PQgetResult(reg->conn)) == NULL)
+				break;
+			/* One result per statement, then NULL (more would be a protocol surprise). */
+			while ((end = PQgetResult(reg->conn)) != NULL &&
+			    PQresultStatus(end) != PGRES_PIPELINE_SYNC)
+				PQclear(end);
+			if (end != NULL) { /* the sync already: the rest never came */
+				PQclear(end);
+				(void)PQexitPipelineMode(reg->conn);
+				got++;
+				goto collected;
+			}
+		}
+		pl_drain(reg->conn, 1);
+collected:
+		for (i = 0; i < got; i++) {
+			ExecStatusType s = PQresultStatus(res[i]);
+			const char *q = st[i].sql;
+
+			if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
+				break;
+			if (strcmp(q, "BEGIN") == 0)
+				reg->in_tx = 1;
+			else if (strcmp(q, "COMMIT") == 0 || strcmp(q, "ROLLBACK") == 0)
+				reg->in_tx = 0;
+		}
+		if (i == n)
+			return SC_OK;
+		bad = i;
+failed:
+		/* The first failure names the error; a pipeline cut short by a lost connection has none. */
+		if (bad < n && res[bad] != NULL && state != NULL &&
+		    PQresultErrorField(res[bad], PG_DIAG_SQLSTATE) != NULL)
+			snprintf(state, 6, "%s", PQresultErrorField(res[bad], PG_DIAG_SQLSTATE));
+		r = pg_fail(reg, bad < n ? res[bad] : NULL, st[bad < n ? bad : 0].what);
+		if (attempt == 0 && retry && conn_lost(reg, bad < n ? res[bad] : NULL)) {
+			reg->in_tx = 0; /* a BEGIN of this pipeline went with the session */
+			if (reconnect(reg)) {
+				for (i = 0; i < n; i++)
+					PQclear(res[i]);
+				sc_err_clear();
+				continue;
+			}
+		}
+		return r;
+	}
 }
 
 static int64_t i64(const PGresult *res, int row, int col)
@@ -1223,13 +1390,14 @@ out:
 /* ---- profiles ---- */
 
 /*
- * The checks shared by precheck and insert, two round trips: the device's status (with lock:
- * "FOR NO KEY UPDATE" inside the insert's transaction, so every node's inserts for one device
- * queue on its row, the count below is exact, and a revocation is ordered against them; "" for
- * the precheck's plain read), then its profiles in the window and the challenge in one
- * statement. A statement of its own after the lock: one that waited for the lock keeps its
- * older snapshot for everything but the locked row, and would miss the profile the lock holder
- * just committed.
+ * The checks shared by precheck and insert: the device's status (inside the insert's
+ * transaction locked "FOR NO KEY UPDATE", so every node's inserts for one device queue on its
+ * row, the count below is exact, and a revocation is ordered against them), then its profiles
+ * in the window and the challenge. Inside the transaction the count is a statement of its own
+ * after the lock: one that waited for the lock keeps its older snapshot for everything but the
+ * locked row, and would miss the profile the lock holder just committed. The two travel in one
+ * pipeline (pl_run), so the order costs no round trip. The precheck takes no lock (it is
+ * advice, the insert decides) and reads all of it in one statement, one snapshot.
  *
  * source non-empty: an unauthenticated request from that address, counted in the address's
  * budget (its profiles for any device), not in the device's. Many devices share an address, so
@@ -1238,105 +1406,195 @@ out:
  * that order, so no two inserts wait on each other in a cycle — and every node's inserts from
  * one address queue on it, making that count exact too. Two addresses whose hashes collide
  * merely queue together; the two-key lock never meets the migration's one-key lock of the same
- * number (PostgreSQL keeps the two key spaces apart). The precheck takes no lock: it is advice, the insert decides.
+ * number (PostgreSQL keeps the two key spaces apart).
  */
-static sc_err profile_checks(struct pg_reg *reg, const char *device_id, const char *challenge,
-    const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after,
-    const char *lock)
-{
-	enum sc_reg_dev_status s = 0;
-	struct prm p = { 0 };
-	PGresult *res = NULL;
-	int64_t n, oldest;
-	int used, unauth = source != NULL && *source != '\0';
-	sc_err r;
 
-	if (retry_after != NULL)
-		*retry_after = 0;
-	if ((r = device_status(reg, device_id, lock, &s)) != SC_OK)
-		return r;
-	if (s == 0)
+/* The profiles in the window and the challenge's use: $1 the budget's key, $2 the window's
+ * start, $3 the challenge or NULL. */
+#define RATE_COLS                    \
+	"count(*), min(created_at)," \
+	" $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
+#define RATE_SQL_DEVICE                                                                       \
+	"SELECT " RATE_COLS " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint" \
+	" AND source IS NULL"
+#define RATE_SQL_SOURCE \
+	"SELECT " RATE_COLS " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
+
+/* What profile_checks's reads found (status 0: no such device). */
+struct profile_seen {
+	enum sc_reg_dev_status s;
+	int64_t n, oldest;
+	int used;
+};
+
+/* The count and challenge columns at col, col + 1, col + 2 of res's one row. */
+static void rate_cols(const PGresult *res, int col, struct profile_seen *v)
+{
+	v->n = i64(res, 0, col);
+	v->oldest = i64(res, 0, col + 1);
+	v->used = strcmp(PQgetvalue(res, 0, col + 2), "t") == 0;
+}
+
+/* The reads judged, in the order a request meets the refusals. */
+static sc_err profile_judge(const struct profile_seen *v, const char *device_id, const char *source,
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+{
+	int unauth = source != NULL && *source != '\0';
+
+	if (v->s == 0)
 		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
 		    device_id);
-	if (s == SC_REG_DEV_REVOKED)
+	if (v->s == SC_REG_DEV_REVOKED)
 		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
-	if (unauth && *lock != '\0' && rate != NULL && rate->max > 0) {
-		struct prm a = { 0 };
-
-		p_text(&a, source);
-		if ((r = run(reg, "address lock",
-		         "SELECT pg_advisory_xact_lock(1396920903, hashtext($1))", &a)) != SC_OK)
-			return r;
-	}
-	p_text(&p, unauth ? source : device_id);
-	p_i64(&p, rate != NULL && rate->max > 0 ? now - rate->window_s : INT64_MAX);
-	p_text(&p, challenge != NULL && *challenge != '\0' ? challenge : NULL);
-	if ((r = x(reg, "rate and challenge",
-	         unauth
-	             ? "SELECT count(*), min(created_at),"
-	               " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
-	               " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
-	             : "SELECT count(*), min(created_at),"
-	               " $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
-	               " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint"
-	               " AND source IS NULL",
-	         &p, &res)) != SC_OK)
-		return r;
-	n = i64(res, 0, 0);
-	oldest = i64(res, 0, 1);
-	used = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-	PQclear(res);
-	if (rate != NULL && rate->max > 0 && n >= (int64_t)rate->max) {
+	if (rate != NULL && rate->max > 0 && v->n >= (int64_t)rate->max) {
 		if (retry_after != NULL)
-			*retry_after = oldest + rate->window_s - now + 1;
+			*retry_after = v->oldest + rate->window_s - now + 1;
 		if (unauth)
 			return sc_fail(SC_ERR_RATE_LIMITED,
 			    "unauthenticated requests from %s had %lld profiles in the last %lld s "
 			    "(at most %u); send a request proof",
-			    source, (long long)n, (long long)rate->window_s, rate->max);
+			    source, (long long)v->n, (long long)rate->window_s, rate->max);
 		return sc_fail(SC_ERR_RATE_LIMITED,
 		    "device %s had %lld profiles in the last %lld s (at most %u)", device_id,
-		    (long long)n, (long long)rate->window_s, rate->max);
+		    (long long)v->n, (long long)rate->window_s, rate->max);
 	}
-	if (used)
+	if (v->used)
 		return sc_fail(SC_ERR_REPLAY,
 		    "challenge already used for a profile (a replayed request)");
 	return SC_OK;
 }
 
+/* The rate statement's parameters into p (RATE_SQL_*). */
+static void rate_params(struct prm *p, const char *device_id, const char *challenge,
+    const char *source, const struct sc_reg_rate *rate, int64_t now)
+{
+	int unauth = source != NULL && *source != '\0';
+
+	p_text(p, unauth ? source : device_id);
+	p_i64(p, rate != NULL && rate->max > 0 ? now - rate->window_s : INT64_MAX);
+	p_text(p, challenge != NULL && *challenge != '\0' ? challenge : NULL);
+}
+
+/* Outside any transaction, one statement: the device's status beside the rate's columns. */
 static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
-	return profile_checks(pg(base), device_id, challenge, source, rate, now, retry_after, "");
+	struct pg_reg *reg = pg(base);
+	struct profile_seen v = { 0 };
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	int unauth = source != NULL && *source != '\0';
+	sc_err r;
+
+	if (retry_after != NULL)
+		*retry_after = 0;
+	rate_params(&p, device_id, challenge, source, rate, now);
+	if (unauth)
+		p_text(&p, device_id);
+	if ((r = x(reg, "rate and challenge",
+	         unauth ? "SELECT (SELECT status FROM devices WHERE device_id = $4), " RATE_COLS
+	                  " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
+	                : "SELECT (SELECT status FROM devices WHERE device_id = $1), " RATE_COLS
+	                  " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint"
+	                  " AND source IS NULL",
+	         &p, &res)) != SC_OK)
+		return r;
+	v.s = PQgetisnull(res, 0, 0) ? 0 : status_from_text(PQgetvalue(res, 0, 0));
+	rate_cols(res, 1, &v);
+	PQclear(res);
+	return profile_judge(&v, device_id, source, rate, now, retry_after);
 }
 
 static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
-    int64_t now, const char *actor);
+    int64_t now, const char *actor) __attribute__((unused));
+static sc_err pin_judge(const char *device_id, const struct sc_reg_pin *have, int found,
+    const struct sc_reg_pin *pin);
+static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int *root_match);
 
+#define PIN_READ_SQL                                                                  \
+	"SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
+	" (root_sha256 = $1)::int FROM device_pins WHERE device_id = $2"              \
+	" ORDER BY 7 DESC LIMIT 1"
+
+/*
+ * The profile and its audit row (written only when the profile was: the challenge's UNIQUE
+ * constraint is the last word, and another device's insert of the same challenge on another
+ * node, with no row lock in common, waits here and then does nothing), $1..$14.
+ */
+#define PROFILE_INSERT_SQL                                                                   \
+	"WITH p AS (INSERT INTO profiles (profile_id, device_id, challenge, origin, alg,"    \
+	" not_before, not_after, profile_not_after, der, chain_pem, created_at, source)"     \
+	" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"                                   \
+	" ON CONFLICT ON CONSTRAINT profiles_challenge_key DO NOTHING RETURNING device_id)," \
+	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                     \
+	" SELECT $11, $13, 'profile-issued', device_id, $14 FROM p RETURNING 1)"
+
+/*
+ * Two round trips, each a pipeline: BEGIN, the device's row lock, [the address's lock], the
+ * rate and challenge, [the device's pin]; then, judged here, the writes in one statement and
+ * COMMIT. The writes depend on each other inside the statement (the audit rows and the pin
+ * only where the profile was written), so the COMMIT queued behind them commits all or, for a
+ * challenge another node took meanwhile, nothing. Before issue 17's pipelines: 7-8 round trips.
+ */
 static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *rec,
     const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {
 	struct pg_reg *reg = pg(base);
-	struct prm p = { 0 };
-	PGresult *res = NULL;
-	char detail[192];
-	int inserted;
+	struct prm dev = { 0 }, adr = { 0 }, rt = { 0 }, pn = { 0 }, p = { 0 };
+	struct pl_st st[6];
+	PGresult *res[6] = { NULL };
+	struct profile_seen v = { 0 };
+	struct sc_reg_pin have;
+	char detail[192], pin_detail[192];
+	size_t n = 0, i_dev, i_rate, i_pin = 0;
+	int unauth = rec->source[0] != '\0', found = 0, root_match = 0, pin_new = 0;
 	sc_err r;
 
 	rec->created_at = now;
 	rec->consumed_at = 0;
-	if ((r = begin(reg)) != SC_OK)
-		return r;
+	if (retry_after != NULL)
+		*retry_after = 0;
+	st[n++] = (struct pl_st){ "begin", "BEGIN", NULL };
 	/*
 	 * deferred_commit (registry.h): this commit returns without waiting for its WAL flush;
 	 * any later synchronous commit (the device's certificate) flushes the WAL past it.
 	 */
-	if (rec->deferred_commit &&
-	    (r = run(reg, "deferred commit", "SET LOCAL synchronous_commit = off", NULL)) != SC_OK)
+	if (rec->deferred_commit)
+		st[n++] = (struct pl_st){ "deferred commit", "SET LOCAL synchronous_commit = off",
+			NULL };
+	p_text(&dev, rec->device_id);
+	i_dev = n;
+	st[n++] = (struct pl_st){ "reading a device",
+		"SELECT status FROM devices WHERE device_id = $1 FOR NO KEY UPDATE", &dev };
+	if (unauth && rate != NULL && rate->max > 0) {
+		p_text(&adr, rec->source);
+		st[n++] = (struct pl_st){ "address lock",
+			"SELECT pg_advisory_xact_lock(1396920903, hashtext($1))", &adr };
+	}
+	rate_params(&rt, rec->device_id, rec->challenge, rec->source, rate, now);
+	i_rate = n;
+	st[n++] = (struct pl_st){ "rate and challenge", unauth ? RATE_SQL_SOURCE : RATE_SQL_DEVICE,
+		&rt };
+	if (rec->pin != NULL) {
+		/* Under the device row's lock: two first contacts of one device queue. */
+		p_text(&pn, rec->pin->root_sha256);
+		p_text(&pn, rec->device_id);
+		i_pin = n;
+		st[n++] = (struct pl_st){ "reading a device pin", PIN_READ_SQL, &pn };
+	}
+	if ((r = pl_run(reg, st, n, res, NULL)) != SC_OK)
 		goto out;
-	if ((r = profile_checks(reg, rec->device_id, rec->challenge, rec->source, rate, now,
-	         retry_after, "FOR NO KEY UPDATE")) != SC_OK)
+	if (PQntuples(res[i_dev]) == 1)
+		v.s = status_from_text(PQgetvalue(res[i_dev], 0, 0));
+	rate_cols(res[i_rate], 0, &v);
+	if ((r = profile_judge(&v, rec->device_id, rec->source, rate, now, retry_after)) != SC_OK)
 		goto out;
+	if (rec->pin != NULL) {
+		pin_row(res[i_pin], &have, &found, &root_match);
+		if ((r = pin_judge(rec->device_id, &have, found, rec->pin)) != SC_OK)
+			goto out;
+		pin_new = !root_match;
+	}
 	p_text(&p, rec->profile_id);
 	p_text(&p, rec->device_id);
 	p_text(&p, rec->challenge[0] != '\0' ? rec->challenge : NULL);
@@ -1355,37 +1613,77 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
 	p_text(&p, actor != NULL ? actor : "unknown");
 	p_text(&p, detail);
+	if (pin_new) {
+		const struct sc_reg_pin *pin = rec->pin;
+
+		p_text(&p, pin->root_sha256);
+		p_text(&p, pin->ca_sha256);
+		p_text(&p, pin->kek_sha256);
+		p_text(&p, pin->path_sha256);
+		p_bin(&p, pin->spki, pin->spki_len);
+		snprintf(pin_detail, sizeof(pin_detail),
+		    "device CA %.16s…, KEK %.16s…, root %.16s…", pin->ca_sha256, pin->kek_sha256,
+		    pin->root_sha256);
+		p_text(&p, pin_detail);
+	}
+	for (size_t i = 0; i < n; i++)
+		PQclear(res[i]);
+	memset(res, 0, sizeof(res));
 	/*
-	 * The challenge's UNIQUE constraint is the last word: another device's insert of the same
-	 * challenge on another node (no row lock in common) waits here, then this one does nothing.
-	 * Its audit row rides in the same statement (issue 17: one round trip fewer per profile),
-	 * written only when the profile was.
+	 * With a new pin: written only beside the profile (FROM p), its audit row after the
+	 * profile's (it waits for a's row: the order sequential statements gave them).
 	 */
-	if ((r = x(reg, "recording a profile",
-	         "WITH p AS (INSERT INTO profiles (profile_id, device_id, challenge, origin, alg,"
-	         " not_before, not_after, profile_not_after, der, chain_pem, created_at, source)"
-	         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
-	         " ON CONFLICT ON CONSTRAINT profiles_challenge_key DO NOTHING RETURNING device_id)"
-	         " INSERT INTO audit (at, actor, event, device_id, detail)"
-	         " SELECT $11, $13, 'profile-issued', device_id, $14 FROM p RETURNING 1",
-	         &p, &res)) != SC_OK)
+	st[0] = (struct pl_st){ "recording a profile",
+		pin_new ? PROFILE_INSERT_SQL
+		    ","
+		    " d AS (INSERT INTO device_pins (device_id, root_sha256, ca_sha256,"
+		    " kek_sha256, path_sha256, ca_spki, pinned_at)"
+		    " SELECT device_id, $15, $16, $17, $18, $19, $11 FROM p RETURNING device_id),"
+		    " e AS (INSERT INTO audit (at, actor, event, device_id, detail)"
+		    " SELECT $11, $13, 'device-pinned', device_id, $20 FROM d"
+		    " WHERE EXISTS (SELECT 1 FROM a))"
+		    " SELECT count(*) FROM p"
+		        : PROFILE_INSERT_SQL " SELECT count(*) FROM p",
+		&p };
+	st[1] = (struct pl_st){ "commit", "COMMIT", NULL };
+	if ((r = pl_run(reg, st, 2, res, NULL)) != SC_OK)
 		goto out;
-	inserted = PQntuples(res) == 1;
-	PQclear(res);
-	if (!inserted) {
+	if (strcmp(PQgetvalue(res[0], 0, 0), "1") != 0)
 		r = sc_fail(SC_ERR_REPLAY,
 		    "challenge already used for a profile (a replayed request)");
-		goto out;
-	}
-	if (rec->pin != NULL && (r = pin_put(reg, rec->device_id, rec->pin, now, actor)) != SC_OK)
-		goto out;
-	r = commit(reg);
 out:
+	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++)
+		PQclear(res[i]);
 	rollback(reg);
 	return r;
 }
 
 /* ---- pins (schema 5) ---- */
+
+/* The pin read's row (PIN_READ_SQL), if any, into *out; *found and *root_match as pin_get's. */
+static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int *root_match)
+{
+	unsigned char *b = NULL;
+	size_t n = 0;
+
+	memset(out, 0, sizeof(*out));
+	*found = *root_match = 0;
+	if (PQntuples(res) != 1)
+		return;
+	copy_col(res, 0, 0, out->ca_sha256, sizeof(out->ca_sha256));
+	copy_col(res, 0, 1, out->kek_sha256, sizeof(out->kek_sha256));
+	copy_col(res, 0, 2, out->path_sha256, sizeof(out->path_sha256));
+	copy_col(res, 0, 3, out->root_sha256, sizeof(out->root_sha256));
+	b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
+	if (b != NULL && n > 0 && n <= sizeof(out->spki)) {
+		memcpy(out->spki, b, n);
+		out->spki_len = n;
+	}
+	PQfreemem(b);
+	out->pinned_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	*root_match = strcmp(PQgetvalue(res, 0, 6), "1") == 0;
+	*found = 1;
+}
 
 static sc_err pg_pin_get(struct sc_reg *base, const char *device_id, const char *root_sha256,
     struct sc_reg_pin *out, int *found, int *root_match)
@@ -1393,41 +1691,37 @@ static sc_err pg_pin_get(struct sc_reg *base, const char *device_id, const char 
 	struct pg_reg *reg = pg(base);
 	struct prm p = { 0 };
 	PGresult *res = NULL;
-	unsigned char *b = NULL;
-	size_t n = 0;
 	sc_err r;
 
 	p_text(&p, root_sha256);
 	p_text(&p, device_id);
-	if ((r = x(reg, "reading a device pin",
-	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
-	         " (root_sha256 = $1)::int FROM device_pins WHERE device_id = $2"
-	         " ORDER BY 7 DESC LIMIT 1",
-	         &p, &res)) != SC_OK)
+	if ((r = x(reg, "reading a device pin", PIN_READ_SQL, &p, &res)) != SC_OK)
 		return r;
-	if (PQntuples(res) == 1) {
-		copy_col(res, 0, 0, out->ca_sha256, sizeof(out->ca_sha256));
-		copy_col(res, 0, 1, out->kek_sha256, sizeof(out->kek_sha256));
-		copy_col(res, 0, 2, out->path_sha256, sizeof(out->path_sha256));
-		copy_col(res, 0, 3, out->root_sha256, sizeof(out->root_sha256));
-		b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
-		if (b != NULL && n > 0 && n <= sizeof(out->spki)) {
-			memcpy(out->spki, b, n);
-			out->spki_len = n;
-		}
-		PQfreemem(b);
-		out->pinned_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-		*root_match = strcmp(PQgetvalue(res, 0, 6), "1") == 0;
-		*found = 1;
-	}
+	if (PQntuples(res) == 1)
+		pin_row(res, out, found, root_match);
 	PQclear(res);
 	return SC_OK;
 }
 
+/* The device's pin (have, if found) against the one a request shows. */
+static sc_err pin_judge(const char *device_id, const struct sc_reg_pin *have, int found,
+    const struct sc_reg_pin *pin)
+{
+	if (found &&
+	    (strcmp(have->ca_sha256, pin->ca_sha256) != 0 ||
+	        strcmp(have->kek_sha256, pin->kek_sha256) != 0))
+		return sc_fail(SC_ERR_PIN_MISMATCH,
+		    "device %s is pinned to device CA %.16s… and KEK %.16s…; this request shows "
+		    "device CA %.16s… and KEK %.16s…",
+		    device_id, have->ca_sha256, have->kek_sha256, pin->ca_sha256, pin->kek_sha256);
+	return SC_OK;
+}
+
 /*
- * Inside profile_insert's transaction (the device row is locked FOR NO KEY UPDATE by
- * profile_checks, so two first contacts of one device queue): the device's pin is this one, or
- * is added as it.
+ * Inside the caller's transaction, under the device row's lock (FOR NO KEY UPDATE, as
+ * profile_insert takes it, so two first contacts of one device queue): the device's pin is this
+ * one, or is added as it. Activation's (act8: a device added with its certificates); a
+ * profile's first contact puts its pin in profile_insert's own statement instead.
  */
 static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
     int64_t now, const char *actor)
@@ -1439,15 +1733,9 @@ static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc
 	sc_err r;
 
 	if ((r = pg_pin_get(&reg->base, device_id, pin->root_sha256, &have, &found, &root_match)) !=
-	    SC_OK)
+	        SC_OK ||
+	    (r = pin_judge(device_id, &have, found, pin)) != SC_OK)
 		return r;
-	if (found &&
-	    (strcmp(have.ca_sha256, pin->ca_sha256) != 0 ||
-	        strcmp(have.kek_sha256, pin->kek_sha256) != 0))
-		return sc_fail(SC_ERR_PIN_MISMATCH,
-		    "device %s is pinned to device CA %.16s… and KEK %.16s…; this request shows "
-		    "device CA %.16s… and KEK %.16s…",
-		    device_id, have.ca_sha256, have.kek_sha256, pin->ca_sha256, pin->kek_sha256);
 	if (root_match)
 		return SC_OK;
 	p_text(&p, device_id);
@@ -1542,10 +1830,63 @@ out:
 
 /* ---- certificates ---- */
 
-static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, int64_t now,
+/*
+ * A certificate's record judged against what its profile's locked row and the certificate of
+ * its period show, as one registration alone meets the refusals: found (the profile's row),
+ * prof_dev and s (its device and that device's status), consumed (when the profile got its
+ * first certificate, 0: never), fpr0 (the fingerprint of the profile's certificate for this
+ * period, "" if none). SC_OK with *already set when it is this very certificate again, or SC_OK
+ * to write it.
+ */
+static sc_err cert_judge(const struct sc_reg_cert_rec *rec, int found, const char *prof_dev,
+    enum sc_reg_dev_status s, int64_t consumed, const char *fpr0, int *already)
+{
+	*already = 0;
+	if (!found)
+		return sc_fail(SC_ERR_PROFILE_UNKNOWN,
+		    "the certificate names profile %s, which this server never issued",
+		    rec->profile_id);
+	if (strcmp(prof_dev, rec->device_id) != 0)
+		return sc_fail(SC_ERR_DEVICE_MISMATCH,
+		    "profile %s was issued to device %s, the certificate is device %s's",
+		    rec->profile_id, prof_dev, rec->device_id);
+	if (s != SC_REG_DEV_ACTIVE)
+		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
+	if (consumed == 0)
+		return SC_OK;
+	/* A renewal profile (#17) is consumed per period: this period's certificate decides. */
+	if (strcmp(fpr0, rec->fpr) == 0) {
+		*already = 1;
+		return SC_OK;
+	}
+	if (!rec->renewal || fpr0[0] != '\0')
+		return sc_fail(SC_ERR_PROFILE_CONSUMED,
+		    "profile %s already has a registered certificate%s", rec->profile_id,
+		    rec->renewal ? " for this period" : "");
+	return SC_OK;
+}
+
+static sc_err already_for_another(void)
+{
+	return sc_fail(SC_ERR_PROFILE_CONSUMED,
+	    "this certificate is already registered for another profile");
+}
+
+/*
+ * The profile row locked (concurrent records of one profile queue: the first registers, the
+ * rest see it consumed and get already-registered or profile-consumed, never a raw constraint
+ * error), the device row shared (a revocation waits for us, or we see it). $1 the profile.
+ */
+#define CERT_LOCK_SQL                                                  \
+	"SELECT p.device_id, p.consumed_at, d.status"                  \
+	" FROM profiles p JOIN devices d ON d.device_id = p.device_id" \
+	" WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d"
+
+/* One registration alone, statement by statement, in its own transaction (the batch's
+ * fallback below: its outcomes are the reference the pipelined batch reproduces). */
+static sc_err cert_record_tx(struct pg_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
     const char *actor, int *already)
 {
-	struct pg_reg *reg = pg(base);
 	struct prm p = { 0 }, q = { 0 };
 	PGresult *res = NULL;
 	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", fpr[SC_REG_FPR_HEX_LEN + 1] = "", detail[256];
@@ -1558,17 +1899,8 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	rec->registered_at = now;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	/*
-	 * The profile row locked (concurrent records of one profile queue: the first registers,
-	 * the rest see it consumed and get already-registered or profile-consumed, never a raw
-	 * constraint error), the device row shared (a revocation waits for us, or we see it).
-	 */
 	p_text(&p, rec->profile_id);
-	if ((r = x(reg, "reading a profile",
-	         "SELECT p.device_id, p.consumed_at, d.status"
-	         " FROM profiles p JOIN devices d ON d.device_id = p.device_id"
-	         " WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d",
-	         &p, &res)) != SC_OK)
+	if ((r = x(reg, "reading a profile", CERT_LOCK_SQL, &p, &res)) != SC_OK)
 		goto out;
 	if ((found = PQntuples(res) == 1)) {
 		copy_col(res, 0, 0, prof_dev, sizeof(prof_dev));
@@ -1576,30 +1908,13 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 		s = status_from_text(PQgetvalue(res, 0, 2));
 	}
 	PQclear(res);
-	if (!found) {
-		r = sc_fail(SC_ERR_PROFILE_UNKNOWN,
-		    "the certificate names profile %s, which this server never issued",
-		    rec->profile_id);
-		goto out;
-	}
-	if (strcmp(prof_dev, rec->device_id) != 0) {
-		r = sc_fail(SC_ERR_DEVICE_MISMATCH,
-		    "profile %s was issued to device %s, the certificate is device %s's",
-		    rec->profile_id, prof_dev, rec->device_id);
-		goto out;
-	}
-	if (s != SC_REG_DEV_ACTIVE) {
-		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
-		goto out;
-	}
-	if (consumed != 0) {
+	if (found && consumed != 0) {
 		/*
 		 * Its certificate, read by a statement of its own: one taken after the lock wait
 		 * sees what the winner committed (the locking statement's snapshot predates it).
 		 */
 		struct prm pp = { 0 };
 
-		/* A renewal profile (#17) is consumed per period: look at this period's row. */
 		p_text(&pp, rec->profile_id);
 		p_i64(&pp, rec->renewal ? (int64_t)rec->period : 0);
 		if ((r = x(reg, "reading a certificate",
@@ -1609,18 +1924,9 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 		if (PQntuples(res) == 1)
 			copy_col(res, 0, 0, fpr, sizeof(fpr));
 		PQclear(res);
-		if (strcmp(fpr, rec->fpr) == 0) {
-			*already = 1;
-			r = SC_OK;
-			goto out;
-		}
-		if (!rec->renewal || fpr[0] != '\0') {
-			r = sc_fail(SC_ERR_PROFILE_CONSUMED,
-			    "profile %s already has a registered certificate%s", rec->profile_id,
-			    rec->renewal ? " for this period" : "");
-			goto out;
-		}
 	}
+	if ((r = cert_judge(rec, found, prof_dev, s, consumed, fpr, already)) != SC_OK || *already)
+		goto out;
 	p_text(&q, rec->fpr);
 	p_text(&q, rec->serial);
 	p_text(&q, rec->device_id);
@@ -1639,8 +1945,7 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	inserted = PQntuples(res) == 1;
 	PQclear(res);
 	if (!inserted) {
-		r = sc_fail(SC_ERR_PROFILE_CONSUMED,
-		    "this certificate is already registered for another profile");
+		r = already_for_another();
 		goto out;
 	}
 	/* A renewal profile's later periods find it consumed already (#17): the UPDATE would
@@ -1670,6 +1975,254 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 out:
 	rollback(reg);
 	return r;
+}
+
+/*
+ * A registration's writes in one statement, $1..$11: the certificate, [its profile consumed,]
+ * its audit row, each written only where the certificate was (the profile found by its key, the
+ * certificate's existence a one-time filter: a join with c would be planned as a scan of every
+ * profile). The last line is a guard: the
+ * statement fails with SQLSTATE 22012 (division by zero) unless the certificate was inserted
+ * (a fingerprint already registered for another profile inserts nothing) and, when the profile
+ * is to be consumed, consumed by exactly this statement. A failed statement aborts the
+ * transaction and the COMMIT queued behind it, and the batch is done again one registration at
+ * a time (cert_record_tx), whose outcomes are exact: the pipeline never commits what a
+ * registration alone would have refused.
+ */
+#define CERT_WRITE_SQL                                                                     \
+	"WITH c AS (INSERT INTO certificates (fingerprint, serial, device_id, profile_id," \
+	" not_before, not_after, der, registered_at, period)"                              \
+	" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"                                             \
+	" ON CONFLICT (fingerprint) DO NOTHING RETURNING profile_id),"                     \
+	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                   \
+	" SELECT $8, $10, 'certificate-registered', $3, $11 FROM c)"
+#define CERT_WRITE_CONSUME_SQL                                                                     \
+	CERT_WRITE_SQL                                                                             \
+	", u AS (UPDATE profiles SET consumed_at = $8"                                             \
+	" WHERE profile_id = $4 AND consumed_at IS NULL AND EXISTS (SELECT 1 FROM c) RETURNING 1)" \
+	" SELECT 1 / ((SELECT count(*) FROM c) * (SELECT count(*) FROM u))"
+#define CERT_WRITE_KEEP_SQL CERT_WRITE_SQL " SELECT 1 / (SELECT count(*) FROM c)"
+
+/* One record of a pipelined batch: its profile's index in the batch's distinct profiles, its
+ * period as stored, its verdict (write: insert; consume: and mark the profile consumed). */
+struct cert_job {
+	size_t prof;
+	int64_t period;
+	int write, consume;
+	struct prm w;
+	char detail[256];
+};
+
+/* Every out[i] the same failure (r and the detail it set); r. */
+static sc_err all_failed(struct sc_reg_cert_outcome *out, size_t n, sc_err r)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i].r = r;
+		out[i].already = 0;
+		snprintf(out[i].detail, sizeof(out[i].detail), "%s", sc_err_detail());
+	}
+	return r;
+}
+/*
+ * registry.h's sc_reg_cert_record_many, and cert_record as a batch of one: one transaction, two
+ * round trips whatever n (each a pipeline, pl_run). (1) BEGIN and, for each distinct profile in
+ * profile-ID order (two batches lock their common profiles in one order: they queue, never
+ * deadlock), its row lock, then its certificates of the periods the batch names, read by a
+ * statement of its own after the lock (as cert_record_tx reads them). (2) The writes of the
+ * records judged acceptable, one statement each, then COMMIT. Each record is judged in batch
+ * order as it would be alone after the records before it: what they write (the profile consumed,
+ * a period's certificate, a fingerprint) counts as written. A refused record writes nothing and
+ * leaves the others; nothing to write, nothing committed. A write that meets what the reads
+ * could not show (CERT_WRITE_SQL's guard, or any other data or constraint error) rolls the
+ * transaction back, and the records are registered one at a time instead (cert_record_tx).
+ * Before issue 17's pipelines: one transaction and 5-7 round trips per certificate.
+ *
+ * SC_OK with every out[i] set; a failure of the batch as a whole (the connection, a lock
+ * timeout) is returned, and set in every out[i] too.
+ */
+static sc_err cert_batch(struct pg_reg *reg, struct sc_reg_cert_rec *recs, size_t n, int64_t now,
+    const char *actor, struct sc_reg_cert_outcome *out)
+{
+	size_t *ord = NULL, *first = NULL, nprof = 0, ns = 0, nw = 0;
+	struct cert_job *job = NULL;
+	struct prm *rd = NULL;
+	struct pl_st *st = NULL;
+	PGresult **res = NULL;
+	char *pbuf = NULL, **arr = NULL, state[6] = "";
+	sc_err r;
+
+	if ((ord = calloc(n, sizeof(*ord))) == NULL ||
+	    (first = calloc(n, sizeof(*first))) == NULL ||
+	    (job = calloc(n, sizeof(*job))) == NULL || (rd = calloc(2 * n, sizeof(*rd))) == NULL ||
+	    (arr = calloc(n, sizeof(*arr))) == NULL || (pbuf = malloc(n * 16 + 1)) == NULL ||
+	    (st = calloc(PL_MAX, sizeof(*st))) == NULL ||
+	    (res = calloc(PL_MAX, sizeof(*res))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "registry: out of memory");
+		r = all_failed(out, n, r);
+		goto out;
+	}
+	/* By profile ID, then by place in the batch (insertion sort: n <= 256, mostly one ID). */
+	for (size_t i = 0; i < n; i++) {
+		size_t k = i;
+
+		while (k > 0 && strcmp(recs[ord[k - 1]].profile_id, recs[i].profile_id) > 0) {
+			ord[k] = ord[k - 1];
+			k--;
+		}
+		ord[k] = i;
+	}
+	/* The distinct profiles, each with the array of its records' periods ("{0,3,4}"). */
+	{
+		char *w = pbuf;
+
+		for (size_t k = 0; k < n; k++) {
+			size_t i = ord[k];
+
+			recs[i].registered_at = now;
+			job[i].period = recs[i].renewal ? (int64_t)recs[i].period : 0;
+			if (k == 0 ||
+			    strcmp(recs[ord[k - 1]].profile_id, recs[i].profile_id) != 0) {
+				if (nprof > 0)
+					*w++ = '}', *w++ = '\0';
+				first[nprof] = i;
+				arr[nprof++] = w;
+				*w++ = '{';
+			} else
+				*w++ = ',';
+			w += snprintf(w, 12, "%lld", (long long)job[i].period);
+			job[i].prof = nprof - 1;
+		}
+		*w++ = '}', *w = '\0';
+	}
+	st[ns++] = (struct pl_st){ "begin", "BEGIN", NULL };
+	for (size_t j = 0; j < nprof; j++) {
+		p_text(&rd[2 * j], recs[first[j]].profile_id);
+		p_text(&rd[2 * j + 1], recs[first[j]].profile_id);
+		p_text(&rd[2 * j + 1], arr[j]);
+		st[ns++] = (struct pl_st){ "reading a profile", CERT_LOCK_SQL, &rd[2 * j] };
+		st[ns++] = (struct pl_st){ "reading a certificate",
+			"SELECT period, fingerprint FROM certificates"
+			" WHERE profile_id = $1 AND period = ANY ($2::int[])",
+			&rd[2 * j + 1] };
+	}
+	if ((r = pl_run(reg, st, ns, res, NULL)) != SC_OK) {
+		r = all_failed(out, n, r);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct sc_reg_cert_rec *rec = &recs[i];
+		const PGresult *lk = res[1 + 2 * job[i].prof], *cs = res[2 + 2 * job[i].prof];
+		int found = PQntuples(lk) == 1;
+		int64_t consumed = found ? i64(lk, 0, 1) : 0;
+		const char *fpr0 = "";
+
+		/* What the batch's earlier records write counts as written. */
+		for (size_t k = 0; k < i; k++)
+			if (job[k].write && job[k].prof == job[i].prof) {
+				consumed = consumed != 0 ? consumed : now;
+				if (job[k].period == job[i].period)
+					fpr0 = recs[k].fpr;
+			}
+		for (int row = 0; fpr0[0] == '\0' && row < PQntuples(cs); row++)
+			if (i64(cs, row, 0) == job[i].period)
+				fpr0 = PQgetvalue(cs, row, 1);
+		r = cert_judge(rec, found, found ? PQgetvalue(lk, 0, 0) : "",
+		    found ? status_from_text(PQgetvalue(lk, 0, 2)) : 0, consumed, fpr0,
+		    &out[i].already);
+		for (size_t k = 0; r == SC_OK && !out[i].already && k < i; k++)
+			if (job[k].write && strcmp(recs[k].fpr, rec->fpr) == 0)
+				r = already_for_another();
+		if ((out[i].r = r) != SC_OK) {
+			snprintf(out[i].detail, sizeof(out[i].detail), "%s", sc_err_detail());
+			continue;
+		}
+		if (out[i].already)
+			continue;
+		job[i].write = 1;
+		job[i].consume = consumed == 0;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		PQclear(res[i]);
+		res[i] = NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct sc_reg_cert_rec *rec = &recs[i];
+		struct prm *q = &job[i].w;
+
+		if (!job[i].write)
+			continue;
+		p_text(q, rec->fpr);
+		p_text(q, rec->serial);
+		p_text(q, rec->device_id);
+		p_text(q, rec->profile_id);
+		p_i64(q, rec->not_before);
+		p_i64(q, rec->not_after);
+		p_bin(q, rec->der, rec->der_len);
+		p_i64(q, now);
+		p_i64(q, job[i].period);
+		p_text(q, actor != NULL ? actor : "unknown");
+		snprintf(job[i].detail, sizeof(job[i].detail),
+		    "certificate %s (serial %s) for profile %s", rec->fpr, rec->serial,
+		    rec->profile_id);
+		p_text(q, job[i].detail);
+		st[nw++] = (struct pl_st){ "recording a certificate",
+			job[i].consume ? CERT_WRITE_CONSUME_SQL : CERT_WRITE_KEEP_SQL, q };
+	}
+	if (nw == 0) {
+		r = SC_OK; /* refusals and repeats only: nothing to commit, the locks let go */
+		goto out;
+	}
+	st[nw++] = (struct pl_st){ "commit", "COMMIT", NULL };
+	if ((r = pl_run(reg, st, nw, res, state)) == SC_OK)
+		goto out;
+	if (state[0] != '2' || (state[1] != '2' && state[1] != '3')) {
+		r = all_failed(out, n, r);
+		goto out;
+	}
+	/* The guard (22012) or another data (22) or constraint (23) error: one at a time. */
+	rollback(reg);
+	sc_err_clear();
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		if ((out[i].r = cert_record_tx(reg, &recs[i], now, actor, &out[i].already)) !=
+		    SC_OK) {
+			out[i].already = 0;
+			snprintf(out[i].detail, sizeof(out[i].detail), "%s", sc_err_detail());
+		}
+	}
+	r = SC_OK;
+out:
+	for (size_t i = 0; res != NULL && i < PL_MAX; i++)
+		PQclear(res[i]);
+	rollback(reg);
+	free(ord);
+	free(first);
+	free(job);
+	free(rd);
+	free(arr);
+	free(pbuf);
+	free(st);
+	free(res);
+	return r;
+}
+
+static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, int64_t now,
+    const char *actor, int *already)
+{
+	struct sc_reg_cert_outcome o = { 0 };
+	sc_err r = cert_batch(pg(base), rec, 1, now, actor, &o);
+
+	*already = o.r == SC_OK ? o.already : 0;
+	if (r != SC_OK)
+		return r;
+	return o.r == SC_OK ? SC_OK : sc_fail(o.r, "%s", o.detail);
+}
+
+static sc_err pg_cert_record_many(struct sc_reg *base, struct sc_reg_cert_rec *recs, size_t n,
+    int64_t now, const char *actor, struct sc_reg_cert_outcome *out)
+{
+	(void)cert_batch(pg(base), recs, n, now, actor, out);
+	return SC_OK;
 }
 
 static sc_err pg_cert_list(struct sc_reg *base, const char *device_id, size_t limit,
@@ -2323,6 +2876,7 @@ const struct sc_reg_backend sc_reg_pg = {
 	.profile_insert = pg_profile_insert,
 	.profile_get = pg_profile_get,
 	.cert_record = pg_cert_record,
+	.cert_record_many = pg_cert_record_many,
 	.cert_list = pg_cert_list,
 	.cert_der = pg_cert_der,
 	.audit_list = pg_audit_list,

@@ -1321,6 +1321,178 @@ static void test_cert_record_many(void **state)
 }
 
 /*
+ * One record of batch_world's script: its profile (0: none issued), device, fingerprint digit,
+ * renewal period (-1: an ordinary certificate).
+ */
+struct batch_line {
+	int profile;
+	const char *device;
+	char fpr;
+	int period;
+};
+
+/*
+ * Issue 17 (pg8): a world of devices and profiles for batch registrations, twice in one registry
+ * (w = 0 and 1: device IDs "W<w>-…", profile numbers and fingerprints apart), so a batch and the
+ * same records one at a time can be compared. Devices A (active, profiles 1 and 2, 2 a renewal
+ * profile in use) and R (profile 3, then revoked); fingerprint '9' is already registered for
+ * profile 4 (A's), so a record sent with it for another profile meets it only when written.
+ */
+static void batch_world(struct sc_reg *reg, int w)
+{
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	char dev_a[16], dev_r[16], ch[8];
+	int64_t retry;
+	int already;
+
+	snprintf(dev_a, sizeof(dev_a), "W%d-A", w);
+	snprintf(dev_r, sizeof(dev_r), "W%d-R", w);
+	assert_int_equal(sc_reg_device_add(reg, dev_a, NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, dev_r, NULL, "t", 1000), SC_OK);
+	for (int i = 1; i <= 4; i++) {
+		snprintf(ch, sizeof(ch), "%d%d", w, i);
+		make_profile(&rec, i == 3 ? dev_r : dev_a, 100 * w + i, ch);
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	}
+	make_cert(&c, dev_a, 100 * w + 4, '9');
+	c.fpr[0] = (char)('0' + w);
+	assert_int_equal(sc_reg_cert_record(reg, &c, 2500, "t", &already), SC_OK);
+	assert_int_equal(sc_reg_device_revoke(reg, dev_r, NULL, "t", 2600, &already), SC_OK);
+}
+
+/* A script line as world w's record. */
+static void batch_rec(struct sc_reg_cert_rec *c, int w, const struct batch_line *l)
+{
+	char dev[16];
+
+	snprintf(dev, sizeof(dev), "W%d-%s", w, l->device);
+	make_cert(c, dev, l->profile != 0 ? 100 * w + l->profile : 99, l->fpr);
+	c->fpr[0] = (char)('0' + w);
+	c->renewal = l->period >= 0;
+	c->period = l->period >= 0 ? (uint32_t)l->period : 0;
+}
+
+/* A world-1 detail as world 0's would read: its device IDs and profile IDs mapped back. */
+static void batch_detail_as_w0(const char *in, char *out, size_t out_len)
+{
+	char w1[40], w0[40];
+
+	snprintf(out, out_len, "%s", in);
+	for (char *p; (p = strstr(out, "W1-")) != NULL;)
+		p[1] = '0';
+	for (int i = 0; i < 100; i++) {
+		snprintf(w1, sizeof(w1), "%032x", 100 + i);
+		snprintf(w0, sizeof(w0), "%032x", i);
+		for (char *p; (p = strstr(out, w1)) != NULL;)
+			memcpy(p, w0, 32);
+	}
+}
+
+/*
+ * Issue 17 (pg8), on every backend: a batch's outcomes are exactly those of its records sent one
+ * at a time in order, for every refusal and for what the batch's own earlier records wrote (a
+ * profile consumed, a period taken, a fingerprint used), both when the batch is written as one
+ * (PostgreSQL: one transaction, two round trips, checked below) and when one write meets a
+ * fingerprint registered before (PostgreSQL: the batch done again one at a time).
+ */
+static void test_cert_batch_as_one(void **state)
+{
+	static const struct batch_line clean[] = {
+		{ 1, "A", 'a', -1 }, /* ordinary: registered */
+		{ 0, "A", 'b', -1 }, /* no such profile */
+		{ 1, "A", 'a', -1 }, /* the first again: already */
+		{ 1, "A", 'c', -1 }, /* another for the consumed profile */
+		{ 2, "A", 'd', 0 },  /* renewal period 0: consumes profile 2 */
+		{ 2, "A", 'e', 3 },  /* a later period */
+		{ 2, "A", 'f', 3 },  /* the same period, another certificate */
+		{ 2, "A", 'a', 5 },  /* a fingerprint an earlier record took */
+		{ 3, "A", '1', -1 }, /* R's profile, sent as A's */
+		{ 3, "R", '2', -1 }, /* a revoked device */
+		{ 2, "A", 'e', 3 },  /* period 3's again: already */
+		{ 2, "A", '3', 7 },  /* one more period */
+	};
+	static const struct batch_line clash[] = {
+		{ 2, "A", '4', 9 },  /* fine */
+		{ 2, "A", '9', 10 }, /* profile 4's certificate, as a period of 2 */
+		{ 2, "A", '5', 11 }, /* fine */
+		{ 1, "A", '6', -1 }, /* the consumed ordinary profile */
+	};
+	const struct {
+		const struct batch_line *lines;
+		size_t n;
+	} runs[] = { { clean, sizeof(clean) / sizeof(clean[0]) },
+		{ clash, sizeof(clash) / sizeof(clash[0]) } };
+	struct sc_reg *reg = open_new();
+	struct sc_reg_cert_rec c[16];
+	struct sc_reg_cert_outcome out[16];
+	struct sc_reg_counts counts;
+	int already;
+
+	(void)state;
+	batch_world(reg, 0);
+	batch_world(reg, 1);
+	for (size_t k = 0; k < 2; k++) {
+		size_t n = runs[k].n;
+
+		for (size_t i = 0; i < n; i++)
+			batch_rec(&c[i], 0, &runs[k].lines[i]);
+		assert_int_equal(sc_reg_cert_record_many(reg, c, n, 3000 + (int64_t)k, "t", out),
+		    SC_OK);
+		for (size_t i = 0; i < n; i++) {
+			sc_err r;
+
+			batch_rec(&c[i], 1, &runs[k].lines[i]);
+			already = -1;
+			r = sc_reg_cert_record(reg, &c[i], 3000 + (int64_t)k, "t", &already);
+			print_message("run %zu record %zu: batch %s/%d, alone %s/%d\n", k, i,
+			    sc_err_name(out[i].r), out[i].already, sc_err_name(r), already);
+			assert_int_equal(out[i].r, r);
+			if (r == SC_OK)
+				assert_int_equal(out[i].already, already);
+			else {
+				char want[256];
+
+				batch_detail_as_w0(sc_err_detail(), want, sizeof(want));
+				assert_string_equal(out[i].detail, want);
+			}
+		}
+	}
+	/* Each world: 1 + 4 (clean) + 2 (clash) certificates, 4 profiles consumed. */
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(counts.certificates, 2 * 7);
+#ifdef SC_REG_HAVE_PG
+	if (pg_uri != NULL) {
+		PGconn *q = PQconnectdb(pg_uri);
+		PGresult *res;
+
+		/* The clean batch's four registrations: one transaction. */
+		assert_int_equal(PQstatus(q), CONNECTION_OK);
+		res = PQexec(q,
+		    "SELECT count(*), count(DISTINCT xact) FROM audit"
+		    " WHERE event = 'certificate-registered' AND at = 3000"
+		    " AND device_id = 'W0-A'");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(res, 0, 0), "4");
+		assert_string_equal(PQgetvalue(res, 0, 1), "1");
+		PQclear(res);
+		/* The clash batch's two: done again one at a time, a transaction each. */
+		res = PQexec(q,
+		    "SELECT count(*), count(DISTINCT xact) FROM audit"
+		    " WHERE event = 'certificate-registered' AND at = 3001"
+		    " AND device_id = 'W0-A'");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(res, 0, 0), "2");
+		assert_string_equal(PQgetvalue(res, 0, 1), "2");
+		PQclear(res);
+		PQfinish(q);
+	}
+#endif
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
+/*
  * Issue 17, group commit: concurrent registrations share commits (never more commits than
  * registrations), each is answered only after its batch committed, and a refused one (a replayed
  * challenge) inside a batch rolls back its own writes only, with its own error.
@@ -1818,8 +1990,14 @@ static void test_pg_races(void **state)
 /* The server drops our session (a restart, a failover): the next operation reconnects. */
 static void test_pg_reconnect(void **state)
 {
+	static const char kill[] = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                           "WHERE datname = current_database() AND pid <> pg_backend_pid()";
 	struct sc_reg *reg = open_new();
 	struct sc_reg_device d;
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	int64_t retry;
+	int already = -1;
 
 	(void)state;
 	assert_int_equal(sc_reg_device_add(reg, "C-1", NULL, "t", 1000), SC_OK);
@@ -1831,6 +2009,16 @@ static void test_pg_reconnect(void **state)
 	                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
 	    SQLITE_OK);
 	assert_int_equal(sc_reg_device_add(reg, "C-2", NULL, "t", 1000), SC_OK);
+	/* pg8: a pipeline (BEGIN and the reads) that finds its session gone is sent once more. */
+	assert_int_equal(raw_exec(kill), SQLITE_OK);
+	make_profile(&rec, "C-1", 1, "01");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(raw_exec(kill), SQLITE_OK);
+	make_cert(&c, "C-1", 1, 'a');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	assert_int_equal(sc_reg_device_get(reg, "C-1", &d), SC_OK);
+	assert_int_equal(d.n_certs, 1);
 	assert_int_equal(sc_reg_schema_usable(reg), 1);
 	sc_reg_close(reg);
 }
@@ -2315,6 +2503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_record_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_batch_as_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
@@ -2341,6 +2530,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_batch_as_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
