@@ -1506,7 +1506,7 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
 }
 
 static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
-    int64_t now, const char *actor) __attribute__((unused));
+    int64_t now, const char *actor);
 static sc_err pin_judge(const char *device_id, const struct sc_reg_pin *have, int found,
     const struct sc_reg_pin *pin);
 static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int *root_match);
