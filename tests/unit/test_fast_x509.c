@@ -357,11 +357,90 @@ static void test_hostile(void **state)
 	sc_fast_set(was);
 }
 
+/*
+ * sc_fast_cert_peek (issue 17, prof8): the validity and key of P-256, P-384, RSA and Ed25519
+ * certificates as the X509 reads them, valid_now as X509_cmp_time decides it; and truncated,
+ * trailing, oversize and wrong-type inputs refused with SC_ERR_MALFORMED.
+ */
+static void test_peek(void **state)
+{
+	static const enum sc_alg algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_RSA2048,
+		SC_ALG_ED25519 };
+	EVP_PKEY *k = NULL, *got = NULL;
+	uint8_t *der = NULL, *buf, *spki = NULL;
+	int64_t nb, na;
+	int len, n, valid;
+	time_t now = time(NULL);
+	(void)state;
+
+	for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+		X509 *x;
+		time_t t;
+
+		assert_int_equal(sc_alg_keygen(algs[a], &k), SC_OK);
+		len = make_cert(k, k, NULL, 1, X509_VERSION_3, &der);
+		x = plain_parse(der, len);
+		assert_int_equal(sc_fast_cert_peek(der, (size_t)len, now, &valid, &nb, &na, &got),
+		    SC_OK);
+		assert_int_equal(valid, 1);
+		assert_non_null(got);
+		assert_int_equal(EVP_PKEY_eq(got, X509_get0_pubkey(x)), 1);
+		assert_true(nb >= (int64_t)now - 61 && nb <= (int64_t)time(NULL));
+		assert_int_equal(na, 2600000000);
+		EVP_PKEY_free(got);
+		got = NULL;
+		/* Before notBefore, after notAfter, and without the key. */
+		t = (time_t)nb - 10;
+		assert_int_equal(sc_fast_cert_peek(der, (size_t)len, t, &valid, &nb, &na, NULL),
+		    SC_OK);
+		assert_int_equal(valid, 0);
+		assert_int_equal(X509_cmp_time(X509_get0_notBefore(x), &t) < 0, 0);
+		assert_int_equal(sc_fast_cert_peek(der, (size_t)len, (time_t)2600000001, &valid,
+		                     &nb, &na, NULL),
+		    SC_OK);
+		assert_int_equal(valid, 0);
+		X509_free(x);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	len = make_cert(k, k, NULL, 1, X509_VERSION_3, &der);
+	/* Truncated anywhere. */
+	for (int cut = 0; cut < len; cut += cut < 16 ? 1 : 37)
+		assert_int_equal(sc_fast_cert_peek(der, (size_t)cut, now, &valid, &nb, &na, &got),
+		    SC_ERR_MALFORMED);
+	assert_null(got);
+	/* A byte after it. */
+	assert_non_null(buf = OPENSSL_malloc((size_t)len + 1));
+	memcpy(buf, der, (size_t)len);
+	buf[len] = 0;
+	assert_int_equal(sc_fast_cert_peek(buf, (size_t)len + 1, now, &valid, &nb, &na, &got),
+	    SC_ERR_MALFORMED);
+	/* Oversize. */
+	assert_int_equal(sc_fast_cert_peek(der, (size_t)65537, now, &valid, &nb, &na, &got),
+	    SC_ERR_MALFORMED);
+	/* Wrong type: a SubjectPublicKeyInfo; the certificate behind a SET tag. */
+	n = i2d_PUBKEY(k, &spki);
+	assert_int_equal(sc_fast_cert_peek(spki, (size_t)n, now, &valid, &nb, &na, &got),
+	    SC_ERR_MALFORMED);
+	buf[0] = 0x31;
+	assert_int_equal(sc_fast_cert_peek(buf, (size_t)len, now, &valid, &nb, &na, &got),
+	    SC_ERR_MALFORMED);
+	assert_null(got);
+	assert_int_equal(valid, 0);
+	OPENSSL_free(buf);
+	OPENSSL_free(spki);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equivalence),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_peek),
 	};
 	sc_fast_x509_set(1); /* as selfcert-provd does */
 	return cmocka_run_group_tests(tests, NULL, NULL);
