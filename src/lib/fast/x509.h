@@ -51,4 +51,15 @@ sc_err sc_fast_cert_from_der(const uint8_t *der, size_t len, X509 **out) SC_MUST
 sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_now,
     int64_t *not_before, int64_t *not_after, EVP_PKEY **key) SC_MUST_USE;
 
+/*
+ * Issue 17 (prof8): sig over SHA-256(msg) verified with pub when pub is a legacy EC key (what
+ * sc_fast_cert_from_der and sc_fast_cert_peek build) by ECDSA_verify on the key itself: the
+ * function OpenSSL 3.0's ECDSA provider calls under EVP_DigestVerify, without first exporting
+ * the key to the provider (~0.09 ms for P-256, most of EVP_DigestVerifyInit). *done 0 (and
+ * *ok 0) for any other key or with sc_fast_enabled() 0: the caller verifies with EVP_DigestVerify.
+ * *ok 1 if the signature verifies. Never an error of its own.
+ */
+void sc_fast_ecdsa_sha256_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
+    size_t sig_len, int *done, int *ok);
+
 #endif
