@@ -551,31 +551,32 @@ static sc_err der_sha256_hex(const struct provd_der *d, char hex[65], uint8_t md
 }
 
 /*
- * What this request would pin, its hashes: the device CA's, the KEK's and the whole path's
- * (SHA-256 over the certificates' SHA-256s, chain first, then the KEK), the root's. From the
- * DER as received: the same as X509_digest of the parsed certificates (sc_cert_from_der's
- * round trip), with no X509 needed. The device CA's key: pin_spki, once it is parsed.
+ * What a request would pin, its hashes (hex into pin): the device CA's (chain->item[0]), the
+ * KEK's and the whole path's (SHA-256 over the certificates' SHA-256s, chain first, then the
+ * KEK), the root's. From the DER as received: the same as X509_digest of the parsed
+ * certificates (sc_cert_from_der's round trip), with no X509 needed. Plain inputs on purpose
+ * (act8 may share it with the pin made at activation). The device CA's key: pin_spki.
  */
-static sc_err pin_of(const struct provd_api *api, struct profile_req *pr)
+static sc_err pin_of(const struct provd_ders *chain, const struct provd_ders *kek, X509 *root,
+    struct sc_reg_pin *pin)
 {
 	uint8_t md[32], path[(PROVD_MAX_CHAIN + 2) * 32];
 	char skip[65];
 	size_t n = 0;
 	sc_err r;
 
-	if (pr->chain_der.n < 1 || pr->chain_der.n > PROVD_MAX_CHAIN || pr->kex_der.n != 1)
+	if (chain->n < 1 || chain->n > PROVD_MAX_CHAIN || kek->n != 1)
 		return sc_fail(SC_ERR_INTERNAL, "the request's certificates are not counted");
-	for (int i = 0; i < pr->chain_der.n; i++, n++)
-		if ((r = der_sha256_hex(&pr->chain_der.item[i], i == 0 ? pr->pin.ca_sha256 : skip,
+	for (int i = 0; i < chain->n; i++, n++)
+		if ((r = der_sha256_hex(&chain->item[i], i == 0 ? pin->ca_sha256 : skip,
 		         path + 32 * n)) != SC_OK)
 			return r;
-	if ((r = der_sha256_hex(&pr->kex_der.item[0], pr->pin.kek_sha256, path + 32 * n++)) !=
-	        SC_OK ||
-	    (r = sha256_hex(api->mfr_root, pr->pin.root_sha256, md)) != SC_OK)
+	if ((r = der_sha256_hex(&kek->item[0], pin->kek_sha256, path + 32 * n++)) != SC_OK ||
+	    (r = sha256_hex(root, pin->root_sha256, md)) != SC_OK)
 		return r;
 	if (!EVP_Digest(path, 32 * n, md, NULL, EVP_sha256(), NULL))
 		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");
-	sc_hex(md, 32, pr->pin.path_sha256);
+	sc_hex(md, 32, pin->path_sha256);
 	return SC_OK;
 }
 
@@ -683,7 +684,7 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 
 	int taken = 0;
 
-	if ((r = pin_of(api, pr)) != SC_OK)
+	if ((r = pin_of(&pr->chain_der, &pr->kex_der, api->mfr_root, &pr->pin)) != SC_OK)
 		return r;
 	profile_pin_fast(ctx, pr, now, resp, &taken);
 	if (taken)
