@@ -629,7 +629,8 @@ static void profile_pin_fast(const struct provd_ctx *ctx, struct profile_req *pr
 	int64_t nb, na;
 
 	*taken = 0;
-	if (!pr->has_proof || pr->server_keygen || pr->gated ||
+	/* Shortcuts off (SC_SHORTCUTS=OFF, fast.h): the plain path, X509s parsed and compared. */
+	if (!sc_fast_enabled() || !pr->has_proof || pr->server_keygen || pr->gated ||
 	    !sc_device_id_valid(pr->proof.device_id))
 		return;
 	if (sc_reg_pin_get(ctx->reg, pr->proof.device_id, pr->pin.root_sha256, &have, &found,
