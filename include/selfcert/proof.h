@@ -40,6 +40,16 @@ sc_err sc_proof_request_digest(STACK_OF(X509) *chain, X509 *kex, const char *alg
     uint8_t out[SC_PROOF_DIGEST_LEN]) SC_MUST_USE;
 
 /*
+ * The same digest from the certificates' DER as received (chain[0..n_chain), then the KEK's):
+ * equal to sc_proof_request_digest's for certificates that parse strictly (their i2d_X509 is
+ * those bytes), with no X509 needed (issue 17: selfcert-provd's pinned profile request).
+ * SC_ERR_USAGE for an empty chain or no KEK; SC_ERR_NOMEM.
+ */
+sc_err sc_proof_request_digest_der(const uint8_t *const *chain, const size_t *chain_len,
+    size_t n_chain, const uint8_t *kex, size_t kex_len, const char *alg, int server_keygen,
+    uint8_t out[SC_PROOF_DIGEST_LEN]) SC_MUST_USE;
+
+/*
  * The bytes the SP signed (sp_msg.h's sp_proof_tbs_put: a context that never begins a DER
  * SEQUENCE, then the fields). *tbs is the caller's (OPENSSL_free).
  */

@@ -11,6 +11,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/proof.h>
 #include "buf.h"
+#include "fast/x509.h"
 #include "sp_msg.h"
 
 #define REQUEST_CONTEXT "selfcert profile request v1"
@@ -28,11 +29,27 @@ static void put_cert(struct sc_buf *b, X509 *x)
 	OPENSSL_free(der);
 }
 
+/* The digest's bytes after the chain and KEK: the alg field as sent and server_keygen. */
+static sc_err request_digest_end(struct sc_buf *b, const char *alg, int server_keygen,
+    uint8_t out[SC_PROOF_DIGEST_LEN])
+{
+	unsigned md_len = 0;
+	sc_err r;
+
+	sc_buf_put_cstring(b, alg != NULL ? alg : "");
+	sc_buf_put_u8(b, server_keygen ? 1 : 0);
+	if ((r = sc_buf_done(b, "request digest")) != SC_OK)
+		return r;
+	if (!EVP_Digest(b->data, b->len, out, &md_len, EVP_sha256(), NULL) ||
+	    md_len != SC_PROOF_DIGEST_LEN)
+		return sc_fail_ossl(SC_ERR_INTERNAL, "request digest");
+	return SC_OK;
+}
+
 sc_err sc_proof_request_digest(STACK_OF(X509) *chain, X509 *kex, const char *alg, int server_keygen,
     uint8_t out[SC_PROOF_DIGEST_LEN])
 {
 	struct sc_buf b;
-	unsigned md_len = 0;
 	sc_err r;
 	int i;
 
@@ -45,17 +62,28 @@ sc_err sc_proof_request_digest(STACK_OF(X509) *chain, X509 *kex, const char *alg
 	for (i = 0; i < sk_X509_num(chain); i++)
 		put_cert(&b, sk_X509_value(chain, i));
 	put_cert(&b, kex);
-	sc_buf_put_cstring(&b, alg != NULL ? alg : "");
-	sc_buf_put_u8(&b, server_keygen ? 1 : 0);
-	if ((r = sc_buf_done(&b, "request digest")) != SC_OK)
-		goto out;
-	if (!EVP_Digest(b.data, b.len, out, &md_len, EVP_sha256(), NULL) ||
-	    md_len != SC_PROOF_DIGEST_LEN) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "request digest");
-		goto out;
-	}
-	r = SC_OK;
-out:
+	r = request_digest_end(&b, alg, server_keygen, out);
+	sc_buf_free(&b);
+	return r;
+}
+
+sc_err sc_proof_request_digest_der(const uint8_t *const *chain, const size_t *chain_len,
+    size_t n_chain, const uint8_t *kex, size_t kex_len, const char *alg, int server_keygen,
+    uint8_t out[SC_PROOF_DIGEST_LEN])
+{
+	struct sc_buf b;
+	sc_err r;
+
+	memset(out, 0, SC_PROOF_DIGEST_LEN);
+	if (chain == NULL || n_chain < 1 || n_chain > UINT32_MAX || kex == NULL)
+		return sc_fail(SC_ERR_USAGE, "request digest: no chain or no KEK certificate");
+	sc_buf_init_writer(&b, (size_t)1 << 20, 0);
+	sc_buf_put_bytes(&b, REQUEST_CONTEXT, sizeof(REQUEST_CONTEXT) - 1);
+	sc_buf_put_u32(&b, (uint32_t)n_chain);
+	for (size_t i = 0; i < n_chain; i++)
+		sc_buf_put_string(&b, chain[i], chain_len[i]);
+	sc_buf_put_string(&b, kex, kex_len);
+	r = request_digest_end(&b, alg, server_keygen, out);
 	sc_buf_free(&b);
 	return r;
 }
@@ -88,7 +116,7 @@ sc_err sc_proof_verify(const struct sc_proof *p, const uint8_t *sig, size_t sig_
 	uint8_t *tbs = NULL;
 	size_t tbs_len = 0;
 	sc_err r;
-	int ok;
+	int ok = 0, done = 0;
 
 	if ((r = sc_proof_tbs(p, &tbs, &tbs_len)) != SC_OK)
 		return r;
@@ -96,9 +124,13 @@ sc_err sc_proof_verify(const struct sc_proof *p, const uint8_t *sig, size_t sig_
 		r = sc_fail(SC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	/* As the SP signs: SHA-256 for RSA and EC whatever the curve, nothing for Ed25519. */
-	ok = EVP_DigestVerifyInit(ctx, NULL, sc_sign_md(pub, SC_DIGEST_SHA256), NULL, pub) == 1 &&
-	    EVP_DigestVerify(ctx, sig, sig_len, tbs, tbs_len) == 1;
+	/* As the SP signs: SHA-256 for RSA and EC whatever the curve, nothing for Ed25519. A
+	 * legacy EC key (selfcert-provd's, fast/x509.h) skips the provider export, same verdict. */
+	sc_fast_ecdsa_sha256_verify(pub, tbs, tbs_len, sig, sig_len, &done, &ok);
+	if (!done)
+		ok = EVP_DigestVerifyInit(ctx, NULL, sc_sign_md(pub, SC_DIGEST_SHA256), NULL,
+		         pub) == 1 &&
+		    EVP_DigestVerify(ctx, sig, sig_len, tbs, tbs_len) == 1;
 	ERR_clear_error();
 	if (!ok) {
 		r = sc_fail(SC_ERR_BAD_PROOF,

@@ -26,6 +26,7 @@
 #include <selfcert/verify.h>
 #include "batcher.h"
 #include "fast/fast.h"
+#include "fast/x509.h"
 #include "leafrefs.h"
 #include "handlers.h"
 #include "json.h"
@@ -159,8 +160,15 @@ out:
 
 /* A profile request through its phases; profile_req_clear frees what it owns. */
 struct profile_req {
+	/*
+	 * #17 (prof8): the certificates' DER as received; the X509s are built from it only when
+	 * the request is not a pinned device's (profile_certs): chain and kexs NULL until then.
+	 */
+	struct provd_ders chain_der, kex_der;
 	STACK_OF(X509) *chain;     /* the device CA first, then its issuers */
 	STACK_OF(X509) *kexs;      /* the KEK certificate (one) */
+	EVP_PKEY *ca_key;          /* the device CA's key when chain is NULL (profile_pin_fast) */
+	int64_t dev_nb, dev_na;    /* the device CA's validity, from either */
 	const char *challenge_hex; /* NULL: none sent (borrowed from the body) */
 	uint8_t challenge[SC_CHALLENGE_MAX];
 	size_t challenge_len;
@@ -206,7 +214,48 @@ static void profile_req_clear(struct profile_req *pr)
 	OPENSSL_free(pr->proof_sig);
 	sk_X509_pop_free(pr->chain, X509_free);
 	sk_X509_pop_free(pr->kexs, X509_free);
+	EVP_PKEY_free(pr->ca_key);
+	provd_ders_clear(&pr->chain_der);
+	provd_ders_clear(&pr->kex_der);
 	memset(pr, 0, sizeof(*pr));
+}
+
+/*
+ * The request's certificates as X509s (once): what every path but a pinned device's needs.
+ * Errors as provd_json_certs's for the chain, then the KEK.
+ */
+static sc_err profile_certs(const struct provd_api *api, struct profile_req *pr)
+{
+	X509 *devca;
+	sc_err r;
+
+	if (pr->chain != NULL && pr->kexs != NULL)
+		return SC_OK;
+	sk_X509_pop_free(pr->chain, X509_free);
+	pr->chain = NULL;
+	if ((r = provd_ders_x509(api->certs, &pr->chain_der, &pr->chain)) != SC_OK ||
+	    (r = provd_ders_x509(api->certs, &pr->kex_der, &pr->kexs)) != SC_OK)
+		return r;
+	devca = sk_X509_value(pr->chain, 0);
+	pr->dev_nb = asn1_time(X509_get0_notBefore(devca));
+	pr->dev_na = asn1_time(X509_get0_notAfter(devca));
+	return SC_OK;
+}
+
+/*
+ * An error r found before the certificates were parsed, as the request got it when they were
+ * parsed first (profile_parse, then the policy): a certificate that does not parse wins.
+ */
+static sc_err profile_settle(const struct provd_api *api, struct profile_req *pr, sc_err r)
+{
+	char detail[256];
+	sc_err p;
+
+	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+	if ((p = provd_ders_settle(api->certs, &pr->chain_der, SC_OK)) != SC_OK ||
+	    (p = provd_ders_settle(api->certs, &pr->kex_der, SC_OK)) != SC_OK)
+		return p;
+	return sc_fail(r, "%s", detail);
 }
 
 static const char *const proof_fields[] = { "device_id", "network_id", "challenge", "request",
@@ -277,6 +326,27 @@ static sc_err proof_parse(json_t *body, struct profile_req *pr)
 }
 
 /*
+ * The request digest from the certificates' DER as received: the same bytes i2d_X509 gives
+ * for a strictly parsed certificate (sc_cert_from_der's round trip), so the same digest,
+ * without encoding each certificate again.
+ */
+static sc_err request_digest(const struct profile_req *pr, uint8_t digest[SC_PROOF_DIGEST_LEN])
+{
+	const uint8_t *der[PROVD_MAX_CHAIN + 1];
+	size_t len[PROVD_MAX_CHAIN + 1];
+	int n = pr->chain_der.n;
+
+	if (n < 1 || n > PROVD_MAX_CHAIN || pr->kex_der.n != 1)
+		return sc_fail(SC_ERR_USAGE, "request digest: no chain or no KEK certificate");
+	for (int i = 0; i < n; i++) {
+		der[i] = pr->chain_der.item[i].der;
+		len[i] = pr->chain_der.item[i].len;
+	}
+	return sc_proof_request_digest_der(der, len, (size_t)n, pr->kex_der.item[0].der,
+	    pr->kex_der.item[0].len, pr->alg_name, pr->server_keygen, digest);
+}
+
+/*
  * The request proof against the request and the device CA verified in profile_device: every
  * bound field equal to the request's (proof-mismatch, naming it), the SP's time in the window
  * (proof-expired), the signature by the device CA's key, the CSK (bad-proof). A proof used
@@ -300,8 +370,7 @@ static sc_err proof_check(const struct provd_api *api, struct profile_req *pr, i
 	    CRYPTO_memcmp(pr->challenge, pr->proof.challenge, SC_SP_CHALLENGE_LEN) != 0)
 		return sc_fail(PROVD_ERR_PROOF_MISMATCH,
 		    "proof.challenge is not the request's \"challenge\"");
-	if ((r = sc_proof_request_digest(pr->chain, sk_X509_value(pr->kexs, 0), pr->alg_name,
-	         pr->server_keygen, digest)) != SC_OK)
+	if ((r = request_digest(pr, digest)) != SC_OK)
 		return sc_fail(SC_ERR_INTERNAL, "request digest: %s", sc_err_detail());
 	if (CRYPTO_memcmp(digest, pr->proof.request_digest, sizeof(digest)) != 0)
 		return sc_fail(PROVD_ERR_PROOF_MISMATCH,
@@ -313,7 +382,8 @@ static sc_err proof_check(const struct provd_api *api, struct profile_req *pr, i
 		    (long long)(t < now ? now - t : t - now), t < now ? "before" : "after",
 		    PROVD_PROOF_MAX_AGE_S, PROVD_CLOCK_SKEW_S);
 	if ((r = sc_proof_verify(&pr->proof, pr->proof_sig, pr->proof_sig_len,
-	         X509_get0_pubkey(sk_X509_value(pr->chain, 0)))) != SC_OK)
+	         pr->chain != NULL ? X509_get0_pubkey(sk_X509_value(pr->chain, 0)) : pr->ca_key)) !=
+	    SC_OK)
 		return r;
 	pr->authenticated = 1;
 	return SC_OK;
@@ -393,8 +463,9 @@ static sc_err profile_parse(const struct provd_ctx *ctx, struct profile_req *pr)
 			    "field \"batch\" must be true or false");
 		pr->batch = json_is_true(v);
 	}
-	if ((r = provd_json_certs(ctx->api->certs, ctx->body, "chain", 1, &pr->chain)) != SC_OK ||
-	    (r = provd_json_certs(ctx->api->certs, ctx->body, "kex", 0, &pr->kexs)) != SC_OK)
+	/* Not parsed yet (profile_certs): a pinned device's need not be (profile_pin_fast). */
+	if ((r = provd_json_ders(ctx->body, "chain", 1, &pr->chain_der)) != SC_OK ||
+	    (r = provd_json_ders(ctx->body, "kex", 0, &pr->kex_der)) != SC_OK)
 		return r;
 	if ((v = json_object_get(ctx->body, "gate")) != NULL && (r = gate_parse(v, pr)) != SC_OK)
 		return r;
@@ -461,17 +532,42 @@ static sc_err profile_device(const struct provd_api *api, struct profile_req *pr
 static int valid_at(X509 *x, time_t t);
 
 /*
- * What this request would pin: its device CA's, KEK's and whole path's hashes, the root's (the
- * registry's sc_reg_pin_of: the operator's activation pins with the same function, act8).
+ * What a request would pin (hex into pin): the device CA's, KEK's, whole path's and root's
+ * hashes, from the DER as received with no X509 needed (prof8), by the registry's one
+ * computation, which the operator's activation (act8) pins with too. The device CA's key:
+ * pin_spki.
  */
-static sc_err pin_of(const struct provd_api *api, struct profile_req *pr)
+static sc_err pin_of(const struct provd_ders *chain, const struct provd_ders *kek, X509 *root,
+    struct sc_reg_pin *pin)
 {
-	sc_err r = sc_reg_pin_of(pr->chain, sk_X509_value(pr->kexs, 0), api->mfr_root, &pr->pin);
+	struct sc_reg_der der[PROVD_MAX_CHAIN];
+	sc_err r;
 
 	_Static_assert(PROVD_MAX_CHAIN <= SC_REG_PIN_CHAIN_MAX, "a chain provd takes is pinnable");
-	if (r == SC_ERR_OVERSIZE)
-		return sc_fail(PROVD_ERR_BAD_VALUE, "\"chain\": %s", sc_err_detail());
-	return r;
+	if (chain->n < 1 || chain->n > PROVD_MAX_CHAIN || kek->n != 1)
+		return sc_fail(SC_ERR_INTERNAL, "the request's certificates are not counted");
+	for (int i = 0; i < chain->n; i++)
+		der[i] = (struct sc_reg_der){ chain->item[i].der, chain->item[i].len };
+	r = sc_reg_pin_hashes(der, chain->n,
+	    &(struct sc_reg_der){ kek->item[0].der, kek->item[0].len }, root, pin);
+	return r == SC_OK ? SC_OK : sc_fail(SC_ERR_INTERNAL, "%s", sc_err_detail());
+}
+
+/* The device CA's SubjectPublicKeyInfo for the pin (the parsed certificates'). */
+static sc_err pin_spki(struct profile_req *pr)
+{
+	X509 *devca = sk_X509_value(pr->chain, 0);
+	uint8_t *p;
+	int len;
+
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(devca), NULL);
+	if (len <= 0 || (size_t)len > sizeof(pr->pin.spki))
+		return sc_fail(PROVD_ERR_BAD_VALUE, "\"chain\": the device CA's key is too large");
+	p = pr->pin.spki;
+	if (i2d_X509_PUBKEY(X509_get_X509_PUBKEY(devca), &p) != len)
+		return sc_fail(SC_ERR_INTERNAL, "cannot encode the device CA's key");
+	pr->pin.spki_len = (size_t)len;
+	return SC_OK;
 }
 
 /*
@@ -485,6 +581,64 @@ static int pinned_valid(const struct provd_api *api, const struct profile_req *p
 		if (!valid_at(sk_X509_value(pr->chain, i), now))
 			return 0;
 	return valid_at(sk_X509_value(pr->kexs, 0), now) && valid_at(api->mfr_root, now);
+}
+
+/*
+ * #17 (prof8), a pinned device with no X509 built: a request that proves it is device D's, for
+ * a device-generated key and no gate, whose device CA, KEK and path hash (of the DER as
+ * received) are exactly D's pin under this root. Those bytes were parsed strictly, verified and
+ * pinned for D (the pin's device ID is its device CA's), so parsing them again would give the
+ * same certificates, and profile_pin would take its pinned path for them: this reads only what
+ * that path and the profile need from the DER (every certificate's validity now, the device
+ * CA's and its key for the proof, sc_fast_cert_peek). Anything else (*taken 0) goes the full way,
+ * which decides and words every refusal as before: this path never refuses.
+ */
+static void profile_pin_fast(const struct provd_ctx *ctx, struct profile_req *pr, int64_t now,
+    struct provd_response *resp, int *taken)
+{
+	const struct provd_api *api = ctx->api;
+	struct sc_reg_pin have;
+	int found = 0, match = 0, valid = 0;
+	int64_t nb, na;
+
+	*taken = 0;
+	/* Shortcuts off (SC_SHORTCUTS=OFF, fast.h): the plain path, X509s parsed and compared. */
+	if (!sc_fast_enabled() || !pr->has_proof || pr->server_keygen || pr->gated ||
+	    !sc_device_id_valid(pr->proof.device_id))
+		return;
+	if (sc_reg_pin_get(ctx->reg, pr->proof.device_id, pr->pin.root_sha256, &have, &found,
+	        &match) != SC_OK) {
+		sc_err_clear(); /* the full path asks again, and reports it */
+		return;
+	}
+	if (!found || !match || strcmp(have.path_sha256, pr->pin.path_sha256) != 0 ||
+	    strcmp(have.ca_sha256, pr->pin.ca_sha256) != 0 ||
+	    strcmp(have.kek_sha256, pr->pin.kek_sha256) != 0 ||
+	    !valid_at(api->mfr_root, (time_t)now))
+		return;
+	for (int i = 1; i < pr->chain_der.n; i++)
+		if (sc_fast_cert_peek(pr->chain_der.item[i].der, pr->chain_der.item[i].len,
+		        (time_t)now, &valid, &nb, &na, NULL) != SC_OK ||
+		    !valid)
+			goto no;
+	if (sc_fast_cert_peek(pr->kex_der.item[0].der, pr->kex_der.item[0].len, (time_t)now, &valid,
+	        &nb, &na, NULL) != SC_OK ||
+	    !valid)
+		goto no;
+	if (sc_fast_cert_peek(pr->chain_der.item[0].der, pr->chain_der.item[0].len, (time_t)now,
+	        &valid, &pr->dev_nb, &pr->dev_na, &pr->ca_key) != SC_OK ||
+	    !valid)
+		goto no;
+	snprintf(pr->device_id, sizeof(pr->device_id), "%s", pr->proof.device_id);
+	provd_log_add(resp, "device=%s", pr->device_id);
+	pr->pinned = 1;
+	*taken = 1;
+	return;
+no:
+	sc_err_clear();
+	EVP_PKEY_free(pr->ca_key);
+	pr->ca_key = NULL;
+	pr->dev_nb = pr->dev_na = 0;
 }
 
 /*
@@ -502,7 +656,14 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 	char actor[SC_REG_ACTOR_MAX], detail[200];
 	sc_err r;
 
-	if ((r = pin_of(api, pr)) != SC_OK)
+	int taken = 0;
+
+	if ((r = pin_of(&pr->chain_der, &pr->kex_der, api->mfr_root, &pr->pin)) != SC_OK)
+		return r;
+	profile_pin_fast(ctx, pr, now, resp, &taken);
+	if (taken)
+		return SC_OK;
+	if ((r = profile_certs(api, pr)) != SC_OK || (r = pin_spki(pr)) != SC_OK)
 		return r;
 	if (sc_cert_device_id(sk_X509_value(pr->chain, 0), pr->device_id, sizeof(pr->device_id)) ==
 	        SC_OK &&
@@ -566,9 +727,7 @@ static sc_err profile_params(const struct provd_api *api, const struct profile_r
 	sc_err r;
 
 	const struct provd_policy *pol = &api->policy;
-	X509 *devca = sk_X509_value(pr->chain, 0);
-	int64_t dev_nb = asn1_time(X509_get0_notBefore(devca)),
-	        dev_na = asn1_time(X509_get0_notAfter(devca));
+	int64_t dev_nb = pr->dev_nb, dev_na = pr->dev_na; /* profile_certs or profile_pin_fast */
 
 	if (dev_na <= now + PROVD_CLOCK_SKEW_S)
 		return sc_fail(PROVD_ERR_POLICY,
@@ -738,8 +897,10 @@ static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr
 
 	if ((pem = BIO_new(BIO_s_mem())) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	for (int i = 0; i < sk_X509_num(pr->chain); i++)
-		if (!PEM_write_bio_X509(pem, sk_X509_value(pr->chain, i))) {
+	/* PEM_write_bio_X509's text, from the DER it would encode again (prof8). */
+	for (int i = 0; i < pr->chain_der.n; i++)
+		if (!PEM_write_bio(pem, PEM_STRING_X509, "", pr->chain_der.item[i].der,
+		        (long)pr->chain_der.item[i].len)) {
 			r = sc_fail(SC_ERR_INTERNAL, "encoding the chain");
 			goto out;
 		}
@@ -823,16 +984,21 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 
 	memset(&pr, 0, sizeof(pr));
 	pr.alg = api->policy.default_alg;
-	if ((r = profile_parse(ctx, &pr)) != SC_OK)
+	if ((r = profile_parse(ctx, &pr)) != SC_OK) {
+		r = profile_settle(api, &pr, r);
 		goto out;
+	}
 	/* #17: a wave being gathered waits for this request while it is checked (batcher.h). */
 	if (provd_batch_eligible(api->batcher != NULL, pr.batch,
 	        pr.renewal ? api->policy.renewal_count : 0, pr.server_keygen, pr.gated)) {
 		provd_batcher_enter(api->batcher);
 		pr.batch_announced = 1;
 	}
-	if ((r = profile_policy(api, &pr)) != SC_OK ||
-	    (r = profile_pin(ctx, &pr, now, resp)) != SC_OK)
+	if ((r = profile_policy(api, &pr)) != SC_OK) {
+		r = profile_settle(api, &pr, r);
+		goto out;
+	}
+	if ((r = profile_pin(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
 	/*
 	 * Only the device's own requests (a valid proof from its SP) count in its budget; the
@@ -846,8 +1012,9 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
+	/* x509=none: a pinned device's certificates recognised by their DER, never parsed. */
 	provd_log_add(resp, "auth=%s pin=%s", pr.authenticated ? "proof" : "none",
-	    pr.pinned                ? "hit"
+	    pr.pinned                ? (pr.chain == NULL ? "hit x509=none" : "hit")
 	        : pr.rec.pin != NULL ? "new"
 	                             : "checked");
 	/* A refused device costs no signature: ask the registry before signing (and after). */

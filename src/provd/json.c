@@ -4,6 +4,7 @@
  * from PEM or base64 DER. Nothing here answers: each failure is an sc_err with a detail naming
  * the field.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <openssl/err.h>
@@ -145,141 +146,226 @@ static int pem_only_blocks(const char *s, size_t len)
 	return 1;
 }
 
-/* Push *x onto sk (taking it: *x = NULL) unless sk holds max already. */
-static sc_err push_cert(STACK_OF(X509) *sk, X509 **x, const char *field, int max)
+/*
+ * One more certificate's DER (taken: *der = NULL) unless d holds max already. The one past max
+ * is kept all the same (d->item has room for it): the certificate parsers checked each before
+ * counting it, so its parse error, if it has one, is the one to report (provd_ders_settle).
+ */
+static sc_err push_der(struct provd_ders *d, uint8_t **der, size_t len, int block, int max)
 {
-	if (sk_X509_num(sk) >= max)
-		return sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": more than %d certificates", field,
+	struct provd_der *it = &d->item[d->n];
+
+	it->der = *der;
+	it->len = len;
+	it->block = block;
+	*der = NULL;
+	d->n++;
+	if (d->n > max)
+		return sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": more than %d certificates", d->field,
 		    max);
-	if (!sk_X509_push(sk, *x))
-		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	*x = NULL;
 	return SC_OK;
 }
 
-static sc_err certs_from_pem(struct provd_certcache *cache, const char *field, const char *s,
-    size_t len, STACK_OF(X509) *sk, int max)
+static sc_err ders_from_pem(struct provd_ders *d, const char *s, size_t len, int max)
 {
 	BIO *bio = NULL;
 	char *name = NULL, *header = NULL;
 	unsigned char *data = NULL;
 	long dlen;
-	X509 *x = NULL;
 	int n = 0;
 	sc_err r;
 
 	if (!pem_only_blocks(s, len))
 		return sc_fail(PROVD_ERR_BAD_DER, "\"%s\": text around or after the PEM blocks",
-		    field);
+		    d->field);
 	if ((bio = BIO_new_mem_buf(s, (int)len)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
 		int is_cert = strcmp(name, "CERTIFICATE") == 0;
 
-		r = is_cert ? provd_certcache_get(cache, data, (size_t)dlen, &x) : SC_ERR_MALFORMED;
 		OPENSSL_free(name);
 		OPENSSL_free(header);
-		OPENSSL_free(data);
 		name = header = NULL;
-		data = NULL;
 		if (!is_cert) {
 			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": PEM block %d is not a CERTIFICATE",
-			    field, n + 1);
+			    d->field, n + 1);
 			goto out;
 		}
-		if (r != SC_OK) {
-			r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": certificate %d: %s", field, n + 1,
-			    sc_err_detail());
-			goto out;
-		}
-		if ((r = push_cert(sk, &x, field, max)) != SC_OK)
+		if ((r = push_der(d, &data, (size_t)dlen, n + 1, max)) != SC_OK)
 			goto out;
 		n++;
 	}
 	if (n == 0) {
-		r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": PEM without a readable certificate", field);
+		r = sc_fail(PROVD_ERR_BAD_DER, "\"%s\": PEM without a readable certificate",
+		    d->field);
 		goto out;
 	}
 	r = SC_OK;
 out:
+	OPENSSL_free(data);
 	BIO_free(bio);
-	X509_free(x);
 	ERR_clear_error(); /* the loop ends on "no start line" */
 	return r;
 }
 
-static sc_err cert_from_base64(struct provd_certcache *cache, const char *field, const char *s,
-    size_t len, STACK_OF(X509) *sk, int max)
+static sc_err der_from_base64(struct provd_ders *d, const char *s, size_t len, int max)
 {
 	uint8_t *der = NULL;
 	size_t der_len;
-	X509 *x = NULL;
 	sc_err r;
 
 	if (sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), &der, &der_len) != SC_OK)
-		return sc_fail(PROVD_ERR_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", field,
+		return sc_fail(PROVD_ERR_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", d->field,
 		    sc_err_detail());
-	r = provd_certcache_get(cache, der, der_len, &x);
-	OPENSSL_free(der);
-	ERR_clear_error();
-	if (r != SC_OK)
-		return sc_fail(PROVD_ERR_BAD_DER, "\"%s\": %s", field, sc_err_detail());
-	r = push_cert(sk, &x, field, max);
-	X509_free(x); /* NULL once pushed */
+	r = push_der(d, &der, der_len, 0, max);
+	OPENSSL_free(der); /* NULL once pushed */
 	return r;
 }
 
-sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s,
-    size_t len, STACK_OF(X509) *sk, int max)
+/* The DER of one string's certificates (provd_certs_from_text's forms), appended to d. */
+static sc_err ders_from_text(struct provd_ders *d, const char *s, size_t len, int max)
 {
 	/* PEM if it looks like PEM anywhere (then it must be nothing but PEM); else base64 DER. */
 	if (memmem(s, len, "-----BEGIN", 10) != NULL)
-		return certs_from_pem(cache, field, s, len, sk, max);
-	return cert_from_base64(cache, field, s, len, sk, max);
+		return ders_from_pem(d, s, len, max);
+	return der_from_base64(d, s, len, max);
 }
 
-sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *name, int multi,
+void provd_ders_clear(struct provd_ders *d)
+{
+	for (int i = 0; i < d->n; i++)
+		OPENSSL_free(d->item[i].der);
+	memset(d, 0, sizeof(*d));
+}
+
+sc_err provd_ders_x509(struct provd_certcache *cache, const struct provd_ders *d,
     STACK_OF(X509) **out)
 {
-	json_t *v = json_object_get(obj, name), *e;
 	STACK_OF(X509) *sk = NULL;
-	int max = multi ? PROVD_MAX_CHAIN : 1;
-	size_t i;
+	X509 *x = NULL;
 	sc_err r;
 
 	*out = NULL;
-	if (v == NULL)
-		return sc_fail(PROVD_ERR_MISSING_FIELD, "field \"%s\" is required", name);
-	if (!json_is_string(v) && !(multi && json_is_array(v)))
-		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"%s\" must be a string%s", name,
-		    multi ? " (PEM) or an array of strings" : " (PEM or base64 DER)");
 	if ((sk = sk_X509_new_null()) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	if (json_is_string(v)) {
-		if ((r = provd_certs_from_text(cache, name, json_string_value(v),
-		         json_string_length(v), sk, max)) != SC_OK)
-			goto out;
-	} else {
-		if (json_array_size(v) == 0 || json_array_size(v) > PROVD_MAX_CHAIN) {
-			r = sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": 1..%d certificates", name,
-			    PROVD_MAX_CHAIN);
+	for (int i = 0; i < d->n; i++) {
+		const struct provd_der *it = &d->item[i];
+
+		r = provd_certcache_get(cache, it->der, it->len, &x);
+		ERR_clear_error();
+		if (r != SC_OK) {
+			r = it->block > 0
+			    ? sc_fail(PROVD_ERR_BAD_DER, "\"%s\": certificate %d: %s", d->field,
+			          it->block, sc_err_detail())
+			    : sc_fail(PROVD_ERR_BAD_DER, "\"%s\": %s", d->field, sc_err_detail());
 			goto out;
 		}
-		json_array_foreach (v, i, e) {
-			if (!json_is_string(e)) {
-				r = sc_fail(PROVD_ERR_WRONG_TYPE, "\"%s\"[%zu] must be a string",
-				    name, i);
-				goto out;
-			}
-			if ((r = provd_certs_from_text(cache, name, json_string_value(e),
-			         json_string_length(e), sk, max)) != SC_OK)
-				goto out;
+		if (!sk_X509_push(sk, x)) {
+			r = sc_fail(SC_ERR_NOMEM, "out of memory");
+			goto out;
 		}
+		x = NULL;
 	}
 	*out = sk;
 	sk = NULL;
 	r = SC_OK;
 out:
+	X509_free(x);
 	sk_X509_pop_free(sk, X509_free);
+	return r;
+}
+
+sc_err provd_ders_settle(struct provd_certcache *cache, const struct provd_ders *d, sc_err r)
+{
+	STACK_OF(X509) *sk = NULL;
+	char detail[256];
+	sc_err p;
+
+	/* r's detail, kept across the parses (a parse that succeeds may fail on its way). */
+	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+	if ((p = provd_ders_x509(cache, d, &sk)) != SC_OK)
+		return p;
+	sk_X509_pop_free(sk, X509_free);
+	return r == SC_OK ? SC_OK : sc_fail(r, "%s", detail);
+}
+
+sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s,
+    size_t len, STACK_OF(X509) *sk, int max)
+{
+	struct provd_ders d;
+	STACK_OF(X509) *got = NULL;
+	int room = max - sk_X509_num(sk);
+	sc_err r;
+
+	memset(&d, 0, sizeof(d));
+	d.field = field;
+	if (room < 0 || room > PROVD_MAX_CHAIN) {
+		r = sc_fail(SC_ERR_USAGE, "\"%s\": room for %d certificates", field, room);
+		goto out;
+	}
+	if ((r = ders_from_text(&d, s, len, room)) != SC_OK) {
+		r = provd_ders_settle(cache, &d, r);
+		goto out;
+	}
+	if ((r = provd_ders_x509(cache, &d, &got)) != SC_OK)
+		goto out;
+	while (sk_X509_num(got) > 0) {
+		X509 *x = sk_X509_shift(got);
+
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			r = sc_fail(SC_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	r = SC_OK;
+out:
+	sk_X509_pop_free(got, X509_free);
+	provd_ders_clear(&d);
+	return r;
+}
+
+sc_err provd_json_ders(json_t *obj, const char *name, int multi, struct provd_ders *d)
+{
+	json_t *v = json_object_get(obj, name), *e;
+	int max = multi ? PROVD_MAX_CHAIN : 1;
+	size_t i;
+	sc_err r;
+
+	memset(d, 0, sizeof(*d));
+	d->field = name;
+	if (v == NULL)
+		return sc_fail(PROVD_ERR_MISSING_FIELD, "field \"%s\" is required", name);
+	if (!json_is_string(v) && !(multi && json_is_array(v)))
+		return sc_fail(PROVD_ERR_WRONG_TYPE, "field \"%s\" must be a string%s", name,
+		    multi ? " (PEM) or an array of strings" : " (PEM or base64 DER)");
+	if (json_is_string(v))
+		return ders_from_text(d, json_string_value(v), json_string_length(v), max);
+	if (json_array_size(v) == 0 || json_array_size(v) > PROVD_MAX_CHAIN)
+		return sc_fail(PROVD_ERR_BAD_VALUE, "\"%s\": 1..%d certificates", name,
+		    PROVD_MAX_CHAIN);
+	json_array_foreach (v, i, e) {
+		if (!json_is_string(e))
+			return sc_fail(PROVD_ERR_WRONG_TYPE, "\"%s\"[%zu] must be a string", name,
+			    i);
+		if ((r = ders_from_text(d, json_string_value(e), json_string_length(e), max)) !=
+		    SC_OK)
+			return r;
+	}
+	return SC_OK;
+}
+
+sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *name, int multi,
+    STACK_OF(X509) **out)
+{
+	struct provd_ders d;
+	sc_err r;
+
+	*out = NULL;
+	if ((r = provd_json_ders(obj, name, multi, &d)) != SC_OK)
+		r = provd_ders_settle(cache, &d, r);
+	else
+		r = provd_ders_x509(cache, &d, out);
+	provd_ders_clear(&d);
 	return r;
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
+#include "api.h"
 #include "certcache.h"
 
 struct provd_request;
@@ -54,5 +55,41 @@ sc_err provd_json_certs(struct provd_certcache *cache, json_t *obj, const char *
  */
 sc_err provd_certs_from_text(struct provd_certcache *cache, const char *field, const char *s,
     size_t len, STACK_OF(X509) *sk, int max) SC_MUST_USE;
+
+/*
+ * Issue 17: a certificate field's DER as received, before (or instead of) parsing it. A pinned
+ * device's request is recognised by the SHA-256 of these bytes (h_enroll.c) and needs no X509;
+ * any other is parsed from them (provd_ders_x509) with exactly provd_json_certs's errors.
+ */
+struct provd_der {
+	uint8_t *der; /* OPENSSL_malloc'd, provd_ders_clear frees */
+	size_t len;
+	int block; /* its PEM block's number (1..), 0: the string was base64 DER */
+};
+struct provd_ders {
+	const char *field; /* borrowed: the field's name, for the errors */
+	int n;
+	struct provd_der item[PROVD_MAX_CHAIN + 1]; /* one past the limit: see provd_ders_settle */
+};
+
+/*
+ * provd_json_certs without the parse: the field's presence, type and encodings (JSON, PEM
+ * blocks, base64) and the certificate count, each refused with provd_json_certs's error; the
+ * DER is not looked at. d is the caller's to clear (provd_ders_clear), also on error.
+ */
+sc_err provd_json_ders(json_t *obj, const char *name, int multi, struct provd_ders *d) SC_MUST_USE;
+
+/* d's certificates parsed in order (certcache.h), the first failure's PROVD_ERR_BAD_DER. */
+sc_err provd_ders_x509(struct provd_certcache *cache, const struct provd_ders *d,
+    STACK_OF(X509) **out) SC_MUST_USE;
+
+/*
+ * The error provd_json_certs would have given for a field whose provd_json_ders failed with r
+ * (or, r SC_OK, that a later check failed with): it parsed each certificate before reading the
+ * next, so a certificate of d that does not parse is the error; else r.
+ */
+sc_err provd_ders_settle(struct provd_certcache *cache, const struct provd_ders *d, sc_err r);
+
+void provd_ders_clear(struct provd_ders *d);
 
 #endif

@@ -490,24 +490,48 @@ sc_err sc_reg_audit_page(struct sc_reg *reg, const struct sc_reg_audit_query *q,
 
 /* ---- the device's pin, and activation with it (issue 17, act8) ---- */
 
-/* SHA-256 of a certificate's DER: into md, and as lower-case hex into hex. */
-static sc_err cert_sha256(X509 *x, uint8_t md[32], char hex[65])
+sc_err sc_reg_pin_hashes(const struct sc_reg_der *chain, int n, const struct sc_reg_der *kek,
+    X509 *mfr_root, struct sc_reg_pin *out)
 {
-	unsigned n = 0;
+	uint8_t md[32], path[(SC_REG_PIN_CHAIN_MAX + 1) * 32];
+	unsigned mdlen = 0;
 
-	if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32) {
+	memset(out, 0, sizeof(*out));
+	if (chain == NULL || n < 1 || kek == NULL || mfr_root == NULL)
+		return sc_fail(SC_ERR_USAGE, "a device pin needs a chain, a KEK and a root");
+	if (n > SC_REG_PIN_CHAIN_MAX)
+		return sc_fail(SC_ERR_OVERSIZE, "%d certificates in the device's chain, at most %d",
+		    n, SC_REG_PIN_CHAIN_MAX);
+	/* Each certificate's SHA-256 is its part of the path hash; only chain[0]'s is kept apart. */
+	for (int i = 0; i <= n; i++) {
+		const struct sc_reg_der *d = i < n ? &chain[i] : kek;
+
+		if (!EVP_Digest(d->der, d->len, path + 32 * i, NULL, EVP_sha256(), NULL)) {
+			ERR_clear_error();
+			return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
+		}
+	}
+	sc_hex(path, 32, out->ca_sha256);
+	sc_hex(path + 32 * n, 32, out->kek_sha256);
+	if (!X509_digest(mfr_root, EVP_sha256(), md, &mdlen) || mdlen != 32) {
 		ERR_clear_error();
 		return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
 	}
-	sc_hex(md, 32, hex);
+	sc_hex(md, 32, out->root_sha256);
+	if (!EVP_Digest(path, 32 * ((size_t)n + 1), md, NULL, EVP_sha256(), NULL)) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");
+	}
+	sc_hex(md, 32, out->path_sha256);
 	return SC_OK;
 }
 
 sc_err sc_reg_pin_of(STACK_OF(X509) *chain, X509 *kek, X509 *mfr_root, struct sc_reg_pin *out)
 {
-	uint8_t md[32], path[(SC_REG_PIN_CHAIN_MAX + 1) * 32], *p;
+	struct sc_reg_der der[SC_REG_PIN_CHAIN_MAX + 1];
+	uint8_t *enc[SC_REG_PIN_CHAIN_MAX + 1] = { 0 }, *p;
 	int n, len;
-	sc_err r;
+	sc_err r = SC_OK;
 
 	memset(out, 0, sizeof(*out));
 	if (chain == NULL || (n = sk_X509_num(chain)) < 1 || kek == NULL || mfr_root == NULL)
@@ -515,31 +539,38 @@ sc_err sc_reg_pin_of(STACK_OF(X509) *chain, X509 *kek, X509 *mfr_root, struct sc
 	if (n > SC_REG_PIN_CHAIN_MAX)
 		return sc_fail(SC_ERR_OVERSIZE, "%d certificates in the device's chain, at most %d",
 		    n, SC_REG_PIN_CHAIN_MAX);
-	/* chain[1..]'s own hex goes nowhere: only their part of the path hash is kept. */
-	for (int i = 0; i < n; i++)
-		if ((r = cert_sha256(sk_X509_value(chain, i), path + 32 * i,
-		         i == 0 ? out->ca_sha256 : out->path_sha256)) != SC_OK)
-			return r;
-	if ((r = cert_sha256(kek, path + 32 * n, out->kek_sha256)) != SC_OK ||
-	    (r = cert_sha256(mfr_root, md, out->root_sha256)) != SC_OK)
-		return r;
-	if (!EVP_Digest(path, 32 * ((size_t)n + 1), md, NULL, EVP_sha256(), NULL)) {
-		ERR_clear_error();
-		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");
+	/* The DER each X509 encodes to (its cached encoding when it was parsed): the same bytes. */
+	for (int i = 0; i <= n; i++) {
+		len = i2d_X509(i < n ? sk_X509_value(chain, i) : kek, &enc[i]);
+		if (len <= 0) {
+			ERR_clear_error();
+			r = sc_fail(SC_ERR_INTERNAL, "cannot encode a certificate");
+			goto out;
+		}
+		der[i].der = enc[i];
+		der[i].len = (size_t)len;
 	}
-	sc_hex(md, 32, out->path_sha256);
+	if ((r = sc_reg_pin_hashes(der, n, &der[n], mfr_root, out)) != SC_OK)
+		goto out;
 	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(chain, 0)), NULL);
 	if (len <= 0 || (size_t)len > sizeof(out->spki)) {
 		ERR_clear_error();
-		return sc_fail(SC_ERR_OVERSIZE, "the device CA's key is too large");
+		r = sc_fail(SC_ERR_OVERSIZE, "the device CA's key is too large");
+		goto out;
 	}
 	p = out->spki;
 	if (i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(chain, 0)), &p) != len) {
 		ERR_clear_error();
-		return sc_fail(SC_ERR_INTERNAL, "cannot encode the device CA's key");
+		r = sc_fail(SC_ERR_INTERNAL, "cannot encode the device CA's key");
+		goto out;
 	}
 	out->spki_len = (size_t)len;
-	return SC_OK;
+out:
+	for (int i = 0; i <= SC_REG_PIN_CHAIN_MAX; i++)
+		OPENSSL_free(enc[i]);
+	if (r != SC_OK)
+		memset(out, 0, sizeof(*out));
+	return r;
 }
 
 /* The caller's iterator seen as the backend's rows, each checked on its way through. */

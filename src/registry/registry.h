@@ -526,6 +526,20 @@ sc_err sc_reg_pin_of(STACK_OF(X509) *chain, X509 *kek, X509 *mfr_root,
     struct sc_reg_pin *out) SC_MUST_USE;
 
 /*
+ * sc_reg_pin_of's hashes from the certificates' DER as the device sends them (chain[0..n), kek:
+ * borrowed bytes, not parsed here), with no X509 built: selfcert-provd's pinned path (prof8)
+ * compares them before it parses anything. Hashes the same bytes sc_reg_pin_of does when the
+ * X509s were parsed from this DER; spki is left empty (spki_len 0). out is zeroed first. The
+ * same errors as sc_reg_pin_of.
+ */
+struct sc_reg_der {
+	const uint8_t *der;
+	size_t len;
+};
+sc_err sc_reg_pin_hashes(const struct sc_reg_der *chain, int n, const struct sc_reg_der *kek,
+    X509 *mfr_root, struct sc_reg_pin *out) SC_MUST_USE;
+
+/*
  * One device of an activation: its ID, note (NULL: none), the pin of its verified
  * certificates (NULL: activated without them, as ever) and where it came from (line: its CSV
  * line, 0 for `net device add`). Borrowed until the iterator's next call.

@@ -128,6 +128,29 @@ req_json m "$CH" ",\"proof\":$P" >"$T/req.json"
 post_is "the genuine proof" 201
 post_is "the same proof again" 409 replay
 check "one authenticated profile for DEV-M" [ "$(authed DEV-M)" = 1 ]
+# Session 8 (prof8): DEV-M is pinned now. Its own request is recognised by its certificates' DER
+# (logged x509=none: none parsed); a proof naming another pinned device misses DEV-M's pin and
+# gets the full path's refusal; a certificate that does not parse is still the first refusal,
+# before another field's or the policy's.
+CH5=$(sc device challenge --sp "$T/m.sock")
+P5=$(proof_of m "$CH5" m) || fail "device proof"
+req_json m "$CH5" ",\"proof\":${P5/\"DEV-M\"/\"DEV-V\"}" >"$T/req.json"
+post_is "pinned chain, proof naming another pinned device" 403 proof-mismatch "proof.device_id"
+req_json m "$CH5" ",\"proof\":${P5/\"time\":$(sed 's/.*"time":\([0-9]*\).*/\1/' <<<"$P5")/\"time\":1}" >"$T/req.json"
+post_is "pinned device, stale proof" 403 proof-expired "proof.time"
+req_json m "$CH5" ",\"proof\":$P5" >"$T/req.json"
+post_is "the pinned device's own request" 201
+check "recognised by its DER, nothing parsed" grep -q "device=DEV-M auth=proof pin=hit x509=none" "$T/provd.log"
+printf '{"chain":"%s","kex":"AAAA","alg":"nope"}' "$(pem_json "$T/m-certs/chain.pem")" >"$T/req.json"
+post_is "a KEK that does not parse, before a bad alg" 400 bad-der '\"kex\": '
+printf '{"chain":"%s","kex":"%s","server_keygen":true}' "$(pem_json "$T/m-certs/chain.pem")" \
+  "$(pem_json "$T/m-certs/kex.pem")" >"$T/req.json"
+post_is "the policy's refusal (server keygen off)" 422 policy "server key generation is off"
+printf '{"chain":"%s","kex":"AAAA","server_keygen":true}' "$(pem_json "$T/m-certs/chain.pem")" >"$T/req.json"
+post_is "a KEK that does not parse, before the policy's refusal" 400 bad-der '\"kex\": '
+printf '{"chain":["%s","AAAA"],"kex":"%s","gate":1}' "$(pem_json "$T/m-certs/chain.pem")" \
+  "$(pem_json "$T/m-certs/kex.pem")" >"$T/req.json"
+post_is "a chain certificate that does not parse, before a bad gate" 400 bad-der '\"chain\": '
 # The SP's own refusals.
 CH3=$(sc device challenge --sp "$T/m.sock")
 ok "a proof for a fresh challenge" proof_of m "$CH3" m

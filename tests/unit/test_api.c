@@ -885,6 +885,32 @@ static char *proved_body(const struct dev *d, const char *ch, const char *alg,
 	                     dg),
 	    SC_OK);
 	memcpy(pf.request_digest, dg, sizeof(dg));
+	{
+		/* prof8: the server computes it from the DER as sent; the same digest. */
+		uint8_t *der[3] = { NULL, NULL, NULL }, dg2[SC_PROOF_DIGEST_LEN];
+		size_t len[3];
+		const uint8_t *cder[2];
+		X509 *xs[3] = { d->ca, d->issuer, d->kex };
+		int l;
+
+		for (int i = 0; i < 3; i++) {
+			assert_true((l = i2d_X509(xs[i], &der[i])) > 0);
+			len[i] = (size_t)l;
+		}
+		cder[0] = der[0];
+		cder[1] = der[1];
+		assert_int_equal(sc_proof_request_digest_der(cder, len, 2, der[2], len[2],
+		                     ps->digest_alg ? (ps->digest_alg[0] ? ps->digest_alg : NULL)
+		                                    : alg,
+		                     0, dg2),
+		    SC_OK);
+		assert_memory_equal(dg, dg2, sizeof(dg));
+		assert_int_equal(sc_proof_request_digest_der(cder, len, 0, der[2], len[2], NULL, 0,
+		                     dg2),
+		    SC_ERR_USAGE);
+		for (int i = 0; i < 3; i++)
+			OPENSSL_free(der[i]);
+	}
 	pf.time = (uint64_t)(time(NULL) + ps->time_offset);
 	{
 		uint8_t *tbs = NULL;

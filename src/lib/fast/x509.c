@@ -25,6 +25,7 @@
 
 #include "fast/fast.h"
 #include "fast/x509.h"
+#include "text.h"
 
 /* Certificate's shape (RFC 5280 4.1) with the key left as its two fields. */
 typedef struct {
@@ -244,4 +245,153 @@ sc_err sc_fast_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 	SC_LAZY_CERT_free(c);
 	*out = x;
 	return SC_OK;
+}
+
+/*
+ * The peek (x509.h, issue 17): the same Certificate shape as SC_LAZY_CERT, but the names and
+ * the extensions kept as undecoded TLVs (ASN1_ANY): nothing of them is needed to read the
+ * validity and the key of a certificate already verified, and decoding a Name is most of what
+ * parsing one costs once the key's decoder is out of the way.
+ */
+typedef struct {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serial;
+	X509_ALGOR *sig_alg;
+	ASN1_TYPE *issuer;
+	SC_LAZY_VALIDITY *validity;
+	ASN1_TYPE *subject;
+	SC_LAZY_SPKI *spki;
+	ASN1_BIT_STRING *issuer_uid;
+	ASN1_BIT_STRING *subject_uid;
+	ASN1_TYPE *exts;
+} SC_PEEK_TBS;
+
+typedef struct {
+	SC_PEEK_TBS *tbs;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *sig;
+} SC_PEEK_CERT;
+
+DECLARE_ASN1_FUNCTIONS(SC_PEEK_TBS)
+DECLARE_ASN1_FUNCTIONS(SC_PEEK_CERT)
+
+ASN1_SEQUENCE(SC_PEEK_TBS) = {
+	ASN1_EXP_OPT(SC_PEEK_TBS, version, ASN1_INTEGER, 0),
+	ASN1_SIMPLE(SC_PEEK_TBS, serial, ASN1_INTEGER),
+	ASN1_SIMPLE(SC_PEEK_TBS, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(SC_PEEK_TBS, issuer, ASN1_ANY),
+	ASN1_SIMPLE(SC_PEEK_TBS, validity, SC_LAZY_VALIDITY),
+	ASN1_SIMPLE(SC_PEEK_TBS, subject, ASN1_ANY),
+	ASN1_SIMPLE(SC_PEEK_TBS, spki, SC_LAZY_SPKI),
+	ASN1_IMP_OPT(SC_PEEK_TBS, issuer_uid, ASN1_BIT_STRING, 1),
+	ASN1_IMP_OPT(SC_PEEK_TBS, subject_uid, ASN1_BIT_STRING, 2),
+	ASN1_EXP_OPT(SC_PEEK_TBS, exts, ASN1_ANY, 3),
+} ASN1_SEQUENCE_END(SC_PEEK_TBS)
+
+ASN1_SEQUENCE(SC_PEEK_CERT) = {
+	ASN1_SIMPLE(SC_PEEK_CERT, tbs, SC_PEEK_TBS),
+	ASN1_SIMPLE(SC_PEEK_CERT, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(SC_PEEK_CERT, sig, ASN1_BIT_STRING),
+} ASN1_SEQUENCE_END(SC_PEEK_CERT)
+
+IMPLEMENT_ASN1_FUNCTIONS(SC_PEEK_TBS)
+IMPLEMENT_ASN1_FUNCTIONS(SC_PEEK_CERT)
+
+#define PEEK_MAX 65536
+
+/* The key of spki: the legacy decoders first (lazy_key), d2i_PUBKEY for any other kind. */
+static EVP_PKEY *peek_key(const SC_LAZY_SPKI *spki)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	EVP_PKEY *pk;
+	int n;
+
+	if ((pk = lazy_key(spki)) != NULL)
+		return pk;
+	if ((n = i2d_SC_LAZY_SPKI(spki, &der)) <= 0)
+		return NULL;
+	p = der;
+	if ((pk = d2i_PUBKEY(NULL, &p, n)) != NULL && p != der + n) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	OPENSSL_free(der);
+	return pk;
+}
+
+/* Seconds of t, 0 if it does not convert (as h_enroll.c's asn1_time reads a bad time). */
+static int64_t peek_time(const ASN1_TIME *t)
+{
+	time_t v = 0;
+
+	if (sc_asn1_time_to_time_t(t, &v) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	return (int64_t)v;
+}
+
+sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_now,
+    int64_t *not_before, int64_t *not_after, EVP_PKEY **key)
+{
+	const unsigned char *p = der;
+	SC_PEEK_CERT *c = NULL;
+	const SC_LAZY_VALIDITY *v;
+	sc_err r;
+
+	*valid_now = 0;
+	*not_before = *not_after = 0;
+	if (key != NULL)
+		*key = NULL;
+	if (der == NULL || len == 0 || len > PEEK_MAX)
+		return sc_fail(SC_ERR_MALFORMED, "certificate: %zu bytes, expected 1..%d", len,
+		    PEEK_MAX);
+	if ((c = d2i_SC_PEEK_CERT(NULL, &p, (long)len)) == NULL) {
+		r = sc_fail(SC_ERR_MALFORMED, "certificate: not a DER Certificate");
+		goto out;
+	}
+	if ((size_t)(p - der) != len) {
+		r = sc_fail(SC_ERR_MALFORMED, "certificate: %zu bytes after it",
+		    len - (size_t)(p - der));
+		goto out;
+	}
+	v = c->tbs->validity;
+	/* Exactly pinned_valid's test (h_enroll.c valid_at): X509_cmp_time's 0 is "not valid". */
+	*valid_now = X509_cmp_time(v->not_before, &now) < 0 &&
+	    X509_cmp_time(v->not_after, &now) > 0;
+	*not_before = peek_time(v->not_before);
+	*not_after = peek_time(v->not_after);
+	if (key != NULL && (*key = peek_key(c->tbs->spki)) == NULL) {
+		r = sc_fail(SC_ERR_MALFORMED, "certificate: its public key does not decode");
+		goto out;
+	}
+	r = SC_OK;
+out:
+	ERR_clear_error();
+	SC_PEEK_CERT_free(c);
+	return r;
+}
+
+void sc_fast_ecdsa_sha256_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
+    size_t sig_len, int *done, int *ok)
+{
+	unsigned char md[32];
+	unsigned md_len = 0;
+	EC_KEY *ec;
+
+	*done = *ok = 0;
+	/* A provider key (keymgmt set) would be exported the other way round here: not ours. */
+	if (!sc_fast_enabled() || pub == NULL || EVP_PKEY_get_id(pub) != EVP_PKEY_EC ||
+	    EVP_PKEY_get0_provider(pub) != NULL || sig_len > 0x7fffffff)
+		return;
+	if ((ec = (EC_KEY *)EVP_PKEY_get0_EC_KEY(pub)) == NULL ||
+	    !EVP_Digest(msg, len, md, &md_len, EVP_sha256(), NULL) || md_len != sizeof(md)) {
+		ERR_clear_error();
+		return;
+	}
+	/* 1: verified; 0: a wrong signature; -1: not a DER ECDSA-Sig-Value (the provider's 0). */
+	*ok = ECDSA_verify(0, md, (int)md_len, sig, (int)sig_len, ec) == 1;
+	ERR_clear_error();
+	*done = 1;
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
 
@@ -35,5 +36,30 @@ void sc_fast_x509_set(int on);
  * SC_ERR_NOMEM. Does not check DER minimality or the round trip: the caller does, for both paths.
  */
 sc_err sc_fast_cert_from_der(const uint8_t *der, size_t len, X509 **out) SC_MUST_USE;
+
+/*
+ * Issue 17: what selfcert-provd needs of a certificate it has verified before (a pinned
+ * device's, recognised by the SHA-256 of its DER), read from the DER without building an X509
+ * or decoding the names and extensions: the validity (as X509_cmp_time reads it: *valid_now 1
+ * if not_before < now < not_after), both times as seconds, and (key non-NULL) the public key,
+ * EC P-256/P-384 or RSA through the key type's own decoder, any other through d2i_PUBKEY.
+ * The DER must be one Certificate SEQUENCE of the RFC 5280 shape and nothing after it, at most
+ * 64 KiB: SC_ERR_MALFORMED (truncated, trailing bytes, wrong type, oversize: the field named),
+ * SC_ERR_NOMEM. It checks no signature and no DER minimality: the caller's hash comparison is
+ * what makes the bytes trusted. Works whether the shortcuts are on or off. *key: EVP_PKEY_free.
+ */
+sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_now,
+    int64_t *not_before, int64_t *not_after, EVP_PKEY **key) SC_MUST_USE;
+
+/*
+ * Issue 17 (prof8): sig over SHA-256(msg) verified with pub when pub is a legacy EC key (what
+ * sc_fast_cert_from_der and sc_fast_cert_peek build) by ECDSA_verify on the key itself: the
+ * function OpenSSL 3.0's ECDSA provider calls under EVP_DigestVerify, without first exporting
+ * the key to the provider (~0.09 ms for P-256, most of EVP_DigestVerifyInit). *done 0 (and
+ * *ok 0) for any other key or with sc_fast_enabled() 0: the caller verifies with EVP_DigestVerify.
+ * *ok 1 if the signature verifies. Never an error of its own.
+ */
+void sc_fast_ecdsa_sha256_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
+    size_t sig_len, int *done, int *ok);
 
 #endif
