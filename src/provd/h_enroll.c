@@ -20,6 +20,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/batch.h>
 #include <selfcert/cert.h>
+#include <selfcert/device.h>
 #include <selfcert/profile.h>
 #include <selfcert/gate.h>
 #include <selfcert/proof.h>
@@ -49,111 +50,27 @@ static int64_t asn1_time(const ASN1_TIME *t)
 
 /* ---- the device: its CA and KEK certificates reach the manufacturer root together ---- */
 
-/* Path validation of cert to the manufacturer root with the untrusted intermediates. */
-static sc_err verify_path(const struct provd_api *api, X509 *cert, STACK_OF(X509) *untrusted,
-    const char *what, STACK_OF(X509) **path)
-{
-	X509_STORE *own = NULL, *store = api->mfr_store;
-	X509_STORE_CTX *ctx = NULL;
-	sc_err r;
-
-	*path = NULL;
-	/* The store built at load (read-only, shared by the workers); one of our own otherwise. */
-	if (store == NULL &&
-	    ((store = own = X509_STORE_new()) == NULL || !X509_STORE_add_cert(own, api->mfr_root)))
-		store = NULL;
-	if (store == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
-	    sc_sig_cache_attach(ctx, api->sigs) != SC_OK) {
-		r = sc_fail(SC_ERR_INTERNAL, "cannot set up path validation");
-		goto out;
-	}
-	if (X509_verify_cert(ctx) != 1) {
-		int e = X509_STORE_CTX_get_error(ctx);
-		r = sc_fail(SC_ERR_CHAIN,
-		    "%s does not chain to the manufacturer root: %s (depth %d)", what,
-		    X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
-		goto out;
-	}
-	if ((*path = X509_STORE_CTX_get1_chain(ctx)) == NULL) {
-		r = sc_fail(SC_ERR_INTERNAL, "cannot read the verified chain");
-		goto out;
-	}
-	r = SC_OK;
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(own);
-	return r;
-}
-
 /*
- * chain[0] is a device CA (CA with pathlen 0, keyCertSign, a serialNumber device ID, name
- * constraints to that ID: docs/FORMATS.md's row) that chains to the manufacturer root
- * through chain[1..]; the KEK has the same serialNumber, is not a CA, and was issued by the very
- * same manufacturer CA. device_id gets the ID.
+ * The device's certificates judged as the operator's activation judges them (sc_device_verify,
+ * selfcert/device.h: one implementation of docs/FORMATS.md's device for both), under the store
+ * and signature cache built at load; the refusal's detail prefixed with the field it is about.
+ * device_id gets the ID as soon as the device CA names one.
  */
 static sc_err check_device(const struct provd_api *api, STACK_OF(X509) *chain, X509 *kex,
     char *device_id, size_t id_len, struct provd_response *resp)
 {
-	X509 *devca = sk_X509_value(chain, 0);
-	STACK_OF(X509) *untrusted = NULL, *ca_path = NULL, *kex_path = NULL;
-	char kex_id[SC_DEVICE_ID_MAX + 1];
-	sc_err r;
+	const struct sc_device_trust trust = { api->mfr_root, api->mfr_store, api->sigs };
+	char id[SC_DEVICE_ID_MAX + 1];
+	enum sc_device_part bad = SC_DEVICE_PART_NONE;
+	sc_err r = sc_device_verify(&trust, chain, kex, id, &bad);
 
-	if (X509_check_ca(devca) <= 0 || !(X509_get_key_usage(devca) & KU_KEY_CERT_SIGN) ||
-	    sc_cert_device_id(devca, device_id, id_len) != SC_OK || !sc_device_id_valid(device_id))
-		return sc_fail(SC_ERR_NOT_DEVICE_CA,
-		    "\"chain\": the first certificate is not a device CA "
-		    "(CA with keyCertSign and a serialNumber device ID)");
-	/* A manufacturer's CA could issue a device CA without them; the SP's CSK would not care. */
-	if (X509_get_pathlen(devca) != 0)
-		return sc_fail(SC_ERR_NOT_DEVICE_CA,
-		    "\"chain\": the device CA for %s is not limited to pathlen 0", device_id);
-	/*
-	 * Either form of docs/FORMATS.md (V1 directoryName, V2 dNSName): without one the CSK could
-	 * sign for any name, and stock relying parties would believe it.
-	 */
-	if (sc_cert_device_ca_form_of(devca, device_id) == SC_DEVICE_CA_NONE)
-		return sc_fail(SC_ERR_NOT_DEVICE_CA,
-		    "\"chain\": the device CA for %s lacks critical name constraints to "
-		    "serialNumber=%s or its DNS name",
-		    device_id, device_id);
-	provd_log_add(resp, "device=%s", device_id);
-	if ((untrusted = sk_X509_dup(chain)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	(void)sk_X509_shift(untrusted);
-	if ((r = verify_path(api, devca, untrusted, "the device CA", &ca_path)) != SC_OK)
-		goto out;
-	if (sc_cert_device_id(kex, kex_id, sizeof(kex_id)) != SC_OK ||
-	    strcmp(kex_id, device_id) != 0) {
-		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
-		    "\"kex\" is not device %s's key-exchange certificate "
-		    "(subject serialNumber differs)",
-		    device_id);
-		goto out;
-	}
-	if (X509_check_ca(kex) != 0) {
-		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
-		    "\"kex\" is a CA certificate, not a key-exchange certificate");
-		goto out;
-	}
-	if ((r = verify_path(api, kex, untrusted, "the KEK certificate", &kex_path)) != SC_OK)
-		goto out;
-	/* [0] is the certificate itself, [1] its issuer: the same manufacturer CA for both. */
-	if (sk_X509_num(ca_path) < 2 || sk_X509_num(kex_path) < 2 ||
-	    X509_cmp(sk_X509_value(ca_path, 1), sk_X509_value(kex_path, 1)) != 0) {
-		r = sc_fail(PROVD_ERR_KEK_MISMATCH,
-		    "\"kex\" was issued by another CA than the device CA");
-		goto out;
-	}
-	r = SC_OK;
-out:
-	sk_X509_free(untrusted);
-	sk_X509_pop_free(ca_path, X509_free);
-	sk_X509_pop_free(kex_path, X509_free);
-	ERR_clear_error();
-	return r;
+	snprintf(device_id, id_len, "%s", id);
+	if (r == SC_OK || (r != SC_ERR_NOT_DEVICE_CA && id[0] != '\0'))
+		provd_log_add(resp, "device=%s", id);
+	if (r == SC_OK || bad == SC_DEVICE_PART_NONE)
+		return r;
+	return sc_fail(r, "\"%s\": %s", bad == SC_DEVICE_PART_KEK ? "kex" : "chain",
+	    sc_err_detail());
 }
 
 /* ---- POST /v1/profiles ---- */
