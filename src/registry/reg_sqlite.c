@@ -47,6 +47,20 @@ struct sqlite_reg {
 	int in_batch;            /* the writer inside a batch: begin/commit are a savepoint */
 	int sp_open;             /* that savepoint is open */
 	int sync_normal; /* synchronous = NORMAL now (a deferred profile's commit); FULL otherwise */
+	unsigned long txn; /* batch transactions begun on this writer (group_batch) */
+	/*
+	 * reg8: the profile row the last registration recorded in batch transaction txn read, as
+	 * it stands after that registration's savepoint was released. A renewal batch's
+	 * certificates name one profile: the next one takes the row from here instead of reading
+	 * it again. Only inside that transaction, which holds the write lock, so nothing else
+	 * changes it; txn 0: none.
+	 */
+	struct {
+		unsigned long txn;
+		char profile_id[SC_REG_ID_HEX_LEN + 1];
+		char device_id[SC_DEVICE_ID_MAX + 1];
+		int64_t consumed_at;
+	} prof_memo;
 };
 
 /*
@@ -723,6 +737,7 @@ static void group_batch(struct reg_group *g, struct group_op *batch)
 		g->w = sq(w);
 	if (r == SC_OK && (r = sync_for(g->w, batch_deferred(batch))) == SC_OK &&
 	    (r = run(g->w, "BEGIN IMMEDIATE", "begin")) == SC_OK) {
+		g->w->txn++;
 		for (op = batch; op != NULL && r == SC_OK; op = op->next) {
 			g->w->in_batch = 1;
 			if ((op->r = op->fn(g->w, op->arg)) != SC_OK)
@@ -1541,20 +1556,29 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 	rec->registered_at = now;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	if ((r = prepare(reg,
-	         "SELECT p.device_id, p.consumed_at, d.status FROM profiles p "
-	         "JOIN devices d ON d.device_id = p.device_id WHERE p.profile_id = ?",
-	         &st)) != SC_OK)
-		goto out;
-	bind_text(st, 1, rec->profile_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		copy_col(st, 0, prof_dev, sizeof(prof_dev));
-		consumed = sqlite3_column_int64(st, 1);
-		s = status_from_text(sqlite3_column_text(st, 2));
+	if (reg->in_batch && reg->prof_memo.txn == reg->txn &&
+	    strcmp(reg->prof_memo.profile_id, rec->profile_id) == 0) {
+		/* The row as this transaction left it (prof_memo): an active device's. */
+		rc = SQLITE_ROW;
+		snprintf(prof_dev, sizeof(prof_dev), "%s", reg->prof_memo.device_id);
+		consumed = reg->prof_memo.consumed_at;
+		s = SC_REG_DEV_ACTIVE;
+	} else {
+		if ((r = prepare(reg,
+		         "SELECT p.device_id, p.consumed_at, d.status FROM profiles p "
+		         "JOIN devices d ON d.device_id = p.device_id WHERE p.profile_id = ?",
+		         &st)) != SC_OK)
+			goto out;
+		bind_text(st, 1, rec->profile_id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			copy_col(st, 0, prof_dev, sizeof(prof_dev));
+			consumed = sqlite3_column_int64(st, 1);
+			s = status_from_text(sqlite3_column_text(st, 2));
+		}
+		done(reg, st);
+		st = NULL;
 	}
-	done(reg, st);
-	st = NULL;
 	if (rc == SQLITE_DONE) {
 		r = sc_fail(SC_ERR_PROFILE_UNKNOWN,
 		    "the certificate names profile %s, which this server never issued",
@@ -1638,9 +1662,18 @@ static sc_err cert_record_on(struct sqlite_reg *reg, struct sc_reg_cert_rec *rec
 	}
 	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr,
 	    rec->serial, rec->profile_id);
-	if ((r = audit(reg, now, actor, "certificate-registered", rec->device_id, detail)) != SC_OK)
+	if ((r = audit(reg, now, actor, "certificate-registered", rec->device_id, detail)) !=
+	        SC_OK ||
+	    (r = commit(reg)) != SC_OK)
 		goto out;
-	r = commit(reg);
+	if (reg->in_batch) {
+		reg->prof_memo.txn = reg->txn;
+		snprintf(reg->prof_memo.profile_id, sizeof(reg->prof_memo.profile_id), "%s",
+		    rec->profile_id);
+		snprintf(reg->prof_memo.device_id, sizeof(reg->prof_memo.device_id), "%s",
+		    prof_dev);
+		reg->prof_memo.consumed_at = consumed != 0 ? consumed : now;
+	}
 out:
 	rollback(reg); /* a no-op after the commit */
 	return r;
