@@ -1280,17 +1280,6 @@ out:
 	return ok;
 }
 
-/*
- * #17 (renew7): a renewal profile's later certificate, judged against the reference its first
- * one left (fast/leaf_ref.h: one signature and a byte comparison instead of the parse, the
- * registry's profile read, path validation and the builder). Only what the full check would
- * accept is accepted here; anything else (1 is not returned) goes through the full check, which
- * names the refusal. The phases it stands for, in order: cert_parse (the same text forms),
- * cert_profile (the reference's profile is this certificate's: its issuance extension equals
- * the reference's but for the counter; the registry's profile row never changes), cert_in_time
- * (only while the profile is inside its time), cert_verify (the kept profile's branch: signer
- * and root valid now; the rest is the reference's judge at the same time), cert_fields.
- */
 /* 1 if the profile signer's certificate and root.pem are valid at now; *memo (-1: not yet
  * known) keeps the answer for a batch's other certificates, judged at the same now. */
 static int anchors_valid(const struct provd_api *api, time_t now, int *memo)
@@ -1305,6 +1294,17 @@ static int anchors_valid(const struct provd_api *api, time_t now, int *memo)
 	return ok;
 }
 
+/*
+ * #17 (renew7): a renewal profile's later certificate, judged against the reference its first
+ * one left (fast/leaf_ref.h: one signature and a byte comparison instead of the parse, the
+ * registry's profile read, path validation and the builder). Only what the full check would
+ * accept is accepted here; anything else (1 is not returned) goes through the full check, which
+ * names the refusal. The phases it stands for, in order: cert_parse (the same text forms),
+ * cert_profile (the reference's profile is this certificate's: its issuance extension equals
+ * the reference's but for the counter; the registry's profile row never changes), cert_in_time
+ * (only while the profile is inside its time), cert_verify (the kept profile's branch: signer
+ * and root valid now; the rest is the reference's judge at the same time), cert_fields.
+ */
 static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
     time_t now, int *anchors)
 {

@@ -726,7 +726,7 @@ static void group_batch(struct reg_group *g, struct group_op *batch)
 	 * 64 KiB: a batch of renewal certificates paid a pwrite per page (9 % of a batch request's
 	 * CPU). It only serves ROLLBACK TO inside the open transaction (a crash discards that
 	 * transaction from the WAL anyway) and is emptied at each RELEASE, so it holds one
-	 * registration's pages at a time; durability is the WAL's and unchanged.
+	 * operation's pages at a time (a batch request's); durability is the WAL's and unchanged.
 	 */
 	if (g->w == NULL && (r = open_conn(g->path, 0, 0, &w)) == SC_OK) {
 		g->w = sq(w);
@@ -2182,8 +2182,9 @@ static sc_err sq_cert_record_many(struct sc_reg *base, struct sc_reg_cert_rec *r
 	memset(out, 0, n * sizeof(*out));
 	group_run_many(sq(base), &op, 1);
 	for (size_t i = 0; i < n; i++) {
-		/* The whole operation failed: nothing of it was written, each record says why. */
-		if (op.r != SC_OK) {
+		/* The whole operation failed: nothing of it was written; a record refused before
+		 * keeps its refusal, every other one says why the operation failed. */
+		if (op.r != SC_OK && out[i].r == SC_OK) {
 			out[i].r = op.r;
 			snprintf(out[i].detail, sizeof(out[i].detail), "%s", op.detail);
 		}
