@@ -1337,6 +1337,20 @@ out:
 	return ok;
 }
 
+/* 1 if the profile signer's certificate and root.pem are valid at now; *memo (-1: not yet
+ * known) keeps the answer for a batch's other certificates, judged at the same now. */
+static int anchors_valid(const struct provd_api *api, time_t now, int *memo)
+{
+	int ok;
+
+	if (memo != NULL && *memo >= 0)
+		return *memo;
+	ok = valid_at(api->signer, now) && valid_at(api->net_root, now);
+	if (memo != NULL)
+		*memo = ok;
+	return ok;
+}
+
 /*
  * #17 (renew7): a renewal profile's later certificate, judged against the reference its first
  * one left (fast/leaf_ref.h: one signature and a byte comparison instead of the parse, the
@@ -1349,7 +1363,7 @@ out:
  * and root valid now; the rest is the reference's judge at the same time), cert_fields.
  */
 static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
-    time_t now)
+    time_t now, int *anchors)
 {
 	const struct provd_api *api = ctx->api;
 	json_t *v = json_object_get(ctx->body, "certificate");
@@ -1366,8 +1380,7 @@ static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 	if (!sc_leaf_profile_id(der, len, id) ||
 	    (e = provd_leafrefs_get(api->leafrefs, id)) == NULL ||
 	    (int64_t)now > e->profile_not_after + PROVD_CLOCK_SKEW_S ||
-	    !valid_at(api->signer, now) || !valid_at(api->net_root, now) ||
-	    !sc_leaf_ref_judge(e->ref, der, len, now, &f))
+	    !anchors_valid(api, now, anchors) || !sc_leaf_ref_judge(e->ref, der, len, now, &f))
 		goto out;
 	snprintf(cr->device_id, sizeof(cr->device_id), "%s", sc_leaf_ref_device_id(e->ref));
 	memcpy(cr->crec.profile_id, e->profile_id, sizeof(e->profile_id));
@@ -1423,13 +1436,14 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 	provd_leafrefs_put(api->leafrefs, ref, cr->prec.profile_not_after);
 }
 
-/* Every phase before the registry's write, in docs/API.md's order. */
+/* Every phase before the registry's write, in docs/API.md's order; *anchors as in
+ * anchors_valid (NULL: one certificate). */
 static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
-    struct provd_response *resp, time_t now)
+    struct provd_response *resp, time_t now, int *anchors)
 {
 	sc_err r;
 
-	if (cert_fast(ctx, cr, resp, now))
+	if (cert_fast(ctx, cr, resp, now, anchors))
 		return SC_OK;
 	if ((r = cert_parse(ctx, cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, cr)) != SC_OK ||
@@ -1462,6 +1476,7 @@ sc_err provd_cert_register_many(const struct provd_ctx *ctx, json_t *list,
 	struct sc_reg_cert_outcome *res = NULL;
 	char actor[SC_REG_ACTOR_MAX];
 	time_t now = time(NULL);
+	int anchors = -1;
 	sc_err r;
 
 	memset(out, 0, n * sizeof(*out));
@@ -1479,7 +1494,7 @@ sc_err provd_cert_register_many(const struct provd_ctx *ctx, json_t *list,
 			r = sc_fail(SC_ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		if ((r = cert_check(&sub, &crs[i], resp, now)) != SC_OK) {
+		if ((r = cert_check(&sub, &crs[i], resp, now, &anchors)) != SC_OK) {
 			if (server_trouble(r))
 				goto out;
 			outcome_refused(&out[i], r);
@@ -1540,7 +1555,7 @@ sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *r
 	*answer = NULL;
 	*already = 0;
 	memset(&cr, 0, sizeof(cr));
-	if ((r = cert_check(ctx, &cr, resp, now)) != SC_OK ||
+	if ((r = cert_check(ctx, &cr, resp, now, NULL)) != SC_OK ||
 	    (r = cert_record(ctx, &cr)) != SC_OK || (r = cert_crl_keep(ctx, &cr)) != SC_OK)
 		goto out;
 	if ((*answer = cert_answer(ctx->api, &cr, resp)) == NULL) {

@@ -346,10 +346,12 @@ struct sc_reg_cert_outcome {
 
 /*
  * #17: n records (1..SC_REG_RECORD_MANY_MAX), each judged and written as sc_reg_cert_record
- * would, out[i] its outcome; durable together where the backend can (SQLite with group commit:
- * one commit for all, each in its own savepoint, so a refused one writes nothing and leaves the
- * others), else one by one. SC_OK when every record has its outcome in out; SC_ERR_USAGE for
- * n out of range.
+ * would, in order, out[i] its outcome; durable together in one transaction on both backends
+ * (session 8: SQLite inside the group's commit, PostgreSQL pipelined), where a refused one
+ * writes nothing and leaves the others and a failure of the database fails them all; a
+ * PostgreSQL batch whose guarded writes meet what its reads could not see is redone one
+ * transaction per record. SC_OK when every record has its outcome in out; SC_ERR_USAGE for n
+ * out of range.
  */
 #define SC_REG_RECORD_MANY_MAX 256
 sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs, size_t n,

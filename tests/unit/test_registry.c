@@ -865,6 +865,63 @@ static void test_renewal_periods(void **state)
 	sc_reg_close(reg);
 }
 
+/*
+ * reg8: a renewal batch in one transaction, the profile row read once: the periods recorded, the
+ * same certificate again "already", a taken period "consumed", another device's certificate
+ * naming the profile refused (the row taken from the first record still names its device), and
+ * a revoked device's next batch refused (the row is read again in each transaction).
+ */
+static void test_cert_record_many_renewal(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c[6];
+	struct sc_reg_cert_outcome out[6];
+	struct sc_reg_counts counts;
+	int64_t retry;
+	int already = -1;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "t", 1000), SC_OK);
+	make_profile(&rec, "D-1", 1, "01");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	for (int i = 0; i < 6; i++) {
+		make_cert(&c[i], "D-1", 1, (char)('a' + i));
+		c[i].renewal = 1;
+		c[i].period = (uint32_t)i;
+	}
+	c[2] = c[1];     /* the same certificate again */
+	c[3].period = 0; /* a taken period */
+	c[4].period = 4; /* another device's, naming this profile */
+	snprintf(c[4].device_id, sizeof(c[4].device_id), "D-2");
+	assert_int_equal(sc_reg_cert_record_many(reg, c, 6, 3000, "t", out), SC_OK);
+	assert_int_equal(out[0].r, SC_OK);
+	assert_int_equal(out[0].already, 0);
+	assert_int_equal(out[1].r, SC_OK);
+	assert_int_equal(out[2].r, SC_OK);
+	assert_int_equal(out[2].already, 1);
+	assert_int_equal(out[3].r, SC_ERR_PROFILE_CONSUMED);
+	assert_non_null(strstr(out[3].detail, "for this period"));
+	assert_int_equal(out[4].r, SC_ERR_DEVICE_MISMATCH);
+	assert_int_equal(out[5].r, SC_OK);
+	assert_int_equal(out[5].already, 0);
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(counts.certificates, 3);
+	assert_int_equal(counts.profiles_consumed, 1);
+	/* Revoked between two batches: the next one reads the row again and is refused. */
+	assert_int_equal(sc_reg_device_revoke(reg, "D-1", "stolen", "t", 3001, &already), SC_OK);
+	make_cert(&c[0], "D-1", 1, 'f');
+	c[0].renewal = 1;
+	c[0].period = 7;
+	assert_int_equal(sc_reg_cert_record_many(reg, c, 1, 3002, "t", out), SC_OK);
+	assert_int_equal(out[0].r, SC_ERR_REVOKED);
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(counts.certificates, 3);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
 /* The IDs a page gave, space-separated, into a buffer. */
 struct page_ids {
 	char ids[512];
@@ -2504,6 +2561,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_record_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_batch_as_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_record_many_renewal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),

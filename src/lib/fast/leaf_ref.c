@@ -52,7 +52,15 @@ struct sc_leaf_ref {
 	uint8_t ext_tag;
 	EC_GROUP *group;  /* the leaf keys' curve */
 	EVP_PKEY *ca_pub; /* the device CA's key (up-referenced) */
-	const EVP_MD *md; /* the signature's digest; NULL for a pure signature (Ed25519) */
+	EVP_MD *md;       /* the signature's digest, fetched; NULL for a pure signature (Ed25519) */
+	EVP_MD *sha256, *sha1; /* fetched once: the fingerprint's and the SKID's (reg8) */
+	/*
+	 * reg8: for an ECDSA device CA, a verify context made once with its key and digest; each
+	 * sibling's check duplicates it (EVP_PKEY_CTX_dup only reads it, so threads may share it)
+	 * and verifies the TBS's digest, instead of EVP_DigestVerifyInit's per-call provider fetch
+	 * and key export. NULL: EVP_DigestVerifyInit per sibling, as before.
+	 */
+	EVP_PKEY_CTX *vctx;
 	struct sc_profile_info info; /* scalars only are read (validity, renewal) */
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	time_t chain_nb[REF_CHAIN_MAX], chain_na[REF_CHAIN_MAX];
@@ -291,6 +299,10 @@ void sc_leaf_ref_free(struct sc_leaf_ref *ref)
 		return;
 	OPENSSL_free(ref->der);
 	EC_GROUP_free(ref->group);
+	EVP_PKEY_CTX_free(ref->vctx);
+	EVP_MD_free(ref->md);
+	EVP_MD_free(ref->sha256);
+	EVP_MD_free(ref->sha1);
 	EVP_PKEY_free(ref->ca_pub);
 	OPENSSL_free(ref);
 }
@@ -356,7 +368,16 @@ static int ref_keys(struct sc_leaf_ref *ref, X509 *leaf, const struct sc_verify_
 	    (ref->ca_pub = X509_get_pubkey(ca)) == NULL ||
 	    EVP_PKEY_get_base_id(ref->ca_pub) != pk_nid)
 		return 0;
-	if (md_nid != NID_undef && (ref->md = EVP_get_digestbynid(md_nid)) == NULL)
+	if (md_nid != NID_undef && (ref->md = EVP_MD_fetch(NULL, OBJ_nid2sn(md_nid), NULL)) == NULL)
+		return 0;
+	if ((ref->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (ref->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL)
+		return 0;
+	/* The shared verify context: ECDSA over a digest only (pk_nid EC, md set). */
+	if (pk_nid == EVP_PKEY_EC && ref->md != NULL &&
+	    ((ref->vctx = EVP_PKEY_CTX_new_from_pkey(NULL, ref->ca_pub, NULL)) == NULL ||
+	        EVP_PKEY_verify_init(ref->vctx) != 1 ||
+	        EVP_PKEY_CTX_set_signature_md(ref->vctx, ref->md) != 1))
 		return 0;
 	return 1;
 }
@@ -503,7 +524,7 @@ static int judge_exts(const struct sc_leaf_ref *ref, const struct tlv *f7, const
 			if (ext[i].len != ref->ext[i].len ||
 			    memcmp(ext[i].p, ref->der + ref->skid_prefix.off,
 			        ref->skid_prefix.len) != 0 ||
-			    !EVP_Digest(pt, pt_len, md, NULL, EVP_sha1(), NULL) ||
+			    !EVP_Digest(pt, pt_len, md, NULL, ref->sha1, NULL) ||
 			    memcmp(ext[i].p + ref->skid_prefix.len, md, SKID_LEN) != 0)
 				return 0;
 		} else if ((int)i == ref->iss_at) {
@@ -568,10 +589,25 @@ static int judge_validity(const struct sc_leaf_ref *ref, const struct tlv *v, ti
 static int judge_signature(const struct sc_leaf_ref *ref, const struct tlv *tbs,
     const struct tlv *sig)
 {
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	int ok = m != NULL && EVP_DigestVerifyInit(m, NULL, ref->md, NULL, ref->ca_pub) == 1 &&
-	    EVP_DigestVerify(m, sig->v + 1, sig->vlen - 1, tbs->p, tbs->len) == 1;
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	EVP_PKEY_CTX *c;
+	EVP_MD_CTX *m;
+	int ok;
 
+	if (ref->vctx != NULL) {
+		/* The same verification as EVP_DigestVerify: the TBS's digest, then ECDSA over it. */
+		ok = EVP_Digest(tbs->p, tbs->len, md, &md_len, ref->md, NULL) == 1 &&
+		    (c = EVP_PKEY_CTX_dup(ref->vctx)) != NULL;
+		if (ok) {
+			ok = EVP_PKEY_verify(c, sig->v + 1, sig->vlen - 1, md, md_len) == 1;
+			EVP_PKEY_CTX_free(c);
+		}
+		return ok;
+	}
+	m = EVP_MD_CTX_new();
+	ok = m != NULL && EVP_DigestVerifyInit(m, NULL, ref->md, NULL, ref->ca_pub) == 1 &&
+	    EVP_DigestVerify(m, sig->v + 1, sig->vlen - 1, tbs->p, tbs->len) == 1;
 	EVP_MD_CTX_free(m);
 	return ok;
 }
@@ -593,7 +629,7 @@ int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t 
 	    same(ref, ref->outer_sigalg, sigalg.p, sigalg.len) &&
 	    judge_validity(ref, &f[4], now, out, &at) && judge_spki(ref, &f[6], &pt, &pt_len) &&
 	    judge_exts(ref, &f[7], pt, pt_len, &out->counter) && judge_signature(ref, &tbs, &sig) &&
-	    EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
+	    EVP_Digest(der, len, out->fpr, NULL, ref->sha256, NULL);
 	ERR_clear_error();
 	if (!ok)
 		memset(out, 0, sizeof(*out));
