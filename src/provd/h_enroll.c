@@ -618,7 +618,7 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 		        detail) != SC_OK)
 			sc_err_clear();
 		return sc_fail(SC_ERR_PIN_MISMATCH,
-		    "device %s was pinned to another device CA or KEK at its first contact; a "
+		    "device %s was pinned to another device CA or KEK at its first contact or activation; a "
 		    "changed device CA is refused, not re-pinned (the operator revokes the device "
 		    "and activates its replacement under a new ID)",
 		    pr->device_id);

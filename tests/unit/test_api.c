@@ -1095,7 +1095,7 @@ static void test_proofs(void **state)
 static void test_pins(void **state)
 {
 	static const char detail[] =
-	    "device DEV-P was pinned to another device CA or KEK at its first contact; a changed "
+	    "device DEV-P was pinned to another device CA or KEK at its first contact or activation; a changed "
 	    "device CA is refused, not re-pinned (the operator revokes the device and activates its "
 	    "replacement under a new ID)";
 	struct audit_find f = { "device-ca-changed", 0 }, pinned = { "device-pinned", 0 };
