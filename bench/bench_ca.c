@@ -221,30 +221,6 @@ static double cfssl_floor(const struct prims *p)
 	return bench_median(&p->verify) + bench_median(&p->sign);
 }
 
-/*
- * Which path provd's profile requests took, from its log (each answered request's line names it:
- * pin=hit, the pinned path; pin=new, a first contact verified and pinned; pin=checked). With
- * --pin-at-activation every one must be a hit, or the figures would not be what they claim.
- */
-static void pin_paths(const char *log, size_t *hit, size_t *other)
-{
-	char line[1024];
-	FILE *f = fopen(log, "r");
-
-	*hit = *other = 0;
-	if (f == NULL)
-		bench_die("%s: cannot read it", log);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, "POST /v1/profiles 201") == NULL)
-			continue;
-		if (strstr(line, " pin=hit") != NULL)
-			(*hit)++;
-		else
-			(*other)++;
-	}
-	fclose(f);
-}
-
 /* Issue 17's targets for one client count, each met or missed, each with its limit. */
 static void target_lines(int clients, const struct side *sp, const struct side *sc,
     const struct prims *p)
@@ -619,7 +595,7 @@ int main(int argc, char **argv)
 	{
 		size_t hit, other;
 
-		pin_paths(provd.log, &hit, &other);
+		bench_pin_paths(provd.log, &hit, &other);
 		if (pinned_at_activation && other != 0)
 			bench_die(
 			    "--pin-at-activation: %zu of provd's profile requests did not take "

@@ -30,6 +30,8 @@
 /* --db LOCATION (pg8): the P-256 network's registry, e.g. bench/pg.sh's PostgreSQL URI; NULL:
  * a SQLite file in the run's folder. The RSA network keeps its own SQLite file. */
 static const char *db_location;
+/* --unpinned: the devices unknown to provd at their first profile (session 7's figure). */
+static int unpinned;
 #define FLEET_DEVICES 1e6      /* the fleet figure's fleet */
 #define FLEET_TARGET (1.0 / 3) /* #17: server CPU per certificate <= 1/3 of cfssl's */
 /* cfssl signs this many certificates (its devices driven again) or as many as the renewal path
@@ -280,7 +282,9 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 {
 	char base[BENCH_PATH_MAX], rbase[BENCH_PATH_MAX + 8], db[BENCH_PATH_MAX + 32],
 	    rdb[BENCH_PATH_MAX + 32], csv[BENCH_PATH_MAX + 32], pol[BENCH_PATH_MAX + 32],
-	    batch_max[16];
+	    ship[BENCH_PATH_MAX + 32], batch_max[16];
+	size_t pin_hit = 0, pin_other = 0;
+	double act_cpu;
 	struct bench_world w, wr;
 	struct bench_server provd, cfssl;
 	struct bench_clients cl;
@@ -306,7 +310,15 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	if (db_location != NULL && strlen(db_location) < sizeof(db))
 		snprintf(db, sizeof(db), "%s", db_location);
 	snprintf(csv, sizeof(csv), "%s/feed.csv", base);
-	bench_devs_activate(devs, 4 * n, db, csv);
+	snprintf(ship, sizeof(ship), "%s/shipment", base);
+	/*
+	 * A fleet that renews daily is known to the server: each device was pinned long before this
+	 * window (at activation here, act8; at its first contact otherwise, once in its life), so
+	 * its profile requests take the pinned path, as the floors below assume. --unpinned: every
+	 * device's first request in this run verifies its chain in full (the figure before session 8).
+	 */
+	act_cpu = bench_devs_activate_certs(devs, 4 * n, db, csv, unpinned ? NULL : ship,
+	    w.mfr_root);
 	snprintf(pol, sizeof(pol), "%s/policy.json", base);
 	write_policy(pol, k);
 	/* Waves of at most the workers: a request waits inside its worker (batcher.h). */
@@ -326,6 +338,10 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	    &cpu_ren);
 	bench_clients_free(&cl);
 	bench_stop(provd.pid);
+	bench_pin_paths(provd.log, &pin_hit, &pin_other);
+	if (!unpinned && pin_other != 0)
+		bench_die("%zu of provd's profile requests did not take the pinned path (see %s)",
+		    pin_other, provd.log);
 	/* The same with K = 2: registration's share from the two (c(K) = reg + prof/K). */
 	write_policy(pol, 2);
 	bench_provd_start(&w, db, provd_threads, tls, &provd);
@@ -398,7 +414,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 
 	if (json) {
 		printf(
-		    "{\"benchmark\":\"fleet_renewal\",\"devices_per_path\":%zu,\"clients\":%d,"
+		    "{\"benchmark\":\"fleet_renewal\",\"pinned\":%s,\"devices_per_path\":%zu,"
+		    "\"clients\":%d,"
 		    "\"provd_threads\":%d,\"renewal_count\":%d,\"profile_batch_max\":%s,"
 		    "\"profile_batch_wait_ms\":%s,\"cfssl_durable\":true,\"cfssl_recorded\":%ld,"
 		    "\"provd_cpu_ms_per_cert_ordinary\":%.4f,\"provd_cpu_ms_per_cert_merkle\":%.4f,"
@@ -417,14 +434,15 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    "\"renewal_vs_cfssl\":%.4f,\"renewal_vs_cfssl_resolution\":%.3g,"
 		    "\"cpu_clock_resolution_s\":%.3g,\"cfssl_certs\":%zu,\"cpu_s_renewal\":%.6f,"
 		    "\"cpu_s_cfssl\":%.6f,\"target\":%.3f,\"target_met\":%s}\n",
-		    n, clients, provd_threads, k, batch_max, batch_wait ? batch_wait : "0",
-		    recorded, c_ord * 1e3, c_bat * 1e3, (double)n / waves, c_ren * 1e3,
-		    c_ren2 * 1e3, units_ren, reg * 1e3, prof * 1e3, c_cfssl * 1e3, floor_ord * 1e3,
-		    floor_bat * 1e3, floor_ren * 1e3, floor_cfssl * 1e3, r_ord * 1e3, r_bat * 1e3,
-		    (double)n / rwaves, floor_rord * 1e3, floor_rbat * 1e3, c_sign * 1e3,
-		    c_batch[0] * 1e3, c_batch[1] * 1e3, c_batch[2] * 1e3, r_sign * 1e3,
-		    r_batch[0] * 1e3, r_batch[1] * 1e3, r_batch[2] * 1e3, cpu_hours(c_cfssl),
-		    cpu_hours(c_ord), cpu_hours(c_bat), cpu_hours(c_ren), cpu_hours(floor_ren),
+		    unpinned ? "false" : "true", n, clients, provd_threads, k, batch_max,
+		    batch_wait ? batch_wait : "0", recorded, c_ord * 1e3, c_bat * 1e3,
+		    (double)n / waves, c_ren * 1e3, c_ren2 * 1e3, units_ren, reg * 1e3, prof * 1e3,
+		    c_cfssl * 1e3, floor_ord * 1e3, floor_bat * 1e3, floor_ren * 1e3,
+		    floor_cfssl * 1e3, r_ord * 1e3, r_bat * 1e3, (double)n / rwaves,
+		    floor_rord * 1e3, floor_rbat * 1e3, c_sign * 1e3, c_batch[0] * 1e3,
+		    c_batch[1] * 1e3, c_batch[2] * 1e3, r_sign * 1e3, r_batch[0] * 1e3,
+		    r_batch[1] * 1e3, r_batch[2] * 1e3, cpu_hours(c_cfssl), cpu_hours(c_ord),
+		    cpu_hours(c_bat), cpu_hours(c_ren), cpu_hours(floor_ren),
 		    have_cfssl ? c_ren / c_cfssl : 0, have_cfssl ? ratio_res * c_ren / c_cfssl : 0,
 		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, FLEET_TARGET,
 		    have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false");
@@ -458,6 +476,15 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    "  so (c(K) = registration + profile/K): registration %.3f ms per certificate "
 		    "(%.0f%% of the renewal path), a profile request %.3f ms\n",
 		    reg * 1e3, 100.0 * reg / c_ren, prof * 1e3);
+		if (unpinned)
+			printf("devices: unknown to provd before this run (--unpinned): each first "
+			       "profile request verified its chain in full\n");
+		else
+			printf(
+			    "devices: pinned at activation, %zu of %zu profile requests on the pinned "
+			    "path (a fleet renewing daily is known); the operator's CLI spent %.3f ms "
+			    "per device on it, not the server\n",
+			    pin_hit, pin_hit + pin_other, act_cpu * 1e3 / (double)(4 * n));
 		if (have_cfssl) {
 			int km = k < 30 ? 30 : 100; /* a longer window than the one measured */
 
@@ -551,6 +578,8 @@ int main(int argc, char **argv)
 			batch_wait = argv[++i];
 		else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
 			db_location = argv[++i];
+		else if (strcmp(argv[i], "--unpinned") == 0)
+			unpinned = 1;
 		else if (strcmp(argv[i], "--db-pid") == 0 && i + 1 < argc)
 			i++; /* bench/pg.sh passes it; bench_fleet counts provd's CPU only */
 		else {
@@ -558,7 +587,7 @@ int main(int argc, char **argv)
 			    "usage: SELFCERT=… SELFCERT_PROVD=… bench_fleet [--devices N] [--clients C] "
 			    "[--provd-threads T] [--max-minutes M] [--http] [--db-dir DIR] [--json]\n"
 			    "       bench_fleet --renewal K [--devices N] [--clients C] "
-			    "[--profile-batch-wait MS] [--db LOCATION] …: the fleet figure (#17)\n");
+			    "[--profile-batch-wait MS] [--db LOCATION] [--unpinned] …: the fleet figure (#17)\n");
 			return 2;
 		}
 	}

@@ -298,6 +298,31 @@ void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, co
 	(void)bench_devs_activate_certs(d, n, db, csv, NULL, NULL);
 }
 
+/*
+ * Which path provd's profile requests took, from its log (each answered request's line names it:
+ * pin=hit, the pinned path; pin=new, a first contact verified and pinned; pin=checked). With
+ * devices pinned at activation every one must be a hit, or the figures would not be what they
+ * claim (bench_ca --pin-at-activation, bench_fleet --renewal).
+ */
+void bench_pin_paths(const char *log, size_t *hit, size_t *other)
+{
+	char line[1024];
+	FILE *f = fopen(log, "r");
+
+	*hit = *other = 0;
+	if (f == NULL)
+		bench_die("%s: cannot read it", log);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "POST /v1/profiles 201") == NULL)
+			continue;
+		if (strstr(line, " pin=hit") != NULL)
+			(*hit)++;
+		else
+			(*other)++;
+	}
+	fclose(f);
+}
+
 /* ---- HTTP ---- */
 
 struct answer {
