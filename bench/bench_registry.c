@@ -89,6 +89,7 @@ static void *worker(void *arg)
 		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
 		chain[j] = j % 65 == 64 ? '\n' : b64[x % 64];
 	}
+	chain[sizeof(chain) - 1] = '\0';
 
 	for (int i = 0; i < per_thread; i++) {
 		struct sc_reg_profile_rec rec, got;

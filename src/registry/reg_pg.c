@@ -567,12 +567,17 @@ static sc_err pl_run(struct pg_reg *reg, const struct pl_st *st, size_t n, PGres
 		if (state != NULL)
 			state[0] = '\0';
 		memset(res, 0, n * sizeof(*res));
-		/* Each text prepared before (once per session): the pipeline only executes. */
-		for (i = 0; i < n && err == NULL; i++)
-			kind[i] = stmt_name(reg, st[i].sql, st[i].p != NULL ? st[i].p->n : 0,
-			    names[i], &err);
-		if (err != NULL) {
-			bad = i - 1;
+		/*
+		 * Each text prepared before (once per session): the pipeline only executes. A text
+		 * that cannot be prepared (the server's error in err, or none: libpq out of memory)
+		 * stops here, before anything is sent.
+		 */
+		for (i = 0; i < n; i++)
+			if ((kind[i] = stmt_name(reg, st[i].sql, st[i].p != NULL ? st[i].p->n : 0,
+			         names[i], &err)) < 0)
+				break;
+		if (i < n) {
+			bad = i;
 			res[bad] = err;
 			goto failed;
 		}
@@ -595,6 +600,14 @@ static sc_err pl_run(struct pg_reg *reg, const struct pl_st *st, size_t n, PGres
 			sent = 0;
 		if (!sent) {
 			pl_drain(reg->conn, 0);
+			/*
+			 * What was sent before the failed send runs: a BEGIN among it leaves the
+			 * session in a transaction (holding its row locks), so in_tx must make the
+			 * caller's rollback end it (a ROLLBACK with none open is harmless).
+			 */
+			for (size_t j = 0; j < i && j < n; j++)
+				if (strcmp(st[j].sql, "BEGIN") == 0)
+					reg->in_tx = 1;
 			bad = 0;
 			goto failed;
 		}
