@@ -29,7 +29,7 @@ struct sc_reg_row {
 	const char *device_id;
 	const char *note; /* NULL: none */
 	size_t line;      /* where it came from, for the messages */
-	/* Issue 17 (act8): only activate_rows reads it; NULL: none. import_rows ignores it. */
+	/* Issue 17 (act8): the device's pin to put with it; NULL: none. */
 	const struct sc_reg_pin *pin;
 };
 
@@ -53,24 +53,12 @@ struct sc_reg_backend {
 	int (*schema_version)(struct sc_reg *reg);
 	/* NULL: the same as schema_version (no rolling upgrades: SQLite is one host). */
 	int (*schema_min_compatible)(struct sc_reg *reg);
-	/* ids: valid, distinct, 1..SC_REG_ADD_MAX of them; note checked. The registered check and
-	 * the inserts (each with its device-added audit row) are one transaction. */
-	sc_err (*devices_add)(struct sc_reg *reg, const char *const *ids, size_t n,
-	    const char *note, const char *actor, int64_t now);
 	/* reason checked; *already set to 0 before. */
 	sc_err (*device_revoke)(struct sc_reg *reg, const char *device_id, const char *reason,
 	    const char *actor, int64_t now, int *already);
 	sc_err (*device_get)(struct sc_reg *reg, const char *device_id, struct sc_reg_device *out);
 	sc_err (*device_list)(struct sc_reg *reg, enum sc_reg_dev_status status,
 	    int (*cb)(void *ctx, const struct sc_reg_device *d), void *ctx);
-	/*
-	 * The import's rows (import_csv.c parses the file) in one transaction, or none: a device
-	 * already registered is left as it is and counted in *skipped; an ID seen twice refuses
-	 * the import with SC_ERR_MALFORMED "SOURCE:LINE: device ID appears twice in the file"; one
-	 * devices-imported audit row. *added and *skipped are 0 on any error.
-	 */
-	sc_err (*import_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx,
-	    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped);
 	/* source: NULL or "" for an authenticated request, else the client address (registry.h's
 	 * sc_reg_profile_rec.source: which budget rate applies to). */
 	sc_err (*profile_precheck)(struct sc_reg *reg, const char *device_id, const char *challenge,
@@ -123,9 +111,14 @@ struct sc_reg_backend {
 	/* NULL: the backend has no roles (SQLite: file permissions are the access control). */
 	sc_err (*grant)(struct sc_reg *reg, const char *role);
 	/*
-	 * sc_reg_devices_activate (issue 17, act8); NULL as for the operator endpoints'. Rows
-	 * checked (valid IDs, notes) and zeroed before each next; refused gets the device ID of an
-	 * SC_ERR_PIN_MISMATCH ("" otherwise) so that registry.c audits it after the rollback.
+	 * Every activation in one transaction, or none (issue 17, act8): sc_reg_devices_activate,
+	 * and, with rows that carry no pin, sc_reg_devices_add (import 0: ids valid, distinct,
+	 * 1..SC_REG_ADD_MAX, note checked; a registered one is SC_ERR_EXISTS) and the CSV import
+	 * (import 1: a registered device is left as it is and counted in *skipped; an ID seen twice
+	 * refuses it with SC_ERR_MALFORMED "SOURCE:LINE: device … appears twice in the file"; one
+	 * devices-imported audit row). Each inserted device gets its device-added audit row. Rows
+	 * zeroed before each next; refused gets the device ID of an SC_ERR_PIN_MISMATCH ("" otherwise)
+	 * so that registry.c audits it after the rollback. *added and *skipped are 0 on any error.
 	 */
 	sc_err (*activate_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx, int import,
 	    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped,

@@ -1047,29 +1047,6 @@ static sc_err device_exists(struct pg_reg *reg, const char *device_id)
 	return sc_fail(SC_ERR_EXISTS, "device %s is already registered", device_id);
 }
 
-static sc_err pg_devices_add(struct sc_reg *base, const char *const *ids, size_t n,
-    const char *note, const char *actor, int64_t now)
-{
-	struct pg_reg *reg = pg(base);
-	int inserted;
-	sc_err r;
-
-	if ((r = begin(reg)) != SC_OK)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		if ((r = device_insert(reg, ids[i], note, actor, now, "added", &inserted)) != SC_OK)
-			goto out;
-		if (!inserted) {
-			r = device_exists(reg, ids[i]);
-			goto out;
-		}
-	}
-	r = commit(reg);
-out:
-	rollback(reg);
-	return r;
-}
-
 static sc_err pg_device_revoke(struct sc_reg *base, const char *device_id, const char *reason,
     const char *actor, int64_t now, int *already)
 {
@@ -1322,83 +1299,6 @@ out:
 }
 
 /* ---- the activation feed ---- */
-
-static sc_err pg_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx,
-    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped)
-{
-	struct pg_reg *reg = pg(base);
-	struct sc_reg_row row;
-	enum sc_reg_dev_status s;
-	char how[64], detail[SC_REG_CSV_LINE_MAX + 64], twin[SC_DEVICE_ID_MAX + 1];
-	int more, inserted;
-	sc_err r;
-
-	*added = *skipped = 0;
-	if ((r = begin(reg)) != SC_OK)
-		return r;
-	/* This file's IDs by key, dropped with the transaction. */
-	if ((r = run(reg, "import",
-	         "CREATE TEMP TABLE import_seen (k text COLLATE \"C\" PRIMARY KEY) ON COMMIT DROP",
-	         NULL)) != SC_OK)
-		goto out;
-	for (;;) {
-		struct prm p = { 0 };
-		PGresult *res = NULL;
-
-		if ((r = next(ctx, &row, &more)) != SC_OK)
-			goto out;
-		if (!more)
-			break;
-		p_text(&p, row.device_id);
-		if ((r = x(reg, "import",
-		         "INSERT INTO import_seen (k) VALUES (" DEV_KEY(
-		             "$1::text") ") ON CONFLICT DO NOTHING RETURNING 1",
-		         &p, &res)) != SC_OK)
-			goto out;
-		inserted = PQntuples(res) == 1;
-		PQclear(res);
-		if (!inserted) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file",
-			    source, row.line, row.device_id);
-			goto out;
-		}
-		twin[0] = '\0';
-		if ((r = device_status(reg, row.device_id, "", &s)) != SC_OK)
-			goto out;
-		if (s == 0 &&
-		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
-			goto out;
-		if (s != 0 && twin[0] != '\0') {
-			r = sc_fail(SC_ERR_MALFORMED,
-			    "%s:%zu: device %s is registered as %s: device IDs are the same "
-			    "ignoring case and runs of spaces",
-			    source, row.line, row.device_id, twin);
-			goto out;
-		}
-		if (s != 0) {
-			(*skipped)++;
-			continue;
-		}
-		snprintf(how, sizeof(how), "imported, line %zu", row.line);
-		if ((r = device_insert(reg, row.device_id, row.note, actor, now, how, &inserted)) !=
-		    SC_OK)
-			goto out;
-		if (inserted)
-			(*added)++;
-		else
-			(*skipped)++; /* another writer added it meanwhile */
-	}
-	snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered", source, *added,
-	    *skipped);
-	if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
-		goto out;
-	r = commit(reg);
-out:
-	rollback(reg);
-	if (r != SC_OK)
-		*added = *skipped = 0;
-	return r;
-}
 
 /* ---- profiles ---- */
 
@@ -2764,8 +2664,8 @@ static sc_err pg_audit_page(struct sc_reg *base, const struct sc_reg_audit_query
 /* ---- activation with the device's certificates (issue 17, act8) ---- */
 
 /*
- * pg_devices_add's or pg_import_rows's transaction with each row's pin put as profile_insert
- * puts a first contact's (pin_put, under the device row's lock): the whole activation, its pins
+ * `net device add`'s (import 0) or the CSV import's (import 1) transaction, with each row's pin
+ * put as profile_insert puts a first contact's (pin_put, under the device row's lock): the whole activation, its pins
  * and their audit rows commit together or not at all.
  */
 static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx, int import,
@@ -2860,9 +2760,14 @@ static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 		pinned++;
 	}
 	if (import) {
-		snprintf(detail, sizeof(detail),
-		    "%s: %zu added, %zu already registered, %zu with certificates", source, *added,
-		    *skipped, pinned);
+		/* A plain import's row reads as it always has; the pins are counted when any. */
+		if (pinned == 0)
+			snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered",
+			    source, *added, *skipped);
+		else
+			snprintf(detail, sizeof(detail),
+			    "%s: %zu added, %zu already registered, %zu with certificates", source,
+			    *added, *skipped, pinned);
 		if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
 			goto out;
 	}
@@ -2880,11 +2785,9 @@ const struct sc_reg_backend sc_reg_pg = {
 	.close = pg_close,
 	.schema_version = pg_schema_version,
 	.schema_min_compatible = pg_schema_min_compatible,
-	.devices_add = pg_devices_add,
 	.device_revoke = pg_device_revoke,
 	.device_get = pg_device_get,
 	.device_list = pg_device_list,
-	.import_rows = pg_import_rows,
 	.profile_precheck = pg_profile_precheck,
 	.profile_insert = pg_profile_insert,
 	.profile_get = pg_profile_get,

@@ -934,43 +934,6 @@ static sc_err device_twin(struct sqlite_reg *reg, const char *device_id, char *o
 	return SC_OK;
 }
 
-static sc_err sq_devices_add(struct sc_reg *base, const char *const *ids, size_t n,
-    const char *note, const char *actor, int64_t now)
-{
-	struct sqlite_reg *reg = sq(base);
-	enum sc_reg_dev_status s;
-	char twin[SC_DEVICE_ID_MAX + 1];
-	sc_err r;
-
-	if ((r = begin(reg)) != SC_OK)
-		return r;
-	/* Checked inside the transaction, so no other writer can add one of them in between. */
-	for (size_t i = 0; i < n; i++) {
-		if ((r = device_status(reg, ids[i], &s)) != SC_OK)
-			goto out;
-		if (s != 0) {
-			r = sc_fail(SC_ERR_EXISTS, "device %s is already registered (%s)", ids[i],
-			    sc_reg_dev_status_name(s));
-			goto out;
-		}
-		if ((r = device_twin(reg, ids[i], twin, sizeof(twin), &s)) != SC_OK)
-			goto out;
-		if (s != 0) {
-			r = sc_fail(SC_ERR_EXISTS,
-			    "device %s is already registered as %s (%s): device IDs are the "
-			    "same ignoring case and runs of spaces",
-			    ids[i], twin, sc_reg_dev_status_name(s));
-			goto out;
-		}
-		if ((r = device_insert(reg, ids[i], note, actor, now, "added")) != SC_OK)
-			goto out;
-	}
-	r = commit(reg);
-out:
-	rollback(reg); /* a no-op after the commit */
-	return r;
-}
-
 static sc_err sq_device_revoke(struct sc_reg *base, const char *device_id, const char *reason,
     const char *actor, int64_t now, int *already)
 {
@@ -1130,84 +1093,6 @@ out:
 }
 
 /* ---- the activation feed (the CSV parser is import_csv.c's) ---- */
-
-static sc_err sq_import_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx,
-    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped)
-{
-	struct sqlite_reg *reg = sq(base);
-	sqlite3_stmt *seen = NULL;
-	struct sc_reg_row row;
-	enum sc_reg_dev_status s;
-	char how[64], detail[SC_REG_CSV_LINE_MAX + 64], twin[SC_DEVICE_ID_MAX + 1];
-	int more;
-	sc_err r;
-
-	*added = *skipped = 0;
-	if ((r = begin(reg)) != SC_OK)
-		return r;
-	/*
-	 * The IDs of this file so far, by key: a second line with one of them (or another spelling
-	 * of it) refuses the whole file.
-	 */
-	if ((r = exec(reg,
-	         "CREATE TEMP TABLE IF NOT EXISTS import_seen (device_id TEXT PRIMARY KEY);"
-	         "DELETE FROM import_seen",
-	         "import")) != SC_OK ||
-	    (r = prepare(reg, "INSERT INTO import_seen (device_id) VALUES (" DEV_KEY("?") ")",
-	         &seen)) != SC_OK)
-		goto out;
-	for (;;) {
-		if ((r = next(ctx, &row, &more)) != SC_OK)
-			goto out;
-		if (!more)
-			break;
-		sqlite3_reset(seen);
-		bind_text(seen, 1, row.device_id);
-		if (sqlite3_step(seen) != SQLITE_DONE) {
-			r = sc_fail(SC_ERR_MALFORMED, "%s:%zu: device %s appears twice in the file",
-			    source, row.line, row.device_id);
-			goto out;
-		}
-		/* Registered exactly so: skipped below. Under another spelling: a conflict. */
-		twin[0] = '\0';
-		if ((r = device_status(reg, row.device_id, &s)) != SC_OK)
-			goto out;
-		if (s == 0 &&
-		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
-			goto out;
-		if (s != 0 && twin[0] != '\0') {
-			r = sc_fail(SC_ERR_MALFORMED,
-			    "%s:%zu: device %s is registered as %s: device IDs are the same "
-			    "ignoring case and runs of spaces",
-			    source, row.line, row.device_id, twin);
-			goto out;
-		}
-		snprintf(how, sizeof(how), "imported, line %zu", row.line);
-		/* Already registered: left as it is (a revoked device stays revoked), and counted. */
-		if ((r = device_insert(reg, row.device_id, row.note, actor, now, how)) ==
-		    SC_ERR_EXISTS) {
-			(*skipped)++;
-			continue;
-		}
-		if (r != SC_OK)
-			goto out;
-		(*added)++;
-	}
-	snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered", source, *added,
-	    *skipped);
-	if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
-		goto out;
-	done(reg, seen);
-	seen = NULL;
-	r = commit(reg);
-out:
-	done(reg, seen);
-	if (r != SC_OK) {
-		rollback(reg);
-		*added = *skipped = 0;
-	}
-	return r;
-}
 
 /* ---- profiles ---- */
 
@@ -2437,8 +2322,8 @@ static sc_err activation_conflict(int import, const char *source, const struct s
 }
 
 /*
- * sq_devices_add's or sq_import_rows's transaction with each row's pin put as profile_insert
- * puts a first contact's (pin_put): the whole activation, its pins and their audit rows commit
+ * `net device add`'s (import 0) or the CSV import's (import 1) transaction, with each row's pin
+ * put as profile_insert puts a first contact's (pin_put): the whole activation, its pins and their audit rows commit
  * together or not at all.
  */
 static sc_err sq_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *ctx, int import,
@@ -2513,9 +2398,14 @@ static sc_err sq_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 		pinned++;
 	}
 	if (import) {
-		snprintf(detail, sizeof(detail),
-		    "%s: %zu added, %zu already registered, %zu with certificates", source, *added,
-		    *skipped, pinned);
+		/* A plain import's row reads as it always has; the pins are counted when any. */
+		if (pinned == 0)
+			snprintf(detail, sizeof(detail), "%s: %zu added, %zu already registered",
+			    source, *added, *skipped);
+		else
+			snprintf(detail, sizeof(detail),
+			    "%s: %zu added, %zu already registered, %zu with certificates", source,
+			    *added, *skipped, pinned);
 		if ((r = audit(reg, now, actor, "devices-imported", NULL, detail)) != SC_OK)
 			goto out;
 	}
@@ -2537,11 +2427,9 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.close = sq_close,
 	.schema_version = sq_schema_version,
 	.pin_get = sq_pin_get,
-	.devices_add = sq_devices_add,
 	.device_revoke = sq_device_revoke,
 	.device_get = sq_device_get,
 	.device_list = sq_device_list,
-	.import_rows = sq_import_rows,
 	.profile_precheck = sq_profile_precheck,
 	.profile_insert = sq_profile_insert,
 	.profile_get = sq_profile_get,

@@ -200,15 +200,45 @@ sc_err sc_reg_device_ids_check(const char *const *ids, size_t n)
 	return SC_OK;
 }
 
+/*
+ * Activation without certificates goes through the backend's one activation transaction
+ * (activate_rows) with rows that carry no pin: `net device add`'s and the CSV import's rules are
+ * written once per backend, with and without the devices' certificates.
+ */
+struct id_rows {
+	const char *const *ids;
+	size_t n, i;
+	const char *note;
+};
+
+static sc_err id_row(void *ctx, struct sc_reg_row *row, int *more)
+{
+	struct id_rows *ir = ctx;
+
+	memset(row, 0, sizeof(*row));
+	if ((*more = ir->i < ir->n) != 0) {
+		row->device_id = ir->ids[ir->i++];
+		row->note = ir->note;
+	}
+	return SC_OK;
+}
+
 sc_err sc_reg_devices_add(struct sc_reg *reg, const char *const *ids, size_t n, const char *note,
     const char *actor, int64_t now)
 {
+	struct id_rows ir = { 0 };
+	char refused[SC_DEVICE_ID_MAX + 1];
+	size_t added, skipped;
 	sc_err r;
 
 	if ((r = sc_reg_device_ids_check(ids, n)) != SC_OK ||
 	    (r = check_note("note", note)) != SC_OK)
 		return r;
-	return reg->be->devices_add(reg, ids, n, note, actor, now);
+	ir.ids = ids;
+	ir.n = n;
+	ir.note = note;
+	return reg->be->activate_rows(reg, id_row, &ir, 0, "", actor, now, &added, &skipped,
+	    refused);
 }
 
 sc_err sc_reg_device_add(struct sc_reg *reg, const char *device_id, const char *note,
@@ -239,10 +269,31 @@ sc_err sc_reg_device_list(struct sc_reg *reg, enum sc_reg_dev_status status,
 	return reg->be->device_list(reg, status, cb, ctx);
 }
 
+/* The caller's rows with no pin, whatever its iterator left in that field. */
+struct plain_rows {
+	sc_reg_next_row next;
+	void *ctx;
+};
+
+static sc_err plain_row(void *ctx, struct sc_reg_row *row, int *more)
+{
+	struct plain_rows *pr = ctx;
+	sc_err r;
+
+	memset(row, 0, sizeof(*row));
+	r = pr->next(pr->ctx, row, more);
+	row->pin = NULL;
+	return r;
+}
+
 sc_err sc_reg_import_rows(struct sc_reg *reg, sc_reg_next_row next, void *ctx, const char *source,
     const char *actor, int64_t now, size_t *added, size_t *skipped)
 {
-	return reg->be->import_rows(reg, next, ctx, source, actor, now, added, skipped);
+	struct plain_rows pr = { next, ctx };
+	char refused[SC_DEVICE_ID_MAX + 1];
+
+	return reg->be->activate_rows(reg, plain_row, &pr, 1, source, actor, now, added, skipped,
+	    refused);
 }
 
 /* ---- profiles ---- */
@@ -629,8 +680,6 @@ sc_err sc_reg_devices_activate(struct sc_reg *reg, sc_reg_next_activation next, 
 	sc_err r;
 
 	*added = *skipped = 0;
-	if (reg->be->activate_rows == NULL)
-		return missing(reg, "activation with certificates");
 	r = reg->be->activate_rows(reg, activation_row, &ar, ar.import, ar.source, actor, now,
 	    added, skipped, refused);
 	if (r != SC_ERR_PIN_MISMATCH || refused[0] == '\0')
