@@ -117,8 +117,8 @@ static void test_keygen_context(void **state)
 				k[i] = make(algs[a]);
 				key = be->key_public(k[i]);
 				assert_int_equal(EVP_PKEY_get_utf8_string_param(key,
-				                     OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-				                     NULL),
+				                     OSSL_PKEY_PARAM_GROUP_NAME, group,
+				                     sizeof(group), NULL),
 				    1);
 				assert_string_equal(group, groups[a]);
 				assert_int_equal(EVP_PKEY_get_bits(key),

@@ -1385,7 +1385,8 @@ static void test_check_with_cert_builders(void **state)
 		sc_profile_free(p);
 		/* and a name inside the subtree passes either way */
 		{
-			static const char *const inside[] = { "dns:dev-0001." SC_DEVICE_DNS_SUFFIX, NULL };
+			static const char *const inside[] = { "dns:dev-0001." SC_DEVICE_DNS_SUFFIX,
+				NULL };
 			pp.san = inside;
 			p = create_ok(&pp);
 			assert_int_equal(sc_profile_sign(p, signer_key, signer, NULL, 0), SC_OK);
