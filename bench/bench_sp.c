@@ -72,6 +72,13 @@ struct primitives {
 	double verify_chain, verify_sig, key, cert_sign, seal;
 	double parse; /* d2i_X509 of the leaf (not in the sum: sc_sp_issue's X509, OpenSSL 3.0) */
 	/*
+	 * Not in the sum (issue 17, sp9): key generation from one kept EVP_PKEY_CTX, as the SP's
+	 * soft backend makes P-256/P-384 keys since sp9 (the curve's group built once, not per
+	 * key). Printed beside the sum so that the ratio against the stricter limit shows too;
+	 * 0 where the SP generates as the sum does (other algorithms, supplied keys).
+	 */
+	double key_kept;
+	/*
 	 * Not in the sum either: the SP's commit without its disk, the two atomic file replaces
 	 * (store, then counter) its durability rule makes every ISSUE do, on the same tmpfs.
 	 */
@@ -153,7 +160,29 @@ static void time_primitives(struct bench_sp_device *d, enum sc_alg csk_alg, enum
 			bench_stat_add(&st_key, (bench_now() - t) / per_round);
 		}
 		out->key = bench_median(&st_key);
+		out->key_kept = 0;
+		if (leaf_alg == SC_ALG_P256 || leaf_alg == SC_ALG_P384) {
+			EVP_PKEY_CTX *gc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+			struct bench_stat st_kept = { .n = 0 };
+			if (gc == NULL || EVP_PKEY_keygen_init(gc) != 1 ||
+			    EVP_PKEY_CTX_set_group_name(gc,
+			        leaf_alg == SC_ALG_P256 ? "P-256" : "P-384") != 1)
+				bench_die("keygen context");
+			for (int r = 0; r < rounds; r++) {
+				t = bench_now();
+				for (int i = 0; i < per_round; i++) {
+					EVP_PKEY *k = NULL;
+					if (EVP_PKEY_generate(gc, &k) != 1)
+						bench_die("keygen (kept context)");
+					EVP_PKEY_free(k);
+				}
+				bench_stat_add(&st_kept, (bench_now() - t) / per_round);
+			}
+			out->key_kept = bench_median(&st_kept);
+			EVP_PKEY_CTX_free(gc);
+		}
 	} else {
+		out->key_kept = 0;
 		/* A KEK of the device's type, certified here by the world's manufacturer (the
 		 * SP's own KEK never leaves it), and one envelope to open repeatedly. */
 		PKCS8_PRIV_KEY_INFO *p8;
@@ -497,7 +526,7 @@ static int bench_issue(const char *disk_base)
 		uint8_t *sample;
 		X509 *leaf_cert = NULL;
 		char tag[32];
-		double sum, m_shm, m_disk, m_raw, m_der, m_rtt, floor_der;
+		double sum, m_shm, m_disk, m_raw, m_der, m_rtt, floor_der, sum_kept;
 
 		if (only_case >= 0 && (size_t)only_case != c)
 			continue;
@@ -532,6 +561,7 @@ static int bench_issue(const char *disk_base)
 			BENCH_MIN(seal);
 			BENCH_MIN(parse);
 			BENCH_MIN(commit);
+			BENCH_MIN(key_kept);
 #undef BENCH_MIN
 		}
 		OPENSSL_free(sample);
@@ -542,6 +572,8 @@ static int bench_issue(const char *disk_base)
 		m_raw = bench_median(&st_raw);
 		m_der = bench_median(&st_der);
 		m_rtt = bench_median(&st_rtt);
+		/* The sum with the key made as the SP makes it (a kept context), where that differs. */
+		sum_kept = pr.key_kept > 0 ? sum - pr.key + pr.key_kept : sum;
 		/* What sc_sp_issue_der cannot go below on this machine by the SP's own rules. */
 		floor_der = sum + pr.commit + m_rtt;
 		if (json) {
@@ -563,13 +595,16 @@ static int bench_issue(const char *disk_base)
 			    "\"d2i_x509_ms\":%.4f,\"sc_sp_issue_floor_ratio\":%.3f,"
 			    "\"sc_sp_issue_target_met\":%s,\"commit_tmpfs_ms\":%.4f,"
 			    "\"sc_sp_issue_der_floor_ratio\":%.3f,\"sc_sp_issue_floor_with_commit_ratio\":%.3f,"
-			    "\"roundtrip_ms\":%.4f,\"ratio_der_to_floor\":%.3f}",
+			    "\"roundtrip_ms\":%.4f,\"ratio_der_to_floor\":%.3f,"
+			    "\"key_kept_ms\":%.4f,\"sum_key_kept_ms\":%.4f,"
+			    "\"ratio_der_to_sum_key_kept\":%.3f}",
 			    m_der * 1e3, bench_min(&st_der) * 1e3, bench_max(&st_der) * 1e3,
 			    m_der / sum, ISSUE_TARGET,
 			    m_der / sum <= ISSUE_TARGET ? "true" : "false", pr.parse * 1e3,
 			    (sum + pr.parse) / sum, m_shm / sum <= ISSUE_TARGET ? "true" : "false",
 			    pr.commit * 1e3, floor_der / sum, (floor_der + pr.parse) / sum,
-			    m_rtt * 1e3, m_der / floor_der);
+			    m_rtt * 1e3, m_der / floor_der, pr.key_kept * 1e3, sum_kept * 1e3,
+			    m_der / sum_kept);
 		} else {
 			char a[40], b[40], c2[40], d2[40];
 			bench_fmt(a, sizeof(a), &st_shm, 1e3, "%.2f");
@@ -604,6 +639,13 @@ static int bench_issue(const char *disk_base)
 			    "%.3f ms = %.2fx the sum; sc_sp_issue_der = %.2fx that floor\n",
 			    "", pr.commit * 1e3, m_rtt * 1e3, floor_der * 1e3, floor_der / sum,
 			    m_der / floor_der);
+			if (pr.key_kept > 0)
+				printf(
+				    "%-36s   beside it, the stricter limit: the sum with the key made from a "
+				    "kept context as the SP makes it (%.3f ms, not %.3f) = %.3f ms; "
+				    "sc_sp_issue_der = %.2fx that, sc_sp_issue = %.2fx\n",
+				    "", pr.key_kept * 1e3, pr.key * 1e3, sum_kept * 1e3,
+				    m_der / sum_kept, m_shm / sum_kept);
 		}
 		bench_sp_device_down(&dt);
 		bench_sp_device_down(&dd);

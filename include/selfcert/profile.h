@@ -131,6 +131,14 @@ struct sc_profile_policy {
 	enum sc_alg csk_alg;       /* to reject a cert digest an Ed25519 CSK cannot honour: none */
 	struct sc_signer_cache
 	    *signer_cache; /* NULL, or remember verified signer chains (cache.h) */
+	/*
+	 * Issue 17: csk_form_known 1 says csk_form is what sc_cert_device_ca_form_of(csk_cert,
+	 * device_id) returns (an enum sc_device_ca_form, cert.h), so the subjectAltName check
+	 * does not decode the CSK certificate's name constraints again; the SP keeps it per CSK
+	 * certificate. 0 (as a zeroed policy has it): the check computes it.
+	 */
+	int csk_form_known;
+	int csk_form;
 };
 
 /*

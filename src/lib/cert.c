@@ -1290,6 +1290,12 @@ sc_err sc_cert_leaf_san(const struct sc_profile_info *info, X509 *csk_cert, GENE
 	return leaf_san_as(info, sc_cert_device_ca_form_of(csk_cert, info->device_id), owned, use);
 }
 
+sc_err sc_cert_leaf_san_as(const struct sc_profile_info *info, int form, GENERAL_NAMES **owned,
+    const GENERAL_NAMES **use)
+{
+	return leaf_san_as(info, (enum sc_device_ca_form)form, owned, use);
+}
+
 /* sc_cert_leaf_san for a device CA of the given form (the SP's issuer cache knows it). */
 static sc_err leaf_san_as(const struct sc_profile_info *info, enum sc_device_ca_form form,
     GENERAL_NAMES **owned, const GENERAL_NAMES **use)

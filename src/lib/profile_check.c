@@ -227,7 +227,8 @@ static sc_err check_validity(const struct sc_profile_info *in, const struct sc_p
 	return SC_OK;
 }
 
-static sc_err check_extensions(const struct sc_profile_info *in, X509 *csk_cert)
+static sc_err check_extensions(const struct sc_profile_info *in,
+    const struct sc_profile_policy *pol)
 {
 	GENERAL_NAMES *owned = NULL;
 	const GENERAL_NAMES *use = NULL;
@@ -262,7 +263,8 @@ static sc_err check_extensions(const struct sc_profile_info *in, X509 *csk_cert)
 		return sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %d names, at most %d",
 		    n, SC_PROFILE_MAX_SAN);
 	/* The names the leaf would carry: a dNSName outside a form 2 device CA's is refused. */
-	if ((r = sc_cert_leaf_san(in, csk_cert, &owned, &use)) != SC_OK)
+	if ((r = pol->csk_form_known ? sc_cert_leaf_san_as(in, pol->csk_form, &owned, &use)
+	                             : sc_cert_leaf_san(in, pol->csk_cert, &owned, &use)) != SC_OK)
 		return r == SC_ERR_EXTENSION
 		    ? sc_fail(SC_ERR_EXTENSION, "tbsProfile.subjectAltName: %s", sc_err_detail())
 		    : r;
@@ -313,5 +315,5 @@ sc_err sc_profile_check(const struct sc_profile *p, const struct sc_profile_poli
 		    "tbsProfile.key: not RSA-2048/3072/4096, P-256, "
 		    "P-384 or Ed25519");
 	}
-	return check_extensions(in, pol->csk_cert);
+	return check_extensions(in, pol);
 }

@@ -47,4 +47,8 @@ sc_err sc_cert_expected_leaf_at(const struct sc_profile *p, EVP_PKEY *leaf_pub, 
 sc_err sc_cert_leaf_san(const struct sc_profile_info *info, X509 *csk_cert, GENERAL_NAMES **owned,
     const GENERAL_NAMES **use) SC_MUST_USE;
 
+/* sc_cert_leaf_san for a device CA whose form (enum sc_device_ca_form) the caller knows. */
+sc_err sc_cert_leaf_san_as(const struct sc_profile_info *info, int form, GENERAL_NAMES **owned,
+    const GENERAL_NAMES **use) SC_MUST_USE;
+
 #endif

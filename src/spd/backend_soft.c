@@ -15,6 +15,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <selfcert/profile.h>
+#include "fast/fast.h"
 #include "fast/spki.h"
 #include "backend.h"
 #include "spd.h"
@@ -44,8 +45,11 @@ static void soft_key_free(struct spd_key *k)
 	OPENSSL_clear_free(k, sizeof(*k));
 }
 
-/* Wrap pkey (taken, whatever happens) with its PKCS#8, encoded once now: the store seals it. */
-static sc_err soft_key_wrap(EVP_PKEY *pkey, struct spd_key **out)
+/*
+ * Wrap pkey (taken, whatever happens) with its PKCS#8, encoded once now: the store seals it.
+ * alg: the key's, when the caller made it (SC_ALG_NONE: read from the key).
+ */
+static sc_err soft_key_wrap(EVP_PKEY *pkey, enum sc_alg alg, struct spd_key **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct spd_key *k = NULL;
@@ -56,7 +60,7 @@ static sc_err soft_key_wrap(EVP_PKEY *pkey, struct spd_key **out)
 	}
 	k->pkey = pkey;
 	pkey = NULL;
-	k->alg = sc_alg_of_key(k->pkey);
+	k->alg = alg != SC_ALG_NONE ? alg : sc_alg_of_key(k->pkey);
 	if ((r = spd_leaf_key_der(k->pkey, &k->der, &k->der_len)) != SC_OK)
 		goto out;
 	*out = k;
@@ -68,6 +72,52 @@ out:
 	return r;
 }
 
+/*
+ * Issue 17: one generation context per curve, kept for the daemon's life. EVP_PKEY_Q_keygen
+ * (sc_alg_keygen) builds the curve's EC_GROUP from its parameters for every key, half of a
+ * P-256 key's cost here (perf: EC_GROUP_new_from_params 51 % of EVP_PKEY_generate); a kept
+ * context builds the group at its first key and copies it into each later one. This is
+ * OpenSSL's own reuse of a generation context: every EVP_PKEY_generate draws a new private
+ * scalar from the DRBG, the group and every encoding are the same. The daemon serves one
+ * request at a time, so the contexts need no lock. RSA and Ed25519 (no group to build), and
+ * everything with the shortcuts off (fast.h), take sc_alg_keygen.
+ */
+static EVP_PKEY_CTX *gen_ctx[2]; /* P-256, P-384 */
+
+static sc_err soft_keygen(enum sc_alg alg, EVP_PKEY **out)
+{
+	EVP_PKEY_CTX **c, *n;
+	const char *group;
+
+	*out = NULL;
+	switch (alg) {
+	case SC_ALG_P256:
+		c = &gen_ctx[0];
+		group = "P-256";
+		break;
+	case SC_ALG_P384:
+		c = &gen_ctx[1];
+		group = "P-384";
+		break;
+	default: return sc_alg_keygen(alg, out);
+	}
+	if (!sc_fast_enabled())
+		return sc_alg_keygen(alg, out);
+	if (*c == NULL) {
+		if ((n = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+		    EVP_PKEY_keygen_init(n) != 1 || EVP_PKEY_CTX_set_group_name(n, group) != 1) {
+			EVP_PKEY_CTX_free(n);
+			return sc_fail_ossl(SC_ERR_INTERNAL, "key generation context");
+		}
+		*c = n;
+	}
+	if (EVP_PKEY_generate(*c, out) != 1) {
+		*out = NULL;
+		return sc_fail_ossl(SC_ERR_INTERNAL, "key generation failed");
+	}
+	return SC_OK;
+}
+
 static sc_err soft_key_create(const struct spd_backend *be, enum sc_alg alg, unsigned ku,
     struct spd_key **out)
 {
@@ -77,9 +127,9 @@ static sc_err soft_key_create(const struct spd_backend *be, enum sc_alg alg, uns
 	(void)be;
 	(void)ku; /* the certificate's keyUsage, checked by the handlers, is soft's only limit */
 	*out = NULL;
-	if ((r = sc_alg_keygen(alg, &pkey)) != SC_OK)
+	if ((r = soft_keygen(alg, &pkey)) != SC_OK)
 		return r;
-	return soft_key_wrap(pkey, out);
+	return soft_key_wrap(pkey, alg, out);
 }
 
 static sc_err soft_key_load(const struct spd_backend *be, enum sc_alg alg, const uint8_t *blob,
@@ -160,7 +210,7 @@ static sc_err soft_unwrap_supplied(const struct spd_backend *be, const struct sp
 	*out = NULL;
 	if ((r = sc_profile_unwrap_key(p, kek->pkey, kek_cert, &supplied)) != SC_OK)
 		return r;
-	return soft_key_wrap(supplied, out);
+	return soft_key_wrap(supplied, SC_ALG_NONE, out);
 }
 
 static sc_err soft_csr(const struct spd_key *k, uint8_t **der, size_t *der_len)

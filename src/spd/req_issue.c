@@ -4,6 +4,7 @@
  * memory only), ISSUE turns one verified SignedProfile into a key and its certificate. Read it
  * top to bottom: decode, check, replay, challenge, key, certificate, apply and commit, answer.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
@@ -16,6 +17,7 @@
 #include <selfcert/crl.h>
 #include <selfcert/profile.h>
 #include "backend.h"
+#include "fast/fast.h"
 #include "req.h"
 #include "sp_msg.h"
 #include "sp_wire.h"
@@ -212,6 +214,29 @@ struct issue {
 	uint32_t index;       /* the certificate of the profile being issued */
 };
 
+/*
+ * The CSK certificate's name-constraints form for this device (struct spd's csk_form), worked
+ * out again only when the certificate object or the device ID changed. 0 if it cannot be kept
+ * (the check then works it out itself).
+ */
+static int csk_form_kept(struct spd *spd)
+{
+	const struct spd_state *st = &spd->st;
+
+	if (st->csk_cert == NULL)
+		return 0;
+	if (spd->csk_form_cert == st->csk_cert && strcmp(spd->csk_form_dev, st->device_id) == 0)
+		return 1;
+	X509_free(spd->csk_form_cert);
+	spd->csk_form_cert = NULL;
+	if (!X509_up_ref(st->csk_cert))
+		return 0;
+	spd->csk_form_cert = st->csk_cert;
+	snprintf(spd->csk_form_dev, sizeof(spd->csk_form_dev), "%s", st->device_id);
+	spd->csk_form = (int)sc_cert_device_ca_form_of(st->csk_cert, st->device_id);
+	return 1;
+}
+
 /* Decode and check the profile against the SP's anchors, CSK and limits (profile.h). */
 static sc_err issue_check_profile(struct spd *spd, const uint8_t *der, size_t der_len,
     struct issue *is)
@@ -240,6 +265,10 @@ static sc_err issue_check_profile(struct spd *spd, const uint8_t *der, size_t de
 	policy.max_leaf_seconds = st->max_leaf_days * 86400u; /* <= 36500 days: fits */
 	policy.csk_alg = st->csk_alg;
 	policy.signer_cache = spd->signer_cache;
+	if (sc_fast_enabled() && csk_form_kept(spd)) {
+		policy.csk_form_known = 1;
+		policy.csk_form = spd->csk_form;
+	}
 	return sc_profile_check(is->p, &policy);
 }
 

@@ -116,6 +116,16 @@ struct spd {
 	 */
 	struct sc_signer_cache *signer_cache;
 	/*
+	 * Issue 17: the CSK certificate's name-constraints form for the device ID
+	 * (sc_cert_device_ca_form_of), worked out at the first ISSUE under that certificate and
+	 * handed to sc_profile_check (policy.csk_form) so that no ISSUE decodes them again.
+	 * csk_form_cert holds a reference, so the pointer cannot be freed and reused while it
+	 * keys this. spd_stop frees it.
+	 */
+	X509 *csk_form_cert;
+	char csk_form_dev[SC_DEVICE_ID_MAX + 1];
+	int csk_form;
+	/*
 	 * 1: answer as an SP of the older protocol revision 1.<emulate_rev> (--revision): the
 	 * requests a later revision added are unknown-request, what a host meets on an older chip,
 	 * for compatibility tests. 0: every request (SPD_REVISION).

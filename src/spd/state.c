@@ -62,6 +62,8 @@ void spd_stop(struct spd *spd)
 {
 	sc_signer_cache_free(spd->signer_cache);
 	spd->signer_cache = NULL;
+	X509_free(spd->csk_form_cert);
+	spd->csk_form_cert = NULL;
 	if (spd->gate_leaf != NULL && spd->st.be != NULL)
 		spd->st.be->key_free(spd->gate_leaf);
 	spd->gate_leaf = NULL;

@@ -20,6 +20,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "backend.h"
+#include "fast/fast.h"
 #include "spd.h"
 #include "store.h"
 #include "testutil.h"
@@ -83,6 +84,69 @@ static int verify_digest(EVP_PKEY *pub, const EVP_MD *md, int pss, uint32_t salt
 	ok = EVP_PKEY_verify(c, sig, sig_len, dgst, dlen) == 1;
 	EVP_PKEY_CTX_free(c);
 	return ok;
+}
+
+/*
+ * Issue 17: P-256 and P-384 keys come from a generation context the backend keeps (one group
+ * built per curve, not per key); shortcuts off, from sc_alg_keygen. Either way: each key new
+ * (no two public or private halves alike), of the asked curve, a pair, and stored as the same
+ * PKCS#8 bytes OpenSSL's own encoder writes for it.
+ */
+static void test_keygen_context(void **state)
+{
+	static const enum sc_alg algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_P256 };
+	static const char *const groups[] = { "prime256v1", "secp384r1", "prime256v1" };
+	unsigned char *spki[4];
+	int spki_len[4];
+
+	(void)state;
+	for (int fast = 1; fast >= 0; fast--) {
+		sc_fast_set(fast);
+		for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+			const uint8_t *blob[4];
+			size_t blob_len[4];
+			struct spd_key *k[4];
+
+			for (int i = 0; i < 4; i++) {
+				EVP_PKEY *key;
+				EVP_PKEY_CTX *c;
+				char group[16];
+				uint8_t *plain = NULL;
+				size_t plain_len = 0;
+
+				k[i] = make(algs[a]);
+				key = be->key_public(k[i]);
+				assert_int_equal(EVP_PKEY_get_utf8_string_param(key,
+				                     OSSL_PKEY_PARAM_GROUP_NAME, group,
+				                     sizeof(group), NULL),
+				    1);
+				assert_string_equal(group, groups[a]);
+				assert_int_equal(EVP_PKEY_get_bits(key),
+				    algs[a] == SC_ALG_P256 ? 256 : 384);
+				assert_non_null(c = EVP_PKEY_CTX_new(key, NULL));
+				assert_int_equal(EVP_PKEY_pairwise_check(c), 1);
+				EVP_PKEY_CTX_free(c);
+				be->key_blob(k[i], &blob[i], &blob_len[i]);
+				assert_int_equal(spd_key_der(key, &plain, &plain_len), SC_OK);
+				assert_int_equal(plain_len, blob_len[i]);
+				assert_memory_equal(plain, blob[i], plain_len);
+				spd_key_der_free(plain, plain_len);
+				spki[i] = NULL;
+				assert_true((spki_len[i] = i2d_PUBKEY(key, &spki[i])) > 0);
+				for (int j = 0; j < i; j++) {
+					assert_false(spki_len[j] == spki_len[i] &&
+					    memcmp(spki[j], spki[i], (size_t)spki_len[i]) == 0);
+					assert_false(blob_len[j] == blob_len[i] &&
+					    memcmp(blob[j], blob[i], blob_len[i]) == 0);
+				}
+			}
+			for (int i = 0; i < 4; i++) {
+				OPENSSL_free(spki[i]);
+				be->key_free(k[i]);
+			}
+		}
+	}
+	sc_fast_set(1);
 }
 
 /* Create, sign in every mode the key has, verify with the public half only. */
@@ -323,6 +387,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_sign_verify),
+		cmocka_unit_test(test_keygen_context),
 		cmocka_unit_test(test_blob_load),
 		cmocka_unit_test(test_csr),
 		cmocka_unit_test(test_decrypt),

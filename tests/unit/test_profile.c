@@ -1371,7 +1371,32 @@ static void test_check_with_cert_builders(void **state)
 		assert_non_null(strstr(sc_err_detail(),
 		    "tbsProfile.subjectAltName: profile "
 		    "subjectAltName dNSName \"printer.example.com\""));
+		/* Issue 17: the form handed in by the caller (the SP's) gives the same verdict
+		 * and detail; the form is what decides (a form 1 CA would carry the name). */
+		pol.csk_form_known = 1;
+		pol.csk_form = SC_DEVICE_CA_V2;
+		assert_int_equal(check_decoded(p, &pol), SC_ERR_EXTENSION);
+		assert_non_null(strstr(sc_err_detail(),
+		    "tbsProfile.subjectAltName: profile "
+		    "subjectAltName dNSName \"printer.example.com\""));
+		pol.csk_form = SC_DEVICE_CA_V1;
+		assert_int_equal(check_decoded(p, &pol), SC_OK);
+		pol.csk_form_known = 0;
 		sc_profile_free(p);
+		/* and a name inside the subtree passes either way */
+		{
+			static const char *const inside[] = { "dns:dev-0001." SC_DEVICE_DNS_SUFFIX,
+				NULL };
+			pp.san = inside;
+			p = create_ok(&pp);
+			assert_int_equal(sc_profile_sign(p, signer_key, signer, NULL, 0), SC_OK);
+			assert_int_equal(check_decoded(p, &pol), SC_OK);
+			pol.csk_form_known = 1;
+			pol.csk_form = SC_DEVICE_CA_V2;
+			assert_int_equal(check_decoded(p, &pol), SC_OK);
+			pol.csk_form_known = 0;
+			sc_profile_free(p);
+		}
 	} else {
 		fail_msg("the device CA for %s is not of form 2", DEV);
 	}
