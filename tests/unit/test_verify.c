@@ -1290,7 +1290,8 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 	fleaf = fast_copy(leaf, &dl, &nl);
 	fca = fast_copy(sk_X509_value(w.chain, 0), &dca, &nca);
 	fmfr = fast_copy(sk_X509_value(w.chain, 1), &dmfr, &nmfr);
-	assert_true(EVP_PKEY_get0_provider(X509_get0_pubkey(fca)) == NULL); /* legacy: the shortcut */
+	assert_true(
+	    EVP_PKEY_get0_provider(X509_get0_pubkey(fca)) == NULL); /* legacy: the shortcut */
 	assert_non_null(chain);
 	assert_true(sk_X509_push(chain, fca) && sk_X509_push(chain, fmfr));
 	memset(&opts, 0, sizeof(opts));
@@ -1324,8 +1325,8 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 	/* the outer algorithm SHA-384, the TBS's SHA-256 (X509_verify refuses unequal ones): not
 	 * the shortcut's form, X509_verify's verdict */
 	{
-		static const uint8_t sha256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04,
-			0x03, 0x02 };
+		static const uint8_t sha256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+			0x04, 0x03, 0x02 };
 		unsigned char *d = OPENSSL_memdup(dl, (size_t)nl), *at = NULL;
 
 		assert_non_null(d);

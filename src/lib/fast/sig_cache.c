@@ -218,8 +218,9 @@ static void sig_verify_ecdsa(const uint8_t *der, size_t len, EVP_PKEY *pkey, int
 			return;
 		if (i == 0 && tag != 0xa0)
 			return; /* a v1 certificate: X509_verify decides */
-		if (i == 2 && ((size_t)(inner - start) != sizeof(ecdsa_sha256) ||
-		                  memcmp(start, ecdsa_sha256, sizeof(ecdsa_sha256)) != 0))
+		if (i == 2 &&
+		    ((size_t)(inner - start) != sizeof(ecdsa_sha256) ||
+		        memcmp(start, ecdsa_sha256, sizeof(ecdsa_sha256)) != 0))
 			return;
 	}
 	sc_fast_ecdsa_sha256_verify(pkey, tbs_start, n, sig + 1, sig_len - 1, done, ok);
