@@ -1356,6 +1356,52 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 	sc_sig_cache_stats(c, &hits, &misses);
 	assert_int_equal(hits, 2);
 	assert_int_equal(misses, 1); /* the leaf's own */
+	/* the chain vouched for, the rest of path validation as without a cache: a leaf outside
+	 * the device CA's name constraints, one of another device CA with the same name and
+	 * another key, and a time past the chain's validity are refused with the same detail */
+	{
+		struct world w2;
+		X509 *nc = rogue_leaf(&w, "DEV-B", "net-1", "DEV-B", 0), *other, *fnc, *fother;
+		unsigned char *d1 = NULL, *d2 = NULL;
+		int n1, n2;
+		struct {
+			X509 *leaf;
+			time_t at;
+			const char *why;
+		} cases[3];
+
+		world_make(&w2, SC_ALG_P256);
+		other = rogue_leaf(&w2, "DEV-A", "net-1", "DEV-A", 0);
+		fnc = fast_copy(nc, &d1, &n1);
+		fother = fast_copy(other, &d2, &n2);
+		cases[0].leaf = fnc;
+		cases[0].at = 0;
+		cases[0].why = "permitted subtree violation (depth 0)";
+		cases[1].leaf = fother;
+		cases[1].at = 0;
+		cases[1].why = "(depth 0)";
+		cases[2].leaf = fleaf;
+		cases[2].at = time(NULL) + (DAYS + 2) * 86400L;
+		cases[2].why = "expired";
+		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+			opts.at = cases[k].at;
+			opts.sig_cache = NULL;
+			assert_int_equal(sc_verify_chain(cases[k].leaf, &opts, NULL), SC_ERR_CHAIN);
+			snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+			assert_non_null(strstr(detail, cases[k].why));
+			opts.sig_cache = c;
+			assert_int_equal(sc_verify_chain(cases[k].leaf, &opts, NULL), SC_ERR_CHAIN);
+			assert_string_equal(sc_err_detail(), detail);
+		}
+		opts.at = 0;
+		OPENSSL_free(d1);
+		OPENSSL_free(d2);
+		X509_free(fnc);
+		X509_free(fother);
+		X509_free(nc);
+		X509_free(other);
+		world_free(&w2);
+	}
 	/* the caller's word is taken: a vouched bad signature passes (hence: only proven ones) */
 	sc_sig_cache_vouch(c, dbad, (size_t)nl, fca);
 	assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_OK);
@@ -1390,7 +1436,6 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sig_cache_ecdsa_vouch),
 		cmocka_unit_test(test_name_constraints),
 		cmocka_unit_test(test_verify_chain_failures),
 		cmocka_unit_test(test_verify_good),
@@ -1400,6 +1445,7 @@ int main(void)
 		cmocka_unit_test(test_verify_profile_signer),
 		cmocka_unit_test(test_verify_profile_trusted),
 		cmocka_unit_test(test_sig_cache),
+		cmocka_unit_test(test_sig_cache_ecdsa_vouch),
 	};
 	int failed;
 
