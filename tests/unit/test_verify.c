@@ -1345,6 +1345,30 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 		assert_string_equal(sc_err_detail(), detail);
 		OPENSSL_free(d);
 	}
+	/* the signature's BIT STRING with an unused bit (X509_verify refuses it): not the
+	 * shortcut's form either, X509_verify's verdict */
+	{
+		unsigned char *d = OPENSSL_memdup(dl, (size_t)nl);
+		X509 *ub = NULL;
+		int at = -1;
+
+		assert_non_null(d);
+		for (int i = nl - 3; i > 0 && at < 0; i--)
+			if (d[i] == 0x03 && d[i + 1] == nl - i - 2 && d[i + 2] == 0x00)
+				at = i;
+		assert_true(at > 0);
+		d[at + 2] = 0x01;
+		assert_int_equal(sc_fast_cert_from_der(d, (size_t)nl, &ub), SC_OK);
+		assert_non_null(ub);
+		opts.sig_cache = NULL;
+		assert_int_equal(sc_verify_chain(ub, &opts, NULL), SC_ERR_CHAIN);
+		snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+		opts.sig_cache = c;
+		assert_int_equal(sc_verify_chain(ub, &opts, NULL), SC_ERR_CHAIN);
+		assert_string_equal(sc_err_detail(), detail);
+		X509_free(ub);
+		OPENSSL_free(d);
+	}
 	sc_sig_cache_free(c);
 
 	/* vouched: the device CA's and the manufacturer CA's signatures are hits, never computed */
