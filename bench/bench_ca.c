@@ -606,6 +606,17 @@ int main(int argc, char **argv)
 			    "provd's profile requests: %zu on the pinned path (pin=hit), %zu verified "
 			    "in full (first contact)\n",
 			    hit, other);
+		bench_cert_pin_paths(provd.log, &hit, &other);
+		if (pinned_at_activation && other != 0)
+			bench_die(
+			    "--pin-at-activation: %zu of provd's certificate registrations did not "
+			    "take the pinned chain (%s)",
+			    other, provd.log);
+		if (!json)
+			printf(
+			    "provd's certificate registrations: %zu with the chain's signatures from "
+			    "the device's pin (pin=hit), %zu verified in full\n",
+			    hit, other);
 	}
 	/* Equal durability, checked: cfssl recorded every certificate it signed. */
 	if (bench_cfssl_recorded(&w) != (long)cfssl_done)

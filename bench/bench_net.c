@@ -323,6 +323,29 @@ void bench_pin_paths(const char *log, size_t *hit, size_t *other)
 	fclose(f);
 }
 
+/*
+ * Issue 17 (first9): provd's certificate registrations (POST /v1/certificates answered 201) whose
+ * chain's signatures came from the device's pin (pin=hit on the line) and the others.
+ */
+void bench_cert_pin_paths(const char *log, size_t *hit, size_t *other)
+{
+	char line[1024];
+	FILE *f = fopen(log, "r");
+
+	*hit = *other = 0;
+	if (f == NULL)
+		bench_die("%s: cannot read it", log);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "POST /v1/certificates 201") == NULL)
+			continue;
+		if (strstr(line, " pin=hit") != NULL)
+			(*hit)++;
+		else
+			(*other)++;
+	}
+	fclose(f);
+}
+
 /* ---- HTTP ---- */
 
 struct answer {

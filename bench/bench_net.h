@@ -78,6 +78,9 @@ double bench_devs_activate_certs(const struct bench_dev *d, size_t n, const char
 
 /* provd's answered profile requests in log: *hit on the pinned path (pin=hit), *other not. */
 void bench_pin_paths(const char *log, size_t *hit, size_t *other);
+/* provd's registered first certificates (POST /v1/certificates 201) whose chain came from the
+ * device's pin (pin=hit), *other not. */
+void bench_cert_pin_paths(const char *log, size_t *hit, size_t *other);
 
 /* The servers. Ports are the kernel's choice; *url gets "https://127.0.0.1:PORT" (or http). */
 struct bench_server {

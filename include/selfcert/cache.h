@@ -90,4 +90,16 @@ void sc_sig_cache_stats(struct sc_sig_cache *c, uint64_t *hits, uint64_t *misses
  */
 sc_err sc_sig_cache_attach(X509_STORE_CTX *ctx, struct sc_sig_cache *c) SC_MUST_USE;
 
+/*
+ * Issue 17 (first9): remember that the signature of the certificate whose DER is
+ * subject_der[0..len) verifies under issuer's key WITHOUT verifying it here: the caller vouches
+ * that it was verified before, on exactly these bytes and this key (issuer's
+ * SubjectPublicKeyInfo), e.g. by path validation in another process whose verdict the caller
+ * holds by hash (selfcert-provd: a device's pin, docs/THREAT-MODEL.md "Session 9 (first9)").
+ * A wrong vouch makes a forged signature pass, so only for a verdict already proven. c NULL, or
+ * the shortcuts off: nothing. Never fails.
+ */
+void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
+    X509 *issuer);
+
 #endif

@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
 #include <selfcert/batch.h>
+#include <selfcert/cache.h>
 #include <selfcert/cert.h>
 #include <selfcert/device.h>
 #include <selfcert/profile.h>
@@ -970,6 +971,7 @@ struct cert_req {
 	struct provd_profref *kept;
 	struct sc_profile *prof;     /* decoded from prec when not kept */
 	STACK_OF(X509) *chain;       /* the chain the device showed with its profile request */
+	struct provd_ders chain_der; /* its DER, as the registry keeps it (cert_pin hashes it) */
 	struct sc_reg_cert_rec crec; /* the registry's row: der borrowed from der */
 	uint8_t *der;
 	int already; /* registered before: the same certificate again */
@@ -989,6 +991,7 @@ static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
 	provd_profcache_release(api->profiles, cr->kept);
 	sc_reg_profile_rec_clear(&cr->prec);
 	sk_X509_pop_free(cr->chain, X509_free);
+	provd_ders_clear(&cr->chain_der);
 	sk_X509_pop_free(cr->leafs, X509_free);
 	memset(cr, 0, sizeof(*cr));
 }
@@ -1054,12 +1057,83 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 			    sc_err_detail());
 		cr->use = cr->prof;
 	}
-	if ((cr->chain = sk_X509_new_null()) == NULL ||
-	    provd_certs_from_text(api->certs, "stored chain", cr->prec.chain_pem,
-	        strlen(cr->prec.chain_pem), cr->chain, PROVD_MAX_CHAIN) != SC_OK)
+	/* provd_certs_from_text's reading, the DER kept (first9: cert_pin hashes it). */
+	if (provd_ders_from_text(&cr->chain_der, "stored chain", cr->prec.chain_pem,
+	        strlen(cr->prec.chain_pem), PROVD_MAX_CHAIN) != SC_OK ||
+	    provd_ders_x509(api->certs, &cr->chain_der, &cr->chain) != SC_OK)
 		return sc_fail(SC_ERR_INTERNAL,
 		    "the registry's copy of the device chain is unreadable");
 	return SC_OK;
+}
+
+/*
+ * #17 (first9): a pinned device's first certificate. Its profile row carries the chain the
+ * device showed with its profile request; when those certificates are byte for byte the
+ * device's pinned path under this root (their hashes with the pin's KEK hash give the pin's
+ * path hash, the first is the pinned device CA), the path was validated to this root when the
+ * pin was made (sc_device_verify: the operator's activation or provd's first contact). If each
+ * certificate's issuer can only be the next one (the root after the last: issuer names equal
+ * the next subject, all subjects distinct), that validation verified exactly the signatures
+ * this certificate's path validation would verify above the leaf: they are vouched into the
+ * signature cache (selfcert/cache.h), and cert_verify runs every check of the full path, in
+ * its order, with the same errors, only without computing those signatures again. Nothing is
+ * refused here, and no check is skipped: a chain that is not the pin's, a device without a pin
+ * under this root, or a registry error leaves the cache as it was (the full computation).
+ * docs/THREAT-MODEL.md "Session 9 (first9)". Log: pin=hit.
+ */
+static void cert_pin(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp)
+{
+	const struct provd_api *api = ctx->api;
+	struct sc_reg_pin pin;
+	uint8_t path[(PROVD_MAX_CHAIN + 1) * 32], md[32];
+	char hex[65];
+	unsigned md_len = 0;
+	size_t kek_len = 0;
+	int n = sk_X509_num(cr->chain), found = 0, match = 0;
+
+	if (api->sigs == NULL || !sc_fast_enabled() || n < 1 || n > PROVD_MAX_CHAIN ||
+	    n != cr->chain_der.n || !sc_device_id_valid(cr->device_id))
+		return;
+	/* One candidate issuer per certificate: the path the pin's validation built is this one. */
+	for (int i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(cr->chain, i);
+		X509 *up = i + 1 < n ? sk_X509_value(cr->chain, i + 1) : api->mfr_root;
+
+		if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(up)) != 0)
+			goto out;
+		for (int j = i + 1; j <= n; j++) {
+			X509 *y = j < n ? sk_X509_value(cr->chain, j) : api->mfr_root;
+
+			if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(y)) == 0)
+				goto out;
+		}
+	}
+	if (!X509_digest(api->mfr_root, EVP_sha256(), md, &md_len) || md_len != sizeof(md))
+		goto out;
+	sc_hex(md, sizeof(md), hex);
+	if (sc_reg_pin_get(ctx->reg, cr->device_id, hex, &pin, &found, &match) != SC_OK || !found ||
+	    !match)
+		goto out;
+	/* sc_reg_pin_hashes' path hash, the KEK's part from the pin (the row keeps no KEK). */
+	for (int i = 0; i < n; i++)
+		if (!EVP_Digest(cr->chain_der.item[i].der, cr->chain_der.item[i].len, path + 32 * i,
+		        NULL, EVP_sha256(), NULL))
+			goto out;
+	sc_hex(path, 32, hex);
+	if (strcmp(hex, pin.ca_sha256) != 0 ||
+	    sc_unhex(pin.kek_sha256, path + 32 * n, 32, &kek_len) != SC_OK || kek_len != 32 ||
+	    !EVP_Digest(path, 32 * ((size_t)n + 1), md, NULL, EVP_sha256(), NULL))
+		goto out;
+	sc_hex(md, sizeof(md), hex);
+	if (strcmp(hex, pin.path_sha256) != 0)
+		goto out;
+	for (int i = 0; i < n; i++)
+		sc_sig_cache_vouch(api->sigs, cr->chain_der.item[i].der, cr->chain_der.item[i].len,
+		    i + 1 < n ? sk_X509_value(cr->chain, i + 1) : api->mfr_root);
+	provd_log_add(resp, "pin=hit");
+out:
+	ERR_clear_error();
+	sc_err_clear();
 }
 
 /*
@@ -1447,7 +1521,10 @@ static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
 		return SC_OK;
 	if ((r = cert_parse(ctx, cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, cr)) != SC_OK ||
-	    (r = cert_in_time(cr, now)) != SC_OK || (r = cert_verify(ctx->api, cr, now)) != SC_OK ||
+	    (r = cert_in_time(cr, now)) != SC_OK)
+		return r;
+	cert_pin(ctx, cr, resp);
+	if ((r = cert_verify(ctx->api, cr, now)) != SC_OK ||
 	    (r = cert_crl(ctx, cr, now)) != SC_OK || (r = cert_fields(cr)) != SC_OK)
 		return r;
 	cert_keep_ref(ctx->api, cr, now);

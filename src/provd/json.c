@@ -231,6 +231,16 @@ static sc_err ders_from_text(struct provd_ders *d, const char *s, size_t len, in
 	return der_from_base64(d, s, len, max);
 }
 
+sc_err provd_ders_from_text(struct provd_ders *d, const char *field, const char *s, size_t len,
+    int max)
+{
+	memset(d, 0, sizeof(*d));
+	d->field = field;
+	if (max < 1 || max > PROVD_MAX_CHAIN)
+		return sc_fail(SC_ERR_USAGE, "\"%s\": room for %d certificates", field, max);
+	return ders_from_text(d, s, len, max);
+}
+
 void provd_ders_clear(struct provd_ders *d)
 {
 	for (int i = 0; i < d->n; i++)

@@ -90,6 +90,14 @@ sc_err provd_ders_x509(struct provd_certcache *cache, const struct provd_ders *d
  */
 sc_err provd_ders_settle(struct provd_certcache *cache, const struct provd_ders *d, sc_err r);
 
+/*
+ * #17 (first9): provd_certs_from_text's text forms read into d without the parse (at most max
+ * certificates, 1..PROVD_MAX_CHAIN), refused as provd_json_ders refuses; parse with
+ * provd_ders_x509. d is the caller's to clear (provd_ders_clear), also on error.
+ */
+sc_err provd_ders_from_text(struct provd_ders *d, const char *field, const char *s, size_t len,
+    int max) SC_MUST_USE;
+
 void provd_ders_clear(struct provd_ders *d);
 
 #endif

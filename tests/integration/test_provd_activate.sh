@@ -191,5 +191,63 @@ check "DEV-G pinned" [ "$(pins DEV-G)" = 1 ]
 ok "DEV-G enrolls" agent g --once
 check "DEV-G's first request: pinned path" grep -q "device=DEV-G auth=proof pin=hit" "$T/provd.log"
 
+# --- session 9 (first9): a pinned device's first certificate. Its chain (the one its profile
+# request showed) is the pinned path, so provd takes the chain's signatures from the pin
+# (pin=hit on the registration's line) and still runs every check of path validation. ---
+check "DEV-A's first certificate: the chain's signatures from its pin" \
+  grep -q "POST /v1/certificates 201 .*device=DEV-A .*pin=hit" "$T/provd.log"
+check "DEV-C's too (pinned by provd at its first contact)" \
+  grep -q "POST /v1/certificates 201 .*device=DEV-C .*pin=hit" "$T/provd.log"
+proved_profile() { # proved_profile NAME: a profile for NAME's device (with its proof) and its leaf
+  local ch p
+  ch=$(scn device challenge --sp "$T/$1.sock")
+  p=$(scn device proof --sp "$T/$1.sock" --challenge "$ch" --chain "$T/$1-certs/chain.pem" \
+    --kex "$T/$1-certs/kex.pem") || fail "device proof ($1)"
+  printf '{"chain":"%s","kex":"%s","challenge":"%s","proof":%s}' "$(pem_json "$T/$1-certs/chain.pem")" \
+    "$(pem_json "$T/$1-certs/kex.pem")" "$ch" "$p" >"$T/req.json"
+  api_json POST /v1/profiles "$T/req.json"
+  api_is "a profile for $1" 201
+  json_field profile <"$T/.api" | base64 -d >"$T/$1-p.der"
+  ok "$1's SP issues its certificate" scn device issue --sp "$T/$1.sock" --profile "$T/$1-p.der" --out "$T/$1-leaf.pem"
+}
+register() { # register PEM: POST /v1/certificates with it
+  printf '{"certificate":"%s"}' "$(pem_json "$1")" >"$T/cert.json"
+  api_json POST /v1/certificates "$T/cert.json"
+}
+# The leaf is never vouched for: one byte of its signature changed is refused as before.
+proved_profile f
+tamper "$T/f-leaf.pem" "$T/f-bad.pem"
+register "$T/f-bad.pem"
+api_is "DEV-F: a leaf whose signature is not the device CA's" 422 chain
+check "named: the leaf's signature (depth 0)" grep -q "certificate signature failure (depth 0)" "$T/.api"
+check "its chain was the pin's all the same" grep -q "POST /v1/certificates 422 .*device=DEV-F .*pin=hit" "$T/provd.log"
+register "$T/f-leaf.pem"
+api_is "DEV-F: its genuine certificate" 201
+check "DEV-F: pin=hit" bash -c "grep 'POST /v1/certificates 201 .*device=DEV-F ' '$T/provd.log' | grep -q ' pin=hit'"
+# The device revoked between its profile and its certificate: refused, as before.
+proved_profile e
+ok "DEV-E revoked" sc net device revoke --db "$REG_DB" --device-id DEV-E --reason test
+register "$T/e-leaf.pem"
+api_is "DEV-E: revoked between profile and certificate" 403 revoked
+# The pin gone or replaced between the profile and the certificate (written past the
+# registry's triggers, as only the database's owner can): the full computation, registered.
+if [ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ]; then
+  db "DROP TRIGGER device_pins_never_change ON device_pins"
+else
+  db "DROP TRIGGER device_pins_never_change"; db "DROP TRIGGER device_pins_never_removed"
+fi
+proved_profile h
+db "DELETE FROM device_pins WHERE device_id = 'DEV-H'"
+register "$T/h-leaf.pem"
+api_is "DEV-H: its pin removed after its profile" 201
+check "DEV-H: verified in full (no pin=hit)" bash -c "grep -q ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' && \
+  ! grep ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' | grep -q pin=hit"
+proved_profile g
+db "UPDATE device_pins SET ca_sha256 = '$(printf '%064d' 0)' WHERE device_id = 'DEV-G'"
+register "$T/g-leaf.pem"
+api_is "DEV-G: its pin replaced after its profile" 201
+check "DEV-G: verified in full (no pin=hit)" bash -c "grep -q ' serial=$(serial_of "$T/g-leaf.pem")' '$T/provd.log' && \
+  ! grep ' serial=$(serial_of "$T/g-leaf.pem")' '$T/provd.log' | grep -q pin=hit"
+
 stop_provd
 finish

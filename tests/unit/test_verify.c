@@ -26,6 +26,7 @@
 #include <selfcert/verify.h>
 
 #include "fast/fast.h"
+#include "fast/x509.h"
 #include "testworld.h"
 
 static const enum sc_alg algs[] = { SC_ALG_RSA2048, SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
@@ -1249,6 +1250,213 @@ static void test_sig_cache(void **state)
 	sc_fast_set(was);
 }
 
+/* x re-read by fast/x509.c (a legacy EC key, as selfcert-provd's certificates have); der kept. */
+static X509 *fast_copy(X509 *x, unsigned char **der, int *len)
+{
+	X509 *out = NULL;
+
+	*der = NULL;
+	*len = i2d_X509(x, der);
+	assert_true(*len > 0);
+	assert_int_equal(sc_fast_cert_from_der(*der, (size_t)*len, &out), SC_OK);
+	assert_non_null(out);
+	return out;
+}
+
+/*
+ * Issue 17 (first9): the cache's ECDSA shortcut (a legacy EC key verified without its export
+ * to the provider) gives X509_verify's verdict, good or bad, with the same detail; a form it
+ * does not take (outer and inner algorithms differing) is left to X509_verify. And
+ * sc_sig_cache_vouch: a vouched signature is a hit, never verified (the caller's word), and
+ * nothing with the shortcuts off.
+ */
+static void test_sig_cache_ecdsa_vouch(void **state)
+{
+	struct world w;
+	struct sc_verify_opts opts;
+	struct sc_sig_cache *c = NULL;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	X509 *leaf, *fleaf, *fca, *fmfr, *bad, *alg;
+	unsigned char *dl = NULL, *dca = NULL, *dmfr = NULL, *dbad = NULL;
+	int nl, nca, nmfr, was = sc_fast_enabled();
+	uint64_t hits, misses;
+	char detail[256];
+	(void)state;
+
+	sc_fast_set(1);
+	sc_fast_x509_set(1);
+	world_make(&w, SC_ALG_P256);
+	leaf = rogue_leaf(&w, "DEV-A", "net-1", "DEV-A", 0);
+	fleaf = fast_copy(leaf, &dl, &nl);
+	fca = fast_copy(sk_X509_value(w.chain, 0), &dca, &nca);
+	fmfr = fast_copy(sk_X509_value(w.chain, 1), &dmfr, &nmfr);
+	assert_true(
+	    EVP_PKEY_get0_provider(X509_get0_pubkey(fca)) == NULL); /* legacy: the shortcut */
+	assert_non_null(chain);
+	assert_true(sk_X509_push(chain, fca) && sk_X509_push(chain, fmfr));
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = w.root;
+	opts.chain = chain;
+
+	/* good: the same verdict with the shortcut as without a cache */
+	assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+	assert_int_equal(sc_verify_chain(fleaf, &opts, NULL), SC_OK);
+	opts.sig_cache = c;
+	assert_int_equal(sc_verify_chain(fleaf, &opts, NULL), SC_OK);
+	sc_sig_cache_stats(c, &hits, &misses);
+	assert_int_equal(misses, 3);
+
+	/* the leaf's signature one bit off: refused, the same detail, not remembered */
+	dbad = OPENSSL_memdup(dl, (size_t)nl);
+	assert_non_null(dbad);
+	dbad[nl - 1] ^= 0x01;
+	assert_int_equal(sc_fast_cert_from_der(dbad, (size_t)nl, &bad), SC_OK);
+	assert_non_null(bad);
+	opts.sig_cache = NULL;
+	assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_ERR_CHAIN);
+	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+	assert_non_null(strstr(detail, "certificate signature failure (depth 0)"));
+	opts.sig_cache = c;
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_ERR_CHAIN);
+		assert_string_equal(sc_err_detail(), detail);
+	}
+
+	/* the outer algorithm SHA-384, the TBS's SHA-256 (X509_verify refuses unequal ones): not
+	 * the shortcut's form, X509_verify's verdict */
+	{
+		static const uint8_t sha256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+			0x04, 0x03, 0x02 };
+		unsigned char *d = OPENSSL_memdup(dl, (size_t)nl), *at = NULL;
+
+		assert_non_null(d);
+		for (unsigned char *q = d; q + sizeof(sha256_oid) <= d + nl; q++)
+			if (memcmp(q, sha256_oid, sizeof(sha256_oid)) == 0)
+				at = q; /* the last: the outer signatureAlgorithm */
+		assert_non_null(at);
+		at[sizeof(sha256_oid) - 1] = 0x03;
+		assert_int_equal(sc_fast_cert_from_der(d, (size_t)nl, &alg), SC_OK);
+		assert_non_null(alg);
+		opts.sig_cache = NULL;
+		assert_int_equal(sc_verify_chain(alg, &opts, NULL), SC_ERR_CHAIN);
+		snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+		opts.sig_cache = c;
+		assert_int_equal(sc_verify_chain(alg, &opts, NULL), SC_ERR_CHAIN);
+		assert_string_equal(sc_err_detail(), detail);
+		OPENSSL_free(d);
+	}
+	/* the signature's BIT STRING with an unused bit (X509_verify refuses it): not the
+	 * shortcut's form either, X509_verify's verdict */
+	{
+		unsigned char *d = OPENSSL_memdup(dl, (size_t)nl);
+		X509 *ub = NULL;
+		int at = -1;
+
+		assert_non_null(d);
+		for (int i = nl - 3; i > 0 && at < 0; i--)
+			if (d[i] == 0x03 && d[i + 1] == nl - i - 2 && d[i + 2] == 0x00)
+				at = i;
+		assert_true(at > 0);
+		d[at + 2] = 0x01;
+		assert_int_equal(sc_fast_cert_from_der(d, (size_t)nl, &ub), SC_OK);
+		assert_non_null(ub);
+		opts.sig_cache = NULL;
+		assert_int_equal(sc_verify_chain(ub, &opts, NULL), SC_ERR_CHAIN);
+		snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+		opts.sig_cache = c;
+		assert_int_equal(sc_verify_chain(ub, &opts, NULL), SC_ERR_CHAIN);
+		assert_string_equal(sc_err_detail(), detail);
+		X509_free(ub);
+		OPENSSL_free(d);
+	}
+	sc_sig_cache_free(c);
+
+	/* vouched: the device CA's and the manufacturer CA's signatures are hits, never computed */
+	assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+	opts.sig_cache = c;
+	sc_sig_cache_vouch(c, dca, (size_t)nca, fmfr);
+	sc_sig_cache_vouch(c, dmfr, (size_t)nmfr, w.root);
+	assert_int_equal(sc_verify_chain(fleaf, &opts, NULL), SC_OK);
+	sc_sig_cache_stats(c, &hits, &misses);
+	assert_int_equal(hits, 2);
+	assert_int_equal(misses, 1); /* the leaf's own */
+	/* the chain vouched for, the rest of path validation as without a cache: a leaf outside
+	 * the device CA's name constraints, one of another device CA with the same name and
+	 * another key, and a time past the chain's validity are refused with the same detail */
+	{
+		struct world w2;
+		X509 *nc = rogue_leaf(&w, "DEV-B", "net-1", "DEV-B", 0), *other, *fnc, *fother;
+		unsigned char *d1 = NULL, *d2 = NULL;
+		int n1, n2;
+		struct {
+			X509 *leaf;
+			time_t at;
+			const char *why;
+		} cases[3];
+
+		world_make(&w2, SC_ALG_P256);
+		other = rogue_leaf(&w2, "DEV-A", "net-1", "DEV-A", 0);
+		fnc = fast_copy(nc, &d1, &n1);
+		fother = fast_copy(other, &d2, &n2);
+		cases[0].leaf = fnc;
+		cases[0].at = 0;
+		cases[0].why = "permitted subtree violation (depth 0)";
+		cases[1].leaf = fother;
+		cases[1].at = 0;
+		cases[1].why = "(depth 0)";
+		cases[2].leaf = fleaf;
+		cases[2].at = time(NULL) + (DAYS + 2) * 86400L;
+		cases[2].why = "expired";
+		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+			opts.at = cases[k].at;
+			opts.sig_cache = NULL;
+			assert_int_equal(sc_verify_chain(cases[k].leaf, &opts, NULL), SC_ERR_CHAIN);
+			snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+			assert_non_null(strstr(detail, cases[k].why));
+			opts.sig_cache = c;
+			assert_int_equal(sc_verify_chain(cases[k].leaf, &opts, NULL), SC_ERR_CHAIN);
+			assert_string_equal(sc_err_detail(), detail);
+		}
+		opts.at = 0;
+		OPENSSL_free(d1);
+		OPENSSL_free(d2);
+		X509_free(fnc);
+		X509_free(fother);
+		X509_free(nc);
+		X509_free(other);
+		world_free(&w2);
+	}
+	/* the caller's word is taken: a vouched bad signature passes (hence: only proven ones) */
+	sc_sig_cache_vouch(c, dbad, (size_t)nl, fca);
+	assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_OK);
+	sc_sig_cache_free(c);
+
+	/* the shortcuts off: a vouch is nothing, and the bad signature refused */
+	assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+	opts.sig_cache = c;
+	sc_fast_set(0);
+	sc_sig_cache_vouch(c, dbad, (size_t)nl, fca);
+	sc_sig_cache_vouch(NULL, dbad, (size_t)nl, fca);
+	sc_fast_set(1);
+	assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_ERR_CHAIN);
+	sc_sig_cache_stats(c, &hits, &misses);
+	assert_int_equal(hits, 0);
+
+	sc_sig_cache_free(c);
+	OPENSSL_free(dl);
+	OPENSSL_free(dca);
+	OPENSSL_free(dmfr);
+	OPENSSL_free(dbad);
+	X509_free(bad);
+	X509_free(alg);
+	X509_free(fleaf);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	world_free(&w);
+	sc_fast_x509_set(0);
+	sc_fast_set(was);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1261,6 +1469,7 @@ int main(void)
 		cmocka_unit_test(test_verify_profile_signer),
 		cmocka_unit_test(test_verify_profile_trusted),
 		cmocka_unit_test(test_sig_cache),
+		cmocka_unit_test(test_sig_cache_ecdsa_vouch),
 	};
 	int failed;
 

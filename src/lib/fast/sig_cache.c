@@ -15,6 +15,7 @@
 #include <selfcert/cache.h>
 
 #include "fast/fast.h"
+#include "fast/x509.h"
 
 #define SIG_WAYS 4
 #define SIG_KEY_LEN 32
@@ -95,8 +96,12 @@ void sc_sig_cache_stats(struct sc_sig_cache *c, uint64_t *hits, uint64_t *misses
 	CRYPTO_THREAD_unlock(c->lock);
 }
 
-/* SHA-256 of the subject's whole DER, then the issuer's SubjectPublicKeyInfo DER. 0 on failure. */
-static int sig_key(const struct sc_sig_cache *c, X509 *xs, X509 *xi, uint8_t *key)
+/*
+ * SHA-256 of the subject's whole DER, then the issuer's SubjectPublicKeyInfo DER. 0 on failure.
+ * der non-NULL: the subject's DER is left there (*der, *der_len; OPENSSL_free) for the caller.
+ */
+static int sig_key(const struct sc_sig_cache *c, X509 *xs, X509 *xi, uint8_t *key, uint8_t **der,
+    size_t *der_len)
 {
 	unsigned char *a = NULL, *b = NULL;
 	int la = i2d_X509(xs, &a), lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(xi), &b), ok = 0;
@@ -107,6 +112,11 @@ static int sig_key(const struct sc_sig_cache *c, X509 *xs, X509 *xi, uint8_t *ke
 	    EVP_DigestUpdate(m, b, (size_t)lb) && EVP_DigestFinal_ex(m, key, NULL))
 		ok = 1;
 	EVP_MD_CTX_free(m);
+	if (ok && der != NULL) {
+		*der = a;
+		*der_len = (size_t)la;
+		a = NULL;
+	}
 	OPENSSL_free(a);
 	OPENSSL_free(b);
 	return ok;
@@ -120,12 +130,109 @@ static struct sig_slot *sig_set(const struct sc_sig_cache *c, const uint8_t *key
 	return &c->slots[(h & (c->n_sets - 1)) * SIG_WAYS];
 }
 
+/* Remember key as a verified signature (the set's next victim makes room). */
+static void sig_put(struct sc_sig_cache *c, const uint8_t *key)
+{
+	struct sig_slot *set;
+	size_t s;
+
+	if (!CRYPTO_THREAD_write_lock(c->lock))
+		return;
+	set = sig_set(c, key);
+	s = (size_t)(set - c->slots) / SIG_WAYS;
+	memcpy(set[c->victim[s]].key, key, SIG_KEY_LEN);
+	set[c->victim[s]].used = 1;
+	c->victim[s] = (uint8_t)((c->victim[s] + 1) % SIG_WAYS);
+	CRYPTO_THREAD_unlock(c->lock);
+}
+
+/* One DER element at *pp: its tag, contents v/vlen, whole length; definite lengths only. */
+static int der_elem(const uint8_t **pp, const uint8_t *end, uint8_t *tag, const uint8_t **v,
+    size_t *vlen)
+{
+	const uint8_t *p = *pp;
+	size_t len, n;
+
+	if (end - p < 2)
+		return 0;
+	*tag = p[0];
+	len = p[1];
+	p += 2;
+	if (len & 0x80) {
+		n = len & 0x7f;
+		if (n == 0 || n > 3 || (size_t)(end - p) < n)
+			return 0;
+		for (len = 0; n > 0; n--)
+			len = (len << 8) | *p++;
+	}
+	if ((size_t)(end - p) < len)
+		return 0;
+	*v = p;
+	*vlen = len;
+	*pp = p + len;
+	return 1;
+}
+
+/*
+ * #17 (first9): X509_verify(xs, pkey) without EVP_DigestVerifyInit's export of a legacy EC key
+ * to the provider (~0.04 ms of a P-256 verification here), for what X509_verify would judge the
+ * same way: der is xs's DER (i2d_X509, whose TBS part is the encoding X509_verify digests), its
+ * two AlgorithmIdentifiers byte-equal (X509_verify refuses unequal ones) and both exactly
+ * ecdsa-with-SHA256 with no parameters, the signature a BIT STRING with no unused bits. Then the
+ * primitive OpenSSL's ECDSA provider runs (sc_fast_ecdsa_sha256_verify). *done 0: not such a
+ * certificate or key, the caller asks X509_verify.
+ */
+static void sig_verify_ecdsa(const uint8_t *der, size_t len, EVP_PKEY *pkey, int *done, int *ok)
+{
+	static const uint8_t ecdsa_sha256[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+		0x3d, 0x04, 0x03, 0x02 };
+	const uint8_t *p = der, *end = der + len, *cert, *tbs_start, *tbs, *alg_start, *alg, *sig,
+	              *inner;
+	size_t cert_len, tbs_len, alg_len, sig_len, n;
+	uint8_t tag;
+	int i;
+
+	*done = *ok = 0;
+	if (!der_elem(&p, end, &tag, &cert, &cert_len) || tag != 0x30 || p != end)
+		return;
+	p = cert;
+	end = cert + cert_len;
+	tbs_start = p;
+	if (!der_elem(&p, end, &tag, &tbs, &tbs_len) || tag != 0x30)
+		return;
+	n = (size_t)(p - tbs_start); /* the TBS element, header included */
+	alg_start = p;
+	if (!der_elem(&p, end, &tag, &alg, &alg_len) || tag != 0x30 ||
+	    (size_t)(p - alg_start) != sizeof(ecdsa_sha256) ||
+	    memcmp(alg_start, ecdsa_sha256, sizeof(ecdsa_sha256)) != 0 ||
+	    !der_elem(&p, end, &tag, &sig, &sig_len) || tag != 0x03 || p != end || sig_len < 2 ||
+	    sig[0] != 0)
+		return;
+	/* The TBS's signature field: after the [0] version, the serial. */
+	inner = tbs;
+	for (i = 0; i < 3; i++) {
+		const uint8_t *start = inner, *v;
+		size_t vlen;
+
+		if (!der_elem(&inner, tbs + tbs_len, &tag, &v, &vlen))
+			return;
+		if (i == 0 && tag != 0xa0)
+			return; /* a v1 certificate: X509_verify decides */
+		if (i == 2 &&
+		    ((size_t)(inner - start) != sizeof(ecdsa_sha256) ||
+		        memcmp(start, ecdsa_sha256, sizeof(ecdsa_sha256)) != 0))
+			return;
+	}
+	sc_fast_ecdsa_sha256_verify(pkey, tbs_start, n, sig + 1, sig_len - 1, done, ok);
+}
+
 /* X509_verify(xs, pkey) > 0, remembered: pkey is xi's key. */
 static int sig_verify(struct sc_sig_cache *c, X509 *xs, X509 *xi, EVP_PKEY *pkey)
 {
-	uint8_t key[SIG_KEY_LEN];
+	uint8_t key[SIG_KEY_LEN], *der = NULL;
+	size_t der_len = 0;
 	struct sig_slot *set;
-	int have_key = sig_key(c, xs, xi, key), found = 0;
+	int have_key = sig_key(c, xs, xi, key, &der, &der_len), found = 0, done = 0, ok = 0;
 
 	if (have_key && CRYPTO_THREAD_write_lock(c->lock)) {
 		set = sig_set(c, key);
@@ -137,20 +244,39 @@ static int sig_verify(struct sc_sig_cache *c, X509 *xs, X509 *xi, EVP_PKEY *pkey
 			c->misses++;
 		CRYPTO_THREAD_unlock(c->lock);
 	}
+	if (!found && have_key)
+		sig_verify_ecdsa(der, der_len, pkey, &done, &ok);
+	OPENSSL_free(der);
 	if (found)
 		return 1;
-	if (X509_verify(xs, pkey) <= 0)
+	if (!done)
+		ok = X509_verify(xs, pkey) > 0;
+	if (!ok)
 		return 0;
-	if (have_key && CRYPTO_THREAD_write_lock(c->lock)) {
-		size_t s;
-		set = sig_set(c, key);
-		s = (size_t)(set - c->slots) / SIG_WAYS;
-		memcpy(set[c->victim[s]].key, key, SIG_KEY_LEN);
-		set[c->victim[s]].used = 1;
-		c->victim[s] = (uint8_t)((c->victim[s] + 1) % SIG_WAYS);
-		CRYPTO_THREAD_unlock(c->lock);
-	}
+	if (have_key)
+		sig_put(c, key);
 	return 1;
+}
+
+void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
+    X509 *issuer)
+{
+	uint8_t key[SIG_KEY_LEN];
+	unsigned char *b = NULL;
+	int lb;
+	EVP_MD_CTX *m = NULL;
+
+	if (c == NULL || !sc_fast_enabled() || subject_der == NULL || issuer == NULL)
+		return;
+	/* sig_key's key: the subject's DER, then the issuer's SubjectPublicKeyInfo. */
+	if ((lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &b)) > 0 &&
+	    (m = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(m, c->sha256, NULL) &&
+	    EVP_DigestUpdate(m, subject_der, len) && EVP_DigestUpdate(m, b, (size_t)lb) &&
+	    EVP_DigestFinal_ex(m, key, NULL))
+		sig_put(c, key);
+	EVP_MD_CTX_free(m);
+	OPENSSL_free(b);
+	ERR_clear_error();
 }
 
 /* Tell the verify callback of an error at depth (OpenSSL's verify_cb_cert). 0: stop. */
