@@ -1333,48 +1333,12 @@ out:
 #define RATE_SQL_SOURCE \
 	"SELECT " RATE_COLS " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
 
-/* What profile_checks's reads found (status 0: no such device). */
-struct profile_seen {
-	enum sc_reg_dev_status s;
-	int64_t n, oldest;
-	int used;
-};
-
 /* The count and challenge columns at col, col + 1, col + 2 of res's one row. */
-static void rate_cols(const PGresult *res, int col, struct profile_seen *v)
+static void rate_cols(const PGresult *res, int col, struct sc_reg_seen *v)
 {
 	v->n = i64(res, 0, col);
 	v->oldest = i64(res, 0, col + 1);
 	v->used = strcmp(PQgetvalue(res, 0, col + 2), "t") == 0;
-}
-
-/* The reads judged, in the order a request meets the refusals. */
-static sc_err profile_judge(const struct profile_seen *v, const char *device_id, const char *source,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
-{
-	int unauth = source != NULL && *source != '\0';
-
-	if (v->s == 0)
-		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
-		    device_id);
-	if (v->s == SC_REG_DEV_REVOKED)
-		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
-	if (rate != NULL && rate->max > 0 && v->n >= (int64_t)rate->max) {
-		if (retry_after != NULL)
-			*retry_after = v->oldest + rate->window_s - now + 1;
-		if (unauth)
-			return sc_fail(SC_ERR_RATE_LIMITED,
-			    "unauthenticated requests from %s had %lld profiles in the last %lld s "
-			    "(at most %u); send a request proof",
-			    source, (long long)v->n, (long long)rate->window_s, rate->max);
-		return sc_fail(SC_ERR_RATE_LIMITED,
-		    "device %s had %lld profiles in the last %lld s (at most %u)", device_id,
-		    (long long)v->n, (long long)rate->window_s, rate->max);
-	}
-	if (v->used)
-		return sc_fail(SC_ERR_REPLAY,
-		    "challenge already used for a profile (a replayed request)");
-	return SC_OK;
 }
 
 /* The rate statement's parameters into p (RATE_SQL_*). */
@@ -1388,12 +1352,43 @@ static void rate_params(struct prm *p, const char *device_id, const char *challe
 	p_text(p, challenge != NULL && *challenge != '\0' ? challenge : NULL);
 }
 
+static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor);
+static sc_err pin_judge(const char *device_id, const struct sc_reg_pin *have, int found,
+    const struct sc_reg_pin *pin);
+static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *found,
+    int *root_match);
+
+/* The precheck's statement (one snapshot): $1 the budget's key, $2, $3 as RATE_SQL_*, the
+ * device $1 (its own budget) or $4 (an address's). */
+#define PRECHECK_SQL_DEVICE                                                \
+	"SELECT (SELECT status FROM devices WHERE device_id = $1), " RATE_COLS \
+	" FROM profiles WHERE device_id = $1 AND created_at > $2::bigint AND source IS NULL"
+#define PRECHECK_SQL_SOURCE                                                \
+	"SELECT (SELECT status FROM devices WHERE device_id = $4), " RATE_COLS \
+	" FROM profiles WHERE source = $1 AND created_at > $2::bigint"
+
+/* The precheck's parameters and the columns it read (status, then rate_cols's). */
+static void precheck_params(struct prm *p, const char *device_id, const char *challenge,
+    const char *source, const struct sc_reg_rate *rate, int64_t now)
+{
+	rate_params(p, device_id, challenge, source, rate, now);
+	if (source != NULL && *source != '\0')
+		p_text(p, device_id);
+}
+
+static void precheck_cols(const PGresult *res, struct sc_reg_seen *v)
+{
+	v->s = PQgetisnull(res, 0, 0) ? 0 : status_from_text(PQgetvalue(res, 0, 0));
+	rate_cols(res, 1, v);
+}
+
 /* Outside any transaction, one statement: the device's status beside the rate's columns. */
 static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
 	struct pg_reg *reg = pg(base);
-	struct profile_seen v = { 0 };
+	struct sc_reg_seen v = { 0 };
 	struct prm p = { 0 };
 	PGresult *res = NULL;
 	int unauth = source != NULL && *source != '\0';
@@ -1401,28 +1396,48 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
 
 	if (retry_after != NULL)
 		*retry_after = 0;
-	rate_params(&p, device_id, challenge, source, rate, now);
-	if (unauth)
-		p_text(&p, device_id);
-	if ((r = x(reg, "rate and challenge",
-	         unauth ? "SELECT (SELECT status FROM devices WHERE device_id = $4), " RATE_COLS
-	                  " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
-	                : "SELECT (SELECT status FROM devices WHERE device_id = $1), " RATE_COLS
-	                  " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint"
-	                  " AND source IS NULL",
-	         &p, &res)) != SC_OK)
+	precheck_params(&p, device_id, challenge, source, rate, now);
+	if ((r = x(reg, "rate and challenge", unauth ? PRECHECK_SQL_SOURCE : PRECHECK_SQL_DEVICE, &p,
+	         &res)) != SC_OK)
 		return r;
-	v.s = PQgetisnull(res, 0, 0) ? 0 : status_from_text(PQgetvalue(res, 0, 0));
-	rate_cols(res, 1, &v);
+	precheck_cols(res, &v);
 	PQclear(res);
-	return profile_judge(&v, device_id, source, rate, now, retry_after);
+	return sc_reg_profile_judge(&v, device_id, source, rate, now, retry_after);
 }
 
-static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
-    int64_t now, const char *actor);
-static sc_err pin_judge(const char *device_id, const struct sc_reg_pin *have, int found,
-    const struct sc_reg_pin *pin);
-static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int *root_match);
+/*
+ * The precheck's statement with the device's pin beside it (PIN_READ_SQL's columns, the root
+ * the last parameter, NULL when there is none): one round trip where the two took two.
+ */
+#define LOOKUP_PIN(dev, root)                                                                 \
+	" LEFT JOIN (SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
+	" (root_sha256 = " root ")::int FROM device_pins WHERE device_id = " dev                 \
+	" ORDER BY 7 DESC LIMIT 1) p ON true"
+
+static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id,
+    const char *root_sha256, const char *challenge, const char *source,
+    const struct sc_reg_rate *rate, int64_t now, struct sc_reg_pin *out, int *found,
+    int *root_match, struct sc_reg_seen *seen)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	int unauth = source != NULL && *source != '\0';
+	sc_err r;
+
+	precheck_params(&p, device_id, challenge, source, rate, now);
+	p_text(&p, root_sha256);
+	if ((r = x(reg, "reading a device and its pin",
+	         unauth ? "SELECT * FROM (" PRECHECK_SQL_SOURCE ") r" LOOKUP_PIN("$4", "$5")
+	                : "SELECT * FROM (" PRECHECK_SQL_DEVICE ") r" LOOKUP_PIN("$1", "$4"),
+	         &p, &res)) != SC_OK)
+		return r;
+	precheck_cols(res, seen);
+	pin_row(res, 4, out, found, root_match);
+	PQclear(res);
+	return SC_OK;
+}
+
 
 #define PIN_READ_SQL                                                                  \
 	"SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
@@ -1456,7 +1471,7 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	struct prm dev = { 0 }, adr = { 0 }, rt = { 0 }, pn = { 0 }, p = { 0 };
 	struct pl_st st[6];
 	PGresult *res[6] = { NULL };
-	struct profile_seen v = { 0 };
+	struct sc_reg_seen v = { 0 };
 	struct sc_reg_pin have;
 	char detail[192], pin_detail[192];
 	size_t n = 0, i_dev, i_rate, i_pin = 0;
@@ -1500,10 +1515,10 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	if (PQntuples(res[i_dev]) == 1)
 		v.s = status_from_text(PQgetvalue(res[i_dev], 0, 0));
 	rate_cols(res[i_rate], 0, &v);
-	if ((r = profile_judge(&v, rec->device_id, rec->source, rate, now, retry_after)) != SC_OK)
+	if ((r = sc_reg_profile_judge(&v, rec->device_id, rec->source, rate, now, retry_after)) != SC_OK)
 		goto out;
 	if (rec->pin != NULL) {
-		pin_row(res[i_pin], &have, &found, &root_match);
+		pin_row(res[i_pin], 0, &have, &found, &root_match);
 		if ((r = pin_judge(rec->device_id, &have, found, rec->pin)) != SC_OK)
 			goto out;
 		pin_new = !root_match;
@@ -1573,28 +1588,32 @@ out:
 
 /* ---- pins (schema 5) ---- */
 
-/* The pin read's row (PIN_READ_SQL), if any, into *out; *found and *root_match as pin_get's. */
-static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int *root_match)
+/*
+ * The pin read's row (PIN_READ_SQL's seven columns, from col on), if any, into *out; *found and
+ * *root_match as pin_get's. A NULL first column (profile_lookup's LEFT JOIN) is no pin.
+ */
+static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *found,
+    int *root_match)
 {
 	unsigned char *b = NULL;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
 	*found = *root_match = 0;
-	if (PQntuples(res) != 1)
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
 		return;
-	copy_col(res, 0, 0, out->ca_sha256, sizeof(out->ca_sha256));
-	copy_col(res, 0, 1, out->kek_sha256, sizeof(out->kek_sha256));
-	copy_col(res, 0, 2, out->path_sha256, sizeof(out->path_sha256));
-	copy_col(res, 0, 3, out->root_sha256, sizeof(out->root_sha256));
-	b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
+	copy_col(res, 0, col, out->ca_sha256, sizeof(out->ca_sha256));
+	copy_col(res, 0, col + 1, out->kek_sha256, sizeof(out->kek_sha256));
+	copy_col(res, 0, col + 2, out->path_sha256, sizeof(out->path_sha256));
+	copy_col(res, 0, col + 3, out->root_sha256, sizeof(out->root_sha256));
+	b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, col + 4), &n);
 	if (b != NULL && n > 0 && n <= sizeof(out->spki)) {
 		memcpy(out->spki, b, n);
 		out->spki_len = n;
 	}
 	PQfreemem(b);
-	out->pinned_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-	*root_match = strcmp(PQgetvalue(res, 0, 6), "1") == 0;
+	out->pinned_at = strtoll(PQgetvalue(res, 0, col + 5), NULL, 10);
+	*root_match = strcmp(PQgetvalue(res, 0, col + 6), "1") == 0;
 	*found = 1;
 }
 
@@ -1610,8 +1629,7 @@ static sc_err pg_pin_get(struct sc_reg *base, const char *device_id, const char 
 	p_text(&p, device_id);
 	if ((r = x(reg, "reading a device pin", PIN_READ_SQL, &p, &res)) != SC_OK)
 		return r;
-	if (PQntuples(res) == 1)
-		pin_row(res, out, found, root_match);
+	pin_row(res, 0, out, found, root_match);
 	PQclear(res);
 	return SC_OK;
 }
@@ -2789,6 +2807,7 @@ const struct sc_reg_backend sc_reg_pg = {
 	.device_get = pg_device_get,
 	.device_list = pg_device_list,
 	.profile_precheck = pg_profile_precheck,
+	.profile_lookup = pg_profile_lookup,
 	.profile_insert = pg_profile_insert,
 	.profile_get = pg_profile_get,
 	.cert_record = pg_cert_record,

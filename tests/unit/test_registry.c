@@ -643,6 +643,136 @@ static void test_pins(void **state)
 	assert_int_equal(raw_exec("DELETE FROM device_pins"), SQLITE_CONSTRAINT);
 }
 
+/*
+ * One lookup's verdict against the two calls it replaces (req9): the same pin, found and
+ * root_match as sc_reg_pin_get's, and the same code, detail and retry_after as
+ * sc_reg_profile_precheck's; the code expected is want.
+ */
+static void lookup_as_two(struct sc_reg *reg, const char *dev, const char *root,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    sc_err want, int want_found, int want_match)
+{
+	struct sc_reg_pin a, b;
+	struct sc_reg_precheck pre;
+	int fa = -1, ma = -1, fb = -1, mb = -1;
+	int64_t retry = -1;
+	char detail[256];
+	sc_err r;
+
+	assert_int_equal(sc_reg_profile_lookup(reg, dev, root, challenge, source, rate, now, &a,
+	                     &fa, &ma, &pre),
+	    SC_OK);
+	assert_int_equal(pre.r, want);
+	assert_int_equal(fa, want_found);
+	assert_int_equal(ma, want_match);
+	assert_int_equal(sc_reg_pin_get(reg, dev, root, &b, &fb, &mb), SC_OK);
+	assert_int_equal(fa, fb);
+	assert_int_equal(ma, mb);
+	assert_memory_equal(&a, &b, sizeof(a));
+	r = sc_reg_profile_precheck(reg, dev, challenge, source, rate, now, &retry);
+	snprintf(detail, sizeof(detail), "%s", r == SC_OK ? "" : sc_err_detail());
+	assert_int_equal(r, want);
+	assert_string_equal(pre.detail, detail);
+	assert_int_equal(pre.retry_after, retry);
+}
+
+/*
+ * Issue 17 (req9): sc_reg_profile_lookup reads a device's pin and the pre-check's verdict in one
+ * statement; every outcome equals the two calls' it replaces: pin absent, pinned, pinned under
+ * another root only, a device CA pinned other than a request shows (the caller's to judge: the
+ * pin comes back as it is), unknown, rate-limited (its retry_after), an address's budget,
+ * replayed, revoked; a root that is not 64 characters is refused as sc_reg_pin_get refuses it.
+ */
+static void test_profile_lookup(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_rate rate = { 2, 3600 }, off = { 0, 3600 };
+	struct sc_reg_pin pin, other, have;
+	struct sc_reg_precheck pre;
+	char root1[65], root2[65], root3[65];
+	int found, match, already;
+	int64_t retry = 0;
+
+	(void)state;
+	memset(root1, 'a', 64);
+	root1[64] = '\0';
+	memset(root2, 'b', 64);
+	root2[64] = '\0';
+	memset(root3, '9', 64);
+	root3[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", "abc", NULL, NULL, &rate, 2000, &have,
+	                     &found, &match, &pre),
+	    SC_ERR_USAGE);
+	/* No pin, nothing in the window; no rate at all. */
+	lookup_as_two(reg, "D-1", root1, "0011", NULL, &rate, 2000, SC_OK, 0, 0);
+	lookup_as_two(reg, "D-1", root1, NULL, NULL, NULL, 2000, SC_OK, 0, 0);
+	lookup_as_two(reg, "D-1", root1, NULL, "", &off, 2000, SC_OK, 0, 0);
+	/* Unknown device. */
+	lookup_as_two(reg, "NOPE", root1, "0011", NULL, &rate, 2000, SC_ERR_UNKNOWN_DEVICE, 0, 0);
+	/* Pinned at its first profile: found under root1; under root2 the other root's pin. */
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
+	lookup_as_two(reg, "D-1", root1, "0022", NULL, &rate, 2001, SC_OK, 1, 1);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root1, "0022", NULL, &rate, 2001, &have,
+	                     &found, &match, &pre),
+	    SC_OK);
+	assert_string_equal(have.ca_sha256, pin.ca_sha256);
+	assert_string_equal(have.path_sha256, pin.path_sha256);
+	assert_int_equal(have.spki_len, 2);
+	assert_int_equal(have.pinned_at, 2000);
+	lookup_as_two(reg, "D-1", root2, "0022", NULL, &rate, 2001, SC_OK, 1, 0);
+	lookup_as_two(reg, "D-1", root3, "0022", NULL, &rate, 2001, SC_OK, 1, 0);
+	/* A second pin under root2: each root finds its own, whichever was first. */
+	make_pin(&other, 'c', 'd', 'b');
+	make_profile(&rec, "D-1", 2, NULL);
+	rec.pin = &other;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root2, NULL, NULL, NULL, 2003, &have,
+	                     &found, &match, &pre),
+	    SC_OK);
+	assert_int_equal(match, 1);
+	assert_string_equal(have.root_sha256, other.root_sha256);
+	assert_int_equal(have.pinned_at, 2002);
+	lookup_as_two(reg, "D-1", root1, NULL, NULL, NULL, 2003, SC_OK, 1, 1);
+	lookup_as_two(reg, "D-1", root2, NULL, NULL, NULL, 2003, SC_OK, 1, 1);
+	/* The challenge used: a replay, for another device too. */
+	lookup_as_two(reg, "D-2", root1, "0011", NULL, &rate, 2003, SC_ERR_REPLAY, 0, 0);
+	/* Two in the window: rate-limited, with the seconds until a slot frees. */
+	lookup_as_two(reg, "D-1", root1, "0033", NULL, &rate, 2010, SC_ERR_RATE_LIMITED, 1, 1);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root1, "0033", NULL, &rate, 2010, &have,
+	                     &found, &match, &pre),
+	    SC_OK);
+	assert_int_equal(pre.retry_after, 2000 + 3600 - 2010 + 1);
+	assert_non_null(strstr(pre.detail, "device D-1 had 2 profiles in the last 3600 s"));
+	/* The rate before the replay: both apply, the rate is met first. */
+	lookup_as_two(reg, "D-1", root1, "0011", NULL, &rate, 2010, SC_ERR_RATE_LIMITED, 1, 1);
+	/* An unauthenticated request counts in its address's budget, not the device's. */
+	lookup_as_two(reg, "D-1", root1, "00a0", "192.0.2.1", &rate, 2010, SC_OK, 1, 1);
+	for (int k = 0; k < 2; k++) {
+		make_profile(&rec, "D-2", 10 + k, k == 0 ? "00a0" : "00a1");
+		snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2010, "t", &retry), SC_OK);
+	}
+	lookup_as_two(reg, "D-1", root1, "00a2", "192.0.2.1", &rate, 2011, SC_ERR_RATE_LIMITED, 1,
+	    1);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root1, "00a2", "192.0.2.1", &rate, 2011,
+	                     &have, &found, &match, &pre),
+	    SC_OK);
+	assert_non_null(strstr(pre.detail, "unauthenticated requests from 192.0.2.1"));
+	lookup_as_two(reg, "D-2", root1, "00a2", "192.0.2.2", &rate, 2011, SC_OK, 0, 0);
+	/* After the window the device is served again. */
+	lookup_as_two(reg, "D-1", root1, "0033", NULL, &rate, 2002 + 3600 + 1, SC_OK, 1, 1);
+	/* Revoked: before the rate and the challenge; its pin still read. */
+	assert_int_equal(sc_reg_device_revoke(reg, "D-1", NULL, "t", 2100, &already), SC_OK);
+	lookup_as_two(reg, "D-1", root1, "0011", NULL, &rate, 2101, SC_ERR_REVOKED, 1, 1);
+	sc_reg_close(reg);
+}
+
 static void test_profiles(void **state)
 {
 	struct sc_reg *reg = open_new();
@@ -2553,6 +2683,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
@@ -2583,6 +2714,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
