@@ -2730,27 +2730,41 @@ static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 			    : sc_fail(SC_ERR_USAGE, "--device-id %s given twice", row.device_id);
 			goto out;
 		}
-		/* A registered device's row locked as profile_checks locks it: pins queue on it. */
-		twin[0] = '\0';
-		if ((r = device_status(reg, row.device_id, "FOR NO KEY UPDATE", &s)) != SC_OK)
-			goto out;
-		if (s == 0 &&
-		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
-			goto out;
-		if (s != 0 && import && twin[0] != '\0') {
-			r = sc_fail(SC_ERR_MALFORMED,
-			    "%s:%zu: device %s is registered as %s: device IDs are the same "
-			    "ignoring case and runs of spaces",
-			    source, row.line, row.device_id, twin);
-			goto out;
-		}
-		if (s != 0 && !import) {
-			r = device_exists(reg, row.device_id);
-			goto out;
-		}
-		if (s != 0) {
-			(*skipped)++; /* registered: left as it is; its pin is still checked below */
-		} else {
+		/*
+		 * A registered device's row locked as profile_checks locks it: pins queue on it.
+		 * Read again after an insert that lost a race (another writer added the device, or
+		 * another spelling of it, since the first read and has committed): then it is a
+		 * registered device like any other, its row locked before its pin is read, so the
+		 * loser of two pins meets the winner's as device-ca-changed, not as the primary
+		 * key's I/O error (req9).
+		 */
+		for (int again = 0;; again = 1) {
+			twin[0] = '\0';
+			if ((r = device_status(reg, row.device_id, "FOR NO KEY UPDATE", &s)) !=
+			        SC_OK ||
+			    (s == 0 && (r = device_twin(reg, row.device_id, twin, sizeof(twin),
+			                    &s)) != SC_OK))
+				goto out;
+			if (s != 0 && import && twin[0] != '\0') {
+				r = sc_fail(SC_ERR_MALFORMED,
+				    "%s:%zu: device %s is registered as %s: device IDs are the same "
+				    "ignoring case and runs of spaces",
+				    source, row.line, row.device_id, twin);
+				goto out;
+			}
+			if (s != 0 && !import) {
+				r = device_exists(reg, row.device_id);
+				goto out;
+			}
+			if (s != 0) {
+				(*skipped)++; /* registered: left as it is; its pin is checked below */
+				break;
+			}
+			if (again) { /* the insert met a device no read finds: never */
+				r = sc_fail(SC_ERR_IO, "%s:%zu: device %s: changed meanwhile, try again",
+				    source, row.line, row.device_id);
+				goto out;
+			}
 			if (import)
 				snprintf(how, sizeof(how), "imported, line %zu%s", row.line,
 				    row.pin != NULL ? ", with its certificates" : "");
@@ -2764,10 +2778,10 @@ static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 				r = device_exists(reg, row.device_id);
 				goto out;
 			}
-			if (inserted)
+			if (inserted) {
 				(*added)++;
-			else
-				(*skipped)++; /* another writer added it meanwhile */
+				break;
+			}
 		}
 		if (row.pin == NULL)
 			continue;

@@ -2668,6 +2668,113 @@ static void test_csv_walk(void **state)
 	assert_int_equal(sc_reg_csv_walk("/nonexistent/feed.csv", walk_cb, &w), SC_ERR_IO);
 }
 
+#ifdef SC_REG_HAVE_PG
+/* One SQL command on a connection the test keeps; its status must be OK. */
+static void pg_ok(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+}
+
+/* Wait (at most 20 s) until some backend waits on a lock: an advisory one, or any other. */
+static void pg_wait_blocked(PGconn *c, int advisory)
+{
+	for (int i = 0; i < 2000; i++) {
+		PGresult *res = PQexec(c, advisory ? "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		                                     " AND locktype = 'advisory'"
+		                                   : "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		                                     " AND locktype <> 'advisory'");
+		int n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
+
+		PQclear(res);
+		if (n > 0)
+			return;
+		assert_true(n == 0);
+		usleep(10000);
+	}
+	fail_msg("no backend came to wait on a lock");
+}
+
+struct act_racer {
+	const struct sc_reg_pin *pin;
+	sc_err r;
+	char detail[256];
+};
+
+static void *activation_racer(void *arg)
+{
+	struct act_racer *a = arg;
+	struct sc_reg *reg = NULL;
+	size_t added = 9, skipped = 9;
+
+	if (sc_reg_open(db, 0, &reg) != SC_OK) {
+		a->r = SC_ERR_INTERNAL;
+		return NULL;
+	}
+	a->r = activate(reg, 1, (const char *[]){ "R-1" }, (const struct sc_reg_pin *[]){ a->pin },
+	    1, &added, &skipped);
+	snprintf(a->detail, sizeof(a->detail), "%s", a->r == SC_OK ? "" : sc_err_detail());
+	sc_reg_close(reg);
+	return NULL;
+}
+
+/*
+ * The session-8 review's race (req9), made deterministic: an import reads R-1 as unregistered;
+ * before its insert (held by a trigger waiting on the test's advisory lock) another writer adds
+ * R-1, and a third pins it to another device CA under the device row's lock and holds its
+ * transaction open. The import's insert then finds R-1 registered: it must read the pin under
+ * the row's lock too, wait for the third writer, and refuse with device-ca-changed (audited),
+ * not fail on the pins' primary key with an I/O error.
+ */
+static void test_pg_activation_race(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_pin mine, have;
+	struct act_racer a = { &mine, SC_ERR_INTERNAL, "" };
+	PGconn *t = PQconnectdb(pg_uri), *c = PQconnectdb(pg_uri);
+	pthread_t th;
+	int found = 0, match = 0;
+
+	(void)state;
+	assert_int_equal(PQstatus(t), CONNECTION_OK);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	make_pin(&mine, '1', '2', 'a');
+	pg_ok(t, "CREATE FUNCTION race_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	         " PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242);"
+	         " RETURN NEW; END $$");
+	pg_ok(t, "CREATE TRIGGER race_wait BEFORE INSERT ON devices FOR EACH ROW"
+	         " WHEN (NEW.note = 'shipped') EXECUTE FUNCTION race_wait()");
+	pg_ok(t, "SELECT pg_advisory_lock(4242)");
+	assert_int_equal(pthread_create(&th, NULL, activation_racer, &a), 0);
+	pg_wait_blocked(t, 1); /* the import read R-1 as new and waits in its insert */
+	pg_ok(t, "INSERT INTO devices (device_id, status, note, created_at, updated_at)"
+	         " VALUES ('R-1', 'active', '', 1, 1)");
+	pg_ok(c, "BEGIN");
+	pg_ok(c, "SELECT status FROM devices WHERE device_id = 'R-1' FOR NO KEY UPDATE");
+	pg_ok(c, "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
+	         " path_sha256, ca_spki, pinned_at) VALUES ('R-1', repeat('a', 64), repeat('c', 64),"
+	         " repeat('d', 64), repeat('e', 64), '\\x3000', 2)");
+	pg_ok(t, "SELECT pg_advisory_unlock(4242)");
+	pg_wait_blocked(t, 0); /* the import waits for the pin's writer */
+	pg_ok(c, "COMMIT");
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.r, SC_ERR_PIN_MISMATCH);
+	assert_non_null(strstr(a.detail, "device R-1 is pinned to device CA cccccccccccccccc"));
+	assert_int_equal(events(reg, "R-1", "device-ca-changed", "refused at activation (ship.csv): "),
+	    1);
+	assert_int_equal(sc_reg_pin_get(reg, "R-1", mine.root_sha256, &have, &found, &match), SC_OK);
+	assert_true(found && match);
+	assert_int_equal(have.pinned_at, 2);
+	pg_ok(t, "DROP TRIGGER race_wait ON devices");
+	PQfinish(c);
+	PQfinish(t);
+	sc_reg_close(reg);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_only[] = {
@@ -2729,6 +2836,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_audit_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
