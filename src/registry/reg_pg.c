@@ -536,6 +536,15 @@ static void pl_drain(PGconn *c, int synced)
 	(void)PQexitPipelineMode(c);
 }
 
+/* 1 if the server ended the session since the last operation: read now, without waiting. */
+static int session_gone(struct pg_reg *reg)
+{
+	for (int i = 0; i < 2; i++) /* its FATAL message, then the end of the stream */
+		if (!PQconsumeInput(reg->conn) || PQstatus(reg->conn) != CONNECTION_OK)
+			return 1;
+	return 0;
+}
+
 /*
  * st[0..n) sent at once in libpq's pipeline mode: one round trip instead of n, one wake-up of the
  * server's backend instead of n. The server runs them in order, each statement with its own
@@ -559,6 +568,14 @@ static sc_err pl_run(struct pg_reg *reg, const struct pl_st *st, size_t n, PGres
 	for (i = 0; i < n; i++)
 		if (strcmp(st[i].sql, "COMMIT") == 0)
 			retry = 0;
+	/*
+	 * A pipeline that opens and commits its own transaction (req9: a profile in one round trip)
+	 * cannot be sent twice, its outcome unknown: so first read what waits in the socket (a
+	 * session the server ended between operations left its FATAL message and EOF there; libpq's
+	 * socket is non-blocking, so nothing waits here) and connect again before sending anything.
+	 */
+	if (!retry && !reg->in_tx && session_gone(reg) && !reconnect(reg))
+		return pg_fail(reg, NULL, st[0].what);
 	for (int attempt = 0;; attempt++) {
 		PGresult *err = NULL;
 		int sent = 1;
@@ -1457,8 +1474,127 @@ static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id,
 	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                     \
 	" SELECT $11, $13, 'profile-issued', device_id, $14 FROM p RETURNING 1)"
 
+/* PROFILE_INSERT_SQL's $1..$14 into p; detail (the audit row's) is the caller's buffer. */
+static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec *rec, int64_t now,
+    const char *actor, char *detail, size_t detail_len)
+{
+	p_text(p, rec->profile_id);
+	p_text(p, rec->device_id);
+	p_text(p, rec->challenge[0] != '\0' ? rec->challenge : NULL);
+	p_text(p, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
+	p_text(p, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
+	p_i64(p, rec->not_before);
+	p_i64(p, rec->not_after);
+	p_i64(p, rec->profile_not_after);
+	p_bin(p, rec->der, rec->der_len);
+	p_text(p, rec->chain_pem != NULL ? rec->chain_pem : "");
+	p_i64(p, now);
+	p_text(p, rec->source[0] != '\0' ? rec->source : NULL);
+	snprintf(detail, detail_len, "profile %s, %s key %s%s%s", rec->profile_id,
+	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
+	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
+	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
+	p_text(p, actor != NULL ? actor : "unknown");
+	p_text(p, detail);
+}
+
 /*
- * Two round trips, each a pipeline: BEGIN, the device's row lock, [the address's lock], the
+ * The write's guard (req9): the judge's device and rate conditions (sc_reg_profile_judge), in
+ * the write's own snapshot, after the device row's lock and the address's, $15 the window's
+ * start, $16 the budget (0: none). Where they do not hold it divides by zero (SQLSTATE 22012),
+ * which aborts the statement, so that the transaction holds no profile and its COMMIT, queued
+ * behind in the same pipeline, cannot commit one. g is MATERIALIZED (not inlined) and its column
+ * filtered on, so that a plan cannot leave the division out; it is read whenever p wrote a row
+ * (if p wrote none there is nothing to stop).
+ */
+#define PROFILE_GUARD(budget)                                                                   \
+	", g AS MATERIALIZED (SELECT 1 / (CASE WHEN (SELECT status FROM devices WHERE"            \
+	" device_id = $2) = 'active' AND ($16::int = 0 OR (SELECT count(*) FROM profiles WHERE " \
+	budget " AND created_at > $15::bigint) < $16::int) THEN 1 ELSE 0 END) AS ok)"             \
+	" SELECT count(*) FROM p, g WHERE g.ok = 1"
+#define PROFILE_GUARD_DEVICE PROFILE_GUARD("device_id = $2 AND source IS NULL")
+#define PROFILE_GUARD_SOURCE PROFILE_GUARD("source = $12")
+
+/*
+ * A profile with no pin to add (a pinned device's, or any request once its device is pinned; a
+ * first contact's goes the two-trip way below): ONE round trip (req9). BEGIN, the device's row
+ * lock, [the address's lock], the rate and challenge read, the guarded write, COMMIT, in one
+ * pipeline. The read is judged here for the refusal's code and detail; the write repeats the
+ * judge's device and rate conditions in SQL (PROFILE_GUARD) and fails where they fail, so a
+ * refused profile is never committed; the challenge's UNIQUE constraint is the last word as
+ * before (nothing written: a replay). Both run after the locks, each in its own snapshot; every
+ * profile insert of the device (or the address) holds the same lock, so they see the same rows.
+ */
+static sc_err profile_insert_one(struct pg_reg *reg, struct sc_reg_profile_rec *rec,
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
+{
+	struct prm dev = { 0 }, adr = { 0 }, rt = { 0 }, p = { 0 };
+	struct pl_st st[7];
+	PGresult *res[7] = { NULL };
+	struct sc_reg_seen v = { 0 };
+	char detail[192], state[6] = "";
+	size_t n = 0, i_rate, i_write;
+	int unauth = rec->source[0] != '\0', limited = rate != NULL && rate->max > 0;
+	sc_err r, j;
+
+	rec->created_at = now;
+	rec->consumed_at = 0;
+	if (retry_after != NULL)
+		*retry_after = 0;
+	st[n++] = (struct pl_st){ "begin", "BEGIN", NULL };
+	if (rec->deferred_commit) /* as pg_profile_insert's */
+		st[n++] = (struct pl_st){ "deferred commit", "SET LOCAL synchronous_commit = off",
+			NULL };
+	p_text(&dev, rec->device_id);
+	st[n++] = (struct pl_st){ "reading a device",
+		"SELECT status FROM devices WHERE device_id = $1 FOR NO KEY UPDATE", &dev };
+	if (unauth && limited) {
+		p_text(&adr, rec->source);
+		st[n++] = (struct pl_st){ "address lock",
+			"SELECT pg_advisory_xact_lock(1396920903, hashtext($1))", &adr };
+	}
+	/* The precheck's statement, now after the locks: the status beside the count. */
+	precheck_params(&rt, rec->device_id, rec->challenge, rec->source, rate, now);
+	i_rate = n;
+	st[n++] = (struct pl_st){ "rate and challenge",
+		unauth ? PRECHECK_SQL_SOURCE : PRECHECK_SQL_DEVICE, &rt };
+	profile_write_params(&p, rec, now, actor, detail, sizeof(detail));
+	p_i64(&p, limited ? now - rate->window_s : INT64_MAX);
+	p_i64(&p, limited ? (int64_t)rate->max : 0);
+	i_write = n;
+	st[n++] = (struct pl_st){ "recording a profile",
+		unauth ? PROFILE_INSERT_SQL PROFILE_GUARD_SOURCE
+		       : PROFILE_INSERT_SQL PROFILE_GUARD_DEVICE,
+		&p };
+	st[n++] = (struct pl_st){ "commit", "COMMIT", NULL };
+	r = pl_run(reg, st, n, res, state);
+	if (res[i_rate] != NULL && PQresultStatus(res[i_rate]) == PGRES_TUPLES_OK &&
+	    PQntuples(res[i_rate]) == 1) {
+		precheck_cols(res[i_rate], &v);
+		if ((j = sc_reg_profile_judge(&v, rec->device_id, rec->source, rate, now,
+		         retry_after)) != SC_OK) {
+			r = j; /* refused: the guard kept the profile out (or nothing was written) */
+			goto out;
+		}
+	}
+	if (r != SC_OK) {
+		if (strcmp(state, "22012") == 0) /* the guard failed where the judge did not: never */
+			r = sc_fail(SC_ERR_IO, "recording a profile: the device changed under its lock");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res[i_write], 0, 0), "1") != 0)
+		r = sc_fail(SC_ERR_REPLAY,
+		    "challenge already used for a profile (a replayed request)");
+out:
+	for (size_t i = 0; i < n; i++)
+		PQclear(res[i]);
+	rollback(reg);
+	return r;
+}
+
+/*
+ * A first contact's (a pin to add; the others: profile_insert_one). Two round trips, each a
+ * pipeline: BEGIN, the device's row lock, [the address's lock], the
  * rate and challenge, [the device's pin]; then, judged here, the writes in one statement and
  * COMMIT. The writes depend on each other inside the statement (the audit rows and the pin
  * only where the profile was written), so the COMMIT queued behind them commits all or, for a
@@ -1478,6 +1614,8 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	int unauth = rec->source[0] != '\0', found = 0, root_match = 0, pin_new = 0;
 	sc_err r;
 
+	if (rec->pin == NULL)
+		return profile_insert_one(reg, rec, rate, now, actor, retry_after);
 	rec->created_at = now;
 	rec->consumed_at = 0;
 	if (retry_after != NULL)
@@ -1523,24 +1661,7 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 			goto out;
 		pin_new = !root_match;
 	}
-	p_text(&p, rec->profile_id);
-	p_text(&p, rec->device_id);
-	p_text(&p, rec->challenge[0] != '\0' ? rec->challenge : NULL);
-	p_text(&p, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
-	p_text(&p, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
-	p_i64(&p, rec->not_before);
-	p_i64(&p, rec->not_after);
-	p_i64(&p, rec->profile_not_after);
-	p_bin(&p, rec->der, rec->der_len);
-	p_text(&p, rec->chain_pem != NULL ? rec->chain_pem : "");
-	p_i64(&p, now);
-	p_text(&p, rec->source[0] != '\0' ? rec->source : NULL);
-	snprintf(detail, sizeof(detail), "profile %s, %s key %s%s%s", rec->profile_id,
-	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
-	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
-	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
-	p_text(&p, actor != NULL ? actor : "unknown");
-	p_text(&p, detail);
+	profile_write_params(&p, rec, now, actor, detail, sizeof(detail));
 	if (pin_new) {
 		const struct sc_reg_pin *pin = rec->pin;
 

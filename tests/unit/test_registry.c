@@ -803,6 +803,9 @@ static void test_profiles(void **state)
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2020, "t", &retry),
 	    SC_ERR_RATE_LIMITED);
 	assert_int_equal(retry, 2000 + 3600 - 2020 + 1);
+	/* Nothing of a refused profile written (PostgreSQL's one-trip write guards itself, req9). */
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000004", &got),
+	    SC_ERR_NOT_FOUND);
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &retry),
 	    SC_OK);
 	/*
@@ -839,6 +842,8 @@ static void test_profiles(void **state)
 	assert_int_equal(sc_reg_device_revoke(reg, "D-2", NULL, "t", 2100, &already), SC_OK);
 	make_profile(&rec, "D-2", 7, "0044");
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2200, "t", &retry), SC_ERR_REVOKED);
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000007", &got),
+	    SC_ERR_NOT_FOUND);
 
 	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000001", &got), SC_OK);
 	assert_string_equal(got.device_id, "D-1");
@@ -2183,6 +2188,7 @@ static void test_pg_reconnect(void **state)
 	struct sc_reg_device d;
 	struct sc_reg_profile_rec rec;
 	struct sc_reg_cert_rec c;
+	struct sc_reg_pin pin;
 	int64_t retry;
 	int already = -1;
 
@@ -2196,10 +2202,27 @@ static void test_pg_reconnect(void **state)
 	                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
 	    SQLITE_OK);
 	assert_int_equal(sc_reg_device_add(reg, "C-2", NULL, "t", 1000), SC_OK);
-	/* pg8: a pipeline (BEGIN and the reads) that finds its session gone is sent once more. */
+	/*
+	 * pg8: a pipeline (BEGIN and the reads) that finds its session gone is sent once more: a
+	 * first contact's profile (it adds a pin: the two-trip transaction).
+	 */
 	assert_int_equal(raw_exec(kill), SQLITE_OK);
 	make_profile(&rec, "C-1", 1, "01");
+	make_pin(&pin, 'c', 'd', 'a');
+	rec.pin = &pin;
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	/*
+	 * req9: a pinned device's profile is one pipeline that commits, never sent twice; it finds
+	 * a session that ended between operations before it sends, and connects again.
+	 */
+	assert_int_equal(raw_exec(kill), SQLITE_OK);
+	for (int i = 0; i < 500 && raw_exec("SELECT 1/(count(*) = 0)::int FROM pg_stat_activity"
+	                                    " WHERE datname = current_database()"
+	                                    " AND pid <> pg_backend_pid()") != SQLITE_OK;
+	     i++)
+		usleep(10000); /* until the killed backend has gone */
+	make_profile(&rec, "C-1", 2, "02");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2001, "t", &retry), SC_OK);
 	assert_int_equal(raw_exec(kill), SQLITE_OK);
 	make_cert(&c, "C-1", 1, 'a');
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
