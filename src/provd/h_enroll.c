@@ -112,8 +112,8 @@ struct profile_req {
 	struct sc_reg_pin have;
 	int have_found, have_match;
 	struct sc_reg_precheck pre;
-	struct sc_profile *p;  /* built and signed */
-	uint8_t *der;          /* its DER */
+	struct sc_profile *p; /* built and signed */
+	uint8_t *der;         /* its DER */
 	size_t der_len;
 	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
 	/* An operator-gated TPM device's request (issue #12, docs/API.md "gate"): what its SP
@@ -484,8 +484,9 @@ static sc_err profile_lookup(const struct provd_ctx *ctx, struct profile_req *pr
 		return SC_OK;
 	pr->looked = 0;
 	if ((r = sc_reg_profile_lookup(ctx->reg, id, pr->pin.root_sha256, pr->rec.challenge,
-	         profile_source(ctx, pr), pr->has_proof ? &api->policy.rate : &api->policy.unauth_rate,
-	         now, &pr->have, &pr->have_found, &pr->have_match, &pr->pre)) != SC_OK)
+	         profile_source(ctx, pr),
+	         pr->has_proof ? &api->policy.rate : &api->policy.unauth_rate, now, &pr->have,
+	         &pr->have_found, &pr->have_match, &pr->pre)) != SC_OK)
 		return r;
 	snprintf(pr->look_id, sizeof(pr->look_id), "%s", id);
 	pr->looked = 1;

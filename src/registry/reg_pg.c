@@ -1378,10 +1378,10 @@ static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *f
 
 /* The precheck's statement (one snapshot): $1 the budget's key, $2, $3 as RATE_SQL_*, the
  * device $1 (its own budget) or $4 (an address's). */
-#define PRECHECK_SQL_DEVICE                                                \
+#define PRECHECK_SQL_DEVICE                                                    \
 	"SELECT (SELECT status FROM devices WHERE device_id = $1), " RATE_COLS \
 	" FROM profiles WHERE device_id = $1 AND created_at > $2::bigint AND source IS NULL"
-#define PRECHECK_SQL_SOURCE                                                \
+#define PRECHECK_SQL_SOURCE                                                    \
 	"SELECT (SELECT status FROM devices WHERE device_id = $4), " RATE_COLS \
 	" FROM profiles WHERE source = $1 AND created_at > $2::bigint"
 
@@ -1414,8 +1414,8 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
 	if (retry_after != NULL)
 		*retry_after = 0;
 	precheck_params(&p, device_id, challenge, source, rate, now);
-	if ((r = x(reg, "rate and challenge", unauth ? PRECHECK_SQL_SOURCE : PRECHECK_SQL_DEVICE, &p,
-	         &res)) != SC_OK)
+	if ((r = x(reg, "rate and challenge", unauth ? PRECHECK_SQL_SOURCE : PRECHECK_SQL_DEVICE,
+	         &p, &res)) != SC_OK)
 		return r;
 	precheck_cols(res, &v);
 	PQclear(res);
@@ -1426,15 +1426,14 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
  * The precheck's statement with the device's pin beside it (PIN_READ_SQL's columns, the root
  * the last parameter, NULL when there is none): one round trip where the two took two.
  */
-#define LOOKUP_PIN(dev, root)                                                                 \
+#define LOOKUP_PIN(dev, root)                                                                     \
 	" LEFT JOIN (SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
-	" (root_sha256 = " root ")::int FROM device_pins WHERE device_id = " dev                 \
+	" (root_sha256 = " root ")::int FROM device_pins WHERE device_id = " dev                  \
 	" ORDER BY 7 DESC LIMIT 1) p ON true"
 
-static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id,
-    const char *root_sha256, const char *challenge, const char *source,
-    const struct sc_reg_rate *rate, int64_t now, struct sc_reg_pin *out, int *found,
-    int *root_match, struct sc_reg_seen *seen)
+static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, const char *root_sha256,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_seen *seen)
 {
 	struct pg_reg *reg = pg(base);
 	struct prm p = { 0 };
@@ -1454,7 +1453,6 @@ static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id,
 	PQclear(res);
 	return SC_OK;
 }
-
 
 #define PIN_READ_SQL                                                                  \
 	"SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
@@ -1507,10 +1505,10 @@ static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec 
  * filtered on, so that a plan cannot leave the division out; it is read whenever p wrote a row
  * (if p wrote none there is nothing to stop).
  */
-#define PROFILE_GUARD(budget)                                                                   \
-	", g AS MATERIALIZED (SELECT 1 / (CASE WHEN (SELECT status FROM devices WHERE"            \
-	" device_id = $2) = 'active' AND ($16::int = 0 OR (SELECT count(*) FROM profiles WHERE " \
-	budget " AND created_at > $15::bigint) < $16::int) THEN 1 ELSE 0 END) AS ok)"             \
+#define PROFILE_GUARD(budget)                                                                           \
+	", g AS MATERIALIZED (SELECT 1 / (CASE WHEN (SELECT status FROM devices WHERE"                  \
+	" device_id = $2) = 'active' AND ($16::int = 0 OR (SELECT count(*) FROM profiles WHERE " budget \
+	" AND created_at > $15::bigint) < $16::int) THEN 1 ELSE 0 END) AS ok)"                          \
 	" SELECT count(*) FROM p, g WHERE g.ok = 1"
 #define PROFILE_GUARD_DEVICE PROFILE_GUARD("device_id = $2 AND source IS NULL")
 #define PROFILE_GUARD_SOURCE PROFILE_GUARD("source = $12")
@@ -1578,8 +1576,10 @@ static sc_err profile_insert_one(struct pg_reg *reg, struct sc_reg_profile_rec *
 		}
 	}
 	if (r != SC_OK) {
-		if (strcmp(state, "22012") == 0) /* the guard failed where the judge did not: never */
-			r = sc_fail(SC_ERR_IO, "recording a profile: the device changed under its lock");
+		if (strcmp(state, "22012") ==
+		    0) /* the guard failed where the judge did not: never */
+			r = sc_fail(SC_ERR_IO,
+			    "recording a profile: the device changed under its lock");
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res[i_write], 0, 0), "1") != 0)
@@ -1653,7 +1653,8 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	if (PQntuples(res[i_dev]) == 1)
 		v.s = status_from_text(PQgetvalue(res[i_dev], 0, 0));
 	rate_cols(res[i_rate], 0, &v);
-	if ((r = sc_reg_profile_judge(&v, rec->device_id, rec->source, rate, now, retry_after)) != SC_OK)
+	if ((r = sc_reg_profile_judge(&v, rec->device_id, rec->source, rate, now, retry_after)) !=
+	    SC_OK)
 		goto out;
 	if (rec->pin != NULL) {
 		pin_row(res[i_pin], 0, &have, &found, &root_match);
@@ -2863,8 +2864,9 @@ static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 			twin[0] = '\0';
 			if ((r = device_status(reg, row.device_id, "FOR NO KEY UPDATE", &s)) !=
 			        SC_OK ||
-			    (s == 0 && (r = device_twin(reg, row.device_id, twin, sizeof(twin),
-			                    &s)) != SC_OK))
+			    (s == 0 &&
+			        (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) !=
+			            SC_OK))
 				goto out;
 			if (s != 0 && import && twin[0] != '\0') {
 				r = sc_fail(SC_ERR_MALFORMED,
@@ -2882,8 +2884,9 @@ static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 				break;
 			}
 			if (again) { /* the insert met a device no read finds: never */
-				r = sc_fail(SC_ERR_IO, "%s:%zu: device %s: changed meanwhile, try again",
-				    source, row.line, row.device_id);
+				r = sc_fail(SC_ERR_IO,
+				    "%s:%zu: device %s: changed meanwhile, try again", source,
+				    row.line, row.device_id);
 				goto out;
 			}
 			if (import)

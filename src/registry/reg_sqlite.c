@@ -1107,7 +1107,7 @@ static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struc
  * or NULL, ?4 the address of an unauthenticated request (RATE_FROM_SOURCE). Inside
  * profile_insert's BEGIN IMMEDIATE nothing can change between them anyway.
  */
-#define CHECK_COLS                                                                \
+#define CHECK_COLS                                                                      \
 	"(SELECT status FROM devices WHERE device_id = ?1), count(*), min(created_at)," \
 	" ?3 IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = ?3)"
 #define RATE_FROM_DEVICE \
@@ -1128,8 +1128,9 @@ static void check_bind(sqlite3_stmt *st, const char *device_id, const char *chal
 /* The CHECK_COLS columns of st's row into *v. */
 static void check_cols(sqlite3_stmt *st, struct sc_reg_seen *v)
 {
-	v->s = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0
-	                                                 : status_from_text(sqlite3_column_text(st, 0));
+	v->s = sqlite3_column_type(st, 0) == SQLITE_NULL
+	    ? 0
+	    : status_from_text(sqlite3_column_text(st, 0));
 	v->n = sqlite3_column_int64(st, 1);
 	v->oldest = sqlite3_column_int64(st, 2);
 	v->used = sqlite3_column_int(st, 3) != 0;
@@ -1147,7 +1148,8 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 	if (retry_after != NULL)
 		*retry_after = 0;
 	if ((r = prepare(reg,
-	         unauth ? "SELECT " CHECK_COLS RATE_FROM_SOURCE : "SELECT " CHECK_COLS RATE_FROM_DEVICE,
+	         unauth ? "SELECT " CHECK_COLS RATE_FROM_SOURCE
+	                : "SELECT " CHECK_COLS RATE_FROM_DEVICE,
 	         &st)) != SC_OK)
 		return r;
 	check_bind(st, device_id, challenge, source, rate, now);
@@ -1177,17 +1179,16 @@ static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *fou
  * as sq_pin_get takes it. (An ORDER BY … LIMIT 1 subquery here would be materialized into a
  * temporary table on every call.)
  */
-#define PIN_COLS                                                                   \
+#define PIN_COLS                                                                           \
 	"p.ca_sha256, p.kek_sha256, p.path_sha256, p.root_sha256, p.ca_spki, p.pinned_at," \
 	" p.root_sha256 = ?5"
-#define LOOKUP_SQL(rate_from)                                                          \
-	"SELECT r.*, " PIN_COLS " FROM (SELECT " CHECK_COLS rate_from ") r"                  \
+#define LOOKUP_SQL(rate_from)                                               \
+	"SELECT r.*, " PIN_COLS " FROM (SELECT " CHECK_COLS rate_from ") r" \
 	" LEFT JOIN device_pins p ON p.device_id = ?1"
 
-static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id,
-    const char *root_sha256, const char *challenge, const char *source,
-    const struct sc_reg_rate *rate, int64_t now, struct sc_reg_pin *out, int *found,
-    int *root_match, struct sc_reg_seen *seen)
+static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id, const char *root_sha256,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_seen *seen)
 {
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
@@ -1273,8 +1274,7 @@ out:
 /* ---- pins (schema 5) ---- */
 
 /* A pin's seven columns from col on (sq_pin_get's order) into *out, *found and *root_match. */
-static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *found,
-    int *root_match)
+static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *found, int *root_match)
 {
 	const void *spki;
 	int n;

@@ -2216,9 +2216,10 @@ static void test_pg_reconnect(void **state)
 	 * a session that ended between operations before it sends, and connects again.
 	 */
 	assert_int_equal(raw_exec(kill), SQLITE_OK);
-	for (int i = 0; i < 500 && raw_exec("SELECT 1/(count(*) = 0)::int FROM pg_stat_activity"
-	                                    " WHERE datname = current_database()"
-	                                    " AND pid <> pg_backend_pid()") != SQLITE_OK;
+	for (int i = 0; i < 500 &&
+	     raw_exec("SELECT 1/(count(*) = 0)::int FROM pg_stat_activity"
+	              " WHERE datname = current_database()"
+	              " AND pid <> pg_backend_pid()") != SQLITE_OK;
 	     i++)
 		usleep(10000); /* until the killed backend has gone */
 	make_profile(&rec, "C-1", 2, "02");
@@ -2706,10 +2707,11 @@ static void pg_ok(PGconn *c, const char *sql)
 static void pg_wait_blocked(PGconn *c, int advisory)
 {
 	for (int i = 0; i < 2000; i++) {
-		PGresult *res = PQexec(c, advisory ? "SELECT count(*) FROM pg_locks WHERE NOT granted"
-		                                     " AND locktype = 'advisory'"
-		                                   : "SELECT count(*) FROM pg_locks WHERE NOT granted"
-		                                     " AND locktype <> 'advisory'");
+		PGresult *res = PQexec(c,
+		    advisory ? "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		               " AND locktype = 'advisory'"
+		             : "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		               " AND locktype <> 'advisory'");
 		int n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
 
 		PQclear(res);
@@ -2765,30 +2767,36 @@ static void test_pg_activation_race(void **state)
 	assert_int_equal(PQstatus(t), CONNECTION_OK);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	make_pin(&mine, '1', '2', 'a');
-	pg_ok(t, "CREATE FUNCTION race_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-	         " PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242);"
-	         " RETURN NEW; END $$");
-	pg_ok(t, "CREATE TRIGGER race_wait BEFORE INSERT ON devices FOR EACH ROW"
-	         " WHEN (NEW.note = 'shipped') EXECUTE FUNCTION race_wait()");
+	pg_ok(t,
+	    "CREATE FUNCTION race_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	    " PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242);"
+	    " RETURN NEW; END $$");
+	pg_ok(t,
+	    "CREATE TRIGGER race_wait BEFORE INSERT ON devices FOR EACH ROW"
+	    " WHEN (NEW.note = 'shipped') EXECUTE FUNCTION race_wait()");
 	pg_ok(t, "SELECT pg_advisory_lock(4242)");
 	assert_int_equal(pthread_create(&th, NULL, activation_racer, &a), 0);
 	pg_wait_blocked(t, 1); /* the import read R-1 as new and waits in its insert */
-	pg_ok(t, "INSERT INTO devices (device_id, status, note, created_at, updated_at)"
-	         " VALUES ('R-1', 'active', '', 1, 1)");
+	pg_ok(t,
+	    "INSERT INTO devices (device_id, status, note, created_at, updated_at)"
+	    " VALUES ('R-1', 'active', '', 1, 1)");
 	pg_ok(c, "BEGIN");
 	pg_ok(c, "SELECT status FROM devices WHERE device_id = 'R-1' FOR NO KEY UPDATE");
-	pg_ok(c, "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
-	         " path_sha256, ca_spki, pinned_at) VALUES ('R-1', repeat('a', 64), repeat('c', 64),"
-	         " repeat('d', 64), repeat('e', 64), '\\x3000', 2)");
+	pg_ok(c,
+	    "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
+	    " path_sha256, ca_spki, pinned_at) VALUES ('R-1', repeat('a', 64), repeat('c', 64),"
+	    " repeat('d', 64), repeat('e', 64), '\\x3000', 2)");
 	pg_ok(t, "SELECT pg_advisory_unlock(4242)");
 	pg_wait_blocked(t, 0); /* the import waits for the pin's writer */
 	pg_ok(c, "COMMIT");
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(a.r, SC_ERR_PIN_MISMATCH);
 	assert_non_null(strstr(a.detail, "device R-1 is pinned to device CA cccccccccccccccc"));
-	assert_int_equal(events(reg, "R-1", "device-ca-changed", "refused at activation (ship.csv): "),
+	assert_int_equal(events(reg, "R-1", "device-ca-changed",
+	                     "refused at activation (ship.csv): "),
 	    1);
-	assert_int_equal(sc_reg_pin_get(reg, "R-1", mine.root_sha256, &have, &found, &match), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "R-1", mine.root_sha256, &have, &found, &match),
+	    SC_OK);
 	assert_true(found && match);
 	assert_int_equal(have.pinned_at, 2);
 	pg_ok(t, "DROP TRIGGER race_wait ON devices");
