@@ -123,7 +123,7 @@ struct sc_reg_backend {
 	 * (sc_reg_profile_judge): the pin as pin_get reads it, and into *seen the device's status,
 	 * its profiles in the rate's window (none counted when rate is NULL or max 0) and the
 	 * challenge's use, all in one statement. root_sha256 checked; out and *seen zeroed,
-	 * *found and *root_match 0 before. NULL: registry.c calls pin_get and profile_precheck.
+	 * *found and *root_match 0 before. NULL (a backend without pins): SC_ERR_INTERNAL.
 	 */
 	sc_err (*profile_lookup)(struct sc_reg *reg, const char *device_id, const char *root_sha256,
 	    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,

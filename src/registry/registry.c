@@ -351,27 +351,17 @@ sc_err sc_reg_profile_lookup(struct sc_reg *reg, const char *device_id, const ch
 	sc_err r;
 
 	memset(pre, 0, sizeof(*pre));
-	if (reg->be->profile_lookup == NULL) {
-		/* Two calls: the pin, then the pre-check's verdict kept as it would have been met. */
-		if ((r = sc_reg_pin_get(reg, device_id, root_sha256, out, found, root_match)) !=
-		    SC_OK)
-			return r;
-		pre->r = reg->be->profile_precheck(reg, device_id, challenge, source, rate, now,
-		    &pre->retry_after);
-		if (pre->r == SC_ERR_IO || pre->r == SC_ERR_INTERNAL || pre->r == SC_ERR_NOMEM)
-			return pre->r;
-	} else {
-		memset(out, 0, sizeof(*out));
-		*found = 0;
-		*root_match = 0;
-		if (strlen(root_sha256) != 64)
-			return sc_fail(SC_ERR_USAGE, "pin: root_sha256 is not 64 hex digits");
-		if ((r = reg->be->profile_lookup(reg, device_id, root_sha256, challenge, source,
-		         rate, now, out, found, root_match, &seen)) != SC_OK)
-			return r;
-		pre->r = sc_reg_profile_judge(&seen, device_id, source, rate, now,
-		    &pre->retry_after);
-	}
+	memset(out, 0, sizeof(*out));
+	*found = 0;
+	*root_match = 0;
+	if (strlen(root_sha256) != 64)
+		return sc_fail(SC_ERR_USAGE, "pin: root_sha256 is not 64 hex digits");
+	if (reg->be->profile_lookup == NULL)
+		return missing(reg, "profile lookups");
+	if ((r = reg->be->profile_lookup(reg, device_id, root_sha256, challenge, source, rate, now,
+	         out, found, root_match, &seen)) != SC_OK)
+		return r;
+	pre->r = sc_reg_profile_judge(&seen, device_id, source, rate, now, &pre->retry_after);
 	if (pre->r != SC_OK) {
 		snprintf(pre->detail, sizeof(pre->detail), "%s", sc_err_detail());
 		sc_err_clear();
