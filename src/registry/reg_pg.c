@@ -1501,12 +1501,13 @@ static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec 
  * the write's own snapshot, after the device row's lock and the address's, $15 the window's
  * start, $16 the budget (0: none). Where they do not hold it divides by zero (SQLSTATE 22012),
  * which aborts the statement, so that the transaction holds no profile and its COMMIT, queued
- * behind in the same pipeline, cannot commit one. g is MATERIALIZED (not inlined) and its column
- * filtered on, so that a plan cannot leave the division out; it is read whenever p wrote a row
- * (if p wrote none there is nothing to stop).
+ * behind in the same pipeline, cannot commit one. The final SELECT filters on g's column, so no
+ * plan can leave the division out (an unused column of an inlined CTE would be: a first version
+ * wrote refused profiles so, and test_profiles caught it); it is evaluated at the latest when p
+ * wrote a row (if p wrote none there is nothing to stop).
  */
 #define PROFILE_GUARD(budget)                                                                           \
-	", g AS MATERIALIZED (SELECT 1 / (CASE WHEN (SELECT status FROM devices WHERE"                  \
+	", g AS (SELECT 1 / (CASE WHEN (SELECT status FROM devices WHERE"                               \
 	" device_id = $2) = 'active' AND ($16::int = 0 OR (SELECT count(*) FROM profiles WHERE " budget \
 	" AND created_at > $15::bigint) < $16::int) THEN 1 ELSE 0 END) AS ok)"                          \
 	" SELECT count(*) FROM p, g WHERE g.ok = 1"
