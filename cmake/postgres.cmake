@@ -20,12 +20,12 @@ add_test(NAME unit/test_registry_pg
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/unit/pg-run.sh $<TARGET_FILE:test_registry>)
 set_tests_properties(unit/test_registry_pg PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 
-# The key server/agent integration tests (and the request-proof and operator ones, whose budgets
-# and pages are SQL of each backend) again with the registry on PostgreSQL (SC_DB=pg: the
+# The key server/agent integration tests (renewal profiles' batches among them), the request-proof
+# and operator ones (whose budgets and pages are SQL of each backend) again with the registry on PostgreSQL (SC_DB=pg: the
 # testlib starts a throw-away server). The multi-node test (test_provd_nodes.sh) is PostgreSQL's
 # own and always runs on it. (test_provd_keygen is not here: its subject, the key-generation pool,
 # never touches the registry.)
-foreach(name test_agent test_provd_load test_provd_auth test_provd_operators test_provd_console
+foreach(name test_agent test_agent_renewal test_provd_load test_provd_auth test_provd_operators test_provd_console
     test_provd_batch_profiles test_provd_activate)
   add_test(NAME integration/${name}_pg
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)

@@ -104,8 +104,17 @@ struct profile_req {
 	struct sc_reg_pin pin; /* this request's device CA, KEK, path and root (issue 17) */
 	int pinned;            /* 1: the pinned path, path validation skipped */
 	int want_pin;          /* no pin under this root yet: pin it if authenticated */
-	struct sc_profile *p;  /* built and signed */
-	uint8_t *der;          /* its DER */
+	/*
+	 * req9: the registry's pin of device look_id and the pre-check's verdict for it, read in
+	 * one statement (profile_lookup) and used by the pin check and, later, the pre-check.
+	 */
+	int looked;
+	char look_id[SC_DEVICE_ID_MAX + 1];
+	struct sc_reg_pin have;
+	int have_found, have_match;
+	struct sc_reg_precheck pre;
+	struct sc_profile *p; /* built and signed */
+	uint8_t *der;         /* its DER */
 	size_t der_len;
 	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
 	/* An operator-gated TPM device's request (issue #12, docs/API.md "gate"): what its SP
@@ -447,6 +456,53 @@ static sc_err profile_device(const struct provd_api *api, struct profile_req *pr
 
 /* ---- the device's pin (issue 17): verify once, remember ---- */
 
+/*
+ * The budget a request counts in, as provd_h_profiles decides it once the proof is checked: the
+ * device's when a proof came (a proof that fails refuses the request, so no budget is met),
+ * else its client address's.
+ */
+static const char *profile_source(const struct provd_ctx *ctx, const struct profile_req *pr)
+{
+	if (pr->has_proof)
+		return "";
+	return ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?";
+}
+
+/*
+ * Device id's pin under this root (pr->have, have_found, have_match) and the registry's
+ * pre-check verdict for this request (pr->pre), from one registry statement
+ * (sc_reg_profile_lookup, req9), read once per request and device ID: the fast path's read
+ * serves the full path's for the same ID, and the pre-check (provd_h_profiles) reports the
+ * verdict where it always did, after the proof.
+ */
+static sc_err profile_lookup(const struct provd_ctx *ctx, struct profile_req *pr, const char *id,
+    int64_t now)
+{
+	const struct provd_api *api = ctx->api;
+	sc_err r;
+
+	if (pr->looked && strcmp(pr->look_id, id) == 0)
+		return SC_OK;
+	pr->looked = 0;
+	if ((r = sc_reg_profile_lookup(ctx->reg, id, pr->pin.root_sha256, pr->rec.challenge,
+	         profile_source(ctx, pr),
+	         pr->has_proof ? &api->policy.rate : &api->policy.unauth_rate, now, &pr->have,
+	         &pr->have_found, &pr->have_match, &pr->pre)) != SC_OK)
+		return r;
+	snprintf(pr->look_id, sizeof(pr->look_id), "%s", id);
+	pr->looked = 1;
+	return SC_OK;
+}
+
+/* 1: the pin read shows exactly this request's device CA, KEK and path under this root. */
+static int pin_hit(const struct profile_req *pr)
+{
+	return pr->have_found && pr->have_match &&
+	    strcmp(pr->have.path_sha256, pr->pin.path_sha256) == 0 &&
+	    strcmp(pr->have.ca_sha256, pr->pin.ca_sha256) == 0 &&
+	    strcmp(pr->have.kek_sha256, pr->pin.kek_sha256) == 0;
+}
+
 static int valid_at(X509 *x, time_t t);
 
 /*
@@ -515,8 +571,7 @@ static void profile_pin_fast(const struct provd_ctx *ctx, struct profile_req *pr
     struct provd_response *resp, int *taken)
 {
 	const struct provd_api *api = ctx->api;
-	struct sc_reg_pin have;
-	int found = 0, match = 0, valid = 0;
+	int valid = 0;
 	int64_t nb, na;
 
 	*taken = 0;
@@ -524,15 +579,11 @@ static void profile_pin_fast(const struct provd_ctx *ctx, struct profile_req *pr
 	if (!sc_fast_enabled() || !pr->has_proof || pr->server_keygen || pr->gated ||
 	    !sc_device_id_valid(pr->proof.device_id))
 		return;
-	if (sc_reg_pin_get(ctx->reg, pr->proof.device_id, pr->pin.root_sha256, &have, &found,
-	        &match) != SC_OK) {
+	if (profile_lookup(ctx, pr, pr->proof.device_id, now) != SC_OK) {
 		sc_err_clear(); /* the full path asks again, and reports it */
 		return;
 	}
-	if (!found || !match || strcmp(have.path_sha256, pr->pin.path_sha256) != 0 ||
-	    strcmp(have.ca_sha256, pr->pin.ca_sha256) != 0 ||
-	    strcmp(have.kek_sha256, pr->pin.kek_sha256) != 0 ||
-	    !valid_at(api->mfr_root, (time_t)now))
+	if (!pin_hit(pr) || !valid_at(api->mfr_root, (time_t)now))
 		return;
 	for (int i = 1; i < pr->chain_der.n; i++)
 		if (sc_fast_cert_peek(pr->chain_der.item[i].der, pr->chain_der.item[i].len,
@@ -569,8 +620,8 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
     struct provd_response *resp)
 {
 	const struct provd_api *api = ctx->api;
-	struct sc_reg_pin have;
-	int found = 0, match = 0;
+	const struct sc_reg_pin *have = &pr->have;
+	int found = 0;
 	char actor[SC_REG_ACTOR_MAX], detail[200];
 	sc_err r;
 
@@ -586,13 +637,10 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 	if (sc_cert_device_id(sk_X509_value(pr->chain, 0), pr->device_id, sizeof(pr->device_id)) ==
 	        SC_OK &&
 	    sc_device_id_valid(pr->device_id)) {
-		if ((r = sc_reg_pin_get(ctx->reg, pr->device_id, pr->pin.root_sha256, &have, &found,
-		         &match)) != SC_OK)
+		if ((r = profile_lookup(ctx, pr, pr->device_id, now)) != SC_OK)
 			return provd_registry_err(r);
-		if (found && match && strcmp(have.path_sha256, pr->pin.path_sha256) == 0 &&
-		    strcmp(have.ca_sha256, pr->pin.ca_sha256) == 0 &&
-		    strcmp(have.kek_sha256, pr->pin.kek_sha256) == 0 &&
-		    pinned_valid(api, pr, (time_t)now)) {
+		found = pr->have_found;
+		if (pin_hit(pr) && pinned_valid(api, pr, (time_t)now)) {
 			X509 *kex = sk_X509_value(pr->kexs, 0);
 
 			provd_log_add(resp, "device=%s", pr->device_id);
@@ -609,12 +657,12 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 	if ((r = profile_device(api, pr, resp)) != SC_OK)
 		return r;
 	if (found &&
-	    (strcmp(have.ca_sha256, pr->pin.ca_sha256) != 0 ||
-	        strcmp(have.kek_sha256, pr->pin.kek_sha256) != 0)) {
+	    (strcmp(have->ca_sha256, pr->pin.ca_sha256) != 0 ||
+	        strcmp(have->kek_sha256, pr->pin.kek_sha256) != 0)) {
 		snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 		snprintf(detail, sizeof(detail),
 		    "refused: device CA %.16s… KEK %.16s… shown, %.16s… %.16s… pinned",
-		    pr->pin.ca_sha256, pr->pin.kek_sha256, have.ca_sha256, have.kek_sha256);
+		    pr->pin.ca_sha256, pr->pin.kek_sha256, have->ca_sha256, have->kek_sha256);
 		if (sc_reg_audit_add(ctx->reg, now, actor, "device-ca-changed", pr->device_id,
 		        detail) != SC_OK)
 			sc_err_clear();
@@ -628,7 +676,7 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 	 * First contact under this root: pinned with the profile, if the request proves the device
 	 * CA's key (provd_h_profiles): holding a device's public certificates is not enough to pin.
 	 */
-	pr->want_pin = !found || !match;
+	pr->want_pin = !found || !pr->have_match;
 	return SC_OK;
 }
 
@@ -935,10 +983,20 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	    pr.pinned                ? (pr.chain == NULL ? "hit x509=none" : "hit")
 	        : pr.rec.pin != NULL ? "new"
 	                             : "checked");
-	/* A refused device costs no signature: ask the registry before signing (and after). */
-	if ((r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge, pr.rec.source,
-	         pr.authenticated ? &api->policy.rate : &api->policy.unauth_rate, now,
-	         &resp->retry_after)) != SC_OK) {
+	/*
+	 * A refused device costs no signature: ask the registry before signing (and after). Its
+	 * verdict came with the device's pin (profile_lookup) when that read was for this device
+	 * and this budget (a proof that came is a proof that held here).
+	 */
+	if (pr.looked && strcmp(pr.look_id, pr.device_id) == 0 &&
+	    pr.authenticated == pr.has_proof) {
+		resp->retry_after = pr.pre.retry_after;
+		r = pr.pre.r == SC_OK ? SC_OK : sc_fail(pr.pre.r, "%s", pr.pre.detail);
+	} else
+		r = sc_reg_profile_precheck(ctx->reg, pr.device_id, pr.rec.challenge, pr.rec.source,
+		    pr.authenticated ? &api->policy.rate : &api->policy.unauth_rate, now,
+		    &resp->retry_after);
+	if (r != SC_OK) {
 		r = provd_registry_err(r);
 		goto out;
 	}

@@ -40,6 +40,25 @@ struct sc_reg_row {
 typedef sc_err (*sc_reg_next_row)(void *ctx, struct sc_reg_row *row, int *more);
 
 /*
+ * What a profile's checks read about a device (status 0: not registered): its profiles in the
+ * rate's window (n, the oldest one's created_at) and whether the request's challenge was used.
+ */
+struct sc_reg_seen {
+	enum sc_reg_dev_status s;
+	int64_t n, oldest;
+	int used;
+};
+
+/*
+ * The one judgement of those reads, for every backend, in the order a request meets the
+ * refusals (registry.h's sc_reg_profile_insert): SC_ERR_UNKNOWN_DEVICE, SC_ERR_REVOKED,
+ * SC_ERR_RATE_LIMITED (with *retry_after, if non-NULL; a device's budget or, source non-empty,
+ * that address's), SC_ERR_REPLAY, each with its detail; SC_OK.
+ */
+sc_err sc_reg_profile_judge(const struct sc_reg_seen *v, const char *device_id, const char *source,
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after);
+
+/*
  * A backend. Each function has the contract of the public function of the same name in
  * registry.h (errors, details, what is one transaction), except where noted; every pointer
  * argument is non-NULL unless registry.h says it may be NULL. The arguments registry.c has
@@ -99,6 +118,16 @@ struct sc_reg_backend {
 	/* root_sha256 checked; out zeroed, *found and *root_match 0 before. NULL: no pins. */
 	sc_err (*pin_get)(struct sc_reg *reg, const char *device_id, const char *root_sha256,
 	    struct sc_reg_pin *out, int *found, int *root_match);
+	/*
+	 * sc_reg_profile_lookup's reads (issue 17, req9), judged by registry.c
+	 * (sc_reg_profile_judge): the pin as pin_get reads it, and into *seen the device's status,
+	 * its profiles in the rate's window (none counted when rate is NULL or max 0) and the
+	 * challenge's use, all in one statement. root_sha256 checked; out and *seen zeroed,
+	 * *found and *root_match 0 before. NULL (a backend without pins): SC_ERR_INTERNAL.
+	 */
+	sc_err (*profile_lookup)(struct sc_reg *reg, const char *device_id, const char *root_sha256,
+	    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+	    struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_seen *seen);
 	/* The console's (issue 18); NULL as for the operator endpoints'. Arguments checked. */
 	sc_err (*session_put)(struct sc_reg *reg, const char *id_hash,
 	    const struct sc_reg_session *s, int64_t now);

@@ -536,6 +536,15 @@ static void pl_drain(PGconn *c, int synced)
 	(void)PQexitPipelineMode(c);
 }
 
+/* 1 if the server ended the session since the last operation: read now, without waiting. */
+static int session_gone(struct pg_reg *reg)
+{
+	for (int i = 0; i < 2; i++) /* its FATAL message, then the end of the stream */
+		if (!PQconsumeInput(reg->conn) || PQstatus(reg->conn) != CONNECTION_OK)
+			return 1;
+	return 0;
+}
+
 /*
  * st[0..n) sent at once in libpq's pipeline mode: one round trip instead of n, one wake-up of the
  * server's backend instead of n. The server runs them in order, each statement with its own
@@ -559,6 +568,14 @@ static sc_err pl_run(struct pg_reg *reg, const struct pl_st *st, size_t n, PGres
 	for (i = 0; i < n; i++)
 		if (strcmp(st[i].sql, "COMMIT") == 0)
 			retry = 0;
+	/*
+	 * A pipeline that opens and commits its own transaction (req9: a profile in one round trip)
+	 * cannot be sent twice, its outcome unknown: so first read what waits in the socket (a
+	 * session the server ended between operations left its FATAL message and EOF there; libpq's
+	 * socket is non-blocking, so nothing waits here) and connect again before sending anything.
+	 */
+	if (!retry && !reg->in_tx && session_gone(reg) && !reconnect(reg))
+		return pg_fail(reg, NULL, st[0].what);
 	for (int attempt = 0;; attempt++) {
 		PGresult *err = NULL;
 		int sent = 1;
@@ -1333,48 +1350,12 @@ out:
 #define RATE_SQL_SOURCE \
 	"SELECT " RATE_COLS " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
 
-/* What profile_checks's reads found (status 0: no such device). */
-struct profile_seen {
-	enum sc_reg_dev_status s;
-	int64_t n, oldest;
-	int used;
-};
-
 /* The count and challenge columns at col, col + 1, col + 2 of res's one row. */
-static void rate_cols(const PGresult *res, int col, struct profile_seen *v)
+static void rate_cols(const PGresult *res, int col, struct sc_reg_seen *v)
 {
 	v->n = i64(res, 0, col);
 	v->oldest = i64(res, 0, col + 1);
 	v->used = strcmp(PQgetvalue(res, 0, col + 2), "t") == 0;
-}
-
-/* The reads judged, in the order a request meets the refusals. */
-static sc_err profile_judge(const struct profile_seen *v, const char *device_id, const char *source,
-    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
-{
-	int unauth = source != NULL && *source != '\0';
-
-	if (v->s == 0)
-		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
-		    device_id);
-	if (v->s == SC_REG_DEV_REVOKED)
-		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
-	if (rate != NULL && rate->max > 0 && v->n >= (int64_t)rate->max) {
-		if (retry_after != NULL)
-			*retry_after = v->oldest + rate->window_s - now + 1;
-		if (unauth)
-			return sc_fail(SC_ERR_RATE_LIMITED,
-			    "unauthenticated requests from %s had %lld profiles in the last %lld s "
-			    "(at most %u); send a request proof",
-			    source, (long long)v->n, (long long)rate->window_s, rate->max);
-		return sc_fail(SC_ERR_RATE_LIMITED,
-		    "device %s had %lld profiles in the last %lld s (at most %u)", device_id,
-		    (long long)v->n, (long long)rate->window_s, rate->max);
-	}
-	if (v->used)
-		return sc_fail(SC_ERR_REPLAY,
-		    "challenge already used for a profile (a replayed request)");
-	return SC_OK;
 }
 
 /* The rate statement's parameters into p (RATE_SQL_*). */
@@ -1388,12 +1369,43 @@ static void rate_params(struct prm *p, const char *device_id, const char *challe
 	p_text(p, challenge != NULL && *challenge != '\0' ? challenge : NULL);
 }
 
+static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
+    int64_t now, const char *actor);
+static sc_err pin_judge(const char *device_id, const struct sc_reg_pin *have, int found,
+    const struct sc_reg_pin *pin);
+static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *found,
+    int *root_match);
+
+/* The precheck's statement (one snapshot): $1 the budget's key, $2, $3 as RATE_SQL_*, the
+ * device $1 (its own budget) or $4 (an address's). */
+#define PRECHECK_SQL_DEVICE                                                    \
+	"SELECT (SELECT status FROM devices WHERE device_id = $1), " RATE_COLS \
+	" FROM profiles WHERE device_id = $1 AND created_at > $2::bigint AND source IS NULL"
+#define PRECHECK_SQL_SOURCE                                                    \
+	"SELECT (SELECT status FROM devices WHERE device_id = $4), " RATE_COLS \
+	" FROM profiles WHERE source = $1 AND created_at > $2::bigint"
+
+/* The precheck's parameters and the columns it read (status, then rate_cols's). */
+static void precheck_params(struct prm *p, const char *device_id, const char *challenge,
+    const char *source, const struct sc_reg_rate *rate, int64_t now)
+{
+	rate_params(p, device_id, challenge, source, rate, now);
+	if (source != NULL && *source != '\0')
+		p_text(p, device_id);
+}
+
+static void precheck_cols(const PGresult *res, struct sc_reg_seen *v)
+{
+	v->s = PQgetisnull(res, 0, 0) ? 0 : status_from_text(PQgetvalue(res, 0, 0));
+	rate_cols(res, 1, v);
+}
+
 /* Outside any transaction, one statement: the device's status beside the rate's columns. */
 static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
 	struct pg_reg *reg = pg(base);
-	struct profile_seen v = { 0 };
+	struct sc_reg_seen v = { 0 };
 	struct prm p = { 0 };
 	PGresult *res = NULL;
 	int unauth = source != NULL && *source != '\0';
@@ -1401,28 +1413,46 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
 
 	if (retry_after != NULL)
 		*retry_after = 0;
-	rate_params(&p, device_id, challenge, source, rate, now);
-	if (unauth)
-		p_text(&p, device_id);
-	if ((r = x(reg, "rate and challenge",
-	         unauth ? "SELECT (SELECT status FROM devices WHERE device_id = $4), " RATE_COLS
-	                  " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
-	                : "SELECT (SELECT status FROM devices WHERE device_id = $1), " RATE_COLS
-	                  " FROM profiles WHERE device_id = $1 AND created_at > $2::bigint"
-	                  " AND source IS NULL",
+	precheck_params(&p, device_id, challenge, source, rate, now);
+	if ((r = x(reg, "rate and challenge", unauth ? PRECHECK_SQL_SOURCE : PRECHECK_SQL_DEVICE,
 	         &p, &res)) != SC_OK)
 		return r;
-	v.s = PQgetisnull(res, 0, 0) ? 0 : status_from_text(PQgetvalue(res, 0, 0));
-	rate_cols(res, 1, &v);
+	precheck_cols(res, &v);
 	PQclear(res);
-	return profile_judge(&v, device_id, source, rate, now, retry_after);
+	return sc_reg_profile_judge(&v, device_id, source, rate, now, retry_after);
 }
 
-static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
-    int64_t now, const char *actor);
-static sc_err pin_judge(const char *device_id, const struct sc_reg_pin *have, int found,
-    const struct sc_reg_pin *pin);
-static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int *root_match);
+/*
+ * The precheck's statement with the device's pin beside it (PIN_READ_SQL's columns, the root
+ * the last parameter, NULL when there is none): one round trip where the two took two.
+ */
+#define LOOKUP_PIN(dev, root)                                                                     \
+	" LEFT JOIN (SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
+	" (root_sha256 = " root ")::int FROM device_pins WHERE device_id = " dev                  \
+	" ORDER BY 7 DESC LIMIT 1) p ON true"
+
+static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, const char *root_sha256,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_seen *seen)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm p = { 0 };
+	PGresult *res = NULL;
+	int unauth = source != NULL && *source != '\0';
+	sc_err r;
+
+	precheck_params(&p, device_id, challenge, source, rate, now);
+	p_text(&p, root_sha256);
+	if ((r = x(reg, "reading a device and its pin",
+	         unauth ? "SELECT * FROM (" PRECHECK_SQL_SOURCE ") r" LOOKUP_PIN("$4", "$5")
+	                : "SELECT * FROM (" PRECHECK_SQL_DEVICE ") r" LOOKUP_PIN("$1", "$4"),
+	         &p, &res)) != SC_OK)
+		return r;
+	precheck_cols(res, seen);
+	pin_row(res, 4, out, found, root_match);
+	PQclear(res);
+	return SC_OK;
+}
 
 #define PIN_READ_SQL                                                                  \
 	"SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
@@ -1442,8 +1472,130 @@ static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int
 	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                     \
 	" SELECT $11, $13, 'profile-issued', device_id, $14 FROM p RETURNING 1)"
 
+/* PROFILE_INSERT_SQL's $1..$14 into p; detail (the audit row's) is the caller's buffer. */
+static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec *rec, int64_t now,
+    const char *actor, char *detail, size_t detail_len)
+{
+	p_text(p, rec->profile_id);
+	p_text(p, rec->device_id);
+	p_text(p, rec->challenge[0] != '\0' ? rec->challenge : NULL);
+	p_text(p, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
+	p_text(p, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
+	p_i64(p, rec->not_before);
+	p_i64(p, rec->not_after);
+	p_i64(p, rec->profile_not_after);
+	p_bin(p, rec->der, rec->der_len);
+	p_text(p, rec->chain_pem != NULL ? rec->chain_pem : "");
+	p_i64(p, now);
+	p_text(p, rec->source[0] != '\0' ? rec->source : NULL);
+	snprintf(detail, detail_len, "profile %s, %s key %s%s%s", rec->profile_id,
+	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
+	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
+	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
+	p_text(p, actor != NULL ? actor : "unknown");
+	p_text(p, detail);
+}
+
 /*
- * Two round trips, each a pipeline: BEGIN, the device's row lock, [the address's lock], the
+ * The write's guard (req9): the judge's device and rate conditions (sc_reg_profile_judge), in
+ * the write's own snapshot, after the device row's lock and the address's, $15 the window's
+ * start, $16 the budget (0: none). Where they do not hold it divides by zero (SQLSTATE 22012),
+ * which aborts the statement, so that the transaction holds no profile and its COMMIT, queued
+ * behind in the same pipeline, cannot commit one. The final SELECT filters on g's column, so no
+ * plan can leave the division out (an unused column of an inlined CTE would be: a first version
+ * wrote refused profiles so, and test_profiles caught it); it is evaluated at the latest when p
+ * wrote a row (if p wrote none there is nothing to stop).
+ */
+#define PROFILE_GUARD(budget)                                                                           \
+	", g AS (SELECT 1 / (CASE WHEN (SELECT status FROM devices WHERE"                               \
+	" device_id = $2) = 'active' AND ($16::int = 0 OR (SELECT count(*) FROM profiles WHERE " budget \
+	" AND created_at > $15::bigint) < $16::int) THEN 1 ELSE 0 END) AS ok)"                          \
+	" SELECT count(*) FROM p, g WHERE g.ok = 1"
+#define PROFILE_GUARD_DEVICE PROFILE_GUARD("device_id = $2 AND source IS NULL")
+#define PROFILE_GUARD_SOURCE PROFILE_GUARD("source = $12")
+
+/*
+ * A profile with no pin to add (a pinned device's, or any request once its device is pinned; a
+ * first contact's goes the two-trip way below): ONE round trip (req9). BEGIN, the device's row
+ * lock, [the address's lock], the rate and challenge read, the guarded write, COMMIT, in one
+ * pipeline. The read is judged here for the refusal's code and detail; the write repeats the
+ * judge's device and rate conditions in SQL (PROFILE_GUARD) and fails where they fail, so a
+ * refused profile is never committed; the challenge's UNIQUE constraint is the last word as
+ * before (nothing written: a replay). Both run after the locks, each in its own snapshot; every
+ * profile insert of the device (or the address) holds the same lock, so they see the same rows.
+ */
+static sc_err profile_insert_one(struct pg_reg *reg, struct sc_reg_profile_rec *rec,
+    const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
+{
+	struct prm dev = { 0 }, adr = { 0 }, rt = { 0 }, p = { 0 };
+	struct pl_st st[7];
+	PGresult *res[7] = { NULL };
+	struct sc_reg_seen v = { 0 };
+	char detail[192], state[6] = "";
+	size_t n = 0, i_rate, i_write;
+	int unauth = rec->source[0] != '\0', limited = rate != NULL && rate->max > 0;
+	sc_err r, j;
+
+	rec->created_at = now;
+	rec->consumed_at = 0;
+	if (retry_after != NULL)
+		*retry_after = 0;
+	st[n++] = (struct pl_st){ "begin", "BEGIN", NULL };
+	if (rec->deferred_commit) /* as pg_profile_insert's */
+		st[n++] = (struct pl_st){ "deferred commit", "SET LOCAL synchronous_commit = off",
+			NULL };
+	p_text(&dev, rec->device_id);
+	st[n++] = (struct pl_st){ "reading a device",
+		"SELECT status FROM devices WHERE device_id = $1 FOR NO KEY UPDATE", &dev };
+	if (unauth && limited) {
+		p_text(&adr, rec->source);
+		st[n++] = (struct pl_st){ "address lock",
+			"SELECT pg_advisory_xact_lock(1396920903, hashtext($1))", &adr };
+	}
+	/* The precheck's statement, now after the locks: the status beside the count. */
+	precheck_params(&rt, rec->device_id, rec->challenge, rec->source, rate, now);
+	i_rate = n;
+	st[n++] = (struct pl_st){ "rate and challenge",
+		unauth ? PRECHECK_SQL_SOURCE : PRECHECK_SQL_DEVICE, &rt };
+	profile_write_params(&p, rec, now, actor, detail, sizeof(detail));
+	p_i64(&p, limited ? now - rate->window_s : INT64_MAX);
+	p_i64(&p, limited ? (int64_t)rate->max : 0);
+	i_write = n;
+	st[n++] = (struct pl_st){ "recording a profile",
+		unauth ? PROFILE_INSERT_SQL PROFILE_GUARD_SOURCE
+		       : PROFILE_INSERT_SQL PROFILE_GUARD_DEVICE,
+		&p };
+	st[n++] = (struct pl_st){ "commit", "COMMIT", NULL };
+	r = pl_run(reg, st, n, res, state);
+	if (res[i_rate] != NULL && PQresultStatus(res[i_rate]) == PGRES_TUPLES_OK &&
+	    PQntuples(res[i_rate]) == 1) {
+		precheck_cols(res[i_rate], &v);
+		if ((j = sc_reg_profile_judge(&v, rec->device_id, rec->source, rate, now,
+		         retry_after)) != SC_OK) {
+			r = j; /* refused: the guard kept the profile out (or nothing was written) */
+			goto out;
+		}
+	}
+	if (r != SC_OK) {
+		if (strcmp(state, "22012") ==
+		    0) /* the guard failed where the judge did not: never */
+			r = sc_fail(SC_ERR_IO,
+			    "recording a profile: the device changed under its lock");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res[i_write], 0, 0), "1") != 0)
+		r = sc_fail(SC_ERR_REPLAY,
+		    "challenge already used for a profile (a replayed request)");
+out:
+	for (size_t i = 0; i < n; i++)
+		PQclear(res[i]);
+	rollback(reg);
+	return r;
+}
+
+/*
+ * A first contact's (a pin to add; the others: profile_insert_one). Two round trips, each a
+ * pipeline: BEGIN, the device's row lock, [the address's lock], the
  * rate and challenge, [the device's pin]; then, judged here, the writes in one statement and
  * COMMIT. The writes depend on each other inside the statement (the audit rows and the pin
  * only where the profile was written), so the COMMIT queued behind them commits all or, for a
@@ -1456,13 +1608,15 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	struct prm dev = { 0 }, adr = { 0 }, rt = { 0 }, pn = { 0 }, p = { 0 };
 	struct pl_st st[6];
 	PGresult *res[6] = { NULL };
-	struct profile_seen v = { 0 };
+	struct sc_reg_seen v = { 0 };
 	struct sc_reg_pin have;
 	char detail[192], pin_detail[192];
 	size_t n = 0, i_dev, i_rate, i_pin = 0;
 	int unauth = rec->source[0] != '\0', found = 0, root_match = 0, pin_new = 0;
 	sc_err r;
 
+	if (rec->pin == NULL)
+		return profile_insert_one(reg, rec, rate, now, actor, retry_after);
 	rec->created_at = now;
 	rec->consumed_at = 0;
 	if (retry_after != NULL)
@@ -1500,32 +1654,16 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	if (PQntuples(res[i_dev]) == 1)
 		v.s = status_from_text(PQgetvalue(res[i_dev], 0, 0));
 	rate_cols(res[i_rate], 0, &v);
-	if ((r = profile_judge(&v, rec->device_id, rec->source, rate, now, retry_after)) != SC_OK)
+	if ((r = sc_reg_profile_judge(&v, rec->device_id, rec->source, rate, now, retry_after)) !=
+	    SC_OK)
 		goto out;
 	if (rec->pin != NULL) {
-		pin_row(res[i_pin], &have, &found, &root_match);
+		pin_row(res[i_pin], 0, &have, &found, &root_match);
 		if ((r = pin_judge(rec->device_id, &have, found, rec->pin)) != SC_OK)
 			goto out;
 		pin_new = !root_match;
 	}
-	p_text(&p, rec->profile_id);
-	p_text(&p, rec->device_id);
-	p_text(&p, rec->challenge[0] != '\0' ? rec->challenge : NULL);
-	p_text(&p, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
-	p_text(&p, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
-	p_i64(&p, rec->not_before);
-	p_i64(&p, rec->not_after);
-	p_i64(&p, rec->profile_not_after);
-	p_bin(&p, rec->der, rec->der_len);
-	p_text(&p, rec->chain_pem != NULL ? rec->chain_pem : "");
-	p_i64(&p, now);
-	p_text(&p, rec->source[0] != '\0' ? rec->source : NULL);
-	snprintf(detail, sizeof(detail), "profile %s, %s key %s%s%s", rec->profile_id,
-	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
-	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
-	    rec->source[0] != '\0' ? ", unauthenticated request from " : "", rec->source);
-	p_text(&p, actor != NULL ? actor : "unknown");
-	p_text(&p, detail);
+	profile_write_params(&p, rec, now, actor, detail, sizeof(detail));
 	if (pin_new) {
 		const struct sc_reg_pin *pin = rec->pin;
 
@@ -1573,28 +1711,32 @@ out:
 
 /* ---- pins (schema 5) ---- */
 
-/* The pin read's row (PIN_READ_SQL), if any, into *out; *found and *root_match as pin_get's. */
-static void pin_row(const PGresult *res, struct sc_reg_pin *out, int *found, int *root_match)
+/*
+ * The pin read's row (PIN_READ_SQL's seven columns, from col on), if any, into *out; *found and
+ * *root_match as pin_get's. A NULL first column (profile_lookup's LEFT JOIN) is no pin.
+ */
+static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *found,
+    int *root_match)
 {
 	unsigned char *b = NULL;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
 	*found = *root_match = 0;
-	if (PQntuples(res) != 1)
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
 		return;
-	copy_col(res, 0, 0, out->ca_sha256, sizeof(out->ca_sha256));
-	copy_col(res, 0, 1, out->kek_sha256, sizeof(out->kek_sha256));
-	copy_col(res, 0, 2, out->path_sha256, sizeof(out->path_sha256));
-	copy_col(res, 0, 3, out->root_sha256, sizeof(out->root_sha256));
-	b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 4), &n);
+	copy_col(res, 0, col, out->ca_sha256, sizeof(out->ca_sha256));
+	copy_col(res, 0, col + 1, out->kek_sha256, sizeof(out->kek_sha256));
+	copy_col(res, 0, col + 2, out->path_sha256, sizeof(out->path_sha256));
+	copy_col(res, 0, col + 3, out->root_sha256, sizeof(out->root_sha256));
+	b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, col + 4), &n);
 	if (b != NULL && n > 0 && n <= sizeof(out->spki)) {
 		memcpy(out->spki, b, n);
 		out->spki_len = n;
 	}
 	PQfreemem(b);
-	out->pinned_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-	*root_match = strcmp(PQgetvalue(res, 0, 6), "1") == 0;
+	out->pinned_at = strtoll(PQgetvalue(res, 0, col + 5), NULL, 10);
+	*root_match = strcmp(PQgetvalue(res, 0, col + 6), "1") == 0;
 	*found = 1;
 }
 
@@ -1610,8 +1752,7 @@ static sc_err pg_pin_get(struct sc_reg *base, const char *device_id, const char 
 	p_text(&p, device_id);
 	if ((r = x(reg, "reading a device pin", PIN_READ_SQL, &p, &res)) != SC_OK)
 		return r;
-	if (PQntuples(res) == 1)
-		pin_row(res, out, found, root_match);
+	pin_row(res, 0, out, found, root_match);
 	PQclear(res);
 	return SC_OK;
 }
@@ -2712,27 +2853,43 @@ static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 			    : sc_fail(SC_ERR_USAGE, "--device-id %s given twice", row.device_id);
 			goto out;
 		}
-		/* A registered device's row locked as profile_checks locks it: pins queue on it. */
-		twin[0] = '\0';
-		if ((r = device_status(reg, row.device_id, "FOR NO KEY UPDATE", &s)) != SC_OK)
-			goto out;
-		if (s == 0 &&
-		    (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) != SC_OK)
-			goto out;
-		if (s != 0 && import && twin[0] != '\0') {
-			r = sc_fail(SC_ERR_MALFORMED,
-			    "%s:%zu: device %s is registered as %s: device IDs are the same "
-			    "ignoring case and runs of spaces",
-			    source, row.line, row.device_id, twin);
-			goto out;
-		}
-		if (s != 0 && !import) {
-			r = device_exists(reg, row.device_id);
-			goto out;
-		}
-		if (s != 0) {
-			(*skipped)++; /* registered: left as it is; its pin is still checked below */
-		} else {
+		/*
+		 * A registered device's row locked as profile_checks locks it: pins queue on it.
+		 * Read again after an insert that lost a race (another writer added the device, or
+		 * another spelling of it, since the first read and has committed): then it is a
+		 * registered device like any other, its row locked before its pin is read, so the
+		 * loser of two pins meets the winner's as device-ca-changed, not as the primary
+		 * key's I/O error (req9).
+		 */
+		for (int again = 0;; again = 1) {
+			twin[0] = '\0';
+			if ((r = device_status(reg, row.device_id, "FOR NO KEY UPDATE", &s)) !=
+			        SC_OK ||
+			    (s == 0 &&
+			        (r = device_twin(reg, row.device_id, twin, sizeof(twin), &s)) !=
+			            SC_OK))
+				goto out;
+			if (s != 0 && import && twin[0] != '\0') {
+				r = sc_fail(SC_ERR_MALFORMED,
+				    "%s:%zu: device %s is registered as %s: device IDs are the same "
+				    "ignoring case and runs of spaces",
+				    source, row.line, row.device_id, twin);
+				goto out;
+			}
+			if (s != 0 && !import) {
+				r = device_exists(reg, row.device_id);
+				goto out;
+			}
+			if (s != 0) {
+				(*skipped)++; /* registered: left as it is; its pin is checked below */
+				break;
+			}
+			if (again) { /* the insert met a device no read finds: never */
+				r = sc_fail(SC_ERR_IO,
+				    "%s:%zu: device %s: changed meanwhile, try again", source,
+				    row.line, row.device_id);
+				goto out;
+			}
 			if (import)
 				snprintf(how, sizeof(how), "imported, line %zu%s", row.line,
 				    row.pin != NULL ? ", with its certificates" : "");
@@ -2746,10 +2903,10 @@ static sc_err pg_activate_rows(struct sc_reg *base, sc_reg_next_row next, void *
 				r = device_exists(reg, row.device_id);
 				goto out;
 			}
-			if (inserted)
+			if (inserted) {
 				(*added)++;
-			else
-				(*skipped)++; /* another writer added it meanwhile */
+				break;
+			}
 		}
 		if (row.pin == NULL)
 			continue;
@@ -2789,6 +2946,7 @@ const struct sc_reg_backend sc_reg_pg = {
 	.device_get = pg_device_get,
 	.device_list = pg_device_list,
 	.profile_precheck = pg_profile_precheck,
+	.profile_lookup = pg_profile_lookup,
 	.profile_insert = pg_profile_insert,
 	.profile_get = pg_profile_get,
 	.cert_record = pg_cert_record,

@@ -1099,78 +1099,117 @@ out:
 static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struct sc_reg_pin *pin,
     int64_t now, const char *actor);
 
+/*
+ * What the checks of precheck and insert read, in one statement (issue 17, req9: it was one
+ * each for the device, the rate and the challenge, and every statement outside a transaction is
+ * a read transaction of its own, which finds the page cache stale after another connection's
+ * write): ?1 the device, ?2 the rate window's start (INT64_MAX: none counted), ?3 the challenge
+ * or NULL, ?4 the address of an unauthenticated request (RATE_FROM_SOURCE). Inside
+ * profile_insert's BEGIN IMMEDIATE nothing can change between them anyway.
+ */
+#define CHECK_COLS                                                                      \
+	"(SELECT status FROM devices WHERE device_id = ?1), count(*), min(created_at)," \
+	" ?3 IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = ?3)"
+#define RATE_FROM_DEVICE \
+	" FROM profiles WHERE device_id = ?1 AND created_at > ?2 AND source IS NULL"
+#define RATE_FROM_SOURCE " FROM profiles WHERE source = ?4 AND created_at > ?2"
+
+/* The parameters ?1..?4 of a CHECK_COLS statement. */
+static void check_bind(sqlite3_stmt *st, const char *device_id, const char *challenge,
+    const char *source, const struct sc_reg_rate *rate, int64_t now)
+{
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, rate != NULL && rate->max > 0 ? now - rate->window_s : INT64_MAX);
+	bind_text(st, 3, challenge != NULL && *challenge != '\0' ? challenge : NULL);
+	if (source != NULL && *source != '\0')
+		bind_text(st, 4, source);
+}
+
+/* The CHECK_COLS columns of st's row into *v. */
+static void check_cols(sqlite3_stmt *st, struct sc_reg_seen *v)
+{
+	v->s = sqlite3_column_type(st, 0) == SQLITE_NULL
+	    ? 0
+	    : status_from_text(sqlite3_column_text(st, 0));
+	v->n = sqlite3_column_int64(st, 1);
+	v->oldest = sqlite3_column_int64(st, 2);
+	v->used = sqlite3_column_int(st, 3) != 0;
+}
+
 /* The checks shared by precheck and insert: each refusal its own sc_err (registry.h). */
 static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
+	struct sc_reg_seen v = { 0 };
 	sqlite3_stmt *st = NULL;
-	enum sc_reg_dev_status s = 0;
+	int unauth = source != NULL && *source != '\0';
 	sc_err r;
-	int rc;
 
 	if (retry_after != NULL)
 		*retry_after = 0;
-	if ((r = device_status(reg, device_id, &s)) != SC_OK)
+	if ((r = prepare(reg,
+	         unauth ? "SELECT " CHECK_COLS RATE_FROM_SOURCE
+	                : "SELECT " CHECK_COLS RATE_FROM_DEVICE,
+	         &st)) != SC_OK)
 		return r;
-	if (s == 0)
-		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
-		    device_id);
-	if (s == SC_REG_DEV_REVOKED)
-		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
-	if (rate != NULL && rate->max > 0) {
-		int64_t n, oldest;
-
-		int unauth = source != NULL && *source != '\0';
-
-		if ((r = prepare(reg,
-		         unauth ? "SELECT count(*), min(created_at) FROM profiles "
-		                  "WHERE source = ? AND created_at > ?"
-		                : "SELECT count(*), min(created_at) FROM profiles "
-		                  "WHERE device_id = ? AND created_at > ? AND source IS NULL",
-		         &st)) != SC_OK)
-			return r;
-		bind_text(st, 1, unauth ? source : device_id);
-		sqlite3_bind_int64(st, 2, now - rate->window_s);
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			r = db_fail(reg, "rate");
-			done(reg, st);
-			return r;
-		}
-		n = sqlite3_column_int64(st, 0);
-		oldest = sqlite3_column_int64(st, 1);
+	check_bind(st, device_id, challenge, source, rate, now);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_fail(reg, "reading a device's profiles");
 		done(reg, st);
-		if (n >= (int64_t)rate->max) {
-			if (retry_after != NULL)
-				*retry_after = oldest + rate->window_s - now + 1;
-			if (unauth)
-				return sc_fail(SC_ERR_RATE_LIMITED,
-				    "unauthenticated requests from %s had %lld profiles in the "
-				    "last %lld s (at most %u); send a request proof",
-				    source, (long long)n, (long long)rate->window_s, rate->max);
-			return sc_fail(SC_ERR_RATE_LIMITED,
-			    "device %s had %lld profiles in the last %lld s (at most %u)",
-			    device_id, (long long)n, (long long)rate->window_s, rate->max);
-		}
+		return r;
 	}
-	if (challenge != NULL && *challenge != '\0') {
-		if ((r = prepare(reg, "SELECT 1 FROM profiles WHERE challenge = ?", &st)) != SC_OK)
-			return r;
-		bind_text(st, 1, challenge);
-		rc = sqlite3_step(st);
-		done(reg, st);
-		if (rc == SQLITE_ROW)
-			return sc_fail(SC_ERR_REPLAY,
-			    "challenge already used for a profile (a replayed request)");
-		if (rc != SQLITE_DONE)
-			return db_fail(reg, "challenge");
-	}
-	return SC_OK;
+	check_cols(st, &v);
+	done(reg, st);
+	return sc_reg_profile_judge(&v, device_id, source, rate, now, retry_after);
 }
 
 static sc_err sq_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
 	return profile_checks(sq(base), device_id, challenge, source, rate, now, retry_after);
+}
+
+static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *found,
+    int *root_match);
+
+/*
+ * The device's pins (PIN_COLS, ?5 the root) beside the checks' columns: one statement, one read
+ * transaction, where the pin read and the pre-check took two to four. A row per pin (one per
+ * root the device was verified under, so one or two); the one under ?5 is taken, else the first,
+ * as sq_pin_get takes it. (An ORDER BY … LIMIT 1 subquery here would be materialized into a
+ * temporary table on every call.)
+ */
+#define PIN_COLS                                                                           \
+	"p.ca_sha256, p.kek_sha256, p.path_sha256, p.root_sha256, p.ca_spki, p.pinned_at," \
+	" p.root_sha256 = ?5"
+#define LOOKUP_SQL(rate_from)                                               \
+	"SELECT r.*, " PIN_COLS " FROM (SELECT " CHECK_COLS rate_from ") r" \
+	" LEFT JOIN device_pins p ON p.device_id = ?1"
+
+static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id, const char *root_sha256,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_seen *seen)
+{
+	struct sqlite_reg *reg = sq(base);
+	sqlite3_stmt *st = NULL;
+	int unauth = source != NULL && *source != '\0', rc, rows = 0;
+	sc_err r;
+
+	if ((r = prepare(reg, unauth ? LOOKUP_SQL(RATE_FROM_SOURCE) : LOOKUP_SQL(RATE_FROM_DEVICE),
+	         &st)) != SC_OK)
+		return r;
+	check_bind(st, device_id, challenge, source, rate, now);
+	bind_text(st, 5, root_sha256);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rows++ == 0)
+			check_cols(st, seen);
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL && !*root_match)
+			pin_cols(st, 4, out, found, root_match);
+	}
+	done(reg, st);
+	if (rc != SQLITE_DONE || rows == 0)
+		return db_fail(reg, "reading a device and its pin");
+	return SC_OK;
 }
 
 static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_rec *rec,
@@ -1234,40 +1273,49 @@ out:
 
 /* ---- pins (schema 5) ---- */
 
+/* A pin's seven columns from col on (sq_pin_get's order) into *out, *found and *root_match. */
+static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *found, int *root_match)
+{
+	const void *spki;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	copy_col(st, col, out->ca_sha256, sizeof(out->ca_sha256));
+	copy_col(st, col + 1, out->kek_sha256, sizeof(out->kek_sha256));
+	copy_col(st, col + 2, out->path_sha256, sizeof(out->path_sha256));
+	copy_col(st, col + 3, out->root_sha256, sizeof(out->root_sha256));
+	spki = sqlite3_column_blob(st, col + 4);
+	n = sqlite3_column_bytes(st, col + 4);
+	if (spki != NULL && n > 0 && (size_t)n <= sizeof(out->spki)) {
+		memcpy(out->spki, spki, (size_t)n);
+		out->spki_len = (size_t)n;
+	}
+	out->pinned_at = sqlite3_column_int64(st, col + 5);
+	*root_match = sqlite3_column_int(st, col + 6) == 1;
+	*found = 1;
+}
+
 static sc_err sq_pin_get(struct sc_reg *base, const char *device_id, const char *root_sha256,
     struct sc_reg_pin *out, int *found, int *root_match)
 {
 	struct sqlite_reg *reg = sq(base);
 	sqlite3_stmt *st = NULL;
-	const void *spki;
 	sc_err r;
-	int rc, n;
+	int rc;
 
+	/* Every pin of the device (one per root, so one or two): the root's if any, else the first. */
 	if ((r = prepare(reg,
 	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
-	         " root_sha256 = ? FROM device_pins WHERE device_id = ? ORDER BY 7 DESC LIMIT 1",
+	         " root_sha256 = ? FROM device_pins WHERE device_id = ?",
 	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, root_sha256);
 	bind_text(st, 2, device_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		copy_col(st, 0, out->ca_sha256, sizeof(out->ca_sha256));
-		copy_col(st, 1, out->kek_sha256, sizeof(out->kek_sha256));
-		copy_col(st, 2, out->path_sha256, sizeof(out->path_sha256));
-		copy_col(st, 3, out->root_sha256, sizeof(out->root_sha256));
-		spki = sqlite3_column_blob(st, 4);
-		n = sqlite3_column_bytes(st, 4);
-		if (spki != NULL && n > 0 && (size_t)n <= sizeof(out->spki)) {
-			memcpy(out->spki, spki, (size_t)n);
-			out->spki_len = (size_t)n;
-		}
-		out->pinned_at = sqlite3_column_int64(st, 5);
-		*root_match = sqlite3_column_int(st, 6) == 1;
-		*found = 1;
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!*root_match)
+			pin_cols(st, 0, out, found, root_match);
 	done(reg, st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE)
 		return db_fail(reg, "reading a device pin");
 	return SC_OK;
 }
@@ -2431,6 +2479,7 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.device_get = sq_device_get,
 	.device_list = sq_device_list,
 	.profile_precheck = sq_profile_precheck,
+	.profile_lookup = sq_profile_lookup,
 	.profile_insert = sq_profile_insert,
 	.profile_get = sq_profile_get,
 	.cert_record = sq_cert_record,

@@ -313,6 +313,62 @@ sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const 
 	return reg->be->profile_precheck(reg, device_id, challenge, source, rate, now, retry_after);
 }
 
+sc_err sc_reg_profile_judge(const struct sc_reg_seen *v, const char *device_id, const char *source,
+    const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
+{
+	int unauth = source != NULL && *source != '\0';
+
+	if (retry_after != NULL)
+		*retry_after = 0;
+	if (v->s == 0)
+		return sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
+		    device_id);
+	if (v->s == SC_REG_DEV_REVOKED)
+		return sc_fail(SC_ERR_REVOKED, "device %s is revoked", device_id);
+	if (rate != NULL && rate->max > 0 && v->n >= (int64_t)rate->max) {
+		if (retry_after != NULL)
+			*retry_after = v->oldest + rate->window_s - now + 1;
+		if (unauth)
+			return sc_fail(SC_ERR_RATE_LIMITED,
+			    "unauthenticated requests from %s had %lld profiles in the last %lld s "
+			    "(at most %u); send a request proof",
+			    source, (long long)v->n, (long long)rate->window_s, rate->max);
+		return sc_fail(SC_ERR_RATE_LIMITED,
+		    "device %s had %lld profiles in the last %lld s (at most %u)", device_id,
+		    (long long)v->n, (long long)rate->window_s, rate->max);
+	}
+	if (v->used)
+		return sc_fail(SC_ERR_REPLAY,
+		    "challenge already used for a profile (a replayed request)");
+	return SC_OK;
+}
+
+sc_err sc_reg_profile_lookup(struct sc_reg *reg, const char *device_id, const char *root_sha256,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_precheck *pre)
+{
+	struct sc_reg_seen seen = { 0 };
+	sc_err r;
+
+	memset(pre, 0, sizeof(*pre));
+	memset(out, 0, sizeof(*out));
+	*found = 0;
+	*root_match = 0;
+	if (strlen(root_sha256) != 64)
+		return sc_fail(SC_ERR_USAGE, "pin: root_sha256 is not 64 hex digits");
+	if (reg->be->profile_lookup == NULL)
+		return missing(reg, "profile lookups");
+	if ((r = reg->be->profile_lookup(reg, device_id, root_sha256, challenge, source, rate, now,
+	         out, found, root_match, &seen)) != SC_OK)
+		return r;
+	pre->r = sc_reg_profile_judge(&seen, device_id, source, rate, now, &pre->retry_after);
+	if (pre->r != SC_OK) {
+		snprintf(pre->detail, sizeof(pre->detail), "%s", sc_err_detail());
+		sc_err_clear();
+	}
+	return SC_OK;
+}
+
 sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
     const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {

@@ -297,6 +297,33 @@ sc_err sc_reg_profile_precheck(struct sc_reg *reg, const char *device_id, const 
     const char *source, const struct sc_reg_rate *rate, int64_t now,
     int64_t *retry_after) SC_MUST_USE;
 
+/*
+ * A verdict kept for later (sc_reg_profile_lookup): what sc_reg_profile_precheck would have
+ * returned (r), its detail as sc_err_detail() would have read, and its *retry_after.
+ */
+struct sc_reg_precheck {
+	sc_err r;
+	int64_t retry_after;
+	char detail[256];
+};
+
+/*
+ * What a profile request needs from the registry before it signs (issue 17, req9): device_id's
+ * pin under root_sha256 (out, *found and *root_match exactly as sc_reg_pin_get gives them) and
+ * the verdict of sc_reg_profile_precheck(device_id, challenge, source, rate, now) into *pre, read
+ * together: one statement on either backend (one read transaction on SQLite, one round trip and
+ * one snapshot on PostgreSQL) where the two calls took two or more. The verdict is kept, not
+ * returned, so that the caller reports it where a request meets the pre-check (selfcert-provd:
+ * after the request proof, whose failure comes first) with its code and detail unchanged
+ * (sc_fail(pre->r, "%s", pre->detail)). Read-only advice, as the pre-check is:
+ * sc_reg_profile_insert checks everything again inside its transaction. SC_OK when both were
+ * read; SC_ERR_USAGE for a root_sha256 that is not 64 characters; SC_ERR_IO. out and *pre are
+ * zeroed first.
+ */
+sc_err sc_reg_profile_lookup(struct sc_reg *reg, const char *device_id, const char *root_sha256,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_precheck *pre) SC_MUST_USE;
+
 /* A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none. *out owns its buffers. */
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
     struct sc_reg_profile_rec *out) SC_MUST_USE;

@@ -28,6 +28,15 @@ VAL=1m
 printf '{"validity": "%s", "renewal": {"count": %d, "cadence": "%ds"}}\n' $VAL $K $CAD >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 100/1h || exit 1
 
+# The SQL that differs between the backends (SC_DB=pg: CTest's _pg twin): the periods of a
+# profile's certificates in registration order, joined by spaces; a certificate's DER as hex.
+if [ "${SC_DB:-sqlite}" = pg ]; then
+  periods_of() { db "SELECT string_agg(period::text, ' ' ORDER BY registered_at, period) FROM certificates WHERE profile_id = '$1'"; }
+  HEX_DER="encode(der, 'hex')"
+else
+  periods_of() { db "SELECT group_concat(period, ' ') FROM (SELECT period FROM certificates WHERE profile_id = '$1' ORDER BY registered_at, period)"; }
+  HEX_DER="hex(der)"
+fi
 profiles_of() { db "SELECT count(*) FROM profiles WHERE device_id = '$1'"; }
 certs_of() { db "SELECT count(*) FROM certificates WHERE device_id = '$1'"; }
 # run NAME [flags…]: one agent round, stdout and stderr kept.
@@ -49,7 +58,7 @@ check "still one profile: the server signed once" [ "$(profiles_of DEV-N)" = 1 ]
 check "three renewals registered in one request" grep -q "registered 3 renewed certificates in one request (3 accepted)" "$T/.err"
 check "provd logged one batch of 3" grep -q "POST /v1/certificates/batch 200 .* batch=3 device=DEV-N" "$T/provd.log"
 check "four certificates, one profile" [ "$(db "SELECT count(*) FROM certificates WHERE profile_id = '$pid'")" = 4 ]
-periods=$(db "SELECT group_concat(period, ' ') FROM (SELECT period FROM certificates WHERE profile_id = '$pid' ORDER BY registered_at, period)")
+periods=$(periods_of "$pid")
 # The first is period 0 when the SP issues within half a cadence of provd making the profile (its
 # notBefore is back-dated by that much; at whole seconds, 1 to 2 s here). Under valgrind provd's
 # signing and registry write and the agent's handling of the answer take seconds: its window is
@@ -80,7 +89,7 @@ batch '{}'; api_is "batch: no certificates" 400 missing-field
 # Replay: the same certificates again are already registered, nothing new is written.
 pems=""
 for p in 1 2 3; do
-  db "SELECT hex(der) FROM certificates WHERE profile_id = '$pid' ORDER BY period LIMIT 1 OFFSET $p" | xxd -r -p |
+  db "SELECT $HEX_DER FROM certificates WHERE profile_id = '$pid' ORDER BY period LIMIT 1 OFFSET $p" | xxd -r -p |
     openssl x509 -inform DER >"$T/p$p.pem"
   pems="$pems$(jq -Rs . <"$T/p$p.pem"),"
 done

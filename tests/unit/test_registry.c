@@ -643,6 +643,136 @@ static void test_pins(void **state)
 	assert_int_equal(raw_exec("DELETE FROM device_pins"), SQLITE_CONSTRAINT);
 }
 
+/*
+ * One lookup's verdict against the two calls it replaces (req9): the same pin, found and
+ * root_match as sc_reg_pin_get's, and the same code, detail and retry_after as
+ * sc_reg_profile_precheck's; the code expected is want.
+ */
+static void lookup_as_two(struct sc_reg *reg, const char *dev, const char *root,
+    const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
+    sc_err want, int want_found, int want_match)
+{
+	struct sc_reg_pin a, b;
+	struct sc_reg_precheck pre;
+	int fa = -1, ma = -1, fb = -1, mb = -1;
+	int64_t retry = -1;
+	char detail[256];
+	sc_err r;
+
+	assert_int_equal(sc_reg_profile_lookup(reg, dev, root, challenge, source, rate, now, &a,
+	                     &fa, &ma, &pre),
+	    SC_OK);
+	assert_int_equal(pre.r, want);
+	assert_int_equal(fa, want_found);
+	assert_int_equal(ma, want_match);
+	assert_int_equal(sc_reg_pin_get(reg, dev, root, &b, &fb, &mb), SC_OK);
+	assert_int_equal(fa, fb);
+	assert_int_equal(ma, mb);
+	assert_memory_equal(&a, &b, sizeof(a));
+	r = sc_reg_profile_precheck(reg, dev, challenge, source, rate, now, &retry);
+	snprintf(detail, sizeof(detail), "%s", r == SC_OK ? "" : sc_err_detail());
+	assert_int_equal(r, want);
+	assert_string_equal(pre.detail, detail);
+	assert_int_equal(pre.retry_after, retry);
+}
+
+/*
+ * Issue 17 (req9): sc_reg_profile_lookup reads a device's pin and the pre-check's verdict in one
+ * statement; every outcome equals the two calls' it replaces: pin absent, pinned, pinned under
+ * another root only, a device CA pinned other than a request shows (the caller's to judge: the
+ * pin comes back as it is), unknown, rate-limited (its retry_after), an address's budget,
+ * replayed, revoked; a root that is not 64 characters is refused as sc_reg_pin_get refuses it.
+ */
+static void test_profile_lookup(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_rate rate = { 2, 3600 }, off = { 0, 3600 };
+	struct sc_reg_pin pin, other, have;
+	struct sc_reg_precheck pre;
+	char root1[65], root2[65], root3[65];
+	int found, match, already;
+	int64_t retry = 0;
+
+	(void)state;
+	memset(root1, 'a', 64);
+	root1[64] = '\0';
+	memset(root2, 'b', 64);
+	root2[64] = '\0';
+	memset(root3, '9', 64);
+	root3[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "test", 1000), SC_OK);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", "abc", NULL, NULL, &rate, 2000, &have,
+	                     &found, &match, &pre),
+	    SC_ERR_USAGE);
+	/* No pin, nothing in the window; no rate at all. */
+	lookup_as_two(reg, "D-1", root1, "0011", NULL, &rate, 2000, SC_OK, 0, 0);
+	lookup_as_two(reg, "D-1", root1, NULL, NULL, NULL, 2000, SC_OK, 0, 0);
+	lookup_as_two(reg, "D-1", root1, NULL, "", &off, 2000, SC_OK, 0, 0);
+	/* Unknown device. */
+	lookup_as_two(reg, "NOPE", root1, "0011", NULL, &rate, 2000, SC_ERR_UNKNOWN_DEVICE, 0, 0);
+	/* Pinned at its first profile: found under root1; under root2 the other root's pin. */
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000, "t", &retry), SC_OK);
+	lookup_as_two(reg, "D-1", root1, "0022", NULL, &rate, 2001, SC_OK, 1, 1);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root1, "0022", NULL, &rate, 2001, &have,
+	                     &found, &match, &pre),
+	    SC_OK);
+	assert_string_equal(have.ca_sha256, pin.ca_sha256);
+	assert_string_equal(have.path_sha256, pin.path_sha256);
+	assert_int_equal(have.spki_len, 2);
+	assert_int_equal(have.pinned_at, 2000);
+	lookup_as_two(reg, "D-1", root2, "0022", NULL, &rate, 2001, SC_OK, 1, 0);
+	lookup_as_two(reg, "D-1", root3, "0022", NULL, &rate, 2001, SC_OK, 1, 0);
+	/* A second pin under root2: each root finds its own, whichever was first. */
+	make_pin(&other, 'c', 'd', 'b');
+	make_profile(&rec, "D-1", 2, NULL);
+	rec.pin = &other;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root2, NULL, NULL, NULL, 2003, &have,
+	                     &found, &match, &pre),
+	    SC_OK);
+	assert_int_equal(match, 1);
+	assert_string_equal(have.root_sha256, other.root_sha256);
+	assert_int_equal(have.pinned_at, 2002);
+	lookup_as_two(reg, "D-1", root1, NULL, NULL, NULL, 2003, SC_OK, 1, 1);
+	lookup_as_two(reg, "D-1", root2, NULL, NULL, NULL, 2003, SC_OK, 1, 1);
+	/* The challenge used: a replay, for another device too. */
+	lookup_as_two(reg, "D-2", root1, "0011", NULL, &rate, 2003, SC_ERR_REPLAY, 0, 0);
+	/* Two in the window: rate-limited, with the seconds until a slot frees. */
+	lookup_as_two(reg, "D-1", root1, "0033", NULL, &rate, 2010, SC_ERR_RATE_LIMITED, 1, 1);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root1, "0033", NULL, &rate, 2010, &have,
+	                     &found, &match, &pre),
+	    SC_OK);
+	assert_int_equal(pre.retry_after, 2000 + 3600 - 2010 + 1);
+	assert_non_null(strstr(pre.detail, "device D-1 had 2 profiles in the last 3600 s"));
+	/* The rate before the replay: both apply, the rate is met first. */
+	lookup_as_two(reg, "D-1", root1, "0011", NULL, &rate, 2010, SC_ERR_RATE_LIMITED, 1, 1);
+	/* An unauthenticated request counts in its address's budget, not the device's. */
+	lookup_as_two(reg, "D-1", root1, "00a0", "192.0.2.1", &rate, 2010, SC_OK, 1, 1);
+	for (int k = 0; k < 2; k++) {
+		make_profile(&rec, "D-2", 10 + k, k == 0 ? "00a0" : "00a1");
+		snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2010, "t", &retry), SC_OK);
+	}
+	lookup_as_two(reg, "D-1", root1, "00a2", "192.0.2.1", &rate, 2011, SC_ERR_RATE_LIMITED, 1,
+	    1);
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root1, "00a2", "192.0.2.1", &rate, 2011,
+	                     &have, &found, &match, &pre),
+	    SC_OK);
+	assert_non_null(strstr(pre.detail, "unauthenticated requests from 192.0.2.1"));
+	lookup_as_two(reg, "D-2", root1, "00a2", "192.0.2.2", &rate, 2011, SC_OK, 0, 0);
+	/* After the window the device is served again. */
+	lookup_as_two(reg, "D-1", root1, "0033", NULL, &rate, 2002 + 3600 + 1, SC_OK, 1, 1);
+	/* Revoked: before the rate and the challenge; its pin still read. */
+	assert_int_equal(sc_reg_device_revoke(reg, "D-1", NULL, "t", 2100, &already), SC_OK);
+	lookup_as_two(reg, "D-1", root1, "0011", NULL, &rate, 2101, SC_ERR_REVOKED, 1, 1);
+	sc_reg_close(reg);
+}
+
 static void test_profiles(void **state)
 {
 	struct sc_reg *reg = open_new();
@@ -673,6 +803,9 @@ static void test_profiles(void **state)
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2020, "t", &retry),
 	    SC_ERR_RATE_LIMITED);
 	assert_int_equal(retry, 2000 + 3600 - 2020 + 1);
+	/* Nothing of a refused profile written (PostgreSQL's one-trip write guards itself, req9). */
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000004", &got),
+	    SC_ERR_NOT_FOUND);
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + 3600 + 1, "t", &retry),
 	    SC_OK);
 	/*
@@ -709,6 +842,8 @@ static void test_profiles(void **state)
 	assert_int_equal(sc_reg_device_revoke(reg, "D-2", NULL, "t", 2100, &already), SC_OK);
 	make_profile(&rec, "D-2", 7, "0044");
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2200, "t", &retry), SC_ERR_REVOKED);
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000007", &got),
+	    SC_ERR_NOT_FOUND);
 
 	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000001", &got), SC_OK);
 	assert_string_equal(got.device_id, "D-1");
@@ -2053,6 +2188,7 @@ static void test_pg_reconnect(void **state)
 	struct sc_reg_device d;
 	struct sc_reg_profile_rec rec;
 	struct sc_reg_cert_rec c;
+	struct sc_reg_pin pin;
 	int64_t retry;
 	int already = -1;
 
@@ -2066,10 +2202,28 @@ static void test_pg_reconnect(void **state)
 	                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
 	    SQLITE_OK);
 	assert_int_equal(sc_reg_device_add(reg, "C-2", NULL, "t", 1000), SC_OK);
-	/* pg8: a pipeline (BEGIN and the reads) that finds its session gone is sent once more. */
+	/*
+	 * pg8: a pipeline (BEGIN and the reads) that finds its session gone is sent once more: a
+	 * first contact's profile (it adds a pin: the two-trip transaction).
+	 */
 	assert_int_equal(raw_exec(kill), SQLITE_OK);
 	make_profile(&rec, "C-1", 1, "01");
+	make_pin(&pin, 'c', 'd', 'a');
+	rec.pin = &pin;
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	/*
+	 * req9: a pinned device's profile is one pipeline that commits, never sent twice; it finds
+	 * a session that ended between operations before it sends, and connects again.
+	 */
+	assert_int_equal(raw_exec(kill), SQLITE_OK);
+	for (int i = 0; i < 500 &&
+	     raw_exec("SELECT 1/(count(*) = 0)::int FROM pg_stat_activity"
+	              " WHERE datname = current_database()"
+	              " AND pid <> pg_backend_pid()") != SQLITE_OK;
+	     i++)
+		usleep(10000); /* until the killed backend has gone */
+	make_profile(&rec, "C-1", 2, "02");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2001, "t", &retry), SC_OK);
 	assert_int_equal(raw_exec(kill), SQLITE_OK);
 	make_cert(&c, "C-1", 1, 'a');
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
@@ -2538,6 +2692,120 @@ static void test_csv_walk(void **state)
 	assert_int_equal(sc_reg_csv_walk("/nonexistent/feed.csv", walk_cb, &w), SC_ERR_IO);
 }
 
+#ifdef SC_REG_HAVE_PG
+/* One SQL command on a connection the test keeps; its status must be OK. */
+static void pg_ok(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+}
+
+/* Wait (at most 20 s) until some backend waits on a lock: an advisory one, or any other. */
+static void pg_wait_blocked(PGconn *c, int advisory)
+{
+	for (int i = 0; i < 2000; i++) {
+		PGresult *res = PQexec(c,
+		    advisory ? "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		               " AND locktype = 'advisory'"
+		             : "SELECT count(*) FROM pg_locks WHERE NOT granted"
+		               " AND locktype <> 'advisory'");
+		int n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
+
+		PQclear(res);
+		if (n > 0)
+			return;
+		assert_true(n == 0);
+		usleep(10000);
+	}
+	fail_msg("no backend came to wait on a lock");
+}
+
+struct act_racer {
+	const struct sc_reg_pin *pin;
+	sc_err r;
+	char detail[256];
+};
+
+static void *activation_racer(void *arg)
+{
+	struct act_racer *a = arg;
+	struct sc_reg *reg = NULL;
+	size_t added = 9, skipped = 9;
+
+	if (sc_reg_open(db, 0, &reg) != SC_OK) {
+		a->r = SC_ERR_INTERNAL;
+		return NULL;
+	}
+	a->r = activate(reg, 1, (const char *[]){ "R-1" }, (const struct sc_reg_pin *[]){ a->pin },
+	    1, &added, &skipped);
+	snprintf(a->detail, sizeof(a->detail), "%s", a->r == SC_OK ? "" : sc_err_detail());
+	sc_reg_close(reg);
+	return NULL;
+}
+
+/*
+ * The session-8 review's race (req9), made deterministic: an import reads R-1 as unregistered;
+ * before its insert (held by a trigger waiting on the test's advisory lock) another writer adds
+ * R-1, and a third pins it to another device CA under the device row's lock and holds its
+ * transaction open. The import's insert then finds R-1 registered: it must read the pin under
+ * the row's lock too, wait for the third writer, and refuse with device-ca-changed (audited),
+ * not fail on the pins' primary key with an I/O error.
+ */
+static void test_pg_activation_race(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_pin mine, have;
+	struct act_racer a = { &mine, SC_ERR_INTERNAL, "" };
+	PGconn *t = PQconnectdb(pg_uri), *c = PQconnectdb(pg_uri);
+	pthread_t th;
+	int found = 0, match = 0;
+
+	(void)state;
+	assert_int_equal(PQstatus(t), CONNECTION_OK);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	make_pin(&mine, '1', '2', 'a');
+	pg_ok(t,
+	    "CREATE FUNCTION race_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	    " PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242);"
+	    " RETURN NEW; END $$");
+	pg_ok(t,
+	    "CREATE TRIGGER race_wait BEFORE INSERT ON devices FOR EACH ROW"
+	    " WHEN (NEW.note = 'shipped') EXECUTE FUNCTION race_wait()");
+	pg_ok(t, "SELECT pg_advisory_lock(4242)");
+	assert_int_equal(pthread_create(&th, NULL, activation_racer, &a), 0);
+	pg_wait_blocked(t, 1); /* the import read R-1 as new and waits in its insert */
+	pg_ok(t,
+	    "INSERT INTO devices (device_id, status, note, created_at, updated_at)"
+	    " VALUES ('R-1', 'active', '', 1, 1)");
+	pg_ok(c, "BEGIN");
+	pg_ok(c, "SELECT status FROM devices WHERE device_id = 'R-1' FOR NO KEY UPDATE");
+	pg_ok(c,
+	    "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
+	    " path_sha256, ca_spki, pinned_at) VALUES ('R-1', repeat('a', 64), repeat('c', 64),"
+	    " repeat('d', 64), repeat('e', 64), '\\x3000', 2)");
+	pg_ok(t, "SELECT pg_advisory_unlock(4242)");
+	pg_wait_blocked(t, 0); /* the import waits for the pin's writer */
+	pg_ok(c, "COMMIT");
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.r, SC_ERR_PIN_MISMATCH);
+	assert_non_null(strstr(a.detail, "device R-1 is pinned to device CA cccccccccccccccc"));
+	assert_int_equal(events(reg, "R-1", "device-ca-changed",
+	                     "refused at activation (ship.csv): "),
+	    1);
+	assert_int_equal(sc_reg_pin_get(reg, "R-1", mine.root_sha256, &have, &found, &match),
+	    SC_OK);
+	assert_true(found && match);
+	assert_int_equal(have.pinned_at, 2);
+	pg_ok(t, "DROP TRIGGER race_wait ON devices");
+	PQfinish(c);
+	PQfinish(t);
+	sc_reg_close(reg);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_only[] = {
@@ -2553,6 +2821,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
@@ -2583,6 +2852,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
@@ -2597,6 +2867,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_audit_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
