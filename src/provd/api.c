@@ -77,7 +77,9 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 	if ((r = provd_certcache_new(PROVD_CERTCACHE_DEFAULT, &api->certs)) != SC_OK ||
 	    (r = sc_sig_cache_new(PROVD_SIGCACHE_DEFAULT, &api->sigs)) != SC_OK ||
 	    (r = provd_profcache_new(PROVD_PROFCACHE_DEFAULT, &api->profiles)) != SC_OK ||
-	    (r = provd_leafrefs_new(PROVD_LEAFREFS_DEFAULT, &api->leafrefs)) != SC_OK)
+	    (r = provd_leafrefs_new(api->leafrefs_max != 0 ? api->leafrefs_max
+	                                                   : PROVD_LEAFREFS_DEFAULT,
+	         &api->leafrefs)) != SC_OK)
 		return r;
 #define NETFILE(name) \
 	(snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")

@@ -57,6 +57,7 @@ struct provd_api {
 	/* Set by the caller before provd_api_load: --signer-key (a file or a pkcs11: URI); NULL:
 	 * NETDIR/signer.key. Not owned. */
 	const char *signer_key_spec;
+	size_t leafrefs_max;                    /* --leaf-refs (0: PROVD_LEAFREFS_DEFAULT) */
 	char network_id[SC_NETWORK_ID_MAX + 1]; /* the signer's subject O */
 	struct provd_policy policy;
 	uint8_t admin_token_hash[32]; /* SHA-256 of the operator's bearer token */

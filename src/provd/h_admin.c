@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "batcher.h"
+#include "leafrefs.h"
 #include "handlers.h"
 #include "json.h"
 #include "respond.h"
@@ -141,6 +142,36 @@ static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
 	return SC_OK;
 }
 
+/*
+ * #17: the renewal references' hits and misses (--leaf-refs): a later renewal certificate
+ * judged against its profile's first (a hit) or checked in full (a miss). Misses that grow
+ * with the fleet say the table is too small for it.
+ */
+static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len)
+{
+	uint64_t hits, misses;
+	char add[512], *p;
+	int n;
+
+	provd_leafrefs_counts(c, &hits, &misses);
+	n = snprintf(add, sizeof(add),
+	    "# HELP selfcert_provd_leaf_refs_hits_total Certificate registrations that found their "
+	    "renewal profile's reference (--leaf-refs).\n"
+	    "# TYPE selfcert_provd_leaf_refs_hits_total counter\n"
+	    "selfcert_provd_leaf_refs_hits_total %llu\n"
+	    "# HELP selfcert_provd_leaf_refs_misses_total Certificate registrations that looked for "
+	    "one and found none (a full check).\n"
+	    "# TYPE selfcert_provd_leaf_refs_misses_total counter\n"
+	    "selfcert_provd_leaf_refs_misses_total %llu\n",
+	    (unsigned long long)hits, (unsigned long long)misses);
+	if (n < 0 || (size_t)n >= sizeof(add) || (p = realloc(*body, *len + (size_t)n + 1)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "metrics");
+	memcpy(p + *len, add, (size_t)n + 1);
+	*body = p;
+	*len += (size_t)n;
+	return SC_OK;
+}
+
 /* GET /metrics: the Prometheus exposition, the registry's gauges when it answers. */
 sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 {
@@ -151,7 +182,9 @@ sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 	    provd_metrics_render(ctx->api->metrics, have ? &counts : NULL, &resp->body,
 	        &resp->body_len) != SC_OK ||
 	    (ctx->api->batcher != NULL &&
-	        batch_metrics(ctx->api->batcher, &resp->body, &resp->body_len) != SC_OK))
+	        batch_metrics(ctx->api->batcher, &resp->body, &resp->body_len) != SC_OK) ||
+	    (ctx->api->leafrefs != NULL &&
+	        leafref_metrics(ctx->api->leafrefs, &resp->body, &resp->body_len) != SC_OK))
 		return sc_fail(SC_ERR_INTERNAL, "metrics: %s", sc_err_detail());
 	resp->status = 200;
 	resp->content_type = PROVD_METRICS_TYPE;

@@ -1542,17 +1542,14 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 {
 	const char *networks[2] = { api->network_id, NULL };
 	struct sc_verify_opts opts;
-	struct provd_leafref *e;
 	struct sc_leaf_ref *ref = NULL;
 	uint8_t id[SC_PROFILE_ID_LEN];
 
 	if (api->leafrefs == NULL || !sc_fast_enabled() || !renewal_of(cr->use) ||
 	    !sc_leaf_profile_id(cr->der, cr->crec.der_len, id))
 		return;
-	if ((e = provd_leafrefs_get(api->leafrefs, id)) != NULL) {
-		provd_leafref_release(api->leafrefs, e);
+	if (provd_leafrefs_has(api->leafrefs, id))
 		return;
-	}
 	memset(&opts, 0, sizeof(opts));
 	opts.mfr_root = api->mfr_root;
 	opts.chain = cr->chain;

@@ -83,6 +83,20 @@ struct provd_leafref *provd_leafrefs_get(struct provd_leafrefs *c,
 	return e;
 }
 
+int provd_leafrefs_has(struct provd_leafrefs *c, const uint8_t id[SC_PROFILE_ID_LEN])
+{
+	struct provd_leafref *e;
+	int has;
+
+	if (c == NULL)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	e = c->slot[slot_of(c, id)];
+	has = e != NULL && memcmp(sc_leaf_ref_profile_id(e->ref), id, SC_PROFILE_ID_LEN) == 0;
+	pthread_mutex_unlock(&c->lock);
+	return has;
+}
+
 void provd_leafref_release(struct provd_leafrefs *c, struct provd_leafref *e)
 {
 	int last;

@@ -21,6 +21,7 @@
 
 /* ~2.5 KiB each: the renewal profiles of several thousand devices registering at once. */
 #define PROVD_LEAFREFS_DEFAULT 8192
+#define PROVD_LEAFREFS_MIN 16 /* --leaf-refs */
 #define PROVD_LEAFREFS_MAX 1000000
 
 struct provd_leafrefs;
@@ -40,10 +41,17 @@ struct provd_leafref *provd_leafrefs_get(struct provd_leafrefs *c,
     const uint8_t id[SC_PROFILE_ID_LEN]);
 void provd_leafref_release(struct provd_leafrefs *c, struct provd_leafref *e);
 
+/* Whether this profile ID has an entry now, not counted as a hit or a miss (c may be NULL). */
+int provd_leafrefs_has(struct provd_leafrefs *c, const uint8_t id[SC_PROFILE_ID_LEN]);
+
 /* Keep ref for its profile (the table owns ref from here, on failure too). */
 void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
     int64_t profile_not_after);
 
+/*
+ * provd_leafrefs_get's finds (hits) and lookups that found nothing (misses: a profile's first
+ * certificate, a certificate of an ordinary profile, or one whose entry was replaced).
+ */
 void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *misses);
 
 #endif

@@ -34,6 +34,7 @@
 #include "daemon.h"
 #include "file.h"
 #include "keyopen.h"
+#include "leafrefs.h"
 #include "conf.h"
 #include "log.h"
 #include "pem.h"
@@ -82,7 +83,7 @@ static const char usage_text[] =
     "         [--keygen-threads N] [--keygen-queue N] [--unauthenticated-budget N]\n"
     "         [--signer-key KEY] [--trusted-proxy CIDR …] [--no-registry-gauges]\n"
     "         [--mfr-crl FILE …] [--profile-batch N [--profile-batch-wait MS]]\n"
-    "         [--profile-commit durable|deferred]\n"
+    "         [--profile-commit durable|deferred] [--leaf-refs N]\n"
     "The provisioning server (docs/API.md). Signs profiles with NETDIR/signer.key for devices in "
     "the\n"
     "registry at LOCATION (a file, made if missing; `selfcert net device` fills it), whose\n"
@@ -140,6 +141,10 @@ static const char usage_text2[] =
     "                         device's certificate registration syncs it (one sync per first\n"
     "                         enrollment, not two); a power loss can lose profiles answered\n"
     "                         since the last sync (default durable; docs/API.md)\n"
+    "  --leaf-refs N          renewal profiles whose later certificates are judged against their\n"
+    "                         first in memory (#17; 16..1000000, default 8192; ~2.5 KiB each\n"
+    "                         while kept): a fleet's daily renewals cost one signature check\n"
+    "                         each while their profile is kept, a full check when it is not\n"
     "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                         flags on the command line win\n"
     "  --version              print the version and exit\n"
@@ -911,6 +916,7 @@ struct options {
 	size_t n_mfr_crls;
 	long profile_batch, profile_batch_wait; /* --profile-batch (0: off), its wait in ms */
 	int profile_commit_deferred;            /* --profile-commit deferred */
+	long leaf_refs;                         /* --leaf-refs (0: the default) */
 };
 
 /* The TLS certificate and key as the PEM text MHD takes (load_tls). */
@@ -953,6 +959,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		O_PBATCH,
 		O_PBATCHWAIT,
 		O_PCOMMIT,
+		O_LEAFREFS,
 	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
@@ -988,6 +995,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
 		{ "profile-batch", required_argument, NULL, O_PBATCH },
 		{ "profile-batch-wait", required_argument, NULL, O_PBATCHWAIT },
 		{ "profile-commit", required_argument, NULL, O_PCOMMIT },
+		{ "leaf-refs", required_argument, NULL, O_LEAFREFS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1064,6 +1072,10 @@ static void parse_flags(int argc, char **argv, struct options *o)
 			o->profile_batch = parse_long("profile-batch", optarg, PROVD_BATCH_SIZE_MIN,
 			    PROVD_BATCH_SIZE_MAX);
 			break;
+		case O_LEAFREFS:
+			o->leaf_refs = parse_long("leaf-refs", optarg, PROVD_LEAFREFS_MIN,
+			    PROVD_LEAFREFS_MAX);
+			break;
 		case O_PBATCHWAIT:
 			o->profile_batch_wait = parse_long("profile-batch-wait", optarg, 0,
 			    PROVD_BATCH_WAIT_MS_MAX);
@@ -1133,6 +1145,7 @@ static sc_err load_server(const struct options *o, struct server *srv, struct tl
 	sc_err r;
 
 	srv->api.signer_key_spec = o->signer_key;
+	srv->api.leafrefs_max = (size_t)o->leaf_refs;
 	if ((r = provd_api_load(&srv->api, o->net_dir, o->mfr_root)) != SC_OK ||
 	    (o->admin != NULL && (r = provd_api_set_admin_token(&srv->api, o->admin)) != SC_OK) ||
 	    (r = provd_operators_new(o->operators,

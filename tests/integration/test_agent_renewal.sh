@@ -26,7 +26,10 @@ K=8 CAD=3
 VAL=1m
 [ "$SC_VALGRIND" = 1 ] && CAD=10 VAL=5m
 printf '{"validity": "%s", "renewal": {"count": %d, "cadence": "%ds"}}\n' $VAL $K $CAD >"$T/policy.json"
-start_provd --policy "$T/policy.json" --rate-limit 100/1h || exit 1
+# --leaf-refs (session 9): a small table is still a table; its counters are checked below.
+refused_flag() { "$SELFCERT_PROVD" "$@" >"$T/.out" 2>"$T/.err"; [ $? = 2 ] && grep -q -- "$1" "$T/.err"; }
+check "--leaf-refs 15 is refused (16..1000000)" refused_flag --leaf-refs 15 --db x --net-dir x --mfr-root x --listen 127.0.0.1:0 --insecure-http
+start_provd --policy "$T/policy.json" --rate-limit 100/1h --leaf-refs 16 || exit 1
 
 # The SQL that differs between the backends (SC_DB=pg: CTest's _pg twin): the periods of a
 # profile's certificates in registration order, joined by spaces; a certificate's DER as hex.
@@ -57,6 +60,12 @@ done
 check "still one profile: the server signed once" [ "$(profiles_of DEV-N)" = 1 ]
 check "three renewals registered in one request" grep -q "registered 3 renewed certificates in one request (3 accepted)" "$T/.err"
 check "provd logged one batch of 3" grep -q "POST /v1/certificates/batch 200 .* batch=3 device=DEV-N" "$T/provd.log"
+api GET /metrics
+check "/metrics: the batch's three judged against the first certificate's reference" \
+  grep -q '^selfcert_provd_leaf_refs_hits_total 3$' "$T/.api"
+# The enrollment's registration carries the device CA's CRL ("crl"), which always takes the full
+# check: it looked for no reference, so no miss.
+check "/metrics: no lookup found none" grep -q '^selfcert_provd_leaf_refs_misses_total 0$' "$T/.api"
 check "four certificates, one profile" [ "$(db "SELECT count(*) FROM certificates WHERE profile_id = '$pid'")" = 4 ]
 periods=$(periods_of "$pid")
 # The first is period 0 when the SP issues within half a cadence of provd making the profile (its
