@@ -96,8 +96,10 @@ sc_err sc_sig_cache_attach(X509_STORE_CTX *ctx, struct sc_sig_cache *c) SC_MUST_
  * that it was verified before, on exactly these bytes and this key (issuer's
  * SubjectPublicKeyInfo), e.g. by path validation in another process whose verdict the caller
  * holds by hash (selfcert-provd: a device's pin, docs/THREAT-MODEL.md "Session 9 (first9)").
- * A wrong vouch makes a forged signature pass, so only for a verdict already proven. c NULL, or
- * the shortcuts off: nothing. Never fails.
+ * A wrong vouch makes a forged signature pass, so only for a verdict already proven.
+ * subject_der must be exactly one strictly encoded DER Certificate (the key hashes the two DER
+ * encodings back to back, which are self-delimiting). c NULL, or the shortcuts off: nothing.
+ * Never fails.
  */
 void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
     X509 *issuer);

@@ -578,8 +578,9 @@ static sc_err pl_run(struct pg_reg *reg, const struct pl_st *st, size_t n, PGres
 		return pg_fail(reg, NULL, st[0].what);
 	for (int attempt = 0;; attempt++) {
 		PGresult *err = NULL;
-		int sent = 1;
+		int sent = 1, whole = 0; /* whole: every statement and the sync went out */
 		size_t got = 0;
+		const char *what;
 
 		if (state != NULL)
 			state[0] = '\0';
@@ -615,6 +616,7 @@ static sc_err pl_run(struct pg_reg *reg, const struct pl_st *st, size_t n, PGres
 		}
 		if (sent && !PQpipelineSync(reg->conn))
 			sent = 0;
+		whole = sent;
 		if (!sent) {
 			pl_drain(reg->conn, 0);
 			/*
@@ -665,7 +667,16 @@ failed:
 		if (bad < n && res[bad] != NULL && state != NULL &&
 		    PQresultErrorField(res[bad], PG_DIAG_SQLSTATE) != NULL)
 			snprintf(state, 6, "%s", PQresultErrorField(res[bad], PG_DIAG_SQLSTATE));
-		r = pg_fail(reg, bad < n ? res[bad] : NULL, st[bad < n ? bad : 0].what);
+		/*
+		 * A lost connection after the whole pipeline went out, its COMMIT not yet answered:
+		 * the server may have committed, so pg_fail says "outcome unknown" (its "commit").
+		 */
+		what = st[bad < n ? bad : 0].what;
+		if (whole && conn_lost(reg, bad < n ? res[bad] : NULL))
+			for (i = bad < n ? bad : 0; i < n; i++)
+				if (strcmp(st[i].sql, "COMMIT") == 0)
+					what = "commit";
+		r = pg_fail(reg, bad < n ? res[bad] : NULL, what);
 		if (attempt == 0 && retry && conn_lost(reg, bad < n ? res[bad] : NULL)) {
 			reg->in_tx = 0; /* a BEGIN of this pipeline went with the session */
 			if (reconnect(reg)) {
@@ -1429,7 +1440,7 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
 #define LOOKUP_PIN(dev, root)                                                                     \
 	" LEFT JOIN (SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
 	" (root_sha256 = " root ")::int FROM device_pins WHERE device_id = " dev                  \
-	" ORDER BY 7 DESC LIMIT 1) p ON true"
+	" ORDER BY 7 DESC, root_sha256 LIMIT 1) p ON true"
 
 static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, const char *root_sha256,
     const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
@@ -1457,7 +1468,7 @@ static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, cons
 #define PIN_READ_SQL                                                                  \
 	"SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
 	" (root_sha256 = $1)::int FROM device_pins WHERE device_id = $2"              \
-	" ORDER BY 7 DESC LIMIT 1"
+	" ORDER BY 7 DESC, root_sha256 LIMIT 1"
 
 /*
  * The profile and its audit row (written only when the profile was: the challenge's UNIQUE
@@ -1533,7 +1544,7 @@ static sc_err profile_insert_one(struct pg_reg *reg, struct sc_reg_profile_rec *
 	struct sc_reg_seen v = { 0 };
 	char detail[192], state[6] = "";
 	size_t n = 0, i_rate, i_write;
-	int unauth = rec->source[0] != '\0', limited = rate != NULL && rate->max > 0;
+	int unauth = rec->source[0] != '\0', limited = rate != NULL && rate->max > 0, committed;
 	sc_err r, j;
 
 	rec->created_at = now;
@@ -1567,7 +1578,13 @@ static sc_err profile_insert_one(struct pg_reg *reg, struct sc_reg_profile_rec *
 		&p };
 	st[n++] = (struct pl_st){ "commit", "COMMIT", NULL };
 	r = pl_run(reg, st, n, res, state);
-	if (res[i_rate] != NULL && PQresultStatus(res[i_rate]) == PGRES_TUPLES_OK &&
+	/*
+	 * Committed (the write's row came back and the COMMIT went through): the guard judged under
+	 * the locks, so its verdict stands, whatever the rate read said (review, session 9).
+	 */
+	committed = r == SC_OK && PQntuples(res[i_write]) == 1 &&
+	    strcmp(PQgetvalue(res[i_write], 0, 0), "1") == 0;
+	if (!committed && res[i_rate] != NULL && PQresultStatus(res[i_rate]) == PGRES_TUPLES_OK &&
 	    PQntuples(res[i_rate]) == 1) {
 		precheck_cols(res[i_rate], &v);
 		if ((j = sc_reg_profile_judge(&v, rec->device_id, rec->source, rate, now,
@@ -1583,7 +1600,7 @@ static sc_err profile_insert_one(struct pg_reg *reg, struct sc_reg_profile_rec *
 			    "recording a profile: the device changed under its lock");
 		goto out;
 	}
-	if (strcmp(PQgetvalue(res[i_write], 0, 0), "1") != 0)
+	if (!committed)
 		r = sc_fail(SC_ERR_REPLAY,
 		    "challenge already used for a profile (a replayed request)");
 out:

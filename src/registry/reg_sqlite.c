@@ -1175,9 +1175,9 @@ static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *fou
 /*
  * The device's pins (PIN_COLS, ?5 the root) beside the checks' columns: one statement, one read
  * transaction, where the pin read and the pre-check took two to four. A row per pin (one per
- * root the device was verified under, so one or two); the one under ?5 is taken, else the first,
- * as sq_pin_get takes it. (An ORDER BY … LIMIT 1 subquery here would be materialized into a
- * temporary table on every call.)
+ * root the device was verified under, so one or two, in the primary key's order); the one under
+ * ?5 is taken, else the first (the least root hash), as sq_pin_get and PostgreSQL take it. (An
+ * ORDER BY … LIMIT 1 subquery here would be materialized into a temporary table on every call.)
  */
 #define PIN_COLS                                                                           \
 	"p.ca_sha256, p.kek_sha256, p.path_sha256, p.root_sha256, p.ca_spki, p.pinned_at," \
@@ -1203,7 +1203,8 @@ static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id, cons
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (rows++ == 0)
 			check_cols(st, seen);
-		if (sqlite3_column_type(st, 4) != SQLITE_NULL && !*root_match)
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL && !*root_match &&
+		    (!*found || sqlite3_column_int(st, 10) != 0))
 			pin_cols(st, 4, out, found, root_match);
 	}
 	done(reg, st);
@@ -1303,16 +1304,19 @@ static sc_err sq_pin_get(struct sc_reg *base, const char *device_id, const char 
 	sc_err r;
 	int rc;
 
-	/* Every pin of the device (one per root, so one or two): the root's if any, else the first. */
+	/*
+	 * Every pin of the device (one per root, so one or two): the root's if any, else the first
+	 * (the least root hash, the primary key's order: no sort).
+	 */
 	if ((r = prepare(reg,
 	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
-	         " root_sha256 = ? FROM device_pins WHERE device_id = ?",
+	         " root_sha256 = ? FROM device_pins WHERE device_id = ? ORDER BY root_sha256",
 	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, root_sha256);
 	bind_text(st, 2, device_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (!*root_match)
+		if (!*root_match && (!*found || sqlite3_column_int(st, 6) != 0))
 			pin_cols(st, 0, out, found, root_match);
 	done(reg, st);
 	if (rc != SQLITE_DONE)
