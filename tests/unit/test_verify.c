@@ -1369,6 +1369,79 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 		X509_free(ub);
 		OPENSSL_free(d);
 	}
+	/*
+	 * The TBS's algorithm SHA-384, the outer one SHA-256, and the signature made over that TBS
+	 * with SHA-256, so that the signature itself verifies (review, session 9): path validation
+	 * refuses the mismatch (strict) before any signature is asked, with the cache as without
+	 * it. (The shortcut's own check of the TBS's algorithm is defence in depth: with it
+	 * removed this case still passes, because this refusal comes first.)
+	 */
+	{
+		static const uint8_t sha256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+			0x04, 0x03, 0x02 };
+		static const uint8_t outer_alg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+			0x3d, 0x04, 0x03, 0x02 };
+		unsigned char *d = OPENSSL_memdup(dl, (size_t)nl), *at = NULL, *sig = NULL, *out,
+		              *o;
+		const unsigned char *q = d, *tbs;
+		long clen, tlen;
+		int tag, cls;
+		size_t siglen = 0, tbslen, content;
+		EVP_MD_CTX *m = EVP_MD_CTX_new();
+		X509 *mix = NULL;
+
+		assert_non_null(d);
+		assert_non_null(m);
+		for (unsigned char *r = d; r + sizeof(sha256_oid) <= d + nl; r++)
+			if (memcmp(r, sha256_oid, sizeof(sha256_oid)) == 0) {
+				at = r; /* the first: the TBS's signature field */
+				break;
+			}
+		assert_non_null(at);
+		at[sizeof(sha256_oid) - 1] = 0x03;
+		assert_int_equal(ASN1_get_object(&q, &clen, &tag, &cls, nl) & 0x80, 0);
+		tbs = q;
+		assert_int_equal(ASN1_get_object(&q, &tlen, &tag, &cls, clen) & 0x80, 0);
+		tbslen = (size_t)(q - tbs) + (size_t)tlen;
+		assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, w.csk), 1);
+		assert_int_equal(EVP_DigestSign(m, NULL, &siglen, tbs, tbslen), 1);
+		sig = OPENSSL_malloc(siglen);
+		assert_non_null(sig);
+		assert_int_equal(EVP_DigestSign(m, sig, &siglen, tbs, tbslen), 1);
+		content = tbslen + sizeof(outer_alg) + 3 + siglen;
+		assert_true(content >= 256 && content < 65536 && siglen + 1 < 128);
+		o = out = OPENSSL_malloc(content + 4);
+		assert_non_null(out);
+		*o++ = 0x30;
+		*o++ = 0x82;
+		*o++ = (unsigned char)(content >> 8);
+		*o++ = (unsigned char)content;
+		memcpy(o, tbs, tbslen);
+		o += tbslen;
+		memcpy(o, outer_alg, sizeof(outer_alg));
+		o += sizeof(outer_alg);
+		*o++ = 0x03;
+		*o++ = (unsigned char)(siglen + 1);
+		*o++ = 0x00;
+		memcpy(o, sig, siglen);
+		assert_int_equal(sc_fast_cert_from_der(out, content + 4, &mix), SC_OK);
+		assert_non_null(mix);
+		opts.sig_cache = NULL;
+		assert_int_equal(sc_verify_chain(mix, &opts, NULL), SC_ERR_CHAIN);
+		snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+		assert_non_null(strstr(detail,
+		    "cert info signature and signature algorithm mismatch (depth 0)"));
+		opts.sig_cache = c;
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(sc_verify_chain(mix, &opts, NULL), SC_ERR_CHAIN);
+			assert_string_equal(sc_err_detail(), detail);
+		}
+		X509_free(mix);
+		OPENSSL_free(out);
+		OPENSSL_free(sig);
+		EVP_MD_CTX_free(m);
+		OPENSSL_free(d);
+	}
 	sc_sig_cache_free(c);
 
 	/* vouched: the device CA's and the manufacturer CA's signatures are hits, never computed */
