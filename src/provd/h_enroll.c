@@ -1624,8 +1624,8 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
  * cert_verify (*r its verdict): it judges the device CA's CRL, not the leaf.
  * docs/THREAT-MODEL.md "Session 9 (judge9)". Log: pin=hit judge=pin.
  */
-static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr,
-    struct provd_response *resp, time_t now, int *anchors, sc_err *r)
+static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
+    time_t now, int *anchors, sc_err *r)
 {
 	const struct provd_api *api = ctx->api;
 	const char *networks[2] = { api->network_id, NULL };

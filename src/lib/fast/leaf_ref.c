@@ -701,7 +701,8 @@ static int first_chain(X509 *ca, const struct sc_verify_opts *opts, time_t at,
 		if (!sk_X509_push(up, sk_X509_value(opts->chain, i)))
 			goto out;
 	if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_add_cert(store, opts->mfr_root) || !X509_STORE_CTX_init(ctx, store, ca, up) ||
+	    !X509_STORE_add_cert(store, opts->mfr_root) ||
+	    !X509_STORE_CTX_init(ctx, store, ca, up) ||
 	    sc_sig_cache_attach(ctx, opts->sig_cache) != SC_OK)
 		goto out;
 	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
@@ -760,8 +761,8 @@ static int first_leaf_form(X509 *want, STACK_OF(X509) *path)
 	ok = san != NULL ? sk_GENERAL_NAME_num(san) > 0 : crit == -1;
 	GENERAL_NAMES_free(san);
 	for (int k = 0; ok && k < sk_X509_num(path); k++) {
-		NAME_CONSTRAINTS *nc =
-		    X509_get_ext_d2i(sk_X509_value(path, k), NID_name_constraints, &crit, NULL);
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(sk_X509_value(path, k),
+		    NID_name_constraints, &crit, NULL);
 
 		if (nc == NULL) {
 			ok = crit == -1;
