@@ -719,8 +719,13 @@ static int first_chain(X509 *ca, const struct sc_verify_opts *opts, time_t at,
 		X509 *x = sk_X509_value(*path, k);
 		long pl = X509_get_pathlen(x);
 
+		/* Policy constraints, mappings or inhibitAnyPolicy could judge a policy-less leaf
+		 * otherwise than its CA: such a chain is not judged here. */
 		if ((X509_get_extension_flags(x) & EXFLAG_PROXY) != 0 ||
-		    (k >= 1 && pl != -1 && plen > pl))
+		    (k >= 1 && pl != -1 && plen > pl) ||
+		    X509_get_ext_by_NID(x, NID_policy_constraints, -1) >= 0 ||
+		    X509_get_ext_by_NID(x, NID_policy_mappings, -1) >= 0 ||
+		    X509_get_ext_by_NID(x, NID_inhibit_any_policy, -1) >= 0)
 			goto out;
 		if ((X509_get_extension_flags(x) & EXFLAG_SI) == 0)
 			plen++;
