@@ -253,6 +253,22 @@ static void json_side(const char *name, const struct side *s)
 	printf(",\"new_connections_in_rounds\":%ld}", s->new_conns);
 }
 
+/* judge9: lines of log holding both what and tag (e.g. 201 registrations judged in DER). */
+static size_t log_count(const char *log, const char *what, const char *tag)
+{
+	char line[1024];
+	FILE *f = fopen(log, "r");
+	size_t n = 0;
+
+	if (f == NULL)
+		bench_die("%s: cannot read it", log);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, what) != NULL && strstr(line, tag) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = 5, levels[MAX_LEVELS] = { 1, 8, 32 }, n_levels = 3, json = 0, tls = 1,
@@ -593,7 +609,7 @@ int main(int argc, char **argv)
 		    "a provd device is 2 requests, a cfssl device 1.\n",
 		    CA_TARGET);
 	{
-		size_t hit, other;
+		size_t hit, other, judged;
 
 		bench_pin_paths(provd.log, &hit, &other);
 		if (pinned_at_activation && other != 0)
@@ -617,6 +633,15 @@ int main(int argc, char **argv)
 			    "provd's certificate registrations: %zu with the chain's signatures from "
 			    "the device's pin (pin=hit), %zu verified in full\n",
 			    hit, other);
+		judged = log_count(provd.log, "POST /v1/certificates 201", " judge=pin");
+		if (pinned_at_activation && judged != hit)
+			bench_die(
+			    "--pin-at-activation: %zu of %zu pinned registrations were not judged "
+			    "in DER (judge=pin) (%s)",
+			    hit - judged, hit, provd.log);
+		if (!json)
+			printf("provd's certificate registrations judged in DER (judge=pin): %zu\n",
+			    judged);
 	}
 	/* Equal durability, checked: cfssl recorded every certificate it signed. */
 	if (bench_cfssl_recorded(&w) != (long)cfssl_done)

@@ -1038,6 +1038,10 @@ struct cert_req {
 	uint8_t *crl_der;
 	size_t crl_der_len;
 	int crl_stored; /* 1: kept as the device's newest (GET /v1/crls); 0 older; -1 not kept */
+	/* judge9: the profile row and chain already read (cert_first) for crec.profile_id; the
+	 * pin's answer for prec's device (1 vouched, -1 not; 0 not asked yet). */
+	int loaded;
+	int pin;
 };
 
 static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
@@ -1089,7 +1093,8 @@ static sc_err cert_parse(const struct provd_ctx *ctx, struct cert_req *cr,
  * else the registry's copy decoded as the SP decoded it. Then the chain the device showed us
  * with its profile request.
  */
-static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, struct cert_req *cr)
+static sc_err cert_profile_load(const struct provd_api *api, struct sc_reg *reg,
+    struct cert_req *cr)
 {
 	const char *id = cr->crec.profile_id;
 	sc_err r;
@@ -1102,9 +1107,6 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 			    id);
 		return provd_registry_err(r);
 	}
-	if (strcmp(cr->prec.device_id, cr->device_id) != 0)
-		return sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, not %s",
-		    id, cr->prec.device_id, cr->device_id);
 	if (provd_profcache_get(api->profiles, cr->prec.der, cr->prec.der_len, &cr->use,
 	        &cr->kept) != SC_OK) {
 		sc_err_clear();
@@ -1124,6 +1126,40 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 	return SC_OK;
 }
 
+/* What cert_profile_load read, released (judge9: a row read for another profile ID). */
+static void cert_profile_unload(const struct provd_api *api, struct cert_req *cr)
+{
+	sc_profile_free(cr->prof);
+	cr->prof = NULL;
+	provd_profcache_release(api->profiles, cr->kept);
+	cr->kept = NULL;
+	cr->use = NULL;
+	sc_reg_profile_rec_clear(&cr->prec);
+	memset(&cr->prec, 0, sizeof(cr->prec));
+	sk_X509_pop_free(cr->chain, X509_free);
+	cr->chain = NULL;
+	provd_ders_clear(&cr->chain_der);
+	memset(&cr->chain_der, 0, sizeof(cr->chain_der));
+	cr->loaded = 0;
+	cr->pin = 0;
+}
+
+/* The profile the certificate names (read once: cert_first may have read it), for its device. */
+static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, struct cert_req *cr)
+{
+	sc_err r;
+
+	if (cr->loaded && strcmp(cr->prec.profile_id, cr->crec.profile_id) != 0)
+		cert_profile_unload(api, cr);
+	if (!cr->loaded && (r = cert_profile_load(api, reg, cr)) != SC_OK)
+		return r;
+	cr->loaded = 1;
+	if (strcmp(cr->prec.device_id, cr->device_id) != 0)
+		return sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, not %s",
+		    cr->crec.profile_id, cr->prec.device_id, cr->device_id);
+	return SC_OK;
+}
+
 /*
  * #17 (first9): a pinned device's first certificate. Its profile row carries the chain the
  * device showed with its profile request; when those certificates are byte for byte the
@@ -1139,7 +1175,7 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
  * under this root, or a registry error leaves the cache as it was (the full computation).
  * docs/THREAT-MODEL.md "Session 9 (first9)". Log: pin=hit.
  */
-static void cert_pin(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp)
+static int pin_vouch(const struct provd_ctx *ctx, struct cert_req *cr)
 {
 	const struct provd_api *api = ctx->api;
 	struct sc_reg_pin pin;
@@ -1147,11 +1183,11 @@ static void cert_pin(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 	char hex[65];
 	unsigned md_len = 0;
 	size_t kek_len = 0;
-	int n = sk_X509_num(cr->chain), found = 0, match = 0;
+	int n = sk_X509_num(cr->chain), found = 0, match = 0, hit = 0;
 
 	if (api->sigs == NULL || !sc_fast_enabled() || n < 1 || n > PROVD_MAX_CHAIN ||
 	    n != cr->chain_der.n || !sc_device_id_valid(cr->device_id))
-		return;
+		return 0;
 	/* One candidate issuer per certificate: the path the pin's validation built is this one. */
 	for (int i = 0; i < n; i++) {
 		X509 *x = sk_X509_value(cr->chain, i);
@@ -1188,10 +1224,20 @@ static void cert_pin(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 	for (int i = 0; i < n; i++)
 		sc_sig_cache_vouch(api->sigs, cr->chain_der.item[i].der, cr->chain_der.item[i].len,
 		    i + 1 < n ? sk_X509_value(cr->chain, i + 1) : api->mfr_root);
-	provd_log_add(resp, "pin=hit");
+	hit = 1;
 out:
 	ERR_clear_error();
 	sc_err_clear();
+	return hit;
+}
+
+/* pin_vouch once per request (judge9: cert_first may have asked for this device). Log: pin=hit. */
+static void cert_pin(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp)
+{
+	if (cr->pin == 0)
+		cr->pin = pin_vouch(ctx, cr) ? 1 : -1;
+	if (cr->pin > 0)
+		provd_log_add(resp, "pin=hit");
 }
 
 /*
@@ -1565,6 +1611,85 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 	provd_leafrefs_put(api->leafrefs, ref, cr->prec.profile_not_after);
 }
 
+/*
+ * #17 (judge9): a pinned device's first certificate of an ordinary profile this process signed
+ * and keeps, judged in DER (fast/leaf_ref.h sc_leaf_first_judge: the builder's bytes, the
+ * leaf's signature, the device CA's path validated strictly, the leaf's name constraints)
+ * instead of the leaf's parse, its path validation and check_profile. It only accepts: on a
+ * miss the full path runs and keeps what was read here (the profile row and chain for
+ * cert_profile, the pin's answer for cert_pin), so nothing is read twice and every refusal keeps
+ * its name and order. The phases it stands for: cert_parse (the same text forms; the device is
+ * the profile's, which the builder writes), cert_profile, cert_in_time, cert_pin, cert_verify
+ * (the kept profile's branch), cert_fields. A "crl" is then checked by cert_crl as after
+ * cert_verify (*r its verdict): it judges the device CA's CRL, not the leaf.
+ * docs/THREAT-MODEL.md "Session 9 (judge9)". Log: pin=hit judge=pin.
+ */
+static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
+    time_t now, int *anchors, sc_err *r)
+{
+	const struct provd_api *api = ctx->api;
+	const char *networks[2] = { api->network_id, NULL };
+	json_t *v = json_object_get(ctx->body, "certificate");
+	uint8_t id[SC_PROFILE_ID_LEN], *der = NULL;
+	struct sc_verify_opts opts;
+	struct sc_leaf_fast f;
+	size_t len = 0;
+	int ok = 0;
+
+	*r = SC_OK;
+	if (api->sigs == NULL || !sc_fast_enabled() || !json_is_string(v) ||
+	    !cert_text_der(json_string_value(v), json_string_length(v), &der, &len))
+		return 0;
+	if (!sc_leaf_profile_id(der, len, id))
+		goto out;
+	sc_hex(id, sizeof(id), cr->crec.profile_id);
+	if (cert_profile_load(api, ctx->reg, cr) != SC_OK) {
+		cert_profile_unload(api, cr);
+		goto out;
+	}
+	cr->loaded = 1;
+	snprintf(cr->device_id, sizeof(cr->device_id), "%s", cr->prec.device_id);
+	if (cr->kept == NULL || renewal_of(cr->use) || cert_in_time(cr, now) != SC_OK ||
+	    !anchors_valid(api, now, anchors))
+		goto out;
+	cr->pin = pin_vouch(ctx, cr) ? 1 : -1;
+	if (cr->pin < 0)
+		goto out;
+	memset(&opts, 0, sizeof(opts));
+	opts.mfr_root = api->mfr_root;
+	opts.chain = cr->chain;
+	opts.allowed_networks = networks;
+	opts.profile = cr->use;
+	opts.net_root = api->net_root;
+	opts.at = now;
+	opts.profile_trusted = 1;
+	opts.sig_cache = api->sigs;
+	if (!sc_leaf_first_judge(der, len, &opts, &f))
+		goto out;
+	provd_log_add(resp, "device=%s", cr->device_id);
+	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
+	provd_log_add(resp, "pin=hit judge=pin");
+	sc_hex(f.fpr, sizeof(f.fpr), cr->crec.fpr);
+	snprintf(cr->crec.serial, sizeof(cr->crec.serial), "%s", f.serial);
+	snprintf(cr->crec.device_id, sizeof(cr->crec.device_id), "%s", cr->device_id);
+	cr->crec.not_before = (int64_t)f.not_before;
+	cr->crec.not_after = (int64_t)f.not_after;
+	cr->crec.renewal = 0;
+	cr->crec.period = 0;
+	cr->der = der;
+	cr->crec.der = der;
+	cr->crec.der_len = len;
+	der = NULL;
+	ok = 1;
+out:
+	OPENSSL_free(der);
+	ERR_clear_error();
+	sc_err_clear();
+	if (ok)
+		*r = cert_crl(ctx, cr, now);
+	return ok;
+}
+
 /* Every phase before the registry's write, in docs/API.md's order; *anchors as in
  * anchors_valid (NULL: one certificate). */
 static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
@@ -1574,6 +1699,8 @@ static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
 
 	if (cert_fast(ctx, cr, resp, now, anchors))
 		return SC_OK;
+	if (cert_first(ctx, cr, resp, now, anchors, &r))
+		return r;
 	if ((r = cert_parse(ctx, cr, resp)) != SC_OK ||
 	    (r = cert_profile(ctx->api, ctx->reg, cr)) != SC_OK ||
 	    (r = cert_in_time(cr, now)) != SC_OK)

@@ -198,6 +198,11 @@ check "DEV-A's first certificate: the chain's signatures from its pin" \
   grep -q "POST /v1/certificates 201 .*device=DEV-A .*pin=hit" "$T/provd.log"
 check "DEV-C's too (pinned by provd at its first contact)" \
   grep -q "POST /v1/certificates 201 .*device=DEV-C .*pin=hit" "$T/provd.log"
+# judge9: and judged in DER against the builder's output (the profile is an ordinary one this
+# provd signed and keeps), without the leaf's parse or its path validation.
+check "DEV-A's first certificate: judged (judge=pin)" \
+  grep -q "POST /v1/certificates 201 .*device=DEV-A .*pin=hit judge=pin" "$T/provd.log"
+check "DEV-C's too" grep -q "POST /v1/certificates 201 .*device=DEV-C .*pin=hit judge=pin" "$T/provd.log"
 proved_profile() { # proved_profile NAME: a profile for NAME's device (with its proof) and its leaf
   local ch p
   ch=$(scn device challenge --sp "$T/$1.sock")
@@ -221,14 +226,18 @@ register "$T/f-bad.pem"
 api_is "DEV-F: a leaf whose signature is not the device CA's" 422 chain
 check "named: the leaf's signature (depth 0)" grep -q "certificate signature failure (depth 0)" "$T/.api"
 check "its chain was the pin's all the same" grep -q "POST /v1/certificates 422 .*device=DEV-F .*pin=hit" "$T/provd.log"
+check "not judged (the full path named it)" bash -c "! grep 'POST /v1/certificates 422 .*device=DEV-F ' '$T/provd.log' | grep -q judge="
+check "logged once: pin=hit" [ "$(grep 'POST /v1/certificates 422 .*device=DEV-F ' "$T/provd.log" | grep -o 'pin=hit' | wc -l)" = 1 ]
 register "$T/f-leaf.pem"
 api_is "DEV-F: its genuine certificate" 201
-check "DEV-F: pin=hit" bash -c "grep 'POST /v1/certificates 201 .*device=DEV-F ' '$T/provd.log' | grep -q ' pin=hit'"
+check "DEV-F: pin=hit" bash -c "grep 'POST /v1/certificates 201 .*device=DEV-F ' '$T/provd.log' | grep -q ' pin=hit judge=pin'"
 # The device revoked between its profile and its certificate: refused, as before.
 proved_profile e
 ok "DEV-E revoked" sc net device revoke --db "$REG_DB" --device-id DEV-E --reason test
 register "$T/e-leaf.pem"
 api_is "DEV-E: revoked between profile and certificate" 403 revoked
+check "DEV-E: judged, then refused by the registry's transaction" \
+  grep -q "POST /v1/certificates 403 .*device=DEV-E .*judge=pin" "$T/provd.log"
 # The pin gone or replaced between the profile and the certificate (written past the
 # registry's triggers, as only the database's owner can): the full computation, registered.
 if [ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ]; then
@@ -242,12 +251,14 @@ register "$T/h-leaf.pem"
 api_is "DEV-H: its pin removed after its profile" 201
 check "DEV-H: verified in full (no pin=hit)" bash -c "grep -q ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' && \
   ! grep ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' | grep -q pin=hit"
+check "DEV-H: not judged" bash -c "! grep ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' | grep -q judge="
 proved_profile g
 db "UPDATE device_pins SET ca_sha256 = '$(printf '%064d' 0)' WHERE device_id = 'DEV-G'"
 register "$T/g-leaf.pem"
 api_is "DEV-G: its pin replaced after its profile" 201
 check "DEV-G: verified in full (no pin=hit)" bash -c "grep -q ' serial=$(serial_of "$T/g-leaf.pem")' '$T/provd.log' && \
   ! grep ' serial=$(serial_of "$T/g-leaf.pem")' '$T/provd.log' | grep -q pin=hit"
+check "DEV-G: not judged" bash -c "! grep ' serial=$(serial_of "$T/g-leaf.pem")' '$T/provd.log' | grep -q judge="
 
 stop_provd
 finish

@@ -23,7 +23,9 @@
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
+#include "fast/fast.h"
 #include "fast/leaf_ref.h"
+#include "fast/x509.h"
 #include "text.h"
 #include "testworld.h"
 
@@ -37,6 +39,13 @@ static uint8_t *der[COUNT];
 static size_t der_len[COUNT];
 static STACK_OF(X509) *chain;
 static time_t now;
+/* judge9: an ordinary profile, its first leaf, the chain as provd holds it (legacy keys). */
+static struct sc_profile *prof1;
+static X509 *first;
+static uint8_t *first_der;
+static size_t first_len;
+static STACK_OF(X509) *fchain;
+static const char *nets[2];
 
 static X509 *issue(uint32_t index, uint64_t counter, X509 *ca, EVP_PKEY *ca_key)
 {
@@ -89,6 +98,32 @@ static sc_err full_check(const uint8_t *d, size_t len)
 	return r;
 }
 
+/* judge9: a first certificate of profile p (counter 7) under ca. */
+static X509 *first_leaf(struct sc_profile *p, X509 *ca, EVP_PKEY *ca_key)
+{
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &key), SC_OK);
+	assert_int_equal(sc_cert_issue_leaf(p, key, ca, ca_key, 7, &x), SC_OK);
+	EVP_PKEY_free(key);
+	return x;
+}
+
+/* x as selfcert-provd's certificate cache holds it: parsed by sc_fast_cert_from_der. */
+static X509 *legacy(X509 *x)
+{
+	uint8_t *d = NULL;
+	size_t len = 0;
+	X509 *y = NULL;
+
+	to_der(x, &d, &len);
+	assert_int_equal(sc_fast_cert_from_der(d, len, &y), SC_OK);
+	assert_non_null(y);
+	OPENSSL_free(d);
+	return y;
+}
+
 static int group_setup(void **state)
 {
 	struct sc_profile_params pp;
@@ -109,12 +144,30 @@ static int group_setup(void **state)
 		leaf[i] = issue(i, 1 + i, world.device_ca, world.csk);
 		to_der(leaf[i], &der[i], &der_len[i]);
 	}
+	/* judge9 */
+	sc_test_profile_params(&world, &pp);
+	pp.not_before = now - 30;
+	pp.not_after = pp.not_before + 2 * CAD;
+	assert_int_equal(sc_profile_create(&pp, &prof1), SC_OK);
+	assert_int_equal(sc_profile_sign(prof1, world.signer_key, world.signer, NULL, 0), SC_OK);
+	first = first_leaf(prof1, world.device_ca, world.csk);
+	to_der(first, &first_der, &first_len);
+	sc_fast_x509_set(1);
+	fchain = sk_X509_new_null();
+	assert_non_null(fchain);
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		assert_true(sk_X509_push(fchain, legacy(sk_X509_value(chain, i))) > 0);
+	nets[0] = world.network_id;
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
+	X509_free(first);
+	OPENSSL_free(first_der);
+	sk_X509_pop_free(fchain, X509_free);
+	sc_profile_free(prof1);
 	for (int i = 0; i < COUNT; i++) {
 		X509_free(leaf[i]);
 		OPENSSL_free(der[i]);
@@ -300,6 +353,284 @@ static void test_not_covered(void **state)
 	assert_null(ref);
 }
 
+/* ---- judge9: a device's first certificate (sc_leaf_first_judge) ---- */
+
+static void first_opts(struct sc_verify_opts *o, STACK_OF(X509) *ch, struct sc_profile *p,
+    time_t at)
+{
+	memset(o, 0, sizeof(*o));
+	o->mfr_root = world.mfr_root;
+	o->chain = ch;
+	o->allowed_networks = nets;
+	o->profile = p;
+	o->net_root = world.net_root;
+	o->at = at;
+	o->profile_trusted = 1;
+}
+
+/* The full check with the same options (provd's cert_verify for a kept profile). */
+static sc_err first_full(const uint8_t *d, size_t len, STACK_OF(X509) *ch, struct sc_profile *p,
+    time_t at)
+{
+	const unsigned char *q = d;
+	X509 *x = d2i_X509(NULL, &q, (long)len);
+	struct sc_verify_opts o;
+	sc_err r;
+
+	if (x == NULL)
+		return SC_ERR_MALFORMED;
+	first_opts(&o, ch, p, at);
+	r = sc_verify_chain(x, &o, NULL);
+	X509_free(x);
+	return r;
+}
+
+/* Not judged; the full check refuses it with want (detail containing detail). */
+static void first_refused(const uint8_t *d, size_t len, STACK_OF(X509) *ch, struct sc_profile *p,
+    time_t at, sc_err want, const char *detail)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+
+	first_opts(&o, ch, p, at);
+	assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 0);
+	assert_int_equal(first_full(d, len, ch, p, at), want);
+	if (detail != NULL && strstr(sc_err_detail(), detail) == NULL)
+		fail_msg("detail \"%s\" lacks \"%s\"", sc_err_detail(), detail);
+}
+
+static void test_first_judged(void **state)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(first), NULL);
+	char *sh = BN_bn2hex(bn);
+	uint8_t md[32];
+	const char *two[3] = { world.network_id, "other", NULL };
+
+	(void)state;
+	first_opts(&o, fchain, prof1, now);
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 1);
+	assert_int_equal(first_full(first_der, first_len, fchain, prof1, now), SC_OK);
+	assert_int_equal(f.renewal, 0);
+	assert_int_equal(f.index, 0);
+	assert_int_equal(f.counter, 7);
+	assert_int_equal(f.not_before, now - 30);
+	assert_int_equal(f.not_after, now - 30 + 2 * CAD);
+	EVP_Digest(first_der, first_len, md, NULL, EVP_sha256(), NULL);
+	assert_memory_equal(f.fpr, md, 32);
+	for (char *c = sh; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
+	assert_string_equal(f.serial, sh);
+	OPENSSL_free(sh);
+	BN_free(bn);
+	/* Not for: a profile not kept, two allowed networks, shortcuts off, a renewal profile. */
+	o.profile_trusted = 0;
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
+	first_opts(&o, fchain, prof1, now);
+	o.allowed_networks = two;
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
+	first_opts(&o, fchain, prof1, now);
+	sc_fast_set(0);
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
+	sc_fast_set(1);
+	first_opts(&o, fchain, prof, now);
+	assert_int_equal(sc_leaf_first_judge(der[0], der_len[0], &o, &f), 0);
+	/* Outside the leaf's time: not judged; the full check names it. */
+	first_refused(first_der, first_len, fchain, prof1, now + 2 * CAD, SC_ERR_CHAIN,
+	    "certificate has expired (depth 0)");
+}
+
+/* A copy of first with edit applied, re-signed by the device CA's key. */
+static void first_edited(void (*edit)(X509 *), uint8_t **d, size_t *len)
+{
+	X509 *y = X509_dup(first);
+
+	assert_non_null(y);
+	edit(y);
+	assert_true(X509_sign(y, world.csk, EVP_sha256()) > 0);
+	to_der(y, d, len);
+	X509_free(y);
+}
+
+static void edit_validity(X509 *x)
+{
+	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), now - 30 + 2 * CAD + 1));
+}
+
+static void edit_key(X509 *x)
+{
+	EVP_PKEY *k = NULL;
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_true(X509_set_pubkey(x, k) == 1);
+	EVP_PKEY_free(k);
+}
+
+static void edit_san(X509 *x)
+{
+	GENERAL_NAMES *g = GENERAL_NAMES_new();
+	GENERAL_NAME *n = GENERAL_NAME_new();
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+
+	assert_true(g != NULL && n != NULL && s != NULL);
+	assert_true(ASN1_STRING_set(s, "x.example", -1) == 1);
+	GENERAL_NAME_set0_value(n, GEN_DNS, s);
+	assert_true(sk_GENERAL_NAME_push(g, n) > 0);
+	assert_true(X509_add1_ext_i2d(x, NID_subject_alt_name, g, 0, X509V3_ADD_REPLACE) == 1);
+	GENERAL_NAMES_free(g);
+}
+
+static void edit_serial(X509 *x)
+{
+	static const uint8_t big[21] = { 0x01 };
+	BIGNUM *bn = BN_bin2bn(big, sizeof(big), NULL);
+
+	assert_non_null(bn);
+	assert_non_null(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)));
+	BN_free(bn);
+}
+
+static void edit_ext(X509 *x)
+{
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+
+	assert_non_null(s);
+	assert_true(ASN1_STRING_set(s, "added", -1) == 1);
+	assert_true(X509_add1_ext_i2d(x, NID_netscape_comment, s, 0, X509V3_ADD_APPEND) == 1);
+	ASN1_IA5STRING_free(s);
+}
+
+static void test_first_hostile(void **state)
+{
+	struct sc_test_cert spec;
+	EVP_PKEY *other = NULL;
+	X509 *other_ca = NULL, *short_ca = NULL, *x;
+	STACK_OF(X509) *ch;
+	uint8_t *d = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &other), SC_OK);
+	/* Signed by another key. */
+	resigned(first, other, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_CHAIN, "signature failure (depth 0)");
+	OPENSSL_free(d);
+	/* A field not the profile's, signed by the device CA itself. */
+	first_edited(edit_validity, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING, "validity.notAfter");
+	OPENSSL_free(d);
+	first_edited(edit_key, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING, "subjectKeyIdentifier");
+	OPENSSL_free(d);
+	first_edited(edit_san, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING, "subjectAltName");
+	OPENSSL_free(d);
+	first_edited(edit_ext, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING, "extensions");
+	OPENSSL_free(d);
+	/* A serial of 21 octets: a form the judge does not take; the full check decides. */
+	first_edited(edit_serial, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_OK, NULL);
+	OPENSSL_free(d);
+	/* Another issuer: a second genuine device CA of the same device. */
+	assert_int_equal(sc_test_world_device_ca(&world, other, world.device_id, &other_ca), SC_OK);
+	x = first_leaf(prof1, other_ca, other);
+	to_der(x, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_CHAIN, NULL);
+	OPENSSL_free(d);
+	X509_free(x);
+	/* The device CA expired at the time judged (the leaf still valid then). */
+	memset(&spec, 0, sizeof(spec));
+	spec.serial_number = world.device_id;
+	spec.pub = other;
+	spec.issuer = world.mfr_ca;
+	spec.issuer_key = world.mfr_ca_key;
+	spec.not_before = now - 60;
+	spec.not_after = now + 60;
+	spec.bc = "critical,CA:TRUE,pathlen:0";
+	spec.ku = "critical,keyCertSign,cRLSign";
+	spec.nc_serial = world.device_id;
+	assert_int_equal(sc_test_cert_make(&spec, &short_ca), SC_OK);
+	x = first_leaf(prof1, short_ca, other);
+	to_der(x, &d, &len);
+	ch = sk_X509_new_null();
+	assert_non_null(ch);
+	assert_true(sk_X509_push(ch, legacy(short_ca)) > 0);
+	for (int i = 1; i < sk_X509_num(fchain); i++) {
+		assert_true(X509_up_ref(sk_X509_value(fchain, i)) == 1);
+		assert_true(sk_X509_push(ch, sk_X509_value(fchain, i)) > 0);
+	}
+	{
+		struct sc_verify_opts o;
+		struct sc_leaf_fast f;
+
+		first_opts(&o, ch, prof1, now);
+		assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 1);
+	}
+	first_refused(d, len, ch, prof1, now + 120, SC_ERR_CHAIN,
+	    "certificate has expired (depth 1)");
+	sk_X509_pop_free(ch, X509_free);
+	OPENSSL_free(d);
+	X509_free(x);
+	X509_free(short_ca);
+	X509_free(other_ca);
+	EVP_PKEY_free(other);
+}
+
+/* A profile whose keyUsage has keyCertSign: the builder makes the leaf, path validation and
+ * the binding refuse it, and the judge does not take it. */
+static void test_first_ca_profile(void **state)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	X509 *x;
+	uint8_t *d = NULL;
+	size_t len = 0;
+
+	(void)state;
+	sc_test_profile_params(&world, &pp);
+	pp.not_before = now - 30;
+	pp.not_after = pp.not_before + 2 * CAD;
+	pp.key_usage = KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	x = first_leaf(p, world.device_ca, world.csk);
+	to_der(x, &d, &len);
+	first_refused(d, len, fchain, p, now, SC_ERR_CHAIN, NULL);
+	OPENSSL_free(d);
+	X509_free(x);
+	sc_profile_free(p);
+}
+
+static void test_first_every_byte(void **state)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	uint8_t *d = OPENSSL_memdup(first_der, first_len);
+	size_t accepted = 0;
+
+	(void)state;
+	assert_non_null(d);
+	first_opts(&o, fchain, prof1, now);
+	for (size_t i = 0; i < first_len; i++) {
+		d[i] ^= 0x01;
+		if (sc_leaf_first_judge(d, first_len, &o, &f)) {
+			accepted++;
+			fail_msg("byte %zu: judged (full check: %d)", i,
+			    (int)first_full(d, first_len, fchain, prof1, now));
+		}
+		d[i] ^= 0x01;
+	}
+	assert_int_equal(sc_leaf_first_judge(d, first_len - 1, &o, &f), 0);
+	d = OPENSSL_realloc(d, first_len + 1);
+	assert_non_null(d);
+	d[first_len] = 0;
+	assert_int_equal(sc_leaf_first_judge(d, first_len + 1, &o, &f), 0);
+	assert_int_equal(accepted, 0);
+	OPENSSL_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +639,10 @@ int main(void)
 		cmocka_unit_test(test_past_count_and_time),
 		cmocka_unit_test(test_every_byte),
 		cmocka_unit_test(test_not_covered),
+		cmocka_unit_test(test_first_judged),
+		cmocka_unit_test(test_first_hostile),
+		cmocka_unit_test(test_first_ca_profile),
+		cmocka_unit_test(test_first_every_byte),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -15,9 +15,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <selfcert/alg.h>
+#include <selfcert/cache.h>
 #include <selfcert/oid.h>
 
+#include "fast/fast.h"
 #include "fast/leaf_ref.h"
+#include "fast/x509.h"
+#include "profile_key.h"
 #include "text.h"
 
 #define REF_EXTS_MAX 16
@@ -631,6 +636,239 @@ int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t 
 	    judge_exts(ref, &f[7], pt, pt_len, &out->counter) && judge_signature(ref, &tbs, &sig) &&
 	    EVP_Digest(der, len, out->fpr, NULL, ref->sha256, NULL);
 	ERR_clear_error();
+	if (!ok)
+		memset(out, 0, sizeof(*out));
+	return ok;
+}
+
+/* ---- judge9: a device's first certificate against the builder's output ---- */
+
+/* ecdsa-with-SHA256 without parameters; id-ecPublicKey on prime256v1 (the only forms judged). */
+static const uint8_t ecdsa_sha256_alg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+	0x04, 0x03, 0x02 };
+static const uint8_t ec_p256_alg[] = { 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+	0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+
+static int tlv_is(const struct tlv *t, const uint8_t *b, size_t n)
+{
+	return t->len == n && memcmp(t->p, b, n) == 0;
+}
+
+/* The issuance extension's counter (non-critical, the builder's form); 0 if none. */
+static int first_counter(const struct tlv *f7, uint64_t *counter)
+{
+	struct tlv ext[REF_EXTS_MAX], oid, val, prefix;
+	size_t n = 0;
+	int found = 0;
+
+	if (!split_exts(f7, ext, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!split_ext(&ext[i], &oid, &val)) {
+			if (oid_is(&oid, sc_nid_pe_issuance()))
+				return 0;
+			continue;
+		}
+		if (oid_is(&oid, sc_nid_pe_issuance())) {
+			if (found || !split_issuance(&val, &prefix, counter))
+				return 0;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/*
+ * The chain above the leaf as path validation with the leaf would judge it: strict validation
+ * of the device CA to the root at `at` (the pin's validation was neither strict nor at this
+ * time), the path it builds exactly the chain and the root, the device CA a CA that may sign
+ * certificates, and every pathLen counted with the leaf below (X509_verify_cert checks pathLen
+ * only above index 1: with the device CA as the target the manufacturer CA's is not checked).
+ * *path: the validated path (the caller's, sk_X509_pop_free).
+ */
+static int first_chain(X509 *ca, const struct sc_verify_opts *opts, time_t at,
+    STACK_OF(X509) **path)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509) *up = NULL;
+	int n = sk_X509_num(opts->chain), ok = 0, plen = 0;
+
+	*path = NULL;
+	if ((up = sk_X509_new_null()) == NULL)
+		goto out;
+	for (int i = 1; i < n; i++)
+		if (!sk_X509_push(up, sk_X509_value(opts->chain, i)))
+			goto out;
+	if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_add_cert(store, opts->mfr_root) ||
+	    !X509_STORE_CTX_init(ctx, store, ca, up) ||
+	    sc_sig_cache_attach(ctx, opts->sig_cache) != SC_OK)
+		goto out;
+	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
+	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+	if (X509_verify_cert(ctx) != 1 || (*path = X509_STORE_CTX_get1_chain(ctx)) == NULL ||
+	    sk_X509_num(*path) != n + 1 || X509_cmp(sk_X509_value(*path, n), opts->mfr_root) != 0)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(*path, i), sk_X509_value(opts->chain, i)) != 0)
+			goto out;
+	if (X509_check_ca(ca) != 1 || (X509_get_key_usage(ca) & KU_KEY_CERT_SIGN) == 0)
+		goto out;
+	for (int k = 0; k <= n; k++) {
+		X509 *x = sk_X509_value(*path, k);
+		long pl = X509_get_pathlen(x);
+
+		/* Policy constraints, mappings or inhibitAnyPolicy could judge a policy-less leaf
+		 * otherwise than its CA: such a chain is not judged here. */
+		if ((X509_get_extension_flags(x) & EXFLAG_PROXY) != 0 ||
+		    (k >= 1 && pl != -1 && plen > pl) ||
+		    X509_get_ext_by_NID(x, NID_policy_constraints, -1) >= 0 ||
+		    X509_get_ext_by_NID(x, NID_policy_mappings, -1) >= 0 ||
+		    X509_get_ext_by_NID(x, NID_inhibit_any_policy, -1) >= 0)
+			goto out;
+		if ((X509_get_extension_flags(x) & EXFLAG_SI) == 0)
+			plen++;
+	}
+	ok = 1;
+out:
+	if (!ok) {
+		sk_X509_pop_free(*path, X509_free);
+		*path = NULL;
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_free(up);
+	return ok;
+}
+
+/*
+ * The leaf's own checks of path validation, on the builder's certificate (its names and
+ * extensions are the leaf's, byte for byte): not a CA, no unhandled critical extension, the
+ * strict form (non-empty names, a subjectAltName not empty, an AKID with a key ID only, v3), and
+ * the name constraints of every certificate of the path, the common name included.
+ */
+static int first_leaf_form(X509 *want, STACK_OF(X509) *path)
+{
+	uint32_t fl = X509_get_extension_flags(want);
+	GENERAL_NAMES *san;
+	int crit = -1, ok;
+
+	if ((fl & (EXFLAG_CA | EXFLAG_CRITICAL | EXFLAG_PROXY | EXFLAG_INVALID)) != 0 ||
+	    X509_check_ca(want) != 0 || (X509_get_key_usage(want) & KU_KEY_CERT_SIGN) != 0 ||
+	    X509_get_pathlen(want) != -1 || X509_get_version(want) != X509_VERSION_3 ||
+	    X509_NAME_entry_count(X509_get_issuer_name(want)) == 0 ||
+	    X509_NAME_entry_count(X509_get_subject_name(want)) == 0 ||
+	    X509_get0_authority_key_id(want) == NULL || X509_get0_authority_issuer(want) != NULL ||
+	    X509_get0_authority_serial(want) != NULL)
+		return 0;
+	san = X509_get_ext_d2i(want, NID_subject_alt_name, &crit, NULL);
+	ok = san != NULL ? sk_GENERAL_NAME_num(san) > 0 : crit == -1;
+	GENERAL_NAMES_free(san);
+	for (int k = 0; ok && k < sk_X509_num(path); k++) {
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(sk_X509_value(path, k),
+		    NID_name_constraints, &crit, NULL);
+
+		if (nc == NULL) {
+			ok = crit == -1;
+			continue;
+		}
+		ok = NAME_CONSTRAINTS_check(want, nc) == X509_V_OK &&
+		    NAME_CONSTRAINTS_check_CN(want, nc) == X509_V_OK;
+		NAME_CONSTRAINTS_free(nc);
+	}
+	return ok;
+}
+
+/* The builder's TBS for this leaf's key and counter, field by field against the leaf's but
+ * the serial (the SP's choice; its form checked by the caller). */
+static int first_same(X509 *want, const struct tlv *f)
+{
+	unsigned char *wder = NULL;
+	struct tlv wtbs, wf[8];
+	const uint8_t *p;
+	int n, ok = 0;
+
+	/* The builder leaves an unsigned certificate's signature algorithm unset: the one the leaf
+	 * must carry (checked by the caller), so that the TBS encodes; then compared like the rest. */
+	if (X509_ALGOR_set0((X509_ALGOR *)X509_get0_tbs_sigalg(want),
+	        OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL) != 1 ||
+	    (n = i2d_re_X509_tbs(want, &wder)) <= 0)
+		goto out;
+	p = wder;
+	if (!der_next(&p, wder + n, &wtbs) || p != wder + n || !der_split(&wtbs, wf, 8))
+		goto out;
+	ok = 1;
+	for (int i = 0; ok && i < 8; i++)
+		if (i != 1)
+			ok = f[i].len == wf[i].len && memcmp(f[i].p, wf[i].p, f[i].len) == 0;
+out:
+	OPENSSL_free(wder);
+	return ok;
+}
+
+int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    struct sc_leaf_fast *out)
+{
+	struct tlv tbs, f[8], sigalg, sig, spki[2];
+	struct sc_profile_info info;
+	STACK_OF(X509) *path = NULL;
+	EVP_PKEY *pub = NULL;
+	X509 *want = NULL, *ca;
+	const EVP_MD *md;
+	int64_t nb = 0, na = 0;
+	time_t at, want_nb, want_na;
+	int valid = 0, done = 0, ok = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!sc_fast_enabled() || der == NULL || opts == NULL || opts->profile == NULL ||
+	    !opts->profile_trusted || opts->chain == NULL || opts->mfr_root == NULL ||
+	    opts->allowed_networks == NULL || opts->allowed_networks[0] == NULL ||
+	    opts->allowed_networks[1] != NULL || sk_X509_num(opts->chain) < 1 ||
+	    sk_X509_num(opts->chain) > REF_CHAIN_MAX || sc_oids_init() != SC_OK)
+		goto out;
+	ca = sk_X509_value(opts->chain, 0);
+	at = opts->at != 0 ? opts->at : time(NULL);
+	sc_profile_get_info(opts->profile, &info);
+	/* An ordinary profile, this network's, signed with ECDSA-SHA-256 by the device CA. */
+	if (!info.signed_ || info.renewal_count != 0 ||
+	    strcmp(info.network_id, opts->allowed_networks[0]) != 0 ||
+	    (md = sc_sign_md(X509_get0_pubkey(ca), info.cert_digest)) == NULL ||
+	    EVP_MD_get_type(md) != NID_sha256 ||
+	    EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) != EVP_PKEY_EC)
+		goto out;
+	if (!split_cert(der, len, &tbs, f, &sigalg, &sig) || !serial_hex(&f[1], out->serial) ||
+	    !tlv_is(&f[2], ecdsa_sha256_alg, sizeof(ecdsa_sha256_alg)) ||
+	    !tlv_is(&sigalg, ecdsa_sha256_alg, sizeof(ecdsa_sha256_alg)) ||
+	    !der_split(&f[6], spki, 2) || !tlv_is(&spki[0], ec_p256_alg, sizeof(ec_p256_alg)) ||
+	    !first_counter(&f[7], &out->counter))
+		goto out;
+	/* The leaf's key (a legacy EC key: an uncompressed point on the curve), its times. */
+	if (sc_fast_cert_peek(der, len, at, &valid, &nb, &na, &pub) != SC_OK)
+		goto out;
+	sc_profile_leaf_validity(&info, 0, &want_nb, &want_na);
+	if (!(want_nb <= at && at < want_na) ||
+	    sc_cert_expected_leaf_at(opts->profile, pub, ca, out->counter, 0, &want) != SC_OK ||
+	    !first_same(want, f))
+		goto out;
+	sc_fast_ecdsa_sha256_verify(X509_get0_pubkey(ca), tbs.p, tbs.len, sig.v + 1, sig.vlen - 1,
+	    &done, &ok);
+	if (!done || !ok) {
+		ok = 0;
+		goto out;
+	}
+	ok = first_chain(ca, opts, at, &path) && first_leaf_form(want, path) &&
+	    EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
+	out->renewal = 0;
+	out->index = 0;
+	out->not_before = want_nb;
+	out->not_after = want_na;
+out:
+	sk_X509_pop_free(path, X509_free);
+	X509_free(want);
+	EVP_PKEY_free(pub);
+	ERR_clear_error();
+	sc_err_clear();
 	if (!ok)
 		memset(out, 0, sizeof(*out));
 	return ok;

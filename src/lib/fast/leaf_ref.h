@@ -68,4 +68,18 @@ int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t 
 
 void sc_leaf_ref_free(struct sc_leaf_ref *ref);
 
+/*
+ * judge9: 1 if der is a device's first certificate of an ordinary profile that sc_verify_chain
+ * would accept with opts (the profile kept by the caller: opts->profile_trusted 1; opts->chain
+ * the device's chain, device CA first, whose signatures the caller has vouched into
+ * opts->sig_cache from the device's pin; one allowed network; opts->at the time judged), with
+ * *out filled (index 0); 0 otherwise (run the full check). It compares the leaf's TBS with the
+ * builder's (sc_cert_expected_leaf_at for the leaf's key and counter) but for the serial,
+ * verifies the leaf's signature, validates the device CA's path strictly at opts->at, and runs
+ * path validation's leaf checks (form, name constraints) on the builder's certificate. Why that
+ * is the full check's verdict: docs/THREAT-MODEL.md "Session 9 (judge9)". No error state left.
+ */
+int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    struct sc_leaf_fast *out);
+
 #endif
