@@ -374,12 +374,25 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
+int bench_agent_connections;
+
+/* How a request meets its connection under bench_agent_connections (bench_net.h). */
+enum conn_use {
+	C_OPEN = 1,  /* a real client connects anew here */
+	C_CLOSE = 2, /* and closes after this request */
+};
+
 /* POST body to url on the client's keep-alive handle; the status, the answer in a. */
-static long post(CURL *h, const char *url, const char *body, struct answer *a, long *connects)
+static long post(CURL *h, const char *url, const char *body, struct answer *a, long *connects,
+    int use)
 {
 	long status = 0, nc = 0;
 	CURLcode rc;
 
+	if (!bench_agent_connections)
+		use = 0;
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, (use & C_OPEN) ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, (use & C_CLOSE) ? 1L : 0L);
 	a->len = 0;
 	if (a->p)
 		a->p[0] = '\0';
@@ -793,7 +806,8 @@ static void register_renewals(const struct bench_server *s, CURL *h, struct benc
 	    (body = json_dumps(jb, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/v1/certificates/batch", s->url);
-	if ((st = post(h, url, body, a, connects)) != 200 || strstr(a->p, "refused") != NULL)
+	if ((st = post(h, url, body, a, connects, C_OPEN | C_CLOSE)) != 200 ||
+	    strstr(a->p, "refused") != NULL)
 		bench_die("%s: POST /v1/certificates/batch: HTTP %ld: %.300s", d->id, st,
 		    a->p ? a->p : "");
 	free(body);
@@ -836,7 +850,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	                     : "");
 	free(proof);
 	snprintf(url, sizeof(url), "%s/v1/profiles", s->url);
-	if ((st = post(h, url, body, a, connects)) != 201)
+	if ((st = post(h, url, body, a, connects, C_OPEN)) != 201)
 		bench_die("%s: POST /v1/profiles: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
 	free(body);
 	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL ||
@@ -866,7 +880,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	    (cert_body = json_dumps(jc, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/v1/certificates", s->url);
-	if ((st = post(h, url, cert_body, a, connects)) != 201 ||
+	if ((st = post(h, url, cert_body, a, connects, C_CLOSE)) != 201 ||
 	    strstr(a->p, "\"status\":\"registered\"") == NULL)
 		bench_die("%s: POST /v1/certificates: HTTP %ld: %.300s", d->id, st,
 		    a->p ? a->p : "");
@@ -915,7 +929,7 @@ static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev 
 	    (body = json_dumps(j, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/api/v1/cfssl/sign", s->url);
-	if ((st = post(h, url, body, a, connects)) != 200)
+	if ((st = post(h, url, body, a, connects, C_OPEN | C_CLOSE)) != 200)
 		bench_die("%s: cfssl sign: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
 	json_decref(j);
 	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL ||

@@ -115,6 +115,13 @@ struct bench_clients {
 	CURL *h[BENCH_MAX_CLIENTS];
 };
 void bench_clients_init(struct bench_clients *c, int n, const struct bench_world *w);
+/*
+ * 0 (default): each client keeps its connection for the whole run (both servers). 1: connect as
+ * a real client does (issue 17, PERFORMANCE.md 16.5): a selfcert-agent round (profile, then
+ * certificate) on one new connection, a batch registration (days later) on its own, and each
+ * cfssl certificate on its own: a full TLS handshake each, on both servers alike.
+ */
+extern int bench_agent_connections;
 void bench_clients_free(struct bench_clients *c);
 
 struct bench_drive_result {

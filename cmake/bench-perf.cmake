@@ -44,7 +44,11 @@ add_test(NAME bench/smoke_mem COMMAND bench_mem --rounds 1 --slots 4 --json)
 add_test(NAME bench/smoke_fleet COMMAND bench_fleet --devices 200 --clients 8 --json)
 # #17's fleet figure: renewal profiles and batched registration beside cfssl (none: not compared).
 add_test(NAME bench/smoke_fleet_renewal COMMAND bench_fleet --renewal 7 --devices 20 --clients 2 --json)
-set(SC_BENCH_SMOKE bench/smoke_p11 bench/smoke_mem bench/smoke_fleet bench/smoke_fleet_renewal)
+# The same with a connection per agent round, per batch and per cfssl certificate (16.5).
+add_test(NAME bench/smoke_fleet_agent_conns
+  COMMAND bench_fleet --renewal 7 --devices 20 --clients 2 --agent-connections --json)
+set(SC_BENCH_SMOKE bench/smoke_p11 bench/smoke_mem bench/smoke_fleet bench/smoke_fleet_renewal
+  bench/smoke_fleet_agent_conns)
 # The cfssl baseline needs Debian's golang-cfssl (scripts/deps.d/bench.txt); without it the
 # smoke test reports itself skipped rather than failing a build that lacks the package.
 add_test(NAME bench/smoke_ca COMMAND bench_ca --rounds 1 --devices 16 --clients 1,4 --json)

@@ -311,6 +311,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	const union MHD_ConnectionInfo *ci;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		provd_metrics_connection(srv->api.metrics);
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		/* Without its record a connection has only the idle timeout: never refuse for that. */
 		if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)

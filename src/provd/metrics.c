@@ -34,6 +34,7 @@ struct provd_metrics {
 	uint64_t refusals_hourly[PROVD_REFUSAL_HOURS][PROVD_E_COUNT];
 	uint64_t profiles[2]; /* by enum sc_key_origin */
 	uint64_t certificates;
+	uint64_t connections;
 };
 
 static const char *const endpoint_names[PROVD_EP_COUNT] = {
@@ -152,6 +153,15 @@ void provd_metrics_profile_issued(struct provd_metrics *m, enum sc_key_origin or
 	pthread_mutex_unlock(&m->lock);
 }
 
+void provd_metrics_connection(struct provd_metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->connections++;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void provd_metrics_cert_registered(struct provd_metrics *m)
 {
 	if (m == NULL)
@@ -236,6 +246,12 @@ sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts 
 	    "# TYPE selfcert_provd_certificates_registered_total counter\n"
 	    "selfcert_provd_certificates_registered_total %llu\n",
 	    (unsigned long long)snap->certificates);
+	put(&t,
+	    "# HELP selfcert_provd_connections_total Connections accepted (each a TLS handshake "
+	    "over HTTPS).\n"
+	    "# TYPE selfcert_provd_connections_total counter\n"
+	    "selfcert_provd_connections_total %llu\n",
+	    (unsigned long long)snap->connections);
 	put(&t,
 	    "# HELP selfcert_provd_refusals_total Requests refused, by error code.\n"
 	    "# TYPE selfcert_provd_refusals_total counter\n");

@@ -69,7 +69,15 @@ wait_stopped() {  # wait_stopped PID: until the process stopped itself (SIGSTOP)
 check "plain http off loopback: exit 2" [ $? -eq 2 ] && check "named" grep -q "http:// only to a loopback" "$T/.err"
 
 # --- embodiment 1: the device generates the key ---
+# conns: provd's connections so far (this scrape's own included).
+conns() { api GET /metrics; sed -n 's/^selfcert_provd_connections_total \([0-9]*\)$/\1/p' "$T/.api"; }
+C0=$(conns); L0=$(wc -l <"$T/provd.log")
 ok "enroll DEV-A1" agent a1 --once
+# One round, one connection (issue 17): the profile and the certificate went over the same TLS
+# connection, one handshake (+1: the second scrape's).
+C1=$(conns)
+check "enrollment on one connection: $C0 -> $C1" [ -n "$C0" -a "$C1" = "$((C0 + 2))" ]
+check "its two requests: a profile, a certificate" [ "$(tail -n +$((L0 + 1)) "$T/provd.log" | grep -cE ' POST /v1/(profiles 201|certificates 201) ')" = 2 ]
 check "stdout says enrolled" grep -q "^DEV-A1 enrolled key=1 serial=" "$T/.out"
 ok "leaf verifies with stock openssl" openssl verify -CAfile "$T/mfr/root.pem" -untrusted "$T/a1-out/chain.pem" "$T/a1-out/leaf.pem"
 ok "leaf verifies with selfcert" sc verify --json --mfr-root "$T/mfr/root.pem" --chain "$T/a1-out/chain.pem" "$T/a1-out/leaf.pem"
@@ -78,7 +86,10 @@ invariants a1 DEV-A1 "after enrollment"
 ok "second run: nothing due" agent a1 --once
 check "stdout says unchanged" grep -q "^DEV-A1 unchanged key=1 " "$T/.out"
 check "still one certificate" [ "$(certs_of DEV-A1)" = 1 ]
+C0=$(conns)
 ok "forced renewal" agent a1 --once --force-renew
+C1=$(conns)
+check "renewal on one connection: $C0 -> $C1" [ "$C1" = $((C0 + 2)) ]
 check "stdout says renewed" grep -q "^DEV-A1 renewed key=2 " "$T/.out"
 check "old key deleted" grep -q "old key 1 deleted" "$T/.err"
 check "two certificates" [ "$(certs_of DEV-A1)" = 2 ]
