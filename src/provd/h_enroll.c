@@ -1652,6 +1652,17 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	if (cr->kept == NULL || renewal_of(cr->use) || cert_in_time(cr, now) != SC_OK ||
 	    !anchors_valid(api, now, anchors))
 		goto out;
+	/*
+	 * The builder writes the profile's own deviceId into the leaf; the full path compares the
+	 * leaf's with the row's (DEVICE_MISMATCH): so the two must be the same here (review).
+	 */
+	{
+		struct sc_profile_info info;
+
+		sc_profile_get_info(cr->use, &info);
+		if (strcmp(info.device_id, cr->prec.device_id) != 0)
+			goto out;
+	}
 	cr->pin = pin_vouch(ctx, cr) ? 1 : -1;
 	if (cr->pin < 0)
 		goto out;
