@@ -253,22 +253,6 @@ static void json_side(const char *name, const struct side *s)
 	printf(",\"new_connections_in_rounds\":%ld}", s->new_conns);
 }
 
-/* judge9: lines of log holding both what and tag (e.g. 201 registrations judged in DER). */
-static size_t log_count(const char *log, const char *what, const char *tag)
-{
-	char line[1024];
-	FILE *f = fopen(log, "r");
-	size_t n = 0;
-
-	if (f == NULL)
-		bench_die("%s: cannot read it", log);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, what) != NULL && strstr(line, tag) != NULL)
-			n++;
-	fclose(f);
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	int rounds = 5, levels[MAX_LEVELS] = { 1, 8, 32 }, n_levels = 3, json = 0, tls = 1,
@@ -609,9 +593,9 @@ int main(int argc, char **argv)
 		    "a provd device is 2 requests, a cfssl device 1.\n",
 		    CA_TARGET);
 	{
-		size_t hit, other, judged;
+		size_t hit, other, judged, unjudged;
 
-		bench_pin_paths(provd.log, &hit, &other);
+		bench_log_tagged(provd.log, "POST /v1/profiles 201", " pin=hit", &hit, &other);
 		if (pinned_at_activation && other != 0)
 			bench_die(
 			    "--pin-at-activation: %zu of provd's profile requests did not take "
@@ -622,7 +606,7 @@ int main(int argc, char **argv)
 			    "provd's profile requests: %zu on the pinned path (pin=hit), %zu verified "
 			    "in full (first contact)\n",
 			    hit, other);
-		bench_cert_pin_paths(provd.log, &hit, &other);
+		bench_log_tagged(provd.log, "POST /v1/certificates 201", " pin=hit", &hit, &other);
 		if (pinned_at_activation && other != 0)
 			bench_die(
 			    "--pin-at-activation: %zu of provd's certificate registrations did not "
@@ -633,7 +617,8 @@ int main(int argc, char **argv)
 			    "provd's certificate registrations: %zu with the chain's signatures from "
 			    "the device's pin (pin=hit), %zu verified in full\n",
 			    hit, other);
-		judged = log_count(provd.log, "POST /v1/certificates 201", " judge=pin");
+		bench_log_tagged(provd.log, "POST /v1/certificates 201", " judge=pin", &judged,
+		    &unjudged);
 		if (pinned_at_activation && judged != hit)
 			bench_die(
 			    "--pin-at-activation: %zu of %zu pinned registrations were not judged "

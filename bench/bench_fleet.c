@@ -338,7 +338,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	    &cpu_ren);
 	bench_clients_free(&cl);
 	bench_stop(provd.pid);
-	bench_pin_paths(provd.log, &pin_hit, &pin_other);
+	bench_log_tagged(provd.log, "POST /v1/profiles 201", " pin=hit", &pin_hit, &pin_other);
 	if (!unpinned && pin_other != 0)
 		bench_die("%zu of provd's profile requests did not take the pinned path (see %s)",
 		    pin_other, provd.log);

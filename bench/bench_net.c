@@ -299,47 +299,25 @@ void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, co
 }
 
 /*
- * Which path provd's profile requests took, from its log (each answered request's line names it:
- * pin=hit, the pinned path; pin=new, a first contact verified and pinned; pin=checked). With
- * devices pinned at activation every one must be a hit, or the figures would not be what they
- * claim (bench_ca --pin-at-activation, bench_fleet --renewal).
+ * provd's log lines answering `request` (e.g. "POST /v1/profiles 201"): *tagged those naming tag
+ * (e.g. " pin=hit", the pinned path; " judge=pin"), *other the rest. With devices pinned at
+ * activation the benches require every one tagged, or the figures would not be what they claim
+ * (bench_ca --pin-at-activation, bench_fleet --renewal).
  */
-void bench_pin_paths(const char *log, size_t *hit, size_t *other)
+void bench_log_tagged(const char *log, const char *request, const char *tag, size_t *tagged,
+    size_t *other)
 {
 	char line[1024];
 	FILE *f = fopen(log, "r");
 
-	*hit = *other = 0;
+	*tagged = *other = 0;
 	if (f == NULL)
 		bench_die("%s: cannot read it", log);
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, "POST /v1/profiles 201") == NULL)
+		if (strstr(line, request) == NULL)
 			continue;
-		if (strstr(line, " pin=hit") != NULL)
-			(*hit)++;
-		else
-			(*other)++;
-	}
-	fclose(f);
-}
-
-/*
- * Issue 17 (first9): provd's certificate registrations (POST /v1/certificates answered 201) whose
- * chain's signatures came from the device's pin (pin=hit on the line) and the others.
- */
-void bench_cert_pin_paths(const char *log, size_t *hit, size_t *other)
-{
-	char line[1024];
-	FILE *f = fopen(log, "r");
-
-	*hit = *other = 0;
-	if (f == NULL)
-		bench_die("%s: cannot read it", log);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, "POST /v1/certificates 201") == NULL)
-			continue;
-		if (strstr(line, " pin=hit") != NULL)
-			(*hit)++;
+		if (strstr(line, tag) != NULL)
+			(*tagged)++;
 		else
 			(*other)++;
 	}

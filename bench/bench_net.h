@@ -76,11 +76,9 @@ void bench_devs_activate(const struct bench_dev *d, size_t n, const char *db, co
 double bench_devs_activate_certs(const struct bench_dev *d, size_t n, const char *db,
     const char *csv, const char *ship, const char *mfr_root);
 
-/* provd's answered profile requests in log: *hit on the pinned path (pin=hit), *other not. */
-void bench_pin_paths(const char *log, size_t *hit, size_t *other);
-/* provd's registered first certificates (POST /v1/certificates 201) whose chain came from the
- * device's pin (pin=hit), *other not. */
-void bench_cert_pin_paths(const char *log, size_t *hit, size_t *other);
+/* provd's log lines answering request: *tagged those naming tag (" pin=hit"), *other not. */
+void bench_log_tagged(const char *log, const char *request, const char *tag, size_t *tagged,
+    size_t *other);
 
 /* The servers. Ports are the kernel's choice; *url gets "https://127.0.0.1:PORT" (or http). */
 struct bench_server {

@@ -117,11 +117,26 @@ sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
 	return SC_OK;
 }
 
+#define METRICS_ADD_MAX 512
+
+/* add[0..n) (snprintf's answer into add[METRICS_ADD_MAX]) after the exposition in *body. */
+static sc_err metrics_append(const char *add, int n, char **body, size_t *len)
+{
+	char *p;
+
+	if (n < 0 || n >= METRICS_ADD_MAX || (p = realloc(*body, *len + (size_t)n + 1)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "metrics");
+	memcpy(p + *len, add, (size_t)n + 1);
+	*body = p;
+	*len += (size_t)n;
+	return SC_OK;
+}
+
 /* #17: a batching server's waves and leaves, after the rest of the exposition. */
 static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
 {
 	uint64_t waves, leaves;
-	char add[512], *p;
+	char add[METRICS_ADD_MAX];
 	int n;
 
 	provd_batcher_counts(b, &waves, &leaves);
@@ -134,12 +149,7 @@ static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
 	    "# TYPE selfcert_provd_profile_batch_leaves_total counter\n"
 	    "selfcert_provd_profile_batch_leaves_total %llu\n",
 	    (unsigned long long)waves, (unsigned long long)leaves);
-	if (n < 0 || (size_t)n >= sizeof(add) || (p = realloc(*body, *len + (size_t)n + 1)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "metrics");
-	memcpy(p + *len, add, (size_t)n + 1);
-	*body = p;
-	*len += (size_t)n;
-	return SC_OK;
+	return metrics_append(add, n, body, len);
 }
 
 /*
@@ -150,7 +160,7 @@ static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
 static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len)
 {
 	uint64_t hits, misses;
-	char add[512], *p;
+	char add[METRICS_ADD_MAX];
 	int n;
 
 	provd_leafrefs_counts(c, &hits, &misses);
@@ -164,12 +174,7 @@ static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len
 	    "# TYPE selfcert_provd_leaf_refs_misses_total counter\n"
 	    "selfcert_provd_leaf_refs_misses_total %llu\n",
 	    (unsigned long long)hits, (unsigned long long)misses);
-	if (n < 0 || (size_t)n >= sizeof(add) || (p = realloc(*body, *len + (size_t)n + 1)) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "metrics");
-	memcpy(p + *len, add, (size_t)n + 1);
-	*body = p;
-	*len += (size_t)n;
-	return SC_OK;
+	return metrics_append(add, n, body, len);
 }
 
 /* GET /metrics: the Prometheus exposition, the registry's gauges when it answers. */

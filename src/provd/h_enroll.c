@@ -1267,19 +1267,29 @@ static int renewal_of(const struct sc_profile *p)
 	return info.renewal_count > 0;
 }
 
+/*
+ * What every check of a certificate against its path starts from (cert_verify, cert_keep_ref,
+ * cert_first): networks is the caller's { api->network_id, NULL }, alive while opts is.
+ */
+static void cert_opts(const struct provd_api *api, const struct cert_req *cr, time_t now,
+    const char **networks, struct sc_verify_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->mfr_root = api->mfr_root;
+	opts->chain = cr->chain;
+	opts->allowed_networks = networks;
+	opts->profile = cr->use;
+	opts->net_root = api->net_root;
+	opts->at = now;
+}
+
 static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr, time_t now)
 {
 	const char *networks[2] = { api->network_id, NULL };
 	struct sc_verify_opts opts;
 	sc_err r;
 
-	memset(&opts, 0, sizeof(opts));
-	opts.mfr_root = api->mfr_root;
-	opts.chain = cr->chain;
-	opts.allowed_networks = networks;
-	opts.profile = cr->use;
-	opts.net_root = api->net_root;
-	opts.at = now;
+	cert_opts(api, cr, now, networks, &opts);
 	/*
 	 * #17: the SP may make a renewal certificate up to a cadence before it starts, and the
 	 * agent may register it before then: judge its path when it starts.
@@ -1596,13 +1606,7 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 		return;
 	if (provd_leafrefs_has(api->leafrefs, id))
 		return;
-	memset(&opts, 0, sizeof(opts));
-	opts.mfr_root = api->mfr_root;
-	opts.chain = cr->chain;
-	opts.allowed_networks = networks;
-	opts.profile = cr->use;
-	opts.net_root = api->net_root;
-	opts.at = now;
+	cert_opts(api, cr, now, networks, &opts);
 	opts.profile_trusted = cr->kept != NULL;
 	if (sc_leaf_ref_new(cr->leaf, cr->der, cr->crec.der_len, &opts, &ref) != SC_OK) {
 		sc_err_clear();
@@ -1666,13 +1670,7 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	cr->pin = pin_vouch(ctx, cr) ? 1 : -1;
 	if (cr->pin < 0)
 		goto out;
-	memset(&opts, 0, sizeof(opts));
-	opts.mfr_root = api->mfr_root;
-	opts.chain = cr->chain;
-	opts.allowed_networks = networks;
-	opts.profile = cr->use;
-	opts.net_root = api->net_root;
-	opts.at = now;
+	cert_opts(api, cr, now, networks, &opts);
 	opts.profile_trusted = 1;
 	opts.sig_cache = api->sigs;
 	if (!sc_leaf_first_judge(der, len, &opts, &f))
