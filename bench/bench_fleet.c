@@ -508,9 +508,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    c_sign * 1e3, c_batch[0] * 1e3, c_batch[1] * 1e3, c_batch[2] * 1e3,
 		    r_sign * 1e3, r_batch[0] * 1e3, r_batch[1] * 1e3, r_batch[2] * 1e3);
 		if (have_cfssl) {
-			printf("cfssl recorded all %ld certificates in its SQLite database (WAL, "
-			       "synchronous=FULL)\n",
-			    recorded);
+			printf("cfssl recorded all %ld certificates in its %s\n", recorded,
+			    bench_cfssl_db_name());
 			printf(
 			    "server CPU read in steps of %.0f ns (process CPU clocks): "
 			    "renewal %zu certificates in %.4f s, cfssl %zu (%d rounds of %zu) in "

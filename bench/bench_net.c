@@ -594,7 +594,24 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
  * cfssl's certdb/sqlite/migrations (this cfssl's INSERT names these eight columns), made here
  * because cfssl does not create it. With -db-config, `cfssl serve`'s sign endpoint records every
  * certificate it signs (one INSERT, one transaction). Writes the config file's path to conf.
+ *
+ * BENCH_CFSSL_PG (session 10: "both durable, on SQLite and on PostgreSQL"): a lib/pq connection
+ * string; cfssl then records into that PostgreSQL database (cfssl's certdb/pg schema, made by
+ * bench/pg.sh on the same durable server as provd's registry) instead.
  */
+const char *bench_cfssl_pg(void)
+{
+	const char *dsn = getenv("BENCH_CFSSL_PG");
+
+	return dsn != NULL && *dsn != '\0' ? dsn : NULL;
+}
+
+const char *bench_cfssl_db_name(void)
+{
+	return bench_cfssl_pg() != NULL ? "PostgreSQL database (synchronous_commit=on, fsync=on)"
+	                                : "SQLite database (WAL, synchronous=FULL)";
+}
+
 static void cfssl_db(const struct bench_world *w, char *conf, size_t conf_len)
 {
 	static const char *const schema =
@@ -607,24 +624,31 @@ static void cfssl_db(const struct bench_world *w, char *conf, size_t conf_len)
 	    "NOT NULL, body blob NOT NULL, expiry timestamp, PRIMARY KEY(serial_number, "
 	    "authority_key_identifier), FOREIGN KEY(serial_number, authority_key_identifier) "
 	    "REFERENCES certificates(serial_number, authority_key_identifier));";
+	const char *pg = bench_cfssl_pg();
 	char db[BENCH_PATH_MAX + 32], *err = NULL;
 	sqlite3 *h = NULL;
 	FILE *f;
 
-	snprintf(db, sizeof(db), "%s/cfssl-certs.db", w->dir);
-	if (sqlite3_open(db, &h) != SQLITE_OK ||
-	    sqlite3_exec(h, schema, NULL, NULL, &err) != SQLITE_OK)
-		bench_die("%s: cannot make cfssl's certificate database: %s", db,
-		    err ? err : sqlite3_errmsg(h));
-	sqlite3_close(h);
 	snprintf(conf, conf_len, "%s/cfssl-db.json", w->dir);
 	if ((f = fopen(conf, "w")) == NULL)
 		bench_die("%s: cannot write it", conf);
-	/* go-sqlite3's DSN: WAL, an fsync per commit, and wait (not fail) on the write lock. */
-	fprintf(f,
-	    "{\"driver\":\"sqlite3\",\"data_source\":\"file:%s?_journal_mode=WAL&_synchronous=FULL"
-	    "&_busy_timeout=30000\"}\n",
-	    db);
+	if (pg != NULL) {
+		if (strpbrk(pg, "\"\\\n") != NULL)
+			bench_die("BENCH_CFSSL_PG: no quotes, backslashes or newlines");
+		fprintf(f, "{\"driver\":\"postgres\",\"data_source\":\"%s\"}\n", pg);
+	} else {
+		snprintf(db, sizeof(db), "%s/cfssl-certs.db", w->dir);
+		if (sqlite3_open(db, &h) != SQLITE_OK ||
+		    sqlite3_exec(h, schema, NULL, NULL, &err) != SQLITE_OK)
+			bench_die("%s: cannot make cfssl's certificate database: %s", db,
+			    err ? err : sqlite3_errmsg(h));
+		sqlite3_close(h);
+		/* go-sqlite3's DSN: WAL, an fsync per commit, and wait (not fail) on the write lock. */
+		fprintf(f,
+		    "{\"driver\":\"sqlite3\",\"data_source\":\"file:%s?_journal_mode=WAL&_synchronous=FULL"
+		    "&_busy_timeout=30000\"}\n",
+		    db);
+	}
 	if (fclose(f) != 0)
 		bench_die("%s: cannot write it", conf);
 }
@@ -632,11 +656,40 @@ static void cfssl_db(const struct bench_world *w, char *conf, size_t conf_len)
 /* Rows in cfssl's certificate database: proof that it recorded what it signed. */
 long bench_cfssl_recorded(const struct bench_world *w)
 {
+	const char *pg = bench_cfssl_pg();
 	char db[BENCH_PATH_MAX + 32];
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
 	long n = -1;
 
+	if (pg != NULL) {
+		/* psql's own reading of the same connection string (no shell between). */
+		char out[64] = "";
+		int fd[2];
+		pid_t pid;
+
+		if (pipe(fd) != 0)
+			return -1;
+		if ((pid = fork()) == 0) {
+			dup2(fd[1], STDOUT_FILENO);
+			close(fd[0]);
+			close(fd[1]);
+			execlp("psql", "psql", "-X", "-q", "-A", "-t", "-d", pg, "-c",
+			    "SELECT count(*) FROM certificates", (char *)NULL);
+			_exit(127);
+		}
+		close(fd[1]);
+		if (pid > 0) {
+			ssize_t k = read(fd[0], out, sizeof(out) - 1);
+			int st_ = 0;
+
+			out[k > 0 ? k : 0] = '\0';
+			if (waitpid(pid, &st_, 0) == pid && WIFEXITED(st_) && WEXITSTATUS(st_) == 0)
+				n = atol(out);
+		}
+		close(fd[0]);
+		return n;
+	}
 	snprintf(db, sizeof(db), "%s/cfssl-certs.db", w->dir);
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(h, "SELECT count(*) FROM certificates", -1, &st, NULL) ==

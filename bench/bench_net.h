@@ -90,7 +90,12 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
     struct bench_server *s);
 /* Returns 0, or -1 when cfssl is not installed. */
 int bench_cfssl_start(const struct bench_world *w, int tls, struct bench_server *s);
-/* Certificates cfssl recorded in its SQLite certificate database (-1: unreadable). */
+/* BENCH_CFSSL_PG from the environment (bench/pg.sh): cfssl's certificate database on PostgreSQL,
+ * a lib/pq connection string; NULL: SQLite in the world's folder. */
+const char *bench_cfssl_pg(void);
+/* Where cfssl records, for the benches' closing line. */
+const char *bench_cfssl_db_name(void);
+/* Certificates cfssl recorded in its certificate database (-1: unreadable). */
 long bench_cfssl_recorded(const struct bench_world *w);
 
 /* GET url (trusting the network root); the status, the body in *body (free). */

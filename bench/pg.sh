@@ -9,6 +9,10 @@
 # and total execution time (ms), buffers read per call (a scan shows), whether it came from the
 # client (t) or a trigger or function (f), the statement; then the WAL's records, writes and
 # flushes beside the database's commits. Timing the statements costs the server a little CPU: compare runs made alike.
+# cfssl (bench_ca, bench_fleet) records its certificates in a database of the same server
+# (BENCH_CFSSL_PG: "both durable, on PostgreSQL"), with cfssl's certdb/pg schema; its CPU there
+# is counted for cfssl. SC_CFSSL_SQLITE=1: cfssl on its SQLite file instead (sessions 6-9's
+# comparison).
 set -u
 . "$(dirname "$0")/../tests/integration/lib-pg.sh"
 export SC_PG_DURABLE=${SC_PG_DURABLE:-1}
@@ -22,6 +26,21 @@ pg_up || exit $?
 if [ -n "$stats" ]; then
   pg_sql "CREATE EXTENSION pg_stat_statements; SELECT pg_stat_statements_reset();
     SELECT pg_stat_reset_shared('wal'); SELECT pg_stat_reset()" >/dev/null || exit 1
+fi
+if [ "${SC_CFSSL_SQLITE:-0}" != 1 ]; then
+  # cfssl's certdb/pg/migrations (the eight columns this cfssl's INSERT names).
+  pg_newdb cfssl >/dev/null || exit 1
+  pg_sql "CREATE TABLE certificates (serial_number bytea NOT NULL,
+      authority_key_identifier bytea NOT NULL, ca_label bytea, status bytea NOT NULL,
+      reason int, expiry timestamptz, revoked_at timestamptz, pem bytea NOT NULL,
+      PRIMARY KEY (serial_number, authority_key_identifier));
+    CREATE TABLE ocsp_responses (serial_number bytea NOT NULL,
+      authority_key_identifier bytea NOT NULL, body bytea NOT NULL, expiry timestamptz,
+      PRIMARY KEY (serial_number, authority_key_identifier),
+      FOREIGN KEY (serial_number, authority_key_identifier)
+        REFERENCES certificates (serial_number, authority_key_identifier))" \
+    "postgresql:///cfssl?host=$SC_PG_DIR&port=5432&user=selfcert" >/dev/null || exit 1
+  export BENCH_CFSSL_PG="host=$SC_PG_DIR port=5432 user=selfcert dbname=cfssl sslmode=disable"
 fi
 bench=$1; shift
 "$bench" "$@" --db "$SC_PG_URI" --db-pid "$(head -n 1 "$SC_PG_DIR/data/postmaster.pid")"
