@@ -774,6 +774,32 @@ static void test_first_policy_constraints(void **state)
 	EVP_PKEY_free(mk);
 }
 
+/* ref10: the leaf's device read from its DER (a gate before the pin's vouch), every form. */
+static void test_leaf_device_is(void **state)
+{
+	char shorter[SC_DEVICE_ID_MAX + 1];
+	uint8_t *d = OPENSSL_malloc(first_len + 1);
+
+	(void)state;
+	assert_non_null(d);
+	memcpy(d, first_der, first_len);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, world.device_id), 1);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, "DEV-OTHER"), 0);
+	snprintf(shorter, sizeof(shorter), "%s", world.device_id);
+	shorter[strlen(shorter) - 1] = '\0';
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, shorter), 0);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, NULL), 0);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len - 1, world.device_id), 0);
+	d[first_len] = 0;
+	assert_int_equal(sc_leaf_device_is(d, first_len + 1, world.device_id), 0);
+	assert_int_equal(sc_leaf_device_is(d, 0, world.device_id), 0);
+	/* A renewal profile's leaf names the device too; a wrong outer type is no certificate. */
+	assert_int_equal(sc_leaf_device_is(der[0], der_len[0], world.device_id), 1);
+	d[0] = 0x31; /* a SET, not a SEQUENCE */
+	assert_int_equal(sc_leaf_device_is(d, first_len, world.device_id), 0);
+	OPENSSL_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_first_name_constraints),
 		cmocka_unit_test(test_first_mfr_pathlen0),
 		cmocka_unit_test(test_first_policy_constraints),
+		cmocka_unit_test(test_leaf_device_is),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
