@@ -51,16 +51,17 @@ struct provd_api {
 	struct sc_sig_cache *sigs;        /* signatures verified (selfcert/verify.h); NULL: none */
 	struct provd_profcache *profiles; /* signed profiles awaiting their certificate */
 	struct provd_leafrefs *leafrefs;  /* #17 renew7: renewal certificates' references */
-	struct provd_firstrefs *firstrefs; /* #17 ref10: pinned profiles' first certificates */
 	X509 *net_root;                   /* the network root (verifies our own profiles) */
 	X509 *signer;                     /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;
 	/* Set by the caller before provd_api_load: --signer-key (a file or a pkcs11: URI); NULL:
 	 * NETDIR/signer.key. Not owned. */
 	const char *signer_key_spec;
-	size_t leafrefs_max; /* --leaf-refs (0: PROVD_LEAFREFS_DEFAULT), both tables' bound */
+	size_t leafrefs_max;                    /* --leaf-refs (0: PROVD_LEAFREFS_DEFAULT) */
 	char network_id[SC_NETWORK_ID_MAX + 1]; /* the signer's subject O */
 	struct provd_policy policy;
+	/* #17 ref10: pinned profiles' first certificates (firstrefs.h), bounded by leafrefs_max */
+	struct provd_firstrefs *firstrefs;
 	uint8_t admin_token_hash[32]; /* SHA-256 of the operator's bearer token */
 	int admin_enabled;            /* 0: /revoke answers admin-disabled */
 	/* The operators (operators.h): named tokens, "admin" for the token above, the throttle.

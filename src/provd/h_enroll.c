@@ -1776,7 +1776,8 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 			snprintf(cr->unknown_detail, sizeof(cr->unknown_detail), "%s",
 			    sc_err_detail());
 			cert_profile_unload(api, cr);
-			memcpy(cr->prec.profile_id, cr->crec.profile_id, sizeof(cr->crec.profile_id));
+			memcpy(cr->prec.profile_id, cr->crec.profile_id,
+			    sizeof(cr->crec.profile_id));
 			cr->unknown = 1;
 		} else
 			cert_profile_unload(api, cr);
