@@ -1212,21 +1212,6 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 	return SC_OK;
 }
 
-/*
- * #17 (first9): a pinned device's first certificate. Its profile row carries the chain the
- * device showed with its profile request; when those certificates are byte for byte the
- * device's pinned path under this root (their hashes with the pin's KEK hash give the pin's
- * path hash, the first is the pinned device CA), the path was validated to this root when the
- * pin was made (sc_device_verify: the operator's activation or provd's first contact). If each
- * certificate's issuer can only be the next one (the root after the last: issuer names equal
- * the next subject, all subjects distinct), that validation verified exactly the signatures
- * this certificate's path validation would verify above the leaf: they are vouched into the
- * signature cache (selfcert/cache.h), and cert_verify runs every check of the full path, in
- * its order, with the same errors, only without computing those signatures again. Nothing is
- * refused here, and no check is skipped: a chain that is not the pin's, a device without a pin
- * under this root, or a registry error leaves the cache as it was (the full computation).
- * docs/THREAT-MODEL.md "Session 9 (first9)". Log: pin=hit.
- */
 /* One candidate issuer per certificate: the path the pin's validation built is this one. */
 static int chain_one_path(const struct provd_api *api, STACK_OF(X509) *chain)
 {
@@ -1261,6 +1246,21 @@ static void chain_vouch(const struct provd_api *api, const struct provd_ders *de
 		    i + 1 < n ? sk_X509_value(chain, i + 1) : api->mfr_root);
 }
 
+/*
+ * #17 (first9): a pinned device's first certificate. Its profile row carries the chain the
+ * device showed with its profile request; when those certificates are byte for byte the
+ * device's pinned path under this root (their hashes with the pin's KEK hash give the pin's
+ * path hash, the first is the pinned device CA), the path was validated to this root when the
+ * pin was made (sc_device_verify: the operator's activation or provd's first contact). If each
+ * certificate's issuer can only be the next one (the root after the last: issuer names equal
+ * the next subject, all subjects distinct), that validation verified exactly the signatures
+ * this certificate's path validation would verify above the leaf: they are vouched into the
+ * signature cache (selfcert/cache.h), and cert_verify runs every check of the full path, in
+ * its order, with the same errors, only without computing those signatures again. Nothing is
+ * refused here, and no check is skipped: a chain that is not the pin's, a device without a pin
+ * under this root, or a registry error leaves the cache as it was (the full computation).
+ * docs/THREAT-MODEL.md "Session 9 (first9)". Log: pin=hit.
+ */
 static int pin_vouch(const struct provd_ctx *ctx, struct cert_req *cr)
 {
 	const struct provd_api *api = ctx->api;
