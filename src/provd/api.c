@@ -15,6 +15,7 @@
 #include <selfcert/verify.h>
 #include "api.h"
 #include "batcher.h"
+#include "firstrefs.h"
 #include "leafrefs.h"
 #include "keyopen.h"
 #include "certcache.h"
@@ -79,7 +80,10 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 	    (r = provd_profcache_new(PROVD_PROFCACHE_DEFAULT, &api->profiles)) != SC_OK ||
 	    (r = provd_leafrefs_new(api->leafrefs_max != 0 ? api->leafrefs_max
 	                                                   : PROVD_LEAFREFS_DEFAULT,
-	         &api->leafrefs)) != SC_OK)
+	         &api->leafrefs)) != SC_OK ||
+	    (r = provd_firstrefs_new(api->leafrefs_max != 0 ? api->leafrefs_max
+	                                                    : PROVD_LEAFREFS_DEFAULT,
+	         &api->firstrefs)) != SC_OK)
 		return r;
 #define NETFILE(name) \
 	(snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
@@ -155,6 +159,8 @@ void provd_api_free(struct provd_api *api)
 	provd_profcache_free(api->profiles);
 	provd_leafrefs_free(api->leafrefs);
 	api->leafrefs = NULL;
+	provd_firstrefs_free(api->firstrefs);
+	api->firstrefs = NULL;
 	provd_batcher_free(api->batcher);
 	api->batcher = NULL;
 	provd_keygen_stop(api->keygen); /* the HTTP workers are stopped: no caller is left */

@@ -60,6 +60,8 @@ struct provd_api {
 	size_t leafrefs_max;                    /* --leaf-refs (0: PROVD_LEAFREFS_DEFAULT) */
 	char network_id[SC_NETWORK_ID_MAX + 1]; /* the signer's subject O */
 	struct provd_policy policy;
+	/* #17 ref10: pinned profiles' first certificates (firstrefs.h), bounded by leafrefs_max */
+	struct provd_firstrefs *firstrefs;
 	uint8_t admin_token_hash[32]; /* SHA-256 of the operator's bearer token */
 	int admin_enabled;            /* 0: /revoke answers admin-disabled */
 	/* The operators (operators.h): named tokens, "admin" for the token above, the throttle.

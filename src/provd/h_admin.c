@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "batcher.h"
+#include "firstrefs.h"
 #include "leafrefs.h"
 #include "handlers.h"
 #include "json.h"
@@ -117,7 +118,7 @@ sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
 	return SC_OK;
 }
 
-#define METRICS_ADD_MAX 512
+#define METRICS_ADD_MAX 1024
 
 /* add[0..n) (snprintf's answer into add[METRICS_ADD_MAX]) after the exposition in *body. */
 static sc_err metrics_append(const char *add, int n, char **body, size_t *len)
@@ -177,6 +178,37 @@ static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len
 	return metrics_append(add, n, body, len);
 }
 
+/*
+ * #17 (ref10): the first-certificate references' hits and misses: a pinned device's first
+ * certificate registered from what its profile request left (a hit) or with the profile row
+ * and pin read again (a miss: another node's profile, a restart, an eviction, an unpinned
+ * device); and the entries held now (bounded by --leaf-refs).
+ */
+static sc_err firstref_metrics(struct provd_firstrefs *c, char **body, size_t *len)
+{
+	uint64_t hits, misses;
+	size_t entries;
+	char add[METRICS_ADD_MAX];
+	int n;
+
+	provd_firstrefs_counts(c, &hits, &misses, &entries);
+	n = snprintf(add, sizeof(add),
+	    "# HELP selfcert_provd_first_refs_hits_total First certificate registrations that found "
+	    "what their pinned device's profile request left.\n"
+	    "# TYPE selfcert_provd_first_refs_hits_total counter\n"
+	    "selfcert_provd_first_refs_hits_total %llu\n"
+	    "# HELP selfcert_provd_first_refs_misses_total Certificate registrations that looked for "
+	    "one and found none (the profile row and pin read).\n"
+	    "# TYPE selfcert_provd_first_refs_misses_total counter\n"
+	    "selfcert_provd_first_refs_misses_total %llu\n"
+	    "# HELP selfcert_provd_first_refs_entries First-certificate references held now "
+	    "(at most --leaf-refs).\n"
+	    "# TYPE selfcert_provd_first_refs_entries gauge\n"
+	    "selfcert_provd_first_refs_entries %zu\n",
+	    (unsigned long long)hits, (unsigned long long)misses, entries);
+	return metrics_append(add, n, body, len);
+}
+
 /* GET /metrics: the Prometheus exposition, the registry's gauges when it answers. */
 sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 {
@@ -189,7 +221,9 @@ sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 	    (ctx->api->batcher != NULL &&
 	        batch_metrics(ctx->api->batcher, &resp->body, &resp->body_len) != SC_OK) ||
 	    (ctx->api->leafrefs != NULL &&
-	        leafref_metrics(ctx->api->leafrefs, &resp->body, &resp->body_len) != SC_OK))
+	        leafref_metrics(ctx->api->leafrefs, &resp->body, &resp->body_len) != SC_OK) ||
+	    (ctx->api->firstrefs != NULL &&
+	        firstref_metrics(ctx->api->firstrefs, &resp->body, &resp->body_len) != SC_OK))
 		return sc_fail(SC_ERR_INTERNAL, "metrics: %s", sc_err_detail());
 	resp->status = 200;
 	resp->content_type = PROVD_METRICS_TYPE;

@@ -29,6 +29,7 @@
 #include "batcher.h"
 #include "fast/fast.h"
 #include "fast/x509.h"
+#include "firstrefs.h"
 #include "leafrefs.h"
 #include "handlers.h"
 #include "json.h"
@@ -941,6 +942,50 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 	return SC_OK;
 }
 
+static int chain_one_path(const struct provd_api *api, STACK_OF(X509) *chain);
+
+/*
+ * #17 (ref10): a pinned device's ordinary profile, committed (profile_record) and kept
+ * (profile_answer), leaves what its first certificate needs (firstrefs.h): the row's device,
+ * profileNotAfter, the profile's DER and the chain as the row holds them, parsed, and with them
+ * the fact that this chain is the device's pin under this root (pin_hit, read in this request).
+ * Nothing for any other request (the certificate then reads the row and pin, as before).
+ * docs/THREAT-MODEL.md "Session 10 (ref10)".
+ */
+static void profile_leave_ref(const struct provd_api *api, const struct profile_req *pr)
+{
+	struct provd_firstref *e = NULL;
+	size_t id_len = 0;
+
+	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->pinned || !pin_hit(pr) ||
+	    pr->server_keygen || pr->gated || pr->renewal_count != 0 || pr->batched > 0 ||
+	    pr->p != NULL /* not kept (profile_answer) */ || (e = calloc(1, sizeof(*e))) == NULL)
+		return;
+	if (sc_unhex(pr->rec.profile_id, e->id, sizeof(e->id), &id_len) != SC_OK ||
+	    id_len != sizeof(e->id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
+		goto no;
+	memcpy(e->profile_id, pr->rec.profile_id, sizeof(e->profile_id));
+	snprintf(e->device_id, sizeof(e->device_id), "%s", pr->device_id);
+	e->der_len = pr->der_len;
+	e->profile_not_after = pr->rec.profile_not_after;
+	for (int i = 0; i < pr->chain_der.n; i++) {
+		if ((e->chain_der.item[i].der = OPENSSL_memdup(pr->chain_der.item[i].der,
+		         pr->chain_der.item[i].len)) == NULL)
+			goto no;
+		e->chain_der.item[i].len = pr->chain_der.item[i].len;
+		e->chain_der.n = i + 1;
+	}
+	if (e->chain_der.n < 1 || provd_ders_x509(api->certs, &e->chain_der, &e->chain) != SC_OK ||
+	    !chain_one_path(api, e->chain))
+		goto no;
+	provd_firstrefs_put(api->firstrefs, e);
+	return;
+no:
+	sc_err_clear();
+	ERR_clear_error();
+	provd_firstref_free(e);
+}
+
 sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp)
 {
 	const struct provd_api *api = ctx->api;
@@ -1009,7 +1054,8 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 		goto out;
 	if ((r = profile_record(ctx, &pr, now, resp)) != SC_OK)
 		goto out;
-	r = profile_answer(api, &pr, resp);
+	if ((r = profile_answer(api, &pr, resp)) == SC_OK)
+		profile_leave_ref(api, &pr);
 out:
 	if (pr.batch_announced)
 		provd_batcher_leave(api->batcher); /* refused before its signature */
@@ -1042,6 +1088,10 @@ struct cert_req {
 	 * pin's answer for prec's device (1 vouched, -1 not; 0 not asked yet). */
 	int loaded;
 	int pin;
+	/* ref10: cert_first's row read found no profile crec.profile_id: cert_profile says so
+	 * (after cert_parse's checks) without reading again. */
+	int unknown;
+	char unknown_detail[200];
 };
 
 static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
@@ -1151,6 +1201,8 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 
 	if (cr->loaded && strcmp(cr->prec.profile_id, cr->crec.profile_id) != 0)
 		cert_profile_unload(api, cr);
+	if (!cr->loaded && cr->unknown && strcmp(cr->prec.profile_id, cr->crec.profile_id) == 0)
+		return sc_fail(SC_ERR_PROFILE_UNKNOWN, "%s", cr->unknown_detail);
 	if (!cr->loaded && (r = cert_profile_load(api, reg, cr)) != SC_OK)
 		return r;
 	cr->loaded = 1;
@@ -1158,6 +1210,40 @@ static sc_err cert_profile(const struct provd_api *api, struct sc_reg *reg, stru
 		return sc_fail(SC_ERR_DEVICE_MISMATCH, "profile %s was issued to device %s, not %s",
 		    cr->crec.profile_id, cr->prec.device_id, cr->device_id);
 	return SC_OK;
+}
+
+/* One candidate issuer per certificate: the path the pin's validation built is this one. */
+static int chain_one_path(const struct provd_api *api, STACK_OF(X509) *chain)
+{
+	int n = sk_X509_num(chain);
+
+	if (n < 1 || n > PROVD_MAX_CHAIN)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		X509 *up = i + 1 < n ? sk_X509_value(chain, i + 1) : api->mfr_root;
+
+		if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(up)) != 0)
+			return 0;
+		for (int j = i + 1; j <= n; j++) {
+			X509 *y = j < n ? sk_X509_value(chain, j) : api->mfr_root;
+
+			if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(y)) == 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* The chain's signatures vouched into the signature cache (a pinned path: see pin_vouch). */
+static void chain_vouch(const struct provd_api *api, const struct provd_ders *der,
+    STACK_OF(X509) *chain)
+{
+	int n = der->n;
+
+	for (int i = 0; i < n; i++)
+		sc_sig_cache_vouch(api->sigs, der->item[i].der, der->item[i].len,
+		    i + 1 < n ? sk_X509_value(chain, i + 1) : api->mfr_root);
 }
 
 /*
@@ -1188,20 +1274,8 @@ static int pin_vouch(const struct provd_ctx *ctx, struct cert_req *cr)
 	if (api->sigs == NULL || !sc_fast_enabled() || n < 1 || n > PROVD_MAX_CHAIN ||
 	    n != cr->chain_der.n || !sc_device_id_valid(cr->device_id))
 		return 0;
-	/* One candidate issuer per certificate: the path the pin's validation built is this one. */
-	for (int i = 0; i < n; i++) {
-		X509 *x = sk_X509_value(cr->chain, i);
-		X509 *up = i + 1 < n ? sk_X509_value(cr->chain, i + 1) : api->mfr_root;
-
-		if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(up)) != 0)
-			goto out;
-		for (int j = i + 1; j <= n; j++) {
-			X509 *y = j < n ? sk_X509_value(cr->chain, j) : api->mfr_root;
-
-			if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(y)) == 0)
-				goto out;
-		}
-	}
+	if (!chain_one_path(api, cr->chain))
+		goto out;
 	if (!X509_digest(api->mfr_root, EVP_sha256(), md, &md_len) || md_len != sizeof(md))
 		goto out;
 	sc_hex(md, sizeof(md), hex);
@@ -1221,9 +1295,7 @@ static int pin_vouch(const struct provd_ctx *ctx, struct cert_req *cr)
 	sc_hex(md, sizeof(md), hex);
 	if (strcmp(hex, pin.path_sha256) != 0)
 		goto out;
-	for (int i = 0; i < n; i++)
-		sc_sig_cache_vouch(api->sigs, cr->chain_der.item[i].der, cr->chain_der.item[i].len,
-		    i + 1 < n ? sk_X509_value(cr->chain, i + 1) : api->mfr_root);
+	chain_vouch(api, &cr->chain_der, cr->chain);
 	hit = 1;
 out:
 	ERR_clear_error();
@@ -1628,6 +1700,53 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
  * cert_verify (*r its verdict): it judges the device CA's CRL, not the leaf.
  * docs/THREAT-MODEL.md "Session 9 (judge9)". Log: pin=hit judge=pin.
  */
+/*
+ * #17 (ref10): the profile's row, chain and pin answer from the reference its profile request
+ * left (firstrefs.h) instead of cert_profile_load and pin_vouch: the same row fields (not
+ * consumed_at: the write decides consumption, as for an in-time profile on the full path), the
+ * same chain, the kept profile found by the same bytes. 0: nothing taken (no entry, past its
+ * profileNotAfter, the profile no longer kept); cr is then as before.
+ */
+static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
+    const struct provd_firstref *e, time_t now)
+{
+	if ((int64_t)now > e->profile_not_after + PROVD_CLOCK_SKEW_S) {
+		provd_firstrefs_drop(api->firstrefs, e->id); /* expired: the full path decides */
+		return 0;
+	}
+	if (provd_profcache_get(api->profiles, e->der, e->der_len, &cr->use, &cr->kept) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	if ((cr->chain = sk_X509_dup(e->chain)) == NULL) {
+		cert_profile_unload(api, cr);
+		return 0;
+	}
+	for (int i = 0; i < sk_X509_num(cr->chain); i++)
+		X509_up_ref(sk_X509_value(cr->chain, i));
+	memcpy(cr->prec.profile_id, e->profile_id, sizeof(e->profile_id));
+	snprintf(cr->prec.device_id, sizeof(cr->prec.device_id), "%s", e->device_id);
+	cr->prec.profile_not_after = e->profile_not_after;
+	cr->loaded = 1;
+	return 1;
+}
+
+/*
+ * #17 (judge9): a pinned device's first certificate of an ordinary profile this process signed
+ * and keeps, judged in DER (fast/leaf_ref.h sc_leaf_first_judge: the builder's bytes, the
+ * leaf's signature, the device CA's path validated strictly, the leaf's name constraints)
+ * instead of the leaf's parse, its path validation and check_profile. It only accepts: on a
+ * miss the full path runs and keeps what was read here (the profile row and chain for
+ * cert_profile, the pin's answer for cert_pin, an unknown profile's verdict), so nothing is read
+ * twice and every refusal keeps its name and order. The phases it stands for: cert_parse (the
+ * same text forms; the device is the profile's, which the builder writes), cert_profile,
+ * cert_in_time, cert_pin, cert_verify (the kept profile's branch), cert_fields. A "crl" is then
+ * checked by cert_crl as after cert_verify (*r its verdict): it judges the device CA's CRL, not
+ * the leaf. ref10: the row, chain and pin from the profile request's reference when this
+ * process has one (cert_from_ref); the pin's vouch only for a leaf whose subject names the
+ * profile's device. docs/THREAT-MODEL.md "Session 9 (judge9)", "Session 10 (ref10)".
+ * Log: pin=hit judge=pin [ref=hit].
+ */
 static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
     time_t now, int *anchors, sc_err *r)
 {
@@ -1635,10 +1754,12 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	const char *networks[2] = { api->network_id, NULL };
 	json_t *v = json_object_get(ctx->body, "certificate");
 	uint8_t id[SC_PROFILE_ID_LEN], *der = NULL;
+	struct provd_firstref *e = NULL;
 	struct sc_verify_opts opts;
 	struct sc_leaf_fast f;
 	size_t len = 0;
-	int ok = 0;
+	int ok = 0, from_ref = 0;
+	sc_err lr;
 
 	*r = SC_OK;
 	if (api->sigs == NULL || !sc_fast_enabled() || !json_is_string(v) ||
@@ -1647,8 +1768,19 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	if (!sc_leaf_profile_id(der, len, id))
 		goto out;
 	sc_hex(id, sizeof(id), cr->crec.profile_id);
-	if (cert_profile_load(api, ctx->reg, cr) != SC_OK) {
-		cert_profile_unload(api, cr);
+	if ((e = provd_firstrefs_get(api->firstrefs, id)) != NULL)
+		from_ref = cert_from_ref(api, cr, e, now);
+	if (!from_ref && (lr = cert_profile_load(api, ctx->reg, cr)) != SC_OK) {
+		/* Review (ref10): an unknown profile is read once; cert_profile reports it. */
+		if (lr == SC_ERR_PROFILE_UNKNOWN) {
+			snprintf(cr->unknown_detail, sizeof(cr->unknown_detail), "%s",
+			    sc_err_detail());
+			cert_profile_unload(api, cr);
+			memcpy(cr->prec.profile_id, cr->crec.profile_id,
+			    sizeof(cr->crec.profile_id));
+			cr->unknown = 1;
+		} else
+			cert_profile_unload(api, cr);
 		goto out;
 	}
 	cr->loaded = 1;
@@ -1658,17 +1790,22 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 		goto out;
 	/*
 	 * The builder writes the profile's own deviceId into the leaf; the full path compares the
-	 * leaf's with the row's (DEVICE_MISMATCH): so the two must be the same here (review).
+	 * leaf's with the row's (DEVICE_MISMATCH): so the two must be the same here (review). And
+	 * the leaf must name that device before anything is vouched for it (ref10's review): a
+	 * sender knowing a profile ID no longer has the device's chain vouched by sending junk.
 	 */
 	{
 		struct sc_profile_info info;
 
 		sc_profile_get_info(cr->use, &info);
-		if (strcmp(info.device_id, cr->prec.device_id) != 0)
+		if (strcmp(info.device_id, cr->prec.device_id) != 0 ||
+		    !sc_leaf_device_is(der, len, cr->prec.device_id))
 			goto out;
 	}
-	cr->pin = pin_vouch(ctx, cr) ? 1 : -1;
-	if (cr->pin < 0)
+	if (from_ref) {
+		chain_vouch(api, &e->chain_der, cr->chain);
+		cr->pin = 1;
+	} else if ((cr->pin = pin_vouch(ctx, cr) ? 1 : -1) < 0)
 		goto out;
 	cert_opts(api, cr, now, networks, &opts);
 	opts.profile_trusted = 1;
@@ -1677,7 +1814,7 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 		goto out;
 	provd_log_add(resp, "device=%s", cr->device_id);
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
-	provd_log_add(resp, "pin=hit judge=pin");
+	provd_log_add(resp, "pin=hit judge=pin%s", from_ref ? " ref=hit" : "");
 	sc_hex(f.fpr, sizeof(f.fpr), cr->crec.fpr);
 	snprintf(cr->crec.serial, sizeof(cr->crec.serial), "%s", f.serial);
 	snprintf(cr->crec.device_id, sizeof(cr->crec.device_id), "%s", cr->device_id);
@@ -1691,6 +1828,10 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	der = NULL;
 	ok = 1;
 out:
+	/* What the reference gave is not the row (consumed_at): a miss reads the row, as before. */
+	if (!ok && from_ref)
+		cert_profile_unload(api, cr);
+	provd_firstref_release(api->firstrefs, e);
 	OPENSSL_free(der);
 	ERR_clear_error();
 	sc_err_clear();
@@ -1720,6 +1861,19 @@ static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
 		return r;
 	cert_keep_ref(ctx->api, cr, now);
 	return SC_OK;
+}
+
+/* ref10: an ordinary profile's certificate is recorded: its profile is consumed, its
+ * first-certificate reference (if any) no longer needed. */
+static void cert_consumed(const struct provd_api *api, const struct cert_req *cr)
+{
+	uint8_t id[SC_PROFILE_ID_LEN];
+	size_t n = 0;
+
+	if (api->firstrefs != NULL && !cr->crec.renewal &&
+	    sc_unhex(cr->crec.profile_id, id, sizeof(id), &n) == SC_OK && n == sizeof(id))
+		provd_firstrefs_drop(api->firstrefs, id);
+	sc_err_clear();
 }
 
 /* The server's trouble, not the certificate's: a batch request fails as a whole for it. */
@@ -1791,6 +1945,7 @@ sc_err provd_cert_register_many(const struct provd_ctx *ctx, json_t *list,
 		}
 		cr->already = res[k].already;
 		out[idx[k]].already = cr->already;
+		cert_consumed(ctx->api, cr);
 		if ((out[idx[k]].answer = cert_answer(ctx->api, cr, resp)) == NULL) {
 			r = sc_fail(SC_ERR_NOMEM, "out of memory");
 			goto out;
@@ -1824,7 +1979,10 @@ sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *r
 	*already = 0;
 	memset(&cr, 0, sizeof(cr));
 	if ((r = cert_check(ctx, &cr, resp, now, NULL)) != SC_OK ||
-	    (r = cert_record(ctx, &cr)) != SC_OK || (r = cert_crl_keep(ctx, &cr)) != SC_OK)
+	    (r = cert_record(ctx, &cr)) != SC_OK)
+		goto out;
+	cert_consumed(ctx->api, &cr);
+	if ((r = cert_crl_keep(ctx, &cr)) != SC_OK)
 		goto out;
 	if ((*answer = cert_answer(ctx->api, &cr, resp)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "out of memory");

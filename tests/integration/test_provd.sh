@@ -230,6 +230,8 @@ ok "the SP issues it" sc device issue --sp "$T/d1.sock" --profile "$T/outside.de
 printf '{"certificate":"%s"}' "$(awk 'BEGIN{ORS="\\n"} {print}' "$T/outside.pem")" >"$T/outside.json"
 api_json POST /v1/certificates "$T/outside.json"
 api_is "certificate for a profile never issued" 422 profile-unknown
+# ref10: read once (the judge's read), reported after the certificate's parse with its detail.
+check "its detail names the profile" grep -q '"detail":"the certificate names profile [0-9a-f]\{32\}, which this server never issued"' "$T/.api"
 api GET /v1/devices/DEV-1
 check "status: one certificate" grep -q '"certificates_registered":1,"certificate":{"serial":"'"$(serial_of "$T/leaf1.pem")"'"' "$T/.api"
 chain_json d1 "zz" >"$T/req-hex.json"

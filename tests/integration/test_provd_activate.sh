@@ -231,13 +231,40 @@ check "logged once: pin=hit" [ "$(grep 'POST /v1/certificates 422 .*device=DEV-F
 register "$T/f-leaf.pem"
 api_is "DEV-F: its genuine certificate" 201
 check "DEV-F: pin=hit" bash -c "grep 'POST /v1/certificates 201 .*device=DEV-F ' '$T/provd.log' | grep -q ' pin=hit judge=pin'"
+# ref10: from what its profile request left (the profile, the chain, the pin's answer), not
+# the profile row and pin read again; the refused leaf before it did not use that up.
+check "DEV-F: from its profile request's reference (ref=hit)" \
+  bash -c "grep 'POST /v1/certificates 201 .*device=DEV-F ' '$T/provd.log' | grep -q ' pin=hit judge=pin ref=hit'"
+first_refs() { api GET /metrics; sed -n "s/^selfcert_provd_first_refs_$1 \([0-9]*\)\$/\1/p" "$T/.api"; }
+HITS0=$(first_refs hits_total)
+check "/metrics counts the hits" [ "${HITS0:-0}" -ge 2 ]
 # The device revoked between its profile and its certificate: refused, as before.
 proved_profile e
 ok "DEV-E revoked" sc net device revoke --db "$REG_DB" --device-id DEV-E --reason test
 register "$T/e-leaf.pem"
 api_is "DEV-E: revoked between profile and certificate" 403 revoked
 check "DEV-E: judged, then refused by the registry's transaction" \
-  grep -q "POST /v1/certificates 403 .*device=DEV-E .*judge=pin" "$T/provd.log"
+  grep -q "POST /v1/certificates 403 .*device=DEV-E .*judge=pin ref=hit" "$T/provd.log"
+# ref10: the profile consumed elsewhere (another node) after this provd left its reference: the
+# reference judges the leaf, the registry's write refuses it (profile-consumed, 409); after a
+# restart (no reference: a miss) the full path gives the same answer.
+proved_profile a
+PID_A=$(json_field profile_id <"$T/.api")
+db "UPDATE profiles SET consumed_at = 1 WHERE profile_id = '$PID_A'"
+register "$T/a-leaf.pem"
+api_is "DEV-A: a consumed profile, from the reference" 409 profile-consumed
+cp "$T/.api" "$T/a-consumed-ref.json"
+check "DEV-A: judged from the reference, refused by the write" \
+  grep -q "POST /v1/certificates 409 .*device=DEV-A .*judge=pin ref=hit" "$T/provd.log"
+stop_provd; start_provd || exit 1
+MISS0=$(first_refs misses_total)
+register "$T/a-leaf.pem"
+api_is "DEV-A: the same after a restart (the full path)" 409 profile-consumed
+check "the same answer, word for word" cmp -s "$T/.api" "$T/a-consumed-ref.json"
+check "after the restart: no reference (no ref=hit)" \
+  bash -c "[ \"\$(grep -c 'POST /v1/certificates 409 .*device=DEV-A .*ref=hit' '$T/provd.log')\" = 1 ]"
+check "/metrics counts the miss" [ "$(first_refs misses_total)" -gt "${MISS0:-0}" ]
+check "/metrics: no entry left" [ "$(first_refs entries)" = 0 ]
 # The pin gone or replaced between the profile and the certificate (written past the
 # registry's triggers, as only the database's owner can): the full computation, registered.
 if [ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ]; then
@@ -245,14 +272,19 @@ if [ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ]; then
 else
   db "DROP TRIGGER device_pins_never_change"; db "DROP TRIGGER device_pins_never_removed"
 fi
+# ref10: with the profile's reference in this process, the pin as its profile request read it
+# (the chain's signatures, verified facts, vouched); the reference is left only after that
+# request's commit. docs/THREAT-MODEL.md "Session 10 (ref10)".
 proved_profile h
 db "DELETE FROM device_pins WHERE device_id = 'DEV-H'"
 register "$T/h-leaf.pem"
 api_is "DEV-H: its pin removed after its profile" 201
-check "DEV-H: verified in full (no pin=hit)" bash -c "grep -q ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' && \
-  ! grep ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' | grep -q pin=hit"
-check "DEV-H: not judged" bash -c "! grep ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' | grep -q judge="
+check "DEV-H: from its profile request's reference" bash -c "grep ' serial=$(serial_of "$T/h-leaf.pem")' '$T/provd.log' | grep -q 'pin=hit judge=pin ref=hit'"
+check "/metrics: its entry released once its certificate is recorded" [ "$(first_refs entries)" = 0 ]
+# Without it (a restart between the profile and the certificate): the pin read again, and
+# replaced, so the full computation.
 proved_profile g
+stop_provd; start_provd || exit 1
 db "UPDATE device_pins SET ca_sha256 = '$(printf '%064d' 0)' WHERE device_id = 'DEV-G'"
 register "$T/g-leaf.pem"
 api_is "DEV-G: its pin replaced after its profile" 201

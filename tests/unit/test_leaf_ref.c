@@ -19,6 +19,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <selfcert/alg.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
@@ -631,6 +632,174 @@ static void test_first_every_byte(void **state)
 	OPENSSL_free(d);
 }
 
+/* ---- ref10: the judge beside the full path on chains session 9 did not test ---- */
+
+/* x with extension nid set to value (openssl.cnf syntax), replacing any, re-signed by key. */
+static void set_ext(X509 *x, X509 *issuer, int nid, const char *value, EVP_PKEY *key)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+	int i;
+
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	assert_non_null(e);
+	while ((i = X509_get_ext_by_NID(x, nid, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	assert_true(X509_add_ext(x, e, -1) == 1);
+	X509_EXTENSION_free(e);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+}
+
+/* A signed ordinary profile for the world's device, with these subjectAltNames (or none). */
+static struct sc_profile *profile_with(const char *const *san)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+
+	sc_test_profile_params(&world, &pp);
+	pp.not_before = now - 30;
+	pp.not_after = pp.not_before + 2 * CAD;
+	pp.san = san;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	return p;
+}
+
+/* The chain [device CA, manufacturer CA] as provd's certificate cache holds it. */
+static STACK_OF(X509) *chain_of(X509 *dca, X509 *mca)
+{
+	STACK_OF(X509) *ch = sk_X509_new_null();
+
+	assert_non_null(ch);
+	assert_true(sk_X509_push(ch, legacy(dca)) > 0);
+	assert_true(sk_X509_push(ch, legacy(mca)) > 0);
+	return ch;
+}
+
+/* p's first leaf under dca (key k), judged (want_judged) beside the full check (want, detail). */
+static void first_beside_full(struct sc_profile *p, X509 *dca, EVP_PKEY *k, X509 *mca,
+    int want_judged, sc_err want, const char *detail)
+{
+	X509 *x = first_leaf(p, dca, k);
+	STACK_OF(X509) *ch = chain_of(dca, mca);
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	uint8_t *d = NULL;
+	size_t len = 0;
+
+	to_der(x, &d, &len);
+	if (want_judged) {
+		first_opts(&o, ch, p, now);
+		assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 1);
+		assert_int_equal(first_full(d, len, ch, p, now), SC_OK);
+	} else
+		first_refused(d, len, ch, p, now, want, detail);
+	OPENSSL_free(d);
+	sk_X509_pop_free(ch, X509_free);
+	X509_free(x);
+}
+
+/* A profile's subjectAltName outside the device CA's name constraints: the full path refuses
+ * it (chain, permitted subtree violation), the judge does not take it; inside, both accept. */
+static void test_first_name_constraints(void **state)
+{
+	static const char *const out_san[] = { "dns:x.example", NULL };
+	static const char *const in_san[] = { "dns:a.allowed.example", NULL };
+	struct sc_profile *p_out = profile_with(out_san), *p_in = profile_with(in_san);
+	EVP_PKEY *k = NULL;
+	X509 *dca = NULL;
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	set_ext(dca, world.mfr_ca, NID_name_constraints, "critical,permitted;DNS:allowed.example",
+	    world.mfr_ca_key);
+	first_beside_full(p_out, dca, k, world.mfr_ca, 0, SC_ERR_CHAIN,
+	    "permitted subtree violation (depth 0)");
+	first_beside_full(p_in, dca, k, world.mfr_ca, 1, SC_OK, NULL);
+	X509_free(dca);
+	EVP_PKEY_free(k);
+	sc_profile_free(p_out);
+	sc_profile_free(p_in);
+}
+
+/* A manufacturer CA of pathLen 0 above the device CA: the device's pin validated the device CA
+ * as the target (pathLen counted nothing below it); with a leaf below, the full path refuses
+ * (chain, path length constraint exceeded) and so must the judge. */
+static void test_first_mfr_pathlen0(void **state)
+{
+	struct sc_test_world w2 = world;
+	EVP_PKEY *mk = NULL, *k = NULL;
+	X509 *mca = NULL, *dca = NULL;
+
+	(void)state;
+	assert_int_equal(sc_test_world_mfr_ca(&world, "PathZero", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_basic_constraints, "critical,CA:TRUE,pathlen:0",
+	    world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	first_beside_full(prof1, dca, k, mca, 0, SC_ERR_CHAIN,
+	    "path length constraint exceeded (depth 2)");
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(mk);
+}
+
+/* A chain with policyConstraints (requireExplicitPolicy) on the manufacturer CA: the judge
+ * takes no such chain (THREAT-MODEL.md judge9: not relied on); the full path, which sets no
+ * policy flags, accepts it (asserted), so the registration still succeeds, checked in full. */
+static void test_first_policy_constraints(void **state)
+{
+	struct sc_test_world w2 = world;
+	EVP_PKEY *mk = NULL, *k = NULL;
+	X509 *mca = NULL, *dca = NULL;
+
+	(void)state;
+	assert_int_equal(sc_test_world_mfr_ca(&world, "Policy", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_policy_constraints, "critical,requireExplicitPolicy:0",
+	    world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	first_beside_full(prof1, dca, k, mca, 0, SC_OK, NULL);
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(mk);
+}
+
+/* ref10: the leaf's device read from its DER (a gate before the pin's vouch), every form. */
+static void test_leaf_device_is(void **state)
+{
+	char shorter[SC_DEVICE_ID_MAX + 1];
+	uint8_t *d = OPENSSL_malloc(first_len + 1);
+
+	(void)state;
+	assert_non_null(d);
+	memcpy(d, first_der, first_len);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, world.device_id), 1);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, "DEV-OTHER"), 0);
+	snprintf(shorter, sizeof(shorter), "%s", world.device_id);
+	shorter[strlen(shorter) - 1] = '\0';
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, shorter), 0);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len, NULL), 0);
+	assert_int_equal(sc_leaf_device_is(first_der, first_len - 1, world.device_id), 0);
+	d[first_len] = 0;
+	assert_int_equal(sc_leaf_device_is(d, first_len + 1, world.device_id), 0);
+	assert_int_equal(sc_leaf_device_is(d, 0, world.device_id), 0);
+	/* A renewal profile's leaf names the device too; a wrong outer type is no certificate. */
+	assert_int_equal(sc_leaf_device_is(der[0], der_len[0], world.device_id), 1);
+	d[0] = 0x31; /* a SET, not a SEQUENCE */
+	assert_int_equal(sc_leaf_device_is(d, first_len, world.device_id), 0);
+	OPENSSL_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +812,10 @@ int main(void)
 		cmocka_unit_test(test_first_hostile),
 		cmocka_unit_test(test_first_ca_profile),
 		cmocka_unit_test(test_first_every_byte),
+		cmocka_unit_test(test_first_name_constraints),
+		cmocka_unit_test(test_first_mfr_pathlen0),
+		cmocka_unit_test(test_first_policy_constraints),
+		cmocka_unit_test(test_leaf_device_is),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -298,6 +298,35 @@ int sc_leaf_profile_id(const uint8_t *der, size_t len, uint8_t id[SC_PROFILE_ID_
 	return 0;
 }
 
+int sc_leaf_device_is(const uint8_t *der, size_t len, const char *device_id)
+{
+	static const uint8_t sn_oid[] = { 0x06, 0x03, 0x55, 0x04, 0x05 }; /* serialNumber */
+	struct tlv tbs, f[8], sigalg, sig, rdn, atv, parts[2];
+	const uint8_t *p, *end, *q;
+
+	if (device_id == NULL || !split_cert(der, len, &tbs, f, &sigalg, &sig) || f[5].tag != 0x30)
+		return 0;
+	p = f[5].v;
+	end = f[5].v + f[5].vlen;
+	while (p < end) {
+		if (!der_next(&p, end, &rdn) || rdn.tag != 0x31)
+			return 0;
+		q = rdn.v;
+		while (q < rdn.v + rdn.vlen) {
+			if (!der_next(&q, rdn.v + rdn.vlen, &atv) || atv.tag != 0x30 ||
+			    !der_split(&atv, parts, 2))
+				return 0;
+			if (parts[0].len == sizeof(sn_oid) &&
+			    memcmp(parts[0].p, sn_oid, sizeof(sn_oid)) == 0)
+				/* the first serialNumber, as sc_cert_device_id reads it */
+				return (parts[1].tag == 0x13 || parts[1].tag == 0x0c) &&
+				    parts[1].vlen == strlen(device_id) &&
+				    memcmp(parts[1].v, device_id, parts[1].vlen) == 0;
+		}
+	}
+	return 0;
+}
+
 void sc_leaf_ref_free(struct sc_leaf_ref *ref)
 {
 	if (ref == NULL)

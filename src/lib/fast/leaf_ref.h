@@ -54,6 +54,11 @@ sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
  * for finding a reference). */
 int sc_leaf_profile_id(const uint8_t *der, size_t len, uint8_t id[SC_PROFILE_ID_LEN]);
 
+/* ref10: 1 if the certificate's subject's first serialNumber (a PrintableString or UTF8String)
+ * is device_id, read from its DER without parsing it; 0 otherwise (no verdict: a gate before
+ * work done for that device, the full check decides). */
+int sc_leaf_device_is(const uint8_t *der, size_t len, const char *device_id);
+
 /* The profile ID a reference is for (SC_PROFILE_ID_LEN bytes), and its leaf's device ID. */
 const uint8_t *sc_leaf_ref_profile_id(const struct sc_leaf_ref *ref);
 const char *sc_leaf_ref_device_id(const struct sc_leaf_ref *ref);

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * firstrefs.h — #17 (ref10): what a pinned device's profile request knew, left for that
+ * profile's first certificate (h_enroll.c cert_first) so that it need not read the profile row
+ * and the pin again. Made only after the profile's row was committed, on the pinned path (the
+ * request's chain is the device's pin under this root), for an ordinary device-generated profile
+ * kept in the profile cache. Keyed by profile ID. An entry is no verdict: the certificate is
+ * still judged (sc_leaf_first_judge) and recorded by the registry's transaction, which refuses
+ * an unknown or consumed profile, another device's, a revoked device. docs/THREAT-MODEL.md
+ * "Session 10 (ref10)".
+ *
+ * A bounded table (one entry per slot, the newest put wins), thread-safe, entries
+ * reference-counted (a worker may use one while another replaces or removes it).
+ */
+#ifndef SC_PROVD_FIRSTREFS_H
+#define SC_PROVD_FIRSTREFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+#include <selfcert/oid.h>
+
+#include "json.h"
+
+struct provd_firstrefs;
+
+/* Immutable once put (but uses). */
+struct provd_firstref {
+	uint8_t id[SC_PROFILE_ID_LEN];
+	char profile_id[2 * SC_PROFILE_ID_LEN + 1];
+	char device_id[SC_DEVICE_ID_MAX + 1]; /* the row's device */
+	int64_t profile_not_after;            /* the row's profileNotAfter */
+	uint8_t *der;                         /* the profile's DER, as the row holds it */
+	size_t der_len;
+	struct provd_ders chain_der; /* the chain as the row holds it (device CA first) */
+	STACK_OF(X509) *chain;       /* parsed, the pin's path under this root */
+	int uses;                    /* guarded by the table's lock */
+};
+
+sc_err provd_firstrefs_new(size_t max, struct provd_firstrefs **out) SC_MUST_USE;
+void provd_firstrefs_free(struct provd_firstrefs *c);
+
+/* The entry for this profile ID, or NULL (c may be NULL), counted as a hit or a miss. Release
+ * it with provd_firstref_release. */
+struct provd_firstref *provd_firstrefs_get(struct provd_firstrefs *c,
+    const uint8_t id[SC_PROFILE_ID_LEN]);
+void provd_firstref_release(struct provd_firstrefs *c, struct provd_firstref *e);
+
+/* Keep e (calloc'd, filled, uses 0) for its profile: the table owns it from here, on failure
+ * too. */
+void provd_firstrefs_put(struct provd_firstrefs *c, struct provd_firstref *e);
+
+/* Forget this profile ID's entry, if any (its certificate was recorded: the profile consumed). */
+void provd_firstrefs_drop(struct provd_firstrefs *c, const uint8_t id[SC_PROFILE_ID_LEN]);
+
+/* Frees an entry no table holds. */
+void provd_firstref_free(struct provd_firstref *e);
+
+/* provd_firstrefs_get's hits and misses; entries now. */
+void provd_firstrefs_counts(struct provd_firstrefs *c, uint64_t *hits, uint64_t *misses,
+    size_t *entries);
+
+#endif
