@@ -124,8 +124,7 @@ static double drive_cpu(enum bench_target t, const struct bench_server *srv,
  * count must also be the run's shape: a connection per device round (profile and certificate),
  * one more per renewal device (its batch registration, days later). Returns provd's count.
  */
-static long check_connections(const struct bench_world *w, const struct bench_server *s,
-    long shape)
+static long check_connections(const struct bench_world *w, const struct bench_server *s, long shape)
 {
 	static const char key[] = "\nselfcert_provd_connections_total ";
 	char url[128], *metrics = NULL, *m;
@@ -492,8 +491,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    r_batch[0] * 1e3, r_batch[1] * 1e3, r_batch[2] * 1e3, cpu_hours(c_cfssl),
 		    cpu_hours(c_ord), cpu_hours(c_bat), cpu_hours(c_ren), cpu_hours(floor_ren),
 		    have_cfssl ? c_ren / c_cfssl : 0, have_cfssl ? ratio_res * c_ren / c_cfssl : 0,
-		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, conns[0], conns[1], conns[2], FLEET_TARGET,
-		    have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false");
+		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, conns[0], conns[1], conns[2],
+		    FLEET_TARGET, have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false");
 	} else {
 		printf(
 		    "Fleet figure (#17): 1 million devices on 24-hour certificates, renewed daily\n"
