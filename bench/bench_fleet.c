@@ -16,7 +16,9 @@
  * enrolled. With --max-minutes, devices not started by then are left out, the figures are for
  * those enrolled, and the full fleet's wall time is an extrapolation, labelled as such.
  * With --renewal K: the fleet figure of issue 17 (fleet_renewal), the servers' CPU read from
- * their process CPU clocks (ns) and cfssl driven over at least CFSSL_CERTS_MIN certificates.
+ * their process CPU clocks (ns) and cfssl driven over at least CFSSL_CERTS_MIN certificates;
+ * each provd's count of the connections it accepted must equal the clients' (and, with
+ * --agent-connections, a connection per device round and per batch: check_connections).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,10 @@ static double cpu_of(pid_t pid)
  * /proc/PID/stat's ticks (the same accounting, truncated to ticks): a reading that strays by
  * more than two ticks and 1 % is not this process's CPU, and the bench stops.
  */
+/* Connections the clients opened to the server being driven (curl's CURLINFO_NUM_CONNECTS),
+ * summed over its drives since it started; check_connections compares provd's count. */
+static long opened;
+
 static double drive_cpu_rounds(enum bench_target t, const struct bench_server *srv,
     struct bench_clients *cl, struct bench_dev *devs, size_t n, int per_cert, int rounds,
     size_t *units, double *total)
@@ -93,6 +99,7 @@ static double drive_cpu_rounds(enum bench_target t, const struct bench_server *s
 		if (res.done != n)
 			bench_die("%zu of %zu devices done", res.done, n);
 		*units += per_cert ? res.certs : res.done;
+		opened += res.new_connections;
 	}
 	cpu = cpu_of(srv->pid) - cpu0;
 	ticks = bench_cpu_seconds(srv->pid) - tick0;
@@ -108,6 +115,36 @@ static double drive_cpu(enum bench_target t, const struct bench_server *srv,
     struct bench_clients *cl, struct bench_dev *devs, size_t n, int per_cert, size_t *units)
 {
 	return drive_cpu_rounds(t, srv, cl, devs, n, per_cert, 1, units, NULL);
+}
+
+/*
+ * provd's own count of the connections it accepted (selfcert_provd_connections_total, read just
+ * before the server stops) must be exactly the run's: the clients' own count, plus two
+ * (bench_provd_start's TCP probe and this GET of /metrics). With --agent-connections the clients'
+ * count must also be the run's shape: a connection per device round (profile and certificate),
+ * one more per renewal device (its batch registration, days later). Returns provd's count.
+ */
+static long check_connections(const struct bench_world *w, const struct bench_server *s, long shape)
+{
+	static const char key[] = "\nselfcert_provd_connections_total ";
+	char url[128], *metrics = NULL, *m;
+	long counted = -1;
+
+	snprintf(url, sizeof(url), "%s/metrics", s->url);
+	if (bench_http_get(w, url, &metrics) != 200 || metrics == NULL)
+		bench_die("GET /metrics");
+	if ((m = strstr(metrics, key)) != NULL)
+		counted = strtol(m + strlen(key), NULL, 10);
+	free(metrics);
+	if (counted != opened + 2)
+		bench_die("provd counted %ld connections; the clients opened %ld, and the start-up "
+		          "probe and the GET of /metrics make %ld",
+		    counted, opened, opened + 2);
+	if (bench_agent_connections && opened != shape)
+		bench_die("the clients opened %ld connections; a connection per device round and "
+		          "per batch makes %ld",
+		    opened, shape);
+	return counted;
 }
 
 /* The network's profile signer, as the server loads it. */
@@ -299,6 +336,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	size_t units, units_ren, units_cfssl = 0;
 	double cpu_ren = 0, cpu_cfssl = 0, ratio_res = 0;
 	int have_cfssl, cfssl_rounds = 1;
+	long conns[3]; /* provd's connections: the K server, the K = 2 server, the RSA server */
 
 	bench_mkdtemp(db_base, base, sizeof(base));
 	bench_world_up(&w, base);
@@ -327,6 +365,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	w.profile_batch = batch_max;
 	w.profile_batch_wait = batch_wait;
 	bench_provd_start(&w, db, provd_threads, tls, &provd);
+	opened = 0;
 	bench_clients_init(&cl, clients, &w);
 	c_ord = drive_cpu(BENCH_PROVD, &provd, &cl, devs, n, 0, &units);
 	waves_of(provd.log, 0, &waves, &leaves, &lines);
@@ -337,6 +376,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	c_ren = drive_cpu_rounds(BENCH_PROVD_RENEW, &provd, &cl, devs + 2 * n, n, 1, 1, &units_ren,
 	    &cpu_ren);
 	bench_clients_free(&cl);
+	/* Per device: its ordinary round, its Merkle round, its renewal round and batch. */
+	conns[0] = check_connections(&w, &provd, 4 * (long)n);
 	bench_stop(provd.pid);
 	bench_log_tagged(provd.log, "POST /v1/profiles 201", " pin=hit", &pin_hit, &pin_other);
 	if (!unpinned && pin_other != 0)
@@ -345,9 +386,11 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	/* The same with K = 2: registration's share from the two (c(K) = reg + prof/K). */
 	write_policy(pol, 2);
 	bench_provd_start(&w, db, provd_threads, tls, &provd);
+	opened = 0;
 	bench_clients_init(&cl, clients, &w);
 	c_ren2 = drive_cpu(BENCH_PROVD_RENEW, &provd, &cl, devs + 3 * n, n, 1, &units);
 	bench_clients_free(&cl);
+	conns[1] = check_connections(&w, &provd, 2 * (long)n);
 	bench_stop(provd.pid);
 	prof = (c_ren2 - c_ren) / (0.5 - 1.0 / k);
 	reg = c_ren - prof / k;
@@ -395,6 +438,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	wr.profile_batch = batch_max;
 	wr.profile_batch_wait = batch_wait;
 	bench_provd_start(&wr, rdb, provd_threads, tls, &provd);
+	opened = 0;
 	bench_clients_init(&cl, clients, &wr);
 	r_ord = drive_cpu(BENCH_PROVD, &provd, &cl, rdevs, n, 0, &units);
 	waves_of(provd.log, 0, &rwaves, &rleaves, &lines);
@@ -403,6 +447,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	if (rleaves != (long)n)
 		bench_die("the RSA server logged %ld batch leaves for %zu devices", rleaves, n);
 	bench_clients_free(&cl);
+	conns[2] = check_connections(&wr, &provd, 2 * (long)n);
 	bench_stop(provd.pid);
 	load_signer(&wr, &rkey, &rcert);
 	primitives(rkey, &rp_sign, &rp_verify);
@@ -434,7 +479,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    "\"renewal\":%.3f,\"floor_renewal\":%.3f},"
 		    "\"renewal_vs_cfssl\":%.4f,\"renewal_vs_cfssl_resolution\":%.3g,"
 		    "\"cpu_clock_resolution_s\":%.3g,\"cfssl_certs\":%zu,\"cpu_s_renewal\":%.6f,"
-		    "\"cpu_s_cfssl\":%.6f,\"target\":%.3f,\"target_met\":%s}\n",
+		    "\"cpu_s_cfssl\":%.6f,\"provd_connections\":{\"renewal_server\":%ld,"
+		    "\"k2_server\":%ld,\"rsa3072_server\":%ld},\"target\":%.3f,\"target_met\":%s}\n",
 		    unpinned ? "false" : "true", bench_agent_connections ? "true" : "false", n,
 		    clients, provd_threads, k, batch_max, batch_wait ? batch_wait : "0", recorded,
 		    c_ord * 1e3, c_bat * 1e3, (double)n / waves, c_ren * 1e3, c_ren2 * 1e3,
@@ -445,8 +491,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    r_batch[0] * 1e3, r_batch[1] * 1e3, r_batch[2] * 1e3, cpu_hours(c_cfssl),
 		    cpu_hours(c_ord), cpu_hours(c_bat), cpu_hours(c_ren), cpu_hours(floor_ren),
 		    have_cfssl ? c_ren / c_cfssl : 0, have_cfssl ? ratio_res * c_ren / c_cfssl : 0,
-		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, FLEET_TARGET,
-		    have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false");
+		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, conns[0], conns[1], conns[2],
+		    FLEET_TARGET, have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false");
 	} else {
 		printf(
 		    "Fleet figure (#17): 1 million devices on 24-hour certificates, renewed daily\n"
@@ -481,6 +527,9 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    "  so (c(K) = registration + profile/K): registration %.3f ms per certificate "
 		    "(%.0f%% of the renewal path), a profile request %.3f ms\n",
 		    reg * 1e3, 100.0 * reg / c_ren, prof * 1e3);
+		printf("provd's connections (its selfcert_provd_connections_total, as the clients "
+		       "opened them): %ld, %ld (K = 2), %ld (RSA-3072)\n",
+		    conns[0], conns[1], conns[2]);
 		if (unpinned)
 			printf("devices: unknown to provd before this run (--unpinned): each first "
 			       "profile request verified its chain in full\n");

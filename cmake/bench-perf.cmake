@@ -44,7 +44,9 @@ add_test(NAME bench/smoke_mem COMMAND bench_mem --rounds 1 --slots 4 --json)
 add_test(NAME bench/smoke_fleet COMMAND bench_fleet --devices 200 --clients 8 --json)
 # #17's fleet figure: renewal profiles and batched registration beside cfssl (none: not compared).
 add_test(NAME bench/smoke_fleet_renewal COMMAND bench_fleet --renewal 7 --devices 20 --clients 2 --json)
-# The same with a connection per agent round, per batch and per cfssl certificate (16.5).
+# The same with a connection per agent round, per batch and per cfssl certificate (16.5);
+# bench_fleet dies unless each provd counted exactly the run's connections
+# (selfcert_provd_connections_total: 4 x 20 + 2, 2 x 20 + 2, 2 x 20 + 2 here; 17.3).
 add_test(NAME bench/smoke_fleet_agent_conns
   COMMAND bench_fleet --renewal 7 --devices 20 --clients 2 --agent-connections --json)
 set(SC_BENCH_SMOKE bench/smoke_p11 bench/smoke_mem bench/smoke_fleet bench/smoke_fleet_renewal

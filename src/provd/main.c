@@ -1242,7 +1242,14 @@ static sc_err listen_socket(const struct options *o, int *out)
 	return SC_OK;
 }
 
-/* Listen and serve (MHD's threads), then say so: the log line and the port file. */
+/*
+ * Listen and serve (MHD's threads), then say so: the log line and the port file.
+ * MHD's workers wait in poll(2), not epoll: with libmicrohttpd 0.9.75 and GnuTLS, a new HTTPS
+ * connection cost the server 3-6 ms of CPU under epoll against 0.4-0.8 ms under poll, the same
+ * handshake (the same count of GnuTLS's calls) running several times slower (PERFORMANCE.md
+ * 17.3); a request on a kept connection costs the same in both. poll has no FD_SETSIZE bound, and
+ * each worker polls only its own connections (--max-connections over --threads).
+ */
 static sc_err start_serving(const struct options *o, struct server *srv, const struct tls_pem *tls,
     struct MHD_Daemon **out)
 {
@@ -1253,7 +1260,7 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, port;
 	const union MHD_DaemonInfo *info;
 	char num[16], desc[512];
 	sc_err r;
