@@ -64,6 +64,7 @@ static double db_cpu_seconds(void)
 	while ((e = readdir(d)) != NULL) {
 		pid_t pid = (pid_t)atol(e->d_name);
 		unsigned long long ut = 0, st = 0;
+		long long cut = 0, cst = 0;
 		int ppid = 0;
 		FILE *f;
 		if (pid <= 0)
@@ -73,10 +74,14 @@ static double db_cpu_seconds(void)
 			continue;
 		/* As bench_cpu_seconds reads it, with the parent: a process gone stays uncounted. */
 		if (fgets(line, sizeof(line), f) != NULL && (s = strrchr(line, ')')) != NULL &&
-		    sscanf(s + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ppid,
-		        &ut, &st) == 3 &&
+		    sscanf(s + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld",
+		        &ppid, &ut, &st, &cut, &cst) == 5 &&
 		    (pid == db_pid || ppid == db_pid))
-			sum += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+			/* The postmaster's cutime/cstime: backends that ended (a client's short
+			 * connections), reaped by it; the live ones are counted on their own. */
+			sum += (double)(ut + st +
+			           (pid == db_pid ? (unsigned long long)(cut + cst) : 0)) /
+			    (double)sysconf(_SC_CLK_TCK);
 		fclose(f);
 	}
 	closedir(d);

@@ -52,11 +52,13 @@ if [ -n "$stats" ]; then
       round(shared_blks_hit::numeric / greatest(calls, 1), 1) || E'\t' || toplevel || E'\t' ||
       regexp_replace(left(query, 160), '\s+', ' ', 'g')
     FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+      AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     ORDER BY total_exec_time DESC" >"$stats" || rc=1
   # The WAL's flushes (wal_sync): fewer than commits when concurrent commits shared one.
   pg_sql "SELECT 'wal: ' || wal_records || ' records, ' || wal_bytes || ' bytes, ' ||
       wal_write || ' writes, ' || wal_sync || ' flushes; commits: ' ||
-      (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())
+      (SELECT sum(xact_commit) FROM pg_stat_database WHERE datname IN (current_database(), 'cfssl')) ||
+      ' (both databases: the WAL is the cluster''s)'
     FROM pg_stat_wal" >>"$stats" || rc=1
 fi
 exit $rc

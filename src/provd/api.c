@@ -81,9 +81,8 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 	    (r = provd_leafrefs_new(api->leafrefs_max != 0 ? api->leafrefs_max
 	                                                   : PROVD_LEAFREFS_DEFAULT,
 	         &api->leafrefs)) != SC_OK ||
-	    (r = provd_firstrefs_new(api->leafrefs_max != 0 ? api->leafrefs_max
-	                                                    : PROVD_LEAFREFS_DEFAULT,
-	         &api->firstrefs)) != SC_OK)
+	    /* A reference is usable only while its profile is kept: the profile cache's bound. */
+	    (r = provd_firstrefs_new(PROVD_PROFCACHE_DEFAULT, &api->firstrefs)) != SC_OK)
 		return r;
 #define NETFILE(name) \
 	(snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")

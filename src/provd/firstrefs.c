@@ -74,15 +74,24 @@ struct provd_firstref *provd_firstrefs_get(struct provd_firstrefs *c,
 		return NULL;
 	pthread_mutex_lock(&c->lock);
 	e = c->slot[slot_of(c, id)];
-	if (e != NULL && memcmp(e->id, id, SC_PROFILE_ID_LEN) == 0) {
+	if (e != NULL && memcmp(e->id, id, SC_PROFILE_ID_LEN) == 0)
 		e->uses++;
-		c->hits++;
-	} else {
+	else
 		e = NULL;
-		c->misses++;
-	}
 	pthread_mutex_unlock(&c->lock);
 	return e;
+}
+
+void provd_firstrefs_note(struct provd_firstrefs *c, int hit)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (hit)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void provd_firstref_release(struct provd_firstrefs *c, struct provd_firstref *e)

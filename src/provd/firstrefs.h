@@ -42,8 +42,8 @@ struct provd_firstref {
 sc_err provd_firstrefs_new(size_t max, struct provd_firstrefs **out) SC_MUST_USE;
 void provd_firstrefs_free(struct provd_firstrefs *c);
 
-/* The entry for this profile ID, or NULL (c may be NULL), counted as a hit or a miss. Release
- * it with provd_firstref_release. */
+/* The entry for this profile ID, or NULL (c may be NULL). Release it with
+ * provd_firstref_release. Not counted: provd_firstrefs_note says whether it was used. */
 struct provd_firstref *provd_firstrefs_get(struct provd_firstrefs *c,
     const uint8_t id[SC_PROFILE_ID_LEN]);
 void provd_firstref_release(struct provd_firstrefs *c, struct provd_firstref *e);
@@ -58,7 +58,11 @@ void provd_firstrefs_drop(struct provd_firstrefs *c, const uint8_t id[SC_PROFILE
 /* Frees an entry no table holds. */
 void provd_firstref_free(struct provd_firstref *e);
 
-/* provd_firstrefs_get's hits and misses; entries now. */
+/* One registration that looked: hit when the entry was used (the row and pin not read), a miss
+ * when there was none or it could not be used (expired, its profile no longer kept). */
+void provd_firstrefs_note(struct provd_firstrefs *c, int hit);
+
+/* provd_firstrefs_note's hits and misses; entries now. */
 void provd_firstrefs_counts(struct provd_firstrefs *c, uint64_t *hits, uint64_t *misses,
     size_t *entries);
 

@@ -198,11 +198,11 @@ static sc_err firstref_metrics(struct provd_firstrefs *c, char **body, size_t *l
 	    "# TYPE selfcert_provd_first_refs_hits_total counter\n"
 	    "selfcert_provd_first_refs_hits_total %llu\n"
 	    "# HELP selfcert_provd_first_refs_misses_total Certificate registrations that looked for "
-	    "one and found none (the profile row and pin read).\n"
+	    "one and found none they could use (the profile row and pin read).\n"
 	    "# TYPE selfcert_provd_first_refs_misses_total counter\n"
 	    "selfcert_provd_first_refs_misses_total %llu\n"
 	    "# HELP selfcert_provd_first_refs_entries First-certificate references held now "
-	    "(at most --leaf-refs).\n"
+	    "(at most the profile cache's 128).\n"
 	    "# TYPE selfcert_provd_first_refs_entries gauge\n"
 	    "selfcert_provd_first_refs_entries %zu\n",
 	    (unsigned long long)hits, (unsigned long long)misses, entries);

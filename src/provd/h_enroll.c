@@ -957,9 +957,10 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 	struct provd_firstref *e = NULL;
 	size_t id_len = 0;
 
-	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->pinned || !pin_hit(pr) ||
-	    pr->server_keygen || pr->gated || pr->renewal_count != 0 || pr->batched > 0 ||
-	    pr->p != NULL /* not kept (profile_answer) */ || (e = calloc(1, sizeof(*e))) == NULL)
+	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->authenticated || !pr->pinned ||
+	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->renewal_count != 0 ||
+	    pr->batched > 0 || pr->p != NULL /* not kept (profile_answer) */ ||
+	    (e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	if (sc_unhex(pr->rec.profile_id, e->id, sizeof(e->id), &id_len) != SC_OK ||
 	    id_len != sizeof(e->id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
@@ -1715,6 +1716,8 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
 		return 0;
 	}
 	if (provd_profcache_get(api->profiles, e->der, e->der_len, &cr->use, &cr->kept) != SC_OK) {
+		/* Review (session 10): evicted profiles never come back; the entry is dead weight. */
+		provd_firstrefs_drop(api->firstrefs, e->id);
 		sc_err_clear();
 		return 0;
 	}
@@ -1758,7 +1761,7 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	struct sc_verify_opts opts;
 	struct sc_leaf_fast f;
 	size_t len = 0;
-	int ok = 0, from_ref = 0;
+	int ok = 0, from_ref = 0, looked = 0;
 	sc_err lr;
 
 	*r = SC_OK;
@@ -1768,6 +1771,7 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	if (!sc_leaf_profile_id(der, len, id))
 		goto out;
 	sc_hex(id, sizeof(id), cr->crec.profile_id);
+	looked = 1;
 	if ((e = provd_firstrefs_get(api->firstrefs, id)) != NULL)
 		from_ref = cert_from_ref(api, cr, e, now);
 	if (!from_ref && (lr = cert_profile_load(api, ctx->reg, cr)) != SC_OK) {
@@ -1828,6 +1832,9 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	der = NULL;
 	ok = 1;
 out:
+	/* Counted where the lookup was made: a hit only when the row and pin were not read. */
+	if (looked)
+		provd_firstrefs_note(api->firstrefs, ok && from_ref);
 	/* What the reference gave is not the row (consumed_at): a miss reads the row, as before. */
 	if (!ok && from_ref)
 		cert_profile_unload(api, cr);
