@@ -281,7 +281,10 @@ static const struct {
 	 * min_compatible 8: a node of version 7 would read a new profile's chain as '' and refuse
 	 * its certificate, so the older nodes stop serving once this runs (sc_reg_open tells them
 	 * to upgrade). profiles_by_source becomes partial (only unauthenticated requests' profiles;
-	 * its one query asks source = $1). The runtime role needs `net db migrate --grant` again
+	 * its one query asks source = $1); profiles_by_time, certificates_by_time and
+	 * certificates_by_expiry go (the console's charts read console_hourly, its expiring counts
+	 * device_expiry; no statement asks for profiles or certificates by time alone). The
+	 * runtime role needs `net db migrate --grant` again
 	 * (SELECT, INSERT on chains). Idempotent.
 	 */
 	{ "CREATE TABLE IF NOT EXISTS chains ("
@@ -293,7 +296,10 @@ static const struct {
 	  "  CHECK (chain_sha256 IS NULL OR length(chain_sha256) = 64);"
 	  "DROP INDEX IF EXISTS profiles_by_source;"
 	  "CREATE INDEX profiles_by_source ON profiles(source, created_at)"
-	  "  WHERE source IS NOT NULL;",
+	  "  WHERE source IS NOT NULL;"
+	  "DROP INDEX IF EXISTS profiles_by_time;"
+	  "DROP INDEX IF EXISTS certificates_by_time;"
+	  "DROP INDEX IF EXISTS certificates_by_expiry;",
 	    8 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))

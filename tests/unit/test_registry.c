@@ -1095,6 +1095,14 @@ static void test_chains_migration(void **state)
 	                         : "SELECT count(*) FROM sqlite_schema WHERE name ="
 	                           " 'profiles_by_source' AND sql LIKE '%WHERE source IS NOT NULL'"),
 	    1);
+	/* The time indexes no statement used are gone (PERFORMANCE.md 17.2). */
+	assert_int_equal(raw_int(pg_uri != NULL
+	                         ? "SELECT count(*) FROM pg_indexes WHERE indexname IN"
+	                           " ('profiles_by_time', 'certificates_by_time',"
+	                           " 'certificates_by_expiry')"
+	                         : "SELECT count(*) FROM sqlite_schema WHERE name IN"
+	                           " ('profiles_by_time', 'certificates_by_time')"),
+	    0);
 	sc_reg_close(reg);
 }
 
