@@ -1514,9 +1514,19 @@ static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, cons
  * each statement): written beside the profile only (FROM p), once per chain (the key's
  * conflict does nothing: every later profile of the device only looks it up).
  */
-#define PROFILE_CHAIN_SQL(pem)                                                      \
+#define PROFILE_CHAIN_SQL(pem)                                                       \
 	", c AS (INSERT INTO chains (sha256, pem) SELECT $10, $" pem "::text FROM p" \
 	" WHERE $10::text IS NOT NULL ON CONFLICT (sha256) DO NOTHING)"
+
+/* A first contact's new pin and its audit row, $15..$20, beside the profile (FROM p). */
+#define PROFILE_PIN_SQL                                                                \
+	", d AS (INSERT INTO device_pins (device_id, root_sha256, ca_sha256,"          \
+	" kek_sha256, path_sha256, ca_spki, pinned_at)"                                \
+	" SELECT device_id, $15, $16, $17, $18, $19, $11 FROM p RETURNING device_id)," \
+	" e AS (INSERT INTO audit (at, actor, event, device_id, detail)"               \
+	" SELECT $11, $13, 'device-pinned', device_id, $20 FROM d"                     \
+	" WHERE EXISTS (SELECT 1 FROM a))"                                             \
+	" SELECT count(*) FROM p"
 
 /* PROFILE_INSERT_SQL's $1..$14 into p; detail (the audit row's) is the caller's buffer. */
 static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec *rec, int64_t now,
@@ -1739,15 +1749,7 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	 * profile's (it waits for a's row: the order sequential statements gave them).
 	 */
 	st[0] = (struct pl_st){ "recording a profile",
-		pin_new ? PROFILE_INSERT_SQL PROFILE_CHAIN_SQL("21")
-		    ","
-		    " d AS (INSERT INTO device_pins (device_id, root_sha256, ca_sha256,"
-		    " kek_sha256, path_sha256, ca_spki, pinned_at)"
-		    " SELECT device_id, $15, $16, $17, $18, $19, $11 FROM p RETURNING device_id),"
-		    " e AS (INSERT INTO audit (at, actor, event, device_id, detail)"
-		    " SELECT $11, $13, 'device-pinned', device_id, $20 FROM d"
-		    " WHERE EXISTS (SELECT 1 FROM a))"
-		    " SELECT count(*) FROM p"
+		pin_new ? PROFILE_INSERT_SQL PROFILE_CHAIN_SQL("21") PROFILE_PIN_SQL
 		        : PROFILE_INSERT_SQL PROFILE_CHAIN_SQL("15") " SELECT count(*) FROM p",
 		&p };
 	st[1] = (struct pl_st){ "commit", "COMMIT", NULL };

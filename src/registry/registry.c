@@ -425,8 +425,9 @@ sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
 	if (out->chain_sha256[0] == '\0')
 		return SC_OK;
 	if (out->chain_pem == NULL || out->chain_pem[0] == '\0')
-		r = sc_fail(SC_ERR_STORE_DAMAGED, "profile %s: its chain %.16s… is not in the registry",
-		    out->profile_id, out->chain_sha256);
+		r = sc_fail(SC_ERR_STORE_DAMAGED,
+		    "profile %s: its chain %.16s… is not in the registry", out->profile_id,
+		    out->chain_sha256);
 	else if ((r = chain_hash(out->chain_pem, hex)) == SC_OK &&
 	    strcmp(hex, out->chain_sha256) != 0)
 		r = sc_fail(SC_ERR_STORE_DAMAGED,

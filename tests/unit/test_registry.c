@@ -884,7 +884,8 @@ static long long raw_int(const char *sql)
 	}
 #endif
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(h);
@@ -938,7 +939,8 @@ static void test_chains(void **state)
 		make_profile(&rec, k < 3 ? "D-1" : "D-2", k, NULL);
 		rec.chain_pem = k < 3 ? a : b;
 		memset(rec.chain_sha256, 'f', 64); /* the caller's value is not the registry's */
-		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000 + k, "t", &retry), SC_OK);
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000 + k, "t", &retry),
+		    SC_OK);
 		assert_string_equal(rec.chain_sha256, k < 3 ? ha : hb);
 	}
 	/* A replay writes neither the profile nor its (new) chain. */
@@ -972,13 +974,13 @@ static void test_chains(void **state)
 		    ha);
 		assert_string_equal(sc_err_detail(), sql);
 		assert_null(got.chain_pem);
-		snprintf(sql, sizeof(sql), "INSERT INTO chains VALUES ('%s', '%s'), ('%s', '%s')", ha,
-		    a, hb, b);
+		snprintf(sql, sizeof(sql), "INSERT INTO chains VALUES ('%s', '%s'), ('%s', '%s')",
+		    ha, a, hb, b);
 		assert_int_equal(raw_exec(sql), SQLITE_OK);
 	}
 	/* Another chain's bytes under a's hash: refused, never handed over as a's. */
-	snprintf(sql, sizeof(sql), "UPDATE profiles SET chain_sha256 = '%s' WHERE device_id = 'D-2'",
-	    ha);
+	snprintf(sql, sizeof(sql),
+	    "UPDATE profiles SET chain_sha256 = '%s' WHERE device_id = 'D-2'", ha);
 	assert_int_equal(raw_exec(sql), SQLITE_OK);
 	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got), SC_OK);
 	assert_string_equal(got.chain_pem, a); /* a's own row: the right bytes for the hash */
@@ -1001,7 +1003,8 @@ static void test_chains(void **state)
 	    SC_ERR_STORE_DAMAGED);
 	assert_non_null(strstr(sc_err_detail(), "is not in the registry"));
 	/* Truncated, oversize, empty: the schema refuses them. */
-	assert_int_equal(raw_exec("UPDATE profiles SET chain_sha256 = 'abc' WHERE device_id = 'D-2'"),
+	assert_int_equal(raw_exec(
+	                     "UPDATE profiles SET chain_sha256 = 'abc' WHERE device_id = 'D-2'"),
 	    SQLITE_CONSTRAINT);
 	assert_int_equal(raw_exec("UPDATE profiles SET chain_sha256 = '" SC_TEST_ZEROS64 "0'"
 	                          " WHERE device_id = 'D-2'"),
@@ -1042,22 +1045,25 @@ static void test_chains_migration(void **state)
 		rec.chain_pem = a;
 		if (k == 2)
 			snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
-		assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + k, "t", &retry), SC_OK);
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + k, "t", &retry),
+		    SC_OK);
 	}
 	sc_reg_close(reg);
 	/* Back to schema 7's layout, each row with its PEM. */
-	assert_int_equal(raw_exec("UPDATE profiles SET chain_pem ="
-	                          " (SELECT pem FROM chains WHERE sha256 = profiles.chain_sha256);"
-	                          "DROP INDEX profiles_by_source;"
-	                          "ALTER TABLE profiles DROP COLUMN chain_sha256;"
-	                          "DROP TABLE chains;"
-	                          "CREATE INDEX profiles_by_source ON profiles(source, created_at)"),
+	assert_int_equal(raw_exec(
+	                     "UPDATE profiles SET chain_pem ="
+	                     " (SELECT pem FROM chains WHERE sha256 = profiles.chain_sha256);"
+	                     "DROP INDEX profiles_by_source;"
+	                     "ALTER TABLE profiles DROP COLUMN chain_sha256;"
+	                     "DROP TABLE chains;"
+	                     "CREATE INDEX profiles_by_source ON profiles(source, created_at)"),
 	    SQLITE_OK);
 	assert_int_equal(raw_exec(pg_uri != NULL
 	                         ? "UPDATE registry_meta SET schema_version = 7, min_compatible = 1"
 	                         : "PRAGMA user_version = 7"),
 	    SQLITE_OK);
-	assert_int_equal(raw_int("SELECT count(*) FROM profiles WHERE length(chain_pem) > 2000"), 2);
+	assert_int_equal(raw_int("SELECT count(*) FROM profiles WHERE length(chain_pem) > 2000"),
+	    2);
 	reg = open_new(); /* migrates */
 	assert_int_equal(sc_reg_schema_version(reg), 8);
 	assert_int_equal(sc_reg_check(reg), SC_OK);
@@ -1089,11 +1095,12 @@ static void test_chains_migration(void **state)
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2005, "t", &retry),
 	    SC_ERR_RATE_LIMITED);
 	assert_int_equal(raw_int("SELECT count(*) FROM chains"), 2); /* a, make_profile's */
-	assert_int_equal(raw_int(pg_uri != NULL
-	                         ? "SELECT count(*) FROM pg_indexes WHERE indexname ="
-	                           " 'profiles_by_source' AND indexdef LIKE '%WHERE (source IS NOT NULL)'"
-	                         : "SELECT count(*) FROM sqlite_schema WHERE name ="
-	                           " 'profiles_by_source' AND sql LIKE '%WHERE source IS NOT NULL'"),
+	assert_int_equal(
+	    raw_int(pg_uri != NULL
+	            ? "SELECT count(*) FROM pg_indexes WHERE indexname ="
+	              " 'profiles_by_source' AND indexdef LIKE '%WHERE (source IS NOT NULL)'"
+	            : "SELECT count(*) FROM sqlite_schema WHERE name ="
+	              " 'profiles_by_source' AND sql LIKE '%WHERE source IS NOT NULL'"),
 	    1);
 	/* The time indexes no statement used are gone (PERFORMANCE.md 17.2). */
 	assert_int_equal(raw_int(pg_uri != NULL
