@@ -274,7 +274,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE IF NOT EXISTS chains ("
 	"  sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64),"
 	"  pem    TEXT NOT NULL CHECK (length(pem) BETWEEN 1 AND 1048576)"
-	") STRICT, WITHOUT ROWID;"
+	") STRICT;" /* not WITHOUT ROWID: a ~2 KB PEM would spill to an overflow page there */
 	"CREATE TRIGGER IF NOT EXISTS chains_never_change BEFORE UPDATE ON chains"
 	"  BEGIN SELECT RAISE(ABORT, 'a stored chain never changes'); END;"
 	"ALTER TABLE profiles ADD COLUMN chain_sha256 TEXT"
