@@ -277,6 +277,8 @@ static const char *const migrations[] = {
 	") STRICT;" /* not WITHOUT ROWID: a ~2 KB PEM would spill to an overflow page there */
 	"CREATE TRIGGER IF NOT EXISTS chains_never_change BEFORE UPDATE ON chains"
 	"  BEGIN SELECT RAISE(ABORT, 'a stored chain never changes'); END;"
+	"CREATE TRIGGER IF NOT EXISTS chains_never_removed BEFORE DELETE ON chains"
+	"  BEGIN SELECT RAISE(ABORT, 'a stored chain never changes'); END;"
 	"ALTER TABLE profiles ADD COLUMN chain_sha256 TEXT"
 	"  CHECK (chain_sha256 IS NULL OR length(chain_sha256) = 64);"
 	"DROP INDEX IF EXISTS profiles_by_source;"
