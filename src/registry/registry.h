@@ -332,7 +332,11 @@ sc_err sc_reg_profile_lookup(struct sc_reg *reg, const char *device_id, const ch
     const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
     struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_precheck *pre) SC_MUST_USE;
 
-/* A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none. *out owns its buffers. */
+/*
+ * A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none; SC_ERR_STORE_DAMAGED if its
+ * chain (schema 8: kept once, by chain_sha256) is missing or does not hash to its key. *out
+ * owns its buffers.
+ */
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
     struct sc_reg_profile_rec *out) SC_MUST_USE;
 
