@@ -9,7 +9,7 @@
  * an unknown or consumed profile, another device's, a revoked device. docs/THREAT-MODEL.md
  * "Session 10 (ref10)".
  *
- * A bounded table (one entry per slot, the newest put wins), thread-safe, entries
+ * A bounded table (reftable.h: one entry per slot, the newest put wins), thread-safe, entries
  * reference-counted (a worker may use one while another replaces or removes it).
  */
 #ifndef SC_PROVD_FIRSTREFS_H
@@ -23,12 +23,13 @@
 #include <selfcert/oid.h>
 
 #include "json.h"
+#include "reftable.h"
 
 struct provd_firstrefs;
 
-/* Immutable once put (but uses). */
+/* Immutable once put (but head.uses). */
 struct provd_firstref {
-	uint8_t id[SC_PROFILE_ID_LEN];
+	struct provd_refhead head; /* first: the table's; head.id the profile ID */
 	char profile_id[2 * SC_PROFILE_ID_LEN + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1]; /* the row's device */
 	int64_t profile_not_after;            /* the row's profileNotAfter */
@@ -36,7 +37,6 @@ struct provd_firstref {
 	size_t der_len;
 	struct provd_ders chain_der; /* the chain as the row holds it (device CA first) */
 	STACK_OF(X509) *chain;       /* parsed, the pin's path under this root */
-	int uses;                    /* guarded by the table's lock */
 };
 
 sc_err provd_firstrefs_new(size_t max, struct provd_firstrefs **out) SC_MUST_USE;
@@ -48,7 +48,7 @@ struct provd_firstref *provd_firstrefs_get(struct provd_firstrefs *c,
     const uint8_t id[SC_PROFILE_ID_LEN]);
 void provd_firstref_release(struct provd_firstrefs *c, struct provd_firstref *e);
 
-/* Keep e (calloc'd, filled, uses 0) for its profile: the table owns it from here, on failure
+/* Keep e (calloc'd, filled) for its profile: the table owns it from here, on failure
  * too. */
 void provd_firstrefs_put(struct provd_firstrefs *c, struct provd_firstref *e);
 

@@ -962,8 +962,8 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 	    pr->batched > 0 || pr->p != NULL /* not kept (profile_answer) */ ||
 	    (e = calloc(1, sizeof(*e))) == NULL)
 		return;
-	if (sc_unhex(pr->rec.profile_id, e->id, sizeof(e->id), &id_len) != SC_OK ||
-	    id_len != sizeof(e->id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
+	if (sc_unhex(pr->rec.profile_id, e->head.id, sizeof(e->head.id), &id_len) != SC_OK ||
+	    id_len != sizeof(e->head.id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
 		goto no;
 	memcpy(e->profile_id, pr->rec.profile_id, sizeof(e->profile_id));
 	snprintf(e->device_id, sizeof(e->device_id), "%s", pr->device_id);
@@ -1712,12 +1712,13 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
     const struct provd_firstref *e, time_t now)
 {
 	if ((int64_t)now > e->profile_not_after + PROVD_CLOCK_SKEW_S) {
-		provd_firstrefs_drop(api->firstrefs, e->id); /* expired: the full path decides */
+		provd_firstrefs_drop(api->firstrefs,
+		    e->head.id); /* expired: the full path decides */
 		return 0;
 	}
 	if (provd_profcache_get(api->profiles, e->der, e->der_len, &cr->use, &cr->kept) != SC_OK) {
 		/* Review (session 10): evicted profiles never come back; the entry is dead weight. */
-		provd_firstrefs_drop(api->firstrefs, e->id);
+		provd_firstrefs_drop(api->firstrefs, e->head.id);
 		sc_err_clear();
 		return 0;
 	}

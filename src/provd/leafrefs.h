@@ -4,7 +4,7 @@
  * reference its later certificates are judged against (fast/leaf_ref.h, issue 17): within one
  * batch request always, across requests while the entry stays. Keyed by profile ID.
  *
- * A bounded table (one entry per slot, the newest put wins), thread-safe, entries
+ * A bounded table (reftable.h: one entry per slot, the newest put wins), thread-safe, entries
  * reference-counted so that a worker may judge against one while another replaces it. An entry
  * is a verdict's template, never a verdict: every certificate is still judged, byte for byte and
  * by its signature, and anything the template cannot judge goes through the full check.
@@ -18,6 +18,7 @@
 #include <selfcert/profile.h>
 
 #include "fast/leaf_ref.h"
+#include "reftable.h"
 
 /* ~2.5 KiB each: the renewal profiles of several thousand devices registering at once. */
 #define PROVD_LEAFREFS_DEFAULT 8192
@@ -27,10 +28,10 @@
 struct provd_leafrefs;
 
 struct provd_leafref {
+	struct provd_refhead head; /* first: the table's */
 	struct sc_leaf_ref *ref;
 	int64_t profile_not_after; /* the registry's profileNotAfter (cert_in_time) */
 	char profile_id[2 * SC_PROFILE_ID_LEN + 1];
-	int uses; /* guarded by the table's lock */
 };
 
 sc_err provd_leafrefs_new(size_t max, struct provd_leafrefs **out) SC_MUST_USE;

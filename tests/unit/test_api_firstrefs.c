@@ -20,7 +20,7 @@ static struct provd_firstref *entry(uint8_t b)
 	struct provd_firstref *e = calloc(1, sizeof(*e));
 
 	assert_non_null(e);
-	memset(e->id, b, sizeof(e->id));
+	memset(e->head.id, b, sizeof(e->head.id));
 	snprintf(e->device_id, sizeof(e->device_id), "DEV-%u", b);
 	e->profile_not_after = 1000 + b;
 	return e;
