@@ -101,11 +101,6 @@ static void *worker(void *arg)
 
 		memset(&rec, 0, sizeof(rec));
 		dev_id(rec.device_id, sizeof(rec.device_id), w, i);
-		/*
-		 * Each device its own chain, as real devices have (schema 8 keeps a chain once: one
-		 * text for every device would make every profile after the first write none).
-		 */
-		memcpy(chain, rec.device_id, strlen(rec.device_id));
 		snprintf(rec.profile_id, sizeof(rec.profile_id), "%08x%08lx%016x", run_no, w, i);
 		snprintf(rec.challenge, sizeof(rec.challenge), "%s", rec.profile_id);
 		rec.origin = SC_KEY_DEVICE_GENERATED;

@@ -274,33 +274,6 @@ static const struct {
 	  "CREATE OR REPLACE TRIGGER certificates_hourly AFTER INSERT ON certificates FOR EACH ROW"
 	  "  EXECUTE FUNCTION selfcert_hourly();",
 	    1 },
-	/*
-	 * 8 (issue 17, store10): a device's chain kept once, under the SHA-256 of its PEM bytes,
-	 * instead of once per profile (SQLite's 8 says why). A new profile's chain_pem is '' and
-	 * chain_sha256 names its chains row; older rows keep their chain_pem and read as before.
-	 * min_compatible 8: a node of version 7 would read a new profile's chain as '' and refuse
-	 * its certificate, so the older nodes stop serving once this runs (sc_reg_open tells them
-	 * to upgrade). profiles_by_source becomes partial (only unauthenticated requests' profiles;
-	 * its one query asks source = $1); profiles_by_time, certificates_by_time and
-	 * certificates_by_expiry go (the console's charts read console_hourly, its expiring counts
-	 * device_expiry; no statement asks for profiles or certificates by time alone). The
-	 * runtime role needs `net db migrate --grant` again
-	 * (SELECT, INSERT on chains). Idempotent.
-	 */
-	{ "CREATE TABLE IF NOT EXISTS chains ("
-	  "  sha256 text COLLATE \"C\" PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),"
-	  "  pem    text NOT NULL CHECK (octet_length(pem) BETWEEN 1 AND 1048576));"
-	  "CREATE OR REPLACE TRIGGER chains_never_change BEFORE UPDATE OR DELETE ON chains"
-	  "  FOR EACH ROW EXECUTE FUNCTION selfcert_refuse('a stored chain never changes');"
-	  "ALTER TABLE profiles ADD COLUMN IF NOT EXISTS chain_sha256 text COLLATE \"C\""
-	  "  CHECK (chain_sha256 IS NULL OR length(chain_sha256) = 64);"
-	  "DROP INDEX IF EXISTS profiles_by_source;"
-	  "CREATE INDEX profiles_by_source ON profiles(source, created_at)"
-	  "  WHERE source IS NOT NULL;"
-	  "DROP INDEX IF EXISTS profiles_by_time;"
-	  "DROP INDEX IF EXISTS certificates_by_time;"
-	  "DROP INDEX IF EXISTS certificates_by_expiry;",
-	    8 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1504,29 +1477,11 @@ static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, cons
  */
 #define PROFILE_INSERT_SQL                                                                   \
 	"WITH p AS (INSERT INTO profiles (profile_id, device_id, challenge, origin, alg,"    \
-	" not_before, not_after, profile_not_after, der, chain_pem, created_at, source,"     \
-	" chain_sha256) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'',$11,$12,$10)"                  \
+	" not_before, not_after, profile_not_after, der, chain_pem, created_at, source)"     \
+	" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"                                   \
 	" ON CONFLICT ON CONSTRAINT profiles_challenge_key DO NOTHING RETURNING device_id)," \
 	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                     \
 	" SELECT $11, $13, 'profile-issued', device_id, $14 FROM p RETURNING 1)"
-/*
- * The profile's chain under its hash $10 (schema 8), the PEM being parameter pem (the last of
- * each statement): written beside the profile only (FROM p), once per chain (the key's
- * conflict does nothing: every later profile of the device only looks it up).
- */
-#define PROFILE_CHAIN_SQL(pem)                                                       \
-	", c AS (INSERT INTO chains (sha256, pem) SELECT $10, $" pem "::text FROM p" \
-	" WHERE $10::text IS NOT NULL ON CONFLICT (sha256) DO NOTHING)"
-
-/* A first contact's new pin and its audit row, $15..$20, beside the profile (FROM p). */
-#define PROFILE_PIN_SQL                                                                \
-	", d AS (INSERT INTO device_pins (device_id, root_sha256, ca_sha256,"          \
-	" kek_sha256, path_sha256, ca_spki, pinned_at)"                                \
-	" SELECT device_id, $15, $16, $17, $18, $19, $11 FROM p RETURNING device_id)," \
-	" e AS (INSERT INTO audit (at, actor, event, device_id, detail)"               \
-	" SELECT $11, $13, 'device-pinned', device_id, $20 FROM d"                     \
-	" WHERE EXISTS (SELECT 1 FROM a))"                                             \
-	" SELECT count(*) FROM p"
 
 /* PROFILE_INSERT_SQL's $1..$14 into p; detail (the audit row's) is the caller's buffer. */
 static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec *rec, int64_t now,
@@ -1541,7 +1496,7 @@ static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec 
 	p_i64(p, rec->not_after);
 	p_i64(p, rec->profile_not_after);
 	p_bin(p, rec->der, rec->der_len);
-	p_text(p, rec->chain_sha256[0] != '\0' ? rec->chain_sha256 : NULL);
+	p_text(p, rec->chain_pem != NULL ? rec->chain_pem : "");
 	p_i64(p, now);
 	p_text(p, rec->source[0] != '\0' ? rec->source : NULL);
 	snprintf(detail, detail_len, "profile %s, %s key %s%s%s", rec->profile_id,
@@ -1616,11 +1571,10 @@ static sc_err profile_insert_one(struct pg_reg *reg, struct sc_reg_profile_rec *
 	profile_write_params(&p, rec, now, actor, detail, sizeof(detail));
 	p_i64(&p, limited ? now - rate->window_s : INT64_MAX);
 	p_i64(&p, limited ? (int64_t)rate->max : 0);
-	p_text(&p, rec->chain_pem != NULL ? rec->chain_pem : ""); /* $17 */
 	i_write = n;
 	st[n++] = (struct pl_st){ "recording a profile",
-		unauth ? PROFILE_INSERT_SQL PROFILE_CHAIN_SQL("17") PROFILE_GUARD_SOURCE
-		       : PROFILE_INSERT_SQL PROFILE_CHAIN_SQL("17") PROFILE_GUARD_DEVICE,
+		unauth ? PROFILE_INSERT_SQL PROFILE_GUARD_SOURCE
+		       : PROFILE_INSERT_SQL PROFILE_GUARD_DEVICE,
 		&p };
 	st[n++] = (struct pl_st){ "commit", "COMMIT", NULL };
 	r = pl_run(reg, st, n, res, state);
@@ -1740,7 +1694,6 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 		    pin->root_sha256);
 		p_text(&p, pin_detail);
 	}
-	p_text(&p, rec->chain_pem != NULL ? rec->chain_pem : ""); /* $21 with a new pin, else $15 */
 	for (size_t i = 0; i < n; i++)
 		PQclear(res[i]);
 	memset(res, 0, sizeof(res));
@@ -1749,8 +1702,16 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 	 * profile's (it waits for a's row: the order sequential statements gave them).
 	 */
 	st[0] = (struct pl_st){ "recording a profile",
-		pin_new ? PROFILE_INSERT_SQL PROFILE_CHAIN_SQL("21") PROFILE_PIN_SQL
-		        : PROFILE_INSERT_SQL PROFILE_CHAIN_SQL("15") " SELECT count(*) FROM p",
+		pin_new ? PROFILE_INSERT_SQL
+		    ","
+		    " d AS (INSERT INTO device_pins (device_id, root_sha256, ca_sha256,"
+		    " kek_sha256, path_sha256, ca_spki, pinned_at)"
+		    " SELECT device_id, $15, $16, $17, $18, $19, $11 FROM p RETURNING device_id),"
+		    " e AS (INSERT INTO audit (at, actor, event, device_id, detail)"
+		    " SELECT $11, $13, 'device-pinned', device_id, $20 FROM d"
+		    " WHERE EXISTS (SELECT 1 FROM a))"
+		    " SELECT count(*) FROM p"
+		        : PROFILE_INSERT_SQL " SELECT count(*) FROM p",
 		&p };
 	st[1] = (struct pl_st){ "commit", "COMMIT", NULL };
 	if ((r = pl_run(reg, st, 2, res, NULL)) != SC_OK)
@@ -1899,10 +1860,9 @@ static sc_err pg_profile_get(struct sc_reg *base, const char *profile_id,
 	memset(out, 0, sizeof(*out));
 	p_text(&p, profile_id);
 	if ((r = x(reg, "reading a profile",
-	         "SELECT p.profile_id, p.device_id, p.challenge, p.origin, p.alg, p.not_before,"
-	         " p.not_after, p.profile_not_after, p.der, coalesce(c.pem, p.chain_pem),"
-	         " p.created_at, p.consumed_at, coalesce(p.chain_sha256, '') FROM profiles p"
-	         " LEFT JOIN chains c ON c.sha256 = p.chain_sha256 WHERE p.profile_id = $1",
+	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	         " profile_not_after, der, chain_pem, created_at, consumed_at FROM profiles"
+	         " WHERE profile_id = $1",
 	         &p, &res)) != SC_OK)
 		return r;
 	if (PQntuples(res) != 1) {
@@ -1931,7 +1891,6 @@ static sc_err pg_profile_get(struct sc_reg *base, const char *profile_id,
 	}
 	out->created_at = i64(res, 0, 10);
 	out->consumed_at = i64(res, 0, 11);
-	copy_col(res, 0, 12, out->chain_sha256, sizeof(out->chain_sha256));
 	r = SC_OK;
 out:
 	PQclear(res);
@@ -2629,8 +2588,7 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	        "GRANT USAGE ON SCHEMA %s TO %s;"
 	        "GRANT SELECT ON registry_meta TO %s;"
 	        "GRANT SELECT, INSERT, UPDATE ON devices, profiles TO %s;"
-	        "GRANT SELECT, INSERT ON certificates, revocations, audit, device_pins, chains"
-	        " TO %s;"
+	        "GRANT SELECT, INSERT ON certificates, revocations, audit, device_pins TO %s;"
 	        "GRANT SELECT, INSERT, UPDATE ON device_crls TO %s;"
 	        /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
 	        "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"

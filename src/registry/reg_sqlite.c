@@ -258,33 +258,6 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER IF NOT EXISTS certificates_hourly AFTER INSERT ON certificates BEGIN"
 	"  INSERT INTO console_hourly (hour, certificates) VALUES (NEW.registered_at / 3600, 1)"
 	"  ON CONFLICT (hour) DO UPDATE SET certificates = certificates + 1; END;",
-	/*
-	 * 8 (issue 17, store10): a device's chain kept once, under the SHA-256 of its PEM bytes,
-	 * instead of once per profile (~2 KB a profile: a third of a pinned first enrollment's WAL
-	 * bytes). A new profile's chain_pem is '' and chain_sha256 names its chains row; a row of
-	 * version 7 or older keeps its chain_pem and a NULL chain_sha256, and reads as before.
-	 * Rows are never rewritten, chains never changed nor removed (as pins). profiles_by_source
-	 * becomes partial: only an unauthenticated request's profile (source not NULL) is counted
-	 * by it, so an authenticated one no longer writes a (NULL, created_at) entry.
-	 * profiles_by_time and certificates_by_time (7's, for the console's hourly charts) go: the
-	 * charts read console_hourly, and no statement of the registry filters or orders
-	 * profiles or certificates by time alone (PERFORMANCE.md 17.2 lists each index's queries);
-	 * each cost a dirtied index page in every profile's and certificate's commit.
-	 */
-	"CREATE TABLE IF NOT EXISTS chains ("
-	"  sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64),"
-	"  pem    TEXT NOT NULL CHECK (length(pem) BETWEEN 1 AND 1048576)"
-	") STRICT;" /* not WITHOUT ROWID: a ~2 KB PEM would spill to an overflow page there */
-	"CREATE TRIGGER IF NOT EXISTS chains_never_change BEFORE UPDATE ON chains"
-	"  BEGIN SELECT RAISE(ABORT, 'a stored chain never changes'); END;"
-	"CREATE TRIGGER IF NOT EXISTS chains_never_removed BEFORE DELETE ON chains"
-	"  BEGIN SELECT RAISE(ABORT, 'a stored chain never changes'); END;"
-	"ALTER TABLE profiles ADD COLUMN chain_sha256 TEXT"
-	"  CHECK (chain_sha256 IS NULL OR length(chain_sha256) = 64);"
-	"DROP INDEX IF EXISTS profiles_by_source;"
-	"CREATE INDEX profiles_by_source ON profiles(source, created_at) WHERE source IS NOT NULL;"
-	"DROP INDEX IF EXISTS profiles_by_time;"
-	"DROP INDEX IF EXISTS certificates_by_time;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -1240,30 +1213,6 @@ static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id, cons
 	return SC_OK;
 }
 
-/*
- * Inside profile_insert's transaction: the profile's chain under its hash (schema 8), written
- * by the device's first profile and found by the primary key's lookup for every later one.
- */
-static sc_err chain_put(struct sqlite_reg *reg, const struct sc_reg_profile_rec *rec)
-{
-	sqlite3_stmt *st = NULL;
-	sc_err r;
-	int rc;
-
-	if (rec->chain_sha256[0] == '\0')
-		return SC_OK;
-	/* ON CONFLICT, not OR IGNORE: only the key's conflict is nothing to do, never a CHECK's. */
-	if ((r = prepare(reg,
-	         "INSERT INTO chains (sha256, pem) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
-	         &st)) != SC_OK)
-		return r;
-	bind_text(st, 1, rec->chain_sha256);
-	bind_text(st, 2, rec->chain_pem);
-	rc = sqlite3_step(st);
-	done(reg, st);
-	return rc == SQLITE_DONE ? SC_OK : db_fail(reg, "recording a device chain");
-}
-
 static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_rec *rec,
     const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {
@@ -1281,8 +1230,8 @@ static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_re
 		goto out;
 	if ((r = prepare(reg,
 	         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
-	         " not_after, profile_not_after, der, chain_pem, created_at, source, chain_sha256)"
-	         " VALUES (?,?,?,?,?,?,?,?,?,'',?,?,?)",
+	         " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	         &st)) != SC_OK)
 		goto out;
 	bind_text(st, 1, rec->profile_id);
@@ -1294,9 +1243,9 @@ static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_re
 	sqlite3_bind_int64(st, 7, rec->not_after);
 	sqlite3_bind_int64(st, 8, rec->profile_not_after);
 	sqlite3_bind_blob(st, 9, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 10, now);
-	bind_text(st, 11, rec->source[0] != '\0' ? rec->source : NULL);
-	bind_text(st, 12, rec->chain_sha256[0] != '\0' ? rec->chain_sha256 : NULL);
+	bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
+	sqlite3_bind_int64(st, 11, now);
+	bind_text(st, 12, rec->source[0] != '\0' ? rec->source : NULL);
 	rc = sqlite3_step(st);
 	done(reg, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -1309,8 +1258,6 @@ static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_re
 		r = db_fail(reg, "recording a profile");
 		goto out;
 	}
-	if ((r = chain_put(reg, rec)) != SC_OK)
-		goto out;
 	snprintf(detail, sizeof(detail), "profile %s, %s key %s%s%s", rec->profile_id,
 	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
 	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
@@ -1453,10 +1400,8 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
 
 	memset(out, 0, sizeof(*out));
 	if ((r = prepare(reg,
-	         "SELECT p.profile_id, p.device_id, p.challenge, p.origin, p.alg, p.not_before,"
-	         " p.not_after, p.profile_not_after, p.der, coalesce(c.pem, p.chain_pem),"
-	         " p.created_at, p.consumed_at, p.chain_sha256 FROM profiles p"
-	         " LEFT JOIN chains c ON c.sha256 = p.chain_sha256 WHERE p.profile_id = ?",
+	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
+	         " profile_not_after, der, chain_pem, created_at, consumed_at FROM profiles WHERE profile_id = ?",
 	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, profile_id);
@@ -1491,7 +1436,6 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
 	out->chain_pem[n] = '\0';
 	out->created_at = sqlite3_column_int64(st, 10);
 	out->consumed_at = sqlite3_column_int64(st, 11);
-	copy_col(st, 12, out->chain_sha256, sizeof(out->chain_sha256)); /* "" for NULL */
 	r = SC_OK;
 out:
 	done(reg, st);

@@ -369,29 +369,9 @@ sc_err sc_reg_profile_lookup(struct sc_reg *reg, const char *device_id, const ch
 	return SC_OK;
 }
 
-/* The hex SHA-256 of a chain's PEM bytes (schema 8's chains key) into hex; "" for none. */
-static sc_err chain_hash(const char *pem, char hex[SC_REG_FPR_HEX_LEN + 1])
-{
-	uint8_t md[32];
-
-	hex[0] = '\0';
-	if (pem == NULL || *pem == '\0')
-		return SC_OK;
-	if (!EVP_Digest(pem, strlen(pem), md, NULL, EVP_sha256(), NULL)) {
-		ERR_clear_error();
-		return sc_fail(SC_ERR_INTERNAL, "cannot hash a device chain");
-	}
-	sc_hex(md, sizeof(md), hex);
-	return SC_OK;
-}
-
 sc_err sc_reg_profile_insert(struct sc_reg *reg, struct sc_reg_profile_rec *rec,
     const struct sc_reg_rate *rate, int64_t now, const char *actor, int64_t *retry_after)
 {
-	sc_err r;
-
-	if ((r = chain_hash(rec->chain_pem, rec->chain_sha256)) != SC_OK)
-		return r;
 	return reg->be->profile_insert(reg, rec, rate, now, actor, retry_after);
 }
 
@@ -411,31 +391,7 @@ sc_err sc_reg_pin_get(struct sc_reg *reg, const char *device_id, const char *roo
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
     struct sc_reg_profile_rec *out)
 {
-	char hex[SC_REG_FPR_HEX_LEN + 1];
-	sc_err r;
-
-	if ((r = reg->be->profile_get(reg, profile_id, out)) != SC_OK)
-		return r;
-	/*
-	 * A row of schema 8 names its chain by hash (the backend read it from chains, "" when the
-	 * row is missing): the bytes read back must be the bytes the hash was taken of, so that a
-	 * damaged or substituted chains row is never handed to the certificate's checks as this
-	 * profile's chain. A row of schema 7 or older carries its chain itself (chain_sha256 "").
-	 */
-	if (out->chain_sha256[0] == '\0')
-		return SC_OK;
-	if (out->chain_pem == NULL || out->chain_pem[0] == '\0')
-		r = sc_fail(SC_ERR_STORE_DAMAGED,
-		    "profile %s: its chain %.16s… is not in the registry", out->profile_id,
-		    out->chain_sha256);
-	else if ((r = chain_hash(out->chain_pem, hex)) == SC_OK &&
-	    strcmp(hex, out->chain_sha256) != 0)
-		r = sc_fail(SC_ERR_STORE_DAMAGED,
-		    "profile %s: its stored chain does not hash to %.16s…", out->profile_id,
-		    out->chain_sha256);
-	if (r != SC_OK)
-		sc_reg_profile_rec_clear(out);
-	return r;
+	return reg->be->profile_get(reg, profile_id, out);
 }
 
 /* ---- certificates, audit, health ---- */

@@ -24,7 +24,7 @@
 #include <openssl/x509.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
-#define SC_REG_SCHEMA_VERSION 8      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 7      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -225,14 +225,6 @@ struct sc_reg_profile_rec {
 	size_t der_len;
 	char *chain_pem; /* the device's chain as it sent it */
 	/*
-	 * Schema 8 (issue 17): the lower-case hex SHA-256 of chain_pem's bytes, under which the
-	 * registry keeps the chain once (table chains) instead of once per profile. Set by
-	 * sc_reg_profile_insert (the caller's value is ignored; "" for an empty chain) and by
-	 * sc_reg_profile_get ("" for a row of schema 7 or older, which carries its chain itself);
-	 * a chain read back whose bytes do not hash to it is SC_ERR_STORE_DAMAGED.
-	 */
-	char chain_sha256[SC_REG_FPR_HEX_LEN + 1];
-	/*
 	 * NULL, or the pin the device's request proved (issue 17): sc_reg_profile_insert adds it in
 	 * the profile's transaction when the device has none under its root, and refuses the
 	 * profile with SC_ERR_PIN_MISMATCH when the device's pin names another device CA or KEK.
@@ -332,11 +324,7 @@ sc_err sc_reg_profile_lookup(struct sc_reg *reg, const char *device_id, const ch
     const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
     struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_precheck *pre) SC_MUST_USE;
 
-/*
- * A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none; SC_ERR_STORE_DAMAGED if its
- * chain (schema 8: kept once, by chain_sha256) is missing or does not hash to its key. *out
- * owns its buffers.
- */
+/* A profile by its hex ID (lower case). SC_ERR_NOT_FOUND if none. *out owns its buffers. */
 sc_err sc_reg_profile_get(struct sc_reg *reg, const char *profile_id,
     struct sc_reg_profile_rec *out) SC_MUST_USE;
 

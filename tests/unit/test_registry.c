@@ -414,8 +414,6 @@ static void test_device_id_one_per_key(void **state)
 	assert_int_equal(raw_exec("DROP TRIGGER devices_one_per_key; DROP INDEX devices_by_key;"
 	                          "DROP INDEX profiles_by_source;"
 	                          "ALTER TABLE profiles DROP COLUMN source;"
-	                          "ALTER TABLE profiles DROP COLUMN chain_sha256;"
-	                          "DROP TABLE chains;"
 	                          "DROP TABLE device_crls;"
 	                          "PRAGMA user_version = 1;"
 	                          "INSERT INTO devices (device_id, status, created_at, updated_at) "
@@ -859,246 +857,6 @@ static void test_profiles(void **state)
 	sc_reg_profile_rec_clear(&got);
 	assert_int_equal(sc_reg_profile_get(reg, "ffffffffffffffffffffffffffffffff", &got),
 	    SC_ERR_NOT_FOUND);
-	sc_reg_close(reg);
-}
-
-#define SC_TEST_ZEROS64 "0000000000000000000000000000000000000000000000000000000000000000"
-
-/* One integer from raw SQL on the registry, as another tool would read it. */
-static long long raw_int(const char *sql)
-{
-	long long v = -1;
-	sqlite3 *h = NULL;
-	sqlite3_stmt *st = NULL;
-
-#ifdef SC_REG_HAVE_PG
-	if (pg_uri != NULL) {
-		PGconn *c = PQconnectdb(pg_uri);
-		PGresult *res = PQexec(c, sql);
-
-		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-			v = atoll(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		PQfinish(c);
-		return v;
-	}
-#endif
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
-}
-
-/* A device chain's PEM text as provd stores it (~2 KB, as a device's two certificates are). */
-static void make_chain(char *out, size_t out_len, char fill)
-{
-	size_t n = 0;
-
-	n += (size_t)snprintf(out, out_len, "-----BEGIN CERTIFICATE-----\n");
-	for (int line = 0; line < 30 && n + 66 < out_len; line++) {
-		memset(out + n, fill, 64);
-		out[n + 64] = '\n';
-		n += 65;
-	}
-	snprintf(out + n, out_len - n, "-----END CERTIFICATE-----\n");
-}
-
-static void sha256_hex(const char *s, char hex[65])
-{
-	uint8_t md[32];
-
-	assert_int_equal(EVP_Digest(s, strlen(s), md, NULL, EVP_sha256(), NULL), 1);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
-/*
- * Schema 8 (issue 17): a device's chain is kept once, under the SHA-256 of its PEM, and read
- * back through its profile; a profile row carries no PEM. A refused profile writes no chain.
- * A hostile or damaged row (another chain's bytes under the hash, a hash with no chain, a
- * changed chain) never reads back as the profile's chain.
- */
-static void test_chains(void **state)
-{
-	struct sc_reg *reg = open_new();
-	struct sc_reg_profile_rec rec, got;
-	char a[2200], b[2200], ha[65], hb[65], sql[5000];
-	int64_t retry = 0;
-
-	(void)state;
-	make_chain(a, sizeof(a), 'A');
-	make_chain(b, sizeof(b), 'B');
-	sha256_hex(a, ha);
-	sha256_hex(b, hb);
-	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "test", 1000), SC_OK);
-	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "test", 1000), SC_OK);
-	for (int k = 1; k <= 3; k++) {
-		make_profile(&rec, k < 3 ? "D-1" : "D-2", k, NULL);
-		rec.chain_pem = k < 3 ? a : b;
-		memset(rec.chain_sha256, 'f', 64); /* the caller's value is not the registry's */
-		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000 + k, "t", &retry),
-		    SC_OK);
-		assert_string_equal(rec.chain_sha256, k < 3 ? ha : hb);
-	}
-	/* A replay writes neither the profile nor its (new) chain. */
-	make_profile(&rec, "D-1", 4, "0011");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2004, "t", &retry), SC_OK);
-	make_profile(&rec, "D-2", 5, "0011");
-	rec.chain_pem = (char *)"-----BEGIN CERTIFICATE-----\nnew\n";
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2005, "t", &retry), SC_ERR_REPLAY);
-	assert_int_equal(raw_int("SELECT count(*) FROM chains"), 3); /* a, b, make_profile's */
-	assert_int_equal(raw_int("SELECT count(*) FROM profiles WHERE chain_pem <> ''"), 0);
-	assert_int_equal(raw_int("SELECT count(*) FROM profiles WHERE chain_sha256 IS NULL"), 0);
-	for (int k = 1; k <= 3; k++) {
-		char id[33];
-
-		snprintf(id, sizeof(id), "%032x", k);
-		assert_int_equal(sc_reg_profile_get(reg, id, &got), SC_OK);
-		assert_string_equal(got.chain_pem, k < 3 ? a : b);
-		assert_string_equal(got.chain_sha256, k < 3 ? ha : hb);
-		sc_reg_profile_rec_clear(&got);
-	}
-	/* A stored chain never changes nor goes, whoever writes the file. */
-	assert_int_equal(raw_exec("UPDATE chains SET pem = 'x'"), SQLITE_CONSTRAINT);
-	assert_int_equal(raw_exec("DELETE FROM chains"), SQLITE_CONSTRAINT);
-	/* Another chain's bytes under a's hash: refused, never handed over as a's. */
-	snprintf(sql, sizeof(sql),
-	    "UPDATE profiles SET chain_sha256 = '%s' WHERE device_id = 'D-2'", ha);
-	assert_int_equal(raw_exec(sql), SQLITE_OK);
-	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got), SC_OK);
-	assert_string_equal(got.chain_pem, a); /* a's own row: the right bytes for the hash */
-	sc_reg_profile_rec_clear(&got);
-	snprintf(sql, sizeof(sql), "INSERT INTO chains VALUES ('%.63s0', '%s')", hb, a);
-	assert_int_equal(raw_exec(sql), SQLITE_OK);
-	snprintf(sql, sizeof(sql),
-	    "UPDATE profiles SET chain_sha256 = '%.63s0' WHERE device_id = 'D-2'", hb);
-	assert_int_equal(raw_exec(sql), SQLITE_OK);
-	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got),
-	    SC_ERR_STORE_DAMAGED);
-	assert_non_null(strstr(sc_err_detail(),
-	    "profile 00000000000000000000000000000003: its stored chain does not hash to "));
-	assert_null(got.chain_pem);
-	/* A hash with no chain (a hex string of the right length naming nothing). */
-	assert_int_equal(raw_exec("UPDATE profiles SET chain_sha256 = '" SC_TEST_ZEROS64 "'"
-	                          " WHERE device_id = 'D-2'"),
-	    SQLITE_OK);
-	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got),
-	    SC_ERR_STORE_DAMAGED);
-	assert_string_equal(sc_err_detail(),
-	    "profile 00000000000000000000000000000003: its chain 0000000000000000… is not in the "
-	    "registry");
-	assert_null(got.chain_pem);
-	/* Truncated, oversize, empty: the schema refuses them. */
-	assert_int_equal(raw_exec(
-	                     "UPDATE profiles SET chain_sha256 = 'abc' WHERE device_id = 'D-2'"),
-	    SQLITE_CONSTRAINT);
-	assert_int_equal(raw_exec("UPDATE profiles SET chain_sha256 = '" SC_TEST_ZEROS64 "0'"
-	                          " WHERE device_id = 'D-2'"),
-	    SQLITE_CONSTRAINT);
-	assert_int_equal(raw_exec("INSERT INTO chains VALUES ('" SC_TEST_ZEROS64 "', '')"),
-	    SQLITE_CONSTRAINT);
-	assert_int_equal(raw_exec("INSERT INTO chains VALUES ('abc', 'x')"), SQLITE_CONSTRAINT);
-	/* The old layout still reads: a row with its own PEM and no hash (schema 7's). */
-	assert_int_equal(raw_exec("UPDATE profiles SET chain_sha256 = NULL, chain_pem = 'old pem'"
-	                          " WHERE device_id = 'D-2'"),
-	    SQLITE_OK);
-	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got), SC_OK);
-	assert_string_equal(got.chain_pem, "old pem");
-	assert_string_equal(got.chain_sha256, "");
-	sc_reg_profile_rec_clear(&got);
-	sc_reg_close(reg);
-}
-
-/*
- * A registry of schema 7 with profiles (each carrying its chain) migrates to 8: its rows read
- * as before, new profiles keep their chain once, the rate still counts old and new rows, and
- * profiles_by_source is partial.
- */
-static void test_chains_migration(void **state)
-{
-	struct sc_reg *reg = open_new();
-	struct sc_reg_profile_rec rec, got;
-	struct sc_reg_rate rate = { 3, 3600 };
-	char a[2200], ha[65];
-	int64_t retry = 0;
-
-	(void)state;
-	make_chain(a, sizeof(a), 'A');
-	sha256_hex(a, ha);
-	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "test", 1000), SC_OK);
-	for (int k = 1; k <= 2; k++) {
-		make_profile(&rec, "D-1", k, k == 1 ? "0011" : NULL);
-		rec.chain_pem = a;
-		if (k == 2)
-			snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
-		assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2000 + k, "t", &retry),
-		    SC_OK);
-	}
-	sc_reg_close(reg);
-	/* Back to schema 7's layout, each row with its PEM. */
-	assert_int_equal(raw_exec(
-	                     "UPDATE profiles SET chain_pem ="
-	                     " (SELECT pem FROM chains WHERE sha256 = profiles.chain_sha256);"
-	                     "DROP INDEX profiles_by_source;"
-	                     "ALTER TABLE profiles DROP COLUMN chain_sha256;"
-	                     "DROP TABLE chains;"
-	                     "CREATE INDEX profiles_by_source ON profiles(source, created_at)"),
-	    SQLITE_OK);
-	assert_int_equal(raw_exec(pg_uri != NULL
-	                         ? "UPDATE registry_meta SET schema_version = 7, min_compatible = 1"
-	                         : "PRAGMA user_version = 7"),
-	    SQLITE_OK);
-	assert_int_equal(raw_int("SELECT count(*) FROM profiles WHERE length(chain_pem) > 2000"),
-	    2);
-	reg = open_new(); /* migrates */
-	assert_int_equal(sc_reg_schema_version(reg), 8);
-	assert_int_equal(sc_reg_check(reg), SC_OK);
-	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000001", &got), SC_OK);
-	assert_string_equal(got.chain_pem, a);
-	assert_string_equal(got.chain_sha256, "");
-	assert_string_equal(got.challenge, "0011");
-	sc_reg_profile_rec_clear(&got);
-	/* The device's third profile in the hour: counted with the two old ones (one by address). */
-	make_profile(&rec, "D-1", 3, "0022");
-	rec.chain_pem = a;
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2003, "t", &retry), SC_OK);
-	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got), SC_OK);
-	assert_string_equal(got.chain_pem, a);
-	assert_string_equal(got.chain_sha256, ha);
-	sc_reg_profile_rec_clear(&got);
-	make_profile(&rec, "D-1", 4, "0033");
-	snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
-	assert_int_equal(sc_reg_profile_precheck(reg, "D-1", "0033", "192.0.2.1", &rate, 2004,
-	                     &retry),
-	    SC_OK); /* the address had one */
-	for (int k = 4; k <= 5; k++) {
-		make_profile(&rec, "D-1", k, k == 4 ? "0033" : "0044");
-		snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
-		assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2004, "t", &retry), SC_OK);
-	}
-	make_profile(&rec, "D-1", 6, "0055");
-	snprintf(rec.source, sizeof(rec.source), "192.0.2.1");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, &rate, 2005, "t", &retry),
-	    SC_ERR_RATE_LIMITED);
-	assert_int_equal(raw_int("SELECT count(*) FROM chains"), 2); /* a, make_profile's */
-	assert_int_equal(
-	    raw_int(pg_uri != NULL
-	            ? "SELECT count(*) FROM pg_indexes WHERE indexname ="
-	              " 'profiles_by_source' AND indexdef LIKE '%WHERE (source IS NOT NULL)'"
-	            : "SELECT count(*) FROM sqlite_schema WHERE name ="
-	              " 'profiles_by_source' AND sql LIKE '%WHERE source IS NOT NULL'"),
-	    1);
-	/* The time indexes no statement used are gone (PERFORMANCE.md 17.2). */
-	assert_int_equal(raw_int(pg_uri != NULL
-	                         ? "SELECT count(*) FROM pg_indexes WHERE indexname IN"
-	                           " ('profiles_by_time', 'certificates_by_time',"
-	                           " 'certificates_by_expiry')"
-	                         : "SELECT count(*) FROM sqlite_schema WHERE name IN"
-	                           " ('profiles_by_time', 'certificates_by_time')"),
-	    0);
 	sc_reg_close(reg);
 }
 
@@ -2183,8 +1941,7 @@ static void test_pg_open(void **state)
 	reg = open_new();
 	assert_string_equal(sc_reg_backend_name(reg), "postgresql");
 	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
-	/* Schema 8 (chains kept once) is not for a program of 7: its profiles carry no PEM. */
-	assert_int_equal(sc_reg_schema_min_compatible(reg), 8);
+	assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
 	assert_int_equal(sc_reg_schema_usable(reg), 1);
 	sc_reg_close(reg);
 	reg = open_new(); /* again: nothing migrated twice */
@@ -3063,8 +2820,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chains, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chains_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
@@ -3096,8 +2851,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_csv_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chains, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chains_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
