@@ -1689,19 +1689,6 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 }
 
 /*
- * #17 (judge9): a pinned device's first certificate of an ordinary profile this process signed
- * and keeps, judged in DER (fast/leaf_ref.h sc_leaf_first_judge: the builder's bytes, the
- * leaf's signature, the device CA's path validated strictly, the leaf's name constraints)
- * instead of the leaf's parse, its path validation and check_profile. It only accepts: on a
- * miss the full path runs and keeps what was read here (the profile row and chain for
- * cert_profile, the pin's answer for cert_pin), so nothing is read twice and every refusal keeps
- * its name and order. The phases it stands for: cert_parse (the same text forms; the device is
- * the profile's, which the builder writes), cert_profile, cert_in_time, cert_pin, cert_verify
- * (the kept profile's branch), cert_fields. A "crl" is then checked by cert_crl as after
- * cert_verify (*r its verdict): it judges the device CA's CRL, not the leaf.
- * docs/THREAT-MODEL.md "Session 9 (judge9)". Log: pin=hit judge=pin.
- */
-/*
  * #17 (ref10): the profile's row, chain and pin answer from the reference its profile request
  * left (firstrefs.h) instead of cert_profile_load and pin_vouch: the same row fields (not
  * consumed_at: the write decides consumption, as for an in-time profile on the full path), the
@@ -1712,8 +1699,8 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
     const struct provd_firstref *e, time_t now)
 {
 	if ((int64_t)now > e->profile_not_after + PROVD_CLOCK_SKEW_S) {
-		provd_firstrefs_drop(api->firstrefs,
-		    e->head.id); /* expired: the full path decides */
+		/* Expired: the full path decides. */
+		provd_firstrefs_drop(api->firstrefs, e->head.id);
 		return 0;
 	}
 	if (provd_profcache_get(api->profiles, e->der, e->der_len, &cr->use, &cr->kept) != SC_OK) {
