@@ -182,7 +182,7 @@ static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len
  * #17 (ref10): the first-certificate references' hits and misses: a pinned device's first
  * certificate registered from what its profile request left (a hit) or with the profile row
  * and pin read again (a miss: another node's profile, a restart, an eviction, an unpinned
- * device); and the entries held now (bounded by --leaf-refs).
+ * device); and the entries held now (at most the profile cache's bound).
  */
 static sc_err firstref_metrics(struct provd_firstrefs *c, char **body, size_t *len)
 {

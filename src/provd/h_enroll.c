@@ -1623,6 +1623,21 @@ static int anchors_valid(const struct provd_api *api, time_t now, int *memo)
  * (only while the profile is inside its time), cert_verify (the kept profile's branch: signer
  * and root valid now; the rest is the reference's judge at the same time), cert_fields.
  */
+/* The record of a certificate a DER judge accepted (cert_fast, cert_first): cr takes der. */
+static void cert_judged(struct cert_req *cr, const struct sc_leaf_fast *f, uint8_t *der, size_t len)
+{
+	sc_hex(f->fpr, sizeof(f->fpr), cr->crec.fpr);
+	snprintf(cr->crec.serial, sizeof(cr->crec.serial), "%s", f->serial);
+	snprintf(cr->crec.device_id, sizeof(cr->crec.device_id), "%s", cr->device_id);
+	cr->crec.not_before = (int64_t)f->not_before;
+	cr->crec.not_after = (int64_t)f->not_after;
+	cr->crec.renewal = f->renewal;
+	cr->crec.period = f->renewal ? f->index : 0;
+	cr->der = der;
+	cr->crec.der = der;
+	cr->crec.der_len = len;
+}
+
 static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
     time_t now, int *anchors)
 {
@@ -1647,16 +1662,7 @@ static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 	memcpy(cr->crec.profile_id, e->profile_id, sizeof(e->profile_id));
 	provd_log_add(resp, "device=%s", cr->device_id);
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
-	sc_hex(f.fpr, sizeof(f.fpr), cr->crec.fpr);
-	snprintf(cr->crec.serial, sizeof(cr->crec.serial), "%s", f.serial);
-	snprintf(cr->crec.device_id, sizeof(cr->crec.device_id), "%s", cr->device_id);
-	cr->crec.not_before = (int64_t)f.not_before;
-	cr->crec.not_after = (int64_t)f.not_after;
-	cr->crec.renewal = f.renewal;
-	cr->crec.period = f.renewal ? f.index : 0;
-	cr->der = der;
-	cr->crec.der = der;
-	cr->crec.der_len = len;
+	cert_judged(cr, &f, der, len);
 	der = NULL;
 	ok = 1;
 out:
@@ -1807,16 +1813,7 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	provd_log_add(resp, "device=%s", cr->device_id);
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
 	provd_log_add(resp, "pin=hit judge=pin%s", from_ref ? " ref=hit" : "");
-	sc_hex(f.fpr, sizeof(f.fpr), cr->crec.fpr);
-	snprintf(cr->crec.serial, sizeof(cr->crec.serial), "%s", f.serial);
-	snprintf(cr->crec.device_id, sizeof(cr->crec.device_id), "%s", cr->device_id);
-	cr->crec.not_before = (int64_t)f.not_before;
-	cr->crec.not_after = (int64_t)f.not_after;
-	cr->crec.renewal = 0;
-	cr->crec.period = 0;
-	cr->der = der;
-	cr->crec.der = der;
-	cr->crec.der_len = len;
+	cert_judged(cr, &f, der, len); /* the first judge's verdict: renewal 0, period 0 */
 	der = NULL;
 	ok = 1;
 out:
