@@ -237,7 +237,9 @@ check "DEV-F: from its profile request's reference (ref=hit)" \
   bash -c "grep 'POST /v1/certificates 201 .*device=DEV-F ' '$T/provd.log' | grep -q ' pin=hit judge=pin ref=hit'"
 first_refs() { api GET /metrics; sed -n "s/^selfcert_provd_first_refs_$1 \([0-9]*\)\$/\1/p" "$T/.api"; }
 HITS0=$(first_refs hits_total)
-check "/metrics counts the hits" [ "${HITS0:-0}" -ge 2 ]
+REF_LINES=$(grep -c 'POST /v1/certificates .* ref=hit' "$T/provd.log")
+check "/metrics counts the hits: one for each ref=hit line ($REF_LINES)" [ "${HITS0:-0}" = "$REF_LINES" ]
+check "two of them so far (DEV-F and the one before it)" [ "$REF_LINES" -ge 2 ]
 # The device revoked between its profile and its certificate: refused, as before.
 proved_profile e
 ok "DEV-E revoked" sc net device revoke --db "$REG_DB" --device-id DEV-E --reason test
@@ -263,7 +265,7 @@ api_is "DEV-A: the same after a restart (the full path)" 409 profile-consumed
 check "the same answer, word for word" cmp -s "$T/.api" "$T/a-consumed-ref.json"
 check "after the restart: no reference (no ref=hit)" \
   bash -c "[ \"\$(grep -c 'POST /v1/certificates 409 .*device=DEV-A .*ref=hit' '$T/provd.log')\" = 1 ]"
-check "/metrics counts the miss" [ "$(first_refs misses_total)" -gt "${MISS0:-0}" ]
+check "/metrics counts the miss, once" [ "$(first_refs misses_total)" = "$((${MISS0:-0} + 1))" ]
 check "/metrics: no entry left" [ "$(first_refs entries)" = 0 ]
 # The pin gone or replaced between the profile and the certificate (written past the
 # registry's triggers, as only the database's owner can): the full computation, registered.
