@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <selfcert/alg.h>
@@ -29,6 +30,7 @@
 #include "bench_net.h"
 #include "keyopen.h"
 #include "pem.h"
+#include "fast/spki.h"
 #include "text.h"
 
 #define DEV_DAYS 365 /* device CA validity: longer than the policy's 30 d leaves */
@@ -90,6 +92,44 @@ void bench_world_down(struct bench_world *w)
 }
 
 /* ---- devices ---- */
+
+/* A certificate's PEM from its DER, as PEM_write_bio_X509 writes it. */
+static char *pem_of_der(const uint8_t *der, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	char *s;
+
+	if (b == NULL || !PEM_write_bio(b, PEM_STRING_X509, "", der, (long)len))
+		bench_die("PEM");
+	BIO_get_mem_ptr(b, &m);
+	if ((s = strndup(m->data, m->length)) == NULL)
+		bench_die("out of memory");
+	BIO_free(b);
+	return s;
+}
+
+/*
+ * A device's leaf as its SP issues one (sc_fast_issue_leaf: the SPKI written without OpenSSL
+ * 3.0's encoder walk, the TBS encoded once; the same bytes as sc_cert_issue_leaf, which
+ * test_cert compares), as PEM. The plain builder cost this program ~2.3 M instructions more per
+ * leaf than a device pays, on the servers' cores.
+ */
+static char *leaf_pem(const struct sc_profile *prof, EVP_PKEY *key, X509 *devca, EVP_PKEY *csk,
+    uint64_t counter)
+{
+	X509 *leaf = NULL;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char *pem;
+
+	if (sc_fast_issue_leaf(prof, key, devca, csk, counter, &leaf, &der, &len) != SC_OK)
+		return NULL;
+	pem = pem_of_der(der, len);
+	OPENSSL_free(der);
+	X509_free(leaf);
+	return pem;
+}
 
 static char *pem_of(X509 *x)
 {
@@ -158,9 +198,9 @@ static void dev_make(const struct bench_world *w, const char *ca_pem, const char
 	free(chain);
 	free(devca_pem);
 	free(kex_pem);
-	EVP_PKEY_free(csk);
+	d->csk_key = csk; /* kept: bench_dev */
+	d->ca_x509 = devca;
 	EVP_PKEY_free(kek);
-	X509_free(devca);
 	X509_free(kex);
 }
 
@@ -203,6 +243,8 @@ void bench_devs_free(struct bench_dev *d, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		OPENSSL_clear_free(d[i].csk, d[i].csk_len);
 		OPENSSL_free(d[i].ca);
+		EVP_PKEY_free(d[i].csk_key);
+		X509_free(d[i].ca_x509);
 		free(d[i].request);
 	}
 }
@@ -819,18 +861,15 @@ static void register_renewals(const struct bench_server *s, CURL *h, struct benc
 		bench_die("JSON");
 	for (uint32_t i = 1; i < k; i++) {
 		EVP_PKEY *key = NULL;
-		X509 *leaf = NULL;
-		char *pem;
+		char *pem = NULL;
 
 		if (sc_profile_set_renewal_index(prof, i) != SC_OK ||
 		    sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
-		    sc_cert_issue_leaf(prof, key, devca, csk, 1 + i, &leaf) != SC_OK)
+		    (pem = leaf_pem(prof, key, devca, csk, 1 + i)) == NULL)
 			bench_die("%s: renewal certificate %u", d->id, i);
-		pem = pem_of(leaf);
 		if (json_array_append_new(list, json_string(pem)) != 0)
 			bench_die("JSON");
 		free(pem);
-		X509_free(leaf);
 		EVP_PKEY_free(key);
 	}
 	if ((jb = json_pack("{s:o}", "certificates", list)) == NULL ||
@@ -853,12 +892,11 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	size_t certs = 1;
 	uint8_t ch[CHALLENGE_LEN], *der = NULL;
 	char hex[2 * CHALLENGE_LEN + 1], url[128], *body, *cert_body, *proof;
-	const unsigned char *p;
 	const char *b64;
 	size_t len = strlen(d->request) + sizeof(hex) + 4, b64_len, der_len;
 	struct sc_profile *prof = NULL;
 	EVP_PKEY *csk = NULL, *leaf_key = NULL;
-	X509 *devca = NULL, *leaf = NULL;
+	X509 *devca = NULL;
 	json_t *j, *jc;
 	char *pem;
 	long st;
@@ -868,9 +906,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	if (RAND_bytes(ch, sizeof(ch)) != 1)
 		bench_die("RAND_bytes");
 	sc_hex(ch, sizeof(ch), hex);
-	p = d->csk;
-	if ((csk = d2i_AutoPrivateKey(NULL, &p, (long)d->csk_len)) == NULL)
-		bench_die("%s: CSK", d->id);
+	csk = d->csk_key; /* the SP's, loaded: not freed here */
 	proof = proof_json(d, csk, ch);
 	len += strlen(proof) + sizeof(",\"proof\":") + sizeof(",\"renewal\":true");
 	if ((body = malloc(len)) == NULL)
@@ -898,15 +934,12 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	json_decref(j);
 
 	/* The SP's issuance, in-process: decode, generate, issue with the CSK. */
-	p = d->ca;
-	if ((devca = d2i_X509(NULL, &p, (long)d->ca_len)) == NULL)
-		bench_die("%s: device CA", d->id);
+	devca = d->ca_x509; /* the SP's, loaded: not freed here */
 	if ((renew == 2 ? sc_batch_decode(der, der_len, &prof)
 	                : sc_profile_decode(der, der_len, &prof)) != SC_OK ||
 	    sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
-	    sc_cert_issue_leaf(prof, leaf_key, devca, csk, 1, &leaf) != SC_OK)
+	    (pem = leaf_pem(prof, leaf_key, devca, csk, 1)) == NULL)
 		bench_die("%s: issuing the leaf", d->id);
-	pem = pem_of(leaf);
 	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL ||
 	    (cert_body = json_dumps(jc, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
@@ -927,11 +960,47 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	}
 	free(der);
 	sc_profile_free(prof);
-	EVP_PKEY_free(csk);
 	EVP_PKEY_free(leaf_key);
-	X509_free(devca);
-	X509_free(leaf);
 	return certs;
+}
+
+/*
+ * The CSR's SubjectPublicKeyInfo for a P-256 key, from its point: the bytes
+ * X509_REQ_set_pubkey writes (id-ecPublicKey, namedCurve prime256v1, the uncompressed point),
+ * without OpenSSL 3.0's encoder-then-decoder walk for a provider key (X509_PUBKEY_set), which a
+ * device's CSR code (cfssl's clients are Go) would not pay and which cost this program more than
+ * the CSR's signature. Checked against X509_REQ_set_pubkey's bytes once, at the first CSR.
+ */
+static int csr_set_p256_pubkey(X509_REQ *req, EVP_PKEY *key)
+{
+	static atomic_int checked;
+	unsigned char pt[65], *enc;
+	size_t len = 0;
+
+	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
+	        sizeof(pt), &len) ||
+	    len != sizeof(pt) || (enc = OPENSSL_memdup(pt, len)) == NULL ||
+	    !X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req),
+	        OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	        OBJ_nid2obj(NID_X9_62_prime256v1), enc, (int)len))
+		return 0;
+	if (atomic_exchange(&checked, 1) == 0) {
+		X509_REQ *ref = X509_REQ_new();
+		unsigned char *a = NULL, *b = NULL;
+		int la, lb, same;
+
+		if (ref == NULL || !X509_REQ_set_pubkey(ref, key))
+			bench_die("CSR key");
+		la = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &a);
+		lb = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(ref), &b);
+		same = la > 0 && la == lb && memcmp(a, b, (size_t)la) == 0;
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		X509_REQ_free(ref);
+		if (!same)
+			bench_die("the CSR's key is not X509_REQ_set_pubkey's bytes");
+	}
+	return 1;
 }
 
 static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev *d,
@@ -951,7 +1020,7 @@ static void enrol_cfssl(const struct bench_server *s, CURL *h, struct bench_dev 
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)d->id, -1,
 	        -1, 0) ||
 	    !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
-	    !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
+	    !csr_set_p256_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
 	    !PEM_write_bio_X509_REQ(b, req))
 		bench_die("%s: CSR", d->id);
 	BIO_get_mem_ptr(b, &m);

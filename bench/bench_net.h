@@ -58,6 +58,12 @@ struct bench_dev {
 	size_t csk_len;
 	uint8_t *ca; /* the device CA certificate, DER */
 	size_t ca_len;
+	/*
+	 * The same two as the device's SP holds them, loaded once (spd reads its store at start,
+	 * not per request): a round is charged the device's issuance, not this program's parsing.
+	 */
+	EVP_PKEY *csk_key;
+	X509 *ca_x509;
 	char *request; /* {"chain":…,"kex":…,"alg":"p256","challenge":"  (the challenge follows) */
 	uint8_t digest[SC_PROOF_DIGEST_LEN]; /* the request digest its proofs bind (proof.h) */
 };
