@@ -276,8 +276,9 @@ static void target_lines(int clients, const struct side *sp, const struct side *
 		    "", clients, DPS_TARGET, dps, dps >= DPS_TARGET ? "met" : "MISSED", cores,
 		    cores / floor, cores / floor / bench_median(&sc->dps));
 	if (clients == DPS_TARGET_CLIENTS)
-		printf("%7s    on the same cores, this program's own CPU per device (the devices' side "
-		       "and TLS clients): provd's devices %.3f ms, cfssl's %.3f ms\n",
+		printf(
+		    "%7s    on the same cores, this program's own CPU per device (the devices' side "
+		    "and TLS clients): provd's devices %.3f ms, cfssl's %.3f ms\n",
 		    "", bench_median(&sp->drv) * 1e3, bench_median(&sc->drv) * 1e3);
 }
 

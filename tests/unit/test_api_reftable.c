@@ -86,7 +86,7 @@ static void test_replace_while_held(void **state)
 	provd_reftable_counts(t, &h, &m, &n);
 	assert_int_equal(n, 1);
 	assert_true(h == 0 && m == 0); /* only the callers' notes count */
-	provd_reftable_drop(t, ida); /* not there: nothing happens */
+	provd_reftable_drop(t, ida);   /* not there: nothing happens */
 	assert_int_equal(atomic_load(&freed), 1);
 	provd_reftable_drop(t, idb);
 	assert_int_equal(atomic_load(&freed), 2);
@@ -125,7 +125,7 @@ static void test_drop_while_held(void **state)
 
 #define WORKERS 4
 #define ROUNDS 20000
-#define IDS 12  /* more IDs than slots: puts collide and replace */
+#define IDS 12 /* more IDs than slots: puts collide and replace */
 #define SLOTS 5
 
 struct worker {
