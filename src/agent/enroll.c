@@ -475,7 +475,7 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 
 	memset(&rep, 0, sizeof(rep));
 	if ((body = json_pack("{s:s, s:s*}", "certificate", st->pending.cert_pem, "crl", crl)) ==
-	    NULL ||
+	        NULL ||
 	    carry_profile(st, chain, body) != SC_OK) {
 		json_decref(body);
 		free(crl);

@@ -50,13 +50,12 @@ sc_err provd_carried_parse(json_t *body, struct provd_carried *c)
 	sc_err r;
 
 	memset(c, 0, sizeof(*c));
-	if ((r = provd_json_string(body, "profile", 0, PROVD_CARRIED_B64_MAX, &s, &len)) !=
-	        SC_OK ||
+	if ((r = provd_json_string(body, "profile", 0, PROVD_CARRIED_B64_MAX, &s, &len)) != SC_OK ||
 	    s == NULL)
 		return r;
 	if ((r = sc_base64_decode(s, len, PROVD_CARRIED_B64_MAX, &c->der, &c->len)) != SC_OK)
-		return sc_fail(r == SC_ERR_NOMEM ? r : PROVD_ERR_BAD_BASE64, "field \"profile\": %s",
-		    sc_err_detail());
+		return sc_fail(r == SC_ERR_NOMEM ? r : PROVD_ERR_BAD_BASE64,
+		    "field \"profile\": %s", sc_err_detail());
 	if (!one_sequence(c->der, c->len, &trailing))
 		return sc_fail(PROVD_ERR_BAD_DER, "field \"profile\": %s",
 		    trailing ? "trailing data after the DER" : "not a DER SEQUENCE");
@@ -97,8 +96,8 @@ sc_err provd_carried_profile(const struct provd_api *api, const struct provd_car
 		    info.network_id, api->network_id);
 		goto out;
 	}
-	if (info.signer == NULL || ours == NULL || (theirs = X509_get0_pubkey(info.signer)) == NULL ||
-	    EVP_PKEY_eq(ours, theirs) != 1) {
+	if (info.signer == NULL || ours == NULL ||
+	    (theirs = X509_get0_pubkey(info.signer)) == NULL || EVP_PKEY_eq(ours, theirs) != 1) {
 		r = sc_fail(SC_ERR_BINDING,
 		    "field \"profile\": untrusted-signer: not signed with this server's profile "
 		    "signer key");

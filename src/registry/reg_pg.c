@@ -3068,7 +3068,8 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
 	PQclear(res);
 	res = NULL;
 	if (!inserted) {
-		r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row", reg->where);
+		r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
+		    reg->where);
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", cert->fpr,
