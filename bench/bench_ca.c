@@ -13,6 +13,10 @@
  * The token and its environment (SOFTHSM2_CONF, PKCS11_PROVIDER_MODULE) are the caller's:
  * bench/hsm-token.sh makes a SoftHSM one.
  *
+ * --profile-commit deferred (#17, dur11) runs provd with `--profile-commit deferred` and
+ * registers each first certificate with its "profile" and "chain" (as selfcert-agent does);
+ * --carry sends them with provd's default (durable) commits.
+ *
  * --db puts provd's registry at LOCATION (a libpq URI: PostgreSQL; bench/pg.sh starts a server
  * and passes it) instead of a SQLite file in --db-dir; --db-pid names that database server's
  * postmaster, whose CPU and its backends' is then counted too ("db CPU ms/dev"): a device's
@@ -322,6 +326,13 @@ int main(int argc, char **argv)
 			renew = 1;
 		} else if (strcmp(argv[i], "--pin-at-activation") == 0) {
 			pinned_at_activation = 1;
+		} else if (strcmp(argv[i], "--profile-commit") == 0 && i + 1 < argc) {
+			/* #17 (dur11): provd's --profile-commit; deferred also carries the profile
+			 * with each certificate, as selfcert-agent does. */
+			bench_profile_commit = argv[++i];
+			bench_carry = strcmp(bench_profile_commit, "deferred") == 0;
+		} else if (strcmp(argv[i], "--carry") == 0) {
+			bench_carry = 1;
 		} else if (strcmp(argv[i], "--http") == 0) {
 			tls = 0;
 		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
@@ -355,6 +366,8 @@ int main(int argc, char **argv)
 			    "usage: SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] "
 			    "[--clients 1,8,32] [--provd-threads T] [--http] [--db-dir DIR] [--json] "
 			    "[--signer-key pkcs11:URI] [--db LOCATION [--db-pid PID]] [--renew] "
+			    "[--profile-commit durable|deferred] [--carry] "
+			    "[--profile-commit durable|deferred] [--carry] "
 			    "[--pin-at-activation]\n");
 			return 2;
 		}

@@ -395,6 +395,8 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 }
 
 int bench_agent_connections;
+const char *bench_profile_commit;
+int bench_carry;
 
 /* How a request meets its connection under bench_agent_connections (bench_net.h). */
 enum conn_use {
@@ -608,6 +610,10 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
 	if (w->profile_batch_wait != NULL) {
 		argv[n++] = "--profile-batch-wait";
 		argv[n++] = (char *)w->profile_batch_wait;
+	}
+	if (bench_profile_commit != NULL) {
+		argv[n++] = "--profile-commit";
+		argv[n++] = (char *)bench_profile_commit;
 	}
 	argv[n] = NULL;
 	s->pid = bench_spawn(argv, s->log);
@@ -893,6 +899,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	uint8_t ch[CHALLENGE_LEN], *der = NULL;
 	char hex[2 * CHALLENGE_LEN + 1], url[128], *body, *cert_body, *proof;
 	const char *b64;
+	char *b64_copy = NULL;
 	size_t len = strlen(d->request) + sizeof(hex) + 4, b64_len, der_len;
 	struct sc_profile *prof = NULL;
 	EVP_PKEY *csk = NULL, *leaf_key = NULL;
@@ -931,6 +938,8 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	    (n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)b64_len)) < 0)
 		bench_die("%s: \"profile\" is not base64", d->id);
 	der_len = (size_t)n - (b64[b64_len - 1] == '=') - (b64[b64_len - 2] == '=');
+	if ((b64_copy = strdup(b64)) == NULL)
+		bench_die("out of memory");
 	json_decref(j);
 
 	/* The SP's issuance, in-process: decode, generate, issue with the CSK. */
@@ -940,8 +949,27 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	    sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
 	    (pem = leaf_pem(prof, leaf_key, devca, csk, 1)) == NULL)
 		bench_die("%s: issuing the leaf", d->id);
-	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL ||
-	    (cert_body = json_dumps(jc, JSON_COMPACT)) == NULL)
+	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL)
+		bench_die("JSON");
+	/* #17 (dur11): the profile as answered and the chain of the profile request, as
+	 * selfcert-agent sends them (an ordinary profile only). */
+	if (bench_carry && renew == 0) {
+		size_t rl = strlen(d->request);
+		char *req = malloc(rl + 3);
+		json_t *rj;
+
+		if (req == NULL)
+			bench_die("out of memory");
+		memcpy(req, d->request, rl);
+		memcpy(req + rl, "\"}", 3);
+		if ((rj = json_loads(req, 0, NULL)) == NULL ||
+		    json_object_set(jc, "chain", json_object_get(rj, "chain")) != 0 ||
+		    json_object_set_new(jc, "profile", json_stringn(b64_copy, b64_len)) != 0)
+			bench_die("%s: carrying the profile", d->id);
+		json_decref(rj);
+		free(req);
+	}
+	if ((cert_body = json_dumps(jc, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/v1/certificates", s->url);
 	if ((st = post(h, url, cert_body, a, connects, C_CLOSE)) != 201 ||
@@ -951,6 +979,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	free(cert_body);
 	json_decref(jc);
 	free(pem);
+	free(b64_copy);
 	sc_profile_get_info(prof, &info);
 	if (renew == 1) {
 		if (info.renewal_count < 2)

@@ -131,6 +131,13 @@ void bench_clients_init(struct bench_clients *c, int n, const struct bench_world
  * cfssl certificate on its own: a full TLS handshake each, on both servers alike.
  */
 extern int bench_agent_connections;
+/*
+ * #17 (dur11): NULL (default): provd's default --profile-commit; else its value ("durable",
+ * "deferred"). bench_carry 1: each first certificate is registered with its "profile" and
+ * "chain" (docs/API.md "Session 11 (dur11)"), as selfcert-agent sends them.
+ */
+extern const char *bench_profile_commit;
+extern int bench_carry;
 void bench_clients_free(struct bench_clients *c);
 
 struct bench_drive_result {

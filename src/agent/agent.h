@@ -76,6 +76,14 @@ struct agent_state {
 	size_t renewal_len;
 	char *backlog[AGENT_MAX_BACKLOG];
 	size_t n_backlog;
+	/*
+	 * #17 (dur11): the ordinary profile the pending key was issued under (DER, owned; NULL:
+	 * none kept, e.g. a state from an older agent), sent back with the pending certificate so
+	 * that a server whose registry lost the profile (a power loss under --profile-commit
+	 * deferred) records it again. Sent only while its ID is the pending key's.
+	 */
+	uint8_t *pending_profile;
+	size_t pending_profile_len;
 };
 
 /* state.c */

@@ -414,6 +414,57 @@ static int server_refused_crl(const struct agent_reply *rep)
 	                strstr(rep->detail, "\"crl\"") != NULL)));
 }
 
+/*
+ * #17 (dur11): the pending key's profile and the device chain into the registration's body
+ * ("profile", "chain": docs/API.md "Session 11 (dur11)"), when the state keeps the profile and
+ * it is the pending certificate's. SC_ERR_NOMEM only.
+ */
+static sc_err carry_profile(const struct agent_state *st, STACK_OF(X509) *chain, json_t *body)
+{
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	char id[2 * SC_PROFILE_ID_LEN + 1] = "", *b64 = NULL, *pem = NULL, *data = NULL;
+	BIO *mem = NULL;
+	long n;
+	sc_err r = SC_OK;
+
+	if (st->pending_profile == NULL || chain == NULL || sk_X509_num(chain) < 1)
+		return SC_OK;
+	if (sc_profile_decode(st->pending_profile, st->pending_profile_len, &p) != SC_OK) {
+		sc_err_clear();
+		return SC_OK;
+	}
+	sc_profile_get_info(p, &info);
+	sc_hex(info.id, SC_PROFILE_ID_LEN, id);
+	sc_profile_free(p);
+	if (strcmp(id, st->pending.profile_id) != 0)
+		return SC_OK;
+	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
+		r = SC_ERR_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (!PEM_write_bio_X509(mem, sk_X509_value(chain, i))) {
+			r = SC_ERR_NOMEM;
+			goto out;
+		}
+	if ((n = BIO_get_mem_data(mem, &data)) <= 0 || (pem = malloc((size_t)n + 1)) == NULL ||
+	    (b64 = sc_base64_encode(st->pending_profile, st->pending_profile_len)) == NULL) {
+		r = SC_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(pem, data, (size_t)n);
+	pem[n] = '\0';
+	if (json_object_set_new(body, "profile", json_string(b64)) != 0 ||
+	    json_object_set_new(body, "chain", json_string(pem)) != 0)
+		r = SC_ERR_NOMEM;
+out:
+	free(b64);
+	free(pem);
+	BIO_free(mem);
+	return r;
+}
+
 static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain,
     struct sc_sp *sp, int *did)
 {
@@ -424,11 +475,22 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 
 	memset(&rep, 0, sizeof(rep));
 	if ((body = json_pack("{s:s, s:s*}", "certificate", st->pending.cert_pem, "crl", crl)) ==
-	    NULL) {
+	        NULL ||
+	    carry_profile(st, chain, body) != SC_OK) {
+		json_decref(body);
 		free(crl);
 		return sc_fail(SC_ERR_NOMEM, "request");
 	}
 	r = agent_http_post(a->http, "/v1/certificates", body, &rep);
+	/* An older server (unknown-field "profile"): the certificate goes on without it. */
+	if (r == SC_OK && json_object_get(body, "profile") != NULL && rep.status == 400 &&
+	    strcmp(rep.error, "unknown-field") == 0 && strstr(rep.detail, "\"profile\"") != NULL) {
+		json_object_del(body, "profile");
+		json_object_del(body, "chain");
+		agent_reply_clear(&rep);
+		memset(&rep, 0, sizeof(rep));
+		r = agent_http_post(a->http, "/v1/certificates", body, &rep);
+	}
 	/* An older server, or a CRL it will not keep: the certificate goes on without it. */
 	if (r == SC_OK && crl != NULL && server_refused_crl(&rep)) {
 		say(a,
@@ -1092,6 +1154,13 @@ static sc_err enroll(struct agent *a, struct round *rd)
 			/* #17: keep a renewal profile; the SP makes the next certificates from it. */
 			if (cadence > 0 && (r = keep_renewal(rd, der, der_len)) != SC_OK)
 				goto out;
+			/* #17 (dur11): an ordinary profile goes back with its certificate. */
+			OPENSSL_free(rd->st.pending_profile);
+			rd->st.pending_profile = NULL;
+			rd->st.pending_profile_len = 0;
+			if (cadence == 0 && !rd->gated && !batch_leaf(der, der_len) &&
+			    (rd->st.pending_profile = OPENSSL_memdup(der, der_len)) != NULL)
+				rd->st.pending_profile_len = der_len;
 			r = issued(a, rd, handle, cert, cadence);
 			goto out;
 		}

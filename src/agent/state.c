@@ -32,6 +32,7 @@ void agent_state_clear(struct agent_state *st)
 	agent_key_clear(&st->current);
 	agent_key_clear(&st->pending);
 	OPENSSL_free(st->renewal_der);
+	OPENSSL_free(st->pending_profile);
 	for (size_t i = 0; i < st->n_backlog; i++)
 		free(st->backlog[i]);
 	memset(st, 0, sizeof(*st));
@@ -136,6 +137,15 @@ static sc_err renewal_json(const struct agent_state *st, json_t *j)
 		if ((b64 = sc_base64_encode(st->renewal_der, st->renewal_len)) == NULL)
 			return SC_ERR_NOMEM;
 		bad = json_object_set_new(j, "renewal", json_string(b64)) != 0;
+		free(b64);
+		if (bad)
+			return SC_ERR_NOMEM;
+	}
+	/* #17 (dur11): the pending key's profile, only while there is a pending key. */
+	if (st->pending_profile != NULL && st->pending.present) {
+		if ((b64 = sc_base64_encode(st->pending_profile, st->pending_profile_len)) == NULL)
+			return SC_ERR_NOMEM;
+		bad = json_object_set_new(j, "pending_profile", json_string(b64)) != 0;
 		free(b64);
 		if (bad)
 			return SC_ERR_NOMEM;
@@ -315,7 +325,7 @@ static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct age
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
 	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *after = NULL;
-	json_t *ren = NULL, *bl = NULL;
+	json_t *ren = NULL, *bl = NULL, *pp = NULL;
 	const char *pid = NULL;
 	json_error_t err;
 	int version = 0, hook_due = 0;
@@ -328,10 +338,11 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 	if ((j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err)) == NULL)
 		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over",
 		    what, err.text);
-	if (json_unpack_ex(j, &err, JSON_STRICT, "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o}",
-	        "version", &version, "current", &cur, "pending", &pen, "inflight", &inf, "retire",
-	        &ret, "retire_after", &after, "hook_due", &hook_due, "renewal", &ren, "backlog",
-	        &bl) != 0 ||
+	if (json_unpack_ex(j, &err, JSON_STRICT,
+	        "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o, s?o}", "version", &version,
+	        "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret, "retire_after",
+	        &after, "hook_due", &hook_due, "renewal", &ren, "backlog", &bl, "pending_profile",
+	        &pp) != 0 ||
 	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what,
@@ -353,6 +364,19 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 	if ((r = retire_load(ret, after, what, st)) != SC_OK ||
 	    (r = renewal_load(ren, bl, what, st)) != SC_OK)
 		goto out;
+	/* #17 (dur11): strict base64 of at most SC_PROFILE_MAX_DER bytes, with a pending key. */
+	if (pp != NULL &&
+	    (!json_is_string(pp) || !st->pending.present ||
+	        sc_base64_decode(json_string_value(pp), json_string_length(pp),
+	            4 * ((SC_PROFILE_MAX_DER + 2) / 3), &st->pending_profile,
+	            &st->pending_profile_len) != SC_OK ||
+	        st->pending_profile_len == 0)) {
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "%s: \"pending_profile\" is not base64 of a profile (at most %d bytes) beside a "
+		    "pending key",
+		    what, SC_PROFILE_MAX_DER);
+		goto out;
+	}
 	st->hook_due = hook_due;
 	r = SC_OK;
 out:

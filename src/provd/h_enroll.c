@@ -27,6 +27,7 @@
 #include <selfcert/proof.h>
 #include <selfcert/verify.h>
 #include "batcher.h"
+#include "carry.h"
 #include "fast/fast.h"
 #include "fast/x509.h"
 #include "firstrefs.h"
@@ -1093,10 +1094,18 @@ struct cert_req {
 	 * (after cert_parse's checks) without reading again. */
 	int unknown;
 	char unknown_detail[200];
+	/*
+	 * #17 (dur11): the "profile" sent back with the certificate (carry.h), read when the
+	 * registry has no row for the leaf's profile; recover: the profile and the chain came from
+	 * the request (cert_recover), so cert_record_recovered records both.
+	 */
+	struct provd_carried carried;
+	int recover;
 };
 
 static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
 {
+	provd_carried_clear(&cr->carried);
 	OPENSSL_free(cr->der);
 	OPENSSL_free(cr->crl_der);
 	X509_CRL_free(cr->crl);
@@ -1521,6 +1530,25 @@ static sc_err cert_record(const struct provd_ctx *ctx, struct cert_req *cr)
 	return SC_OK;
 }
 
+/* #17 (dur11): cert_recover's profile and the certificate, in one durable transaction. */
+static sc_err cert_record_recovered(const struct provd_ctx *ctx, struct cert_req *cr,
+    struct provd_response *resp)
+{
+	char actor[SC_REG_ACTOR_MAX];
+	int recovered = 0;
+	sc_err r;
+
+	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+	if ((r = sc_reg_profile_recover(ctx->reg, &cr->prec, &cr->crec, (int64_t)time(NULL), actor,
+	         &recovered, &cr->already)) != SC_OK)
+		return provd_registry_err(r);
+	provd_log_add(resp, "%s", recovered ? "recovered" : "row-found");
+	if (recovered)
+		sc_log("device %s: profile %s recovered from its certificate registration",
+		    cr->device_id, cr->crec.profile_id);
+	return SC_OK;
+}
+
 static json_t *cert_answer(const struct provd_api *api, const struct cert_req *cr,
     struct provd_response *resp)
 {
@@ -1832,6 +1860,136 @@ out:
 	return ok;
 }
 
+/*
+ * #17 (dur11): the device chain sent with a carried profile: the request's "chain" (as the
+ * profile request's field), parsed, and its PEM for the profile's row. Only with "profile".
+ */
+static sc_err recover_chain(const struct provd_ctx *ctx, struct cert_req *cr)
+{
+	BIO *pem = NULL;
+	BUF_MEM *mem = NULL;
+	sc_err r;
+
+	if (json_object_get(ctx->body, "chain") == NULL)
+		return sc_fail(PROVD_ERR_MISSING_FIELD,
+		    "field \"chain\" is required with \"profile\" when the registry has no row for "
+		    "profile %s (the device chain sent with its profile request)",
+		    cr->crec.profile_id);
+	if ((r = provd_json_ders(ctx->body, "chain", 1, &cr->chain_der)) != SC_OK ||
+	    (r = provd_ders_x509(ctx->api->certs, &cr->chain_der, &cr->chain)) != SC_OK)
+		return provd_ders_settle(ctx->api->certs, &cr->chain_der, r);
+	if ((pem = BIO_new(BIO_s_mem())) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < cr->chain_der.n; i++)
+		if (!PEM_write_bio(pem, PEM_STRING_X509, "", cr->chain_der.item[i].der,
+		        (long)cr->chain_der.item[i].len)) {
+			r = sc_fail(SC_ERR_INTERNAL, "encoding the chain");
+			goto out;
+		}
+	BIO_get_mem_ptr(pem, &mem);
+	if ((cr->prec.chain_pem = OPENSSL_malloc(mem->length + 1)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(cr->prec.chain_pem, mem->data, mem->length);
+	cr->prec.chain_pem[mem->length] = '\0';
+	r = SC_OK;
+out:
+	BIO_free(pem);
+	return r;
+}
+
+/*
+ * #17 (dur11): a device pinned under any root keeps its device CA: a carried chain with another
+ * one is refused as a profile request with it would be (device-ca-changed). A device without a
+ * pin (its first-contact pin lost with the profile) is judged by the chain's path validation
+ * alone, as its profile request was; no pin is made here (the row keeps no KEK).
+ */
+static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
+{
+	struct sc_reg_pin pin;
+	uint8_t md[32];
+	unsigned md_len = 0;
+	char root[65], ca[65];
+	int found = 0, match = 0;
+	sc_err r;
+
+	if (!X509_digest(ctx->api->mfr_root, EVP_sha256(), md, &md_len) || md_len != sizeof(md))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "hashing the manufacturer root");
+	sc_hex(md, sizeof(md), root);
+	if ((r = sc_reg_pin_get(ctx->reg, cr->device_id, root, &pin, &found, &match)) != SC_OK)
+		return provd_registry_err(r);
+	if (!found)
+		return SC_OK;
+	if (!EVP_Digest(cr->chain_der.item[0].der, cr->chain_der.item[0].len, md, NULL,
+	        EVP_sha256(), NULL))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "hashing the device CA");
+	sc_hex(md, sizeof(md), ca);
+	if (strcmp(ca, pin.ca_sha256) != 0)
+		return sc_fail(SC_ERR_PIN_MISMATCH,
+		    "field \"chain\": device %s is pinned to another device CA", cr->device_id);
+	return SC_OK;
+}
+
+/*
+ * #17 (dur11): the registry has no row for the leaf's profile and the request carries one
+ * (docs/API.md "Session 11 (dur11)"). Accepted only as this server's own profile for this very
+ * certificate: decoded and judged by provd_carried_profile (an ordinary profile of this
+ * network, signed with this server's signer key), its ID the leaf's, its device the leaf's;
+ * the chain sent with it, the device's pin if it has one; then the phases of the full path on
+ * that profile and chain, with nothing vouched for: cert_in_time (profile-expired),
+ * cert_verify as for a profile read back from the registry (the profile's signature and its
+ * signer's chain to root.pem, path validation to the manufacturer root, every binding field,
+ * the digest first), cert_crl, cert_fields. Recorded by cert_record_recovered. Log: recover.
+ */
+static sc_err cert_recover(const struct provd_ctx *ctx, struct cert_req *cr,
+    struct provd_response *resp, time_t now)
+{
+	const struct provd_api *api = ctx->api;
+	struct sc_profile_info info;
+	char id[SC_REG_ID_HEX_LEN + 1];
+	sc_err r;
+
+	cert_profile_unload(api, cr);
+	cr->unknown = 0;
+	provd_log_add(resp, "recover");
+	if ((r = provd_carried_profile(api, &cr->carried, &cr->prof)) != SC_OK)
+		return r;
+	sc_profile_get_info(cr->prof, &info);
+	sc_hex(info.id, SC_PROFILE_ID_LEN, id);
+	if (strcmp(id, cr->crec.profile_id) != 0)
+		return sc_fail(SC_ERR_BINDING,
+		    "field \"profile\": profile %s, the certificate names profile %s", id,
+		    cr->crec.profile_id);
+	if (strcmp(info.device_id, cr->device_id) != 0)
+		return sc_fail(SC_ERR_DEVICE_MISMATCH,
+		    "field \"profile\": profile %s was issued to device %s, the certificate is "
+		    "device %s's",
+		    id, info.device_id, cr->device_id);
+	cr->use = cr->prof;
+	if ((r = recover_chain(ctx, cr)) != SC_OK || (r = recover_pin(ctx, cr)) != SC_OK)
+		return r;
+	snprintf(cr->prec.profile_id, sizeof(cr->prec.profile_id), "%s", id);
+	snprintf(cr->prec.device_id, sizeof(cr->prec.device_id), "%s", info.device_id);
+	if (info.challenge_len > 0)
+		sc_hex(info.challenge, info.challenge_len, cr->prec.challenge);
+	cr->prec.origin = info.origin;
+	cr->prec.alg = info.alg;
+	cr->prec.not_before = (int64_t)info.not_before;
+	cr->prec.not_after = (int64_t)info.not_after;
+	cr->prec.profile_not_after = (int64_t)info.profile_not_after;
+	cr->prec.der = cr->carried.der; /* the row's bytes: the request's, which the leaf binds */
+	cr->prec.der_len = cr->carried.len;
+	cr->carried.der = NULL;
+	cr->carried.len = 0;
+	cr->loaded = 1;
+	cr->recover = 1;
+	if ((r = cert_in_time(cr, now)) != SC_OK || (r = cert_verify(api, cr, now)) != SC_OK ||
+	    (r = cert_crl(ctx, cr, now)) != SC_OK || (r = cert_fields(cr)) != SC_OK)
+		return r;
+	return SC_OK;
+}
+
 /* Every phase before the registry's write, in docs/API.md's order; *anchors as in
  * anchors_valid (NULL: one certificate). */
 static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
@@ -1843,9 +2001,13 @@ static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
 		return SC_OK;
 	if (cert_first(ctx, cr, resp, now, anchors, &r))
 		return r;
-	if ((r = cert_parse(ctx, cr, resp)) != SC_OK ||
-	    (r = cert_profile(ctx->api, ctx->reg, cr)) != SC_OK ||
-	    (r = cert_in_time(cr, now)) != SC_OK)
+	if ((r = cert_parse(ctx, cr, resp)) != SC_OK)
+		return r;
+	/* #17 (dur11): a profile the registry lost, sent back with its certificate. */
+	if ((r = cert_profile(ctx->api, ctx->reg, cr)) == SC_ERR_PROFILE_UNKNOWN &&
+	    cr->carried.der != NULL)
+		return cert_recover(ctx, cr, resp, now);
+	if (r != SC_OK || (r = cert_in_time(cr, now)) != SC_OK)
 		return r;
 	cert_pin(ctx, cr, resp);
 	if ((r = cert_verify(ctx->api, cr, now)) != SC_OK ||
@@ -1960,6 +2122,44 @@ out:
 	return r;
 }
 
+/*
+ * #17 (dur11): cr judged again from the start, on its carried profile only: the certificate's
+ * parse (cert_parse), then cert_recover. cr keeps nothing else of the first judgement.
+ */
+static sc_err cert_check_carried(const struct provd_ctx *ctx, struct cert_req *cr,
+    struct provd_response *resp, time_t now)
+{
+	struct provd_carried keep = cr->carried;
+	sc_err r;
+
+	memset(&cr->carried, 0, sizeof(cr->carried));
+	cert_req_clear(ctx->api, cr);
+	cr->carried = keep;
+	if ((r = cert_parse(ctx, cr, resp)) != SC_OK)
+		return r;
+	return cert_recover(ctx, cr, resp, now);
+}
+
+/*
+ * #17 (dur11): "profile" read as far as every request reads it (carry.h), and "chain", which
+ * comes only with it, checked for its form (read only when the profile is recovered).
+ */
+static sc_err recover_fields(const struct provd_ctx *ctx, struct cert_req *cr)
+{
+	struct provd_ders d;
+	sc_err r;
+
+	if ((r = provd_carried_parse(ctx->body, &cr->carried)) != SC_OK)
+		return r;
+	if (json_object_get(ctx->body, "chain") == NULL)
+		return SC_OK;
+	if (cr->carried.der == NULL)
+		return sc_fail(PROVD_ERR_BAD_VALUE, "field \"chain\" comes only with \"profile\"");
+	r = provd_json_ders(ctx->body, "chain", 1, &d);
+	provd_ders_clear(&d);
+	return r;
+}
+
 sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *resp,
     json_t **answer, int *already)
 {
@@ -1970,8 +2170,16 @@ sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *r
 	*answer = NULL;
 	*already = 0;
 	memset(&cr, 0, sizeof(cr));
-	if ((r = cert_check(ctx, &cr, resp, now, NULL)) != SC_OK ||
-	    (r = cert_record(ctx, &cr)) != SC_OK)
+	if ((r = recover_fields(ctx, &cr)) != SC_OK ||
+	    (r = cert_check(ctx, &cr, resp, now, NULL)) != SC_OK)
+		goto out;
+	r = cr.recover ? cert_record_recovered(ctx, &cr, resp) : cert_record(ctx, &cr);
+	/* #17 (dur11): judged from this process's reference (cert_first, ref10) while the
+	 * registry has no row: judged again on the carried profile, then recorded with it. */
+	if (r == SC_ERR_PROFILE_UNKNOWN && !cr.recover && cr.carried.der != NULL &&
+	    (r = cert_check_carried(ctx, &cr, resp, now)) == SC_OK)
+		r = cert_record_recovered(ctx, &cr, resp);
+	if (r != SC_OK)
 		goto out;
 	cert_consumed(ctx->api, &cr);
 	if ((r = cert_crl_keep(ctx, &cr)) != SC_OK)

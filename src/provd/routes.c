@@ -28,7 +28,7 @@
 
 static const char *const f_profiles[] = { "chain", "kex", "challenge", "alg", "server_keygen",
 	"proof", "gate", "renewal", "batch", NULL };
-static const char *const f_certificates[] = { "certificate", "crl", NULL };
+static const char *const f_certificates[] = { "certificate", "crl", "profile", "chain", NULL };
 static const char *const f_cert_batch[] = { "certificates", NULL };
 static const char *const f_revoke[] = { "reason", NULL };
 static const char *const f_activate[] = { "device_ids", "note", NULL };

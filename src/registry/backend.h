@@ -152,6 +152,10 @@ struct sc_reg_backend {
 	sc_err (*activate_rows)(struct sc_reg *reg, sc_reg_next_row next, void *ctx, int import,
 	    const char *source, const char *actor, int64_t now, size_t *added, size_t *skipped,
 	    char refused[SC_DEVICE_ID_MAX + 1]);
+	/* #17 (dur11): sc_reg_profile_recover (registry.h), after its argument checks. */
+	sc_err (*profile_recover)(struct sc_reg *reg, struct sc_reg_profile_rec *prof,
+	    struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered,
+	    int *already);
 };
 
 /* The SQLite backend (reg_sqlite.c): a file path. */

@@ -2953,6 +2953,138 @@ out:
 	return r;
 }
 
+/* ---- #17 (dur11): a lost profile recorded with its certificate ---- */
+
+/*
+ * sc_reg_profile_recover on PostgreSQL, statement by statement in one transaction (a rare
+ * path: a profile lost to a power loss of the database). The device's row shared (a revocation
+ * waits for us, or we see it); the profile inserted unless its row exists (ON CONFLICT DO
+ * NOTHING: a concurrent recovery of the same profile, or its challenge another profile's); its
+ * audit row; then the certificate, its profile consumed and its audit row, as cert_record_tx
+ * writes them. The row found (never lost, or recovered meanwhile): the transaction is ended and
+ * the certificate recorded by cert_record_tx, which judges it as any registration.
+ */
+static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec *rec,
+    struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered, int *already)
+{
+	struct pg_reg *reg = pg(base);
+	struct prm d = { 0 }, p = { 0 }, q = { 0 }, u = { 0 };
+	PGresult *res = NULL;
+	char detail[256], pdetail[192];
+	enum sc_reg_dev_status s = 0;
+	int found, inserted;
+	sc_err r;
+
+	*recovered = 0;
+	*already = 0;
+	cert->registered_at = now;
+	if ((r = begin(reg)) != SC_OK)
+		return r;
+	p_text(&d, rec->device_id);
+	if ((r = x(reg, "reading a device",
+	         "SELECT status FROM devices WHERE device_id = $1 FOR SHARE", &d, &res)) != SC_OK)
+		goto out;
+	if ((found = PQntuples(res) == 1))
+		s = status_from_text(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+	if (!found) {
+		r = sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
+		    rec->device_id);
+		goto out;
+	}
+	if (s != SC_REG_DEV_ACTIVE) {
+		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
+		goto out;
+	}
+	rec->created_at = now;
+	rec->consumed_at = 0;
+	rec->source[0] = '\0';
+	profile_write_params(&p, rec, now, actor, pdetail, sizeof(pdetail));
+	p.n = 12; /* the profile's columns: not profile_write_params's audit row ($13, $14) */
+	if ((r = x(reg, "recording a recovered profile",
+	         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	         " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT DO NOTHING"
+	         " RETURNING 1",
+	         &p, &res)) != SC_OK)
+		goto out;
+	inserted = PQntuples(res) == 1;
+	PQclear(res);
+	res = NULL;
+	if (!inserted) {
+		/* Its row exists (the ordinary record judges the certificate), or its challenge is
+		 * another profile's. */
+		struct prm e = { 0 };
+
+		p_text(&e, rec->profile_id);
+		if ((r = x(reg, "reading a profile", "SELECT 1 FROM profiles WHERE profile_id = $1",
+		         &e, &res)) != SC_OK)
+			goto out;
+		found = PQntuples(res) == 1;
+		PQclear(res);
+		res = NULL;
+		rollback(reg);
+		if (found)
+			return cert_record_tx(reg, cert, now, actor, already);
+		return sc_fail(SC_ERR_REPLAY,
+		    "profile %s: its challenge is another profile's (a replayed profile)",
+		    rec->profile_id);
+	}
+	snprintf(detail, sizeof(detail),
+	    "profile %s recovered: sent back with its certificate %s, signed by this network",
+	    rec->profile_id, cert->fpr);
+	if ((r = audit(reg, now, actor, "profile-recovered", rec->device_id, detail)) != SC_OK)
+		goto out;
+	p_text(&q, cert->fpr);
+	p_text(&q, cert->serial);
+	p_text(&q, cert->device_id);
+	p_text(&q, cert->profile_id);
+	p_i64(&q, cert->not_before);
+	p_i64(&q, cert->not_after);
+	p_bin(&q, cert->der, cert->der_len);
+	p_i64(&q, now);
+	p_i64(&q, 0);
+	if ((r = x(reg, "recording a certificate",
+	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	         " not_after, der, registered_at, period) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+	         " ON CONFLICT (fingerprint) DO NOTHING RETURNING 1",
+	         &q, &res)) != SC_OK)
+		goto out;
+	inserted = PQntuples(res) == 1;
+	PQclear(res);
+	res = NULL;
+	if (!inserted) {
+		r = already_for_another();
+		goto out;
+	}
+	p_i64(&u, now);
+	p_text(&u, rec->profile_id);
+	if ((r = x(reg, "consuming the profile",
+	         "UPDATE profiles SET consumed_at = $1 WHERE profile_id = $2 AND consumed_at IS NULL",
+	         &u, &res)) != SC_OK)
+		goto out;
+	inserted = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	res = NULL;
+	if (!inserted) {
+		r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
+		    reg->where);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", cert->fpr,
+	    cert->serial, cert->profile_id);
+	if ((r = audit(reg, now, actor, "certificate-registered", cert->device_id, detail)) !=
+	    SC_OK)
+		goto out;
+	if ((r = commit(reg)) == SC_OK)
+		*recovered = 1;
+out:
+	PQclear(res);
+	rollback(reg);
+	return r;
+}
+
 const struct sc_reg_backend sc_reg_pg = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -2987,4 +3119,5 @@ const struct sc_reg_backend sc_reg_pg = {
 	.fleet = pg_fleet,
 	.audit_page = pg_audit_page,
 	.activate_rows = pg_activate_rows,
+	.profile_recover = pg_profile_recover,
 };

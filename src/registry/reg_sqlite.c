@@ -2473,6 +2473,116 @@ out:
 	return r;
 }
 
+/* ---- #17 (dur11): a lost profile recorded with its certificate ---- */
+
+struct recover_args {
+	struct sc_reg_profile_rec *prof;
+	struct sc_reg_cert_rec *cert;
+	int64_t now;
+	const char *actor;
+	int *recovered, *already;
+};
+
+/*
+ * sc_reg_profile_recover's transaction (or a group batch's savepoint): the device's status,
+ * the profile's row, then either the profile's insert, its audit row and the certificate's
+ * record (cert_record_rows consumes the profile), or, the row being there, the certificate's
+ * record alone. A refusal writes nothing: the savepoint rolls back.
+ */
+static sc_err recover_fn(struct sqlite_reg *w, void *arg)
+{
+	struct recover_args *a = arg;
+	struct sc_reg_profile_rec *rec = a->prof;
+	enum sc_reg_dev_status s = 0;
+	sqlite3_stmt *st = NULL;
+	char detail[256];
+	sc_err r;
+	int rc;
+
+	*a->recovered = 0;
+	*a->already = 0;
+	if ((r = begin(w)) != SC_OK)
+		return r;
+	if ((r = device_status(w, rec->device_id, &s)) != SC_OK)
+		goto out;
+	if (s == 0) {
+		r = sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
+		    rec->device_id);
+		goto out;
+	}
+	if (s != SC_REG_DEV_ACTIVE) {
+		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
+		goto out;
+	}
+	if ((r = prepare(w, "SELECT 1 FROM profiles WHERE profile_id = ?", &st)) != SC_OK)
+		goto out;
+	bind_text(st, 1, rec->profile_id);
+	rc = sqlite3_step(st);
+	done(w, st);
+	st = NULL;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = db_fail(w, "reading a profile");
+		goto out;
+	}
+	if (rc == SQLITE_DONE) {
+		rec->created_at = a->now;
+		rec->consumed_at = 0;
+		if ((r = prepare(w,
+		         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg,"
+		         " not_before, not_after, profile_not_after, der, chain_pem, created_at,"
+		         " source) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
+		         &st)) != SC_OK)
+			goto out;
+		bind_text(st, 1, rec->profile_id);
+		bind_text(st, 2, rec->device_id);
+		bind_text(st, 3, rec->challenge[0] != '\0' ? rec->challenge : NULL);
+		bind_text(st, 4, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
+		bind_text(st, 5, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
+		sqlite3_bind_int64(st, 6, rec->not_before);
+		sqlite3_bind_int64(st, 7, rec->not_after);
+		sqlite3_bind_int64(st, 8, rec->profile_not_after);
+		sqlite3_bind_blob(st, 9, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
+		bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
+		sqlite3_bind_int64(st, 11, a->now);
+		rc = sqlite3_step(st);
+		done(w, st);
+		st = NULL;
+		if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+			r = sc_fail(SC_ERR_REPLAY,
+			    "profile %s: its challenge is another profile's (a replayed profile)",
+			    rec->profile_id);
+			goto out;
+		}
+		if (rc != SQLITE_DONE) {
+			r = db_fail(w, "recording a recovered profile");
+			goto out;
+		}
+		snprintf(detail, sizeof(detail),
+		    "profile %s recovered: sent back with its certificate %s, signed by this network",
+		    rec->profile_id, a->cert->fpr);
+		if ((r = audit(w, a->now, a->actor, "profile-recovered", rec->device_id, detail)) !=
+		    SC_OK)
+			goto out;
+		*a->recovered = 1;
+	}
+	if ((r = cert_record_rows(w, a->cert, a->now, a->actor, a->already, NULL)) != SC_OK)
+		goto out;
+	r = commit(w);
+out:
+	if (r != SC_OK)
+		*a->recovered = 0;
+	rollback(w); /* a no-op after the commit */
+	return r;
+}
+
+static sc_err sq_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec *prof,
+    struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered, int *already)
+{
+	struct recover_args a = { prof, cert, now, actor, recovered, already };
+
+	return group_run(sq(base), recover_fn, &a, 0); /* durable: never deferred */
+}
+
 const struct sc_reg_backend sc_reg_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2505,4 +2615,5 @@ const struct sc_reg_backend sc_reg_sqlite = {
 	.fleet = sq_fleet,
 	.audit_page = sq_audit_page,
 	.activate_rows = sq_activate_rows,
+	.profile_recover = sq_profile_recover,
 };

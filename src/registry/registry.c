@@ -402,6 +402,20 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
 	return reg->be->cert_record(reg, rec, now, actor, already);
 }
 
+sc_err sc_reg_profile_recover(struct sc_reg *reg, struct sc_reg_profile_rec *prof,
+    struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered, int *already)
+{
+	*recovered = 0;
+	*already = 0;
+	if (strcmp(prof->profile_id, cert->profile_id) != 0 ||
+	    strcmp(prof->device_id, cert->device_id) != 0 || cert->renewal ||
+	    prof->source[0] != '\0' || prof->der == NULL || prof->der_len == 0)
+		return sc_fail(SC_ERR_USAGE,
+		    "sc_reg_profile_recover: the certificate is not an ordinary certificate of "
+		    "that profile");
+	return reg->be->profile_recover(reg, prof, cert, now, actor, recovered, already);
+}
+
 sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs, size_t n,
     int64_t now, const char *actor, struct sc_reg_cert_outcome *out)
 {

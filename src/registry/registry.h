@@ -384,6 +384,27 @@ struct sc_reg_cert_outcome {
 sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs, size_t n,
     int64_t now, const char *actor, struct sc_reg_cert_outcome *out) SC_MUST_USE;
 
+/*
+ * #17 (dur11): a certificate whose profile the registry lost, recorded with that profile. With
+ * `--profile-commit deferred` a power loss can lose a profile row provd answered; the device's
+ * agent then sends the profile back with its certificate, and provd, having checked that it
+ * signed it and that the certificate is bound to it, calls this. In one durable transaction
+ * (never deferred): the device is registered (SC_ERR_UNKNOWN_DEVICE) and active
+ * (SC_ERR_REVOKED); then, if no row for prof->profile_id exists, prof is inserted (created_at
+ * and its consumption now; its challenge's UNIQUE refuses a challenge another profile holds:
+ * SC_ERR_REPLAY), audited `profile-recovered`, and cert recorded as sc_reg_cert_record records
+ * it (which consumes the profile), *recovered = 1. If the row exists (another request recovered
+ * it meanwhile, or it was never lost), nothing of prof is written and cert is recorded exactly
+ * as sc_reg_cert_record would record it (*already, and its refusals), *recovered = 0. A refusal
+ * writes nothing. prof->pin and prof->deferred_commit are ignored; prof->source must be "" (an
+ * authenticated profile: counted in its device's budget). cert->profile_id and device_id must be
+ * prof's (SC_ERR_USAGE), and cert not a renewal period (SC_ERR_USAGE: renewal profiles are not
+ * recovered).
+ */
+sc_err sc_reg_profile_recover(struct sc_reg *reg, struct sc_reg_profile_rec *prof,
+    struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered,
+    int *already) SC_MUST_USE;
+
 /* A device's certificates, newest first (at most `limit`, 0: all). */
 sc_err sc_reg_cert_list(struct sc_reg *reg, const char *device_id, size_t limit,
     int (*cb)(void *ctx, const struct sc_reg_cert_rec *c), void *ctx) SC_MUST_USE;

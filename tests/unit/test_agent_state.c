@@ -420,6 +420,93 @@ static void test_hook_helpers(void **state)
 	    "pkcs11:token=A%20B%3Bc%2Fd%3De%25;object=4294967295;type=private");
 }
 
+/* #17 (dur11): the pending key's profile, kept to be sent back with its certificate. */
+static char *pending_text(int with_pending)
+{
+	static const uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
+	struct agent_state st;
+	char *text = NULL, *out;
+	size_t n;
+
+	full_state(&st);
+	assert_true(st.pending.present);
+	st.pending_profile = OPENSSL_memdup(der, sizeof(der));
+	st.pending_profile_len = sizeof(der);
+	assert_non_null(st.pending_profile);
+	if (!with_pending)
+		agent_key_clear(&st.pending);
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	agent_state_clear(&st);
+	if (with_pending)
+		return text;
+	/* Without a pending key the format leaves it out: put it in by hand. */
+	assert_null(strstr(text, "pending_profile"));
+	n = strlen(text) + 64;
+	out = malloc(n);
+	assert_non_null(out);
+	snprintf(out, n, "{\"pending_profile\": \"MAMCAQc=\",%s", text + 1);
+	free(text);
+	return out;
+}
+
+static void pending_edit(const char *from, const char *to, sc_err want, const char *detail)
+{
+	char *text = pending_text(1), *at = strstr(text, from), *out;
+	size_t n;
+
+	if (at == NULL)
+		fail_msg("'%s' not in the state text", from);
+	n = strlen(text) - strlen(from) + strlen(to);
+	out = malloc(n + 1);
+	assert_non_null(out);
+	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	expect(out, n, want, detail);
+	free(out);
+	free(text);
+}
+
+static void test_pending_profile(void **state)
+{
+	struct agent_state st;
+	char *text = pending_text(1), *again = NULL, *big;
+	size_t n;
+
+	(void)state;
+	assert_non_null(strstr(text, "\"pending_profile\": \"MAMCAQc=\""));
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &st),
+	    SC_OK);
+	assert_int_equal(st.pending_profile_len, 5);
+	assert_int_equal(st.pending_profile[4], 7);
+	assert_int_equal(agent_state_format(&st, &again), SC_OK);
+	assert_string_equal(text, again);
+	agent_state_clear(&st);
+	free(again);
+	/* Truncated and trailing, as for the rest of the state. */
+	expect(text, strlen(text) - 1, SC_ERR_MALFORMED, "not JSON");
+	free(text);
+	/* Wrong type, bad base64, empty, oversize; and one without a pending key. */
+	pending_edit("\"pending_profile\": \"MAMCAQc=\"", "\"pending_profile\": 5",
+	    SC_ERR_MALFORMED, "STATE: \"pending_profile\" is not base64 of a profile");
+	pending_edit("\"pending_profile\": \"MAMCAQc=\"", "\"pending_profile\": \"MAMCAQc\"",
+	    SC_ERR_MALFORMED, "STATE: \"pending_profile\" is not base64 of a profile");
+	pending_edit("\"pending_profile\": \"MAMCAQc=\"", "\"pending_profile\": \"\"",
+	    SC_ERR_MALFORMED, "STATE: \"pending_profile\" is not base64 of a profile");
+	n = 4 * ((SC_PROFILE_MAX_DER + 2) / 3) + 8;
+	big = malloc(n + 64);
+	assert_non_null(big);
+	memcpy(big, "\"pending_profile\": \"", 20);
+	memset(big + 20, 'A', n);
+	memcpy(big + 20 + n, "\"", 2);
+	pending_edit("\"pending_profile\": \"MAMCAQc=\"", big, SC_ERR_MALFORMED,
+	    "STATE: \"pending_profile\" is not base64 of a profile");
+	free(big);
+	text = pending_text(0);
+	expect(text, strlen(text), SC_ERR_MALFORMED,
+	    "STATE: \"pending_profile\" is not base64 of a profile (at most 16384 bytes) beside a "
+	    "pending key");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_hook_helpers),
 		cmocka_unit_test(test_renewal_fields),
+		cmocka_unit_test(test_pending_profile),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

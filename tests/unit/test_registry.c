@@ -2821,6 +2821,103 @@ static void test_pg_activation_race(void **state)
 }
 #endif
 
+/*
+ * #17 (dur11): sc_reg_profile_recover: a lost profile recorded with its certificate in one
+ * transaction, audited profile-recovered; the device unknown or revoked, a challenge another
+ * profile holds, a certificate already another profile's: refused, nothing written; the row
+ * present: the ordinary record (already-registered, profile-consumed); arguments that do not
+ * belong together: usage.
+ */
+static void test_profile_recover(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_counts n;
+	int64_t retry;
+	int rec_ok = -1, already = -1;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "t", 1000), SC_OK);
+	/* Another profile holds challenge "07". */
+	make_profile(&rec, "D-1", 1, "07");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+
+	/* Usage: the certificate must be an ordinary one of that very profile and device. */
+	make_profile(&rec, "D-1", 5, "05");
+	make_cert(&c, "D-1", 6, 'a');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3000, "t", &rec_ok, &already),
+	    SC_ERR_USAGE);
+	make_cert(&c, "D-2", 5, 'a');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3000, "t", &rec_ok, &already),
+	    SC_ERR_USAGE);
+	make_cert(&c, "D-1", 5, 'a');
+	c.renewal = 1;
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3000, "t", &rec_ok, &already),
+	    SC_ERR_USAGE);
+
+	/* Unknown device, revoked device, a replayed challenge: nothing written. */
+	make_profile(&rec, "D-9", 5, "05");
+	make_cert(&c, "D-9", 5, 'a');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3000, "t", &rec_ok, &already),
+	    SC_ERR_UNKNOWN_DEVICE);
+	make_profile(&rec, "D-1", 5, "07");
+	make_cert(&c, "D-1", 5, 'a');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3000, "t", &rec_ok, &already),
+	    SC_ERR_REPLAY);
+	assert_int_equal(rec_ok, 0);
+	/* A certificate already registered (for profile 1): profile-consumed, nothing written. */
+	make_cert(&c, "D-1", 1, 'b');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 2500, "t", &already), SC_OK);
+	make_profile(&rec, "D-1", 5, "05");
+	make_cert(&c, "D-1", 5, 'b');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3000, "t", &rec_ok, &already),
+	    SC_ERR_PROFILE_CONSUMED);
+	assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
+	assert_int_equal(n.profiles, 1);
+	assert_int_equal(n.certificates, 1);
+	assert_int_equal(events(reg, NULL, "profile-recovered", NULL), 0);
+
+	/* The recovery: both rows, consumed, audited. */
+	make_profile(&rec, "D-1", 5, "05");
+	make_cert(&c, "D-1", 5, 'a');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3000, "t", &rec_ok, &already),
+	    SC_OK);
+	assert_int_equal(rec_ok, 1);
+	assert_int_equal(already, 0);
+	assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
+	assert_int_equal(n.profiles, 2);
+	assert_int_equal(n.profiles_consumed, 2);
+	assert_int_equal(n.certificates, 2);
+	assert_int_equal(events(reg, "D-1", "profile-recovered",
+	                     "profile 00000000000000000000000000000005 recovered"),
+	    1);
+	assert_int_equal(events(reg, "D-1", "certificate-registered",
+	                     "for profile 00000000000000000000000000000005"),
+	    1);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	/* Again: the row is there, the ordinary record answers. */
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3001, "t", &rec_ok, &already),
+	    SC_OK);
+	assert_int_equal(rec_ok, 0);
+	assert_int_equal(already, 1);
+	make_cert(&c, "D-1", 5, 'c');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3002, "t", &rec_ok, &already),
+	    SC_ERR_PROFILE_CONSUMED);
+	/* A revoked device. */
+	assert_int_equal(sc_reg_device_revoke(reg, "D-2", NULL, "t", 3100, &already), SC_OK);
+	make_profile(&rec, "D-2", 8, "08");
+	make_cert(&c, "D-2", 8, 'd');
+	assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3200, "t", &rec_ok, &already),
+	    SC_ERR_REVOKED);
+	assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
+	assert_int_equal(n.profiles, 2);
+	assert_int_equal(n.certificates, 2);
+	assert_int_equal(events(reg, NULL, "profile-recovered", NULL), 1);
+	sc_reg_close(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_only[] = {
@@ -2837,6 +2934,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
@@ -2868,6 +2966,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
