@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * json_fast.c — the plain JSON of provd's request bodies read in one pass (json_fast.h). Every
+ * refusal here is "not taken" (NULL): json_loadb then decides.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_fast.h"
+
+struct jf {
+	const uint8_t *p, *end;
+	char *buf; /* a string's unescaped bytes */
+	size_t cap;
+};
+
+static void skip_ws(struct jf *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+/* A string at j->p (its opening quote) into j->buf (NUL-terminated), *len bytes. */
+static int read_string(struct jf *j, size_t *len)
+{
+	const uint8_t *s = ++j->p, *q = s;
+	size_t n = 0;
+
+	/* The common case first: no escape before the closing quote. */
+	while (q < j->end && *q != '"' && *q != '\\' && *q >= 0x20 && *q <= 0x7e)
+		q++;
+	if (q >= j->end || (*q != '"' && *q != '\\'))
+		return 0;
+	/* At most as many bytes as the rest of the body, one for the NUL. */
+	if ((size_t)(j->end - s) + 1 > j->cap) {
+		size_t cap = (size_t)(j->end - s) + 1;
+		char *b = realloc(j->buf, cap);
+
+		if (b == NULL)
+			return 0;
+		j->buf = b;
+		j->cap = cap;
+	}
+	memcpy(j->buf, s, (size_t)(q - s));
+	n = (size_t)(q - s);
+	while (*q != '"') {
+		uint8_t c = *q++;
+
+		if (c == '\\') {
+			if (q >= j->end)
+				return 0;
+			switch (*q++) {
+			case '"': c = '"'; break;
+			case '\\': c = '\\'; break;
+			case '/': c = '/'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			default: return 0; /* \u and anything else: jansson's */
+			}
+		} else if (c < 0x20 || c > 0x7e) {
+			return 0;
+		}
+		j->buf[n++] = (char)c;
+		if (q >= j->end)
+			return 0;
+	}
+	j->buf[n] = '\0';
+	j->p = q + 1;
+	*len = n;
+	return 1;
+}
+
+static json_t *read_value(struct jf *j, int depth);
+
+static json_t *read_object(struct jf *j, int depth)
+{
+	json_t *o = json_object(), *v;
+	size_t len;
+
+	if (o == NULL)
+		return NULL;
+	j->p++;
+	skip_ws(j);
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		return o;
+	}
+	for (;;) {
+		if (j->p >= j->end || *j->p != '"' || !read_string(j, &len) ||
+		    memchr(j->buf, '\0', len) != NULL || json_object_get(o, j->buf) != NULL)
+			goto no;
+		skip_ws(j);
+		if (j->p >= j->end || *j->p != ':')
+			goto no;
+		j->p++;
+		skip_ws(j);
+		{
+			/* The key outlives j->buf's next use: copied by jansson before that. */
+			char *key = strdup(j->buf);
+
+			if (key == NULL)
+				goto no;
+			if ((v = read_value(j, depth)) == NULL) {
+				free(key);
+				goto no;
+			}
+			if (json_object_set_new_nocheck(o, key, v) != 0) {
+				free(key);
+				goto no;
+			}
+			free(key);
+		}
+		skip_ws(j);
+		if (j->p >= j->end)
+			goto no;
+		if (*j->p == '}') {
+			j->p++;
+			return o;
+		}
+		if (*j->p != ',')
+			goto no;
+		j->p++;
+		skip_ws(j);
+	}
+no:
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *read_array(struct jf *j, int depth)
+{
+	json_t *a = json_array(), *v;
+
+	if (a == NULL)
+		return NULL;
+	j->p++;
+	skip_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		return a;
+	}
+	for (;;) {
+		if ((v = read_value(j, depth)) == NULL || json_array_append_new(a, v) != 0)
+			goto no;
+		skip_ws(j);
+		if (j->p >= j->end)
+			goto no;
+		if (*j->p == ']') {
+			j->p++;
+			return a;
+		}
+		if (*j->p != ',')
+			goto no;
+		j->p++;
+		skip_ws(j);
+	}
+no:
+	json_decref(a);
+	return NULL;
+}
+
+static int is_word_end(const struct jf *j, size_t n)
+{
+	const uint8_t *q = j->p + n;
+
+	/* What may follow a value: whitespace, a separator, a closer, the end. */
+	return q >= j->end || *q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == ',' ||
+	    *q == '}' || *q == ']';
+}
+
+static json_t *read_word(struct jf *j, const char *w, json_t *(*make)(void))
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0 || !is_word_end(j, n))
+		return NULL;
+	j->p += n;
+	return make();
+}
+
+static json_t *read_integer(struct jf *j)
+{
+	const uint8_t *q = j->p;
+	int neg = 0, digits = 0;
+	json_int_t v = 0;
+
+	if (*q == '-') {
+		neg = 1;
+		q++;
+	}
+	if (q >= j->end || *q < '0' || *q > '9')
+		return NULL;
+	if (*q == '0') {
+		q++;
+		digits = 1;
+		if (neg)
+			return NULL; /* -0: jansson's */
+	} else
+		for (; q < j->end && *q >= '0' && *q <= '9'; q++) {
+			if (++digits > 18)
+				return NULL;
+			v = v * 10 + (json_int_t)(*q - '0');
+		}
+	/* A fraction, an exponent, a leading zero's next digit: jansson's. */
+	if (q < j->end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E'))
+		return NULL;
+	j->p = q;
+	if (!is_word_end(j, 0))
+		return NULL;
+	return json_integer(neg ? -v : v);
+}
+
+static json_t *read_value(struct jf *j, int depth)
+{
+	size_t len;
+
+	if (j->p >= j->end)
+		return NULL;
+	switch (*j->p) {
+	case '{': return depth < PROVD_JSON_FAST_DEPTH ? read_object(j, depth + 1) : NULL;
+	case '[': return depth < PROVD_JSON_FAST_DEPTH ? read_array(j, depth + 1) : NULL;
+	case '"':
+		if (!read_string(j, &len))
+			return NULL;
+		return json_stringn_nocheck(j->buf, len);
+	case 't': return read_word(j, "true", json_true);
+	case 'f': return read_word(j, "false", json_false);
+	case 'n': return read_word(j, "null", json_null);
+	default: return read_integer(j);
+	}
+}
+
+json_t *provd_json_fast_load(const uint8_t *p, size_t n)
+{
+	struct jf j = { p, p + n, NULL, 0 };
+	json_t *v = NULL;
+
+	if (p == NULL)
+		return NULL;
+	skip_ws(&j);
+	/* jansson without JSON_DECODE_ANY: an object or an array at the top. */
+	if (j.p < j.end && (*j.p == '{' || *j.p == '['))
+		v = read_value(&j, 0);
+	skip_ws(&j);
+	if (v != NULL && j.p != j.end) {
+		json_decref(v);
+		v = NULL;
+	}
+	free(j.buf);
+	return v;
+}

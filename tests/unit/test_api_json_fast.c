@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_api_json_fast.c — provd's one-pass JSON reader (json_fast.h, judge11) beside jansson's
+ * json_loadb(…, JSON_REJECT_DUPLICATES): whatever it takes gives the same tree, key order
+ * included (the same compact text), and whatever jansson refuses it does not take (the caller
+ * then reports jansson's error, as before). Bodies of provd's form are taken; every other form
+ * the header lists is left to jansson.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "json_fast.h"
+
+/* The differential check; returns 1 if the fast reader took it. */
+static int same_as_jansson(const uint8_t *p, size_t n)
+{
+	json_error_t e;
+	json_t *f = provd_json_fast_load(p, n), *j = json_loadb((const char *)p, n,
+	                                                          JSON_REJECT_DUPLICATES, &e);
+	int taken = f != NULL;
+
+	if (f != NULL) {
+		char *a, *b;
+
+		if (j == NULL)
+			fail_msg("taken, but jansson refuses it: %s (body %.*s)", e.text, (int)n,
+			    (const char *)p);
+		a = json_dumps(f, JSON_COMPACT | JSON_ENCODE_ANY);
+		b = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_string_equal(a, b);
+		assert_true(json_equal(f, j));
+		free(a);
+		free(b);
+	}
+	json_decref(f);
+	json_decref(j);
+	return taken;
+}
+
+static int check_text(const char *s)
+{
+	return same_as_jansson((const uint8_t *)s, strlen(s));
+}
+
+/* A profile request's body as the agent sends it: PEM chains with their newlines escaped. */
+static char *profile_body(size_t flags)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB0zCCAXmgAwIBAgIUY2xp/ZW50+"
+	                          "AAAAAAAAAAAAAAAAAAAAAwCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----\n";
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:{s:s, s:s, s:s, s:s, s:I, s:s}}",
+	    "chain", pem, "kex", pem, "challenge", "00112233445566778899aabbccddeeff", "alg", "p256",
+	    "renewal", 0, "batch", 1, "proof", "device_id", "DEV-1", "network_id", "net/1",
+	    "challenge", "aa", "request", "bb", "time", (json_int_t)1765000000, "signature",
+	    "MEUCIQ==");
+	char *s;
+
+	assert_non_null(o);
+	s = json_dumps(o, flags);
+	assert_non_null(s);
+	json_decref(o);
+	return s;
+}
+
+static void test_taken(void **state)
+{
+	static const char *const taken[] = {
+		"{}",
+		"[]",
+		" \t\r\n{\"a\":1}\n",
+		"{\"a\" : [1, -2, 0, 123456789012345678, -123456789012345678, true,false,null, {}]}",
+		"{\"s\":\"x\\n\\\"\\\\\\/\\b\\f\\r\\t y\", \"\":\"\", \"k\":{\"n\":{\"m\":[[]]}}}",
+		"[{\"a\":1},{\"a\":2}]", /* the same key in two objects */
+		NULL,
+	};
+	char *b;
+
+	(void)state;
+	for (size_t i = 0; taken[i] != NULL; i++)
+		if (!check_text(taken[i]))
+			fail_msg("not taken: %s", taken[i]);
+	b = profile_body(JSON_COMPACT);
+	assert_true(check_text(b));
+	free(b);
+	b = profile_body(JSON_INDENT(2));
+	assert_true(check_text(b));
+	free(b);
+}
+
+static void test_left_to_jansson(void **state)
+{
+	static const char *const left[] = {
+		"",
+		"   ",
+		"\"str\"",
+		"1",
+		"null",
+		"{\"a\":1,\"a\":2}",              /* duplicate: jansson's error */
+		"{\"a\":{\"b\":1,\"b\":1}}",      /* … nested */
+		"{\"a\":\"\\u0041\"}",            /* \u */
+		"{\"a\\u0000b\":1}",              /* NUL in a key */
+		"{\"a\":1.5}",                    /* real */
+		"{\"a\":1e3}",
+		"{\"a\":1E3}",
+		"{\"a\":01}",                     /* leading zero */
+		"{\"a\":-0}",
+		"{\"a\":-}",
+		"{\"a\":1234567890123456789}",    /* 19 digits */
+		"{\"a\":99999999999999999999999}", /* too big for jansson too */
+		"{\"a\":1} x",                    /* trailing */
+		"{\"a\":1}{}",
+		"{\"a\":1,}",                     /* trailing comma */
+		"[1,]",
+		"[,1]",
+		"{,}",
+		"{\"a\" 1}",
+		"{\"a\":tru}",
+		"{\"a\":truex}",
+		"{\"a\":nul}",
+		"{\"a\":\"\xc3\xa9\"}",           /* UTF-8: jansson's */
+		"{\"a\":\"\xff\"}",               /* not UTF-8 */
+		"{\"a\":\"\x01\"}",               /* control character */
+		"{\"a\":\"\\x\"}",                /* bad escape */
+		"{\"a\":\"abc",                   /* unterminated */
+		"{\"a\":\"abc\\",
+		"{a:1}",
+		"{'a':1}",
+		"\xef\xbb\xbf{}",                 /* BOM */
+		"{\"a\":[1 2]}",
+		"{\"a\":1 \"b\":2}",
+		"{\"a\":+1}",
+		NULL,
+	};
+
+	(void)state;
+	for (size_t i = 0; left[i] != NULL; i++)
+		if (check_text(left[i]))
+			fail_msg("taken: %s", left[i]);
+	/* A NUL byte outside a string, and inside one. */
+	assert_false(same_as_jansson((const uint8_t *)"{\"a\":1}\0", 8));
+	assert_false(same_as_jansson((const uint8_t *)"{\"a\":\"x\0y\"}", 11));
+	/* Nested deeper than the reader goes. */
+	{
+		char deep[2 * (PROVD_JSON_FAST_DEPTH + 1) + 1];
+		size_t d = PROVD_JSON_FAST_DEPTH + 1;
+
+		for (size_t i = 0; i < d; i++) {
+			deep[i] = '[';
+			deep[d + i] = ']';
+		}
+		deep[2 * d] = '\0';
+		assert_false(check_text(deep));
+		deep[0] = ' ';
+		deep[2 * d - 1] = ' ';
+		assert_true(check_text(deep)); /* one level less: taken */
+	}
+}
+
+/* Every prefix and every one-byte change of a real body: the same verdict as jansson's. */
+static void test_every_prefix_and_byte(void **state)
+{
+	static const uint8_t subst[] = { 0x00, 0x01, '"', '\\', '{', '}', '[', ']', ',', ':', '0',
+		'-', 'e', '.', ' ', 'u', 0x7f, 0x80, 0xff };
+	char *b = profile_body(JSON_COMPACT);
+	size_t n = strlen(b), taken = 0;
+	uint8_t *m = malloc(n);
+
+	(void)state;
+	assert_non_null(m);
+	for (size_t i = 0; i < n; i++)
+		taken += (size_t)same_as_jansson((const uint8_t *)b, i);
+	assert_int_equal(taken, 0); /* a strict prefix of an object is never JSON */
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(subst); k++) {
+			memcpy(m, b, n);
+			m[i] = subst[k];
+			(void)same_as_jansson(m, n);
+		}
+	free(m);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_taken),
+		cmocka_unit_test(test_left_to_jansson),
+		cmocka_unit_test(test_every_prefix_and_byte),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
