@@ -60,6 +60,7 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 	json_error_t jerr;
 	json_t *j = NULL, *v;
 	const char *key;
+	int depth = 0;
 	sc_err r;
 
 	*out = NULL;
@@ -70,12 +71,19 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 		return sc_fail(PROVD_ERR_MEDIA_TYPE,
 		    "Content-Type must be application/json, not '%.60s'",
 		    req->content_type ? req->content_type : "(none)");
-	if (provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH)
+	/*
+	 * judge11: the plain form in one pass (json_fast.h), else jansson's parser decides. A
+	 * body the reader takes is JSON, whose nesting is what provd_json_depth counts (brackets
+	 * outside strings): the same refusal, without a second pass.
+	 */
+	if (sc_fast_enabled())
+		j = provd_json_fast_load(req->body, req->body_len, &depth);
+	if (j != NULL ? depth > PROVD_JSON_MAX_DEPTH
+	              : provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH) {
+		json_decref(j);
 		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels",
 		    PROVD_JSON_MAX_DEPTH);
-	/* judge11: the plain form in one pass (json_fast.h), else jansson's parser decides. */
-	if (sc_fast_enabled())
-		j = provd_json_fast_load(req->body, req->body_len);
+	}
 	if (j == NULL &&
 	    (j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
 	         &jerr)) == NULL)

@@ -12,6 +12,7 @@ struct jf {
 	const uint8_t *p, *end;
 	char *buf; /* a string's unescaped bytes */
 	size_t cap;
+	int max_depth; /* the deepest array or object opened */
 };
 
 static void skip_ws(struct jf *j)
@@ -220,8 +221,13 @@ static json_t *read_value(struct jf *j, int depth)
 	if (j->p >= j->end)
 		return NULL;
 	switch (*j->p) {
-	case '{': return depth < PROVD_JSON_FAST_DEPTH ? read_object(j, depth + 1) : NULL;
-	case '[': return depth < PROVD_JSON_FAST_DEPTH ? read_array(j, depth + 1) : NULL;
+	case '{':
+	case '[':
+		if (depth >= PROVD_JSON_FAST_DEPTH)
+			return NULL;
+		if (depth + 1 > j->max_depth)
+			j->max_depth = depth + 1;
+		return *j->p == '{' ? read_object(j, depth + 1) : read_array(j, depth + 1);
 	case '"':
 		if (!read_string(j, &len))
 			return NULL;
@@ -233,11 +239,12 @@ static json_t *read_value(struct jf *j, int depth)
 	}
 }
 
-json_t *provd_json_fast_load(const uint8_t *p, size_t n)
+json_t *provd_json_fast_load(const uint8_t *p, size_t n, int *depth)
 {
-	struct jf j = { p, p + n, NULL, 0 };
+	struct jf j = { p, p + n, NULL, 0, 0 };
 	json_t *v = NULL;
 
+	*depth = 0;
 	if (p == NULL)
 		return NULL;
 	skip_ws(&j);
@@ -250,5 +257,7 @@ json_t *provd_json_fast_load(const uint8_t *p, size_t n)
 		v = NULL;
 	}
 	free(j.buf);
+	if (v != NULL)
+		*depth = j.max_depth;
 	return v;
 }

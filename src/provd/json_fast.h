@@ -26,7 +26,11 @@
 
 #define PROVD_JSON_FAST_DEPTH 16
 
-/* The body's tree (json_decref), or NULL: not of the form above, parse with json_loadb. */
-json_t *provd_json_fast_load(const uint8_t *p, size_t n);
+/*
+ * The body's tree (json_decref), or NULL: not of the form above, parse with json_loadb. *depth:
+ * the deepest nesting of arrays and objects read (1 for a flat object), what provd_json_depth
+ * counts for a body that is JSON; 0 when NULL is returned.
+ */
+json_t *provd_json_fast_load(const uint8_t *p, size_t n, int *depth);
 
 #endif

@@ -15,15 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "json.h"
 #include "json_fast.h"
 
 /* The differential check; returns 1 if the fast reader took it. */
 static int same_as_jansson(const uint8_t *p, size_t n)
 {
 	json_error_t e;
-	json_t *f = provd_json_fast_load(p, n), *j = json_loadb((const char *)p, n,
-	                                                          JSON_REJECT_DUPLICATES, &e);
+	int depth = -1;
+	json_t *f = provd_json_fast_load(p, n, &depth),
+	       *j = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &e);
 	int taken = f != NULL;
+
+	/* The nesting it reports is provd_json_depth's count for the same bytes. */
+	assert_int_equal(depth, taken ? provd_json_depth(p, n) : 0);
 
 	if (f != NULL) {
 		char *a, *b;
