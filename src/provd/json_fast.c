@@ -5,6 +5,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "json_fast.h"
 
@@ -260,4 +262,109 @@ json_t *provd_json_fast_load(const uint8_t *p, size_t n, int *depth)
 	if (v != NULL)
 		*depth = j.max_depth;
 	return v;
+}
+
+/* ---- canonical PEM certificates (json_fast.h) ---- */
+
+static const char pem_begin[] = "-----BEGIN CERTIFICATE-----\n";
+static const char pem_end[] = "-----END CERTIFICATE-----\n";
+
+static int b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    c == '+' || c == '/';
+}
+
+/*
+ * One block's base64 lines at s (after its BEGIN line) up to its END line: the base64 text
+ * without the LFs into b64 (room for len bytes), *b64_len; *used: the bytes read, END line
+ * included. 0 if not of the canonical form.
+ */
+static int pem_block(const char *s, size_t len, char *b64, size_t *b64_len, size_t *used)
+{
+	size_t i = 0, n = 0, pad = 0;
+	int last = 0;
+
+	while (i < len && s[i] != '-') {
+		size_t k = 0;
+
+		if (last)
+			return 0; /* a line after a short one */
+		while (i + k < len && s[i + k] != '\n')
+			k++;
+		if (i + k >= len || k == 0 || k > 64 || k % 4 != 0)
+			return 0;
+		for (size_t m = 0; m < k; m++) {
+			char c = s[i + m];
+
+			if (c == '=') {
+				/* Padding: the last one or two characters of the last line. */
+				if (m < k - 2 || (m == k - 2 && s[i + k - 1] != '='))
+					return 0;
+				pad++;
+			} else if (!b64_char(c))
+				return 0;
+		}
+		if (k < 64 || pad > 0)
+			last = 1;
+		memcpy(b64 + n, s + i, k);
+		n += k;
+		i += k + 1;
+	}
+	if (n == 0 || len - i < sizeof(pem_end) - 1 ||
+	    memcmp(s + i, pem_end, sizeof(pem_end) - 1) != 0)
+		return 0;
+	*b64_len = n;
+	*used = i + sizeof(pem_end) - 1;
+	return 1;
+}
+
+int provd_pem_fast_certs(const char *s, size_t len, uint8_t **der, size_t *der_len, int cap,
+    int *n)
+{
+	char *b64 = NULL;
+	size_t i = 0;
+	int got = 0;
+
+	*n = 0;
+	if (len > 0x7fffffff || (b64 = OPENSSL_malloc(len + 1)) == NULL)
+		return 0;
+	for (;;) {
+		size_t b64_len = 0, used = 0, pad = 0;
+		int out;
+
+		while (i < len && s[i] == '\n')
+			i++;
+		if (i == len)
+			break;
+		if (got == cap || len - i < sizeof(pem_begin) - 1 ||
+		    memcmp(s + i, pem_begin, sizeof(pem_begin) - 1) != 0)
+			goto no;
+		i += sizeof(pem_begin) - 1;
+		if (!pem_block(s + i, len - i, b64, &b64_len, &used))
+			goto no;
+		i += used;
+		pad = (size_t)(b64[b64_len - 1] == '=') + (size_t)(b64[b64_len - 2] == '=');
+		if ((der[got] = OPENSSL_malloc(b64_len / 4 * 3)) == NULL)
+			goto no;
+		/* EVP_DecodeBlock writes the padding's bytes as zeros: not part of the DER. */
+		if ((out = EVP_DecodeBlock(der[got], (const unsigned char *)b64, (int)b64_len)) < 0 ||
+		    (size_t)out != b64_len / 4 * 3 || (size_t)out <= pad) {
+			OPENSSL_free(der[got]);
+			goto no;
+		}
+		der_len[got++] = (size_t)out - pad;
+	}
+	OPENSSL_free(b64);
+	if (got == 0)
+		return 0;
+	*n = got;
+	return 1;
+no:
+	for (int k = 0; k < got; k++) {
+		OPENSSL_free(der[k]);
+		der[k] = NULL;
+	}
+	OPENSSL_free(b64);
+	return 0;
 }

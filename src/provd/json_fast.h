@@ -33,4 +33,17 @@
  */
 json_t *provd_json_fast_load(const uint8_t *p, size_t n, int *depth);
 
+/*
+ * judge11: text of canonical CERTIFICATE PEM blocks, as PEM_write_bio writes them, decoded
+ * without PEM_read_bio's BIO and line reader: each block exactly "-----BEGIN CERTIFICATE-----\n",
+ * lines of 64 base64 characters but the last (4..64, a multiple of 4, '=' padding only at its
+ * end), "-----END CERTIFICATE-----\n"; blocks one after another, LFs between them and before
+ * the first. 1 and the blocks' DER in der[0..*n) (OPENSSL_free each; *n <= cap) when the whole
+ * text is of that form with at most cap blocks; 0 otherwise (nothing allocated: read it with
+ * PEM_read_bio, which decides and words every refusal). For such text PEM_read_bio gives the
+ * same blocks, names and bytes.
+ */
+int provd_pem_fast_certs(const char *s, size_t len, uint8_t **der, size_t *der_len, int cap,
+    int *n);
+
 #endif

@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include "fast/fast.h"
 #include "json.h"
 #include "json_fast.h"
 
@@ -192,12 +197,136 @@ static void test_every_prefix_and_byte(void **state)
 	free(b);
 }
 
+/* ---- canonical PEM certificates (provd_pem_fast_certs) beside PEM_read_bio ---- */
+
+/* provd_ders_from_text with the shortcuts on and off: the same blocks or the same refusal. */
+static void pem_same(const char *s, size_t len, int max)
+{
+	struct provd_ders a, b;
+	sc_err ra, rb;
+	char da[300];
+
+	sc_fast_set(0);
+	rb = provd_ders_from_text(&b, "chain", s, len, max);
+	snprintf(da, sizeof(da), "%s", sc_err_detail());
+	sc_fast_set(1);
+	ra = provd_ders_from_text(&a, "chain", s, len, max);
+	assert_int_equal(ra, rb);
+	if (ra != SC_OK)
+		assert_string_equal(sc_err_detail(), da);
+	assert_int_equal(a.n, b.n);
+	for (int i = 0; i < a.n; i++) {
+		assert_int_equal(a.item[i].len, b.item[i].len);
+		assert_int_equal(a.item[i].block, b.item[i].block);
+		assert_memory_equal(a.item[i].der, b.item[i].der, a.item[i].len);
+	}
+	provd_ders_clear(&a);
+	provd_ders_clear(&b);
+}
+
+/* n blocks of payloads of the given sizes, as PEM_write_bio writes them. */
+static char *pem_text(const size_t *sizes, int n, size_t *len)
+{
+	BIO *m = BIO_new(BIO_s_mem());
+	BUF_MEM *bm;
+	char *s;
+
+	assert_non_null(m);
+	for (int i = 0; i < n; i++) {
+		uint8_t p[1200];
+
+		for (size_t k = 0; k < sizes[i]; k++)
+			p[k] = (uint8_t)(k * 7 + (size_t)i * 13 + 1);
+		assert_true(PEM_write_bio(m, "CERTIFICATE", "", p, (long)sizes[i]) > 0);
+	}
+	BIO_get_mem_ptr(m, &bm);
+	s = malloc(bm->length + 1);
+	assert_non_null(s);
+	memcpy(s, bm->data, bm->length);
+	s[bm->length] = '\0';
+	*len = bm->length;
+	BIO_free(m);
+	return s;
+}
+
+static void test_pem_fast(void **state)
+{
+	static const size_t two[] = { 467, 530 }, three[] = { 1, 2, 3 };
+	static const char subst[] = { '\n', '\r', ' ', '=', '-', 'A', '+', '/', ':', '*', '\0' };
+	uint8_t *der[4];
+	size_t dl[4], len;
+	int n = 0;
+	char *s;
+
+	(void)state;
+	/* Every payload size around the padding and line cases: taken, the same bytes. */
+	for (size_t z = 1; z <= 200; z++) {
+		s = pem_text(&z, 1, &len);
+		assert_int_equal(provd_pem_fast_certs(s, len, der, dl, 4, &n), 1);
+		assert_int_equal(n, 1);
+		assert_int_equal(dl[0], z);
+		OPENSSL_free(der[0]);
+		pem_same(s, len, 3);
+		free(s);
+	}
+	s = pem_text(two, 2, &len);
+	assert_int_equal(provd_pem_fast_certs(s, len, der, dl, 4, &n), 1);
+	assert_int_equal(n, 2);
+	OPENSSL_free(der[0]);
+	OPENSSL_free(der[1]);
+	/* More blocks than room: not taken (PEM_read_bio counts and refuses). */
+	assert_int_equal(provd_pem_fast_certs(s, len, der, dl, 1, &n), 0);
+	pem_same(s, len, 1);
+	pem_same(s, len, 2);
+	/* Every prefix, every one-byte change: the same verdict and bytes as PEM_read_bio's. */
+	for (size_t i = 0; i <= len; i++)
+		pem_same(s, i, 3);
+	for (size_t i = 0; i < len; i++)
+		for (size_t k = 0; k < sizeof(subst); k++) {
+			char c = s[i];
+
+			s[i] = subst[k];
+			pem_same(s, len, 3);
+			s[i] = c;
+		}
+	free(s);
+	s = pem_text(three, 3, &len);
+	pem_same(s, len, 2); /* three blocks, two allowed: the same refusal */
+	pem_same(s, len, 3);
+	free(s);
+	/* Forms left to PEM_read_bio: CRLF, a header, another name, text around, spaces. */
+	{
+		static const char *const left[] = {
+			"-----BEGIN CERTIFICATE-----\r\nAQID\r\n-----END CERTIFICATE-----\r\n",
+			"-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\n\nAQID\n"
+			"-----END CERTIFICATE-----\n",
+			"-----BEGIN X509 CRL-----\nAQID\n-----END X509 CRL-----\n",
+			"-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----",
+			"  -----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n",
+			"-----BEGIN CERTIFICATE-----\nAQI\n-----END CERTIFICATE-----\n",
+			"-----BEGIN CERTIFICATE-----\nAQ==\nAQID\n-----END CERTIFICATE-----\n",
+			"-----BEGIN CERTIFICATE-----\nA===\n-----END CERTIFICATE-----\n",
+			"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+			"-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\nx",
+			NULL,
+		};
+
+		for (size_t i = 0; left[i] != NULL; i++) {
+			assert_int_equal(provd_pem_fast_certs(left[i], strlen(left[i]), der, dl, 4,
+			                     &n),
+			    0);
+			pem_same(left[i], strlen(left[i]), 3);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_taken),
 		cmocka_unit_test(test_left_to_jansson),
 		cmocka_unit_test(test_every_prefix_and_byte),
+		cmocka_unit_test(test_pem_fast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
