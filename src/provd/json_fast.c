@@ -3,6 +3,8 @@
  * json_fast.c — the plain JSON of provd's request bodies read in one pass (json_fast.h). Every
  * refusal here is "not taken" (NULL): json_loadb then decides.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -367,4 +369,116 @@ no:
 	}
 	OPENSSL_free(b64);
 	return 0;
+}
+
+/* ---- answers (json_fast.h provd_json_fast_dump) ---- */
+
+struct out {
+	char *b;
+	size_t n, cap;
+};
+
+static int put(struct out *o, const char *p, size_t n)
+{
+	if (o->n + n + 2 > o->cap) {
+		size_t cap = (o->cap ? o->cap : 256);
+		char *b;
+
+		while (o->n + n + 2 > cap)
+			cap *= 2;
+		if ((b = realloc(o->b, cap)) == NULL)
+			return 0;
+		o->b = b;
+		o->cap = cap;
+	}
+	memcpy(o->b + o->n, p, n);
+	o->n += n;
+	return 1;
+}
+
+/* A string as jansson's dump_string writes it (no flags); 0 for a byte it is not sure of. */
+static int put_string(struct out *o, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (!put(o, "\"", 1))
+		return 0;
+	while (i < n) {
+		size_t k = i;
+		const char *esc = NULL;
+
+		while (k < n && (unsigned char)s[k] >= 0x20 && (unsigned char)s[k] < 0x7f &&
+		    s[k] != '"' && s[k] != '\\')
+			k++;
+		if (k > i && !put(o, s + i, k - i))
+			return 0;
+		if (k == n)
+			break;
+		switch (s[k]) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		default: return 0;
+		}
+		if (!put(o, esc, 2))
+			return 0;
+		i = k + 1;
+	}
+	return put(o, "\"", 1);
+}
+
+static int put_value(struct out *o, json_t *j, int depth)
+{
+	char num[32];
+	const char *key;
+	json_t *v;
+	size_t i, first = 1;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		if (depth >= PROVD_JSON_FAST_DEPTH || !put(o, "{", 1))
+			return 0;
+		json_object_foreach (j, key, v) {
+			if ((!first && !put(o, ",", 1)) || !put_string(o, key, strlen(key)) ||
+			    !put(o, ":", 1) || !put_value(o, v, depth + 1))
+				return 0;
+			first = 0;
+		}
+		return put(o, "}", 1);
+	case JSON_ARRAY:
+		if (depth >= PROVD_JSON_FAST_DEPTH || !put(o, "[", 1))
+			return 0;
+		json_array_foreach (j, i, v)
+			if ((i > 0 && !put(o, ",", 1)) || !put_value(o, v, depth + 1))
+				return 0;
+		return put(o, "]", 1);
+	case JSON_STRING: return put_string(o, json_string_value(j), json_string_length(j));
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		return put(o, num, strlen(num));
+	case JSON_TRUE: return put(o, "true", 4);
+	case JSON_FALSE: return put(o, "false", 5);
+	case JSON_NULL: return put(o, "null", 4);
+	default: return 0; /* a real: jansson's format */
+	}
+}
+
+char *provd_json_fast_dump(json_t *j, size_t *len)
+{
+	struct out o = { NULL, 0, 0 };
+
+	*len = 0;
+	/* json_dumps without JSON_ENCODE_ANY: an object or an array at the top. */
+	if (j == NULL || (!json_is_object(j) && !json_is_array(j)) || !put_value(&o, j, 0)) {
+		free(o.b);
+		return NULL;
+	}
+	o.b[o.n++] = '\n'; /* put keeps room for these two */
+	o.b[o.n] = '\0';
+	*len = o.n;
+	return o.b;
 }

@@ -34,6 +34,15 @@
 json_t *provd_json_fast_load(const uint8_t *p, size_t n, int *depth);
 
 /*
+ * judge11: j as json_dumps(j, JSON_COMPACT) writes it, then "\n" (*len bytes, NUL-terminated
+ * after them; free), for trees of objects, arrays, integers, true, false, null and strings of
+ * printable ASCII and \b \f \n \r \t: the same bytes, key order included, without jansson's
+ * per-character callbacks. NULL for anything else (a real, another byte in a string, depth past
+ * PROVD_JSON_FAST_DEPTH, out of memory): the caller uses json_dumps.
+ */
+char *provd_json_fast_dump(json_t *j, size_t *len);
+
+/*
  * judge11: text of canonical CERTIFICATE PEM blocks, as PEM_write_bio writes them, decoded
  * without PEM_read_bio's BIO and line reader: each block exactly "-----BEGIN CERTIFICATE-----\n",
  * lines of 64 base64 characters but the last (4..64, a multiple of 4, '=' padding only at its

@@ -320,6 +320,67 @@ static void test_pem_fast(void **state)
 	}
 }
 
+/* ---- answers: provd_json_fast_dump beside json_dumps(JSON_COMPACT) ---- */
+
+/* 1 if taken, with exactly json_dumps's bytes and a newline. */
+static int dump_same(json_t *j)
+{
+	size_t len = 0;
+	char *f = provd_json_fast_dump(j, &len), *d = json_dumps(j, JSON_COMPACT);
+
+	if (f != NULL) {
+		assert_non_null(d);
+		assert_int_equal(len, strlen(d) + 1);
+		assert_memory_equal(f, d, len - 1);
+		assert_int_equal(f[len - 1], '\n');
+		assert_int_equal(f[len], '\0');
+	}
+	free(f);
+	free(d);
+	json_decref(j);
+	return f != NULL;
+}
+
+static void test_dump(void **state)
+{
+	char all[0x60];
+
+	(void)state;
+	for (int c = 0x20; c < 0x7f; c++)
+		all[c - 0x20] = (char)c;
+	all[0x5f] = '\0';
+	/* An answer of each kind provd writes. */
+	assert_true(dump_same(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+	    "profile_id", "00ff", "profile", "MIIB+/==", "device_id", "DEV-1", "network_id", "net/1",
+	    "key_origin", "device", "alg", "p256", "not_before", "2026-12-07T01:00:00Z", "not_after",
+	    "2026-12-08T01:00:00Z", "profile_not_after", "2026-12-07T02:00:00Z", "renewal_count",
+	    (json_int_t)0, "renewal_cadence", (json_int_t)0)));
+	assert_true(dump_same(json_pack("{s:s, s:s}", "error", "malformed-json",
+	    "detail", "field \"a\\b\" /x\n\t\r\b\f")));
+	assert_true(dump_same(json_pack("{s:s, s:b, s:b, s:n, s:[], s:{}, s:[i, I, I, [{}]]}", "all",
+	    all, "t", 1, "f", 0, "z", "e", "o", "a", 0, (json_int_t)INT64_MIN,
+	    (json_int_t)INT64_MAX)));
+	assert_true(dump_same(json_array()));
+	assert_true(dump_same(json_object()));
+	/* The same key order as inserted, a replaced key in its place. */
+	{
+		json_t *o = json_object();
+
+		json_object_set_new(o, "z", json_integer(1));
+		json_object_set_new(o, "a", json_integer(2));
+		json_object_set_new(o, "z", json_integer(3));
+		assert_true(dump_same(o));
+	}
+	/* Left to json_dumps: a real, DEL, another control, non-ASCII, a bare value. */
+	assert_false(dump_same(json_pack("{s:f}", "r", 1.5)));
+	assert_false(dump_same(json_pack("{s:s}", "s", "\x7f")));
+	assert_false(dump_same(json_pack("{s:s}", "s", "\x01")));
+	assert_false(dump_same(json_pack("{s:s}", "s", "\xc3\xa9")));
+	assert_false(dump_same(json_pack("{s:s}", "\xc3\xa9", "key")));
+	assert_false(dump_same(json_string("bare")));
+	assert_false(dump_same(json_integer(1)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_left_to_jansson),
 		cmocka_unit_test(test_every_prefix_and_byte),
 		cmocka_unit_test(test_pem_fast),
+		cmocka_unit_test(test_dump),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
