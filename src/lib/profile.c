@@ -774,8 +774,7 @@ out:
 /* ---- signing, encoding, decoding ---- */
 
 /* The signer's checks (sc_profile_sign's) and the digest it signs with (*md; NULL: pure). */
-static sc_err signer_checks(EVP_PKEY *signer_key, X509 *signer_cert, int rsa_pss,
-    const EVP_MD **md)
+static sc_err signer_checks(EVP_PKEY *signer_key, X509 *signer_cert, int rsa_pss, const EVP_MD **md)
 {
 	int type = EVP_PKEY_get_base_id(signer_key);
 
@@ -945,8 +944,7 @@ void sc_profile_signer_free(struct sc_profile_signer *s)
 	OPENSSL_free(s);
 }
 
-sc_err sc_profile_signer_new(EVP_PKEY *key, X509 *cert, int rsa_pss,
-    struct sc_profile_signer **out)
+sc_err sc_profile_signer_new(EVP_PKEY *key, X509 *cert, int rsa_pss, struct sc_profile_signer **out)
 {
 	struct sc_profile_signer *s = NULL;
 	EVP_MD_CTX *m = NULL;

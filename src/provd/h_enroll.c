@@ -105,6 +105,7 @@ struct profile_req {
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	struct sc_reg_pin pin; /* this request's device CA, KEK, path and root (issue 17) */
 	int pinned;            /* 1: the pinned path, path validation skipped */
+	int want_pin;          /* no pin under this root yet: pin it if authenticated */
 	/*
 	 * judge11: a pinned request likely to leave a first-certificate reference
 	 * (profile_leave_ref) has its chain parsed once by profile_pin_fast, through the
@@ -112,7 +113,6 @@ struct profile_req {
 	 * for the reference. NULL otherwise. Not pr->chain: the X509-less path's logic is unchanged.
 	 */
 	STACK_OF(X509) *ref_chain;
-	int want_pin;          /* no pin under this root yet: pin it if authenticated */
 	/*
 	 * req9: the registry's pin of device look_id and the pre-check's verdict for it, read in
 	 * one statement (profile_lookup) and used by the pin check and, later, the pre-check.
@@ -867,8 +867,8 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 		    &pr->der_len, &pr->batched);
 		pr->batch_announced = 0;
 	} else if ((r = api->profile_signer != NULL
-	                    ? sc_profile_signer_sign(api->profile_signer, pr->p)
-	                    : sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) ==
+	                   ? sc_profile_signer_sign(api->profile_signer, pr->p)
+	                   : sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) ==
 	    SC_OK)
 		r = sc_profile_encode(pr->p, &pr->der, &pr->der_len);
 	if (r != SC_OK) {

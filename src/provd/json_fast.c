@@ -321,8 +321,7 @@ static int pem_block(const char *s, size_t len, char *b64, size_t *b64_len, size
 	return 1;
 }
 
-int provd_pem_fast_certs(const char *s, size_t len, uint8_t **der, size_t *der_len, int cap,
-    int *n)
+int provd_pem_fast_certs(const char *s, size_t len, uint8_t **der, size_t *der_len, int cap, int *n)
 {
 	char *b64 = NULL;
 	size_t i = 0;
@@ -350,7 +349,8 @@ int provd_pem_fast_certs(const char *s, size_t len, uint8_t **der, size_t *der_l
 		if ((der[got] = OPENSSL_malloc(b64_len / 4 * 3)) == NULL)
 			goto no;
 		/* EVP_DecodeBlock writes the padding's bytes as zeros: not part of the DER. */
-		if ((out = EVP_DecodeBlock(der[got], (const unsigned char *)b64, (int)b64_len)) < 0 ||
+		if ((out = EVP_DecodeBlock(der[got], (const unsigned char *)b64, (int)b64_len)) <
+		        0 ||
 		    (size_t)out != b64_len / 4 * 3 || (size_t)out <= pad) {
 			OPENSSL_free(der[got]);
 			goto no;

@@ -63,11 +63,12 @@ static int check_text(const char *s)
 /* A profile request's body as the agent sends it: PEM chains with their newlines escaped. */
 static char *profile_body(size_t flags)
 {
-	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB0zCCAXmgAwIBAgIUY2xp/ZW50+"
-	                          "AAAAAAAAAAAAAAAAAAAAAwCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----\n";
+	static const char pem[] =
+	    "-----BEGIN CERTIFICATE-----\nMIIB0zCCAXmgAwIBAgIUY2xp/ZW50+"
+	    "AAAAAAAAAAAAAAAAAAAAAwCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----\n";
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:{s:s, s:s, s:s, s:s, s:I, s:s}}",
-	    "chain", pem, "kex", pem, "challenge", "00112233445566778899aabbccddeeff", "alg", "p256",
-	    "renewal", 0, "batch", 1, "proof", "device_id", "DEV-1", "network_id", "net/1",
+	    "chain", pem, "kex", pem, "challenge", "00112233445566778899aabbccddeeff", "alg",
+	    "p256", "renewal", 0, "batch", 1, "proof", "device_id", "DEV-1", "network_id", "net/1",
 	    "challenge", "aa", "request", "bb", "time", (json_int_t)1765000000, "signature",
 	    "MEUCIQ==");
 	char *s;
@@ -112,21 +113,21 @@ static void test_left_to_jansson(void **state)
 		"\"str\"",
 		"1",
 		"null",
-		"{\"a\":1,\"a\":2}",              /* duplicate: jansson's error */
-		"{\"a\":{\"b\":1,\"b\":1}}",      /* … nested */
-		"{\"a\":\"\\u0041\"}",            /* \u */
-		"{\"a\\u0000b\":1}",              /* NUL in a key */
-		"{\"a\":1.5}",                    /* real */
+		"{\"a\":1,\"a\":2}",         /* duplicate: jansson's error */
+		"{\"a\":{\"b\":1,\"b\":1}}", /* … nested */
+		"{\"a\":\"\\u0041\"}",       /* \u */
+		"{\"a\\u0000b\":1}",         /* NUL in a key */
+		"{\"a\":1.5}",               /* real */
 		"{\"a\":1e3}",
 		"{\"a\":1E3}",
-		"{\"a\":01}",                     /* leading zero */
+		"{\"a\":01}", /* leading zero */
 		"{\"a\":-0}",
 		"{\"a\":-}",
-		"{\"a\":1234567890123456789}",    /* 19 digits */
+		"{\"a\":1234567890123456789}",     /* 19 digits */
 		"{\"a\":99999999999999999999999}", /* too big for jansson too */
-		"{\"a\":1} x",                    /* trailing */
+		"{\"a\":1} x",                     /* trailing */
 		"{\"a\":1}{}",
-		"{\"a\":1,}",                     /* trailing comma */
+		"{\"a\":1,}", /* trailing comma */
 		"[1,]",
 		"[,1]",
 		"{,}",
@@ -134,15 +135,15 @@ static void test_left_to_jansson(void **state)
 		"{\"a\":tru}",
 		"{\"a\":truex}",
 		"{\"a\":nul}",
-		"{\"a\":\"\xc3\xa9\"}",           /* UTF-8: jansson's */
-		"{\"a\":\"\xff\"}",               /* not UTF-8 */
-		"{\"a\":\"\x01\"}",               /* control character */
-		"{\"a\":\"\\x\"}",                /* bad escape */
-		"{\"a\":\"abc",                   /* unterminated */
+		"{\"a\":\"\xc3\xa9\"}", /* UTF-8: jansson's */
+		"{\"a\":\"\xff\"}",     /* not UTF-8 */
+		"{\"a\":\"\x01\"}",     /* control character */
+		"{\"a\":\"\\x\"}",      /* bad escape */
+		"{\"a\":\"abc",         /* unterminated */
 		"{\"a\":\"abc\\",
 		"{a:1}",
 		"{'a':1}",
-		"\xef\xbb\xbf{}",                 /* BOM */
+		"\xef\xbb\xbf{}", /* BOM */
 		"{\"a\":[1 2]}",
 		"{\"a\":1 \"b\":2}",
 		"{\"a\":+1}",
@@ -351,15 +352,15 @@ static void test_dump(void **state)
 	all[0x5f] = '\0';
 	/* An answer of each kind provd writes. */
 	assert_true(dump_same(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
-	    "profile_id", "00ff", "profile", "MIIB+/==", "device_id", "DEV-1", "network_id", "net/1",
-	    "key_origin", "device", "alg", "p256", "not_before", "2026-12-07T01:00:00Z", "not_after",
-	    "2026-12-08T01:00:00Z", "profile_not_after", "2026-12-07T02:00:00Z", "renewal_count",
-	    (json_int_t)0, "renewal_cadence", (json_int_t)0)));
-	assert_true(dump_same(json_pack("{s:s, s:s}", "error", "malformed-json",
-	    "detail", "field \"a\\b\" /x\n\t\r\b\f")));
-	assert_true(dump_same(json_pack("{s:s, s:b, s:b, s:n, s:[], s:{}, s:[i, I, I, [{}]]}", "all",
-	    all, "t", 1, "f", 0, "z", "e", "o", "a", 0, (json_int_t)INT64_MIN,
-	    (json_int_t)INT64_MAX)));
+	    "profile_id", "00ff", "profile", "MIIB+/==", "device_id", "DEV-1", "network_id",
+	    "net/1", "key_origin", "device", "alg", "p256", "not_before", "2026-12-07T01:00:00Z",
+	    "not_after", "2026-12-08T01:00:00Z", "profile_not_after", "2026-12-07T02:00:00Z",
+	    "renewal_count", (json_int_t)0, "renewal_cadence", (json_int_t)0)));
+	assert_true(dump_same(json_pack("{s:s, s:s}", "error", "malformed-json", "detail",
+	    "field \"a\\b\" /x\n\t\r\b\f")));
+	assert_true(dump_same(
+	    json_pack("{s:s, s:b, s:b, s:n, s:[], s:{}, s:[i, I, I, [{}]]}", "all", all, "t", 1,
+	        "f", 0, "z", "e", "o", "a", 0, (json_int_t)INT64_MIN, (json_int_t)INT64_MAX)));
 	assert_true(dump_same(json_array()));
 	assert_true(dump_same(json_object()));
 	/* The same key order as inserted, a replaced key in its place. */

@@ -822,7 +822,8 @@ static void first_spki_edit(size_t at, uint8_t v, uint8_t **out, size_t *len)
 	tbs = p;
 	assert_true((ASN1_get_object(&p, &tlen, &tag, &cls, clen) & 0x80) == 0);
 	tlen += (long)(p - tbs);
-	assert_true(at >= (size_t)(tbs - first_der) && at < (size_t)(tbs - first_der) + (size_t)tlen);
+	assert_true(
+	    at >= (size_t)(tbs - first_der) && at < (size_t)(tbs - first_der) + (size_t)tlen);
 	t = OPENSSL_memdup(tbs, (size_t)tlen);
 	assert_non_null(t);
 	t[at - (size_t)(tbs - first_der)] = v;
@@ -886,7 +887,8 @@ static void test_first_spki_bits(void **state)
 	/* The same point in the hybrid form (06 or 07 as y is even or odd): a key OpenSSL decodes,
 	 * but not the builder's encoding of it. */
 	first_spki_edit(at + 3, (uint8_t)(0x06 | (first_der[at + 3 + 64] & 1)), &d, &len);
-	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING, "subjectPublicKeyInfo: not as the profile encodes it");
+	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING,
+	    "subjectPublicKeyInfo: not as the profile encodes it");
 	OPENSSL_free(d);
 	/* A point off the curve (its y's last byte changed). */
 	first_spki_edit(at + 3 + 64, (uint8_t)(first_der[at + 3 + 64] ^ 0x01), &d, &len);

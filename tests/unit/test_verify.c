@@ -1527,7 +1527,8 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 		sc_sig_cache_note_der(xca, hca);
 		sc_sig_cache_note_der(xmfr, hmfr);
 		sc_sig_cache_note_der(xbad, hbad);
-		assert_true(nchain != NULL && sk_X509_push(nchain, xca) && sk_X509_push(nchain, xmfr));
+		assert_true(
+		    nchain != NULL && sk_X509_push(nchain, xca) && sk_X509_push(nchain, xmfr));
 		opts.chain = nchain;
 		assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
 		opts.sig_cache = c;
@@ -1557,7 +1558,8 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 		sc_sig_cache_note_der(xca, wrong);
 		sc_sig_cache_note_der(xca, hca);
 		xmfr = fast_copy(sk_X509_value(w.chain, 1), &d_unused[3], &n_unused[3]);
-		assert_true(nchain != NULL && sk_X509_push(nchain, xca) && sk_X509_push(nchain, xmfr));
+		assert_true(
+		    nchain != NULL && sk_X509_push(nchain, xca) && sk_X509_push(nchain, xmfr));
 		opts.chain = nchain;
 		assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
 		opts.sig_cache = c;

@@ -145,8 +145,8 @@ EVP_PKEY *sc_fast_p256_key(const uint8_t *bits, size_t len)
 
 	/* ec_key's test: all bits used, an uncompressed point (EC_KEY_oct2key: on the curve). */
 	if (bits == NULL || len < 2 || len > 1 + 2 * 66 + 1 || bits[0] != 0 ||
-	    bits[1] != POINT_CONVERSION_UNCOMPRESSED || pthread_once(&groups_once, groups_make) != 0 ||
-	    (g = groups[0]) == NULL)
+	    bits[1] != POINT_CONVERSION_UNCOMPRESSED ||
+	    pthread_once(&groups_once, groups_make) != 0 || (g = groups[0]) == NULL)
 		return NULL;
 	if ((ec = EC_KEY_new()) == NULL || !EC_KEY_set_group(ec, g) ||
 	    !EC_KEY_oct2key(ec, bits + 1, len - 1, NULL) || (pk = EVP_PKEY_new()) == NULL ||
