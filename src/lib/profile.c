@@ -20,6 +20,8 @@
 #include <selfcert/err.h>
 #include <selfcert/oid.h>
 #include <selfcert/profile.h>
+#include "fast/fast.h"
+#include "fast/profile_signer.h"
 #include "profile_internal.h"
 #include "text.h"
 
@@ -771,8 +773,47 @@ out:
 
 /* ---- signing, encoding, decoding ---- */
 
-sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_cert,
-    STACK_OF(X509) *intermediates, int rsa_pss)
+/* The signer's checks (sc_profile_sign's) and the digest it signs with (*md; NULL: pure). */
+static sc_err signer_checks(EVP_PKEY *signer_key, X509 *signer_cert, int rsa_pss, const EVP_MD **md)
+{
+	int type = EVP_PKEY_get_base_id(signer_key);
+
+	if (X509_check_private_key(signer_cert, signer_key) != 1) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_USAGE, "signer_key does not match signer_cert");
+	}
+	switch (type) {
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(signer_key) < 2048)
+			return sc_fail(SC_ERR_ALGORITHM, "signer_key: RSA-%d, at least 2048",
+			    EVP_PKEY_get_bits(signer_key));
+		*md = EVP_sha256();
+		break;
+	case EVP_PKEY_EC:
+		if (sc_alg_of_key(signer_key) == SC_ALG_P256)
+			*md = EVP_sha256();
+		else if (sc_alg_of_key(signer_key) == SC_ALG_P384)
+			*md = EVP_sha384();
+		else
+			return sc_fail(SC_ERR_ALGORITHM,
+			    "signer_key: EC curve is not P-256 or P-384");
+		break;
+	case EVP_PKEY_ED25519:
+		*md = NULL; /* pure EdDSA hashes for itself */
+		break;
+	default: return sc_fail(SC_ERR_ALGORITHM, "signer_key: not RSA, P-256, P-384 or Ed25519");
+	}
+	if (rsa_pss && type != EVP_PKEY_RSA)
+		return sc_fail(SC_ERR_USAGE, "rsa_pss: the signer key is not RSA");
+	return SC_OK;
+}
+
+/*
+ * sc_profile_sign, or (proto non-NULL: sc_profile_signer_sign) the same signature from a copy
+ * of proto, a context EVP_DigestSignInit made once for this key and the checks below made then.
+ */
+static sc_err profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_cert,
+    STACK_OF(X509) *intermediates, int rsa_pss, const EVP_MD_CTX *proto)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	EVP_MD_CTX *mctx = NULL;
@@ -782,52 +823,32 @@ sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_
 	ASN1_BIT_STRING *sig = NULL;
 	STACK_OF(X509) *certs = NULL;
 	uint8_t *der = NULL;
-	int n_inter = intermediates != NULL ? sk_X509_num(intermediates) : 0, type, der_len;
+	int n_inter = intermediates != NULL ? sk_X509_num(intermediates) : 0, der_len;
 
 	if (p == NULL || signer_key == NULL || signer_cert == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_profile_sign: missing argument");
 	if (n_inter > SC_PROFILE_MAX_CERTS - 1)
 		return sc_fail(SC_ERR_USAGE, "intermediates: %d, at most %d", n_inter,
 		    SC_PROFILE_MAX_CERTS - 1);
-	if (X509_check_private_key(signer_cert, signer_key) != 1) {
-		ERR_clear_error();
-		return sc_fail(SC_ERR_USAGE, "signer_key does not match signer_cert");
-	}
-	type = EVP_PKEY_get_base_id(signer_key);
-	switch (type) {
-	case EVP_PKEY_RSA:
-		if (EVP_PKEY_get_bits(signer_key) < 2048)
-			return sc_fail(SC_ERR_ALGORITHM, "signer_key: RSA-%d, at least 2048",
-			    EVP_PKEY_get_bits(signer_key));
-		md = EVP_sha256();
-		break;
-	case EVP_PKEY_EC:
-		if (sc_alg_of_key(signer_key) == SC_ALG_P256)
-			md = EVP_sha256();
-		else if (sc_alg_of_key(signer_key) == SC_ALG_P384)
-			md = EVP_sha384();
-		else
-			return sc_fail(SC_ERR_ALGORITHM,
-			    "signer_key: EC curve is not P-256 or P-384");
-		break;
-	case EVP_PKEY_ED25519:
-		md = NULL; /* pure EdDSA hashes for itself */
-		break;
-	default: return sc_fail(SC_ERR_ALGORITHM, "signer_key: not RSA, P-256, P-384 or Ed25519");
-	}
-	if (rsa_pss && type != EVP_PKEY_RSA)
-		return sc_fail(SC_ERR_USAGE, "rsa_pss: the signer key is not RSA");
-
+	/* sc_profile_signer_new made the signer's checks once for a kept context. */
+	if (proto == NULL && (r = signer_checks(signer_key, signer_cert, rsa_pss, &md)) != SC_OK)
+		return r;
 	if ((mctx = EVP_MD_CTX_new()) == NULL || (alg = X509_ALGOR_new()) == NULL ||
 	    (sig = ASN1_BIT_STRING_new()) == NULL || (certs = sk_X509_new_null()) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "signing");
 		goto out;
 	}
-	if (EVP_DigestSignInit(mctx, &pctx, md, NULL, signer_key) != 1) {
+	if (proto != NULL) {
+		/* The kept context's copy carries its key, digest and padding (PSS's too). */
+		if (EVP_MD_CTX_copy_ex(mctx, proto) != 1) {
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "copying the signing context");
+			goto out;
+		}
+	} else if (EVP_DigestSignInit(mctx, &pctx, md, NULL, signer_key) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit");
 		goto out;
 	}
-	if (rsa_pss &&
+	if (rsa_pss && proto == NULL &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 	        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) <= 0 ||
 	        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)) {
@@ -896,6 +917,86 @@ out:
 	ASN1_BIT_STRING_free(sig);
 	sk_X509_pop_free(certs, X509_free);
 	return r;
+}
+
+sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_cert,
+    STACK_OF(X509) *intermediates, int rsa_pss)
+{
+	return profile_sign(p, signer_key, signer_cert, intermediates, rsa_pss, NULL);
+}
+
+/* ---- judge11: a signer's context kept (fast/profile_signer.h) ---- */
+
+struct sc_profile_signer {
+	EVP_PKEY *key;
+	X509 *cert;
+	int rsa_pss;
+	EVP_MD_CTX *proto; /* EVP_DigestSignInit'ed once; NULL: the key's provider cannot copy it */
+};
+
+void sc_profile_signer_free(struct sc_profile_signer *s)
+{
+	if (s == NULL)
+		return;
+	EVP_MD_CTX_free(s->proto);
+	EVP_PKEY_free(s->key);
+	X509_free(s->cert);
+	OPENSSL_free(s);
+}
+
+sc_err sc_profile_signer_new(EVP_PKEY *key, X509 *cert, int rsa_pss, struct sc_profile_signer **out)
+{
+	struct sc_profile_signer *s = NULL;
+	EVP_MD_CTX *m = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md = NULL;
+	sc_err r;
+
+	if (out == NULL || key == NULL || cert == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_profile_signer_new: missing argument");
+	*out = NULL;
+	if ((s = OPENSSL_zalloc(sizeof(*s))) == NULL || !EVP_PKEY_up_ref(key)) {
+		OPENSSL_free(s);
+		return sc_fail(SC_ERR_NOMEM, "profile signer");
+	}
+	s->key = key;
+	if (!X509_up_ref(cert)) {
+		sc_profile_signer_free(s);
+		return sc_fail(SC_ERR_NOMEM, "profile signer");
+	}
+	s->cert = cert;
+	s->rsa_pss = rsa_pss;
+	if ((r = signer_checks(key, cert, rsa_pss, &md)) != SC_OK)
+		goto fail;
+	if ((m = EVP_MD_CTX_new()) != NULL && EVP_DigestSignInit(m, &pctx, md, NULL, key) == 1 &&
+	    (!rsa_pss ||
+	        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+	            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) > 0 &&
+	            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) > 0))) {
+		EVP_MD_CTX *copy = EVP_MD_CTX_new();
+
+		/* Kept only if it can be copied (a provider without dupctx: the plain path). */
+		if (copy != NULL && EVP_MD_CTX_copy_ex(copy, m) == 1) {
+			s->proto = m;
+			m = NULL;
+		}
+		EVP_MD_CTX_free(copy);
+	}
+	EVP_MD_CTX_free(m);
+	ERR_clear_error();
+	*out = s;
+	return SC_OK;
+fail:
+	sc_profile_signer_free(s);
+	return r;
+}
+
+sc_err sc_profile_signer_sign(const struct sc_profile_signer *s, struct sc_profile *p)
+{
+	if (s == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_profile_signer_sign: missing argument");
+	return profile_sign(p, s->key, s->cert, NULL, s->rsa_pss,
+	    sc_fast_enabled() ? s->proto : NULL);
 }
 
 sc_err sc_profile_encode(const struct sc_profile *p, uint8_t **der, size_t *der_len)

@@ -32,7 +32,8 @@ sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X50
 /*
  * The same for certificate `index` of a renewal profile (#17); SC_ERR_RENEWAL_SPENT past it.
  * For comparison in DER only: a P-256/P-384/Ed25519 key's SPKI is written as i2d_PUBKEY would
- * (fast/spki.h), so X509_get0_pubkey(*out) is NULL for those keys (sc_fast_enabled() 1).
+ * (fast/spki.h), so X509_get0_pubkey(*out) is NULL for those keys (sc_fast_enabled() 1); its
+ * serial is a constant (01 00 … 00), not a random one: the callers compare all but the serial.
  */
 sc_err sc_cert_expected_leaf_at(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     uint64_t issuance_counter, uint32_t index, X509 **out) SC_MUST_USE;

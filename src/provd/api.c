@@ -19,6 +19,7 @@
 #include "leafrefs.h"
 #include "keyopen.h"
 #include "certcache.h"
+#include "fast/profile_signer.h"
 #include "fast/x509.h"
 #include "file.h"
 #include "pem.h"
@@ -100,7 +101,9 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 		return sc_fail(SC_ERR_KEY_MISMATCH, "%s does not belong to %s/signer.pem",
 		    api->signer_key_spec != NULL ? "--signer-key" : "signer.key", net_dir);
 	}
-	if ((r = prove_signer(api, net_dir)) != SC_OK)
+	if ((r = prove_signer(api, net_dir)) != SC_OK ||
+	    (r = sc_profile_signer_new(api->signer_key, api->signer, 0, &api->profile_signer)) !=
+	        SC_OK)
 		return r;
 	/*
 	 * From here on, the certificates of requests and of the registry are read without OpenSSL
@@ -166,6 +169,8 @@ void provd_api_free(struct provd_api *api)
 	api->keygen = NULL;
 	X509_free(api->mfr_root);
 	X509_free(api->net_root);
+	sc_profile_signer_free(api->profile_signer);
+	api->profile_signer = NULL;
 	X509_free(api->signer);
 	EVP_PKEY_free(api->signer_key);
 	OPENSSL_cleanse(api->admin_token_hash, sizeof(api->admin_token_hash));

@@ -54,6 +54,9 @@ struct provd_api {
 	X509 *net_root;                   /* the network root (verifies our own profiles) */
 	X509 *signer;                     /* profile signer certificate and key (NETDIR/signer.*) */
 	EVP_PKEY *signer_key;
+	/* judge11: signer_key's signing context made once (fast/profile_signer.h); NULL: each
+	 * profile signed by sc_profile_sign (unit tests that fill the struct themselves). */
+	struct sc_profile_signer *profile_signer;
 	/* Set by the caller before provd_api_load: --signer-key (a file or a pkcs11: URI); NULL:
 	 * NETDIR/signer.key. Not owned. */
 	const char *signer_key_spec;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/x509.h>
+#include <selfcert/cache.h>
 #include "certcache.h"
 #include "file.h"
 #include "lru.h"
@@ -75,6 +76,8 @@ sc_err provd_certcache_get(struct provd_certcache *c, const uint8_t *der, size_t
 
 	if ((r = sc_cert_from_der(der, len, &x)) != SC_OK)
 		return r;
+	/* judge11: its DER's hash (this key) for the signature cache, before it is shared. */
+	sc_sig_cache_note_der(x, key);
 	/* Remember it (a second reference, the lru's), unless another worker parsed the same bytes
 	 * meanwhile. Failing to remember (out of memory) costs only a later parse. */
 	if (X509_up_ref(x) && provd_lru_insert(c->lru, key, x, PROVD_LRU_KEEP_OLD) != SC_OK)

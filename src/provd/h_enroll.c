@@ -29,6 +29,7 @@
 #include "batcher.h"
 #include "carry.h"
 #include "fast/fast.h"
+#include "fast/profile_signer.h"
 #include "fast/x509.h"
 #include "firstrefs.h"
 #include "leafrefs.h"
@@ -107,6 +108,13 @@ struct profile_req {
 	int pinned;            /* 1: the pinned path, path validation skipped */
 	int want_pin;          /* no pin under this root yet: pin it if authenticated */
 	/*
+	 * judge11: a pinned request likely to leave a first-certificate reference
+	 * (profile_leave_ref) has its chain parsed once by profile_pin_fast, through the
+	 * certificate cache (the manufacturer CA a hit), instead of peeked there and parsed again
+	 * for the reference. NULL otherwise. Not pr->chain: the X509-less path's logic is unchanged.
+	 */
+	STACK_OF(X509) *ref_chain;
+	/*
 	 * req9: the registry's pin of device look_id and the pre-check's verdict for it, read in
 	 * one statement (profile_lookup) and used by the pin check and, later, the pre-check.
 	 */
@@ -142,6 +150,7 @@ static void profile_req_clear(struct profile_req *pr)
 	OPENSSL_free(pr->der);
 	OPENSSL_free(pr->proof_sig);
 	sk_X509_pop_free(pr->chain, X509_free);
+	sk_X509_pop_free(pr->ref_chain, X509_free);
 	sk_X509_pop_free(pr->kexs, X509_free);
 	EVP_PKEY_free(pr->ca_key);
 	provd_ders_clear(&pr->chain_der);
@@ -560,6 +569,50 @@ static int pinned_valid(const struct provd_api *api, const struct profile_req *p
 }
 
 /*
+ * judge11: 1 if this pinned request's profile will likely leave a first-certificate reference
+ * (profile_leave_ref's conditions known before the profile is made: an ordinary, unbatched,
+ * device-generated, ungated profile, references kept). Only a guess of what is cheaper: the
+ * reference's own conditions decide.
+ */
+static int ref_likely(const struct provd_api *api, const struct profile_req *pr)
+{
+	return api->firstrefs != NULL && !pr->server_keygen && !pr->gated &&
+	    !(pr->renewal && api->policy.renewal_count > 0) &&
+	    !provd_batch_eligible(api->batcher != NULL, pr->batch, 0, 0, 0);
+}
+
+/*
+ * profile_pin_fast's reading of the chain when a reference is likely: the chain parsed through
+ * the certificate cache (pr->ref_chain; its manufacturer CA a hit), each certificate valid now
+ * (valid_at, as the peek's test), the device CA's times and key taken from its X509. Returns 0
+ * when not taken (peek instead); 1 when taken, pr->ref_chain NULL if a certificate is not valid
+ * now or does not parse (the caller then goes the full way, as for a failed peek).
+ */
+static int pin_fast_parsed(const struct provd_api *api, struct profile_req *pr, int64_t now)
+{
+	X509 *ca;
+
+	if (!ref_likely(api, pr))
+		return 0;
+	if (provd_ders_x509(api->certs, &pr->chain_der, &pr->ref_chain) != SC_OK ||
+	    sk_X509_num(pr->ref_chain) != pr->chain_der.n)
+		goto no;
+	for (int i = 0; i < sk_X509_num(pr->ref_chain); i++)
+		if (!valid_at(sk_X509_value(pr->ref_chain, i), (time_t)now))
+			goto no;
+	ca = sk_X509_value(pr->ref_chain, 0);
+	pr->dev_nb = asn1_time(X509_get0_notBefore(ca));
+	pr->dev_na = asn1_time(X509_get0_notAfter(ca));
+	if ((pr->ca_key = X509_get_pubkey(ca)) == NULL)
+		goto no;
+	return 1;
+no:
+	sk_X509_pop_free(pr->ref_chain, X509_free);
+	pr->ref_chain = NULL;
+	return 1;
+}
+
+/*
  * #17 (prof8), a pinned device with no X509 built: a request that proves it is device D's, for
  * a device-generated key and no gate, whose device CA, KEK and path hash (of the DER as
  * received) are exactly D's pin under this root. Those bytes were parsed strictly, verified and
@@ -587,17 +640,23 @@ static void profile_pin_fast(const struct provd_ctx *ctx, struct profile_req *pr
 	}
 	if (!pin_hit(pr) || !valid_at(api->mfr_root, (time_t)now))
 		return;
+	if (pin_fast_parsed(api, pr, now)) {
+		if (!pr->ref_chain)
+			goto no;
+		goto kek;
+	}
 	for (int i = 1; i < pr->chain_der.n; i++)
 		if (sc_fast_cert_peek(pr->chain_der.item[i].der, pr->chain_der.item[i].len,
 		        (time_t)now, &valid, &nb, &na, NULL) != SC_OK ||
 		    !valid)
 			goto no;
-	if (sc_fast_cert_peek(pr->kex_der.item[0].der, pr->kex_der.item[0].len, (time_t)now, &valid,
-	        &nb, &na, NULL) != SC_OK ||
-	    !valid)
-		goto no;
 	if (sc_fast_cert_peek(pr->chain_der.item[0].der, pr->chain_der.item[0].len, (time_t)now,
 	        &valid, &pr->dev_nb, &pr->dev_na, &pr->ca_key) != SC_OK ||
+	    !valid)
+		goto no;
+kek:
+	if (sc_fast_cert_peek(pr->kex_der.item[0].der, pr->kex_der.item[0].len, (time_t)now, &valid,
+	        &nb, &na, NULL) != SC_OK ||
 	    !valid)
 		goto no;
 	snprintf(pr->device_id, sizeof(pr->device_id), "%s", pr->proof.device_id);
@@ -607,8 +666,11 @@ static void profile_pin_fast(const struct provd_ctx *ctx, struct profile_req *pr
 	return;
 no:
 	sc_err_clear();
+	ERR_clear_error();
 	EVP_PKEY_free(pr->ca_key);
 	pr->ca_key = NULL;
+	sk_X509_pop_free(pr->ref_chain, X509_free);
+	pr->ref_chain = NULL;
 	pr->dev_nb = pr->dev_na = 0;
 }
 
@@ -805,7 +867,10 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 		r = provd_batcher_sign(api->batcher, pr->batch_announced, pr->p, &pr->der,
 		    &pr->der_len, &pr->batched);
 		pr->batch_announced = 0;
-	} else if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) == SC_OK)
+	} else if ((r = api->profile_signer != NULL
+	                   ? sc_profile_signer_sign(api->profile_signer, pr->p)
+	                   : sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) ==
+	    SC_OK)
 		r = sc_profile_encode(pr->p, &pr->der, &pr->der_len);
 	if (r != SC_OK) {
 		r = sc_fail(SC_ERR_INTERNAL, "signing the profile: %s", sc_err_detail());
@@ -977,8 +1042,25 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 		e->chain_der.item[i].len = pr->chain_der.item[i].len;
 		e->chain_der.n = i + 1;
 	}
-	if (e->chain_der.n < 1 || provd_ders_x509(api->certs, &e->chain_der, &e->chain) != SC_OK ||
-	    !chain_one_path(api, e->chain))
+	if (e->chain_der.n < 1)
+		goto no;
+	/* judge11: the chain profile_pin_fast parsed (pr->ref_chain), else parsed now. */
+	if (pr->ref_chain != NULL && sk_X509_num(pr->ref_chain) == e->chain_der.n) {
+		if ((e->chain = sk_X509_new_null()) == NULL)
+			goto no;
+		for (int i = 0; i < sk_X509_num(pr->ref_chain); i++) {
+			X509 *x = sk_X509_value(pr->ref_chain, i);
+
+			if (!X509_up_ref(x))
+				goto no;
+			if (!sk_X509_push(e->chain, x)) {
+				X509_free(x);
+				goto no;
+			}
+		}
+	} else if (provd_ders_x509(api->certs, &e->chain_der, &e->chain) != SC_OK)
+		goto no;
+	if (!chain_one_path(api, e->chain))
 		goto no;
 	provd_firstrefs_put(api->firstrefs, e);
 	return;
@@ -1025,7 +1107,8 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
-	/* x509=none: a pinned device's certificates recognised by their DER, never parsed. */
+	/* x509=none: a pinned device's certificates recognised by their DER, not parsed for the
+	 * pin (a chain parsed for the first certificate's reference, ref_chain, is that one's). */
 	provd_log_add(resp, "auth=%s pin=%s", pr.authenticated ? "proof" : "none",
 	    pr.pinned                ? (pr.chain == NULL ? "hit x509=none" : "hit")
 	        : pr.rec.pin != NULL ? "new"

@@ -800,6 +800,102 @@ static void test_leaf_device_is(void **state)
 	OPENSSL_free(d);
 }
 
+/* ---- judge11: the leaf's key read from its SPKI's BIT STRING, not a whole-leaf decode ---- */
+
+/*
+ * first_der with its TBS's byte at `at` (an offset into first_der inside the TBS) set to v, the
+ * TBS signed again by the device CA's key: a certificate the device CA did sign.
+ */
+static void first_spki_edit(size_t at, uint8_t v, uint8_t **out, size_t *len)
+{
+	const unsigned char *p = first_der, *tbs;
+	long clen = 0, tlen = 0;
+	int tag, cls;
+	uint8_t *t, sig[80], *q;
+	size_t sig_len = sizeof(sig), n;
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	static const uint8_t alg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04,
+		0x03, 0x02 };
+
+	assert_non_null(m);
+	assert_true((ASN1_get_object(&p, &clen, &tag, &cls, (long)first_len) & 0x80) == 0);
+	tbs = p;
+	assert_true((ASN1_get_object(&p, &tlen, &tag, &cls, clen) & 0x80) == 0);
+	tlen += (long)(p - tbs);
+	assert_true(
+	    at >= (size_t)(tbs - first_der) && at < (size_t)(tbs - first_der) + (size_t)tlen);
+	t = OPENSSL_memdup(tbs, (size_t)tlen);
+	assert_non_null(t);
+	t[at - (size_t)(tbs - first_der)] = v;
+	assert_true(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, world.csk) == 1);
+	assert_true(EVP_DigestSign(m, sig, &sig_len, t, (size_t)tlen) == 1);
+	EVP_MD_CTX_free(m);
+	/* SEQUENCE { tbs, alg, BIT STRING { 0, sig } }, every length < 64 KiB. */
+	n = (size_t)tlen + sizeof(alg) + 3 + sig_len;
+	*out = q = OPENSSL_malloc(4 + n);
+	assert_non_null(q);
+	*q++ = 0x30;
+	*q++ = 0x82;
+	*q++ = (uint8_t)(n >> 8);
+	*q++ = (uint8_t)n;
+	memcpy(q, t, (size_t)tlen);
+	q += tlen;
+	memcpy(q, alg, sizeof(alg));
+	q += sizeof(alg);
+	*q++ = 0x03;
+	*q++ = (uint8_t)(sig_len + 1);
+	*q++ = 0x00;
+	memcpy(q, sig, sig_len);
+	*len = 4 + n;
+	OPENSSL_free(t);
+}
+
+static void test_first_spki_bits(void **state)
+{
+	static const uint8_t head[] = { 0x03, 0x42, 0x00, 0x04 }; /* BIT STRING, 0 unused, point */
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	size_t at = 0;
+	uint8_t *d = NULL;
+	size_t len = 0;
+	/* X509_verify_cert's word for a leaf whose key does not decode (EXFLAG_INVALID). */
+	const char *undecodable = "unspecified certificate verification error (depth 0)";
+
+	(void)state;
+	for (at = 0; at + sizeof(head) + 64 <= first_len; at++)
+		if (memcmp(first_der + at, head, sizeof(head)) == 0)
+			break;
+	assert_true(at + sizeof(head) + 64 <= first_len);
+	/* The unchanged bytes signed again: still judged (the helper makes what X509_sign does). */
+	first_spki_edit(at + 2, 0x00, &d, &len);
+	first_opts(&o, fchain, prof1, now);
+	assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 1);
+	OPENSSL_free(d);
+	/* One unused bit in the key's BIT STRING: OpenSSL's decoder clears it in y, so for an even y
+	 * the key decodes (not in the builder's encoding), for an odd one it is off the curve. */
+	first_spki_edit(at + 2, 0x01, &d, &len);
+	if (first_der[at + 3 + 64] & 1)
+		first_refused(d, len, fchain, prof1, now, SC_ERR_CHAIN, undecodable);
+	else
+		first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING,
+		    "subjectPublicKeyInfo: not as the profile encodes it");
+	OPENSSL_free(d);
+	/* A compressed point's prefix on 64 bytes: no key. */
+	first_spki_edit(at + 3, 0x02, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_CHAIN, undecodable);
+	OPENSSL_free(d);
+	/* The same point in the hybrid form (06 or 07 as y is even or odd): a key OpenSSL decodes,
+	 * but not the builder's encoding of it. */
+	first_spki_edit(at + 3, (uint8_t)(0x06 | (first_der[at + 3 + 64] & 1)), &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING,
+	    "subjectPublicKeyInfo: not as the profile encodes it");
+	OPENSSL_free(d);
+	/* A point off the curve (its y's last byte changed). */
+	first_spki_edit(at + 3 + 64, (uint8_t)(first_der[at + 3 + 64] ^ 0x01), &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_CHAIN, undecodable);
+	OPENSSL_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_first_hostile),
 		cmocka_unit_test(test_first_ca_profile),
 		cmocka_unit_test(test_first_every_byte),
+		cmocka_unit_test(test_first_spki_bits),
 		cmocka_unit_test(test_first_name_constraints),
 		cmocka_unit_test(test_first_mfr_pathlen0),
 		cmocka_unit_test(test_first_policy_constraints),

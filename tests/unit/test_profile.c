@@ -29,6 +29,7 @@
 #include <selfcert/profile.h>
 
 #include "fast/fast.h"
+#include "fast/profile_signer.h"
 #include "profile_internal.h"
 #include "testutil.h"
 #include "testworld.h"
@@ -714,6 +715,82 @@ static void test_sign_verify_all_algorithms(void **state)
 		sc_profile_free(d);
 		sc_profile_free(p);
 	}
+}
+
+/*
+ * judge11: a signer with its context kept (fast/profile_signer.h) signs as sc_profile_sign: the
+ * same DER for the deterministic algorithms (RSA PKCS#1 v1.5, Ed25519), a verifying signature
+ * of the same algorithm for all five, the shortcuts on and off; and it refuses what
+ * sc_profile_sign refuses, with the same error.
+ */
+static void test_profile_signer(void **state)
+{
+	static const struct {
+		int signer, pss, same;
+		const char *sn;
+	} cases[] = {
+		{ S_RSA, 0, 1, "RSA-SHA256" },
+		{ S_RSA, 1, 0, "RSASSA-PSS" },
+		{ S_P256, 0, 0, "ecdsa-with-SHA256" },
+		{ S_P384, 0, 0, "ecdsa-with-SHA384" },
+		{ S_ED25519, 0, 1, "ED25519" },
+	};
+	struct sc_profile_params pp;
+	struct sc_profile_policy pol;
+	struct sc_profile_signer *sg = NULL;
+
+	(void)state;
+	base_params(&pp);
+	base_policy(&pol);
+	for (int fast = 1; fast >= 0; fast--)
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct sc_profile *p = create_ok(&pp), *q = NULL, *d;
+			struct sc_profile_info info;
+			uint8_t *der = NULL, *der2 = NULL;
+			size_t len = 0, len2 = 0;
+
+			assert_int_equal(sc_profile_signer_new(fx.signer_key[cases[i].signer],
+			                     fx.signer[cases[i].signer], cases[i].pss, &sg),
+			    SC_OK);
+			sc_fast_set(fast);
+			assert_int_equal(sc_profile_signer_sign(sg, p), SC_OK);
+			/* Twice: the kept context is copied, never used up. */
+			assert_int_equal(sc_profile_signer_sign(sg, p), SC_OK);
+			sc_fast_set(1);
+			sc_profile_get_info(p, &info);
+			assert_string_equal(info.sig_alg, cases[i].sn);
+			encode_ok(p, &der, &len);
+			d = decode_ok(der, len);
+			assert_int_equal(sc_profile_verify_signature(d, fx.root, fx.now), SC_OK);
+			assert_int_equal(sc_profile_check(d, &pol), SC_OK);
+			/* The same profile signed the plain way. */
+			assert_int_equal(sc_profile_decode(der, len, &q), SC_OK);
+			assert_int_equal(sc_profile_sign(q, fx.signer_key[cases[i].signer],
+			                     fx.signer[cases[i].signer], NULL, cases[i].pss),
+			    SC_OK);
+			encode_ok(q, &der2, &len2);
+			if (cases[i].same) {
+				assert_int_equal(len, len2);
+				assert_memory_equal(der, der2, len);
+			}
+			OPENSSL_free(der);
+			OPENSSL_free(der2);
+			sc_profile_free(d);
+			sc_profile_free(q);
+			sc_profile_free(p);
+			sc_profile_signer_free(sg);
+			sg = NULL;
+		}
+	/* Refused as sc_profile_sign refuses. */
+	assert_int_equal(sc_profile_signer_new(fx.signer_key[S_P256], fx.signer[S_RSA], 0, &sg),
+	    SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "signer_key does not match signer_cert");
+	assert_null(sg);
+	assert_int_equal(sc_profile_signer_new(fx.signer_key[S_P256], fx.signer[S_P256], 1, &sg),
+	    SC_ERR_USAGE);
+	assert_string_equal(sc_err_detail(), "rsa_pss: the signer key is not RSA");
+	assert_int_equal(sc_profile_signer_new(NULL, fx.signer[S_P256], 0, &sg), SC_ERR_USAGE);
+	assert_int_equal(sc_profile_signer_sign(NULL, NULL), SC_ERR_USAGE);
 }
 
 static void test_sign_with_intermediate(void **state)
@@ -1892,6 +1969,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_all_combinations),
 		cmocka_unit_test(test_roundtrip_times),
 		cmocka_unit_test(test_sign_verify_all_algorithms),
+		cmocka_unit_test(test_profile_signer),
 		cmocka_unit_test(test_sign_with_intermediate),
 		cmocka_unit_test(test_decode_truncation_every_length),
 		cmocka_unit_test(test_decode_trailing_oversize_ber),

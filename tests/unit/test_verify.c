@@ -1279,6 +1279,8 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 	X509 *leaf, *fleaf, *fca, *fmfr, *bad, *alg;
 	unsigned char *dl = NULL, *dca = NULL, *dmfr = NULL, *dbad = NULL;
 	int nl, nca, nmfr, was = sc_fast_enabled();
+	unsigned char *d_unused[4] = { NULL, NULL, NULL, NULL };
+	int n_unused[4];
 	uint64_t hits, misses;
 	char detail[256];
 	(void)state;
@@ -1503,6 +1505,75 @@ static void test_sig_cache_ecdsa_vouch(void **state)
 	sc_sig_cache_vouch(c, dbad, (size_t)nl, fca);
 	assert_int_equal(sc_verify_chain(bad, &opts, NULL), SC_OK);
 	sc_sig_cache_free(c);
+
+	/*
+	 * judge11: a DER hash noted on the certificates (sc_sig_cache_note_der) gives the same key
+	 * as their encoding: vouched from the DER, they are hits; computed fresh, misses then hits;
+	 * a bad signature with its true hash noted is refused as before. A wrong hash noted is
+	 * another key: never a hit for the vouched bytes (the caller's word is on the true DER).
+	 */
+	{
+		uint8_t hca[32], hmfr[32], hbad[32], wrong[32];
+		X509 *xca = fast_copy(sk_X509_value(w.chain, 0), &d_unused[0], &n_unused[0]),
+		     *xmfr = fast_copy(sk_X509_value(w.chain, 1), &d_unused[1], &n_unused[1]),
+		     *xbad = NULL;
+		STACK_OF(X509) *nchain = sk_X509_new_null();
+
+		assert_int_equal(sc_fast_cert_from_der(dbad, (size_t)nl, &xbad), SC_OK);
+		assert_non_null(xbad);
+		EVP_Digest(dca, (size_t)nca, hca, NULL, EVP_sha256(), NULL);
+		EVP_Digest(dmfr, (size_t)nmfr, hmfr, NULL, EVP_sha256(), NULL);
+		EVP_Digest(dbad, (size_t)nl, hbad, NULL, EVP_sha256(), NULL);
+		sc_sig_cache_note_der(xca, hca);
+		sc_sig_cache_note_der(xmfr, hmfr);
+		sc_sig_cache_note_der(xbad, hbad);
+		assert_true(
+		    nchain != NULL && sk_X509_push(nchain, xca) && sk_X509_push(nchain, xmfr));
+		opts.chain = nchain;
+		assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+		opts.sig_cache = c;
+		sc_sig_cache_vouch(c, dca, (size_t)nca, fmfr);
+		sc_sig_cache_vouch(c, dmfr, (size_t)nmfr, w.root);
+		assert_int_equal(sc_verify_chain(fleaf, &opts, NULL), SC_OK);
+		sc_sig_cache_stats(c, &hits, &misses);
+		assert_int_equal(hits, 2);
+		assert_int_equal(misses, 1);
+		assert_int_equal(sc_verify_chain(xbad, &opts, NULL), SC_ERR_CHAIN);
+		assert_non_null(strstr(sc_err_detail(), "certificate signature failure (depth 0)"));
+		sc_sig_cache_free(c);
+		/* Not vouched: computed (three misses), then remembered under the same keys. */
+		assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+		opts.sig_cache = c;
+		assert_int_equal(sc_verify_chain(fleaf, &opts, NULL), SC_OK);
+		assert_int_equal(sc_verify_chain(fleaf, &opts, NULL), SC_OK);
+		sc_sig_cache_stats(c, &hits, &misses);
+		assert_int_equal(misses, 3);
+		assert_int_equal(hits, 3);
+		sc_sig_cache_free(c);
+		/* A wrong hash noted (kept: the first noted wins) makes another key: no hit. */
+		memset(wrong, 0x5a, sizeof(wrong));
+		sk_X509_pop_free(nchain, X509_free);
+		nchain = sk_X509_new_null();
+		xca = fast_copy(sk_X509_value(w.chain, 0), &d_unused[2], &n_unused[2]);
+		sc_sig_cache_note_der(xca, wrong);
+		sc_sig_cache_note_der(xca, hca);
+		xmfr = fast_copy(sk_X509_value(w.chain, 1), &d_unused[3], &n_unused[3]);
+		assert_true(
+		    nchain != NULL && sk_X509_push(nchain, xca) && sk_X509_push(nchain, xmfr));
+		opts.chain = nchain;
+		assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+		opts.sig_cache = c;
+		sc_sig_cache_vouch(c, dca, (size_t)nca, fmfr);
+		assert_int_equal(sc_verify_chain(fleaf, &opts, NULL), SC_OK);
+		sc_sig_cache_stats(c, &hits, &misses);
+		assert_int_equal(hits, 0);
+		sc_sig_cache_free(c);
+		opts.chain = chain;
+		sk_X509_pop_free(nchain, X509_free);
+		X509_free(xbad);
+		for (int k = 0; k < 4; k++)
+			OPENSSL_free(d_unused[k]);
+	}
 
 	/* the shortcuts off: a vouch is nothing, and the bad signature refused */
 	assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);

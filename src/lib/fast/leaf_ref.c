@@ -845,9 +845,8 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	EVP_PKEY *pub = NULL;
 	X509 *want = NULL, *ca;
 	const EVP_MD *md;
-	int64_t nb = 0, na = 0;
 	time_t at, want_nb, want_na;
-	int valid = 0, done = 0, ok = 0;
+	int done = 0, ok = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!sc_fast_enabled() || der == NULL || opts == NULL || opts->profile == NULL ||
@@ -872,8 +871,13 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	    !der_split(&f[6], spki, 2) || !tlv_is(&spki[0], ec_p256_alg, sizeof(ec_p256_alg)) ||
 	    !first_counter(&f[7], &out->counter))
 		goto out;
-	/* The leaf's key (a legacy EC key: an uncompressed point on the curve), its times. */
-	if (sc_fast_cert_peek(der, len, at, &valid, &nb, &na, &pub) != SC_OK)
+	/*
+	 * The leaf's key (a legacy EC key: an uncompressed point on the curve) from its SPKI's BIT
+	 * STRING, already split (judge11: not the whole leaf decoded again, sc_fast_cert_peek; its
+	 * times are compared as bytes with the builder's below). A BIT STRING of another form than
+	 * the builder's encoding of this key fails first_same.
+	 */
+	if (spki[1].tag != 0x03 || (pub = sc_fast_p256_key(spki[1].v, spki[1].vlen)) == NULL)
 		goto out;
 	sc_profile_leaf_validity(&info, 0, &want_nb, &want_na);
 	if (!(want_nb <= at && at < want_na) ||

@@ -42,6 +42,50 @@ static void ex_index_init(void)
 	ex_index = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
+/*
+ * judge11: an X509's SHA-256 of its DER, noted by the one that parsed it from those bytes
+ * (sc_sig_cache_note_der), so that sig_key need not encode it again (i2d_X509: ~60 k
+ * instructions a certificate, most of a cached signature check). Freed with the X509; not
+ * copied by X509_dup (a copy has none and is encoded).
+ */
+static CRYPTO_ONCE der_once = CRYPTO_ONCE_STATIC_INIT;
+static int der_index = -1;
+
+static void der_hash_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	OPENSSL_free(ptr);
+}
+
+static void der_index_init(void)
+{
+	der_index = X509_get_ex_new_index(0, NULL, NULL, NULL, der_hash_free);
+}
+
+static const uint8_t *der_hash_of(X509 *x)
+{
+	if (!CRYPTO_THREAD_run_once(&der_once, der_index_init) || der_index < 0)
+		return NULL;
+	return X509_get_ex_data(x, der_index);
+}
+
+void sc_sig_cache_note_der(X509 *x, const uint8_t sha256[32])
+{
+	uint8_t *h;
+
+	if (x == NULL || sha256 == NULL || !sc_fast_enabled() || der_hash_of(x) != NULL ||
+	    der_index < 0 || (h = OPENSSL_memdup(sha256, 32)) == NULL)
+		return;
+	if (!X509_set_ex_data(x, der_index, h))
+		OPENSSL_free(h);
+	ERR_clear_error();
+}
+
 sc_err sc_sig_cache_new(size_t max, struct sc_sig_cache **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -97,22 +141,29 @@ void sc_sig_cache_stats(struct sc_sig_cache *c, uint64_t *hits, uint64_t *misses
 }
 
 /*
- * SHA-256 of the subject's whole DER, then the issuer's SubjectPublicKeyInfo DER. 0 on failure.
- * der non-NULL: the subject's DER is left there (*der, *der_len; OPENSSL_free) for the caller.
+ * The key of (subject, issuer key): SHA-256 of [SHA-256 of the subject's whole DER, then the
+ * issuer's SubjectPublicKeyInfo DER] (judge11: the subject's hash first, so that a hash noted at
+ * parsing, sc_sig_cache_note_der, serves instead of encoding it again). 0 on failure. der
+ * non-NULL: the subject's DER, if it was encoded here, is left there (*der, *der_len;
+ * OPENSSL_free; *der NULL when the noted hash served).
  */
 static int sig_key(const struct sc_sig_cache *c, X509 *xs, X509 *xi, uint8_t *key, uint8_t **der,
     size_t *der_len)
 {
-	unsigned char *a = NULL, *b = NULL;
-	int la = i2d_X509(xs, &a), lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(xi), &b), ok = 0;
+	unsigned char *a = NULL, *b = NULL, own[32];
+	const uint8_t *h = der_hash_of(xs);
+	int la = 0, lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(xi), &b), ok = 0;
 	EVP_MD_CTX *m = NULL;
 
-	if (la > 0 && lb > 0 && (m = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestInit_ex(m, c->sha256, NULL) && EVP_DigestUpdate(m, a, (size_t)la) &&
+	if (h == NULL && (la = i2d_X509(xs, &a)) > 0 &&
+	    EVP_Digest(a, (size_t)la, own, NULL, c->sha256, NULL))
+		h = own;
+	if (h != NULL && lb > 0 && (m = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(m, c->sha256, NULL) && EVP_DigestUpdate(m, h, 32) &&
 	    EVP_DigestUpdate(m, b, (size_t)lb) && EVP_DigestFinal_ex(m, key, NULL))
 		ok = 1;
 	EVP_MD_CTX_free(m);
-	if (ok && der != NULL) {
+	if (ok && der != NULL && a != NULL) {
 		*der = a;
 		*der_len = (size_t)la;
 		a = NULL;
@@ -244,8 +295,15 @@ static int sig_verify(struct sc_sig_cache *c, X509 *xs, X509 *xi, EVP_PKEY *pkey
 			c->misses++;
 		CRYPTO_THREAD_unlock(c->lock);
 	}
-	if (!found && have_key)
-		sig_verify_ecdsa(der, der_len, pkey, &done, &ok);
+	if (!found && have_key) {
+		int n;
+
+		/* The noted hash served for the key: the DER for the check itself, now. */
+		if (der == NULL && (n = i2d_X509(xs, &der)) > 0)
+			der_len = (size_t)n;
+		if (der != NULL)
+			sig_verify_ecdsa(der, der_len, pkey, &done, &ok);
+	}
 	OPENSSL_free(der);
 	if (found)
 		return 1;
@@ -261,17 +319,18 @@ static int sig_verify(struct sc_sig_cache *c, X509 *xs, X509 *xi, EVP_PKEY *pkey
 void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
     X509 *issuer)
 {
-	uint8_t key[SIG_KEY_LEN];
+	uint8_t key[SIG_KEY_LEN], h[32];
 	unsigned char *b = NULL;
 	int lb;
 	EVP_MD_CTX *m = NULL;
 
 	if (c == NULL || !sc_fast_enabled() || subject_der == NULL || issuer == NULL)
 		return;
-	/* sig_key's key: the subject's DER, then the issuer's SubjectPublicKeyInfo. */
+	/* sig_key's key: the subject's DER's hash, then the issuer's SubjectPublicKeyInfo. */
 	if ((lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &b)) > 0 &&
+	    EVP_Digest(subject_der, len, h, NULL, c->sha256, NULL) &&
 	    (m = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(m, c->sha256, NULL) &&
-	    EVP_DigestUpdate(m, subject_der, len) && EVP_DigestUpdate(m, b, (size_t)lb) &&
+	    EVP_DigestUpdate(m, h, sizeof(h)) && EVP_DigestUpdate(m, b, (size_t)lb) &&
 	    EVP_DigestFinal_ex(m, key, NULL))
 		sig_put(c, key);
 	EVP_MD_CTX_free(m);

@@ -137,6 +137,28 @@ static EVP_PKEY *ec_key(const ASN1_OBJECT *curve, const ASN1_BIT_STRING *point)
 	return pk;
 }
 
+EVP_PKEY *sc_fast_p256_key(const uint8_t *bits, size_t len)
+{
+	const EC_GROUP *g;
+	EVP_PKEY *pk = NULL;
+	EC_KEY *ec = NULL;
+
+	/* ec_key's test: all bits used, an uncompressed point (EC_KEY_oct2key: on the curve). */
+	if (bits == NULL || len < 2 || len > 1 + 2 * 66 + 1 || bits[0] != 0 ||
+	    bits[1] != POINT_CONVERSION_UNCOMPRESSED ||
+	    pthread_once(&groups_once, groups_make) != 0 || (g = groups[0]) == NULL)
+		return NULL;
+	if ((ec = EC_KEY_new()) == NULL || !EC_KEY_set_group(ec, g) ||
+	    !EC_KEY_oct2key(ec, bits + 1, len - 1, NULL) || (pk = EVP_PKEY_new()) == NULL ||
+	    !EVP_PKEY_assign_EC_KEY(pk, ec)) {
+		EVP_PKEY_free(pk);
+		EC_KEY_free(ec);
+		ERR_clear_error();
+		return NULL;
+	}
+	return pk;
+}
+
 static EVP_PKEY *rsa_key(const SC_LAZY_SPKI *spki)
 {
 	const unsigned char *p;

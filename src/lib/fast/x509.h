@@ -52,6 +52,15 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
     int64_t *not_before, int64_t *not_after, EVP_PKEY **key) SC_MUST_USE;
 
 /*
+ * judge11: a P-256 public key from the contents of a SubjectPublicKeyInfo's BIT STRING (bits:
+ * the unused-bits octet, then the point), as sc_fast_cert_peek would decode it from the whole
+ * certificate: no unused bits, an uncompressed point on the curve; a legacy EC key
+ * (EVP_PKEY_free). NULL for anything else, with no error state left. The caller has checked the
+ * AlgorithmIdentifier (id-ecPublicKey, prime256v1).
+ */
+EVP_PKEY *sc_fast_p256_key(const uint8_t *bits, size_t len);
+
+/*
  * Issue 17 (prof8): sig over SHA-256(msg) verified with pub when pub is a legacy EC key (what
  * sc_fast_cert_from_der and sc_fast_cert_peek build) by ECDSA_verify on the key itself: the
  * function OpenSSL 3.0's ECDSA provider calls under EVP_DigestVerify, without first exporting

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * profile_signer.h — a profile signer whose signing context is made once (judge11, issue 17;
+ * internal). sc_profile_sign checks that the key matches its certificate, picks the digest and
+ * runs EVP_DigestSignInit (a provider fetch and the key's export to it) for every profile:
+ * ~0.02 ms of a server's ~0.1 ms signature. A signer does those once and signs each profile
+ * from a copy of the context (EVP_MD_CTX_copy_ex), giving the same SignedProfile as
+ * sc_profile_sign(p, key, cert, NULL, rsa_pss) would: the same algorithm identifier, the same
+ * certificates field, a signature by the same key with the same digest and padding.
+ *
+ * A signer is read-only once made: any number of threads may sign with one (each copies its
+ * context). With the shortcuts off (fast.h), or when the key's provider cannot copy a context,
+ * sc_profile_signer_sign is sc_profile_sign.
+ */
+#ifndef SC_FAST_PROFILE_SIGNER_H
+#define SC_FAST_PROFILE_SIGNER_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <selfcert/err.h>
+#include <selfcert/profile.h>
+
+struct sc_profile_signer;
+
+/*
+ * A signer for key and cert (both up-referenced): sc_profile_sign's checks made now, with its
+ * errors (SC_ERR_USAGE: the key does not match the certificate, or rsa_pss with a key not RSA;
+ * SC_ERR_ALGORITHM: a key it does not sign with). *out: sc_profile_signer_free.
+ */
+sc_err sc_profile_signer_new(EVP_PKEY *key, X509 *cert, int rsa_pss,
+    struct sc_profile_signer **out) SC_MUST_USE;
+
+/* sc_profile_sign(p, key, cert, NULL, rsa_pss), from the kept context. */
+sc_err sc_profile_signer_sign(const struct sc_profile_signer *s, struct sc_profile *p) SC_MUST_USE;
+
+void sc_profile_signer_free(struct sc_profile_signer *s);
+
+#endif
