@@ -10,9 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include "api.h"
-#include "fast/fast.h"
 #include "json.h"
-#include "json_fast.h"
 #include "text.h"
 
 #define JSON_TYPE "application/json"
@@ -60,7 +58,6 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 	json_error_t jerr;
 	json_t *j = NULL, *v;
 	const char *key;
-	int depth = 0;
 	sc_err r;
 
 	*out = NULL;
@@ -71,21 +68,10 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 		return sc_fail(PROVD_ERR_MEDIA_TYPE,
 		    "Content-Type must be application/json, not '%.60s'",
 		    req->content_type ? req->content_type : "(none)");
-	/*
-	 * judge11: the plain form in one pass (json_fast.h), else jansson's parser decides. A
-	 * body the reader takes is JSON, whose nesting is what provd_json_depth counts (brackets
-	 * outside strings): the same refusal, without a second pass.
-	 */
-	if (sc_fast_enabled())
-		j = provd_json_fast_load(req->body, req->body_len, &depth);
-	if (j != NULL ? depth > PROVD_JSON_MAX_DEPTH
-	              : provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH) {
-		json_decref(j);
+	if (provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH)
 		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels",
 		    PROVD_JSON_MAX_DEPTH);
-	}
-	if (j == NULL &&
-	    (j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
+	if ((j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
 	         &jerr)) == NULL)
 		return sc_fail(PROVD_ERR_MALFORMED_JSON, "body is not JSON: %s (position %d)",
 		    jerr.text, jerr.position);
@@ -192,26 +178,6 @@ static sc_err ders_from_pem(struct provd_ders *d, const char *s, size_t len, int
 	if (!pem_only_blocks(s, len))
 		return sc_fail(PROVD_ERR_BAD_DER, "\"%s\": text around or after the PEM blocks",
 		    d->field);
-	/*
-	 * judge11: canonical CERTIFICATE blocks decoded directly (json_fast.h), the blocks
-	 * PEM_read_bio would give, pushed in the same order: the same count, the same refusal
-	 * past max. Any other text: PEM_read_bio, as before.
-	 */
-	if (sc_fast_enabled()) {
-		uint8_t *ders[PROVD_MAX_CHAIN + 1];
-		size_t lens[PROVD_MAX_CHAIN + 1];
-		int got = 0;
-
-		if (provd_pem_fast_certs(s, len, ders, lens, max + 1 - d->n, &got)) {
-			r = SC_OK;
-			for (int k = 0; k < got; k++)
-				if (r == SC_OK)
-					r = push_der(d, &ders[k], lens[k], k + 1, max);
-				else
-					OPENSSL_free(ders[k]);
-			return r;
-		}
-	}
 	if ((bio = BIO_new_mem_buf(s, (int)len)) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include "api.h"
-#include "fast/fast.h"
-#include "json_fast.h"
 #include "respond.h"
 #include "file.h"
 #include "text.h"
@@ -25,21 +23,12 @@ void provd_response_clear(struct provd_response *resp)
 
 void provd_respond_json(struct provd_response *resp, int status, json_t *j)
 {
-	/* judge11: the line written directly for the plain trees (json_fast.h), same bytes. */
-	size_t fast_len = 0;
-	char *fast = j != NULL && sc_fast_enabled() ? provd_json_fast_dump(j, &fast_len) : NULL;
-	char *s = j != NULL && fast == NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
 	free(resp->body);
 	resp->body = NULL;
 	resp->content_type = PROVD_JSON_TYPE;
-	if (fast != NULL) {
-		resp->status = status;
-		resp->body = fast;
-		resp->body_len = fast_len;
-		return;
-	}
 	if (s == NULL) {
 		static const char fallback[] =
 		    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n";
