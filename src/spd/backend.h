@@ -151,11 +151,18 @@ struct spd_backend {
 	sc_err (*counter_increment)(const struct spd_backend *be, const char *dir,
 	    uint64_t from) SC_MUST_USE;
 	/*
-	 * Optional (NULL: counter_increment is used): the same, with dir_fd the store's folder,
-	 * open for the daemon's life, so a counter kept in a file there is replaced through it.
+	 * Optional, both or neither (NULL: counter_increment is used): a counter the store keeps
+	 * open from its open to its close, dir_fd being the store's folder (open for the same time).
+	 * counter_keep opens it into *fd when its form allows an increment in place (soft: the
+	 * two-slot file), else leaves *fd at -1 (soft: an 8-byte counter from an older version).
+	 * counter_increment_kept moves it from `from` to from + 1: in place through *fd, or, *fd
+	 * being -1, by replacing it (in the in-place form) and then keeping it. A failed increment
+	 * leaves *fd as it was or -1; the caller closes a kept *fd.
 	 */
-	sc_err (*counter_increment_at)(const struct spd_backend *be, const char *dir, int dir_fd,
-	    uint64_t from) SC_MUST_USE;
+	sc_err (*counter_keep)(const struct spd_backend *be, const char *dir, int dir_fd,
+	    int *fd) SC_MUST_USE;
+	sc_err (*counter_increment_kept)(const struct spd_backend *be, const char *dir, int dir_fd,
+	    int *fd, uint64_t from) SC_MUST_USE;
 };
 
 /* Today's behaviour: PKCS#8 in the secure heap, DIR/root.key, DIR/counter (backend_soft.c). */

@@ -47,6 +47,7 @@ struct spd_store {
 	uint8_t *key;                 /* 32 bytes, secure heap */
 	uint64_t counter;             /* the counter file's value == the store's header counter */
 	int dir_fd; /* the folder, open from open to close: every commit replaces files through it */
+	int counter_fd; /* the counter, kept by the backend for in-place increments, or -1 */
 };
 
 /* ---- fail points (SC_FAILPOINTS builds only) ---- */
@@ -590,6 +591,7 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 		return r;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "store");
+	s->counter_fd = -1;
 	if (strlen(dir) >= sizeof(s->dir) - 16) {
 		free(s);
 		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
@@ -640,6 +642,8 @@ void spd_store_close(struct spd_store *s)
 	OPENSSL_secure_clear_free(s->key, 32);
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
+	if (s->counter_fd >= 0)
+		close(s->counter_fd);
 	free(s);
 }
 
@@ -686,8 +690,8 @@ sc_err spd_store_commit(struct spd_store *s, const struct spd_state *st)
 	 */
 	if ((r = write_store(s, st, s->counter + 1, &renamed)) != SC_OK)
 		return r;
-	r = s->be->counter_increment_at != NULL
-	    ? s->be->counter_increment_at(s->be, s->dir, s->dir_fd, s->counter)
+	r = s->be->counter_increment_kept != NULL
+	    ? s->be->counter_increment_kept(s->be, s->dir, s->dir_fd, &s->counter_fd, s->counter)
 	    : s->be->counter_increment(s->be, s->dir, s->counter);
 	if (r != SC_OK)
 		return r;
@@ -788,6 +792,9 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
 		}
 	}
 	s->counter = sc;
+	if (s->be->counter_keep != NULL &&
+	    (r = s->be->counter_keep(s->be, s->dir, s->dir_fd, &s->counter_fd)) != SC_OK)
+		goto out;
 	remove_stale_temps(s->dir);
 	*out = s;
 	s = NULL;
