@@ -592,6 +592,73 @@ static void test_counter_slots(void **state)
 	free(st);
 }
 
+/*
+ * The store remembers the DER of the CSK, KEK and anchor certificates from one commit to the
+ * next: what it writes must be what a fresh encoding writes, also after a certificate object is
+ * replaced (the new one is written, never the remembered one), an anchor removed, the order of
+ * anchors changed.
+ */
+static void test_cert_memo(void **state)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+	struct spd_anchor a;
+	X509 *x;
+	int round;
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	fill_state(st);
+	for (round = 0; round < 5; round++) {
+		switch (round) {
+		case 1: /* a new CSK certificate object (another certificate for the same key) */
+			x = cert_for(st->csk, "csk again");
+			X509_free(st->csk_cert);
+			st->csk_cert = x;
+			break;
+		case 2: /* the anchors swapped */
+			a = st->anchors[0];
+			st->anchors[0] = st->anchors[1];
+			st->anchors[1] = a;
+			break;
+		case 3: /* one anchor gone, the KEK certificate replaced */
+			X509_free(st->anchors[1].cert);
+			st->anchors[1].cert = NULL;
+			st->n_anchors = 1;
+			x = cert_for(st->kek, "kek again");
+			X509_free(st->kek_cert);
+			st->kek_cert = x;
+			break;
+		default: /* unchanged: written from the memo */
+			break;
+		}
+		assert_int_equal(spd_store_commit(s, st), SC_OK);
+		spd_store_close(s);
+		s = NULL;
+		assert_int_equal(spd_store_open(dir, &s, back), SC_OK);
+		assert_same_state(st, back);
+		assert_int_equal(X509_cmp(st->csk_cert, back->csk_cert), 0);
+		assert_int_equal(X509_cmp(st->kek_cert, back->kek_cert), 0);
+		assert_int_equal(X509_cmp(st->anchors[0].cert, back->anchors[0].cert), 0);
+		spd_state_clear(back);
+		/* The next commits come from this store object: its memo is filled by the first. */
+		assert_int_equal(spd_store_commit(s, st), SC_OK);
+		assert_int_equal(spd_store_commit(s, st), SC_OK);
+		spd_store_close(s);
+		s = NULL;
+		assert_int_equal(spd_store_open(dir, &s, back), SC_OK);
+		assert_same_state(st, back);
+		assert_int_equal(X509_cmp(st->csk_cert, back->csk_cert), 0);
+		assert_int_equal(X509_cmp(st->kek_cert, back->kek_cert), 0);
+		spd_state_clear(back);
+	}
+	spd_store_close(s);
+	spd_state_clear(st);
+	free(st);
+	free(back);
+}
+
 static void test_root_key(void **state)
 {
 	uint8_t other[SPD_ROOT_KEY_LEN];
@@ -730,6 +797,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_and_extended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counter_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counter_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_memo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_strict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_tail, setup, teardown),
