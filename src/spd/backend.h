@@ -97,6 +97,14 @@ struct spd_backend {
 	    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
 	    size_t *der_len, unsigned *ku) SC_MUST_USE;
 	/*
+	 * Optional (NULL: issue_leaf with key_public(leaf)): the same for a leaf key this backend
+	 * holds, so it can use what it already knows of the key (soft: the public point it wrote
+	 * into the key's PKCS#8 is not encoded again for the SPKI; issue 17). Same bytes.
+	 */
+	sc_err (*issue_leaf_key)(const struct spd_key *csk, const struct sc_profile *p,
+	    const struct spd_key *leaf, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
+	    size_t *der_len, unsigned *ku) SC_MUST_USE;
+	/*
 	 * Embodiment 2: open p's supplied key (CMS, tbsProfile.key.supplied.encryptedKey) with the
 	 * KEK kek (kek_cert its certificate) and take the key in as a new key of this backend, as
 	 * sc_profile_unwrap_key checks it (same errors: SC_ERR_KEY_DECRYPT, SC_ERR_KEY_MISMATCH,

@@ -34,6 +34,9 @@ struct spd_key {
 	size_t der_len;
 	/* A CSK's leaf constants (fast/spki.h), made at its first ISSUE; NULL for other keys. */
 	struct sc_leaf_issuer *li;
+	/* The uncompressed point written into der (EC keys made here), for the SPKI; len 0: none. */
+	uint8_t point[SC_SP_MAX_EC_POINT];
+	size_t point_len;
 };
 
 /* ---- keys ---- */
@@ -64,7 +67,8 @@ static sc_err soft_key_wrap(EVP_PKEY *pkey, enum sc_alg alg, struct spd_key **ou
 	k->pkey = pkey;
 	pkey = NULL;
 	k->alg = alg != SC_ALG_NONE ? alg : sc_alg_of_key(k->pkey);
-	if ((r = spd_leaf_key_der(k->pkey, &k->der, &k->der_len)) != SC_OK)
+	if ((r = spd_leaf_key_der_point(k->pkey, &k->der, &k->der_len, k->point,
+	         sizeof(k->point), &k->point_len)) != SC_OK)
 		goto out;
 	*out = k;
 	k = NULL;
@@ -201,6 +205,20 @@ static sc_err soft_issue_leaf(const struct spd_key *csk, const struct sc_profile
 	 * cached issuer name and AKI, and its SPKI skips OpenSSL 3.0's encoder (fast/spki.h).
 	 */
 	return sc_fast_issue_leaf_der(p, leaf_pub, k->li, serial, der, der_len, ku);
+}
+
+/* soft_issue_leaf with the leaf's point from its PKCS#8 handed to the SPKI (fast/spki.h). */
+static sc_err soft_issue_leaf_key(const struct spd_key *csk, const struct sc_profile *p,
+    const struct spd_key *leaf, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
+    size_t *der_len, unsigned *ku)
+{
+	sc_err r;
+
+	if (leaf->point_len > 0)
+		sc_fast_spki_known_set(leaf->pkey, leaf->point, leaf->point_len);
+	r = soft_issue_leaf(csk, p, leaf->pkey, csk_cert, serial, cert, der, der_len, ku);
+	sc_fast_spki_known_clear();
+	return r;
 }
 
 static sc_err soft_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
@@ -620,6 +638,7 @@ const struct spd_backend spd_backend_soft = {
 	.key_public = soft_key_pkey,
 	.key_free = soft_key_free,
 	.issue_leaf = soft_issue_leaf,
+	.issue_leaf_key = soft_issue_leaf_key,
 	.unwrap_supplied = soft_unwrap_supplied,
 	.csr = soft_csr,
 	.sign = soft_sign,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/core_names.h>
@@ -21,9 +22,11 @@
 #include <openssl/x509.h>
 #include "backend.h"
 #include "fast/fast.h"
+#include "fast/spki.h"
 #include "spd.h"
 #include "store.h"
 #include "testutil.h"
+#include "testworld.h"
 
 static const struct spd_backend *be = &spd_backend_soft;
 static const uint8_t msg[] = "selfcert: what the SP signs";
@@ -360,6 +363,167 @@ static void test_secret(void **state)
 	sc_test_rmdir(base);
 }
 
+/* The tbsCertificate's bytes inside a certificate's DER (a pointer into der). */
+static const uint8_t *tbs_span(const uint8_t *der, size_t len, size_t *tbs_len)
+{
+	const unsigned char *p = der, *t;
+	long n;
+	int tag, cls;
+
+	assert_false(ASN1_get_object(&p, &n, &tag, &cls, (long)len) & 0x80);
+	t = p;
+	assert_false(ASN1_get_object(&p, &n, &tag, &cls, (long)(len - (size_t)(p - der))) & 0x80);
+	*tbs_len = (size_t)(p - t) + (size_t)n;
+	return t;
+}
+
+/*
+ * Issue 17: issue_leaf_key hands the point the backend wrote into the new key's PKCS#8 to the
+ * SPKI instead of encoding it again. The certificate must be issue_leaf's byte for byte (the TBS:
+ * the ECDSA signature differs), its SPKI what i2d_PUBKEY writes, its key the leaf's, verifying
+ * under the CSK; for P-256, P-384 and Ed25519 leaves (no point kept), shortcuts on and off.
+ */
+static void test_issue_leaf_key(void **state)
+{
+	static const enum sc_alg algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
+	struct sc_test_world w;
+	struct sc_profile_params pp;
+	struct sc_profile *prof = NULL;
+	struct spd_key *csk;
+	X509 *csk_cert = NULL;
+	uint8_t *pder = NULL;
+	size_t pder_len = 0;
+
+	(void)state;
+	assert_int_equal(sc_test_world_make(NULL, &w), SC_OK);
+	csk = make(SC_ALG_P256);
+	assert_int_equal(sc_test_world_device_ca(&w, be->key_public(csk), w.device_id, &csk_cert),
+	    SC_OK);
+	for (int fast = 1; fast >= 0; fast--) {
+		sc_fast_set(fast);
+		for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+			struct spd_key *leaf = make(algs[a]);
+			EVP_PKEY *pub = be->key_public(leaf);
+			X509 *xa = NULL, *xb = NULL, *back;
+			uint8_t *da = NULL, *db = NULL, *spki = NULL, *got = NULL;
+			const uint8_t *ta, *tb, *q;
+			size_t la = 0, lb = 0, tla, tlb;
+			unsigned kua = 0, kub = 0;
+			int spki_len, got_len;
+
+			sc_test_profile_params(&w, &pp);
+			pp.generate_alg = algs[a];
+			assert_int_equal(sc_test_profile_make(&w, &pp, &pder, &pder_len), SC_OK);
+			assert_int_equal(sc_profile_decode(pder, pder_len, &prof), SC_OK);
+			assert_int_equal(be->issue_leaf_key(csk, prof, leaf, csk_cert, 41, &xa, &da,
+			                     &la, &kua),
+			    SC_OK);
+			assert_int_equal(be->issue_leaf(csk, prof, pub, csk_cert, 41, &xb, &db, &lb,
+			                     &kub),
+			    SC_OK);
+			assert_non_null(da);
+			assert_non_null(db);
+			assert_int_equal(kua, kub);
+			ta = tbs_span(da, la, &tla);
+			tb = tbs_span(db, lb, &tlb);
+			assert_int_equal(tla, tlb);
+			/* Byte for byte but the serial (random): SEQ hdr, [0]{2}, INTEGER serial … */
+			assert_int_equal(ta[9], V_ASN1_INTEGER);
+			assert_int_equal(ta[10], tb[10]);
+			assert_true(11 + (size_t)ta[10] < tla);
+			assert_memory_equal(ta, tb, 11);
+			assert_memory_equal(ta + 11 + ta[10], tb + 11 + tb[10], tla - 11 - ta[10]);
+			q = da;
+			assert_non_null(back = d2i_X509(NULL, &q, (long)la));
+			assert_ptr_equal(q, da + la);
+			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), pub), 1);
+			assert_int_equal(X509_verify(back, be->key_public(csk)), 1);
+			assert_true((spki_len = i2d_PUBKEY(pub, &spki)) > 0);
+			assert_true((got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(back), &got)) > 0);
+			assert_int_equal(got_len, spki_len);
+			assert_memory_equal(got, spki, (size_t)spki_len);
+			OPENSSL_free(spki);
+			OPENSSL_free(got);
+			X509_free(back);
+			X509_free(xa);
+			X509_free(xb);
+			OPENSSL_free(da);
+			OPENSSL_free(db);
+			be->key_free(leaf);
+			sc_profile_free(prof);
+			prof = NULL;
+			OPENSSL_free(pder);
+			pder = NULL;
+		}
+	}
+	sc_fast_set(1);
+	X509_free(csk_cert);
+	be->key_free(csk);
+	sc_test_world_free(&w);
+}
+
+/* sc_fast_spki_set's SPKI of key with the hint set as given: what i2d_PUBKEY writes of key? */
+static int spki_is_own(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	uint8_t *want = NULL, *got = NULL;
+	int done = 0, wl, gl, same;
+
+	assert_non_null(x);
+	assert_int_equal(sc_fast_spki_set(x, key, &done), SC_OK);
+	assert_int_equal(done, 1);
+	wl = i2d_PUBKEY(key, &want);
+	gl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
+	same = wl > 0 && wl == gl && memcmp(want, got, (size_t)wl) == 0;
+	OPENSSL_free(want);
+	OPENSSL_free(got);
+	X509_free(x);
+	return same;
+}
+
+/*
+ * The hint is used for exactly the key it was set for, only while set, and only if it is an
+ * uncompressed point that fits: another key, a cleared hint, a compressed or oversize point
+ * each give the key's own encoding.
+ */
+static void test_spki_known_hint(void **state)
+{
+	EVP_PKEY *a = NULL, *b = NULL;
+	uint8_t pa[SC_SP_MAX_EC_POINT], pb[SC_SP_MAX_EC_POINT], big[200];
+	size_t la = 0, lb = 0;
+
+	(void)state;
+	sc_fast_set(1);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &a), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &b), SC_OK);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(a, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pa,
+	                     sizeof(pa), &la),
+	    1);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(b, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pb,
+	                     sizeof(pb), &lb),
+	    1);
+	/* Set for a: a's SPKI from the hint is a's; b's is b's own. */
+	sc_fast_spki_known_set(a, pa, la);
+	assert_true(spki_is_own(a));
+	assert_true(spki_is_own(b));
+	/* The hint is really what is written for a (b's point given for a shows through). */
+	sc_fast_spki_known_set(a, pb, lb);
+	assert_false(spki_is_own(a));
+	/* Cleared: a's own again. */
+	sc_fast_spki_known_clear();
+	assert_true(spki_is_own(a));
+	/* A compressed point and an oversize one are not taken. */
+	pb[0] = 0x02;
+	sc_fast_spki_known_set(a, pb, 33);
+	assert_true(spki_is_own(a));
+	memset(big, 0x04, sizeof(big));
+	sc_fast_spki_known_set(a, big, sizeof(big));
+	assert_true(spki_is_own(a));
+	sc_fast_spki_known_clear();
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+}
+
 /* The counter starts at 0 and only ever moves up by one. */
 static void test_counter(void **state)
 {
@@ -380,6 +544,29 @@ static void test_counter(void **state)
 	assert_int_equal(be->counter_increment(be, dir, UINT64_MAX), SC_ERR_STORE_FULL);
 	assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
 	assert_int_equal(v, 5);
+	/* Kept open: incremented in place, read back between steps; not kept: replaced, then kept. */
+	{
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+
+		assert_true(dfd >= 0);
+		assert_int_equal(be->counter_keep(be, dir, dfd, &fd), SC_OK);
+		assert_true(fd >= 0);
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(be->counter_increment_kept(be, dir, dfd, &fd, v), SC_OK);
+			assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
+			assert_int_equal(v, 6 + i);
+		}
+		assert_int_equal(be->counter_increment_kept(be, dir, dfd, &fd, UINT64_MAX),
+		    SC_ERR_STORE_FULL);
+		close(fd);
+		fd = -1;
+		assert_int_equal(be->counter_increment_kept(be, dir, dfd, &fd, v), SC_OK);
+		assert_true(fd >= 0);
+		assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
+		assert_int_equal(v, 10);
+		close(fd);
+		close(dfd);
+	}
 	sc_test_rmdir(dir);
 }
 
@@ -394,6 +581,8 @@ int main(void)
 		cmocka_unit_test(test_derive),
 		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_counter),
+		cmocka_unit_test(test_issue_leaf_key),
+		cmocka_unit_test(test_spki_known_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
