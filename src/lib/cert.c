@@ -762,6 +762,105 @@ static size_t der_head(uint8_t *p, uint8_t tag, size_t n)
 		(void)(buf);                                     \
 	} while (0)
 
+/* A DER header's length: tag, length octets. */
+static size_t der_head_len(size_t n)
+{
+	uint8_t b[4];
+
+	return 1 + der_len_put(b, n);
+}
+
+/*
+ * The subject Name's DER as fill_name makes it and i2d_X509_NAME encodes it (issue 17: that
+ * encoding, with the X509_NAME's canonical form it also computes, and the three entries cost
+ * the SP ~70 k instructions per leaf): one RDN per attribute, serialNumber as a PrintableString,
+ * O and CN as UTF8String, with fill_name's checks and errors. *out: OPENSSL_free.
+ */
+static sc_err subject_der(const struct cert_spec *s, uint8_t **out, size_t *out_len)
+{
+	static const uint8_t oid_sn[] = { 0x06, 0x03, 0x55, 0x04, 0x05 };
+	static const uint8_t oid_o[] = { 0x06, 0x03, 0x55, 0x04, 0x0a };
+	static const uint8_t oid_cn[] = { 0x06, 0x03, 0x55, 0x04, 0x03 };
+	struct {
+		const uint8_t *oid;
+		uint8_t tag;
+		const uint8_t *v;
+		size_t n;
+	} at[3];
+	const char *utf8[2] = { s->org, s->cn }, *what[2] = { "subject O", "subject CN" };
+	const uint8_t *oids[2] = { oid_o, oid_cn };
+	ASN1_STRING *str[2] = { NULL, NULL };
+	size_t k = 0, i, body = 0, atv, rdn;
+	uint8_t *w;
+	sc_err r = SC_ERR_INTERNAL;
+
+	*out = NULL;
+	*out_len = 0;
+	if (s->dev_id != NULL) {
+		if (!sc_device_id_valid(s->dev_id))
+			return sc_fail(SC_ERR_USAGE,
+			    "device ID must be 1..%d PrintableString characters", SC_DEVICE_ID_MAX);
+		at[k].oid = oid_sn;
+		at[k].tag = V_ASN1_PRINTABLESTRING;
+		at[k].v = (const uint8_t *)s->dev_id;
+		at[k++].n = strlen(s->dev_id);
+	}
+	for (i = 0; i < 2; i++) {
+		size_t n;
+
+		if (utf8[i] == NULL)
+			continue;
+		/* name_add_utf8's check: valid UTF-8, 1 byte or more. */
+		if ((n = strlen(utf8[i])) > INT_MAX) {
+			r = sc_fail(SC_ERR_USAGE, "%s is too long", what[i]);
+			goto out;
+		}
+		if (ASN1_mbstring_ncopy(&str[i], (const unsigned char *)utf8[i], (int)n,
+		        MBSTRING_UTF8, B_ASN1_UTF8STRING, 1, 0) < 0) {
+			ERR_clear_error();
+			r = sc_fail(SC_ERR_USAGE, "%s is not valid UTF-8", what[i]);
+			goto out;
+		}
+		at[k].oid = oids[i];
+		at[k].tag = V_ASN1_UTF8STRING;
+		at[k].v = ASN1_STRING_get0_data(str[i]);
+		at[k++].n = (size_t)ASN1_STRING_length(str[i]);
+	}
+	for (i = 0; i < k; i++) {
+		if (at[i].n >= 0x10000) {
+			r = sc_fail(SC_ERR_OVERSIZE, "subject: an attribute of %zu bytes", at[i].n);
+			goto out;
+		}
+		atv = sizeof(oid_sn) + der_head_len(at[i].n) + at[i].n;
+		rdn = der_head_len(atv) + atv;
+		body += der_head_len(rdn) + rdn;
+	}
+	*out_len = der_head_len(body) + body;
+	if ((*out = OPENSSL_malloc(*out_len)) == NULL) {
+		*out_len = 0;
+		r = sc_fail(SC_ERR_NOMEM, "subject");
+		goto out;
+	}
+	w = *out;
+	w += der_head(w, 0x30, body);
+	for (i = 0; i < k; i++) {
+		atv = sizeof(oid_sn) + der_head_len(at[i].n) + at[i].n;
+		rdn = der_head_len(atv) + atv;
+		w += der_head(w, 0x31, rdn);
+		w += der_head(w, 0x30, atv);
+		memcpy(w, at[i].oid, sizeof(oid_sn));
+		w += sizeof(oid_sn);
+		w += der_head(w, at[i].tag, at[i].n);
+		memcpy(w, at[i].v, at[i].n);
+		w += at[i].n;
+	}
+	r = SC_OK;
+out:
+	ASN1_STRING_free(str[0]);
+	ASN1_STRING_free(str[1]);
+	return r;
+}
+
 /*
  * The SP's leaf as DER alone (issue 17): build_cert's certificate byte for byte, but only the
  * per-certificate parts go through OpenSSL objects (the subject, the SPKI, the extensions up to
@@ -801,7 +900,8 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
 		goto out;
 	}
-	if ((r = fill_name(s, X509_get_subject_name(x))) != SC_OK ||
+	/* The subject as DER directly (subject_der), not into x: x is never encoded whole. */
+	if ((r = subject_der(s, &parts[2], &plen[2])) != SC_OK ||
 	    (r = sc_fast_spki_set(x, s->pub, &spki_done)) != SC_OK)
 		goto out;
 	if (!spki_done && !X509_set_pubkey(x, s->pub)) {
@@ -840,8 +940,6 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 	/* The per-certificate encodings: notBefore, notAfter, subject, SPKI. */
 	I2D_OR_FAIL(i2d_ASN1_TIME(nb, &parts[0]), parts[0], plen[0], "validity");
 	I2D_OR_FAIL(i2d_ASN1_TIME(na, &parts[1]), parts[1], plen[1], "validity");
-	I2D_OR_FAIL(i2d_X509_NAME(X509_get_subject_name(x), &parts[2]), parts[2], plen[2],
-	    "subject");
 	I2D_OR_FAIL(i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &parts[3]), parts[3], plen[3],
 	    "subjectPublicKeyInfo");
 	/* The extensions: x's (basicConstraints … subjectKeyIdentifier), the AKI, the extra. */

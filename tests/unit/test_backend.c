@@ -377,65 +377,97 @@ static const uint8_t *tbs_span(const uint8_t *der, size_t len, size_t *tbs_len)
 	return t;
 }
 
+/* One leaf certificate's DER through the table: issue_leaf_key (key 1) or issue_leaf. */
+static uint8_t *issue_one(const struct spd_key *csk, const struct sc_profile *prof,
+    const struct spd_key *leaf, X509 *csk_cert, int by_key, size_t *len, unsigned *ku)
+{
+	X509 *x = NULL;
+	uint8_t *der = NULL;
+
+	if (by_key)
+		assert_int_equal(be->issue_leaf_key(csk, prof, leaf, csk_cert, 41, &x, &der, len,
+		                     ku),
+		    SC_OK);
+	else
+		assert_int_equal(be->issue_leaf(csk, prof, be->key_public(leaf), csk_cert, 41, &x,
+		                     &der, len, ku),
+		    SC_OK);
+	if (der == NULL) {
+		int n = i2d_X509(x, &der);
+
+		assert_true(n > 0);
+		*len = (size_t)n;
+	}
+	X509_free(x);
+	return der;
+}
+
 /*
  * Issue 17: issue_leaf_key hands the point the backend wrote into the new key's PKCS#8 to the
- * SPKI instead of encoding it again. The certificate must be issue_leaf's byte for byte (the TBS:
- * the ECDSA signature differs), its SPKI what i2d_PUBKEY writes, its key the leaf's, verifying
- * under the CSK; for P-256, P-384 and Ed25519 leaves (no point kept), shortcuts on and off.
+ * SPKI instead of encoding it again, and the DER-only leaf writes its subject Name directly.
+ * The certificate must be, byte for byte but its random serial (the ECDSA signature differs),
+ * the plain path's (shortcuts off: X509_set_pubkey, X509_NAME, i2d_X509) and issue_leaf's; its
+ * SPKI what i2d_PUBKEY writes, its key the leaf's, verifying under the CSK. P-256, P-384 and
+ * Ed25519 leaves; subjects with the device ID as CN, a user ID, and a 128-byte multibyte
+ * UTF-8 user ID (long-form DER lengths).
  */
 static void test_issue_leaf_key(void **state)
 {
 	static const enum sc_alg algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
+	char long_uid[129];
+	const char *uids[3] = { NULL, "alice", long_uid };
 	struct sc_test_world w;
 	struct sc_profile_params pp;
-	struct sc_profile *prof = NULL;
 	struct spd_key *csk;
 	X509 *csk_cert = NULL;
-	uint8_t *pder = NULL;
-	size_t pder_len = 0;
 
 	(void)state;
+	for (int i = 0; i < 64; i++)
+		memcpy(long_uid + 2 * i, "\xc3\xa9", 2); /* U+00E9, 128 bytes in all */
+	long_uid[128] = '\0';
 	assert_int_equal(sc_test_world_make(NULL, &w), SC_OK);
 	csk = make(SC_ALG_P256);
 	assert_int_equal(sc_test_world_device_ca(&w, be->key_public(csk), w.device_id, &csk_cert),
 	    SC_OK);
-	for (int fast = 1; fast >= 0; fast--) {
-		sc_fast_set(fast);
+	for (size_t u = 0; u < 3; u++) {
 		for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+			struct sc_profile *prof = NULL;
 			struct spd_key *leaf = make(algs[a]);
 			EVP_PKEY *pub = be->key_public(leaf);
-			X509 *xa = NULL, *xb = NULL, *back;
-			uint8_t *da = NULL, *db = NULL, *spki = NULL, *got = NULL;
-			const uint8_t *ta, *tb, *q;
-			size_t la = 0, lb = 0, tla, tlb;
-			unsigned kua = 0, kub = 0;
+			uint8_t *d[3], *pder = NULL, *spki = NULL, *got = NULL;
+			const uint8_t *t[3], *q;
+			size_t l[3], tl[3], pder_len = 0;
+			unsigned ku[3];
+			X509 *back;
 			int spki_len, got_len;
 
 			sc_test_profile_params(&w, &pp);
 			pp.generate_alg = algs[a];
+			pp.user_id = uids[u];
 			assert_int_equal(sc_test_profile_make(&w, &pp, &pder, &pder_len), SC_OK);
 			assert_int_equal(sc_profile_decode(pder, pder_len, &prof), SC_OK);
-			assert_int_equal(be->issue_leaf_key(csk, prof, leaf, csk_cert, 41, &xa, &da,
-			                     &la, &kua),
-			    SC_OK);
-			assert_int_equal(be->issue_leaf(csk, prof, pub, csk_cert, 41, &xb, &db, &lb,
-			                     &kub),
-			    SC_OK);
-			assert_non_null(da);
-			assert_non_null(db);
-			assert_int_equal(kua, kub);
-			ta = tbs_span(da, la, &tla);
-			tb = tbs_span(db, lb, &tlb);
-			assert_int_equal(tla, tlb);
-			/* Byte for byte but the serial (random): SEQ hdr, [0]{2}, INTEGER serial … */
-			assert_int_equal(ta[9], V_ASN1_INTEGER);
-			assert_int_equal(ta[10], tb[10]);
-			assert_true(11 + (size_t)ta[10] < tla);
-			assert_memory_equal(ta, tb, 11);
-			assert_memory_equal(ta + 11 + ta[10], tb + 11 + tb[10], tla - 11 - ta[10]);
-			q = da;
-			assert_non_null(back = d2i_X509(NULL, &q, (long)la));
-			assert_ptr_equal(q, da + la);
+			sc_fast_set(1);
+			d[0] = issue_one(csk, prof, leaf, csk_cert, 1, &l[0], &ku[0]);
+			d[1] = issue_one(csk, prof, leaf, csk_cert, 0, &l[1], &ku[1]);
+			sc_fast_set(0);
+			d[2] = issue_one(csk, prof, leaf, csk_cert, 1, &l[2], &ku[2]);
+			sc_fast_set(1);
+			for (int k = 0; k < 3; k++)
+				t[k] = tbs_span(d[k], l[k], &tl[k]);
+			for (int k = 1; k < 3; k++) {
+				/* SEQ hdr, [0]{2}, INTEGER serial (random), then the rest byte for byte */
+				assert_int_equal(ku[k], ku[0]);
+				assert_int_equal(tl[k], tl[0]);
+				assert_int_equal(t[k][9], V_ASN1_INTEGER);
+				assert_int_equal(t[k][10], t[0][10]);
+				assert_true(11 + (size_t)t[0][10] < tl[0]);
+				assert_memory_equal(t[k], t[0], 9);
+				assert_memory_equal(t[k] + 11 + t[k][10], t[0] + 11 + t[0][10],
+				    tl[0] - 11 - t[0][10]);
+			}
+			q = d[0];
+			assert_non_null(back = d2i_X509(NULL, &q, (long)l[0]));
+			assert_ptr_equal(q, d[0] + l[0]);
 			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), pub), 1);
 			assert_int_equal(X509_verify(back, be->key_public(csk)), 1);
 			assert_true((spki_len = i2d_PUBKEY(pub, &spki)) > 0);
@@ -445,15 +477,11 @@ static void test_issue_leaf_key(void **state)
 			OPENSSL_free(spki);
 			OPENSSL_free(got);
 			X509_free(back);
-			X509_free(xa);
-			X509_free(xb);
-			OPENSSL_free(da);
-			OPENSSL_free(db);
+			for (int k = 0; k < 3; k++)
+				OPENSSL_free(d[k]);
 			be->key_free(leaf);
 			sc_profile_free(prof);
-			prof = NULL;
 			OPENSSL_free(pder);
-			pder = NULL;
 		}
 	}
 	sc_fast_set(1);
