@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/core_names.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -409,7 +411,8 @@ static uint8_t *issue_one(const struct spd_key *csk, const struct sc_profile *pr
  * the plain path's (shortcuts off: X509_set_pubkey, X509_NAME, i2d_X509) and issue_leaf's; its
  * SPKI what i2d_PUBKEY writes, its key the leaf's, verifying under the CSK. P-256, P-384 and
  * Ed25519 leaves; subjects with the device ID as CN, a user ID, and a 128-byte multibyte
- * UTF-8 user ID (long-form DER lengths).
+ * UTF-8 user ID (long-form DER lengths); SHA-256 and SHA-384 leaves alternating under the same
+ * CSK (its signing context is kept and copied: the algorithm and signature follow the digest).
  */
 static void test_issue_leaf_key(void **state)
 {
@@ -429,7 +432,7 @@ static void test_issue_leaf_key(void **state)
 	csk = make(SC_ALG_P256);
 	assert_int_equal(sc_test_world_device_ca(&w, be->key_public(csk), w.device_id, &csk_cert),
 	    SC_OK);
-	for (size_t u = 0; u < 3; u++) {
+	for (size_t u = 0; u < 4; u++) {
 		for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
 			struct sc_profile *prof = NULL;
 			struct spd_key *leaf = make(algs[a]);
@@ -443,7 +446,11 @@ static void test_issue_leaf_key(void **state)
 
 			sc_test_profile_params(&w, &pp);
 			pp.generate_alg = algs[a];
-			pp.user_id = uids[u];
+			/* The fourth round: SHA-384 leaves, then (next alg) back to SHA-256 and so on,
+			 * so the CSK's kept signing context is remade for each change of digest. */
+			pp.user_id = uids[u % 3];
+			if (u == 3 && a != 1)
+				pp.cert_digest = SC_DIGEST_SHA384;
 			assert_int_equal(sc_test_profile_make(&w, &pp, &pder, &pder_len), SC_OK);
 			assert_int_equal(sc_profile_decode(pder, pder_len, &prof), SC_OK);
 			sc_fast_set(1);
@@ -465,11 +472,37 @@ static void test_issue_leaf_key(void **state)
 				assert_memory_equal(t[k] + 11 + t[k][10], t[0] + 11 + t[0][10],
 				    tl[0] - 11 - t[0][10]);
 			}
+			/* Two leaves signed from copies of the CSK's kept context: fresh nonces. */
+			{
+				const ASN1_BIT_STRING *sg[2];
+				const unsigned char *sp;
+				ECDSA_SIG *es[2];
+				X509 *xx[2];
+
+				for (int k = 0; k < 2; k++) {
+					q = d[k];
+					assert_non_null(xx[k] = d2i_X509(NULL, &q, (long)l[k]));
+					X509_get0_signature(&sg[k], NULL, xx[k]);
+					sp = ASN1_STRING_get0_data(sg[k]);
+					assert_non_null(es[k] = d2i_ECDSA_SIG(NULL, &sp,
+					                    ASN1_STRING_length(sg[k])));
+				}
+				assert_int_not_equal(BN_cmp(ECDSA_SIG_get0_r(es[0]),
+				                         ECDSA_SIG_get0_r(es[1])),
+				    0);
+				for (int k = 0; k < 2; k++) {
+					ECDSA_SIG_free(es[k]);
+					X509_free(xx[k]);
+				}
+			}
 			q = d[0];
 			assert_non_null(back = d2i_X509(NULL, &q, (long)l[0]));
 			assert_ptr_equal(q, d[0] + l[0]);
 			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), pub), 1);
 			assert_int_equal(X509_verify(back, be->key_public(csk)), 1);
+			assert_int_equal(X509_get_signature_nid(back),
+			    pp.cert_digest == SC_DIGEST_SHA384 ? NID_ecdsa_with_SHA384
+			                                       : NID_ecdsa_with_SHA256);
 			assert_true((spki_len = i2d_PUBKEY(pub, &spki)) > 0);
 			assert_true((got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(back), &got)) > 0);
 			assert_int_equal(got_len, spki_len);
