@@ -87,7 +87,8 @@ struct sc_leaf_issuer {
 	enum sc_device_ca_form form;    /* its name constraints' form for that device ID */
 	uint8_t *issuer, *aki;          /* the issuer Name's DER; the whole AKI Extension's DER */
 	size_t issuer_len, aki_len;
-	struct leaf_sign *sign; /* the CSK's signing context, made at the first leaf (leaf_sign_ctx) */
+	struct leaf_sign
+	    *sign; /* the CSK's signing context, made at the first leaf (leaf_sign_ctx) */
 };
 
 /*
@@ -946,7 +947,7 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 	uint8_t aid[128], serial[SERIAL_LEN], *parts[4] = { NULL, NULL, NULL, NULL };
 	uint8_t *tbs = NULL, *sig = NULL, *cert = NULL, *w, *q;
 	size_t plen[4], aid_len = 0, exts_len = 0, tbs_body, tbs_len, sig_len = 0, val_len, ext_seq,
-	                         body, bll;
+	                body, bll;
 	uint8_t bl[4];
 	const STACK_OF(X509_EXTENSION) *xs;
 	int spki_done = 0, i, n;

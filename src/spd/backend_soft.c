@@ -67,8 +67,8 @@ static sc_err soft_key_wrap(EVP_PKEY *pkey, enum sc_alg alg, struct spd_key **ou
 	k->pkey = pkey;
 	pkey = NULL;
 	k->alg = alg != SC_ALG_NONE ? alg : sc_alg_of_key(k->pkey);
-	if ((r = spd_leaf_key_der_point(k->pkey, &k->der, &k->der_len, k->point,
-	         sizeof(k->point), &k->point_len)) != SC_OK)
+	if ((r = spd_leaf_key_der_point(k->pkey, &k->der, &k->der_len, k->point, sizeof(k->point),
+	         &k->point_len)) != SC_OK)
 		goto out;
 	*out = k;
 	k = NULL;
@@ -547,8 +547,7 @@ static sc_err soft_counter_increment(const struct spd_backend *be, const char *d
 }
 
 /* Keep DIR/counter open if it has the two-slot form (its size; its slots were read at open). */
-static sc_err soft_counter_keep(const struct spd_backend *be, const char *dir, int dir_fd,
-    int *fd)
+static sc_err soft_counter_keep(const struct spd_backend *be, const char *dir, int dir_fd, int *fd)
 {
 	struct stat sb;
 	int k;
@@ -570,8 +569,8 @@ static sc_err soft_counter_keep(const struct spd_backend *be, const char *dir, i
  * From `from` to from + 1: the slot (from + 1) % 2 written in place and fsynced, each step behind
  * its fail point (counter-write, counter-fsync). Not kept (*fd -1): replaced, then kept.
  */
-static sc_err soft_counter_increment_kept(const struct spd_backend *be, const char *dir,
-    int dir_fd, int *fd, uint64_t from)
+static sc_err soft_counter_increment_kept(const struct spd_backend *be, const char *dir, int dir_fd,
+    int *fd, uint64_t from)
 {
 	enum spd_store_file f = SPD_STORE_FILE_COUNTER;
 	uint8_t slot[COUNTER_SLOT_LEN];

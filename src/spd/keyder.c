@@ -141,8 +141,8 @@ sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 	return spd_leaf_key_der_point(key, der, len, NULL, 0, NULL);
 }
 
-sc_err spd_leaf_key_der_point(EVP_PKEY *key, uint8_t **der, size_t *len, uint8_t *pt,
-    size_t pt_cap, size_t *pt_len)
+sc_err spd_leaf_key_der_point(EVP_PKEY *key, uint8_t **der, size_t *len, uint8_t *pt, size_t pt_cap,
+    size_t *pt_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	uint8_t point[SC_SP_MAX_EC_POINT], *buf = NULL, *p;

@@ -304,8 +304,8 @@ static void memo_clear(struct der_memo *m, size_t n)
  * spd_put_cert of x, through the memo when there is one (old: the previous commit's entries,
  * next: this one's, filled here; an entry moves from old to next, or is made).
  */
-static sc_err put_cert_memo(struct sc_buf *b, X509 *x, struct der_memo *old,
-    struct der_memo *next, size_t *n_next)
+static sc_err put_cert_memo(struct sc_buf *b, X509 *x, struct der_memo *old, struct der_memo *next,
+    size_t *n_next)
 {
 	struct der_memo *e;
 	size_t i;

@@ -250,8 +250,8 @@ static sc_err sweep_slots(struct sweep *w, const uint8_t *rolled)
 	         FAULTS_COUNTER_FILE_LEN - 1, SC_ERR_STORE_DAMAGED, "counter", NULL)) != SC_OK)
 		return r;
 	f[FAULTS_COUNTER_FILE_LEN] = 0;
-	return expect(w, "a two-slot counter one byte over", F_COUNTER, f, FAULTS_COUNTER_FILE_LEN + 1,
-	    SC_ERR_STORE_DAMAGED, "counter", NULL);
+	return expect(w, "a two-slot counter one byte over", F_COUNTER, f,
+	    FAULTS_COUNTER_FILE_LEN + 1, SC_ERR_STORE_DAMAGED, "counter", NULL);
 }
 
 /*

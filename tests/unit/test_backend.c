@@ -504,7 +504,8 @@ static void test_issue_leaf_key(void **state)
 			    pp.cert_digest == SC_DIGEST_SHA384 ? NID_ecdsa_with_SHA384
 			                                       : NID_ecdsa_with_SHA256);
 			assert_true((spki_len = i2d_PUBKEY(pub, &spki)) > 0);
-			assert_true((got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(back), &got)) > 0);
+			assert_true(
+			    (got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(back), &got)) > 0);
 			assert_int_equal(got_len, spki_len);
 			assert_memory_equal(got, spki, (size_t)spki_len);
 			OPENSSL_free(spki);

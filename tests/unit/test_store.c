@@ -630,8 +630,7 @@ static void test_cert_memo(void **state)
 			X509_free(st->kek_cert);
 			st->kek_cert = x;
 			break;
-		default: /* unchanged: written from the memo */
-			break;
+		default: /* unchanged: written from the memo */ break;
 		}
 		assert_int_equal(spd_store_commit(s, st), SC_OK);
 		spd_store_close(s);
