@@ -87,6 +87,22 @@ struct sc_leaf_issuer {
 	enum sc_device_ca_form form;    /* its name constraints' form for that device ID */
 	uint8_t *issuer, *aki;          /* the issuer Name's DER; the whole AKI Extension's DER */
 	size_t issuer_len, aki_len;
+	struct leaf_sign
+	    *sign; /* the CSK's signing context, made at the first leaf (leaf_sign_ctx) */
+};
+
+/*
+ * The CSK's DigestSign context for one digest, initialised once and copied for every leaf
+ * (EVP_MD_CTX_copy_ex duplicates the provider's signature context: each copy signs with a fresh
+ * nonce) instead of EVP_DigestSignInit per leaf (issue 17: ~27 k instructions), and the
+ * signature AlgorithmIdentifier it states. Filled through a const sc_leaf_issuer (the pointer
+ * is const, this is not): like the rest of the SP's per-CSK cache, for one thread at a time.
+ */
+struct leaf_sign {
+	EVP_MD_CTX *tmpl; /* NULL until the first leaf */
+	const EVP_MD *md;
+	uint8_t aid[128];
+	size_t aid_len;
 };
 
 static sc_err check_name(const char *s, size_t max, const char *field)
@@ -763,6 +779,155 @@ static size_t der_head(uint8_t *p, uint8_t tag, size_t n)
 	} while (0)
 
 /*
+ * mctx (new) ready to sign a leaf under li's CSK with md, and the AlgorithmIdentifier it states
+ * in aid (128 bytes). A CSK with a digest (ECDSA, RSA): a copy of li's kept context, made at its
+ * first leaf or when md changes; without one (Ed25519) or without li's cache: initialised here.
+ */
+static sc_err leaf_sign_ctx(const struct sc_leaf_issuer *li, const EVP_MD *md, EVP_MD_CTX *mctx,
+    uint8_t aid[128], size_t *aid_len)
+{
+	struct leaf_sign *ls = md != NULL ? li->sign : NULL;
+	EVP_MD_CTX *t = mctx;
+	EVP_PKEY_CTX *pctx = NULL;
+	OSSL_PARAM params[2];
+	size_t n;
+
+	if (ls != NULL && ls->tmpl != NULL && ls->md == md) {
+		if (!EVP_MD_CTX_copy_ex(mctx, ls->tmpl))
+			return sc_fail_ossl(SC_ERR_INTERNAL, "certificate signing context");
+		memcpy(aid, ls->aid, ls->aid_len);
+		*aid_len = ls->aid_len;
+		return SC_OK;
+	}
+	if (ls != NULL && (t = EVP_MD_CTX_new()) == NULL)
+		return sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
+	if (EVP_DigestSignInit(t, &pctx, md, NULL, li->csk) != 1) {
+		if (t != mctx)
+			EVP_MD_CTX_free(t);
+		return sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit (certificate)");
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid, 128);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_CTX_get_params(pctx, params) <= 0 || (n = params[0].return_size) == 0 ||
+	    n > 128) {
+		if (t != mctx)
+			EVP_MD_CTX_free(t);
+		return sc_fail_ossl(SC_ERR_INTERNAL, "certificate signature algorithm");
+	}
+	*aid_len = n;
+	if (t == mctx)
+		return SC_OK;
+	/* Kept for the next leaves; this one signs with a copy, as they will. */
+	EVP_MD_CTX_free(ls->tmpl);
+	ls->tmpl = t;
+	ls->md = md;
+	memcpy(ls->aid, aid, n);
+	ls->aid_len = n;
+	if (!EVP_MD_CTX_copy_ex(mctx, ls->tmpl))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "certificate signing context");
+	return SC_OK;
+}
+
+/* A DER header's length: tag, length octets. */
+static size_t der_head_len(size_t n)
+{
+	uint8_t b[4];
+
+	return 1 + der_len_put(b, n);
+}
+
+/*
+ * The subject Name's DER as fill_name makes it and i2d_X509_NAME encodes it (issue 17: that
+ * encoding, with the X509_NAME's canonical form it also computes, and the three entries cost
+ * the SP ~70 k instructions per leaf): one RDN per attribute, serialNumber as a PrintableString,
+ * O and CN as UTF8String, with fill_name's checks and errors. *out: OPENSSL_free.
+ */
+static sc_err subject_der(const struct cert_spec *s, uint8_t **out, size_t *out_len)
+{
+	static const uint8_t oid_sn[] = { 0x06, 0x03, 0x55, 0x04, 0x05 };
+	static const uint8_t oid_o[] = { 0x06, 0x03, 0x55, 0x04, 0x0a };
+	static const uint8_t oid_cn[] = { 0x06, 0x03, 0x55, 0x04, 0x03 };
+	struct {
+		const uint8_t *oid;
+		uint8_t tag;
+		const uint8_t *v;
+		size_t n;
+	} at[3];
+	const char *utf8[2] = { s->org, s->cn }, *what[2] = { "subject O", "subject CN" };
+	const uint8_t *oids[2] = { oid_o, oid_cn };
+	ASN1_STRING *str[2] = { NULL, NULL };
+	size_t k = 0, i, body = 0, atv, rdn;
+	uint8_t *w;
+	sc_err r = SC_ERR_INTERNAL;
+
+	*out = NULL;
+	*out_len = 0;
+	if (s->dev_id != NULL) {
+		if (!sc_device_id_valid(s->dev_id))
+			return sc_fail(SC_ERR_USAGE,
+			    "device ID must be 1..%d PrintableString characters", SC_DEVICE_ID_MAX);
+		at[k].oid = oid_sn;
+		at[k].tag = V_ASN1_PRINTABLESTRING;
+		at[k].v = (const uint8_t *)s->dev_id;
+		at[k++].n = strlen(s->dev_id);
+	}
+	for (i = 0; i < 2; i++) {
+		size_t n;
+
+		if (utf8[i] == NULL)
+			continue;
+		/* name_add_utf8's check: valid UTF-8, 1 byte or more. */
+		if ((n = strlen(utf8[i])) > INT_MAX) {
+			r = sc_fail(SC_ERR_USAGE, "%s is too long", what[i]);
+			goto out;
+		}
+		if (ASN1_mbstring_ncopy(&str[i], (const unsigned char *)utf8[i], (int)n,
+		        MBSTRING_UTF8, B_ASN1_UTF8STRING, 1, 0) < 0) {
+			ERR_clear_error();
+			r = sc_fail(SC_ERR_USAGE, "%s is not valid UTF-8", what[i]);
+			goto out;
+		}
+		at[k].oid = oids[i];
+		at[k].tag = V_ASN1_UTF8STRING;
+		at[k].v = ASN1_STRING_get0_data(str[i]);
+		at[k++].n = (size_t)ASN1_STRING_length(str[i]);
+	}
+	for (i = 0; i < k; i++) {
+		if (at[i].n >= 0x10000) {
+			r = sc_fail(SC_ERR_OVERSIZE, "subject: an attribute of %zu bytes", at[i].n);
+			goto out;
+		}
+		atv = sizeof(oid_sn) + der_head_len(at[i].n) + at[i].n;
+		rdn = der_head_len(atv) + atv;
+		body += der_head_len(rdn) + rdn;
+	}
+	*out_len = der_head_len(body) + body;
+	if ((*out = OPENSSL_malloc(*out_len)) == NULL) {
+		*out_len = 0;
+		r = sc_fail(SC_ERR_NOMEM, "subject");
+		goto out;
+	}
+	w = *out;
+	w += der_head(w, 0x30, body);
+	for (i = 0; i < k; i++) {
+		atv = sizeof(oid_sn) + der_head_len(at[i].n) + at[i].n;
+		rdn = der_head_len(atv) + atv;
+		w += der_head(w, 0x31, rdn);
+		w += der_head(w, 0x30, atv);
+		memcpy(w, at[i].oid, sizeof(oid_sn));
+		w += sizeof(oid_sn);
+		w += der_head(w, at[i].tag, at[i].n);
+		memcpy(w, at[i].v, at[i].n);
+		w += at[i].n;
+	}
+	r = SC_OK;
+out:
+	ASN1_STRING_free(str[0]);
+	ASN1_STRING_free(str[1]);
+	return r;
+}
+
+/*
  * The SP's leaf as DER alone (issue 17): build_cert's certificate byte for byte, but only the
  * per-certificate parts go through OpenSSL objects (the subject, the SPKI, the extensions up to
  * the subjectKeyIdentifier, in a scratch X509 that is never signed or encoded whole); the
@@ -779,12 +944,10 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 	X509 *x = NULL;
 	ASN1_TIME *nb = NULL, *na = NULL;
 	EVP_MD_CTX *mctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	OSSL_PARAM params[2];
 	uint8_t aid[128], serial[SERIAL_LEN], *parts[4] = { NULL, NULL, NULL, NULL };
 	uint8_t *tbs = NULL, *sig = NULL, *cert = NULL, *w, *q;
-	size_t plen[4], aid_len, exts_len = 0, tbs_body, tbs_len, sig_len = 0, val_len, ext_seq,
-	                         body, bll;
+	size_t plen[4], aid_len = 0, exts_len = 0, tbs_body, tbs_len, sig_len = 0, val_len, ext_seq,
+	                body, bll;
 	uint8_t bl[4];
 	const STACK_OF(X509_EXTENSION) *xs;
 	int spki_done = 0, i, n;
@@ -801,7 +964,8 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
 		goto out;
 	}
-	if ((r = fill_name(s, X509_get_subject_name(x))) != SC_OK ||
+	/* The subject as DER directly (subject_der), not into x: x is never encoded whole. */
+	if ((r = subject_der(s, &parts[2], &plen[2])) != SC_OK ||
 	    (r = sc_fast_spki_set(x, s->pub, &spki_done)) != SC_OK)
 		goto out;
 	if (!spki_done && !X509_set_pubkey(x, s->pub)) {
@@ -825,23 +989,11 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 		r = sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
 		goto out;
 	}
-	if (EVP_DigestSignInit(mctx, &pctx, sc_sign_md(li->csk, s->digest), NULL, li->csk) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit (certificate)");
+	if ((r = leaf_sign_ctx(li, sc_sign_md(li->csk, s->digest), mctx, aid, &aid_len)) != SC_OK)
 		goto out;
-	}
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid,
-	    sizeof(aid));
-	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_PKEY_CTX_get_params(pctx, params) <= 0 || (aid_len = params[0].return_size) == 0 ||
-	    aid_len > sizeof(aid)) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "certificate signature algorithm");
-		goto out;
-	}
 	/* The per-certificate encodings: notBefore, notAfter, subject, SPKI. */
 	I2D_OR_FAIL(i2d_ASN1_TIME(nb, &parts[0]), parts[0], plen[0], "validity");
 	I2D_OR_FAIL(i2d_ASN1_TIME(na, &parts[1]), parts[1], plen[1], "validity");
-	I2D_OR_FAIL(i2d_X509_NAME(X509_get_subject_name(x), &parts[2]), parts[2], plen[2],
-	    "subject");
 	I2D_OR_FAIL(i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &parts[3]), parts[3], plen[3],
 	    "subjectPublicKeyInfo");
 	/* The extensions: x's (basicConstraints … subjectKeyIdentifier), the AKI, the extra. */
@@ -1529,7 +1681,8 @@ sc_err sc_leaf_issuer_new(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer *
 		r = sc_fail(SC_ERR_USAGE, "issuer key does not match the issuer certificate");
 		goto out;
 	}
-	if ((li = OPENSSL_zalloc(sizeof(*li))) == NULL) {
+	if ((li = OPENSSL_zalloc(sizeof(*li))) == NULL ||
+	    (li->sign = OPENSSL_zalloc(sizeof(*li->sign))) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "leaf issuer");
 		goto out;
 	}
@@ -1576,6 +1729,9 @@ void sc_leaf_issuer_free(struct sc_leaf_issuer *li)
 	EVP_PKEY_free(li->csk);
 	OPENSSL_free(li->issuer);
 	OPENSSL_free(li->aki);
+	if (li->sign != NULL)
+		EVP_MD_CTX_free(li->sign->tmpl);
+	OPENSSL_free(li->sign);
 	OPENSSL_free(li);
 }
 

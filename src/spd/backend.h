@@ -97,6 +97,14 @@ struct spd_backend {
 	    EVP_PKEY *leaf_pub, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
 	    size_t *der_len, unsigned *ku) SC_MUST_USE;
 	/*
+	 * Optional (NULL: issue_leaf with key_public(leaf)): the same for a leaf key this backend
+	 * holds, so it can use what it already knows of the key (soft: the public point it wrote
+	 * into the key's PKCS#8 is not encoded again for the SPKI; issue 17). Same bytes.
+	 */
+	sc_err (*issue_leaf_key)(const struct spd_key *csk, const struct sc_profile *p,
+	    const struct spd_key *leaf, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
+	    size_t *der_len, unsigned *ku) SC_MUST_USE;
+	/*
 	 * Embodiment 2: open p's supplied key (CMS, tbsProfile.key.supplied.encryptedKey) with the
 	 * KEK kek (kek_cert its certificate) and take the key in as a new key of this backend, as
 	 * sc_profile_unwrap_key checks it (same errors: SC_ERR_KEY_DECRYPT, SC_ERR_KEY_MISMATCH,
@@ -151,11 +159,18 @@ struct spd_backend {
 	sc_err (*counter_increment)(const struct spd_backend *be, const char *dir,
 	    uint64_t from) SC_MUST_USE;
 	/*
-	 * Optional (NULL: counter_increment is used): the same, with dir_fd the store's folder,
-	 * open for the daemon's life, so a counter kept in a file there is replaced through it.
+	 * Optional, both or neither (NULL: counter_increment is used): a counter the store keeps
+	 * open from its open to its close, dir_fd being the store's folder (open for the same time).
+	 * counter_keep opens it into *fd when its form allows an increment in place (soft: the
+	 * two-slot file), else leaves *fd at -1 (soft: an 8-byte counter from an older version).
+	 * counter_increment_kept moves it from `from` to from + 1: in place through *fd, or, *fd
+	 * being -1, by replacing it (in the in-place form) and then keeping it. A failed increment
+	 * leaves *fd as it was or -1; the caller closes a kept *fd.
 	 */
-	sc_err (*counter_increment_at)(const struct spd_backend *be, const char *dir, int dir_fd,
-	    uint64_t from) SC_MUST_USE;
+	sc_err (*counter_keep)(const struct spd_backend *be, const char *dir, int dir_fd,
+	    int *fd) SC_MUST_USE;
+	sc_err (*counter_increment_kept)(const struct spd_backend *be, const char *dir, int dir_fd,
+	    int *fd, uint64_t from) SC_MUST_USE;
 };
 
 /* Today's behaviour: PKCS#8 in the secure heap, DIR/root.key, DIR/counter (backend_soft.c). */

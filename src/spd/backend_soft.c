@@ -5,6 +5,9 @@
  * sealing secret is DIR/root.key and the monotonic counter DIR/counter (store.h's file formats).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +34,9 @@ struct spd_key {
 	size_t der_len;
 	/* A CSK's leaf constants (fast/spki.h), made at its first ISSUE; NULL for other keys. */
 	struct sc_leaf_issuer *li;
+	/* The uncompressed point written into der (EC keys made here), for the SPKI; len 0: none. */
+	uint8_t point[SC_SP_MAX_EC_POINT];
+	size_t point_len;
 };
 
 /* ---- keys ---- */
@@ -61,7 +67,8 @@ static sc_err soft_key_wrap(EVP_PKEY *pkey, enum sc_alg alg, struct spd_key **ou
 	k->pkey = pkey;
 	pkey = NULL;
 	k->alg = alg != SC_ALG_NONE ? alg : sc_alg_of_key(k->pkey);
-	if ((r = spd_leaf_key_der(k->pkey, &k->der, &k->der_len)) != SC_OK)
+	if ((r = spd_leaf_key_der_point(k->pkey, &k->der, &k->der_len, k->point, sizeof(k->point),
+	         &k->point_len)) != SC_OK)
 		goto out;
 	*out = k;
 	k = NULL;
@@ -198,6 +205,20 @@ static sc_err soft_issue_leaf(const struct spd_key *csk, const struct sc_profile
 	 * cached issuer name and AKI, and its SPKI skips OpenSSL 3.0's encoder (fast/spki.h).
 	 */
 	return sc_fast_issue_leaf_der(p, leaf_pub, k->li, serial, der, der_len, ku);
+}
+
+/* soft_issue_leaf with the leaf's point from its PKCS#8 handed to the SPKI (fast/spki.h). */
+static sc_err soft_issue_leaf_key(const struct spd_key *csk, const struct sc_profile *p,
+    const struct spd_key *leaf, X509 *csk_cert, uint64_t serial, X509 **cert, uint8_t **der,
+    size_t *der_len, unsigned *ku)
+{
+	sc_err r;
+
+	if (leaf->point_len > 0)
+		sc_fast_spki_known_set(leaf->pkey, leaf->point, leaf->point_len);
+	r = soft_issue_leaf(csk, p, leaf->pkey, csk_cert, serial, cert, der, der_len, ku);
+	sc_fast_spki_known_clear();
+	return r;
 }
 
 static sc_err soft_unwrap_supplied(const struct spd_backend *be, const struct spd_key *kek,
@@ -418,8 +439,76 @@ static sc_err soft_secret_unseal(const struct spd_backend *be, const char *dir,
 }
 
 /*
- * Durably, in one write, behind the counter-* fail points (store.h); through dir_fd (the
- * store's open folder) when it is not -1.
+ * DIR/counter, two forms (store.h). The old one: 8 bytes, big-endian u64, replaced whole on
+ * every increment. The current one: two 16-byte slots, slot 0 at offset 0 and slot 1 at
+ * COUNTER_SLOT_STRIDE (each in a 4 KiB block of its own, so a torn write of one cannot touch
+ * the other), zeros between; a slot is value (u64 BE) | the first 8 bytes of SHA-256(
+ * COUNTER_SLOT_DOMAIN | value), and value v lives in slot v % 2. The counter is the larger
+ * valid slot; two valid slots differ by exactly 1. An increment from c writes c + 1 over slot
+ * (c + 1) % 2, which held c - 1, in place, and fsyncs: the slot holding c is never touched, so
+ * a write that a power cut tears leaves c readable (the store then reads c + 1 and open rolls
+ * the counter forward: the same window as a replace interrupted before its rename).
+ */
+#define COUNTER_SLOT_LEN 16
+#define COUNTER_SLOT_STRIDE 4096
+#define COUNTER_FILE_LEN (COUNTER_SLOT_STRIDE + COUNTER_SLOT_LEN)
+#define COUNTER_SLOT_DOMAIN "selfcert-spd counter slot"
+
+static sc_err counter_slot(uint64_t v, uint8_t slot[COUNTER_SLOT_LEN])
+{
+	uint8_t in[sizeof(COUNTER_SLOT_DOMAIN) - 1 + 8], md[EVP_MAX_MD_SIZE];
+
+	memcpy(in, COUNTER_SLOT_DOMAIN, sizeof(COUNTER_SLOT_DOMAIN) - 1);
+	spd_be64_put(in + sizeof(COUNTER_SLOT_DOMAIN) - 1, v);
+	if (!EVP_Digest(in, sizeof(in), md, NULL, EVP_sha256(), NULL))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "SHA-256");
+	spd_be64_put(slot, v);
+	memcpy(slot + 8, md, 8);
+	return SC_OK;
+}
+
+/* Slot i of a two-slot counter file: 1 and *v if it is valid. */
+static int counter_slot_valid(const uint8_t *file, unsigned i, uint64_t *v)
+{
+	const uint8_t *p = file + (size_t)i * COUNTER_SLOT_STRIDE;
+	uint8_t want[COUNTER_SLOT_LEN];
+
+	*v = spd_be64_get(p);
+	if ((*v & 1) != i || counter_slot(*v, want) != SC_OK)
+		return 0;
+	return CRYPTO_memcmp(want, p, COUNTER_SLOT_LEN) == 0;
+}
+
+/* The value of a counter file's bytes, either form; SC_ERR_STORE_DAMAGED names path. */
+static sc_err counter_parse(const char *path, const uint8_t *data, size_t len, uint64_t *v)
+{
+	uint64_t a = 0, b = 0;
+	int va, vb;
+
+	*v = 0;
+	if (len == COUNTER_LEN) {
+		*v = spd_be64_get(data);
+		return SC_OK;
+	}
+	if (len != COUNTER_FILE_LEN)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: %zu bytes, expected %d or %d", path, len,
+		    COUNTER_LEN, COUNTER_FILE_LEN);
+	va = counter_slot_valid(data, 0, &a);
+	vb = counter_slot_valid(data, 1, &b);
+	if (!va && !vb)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: neither counter slot is valid", path);
+	if (va && vb && (a > b ? a - b : b - a) != 1)
+		return sc_fail(SC_ERR_STORE_DAMAGED,
+		    "%s: the counter slots hold %llu and %llu, not neighbours", path,
+		    (unsigned long long)a, (unsigned long long)b);
+	*v = !vb || (va && a > b) ? a : b;
+	return SC_OK;
+}
+
+/*
+ * Durably replace DIR/counter with value v in the two-slot form (v - 1 in the other slot when
+ * v > 0), behind the counter-* fail points (store.h); through dir_fd (the store's open folder)
+ * when it is not -1.
  */
 static sc_err write_counter(const char *dir, int dir_fd, uint64_t v)
 {
@@ -430,12 +519,15 @@ static sc_err write_counter(const char *dir, int dir_fd, uint64_t v)
 		.use_dir_fd = dir_fd >= 0,
 		.dir_fd = dir_fd };
 	char path[PATH_MAX];
-	uint8_t c[COUNTER_LEN];
+	uint8_t c[COUNTER_FILE_LEN];
 	sc_err r;
 
 	if ((r = sc_file_join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
-	spd_be64_put(c, v);
+	memset(c, 0, sizeof(c));
+	if ((r = counter_slot(v, c + (v & 1) * COUNTER_SLOT_STRIDE)) != SC_OK ||
+	    (v > 0 && (r = counter_slot(v - 1, c + ((v - 1) & 1) * COUNTER_SLOT_STRIDE)) != SC_OK))
+		return r;
 	return sc_file_replace(path, c, sizeof(c), &o);
 }
 
@@ -454,40 +546,84 @@ static sc_err soft_counter_increment(const struct spd_backend *be, const char *d
 	return write_counter(dir, -1, from + 1);
 }
 
-static sc_err soft_counter_increment_at(const struct spd_backend *be, const char *dir, int dir_fd,
-    uint64_t from)
+/* Keep DIR/counter open if it has the two-slot form (its size; its slots were read at open). */
+static sc_err soft_counter_keep(const struct spd_backend *be, const char *dir, int dir_fd, int *fd)
 {
+	struct stat sb;
+	int k;
+
 	(void)be;
+	(void)dir;
+	*fd = -1;
+	if ((k = openat(dir_fd, "counter", O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return SC_OK; /* not kept: the next increment replaces it */
+	if (fstat(k, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size != COUNTER_FILE_LEN) {
+		close(k);
+		return SC_OK;
+	}
+	*fd = k;
+	return SC_OK;
+}
+
+/*
+ * From `from` to from + 1: the slot (from + 1) % 2 written in place and fsynced, each step behind
+ * its fail point (counter-write, counter-fsync). Not kept (*fd -1): replaced, then kept.
+ */
+static sc_err soft_counter_increment_kept(const struct spd_backend *be, const char *dir, int dir_fd,
+    int *fd, uint64_t from)
+{
+	enum spd_store_file f = SPD_STORE_FILE_COUNTER;
+	uint8_t slot[COUNTER_SLOT_LEN];
+	uint64_t v;
+	ssize_t n;
+	sc_err r;
+
 	if (from == UINT64_MAX)
 		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
-	return write_counter(dir, dir_fd, from + 1);
+	v = from + 1;
+	if (*fd < 0) {
+		if ((r = write_counter(dir, dir_fd, v)) != SC_OK)
+			return r;
+		return soft_counter_keep(be, dir, dir_fd, fd);
+	}
+	if ((r = counter_slot(v, slot)) != SC_OK)
+		return r;
+	if ((r = spd_store_step(&f, SC_FILE_STEP_WRITE)) != SC_OK)
+		return r;
+	/* lseek and write, not pwrite: the calls the sandbox already allows (sandbox.c). */
+	if (lseek(*fd, (off_t)((v & 1) * COUNTER_SLOT_STRIDE), SEEK_SET) < 0)
+		return sc_fail(SC_ERR_IO, "%s/counter: seek: %s", dir, strerror(errno));
+	n = write(*fd, slot, sizeof(slot));
+	if (n != (ssize_t)sizeof(slot))
+		return sc_fail(SC_ERR_IO, "%s/counter: write: %s", dir,
+		    n < 0 ? strerror(errno) : "short write");
+	if ((r = spd_store_step(&f, SC_FILE_STEP_FSYNC)) != SC_OK)
+		return r;
+	if (fsync(*fd) != 0)
+		return sc_fail(SC_ERR_IO, "%s/counter: fsync: %s", dir, strerror(errno));
+	return SC_OK;
 }
 
 static sc_err soft_counter_read(const struct spd_backend *be, const char *dir, uint64_t *v)
 {
 	char path[PATH_MAX];
 	uint8_t *data = NULL;
-	size_t len = 0, i;
+	size_t len = 0;
 	sc_err r;
 
 	(void)be;
 	*v = 0;
 	if ((r = sc_file_join(path, sizeof(path), dir, "counter")) != SC_OK)
 		return r;
-	r = sc_file_read_ex(path, 64, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data, &len);
+	r = sc_file_read_ex(path, COUNTER_FILE_LEN, SC_FILE_NOFOLLOW | SC_FILE_MISSING, &data,
+	    &len);
 	if (r == SC_ERR_NOT_FOUND)
 		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: the monotonic counter is missing", path);
 	if (r != SC_OK)
 		return r == SC_ERR_OVERSIZE
 		    ? sc_fail(SC_ERR_STORE_DAMAGED, "%s: not a counter", path)
 		    : r;
-	if (len != COUNTER_LEN) {
-		r = sc_fail(SC_ERR_STORE_DAMAGED, "%s: %zu bytes, expected %d", path, len,
-		    COUNTER_LEN);
-	} else {
-		for (i = 0; i < COUNTER_LEN; i++)
-			*v = (*v << 8) | data[i];
-	}
+	r = counter_parse(path, data, len, v);
 	OPENSSL_free(data);
 	return r;
 }
@@ -501,6 +637,7 @@ const struct spd_backend spd_backend_soft = {
 	.key_public = soft_key_pkey,
 	.key_free = soft_key_free,
 	.issue_leaf = soft_issue_leaf,
+	.issue_leaf_key = soft_issue_leaf_key,
 	.unwrap_supplied = soft_unwrap_supplied,
 	.csr = soft_csr,
 	.sign = soft_sign,
@@ -511,5 +648,6 @@ const struct spd_backend spd_backend_soft = {
 	.counter_create = soft_counter_create,
 	.counter_read = soft_counter_read,
 	.counter_increment = soft_counter_increment,
-	.counter_increment_at = soft_counter_increment_at,
+	.counter_keep = soft_counter_keep,
+	.counter_increment_kept = soft_counter_increment_kept,
 };

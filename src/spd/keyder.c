@@ -138,6 +138,12 @@ static void der_bytes(uint8_t **p, uint8_t tag, const uint8_t *v, size_t n)
  */
 sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 {
+	return spd_leaf_key_der_point(key, der, len, NULL, 0, NULL);
+}
+
+sc_err spd_leaf_key_der_point(EVP_PKEY *key, uint8_t **der, size_t *len, uint8_t *pt, size_t pt_cap,
+    size_t *pt_len)
+{
 	sc_err r = SC_ERR_INTERNAL;
 	uint8_t point[SC_SP_MAX_EC_POINT], *buf = NULL, *p;
 	const ASN1_OBJECT *alg_oid, *curve_oid = NULL;
@@ -149,6 +155,8 @@ sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 
 	*der = NULL;
 	*len = 0;
+	if (pt_len != NULL)
+		*pt_len = 0;
 	if (!sc_fast_enabled())
 		return spd_key_der(key, der, len);
 	if (!ed) {
@@ -236,6 +244,10 @@ sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 	*der = buf;
 	*len = total;
 	buf = NULL;
+	if (!ed && pt != NULL && pt_len != NULL && point_len <= pt_cap) {
+		memcpy(pt, point, point_len);
+		*pt_len = point_len;
+	}
 	r = SC_OK;
 out:
 	if (buf != NULL)

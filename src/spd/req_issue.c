@@ -392,9 +392,12 @@ static sc_err issue_make(struct spd *spd, struct issue *is)
 	if (r != SC_OK)
 		return r;
 	s->alg = be->key_alg(s->key);
-	if ((r = be->issue_leaf(st->csk, is->p, be->key_public(s->key), st->csk_cert,
-	         st->issuance_counter + 1, &s->cert, &s->cert_der, &s->cert_der_len, &s->ku)) !=
-	    SC_OK)
+	r = be->issue_leaf_key != NULL
+	    ? be->issue_leaf_key(st->csk, is->p, s->key, st->csk_cert, st->issuance_counter + 1,
+	          &s->cert, &s->cert_der, &s->cert_der_len, &s->ku)
+	    : be->issue_leaf(st->csk, is->p, be->key_public(s->key), st->csk_cert,
+	          st->issuance_counter + 1, &s->cert, &s->cert_der, &s->cert_der_len, &s->ku);
+	if (r != SC_OK)
 		return r;
 	if (s->cert_der == NULL &&
 	    (r = sc_cert_to_der(s->cert, &s->cert_der, &s->cert_der_len)) != SC_OK)

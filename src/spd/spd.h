@@ -188,6 +188,13 @@ void spd_signer_cache_stats(const struct spd *spd, struct sc_signer_cache_stats 
  */
 sc_err spd_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
 sc_err spd_leaf_key_der(EVP_PKEY *key, uint8_t **der, size_t *len) SC_MUST_USE;
+/*
+ * The same, and the uncompressed public point it wrote into the PKCS#8 copied to pt (pt_cap
+ * bytes) with *pt_len its length; *pt_len 0 when no point was written directly (Ed25519, RSA,
+ * the plain path) or it does not fit. For fast/spki.h's sc_fast_spki_known_set.
+ */
+sc_err spd_leaf_key_der_point(EVP_PKEY *key, uint8_t **der, size_t *len, uint8_t *pt, size_t pt_cap,
+    size_t *pt_len) SC_MUST_USE;
 void spd_key_der_free(uint8_t *der, size_t len);
 sc_err spd_key_from_der(const uint8_t *der, size_t len, enum sc_alg alg, EVP_PKEY **out,
     const char *what) SC_MUST_USE;

@@ -39,6 +39,20 @@
  */
 #define WRITE_CHUNK (64u << 10)
 
+/*
+ * The DER of a certificate the state holds as an X509 (the CSK's, the KEK's, the anchors'),
+ * remembered from one commit to the next so the store does not encode them again on every
+ * commit (issue 17). Keyed by the object, which the memo holds a reference to, so a freed and
+ * reused pointer can never match; the SP never changes an installed certificate, it replaces
+ * the object. Each serialization keeps only the entries it used.
+ */
+#define DER_MEMO_N (2 + SC_SP_MAX_ANCHORS)
+struct der_memo {
+	X509 *x;
+	uint8_t *der;
+	size_t len;
+};
+
 struct spd_store {
 	char dir[PATH_MAX];
 	char store_path[PATH_MAX];
@@ -47,6 +61,8 @@ struct spd_store {
 	uint8_t *key;                 /* 32 bytes, secure heap */
 	uint64_t counter;             /* the counter file's value == the store's header counter */
 	int dir_fd; /* the folder, open from open to close: every commit replaces files through it */
+	int counter_fd; /* the counter, kept by the backend for in-place increments, or -1 */
+	struct der_memo memo[DER_MEMO_N]; /* the last commit's certificate encodings */
 };
 
 /* ---- fail points (SC_FAILPOINTS builds only) ---- */
@@ -273,10 +289,56 @@ static void put_key(struct sc_buf *b, const struct spd_backend *be, enum sc_alg 
 	sc_buf_put_string(b, blob, len);
 }
 
-sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
+static void memo_clear(struct der_memo *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		X509_free(m[i].x);
+		OPENSSL_free(m[i].der);
+	}
+	memset(m, 0, n * sizeof(*m));
+}
+
+/*
+ * spd_put_cert of x, through the memo when there is one (old: the previous commit's entries,
+ * next: this one's, filled here; an entry moves from old to next, or is made).
+ */
+static sc_err put_cert_memo(struct sc_buf *b, X509 *x, struct der_memo *old, struct der_memo *next,
+    size_t *n_next)
+{
+	struct der_memo *e;
+	size_t i;
+	sc_err r;
+
+	if (old == NULL || x == NULL || *n_next >= DER_MEMO_N)
+		return spd_put_cert(b, x, NULL, 0);
+	e = &next[*n_next];
+	for (i = 0; i < DER_MEMO_N; i++)
+		if (old[i].x == x) {
+			*e = old[i];
+			memset(&old[i], 0, sizeof(old[i]));
+			break;
+		}
+	if (e->x == NULL) {
+		if ((r = sc_cert_to_der(x, &e->der, &e->len)) != SC_OK)
+			return r;
+		if (X509_up_ref(x) != 1) {
+			OPENSSL_free(e->der);
+			memset(e, 0, sizeof(*e));
+			return sc_fail_ossl(SC_ERR_INTERNAL, "X509_up_ref");
+		}
+		e->x = x;
+	}
+	(*n_next)++;
+	return spd_put_cert(b, NULL, e->der, e->len);
+}
+
+static sc_err serialize(const struct spd_state *st, struct sc_buf *out, struct der_memo *memo)
 {
 	sc_err r = SC_ERR_INTERNAL;
-	size_t i;
+	struct der_memo next[DER_MEMO_N];
+	size_t i, n_next = 0;
 
 	sc_buf_init_writer(out, SPD_STORE_MAX - SPD_STORE_HDR_LEN - SPD_STORE_TAG_LEN, 1);
 	sc_buf_put_u8(out, (uint8_t)st->state);
@@ -286,13 +348,14 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 	sc_buf_put_u64(out, st->issuance_counter);
 	put_key(out, st->be, st->csk_alg, st->csk);
 	put_key(out, st->be, st->kek_alg, st->kek);
-	if ((r = spd_put_cert(out, st->csk_cert, NULL, 0)) != SC_OK ||
-	    (r = spd_put_cert(out, st->kek_cert, NULL, 0)) != SC_OK)
+	memset(next, 0, sizeof(next));
+	if ((r = put_cert_memo(out, st->csk_cert, memo, next, &n_next)) != SC_OK ||
+	    (r = put_cert_memo(out, st->kek_cert, memo, next, &n_next)) != SC_OK)
 		goto out;
 	sc_buf_put_u32(out, (uint32_t)st->n_anchors);
 	for (i = 0; i < st->n_anchors; i++) {
 		sc_buf_put_cstring(out, st->anchors[i].network_id);
-		if ((r = spd_put_cert(out, st->anchors[i].cert, NULL, 0)) != SC_OK)
+		if ((r = put_cert_memo(out, st->anchors[i].cert, memo, next, &n_next)) != SC_OK)
 			goto out;
 	}
 	sc_buf_put_u32(out, (uint32_t)st->n_replay);
@@ -329,7 +392,17 @@ sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
 out:
 	if (r != SC_OK)
 		sc_buf_free(out);
+	if (memo != NULL) {
+		/* What this commit did not use goes; what it used (or made) stays for the next. */
+		memo_clear(memo, DER_MEMO_N);
+		memcpy(memo, next, sizeof(next));
+	}
 	return r;
+}
+
+sc_err spd_state_serialize(const struct spd_state *st, struct sc_buf *out)
+{
+	return serialize(st, out, NULL);
 }
 
 /* Decode an optional (alg, stored form) pair into a key of st's backend. */
@@ -590,6 +663,7 @@ static sc_err store_new(const char *dir, struct spd_store **out)
 		return r;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "store");
+	s->counter_fd = -1;
 	if (strlen(dir) >= sizeof(s->dir) - 16) {
 		free(s);
 		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
@@ -640,6 +714,9 @@ void spd_store_close(struct spd_store *s)
 	OPENSSL_secure_clear_free(s->key, 32);
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
+	if (s->counter_fd >= 0)
+		close(s->counter_fd);
+	memo_clear(s->memo, DER_MEMO_N);
 	free(s);
 }
 
@@ -659,7 +736,7 @@ static sc_err write_store(struct spd_store *s, const struct spd_state *st, uint6
 
 	*renamed = 0;
 	memset(&pt, 0, sizeof(pt));
-	if ((r = spd_state_serialize(st, &pt)) != SC_OK)
+	if ((r = serialize(st, &pt, s->memo)) != SC_OK)
 		goto out;
 	if ((r = seal(s->key, counter, pt.data, pt.len, &blob, &blob_len)) != SC_OK)
 		goto out;
@@ -686,8 +763,8 @@ sc_err spd_store_commit(struct spd_store *s, const struct spd_state *st)
 	 */
 	if ((r = write_store(s, st, s->counter + 1, &renamed)) != SC_OK)
 		return r;
-	r = s->be->counter_increment_at != NULL
-	    ? s->be->counter_increment_at(s->be, s->dir, s->dir_fd, s->counter)
+	r = s->be->counter_increment_kept != NULL
+	    ? s->be->counter_increment_kept(s->be, s->dir, s->dir_fd, &s->counter_fd, s->counter)
 	    : s->be->counter_increment(s->be, s->dir, s->counter);
 	if (r != SC_OK)
 		return r;
@@ -788,6 +865,9 @@ sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state 
 		}
 	}
 	s->counter = sc;
+	if (s->be->counter_keep != NULL &&
+	    (r = s->be->counter_keep(s->be, s->dir, s->dir_fd, &s->counter_fd)) != SC_OK)
+		goto out;
 	remove_stale_temps(s->dir);
 	*out = s;
 	s = NULL;

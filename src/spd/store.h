@@ -5,7 +5,13 @@
  * counter kept in a separate file (docs/PROTOCOL.md, "Sealed store").
  *
  * DIR/root.key  32 random bytes, 0400: the emulated hardware-unique key
- * DIR/counter   8 bytes, big-endian u64: the emulated monotonic counter
+ * DIR/counter   the emulated monotonic counter, 4112 bytes: two 16-byte slots, slot 0 at offset 0
+ *               and slot 1 at 4096 (zeros between), each u64 BE value | the first 8 bytes of
+ *               SHA-256("selfcert-spd counter slot" | value), value v in slot v % 2; the counter
+ *               is the larger valid slot (two valid ones differ by 1). A commit writes the next
+ *               slot in place and fsyncs it; sp init, the roll-forward at open and the first
+ *               commit on an older form replace the whole file. Older versions' form, still
+ *               read: 8 bytes, big-endian u64 (replaced by the first commit).
  * DIR/store     "SCST" | u8 version | u64 counter | nonce[12] | ciphertext | tag[16]
  *
  * root.key and counter are the soft key backend's (backend.h, backend_soft.c): the store reaches
@@ -38,10 +44,12 @@
  *
  * Names, in the order one commit passes them (each point sits just BEFORE its step):
  *   store-open store-write store-fsync store-rename store-dirsync      the sealed store
- *   counter-open counter-write counter-fsync counter-rename counter-dirsync   the counter file
+ *   counter-write counter-fsync                    the counter's next slot, in place
  *   commit-done                                    everything durable, nothing answered yet
- * store-write is passed once per write (the header, then pieces of at most 64 KiB); the
- * counter's points are also passed when open rolls the counter forward and by create.
+ * store-write is passed once per write (the header, then pieces of at most 64 KiB). Where the
+ * counter file is replaced whole (create, open's roll-forward, the first commit on an 8-byte
+ * counter or one the store could not keep open) it passes counter-open counter-write
+ * counter-fsync counter-rename counter-dirsync instead.
  * On the nth pass (counting from 1, per name, over the process's life): `exit` (the default)
  * ends the process at once with _exit(SPD_FAILPOINT_EXIT), like a crash; `error` makes that step
  * fail with SC_ERR_IO and the commit return it. `trace` prints every pass to stderr as
@@ -74,13 +82,16 @@ sc_err spd_store_create_with(const char *dir, const char *device_id,
  * empty device. *out is the caller's (spd_store_close).
  * On success, temp files left by interrupted commits (`store.tmp-*`, `counter.tmp-*`) are
  * removed, so the caller must hold the folder's lock (selfcert-spd's flock): another process's
- * commit in progress would otherwise lose its temp file.
+ * commit in progress would otherwise lose its temp file. The soft backend's counter file, when
+ * in its two-slot form, is then kept open until spd_store_close (backend.h's counter_keep).
  */
 sc_err spd_store_open(const char *dir, struct spd_store **out, struct spd_state *st) SC_MUST_USE;
 
 /*
  * Seal st with counter + 1 and make it durable: temp file (O_EXCL|O_NOFOLLOW, 0600), fsync,
- * rename over `store`, fsync DIR, then the counter file the same way. On failure the caller
+ * rename over `store`, fsync DIR, then the counter: its next slot written in place and fsynced
+ * through the file the store keeps open (soft backend; replaced whole the same way as the store
+ * when it is not kept: an older 8-byte counter), or the backend's increment. On failure the caller
  * must treat the change as not made (the store on disk is the old or, at worst, the new state,
  * both of which open); the next commit seals with the same counter + 1 again.
  */
@@ -94,8 +105,8 @@ void spd_store_close(struct spd_store *store);
 /*
  * The fail points of an atomic replace (file.h), for the two files a commit writes: passed as
  * sc_file_replace's step hook with ctx pointing at which file it is. store.c writes the store;
- * backend_soft.c writes the counter file through it, so a counter write passes the counter-*
- * points exactly as a commit always has. Returns the point's result (SC_ERR_IO in error mode).
+ * backend_soft.c writes the counter file through it (a replace passes all five counter-*
+ * points; a slot written in place passes counter-write and counter-fsync). Returns the point's result (SC_ERR_IO in error mode).
  */
 enum spd_store_file { SPD_STORE_FILE_STORE, SPD_STORE_FILE_COUNTER };
 sc_err spd_store_step(void *ctx, enum sc_file_step step) SC_MUST_USE;

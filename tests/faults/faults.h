@@ -34,6 +34,21 @@ void faults_scratch_remove(const char *scratch);
 /* Write a whole file (truncating), no fsync: scratch files only. */
 sc_err faults_put(const char *path, const uint8_t *data, size_t len) SC_MUST_USE;
 
+/*
+ * DIR/counter's two forms, written here again from store.h's description (not the daemon's
+ * code): the old 8-byte one and the two-slot one of FAULTS_COUNTER_FILE_LEN bytes.
+ * faults_counter_slot fills slot = value | 8 bytes of SHA-256(domain | value);
+ * faults_counter_file fills file (FAULTS_COUNTER_FILE_LEN bytes) as a replace writes value v;
+ * faults_counter_value reads either form (SC_ERR_STORE_DAMAGED when it is neither).
+ */
+#define FAULTS_COUNTER_OLD_LEN 8
+#define FAULTS_COUNTER_SLOT_LEN 16
+#define FAULTS_COUNTER_STRIDE 4096
+#define FAULTS_COUNTER_FILE_LEN (FAULTS_COUNTER_STRIDE + FAULTS_COUNTER_SLOT_LEN)
+void faults_counter_slot(uint64_t v, uint8_t slot[FAULTS_COUNTER_SLOT_LEN]);
+void faults_counter_file(uint64_t v, uint8_t *file);
+sc_err faults_counter_value(const uint8_t *data, size_t len, uint64_t *v) SC_MUST_USE;
+
 /* The commands. argv[0] is the command name. Return the process exit code. */
 int faults_cmd_sweep(int argc, char **argv);
 int faults_cmd_churn(int argc, char **argv);

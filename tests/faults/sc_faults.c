@@ -342,25 +342,71 @@ static sc_err dump_cert(const char *what, X509 *cert)
 	return SC_OK;
 }
 
+void faults_counter_slot(uint64_t v, uint8_t slot[FAULTS_COUNTER_SLOT_LEN])
+{
+	static const char domain[] = "selfcert-spd counter slot";
+	uint8_t in[sizeof(domain) - 1 + 8], md[EVP_MAX_MD_SIZE];
+	int i;
+
+	memcpy(in, domain, sizeof(domain) - 1);
+	for (i = 0; i < 8; i++)
+		slot[i] = in[sizeof(domain) - 1 + i] = (uint8_t)(v >> (56 - 8 * i));
+	(void)EVP_Digest(in, sizeof(in), md, NULL, EVP_sha256(), NULL);
+	memcpy(slot + 8, md, 8);
+}
+
+void faults_counter_file(uint64_t v, uint8_t *file)
+{
+	memset(file, 0, FAULTS_COUNTER_FILE_LEN);
+	faults_counter_slot(v, file + (v & 1) * FAULTS_COUNTER_STRIDE);
+	if (v > 0)
+		faults_counter_slot(v - 1, file + ((v - 1) & 1) * FAULTS_COUNTER_STRIDE);
+}
+
+sc_err faults_counter_value(const uint8_t *data, size_t len, uint64_t *v)
+{
+	uint8_t want[FAULTS_COUNTER_SLOT_LEN];
+	uint64_t s[2] = { 0, 0 };
+	int ok[2] = { 0, 0 }, i, k;
+
+	*v = 0;
+	if (len == FAULTS_COUNTER_OLD_LEN) {
+		for (k = 0; k < 8; k++)
+			*v = (*v << 8) | data[k];
+		return SC_OK;
+	}
+	if (len != FAULTS_COUNTER_FILE_LEN)
+		return sc_fail(SC_ERR_STORE_DAMAGED, "counter: %zu bytes", len);
+	for (i = 0; i < 2; i++) {
+		const uint8_t *p = data + i * FAULTS_COUNTER_STRIDE;
+
+		for (k = 0; k < 8; k++)
+			s[i] = (s[i] << 8) | p[k];
+		faults_counter_slot(s[i], want);
+		ok[i] = (s[i] & 1) == (uint64_t)i && memcmp(want, p, sizeof(want)) == 0;
+	}
+	if (!ok[0] && !ok[1])
+		return sc_fail(SC_ERR_STORE_DAMAGED, "counter: no valid slot");
+	*v = !ok[1] || (ok[0] && s[0] > s[1]) ? s[0] : s[1];
+	return SC_OK;
+}
+
 static sc_err read_counter_file(const char *dir, char *out, size_t out_len)
 {
 	char path[FAULTS_PATH_MAX];
 	uint8_t *d = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	uint64_t v = 0;
 	sc_err r;
 
 	if (snprintf(path, sizeof(path), "%s/counter", dir) >= (int)sizeof(path))
 		return sc_fail(SC_ERR_USAGE, "%s: path too long", dir);
-	if ((r = sc_file_read(path, 64, &d, &n)) != SC_OK)
+	if ((r = sc_file_read(path, FAULTS_COUNTER_FILE_LEN, &d, &n)) != SC_OK)
 		return r;
-	if (n != 8) {
-		OPENSSL_free(d);
-		return sc_fail(SC_ERR_STORE_DAMAGED, "%s: %zu bytes", path, n);
-	}
-	for (i = 0; i < n; i++)
-		v = (v << 8) | d[i];
+	r = faults_counter_value(d, n, &v);
 	OPENSSL_free(d);
+	if (r != SC_OK)
+		return sc_fail(r, "%s: %s", path, sc_err_detail());
 	snprintf(out, out_len, "%llu", (unsigned long long)v);
 	return SC_OK;
 }

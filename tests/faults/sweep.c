@@ -135,7 +135,7 @@ static sc_err expect(struct sweep *w, const char *what, int f, const uint8_t *da
 
 		if (want == SC_OK && i == F_COUNTER) {
 			want_data = rolled;
-			want_len = COUNTER_LEN;
+			want_len = FAULTS_COUNTER_FILE_LEN;
 		}
 		if (!file_is(w, i, want_data, want_len)) {
 			fprintf(stderr, "sweep: %s: %s was changed by the %s\n", what,
@@ -190,6 +190,71 @@ out:
 }
 
 /*
+ * The two-slot form: each slot damaged alone (the other one decides: the older one is the store's
+ * counter - 1, rolled forward; the older one damaged changes nothing), both damaged, slots that
+ * are not neighbours, a slot ahead of the store, a slot in the wrong place, one byte short or
+ * over. rolled is the file a roll forward to the store's counter writes.
+ */
+static sc_err sweep_slots(struct sweep *w, const uint8_t *rolled)
+{
+	static uint8_t f[FAULTS_COUNTER_FILE_LEN + 1];
+	uint64_t c = w->counter;
+	size_t cur = (c & 1) * FAULTS_COUNTER_STRIDE, old = FAULTS_COUNTER_STRIDE - cur;
+	char what[96];
+	sc_err r;
+	int bit;
+
+	for (bit = 0; bit < 8 * FAULTS_COUNTER_SLOT_LEN; bit++) {
+		faults_counter_file(c, f);
+		f[cur + (size_t)bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		snprintf(what, sizeof(what), "counter slot of %llu, bit %d flipped",
+		    (unsigned long long)c, bit);
+		/* The slot holding c - 1 decides: rolled forward to c. A store at 0 has no such slot. */
+		if ((r = expect(w, what, F_COUNTER, f, FAULTS_COUNTER_FILE_LEN,
+		         c > 0 ? SC_OK : SC_ERR_STORE_DAMAGED, "counter", rolled)) != SC_OK)
+			return r;
+		if (c == 0)
+			continue;
+		faults_counter_file(c, f);
+		f[old + (size_t)bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		snprintf(what, sizeof(what), "counter slot of %llu, bit %d flipped",
+		    (unsigned long long)(c - 1), bit);
+		if ((r = expect(w, what, F_COUNTER, f, FAULTS_COUNTER_FILE_LEN, SC_OK, "counter",
+		         f)) != SC_OK)
+			return r;
+	}
+	faults_counter_file(c, f);
+	f[cur + 8] ^= 1;
+	f[old + 8] ^= 1;
+	if ((r = expect(w, "both counter slots damaged", F_COUNTER, f, FAULTS_COUNTER_FILE_LEN,
+	         SC_ERR_STORE_DAMAGED, "neither counter slot is valid", NULL)) != SC_OK)
+		return r;
+	faults_counter_file(c, f);
+	faults_counter_slot(c + 2, f + cur);
+	if ((r = expect(w, "counter slots not neighbours", F_COUNTER, f, FAULTS_COUNTER_FILE_LEN,
+	         SC_ERR_STORE_DAMAGED, "not neighbours", NULL)) != SC_OK)
+		return r;
+	faults_counter_file(c + 1, f);
+	if ((r = expect(w, "counter slots one ahead of the store", F_COUNTER, f,
+	         FAULTS_COUNTER_FILE_LEN, SC_ERR_ROLLBACK, "counter", NULL)) != SC_OK)
+		return r;
+	faults_counter_file(c, f);
+	memcpy(f + old, f + cur, FAULTS_COUNTER_SLOT_LEN); /* c in the slot of the other parity */
+	memset(f + cur, 0, FAULTS_COUNTER_SLOT_LEN);
+	if ((r = expect(w, "the counter's value in the wrong slot", F_COUNTER, f,
+	         FAULTS_COUNTER_FILE_LEN, SC_ERR_STORE_DAMAGED, "neither counter slot", NULL)) !=
+	    SC_OK)
+		return r;
+	faults_counter_file(c, f);
+	if ((r = expect(w, "a two-slot counter one byte short", F_COUNTER, f,
+	         FAULTS_COUNTER_FILE_LEN - 1, SC_ERR_STORE_DAMAGED, "counter", NULL)) != SC_OK)
+		return r;
+	f[FAULTS_COUNTER_FILE_LEN] = 0;
+	return expect(w, "a two-slot counter one byte over", F_COUNTER, f,
+	    FAULTS_COUNTER_FILE_LEN + 1, SC_ERR_STORE_DAMAGED, "counter", NULL);
+}
+
+/*
  * The counter file is the emulated hardware counter: it is not sealed, so a changed value is
  * judged against the store's authentic one. Higher: rollback. One lower: indistinguishable from
  * a crash between the store's rename and the counter's update, so accepted and rolled forward.
@@ -197,13 +262,16 @@ out:
  */
 static sc_err sweep_counter(struct sweep *w)
 {
-	uint8_t c[MAX_COUNTER_TRY + 1], rolled[COUNTER_LEN];
+	uint8_t c[MAX_COUNTER_TRY + 1], rolled[FAULTS_COUNTER_FILE_LEN];
 	char what[96];
 	sc_err r, want;
 	size_t n;
 	int bit;
 
-	put_be64(rolled, w->counter);
+	faults_counter_file(w->counter, rolled);
+	if ((r = sweep_slots(w, rolled)) != SC_OK)
+		return r;
+	/* The old 8-byte form (read, and rolled forward into the two-slot one). */
 	for (bit = 0; bit < 64; bit++) {
 		uint64_t v = w->counter ^ ((uint64_t)1 << bit);
 
@@ -346,13 +414,12 @@ int faults_cmd_sweep(int argc, char **argv)
 		if ((r = sc_file_read(w->path[i], SPD_STORE_MAX, &w->orig[i], &w->len[i])) != SC_OK)
 			goto out;
 	}
-	if (w->len[F_COUNTER] != COUNTER_LEN || w->len[F_STORE] < SPD_STORE_HDR_LEN ||
-	    be64(w->orig[F_COUNTER]) != be64(w->orig[F_STORE] + 5)) {
+	if (faults_counter_value(w->orig[F_COUNTER], w->len[F_COUNTER], &w->counter) != SC_OK ||
+	    w->len[F_STORE] < SPD_STORE_HDR_LEN || w->counter != be64(w->orig[F_STORE] + 5)) {
 		r = sc_fail(SC_ERR_USAGE, "%s: sweep needs a settled store (counter == store's)",
 		    argv[1]);
 		goto out;
 	}
-	w->counter = be64(w->orig[F_COUNTER]);
 	if ((r = try_open(w)) != SC_OK) {
 		r = sc_fail(r, "%s: the undamaged copy does not open: %s", argv[1],
 		    sc_err_detail());

@@ -46,9 +46,15 @@ fi
 
 START=$SECONDS
 OLD_POINTS="store-open store-write store-fsync store-rename"   # stops before the store's rename
-ROLL_POINTS="counter-open counter-write counter-fsync counter-rename"  # store new, counter old
-ALL_POINTS="store-open store-write store-fsync store-rename store-dirsync counter-open
-  counter-write counter-fsync counter-rename counter-dirsync commit-done"
+# A commit replaces the store, then writes the counter's next slot in place (counter-write,
+# counter-fsync): a stop before that write leaves the store new and the counter old; a stop
+# before its fsync leaves the write in the page cache (what a crash of the process keeps).
+ROLL_POINTS="counter-write"  # store new, counter old
+ALL_POINTS="store-open store-write store-fsync store-rename store-dirsync counter-write
+  counter-fsync commit-done"
+# The replace of the counter (sp init, the roll-forward at start, and the first commit on an
+# older store's 8-byte counter) passes all five.
+REPLACE_POINTS="counter-open counter-write counter-fsync counter-rename counter-dirsync"
 SOCK=$T/w.sock
 LOG=$T/spd.log
 mkdir -p "$T/views" "$T/ref" "$T/cell"
@@ -208,7 +214,7 @@ CELL_REQS="keygen-csk install-csk keygen-kek install-kek anchor limits lock issu
 [ "$SC_VG_SMALL" = 1 ] && CELL_REQS=issue
 # vg_cell POINT: whether a cell at POINT runs; under valgrind one point of each kind: before the
 # store's rename (old), after it (new), between it and the counter's (roll-forward), the end.
-vg_cell() { [ "$SC_VG_SMALL" != 1 ] || [[ " store-write store-dirsync counter-fsync commit-done " == *" $1 "* ]]; }
+vg_cell() { [ "$SC_VG_SMALL" != 1 ] || [[ " store-write store-dirsync counter-write commit-done " == *" $1 "* ]]; }
 
 # ---- exit mode: a stop at every point of every commit, then the restart ----
 # Under valgrind the daemons that stop at a point (STOP_SPD) are native: each runs a prefix of
@@ -245,7 +251,7 @@ for req in $CELL_REQS; do
     if [[ " $ROLL_POINTS " == *" $point "* ]]; then
       # The store is renamed, the counter not: the next start rolls it forward. Stop that
       # start at each of its steps in turn; the state must survive all of them.
-      for rp in counter-open counter-write counter-fsync counter-rename counter-dirsync; do
+      for rp in $REPLACE_POINTS; do
         FSPD_BIN=$STOP_SPD fspd_start "$W" "$SOCK" "$LOG" "$rp:1"
         if [ $? -eq 1 ] && [ "$FSPD_RC" = 70 ]; then
           N_RECOVERY_STOPS=$((N_RECOVERY_STOPS + 1))
@@ -333,6 +339,50 @@ for req in $CELL_REQS; do
   done <"$T/hits-$req"
 done
 echo "error mode: $N_ERRORS injected errors; each retried on the same daemon (new state), and, from the disk as the failure left it, restarted: $((N_OLD)) old, $((N_NEW - N_ERRORS)) new (new: the client was told io after the rename)"
+# ---- an older store's 8-byte counter: the first commit replaces it with the two-slot form; a
+# stop at each step of that replace (the store already renamed) ends in the new state ----
+old_counter() {  # old_counter DIR: DIR/counter in the 8-byte form, same value
+  local v hex i
+  v=$("$SC_FAULTS" dump "$1" | sed -n 's/^counter-file //p')
+  hex=$(printf '%016x' "$v")
+  for i in 0 2 4 6 8 10 12 14; do printf "\\x${hex:$i:2}"; done >"$1/counter"
+}
+N_CONV=0
+before=${BEFORE[issue]}
+W=$T/w-old
+rm -rf "$W" "$T/cell"/*
+cp -a "$T/$before" "$W"
+old_counter "$W"
+check "an older store's counter: 8 bytes" [ "$(stat -c %s "$W/counter")" = 8 ]
+fspd_start "$W" "$SOCK" "$LOG" trace || fail "older counter: daemon did not serve"
+run_req issue "$SOCK" "$T/cell" >/dev/null 2>"$T/.err" || fail "older counter: issue: $(cat "$T/.err")"
+fspd_stop
+for p in $REPLACE_POINTS; do
+  check "older counter: the first commit replaces the counter ($p)" \
+    grep -q "^selfcert-spd: fail point $p #1$" "$LOG.cur"
+done
+check "older counter: now in the two-slot form" [ "$(stat -c %s "$W/counter")" = 4112 ]
+judge issue "$W" "older counter, converted" new
+for p in $REPLACE_POINTS; do
+  vg_cell "$p" || [ "$p" = counter-rename ] || continue
+  desc="older counter: issue, stop at $p #1"
+  rm -rf "$W" "$T/cell"/*
+  cp -a "$T/$before" "$W"
+  old_counter "$W"
+  if ! FSPD_BIN=$STOP_SPD fspd_start "$W" "$SOCK" "$LOG" "$p:1"; then
+    fail "$desc: daemon did not serve"
+    continue
+  fi
+  run_req issue "$SOCK" "$T/cell" >/dev/null 2>"$T/.err"
+  fspd_wait_exit || fail "$desc: the daemon did not stop at the point"
+  check "$desc: the daemon stopped at the point (exit $FSPD_RC)" [ "$FSPD_RC" = 70 ]
+  N_CONV=$((N_CONV + 1))
+  judge issue "$W" "$desc" new
+  check "$desc: the counter is in the two-slot form after the restart" \
+    [ "$(stat -c %s "$W/counter")" = 4112 ]
+done
+echo "older counter: converted by the first commit; $N_CONV stops inside the conversion"
+
 # ---- sp init: a stop at each of its steps leaves a complete empty device or a folder that is
 # refused (never a device that half works) and that `sp init` will not overwrite ----
 N_INIT=0

@@ -12,18 +12,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/core_names.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "backend.h"
 #include "fast/fast.h"
+#include "fast/spki.h"
 #include "spd.h"
 #include "store.h"
 #include "testutil.h"
+#include "testworld.h"
 
 static const struct spd_backend *be = &spd_backend_soft;
 static const uint8_t msg[] = "selfcert: what the SP signs";
@@ -360,6 +365,227 @@ static void test_secret(void **state)
 	sc_test_rmdir(base);
 }
 
+/* The tbsCertificate's bytes inside a certificate's DER (a pointer into der). */
+static const uint8_t *tbs_span(const uint8_t *der, size_t len, size_t *tbs_len)
+{
+	const unsigned char *p = der, *t;
+	long n;
+	int tag, cls;
+
+	assert_false(ASN1_get_object(&p, &n, &tag, &cls, (long)len) & 0x80);
+	t = p;
+	assert_false(ASN1_get_object(&p, &n, &tag, &cls, (long)(len - (size_t)(p - der))) & 0x80);
+	*tbs_len = (size_t)(p - t) + (size_t)n;
+	return t;
+}
+
+/* One leaf certificate's DER through the table: issue_leaf_key (key 1) or issue_leaf. */
+static uint8_t *issue_one(const struct spd_key *csk, const struct sc_profile *prof,
+    const struct spd_key *leaf, X509 *csk_cert, int by_key, size_t *len, unsigned *ku)
+{
+	X509 *x = NULL;
+	uint8_t *der = NULL;
+
+	if (by_key)
+		assert_int_equal(be->issue_leaf_key(csk, prof, leaf, csk_cert, 41, &x, &der, len,
+		                     ku),
+		    SC_OK);
+	else
+		assert_int_equal(be->issue_leaf(csk, prof, be->key_public(leaf), csk_cert, 41, &x,
+		                     &der, len, ku),
+		    SC_OK);
+	if (der == NULL) {
+		int n = i2d_X509(x, &der);
+
+		assert_true(n > 0);
+		*len = (size_t)n;
+	}
+	X509_free(x);
+	return der;
+}
+
+/*
+ * Issue 17: issue_leaf_key hands the point the backend wrote into the new key's PKCS#8 to the
+ * SPKI instead of encoding it again, and the DER-only leaf writes its subject Name directly.
+ * The certificate must be, byte for byte but its random serial (the ECDSA signature differs),
+ * the plain path's (shortcuts off: X509_set_pubkey, X509_NAME, i2d_X509) and issue_leaf's; its
+ * SPKI what i2d_PUBKEY writes, its key the leaf's, verifying under the CSK. P-256, P-384 and
+ * Ed25519 leaves; subjects with the device ID as CN, a user ID, and a 128-byte multibyte
+ * UTF-8 user ID (long-form DER lengths); SHA-256 and SHA-384 leaves alternating under the same
+ * CSK (its signing context is kept and copied: the algorithm and signature follow the digest).
+ */
+static void test_issue_leaf_key(void **state)
+{
+	static const enum sc_alg algs[] = { SC_ALG_P256, SC_ALG_P384, SC_ALG_ED25519 };
+	char long_uid[129];
+	const char *uids[3] = { NULL, "alice", long_uid };
+	struct sc_test_world w;
+	struct sc_profile_params pp;
+	struct spd_key *csk;
+	X509 *csk_cert = NULL;
+
+	(void)state;
+	for (int i = 0; i < 64; i++)
+		memcpy(long_uid + 2 * i, "\xc3\xa9", 2); /* U+00E9, 128 bytes in all */
+	long_uid[128] = '\0';
+	assert_int_equal(sc_test_world_make(NULL, &w), SC_OK);
+	csk = make(SC_ALG_P256);
+	assert_int_equal(sc_test_world_device_ca(&w, be->key_public(csk), w.device_id, &csk_cert),
+	    SC_OK);
+	for (size_t u = 0; u < 4; u++) {
+		for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+			struct sc_profile *prof = NULL;
+			struct spd_key *leaf = make(algs[a]);
+			EVP_PKEY *pub = be->key_public(leaf);
+			uint8_t *d[3], *pder = NULL, *spki = NULL, *got = NULL;
+			const uint8_t *t[3], *q;
+			size_t l[3], tl[3], pder_len = 0;
+			unsigned ku[3];
+			X509 *back;
+			int spki_len, got_len;
+
+			sc_test_profile_params(&w, &pp);
+			pp.generate_alg = algs[a];
+			/* The fourth round: SHA-384 leaves, then (next alg) back to SHA-256 and so on,
+			 * so the CSK's kept signing context is remade for each change of digest. */
+			pp.user_id = uids[u % 3];
+			if (u == 3 && a != 1)
+				pp.cert_digest = SC_DIGEST_SHA384;
+			assert_int_equal(sc_test_profile_make(&w, &pp, &pder, &pder_len), SC_OK);
+			assert_int_equal(sc_profile_decode(pder, pder_len, &prof), SC_OK);
+			sc_fast_set(1);
+			d[0] = issue_one(csk, prof, leaf, csk_cert, 1, &l[0], &ku[0]);
+			d[1] = issue_one(csk, prof, leaf, csk_cert, 0, &l[1], &ku[1]);
+			sc_fast_set(0);
+			d[2] = issue_one(csk, prof, leaf, csk_cert, 1, &l[2], &ku[2]);
+			sc_fast_set(1);
+			for (int k = 0; k < 3; k++)
+				t[k] = tbs_span(d[k], l[k], &tl[k]);
+			for (int k = 1; k < 3; k++) {
+				/* SEQ hdr, [0]{2}, INTEGER serial (random), then the rest byte for byte */
+				assert_int_equal(ku[k], ku[0]);
+				assert_int_equal(tl[k], tl[0]);
+				assert_int_equal(t[k][9], V_ASN1_INTEGER);
+				assert_int_equal(t[k][10], t[0][10]);
+				assert_true(11 + (size_t)t[0][10] < tl[0]);
+				assert_memory_equal(t[k], t[0], 9);
+				assert_memory_equal(t[k] + 11 + t[k][10], t[0] + 11 + t[0][10],
+				    tl[0] - 11 - t[0][10]);
+			}
+			/* Two leaves signed from copies of the CSK's kept context: fresh nonces. */
+			{
+				const ASN1_BIT_STRING *sg[2];
+				const unsigned char *sp;
+				ECDSA_SIG *es[2];
+				X509 *xx[2];
+
+				for (int k = 0; k < 2; k++) {
+					q = d[k];
+					assert_non_null(xx[k] = d2i_X509(NULL, &q, (long)l[k]));
+					X509_get0_signature(&sg[k], NULL, xx[k]);
+					sp = ASN1_STRING_get0_data(sg[k]);
+					assert_non_null(es[k] = d2i_ECDSA_SIG(NULL, &sp,
+					                    ASN1_STRING_length(sg[k])));
+				}
+				assert_int_not_equal(BN_cmp(ECDSA_SIG_get0_r(es[0]),
+				                         ECDSA_SIG_get0_r(es[1])),
+				    0);
+				for (int k = 0; k < 2; k++) {
+					ECDSA_SIG_free(es[k]);
+					X509_free(xx[k]);
+				}
+			}
+			q = d[0];
+			assert_non_null(back = d2i_X509(NULL, &q, (long)l[0]));
+			assert_ptr_equal(q, d[0] + l[0]);
+			assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), pub), 1);
+			assert_int_equal(X509_verify(back, be->key_public(csk)), 1);
+			assert_int_equal(X509_get_signature_nid(back),
+			    pp.cert_digest == SC_DIGEST_SHA384 ? NID_ecdsa_with_SHA384
+			                                       : NID_ecdsa_with_SHA256);
+			assert_true((spki_len = i2d_PUBKEY(pub, &spki)) > 0);
+			assert_true(
+			    (got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(back), &got)) > 0);
+			assert_int_equal(got_len, spki_len);
+			assert_memory_equal(got, spki, (size_t)spki_len);
+			OPENSSL_free(spki);
+			OPENSSL_free(got);
+			X509_free(back);
+			for (int k = 0; k < 3; k++)
+				OPENSSL_free(d[k]);
+			be->key_free(leaf);
+			sc_profile_free(prof);
+			OPENSSL_free(pder);
+		}
+	}
+	sc_fast_set(1);
+	X509_free(csk_cert);
+	be->key_free(csk);
+	sc_test_world_free(&w);
+}
+
+/* sc_fast_spki_set's SPKI of key with the hint set as given: what i2d_PUBKEY writes of key? */
+static int spki_is_own(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	uint8_t *want = NULL, *got = NULL;
+	int done = 0, wl, gl, same;
+
+	assert_non_null(x);
+	assert_int_equal(sc_fast_spki_set(x, key, &done), SC_OK);
+	assert_int_equal(done, 1);
+	wl = i2d_PUBKEY(key, &want);
+	gl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
+	same = wl > 0 && wl == gl && memcmp(want, got, (size_t)wl) == 0;
+	OPENSSL_free(want);
+	OPENSSL_free(got);
+	X509_free(x);
+	return same;
+}
+
+/*
+ * The hint is used for exactly the key it was set for, only while set, and only if it is an
+ * uncompressed point that fits: another key, a cleared hint, a compressed or oversize point
+ * each give the key's own encoding.
+ */
+static void test_spki_known_hint(void **state)
+{
+	EVP_PKEY *a = NULL, *b = NULL;
+	uint8_t pa[SC_SP_MAX_EC_POINT], pb[SC_SP_MAX_EC_POINT], big[200];
+	size_t la = 0, lb = 0;
+
+	(void)state;
+	sc_fast_set(1);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &a), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &b), SC_OK);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(a, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pa,
+	                     sizeof(pa), &la),
+	    1);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(b, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pb,
+	                     sizeof(pb), &lb),
+	    1);
+	/* Set for a: a's SPKI from the hint is a's; b's is b's own. */
+	sc_fast_spki_known_set(a, pa, la);
+	assert_true(spki_is_own(a));
+	assert_true(spki_is_own(b));
+	/* The hint is really what is written for a (b's point given for a shows through). */
+	sc_fast_spki_known_set(a, pb, lb);
+	assert_false(spki_is_own(a));
+	/* Cleared: a's own again. */
+	sc_fast_spki_known_clear();
+	assert_true(spki_is_own(a));
+	/* A compressed point and an oversize one are not taken. */
+	pb[0] = 0x02;
+	sc_fast_spki_known_set(a, pb, 33);
+	assert_true(spki_is_own(a));
+	memset(big, 0x04, sizeof(big));
+	sc_fast_spki_known_set(a, big, sizeof(big));
+	assert_true(spki_is_own(a));
+	sc_fast_spki_known_clear();
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+}
+
 /* The counter starts at 0 and only ever moves up by one. */
 static void test_counter(void **state)
 {
@@ -380,6 +606,29 @@ static void test_counter(void **state)
 	assert_int_equal(be->counter_increment(be, dir, UINT64_MAX), SC_ERR_STORE_FULL);
 	assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
 	assert_int_equal(v, 5);
+	/* Kept open: incremented in place, read back between steps; not kept: replaced, then kept. */
+	{
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+
+		assert_true(dfd >= 0);
+		assert_int_equal(be->counter_keep(be, dir, dfd, &fd), SC_OK);
+		assert_true(fd >= 0);
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(be->counter_increment_kept(be, dir, dfd, &fd, v), SC_OK);
+			assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
+			assert_int_equal(v, 6 + i);
+		}
+		assert_int_equal(be->counter_increment_kept(be, dir, dfd, &fd, UINT64_MAX),
+		    SC_ERR_STORE_FULL);
+		close(fd);
+		fd = -1;
+		assert_int_equal(be->counter_increment_kept(be, dir, dfd, &fd, v), SC_OK);
+		assert_true(fd >= 0);
+		assert_int_equal(be->counter_read(be, dir, &v), SC_OK);
+		assert_int_equal(v, 10);
+		close(fd);
+		close(dfd);
+	}
 	sc_test_rmdir(dir);
 }
 
@@ -394,6 +643,8 @@ int main(void)
 		cmocka_unit_test(test_derive),
 		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_counter),
+		cmocka_unit_test(test_issue_leaf_key),
+		cmocka_unit_test(test_spki_known_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,20 +53,66 @@ static void read_all(const char *path, uint8_t **data, size_t *len)
 	assert_int_equal(sc_file_read(path, SC_FILE_MAX, data, len), SC_OK);
 }
 
+/*
+ * DIR/counter's two-slot form, written here from store.h's description: slot v % 2 at
+ * (v % 2) * 4096 holds v (u64 BE) and the first 8 bytes of SHA-256("selfcert-spd counter slot"
+ * | v); 4112 bytes in all, zeros elsewhere.
+ */
+#define SLOT_STRIDE 4096
+#define COUNTER_FILE 4112
+
+static void slot_of(uint64_t v, uint8_t slot[16])
+{
+	static const char domain[] = "selfcert-spd counter slot";
+	uint8_t in[sizeof(domain) - 1 + 8], md[EVP_MAX_MD_SIZE];
+	int i;
+
+	memcpy(in, domain, sizeof(domain) - 1);
+	for (i = 0; i < 8; i++)
+		slot[i] = in[sizeof(domain) - 1 + i] = (uint8_t)(v >> (56 - 8 * i));
+	assert_true(EVP_Digest(in, sizeof(in), md, NULL, EVP_sha256(), NULL));
+	memcpy(slot + 8, md, 8);
+}
+
+/* The file a commit leaves at v: v in its slot, v - 1 in the other (zeros at v == 0). */
+static void counter_form(uint64_t v, uint8_t f[COUNTER_FILE])
+{
+	memset(f, 0, COUNTER_FILE);
+	slot_of(v, f + (v & 1) * SLOT_STRIDE);
+	if (v > 0)
+		slot_of(v - 1, f + ((v - 1) & 1) * SLOT_STRIDE);
+}
+
+/* The counter file's value; it must be exactly the two-slot form of that value. */
 static uint64_t counter_value(void)
 {
-	uint8_t *d;
+	uint8_t *d, want[COUNTER_FILE];
 	size_t n, i;
-	uint64_t v = 0;
+	uint64_t v = 0, w = 0;
 
 	read_all(counter_path, &d, &n);
-	assert_int_equal(n, 8);
-	for (i = 0; i < 8; i++)
+	assert_int_equal(n, COUNTER_FILE);
+	for (i = 0; i < 8; i++) {
 		v = (v << 8) | d[i];
+		w = (w << 8) | d[SLOT_STRIDE + i];
+	}
+	if ((w & 1) && w > v)
+		v = w;
+	counter_form(v, want);
+	assert_memory_equal(d, want, COUNTER_FILE);
 	OPENSSL_free(d);
 	return v;
 }
 
+static ino_t counter_inode(void)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(counter_path, &sb), 0);
+	return sb.st_ino;
+}
+
+/* The old 8-byte form (an older version's store folder). */
 static void write_counter(uint64_t v)
 {
 	uint8_t c[8];
@@ -434,6 +480,184 @@ static void test_counter_protocol(void **state)
 	free(st);
 }
 
+/*
+ * The two-slot counter: written in place (the same inode) by every commit once kept; an older
+ * 8-byte counter read as it is, left alone by open, replaced in the two-slot form by the first
+ * commit, then written in place; a torn slot write rolls forward from the other slot; slots that
+ * are both invalid or not neighbours are damage.
+ */
+static void test_counter_slots(void **state)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st));
+	uint8_t f[COUNTER_FILE], *d;
+	size_t n;
+	ino_t ino;
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	assert_int_equal(counter_value(), 0);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	ino = counter_inode();
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(counter_value(), 1);
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(counter_value(), 2);
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(counter_value(), 3);
+	assert_true(counter_inode() == ino); /* in place: never replaced */
+	spd_store_close(s);
+	spd_state_clear(st);
+
+	/* An older version's 8-byte counter at the store's value: read, and open writes nothing. */
+	write_counter(3);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	assert_int_equal(spd_store_counter(s), 3);
+	read_all(counter_path, &d, &n);
+	assert_int_equal(n, 8);
+	OPENSSL_free(d);
+	ino = counter_inode();
+	/* The first commit replaces it in the two-slot form; the next ones write in place. */
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(counter_value(), 4);
+	assert_true(counter_inode() != ino);
+	ino = counter_inode();
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(counter_value(), 5);
+	assert_true(counter_inode() == ino);
+	spd_store_close(s);
+	spd_state_clear(st);
+	assert_int_equal(try_open(), SC_OK);
+
+	/* A power cut tore the write of 5 into slot 1: slot 0 holds 4, the store 5: rolled forward. */
+	counter_form(5, f);
+	f[SLOT_STRIDE + 3] ^= 0x10;
+	sc_test_write_file(counter_path, f, sizeof(f));
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	assert_int_equal(spd_store_counter(s), 5);
+	assert_int_equal(counter_value(), 5);
+	/* The roll forward replaced the file; this store keeps the new one and writes it in place. */
+	ino = counter_inode();
+	assert_int_equal(spd_store_commit(s, st), SC_OK);
+	assert_int_equal(counter_value(), 6);
+	assert_true(counter_inode() == ino);
+	spd_store_close(s);
+	spd_state_clear(st);
+
+	/* The slot of 5 torn: 6 still decides, nothing written. */
+	counter_form(6, f);
+	f[SLOT_STRIDE + 12] ^= 0x01;
+	sc_test_write_file(counter_path, f, sizeof(f));
+	assert_int_equal(try_open(), SC_OK);
+	read_all(counter_path, &d, &n);
+	assert_int_equal(n, sizeof(f));
+	assert_memory_equal(d, f, sizeof(f));
+	OPENSSL_free(d);
+	/* Both slots invalid. */
+	f[5] ^= 0x01;
+	sc_test_write_file(counter_path, f, sizeof(f));
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	assert_non_null(strstr(sc_err_detail(), "neither counter slot is valid"));
+	/* Valid slots that are not neighbours (6 and 3). */
+	counter_form(6, f);
+	slot_of(3, f + SLOT_STRIDE);
+	sc_test_write_file(counter_path, f, sizeof(f));
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	assert_non_null(strstr(sc_err_detail(), "not neighbours"));
+	/* 6 in slot 1 (the wrong parity), slot 0 zero: no valid slot. */
+	memset(f, 0, sizeof(f));
+	slot_of(6, f + SLOT_STRIDE);
+	sc_test_write_file(counter_path, f, sizeof(f));
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	/* A byte short, a byte over. */
+	counter_form(6, f);
+	sc_test_write_file(counter_path, f, sizeof(f) - 1);
+	assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	assert_non_null(strstr(sc_err_detail(), "expected 8 or 4112"));
+	{
+		uint8_t g[COUNTER_FILE + 1];
+
+		memcpy(g, f, sizeof(f));
+		g[COUNTER_FILE] = 0;
+		sc_test_write_file(counter_path, g, sizeof(g));
+		assert_int_equal(try_open(), SC_ERR_STORE_DAMAGED);
+	}
+	/* Ahead of the store (7 and 6 for a store at 6): rollback. */
+	counter_form(7, f);
+	sc_test_write_file(counter_path, f, sizeof(f));
+	assert_int_equal(try_open(), SC_ERR_ROLLBACK);
+	counter_form(6, f);
+	sc_test_write_file(counter_path, f, sizeof(f));
+	assert_int_equal(try_open(), SC_OK);
+	free(st);
+}
+
+/*
+ * The store remembers the DER of the CSK, KEK and anchor certificates from one commit to the
+ * next: what it writes must be what a fresh encoding writes, also after a certificate object is
+ * replaced (the new one is written, never the remembered one), an anchor removed, the order of
+ * anchors changed.
+ */
+static void test_cert_memo(void **state)
+{
+	struct spd_store *s = NULL;
+	struct spd_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+	struct spd_anchor a;
+	X509 *x;
+	int round;
+
+	(void)state;
+	assert_int_equal(spd_store_create(dir, DEV), SC_OK);
+	assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+	fill_state(st);
+	for (round = 0; round < 5; round++) {
+		switch (round) {
+		case 1: /* a new CSK certificate object (another certificate for the same key) */
+			x = cert_for(st->csk, "csk again");
+			X509_free(st->csk_cert);
+			st->csk_cert = x;
+			break;
+		case 2: /* the anchors swapped */
+			a = st->anchors[0];
+			st->anchors[0] = st->anchors[1];
+			st->anchors[1] = a;
+			break;
+		case 3: /* one anchor gone, the KEK certificate replaced */
+			X509_free(st->anchors[1].cert);
+			st->anchors[1].cert = NULL;
+			st->n_anchors = 1;
+			x = cert_for(st->kek, "kek again");
+			X509_free(st->kek_cert);
+			st->kek_cert = x;
+			break;
+		default: /* unchanged: written from the memo */ break;
+		}
+		assert_int_equal(spd_store_commit(s, st), SC_OK);
+		spd_store_close(s);
+		s = NULL;
+		assert_int_equal(spd_store_open(dir, &s, back), SC_OK);
+		assert_same_state(st, back);
+		assert_int_equal(X509_cmp(st->csk_cert, back->csk_cert), 0);
+		assert_int_equal(X509_cmp(st->kek_cert, back->kek_cert), 0);
+		assert_int_equal(X509_cmp(st->anchors[0].cert, back->anchors[0].cert), 0);
+		spd_state_clear(back);
+		/* The next commits come from this store object: its memo is filled by the first. */
+		assert_int_equal(spd_store_commit(s, st), SC_OK);
+		assert_int_equal(spd_store_commit(s, st), SC_OK);
+		spd_store_close(s);
+		s = NULL;
+		assert_int_equal(spd_store_open(dir, &s, back), SC_OK);
+		assert_same_state(st, back);
+		assert_int_equal(X509_cmp(st->csk_cert, back->csk_cert), 0);
+		assert_int_equal(X509_cmp(st->kek_cert, back->kek_cert), 0);
+		spd_state_clear(back);
+	}
+	spd_store_close(s);
+	spd_state_clear(st);
+	free(st);
+	free(back);
+}
+
 static void test_root_key(void **state)
 {
 	uint8_t other[SPD_ROOT_KEY_LEN];
@@ -571,6 +795,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_every_flipped_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_extended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counter_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counter_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_memo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_strict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_tail, setup, teardown),

@@ -18,6 +18,30 @@
 
 #define SPKI_KEY_MAX 133 /* an uncompressed P-521 point; P-384 is 97 bytes */
 
+/* sc_fast_spki_known_set's hint: one key's point, for the thread that set it. */
+static _Thread_local struct {
+	const EVP_PKEY *pub;
+	uint8_t point[SPKI_KEY_MAX];
+	size_t len;
+} known;
+
+void sc_fast_spki_known_set(const EVP_PKEY *pub, const uint8_t *point, size_t len)
+{
+	sc_fast_spki_known_clear();
+	if (pub == NULL || point == NULL || len < 1 || len > sizeof(known.point) ||
+	    point[0] != POINT_CONVERSION_UNCOMPRESSED)
+		return;
+	memcpy(known.point, point, len);
+	known.len = len;
+	known.pub = pub;
+}
+
+void sc_fast_spki_known_clear(void)
+{
+	known.pub = NULL;
+	known.len = 0;
+}
+
 sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done)
 {
 	sc_err r = SC_ERR_INTERNAL;
@@ -40,9 +64,16 @@ sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done)
 		    (nid = OBJ_sn2nid(group)) == NID_undef ||
 		    (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING, enc,
 		         sizeof(enc), NULL) &&
-		        strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) ||
-		    !EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, key,
-		        sizeof(key), &len) ||
+		        strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)) {
+			ERR_clear_error();
+			return SC_OK;
+		}
+		if (known.pub == pub && known.len > 0) {
+			/* The point the SP wrote into this key's PKCS#8 (sc_fast_spki_known_set). */
+			memcpy(key, known.point, known.len);
+			len = known.len;
+		} else if (!EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+		               key, sizeof(key), &len) ||
 		    len < 1 || key[0] != POINT_CONVERSION_UNCOMPRESSED) {
 			ERR_clear_error();
 			return SC_OK;

@@ -27,6 +27,18 @@
 sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done) SC_MUST_USE;
 
 /*
+ * The SP's new leaf key's encoded public point, which it has just written into the key's PKCS#8
+ * (src/spd/keyder.c), handed to sc_fast_spki_set so the point is not encoded a second time (on
+ * P-256 an encoding is a field inversion, ~43 k instructions; issue 17). While set (this
+ * thread, until sc_fast_spki_known_clear), sc_fast_spki_set of exactly the EVP_PKEY pub copies
+ * point instead of asking pub for it; every other check (curve, encoding form) stays. The
+ * caller guarantees that point is pub's own public key, uncompressed (a 0x04 first byte, at most
+ * 133 bytes, else it is ignored), and clears it before pub can be freed. Nothing else uses it.
+ */
+void sc_fast_spki_known_set(const EVP_PKEY *pub, const uint8_t *point, size_t len);
+void sc_fast_spki_known_clear(void);
+
+/*
  * The SP's issuance (defined in cert.c beside sc_cert_issue_leaf): the same certificate, the
  * same checks and errors, but a P-256/P-384/Ed25519 leaf's SPKI is written by sc_fast_spki_set,
  * so X509_get0_pubkey(*out) is NULL for those keys: the caller holds leaf_key, and must not hand
