@@ -104,13 +104,4 @@ sc_err sc_sig_cache_attach(X509_STORE_CTX *ctx, struct sc_sig_cache *c) SC_MUST_
 void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
     X509 *issuer);
 
-/*
- * Issue 17 (judge11): note on x the SHA-256 of the DER it was parsed from, for the cache's key
- * (which hashes that hash with the issuer's key), so that a signature check of x need not
- * encode it again. The caller vouches that x encodes to exactly those bytes (a strict parse
- * with its round trip, sc_cert_from_der) and that x is not modified afterwards; call before x
- * is shared between threads. A hash already noted is kept. The shortcuts off: nothing.
- */
-void sc_sig_cache_note_der(X509 *x, const uint8_t sha256[32]);
-
 #endif

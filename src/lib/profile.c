@@ -838,13 +838,19 @@ static sc_err profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *sig
 		r = sc_fail(SC_ERR_NOMEM, "signing");
 		goto out;
 	}
-	if (proto != NULL) {
-		/* The kept context's copy carries its key, digest and padding (PSS's too). */
-		if (EVP_MD_CTX_copy_ex(mctx, proto) != 1) {
-			r = sc_fail_ossl(SC_ERR_INTERNAL, "copying the signing context");
+	/* The kept context's copy carries its key, digest and padding (PSS's too). */
+	if (proto != NULL && EVP_MD_CTX_copy_ex(mctx, proto) != 1) {
+		/*
+		 * A provider that copied the context at start but not now: this profile the plain
+		 * way, as sc_profile_sign (its checks too), rather than no profile at all.
+		 */
+		ERR_clear_error();
+		EVP_MD_CTX_reset(mctx);
+		proto = NULL;
+		if ((r = signer_checks(signer_key, signer_cert, rsa_pss, &md)) != SC_OK)
 			goto out;
-		}
-	} else if (EVP_DigestSignInit(mctx, &pctx, md, NULL, signer_key) != 1) {
+	}
+	if (proto == NULL && EVP_DigestSignInit(mctx, &pctx, md, NULL, signer_key) != 1) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "EVP_DigestSignInit");
 		goto out;
 	}

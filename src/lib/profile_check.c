@@ -20,6 +20,7 @@
 #include <selfcert/err.h>
 #include <selfcert/oid.h>
 #include <selfcert/profile.h>
+#include "fast/profile_signer.h"
 #include "profile_internal.h"
 #include "profile_key.h"
 #include "file.h"
@@ -168,14 +169,12 @@ sc_err sc_profile_verify_signature(const struct sc_profile *p, X509 *anchor, tim
 	return verify_signature(p, anchor, now, NULL);
 }
 
-sc_err sc_profile_prove_signer(const char *network_id, const char *probe_device_id,
-    EVP_PKEY *signer_key, X509 *signer, X509 *anchor)
+/* The throw-away profile both provers sign, valid for a minute from now. */
+static sc_err probe_profile(const char *network_id, const char *probe_device_id, time_t now,
+    struct sc_profile **out)
 {
 	static const uint8_t probe_challenge[SC_CHALLENGE_MIN] = { 0 };
 	struct sc_profile_params pp;
-	struct sc_profile *p = NULL;
-	time_t now = time(NULL);
-	sc_err r;
 
 	memset(&pp, 0, sizeof(pp));
 	pp.network_id = network_id;
@@ -186,8 +185,32 @@ sc_err sc_profile_prove_signer(const char *network_id, const char *probe_device_
 	pp.not_before = now;
 	pp.not_after = now + 60;
 	pp.generate_alg = SC_ALG_P256;
-	if ((r = sc_profile_create(&pp, &p)) == SC_OK &&
+	return sc_profile_create(&pp, out);
+}
+
+sc_err sc_profile_prove_signer(const char *network_id, const char *probe_device_id,
+    EVP_PKEY *signer_key, X509 *signer, X509 *anchor)
+{
+	struct sc_profile *p = NULL;
+	time_t now = time(NULL);
+	sc_err r;
+
+	if ((r = probe_profile(network_id, probe_device_id, now, &p)) == SC_OK &&
 	    (r = sc_profile_sign(p, signer_key, signer, NULL, 0)) == SC_OK)
+		r = sc_profile_verify_signature(p, anchor, now);
+	sc_profile_free(p);
+	return r;
+}
+
+sc_err sc_profile_signer_prove(const struct sc_profile_signer *s, const char *network_id,
+    const char *probe_device_id, X509 *anchor)
+{
+	struct sc_profile *p = NULL;
+	time_t now = time(NULL);
+	sc_err r;
+
+	if ((r = probe_profile(network_id, probe_device_id, now, &p)) == SC_OK &&
+	    (r = sc_profile_signer_sign(s, p)) == SC_OK)
 		r = sc_profile_verify_signature(p, anchor, now);
 	sc_profile_free(p);
 	return r;

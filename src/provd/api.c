@@ -105,6 +105,15 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 	    (r = sc_profile_signer_new(api->signer_key, api->signer, 0, &api->profile_signer)) !=
 	        SC_OK)
 		return r;
+	/* The kept context signs every profile: proved too, so that one that does not fails here. */
+	if ((r = sc_profile_signer_prove(api->profile_signer, api->network_id, "start-up-check",
+	         api->net_root)) != SC_OK) {
+		r = sc_fail(r,
+		    "%s: the profile signer's kept context does not work with root.pem: %s",
+		    net_dir, sc_err_detail());
+		ERR_clear_error();
+		return r;
+	}
 	/*
 	 * From here on, the certificates of requests and of the registry are read without OpenSSL
 	 * 3.0's per-key decoder (fast/x509.h, issue 17). Not the server's own, loaded above: their

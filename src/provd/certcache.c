@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <selfcert/cache.h>
 #include "certcache.h"
+#include "fast/x509.h"
 #include "file.h"
 #include "lru.h"
 #include "pem.h"
@@ -76,8 +77,11 @@ sc_err provd_certcache_get(struct provd_certcache *c, const uint8_t *der, size_t
 
 	if ((r = sc_cert_from_der(der, len, &x)) != SC_OK)
 		return r;
-	/* judge11: its DER's hash (this key) for the signature cache, before it is shared. */
-	sc_sig_cache_note_der(x, key);
+	/*
+	 * judge11: its DER's hash for the signature cache, before it is shared (this cache's X509s
+	 * are never modified: fast/x509.h's condition).
+	 */
+	sc_sig_cache_note_der(x, der, len);
 	/* Remember it (a second reference, the lru's), unless another worker parsed the same bytes
 	 * meanwhile. Failing to remember (out of memory) costs only a later parse. */
 	if (X509_up_ref(x) && provd_lru_insert(c->lru, key, x, PROVD_LRU_KEEP_OLD) != SC_OK)

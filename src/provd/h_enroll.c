@@ -1046,18 +1046,8 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 		goto no;
 	/* judge11: the chain profile_pin_fast parsed (pr->ref_chain), else parsed now. */
 	if (pr->ref_chain != NULL && sk_X509_num(pr->ref_chain) == e->chain_der.n) {
-		if ((e->chain = sk_X509_new_null()) == NULL)
+		if ((e->chain = X509_chain_up_ref(pr->ref_chain)) == NULL)
 			goto no;
-		for (int i = 0; i < sk_X509_num(pr->ref_chain); i++) {
-			X509 *x = sk_X509_value(pr->ref_chain, i);
-
-			if (!X509_up_ref(x))
-				goto no;
-			if (!sk_X509_push(e->chain, x)) {
-				X509_free(x);
-				goto no;
-			}
-		}
 	} else if (provd_ders_x509(api->certs, &e->chain_der, &e->chain) != SC_OK)
 		goto no;
 	if (!chain_one_path(api, e->chain))
@@ -1107,10 +1097,15 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
-	/* x509=none: a pinned device's certificates recognised by their DER, not parsed for the
-	 * pin (a chain parsed for the first certificate's reference, ref_chain, is that one's). */
+	/*
+	 * x509=none: a pinned device's certificates recognised by their DER, not parsed for the
+	 * pin; x509=ref: the same, the chain parsed once (through the certificate cache) for the
+	 * first certificate's reference (judge11's ref_chain).
+	 */
 	provd_log_add(resp, "auth=%s pin=%s", pr.authenticated ? "proof" : "none",
-	    pr.pinned                ? (pr.chain == NULL ? "hit x509=none" : "hit")
+	    pr.pinned                ? (pr.chain != NULL              ? "hit"
+	                                       : pr.ref_chain != NULL ? "hit x509=ref"
+	                                                              : "hit x509=none")
 	        : pr.rec.pin != NULL ? "new"
 	                             : "checked");
 	/*

@@ -129,7 +129,7 @@ post_is "the genuine proof" 201
 post_is "the same proof again" 409 replay
 check "one authenticated profile for DEV-M" [ "$(authed DEV-M)" = 1 ]
 # Session 8 (prof8): DEV-M is pinned now. Its own request is recognised by its certificates' DER
-# (logged x509=none: none parsed); a proof naming another pinned device misses DEV-M's pin and
+# (logged x509=ref: parsed once for the first certificate's reference only); a proof naming another pinned device misses DEV-M's pin and
 # gets the full path's refusal; a certificate that does not parse is still the first refusal,
 # before another field's or the policy's.
 CH5=$(sc device challenge --sp "$T/m.sock")
@@ -140,7 +140,9 @@ req_json m "$CH5" ",\"proof\":${P5/\"time\":$(sed 's/.*"time":\([0-9]*\).*/\1/' 
 post_is "pinned device, stale proof" 403 proof-expired "proof.time"
 req_json m "$CH5" ",\"proof\":$P5" >"$T/req.json"
 post_is "the pinned device's own request" 201
-check "recognised by its DER, nothing parsed" grep -q "device=DEV-M auth=proof pin=hit x509=none" "$T/provd.log"
+# judge11: recognised by its DER; its chain parsed once, through the certificate cache, for the
+# first certificate's reference (x509=ref), not for the pin.
+check "recognised by its DER, parsed only for the reference" grep -q "device=DEV-M auth=proof pin=hit x509=ref" "$T/provd.log"
 printf '{"chain":"%s","kex":"AAAA","alg":"nope"}' "$(pem_json "$T/m-certs/chain.pem")" >"$T/req.json"
 post_is "a KEK that does not parse, before a bad alg" 400 bad-der '\"kex\": '
 printf '{"chain":"%s","kex":"%s","server_keygen":true}' "$(pem_json "$T/m-certs/chain.pem")" \

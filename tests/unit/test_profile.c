@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
@@ -791,6 +792,74 @@ static void test_profile_signer(void **state)
 	assert_string_equal(sc_err_detail(), "rsa_pss: the signer key is not RSA");
 	assert_int_equal(sc_profile_signer_new(NULL, fx.signer[S_P256], 0, &sg), SC_ERR_USAGE);
 	assert_int_equal(sc_profile_signer_sign(NULL, NULL), SC_ERR_USAGE);
+}
+
+/*
+ * The start-up proof through the kept context (provd_api_load): accepted under the network's
+ * root, refused under another root with the profile check's own error.
+ */
+static void test_profile_signer_prove(void **state)
+{
+	struct sc_profile_signer *sg = NULL;
+
+	(void)state;
+	assert_int_equal(sc_profile_signer_new(fx.signer_key[S_P256], fx.signer[S_P256], 0, &sg),
+	    SC_OK);
+	assert_int_equal(sc_profile_signer_prove(sg, NET, "probe-1", fx.root), SC_OK);
+	assert_int_equal(sc_profile_signer_prove(sg, NET, "probe-1", fx.root2),
+	    sc_profile_prove_signer(NET, "probe-1", fx.signer_key[S_P256], fx.signer[S_P256],
+	        fx.root2));
+	assert_int_not_equal(sc_profile_signer_prove(sg, NET, "probe-1", fx.root2), SC_OK);
+	sc_profile_signer_free(sg);
+}
+
+/* One signer, four threads signing at once (provd's workers): every profile verifies. */
+struct signer_job {
+	const struct sc_profile_signer *sg;
+	int bad;
+};
+
+static void *signer_thread(void *arg)
+{
+	struct signer_job *j = arg;
+	struct sc_profile_params pp;
+
+	base_params(&pp);
+	for (int i = 0; i < 50; i++) {
+		struct sc_profile *p = NULL;
+
+		if (sc_profile_create(&pp, &p) != SC_OK ||
+		    sc_profile_signer_sign(j->sg, p) != SC_OK ||
+		    sc_profile_verify_signature(p, fx.root, fx.now) != SC_OK)
+			j->bad++;
+		sc_profile_free(p);
+	}
+	return NULL;
+}
+
+static void test_profile_signer_threads(void **state)
+{
+	static const int which[] = { S_P256, S_RSA, S_ED25519 };
+	struct signer_job jobs[4];
+	pthread_t th[4];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(which) / sizeof(which[0]); k++) {
+		struct sc_profile_signer *sg = NULL;
+
+		assert_int_equal(sc_profile_signer_new(fx.signer_key[which[k]], fx.signer[which[k]],
+		                     0, &sg),
+		    SC_OK);
+		for (int i = 0; i < 4; i++) {
+			jobs[i] = (struct signer_job){ .sg = sg };
+			assert_int_equal(pthread_create(&th[i], NULL, signer_thread, &jobs[i]), 0);
+		}
+		for (int i = 0; i < 4; i++) {
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+			assert_int_equal(jobs[i].bad, 0);
+		}
+		sc_profile_signer_free(sg);
+	}
 }
 
 static void test_sign_with_intermediate(void **state)
@@ -1970,6 +2039,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_times),
 		cmocka_unit_test(test_sign_verify_all_algorithms),
 		cmocka_unit_test(test_profile_signer),
+		cmocka_unit_test(test_profile_signer_prove),
+		cmocka_unit_test(test_profile_signer_threads),
 		cmocka_unit_test(test_sign_with_intermediate),
 		cmocka_unit_test(test_decode_truncation_every_length),
 		cmocka_unit_test(test_decode_trailing_oversize_ber),

@@ -9,7 +9,11 @@
  * certificates field, a signature by the same key with the same digest and padding.
  *
  * A signer is read-only once made: any number of threads may sign with one (each copies its
- * context). With the shortcuts off (fast.h), or when the key's provider cannot copy a context,
+ * context). That rests on a provider's context copy only reading its source, which holds for
+ * OpenSSL's own and, for pkcs11-provider, as long as the source context has never signed (its
+ * dupctx moves a session out of a context that holds one): the kept context is never used but
+ * to be copied. With the shortcuts off (fast.h), or when the key's provider cannot copy a
+ * context (at start, or at a later copy: that profile is signed the plain way),
  * sc_profile_signer_sign is sc_profile_sign.
  */
 #ifndef SC_FAST_PROFILE_SIGNER_H
@@ -32,6 +36,14 @@ sc_err sc_profile_signer_new(EVP_PKEY *key, X509 *cert, int rsa_pss,
 
 /* sc_profile_sign(p, key, cert, NULL, rsa_pss), from the kept context. */
 sc_err sc_profile_signer_sign(const struct sc_profile_signer *s, struct sc_profile *p) SC_MUST_USE;
+
+/*
+ * sc_profile_prove_signer for a signer: a throw-away profile signed through
+ * sc_profile_signer_sign (the kept context, as every profile will be) must verify against
+ * anchor. Run once at start, so that a signer whose copies do not sign well fails there.
+ */
+sc_err sc_profile_signer_prove(const struct sc_profile_signer *s, const char *network_id,
+    const char *probe_device_id, X509 *anchor) SC_MUST_USE;
 
 void sc_profile_signer_free(struct sc_profile_signer *s);
 

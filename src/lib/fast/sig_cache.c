@@ -74,14 +74,29 @@ static const uint8_t *der_hash_of(X509 *x)
 	return X509_get_ex_data(x, der_index);
 }
 
-void sc_sig_cache_note_der(X509 *x, const uint8_t sha256[32])
+/* SHA-256, fetched once (an implicit fetch per call costs more than hashing a certificate). */
+static CRYPTO_ONCE md_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_MD *md_sha256;
+
+static void md_init(void)
+{
+	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int der_sha256(const uint8_t *der, size_t len, uint8_t h[32])
+{
+	return CRYPTO_THREAD_run_once(&md_once, md_init) && md_sha256 != NULL &&
+	    EVP_Digest(der, len, h, NULL, md_sha256, NULL);
+}
+
+void sc_sig_cache_note_der(X509 *x, const uint8_t *der, size_t len)
 {
 	uint8_t *h;
 
-	if (x == NULL || sha256 == NULL || !sc_fast_enabled() || der_hash_of(x) != NULL ||
-	    der_index < 0 || (h = OPENSSL_memdup(sha256, 32)) == NULL)
+	if (x == NULL || der == NULL || !sc_fast_enabled() || der_hash_of(x) != NULL ||
+	    der_index < 0 || (h = OPENSSL_malloc(32)) == NULL)
 		return;
-	if (!X509_set_ex_data(x, der_index, h))
+	if (!der_sha256(der, len, h) || !X509_set_ex_data(x, der_index, h))
 		OPENSSL_free(h);
 	ERR_clear_error();
 }
@@ -296,11 +311,22 @@ static int sig_verify(struct sc_sig_cache *c, X509 *xs, X509 *xi, EVP_PKEY *pkey
 		CRYPTO_THREAD_unlock(c->lock);
 	}
 	if (!found && have_key) {
+		const uint8_t *note = der_hash_of(xs);
+		uint8_t h[32];
 		int n;
 
 		/* The noted hash served for the key: the DER for the check itself, now. */
-		if (der == NULL && (n = i2d_X509(xs, &der)) > 0)
+		if (der == NULL && (n = i2d_X509(xs, &der)) > 0) {
 			der_len = (size_t)n;
+			/*
+			 * What is verified below must be what the key names: a note that is not
+			 * this encoding's hash (a caller's mistake) gets no entry, so it can never
+			 * make a later hit for bytes nobody verified.
+			 */
+			if (note == NULL || !der_sha256(der, der_len, h) ||
+			    memcmp(h, note, 32) != 0)
+				have_key = 0;
+		}
 		if (der != NULL)
 			sig_verify_ecdsa(der, der_len, pkey, &done, &ok);
 	}

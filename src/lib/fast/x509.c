@@ -144,7 +144,8 @@ EVP_PKEY *sc_fast_p256_key(const uint8_t *bits, size_t len)
 	EC_KEY *ec = NULL;
 
 	/* ec_key's test: all bits used, an uncompressed point (EC_KEY_oct2key: on the curve). */
-	if (bits == NULL || len < 2 || len > 1 + 2 * 66 + 1 || bits[0] != 0 ||
+	/* A P-256 point's BIT STRING: no unused bits, 04, X and Y of 32 bytes each: 66 bytes. */
+	if (bits == NULL || len != 2 + 2 * 32 || bits[0] != 0 ||
 	    bits[1] != POINT_CONVERSION_UNCOMPRESSED ||
 	    pthread_once(&groups_once, groups_make) != 0 || (g = groups[0]) == NULL)
 		return NULL;

@@ -71,4 +71,17 @@ EVP_PKEY *sc_fast_p256_key(const uint8_t *bits, size_t len);
 void sc_fast_ecdsa_sha256_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
     size_t sig_len, int *done, int *ok);
 
+/*
+ * Issue 17 (judge11): note on x the SHA-256 of the DER it was parsed from, for the signature
+ * cache's key (which hashes that hash with the issuer's key), so that a signature check of x
+ * need not encode it again. Internal (not in the public cache.h: the cache's hits rest on the
+ * note): the caller has just parsed x from exactly der (sc_cert_from_der's strict round trip),
+ * will never modify it, and calls this before x is shared between threads — provd's certificate
+ * cache (certcache.c), whose X509s are read-only. The hash is computed here from der. A note that
+ * does not match x's encoding can make a miss but never plant a hit: on a miss sig_cache.c
+ * checks the bytes it verified against the note before remembering. A hash already noted is
+ * kept. The shortcuts off: nothing.
+ */
+void sc_sig_cache_note_der(X509 *x, const uint8_t *der, size_t len);
+
 #endif
