@@ -274,6 +274,24 @@ static const struct {
 	  "CREATE OR REPLACE TRIGGER certificates_hourly AFTER INSERT ON certificates FOR EACH ROW"
 	  "  EXECUTE FUNCTION selfcert_hourly();",
 	    1 },
+	/*
+	 * 8 (issue 17, wal11): the time and expiry indexes schema 7 made for the console, whose
+	 * charts read console_hourly and whose expiring counts read device_expiry since that same
+	 * schema: no statement of version 7 or 8 reads them, and each was an index insertion (WAL,
+	 * a dirtied buffer) in every profile's or certificate's transaction. Additive in effect: a
+	 * node of version 7 runs the same statements, so min_compatible stays 1, and the runtime
+	 * role needs no new grant. DROP INDEX takes the table's ACCESS EXCLUSIVE lock until COMMIT
+	 * (the drop itself is instant): both tables are locked first, in the order a registration
+	 * locks them (its profile row, then its certificate), so that the step cannot deadlock with
+	 * one, and the wait is bounded to one second (requests queue behind it that long at most);
+	 * a busy database fails the step with "lock timeout", nothing changed: run it again.
+	 */
+	{ "SET LOCAL lock_timeout = 1000;"
+	  "LOCK TABLE profiles, certificates IN ACCESS EXCLUSIVE MODE;"
+	  "DROP INDEX IF EXISTS profiles_by_time;"
+	  "DROP INDEX IF EXISTS certificates_by_time;"
+	  "DROP INDEX IF EXISTS certificates_by_expiry;",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -848,7 +866,8 @@ static sc_err migrate(struct pg_reg *reg)
 		snprintf(how, sizeof(how),
 		    v == 0 ? "created at version 1" : "migrated to version %d", v + 1);
 		if ((r = run(reg, "schema version",
-		         "UPDATE registry_meta SET schema_version = $1, min_compatible = $2",
+		         "UPDATE registry_meta SET schema_version = $1,"
+		         " min_compatible = GREATEST(min_compatible, $2::integer)",
 		         &p)) != SC_OK ||
 		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
 		         how)) != SC_OK)
@@ -2593,9 +2612,15 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	        /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
 	        "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
 	        "GRANT SELECT, INSERT, UPDATE ON device_expiry TO %s;"
+	        /*
+	         * The overview's hourly counts: read only (the triggers write them as the owner).
+	         * Missing before wal11: the console's overview failed "permission denied" on the
+	         * runtime role.
+	         */
+	        "GRANT SELECT ON console_hourly TO %s;"
 	        "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
 	        "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta, device_crls FROM %s",
-	        schema, id, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
+	        schema, id, id, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
 		r = sc_fail(SC_ERR_USAGE, "--grant: a role or schema name too long");
 		goto out;
 	}
