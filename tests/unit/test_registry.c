@@ -1996,14 +1996,15 @@ static void test_schema8_upgrade(void **state)
 	if (pg_uri == NULL) {
 		assert_int_equal(raw_exec("SELECT 1 FROM profiles INDEXED BY profiles_by_time"),
 		    SQLITE_ERROR);
-		assert_int_equal(
-		    raw_exec("SELECT 1 FROM certificates INDEXED BY certificates_by_time"),
+		assert_int_equal(raw_exec(
+		                     "SELECT 1 FROM certificates INDEXED BY certificates_by_time"),
 		    SQLITE_ERROR);
 		/* The indexes every statement reads are all there. */
-		assert_int_equal(raw_exec("SELECT 1 FROM profiles INDEXED BY profiles_by_source;"
-		                          "SELECT 1 FROM profiles INDEXED BY profiles_by_device;"
-		                          "SELECT 1 FROM certificates INDEXED BY certificates_by_device;"
-		                          "SELECT 1 FROM audit INDEXED BY audit_by_time"),
+		assert_int_equal(raw_exec(
+		                     "SELECT 1 FROM profiles INDEXED BY profiles_by_source;"
+		                     "SELECT 1 FROM profiles INDEXED BY profiles_by_device;"
+		                     "SELECT 1 FROM certificates INDEXED BY certificates_by_device;"
+		                     "SELECT 1 FROM audit INDEXED BY audit_by_time"),
 		    SQLITE_OK);
 	} else {
 		assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
@@ -2011,10 +2012,11 @@ static void test_schema8_upgrade(void **state)
 		                          " indexname IN (" TIME_INDEXES_PG ")) THEN"
 		                          " RAISE EXCEPTION 'kept'; END IF; END $$"),
 		    SQLITE_OK);
-		assert_int_equal(raw_exec("DO $$ BEGIN IF (SELECT count(*) FROM pg_indexes WHERE"
-		                          " indexname IN ('profiles_by_source', 'profiles_by_device',"
-		                          " 'certificates_by_device', 'audit_by_time')) <> 4 THEN"
-		                          " RAISE EXCEPTION 'missing'; END IF; END $$"),
+		assert_int_equal(raw_exec(
+		                     "DO $$ BEGIN IF (SELECT count(*) FROM pg_indexes WHERE"
+		                     " indexname IN ('profiles_by_source', 'profiles_by_device',"
+		                     " 'certificates_by_device', 'audit_by_time')) <> 4 THEN"
+		                     " RAISE EXCEPTION 'missing'; END IF; END $$"),
 		    SQLITE_OK);
 	}
 	assert_int_equal(sc_reg_check(reg), SC_OK);
@@ -2031,14 +2033,12 @@ static void test_schema8_upgrade(void **state)
 		assert_int_equal(sc_reg_open(uri, 0, &rt), SC_OK);
 	make_cert(&c, "U-2", 2, 'b');
 	c.not_after = now + 7200;
-	assert_int_equal(
-	    sc_reg_cert_record(rt != NULL ? rt : reg, &c, now, "t", &already), SC_OK);
+	assert_int_equal(sc_reg_cert_record(rt != NULL ? rt : reg, &c, now, "t", &already), SC_OK);
 	make_profile(&rec, "U-3", 3, "c3");
-	assert_int_equal(
-	    sc_reg_profile_insert(rt != NULL ? rt : reg, &rec, NULL, now, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_profile_insert(rt != NULL ? rt : reg, &rec, NULL, now, "t", &retry),
+	    SC_OK);
 	make_profile(&rec, "U-3", 4, "c1"); /* the challenge of schema 7's row: a replay */
-	assert_int_equal(
-	    sc_reg_profile_insert(rt != NULL ? rt : reg, &rec, NULL, now, "t", &retry),
+	assert_int_equal(sc_reg_profile_insert(rt != NULL ? rt : reg, &rec, NULL, now, "t", &retry),
 	    SC_ERR_REPLAY);
 	/* The console's figures, old rows and new. */
 	if (sc_reg_fleet(rt != NULL ? rt : reg, now, 2, &f) != SC_OK)
