@@ -949,6 +949,63 @@ static void test_certificates(void **state)
 	    SQLITE_CONSTRAINT);
 }
 
+static int cert_audit_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	if (strcmp(a->event, "certificate-registered") == 0)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+/*
+ * A profile's first certificate (wal11: one round trip on PostgreSQL, its write guarded): each
+ * refusal writes nothing (no certificate, the profile not consumed, no audit row), and a
+ * fingerprint registered for another profile is refused as before.
+ */
+static void test_cert_first_refusals(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_counts counts;
+	int64_t retry;
+	int already = -1, certs = 0;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "F-1", NULL, "t", 1000), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "F-2", NULL, "t", 1000), SC_OK);
+	make_profile(&rec, "F-1", 1, "f1");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	make_profile(&rec, "F-1", 2, "f2");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	make_profile(&rec, "F-2", 3, "f3");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	/* Another device's profile; an unknown one. */
+	make_cert(&c, "F-2", 1, 'a');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_ERR_DEVICE_MISMATCH);
+	assert_non_null(strstr(sc_err_detail(), "was issued to device F-1"));
+	make_cert(&c, "F-1", 7, 'a');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_ERR_PROFILE_UNKNOWN);
+	/* Registered once; the same fingerprint for the device's other profile is refused. */
+	make_cert(&c, "F-1", 1, 'a');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	make_cert(&c, "F-1", 2, 'a');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &already), SC_ERR_PROFILE_CONSUMED);
+	assert_non_null(strstr(sc_err_detail(), "already registered for another profile"));
+	/* Revoked after its profile was issued: refused. */
+	assert_int_equal(sc_reg_device_revoke(reg, "F-2", NULL, "t", 3100, &already), SC_OK);
+	make_cert(&c, "F-2", 3, 'c');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 3200, "t", &already), SC_ERR_REVOKED);
+	/* Nothing of the refusals written: one certificate, one profile consumed, one audit row. */
+	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
+	assert_int_equal(counts.certificates, 1);
+	assert_int_equal(counts.profiles_consumed, 1);
+	assert_int_equal(sc_reg_audit_list(reg, NULL, 0, cert_audit_cb, &certs), SC_OK);
+	assert_int_equal(certs, 1);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
 /* #17: a renewal profile takes one certificate per period; an ordinary one still takes one. */
 static void test_renewal_periods(void **state)
 {
@@ -2982,6 +3039,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_first_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
@@ -3014,6 +3072,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_first_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
