@@ -2406,7 +2406,9 @@ static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, i
 	struct sc_reg_cert_outcome o = { 0 };
 	sc_err r;
 
-	if (cert_first_one_trip(pg(base), rec, now, actor, already, &r))
+	/* A renewal profile's later period finds its profile consumed: the guess would not fit. */
+	if (!(rec->renewal && rec->period > 0) &&
+	    cert_first_one_trip(pg(base), rec, now, actor, already, &r))
 		return r;
 	r = cert_batch(pg(base), rec, 1, now, actor, &o);
 
