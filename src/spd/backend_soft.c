@@ -581,6 +581,28 @@ static sc_err soft_counter_increment_kept(const struct spd_backend *be, const ch
 	if (from == UINT64_MAX)
 		return sc_fail(SC_ERR_STORE_FULL, "the monotonic counter is exhausted");
 	v = from + 1;
+	/*
+	 * The kept file must still be DIR/counter in the two-slot form: a file put in its place
+	 * meanwhile (a restore, an operator's edit, a copy renamed over it) or truncated would take
+	 * the write into a file nobody reads, or into a wrong form, and the next open would find the
+	 * counter behind its store. Then it is replaced as a whole, as before keeping, and kept anew.
+	 */
+	if (*fd >= 0) {
+		struct stat kept, named;
+		char path[PATH_MAX];
+		int at = dir_fd;
+
+		if (at < 0 && sc_file_join(path, sizeof(path), dir, "counter") != SC_OK)
+			at = -2; /* cannot name it: not kept */
+		if (at == -2 || fstat(*fd, &kept) != 0 ||
+		    fstatat(at >= 0 ? at : AT_FDCWD, at >= 0 ? "counter" : path, &named,
+		        AT_SYMLINK_NOFOLLOW) != 0 ||
+		    kept.st_ino != named.st_ino || kept.st_dev != named.st_dev ||
+		    kept.st_nlink == 0 || kept.st_size != COUNTER_FILE_LEN) {
+			close(*fd);
+			*fd = -1;
+		}
+	}
 	if (*fd < 0) {
 		if ((r = write_counter(dir, dir_fd, v)) != SC_OK)
 			return r;

@@ -589,6 +589,37 @@ static void test_counter_slots(void **state)
 	counter_form(6, f);
 	sc_test_write_file(counter_path, f, sizeof(f));
 	assert_int_equal(try_open(), SC_OK);
+	/*
+	 * The kept counter replaced under a running store (a copy renamed over it: a restore, an
+	 * edit), then truncated to the old form: each next commit notices and replaces the file
+	 * instead of writing into one nobody reads; the store opens again at its value.
+	 */
+	{
+		char tmp[PATH_MAX];
+
+		assert_int_equal(spd_store_open(dir, &s, st), SC_OK);
+		assert_int_equal(spd_store_commit(s, st), SC_OK); /* 7, kept */
+		read_all(counter_path, &d, &n);
+		snprintf(tmp, sizeof(tmp), "%s.copy", counter_path);
+		sc_test_write_file(tmp, d, n);
+		OPENSSL_free(d);
+		assert_int_equal(rename(tmp, counter_path), 0);
+		ino = counter_inode();
+		assert_int_equal(spd_store_commit(s, st), SC_OK); /* 8 */
+		assert_int_equal(counter_value(), 8);
+		assert_true(counter_inode() != ino); /* replaced, not written into the orphan */
+		assert_int_equal(spd_store_commit(s, st), SC_OK); /* 9, in the new file, kept */
+		assert_int_equal(counter_value(), 9);
+		assert_int_equal(truncate(counter_path, 8), 0);
+		assert_int_equal(spd_store_commit(s, st), SC_OK); /* 10 */
+		read_all(counter_path, &d, &n);
+		assert_int_equal(n, COUNTER_FILE);
+		OPENSSL_free(d);
+		assert_int_equal(counter_value(), 10);
+		spd_store_close(s);
+		spd_state_clear(st);
+		assert_int_equal(try_open(), SC_OK);
+	}
 	free(st);
 }
 
