@@ -274,24 +274,6 @@ static const struct {
 	  "CREATE OR REPLACE TRIGGER certificates_hourly AFTER INSERT ON certificates FOR EACH ROW"
 	  "  EXECUTE FUNCTION selfcert_hourly();",
 	    1 },
-	/*
-	 * 8 (issue 17, wal11): the time and expiry indexes schema 7 made for the console, whose
-	 * charts read console_hourly and whose expiring counts read device_expiry since that same
-	 * schema: no statement of version 7 or 8 reads them, and each was an index insertion (WAL,
-	 * a dirtied buffer) in every profile's or certificate's transaction. Additive in effect: a
-	 * node of version 7 runs the same statements, so min_compatible stays 1, and the runtime
-	 * role needs no new grant. DROP INDEX takes the table's ACCESS EXCLUSIVE lock until COMMIT
-	 * (the drop itself is instant): both tables are locked first, in the order a registration
-	 * locks them (its profile row, then its certificate), so that the step cannot deadlock with
-	 * one, and the wait is bounded to one second (requests queue behind it that long at most);
-	 * a busy database fails the step with "lock timeout", nothing changed: run it again.
-	 */
-	{ "SET LOCAL lock_timeout = 1000;"
-	  "LOCK TABLE profiles, certificates IN ACCESS EXCLUSIVE MODE;"
-	  "DROP INDEX IF EXISTS profiles_by_time;"
-	  "DROP INDEX IF EXISTS certificates_by_time;"
-	  "DROP INDEX IF EXISTS certificates_by_expiry;",
-	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -866,8 +848,7 @@ static sc_err migrate(struct pg_reg *reg)
 		snprintf(how, sizeof(how),
 		    v == 0 ? "created at version 1" : "migrated to version %d", v + 1);
 		if ((r = run(reg, "schema version",
-		         "UPDATE registry_meta SET schema_version = $1,"
-		         " min_compatible = GREATEST(min_compatible, $2::integer)",
+		         "UPDATE registry_meta SET schema_version = $1, min_compatible = $2",
 		         &p)) != SC_OK ||
 		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
 		         how)) != SC_OK)
@@ -2296,121 +2277,11 @@ out:
 	return r;
 }
 
-/*
- * The first certificate of a profile, guarded (wal11): CERT_WRITE_CONSUME_SQL whose guard also
- * wants the device active ($3's status, read after the lock statement's FOR SHARE of the device
- * row, so a revocation cannot commit in between). With it the write commits exactly when
- * cert_judge would have let it: the profile found and not consumed (u's one row), the
- * certificate inserted (c's), the profile the device's (the certificates' foreign key on
- * (profile_id, device_id) refuses another device's), the device active.
- */
-#define CERT_FIRST_SQL                                                                             \
-	CERT_WRITE_SQL                                                                             \
-	", u AS (UPDATE profiles SET consumed_at = $8"                                             \
-	" WHERE profile_id = $4 AND consumed_at IS NULL AND EXISTS (SELECT 1 FROM c) RETURNING 1)" \
-	" SELECT 1 / ((SELECT count(*) FROM c) * (SELECT count(*) FROM u) *"                       \
-	" (CASE WHEN (SELECT status FROM devices WHERE device_id = $3) = 'active'"                 \
-	" THEN 1 ELSE 0 END))"
-
-/*
- * One registration in ONE round trip (wal11; cert_batch takes two: its writes wait for its
- * reads to be judged here). The common case is a profile's first certificate, so the pipeline
- * carries the reads and, guessing that, the guarded write and COMMIT: BEGIN, the profile's lock
- * (CERT_LOCK_SQL), this period's certificate, CERT_FIRST_SQL, COMMIT. Committed: registered.
- * Otherwise the guard (22012) or a constraint (23xxx) aborted the transaction and nothing was
- * written; the reads, made under the same locks before the write, are judged as cert_batch
- * judges them: a refusal or "this certificate again" is the answer; a write the guess did not
- * fit (a renewal profile's later period, a fingerprint registered for another profile) goes the
- * two-trip way, which decides it exactly. 1 if this answered (r and *already set), 0 if not.
- */
-static int cert_first_one_trip(struct pg_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
-    const char *actor, int *already, sc_err *r)
-{
-	struct prm lk = { 0 }, pr = { 0 }, w = { 0 };
-	struct pl_st st[5];
-	PGresult *res[5] = { NULL };
-	char detail[256], state[6] = "", fpr0[SC_REG_FPR_HEX_LEN + 1] = "";
-	int64_t period = rec->renewal ? (int64_t)rec->period : 0;
-	int answered = 1, found;
-	sc_err j;
-
-	*already = 0;
-	rec->registered_at = now;
-	p_text(&lk, rec->profile_id);
-	p_text(&pr, rec->profile_id);
-	p_i64(&pr, period);
-	p_text(&w, rec->fpr);
-	p_text(&w, rec->serial);
-	p_text(&w, rec->device_id);
-	p_text(&w, rec->profile_id);
-	p_i64(&w, rec->not_before);
-	p_i64(&w, rec->not_after);
-	p_bin(&w, rec->der, rec->der_len);
-	p_i64(&w, now);
-	p_i64(&w, period);
-	p_text(&w, actor != NULL ? actor : "unknown");
-	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr,
-	    rec->serial, rec->profile_id);
-	p_text(&w, detail);
-	st[0] = (struct pl_st){ "begin", "BEGIN", NULL };
-	st[1] = (struct pl_st){ "reading a profile", CERT_LOCK_SQL, &lk };
-	st[2] = (struct pl_st){ "reading a certificate",
-		"SELECT fingerprint FROM certificates WHERE profile_id = $1 AND period = $2", &pr };
-	st[3] = (struct pl_st){ "recording a certificate", CERT_FIRST_SQL, &w };
-	st[4] = (struct pl_st){ "commit", "COMMIT", NULL };
-	*r = pl_run(reg, st, 5, res, state);
-	if (*r == SC_OK)
-		goto out; /* committed: the guard held */
-	if (conn_lost(reg, NULL)) {
-		/*
-		 * The session went (a restart, a failover): whether the COMMIT got there is unknown,
-		 * so the two-trip way reconnects and reads what is registered (the same certificate
-		 * again if it did: "already", as for a sender that missed our answer).
-		 */
-		sc_err_clear();
-		answered = 0;
-		goto out;
-	}
-	if (state[0] != '2' || (state[1] != '2' && state[1] != '3') || res[1] == NULL ||
-	    PQresultStatus(res[1]) != PGRES_TUPLES_OK || res[2] == NULL ||
-	    PQresultStatus(res[2]) != PGRES_TUPLES_OK)
-		goto out; /* a lock timeout, …: the failure is the answer */
-	/* Nothing written (the transaction aborted): the reads decide, as cert_batch's. */
-	rollback(reg);
-	found = PQntuples(res[1]) == 1;
-	if (PQntuples(res[2]) == 1)
-		copy_col(res[2], 0, 0, fpr0, sizeof(fpr0));
-	j = cert_judge(rec, found, found ? PQgetvalue(res[1], 0, 0) : "",
-	    found ? status_from_text(PQgetvalue(res[1], 0, 2)) : 0, found ? i64(res[1], 0, 1) : 0,
-	    fpr0, already);
-	if (j != SC_OK) {
-		*r = j; /* the refusal, its detail cert_judge's */
-		goto out;
-	}
-	sc_err_clear();
-	if (*already) {
-		*r = SC_OK;
-		goto out;
-	}
-	answered = 0; /* a write the guess did not fit: the two-trip way decides */
-out:
-	for (size_t i = 0; i < 5; i++)
-		PQclear(res[i]);
-	rollback(reg);
-	return answered;
-}
-
 static sc_err pg_cert_record(struct sc_reg *base, struct sc_reg_cert_rec *rec, int64_t now,
     const char *actor, int *already)
 {
 	struct sc_reg_cert_outcome o = { 0 };
-	sc_err r;
-
-	/* A renewal profile's later period finds its profile consumed: the guess would not fit. */
-	if (!(rec->renewal && rec->period > 0) &&
-	    cert_first_one_trip(pg(base), rec, now, actor, already, &r))
-		return r;
-	r = cert_batch(pg(base), rec, 1, now, actor, &o);
+	sc_err r = cert_batch(pg(base), rec, 1, now, actor, &o);
 
 	*already = o.r == SC_OK ? o.already : 0;
 	if (r != SC_OK)
@@ -2722,15 +2593,9 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	        /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
 	        "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
 	        "GRANT SELECT, INSERT, UPDATE ON device_expiry TO %s;"
-	        /*
-	         * The overview's hourly counts: read only (the triggers write them as the owner).
-	         * Missing before wal11: the console's overview failed "permission denied" on the
-	         * runtime role.
-	         */
-	        "GRANT SELECT ON console_hourly TO %s;"
 	        "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
 	        "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta, device_crls FROM %s",
-	        schema, id, id, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
+	        schema, id, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
 		r = sc_fail(SC_ERR_USAGE, "--grant: a role or schema name too long");
 		goto out;
 	}

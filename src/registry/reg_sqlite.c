@@ -258,15 +258,6 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER IF NOT EXISTS certificates_hourly AFTER INSERT ON certificates BEGIN"
 	"  INSERT INTO console_hourly (hour, certificates) VALUES (NEW.registered_at / 3600, 1)"
 	"  ON CONFLICT (hour) DO UPDATE SET certificates = certificates + 1; END;",
-	/*
-	 * 8 (issue 17, wal11): the two time indexes schema 7 made for the console's hourly charts,
-	 * which read console_hourly since that same schema: no statement of version 7 or 8 reads
-	 * them, and each cost a dirtied page (a WAL frame, written and synced) in every profile's
-	 * and every certificate's commit. Dropping an index changes no answer of an older program;
-	 * its pages go to the freelist (no table scan, the write lock held for milliseconds).
-	 */
-	"DROP INDEX IF EXISTS profiles_by_time;"
-	"DROP INDEX IF EXISTS certificates_by_time;",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */

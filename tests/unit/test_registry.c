@@ -949,63 +949,6 @@ static void test_certificates(void **state)
 	    SQLITE_CONSTRAINT);
 }
 
-static int cert_audit_cb(void *ctx, const struct sc_reg_audit_rec *a)
-{
-	if (strcmp(a->event, "certificate-registered") == 0)
-		(*(int *)ctx)++;
-	return 0;
-}
-
-/*
- * A profile's first certificate (wal11: one round trip on PostgreSQL, its write guarded): each
- * refusal writes nothing (no certificate, the profile not consumed, no audit row), and a
- * fingerprint registered for another profile is refused as before.
- */
-static void test_cert_first_refusals(void **state)
-{
-	struct sc_reg *reg = open_new();
-	struct sc_reg_profile_rec rec;
-	struct sc_reg_cert_rec c;
-	struct sc_reg_counts counts;
-	int64_t retry;
-	int already = -1, certs = 0;
-
-	(void)state;
-	assert_int_equal(sc_reg_device_add(reg, "F-1", NULL, "t", 1000), SC_OK);
-	assert_int_equal(sc_reg_device_add(reg, "F-2", NULL, "t", 1000), SC_OK);
-	make_profile(&rec, "F-1", 1, "f1");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
-	make_profile(&rec, "F-1", 2, "f2");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
-	make_profile(&rec, "F-2", 3, "f3");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
-	/* Another device's profile; an unknown one. */
-	make_cert(&c, "F-2", 1, 'a');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_ERR_DEVICE_MISMATCH);
-	assert_non_null(strstr(sc_err_detail(), "was issued to device F-1"));
-	make_cert(&c, "F-1", 7, 'a');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_ERR_PROFILE_UNKNOWN);
-	/* Registered once; the same fingerprint for the device's other profile is refused. */
-	make_cert(&c, "F-1", 1, 'a');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
-	assert_int_equal(already, 0);
-	make_cert(&c, "F-1", 2, 'a');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &already), SC_ERR_PROFILE_CONSUMED);
-	assert_non_null(strstr(sc_err_detail(), "already registered for another profile"));
-	/* Revoked after its profile was issued: refused. */
-	assert_int_equal(sc_reg_device_revoke(reg, "F-2", NULL, "t", 3100, &already), SC_OK);
-	make_cert(&c, "F-2", 3, 'c');
-	assert_int_equal(sc_reg_cert_record(reg, &c, 3200, "t", &already), SC_ERR_REVOKED);
-	/* Nothing of the refusals written: one certificate, one profile consumed, one audit row. */
-	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
-	assert_int_equal(counts.certificates, 1);
-	assert_int_equal(counts.profiles_consumed, 1);
-	assert_int_equal(sc_reg_audit_list(reg, NULL, 0, cert_audit_cb, &certs), SC_OK);
-	assert_int_equal(certs, 1);
-	assert_int_equal(sc_reg_check(reg), SC_OK);
-	sc_reg_close(reg);
-}
-
 /* #17: a renewal profile takes one certificate per period; an ordinary one still takes one. */
 static void test_renewal_periods(void **state)
 {
@@ -1974,160 +1917,6 @@ static int follow_cb(void *ctx, const struct sc_reg_audit_rec *a)
 	return 0;
 }
 
-/*
- * Schema 8 (issue 17, wal11) from a registry of schema 7 with its data: the time indexes no
- * statement reads are dropped, every row reads and counts as before, the console's hourly rows
- * and expiry counts go on, and enrollments go on. On PostgreSQL the upgrade is the documented
- * one (the owner migrates; nodes of 7 keep serving): the runtime role, granted at 7 and not
- * again, enrolls and reads the console after it; min_compatible is kept (1), and never lowered
- * by a migration (a registry that says 5 still says 5).
- */
-static const char *const index_v7_sqlite =
-    "CREATE INDEX profiles_by_time ON profiles(created_at);"
-    "CREATE INDEX certificates_by_time ON certificates(registered_at);"
-    "PRAGMA user_version = 7";
-#define TIME_INDEXES_PG "'profiles_by_time', 'certificates_by_time', 'certificates_by_expiry'"
-
-#ifdef SC_REG_HAVE_PG
-static void uri_as(char *out, size_t n, const char *user);
-#endif
-
-static void test_schema8_upgrade(void **state)
-{
-	struct sc_reg *reg = open_new(), *rt = NULL;
-	struct sc_reg_profile_rec rec, got;
-	struct sc_reg_cert_rec c;
-	struct sc_reg_counts counts;
-	struct sc_reg_device d;
-	struct sc_reg_fleet f;
-	const int64_t now = 100 * 3600;
-	char uri[700] = "";
-	int64_t retry;
-	int already;
-
-	(void)state;
-	for (int i = 1; i <= 3; i++) {
-		char dev[16];
-
-		snprintf(dev, sizeof(dev), "U-%d", i);
-		assert_int_equal(sc_reg_device_add(reg, dev, NULL, "t", now), SC_OK);
-	}
-	make_profile(&rec, "U-1", 1, "c1");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, now - 3600, "t", &retry), SC_OK);
-	make_cert(&c, "U-1", 1, 'a');
-	c.not_after = now + 3600;
-	assert_int_equal(sc_reg_cert_record(reg, &c, now - 3600, "t", &already), SC_OK);
-	make_profile(&rec, "U-2", 2, "c2");
-	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, now, "t", &retry), SC_OK);
-#ifdef SC_REG_HAVE_PG
-	if (pg_uri != NULL) {
-		/* The runtime role granted once, before the upgrade (schema 8 adds no table). */
-		(void)raw_exec("DROP OWNED BY sc_runtime8; DROP ROLE IF EXISTS sc_runtime8");
-		assert_int_equal(raw_exec("CREATE ROLE sc_runtime8 LOGIN"), SQLITE_OK);
-		assert_int_equal(sc_reg_grant(reg, "sc_runtime8"), SC_OK);
-		uri_as(uri, sizeof(uri), "sc_runtime8");
-	}
-#endif
-	sc_reg_close(reg);
-	/* Put back to schema 7's layout: its indexes, its version. */
-	if (pg_uri == NULL) {
-		assert_int_equal(raw_exec(index_v7_sqlite), SQLITE_OK);
-		assert_int_equal(raw_exec("SELECT 1 FROM profiles INDEXED BY profiles_by_time"),
-		    SQLITE_OK);
-	} else {
-#ifdef SC_REG_HAVE_PG
-		assert_int_equal(
-		    raw_exec("CREATE INDEX profiles_by_time ON profiles(created_at);"
-		             "CREATE INDEX certificates_by_time ON certificates(registered_at);"
-		             "CREATE INDEX certificates_by_expiry ON certificates(not_after);"
-		             "UPDATE registry_meta SET schema_version = 7, min_compatible = 1"),
-		    SQLITE_OK);
-		/* A node of 8 on the runtime role does not migrate: the owner runs it first. */
-		assert_int_equal(sc_reg_open(uri, 0, &rt), SC_ERR_VERSION);
-		assert_non_null(strstr(sc_err_detail(), "selfcert net db migrate"));
-		rt = NULL;
-#endif
-	}
-	reg = open_new(); /* the migration (the owner, on PostgreSQL) */
-	assert_int_equal(sc_reg_schema_version(reg), 8);
-	if (pg_uri == NULL) {
-		assert_int_equal(raw_exec("SELECT 1 FROM profiles INDEXED BY profiles_by_time"),
-		    SQLITE_ERROR);
-		assert_int_equal(raw_exec(
-		                     "SELECT 1 FROM certificates INDEXED BY certificates_by_time"),
-		    SQLITE_ERROR);
-		/* The indexes every statement reads are all there. */
-		assert_int_equal(raw_exec(
-		                     "SELECT 1 FROM profiles INDEXED BY profiles_by_source;"
-		                     "SELECT 1 FROM profiles INDEXED BY profiles_by_device;"
-		                     "SELECT 1 FROM certificates INDEXED BY certificates_by_device;"
-		                     "SELECT 1 FROM audit INDEXED BY audit_by_time"),
-		    SQLITE_OK);
-	} else {
-		assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
-		assert_int_equal(raw_exec("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_indexes WHERE"
-		                          " indexname IN (" TIME_INDEXES_PG ")) THEN"
-		                          " RAISE EXCEPTION 'kept'; END IF; END $$"),
-		    SQLITE_OK);
-		assert_int_equal(raw_exec(
-		                     "DO $$ BEGIN IF (SELECT count(*) FROM pg_indexes WHERE"
-		                     " indexname IN ('profiles_by_source', 'profiles_by_device',"
-		                     " 'certificates_by_device', 'audit_by_time')) <> 4 THEN"
-		                     " RAISE EXCEPTION 'missing'; END IF; END $$"),
-		    SQLITE_OK);
-	}
-	assert_int_equal(sc_reg_check(reg), SC_OK);
-	/* The rows of schema 7 read as before. */
-	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000002", &got), SC_OK);
-	assert_string_equal(got.device_id, "U-2");
-	assert_string_equal(got.chain_pem, "-----BEGIN CERTIFICATE-----\n");
-	sc_reg_profile_rec_clear(&got);
-	assert_int_equal(sc_reg_device_get(reg, "U-1", &d), SC_OK);
-	assert_int_equal(d.n_certs, 1);
-	assert_string_equal(d.cert_serial, "0a");
-	/* Enrollments go on, as this program (SQLite) or a node of 7 granted before (PostgreSQL). */
-	if (rt == NULL && uri[0] != '\0')
-		assert_int_equal(sc_reg_open(uri, 0, &rt), SC_OK);
-	make_cert(&c, "U-2", 2, 'b');
-	c.not_after = now + 7200;
-	assert_int_equal(sc_reg_cert_record(rt != NULL ? rt : reg, &c, now, "t", &already), SC_OK);
-	make_profile(&rec, "U-3", 3, "c3");
-	assert_int_equal(sc_reg_profile_insert(rt != NULL ? rt : reg, &rec, NULL, now, "t", &retry),
-	    SC_OK);
-	make_profile(&rec, "U-3", 4, "c1"); /* the challenge of schema 7's row: a replay */
-	assert_int_equal(sc_reg_profile_insert(rt != NULL ? rt : reg, &rec, NULL, now, "t", &retry),
-	    SC_ERR_REPLAY);
-	/* The console's figures, old rows and new. */
-	if (sc_reg_fleet(rt != NULL ? rt : reg, now, 2, &f) != SC_OK)
-		fail_msg("fleet: %s", sc_err_detail());
-	assert_int_equal(f.profiles[0], 1);
-	assert_int_equal(f.profiles[1], 2);
-	assert_int_equal(f.certificates[0], 1);
-	assert_int_equal(f.certificates[1], 1);
-	assert_int_equal(f.expiring_24h, 2);
-	assert_int_equal(f.never_enrolled, 1);
-	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
-	assert_int_equal(counts.profiles, 3);
-	assert_int_equal(counts.certificates, 2);
-	assert_int_equal(sc_reg_check(reg), SC_OK);
-	sc_reg_close(rt);
-	sc_reg_close(reg);
-#ifdef SC_REG_HAVE_PG
-	if (pg_uri != NULL) {
-		/* A migration never lowers min_compatible (a contract step's value stands). */
-		assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 7,"
-		                          " min_compatible = 5"),
-		    SQLITE_OK);
-		reg = open_new();
-		assert_int_equal(sc_reg_schema_version(reg), 8);
-		assert_int_equal(sc_reg_schema_min_compatible(reg), 5);
-		sc_reg_close(reg);
-		assert_int_equal(raw_exec("DROP OWNED BY sc_runtime8; DROP ROLE sc_runtime8"),
-		    SQLITE_OK);
-	}
-#endif
-}
-
 #ifdef SC_REG_HAVE_PG
 /* The URI of the same server as another user (the runtime role). */
 static void uri_as(char *out, size_t n, const char *user)
@@ -2225,11 +2014,6 @@ static void test_pg_roles(void **state)
 	                     "UPDATE device_crls SET updated_at = 0 WHERE device_id = 'none'", st),
 	    SQLITE_OK);
 	assert_int_equal(pg_exec_as(uri, "DELETE FROM device_crls", st), SQLITE_ERROR);
-	assert_string_equal(st, "42501");
-	/* The console's hourly counts: read, never written (the triggers write them as the owner). */
-	assert_int_equal(pg_exec_as(uri, "SELECT count(*) FROM console_hourly", st), SQLITE_OK);
-	assert_int_equal(pg_exec_as(uri, "UPDATE console_hourly SET profiles = 0", st),
-	    SQLITE_ERROR);
 	assert_string_equal(st, "42501");
 	assert_int_equal(pg_exec_as(uri, "CREATE TABLE x (y int)", st), SQLITE_ERROR);
 	assert_string_equal(st, "42501");
@@ -3152,7 +2936,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cert_first_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
@@ -3169,7 +2952,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pin_of, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_walk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema8_upgrade, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
 	/* The same cases on PostgreSQL, less the SQLite file's own, plus PostgreSQL's. */
@@ -3186,7 +2968,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_profile_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cert_first_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
@@ -3201,7 +2982,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema8_upgrade, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
