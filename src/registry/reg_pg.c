@@ -2567,7 +2567,7 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 {
 	struct pg_reg *reg = pg(base);
 	PGresult *res = NULL;
-	char *id = NULL, *schema = NULL, sql[3072]; /* 10 quoted identifiers of up to 130 bytes */
+	char *id = NULL, *schema = NULL, sql[3072]; /* 11 quoted identifiers of up to 130 bytes */
 	sc_err r;
 
 	if ((r = x(reg, "grant", "SELECT current_schema()", NULL, &res)) != SC_OK)
@@ -2593,9 +2593,15 @@ static sc_err pg_grant(struct sc_reg *base, const char *role)
 	        /* The console's sessions (issue 18): made at sign-in, gone at sign-out or expiry. */
 	        "GRANT SELECT, INSERT, DELETE ON console_sessions TO %s;"
 	        "GRANT SELECT, INSERT, UPDATE ON device_expiry TO %s;"
+	        /*
+	         * The overview's hourly counts: read only (the triggers write them as the owner).
+	         * Missing since schema 7 (found by wal11): the console's overview failed
+	         * "permission denied" on the runtime role.
+	         */
+	        "GRANT SELECT ON console_hourly TO %s;"
 	        "REVOKE UPDATE, DELETE, TRUNCATE ON audit, revocations, certificates FROM %s;"
 	        "REVOKE DELETE, TRUNCATE ON devices, profiles, registry_meta, device_crls FROM %s",
-	        schema, id, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
+	        schema, id, id, id, id, id, id, id, id, id, id) >= sizeof(sql)) {
 		r = sc_fail(SC_ERR_USAGE, "--grant: a role or schema name too long");
 		goto out;
 	}

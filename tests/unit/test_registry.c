@@ -2015,6 +2015,11 @@ static void test_pg_roles(void **state)
 	    SQLITE_OK);
 	assert_int_equal(pg_exec_as(uri, "DELETE FROM device_crls", st), SQLITE_ERROR);
 	assert_string_equal(st, "42501");
+	/* The console's hourly counts: read, never written (the triggers write them as the owner). */
+	assert_int_equal(pg_exec_as(uri, "SELECT count(*) FROM console_hourly", st), SQLITE_OK);
+	assert_int_equal(pg_exec_as(uri, "UPDATE console_hourly SET profiles = 0", st),
+	    SQLITE_ERROR);
+	assert_string_equal(st, "42501");
 	assert_int_equal(pg_exec_as(uri, "CREATE TABLE x (y int)", st), SQLITE_ERROR);
 	assert_string_equal(st, "42501");
 	/* The owner is stopped by the triggers. */
