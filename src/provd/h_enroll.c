@@ -1183,6 +1183,7 @@ struct cert_req {
 	 * the request (cert_recover), so cert_record_recovered records both.
 	 */
 	struct provd_carried carried;
+	char recover_ca[65]; /* dur11 review: the carried device CA's SHA-256 (hex) */
 	int recover;
 };
 
@@ -1618,12 +1619,19 @@ static sc_err cert_record_recovered(const struct provd_ctx *ctx, struct cert_req
     struct provd_response *resp)
 {
 	char actor[SC_REG_ACTOR_MAX];
+	struct sc_reg_pin pin;
 	int recovered = 0;
 	sc_err r;
 
+	/* dur11 review: recover_pin's comparison made again inside the write's transaction. */
+	memset(&pin, 0, sizeof(pin));
+	snprintf(pin.ca_sha256, sizeof(pin.ca_sha256), "%s", cr->recover_ca);
+	cr->prec.pin = &pin;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	if ((r = sc_reg_profile_recover(ctx->reg, &cr->prec, &cr->crec, (int64_t)time(NULL), actor,
-	         &recovered, &cr->already)) != SC_OK)
+	r = sc_reg_profile_recover(ctx->reg, &cr->prec, &cr->crec, (int64_t)time(NULL), actor,
+	    &recovered, &cr->already);
+	cr->prec.pin = NULL;
+	if (r != SC_OK)
 		return provd_registry_err(r);
 	provd_log_add(resp, "%s", recovered ? "recovered" : "row-found");
 	if (recovered)
@@ -2043,12 +2051,13 @@ static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 	sc_hex(md, sizeof(md), root);
 	if ((r = sc_reg_pin_get(ctx->reg, cr->device_id, root, &pin, &found, &match)) != SC_OK)
 		return provd_registry_err(r);
-	if (!found)
-		return SC_OK;
 	if (!EVP_Digest(cr->chain_der.item[0].der, cr->chain_der.item[0].len, md, NULL,
 	        EVP_sha256(), NULL))
 		return sc_fail_ossl(SC_ERR_INTERNAL, "hashing the device CA");
 	sc_hex(md, sizeof(md), ca);
+	snprintf(cr->recover_ca, sizeof(cr->recover_ca), "%s", ca); /* for the write's check */
+	if (!found)
+		return SC_OK;
 	if (strcmp(ca, pin.ca_sha256) != 0)
 		return sc_fail(SC_ERR_PIN_MISMATCH,
 		    "field \"chain\": device %s is pinned to another device CA", cr->device_id);
