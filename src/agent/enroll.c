@@ -479,7 +479,8 @@ static int server_lost_profile(const struct agent_reply *rep)
 static int server_refused_carry(const struct agent_reply *rep)
 {
 	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
-	    (strstr(rep->detail, "\"profile\"") != NULL || strstr(rep->detail, "\"chain\"") != NULL);
+	    (strstr(rep->detail, "\"profile\"") != NULL ||
+	        strstr(rep->detail, "\"chain\"") != NULL);
 }
 
 /*
@@ -525,13 +526,15 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 			return sc_fail(SC_ERR_NOMEM, "request");
 		}
 		if (added) {
-			say(a, "the server has no record of profile %s; sending it with the certificate",
+			say(a,
+			    "the server has no record of profile %s; sending it with the certificate",
 			    st->pending.profile_id);
 			memset(&again, 0, sizeof(again));
 			r2 = agent_http_post(a->http, "/v1/certificates", body, &again);
-			if (r2 == SC_OK && server_refused_carry(&again))
-				agent_reply_clear(&again); /* an older server: its first answer stands */
-			else {
+			if (r2 == SC_OK && server_refused_carry(&again)) {
+				/* An older server: its first answer stands. */
+				agent_reply_clear(&again);
+			} else {
 				agent_reply_clear(&rep);
 				rep = again;
 				r = r2;

@@ -2315,7 +2315,8 @@ sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *r
 	/* #17 (dur11): judged from this process's reference (cert_first, ref10) while the
 	 * registry has no row: judged again on the carried profile, then recorded with it. */
 	if (r == SC_ERR_PROFILE_UNKNOWN && !cr.recover && cr.carried.der != NULL &&
-	    ctx->api->profile_commit_deferred && (r = cert_check_carried(ctx, &cr, resp, now)) == SC_OK)
+	    ctx->api->profile_commit_deferred &&
+	    (r = cert_check_carried(ctx, &cr, resp, now)) == SC_OK)
 		r = cert_record_recovered(ctx, &cr, resp);
 	if (r != SC_OK)
 		goto out;
