@@ -14,8 +14,10 @@
  * bench/hsm-token.sh makes a SoftHSM one.
  *
  * --profile-commit deferred (#17, dur11) runs provd with `--profile-commit deferred` and
- * registers each first certificate with its "profile" and "chain" (as selfcert-agent does);
- * --carry sends them with provd's default (durable) commits.
+ * registers each first certificate with its "profile" and "chain"; --carry sends them with
+ * provd's default (durable) commits. Since dur11's review selfcert-agent sends them only on a
+ * second try after profile-unknown, so carrying them on every registration is the upper bound
+ * of their cost (their form checked on each request), not what an agent fleet sends.
  *
  * --db puts provd's registry at LOCATION (a libpq URI: PostgreSQL; bench/pg.sh starts a server
  * and passes it) instead of a SQLite file in --db-dir; --db-pid names that database server's
@@ -366,7 +368,6 @@ int main(int argc, char **argv)
 			    "usage: SELFCERT=… SELFCERT_PROVD=… bench_ca [--rounds R] [--devices D] "
 			    "[--clients 1,8,32] [--provd-threads T] [--http] [--db-dir DIR] [--json] "
 			    "[--signer-key pkcs11:URI] [--db LOCATION [--db-pid PID]] [--renew] "
-			    "[--profile-commit durable|deferred] [--carry] "
 			    "[--profile-commit durable|deferred] [--carry] "
 			    "[--pin-at-activation]\n");
 			return 2;

@@ -47,7 +47,9 @@ struct sc_device_trust {
  *   SC_ERR_KEK_MISMATCH   the KEK names another device, or is a CA                  KEK
  *   SC_ERR_CHAIN          the KEK does not chain                                    KEK
  *   SC_ERR_KEK_MISMATCH   the KEK's issuer is not the device CA's                   KEK
- * SC_ERR_USAGE for an empty chain or a NULL kek or root; SC_ERR_NOMEM; SC_ERR_INTERNAL.
+ * kek NULL: the device CA's half only (its form and path validation, the first two rows), for a
+ * chain judged without its KEK (provd's recovery of a carried profile, docs/API.md dur11).
+ * SC_ERR_USAGE for an empty chain or a NULL root; SC_ERR_NOMEM; SC_ERR_INTERNAL.
  * device_id (SC_DEVICE_ID_MAX + 1 bytes) gets the device CA's ID as soon as it is a CA with
  * keyCertSign naming a valid one (so also with a later refusal, for the caller's messages), ""
  * otherwise. Does not check what a request adds (server key generation needs an RSA or EC KEK:

@@ -84,6 +84,12 @@ struct agent_state {
 	 */
 	uint8_t *pending_profile;
 	size_t pending_profile_len;
+	/*
+	 * dur11 review: what agent_state_parse dropped of an advisory field (an invalid
+	 * "pending_profile", or one without a pending key), one line for the agent to say; "" if
+	 * nothing was.
+	 */
+	char warning[200];
 };
 
 /* state.c */

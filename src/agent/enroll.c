@@ -417,9 +417,10 @@ static int server_refused_crl(const struct agent_reply *rep)
 /*
  * #17 (dur11): the pending key's profile and the device chain into the registration's body
  * ("profile", "chain": docs/API.md "Session 11 (dur11)"), when the state keeps the profile and
- * it is the pending certificate's. SC_ERR_NOMEM only.
+ * it is the pending certificate's (*added 1). SC_ERR_NOMEM only.
  */
-static sc_err carry_profile(const struct agent_state *st, STACK_OF(X509) *chain, json_t *body)
+static sc_err carry_profile(const struct agent_state *st, STACK_OF(X509) *chain, json_t *body,
+    int *added)
 {
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
@@ -428,6 +429,7 @@ static sc_err carry_profile(const struct agent_state *st, STACK_OF(X509) *chain,
 	long n;
 	sc_err r = SC_OK;
 
+	*added = 0;
 	if (st->pending_profile == NULL || chain == NULL || sk_X509_num(chain) < 1)
 		return SC_OK;
 	if (sc_profile_decode(st->pending_profile, st->pending_profile_len, &p) != SC_OK) {
@@ -458,6 +460,8 @@ static sc_err carry_profile(const struct agent_state *st, STACK_OF(X509) *chain,
 	if (json_object_set_new(body, "profile", json_string(b64)) != 0 ||
 	    json_object_set_new(body, "chain", json_string(pem)) != 0)
 		r = SC_ERR_NOMEM;
+	else
+		*added = 1;
 out:
 	free(b64);
 	free(pem);
@@ -465,32 +469,44 @@ out:
 	return r;
 }
 
+/* 1 if the registry has no row for the certificate's profile (a deferred commit lost). */
+static int server_lost_profile(const struct agent_reply *rep)
+{
+	return rep->status == 422 && strcmp(rep->error, "profile-unknown") == 0;
+}
+
+/* 1 if the server predates the carried profile (issue 17, dur11): unknown-field for either. */
+static int server_refused_carry(const struct agent_reply *rep)
+{
+	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
+	    (strstr(rep->detail, "\"profile\"") != NULL ||
+	        strstr(rep->detail, "\"chain\"") != NULL);
+}
+
+/*
+ * The pending certificate registered: {certificate, crl}, without the CRL again if the server
+ * will not take it (issue 14). #17 (dur11 review): only when the server answers
+ * profile-unknown (its registry lost the profile: a power loss under --profile-commit
+ * deferred) is it sent once more with the profile and chain carried, so that an ordinary
+ * registration carries nothing and a server older than them never sees the fields; a server
+ * that does not know them (unknown-field) leaves the first answer standing.
+ */
 static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509) *chain,
     struct sc_sp *sp, int *did)
 {
-	struct agent_reply rep;
+	struct agent_reply rep, again;
 	json_t *body;
 	char *crl = device_crl(a, sp, st->pending.not_after);
-	sc_err r;
+	int added = 0;
+	sc_err r, r2;
 
 	memset(&rep, 0, sizeof(rep));
 	if ((body = json_pack("{s:s, s:s*}", "certificate", st->pending.cert_pem, "crl", crl)) ==
-	        NULL ||
-	    carry_profile(st, chain, body) != SC_OK) {
-		json_decref(body);
+	    NULL) {
 		free(crl);
 		return sc_fail(SC_ERR_NOMEM, "request");
 	}
 	r = agent_http_post(a->http, "/v1/certificates", body, &rep);
-	/* An older server (unknown-field "profile"): the certificate goes on without it. */
-	if (r == SC_OK && json_object_get(body, "profile") != NULL && rep.status == 400 &&
-	    strcmp(rep.error, "unknown-field") == 0 && strstr(rep.detail, "\"profile\"") != NULL) {
-		json_object_del(body, "profile");
-		json_object_del(body, "chain");
-		agent_reply_clear(&rep);
-		memset(&rep, 0, sizeof(rep));
-		r = agent_http_post(a->http, "/v1/certificates", body, &rep);
-	}
 	/* An older server, or a CRL it will not keep: the certificate goes on without it. */
 	if (r == SC_OK && crl != NULL && server_refused_crl(&rep)) {
 		say(a,
@@ -501,6 +517,29 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 		agent_reply_clear(&rep);
 		memset(&rep, 0, sizeof(rep));
 		r = agent_http_post(a->http, "/v1/certificates", body, &rep);
+	}
+	if (r == SC_OK && server_lost_profile(&rep)) {
+		if (carry_profile(st, chain, body, &added) != SC_OK) {
+			json_decref(body);
+			free(crl);
+			agent_reply_clear(&rep);
+			return sc_fail(SC_ERR_NOMEM, "request");
+		}
+		if (added) {
+			say(a,
+			    "the server has no record of profile %s; sending it with the certificate",
+			    st->pending.profile_id);
+			memset(&again, 0, sizeof(again));
+			r2 = agent_http_post(a->http, "/v1/certificates", body, &again);
+			if (r2 == SC_OK && server_refused_carry(&again)) {
+				/* An older server: its first answer stands. */
+				agent_reply_clear(&again);
+			} else {
+				agent_reply_clear(&rep);
+				rep = again;
+				r = r2;
+			}
+		}
 	}
 	json_decref(body);
 	free(crl);
@@ -840,8 +879,11 @@ static sc_err round_open(struct agent *a, struct round *rd)
 {
 	sc_err r;
 
-	if ((r = agent_state_load(a->state_path, &rd->st)) != SC_OK ||
-	    (r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) != SC_OK ||
+	if ((r = agent_state_load(a->state_path, &rd->st)) != SC_OK)
+		return r;
+	if (rd->st.warning[0] != '\0')
+		say(a, "%s", rd->st.warning);
+	if ((r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) != SC_OK ||
 	    (r = load_device(a, rd->sp, &rd->chain, &rd->kex)) != SC_OK ||
 	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
 		return r;
@@ -1154,7 +1196,11 @@ static sc_err enroll(struct agent *a, struct round *rd)
 			/* #17: keep a renewal profile; the SP makes the next certificates from it. */
 			if (cadence > 0 && (r = keep_renewal(rd, der, der_len)) != SC_OK)
 				goto out;
-			/* #17 (dur11): an ordinary profile goes back with its certificate. */
+			/*
+			 * #17 (dur11): an ordinary profile goes back with its certificate. Not a
+			 * gated (TPM) one, a renewal or a batch leaf: provd recovers ordinary
+			 * profiles only (docs/OPERATIONS.md: re-enrollment for the others).
+			 */
 			OPENSSL_free(rd->st.pending_profile);
 			rd->st.pending_profile = NULL;
 			rd->st.pending_profile_len = 0;

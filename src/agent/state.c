@@ -364,18 +364,25 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 	if ((r = retire_load(ret, after, what, st)) != SC_OK ||
 	    (r = renewal_load(ren, bl, what, st)) != SC_OK)
 		goto out;
-	/* #17 (dur11): strict base64 of at most SC_PROFILE_MAX_DER bytes, with a pending key. */
+	/*
+	 * #17 (dur11): strict base64 of at most SC_PROFILE_MAX_DER bytes, with a pending key. Only
+	 * advisory (sent back if the server lost the profile): anything else is dropped with a
+	 * warning, never a reason to stop the agent.
+	 */
 	if (pp != NULL &&
 	    (!json_is_string(pp) || !st->pending.present ||
 	        sc_base64_decode(json_string_value(pp), json_string_length(pp),
 	            4 * ((SC_PROFILE_MAX_DER + 2) / 3), &st->pending_profile,
 	            &st->pending_profile_len) != SC_OK ||
 	        st->pending_profile_len == 0)) {
-		r = sc_fail(SC_ERR_MALFORMED,
-		    "%s: \"pending_profile\" is not base64 of a profile (at most %d bytes) beside a "
-		    "pending key",
+		OPENSSL_free(st->pending_profile);
+		st->pending_profile = NULL;
+		st->pending_profile_len = 0;
+		sc_err_clear();
+		snprintf(st->warning, sizeof(st->warning),
+		    "%s: \"pending_profile\" dropped: not base64 of a profile (at most %d bytes) "
+		    "beside a pending key",
 		    what, SC_PROFILE_MAX_DER);
-		goto out;
 	}
 	st->hook_due = hook_due;
 	r = SC_OK;

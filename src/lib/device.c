@@ -87,9 +87,8 @@ sc_err sc_device_verify(const struct sc_device_trust *t, STACK_OF(X509) *chain, 
 
 	device_id[0] = '\0';
 	*bad = SC_DEVICE_PART_NONE;
-	if (t == NULL || t->mfr_root == NULL || chain == NULL || sk_X509_num(chain) < 1 ||
-	    kek == NULL)
-		return sc_fail(SC_ERR_USAGE, "sc_device_verify: a root, a chain and a KEK");
+	if (t == NULL || t->mfr_root == NULL || chain == NULL || sk_X509_num(chain) < 1)
+		return sc_fail(SC_ERR_USAGE, "sc_device_verify: a root and a chain");
 	devca = sk_X509_value(chain, 0);
 	*bad = SC_DEVICE_PART_CHAIN;
 	if ((r = device_ca_form(devca, device_id)) != SC_OK)
@@ -101,6 +100,11 @@ sc_err sc_device_verify(const struct sc_device_trust *t, STACK_OF(X509) *chain, 
 	(void)sk_X509_shift(untrusted);
 	if ((r = verify_path(t, devca, untrusted, "the device CA", &ca_path)) != SC_OK)
 		goto out;
+	if (kek == NULL) { /* the device CA's half only (provd's carried chain, dur11) */
+		*bad = SC_DEVICE_PART_NONE;
+		r = SC_OK;
+		goto out;
+	}
 	*bad = SC_DEVICE_PART_KEK;
 	if (sc_cert_device_id(kek, kek_id, sizeof(kek_id)) != SC_OK ||
 	    strcmp(kek_id, device_id) != 0) {

@@ -1178,6 +1178,7 @@ struct cert_req {
 	 * the request (cert_recover), so cert_record_recovered records both.
 	 */
 	struct provd_carried carried;
+	char recover_ca[65]; /* dur11 review: the carried device CA's SHA-256 (hex) */
 	int recover;
 };
 
@@ -1613,14 +1614,23 @@ static sc_err cert_record_recovered(const struct provd_ctx *ctx, struct cert_req
     struct provd_response *resp)
 {
 	char actor[SC_REG_ACTOR_MAX];
+	struct sc_reg_pin pin;
 	int recovered = 0;
 	sc_err r;
 
+	/* dur11 review: recover_pin's comparison made again inside the write's transaction. */
+	memset(&pin, 0, sizeof(pin));
+	snprintf(pin.ca_sha256, sizeof(pin.ca_sha256), "%s", cr->recover_ca);
+	cr->prec.pin = &pin;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
-	if ((r = sc_reg_profile_recover(ctx->reg, &cr->prec, &cr->crec, (int64_t)time(NULL), actor,
-	         &recovered, &cr->already)) != SC_OK)
+	r = sc_reg_profile_recover(ctx->reg, &cr->prec, &cr->crec, (int64_t)time(NULL), actor,
+	    &recovered, &cr->already);
+	cr->prec.pin = NULL;
+	if (r != SC_OK)
 		return provd_registry_err(r);
 	provd_log_add(resp, "%s", recovered ? "recovered" : "row-found");
+	if (recovered)
+		provd_metrics_profile_recovered(ctx->api->metrics);
 	if (recovered)
 		sc_log("device %s: profile %s recovered from its certificate registration",
 		    cr->device_id, cr->crec.profile_id);
@@ -1978,6 +1988,45 @@ out:
 }
 
 /*
+ * #17 (dur11 review): the carried chain is the path the leaf is validated through, and a device
+ * CA as a profile request's would be. One path (chain_one_path: each certificate's issuer can
+ * only be the next, the manufacturer root after the last), so that sc_verify_chain cannot build
+ * another path than the one recover_pin and cert_crl judge by chain[0]; the leaf issued by
+ * chain[0] (names, key identifiers and its signature); then the device CA's half of
+ * sc_device_verify (pathlen 0, critical name constraints to the device, a valid device ID, path
+ * validation to the manufacturer root), its device the leaf's. Every refusal names "chain".
+ */
+static sc_err recover_path(const struct provd_ctx *ctx, struct cert_req *cr)
+{
+	const struct provd_api *api = ctx->api;
+	const struct sc_device_trust trust = { api->mfr_root, api->mfr_store, api->sigs };
+	X509 *ca = sk_X509_value(cr->chain, 0);
+	char id[SC_DEVICE_ID_MAX + 1];
+	enum sc_device_part bad = SC_DEVICE_PART_NONE;
+	EVP_PKEY *key = NULL;
+	sc_err r;
+
+	if (!chain_one_path(api, cr->chain))
+		return sc_fail(SC_ERR_CHAIN,
+		    "field \"chain\": not one path (each certificate issued by the next, the last "
+		    "by the manufacturer root, no subject twice)");
+	if (X509_check_issued(ca, cr->leaf) != X509_V_OK || (key = X509_get0_pubkey(ca)) == NULL ||
+	    X509_verify(cr->leaf, key) != 1) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_CHAIN,
+		    "field \"chain\": the certificate was not issued by the chain's first "
+		    "certificate");
+	}
+	if ((r = sc_device_verify(&trust, cr->chain, NULL, id, &bad)) != SC_OK)
+		return sc_fail(r, "field \"chain\": %s", sc_err_detail());
+	if (strcmp(id, cr->device_id) != 0)
+		return sc_fail(SC_ERR_DEVICE_MISMATCH,
+		    "field \"chain\": the device CA is device %s's, the certificate is device %s's",
+		    id, cr->device_id);
+	return SC_OK;
+}
+
+/*
  * #17 (dur11): a device pinned under any root keeps its device CA: a carried chain with another
  * one is refused as a profile request with it would be (device-ca-changed). A device without a
  * pin (its first-contact pin lost with the profile) is judged by the chain's path validation
@@ -1997,12 +2046,13 @@ static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 	sc_hex(md, sizeof(md), root);
 	if ((r = sc_reg_pin_get(ctx->reg, cr->device_id, root, &pin, &found, &match)) != SC_OK)
 		return provd_registry_err(r);
-	if (!found)
-		return SC_OK;
 	if (!EVP_Digest(cr->chain_der.item[0].der, cr->chain_der.item[0].len, md, NULL,
 	        EVP_sha256(), NULL))
 		return sc_fail_ossl(SC_ERR_INTERNAL, "hashing the device CA");
 	sc_hex(md, sizeof(md), ca);
+	snprintf(cr->recover_ca, sizeof(cr->recover_ca), "%s", ca); /* for the write's check */
+	if (!found)
+		return SC_OK;
 	if (strcmp(ca, pin.ca_sha256) != 0)
 		return sc_fail(SC_ERR_PIN_MISMATCH,
 		    "field \"chain\": device %s is pinned to another device CA", cr->device_id);
@@ -2045,7 +2095,8 @@ static sc_err cert_recover(const struct provd_ctx *ctx, struct cert_req *cr,
 		    "device %s's",
 		    id, info.device_id, cr->device_id);
 	cr->use = cr->prof;
-	if ((r = recover_chain(ctx, cr)) != SC_OK || (r = recover_pin(ctx, cr)) != SC_OK)
+	if ((r = recover_chain(ctx, cr)) != SC_OK || (r = recover_path(ctx, cr)) != SC_OK ||
+	    (r = recover_pin(ctx, cr)) != SC_OK)
 		return r;
 	snprintf(cr->prec.profile_id, sizeof(cr->prec.profile_id), "%s", id);
 	snprintf(cr->prec.device_id, sizeof(cr->prec.device_id), "%s", info.device_id);
@@ -2081,9 +2132,10 @@ static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
 		return r;
 	if ((r = cert_parse(ctx, cr, resp)) != SC_OK)
 		return r;
-	/* #17 (dur11): a profile the registry lost, sent back with its certificate. */
+	/* #17 (dur11): a profile the registry lost, sent back with its certificate; only under
+	 * --profile-commit deferred (under durable a missing row is no power loss). */
 	if ((r = cert_profile(ctx->api, ctx->reg, cr)) == SC_ERR_PROFILE_UNKNOWN &&
-	    cr->carried.der != NULL)
+	    cr->carried.der != NULL && ctx->api->profile_commit_deferred)
 		return cert_recover(ctx, cr, resp, now);
 	if (r != SC_OK || (r = cert_in_time(cr, now)) != SC_OK)
 		return r;
@@ -2222,13 +2274,16 @@ static sc_err cert_check_carried(const struct provd_ctx *ctx, struct cert_req *c
  * #17 (dur11): "profile" read as far as every request reads it (carry.h), and "chain", which
  * comes only with it, checked for its form (read only when the profile is recovered).
  */
-static sc_err recover_fields(const struct provd_ctx *ctx, struct cert_req *cr)
+static sc_err recover_fields(const struct provd_ctx *ctx, struct cert_req *cr,
+    struct provd_response *resp)
 {
 	struct provd_ders d;
 	sc_err r;
 
 	if ((r = provd_carried_parse(ctx->body, &cr->carried)) != SC_OK)
 		return r;
+	if (cr->carried.der != NULL) /* dur11 review: which clients carry it, in the log */
+		provd_log_add(resp, "carried");
 	if (json_object_get(ctx->body, "chain") == NULL)
 		return SC_OK;
 	if (cr->carried.der == NULL)
@@ -2248,13 +2303,14 @@ sc_err provd_cert_register(const struct provd_ctx *ctx, struct provd_response *r
 	*answer = NULL;
 	*already = 0;
 	memset(&cr, 0, sizeof(cr));
-	if ((r = recover_fields(ctx, &cr)) != SC_OK ||
+	if ((r = recover_fields(ctx, &cr, resp)) != SC_OK ||
 	    (r = cert_check(ctx, &cr, resp, now, NULL)) != SC_OK)
 		goto out;
 	r = cr.recover ? cert_record_recovered(ctx, &cr, resp) : cert_record(ctx, &cr);
 	/* #17 (dur11): judged from this process's reference (cert_first, ref10) while the
 	 * registry has no row: judged again on the carried profile, then recorded with it. */
 	if (r == SC_ERR_PROFILE_UNKNOWN && !cr.recover && cr.carried.der != NULL &&
+	    ctx->api->profile_commit_deferred &&
 	    (r = cert_check_carried(ctx, &cr, resp, now)) == SC_OK)
 		r = cert_record_recovered(ctx, &cr, resp);
 	if (r != SC_OK)

@@ -34,6 +34,7 @@ struct provd_metrics {
 	uint64_t refusals_hourly[PROVD_REFUSAL_HOURS][PROVD_E_COUNT];
 	uint64_t profiles[2]; /* by enum sc_key_origin */
 	uint64_t certificates;
+	uint64_t recovered; /* #17 (dur11): profiles recorded again from a registration */
 	uint64_t connections;
 };
 
@@ -171,6 +172,15 @@ void provd_metrics_cert_registered(struct provd_metrics *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void provd_metrics_profile_recovered(struct provd_metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->recovered++;
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* An append-only text buffer with a hard cap; sticky failure. */
 struct text {
 	char *p;
@@ -246,6 +256,13 @@ sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts 
 	    "# TYPE selfcert_provd_certificates_registered_total counter\n"
 	    "selfcert_provd_certificates_registered_total %llu\n",
 	    (unsigned long long)snap->certificates);
+	put(&t,
+	    "# HELP selfcert_provd_profiles_recovered_total Profiles lost by the registry "
+	    "(--profile-commit deferred) recorded again from the certificate registration that "
+	    "carried them.\n"
+	    "# TYPE selfcert_provd_profiles_recovered_total counter\n"
+	    "selfcert_provd_profiles_recovered_total %llu\n",
+	    (unsigned long long)snap->recovered);
 	put(&t,
 	    "# HELP selfcert_provd_connections_total Connections accepted (each a TLS handshake "
 	    "over HTTPS).\n"

@@ -51,6 +51,9 @@ void provd_metrics_refusals(struct provd_metrics *m, int64_t now, uint64_t total
     uint64_t hourly[PROVD_REFUSAL_HOURS][PROVD_E_COUNT]);
 void provd_metrics_profile_issued(struct provd_metrics *m, enum sc_key_origin origin);
 void provd_metrics_cert_registered(struct provd_metrics *m);
+/* #17 (dur11): a profile recorded again from its certificate's registration (the audit's
+ * profile-recovered row). */
+void provd_metrics_profile_recovered(struct provd_metrics *m);
 /* A connection accepted (issue 17: over HTTPS each is a full TLS handshake, PERFORMANCE.md 16.5). */
 void provd_metrics_connection(struct provd_metrics *m);
 

@@ -3003,6 +3003,27 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
 		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
 		goto out;
 	}
+	/* dur11 review: the pin compared after the device row's lock (a pin made meanwhile). */
+	if (rec->pin != NULL) {
+		struct prm e = { 0 };
+
+		p_text(&e, rec->device_id);
+		p_text(&e, rec->pin->ca_sha256);
+		if ((r = x(reg, "reading a device pin",
+		         "SELECT 1 FROM device_pins WHERE device_id = $1 AND ca_sha256 <> $2 LIMIT 1"
+		         " FOR SHARE",
+		         &e, &res)) != SC_OK)
+			goto out;
+		found = PQntuples(res) == 1;
+		PQclear(res);
+		res = NULL;
+		if (found) {
+			r = sc_fail(SC_ERR_PIN_MISMATCH,
+			    "field \"chain\": device %s is pinned to another device CA",
+			    rec->device_id);
+			goto out;
+		}
+	}
 	rec->created_at = now;
 	rec->consumed_at = 0;
 	rec->source[0] = '\0';

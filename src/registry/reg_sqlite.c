@@ -2514,6 +2514,28 @@ static sc_err recover_fn(struct sqlite_reg *w, void *arg)
 		r = sc_fail(SC_ERR_REVOKED, "device %s is revoked", rec->device_id);
 		goto out;
 	}
+	/* dur11 review: the pin compared in the writer's transaction (a pin made meanwhile). */
+	if (rec->pin != NULL) {
+		if ((r = prepare(w,
+		         "SELECT 1 FROM device_pins WHERE device_id = ? AND ca_sha256 <> ? LIMIT 1",
+		         &st)) != SC_OK)
+			goto out;
+		bind_text(st, 1, rec->device_id);
+		bind_text(st, 2, rec->pin->ca_sha256);
+		rc = sqlite3_step(st);
+		done(w, st);
+		st = NULL;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = db_fail(w, "reading a device pin");
+			goto out;
+		}
+		if (rc == SQLITE_ROW) {
+			r = sc_fail(SC_ERR_PIN_MISMATCH,
+			    "field \"chain\": device %s is pinned to another device CA",
+			    rec->device_id);
+			goto out;
+		}
+	}
 	if ((r = prepare(w, "SELECT 1 FROM profiles WHERE profile_id = ?", &st)) != SC_OK)
 		goto out;
 	bind_text(st, 1, rec->profile_id);

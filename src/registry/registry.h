@@ -396,7 +396,11 @@ sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs,
  * it (which consumes the profile), *recovered = 1. If the row exists (another request recovered
  * it meanwhile, or it was never lost), nothing of prof is written and cert is recorded exactly
  * as sc_reg_cert_record would record it (*already, and its refusals), *recovered = 0. A refusal
- * writes nothing. prof->pin and prof->deferred_commit are ignored; prof->source must be "" (an
+ * writes nothing. prof->pin: NULL, or the device CA the chain sent names (only its ca_sha256 is
+ * read): if the device has a pin under any root naming another device CA, SC_ERR_PIN_MISMATCH,
+ * read inside the transaction (after the device row's lock on PostgreSQL), so a pin made
+ * between the caller's check and the write is seen; no pin is made. prof->deferred_commit is
+ * ignored; prof->source must be "" (an
  * authenticated profile: counted in its device's budget). cert->profile_id and device_id must be
  * prof's (SC_ERR_USAGE), and cert not a renewal period (SC_ERR_USAGE: renewal profiles are not
  * recovered).

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -1169,6 +1170,70 @@ static void test_certificate_after_profile_expired(void **state)
 	late_certificate(3600, 422, "profile-expired", "an hour late");
 }
 
+/*
+ * dur11 review (was test_provd_recover.sh's 64 s wait): a carried profile whose row was lost,
+ * past its profileNotAfter and the clock allowance: under --profile-commit deferred judged and
+ * refused as profile-expired, the same detail as with the row; under durable profile-unknown
+ * (no recovery there). Nothing recorded either way.
+ */
+static void test_carried_expired(void **state)
+{
+	int64_t saved = api.policy.profile_ttl_s;
+	int deferred = api.profile_commit_deferred;
+	struct sc_profile *p;
+	char *s, *pem, *chain, want[200], sql[200];
+	const char *id;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	X509 *leaf;
+	json_t *j, *a, *b;
+
+	(void)state;
+	api.policy.profile_ttl_s = -120; /* as if the request had come ttl + 120 s ago */
+	s = profile_body(&dev_a, NULL, 0, NULL);
+	j = post("/v1/profiles", s, 201, NULL, "a profile 120 s past its end");
+	api.policy.profile_ttl_s = saved;
+	free(s);
+	p = profile_of(j);
+	leaf = issue_leaf(&dev_a, p);
+	id = json_string_value(json_object_get(j, "profile_id"));
+	snprintf(sql, sizeof(sql), "DELETE FROM profiles WHERE profile_id = '%s'", id);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	pem = pem_of(leaf, NULL, NULL);
+	chain = pem_of(dev_a.ca, mfr_ca, NULL);
+	b = json_pack("{s:s, s:O, s:s}", "certificate", pem, "profile",
+	    json_object_get(j, "profile"), "chain", chain);
+	s = json_dumps(b, JSON_COMPACT);
+	api.profile_commit_deferred = 1;
+	a = post("/v1/certificates", s, 422, "profile-expired", "carried, deferred: expired");
+	snprintf(want, sizeof(want),
+	    "profile %s expired at %s (allowance 60 s); ask for a new profile", id,
+	    json_string_value(json_object_get(j, "profile_not_after")));
+	assert_string_equal(json_string_value(json_object_get(a, "detail")), want);
+	json_decref(a);
+	api.profile_commit_deferred = 0;
+	json_decref(post("/v1/certificates", s, 422, "profile-unknown", "carried, durable"));
+	api.profile_commit_deferred = deferred;
+	snprintf(sql, sizeof(sql),
+	    "SELECT (SELECT count(*) FROM profiles WHERE profile_id = '%s') + (SELECT count(*) "
+	    "FROM certificates WHERE profile_id = '%s')",
+	    id, id);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	json_decref(b);
+	json_decref(j);
+	free(s);
+	free(pem);
+	free(chain);
+	X509_free(leaf);
+	sc_profile_free(p);
+}
+
 static void test_policy_refusals(void **state)
 {
 	struct provd_policy saved = api.policy;
@@ -1660,6 +1725,7 @@ int main(void)
 		cmocka_unit_test(test_enroll_uncached),
 		/* Last: it registers certificates the counts above do not expect. */
 		cmocka_unit_test(test_certificate_after_profile_expired),
+		cmocka_unit_test(test_carried_expired),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),

@@ -2920,6 +2920,40 @@ static void test_profile_recover(void **state)
 	assert_int_equal(n.profiles, 2);
 	assert_int_equal(n.certificates, 2);
 	assert_int_equal(events(reg, NULL, "profile-recovered", NULL), 1);
+	/*
+	 * dur11 review: prof->pin's device CA compared with the device's pin inside the
+	 * transaction: another CA is pin-mismatch and writes nothing; the pinned one recovers.
+	 */
+	{
+		struct sc_reg_pin pin, other;
+
+		assert_int_equal(sc_reg_device_add(reg, "D-3", NULL, "t", 1000), SC_OK);
+		make_pin(&pin, 'c', 'd', 'a');
+		make_profile(&rec, "D-3", 9, "09");
+		rec.pin = &pin;
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 3300, "t", &retry), SC_OK);
+		make_pin(&other, 'f', 'd', 'b');
+		make_profile(&rec, "D-3", 10, "0a");
+		rec.pin = &other;
+		make_cert(&c, "D-3", 10, 'e');
+		assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3400, "t", &rec_ok,
+		                     &already),
+		    SC_ERR_PIN_MISMATCH);
+		assert_string_equal(sc_err_detail(),
+		    "field \"chain\": device D-3 is pinned to another device CA");
+		assert_int_equal(rec_ok, 0);
+		assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
+		assert_int_equal(n.profiles, 3);
+		assert_int_equal(n.certificates, 2);
+		rec.pin = &pin;
+		assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3400, "t", &rec_ok,
+		                     &already),
+		    SC_OK);
+		assert_int_equal(rec_ok, 1);
+		assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
+		assert_int_equal(n.profiles, 4);
+		assert_int_equal(n.certificates, 3);
+	}
 	sc_reg_close(reg);
 }
 
