@@ -13,11 +13,11 @@
  * The token and its environment (SOFTHSM2_CONF, PKCS11_PROVIDER_MODULE) are the caller's:
  * bench/hsm-token.sh makes a SoftHSM one.
  *
- * --profile-commit deferred (#17, dur11) runs provd with `--profile-commit deferred` and
- * registers each first certificate with its "profile" and "chain"; --carry sends them with
- * provd's default (durable) commits. Since dur11's review selfcert-agent sends them only on a
- * second try after profile-unknown, so carrying them on every registration is the upper bound
- * of their cost (their form checked on each request), not what an agent fleet sends.
+ * --profile-commit durable|deferred (#17, dur11) runs provd with that `--profile-commit`. Its
+ * certificates are registered as selfcert-agent registers them: without "profile" and "chain"
+ * (an agent sends them only on a second try after profile-unknown, which a run without power
+ * cuts never sees). --carry sends them with every registration: the upper bound of their cost
+ * (their form checked on each request).
  *
  * --db puts provd's registry at LOCATION (a libpq URI: PostgreSQL; bench/pg.sh starts a server
  * and passes it) instead of a SQLite file in --db-dir; --db-pid names that database server's
@@ -329,10 +329,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--pin-at-activation") == 0) {
 			pinned_at_activation = 1;
 		} else if (strcmp(argv[i], "--profile-commit") == 0 && i + 1 < argc) {
-			/* #17 (dur11): provd's --profile-commit; deferred also carries the profile
-			 * with each certificate, as selfcert-agent does. */
+			/* #17 (dur11): provd's --profile-commit; registrations as the agent's. */
 			bench_profile_commit = argv[++i];
-			bench_carry = strcmp(bench_profile_commit, "deferred") == 0;
 		} else if (strcmp(argv[i], "--carry") == 0) {
 			bench_carry = 1;
 		} else if (strcmp(argv[i], "--http") == 0) {

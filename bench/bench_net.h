@@ -134,7 +134,8 @@ extern int bench_agent_connections;
 /*
  * #17 (dur11): NULL (default): provd's default --profile-commit; else its value ("durable",
  * "deferred"). bench_carry 1: each first certificate is registered with its "profile" and
- * "chain" (docs/API.md "Session 11 (dur11)"), as selfcert-agent sends them.
+ * "chain" (docs/API.md "Session 11 (dur11)"), which selfcert-agent sends only on a second try
+ * after profile-unknown: the field's upper-bound cost.
  */
 extern const char *bench_profile_commit;
 extern int bench_carry;
