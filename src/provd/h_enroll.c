@@ -919,35 +919,50 @@ static sc_err profile_authorize(const struct provd_api *api, struct profile_req 
 	return SC_OK;
 }
 
+/*
+ * A chain's PEM text as the registry keeps it (a profile row's chain_pem): PEM_write_bio_X509's
+ * text, from the DER it would encode again (prof8). *out NUL-terminated, OPENSSL_free.
+ */
+static sc_err chain_pem_of(const struct provd_ders *d, char **out)
+{
+	BIO *pem = NULL;
+	BUF_MEM *mem = NULL;
+	sc_err r = SC_OK;
+
+	*out = NULL;
+	if ((pem = BIO_new(BIO_s_mem())) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < d->n && r == SC_OK; i++)
+		if (!PEM_write_bio(pem, PEM_STRING_X509, "", d->item[i].der, (long)d->item[i].len))
+			r = sc_fail(SC_ERR_INTERNAL, "encoding the chain");
+	if (r == SC_OK) {
+		BIO_get_mem_ptr(pem, &mem);
+		if ((*out = OPENSSL_malloc(mem->length + 1)) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "out of memory");
+		} else {
+			memcpy(*out, mem->data, mem->length);
+			(*out)[mem->length] = '\0';
+		}
+	}
+	BIO_free(pem);
+	return r;
+}
+
 /* Record it: the registry checks device, rate and challenge again inside its transaction. */
 static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr, int64_t now,
     struct provd_response *resp)
 {
-	BIO *pem = NULL;
-	BUF_MEM *pem_mem = NULL;
-	char actor[SC_REG_ACTOR_MAX];
+	char actor[SC_REG_ACTOR_MAX], *chain_pem = NULL;
 	sc_err r;
 
-	if ((pem = BIO_new(BIO_s_mem())) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	/* PEM_write_bio_X509's text, from the DER it would encode again (prof8). */
-	for (int i = 0; i < pr->chain_der.n; i++)
-		if (!PEM_write_bio(pem, PEM_STRING_X509, "", pr->chain_der.item[i].der,
-		        (long)pr->chain_der.item[i].len)) {
-			r = sc_fail(SC_ERR_INTERNAL, "encoding the chain");
-			goto out;
-		}
-	if (BIO_write(pem, "", 1) != 1) {
-		r = sc_fail(SC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	BIO_get_mem_ptr(pem, &pem_mem);
+	if ((r = chain_pem_of(&pr->chain_der, &chain_pem)) != SC_OK)
+		return r;
 	snprintf(pr->rec.device_id, sizeof(pr->rec.device_id), "%s", pr->device_id);
 	pr->rec.origin = pr->server_keygen ? SC_KEY_SERVER_SUPPLIED : SC_KEY_DEVICE_GENERATED;
 	pr->rec.alg = pr->alg;
 	pr->rec.der = pr->der;
 	pr->rec.der_len = pr->der_len;
-	pr->rec.chain_pem = pem_mem->data;
+	pr->rec.chain_pem = chain_pem;
 	pr->rec.deferred_commit = ctx->api->profile_commit_deferred;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 	r = sc_reg_profile_insert(ctx->reg, &pr->rec,
@@ -955,10 +970,9 @@ static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr
 	    &resp->retry_after);
 	pr->rec.der = NULL;
 	pr->rec.chain_pem = NULL;
+	OPENSSL_free(chain_pem);
 	if (r != SC_OK)
 		r = provd_registry_err(r);
-out:
-	BIO_free(pem);
 	return r;
 }
 
@@ -1954,8 +1968,6 @@ out:
  */
 static sc_err recover_chain(const struct provd_ctx *ctx, struct cert_req *cr)
 {
-	BIO *pem = NULL;
-	BUF_MEM *mem = NULL;
 	sc_err r;
 
 	if (json_object_get(ctx->body, "chain") == NULL)
@@ -1966,25 +1978,7 @@ static sc_err recover_chain(const struct provd_ctx *ctx, struct cert_req *cr)
 	if ((r = provd_json_ders(ctx->body, "chain", 1, &cr->chain_der)) != SC_OK ||
 	    (r = provd_ders_x509(ctx->api->certs, &cr->chain_der, &cr->chain)) != SC_OK)
 		return provd_ders_settle(ctx->api->certs, &cr->chain_der, r);
-	if ((pem = BIO_new(BIO_s_mem())) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	for (int i = 0; i < cr->chain_der.n; i++)
-		if (!PEM_write_bio(pem, PEM_STRING_X509, "", cr->chain_der.item[i].der,
-		        (long)cr->chain_der.item[i].len)) {
-			r = sc_fail(SC_ERR_INTERNAL, "encoding the chain");
-			goto out;
-		}
-	BIO_get_mem_ptr(pem, &mem);
-	if ((cr->prec.chain_pem = OPENSSL_malloc(mem->length + 1)) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(cr->prec.chain_pem, mem->data, mem->length);
-	cr->prec.chain_pem[mem->length] = '\0';
-	r = SC_OK;
-out:
-	BIO_free(pem);
-	return r;
+	return chain_pem_of(&cr->chain_der, &cr->prec.chain_pem);
 }
 
 /*

@@ -110,11 +110,27 @@ static void groups_make(void)
 	groups[1] = EC_GROUP_new_by_curve_name(NID_secp384r1);
 }
 
+/* A legacy EC key on g from an uncompressed point (EC_KEY_oct2key checks it is on the curve). */
+static EVP_PKEY *ec_point_key(const EC_GROUP *g, const uint8_t *pt, size_t len)
+{
+	EVP_PKEY *pk = NULL;
+	EC_KEY *ec = NULL;
+
+	if (g == NULL || len < 1 || pt[0] != POINT_CONVERSION_UNCOMPRESSED)
+		return NULL;
+	if ((ec = EC_KEY_new()) == NULL || !EC_KEY_set_group(ec, g) ||
+	    !EC_KEY_oct2key(ec, pt, len, NULL) || (pk = EVP_PKEY_new()) == NULL ||
+	    !EVP_PKEY_assign_EC_KEY(pk, ec)) {
+		EVP_PKEY_free(pk);
+		EC_KEY_free(ec);
+		return NULL;
+	}
+	return pk;
+}
+
 static EVP_PKEY *ec_key(const ASN1_OBJECT *curve, const ASN1_BIT_STRING *point)
 {
 	const EC_GROUP *g = NULL;
-	EVP_PKEY *pk = NULL;
-	EC_KEY *ec = NULL;
 
 	if (pthread_once(&groups_once, groups_make) != 0)
 		return NULL;
@@ -123,40 +139,22 @@ static EVP_PKEY *ec_key(const ASN1_OBJECT *curve, const ASN1_BIT_STRING *point)
 	case NID_secp384r1: g = groups[1]; break;
 	default: return NULL;
 	}
-	/* An uncompressed point on the curve (EC_KEY_oct2key checks it is), all bits used. */
-	if (g == NULL || point->length < 1 || point->data[0] != POINT_CONVERSION_UNCOMPRESSED ||
-	    (point->flags & 0x07) != 0)
+	/* All bits used. */
+	if ((point->flags & 0x07) != 0)
 		return NULL;
-	if ((ec = EC_KEY_new()) == NULL || !EC_KEY_set_group(ec, g) ||
-	    !EC_KEY_oct2key(ec, point->data, (size_t)point->length, NULL) ||
-	    (pk = EVP_PKEY_new()) == NULL || !EVP_PKEY_assign_EC_KEY(pk, ec)) {
-		EVP_PKEY_free(pk);
-		EC_KEY_free(ec);
-		return NULL;
-	}
-	return pk;
+	return ec_point_key(g, point->data, (size_t)point->length);
 }
 
 EVP_PKEY *sc_fast_p256_key(const uint8_t *bits, size_t len)
 {
-	const EC_GROUP *g;
-	EVP_PKEY *pk = NULL;
-	EC_KEY *ec = NULL;
+	EVP_PKEY *pk;
 
-	/* ec_key's test: all bits used, an uncompressed point (EC_KEY_oct2key: on the curve). */
 	/* A P-256 point's BIT STRING: no unused bits, 04, X and Y of 32 bytes each: 66 bytes. */
 	if (bits == NULL || len != 2 + 2 * 32 || bits[0] != 0 ||
-	    bits[1] != POINT_CONVERSION_UNCOMPRESSED ||
-	    pthread_once(&groups_once, groups_make) != 0 || (g = groups[0]) == NULL)
+	    pthread_once(&groups_once, groups_make) != 0)
 		return NULL;
-	if ((ec = EC_KEY_new()) == NULL || !EC_KEY_set_group(ec, g) ||
-	    !EC_KEY_oct2key(ec, bits + 1, len - 1, NULL) || (pk = EVP_PKEY_new()) == NULL ||
-	    !EVP_PKEY_assign_EC_KEY(pk, ec)) {
-		EVP_PKEY_free(pk);
-		EC_KEY_free(ec);
+	if ((pk = ec_point_key(groups[0], bits + 1, len - 1)) == NULL)
 		ERR_clear_error();
-		return NULL;
-	}
 	return pk;
 }
 
