@@ -1136,6 +1136,25 @@ static void check_cols(sqlite3_stmt *st, struct sc_reg_seen *v)
 	v->used = sqlite3_column_int(st, 3) != 0;
 }
 
+/*
+ * A profile row's values 1..11 (profile_id … created_at), as both its writers insert them: a
+ * profile request (sq_profile_insert, 12: its source) and a recovered one (recover_fn).
+ */
+static void bind_profile_row(sqlite3_stmt *st, const struct sc_reg_profile_rec *rec, int64_t now)
+{
+	bind_text(st, 1, rec->profile_id);
+	bind_text(st, 2, rec->device_id);
+	bind_text(st, 3, rec->challenge[0] != '\0' ? rec->challenge : NULL);
+	bind_text(st, 4, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
+	bind_text(st, 5, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
+	sqlite3_bind_int64(st, 6, rec->not_before);
+	sqlite3_bind_int64(st, 7, rec->not_after);
+	sqlite3_bind_int64(st, 8, rec->profile_not_after);
+	sqlite3_bind_blob(st, 9, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
+	bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
+	sqlite3_bind_int64(st, 11, now);
+}
+
 /* The checks shared by precheck and insert: each refusal its own sc_err (registry.h). */
 static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
@@ -1234,17 +1253,7 @@ static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_re
 	         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	         &st)) != SC_OK)
 		goto out;
-	bind_text(st, 1, rec->profile_id);
-	bind_text(st, 2, rec->device_id);
-	bind_text(st, 3, rec->challenge[0] != '\0' ? rec->challenge : NULL);
-	bind_text(st, 4, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
-	bind_text(st, 5, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
-	sqlite3_bind_int64(st, 6, rec->not_before);
-	sqlite3_bind_int64(st, 7, rec->not_after);
-	sqlite3_bind_int64(st, 8, rec->profile_not_after);
-	sqlite3_bind_blob(st, 9, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
-	bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
-	sqlite3_bind_int64(st, 11, now);
+	bind_profile_row(st, rec, now);
 	bind_text(st, 12, rec->source[0] != '\0' ? rec->source : NULL);
 	rc = sqlite3_step(st);
 	done(reg, st);
@@ -2555,17 +2564,7 @@ static sc_err recover_fn(struct sqlite_reg *w, void *arg)
 		         " source) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
 		         &st)) != SC_OK)
 			goto out;
-		bind_text(st, 1, rec->profile_id);
-		bind_text(st, 2, rec->device_id);
-		bind_text(st, 3, rec->challenge[0] != '\0' ? rec->challenge : NULL);
-		bind_text(st, 4, rec->origin == SC_KEY_SERVER_SUPPLIED ? "server" : "device");
-		bind_text(st, 5, sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "unknown");
-		sqlite3_bind_int64(st, 6, rec->not_before);
-		sqlite3_bind_int64(st, 7, rec->not_after);
-		sqlite3_bind_int64(st, 8, rec->profile_not_after);
-		sqlite3_bind_blob(st, 9, rec->der, (int)rec->der_len, SQLITE_TRANSIENT);
-		bind_text(st, 10, rec->chain_pem != NULL ? rec->chain_pem : "");
-		sqlite3_bind_int64(st, 11, a->now);
+		bind_profile_row(st, rec, a->now);
 		rc = sqlite3_step(st);
 		done(w, st);
 		st = NULL;
