@@ -3007,7 +3007,7 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
     struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered, int *already)
 {
 	struct pg_reg *reg = pg(base);
-	struct prm d = { 0 }, p = { 0 };
+	struct prm p = { 0 };
 	PGresult *res = NULL;
 	char detail[256];
 	enum sc_reg_dev_status s = 0;
@@ -3019,15 +3019,9 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
 	cert->registered_at = now;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	p_text(&d, rec->device_id);
-	if ((r = x(reg, "reading a device",
-	         "SELECT status FROM devices WHERE device_id = $1 FOR SHARE", &d, &res)) != SC_OK)
+	if ((r = device_status(reg, rec->device_id, "FOR SHARE", &s)) != SC_OK)
 		goto out;
-	if ((found = PQntuples(res) == 1))
-		s = status_from_text(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
-	if (!found) {
+	if (s == 0) { /* no row (the schema's CHECK allows 'active' and 'revoked' only) */
 		r = sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
 		    rec->device_id);
 		goto out;
