@@ -1969,6 +1969,39 @@ static sc_err already_for_another(void)
 	" WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d"
 
 /*
+ * A certificate row's insert, $1..$9 (cert_row_params): cert_record_stmts's and, in one
+ * statement with its audit row, CERT_WRITE_SQL's (the pipelined batch's).
+ */
+#define CERT_ROW_INSERT                                                                     \
+	"INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before," \
+	" not_after, der, registered_at, period) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"       \
+	" ON CONFLICT (fingerprint) DO NOTHING"
+
+/*
+ * CERT_ROW_INSERT's $1..$9 into p, which must be empty; the period as stored (a renewal's, else
+ * 0: cert_batch's job period).
+ */
+static void cert_row_params(struct prm *p, const struct sc_reg_cert_rec *rec, int64_t now)
+{
+	p_text(p, rec->fpr);
+	p_text(p, rec->serial);
+	p_text(p, rec->device_id);
+	p_text(p, rec->profile_id);
+	p_i64(p, rec->not_before);
+	p_i64(p, rec->not_after);
+	p_bin(p, rec->der, rec->der_len);
+	p_i64(p, now);
+	p_i64(p, rec->renewal ? (int64_t)rec->period : 0);
+}
+
+/* The certificate-registered audit row's detail. */
+static void cert_detail(const struct sc_reg_cert_rec *rec, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "certificate %s (serial %s) for profile %s", rec->fpr, rec->serial,
+	    rec->profile_id);
+}
+
+/*
  * A certificate's writes, statement by statement, inside the transaction the caller opened and
  * after its judge: the certificate (none inserted: its fingerprint is registered already, for
  * another profile, SC_ERR_PROFILE_CONSUMED), its profile consumed when consume (the profile's
@@ -1985,20 +2018,9 @@ static sc_err cert_record_stmts(struct pg_reg *reg, const struct sc_reg_cert_rec
 	int done;
 	sc_err r;
 
-	p_text(&q, rec->fpr);
-	p_text(&q, rec->serial);
-	p_text(&q, rec->device_id);
-	p_text(&q, rec->profile_id);
-	p_i64(&q, rec->not_before);
-	p_i64(&q, rec->not_after);
-	p_bin(&q, rec->der, rec->der_len);
-	p_i64(&q, now);
-	p_i64(&q, rec->renewal ? (int64_t)rec->period : 0);
-	if ((r = x(reg, "recording a certificate",
-	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
-	         " not_after, der, registered_at, period) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
-	         " ON CONFLICT (fingerprint) DO NOTHING RETURNING 1",
-	         &q, &res)) != SC_OK)
+	cert_row_params(&q, rec, now);
+	if ((r = x(reg, "recording a certificate", CERT_ROW_INSERT " RETURNING 1", &q, &res)) !=
+	    SC_OK)
 		return r;
 	done = PQntuples(res) == 1;
 	PQclear(res);
@@ -2020,8 +2042,7 @@ static sc_err cert_record_stmts(struct pg_reg *reg, const struct sc_reg_cert_rec
 			return sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
 			    reg->where);
 	}
-	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr,
-	    rec->serial, rec->profile_id);
+	cert_detail(rec, detail, sizeof(detail));
 	return audit(reg, now, actor, "certificate-registered", rec->device_id, detail);
 }
 
@@ -2081,23 +2102,20 @@ out:
 }
 
 /*
- * A registration's writes in one statement, $1..$11: the certificate, [its profile consumed,]
- * its audit row, each written only where the certificate was (the profile found by its key, the
- * certificate's existence a one-time filter: a join with c would be planned as a scan of every
- * profile). The last line is a guard: the
- * statement fails with SQLSTATE 22012 (division by zero) unless the certificate was inserted
- * (a fingerprint already registered for another profile inserts nothing) and, when the profile
- * is to be consumed, consumed by exactly this statement. A failed statement aborts the
- * transaction and the COMMIT queued behind it, and the batch is done again one registration at
- * a time (cert_record_tx), whose outcomes are exact: the pipeline never commits what a
+ * A registration's writes in one statement, $1..$11 (cert_row_params' nine, then the audit
+ * row's actor and detail): the certificate, [its profile consumed,] its audit row, each written
+ * only where the certificate was (the profile found by its key, the certificate's existence a
+ * one-time filter: a join with c would be planned as a scan of every profile). The last line is
+ * a guard: the statement fails with SQLSTATE 22012 (division by zero) unless the certificate
+ * was inserted (a fingerprint already registered for another profile inserts nothing) and, when
+ * the profile is to be consumed, consumed by exactly this statement. A failed statement aborts
+ * the transaction and the COMMIT queued behind it, and the batch is done again one registration
+ * at a time (cert_record_tx), whose outcomes are exact: the pipeline never commits what a
  * registration alone would have refused.
  */
-#define CERT_WRITE_SQL                                                                     \
-	"WITH c AS (INSERT INTO certificates (fingerprint, serial, device_id, profile_id," \
-	" not_before, not_after, der, registered_at, period)"                              \
-	" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"                                             \
-	" ON CONFLICT (fingerprint) DO NOTHING RETURNING profile_id),"                     \
-	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                   \
+#define CERT_WRITE_SQL                                                   \
+	"WITH c AS (" CERT_ROW_INSERT " RETURNING profile_id),"          \
+	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)" \
 	" SELECT $8, $10, 'certificate-registered', $3, $11 FROM c)"
 #define CERT_WRITE_CONSUME_SQL                                                                     \
 	CERT_WRITE_SQL                                                                             \
@@ -2254,19 +2272,9 @@ static sc_err cert_batch(struct pg_reg *reg, struct sc_reg_cert_rec *recs, size_
 
 		if (!job[i].write)
 			continue;
-		p_text(q, rec->fpr);
-		p_text(q, rec->serial);
-		p_text(q, rec->device_id);
-		p_text(q, rec->profile_id);
-		p_i64(q, rec->not_before);
-		p_i64(q, rec->not_after);
-		p_bin(q, rec->der, rec->der_len);
-		p_i64(q, now);
-		p_i64(q, job[i].period);
+		cert_row_params(q, rec, now);
 		p_text(q, actor != NULL ? actor : "unknown");
-		snprintf(job[i].detail, sizeof(job[i].detail),
-		    "certificate %s (serial %s) for profile %s", rec->fpr, rec->serial,
-		    rec->profile_id);
+		cert_detail(rec, job[i].detail, sizeof(job[i].detail));
 		p_text(q, job[i].detail);
 		st[nw++] = (struct pl_st){ "recording a certificate",
 			job[i].consume ? CERT_WRITE_CONSUME_SQL : CERT_WRITE_KEEP_SQL, q };
