@@ -1473,19 +1473,24 @@ static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, cons
 /*
  * The profile and its audit row (written only when the profile was: the challenge's UNIQUE
  * constraint is the last word, and another device's insert of the same challenge on another
- * node, with no row lock in common, waits here and then does nothing), $1..$14.
+ * node, with no row lock in common, waits here and then does nothing), $1..$14. The row's
+ * insert, $1..$12 (profile_row_params), is dur11's recovery's too.
  */
+#define PROFILE_ROW_INSERT                                                                 \
+	"INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before," \
+	" not_after, profile_not_after, der, chain_pem, created_at, source)"               \
+	" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
 #define PROFILE_INSERT_SQL                                                                   \
-	"WITH p AS (INSERT INTO profiles (profile_id, device_id, challenge, origin, alg,"    \
-	" not_before, not_after, profile_not_after, der, chain_pem, created_at, source)"     \
-	" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"                                   \
+	"WITH p AS (" PROFILE_ROW_INSERT                                                     \
 	" ON CONFLICT ON CONSTRAINT profiles_challenge_key DO NOTHING RETURNING device_id)," \
 	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                     \
 	" SELECT $11, $13, 'profile-issued', device_id, $14 FROM p RETURNING 1)"
 
-/* PROFILE_INSERT_SQL's $1..$14 into p; detail (the audit row's) is the caller's buffer. */
-static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec *rec, int64_t now,
-    const char *actor, char *detail, size_t detail_len)
+/*
+ * A profile row's twelve columns, $1..$12 of PROFILE_ROW_INSERT (PROFILE_INSERT_SQL's and
+ * dur11's recovery's, pg_profile_recover), into p, which must be empty.
+ */
+static void profile_row_params(struct prm *p, const struct sc_reg_profile_rec *rec, int64_t now)
 {
 	p_text(p, rec->profile_id);
 	p_text(p, rec->device_id);
@@ -1499,6 +1504,16 @@ static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec 
 	p_text(p, rec->chain_pem != NULL ? rec->chain_pem : "");
 	p_i64(p, now);
 	p_text(p, rec->source[0] != '\0' ? rec->source : NULL);
+}
+
+/*
+ * PROFILE_INSERT_SQL's $1..$14 into p: the row's (profile_row_params), then its profile-issued
+ * audit row's actor and detail; detail is the caller's buffer.
+ */
+static void profile_write_params(struct prm *p, const struct sc_reg_profile_rec *rec, int64_t now,
+    const char *actor, char *detail, size_t detail_len)
+{
+	profile_row_params(p, rec, now);
 	snprintf(detail, detail_len, "profile %s, %s key %s%s%s", rec->profile_id,
 	    rec->origin == SC_KEY_SERVER_SUPPLIED ? "server-generated" : "device-generated",
 	    sc_alg_name(rec->alg) ? sc_alg_name(rec->alg) : "?",
@@ -1953,17 +1968,95 @@ static sc_err already_for_another(void)
 	" FROM profiles p JOIN devices d ON d.device_id = p.device_id" \
 	" WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d"
 
+/*
+ * A certificate row's insert, $1..$9 (cert_row_params): cert_record_stmts's and, in one
+ * statement with its audit row, CERT_WRITE_SQL's (the pipelined batch's).
+ */
+#define CERT_ROW_INSERT                                                                     \
+	"INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before," \
+	" not_after, der, registered_at, period) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"       \
+	" ON CONFLICT (fingerprint) DO NOTHING"
+
+/*
+ * CERT_ROW_INSERT's $1..$9 into p, which must be empty; the period as stored (a renewal's, else
+ * 0: cert_batch's job period).
+ */
+static void cert_row_params(struct prm *p, const struct sc_reg_cert_rec *rec, int64_t now)
+{
+	p_text(p, rec->fpr);
+	p_text(p, rec->serial);
+	p_text(p, rec->device_id);
+	p_text(p, rec->profile_id);
+	p_i64(p, rec->not_before);
+	p_i64(p, rec->not_after);
+	p_bin(p, rec->der, rec->der_len);
+	p_i64(p, now);
+	p_i64(p, rec->renewal ? (int64_t)rec->period : 0);
+}
+
+/* The certificate-registered audit row's detail. */
+static void cert_detail(const struct sc_reg_cert_rec *rec, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "certificate %s (serial %s) for profile %s", rec->fpr, rec->serial,
+	    rec->profile_id);
+}
+
+/*
+ * A certificate's writes, statement by statement, inside the transaction the caller opened and
+ * after its judge: the certificate (none inserted: its fingerprint is registered already, for
+ * another profile, SC_ERR_PROFILE_CONSUMED), its profile consumed when consume (the profile's
+ * first certificate: not one row consumed is SC_ERR_IO), its certificate-registered audit row.
+ * The caller commits, or rolls back on an error. cert_record_tx's, and dur11's recovery's
+ * (pg_profile_recover) after the profile it recorded.
+ */
+static sc_err cert_record_stmts(struct pg_reg *reg, const struct sc_reg_cert_rec *rec, int consume,
+    int64_t now, const char *actor)
+{
+	struct prm q = { 0 };
+	PGresult *res = NULL;
+	char detail[256];
+	int done;
+	sc_err r;
+
+	cert_row_params(&q, rec, now);
+	if ((r = x(reg, "recording a certificate", CERT_ROW_INSERT " RETURNING 1", &q, &res)) !=
+	    SC_OK)
+		return r;
+	done = PQntuples(res) == 1;
+	PQclear(res);
+	if (!done)
+		return already_for_another();
+	if (consume) {
+		struct prm u = { 0 };
+
+		p_i64(&u, now);
+		p_text(&u, rec->profile_id);
+		if ((r = x(reg, "consuming the profile",
+		         "UPDATE profiles SET consumed_at = $1 WHERE profile_id = $2 AND consumed_at "
+		         "IS NULL",
+		         &u, &res)) != SC_OK)
+			return r;
+		done = strcmp(PQcmdTuples(res), "1") == 0;
+		PQclear(res);
+		if (!done)
+			return sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
+			    reg->where);
+	}
+	cert_detail(rec, detail, sizeof(detail));
+	return audit(reg, now, actor, "certificate-registered", rec->device_id, detail);
+}
+
 /* One registration alone, statement by statement, in its own transaction (the batch's
  * fallback below: its outcomes are the reference the pipelined batch reproduces). */
 static sc_err cert_record_tx(struct pg_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
     const char *actor, int *already)
 {
-	struct prm p = { 0 }, q = { 0 };
+	struct prm p = { 0 };
 	PGresult *res = NULL;
-	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", fpr[SC_REG_FPR_HEX_LEN + 1] = "", detail[256];
+	char prof_dev[SC_DEVICE_ID_MAX + 1] = "", fpr[SC_REG_FPR_HEX_LEN + 1] = "";
 	enum sc_reg_dev_status s = 0;
 	int64_t consumed = 0;
-	int found, inserted;
+	int found;
 	sc_err r;
 
 	*already = 0;
@@ -1998,49 +2091,9 @@ static sc_err cert_record_tx(struct pg_reg *reg, struct sc_reg_cert_rec *rec, in
 	}
 	if ((r = cert_judge(rec, found, prof_dev, s, consumed, fpr, already)) != SC_OK || *already)
 		goto out;
-	p_text(&q, rec->fpr);
-	p_text(&q, rec->serial);
-	p_text(&q, rec->device_id);
-	p_text(&q, rec->profile_id);
-	p_i64(&q, rec->not_before);
-	p_i64(&q, rec->not_after);
-	p_bin(&q, rec->der, rec->der_len);
-	p_i64(&q, now);
-	p_i64(&q, rec->renewal ? (int64_t)rec->period : 0);
-	if ((r = x(reg, "recording a certificate",
-	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
-	         " not_after, der, registered_at, period) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
-	         " ON CONFLICT (fingerprint) DO NOTHING RETURNING 1",
-	         &q, &res)) != SC_OK)
-		goto out;
-	inserted = PQntuples(res) == 1;
-	PQclear(res);
-	if (!inserted) {
-		r = already_for_another();
-		goto out;
-	}
 	/* A renewal profile's later periods find it consumed already (#17): the UPDATE would
 	 * change no row (its WHERE wants consumed_at NULL), so it is not run (renew7). */
-	if (consumed == 0) {
-		struct prm u = { 0 };
-		p_i64(&u, now);
-		p_text(&u, rec->profile_id);
-		if ((r = x(reg, "consuming the profile",
-		         "UPDATE profiles SET consumed_at = $1 WHERE profile_id = $2 AND consumed_at "
-		         "IS NULL",
-		         &u, &res)) != SC_OK)
-			goto out;
-		inserted = strcmp(PQcmdTuples(res), "1") == 0;
-		PQclear(res);
-		if (!inserted) {
-			r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
-			    reg->where);
-			goto out;
-		}
-	}
-	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", rec->fpr,
-	    rec->serial, rec->profile_id);
-	if ((r = audit(reg, now, actor, "certificate-registered", rec->device_id, detail)) != SC_OK)
+	if ((r = cert_record_stmts(reg, rec, consumed == 0, now, actor)) != SC_OK)
 		goto out;
 	r = commit(reg);
 out:
@@ -2049,23 +2102,20 @@ out:
 }
 
 /*
- * A registration's writes in one statement, $1..$11: the certificate, [its profile consumed,]
- * its audit row, each written only where the certificate was (the profile found by its key, the
- * certificate's existence a one-time filter: a join with c would be planned as a scan of every
- * profile). The last line is a guard: the
- * statement fails with SQLSTATE 22012 (division by zero) unless the certificate was inserted
- * (a fingerprint already registered for another profile inserts nothing) and, when the profile
- * is to be consumed, consumed by exactly this statement. A failed statement aborts the
- * transaction and the COMMIT queued behind it, and the batch is done again one registration at
- * a time (cert_record_tx), whose outcomes are exact: the pipeline never commits what a
+ * A registration's writes in one statement, $1..$11 (cert_row_params' nine, then the audit
+ * row's actor and detail): the certificate, [its profile consumed,] its audit row, each written
+ * only where the certificate was (the profile found by its key, the certificate's existence a
+ * one-time filter: a join with c would be planned as a scan of every profile). The last line is
+ * a guard: the statement fails with SQLSTATE 22012 (division by zero) unless the certificate
+ * was inserted (a fingerprint already registered for another profile inserts nothing) and, when
+ * the profile is to be consumed, consumed by exactly this statement. A failed statement aborts
+ * the transaction and the COMMIT queued behind it, and the batch is done again one registration
+ * at a time (cert_record_tx), whose outcomes are exact: the pipeline never commits what a
  * registration alone would have refused.
  */
-#define CERT_WRITE_SQL                                                                     \
-	"WITH c AS (INSERT INTO certificates (fingerprint, serial, device_id, profile_id," \
-	" not_before, not_after, der, registered_at, period)"                              \
-	" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"                                             \
-	" ON CONFLICT (fingerprint) DO NOTHING RETURNING profile_id),"                     \
-	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)"                   \
+#define CERT_WRITE_SQL                                                   \
+	"WITH c AS (" CERT_ROW_INSERT " RETURNING profile_id),"          \
+	" a AS (INSERT INTO audit (at, actor, event, device_id, detail)" \
 	" SELECT $8, $10, 'certificate-registered', $3, $11 FROM c)"
 #define CERT_WRITE_CONSUME_SQL                                                                     \
 	CERT_WRITE_SQL                                                                             \
@@ -2222,19 +2272,9 @@ static sc_err cert_batch(struct pg_reg *reg, struct sc_reg_cert_rec *recs, size_
 
 		if (!job[i].write)
 			continue;
-		p_text(q, rec->fpr);
-		p_text(q, rec->serial);
-		p_text(q, rec->device_id);
-		p_text(q, rec->profile_id);
-		p_i64(q, rec->not_before);
-		p_i64(q, rec->not_after);
-		p_bin(q, rec->der, rec->der_len);
-		p_i64(q, now);
-		p_i64(q, job[i].period);
+		cert_row_params(q, rec, now);
 		p_text(q, actor != NULL ? actor : "unknown");
-		snprintf(job[i].detail, sizeof(job[i].detail),
-		    "certificate %s (serial %s) for profile %s", rec->fpr, rec->serial,
-		    rec->profile_id);
+		cert_detail(rec, job[i].detail, sizeof(job[i].detail));
 		p_text(q, job[i].detail);
 		st[nw++] = (struct pl_st){ "recording a certificate",
 			job[i].consume ? CERT_WRITE_CONSUME_SQL : CERT_WRITE_KEEP_SQL, q };
@@ -2966,17 +3006,18 @@ out:
  * path: a profile lost to a power loss of the database). The device's row shared (a revocation
  * waits for us, or we see it); the profile inserted unless its row exists (ON CONFLICT DO
  * NOTHING: a concurrent recovery of the same profile, or its challenge another profile's); its
- * audit row; then the certificate, its profile consumed and its audit row, as cert_record_tx
- * writes them. The row found (never lost, or recovered meanwhile): the transaction is ended and
- * the certificate recorded by cert_record_tx, which judges it as any registration.
+ * audit row; then the certificate, its profile consumed and its audit row, by cert_record_tx's
+ * own statements (cert_record_stmts). The row found (never lost, or recovered meanwhile): the
+ * transaction is ended and the certificate recorded by cert_record_tx, which judges it as any
+ * registration.
  */
 static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec *rec,
     struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered, int *already)
 {
 	struct pg_reg *reg = pg(base);
-	struct prm d = { 0 }, p = { 0 }, q = { 0 }, u = { 0 };
+	struct prm p = { 0 };
 	PGresult *res = NULL;
-	char detail[256], pdetail[192];
+	char detail[256];
 	enum sc_reg_dev_status s = 0;
 	int found, inserted;
 	sc_err r;
@@ -2986,15 +3027,9 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
 	cert->registered_at = now;
 	if ((r = begin(reg)) != SC_OK)
 		return r;
-	p_text(&d, rec->device_id);
-	if ((r = x(reg, "reading a device",
-	         "SELECT status FROM devices WHERE device_id = $1 FOR SHARE", &d, &res)) != SC_OK)
+	if ((r = device_status(reg, rec->device_id, "FOR SHARE", &s)) != SC_OK)
 		goto out;
-	if ((found = PQntuples(res) == 1))
-		s = status_from_text(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
-	if (!found) {
+	if (s == 0) { /* no row (the schema's CHECK allows 'active' and 'revoked' only) */
 		r = sc_fail(SC_ERR_UNKNOWN_DEVICE, "device %s is not registered (not activated)",
 		    rec->device_id);
 		goto out;
@@ -3027,14 +3062,9 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
 	rec->created_at = now;
 	rec->consumed_at = 0;
 	rec->source[0] = '\0';
-	profile_write_params(&p, rec, now, actor, pdetail, sizeof(pdetail));
-	p.n = 12; /* the profile's columns: not profile_write_params's audit row ($13, $14) */
+	profile_row_params(&p, rec, now);
 	if ((r = x(reg, "recording a recovered profile",
-	         "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
-	         " not_after, profile_not_after, der, chain_pem, created_at, source)"
-	         " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT DO NOTHING"
-	         " RETURNING 1",
-	         &p, &res)) != SC_OK)
+	         PROFILE_ROW_INSERT " ON CONFLICT DO NOTHING RETURNING 1", &p, &res)) != SC_OK)
 		goto out;
 	inserted = PQntuples(res) == 1;
 	PQclear(res);
@@ -3063,46 +3093,8 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
 	    rec->profile_id, cert->fpr);
 	if ((r = audit(reg, now, actor, "profile-recovered", rec->device_id, detail)) != SC_OK)
 		goto out;
-	p_text(&q, cert->fpr);
-	p_text(&q, cert->serial);
-	p_text(&q, cert->device_id);
-	p_text(&q, cert->profile_id);
-	p_i64(&q, cert->not_before);
-	p_i64(&q, cert->not_after);
-	p_bin(&q, cert->der, cert->der_len);
-	p_i64(&q, now);
-	p_i64(&q, 0);
-	if ((r = x(reg, "recording a certificate",
-	         "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
-	         " not_after, der, registered_at, period) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
-	         " ON CONFLICT (fingerprint) DO NOTHING RETURNING 1",
-	         &q, &res)) != SC_OK)
-		goto out;
-	inserted = PQntuples(res) == 1;
-	PQclear(res);
-	res = NULL;
-	if (!inserted) {
-		r = already_for_another();
-		goto out;
-	}
-	p_i64(&u, now);
-	p_text(&u, rec->profile_id);
-	if ((r = x(reg, "consuming the profile",
-	         "UPDATE profiles SET consumed_at = $1 WHERE profile_id = $2 AND consumed_at IS NULL",
-	         &u, &res)) != SC_OK)
-		goto out;
-	inserted = strcmp(PQcmdTuples(res), "1") == 0;
-	PQclear(res);
-	res = NULL;
-	if (!inserted) {
-		r = sc_fail(SC_ERR_IO, "consuming the profile: registry %s: not one row",
-		    reg->where);
-		goto out;
-	}
-	snprintf(detail, sizeof(detail), "certificate %s (serial %s) for profile %s", cert->fpr,
-	    cert->serial, cert->profile_id);
-	if ((r = audit(reg, now, actor, "certificate-registered", cert->device_id, detail)) !=
-	    SC_OK)
+	/* The certificate, as cert_record_tx writes it: the profile, just recorded, consumed. */
+	if ((r = cert_record_stmts(reg, cert, 1, now, actor)) != SC_OK)
 		goto out;
 	if ((r = commit(reg)) == SC_OK)
 		*recovered = 1;
