@@ -38,7 +38,9 @@ struct pg_stmt {
 struct pg_reg {
 	struct sc_reg base; /* first: what registry.c sees */
 	PGconn *conn;
-	int in_tx;       /* inside BEGIN … COMMIT: a lost connection is not retried */
+	int in_tx; /* inside BEGIN … COMMIT: a lost connection is not retried */
+	int fatal; /* the server sent this session a FATAL (it is ending it): see on_notice */
+	PQnoticeReceiver notice_next; /* libpq's default receiver (its argument is NULL) */
 	char where[160]; /* "postgresql database DB on HOST", for messages (never a password) */
 	struct pg_stmt stmts[PG_STMT_MAX];
 	size_t n_stmts;
@@ -379,6 +381,7 @@ static int reconnect(struct pg_reg *reg)
 {
 	stmts_forget(reg);
 	PQreset(reg->conn);
+	reg->fatal = 0;
 	if (PQstatus(reg->conn) != CONNECTION_OK)
 		return 0;
 	/* A pipeline the old session broke off: the new one starts outside pipeline mode. */
@@ -536,13 +539,36 @@ static void pl_drain(PGconn *c, int synced)
 	(void)PQexitPipelineMode(c);
 }
 
-/* 1 if the server ended the session since the last operation: read now, without waiting. */
+/*
+ * A message from the server outside any command is a notice to libpq, and an idle session's
+ * FATAL (pg_terminate_backend, a shutdown) is one: the server sends it and then ends the
+ * session, so the session is gone even before the end of its stream has reached us. Noted here,
+ * then handed on to the receiver libpq had (which prints it, as before).
+ */
+static void on_notice(void *arg, const PGresult *res)
+{
+	struct pg_reg *reg = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		reg->fatal = 1;
+	if (reg->notice_next != NULL)
+		reg->notice_next(NULL, res);
+}
+
+/*
+ * 1 if the server ended the session since the last operation: read now, without waiting. Its
+ * FATAL message is enough (parsed by PQisBusy, noted by on_notice): the end of the stream comes
+ * after the backend has left pg_stat_activity and may not have arrived yet (a pipeline sent into
+ * that gap failed, and one that commits is never sent twice: session 12).
+ */
 static int session_gone(struct pg_reg *reg)
 {
 	for (int i = 0; i < 2; i++) /* its FATAL message, then the end of the stream */
 		if (!PQconsumeInput(reg->conn) || PQstatus(reg->conn) != CONNECTION_OK)
 			return 1;
-	return 0;
+	(void)PQisBusy(reg->conn);
+	return reg->fatal;
 }
 
 /*
@@ -893,6 +919,7 @@ static sc_err pg_open_conn(const char *location, struct pg_reg **out)
 		free(reg);
 		return SC_ERR_IO;
 	}
+	reg->notice_next = PQsetNoticeReceiver(reg->conn, on_notice, reg);
 	*out = reg;
 	return SC_OK;
 }
