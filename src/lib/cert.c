@@ -928,32 +928,39 @@ out:
 }
 
 /*
- * The SP's leaf as DER alone (issue 17): build_cert's certificate byte for byte, but only the
- * per-certificate parts go through OpenSSL objects (the subject, the SPKI, the extensions up to
- * the subjectKeyIdentifier, in a scratch X509 that is never signed or encoded whole); the
+ * The tbsCertificate of the SP's leaf as DER (issue 17): build_cert's TBS byte for byte, but only
+ * the per-certificate parts go through OpenSSL objects (the subject, the SPKI, the extensions up
+ * to the subjectKeyIdentifier, in a scratch X509 that is never signed or encoded whole); the
  * version, serial, validity and signature algorithm are written directly, the issuer Name and
- * the authorityKeyIdentifier come from li's cache, and the tbsCertificate is assembled once
- * around them and signed. Layout (RFC 5280): SEQ{ [0]{2}, serial, algId, issuer, SEQ{nb, na},
- * subject, SPKI, [3]{ SEQ{ exts of x, AKI, extra } } }; build_cert's extension order.
+ * the authorityKeyIdentifier come from li's cache, and the TBS is assembled once around them.
+ * Layout (RFC 5280): SEQ{ [0]{2}, serial, algId, issuer, SEQ{nb, na}, subject, SPKI,
+ * [3]{ SEQ{ exts of x, AKI, extra } } }; build_cert's extension order. serial: the INTEGER's
+ * contents (1..21 bytes, the caller's form), aid: the signature AlgorithmIdentifier's TLV.
+ * judge12: the SP signs it (build_leaf_der); the first certificate's judge (fast/leaf_ref.c)
+ * compares a leaf's TBS with it, under an issuer made from the device CA alone.
  */
-static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_issuer *li,
-    uint8_t **der, size_t *der_len)
+static sc_err leaf_tbs(const struct cert_spec *s, const struct sc_leaf_issuer *li,
+    const uint8_t *serial, size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **out,
+    size_t *out_len)
 {
 	static const uint8_t version3[] = { 0xa0, 0x03, 0x02, 0x01, 0x02 };
 	sc_err r = SC_ERR_INTERNAL;
 	X509 *x = NULL;
 	ASN1_TIME *nb = NULL, *na = NULL;
-	EVP_MD_CTX *mctx = NULL;
-	uint8_t aid[128], serial[SERIAL_LEN], *parts[4] = { NULL, NULL, NULL, NULL };
-	uint8_t *tbs = NULL, *sig = NULL, *cert = NULL, *w, *q;
-	size_t plen[4], aid_len = 0, exts_len = 0, tbs_body, tbs_len, sig_len = 0, val_len, ext_seq,
-	                body, bll;
+	uint8_t *parts[4] = { NULL, NULL, NULL, NULL };
+	uint8_t *tbs = NULL, *w, *q;
+	size_t plen[4], exts_len = 0, tbs_body, val_len, ext_seq;
 	uint8_t bl[4];
 	const STACK_OF(X509_EXTENSION) *xs;
 	int spki_done = 0, i, n;
 
-	*der = NULL;
-	*der_len = 0;
+	*out = NULL;
+	*out_len = 0;
+	if (serial_len < 1 || serial_len > SERIAL_LEN + 5 || aid_len < 2 || aid_len > 128) {
+		r = sc_fail(SC_ERR_USAGE,
+		    "certificate: serial or signature algorithm out of range");
+		goto out;
+	}
 	if ((r = check_key(s->pub, "subject key")) != SC_OK)
 		goto out;
 	if (s->not_before >= s->not_after) {
@@ -976,21 +983,12 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 		goto out;
 	if ((r = add_ski(x)) != SC_OK)
 		goto out;
-	/* serial, validity: as set_serial and ASN1_TIME_set write them in build_cert */
-	if ((r = random_serial(serial)) != SC_OK)
-		goto out;
+	/* validity: as ASN1_TIME_set writes it in build_cert */
 	if ((nb = ASN1_TIME_set(NULL, s->not_before)) == NULL ||
 	    (na = ASN1_TIME_set(NULL, s->not_after)) == NULL) {
 		r = sc_fail_ossl(SC_ERR_USAGE, "validity");
 		goto out;
 	}
-	/* The signature's AlgorithmIdentifier, as the signing context states it (fast_sign). */
-	if ((mctx = EVP_MD_CTX_new()) == NULL) {
-		r = sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
-		goto out;
-	}
-	if ((r = leaf_sign_ctx(li, sc_sign_md(li->csk, s->digest), mctx, aid, &aid_len)) != SC_OK)
-		goto out;
 	/* The per-certificate encodings: notBefore, notAfter, subject, SPKI. */
 	I2D_OR_FAIL(i2d_ASN1_TIME(nb, &parts[0]), parts[0], plen[0], "validity");
 	I2D_OR_FAIL(i2d_ASN1_TIME(na, &parts[1]), parts[1], plen[1], "validity");
@@ -1016,9 +1014,9 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 	}
 	val_len = plen[0] + plen[1];
 	ext_seq = 1 + der_len_put(bl, exts_len) + exts_len; /* SEQUENCE OF Extension */
-	tbs_body = sizeof(version3) + 2 + sizeof(serial) + aid_len + li->issuer_len + 1 +
-	    der_len_put(bl, val_len) + val_len + plen[2] + plen[3] + 1 + der_len_put(bl, ext_seq) +
-	    ext_seq;
+	tbs_body = sizeof(version3) + der_head_len(serial_len) + serial_len + aid_len +
+	    li->issuer_len + 1 + der_len_put(bl, val_len) + val_len + plen[2] + plen[3] + 1 +
+	    der_len_put(bl, ext_seq) + ext_seq;
 	if (tbs_body >= 0x100000) {
 		r = sc_fail(SC_ERR_OVERSIZE, "certificate: %zu bytes", tbs_body);
 		goto out;
@@ -1031,9 +1029,9 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 	w += der_head(w, 0x30, tbs_body);
 	memcpy(w, version3, sizeof(version3));
 	w += sizeof(version3);
-	w += der_head(w, 0x02, sizeof(serial));
-	memcpy(w, serial, sizeof(serial));
-	w += sizeof(serial);
+	w += der_head(w, 0x02, serial_len);
+	memcpy(w, serial, serial_len);
+	w += serial_len;
 	memcpy(w, aid, aid_len);
 	w += aid_len;
 	memcpy(w, li->issuer, li->issuer_len);
@@ -1059,7 +1057,47 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 		q = w;
 		w += i2d_X509_EXTENSION(s->extra, &q);
 	}
-	tbs_len = (size_t)(w - tbs);
+	*out_len = (size_t)(w - tbs);
+	*out = tbs;
+	tbs = NULL;
+	r = SC_OK;
+out:
+	for (i = 0; i < 4; i++)
+		OPENSSL_free(parts[i]);
+	OPENSSL_free(tbs);
+	ASN1_TIME_free(nb);
+	ASN1_TIME_free(na);
+	X509_free(x);
+	return r;
+}
+
+/*
+ * The SP's leaf as DER alone (issue 17): leaf_tbs's TBS with a random serial and the signing
+ * context's AlgorithmIdentifier, signed once, and the certificate assembled around it.
+ */
+static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_issuer *li,
+    uint8_t **der, size_t *der_len)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	EVP_MD_CTX *mctx = NULL;
+	uint8_t aid[128], serial[SERIAL_LEN];
+	uint8_t *tbs = NULL, *sig = NULL, *cert = NULL, *w;
+	size_t aid_len = 0, tbs_len = 0, sig_len = 0, body, bll;
+	uint8_t bl[4];
+
+	*der = NULL;
+	*der_len = 0;
+	/* serial: as set_serial writes it in build_cert */
+	if ((r = random_serial(serial)) != SC_OK)
+		goto out;
+	/* The signature's AlgorithmIdentifier, as the signing context states it (fast_sign). */
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "EVP_MD_CTX_new");
+		goto out;
+	}
+	if ((r = leaf_sign_ctx(li, sc_sign_md(li->csk, s->digest), mctx, aid, &aid_len)) != SC_OK ||
+	    (r = leaf_tbs(s, li, serial, sizeof(serial), aid, aid_len, &tbs, &tbs_len)) != SC_OK)
+		goto out;
 	if (EVP_DigestSign(mctx, NULL, &sig_len, tbs, tbs_len) != 1 ||
 	    (sig = OPENSSL_malloc(sig_len)) == NULL ||
 	    EVP_DigestSign(mctx, sig, &sig_len, tbs, tbs_len) != 1) {
@@ -1090,15 +1128,10 @@ static sc_err build_leaf_der(const struct cert_spec *s, const struct sc_leaf_iss
 	cert = NULL;
 	r = SC_OK;
 out:
-	for (i = 0; i < 4; i++)
-		OPENSSL_free(parts[i]);
 	OPENSSL_free(tbs);
 	OPENSSL_free(sig);
 	OPENSSL_free(cert);
 	EVP_MD_CTX_free(mctx);
-	ASN1_TIME_free(nb);
-	ASN1_TIME_free(na);
-	X509_free(x);
 	return r;
 }
 
@@ -1509,13 +1542,22 @@ out:
 	return r;
 }
 
+/* judge12: the expected TBS's serial and signature algorithm, and what it reports back. */
+struct tbs_req {
+	const uint8_t *serial, *aid;
+	size_t serial_len, aid_len;
+	struct sc_leaf_tbs_shape *shape;
+};
+
 /*
  * raw_spki: the SP's entry (sc_fast_issue_leaf), whose leaf may be left without a decoded key.
  * csk NULL: the expected leaf (sc_cert_expected_leaf), built the same way and left unsigned.
+ * tq (with li and der, out NULL): the TBS alone, as leaf_tbs assembles it (judge12).
  */
 static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *csk_cert,
     EVP_PKEY *csk, uint64_t issuance_counter, int raw_spki, const uint8_t *serial, int64_t index,
-    const struct sc_leaf_issuer *li, X509 **out, uint8_t **der, size_t *der_len, unsigned *ku)
+    const struct sc_leaf_issuer *li, X509 **out, uint8_t **der, size_t *der_len, unsigned *ku,
+    const struct tbs_req *tq)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_profile_info info;
@@ -1593,7 +1635,23 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	/* What X509_get_key_usage reads back from the keyUsage BIT STRING add_key_usage writes. */
 	if (ku != NULL)
 		*ku = s.ku & (0xffu | KU_DECIPHER_ONLY);
-	r = out != NULL ? build_cert(&s, out) : build_leaf_der(&s, li, der, der_len);
+	if (tq != NULL && tq->shape != NULL) {
+		tq->shape->ku = s.ku;
+		tq->shape->san_n = s.san != NULL ? sk_GENERAL_NAME_num(s.san) : -1;
+		tq->shape->san_dirname = 0;
+		for (int i = 0; s.san != NULL && i < sk_GENERAL_NAME_num(s.san); i++)
+			if (sk_GENERAL_NAME_value(s.san, i)->type == GEN_DIRNAME)
+				tq->shape->san_dirname = 1;
+		tq->shape->cn_dotted = strchr(s.cn, '.') != NULL;
+		tq->shape->form = (int)li->form;
+	}
+	if (out != NULL)
+		r = build_cert(&s, out);
+	else if (tq != NULL)
+		r = leaf_tbs(&s, li, tq->serial, tq->serial_len, tq->aid, tq->aid_len, der,
+		    der_len);
+	else
+		r = build_leaf_der(&s, li, der, der_len);
 out:
 	X509_EXTENSION_free(ext);
 	GENERAL_NAMES_free(san);
@@ -1606,7 +1664,7 @@ sc_err sc_cert_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 	if (csk == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
 	return issue_leaf(p, leaf_pub, csk_cert, csk, issuance_counter, 0, NULL, -1, NULL, out,
-	    NULL, NULL, NULL);
+	    NULL, NULL, NULL, NULL);
 }
 
 /* Declared in profile_key.h: the SP's own builder, so that the check cannot drift from it. */
@@ -1614,7 +1672,7 @@ sc_err sc_cert_expected_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X50
     uint64_t issuance_counter, X509 **out)
 {
 	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, NULL, -1, NULL, out,
-	    NULL, NULL, NULL);
+	    NULL, NULL, NULL, NULL);
 }
 
 /* Declared in gate.h: the expected leaf with the serial both sides derive (sc_gate_tbs). */
@@ -1624,7 +1682,7 @@ sc_err sc_cert_gated_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *
 	if (serial == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_cert_gated_leaf: missing serial");
 	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 0, serial, -1, NULL, out,
-	    NULL, NULL, NULL);
+	    NULL, NULL, NULL, NULL);
 }
 
 /*
@@ -1643,7 +1701,7 @@ sc_err sc_cert_expected_leaf_at(const struct sc_profile *p, EVP_PKEY *leaf_pub, 
 	static const uint8_t any_serial[SERIAL_LEN] = { 0x01 };
 
 	return issue_leaf(p, leaf_pub, csk_cert, NULL, issuance_counter, 1, any_serial,
-	    (int64_t)index, NULL, out, NULL, NULL, NULL);
+	    (int64_t)index, NULL, out, NULL, NULL, NULL, NULL);
 }
 
 /* Declared in fast/spki.h: the SP's issuance, beside the public one it must equal. */
@@ -1657,11 +1715,11 @@ sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *
 	if (csk == NULL || (der == NULL) != (der_len == NULL))
 		return sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
 	return issue_leaf(p, leaf_key, csk_cert, csk, issuance_counter, 1, NULL, -1, NULL, out, der,
-	    der_len, NULL);
+	    der_len, NULL, NULL);
 }
 
-/* Declared in fast/spki.h. */
-sc_err sc_leaf_issuer_new(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer **out)
+/* sc_leaf_issuer_new's body; csk NULL: the verifier's issuer (no key, no signing context). */
+static sc_err leaf_issuer_make(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_leaf_issuer *li = NULL;
@@ -1669,20 +1727,20 @@ sc_err sc_leaf_issuer_new(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer *
 	int n;
 
 	*out = NULL;
-	if (csk_cert == NULL || csk == NULL) {
-		r = sc_fail(SC_ERR_USAGE, "sc_leaf_issuer_new: missing argument");
-		goto out;
-	}
-	if ((r = check_key(csk, "issuer key")) != SC_OK)
-		goto out;
-	/* build_cert's check, once: a wrong issuer key would give leaves that never verify. */
-	if (EVP_PKEY_eq(X509_get0_pubkey(csk_cert), csk) != 1) {
-		ERR_clear_error();
-		r = sc_fail(SC_ERR_USAGE, "issuer key does not match the issuer certificate");
-		goto out;
+	if (csk != NULL) {
+		if ((r = check_key(csk, "issuer key")) != SC_OK)
+			goto out;
+		/* build_cert's check, once: a wrong issuer key would give leaves that never
+		 * verify. */
+		if (EVP_PKEY_eq(X509_get0_pubkey(csk_cert), csk) != 1) {
+			ERR_clear_error();
+			r = sc_fail(SC_ERR_USAGE,
+			    "issuer key does not match the issuer certificate");
+			goto out;
+		}
 	}
 	if ((li = OPENSSL_zalloc(sizeof(*li))) == NULL ||
-	    (li->sign = OPENSSL_zalloc(sizeof(*li->sign))) == NULL) {
+	    (csk != NULL && (li->sign = OPENSSL_zalloc(sizeof(*li->sign))) == NULL)) {
 		r = sc_fail(SC_ERR_NOMEM, "leaf issuer");
 		goto out;
 	}
@@ -1706,7 +1764,7 @@ sc_err sc_leaf_issuer_new(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer *
 		goto out;
 	}
 	li->aki_len = (size_t)n;
-	if (!X509_up_ref(csk_cert) || !EVP_PKEY_up_ref(csk)) {
+	if (!X509_up_ref(csk_cert) || (csk != NULL && !EVP_PKEY_up_ref(csk))) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "leaf issuer");
 		goto out;
 	}
@@ -1719,6 +1777,43 @@ out:
 	X509_free(x);
 	sc_leaf_issuer_free(li);
 	return r;
+}
+
+/* Declared in fast/spki.h. */
+sc_err sc_leaf_issuer_new(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer **out)
+{
+	*out = NULL;
+	if (csk_cert == NULL || csk == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_leaf_issuer_new: missing argument");
+	return leaf_issuer_make(csk_cert, csk, out);
+}
+
+/* Declared in fast/spki.h (judge12). */
+sc_err sc_leaf_issuer_new_public(X509 *ca, struct sc_leaf_issuer **out)
+{
+	*out = NULL;
+	if (ca == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_leaf_issuer_new_public: missing argument");
+	return leaf_issuer_make(ca, NULL, out);
+}
+
+/* Declared in fast/spki.h (judge12). */
+sc_err sc_fast_expected_tbs_der(const struct sc_profile *p, EVP_PKEY *leaf_pub,
+    const struct sc_leaf_issuer *li, uint64_t issuance_counter, const uint8_t *serial,
+    size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **tbs, size_t *tbs_len,
+    struct sc_leaf_tbs_shape *shape)
+{
+	struct tbs_req tq = { serial, aid, serial_len, aid_len, shape };
+
+	if (tbs == NULL || tbs_len == NULL || shape == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_fast_expected_tbs_der: missing argument");
+	*tbs = NULL;
+	*tbs_len = 0;
+	memset(shape, 0, sizeof(*shape));
+	if (li == NULL || serial == NULL || aid == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_fast_expected_tbs_der: missing argument");
+	return issue_leaf(p, leaf_pub, li->csk_cert, NULL, issuance_counter, 1, NULL, 0, li, NULL,
+	    tbs, tbs_len, NULL, &tq);
 }
 
 void sc_leaf_issuer_free(struct sc_leaf_issuer *li)
@@ -1752,14 +1847,14 @@ sc_err sc_fast_issue_leaf_der(const struct sc_profile *p, EVP_PKEY *leaf_key,
 	*der = NULL;
 	*der_len = 0;
 	*ku = 0;
-	if (li == NULL)
+	if (li == NULL || li->csk == NULL) /* judge12: a public issuer cannot sign */
 		return sc_fail(SC_ERR_USAGE, "sc_fast_issue_leaf_der: missing argument");
 	if (sc_fast_enabled())
 		return issue_leaf(p, leaf_key, li->csk_cert, li->csk, issuance_counter, 1, NULL, -1,
-		    li, NULL, der, der_len, ku);
+		    li, NULL, der, der_len, ku, NULL);
 	/* Shortcuts off: the plain builder and i2d_X509, the reference the tests compare with. */
 	if ((r = issue_leaf(p, leaf_key, li->csk_cert, li->csk, issuance_counter, 0, NULL, -1, NULL,
-	         &x, der, der_len, ku)) == SC_OK &&
+	         &x, der, der_len, ku, NULL)) == SC_OK &&
 	    *der == NULL)
 		r = sc_cert_to_der(x, der, der_len);
 	X509_free(x);

@@ -72,6 +72,9 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 
 	if ((r = sc_load_cert(mfr_root_path, &api->mfr_root)) != SC_OK)
 		return r;
+	/* judge12: the root's hash for the pins, once (X509_digest encodes the root each time). */
+	if (!X509_digest(api->mfr_root, EVP_sha256(), api->mfr_root_sha256, NULL))
+		return sc_fail_ossl(SC_ERR_INTERNAL, "hashing the manufacturer root");
 	/* Built once: every device check validates to the same anchor. */
 	if ((api->mfr_store = X509_STORE_new()) == NULL ||
 	    !X509_STORE_add_cert(api->mfr_store, api->mfr_root))

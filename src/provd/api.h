@@ -46,6 +46,7 @@
 /* What the server is: read-only after start, shared by every worker. */
 struct provd_api {
 	X509 *mfr_root;                   /* trust anchor for device chains */
+	uint8_t mfr_root_sha256[32];      /* X509_digest(mfr_root, SHA-256), once at load */
 	X509_STORE *mfr_store;            /* mfr_root only, built at load; NULL: one per check */
 	struct provd_certcache *certs;    /* parsed certificates by DER digest; NULL: none */
 	struct sc_sig_cache *sigs;        /* signatures verified (selfcert/verify.h); NULL: none */

@@ -522,8 +522,8 @@ static int valid_at(X509 *x, time_t t);
  * computation, which the operator's activation (act8) pins with too. The device CA's key:
  * pin_spki.
  */
-static sc_err pin_of(const struct provd_ders *chain, const struct provd_ders *kek, X509 *root,
-    struct sc_reg_pin *pin)
+static sc_err pin_of(const struct provd_ders *chain, const struct provd_ders *kek,
+    const uint8_t root_sha256[32], struct sc_reg_pin *pin)
 {
 	struct sc_reg_der der[PROVD_MAX_CHAIN];
 	sc_err r;
@@ -533,8 +533,8 @@ static sc_err pin_of(const struct provd_ders *chain, const struct provd_ders *ke
 		return sc_fail(SC_ERR_INTERNAL, "the request's certificates are not counted");
 	for (int i = 0; i < chain->n; i++)
 		der[i] = (struct sc_reg_der){ chain->item[i].der, chain->item[i].len };
-	r = sc_reg_pin_hashes(der, chain->n,
-	    &(struct sc_reg_der){ kek->item[0].der, kek->item[0].len }, root, pin);
+	r = sc_reg_pin_hashes_rooted(der, chain->n,
+	    &(struct sc_reg_der){ kek->item[0].der, kek->item[0].len }, root_sha256, pin);
 	return r == SC_OK ? SC_OK : sc_fail(SC_ERR_INTERNAL, "%s", sc_err_detail());
 }
 
@@ -691,7 +691,7 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 
 	int taken = 0;
 
-	if ((r = pin_of(&pr->chain_der, &pr->kex_der, api->mfr_root, &pr->pin)) != SC_OK)
+	if ((r = pin_of(&pr->chain_der, &pr->kex_der, api->mfr_root_sha256, &pr->pin)) != SC_OK)
 		return r;
 	profile_pin_fast(ctx, pr, now, resp, &taken);
 	if (taken)

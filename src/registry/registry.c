@@ -614,11 +614,26 @@ sc_err sc_reg_audit_page(struct sc_reg *reg, const struct sc_reg_audit_query *q,
 sc_err sc_reg_pin_hashes(const struct sc_reg_der *chain, int n, const struct sc_reg_der *kek,
     X509 *mfr_root, struct sc_reg_pin *out)
 {
-	uint8_t md[32], path[(SC_REG_PIN_CHAIN_MAX + 1) * 32];
+	uint8_t md[32];
 	unsigned mdlen = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (chain == NULL || n < 1 || kek == NULL || mfr_root == NULL)
+		return sc_fail(SC_ERR_USAGE, "a device pin needs a chain, a KEK and a root");
+	if (!X509_digest(mfr_root, EVP_sha256(), md, &mdlen) || mdlen != 32) {
+		ERR_clear_error();
+		return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
+	}
+	return sc_reg_pin_hashes_rooted(chain, n, kek, md, out);
+}
+
+sc_err sc_reg_pin_hashes_rooted(const struct sc_reg_der *chain, int n, const struct sc_reg_der *kek,
+    const uint8_t root_sha256[32], struct sc_reg_pin *out)
+{
+	uint8_t md[32], path[(SC_REG_PIN_CHAIN_MAX + 1) * 32];
+
+	memset(out, 0, sizeof(*out));
+	if (chain == NULL || n < 1 || kek == NULL || root_sha256 == NULL)
 		return sc_fail(SC_ERR_USAGE, "a device pin needs a chain, a KEK and a root");
 	if (n > SC_REG_PIN_CHAIN_MAX)
 		return sc_fail(SC_ERR_OVERSIZE, "%d certificates in the device's chain, at most %d",
@@ -634,11 +649,7 @@ sc_err sc_reg_pin_hashes(const struct sc_reg_der *chain, int n, const struct sc_
 	}
 	sc_hex(path, 32, out->ca_sha256);
 	sc_hex(path + 32 * n, 32, out->kek_sha256);
-	if (!X509_digest(mfr_root, EVP_sha256(), md, &mdlen) || mdlen != 32) {
-		ERR_clear_error();
-		return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
-	}
-	sc_hex(md, 32, out->root_sha256);
+	sc_hex(root_sha256, 32, out->root_sha256);
 	if (!EVP_Digest(path, 32 * ((size_t)n + 1), md, NULL, EVP_sha256(), NULL)) {
 		ERR_clear_error();
 		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");

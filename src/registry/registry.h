@@ -592,6 +592,13 @@ struct sc_reg_der {
 };
 sc_err sc_reg_pin_hashes(const struct sc_reg_der *chain, int n, const struct sc_reg_der *kek,
     X509 *mfr_root, struct sc_reg_pin *out) SC_MUST_USE;
+/*
+ * judge12: sc_reg_pin_hashes with the root's hash given, X509_digest(mfr_root, SHA-256) as the
+ * caller computed it once (selfcert-provd at load: its root is never modified after), instead of
+ * encoding the root again for every pin. The same hashes, checks and errors.
+ */
+sc_err sc_reg_pin_hashes_rooted(const struct sc_reg_der *chain, int n, const struct sc_reg_der *kek,
+    const uint8_t root_sha256[32], struct sc_reg_pin *out) SC_MUST_USE;
 
 /*
  * One device of an activation: its ID, note (NULL: none), the pin of its verified

@@ -26,6 +26,7 @@
 #include <selfcert/verify.h>
 #include "fast/fast.h"
 #include "fast/leaf_ref.h"
+#include "fast/spki.h"
 #include "fast/x509.h"
 #include "text.h"
 #include "testworld.h"
@@ -412,6 +413,7 @@ static void test_first_judged(void **state)
 	(void)state;
 	first_opts(&o, fchain, prof1, now);
 	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 1);
+	assert_int_equal(sc_leaf_first_judge_last_form(), 1); /* judge12: in DER alone */
 	assert_int_equal(first_full(first_der, first_len, fchain, prof1, now), SC_OK);
 	assert_int_equal(f.renewal, 0);
 	assert_int_equal(f.index, 0);
@@ -678,8 +680,9 @@ static STACK_OF(X509) *chain_of(X509 *dca, X509 *mca)
 	return ch;
 }
 
-/* p's first leaf under dca (key k), judged (want_judged) beside the full check (want, detail). */
-static void first_beside_full(struct sc_profile *p, X509 *dca, EVP_PKEY *k, X509 *mca,
+/* p's first leaf under dca (key k), judged (want_judged) beside the full check (want, detail);
+ * the judge's last form check (sc_leaf_first_judge_last_form). */
+static int first_beside_full(struct sc_profile *p, X509 *dca, EVP_PKEY *k, X509 *mca,
     int want_judged, sc_err want, const char *detail)
 {
 	X509 *x = first_leaf(p, dca, k);
@@ -692,13 +695,16 @@ static void first_beside_full(struct sc_profile *p, X509 *dca, EVP_PKEY *k, X509
 	to_der(x, &d, &len);
 	if (want_judged) {
 		first_opts(&o, ch, p, now);
-		assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 1);
+		if (sc_leaf_first_judge(d, len, &o, &f) != 1)
+			fail_msg("not judged (form %d), full check %d",
+			    sc_leaf_first_judge_last_form(), (int)first_full(d, len, ch, p, now));
 		assert_int_equal(first_full(d, len, ch, p, now), SC_OK);
 	} else
 		first_refused(d, len, ch, p, now, want, detail);
 	OPENSSL_free(d);
 	sk_X509_pop_free(ch, X509_free);
 	X509_free(x);
+	return sc_leaf_first_judge_last_form();
 }
 
 /* A profile's subjectAltName outside the device CA's name constraints: the full path refuses
@@ -718,7 +724,8 @@ static void test_first_name_constraints(void **state)
 	    world.mfr_ca_key);
 	first_beside_full(p_out, dca, k, world.mfr_ca, 0, SC_ERR_CHAIN,
 	    "permitted subtree violation (depth 0)");
-	first_beside_full(p_in, dca, k, world.mfr_ca, 1, SC_OK, NULL);
+	/* judge12: constraints not of the device CA's known forms: decided on the builder's X509. */
+	assert_int_equal(first_beside_full(p_in, dca, k, world.mfr_ca, 1, SC_OK, NULL), 2);
 	X509_free(dca);
 	EVP_PKEY_free(k);
 	sc_profile_free(p_out);
@@ -772,6 +779,378 @@ static void test_first_policy_constraints(void **state)
 	X509_free(mca);
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(mk);
+}
+
+/* ---- judge12: the expected TBS in DER, and the judge's form checks from it ---- */
+
+/* A signed ordinary profile for the world's device with these fields (NULL/0: absent). */
+static struct sc_profile *profile_shaped(const char *user_id, const char *const *san,
+    const char *const *eku, unsigned ku)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+
+	sc_test_profile_params(&world, &pp);
+	pp.not_before = now - 30;
+	pp.not_after = pp.not_before + 2 * CAD;
+	pp.user_id = user_id;
+	pp.san = san;
+	pp.eku = eku;
+	pp.key_usage = ku;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	return p;
+}
+
+/* A device CA of the world's device under the world's manufacturer CA in name-constraint form
+ * 2 (permitted dNSName <id>.selfcert.invalid), key *k (the caller's). */
+static X509 *device_ca_v2(EVP_PKEY **k)
+{
+	char dns[SC_DEVICE_DNS_MAX + 1], nc[SC_DEVICE_DNS_MAX + 32];
+	X509 *dca = NULL;
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, *k, world.device_id, &dca), SC_OK);
+	assert_int_equal(sc_cert_device_dns_name(world.device_id, dns, sizeof(dns)), SC_OK);
+	snprintf(nc, sizeof(nc), "critical,permitted;DNS:%s", dns);
+	set_ext(dca, world.mfr_ca, NID_name_constraints, nc, world.mfr_ca_key);
+	assert_int_equal(sc_cert_device_ca_form_of(dca, world.device_id), SC_DEVICE_CA_V2);
+	return dca;
+}
+
+/* The plain builder's TBS (sc_cert_issue_leaf, i2d) equals sc_fast_expected_tbs_der's under a
+ * public issuer of the same CA, with the plain leaf's serial and signature algorithm. */
+static void tbs_same_as_plain(struct sc_profile *p, X509 *ca, EVP_PKEY *ca_key)
+{
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	struct sc_leaf_issuer *li = NULL;
+	struct sc_leaf_tbs_shape shape;
+	const ASN1_INTEGER *sn;
+	unsigned char *plain = NULL, *aid = NULL;
+	uint8_t *want = NULL;
+	size_t want_len = 0;
+	int n, aid_len;
+
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &key), SC_OK);
+	assert_int_equal(sc_cert_issue_leaf(p, key, ca, ca_key, 7, &x), SC_OK);
+	assert_true((n = i2d_re_X509_tbs(x, &plain)) > 0);
+	sn = X509_get0_serialNumber(x);
+	assert_true((aid_len = i2d_X509_ALGOR(X509_get0_tbs_sigalg(x), &aid)) > 0);
+	assert_int_equal(sc_leaf_issuer_new_public(ca, &li), SC_OK);
+	assert_int_equal(sc_fast_expected_tbs_der(p, key, li, 7, ASN1_STRING_get0_data(sn),
+	                     (size_t)ASN1_STRING_length(sn), aid, (size_t)aid_len, &want, &want_len,
+	                     &shape),
+	    SC_OK);
+	assert_int_equal(want_len, (size_t)n);
+	assert_memory_equal(want, plain, want_len);
+	assert_int_equal(shape.ku, X509_get_key_usage(x));
+	/* A public issuer cannot sign. */
+	{
+		uint8_t *d = NULL;
+		size_t len = 0;
+		unsigned ku = 0;
+
+		assert_int_equal(sc_fast_issue_leaf_der(p, key, li, 7, &d, &len, &ku),
+		    SC_ERR_USAGE);
+		assert_null(d);
+	}
+	OPENSSL_free(want);
+	OPENSSL_free(plain);
+	OPENSSL_free(aid);
+	sc_leaf_issuer_free(li);
+	X509_free(x);
+	EVP_PKEY_free(key);
+}
+
+static void test_expected_tbs_shapes(void **state)
+{
+	static const char *const sans[] = { "dns:a.example", "email:a@example.com",
+		"uri:https://example.com/x", "ip:192.0.2.1", NULL };
+	static const char *const ekus[] = { "clientAuth", "serverAuth", NULL };
+	struct sc_profile *ps[5];
+	EVP_PKEY *k2 = NULL;
+	X509 *v2 = device_ca_v2(&k2);
+
+	(void)state;
+	ps[0] = profile_shaped(NULL, NULL, NULL, 0);
+	ps[1] = profile_shaped("alice@example.com", sans, NULL, 0);
+	ps[2] = profile_shaped(NULL, NULL, ekus, KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+	ps[3] = profile_shaped("u", sans, ekus, KU_DIGITAL_SIGNATURE | KU_DECIPHER_ONLY);
+	ps[4] = profile_shaped(NULL, NULL, NULL, KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN);
+	for (int fast = 1; fast >= 0; fast--) {
+		sc_fast_set(fast);
+		for (int i = 0; i < 5; i++) {
+			tbs_same_as_plain(ps[i], world.device_ca, world.csk); /* form V1 */
+			if (i != 1 && i != 3) /* a dNSName outside the V2 subtree: refused */
+				tbs_same_as_plain(ps[i], v2, k2);
+		}
+	}
+	sc_fast_set(1);
+	/* Missing arguments; a CA without a serialNumber-bearing subject is no issuer. */
+	{
+		struct sc_leaf_issuer *li = NULL;
+		struct sc_leaf_tbs_shape shape;
+		uint8_t *t = (uint8_t *)"x";
+		size_t tl = 1;
+
+		assert_int_equal(sc_leaf_issuer_new_public(NULL, &li), SC_ERR_USAGE);
+		assert_null(li);
+		assert_int_equal(sc_fast_expected_tbs_der(ps[0], k2, NULL, 7, t, 1, t, 1, &t, &tl,
+		                     &shape),
+		    SC_ERR_USAGE);
+		assert_null(t);
+		assert_int_equal(tl, 0);
+		assert_int_not_equal(sc_leaf_issuer_new_public(world.mfr_root, &li), SC_OK);
+		assert_null(li);
+	}
+	for (int i = 0; i < 5; i++)
+		sc_profile_free(ps[i]);
+	X509_free(v2);
+	EVP_PKEY_free(k2);
+}
+
+/* The judge's form checks from the DER builder on each profile shape and both device CA forms,
+ * beside the full check; where it does not decide (a dotted CN under a dNSName constraint, a
+ * constraint above the device CA), the X509 path's verdict, still equal to the full check's. */
+static void test_first_der_forms(void **state)
+{
+	static const char *const sans[] = { "dns:x.example", "email:a@example.com", NULL };
+	static const char *const ekus[] = { "clientAuth", NULL };
+	struct sc_test_world w2 = world;
+	struct sc_profile *plain = profile_shaped(NULL, NULL, NULL, 0),
+	                  *full = profile_shaped("u1", sans, ekus, KU_DIGITAL_SIGNATURE),
+	                  *dotted = profile_shaped("alice.example", NULL, NULL, 0),
+	                  *empty_ku = NULL;
+	EVP_PKEY *k2 = NULL, *k = NULL, *mk = NULL;
+	X509 *v2 = device_ca_v2(&k2), *v1 = NULL, *mca = NULL, *dca = NULL;
+	char dns[SC_DEVICE_DNS_MAX + 1], in[SC_DEVICE_DNS_MAX + 8];
+	const char *in_san[] = { in, NULL };
+	struct sc_profile *in_v2;
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &v1), SC_OK);
+	assert_int_equal(sc_cert_device_ca_form_of(v1, world.device_id), SC_DEVICE_CA_V1);
+	assert_int_equal(sc_cert_device_dns_name(world.device_id, dns, sizeof(dns)), SC_OK);
+	snprintf(in, sizeof(in), "dns:a.%s", dns);
+	in_v2 = profile_shaped(NULL, in_san, ekus, 0);
+	/* V1: every shape decided in DER. */
+	assert_int_equal(first_beside_full(plain, v1, k, world.mfr_ca, 1, SC_OK, NULL), 1);
+	assert_int_equal(first_beside_full(full, v1, k, world.mfr_ca, 1, SC_OK, NULL), 1);
+	assert_int_equal(first_beside_full(dotted, v1, k, world.mfr_ca, 1, SC_OK, NULL), 1);
+	/* V2: decided in DER but for the dotted CN (OpenSSL reads it as a DNS name): the X509
+	 * path's NAME_CONSTRAINTS_check_CN refuses it where the full check, seeing a dNSName in
+	 * the subjectAltName, does not read the CN; not judged, accepted in full. */
+	assert_int_equal(first_beside_full(plain, v2, k2, world.mfr_ca, 1, SC_OK, NULL), 1);
+	assert_int_equal(first_beside_full(in_v2, v2, k2, world.mfr_ca, 1, SC_OK, NULL), 1);
+	assert_int_equal(first_beside_full(dotted, v2, k2, world.mfr_ca, 0, SC_OK, NULL), 2);
+	/* A keyUsage with keyCertSign: refused by the DER form check, as by the full check. */
+	assert_int_equal(first_beside_full((empty_ku = profile_shaped(NULL, NULL, NULL,
+	                                        KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN)),
+	                     v1, k, world.mfr_ca, 0, SC_ERR_CHAIN, NULL),
+	    1);
+	/* Name constraints on the manufacturer CA: the X509 path decides, accepting here... */
+	assert_int_equal(sc_test_world_mfr_ca(&world, "Constrained", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_name_constraints, "critical,permitted;DNS:example",
+	    world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	assert_int_equal(first_beside_full(plain, dca, k, mca, 1, SC_OK, NULL), 2);
+	/* ... and refusing a subjectAltName outside them, as the full check does. */
+	assert_int_equal(first_beside_full(in_v2, dca, k, mca, 0, SC_ERR_CHAIN,
+	                     "permitted subtree violation (depth 0)"),
+	    2);
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(mk);
+	X509_free(v1);
+	X509_free(v2);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+	sc_profile_free(plain);
+	sc_profile_free(full);
+	sc_profile_free(dotted);
+	sc_profile_free(in_v2);
+	sc_profile_free(empty_ku);
+}
+
+/* first's TBS with [at, at+n) replaced by rep (m bytes), its length re-encoded, signed by the
+ * device CA's key: a leaf the device CA signed but the builder did not write. */
+static void tbs_spliced(size_t at, size_t n, const uint8_t *rep, size_t m, uint8_t **out,
+    size_t *out_len)
+{
+	unsigned char *tbs = NULL, *body, *sig = NULL, *aid = NULL, *cert, *w;
+	int tl = i2d_re_X509_tbs(first, &tbs), al;
+	size_t hl = tbs[1] & 0x80 ? 2 + (size_t)(tbs[1] & 0x7f) : 2, blen, siglen = 0, nl, cl;
+	EVP_MD_CTX *m_ = EVP_MD_CTX_new();
+
+	assert_true(tl > 0 && at >= hl && at + n <= (size_t)tl);
+	blen = (size_t)tl - hl - n + m;
+	assert_true(blen >= 0x100 && blen < 0x10000);
+	nl = 4 + blen;
+	body = OPENSSL_malloc(nl);
+	assert_non_null(body);
+	body[0] = 0x30;
+	body[1] = 0x82;
+	body[2] = (uint8_t)(blen >> 8);
+	body[3] = (uint8_t)blen;
+	memcpy(body + 4, tbs + hl, at - hl);
+	memcpy(body + 4 + at - hl, rep, m);
+	memcpy(body + 4 + at - hl + m, tbs + at + n, (size_t)tl - at - n);
+	assert_true((al = i2d_X509_ALGOR(X509_get0_tbs_sigalg(first), &aid)) > 0);
+	assert_true(EVP_DigestSignInit(m_, NULL, EVP_sha256(), NULL, world.csk) == 1);
+	assert_true(EVP_DigestSign(m_, NULL, &siglen, body, nl) == 1);
+	sig = OPENSSL_malloc(siglen);
+	assert_true(EVP_DigestSign(m_, sig, &siglen, body, nl) == 1);
+	cl = nl + (size_t)al + 3 + siglen;
+	cert = OPENSSL_malloc(cl + 4);
+	w = cert;
+	*w++ = 0x30;
+	*w++ = 0x82;
+	*w++ = (uint8_t)(cl >> 8);
+	*w++ = (uint8_t)cl;
+	memcpy(w, body, nl);
+	w += nl;
+	memcpy(w, aid, (size_t)al);
+	w += al;
+	*w++ = 0x03;
+	*w++ = (uint8_t)(siglen + 1);
+	*w++ = 0;
+	memcpy(w, sig, siglen);
+	*out = cert;
+	*out_len = cl + 4;
+	EVP_MD_CTX_free(m_);
+	OPENSSL_free(tbs);
+	OPENSSL_free(body);
+	OPENSSL_free(sig);
+	OPENSSL_free(aid);
+}
+
+/* Not judged, or judged only where the full check accepts. */
+static void judged_only_if_full(const uint8_t *d, size_t len, const char *what, size_t i)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	sc_err full;
+
+	first_opts(&o, fchain, prof1, now);
+	if (sc_leaf_first_judge(d, len, &o, &f) &&
+	    (full = first_full(d, len, fchain, prof1, now)) != SC_OK)
+		fail_msg("%s %zu: judged, the full check says %d", what, i, (int)full);
+}
+
+/*
+ * Every byte of first's TBS changed in turn, the leaf re-signed by the device CA (so the
+ * signature holds and only the comparison with the builder's TBS stands between): judged only
+ * where the full check accepts (a serial byte: another valid serial). The serial's forms the
+ * builder does not write (negative, zero, not minimal, 21 octets with a leading zero): the
+ * judge's serial check. Another AKID: not judged.
+ */
+static void test_first_der_resigned(void **state)
+{
+	unsigned char *tbs = NULL;
+	int tl = i2d_re_X509_tbs(first, &tbs);
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(first);
+	size_t sn_at, sn_len = (size_t)ASN1_STRING_length(sn), judged = 0, len;
+	uint8_t b, *d, rep[24];
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+
+	(void)state;
+	assert_true(tl > 0);
+	first_opts(&o, fchain, prof1, now);
+	/* The serial's TLV: after the TBS header (4 bytes) and the version (5). */
+	sn_at = 4 + 5;
+	assert_int_equal(tbs[sn_at], 0x02);
+	assert_int_equal(tbs[sn_at + 1], sn_len);
+	for (size_t i = 4; i < (size_t)tl; i++) {
+		b = tbs[i] ^ 0x01;
+		tbs_spliced(i, 1, &b, 1, &d, &len);
+		if (sc_leaf_first_judge(d, len, &o, &f)) {
+			judged++;
+			/* a serial byte, or the issuance counter's (the TBS's last byte): the
+			 * leaf's own values, which the full check reads from it too */
+			if (!(i >= sn_at + 2 && i < sn_at + 2 + sn_len) && i != (size_t)tl - 1)
+				fail_msg("TBS byte %zu of %d judged", i, tl);
+		}
+		judged_only_if_full(d, len, "TBS byte", i);
+		OPENSSL_free(d);
+	}
+	assert_true(judged > 0); /* some serial bytes */
+	/* The serial unchanged: judged (the splice itself is faithful). */
+	tbs_spliced(sn_at, 2 + sn_len, tbs + sn_at, 2 + sn_len, &d, &len);
+	assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 1);
+	OPENSSL_free(d);
+	/* Negative; zero; a non-minimal leading zero: not judged. 21 octets (a leading zero, 20
+	 * that need it): judged only as the full check says. */
+	{
+		static const uint8_t neg[] = { 0x02, 0x10, 0x80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+			12, 13, 14, 15 };
+		static const uint8_t zero[] = { 0x02, 0x01, 0x00 };
+		static const uint8_t pad[] = { 0x02, 0x11, 0x00, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+			10, 11, 12, 13, 14, 15 };
+		const uint8_t *forms[3] = { neg, zero, pad };
+		size_t lens[3] = { sizeof(neg), sizeof(zero), sizeof(pad) };
+
+		for (int i = 0; i < 3; i++) {
+			tbs_spliced(sn_at, 2 + sn_len, forms[i], lens[i], &d, &len);
+			assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 0);
+			OPENSSL_free(d);
+		}
+		rep[0] = 0x02;
+		rep[1] = 21;
+		rep[2] = 0x00;
+		memset(rep + 3, 0xa5, 20);
+		tbs_spliced(sn_at, 2 + sn_len, rep, 23, &d, &len);
+		judged_only_if_full(d, len, "serial of 21 octets", 21);
+		OPENSSL_free(d);
+		/* 20 octets, positive and minimal: a valid serial, judged like the full check. */
+		rep[1] = 20;
+		rep[2] = 0x25;
+		tbs_spliced(sn_at, 2 + sn_len, rep, 22, &d, &len);
+		assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 1);
+		assert_int_equal(first_full(d, len, fchain, prof1, now), SC_OK);
+		OPENSSL_free(d);
+	}
+	OPENSSL_free(tbs);
+}
+
+/* Another AKID (the manufacturer CA's key ID), and an extra extension, each re-signed. */
+static void edit_akid(X509 *x)
+{
+	set_ext(x, world.mfr_ca, NID_authority_key_identifier, "keyid:always", world.csk);
+}
+
+static void edit_extra(X509 *x)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_netscape_comment, "extra");
+
+	assert_non_null(e);
+	assert_true(X509_add_ext(x, e, -1) == 1);
+	X509_EXTENSION_free(e);
+}
+
+static void test_first_der_exts(void **state)
+{
+	uint8_t *d = NULL;
+	size_t len = 0;
+
+	(void)state;
+	first_edited(edit_akid, &d, &len);
+	judged_only_if_full(d, len, "akid", 0);
+	{
+		struct sc_verify_opts o;
+		struct sc_leaf_fast f;
+
+		first_opts(&o, fchain, prof1, now);
+		assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 0);
+	}
+	OPENSSL_free(d);
+	first_edited(edit_extra, &d, &len);
+	first_refused(d, len, fchain, prof1, now, SC_ERR_BINDING, "extensions");
+	OPENSSL_free(d);
 }
 
 /* ref10: the leaf's device read from its DER (a gate before the pin's vouch), every form. */
@@ -913,6 +1292,10 @@ int main(void)
 		cmocka_unit_test(test_first_mfr_pathlen0),
 		cmocka_unit_test(test_first_policy_constraints),
 		cmocka_unit_test(test_leaf_device_is),
+		cmocka_unit_test(test_expected_tbs_shapes),
+		cmocka_unit_test(test_first_der_forms),
+		cmocka_unit_test(test_first_der_resigned),
+		cmocka_unit_test(test_first_der_exts),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -2480,6 +2480,33 @@ static void test_pin_of(void **state)
 	/* The same certificates, the same pin: byte for byte (what provd compares). */
 	assert_int_equal(sc_reg_pin_of(chain, w.kek_cert, w.mfr_root, &again), SC_OK);
 	assert_memory_equal(&pin, &again, sizeof(pin));
+	/* judge12: the root's hash given (provd's, once at load): the same hashes, no SPKI. */
+	{
+		uint8_t *d[3] = { NULL, NULL, NULL };
+		struct sc_reg_der der[3];
+		X509 *xs[3] = { w.device_ca, w.mfr_ca, w.kek_cert };
+		struct sc_reg_pin rooted, plain;
+
+		for (int i = 0; i < 3; i++) {
+			int n = i2d_X509(xs[i], &d[i]);
+
+			assert_true(n > 0);
+			der[i] = (struct sc_reg_der){ d[i], (size_t)n };
+		}
+		assert_int_equal(sc_reg_pin_hashes(der, 2, &der[2], w.mfr_root, &plain), SC_OK);
+		assert_int_equal(sc_reg_pin_hashes_rooted(der, 2, &der[2], md[3], &rooted), SC_OK);
+		assert_memory_equal(&plain, &rooted, sizeof(plain));
+		assert_string_equal(rooted.path_sha256, pin.path_sha256);
+		assert_string_equal(rooted.root_sha256, pin.root_sha256);
+		assert_int_equal(sc_reg_pin_hashes_rooted(der, 2, &der[2], NULL, &rooted),
+		    SC_ERR_USAGE);
+		assert_string_equal(rooted.ca_sha256, "");
+		assert_int_equal(sc_reg_pin_hashes_rooted(der, SC_REG_PIN_CHAIN_MAX + 1, &der[2],
+		                     md[3], &rooted),
+		    SC_ERR_OVERSIZE);
+		for (int i = 0; i < 3; i++)
+			OPENSSL_free(d[i]);
+	}
 	/* The root sent in the chain is part of the path: another path hash, the same CA. */
 	assert_true(sk_X509_push(chain, w.mfr_root) > 0);
 	assert_int_equal(sc_reg_pin_of(chain, w.kek_cert, w.mfr_root, &again), SC_OK);

@@ -21,6 +21,7 @@
 
 #include "fast/fast.h"
 #include "fast/leaf_ref.h"
+#include "fast/spki.h"
 #include "fast/x509.h"
 #include "profile_key.h"
 #include "text.h"
@@ -836,19 +837,103 @@ out:
 	return ok;
 }
 
+/* judge12: which form check the last sc_leaf_first_judge of this thread ran (tests). */
+static _Thread_local int last_form;
+
+int sc_leaf_first_judge_last_form(void)
+{
+	return last_form;
+}
+
+/*
+ * judge12: the leaf's whole TBS against the builder's in DER (sc_fast_expected_tbs_der), under
+ * an issuer made from the device CA alone, with the leaf's own serial and the one signature
+ * algorithm judged: one memcmp, no X509 of the expected leaf. The builder's SPKI takes the
+ * leaf's point as its encoding of pub (sc_fast_spki_known_set): pub was decoded from exactly
+ * those 65 bytes by sc_fast_p256_key, which takes an uncompressed point only, and OpenSSL's
+ * decoder refuses coordinates >= p, so the point's encoding is unique and these are the bytes
+ * pub would be encoded to. 1: equal (*shape: what the builder wrote); 0: anything else,
+ * the builder's refusal included (the X509 builder would refuse with the same checks).
+ */
+static int first_der_same(const struct sc_profile *p, X509 *ca, EVP_PKEY *pub,
+    const struct tlv *tbs, const struct tlv *f, const struct tlv *bits, uint64_t counter,
+    struct sc_leaf_tbs_shape *shape)
+{
+	struct sc_leaf_issuer *li = NULL;
+	uint8_t *want = NULL;
+	size_t want_len = 0;
+	int ok = 0;
+
+	if (bits->vlen < 2 || sc_leaf_issuer_new_public(ca, &li) != SC_OK)
+		goto out;
+	sc_fast_spki_known_set(pub, bits->v + 1, bits->vlen - 1);
+	if (sc_fast_expected_tbs_der(p, pub, li, counter, f[1].v, f[1].vlen, ecdsa_sha256_alg,
+	        sizeof(ecdsa_sha256_alg), &want, &want_len, shape) == SC_OK)
+		ok = want_len == tbs->len && memcmp(want, tbs->p, want_len) == 0;
+	sc_fast_spki_known_clear();
+out:
+	OPENSSL_free(want);
+	sc_leaf_issuer_free(li);
+	return ok;
+}
+
+/*
+ * judge12: path validation's leaf checks for a TBS equal to the builder's DER (first_der_same),
+ * from what the builder wrote, where first_leaf_form reads them from the builder's X509.
+ * 1: they pass; 0: they fail (the full check refuses); -1: a path this does not decide (name
+ * constraints other than the device CA's own known form): the caller checks the X509.
+ *
+ * By construction of every TBS the builder (leaf_tbs, cert.c) writes: version 3; basicConstraints
+ * critical with cA FALSE and no pathLen; keyUsage critical; extKeyUsage, subjectAltName, SKID,
+ * AKID and the issuance extension non-critical, each once, so no unhandled critical extension,
+ * no duplicate, no proxyCertInfo; the AKID is the device CA's SKID alone (add_aki; a CA without
+ * one builds nothing); the issuer is the CA's subject, which has the serialNumber the issuer was
+ * made from; the subject has the serialNumber attribute. What the profile chooses is checked
+ * here: a keyUsage without keyCertSign and not empty, a subjectAltName absent or not empty.
+ *
+ * Name constraints: none above the device CA (else -1). The device CA's own, if any, must be
+ * one of the two forms sc_cert_device_ca_form_of recognises for this device ID (a critical
+ * extension of exactly one permitted subtree, nothing excluded, no minimum or maximum; else -1):
+ *  V1 directoryName serialNumber=<id>: the subject's first RDN is serialNumber=<id> (the same
+ *     string: its canonical form is a prefix of the subject's); the CN is no dNSName constraint's
+ *     business (there is none); a subjectAltName directoryName is not reasoned about (-1).
+ *  V2 dNSName <id>.selfcert.invalid: every subjectAltName dNSName is within it (leaf_san_as
+ *     refuses others, builder error: first_der_same 0); no other name type is constrained; the
+ *     CN is read as a DNS name only if it has a '.' (OpenSSL's cn2dnsid): such a CN is -1.
+ */
+static int first_der_form(const struct sc_leaf_tbs_shape *shape, STACK_OF(X509) *path)
+{
+	int n = sk_X509_num(path);
+
+	if (shape->ku == 0 || (shape->ku & KU_KEY_CERT_SIGN) != 0 || shape->san_n == 0)
+		return 0;
+	for (int k = 1; k < n; k++)
+		if (X509_get_ext_by_NID(sk_X509_value(path, k), NID_name_constraints, -1) >= 0)
+			return -1;
+	if (n < 1 || X509_get_ext_by_NID(sk_X509_value(path, 0), NID_name_constraints, -1) < 0)
+		return 1;
+	if (shape->form == SC_DEVICE_CA_V1)
+		return shape->san_dirname ? -1 : 1;
+	if (shape->form == SC_DEVICE_CA_V2)
+		return shape->cn_dotted ? -1 : 1;
+	return -1;
+}
+
 int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
     struct sc_leaf_fast *out)
 {
 	struct tlv tbs, f[8], sigalg, sig, spki[2];
 	struct sc_profile_info info;
+	struct sc_leaf_tbs_shape shape;
 	STACK_OF(X509) *path = NULL;
 	EVP_PKEY *pub = NULL;
 	X509 *want = NULL, *ca;
 	const EVP_MD *md;
 	time_t at, want_nb, want_na;
-	int done = 0, ok = 0;
+	int done = 0, ok = 0, form;
 
 	memset(out, 0, sizeof(*out));
+	last_form = 0;
 	if (!sc_fast_enabled() || der == NULL || opts == NULL || opts->profile == NULL ||
 	    !opts->profile_trusted || opts->chain == NULL || opts->mfr_root == NULL ||
 	    opts->allowed_networks == NULL || opts->allowed_networks[0] == NULL ||
@@ -881,8 +966,7 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 		goto out;
 	sc_profile_leaf_validity(&info, 0, &want_nb, &want_na);
 	if (!(want_nb <= at && at < want_na) ||
-	    sc_cert_expected_leaf_at(opts->profile, pub, ca, out->counter, 0, &want) != SC_OK ||
-	    !first_same(want, f))
+	    !first_der_same(opts->profile, ca, pub, &tbs, f, &spki[1], out->counter, &shape))
 		goto out;
 	sc_fast_ecdsa_sha256_verify(X509_get0_pubkey(ca), tbs.p, tbs.len, sig.v + 1, sig.vlen - 1,
 	    &done, &ok);
@@ -890,8 +974,18 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 		ok = 0;
 		goto out;
 	}
-	ok = first_chain(ca, opts, at, &path) && first_leaf_form(want, path) &&
-	    EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
+	ok = 0; /* the signature's verdict; the judge's from here */
+	if (!first_chain(ca, opts, at, &path))
+		goto out;
+	last_form = 1;
+	if ((form = first_der_form(&shape, path)) < 0) {
+		/* A path first_der_form does not decide: judge9's checks on the builder's X509. */
+		last_form = 2;
+		form = sc_cert_expected_leaf_at(opts->profile, pub, ca, out->counter, 0, &want) ==
+		        SC_OK &&
+		    first_same(want, f) && first_leaf_form(want, path);
+	}
+	ok = form == 1 && EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
 	out->renewal = 0;
 	out->index = 0;
 	out->not_before = want_nb;

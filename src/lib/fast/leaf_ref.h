@@ -79,12 +79,22 @@ void sc_leaf_ref_free(struct sc_leaf_ref *ref);
  * the device's chain, device CA first, whose signatures the caller has vouched into
  * opts->sig_cache from the device's pin; one allowed network; opts->at the time judged), with
  * *out filled (index 0); 0 otherwise (run the full check). It compares the leaf's TBS with the
- * builder's (sc_cert_expected_leaf_at for the leaf's key and counter) but for the serial,
- * verifies the leaf's signature, validates the device CA's path strictly at opts->at, and runs
- * path validation's leaf checks (form, name constraints) on the builder's certificate. Why that
- * is the full check's verdict: docs/THREAT-MODEL.md "Session 9 (judge9)". No error state left.
+ * builder's in DER (judge12: sc_fast_expected_tbs_der for the leaf's key, counter and serial,
+ * one memcmp), verifies the leaf's signature, validates the device CA's path strictly at
+ * opts->at, and decides path validation's leaf checks (form, name constraints) from what the
+ * builder wrote, or, for name constraints it does not decide, on the builder's X509
+ * (sc_cert_expected_leaf_at). Why that is the full check's verdict: docs/THREAT-MODEL.md
+ * "Session 9 (judge9)" and "Session 12 (judge12)". No error state left.
  */
 int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
     struct sc_leaf_fast *out);
+
+/*
+ * judge12, for tests: which leaf-form check this thread's last sc_leaf_first_judge ran once its
+ * TBS, signature and chain had passed: 1 from the DER builder's output (first_der_form), 2 on
+ * the builder's X509 (a path with name constraints it does not decide), 0 neither (refused
+ * earlier).
+ */
+int sc_leaf_first_judge_last_form(void);
 
 #endif

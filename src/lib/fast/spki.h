@@ -77,4 +77,33 @@ sc_err sc_fast_issue_leaf_der(const struct sc_profile *p, EVP_PKEY *leaf_key,
     const struct sc_leaf_issuer *li, uint64_t issuance_counter, uint8_t **der, size_t *der_len,
     unsigned *ku) SC_MUST_USE;
 
+/*
+ * judge12: the verifier's issuer, made from a device CA certificate alone (no key): the issuer
+ * Name's DER, the authorityKeyIdentifier as add_aki writes it (the CA's subjectKeyIdentifier;
+ * SC_ERR_USAGE without one), the device ID and name-constraint form. It cannot sign
+ * (sc_fast_issue_leaf_der refuses it: SC_ERR_USAGE); it serves sc_fast_expected_tbs_der.
+ */
+sc_err sc_leaf_issuer_new_public(X509 *ca, struct sc_leaf_issuer **out) SC_MUST_USE;
+
+/* What the builder put into an expected TBS, for the judge's checks of its form (leaf_ref.c). */
+struct sc_leaf_tbs_shape {
+	unsigned ku;     /* the keyUsage bits written (KU_*) */
+	int san_n;       /* the subjectAltName's names; -1: no subjectAltName */
+	int san_dirname; /* 1: a directoryName among them */
+	int cn_dotted;   /* 1: the subject's commonName has a '.' */
+	int form;        /* the issuer's name-constraint form (enum sc_device_ca_form) */
+};
+
+/*
+ * The tbsCertificate sc_fast_issue_leaf_der would sign for this profile (its first certificate:
+ * index 0), key and counter under li, with the given serial (the INTEGER's contents, 1..21
+ * bytes) and signature AlgorithmIdentifier (its TLV) instead of a random serial and the signing
+ * context's: the same assembly (leaf_tbs in cert.c), checks and errors, nothing signed. li may
+ * be sc_leaf_issuer_new_public's. *tbs: OPENSSL_free. *shape: what the builder wrote.
+ */
+sc_err sc_fast_expected_tbs_der(const struct sc_profile *p, EVP_PKEY *leaf_pub,
+    const struct sc_leaf_issuer *li, uint64_t issuance_counter, const uint8_t *serial,
+    size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **tbs, size_t *tbs_len,
+    struct sc_leaf_tbs_shape *shape) SC_MUST_USE;
+
 #endif
