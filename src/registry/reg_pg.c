@@ -3120,7 +3120,11 @@ static sc_err pg_profile_recover(struct sc_reg *base, struct sc_reg_profile_rec 
 	    rec->profile_id, cert->fpr);
 	if ((r = audit(reg, now, actor, "profile-recovered", rec->device_id, detail)) != SC_OK)
 		goto out;
-	/* The certificate, as cert_record_tx writes it: the profile, just recorded, consumed. */
+	/*
+	 * The certificate, as cert_record_tx writes it: the profile, just recorded, consumed. Its
+	 * profile ID and period 0 are the recovered profile's: sc_reg_profile_recover (registry.c)
+	 * refuses a renewal certificate and one whose profile or device is not rec's.
+	 */
 	if ((r = cert_record_stmts(reg, cert, 1, now, actor)) != SC_OK)
 		goto out;
 	if ((r = commit(reg)) == SC_OK)
