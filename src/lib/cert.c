@@ -85,6 +85,7 @@ struct sc_leaf_issuer {
 	EVP_PKEY *csk;
 	char dev[SC_DEVICE_ID_MAX + 1]; /* the CSK certificate's serialNumber */
 	enum sc_device_ca_form form;    /* its name constraints' form for that device ID */
+	int v1_plain;                   /* V1 with a PrintableString/UTF8String (device_ca_form) */
 	uint8_t *issuer, *aki;          /* the issuer Name's DER; the whole AKI Extension's DER */
 	size_t issuer_len, aki_len;
 	struct leaf_sign
@@ -396,7 +397,15 @@ sc_err sc_cert_device_dns_name(const char *device_id, char *out, size_t out_len)
 	return SC_OK;
 }
 
-enum sc_device_ca_form sc_cert_device_ca_form_of(X509 *devca, const char *device_id)
+/*
+ * sc_cert_device_ca_form_of, and *v1_plain (if not NULL) 1 when the form is V1 and its
+ * serialNumber value is a PrintableString or UTF8String: a value path validation compares with
+ * the leaf's subject in canonical form (lower-cased UTF-8, x_name.c), so equal text is a match.
+ * A NumericString (say) keeps its own tag there and never matches the leaf's PrintableString:
+ * OpenSSL refuses every leaf under such a CA, and the judge must not reason about it (session
+ * 12's review).
+ */
+static enum sc_device_ca_form device_ca_form(X509 *devca, const char *device_id, int *v1_plain)
 {
 	NAME_CONSTRAINTS *nc;
 	GENERAL_SUBTREE *st;
@@ -407,6 +416,8 @@ enum sc_device_ca_form sc_cert_device_ca_form_of(X509 *devca, const char *device
 	int crit = -1, n;
 	enum sc_device_ca_form form = SC_DEVICE_CA_NONE;
 
+	if (v1_plain != NULL)
+		*v1_plain = 0;
 	if (devca == NULL || device_id == NULL)
 		return SC_DEVICE_CA_NONE;
 	if ((nc = X509_get_ext_d2i(devca, NID_name_constraints, &crit, NULL)) == NULL || crit != 1)
@@ -434,14 +445,24 @@ enum sc_device_ca_form sc_cert_device_ca_form_of(X509 *devca, const char *device
 	        NID_serialNumber)
 		goto out;
 	n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e));
-	if (n > 0 && (size_t)n == strlen(device_id) && memcmp(u, device_id, (size_t)n) == 0)
+	if (n > 0 && (size_t)n == strlen(device_id) && memcmp(u, device_id, (size_t)n) == 0) {
+		int type = ASN1_STRING_type(X509_NAME_ENTRY_get_data(e));
+
 		form = SC_DEVICE_CA_V1;
+		if (v1_plain != NULL)
+			*v1_plain = type == V_ASN1_PRINTABLESTRING || type == V_ASN1_UTF8STRING;
+	}
 out:
 	OPENSSL_free(u);
 	NAME_CONSTRAINTS_free(nc);
 	ERR_clear_error();
 	sc_err_clear(); /* a device ID without a DNS name is an answer here, not an error */
 	return form;
+}
+
+enum sc_device_ca_form sc_cert_device_ca_form_of(X509 *devca, const char *device_id)
+{
+	return device_ca_form(devca, device_id, NULL);
 }
 
 /* SKI = SHA-1 of the subjectPublicKey BIT STRING (RFC 5280 4.2.1.2 method 1). */
@@ -1643,7 +1664,9 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 			if (sk_GENERAL_NAME_value(s.san, i)->type == GEN_DIRNAME)
 				tq->shape->san_dirname = 1;
 		tq->shape->cn_dotted = strchr(s.cn, '.') != NULL;
-		tq->shape->form = (int)li->form;
+		/* A V1 form whose value path validation cannot match is no form to judge by. */
+		tq->shape->form = li->form == SC_DEVICE_CA_V1 && !li->v1_plain ? SC_DEVICE_CA_NONE
+		                                                               : (int)li->form;
 	}
 	if (out != NULL)
 		r = build_cert(&s, out);
@@ -1746,7 +1769,7 @@ static sc_err leaf_issuer_make(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_iss
 	}
 	if ((r = sc_cert_device_id(csk_cert, li->dev, sizeof(li->dev))) != SC_OK)
 		goto out;
-	li->form = sc_cert_device_ca_form_of(csk_cert, li->dev);
+	li->form = device_ca_form(csk_cert, li->dev, &li->v1_plain);
 	if ((n = i2d_X509_NAME(X509_get_subject_name(csk_cert), &li->issuer)) <= 0) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "issuer name");
 		goto out;

@@ -1275,6 +1275,56 @@ static void test_first_spki_bits(void **state)
 	OPENSSL_free(d);
 }
 
+/*
+ * Session 12's review: a V1-form device CA whose permitted serialNumber is a NumericString.
+ * sc_cert_device_ca_form_of calls it V1 (the same text), but path validation compares canonical
+ * forms, in which a NumericString keeps its tag: every leaf is refused ("permitted subtree
+ * violation"), and the judge must not take it: it falls back to the X509 path (form 2), which
+ * refuses it.
+ */
+static void test_first_v1_numeric(void **state)
+{
+	struct sc_test_world w2 = world;
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	EVP_PKEY *k = NULL;
+	X509 *dca = NULL;
+	NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
+	GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
+	X509_NAME *dn = X509_NAME_new();
+	int i;
+
+	(void)state;
+	assert_non_null(nc);
+	assert_non_null(st);
+	assert_non_null(dn);
+	strcpy(w2.device_id, "12345");
+	sc_test_profile_params(&w2, &pp);
+	pp.not_before = now - 30;
+	pp.not_after = pp.not_before + 2 * CAD;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&w2, k, w2.device_id, &dca), SC_OK);
+	assert_non_null(nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null());
+	assert_true(X509_NAME_add_entry_by_NID(dn, NID_serialNumber, V_ASN1_NUMERICSTRING,
+	    (const unsigned char *)"12345", -1, -1, 0));
+	GENERAL_NAME_set0_value(st->base, GEN_DIRNAME, dn);
+	assert_true(sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st) > 0);
+	while ((i = X509_get_ext_by_NID(dca, NID_name_constraints, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(dca, i));
+	assert_true(X509_add1_ext_i2d(dca, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) == 1);
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	NAME_CONSTRAINTS_free(nc);
+	assert_int_equal(sc_cert_device_ca_form_of(dca, w2.device_id), SC_DEVICE_CA_V1);
+	assert_int_equal(first_beside_full(p, dca, k, world.mfr_ca, 0, SC_ERR_CHAIN,
+	                     "permitted subtree violation (depth 0)"),
+	    2);
+	X509_free(dca);
+	EVP_PKEY_free(k);
+	sc_profile_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1296,6 +1346,7 @@ int main(void)
 		cmocka_unit_test(test_first_der_forms),
 		cmocka_unit_test(test_first_der_resigned),
 		cmocka_unit_test(test_first_der_exts),
+		cmocka_unit_test(test_first_v1_numeric),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -91,7 +91,8 @@ struct sc_leaf_tbs_shape {
 	int san_n;       /* the subjectAltName's names; -1: no subjectAltName */
 	int san_dirname; /* 1: a directoryName among them */
 	int cn_dotted;   /* 1: the subject's commonName has a '.' */
-	int form;        /* the issuer's name-constraint form (enum sc_device_ca_form) */
+	int form;        /* the issuer's name-constraint form (enum sc_device_ca_form); V1 only
+	                  * when its value is a PrintableString or UTF8String, else NONE */
 };
 
 /*
