@@ -20,6 +20,7 @@
 #include <selfcert/cert.h>
 #include "registry.h"
 #include "backend.h"
+#include "wal_vfs.h"
 
 /* 'SCRG': tells our registry apart from any other SQLite file handed to --db. */
 #define PROVD_REG_APPLICATION_ID 0x53435247
@@ -547,8 +548,9 @@ static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg
 		return sc_fail(SC_ERR_NOMEM, "registry");
 	reg->base.be = &sc_reg_sqlite;
 	snprintf(reg->path, sizeof(reg->path), "%s", path);
-	if (sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) !=
-	    SQLITE_OK) {
+	/* sys12: the "unix" VFS with each WAL frame written in one write (wal_vfs.h). */
+	if (sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
+	        sc_wal_vfs()) != SQLITE_OK) {
 		r = sc_fail(SC_ERR_IO, "registry %s: %s", path,
 		    reg->db ? sqlite3_errmsg(reg->db) : "cannot open");
 		goto out;

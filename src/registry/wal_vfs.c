@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * wal_vfs.c — the registry's SQLite VFS: the default "unix" VFS, except that a WAL frame's
+ * 24-byte header and the page SQLite writes right after it go out as one write (wal_vfs.h).
+ *
+ * Why it is sound: the bytes and their offsets are the same, only the number of write calls
+ * changes. The header is held in memory between two calls that SQLite makes back to back under
+ * its WAL write lock (walWriteOneFrame: header, then page); no reader, in this process or
+ * another, looks at a frame before the writer has published it in the wal-index, which SQLite
+ * does after all of a transaction's frames were written (and synced, for a synchronous commit).
+ * Every call that could observe or order the file (read, sync, truncate, size, lock, file
+ * control, fetch, close, a write anywhere else) first writes a held header alone, with its
+ * error returned by that call. A process killed while a header is held loses an unpublished,
+ * unacknowledged frame, which it would have lost anyway: recovery drops a frame whose checksum
+ * or salt does not match, and the frame was not part of any commit yet.
+ */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "wal_vfs.h"
+
+/* A WAL frame's header (SQLite's WAL_FRAME_HDRSIZE, fixed by the file format). */
+#define FRAME_HDR 24
+/* The largest page joined to its header (the registry's pages are 4 KiB); larger: two writes. */
+#define MAX_JOIN 16384
+
+struct cw_file {
+	sqlite3_file base;  /* pMethods = &cw_io */
+	sqlite3_file *real; /* the "unix" VFS's file, in the same allocation, after this struct */
+	int wal;            /* opened as a WAL file: its 24-byte writes are held */
+	int held;           /* hdr holds a write not yet made */
+	sqlite3_int64 held_off;
+	unsigned char hdr[FRAME_HDR];
+};
+
+#define REAL_OFF ((sizeof(struct cw_file) + 15) & ~(size_t)15)
+
+static uint64_t stat_joined, stat_alone; /* __atomic */
+
+static int flush(struct cw_file *p)
+{
+	if (!p->held)
+		return SQLITE_OK;
+	p->held = 0;
+	__atomic_add_fetch(&stat_alone, 1, __ATOMIC_RELAXED);
+	return p->real->pMethods->xWrite(p->real, p->hdr, FRAME_HDR, p->held_off);
+}
+
+static int cw_close(sqlite3_file *f)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p), rc2 = p->real->pMethods->xClose(p->real);
+
+	return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int cw_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xRead(p->real, buf, amt, off);
+}
+
+/* The header and the page right after it in one write; 0 when the page is too large to join. */
+static int join_write(struct cw_file *p, const void *buf, int amt, int *rc)
+{
+	/* On the stack: a heap buffer per file moved a thread arena's top (an mprotect each). */
+	unsigned char frame[FRAME_HDR + MAX_JOIN];
+
+	if (amt > MAX_JOIN)
+		return 0;
+	memcpy(frame, p->hdr, FRAME_HDR);
+	memcpy(frame + FRAME_HDR, buf, (size_t)amt);
+	p->held = 0;
+	*rc = p->real->pMethods->xWrite(p->real, frame, FRAME_HDR + amt, p->held_off);
+	__atomic_add_fetch(&stat_joined, 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
+static int cw_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc;
+
+	if (p->held) {
+		if (off == p->held_off + FRAME_HDR && join_write(p, buf, amt, &rc))
+			return rc;
+		if ((rc = flush(p)) != SQLITE_OK)
+			return rc;
+	}
+	if (p->wal && amt == FRAME_HDR) {
+		memcpy(p->hdr, buf, FRAME_HDR);
+		p->held_off = off;
+		p->held = 1;
+		return SQLITE_OK;
+	}
+	return p->real->pMethods->xWrite(p->real, buf, amt, off);
+}
+
+static int cw_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xTruncate(p->real, size);
+}
+
+static int cw_sync(sqlite3_file *f, int flags)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xSync(p->real, flags);
+}
+
+static int cw_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xFileSize(p->real, size);
+}
+
+static int cw_lock(sqlite3_file *f, int level)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xLock(p->real, level);
+}
+
+static int cw_unlock(sqlite3_file *f, int level)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xUnlock(p->real, level);
+}
+
+static int cw_check_reserved(sqlite3_file *f, int *out)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xCheckReservedLock(p->real, out);
+}
+
+static int cw_file_control(sqlite3_file *f, int op, void *arg)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xFileControl(p->real, op, arg);
+}
+
+/* Queries that neither touch the file's bytes nor can report an error: no flush. */
+static int cw_sector_size(sqlite3_file *f)
+{
+	struct cw_file *p = (struct cw_file *)f;
+
+	return p->real->pMethods->xSectorSize(p->real);
+}
+
+static int cw_device_chars(sqlite3_file *f)
+{
+	struct cw_file *p = (struct cw_file *)f;
+
+	return p->real->pMethods->xDeviceCharacteristics(p->real);
+}
+
+/* Shared memory: the database file's (never a WAL file's), passed through. */
+static int cw_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **out)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, out);
+}
+
+static int cw_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmLock(p->real, offset, n, flags);
+}
+
+static void cw_shm_barrier(sqlite3_file *f)
+{
+	struct cw_file *p = (struct cw_file *)f;
+
+	p->real->pMethods->xShmBarrier(p->real);
+}
+
+static int cw_shm_unmap(sqlite3_file *f, int del)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmUnmap(p->real, del);
+}
+
+static int cw_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **out)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	*out = NULL;
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xFetch(p->real, off, amt, out);
+}
+
+static int cw_unfetch(sqlite3_file *f, sqlite3_int64 off, void *ptr)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	int rc = flush(p);
+
+	return rc != SQLITE_OK ? rc : p->real->pMethods->xUnfetch(p->real, off, ptr);
+}
+
+static const sqlite3_io_methods cw_io = {
+	.iVersion = 3,
+	.xClose = cw_close,
+	.xRead = cw_read,
+	.xWrite = cw_write,
+	.xTruncate = cw_truncate,
+	.xSync = cw_sync,
+	.xFileSize = cw_size,
+	.xLock = cw_lock,
+	.xUnlock = cw_unlock,
+	.xCheckReservedLock = cw_check_reserved,
+	.xFileControl = cw_file_control,
+	.xSectorSize = cw_sector_size,
+	.xDeviceCharacteristics = cw_device_chars,
+	.xShmMap = cw_shm_map,
+	.xShmLock = cw_shm_lock,
+	.xShmBarrier = cw_shm_barrier,
+	.xShmUnmap = cw_shm_unmap,
+	.xFetch = cw_fetch,
+	.xUnfetch = cw_unfetch,
+};
+
+static sqlite3_vfs *root_of(sqlite3_vfs *vfs)
+{
+	return (sqlite3_vfs *)vfs->pAppData;
+}
+
+static int cw_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct cw_file *p = (struct cw_file *)f;
+	sqlite3_vfs *root = root_of(vfs);
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->real = (sqlite3_file *)((char *)p + REAL_OFF);
+	p->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	rc = root->xOpen(root, name, p->real, flags, out);
+	/* SQLite closes a file whose pMethods is set even when xOpen failed (sqlite3.h). */
+	p->base.pMethods = p->real->pMethods != NULL ? &cw_io : NULL;
+	/* Methods below version 3 lack what cw_io forwards (unix's are 3 since SQLite 3.7.17). */
+	if (p->real->pMethods != NULL && p->real->pMethods->iVersion < 3) {
+		p->real->pMethods->xClose(p->real);
+		p->base.pMethods = NULL;
+		return SQLITE_CANTOPEN;
+	}
+	return rc;
+}
+
+static int cw_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+	return root_of(vfs)->xDelete(root_of(vfs), name, sync_dir);
+}
+
+static int cw_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	return root_of(vfs)->xAccess(root_of(vfs), name, flags, out);
+}
+
+static int cw_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	return root_of(vfs)->xFullPathname(root_of(vfs), name, n, out);
+}
+
+static void *cw_dlopen(sqlite3_vfs *vfs, const char *name)
+{
+	return root_of(vfs)->xDlOpen(root_of(vfs), name);
+}
+
+static void cw_dlerror(sqlite3_vfs *vfs, int n, char *out)
+{
+	root_of(vfs)->xDlError(root_of(vfs), n, out);
+}
+
+static void (*cw_dlsym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
+{
+	return root_of(vfs)->xDlSym(root_of(vfs), h, sym);
+}
+
+static void cw_dlclose(sqlite3_vfs *vfs, void *h)
+{
+	root_of(vfs)->xDlClose(root_of(vfs), h);
+}
+
+static int cw_randomness(sqlite3_vfs *vfs, int n, char *out)
+{
+	return root_of(vfs)->xRandomness(root_of(vfs), n, out);
+}
+
+static int cw_sleep(sqlite3_vfs *vfs, int us)
+{
+	return root_of(vfs)->xSleep(root_of(vfs), us);
+}
+
+static int cw_current_time(sqlite3_vfs *vfs, double *out)
+{
+	return root_of(vfs)->xCurrentTime(root_of(vfs), out);
+}
+
+static int cw_last_error(sqlite3_vfs *vfs, int n, char *out)
+{
+	return root_of(vfs)->xGetLastError(root_of(vfs), n, out);
+}
+
+static int cw_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+	return root_of(vfs)->xCurrentTimeInt64(root_of(vfs), out);
+}
+
+static sqlite3_vfs cw_vfs;
+static const char *cw_name; /* SC_WAL_VFS_NAME once registered */
+static pthread_once_t cw_once = PTHREAD_ONCE_INIT;
+
+static void cw_register(void)
+{
+	sqlite3_vfs *root;
+
+	if (sqlite3_initialize() != SQLITE_OK || (root = sqlite3_vfs_find("unix")) == NULL ||
+	    root->iVersion < 2 || root->xCurrentTimeInt64 == NULL)
+		return;
+	cw_vfs = (sqlite3_vfs){
+		.iVersion = 2,
+		.szOsFile = (int)(REAL_OFF + (size_t)root->szOsFile),
+		.mxPathname = root->mxPathname,
+		.zName = SC_WAL_VFS_NAME,
+		.pAppData = root,
+		.xOpen = cw_open,
+		.xDelete = cw_delete,
+		.xAccess = cw_access,
+		.xFullPathname = cw_full_pathname,
+		.xDlOpen = cw_dlopen,
+		.xDlError = cw_dlerror,
+		.xDlSym = cw_dlsym,
+		.xDlClose = cw_dlclose,
+		.xRandomness = cw_randomness,
+		.xSleep = cw_sleep,
+		.xCurrentTime = cw_current_time,
+		.xGetLastError = cw_last_error,
+		.xCurrentTimeInt64 = cw_current_time64,
+	};
+	if (sqlite3_vfs_register(&cw_vfs, 0) == SQLITE_OK)
+		cw_name = SC_WAL_VFS_NAME;
+}
+
+const char *sc_wal_vfs(void)
+{
+	const char *e = getenv("SC_REG_WAL_COALESCE");
+
+	if (e != NULL && strcmp(e, "0") == 0)
+		return NULL;
+	pthread_once(&cw_once, cw_register);
+	return cw_name;
+}
+
+void sc_wal_vfs_stats(struct sc_wal_vfs_stats *out)
+{
+	out->joined = __atomic_load_n(&stat_joined, __ATOMIC_RELAXED);
+	out->alone = __atomic_load_n(&stat_alone, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_wal_vfs.c — the registry's VFS (src/registry/wal_vfs.c): a WAL file's 24-byte frame
+ * header joined to the page written right after it. The bytes on disk are those of SQLite's
+ * "unix" VFS for the same calls in every order (joined, a write elsewhere, a read, a sync, a
+ * size, a truncate, a lock, a close after a held header); other files hold nothing; a database
+ * written through it is read by plain connections; and a writer killed (SIGKILL) mid-load loses
+ * no commit it had acknowledged, the file passing integrity_check when reopened.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "wal_vfs.h"
+#include "testutil.h"
+
+static char dir[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sc_test_rmdir(dir);
+	return 0;
+}
+
+/* The whole file, into buf (at most cap bytes); its size. */
+static size_t slurp(const char *path, unsigned char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* One xOpen of vfs on path, as SQLite opens a WAL file (or another kind, by flags). */
+static sqlite3_file *open_file(sqlite3_vfs *vfs, const char *path, int kind)
+{
+	sqlite3_file *f = calloc(1, (size_t)vfs->szOsFile);
+	int out = 0;
+
+	assert_non_null(f);
+	assert_int_equal(vfs->xOpen(vfs, path, f, kind | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	                     &out),
+	    SQLITE_OK);
+	return f;
+}
+
+static void close_file(sqlite3_file *f)
+{
+	assert_int_equal(f->pMethods->xClose(f), SQLITE_OK);
+	free(f);
+}
+
+/* Every way a held header is ended, the same calls on both VFSes; the files compared. */
+static sqlite3_int64 script(sqlite3_file *f, const unsigned char *page)
+{
+	const struct sqlite3_io_methods *m = f->pMethods;
+	unsigned char hdr[24], got[64];
+	sqlite3_int64 off = 32, size = 0;
+	int reserved = 0;
+
+	memset(hdr, 0xA5, sizeof(hdr));
+	memset(got, 0, sizeof(got));
+	assert_int_equal(m->xWrite(f, page, 32, 0), SQLITE_OK); /* the WAL header: not held */
+	for (int i = 0; i < 3; i++, off += 24 + 4096) {         /* joined frames */
+		hdr[0] = (unsigned char)i;
+		assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+		assert_int_equal(m->xWrite(f, page + i, 4096, off + 24), SQLITE_OK);
+	}
+	/* A read of the held header's bytes sees them. */
+	hdr[0] = 0x10;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xRead(f, got, 24, off), SQLITE_OK);
+	assert_memory_equal(got, hdr, 24);
+	assert_int_equal(m->xWrite(f, page, 4096, off + 24), SQLITE_OK);
+	off += 24 + 4096;
+	/* A write elsewhere: the header first. */
+	hdr[0] = 0x11;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xWrite(f, page + 7, 100, off + 24 + 4096 + 50), SQLITE_OK);
+	assert_int_equal(m->xWrite(f, page + 8, 4096, off + 24), SQLITE_OK);
+	off += 24 + 4096;
+	/* Sync, size, lock, file control: each after a held header. */
+	hdr[0] = 0x12;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xSync(f, SQLITE_SYNC_NORMAL), SQLITE_OK);
+	off += 24;
+	hdr[0] = 0x13;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xFileSize(f, &size), SQLITE_OK);
+	assert_true(size >= off + 24); /* the held header counted (a write beyond it above) */
+	off += 24;
+	hdr[0] = 0x14;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xCheckReservedLock(f, &reserved), SQLITE_OK);
+	off += 24;
+	hdr[0] = 0x15;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xLock(f, SQLITE_LOCK_SHARED), SQLITE_OK);
+	assert_int_equal(m->xUnlock(f, SQLITE_LOCK_NONE), SQLITE_OK);
+	off += 24;
+	/* A header whose next write is not right after it (a gap): two writes. */
+	hdr[0] = 0x16;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xWrite(f, page + 9, 4096, off + 25), SQLITE_OK);
+	off += 25 + 4096;
+	/* Truncate after a held header beyond the new end: the header is written, then cut. */
+	hdr[0] = 0x17;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xTruncate(f, off + 12), SQLITE_OK);
+	off += 12;
+	/* A page larger than the join's limit: two writes. */
+	hdr[0] = 0x18;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	assert_int_equal(m->xWrite(f, page, 32768, off + 24), SQLITE_OK);
+	off += 24 + 32768;
+	/* Close with a header held: written at close. */
+	hdr[0] = 0x19;
+	assert_int_equal(m->xWrite(f, hdr, 24, off), SQLITE_OK);
+	return size;
+}
+
+static void test_bytes_as_unix(void **state)
+{
+	sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix"), *ours;
+	static unsigned char page[65536], a[131072], b[131072];
+	char pa[600], pb[600], pdb[600];
+	struct sc_wal_vfs_stats s0, s1;
+	size_t na, nb;
+	sqlite3_int64 size_a;
+
+	(void)state;
+	assert_string_equal(sc_wal_vfs(), SC_WAL_VFS_NAME);
+	ours = sqlite3_vfs_find(SC_WAL_VFS_NAME);
+	assert_non_null(ours);
+	assert_non_null(unix_vfs);
+	for (size_t i = 0; i < sizeof(page); i++)
+		page[i] = (unsigned char)(i * 31 + 7);
+	snprintf(pa, sizeof(pa), "%s/a-wal", dir);
+	snprintf(pb, sizeof(pb), "%s/b-wal", dir);
+	/* unix's xOpen of a WAL file takes its mode from the database's ("a" for "a-wal"). */
+	snprintf(pdb, sizeof(pdb), "%s/a", dir);
+	sc_test_write_file(pdb, "", 0);
+	snprintf(pdb, sizeof(pdb), "%s/b", dir);
+	sc_test_write_file(pdb, "", 0);
+	sc_wal_vfs_stats(&s0);
+	{
+		sqlite3_file *f = open_file(ours, pa, SQLITE_OPEN_WAL);
+
+		size_a = script(f, page);
+		close_file(f);
+	}
+	sc_wal_vfs_stats(&s1);
+	/* 3 frames + the read's page (its header written by the read) = joined 3; alone: read,
+	 * write elsewhere, sync, size, reserved lock, lock, gap, truncate, large page, close. */
+	assert_int_equal(s1.joined - s0.joined, 3);
+	assert_int_equal(s1.alone - s0.alone, 10);
+	{
+		sqlite3_file *f = open_file(unix_vfs, pb, SQLITE_OPEN_WAL);
+
+		assert_int_equal(script(f, page), size_a);
+		close_file(f);
+	}
+	na = slurp(pa, a, sizeof(a));
+	nb = slurp(pb, b, sizeof(b));
+	assert_true(na > 40000);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na);
+}
+
+/* Files other than a WAL (the database, a journal) hold nothing: a 24-byte write is made now. */
+static void test_other_files_not_held(void **state)
+{
+	sqlite3_vfs *ours;
+	unsigned char hdr[24], got[24];
+	char path[600];
+	struct sc_wal_vfs_stats s0, s1;
+	sqlite3_file *f;
+	int fd;
+
+	(void)state;
+	assert_non_null(sc_wal_vfs());
+	ours = sqlite3_vfs_find(SC_WAL_VFS_NAME);
+	snprintf(path, sizeof(path), "%s/main.db", dir);
+	memset(hdr, 0x5A, sizeof(hdr));
+	sc_wal_vfs_stats(&s0);
+	f = open_file(ours, path, SQLITE_OPEN_MAIN_DB);
+	assert_int_equal(f->pMethods->xWrite(f, hdr, 24, 100), SQLITE_OK);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, got, sizeof(got), 100), 24);
+	close(fd);
+	assert_memory_equal(got, hdr, 24);
+	close_file(f);
+	sc_wal_vfs_stats(&s1);
+	assert_int_equal(s1.joined - s0.joined, 0);
+	assert_int_equal(s1.alone - s0.alone, 0);
+}
+
+/* SC_REG_WAL_COALESCE=0: SQLite's default VFS (the benchmarks' switch). */
+static void test_switch(void **state)
+{
+	(void)state;
+	setenv("SC_REG_WAL_COALESCE", "0", 1);
+	assert_null(sc_wal_vfs());
+	unsetenv("SC_REG_WAL_COALESCE");
+	assert_string_equal(sc_wal_vfs(), SC_WAL_VFS_NAME);
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+
+	if (rc != SQLITE_OK)
+		fail_msg("%s: %s", sql, err ? err : sqlite3_errstr(rc));
+}
+
+static sqlite3 *open_db(const char *path, const char *vfs)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	                     vfs),
+	    SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	exec_ok(db, "PRAGMA journal_mode = WAL");
+	exec_ok(db, "PRAGMA synchronous = FULL");
+	return db;
+}
+
+static int64_t one_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void assert_integrity(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+}
+
+/* A database written through the VFS: its frames joined, read by a plain "unix" connection. */
+static void test_database_shared(void **state)
+{
+	char path[600];
+	struct sc_wal_vfs_stats s0, s1;
+	sqlite3 *w, *r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/shared.db", dir);
+	w = open_db(path, sc_wal_vfs());
+	r = open_db(path, NULL);
+	exec_ok(w, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+	sc_wal_vfs_stats(&s0);
+	for (int i = 0; i < 50; i++) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, randomblob(1500))", i);
+		exec_ok(w, sql);
+		assert_int_equal(one_int(r, "SELECT count(*) FROM t"), i + 1);
+	}
+	sc_wal_vfs_stats(&s1);
+	/* Every frame of every commit joined; no header written alone. */
+	assert_true(s1.joined - s0.joined >= 50);
+	assert_int_equal(s1.alone - s0.alone, 0);
+	exec_ok(r, "INSERT INTO t VALUES (1000, x'00')"); /* the other way round */
+	assert_int_equal(one_int(w, "SELECT count(*) FROM t"), 51);
+	exec_ok(w, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_integrity(r);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+	assert_int_equal(sqlite3_close(r), SQLITE_OK);
+}
+
+/*
+ * The writer, in a child: commits one row per transaction (synchronous=FULL) through the VFS
+ * and reports each acknowledged commit's number on the pipe, until killed.
+ */
+static void writer(const char *path, int fd)
+{
+	sqlite3 *db = NULL;
+
+	/* No cmocka assertions in the child: a failure there would run the parent's tests on. */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, sc_wal_vfs()) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+		_exit(2);
+	for (int i = 1;; i++) {
+		char sql[160];
+
+		snprintf(sql, sizeof(sql),
+		    "INSERT INTO t VALUES (%d, randomblob(3000 + %d %% 5000))", i, i * 7919);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			_exit(3);
+		if (write(fd, &i, sizeof(i)) != (ssize_t)sizeof(i))
+			_exit(4);
+	}
+}
+
+static void test_killed_writer_loses_nothing(void **state)
+{
+	char path[600];
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/killed.db", dir);
+	db = open_db(path, NULL);
+	exec_ok(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	for (int round = 0; round < 6; round++) {
+		int p[2], acked = 0, n, status;
+		pid_t pid;
+
+		db = open_db(path, NULL);
+		exec_ok(db, "DELETE FROM t");
+		assert_int_equal(sqlite3_close(db), SQLITE_OK);
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(p[0]);
+			writer(path, p[1]);
+		}
+		close(p[1]);
+		/* Killed at a different point each round, somewhere inside a later commit's writes. */
+		while (acked < 20 + round * 13 && read(p[0], &n, sizeof(n)) == (ssize_t)sizeof(n))
+			acked = n;
+		usleep((useconds_t)(round * 700));
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		while (read(p[0], &n, sizeof(n)) == (ssize_t)sizeof(n))
+			acked = n;
+		close(p[0]);
+		/* Reopened (WAL recovery) through the VFS: every acknowledged row, the file sound. */
+		db = open_db(path, sc_wal_vfs());
+		assert_integrity(db);
+		assert_true(acked >= 20 + round * 13);
+		assert_true(one_int(db, "SELECT count(*) FROM t") >= acked);
+		{
+			char sql[128];
+
+			snprintf(sql, sizeof(sql),
+			    "SELECT count(*) FROM t WHERE k BETWEEN 1 AND %d", acked);
+			assert_int_equal(one_int(db, sql), acked);
+		}
+		assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bytes_as_unix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_files_not_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_database_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_writer_loses_nothing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
