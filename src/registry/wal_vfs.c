@@ -4,15 +4,26 @@
  * 24-byte header and the page SQLite writes right after it go out as one write (wal_vfs.h).
  *
  * Why it is sound: the bytes and their offsets are the same, only the number of write calls
- * changes. The header is held in memory between two calls that SQLite makes back to back under
- * its WAL write lock (walWriteOneFrame: header, then page); no reader, in this process or
- * another, looks at a frame before the writer has published it in the wal-index, which SQLite
- * does after all of a transaction's frames were written (and synced, for a synchronous commit).
- * Every call that could observe or order the file (read, sync, truncate, size, lock, file
- * control, fetch, close, a write anywhere else) first writes a held header alone, with its
- * error returned by that call. A process killed while a header is held loses an unpublished,
- * unacknowledged frame, which it would have lost anyway: recovery drops a frame whose checksum
- * or salt does not match, and the frame was not part of any commit yet.
+ * changes, and a held header is on the file before anything can read or rely on it. SQLite
+ * 3.40's wal.c writes a 24-byte piece of a WAL file in two places only:
+ *  - a new frame (walWriteOneFrame): its header, then at once its page at the next offset,
+ *    under the WAL write lock; that page write takes the held header with it. (A write split at
+ *    a sync point, walWriteToLog, is synced right after its first part: the sync writes a held
+ *    header, and the second part is shorter than a header.)
+ *  - a header rewritten alone (walRewriteChecksums: a transaction that spilled a page to the WAL
+ *    and changed it again has its frames' checksums rewritten at commit, each frame read whole,
+ *    then its header written back with no page after it). A 24-byte write at the offset the
+ *    file's last call read from, a read longer than a header, is such a rewrite and is never held.
+ *    Session 12's review found it held: under synchronous=NORMAL (no sync at commit) the commit
+ *    frame's header stayed in memory after the commit was published, so a crash lost the
+ *    acknowledged commit, and its late write could land on another connection's frames after a
+ *    WAL restart (test_rewrite_not_held, test_no_late_header).
+ * Every other call on the file (read, sync, truncate, size, lock, file control, shared memory,
+ * fetch, close, a write anywhere else) writes a held header first, its error returned by that
+ * call. A process killed while a header is held loses an unpublished, unacknowledged frame,
+ * which it would have lost anyway: recovery drops a frame whose checksum or salt does not match,
+ * and the frame was not part of any commit yet. Another SQLite (a wal.c that writes a header
+ * alone elsewhere) would need this list read again: SC_REG_WAL_COALESCE=0 turns the joining off.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -35,6 +46,8 @@ struct cw_file {
 	int held;           /* hdr holds a write not yet made */
 	sqlite3_int64 held_off;
 	unsigned char hdr[FRAME_HDR];
+	sqlite3_int64 rd_off; /* the last read's offset and length (-1: none since a write) */
+	int rd_amt;
 };
 
 #define REAL_OFF ((sizeof(struct cw_file) + 15) & ~(size_t)15)
@@ -43,11 +56,14 @@ static uint64_t stat_joined, stat_alone; /* __atomic */
 
 static int flush(struct cw_file *p)
 {
+	int rc;
+
 	if (!p->held)
 		return SQLITE_OK;
 	p->held = 0;
-	__atomic_add_fetch(&stat_alone, 1, __ATOMIC_RELAXED);
-	return p->real->pMethods->xWrite(p->real, p->hdr, FRAME_HDR, p->held_off);
+	if ((rc = p->real->pMethods->xWrite(p->real, p->hdr, FRAME_HDR, p->held_off)) == SQLITE_OK)
+		__atomic_add_fetch(&stat_alone, 1, __ATOMIC_RELAXED);
+	return rc;
 }
 
 static int cw_close(sqlite3_file *f)
@@ -63,6 +79,8 @@ static int cw_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 	struct cw_file *p = (struct cw_file *)f;
 	int rc = flush(p);
 
+	p->rd_off = off;
+	p->rd_amt = amt;
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xRead(p->real, buf, amt, off);
 }
 
@@ -77,23 +95,27 @@ static int join_write(struct cw_file *p, const void *buf, int amt, int *rc)
 	memcpy(frame, p->hdr, FRAME_HDR);
 	memcpy(frame + FRAME_HDR, buf, (size_t)amt);
 	p->held = 0;
-	*rc = p->real->pMethods->xWrite(p->real, frame, FRAME_HDR + amt, p->held_off);
-	__atomic_add_fetch(&stat_joined, 1, __ATOMIC_RELAXED);
+	if ((*rc = p->real->pMethods->xWrite(p->real, frame, FRAME_HDR + amt, p->held_off)) ==
+	    SQLITE_OK)
+		__atomic_add_fetch(&stat_joined, 1, __ATOMIC_RELAXED);
 	return 1;
 }
 
 static int cw_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
 	struct cw_file *p = (struct cw_file *)f;
+	/* walRewriteChecksums: a frame read whole, then its header alone written back. */
+	int rewrite = p->rd_off == off && p->rd_amt > FRAME_HDR;
 	int rc;
 
+	p->rd_off = -1;
 	if (p->held) {
 		if (off == p->held_off + FRAME_HDR && join_write(p, buf, amt, &rc))
 			return rc;
 		if ((rc = flush(p)) != SQLITE_OK)
 			return rc;
 	}
-	if (p->wal && amt == FRAME_HDR) {
+	if (p->wal && amt == FRAME_HDR && !rewrite) {
 		memcpy(p->hdr, buf, FRAME_HDR);
 		p->held_off = off;
 		p->held = 1;
@@ -258,6 +280,7 @@ static int cw_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 	memset(p, 0, sizeof(*p));
 	p->real = (sqlite3_file *)((char *)p + REAL_OFF);
 	p->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	p->rd_off = -1;
 	rc = root->xOpen(root, name, p->real, flags, out);
 	/* SQLite closes a file whose pMethods is set even when xOpen failed (sqlite3.h). */
 	p->base.pMethods = p->real->pMethods != NULL ? &cw_io : NULL;

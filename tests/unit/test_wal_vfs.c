@@ -381,6 +381,123 @@ static void test_killed_writer_loses_nothing(void **state)
 	}
 }
 
+/* The child's statements: any failure ends it with code 9 (no cmocka assertions there). */
+static void child_exec(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		_exit(9);
+}
+
+/*
+ * A transaction that spills pages to the WAL (a 10-page cache) and then changes a spilled page
+ * again: at commit SQLite rewrites its frames' checksums (walRewriteChecksums: each frame read,
+ * its 24-byte header written back alone). Under synchronous=NORMAL nothing syncs at commit.
+ */
+static void spill_and_rewrite(sqlite3 *db)
+{
+	child_exec(db, "PRAGMA synchronous = NORMAL");
+	child_exec(db, "PRAGMA cache_size = 10");
+	child_exec(db, "BEGIN");
+	child_exec(db,
+	    "WITH RECURSIVE c(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM c WHERE i < 300)"
+	    " INSERT INTO t SELECT i, randomblob(1000) FROM c");
+	child_exec(db, "UPDATE t SET v = x'0102' WHERE k = 1");
+	child_exec(db, "INSERT INTO t VALUES (100000, randomblob(1000))");
+	child_exec(db, "COMMIT");
+}
+
+static void wait_child(pid_t pid)
+{
+	int status = 0;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void fresh_db(const char *path)
+{
+	sqlite3 *db = open_db(path, NULL);
+
+	exec_ok(db,
+	    "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB); INSERT INTO t VALUES (1, x'00');"
+	    "CREATE TABLE u (k INTEGER PRIMARY KEY, v BLOB)");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/*
+ * Session 12's review: the rewritten commit frame's header was held, and with no sync at commit
+ * nothing wrote it before the commit was published; the process then ended (as a crash would,
+ * without closing) and the reopened file had lost the acknowledged commit (1 row, not 301).
+ */
+static void test_rewrite_not_held(void **state)
+{
+	char path[600];
+	sqlite3 *db;
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/rewrite.db", dir);
+	fresh_db(path);
+	if ((pid = fork()) == 0) {
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, sc_wal_vfs()) != SQLITE_OK)
+			_exit(8);
+		spill_and_rewrite(db);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	wait_child(pid);
+	db = open_db(path, NULL);
+	assert_int_equal(one_int(db, "SELECT count(*) FROM t"), 301);
+	assert_int_equal(one_int(db, "SELECT count(*) FROM t WHERE k = 100000"), 1);
+	assert_int_equal(one_int(db, "SELECT length(v) FROM t WHERE k = 1"), 2);
+	assert_integrity(db);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/*
+ * The same review, the other effect: A's held header, written at A's next call after B had
+ * restarted the WAL and committed with synchronous=FULL, landed on B's frames with the old salt;
+ * after the crash B's 400 rows were gone. Now nothing of A's is written late.
+ */
+static void test_no_late_header(void **state)
+{
+	char path[600];
+	sqlite3 *a, *b;
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/late.db", dir);
+	fresh_db(path);
+	if ((pid = fork()) == 0) {
+		sqlite3_stmt *st = NULL;
+
+		if (sqlite3_open_v2(path, &a, SQLITE_OPEN_READWRITE, sc_wal_vfs()) != SQLITE_OK ||
+		    sqlite3_open_v2(path, &b, SQLITE_OPEN_READWRITE, sc_wal_vfs()) != SQLITE_OK)
+			_exit(8);
+		child_exec(b, "PRAGMA synchronous = FULL");
+		spill_and_rewrite(a);
+		child_exec(b, "PRAGMA wal_checkpoint(RESTART)");
+		child_exec(b,
+		    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+		    " WHERE i < 400) INSERT INTO u SELECT i, randomblob(1000) FROM c");
+		/* A's next call on its WAL file. */
+		if (sqlite3_prepare_v2(a, "SELECT count(*) FROM t WHERE k = 1", -1, &st, NULL) !=
+		        SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW)
+			_exit(7);
+		sqlite3_finalize(st);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	wait_child(pid);
+	a = open_db(path, NULL);
+	assert_int_equal(one_int(a, "SELECT count(*) FROM t"), 301);
+	assert_int_equal(one_int(a, "SELECT count(*) FROM u"), 400);
+	assert_integrity(a);
+	assert_int_equal(sqlite3_close(a), SQLITE_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +506,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_database_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer_loses_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_not_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_late_header, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
