@@ -7,9 +7,11 @@
  * changes, and a held header is on the file before anything can read or rely on it. SQLite
  * 3.40's wal.c writes a 24-byte piece of a WAL file in two places only:
  *  - a new frame (walWriteOneFrame): its header, then at once its page at the next offset,
- *    under the WAL write lock; that page write takes the held header with it. (A write split at
- *    a sync point, walWriteToLog, is synced right after its first part: the sync writes a held
- *    header, and the second part is shorter than a header.)
+ *    under the WAL write lock; that page write takes the held header with it. A write split at
+ *    a sync point (walWriteToLog, padding a commit to a sector) is synced right after its first
+ *    part, which writes a held header; its rest starts at the sync point, a multiple of the
+ *    sector size, and may be exactly 24 bytes (a page's tail) with nothing after it: a 24-byte
+ *    write at a sector multiple is never held (test_sector_tail_not_held).
  *  - a header rewritten alone (walRewriteChecksums: a transaction that spilled a page to the WAL
  *    and changed it again has its frames' checksums rewritten at commit, each frame read whole,
  *    then its header written back with no page after it). A 24-byte write at the offset the
@@ -22,7 +24,9 @@
  * fetch, close, a write anywhere else) writes a held header first, its error returned by that
  * call. A process killed while a header is held loses an unpublished, unacknowledged frame,
  * which it would have lost anyway: recovery drops a frame whose checksum or salt does not match,
- * and the frame was not part of any commit yet. Another SQLite (a wal.c that writes a header
+ * and the frame was not part of any commit yet. Read against SQLite 3.40.1's wal.c (Debian 12):
+ * recovery and checkpoints only read the WAL; its 32-byte header, a page rewritten in place and
+ * the size limit's truncate are not 24-byte writes. Another SQLite (a wal.c that writes a header
  * alone elsewhere) would need this list read again: SC_REG_WAL_COALESCE=0 turns the joining off.
  */
 #include <pthread.h>
@@ -101,6 +105,14 @@ static int join_write(struct cw_file *p, const void *buf, int amt, int *rc)
 	return 1;
 }
 
+/* The sector size as sqlite3SectorSize bounds what the VFS reports (512 below 32, at most 64 KiB). */
+static sqlite3_int64 sector_size(struct cw_file *p)
+{
+	int ss = p->real->pMethods->xSectorSize(p->real);
+
+	return ss < 32 ? 512 : ss > 65536 ? 65536 : ss;
+}
+
 static int cw_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
 	struct cw_file *p = (struct cw_file *)f;
@@ -115,7 +127,14 @@ static int cw_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off
 		if ((rc = flush(p)) != SQLITE_OK)
 			return rc;
 	}
-	if (p->wal && amt == FRAME_HDR && !rewrite) {
+	/*
+	 * Padding to a sector (no POWERSAFE_OVERWRITE, synchronous=FULL): walWriteToLog splits the
+	 * page that crosses the sync point, syncs, and writes its rest at the sync point as the
+	 * commit's last write: 24 bytes when the point is 24 bytes before the frame's end. So a
+	 * 24-byte write at a multiple of the sector size (as sqlite3SectorSize bounds it) is made at
+	 * once (session 12's second review; about one frame header in 512 with 4 KiB pages).
+	 */
+	if (p->wal && amt == FRAME_HDR && !rewrite && off % sector_size(p) != 0) {
 		memcpy(p->hdr, buf, FRAME_HDR);
 		p->held_off = off;
 		p->held = 1;
@@ -361,8 +380,13 @@ static void cw_register(void)
 {
 	sqlite3_vfs *root;
 
-	if (sqlite3_initialize() != SQLITE_OK || (root = sqlite3_vfs_find("unix")) == NULL ||
-	    root->iVersion < 2 || root->xCurrentTimeInt64 == NULL)
+	/*
+	 * Only on the SQLite whose wal.c was read for it (3.40, Debian 12's, see the top): another
+	 * release may write a WAL header alone somewhere else, so it gets the plain "unix" VFS.
+	 */
+	if (sqlite3_libversion_number() / 1000 != 3040 || sqlite3_initialize() != SQLITE_OK ||
+	    (root = sqlite3_vfs_find("unix")) == NULL || root->iVersion < 2 ||
+	    root->xCurrentTimeInt64 == NULL)
 		return;
 	cw_vfs = (sqlite3_vfs){
 		.iVersion = 2,

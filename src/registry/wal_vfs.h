@@ -20,7 +20,8 @@
 
 /*
  * Registers the VFS once per process (thread-safe). Returns SC_WAL_VFS_NAME, or NULL when it
- * cannot (no "unix" VFS, out of memory): the caller then opens with SQLite's default VFS.
+ * cannot (no "unix" VFS, out of memory) or should not (an SQLite other than 3.40.x, whose wal.c
+ * it was checked against): the caller then opens with SQLite's default VFS.
  * SC_REG_WAL_COALESCE=0 in the environment makes it return NULL (a switch for benchmarks).
  */
 const char *sc_wal_vfs(void);

@@ -498,6 +498,48 @@ static void test_no_late_header(void **state)
 	assert_int_equal(sqlite3_close(a), SQLITE_OK);
 }
 
+/*
+ * Session 12's second review: with 2 KiB pages and no POWERSAFE_OVERWRITE (psow=0), a
+ * synchronous=FULL commit is padded to the 4 KiB sector; the padding frame's page crossing the
+ * sync point is split, and its rest, written at the sync point, can be exactly 24 bytes, the
+ * commit's last write. Held, another connection read the committed page without its tail
+ * (SQLITE_IOERR_SHORT_READ at commit 20). Each commit is read by a plain "unix" connection.
+ */
+static void test_sector_tail_not_held(void **state)
+{
+	char path[600], uri[640];
+	sqlite3 *w = NULL, *r = NULL;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pad.db", dir);
+	snprintf(uri, sizeof(uri), "file:%s?psow=0", path);
+	assert_int_equal(sqlite3_open_v2(uri, &w,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+	                     sc_wal_vfs()),
+	    SQLITE_OK);
+	exec_ok(w,
+	    "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x TEXT)");
+	r = open_db(path, NULL);
+	for (int i = 1; i <= 400; i++) {
+		char sql[160];
+		sqlite3_stmt *st = NULL;
+
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (printf('%%0100d', %d))", i);
+		exec_ok(w, sql);
+		assert_int_equal(sqlite3_prepare_v2(r,
+		                     "SELECT count(*) FROM t WHERE x = printf('%0100d', ?)", -1,
+		                     &st, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_bind_int(st, 1, i), SQLITE_OK);
+		if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) != 1)
+			fail_msg("commit %d not read whole: %s", i, sqlite3_errmsg(r));
+		sqlite3_finalize(st);
+	}
+	assert_int_equal(sqlite3_close(r), SQLITE_OK);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +550,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_writer_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_late_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sector_tail_not_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
