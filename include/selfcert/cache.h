@@ -104,4 +104,13 @@ sc_err sc_sig_cache_attach(X509_STORE_CTX *ctx, struct sc_sig_cache *c) SC_MUST_
 void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
     X509 *issuer);
 
+/*
+ * Issue 17 (fleet12): 1 if c holds the signature of the certificate whose DER is
+ * subject_der[0..len) under issuer's key (SubjectPublicKeyInfo) as verified (or vouched for by
+ * sc_sig_cache_vouch): the same key sig_key makes, so only bytes that were verified under that
+ * key answer 1. 0 otherwise (not there, evicted, c NULL, the shortcuts off). Counts nothing;
+ * never fails.
+ */
+int sc_sig_cache_has(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len, X509 *issuer);
+
 #endif

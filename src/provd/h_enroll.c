@@ -1817,6 +1817,9 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 		return;
 	cert_opts(api, cr, now, networks, &opts);
 	opts.profile_trusted = cr->kept != NULL;
+	/* fleet12: cert_verify's path validation left the leaf's signature here; the reference's
+	 * check of its own leaf then does not verify it again (sc_leaf_ref_new). */
+	opts.sig_cache = api->sigs;
 	if (sc_leaf_ref_new(cr->leaf, cr->der, cr->crec.der_len, &opts, &ref) != SC_OK) {
 		sc_err_clear();
 		return;

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <selfcert/alg.h>
+#include <selfcert/cache.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
@@ -353,6 +354,97 @@ static void test_not_covered(void **state)
 	o.at = now + 3 * CAD;
 	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_ERR_USAGE);
 	assert_null(ref);
+}
+
+/*
+ * fleet12: the reference's check of its own leaf takes the leaf's signature from the signature
+ * cache the path validation filled, for exactly those bytes under the device CA's key; any
+ * other bytes, or another issuer, are not in it, and siblings are still verified one by one.
+ */
+static void test_ref_sig_cache(void **state)
+{
+	struct sc_sig_cache *c = NULL;
+	struct sc_verify_opts o;
+	struct sc_leaf_ref *ref = NULL;
+	struct sc_leaf_fast f;
+	EVP_PKEY *other = NULL;
+	const unsigned char *p;
+	uint8_t *d = NULL;
+	size_t len = 0;
+	X509 *x;
+
+	(void)state;
+	assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+	/* Nothing verified yet: nothing known. */
+	assert_int_equal(sc_sig_cache_has(c, der[0], der_len[0], sk_X509_value(chain, 0)), 0);
+	assert_int_equal(sc_sig_cache_has(NULL, der[0], der_len[0], sk_X509_value(chain, 0)), 0);
+	opts_at(&o, 0);
+	o.sig_cache = c;
+	assert_int_equal(sc_verify_chain(leaf[0], &o, NULL), SC_OK);
+	/* The leaf's signature under the device CA's key, verified: known, for those bytes only. */
+	assert_int_equal(sc_sig_cache_has(c, der[0], der_len[0], sk_X509_value(chain, 0)), 1);
+	assert_int_equal(sc_sig_cache_has(c, der[1], der_len[1], sk_X509_value(chain, 0)), 0);
+	assert_int_equal(sc_sig_cache_has(c, der[0], der_len[0] - 1, sk_X509_value(chain, 0)), 0);
+	assert_int_equal(sc_sig_cache_has(c, der[0], der_len[0], world.mfr_root), 0);
+	assert_int_equal(sc_sig_cache_has(c, der[0], der_len[0], NULL), 0);
+	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_OK);
+	for (uint32_t i = 0; i < COUNT; i++)
+		assert_int_equal(sc_leaf_ref_judge(ref, der[i], der_len[i], now, &f), 1);
+	/* A sibling's bytes signed by another key: its signature is still verified. */
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &other), SC_OK);
+	resigned(leaf[1], other, &d, &len);
+	refused(ref, d, len, SC_ERR_CHAIN, "signature failure");
+	sc_leaf_ref_free(ref);
+	ref = NULL;
+	/* The reference's own leaf with a bad signature, beside a cache holding the good one:
+	 * other bytes, so its own check verifies it and refuses the template. */
+	OPENSSL_free(d);
+	resigned(leaf[0], other, &d, &len);
+	assert_int_equal(sc_sig_cache_has(c, d, len, sk_X509_value(chain, 0)), 0);
+	p = d;
+	x = d2i_X509(NULL, &p, (long)len);
+	assert_non_null(x);
+	assert_int_equal(sc_leaf_ref_new(x, d, len, &o, &ref), SC_ERR_USAGE);
+	assert_null(ref);
+	assert_non_null(strstr(sc_err_detail(), "does not reproduce its own leaf"));
+	X509_free(x);
+	OPENSSL_free(d);
+	EVP_PKEY_free(other);
+	sc_sig_cache_free(c);
+}
+
+/* fleet12: a device CA parsed as provd's certificate cache parses it (a legacy EC key): the
+ * siblings' signatures are verified with the ECDSA primitive, with the same verdicts. */
+static void test_ref_legacy_key(void **state)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_ref *ref = NULL;
+	struct sc_leaf_fast f;
+	EVP_PKEY *other = NULL;
+	uint8_t *d = NULL;
+	size_t len = 0;
+
+	(void)state;
+	opts_at(&o, 0);
+	o.chain = fchain;
+	assert_int_equal(sc_verify_chain(leaf[0], &o, NULL), SC_OK);
+	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_OK);
+	for (uint32_t i = 0; i < COUNT; i++) {
+		assert_int_equal(sc_leaf_ref_judge(ref, der[i], der_len[i], now, &f), 1);
+		assert_int_equal(f.index, i);
+	}
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &other), SC_OK);
+	resigned(leaf[2], other, &d, &len);
+	assert_int_equal(sc_leaf_ref_judge(ref, d, len, now, &f), 0);
+	OPENSSL_free(d);
+	/* The signature's last byte changed (a value ECDSA refuses, or a non-DER signature). */
+	d = OPENSSL_memdup(der[3], der_len[3]);
+	assert_non_null(d);
+	d[der_len[3] - 1] ^= 0x01;
+	assert_int_equal(sc_leaf_ref_judge(ref, d, der_len[3], now, &f), 0);
+	OPENSSL_free(d);
+	EVP_PKEY_free(other);
+	sc_leaf_ref_free(ref);
 }
 
 /* ---- judge9: a device's first certificate (sc_leaf_first_judge) ---- */
@@ -1333,6 +1425,8 @@ int main(void)
 		cmocka_unit_test(test_past_count_and_time),
 		cmocka_unit_test(test_every_byte),
 		cmocka_unit_test(test_not_covered),
+		cmocka_unit_test(test_ref_sig_cache),
+		cmocka_unit_test(test_ref_legacy_key),
 		cmocka_unit_test(test_first_judged),
 		cmocka_unit_test(test_first_hostile),
 		cmocka_unit_test(test_first_ca_profile),

@@ -67,6 +67,14 @@ struct sc_leaf_ref {
 	 * and key export. NULL: EVP_DigestVerifyInit per sibling, as before.
 	 */
 	EVP_PKEY_CTX *vctx;
+	/*
+	 * fleet12: 1 when the device CA's key is a legacy EC key and the signature
+	 * ecdsa-with-SHA256: each sibling is verified with sc_fast_ecdsa_sha256_verify (the
+	 * primitive OpenSSL's ECDSA provider runs, as the signature cache does), so no verify
+	 * context (EVP_PKEY_verify_init's export of the key to the provider) is made per reference.
+	 */
+	int ec_sha256;
+	int group_shared; /* 1: group is the process's P-256 group (p256_group), not freed */
 	struct sc_profile_info info; /* scalars only are read (validity, renewal) */
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	time_t chain_nb[REF_CHAIN_MAX], chain_na[REF_CHAIN_MAX];
@@ -333,7 +341,8 @@ void sc_leaf_ref_free(struct sc_leaf_ref *ref)
 	if (ref == NULL)
 		return;
 	OPENSSL_free(ref->der);
-	EC_GROUP_free(ref->group);
+	if (!ref->group_shared)
+		EC_GROUP_free(ref->group);
 	EVP_PKEY_CTX_free(ref->vctx);
 	EVP_MD_free(ref->md);
 	EVP_MD_free(ref->sha256);
@@ -375,6 +384,28 @@ static int ref_chain(struct sc_leaf_ref *ref, const struct sc_verify_opts *opts,
 	return 1;
 }
 
+/* fleet12: P-256's group, made once (EC_GROUP_new_by_curve_name per reference was ~0.14 M
+ * instructions); only read afterwards (EC_POINT_new, EC_POINT_oct2point, is_on_curve take it
+ * const), so every reference and thread may share it. */
+static CRYPTO_ONCE p256_once = CRYPTO_ONCE_STATIC_INIT;
+static EC_GROUP *p256_group;
+
+static void p256_init(void)
+{
+	p256_group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+}
+
+static int ref_group(struct sc_leaf_ref *ref, int nid)
+{
+	if (nid == NID_X9_62_prime256v1 && CRYPTO_THREAD_run_once(&p256_once, p256_init) &&
+	    p256_group != NULL) {
+		ref->group = p256_group;
+		ref->group_shared = 1;
+		return 1;
+	}
+	return (ref->group = EC_GROUP_new_by_curve_name(nid)) != NULL;
+}
+
 /* The reference's key and signature: a P-256-style named curve, an uncompressed point; the
  * device CA's key and the digest of the signature algorithm both TBS and outer name. */
 static int ref_keys(struct sc_leaf_ref *ref, X509 *leaf, const struct sc_verify_opts *opts,
@@ -389,8 +420,7 @@ static int ref_keys(struct sc_leaf_ref *ref, X509 *leaf, const struct sc_verify_
 	if (pub == NULL || ca == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC ||
 	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
 	        NULL) ||
-	    (nid = OBJ_sn2nid(group)) == NID_undef ||
-	    (ref->group = EC_GROUP_new_by_curve_name(nid)) == NULL)
+	    (nid = OBJ_sn2nid(group)) == NID_undef || !ref_group(ref, nid))
 		return 0;
 	if (!der_split(spki, two, 2) || two[0].tag != 0x30 || two[1].tag != 0x03 ||
 	    two[1].vlen < 2 || two[1].v[0] != 0 || two[1].v[1] != POINT_CONVERSION_UNCOMPRESSED)
@@ -408,8 +438,11 @@ static int ref_keys(struct sc_leaf_ref *ref, X509 *leaf, const struct sc_verify_
 	if ((ref->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
 	    (ref->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL)
 		return 0;
+	/* fleet12: a legacy EC key under ecdsa-with-SHA256 needs no context (judge_signature). */
+	ref->ec_sha256 = pk_nid == EVP_PKEY_EC && md_nid == NID_sha256 &&
+	    EVP_PKEY_get0_provider(ref->ca_pub) == NULL;
 	/* The shared verify context: ECDSA over a digest only (pk_nid EC, md set). */
-	if (pk_nid == EVP_PKEY_EC && ref->md != NULL &&
+	if (!ref->ec_sha256 && pk_nid == EVP_PKEY_EC && ref->md != NULL &&
 	    ((ref->vctx = EVP_PKEY_CTX_new_from_pkey(NULL, ref->ca_pub, NULL)) == NULL ||
 	        EVP_PKEY_verify_init(ref->vctx) != 1 ||
 	        EVP_PKEY_CTX_set_signature_md(ref->vctx, ref->md) != 1))
@@ -453,6 +486,9 @@ static int ref_exts(struct sc_leaf_ref *ref, const struct tlv *f7)
 	return ref->iss_at >= 0;
 }
 
+static int ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
+    struct sc_leaf_fast *out, int sig_known);
+
 sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
     const struct sc_verify_opts *opts, struct sc_leaf_ref **out)
 {
@@ -461,6 +497,7 @@ sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
 	struct sc_leaf_fast self;
 	sc_err r = SC_ERR_INTERNAL;
 	char dev[SC_DEVICE_ID_MAX + 1];
+	int sig_known;
 
 	*out = NULL;
 	if (leaf == NULL || der == NULL || opts == NULL || opts->profile == NULL ||
@@ -506,8 +543,12 @@ sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
 	ref->subject = span_of(ref, &f[5]);
 	ref->outer_sigalg = span_of(ref, &sigalg);
 	/* The template must reproduce its own leaf (validity encoding, SKID, signature): else its
-	 * assumptions do not hold for this profile and the full check stays in charge. */
-	if (!sc_leaf_ref_judge(ref, der, len, opts->at != 0 ? opts->at : time(NULL), &self)) {
+	 * assumptions do not hold for this profile and the full check stays in charge. fleet12:
+	 * the signature is not verified a second time when opts->sig_cache holds it as verified
+	 * under the device CA's key (the path validation that just accepted this leaf put it
+	 * there): the same fact judge_signature would establish, on these exact bytes. */
+	sig_known = sc_sig_cache_has(opts->sig_cache, der, len, sk_X509_value(opts->chain, 0));
+	if (!ref_judge(ref, der, len, opts->at != 0 ? opts->at : time(NULL), &self, sig_known)) {
 		r = sc_fail(SC_ERR_USAGE, "leaf reference: does not reproduce its own leaf");
 		goto out;
 	}
@@ -628,8 +669,16 @@ static int judge_signature(const struct sc_leaf_ref *ref, const struct tlv *tbs,
 	unsigned md_len = 0;
 	EVP_PKEY_CTX *c;
 	EVP_MD_CTX *m;
-	int ok;
+	int ok, done = 0;
 
+	if (ref->ec_sha256) {
+		/* The same verification as EVP_DigestVerify with the provider: SHA-256 of the TBS,
+		 * then ECDSA_verify (strict DER signature) on the CA's key. */
+		sc_fast_ecdsa_sha256_verify(ref->ca_pub, tbs->p, tbs->len, sig->v + 1,
+		    sig->vlen - 1, &done, &ok);
+		if (done)
+			return ok;
+	}
 	if (ref->vctx != NULL) {
 		/* The same verification as EVP_DigestVerify: the TBS's digest, then ECDSA over it. */
 		ok = EVP_Digest(tbs->p, tbs->len, md, &md_len, ref->md, NULL) == 1 &&
@@ -647,8 +696,10 @@ static int judge_signature(const struct sc_leaf_ref *ref, const struct tlv *tbs,
 	return ok;
 }
 
-int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
-    struct sc_leaf_fast *out)
+/* sig_known 1: the caller holds this DER's signature as verified under the device CA's key
+ * (sc_leaf_ref_new's own leaf, found in the signature cache), so it is not verified again. */
+static int ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
+    struct sc_leaf_fast *out, int sig_known)
 {
 	struct tlv tbs, f[8], sigalg, sig;
 	const uint8_t *pt = NULL;
@@ -663,12 +714,19 @@ int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t 
 	    same(ref, ref->subject, f[5].p, f[5].len) &&
 	    same(ref, ref->outer_sigalg, sigalg.p, sigalg.len) &&
 	    judge_validity(ref, &f[4], now, out, &at) && judge_spki(ref, &f[6], &pt, &pt_len) &&
-	    judge_exts(ref, &f[7], pt, pt_len, &out->counter) && judge_signature(ref, &tbs, &sig) &&
+	    judge_exts(ref, &f[7], pt, pt_len, &out->counter) &&
+	    (sig_known || judge_signature(ref, &tbs, &sig)) &&
 	    EVP_Digest(der, len, out->fpr, NULL, ref->sha256, NULL);
 	ERR_clear_error();
 	if (!ok)
 		memset(out, 0, sizeof(*out));
 	return ok;
+}
+
+int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
+    struct sc_leaf_fast *out)
+{
+	return ref_judge(ref, der, len, now, out, 0);
 }
 
 /* ---- judge9: a device's first certificate against the builder's output ---- */

@@ -364,6 +364,35 @@ void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size
 	ERR_clear_error();
 }
 
+int sc_sig_cache_has(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len, X509 *issuer)
+{
+	uint8_t key[SIG_KEY_LEN], h[32];
+	unsigned char *b = NULL;
+	struct sig_slot *set;
+	int lb, found = 0, have = 0;
+	EVP_MD_CTX *m = NULL;
+
+	if (c == NULL || !sc_fast_enabled() || subject_der == NULL || issuer == NULL)
+		return 0;
+	/* sig_key's key, as sc_sig_cache_vouch makes it from the subject's DER. */
+	if ((lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &b)) > 0 &&
+	    EVP_Digest(subject_der, len, h, NULL, c->sha256, NULL) &&
+	    (m = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(m, c->sha256, NULL) &&
+	    EVP_DigestUpdate(m, h, sizeof(h)) && EVP_DigestUpdate(m, b, (size_t)lb) &&
+	    EVP_DigestFinal_ex(m, key, NULL))
+		have = 1;
+	EVP_MD_CTX_free(m);
+	OPENSSL_free(b);
+	ERR_clear_error();
+	if (have && CRYPTO_THREAD_read_lock(c->lock)) {
+		set = sig_set(c, key);
+		for (int w = 0; w < SIG_WAYS && !found; w++)
+			found = set[w].used && memcmp(set[w].key, key, SIG_KEY_LEN) == 0;
+		CRYPTO_THREAD_unlock(c->lock);
+	}
+	return found;
+}
+
 /* Tell the verify callback of an error at depth (OpenSSL's verify_cb_cert). 0: stop. */
 static int fail_at(X509_STORE_CTX *ctx, X509 *x, int depth, int err)
 {
