@@ -17,19 +17,33 @@
 
 int provd_json_depth(const uint8_t *p, size_t n)
 {
-	int depth = 0, max = 0, in_str = 0, esc = 0;
+	int depth = 0, max = 0;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = p[i];
-		if (in_str) {
-			if (esc)
-				esc = 0;
-			else if (c == '\\')
-				esc = 1;
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
+	/*
+	 * enroll12: a string is skipped with memchr to its closing quote, the first '"' after an
+	 * even run of backslashes counted from the string's start or from the last escaped quote
+	 * (a backslash escapes the one byte after it): the same verdict as reading it byte by byte
+	 * (test_json_depth compares the two), without ~10 instructions for each byte of the
+	 * base64 that fills a request's strings.
+	 */
+	while (i < n) {
+		uint8_t c = p[i++];
+
+		if (c == '"') {
+			for (;;) {
+				const uint8_t *q = memchr(p + i, '"', n - i);
+				size_t k, bs = 0;
+
+				if (q == NULL)
+					return max; /* the rest is in the string */
+				k = (size_t)(q - p);
+				while (k - bs > i && p[k - bs - 1] == '\\')
+					bs++;
+				i = k + 1;
+				if (bs % 2 == 0)
+					break;
+			}
 		} else if (c == '[' || c == '{') {
 			if (++depth > max)
 				max = depth;

@@ -427,6 +427,32 @@ static void test_base64(void **state)
 	assert_null(out);
 }
 
+/* provd_json_depth as it read bodies before enroll12: byte by byte. */
+static int depth_bytewise(const uint8_t *p, size_t n)
+{
+	int depth = 0, max = 0, in_str = 0, esc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return max;
+}
+
 static void test_json_depth(void **state)
 {
 	(void)state;
@@ -435,6 +461,27 @@ static void test_json_depth(void **state)
 	/* Brackets inside strings (escaped quotes too) do not count. */
 	assert_int_equal(provd_json_depth((const uint8_t *)"{\"[[[\\\"[[\":1}", 13), 1);
 	assert_int_equal(provd_json_depth((const uint8_t *)"[[[[[[", 6), 6);
+	/* enroll12: the same verdict as the byte-by-byte reading it replaced, on random texts. */
+	{
+		static const char alpha[] = "\"\\[]{}a";
+		uint8_t buf[48];
+		unsigned seed = 12345;
+
+		for (int t = 0; t < 200000; t++) {
+			size_t n;
+
+			seed = seed * 1103515245u + 12345u;
+			n = (seed >> 16) % sizeof(buf);
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[i] = (uint8_t)alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+			}
+			assert_int_equal(provd_json_depth(buf, n), depth_bytewise(buf, n));
+		}
+		assert_int_equal(provd_json_depth((const uint8_t *)"\"\\\\\"[", 5), 1);
+		assert_int_equal(provd_json_depth((const uint8_t *)"\"\\\"[", 4), 0);
+		assert_int_equal(provd_json_depth((const uint8_t *)"[\"\\", 3), 1);
+	}
 }
 
 static void test_routes(void **state)
