@@ -1370,7 +1370,6 @@ static int pin_vouch(const struct provd_ctx *ctx, struct cert_req *cr)
 	struct sc_reg_pin pin;
 	uint8_t path[(PROVD_MAX_CHAIN + 1) * 32], md[32];
 	char hex[65];
-	unsigned md_len = 0;
 	size_t kek_len = 0;
 	int n = sk_X509_num(cr->chain), found = 0, match = 0, hit = 0;
 
@@ -1379,9 +1378,7 @@ static int pin_vouch(const struct provd_ctx *ctx, struct cert_req *cr)
 		return 0;
 	if (!chain_one_path(api, cr->chain))
 		goto out;
-	if (!X509_digest(api->mfr_root, EVP_sha256(), md, &md_len) || md_len != sizeof(md))
-		goto out;
-	sc_hex(md, sizeof(md), hex);
+	sc_hex(api->mfr_root_sha256, sizeof(api->mfr_root_sha256), hex); /* hashed at load */
 	if (sc_reg_pin_get(ctx->reg, cr->device_id, hex, &pin, &found, &match) != SC_OK || !found ||
 	    !match)
 		goto out;
@@ -2033,14 +2030,11 @@ static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 {
 	struct sc_reg_pin pin;
 	uint8_t md[32];
-	unsigned md_len = 0;
 	char root[65], ca[65];
 	int found = 0, match = 0;
 	sc_err r;
 
-	if (!X509_digest(ctx->api->mfr_root, EVP_sha256(), md, &md_len) || md_len != sizeof(md))
-		return sc_fail_ossl(SC_ERR_INTERNAL, "hashing the manufacturer root");
-	sc_hex(md, sizeof(md), root);
+	sc_hex(ctx->api->mfr_root_sha256, sizeof(ctx->api->mfr_root_sha256), root);
 	if ((r = sc_reg_pin_get(ctx->reg, cr->device_id, root, &pin, &found, &match)) != SC_OK)
 		return provd_registry_err(r);
 	if (!EVP_Digest(cr->chain_der.item[0].der, cr->chain_der.item[0].len, md, NULL,
