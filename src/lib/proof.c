@@ -12,6 +12,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/proof.h>
 #include "buf.h"
+#include "fast/fast.h"
 #include "fast/x509.h"
 #include "sp_msg.h"
 
@@ -30,27 +31,6 @@ static void put_cert(struct sc_buf *b, X509 *x)
 	OPENSSL_free(der);
 }
 
-/*
- * SHA-256 fetched once (enroll12): EVP_sha256() makes EVP_Digest look it up at every call
- * (~2 k instructions of the ~50 k the request's hash costs). The same digest. EVP_sha256() if
- * the fetch failed.
- */
-static CRYPTO_ONCE digest_md_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_MD *digest_md;
-
-static void digest_md_init(void)
-{
-	digest_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	ERR_clear_error();
-}
-
-static const EVP_MD *digest_sha256(void)
-{
-	if (CRYPTO_THREAD_run_once(&digest_md_once, digest_md_init) && digest_md != NULL)
-		return digest_md;
-	return EVP_sha256();
-}
-
 /* The digest's bytes after the chain and KEK: the alg field as sent and server_keygen. */
 static sc_err request_digest_end(struct sc_buf *b, const char *alg, int server_keygen,
     uint8_t out[SC_PROOF_DIGEST_LEN])
@@ -62,7 +42,7 @@ static sc_err request_digest_end(struct sc_buf *b, const char *alg, int server_k
 	sc_buf_put_u8(b, server_keygen ? 1 : 0);
 	if ((r = sc_buf_done(b, "request digest")) != SC_OK)
 		return r;
-	if (!EVP_Digest(b->data, b->len, out, &md_len, digest_sha256(), NULL) ||
+	if (!EVP_Digest(b->data, b->len, out, &md_len, sc_fast_sha256(), NULL) ||
 	    md_len != SC_PROOF_DIGEST_LEN)
 		return sc_fail_ossl(SC_ERR_INTERNAL, "request digest");
 	return SC_OK;

@@ -14,6 +14,7 @@
 #include "registry.h"
 #include "backend.h"
 #include "text.h"
+#include "fast/fast.h"
 
 static sc_err missing(const struct sc_reg *reg, const char *what);
 
@@ -611,28 +612,6 @@ sc_err sc_reg_audit_page(struct sc_reg *reg, const struct sc_reg_audit_query *q,
 
 /* ---- the device's pin, and activation with it (issue 17, act8) ---- */
 
-/*
- * SHA-256 fetched once: EVP_sha256() makes EVP_Digest look it up in the provider's store at
- * every call (enroll12, callgrind: 17.2 k instructions a certificate's hash, 14.9 k with the
- * fetched one; the rest is the hash). The same digest, the same bytes. EVP_sha256() if the
- * fetch failed, as before.
- */
-static CRYPTO_ONCE pin_md_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_MD *pin_md;
-
-static void pin_md_init(void)
-{
-	pin_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	ERR_clear_error();
-}
-
-static const EVP_MD *pin_sha256(void)
-{
-	if (CRYPTO_THREAD_run_once(&pin_md_once, pin_md_init) && pin_md != NULL)
-		return pin_md;
-	return EVP_sha256();
-}
-
 sc_err sc_reg_pin_hashes(const struct sc_reg_der *chain, int n, const struct sc_reg_der *kek,
     X509 *mfr_root, struct sc_reg_pin *out)
 {
@@ -664,7 +643,7 @@ sc_err sc_reg_pin_hashes_rooted(const struct sc_reg_der *chain, int n, const str
 	for (int i = 0; i <= n; i++) {
 		const struct sc_reg_der *d = i < n ? &chain[i] : kek;
 
-		if (!EVP_Digest(d->der, d->len, path + 32 * i, NULL, pin_sha256(), NULL)) {
+		if (!EVP_Digest(d->der, d->len, path + 32 * i, NULL, sc_fast_sha256(), NULL)) {
 			ERR_clear_error();
 			return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
 		}
@@ -672,7 +651,7 @@ sc_err sc_reg_pin_hashes_rooted(const struct sc_reg_der *chain, int n, const str
 	sc_hex(path, 32, out->ca_sha256);
 	sc_hex(path + 32 * n, 32, out->kek_sha256);
 	sc_hex(root_sha256, 32, out->root_sha256);
-	if (!EVP_Digest(path, 32 * ((size_t)n + 1), md, NULL, pin_sha256(), NULL)) {
+	if (!EVP_Digest(path, 32 * ((size_t)n + 1), md, NULL, sc_fast_sha256(), NULL)) {
 		ERR_clear_error();
 		return sc_fail(SC_ERR_INTERNAL, "cannot hash the device path");
 	}

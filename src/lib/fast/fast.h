@@ -15,4 +15,12 @@ int sc_fast_enabled(void);
 /* Tests only: take the shortcuts (1) or the plain-OpenSSL paths (0). Not thread-safe. */
 void sc_fast_set(int on);
 
+/*
+ * SHA-256 fetched from the default provider once per process (thread-safe): EVP_sha256() makes
+ * every EVP_Digest look it up again (~2 k instructions a call). The same digest; EVP_sha256() if
+ * the fetch failed. Never freed.
+ */
+struct evp_md_st;
+const struct evp_md_st *sc_fast_sha256(void);
+
 #endif

@@ -74,19 +74,10 @@ static const uint8_t *der_hash_of(X509 *x)
 	return X509_get_ex_data(x, der_index);
 }
 
-/* SHA-256, fetched once (an implicit fetch per call costs more than hashing a certificate). */
-static CRYPTO_ONCE md_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_MD *md_sha256;
-
-static void md_init(void)
-{
-	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
 static int der_sha256(const uint8_t *der, size_t len, uint8_t h[32])
 {
-	return CRYPTO_THREAD_run_once(&md_once, md_init) && md_sha256 != NULL &&
-	    EVP_Digest(der, len, h, NULL, md_sha256, NULL);
+	/* SHA-256 fetched once (an implicit fetch per call costs more than hashing a certificate). */
+	return EVP_Digest(der, len, h, NULL, sc_fast_sha256(), NULL);
 }
 
 void sc_sig_cache_note_der(X509 *x, const uint8_t *der, size_t len)
