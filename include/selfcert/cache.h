@@ -111,6 +111,7 @@ void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size
  * key answer 1. 0 otherwise (not there, evicted, c NULL, the shortcuts off). Counts nothing;
  * never fails.
  */
-int sc_sig_cache_has(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len, X509 *issuer);
+int sc_sig_cache_has(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
+    X509 *issuer) SC_MUST_USE;
 
 #endif

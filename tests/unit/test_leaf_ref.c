@@ -447,6 +447,114 @@ static void test_ref_legacy_key(void **state)
 	sc_leaf_ref_free(ref);
 }
 
+/* Session 12's review of fleet12: a leaf's DER with its signature BIT STRING's value v (vlen). */
+static void rebuild_sig(const uint8_t *d, size_t len, const uint8_t *v, size_t vlen, uint8_t **out,
+    size_t *out_len)
+{
+	/* d: 30 82 hi lo | TBS | alg | 03 L 00 sig (L < 128) */
+	size_t tbs_len, alg_len, body, off = 4;
+	uint8_t *o;
+
+	assert_true(d[0] == 0x30 && d[1] == 0x82);
+	assert_true(d[4] == 0x30 && d[5] == 0x82);
+	tbs_len = 4 + ((size_t)d[6] << 8 | d[7]);
+	assert_true(d[off + tbs_len] == 0x30 && d[off + tbs_len + 1] < 0x80);
+	alg_len = 2 + d[off + tbs_len + 1];
+	assert_true(vlen + 1 < 0x80);
+	body = tbs_len + alg_len + 2 + 1 + vlen;
+	o = OPENSSL_malloc(4 + body);
+	assert_non_null(o);
+	o[0] = 0x30;
+	o[1] = 0x82;
+	o[2] = (uint8_t)(body >> 8);
+	o[3] = (uint8_t)body;
+	memcpy(o + 4, d + 4, tbs_len + alg_len);
+	o[4 + tbs_len + alg_len] = 0x03;
+	o[5 + tbs_len + alg_len] = (uint8_t)(vlen + 1);
+	o[6 + tbs_len + alg_len] = 0x00;
+	memcpy(o + 7 + tbs_len + alg_len, v, vlen);
+	*out = o;
+	*out_len = 4 + body;
+	(void)len;
+}
+
+/* A sibling's ECDSA-Sig-Value with a trailing byte or a long-form length is refused; the same
+ * value re-encoded in DER is accepted (the primitive path, as the EVP one). */
+static void test_rv_nonder_sig(void **state)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_ref *ref = NULL;
+	struct sc_leaf_fast f;
+	const uint8_t *s;
+	uint8_t v[160], *d = NULL;
+	size_t slen, tbs_len, alg_len;
+
+	(void)state;
+	opts_at(&o, 0);
+	o.chain = fchain;
+	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_OK);
+	tbs_len = 4 + ((size_t)der[3][6] << 8 | der[3][7]);
+	alg_len = 2 + der[3][4 + tbs_len + 1];
+	s = der[3] + 4 + tbs_len + alg_len;
+	assert_true(s[0] == 0x03);
+	slen = s[1] - 1u;
+	s += 3;
+	/* The same value rebuilt is accepted. */
+	rebuild_sig(der[3], der_len[3], s, slen, &d, &slen);
+	assert_int_equal(sc_leaf_ref_judge(ref, d, slen, now, &f), 1);
+	OPENSSL_free(d);
+	slen = der[3][4 + tbs_len + alg_len + 1] - 1u;
+	/* A byte after the ECDSA-Sig-Value. */
+	memcpy(v, s, slen);
+	v[slen] = 0x00;
+	rebuild_sig(der[3], der_len[3], v, slen + 1, &d, &tbs_len);
+	assert_int_equal(sc_leaf_ref_judge(ref, d, tbs_len, now, &f), 0);
+	OPENSSL_free(d);
+	/* The SEQUENCE's length in long form (BER). */
+	v[0] = 0x30;
+	v[1] = 0x81;
+	memcpy(v + 2, s + 1, slen - 1);
+	rebuild_sig(der[3], der_len[3], v, slen + 1, &d, &tbs_len);
+	assert_int_equal(sc_leaf_ref_judge(ref, d, tbs_len, now, &f), 0);
+	OPENSSL_free(d);
+	sc_leaf_ref_free(ref);
+}
+
+/* Session 12's review: the cache holds der[0] under the real device CA; a chain whose device
+ * CA has the same name but another key must not take the cached answer. */
+static void test_rv_other_ca_key(void **state)
+{
+	struct sc_sig_cache *c = NULL;
+	struct sc_verify_opts o;
+	struct sc_leaf_ref *ref = NULL;
+	EVP_PKEY *other = NULL;
+	STACK_OF(X509) *ch;
+	X509 *fake;
+
+	(void)state;
+	assert_int_equal(sc_sig_cache_new(64, &c), SC_OK);
+	opts_at(&o, 0);
+	o.sig_cache = c;
+	assert_int_equal(sc_verify_chain(leaf[0], &o, NULL), SC_OK);
+	assert_int_equal(sc_sig_cache_has(c, der[0], der_len[0], sk_X509_value(chain, 0)), 1);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &other), SC_OK);
+	fake = X509_dup(sk_X509_value(chain, 0));
+	assert_non_null(fake);
+	assert_true(X509_set_pubkey(fake, other) == 1);
+	assert_true(X509_sign(fake, other, EVP_sha256()) > 0);
+	ch = sk_X509_dup(chain);
+	assert_non_null(ch);
+	(void)sk_X509_set(ch, 0, fake);
+	o.chain = ch;
+	assert_int_equal(sc_sig_cache_has(c, der[0], der_len[0], fake), 0);
+	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_ERR_USAGE);
+	assert_null(ref);
+	sk_X509_free(ch);
+	X509_free(fake);
+	EVP_PKEY_free(other);
+	sc_sig_cache_free(c);
+}
+
 /* ---- judge9: a device's first certificate (sc_leaf_first_judge) ---- */
 
 static void first_opts(struct sc_verify_opts *o, STACK_OF(X509) *ch, struct sc_profile *p,
@@ -1427,6 +1535,8 @@ int main(void)
 		cmocka_unit_test(test_not_covered),
 		cmocka_unit_test(test_ref_sig_cache),
 		cmocka_unit_test(test_ref_legacy_key),
+		cmocka_unit_test(test_rv_nonder_sig),
+		cmocka_unit_test(test_rv_other_ca_key),
 		cmocka_unit_test(test_first_judged),
 		cmocka_unit_test(test_first_hostile),
 		cmocka_unit_test(test_first_ca_profile),

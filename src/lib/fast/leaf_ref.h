@@ -44,7 +44,10 @@ struct sc_leaf_fast {
  * good, and its signer chain is checked again at each sibling's time) and opts->chain the
  * device's chain (device CA first); opts->at the registration's now. SC_ERR_USAGE when the leaf is of a form the
  * shortcut does not cover (anything but a P-256 key, a [0]..[3] TBS, a shape it cannot
- * template): the caller then keeps using the full check. SC_ERR_NOMEM.
+ * template): the caller then keeps using the full check. SC_ERR_NOMEM. fleet12: when
+ * opts->sig_cache holds leaf's signature under the device CA's key (sc_sig_cache_has: exactly
+ * these bytes, verified there), the reference takes it as verified instead of verifying it again;
+ * the cache's word is trusted as the path validation's own.
  */
 sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
     const struct sc_verify_opts *opts, struct sc_leaf_ref **out) SC_MUST_USE;

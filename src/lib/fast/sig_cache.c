@@ -153,29 +153,48 @@ void sc_sig_cache_stats(struct sc_sig_cache *c, uint64_t *hits, uint64_t *misses
  * non-NULL: the subject's DER, if it was encoded here, is left there (*der, *der_len;
  * OPENSSL_free; *der NULL when the noted hash served).
  */
+/* The cache's key from a subject's DER hash h: SHA-256(h, the issuer's SubjectPublicKeyInfo). */
+static int key_of(const struct sc_sig_cache *c, const uint8_t h[32], X509 *xi, uint8_t *key)
+{
+	unsigned char *b = NULL;
+	int lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(xi), &b), ok = 0;
+	EVP_MD_CTX *m = NULL;
+
+	if (lb > 0 && (m = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(m, c->sha256, NULL) &&
+	    EVP_DigestUpdate(m, h, 32) && EVP_DigestUpdate(m, b, (size_t)lb) &&
+	    EVP_DigestFinal_ex(m, key, NULL))
+		ok = 1;
+	EVP_MD_CTX_free(m);
+	OPENSSL_free(b);
+	return ok;
+}
+
+/* key_of for a subject's DER as given (the bytes hashed here). */
+static int key_of_der(const struct sc_sig_cache *c, const uint8_t *der, size_t len, X509 *xi,
+    uint8_t *key)
+{
+	uint8_t h[32];
+
+	return EVP_Digest(der, len, h, NULL, c->sha256, NULL) && key_of(c, h, xi, key);
+}
+
 static int sig_key(const struct sc_sig_cache *c, X509 *xs, X509 *xi, uint8_t *key, uint8_t **der,
     size_t *der_len)
 {
-	unsigned char *a = NULL, *b = NULL, own[32];
+	unsigned char *a = NULL, own[32];
 	const uint8_t *h = der_hash_of(xs);
-	int la = 0, lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(xi), &b), ok = 0;
-	EVP_MD_CTX *m = NULL;
+	int la = 0, ok;
 
 	if (h == NULL && (la = i2d_X509(xs, &a)) > 0 &&
 	    EVP_Digest(a, (size_t)la, own, NULL, c->sha256, NULL))
 		h = own;
-	if (h != NULL && lb > 0 && (m = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestInit_ex(m, c->sha256, NULL) && EVP_DigestUpdate(m, h, 32) &&
-	    EVP_DigestUpdate(m, b, (size_t)lb) && EVP_DigestFinal_ex(m, key, NULL))
-		ok = 1;
-	EVP_MD_CTX_free(m);
+	ok = h != NULL && key_of(c, h, xi, key);
 	if (ok && der != NULL && a != NULL) {
 		*der = a;
 		*der_len = (size_t)la;
 		a = NULL;
 	}
 	OPENSSL_free(a);
-	OPENSSL_free(b);
 	return ok;
 }
 
@@ -306,17 +325,22 @@ static int sig_verify(struct sc_sig_cache *c, X509 *xs, X509 *xi, EVP_PKEY *pkey
 		uint8_t h[32];
 		int n;
 
-		/* The noted hash served for the key: the DER for the check itself, now. */
-		if (der == NULL && (n = i2d_X509(xs, &der)) > 0) {
-			der_len = (size_t)n;
-			/*
-			 * What is verified below must be what the key names: a note that is not
-			 * this encoding's hash (a caller's mistake) gets no entry, so it can never
-			 * make a later hit for bytes nobody verified.
-			 */
-			if (note == NULL || !der_sha256(der, der_len, h) ||
-			    memcmp(h, note, 32) != 0)
+		/*
+		 * The noted hash served for the key: the DER for the check itself, now. What is
+		 * verified below must be what the key names: a note that is not this encoding's
+		 * hash (a caller's mistake), or no encoding to compare it with, gets no entry, so it
+		 * can never make a later hit for bytes nobody verified (the encoding's failure too:
+		 * session 12's review).
+		 */
+		if (der == NULL) {
+			if ((n = i2d_X509(xs, &der)) <= 0)
 				have_key = 0;
+			else {
+				der_len = (size_t)n;
+				if (note == NULL || !der_sha256(der, der_len, h) ||
+				    memcmp(h, note, 32) != 0)
+					have_key = 0;
+			}
 		}
 		if (der != NULL)
 			sig_verify_ecdsa(der, der_len, pkey, &done, &ok);
@@ -336,44 +360,26 @@ static int sig_verify(struct sc_sig_cache *c, X509 *xs, X509 *xi, EVP_PKEY *pkey
 void sc_sig_cache_vouch(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len,
     X509 *issuer)
 {
-	uint8_t key[SIG_KEY_LEN], h[32];
-	unsigned char *b = NULL;
-	int lb;
-	EVP_MD_CTX *m = NULL;
+	uint8_t key[SIG_KEY_LEN];
 
 	if (c == NULL || !sc_fast_enabled() || subject_der == NULL || issuer == NULL)
 		return;
 	/* sig_key's key: the subject's DER's hash, then the issuer's SubjectPublicKeyInfo. */
-	if ((lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &b)) > 0 &&
-	    EVP_Digest(subject_der, len, h, NULL, c->sha256, NULL) &&
-	    (m = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(m, c->sha256, NULL) &&
-	    EVP_DigestUpdate(m, h, sizeof(h)) && EVP_DigestUpdate(m, b, (size_t)lb) &&
-	    EVP_DigestFinal_ex(m, key, NULL))
+	if (key_of_der(c, subject_der, len, issuer, key))
 		sig_put(c, key);
-	EVP_MD_CTX_free(m);
-	OPENSSL_free(b);
 	ERR_clear_error();
 }
 
 int sc_sig_cache_has(struct sc_sig_cache *c, const uint8_t *subject_der, size_t len, X509 *issuer)
 {
-	uint8_t key[SIG_KEY_LEN], h[32];
-	unsigned char *b = NULL;
+	uint8_t key[SIG_KEY_LEN];
 	struct sig_slot *set;
-	int lb, found = 0, have = 0;
-	EVP_MD_CTX *m = NULL;
+	int found = 0, have;
 
 	if (c == NULL || !sc_fast_enabled() || subject_der == NULL || issuer == NULL)
 		return 0;
 	/* sig_key's key, as sc_sig_cache_vouch makes it from the subject's DER. */
-	if ((lb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &b)) > 0 &&
-	    EVP_Digest(subject_der, len, h, NULL, c->sha256, NULL) &&
-	    (m = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(m, c->sha256, NULL) &&
-	    EVP_DigestUpdate(m, h, sizeof(h)) && EVP_DigestUpdate(m, b, (size_t)lb) &&
-	    EVP_DigestFinal_ex(m, key, NULL))
-		have = 1;
-	EVP_MD_CTX_free(m);
-	OPENSSL_free(b);
+	have = key_of_der(c, subject_der, len, issuer, key);
 	ERR_clear_error();
 	if (have && CRYPTO_THREAD_read_lock(c->lock)) {
 		set = sig_set(c, key);
