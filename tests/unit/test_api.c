@@ -463,7 +463,7 @@ static void test_json_depth(void **state)
 	assert_int_equal(provd_json_depth((const uint8_t *)"[[[[[[", 6), 6);
 	/* enroll12: the same verdict as the byte-by-byte reading it replaced, on random texts. */
 	{
-		static const char alpha[] = "\"\\[]{}a";
+		static const char alpha[] = "\"\\[]{}a\0\xff"; /* NUL and a high byte too */
 		uint8_t buf[48];
 		unsigned seed = 12345;
 

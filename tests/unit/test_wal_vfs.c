@@ -41,6 +41,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/*
+ * The VFS is registered only on SQLite 3.40.x (wal_vfs.c), and not with SC_REG_WAL_COALESCE=0
+ * in the environment: then there is nothing to test.
+ */
+static void skip_unless_registered(void)
+{
+	if (sc_wal_vfs() == NULL)
+		skip();
+}
+
 /* The whole file, into buf (at most cap bytes); its size. */
 static size_t slurp(const char *path, unsigned char *buf, size_t cap)
 {
@@ -151,6 +161,7 @@ static void test_bytes_as_unix(void **state)
 	sqlite3_int64 size_a;
 
 	(void)state;
+	skip_unless_registered();
 	assert_string_equal(sc_wal_vfs(), SC_WAL_VFS_NAME);
 	ours = sqlite3_vfs_find(SC_WAL_VFS_NAME);
 	assert_non_null(ours);
@@ -200,6 +211,7 @@ static void test_other_files_not_held(void **state)
 	int fd;
 
 	(void)state;
+	skip_unless_registered();
 	assert_non_null(sc_wal_vfs());
 	ours = sqlite3_vfs_find(SC_WAL_VFS_NAME);
 	snprintf(path, sizeof(path), "%s/main.db", dir);
@@ -222,6 +234,7 @@ static void test_other_files_not_held(void **state)
 static void test_switch(void **state)
 {
 	(void)state;
+	skip_unless_registered();
 	setenv("SC_REG_WAL_COALESCE", "0", 1);
 	assert_null(sc_wal_vfs());
 	unsetenv("SC_REG_WAL_COALESCE");
@@ -281,6 +294,7 @@ static void test_database_shared(void **state)
 	sqlite3 *w, *r;
 
 	(void)state;
+	skip_unless_registered();
 	snprintf(path, sizeof(path), "%s/shared.db", dir);
 	w = open_db(path, sc_wal_vfs());
 	r = open_db(path, NULL);
@@ -336,6 +350,7 @@ static void test_killed_writer_loses_nothing(void **state)
 	sqlite3 *db;
 
 	(void)state;
+	skip_unless_registered();
 	snprintf(path, sizeof(path), "%s/killed.db", dir);
 	db = open_db(path, NULL);
 	exec_ok(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
@@ -437,6 +452,7 @@ static void test_rewrite_not_held(void **state)
 	pid_t pid;
 
 	(void)state;
+	skip_unless_registered();
 	snprintf(path, sizeof(path), "%s/rewrite.db", dir);
 	fresh_db(path);
 	if ((pid = fork()) == 0) {
@@ -467,6 +483,7 @@ static void test_no_late_header(void **state)
 	pid_t pid;
 
 	(void)state;
+	skip_unless_registered();
 	snprintf(path, sizeof(path), "%s/late.db", dir);
 	fresh_db(path);
 	if ((pid = fork()) == 0) {
@@ -511,6 +528,7 @@ static void test_sector_tail_not_held(void **state)
 	sqlite3 *w = NULL, *r = NULL;
 
 	(void)state;
+	skip_unless_registered();
 	snprintf(path, sizeof(path), "%s/pad.db", dir);
 	snprintf(uri, sizeof(uri), "file:%s?psow=0", path);
 	assert_int_equal(sqlite3_open_v2(uri, &w,

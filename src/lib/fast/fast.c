@@ -30,8 +30,8 @@ static EVP_MD *sha256_md;
 
 static void sha256_init(void)
 {
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	ERR_clear_error();
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		ERR_clear_error(); /* the caller's EVP_sha256() then */
 }
 
 const EVP_MD *sc_fast_sha256(void)

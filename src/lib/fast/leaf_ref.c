@@ -952,8 +952,9 @@ out:
  * Name constraints: none above the device CA (else -1). The device CA's own, if any, must be
  * one of the two forms sc_cert_device_ca_form_of recognises for this device ID (a critical
  * extension of exactly one permitted subtree, nothing excluded, no minimum or maximum; else -1):
- *  V1 directoryName serialNumber=<id>: the subject's first RDN is serialNumber=<id> (the same
- *     string: its canonical form is a prefix of the subject's); the CN is no dNSName constraint's
+ *  V1 directoryName serialNumber=<id>, its value a PrintableString or UTF8String (shape->form
+ *     is NONE otherwise, device_ca_form in cert.c): the subject's first RDN is serialNumber=<id>
+ *     (the same text, so the same canonical form: a prefix of the subject's); the CN is no dNSName constraint's
  *     business (there is none); a subjectAltName directoryName is not reasoned about (-1).
  *  V2 dNSName <id>.selfcert.invalid: every subjectAltName dNSName is within it (leaf_san_as
  *     refuses others, builder error: first_der_same 0); no other name type is constrained; the
