@@ -545,8 +545,8 @@ static int spki_is_own(EVP_PKEY *key)
 
 /*
  * The hint is used for exactly the key it was set for, only while set, and only if it is an
- * uncompressed point that fits: another key, a cleared hint, a compressed or oversize point
- * each give the key's own encoding.
+ * uncompressed point of the key's curve's length: another key, a cleared hint, a compressed,
+ * oversize or short point, or one of another curve's length each give the key's own encoding.
  */
 static void test_spki_known_hint(void **state)
 {
@@ -580,6 +580,14 @@ static void test_spki_known_hint(void **state)
 	assert_true(spki_is_own(a));
 	memset(big, 0x04, sizeof(big));
 	sc_fast_spki_known_set(a, big, sizeof(big));
+	assert_true(spki_is_own(a));
+	/* Uncompressed but short (64 bytes), or P-384's length for a P-256 key: the key's own. */
+	pb[0] = 0x04;
+	memcpy(big, pb, lb);
+	sc_fast_spki_known_set(a, pb, lb - 1);
+	assert_true(spki_is_own(a));
+	memset(big + lb, 0x11, 97 - lb);
+	sc_fast_spki_known_set(a, big, 97);
 	assert_true(spki_is_own(a));
 	sc_fast_spki_known_clear();
 	EVP_PKEY_free(a);

@@ -25,6 +25,17 @@ static _Thread_local struct {
 	size_t len;
 } known;
 
+/* An uncompressed point's length on the curves the SP makes keys on; 0 for any other curve. */
+static size_t point_len(int nid)
+{
+	switch (nid) {
+	case NID_X9_62_prime256v1: return 65;
+	case NID_secp384r1: return 97;
+	case NID_secp521r1: return 133;
+	default: return 0;
+	}
+}
+
 void sc_fast_spki_known_set(const EVP_PKEY *pub, const uint8_t *point, size_t len)
 {
 	sc_fast_spki_known_clear();
@@ -68,8 +79,11 @@ sc_err sc_fast_spki_set(X509 *x, EVP_PKEY *pub, int *done)
 			ERR_clear_error();
 			return SC_OK;
 		}
-		if (known.pub == pub && known.len > 0) {
-			/* The point the SP wrote into this key's PKCS#8 (sc_fast_spki_known_set). */
+		if (known.pub == pub && known.len > 0 && known.len == point_len(nid)) {
+			/*
+			 * The point the SP wrote into this key's PKCS#8 (sc_fast_spki_known_set), if
+			 * it is as long as an uncompressed point of the key's curve; else the key's own.
+			 */
 			memcpy(key, known.point, known.len);
 			len = known.len;
 		} else if (!EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
