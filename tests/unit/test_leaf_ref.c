@@ -1036,6 +1036,44 @@ static void test_first_pin_not_strict(void **state)
 	EVP_PKEY_free(k);
 }
 
+/*
+ * pin13: the same root as a v1 certificate (no extensions: X509_check_ca 3). The pin's
+ * validation lets the last certificate of a path be such a CA; the strict one does not
+ * ("invalid CA certificate" at the root's depth), so the judge does not take the world's first
+ * certificate under it and the full check refuses it.
+ */
+static void test_first_pin_v1_root(void **state)
+{
+	const struct sc_device_trust trust = { NULL, NULL, NULL };
+	struct sc_device_trust t = trust;
+	enum sc_device_part bad = SC_DEVICE_PART_NONE;
+	char id[SC_DEVICE_ID_MAX + 1];
+	X509 *root = X509_dup(world.mfr_root), *x;
+	const unsigned char *q = first_der;
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	int i;
+
+	(void)state;
+	assert_non_null(root);
+	while ((i = X509_get_ext_count(root)) > 0)
+		X509_EXTENSION_free(X509_delete_ext(root, i - 1));
+	assert_true(X509_set_version(root, X509_VERSION_1) == 1);
+	assert_true(X509_sign(root, world.mfr_root_key, EVP_sha256()) > 0);
+	assert_int_equal(X509_check_ca(root), 3);
+	t.mfr_root = root;
+	assert_int_equal(sc_device_verify(&t, fchain, NULL, id, &bad), SC_OK);
+	first_opts(&o, fchain, prof1, now);
+	o.mfr_root = root;
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
+	assert_non_null(x = d2i_X509(NULL, &q, (long)first_len));
+	assert_int_equal(sc_verify_chain(x, &o, NULL), SC_ERR_CHAIN);
+	if (strstr(sc_err_detail(), "invalid CA certificate (depth 3)") == NULL)
+		fail_msg("detail \"%s\"", sc_err_detail());
+	X509_free(x);
+	X509_free(root);
+}
+
 /* A chain with policyConstraints (requireExplicitPolicy) on the manufacturer CA: the judge
  * takes no such chain (THREAT-MODEL.md judge9: not relied on); the full path, which sets no
  * policy flags, accepts it (asserted), so the registration still succeeds, checked in full. */
@@ -1624,6 +1662,7 @@ int main(void)
 		cmocka_unit_test(test_first_name_constraints),
 		cmocka_unit_test(test_first_mfr_pathlen0),
 		cmocka_unit_test(test_first_pin_not_strict),
+		cmocka_unit_test(test_first_pin_v1_root),
 		cmocka_unit_test(test_first_policy_constraints),
 		cmocka_unit_test(test_leaf_device_is),
 		cmocka_unit_test(test_expected_tbs_shapes),
