@@ -23,6 +23,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/cache.h>
 #include <selfcert/cert.h>
+#include <selfcert/device.h>
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
 #include "fast/fast.h"
@@ -957,6 +958,122 @@ static void test_first_mfr_pathlen0(void **state)
 	EVP_PKEY_free(mk);
 }
 
+/* pin13: x without its extension nid, re-signed by key. */
+static void del_ext(X509 *x, int nid, EVP_PKEY *key)
+{
+	int i;
+
+	while ((i = X509_get_ext_by_NID(x, nid, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+}
+
+/* pin13: the pin's validation (sc_device_verify, as activation and first contact run it)
+ * accepts [dca, mca]; the judge does not take the first leaf; the full path refuses it. */
+static void pinned_yet_refused(X509 *dca, EVP_PKEY *k, X509 *mca, const char *detail)
+{
+	const struct sc_device_trust trust = { world.mfr_root, NULL, NULL };
+	STACK_OF(X509) *ch = chain_of(dca, mca);
+	enum sc_device_part bad = SC_DEVICE_PART_NONE;
+	char id[SC_DEVICE_ID_MAX + 1];
+
+	assert_int_equal(sc_device_verify(&trust, ch, NULL, id, &bad), SC_OK);
+	assert_string_equal(id, world.device_id);
+	sk_X509_pop_free(ch, X509_free);
+	first_beside_full(prof1, dca, k, mca, 0, SC_ERR_CHAIN, detail);
+}
+
+/*
+ * pin13 (THREAT-MODEL.md "Session 13 (pin13)"): a pin does not imply the first judge's chain
+ * verdict. The pin's validation is stock X509_verify_cert, not strict, with the device CA as
+ * the target; the judge's (first_chain) and the full path's are strict, with a leaf below. Each
+ * chain here is one a device can be pinned with (activation or first contact accept it), whose
+ * first certificate the full path refuses, word for word, and the judge does not take: the
+ * manufacturer CA's pathLen 0 counted with the leaf, a manufacturer CA's or device CA's
+ * basicConstraints not critical, a device CA without an authorityKeyIdentifier.
+ */
+static void test_first_pin_not_strict(void **state)
+{
+	struct sc_test_world w2 = world;
+	EVP_PKEY *mk = NULL, *k = NULL;
+	X509 *mca = NULL, *dca = NULL;
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	/* The manufacturer CA's pathLen 0 (no strict rule: the count with the leaf below). */
+	assert_int_equal(sc_test_world_mfr_ca(&world, "PinZero", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_basic_constraints, "critical,CA:TRUE,pathlen:0",
+	    world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	pinned_yet_refused(dca, k, mca, "path length constraint exceeded (depth 2)");
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(mk);
+	/* The manufacturer CA's basicConstraints not critical (strict only). */
+	assert_int_equal(sc_test_world_mfr_ca(&world, "PinBc", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_basic_constraints, "CA:TRUE", world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	pinned_yet_refused(dca, k, mca,
+	    "Basic Constraints of CA cert not marked critical (depth 2)");
+	X509_free(dca);
+	/* The device CA's basicConstraints not critical, under the world's manufacturer CA. */
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	set_ext(dca, world.mfr_ca, NID_basic_constraints, "CA:TRUE,pathlen:0", world.mfr_ca_key);
+	pinned_yet_refused(dca, k, world.mfr_ca,
+	    "Basic Constraints of CA cert not marked critical (depth 1)");
+	X509_free(dca);
+	/* The device CA without an authorityKeyIdentifier (strict: every certificate but the last). */
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	del_ext(dca, NID_authority_key_identifier, world.mfr_ca_key);
+	pinned_yet_refused(dca, k, world.mfr_ca, "Missing Authority Key Identifier (depth 1)");
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(mk);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * pin13: the same root as a v1 certificate (no extensions: X509_check_ca 3). The pin's
+ * validation lets the last certificate of a path be such a CA; the strict one does not
+ * ("invalid CA certificate" at the root's depth), so the judge does not take the world's first
+ * certificate under it and the full check refuses it.
+ */
+static void test_first_pin_v1_root(void **state)
+{
+	const struct sc_device_trust trust = { NULL, NULL, NULL };
+	struct sc_device_trust t = trust;
+	enum sc_device_part bad = SC_DEVICE_PART_NONE;
+	char id[SC_DEVICE_ID_MAX + 1];
+	X509 *root = X509_dup(world.mfr_root), *x;
+	const unsigned char *q = first_der;
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	int i;
+
+	(void)state;
+	assert_non_null(root);
+	while ((i = X509_get_ext_count(root)) > 0)
+		X509_EXTENSION_free(X509_delete_ext(root, i - 1));
+	assert_true(X509_set_version(root, X509_VERSION_1) == 1);
+	assert_true(X509_sign(root, world.mfr_root_key, EVP_sha256()) > 0);
+	assert_int_equal(X509_check_ca(root), 3);
+	t.mfr_root = root;
+	assert_int_equal(sc_device_verify(&t, fchain, NULL, id, &bad), SC_OK);
+	first_opts(&o, fchain, prof1, now);
+	o.mfr_root = root;
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
+	assert_non_null(x = d2i_X509(NULL, &q, (long)first_len));
+	assert_int_equal(sc_verify_chain(x, &o, NULL), SC_ERR_CHAIN);
+	if (strstr(sc_err_detail(), "invalid CA certificate (depth 3)") == NULL)
+		fail_msg("detail \"%s\"", sc_err_detail());
+	X509_free(x);
+	X509_free(root);
+}
+
 /* A chain with policyConstraints (requireExplicitPolicy) on the manufacturer CA: the judge
  * takes no such chain (THREAT-MODEL.md judge9: not relied on); the full path, which sets no
  * policy flags, accepts it (asserted), so the registration still succeeds, checked in full. */
@@ -1544,6 +1661,8 @@ int main(void)
 		cmocka_unit_test(test_first_spki_bits),
 		cmocka_unit_test(test_first_name_constraints),
 		cmocka_unit_test(test_first_mfr_pathlen0),
+		cmocka_unit_test(test_first_pin_not_strict),
+		cmocka_unit_test(test_first_pin_v1_root),
 		cmocka_unit_test(test_first_policy_constraints),
 		cmocka_unit_test(test_leaf_device_is),
 		cmocka_unit_test(test_expected_tbs_shapes),
