@@ -1826,8 +1826,8 @@ sc_err sc_fast_expected_tbs_der(const struct sc_profile *p, EVP_PKEY *leaf_pub,
     size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **tbs, size_t *tbs_len,
     struct sc_leaf_tbs_shape *shape)
 {
-	return sc_fast_expected_tbs_der_at(p, leaf_pub, li, issuance_counter, 0, serial,
-	    serial_len, aid, aid_len, tbs, tbs_len, shape);
+	return sc_fast_expected_tbs_der_at(p, leaf_pub, li, issuance_counter, 0, serial, serial_len,
+	    aid, aid_len, tbs, tbs_len, shape);
 }
 
 /* Declared in fast/spki.h (renew13): certificate `index` of a renewal profile. */

@@ -1041,8 +1041,7 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 
 	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->authenticated || !pr->pinned ||
 	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->batched > 0 ||
-	    pr->p != NULL /* not kept (profile_answer) */ ||
-	    (e = calloc(1, sizeof(*e))) == NULL)
+	    pr->p != NULL /* not kept (profile_answer) */ || (e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	if (sc_unhex(pr->rec.profile_id, e->head.id, sizeof(e->head.id), &id_len) != SC_OK ||
 	    id_len != sizeof(e->head.id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
@@ -1820,9 +1819,9 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 	/* fleet12: cert_verify's path validation left the leaf's signature here; the reference's
 	 * check of its own leaf then does not verify it again (sc_leaf_ref_new). */
 	opts.sig_cache = api->sigs;
-	if ((cr->leaf != NULL ? sc_leaf_ref_new(cr->leaf, cr->der, cr->crec.der_len, &opts, &ref)
-	                      : sc_leaf_ref_new_der(cr->der, cr->crec.der_len, &opts, &ref)) !=
-	    SC_OK) {
+	if ((cr->leaf != NULL
+	            ? sc_leaf_ref_new(cr->leaf, cr->der, cr->crec.der_len, &opts, &ref)
+	            : sc_leaf_ref_new_der(cr->der, cr->crec.der_len, &opts, &ref)) != SC_OK) {
 		sc_err_clear();
 		return;
 	}
@@ -2158,8 +2157,8 @@ static void cert_consumed(const struct provd_api *api, const struct cert_req *cr
 	uint8_t id[SC_PROFILE_ID_LEN];
 	size_t n = 0;
 
-	if (api->firstrefs != NULL &&
-	    sc_unhex(cr->crec.profile_id, id, sizeof(id), &n) == SC_OK && n == sizeof(id))
+	if (api->firstrefs != NULL && sc_unhex(cr->crec.profile_id, id, sizeof(id), &n) == SC_OK &&
+	    n == sizeof(id))
 		provd_firstrefs_drop(api->firstrefs, id);
 	sc_err_clear();
 }

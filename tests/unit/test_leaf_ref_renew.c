@@ -328,7 +328,8 @@ static void test_renew_ref_der(void **state)
 	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &b), SC_OK);
 	assert_string_equal(sc_leaf_ref_device_id(a), sc_leaf_ref_device_id(b));
 	assert_string_equal(sc_leaf_ref_device_id(a), world.device_id);
-	assert_memory_equal(sc_leaf_ref_profile_id(a), sc_leaf_ref_profile_id(b), SC_PROFILE_ID_LEN);
+	assert_memory_equal(sc_leaf_ref_profile_id(a), sc_leaf_ref_profile_id(b),
+	    SC_PROFILE_ID_LEN);
 	for (uint32_t i = 0; i < COUNT; i++) {
 		assert_int_equal(sc_leaf_ref_judge(a, der[i], der_len[i], now, &f), 1);
 		assert_int_equal(sc_leaf_ref_judge(b, der[i], der_len[i], now, &g), 1);

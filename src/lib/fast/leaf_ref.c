@@ -516,8 +516,8 @@ static sc_err ref_new(X509 *leaf, const char *dev_known, int group_nid, int sig_
 
 	*out = NULL;
 	if ((leaf == NULL && dev_known == NULL) || der == NULL || opts == NULL ||
-	    opts->profile == NULL ||
-	    opts->chain == NULL || opts->mfr_root == NULL || opts->net_root == NULL) {
+	    opts->profile == NULL || opts->chain == NULL || opts->mfr_root == NULL ||
+	    opts->net_root == NULL) {
 		r = sc_fail(SC_ERR_USAGE, "sc_leaf_ref_new: a leaf accepted with its profile");
 		goto out;
 	}
@@ -1032,8 +1032,7 @@ static int first_index(const struct sc_profile_info *in, const struct tlv *valid
 	    p == two[0].p + two[0].len && plain_time(t, &nb);
 	ASN1_TIME_free(t);
 	ERR_clear_error();
-	if (!ok || (d = nb - (time_t)in->not_before) < 0 ||
-	    d % (time_t)in->renewal_cadence != 0 ||
+	if (!ok || (d = nb - (time_t)in->not_before) < 0 || d % (time_t)in->renewal_cadence != 0 ||
 	    d / (time_t)in->renewal_cadence >= (time_t)in->renewal_count)
 		return 0;
 	*index = (uint32_t)(d / (time_t)in->renewal_cadence);
@@ -1067,8 +1066,7 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	sc_profile_get_info(opts->profile, &info);
 	/* An ordinary or (renew13) renewal profile, this network's, signed with ECDSA-SHA-256 by
 	 * the device CA. */
-	if (!info.signed_ ||
-	    strcmp(info.network_id, opts->allowed_networks[0]) != 0 ||
+	if (!info.signed_ || strcmp(info.network_id, opts->allowed_networks[0]) != 0 ||
 	    (md = sc_sign_md(X509_get0_pubkey(ca), info.cert_digest)) == NULL ||
 	    EVP_MD_get_type(md) != NID_sha256 ||
 	    EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) != EVP_PKEY_EC)
@@ -1098,8 +1096,7 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	if (info.renewal_count > 0 && want_nb > at)
 		at = want_nb;
 	if (!(want_nb <= at && at < want_na) ||
-	    !first_der_same(opts->profile, ca, pub, &tbs, f, &spki[1], out->counter, index,
-	        &shape))
+	    !first_der_same(opts->profile, ca, pub, &tbs, f, &spki[1], out->counter, index, &shape))
 		goto out;
 	sc_fast_ecdsa_sha256_verify(X509_get0_pubkey(ca), tbs.p, tbs.len, sig.v + 1, sig.vlen - 1,
 	    &done, &ok);
@@ -1148,7 +1145,8 @@ sc_err sc_leaf_ref_new_der(const uint8_t *der, size_t len, const struct sc_verif
 
 	*out = NULL;
 	if (der == NULL || opts == NULL || opts->profile == NULL)
-		return sc_fail(SC_ERR_USAGE, "sc_leaf_ref_new_der: a leaf accepted with its profile");
+		return sc_fail(SC_ERR_USAGE,
+		    "sc_leaf_ref_new_der: a leaf accepted with its profile");
 	sc_profile_get_info(opts->profile, &info);
 	/* What the leaf's X509 would answer for ref_new: the forms sc_leaf_first_judge judges
 	 * (id-ecPublicKey on prime256v1, ecdsa-with-SHA256), the subject's first serialNumber. */
