@@ -1826,6 +1826,16 @@ sc_err sc_fast_expected_tbs_der(const struct sc_profile *p, EVP_PKEY *leaf_pub,
     size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **tbs, size_t *tbs_len,
     struct sc_leaf_tbs_shape *shape)
 {
+	return sc_fast_expected_tbs_der_at(p, leaf_pub, li, issuance_counter, 0, serial, serial_len,
+	    aid, aid_len, tbs, tbs_len, shape);
+}
+
+/* Declared in fast/spki.h (renew13): certificate `index` of a renewal profile. */
+sc_err sc_fast_expected_tbs_der_at(const struct sc_profile *p, EVP_PKEY *leaf_pub,
+    const struct sc_leaf_issuer *li, uint64_t issuance_counter, uint32_t index,
+    const uint8_t *serial, size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **tbs,
+    size_t *tbs_len, struct sc_leaf_tbs_shape *shape)
+{
 	struct tbs_req tq = { serial, aid, serial_len, aid_len, shape };
 
 	if (tbs == NULL || tbs_len == NULL || shape == NULL)
@@ -1835,8 +1845,8 @@ sc_err sc_fast_expected_tbs_der(const struct sc_profile *p, EVP_PKEY *leaf_pub,
 	memset(shape, 0, sizeof(*shape));
 	if (li == NULL || serial == NULL || aid == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_fast_expected_tbs_der: missing argument");
-	return issue_leaf(p, leaf_pub, li->csk_cert, NULL, issuance_counter, 1, NULL, 0, li, NULL,
-	    tbs, tbs_len, NULL, &tq);
+	return issue_leaf(p, leaf_pub, li->csk_cert, NULL, issuance_counter, 1, NULL,
+	    (int64_t)index, li, NULL, tbs, tbs_len, NULL, &tq);
 }
 
 void sc_leaf_issuer_free(struct sc_leaf_issuer *li)

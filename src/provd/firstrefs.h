@@ -3,8 +3,9 @@
  * firstrefs.h — #17 (ref10): what a pinned device's profile request knew, left for that
  * profile's first certificate (h_enroll.c cert_first) so that it need not read the profile row
  * and the pin again. Made only after the profile's row was committed, on the pinned path (the
- * request's chain is the device's pin under this root), for an ordinary device-generated profile
- * kept in the profile cache. Keyed by profile ID. An entry is no verdict: the certificate is
+ * request's chain is the device's pin under this root), for an ordinary or (renew13) renewal
+ * device-generated profile kept in the profile cache (a renewal profile's: for its window's first
+ * certificate; its later ones are judged against the reference that one leaves, leafrefs.h). Keyed by profile ID. An entry is no verdict: the certificate is
  * still judged (sc_leaf_first_judge) and recorded by the registry's transaction, which refuses
  * an unknown or consumed profile, another device's, a revoked device. docs/THREAT-MODEL.md
  * "Session 10 (ref10)".

@@ -570,15 +570,15 @@ static int pinned_valid(const struct provd_api *api, const struct profile_req *p
 
 /*
  * judge11: 1 if this pinned request's profile will likely leave a first-certificate reference
- * (profile_leave_ref's conditions known before the profile is made: an ordinary, unbatched,
- * device-generated, ungated profile, references kept). Only a guess of what is cheaper: the
- * reference's own conditions decide.
+ * (profile_leave_ref's conditions known before the profile is made: an ordinary or (renew13)
+ * renewal, unbatched, device-generated, ungated profile, references kept). Only a guess of what
+ * is cheaper: the reference's own conditions decide.
  */
 static int ref_likely(const struct provd_api *api, const struct profile_req *pr)
 {
 	return api->firstrefs != NULL && !pr->server_keygen && !pr->gated &&
-	    !(pr->renewal && api->policy.renewal_count > 0) &&
-	    !provd_batch_eligible(api->batcher != NULL, pr->batch, 0, 0, 0);
+	    !provd_batch_eligible(api->batcher != NULL, pr->batch,
+	        pr->renewal ? api->policy.renewal_count : 0, 0, 0);
 }
 
 /*
@@ -1025,8 +1025,10 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 static int chain_one_path(const struct provd_api *api, STACK_OF(X509) *chain);
 
 /*
- * #17 (ref10): a pinned device's ordinary profile, committed (profile_record) and kept
- * (profile_answer), leaves what its first certificate needs (firstrefs.h): the row's device,
+ * #17 (ref10): a pinned device's ordinary or (renew13) renewal profile, committed
+ * (profile_record) and kept (profile_answer), leaves what its first certificate needs
+ * (firstrefs.h; a renewal profile's window-first certificate: its later ones are judged against
+ * the reference that one leaves, cert_keep_ref): the row's device,
  * profileNotAfter, the profile's DER and the chain as the row holds them, parsed, and with them
  * the fact that this chain is the device's pin under this root (pin_hit, read in this request).
  * Nothing for any other request (the certificate then reads the row and pin, as before).
@@ -1038,9 +1040,8 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 	size_t id_len = 0;
 
 	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->authenticated || !pr->pinned ||
-	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->renewal_count != 0 ||
-	    pr->batched > 0 || pr->p != NULL /* not kept (profile_answer) */ ||
-	    (e = calloc(1, sizeof(*e))) == NULL)
+	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->batched > 0 ||
+	    pr->p != NULL /* not kept (profile_answer) */ || (e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	if (sc_unhex(pr->rec.profile_id, e->head.id, sizeof(e->head.id), &id_len) != SC_OK ||
 	    id_len != sizeof(e->head.id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
@@ -1799,7 +1800,8 @@ out:
 }
 
 /* #17 (renew7): a renewal profile's certificate that passed the full check leaves its
- * reference for the profile's later ones (none for a form the shortcut does not cover). */
+ * reference for the profile's later ones (none for a form the shortcut does not cover).
+ * renew13: one the first judge accepted (cert_first: no X509 of it) leaves it from its DER. */
 static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time_t now)
 {
 	const char *networks[2] = { api->network_id, NULL };
@@ -1817,7 +1819,9 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 	/* fleet12: cert_verify's path validation left the leaf's signature here; the reference's
 	 * check of its own leaf then does not verify it again (sc_leaf_ref_new). */
 	opts.sig_cache = api->sigs;
-	if (sc_leaf_ref_new(cr->leaf, cr->der, cr->crec.der_len, &opts, &ref) != SC_OK) {
+	if ((cr->leaf != NULL
+	            ? sc_leaf_ref_new(cr->leaf, cr->der, cr->crec.der_len, &opts, &ref)
+	            : sc_leaf_ref_new_der(cr->der, cr->crec.der_len, &opts, &ref)) != SC_OK) {
 		sc_err_clear();
 		return;
 	}
@@ -1859,8 +1863,9 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
 }
 
 /*
- * #17 (judge9): a pinned device's first certificate of an ordinary profile this process signed
- * and keeps, judged in DER (fast/leaf_ref.h sc_leaf_first_judge: the builder's bytes, the
+ * #17 (judge9): a pinned device's first certificate of an ordinary profile (renew13: or a
+ * renewal profile's certificate, its window's first: any period) this process signed and keeps,
+ * judged in DER (fast/leaf_ref.h sc_leaf_first_judge: the builder's bytes, the
  * leaf's signature, the device CA's path validated strictly, the leaf's name constraints)
  * instead of the leaf's parse, its path validation and check_profile. It only accepts: on a
  * miss the full path runs and keeps what was read here (the profile row and chain for
@@ -1872,7 +1877,9 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
  * the leaf. ref10: the row, chain and pin from the profile request's reference when this
  * process has one (cert_from_ref); the pin's vouch only for a leaf whose subject names the
  * profile's device. docs/THREAT-MODEL.md "Session 9 (judge9)", "Session 10 (ref10)".
- * Log: pin=hit judge=pin [ref=hit].
+ * renew13: a renewal profile's certificate leaves its siblings' reference as the full path's
+ * does (cert_keep_ref, from the DER); "Session 13 (renew13)".
+ * Log: pin=hit judge=pin [ref=hit] [period=<i>].
  */
 static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
     time_t now, int *anchors, sc_err *r)
@@ -1913,8 +1920,7 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	}
 	cr->loaded = 1;
 	snprintf(cr->device_id, sizeof(cr->device_id), "%s", cr->prec.device_id);
-	if (cr->kept == NULL || renewal_of(cr->use) || cert_in_time(cr, now) != SC_OK ||
-	    !anchors_valid(api, now, anchors))
+	if (cr->kept == NULL || cert_in_time(cr, now) != SC_OK || !anchors_valid(api, now, anchors))
 		goto out;
 	/*
 	 * The builder writes the profile's own deviceId into the leaf; the full path compares the
@@ -1943,7 +1949,9 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	provd_log_add(resp, "device=%s", cr->device_id);
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
 	provd_log_add(resp, "pin=hit judge=pin%s", from_ref ? " ref=hit" : "");
-	cert_judged(cr, &f, der, len); /* the first judge's verdict: renewal 0, period 0 */
+	if (f.renewal)
+		provd_log_add(resp, "period=%u", f.index);
+	cert_judged(cr, &f, der, len); /* the first judge's verdict: renewal and period */
 	der = NULL;
 	ok = 1;
 out:
@@ -1959,6 +1967,9 @@ out:
 	sc_err_clear();
 	if (ok)
 		*r = cert_crl(ctx, cr, now);
+	/* renew13: as cert_check after the full path's cert_fields (a renewal profile's only). */
+	if (ok && *r == SC_OK)
+		cert_keep_ref(api, cr, now);
 	return ok;
 }
 
@@ -2139,14 +2150,15 @@ static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
 }
 
 /* ref10: an ordinary profile's certificate is recorded: its profile is consumed, its
- * first-certificate reference (if any) no longer needed. */
+ * first-certificate reference (if any) no longer needed. renew13: a renewal profile's too (its
+ * later certificates are judged against the reference cert_keep_ref left, or in full). */
 static void cert_consumed(const struct provd_api *api, const struct cert_req *cr)
 {
 	uint8_t id[SC_PROFILE_ID_LEN];
 	size_t n = 0;
 
-	if (api->firstrefs != NULL && !cr->crec.renewal &&
-	    sc_unhex(cr->crec.profile_id, id, sizeof(id), &n) == SC_OK && n == sizeof(id))
+	if (api->firstrefs != NULL && sc_unhex(cr->crec.profile_id, id, sizeof(id), &n) == SC_OK &&
+	    n == sizeof(id))
 		provd_firstrefs_drop(api->firstrefs, id);
 	sc_err_clear();
 }

@@ -628,7 +628,8 @@ static void test_first_judged(void **state)
 	assert_string_equal(f.serial, sh);
 	OPENSSL_free(sh);
 	BN_free(bn);
-	/* Not for: a profile not kept, two allowed networks, shortcuts off, a renewal profile. */
+	/* Not for: a profile not kept, two allowed networks, shortcuts off. renew13: a renewal
+	 * profile's certificate is judged (test_leaf_ref_renew). */
 	o.profile_trusted = 0;
 	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
 	first_opts(&o, fchain, prof1, now);
@@ -639,7 +640,8 @@ static void test_first_judged(void **state)
 	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
 	sc_fast_set(1);
 	first_opts(&o, fchain, prof, now);
-	assert_int_equal(sc_leaf_first_judge(der[0], der_len[0], &o, &f), 0);
+	assert_int_equal(sc_leaf_first_judge(der[0], der_len[0], &o, &f), 1);
+	assert_int_equal(f.renewal, 1);
 	/* Outside the leaf's time: not judged; the full check names it. */
 	first_refused(first_der, first_len, fchain, prof1, now + 2 * CAD, SC_ERR_CHAIN,
 	    "certificate has expired (depth 0)");

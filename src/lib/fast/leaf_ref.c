@@ -406,21 +406,32 @@ static int ref_group(struct sc_leaf_ref *ref, int nid)
 	return (ref->group = EC_GROUP_new_by_curve_name(nid)) != NULL;
 }
 
-/* The reference's key and signature: a P-256-style named curve, an uncompressed point; the
- * device CA's key and the digest of the signature algorithm both TBS and outer name. */
-static int ref_keys(struct sc_leaf_ref *ref, X509 *leaf, const struct sc_verify_opts *opts,
-    const struct tlv *spki)
+/* The leaf's EC key's curve (NID) and its signature algorithm (NID), read from its X509. */
+static int ref_leaf_nids(X509 *leaf, int *group_nid, int *sig_nid)
 {
 	EVP_PKEY *pub = X509_get0_pubkey(leaf);
-	X509 *ca = sk_X509_value(opts->chain, 0);
-	struct tlv two[2];
 	char group[64];
-	int nid, md_nid = NID_undef, pk_nid = NID_undef;
 
-	if (pub == NULL || ca == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC ||
+	if (pub == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC ||
 	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
 	        NULL) ||
-	    (nid = OBJ_sn2nid(group)) == NID_undef || !ref_group(ref, nid))
+	    (*group_nid = OBJ_sn2nid(group)) == NID_undef)
+		return 0;
+	*sig_nid = X509_get_signature_nid(leaf);
+	return 1;
+}
+
+/* The reference's key and signature: a P-256-style named curve (group_nid, an EC leaf key's),
+ * an uncompressed point; the device CA's key and the digest of the signature algorithm
+ * (sig_nid) both TBS and outer name. */
+static int ref_keys(struct sc_leaf_ref *ref, int group_nid, int sig_nid,
+    const struct sc_verify_opts *opts, const struct tlv *spki)
+{
+	X509 *ca = sk_X509_value(opts->chain, 0);
+	struct tlv two[2];
+	int md_nid = NID_undef, pk_nid = NID_undef;
+
+	if (ca == NULL || !ref_group(ref, group_nid))
 		return 0;
 	if (!der_split(spki, two, 2) || two[0].tag != 0x30 || two[1].tag != 0x03 ||
 	    two[1].vlen < 2 || two[1].v[0] != 0 || two[1].v[1] != POINT_CONVERSION_UNCOMPRESSED)
@@ -429,7 +440,7 @@ static int ref_keys(struct sc_leaf_ref *ref, X509 *leaf, const struct sc_verify_
 	ref->spki_alg = span_of(ref, &two[0]);
 	ref->spki_len = spki->len;
 	ref->point_len = two[1].vlen - 1;
-	if (!OBJ_find_sigid_algs(X509_get_signature_nid(leaf), &md_nid, &pk_nid) ||
+	if (!OBJ_find_sigid_algs(sig_nid, &md_nid, &pk_nid) ||
 	    (ref->ca_pub = X509_get_pubkey(ca)) == NULL ||
 	    EVP_PKEY_get_base_id(ref->ca_pub) != pk_nid)
 		return 0;
@@ -489,8 +500,12 @@ static int ref_exts(struct sc_leaf_ref *ref, const struct tlv *f7)
 static int ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
     struct sc_leaf_fast *out, int sig_known);
 
-sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
-    const struct sc_verify_opts *opts, struct sc_leaf_ref **out)
+/*
+ * sc_leaf_ref_new's body. leaf NULL (renew13, sc_leaf_ref_new_der): the leaf's device ID, key
+ * curve and signature algorithm given (dev, group_nid, sig_nid: what its X509 would answer).
+ */
+static sc_err ref_new(X509 *leaf, const char *dev_known, int group_nid, int sig_nid,
+    const uint8_t *der, size_t len, const struct sc_verify_opts *opts, struct sc_leaf_ref **out)
 {
 	struct sc_leaf_ref *ref = NULL;
 	struct tlv tbs, f[8], sigalg, sig;
@@ -500,8 +515,9 @@ sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
 	int sig_known;
 
 	*out = NULL;
-	if (leaf == NULL || der == NULL || opts == NULL || opts->profile == NULL ||
-	    opts->chain == NULL || opts->mfr_root == NULL || opts->net_root == NULL) {
+	if ((leaf == NULL && dev_known == NULL) || der == NULL || opts == NULL ||
+	    opts->profile == NULL || opts->chain == NULL || opts->mfr_root == NULL ||
+	    opts->net_root == NULL) {
 		r = sc_fail(SC_ERR_USAGE, "sc_leaf_ref_new: a leaf accepted with its profile");
 		goto out;
 	}
@@ -526,13 +542,15 @@ sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
 	ref->info.certs = NULL;
 	ref->info.sig_alg = NULL;
 	ref->same_key = ref->info.origin == SC_KEY_SERVER_SUPPLIED;
-	if (sc_cert_device_id(leaf, dev, sizeof(dev)) != SC_OK) {
+	if (leaf != NULL ? sc_cert_device_id(leaf, dev, sizeof(dev)) != SC_OK
+	                 : snprintf(dev, sizeof(dev), "%s", dev_known) >= (int)sizeof(dev)) {
 		r = sc_fail(SC_ERR_USAGE, "leaf reference: no device ID");
 		goto out;
 	}
 	memcpy(ref->device_id, dev, sizeof(dev));
 	if (!split_cert(ref->der, len, &tbs, f, &sigalg, &sig) ||
-	    !ref_keys(ref, leaf, opts, &f[6]) || !ref_exts(ref, &f[7])) {
+	    (leaf != NULL && !ref_leaf_nids(leaf, &group_nid, &sig_nid)) ||
+	    !ref_keys(ref, group_nid, sig_nid, opts, &f[6]) || !ref_exts(ref, &f[7])) {
 		ERR_clear_error();
 		r = sc_fail(SC_ERR_USAGE, "leaf reference: a form the shortcut does not cover");
 		goto out;
@@ -558,6 +576,16 @@ sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
 out:
 	sc_leaf_ref_free(ref);
 	return r;
+}
+
+sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
+    const struct sc_verify_opts *opts, struct sc_leaf_ref **out)
+{
+	if (leaf == NULL) {
+		*out = NULL;
+		return sc_fail(SC_ERR_USAGE, "sc_leaf_ref_new: a leaf accepted with its profile");
+	}
+	return ref_new(leaf, NULL, NID_undef, NID_undef, der, len, opts, out);
 }
 
 /* The SPKI: the reference's algorithm, an uncompressed point of its length on its curve. */
@@ -915,7 +943,7 @@ int sc_leaf_first_judge_last_form(void)
  */
 static int first_der_same(const struct sc_profile *p, X509 *ca, EVP_PKEY *pub,
     const struct tlv *tbs, const struct tlv *f, const struct tlv *bits, uint64_t counter,
-    struct sc_leaf_tbs_shape *shape)
+    uint32_t index, struct sc_leaf_tbs_shape *shape)
 {
 	struct sc_leaf_issuer *li = NULL;
 	uint8_t *want = NULL;
@@ -925,8 +953,8 @@ static int first_der_same(const struct sc_profile *p, X509 *ca, EVP_PKEY *pub,
 	if (bits->vlen < 2 || sc_leaf_issuer_new_public(ca, &li) != SC_OK)
 		goto out;
 	sc_fast_spki_known_set(pub, bits->v + 1, bits->vlen - 1);
-	if (sc_fast_expected_tbs_der(p, pub, li, counter, f[1].v, f[1].vlen, ecdsa_sha256_alg,
-	        sizeof(ecdsa_sha256_alg), &want, &want_len, shape) == SC_OK)
+	if (sc_fast_expected_tbs_der_at(p, pub, li, counter, index, f[1].v, f[1].vlen,
+	        ecdsa_sha256_alg, sizeof(ecdsa_sha256_alg), &want, &want_len, shape) == SC_OK)
 		ok = want_len == tbs->len && memcmp(want, tbs->p, want_len) == 0;
 	sc_fast_spki_known_clear();
 out:
@@ -978,6 +1006,39 @@ static int first_der_form(const struct sc_leaf_tbs_shape *shape, STACK_OF(X509) 
 	return -1;
 }
 
+/*
+ * renew13: which certificate of a renewal profile the leaf claims to be, from its notBefore (its
+ * validity's first time, as verify.c's renewal_index_of reads it): the profile's notBefore plus
+ * a whole number of cadences below the count. 1 with *index (0 for an ordinary profile); 0 for
+ * any other time or encoding (the full check refuses it or decides). Only a guess of which
+ * period's TBS to build: the TBS comparison with that period's builder output decides.
+ */
+static int first_index(const struct sc_profile_info *in, const struct tlv *validity,
+    uint32_t *index)
+{
+	struct tlv two[2];
+	const unsigned char *p;
+	ASN1_TIME *t = NULL;
+	time_t nb = 0, d;
+	int ok;
+
+	*index = 0;
+	if (in->renewal_count == 0)
+		return 1;
+	if (in->renewal_cadence == 0 || validity->tag != 0x30 || !der_split(validity, two, 2))
+		return 0;
+	p = two[0].p;
+	ok = (t = d2i_ASN1_TIME(NULL, &p, (long)two[0].len)) != NULL &&
+	    p == two[0].p + two[0].len && plain_time(t, &nb);
+	ASN1_TIME_free(t);
+	ERR_clear_error();
+	if (!ok || (d = nb - (time_t)in->not_before) < 0 || d % (time_t)in->renewal_cadence != 0 ||
+	    d / (time_t)in->renewal_cadence >= (time_t)in->renewal_count)
+		return 0;
+	*index = (uint32_t)(d / (time_t)in->renewal_cadence);
+	return 1;
+}
+
 int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
     struct sc_leaf_fast *out)
 {
@@ -989,6 +1050,7 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	X509 *want = NULL, *ca;
 	const EVP_MD *md;
 	time_t at, want_nb, want_na;
+	uint32_t index = 0;
 	int done = 0, ok = 0, form;
 
 	memset(out, 0, sizeof(*out));
@@ -1002,9 +1064,9 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	ca = sk_X509_value(opts->chain, 0);
 	at = opts->at != 0 ? opts->at : time(NULL);
 	sc_profile_get_info(opts->profile, &info);
-	/* An ordinary profile, this network's, signed with ECDSA-SHA-256 by the device CA. */
-	if (!info.signed_ || info.renewal_count != 0 ||
-	    strcmp(info.network_id, opts->allowed_networks[0]) != 0 ||
+	/* An ordinary or (renew13) renewal profile, this network's, signed with ECDSA-SHA-256 by
+	 * the device CA. */
+	if (!info.signed_ || strcmp(info.network_id, opts->allowed_networks[0]) != 0 ||
 	    (md = sc_sign_md(X509_get0_pubkey(ca), info.cert_digest)) == NULL ||
 	    EVP_MD_get_type(md) != NID_sha256 ||
 	    EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) != EVP_PKEY_EC)
@@ -1023,9 +1085,18 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	 */
 	if (spki[1].tag != 0x03 || (pub = sc_fast_p256_key(spki[1].v, spki[1].vlen)) == NULL)
 		goto out;
-	sc_profile_leaf_validity(&info, 0, &want_nb, &want_na);
+	/*
+	 * renew13: a renewal profile's leaf is the period its notBefore names (first_index); the
+	 * full path (cert_verify) validates a renewal certificate registered before its period
+	 * starts at its notBefore, which for a TBS equal to the builder's is want_nb.
+	 */
+	if (!first_index(&info, &f[4], &index))
+		goto out;
+	sc_profile_leaf_validity(&info, index, &want_nb, &want_na);
+	if (info.renewal_count > 0 && want_nb > at)
+		at = want_nb;
 	if (!(want_nb <= at && at < want_na) ||
-	    !first_der_same(opts->profile, ca, pub, &tbs, f, &spki[1], out->counter, &shape))
+	    !first_der_same(opts->profile, ca, pub, &tbs, f, &spki[1], out->counter, index, &shape))
 		goto out;
 	sc_fast_ecdsa_sha256_verify(X509_get0_pubkey(ca), tbs.p, tbs.len, sig.v + 1, sig.vlen - 1,
 	    &done, &ok);
@@ -1040,13 +1111,17 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	if ((form = first_der_form(&shape, path)) < 0) {
 		/* A path first_der_form does not decide: judge9's checks on the builder's X509. */
 		last_form = 2;
-		form = sc_cert_expected_leaf_at(opts->profile, pub, ca, out->counter, 0, &want) ==
-		        SC_OK &&
+		form = sc_cert_expected_leaf_at(opts->profile, pub, ca, out->counter, index,
+		           &want) == SC_OK &&
 		    first_same(want, f) && first_leaf_form(want, path);
 	}
 	ok = form == 1 && EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
-	out->renewal = 0;
-	out->index = 0;
+	/* renew13: a renewal leaf's verified signature for its siblings' reference
+	 * (sc_leaf_ref_new_der finds it as sc_leaf_ref_new finds path validation's). */
+	if (ok && info.renewal_count > 0)
+		sc_sig_cache_vouch(opts->sig_cache, der, len, ca);
+	out->renewal = info.renewal_count > 0;
+	out->index = index;
 	out->not_before = want_nb;
 	out->not_after = want_na;
 out:
@@ -1058,4 +1133,29 @@ out:
 	if (!ok)
 		memset(out, 0, sizeof(*out));
 	return ok;
+}
+
+/* ---- renew13: a renewal profile's reference from its first certificate's DER ---- */
+
+sc_err sc_leaf_ref_new_der(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    struct sc_leaf_ref **out)
+{
+	struct tlv tbs, f[8], sigalg, sig, spki[2];
+	struct sc_profile_info info;
+
+	*out = NULL;
+	if (der == NULL || opts == NULL || opts->profile == NULL)
+		return sc_fail(SC_ERR_USAGE,
+		    "sc_leaf_ref_new_der: a leaf accepted with its profile");
+	sc_profile_get_info(opts->profile, &info);
+	/* What the leaf's X509 would answer for ref_new: the forms sc_leaf_first_judge judges
+	 * (id-ecPublicKey on prime256v1, ecdsa-with-SHA256), the subject's first serialNumber. */
+	if (!split_cert(der, len, &tbs, f, &sigalg, &sig) || !der_split(&f[6], spki, 2) ||
+	    !tlv_is(&spki[0], ec_p256_alg, sizeof(ec_p256_alg)) ||
+	    !tlv_is(&f[2], ecdsa_sha256_alg, sizeof(ecdsa_sha256_alg)) ||
+	    !tlv_is(&sigalg, ecdsa_sha256_alg, sizeof(ecdsa_sha256_alg)) ||
+	    !sc_leaf_device_is(der, len, info.device_id))
+		return sc_fail(SC_ERR_USAGE, "leaf reference: a form the shortcut does not cover");
+	return ref_new(NULL, info.device_id, NID_X9_62_prime256v1, NID_ecdsa_with_SHA256, der, len,
+	    opts, out);
 }

@@ -52,6 +52,18 @@ struct sc_leaf_fast {
 sc_err sc_leaf_ref_new(X509 *leaf, const uint8_t *der, size_t len,
     const struct sc_verify_opts *opts, struct sc_leaf_ref **out) SC_MUST_USE;
 
+/*
+ * renew13: sc_leaf_ref_new for a leaf given as DER only (a renewal profile's first certificate
+ * sc_leaf_first_judge accepted), with no X509 of it: what sc_leaf_ref_new reads from the X509
+ * (the key's curve, the signature algorithm, the device ID) taken from the DER, for the only
+ * forms the first judge accepts (a P-256 key under id-ecPublicKey, ecdsa-with-SHA256 inside and
+ * out, the subject's first serialNumber the profile's device). Everything else as
+ * sc_leaf_ref_new, the self-check included (the leaf's signature found in opts->sig_cache, where
+ * the first judge vouched it, else verified). SC_ERR_USAGE for another form.
+ */
+sc_err sc_leaf_ref_new_der(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    struct sc_leaf_ref **out) SC_MUST_USE;
+
 /* The profile ID (raw, SC_PROFILE_ID_LEN bytes) a certificate's issuance extension names, read
  * from its DER without parsing it; 0 if it has none in the expected place (no verdict: only
  * for finding a reference). */
@@ -77,11 +89,14 @@ int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t 
 void sc_leaf_ref_free(struct sc_leaf_ref *ref);
 
 /*
- * judge9: 1 if der is a device's first certificate of an ordinary profile that sc_verify_chain
+ * judge9: 1 if der is a device's first certificate of an ordinary profile (renew13: or of a
+ * renewal profile, any of its periods, judged at its notBefore when that is later than opts->at,
+ * as provd's cert_verify; its signature then vouched into opts->sig_cache for
+ * sc_leaf_ref_new_der) that sc_verify_chain
  * would accept with opts (the profile kept by the caller: opts->profile_trusted 1; opts->chain
  * the device's chain, device CA first, whose signatures the caller has vouched into
  * opts->sig_cache from the device's pin; one allowed network; opts->at the time judged), with
- * *out filled (index 0); 0 otherwise (run the full check). It compares the leaf's TBS with the
+ * *out filled (renewal, index: its period); 0 otherwise (run the full check). It compares the leaf's TBS with the
  * builder's in DER (judge12: sc_fast_expected_tbs_der for the leaf's key, counter and serial,
  * one memcmp), verifies the leaf's signature, validates the device CA's path strictly at
  * opts->at, and decides path validation's leaf checks (form, name constraints) from what the

@@ -107,4 +107,14 @@ sc_err sc_fast_expected_tbs_der(const struct sc_profile *p, EVP_PKEY *leaf_pub,
     size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **tbs, size_t *tbs_len,
     struct sc_leaf_tbs_shape *shape) SC_MUST_USE;
 
+/*
+ * renew13: the same for certificate `index` of a renewal profile (index 0: the function above):
+ * the builder's validity for that period (sc_profile_leaf_validity), SC_ERR_RENEWAL_SPENT for an
+ * index at or past the profile's count, as the SP's RENEW and sc_cert_expected_leaf_at.
+ */
+sc_err sc_fast_expected_tbs_der_at(const struct sc_profile *p, EVP_PKEY *leaf_pub,
+    const struct sc_leaf_issuer *li, uint64_t issuance_counter, uint32_t index,
+    const uint8_t *serial, size_t serial_len, const uint8_t *aid, size_t aid_len, uint8_t **tbs,
+    size_t *tbs_len, struct sc_leaf_tbs_shape *shape) SC_MUST_USE;
+
 #endif
