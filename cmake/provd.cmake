@@ -4,6 +4,8 @@
 # is the selfcert_registry library (CMakeLists.txt). The selfcert command line never links
 # libmicrohttpd or libcurl.
 pkg_check_modules(SC_MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# GnuTLS, libmicrohttpd's TLS: provd enables session tickets on its sessions (main.c).
+pkg_check_modules(SC_GNUTLS REQUIRED IMPORTED_TARGET gnutls)
 pkg_check_modules(SC_CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(SC_JANSSON REQUIRED IMPORTED_TARGET jansson)
 
@@ -26,7 +28,7 @@ target_include_directories(provd_core PUBLIC src/provd)
 target_link_libraries(provd_core PUBLIC libselfcert selfcert_internal selfcert_registry
   PkgConfig::SC_JANSSON Threads::Threads)
 add_executable(selfcert-provd src/provd/main.c)
-target_link_libraries(selfcert-provd PRIVATE provd_core PkgConfig::SC_MHD)
+target_link_libraries(selfcert-provd PRIVATE provd_core PkgConfig::SC_MHD PkgConfig::SC_GNUTLS)
 
 file(GLOB SC_AGENT_CORE_SOURCES CONFIGURE_DEPENDS src/agent/*.c)
 list(FILTER SC_AGENT_CORE_SOURCES EXCLUDE REGEX "/main\\.c$")

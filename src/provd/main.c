@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -71,6 +72,13 @@
 #define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY)
 #define PROVD_TLS_FILE_MAX (64 * 1024)
 #define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * A TLS session ticket's lifetime (session 12): a client back within it (the agent's daily
+ * renewal, with an hour to spare) resumes without the server's signature and certificate; TLS
+ * 1.3 resumption keeps an ECDHE exchange (psk_dhe_ke, NORMAL's preference), so forward secrecy
+ * stays. The tickets' key lives in this process only: a restart or reload starts a new one.
+ */
+#define PROVD_TICKET_LIFETIME_S (25 * 3600)
 
 static const char usage_text[] =
     "usage: selfcert-provd --db LOCATION --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
@@ -235,6 +243,7 @@ struct server {
 	pthread_mutex_t clients_lock;
 	struct client_slot *clients; /* CLIENT_SLOTS of them, or NULL */
 	char reg_desc[320];          /* the registry, for the start log */
+	gnutls_datum_t ticket_key;   /* TLS session tickets' key (NULL data: none, or no TLS) */
 };
 
 #define CLIENT_SLOTS 4096 /* addresses tracked at once; past that a client is not limited */
@@ -312,6 +321,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		provd_metrics_connection(srv->api.metrics);
+		/*
+		 * Session tickets (libmicrohttpd has no option for them): its GnuTLS session exists
+		 * before the handshake starts, here. A session that cannot take them handshakes in
+		 * full, as before.
+		 */
+		if (srv->ticket_key.data != NULL &&
+		    (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL &&
+		    ci->tls_session != NULL &&
+		    gnutls_session_ticket_enable_server((gnutls_session_t)ci->tls_session,
+		        &srv->ticket_key) == GNUTLS_E_SUCCESS)
+			gnutls_db_set_cache_expiration((gnutls_session_t)ci->tls_session,
+			    PROVD_TICKET_LIFETIME_S);
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		/* Without its record a connection has only the idle timeout: never refuse for that. */
 		if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)
@@ -1270,8 +1291,12 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		return r;
 	if (o->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	if (!o->insecure)
+	if (!o->insecure) {
 		flags |= MHD_USE_TLS;
+		/* Tickets are an optimisation: without a key, every handshake is a full one. */
+		if (gnutls_session_ticket_key_generate(&srv->ticket_key) != GNUTLS_E_SUCCESS)
+			srv->ticket_key.data = NULL;
+	}
 	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    /* One worker is MHD's own polling thread, not a pool of one. */
@@ -1418,6 +1443,10 @@ out:
 	free(srv.clients);
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);
+	if (srv.ticket_key.data != NULL) {
+		gnutls_memset(srv.ticket_key.data, 0, srv.ticket_key.size);
+		gnutls_free(srv.ticket_key.data);
+	}
 	if (reexec) {
 		sc_daemon_notify("RELOADING=1");
 		sc_daemon_reexec(argv); /* returns only on failure */

@@ -139,5 +139,29 @@ check "the server's detail is one line of the agent's log" \
 check "and only one" [ "$(grep -c forged "$T/agent.err")" -eq 1 ]
 check "no raw control byte in the agent's log" bash -c "! LC_ALL=C grep -q \$'[\\x01-\\x08\\x0b-\\x1f\\x7f]' '$T/agent.err'"
 
+# Session 12: TLS 1.3 session tickets. A client back with its ticket resumes (the server sends
+# no certificate and makes no signature); a ticket from before a restart is not taken: a full
+# handshake, then service as usual.
+tls_get() { # SESS-IN-OR-EMPTY SESS-OUT OUT
+  local in=()
+  [ -n "$1" ] && in=(-sess_in "$1")
+  printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+    timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" -tls1_3 \
+      -ign_eof "${in[@]}" -sess_out "$2" >"$3" 2>&1
+}
+tls_get "" "$T/sess1" "$T/tls1.out"
+check "TLS: a full handshake first" grep -q '^New, TLSv1.3' "$T/tls1.out"
+check "TLS: a session ticket with it" grep -q 'TLS session ticket lifetime hint: 90000 (seconds)' "$T/tls1.out"
+check "TLS: served" grep -q '^HTTP/1.1 200' "$T/tls1.out"
+tls_get "$T/sess1" "$T/sess2" "$T/tls2.out"
+check "TLS: the ticket resumes the session" grep -q '^Reused, TLSv1.3' "$T/tls2.out"
+check "TLS: no certificate sent on resumption" bash -c "! grep -q '^Certificate chain' '$T/tls2.out'"
+check "TLS: the resumed session is served" grep -q '^HTTP/1.1 200' "$T/tls2.out"
+ok "TLS: stop" stop_provd
+ok "TLS: start again" start_provd
+tls_get "$T/sess1" "$T/sess3" "$T/tls3.out"
+check "TLS: a ticket from before the restart is not taken (a full handshake)" grep -q '^New, TLSv1.3' "$T/tls3.out"
+check "TLS: and served" grep -q '^HTTP/1.1 200' "$T/tls3.out"
+
 ok "SIGTERM stops the server" stop_provd
 finish
