@@ -71,12 +71,20 @@
 /* Read and drop this much of an oversize body, then hang up. */
 #define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY)
 #define PROVD_TLS_FILE_MAX (64 * 1024)
-#define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /*
- * A TLS session ticket's lifetime (session 12): a client back within it (the agent's daily
- * renewal, with an hour to spare) resumes without the server's signature and certificate; TLS
- * 1.3 resumption keeps an ECDHE exchange (psk_dhe_ke, NORMAL's preference), so forward secrecy
- * stays. The tickets' key lives in this process only: a restart or reload starts a new one.
+ * TLS 1.3 and 1.2. %NO_TICKETS_TLS12 (session 12's review): a TLS 1.2 ticket is the session's
+ * master secret under the ticket key, and a resumed 1.2 session makes no new key exchange, so
+ * whoever later read the ticket key from memory could decrypt every recorded 1.2 connection
+ * that got one. TLS 1.3 tickets keep an X25519 exchange on resumption (psk_dhe_ke; NORMAL has no
+ * plain-PSK exchange, so provd never resumes without one).
+ */
+#define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%NO_TICKETS_TLS12"
+/*
+ * A TLS 1.3 session ticket's lifetime (session 12): a client back within it (the agent's daily
+ * renewal, with an hour to spare) resumes without the server's signature and certificate; the
+ * resumption keeps an X25519 exchange (psk_dhe_ke), so forward secrecy stays. TLS 1.2 gets no
+ * tickets (PROVD_TLS_PRIORITIES). The tickets' key lives in this process only: a restart or
+ * reload starts a new one.
  */
 #define PROVD_TICKET_LIFETIME_S (25 * 3600)
 

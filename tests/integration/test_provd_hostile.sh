@@ -142,12 +142,12 @@ check "no raw control byte in the agent's log" bash -c "! LC_ALL=C grep -q \$'[\
 # Session 12: TLS 1.3 session tickets. A client back with its ticket resumes (the server sends
 # no certificate and makes no signature); a ticket from before a restart is not taken: a full
 # handshake, then service as usual.
-tls_get() { # SESS-IN-OR-EMPTY SESS-OUT OUT
+tls_get() { # SESS-IN-OR-EMPTY SESS-OUT OUT [VERSION]
   local in=()
   [ -n "$1" ] && in=(-sess_in "$1")
   printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
-    timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" -tls1_3 \
-      -ign_eof "${in[@]}" -sess_out "$2" >"$3" 2>&1
+    timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" \
+      "-${4:-tls1_3}" -msg -ign_eof "${in[@]}" -sess_out "$2" >"$3" 2>&1
 }
 tls_get "" "$T/sess1" "$T/tls1.out"
 check "TLS: a full handshake first" grep -q '^New, TLSv1.3' "$T/tls1.out"
@@ -155,8 +155,16 @@ check "TLS: a session ticket with it" grep -q 'TLS session ticket lifetime hint:
 check "TLS: served" grep -q '^HTTP/1.1 200' "$T/tls1.out"
 tls_get "$T/sess1" "$T/sess2" "$T/tls2.out"
 check "TLS: the ticket resumes the session" grep -q '^Reused, TLSv1.3' "$T/tls2.out"
-check "TLS: no certificate sent on resumption" bash -c "! grep -q '^Certificate chain' '$T/tls2.out'"
+check "TLS: a Certificate message in the full handshake" grep -q ', Certificate$' "$T/tls1.out"
+check "TLS: none on resumption" bash -c "! grep -q ', Certificate$' '$T/tls2.out'"
 check "TLS: the resumed session is served" grep -q '^HTTP/1.1 200' "$T/tls2.out"
+# TLS 1.2 gets no ticket (it would carry the master secret; a resumed 1.2 session has no new
+# key exchange): the second 1.2 connection is a full handshake too.
+tls_get "" "$T/sess12" "$T/tls12a.out" tls1_2
+check "TLS 1.2: served" grep -q '^HTTP/1.1 200' "$T/tls12a.out"
+check "TLS 1.2: no session ticket" bash -c "! grep -q 'TLS session ticket lifetime hint' '$T/tls12a.out'"
+tls_get "$T/sess12" "$T/sess12b" "$T/tls12b.out" tls1_2
+check "TLS 1.2: not resumed" grep -q '^New, TLSv1.2' "$T/tls12b.out"
 ok "TLS: stop" stop_provd
 ok "TLS: start again" start_provd
 tls_get "$T/sess1" "$T/sess3" "$T/tls3.out"
