@@ -38,6 +38,7 @@
 #include "leafrefs.h"
 #include "conf.h"
 #include "log.h"
+#include "tls.h"
 #include "pem.h"
 #include "proxy.h"
 #include "respond.h"
@@ -79,14 +80,6 @@
  * plain-PSK exchange, so provd never resumes without one).
  */
 #define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%NO_TICKETS_TLS12"
-/*
- * A TLS 1.3 session ticket's lifetime (session 12): a client back within it (the agent's daily
- * renewal, with an hour to spare) resumes without the server's signature and certificate; the
- * resumption keeps an X25519 exchange (psk_dhe_ke), so forward secrecy stays. TLS 1.2 gets no
- * tickets (PROVD_TLS_PRIORITIES). The tickets' key lives in this process only: a restart or
- * reload starts a new one.
- */
-#define PROVD_TICKET_LIFETIME_S (25 * 3600)
 
 static const char usage_text[] =
     "usage: selfcert-provd --db LOCATION --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
@@ -228,6 +221,7 @@ struct conn_track {
 	struct timespec start;
 	int fd;
 	int reading; /* 0 once the request is in and being answered */
+	int answered; /* 1 once its first answer is queued (its TLS ticket went before it) */
 	char peer[64];
 };
 
@@ -251,7 +245,6 @@ struct server {
 	pthread_mutex_t clients_lock;
 	struct client_slot *clients; /* CLIENT_SLOTS of them, or NULL */
 	char reg_desc[320];          /* the registry, for the start log */
-	gnutls_datum_t ticket_key;   /* TLS session tickets' key (NULL data: none, or no TLS) */
 };
 
 #define CLIENT_SLOTS 4096 /* addresses tracked at once; past that a client is not limited */
@@ -329,18 +322,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		provd_metrics_connection(srv->api.metrics);
-		/*
-		 * Session tickets (libmicrohttpd has no option for them): its GnuTLS session exists
-		 * before the handshake starts, here. A session that cannot take them handshakes in
-		 * full, as before.
-		 */
-		if (srv->ticket_key.data != NULL &&
-		    (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL &&
-		    ci->tls_session != NULL &&
-		    gnutls_session_ticket_enable_server((gnutls_session_t)ci->tls_session,
-		        &srv->ticket_key) == GNUTLS_E_SUCCESS)
-			gnutls_db_set_cache_expiration((gnutls_session_t)ci->tls_session,
-			    PROVD_TICKET_LIFETIME_S);
+		/* Its GnuTLS session exists before the handshake starts, here (tls.h). */
+		if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL)
+			provd_tls_session_start((gnutls_session_t)ci->tls_session);
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		/* Without its record a connection has only the idle timeout: never refuse for that. */
 		if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)
@@ -429,9 +413,21 @@ static void peer_name(struct MHD_Connection *c, char *out, size_t out_len)
 static enum MHD_Result send_response(struct MHD_Connection *c, const struct provd_response *resp)
 {
 	struct MHD_Response *r;
+	struct conn_track *t = conn_of(c);
+	const union MHD_ConnectionInfo *ci;
 	enum MHD_Result ret;
 	char num[32];
 
+	/*
+	 * A TLS 1.3 session ticket goes just before the connection's first answer (tls.h: not at
+	 * the handshake, where a client still sending its request would take it for the answer).
+	 */
+	if (t != NULL && !t->answered) {
+		t->answered = 1;
+		if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL &&
+		    provd_tls_ticket_send((gnutls_session_t)ci->tls_session, t->fd) != 0)
+			return MHD_NO;
+	}
 	r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
@@ -1301,9 +1297,8 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		flags |= MHD_USE_IPv6;
 	if (!o->insecure) {
 		flags |= MHD_USE_TLS;
-		/* Tickets are an optimisation: without a key, every handshake is a full one. */
-		if (gnutls_session_ticket_key_generate(&srv->ticket_key) != GNUTLS_E_SUCCESS)
-			srv->ticket_key.data = NULL;
+		/* Tickets are an optimisation: without them, every handshake is a full one. */
+		(void)provd_tls_tickets_start();
 	}
 	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
@@ -1451,10 +1446,7 @@ out:
 	free(srv.clients);
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);
-	if (srv.ticket_key.data != NULL) {
-		gnutls_memset(srv.ticket_key.data, 0, srv.ticket_key.size);
-		gnutls_free(srv.ticket_key.data);
-	}
+	provd_tls_tickets_stop();
 	if (reexec) {
 		sc_daemon_notify("RELOADING=1");
 		sc_daemon_reexec(argv); /* returns only on failure */
