@@ -220,7 +220,7 @@ struct conn_track {
 	struct conn_track *prev, *next;
 	struct timespec start;
 	int fd;
-	int reading; /* 0 once the request is in and being answered */
+	int reading;  /* 0 once the request is in and being answered */
 	int answered; /* 1 once its first answer is queued (its TLS ticket went before it) */
 	char peer[64];
 };

@@ -14,9 +14,9 @@
 typedef int (*gnutls_init_fn)(gnutls_session_t *session, unsigned int flags);
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-static gnutls_init_fn real_init;     /* GnuTLS's own gnutls_init */
-static gnutls_datum_t master;        /* the ticket master key; NULL data: tickets off */
-static int no_auto_send;             /* set before MHD starts, then only read */
+static gnutls_init_fn real_init; /* GnuTLS's own gnutls_init */
+static gnutls_datum_t master;    /* the ticket master key; NULL data: tickets off */
+static int no_auto_send;         /* set before MHD starts, then only read */
 
 _Static_assert(sizeof(void *) == sizeof(gnutls_init_fn), "dlsym's pointers are code pointers");
 
@@ -47,11 +47,12 @@ __attribute__((visibility("default"))) int gnutls_init(gnutls_session_t *session
 
 int provd_tls_tickets_start(void)
 {
+	gnutls_init_fn ours = gnutls_init;
+	void *first;
+
 	if (master.data != NULL)
 		return 0;
-	gnutls_init_fn ours = gnutls_init;
-	void *first = dlsym(RTLD_DEFAULT, "gnutls_init");
-
+	first = dlsym(RTLD_DEFAULT, "gnutls_init");
 	pthread_once(&real_once, find_real_init);
 	/*
 	 * MHD's call must reach the gnutls_init above: it does when the process's first
