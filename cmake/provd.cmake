@@ -12,7 +12,7 @@ pkg_check_modules(SC_JANSSON REQUIRED IMPORTED_TARGET jansson)
 # provd_core: everything but the HTTP listener and flags (main.c), so the unit tests drive the
 # API with real SQLite and real crypto and no sockets.
 file(GLOB SC_PROVD_CORE_SOURCES CONFIGURE_DEPENDS src/provd/*.c)
-# tls.c (GnuTLS session tickets, and provd's gnutls_init) belongs to the executable alone.
+# tls.c (GnuTLS session tickets on MHD's sessions) belongs to the executable alone.
 list(FILTER SC_PROVD_CORE_SOURCES EXCLUDE REGEX "/(main|tls)\\.c$")
 # The operator's console (issue 18): its files compiled in as byte arrays (console-embed.cmake).
 file(GLOB SC_CONSOLE_FILES CONFIGURE_DEPENDS src/provd/console/*.html src/provd/console/*.css

@@ -220,8 +220,7 @@ struct conn_track {
 	struct conn_track *prev, *next;
 	struct timespec start;
 	int fd;
-	int reading;  /* 0 once the request is in and being answered */
-	int answered; /* 1 once its first answer is queued (its TLS ticket went before it) */
+	int reading; /* 0 once the request is in and being answered */
 	char peer[64];
 };
 
@@ -413,21 +412,9 @@ static void peer_name(struct MHD_Connection *c, char *out, size_t out_len)
 static enum MHD_Result send_response(struct MHD_Connection *c, const struct provd_response *resp)
 {
 	struct MHD_Response *r;
-	struct conn_track *t = conn_of(c);
-	const union MHD_ConnectionInfo *ci;
 	enum MHD_Result ret;
 	char num[32];
 
-	/*
-	 * A TLS 1.3 session ticket goes just before the connection's first answer (tls.h: not at
-	 * the handshake, where a client still sending its request would take it for the answer).
-	 */
-	if (t != NULL && !t->answered) {
-		t->answered = 1;
-		if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL &&
-		    provd_tls_ticket_send((gnutls_session_t)ci->tls_session, t->fd) != 0)
-			return MHD_NO;
-	}
 	r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
