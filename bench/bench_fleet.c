@@ -460,6 +460,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	if (json) {
 		printf(
 		    "{\"benchmark\":\"fleet_renewal\",\"pinned\":%s,\"agent_connections\":%s,"
+		    "\"tls_resume\":%s,"
 		    "\"devices_per_path\":%zu,"
 		    "\"clients\":%d,"
 		    "\"provd_threads\":%d,\"renewal_count\":%d,\"profile_batch_max\":%s,"
@@ -481,15 +482,16 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    "\"cpu_clock_resolution_s\":%.3g,\"cfssl_certs\":%zu,\"cpu_s_renewal\":%.6f,"
 		    "\"cpu_s_cfssl\":%.6f,\"provd_connections\":{\"renewal_server\":%ld,"
 		    "\"k2_server\":%ld,\"rsa3072_server\":%ld},\"target\":%.3f,\"target_met\":%s}\n",
-		    unpinned ? "false" : "true", bench_agent_connections ? "true" : "false", n,
-		    clients, provd_threads, k, batch_max, batch_wait ? batch_wait : "0", recorded,
-		    c_ord * 1e3, c_bat * 1e3, (double)n / waves, c_ren * 1e3, c_ren2 * 1e3,
-		    units_ren, reg * 1e3, prof * 1e3, c_cfssl * 1e3, floor_ord * 1e3,
-		    floor_bat * 1e3, floor_ren * 1e3, floor_cfssl * 1e3, r_ord * 1e3, r_bat * 1e3,
-		    (double)n / rwaves, floor_rord * 1e3, floor_rbat * 1e3, c_sign * 1e3,
-		    c_batch[0] * 1e3, c_batch[1] * 1e3, c_batch[2] * 1e3, r_sign * 1e3,
-		    r_batch[0] * 1e3, r_batch[1] * 1e3, r_batch[2] * 1e3, cpu_hours(c_cfssl),
-		    cpu_hours(c_ord), cpu_hours(c_bat), cpu_hours(c_ren), cpu_hours(floor_ren),
+		    unpinned ? "false" : "true", bench_agent_connections ? "true" : "false",
+		    bench_tls_resume ? "true" : "false", n, clients, provd_threads, k, batch_max,
+		    batch_wait ? batch_wait : "0", recorded, c_ord * 1e3, c_bat * 1e3,
+		    (double)n / waves, c_ren * 1e3, c_ren2 * 1e3, units_ren, reg * 1e3, prof * 1e3,
+		    c_cfssl * 1e3, floor_ord * 1e3, floor_bat * 1e3, floor_ren * 1e3,
+		    floor_cfssl * 1e3, r_ord * 1e3, r_bat * 1e3, (double)n / rwaves,
+		    floor_rord * 1e3, floor_rbat * 1e3, c_sign * 1e3, c_batch[0] * 1e3,
+		    c_batch[1] * 1e3, c_batch[2] * 1e3, r_sign * 1e3, r_batch[0] * 1e3,
+		    r_batch[1] * 1e3, r_batch[2] * 1e3, cpu_hours(c_cfssl), cpu_hours(c_ord),
+		    cpu_hours(c_bat), cpu_hours(c_ren), cpu_hours(floor_ren),
 		    have_cfssl ? c_ren / c_cfssl : 0, have_cfssl ? ratio_res * c_ren / c_cfssl : 0,
 		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, conns[0], conns[1], conns[2],
 		    FLEET_TARGET, have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false");
@@ -497,13 +499,14 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		printf(
 		    "Fleet figure (#17): 1 million devices on 24-hour certificates, renewed daily\n"
 		    "measured: %zu devices per path, %d %s %s clients, %d server threads, "
-		    "P-256, %s (both servers durable)\n",
+		    "P-256, %s (both servers durable), TLS resumption %s\n",
 		    n, clients,
 		    bench_agent_connections ? "agent-like (a connection per round, batch, cfssl "
 		                              "certificate)"
 		                            : "keep-alive",
 		    tls ? "HTTPS" : "HTTP", provd_threads,
-		    db_location != NULL ? "provd's registry at --db" : "SQLite on disk");
+		    db_location != NULL ? "provd's registry at --db" : "SQLite on disk",
+		    bench_tls_resume ? "on (both servers)" : "off (both servers)");
 		printf("%-52s %10s %10s %16s\n", "server, path", "CPU ms/cert", "floor ms",
 		    "CPU-h/day (1M)");
 		if (have_cfssl)
@@ -635,6 +638,9 @@ int main(int argc, char **argv)
 			unpinned = 1;
 		else if (strcmp(argv[i], "--agent-connections") == 0)
 			bench_agent_connections = 1;
+		else if (strcmp(argv[i], "--tls-resume") == 0 && i + 1 < argc &&
+		    (strcmp(argv[i + 1], "on") == 0 || strcmp(argv[i + 1], "off") == 0))
+			bench_tls_resume = strcmp(argv[++i], "on") == 0;
 		else if (strcmp(argv[i], "--db-pid") == 0 && i + 1 < argc)
 			i++; /* bench/pg.sh passes it; bench_fleet counts provd's CPU only */
 		else {
@@ -643,6 +649,7 @@ int main(int argc, char **argv)
 			    "[--provd-threads T] [--max-minutes M] [--http] [--db-dir DIR] [--json]\n"
 			    "       bench_fleet --renewal K [--devices N] [--clients C] "
 			    "[--profile-batch-wait MS] [--db LOCATION] [--unpinned] [--agent-connections] "
+			    "[--tls-resume on|off] "
 			    "…: the fleet figure (#17)\n");
 			return 2;
 		}

@@ -395,6 +395,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 }
 
 int bench_agent_connections;
+int bench_tls_resume = 1;
 const char *bench_profile_commit;
 int bench_carry;
 
@@ -452,6 +453,8 @@ void bench_clients_init(struct bench_clients *c, int n, const struct bench_world
 		curl_easy_setopt(c->h[i], CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 		curl_easy_setopt(c->h[i], CURLOPT_TCP_NODELAY, 1L);
 		curl_easy_setopt(c->h[i], CURLOPT_TIMEOUT, 120L);
+		/* TLS resumption (tickets) for both servers alike, or for neither (bench_net.h). */
+		curl_easy_setopt(c->h[i], CURLOPT_SSL_SESSIONID_CACHE, bench_tls_resume ? 1L : 0L);
 	}
 }
 

@@ -132,6 +132,14 @@ void bench_clients_init(struct bench_clients *c, int n, const struct bench_world
  */
 extern int bench_agent_connections;
 /*
+ * 1 (default): the clients' curl handles keep TLS sessions, so a new connection resumes with the
+ * server's ticket where the server issues them (cfssl's Go server: 7-day tickets; selfcert-provd
+ * since session 13: 7-day TLS 1.3 tickets), as a long-running selfcert-agent does (it keeps one
+ * handle; curl_easy_reset keeps its session cache). 0: no resumption, for both servers: every
+ * connection a full handshake (an agent started anew for each contact). PERFORMANCE.md 20.1.
+ */
+extern int bench_tls_resume;
+/*
  * #17 (dur11): NULL (default): provd's default --profile-commit; else its value ("durable",
  * "deferred"). bench_carry 1: each first certificate is registered with its "profile" and
  * "chain" (docs/API.md "Session 11 (dur11)"), which selfcert-agent sends only on a second try

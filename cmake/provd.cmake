@@ -4,13 +4,16 @@
 # is the selfcert_registry library (CMakeLists.txt). The selfcert command line never links
 # libmicrohttpd or libcurl.
 pkg_check_modules(SC_MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# GnuTLS, libmicrohttpd's TLS: provd enables session tickets on its sessions (tls.c).
+pkg_check_modules(SC_GNUTLS REQUIRED IMPORTED_TARGET gnutls)
 pkg_check_modules(SC_CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(SC_JANSSON REQUIRED IMPORTED_TARGET jansson)
 
 # provd_core: everything but the HTTP listener and flags (main.c), so the unit tests drive the
 # API with real SQLite and real crypto and no sockets.
 file(GLOB SC_PROVD_CORE_SOURCES CONFIGURE_DEPENDS src/provd/*.c)
-list(FILTER SC_PROVD_CORE_SOURCES EXCLUDE REGEX "/main\\.c$")
+# tls.c (GnuTLS session tickets on MHD's sessions) belongs to the executable alone.
+list(FILTER SC_PROVD_CORE_SOURCES EXCLUDE REGEX "/(main|tls)\\.c$")
 # The operator's console (issue 18): its files compiled in as byte arrays (console-embed.cmake).
 file(GLOB SC_CONSOLE_FILES CONFIGURE_DEPENDS src/provd/console/*.html src/provd/console/*.css
   src/provd/console/*.js src/provd/console/*.svg)
@@ -25,8 +28,8 @@ add_library(provd_core STATIC ${SC_PROVD_CORE_SOURCES})
 target_include_directories(provd_core PUBLIC src/provd)
 target_link_libraries(provd_core PUBLIC libselfcert selfcert_internal selfcert_registry
   PkgConfig::SC_JANSSON Threads::Threads)
-add_executable(selfcert-provd src/provd/main.c)
-target_link_libraries(selfcert-provd PRIVATE provd_core PkgConfig::SC_MHD)
+add_executable(selfcert-provd src/provd/main.c src/provd/tls.c)
+target_link_libraries(selfcert-provd PRIVATE provd_core PkgConfig::SC_MHD PkgConfig::SC_GNUTLS)
 
 file(GLOB SC_AGENT_CORE_SOURCES CONFIGURE_DEPENDS src/agent/*.c)
 list(FILTER SC_AGENT_CORE_SOURCES EXCLUDE REGEX "/main\\.c$")

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -37,6 +38,7 @@
 #include "leafrefs.h"
 #include "conf.h"
 #include "log.h"
+#include "tls.h"
 #include "pem.h"
 #include "proxy.h"
 #include "respond.h"
@@ -70,7 +72,14 @@
 /* Read and drop this much of an oversize body, then hang up. */
 #define PROVD_DISCARD_MAX (16 * PROVD_MAX_BODY)
 #define PROVD_TLS_FILE_MAX (64 * 1024)
-#define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * TLS 1.3 and 1.2. %NO_TICKETS_TLS12 (session 12's review): a TLS 1.2 ticket is the session's
+ * master secret under the ticket key, and a resumed 1.2 session makes no new key exchange, so
+ * whoever later read the ticket key from memory could decrypt every recorded 1.2 connection
+ * that got one. TLS 1.3 tickets keep an X25519 exchange on resumption (psk_dhe_ke; NORMAL has no
+ * plain-PSK exchange, so provd never resumes without one).
+ */
+#define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%NO_TICKETS_TLS12"
 
 static const char usage_text[] =
     "usage: selfcert-provd --db LOCATION --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"
@@ -312,6 +321,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		provd_metrics_connection(srv->api.metrics);
+		/* Its GnuTLS session exists before the handshake starts, here (tls.h). */
+		if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL)
+			provd_tls_session_start((gnutls_session_t)ci->tls_session);
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		/* Without its record a connection has only the idle timeout: never refuse for that. */
 		if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)
@@ -1270,8 +1282,11 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 		return r;
 	if (o->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	if (!o->insecure)
+	if (!o->insecure) {
 		flags |= MHD_USE_TLS;
+		/* Tickets are an optimisation: without them, every handshake is a full one. */
+		(void)provd_tls_tickets_start();
+	}
 	*out = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    /* One worker is MHD's own polling thread, not a pool of one. */
@@ -1418,6 +1433,7 @@ out:
 	free(srv.clients);
 	OPENSSL_free(tls.cert);
 	sc_free_secret(tls.key, tls.key_len);
+	provd_tls_tickets_stop();
 	if (reexec) {
 		sc_daemon_notify("RELOADING=1");
 		sc_daemon_reexec(argv); /* returns only on failure */

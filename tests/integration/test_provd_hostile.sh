@@ -139,5 +139,56 @@ check "the server's detail is one line of the agent's log" \
 check "and only one" [ "$(grep -c forged "$T/agent.err")" -eq 1 ]
 check "no raw control byte in the agent's log" bash -c "! LC_ALL=C grep -q \$'[\\x01-\\x08\\x0b-\\x1f\\x7f]' '$T/agent.err'"
 
+# Session 12 (re-applied in session 13): TLS 1.3 session tickets. A client back with its ticket resumes (the server sends
+# no certificate and makes no signature); a ticket from before a restart is not taken: a full
+# handshake, then service as usual.
+tls_get() { # SESS-IN-OR-EMPTY SESS-OUT OUT [VERSION]
+  local in=()
+  [ -n "$1" ] && in=(-sess_in "$1")
+  printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+    timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" \
+      "-${4:-tls1_3}" -msg -ign_eof "${in[@]}" -sess_out "$2" >"$3" 2>&1
+}
+tls_get "" "$T/sess1" "$T/tls1.out"
+check "TLS: a full handshake first" grep -q '^New, TLSv1.3' "$T/tls1.out"
+check "TLS: a session ticket with it" grep -q 'TLS session ticket lifetime hint: 604800 (seconds)' "$T/tls1.out"
+check "TLS: served" grep -q '^HTTP/1.1 200' "$T/tls1.out"
+tls_get "$T/sess1" "$T/sess2" "$T/tls2.out"
+check "TLS: the ticket resumes the session" grep -q '^Reused, TLSv1.3' "$T/tls2.out"
+check "TLS: a Certificate message in the full handshake" grep -q ', Certificate$' "$T/tls1.out"
+check "TLS: none on resumption" bash -c "! grep -q ', Certificate$' '$T/tls2.out'"
+check "TLS: the resumed session is served" grep -q '^HTTP/1.1 200' "$T/tls2.out"
+# Session 13: resumption keeps an X25519 exchange (psk_dhe_ke) even for a client that would take
+# a bare PSK (-allow_no_dhe_kex offers psk_ke too): the ServerHello carries a key_share.
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+  timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" -tls1_3 \
+    -allow_no_dhe_kex -trace -ign_eof -sess_in "$T/sess2" >"$T/tls2k.out" 2>&1
+check "TLS: resumed again with the newer ticket" grep -q '^Reused, TLSv1.3' "$T/tls2k.out"
+check "TLS: with a key exchange (psk_dhe_ke), never a bare PSK" bash -c \
+  "awk '/ServerHello, Length/,/ChangeCipherSpec|EncryptedExtensions/' '$T/tls2k.out' | grep -q 'extension_type=key_share'"
+# Session 13: GnuTLS sends its two tickets right after its Finished, as Go's and OpenSSL's
+# servers do (a client must not take readable bytes for its answer: test_provd_slow's reads
+# without blocking). A connection that handshakes and says nothing for 1.5 s has both.
+(sleep 1.5) | timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" \
+  -tls1_3 -msg >"$T/tls0.out" 2>&1
+check "TLS: a handshake alone" grep -q '^New, TLSv1.3' "$T/tls0.out"
+check "TLS: gets its two tickets, before any request" [ "$(grep -c ', NewSessionTicket$' "$T/tls0.out")" = 2 ]
+check "TLS: each good for 7 days" \
+  [ "$(grep -c 'TLS session ticket lifetime hint: 604800 (seconds)' "$T/tls0.out")" = 2 ]
+check "TLS: an answered connection gets the same two, no more" \
+  [ "$(grep -c ', NewSessionTicket$' "$T/tls1.out")" = 2 ]
+# TLS 1.2 gets no ticket (it would carry the master secret; a resumed 1.2 session has no new
+# key exchange): the second 1.2 connection is a full handshake too.
+tls_get "" "$T/sess12" "$T/tls12a.out" tls1_2
+check "TLS 1.2: served" grep -q '^HTTP/1.1 200' "$T/tls12a.out"
+check "TLS 1.2: no session ticket" bash -c "! grep -q 'TLS session ticket lifetime hint' '$T/tls12a.out'"
+tls_get "$T/sess12" "$T/sess12b" "$T/tls12b.out" tls1_2
+check "TLS 1.2: not resumed" grep -q '^New, TLSv1.2' "$T/tls12b.out"
+ok "TLS: stop" stop_provd
+ok "TLS: start again" start_provd
+tls_get "$T/sess1" "$T/sess3" "$T/tls3.out"
+check "TLS: a ticket from before the restart is not taken (a full handshake)" grep -q '^New, TLSv1.3' "$T/tls3.out"
+check "TLS: and served" grep -q '^HTTP/1.1 200' "$T/tls3.out"
+
 ok "SIGTERM stops the server" stop_provd
 finish

@@ -46,10 +46,15 @@ if mode == 'hold':
 # trickle CA headers|body|body5 MAXSECS: one byte every 0.5 s of the headers (or of the body,
 # after whole headers; body5: a body of 5 bytes, in at 2 s); prints the seconds from the first
 # byte to the server's hang-up, and its answer.
+# Reads never block: a TLS 1.3 server may send post-handshake records (GnuTLS's, Go's and
+# OpenSSL's session tickets, right after their Finished), which make the socket readable with no
+# application data in them. A blocking recv would consume them, then wait for an answer while
+# this client still has bytes to send (session 13: it stalled so, and the server saw no more).
 ca, what, maxsecs = sys.argv[3], sys.argv[4], float(sys.argv[5])
 ctx = ssl.create_default_context(cafile=ca)
 s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=5),
                     server_hostname='127.0.0.1')
+s.setblocking(False)   # after the handshake; a byte or the headers always fit the send buffer
 body = b'12345' if what == 'body5' else b'{"chain_pem":"' + b'x' * 180 + b'"}'
 head = (b'POST /v1/certificates HTTP/1.1\r\nHost: 127.0.0.1\r\n'
         b'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(body))
@@ -71,6 +76,8 @@ while time.monotonic() - t0 < maxsecs and not done:
             break
         try:
             d = s.recv(4096)
+        except ssl.SSLWantReadError:
+            continue   # only post-handshake records (tickets): wait again for the rest
         except (OSError, ssl.SSLError):
             d = b''
         if d == b'':
