@@ -304,7 +304,7 @@ static void json_side(const char *name, const struct side *s)
 int main(int argc, char **argv)
 {
 	int rounds = 5, levels[MAX_LEVELS] = { 1, 8, 32 }, n_levels = 3, json = 0, tls = 1,
-	    provd_threads = -1; /* not given: provd's default, 16 on SQLite, 4 with --db (main.c) */
+	    provd_threads = -1; /* not given: provd's default, 32 on SQLite, 4 with --db (main.c) */
 	size_t per_round = 400, total = 0, next = 0;
 	const char *db_base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
 	const char *db_location = NULL;
@@ -372,7 +372,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (provd_threads == -1)
-		provd_threads = db_location != NULL ? 4 : 16;
+		provd_threads = db_location != NULL ? 4 : 32;
 	if (rounds < 1 || rounds > BENCH_MAX_ROUNDS || per_round < 1 || per_round > 100000 ||
 	    n_levels < 1 || provd_threads < 1 || provd_threads > 64)
 		bench_die("--rounds 1..%d, --devices 1..100000, --provd-threads 1..64",

@@ -48,10 +48,14 @@
  * Worker threads when --threads is not given. A worker waits in its request's registry commit
  * (the group commit's fsync) holding the connections MHD gave it: on a local SQLite file those
  * waits, not the CPU, bounded 32 keep-alive clients (PERFORMANCE.md §14), and each worker costs
- * one in-process connection. On a database server each worker is a server connection out of a
- * budget all nodes share (OPERATIONS.md), so a libpq URI keeps the old default.
+ * one in-process connection. MHD's pool binds a connection to the worker that accepted it, and
+ * the workers accept unevenly (at 16 workers and 32 kept clients one worker held 9 or 12 of
+ * them, each request on it queued behind the others' commits; PERFORMANCE.md 20.4): 32 leaves
+ * most connections a worker of their own, and a group commit holds more. On a
+ * database server each worker is a server connection out of a budget all nodes share
+ * (OPERATIONS.md), so a libpq URI keeps the old default.
  */
-#define PROVD_DEFAULT_THREADS 16
+#define PROVD_DEFAULT_THREADS 32
 #define PROVD_DEFAULT_THREADS_SERVER_DB 4
 #define PROVD_MAX_THREADS 64
 #define PROVD_DEFAULT_CONNECTIONS 256
@@ -115,7 +119,7 @@ static const char usage_text[] =
     "  --operators FILE       named operators' token hashes (selfcert net operator add); re-read\n"
     "                         when it changes. Operator endpoints are off without either\n"
     "  --threads N            worker threads, each with its own registry connection (default\n"
-    "                         16 on a SQLite file, 4 on PostgreSQL: each a server connection)\n"
+    "                         32 on a SQLite file, 4 on PostgreSQL: each a server connection)\n"
     "  --keygen-threads N     threads making server keys, off the workers (default 1)\n"
     "  --keygen-queue N       server keys waiting for one of them; more: 503 (default 4)\n"
     "  --max-connections N    concurrent connections (default 256)\n"

@@ -166,6 +166,11 @@ extern const struct sc_reg_backend sc_reg_sqlite;
  * commits they took (reg_sqlite.c; both 0 when SC_REG_GROUP_COMMIT=0). reg: a SQLite handle.
  */
 void sc_reg_sqlite_group_stats(struct sc_reg *reg, unsigned long *ops, unsigned long *commits);
+/*
+ * The group commit's wake-ups: posts to waiting threads (each woken once per wait: its
+ * registrations done, or to lead the next batch) and, of them, leaderships handed on.
+ */
+void sc_reg_sqlite_group_wakes(struct sc_reg *reg, unsigned long *wakes, unsigned long *handoffs);
 
 /* The PostgreSQL backend (reg_pg.c, built when libpq is found): a libpq URI. */
 extern const struct sc_reg_backend sc_reg_pg;

@@ -1723,6 +1723,80 @@ static void test_group_commit(void **state)
 }
 
 /*
+ * thr13, the group commit's wake-ups: 16 threads, each registering profiles one after the other
+ * (every fifth a replay, refused inside its batch). Each registration, once answered, is read
+ * back through a plain connection of the same thread (not the writer): committed at its answer.
+ * Each wait is woken once (done, or to lead): the posts never exceed the registrations, and the
+ * leaderships handed on never exceed the commits; every registration counted, none lost.
+ */
+#define WAKE_THREADS 16
+#define WAKE_PER_THREAD 30
+
+static void *wake_writer(void *arg)
+{
+	int w = (int)(intptr_t)arg, ok = 1;
+	struct sc_reg *reg = NULL, *rd = NULL;
+
+	if (sc_reg_open(db, 1, &reg) != SC_OK || sc_reg_open(db, 1, &rd) != SC_OK)
+		ok = 0;
+	for (int i = 0; ok && i < WAKE_PER_THREAD; i++) {
+		struct sc_reg_profile_rec rec, got;
+		char ch[16];
+		int64_t retry;
+		int replay = i % 5 == 4;
+		sc_err want = replay ? SC_ERR_REPLAY : SC_OK;
+
+		snprintf(ch, sizeof(ch), "w%02x%04x", w, replay ? i - 1 : i);
+		make_profile(&rec, "D-1", 100000 + w * 1000 + i, ch);
+		if (sc_reg_profile_insert(reg, &rec, NULL, 5000, "t", &retry) != want) {
+			print_message("thread %d, registration %d: %s\n", w, i, sc_err_detail());
+			ok = 0;
+			break;
+		}
+		memset(&got, 0, sizeof(got));
+		if (sc_reg_profile_get(rd, rec.profile_id, &got) !=
+		    (replay ? SC_ERR_NOT_FOUND : SC_OK))
+			ok = 0;
+		sc_reg_profile_rec_clear(&got);
+	}
+	sc_reg_close(rd);
+	sc_reg_close(reg);
+	return (void *)(intptr_t)ok;
+}
+
+static void test_group_wakes(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts c;
+	pthread_t th[WAKE_THREADS];
+	unsigned long ops = 0, commits = 0, wakes = 0, handoffs = 0;
+	const unsigned long n = WAKE_THREADS * WAKE_PER_THREAD;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	for (int i = 0; i < WAKE_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, wake_writer, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < WAKE_THREADS; i++) {
+		void *ok = NULL;
+		pthread_join(th[i], &ok);
+		assert_int_equal((intptr_t)ok, 1);
+	}
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.profiles, n - n / 5);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs);
+	print_message("group wakes: %lu registrations, %lu commits, %lu wakes, %lu handed on\n",
+	    ops, commits, wakes, handoffs);
+	assert_int_equal(ops, n);
+	assert_true(commits >= 1 && commits <= ops);
+	/* Each registration's thread waited at most once for it to be done, once to lead. */
+	assert_true(wakes <= ops);
+	assert_true(handoffs <= commits);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
+/*
  * Issue 17, --profile-commit deferred: a profile whose commit is not synced on its own is
  * recorded and read back like any other, keeps every refusal (a replayed challenge, an unknown
  * device) and its pin, and the durable commits after it (its certificate, the next profile)
@@ -3011,6 +3085,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_batch_as_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_record_many_renewal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_wakes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
