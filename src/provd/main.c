@@ -81,9 +81,11 @@
  * master secret under the ticket key, and a resumed 1.2 session makes no new key exchange, so
  * whoever later read the ticket key from memory could decrypt every recorded 1.2 connection
  * that got one. TLS 1.3 tickets keep an X25519 exchange on resumption (psk_dhe_ke; NORMAL has no
- * plain-PSK exchange, so provd never resumes without one).
+ * plain-PSK exchange, so provd never resumes without one). -RSA (session 13's review): NORMAL
+ * keeps TLS 1.2's static RSA key exchange, which a server with an RSA certificate (net
+ * server-cert --alg rsa2048) would agree to: no forward secrecy. ECDHE-RSA stays.
  */
-#define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%NO_TICKETS_TLS12"
+#define PROVD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:%NO_TICKETS_TLS12"
 
 static const char usage_text[] =
     "usage: selfcert-provd --db LOCATION --net-dir NETDIR --mfr-root ROOT.pem --listen ADDR:PORT\n"

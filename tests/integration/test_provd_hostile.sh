@@ -190,5 +190,29 @@ tls_get "$T/sess1" "$T/sess3" "$T/tls3.out"
 check "TLS: a ticket from before the restart is not taken (a full handshake)" grep -q '^New, TLSv1.3' "$T/tls3.out"
 check "TLS: and served" grep -q '^HTTP/1.1 200' "$T/tls3.out"
 
+# Session 13 (review): with an RSA server certificate (net server-cert --alg rsa2048), TLS 1.2
+# still offers only ephemeral key exchanges: GnuTLS's NORMAL has the static RSA exchange, which
+# keeps no forward secrecy (the priority string's -RSA). ECDHE-RSA is served.
+ok "TLS (RSA key): stop" stop_provd
+mv "$T/net/server.pem" "$T/net/server-ec.pem" && mv "$T/net/server.key" "$T/net/server-ec.key"
+ok "TLS (RSA key): an RSA server certificate" \
+  sc net server-cert --dir "$T/net" --host 127.0.0.1 --host localhost --alg rsa2048
+ok "TLS (RSA key): start" start_provd
+for c in AES128-GCM-SHA256 AES256-SHA; do
+  printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+    timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" \
+      -tls1_2 -cipher "$c" -ign_eof >"$T/tlsrsa-$c.out" 2>&1
+  check "TLS 1.2 (RSA key): no static RSA exchange ($c)" \
+    bash -c "! grep -q '^HTTP/1.1 200' '$T/tlsrsa-$c.out' && ! grep -q '^New, TLSv1.2' '$T/tlsrsa-$c.out'"
+done
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+  timeout 20 openssl s_client -connect "127.0.0.1:$PROVD_PORT" -CAfile "$T/net/root.pem" \
+    -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -ign_eof >"$T/tlsrsa-ecdhe.out" 2>&1
+check "TLS 1.2 (RSA key): ECDHE-RSA served" grep -q '^HTTP/1.1 200' "$T/tlsrsa-ecdhe.out"
+ok "TLS (RSA key): stop" stop_provd
+rm -f "$T/net/server.pem" "$T/net/server.key"
+mv "$T/net/server-ec.pem" "$T/net/server.pem" && mv "$T/net/server-ec.key" "$T/net/server.key"
+ok "TLS: start with the P-256 certificate again" start_provd
+
 ok "SIGTERM stops the server" stop_provd
 finish
