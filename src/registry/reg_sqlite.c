@@ -629,10 +629,12 @@ static void sq_close(struct sc_reg *base)
  */
 #define GROUP_BATCH_MAX 64
 
-/* A thread in group_run_many: posted exactly once per wait (done, or lead). */
+/*
+ * A thread in group_run_many: posted exactly once per wait, because its last op is done or
+ * because its op heads the queue and it is to lead (it tells the two apart by that op's done).
+ */
 struct group_waiter {
 	sem_t sem;
-	int lead; /* set under g->mu by the previous leader: take the next batch */
 };
 
 struct group_op {
@@ -729,8 +731,8 @@ static sc_err sync_for(struct sqlite_reg *reg, int deferred)
 	return SC_OK;
 }
 
-/* One batch on the writer, by the leader (outside g->mu). */
-static void group_batch(struct reg_group *g, struct group_op *batch)
+/* One batch on the writer, by the leader (outside g->mu). Returns 1 when it committed. */
+static int group_batch(struct reg_group *g, struct group_op *batch)
 {
 	struct group_op *op;
 	struct sc_reg *w = NULL;
@@ -765,12 +767,12 @@ static void group_batch(struct reg_group *g, struct group_op *batch)
 				r = sc_fail(SC_ERR_IO,
 				    "registry %s: a batch's transaction was rolled back", g->path);
 		}
-		if (r == SC_OK && (r = run(g->w, "COMMIT", "commit")) == SC_OK)
-			g->commits++;
+		if (r == SC_OK)
+			r = run(g->w, "COMMIT", "commit");
 		rollback(g->w);
 	}
 	if (r == SC_OK)
-		return;
+		return 1;
 	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
 	/* Nothing of the batch is recorded: every registration it held fails (refusals keep theirs). */
 	for (op = batch; op != NULL; op = op->next)
@@ -778,6 +780,7 @@ static void group_batch(struct reg_group *g, struct group_op *batch)
 			op->r = r;
 			snprintf(op->detail, sizeof(op->detail), "%s", detail);
 		}
+	return 0;
 }
 
 /*
@@ -798,6 +801,7 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 	struct group_waiter *wake[GROUP_BATCH_MAX + 1], *next_leader = NULL;
 	struct group_op *batch, *o, *next;
 	size_t k, nw = 0;
+	int committed;
 
 	pthread_mutex_lock(&g->mu);
 	batch = g->head;
@@ -808,8 +812,9 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 		g->tail = NULL;
 	o->next = NULL;
 	pthread_mutex_unlock(&g->mu);
-	group_batch(g, batch);
+	committed = group_batch(g, batch);
 	pthread_mutex_lock(&g->mu);
+	g->commits += committed; /* under g->mu, as sc_reg_sqlite_group_stats reads it */
 	for (o = batch; o != NULL; o = next) {
 		next = o->next; /* read before the post: o may be gone after it */
 		if (o->last && o->owner != me)
@@ -819,10 +824,8 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 	if (g->head != NULL) {
 		/* The queue is never without a leader: a queued op's thread is woken to lead. */
 		next_leader = g->head->owner;
-		if (next_leader != me) {
-			next_leader->lead = 1;
+		if (next_leader != me)
 			g->handoffs++;
-		}
 	} else
 		g->leader = 0;
 	g->wakes += nw + (next_leader != NULL && next_leader != me);
@@ -874,7 +877,6 @@ static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t 
 		}
 		return;
 	}
-	me.lead = 0;
 	pthread_mutex_lock(&g->mu);
 	for (size_t i = 0; i < n; i++) {
 		ops[i].next = NULL;
@@ -893,12 +895,12 @@ static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t 
 	pthread_mutex_unlock(&g->mu);
 	for (;;) {
 		if (!lead) {
-			/* One post per wait: done (ops[n - 1].done) or lead (me.lead). */
+			/* One post per wait: done (ops[n - 1].done) or lead. Only a signal retries. */
 			while (sem_wait(&me.sem) != 0)
-				;
+				if (errno != EINTR)
+					abort(); /* EINVAL: our own semaphore broken; nothing sane to do */
 			if (ops[n - 1].done)
 				break;
-			me.lead = 0;
 		}
 		lead = group_lead(g, &me);
 		if (!lead && ops[n - 1].done)
