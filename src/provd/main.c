@@ -226,7 +226,8 @@ struct conn_track {
 	struct conn_track *prev, *next;
 	struct timespec start;
 	int fd;
-	int reading; /* 0 once the request is in and being answered */
+	int reading;           /* 0 once the request is in and being answered */
+	int handshake_counted; /* its TLS handshake is in the metrics (its own thread's, no lock) */
 	char peer[64];
 };
 
@@ -537,6 +538,25 @@ static enum MHD_Result overdue(struct server *srv, struct MHD_Connection *c,
 	return early_error(srv, c, st, method, url, PROVD_ERR_REQUEST_TIMEOUT, detail);
 }
 
+/*
+ * At a connection's first request, its TLS handshake is done: count it, full or resumed (a TLS 1.3
+ * session ticket, tls.h), once per connection. A connection that never sends a request (a failed
+ * handshake, a probe) is not counted here; selfcert_provd_connections_total counts every one.
+ */
+static void count_handshake(struct server *srv, struct MHD_Connection *c)
+{
+	struct conn_track *t = conn_of(c);
+	const union MHD_ConnectionInfo *ci;
+
+	if (t == NULL || t->handshake_counted)
+		return;
+	t->handshake_counted = 1;
+	if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL &&
+	    ci->tls_session != NULL)
+		provd_metrics_handshake(srv->api.metrics,
+		    gnutls_session_is_resumed((gnutls_session_t)ci->tls_session) != 0);
+}
+
 /* Headers are in: set up, and refuse an announced oversize body before reading it. */
 static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
@@ -552,6 +572,7 @@ static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *c, 
 		return MHD_NO;
 	clock_gettime(CLOCK_MONOTONIC, &st->t0);
 	*con_cls = st;
+	count_handshake(srv, c);
 	if (conn_overdue(srv, c))
 		return overdue(srv, c, st, method, url);
 	if ((why = framing_refusal(c)) != NULL)

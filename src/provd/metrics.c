@@ -36,6 +36,7 @@ struct provd_metrics {
 	uint64_t certificates;
 	uint64_t recovered; /* #17 (dur11): profiles recorded again from a registration */
 	uint64_t connections;
+	uint64_t handshakes[2]; /* TLS handshakes by connection: [0] full, [1] resumed */
 };
 
 static const char *const endpoint_names[PROVD_EP_COUNT] = {
@@ -163,6 +164,15 @@ void provd_metrics_connection(struct provd_metrics *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void provd_metrics_handshake(struct provd_metrics *m, int resumed)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->handshakes[resumed ? 1 : 0]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void provd_metrics_cert_registered(struct provd_metrics *m)
 {
 	if (m == NULL)
@@ -269,6 +279,13 @@ sc_err provd_metrics_render(struct provd_metrics *m, const struct sc_reg_counts 
 	    "# TYPE selfcert_provd_connections_total counter\n"
 	    "selfcert_provd_connections_total %llu\n",
 	    (unsigned long long)snap->connections);
+	put(&t,
+	    "# HELP selfcert_provd_tls_handshakes_total TLS handshakes of connections that "
+	    "carried a request, full or resumed (a TLS 1.3 session ticket).\n"
+	    "# TYPE selfcert_provd_tls_handshakes_total counter\n"
+	    "selfcert_provd_tls_handshakes_total{kind=\"full\"} %llu\n"
+	    "selfcert_provd_tls_handshakes_total{kind=\"resumed\"} %llu\n",
+	    (unsigned long long)snap->handshakes[0], (unsigned long long)snap->handshakes[1]);
 	put(&t,
 	    "# HELP selfcert_provd_refusals_total Requests refused, by error code.\n"
 	    "# TYPE selfcert_provd_refusals_total counter\n");

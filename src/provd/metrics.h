@@ -56,6 +56,9 @@ void provd_metrics_cert_registered(struct provd_metrics *m);
 void provd_metrics_profile_recovered(struct provd_metrics *m);
 /* A connection accepted (issue 17: over HTTPS each is a full TLS handshake, PERFORMANCE.md 16.5). */
 void provd_metrics_connection(struct provd_metrics *m);
+/* A TLS connection's handshake, counted at its first request (main.c): resumed (1, a TLS 1.3
+ * session ticket accepted) or full (0). */
+void provd_metrics_handshake(struct provd_metrics *m, int resumed);
 
 /*
  * The whole exposition; counts (may be NULL) adds the registry gauges. *out is the caller's

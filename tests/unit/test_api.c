@@ -1636,6 +1636,26 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(text, "selfcert_provd_refusals_total{reason=\"revoked\"} "));
 	assert_non_null(strstr(text, "selfcert_provd_devices{status=\"revoked\"} 2\n"));
 	assert_non_null(strstr(text, "# TYPE selfcert_provd_request_duration_seconds histogram\n"));
+	/* No TLS here (main.c counts a connection's handshake at its first request): both zero. */
+	assert_non_null(strstr(text,
+	    "# TYPE selfcert_provd_tls_handshakes_total counter\n"
+	    "selfcert_provd_tls_handshakes_total{kind=\"full\"} 0\n"
+	    "selfcert_provd_tls_handshakes_total{kind=\"resumed\"} 0\n"));
+	free(text);
+	provd_response_clear(&resp);
+	/* Each kind counted apart, exactly; any non-zero is "resumed". */
+	provd_metrics_handshake(api.metrics, 0);
+	provd_metrics_handshake(api.metrics, 1);
+	provd_metrics_handshake(api.metrics, 0);
+	provd_metrics_handshake(api.metrics, 2);
+	provd_metrics_handshake(api.metrics, 0);
+	provd_metrics_handshake(NULL, 1); /* no metrics: nothing */
+	call("GET", "/metrics", NULL, NULL, 0, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	text = strndup(resp.body, resp.body_len);
+	assert_non_null(strstr(text,
+	    "selfcert_provd_tls_handshakes_total{kind=\"full\"} 3\n"
+	    "selfcert_provd_tls_handshakes_total{kind=\"resumed\"} 2\n"));
 	free(text);
 	provd_response_clear(&resp);
 }
