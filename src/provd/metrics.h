@@ -54,7 +54,10 @@ void provd_metrics_cert_registered(struct provd_metrics *m);
 /* #17 (dur11): a profile recorded again from its certificate's registration (the audit's
  * profile-recovered row). */
 void provd_metrics_profile_recovered(struct provd_metrics *m);
-/* A connection accepted (issue 17: over HTTPS each is a full TLS handshake, PERFORMANCE.md 16.5). */
+/*
+ * A connection accepted (issue 17: over HTTPS each is a TLS handshake, PERFORMANCE.md 16.5; full,
+ * or resumed from a TLS 1.3 ticket since session 13: provd_metrics_handshake tells which).
+ */
 void provd_metrics_connection(struct provd_metrics *m);
 /* A TLS connection's handshake, counted at its first request (main.c): resumed (1, a TLS 1.3
  * session ticket accepted) or full (0). */
