@@ -233,12 +233,15 @@ void sc_profile_get_info(const struct sc_profile *p, struct sc_profile_info *out
  * Renewal profiles (#17). set_renewal_index: the certificate the leaf builders
  * (sc_cert_issue_leaf, sc_cert_expected_leaf) make next from p; SC_ERR_RENEWAL_SPENT when
  * index >= renewal_count, SC_ERR_USAGE for index > 0 on an ordinary profile. leaf_validity:
- * certificate `index`'s validity, i.e. the profile's shifted by index*cadence. window_end: the
- * last certificate's notAfter (the profile's notAfter for an ordinary one).
+ * certificate `index`'s validity, i.e. the profile's shifted by index*cadence. leaf_index, its
+ * inverse: 1 with *index the certificate whose notBefore is not_before (0 for an ordinary
+ * profile, whatever the time), 0 when not_before starts none of the profile's periods.
+ * window_end: the last certificate's notAfter (the profile's notAfter for an ordinary one).
  */
 sc_err sc_profile_set_renewal_index(struct sc_profile *p, uint32_t index) SC_MUST_USE;
 void sc_profile_leaf_validity(const struct sc_profile_info *in, uint32_t index, time_t *not_before,
     time_t *not_after);
+int sc_profile_leaf_index(const struct sc_profile_info *in, time_t not_before, uint32_t *index);
 time_t sc_profile_window_end(const struct sc_profile_info *in);
 
 /*

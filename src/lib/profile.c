@@ -1138,6 +1138,20 @@ void sc_profile_leaf_validity(const struct sc_profile_info *in, uint32_t index, 
 	*not_after = in->not_after + shift;
 }
 
+int sc_profile_leaf_index(const struct sc_profile_info *in, time_t not_before, uint32_t *index)
+{
+	time_t d = not_before - in->not_before;
+
+	*index = 0;
+	if (in->renewal_count == 0)
+		return 1;
+	if (in->renewal_cadence == 0 || d < 0 || d % (time_t)in->renewal_cadence != 0 ||
+	    d / (time_t)in->renewal_cadence >= (time_t)in->renewal_count)
+		return 0;
+	*index = (uint32_t)(d / (time_t)in->renewal_cadence);
+	return 1;
+}
+
 time_t sc_profile_window_end(const struct sc_profile_info *in)
 {
 	time_t nb, na;

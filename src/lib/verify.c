@@ -284,20 +284,17 @@ out:
  */
 static sc_err renewal_index_of(X509 *leaf, const struct sc_profile_info *in, uint32_t *index)
 {
-	time_t nb, d;
+	time_t nb;
 
 	*index = 0;
 	if (in->renewal_count == 0)
 		return SC_OK;
 	if (sc_asn1_time_to_time_t(X509_get0_notBefore(leaf), &nb) != SC_OK)
 		return sc_fail(SC_ERR_BINDING, "validity.notBefore does not parse");
-	d = nb - in->not_before;
-	if (d < 0 || d % (time_t)in->renewal_cadence != 0 ||
-	    d / (time_t)in->renewal_cadence >= (time_t)in->renewal_count)
+	if (!sc_profile_leaf_index(in, nb, index))
 		return sc_fail(SC_ERR_BINDING,
 		    "validity.notBefore is none of the renewal profile's %u periods",
 		    in->renewal_count);
-	*index = (uint32_t)(d / (time_t)in->renewal_cadence);
 	return SC_OK;
 }
 

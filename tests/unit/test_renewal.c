@@ -94,6 +94,20 @@ static void test_round_trip(void **state)
 	assert_int_equal(in.renewal_count, 24);
 	assert_int_equal(in.renewal_cadence, CAD);
 	assert_int_equal(sc_profile_window_end(&in), pp.not_after + 23 * CAD);
+	/* leaf_index, leaf_validity's inverse: each period's notBefore names it, nothing else does. */
+	{
+		uint32_t i = 99;
+		time_t nb, na;
+
+		sc_profile_leaf_validity(&in, 23, &nb, &na);
+		assert_int_equal(sc_profile_leaf_index(&in, nb, &i), 1);
+		assert_int_equal(i, 23);
+		assert_int_equal(sc_profile_leaf_index(&in, in.not_before, &i), 1);
+		assert_int_equal(i, 0);
+		assert_int_equal(sc_profile_leaf_index(&in, in.not_before + CAD + 1, &i), 0);
+		assert_int_equal(sc_profile_leaf_index(&in, in.not_before - CAD, &i), 0);
+		assert_int_equal(sc_profile_leaf_index(&in, in.not_before + 24 * CAD, &i), 0);
+	}
 	/* Index bounds: certificate 23 exists, 24 does not. */
 	assert_int_equal(sc_profile_set_renewal_index(p, 23), SC_OK);
 	assert_int_equal(sc_profile_set_renewal_index(p, 24), SC_ERR_RENEWAL_SPENT);

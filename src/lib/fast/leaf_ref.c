@@ -1008,10 +1008,10 @@ static int first_der_form(const struct sc_leaf_tbs_shape *shape, STACK_OF(X509) 
 
 /*
  * renew13: which certificate of a renewal profile the leaf claims to be, from its notBefore (its
- * validity's first time, as verify.c's renewal_index_of reads it): the profile's notBefore plus
- * a whole number of cadences below the count. 1 with *index (0 for an ordinary profile); 0 for
- * any other time or encoding (the full check refuses it or decides). Only a guess of which
- * period's TBS to build: the TBS comparison with that period's builder output decides.
+ * validity's first time, as verify.c's renewal_index_of reads it: sc_profile_leaf_index). 1 with
+ * *index (0 for an ordinary profile); 0 for any other time or encoding (the full check refuses
+ * it or decides). Only a guess of which period's TBS to build: the TBS comparison with that
+ * period's builder output decides.
  */
 static int first_index(const struct sc_profile_info *in, const struct tlv *validity,
     uint32_t *index)
@@ -1019,24 +1019,20 @@ static int first_index(const struct sc_profile_info *in, const struct tlv *valid
 	struct tlv two[2];
 	const unsigned char *p;
 	ASN1_TIME *t = NULL;
-	time_t nb = 0, d;
+	time_t nb = 0;
 	int ok;
 
 	*index = 0;
 	if (in->renewal_count == 0)
 		return 1;
-	if (in->renewal_cadence == 0 || validity->tag != 0x30 || !der_split(validity, two, 2))
+	if (validity->tag != 0x30 || !der_split(validity, two, 2))
 		return 0;
 	p = two[0].p;
 	ok = (t = d2i_ASN1_TIME(NULL, &p, (long)two[0].len)) != NULL &&
 	    p == two[0].p + two[0].len && plain_time(t, &nb);
 	ASN1_TIME_free(t);
 	ERR_clear_error();
-	if (!ok || (d = nb - (time_t)in->not_before) < 0 || d % (time_t)in->renewal_cadence != 0 ||
-	    d / (time_t)in->renewal_cadence >= (time_t)in->renewal_count)
-		return 0;
-	*index = (uint32_t)(d / (time_t)in->renewal_cadence);
-	return 1;
+	return ok && sc_profile_leaf_index(in, nb, index);
 }
 
 int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
