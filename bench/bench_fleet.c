@@ -523,6 +523,11 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	floor_ord = 2 * p_verify + p_sign;
 	floor_bat = 2 * p_verify + p_sign * waves / (double)n;
 	floor_ren = p_verify + (p_verify + p_sign) / k;
+	if (bench_device_crl) { /* and the device CA CRL's signature with each first certificate */
+		floor_ord += p_verify;
+		floor_bat += p_verify;
+		floor_ren += p_verify / k;
+	}
 	floor_cfssl = p_verify + p_sign;
 	/* Direction 3 in-process: the server's signing cost per device, alone and batched. */
 	c_sign = sign_per_device(skey, scert, 256, 0);
@@ -587,7 +592,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    "\"cpu_clock_resolution_s\":%.3g,\"cfssl_certs\":%zu,\"cpu_s_renewal\":%.6f,"
 		    "\"cpu_s_cfssl\":%.6f,\"provd_connections\":{\"renewal_server\":%ld,"
 		    "\"k2_server\":%ld,\"rsa3072_server\":%ld},\"target\":%.3f,\"target_met\":%s,"
-		    "\"leaf_refs\":%s,\"renewal_shapes\":",
+		    "\"leaf_refs\":%s,\"device_crl\":%s,\"renewal_shapes\":",
 		    unpinned ? "false" : "true", bench_agent_connections ? "true" : "false",
 		    bench_tls_resume ? "true" : "false", n, clients, provd_threads, k, batch_max,
 		    batch_wait ? batch_wait : "0", recorded, c_ord * 1e3, c_bat * 1e3,
@@ -601,7 +606,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    have_cfssl ? c_ren / c_cfssl : 0, have_cfssl ? ratio_res * c_ren / c_cfssl : 0,
 		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, conns[0], conns[1], conns[2],
 		    FLEET_TARGET, have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false",
-		    leaf_refs != NULL ? leaf_refs : "null");
+		    leaf_refs != NULL ? leaf_refs : "null", bench_device_crl ? "true" : "false");
 		if (!shapes) {
 			printf("null}\n");
 		} else {
@@ -627,14 +632,17 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		printf(
 		    "Fleet figure (#17): 1 million devices on 24-hour certificates, renewed daily\n"
 		    "measured: %zu devices per path, %d %s %s clients, %d server threads, "
-		    "P-256, %s (both servers durable), TLS resumption %s\n",
+		    "P-256, %s (both servers durable), TLS resumption %s%s\n",
 		    n, clients,
 		    bench_agent_connections ? "agent-like (a connection per round, batch, cfssl "
 		                              "certificate)"
 		                            : "keep-alive",
 		    tls ? "HTTPS" : "HTTP", provd_threads,
 		    db_location != NULL ? "provd's registry at --db" : "SQLite on disk",
-		    bench_tls_resume ? "on (both servers)" : "off (both servers)");
+		    bench_tls_resume ? "on (both servers)" : "off (both servers)",
+		    bench_device_crl
+		        ? ", each first certificate with its device CA's CRL (as the agent)"
+		        : "");
 		printf("%-52s %10s %10s %16s\n", "server, path", "CPU ms/cert", "floor ms",
 		    "CPU-h/day (1M)");
 		if (have_cfssl)
@@ -800,6 +808,8 @@ int main(int argc, char **argv)
 			unpinned = 1;
 		else if (strcmp(argv[i], "--leaf-refs") == 0 && i + 1 < argc)
 			leaf_refs = argv[++i];
+		else if (strcmp(argv[i], "--device-crl") == 0)
+			bench_device_crl = 1;
 		else if (strcmp(argv[i], "--agent-connections") == 0)
 			bench_agent_connections = 1;
 		else if (strcmp(argv[i], "--tls-resume") == 0 && i + 1 < argc &&
@@ -813,7 +823,7 @@ int main(int argc, char **argv)
 			    "[--provd-threads T] [--max-minutes M] [--http] [--db-dir DIR] [--json]\n"
 			    "       bench_fleet --renewal K [--devices N] [--clients C] "
 			    "[--profile-batch-wait MS] [--db LOCATION] [--unpinned] [--agent-connections] "
-			    "[--tls-resume on|off] [--leaf-refs N] "
+			    "[--tls-resume on|off] [--leaf-refs N] [--device-crl] "
 			    "…: the fleet figure (#17)\n");
 			return 2;
 		}

@@ -24,6 +24,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/batch.h>
 #include <selfcert/cert.h>
+#include <selfcert/crl.h>
 #include <selfcert/profile.h>
 #include <selfcert/proof.h>
 #include <sqlite3.h>
@@ -397,6 +398,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 
 int bench_agent_connections;
 int bench_tls_resume = 1;
+int bench_device_crl;
 const char *bench_profile_commit;
 int bench_carry;
 
@@ -906,6 +908,51 @@ static void post_batch(const struct bench_server *s, CURL *h, const struct bench
 	free(body);
 }
 
+/* The SP's CRL signature with the device CA's key (the CSK), as sc_crl_signer wants it. */
+static sc_err crl_sign(void *ctx, const EVP_MD *md, const uint8_t *tbs, size_t len, uint8_t **sig,
+    size_t *sig_len)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	uint8_t *s = NULL;
+	size_t n = 0;
+
+	if (m == NULL || EVP_DigestSignInit(m, NULL, md, NULL, ctx) != 1 ||
+	    EVP_DigestSign(m, NULL, &n, tbs, len) != 1 || (s = OPENSSL_malloc(n)) == NULL ||
+	    EVP_DigestSign(m, s, &n, tbs, len) != 1)
+		bench_die("signing the device CA CRL");
+	EVP_MD_CTX_free(m);
+	*sig = s;
+	*sig_len = n;
+	return SC_OK;
+}
+
+/*
+ * fleet14 (bench_device_crl): the device CA's own CRL as the SP makes it (req_issue.c's
+ * spd_h_crl: sc_crl_device_make, signed with the CSK), PEM, for the "crl" that selfcert-agent
+ * sends with every first certificate (enroll.c's ack_pending and device_crl). Its number: the
+ * SP's issuance counter here (the SP's clock there), increasing per device all the same.
+ */
+static char *device_crl_pem(const struct bench_dev *d, uint64_t number)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	char *pem;
+
+	if (b == NULL ||
+	    sc_crl_device_make(d->ca_x509, number, (int64_t)time(NULL), SC_CRL_DEFAULT_LIFETIME,
+	        crl_sign, d->csk_key, &der, &len) != SC_OK ||
+	    !PEM_write_bio(b, "X509 CRL", "", der, (long)len))
+		bench_die("%s: the device CA CRL: %s", d->id, sc_err_detail());
+	BIO_get_mem_ptr(b, &m);
+	if ((pem = strndup(m->data, m->length)) == NULL)
+		bench_die("out of memory");
+	BIO_free(b);
+	OPENSSL_free(der);
+	return pem;
+}
+
 /*
  * renew: 0 an ordinary profile, 1 a renewal profile (#17), 2 a Merkle batch leaf (#17); the
  * renewal profile's connection shapes (fleet14, bench_net.h): 3 BENCH_PROVD_RENEW_OPEN, 4
@@ -984,6 +1031,13 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 		bench_die("%s: issuing the leaf", d->id);
 	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL)
 		bench_die("JSON");
+	if (bench_device_crl) {
+		char *crl = device_crl_pem(d, counter);
+
+		if (json_object_set_new(jc, "crl", json_string(crl)) != 0)
+			bench_die("JSON");
+		free(crl);
+	}
 	/* #17 (dur11): the profile as answered and the chain of the profile request, as
 	 * selfcert-agent sends them (an ordinary profile only). */
 	if (bench_carry && renew == 0) {
@@ -1006,7 +1060,8 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/v1/certificates", s->url);
 	if ((st = post(h, url, cert_body, a, connects, C_CLOSE)) != 201 ||
-	    strstr(a->p, "\"status\":\"registered\"") == NULL)
+	    strstr(a->p, "\"status\":\"registered\"") == NULL ||
+	    (bench_device_crl && strstr(a->p, "\"crl\":\"kept\"") == NULL))
 		bench_die("%s: POST /v1/certificates: HTTP %ld: %.300s", d->id, st,
 		    a->p ? a->p : "");
 	free(cert_body);

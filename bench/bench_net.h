@@ -168,6 +168,12 @@ extern int bench_agent_connections;
  */
 extern int bench_tls_resume;
 /*
+ * 0 (default): a first certificate goes alone. 1 (bench_fleet --device-crl, fleet14): with the
+ * device CA's own CRL ("crl", docs/API.md), as selfcert-agent sends it with every first
+ * certificate (an SP of protocol 1.3 on), which provd checks (its signature) and keeps.
+ */
+extern int bench_device_crl;
+/*
  * #17 (dur11): NULL (default): provd's default --profile-commit; else its value ("durable",
  * "deferred"). bench_carry 1: each first certificate is registered with its "profile" and
  * "chain" (docs/API.md "Session 11 (dur11)"), which selfcert-agent sends only on a second try
