@@ -19,6 +19,12 @@
  * their process CPU clocks (ns) and cfssl driven over at least CFSSL_CERTS_MIN certificates;
  * each provd's count of the connections it accepted must equal the clients' (and, with
  * --agent-connections, a connection per device round and per batch: check_connections).
+ * With --agent-connections the renewal profile is measured in selfcert-agent's three connection
+ * shapes (its --batch N; PERFORMANCE.md 21.1), each against the same cfssl figure: the batch on
+ * its own connection (--batch K-1, two connections a window), the batch first on the next
+ * window's connection (--batch N >= K, one), each renewal registered alone (--batch 1, the
+ * default: K). --leaf-refs N starts provd with that many renewal references (a small table
+ * makes a batch that arrives after other windows miss its profile's reference).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,8 @@
 static const char *db_location;
 /* --unpinned: the devices unknown to provd at their first profile (session 7's figure). */
 static int unpinned;
+/* --leaf-refs N (fleet14): provd's --leaf-refs for every server of the run; NULL: its default. */
+static const char *leaf_refs;
 #define FLEET_DEVICES 1e6      /* the fleet figure's fleet */
 #define FLEET_TARGET (1.0 / 3) /* #17: server CPU per certificate <= 1/3 of cfssl's */
 /* cfssl signs this many certificates (its devices driven again) or as many as the renewal path
@@ -84,6 +92,8 @@ static double cpu_of(pid_t pid)
 /* Connections the clients opened to the server being driven (curl's CURLINFO_NUM_CONNECTS),
  * summed over its drives since it started; check_connections compares provd's count. */
 static long opened;
+/* GETs of /metrics between the drives (leafref_counts): connections provd counts too. */
+static long probes;
 
 static double drive_cpu_rounds(enum bench_target t, const struct bench_server *srv,
     struct bench_clients *cl, struct bench_dev *devs, size_t n, int per_cert, int rounds,
@@ -120,9 +130,10 @@ static double drive_cpu(enum bench_target t, const struct bench_server *srv,
 /*
  * provd's own count of the connections it accepted (selfcert_provd_connections_total, read just
  * before the server stops) must be exactly the run's: the clients' own count, plus two
- * (bench_provd_start's TCP probe and this GET of /metrics). With --agent-connections the clients'
- * count must also be the run's shape: a connection per device round (profile and certificate),
- * one more per renewal device (its batch registration, days later). Returns provd's count.
+ * (bench_provd_start's TCP probe and this GET of /metrics) and the GETs of leafref_counts. With
+ * --agent-connections the clients' count must also be the run's shape: a connection per device
+ * round (profile and certificate), one more per renewal device (its batch registration, days
+ * later), and for the other shapes theirs (fleet_renewal). Returns provd's count.
  */
 static long check_connections(const struct bench_world *w, const struct bench_server *s, long shape)
 {
@@ -136,16 +147,50 @@ static long check_connections(const struct bench_world *w, const struct bench_se
 	if ((m = strstr(metrics, key)) != NULL)
 		counted = strtol(m + strlen(key), NULL, 10);
 	free(metrics);
-	if (counted != opened + 2)
+	if (counted != opened + 2 + probes)
 		bench_die("provd counted %ld connections; the clients opened %ld, and the start-up "
-		          "probe and the GET of /metrics make %ld",
-		    counted, opened, opened + 2);
+		          "probe and the %ld GETs of /metrics make %ld",
+		    counted, opened, probes + 1, opened + 2 + probes);
 	if (bench_agent_connections && opened != shape)
 		bench_die("the clients opened %ld connections; a connection per device round and "
 		          "per batch makes %ld",
 		    opened, shape);
 	return counted;
 }
+
+/* provd's renewal references' hits and misses so far (selfcert_provd_leaf_refs_*_total), by a
+ * GET of /metrics between drives (counted in probes). */
+static void leafref_counts(const struct bench_world *w, const struct bench_server *s, long *hits,
+    long *misses)
+{
+	static const char hk[] = "\nselfcert_provd_leaf_refs_hits_total ",
+	                  mk[] = "\nselfcert_provd_leaf_refs_misses_total ";
+	char url[128], *metrics = NULL, *m;
+
+	snprintf(url, sizeof(url), "%s/metrics", s->url);
+	if (bench_http_get(w, url, &metrics) != 200 || metrics == NULL)
+		bench_die("GET /metrics");
+	probes++;
+	*hits = (m = strstr(metrics, hk)) != NULL ? strtol(m + strlen(hk), NULL, 10) : -1;
+	*misses = (m = strstr(metrics, mk)) != NULL ? strtol(m + strlen(mk), NULL, 10) : -1;
+	free(metrics);
+	if (*hits < 0 || *misses < 0)
+		bench_die("GET /metrics: no selfcert_provd_leaf_refs counters");
+}
+
+/*
+ * fleet14: one renewal connection shape's figures (PERFORMANCE.md 21.1): provd's CPU per
+ * certificate, the connections a window makes, and the renewal references the shape's drive
+ * found (hits) or looked for in vain (misses: a window's first certificate, or a batch whose
+ * reference was evicted).
+ */
+struct shape_fig {
+	double cpu;
+	size_t certs;
+	double cpu_s;
+	long conns; /* per window */
+	long hits, misses;
+};
 
 /* The network's profile signer, as the server loads it. */
 static void load_signer(const struct bench_world *w, EVP_PKEY **key, X509 **cert)
@@ -337,13 +382,26 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	double cpu_ren = 0, cpu_cfssl = 0, ratio_res = 0;
 	int have_cfssl, cfssl_rounds = 1;
 	long conns[3]; /* provd's connections: the K server, the K = 2 server, the RSA server */
+	/* fleet14 (--agent-connections): the K server's renewal shapes, measured on the same server
+	 * after c_ren: [0] the batch on its own connection (c_ren's), [1] with the next window's
+	 * profile, [2] each renewal alone. */
+	struct shape_fig sh[3];
+	int shapes = bench_agent_connections;
+	size_t n_act = shapes ? 6 * n : 4 * n; /* devices activated; cfssl's at 6n, never */
+	long h0, m0, h1, m1;
 
 	bench_mkdtemp(db_base, base, sizeof(base));
 	bench_world_up(&w, base);
-	if ((devs = calloc(5 * n, sizeof(*devs))) == NULL ||
+	memset(sh, 0, sizeof(sh));
+	probes = 0;
+	if ((devs = calloc(7 * n, sizeof(*devs))) == NULL ||
 	    (rdevs = calloc(2 * n, sizeof(*rdevs))) == NULL)
 		bench_die("out of memory");
-	bench_devs_make(&w, "FLEET", 0, 5 * n, devs);
+	/* [0, n) ordinary, [n, 2n) Merkle, [2n, 3n) renewal, [3n, 4n) K = 2, with
+	 * --agent-connections [4n, 5n) the next window's shape and [5n, 6n) batches of one;
+	 * [6n, 7n) cfssl's (never activated). */
+	bench_devs_make(&w, "FLEET", 0, n_act, devs);
+	bench_devs_make(&w, "FLEET", 6 * n, n, devs + 6 * n);
 	snprintf(db, sizeof(db), "%s/registry.db", base);
 	if (db_location != NULL && strlen(db_location) < sizeof(db))
 		snprintf(db, sizeof(db), "%s", db_location);
@@ -355,7 +413,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	 * its profile requests take the pinned path, as the floors below assume. --unpinned: every
 	 * device's first request in this run verifies its chain in full (the figure before session 8).
 	 */
-	act_cpu = bench_devs_activate_certs(devs, 4 * n, db, csv, unpinned ? NULL : ship,
+	act_cpu = bench_devs_activate_certs(devs, n_act, db, csv, unpinned ? NULL : ship,
 	    w.mfr_root);
 	snprintf(pol, sizeof(pol), "%s/policy.json", base);
 	write_policy(pol, k);
@@ -364,20 +422,64 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	w.policy = pol;
 	w.profile_batch = batch_max;
 	w.profile_batch_wait = batch_wait;
+	w.leaf_refs = leaf_refs;
 	bench_provd_start(&w, db, provd_threads, tls, &provd);
 	opened = 0;
 	bench_clients_init(&cl, clients, &w);
+	/*
+	 * selfcert-agent --batch N >= K (fleet14): each device's first window (its profile and
+	 * first certificate, one connection; not counted in the figure) before every other path,
+	 * so that by its next window, measured below, the server has served 3n other devices' in
+	 * between, as a node serves other devices in the K days between a device's two contacts:
+	 * the parsed device CA certificates (an LRU of 256) hold none of these devices any more,
+	 * and the renewal references (--leaf-refs) hold what the table kept through the other
+	 * windows' puts.
+	 */
+	if (shapes)
+		(void)drive_cpu(BENCH_PROVD_RENEW_OPEN, &provd, &cl, devs + 4 * n, n, 1, &units);
 	c_ord = drive_cpu(BENCH_PROVD, &provd, &cl, devs, n, 0, &units);
 	waves_of(provd.log, 0, &waves, &leaves, &lines);
 	c_bat = drive_cpu(BENCH_PROVD_BATCH, &provd, &cl, devs + n, n, 0, &units);
 	waves_of(provd.log, lines, &waves, &leaves, &lines);
 	if (leaves != (long)n)
 		bench_die("the server logged %ld batch leaves for %zu devices", leaves, n);
+	if (shapes)
+		leafref_counts(&w, &provd, &h0, &m0);
 	c_ren = drive_cpu_rounds(BENCH_PROVD_RENEW, &provd, &cl, devs + 2 * n, n, 1, 1, &units_ren,
 	    &cpu_ren);
+	sh[0] = (struct shape_fig){ c_ren, units_ren, cpu_ren, 2, 0, 0 };
+	if (shapes) {
+		leafref_counts(&w, &provd, &h1, &m1);
+		sh[0].hits = h1 - h0;
+		sh[0].misses = m1 - m0;
+		/*
+		 * selfcert-agent --batch N >= K: each device's next window (its first ran before the
+		 * ordinary path): the first window's K-1 in a batch, the new profile and its first
+		 * certificate, on one connection. The server's work is a steady window's: K
+		 * certificates, one profile, one connection.
+		 */
+		h0 = h1;
+		m0 = m1;
+		sh[1].cpu = drive_cpu_rounds(BENCH_PROVD_RENEW_NEXT, &provd, &cl, devs + 4 * n, n,
+		    1, 1, &sh[1].certs, &sh[1].cpu_s);
+		sh[1].conns = 1;
+		leafref_counts(&w, &provd, &h1, &m1);
+		sh[1].hits = h1 - h0;
+		sh[1].misses = m1 - m0;
+		/* selfcert-agent's default, --batch 1: each local renewal registered at once. */
+		sh[2].cpu = drive_cpu_rounds(BENCH_PROVD_RENEW_EACH, &provd, &cl, devs + 5 * n, n,
+		    1, 1, &sh[2].certs, &sh[2].cpu_s);
+		sh[2].conns = k;
+		leafref_counts(&w, &provd, &h0, &m0);
+		sh[2].hits = h0 - h1;
+		sh[2].misses = m0 - m1;
+	}
 	bench_clients_free(&cl);
-	/* Per device: its ordinary round, its Merkle round, its renewal round and batch. */
-	conns[0] = check_connections(&w, &provd, 4 * (long)n);
+	/* Per device: its ordinary round, its Merkle round, its renewal round and batch; with
+	 * --agent-connections the next window's shape's two windows (one connection each) and
+	 * the batches of one's K. */
+	conns[0] = check_connections(&w, &provd,
+	    4 * (long)n + (shapes ? (2 + (long)k) * (long)n : 0));
 	bench_stop(provd.pid);
 	bench_log_tagged(provd.log, "POST /v1/profiles 201", " pin=hit", &pin_hit, &pin_other);
 	if (!unpinned && pin_other != 0)
@@ -388,6 +490,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	bench_provd_start(&w, db, provd_threads, tls, &provd);
 	opened = 0;
 	bench_clients_init(&cl, clients, &w);
+	probes = 0;
 	c_ren2 = drive_cpu(BENCH_PROVD_RENEW, &provd, &cl, devs + 3 * n, n, 1, &units);
 	bench_clients_free(&cl);
 	conns[1] = check_connections(&w, &provd, 2 * (long)n);
@@ -400,7 +503,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		size_t want = units_ren < CFSSL_CERTS_MIN ? units_ren : CFSSL_CERTS_MIN;
 
 		cfssl_rounds = (int)((want + n - 1) / n);
-		c_cfssl = drive_cpu_rounds(BENCH_CFSSL, &cfssl, &cl, devs + 4 * n, n, 0,
+		c_cfssl = drive_cpu_rounds(BENCH_CFSSL, &cfssl, &cl, devs + 6 * n, n, 0,
 		    cfssl_rounds, &units_cfssl, &cpu_cfssl);
 		/* The ratio's resolution: one step of the CPU reading on either side. */
 		ratio_res = cpu_res / cpu_ren + cpu_res / cpu_cfssl;
@@ -420,6 +523,11 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	floor_ord = 2 * p_verify + p_sign;
 	floor_bat = 2 * p_verify + p_sign * waves / (double)n;
 	floor_ren = p_verify + (p_verify + p_sign) / k;
+	if (bench_device_crl) { /* and the device CA CRL's signature with each first certificate */
+		floor_ord += p_verify;
+		floor_bat += p_verify;
+		floor_ren += p_verify / k;
+	}
 	floor_cfssl = p_verify + p_sign;
 	/* Direction 3 in-process: the server's signing cost per device, alone and batched. */
 	c_sign = sign_per_device(skey, scert, 256, 0);
@@ -437,8 +545,10 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	bench_devs_activate(rdevs, 2 * n, rdb, csv);
 	wr.profile_batch = batch_max;
 	wr.profile_batch_wait = batch_wait;
+	wr.leaf_refs = leaf_refs;
 	bench_provd_start(&wr, rdb, provd_threads, tls, &provd);
 	opened = 0;
+	probes = 0;
 	bench_clients_init(&cl, clients, &wr);
 	r_ord = drive_cpu(BENCH_PROVD, &provd, &cl, rdevs, n, 0, &units);
 	waves_of(provd.log, 0, &rwaves, &rleaves, &lines);
@@ -481,7 +591,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    "\"renewal_vs_cfssl\":%.4f,\"renewal_vs_cfssl_resolution\":%.3g,"
 		    "\"cpu_clock_resolution_s\":%.3g,\"cfssl_certs\":%zu,\"cpu_s_renewal\":%.6f,"
 		    "\"cpu_s_cfssl\":%.6f,\"provd_connections\":{\"renewal_server\":%ld,"
-		    "\"k2_server\":%ld,\"rsa3072_server\":%ld},\"target\":%.3f,\"target_met\":%s}\n",
+		    "\"k2_server\":%ld,\"rsa3072_server\":%ld},\"target\":%.3f,\"target_met\":%s,"
+		    "\"leaf_refs\":%s,\"device_crl\":%s,\"renewal_shapes\":",
 		    unpinned ? "false" : "true", bench_agent_connections ? "true" : "false",
 		    bench_tls_resume ? "true" : "false", n, clients, provd_threads, k, batch_max,
 		    batch_wait ? batch_wait : "0", recorded, c_ord * 1e3, c_bat * 1e3,
@@ -494,19 +605,44 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		    cpu_hours(c_bat), cpu_hours(c_ren), cpu_hours(floor_ren),
 		    have_cfssl ? c_ren / c_cfssl : 0, have_cfssl ? ratio_res * c_ren / c_cfssl : 0,
 		    cpu_res, units_cfssl, cpu_ren, cpu_cfssl, conns[0], conns[1], conns[2],
-		    FLEET_TARGET, have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false");
+		    FLEET_TARGET, have_cfssl && c_ren <= c_cfssl * FLEET_TARGET ? "true" : "false",
+		    leaf_refs != NULL ? leaf_refs : "null", bench_device_crl ? "true" : "false");
+		if (!shapes) {
+			printf("null}\n");
+		} else {
+			static const char *const names[3] = { "batch_own_connection",
+				"batch_with_next_profile", "batch_of_one" },
+			                         *const flag[3] = { "K-1", ">=K", "1" };
+
+			printf("{");
+			for (int i = 0; i < 3; i++)
+				printf(
+				    "%s\"%s\":{\"agent_batch\":\"%s\",\"connections_per_window\":%ld,"
+				    "\"provd_cpu_ms_per_cert\":%.4f,\"certs\":%zu,\"cpu_s\":%.6f,"
+				    "\"vs_cfssl\":%.4f,\"target_met\":%s,\"leaf_refs_hits\":%ld,"
+				    "\"leaf_refs_misses\":%ld}",
+				    i ? "," : "", names[i], flag[i], sh[i].conns, sh[i].cpu * 1e3,
+				    sh[i].certs, sh[i].cpu_s, have_cfssl ? sh[i].cpu / c_cfssl : 0,
+				    have_cfssl && sh[i].cpu <= c_cfssl * FLEET_TARGET ? "true"
+				                                                      : "false",
+				    sh[i].hits, sh[i].misses);
+			printf("}}\n");
+		}
 	} else {
 		printf(
 		    "Fleet figure (#17): 1 million devices on 24-hour certificates, renewed daily\n"
 		    "measured: %zu devices per path, %d %s %s clients, %d server threads, "
-		    "P-256, %s (both servers durable), TLS resumption %s\n",
+		    "P-256, %s (both servers durable), TLS resumption %s%s\n",
 		    n, clients,
 		    bench_agent_connections ? "agent-like (a connection per round, batch, cfssl "
 		                              "certificate)"
 		                            : "keep-alive",
 		    tls ? "HTTPS" : "HTTP", provd_threads,
 		    db_location != NULL ? "provd's registry at --db" : "SQLite on disk",
-		    bench_tls_resume ? "on (both servers)" : "off (both servers)");
+		    bench_tls_resume ? "on (both servers)" : "off (both servers)",
+		    bench_device_crl
+		        ? ", each first certificate with its device CA's CRL (as the agent)"
+		        : "");
 		printf("%-52s %10s %10s %16s\n", "server, path", "CPU ms/cert", "floor ms",
 		    "CPU-h/day (1M)");
 		if (have_cfssl)
@@ -569,8 +705,41 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 			    cpu_res * 1e9, units_ren, cpu_ren, units_cfssl, cfssl_rounds, n,
 			    cpu_cfssl, c_ren / c_cfssl, ratio_res * c_ren / c_cfssl,
 			    100 * ratio_res);
-			target_line("renewal K", &(struct path_fig){ c_ren, floor_ren }, c_cfssl,
-			    floor_cfssl);
+			if (shapes) {
+				char what[128];
+				static const char *const how[3] = {
+					"batch on its own connection (agent --batch K-1)",
+					"batch with the next window's profile (agent --batch >= K)",
+					"each renewal registered alone (agent --batch 1, its default)"
+				};
+
+				printf(
+				    "renewal K = %d by selfcert-agent's connection shape (--batch N), "
+				    "each on this provd, against the same cfssl figure:\n",
+				    k);
+				for (int i = 0; i < 3; i++) {
+					printf(
+					    "  %-62s %ld connection%s a window: %.3f ms/cert (%zu "
+					    "certificates, %.4f s), renewal references %ld found, "
+					    "%ld missed\n",
+					    how[i], sh[i].conns, sh[i].conns == 1 ? "" : "s",
+					    sh[i].cpu * 1e3, sh[i].certs, sh[i].cpu_s, sh[i].hits,
+					    sh[i].misses);
+				}
+				printf(
+				    "  (provd --leaf-refs %s; the next window's shape: each device's "
+				    "first window ran before the other paths, its CPU not counted)\n",
+				    leaf_refs != NULL ? leaf_refs : "default");
+				for (int i = 0; i < 3; i++) {
+					snprintf(what, sizeof(what), "renewal K, %s", how[i]);
+					target_line(what,
+					    &(struct path_fig){ sh[i].cpu, floor_ren }, c_cfssl,
+					    floor_cfssl);
+				}
+			} else {
+				target_line("renewal K", &(struct path_fig){ c_ren, floor_ren },
+				    c_cfssl, floor_cfssl);
+			}
 			target_line("Merkle batch", &(struct path_fig){ c_bat, floor_bat }, c_cfssl,
 			    floor_cfssl);
 			target_line("ordinary", &(struct path_fig){ c_ord, floor_ord }, c_cfssl,
@@ -583,7 +752,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	X509_free(scert);
 	EVP_PKEY_free(rkey);
 	X509_free(rcert);
-	bench_devs_free(devs, 5 * n);
+	bench_devs_free(devs, n_act);
+	bench_devs_free(devs + 6 * n, n);
 	bench_devs_free(rdevs, 2 * n);
 	free(devs);
 	free(rdevs);
@@ -636,6 +806,10 @@ int main(int argc, char **argv)
 			db_location = argv[++i];
 		else if (strcmp(argv[i], "--unpinned") == 0)
 			unpinned = 1;
+		else if (strcmp(argv[i], "--leaf-refs") == 0 && i + 1 < argc)
+			leaf_refs = argv[++i];
+		else if (strcmp(argv[i], "--device-crl") == 0)
+			bench_device_crl = 1;
 		else if (strcmp(argv[i], "--agent-connections") == 0)
 			bench_agent_connections = 1;
 		else if (strcmp(argv[i], "--tls-resume") == 0 && i + 1 < argc &&
@@ -649,7 +823,7 @@ int main(int argc, char **argv)
 			    "[--provd-threads T] [--max-minutes M] [--http] [--db-dir DIR] [--json]\n"
 			    "       bench_fleet --renewal K [--devices N] [--clients C] "
 			    "[--profile-batch-wait MS] [--db LOCATION] [--unpinned] [--agent-connections] "
-			    "[--tls-resume on|off] "
+			    "[--tls-resume on|off] [--leaf-refs N] [--device-crl] "
 			    "…: the fleet figure (#17)\n");
 			return 2;
 		}

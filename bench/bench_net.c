@@ -24,6 +24,7 @@
 #include <selfcert/alg.h>
 #include <selfcert/batch.h>
 #include <selfcert/cert.h>
+#include <selfcert/crl.h>
 #include <selfcert/profile.h>
 #include <selfcert/proof.h>
 #include <sqlite3.h>
@@ -246,6 +247,7 @@ void bench_devs_free(struct bench_dev *d, size_t n)
 		EVP_PKEY_free(d[i].csk_key);
 		X509_free(d[i].ca_x509);
 		free(d[i].request);
+		free(d[i].pending);
 	}
 }
 
@@ -396,6 +398,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 
 int bench_agent_connections;
 int bench_tls_resume = 1;
+int bench_device_crl;
 const char *bench_profile_commit;
 int bench_carry;
 
@@ -613,6 +616,10 @@ void bench_provd_start(const struct bench_world *w, const char *db, int threads,
 	if (w->profile_batch_wait != NULL) {
 		argv[n++] = "--profile-batch-wait";
 		argv[n++] = (char *)w->profile_batch_wait;
+	}
+	if (w->leaf_refs != NULL) {
+		argv[n++] = "--leaf-refs";
+		argv[n++] = (char *)w->leaf_refs;
 	}
 	if (bench_profile_commit != NULL) {
 		argv[n++] = "--profile-commit";
@@ -857,24 +864,23 @@ static void enrol_provd(const struct bench_server *s, CURL *h, struct bench_dev 
 	(void)enrol_provd_x(s, h, d, a, connects, 0);
 }
 
-/* #17: the K certificates of a renewal profile, the first alone, the rest in one batch. */
-static void register_renewals(const struct bench_server *s, CURL *h, struct bench_dev *d,
-    struct answer *a, long *connects, struct sc_profile *prof, EVP_PKEY *csk, X509 *devca,
-    uint32_t k)
+/* #17: the body of a POST /v1/certificates/batch of a renewal profile's certificates [from, to)
+ * (index i with the SP's counter base + i), made as the device's SP makes them. */
+static char *renewal_batch(const struct bench_dev *d, struct sc_profile *prof, EVP_PKEY *csk,
+    X509 *devca, uint32_t from, uint32_t to, uint64_t base)
 {
 	json_t *list = json_array(), *jb;
-	char url[128], *body;
-	long st;
+	char *body;
 
 	if (list == NULL)
 		bench_die("JSON");
-	for (uint32_t i = 1; i < k; i++) {
+	for (uint32_t i = from; i < to; i++) {
 		EVP_PKEY *key = NULL;
 		char *pem = NULL;
 
 		if (sc_profile_set_renewal_index(prof, i) != SC_OK ||
 		    sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
-		    (pem = leaf_pem(prof, key, devca, csk, 1 + i)) == NULL)
+		    (pem = leaf_pem(prof, key, devca, csk, base + i)) == NULL)
 			bench_die("%s: renewal certificate %u", d->id, i);
 		if (json_array_append_new(list, json_string(pem)) != 0)
 			bench_die("JSON");
@@ -884,16 +890,74 @@ static void register_renewals(const struct bench_server *s, CURL *h, struct benc
 	if ((jb = json_pack("{s:o}", "certificates", list)) == NULL ||
 	    (body = json_dumps(jb, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
+	json_decref(jb);
+	return body;
+}
+
+/* POST /v1/certificates/batch (body, freed), every certificate registered (or already). */
+static void post_batch(const struct bench_server *s, CURL *h, const struct bench_dev *d,
+    struct answer *a, long *connects, char *body, int use)
+{
+	char url[128];
+	long st;
+
 	snprintf(url, sizeof(url), "%s/v1/certificates/batch", s->url);
-	if ((st = post(h, url, body, a, connects, C_OPEN | C_CLOSE)) != 200 ||
-	    strstr(a->p, "refused") != NULL)
+	if ((st = post(h, url, body, a, connects, use)) != 200 || strstr(a->p, "refused") != NULL)
 		bench_die("%s: POST /v1/certificates/batch: HTTP %ld: %.300s", d->id, st,
 		    a->p ? a->p : "");
 	free(body);
-	json_decref(jb);
 }
 
-/* renew: 0 an ordinary profile, 1 a renewal profile (#17), 2 a Merkle batch leaf (#17). */
+/* The SP's CRL signature with the device CA's key (the CSK), as sc_crl_signer wants it. */
+static sc_err crl_sign(void *ctx, const EVP_MD *md, const uint8_t *tbs, size_t len, uint8_t **sig,
+    size_t *sig_len)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	uint8_t *s = NULL;
+	size_t n = 0;
+
+	if (m == NULL || EVP_DigestSignInit(m, NULL, md, NULL, ctx) != 1 ||
+	    EVP_DigestSign(m, NULL, &n, tbs, len) != 1 || (s = OPENSSL_malloc(n)) == NULL ||
+	    EVP_DigestSign(m, s, &n, tbs, len) != 1)
+		bench_die("signing the device CA CRL");
+	EVP_MD_CTX_free(m);
+	*sig = s;
+	*sig_len = n;
+	return SC_OK;
+}
+
+/*
+ * fleet14 (bench_device_crl): the device CA's own CRL as the SP makes it (req_issue.c's
+ * spd_h_crl: sc_crl_device_make, signed with the CSK), PEM, for the "crl" that selfcert-agent
+ * sends with every first certificate (enroll.c's ack_pending and device_crl). Its number: the
+ * SP's issuance counter here (the SP's clock there), increasing per device all the same.
+ */
+static char *device_crl_pem(const struct bench_dev *d, uint64_t number)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	char *pem;
+
+	if (b == NULL ||
+	    sc_crl_device_make(d->ca_x509, number, (int64_t)time(NULL), SC_CRL_DEFAULT_LIFETIME,
+	        crl_sign, d->csk_key, &der, &len) != SC_OK ||
+	    !PEM_write_bio(b, "X509 CRL", "", der, (long)len))
+		bench_die("%s: the device CA CRL: %s", d->id, sc_err_detail());
+	BIO_get_mem_ptr(b, &m);
+	if ((pem = strndup(m->data, m->length)) == NULL)
+		bench_die("out of memory");
+	BIO_free(b);
+	OPENSSL_free(der);
+	return pem;
+}
+
+/*
+ * renew: 0 an ordinary profile, 1 a renewal profile (#17), 2 a Merkle batch leaf (#17); the
+ * renewal profile's connection shapes (fleet14, bench_net.h): 3 BENCH_PROVD_RENEW_OPEN, 4
+ * BENCH_PROVD_RENEW_NEXT, 5 BENCH_PROVD_RENEW_EACH.
+ */
 static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_dev *d,
     struct answer *a, long *connects, int renew)
 {
@@ -910,8 +974,21 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	json_t *j, *jc;
 	char *pem;
 	long st;
-	int n;
+	int n, profile_use = C_OPEN;
+	uint64_t counter = 1; /* the SP's issuance counter for this window's first certificate */
 
+	/* fleet14 (selfcert-agent --batch N >= K): the previous window's batch goes first, on the
+	 * connection this window's profile request then uses. */
+	if (renew == 4) {
+		if (d->pending == NULL)
+			bench_die("%s: no previous window's batch (BENCH_PROVD_RENEW_OPEN first)",
+			    d->id);
+		post_batch(s, h, d, a, connects, d->pending, C_OPEN);
+		d->pending = NULL;
+		certs = d->pending_k; /* its K-1 and this window's first */
+		counter = (uint64_t)d->pending_k + 1;
+		profile_use = 0;
+	}
 	/* The SP's challenge (here: this device's own random bytes, single use all the same). */
 	if (RAND_bytes(ch, sizeof(ch)) != 1)
 		bench_die("RAND_bytes");
@@ -922,12 +999,12 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	if ((body = malloc(len)) == NULL)
 		bench_die("out of memory");
 	snprintf(body, len, "%s%s\",\"proof\":%s%s}", d->request, hex, proof,
-	    renew == 1       ? ",\"renewal\":true"
-	        : renew == 2 ? ",\"batch\":true"
+	    renew == 2       ? ",\"batch\":true"
+	        : renew != 0 ? ",\"renewal\":true"
 	                     : "");
 	free(proof);
 	snprintf(url, sizeof(url), "%s/v1/profiles", s->url);
-	if ((st = post(h, url, body, a, connects, C_OPEN)) != 201)
+	if ((st = post(h, url, body, a, connects, profile_use)) != 201)
 		bench_die("%s: POST /v1/profiles: HTTP %ld: %.300s", d->id, st, a->p ? a->p : "");
 	free(body);
 	if ((j = json_loadb(a->p, a->len, 0, NULL)) == NULL ||
@@ -950,10 +1027,17 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	if ((renew == 2 ? sc_batch_decode(der, der_len, &prof)
 	                : sc_profile_decode(der, der_len, &prof)) != SC_OK ||
 	    sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
-	    (pem = leaf_pem(prof, leaf_key, devca, csk, 1)) == NULL)
+	    (pem = leaf_pem(prof, leaf_key, devca, csk, counter)) == NULL)
 		bench_die("%s: issuing the leaf", d->id);
 	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL)
 		bench_die("JSON");
+	if (bench_device_crl) {
+		char *crl = device_crl_pem(d, counter);
+
+		if (json_object_set_new(jc, "crl", json_string(crl)) != 0)
+			bench_die("JSON");
+		free(crl);
+	}
 	/* #17 (dur11): the profile as answered and the chain of the profile request, as
 	 * selfcert-agent sends them (an ordinary profile only). */
 	if (bench_carry && renew == 0) {
@@ -976,7 +1060,8 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 		bench_die("JSON");
 	snprintf(url, sizeof(url), "%s/v1/certificates", s->url);
 	if ((st = post(h, url, cert_body, a, connects, C_CLOSE)) != 201 ||
-	    strstr(a->p, "\"status\":\"registered\"") == NULL)
+	    strstr(a->p, "\"status\":\"registered\"") == NULL ||
+	    (bench_device_crl && strstr(a->p, "\"crl\":\"kept\"") == NULL))
 		bench_die("%s: POST /v1/certificates: HTTP %ld: %.300s", d->id, st,
 		    a->p ? a->p : "");
 	free(cert_body);
@@ -984,11 +1069,26 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	free(pem);
 	free(b64_copy);
 	sc_profile_get_info(prof, &info);
-	if (renew == 1) {
-		if (info.renewal_count < 2)
+	if (renew == 1 || renew >= 3) {
+		uint32_t k = info.renewal_count;
+
+		if (k < 2)
 			bench_die("%s: asked for a renewal profile, got an ordinary one", d->id);
-		register_renewals(s, h, d, a, connects, prof, csk, devca, info.renewal_count);
-		certs = info.renewal_count;
+		if (renew == 1) { /* the K-1 in one batch, on a connection of their own */
+			post_batch(s, h, d, a, connects,
+			    renewal_batch(d, prof, csk, devca, 1, k, counter), C_OPEN | C_CLOSE);
+			certs = k;
+		} else if (renew == 3) { /* kept for the next window's connection */
+			free(d->pending);
+			d->pending = renewal_batch(d, prof, csk, devca, 1, k, counter);
+			d->pending_k = k;
+		} else if (renew == 5) { /* each alone, on a connection of its own */
+			for (uint32_t i = 1; i < k; i++)
+				post_batch(s, h, d, a, connects,
+				    renewal_batch(d, prof, csk, devca, i, i + 1, counter),
+				    C_OPEN | C_CLOSE);
+			certs = k;
+		}
 	}
 	free(der);
 	sc_profile_free(prof);
@@ -1113,9 +1213,15 @@ static void *client_thread(void *arg)
 			enrol_provd(dr->s, c->h, &dr->devs[i], &a, &connects);
 		else if (dr->t == BENCH_PROVD_BATCH)
 			(void)enrol_provd_x(dr->s, c->h, &dr->devs[i], &a, &connects, 2);
-		else if (dr->t == BENCH_PROVD_RENEW)
+		else if (dr->t == BENCH_PROVD_RENEW || dr->t == BENCH_PROVD_RENEW_OPEN ||
+		    dr->t == BENCH_PROVD_RENEW_NEXT || dr->t == BENCH_PROVD_RENEW_EACH)
 			atomic_fetch_add(&dr->certs,
-			    enrol_provd_x(dr->s, c->h, &dr->devs[i], &a, &connects, 1) - 1);
+			    enrol_provd_x(dr->s, c->h, &dr->devs[i], &a, &connects,
+			        dr->t == BENCH_PROVD_RENEW            ? 1
+			            : dr->t == BENCH_PROVD_RENEW_OPEN ? 3
+			            : dr->t == BENCH_PROVD_RENEW_NEXT ? 4
+			                                              : 5) -
+			        1);
 		else
 			enrol_cfssl(dr->s, c->h, &dr->devs[i], &a, &connects);
 		done = atomic_fetch_add(&dr->done, 1) + 1;

@@ -42,6 +42,8 @@ struct bench_world {
 	/* bench_provd_start: --profile-batch N and --profile-batch-wait MS (#17, Merkle batch
 	 * profiles handed out by the server); NULL: none. */
 	const char *profile_batch, *profile_batch_wait;
+	/* bench_provd_start: --leaf-refs N (fleet14); NULL: provd's default. */
+	const char *leaf_refs;
 };
 #define BENCH_NETWORK_ID "bench" /* the network bench_world_up makes, named in every proof */
 
@@ -66,6 +68,11 @@ struct bench_dev {
 	X509 *ca_x509;
 	char *request; /* {"chain":…,"kex":…,"alg":"p256","challenge":"  (the challenge follows) */
 	uint8_t digest[SC_PROOF_DIGEST_LEN]; /* the request digest its proofs bind (proof.h) */
+	/* BENCH_PROVD_RENEW_OPEN leaves the window's K-1 local renewals here, the body of the
+	 * POST /v1/certificates/batch that BENCH_PROVD_RENEW_NEXT sends (then frees) before the next
+	 * window's profile request; pending_k is that window's K (its SP's last counter). */
+	char *pending;
+	uint32_t pending_k;
 };
 
 /* Manufacture n devices "<prefix>-<first+i>" (P-256 CSK and KEK), on two threads. */
@@ -111,12 +118,32 @@ long bench_http_get(const struct bench_world *w, const char *url, char **body);
  * BENCH_PROVD_RENEW (#17): a device that announces RENEW gets a renewal profile (the server runs
  * a renewal policy), makes all K of its certificates in-process, registers the first through
  * POST /v1/certificates and the other K-1 in one POST /v1/certificates/batch. done counts
- * devices; bench_drive_result.certs counts certificates.
+ * devices; bench_drive_result.certs counts certificates. Under bench_agent_connections the batch
+ * goes on a connection of its own (selfcert-agent --batch K-1: it sends the batch on the day of
+ * the window's last renewal): two connections a window.
+ * fleet14, the other connection shapes of selfcert-agent (PERFORMANCE.md 21.1):
+ * BENCH_PROVD_RENEW_OPEN: a window's profile and first certificate on one connection; the
+ * window's K-1 local renewals are made and kept in bench_dev.pending, unregistered (certs: 1).
+ * BENCH_PROVD_RENEW_NEXT: the device's next window as selfcert-agent --batch N >= K makes it:
+ * on one connection the batch of the previous window's K-1 (bench_dev.pending), then the new
+ * profile request and its first certificate (certs: K, one connection a window). This window's
+ * own K-1 are not made: they would ride the window after.
+ * BENCH_PROVD_RENEW_EACH: selfcert-agent's default --batch 1: the profile and the first
+ * certificate on one connection, then each of the K-1 local renewals registered alone, a batch
+ * of one on a connection of its own (certs: K, K connections a window).
  * BENCH_PROVD_BATCH (#17): the device's SP has BATCH_ISSUE ("batch": true); a server started with
  * --profile-batch answers a batch leaf (checked: "batched" and the leaf decodes as one), which
  * the device issues from and registers as any profile's certificate.
  */
-enum bench_target { BENCH_PROVD, BENCH_CFSSL, BENCH_PROVD_RENEW, BENCH_PROVD_BATCH };
+enum bench_target {
+	BENCH_PROVD,
+	BENCH_CFSSL,
+	BENCH_PROVD_RENEW,
+	BENCH_PROVD_BATCH,
+	BENCH_PROVD_RENEW_OPEN,
+	BENCH_PROVD_RENEW_NEXT,
+	BENCH_PROVD_RENEW_EACH
+};
 
 /* Keep-alive HTTP clients, one handle each, kept across rounds. */
 struct bench_clients {
@@ -127,8 +154,9 @@ void bench_clients_init(struct bench_clients *c, int n, const struct bench_world
 /*
  * 0 (default): each client keeps its connection for the whole run (both servers). 1: connect as
  * a real client does (issue 17, PERFORMANCE.md 16.5): a selfcert-agent round (profile, then
- * certificate) on one new connection, a batch registration (days later) on its own, and each
- * cfssl certificate on its own: a full TLS handshake each, on both servers alike.
+ * certificate) on one new connection, a batch registration (days later) on its own (or, for
+ * BENCH_PROVD_RENEW_NEXT, first on the next window's connection; PERFORMANCE.md 21.1), and each
+ * cfssl certificate on its own: a new connection each, on both servers alike.
  */
 extern int bench_agent_connections;
 /*
@@ -139,6 +167,12 @@ extern int bench_agent_connections;
  * connection a full handshake (an agent started anew for each contact). PERFORMANCE.md 20.1.
  */
 extern int bench_tls_resume;
+/*
+ * 0 (default): a first certificate goes alone. 1 (bench_fleet --device-crl, fleet14): with the
+ * device CA's own CRL ("crl", docs/API.md), as selfcert-agent sends it with every first
+ * certificate (an SP of protocol 1.3 on), which provd checks (its signature) and keeps.
+ */
+extern int bench_device_crl;
 /*
  * #17 (dur11): NULL (default): provd's default --profile-commit; else its value ("durable",
  * "deferred"). bench_carry 1: each first certificate is registered with its "profile" and

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A renewal window's connections as the real agent makes them (#17, session 14: fleet14,
+# PERFORMANCE.md 21.1). With a renewal profile of K the SP renews locally and the agent queues
+# each certificate; --batch N registers them N per request, and always all of them at the
+# window's end, in the round that asks for the next profile (on the same connection, before the
+# profile request). So --batch N >= K makes one connection a window (the previous window's batch,
+# the profile, its first certificate); --batch K-1 sends the batch on its own on the day of the
+# window's last renewal: two a window. Counted by selfcert-provd
+# (selfcert_provd_connections_total, selfcert_provd_tls_handshakes_total) and its log, the
+# registry holding every certificate the agent registered.
+SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"
+source "$SC_TESTLIB"
+source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
+
+provd_world testnet || exit 1
+provd_device n DEV-N || exit 1
+provd_device f DEV-F || exit 1
+sc net device add --db "$REG_DB" --device-id DEV-N --device-id DEV-F >/dev/null || exit 1
+# K = 3 certificates a window, one every 2 s: a window of ~6 s. The server's idle --timeout 1
+# closes a connection between two contacts (a round's requests are milliseconds apart), so each
+# contact opens a new one. Under valgrind a round takes seconds: 10 s and a 5 s idle timeout.
+K=3 CAD=2 VAL=1m TO=1
+[ "$SC_VALGRIND" = 1 ] && CAD=10 VAL=5m TO=5
+printf '{"validity": "%s", "renewal": {"count": %d, "cadence": "%ds"}}\n' $VAL $K $CAD >"$T/policy.json"
+start_provd --policy "$T/policy.json" --rate-limit 1000/1h --timeout $TO || exit 1
+
+# scrape: provd's counters into FULL, RESUMED, CONNS. The scrape is a connection of its own (a
+# full handshake: curl's command line keeps no session), taken off by the callers.
+scrape() {
+  api GET /metrics
+  FULL=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="full"} \([0-9]*\)$/\1/p' "$T/.api")
+  RESUMED=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="resumed"} \([0-9]*\)$/\1/p' "$T/.api")
+  CONNS=$(sed -n 's/^selfcert_provd_connections_total \([0-9]*\)$/\1/p' "$T/.api")
+}
+certs_of() { db "SELECT count(*) FROM certificates WHERE device_id = '$1'"; }
+profiles_of() { db "SELECT count(*) FROM profiles WHERE device_id = '$1'"; }
+# firsts DEV: provd's answers to a window's first certificate of DEV so far.
+firsts() { grep -c " POST /v1/certificates 201 .*device=$1" "$T/provd.log"; }
+# shape FROM-LINE: the agent's requests in provd's log from that line on, one letter each:
+# P a profile, C a certificate, B a batch (/healthz and /metrics left out).
+shape() {
+  tail -n "+$1" "$T/provd.log" | sed -n \
+    -e 's/.* POST \/v1\/profiles 201 .*/P/p' -e 's/.* POST \/v1\/certificates 201 .*/C/p' \
+    -e 's/.* POST \/v1\/certificates\/batch 200 .*/B/p' | tr -d '\n'
+}
+# run_windows NAME DEV WINDOWS --batch N: the agent's daemon until its WINDOWS-th window's first
+# certificate is registered (then SIGTERM, long before the next window); sets AC (its connections),
+# AF/AR (full/resumed handshakes) and SHAPE.
+run_windows() {
+  local name=$1 dev=$2 windows=$3; shift 3
+  scrape
+  local f0=$FULL r0=$RESUMED c0=$CONNS from=$(($(wc -l <"$T/provd.log") + 1)) _
+  agent_bg "$name" "$T/$name.out" "$T/$name.log" --retry-min 1s --retry-max 2s "$@"
+  for _ in $(seq 1 "$((SC_VG_WAIT * 2))"); do
+    [ "$(firsts "$dev")" -ge "$windows" ] && break
+    sleep 0.1
+  done
+  kill -TERM "$APID"
+  wait "$APID"
+  check "$dev: SIGTERM, exit 0" [ $? -eq 0 ]
+  check "$dev: $windows windows ($(firsts "$dev") first certificates)" [ "$(firsts "$dev")" = "$windows" ]
+  check "$dev: no failed contact" bash -c "! grep -q 'retrying in' '$T/$name.log'"
+  scrape
+  AF=$((FULL - f0 - 1)) AR=$((RESUMED - r0)) AC=$((CONNS - c0 - 1))
+  SHAPE=$(shape "$from")
+  echo "# $dev $*: $windows windows, $AC connections ($AF full, $AR resumed), requests $SHAPE" >&2
+}
+
+# --- --batch 5 (>= K): one connection a window ---
+run_windows n DEV-N 3 --batch 5
+# Window 1: its profile and first certificate; windows 2 and 3: the previous window's K-1 = 2
+# local renewals in one batch, then the profile and the first certificate, one contact each.
+check "requests: profile, certificate, then batch, profile, certificate twice ($SHAPE)" \
+  [ "$SHAPE" = PCBPCBPC ]
+check "one connection a window (3 windows: $AC)" [ "$AC" = 3 ]
+check "the first in full, the others resumed (full $AF, resumed $AR)" [ "$AF" = 1 -a "$AR" = 2 ]
+check "each batch the previous window's two" \
+  [ "$(grep -c ' POST /v1/certificates/batch 200 .*batch=2 .*registered=2' "$T/provd.log")" = 2 ]
+check "the agent registered them twice in one request" \
+  [ "$(grep -c 'registered 2 renewed certificates in one request (2 accepted)' "$T/n.log")" = 2 ]
+check "renewed locally at least four times" [ "$(grep -c 'renewed locally' "$T/n.log")" -ge 4 ]
+# The registry: three profiles, each window's first certificate and the two windows' batches.
+check "three profiles ($(profiles_of DEV-N))" [ "$(profiles_of DEV-N)" = 3 ]
+check "seven certificates registered ($(certs_of DEV-N))" [ "$(certs_of DEV-N)" = 7 ]
+P1=$(db "SELECT profile_id FROM profiles WHERE device_id = 'DEV-N' ORDER BY $ROWID LIMIT 1")
+check "the first window's three periods, all registered" \
+  [ "$(db "SELECT count(DISTINCT period) FROM certificates WHERE profile_id = '$P1'")" = 3 ]
+
+# --- --batch 2 (K-1): the batch on its own connection, two a window ---
+run_windows f DEV-F 2 --batch 2
+check "requests: profile, certificate, batch, profile, certificate ($SHAPE)" [ "$SHAPE" = PCBPC ]
+check "window 1 two connections, window 2 its first ($AC)" [ "$AC" = 3 ]
+check "the first in full, the others resumed (full $AF, resumed $AR)" [ "$AF" = 1 -a "$AR" = 2 ]
+check "four certificates registered ($(certs_of DEV-F))" [ "$(certs_of DEV-F)" = 4 ]
+finish
