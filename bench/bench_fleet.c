@@ -563,6 +563,10 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	primitives(rkey, &rp_sign, &rp_verify);
 	floor_rord = 2 * p_verify + rp_sign; /* the device's proof and leaf stay P-256 */
 	floor_rbat = 2 * p_verify + rp_sign * rwaves / (double)n;
+	if (bench_device_crl) { /* the device CA CRL, sent to this server too */
+		floor_rord += p_verify;
+		floor_rbat += p_verify;
+	}
 	r_sign = sign_per_device(rkey, rcert, 64, 0);
 	for (size_t i = 0; i < 3; i++)
 		r_batch[i] = sign_per_device(rkey, rcert, batch_sizes[i], 1);

@@ -46,7 +46,8 @@ add_test(NAME bench/smoke_fleet COMMAND bench_fleet --devices 200 --clients 8 --
 add_test(NAME bench/smoke_fleet_renewal COMMAND bench_fleet --renewal 7 --devices 20 --clients 2 --json)
 # The same with a connection per agent round, per batch and per cfssl certificate (16.5);
 # bench_fleet dies unless each provd counted exactly the run's connections
-# (selfcert_provd_connections_total: 4 x 20 + 2, 2 x 20 + 2, 2 x 20 + 2 here; 17.3).
+# (selfcert_provd_connections_total: the K server 4 x 20 + (2 + 7) x 20 + 2 and its GETs of
+# /metrics, the others 2 x 20 + 2 here; 17.3, 21.1).
 add_test(NAME bench/smoke_fleet_agent_conns
   COMMAND bench_fleet --renewal 7 --devices 20 --clients 2 --agent-connections --json)
 set(SC_BENCH_SMOKE bench/smoke_p11 bench/smoke_mem bench/smoke_fleet bench/smoke_fleet_renewal
