@@ -833,9 +833,14 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 {
 	struct sqlite_reg *w = g->w;
 	struct group_waiter *next_leader;
-	/* WAL_WAIT_MS, doubled after each checkpoint cut short (at most WAL_WAIT_DOUBLINGS times). */
-	struct wal_wait ww = { 0, (int64_t)WAL_WAIT_MS * 1000
-	        << (w->wal_fails < WAL_WAIT_DOUBLINGS ? w->wal_fails : WAL_WAIT_DOUBLINGS) };
+	/*
+	 * No wait at first (as SQLite's own checkpoint); after one cut short WAL_WAIT_MS, doubled
+	 * after each further one (at most WAL_WAIT_DOUBLINGS times).
+	 */
+	int f = w->wal_fails;
+	struct wal_wait ww = { 0, f == 0 ? 0
+	                                  : (int64_t)WAL_WAIT_MS * 1000
+	            << (f - 1 < WAL_WAIT_DOUBLINGS ? f - 1 : WAL_WAIT_DOUBLINGS) };
 	int64_t t0 = mono_us(), us;
 	int rc, frames = w->wal_frames;
 
