@@ -725,11 +725,12 @@ static void group_put(struct reg_group *g)
  * RESTART: it holds the write lock (no new frames), waits for the readers of older snapshots to
  * finish (a new reader takes the newest snapshot, and once every frame is copied back, none at
  * all), copies every frame back, syncs the database, and waits for the last readers of the WAL
- * to finish: the next commit writes the WAL from its beginning. Its waits are bounded: the time
- * it sleeps for readers stays under WAL_WAIT_MS (not the 10 s busy timeout), doubled after each
- * checkpoint cut short, to 80 ms at most (a reader descheduled mid-read on a loaded machine holds
- * its snapshot for a time slice or more). A reader that outlasts it (a long export) makes it a
- * PASSIVE one, and the leader tries again WAL_RETRY_FRAMES frames later, not at every batch.
+ * to finish: the next commit writes the WAL from its beginning. Its waits are bounded (not the
+ * 10 s busy timeout): the first attempt waits for no reader, as SQLite's own checkpoint; one
+ * after an attempt cut short sleeps at most WAL_WAIT_MS for readers, doubled after each further
+ * one, to 80 ms (a reader descheduled mid-read on a loaded machine holds its snapshot for a time
+ * slice or more). A reader that outlasts the wait (a long export) makes it a PASSIVE one, and
+ * the leader tries again WAL_RETRY_FRAMES frames later, not at every batch.
  * journal_size_limit cuts the file back to WAL_SIZE_LIMIT when the WAL starts over after such
  * a reader. So with short reads the WAL holds about WAL_CKPT_FRAMES frames and a batch (4.2-4.5
  * MB of 4 KiB pages, as with no reader at all); each checkpoint cut short adds WAL_RETRY_FRAMES.
