@@ -49,9 +49,9 @@ struct sqlite_reg {
 	int in_batch;            /* the writer inside a batch: begin/commit are a savepoint */
 	int sp_open;             /* that savepoint is open */
 	int sync_normal; /* synchronous = NORMAL now (a deferred profile's commit); FULL otherwise */
-	int wal_frames;  /* the group's writer: frames in the WAL after its last commit (wal_hook) */
-	int wal_next;    /* the group's writer: checkpoint when wal_frames reaches this (wal14) */
-	int wal_fails;   /* the group's writer: checkpoints cut short in a row */
+	int wal_frames; /* the group's writer: frames in the WAL after its last commit (wal_hook) */
+	int wal_next;   /* the group's writer: checkpoint when wal_frames reaches this (wal14) */
+	int wal_fails;  /* the group's writer: checkpoints cut short in a row */
 };
 
 /*
@@ -789,6 +789,20 @@ struct wal_wait {
 };
 
 /*
+ * A checkpoint's bound on its waits, after fails checkpoints cut short in a row: none at first
+ * (as SQLite's own checkpoint), then WAL_WAIT_MS, doubled after each further one (at most
+ * WAL_WAIT_DOUBLINGS times).
+ */
+static int64_t wal_wait_limit(int fails)
+{
+	if (fails == 0)
+		return 0;
+	if (fails - 1 > WAL_WAIT_DOUBLINGS)
+		fails = WAL_WAIT_DOUBLINGS + 1;
+	return ((int64_t)WAL_WAIT_MS * 1000) << (fails - 1);
+}
+
+/*
  * The checkpoint's busy handler: retry every 100 us while the time slept in it stays under the
  * bound. Only the waits count: the checkpoint's own copying and syncing is not a reader's doing.
  */
@@ -834,14 +848,7 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 {
 	struct sqlite_reg *w = g->w;
 	struct group_waiter *next_leader;
-	/*
-	 * No wait at first (as SQLite's own checkpoint); after one cut short WAL_WAIT_MS, doubled
-	 * after each further one (at most WAL_WAIT_DOUBLINGS times).
-	 */
-	int f = w->wal_fails;
-	struct wal_wait ww = { 0, f == 0 ? 0
-	                                  : (int64_t)WAL_WAIT_MS * 1000
-	            << (f - 1 < WAL_WAIT_DOUBLINGS ? f - 1 : WAL_WAIT_DOUBLINGS) };
+	struct wal_wait ww = { 0, wal_wait_limit(w->wal_fails) };
 	int64_t t0 = mono_us(), us;
 	int rc, frames = w->wal_frames;
 

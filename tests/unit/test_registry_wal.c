@@ -207,9 +207,11 @@ static void test_wal_bounded_under_readers(void **state)
 		reads += (unsigned long)(uintptr_t)n;
 	}
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	print_message("WAL at most %lld bytes (bound %lld) over %d registrations in %.2f s (%.0f/s), "
-	              "%lu reads\n",
-	    max, (long long)WAL_BOUND, WRITERS * PER_WRITER, secs, WRITERS * PER_WRITER / secs, reads);
+	print_message(
+	    "WAL at most %lld bytes (bound %lld) over %d registrations in %.2f s (%.0f/s), "
+	    "%lu reads\n",
+	    max, (long long)WAL_BOUND, WRITERS * PER_WRITER, secs, WRITERS * PER_WRITER / secs,
+	    reads);
 	sc_reg_sqlite_wal_stats(reg, &ws);
 	print_message("checkpoints by the leader: %lu, complete %lu, cut short %lu, failed %lu; "
 	              "at most %lu frames; %lu us in all, %lu us at most\n",
@@ -334,8 +336,9 @@ static void test_killed_in_checkpoints(void **state)
 				snprintf(id, sizeof(id), "%016x%016x", w + 1, i + 1);
 				memset(&got, 0, sizeof(got));
 				if (sc_reg_profile_get(reg, id, &got) != SC_OK)
-					fail_msg("round %d: acknowledged registration %d/%d lost: %s", round,
-					    w, i, sc_err_detail());
+					fail_msg(
+					    "round %d: acknowledged registration %d/%d lost: %s",
+					    round, w, i, sc_err_detail());
 				sc_reg_profile_rec_clear(&got);
 			}
 		assert_int_equal(sc_reg_check(reg), SC_OK);
