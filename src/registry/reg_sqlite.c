@@ -51,7 +51,7 @@ struct sqlite_reg {
 	int sync_normal; /* synchronous = NORMAL now (a deferred profile's commit); FULL otherwise */
 	int wal_frames; /* the group's writer: frames in the WAL after its last commit (wal_hook) */
 	int wal_next;   /* the group's writer: checkpoint when wal_frames reaches this (wal14) */
-	int wal_fails;  /* the group's writer: checkpoints cut short in a row */
+	int wal_level;  /* the group's writer: its next checkpoint's wait (wal_wait_limit) */
 };
 
 /*
@@ -726,11 +726,12 @@ static void group_put(struct reg_group *g)
  * finish (a new reader takes the newest snapshot, and once every frame is copied back, none at
  * all), copies every frame back, syncs the database, and waits for the last readers of the WAL
  * to finish: the next commit writes the WAL from its beginning. Its waits are bounded (not the
- * 10 s busy timeout): the first attempt waits for no reader, as SQLite's own checkpoint; one
+ * 10 s busy timeout): with no reader about, a checkpoint waits for none, as SQLite's own; one
  * after an attempt cut short sleeps at most WAL_WAIT_MS for readers, doubled after each further
  * one, to 80 ms (a reader descheduled mid-read on a loaded machine holds its snapshot for a time
- * slice or more). A reader that outlasts the wait (a long export) makes it a PASSIVE one, and
- * the leader tries again WAL_RETRY_FRAMES frames later, not at every batch.
+ * slice or more), and once one had to wait the next waits up to WAL_WAIT_MS at once. A reader
+ * that outlasts the wait (a long export) makes it a PASSIVE one, and the leader tries again
+ * WAL_RETRY_FRAMES frames later, not at every batch.
  * journal_size_limit cuts the file back to WAL_SIZE_LIMIT when the WAL starts over after such
  * a reader. So with short reads the WAL holds about WAL_CKPT_FRAMES frames and a batch (4.2-4.5
  * MB of 4 KiB pages, as with no reader at all); each checkpoint cut short adds WAL_RETRY_FRAMES.
@@ -789,17 +790,16 @@ struct wal_wait {
 };
 
 /*
- * A checkpoint's bound on its waits, after fails checkpoints cut short in a row: none at first
- * (as SQLite's own checkpoint), then WAL_WAIT_MS, doubled after each further one (at most
- * WAL_WAIT_DOUBLINGS times).
+ * A checkpoint's bound on its waits at a level: none at level 0 (as SQLite's own checkpoint),
+ * WAL_WAIT_MS at 1, doubled at each level above (to WAL_WAIT_DOUBLINGS doublings).
  */
-static int64_t wal_wait_limit(int fails)
+static int64_t wal_wait_limit(int level)
 {
-	if (fails == 0)
+	if (level == 0)
 		return 0;
-	if (fails - 1 > WAL_WAIT_DOUBLINGS)
-		fails = WAL_WAIT_DOUBLINGS + 1;
-	return ((int64_t)WAL_WAIT_MS * 1000) << (fails - 1);
+	if (level - 1 > WAL_WAIT_DOUBLINGS)
+		level = WAL_WAIT_DOUBLINGS + 1;
+	return ((int64_t)WAL_WAIT_MS * 1000) << (level - 1);
 }
 
 /*
@@ -848,7 +848,7 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 {
 	struct sqlite_reg *w = g->w;
 	struct group_waiter *next_leader;
-	struct wal_wait ww = { 0, wal_wait_limit(w->wal_fails) };
+	struct wal_wait ww = { 0, wal_wait_limit(w->wal_level) };
 	int64_t t0 = mono_us(), us;
 	int rc, frames = w->wal_frames;
 
@@ -858,7 +858,15 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 	us = mono_us() - t0;
 	/* Done: the next commit starts the WAL over. Not: again a little later, not every batch. */
 	w->wal_next = rc == SQLITE_OK ? WAL_CKPT_FRAMES : frames + WAL_RETRY_FRAMES;
-	w->wal_fails = rc == SQLITE_OK ? 0 : w->wal_fails + 1;
+	/*
+	 * The next one's wait: one level up after one cut short; after one done, none if this one
+	 * had no reader to wait for, else the first level (readers are about: the next attempt
+	 * waits for them at once rather than copying twice, a cut-short attempt and its retry).
+	 */
+	if (rc != SQLITE_OK)
+		w->wal_level = w->wal_level <= WAL_WAIT_DOUBLINGS ? w->wal_level + 1 : w->wal_level;
+	else
+		w->wal_level = ww.slept > 0;
 	pthread_mutex_lock(&g->mu);
 	g->wal.checkpoints++;
 	if (rc == SQLITE_OK)
