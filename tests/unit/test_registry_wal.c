@@ -35,9 +35,9 @@
 #define PER_WRITER 375
 /*
  * The bound: 16 MiB, about 4000 frames. The mended WAL holds about 1000 frames and a batch
- * (4.2-4.5 MB) and 256 frames more per checkpoint cut short by a reader (8-10.7 MB in the runs
- * of PERFORMANCE.md 21.4, on a loaded machine); before the mend this test's WAL reached 22-97 MB
- * (6000 registrations: 32-97 MB).
+ * (4.2-4.5 MB) and 256 frames more per checkpoint cut short by a reader (5.2-6.8 MB in the runs
+ * of PERFORMANCE.md 21.4, on a loaded machine; 10.7 MB at most with earlier versions); before
+ * the mend this test's WAL reached 22-97 MB (6000 registrations: 30-97 MB).
  */
 #define WAL_BOUND (16LL << 20)
 #define ACK_BASE 100000
