@@ -716,7 +716,7 @@ static void group_put(struct reg_group *g)
  * only once every frame is copied back and no reader uses it. With readers that never pause
  * (concurrent GETs, the console, the CLI reading while devices register) some reader holds an
  * older snapshot at every instant: the WAL was never started over and grew with every commit
- * (session 13's review: 26-126 MB; test_registry_wal: 36-59 MB in 4000 registrations).
+ * (session 13's review: 26-126 MB; test_registry_wal: 22-97 MB in 4000-6000 registrations).
  *
  * So the group's writer has no automatic checkpoint; its leader checkpoints between batches
  * instead, after a commit that left WAL_CKPT_FRAMES or more frames (SQLite's own threshold),
