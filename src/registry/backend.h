@@ -172,6 +172,20 @@ void sc_reg_sqlite_group_stats(struct sc_reg *reg, unsigned long *ops, unsigned 
  */
 void sc_reg_sqlite_group_wakes(struct sc_reg *reg, unsigned long *wakes, unsigned long *handoffs);
 
+/*
+ * The group commit leader's WAL checkpoints (wal14, reg_sqlite.c): attempted (after a commit
+ * that left 1000 frames or more); complete (the next commit starts the WAL over); cut short
+ * because a reader or another process's writer outlasted the bounded wait (tried again later);
+ * failed otherwise; the most frames the WAL held when one was attempted; the time the leader
+ * spent in them (registrations queue meanwhile), in all and at most. All 0 without a group or
+ * with SC_REG_WAL_RESTART=0.
+ */
+struct sc_reg_wal_stats {
+	unsigned long checkpoints, restarts, busy, errors, max_frames;
+	unsigned long us_total, us_max;
+};
+void sc_reg_sqlite_wal_stats(struct sc_reg *reg, struct sc_reg_wal_stats *out);
+
 /* The PostgreSQL backend (reg_pg.c, built when libpq is found): a libpq URI. */
 extern const struct sc_reg_backend sc_reg_pg;
 

@@ -49,6 +49,9 @@ struct sqlite_reg {
 	int in_batch;            /* the writer inside a batch: begin/commit are a savepoint */
 	int sp_open;             /* that savepoint is open */
 	int sync_normal; /* synchronous = NORMAL now (a deferred profile's commit); FULL otherwise */
+	int wal_frames; /* the group's writer: frames in the WAL after its last commit (wal_hook) */
+	int wal_next;   /* the group's writer: checkpoint when wal_frames reaches this (wal14) */
+	int wal_level;  /* the group's writer: its next checkpoint's wait (wal_wait_limit) */
 };
 
 /*
@@ -659,6 +662,7 @@ struct reg_group {
 	int leader;                    /* a batch is running, or its next leader is woken */
 	unsigned long ops, commits;    /* for the tests and benchmarks */
 	unsigned long wakes, handoffs; /* posts to waiters; of them, leaderships handed on */
+	struct sc_reg_wal_stats wal;   /* the leader's checkpoints (wal14), under mu */
 	struct reg_group *next;
 };
 
@@ -702,6 +706,185 @@ static void group_put(struct reg_group *g)
 	sqlite_free(g->w);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
+}
+
+/*
+ * ---- the WAL under readers that never pause (wal14) ----
+ *
+ * SQLite's automatic checkpoint (PASSIVE, after a commit that leaves 1000 frames in the WAL)
+ * copies back only the frames no reader still needs, and the WAL starts over from its beginning
+ * only once every frame is copied back and no reader uses it. With readers that never pause
+ * (concurrent GETs, the console, the CLI reading while devices register) some reader holds an
+ * older snapshot at every instant: the WAL was never started over and grew with every commit
+ * (session 13's review: 26-126 MB; test_registry_wal: 22-97 MB in 4000-6000 registrations).
+ *
+ * So the group's writer has no automatic checkpoint; its leader checkpoints between batches
+ * instead, after a commit that left WAL_CKPT_FRAMES or more frames (SQLite's own threshold),
+ * once the batch's threads are answered and before it hands the leadership on, so registrations
+ * that arrive meanwhile queue for the next batch as they do during a commit. The checkpoint is a
+ * RESTART: it holds the write lock (no new frames), waits for the readers of older snapshots to
+ * finish (a new reader takes the newest snapshot, and once every frame is copied back, none at
+ * all), copies every frame back, syncs the database, and waits for the last readers of the WAL
+ * to finish: the next commit writes the WAL from its beginning. Its waits are bounded (not the
+ * 10 s busy timeout): with no reader about, a checkpoint waits for none, as SQLite's own; one
+ * after an attempt cut short sleeps at most WAL_WAIT_MS for readers, doubled after each further
+ * one, to 80 ms (a reader descheduled mid-read on a loaded machine holds its snapshot for a time
+ * slice or more), and once one had to wait the next waits up to WAL_WAIT_MS at once. A reader
+ * that outlasts the wait (a long export) makes it a PASSIVE one, and the leader tries again
+ * WAL_RETRY_FRAMES frames later, not at every batch.
+ * journal_size_limit cuts the file back to WAL_SIZE_LIMIT when the WAL starts over after such
+ * a reader. So with short reads the WAL holds about WAL_CKPT_FRAMES frames and a batch (4.2-4.5
+ * MB of 4 KiB pages, as with no reader at all); each checkpoint cut short adds WAL_RETRY_FRAMES.
+ * Durability is untouched: a checkpoint copies committed frames, synced before the database
+ * file is (synchronous stays FULL), and nobody waits for it to be answered. SC_REG_WAL_RESTART=0
+ * leaves SQLite's automatic checkpoint in place (a switch for benchmarks, as SC_REG_GROUP_COMMIT).
+ */
+#define WAL_CKPT_FRAMES 1000
+#define WAL_RETRY_FRAMES 256
+#define WAL_WAIT_MS 10
+#define WAL_WAIT_DOUBLINGS 3
+#define WAL_SIZE_LIMIT "8388608" /* bytes: twice the WAL of WAL_CKPT_FRAMES 4 KiB pages */
+
+/* The writer's commit hook: the WAL's frames after it (in place of the automatic checkpoint). */
+static int wal_hook_cb(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((struct sqlite_reg *)ctx)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/* The group's writer, once opened: checkpoints by its leader (above) instead of SQLite's own. */
+static sc_err wal_writer(struct sqlite_reg *w)
+{
+	const char *e = getenv("SC_REG_WAL_RESTART");
+	sc_err r;
+
+	if (e != NULL && strcmp(e, "0") == 0)
+		return SC_OK;
+	if ((r = exec(w, "PRAGMA journal_size_limit = " WAL_SIZE_LIMIT, "journal_size_limit")) !=
+	    SC_OK)
+		return r;
+	w->wal_next = WAL_CKPT_FRAMES;
+	sqlite3_wal_hook(w->db, wal_hook_cb, w);
+	return SC_OK;
+}
+
+/* 1: the leader is to checkpoint after this batch. */
+static int wal_due(const struct sqlite_reg *w)
+{
+	return w != NULL && w->wal_next > 0 && w->wal_frames >= w->wal_next;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* A checkpoint's wait: the time slept so far and its bound, in microseconds. */
+struct wal_wait {
+	int64_t slept, limit;
+};
+
+/*
+ * A checkpoint's bound on its waits at a level: none at level 0 (as SQLite's own checkpoint),
+ * WAL_WAIT_MS at 1, doubled at each level above (to WAL_WAIT_DOUBLINGS doublings).
+ */
+static int64_t wal_wait_limit(int level)
+{
+	if (level == 0)
+		return 0;
+	if (level - 1 > WAL_WAIT_DOUBLINGS)
+		level = WAL_WAIT_DOUBLINGS + 1;
+	return ((int64_t)WAL_WAIT_MS * 1000) << (level - 1);
+}
+
+/*
+ * The checkpoint's busy handler: retry every 100 us while the time slept in it stays under the
+ * bound. Only the waits count: the checkpoint's own copying and syncing is not a reader's doing.
+ */
+static int wal_busy(void *ctx, int n)
+{
+	struct wal_wait *ww = ctx;
+	int64_t t;
+
+	(void)n;
+	if (ww->slept >= ww->limit)
+		return 0;
+	t = mono_us();
+	usleep(100);
+	ww->slept += mono_us() - t;
+	return 1;
+}
+
+/*
+ * Under g->mu, after a batch: the thread to lead the next one, counted; NULL when the queue is
+ * empty (then nobody leads). The queue is never without a leader.
+ */
+static struct group_waiter *group_next(struct reg_group *g, struct group_waiter *me)
+{
+	struct group_waiter *n;
+
+	if (g->head == NULL) {
+		g->leader = 0;
+		return NULL;
+	}
+	n = g->head->owner;
+	if (n != me) {
+		g->handoffs++;
+		g->wakes++;
+	}
+	return n;
+}
+
+/*
+ * The leader me, its batch answered: a RESTART checkpoint of the writer (waits bounded as
+ * above), then the leadership handed on as after any batch. Returns the next leader.
+ */
+static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_waiter *me)
+{
+	struct sqlite_reg *w = g->w;
+	struct group_waiter *next_leader;
+	struct wal_wait ww = { 0, wal_wait_limit(w->wal_level) };
+	int64_t t0 = mono_us(), us;
+	int rc, frames = w->wal_frames;
+
+	sqlite3_busy_handler(w->db, wal_busy, &ww);
+	rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	sqlite3_busy_timeout(w->db, SC_REG_BUSY_TIMEOUT_MS);
+	us = mono_us() - t0;
+	/* Done: the next commit starts the WAL over. Not: again a little later, not every batch. */
+	w->wal_next = rc == SQLITE_OK ? WAL_CKPT_FRAMES : frames + WAL_RETRY_FRAMES;
+	/*
+	 * The next one's wait: one level up after one cut short; after one done, none if this one
+	 * had no reader to wait for, else the first level (readers are about: the next attempt
+	 * waits for them at once rather than copying twice, a cut-short attempt and its retry).
+	 */
+	if (rc != SQLITE_OK)
+		w->wal_level = w->wal_level <= WAL_WAIT_DOUBLINGS ? w->wal_level + 1 : w->wal_level;
+	else
+		w->wal_level = ww.slept > 0;
+	pthread_mutex_lock(&g->mu);
+	g->wal.checkpoints++;
+	if (rc == SQLITE_OK)
+		g->wal.restarts++;
+	else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		g->wal.busy++;
+	else
+		g->wal.errors++;
+	if ((unsigned long)frames > g->wal.max_frames)
+		g->wal.max_frames = (unsigned long)frames;
+	g->wal.us_total += (unsigned long)us;
+	if ((unsigned long)us > g->wal.us_max)
+		g->wal.us_max = (unsigned long)us;
+	next_leader = group_next(g, me);
+	pthread_mutex_unlock(&g->mu);
+	if (next_leader != NULL && next_leader != me)
+		sem_post(&next_leader->sem);
+	return next_leader;
 }
 
 /* 1: every op of the batch may skip the sync of its commit (deferred_commit). */
@@ -749,7 +932,8 @@ static int group_batch(struct reg_group *g, struct group_op *batch)
 	 */
 	if (g->w == NULL && (r = open_conn(g->path, 0, 0, &w)) == SC_OK) {
 		g->w = sq(w);
-		if ((r = exec(g->w, "PRAGMA temp_store = MEMORY", "temp_store")) != SC_OK) {
+		if ((r = exec(g->w, "PRAGMA temp_store = MEMORY", "temp_store")) != SC_OK ||
+		    (r = wal_writer(g->w)) != SC_OK) {
 			sqlite_free(g->w);
 			g->w = NULL;
 		}
@@ -801,7 +985,7 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 	struct group_waiter *wake[GROUP_BATCH_MAX + 1], *next_leader = NULL;
 	struct group_op *batch, *o, *next;
 	size_t k, nw = 0;
-	int committed;
+	int committed, ckpt;
 
 	pthread_mutex_lock(&g->mu);
 	batch = g->head;
@@ -813,6 +997,7 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 	o->next = NULL;
 	pthread_mutex_unlock(&g->mu);
 	committed = group_batch(g, batch);
+	ckpt = committed && wal_due(g->w);
 	pthread_mutex_lock(&g->mu);
 	g->commits += committed; /* under g->mu, as sc_reg_sqlite_group_stats reads it */
 	for (o = batch; o != NULL; o = next) {
@@ -821,20 +1006,18 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 			wake[nw++] = o->owner;
 		o->done = 1;
 	}
-	if (g->head != NULL) {
-		/* The queue is never without a leader: a queued op's thread is woken to lead. */
-		next_leader = g->head->owner;
-		if (next_leader != me)
-			g->handoffs++;
-	} else
-		g->leader = 0;
-	g->wakes += nw + (next_leader != NULL && next_leader != me);
+	g->wakes += nw;
+	/* wal14: a checkpoint due keeps the leadership until it is done (group_checkpoint). */
+	if (!ckpt)
+		next_leader = group_next(g, me);
 	pthread_mutex_unlock(&g->mu);
 	/* The next leader first: the writer waits for it, the answered threads only send. */
 	if (next_leader != NULL && next_leader != me)
 		sem_post(&next_leader->sem);
 	for (size_t i = 0; i < nw; i++)
 		sem_post(&wake[i]->sem);
+	if (ckpt)
+		next_leader = group_checkpoint(g, me);
 	return next_leader == me;
 }
 
@@ -944,6 +1127,18 @@ void sc_reg_sqlite_group_wakes(struct sc_reg *reg, unsigned long *wakes, unsigne
 	pthread_mutex_lock(&g->mu);
 	*wakes = g->wakes;
 	*handoffs = g->handoffs;
+	pthread_mutex_unlock(&g->mu);
+}
+
+void sc_reg_sqlite_wal_stats(struct sc_reg *reg, struct sc_reg_wal_stats *out)
+{
+	struct reg_group *g = sq(reg)->group;
+
+	memset(out, 0, sizeof(*out));
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->mu);
+	*out = g->wal;
 	pthread_mutex_unlock(&g->mu);
 }
 
