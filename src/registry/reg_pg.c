@@ -1394,9 +1394,9 @@ out:
 #define RATE_COLS                    \
 	"count(*), min(created_at)," \
 	" $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM profiles WHERE challenge = $3)"
-#define RATE_SQL_DEVICE                                                                       \
-	"SELECT " RATE_COLS " FROM profiles WHERE " DEVICE_BUDGET("$1")                       \
-	" AND created_at > $2::bigint"
+#define RATE_SQL_DEVICE     \
+	"SELECT " RATE_COLS \
+	" FROM profiles WHERE " DEVICE_BUDGET("$1") " AND created_at > $2::bigint"
 #define RATE_SQL_SOURCE \
 	"SELECT " RATE_COLS " FROM profiles WHERE source = $1 AND created_at > $2::bigint"
 
