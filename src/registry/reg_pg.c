@@ -1380,12 +1380,14 @@ out:
 /*
  * A device's own profiles (authenticated: source NULL), device_id and created_at read through
  * profiles_by_device only (issue 17, pg14). Written "source IS NULL", the condition also fits
- * profiles_by_source (source, created_at): with no statistics yet (a new registry, the hours
- * before autovacuum's first ANALYZE) or in a generic plan, the planner took that index and read
- * every authenticated profile of the window, all devices', filtering on device_id (150 rows,
- * 36-60 pages per call at 300 devices in bench_ca, three such statements per enrollment, and
- * growing with the fleet's enrollments per window). source is never '' (its CHECK: NULL or 1..64
- * characters), so coalesce(source, '') = '' is the same rows, and no index has that expression.
+ * profiles_by_source (source, created_at), and the planner takes that index whenever it prices
+ * it lower: with no statistics (a new table, before autovacuum's first ANALYZE; in bench_ca
+ * the choice came and went as the tables grew) or with statistics in which NULL sources look
+ * rare (a network whose profiles are mostly unauthenticated). Then it read every authenticated
+ * profile of the window, all devices', filtering on device_id (150 rows and 36-60 pages per
+ * call at 300 devices in bench_ca; three such statements per enrollment; growing with the
+ * fleet's enrollments per window). source is never '' (its CHECK: NULL or 1..64 characters), so
+ * coalesce(source, '') = '' is the same rows, and no index has that expression.
  */
 #define DEVICE_BUDGET(dev) "device_id = " dev " AND coalesce(source, '') = ''"
 

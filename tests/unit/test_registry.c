@@ -2872,11 +2872,11 @@ static long long scans_since(PGconn *c, long long dev0, long long src0)
  * Issue 17 (pg14): a device's rate count (the lookup's, the profile transaction's read and its
  * guard) reads profiles_by_device, whatever the planner believes of source. Written "source IS
  * NULL", the condition also fit profiles_by_source (source, created_at), and the planner took
- * that index whenever it priced it lower: in bench_ca on a new registry (no statistics yet,
- * between the two B-trees' splits) it read every authenticated profile of the window, all
- * devices', filtering on device_id. Here statistics make "source IS NULL" look rare (an ANALYZE
- * after many unauthenticated profiles of three devices), the deterministic form of the same
- * choice. The answers are the same either way; what is checked is the index the server used,
+ * that index whenever it priced it lower: in bench_ca on a new registry (no statistics yet;
+ * the choice came and went as the tables grew) it read every authenticated profile of the
+ * window, all devices', filtering on device_id. Here statistics make "source IS NULL" look rare
+ * (an ANALYZE after many unauthenticated profiles of three devices): a choice the planner makes
+ * every time. The answers are the same either way; what is checked is the index the server used,
  * from its own statistics, which the registry's session sends when it ends.
  */
 static void test_pg_rate_index(void **state)
