@@ -23,7 +23,7 @@
 #define AGENT_MAX_RETIRE 16       /* old key handles waiting for deletion */
 #define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
 #define AGENT_MAX_BACKLOG 32      /* #17: locally renewed certificates awaiting registration */
-#define AGENT_CRL_MARGIN 3600     /* the device CA CRL outlives the certificates it covers by this */
+#define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
 
 struct agent_cfg {
 	const char *sp_path;

@@ -416,8 +416,7 @@ static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t cover, int64_
  * window's last period's notAfter: the SP renews locally through it, and the server hears
  * from the agent again only at the window's end (the default --batch).
  */
-static int64_t crl_cover(const struct agent_state *st, const char *profile_id,
-    int64_t not_after)
+static int64_t crl_cover(const struct agent_state *st, const char *profile_id, int64_t not_after)
 {
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
@@ -1397,21 +1396,23 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 		return sc_fail(SC_ERR_NOMEM, "request");
 	}
 	free(crl);
-	say(a, "certificate %s outlives the server's device CA CRL (until %lld): sending a new one "
-	       "with it",
+	say(a,
+	    "certificate %s outlives the server's device CA CRL (until %lld): sending a new one "
+	    "with it",
 	    k->serial, (long long)rd->st.crl_until);
 	r = agent_http_post(a->http, "/v1/certificates", body, &rep);
 	json_decref(body);
 	if (r != SC_OK) {
+		/* The certificate is in use and queued: nothing is lost, the round goes on. */
 		say(a, "sending the device CA CRL: no answer (%s); again at the next renewal",
 		    sc_err_detail());
 		sc_err_clear();
-		r = SC_OK;
-		goto out;
+		return SC_OK;
 	}
 	if (server_refused_crl(&rep)) {
-		say(a, "the server did not take the device CA CRL (%s: %s); not sent again with "
-		       "this renewal profile",
+		say(a,
+		    "the server did not take the device CA CRL (%s: %s); not sent again with "
+		    "this renewal profile",
 		    rep.error, rep.detail);
 		rd->st.crl_until = 0;
 	} else if ((rep.status == 200 || rep.status == 201) && rd->st.n_backlog > 0 &&
@@ -1422,14 +1423,14 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 		say(a, "certificate %s registered with a device CA CRL until %lld", k->serial,
 		    (long long)until);
 	} else {
+		/* As with no answer: the certificate stays queued. */
 		say(a, "sending the device CA CRL: HTTP %ld %s %s; again at the next renewal",
 		    rep.status, rep.error, rep.detail);
-		goto out;
+		agent_reply_clear(&rep);
+		return SC_OK;
 	}
-	r = save(a, &rd->st);
-out:
 	agent_reply_clear(&rep);
-	return r;
+	return save(a, &rd->st);
 }
 
 /*
@@ -1494,8 +1495,7 @@ static sc_err renew_local(struct agent *a, struct round *rd, int *did)
 	say(a, "renewed locally: key %u (certificate %s) from renewal profile %s; %zu to register",
 	    handle, rd->st.current.serial, rd->st.inflight_id, rd->st.n_backlog);
 	/* agent14: the server's device CA CRL would lapse while this certificate is in use. */
-	r = rd->st.crl_until > 0 &&
-	        rd->st.current.not_after + AGENT_CRL_MARGIN > rd->st.crl_until
+	r = rd->st.crl_until > 0 && rd->st.current.not_after + AGENT_CRL_MARGIN > rd->st.crl_until
 	    ? refresh_crl(a, rd, &rd->st.current)
 	    : SC_OK;
 out:
