@@ -713,8 +713,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 				char what[128];
 				static const char *const how[3] = {
 					"batch on its own connection (agent --batch K-1)",
-					"batch with the next window's profile (agent --batch >= K)",
-					"each renewal registered alone (agent --batch 1, its default)"
+					"batch with the next window's profile (--batch >= K, default)",
+					"each renewal registered alone (agent --batch 1)"
 				};
 
 				printf(

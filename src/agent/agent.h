@@ -23,6 +23,7 @@
 #define AGENT_MAX_RETIRE 16       /* old key handles waiting for deletion */
 #define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
 #define AGENT_MAX_BACKLOG 32      /* #17: locally renewed certificates awaiting registration */
+#define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
 
 struct agent_cfg {
 	const char *sp_path;
@@ -42,7 +43,7 @@ struct agent_cfg {
 	int reload_sig;
 	int64_t grace_s; /* --grace: the old key outlives its successor's arrival this long */
 	/* #17 --batch N: register locally renewed certificates N at a time (1..AGENT_MAX_BACKLOG;
-	 * default 1: each at once, in a batch of one). */
+	 * default AGENT_MAX_BACKLOG since agent14: all at the window's end for K <= 33). */
 	int batch;
 };
 
@@ -84,6 +85,14 @@ struct agent_state {
 	 */
 	uint8_t *pending_profile;
 	size_t pending_profile_len;
+	/*
+	 * #17 (agent14): the nextUpdate (Unix time) of the device CA CRL the server last took with
+	 * a certificate of the kept renewal profile; 0: none (an older server or SP, no renewal
+	 * profile, or an older agent's state). A local renewal whose certificate would outlive it
+	 * (its notAfter + AGENT_CRL_MARGIN) sends a fresh one (a window longer than
+	 * SC_CRL_MAX_LIFETIME). Advisory: an invalid value is dropped with a warning.
+	 */
+	int64_t crl_until;
 	/*
 	 * dur11 review: what agent_state_parse dropped of an advisory field (an invalid
 	 * "pending_profile", or one without a pending key), one line for the agent to say; "" if

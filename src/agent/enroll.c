@@ -366,14 +366,16 @@ static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *
 
 /*
  * The SP's device CA CRL (issue 14) as PEM for the server, which serves it to relying parties
- * that check a CRL at every level (GET /v1/crls): valid a little past the new leaf (an hour),
- * within 1 h..30 d, so a device that stops renewing drops out about when its leaf expires.
- * NULL when there is none to send — an SP older than revision 1.3, a device CA certified
- * without cRLSign, any failure: the certificate never waits on it (said once per round).
+ * that check a CRL at every level (GET /v1/crls): valid AGENT_CRL_MARGIN (an hour) past
+ * `cover` — the new leaf's notAfter, or a renewal window's last (crl_cover) — within
+ * 1 h..30 d, so a device that stops renewing drops out about when its certificates expire.
+ * *next_update gets its nextUpdate. NULL when there is none to send — an SP older than
+ * revision 1.3, a device CA certified without cRLSign, any failure: the certificate never
+ * waits on it (said once per round).
  */
-static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t leaf_not_after)
+static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t cover, int64_t *next_update)
 {
-	int64_t want = leaf_not_after - (int64_t)time(NULL) + 3600;
+	int64_t want = cover - (int64_t)time(NULL) + AGENT_CRL_MARGIN;
 	uint32_t lifetime = want < (int64_t)SC_CRL_MIN_LIFETIME ? SC_CRL_MIN_LIFETIME
 	    : want > (int64_t)SC_CRL_MAX_LIFETIME               ? SC_CRL_MAX_LIFETIME
 	                                                        : (uint32_t)want;
@@ -384,13 +386,15 @@ static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t leaf_not_afte
 	long n;
 	sc_err r;
 
+	*next_update = 0;
 	if (sp == NULL)
 		return NULL;
-	if ((r = sc_crl_device_fetch(sp, lifetime, &der, &len, NULL)) != SC_OK) {
+	if ((r = sc_crl_device_fetch(sp, lifetime, &der, &len, next_update)) != SC_OK) {
 		say(a, "no device CA CRL for the server (%s: %s)%s", sc_err_name(r),
 		    sc_err_detail(),
 		    r == SC_ERR_UNKNOWN_REQUEST ? ": the SP is older than protocol 1.3" : "");
 		sc_err_clear();
+		*next_update = 0;
 		return NULL;
 	}
 	if ((mem = BIO_new(BIO_s_mem())) != NULL &&
@@ -401,7 +405,44 @@ static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t leaf_not_afte
 	}
 	BIO_free(mem);
 	OPENSSL_free(der);
+	if (pem == NULL)
+		*next_update = 0;
 	return pem;
+}
+
+/*
+ * agent14: what the device CA CRL sent with a certificate of profile `profile_id` must cover:
+ * the certificate's own notAfter, or, when it belongs to the kept renewal profile (#17), the
+ * window's last period's notAfter: the SP renews locally through it, and the server hears
+ * from the agent again only at the window's end (the default --batch).
+ */
+static int64_t crl_cover(const struct agent_state *st, const char *profile_id, int64_t not_after)
+{
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	char id[2 * SC_PROFILE_ID_LEN + 1] = "";
+	int64_t end;
+
+	if (st->renewal_der == NULL ||
+	    sc_profile_decode(st->renewal_der, st->renewal_len, &p) != SC_OK) {
+		sc_err_clear();
+		return not_after;
+	}
+	sc_profile_get_info(p, &info);
+	sc_profile_free(p);
+	sc_hex(info.id, SC_PROFILE_ID_LEN, id);
+	if (info.renewal_count == 0 || strcmp(id, profile_id) != 0)
+		return not_after;
+	end = (int64_t)sc_profile_window_end(&info);
+	return end > not_after ? end : not_after;
+}
+
+/* agent14: 1 if the server kept our CRL, or a newer one it had ("crl": "kept" or "older"). */
+static int server_kept_crl(const struct agent_reply *rep)
+{
+	const char *v = json_string_value(json_object_get((json_t *)rep->json, "crl"));
+
+	return v != NULL && (strcmp(v, "kept") == 0 || strcmp(v, "older") == 0);
 }
 
 /* 1 if the server refused our "crl": it predates CRLs (unknown-field) or found fault with it. */
@@ -496,8 +537,10 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 {
 	struct agent_reply rep, again;
 	json_t *body;
-	char *crl = device_crl(a, sp, st->pending.not_after);
-	int added = 0;
+	int64_t crl_until = 0;
+	char *crl = device_crl(a, sp, crl_cover(st, st->pending.profile_id, st->pending.not_after),
+	    &crl_until);
+	int added = 0, crl_sent = crl != NULL;
 	sc_err r, r2;
 
 	memset(&rep, 0, sizeof(rep));
@@ -514,6 +557,7 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 		    "without it",
 		    rep.error, rep.detail);
 		json_object_del(body, "crl");
+		crl_sent = 0;
 		agent_reply_clear(&rep);
 		memset(&rep, 0, sizeof(rep));
 		r = agent_http_post(a->http, "/v1/certificates", body, &rep);
@@ -543,6 +587,9 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	}
 	json_decref(body);
 	free(crl);
+	/* agent14: what the server's copy covers, for renew_local (saved by acknowledged). */
+	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
+		st->crl_until = crl_sent && server_kept_crl(&rep) ? crl_until : 0;
 	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
 		r = acknowledged(a, st, chain, &rep, did);
 	else if (r == SC_OK &&
@@ -1111,6 +1158,7 @@ static sc_err keep_renewal(struct round *rd, const uint8_t *der, size_t len)
 	OPENSSL_free(rd->st.renewal_der);
 	rd->st.renewal_der = copy;
 	rd->st.renewal_len = len;
+	rd->st.crl_until = 0; /* ack_pending sets it with the profile's first certificate */
 	return SC_OK;
 }
 
@@ -1119,6 +1167,7 @@ static void drop_renewal(struct round *rd)
 	OPENSSL_free(rd->st.renewal_der);
 	rd->st.renewal_der = NULL;
 	rd->st.renewal_len = 0;
+	rd->st.crl_until = 0;
 }
 
 /* The SP issued: the new key is pending. */
@@ -1323,6 +1372,68 @@ out:
 }
 
 /*
+ * agent14: a window longer than the CRL's 30 days (or a certificate outliving what the server
+ * took): the locally renewed certificate k, the backlog's newest, is registered on its own
+ * (POST /v1/certificates, which judges it as a batch entry) with a fresh device CA CRL covering
+ * the window's rest, as far as 30 days go. POST /v1/certificates/batch takes no "crl" (an older
+ * server would refuse the whole batch). Registered: it leaves the backlog, crl_until moves on.
+ * A server that will not take the CRL: crl_until 0, not asked again this window. No answer,
+ * any other answer: again at the next local renewal (the certificate stays queued).
+ */
+static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_key *k)
+{
+	struct agent_reply rep;
+	json_t *body = NULL;
+	int64_t until = 0;
+	char *crl = device_crl(a, rd->sp, crl_cover(&rd->st, k->profile_id, k->not_after), &until);
+	sc_err r;
+
+	memset(&rep, 0, sizeof(rep));
+	if (crl == NULL)
+		return SC_OK; /* said by device_crl; again at the next renewal */
+	if ((body = json_pack("{s:s, s:s}", "certificate", k->cert_pem, "crl", crl)) == NULL) {
+		free(crl);
+		return sc_fail(SC_ERR_NOMEM, "request");
+	}
+	free(crl);
+	say(a,
+	    "certificate %s outlives the server's device CA CRL (until %lld): sending a new one "
+	    "with it",
+	    k->serial, (long long)rd->st.crl_until);
+	r = agent_http_post(a->http, "/v1/certificates", body, &rep);
+	json_decref(body);
+	if (r != SC_OK) {
+		/* The certificate is in use and queued: nothing is lost, the round goes on. */
+		say(a, "sending the device CA CRL: no answer (%s); again at the next renewal",
+		    sc_err_detail());
+		sc_err_clear();
+		return SC_OK;
+	}
+	if (server_refused_crl(&rep)) {
+		say(a,
+		    "the server did not take the device CA CRL (%s: %s); not sent again with "
+		    "this renewal profile",
+		    rep.error, rep.detail);
+		rd->st.crl_until = 0;
+	} else if ((rep.status == 200 || rep.status == 201) && rd->st.n_backlog > 0 &&
+	    strcmp(rd->st.backlog[rd->st.n_backlog - 1], k->cert_pem) == 0) {
+		free(rd->st.backlog[--rd->st.n_backlog]);
+		rd->st.backlog[rd->st.n_backlog] = NULL;
+		rd->st.crl_until = server_kept_crl(&rep) ? until : 0;
+		say(a, "certificate %s registered with a device CA CRL until %lld", k->serial,
+		    (long long)until);
+	} else {
+		/* As with no answer: the certificate stays queued. */
+		say(a, "sending the device CA CRL: HTTP %ld %s %s; again at the next renewal",
+		    rep.status, rep.error, rep.detail);
+		agent_reply_clear(&rep);
+		return SC_OK;
+	}
+	agent_reply_clear(&rep);
+	return save(a, &rd->st);
+}
+
+/*
  * #17: renew without the server: the SP makes the renewal profile's next certificate, which is
  * put in use at once (the server authorized it when it signed the profile) and queued for
  * registration. SC_ERR_NOT_FOUND when the profile can give no more (spent, expired, retired,
@@ -1383,7 +1494,10 @@ static sc_err renew_local(struct agent *a, struct round *rd, int *did)
 		goto out;
 	say(a, "renewed locally: key %u (certificate %s) from renewal profile %s; %zu to register",
 	    handle, rd->st.current.serial, rd->st.inflight_id, rd->st.n_backlog);
-	r = SC_OK;
+	/* agent14: the server's device CA CRL would lapse while this certificate is in use. */
+	r = rd->st.crl_until > 0 && rd->st.current.not_after + AGENT_CRL_MARGIN > rd->st.crl_until
+	    ? refresh_crl(a, rd, &rd->st.current)
+	    : SC_OK;
 out:
 	agent_key_clear(&k);
 	X509_free(cert);

@@ -150,6 +150,10 @@ static sc_err renewal_json(const struct agent_state *st, json_t *j)
 		if (bad)
 			return SC_ERR_NOMEM;
 	}
+	/* agent14: the kept CRL's nextUpdate, only with a renewal profile. */
+	if (st->crl_until > 0 && st->renewal_der != NULL &&
+	    json_object_set_new(j, "crl_until", json_integer((json_int_t)st->crl_until)) != 0)
+		return SC_ERR_NOMEM;
 	if (st->n_backlog == 0)
 		return SC_OK;
 	if ((bl = json_array()) == NULL || json_object_set_new(j, "backlog", bl) != 0)
@@ -325,7 +329,7 @@ static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct age
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
 	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *after = NULL;
-	json_t *ren = NULL, *bl = NULL, *pp = NULL;
+	json_t *ren = NULL, *bl = NULL, *pp = NULL, *cu = NULL;
 	const char *pid = NULL;
 	json_error_t err;
 	int version = 0, hook_due = 0;
@@ -339,10 +343,10 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over",
 		    what, err.text);
 	if (json_unpack_ex(j, &err, JSON_STRICT,
-	        "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o, s?o}", "version", &version,
+	        "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o, s?o, s?o}", "version", &version,
 	        "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret, "retire_after",
 	        &after, "hook_due", &hook_due, "renewal", &ren, "backlog", &bl, "pending_profile",
-	        &pp) != 0 ||
+	        &pp, "crl_until", &cu) != 0 ||
 	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what,
@@ -383,6 +387,19 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		    "%s: \"pending_profile\" dropped: not base64 of a profile (at most %d bytes) "
 		    "beside a pending key",
 		    what, SC_PROFILE_MAX_DER);
+	}
+	/*
+	 * agent14: a positive integer beside a renewal profile. Advisory (at worst the server's
+	 * CRL lapses before the window's end, as before it was kept): dropped with a warning.
+	 */
+	if (cu != NULL) {
+		if (json_is_integer(cu) && json_integer_value(cu) > 0 && st->renewal_der != NULL)
+			st->crl_until = (int64_t)json_integer_value(cu);
+		else if (st->warning[0] == '\0')
+			snprintf(st->warning, sizeof(st->warning),
+			    "%s: \"crl_until\" dropped: not a positive integer beside a renewal "
+			    "profile",
+			    what);
 	}
 	st->hook_due = hook_due;
 	r = SC_OK;

@@ -16,8 +16,9 @@ provd_world testnet || exit 1
 provd_device n DEV-N || exit 1
 provd_device f DEV-F || exit 1
 sc net device add --db "$REG_DB" --device-id DEV-N --device-id DEV-F >/dev/null || exit 1
-# A renewal every 3 s (the SP renews locally, the agent registers each certificate: one contact
-# a period), well past the server's 1 s idle timeout, so each contact opens a new connection.
+# A renewal every 3 s (the SP renews locally, the agent registers each certificate with --batch
+# 1: one contact a period; the default, 32 since agent14, would wait for the window's end), well
+# past the server's 1 s idle timeout, so each contact opens a new connection.
 CAD=3 VAL=1m
 [ "$SC_VALGRIND" = 1 ] && CAD=10 VAL=5m
 printf '{"validity": "%s", "renewal": {"count": 50, "cadence": "%ds"}}\n' $VAL $CAD >"$T/policy.json"
@@ -40,7 +41,7 @@ check "every connection so far in full ($FULL of $CONNS)" [ "$FULL" = "$CONNS" ]
 
 # --- one agent process, several contacts ---
 F0=$FULL R0=$RESUMED C0=$CONNS
-agent_bg n "$T/n.out" "$T/n.log" --retry-min 1s --retry-max 2s
+agent_bg n "$T/n.out" "$T/n.log" --retry-min 1s --retry-max 2s --batch 1
 DPID=$APID
 # Its enrollment (a profile and its certificate, one round), then local renewals each registered.
 for _ in $(seq 1 "$((SC_VG_WAIT * 3))"); do
@@ -79,7 +80,7 @@ ok "a new agent process enrolls DEV-F" agent f --once
 check "enrolled" grep -q "^DEV-F enrolled key=1" "$T/.out"
 fresh "its handshake in full"
 # The same device again from another process (DEV-N's state, a new handle): full again.
-ok "a new agent process renews DEV-N" agent n --once --force-renew
+ok "a new agent process renews DEV-N" agent n --once --force-renew --batch 1
 fresh "in full too"
 
 # --- openssl s_client ---

@@ -480,6 +480,98 @@ static void pending_edit(const char *from, const char *to)
 	free(text);
 }
 
+/* agent14: "crl_until", the kept device CA CRL's nextUpdate, beside a renewal profile. */
+static char *crl_until_text(int with_renewal)
+{
+	static const uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
+	struct agent_state st;
+	char *text = NULL;
+
+	full_state(&st);
+	st.renewal_der = OPENSSL_memdup(der, sizeof(der));
+	st.renewal_len = sizeof(der);
+	assert_non_null(st.renewal_der);
+	st.crl_until = 1796666778;
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	if (!with_renewal) {
+		/* Without a renewal profile the format leaves it out. */
+		char *none = NULL;
+
+		OPENSSL_free(st.renewal_der);
+		st.renewal_der = NULL;
+		st.renewal_len = 0;
+		assert_int_equal(agent_state_format(&st, &none), SC_OK);
+		assert_null(strstr(none, "crl_until"));
+		free(none);
+	}
+	agent_state_clear(&st);
+	return text;
+}
+
+/* An invalid "crl_until" is dropped with a warning (advisory); the rest loads. */
+static void crl_until_dropped(const char *from, const char *to)
+{
+	char *text = crl_until_text(1), *at = strstr(text, from), *out;
+	struct agent_state st;
+	size_t n;
+
+	if (at == NULL)
+		fail_msg("'%s' not in the state text", from);
+	n = strlen(text) - strlen(from) + strlen(to);
+	out = malloc(n + 1);
+	assert_non_null(out);
+	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	assert_int_equal(agent_state_parse((const uint8_t *)out, n, "STATE", &st), SC_OK);
+	assert_int_equal(st.crl_until, 0);
+	assert_string_equal(st.warning,
+	    "STATE: \"crl_until\" dropped: not a positive integer beside a renewal profile");
+	assert_true(st.current.present);
+	agent_state_clear(&st);
+	free(out);
+	free(text);
+}
+
+static void test_crl_until(void **state)
+{
+	struct agent_state st;
+	char *text = crl_until_text(0), *again = NULL;
+
+	(void)state;
+	assert_non_null(strstr(text, "\"crl_until\": 1796666778"));
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &st),
+	    SC_OK);
+	assert_int_equal(st.crl_until, 1796666778);
+	assert_string_equal(st.warning, "");
+	assert_int_equal(agent_state_format(&st, &again), SC_OK);
+	assert_string_equal(text, again);
+	agent_state_clear(&st);
+	free(again);
+	/* Truncated and trailing, as for the rest of the state. */
+	expect(text, strlen(text) - 1, SC_ERR_MALFORMED, "not JSON");
+	free(text);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": \"1796666778\"");
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 0");
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -5");
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 1.5");
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": null");
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": [1796666778]");
+	/* Without a renewal profile it has nothing to cover. */
+	crl_until_dropped("\"renewal\": \"MAMCAQc=\",", "");
+	/* Oversize: past int64, which JSON parsing refuses outright. */
+	{
+		char *t = crl_until_text(1), *at = strstr(t, "1796666778"), *out;
+		size_t n = strlen(t) + 32;
+
+		assert_non_null(at);
+		out = malloc(n);
+		assert_non_null(out);
+		snprintf(out, n, "%.*s99999999999999999999999%s", (int)(at - t), t, at + 10);
+		expect(out, strlen(out), SC_ERR_MALFORMED, "not JSON");
+		free(out);
+		free(t);
+	}
+}
+
 static void test_pending_profile(void **state)
 {
 	struct agent_state st;
@@ -527,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_hook_helpers),
 		cmocka_unit_test(test_renewal_fields),
 		cmocka_unit_test(test_pending_profile),
+		cmocka_unit_test(test_crl_until),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
