@@ -59,8 +59,12 @@ scrape
 # The agent's: what the counters gained less this scrape (a full handshake).
 AF=$((FULL - F0 - 1)) AR=$((RESUMED - R0)) AC=$((CONNS - C0 - 1))
 REG=$(db "SELECT count(*) FROM certificates WHERE device_id = 'DEV-N'")
-check "one connection per contact at least ($AC connections, $REG certificates registered)" \
-  [ "$AC" -ge 4 -a "$REG" -ge 4 ]
+# Contacts are a period apart less a round's work and fire at period boundaries: a round that
+# wakes late on a loaded machine can leave the next within the idle timeout, on the same
+# connection (seen once at load 12: 3 connections for 4 certificates). So: several
+# connections, each after the first resumed.
+check "several connections ($AC connections, $REG certificates registered)" \
+  [ "$AC" -ge 3 -a "$REG" -ge 4 ]
 check "the agent handshook in full once (full $AF)" [ "$AF" = 1 ]
 check "and resumed every later connection (resumed $AR of $AC)" [ "$AR" = $((AC - 1)) ]
 check "provd logged the agent's requests" \
