@@ -1107,8 +1107,14 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	 */
 	if (pr.has_proof && (r = proof_check(api, &pr, now)) != SC_OK)
 		goto out;
-	if (pr.want_pin && pr.authenticated)
+	if (pr.want_pin && pr.authenticated) {
+		/*
+		 * Schema 8: the first certificate's strict chain check (time-free) recorded with the
+		 * new pin, beside check_device's verdict, which alone decides this request.
+		 */
+		pr.pin.chain_verdict = sc_chain_verdict(pr.chain, api->mfr_root, api->sigs);
 		pr.rec.pin = &pr.pin;
+	}
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
@@ -1118,11 +1124,12 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	 * first certificate's reference (judge11's ref_chain).
 	 */
 	provd_log_add(resp, "auth=%s pin=%s", pr.authenticated ? "proof" : "none",
-	    pr.pinned                ? (pr.chain != NULL              ? "hit"
-	                                       : pr.ref_chain != NULL ? "hit x509=ref"
-	                                                              : "hit x509=none")
-	        : pr.rec.pin != NULL ? "new"
-	                             : "checked");
+	    pr.pinned                       ? (pr.chain != NULL              ? "hit"
+	                                              : pr.ref_chain != NULL ? "hit x509=ref"
+	                                                                     : "hit x509=none")
+	        : pr.rec.pin == NULL        ? "checked"
+	        : pr.pin.chain_verdict != 0 ? "new chain=strict"
+	                                    : "new chain=unknown");
 	/*
 	 * A refused device costs no signature: ask the registry before signing (and after). Its
 	 * verdict came with the device's pin (profile_lookup) when that read was for this device

@@ -129,6 +129,9 @@ check "--json counts" grep -qx "{\"csv\":\"$T/feed.csv\",\"imported\":2,\"alread
 check "DEV-E and DEV-F pinned" [ "$(pins DEV-E)$(pins DEV-F)" = 11 ]
 check "DEV-A's pin kept, not doubled" [ "$(pins DEV-A)$(audits DEV-A device-pinned)" = 11 ]
 check "the import audited with its count" [ "$(db "SELECT count(*) FROM audit WHERE event = 'devices-imported' AND detail LIKE '%2 added, 1 already registered, 3 with certificates'")" = 1 ]
+# Schema 8 (schema14): both CLI writers (add, import) recorded the strict chain verdict with the
+# pins of the test world's chain (strict: the first judge's chain check passes it, time-free).
+check "the CLI's pins carry the strict chain verdict" [ "$(db "SELECT count(*) FROM device_pins WHERE device_id IN ('DEV-A','DEV-E','DEV-F') AND chain_verdict > 0")" = 3 ]
 
 # --- the first requests: the pinned path, no path validation on the server ---
 start_provd || exit 1
@@ -144,6 +147,8 @@ check "DEV-H's first request: pinned path" grep -q "device=DEV-H auth=proof pin=
 # first request, the pinned path from its second).
 ok "DEV-C enrolls" agent c --once
 check "DEV-C pinned at first contact" [ "$(grep -c "device=DEV-C auth=proof pin=new" "$T/provd.log")" = 1 ]
+check "provd recorded DEV-C's strict chain verdict" [ "$(grep -c "device=DEV-C auth=proof pin=new chain=strict" "$T/provd.log")$(db "SELECT count(*) FROM device_pins WHERE device_id = 'DEV-C' AND chain_verdict > 0")" = 11 ]
+check "the same rules' version by both writers" [ "$(db "SELECT count(DISTINCT chain_verdict) FROM device_pins WHERE device_id IN ('DEV-A','DEV-C')")" = 1 ]
 ok "DEV-C renews" agent c --once --force-renew
 check "its renewal: pinned path" [ "$(grep -c "device=DEV-C auth=proof pin=hit" "$T/provd.log")" = 1 ]
 check "DEV-C's pin, by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-C' AND event = 'device-pinned' AND actor LIKE 'api %'")" = 1 ]

@@ -981,6 +981,8 @@ static void pinned_yet_refused(X509 *dca, EVP_PKEY *k, X509 *mca, const char *de
 
 	assert_int_equal(sc_device_verify(&trust, ch, NULL, id, &bad), SC_OK);
 	assert_string_equal(id, world.device_id);
+	/* schema14: every pin writer records no strict verdict for it (0: the full path). */
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), 0);
 	sk_X509_pop_free(ch, X509_free);
 	first_beside_full(prof1, dca, k, mca, 0, SC_ERR_CHAIN, detail);
 }
@@ -1065,6 +1067,9 @@ static void test_first_pin_v1_root(void **state)
 	assert_int_equal(X509_check_ca(root), 3);
 	t.mfr_root = root;
 	assert_int_equal(sc_device_verify(&t, fchain, NULL, id, &bad), SC_OK);
+	/* schema14: no strict verdict under the v1 root; the world's root gives one. */
+	assert_int_equal(sc_chain_verdict(fchain, root, NULL), 0);
+	assert_int_equal(sc_chain_verdict(fchain, world.mfr_root, NULL), sc_chain_rules());
 	first_opts(&o, fchain, prof1, now);
 	o.mfr_root = root;
 	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
@@ -1074,6 +1079,68 @@ static void test_first_pin_v1_root(void **state)
 		fail_msg("detail \"%s\"", sc_err_detail());
 	X509_free(x);
 	X509_free(root);
+}
+
+/*
+ * schema14: sc_chain_verdict, the verdict every pin writer records (registry schema 8): the
+ * rules' version for the world's chain, time-free (a device CA already expired, or not valid
+ * yet, still has its chain's verdict: validity is judged at each request), 0 for no chain, an
+ * empty or oversize one, no root, another root, a chain out of order, a policy extension
+ * (first_chain takes none). The rules' encoding: the revision and the running OpenSSL.
+ */
+static void test_chain_verdict(void **state)
+{
+	STACK_OF(X509) *ch = NULL, *rev = NULL, *big = NULL;
+	struct sc_test_world w2 = world;
+	EVP_PKEY *k = NULL, *mk = NULL;
+	X509 *dca = NULL, *mca = NULL;
+	uint32_t rules = sc_chain_rules();
+
+	(void)state;
+	assert_int_equal(rules,
+	    SC_CHAIN_RULES_REV * 1000000u + OPENSSL_version_major() * 10000u +
+	        OPENSSL_version_minor() * 100u + OPENSSL_version_patch());
+	assert_int_equal(sc_chain_verdict(fchain, world.mfr_root, NULL), rules);
+	assert_int_equal(sc_chain_verdict(NULL, world.mfr_root, NULL), 0);
+	assert_int_equal(sc_chain_verdict(fchain, NULL, NULL), 0);
+	assert_int_equal(sc_chain_verdict(fchain, world.mfr_ca, NULL), 0); /* not the root */
+	assert_non_null(ch = sk_X509_new_null());
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), 0); /* empty */
+	sk_X509_free(ch);
+	/* Out of order: the manufacturer CA first. */
+	assert_non_null(rev = chain_of(world.mfr_ca, sk_X509_value(fchain, 0)));
+	assert_int_equal(sc_chain_verdict(rev, world.mfr_root, NULL), 0);
+	sk_X509_pop_free(rev, X509_free);
+	/* Oversize: 17 certificates. */
+	assert_non_null(big = sk_X509_new_null());
+	for (int i = 0; i < 17; i++)
+		assert_true(sk_X509_push(big, sk_X509_value(fchain, 0)) > 0);
+	assert_int_equal(sc_chain_verdict(big, world.mfr_root, NULL), 0);
+	sk_X509_free(big);
+	/* Expired a year ago: the same verdict (time is the request's business). */
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(dca), -400, 0, NULL));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(dca), -365, 0, NULL));
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	assert_non_null(ch = chain_of(dca, world.mfr_ca));
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), rules);
+	sk_X509_pop_free(ch, X509_free);
+	X509_free(dca);
+	/* policyConstraints on the manufacturer CA: accepted in full, no verdict (as the judge). */
+	assert_int_equal(sc_test_world_mfr_ca(&world, "VerdictPol", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_policy_constraints, "critical,requireExplicitPolicy:0",
+	    world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	assert_non_null(ch = chain_of(dca, mca));
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), 0);
+	sk_X509_pop_free(ch, X509_free);
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(mk);
+	EVP_PKEY_free(k);
 }
 
 /* A chain with policyConstraints (requireExplicitPolicy) on the manufacturer CA: the judge
@@ -1665,6 +1732,7 @@ int main(void)
 		cmocka_unit_test(test_first_mfr_pathlen0),
 		cmocka_unit_test(test_first_pin_not_strict),
 		cmocka_unit_test(test_first_pin_v1_root),
+		cmocka_unit_test(test_chain_verdict),
 		cmocka_unit_test(test_first_policy_constraints),
 		cmocka_unit_test(test_leaf_device_is),
 		cmocka_unit_test(test_expected_tbs_shapes),

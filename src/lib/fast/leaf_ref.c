@@ -796,43 +796,53 @@ static int first_counter(const struct tlv *f7, uint64_t *counter)
 
 /*
  * The chain above the leaf as path validation with the leaf would judge it: strict validation
- * of the device CA to the root at `at` (the pin's validation was neither strict nor at this
- * time), the path it builds exactly the chain and the root, the device CA a CA that may sign
- * certificates, and every pathLen counted with the leaf below (X509_verify_cert checks pathLen
- * only above index 1: with the device CA as the target the manufacturer CA's is not checked).
- * *path: the validated path (the caller's, sk_X509_pop_free).
+ * of the device CA (chain[0]) to the root, at `at` or (at 0) with no time checked, the path it
+ * builds exactly the chain and the root, the device CA a CA that may sign certificates, and
+ * every pathLen counted with the leaf below (X509_verify_cert checks pathLen only above index 1:
+ * with the device CA as the target the manufacturer CA's is not checked), no proxy or policy
+ * extension. *path: the validated path (the caller's, sk_X509_pop_free), if path is not NULL.
+ * first_chain's (at the judged time) and, schema 8, sc_chain_verdict's (time-free, at every pin
+ * writer): one code, so that a recorded verdict is this function's answer on the same bytes.
  */
-static int first_chain(X509 *ca, const struct sc_verify_opts *opts, time_t at,
+static int chain_strict(STACK_OF(X509) *chain, X509 *root, struct sc_sig_cache *sigs, time_t at,
     STACK_OF(X509) **path)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *up = NULL;
-	int n = sk_X509_num(opts->chain), ok = 0, plen = 0;
+	STACK_OF(X509) *up = NULL, *got = NULL;
+	int n = sk_X509_num(chain), ok = 0, plen = 0;
+	X509 *ca;
 
-	*path = NULL;
-	if ((up = sk_X509_new_null()) == NULL)
+	if (path != NULL)
+		*path = NULL;
+	if (n < 1 || root == NULL || (ca = sk_X509_value(chain, 0)) == NULL ||
+	    (up = sk_X509_new_null()) == NULL)
 		goto out;
 	for (int i = 1; i < n; i++)
-		if (!sk_X509_push(up, sk_X509_value(opts->chain, i)))
+		if (!sk_X509_push(up, sk_X509_value(chain, i)))
 			goto out;
 	if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_add_cert(store, opts->mfr_root) ||
-	    !X509_STORE_CTX_init(ctx, store, ca, up) ||
-	    sc_sig_cache_attach(ctx, opts->sig_cache) != SC_OK)
+	    !X509_STORE_add_cert(store, root) || !X509_STORE_CTX_init(ctx, store, ca, up) ||
+	    sc_sig_cache_attach(ctx, sigs) != SC_OK)
 		goto out;
-	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
-	if (X509_verify_cert(ctx) != 1 || (*path = X509_STORE_CTX_get1_chain(ctx)) == NULL ||
-	    sk_X509_num(*path) != n + 1 || X509_cmp(sk_X509_value(*path, n), opts->mfr_root) != 0)
+	if (at != 0) {
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+		    X509_V_FLAG_X509_STRICT);
+		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+	} else {
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+		    X509_V_FLAG_X509_STRICT | X509_V_FLAG_NO_CHECK_TIME);
+	}
+	if (X509_verify_cert(ctx) != 1 || (got = X509_STORE_CTX_get1_chain(ctx)) == NULL ||
+	    sk_X509_num(got) != n + 1 || X509_cmp(sk_X509_value(got, n), root) != 0)
 		goto out;
 	for (int i = 0; i < n; i++)
-		if (X509_cmp(sk_X509_value(*path, i), sk_X509_value(opts->chain, i)) != 0)
+		if (X509_cmp(sk_X509_value(got, i), sk_X509_value(chain, i)) != 0)
 			goto out;
 	if (X509_check_ca(ca) != 1 || (X509_get_key_usage(ca) & KU_KEY_CERT_SIGN) == 0)
 		goto out;
 	for (int k = 0; k <= n; k++) {
-		X509 *x = sk_X509_value(*path, k);
+		X509 *x = sk_X509_value(got, k);
 		long pl = X509_get_pathlen(x);
 
 		/* Policy constraints, mappings or inhibitAnyPolicy could judge a policy-less leaf
@@ -847,15 +857,51 @@ static int first_chain(X509 *ca, const struct sc_verify_opts *opts, time_t at,
 			plen++;
 	}
 	ok = 1;
-out:
-	if (!ok) {
-		sk_X509_pop_free(*path, X509_free);
-		*path = NULL;
+	if (path != NULL) {
+		*path = got;
+		got = NULL;
 	}
+out:
+	sk_X509_pop_free(got, X509_free);
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
 	sk_X509_free(up);
 	return ok;
+}
+
+/* The judge's chain check: chain_strict at the time judged (never 0: time(NULL) at least). */
+static int first_chain(const struct sc_verify_opts *opts, time_t at, STACK_OF(X509) **path)
+{
+	return at != 0 && chain_strict(opts->chain, opts->mfr_root, opts->sig_cache, at, path);
+}
+
+/*
+ * schema 8: the rules a verdict was reached under. Their author's revision of chain_strict and
+ * the running OpenSSL's version (its strict block has changed across releases, patch releases
+ * included), so that a verdict recorded by another build reads as none. 0 (no verdict can be
+ * recorded) for a version this encoding does not hold.
+ */
+uint32_t sc_chain_rules(void)
+{
+	unsigned int ma = OPENSSL_version_major(), mi = OPENSSL_version_minor(),
+	             pa = OPENSSL_version_patch();
+
+	if (ma < 1 || ma > 99 || mi > 99 || pa > 99)
+		return 0;
+	return SC_CHAIN_RULES_REV * 1000000u + ma * 10000u + mi * 100u + pa;
+}
+
+uint32_t sc_chain_verdict(STACK_OF(X509) *chain, X509 *mfr_root, struct sc_sig_cache *sigs)
+{
+	uint32_t rules = sc_chain_rules();
+	int ok;
+
+	if (rules == 0 || chain == NULL || sk_X509_num(chain) < 1 ||
+	    sk_X509_num(chain) > REF_CHAIN_MAX || mfr_root == NULL)
+		return 0;
+	ok = chain_strict(chain, mfr_root, sigs, 0, NULL);
+	ERR_clear_error();
+	return ok ? rules : 0;
 }
 
 /*
@@ -1101,7 +1147,7 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 		goto out;
 	}
 	ok = 0; /* the signature's verdict; the judge's from here */
-	if (!first_chain(ca, opts, at, &path))
+	if (!first_chain(opts, at, &path))
 		goto out;
 	last_form = 1;
 	if ((form = first_der_form(&shape, path)) < 0) {

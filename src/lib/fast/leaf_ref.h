@@ -115,4 +115,23 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
  */
 int sc_leaf_first_judge_last_form(void);
 
+/*
+ * Registry schema 8 (issue 17): the strict chain verdict recorded with each device pin.
+ * sc_chain_verdict runs exactly sc_leaf_first_judge's chain check (strict validation of
+ * chain[0], the device CA, to mfr_root; the path exactly the chain and the root; the device CA a
+ * CA with keyCertSign; pathLen counted with a leaf below; no proxy or policy extension) with
+ * X509_V_FLAG_NO_CHECK_TIME, so the verdict holds at any time (validity is judged at each
+ * request). Returns sc_chain_rules() when the chain passes, 0 otherwise (and for an empty chain,
+ * more than 16 certificates, no root): a pin writer records it beside its own, unchanged,
+ * validation and refuses nothing on its account. sigs may be NULL. No error state left.
+ * sc_chain_rules: the version of the rules applied (SC_CHAIN_RULES_REV and the running
+ * OpenSSL's major, minor and patch: rev*1000000 + major*10000 + minor*100 + patch), never 0
+ * unless the version cannot be encoded; a verdict of other rules is no verdict.
+ * docs/THREAT-MODEL.md "Session 14 (schema14)".
+ */
+#define SC_CHAIN_RULES_REV 1u
+struct sc_sig_cache;
+uint32_t sc_chain_rules(void);
+uint32_t sc_chain_verdict(STACK_OF(X509) *chain, X509 *mfr_root, struct sc_sig_cache *sigs);
+
 #endif
