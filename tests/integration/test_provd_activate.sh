@@ -139,6 +139,11 @@ ok "DEV-A enrolls" agent a --once
 check "DEV-A enrolled" grep -q "^DEV-A enrolled key=1 " "$T/.out"
 check "its first request took the pinned path" [ "$(grep -c "device=DEV-A auth=proof pin=hit" "$T/provd.log")" = 1 ]
 check "and no first-contact pin" bash -c "! grep -q 'device=DEV-A .*pin=new' '$T/provd.log'"
+# Schema 8 (schema14): its pin's strict verdict: the profile request peeked the chain (no X509).
+# The agent sends its device CA CRL with the certificate, which is judged with the device CA's
+# X509: the reference's chain is parsed then (no registry read), not at the profile request.
+check "DEV-A's profile request parsed no certificate" grep -q "device=DEV-A auth=proof pin=hit x509=none" "$T/provd.log"
+check "its first certificate (with a crl): judged from the reference" grep -q "device=DEV-A profile=[0-9a-f]* pin=hit judge=pin ref=hit serial=[0-9a-f]* crl=kept" "$T/provd.log"
 ok "DEV-E enrolls" agent e --once
 check "DEV-E's first request: pinned path" grep -q "device=DEV-E auth=proof pin=hit" "$T/provd.log"
 ok "DEV-H enrolls" agent h --once
