@@ -1897,10 +1897,15 @@ sc_err sc_leaf_issuer_new_der(const uint8_t *subject, size_t subject_len, const 
 	/* Only the two encodings sc_cert_device_ca writes; any other: not covered here. */
 	li->form = SC_DEVICE_CA_NONE;
 	if (nc != NULL) {
-		if (nc_is(li->dev, SC_DEVICE_CA_V1, nc, nc_len)) {
+		/* Which encoding to build and compare: the one GeneralName's tag (SEQ { [0] { SEQ {
+		 * name } } }, short lengths): [4] directoryName (V1), [2] dNSName (V2). */
+		uint8_t tag = nc_len >= 7 && nc[0] == 0x30 && nc[2] == 0xa0 && nc[4] == 0x30 ? nc[6]
+		                                                                             : 0;
+
+		if (tag == 0xa4 && nc_is(li->dev, SC_DEVICE_CA_V1, nc, nc_len)) {
 			li->form = SC_DEVICE_CA_V1;
 			li->v1_plain = 1; /* a PrintableString (nc_make) */
-		} else if (nc_is(li->dev, SC_DEVICE_CA_V2, nc, nc_len)) {
+		} else if (tag == 0x82 && nc_is(li->dev, SC_DEVICE_CA_V2, nc, nc_len)) {
 			li->form = SC_DEVICE_CA_V2;
 		} else {
 			r = sc_fail(SC_ERR_USAGE, "device CA nameConstraints: not a known form");

@@ -499,7 +499,7 @@ static sc_err migrate(struct sqlite_reg *reg)
 		return sc_fail(SC_ERR_IO, "%s: an SQLite database, but not a selfcert registry",
 		    reg->path);
 	while (v < newest) {
-		char sql[64], how[32];
+		char sql[64], how[48]; /* "migrated to version " and any int64 */
 
 		if ((r = begin(reg)) != SC_OK)
 			goto out;
