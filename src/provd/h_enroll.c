@@ -1082,8 +1082,12 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 	 * schema14: a strict chain verdict with the pin and the chain only peeked: no parse. The
 	 * verdict includes first9's one path (sc_chain_verdict), checked here otherwise.
 	 */
+	_Static_assert(PROVD_MAX_CHAIN <= PROVD_FIRSTREF_CHAIN_MAX &&
+	        PROVD_FIRSTREF_CHAIN_MAX == SC_FIRST_CHAIN_MAX,
+	    "a pinned chain fits the reference and the DER judge");
 	if (pr->ref_chain == NULL && pr->chain == NULL && pr->ca_key != NULL &&
-	    strict_ref(api, pr) && e->chain_der.n <= PROVD_FIRSTREF_CHAIN_MAX) {
+	    pr->renewal_count == 0 && strict_ref(api, pr) &&
+	    e->chain_der.n <= PROVD_FIRSTREF_CHAIN_MAX) {
 		if (!EVP_PKEY_up_ref(pr->ca_key))
 			goto no;
 		e->ca_key = pr->ca_key;
@@ -1992,7 +1996,8 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 		struct sc_first_chain_der cd;
 
 		memset(&cd, 0, sizeof(cd));
-		cd.n = e->chain_der.n;
+		cd.n = e->chain_der.n <= SC_FIRST_CHAIN_MAX ? e->chain_der.n
+		                                            : 0; /* 0: not judged */
 		for (int i = 0; i < cd.n; i++) {
 			cd.der[i] = e->chain_der.item[i].der;
 			cd.len[i] = e->chain_der.item[i].len;
