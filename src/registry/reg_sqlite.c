@@ -268,7 +268,8 @@ static const char *const migrations[] = {
 	 * verdict neither. A program of version 7 refuses this file at open (SQLite has no
 	 * min_compatible), as for every SQLite step.
 	 */
-	"ALTER TABLE device_pins ADD COLUMN chain_verdict INTEGER NOT NULL DEFAULT 0"
+	"ALTER TABLE device_pins"
+	"  ADD COLUMN chain_verdict INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (chain_verdict BETWEEN 0 AND 4294967295);",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
