@@ -1304,6 +1304,72 @@ static void test_first_der_forged_verdict(void **state)
 }
 
 /*
+ * schema14: the device CA's extensions as the DER judge reads them (issuer_from_der), with a
+ * verdict forced so that only that reading decides: a second subjectKeyIdentifier, a
+ * nameConstraints not critical (even of the V2 encoding), no subjectKeyIdentifier: not judged.
+ * x: a first leaf built under dca before dca was altered (and re-signed).
+ */
+static void der_ca_not_judged(X509 *x, X509 *dca)
+{
+	STACK_OF(X509) *ch = chain_of(dca, world.mfr_ca);
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	struct sc_first_chain_der cd;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX], *d = NULL;
+	size_t len = 0;
+
+	to_der(x, &d, &len);
+	first_opts(&o, ch, prof1, now);
+	o.chain = NULL;
+	cd_of(ch, sc_chain_rules(), &cd, ders);
+	assert_int_equal(sc_leaf_first_judge_der(d, len, &o, &cd, &f), 0);
+	cd_free(&cd, ders);
+	OPENSSL_free(d);
+	sk_X509_pop_free(ch, X509_free);
+}
+
+static void test_first_der_ca_exts(void **state)
+{
+	EVP_PKEY *k = NULL;
+	X509 *dca = NULL, *x;
+	X509_EXTENSION *ext;
+	int i;
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	/* Two SKIDs. */
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	x = first_leaf(prof1, dca, k);
+	i = X509_get_ext_by_NID(dca, NID_subject_key_identifier, -1);
+	assert_non_null(ext = X509_EXTENSION_dup(X509_get_ext(dca, i)));
+	assert_true(X509_add_ext(dca, ext, -1) == 1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	der_ca_not_judged(x, dca);
+	X509_free(x);
+	X509_free(dca);
+	/* The V2 constraints' encoding, not critical. */
+	assert_int_equal(sc_cert_device_ca_form(k, world.device_id, 30, world.mfr_ca,
+	                     world.mfr_ca_key, SC_DEVICE_CA_V2, &dca),
+	    SC_OK);
+	x = first_leaf(prof1, dca, k);
+	i = X509_get_ext_by_NID(dca, NID_name_constraints, -1);
+	assert_true(X509_EXTENSION_set_critical(X509_get_ext(dca, i), 0) == 1);
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	der_ca_not_judged(x, dca);
+	X509_free(x);
+	X509_free(dca);
+	/* No SKID. */
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	x = first_leaf(prof1, dca, k);
+	del_ext(dca, NID_subject_key_identifier, world.mfr_ca_key);
+	der_ca_not_judged(x, dca);
+	X509_free(x);
+	X509_free(dca);
+	EVP_PKEY_free(k);
+}
+
+/*
  * schema14: the DER issuer's decoder, sc_leaf_issuer_new_der, on hostile parts: truncated,
  * trailing bytes, the wrong type, oversize, a subject without serialNumber, name constraints of
  * no known form, missing arguments; each refused with its error, and the device CA's own parts
@@ -2010,6 +2076,7 @@ int main(void)
 		cmocka_unit_test(test_first_der_verdict),
 		cmocka_unit_test(test_first_der_forged_verdict),
 		cmocka_unit_test(test_issuer_der_hostile),
+		cmocka_unit_test(test_first_der_ca_exts),
 		cmocka_unit_test(test_first_policy_constraints),
 		cmocka_unit_test(test_leaf_device_is),
 		cmocka_unit_test(test_expected_tbs_shapes),
