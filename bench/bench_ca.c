@@ -697,6 +697,14 @@ int main(int argc, char **argv)
 		if (!json)
 			printf("provd's certificate registrations judged in DER (judge=pin): %zu\n",
 			    judged);
+		/* schema14: of those, judged from the chain's DER and the pin's strict verdict. */
+		bench_log_tagged(provd.log, "POST /v1/certificates 201", " chain=verdict", &judged,
+		    &unjudged);
+		if (!json)
+			printf(
+			    "... of which from the pin's strict chain verdict, the chain unparsed "
+			    "(chain=verdict): %zu\n",
+			    judged);
 	}
 	/* Equal durability, checked: cfssl recorded every certificate it signed. */
 	if (bench_cfssl_recorded(&w) != (long)cfssl_done)

@@ -62,4 +62,11 @@ add_test(NAME bench/smoke_ca_pinned
   COMMAND bench_ca --rounds 1 --devices 16 --clients 1,4 --json --pin-at-activation)
 set_tests_properties(bench/smoke_ca_pinned PROPERTIES SKIP_RETURN_CODE 77)
 list(APPEND SC_BENCH_SMOKE bench/smoke_ca_pinned)
+# schema14: every pinned first certificate judged from the pin's strict chain verdict, the chain
+# unparsed (provd's log: chain=verdict; the 16 devices and bench_ca's 2 warm-up devices).
+add_test(NAME bench/smoke_ca_verdict
+  COMMAND bench_ca --rounds 1 --devices 16 --clients 1 --pin-at-activation)
+set_tests_properties(bench/smoke_ca_verdict PROPERTIES SKIP_RETURN_CODE 77
+  PASS_REGULAR_EXPRESSION "\\(chain=verdict\\): 18\n")
+list(APPEND SC_BENCH_SMOKE bench/smoke_ca_verdict)
 set_tests_properties(${SC_BENCH_SMOKE} PROPERTIES TIMEOUT 300 ENVIRONMENT "${SC_BENCH_ENV}")

@@ -12,6 +12,7 @@
 #include <selfcert/device.h>
 #include <selfcert/cache.h>
 #include "cli.h"
+#include "fast/leaf_ref.h"
 #include "fast/x509.h"
 #include "pem.h"
 #include "shipment.h"
@@ -79,6 +80,7 @@ static sc_err keep(struct cli_shipment *s, const char *device_id, const char *no
 	}
 	memcpy(d->spki, pin->spki, pin->spki_len);
 	d->spki_len = pin->spki_len;
+	d->chain_verdict = pin->chain_verdict;
 	s->n++;
 	return SC_OK;
 }
@@ -127,6 +129,12 @@ sc_err cli_shipment_add(struct cli_shipment *s, const char *device_id, const cha
 		r = sc_fail(r, "%s%s: %s", where, chain_path, sc_err_detail());
 		goto out;
 	}
+	/*
+	 * Schema 8: beside sc_device_verify's verdict (unchanged, above), the first certificate's
+	 * strict chain check, time-free, recorded with the pin; it refuses nothing (0: provd's full
+	 * check judges this device's first certificate, as before).
+	 */
+	pin->chain_verdict = sc_chain_verdict(chain, s->root, s->sigs);
 	if (s->root_sha256[0] == '\0')
 		memcpy(s->root_sha256, pin->root_sha256, sizeof(s->root_sha256));
 	r = keep(s, device_id, note, line, pin);
@@ -174,6 +182,7 @@ sc_err cli_shipment_next(void *ctx, struct sc_reg_activation *a, int *more)
 	memcpy(s->pin.root_sha256, s->root_sha256, sizeof(s->pin.root_sha256));
 	memcpy(s->pin.spki, d->spki, d->spki_len);
 	s->pin.spki_len = d->spki_len;
+	s->pin.chain_verdict = d->chain_verdict;
 	a->device_id = d->device_id;
 	a->note = d->note;
 	a->line = d->line;

@@ -28,6 +28,7 @@ struct cli_shipped {
 	char ca_sha256[65], kek_sha256[65], path_sha256[65];
 	uint8_t *spki; /* owned */
 	size_t spki_len;
+	uint32_t chain_verdict; /* schema 8: sc_chain_verdict's answer (the pin's) */
 };
 
 /* The devices verified so far, and the iterator over them. cli_shipment_free releases it. */

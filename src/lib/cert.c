@@ -313,7 +313,7 @@ out:
  * V2 dNSName <device DNS name>. Only one form, never both: Go refuses a critical extension
  * holding a directoryName, webpki any leaf under a directoryName constraint (docs/INTEROP.md §2).
  */
-static sc_err add_name_constraints(X509 *x, const char *dev_id, enum sc_device_ca_form form)
+static sc_err nc_make(const char *dev_id, enum sc_device_ca_form form, NAME_CONSTRAINTS **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	NAME_CONSTRAINTS *nc = NULL;
@@ -321,6 +321,8 @@ static sc_err add_name_constraints(X509 *x, const char *dev_id, enum sc_device_c
 	X509_NAME *dn = NULL;
 	ASN1_IA5STRING *dns = NULL;
 	char name[SC_DEVICE_DNS_MAX + 1];
+
+	*out = NULL;
 
 	if ((nc = NAME_CONSTRAINTS_new()) == NULL || (st = GENERAL_SUBTREE_new()) == NULL ||
 	    (nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null()) == NULL) {
@@ -356,15 +358,26 @@ static sc_err add_name_constraints(X509 *x, const char *dev_id, enum sc_device_c
 		goto out;
 	}
 	st = NULL;
-	if (X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) != 1) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints");
-		goto out;
-	}
+	*out = nc;
+	nc = NULL;
 	r = SC_OK;
 out:
 	X509_NAME_free(dn);
 	ASN1_IA5STRING_free(dns);
 	GENERAL_SUBTREE_free(st);
+	NAME_CONSTRAINTS_free(nc);
+	return r;
+}
+
+static sc_err add_name_constraints(X509 *x, const char *dev_id, enum sc_device_ca_form form)
+{
+	NAME_CONSTRAINTS *nc = NULL;
+	sc_err r;
+
+	if ((r = nc_make(dev_id, form, &nc)) != SC_OK)
+		return r;
+	if (X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) != 1)
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "nameConstraints");
 	NAME_CONSTRAINTS_free(nc);
 	return r;
 }
@@ -492,11 +505,11 @@ out:
 	return r;
 }
 
-static sc_err add_aki(X509 *x, X509 *issuer)
+/* The authorityKeyIdentifier of a certificate whose issuer's subjectKeyIdentifier is iski. */
+static sc_err add_aki_of(X509 *x, const ASN1_OCTET_STRING *iski)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	AUTHORITY_KEYID *akid = NULL;
-	const ASN1_OCTET_STRING *iski = X509_get0_subject_key_id(issuer);
 
 	/* Without the issuer's SKI there is nothing to link to, and strict validation wants it. */
 	if (iski == NULL) {
@@ -516,6 +529,11 @@ static sc_err add_aki(X509 *x, X509 *issuer)
 out:
 	AUTHORITY_KEYID_free(akid);
 	return r;
+}
+
+static sc_err add_aki(X509 *x, X509 *issuer)
+{
+	return add_aki_of(x, X509_get0_subject_key_id(issuer));
 }
 
 static sc_err sign_cert(X509 *x, EVP_PKEY *key, enum sc_digest digest)
@@ -1604,7 +1622,8 @@ static sc_err issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_pub, X509 *c
 	}
 	if (out != NULL)
 		*out = NULL;
-	if (p == NULL || leaf_pub == NULL || csk_cert == NULL) {
+	/* csk_cert NULL: an issuer made from the device CA's DER (the TBS alone, li's parts). */
+	if (p == NULL || leaf_pub == NULL || (csk_cert == NULL && (li == NULL || out != NULL))) {
 		r = sc_fail(SC_ERR_USAGE, "sc_cert_issue_leaf: missing argument");
 		goto out;
 	}
@@ -1818,6 +1837,108 @@ sc_err sc_leaf_issuer_new_public(X509 *ca, struct sc_leaf_issuer **out)
 	if (ca == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_leaf_issuer_new_public: missing argument");
 	return leaf_issuer_make(ca, NULL, out);
+}
+
+/* nc's DER (the extension's value) equals want, an OPENSSL_malloc'd encoding of form's. */
+static int nc_is(const char *dev, enum sc_device_ca_form form, const uint8_t *v, size_t n)
+{
+	NAME_CONSTRAINTS *nc = NULL;
+	unsigned char *der = NULL;
+	int len, eq = 0;
+
+	if (nc_make(dev, form, &nc) == SC_OK &&
+	    (len = ASN1_item_i2d((ASN1_VALUE *)nc, &der, ASN1_ITEM_rptr(NAME_CONSTRAINTS))) > 0)
+		eq = (size_t)len == n && memcmp(der, v, n) == 0;
+	OPENSSL_free(der);
+	NAME_CONSTRAINTS_free(nc);
+	ERR_clear_error();
+	sc_err_clear();
+	return eq;
+}
+
+/* Declared in fast/spki.h (schema14). */
+sc_err sc_leaf_issuer_new_der(const uint8_t *subject, size_t subject_len, const uint8_t *skid,
+    size_t skid_len, const uint8_t *nc, size_t nc_len, struct sc_leaf_issuer **out)
+{
+	sc_err r = SC_ERR_INTERNAL;
+	struct sc_leaf_issuer *li = NULL;
+	X509_NAME *nm = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+	X509 *x = NULL;
+	const unsigned char *q;
+	int n;
+
+	*out = NULL;
+	if (subject == NULL || subject_len == 0 || skid == NULL || skid_len == 0 ||
+	    subject_len > LONG_MAX || skid_len > LONG_MAX || (nc == NULL) != (nc_len == 0))
+		return sc_fail(SC_ERR_USAGE, "sc_leaf_issuer_new_der: missing argument");
+	if ((li = OPENSSL_zalloc(sizeof(*li))) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "leaf issuer");
+		goto out;
+	}
+	/* The subject: one Name, nothing after it; its serialNumber as sc_cert_device_id reads. */
+	q = subject;
+	if ((nm = d2i_X509_NAME(NULL, &q, (long)subject_len)) == NULL ||
+	    q != subject + subject_len) {
+		r = sc_fail(SC_ERR_MALFORMED, "device CA subject: not one Name");
+		goto out;
+	}
+	if ((r = name_get_utf8(nm, NID_serialNumber, "serialNumber", li->dev, sizeof(li->dev))) !=
+	    SC_OK)
+		goto out;
+	/* The SKID extension's value: one OCTET STRING, nothing after it. */
+	q = skid;
+	if ((os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)skid_len)) == NULL ||
+	    q != skid + skid_len) {
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "device CA subjectKeyIdentifier: not one OCTET STRING");
+		goto out;
+	}
+	/* Only the two encodings sc_cert_device_ca writes; any other: not covered here. */
+	li->form = SC_DEVICE_CA_NONE;
+	if (nc != NULL) {
+		/* Which encoding to build and compare: the one GeneralName's tag (SEQ { [0] { SEQ {
+		 * name } } }, short lengths): [4] directoryName (V1), [2] dNSName (V2). */
+		uint8_t tag = nc_len >= 7 && nc[0] == 0x30 && nc[2] == 0xa0 && nc[4] == 0x30 ? nc[6]
+		                                                                             : 0;
+
+		if (tag == 0xa4 && nc_is(li->dev, SC_DEVICE_CA_V1, nc, nc_len)) {
+			li->form = SC_DEVICE_CA_V1;
+			li->v1_plain = 1; /* a PrintableString (nc_make) */
+		} else if (tag == 0x82 && nc_is(li->dev, SC_DEVICE_CA_V2, nc, nc_len)) {
+			li->form = SC_DEVICE_CA_V2;
+		} else {
+			r = sc_fail(SC_ERR_USAGE, "device CA nameConstraints: not a known form");
+			goto out;
+		}
+	}
+	if ((li->issuer = OPENSSL_memdup(subject, subject_len)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "leaf issuer");
+		goto out;
+	}
+	li->issuer_len = subject_len;
+	/* The AKI as add_aki makes it (leaf_issuer_make), from the SKID read here. */
+	if ((x = X509_new()) == NULL) {
+		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
+		goto out;
+	}
+	if ((r = add_aki_of(x, os)) != SC_OK)
+		goto out;
+	if ((n = i2d_X509_EXTENSION(X509_get_ext(x, 0), &li->aki)) <= 0) {
+		r = sc_fail_ossl(SC_ERR_INTERNAL, "authorityKeyIdentifier");
+		goto out;
+	}
+	li->aki_len = (size_t)n;
+	*out = li;
+	li = NULL;
+	r = SC_OK;
+out:
+	X509_free(x);
+	X509_NAME_free(nm);
+	ASN1_OCTET_STRING_free(os);
+	sc_leaf_issuer_free(li);
+	ERR_clear_error();
+	return r;
 }
 
 /* Declared in fast/spki.h (judge12). */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <openssl/crypto.h>
 
+#include <openssl/evp.h>
 #include "firstrefs.h"
 
 struct provd_firstrefs {
@@ -19,6 +20,7 @@ void provd_firstref_free(struct provd_firstref *e)
 	OPENSSL_free(e->der);
 	provd_ders_clear(&e->chain_der);
 	sk_X509_pop_free(e->chain, X509_free);
+	EVP_PKEY_free(e->ca_key);
 	free(e);
 }
 

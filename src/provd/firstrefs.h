@@ -28,6 +28,8 @@
 
 struct provd_firstrefs;
 
+#define PROVD_FIRSTREF_CHAIN_MAX 4 /* PROVD_MAX_CHAIN */
+
 /* Immutable once put (but head.uses). */
 struct provd_firstref {
 	struct provd_refhead head; /* first: the table's; head.id the profile ID */
@@ -37,7 +39,15 @@ struct provd_firstref {
 	uint8_t *der;                         /* the profile's DER, as the row holds it */
 	size_t der_len;
 	struct provd_ders chain_der; /* the chain as the row holds it (device CA first) */
-	STACK_OF(X509) *chain;       /* parsed, the pin's path under this root */
+	STACK_OF(X509) *chain;       /* parsed, the pin's path under this root; NULL: below */
+	/*
+	 * schema14: a pin with this build's strict chain verdict, an ordinary profile: the chain
+	 * is not parsed (chain NULL); its certificates' validity as the profile request's peeks
+	 * read it, the device CA's key, and the verdict, for sc_leaf_first_judge_der.
+	 */
+	EVP_PKEY *ca_key;
+	int64_t not_before[PROVD_FIRSTREF_CHAIN_MAX], not_after[PROVD_FIRSTREF_CHAIN_MAX];
+	uint32_t verdict;
 };
 
 sc_err provd_firstrefs_new(size_t max, struct provd_firstrefs **out) SC_MUST_USE;

@@ -115,6 +115,11 @@ struct profile_req {
 	 */
 	STACK_OF(X509) *ref_chain;
 	/*
+	 * schema14: the pinned path's peeks of the chain (profile_pin_fast), each certificate's
+	 * validity, kept for a reference made without parsing the chain (strict_ref).
+	 */
+	int64_t chain_nb[PROVD_MAX_CHAIN], chain_na[PROVD_MAX_CHAIN];
+	/*
 	 * req9: the registry's pin of device look_id and the pre-check's verdict for it, read in
 	 * one statement (profile_lookup) and used by the pin check and, later, the pre-check.
 	 */
@@ -582,6 +587,18 @@ static int ref_likely(const struct provd_api *api, const struct profile_req *pr)
 }
 
 /*
+ * schema14: the device's pin (pin_hit's) carries this build's strict chain verdict and the
+ * profile will be an ordinary one: its first certificate can be judged from the chain's DER
+ * (sc_leaf_first_judge_der), so the chain is peeked, not parsed, for the reference.
+ */
+static int strict_ref(const struct provd_api *api, const struct profile_req *pr)
+{
+	return !(pr->renewal && api->policy.renewal_count > 0) && pr->have_found &&
+	    pr->have_match && pr->have.chain_verdict != 0 &&
+	    pr->have.chain_verdict == sc_chain_rules();
+}
+
+/*
  * profile_pin_fast's reading of the chain when a reference is likely: the chain parsed through
  * the certificate cache (pr->ref_chain; its manufacturer CA a hit), each certificate valid now
  * (valid_at, as the peek's test), the device CA's times and key taken from its X509. Returns 0
@@ -592,7 +609,7 @@ static int pin_fast_parsed(const struct provd_api *api, struct profile_req *pr, 
 {
 	X509 *ca;
 
-	if (!ref_likely(api, pr))
+	if (!ref_likely(api, pr) || strict_ref(api, pr))
 		return 0;
 	if (provd_ders_x509(api->certs, &pr->chain_der, &pr->ref_chain) != SC_OK ||
 	    sk_X509_num(pr->ref_chain) != pr->chain_der.n)
@@ -647,13 +664,15 @@ static void profile_pin_fast(const struct provd_ctx *ctx, struct profile_req *pr
 	}
 	for (int i = 1; i < pr->chain_der.n; i++)
 		if (sc_fast_cert_peek(pr->chain_der.item[i].der, pr->chain_der.item[i].len,
-		        (time_t)now, &valid, &nb, &na, NULL) != SC_OK ||
+		        (time_t)now, &valid, &pr->chain_nb[i], &pr->chain_na[i], NULL) != SC_OK ||
 		    !valid)
 			goto no;
 	if (sc_fast_cert_peek(pr->chain_der.item[0].der, pr->chain_der.item[0].len, (time_t)now,
 	        &valid, &pr->dev_nb, &pr->dev_na, &pr->ca_key) != SC_OK ||
 	    !valid)
 		goto no;
+	pr->chain_nb[0] = pr->dev_nb;
+	pr->chain_na[0] = pr->dev_na;
 kek:
 	if (sc_fast_cert_peek(pr->kex_der.item[0].der, pr->kex_der.item[0].len, (time_t)now, &valid,
 	        &nb, &na, NULL) != SC_OK ||
@@ -1059,6 +1078,27 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 	}
 	if (e->chain_der.n < 1)
 		goto no;
+	/*
+	 * schema14: a strict chain verdict with the pin and the chain only peeked: no parse. The
+	 * verdict includes first9's one path (sc_chain_verdict), checked here otherwise.
+	 */
+	_Static_assert(PROVD_MAX_CHAIN <= PROVD_FIRSTREF_CHAIN_MAX &&
+	        PROVD_FIRSTREF_CHAIN_MAX == SC_FIRST_CHAIN_MAX,
+	    "a pinned chain fits the reference and the DER judge");
+	if (pr->ref_chain == NULL && pr->chain == NULL && pr->ca_key != NULL &&
+	    pr->renewal_count == 0 && strict_ref(api, pr) &&
+	    e->chain_der.n <= PROVD_FIRSTREF_CHAIN_MAX) {
+		if (!EVP_PKEY_up_ref(pr->ca_key))
+			goto no;
+		e->ca_key = pr->ca_key;
+		for (int i = 0; i < e->chain_der.n; i++) {
+			e->not_before[i] = pr->chain_nb[i];
+			e->not_after[i] = pr->chain_na[i];
+		}
+		e->verdict = pr->have.chain_verdict;
+		provd_firstrefs_put(api->firstrefs, e);
+		return;
+	}
 	/* judge11: the chain profile_pin_fast parsed (pr->ref_chain), else parsed now. */
 	if (pr->ref_chain != NULL && sk_X509_num(pr->ref_chain) == e->chain_der.n) {
 		if ((e->chain = X509_chain_up_ref(pr->ref_chain)) == NULL)
@@ -1107,8 +1147,14 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	 */
 	if (pr.has_proof && (r = proof_check(api, &pr, now)) != SC_OK)
 		goto out;
-	if (pr.want_pin && pr.authenticated)
+	if (pr.want_pin && pr.authenticated) {
+		/*
+		 * Schema 8: the first certificate's strict chain check (time-free) recorded with the
+		 * new pin, beside check_device's verdict, which alone decides this request.
+		 */
+		pr.pin.chain_verdict = sc_chain_verdict(pr.chain, api->mfr_root, api->sigs);
 		pr.rec.pin = &pr.pin;
+	}
 	if (!pr.authenticated)
 		snprintf(pr.rec.source, sizeof(pr.rec.source), "%s",
 		    ctx->req->peer != NULL && ctx->req->peer[0] != '\0' ? ctx->req->peer : "?");
@@ -1118,11 +1164,12 @@ sc_err provd_h_profiles(const struct provd_ctx *ctx, struct provd_response *resp
 	 * first certificate's reference (judge11's ref_chain).
 	 */
 	provd_log_add(resp, "auth=%s pin=%s", pr.authenticated ? "proof" : "none",
-	    pr.pinned                ? (pr.chain != NULL              ? "hit"
-	                                       : pr.ref_chain != NULL ? "hit x509=ref"
-	                                                              : "hit x509=none")
-	        : pr.rec.pin != NULL ? "new"
-	                             : "checked");
+	    pr.pinned                       ? (pr.chain != NULL              ? "hit"
+	                                              : pr.ref_chain != NULL ? "hit x509=ref"
+	                                                                     : "hit x509=none")
+	        : pr.rec.pin == NULL        ? "checked"
+	        : pr.pin.chain_verdict != 0 ? "new chain=strict"
+	                                    : "new chain=unknown");
 	/*
 	 * A refused device costs no signature: ask the registry before signing (and after). Its
 	 * verdict came with the device's pin (profile_lookup) when that read was for this device
@@ -1321,22 +1368,8 @@ static int chain_one_path(const struct provd_api *api, STACK_OF(X509) *chain)
 {
 	int n = sk_X509_num(chain);
 
-	if (n < 1 || n > PROVD_MAX_CHAIN)
-		return 0;
-	for (int i = 0; i < n; i++) {
-		X509 *x = sk_X509_value(chain, i);
-		X509 *up = i + 1 < n ? sk_X509_value(chain, i + 1) : api->mfr_root;
-
-		if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(up)) != 0)
-			return 0;
-		for (int j = i + 1; j <= n; j++) {
-			X509 *y = j < n ? sk_X509_value(chain, j) : api->mfr_root;
-
-			if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(y)) == 0)
-				return 0;
-		}
-	}
-	return 1;
+	/* schema14: the library's, which the pin's chain verdict includes (leaf_ref.h). */
+	return n >= 1 && n <= PROVD_MAX_CHAIN && sc_chain_one_path(chain, api->mfr_root);
 }
 
 /* The chain's signatures vouched into the signature cache (a pinned path: see pin_vouch). */
@@ -1836,7 +1869,7 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
  * profileNotAfter, the profile no longer kept); cr is then as before.
  */
 static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
-    const struct provd_firstref *e, time_t now)
+    const struct provd_firstref *e, time_t now, int want_x509)
 {
 	if ((int64_t)now > e->profile_not_after + PROVD_CLOCK_SKEW_S) {
 		/* Expired: the full path decides. */
@@ -1849,7 +1882,17 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
 		sc_err_clear();
 		return 0;
 	}
-	if ((cr->chain = sk_X509_dup(e->chain)) == NULL) {
+	/*
+	 * schema14: no chain parsed (a strict verdict's entry): cr->chain stays NULL, unless the
+	 * request needs the device CA's X509 (want_x509: a "crl" to judge), parsed here then.
+	 */
+	if (e->chain == NULL && want_x509) {
+		if (provd_ders_x509(api->certs, &e->chain_der, &cr->chain) != SC_OK) {
+			sc_err_clear();
+			cert_profile_unload(api, cr);
+			return 0;
+		}
+	} else if (e->chain != NULL && (cr->chain = sk_X509_dup(e->chain)) == NULL) {
 		cert_profile_unload(api, cr);
 		return 0;
 	}
@@ -1903,8 +1946,10 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 		goto out;
 	sc_hex(id, sizeof(id), cr->crec.profile_id);
 	looked = 1;
+	/* schema14: a strict verdict's entry has no device CA X509 to judge a "crl" with. */
 	if ((e = provd_firstrefs_get(api->firstrefs, id)) != NULL)
-		from_ref = cert_from_ref(api, cr, e, now);
+		from_ref = cert_from_ref(api, cr, e, now,
+		    json_object_get(ctx->body, "crl") != NULL);
 	if (!from_ref && (lr = cert_profile_load(api, ctx->reg, cr)) != SC_OK) {
 		/* Review (ref10): an unknown profile is read once; cert_profile reports it. */
 		if (lr == SC_ERR_PROFILE_UNKNOWN) {
@@ -1936,7 +1981,9 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 		    !sc_leaf_device_is(der, len, cr->prec.device_id))
 			goto out;
 	}
-	if (from_ref) {
+	if (from_ref && cr->chain == NULL) {
+		cr->pin = 1; /* schema14: nothing to vouch: no X509_verify_cert follows */
+	} else if (from_ref) {
 		chain_vouch(api, &e->chain_der, cr->chain);
 		cr->pin = 1;
 	} else if ((cr->pin = pin_vouch(ctx, cr) ? 1 : -1) < 0)
@@ -1944,11 +1991,29 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	cert_opts(api, cr, now, networks, &opts);
 	opts.profile_trusted = 1;
 	opts.sig_cache = api->sigs;
-	if (!sc_leaf_first_judge(der, len, &opts, &f))
+	if (from_ref && cr->chain == NULL) {
+		/* schema14: judged from the chain's DER and the pin's strict verdict. */
+		struct sc_first_chain_der cd;
+
+		memset(&cd, 0, sizeof(cd));
+		cd.n = e->chain_der.n <= SC_FIRST_CHAIN_MAX ? e->chain_der.n
+		                                            : 0; /* 0: not judged */
+		for (int i = 0; i < cd.n; i++) {
+			cd.der[i] = e->chain_der.item[i].der;
+			cd.len[i] = e->chain_der.item[i].len;
+			cd.not_before[i] = e->not_before[i];
+			cd.not_after[i] = e->not_after[i];
+		}
+		cd.ca_key = e->ca_key;
+		cd.verdict = e->verdict;
+		if (!sc_leaf_first_judge_der(der, len, &opts, &cd, &f))
+			goto out;
+	} else if (!sc_leaf_first_judge(der, len, &opts, &f))
 		goto out;
 	provd_log_add(resp, "device=%s", cr->device_id);
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
-	provd_log_add(resp, "pin=hit judge=pin%s", from_ref ? " ref=hit" : "");
+	provd_log_add(resp, "pin=hit judge=pin%s%s", from_ref ? " ref=hit" : "",
+	    from_ref && cr->chain == NULL ? " chain=verdict" : "");
 	if (f.renewal)
 		provd_log_add(resp, "period=%u", f.index);
 	cert_judged(cr, &f, der, len); /* the first judge's verdict: renewal and period */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <selfcert/cert.h>
@@ -276,8 +277,31 @@ static const struct {
 	  "CREATE OR REPLACE TRIGGER certificates_hourly AFTER INSERT ON certificates FOR EACH ROW"
 	  "  EXECUTE FUNCTION selfcert_hourly();",
 	    1 },
+	/*
+	 * 8 (issue 17, schema14): each pin's strict chain verdict, as on SQLite (registry.h's
+	 * sc_reg_pin chain_verdict; 0: none). Additive: min_compatible stays 1 (an older node reads
+	 * its named columns only, and its pins are inserted with the default 0, "no verdict", which
+	 * is what they are); the runtime role's table grants cover the column. A constant default
+	 * is a catalog change (no rewrite, no scan); the range CHECK is added NOT VALID, so that it
+	 * holds for every row written from now on without scanning the table under its lock (the
+	 * rows already there all hold the default 0). ALTER TABLE takes device_pins' ACCESS
+	 * EXCLUSIVE lock until COMMIT, and every profile request reads that table: the wait for it
+	 * is bounded here to 1 s (requests queue behind a waiting ALTER that long at most);
+	 * migrate() names a timeout and tries again (lock_retry). Idempotent.
+	 */
+	{ "SET LOCAL lock_timeout = 1000;"
+	  "ALTER TABLE device_pins ADD COLUMN IF NOT EXISTS chain_verdict bigint NOT NULL DEFAULT 0;"
+	  "ALTER TABLE device_pins DROP CONSTRAINT IF EXISTS device_pins_chain_verdict_range;"
+	  "ALTER TABLE device_pins ADD CONSTRAINT device_pins_chain_verdict_range"
+	  "  CHECK (chain_verdict BETWEEN 0 AND 4294967295) NOT VALID;",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
+    "one PostgreSQL migration per schema version");
+/* A step's own lock wait (SET LOCAL lock_timeout in its SQL) and how often it is tried. */
+#define PG_STEP_LOCK_MS 1000
+#define PG_STEP_TRIES 5
 
 static struct pg_reg *pg(struct sc_reg *base)
 {
@@ -808,21 +832,61 @@ static sc_err count_tables(struct pg_reg *reg, int64_t *n)
 	return r;
 }
 
-/* Migration v (DDL, several statements: the simple protocol) inside the caller's transaction. */
-static sc_err migration_step(struct pg_reg *reg, int v)
+static sc_err not_owner(const struct pg_reg *reg, int v)
+{
+	return sc_fail(SC_ERR_VERSION,
+	    "registry %s: schema version %d is older than this program's %d and this role may "
+	    "not migrate it: run `selfcert net db migrate` as the owner role",
+	    reg->where, v, PG_NEWEST);
+}
+
+/*
+ * Before any lock (session 11's rule): a role that does not own the registry (is not a member
+ * of registry_meta's owner: the runtime role, as it should be) is told to run the migration as
+ * the owner, without queueing an ACCESS EXCLUSIVE request in front of the requests of every
+ * node first. A registry not made yet is made by whoever may create tables.
+ */
+static sc_err owner_check(struct pg_reg *reg, int v)
+{
+	PGresult *res = NULL;
+	sc_err r = x(reg, "schema owner",
+	    "SELECT pg_has_role(current_user, tableowner, 'USAGE') FROM pg_tables"
+	    " WHERE schemaname = current_schema() AND tablename = 'registry_meta'",
+	    NULL, &res);
+
+	if (r == SC_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		r = not_owner(reg, v);
+	PQclear(res);
+	return r;
+}
+
+/*
+ * Migration v (DDL, several statements: the simple protocol) inside the caller's transaction.
+ * *lock_wait: 1 when the step's own lock timeout expired (SQLSTATE 55P03 under its SET LOCAL
+ * lock_timeout): nothing changed, the caller may try again.
+ */
+static sc_err migration_step(struct pg_reg *reg, int v, int *lock_wait)
 {
 	PGresult *res = PQexec(reg->conn, migrations[v].sql);
 	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	sc_err r = SC_OK;
 
+	*lock_wait = 0;
 	/* 42501: a role without DDL rights (the runtime role, as it should be). */
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && st != NULL && strcmp(st, "42501") == 0)
-		r = sc_fail(SC_ERR_VERSION,
-		    "registry %s: schema version %d is older than this program's %d and this role "
-		    "may not migrate it: run `selfcert net db migrate` as the owner role",
-		    reg->where, v, PG_NEWEST);
-	else if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && st != NULL && strcmp(st, "42501") == 0) {
+		r = not_owner(reg, v);
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK && st != NULL &&
+	    strcmp(st, "55P03") == 0 &&
+	    strstr(migrations[v].sql, "SET LOCAL lock_timeout") != NULL) {
+		*lock_wait = 1;
+		r = sc_fail(SC_ERR_IO,
+		    "registry %s: schema migration to version %d: its table lock was not granted "
+		    "within %d ms (lock timeout) in %d tries: the database is busy (a long query, a "
+		    "dump?); nothing changed, run it again",
+		    reg->where, v + 1, PG_STEP_LOCK_MS, PG_STEP_TRIES);
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = pg_fail(reg, res, "schema migration");
+	}
 	PQclear(res);
 	return r;
 }
@@ -834,10 +898,14 @@ static sc_err migration_step(struct pg_reg *reg, int v)
  */
 static sc_err migrate(struct pg_reg *reg)
 {
-	int have, v, mc, app;
+	int have, v, mc, app, tries = 0, lock_wait = 0;
 	int64_t n_tables;
 	sc_err r;
 
+	if ((r = meta_read(reg, &have, &v, &mc, &app)) != SC_OK ||
+	    (have && app == PG_APPLICATION_ID && v < PG_NEWEST &&
+	        (r = owner_check(reg, v)) != SC_OK))
+		return r;
 	for (;;) {
 		struct prm p = { 0 };
 		char how[64];
@@ -866,15 +934,25 @@ static sc_err migrate(struct pg_reg *reg)
 			r = SC_OK; /* another node got there first */
 			goto out;
 		}
-		r = migration_step(reg, v);
+		r = migration_step(reg, v, &lock_wait);
+		if (r != SC_OK && lock_wait && ++tries < PG_STEP_TRIES) {
+			/* The step's lock timed out (nothing changed): let the holder finish, again. */
+			rollback(reg);
+			sc_err_clear();
+			usleep(200000u * (unsigned)tries);
+			continue;
+		}
 		if (r != SC_OK)
 			goto out;
+		tries = 0;
 		p_i64(&p, v + 1);
 		p_i64(&p, migrations[v].min_compatible);
 		snprintf(how, sizeof(how),
 		    v == 0 ? "created at version 1" : "migrated to version %d", v + 1);
+		/* Never lowered (store10's review): a contract step's minimum outlives later steps. */
 		if ((r = run(reg, "schema version",
-		         "UPDATE registry_meta SET schema_version = $1, min_compatible = $2",
+		         "UPDATE registry_meta SET schema_version = $1,"
+		         " min_compatible = GREATEST(min_compatible, $2::integer)",
 		         &p)) != SC_OK ||
 		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
 		         how)) != SC_OK)
@@ -1480,7 +1558,7 @@ static sc_err pg_profile_precheck(struct sc_reg *base, const char *device_id, co
  */
 #define LOOKUP_PIN(dev, root)                                                                     \
 	" LEFT JOIN (SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
-	" (root_sha256 = " root ")::int FROM device_pins WHERE device_id = " dev                  \
+	" (root_sha256 = " root ")::int, chain_verdict FROM device_pins WHERE device_id = " dev   \
 	" ORDER BY 7 DESC, root_sha256 LIMIT 1) p ON true"
 
 static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, const char *root_sha256,
@@ -1506,9 +1584,9 @@ static sc_err pg_profile_lookup(struct sc_reg *base, const char *device_id, cons
 	return SC_OK;
 }
 
-#define PIN_READ_SQL                                                                  \
-	"SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at," \
-	" (root_sha256 = $1)::int FROM device_pins WHERE device_id = $2"              \
+#define PIN_READ_SQL                                                                    \
+	"SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"   \
+	" (root_sha256 = $1)::int, chain_verdict FROM device_pins WHERE device_id = $2" \
 	" ORDER BY 7 DESC, root_sha256 LIMIT 1"
 
 /*
@@ -1749,6 +1827,7 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 		    "device CA %.16s…, KEK %.16s…, root %.16s…", pin->ca_sha256, pin->kek_sha256,
 		    pin->root_sha256);
 		p_text(&p, pin_detail);
+		p_i64(&p, (int64_t)pin->chain_verdict);
 	}
 	for (size_t i = 0; i < n; i++)
 		PQclear(res[i]);
@@ -1761,8 +1840,9 @@ static sc_err pg_profile_insert(struct sc_reg *base, struct sc_reg_profile_rec *
 		pin_new ? PROFILE_INSERT_SQL
 		    ","
 		    " d AS (INSERT INTO device_pins (device_id, root_sha256, ca_sha256,"
-		    " kek_sha256, path_sha256, ca_spki, pinned_at)"
-		    " SELECT device_id, $15, $16, $17, $18, $19, $11 FROM p RETURNING device_id),"
+		    " kek_sha256, path_sha256, ca_spki, pinned_at, chain_verdict)"
+		    " SELECT device_id, $15, $16, $17, $18, $19, $11, $21 FROM p"
+		    " RETURNING device_id),"
 		    " e AS (INSERT INTO audit (at, actor, event, device_id, detail)"
 		    " SELECT $11, $13, 'device-pinned', device_id, $20 FROM d"
 		    " WHERE EXISTS (SELECT 1 FROM a))"
@@ -1785,7 +1865,7 @@ out:
 /* ---- pins (schema 5) ---- */
 
 /*
- * The pin read's row (PIN_READ_SQL's seven columns, from col on), if any, into *out; *found and
+ * The pin read's row (PIN_READ_SQL's eight columns, from col on), if any, into *out; *found and
  * *root_match as pin_get's. A NULL first column (profile_lookup's LEFT JOIN) is no pin.
  */
 static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *found,
@@ -1793,6 +1873,7 @@ static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *f
 {
 	unsigned char *b = NULL;
 	size_t n = 0;
+	long long v;
 
 	memset(out, 0, sizeof(*out));
 	*found = *root_match = 0;
@@ -1810,6 +1891,8 @@ static void pin_row(const PGresult *res, int col, struct sc_reg_pin *out, int *f
 	PQfreemem(b);
 	out->pinned_at = strtoll(PQgetvalue(res, 0, col + 5), NULL, 10);
 	*root_match = strcmp(PQgetvalue(res, 0, col + 6), "1") == 0;
+	v = strtoll(PQgetvalue(res, 0, col + 7), NULL, 10); /* the CHECK: 0..2^32-1 */
+	out->chain_verdict = v >= 0 && v <= UINT32_MAX ? (uint32_t)v : 0;
 	*found = 1;
 }
 
@@ -1876,10 +1959,12 @@ static sc_err pin_put(struct pg_reg *reg, const char *device_id, const struct sc
 	    pin->ca_sha256, pin->kek_sha256, pin->root_sha256);
 	p_text(&p, actor != NULL ? actor : "unknown");
 	p_text(&p, detail);
+	p_i64(&p, (int64_t)pin->chain_verdict);
 	/* The pin and its audit row in one statement (issue 17: one round trip fewer). */
 	return run(reg, "recording a device pin",
 	    "WITH d AS (INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
-	    " path_sha256, ca_spki, pinned_at) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING device_id)"
+	    " path_sha256, ca_spki, pinned_at, chain_verdict) VALUES ($1,$2,$3,$4,$5,$6,$7,$10)"
+	    " RETURNING device_id)"
 	    " INSERT INTO audit (at, actor, event, device_id, detail)"
 	    " SELECT $7, $8, 'device-pinned', device_id, $9 FROM d",
 	    &p);

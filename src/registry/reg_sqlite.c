@@ -263,6 +263,28 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER IF NOT EXISTS certificates_hourly AFTER INSERT ON certificates BEGIN"
 	"  INSERT INTO console_hourly (hour, certificates) VALUES (NEW.registered_at / 3600, 1)"
 	"  ON CONFLICT (hour) DO UPDATE SET certificates = certificates + 1; END;",
+	/*
+	 * 8 (issue 17, schema14): each pin's strict chain verdict (registry.h's sc_reg_pin
+	 * chain_verdict: the version of the strict rules its writer's chain passed, 0 = none). An
+	 * added column with a constant default: SQLite changes the table's definition only (no row
+	 * is rewritten); older pins read 0. The pin triggers stay: a pin never changes, its
+	 * verdict neither. A program of version 7 refuses this file at open (SQLite has no
+	 * min_compatible), as for every SQLite step.
+	 */
+	"ALTER TABLE device_pins"
+	"  ADD COLUMN chain_verdict INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (chain_verdict BETWEEN 0 AND 4294967295);",
+};
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
+    "one SQLite migration per schema version");
+
+/*
+ * For a step SQLite cannot make idempotent in SQL (ALTER TABLE ADD COLUMN has no IF NOT
+ * EXISTS): a count that is non-zero when the step's work is there already (a file put back
+ * to an older version number, as the earlier steps' IF NOT EXISTS allow), so it is skipped.
+ */
+static const char *const migration_done_if[sizeof(migrations) / sizeof(migrations[0])] = {
+	[7] = "SELECT count(*) FROM pragma_table_info('device_pins') WHERE name = 'chain_verdict'",
 };
 
 /* The backend's connection from the front's handle (base is its first member). */
@@ -465,7 +487,7 @@ static int sq_schema_version(struct sc_reg *base)
 static sc_err migrate(struct sqlite_reg *reg)
 {
 	const int newest = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	int64_t v, app_id, n_tables;
+	int64_t v, app_id, n_tables, done_already;
 	sc_err r;
 
 	if ((r = pragma_int(reg, "PRAGMA user_version", &v)) != SC_OK ||
@@ -481,7 +503,7 @@ static sc_err migrate(struct sqlite_reg *reg)
 		return sc_fail(SC_ERR_IO, "%s: an SQLite database, but not a selfcert registry",
 		    reg->path);
 	while (v < newest) {
-		char sql[64], how[32];
+		char sql[64], how[48]; /* "migrated to version " and any int64 */
 
 		if ((r = begin(reg)) != SC_OK)
 			goto out;
@@ -493,7 +515,12 @@ static sc_err migrate(struct sqlite_reg *reg)
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)v + 1);
 		snprintf(how, sizeof(how),
 		    v == 0 ? "created at version 1" : "migrated to version %lld", (long long)v + 1);
-		if ((r = exec(reg, migrations[v], "schema migration")) != SC_OK ||
+		done_already = 0;
+		if (migration_done_if[v] != NULL &&
+		    (r = pragma_int(reg, migration_done_if[v], &done_already)) != SC_OK)
+			goto out;
+		if ((!done_already &&
+		        (r = exec(reg, migrations[v], "schema migration")) != SC_OK) ||
 		    (r = exec(reg, sql, "schema version")) != SC_OK ||
 		    (r = audit(reg, (int64_t)time(NULL), "registry", "schema-migrated", NULL,
 		         how)) != SC_OK)
@@ -1488,7 +1515,7 @@ static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *fou
  */
 #define PIN_COLS                                                                           \
 	"p.ca_sha256, p.kek_sha256, p.path_sha256, p.root_sha256, p.ca_spki, p.pinned_at," \
-	" p.root_sha256 = ?5"
+	" p.root_sha256 = ?5, p.chain_verdict"
 #define LOOKUP_SQL(rate_from)                                               \
 	"SELECT r.*, " PIN_COLS " FROM (SELECT " CHECK_COLS rate_from ") r" \
 	" LEFT JOIN device_pins p ON p.device_id = ?1"
@@ -1571,10 +1598,11 @@ out:
 
 /* ---- pins (schema 5) ---- */
 
-/* A pin's seven columns from col on (sq_pin_get's order) into *out, *found and *root_match. */
+/* A pin's eight columns from col on (sq_pin_get's order) into *out, *found and *root_match. */
 static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *found, int *root_match)
 {
 	const void *spki;
+	int64_t v;
 	int n;
 
 	memset(out, 0, sizeof(*out));
@@ -1590,6 +1618,8 @@ static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *fou
 	}
 	out->pinned_at = sqlite3_column_int64(st, col + 5);
 	*root_match = sqlite3_column_int(st, col + 6) == 1;
+	v = sqlite3_column_int64(st, col + 7); /* the schema's CHECK: 0..2^32-1 */
+	out->chain_verdict = v >= 0 && v <= UINT32_MAX ? (uint32_t)v : 0;
 	*found = 1;
 }
 
@@ -1607,7 +1637,8 @@ static sc_err sq_pin_get(struct sc_reg *base, const char *device_id, const char 
 	 */
 	if ((r = prepare(reg,
 	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
-	         " root_sha256 = ? FROM device_pins WHERE device_id = ? ORDER BY root_sha256",
+	         " root_sha256 = ?, chain_verdict FROM device_pins WHERE device_id = ?"
+	         " ORDER BY root_sha256",
 	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, root_sha256);
@@ -1645,7 +1676,7 @@ static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struc
 		return SC_OK;
 	if ((r = prepare(reg,
 	         "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256,"
-	         " path_sha256, ca_spki, pinned_at) VALUES (?,?,?,?,?,?,?)",
+	         " path_sha256, ca_spki, pinned_at, chain_verdict) VALUES (?,?,?,?,?,?,?,?)",
 	         &st)) != SC_OK)
 		return r;
 	bind_text(st, 1, device_id);
@@ -1655,6 +1686,7 @@ static sc_err pin_put(struct sqlite_reg *reg, const char *device_id, const struc
 	bind_text(st, 5, pin->path_sha256);
 	sqlite3_bind_blob(st, 6, pin->spki, (int)pin->spki_len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int64(st, 8, (int64_t)pin->chain_verdict);
 	rc = sqlite3_step(st);
 	done(reg, st);
 	if (rc != SQLITE_DONE)

@@ -24,7 +24,7 @@
 #include <openssl/x509.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
-#define SC_REG_SCHEMA_VERSION 7      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 8      /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */
@@ -256,6 +256,13 @@ struct sc_reg_pin {
 	uint8_t spki[SC_REG_SPKI_MAX];
 	size_t spki_len;
 	int64_t pinned_at;
+	/*
+	 * Schema 8: the strict chain verdict its writer recorded, sc_chain_verdict's answer
+	 * (src/lib/fast/leaf_ref.h: the version of the strict rules the chain passed, 0 = none
+	 * recorded or not passed; pins of older schemas and writers read 0). Written with a new
+	 * pin, read back with it; a reader takes it only when it equals its own sc_chain_rules().
+	 */
+	uint32_t chain_verdict;
 };
 
 /*

@@ -129,6 +129,9 @@ check "--json counts" grep -qx "{\"csv\":\"$T/feed.csv\",\"imported\":2,\"alread
 check "DEV-E and DEV-F pinned" [ "$(pins DEV-E)$(pins DEV-F)" = 11 ]
 check "DEV-A's pin kept, not doubled" [ "$(pins DEV-A)$(audits DEV-A device-pinned)" = 11 ]
 check "the import audited with its count" [ "$(db "SELECT count(*) FROM audit WHERE event = 'devices-imported' AND detail LIKE '%2 added, 1 already registered, 3 with certificates'")" = 1 ]
+# Schema 8 (schema14): both CLI writers (add, import) recorded the strict chain verdict with the
+# pins of the test world's chain (strict: the first judge's chain check passes it, time-free).
+check "the CLI's pins carry the strict chain verdict" [ "$(db "SELECT count(*) FROM device_pins WHERE device_id IN ('DEV-A','DEV-E','DEV-F') AND chain_verdict > 0")" = 3 ]
 
 # --- the first requests: the pinned path, no path validation on the server ---
 start_provd || exit 1
@@ -136,6 +139,11 @@ ok "DEV-A enrolls" agent a --once
 check "DEV-A enrolled" grep -q "^DEV-A enrolled key=1 " "$T/.out"
 check "its first request took the pinned path" [ "$(grep -c "device=DEV-A auth=proof pin=hit" "$T/provd.log")" = 1 ]
 check "and no first-contact pin" bash -c "! grep -q 'device=DEV-A .*pin=new' '$T/provd.log'"
+# Schema 8 (schema14): its pin's strict verdict: the profile request peeked the chain (no X509).
+# The agent sends its device CA CRL with the certificate, which is judged with the device CA's
+# X509: the reference's chain is parsed then (no registry read), not at the profile request.
+check "DEV-A's profile request parsed no certificate" grep -q "device=DEV-A auth=proof pin=hit x509=none" "$T/provd.log"
+check "its first certificate (with a crl): judged from the reference" grep -q "device=DEV-A profile=[0-9a-f]* pin=hit judge=pin ref=hit serial=[0-9a-f]* crl=kept" "$T/provd.log"
 ok "DEV-E enrolls" agent e --once
 check "DEV-E's first request: pinned path" grep -q "device=DEV-E auth=proof pin=hit" "$T/provd.log"
 ok "DEV-H enrolls" agent h --once
@@ -144,6 +152,8 @@ check "DEV-H's first request: pinned path" grep -q "device=DEV-H auth=proof pin=
 # first request, the pinned path from its second).
 ok "DEV-C enrolls" agent c --once
 check "DEV-C pinned at first contact" [ "$(grep -c "device=DEV-C auth=proof pin=new" "$T/provd.log")" = 1 ]
+check "provd recorded DEV-C's strict chain verdict" [ "$(grep -c "device=DEV-C auth=proof pin=new chain=strict" "$T/provd.log")$(db "SELECT count(*) FROM device_pins WHERE device_id = 'DEV-C' AND chain_verdict > 0")" = 11 ]
+check "the same rules' version by both writers" [ "$(db "SELECT count(DISTINCT chain_verdict) FROM device_pins WHERE device_id IN ('DEV-A','DEV-C')")" = 1 ]
 ok "DEV-C renews" agent c --once --force-renew
 check "its renewal: pinned path" [ "$(grep -c "device=DEV-C auth=proof pin=hit" "$T/provd.log")" = 1 ]
 check "DEV-C's pin, by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-C' AND event = 'device-pinned' AND actor LIKE 'api %'")" = 1 ]

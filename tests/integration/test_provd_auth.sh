@@ -140,9 +140,10 @@ req_json m "$CH5" ",\"proof\":${P5/\"time\":$(sed 's/.*"time":\([0-9]*\).*/\1/' 
 post_is "pinned device, stale proof" 403 proof-expired "proof.time"
 req_json m "$CH5" ",\"proof\":$P5" >"$T/req.json"
 post_is "the pinned device's own request" 201
-# judge11: recognised by its DER; its chain parsed once, through the certificate cache, for the
-# first certificate's reference (x509=ref), not for the pin.
-check "recognised by its DER, parsed only for the reference" grep -q "device=DEV-M auth=proof pin=hit x509=ref" "$T/provd.log"
+# judge11: recognised by its DER; schema14: its pin carries the strict chain verdict, so its
+# chain is not parsed for the first certificate's reference either (x509=none; judge11's
+# x509=ref, a parse through the certificate cache, for a pin without the verdict).
+check "recognised by its DER, not parsed (the pin's strict verdict)" grep -q "device=DEV-M auth=proof pin=hit x509=none" "$T/provd.log"
 printf '{"chain":"%s","kex":"AAAA","alg":"nope"}' "$(pem_json "$T/m-certs/chain.pem")" >"$T/req.json"
 post_is "a KEK that does not parse, before a bad alg" 400 bad-der '\"kex\": '
 printf '{"chain":"%s","kex":"%s","server_keygen":true}' "$(pem_json "$T/m-certs/chain.pem")" \

@@ -883,6 +883,62 @@ static STACK_OF(X509) *chain_of(X509 *dca, X509 *mca)
 	return ch;
 }
 
+/* schema14: ch as sc_leaf_first_judge_der takes it (its DER, each one's validity and the device
+ * CA's key as sc_fast_cert_peek reads them, as provd's profile request does), verdict v. */
+static void cd_of(STACK_OF(X509) *ch, uint32_t v, struct sc_first_chain_der *cd, uint8_t **ders)
+{
+	memset(cd, 0, sizeof(*cd));
+	cd->n = sk_X509_num(ch);
+	assert_true(cd->n >= 1 && cd->n <= SC_FIRST_CHAIN_MAX);
+	for (int i = 0; i < cd->n; i++) {
+		int len, valid = 0;
+
+		ders[i] = NULL;
+		assert_true((len = i2d_X509(sk_X509_value(ch, i), &ders[i])) > 0);
+		cd->der[i] = ders[i];
+		cd->len[i] = (size_t)len;
+		assert_int_equal(sc_fast_cert_peek(ders[i], (size_t)len, now, &valid,
+		                     &cd->not_before[i], &cd->not_after[i],
+		                     i == 0 ? &cd->ca_key : NULL),
+		    SC_OK);
+	}
+	cd->verdict = v;
+}
+
+static void cd_free(struct sc_first_chain_der *cd, uint8_t **ders)
+{
+	for (int i = 0; i < cd->n; i++)
+		OPENSSL_free(ders[i]);
+	EVP_PKEY_free(cd->ca_key);
+}
+
+/*
+ * schema14: the DER judge beside the X509 one for leaf d under ch, with the verdict every pin
+ * writer would record for ch (sc_chain_verdict): it never takes what the X509 judge does not,
+ * and when it takes a leaf its verdict (*out) is the X509 judge's, byte for byte. Its answer.
+ */
+static int der_beside(const uint8_t *d, size_t len, STACK_OF(X509) *ch, struct sc_profile *p,
+    time_t at)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_fast a, b;
+	struct sc_first_chain_der cd;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX];
+	int x, y;
+
+	first_opts(&o, ch, p, at);
+	x = sc_leaf_first_judge(d, len, &o, &a);
+	cd_of(ch, sc_chain_verdict(ch, world.mfr_root, NULL), &cd, ders);
+	o.chain = NULL; /* not read */
+	y = sc_leaf_first_judge_der(d, len, &o, &cd, &b);
+	if (y) {
+		assert_int_equal(x, 1);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+	cd_free(&cd, ders);
+	return y;
+}
+
 /* p's first leaf under dca (key k), judged (want_judged) beside the full check (want, detail);
  * the judge's last form check (sc_leaf_first_judge_last_form). */
 static int first_beside_full(struct sc_profile *p, X509 *dca, EVP_PKEY *k, X509 *mca,
@@ -894,6 +950,7 @@ static int first_beside_full(struct sc_profile *p, X509 *dca, EVP_PKEY *k, X509 
 	struct sc_leaf_fast f;
 	uint8_t *d = NULL;
 	size_t len = 0;
+	int form;
 
 	to_der(x, &d, &len);
 	if (want_judged) {
@@ -904,10 +961,14 @@ static int first_beside_full(struct sc_profile *p, X509 *dca, EVP_PKEY *k, X509 
 		assert_int_equal(first_full(d, len, ch, p, now), SC_OK);
 	} else
 		first_refused(d, len, ch, p, now, want, detail);
+	/* schema14: the DER judge takes exactly the X509 judge's form-1 acceptances here (every
+	 * chain judged in these tests is strict, one path, of a known or no constraint form). */
+	form = sc_leaf_first_judge_last_form();
+	assert_int_equal(der_beside(d, len, ch, p, now), want_judged && form == 1);
 	OPENSSL_free(d);
 	sk_X509_pop_free(ch, X509_free);
 	X509_free(x);
-	return sc_leaf_first_judge_last_form();
+	return form;
 }
 
 /* A profile's subjectAltName outside the device CA's name constraints: the full path refuses
@@ -981,6 +1042,8 @@ static void pinned_yet_refused(X509 *dca, EVP_PKEY *k, X509 *mca, const char *de
 
 	assert_int_equal(sc_device_verify(&trust, ch, NULL, id, &bad), SC_OK);
 	assert_string_equal(id, world.device_id);
+	/* schema14: every pin writer records no strict verdict for it (0: the full path). */
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), 0);
 	sk_X509_pop_free(ch, X509_free);
 	first_beside_full(prof1, dca, k, mca, 0, SC_ERR_CHAIN, detail);
 }
@@ -1065,6 +1128,9 @@ static void test_first_pin_v1_root(void **state)
 	assert_int_equal(X509_check_ca(root), 3);
 	t.mfr_root = root;
 	assert_int_equal(sc_device_verify(&t, fchain, NULL, id, &bad), SC_OK);
+	/* schema14: no strict verdict under the v1 root; the world's root gives one. */
+	assert_int_equal(sc_chain_verdict(fchain, root, NULL), 0);
+	assert_int_equal(sc_chain_verdict(fchain, world.mfr_root, NULL), sc_chain_rules());
 	first_opts(&o, fchain, prof1, now);
 	o.mfr_root = root;
 	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
@@ -1074,6 +1140,347 @@ static void test_first_pin_v1_root(void **state)
 		fail_msg("detail \"%s\"", sc_err_detail());
 	X509_free(x);
 	X509_free(root);
+}
+
+/*
+ * schema14: sc_chain_verdict, the verdict every pin writer records (registry schema 8): the
+ * rules' version for the world's chain, time-free (a device CA already expired, or not valid
+ * yet, still has its chain's verdict: validity is judged at each request), 0 for no chain, an
+ * empty or oversize one, no root, another root, a chain out of order, a policy extension
+ * (first_chain takes none). The rules' encoding: the revision and the running OpenSSL.
+ */
+static void test_chain_verdict(void **state)
+{
+	STACK_OF(X509) *ch = NULL, *rev = NULL, *big = NULL;
+	struct sc_test_world w2 = world;
+	EVP_PKEY *k = NULL, *mk = NULL;
+	X509 *dca = NULL, *mca = NULL;
+	uint32_t rules = sc_chain_rules();
+
+	(void)state;
+	assert_int_equal(rules,
+	    SC_CHAIN_RULES_REV * 1000000u + OPENSSL_version_major() * 10000u +
+	        OPENSSL_version_minor() * 100u + OPENSSL_version_patch());
+	assert_int_equal(sc_chain_verdict(fchain, world.mfr_root, NULL), rules);
+	assert_int_equal(sc_chain_verdict(NULL, world.mfr_root, NULL), 0);
+	assert_int_equal(sc_chain_verdict(fchain, NULL, NULL), 0);
+	assert_int_equal(sc_chain_verdict(fchain, world.mfr_ca, NULL), 0); /* not the root */
+	assert_non_null(ch = sk_X509_new_null());
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), 0); /* empty */
+	sk_X509_free(ch);
+	/* Out of order: the manufacturer CA first. */
+	assert_non_null(rev = chain_of(world.mfr_ca, sk_X509_value(fchain, 0)));
+	assert_int_equal(sc_chain_verdict(rev, world.mfr_root, NULL), 0);
+	sk_X509_pop_free(rev, X509_free);
+	/* Oversize: 17 certificates. */
+	assert_non_null(big = sk_X509_new_null());
+	for (int i = 0; i < 17; i++)
+		assert_true(sk_X509_push(big, sk_X509_value(fchain, 0)) > 0);
+	assert_int_equal(sc_chain_verdict(big, world.mfr_root, NULL), 0);
+	sk_X509_free(big);
+	/* Expired a year ago: the same verdict (time is the request's business). */
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(dca), -400, 0, NULL));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(dca), -365, 0, NULL));
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	assert_non_null(ch = chain_of(dca, world.mfr_ca));
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), rules);
+	sk_X509_pop_free(ch, X509_free);
+	X509_free(dca);
+	/* policyConstraints on the manufacturer CA: accepted in full, no verdict (as the judge). */
+	assert_int_equal(sc_test_world_mfr_ca(&world, "VerdictPol", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_policy_constraints, "critical,requireExplicitPolicy:0",
+	    world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	assert_non_null(ch = chain_of(dca, mca));
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), 0);
+	sk_X509_pop_free(ch, X509_free);
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(mk);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * schema14: sc_leaf_first_judge_der on the world's first certificate: judged as the X509 judge
+ * judges it with the chain's recorded verdict; not with none (0), another build's rules, no
+ * key, no chain or more than SC_FIRST_CHAIN_MAX certificates, a chain certificate not valid at
+ * the time judged (the verdict is time-free: time is judged here), a leaf not the builder's. A
+ * verdict forged in the registry for a non-strict chain is believed: the registry is trusted
+ * storage (THREAT-MODEL.md "Session 14 (schema14)"), as a forged pin is.
+ */
+static void test_first_der_verdict(void **state)
+{
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f, g;
+	struct sc_first_chain_der cd, c2;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX], *bad;
+	uint32_t rules = sc_chain_rules();
+
+	(void)state;
+	first_opts(&o, fchain, prof1, now);
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &g), 1);
+	cd_of(fchain, sc_chain_verdict(fchain, world.mfr_root, NULL), &cd, ders);
+	assert_int_equal(cd.verdict, rules);
+	o.chain = NULL;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &cd, &f), 1);
+	assert_memory_equal(&f, &g, sizeof(f));
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, NULL, &f), 0);
+	c2 = cd;
+	c2.verdict = 0;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	c2.verdict = rules + 1; /* another build's */
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	c2 = cd;
+	c2.ca_key = NULL;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	c2 = cd;
+	c2.n = 0;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	c2.n = SC_FIRST_CHAIN_MAX + 1;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	/* Each certificate's time: the manufacturer CA's, then the device CA's, ended now. */
+	c2 = cd;
+	c2.not_after[1] = (int64_t)now;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	c2 = cd;
+	c2.not_before[0] = (int64_t)now;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	/* A leaf one byte off: not judged. */
+	assert_non_null(bad = OPENSSL_memdup(first_der, first_len));
+	bad[first_len - 1] ^= 1;
+	assert_int_equal(sc_leaf_first_judge_der(bad, first_len, &o, &cd, &f), 0);
+	OPENSSL_free(bad);
+	/* The device CA's DER not of the shape read (truncated): not judged. */
+	c2 = cd;
+	c2.len[0] = cd.len[0] - 1;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	cd_free(&cd, ders);
+}
+
+/* schema14: a pin's verdict forged in the registry for a chain that is not strict is believed
+ * (the registry is trusted storage); its honest verdict, 0, is not. */
+static void test_first_der_forged_verdict(void **state)
+{
+	struct sc_test_world w2 = world;
+	EVP_PKEY *mk = NULL, *k = NULL;
+	X509 *mca = NULL, *dca = NULL, *x;
+	STACK_OF(X509) *ch;
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	struct sc_first_chain_der cd;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX], *d = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_mfr_ca(&world, "Forged", &mk, &mca), SC_OK);
+	set_ext(mca, world.mfr_root, NID_basic_constraints, "CA:TRUE", world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	x = first_leaf(prof1, dca, k);
+	to_der(x, &d, &len);
+	ch = chain_of(dca, mca);
+	first_opts(&o, ch, prof1, now);
+	assert_int_equal(sc_leaf_first_judge(d, len, &o, &f), 0);
+	cd_of(ch, sc_chain_verdict(ch, world.mfr_root, NULL), &cd, ders);
+	assert_int_equal(cd.verdict, 0);
+	o.chain = NULL;
+	assert_int_equal(sc_leaf_first_judge_der(d, len, &o, &cd, &f), 0);
+	cd.verdict = sc_chain_rules(); /* by hand, in the database */
+	assert_int_equal(sc_leaf_first_judge_der(d, len, &o, &cd, &f), 1);
+	cd_free(&cd, ders);
+	OPENSSL_free(d);
+	sk_X509_pop_free(ch, X509_free);
+	X509_free(x);
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(mk);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * schema14: the device CA's extensions as the DER judge reads them (issuer_from_der), with a
+ * verdict forced so that only that reading decides: a second subjectKeyIdentifier, a
+ * nameConstraints not critical (even of the V2 encoding), no subjectKeyIdentifier: not judged.
+ * x: a first leaf built under dca before dca was altered (and re-signed).
+ */
+static void der_ca_not_judged(X509 *x, X509 *dca)
+{
+	STACK_OF(X509) *ch = chain_of(dca, world.mfr_ca);
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+	struct sc_first_chain_der cd;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX], *d = NULL;
+	size_t len = 0;
+
+	to_der(x, &d, &len);
+	first_opts(&o, ch, prof1, now);
+	o.chain = NULL;
+	cd_of(ch, sc_chain_rules(), &cd, ders);
+	assert_int_equal(sc_leaf_first_judge_der(d, len, &o, &cd, &f), 0);
+	cd_free(&cd, ders);
+	OPENSSL_free(d);
+	sk_X509_pop_free(ch, X509_free);
+}
+
+static void test_first_der_ca_exts(void **state)
+{
+	EVP_PKEY *k = NULL;
+	X509 *dca = NULL, *x;
+	X509_EXTENSION *ext;
+	int i;
+
+	(void)state;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	/* Two SKIDs. */
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	x = first_leaf(prof1, dca, k);
+	i = X509_get_ext_by_NID(dca, NID_subject_key_identifier, -1);
+	assert_non_null(ext = X509_EXTENSION_dup(X509_get_ext(dca, i)));
+	assert_true(X509_add_ext(dca, ext, -1) == 1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	der_ca_not_judged(x, dca);
+	X509_free(x);
+	X509_free(dca);
+	/* The V2 constraints' encoding, not critical. */
+	assert_int_equal(sc_cert_device_ca_form(k, world.device_id, 30, world.mfr_ca,
+	                     world.mfr_ca_key, SC_DEVICE_CA_V2, &dca),
+	    SC_OK);
+	x = first_leaf(prof1, dca, k);
+	i = X509_get_ext_by_NID(dca, NID_name_constraints, -1);
+	assert_true(X509_EXTENSION_set_critical(X509_get_ext(dca, i), 0) == 1);
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	der_ca_not_judged(x, dca);
+	X509_free(x);
+	X509_free(dca);
+	/* No SKID. */
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	x = first_leaf(prof1, dca, k);
+	del_ext(dca, NID_subject_key_identifier, world.mfr_ca_key);
+	der_ca_not_judged(x, dca);
+	X509_free(x);
+	X509_free(dca);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * schema14: the DER issuer's decoder, sc_leaf_issuer_new_der, on hostile parts: truncated,
+ * trailing bytes, the wrong type, oversize, a subject without serialNumber, name constraints of
+ * no known form, missing arguments; each refused with its error, and the device CA's own parts
+ * (and its V2 constraints) taken.
+ */
+static void test_issuer_der_hostile(void **state)
+{
+	X509 *ca = sk_X509_value(fchain, 0), *dca = NULL;
+	uint8_t *subj = NULL, *big, buf[8192];
+	const ASN1_OCTET_STRING *skv;
+	struct sc_leaf_issuer *li = (void *)1;
+	X509_NAME *cn_only = X509_NAME_new();
+	uint8_t *cn_der = NULL;
+	EVP_PKEY *k = NULL;
+	int sl, kl, cl;
+
+	(void)state;
+	assert_true((sl = i2d_X509_NAME(X509_get_subject_name(ca), &subj)) > 0);
+	skv = X509_EXTENSION_get_data(
+	    X509_get_ext(ca, X509_get_ext_by_NID(ca, NID_subject_key_identifier, -1)));
+	kl = ASN1_STRING_length(skv);
+	const uint8_t *sk = ASN1_STRING_get0_data(skv);
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, NULL, 0, &li),
+	    SC_OK);
+	sc_leaf_issuer_free(li);
+	/* Missing. */
+	assert_int_equal(sc_leaf_issuer_new_der(NULL, 0, sk, (size_t)kl, NULL, 0, &li),
+	    SC_ERR_USAGE);
+	assert_null(li);
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, NULL, 0, NULL, 0, &li),
+	    SC_ERR_USAGE);
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, sk, 0, &li),
+	    SC_ERR_USAGE);
+	/* The subject: truncated, a byte after it, the wrong type, oversize. */
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl - 1, sk, (size_t)kl, NULL, 0, &li),
+	    SC_ERR_MALFORMED);
+	assert_string_equal(sc_err_detail(), "device CA subject: not one Name");
+	memcpy(buf, subj, (size_t)sl);
+	buf[sl] = 0;
+	assert_int_equal(sc_leaf_issuer_new_der(buf, (size_t)sl + 1, sk, (size_t)kl, NULL, 0, &li),
+	    SC_ERR_MALFORMED);
+	assert_int_equal(sc_leaf_issuer_new_der(sk, (size_t)kl, sk, (size_t)kl, NULL, 0, &li),
+	    SC_ERR_MALFORMED);
+	assert_non_null(big = OPENSSL_zalloc(200000));
+	big[0] = 0x30;
+	big[1] = 0x83;
+	big[2] = 0x03;
+	big[3] = 0x0d;
+	big[4] = 0x3b; /* a SEQUENCE of 200,000 - 5 zero bytes: no Name */
+	assert_int_equal(sc_leaf_issuer_new_der(big, 200000, sk, (size_t)kl, NULL, 0, &li),
+	    SC_ERR_MALFORMED);
+	OPENSSL_free(big);
+	/* A subject without serialNumber: sc_cert_device_id's error. */
+	assert_non_null(cn_only);
+	assert_true(X509_NAME_add_entry_by_NID(cn_only, NID_commonName, MBSTRING_ASC,
+	                (const unsigned char *)"x", -1, -1, 0) == 1);
+	assert_true((cl = i2d_X509_NAME(cn_only, &cn_der)) > 0);
+	assert_int_equal(sc_leaf_issuer_new_der(cn_der, (size_t)cl, sk, (size_t)kl, NULL, 0, &li),
+	    SC_ERR_NOT_FOUND);
+	assert_string_equal(sc_err_detail(), "subject has no serialNumber");
+	/* The SKID: truncated, a byte after it, the wrong type. */
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl - 1, NULL, 0, &li),
+	    SC_ERR_MALFORMED);
+	assert_string_equal(sc_err_detail(),
+	    "device CA subjectKeyIdentifier: not one OCTET STRING");
+	memcpy(buf, sk, (size_t)kl);
+	buf[kl] = 0;
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, buf, (size_t)kl + 1, NULL, 0,
+	                     &li),
+	    SC_ERR_MALFORMED);
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, subj, (size_t)sl, NULL, 0, &li),
+	    SC_ERR_MALFORMED);
+	/* Name constraints: no known form (an arbitrary DNS subtree; the subject's bytes). */
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	set_ext(dca, world.mfr_ca, NID_name_constraints, "critical,permitted;DNS:allowed.example",
+	    world.mfr_ca_key);
+	{
+		const ASN1_OCTET_STRING *nv = X509_EXTENSION_get_data(
+		    X509_get_ext(dca, X509_get_ext_by_NID(dca, NID_name_constraints, -1)));
+
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl,
+		                     ASN1_STRING_get0_data(nv), (size_t)ASN1_STRING_length(nv),
+		                     &li),
+		    SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
+	}
+	assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, subj, (size_t)sl,
+	                     &li),
+	    SC_ERR_USAGE);
+	X509_free(dca);
+	dca = NULL;
+	/* The V2 form as sc_cert_device_ca writes it: taken. */
+	assert_int_equal(sc_cert_device_ca_form(k, world.device_id, 30, world.mfr_ca,
+	                     world.mfr_ca_key, SC_DEVICE_CA_V2, &dca),
+	    SC_OK);
+	{
+		const ASN1_OCTET_STRING *nv = X509_EXTENSION_get_data(
+		    X509_get_ext(dca, X509_get_ext_by_NID(dca, NID_name_constraints, -1)));
+
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl,
+		                     ASN1_STRING_get0_data(nv), (size_t)ASN1_STRING_length(nv),
+		                     &li),
+		    SC_OK);
+		sc_leaf_issuer_free(li);
+	}
+	X509_free(dca);
+	EVP_PKEY_free(k);
+	OPENSSL_free(cn_der);
+	X509_NAME_free(cn_only);
+	OPENSSL_free(subj);
 }
 
 /* A chain with policyConstraints (requireExplicitPolicy) on the manufacturer CA: the judge
@@ -1665,6 +2072,11 @@ int main(void)
 		cmocka_unit_test(test_first_mfr_pathlen0),
 		cmocka_unit_test(test_first_pin_not_strict),
 		cmocka_unit_test(test_first_pin_v1_root),
+		cmocka_unit_test(test_chain_verdict),
+		cmocka_unit_test(test_first_der_verdict),
+		cmocka_unit_test(test_first_der_forged_verdict),
+		cmocka_unit_test(test_issuer_der_hostile),
+		cmocka_unit_test(test_first_der_ca_exts),
 		cmocka_unit_test(test_first_policy_constraints),
 		cmocka_unit_test(test_leaf_device_is),
 		cmocka_unit_test(test_expected_tbs_shapes),

@@ -2659,6 +2659,130 @@ static int events(struct sc_reg *reg, const char *device_id, const char *event, 
 	return c.n;
 }
 
+/* schema14: device D's pin under root as both reads give it (pin_get, the lookup). */
+static uint32_t verdict_of(struct sc_reg *reg, const char *dev, const char *root)
+{
+	struct sc_reg_pin a, b;
+	struct sc_reg_precheck pre;
+	int fa = 0, ma = 0, fb = 0, mb = 0;
+
+	assert_int_equal(sc_reg_pin_get(reg, dev, root, &a, &fa, &ma), SC_OK);
+	assert_int_equal(sc_reg_profile_lookup(reg, dev, root, NULL, "", NULL, 5000, &b, &fb, &mb,
+	                     &pre),
+	    SC_OK);
+	assert_true(fa && ma && fb && mb);
+	assert_int_equal(a.chain_verdict, b.chain_verdict);
+	return a.chain_verdict;
+}
+
+/*
+ * Issue 17, schema 8 (schema14): each pin's strict chain verdict, written by both writers (a
+ * profile's first contact, an activation) and read back by both reads; 0 when the writer had
+ * none; never changed, whoever holds the database (the pin triggers), never out of range (the
+ * CHECK); a version-7 writer's pin (no column named) reads 0. The step itself: a registry of
+ * version 7 holding pins migrates to 8, its pins reading 0, min_compatible never lowered (a
+ * contract step's 5 kept, PostgreSQL) and, on PostgreSQL, an ALTER that waits for a busy
+ * device_pins fails named ("lock timeout", tried again) and changes nothing.
+ */
+static void test_pin_verdict(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_pin p1, p2, p3;
+	const struct sc_reg_pin *pins[] = { &p2, &p3 };
+	char root[65], sql[512];
+	size_t added = 0, skipped = 0;
+	int64_t retry = 0;
+	const char *spki = pg_uri != NULL ? "'\\x3000'::bytea" : "x'3000'";
+
+	(void)state;
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "V-1", NULL, "test", 1000), SC_OK);
+	/* A first contact's pin, with a verdict. */
+	make_pin(&p1, 'c', 'd', 'a');
+	p1.chain_verdict = 1030013;
+	make_profile(&rec, "V-1", 1, "01");
+	rec.pin = &p1;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(verdict_of(reg, "V-1", root), 1030013);
+	/* Activation's pins: one with the largest verdict, one with none. */
+	make_pin(&p2, '1', '2', 'a');
+	p2.chain_verdict = UINT32_MAX;
+	make_pin(&p3, '3', '4', 'a');
+	assert_int_equal(activate(reg, 0, (const char *[]){ "V-2", "V-3" }, pins, 2, &added,
+	                     &skipped),
+	    SC_OK);
+	assert_int_equal(verdict_of(reg, "V-2", root), UINT32_MAX);
+	assert_int_equal(verdict_of(reg, "V-3", root), 0);
+	sc_reg_close(reg);
+	/* Tampering is refused by the database: a pin's verdict never changes, nor goes out of range. */
+	assert_int_equal(raw_exec(
+	                     "UPDATE device_pins SET chain_verdict = 7 WHERE device_id = 'V-3'"),
+	    SQLITE_CONSTRAINT);
+	assert_int_equal(raw_exec("INSERT INTO devices (device_id, status, created_at, updated_at)"
+	                          " VALUES ('V-4', 'active', 1, 1), ('V-5', 'active', 1, 1)"),
+	    SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256, path_sha256,"
+	    " ca_spki, pinned_at, chain_verdict) VALUES ('V-4', '%s', '%s', '%s', '%s', %s, 1, -1)",
+	    root, root, root, root, spki);
+	assert_int_equal(raw_exec(sql), SQLITE_CONSTRAINT);
+	/* A program of version 7 writes its pins without the column: they read 0. */
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256, path_sha256,"
+	    " ca_spki, pinned_at) VALUES ('V-5', '%s', '%s', '%s', '%s', %s, 1)",
+	    root, root, root, root, spki);
+	assert_int_equal(raw_exec(sql), SQLITE_OK);
+	reg = open_new();
+	assert_int_equal(verdict_of(reg, "V-5", root), 0);
+	sc_reg_close(reg);
+	/* A registry of version 7 (the column not there yet), holding pins: migrated, pins 0. */
+	if (pg_uri == NULL)
+		assert_int_equal(raw_exec("ALTER TABLE device_pins DROP COLUMN chain_verdict;"
+		                          "PRAGMA user_version = 7"),
+		    SQLITE_OK);
+	else
+		assert_int_equal(raw_exec("ALTER TABLE device_pins DROP COLUMN chain_verdict;"
+		                          "UPDATE registry_meta SET schema_version = 7,"
+		                          " min_compatible = 5"),
+		    SQLITE_OK);
+#ifdef SC_REG_HAVE_PG
+	if (pg_uri != NULL) {
+		/* A reader's open transaction on device_pins: the step's ALTER waits 1 s, 5 times. */
+		PGconn *c = PQconnectdb(pg_uri);
+		PGresult *res;
+		time_t t0 = time(NULL);
+
+		assert_int_equal(PQstatus(c), CONNECTION_OK);
+		res = PQexec(c, "BEGIN; SELECT count(*) FROM device_pins");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+		reg = NULL;
+		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
+		if (strstr(sc_err_detail(),
+		        "schema migration to version 8: its table lock was not "
+		        "granted within 1000 ms (lock timeout) in 5 tries") == NULL)
+			fail_msg("detail \"%s\"", sc_err_detail());
+		assert_true(time(NULL) - t0 >= 5);
+		res = PQexec(c, "COMMIT");
+		PQclear(res);
+		PQfinish(c);
+		assert_int_equal(raw_exec("SELECT 1 FROM registry_meta WHERE schema_version = 7"),
+		    SQLITE_OK);
+	}
+#endif
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
+	if (pg_uri != NULL)
+		assert_int_equal(sc_reg_schema_min_compatible(reg), 5); /* GREATEST: kept */
+	assert_int_equal(verdict_of(reg, "V-1", root), 0);
+	assert_int_equal(verdict_of(reg, "V-2", root), 0);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 8"), 2);
+	sc_reg_close(reg);
+	assert_int_equal(raw_exec("UPDATE device_pins SET chain_verdict = 7"), SQLITE_CONSTRAINT);
+}
+
 /*
  * sc_reg_devices_activate, both modes: devices and pins in one transaction with their audit
  * rows, all or nothing; a registered device refuses an add but is pinned by an import; the same
@@ -3192,6 +3316,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_of, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_walk, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
@@ -3223,6 +3348,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_rate_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_crls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
 	};
 

@@ -796,43 +796,53 @@ static int first_counter(const struct tlv *f7, uint64_t *counter)
 
 /*
  * The chain above the leaf as path validation with the leaf would judge it: strict validation
- * of the device CA to the root at `at` (the pin's validation was neither strict nor at this
- * time), the path it builds exactly the chain and the root, the device CA a CA that may sign
- * certificates, and every pathLen counted with the leaf below (X509_verify_cert checks pathLen
- * only above index 1: with the device CA as the target the manufacturer CA's is not checked).
- * *path: the validated path (the caller's, sk_X509_pop_free).
+ * of the device CA (chain[0]) to the root, at `at` or (at 0) with no time checked, the path it
+ * builds exactly the chain and the root, the device CA a CA that may sign certificates, and
+ * every pathLen counted with the leaf below (X509_verify_cert checks pathLen only above index 1:
+ * with the device CA as the target the manufacturer CA's is not checked), no proxy or policy
+ * extension. *path: the validated path (the caller's, sk_X509_pop_free), if path is not NULL.
+ * first_chain's (at the judged time) and, schema 8, sc_chain_verdict's (time-free, at every pin
+ * writer): one code, so that a recorded verdict is this function's answer on the same bytes.
  */
-static int first_chain(X509 *ca, const struct sc_verify_opts *opts, time_t at,
+static int chain_strict(STACK_OF(X509) *chain, X509 *root, struct sc_sig_cache *sigs, time_t at,
     STACK_OF(X509) **path)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *up = NULL;
-	int n = sk_X509_num(opts->chain), ok = 0, plen = 0;
+	STACK_OF(X509) *up = NULL, *got = NULL;
+	int n = sk_X509_num(chain), ok = 0, plen = 0;
+	X509 *ca;
 
-	*path = NULL;
-	if ((up = sk_X509_new_null()) == NULL)
+	if (path != NULL)
+		*path = NULL;
+	if (n < 1 || root == NULL || (ca = sk_X509_value(chain, 0)) == NULL ||
+	    (up = sk_X509_new_null()) == NULL)
 		goto out;
 	for (int i = 1; i < n; i++)
-		if (!sk_X509_push(up, sk_X509_value(opts->chain, i)))
+		if (!sk_X509_push(up, sk_X509_value(chain, i)))
 			goto out;
 	if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_add_cert(store, opts->mfr_root) ||
-	    !X509_STORE_CTX_init(ctx, store, ca, up) ||
-	    sc_sig_cache_attach(ctx, opts->sig_cache) != SC_OK)
+	    !X509_STORE_add_cert(store, root) || !X509_STORE_CTX_init(ctx, store, ca, up) ||
+	    sc_sig_cache_attach(ctx, sigs) != SC_OK)
 		goto out;
-	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
-	if (X509_verify_cert(ctx) != 1 || (*path = X509_STORE_CTX_get1_chain(ctx)) == NULL ||
-	    sk_X509_num(*path) != n + 1 || X509_cmp(sk_X509_value(*path, n), opts->mfr_root) != 0)
+	if (at != 0) {
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+		    X509_V_FLAG_X509_STRICT);
+		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+	} else {
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+		    X509_V_FLAG_X509_STRICT | X509_V_FLAG_NO_CHECK_TIME);
+	}
+	if (X509_verify_cert(ctx) != 1 || (got = X509_STORE_CTX_get1_chain(ctx)) == NULL ||
+	    sk_X509_num(got) != n + 1 || X509_cmp(sk_X509_value(got, n), root) != 0)
 		goto out;
 	for (int i = 0; i < n; i++)
-		if (X509_cmp(sk_X509_value(*path, i), sk_X509_value(opts->chain, i)) != 0)
+		if (X509_cmp(sk_X509_value(got, i), sk_X509_value(chain, i)) != 0)
 			goto out;
 	if (X509_check_ca(ca) != 1 || (X509_get_key_usage(ca) & KU_KEY_CERT_SIGN) == 0)
 		goto out;
 	for (int k = 0; k <= n; k++) {
-		X509 *x = sk_X509_value(*path, k);
+		X509 *x = sk_X509_value(got, k);
 		long pl = X509_get_pathlen(x);
 
 		/* Policy constraints, mappings or inhibitAnyPolicy could judge a policy-less leaf
@@ -847,15 +857,74 @@ static int first_chain(X509 *ca, const struct sc_verify_opts *opts, time_t at,
 			plen++;
 	}
 	ok = 1;
-out:
-	if (!ok) {
-		sk_X509_pop_free(*path, X509_free);
-		*path = NULL;
+	if (path != NULL) {
+		*path = got;
+		got = NULL;
 	}
+out:
+	sk_X509_pop_free(got, X509_free);
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
 	sk_X509_free(up);
 	return ok;
+}
+
+/* The judge's chain check: chain_strict at the time judged (never 0: time(NULL) at least). */
+static int first_chain(const struct sc_verify_opts *opts, time_t at, STACK_OF(X509) **path)
+{
+	return at != 0 && chain_strict(opts->chain, opts->mfr_root, opts->sig_cache, at, path);
+}
+
+/*
+ * schema 8: the rules a verdict was reached under. Their author's revision of chain_strict and
+ * the running OpenSSL's version (its strict block has changed across releases, patch releases
+ * included), so that a verdict recorded by another build reads as none. 0 (no verdict can be
+ * recorded) for a version this encoding does not hold.
+ */
+uint32_t sc_chain_rules(void)
+{
+	unsigned int ma = OPENSSL_version_major(), mi = OPENSSL_version_minor(),
+	             pa = OPENSSL_version_patch();
+
+	if (ma < 1 || ma > 99 || mi > 99 || pa > 99)
+		return 0;
+	return SC_CHAIN_RULES_REV * 1000000u + ma * 10000u + mi * 100u + pa;
+}
+
+int sc_chain_one_path(STACK_OF(X509) *chain, X509 *root)
+{
+	int n = sk_X509_num(chain);
+
+	if (n < 1 || root == NULL)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		X509 *up = i + 1 < n ? sk_X509_value(chain, i + 1) : root;
+
+		if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(up)) != 0)
+			return 0;
+		for (int j = i + 1; j <= n; j++) {
+			X509 *y = j < n ? sk_X509_value(chain, j) : root;
+
+			if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(y)) == 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+uint32_t sc_chain_verdict(STACK_OF(X509) *chain, X509 *mfr_root, struct sc_sig_cache *sigs)
+{
+	uint32_t rules = sc_chain_rules();
+	int ok;
+
+	if (rules == 0 || chain == NULL || sk_X509_num(chain) < 1 ||
+	    sk_X509_num(chain) > REF_CHAIN_MAX || mfr_root == NULL)
+		return 0;
+	/* first9's one path too: what provd requires before it relies on a pin for the judge. */
+	ok = sc_chain_one_path(chain, mfr_root) && chain_strict(chain, mfr_root, sigs, 0, NULL);
+	ERR_clear_error();
+	return ok ? rules : 0;
 }
 
 /*
@@ -941,25 +1010,22 @@ int sc_leaf_first_judge_last_form(void)
  * pub would be encoded to. 1: equal (*shape: what the builder wrote); 0: anything else,
  * the builder's refusal included (the X509 builder would refuse with the same checks).
  */
-static int first_der_same(const struct sc_profile *p, X509 *ca, EVP_PKEY *pub,
-    const struct tlv *tbs, const struct tlv *f, const struct tlv *bits, uint64_t counter,
-    uint32_t index, struct sc_leaf_tbs_shape *shape)
+static int first_der_same(const struct sc_profile *p, const struct sc_leaf_issuer *li,
+    EVP_PKEY *pub, const struct tlv *tbs, const struct tlv *f, const struct tlv *bits,
+    uint64_t counter, uint32_t index, struct sc_leaf_tbs_shape *shape)
 {
-	struct sc_leaf_issuer *li = NULL;
 	uint8_t *want = NULL;
 	size_t want_len = 0;
 	int ok = 0;
 
-	if (bits->vlen < 2 || sc_leaf_issuer_new_public(ca, &li) != SC_OK)
-		goto out;
+	if (bits->vlen < 2 || li == NULL)
+		return 0;
 	sc_fast_spki_known_set(pub, bits->v + 1, bits->vlen - 1);
 	if (sc_fast_expected_tbs_der_at(p, pub, li, counter, index, f[1].v, f[1].vlen,
 	        ecdsa_sha256_alg, sizeof(ecdsa_sha256_alg), &want, &want_len, shape) == SC_OK)
 		ok = want_len == tbs->len && memcmp(want, tbs->p, want_len) == 0;
 	sc_fast_spki_known_clear();
-out:
 	OPENSSL_free(want);
-	sc_leaf_issuer_free(li);
 	return ok;
 }
 
@@ -988,16 +1054,13 @@ out:
  *     refuses others, builder error: first_der_same 0); no other name type is constrained; the
  *     CN is read as a DNS name only if it has a '.' (OpenSSL's cn2dnsid): such a CN is -1.
  */
-static int first_der_form(const struct sc_leaf_tbs_shape *shape, STACK_OF(X509) *path)
+static int first_der_form(const struct sc_leaf_tbs_shape *shape, int nc_above, int nc_self)
 {
-	int n = sk_X509_num(path);
-
 	if (shape->ku == 0 || (shape->ku & KU_KEY_CERT_SIGN) != 0 || shape->san_n == 0)
 		return 0;
-	for (int k = 1; k < n; k++)
-		if (X509_get_ext_by_NID(sk_X509_value(path, k), NID_name_constraints, -1) >= 0)
-			return -1;
-	if (n < 1 || X509_get_ext_by_NID(sk_X509_value(path, 0), NID_name_constraints, -1) < 0)
+	if (nc_above)
+		return -1;
+	if (!nc_self)
 		return 1;
 	if (shape->form == SC_DEVICE_CA_V1)
 		return shape->san_dirname ? -1 : 1;
@@ -1035,37 +1098,139 @@ static int first_index(const struct sc_profile_info *in, const struct tlv *valid
 	return ok && sc_profile_leaf_index(in, nb, index);
 }
 
-int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
-    struct sc_leaf_fast *out)
+/* 1 if the extension ext (a TLV of the [3] list) is nid's; its parts: OID, [critical], value. */
+static int ext_parts(const struct tlv *e, struct tlv *oid, int *critical, struct tlv *val)
+{
+	struct tlv three[3];
+
+	*critical = 0;
+	if (der_split(e, three, 2)) {
+		*oid = three[0];
+		*val = three[1];
+	} else if (der_split(e, three, 3) && three[1].tag == 0x01 && three[1].vlen == 1 &&
+	    three[1].v[0] == 0xff) {
+		/* DER's TRUE only (a FALSE is the DEFAULT, never encoded). */
+		*oid = three[0];
+		*val = three[2];
+		*critical = 1;
+	} else {
+		return 0;
+	}
+	return oid->tag == 0x06 && val->tag == 0x04;
+}
+
+/*
+ * schema14: what a strict-verdict chain's device CA gives the expected TBS, from its DER: the
+ * issuer (sc_leaf_issuer_new_der: its subject's TLV, its SKID's value, its name constraints
+ * when of a known form) and *nc_self (it has a nameConstraints extension). NULL for anything
+ * else (a duplicate SKID or nameConstraints, a non-critical nameConstraints, a form not
+ * covered, a certificate not of the v3 shape): the caller takes the X509 path.
+ */
+static struct sc_leaf_issuer *issuer_from_der(const uint8_t *der, size_t len, int *nc_self)
+{
+	struct tlv tbs, f[8], sigalg, sig, ext[REF_EXTS_MAX], oid, val, skid = { 0 }, nc = { 0 };
+	struct sc_leaf_issuer *li = NULL;
+	size_t n = 0;
+	int crit, have_skid = 0, have_nc = 0;
+
+	*nc_self = 0;
+	if (!split_cert(der, len, &tbs, f, &sigalg, &sig) || f[5].tag != 0x30 ||
+	    !split_exts(&f[7], ext, &n))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!ext_parts(&ext[i], &oid, &crit, &val))
+			return NULL;
+		if (oid_is(&oid, NID_subject_key_identifier)) {
+			if (have_skid++)
+				return NULL;
+			skid = val;
+		} else if (oid_is(&oid, NID_name_constraints)) {
+			if (have_nc++ || !crit)
+				return NULL;
+			nc = val;
+		}
+	}
+	if (!have_skid ||
+	    sc_leaf_issuer_new_der(f[5].p, f[5].len, skid.v, skid.vlen, have_nc ? nc.v : NULL,
+	        have_nc ? nc.vlen : 0, &li) != SC_OK)
+		return NULL;
+	*nc_self = have_nc;
+	return li;
+}
+
+/* schema14: 1 if any extension of the certificate der is a nameConstraints, 0 if none, -1 if
+ * its extensions are not of the shape read here. */
+static int der_has_nc(const uint8_t *der, size_t len)
+{
+	struct tlv tbs, f[8], sigalg, sig, ext[REF_EXTS_MAX], oid, val;
+	size_t n = 0;
+	int crit;
+
+	if (!split_cert(der, len, &tbs, f, &sigalg, &sig) || !split_exts(&f[7], ext, &n))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!ext_parts(&ext[i], &oid, &crit, &val))
+			return -1;
+		if (oid_is(&oid, NID_name_constraints))
+			return 1;
+	}
+	return 0;
+}
+
+/* provd's valid_at: strictly inside the validity (a subset of what X509_verify_cert takes). */
+static int inside(int64_t nb, int64_t na, time_t at)
+{
+	return nb < (int64_t)at && (int64_t)at < na;
+}
+
+/*
+ * The first judge, from the device CA as an X509 (cd NULL: opts->chain, first_chain at the time
+ * judged) or (schema14) from the chain's DER with a recorded strict verdict (cd).
+ */
+static int first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    const struct sc_first_chain_der *cd, struct sc_leaf_fast *out)
 {
 	struct tlv tbs, f[8], sigalg, sig, spki[2];
 	struct sc_profile_info info;
 	struct sc_leaf_tbs_shape shape;
+	struct sc_leaf_issuer *li = NULL;
 	STACK_OF(X509) *path = NULL;
-	EVP_PKEY *pub = NULL;
-	X509 *want = NULL, *ca;
+	EVP_PKEY *pub = NULL, *ca_pub;
+	X509 *want = NULL, *ca = NULL;
 	const EVP_MD *md;
 	time_t at, want_nb, want_na;
 	uint32_t index = 0;
-	int done = 0, ok = 0, form;
+	int done = 0, ok = 0, form, nc_self = 0, nc_above = 0;
 
 	memset(out, 0, sizeof(*out));
 	last_form = 0;
 	if (!sc_fast_enabled() || der == NULL || opts == NULL || opts->profile == NULL ||
-	    !opts->profile_trusted || opts->chain == NULL || opts->mfr_root == NULL ||
-	    opts->allowed_networks == NULL || opts->allowed_networks[0] == NULL ||
-	    opts->allowed_networks[1] != NULL || sk_X509_num(opts->chain) < 1 ||
-	    sk_X509_num(opts->chain) > REF_CHAIN_MAX || sc_oids_init() != SC_OK)
+	    !opts->profile_trusted || opts->mfr_root == NULL || opts->allowed_networks == NULL ||
+	    opts->allowed_networks[0] == NULL || opts->allowed_networks[1] != NULL ||
+	    sc_oids_init() != SC_OK)
 		goto out;
-	ca = sk_X509_value(opts->chain, 0);
+	if (cd == NULL) {
+		if (opts->chain == NULL || sk_X509_num(opts->chain) < 1 ||
+		    sk_X509_num(opts->chain) > REF_CHAIN_MAX)
+			goto out;
+		ca = sk_X509_value(opts->chain, 0);
+		ca_pub = X509_get0_pubkey(ca);
+	} else {
+		/* The verdict of this build's rules only (another build's is none). */
+		if (cd->n < 1 || cd->n > SC_FIRST_CHAIN_MAX || cd->ca_key == NULL ||
+		    cd->verdict == 0 || cd->verdict != sc_chain_rules())
+			goto out;
+		ca_pub = cd->ca_key;
+	}
 	at = opts->at != 0 ? opts->at : time(NULL);
 	sc_profile_get_info(opts->profile, &info);
 	/* An ordinary or (renew13) renewal profile, this network's, signed with ECDSA-SHA-256 by
-	 * the device CA. */
+	 * the device CA. schema14: from the DER, an ordinary profile only (a renewal leaf's
+	 * signature is vouched for its siblings' reference under the device CA's X509). */
 	if (!info.signed_ || strcmp(info.network_id, opts->allowed_networks[0]) != 0 ||
-	    (md = sc_sign_md(X509_get0_pubkey(ca), info.cert_digest)) == NULL ||
-	    EVP_MD_get_type(md) != NID_sha256 ||
-	    EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) != EVP_PKEY_EC)
+	    (md = sc_sign_md(ca_pub, info.cert_digest)) == NULL ||
+	    EVP_MD_get_type(md) != NID_sha256 || EVP_PKEY_get_base_id(ca_pub) != EVP_PKEY_EC ||
+	    (cd != NULL && info.renewal_count > 0))
 		goto out;
 	if (!split_cert(der, len, &tbs, f, &sigalg, &sig) || !serial_hex(&f[1], out->serial) ||
 	    !tlv_is(&f[2], ecdsa_sha256_alg, sizeof(ecdsa_sha256_alg)) ||
@@ -1091,20 +1256,51 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	sc_profile_leaf_validity(&info, index, &want_nb, &want_na);
 	if (info.renewal_count > 0 && want_nb > at)
 		at = want_nb;
-	if (!(want_nb <= at && at < want_na) ||
-	    !first_der_same(opts->profile, ca, pub, &tbs, f, &spki[1], out->counter, index, &shape))
+	if (!(want_nb <= at && at < want_na))
 		goto out;
-	sc_fast_ecdsa_sha256_verify(X509_get0_pubkey(ca), tbs.p, tbs.len, sig.v + 1, sig.vlen - 1,
-	    &done, &ok);
+	if (cd == NULL) {
+		if (sc_leaf_issuer_new_public(ca, &li) != SC_OK)
+			goto out;
+	} else if ((li = issuer_from_der(cd->der[0], cd->len[0], &nc_self)) == NULL)
+		goto out;
+	if (!first_der_same(opts->profile, li, pub, &tbs, f, &spki[1], out->counter, index, &shape))
+		goto out;
+	sc_fast_ecdsa_sha256_verify(ca_pub, tbs.p, tbs.len, sig.v + 1, sig.vlen - 1, &done, &ok);
 	if (!done || !ok) {
 		ok = 0;
 		goto out;
 	}
 	ok = 0; /* the signature's verdict; the judge's from here */
-	if (!first_chain(ca, opts, at, &path))
-		goto out;
+	if (cd == NULL) {
+		if (!first_chain(opts, at, &path))
+			goto out;
+		for (int k = 1; k < sk_X509_num(path); k++)
+			if (X509_get_ext_by_NID(sk_X509_value(path, k), NID_name_constraints, -1) >=
+			    0)
+				nc_above = 1;
+		nc_self = X509_get_ext_by_NID(ca, NID_name_constraints, -1) >= 0;
+	} else {
+		/*
+		 * schema14: first_chain's verdict, but time, recorded with the pin (sc_chain_verdict
+		 * on these bytes under this root: the pin's path and root hashes bind them); time
+		 * here, as first_chain's X509_verify_cert judges it at `at`: every certificate of the
+		 * chain and the root.
+		 */
+		for (int k = 0; k < cd->n; k++)
+			if (!inside(cd->not_before[k], cd->not_after[k], at))
+				goto out;
+		if (X509_cmp_time(X509_get0_notBefore(opts->mfr_root), &at) >= 0 ||
+		    X509_cmp_time(X509_get0_notAfter(opts->mfr_root), &at) <= 0)
+			goto out;
+		nc_above = X509_get_ext_by_NID(opts->mfr_root, NID_name_constraints, -1) >= 0;
+		for (int k = 1; k < cd->n && !nc_above; k++)
+			if ((nc_above = der_has_nc(cd->der[k], cd->len[k])) < 0)
+				goto out;
+	}
 	last_form = 1;
-	if ((form = first_der_form(&shape, path)) < 0) {
+	if ((form = first_der_form(&shape, nc_above, nc_self)) < 0 && cd != NULL) {
+		goto out; /* schema14: the X509 path decides (the caller's miss) */
+	} else if (form < 0) {
 		/* A path first_der_form does not decide: judge9's checks on the builder's X509. */
 		last_form = 2;
 		form = sc_cert_expected_leaf_at(opts->profile, pub, ca, out->counter, index,
@@ -1114,7 +1310,7 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
 	ok = form == 1 && EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
 	/* renew13: a renewal leaf's verified signature for its siblings' reference
 	 * (sc_leaf_ref_new_der finds it as sc_leaf_ref_new finds path validation's). */
-	if (ok && info.renewal_count > 0)
+	if (ok && info.renewal_count > 0 && ca != NULL)
 		sc_sig_cache_vouch(opts->sig_cache, der, len, ca);
 	out->renewal = info.renewal_count > 0;
 	out->index = index;
@@ -1124,11 +1320,28 @@ out:
 	sk_X509_pop_free(path, X509_free);
 	X509_free(want);
 	EVP_PKEY_free(pub);
+	sc_leaf_issuer_free(li);
 	ERR_clear_error();
 	sc_err_clear();
 	if (!ok)
 		memset(out, 0, sizeof(*out));
 	return ok;
+}
+
+int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    struct sc_leaf_fast *out)
+{
+	return first_judge(der, len, opts, NULL, out);
+}
+
+int sc_leaf_first_judge_der(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    const struct sc_first_chain_der *cd, struct sc_leaf_fast *out)
+{
+	if (cd == NULL) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return first_judge(der, len, opts, cd, out);
 }
 
 /* ---- renew13: a renewal profile's reference from its first certificate's DER ---- */

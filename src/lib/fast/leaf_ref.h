@@ -115,4 +115,58 @@ int sc_leaf_first_judge(const uint8_t *der, size_t len, const struct sc_verify_o
  */
 int sc_leaf_first_judge_last_form(void);
 
+/*
+ * Registry schema 8 (issue 17): the strict chain verdict recorded with each device pin.
+ * sc_chain_verdict runs exactly sc_leaf_first_judge's chain check (strict validation of
+ * chain[0], the device CA, to mfr_root; the path exactly the chain and the root; the device CA a
+ * CA with keyCertSign; pathLen counted with a leaf below; no proxy or policy extension) with
+ * X509_V_FLAG_NO_CHECK_TIME, and sc_chain_one_path, so the verdict holds at any time (validity is judged at each
+ * request). Returns sc_chain_rules() when the chain passes, 0 otherwise (and for an empty chain,
+ * more than 16 certificates, no root): a pin writer records it beside its own, unchanged,
+ * validation and refuses nothing on its account. sigs may be NULL. No error state left.
+ * sc_chain_rules: the version of the rules applied (SC_CHAIN_RULES_REV and the running
+ * OpenSSL's major, minor and patch: rev*1000000 + major*10000 + minor*100 + patch), never 0
+ * unless the version cannot be encoded; a verdict of other rules is no verdict.
+ * docs/THREAT-MODEL.md "Session 14 (schema14)".
+ */
+#define SC_CHAIN_RULES_REV 1u
+
+/*
+ * schema14: a pinned device's chain as its pin and profile request knew it, for
+ * sc_leaf_first_judge_der: each certificate's DER (device CA first: the bytes the pin's path
+ * hash binds), its validity as sc_fast_cert_peek read it, the device CA's key, and the pin's
+ * chain_verdict.
+ */
+#define SC_FIRST_CHAIN_MAX 4
+struct sc_first_chain_der {
+	const uint8_t *der[SC_FIRST_CHAIN_MAX];
+	size_t len[SC_FIRST_CHAIN_MAX];
+	int64_t not_before[SC_FIRST_CHAIN_MAX], not_after[SC_FIRST_CHAIN_MAX];
+	int n;
+	EVP_PKEY *ca_key;
+	uint32_t verdict;
+};
+
+/*
+ * schema14: sc_leaf_first_judge for an ordinary profile with no X509 of the chain (opts->chain
+ * not read): when cd->verdict is this build's sc_chain_rules() (else 0), first_chain's check is
+ * the recorded verdict plus every certificate's and the root's validity at opts->at (strictly
+ * inside, as provd's valid_at), and the expected TBS's issuer is made from the device CA's DER
+ * (sc_leaf_issuer_new_der: its known name-constraint forms only). 0 for anything this does not
+ * decide (a renewal profile, a name-constraint form or path not covered, the forms and
+ * conditions sc_leaf_first_judge refuses): the caller then parses the chain and checks in full.
+ * docs/THREAT-MODEL.md "Session 14 (schema14)".
+ */
+int sc_leaf_first_judge_der(const uint8_t *der, size_t len, const struct sc_verify_opts *opts,
+    const struct sc_first_chain_der *cd, struct sc_leaf_fast *out);
+struct sc_sig_cache;
+uint32_t sc_chain_rules(void);
+uint32_t sc_chain_verdict(STACK_OF(X509) *chain, X509 *mfr_root, struct sc_sig_cache *sigs);
+/*
+ * first9's uniqueness (provd's chain_one_path): each certificate's issuer Name is the next
+ * one's subject (the root's after the last), and no two subjects of the chain and the root are
+ * equal, so path building from the device CA can only build this path. Part of the verdict.
+ */
+int sc_chain_one_path(STACK_OF(X509) *chain, X509 *root);
+
 #endif

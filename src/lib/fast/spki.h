@@ -85,6 +85,21 @@ sc_err sc_fast_issue_leaf_der(const struct sc_profile *p, EVP_PKEY *leaf_key,
  */
 sc_err sc_leaf_issuer_new_public(X509 *ca, struct sc_leaf_issuer **out) SC_MUST_USE;
 
+/*
+ * schema14: sc_leaf_issuer_new_public's issuer from the device CA's DER parts, with no X509:
+ * subject its subject Name's TLV (the leaf's issuer, byte for byte: what i2d of a parsed
+ * certificate's unmodified Name gives back), skid its subjectKeyIdentifier extension's value
+ * (the OCTET STRING inside extnValue), nc its nameConstraints extension's value or NULL (no such
+ * extension; the caller has checked it is critical). The device ID from the subject's one
+ * serialNumber; the name-constraint form only when nc is byte for byte one of the two encodings
+ * sc_cert_device_ca writes for that ID (V1 as a PrintableString, V2): anything else is
+ * SC_ERR_USAGE (not covered: the caller takes the X509 path). SC_ERR_MALFORMED: a subject that
+ * is not exactly one Name, a SKID that is not exactly one OCTET STRING; the subject's
+ * serialNumber errors as sc_cert_device_id's. Only for sc_fast_expected_tbs_der(_at).
+ */
+sc_err sc_leaf_issuer_new_der(const uint8_t *subject, size_t subject_len, const uint8_t *skid,
+    size_t skid_len, const uint8_t *nc, size_t nc_len, struct sc_leaf_issuer **out) SC_MUST_USE;
+
 /* What the builder put into an expected TBS, for the judge's checks of its form (leaf_ref.c). */
 struct sc_leaf_tbs_shape {
 	unsigned ku;     /* the keyUsage bits written (KU_*) */
