@@ -16,13 +16,16 @@
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
 
-#define AGENT_STATE_MAX (64 * 1024)     /* state.json larger than this is damage */
+#define AGENT_STATE_MAX (1024 * 1024)   /* state.json larger than this is damage: 32 queued
+                                         * certificates of the largest kind fit (agent14's review) */
 #define AGENT_RESPONSE_MAX (256 * 1024) /* a server answer larger than this is refused */
 #define AGENT_HTTP_TIMEOUT_S 60
 #define AGENT_CONNECT_TIMEOUT_S 10
 #define AGENT_MAX_RETIRE 16       /* old key handles waiting for deletion */
 #define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
 #define AGENT_MAX_BACKLOG 32      /* #17: locally renewed certificates awaiting registration */
+/* A batch request's body at most (provd refuses bodies over 64 KiB): flush_backlog splits. */
+#define AGENT_BATCH_BODY_MAX (48 * 1024)
 #define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
 
 struct agent_cfg {

@@ -1313,62 +1313,78 @@ out:
  * stays in use, the server knows of it); with no answer, or any other answer, they stay for the
  * next round. Only a server with the batch endpoint signs renewal profiles, so a backlog never
  * meets one without it but after a downgrade, where it waits (AGENT_MAX_BACKLOG bounds it: a full
- * backlog stops local renewal, and the next certificate comes from the server).
+ * backlog stops local renewal, and the next certificate comes from the server). A request
+ * carries the oldest certificates whose body stays within AGENT_BATCH_BODY_MAX (the server
+ * refuses bodies over 64 KiB; 32 large certificates, now the default's window, can pass it):
+ * the rest go in the next request of the same round.
  */
 static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 {
-	struct agent_reply rep;
-	json_t *body = NULL, *list, *res;
-	size_t n = rd->st.n_backlog, i, ok = 0;
-	sc_err r;
-
-	if (n == 0 || (!all && n < (size_t)a->cfg->batch))
+	if (rd->st.n_backlog == 0 || (!all && rd->st.n_backlog < (size_t)a->cfg->batch))
 		return SC_OK;
-	memset(&rep, 0, sizeof(rep));
-	if ((list = json_array()) == NULL ||
-	    (body = json_pack("{s:o}", "certificates", list)) == NULL) {
-		r = sc_fail(SC_ERR_NOMEM, "request");
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		if (json_array_append_new(list, json_string(rd->st.backlog[i])) != 0) {
-			r = sc_fail(SC_ERR_NOMEM, "request");
-			goto out;
-		}
-	if ((r = agent_http_post(a->http, "/v1/certificates/batch", body, &rep)) != SC_OK) {
-		say(a, "registering %zu renewed certificates: no answer (%s); again later", n,
-		    sc_err_detail());
-		r = SC_OK; /* they are in use; the server learns of them later */
-		goto out;
-	}
-	if (rep.status != 200 ||
-	    !json_is_array(res = json_object_get((json_t *)rep.json, "results")) ||
-	    json_array_size(res) != n) {
-		say(a, "registering %zu renewed certificates: HTTP %ld %s %s; again later", n,
-		    rep.status, rep.error, rep.detail);
-		r = SC_OK; /* as with no answer: the backlog waits */
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		json_t *e = json_array_get(res, i);
-		const char *st = json_string_value(json_object_get(e, "status"));
+	while (rd->st.n_backlog > 0) {
+		struct agent_reply rep;
+		json_t *body = NULL, *list, *res;
+		size_t n = 0, bytes = 0, i, ok = 0;
+		sc_err r;
 
-		if (st != NULL && strcmp(st, "refused") == 0)
-			say(a, "the server refused a renewed certificate: %s: %s",
-			    json_string_value(json_object_get(e, "error")),
-			    json_string_value(json_object_get(e, "detail")));
-		else
-			ok++;
-		free(rd->st.backlog[i]);
-		rd->st.backlog[i] = NULL;
+		/* The JSON escapes each PEM line's newline: its length, a byte a line, quotes. */
+		while (n < rd->st.n_backlog) {
+			size_t len = strlen(rd->st.backlog[n]);
+
+			bytes += len + len / 64 + 8;
+			if (n > 0 && bytes > AGENT_BATCH_BODY_MAX)
+				break;
+			n++;
+		}
+		memset(&rep, 0, sizeof(rep));
+		if ((list = json_array()) == NULL ||
+		    (body = json_pack("{s:o}", "certificates", list)) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "request");
+		for (i = 0; i < n; i++)
+			if (json_array_append_new(list, json_string(rd->st.backlog[i])) != 0) {
+				json_decref(body);
+				return sc_fail(SC_ERR_NOMEM, "request");
+			}
+		r = agent_http_post(a->http, "/v1/certificates/batch", body, &rep);
+		json_decref(body);
+		if (r != SC_OK) {
+			say(a, "registering %zu renewed certificates: no answer (%s); again later", n,
+			    sc_err_detail());
+			sc_err_clear();
+			return SC_OK; /* they are in use; the server learns of them later */
+		}
+		if (rep.status != 200 ||
+		    !json_is_array(res = json_object_get((json_t *)rep.json, "results")) ||
+		    json_array_size(res) != n) {
+			say(a, "registering %zu renewed certificates: HTTP %ld %s %s; again later", n,
+			    rep.status, rep.error, rep.detail);
+			agent_reply_clear(&rep);
+			return SC_OK; /* as with no answer: the backlog waits */
+		}
+		for (i = 0; i < n; i++) {
+			json_t *e = json_array_get(res, i);
+			const char *st = json_string_value(json_object_get(e, "status"));
+
+			if (st != NULL && strcmp(st, "refused") == 0)
+				say(a, "the server refused a renewed certificate: %s: %s",
+				    json_string_value(json_object_get(e, "error")),
+				    json_string_value(json_object_get(e, "detail")));
+			else
+				ok++;
+			free(rd->st.backlog[i]);
+		}
+		agent_reply_clear(&rep);
+		memmove(rd->st.backlog, rd->st.backlog + n,
+		    (rd->st.n_backlog - n) * sizeof(rd->st.backlog[0]));
+		rd->st.n_backlog -= n;
+		for (i = rd->st.n_backlog; i < rd->st.n_backlog + n; i++)
+			rd->st.backlog[i] = NULL;
+		say(a, "registered %zu renewed certificates in one request (%zu accepted)", n, ok);
+		if ((r = save(a, &rd->st)) != SC_OK)
+			return r;
 	}
-	rd->st.n_backlog = 0;
-	say(a, "registered %zu renewed certificates in one request (%zu accepted)", n, ok);
-	r = save(a, &rd->st);
-out:
-	agent_reply_clear(&rep);
-	json_decref(body);
-	return r;
+	return SC_OK;
 }
 
 /*

@@ -217,7 +217,7 @@ static void test_oversize(void **state)
 	big[0] = '{';
 	big[AGENT_STATE_MAX] = '}';
 	big[AGENT_STATE_MAX + 1] = '\0';
-	expect(big, AGENT_STATE_MAX + 1, SC_ERR_OVERSIZE, "STATE: 65537 bytes");
+	expect(big, AGENT_STATE_MAX + 1, SC_ERR_OVERSIZE, "STATE: 1048577 bytes");
 	/* The file: refused by its size before it is read. */
 	snprintf(path, sizeof(path), "%s/big.json", dir);
 	f = fopen(path, "wb");
