@@ -1315,8 +1315,9 @@ out:
  * meets one without it but after a downgrade, where it waits (AGENT_MAX_BACKLOG bounds it: a full
  * backlog stops local renewal, and the next certificate comes from the server). A request
  * carries the oldest certificates whose body stays within AGENT_BATCH_BODY_MAX (the server
- * refuses bodies over 64 KiB; 32 large certificates, now the default's window, can pass it):
- * the rest go in the next request of the same round.
+ * refuses bodies over 64 KiB; 32 large certificates, now the default's window, can pass it),
+ * at most AGENT_MAX_BATCH of them (provd's most): the rest go in the next request of the same
+ * round.
  */
 static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 {
@@ -1329,7 +1330,7 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 		sc_err r;
 
 		/* The JSON escapes each PEM line's newline: its length, a byte a line, quotes. */
-		while (n < rd->st.n_backlog) {
+		while (n < rd->st.n_backlog && n < AGENT_MAX_BATCH) { /* provd takes 32 a request */
 			size_t len = strlen(rd->st.backlog[n]);
 
 			bytes += len + len / 64 + 8;

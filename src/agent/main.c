@@ -61,7 +61,7 @@ static const char usage_text[] =
     "  --batch N         with a renewal profile (SP revision 1.5, a server renewal policy) the SP\n"
     "                    renews locally; register its certificates N per request. The rest goes\n"
     "                    at the window's end, first on the next profile request's connection.\n"
-    "                    Default 32 (the most): a window of up to 33 is one connection, and the\n"
+    "                    Default 32 (the most): a window of up to 32 is one connection, and the\n"
     "                    server's registry learns of the window's renewals only at its end (the\n"
     "                    window set by the profile's count and cadence is that latency);\n"
     "                    --batch 1: each at once, a connection each\n"
@@ -206,7 +206,7 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 	cfg->retry_min_s = AGENT_RETRY_MIN_S;
 	cfg->retry_max_s = AGENT_RETRY_MAX_S;
 	cfg->grace_s = AGENT_GRACE_S;
-	cfg->batch = AGENT_MAX_BACKLOG; /* a window's renewals at its end (agent14) */
+	cfg->batch = AGENT_MAX_BATCH; /* a window's renewals at its end (agent14) */
 	opterr = 0;
 	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
 	sc_err cr = sc_conf_merge(&argc, &argv, opts);
@@ -252,8 +252,8 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 			char *end = NULL;
 			long n = strtol(optarg, &end, 10);
 
-			if (end == optarg || *end != '\0' || n < 1 || n > AGENT_MAX_BACKLOG)
-				sc_log_usage_die("--batch '%s': 1..%d", optarg, AGENT_MAX_BACKLOG);
+			if (end == optarg || *end != '\0' || n < 1 || n > AGENT_MAX_BATCH)
+				sc_log_usage_die("--batch '%s': 1..%d", optarg, AGENT_MAX_BATCH);
 			cfg->batch = (int)n;
 			break;
 		}

@@ -377,7 +377,7 @@ static void test_renewal_fields(void **state)
 	    SC_ERR_MALFORMED, "STATE: \"backlog\"[0] is not a PEM certificate");
 	renewal_edit("\"backlog\": [\n", "\"backlog\": [\n 7,\n", SC_ERR_MALFORMED,
 	    "STATE: \"backlog\"[0] is not a PEM certificate");
-	/* Oversize: a renewal profile past the profile limit; 33 certificates in the backlog. */
+	/* Oversize: a renewal profile past the profile limit; AGENT_MAX_BACKLOG + 1 certificates in the backlog. */
 	n = 4 * ((SC_PROFILE_MAX_DER + 2) / 3) + 8;
 	big = malloc(n + 64);
 	assert_non_null(big);
@@ -388,12 +388,12 @@ static void test_renewal_fields(void **state)
 	    "STATE: \"renewal\" is not base64 of a profile");
 	free(big);
 	{
-		/* The text holds two: 31 more are 33, one too many; 30 more are 32, fine. */
-		char list[33 * 40] = "\"backlog\": [";
-		for (int i = 0; i < 31; i++)
+		/* The text holds two: AGENT_MAX_BACKLOG - 1 more are one too many; one fewer, fine. */
+		char list[(AGENT_MAX_BACKLOG + 1) * 40] = "\"backlog\": [";
+		for (int i = 0; i < AGENT_MAX_BACKLOG - 1; i++)
 			strcat(list, "\"-----BEGIN CERTIFICATE-----\",");
 		renewal_edit("\"backlog\": [", list, SC_ERR_MALFORMED,
-		    "STATE: \"backlog\" is not at most 32 certificates");
+		    "STATE: \"backlog\" is not at most 64 certificates");
 		list[strlen(list) - strlen("\"-----BEGIN CERTIFICATE-----\",")] = '\0';
 		renewal_edit("\"backlog\": [", list, SC_OK, NULL);
 	}
