@@ -593,8 +593,8 @@ static int ref_likely(const struct provd_api *api, const struct profile_req *pr)
  */
 static int strict_ref(const struct provd_api *api, const struct profile_req *pr)
 {
-	return !(pr->renewal && api->policy.renewal_count > 0) && pr->have_found &&
-	    pr->have_match && pr->have.chain_verdict != 0 &&
+	return !(pr->renewal && api->policy.renewal_count > 0) && pin_hit(pr) &&
+	    pr->have.chain_verdict != 0 &&
 	    pr->have.chain_verdict == sc_chain_rules();
 }
 
@@ -1892,12 +1892,14 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
 			cert_profile_unload(api, cr);
 			return 0;
 		}
-	} else if (e->chain != NULL && (cr->chain = sk_X509_dup(e->chain)) == NULL) {
-		cert_profile_unload(api, cr);
-		return 0;
+	} else if (e->chain != NULL) { /* provd_ders_x509 above gives owned references; a dup not */
+		if ((cr->chain = sk_X509_dup(e->chain)) == NULL) {
+			cert_profile_unload(api, cr);
+			return 0;
+		}
+		for (int i = 0; i < sk_X509_num(cr->chain); i++)
+			X509_up_ref(sk_X509_value(cr->chain, i));
 	}
-	for (int i = 0; i < sk_X509_num(cr->chain); i++)
-		X509_up_ref(sk_X509_value(cr->chain, i));
 	memcpy(cr->prec.profile_id, e->profile_id, sizeof(e->profile_id));
 	snprintf(cr->prec.device_id, sizeof(cr->prec.device_id), "%s", e->device_id);
 	cr->prec.profile_not_after = e->profile_not_after;

@@ -1158,9 +1158,23 @@ static void test_chain_verdict(void **state)
 	uint32_t rules = sc_chain_rules();
 
 	(void)state;
-	assert_int_equal(rules,
-	    SC_CHAIN_RULES_REV * 1000000u + OPENSSL_version_major() * 10000u +
-	        OPENSSL_version_minor() * 100u + OPENSSL_version_patch());
+	assert_int_not_equal(rules, 0);
+	assert_int_equal(sc_chain_rules(), rules); /* one value for the process */
+	{ /* the build's identity (schema14's review), as leaf_ref.c names it */
+		char id[1024];
+		uint8_t md[32];
+		int n = snprintf(id, sizeof(id), "selfcert chain rules %u|%s|%s|%s|%s",
+		    SC_CHAIN_RULES_REV, OpenSSL_version(OPENSSL_FULL_VERSION_STRING),
+		    OpenSSL_version(OPENSSL_BUILT_ON), OpenSSL_version(OPENSSL_PLATFORM),
+		    OpenSSL_version(OPENSSL_CFLAGS));
+
+		assert_true(n > 0 && (size_t)n < sizeof(id));
+		assert_int_equal(EVP_Digest(id, (size_t)n, md, NULL, EVP_sha256(), NULL), 1);
+		uint32_t want = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 |
+		    (uint32_t)md[2] << 8 | md[3];
+
+		assert_int_equal(rules, want != 0 ? want : 1u);
+	}
 	assert_int_equal(sc_chain_verdict(fchain, world.mfr_root, NULL), rules);
 	assert_int_equal(sc_chain_verdict(NULL, world.mfr_root, NULL), 0);
 	assert_int_equal(sc_chain_verdict(fchain, NULL, NULL), 0);

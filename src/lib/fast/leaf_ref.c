@@ -3,6 +3,8 @@
  * leaf_ref.c — the registration shortcut of leaf_ref.h (issue 17): a renewal profile's
  * certificates judged against a sibling that passed sc_verify_chain, in DER, plus one signature.
  */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -877,18 +879,37 @@ static int first_chain(const struct sc_verify_opts *opts, time_t at, STACK_OF(X5
 
 /*
  * schema 8: the rules a verdict was reached under. Their author's revision of chain_strict and
- * the running OpenSSL's version (its strict block has changed across releases, patch releases
- * included), so that a verdict recorded by another build reads as none. 0 (no verdict can be
- * recorded) for a version this encoding does not hold.
+ * the running libcrypto build (its strict block has changed across releases, patch releases
+ * and distributions' backports included), so that a verdict recorded by another build reads as
+ * none. 0 (no verdict can be recorded) only if the digest cannot be made.
  */
 uint32_t sc_chain_rules(void)
 {
-	unsigned int ma = OPENSSL_version_major(), mi = OPENSSL_version_minor(),
-	             pa = OPENSSL_version_patch();
+	static _Atomic uint32_t rules; /* computed once; racing threads compute the same value */
+	uint32_t v = atomic_load(&rules);
+	uint8_t md[32];
+	char id[1024];
+	int n;
 
-	if (ma < 1 || ma > 99 || mi > 99 || pa > 99)
+	if (v != 0)
+		return v;
+	/*
+	 * schema14's review: the version number alone does not name the build (distributions
+	 * backport fixes to X509_verify_cert under one version number: Debian's 3.0.19-1~deb12u1
+	 * and u2 both say 3.0.19), so the build's own strings go in too: any rebuild of libcrypto
+	 * makes every recorded verdict read as none.
+	 */
+	n = snprintf(id, sizeof(id), "selfcert chain rules %u|%s|%s|%s|%s", SC_CHAIN_RULES_REV,
+	    OpenSSL_version(OPENSSL_FULL_VERSION_STRING), OpenSSL_version(OPENSSL_BUILT_ON),
+	    OpenSSL_version(OPENSSL_PLATFORM), OpenSSL_version(OPENSSL_CFLAGS));
+	if (n < 0 || (size_t)n >= sizeof(id) || EVP_Digest(id, (size_t)n, md, NULL, EVP_sha256(),
+	                                            NULL) != 1)
 		return 0;
-	return SC_CHAIN_RULES_REV * 1000000u + ma * 10000u + mi * 100u + pa;
+	v = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
+	if (v == 0)
+		v = 1; /* 0 is "no verdict" */
+	atomic_store(&rules, v);
+	return v;
 }
 
 int sc_chain_one_path(STACK_OF(X509) *chain, X509 *root)

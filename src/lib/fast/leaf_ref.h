@@ -124,9 +124,10 @@ int sc_leaf_first_judge_last_form(void);
  * request). Returns sc_chain_rules() when the chain passes, 0 otherwise (and for an empty chain,
  * more than 16 certificates, no root): a pin writer records it beside its own, unchanged,
  * validation and refuses nothing on its account. sigs may be NULL. No error state left.
- * sc_chain_rules: the version of the rules applied (SC_CHAIN_RULES_REV and the running
- * OpenSSL's major, minor and patch: rev*1000000 + major*10000 + minor*100 + patch), never 0
- * unless the version cannot be encoded; a verdict of other rules is no verdict.
+ * sc_chain_rules: the identity of the rules applied: the first 32 bits of SHA-256 over
+ * SC_CHAIN_RULES_REV and the running libcrypto's full version, build date, platform and
+ * compiler flags (a distribution's backported fix keeps the version number, not the build
+ * date), never 0 (0 only if it cannot be computed); a verdict of other rules is no verdict.
  * docs/THREAT-MODEL.md "Session 14 (schema14)".
  */
 #define SC_CHAIN_RULES_REV 1u
