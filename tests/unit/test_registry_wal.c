@@ -7,9 +7,11 @@
  * SQLite's automatic checkpoint (PASSIVE, at 1000 pages) cannot start the WAL over while a reader
  * uses it: before the mend the file grew with every commit (22-97 MB here). The test samples the
  * -wal file's size throughout and holds it under the bound, then checks that every registration
- * is there and the file is sound. Then durability through the leader's checkpoints: a process
- * killed inside them loses no acknowledged registration. A real file, real threads and
- * processes; about 10 s (debug), 15 s (ASan).
+ * is there and the file is sound. Then a reader holding one snapshot for 2 s: the leader stops
+ * waiting for it (wal14's review: it waited 80 ms each 256 frames, registrations 4-9x slower),
+ * counted. Then durability through the leader's checkpoints: a process killed inside them loses
+ * no acknowledged registration. A real file, real threads and processes; about 15 s (debug),
+ * 20 s (ASan). SC_TEST_WAL_READERS=R and SC_TEST_WAL_HOLD_MS=H: for measuring (below).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -372,8 +374,11 @@ static void test_long_reader_not_waited_for(void **state)
 	pthread_t wt[LONG_WRITERS], rt;
 	void *ok = NULL;
 	int held_seen = 0;
+	const char *off = getenv("SC_REG_WAL_RESTART");
 
 	(void)state;
+	if (off != NULL && strcmp(off, "0") == 0)
+		skip(); /* SQLite's own checkpoint: nothing of the leader's to count */
 	per_writer = LONG_PER_WRITER;
 	assert_int_equal(sc_reg_open(db, 1, &reg), SC_OK);
 	for (int w = 0; w < LONG_WRITERS; w++) {
