@@ -745,7 +745,7 @@ static void group_put(struct reg_group *g)
  * a backup, a shell in BEGIN), and the next attempts wait not at all (they copy what they can, as
  * SQLite's own; cheap, with nothing new to copy) until one gets further. Two, for readers whose
  * snapshots move on but each outlasts short waits (a loop of 40-150 ms reads): the waits are paid
- * from a budget of 1/WAL_WAIT_SHARE (10 %) of the time the writer has been open, banked up to the
+ * from a budget of 1/WAL_WAIT_SHARE (20 %) of the time the writer has been open, banked up to the
  * longest wait; a wait it cannot pay in full is not begun (the attempt waits none and the level
  * stays: a wait cut by the budget would be lost time), so whatever the readers do the waits take
  * at most that share of the time. Under such readers the WAL then grows as under SQLite's own
@@ -764,7 +764,7 @@ static void group_put(struct reg_group *g)
 #define WAL_RETRY_FRAMES 256
 #define WAL_WAIT_MS 10
 #define WAL_WAIT_DOUBLINGS 3
-#define WAL_WAIT_SHARE 10        /* the waits' budget: at most 1/10 of the time */
+#define WAL_WAIT_SHARE 5         /* the waits' budget: at most 1/5 of the time */
 #define WAL_SIZE_LIMIT "8388608" /* bytes: twice the WAL of WAL_CKPT_FRAMES 4 KiB pages */
 
 static int64_t mono_us(void);
