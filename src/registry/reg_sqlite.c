@@ -740,16 +740,19 @@ static void group_put(struct reg_group *g)
  * WAL_RETRY_FRAMES frames later, not at every batch.
  * Waiting must not cost more than it can win (wal14's review: a reader holding a snapshot for
  * 40 ms or more cut registrations 4-9x, an 80 ms wait every 256 frames): two bounds on it. One, a
- * reader that outlasts the attempts is seen: an attempt cut short that could copy back no further
- * than the one before (pnCkpt the same and short of pnLog) met the same old snapshot (an export,
- * a backup, a shell in BEGIN), and the next attempts wait not at all (they copy what they can, as
- * SQLite's own; cheap, with nothing new to copy) until one gets further. Two, for readers whose
- * snapshots move on but each outlasts short waits (a loop of 40-150 ms reads): the waits are paid
- * from a budget of 1/WAL_WAIT_SHARE (20 %) of the time the writer has been open, banked up to the
- * longest wait; a wait it cannot pay in full is not begun (the attempt waits none and the level
- * stays: a wait cut by the budget would be lost time), so whatever the readers do the waits take
- * at most that share of the time. Under such readers the WAL then grows as under SQLite's own
- * checkpoint, between the checkpoints the budget pays for.
+ * reader that outlasts the attempts is seen: an attempt cut short after the longest wait that
+ * could copy back no further than the one before (pnCkpt the same and short of pnLog) met the
+ * same old snapshot (an export, a backup, a shell in BEGIN), and the next attempts wait not at
+ * all (they copy what they can, as SQLite's own; cheap, with nothing new to copy) until one gets
+ * further. (Not after a shorter wait: on a loaded machine a short reader descheduled while it
+ * holds its snapshot blocks two attempts in a row, and giving up on it let the WAL grow.) Two,
+ * for readers whose snapshots move on but each outlasts short waits (a loop of 40-150 ms reads):
+ * the waits are paid from a budget of 1/WAL_WAIT_SHARE (20 %) of the time the writer has been
+ * open, banked up to WAL_BANK longest waits; a wait it cannot pay in full is not begun (the
+ * attempt waits none and the level stays: a wait cut by the budget would be lost time), so
+ * whatever the readers do the waits take at most that share of the time (and the bank). Under
+ * such readers the WAL then grows as under SQLite's own checkpoint, between the checkpoints the
+ * budget pays for.
  * journal_size_limit cuts the file back to WAL_SIZE_LIMIT when the WAL starts over after such
  * a reader. So with short reads the WAL holds about WAL_CKPT_FRAMES frames and a batch (4.2-4.5
  * MB of 4 KiB pages, as with no reader at all); each checkpoint cut short adds WAL_RETRY_FRAMES.
@@ -765,6 +768,7 @@ static void group_put(struct reg_group *g)
 #define WAL_WAIT_MS 10
 #define WAL_WAIT_DOUBLINGS 3
 #define WAL_WAIT_SHARE 5         /* the waits' budget: at most 1/5 of the time */
+#define WAL_BANK 4               /* banked up to 4 of the longest waits */
 #define WAL_SIZE_LIMIT "8388608" /* bytes: twice the WAL of WAL_CKPT_FRAMES 4 KiB pages */
 
 static int64_t mono_us(void);
@@ -872,7 +876,7 @@ static struct group_waiter *group_next(struct reg_group *g, struct group_waiter 
 /*
  * The writer's next checkpoint's wait: none after two cut short by one old snapshot; else its
  * level's, if the budget holds it all (1/WAL_WAIT_SHARE of the time since the writer opened,
- * less what its waits slept, banked up to the longest wait and full at first; it may go below
+ * less what its waits slept, banked up to WAL_BANK longest waits, one at first; it may go below
  * 0 by a last sleep's overshoot), else none (wal_poor: the level kept for when it can pay).
  */
 static int64_t wal_wait_budget(struct sqlite_reg *w)
@@ -882,8 +886,8 @@ static int64_t wal_wait_budget(struct sqlite_reg *w)
 
 	w->wal_credit += (now - w->wal_credit_t) / WAL_WAIT_SHARE;
 	w->wal_credit_t = now;
-	if (w->wal_credit > top)
-		w->wal_credit = top;
+	if (w->wal_credit > WAL_BANK * top)
+		w->wal_credit = WAL_BANK * top;
 	if (limit > w->wal_credit) {
 		w->wal_poor = 1;
 		return 0;
@@ -927,19 +931,22 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 	/*
 	 * The next one's wait: after one done, none if this one had no reader to wait for, else the
 	 * first level (readers are about: the next attempt waits for them at once rather than copying
-	 * twice, a cut-short attempt and its retry). After one cut short: none if it copied back no
-	 * further than the one before (the same old snapshot: waiting does not help), else one level
-	 * up if it waited at its level (not after one the budget or an old snapshot kept from it).
+	 * twice, a cut-short attempt and its retry). After one cut short: one level up if it waited
+	 * at its level (not after one the budget or an old snapshot kept from it); none at all from
+	 * one that copied back no further than the one before after the longest wait, until one gets
+	 * further (the same old snapshot: waiting does not help).
 	 */
 	if (rc == SQLITE_OK) {
-		w->wal_frames =
-		    0; /* the WAL starts over: no checkpoint due before the next commit */
+		/* The WAL starts over: no checkpoint due before the next commit. */
+		w->wal_frames = 0;
 		w->wal_level = ww.slept > 0;
 		w->wal_ckpt = -1;
 		same = 0;
 	} else {
-		same = ckpt >= 0 && ckpt < log && ckpt == w->wal_ckpt;
-		if (!same && !w->wal_stuck && !w->wal_poor && w->wal_level <= WAL_WAIT_DOUBLINGS)
+		/* Stuck: no further than the one before after the longest wait, or while stuck. */
+		same = ckpt >= 0 && ckpt < log && ckpt == w->wal_ckpt &&
+		    (w->wal_stuck || ww.limit >= wal_wait_limit(WAL_WAIT_DOUBLINGS + 1));
+		if (!w->wal_stuck && !w->wal_poor && w->wal_level <= WAL_WAIT_DOUBLINGS)
 			w->wal_level++;
 		w->wal_ckpt = ckpt;
 	}
