@@ -874,8 +874,8 @@ static struct group_waiter *group_next(struct reg_group *g, struct group_waiter 
 }
 
 /*
- * The writer's next checkpoint's wait: none after two cut short by one old snapshot; else its
- * level's, if the budget holds it all (1/WAL_WAIT_SHARE of the time since the writer opened,
+ * The writer's next checkpoint's wait: none while stuck (group_checkpoint: one old snapshot
+ * outlasted the longest wait); else its level's, if the budget holds it all (1/WAL_WAIT_SHARE of the time since the writer opened,
  * less what its waits slept, banked up to WAL_BANK longest waits, one at first; it may go below
  * 0 by a last sleep's overshoot), else none (wal_poor: the level kept for when it can pay).
  */

@@ -11,7 +11,8 @@
  * waiting for it (wal14's review: it waited 80 ms each 256 frames, registrations 4-9x slower),
  * counted. Then durability through the leader's checkpoints: a process killed inside them loses
  * no acknowledged registration. A real file, real threads and processes; about 15 s (debug),
- * more under ASan (not timed). SC_TEST_WAL_READERS=R and SC_TEST_WAL_HOLD_MS=H: for measuring (below).
+ * more under ASan (not timed). SC_TEST_WAL_READERS=R and SC_TEST_WAL_HOLD_MS=H: for measuring
+ * (below).
  */
 #include <stdarg.h>
 #include <stddef.h>
