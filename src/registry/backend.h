@@ -183,6 +183,9 @@ void sc_reg_sqlite_group_wakes(struct sc_reg *reg, unsigned long *wakes, unsigne
 struct sc_reg_wal_stats {
 	unsigned long checkpoints, restarts, busy, errors, max_frames;
 	unsigned long us_total, us_max;
+	/* checkpoints that waited for readers, the us they slept in all; cut short by the same old
+	 * snapshot as the one before after the longest wait, or while so (the next waits none) */
+	unsigned long waits, wait_us, same;
 };
 void sc_reg_sqlite_wal_stats(struct sc_reg *reg, struct sc_reg_wal_stats *out);
 

@@ -22,6 +22,7 @@
 #include "registry.h"
 #include "backend.h"
 #include "wal_vfs.h"
+#include "log.h"
 
 /* 'SCRG': tells our registry apart from any other SQLite file handed to --db. */
 #define PROVD_REG_APPLICATION_ID 0x53435247
@@ -52,6 +53,10 @@ struct sqlite_reg {
 	int wal_frames; /* the group's writer: frames in the WAL after its last commit (wal_hook) */
 	int wal_next;   /* the group's writer: checkpoint when wal_frames reaches this (wal14) */
 	int wal_level;  /* the group's writer: its next checkpoint's wait (wal_wait_limit) */
+	int wal_ckpt;  /* the group's writer: frames copied back by its last cut-short one, or -1 */
+	int wal_stuck; /* the group's writer: its last two cut short by one old snapshot */
+	int wal_poor;  /* the group's writer: its budget could not pay its next wait */
+	int64_t wal_credit, wal_credit_t; /* its waits' budget (us) and when it last accrued */
 };
 
 /*
@@ -690,6 +695,7 @@ struct reg_group {
 	unsigned long ops, commits;    /* for the tests and benchmarks */
 	unsigned long wakes, handoffs; /* posts to waiters; of them, leaderships handed on */
 	struct sc_reg_wal_stats wal;   /* the leader's checkpoints (wal14), under mu */
+	unsigned char wal_logged[32];  /* the checkpoint errors logged, by primary code (bits) */
 	struct reg_group *next;
 };
 
@@ -759,18 +765,41 @@ static void group_put(struct reg_group *g)
  * slice or more), and once one had to wait the next waits up to WAL_WAIT_MS at once. A reader
  * that outlasts the wait (a long export) makes it a PASSIVE one, and the leader tries again
  * WAL_RETRY_FRAMES frames later, not at every batch.
+ * Waiting must not cost more than it can win (wal14's review: a reader holding a snapshot for
+ * 40 ms or more cut registrations 4-9x, an 80 ms wait every 256 frames): two bounds on it. One, a
+ * reader that outlasts the attempts is seen: an attempt cut short after the longest wait that
+ * could copy back no further than the one before (pnCkpt the same and short of pnLog) met the
+ * same old snapshot (an export, a backup, a shell in BEGIN), and the next attempts wait not at
+ * all (they copy what they can, as SQLite's own; cheap, with nothing new to copy) until one gets
+ * further. (Not after a shorter wait: on a loaded machine a short reader descheduled while it
+ * holds its snapshot blocks two attempts in a row, and giving up on it let the WAL grow.) Two,
+ * for readers whose snapshots move on but each outlasts short waits (a loop of 40-150 ms reads):
+ * the waits are paid from a budget of 1/WAL_WAIT_SHARE (20 %) of the time the writer has been
+ * open, banked up to WAL_BANK longest waits; a wait it cannot pay in full is not begun (the
+ * attempt waits none and the level stays: a wait cut by the budget would be lost time), so
+ * whatever the readers do the waits take at most that share of the time (and the bank). Under
+ * such readers the WAL then grows as under SQLite's own checkpoint, between the checkpoints the
+ * budget pays for.
  * journal_size_limit cuts the file back to WAL_SIZE_LIMIT when the WAL starts over after such
  * a reader. So with short reads the WAL holds about WAL_CKPT_FRAMES frames and a batch (4.2-4.5
  * MB of 4 KiB pages, as with no reader at all); each checkpoint cut short adds WAL_RETRY_FRAMES.
- * Durability is untouched: a checkpoint copies committed frames, synced before the database
- * file is (synchronous stays FULL), and nobody waits for it to be answered. SC_REG_WAL_RESTART=0
+ * Durability is untouched: a checkpoint copies committed frames and fsyncs the WAL before it
+ * writes the database file and the database file after (synchronous stays FULL; a deferred
+ * profile commit is as before, synced by the next FULL commit or checkpoint), and nobody waits
+ * for it to be answered. A checkpoint's error (not SQLITE_BUSY: a reader) is counted and logged
+ * once per kind (SQLite's primary code) per process. SC_REG_WAL_RESTART=0
  * leaves SQLite's automatic checkpoint in place (a switch for benchmarks, as SC_REG_GROUP_COMMIT).
  */
 #define WAL_CKPT_FRAMES 1000
 #define WAL_RETRY_FRAMES 256
 #define WAL_WAIT_MS 10
 #define WAL_WAIT_DOUBLINGS 3
+#define WAL_WAIT_SHARE 5         /* the waits' budget: at most 1/5 of the time */
+#define WAL_BANK 4               /* banked up to 4 of the longest waits */
 #define WAL_SIZE_LIMIT "8388608" /* bytes: twice the WAL of WAL_CKPT_FRAMES 4 KiB pages */
+
+static int64_t mono_us(void);
+static int64_t wal_wait_limit(int level);
 
 /* The writer's commit hook: the WAL's frames after it (in place of the automatic checkpoint). */
 static int wal_hook_cb(void *ctx, sqlite3 *db, const char *name, int frames)
@@ -793,6 +822,10 @@ static sc_err wal_writer(struct sqlite_reg *w)
 	    SC_OK)
 		return r;
 	w->wal_next = WAL_CKPT_FRAMES;
+	w->wal_ckpt = -1;
+	w->wal_stuck = 0;
+	w->wal_credit = wal_wait_limit(WAL_WAIT_DOUBLINGS + 1); /* banked full at first */
+	w->wal_credit_t = mono_us();
 	sqlite3_wal_hook(w->db, wal_hook_cb, w);
 	return SC_OK;
 }
@@ -868,6 +901,42 @@ static struct group_waiter *group_next(struct reg_group *g, struct group_waiter 
 }
 
 /*
+ * The writer's next checkpoint's wait: none while stuck (group_checkpoint: one old snapshot
+ * outlasted the longest wait); else its level's, if the budget holds it all (1/WAL_WAIT_SHARE of the time since the writer opened,
+ * less what its waits slept, banked up to WAL_BANK longest waits, one at first; it may go below
+ * 0 by a last sleep's overshoot), else none (wal_poor: the level kept for when it can pay).
+ */
+static int64_t wal_wait_budget(struct sqlite_reg *w)
+{
+	int64_t now = mono_us(), top = wal_wait_limit(WAL_WAIT_DOUBLINGS + 1),
+	        limit = w->wal_stuck ? 0 : wal_wait_limit(w->wal_level);
+
+	w->wal_credit += (now - w->wal_credit_t) / WAL_WAIT_SHARE;
+	w->wal_credit_t = now;
+	if (w->wal_credit > WAL_BANK * top)
+		w->wal_credit = WAL_BANK * top;
+	if (limit > w->wal_credit) {
+		w->wal_poor = 1;
+		return 0;
+	}
+	w->wal_poor = 0;
+	return limit;
+}
+
+/* A checkpoint's error (not a reader's SQLITE_BUSY), logged once per primary code; under g->mu. */
+static void wal_error(struct reg_group *g, struct sqlite_reg *w, int rc)
+{
+	int code = rc & 0xff;
+
+	g->wal.errors++;
+	if (g->wal_logged[code / 8] & (1u << (code % 8)))
+		return;
+	g->wal_logged[code / 8] |= (unsigned char)(1u << (code % 8));
+	sc_log("warning: registry %s: checkpoint of the WAL failed (%s; logged once): %s", w->path,
+	    sqlite3_errstr(rc), sqlite3_errmsg(w->db));
+}
+
+/*
  * The leader me, its batch answered: a RESTART checkpoint of the writer (waits bounded as
  * above), then the leadership handed on as after any batch. Returns the next leader.
  */
@@ -875,25 +944,40 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 {
 	struct sqlite_reg *w = g->w;
 	struct group_waiter *next_leader;
-	struct wal_wait ww = { 0, wal_wait_limit(w->wal_level) };
+	struct wal_wait ww = { 0, wal_wait_budget(w) };
 	int64_t t0 = mono_us(), us;
-	int rc, frames = w->wal_frames;
+	int rc, frames = w->wal_frames, log = -1, ckpt = -1, same = 0;
 
 	sqlite3_busy_handler(w->db, wal_busy, &ww);
-	rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &ckpt);
 	sqlite3_busy_timeout(w->db, SC_REG_BUSY_TIMEOUT_MS);
 	us = mono_us() - t0;
+	w->wal_credit -= ww.slept;
 	/* Done: the next commit starts the WAL over. Not: again a little later, not every batch. */
 	w->wal_next = rc == SQLITE_OK ? WAL_CKPT_FRAMES : frames + WAL_RETRY_FRAMES;
 	/*
-	 * The next one's wait: one level up after one cut short; after one done, none if this one
-	 * had no reader to wait for, else the first level (readers are about: the next attempt
-	 * waits for them at once rather than copying twice, a cut-short attempt and its retry).
+	 * The next one's wait: after one done, none if this one had no reader to wait for, else the
+	 * first level (readers are about: the next attempt waits for them at once rather than copying
+	 * twice, a cut-short attempt and its retry). After one cut short: one level up if it waited
+	 * at its level (not after one the budget or an old snapshot kept from it); none at all from
+	 * one that copied back no further than the one before after the longest wait, until one gets
+	 * further (the same old snapshot: waiting does not help).
 	 */
-	if (rc != SQLITE_OK)
-		w->wal_level = w->wal_level <= WAL_WAIT_DOUBLINGS ? w->wal_level + 1 : w->wal_level;
-	else
+	if (rc == SQLITE_OK) {
+		/* The WAL starts over: no checkpoint due before the next commit. */
+		w->wal_frames = 0;
 		w->wal_level = ww.slept > 0;
+		w->wal_ckpt = -1;
+		same = 0;
+	} else {
+		/* Stuck: no further than the one before after the longest wait, or while stuck. */
+		same = ckpt >= 0 && ckpt < log && ckpt == w->wal_ckpt &&
+		    (w->wal_stuck || ww.limit >= wal_wait_limit(WAL_WAIT_DOUBLINGS + 1));
+		if (!w->wal_stuck && !w->wal_poor && w->wal_level <= WAL_WAIT_DOUBLINGS)
+			w->wal_level++;
+		w->wal_ckpt = ckpt;
+	}
+	w->wal_stuck = same;
 	pthread_mutex_lock(&g->mu);
 	g->wal.checkpoints++;
 	if (rc == SQLITE_OK)
@@ -901,7 +985,12 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 	else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		g->wal.busy++;
 	else
-		g->wal.errors++;
+		wal_error(g, w, rc);
+	g->wal.same += (unsigned long)same;
+	if (ww.slept > 0) {
+		g->wal.waits++;
+		g->wal.wait_us += (unsigned long)ww.slept;
+	}
 	if ((unsigned long)frames > g->wal.max_frames)
 		g->wal.max_frames = (unsigned long)frames;
 	g->wal.us_total += (unsigned long)us;
