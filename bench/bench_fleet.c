@@ -652,8 +652,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		                            : "keep-alive",
 		    tls ? "HTTPS" : "HTTP", provd_threads,
 		    db_location != NULL ? "provd's registry at --db" : "SQLite on disk",
-		    bench_tls_resume ? "on (both servers)" : "off (both servers)",
-		    crl_label);
+		    bench_tls_resume ? "on (both servers)" : "off (both servers)", crl_label);
 		printf("%-52s %10s %10s %16s\n", "server, path", "CPU ms/cert", "floor ms",
 		    "CPU-h/day (1M)");
 		if (have_cfssl)

@@ -1035,7 +1035,8 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 		bench_die("JSON");
 	/* crl14: 1 in bench_device_crl_every first certificates, fleet-wide (the windows staggered). */
 	if (bench_device_crl &&
-	    __atomic_fetch_add(&bench_crl_firsts, 1, __ATOMIC_RELAXED) % bench_device_crl_every == 0) {
+	    __atomic_fetch_add(&bench_crl_firsts, 1, __ATOMIC_RELAXED) % bench_device_crl_every ==
+	        0) {
 		char *crl = device_crl_pem(d, counter);
 
 		if (json_object_set_new(jc, "crl", json_string(crl)) != 0)

@@ -543,8 +543,9 @@ static void test_crl_until(void **state)
 		text = crl_until_text(with_renewal);
 		assert_non_null(strstr(text, "\"crl_until\": 1796666778"));
 		assert_non_null(strstr(text, "\"crl_for\": \"0123456789abcdef0123456789abcdef\""));
-		assert_int_equal(
-		    agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &st), SC_OK);
+		assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE",
+		                     &st),
+		    SC_OK);
 		assert_int_equal(st.crl_until, 1796666778);
 		assert_string_equal(st.crl_for, "0123456789abcdef0123456789abcdef");
 		assert_int_equal(st.renewal_der != NULL, with_renewal);
@@ -563,9 +564,11 @@ static void test_crl_until(void **state)
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 1.5", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": null", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": [1796666778]", 1);
-	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789abcdef", 1);
+	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789abcdef",
+	    1);
 	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcde", 1);
-	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef0", 1);
+	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef0",
+	    1);
 	crl_until_dropped("\"0123456789abcdef0123456789abcdef\"", "17", 1);
 	/* An agent14 state: "crl_until" alone, not trusted (one CRL sent again), no warning. */
 	crl_until_dropped("\"crl_for\": \"0123456789abcdef0123456789abcdef\",", "", 0);
