@@ -524,9 +524,9 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	floor_bat = 2 * p_verify + p_sign * waves / (double)n;
 	floor_ren = p_verify + (p_verify + p_sign) / k;
 	if (bench_device_crl) { /* and the device CA CRL's signature with each first certificate */
-		floor_ord += p_verify;
-		floor_bat += p_verify;
-		floor_ren += p_verify / k;
+		floor_ord += p_verify / bench_device_crl_every;
+		floor_bat += p_verify / bench_device_crl_every;
+		floor_ren += p_verify / k / bench_device_crl_every;
 	}
 	floor_cfssl = p_verify + p_sign;
 	/* Direction 3 in-process: the server's signing cost per device, alone and batched. */
@@ -564,8 +564,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 	floor_rord = 2 * p_verify + rp_sign; /* the device's proof and leaf stay P-256 */
 	floor_rbat = 2 * p_verify + rp_sign * rwaves / (double)n;
 	if (bench_device_crl) { /* the device CA CRL, sent to this server too */
-		floor_rord += p_verify;
-		floor_rbat += p_verify;
+		floor_rord += p_verify / bench_device_crl_every;
+		floor_rbat += p_verify / bench_device_crl_every;
 	}
 	r_sign = sign_per_device(rkey, rcert, 64, 0);
 	for (size_t i = 0; i < 3; i++)
@@ -633,6 +633,15 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 			printf("}}\n");
 		}
 	} else {
+		char crl_label[96] = "";
+
+		if (bench_device_crl && bench_device_crl_every == 1)
+			snprintf(crl_label, sizeof(crl_label), "%s",
+			    ", each first certificate with its device CA's CRL (the agent before crl14)");
+		else if (bench_device_crl)
+			snprintf(crl_label, sizeof(crl_label),
+			    ", 1 in %u first certificates with its device CA's CRL (as the agent)",
+			    bench_device_crl_every);
 		printf(
 		    "Fleet figure (#17): 1 million devices on 24-hour certificates, renewed daily\n"
 		    "measured: %zu devices per path, %d %s %s clients, %d server threads, "
@@ -643,10 +652,7 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 		                            : "keep-alive",
 		    tls ? "HTTPS" : "HTTP", provd_threads,
 		    db_location != NULL ? "provd's registry at --db" : "SQLite on disk",
-		    bench_tls_resume ? "on (both servers)" : "off (both servers)",
-		    bench_device_crl
-		        ? ", each first certificate with its device CA's CRL (as the agent)"
-		        : "");
+		    bench_tls_resume ? "on (both servers)" : "off (both servers)", crl_label);
 		printf("%-52s %10s %10s %16s\n", "server, path", "CPU ms/cert", "floor ms",
 		    "CPU-h/day (1M)");
 		if (have_cfssl)
@@ -814,6 +820,9 @@ int main(int argc, char **argv)
 			leaf_refs = argv[++i];
 		else if (strcmp(argv[i], "--device-crl") == 0)
 			bench_device_crl = 1;
+		else if (strcmp(argv[i], "--device-crl-every") == 0 && i + 1 < argc &&
+		    atoi(argv[i + 1]) >= 1)
+			bench_device_crl = 1, bench_device_crl_every = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--agent-connections") == 0)
 			bench_agent_connections = 1;
 		else if (strcmp(argv[i], "--tls-resume") == 0 && i + 1 < argc &&
@@ -827,7 +836,7 @@ int main(int argc, char **argv)
 			    "[--provd-threads T] [--max-minutes M] [--http] [--db-dir DIR] [--json]\n"
 			    "       bench_fleet --renewal K [--devices N] [--clients C] "
 			    "[--profile-batch-wait MS] [--db LOCATION] [--unpinned] [--agent-connections] "
-			    "[--tls-resume on|off] [--leaf-refs N] [--device-crl] "
+			    "[--tls-resume on|off] [--leaf-refs N] [--device-crl] [--device-crl-every N] "
 			    "…: the fleet figure (#17)\n");
 			return 2;
 		}

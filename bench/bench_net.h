@@ -173,6 +173,9 @@ extern int bench_tls_resume;
  * certificate (an SP of protocol 1.3 on), which provd checks (its signature) and keeps.
  */
 extern int bench_device_crl;
+/* crl14: the CRL with 1 in N first certificates (--device-crl-every N, default 1: each), as
+ * selfcert-agent since session 14 sends it only when the server's copy would not cover. */
+extern unsigned bench_device_crl_every;
 /*
  * #17 (dur11): NULL (default): provd's default --profile-commit; else its value ("durable",
  * "deferred"). bench_carry 1: each first certificate is registered with its "profile" and

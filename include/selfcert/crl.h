@@ -5,7 +5,10 @@
  * relying party checking every level of the chain (nginx ssl_crl: CRL_CHECK|CRL_CHECK_ALL) finds
  * a CRL for the leaf's issuer. It revokes nothing: a leaf is cut off by the network's list and
  * short lifetimes, a device by the manufacturer's CRL; a device whose CRL is missing or expired
- * is refused by such relying parties, which is the point of keeping it short.
+ * is refused by such relying parties, and provd drops a revoked device's CRL from GET /v1/crls.
+ * So its lifetime sets no revocation latency (a device that stops renewing is refused once its
+ * short leaf expires): the agent asks for SC_CRL_MAX_LIFETIME and resends only when the
+ * server's copy would lapse while a certificate of the device is in use (session 14, crl14).
  */
 #ifndef SELFCERT_CRL_H
 #define SELFCERT_CRL_H
@@ -18,7 +21,7 @@
 
 #define SC_CRL_MIN_LIFETIME 3600u             /* nextUpdate - now: at least one hour */
 #define SC_CRL_MAX_LIFETIME (30u * 86400u)    /* ... and at most 30 days */
-#define SC_CRL_DEFAULT_LIFETIME (7u * 86400u) /* what the agent asks for */
+#define SC_CRL_DEFAULT_LIFETIME (7u * 86400u) /* selfcert device crl's default */
 /*
  * thisUpdate is the SP's clock less this: a relying party whose clock is a little behind the
  * device's would otherwise refuse a fresh CRL as "not yet valid" and with it the device.

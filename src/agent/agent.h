@@ -93,13 +93,17 @@ struct agent_state {
 	uint8_t *pending_profile;
 	size_t pending_profile_len;
 	/*
-	 * #17 (agent14): the nextUpdate (Unix time) of the device CA CRL the server last took with
-	 * a certificate of the kept renewal profile; 0: none (an older server or SP, no renewal
-	 * profile, or an older agent's state). A local renewal whose certificate would outlive it
-	 * (its notAfter + AGENT_CRL_MARGIN) sends a fresh one (a window longer than
-	 * SC_CRL_MAX_LIFETIME). Advisory: an invalid value is dropped with a warning.
+	 * #17 (agent14, crl14): the nextUpdate (Unix time) of the device CA CRL the server last
+	 * answered "kept" or "older" for; 0: none (an older server or SP, a "not-kept" answer, or
+	 * an older agent's state). It outlives renewal profiles and ordinary enrollments: a
+	 * registration whose certificate (or window, crl_cover) it covers with AGENT_CRL_MARGIN to
+	 * spare sends no CRL, and a local renewal whose certificate would outlive it sends a fresh
+	 * one. Held only for crl_for: a SHA-256 (16 bytes, hex) of the device CA certificate and
+	 * the server URL it was sent to; another device CA or server resets it. Advisory: an invalid
+	 * value is dropped with a warning.
 	 */
 	int64_t crl_until;
+	char crl_for[2 * SC_PROFILE_ID_LEN + 1];
 	/*
 	 * dur11 review: what agent_state_parse dropped of an advisory field (an invalid
 	 * "pending_profile", or one without a pending key), one line for the agent to say; "" if

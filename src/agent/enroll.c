@@ -16,8 +16,10 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
@@ -366,19 +368,19 @@ static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *
 
 /*
  * The SP's device CA CRL (issue 14) as PEM for the server, which serves it to relying parties
- * that check a CRL at every level (GET /v1/crls): valid AGENT_CRL_MARGIN (an hour) past
- * `cover` — the new leaf's notAfter, or a renewal window's last (crl_cover) — within
- * 1 h..30 d, so a device that stops renewing drops out about when its certificates expire.
+ * that check a CRL at every level (GET /v1/crls). crl14: always the longest lifetime,
+ * SC_CRL_MAX_LIFETIME (30 days), so that one CRL serves several registrations (ack_pending
+ * sends none while the server's copy covers what it registers). Its lifetime cuts no device
+ * off: it revokes nothing; a device that stops renewing is refused once its short leaf
+ * expires, and provd drops a revoked device's CRL from GET /v1/crls at once. It must only not
+ * lapse while a certificate of the device is in use (crl_cover, refresh_crl).
  * *next_update gets its nextUpdate. NULL when there is none to send — an SP older than
  * revision 1.3, a device CA certified without cRLSign, any failure: the certificate never
  * waits on it (said once per round).
  */
-static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t cover, int64_t *next_update)
+static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t *next_update)
 {
-	int64_t want = cover - (int64_t)time(NULL) + AGENT_CRL_MARGIN;
-	uint32_t lifetime = want < (int64_t)SC_CRL_MIN_LIFETIME ? SC_CRL_MIN_LIFETIME
-	    : want > (int64_t)SC_CRL_MAX_LIFETIME               ? SC_CRL_MAX_LIFETIME
-	                                                        : (uint32_t)want;
+	const uint32_t lifetime = SC_CRL_MAX_LIFETIME;
 	uint8_t *der = NULL;
 	size_t len = 0;
 	BIO *mem = NULL;
@@ -537,9 +539,10 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 {
 	struct agent_reply rep, again;
 	json_t *body;
-	int64_t crl_until = 0;
-	char *crl = device_crl(a, sp, crl_cover(st, st->pending.profile_id, st->pending.not_after),
-	    &crl_until);
+	int64_t crl_until = 0, cover = crl_cover(st, st->pending.profile_id, st->pending.not_after);
+	/* crl14: none while the server's copy covers this certificate (or window) with margin. */
+	int want_crl = !(st->crl_until > 0 && cover + AGENT_CRL_MARGIN <= st->crl_until);
+	char *crl = want_crl ? device_crl(a, sp, &crl_until) : NULL;
 	int added = 0, crl_sent = crl != NULL;
 	sc_err r, r2;
 
@@ -587,8 +590,11 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	}
 	json_decref(body);
 	free(crl);
-	/* agent14: what the server's copy covers, for renew_local (saved by acknowledged). */
-	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
+	/*
+	 * agent14, crl14: what the server's copy covers, for the next registrations and
+	 * renew_local (saved by acknowledged); a CRL wanted and not kept: 0, sent again next time.
+	 */
+	if (r == SC_OK && (rep.status == 200 || rep.status == 201) && want_crl)
 		st->crl_until = crl_sent && server_kept_crl(&rep) ? crl_until : 0;
 	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
 		r = acknowledged(a, st, chain, &rep, did);
@@ -921,6 +927,37 @@ static void probe_renew(struct agent *a, struct round *rd)
 	sc_err_clear();
 }
 
+/*
+ * crl14: the server's device CA CRL (crl_until) holds only for the device CA and the server it
+ * was sent to: the SHA-256 (its first 16 bytes) of the device CA certificate's DER, a zero byte
+ * and the server URL.
+ * Another one (a re-provisioned SP, --server changed, an agent14 state): crl_until 0, so the
+ * next registration sends a CRL. Nothing computable (no chain): kept as it is.
+ */
+static void crl_holder(const struct agent *a, struct round *rd)
+{
+	uint8_t md[SHA256_DIGEST_LENGTH], *der = NULL;
+	char hex[2 * SC_PROFILE_ID_LEN + 1];
+	EVP_MD_CTX *ctx = NULL;
+	int n;
+
+	if (rd->chain == NULL || sk_X509_num(rd->chain) < 1 ||
+	    (n = i2d_X509(sk_X509_value(rd->chain, 0), &der)) <= 0)
+		return;
+	if ((ctx = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, der, (size_t)n) == 1 && EVP_DigestUpdate(ctx, "", 1) == 1 &&
+	    EVP_DigestUpdate(ctx, a->cfg->server, strlen(a->cfg->server)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, NULL) == 1) {
+		sc_hex(md, SC_PROFILE_ID_LEN, hex); /* 128 bits are plenty to tell two apart */
+		if (strcmp(hex, rd->st.crl_for) != 0) {
+			rd->st.crl_until = 0;
+			snprintf(rd->st.crl_for, sizeof(rd->st.crl_for), "%s", hex);
+		}
+	}
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(der);
+}
+
 /* State, SP connection, device certificates, the SP's keys. */
 static sc_err round_open(struct agent *a, struct round *rd)
 {
@@ -934,6 +971,7 @@ static sc_err round_open(struct agent *a, struct round *rd)
 	    (r = load_device(a, rd->sp, &rd->chain, &rd->kex)) != SC_OK ||
 	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
 		return r;
+	crl_holder(a, rd);
 	if (a->sp_renews < 0)
 		probe_renew(a, rd);
 	return SC_OK;
@@ -1158,8 +1196,7 @@ static sc_err keep_renewal(struct round *rd, const uint8_t *der, size_t len)
 	OPENSSL_free(rd->st.renewal_der);
 	rd->st.renewal_der = copy;
 	rd->st.renewal_len = len;
-	rd->st.crl_until = 0; /* ack_pending sets it with the profile's first certificate */
-	return SC_OK;
+	return SC_OK; /* crl14: crl_until stays; ack_pending sends a CRL if it does not cover */
 }
 
 static void drop_renewal(struct round *rd)
@@ -1167,7 +1204,6 @@ static void drop_renewal(struct round *rd)
 	OPENSSL_free(rd->st.renewal_der);
 	rd->st.renewal_der = NULL;
 	rd->st.renewal_len = 0;
-	rd->st.crl_until = 0;
 }
 
 /* The SP issued: the new key is pending. */
@@ -1402,7 +1438,7 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 	struct agent_reply rep;
 	json_t *body = NULL;
 	int64_t until = 0;
-	char *crl = device_crl(a, rd->sp, crl_cover(&rd->st, k->profile_id, k->not_after), &until);
+	char *crl = device_crl(a, rd->sp, &until);
 	sc_err r;
 
 	memset(&rep, 0, sizeof(rep));
@@ -1428,8 +1464,8 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 	}
 	if (server_refused_crl(&rep)) {
 		say(a,
-		    "the server did not take the device CA CRL (%s: %s); not sent again with "
-		    "this renewal profile",
+		    "the server did not take the device CA CRL (%s: %s); sent again with the "
+		    "next first certificate",
 		    rep.error, rep.detail);
 		rd->st.crl_until = 0;
 	} else if ((rep.status == 200 || rep.status == 201) && rd->st.n_backlog > 0 &&

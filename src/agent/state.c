@@ -150,9 +150,10 @@ static sc_err renewal_json(const struct agent_state *st, json_t *j)
 		if (bad)
 			return SC_ERR_NOMEM;
 	}
-	/* agent14: the kept CRL's nextUpdate, only with a renewal profile. */
-	if (st->crl_until > 0 && st->renewal_der != NULL &&
-	    json_object_set_new(j, "crl_until", json_integer((json_int_t)st->crl_until)) != 0)
+	/* agent14, crl14: the kept CRL's nextUpdate, with what it was sent for. */
+	if (st->crl_until > 0 && st->crl_for[0] != '\0' &&
+	    (json_object_set_new(j, "crl_until", json_integer((json_int_t)st->crl_until)) != 0 ||
+	        json_object_set_new(j, "crl_for", json_string(st->crl_for)) != 0))
 		return SC_ERR_NOMEM;
 	if (st->n_backlog == 0)
 		return SC_OK;
@@ -329,7 +330,7 @@ static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct age
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
 	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *after = NULL;
-	json_t *ren = NULL, *bl = NULL, *pp = NULL, *cu = NULL;
+	json_t *ren = NULL, *bl = NULL, *pp = NULL, *cu = NULL, *cf = NULL;
 	const char *pid = NULL;
 	json_error_t err;
 	int version = 0, hook_due = 0;
@@ -343,10 +344,10 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over",
 		    what, err.text);
 	if (json_unpack_ex(j, &err, JSON_STRICT,
-	        "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o, s?o, s?o}", "version", &version,
+	        "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o, s?o, s?o, s?o}", "version", &version,
 	        "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret, "retire_after",
 	        &after, "hook_due", &hook_due, "renewal", &ren, "backlog", &bl, "pending_profile",
-	        &pp, "crl_until", &cu) != 0 ||
+	        &pp, "crl_until", &cu, "crl_for", &cf) != 0 ||
 	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what,
@@ -389,16 +390,20 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		    what, SC_PROFILE_MAX_DER);
 	}
 	/*
-	 * agent14: a positive integer beside a renewal profile. Advisory (at worst the server's
-	 * CRL lapses before the window's end, as before it was kept): dropped with a warning.
+	 * agent14, crl14: a positive integer and 32 lower-case hex digits. Advisory (at worst one
+	 * more CRL is sent): anything else is dropped with a warning; an agent14 state's
+	 * "crl_until" alone (no "crl_for") silently, its CRL sent again once.
 	 */
-	if (cu != NULL) {
-		if (json_is_integer(cu) && json_integer_value(cu) > 0 && st->renewal_der != NULL)
-			st->crl_until = (int64_t)json_integer_value(cu);
-		else if (st->warning[0] == '\0')
+	if (cu != NULL && cf != NULL && json_is_integer(cu) && json_integer_value(cu) > 0 &&
+	    json_is_string(cf) && is_hex_id(json_string_value(cf))) {
+		st->crl_until = (int64_t)json_integer_value(cu);
+		snprintf(st->crl_for, sizeof(st->crl_for), "%s", json_string_value(cf));
+	} else if ((cu != NULL && (!json_is_integer(cu) || json_integer_value(cu) <= 0)) ||
+	    (cf != NULL && (!json_is_string(cf) || !is_hex_id(json_string_value(cf))))) {
+		if (st->warning[0] == '\0')
 			snprintf(st->warning, sizeof(st->warning),
-			    "%s: \"crl_until\" dropped: not a positive integer beside a renewal "
-			    "profile",
+			    "%s: \"crl_until\" dropped: not a positive integer with \"crl_for\" "
+			    "(32 hex digits)",
 			    what);
 	}
 	st->hook_due = hook_due;

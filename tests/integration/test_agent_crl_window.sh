@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The device CA CRL the agent sends (issue 14; GET /v1/crls, for relying parties that check a
-# CRL at every level) covers a renewal window (#17, session 14: agent14, PERFORMANCE.md 21.5).
-# With a renewal profile the SP renews locally and the server hears from the agent again only at
-# the window's end (the default --batch), so the CRL sent with the window's first certificate
-# must be valid until an hour past the window's LAST certificate's notAfter (at most 30 days);
-# before, it lasted an hour past the first certificate's, and the window's later certificates
-# had no valid device CA CRL at the server. A window longer than 30 days: the local renewal whose
-# certificate would outlive the server's CRL registers it alone with a fresh CRL.
+# CRL at every level) (#17, session 14: agent14 and crl14, PERFORMANCE.md 21.5 and 21.7).
+# crl14: the agent asks the SP for the longest lifetime (30 days) and sends a CRL with a
+# certificate only when the server's copy (crl_until: the nextUpdate of the last CRL the server
+# answered kept/older for) would not cover it, or its renewal window's last certificate, with an
+# hour to spare; a "not-kept" answer makes the next registration send one again. The CRL revokes
+# nothing: the leaf's own expiry and provd's drop of a revoked device's CRL cut a device off.
+# A window longer than 30 days: the local renewal whose certificate would outlive the server's
+# CRL registers it alone with a fresh CRL.
 # Real selfcert-provd, selfcert-spd and selfcert-agent. The SP renews at most one cadence ahead:
 # --force-renew makes the next period's certificate at once, so long cadences need no waiting.
 SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"
@@ -47,37 +48,89 @@ certs_of() { db "SELECT count(*) FROM certificates WHERE device_id = '$1'"; }
 K=3 CAD=7200
 printf '{"validity": "3h", "renewal": {"count": %d, "cadence": "%ds"}}\n' $K $CAD >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
+SLACK=2; [ "$SC_VALGRIND" = 1 ] && SLACK=10
+kept_n() { grep -c " POST /v1/certificates 201 .*device=DEV-N.* crl=kept" "$T/provd.log"; }
+regs_n() { grep -c " POST /v1/certificates 201 .*device=DEV-N" "$T/provd.log"; }
 
+T0=$(date +%s)
 ok "enroll DEV-N (default --batch)" run n
+T1=$(date +%s)
 check "a renewal profile kept" grep -q '"renewal": "' "$T/n-out/state.json"
-NA0=$(not_after "$T/n-out/leaf.pem")
-P0=$(db "SELECT period FROM certificates WHERE device_id = 'DEV-N'")
-check "the window's first certificate registered with its CRL" \
-  grep -q " POST /v1/certificates 201 .*device=DEV-N.* crl=kept" "$T/provd.log"
+check "the window's first certificate registered with its CRL ($(kept_n))" [ "$(kept_n)" = 1 ]
 crl_of n DEV-N
 check "GET /v1/crls has DEV-N's device CA CRL" [ -n "$NU" ]
-# The window's last period's notAfter: this one's plus a cadence for each period after it.
-END=$((NA0 + (K - 1 - P0) * CAD))
-echo "# DEV-N: period $P0 notAfter $NA0, window end $END, CRL nextUpdate $NU (+$((NU - END - 3600)) s)" >&2
-# Exact: the window's end + 1 h; the SP's clock may tick a second or two past the agent's
-# between the agent's asking and the SP's signing (more under memcheck).
-SLACK=2; [ "$SC_VALGRIND" = 1 ] && SLACK=10
-check "CRL nextUpdate = the window's last notAfter + 1 h ($NU - $END = $((NU - END)))" \
-  [ $((NU - END)) -ge 3600 -a $((NU - END)) -le $((3600 + SLACK)) ]
+NU0=$NU
+echo "# DEV-N: CRL nextUpdate $NU, asked between $T0 and $T1 (+$((NU - T0)) s)" >&2
+# Exact: now + 30 d, "now" being when the SP signed (between T0 and T1, the SP's clock a second
+# or two past the agent's; more under memcheck).
+check "CRL nextUpdate = now + 30 d ($NU in [$T0, $T1 + $SLACK] + 30 d)" \
+  [ "$NU" -ge $((T0 + 30 * 86400)) -a "$NU" -le $((T1 + SLACK + 30 * 86400)) ]
 check "state.json keeps it (crl_until)" grep -q "\"crl_until\": $NU" "$T/n-out/state.json"
+check "state.json says what for (crl_for)" grep -Eq '"crl_for": "[0-9a-f]{32}"' "$T/n-out/state.json"
 
 ok "renew locally (--force-renew: the next period, a cadence ahead)" run n --force-renew
 check "renewed locally" grep -q "renewed locally: key" "$T/.err"
-NA1=$(not_after "$T/n-out/leaf.pem")
-check "the new certificate is the next period's ($NA1 = $NA0 + $CAD)" [ "$NA1" = $((NA0 + CAD)) ]
-crl_of n DEV-N
-# Before agent14 the CRL ended at NA0 + 1 h, an hour before this certificate.
-check "the server's CRL covers the current certificate + 1 h ($NU >= $NA1 + 3600)" [ "$NU" -ge $((NA1 + 3600)) ]
-check "no second CRL sent" bash -c "! grep -q 'outlives the server' '$T/.err'"
+check "no CRL sent" bash -c "! grep -q 'outlives the server' '$T/.err'"
 check "default --batch: the renewal waits for the window's end (one queued)" \
   [ "$(grep -c 'BEGIN CERTIFICATE' <(sed -n '/"backlog"/,/]/p' "$T/n-out/state.json"))" = 1 ]
-check "no batch request yet" bash -c "! grep -q 'POST /v1/certificates/batch' '$T/provd.log'"
 check "one certificate registered ($(certs_of DEV-N))" [ "$(certs_of DEV-N)" = 1 ]
+
+# next_window WHAT: --force-renew until the server registers a certificate on its own (POST
+# /v1/certificates): the next window's first, after the SP refused a period not yet due.
+next_window() {
+  local i r0
+  for i in 1 2 3 4; do
+    r0=$(regs_n)
+    run n --force-renew || { echo "# run failed: $(cat "$T/.err")" >&2; return 1; }
+    [ "$(regs_n)" -gt "$r0" ] && return 0
+  done
+  return 1
+}
+last_reg() { grep " POST /v1/certificates 201 .*device=DEV-N" "$T/provd.log" | tail -1; }
+last_has() { last_reg | grep -q " $1"; }
+last_lacks() { ! last_reg | grep -q " $1"; }
+set_state() { sed -i -E "s/\"$1\": [^,}]+/\"$1\": $2/" "$T/n-out/state.json"; }
+
+ok "through the window's end into the next window" next_window
+check "the next window's first certificate registered WITHOUT a CRL (no crl= in: $(last_reg))" \
+  last_lacks crl=
+check "still one CRL taken ($(kept_n))" [ "$(kept_n)" = 1 ]
+check "state.json crl_until unchanged" grep -q "\"crl_until\": $NU0" "$T/n-out/state.json"
+crl_of n DEV-N
+check "GET /v1/crls: the same CRL ($NU = $NU0)" [ "$NU" = "$NU0" ]
+
+# A CRL that would not cover the next window (as 28 days on): sent again, 30 days from now.
+set_state crl_until $(( $(date +%s) + 3600 ))
+T0=$(date +%s)
+ok "the next window, crl_until short of it" next_window
+T1=$(date +%s)
+check "its first certificate registered with a CRL ($(last_reg))" last_has crl=kept
+crl_of n DEV-N
+check "CRL nextUpdate = now + 30 d ($NU in [$T0, $T1 + $SLACK] + 30 d)" \
+  [ "$NU" -ge $((T0 + 30 * 86400)) -a "$NU" -le $((T1 + SLACK + 30 * 86400)) ]
+check "state.json crl_until = it" grep -q "\"crl_until\": $NU" "$T/n-out/state.json"
+NU0=$NU
+
+# Another device CA or server (crl_for differs; here: edited): sent again.
+set_state crl_for '"00000000000000000000000000000000"'
+ok "the next window, crl_for another holder's" next_window
+check "its first certificate registered with a CRL" last_has crl=kept
+check "crl_for is ours again" bash -c "! grep -q '\"crl_for\": \"0000' '$T/n-out/state.json'"
+
+# A server that did not keep it ("crl": "not-kept": its registry refused the write): crl_until
+# 0, and the next window's first certificate sends one again.
+if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's trigger syntax
+  db "CREATE TRIGGER no_crl_i BEFORE INSERT ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;
+      CREATE TRIGGER no_crl_u BEFORE UPDATE ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;"
+  set_state crl_until $(( $(date +%s) + 3600 ))
+  ok "the next window, the registry refusing CRLs" next_window
+  check "provd: crl=not-kept ($(last_reg))" last_has crl=not-kept
+  check "state.json: no crl_until" bash -c "! grep -q crl_until '$T/n-out/state.json'"
+  db "DROP TRIGGER no_crl_i; DROP TRIGGER no_crl_u;"
+  ok "the next window, the registry taking CRLs again" next_window
+  check "its first certificate registered with a CRL again" last_has crl=kept
+  check "state.json: crl_until again" grep -q '"crl_until": ' "$T/n-out/state.json"
+fi
 
 # --- a window longer than 30 days: K = 3, every 20 days, each valid 21 days ---
 stop_provd

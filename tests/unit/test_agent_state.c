@@ -480,7 +480,10 @@ static void pending_edit(const char *from, const char *to)
 	free(text);
 }
 
-/* agent14: "crl_until", the kept device CA CRL's nextUpdate, beside a renewal profile. */
+/*
+ * agent14, crl14: "crl_until", the kept device CA CRL's nextUpdate, with "crl_for" (what it
+ * was sent for), with or without a renewal profile (it outlives them).
+ */
 static char *crl_until_text(int with_renewal)
 {
 	static const uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
@@ -488,28 +491,24 @@ static char *crl_until_text(int with_renewal)
 	char *text = NULL;
 
 	full_state(&st);
-	st.renewal_der = OPENSSL_memdup(der, sizeof(der));
-	st.renewal_len = sizeof(der);
-	assert_non_null(st.renewal_der);
+	if (with_renewal) {
+		st.renewal_der = OPENSSL_memdup(der, sizeof(der));
+		st.renewal_len = sizeof(der);
+		assert_non_null(st.renewal_der);
+	}
 	st.crl_until = 1796666778;
 	assert_int_equal(agent_state_format(&st, &text), SC_OK);
-	if (!with_renewal) {
-		/* Without a renewal profile the format leaves it out. */
-		char *none = NULL;
-
-		OPENSSL_free(st.renewal_der);
-		st.renewal_der = NULL;
-		st.renewal_len = 0;
-		assert_int_equal(agent_state_format(&st, &none), SC_OK);
-		assert_null(strstr(none, "crl_until"));
-		free(none);
-	}
+	/* Without what it was sent for the format leaves it out. */
+	assert_null(strstr(text, "crl_until"));
+	free(text);
+	snprintf(st.crl_for, sizeof(st.crl_for), "0123456789abcdef0123456789abcdef");
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
 	agent_state_clear(&st);
 	return text;
 }
 
-/* An invalid "crl_until" is dropped with a warning (advisory); the rest loads. */
-static void crl_until_dropped(const char *from, const char *to)
+/* An invalid "crl_until" or "crl_for" is dropped with a warning (advisory); the rest loads. */
+static void crl_until_dropped(const char *from, const char *to, int warned)
 {
 	char *text = crl_until_text(1), *at = strstr(text, from), *out;
 	struct agent_state st;
@@ -523,8 +522,11 @@ static void crl_until_dropped(const char *from, const char *to)
 	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
 	assert_int_equal(agent_state_parse((const uint8_t *)out, n, "STATE", &st), SC_OK);
 	assert_int_equal(st.crl_until, 0);
+	assert_string_equal(st.crl_for, "");
 	assert_string_equal(st.warning,
-	    "STATE: \"crl_until\" dropped: not a positive integer beside a renewal profile");
+	    warned ? "STATE: \"crl_until\" dropped: not a positive integer with \"crl_for\" (32 "
+	             "hex digits)"
+	           : "");
 	assert_true(st.current.present);
 	agent_state_clear(&st);
 	free(out);
@@ -534,29 +536,42 @@ static void crl_until_dropped(const char *from, const char *to)
 static void test_crl_until(void **state)
 {
 	struct agent_state st;
-	char *text = crl_until_text(0), *again = NULL;
+	char *text = NULL, *again = NULL;
 
 	(void)state;
-	assert_non_null(strstr(text, "\"crl_until\": 1796666778"));
-	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &st),
-	    SC_OK);
-	assert_int_equal(st.crl_until, 1796666778);
-	assert_string_equal(st.warning, "");
-	assert_int_equal(agent_state_format(&st, &again), SC_OK);
-	assert_string_equal(text, again);
-	agent_state_clear(&st);
-	free(again);
-	/* Truncated and trailing, as for the rest of the state. */
-	expect(text, strlen(text) - 1, SC_ERR_MALFORMED, "not JSON");
-	free(text);
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": \"1796666778\"");
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 0");
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -5");
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 1.5");
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": null");
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": [1796666778]");
-	/* Without a renewal profile it has nothing to cover. */
-	crl_until_dropped("\"renewal\": \"MAMCAQc=\",", "");
+	for (int with_renewal = 0; with_renewal <= 1; with_renewal++) {
+		text = crl_until_text(with_renewal);
+		assert_non_null(strstr(text, "\"crl_until\": 1796666778"));
+		assert_non_null(strstr(text, "\"crl_for\": \"0123456789abcdef0123456789abcdef\""));
+		assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE",
+		                     &st),
+		    SC_OK);
+		assert_int_equal(st.crl_until, 1796666778);
+		assert_string_equal(st.crl_for, "0123456789abcdef0123456789abcdef");
+		assert_int_equal(st.renewal_der != NULL, with_renewal);
+		assert_string_equal(st.warning, "");
+		assert_int_equal(agent_state_format(&st, &again), SC_OK);
+		assert_string_equal(text, again);
+		agent_state_clear(&st);
+		free(again);
+		/* Truncated and trailing, as for the rest of the state. */
+		expect(text, strlen(text) - 1, SC_ERR_MALFORMED, "not JSON");
+		free(text);
+	}
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": \"1796666778\"", 1);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 0", 1);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -5", 1);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 1.5", 1);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": null", 1);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": [1796666778]", 1);
+	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789abcdef",
+	    1);
+	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcde", 1);
+	crl_until_dropped("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef0",
+	    1);
+	crl_until_dropped("\"0123456789abcdef0123456789abcdef\"", "17", 1);
+	/* An agent14 state: "crl_until" alone, not trusted (one CRL sent again), no warning. */
+	crl_until_dropped("\"crl_for\": \"0123456789abcdef0123456789abcdef\",", "", 0);
 	/* Oversize: past int64, which JSON parsing refuses outright. */
 	{
 		char *t = crl_until_text(1), *at = strstr(t, "1796666778"), *out;
