@@ -1355,8 +1355,22 @@ out:
  * at most AGENT_MAX_BATCH of them (provd's most): the rest go in the next request of the same
  * round.
  */
+/* AGENT_BATCH_BODY_MAX, or less for tests: SC_AGENT_BATCH_BODY_MAX (1024..the most). */
+static size_t batch_body_max(void)
+{
+	const char *e = getenv("SC_AGENT_BATCH_BODY_MAX");
+	char *end = NULL;
+	unsigned long v = e != NULL ? strtoul(e, &end, 10) : 0;
+
+	return e != NULL && end != e && *end == '\0' && v >= 1024 && v < AGENT_BATCH_BODY_MAX
+	    ? (size_t)v
+	    : AGENT_BATCH_BODY_MAX;
+}
+
 static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 {
+	const size_t body_max = batch_body_max();
+
 	if (rd->st.n_backlog == 0 || (!all && rd->st.n_backlog < (size_t)a->cfg->batch))
 		return SC_OK;
 	while (rd->st.n_backlog > 0) {
@@ -1370,7 +1384,7 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 			size_t len = strlen(rd->st.backlog[n]);
 
 			bytes += len + len / 64 + 8;
-			if (n > 0 && bytes > AGENT_BATCH_BODY_MAX)
+			if (n > 0 && bytes > body_max)
 				break;
 			n++;
 		}

@@ -16,7 +16,9 @@ source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 provd_world testnet || exit 1
 provd_device n DEV-N || exit 1
 provd_device f DEV-F || exit 1
-sc net device add --db "$REG_DB" --device-id DEV-N --device-id DEV-F >/dev/null || exit 1
+provd_device s DEV-S || exit 1
+sc net device add --db "$REG_DB" --device-id DEV-N --device-id DEV-F --device-id DEV-S \
+  >/dev/null || exit 1
 # K = 3 certificates a window, one every 3 s: a window of ~9 s. The server's idle --timeout 1
 # closes a connection between two contacts (a round's requests are milliseconds apart), so each
 # contact opens a new one. Two contacts are a cadence apart less a round's work, and rounds fire
@@ -95,4 +97,19 @@ check "requests: profile, certificate, batch, profile, certificate ($SHAPE)" [ "
 check "window 1 two connections, window 2 its first ($AC)" [ "$AC" = 3 ]
 check "the first in full, the others resumed (full $AF, resumed $AR)" [ "$AF" = 1 -a "$AR" = 2 ]
 check "four certificates registered ($(certs_of DEV-F))" [ "$(certs_of DEV-F)" = 4 ]
+
+# --- the default (--batch 32), a queue larger than a request may carry: split, same round ---
+# A request carries at most 48 KiB of certificates (provd refuses bodies over 64 KiB); here
+# SC_AGENT_BATCH_BODY_MAX=1500 lets one P-256 certificate (~1 KB of PEM) through a request.
+export SC_AGENT_BATCH_BODY_MAX=1500
+run_windows s DEV-S 2
+unset SC_AGENT_BATCH_BODY_MAX
+check "requests: profile, certificate, two batches of one, profile, certificate ($SHAPE)" \
+  [ "$SHAPE" = PCBBPC ]
+check "one connection a window ($AC)" [ "$AC" = 2 ]
+check "each batch one certificate" \
+  [ "$(grep -c ' POST /v1/certificates/batch 200 .*batch=1 .*registered=1' "$T/provd.log")" = 2 ]
+check "the agent registered them one a request" \
+  [ "$(grep -c 'registered 1 renewed certificates in one request (1 accepted)' "$T/s.log")" = 2 ]
+check "four certificates registered ($(certs_of DEV-S))" [ "$(certs_of DEV-S)" = 4 ]
 finish
