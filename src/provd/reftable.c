@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * reftable.c — the table of reftable.h: slots by a hash of the profile ID, one mutex.
+ * reftable.c — the table of reftable.h: sets of ways by a hash of the profile ID, one mutex.
+ * Each way keeps what a lookup and the policy read (the hash, the entry's expiry, its put order
+ * and whether a get found it since) beside its pointer, so a lookup or a put reads one set's
+ * array and dereferences only the entry whose hash matches.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,28 +11,41 @@
 
 #include "reftable.h"
 
+struct way {
+	uint64_t hash;
+	int64_t expires;
+	uint64_t stamp; /* put order << 1 | found by a get since its put */
+	struct provd_refhead *e;
+};
+
 struct provd_reftable {
 	pthread_mutex_t lock;
-	struct provd_refhead **slot;
-	size_t n, entries;
-	uint64_t hits, misses;
+	struct way *way;
+	size_t sets, ways, entries;
+	enum provd_reftable_policy policy;
+	uint64_t puts, hits, misses, evictions;
 	void (*free_entry)(struct provd_refhead *);
 };
 
-sc_err provd_reftable_new(size_t max, void (*free_entry)(struct provd_refhead *),
-    struct provd_reftable **out)
+sc_err provd_reftable_new(size_t max, enum provd_reftable_policy policy,
+    void (*free_entry)(struct provd_refhead *), struct provd_reftable **out)
 {
 	struct provd_reftable *t;
+	size_t ways = max < PROVD_REFTABLE_WAYS ? max : PROVD_REFTABLE_WAYS;
 
 	*out = NULL;
-	if (max < 1 || free_entry == NULL)
+	if (max < 1 || free_entry == NULL ||
+	    (policy != PROVD_REFTABLE_OLDEST && policy != PROVD_REFTABLE_WINDOW))
 		return sc_fail(SC_ERR_USAGE, "reference table: %zu entries", max);
+	/* max / ways whole sets: never more than max entries (max - ways + 1 at least). */
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->slot = calloc(max, sizeof(*t->slot))) == NULL) {
+	    (t->way = calloc((max / ways) * ways, sizeof(*t->way))) == NULL) {
 		free(t);
 		return sc_fail(SC_ERR_NOMEM, "reference table");
 	}
-	t->n = max;
+	t->sets = max / ways;
+	t->ways = ways;
+	t->policy = policy;
 	t->free_entry = free_entry;
 	pthread_mutex_init(&t->lock, NULL);
 	*out = t;
@@ -40,54 +56,72 @@ void provd_reftable_free(struct provd_reftable *t)
 {
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->slot[i] != NULL)
-			t->free_entry(t->slot[i]); /* no worker is left to hold one */
+	for (size_t i = 0; i < t->sets * t->ways; i++)
+		if (t->way[i].e != NULL)
+			t->free_entry(t->way[i].e); /* no worker is left to hold one */
 	pthread_mutex_destroy(&t->lock);
-	free(t->slot);
+	free(t->way);
 	free(t);
 }
 
 /* FNV-1a of the ID: profile IDs are the server's random bytes, but not trusted to be. */
-static size_t slot_of(const struct provd_reftable *t, const uint8_t *id)
+static uint64_t hash_of(const uint8_t *id)
 {
 	uint64_t h = 1469598103934665603ULL;
 
 	for (size_t i = 0; i < SC_PROFILE_ID_LEN; i++)
 		h = (h ^ id[i]) * 1099511628211ULL;
-	return (size_t)(h % t->n);
+	return h;
 }
 
-/* The slot's entry if it is this ID's; the lock held. */
-static struct provd_refhead *find(struct provd_reftable *t, const uint8_t *id)
+/* The first way of this hash's set. FNV's low bits mix poorly with a power-of-two modulus; the
+ * high bits are folded in. */
+static struct way *set_of(const struct provd_reftable *t, uint64_t h)
 {
-	struct provd_refhead *e = t->slot[slot_of(t, id)];
+	return &t->way[((h ^ (h >> 29)) % t->sets) * t->ways];
+}
 
-	return e != NULL && memcmp(e->id, id, SC_PROFILE_ID_LEN) == 0 ? e : NULL;
+/* This ID's way, or NULL; the lock held. */
+static struct way *find(const struct provd_reftable *t, const uint8_t *id, uint64_t h)
+{
+	struct way *s = set_of(t, h);
+
+	for (size_t i = 0; i < t->ways; i++)
+		if (s[i].e != NULL && s[i].hash == h &&
+		    memcmp(s[i].e->id, id, SC_PROFILE_ID_LEN) == 0)
+			return &s[i];
+	return NULL;
 }
 
 struct provd_refhead *provd_reftable_get(struct provd_reftable *t,
     const uint8_t id[SC_PROFILE_ID_LEN])
 {
-	struct provd_refhead *e;
+	struct provd_refhead *e = NULL;
+	uint64_t h;
+	struct way *w;
 
 	if (t == NULL)
 		return NULL;
+	h = hash_of(id);
 	pthread_mutex_lock(&t->lock);
-	if ((e = find(t, id)) != NULL)
-		e->uses++;
+	if ((w = find(t, id, h)) != NULL) {
+		w->stamp |= 1;
+		(e = w->e)->uses++;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return e;
 }
 
 int provd_reftable_has(struct provd_reftable *t, const uint8_t id[SC_PROFILE_ID_LEN])
 {
+	uint64_t h;
 	int has;
 
 	if (t == NULL)
 		return 0;
+	h = hash_of(id);
 	pthread_mutex_lock(&t->lock);
-	has = find(t, id) != NULL;
+	has = find(t, id, h) != NULL;
 	pthread_mutex_unlock(&t->lock);
 	return has;
 }
@@ -105,18 +139,56 @@ void provd_reftable_release(struct provd_reftable *t, struct provd_refhead *e)
 		t->free_entry(e);
 }
 
-void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e)
+/* Whether a is a better victim than b, both live (reftable.h's policies). */
+static int worse(const struct provd_reftable *t, const struct way *a, const struct way *b)
+{
+	int fa = (int)(a->stamp & 1), fb = (int)(b->stamp & 1);
+
+	if (t->policy == PROVD_REFTABLE_OLDEST)
+		return a->stamp >> 1 < b->stamp >> 1;
+	if (fa != fb)
+		return fa; /* found since its put: its window's batch came, or it is used daily */
+	if (fa) /* the fewest days left; ties: put first */
+		return a->expires != b->expires ? a->expires < b->expires
+		                                : a->stamp >> 1 < b->stamp >> 1;
+	return a->expires != b->expires ? a->expires > b->expires : a->stamp >> 1 > b->stamp >> 1;
+}
+
+/* The way a put of hash h takes (its entry, if any, to be let go); the lock held. */
+static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t h, int64_t now)
+{
+	struct way *s = set_of(t, h), *v = NULL;
+
+	if ((v = find(t, id, h)) != NULL)
+		return v; /* this ID's own: replaced, as before */
+	for (size_t i = 0; i < t->ways; i++)
+		if (s[i].e == NULL)
+			return &s[i];
+	for (size_t i = 0; i < t->ways; i++)
+		if (s[i].expires < now)
+			return &s[i];
+	v = &s[0];
+	for (size_t i = 1; i < t->ways; i++)
+		if (worse(t, &s[i], v))
+			v = &s[i];
+	t->evictions++;
+	return v;
+}
+
+void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e, int64_t now)
 {
 	struct provd_refhead *old = NULL;
-	size_t s = slot_of(t, e->id);
+	uint64_t h = hash_of(e->id);
+	struct way *w;
 
 	e->uses = 1; /* the table's */
 	pthread_mutex_lock(&t->lock);
-	if (t->slot[s] == NULL)
+	w = victim(t, e->id, h, now);
+	if (w->e == NULL)
 		t->entries++;
-	else if (--t->slot[s]->uses == 0)
-		old = t->slot[s];
-	t->slot[s] = e;
+	else if (--w->e->uses == 0)
+		old = w->e;
+	*w = (struct way){ .hash = h, .expires = e->expires, .stamp = ++t->puts << 1, .e = e };
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
 		t->free_entry(old);
@@ -124,16 +196,19 @@ void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e)
 
 void provd_reftable_drop(struct provd_reftable *t, const uint8_t id[SC_PROFILE_ID_LEN])
 {
-	struct provd_refhead *e, *old = NULL;
+	struct provd_refhead *old = NULL;
+	uint64_t h;
+	struct way *w;
 
 	if (t == NULL)
 		return;
+	h = hash_of(id);
 	pthread_mutex_lock(&t->lock);
-	if ((e = find(t, id)) != NULL) {
-		t->slot[slot_of(t, id)] = NULL;
+	if ((w = find(t, id, h)) != NULL) {
+		if (--w->e->uses == 0)
+			old = w->e;
+		*w = (struct way){ 0 };
 		t->entries--;
-		if (--e->uses == 0)
-			old = e;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
@@ -164,4 +239,16 @@ void provd_reftable_counts(struct provd_reftable *t, uint64_t *hits, uint64_t *m
 	*misses = t->misses;
 	*entries = t->entries;
 	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t provd_reftable_evictions(struct provd_reftable *t)
+{
+	uint64_t n;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	n = t->evictions;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
