@@ -99,3 +99,8 @@ void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *m
 	if (c != NULL)
 		provd_reftable_counts(c->t, hits, misses, &entries);
 }
+
+uint64_t provd_leafrefs_evictions(struct provd_leafrefs *c)
+{
+	return c == NULL ? 0 : provd_reftable_evictions(c->t);
+}

@@ -56,4 +56,8 @@ void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
  */
 void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *misses);
 
+/* References replaced while their profile was still in time (refs14): the table too small for
+ * the renewals it serves (0 with c NULL). */
+uint64_t provd_leafrefs_evictions(struct provd_leafrefs *c);
+
 #endif
