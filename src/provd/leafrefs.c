@@ -57,7 +57,7 @@ struct provd_leafref *provd_leafrefs_get(struct provd_leafrefs *c,
 
 	if (c == NULL)
 		return NULL;
-	h = provd_reftable_get(c->t, id);
+	h = provd_reftable_get(c->t, id, (int64_t)time(NULL));
 	provd_reftable_note(c->t, h != NULL);
 	return (struct provd_leafref *)h;
 }

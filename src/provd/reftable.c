@@ -2,7 +2,7 @@
 /*
  * reftable.c — the table of reftable.h: sets of ways by a hash of the profile ID, one mutex.
  * Each way keeps what a lookup and the policy read (the hash, the entry's expiry, its put order
- * and whether a get found it since) beside its pointer, so a lookup or a put reads one set's
+ * and time, whether and when a get found it since) beside its pointer, so a lookup or a put reads one set's
  * array and dereferences only the entry whose hash matches.
  */
 #include <pthread.h>
@@ -13,8 +13,8 @@
 
 struct way {
 	uint64_t hash;
-	int64_t expires;
-	uint64_t stamp; /* put order << 1 | found by a get since its put */
+	int64_t expires, put_at, found_at; /* found_at: the last get's now */
+	uint64_t stamp;                    /* put order << 1 | found by a get since its put */
 	struct provd_refhead *e;
 };
 
@@ -94,7 +94,7 @@ static struct way *find(const struct provd_reftable *t, const uint8_t *id, uint6
 }
 
 struct provd_refhead *provd_reftable_get(struct provd_reftable *t,
-    const uint8_t id[SC_PROFILE_ID_LEN])
+    const uint8_t id[SC_PROFILE_ID_LEN], int64_t now)
 {
 	struct provd_refhead *e = NULL;
 	uint64_t h;
@@ -106,6 +106,7 @@ struct provd_refhead *provd_reftable_get(struct provd_reftable *t,
 	pthread_mutex_lock(&t->lock);
 	if ((w = find(t, id, h)) != NULL) {
 		w->stamp |= 1;
+		w->found_at = now;
 		(e = w->e)->uses++;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -139,25 +140,43 @@ void provd_reftable_release(struct provd_reftable *t, struct provd_refhead *e)
 		t->free_entry(e);
 }
 
-/* Whether a is a better victim than b, both live (reftable.h's policies). */
-static int worse(const struct provd_reftable *t, const struct way *a, const struct way *b)
+static uint64_t order(const struct way *w)
 {
-	int fa = (int)(a->stamp & 1), fb = (int)(b->stamp & 1);
+	return w->stamp >> 1;
+}
 
+/* Found since its put, last in the second half of its life: a batch at its window's end came,
+ * or a batch a day is in its last days. */
+static int spent(const struct way *w)
+{
+	return (w->stamp & 1) != 0 && w->found_at - w->put_at >= (w->expires - w->put_at) / 2;
+}
+
+/* The window policy's class of a live way: 0 spent, 1 not found since its put (waiting for a
+ * batch), 2 found and not spent (in use). */
+static int wclass(const struct way *w)
+{
+	return spent(w) ? 0 : (w->stamp & 1) == 0 ? 1 : 2;
+}
+
+/* Whether a is a better victim than b, both live and, for the window policy, of one class
+ * (reftable.h). */
+static int worse(const struct provd_reftable *t, const struct way *a, const struct way *b,
+    int class)
+{
 	if (t->policy == PROVD_REFTABLE_OLDEST)
-		return a->stamp >> 1 < b->stamp >> 1;
-	if (fa != fb)
-		return fa; /* found since its put: its window's batch came, or it is used daily */
-	if (fa) /* the fewest days left; ties: put first */
-		return a->expires != b->expires ? a->expires < b->expires
-		                                : a->stamp >> 1 < b->stamp >> 1;
-	return a->expires != b->expires ? a->expires > b->expires : a->stamp >> 1 > b->stamp >> 1;
+		return order(a) < order(b);
+	if (class == 1) /* the one that ends last; ties: put last */
+		return a->expires != b->expires ? a->expires > b->expires : order(a) > order(b);
+	/* the fewest days left; ties: put first */
+	return a->expires != b->expires ? a->expires < b->expires : order(a) < order(b);
 }
 
 /* The way a put of hash h takes (its entry, if any, to be let go); the lock held. */
 static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t h, int64_t now)
 {
 	struct way *s = set_of(t, h), *v = NULL;
+	int class = 0;
 
 	if ((v = find(t, id, h)) != NULL)
 		return v; /* this ID's own: replaced, as before */
@@ -167,9 +186,19 @@ static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t 
 	for (size_t i = 0; i < t->ways; i++)
 		if (s[i].expires < now)
 			return &s[i];
-	v = &s[0];
-	for (size_t i = 1; i < t->ways; i++)
-		if (worse(t, &s[i], v))
+	if (t->policy == PROVD_REFTABLE_WINDOW) {
+		size_t n[3] = { 0, 0, 0 };
+
+		for (size_t i = 0; i < t->ways; i++)
+			n[wclass(&s[i])]++;
+		/* Spent first; then waiting ones while they hold more than half the set (or nothing is
+		 * in use), so that references never found (a device gone) cannot crowd out those in
+		 * use; then those in use. */
+		class = n[0] > 0 ? 0 : n[1] > t->ways / 2 || n[2] == 0 ? 1 : 2;
+	}
+	for (size_t i = 0; i < t->ways; i++)
+		if ((t->policy != PROVD_REFTABLE_WINDOW || wclass(&s[i]) == class) &&
+		    (v == NULL || worse(t, &s[i], v, class)))
 			v = &s[i];
 	t->evictions++;
 	return v;
@@ -188,7 +217,11 @@ void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e, int64
 		t->entries++;
 	else if (--w->e->uses == 0)
 		old = w->e;
-	*w = (struct way){ .hash = h, .expires = e->expires, .stamp = ++t->puts << 1, .e = e };
+	*w = (struct way){ .hash = h,
+		.expires = e->expires,
+		.put_at = now,
+		.stamp = ++t->puts << 1,
+		.e = e };
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
 		t->free_entry(old);

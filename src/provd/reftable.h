@@ -32,13 +32,17 @@ struct provd_refhead {
  * Which live entry of a full set a put replaces.
  * - PROVD_REFTABLE_OLDEST: the one put first. For entries used soon after they are put or
  *   never (firstrefs: a profile answered, its first certificate registered seconds later).
- * - PROVD_REFTABLE_WINDOW: for references used through their profile's window (leafrefs): of
- *   the entries found by a get since their put, the one that expires soonest (fewest days of
- *   renewals left: --batch 1 finds its reference each day); when none was found, the one
- *   that expires last (ties: the one put last). A reference not yet found is waiting for a batch
- *   at its window's end (--batch N >= K), one use each whatever its end: keeping the ones that
- *   end soonest frees the set's ways soonest (interval scheduling's greedy), where evicting the
- *   oldest would drop the reference whose batch is next. PERFORMANCE.md 21.6.
+ * - PROVD_REFTABLE_WINDOW: for references used through their profile's window (leafrefs). A
+ *   live entry is spent (found by a get since its put, last in the second half of its life: its
+ *   window's end batch came, or a batch a day is in its last days), waiting (not found since
+ *   its put) or in use (found, earlier). The victim: the spent one that ends soonest; else, while
+ *   waiting ones hold more than half the set (or none is in use), the waiting one that ends last
+ *   (ties: put last); else the one in use that ends soonest. A waiting reference may be waiting
+ *   for a batch at its window's end (--batch N >= K), one use whatever its end: keeping the
+ *   ones that end soonest frees the set's ways soonest (interval scheduling's greedy), where
+ *   evicting the oldest would drop the reference whose batch is next; the half keeps references
+ *   never found (devices gone, or served elsewhere) from crowding out those in use (--batch 1).
+ *   PERFORMANCE.md 21.6.
  */
 enum provd_reftable_policy { PROVD_REFTABLE_OLDEST, PROVD_REFTABLE_WINDOW };
 
@@ -50,9 +54,10 @@ sc_err provd_reftable_new(size_t max, enum provd_reftable_policy policy,
 void provd_reftable_free(struct provd_reftable *t);
 
 /* The entry for this ID, or NULL (t may be NULL); not counted. Release it. Expired entries
- * are returned as any other (the caller checks its own times). */
+ * are returned as any other (the caller checks its own times). now: when it was found (the
+ * window policy's). */
 struct provd_refhead *provd_reftable_get(struct provd_reftable *t,
-    const uint8_t id[SC_PROFILE_ID_LEN]);
+    const uint8_t id[SC_PROFILE_ID_LEN], int64_t now);
 /* Whether this ID has an entry now (t may be NULL); not a get for the policy. */
 int provd_reftable_has(struct provd_reftable *t, const uint8_t id[SC_PROFILE_ID_LEN]);
 void provd_reftable_release(struct provd_reftable *t, struct provd_refhead *e);
