@@ -59,7 +59,9 @@ void provd_firstrefs_free(struct provd_firstrefs *c)
 struct provd_firstref *provd_firstrefs_get(struct provd_firstrefs *c,
     const uint8_t id[SC_PROFILE_ID_LEN])
 {
-	return c == NULL ? NULL : (struct provd_firstref *)provd_reftable_get(c->t, id, (int64_t)time(NULL));
+	return c == NULL
+	    ? NULL
+	    : (struct provd_firstref *)provd_reftable_get(c->t, id, (int64_t)time(NULL));
 }
 
 void provd_firstrefs_note(struct provd_firstrefs *c, int hit)

@@ -78,7 +78,7 @@ static void test_replace_while_held(void **state)
 	provd_reftable_put(t, &ent_new(1)->head, 0);
 	assert_non_null(a = (struct ent *)provd_reftable_get(t, ida, 0));
 	provd_reftable_put(t, &ent_new(2)->head, 0); /* the one way: replaces 1 */
-	assert_int_equal(atomic_load(&freed), 0); /* 1 is still held */
+	assert_int_equal(atomic_load(&freed), 0);    /* 1 is still held */
 	assert_true(a->canary == CANARY && a->tag == 1);
 	assert_null(provd_reftable_get(t, ida, 0));
 	assert_false(provd_reftable_has(t, ida));
@@ -151,7 +151,8 @@ static void *work(void *arg)
 		id_of(b, id);
 		if (op < 5) { /* get, hold a moment, check, release */
 			w->gets++;
-			if ((e = (struct ent *)provd_reftable_get(w->t, id, 100 + rand_r(&w->seed) % 50)) != NULL) {
+			if ((e = (struct ent *)provd_reftable_get(w->t, id,
+			         100 + rand_r(&w->seed) % 50)) != NULL) {
 				w->hits++;
 				for (int k = 0; k < 4; k++)
 					if (e->canary != CANARY || e->tag != b ||
@@ -331,7 +332,8 @@ static void test_in_use_not_crowded_out(void **state)
 		provd_reftable_put(t, &ent_at((uint8_t)b, 1000000)->head, 0);
 	for (unsigned d = 0; d < 96; d += 8) {
 		for (unsigned k = 0; k < 8; k++)
-			provd_reftable_put(t, &ent_at((uint8_t)(d + k), 100000 + d + k)->head, 10 * d);
+			provd_reftable_put(t, &ent_at((uint8_t)(d + k), 100000 + d + k)->head,
+			    10 * d);
 		for (unsigned day = 1; day <= 6; day++)
 			for (unsigned k = 0; k < 8; k++) {
 				struct provd_refhead *e;
@@ -343,7 +345,8 @@ static void test_in_use_not_crowded_out(void **state)
 				provd_reftable_release(t, e);
 				if (e == NULL) /* checked in full: put again */
 					provd_reftable_put(t,
-					    &ent_at((uint8_t)(d + k), 100000 + d + k)->head, 10 * d + day);
+					    &ent_at((uint8_t)(d + k), 100000 + d + k)->head,
+					    10 * d + day);
 			}
 	}
 	print_message("in use among never-found: %ld of %ld found\n", found, looked);
@@ -398,7 +401,8 @@ static void test_bound(void **state)
 		provd_reftable_free(t);
 		assert_int_equal(atomic_load(&live), 0);
 	}
-	assert_int_equal(provd_reftable_new(0, PROVD_REFTABLE_WINDOW, ent_free, &(struct provd_reftable *){ NULL }),
+	assert_int_equal(provd_reftable_new(0, PROVD_REFTABLE_WINDOW, ent_free,
+	                     &(struct provd_reftable *){ NULL }),
 	    SC_ERR_USAGE);
 }
 
@@ -497,8 +501,8 @@ static double retention(size_t devices, size_t slots, int daily, uint64_t seed, 
 
 		for (uint32_t w = 0; w < RET_WINDOWS; w++)
 			for (uint32_t day = 0; day < per; day++)
-				ev[k++] = (struct ev){ start + (int64_t)(w * RET_K + day) * RET_DAY, d,
-					w, day };
+				ev[k++] = (struct ev){ start + (int64_t)(w * RET_K + day) * RET_DAY,
+					d, w, day };
 	}
 	qsort(ev, nev, sizeof(*ev), ev_cmp);
 	assert_int_equal(provd_reftable_new(slots, PROVD_REFTABLE_WINDOW, ent_free, &t), SC_OK);
@@ -506,8 +510,9 @@ static double retention(size_t devices, size_t slots, int daily, uint64_t seed, 
 		const struct ev *v = &ev[k];
 		/* what is looked up: the previous window's at a start, this one's on a day */
 		uint32_t win = v->day == 0 ? v->win - 1 : v->win;
-		int64_t end = (int64_t)(v->at - v->day * RET_DAY) - (v->day == 0 ? RET_K * RET_DAY : 0) +
-		    RET_K * RET_DAY + RET_DAY / 2; /* that window's profile's end */
+		int64_t end = (int64_t)(v->at - v->day * RET_DAY) -
+		    (v->day == 0 ? RET_K * RET_DAY : 0) + RET_K * RET_DAY +
+		    RET_DAY / 2; /* that window's profile's end */
 		struct provd_refhead *e;
 
 		if (direct) {
@@ -540,8 +545,8 @@ static double retention(size_t devices, size_t slots, int daily, uint64_t seed, 
 				ret_put(t, seed, v->dev, win, end, v->at);
 		}
 		if (v->day == 0)
-			ret_put(t, seed, v->dev, v->win,
-			    v->at + RET_K * RET_DAY + RET_DAY / 2, v->at);
+			ret_put(t, seed, v->dev, v->win, v->at + RET_K * RET_DAY + RET_DAY / 2,
+			    v->at);
 	}
 	provd_reftable_free(t);
 	assert_int_equal(atomic_load(&live), 0);
