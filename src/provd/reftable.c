@@ -14,16 +14,17 @@
 struct way {
 	uint64_t hash;
 	int64_t expires, put_at, found_at; /* found_at: the last get's now */
-	uint64_t stamp;                    /* put order << 1 | found by a get since its put */
+	uint64_t stamp; /* its set's puts before it << 1 | found by a get since its put */
 	struct provd_refhead *e;
 };
 
 struct provd_reftable {
 	pthread_mutex_t lock;
 	struct way *way;
+	uint64_t *set_puts; /* puts into each set */
 	size_t sets, ways, entries;
 	enum provd_reftable_policy policy;
-	uint64_t puts, hits, misses, evictions;
+	uint64_t hits, misses, evictions;
 	void (*free_entry)(struct provd_refhead *);
 };
 
@@ -39,7 +40,10 @@ sc_err provd_reftable_new(size_t max, enum provd_reftable_policy policy,
 		return sc_fail(SC_ERR_USAGE, "reference table: %zu entries", max);
 	/* max / ways whole sets: never more than max entries (max - ways + 1 at least). */
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->way = calloc((max / ways) * ways, sizeof(*t->way))) == NULL) {
+	    (t->way = calloc((max / ways) * ways, sizeof(*t->way))) == NULL ||
+	    (t->set_puts = calloc(max / ways, sizeof(*t->set_puts))) == NULL) {
+		if (t != NULL)
+			free(t->way);
 		free(t);
 		return sc_fail(SC_ERR_NOMEM, "reference table");
 	}
@@ -60,6 +64,7 @@ void provd_reftable_free(struct provd_reftable *t)
 		if (t->way[i].e != NULL)
 			t->free_entry(t->way[i].e); /* no worker is left to hold one */
 	pthread_mutex_destroy(&t->lock);
+	free(t->set_puts);
 	free(t->way);
 	free(t);
 }
@@ -74,11 +79,17 @@ static uint64_t hash_of(const uint8_t *id)
 	return h;
 }
 
-/* The first way of this hash's set. FNV's low bits mix poorly with a power-of-two modulus; the
- * high bits are folded in. */
+/* This hash's set. FNV's low bits mix poorly with a power-of-two modulus; the high bits are
+ * folded in. */
+static size_t set_index(const struct provd_reftable *t, uint64_t h)
+{
+	return (size_t)((h ^ (h >> 29)) % t->sets);
+}
+
+/* The first way of this hash's set. */
 static struct way *set_of(const struct provd_reftable *t, uint64_t h)
 {
-	return &t->way[((h ^ (h >> 29)) % t->sets) * t->ways];
+	return &t->way[set_index(t, h) * t->ways];
 }
 
 /* This ID's way, or NULL; the lock held. */
@@ -152,11 +163,20 @@ static int spent(const struct way *w)
 	return (w->stamp & 1) != 0 && w->found_at - w->put_at >= (w->expires - w->put_at) / 2;
 }
 
-/* The window policy's class of a live way: 0 spent, 1 not found since its put (waiting for a
- * batch), 2 found and not spent (in use). */
-static int wclass(const struct way *w)
+/* Not found since its put and more than twice the set's ways put into its set since: no batch
+ * came for it while the set turned over twice (a device gone, or served elsewhere). A reference
+ * waiting for its window's end sees about the set's ways in puts at a table sized to the
+ * renewing devices (PERFORMANCE.md 21.6). */
+static int stale(const struct provd_reftable *t, const struct way *w, uint64_t set_puts)
 {
-	return spent(w) ? 0 : (w->stamp & 1) == 0 ? 1 : 2;
+	return (w->stamp & 1) == 0 && set_puts - order(w) > 2 * (uint64_t)t->ways;
+}
+
+/* The window policy's class of a live way, the first the first victims: 0 spent, 1 stale, 2 not
+ * found since its put (waiting for a batch), 3 found and not spent (in use). */
+static int wclass(const struct provd_reftable *t, const struct way *w, uint64_t set_puts)
+{
+	return spent(w) ? 0 : stale(t, w, set_puts) ? 1 : (w->stamp & 1) == 0 ? 2 : 3;
 }
 
 /* Whether a is a better victim than b, both live and, for the window policy, of one class
@@ -164,9 +184,9 @@ static int wclass(const struct way *w)
 static int worse(const struct provd_reftable *t, const struct way *a, const struct way *b,
     int class)
 {
-	if (t->policy == PROVD_REFTABLE_OLDEST)
+	if (t->policy == PROVD_REFTABLE_OLDEST || class == 1) /* put first */
 		return order(a) < order(b);
-	if (class == 1) /* the one that ends last; ties: put last */
+	if (class == 2) /* the one that ends last; ties: put last */
 		return a->expires != b->expires ? a->expires > b->expires : order(a) > order(b);
 	/* the fewest days left; ties: put first */
 	return a->expires != b->expires ? a->expires < b->expires : order(a) < order(b);
@@ -176,6 +196,7 @@ static int worse(const struct provd_reftable *t, const struct way *a, const stru
 static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t h, int64_t now)
 {
 	struct way *s = set_of(t, h), *v = NULL;
+	uint64_t puts = t->set_puts[set_index(t, h)];
 	int class = 0;
 
 	if ((v = find(t, id, h)) != NULL)
@@ -187,17 +208,16 @@ static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t 
 		if (s[i].expires < now)
 			return &s[i];
 	if (t->policy == PROVD_REFTABLE_WINDOW) {
-		size_t n[3] = { 0, 0, 0 };
+		size_t n[4] = { 0, 0, 0, 0 };
 
 		for (size_t i = 0; i < t->ways; i++)
-			n[wclass(&s[i])]++;
-		/* Spent first; then waiting ones while they hold more than half the set (or nothing is
-		 * in use), so that references never found (a device gone) cannot crowd out those in
-		 * use; then those in use. */
-		class = n[0] > 0 ? 0 : n[1] > t->ways / 2 || n[2] == 0 ? 1 : 2;
+			n[wclass(t, &s[i], puts)]++;
+		/* Spent first, then stale; then waiting ones while they hold more than half the set
+		 * (or nothing is in use); then those in use. */
+		class = n[0] > 0 ? 0 : n[1] > 0 ? 1 : n[2] > t->ways / 2 || n[3] == 0 ? 2 : 3;
 	}
 	for (size_t i = 0; i < t->ways; i++)
-		if ((t->policy != PROVD_REFTABLE_WINDOW || wclass(&s[i]) == class) &&
+		if ((t->policy != PROVD_REFTABLE_WINDOW || wclass(t, &s[i], puts) == class) &&
 		    (v == NULL || worse(t, &s[i], v, class)))
 			v = &s[i];
 	t->evictions++;
@@ -220,7 +240,7 @@ void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e, int64
 	*w = (struct way){ .hash = h,
 		.expires = e->expires,
 		.put_at = now,
-		.stamp = ++t->puts << 1,
+		.stamp = ++t->set_puts[set_index(t, h)] << 1,
 		.e = e };
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
