@@ -163,13 +163,13 @@ static int spent(const struct way *w)
 	return (w->stamp & 1) != 0 && w->found_at - w->put_at >= (w->expires - w->put_at) / 2;
 }
 
-/* Not found since its put and more than twice the set's ways put into its set since: no batch
- * came for it while the set turned over twice (a device gone, or served elsewhere). A reference
+/* Not found since its put and more than three times the set's ways put into its set since: no batch
+ * came for it while the set turned over three times (a device gone, or served elsewhere). A reference
  * waiting for its window's end sees about the set's ways in puts at a table sized to the
  * renewing devices (PERFORMANCE.md 21.6). */
 static int stale(const struct provd_reftable *t, const struct way *w, uint64_t set_puts)
 {
-	return (w->stamp & 1) == 0 && set_puts - order(w) > 2 * (uint64_t)t->ways;
+	return (w->stamp & 1) == 0 && set_puts - order(w) > 3 * (uint64_t)t->ways;
 }
 
 /* The window policy's class of a live way, the first the first victims: 0 spent, 1 stale, 2 not

@@ -35,7 +35,7 @@ struct provd_refhead {
  * - PROVD_REFTABLE_WINDOW: for references used through their profile's window (leafrefs). A
  *   live entry is spent (found by a get since its put, last in the second half of its life: its
  *   window's end batch came, or a batch a day is in its last days), stale (not found since its
- *   put while more than twice the set's ways were put into its set: a device gone, or served
+ *   put while more than three times the set's ways were put into its set: a device gone, or served
  *   elsewhere), waiting (not found since its put) or in use (found, earlier). The victim: the
  *   spent one that ends soonest; else the stale one put first; else, while waiting ones hold
  *   more than half the set (or none is in use), the waiting one that ends last (ties: put last);
