@@ -11,7 +11,8 @@
  * "Session 10 (ref10)".
  *
  * A bounded table (reftable.h: sets of 16 ways; an expired entry's way is taken first, then the
- * oldest put's), thread-safe, entries reference-counted (a worker may use one while another replaces or removes it).
+ * oldest put's), thread-safe, entries reference-counted (a worker may use one while another
+ * replaces or removes it).
  */
 #ifndef SC_PROVD_FIRSTREFS_H
 #define SC_PROVD_FIRSTREFS_H

@@ -5,10 +5,11 @@
  * batch request always, across requests while the entry stays. Keyed by profile ID.
  *
  * A bounded table (reftable.h: sets of 16 ways; an expired reference's way is taken first, then
- * by the window policy: a reference found since its put that ends soonest, else the one that
- * ends last), thread-safe, entries reference-counted so that a worker may judge against one while another replaces it. An entry
- * is a verdict's template, never a verdict: every certificate is still judged, byte for byte and
- * by its signature, and anything the template cannot judge goes through the full check.
+ * by the window policy: a spent reference, a stale one, a waiting one that ends last, one in use
+ * that ends soonest), thread-safe, entries reference-counted so that a worker may judge against
+ * one while another replaces it. An entry is a verdict's template, never a verdict: every
+ * certificate is still judged, byte for byte and by its signature, and anything the template
+ * cannot judge goes through the full check.
  */
 #ifndef SC_PROVD_LEAFREFS_H
 #define SC_PROVD_LEAFREFS_H

@@ -2,8 +2,8 @@
 /*
  * reftable.c — the table of reftable.h: sets of ways by a hash of the profile ID, one mutex.
  * Each way keeps what a lookup and the policy read (the hash, the entry's expiry, its put order
- * and time, whether and when a get found it since) beside its pointer, so a lookup or a put reads one set's
- * array and dereferences only the entry whose hash matches.
+ * and time, whether and when a get found it since) beside its pointer, so a lookup or a put
+ * reads one set's array and dereferences only the entry whose hash matches.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -163,10 +163,10 @@ static int spent(const struct way *w)
 	return (w->stamp & 1) != 0 && w->found_at - w->put_at >= (w->expires - w->put_at) / 2;
 }
 
-/* Not found since its put and more than three times the set's ways put into its set since: no batch
- * came for it while the set turned over three times (a device gone, or served elsewhere). A reference
- * waiting for its window's end sees about the set's ways in puts at a table sized to the
- * renewing devices (PERFORMANCE.md 21.6). */
+/* Not found since its put and more than three times the set's ways put into its set since: no
+ * batch came for it while the set turned over three times (a device gone, or served elsewhere).
+ * A reference waiting for its window's end sees about the set's ways in puts at a table sized to
+ * the renewing devices (PERFORMANCE.md 21.6). */
 static int stale(const struct provd_reftable *t, const struct way *w, uint64_t set_puts)
 {
 	return (w->stamp & 1) == 0 && set_puts - order(w) > 3 * (uint64_t)t->ways;

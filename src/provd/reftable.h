@@ -35,15 +35,16 @@ struct provd_refhead {
  * - PROVD_REFTABLE_WINDOW: for references used through their profile's window (leafrefs). A
  *   live entry is spent (found by a get since its put, last in the second half of its life: its
  *   window's end batch came, or a batch a day is in its last days), stale (not found since its
- *   put while more than three times the set's ways were put into its set: a device gone, or served
- *   elsewhere), waiting (not found since its put) or in use (found, earlier). The victim: the
- *   spent one that ends soonest; else the stale one put first; else, while waiting ones hold
- *   more than half the set (or none is in use), the waiting one that ends last (ties: put last);
- *   else the one in use that ends soonest. A waiting reference may be waiting for a batch at
- *   its window's end (--batch N >= K), one use whatever its end: keeping the ones that end
- *   soonest frees the set's ways soonest (interval scheduling's greedy), where evicting the
- *   oldest would drop the reference whose batch is next; stale ones and the half keep
- *   references never found from crowding out those in use (--batch 1). PERFORMANCE.md 21.6.
+ *   put while more than three times the set's ways were put into its set: a device gone, or
+ *   served elsewhere), waiting (not found since its put) or in use (found, earlier). The
+ *   victim: the spent one that ends soonest; else the stale one put first; else, while waiting
+ *   ones hold more than half the set (or none is in use), the waiting one that ends last (ties:
+ *   put last); else the one in use that ends soonest. A waiting reference may be waiting for
+ *   a batch at its window's end (--batch N >= K), one use whatever its end: keeping the ones
+ *   that end soonest frees the set's ways soonest (interval scheduling's greedy), where
+ *   evicting the oldest would drop the reference whose batch is next; stale ones and the half
+ *   keep references never found from crowding out those in use (--batch 1). PERFORMANCE.md
+ *   21.6.
  */
 enum provd_reftable_policy { PROVD_REFTABLE_OLDEST, PROVD_REFTABLE_WINDOW };
 

@@ -316,9 +316,9 @@ static void test_window_victims(void **state)
 
 /* bench_fleet --leaf-refs 16's pattern: a set full of references never found (devices gone, or
  * served elsewhere), ending before any new one, then 8 devices at a time each put theirs and
- * find it 6 times (a batch a day), interleaved. Once three times the set's ways were put into it the
- * never-found ones are stale and go first, so those in use keep theirs. (Without that, the
- * never-found ones, ending first, were never the waiting one that ends last: the bench's
+ * find it 6 times (a batch a day), interleaved. Once three times the set's ways were put into
+ * it the never-found ones are stale and go first, so those in use keep theirs. (Without that,
+ * the never-found ones, ending first, were never the waiting one that ends last: the bench's
  * --batch 1 shape found 36-49 of 1400.) */
 static void test_in_use_not_crowded_out(void **state)
 {
