@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * firstrefs.c — firstrefs.h over the reference table (reftable.h); the caller notes whether a
- * lookup's entry was used.
+ * firstrefs.c — firstrefs.h over the reference table (reftable.h, the oldest put replaced first:
+ * an entry is used seconds after its put or never); the caller notes whether a lookup's entry
+ * was used.
  */
 #include <stdlib.h>
+#include <time.h>
 #include <openssl/crypto.h>
 
 #include <openssl/evp.h>
 #include "firstrefs.h"
+#include "policy.h"
 
 struct provd_firstrefs {
 	struct provd_reftable *t;
@@ -39,7 +42,7 @@ sc_err provd_firstrefs_new(size_t max, struct provd_firstrefs **out)
 		return sc_fail(SC_ERR_USAGE, "first-certificate references: 0 entries");
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "first-certificate references");
-	if ((r = provd_reftable_new(max, entry_free, &c->t)) != SC_OK) {
+	if ((r = provd_reftable_new(max, PROVD_REFTABLE_OLDEST, entry_free, &c->t)) != SC_OK) {
 		free(c);
 		return r;
 	}
@@ -58,7 +61,9 @@ void provd_firstrefs_free(struct provd_firstrefs *c)
 struct provd_firstref *provd_firstrefs_get(struct provd_firstrefs *c,
     const uint8_t id[SC_PROFILE_ID_LEN])
 {
-	return c == NULL ? NULL : (struct provd_firstref *)provd_reftable_get(c->t, id);
+	return c == NULL
+	    ? NULL
+	    : (struct provd_firstref *)provd_reftable_get(c->t, id, (int64_t)time(NULL));
 }
 
 void provd_firstrefs_note(struct provd_firstrefs *c, int hit)
@@ -79,7 +84,9 @@ void provd_firstrefs_put(struct provd_firstrefs *c, struct provd_firstref *e)
 		provd_firstref_free(e);
 		return;
 	}
-	provd_reftable_put(c->t, &e->head);
+	/* cert_from_ref uses it up to profileNotAfter + the skew; past that its way is free. */
+	e->head.expires = e->profile_not_after + PROVD_CLOCK_SKEW_S;
+	provd_reftable_put(c->t, &e->head, (int64_t)time(NULL));
 }
 
 void provd_firstrefs_drop(struct provd_firstrefs *c, const uint8_t id[SC_PROFILE_ID_LEN])

@@ -10,8 +10,9 @@
  * an unknown or consumed profile, another device's, a revoked device. docs/THREAT-MODEL.md
  * "Session 10 (ref10)".
  *
- * A bounded table (reftable.h: one entry per slot, the newest put wins), thread-safe, entries
- * reference-counted (a worker may use one while another replaces or removes it).
+ * A bounded table (reftable.h: sets of 16 ways; an expired entry's way is taken first, then the
+ * oldest put's), thread-safe, entries reference-counted (a worker may use one while another
+ * replaces or removes it).
  */
 #ifndef SC_PROVD_FIRSTREFS_H
 #define SC_PROVD_FIRSTREFS_H

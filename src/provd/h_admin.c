@@ -156,11 +156,12 @@ static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
 /*
  * #17: the renewal references' hits and misses (--leaf-refs): a later renewal certificate
  * judged against its profile's first (a hit) or checked in full (a miss). Misses that grow
- * with the fleet say the table is too small for it.
+ * with the fleet say the table is too small for it; so do evictions (refs14: references
+ * replaced while still in time).
  */
 static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len)
 {
-	uint64_t hits, misses;
+	uint64_t hits, misses, evictions = provd_leafrefs_evictions(c);
 	char add[METRICS_ADD_MAX];
 	int n;
 
@@ -173,8 +174,12 @@ static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len
 	    "# HELP selfcert_provd_leaf_refs_misses_total Certificate registrations that looked for "
 	    "one and found none (a full check).\n"
 	    "# TYPE selfcert_provd_leaf_refs_misses_total counter\n"
-	    "selfcert_provd_leaf_refs_misses_total %llu\n",
-	    (unsigned long long)hits, (unsigned long long)misses);
+	    "selfcert_provd_leaf_refs_misses_total %llu\n"
+	    "# HELP selfcert_provd_leaf_refs_evictions_total Renewal references replaced while their "
+	    "profile was in time (the table full).\n"
+	    "# TYPE selfcert_provd_leaf_refs_evictions_total counter\n"
+	    "selfcert_provd_leaf_refs_evictions_total %llu\n",
+	    (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)evictions);
 	return metrics_append(add, n, body, len);
 }
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * leafrefs.c — leafrefs.h over the reference table (reftable.h): an entry holds one sc_leaf_ref;
- * every lookup is counted, a hit when it found one.
+ * leafrefs.c — leafrefs.h over the reference table (reftable.h, its window policy): an entry
+ * holds one sc_leaf_ref; every lookup is counted, a hit when it found one.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "leafrefs.h"
+#include "policy.h"
 #include "text.h"
 
 struct provd_leafrefs {
@@ -32,7 +34,7 @@ sc_err provd_leafrefs_new(size_t max, struct provd_leafrefs **out)
 		    PROVD_LEAFREFS_MAX);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return sc_fail(SC_ERR_NOMEM, "leaf references");
-	if ((r = provd_reftable_new(max, entry_free, &c->t)) != SC_OK) {
+	if ((r = provd_reftable_new(max, PROVD_REFTABLE_WINDOW, entry_free, &c->t)) != SC_OK) {
 		free(c);
 		return r;
 	}
@@ -55,7 +57,7 @@ struct provd_leafref *provd_leafrefs_get(struct provd_leafrefs *c,
 
 	if (c == NULL)
 		return NULL;
-	h = provd_reftable_get(c->t, id);
+	h = provd_reftable_get(c->t, id, (int64_t)time(NULL));
 	provd_reftable_note(c->t, h != NULL);
 	return (struct provd_leafref *)h;
 }
@@ -82,9 +84,11 @@ void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
 	}
 	e->ref = ref;
 	e->profile_not_after = profile_not_after;
+	/* cert_fast uses it up to profileNotAfter + the skew; past that its way is free. */
+	e->head.expires = profile_not_after + PROVD_CLOCK_SKEW_S;
 	memcpy(e->head.id, sc_leaf_ref_profile_id(ref), SC_PROFILE_ID_LEN);
 	sc_hex(e->head.id, SC_PROFILE_ID_LEN, e->profile_id);
-	provd_reftable_put(c->t, &e->head);
+	provd_reftable_put(c->t, &e->head, (int64_t)time(NULL));
 }
 
 void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *misses)
@@ -94,4 +98,9 @@ void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *m
 	*hits = *misses = 0;
 	if (c != NULL)
 		provd_reftable_counts(c->t, hits, misses, &entries);
+}
+
+uint64_t provd_leafrefs_evictions(struct provd_leafrefs *c)
+{
+	return c == NULL ? 0 : provd_reftable_evictions(c->t);
 }

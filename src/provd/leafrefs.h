@@ -4,10 +4,12 @@
  * reference its later certificates are judged against (fast/leaf_ref.h, issue 17): within one
  * batch request always, across requests while the entry stays. Keyed by profile ID.
  *
- * A bounded table (reftable.h: one entry per slot, the newest put wins), thread-safe, entries
- * reference-counted so that a worker may judge against one while another replaces it. An entry
- * is a verdict's template, never a verdict: every certificate is still judged, byte for byte and
- * by its signature, and anything the template cannot judge goes through the full check.
+ * A bounded table (reftable.h: sets of 16 ways; an expired reference's way is taken first, then
+ * by the window policy: a spent reference, a stale one, a waiting one that ends last, one in use
+ * that ends soonest), thread-safe, entries reference-counted so that a worker may judge against
+ * one while another replaces it. An entry is a verdict's template, never a verdict: every
+ * certificate is still judged, byte for byte and by its signature, and anything the template
+ * cannot judge goes through the full check.
  */
 #ifndef SC_PROVD_LEAFREFS_H
 #define SC_PROVD_LEAFREFS_H
@@ -54,5 +56,9 @@ void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
  * certificate, a certificate of an ordinary profile, or one whose entry was replaced).
  */
 void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *misses);
+
+/* References replaced while their profile was still in time (refs14): the table too small for
+ * the renewals it serves (0 with c NULL). */
+uint64_t provd_leafrefs_evictions(struct provd_leafrefs *c);
 
 #endif
