@@ -23,11 +23,9 @@
 #define AGENT_CONNECT_TIMEOUT_S 10
 #define AGENT_MAX_RETIRE 16       /* old key handles waiting for deletion */
 #define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
-/* #17: locally renewed certificates awaiting registration; a full queue stops local renewal.
- * Twice the most --batch (AGENT_MAX_BATCH, the default): a window's flush that finds the
- * server down leaves 32 more cadences of local renewal, as --batch 1 did (agent14's review). */
-#define AGENT_MAX_BACKLOG 64
-#define AGENT_MAX_BATCH 32 /* --batch N: 1..32, the default */
+/* #17: locally renewed certificates awaiting registration; a full queue stops local renewal. */
+#define AGENT_MAX_BACKLOG 32
+#define AGENT_MAX_BATCH 32 /* --batch N: 1..32 (default 1) */
 /* A batch request's body at most (provd refuses bodies over 64 KiB): flush_backlog splits. */
 #define AGENT_BATCH_BODY_MAX (48 * 1024)
 #define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
@@ -50,7 +48,8 @@ struct agent_cfg {
 	int reload_sig;
 	int64_t grace_s; /* --grace: the old key outlives its successor's arrival this long */
 	/* #17 --batch N: register locally renewed certificates N at a time (1..AGENT_MAX_BATCH;
-	 * default AGENT_MAX_BATCH since agent14: all at the window's end for K <= 32). */
+	 * default 1: the server judges a certificate's validity when it registers it, so one
+	 * queued past its notAfter is refused; N >= K queues a window to its end). */
 	int batch;
 };
 

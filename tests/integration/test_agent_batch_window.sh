@@ -98,11 +98,11 @@ check "window 1 two connections, window 2 its first ($AC)" [ "$AC" = 3 ]
 check "the first in full, the others resumed (full $AF, resumed $AR)" [ "$AF" = 1 -a "$AR" = 2 ]
 check "four certificates registered ($(certs_of DEV-F))" [ "$(certs_of DEV-F)" = 4 ]
 
-# --- the default (--batch 32), a queue larger than a request may carry: split, same round ---
+# --- --batch 32, a queue larger than a request may carry: split, same round ---
 # A request carries at most 48 KiB of certificates (provd refuses bodies over 64 KiB); here
 # SC_AGENT_BATCH_BODY_MAX=1500 lets one P-256 certificate (~1 KB of PEM) through a request.
 export SC_AGENT_BATCH_BODY_MAX=1500
-run_windows s DEV-S 2
+run_windows s DEV-S 2 --batch 32
 unset SC_AGENT_BATCH_BODY_MAX
 check "requests: profile, certificate, two batches of one, profile, certificate ($SHAPE)" \
   [ "$SHAPE" = PCBBPC ]

@@ -393,7 +393,7 @@ static void test_renewal_fields(void **state)
 		for (int i = 0; i < AGENT_MAX_BACKLOG - 1; i++)
 			strcat(list, "\"-----BEGIN CERTIFICATE-----\",");
 		renewal_edit("\"backlog\": [", list, SC_ERR_MALFORMED,
-		    "STATE: \"backlog\" is not at most 64 certificates");
+		    "STATE: \"backlog\" is not at most 32 certificates");
 		list[strlen(list) - strlen("\"-----BEGIN CERTIFICATE-----\",")] = '\0';
 		renewal_edit("\"backlog\": [", list, SC_OK, NULL);
 	}
