@@ -23,7 +23,9 @@
  * shapes (its --batch N; PERFORMANCE.md 21.1), each against the same cfssl figure: the batch on
  * its own connection (--batch K-1, two connections a window), the batch first on the next
  * window's connection (--batch N >= K, one), each renewal registered alone (--batch 1, the
- * default: K). --leaf-refs N starts provd with that many renewal references (a small table
+ * default: K). The batched shapes run a window in milliseconds: on a real clock a certificate
+ * that expired while queued is refused, so they hold only for certificates that outlive the
+ * wait (PERFORMANCE.md 21 header). --leaf-refs N starts provd with that many renewal references (a small table
  * makes a batch that arrives after other windows miss its profile's reference).
  */
 #include <stdlib.h>
@@ -719,8 +721,8 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 				char what[128];
 				static const char *const how[3] = {
 					"batch on its own connection (agent --batch K-1)",
-					"batch with the next window's profile (--batch >= K, default)",
-					"each renewal registered alone (agent --batch 1)"
+					"batch with the next window's profile (--batch >= K)",
+					"each renewal registered alone (agent --batch 1, default)"
 				};
 
 				printf(
@@ -738,7 +740,12 @@ static int fleet_renewal(size_t n, int clients, int provd_threads, int tls, int 
 				}
 				printf(
 				    "  (provd --leaf-refs %s; the next window's shape: each device's "
-				    "first window ran before the other paths, its CPU not counted)\n",
+				    "first window ran before the other paths, its CPU not counted)\n"
+				    "  (on a real clock provd refuses a certificate that expired while "
+				    "queued: the batched shapes hold only for certificates valid longer "
+				    "than the wait, not for these 36 h ones a day; and a batch past its "
+				    "profile's profileNotAfter + TTL is checked in full: PERFORMANCE.md "
+				    "21 header)\n",
 				    leaf_refs != NULL ? leaf_refs : "default");
 				for (int i = 0; i < 3; i++) {
 					snprintf(what, sizeof(what), "renewal K, %s", how[i]);
