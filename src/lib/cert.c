@@ -1760,12 +1760,31 @@ sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *
 	    der_len, NULL, NULL);
 }
 
+/* The authorityKeyIdentifier extension add_aki_of writes for the issuer key ID iski, encoded
+ * once into li->aki (a leaf issuer's, from its certificate or from its DER alike). */
+static sc_err leaf_issuer_aki(struct sc_leaf_issuer *li, const ASN1_OCTET_STRING *iski)
+{
+	X509 *x = X509_new();
+	sc_err r;
+	int n;
+
+	if (x == NULL)
+		return sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
+	if ((r = add_aki_of(x, iski)) == SC_OK) {
+		if ((n = i2d_X509_EXTENSION(X509_get_ext(x, 0), &li->aki)) <= 0)
+			r = sc_fail_ossl(SC_ERR_INTERNAL, "authorityKeyIdentifier");
+		else
+			li->aki_len = (size_t)n;
+	}
+	X509_free(x);
+	return r;
+}
+
 /* sc_leaf_issuer_new's body; csk NULL: the verifier's issuer (no key, no signing context). */
 static sc_err leaf_issuer_make(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_issuer **out)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	struct sc_leaf_issuer *li = NULL;
-	X509 *x = NULL;
 	int n;
 
 	*out = NULL;
@@ -1795,17 +1814,8 @@ static sc_err leaf_issuer_make(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_iss
 	}
 	li->issuer_len = (size_t)n;
 	/* The AKI as add_aki makes it in build_cert, encoded once. */
-	if ((x = X509_new()) == NULL) {
-		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
+	if ((r = leaf_issuer_aki(li, X509_get0_subject_key_id(csk_cert))) != SC_OK)
 		goto out;
-	}
-	if ((r = add_aki(x, csk_cert)) != SC_OK)
-		goto out;
-	if ((n = i2d_X509_EXTENSION(X509_get_ext(x, 0), &li->aki)) <= 0) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "authorityKeyIdentifier");
-		goto out;
-	}
-	li->aki_len = (size_t)n;
 	if (!X509_up_ref(csk_cert) || (csk != NULL && !EVP_PKEY_up_ref(csk))) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "leaf issuer");
 		goto out;
@@ -1816,7 +1826,6 @@ static sc_err leaf_issuer_make(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_iss
 	li = NULL;
 	r = SC_OK;
 out:
-	X509_free(x);
 	sc_leaf_issuer_free(li);
 	return r;
 }
@@ -1864,9 +1873,7 @@ sc_err sc_leaf_issuer_new_der(const uint8_t *subject, size_t subject_len, const 
 	struct sc_leaf_issuer *li = NULL;
 	X509_NAME *nm = NULL;
 	ASN1_OCTET_STRING *os = NULL;
-	X509 *x = NULL;
 	const unsigned char *q;
-	int n;
 
 	*out = NULL;
 	if (subject == NULL || subject_len == 0 || skid == NULL || skid_len == 0 ||
@@ -1918,22 +1925,12 @@ sc_err sc_leaf_issuer_new_der(const uint8_t *subject, size_t subject_len, const 
 	}
 	li->issuer_len = subject_len;
 	/* The AKI as add_aki makes it (leaf_issuer_make), from the SKID read here. */
-	if ((x = X509_new()) == NULL) {
-		r = sc_fail_ossl(SC_ERR_NOMEM, "X509_new");
+	if ((r = leaf_issuer_aki(li, os)) != SC_OK)
 		goto out;
-	}
-	if ((r = add_aki_of(x, os)) != SC_OK)
-		goto out;
-	if ((n = i2d_X509_EXTENSION(X509_get_ext(x, 0), &li->aki)) <= 0) {
-		r = sc_fail_ossl(SC_ERR_INTERNAL, "authorityKeyIdentifier");
-		goto out;
-	}
-	li->aki_len = (size_t)n;
 	*out = li;
 	li = NULL;
 	r = SC_OK;
 out:
-	X509_free(x);
 	X509_NAME_free(nm);
 	ASN1_OCTET_STRING_free(os);
 	sc_leaf_issuer_free(li);

@@ -106,6 +106,16 @@ api() {
     "$PROVD_URL$path" 2>"$T/.curl") || HTTP=000
 }
 
+# scrape: provd's connection and TLS handshake counters (GET /metrics) into CONNS, FULL and
+# RESUMED. The scrape is a connection of its own, a full handshake (curl's command line keeps no
+# session): it is in the figures it reads, for the callers to take off.
+scrape() {
+  api GET /metrics
+  FULL=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="full"} \([0-9]*\)$/\1/p' "$T/.api")
+  RESUMED=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="resumed"} \([0-9]*\)$/\1/p' "$T/.api")
+  CONNS=$(sed -n 's/^selfcert_provd_connections_total \([0-9]*\)$/\1/p' "$T/.api")
+}
+
 # api_json METHOD PATH JSON-FILE [curl args…]: POST/… a file as application/json.
 api_json() {
   local method=$1 path=$2 file=$3; shift 3

@@ -29,14 +29,7 @@ K=3 CAD=3 VAL=1m TO=1
 printf '{"validity": "%s", "renewal": {"count": %d, "cadence": "%ds"}}\n' $VAL $K $CAD >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h --timeout $TO || exit 1
 
-# scrape: provd's counters into FULL, RESUMED, CONNS. The scrape is a connection of its own (a
-# full handshake: curl's command line keeps no session), taken off by the callers.
-scrape() {
-  api GET /metrics
-  FULL=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="full"} \([0-9]*\)$/\1/p' "$T/.api")
-  RESUMED=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="resumed"} \([0-9]*\)$/\1/p' "$T/.api")
-  CONNS=$(sed -n 's/^selfcert_provd_connections_total \([0-9]*\)$/\1/p' "$T/.api")
-}
+# scrape (lib-provd.sh): CONNS, FULL, RESUMED, the scrape's own connection in them.
 certs_of() { db "SELECT count(*) FROM certificates WHERE device_id = '$1'"; }
 profiles_of() { db "SELECT count(*) FROM profiles WHERE device_id = '$1'"; }
 # firsts DEV: provd's answers to a window's first certificate of DEV so far.

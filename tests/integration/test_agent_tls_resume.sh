@@ -24,14 +24,7 @@ CAD=3 VAL=1m
 printf '{"validity": "%s", "renewal": {"count": 50, "cadence": "%ds"}}\n' $VAL $CAD >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h --timeout 1 || exit 1
 
-# scrape: provd's counters into FULL, RESUMED, CONNS. The scrape is a connection of its own, a
-# full handshake (curl's command line keeps no session): it is in the figures it reads.
-scrape() {
-  api GET /metrics
-  FULL=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="full"} \([0-9]*\)$/\1/p' "$T/.api")
-  RESUMED=$(sed -n 's/^selfcert_provd_tls_handshakes_total{kind="resumed"} \([0-9]*\)$/\1/p' "$T/.api")
-  CONNS=$(sed -n 's/^selfcert_provd_connections_total \([0-9]*\)$/\1/p' "$T/.api")
-}
+# scrape (lib-provd.sh): CONNS, FULL, RESUMED, the scrape's own connection in them.
 scrape
 check "/metrics has both kinds ($FULL, $RESUMED)" [ -n "$FULL" -a -n "$RESUMED" ]
 check "TYPE counter" grep -q '^# TYPE selfcert_provd_tls_handshakes_total counter$' "$T/.api"
