@@ -16,8 +16,8 @@
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
 
-#define AGENT_STATE_MAX (1024 * 1024)   /* state.json larger than this is damage: 32 queued
-                                         * certificates of the largest kind fit (agent14's review) */
+/* state.json larger than this is damage: a full queue of the largest certificates fits. */
+#define AGENT_STATE_MAX (1024 * 1024)
 #define AGENT_RESPONSE_MAX (256 * 1024) /* a server answer larger than this is refused */
 #define AGENT_HTTP_TIMEOUT_S 60
 #define AGENT_CONNECT_TIMEOUT_S 10

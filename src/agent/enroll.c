@@ -1400,16 +1400,16 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 		r = agent_http_post(a->http, "/v1/certificates/batch", body, &rep);
 		json_decref(body);
 		if (r != SC_OK) {
-			say(a, "registering %zu renewed certificates: no answer (%s); again later", n,
-			    sc_err_detail());
+			say(a, "registering %zu renewed certificates: no answer (%s); again later",
+			    n, sc_err_detail());
 			sc_err_clear();
 			return SC_OK; /* they are in use; the server learns of them later */
 		}
 		if (rep.status != 200 ||
 		    !json_is_array(res = json_object_get((json_t *)rep.json, "results")) ||
 		    json_array_size(res) != n) {
-			say(a, "registering %zu renewed certificates: HTTP %ld %s %s; again later", n,
-			    rep.status, rep.error, rep.detail);
+			say(a, "registering %zu renewed certificates: HTTP %ld %s %s; again later",
+			    n, rep.status, rep.error, rep.detail);
 			agent_reply_clear(&rep);
 			return SC_OK; /* as with no answer: the backlog waits */
 		}

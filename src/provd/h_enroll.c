@@ -594,8 +594,7 @@ static int ref_likely(const struct provd_api *api, const struct profile_req *pr)
 static int strict_ref(const struct provd_api *api, const struct profile_req *pr)
 {
 	return !(pr->renewal && api->policy.renewal_count > 0) && pin_hit(pr) &&
-	    pr->have.chain_verdict != 0 &&
-	    pr->have.chain_verdict == sc_chain_rules();
+	    pr->have.chain_verdict != 0 && pr->have.chain_verdict == sc_chain_rules();
 }
 
 /*

@@ -902,8 +902,8 @@ uint32_t sc_chain_rules(void)
 	n = snprintf(id, sizeof(id), "selfcert chain rules %u|%s|%s|%s|%s", SC_CHAIN_RULES_REV,
 	    OpenSSL_version(OPENSSL_FULL_VERSION_STRING), OpenSSL_version(OPENSSL_BUILT_ON),
 	    OpenSSL_version(OPENSSL_PLATFORM), OpenSSL_version(OPENSSL_CFLAGS));
-	if (n < 0 || (size_t)n >= sizeof(id) || EVP_Digest(id, (size_t)n, md, NULL, EVP_sha256(),
-	                                            NULL) != 1)
+	if (n < 0 || (size_t)n >= sizeof(id) ||
+	    EVP_Digest(id, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1)
 		return 0;
 	v = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
 	if (v == 0)
