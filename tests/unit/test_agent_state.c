@@ -164,21 +164,29 @@ static void expect(const char *text, size_t len, sc_err want, const char *detail
 	agent_state_clear(&st);
 }
 
-/* The full text with the first `from` replaced by `to`; must occur. */
-static void expect_edit(const char *from, const char *to, sc_err want, const char *detail)
+/* text (freed here) with its first `from` replaced by `to`, which must occur; *n its length. */
+static char *text_edit(char *text, const char *from, const char *to, size_t *n)
 {
-	char *text = full_text(), *at = strstr(text, from), *out;
-	size_t n;
+	char *at = strstr(text, from), *out;
 
 	if (at == NULL)
 		fail_msg("'%s' not in the state text", from);
-	n = strlen(text) - strlen(from) + strlen(to);
-	out = malloc(n + 1);
+	*n = strlen(text) - strlen(from) + strlen(to);
+	out = malloc(*n + 1);
 	assert_non_null(out);
-	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	snprintf(out, *n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	free(text);
+	return out;
+}
+
+/* The full text with the first `from` replaced by `to`; must occur. */
+static void expect_edit(const char *from, const char *to, sc_err want, const char *detail)
+{
+	size_t n;
+	char *out = text_edit(full_text(), from, to, &n);
+
 	expect(out, n, want, detail);
 	free(out);
-	free(text);
 }
 
 static void test_truncation_trailing(void **state)
@@ -332,18 +340,11 @@ static char *renewal_text(void)
 
 static void renewal_edit(const char *from, const char *to, sc_err want, const char *detail)
 {
-	char *text = renewal_text(), *at = strstr(text, from), *out;
 	size_t n;
+	char *out = text_edit(renewal_text(), from, to, &n);
 
-	if (at == NULL)
-		fail_msg("'%s' not in the state text", from);
-	n = strlen(text) - strlen(from) + strlen(to);
-	out = malloc(n + 1);
-	assert_non_null(out);
-	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
 	expect(out, n, want, detail);
 	free(out);
-	free(text);
 }
 
 static void test_renewal_fields(void **state)
@@ -466,18 +467,11 @@ static void dropped(const char *text, size_t n)
 
 static void pending_edit(const char *from, const char *to)
 {
-	char *text = pending_text(1), *at = strstr(text, from), *out;
 	size_t n;
+	char *out = text_edit(pending_text(1), from, to, &n);
 
-	if (at == NULL)
-		fail_msg("'%s' not in the state text", from);
-	n = strlen(text) - strlen(from) + strlen(to);
-	out = malloc(n + 1);
-	assert_non_null(out);
-	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
 	dropped(out, n);
 	free(out);
-	free(text);
 }
 
 /*
@@ -510,16 +504,10 @@ static char *crl_until_text(int with_renewal)
 /* An invalid "crl_until" or "crl_for" is dropped with a warning (advisory); the rest loads. */
 static void crl_until_dropped(const char *from, const char *to, int warned)
 {
-	char *text = crl_until_text(1), *at = strstr(text, from), *out;
 	struct agent_state st;
 	size_t n;
+	char *out = text_edit(crl_until_text(1), from, to, &n);
 
-	if (at == NULL)
-		fail_msg("'%s' not in the state text", from);
-	n = strlen(text) - strlen(from) + strlen(to);
-	out = malloc(n + 1);
-	assert_non_null(out);
-	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
 	assert_int_equal(agent_state_parse((const uint8_t *)out, n, "STATE", &st), SC_OK);
 	assert_int_equal(st.crl_until, 0);
 	assert_string_equal(st.crl_for, "");
@@ -530,7 +518,6 @@ static void crl_until_dropped(const char *from, const char *to, int warned)
 	assert_true(st.current.present);
 	agent_state_clear(&st);
 	free(out);
-	free(text);
 }
 
 static void test_crl_until(void **state)
