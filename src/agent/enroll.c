@@ -261,6 +261,16 @@ static void retire(struct agent *a, struct agent_state *st, uint32_t handle, int
 }
 
 /*
+ * When a grace period that starts now ends. The clock counts whole seconds and `now` may be in
+ * its second's last millisecond, so a grace of G s ends at now + G + 1 (it lasts at least G s);
+ * no grace ends now.
+ */
+static int64_t grace_end(const struct agent *a, time_t now)
+{
+	return (int64_t)now + a->cfg->grace_s + (a->cfg->grace_s > 0);
+}
+
+/*
  * Delete the retired keys that are due: those never in use at once, an old key once its grace
  * period is over and the hook succeeded for its successor (a consumer that has not reloaded
  * still signs with it). A key already gone is fine. *next is lowered to when the next one is due.
@@ -318,7 +328,7 @@ static sc_err acknowledged(struct agent *a, struct agent_state *st, STACK_OF(X50
 	/* The old key outlives its successor's arrival by the grace period, and the hook's success
 	 * by as much (after_switch). */
 	if (st->current.present)
-		retire(a, st, st->current.handle, (int64_t)now + a->cfg->grace_s);
+		retire(a, st, st->current.handle, grace_end(a, now));
 	st->hook_due = 1;
 	agent_key_clear(&st->current);
 	st->current = st->pending;
@@ -1550,7 +1560,7 @@ static sc_err renew_local(struct agent *a, struct round *rd, int *did)
 	}
 	rd->st.n_backlog++;
 	if (rd->st.current.present)
-		retire(a, &rd->st, rd->st.current.handle, (int64_t)time(NULL) + a->cfg->grace_s);
+		retire(a, &rd->st, rd->st.current.handle, grace_end(a, time(NULL)));
 	agent_key_clear(&rd->st.current);
 	rd->st.current = k;
 	memset(&k, 0, sizeof(k));
@@ -1584,11 +1594,13 @@ static sc_err after_switch(struct agent *a, struct round *rd, time_t *next_at)
 	if (rd->st.hook_due && rd->st.current.present) {
 		if ((r = agent_hook_run(a, &rd->st)) == SC_OK) {
 			/* A reload is asynchronous (nginx's old workers sign on a while after the
-			 * signal): the grace period also runs from the hook's success. */
+			 * signal): the grace period also runs from the hook's success, counted from
+			 * its end (a hook may take seconds). */
+			int64_t end = grace_end(a, time(NULL));
+
 			for (size_t i = 0; i < rd->st.n_retire; i++)
-				if (rd->st.retire_after[i] != 0 &&
-				    rd->st.retire_after[i] < (int64_t)now + a->cfg->grace_s)
-					rd->st.retire_after[i] = (int64_t)now + a->cfg->grace_s;
+				if (rd->st.retire_after[i] != 0 && rd->st.retire_after[i] < end)
+					rd->st.retire_after[i] = end;
 			rd->st.hook_due = 0;
 			a->hook_backoff_s = 0;
 			if ((r = save(a, &rd->st)) != SC_OK)

@@ -115,27 +115,29 @@ check "hook env: SELFCERT_KEY_URI" grep -qx "SELFCERT_KEY_URI=$T/d-out/key.uri" 
 check "old key kept through the grace period" [ "$(keys_in_sp)" = 2 ]
 check "nginx serves renewal 1" wait_served "$s1"
 
-# Renewal 2: the simple form. The old key of renewal 1 has had its 3 s by now.
-sleep 3
+# Renewal 2: the simple form. The old key of renewal 1 has had its 3 s by now (the agent counts
+# whole seconds and deletes a key only once its grace's last second has passed: 3 s to 4 s).
+sleep 4
 ok "renewal 2 (--reload-pid)" agent d --once --force-renew --grace 3s \
   --reload-pid "$T/ngx/nginx.pid" --reload-signal HUP
 check "renewal 1's old key deleted after its grace" grep -q "old key 1 deleted" "$T/.err"
 check "nginx serves renewal 2" wait_served "$(serial_now)"
 
 # Renewal 3: a hook that fails keeps the old key past its grace, and is retried. The grace is
-# G seconds: 1 natively, 8 under valgrind, where one agent run itself takes seconds.
+# G seconds: 1 natively, 8 under valgrind, where one agent run itself takes seconds. A grace
+# of G s lasts G to G+1 s (whole seconds), so the waits past it are G+1.2 s.
 G=1; [ "${SC_VALGRIND:-0}" = 1 ] && G=8
-sleep 3
+sleep 4
 agent d --once --force-renew --grace ${G}s --exec false >"$T/.out" 2>"$T/.err"
 check "a failing hook is not fatal (exit 0)" [ $? -eq 0 ]
 check "the failure is logged" grep -q "the hook failed (--exec: the command exited with status 1)" "$T/.err"
 check "renewal 2's old key deleted" grep -q "old key 2 deleted" "$T/.err"
-sleep "$G.2"
+sleep "$((G + 1)).2"
 agent d --once --grace ${G}s --exec false >/dev/null 2>"$T/.err"
 check "old key 3 kept while the hook fails, past its grace" [ "$(keys_in_sp)" = 2 ]
 agent d --once --grace ${G}s --reload-pid "$T/ngx/nginx.pid" --reload-signal HUP >/dev/null 2>"$T/.err"
 check "the hook retried and succeeded; old key 3 kept for its grace after that" [ "$(keys_in_sp)" = 2 ]
-sleep "$G.2"
+sleep "$((G + 1)).2"
 agent d --once --grace ${G}s >/dev/null 2>"$T/.err"
 check "then old key 3 deleted" grep -q "old key 3 deleted" "$T/.err"
 check "one key left" [ "$(keys_in_sp)" = 1 ]
