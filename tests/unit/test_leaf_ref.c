@@ -1369,6 +1369,66 @@ static void test_first_der_verdict(void **state)
 	cd_free(&cd, ders);
 }
 
+/*
+ * gaps15: the chain's DER as the DER judge reads it (the pin's reference: the device CA's for
+ * the issuer, the manufacturer CA's for a nameConstraints), each hostile in turn: truncated, a
+ * byte after it, another type than a SEQUENCE, oversize (a SEQUENCE of 200,000 bytes), and its
+ * length saying more than it holds. Never judged (the full path then decides); the honest chain
+ * is, before and after (nothing kept between calls).
+ */
+static void test_first_der_chain_hostile(void **state)
+{
+	struct sc_first_chain_der cd, c2;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX], *buf, *big;
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+
+	(void)state;
+	first_opts(&o, fchain, prof1, now);
+	o.chain = NULL; /* not read */
+	cd_of(fchain, sc_chain_verdict(fchain, world.mfr_root, NULL), &cd, ders);
+	assert_int_equal(cd.verdict, sc_chain_rules());
+	assert_int_equal(cd.n, 2);
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &cd, &f), 1);
+	assert_non_null(big = OPENSSL_zalloc(200000));
+	big[0] = 0x30;
+	big[1] = 0x83;
+	big[2] = 0x03;
+	big[3] = 0x0d;
+	big[4] = 0x3b; /* 200,000 - 5 zero bytes */
+	for (int k = 0; k < 2; k++) {
+		assert_non_null(buf = OPENSSL_malloc(cd.len[k] + 1));
+		memcpy(buf, cd.der[k], cd.len[k]);
+		buf[cd.len[k]] = 0;
+		c2 = cd;
+		c2.len[k] = cd.len[k] - 1; /* truncated */
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		c2 = cd;
+		c2.der[k] = buf;
+		c2.len[k] = cd.len[k] + 1; /* a byte after it */
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		buf[0] = 0x31; /* a SET, not a SEQUENCE */
+		c2.len[k] = cd.len[k];
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		buf[0] = 0x30;
+		buf[3]++; /* its length one more than it holds (all certificates here are 2-byte) */
+		assert_int_equal(buf[1], 0x82);
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		c2.der[k] = big; /* oversize */
+		c2.len[k] = 200000;
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		OPENSSL_free(buf);
+	}
+	OPENSSL_free(big);
+	/* The manufacturer CA's DER as the device CA's (a Name without serialNumber). */
+	c2 = cd;
+	c2.der[0] = cd.der[1];
+	c2.len[0] = cd.len[1];
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &cd, &f), 1);
+	cd_free(&cd, ders);
+}
+
 /* schema14: a pin's verdict forged in the registry for a chain that is not strict is believed
  * (the registry is trusted storage); its honest verdict, 0, is not. */
 static void test_first_der_forged_verdict(void **state)
@@ -1578,11 +1638,54 @@ static void test_issuer_der_hostile(void **state)
 		const ASN1_OCTET_STRING *nv = X509_EXTENSION_get_data(
 		    X509_get_ext(dca, X509_get_ext_by_NID(dca, NID_name_constraints, -1)));
 
-		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl,
-		                     ASN1_STRING_get0_data(nv), (size_t)ASN1_STRING_length(nv),
+		const uint8_t *nd = ASN1_STRING_get0_data(nv);
+		size_t nl = (size_t)ASN1_STRING_length(nv);
+
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, nd, nl,
 		                     &li),
 		    SC_OK);
 		sc_leaf_issuer_free(li);
+		/* gaps15: the known form truncated, a byte after it, oversize: not a known form. */
+		assert_true(nl < sizeof(buf));
+		memcpy(buf, nd, nl);
+		buf[nl] = 0;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, nd, nl - 1,
+		                     &li),
+		    SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
+		assert_null(li);
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, buf,
+		                     nl + 1, &li),
+		    SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
+		assert_non_null(big = OPENSSL_zalloc(200000));
+		memcpy(big, nd, nl);
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, big,
+		                     200000, &li),
+		    SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
+		/* gaps15: an oversize SKID (one OCTET STRING of 200,000 - 5 bytes) is one OCTET
+		 * STRING: taken, as the X509 issuer (sc_leaf_issuer_new_public) takes any SKID its
+		 * certificate carries (bounded by the chain provd accepts, its 64 KiB body); a leaf
+		 * whose AKI is not its 200 kB then fails the byte comparison. Its length one more
+		 * than it holds: refused. */
+		memset(big, 0, 200000);
+		big[0] = 0x04;
+		big[1] = 0x83;
+		big[2] = 0x03;
+		big[3] = 0x0d;
+		big[4] = 0x3b;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0, &li),
+		    SC_OK);
+		sc_leaf_issuer_free(li);
+		li = NULL;
+		big[4] = 0x3c;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0, &li),
+		    SC_ERR_MALFORMED);
+		assert_string_equal(sc_err_detail(),
+		    "device CA subjectKeyIdentifier: not one OCTET STRING");
+		assert_null(li);
+		OPENSSL_free(big);
 	}
 	X509_free(dca);
 	EVP_PKEY_free(k);
@@ -2184,6 +2287,7 @@ int main(void)
 		cmocka_unit_test(test_chain_verdict),
 		cmocka_unit_test(test_first_der_verdict),
 		cmocka_unit_test(test_first_der_forged_verdict),
+		cmocka_unit_test(test_first_der_chain_hostile),
 		cmocka_unit_test(test_issuer_der_hostile),
 		cmocka_unit_test(test_first_der_ca_exts),
 		cmocka_unit_test(test_first_policy_constraints),
