@@ -1649,8 +1649,8 @@ static void test_issuer_der_hostile(void **state)
 		assert_true(nl < sizeof(buf));
 		memcpy(buf, nd, nl);
 		buf[nl] = 0;
-		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, nd, nl - 1,
-		                     &li),
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, nd,
+		                     nl - 1, &li),
 		    SC_ERR_USAGE);
 		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
 		assert_null(li);
@@ -1675,12 +1675,14 @@ static void test_issuer_der_hostile(void **state)
 		big[2] = 0x03;
 		big[3] = 0x0d;
 		big[4] = 0x3b;
-		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0, &li),
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0,
+		                     &li),
 		    SC_OK);
 		sc_leaf_issuer_free(li);
 		li = NULL;
 		big[4] = 0x3c;
-		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0, &li),
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0,
+		                     &li),
 		    SC_ERR_MALFORMED);
 		assert_string_equal(sc_err_detail(),
 		    "device CA subjectKeyIdentifier: not one OCTET STRING");
