@@ -118,7 +118,7 @@ sc_err provd_h_healthz(const struct provd_ctx *ctx, struct provd_response *resp)
 	return SC_OK;
 }
 
-#define METRICS_ADD_MAX 1024
+#define METRICS_ADD_MAX 2048
 
 /* add[0..n) (snprintf's answer into add[METRICS_ADD_MAX]) after the exposition in *body. */
 static sc_err metrics_append(const char *add, int n, char **body, size_t *len)
@@ -157,11 +157,13 @@ static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
  * #17: the renewal references' hits and misses (--leaf-refs): a later renewal certificate
  * judged against its profile's first (a hit) or checked in full (a miss). Misses that grow
  * with the fleet say the table is too small for it; so do evictions (refs14: references
- * replaced while still in time).
+ * replaced while still in time; gaps15: and still of use). The spent and stale ones the window
+ * policy gives up are counted apart (retired): a table of any size has them.
  */
 static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len)
 {
 	uint64_t hits, misses, evictions = provd_leafrefs_evictions(c);
+	uint64_t retired = provd_leafrefs_retired(c);
 	char add[METRICS_ADD_MAX];
 	int n;
 
@@ -175,11 +177,18 @@ static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len
 	    "one and found none (a full check).\n"
 	    "# TYPE selfcert_provd_leaf_refs_misses_total counter\n"
 	    "selfcert_provd_leaf_refs_misses_total %llu\n"
-	    "# HELP selfcert_provd_leaf_refs_evictions_total Renewal references replaced while their "
-	    "profile was in time (the table full).\n"
+	    "# HELP selfcert_provd_leaf_refs_evictions_total Renewal references still of use "
+	    "(waiting for their batch, or in use) replaced while their profile was in time (the "
+	    "table too small).\n"
 	    "# TYPE selfcert_provd_leaf_refs_evictions_total counter\n"
-	    "selfcert_provd_leaf_refs_evictions_total %llu\n",
-	    (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)evictions);
+	    "selfcert_provd_leaf_refs_evictions_total %llu\n"
+	    "# HELP selfcert_provd_leaf_refs_retired_total Renewal references given up while in "
+	    "time but done (their window's batch came, or never found while their set turned over "
+	    "three times).\n"
+	    "# TYPE selfcert_provd_leaf_refs_retired_total counter\n"
+	    "selfcert_provd_leaf_refs_retired_total %llu\n",
+	    (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)evictions,
+	    (unsigned long long)retired);
 	return metrics_append(add, n, body, len);
 }
 

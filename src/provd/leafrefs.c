@@ -104,3 +104,8 @@ uint64_t provd_leafrefs_evictions(struct provd_leafrefs *c)
 {
 	return c == NULL ? 0 : provd_reftable_evictions(c->t);
 }
+
+uint64_t provd_leafrefs_retired(struct provd_leafrefs *c)
+{
+	return c == NULL ? 0 : provd_reftable_retired(c->t);
+}

@@ -57,8 +57,12 @@ void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
  */
 void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *misses);
 
-/* References replaced while their profile was still in time (refs14): the table too small for
- * the renewals it serves (0 with c NULL). */
+/* References replaced while their profile was still in time and still of use (waiting for a
+ * batch, or in use: refs14, gaps15): the table too small for the renewals it serves (0 with c
+ * NULL). */
 uint64_t provd_leafrefs_evictions(struct provd_leafrefs *c);
+/* References replaced while in time but done (spent: found late in their life; or stale: never
+ * found while their set turned over three times): the table's turnover, not a loss (gaps15). */
+uint64_t provd_leafrefs_retired(struct provd_leafrefs *c);
 
 #endif

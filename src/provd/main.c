@@ -157,9 +157,10 @@ static const char usage_text2[] =
     "                         enrollment, not two); a power loss can lose profiles answered\n"
     "                         since the last sync (default durable; docs/API.md)\n"
     "  --leaf-refs N          renewal profiles whose later certificates are judged against their\n"
-    "                         first in memory (#17; 16..1000000, default 8192; ~2.5 KiB each\n"
-    "                         while kept): a fleet's daily renewals cost one signature check\n"
-    "                         each while their profile is kept, a full check when it is not\n"
+    "                         first in memory (#17; 16..1000000, default 8192, rounded up to a\n"
+    "                         multiple of 16; ~2.5 KiB each while kept): a fleet's daily\n"
+    "                         renewals cost one signature check each while their profile is\n"
+    "                         kept, a full check when it is not\n"
     "  --config FILE          key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                         flags on the command line win\n"
     "  --version              print the version and exit\n"
@@ -1348,6 +1349,10 @@ static sc_err start_serving(const struct options *o, struct server *srv, const s
 	sc_log("%s", srv->reg_desc);
 	sc_log("network %s: serving %s on port %u (%ld threads); %s", srv->api.network_id,
 	    o->insecure ? "plain HTTP" : "HTTPS", port, o->threads, desc);
+	/* gaps15: the table is whole sets of PROVD_REFTABLE_WAYS; never fewer than asked. */
+	if (o->leaf_refs != 0 && provd_reftable_size((size_t)o->leaf_refs) != (size_t)o->leaf_refs)
+		sc_log("--leaf-refs %ld: %zu renewal references (rounded up to whole sets of %d)",
+		    o->leaf_refs, provd_reftable_size((size_t)o->leaf_refs), PROVD_REFTABLE_WAYS);
 	if (o->profile_commit_deferred)
 		sc_log("profile commits deferred: each synced by the device's certificate "
 		       "registration (--profile-commit deferred)");

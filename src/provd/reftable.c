@@ -24,30 +24,41 @@ struct provd_reftable {
 	uint64_t *set_puts; /* puts into each set */
 	size_t sets, ways, entries;
 	enum provd_reftable_policy policy;
-	uint64_t hits, misses, evictions;
+	uint64_t hits, misses;
+	uint64_t evictions, retired; /* live entries replaced: in use or waiting; spent or stale */
 	void (*free_entry)(struct provd_refhead *);
 };
+
+size_t provd_reftable_size(size_t max)
+{
+	if (max <= PROVD_REFTABLE_WAYS)
+		return max;
+	if (max > SIZE_MAX - PROVD_REFTABLE_WAYS)
+		return max - max % PROVD_REFTABLE_WAYS;
+	return (max + PROVD_REFTABLE_WAYS - 1) / PROVD_REFTABLE_WAYS * PROVD_REFTABLE_WAYS;
+}
 
 sc_err provd_reftable_new(size_t max, enum provd_reftable_policy policy,
     void (*free_entry)(struct provd_refhead *), struct provd_reftable **out)
 {
 	struct provd_reftable *t;
-	size_t ways = max < PROVD_REFTABLE_WAYS ? max : PROVD_REFTABLE_WAYS;
+	size_t ways = max < PROVD_REFTABLE_WAYS ? max : PROVD_REFTABLE_WAYS, sets;
 
 	*out = NULL;
 	if (max < 1 || free_entry == NULL ||
 	    (policy != PROVD_REFTABLE_OLDEST && policy != PROVD_REFTABLE_WINDOW))
 		return sc_fail(SC_ERR_USAGE, "reference table: %zu entries", max);
-	/* max / ways whole sets: never more than max entries (max - ways + 1 at least). */
+	/* gaps15: whole sets, never fewer entries than max (provd_reftable_size). */
+	sets = provd_reftable_size(max) / ways;
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->way = calloc((max / ways) * ways, sizeof(*t->way))) == NULL ||
-	    (t->set_puts = calloc(max / ways, sizeof(*t->set_puts))) == NULL) {
+	    (t->way = calloc(sets * ways, sizeof(*t->way))) == NULL ||
+	    (t->set_puts = calloc(sets, sizeof(*t->set_puts))) == NULL) {
 		if (t != NULL)
 			free(t->way);
 		free(t);
 		return sc_fail(SC_ERR_NOMEM, "reference table");
 	}
-	t->sets = max / ways;
+	t->sets = sets;
 	t->ways = ways;
 	t->policy = policy;
 	t->free_entry = free_entry;
@@ -220,7 +231,11 @@ static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t 
 		if ((t->policy != PROVD_REFTABLE_WINDOW || wclass(t, &s[i], puts) == class) &&
 		    (v == NULL || worse(t, &s[i], v, class)))
 			v = &s[i];
-	t->evictions++;
+	/* gaps15: a spent or stale reference given up is the policy's turnover, not a loss. */
+	if (t->policy == PROVD_REFTABLE_WINDOW && class <= 1)
+		t->retired++;
+	else
+		t->evictions++;
 	return v;
 }
 
@@ -302,6 +317,18 @@ uint64_t provd_reftable_evictions(struct provd_reftable *t)
 		return 0;
 	pthread_mutex_lock(&t->lock);
 	n = t->evictions;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+uint64_t provd_reftable_retired(struct provd_reftable *t)
+{
+	uint64_t n;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	n = t->retired;
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }

@@ -8,7 +8,7 @@
  * put is never the victim. One mutex; entries reference-counted so that a worker may use one
  * while another replaces or removes it. Every entry begins with a struct provd_refhead; the
  * table frees an entry through the callback it was made with, when its last user lets go.
- * At most `max` entries (provd_reftable_new) are kept.
+ * At most provd_reftable_size(max) entries (provd_reftable_new) are kept: never fewer than max.
  */
 #ifndef SC_PROVD_REFTABLE_H
 #define SC_PROVD_REFTABLE_H
@@ -50,7 +50,11 @@ enum provd_reftable_policy { PROVD_REFTABLE_OLDEST, PROVD_REFTABLE_WINDOW };
 
 struct provd_reftable;
 
-/* max entries (at least 1); free_entry frees an entry no table or worker holds any more. */
+/* The entries a table made for max holds: max up to one set's ways, else max rounded up to
+ * whole sets (gaps15: never fewer than asked; at most PROVD_REFTABLE_WAYS - 1 more). */
+size_t provd_reftable_size(size_t max);
+
+/* max entries (at least 1; provd_reftable_size); free_entry frees an entry no table or worker holds any more. */
 sc_err provd_reftable_new(size_t max, enum provd_reftable_policy policy,
     void (*free_entry)(struct provd_refhead *), struct provd_reftable **out) SC_MUST_USE;
 void provd_reftable_free(struct provd_reftable *t);
@@ -74,7 +78,11 @@ void provd_reftable_drop(struct provd_reftable *t, const uint8_t id[SC_PROFILE_I
 void provd_reftable_note(struct provd_reftable *t, int hit);
 void provd_reftable_counts(struct provd_reftable *t, uint64_t *hits, uint64_t *misses,
     size_t *entries);
-/* Entries a put replaced while they were live (not expired): what the table's size lost. */
+/* Entries a put replaced while they were live (not expired) and still of use: the oldest
+ * policy's, or the window policy's waiting or in-use ones: what the table's size lost. */
 uint64_t provd_reftable_evictions(struct provd_reftable *t);
+/* The window policy's spent or stale entries a put replaced (gaps15): its turnover, counted
+ * apart from the evictions (a large enough table has them too). Expired ones are not counted. */
+uint64_t provd_reftable_retired(struct provd_reftable *t);
 
 #endif

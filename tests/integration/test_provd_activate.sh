@@ -304,5 +304,35 @@ check "DEV-G: verified in full (no pin=hit)" bash -c "grep -q ' serial=$(serial_
   ! grep ' serial=$(serial_of "$T/g-leaf.pem")' '$T/provd.log' | grep -q pin=hit"
 check "DEV-G: not judged" bash -c "! grep ' serial=$(serial_of "$T/g-leaf.pem")' '$T/provd.log' | grep -q judge="
 
+# --- gaps15: schema 8's skip path (THREAT-MODEL "Session 14 (schema14)"). Only a pin whose
+# verdict is this build's rules spares the chain's parse (x509=none at the profile request) and
+# has the first certificate judged from the chain's DER (chain=verdict). A pin without one (0:
+# a schema-7 writer's) or with another build's (another OpenSSL or rules' version) takes the
+# chain's parse and the X509 judge: x509=ref, no chain=verdict; the certificate registered the
+# same. (The pins are edited past the triggers, dropped above.) ---
+RULES=$(db "SELECT chain_verdict FROM device_pins WHERE device_id = 'DEV-F'")
+check "DEV-F's pin: this build's verdict ($RULES)" [ "${RULES:-0}" -gt 1 ]
+db "UPDATE device_pins SET chain_verdict = 0 WHERE device_id = 'DEV-A'"
+db "UPDATE device_pins SET chain_verdict = $((RULES - 1)) WHERE device_id = 'DEV-C'"
+skip_path() { # skip_path NAME ID WANT-PROFILE WANT-CHAIN: a profile and its certificate, logged so
+  local from; from=$(($(wc -l <"$T/provd.log") + 1))
+  proved_profile "$1"
+  register "$T/$1-leaf.pem"
+  api_is "$2: its first certificate ($3)" 201
+  tail -n "+$from" "$T/provd.log" >"$T/skip.log"
+  check "$2: the profile request, $3" grep -q "POST /v1/profiles 201 .*device=$2 auth=proof pin=hit $3" "$T/skip.log"
+  if [ "$4" = verdict ]; then
+    check "$2: the first certificate judged from the DER (chain=verdict)" \
+      grep -q "POST /v1/certificates 201 .*device=$2 .*pin=hit judge=pin ref=hit chain=verdict serial=$(serial_of "$T/$1-leaf.pem")" "$T/skip.log"
+  else
+    check "$2: the first certificate judged from the parsed chain (no chain=)" \
+      grep -q "POST /v1/certificates 201 .*device=$2 .*pin=hit judge=pin ref=hit serial=$(serial_of "$T/$1-leaf.pem")" "$T/skip.log"
+    check "$2: no chain= field" bash -c "! grep -q 'chain=' '$T/skip.log'"
+  fi
+}
+skip_path f DEV-F x509=none verdict
+skip_path a DEV-A x509=ref full
+skip_path c DEV-C x509=ref full
+
 stop_provd
 finish

@@ -124,5 +124,43 @@ register "$T/r3-0.pem"
 api_is "a profile past its profileNotAfter" 422 profile-expired
 check "not judged" bash -c "! grep 'POST /v1/certificates 422 .*profile=$PID' '$T/provd.log' | grep -q judge="
 
+# --- gaps15: --leaf-refs sizing and the evictions counter ---
+# A count that is not a multiple of 16 is rounded up to whole sets, never down, and said.
+stop_provd; start_provd --policy "$T/policy.json" --rate-limit 100/1h --leaf-refs 17 || exit 1
+check "--leaf-refs 17: 32 references, logged" \
+  grep -qF -- "--leaf-refs 17: 32 renewal references (rounded up to whole sets of 16)" "$T/provd.log"
+api GET /metrics
+check "/metrics: the evictions counter" grep -qx 'selfcert_provd_leaf_refs_evictions_total 0' "$T/.api"
+check "/metrics: the retired counter, its own name" grep -qx 'selfcert_provd_leaf_refs_retired_total 0' "$T/.api"
+check "/metrics: retired described as a counter" grep -qx '# TYPE selfcert_provd_leaf_refs_retired_total counter' "$T/.api"
+# A multiple of 16 is kept as asked (nothing logged): one set of 16. 17 window-first
+# certificates put 17 references into it, none found yet (all waiting): the 17th put evicts the
+# waiting one whose profile ends last, the 16th (ties: put last) — an eviction of a reference
+# still of use, counted as such; nothing retired (none spent, none stale).
+stop_provd; start_provd --policy "$T/policy.json" --rate-limit 100/1h --leaf-refs 16 || exit 1
+check "--leaf-refs 16: nothing rounded, nothing logged" [ "$(grep -c -- '--leaf-refs 16:' "$T/provd.log")" = 0 ]
+for i in $(seq 1 17); do
+  renewal_profile s
+  cp "$T/s-p.der" "$T/s$i-p.der"
+  # Both periods now: the SP retires a renewal profile when it takes the next.
+  scn device issue --sp "$T/s.sock" --profile "$T/s$i-p.der" --out "$T/s$i-0.pem" >/dev/null &&
+    scn device issue --sp "$T/s.sock" --profile "$T/s$i-p.der" --out "$T/s$i-1.pem" >/dev/null ||
+    fail "DEV-S's SP: profile $i"
+  register "$T/s$i-0.pem"
+  api_is "DEV-S: profile $i's first certificate" 201
+done
+check "/metrics: one eviction (the 17th put, a set of 16)" [ "$(metric leaf_refs_evictions_total)" = 1 ]
+check "/metrics: none retired" [ "$(metric leaf_refs_retired_total)" = 0 ]
+H0=$(metric leaf_refs_hits_total)
+for i in 1 17; do
+  register "$T/s$i-1.pem"
+  api_is "DEV-S: profile $i's second certificate" 201
+done
+check "profiles 1 and 17: their references kept (two hits)" [ "$(metric leaf_refs_hits_total)" = $((H0 + 2)) ]
+M0=$(metric leaf_refs_misses_total)
+register "$T/s16-1.pem"
+api_is "DEV-S: profile 16's second certificate (checked in full)" 201
+check "profile 16's reference was the one evicted (a miss)" [ "$(metric leaf_refs_misses_total)" = $((M0 + 1)) ]
+
 stop_provd
 finish

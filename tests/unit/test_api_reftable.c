@@ -272,6 +272,9 @@ static void test_window_victims(void **state)
 	assert_int_equal(provd_reftable_evictions(t), 0);
 	provd_reftable_put(t, &ent_at(18, 2001)->head, 60); /* the spent one first */
 	assert_false(has_b(t, 3));
+	/* gaps15: a spent reference given up is retired, not an eviction. */
+	assert_int_equal(provd_reftable_evictions(t), 0);
+	assert_int_equal(provd_reftable_retired(t), 1);
 	assert_true(has_b(t, 9) && has_b(t, 18));
 	/* 15 waiting (more than half), 9 in use: the waiting one that ends last (18 at 2001; 19,
 	 * the put's own, is never the victim), then 19, then 17; ties go to the one put last. */
@@ -297,10 +300,12 @@ static void test_window_victims(void **state)
 	provd_reftable_put(t, &ent_at(25, 3002)->head, 100);
 	assert_false(has_b(t, 24));
 	assert_true(has_b(t, 4) && has_b(t, 23) && has_b(t, 25));
-	assert_int_equal(provd_reftable_evictions(t), 8);
+	/* gaps15: 18, 19, 17, 21, 24 waiting and 1, 2 in use: 7 evictions; the spent 3 retired. */
+	assert_int_equal(provd_reftable_evictions(t), 7);
+	assert_int_equal(provd_reftable_retired(t), 1);
 	/* A put of an ID the table has replaces its own entry, not another's. */
 	provd_reftable_put(t, &ent_at(20, 1600)->head, 100);
-	assert_int_equal(provd_reftable_evictions(t), 8);
+	assert_int_equal(provd_reftable_evictions(t), 7);
 	provd_reftable_counts(t, &h, &m, &n);
 	assert_int_equal(n, 16);
 	assert_int_equal(atomic_load(&live), 16);
@@ -309,7 +314,8 @@ static void test_window_victims(void **state)
 		provd_reftable_put(t, &ent_at(b, 9000)->head, 5000);
 	for (uint8_t b = 30; b < 46; b++)
 		assert_true(has_b(t, b));
-	assert_int_equal(provd_reftable_evictions(t), 8);
+	assert_int_equal(provd_reftable_evictions(t), 7);
+	assert_int_equal(provd_reftable_retired(t), 1);
 	provd_reftable_free(t);
 	assert_int_equal(atomic_load(&live), 0);
 }
@@ -324,7 +330,7 @@ static void test_in_use_not_crowded_out(void **state)
 {
 	struct provd_reftable *t = NULL;
 	uint8_t id[SC_PROFILE_ID_LEN];
-	long found = 0, looked = 0;
+	long found = 0, looked = 0, puts = 16;
 
 	(void)state;
 	atomic_store(&live, 0);
@@ -332,7 +338,7 @@ static void test_in_use_not_crowded_out(void **state)
 	for (unsigned b = 200; b < 216; b++)
 		provd_reftable_put(t, &ent_at((uint8_t)b, 50000)->head, 0);
 	for (unsigned d = 0; d < 96; d += 8) {
-		for (unsigned k = 0; k < 8; k++)
+		for (unsigned k = 0; k < 8; k++, puts++)
 			provd_reftable_put(t, &ent_at((uint8_t)(d + k), 100000 + d + k)->head,
 			    10 * d);
 		for (unsigned day = 1; day <= 6; day++)
@@ -347,14 +353,25 @@ static void test_in_use_not_crowded_out(void **state)
 					found += e != NULL;
 				}
 				provd_reftable_release(t, e);
-				if (e == NULL) /* checked in full: put again */
+				if (e == NULL) { /* checked in full: put again */
+					puts++;
 					provd_reftable_put(t,
 					    &ent_at((uint8_t)(d + k), 100000 + d + k)->head,
 					    10 * d + day);
+				}
 			}
 	}
 	print_message("in use among never-found: %ld of %ld found\n", found, looked);
 	assert_int_equal(found, looked);
+	/* gaps15: each put past the set's 16 replaced a live entry (none expires here, none is
+	 * a re-put of a kept ID): counted once, as an eviction (waiting or in use) or retired
+	 * (the never-found ones once stale). */
+	print_message("puts %ld: evictions %llu, retired %llu\n", puts,
+	    (unsigned long long)provd_reftable_evictions(t),
+	    (unsigned long long)provd_reftable_retired(t));
+	assert_true(provd_reftable_retired(t) > 0);
+	assert_int_equal(provd_reftable_evictions(t) + provd_reftable_retired(t),
+	    (uint64_t)(puts - 16));
 	provd_reftable_free(t);
 	assert_int_equal(atomic_load(&live), 0);
 }
@@ -379,14 +396,17 @@ static void test_oldest_victims(void **state)
 	assert_false(has_b(t, 2));
 	assert_true(has_b(t, 3) && has_b(t, 17) && has_b(t, 18) && has_b(t, 19));
 	assert_int_equal(provd_reftable_evictions(t), 2);
+	assert_int_equal(provd_reftable_retired(t), 0); /* the window policy's only */
 	provd_reftable_free(t);
 	assert_int_equal(atomic_load(&live), 0);
 }
 
-/* Sizes: at most max entries, in whole sets. */
+/* Sizes: whole sets, never fewer entries than max (gaps15: rounded up, was down), at most a
+ * set's ways - 1 more. */
 static void test_bound(void **state)
 {
 	static const size_t sizes[] = { 1, 7, 16, 17, 31, 400, 401 };
+	static const size_t want[] = { 1, 7, 16, 32, 32, 400, 416 };
 
 	(void)state;
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
@@ -400,11 +420,19 @@ static void test_bound(void **state)
 		for (unsigned b = 0; b < 256; b++)
 			provd_reftable_put(t, &ent_at((uint8_t)b, 1000)->head, 0);
 		provd_reftable_counts(t, &h, &m, &n);
-		assert_true(n <= sizes[k] && n >= (sizes[k] < 256 ? sizes[k] - sizes[k] % 16 : 1));
+		assert_int_equal(provd_reftable_size(sizes[k]), want[k]);
+		/* 256 IDs fill a table of up to 2 sets (each set takes 16 of them at most). */
+		assert_true(n <= want[k] && n >= (want[k] <= 32 ? want[k] : 1));
 		assert_int_equal(atomic_load(&live), (long)n);
 		provd_reftable_free(t);
 		assert_int_equal(atomic_load(&live), 0);
 	}
+	/* --leaf-refs' default and bounds (16..1000000) are whole sets; 8193 is one set more. */
+	assert_int_equal(provd_reftable_size(8192), 8192);
+	assert_int_equal(provd_reftable_size(8193), 8208);
+	assert_int_equal(provd_reftable_size(1000000), 1000000);
+	assert_int_equal(provd_reftable_size(999985), 1000000);
+	assert_true(provd_reftable_size(SIZE_MAX) % 16 == 0); /* no wrap past SIZE_MAX */
 	assert_int_equal(provd_reftable_new(0, PROVD_REFTABLE_WINDOW, ent_free,
 	                     &(struct provd_reftable *){ NULL }),
 	    SC_ERR_USAGE);

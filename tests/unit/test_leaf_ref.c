@@ -1021,6 +1021,100 @@ static void test_first_mfr_pathlen0(void **state)
 	EVP_PKEY_free(mk);
 }
 
+/* gaps15: x's validity [nb, na], re-signed by key. */
+static void set_validity(X509 *x, time_t nb, time_t na, EVP_PKEY *key)
+{
+	assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), nb));
+	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), na));
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+}
+
+/* gaps15: a manufacturer CA valid [nb, na] above a new device CA: the pin's verdict (time-free)
+ * is this build's, so the DER judge's time check is what decides; both judges beside the full
+ * check (want_judged; else refused SC_ERR_CHAIN with detail). The judges' form. */
+static int mfr_ca_valid(time_t nb, time_t na, int want_judged, const char *detail)
+{
+	struct sc_test_world w2 = world;
+	EVP_PKEY *mk = NULL, *k = NULL;
+	X509 *mca = NULL, *dca = NULL;
+	STACK_OF(X509) *ch;
+	int form;
+
+	assert_int_equal(sc_test_world_mfr_ca(&world, "Dated", &mk, &mca), SC_OK);
+	set_validity(mca, nb, na, world.mfr_root_key);
+	w2.mfr_ca = mca;
+	w2.mfr_ca_key = mk;
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	assert_int_equal(sc_test_world_device_ca(&w2, k, world.device_id, &dca), SC_OK);
+	ch = chain_of(dca, mca);
+	assert_int_equal(sc_chain_verdict(ch, world.mfr_root, NULL), sc_chain_rules());
+	sk_X509_pop_free(ch, X509_free);
+	form = first_beside_full(prof1, dca, k, mca, want_judged, SC_ERR_CHAIN, detail);
+	X509_free(dca);
+	X509_free(mca);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(mk);
+	return form;
+}
+
+/* gaps15: the world's chain under the same root valid [nb, na] (re-signed, same key and
+ * name): a pin's verdict under it is this build's (time-free); the X509 judge and the DER judge
+ * both decline the first certificate and the full check refuses it, SC_ERR_CHAIN, detail. */
+static void root_valid_refused(time_t nb, time_t na, const char *detail)
+{
+	X509 *root = X509_dup(world.mfr_root), *x;
+	const unsigned char *q = first_der;
+	struct sc_first_chain_der cd;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX];
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+
+	assert_non_null(root);
+	set_validity(root, nb, na, world.mfr_root_key);
+	assert_int_equal(sc_chain_verdict(fchain, root, NULL), sc_chain_rules());
+	first_opts(&o, fchain, prof1, now);
+	o.mfr_root = root;
+	assert_int_equal(sc_leaf_first_judge(first_der, first_len, &o, &f), 0);
+	cd_of(fchain, sc_chain_verdict(fchain, root, NULL), &cd, ders);
+	o.chain = NULL; /* not read */
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &cd, &f), 0);
+	/* The same verdict and chain under the world's root: taken (the time was the miss). */
+	o.mfr_root = world.mfr_root;
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &cd, &f), 1);
+	cd_free(&cd, ders);
+	o.mfr_root = root;
+	o.chain = fchain;
+	assert_non_null(x = d2i_X509(NULL, &q, (long)first_len));
+	assert_int_equal(sc_verify_chain(x, &o, NULL), SC_ERR_CHAIN);
+	if (strstr(sc_err_detail(), detail) == NULL)
+		fail_msg("detail \"%s\" lacks \"%s\"", sc_err_detail(), detail);
+	X509_free(x);
+	X509_free(root);
+}
+
+/*
+ * gaps15 (schema14's DER branch): a pinned device whose manufacturer CA or root is expired, or
+ * not yet valid, at the first certificate's time. The pin's verdict is time-free (recorded once,
+ * NO_CHECK_TIME), so the DER judge checks each certificate's and the root's time itself; it
+ * must decline exactly where the X509 judge (X509_verify_cert at that time) does, and the full
+ * check then names the refusal as it always did: the same error and detail both ways.
+ */
+static void test_first_der_ca_times(void **state)
+{
+	const time_t day = 86400, year = 365 * day;
+
+	(void)state;
+	/* The control: the same construction in time is judged by both. */
+	assert_int_equal(mfr_ca_valid(now - 10 * day, now + 10 * year, 1, NULL), 1);
+	mfr_ca_valid(now - 10 * day, now - day, 0, "certificate has expired (depth 2)");
+	mfr_ca_valid(now + day, now + 10 * year, 0, "certificate is not yet valid (depth 2)");
+	/* Its notAfter the very second judged: expired for X509_verify_cert, so for the judge. */
+	mfr_ca_valid(now - 10 * day, now, 0, "certificate has expired (depth 2)");
+	root_valid_refused(now - 10 * year, now - day, "certificate has expired (depth 3)");
+	root_valid_refused(now + day, now + 10 * year, "certificate is not yet valid (depth 3)");
+	root_valid_refused(now - 10 * year, now, "certificate has expired (depth 3)");
+}
+
 /* pin13: x without its extension nid, re-signed by key. */
 static void del_ext(X509 *x, int nid, EVP_PKEY *key)
 {
@@ -1275,6 +1369,66 @@ static void test_first_der_verdict(void **state)
 	cd_free(&cd, ders);
 }
 
+/*
+ * gaps15: the chain's DER as the DER judge reads it (the pin's reference: the device CA's for
+ * the issuer, the manufacturer CA's for a nameConstraints), each hostile in turn: truncated, a
+ * byte after it, another type than a SEQUENCE, oversize (a SEQUENCE of 200,000 bytes), and its
+ * length saying more than it holds. Never judged (the full path then decides); the honest chain
+ * is, before and after (nothing kept between calls).
+ */
+static void test_first_der_chain_hostile(void **state)
+{
+	struct sc_first_chain_der cd, c2;
+	uint8_t *ders[SC_FIRST_CHAIN_MAX], *buf, *big;
+	struct sc_verify_opts o;
+	struct sc_leaf_fast f;
+
+	(void)state;
+	first_opts(&o, fchain, prof1, now);
+	o.chain = NULL; /* not read */
+	cd_of(fchain, sc_chain_verdict(fchain, world.mfr_root, NULL), &cd, ders);
+	assert_int_equal(cd.verdict, sc_chain_rules());
+	assert_int_equal(cd.n, 2);
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &cd, &f), 1);
+	assert_non_null(big = OPENSSL_zalloc(200000));
+	big[0] = 0x30;
+	big[1] = 0x83;
+	big[2] = 0x03;
+	big[3] = 0x0d;
+	big[4] = 0x3b; /* 200,000 - 5 zero bytes */
+	for (int k = 0; k < 2; k++) {
+		assert_non_null(buf = OPENSSL_malloc(cd.len[k] + 1));
+		memcpy(buf, cd.der[k], cd.len[k]);
+		buf[cd.len[k]] = 0;
+		c2 = cd;
+		c2.len[k] = cd.len[k] - 1; /* truncated */
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		c2 = cd;
+		c2.der[k] = buf;
+		c2.len[k] = cd.len[k] + 1; /* a byte after it */
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		buf[0] = 0x31; /* a SET, not a SEQUENCE */
+		c2.len[k] = cd.len[k];
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		buf[0] = 0x30;
+		buf[3]++; /* its length one more than it holds (all certificates here are 2-byte) */
+		assert_int_equal(buf[1], 0x82);
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		c2.der[k] = big; /* oversize */
+		c2.len[k] = 200000;
+		assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+		OPENSSL_free(buf);
+	}
+	OPENSSL_free(big);
+	/* The manufacturer CA's DER as the device CA's (a Name without serialNumber). */
+	c2 = cd;
+	c2.der[0] = cd.der[1];
+	c2.len[0] = cd.len[1];
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &c2, &f), 0);
+	assert_int_equal(sc_leaf_first_judge_der(first_der, first_len, &o, &cd, &f), 1);
+	cd_free(&cd, ders);
+}
+
 /* schema14: a pin's verdict forged in the registry for a chain that is not strict is believed
  * (the registry is trusted storage); its honest verdict, 0, is not. */
 static void test_first_der_forged_verdict(void **state)
@@ -1484,11 +1638,56 @@ static void test_issuer_der_hostile(void **state)
 		const ASN1_OCTET_STRING *nv = X509_EXTENSION_get_data(
 		    X509_get_ext(dca, X509_get_ext_by_NID(dca, NID_name_constraints, -1)));
 
-		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl,
-		                     ASN1_STRING_get0_data(nv), (size_t)ASN1_STRING_length(nv),
+		const uint8_t *nd = ASN1_STRING_get0_data(nv);
+		size_t nl = (size_t)ASN1_STRING_length(nv);
+
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, nd, nl,
 		                     &li),
 		    SC_OK);
 		sc_leaf_issuer_free(li);
+		/* gaps15: the known form truncated, a byte after it, oversize: not a known form. */
+		assert_true(nl < sizeof(buf));
+		memcpy(buf, nd, nl);
+		buf[nl] = 0;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, nd,
+		                     nl - 1, &li),
+		    SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
+		assert_null(li);
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, buf,
+		                     nl + 1, &li),
+		    SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
+		assert_non_null(big = OPENSSL_zalloc(200000));
+		memcpy(big, nd, nl);
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, (size_t)kl, big,
+		                     200000, &li),
+		    SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
+		/* gaps15: an oversize SKID (one OCTET STRING of 200,000 - 5 bytes) is one OCTET
+		 * STRING: taken, as the X509 issuer (sc_leaf_issuer_new_public) takes any SKID its
+		 * certificate carries (bounded by the chain provd accepts, its 64 KiB body); a leaf
+		 * whose AKI is not its 200 kB then fails the byte comparison. Its length one more
+		 * than it holds: refused. */
+		memset(big, 0, 200000);
+		big[0] = 0x04;
+		big[1] = 0x83;
+		big[2] = 0x03;
+		big[3] = 0x0d;
+		big[4] = 0x3b;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0,
+		                     &li),
+		    SC_OK);
+		sc_leaf_issuer_free(li);
+		li = NULL;
+		big[4] = 0x3c;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0,
+		                     &li),
+		    SC_ERR_MALFORMED);
+		assert_string_equal(sc_err_detail(),
+		    "device CA subjectKeyIdentifier: not one OCTET STRING");
+		assert_null(li);
+		OPENSSL_free(big);
 	}
 	X509_free(dca);
 	EVP_PKEY_free(k);
@@ -2086,9 +2285,11 @@ int main(void)
 		cmocka_unit_test(test_first_mfr_pathlen0),
 		cmocka_unit_test(test_first_pin_not_strict),
 		cmocka_unit_test(test_first_pin_v1_root),
+		cmocka_unit_test(test_first_der_ca_times),
 		cmocka_unit_test(test_chain_verdict),
 		cmocka_unit_test(test_first_der_verdict),
 		cmocka_unit_test(test_first_der_forged_verdict),
+		cmocka_unit_test(test_first_der_chain_hostile),
 		cmocka_unit_test(test_issuer_der_hostile),
 		cmocka_unit_test(test_first_der_ca_exts),
 		cmocka_unit_test(test_first_policy_constraints),

@@ -2659,6 +2659,68 @@ static int events(struct sc_reg *reg, const char *device_id, const char *event, 
 	return c.n;
 }
 
+#ifdef SC_REG_HAVE_PG
+/* gaps15: opening the version-7 registry as role uri must refuse the step to 8, word for word,
+ * and change nothing (still 7, no chain_verdict column). */
+static void step8_refused_as(const char *uri)
+{
+	static const char want[] =
+	    ": schema version 7 is older than this program's 8 and this role may not migrate it: "
+	    "run `selfcert net db migrate` as the owner role";
+	struct sc_reg *rt = NULL;
+	const char *d;
+	sc_err r;
+
+	r = sc_reg_open(uri, 0, &rt);
+	d = sc_err_detail();
+	if (r != SC_ERR_VERSION)
+		fail_msg("%s: %s", sc_err_name(r), d);
+	assert_null(rt);
+	if (strncmp(d, "registry ", 9) != 0 || strlen(d) < sizeof(want) - 1 ||
+	    strcmp(d + strlen(d) - (sizeof(want) - 1), want) != 0)
+		fail_msg("detail \"%s\"", d);
+	assert_int_equal(raw_exec("SELECT 1 FROM registry_meta WHERE schema_version = 7"
+	                          " HAVING count(*) = 1"),
+	    SQLITE_OK);
+	assert_int_equal(raw_exec("SELECT chain_verdict FROM device_pins"), SQLITE_ERROR);
+}
+
+/*
+ * gaps15 (schema14's step on PostgreSQL, a role that does not own the tables): refused before
+ * any lock when the role is not a member of registry_meta's owner (owner_check: the runtime
+ * role), and by the step's own ALTER (SQLSTATE 42501) when it is, but does not own
+ * device_pins: the same line both ways, nothing changed, and the owner migrates after.
+ */
+static void pg_step8_not_owner(void)
+{
+	char uri[700];
+
+	(void)raw_exec("DROP OWNED BY sc_rt8; DROP ROLE IF EXISTS sc_rt8");
+	(void)raw_exec("DROP ROLE IF EXISTS sc_half8");
+	(void)raw_exec("DROP ROLE IF EXISTS sc_meta8");
+	/* The runtime role: reads the tables, owns none. */
+	assert_int_equal(raw_exec("CREATE ROLE sc_rt8 LOGIN;"
+	                          "GRANT USAGE ON SCHEMA public TO sc_rt8;"
+	                          "GRANT SELECT ON ALL TABLES IN SCHEMA public TO sc_rt8"),
+	    SQLITE_OK);
+	uri_as(uri, sizeof(uri), "sc_rt8");
+	step8_refused_as(uri);
+	/* A role of registry_meta's owner (past the check before the lock), not device_pins'. */
+	assert_int_equal(raw_exec("CREATE ROLE sc_meta8 NOLOGIN;"
+	                          "CREATE ROLE sc_half8 LOGIN IN ROLE sc_meta8;"
+	                          "GRANT USAGE ON SCHEMA public TO sc_meta8;"
+	                          "GRANT SELECT ON ALL TABLES IN SCHEMA public TO sc_meta8;"
+	                          "ALTER TABLE registry_meta OWNER TO sc_meta8"),
+	    SQLITE_OK);
+	uri_as(uri, sizeof(uri), "sc_half8");
+	step8_refused_as(uri);
+	assert_int_equal(raw_exec("ALTER TABLE registry_meta OWNER TO CURRENT_USER;"
+	                          "DROP OWNED BY sc_rt8; DROP OWNED BY sc_meta8;"
+	                          "DROP ROLE sc_half8; DROP ROLE sc_meta8; DROP ROLE sc_rt8"),
+	    SQLITE_OK);
+}
+#endif
+
 /* schema14: device D's pin under root as both reads give it (pin_get, the lookup). */
 static uint32_t verdict_of(struct sc_reg *reg, const char *dev, const char *root)
 {
@@ -2770,6 +2832,7 @@ static void test_pin_verdict(void **state)
 		PQfinish(c);
 		assert_int_equal(raw_exec("SELECT 1 FROM registry_meta WHERE schema_version = 7"),
 		    SQLITE_OK);
+		pg_step8_not_owner();
 	}
 #endif
 	reg = open_new();
