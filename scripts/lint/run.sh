@@ -11,7 +11,13 @@ cd "$(dirname "$0")/../.."
 mapfile -t src < <(git ls-files 'src/*.c')
 scripts/lint/goto-out.py "${src[@]}"
 mapfile -t all < <(git ls-files 'src/*.[ch]' 'include/*.h' 'tests/*.[ch]' 'bench/*.[ch]' 'examples/*.c')
-clang-format --dry-run --Werror "${all[@]}" 2>&1 | grep -m 20 'error:' && exit 1
+# Its findings, kept whole before they are judged: in a pipeline, pipefail would make
+# clang-format's own failure the pipeline's and `&& exit 1` would never run.
+fmt=$(clang-format --dry-run --Werror "${all[@]}" 2>&1) || true
+if grep -q 'error:' <<<"$fmt"; then
+	grep -m 20 'error:' <<<"$fmt"
+	exit 1
+fi
 if [ "${SC_LINT_SPDX:-1}" = 1 ]; then
 	scripts/spdx.sh --check
 fi
