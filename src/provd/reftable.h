@@ -51,10 +51,12 @@ enum provd_reftable_policy { PROVD_REFTABLE_OLDEST, PROVD_REFTABLE_WINDOW };
 struct provd_reftable;
 
 /* The entries a table made for max holds: max up to one set's ways, else max rounded up to
- * whole sets (gaps15: never fewer than asked; at most PROVD_REFTABLE_WAYS - 1 more). */
+ * whole sets (gaps15: never fewer than asked; at most PROVD_REFTABLE_WAYS - 1 more), except
+ * within one set of SIZE_MAX, where it is rounded down (no caller asks for that many). */
 size_t provd_reftable_size(size_t max);
 
-/* max entries (at least 1; provd_reftable_size); free_entry frees an entry no table or worker holds any more. */
+/* max entries (at least 1; provd_reftable_size); free_entry frees an entry no table or worker
+ * holds any more. */
 sc_err provd_reftable_new(size_t max, enum provd_reftable_policy policy,
     void (*free_entry)(struct provd_refhead *), struct provd_reftable **out) SC_MUST_USE;
 void provd_reftable_free(struct provd_reftable *t);
