@@ -104,6 +104,17 @@ struct agent_state {
 	int64_t crl_until;
 	char crl_for[2 * SC_PROFILE_ID_LEN + 1];
 	/*
+	 * crl15: crl_until is also what the server says it keeps (its answers' "crl_until", or
+	 * "crl":"none": 0), so a registry restored from an older backup is sent the CRL again at
+	 * the next registration. crl_refused_until: the server (or the SP) refused our CRL, which
+	 * is not offered again before then (the end of what that registration covered: its
+	 * certificate, or its renewal window); 0: not refused. 0 in crl_until is thus only
+	 * "not known to cover": a local renewal whose certificate it does not cover sends one.
+	 * Kept in state.json as a negative "crl_until" (-crl_refused_until, which an agent of
+	 * before crl15 drops with a warning and sends its CRL again), crl_until then unsaid.
+	 */
+	int64_t crl_refused_until;
+	/*
 	 * dur11 review: what agent_state_parse dropped of an advisory field (an invalid
 	 * "pending_profile", or one without a pending key), one line for the agent to say; "" if
 	 * nothing was.

@@ -512,7 +512,7 @@ static void crl_until_dropped(const char *from, const char *to, int warned)
 	assert_int_equal(st.crl_until, 0);
 	assert_string_equal(st.crl_for, "");
 	assert_string_equal(st.warning,
-	    warned ? "STATE: \"crl_until\" dropped: not a positive integer with \"crl_for\" (32 "
+	    warned ? "STATE: \"crl_until\" dropped: not a non-zero integer with \"crl_for\" (32 "
 	             "hex digits)"
 	           : "");
 	assert_true(st.current.present);
@@ -547,7 +547,9 @@ static void test_crl_until(void **state)
 	}
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": \"1796666778\"", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 0", 1);
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -5", 1);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -0", 1);
+	/* crl15: negative is a refusal (test_crl_refused); the one past -INT64_MAX is not. */
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -9223372036854775808", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 1.5", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": null", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": [1796666778]", 1);
@@ -572,6 +574,63 @@ static void test_crl_until(void **state)
 		free(out);
 		free(t);
 	}
+}
+
+/*
+ * crl15: a refused CRL's end, kept as a negative "crl_until" (an agent of before crl15 drops it
+ * with a warning): it wins over the kept nextUpdate, which is then not saved; it needs
+ * "crl_for" as the nextUpdate does; it reads back alone.
+ */
+static void test_crl_refused(void **state)
+{
+	struct agent_state st;
+	char *text = NULL, *again = NULL, *out;
+	size_t n;
+
+	(void)state;
+	full_state(&st);
+	st.crl_until = 1796666778;
+	st.crl_refused_until = 1796000000;
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	assert_null(strstr(text, "crl_until")); /* no "crl_for": neither */
+	free(text);
+	snprintf(st.crl_for, sizeof(st.crl_for), "0123456789abcdef0123456789abcdef");
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	agent_state_clear(&st);
+	assert_non_null(strstr(text, "\"crl_until\": -1796000000"));
+	assert_null(strstr(text, "1796666778"));
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &st),
+	    SC_OK);
+	assert_int_equal(st.crl_refused_until, 1796000000);
+	assert_int_equal(st.crl_until, 0);
+	assert_string_equal(st.crl_for, "0123456789abcdef0123456789abcdef");
+	assert_string_equal(st.warning, "");
+	assert_int_equal(agent_state_format(&st, &again), SC_OK);
+	assert_string_equal(text, again);
+	free(again);
+	/* The refusal over: the nextUpdate is saved again. */
+	st.crl_refused_until = 0;
+	st.crl_until = 1796666778;
+	assert_int_equal(agent_state_format(&st, &again), SC_OK);
+	assert_non_null(strstr(again, "\"crl_until\": 1796666778"));
+	free(again);
+	agent_state_clear(&st);
+	/* Truncated, as for the rest of the state; the most negative there is; wrong type. */
+	expect(text, strlen(text) - 1, SC_ERR_MALFORMED, "not JSON");
+	out = text_edit(strdup(text), "-1796000000", "-9223372036854775807", &n);
+	assert_int_equal(agent_state_parse((const uint8_t *)out, n, "STATE", &st), SC_OK);
+	assert_int_equal(st.crl_refused_until, INT64_MAX);
+	agent_state_clear(&st);
+	free(out);
+	out = text_edit(strdup(text), "-1796000000", "\"-1796000000\"", &n);
+	assert_int_equal(agent_state_parse((const uint8_t *)out, n, "STATE", &st), SC_OK);
+	assert_int_equal(st.crl_refused_until, 0);
+	assert_string_equal(st.warning,
+	    "STATE: \"crl_until\" dropped: not a non-zero integer with \"crl_for\" (32 hex "
+	    "digits)");
+	agent_state_clear(&st);
+	free(out);
+	free(text);
 }
 
 static void test_pending_profile(void **state)
@@ -622,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_renewal_fields),
 		cmocka_unit_test(test_pending_profile),
 		cmocka_unit_test(test_crl_until),
+		cmocka_unit_test(test_crl_refused),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
