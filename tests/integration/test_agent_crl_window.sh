@@ -148,6 +148,14 @@ if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's tr
   check "renewed locally" grep -q "renewed locally: key" "$T/.err"
   check "the refused CRL not offered again within the window ($(regs_n) = $r0 registrations)" \
     [ "$(regs_n)" = "$r0" ]
+  # A downgrade (run by hand: SC_OLD_AGENT=/tmp/main-A/selfcert-agent, an agent before crl15):
+  # it loads the state, drops the negative crl_until with its one-line warning, goes on.
+  if [ -n "${SC_OLD_AGENT:-}" ]; then
+    cp "$T/n-out/state.json" "$T/n-state.crl15"
+    SELFCERT_AGENT=$SC_OLD_AGENT ok "an agent before crl15 on this state" run n
+    check "it dropped the refusal with a warning ($(grep -o "\"crl_until\" dropped[^;]*" "$T/.err"))" grep -q '"crl_until" dropped' "$T/.err"
+    cp "$T/n-state.crl15" "$T/n-out/state.json"
+  fi
   db "DROP TRIGGER no_crl_i; DROP TRIGGER no_crl_u;"
   ok "the next window, the registry taking CRLs again" next_window
   check "its first certificate registered with a CRL again" last_has crl=kept
