@@ -237,6 +237,17 @@ sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **d
 const char *agent_cert_answer_not_after(const void *json);
 
 /*
+ * crl15: what device CA CRL the server says it keeps after a registration, from its answer to
+ * POST /v1/certificates or a batch entry (json_t *): 1 and *until = its nextUpdate ("crl_until":
+ * one RFC 3339 time of at most AGENT_TIME_TEXT_MAX characters, nothing after it, after 1970), or
+ * 1 and *until = 0 ("crl":"none" without "crl_until"); 0 if it says neither or "crl_until" is
+ * not such a time (a server before crl15, or one we cannot read: the agent then trusts what it
+ * remembers). Never fails.
+ */
+#define AGENT_TIME_TEXT_MAX 40
+int agent_cert_answer_crl(const void *json, int64_t *until);
+
+/*
  * The agent's fail points (failpoint.h), just after each step of a round, so a test can crash
  * the agent there (exit AGENT_FAILPOINT_EXIT), fail the next step, or stop it (SIGSTOP) while it
  * restarts the server or the SP:

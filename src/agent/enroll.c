@@ -470,24 +470,24 @@ static int server_kept_crl(const struct agent_reply *rep)
 	return v != NULL && (strcmp(v, "kept") == 0 || strcmp(v, "older") == 0);
 }
 
-/*
- * crl15: what the server says it keeps of the device's CRL after a registration: 1 and *until
- * its nextUpdate ("crl_until", RFC 3339) or 0 ("crl":"none"); 0 if it says neither (a server
- * before crl15, or a value we cannot read: then the agent goes on as before).
- */
-static int server_crl_held(const json_t *answer, int64_t *until)
+int agent_cert_answer_crl(const void *json, int64_t *until)
 {
-	const char *u = json_string_value(json_object_get(answer, "crl_until"));
-	const char *c = json_string_value(json_object_get(answer, "crl"));
+	const json_t *u = json_object_get((const json_t *)json, "crl_until");
+	const char *c = json_string_value(json_object_get((const json_t *)json, "crl"));
 	time_t t = 0;
 
 	*until = 0;
-	if (u != NULL && sc_parse_time(u, &t) == SC_OK && t > 0) {
-		*until = (int64_t)t;
-		return 1;
+	if (u == NULL)
+		return c != NULL && strcmp(c, "none") == 0;
+	/* One RFC 3339 time, nothing after it (a NUL inside the string included). */
+	if (!json_is_string(u) || json_string_length(u) > AGENT_TIME_TEXT_MAX ||
+	    strlen(json_string_value(u)) != json_string_length(u) ||
+	    sc_parse_time(json_string_value(u), &t) != SC_OK || t <= 0) {
+		sc_err_clear();
+		return 0;
 	}
-	sc_err_clear();
-	return u == NULL && c != NULL && strcmp(c, "none") == 0;
+	*until = (int64_t)t;
+	return 1;
 }
 
 /*
@@ -499,7 +499,7 @@ static void crl_heard(struct agent *a, struct agent_state *st, const json_t *ans
 {
 	int64_t until = 0;
 
-	if (answer == NULL || !server_crl_held(answer, &until) || until == st->crl_until)
+	if (answer == NULL || !agent_cert_answer_crl(answer, &until) || until == st->crl_until)
 		return;
 	if (until < st->crl_until)
 		say(a,

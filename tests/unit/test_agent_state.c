@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "agent.h"
 #include "testutil.h"
 
@@ -633,6 +634,77 @@ static void test_crl_refused(void **state)
 	free(text);
 }
 
+/* crl15: one answer's text through agent_cert_answer_crl; *until as it set it. */
+static int crl_answer(const char *text, int64_t *until)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, JSON_ALLOW_NUL, &err);
+	int said;
+
+	assert_non_null(j);
+	*until = -7;
+	said = agent_cert_answer_crl(j, until);
+	json_decref(j);
+	return said;
+}
+
+/*
+ * crl15: the registration answer's "crl_until" (RFC 3339) or "crl":"none"; anything else says
+ * nothing (an older server), *until 0: truncated, trailing data (after the time, or after a NUL
+ * inside the string), oversize, wrong types, before 1970.
+ */
+static void test_crl_answer(void **state)
+{
+	char big[128], *text;
+	int64_t until = 0;
+
+	(void)state;
+	assert_int_equal(
+	    crl_answer("{\"status\":\"registered\",\"crl_until\":\"2026-12-07T18:06:18Z\"}",
+	        &until),
+	    1);
+	assert_int_equal(until, 1796666778);
+	assert_int_equal(crl_answer("{\"crl\":\"kept\",\"crl_until\":\"2026-12-07T18:06:18Z\"}",
+	                     &until),
+	    1);
+	assert_int_equal(until, 1796666778);
+	assert_int_equal(crl_answer("{\"status\":\"registered\",\"crl\":\"none\"}", &until), 1);
+	assert_int_equal(until, 0);
+	/* Says nothing: no field, another "crl", and every damaged "crl_until". */
+	static const char *const nothing[] = {
+		"{\"status\":\"registered\"}",
+		"{\"crl\":\"kept\"}",
+		"{\"crl\":\"not-kept\"}",
+		"{\"crl\":5}",
+		"{\"crl_until\":\"2026-12-07T18:06:1\"}",
+		"{\"crl_until\":\"2026-12-07T18:06:18Zx\"}",
+		"{\"crl_until\":\"2026-12-07T18:06:18Z\\u0000x\"}",
+		"{\"crl_until\":\"\"}",
+		"{\"crl_until\":1796666778}",
+		"{\"crl_until\":null}",
+		"{\"crl_until\":[\"2026-12-07T18:06:18Z\"]}",
+		"{\"crl_until\":\"1969-12-31T23:59:59Z\"}",
+		"{\"crl_until\":7,\"crl\":\"none\"}",
+	};
+	for (size_t i = 0; i < sizeof(nothing) / sizeof(nothing[0]); i++) {
+		assert_int_equal(crl_answer(nothing[i], &until), 0);
+		assert_int_equal(until, 0);
+	}
+	/* Oversize: a valid time padded with fractions past AGENT_TIME_TEXT_MAX. */
+	snprintf(big, sizeof(big), "2026-12-07T18:06:18.%0*dZ", AGENT_TIME_TEXT_MAX - 20, 0);
+	assert_int_equal(strlen(big), AGENT_TIME_TEXT_MAX + 1);
+	text = malloc(strlen(big) + 32);
+	assert_non_null(text);
+	sprintf(text, "{\"crl_until\":\"%s\"}", big);
+	assert_int_equal(crl_answer(text, &until), 0);
+	big[strlen(big) - 2] = 'Z'; /* one character shorter: at the limit, read */
+	big[strlen(big) - 1] = '\0';
+	sprintf(text, "{\"crl_until\":\"%s\"}", big);
+	assert_int_equal(crl_answer(text, &until), 1);
+	assert_int_equal(until, 1796666778);
+	free(text);
+}
+
 static void test_pending_profile(void **state)
 {
 	struct agent_state st;
@@ -682,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_pending_profile),
 		cmocka_unit_test(test_crl_until),
 		cmocka_unit_test(test_crl_refused),
+		cmocka_unit_test(test_crl_answer),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
