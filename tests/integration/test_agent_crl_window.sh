@@ -130,14 +130,16 @@ if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's tr
   # shows it holds: this window's period 1 first (covered: nothing sent), then the next window.
   ok "renew locally (period 1; the CRL covers)" run n --force-renew
   check "renewed locally" grep -q "renewed locally: key" "$T/.err"
-  # As 28 days on: the server's copy, and so the agent's crl_until, short of the next window
-  # (the batch's answer says what the server keeps, crl15).
+  # As 28 days on: the server's copy short of the next window; the agent believes a little
+  # more, and the window's batch answer (crl15) tells it what the server keeps.
   SHORT=$(( $(date +%s) + 3600 ))
   db "UPDATE device_crls SET next_update = $SHORT WHERE device_id = 'DEV-N'"
-  set_state crl_until $SHORT
+  set_state crl_until $((SHORT + 100))
   db "CREATE TRIGGER no_crl_i BEFORE INSERT ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;
       CREATE TRIGGER no_crl_u BEFORE UPDATE ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;"
   ok "the next window, the registry refusing CRLs" next_window
+  check "the batch's answer told the agent (\"keeps an older copy\")" \
+    grep -q "the server keeps an older copy of the device CA CRL (the agent had one kept until $((SHORT + 100)))" "$T/.err"
   check "provd: crl=not-kept ($(last_reg))" last_has crl=not-kept
   check "a window's first certificate ($(last_reg))" last_has period=0
   # crl15: refused, not unknown: kept as a negative crl_until (refused until the window's end),
