@@ -104,6 +104,17 @@ struct agent_state {
 	int64_t crl_until;
 	char crl_for[2 * SC_PROFILE_ID_LEN + 1];
 	/*
+	 * crl15: crl_until is also what the server says it keeps (its answers' "crl_until", or
+	 * "crl":"none": 0), so a registry restored from an older backup is sent the CRL again at
+	 * the next registration. crl_refused_until: the server (or the SP) refused our CRL, which
+	 * is not offered again before then (the end of what that registration covered: its
+	 * certificate, or its renewal window); 0: not refused. 0 in crl_until is thus only
+	 * "not known to cover": a local renewal whose certificate it does not cover sends one.
+	 * Kept in state.json as a negative "crl_until" (-crl_refused_until, which an agent of
+	 * before crl15 drops with a warning and sends its CRL again), crl_until then unsaid.
+	 */
+	int64_t crl_refused_until;
+	/*
 	 * dur11 review: what agent_state_parse dropped of an advisory field (an invalid
 	 * "pending_profile", or one without a pending key), one line for the agent to say; "" if
 	 * nothing was.
@@ -224,6 +235,17 @@ sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **d
 
 /* The "not_after" of the server's answer to POST /v1/certificates (json_t *), or "?". */
 const char *agent_cert_answer_not_after(const void *json);
+
+/*
+ * crl15: what device CA CRL the server says it keeps after a registration, from its answer to
+ * POST /v1/certificates or a batch entry (json_t *): 1 and *until = its nextUpdate ("crl_until":
+ * one RFC 3339 time of at most AGENT_TIME_TEXT_MAX characters, nothing after it, after 1970), or
+ * 1 and *until = 0 ("crl":"none" without "crl_until"); 0 if it says neither or "crl_until" is
+ * not such a time (a server before crl15, or one we cannot read: the agent then trusts what it
+ * remembers). Never fails.
+ */
+#define AGENT_TIME_TEXT_MAX 40
+int agent_cert_answer_crl(const void *json, int64_t *until);
 
 /*
  * The agent's fail points (failpoint.h), just after each step of a round, so a test can crash

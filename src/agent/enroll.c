@@ -388,7 +388,7 @@ static void unanswered(struct agent *a, struct agent_state *st, STACK_OF(X509) *
  * revision 1.3, a device CA certified without cRLSign, any failure: the certificate never
  * waits on it (said once per round).
  */
-static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t *next_update)
+static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t *next_update, sc_err *why)
 {
 	const uint32_t lifetime = SC_CRL_MAX_LIFETIME;
 	uint8_t *der = NULL;
@@ -399,9 +399,11 @@ static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t *next_update)
 	sc_err r;
 
 	*next_update = 0;
+	*why = SC_ERR_IO;
 	if (sp == NULL)
 		return NULL;
 	if ((r = sc_crl_device_fetch(sp, lifetime, &der, &len, next_update)) != SC_OK) {
+		*why = r;
 		say(a, "no device CA CRL for the server (%s: %s)%s", sc_err_name(r),
 		    sc_err_detail(),
 		    r == SC_ERR_UNKNOWN_REQUEST ? ": the SP is older than protocol 1.3" : "");
@@ -417,9 +419,20 @@ static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t *next_update)
 	}
 	BIO_free(mem);
 	OPENSSL_free(der);
-	if (pem == NULL)
+	if (pem == NULL) {
 		*next_update = 0;
+		*why = SC_ERR_NOMEM;
+	} else {
+		*why = SC_OK;
+	}
 	return pem;
+}
+
+/* crl15: the SP will not make a CRL (an SP before 1.3, a device CA without cRLSign), as opposed
+ * to a connection's trouble, after which the next registration asks it again. */
+static int sp_refused_crl(sc_err why)
+{
+	return why != SC_OK && why != SC_ERR_IO && why != SC_ERR_PEER && why != SC_ERR_NOMEM;
 }
 
 /*
@@ -455,6 +468,45 @@ static int server_kept_crl(const struct agent_reply *rep)
 	const char *v = json_string_value(json_object_get((json_t *)rep->json, "crl"));
 
 	return v != NULL && (strcmp(v, "kept") == 0 || strcmp(v, "older") == 0);
+}
+
+int agent_cert_answer_crl(const void *json, int64_t *until)
+{
+	const json_t *u = json_object_get((const json_t *)json, "crl_until");
+	const char *c = json_string_value(json_object_get((const json_t *)json, "crl"));
+	time_t t = 0;
+
+	*until = 0;
+	if (u == NULL)
+		return c != NULL && strcmp(c, "none") == 0;
+	/* One RFC 3339 time, nothing after it (a NUL inside the string included). */
+	if (!json_is_string(u) || json_string_length(u) > AGENT_TIME_TEXT_MAX ||
+	    strlen(json_string_value(u)) != json_string_length(u) ||
+	    sc_parse_time(json_string_value(u), &t) != SC_OK || t <= 0) {
+		sc_err_clear();
+		return 0;
+	}
+	*until = (int64_t)t;
+	return 1;
+}
+
+/*
+ * crl15: the server's word on its copy replaces what the agent remembered: a registry restored
+ * from a backup older than the CRL says "none" (or an older nextUpdate), and the next
+ * registration that it does not cover sends the CRL again.
+ */
+static void crl_heard(struct agent *a, struct agent_state *st, const json_t *answer)
+{
+	int64_t until = 0;
+
+	if (answer == NULL || !agent_cert_answer_crl(answer, &until) || until == st->crl_until)
+		return;
+	if (until < st->crl_until)
+		say(a,
+		    "the server keeps %s of the device CA CRL (the agent had one kept until %lld): "
+		    "it is sent again when it does not cover",
+		    until > 0 ? "an older copy" : "no copy", (long long)st->crl_until);
+	st->crl_until = until;
 }
 
 /* 1 if the server refused our "crl": it predates CRLs (unknown-field) or found fault with it. */
@@ -550,10 +602,13 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	struct agent_reply rep, again;
 	json_t *body;
 	int64_t crl_until = 0, cover = crl_cover(st, st->pending.profile_id, st->pending.not_after);
-	/* crl14: none while the server's copy covers this certificate (or window) with margin. */
-	int want_crl = !(st->crl_until > 0 && cover + AGENT_CRL_MARGIN <= st->crl_until);
-	char *crl = want_crl ? device_crl(a, sp, &crl_until) : NULL;
-	int added = 0, crl_sent = crl != NULL;
+	/* crl14: none while the server's copy covers this certificate (or window) with margin;
+	 * crl15: nor while a refusal lasts. */
+	int want_crl = st->crl_refused_until <= (int64_t)time(NULL) &&
+	    !(st->crl_until > 0 && cover + AGENT_CRL_MARGIN <= st->crl_until);
+	sc_err why = SC_OK;
+	char *crl = want_crl ? device_crl(a, sp, &crl_until, &why) : NULL;
+	int added = 0, crl_made = crl != NULL, crl_sent = crl_made;
 	sc_err r, r2;
 
 	memset(&rep, 0, sizeof(rep));
@@ -602,13 +657,24 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	free(crl);
 	/*
 	 * agent14, crl14: what the server's copy covers, for the next registrations and
-	 * renew_local (saved by acknowledged); a CRL wanted and not kept: 0, sent again next time.
+	 * renew_local (saved by acknowledged). crl15: a CRL refused (by the server: unknown-field,
+	 * bad-value, "not-kept"; or by the SP) is not offered again before the end of what this
+	 * registration covers; an SP's trouble leaves it to the next registration. Then what the
+	 * server says it keeps, if it says.
 	 */
-	if (r == SC_OK && (rep.status == 200 || rep.status == 201) && want_crl)
-		st->crl_until = crl_sent && server_kept_crl(&rep) ? crl_until : 0;
-	if (r == SC_OK && (rep.status == 200 || rep.status == 201))
+	if (r == SC_OK && (rep.status == 200 || rep.status == 201)) {
+		if (want_crl && crl_sent && server_kept_crl(&rep)) {
+			st->crl_until = crl_until;
+			st->crl_refused_until = 0;
+		} else if (want_crl && (crl_made || sp_refused_crl(why))) {
+			st->crl_until = 0;
+			st->crl_refused_until = cover;
+			say(a, "the device CA CRL is not offered again before %lld",
+			    (long long)cover);
+		}
+		crl_heard(a, st, rep.json);
 		r = acknowledged(a, st, chain, &rep, did);
-	else if (r == SC_OK &&
+	} else if (r == SC_OK &&
 	    (r = server_said_no(a, &rep, "returning the certificate")) == SC_ERR_DENIED)
 		r = refused(a, st, chain);
 	else
@@ -961,11 +1027,15 @@ static void crl_holder(const struct agent *a, struct round *rd)
 		sc_hex(md, SC_PROFILE_ID_LEN, hex); /* 128 bits are plenty to tell two apart */
 		if (strcmp(hex, rd->st.crl_for) != 0) {
 			rd->st.crl_until = 0;
+			rd->st.crl_refused_until = 0;
 			snprintf(rd->st.crl_for, sizeof(rd->st.crl_for), "%s", hex);
 		}
 	}
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
+	/* crl15: a refusal that has ended is forgotten (and no longer saved). */
+	if (rd->st.crl_refused_until > 0 && rd->st.crl_refused_until <= (int64_t)time(NULL))
+		rd->st.crl_refused_until = 0;
 }
 
 /* State, SP connection, device certificates, the SP's keys. */
@@ -1203,6 +1273,10 @@ static sc_err keep_renewal(struct round *rd, const uint8_t *der, size_t len)
 
 	if (copy == NULL)
 		return sc_fail(SC_ERR_NOMEM, "renewal profile");
+	/* crl15: a refused CRL is not offered again within its window; a new window offers it. */
+	if (rd->st.renewal_der == NULL || rd->st.renewal_len != len ||
+	    memcmp(rd->st.renewal_der, der, len) != 0)
+		rd->st.crl_refused_until = 0;
 	OPENSSL_free(rd->st.renewal_der);
 	rd->st.renewal_der = copy;
 	rd->st.renewal_len = len;
@@ -1427,12 +1501,16 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 			json_t *e = json_array_get(res, i);
 			const char *st = json_string_value(json_object_get(e, "status"));
 
-			if (st != NULL && strcmp(st, "refused") == 0)
+			if (st != NULL && strcmp(st, "refused") == 0) {
 				say(a, "the server refused a renewed certificate: %s: %s",
 				    json_string_value(json_object_get(e, "error")),
 				    json_string_value(json_object_get(e, "detail")));
-			else
+			} else {
 				ok++;
+				/* crl15: what the server keeps (every entry says the same). */
+				if (json_is_object(e))
+					crl_heard(a, &rd->st, e);
+			}
 			free(rd->st.backlog[i]);
 		}
 		agent_reply_clear(&rep);
@@ -1454,18 +1532,25 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
  * (POST /v1/certificates, which judges it as a batch entry) with a fresh device CA CRL covering
  * the window's rest, as far as 30 days go. POST /v1/certificates/batch takes no "crl" (an older
  * server would refuse the whole batch). Registered: it leaves the backlog, crl_until moves on.
- * A server that will not take the CRL: crl_until 0, not asked again this window. No answer,
- * any other answer: again at the next local renewal (the certificate stays queued).
+ * A server (or SP) that will not take (make) the CRL: crl15's crl_refused_until, the window's
+ * end: not asked again this window. No answer, any other answer, an SP's trouble: again at the
+ * next local renewal (the certificate stays queued).
  */
 static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_key *k)
 {
 	struct agent_reply rep;
 	json_t *body = NULL;
-	int64_t until = 0;
-	char *crl = device_crl(a, rd->sp, &until);
+	int64_t until = 0, cover = crl_cover(&rd->st, k->profile_id, k->not_after);
+	sc_err why = SC_OK;
+	char *crl = device_crl(a, rd->sp, &until, &why);
 	sc_err r;
 
 	memset(&rep, 0, sizeof(rep));
+	if (crl == NULL && sp_refused_crl(why)) {
+		/* crl15: said by device_crl; not asked again this window */
+		rd->st.crl_refused_until = cover;
+		return save(a, &rd->st);
+	}
 	if (crl == NULL)
 		return SC_OK; /* said by device_crl; again at the next renewal */
 	if ((body = json_pack("{s:s, s:s}", "certificate", k->cert_pem, "crl", crl)) == NULL) {
@@ -1487,18 +1572,31 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 		return SC_OK;
 	}
 	if (server_refused_crl(&rep)) {
+		/* crl15: refused, not "unknown": not asked again before the window's end. */
 		say(a,
-		    "the server did not take the device CA CRL (%s: %s); sent again with the "
-		    "next first certificate",
-		    rep.error, rep.detail);
+		    "the server did not take the device CA CRL (%s: %s); not offered again before "
+		    "%lld",
+		    rep.error, rep.detail, (long long)cover);
 		rd->st.crl_until = 0;
+		rd->st.crl_refused_until = cover;
 	} else if ((rep.status == 200 || rep.status == 201) && rd->st.n_backlog > 0 &&
 	    strcmp(rd->st.backlog[rd->st.n_backlog - 1], k->cert_pem) == 0) {
 		free(rd->st.backlog[--rd->st.n_backlog]);
 		rd->st.backlog[rd->st.n_backlog] = NULL;
-		rd->st.crl_until = server_kept_crl(&rep) ? until : 0;
-		say(a, "certificate %s registered with a device CA CRL until %lld", k->serial,
-		    (long long)until);
+		if (server_kept_crl(&rep)) {
+			rd->st.crl_until = until;
+			rd->st.crl_refused_until = 0;
+			say(a, "certificate %s registered with a device CA CRL until %lld",
+			    k->serial, (long long)until);
+		} else {
+			rd->st.crl_until = 0;
+			rd->st.crl_refused_until = cover;
+			say(a,
+			    "certificate %s registered; the server did not keep the device CA CRL: "
+			    "not offered again before %lld",
+			    k->serial, (long long)cover);
+		}
+		crl_heard(a, &rd->st, rep.json);
 	} else {
 		/* As with no answer: the certificate stays queued. */
 		say(a, "sending the device CA CRL: HTTP %ld %s %s; again at the next renewal",
@@ -1571,8 +1669,13 @@ static sc_err renew_local(struct agent *a, struct round *rd, int *did)
 		goto out;
 	say(a, "renewed locally: key %u (certificate %s) from renewal profile %s; %zu to register",
 	    handle, rd->st.current.serial, rd->st.inflight_id, rd->st.n_backlog);
-	/* agent14: the server's device CA CRL would lapse while this certificate is in use. */
-	r = rd->st.crl_until > 0 && rd->st.current.not_after + AGENT_CRL_MARGIN > rd->st.crl_until
+	/*
+	 * agent14: the server's device CA CRL would lapse while this certificate is in use. crl15:
+	 * or none is known to cover it (0: told "none", another holder, an older state) — unless
+	 * the server or the SP refused it this window.
+	 */
+	r = rd->st.crl_refused_until <= (int64_t)time(NULL) &&
+	        rd->st.current.not_after + AGENT_CRL_MARGIN > rd->st.crl_until
 	    ? refresh_crl(a, rd, &rd->st.current)
 	    : SC_OK;
 out:

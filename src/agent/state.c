@@ -150,9 +150,12 @@ static sc_err renewal_json(const struct agent_state *st, json_t *j)
 		if (bad)
 			return SC_ERR_NOMEM;
 	}
-	/* agent14, crl14: the kept CRL's nextUpdate, with what it was sent for. */
-	if (st->crl_until > 0 && st->crl_for[0] != '\0' &&
-	    (json_object_set_new(j, "crl_until", json_integer((json_int_t)st->crl_until)) != 0 ||
+	/* agent14, crl14: the kept CRL's nextUpdate, with what it was sent for; crl15: a refusal
+	 * instead, negative (agent.h). */
+	if (st->crl_for[0] != '\0' && (st->crl_refused_until > 0 || st->crl_until > 0) &&
+	    (json_object_set_new(j, "crl_until",
+	         json_integer(st->crl_refused_until > 0 ? -(json_int_t)st->crl_refused_until
+	                                                : (json_int_t)st->crl_until)) != 0 ||
 	        json_object_set_new(j, "crl_for", json_string(st->crl_for)) != 0))
 		return SC_ERR_NOMEM;
 	if (st->n_backlog == 0)
@@ -327,6 +330,14 @@ static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct age
 	return SC_OK;
 }
 
+/* crl15: "crl_until" is a Unix time, positive (kept until) or negative (refused until). */
+static int crl_until_ok(const json_t *cu)
+{
+	json_int_t v = json_integer_value(cu);
+
+	return json_is_integer(cu) && v != 0 && v >= -INT64_MAX;
+}
+
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
 	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *after = NULL;
@@ -390,19 +401,23 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		    what, SC_PROFILE_MAX_DER);
 	}
 	/*
-	 * agent14, crl14: a positive integer and 32 lower-case hex digits. Advisory (at worst one
-	 * more CRL is sent): anything else is dropped with a warning; an agent14 state's
-	 * "crl_until" alone (no "crl_for") silently, its CRL sent again once.
+	 * agent14, crl14: a non-zero integer and 32 lower-case hex digits; crl15: negative, a
+	 * refusal's end (agent.h). Advisory (at worst one more CRL is sent): anything else is
+	 * dropped with a warning; an agent14 state's "crl_until" alone (no "crl_for") silently,
+	 * its CRL sent again once.
 	 */
-	if (cu != NULL && cf != NULL && json_is_integer(cu) && json_integer_value(cu) > 0 &&
-	    json_is_string(cf) && is_hex_id(json_string_value(cf))) {
-		st->crl_until = (int64_t)json_integer_value(cu);
+	if (cu != NULL && cf != NULL && crl_until_ok(cu) && json_is_string(cf) &&
+	    is_hex_id(json_string_value(cf))) {
+		if (json_integer_value(cu) > 0)
+			st->crl_until = (int64_t)json_integer_value(cu);
+		else
+			st->crl_refused_until = -(int64_t)json_integer_value(cu);
 		snprintf(st->crl_for, sizeof(st->crl_for), "%s", json_string_value(cf));
-	} else if ((cu != NULL && (!json_is_integer(cu) || json_integer_value(cu) <= 0)) ||
+	} else if ((cu != NULL && !crl_until_ok(cu)) ||
 	    (cf != NULL && (!json_is_string(cf) || !is_hex_id(json_string_value(cf))))) {
 		if (st->warning[0] == '\0')
 			snprintf(st->warning, sizeof(st->warning),
-			    "%s: \"crl_until\" dropped: not a positive integer with \"crl_for\" "
+			    "%s: \"crl_until\" dropped: not a non-zero integer with \"crl_for\" "
 			    "(32 hex digits)",
 			    what);
 	}

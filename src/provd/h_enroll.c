@@ -1225,6 +1225,7 @@ struct cert_req {
 	uint8_t *crl_der;
 	size_t crl_der_len;
 	int crl_stored; /* 1: kept as the device's newest (GET /v1/crls); 0 older; -1 not kept */
+	int64_t crl_next_update; /* crl15: that CRL's nextUpdate, when kept */
 	/* judge9: the profile row and chain already read (cert_first) for crec.profile_id; the
 	 * pin's answer for prec's device (1 vouched, -1 not; 0 not asked yet). */
 	int loaded;
@@ -1586,6 +1587,7 @@ static sc_err cert_crl_keep(const struct provd_ctx *ctx, struct cert_req *cr)
 		sc_err_clear();
 		cr->crl_stored = -1;
 	}
+	cr->crl_next_update = rec.next_update;
 	return SC_OK;
 }
 
@@ -1681,28 +1683,44 @@ static sc_err cert_record_recovered(const struct provd_ctx *ctx, struct cert_req
 	return SC_OK;
 }
 
+/*
+ * crl15: the device CA CRL the registry keeps for the device after this registration: the
+ * nextUpdate of the one this request sent if it was kept, else the one the record's profile
+ * read found (-1 none; 0 not read: say nothing).
+ */
+static int64_t cert_crl_held(const struct cert_req *cr)
+{
+	return cr->crl != NULL && cr->crl_stored > 0 ? cr->crl_next_update
+	                                             : cr->crec.crl_next_update;
+}
+
 static json_t *cert_answer(const struct provd_api *api, const struct cert_req *cr,
     struct provd_response *resp)
 {
-	char t_nb[32], t_na[32];
+	char t_nb[32], t_na[32], t_crl[32];
+	int64_t held = cert_crl_held(cr);
 
 	if (!cr->already)
 		provd_metrics_cert_registered(api->metrics);
 	provd_time_str(cr->crec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(cr->crec.not_after, t_na, sizeof(t_na));
+	if (held > 0)
+		provd_time_str(held, t_crl, sizeof(t_crl));
 	provd_log_add(resp, "serial=%s%s%s", cr->crec.serial, cr->already ? " (again)" : "",
-	    cr->crl == NULL          ? ""
+	    cr->crl == NULL          ? (held < 0 ? " crl=none" : "")
 	        : cr->crl_stored > 0 ? " crl=kept"
 	        : cr->crl_stored < 0 ? " crl=not-kept"
 	                             : " crl=older");
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s*}", "status",
+	/* crl15: "crl":"none" when none was sent and none is kept; "crl_until" when one is. */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s*, s:s*}", "status",
 	    cr->already ? "already-registered" : "registered", "device_id", cr->device_id,
 	    "profile_id", cr->crec.profile_id, "serial", cr->crec.serial, "fingerprint",
 	    cr->crec.fpr, "not_before", t_nb, "not_after", t_na, "crl",
-	    cr->crl == NULL          ? NULL
+	    cr->crl == NULL          ? (held < 0 ? "none" : NULL)
 	        : cr->crl_stored > 0 ? "kept"
 	        : cr->crl_stored < 0 ? "not-kept"
-	                             : "older");
+	                             : "older",
+	    "crl_until", held > 0 ? t_crl : NULL);
 }
 
 /*

@@ -2088,10 +2088,12 @@ static sc_err already_for_another(void)
  * The profile row locked (concurrent records of one profile queue: the first registers, the
  * rest see it consumed and get already-registered or profile-consumed, never a raw constraint
  * error), the device row shared (a revocation waits for us, or we see it). $1 the profile.
+ * crl15: with the device's kept CRL's nextUpdate (registry.h), in the same round trip.
  */
 #define CERT_LOCK_SQL                                                  \
-	"SELECT p.device_id, p.consumed_at, d.status"                  \
+	"SELECT p.device_id, p.consumed_at, d.status, c.next_update"   \
 	" FROM profiles p JOIN devices d ON d.device_id = p.device_id" \
+	" LEFT JOIN device_crls c ON c.device_id = p.device_id"        \
 	" WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d"
 
 /*
@@ -2196,6 +2198,7 @@ static sc_err cert_record_tx(struct pg_reg *reg, struct sc_reg_cert_rec *rec, in
 		copy_col(res, 0, 0, prof_dev, sizeof(prof_dev));
 		consumed = i64(res, 0, 1);
 		s = status_from_text(PQgetvalue(res, 0, 2));
+		rec->crl_next_update = PQgetisnull(res, 0, 3) ? -1 : i64(res, 0, 3);
 	}
 	PQclear(res);
 	if (found && consumed != 0) {
@@ -2362,6 +2365,9 @@ static sc_err cert_batch(struct pg_reg *reg, struct sc_reg_cert_rec *recs, size_
 		int found = PQntuples(lk) == 1;
 		int64_t consumed = found ? i64(lk, 0, 1) : 0;
 		const char *fpr0 = "";
+
+		if (found)
+			recs[i].crl_next_update = PQgetisnull(lk, 0, 3) ? -1 : i64(lk, 0, 3);
 
 		/* What the batch's earlier records write counts as written. */
 		for (size_t k = 0; k < i; k++)

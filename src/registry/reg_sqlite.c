@@ -1907,6 +1907,7 @@ struct prof_memo {
 	char profile_id[SC_REG_ID_HEX_LEN + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	int64_t consumed_at;
+	int64_t crl_next_update; /* crl15: as read with the row */
 };
 
 /*
@@ -1933,10 +1934,13 @@ static sc_err cert_record_rows(struct sqlite_reg *reg, struct sc_reg_cert_rec *r
 		snprintf(prof_dev, sizeof(prof_dev), "%s", memo->device_id);
 		consumed = memo->consumed_at;
 		s = SC_REG_DEV_ACTIVE;
+		rec->crl_next_update = memo->crl_next_update;
 	} else {
+		/* crl15: the device's kept CRL's nextUpdate comes with the row (registry.h). */
 		if ((r = prepare(reg,
-		         "SELECT p.device_id, p.consumed_at, d.status FROM profiles p "
-		         "JOIN devices d ON d.device_id = p.device_id WHERE p.profile_id = ?",
+		         "SELECT p.device_id, p.consumed_at, d.status, c.next_update FROM profiles p "
+		         "JOIN devices d ON d.device_id = p.device_id "
+		         "LEFT JOIN device_crls c ON c.device_id = p.device_id WHERE p.profile_id = ?",
 		         &st)) != SC_OK)
 			return r;
 		bind_text(st, 1, rec->profile_id);
@@ -1945,6 +1949,9 @@ static sc_err cert_record_rows(struct sqlite_reg *reg, struct sc_reg_cert_rec *r
 			copy_col(st, 0, prof_dev, sizeof(prof_dev));
 			consumed = sqlite3_column_int64(st, 1);
 			s = status_from_text(sqlite3_column_text(st, 2));
+			rec->crl_next_update = sqlite3_column_type(st, 3) == SQLITE_NULL
+			    ? -1
+			    : sqlite3_column_int64(st, 3);
 		}
 		done(reg, st);
 		st = NULL;
@@ -2038,6 +2045,7 @@ static sc_err cert_record_rows(struct sqlite_reg *reg, struct sc_reg_cert_rec *r
 		snprintf(memo->profile_id, sizeof(memo->profile_id), "%s", rec->profile_id);
 		snprintf(memo->device_id, sizeof(memo->device_id), "%s", prof_dev);
 		memo->consumed_at = consumed != 0 ? consumed : now;
+		memo->crl_next_update = rec->crl_next_update;
 	}
 	r = SC_OK;
 out:

@@ -100,7 +100,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		profile_answer(&rep);
 	} else if (kind == 1 && (status == 200 || status == 201)) {
 		const char *na = agent_cert_answer_not_after(rep.json);
+		int64_t until = -1;
+		int said = agent_cert_answer_crl(rep.json, &until);
+
 		FZ_ASSERT(na != NULL, "no not_after text");
+		/* crl15: said, with a time after 1970 or none (0); or nothing, 0. */
+		FZ_ASSERT(until >= 0 && (said || until == 0), "crl_until read wrong");
 		fz_trace("agent_answer: certificate acknowledged, not after %.40s", na);
 		fz_success();
 	}

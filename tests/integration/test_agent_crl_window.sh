@@ -5,10 +5,13 @@
 # crl14: the agent asks the SP for the longest lifetime (30 days) and sends a CRL with a
 # certificate only when the server's copy (crl_until: the nextUpdate of the last CRL the server
 # answered kept/older for) would not cover it, or its renewal window's last certificate, with an
-# hour to spare; a "not-kept" answer makes the next registration send one again. The CRL revokes
-# nothing: the leaf's own expiry and provd's drop of a revoked device's CRL cut a device off.
-# A window longer than 30 days: the local renewal whose certificate would outlive the server's
-# CRL registers it alone with a fresh CRL.
+# hour to spare. The CRL revokes nothing: the leaf's own expiry and provd's drop of a revoked
+# device's CRL cut a device off. A window longer than 30 days: the local renewal whose
+# certificate would outlive the server's CRL registers it alone with a fresh CRL.
+# crl15: a refused CRL ("not-kept") is not offered again within its window, the next window
+# offers it; an unknown crl_until (0) is no refusal: a local renewal sends one; a registry
+# restored from a backup older than the CRL answers "crl":"none" and the next registration
+# sends the CRL again (provd's "crl_until"/"crl":"none", PERFORMANCE.md 22.2).
 # Real selfcert-provd, selfcert-spd and selfcert-agent. The SP renews at most one cadence ahead:
 # --force-renew makes the next period's certificate at once, so long cadences need no waiting.
 SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"
@@ -18,7 +21,8 @@ source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 provd_world testnet || exit 1
 provd_device n DEV-N || exit 1
 provd_device l DEV-L || exit 1
-sc net device add --db "$REG_DB" --device-id DEV-N --device-id DEV-L >/dev/null || exit 1
+provd_device r DEV-R || exit 1
+sc net device add --db "$REG_DB" --device-id DEV-N --device-id DEV-L --device-id DEV-R >/dev/null || exit 1
 
 # unix TIME-STRING: openssl's date as seconds since the epoch.
 unix() { date -u -d "$1" +%s; }
@@ -122,16 +126,52 @@ check "crl_for is ours again" bash -c "! grep -q '\"crl_for\": \"0000' '$T/n-out
 # A server that did not keep it ("crl": "not-kept": its registry refused the write): crl_until
 # 0, and the next window's first certificate sends one again.
 if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's trigger syntax
+  # crl15: the refusal at a window's first certificate, so that the window's local renewal
+  # shows it holds: this window's period 1 first (covered: nothing sent), then the next window.
+  ok "renew locally (period 1; the CRL covers)" run n --force-renew
+  check "renewed locally" grep -q "renewed locally: key" "$T/.err"
+  # As 28 days on: the server's copy short of the next window; the agent believes a little
+  # more, and the window's batch answer (crl15) tells it what the server keeps.
+  SHORT=$(( $(date +%s) + 3600 ))
+  db "UPDATE device_crls SET next_update = $SHORT WHERE device_id = 'DEV-N'"
+  set_state crl_until $((SHORT + 100))
   db "CREATE TRIGGER no_crl_i BEFORE INSERT ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;
       CREATE TRIGGER no_crl_u BEFORE UPDATE ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;"
-  set_state crl_until $(( $(date +%s) + 3600 ))
   ok "the next window, the registry refusing CRLs" next_window
+  check "the batch's answer told the agent (\"keeps an older copy\")" \
+    grep -q "the server keeps an older copy of the device CA CRL (the agent had one kept until $((SHORT + 100)))" "$T/.err"
   check "provd: crl=not-kept ($(last_reg))" last_has crl=not-kept
-  check "state.json: no crl_until" bash -c "! grep -q crl_until '$T/n-out/state.json'"
+  check "a window's first certificate ($(last_reg))" last_has period=0
+  # crl15: refused, not unknown: kept as a negative crl_until (refused until the window's end),
+  # and not offered again within the window (its local renewal sends none).
+  check "state.json: crl_until refused (negative)" grep -Eq '"crl_until": -[0-9]+' "$T/n-out/state.json"
+  r0=$(regs_n)
+  ok "renew locally within the window" run n --force-renew
+  check "renewed locally" grep -q "renewed locally: key" "$T/.err"
+  check "the refused CRL not offered again within the window ($(regs_n) = $r0 registrations)" \
+    [ "$(regs_n)" = "$r0" ]
+  # A downgrade (run by hand: SC_OLD_AGENT=/tmp/main-A/selfcert-agent, an agent before crl15):
+  # it loads the state, drops the negative crl_until with its one-line warning, goes on.
+  if [ -n "${SC_OLD_AGENT:-}" ]; then
+    cp "$T/n-out/state.json" "$T/n-state.crl15"
+    SELFCERT_AGENT=$SC_OLD_AGENT ok "an agent before crl15 on this state" run n
+    check "it dropped the refusal with a warning ($(grep -o "\"crl_until\" dropped[^;]*" "$T/.err"))" grep -q '"crl_until" dropped' "$T/.err"
+    cp "$T/n-state.crl15" "$T/n-out/state.json"
+  fi
   db "DROP TRIGGER no_crl_i; DROP TRIGGER no_crl_u;"
   ok "the next window, the registry taking CRLs again" next_window
   check "its first certificate registered with a CRL again" last_has crl=kept
-  check "state.json: crl_until again" grep -q '"crl_until": ' "$T/n-out/state.json"
+  check "state.json: crl_until again" grep -Eq '"crl_until": [1-9]' "$T/n-out/state.json"
+
+  # crl15: crl_until unknown (0: the line removed, as when the server said "none" or another
+  # holder) is not a refusal: the next local renewal, whose certificate it does not cover,
+  # registers that certificate alone with a CRL (crl14 stopped refreshing here).
+  sed -i '/"crl_until"/d' "$T/n-out/state.json"
+  k0=$(kept_n)
+  ok "renew locally, crl_until unknown" run n --force-renew
+  check "the agent sends a CRL with it" grep -q "outlives the server's device CA CRL (until 0)" "$T/.err"
+  check "provd: registered alone with the CRL kept ($(kept_n) = $k0 + 1)" [ "$(kept_n)" = $((k0 + 1)) ]
+  check "state.json: crl_until known again" grep -Eq '"crl_until": [1-9]' "$T/n-out/state.json"
 fi
 
 # --- a window longer than 30 days: K = 3, every 20 days, each valid 21 days ---
@@ -160,4 +200,46 @@ check "later than the first ($NU > $NU0)" [ "$NU" -ge "$NU0" ]
 check "state.json crl_until moved on" grep -q "\"crl_until\": $NU" "$T/l-out/state.json"
 check "nothing queued: it went with the CRL" bash -c "! grep -q '\"backlog\"' '$T/l-out/state.json'"
 check "two certificates registered ($(certs_of DEV-L))" [ "$(certs_of DEV-L)" = 2 ]
+
+# --- crl15: a registry restored from a backup older than the CRL (SQLite's file) ---
+# Ordinary 3 h certificates. The backup holds DEV-R active, without its CRL; after the restore
+# the next registration (no CRL: the agent believes the server's copy covers) is answered
+# "crl":"none", and the one after sends the CRL again, which GET /v1/crls then serves.
+if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then
+  stop_provd
+  printf '{"validity": "3h"}\n' >"$T/policy.json"
+  sqlite3 "$T/reg.db" ".backup '$T/backup.db'" || exit 1
+  start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
+  last_r() { grep " POST /v1/certificates 201 .*device=DEV-R" "$T/provd.log" | tail -1; }
+  r_has() { last_r | grep -q " $1"; }
+  r_lacks() { ! last_r | grep -q " $1"; }
+  rrun() { agent r --once "$@" >"$T/.out" 2>"$T/.err"; }
+  ok "enroll DEV-R" rrun
+  check "its certificate registered with a CRL ($(last_r))" r_has crl=kept
+  crl_of r DEV-R
+  NUR=$NU
+  check "state.json crl_until = its nextUpdate ($NUR)" grep -q "\"crl_until\": $NUR" "$T/r-out/state.json"
+  ok "renew DEV-R" rrun --force-renew
+  check "registered without a CRL, the server's copy covering ($(last_r))" r_lacks crl=
+  check "state.json crl_until unchanged" grep -q "\"crl_until\": $NUR" "$T/r-out/state.json"
+  stop_provd
+  cp "$T/backup.db" "$T/reg.db" && rm -f "$T/reg.db-wal" "$T/reg.db-shm"
+  start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
+  no_crl_of() { ! crl_of "$@"; }
+  check "restored: GET /v1/crls has no CRL of DEV-R" no_crl_of r DEV-R
+  ok "renew DEV-R after the restore" rrun --force-renew
+  check "registered without a CRL, answered none ($(last_r))" r_has crl=none
+  check "the agent heard it" grep -q "the server keeps no copy of the device CA CRL" "$T/.err"
+  check "state.json: no crl_until" bash -c "! grep -q crl_until '$T/r-out/state.json'"
+  T0=$(date +%s)
+  ok "renew DEV-R again" rrun --force-renew
+  T1=$(date +%s)
+  check "registered with the CRL again ($(last_r))" r_has crl=kept
+  crl_of r DEV-R
+  check "GET /v1/crls serves it: nextUpdate = now + 30 d ($NU in [$T0, $T1 + $SLACK] + 30 d)" \
+    [ "$NU" -ge $((T0 + 30 * 86400)) -a "$NU" -le $((T1 + SLACK + 30 * 86400)) ]
+  check "it covers the current certificate ($(not_after "$T/r-out/leaf.pem") + 1 h <= $NU)" \
+    [ $(( $(not_after "$T/r-out/leaf.pem") + 3600 )) -le "$NU" ]
+  check "state.json crl_until = it" grep -q "\"crl_until\": $NU" "$T/r-out/state.json"
+fi
 finish

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "agent.h"
 #include "testutil.h"
 
@@ -512,7 +513,7 @@ static void crl_until_dropped(const char *from, const char *to, int warned)
 	assert_int_equal(st.crl_until, 0);
 	assert_string_equal(st.crl_for, "");
 	assert_string_equal(st.warning,
-	    warned ? "STATE: \"crl_until\" dropped: not a positive integer with \"crl_for\" (32 "
+	    warned ? "STATE: \"crl_until\" dropped: not a non-zero integer with \"crl_for\" (32 "
 	             "hex digits)"
 	           : "");
 	assert_true(st.current.present);
@@ -547,7 +548,9 @@ static void test_crl_until(void **state)
 	}
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": \"1796666778\"", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 0", 1);
-	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -5", 1);
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -0", 1);
+	/* crl15: negative is a refusal (test_crl_refused); the one past -INT64_MAX is not. */
+	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": -9223372036854775808", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": 1.5", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": null", 1);
 	crl_until_dropped("\"crl_until\": 1796666778", "\"crl_until\": [1796666778]", 1);
@@ -572,6 +575,134 @@ static void test_crl_until(void **state)
 		free(out);
 		free(t);
 	}
+}
+
+/*
+ * crl15: a refused CRL's end, kept as a negative "crl_until" (an agent of before crl15 drops it
+ * with a warning): it wins over the kept nextUpdate, which is then not saved; it needs
+ * "crl_for" as the nextUpdate does; it reads back alone.
+ */
+static void test_crl_refused(void **state)
+{
+	struct agent_state st;
+	char *text = NULL, *again = NULL, *out;
+	size_t n;
+
+	(void)state;
+	full_state(&st);
+	st.crl_until = 1796666778;
+	st.crl_refused_until = 1796000000;
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	assert_null(strstr(text, "crl_until")); /* no "crl_for": neither */
+	free(text);
+	snprintf(st.crl_for, sizeof(st.crl_for), "0123456789abcdef0123456789abcdef");
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	agent_state_clear(&st);
+	assert_non_null(strstr(text, "\"crl_until\": -1796000000"));
+	assert_null(strstr(text, "1796666778"));
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &st),
+	    SC_OK);
+	assert_int_equal(st.crl_refused_until, 1796000000);
+	assert_int_equal(st.crl_until, 0);
+	assert_string_equal(st.crl_for, "0123456789abcdef0123456789abcdef");
+	assert_string_equal(st.warning, "");
+	assert_int_equal(agent_state_format(&st, &again), SC_OK);
+	assert_string_equal(text, again);
+	free(again);
+	/* The refusal over: the nextUpdate is saved again. */
+	st.crl_refused_until = 0;
+	st.crl_until = 1796666778;
+	assert_int_equal(agent_state_format(&st, &again), SC_OK);
+	assert_non_null(strstr(again, "\"crl_until\": 1796666778"));
+	free(again);
+	agent_state_clear(&st);
+	/* Truncated, as for the rest of the state; the most negative there is; wrong type. */
+	expect(text, strlen(text) - 1, SC_ERR_MALFORMED, "not JSON");
+	out = text_edit(strdup(text), "-1796000000", "-9223372036854775807", &n);
+	assert_int_equal(agent_state_parse((const uint8_t *)out, n, "STATE", &st), SC_OK);
+	assert_int_equal(st.crl_refused_until, INT64_MAX);
+	agent_state_clear(&st);
+	free(out);
+	out = text_edit(strdup(text), "-1796000000", "\"-1796000000\"", &n);
+	assert_int_equal(agent_state_parse((const uint8_t *)out, n, "STATE", &st), SC_OK);
+	assert_int_equal(st.crl_refused_until, 0);
+	assert_string_equal(st.warning,
+	    "STATE: \"crl_until\" dropped: not a non-zero integer with \"crl_for\" (32 hex "
+	    "digits)");
+	agent_state_clear(&st);
+	free(out);
+	free(text);
+}
+
+/* crl15: one answer's text through agent_cert_answer_crl; *until as it set it. */
+static int crl_answer(const char *text, int64_t *until)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, JSON_ALLOW_NUL, &err);
+	int said;
+
+	assert_non_null(j);
+	*until = -7;
+	said = agent_cert_answer_crl(j, until);
+	json_decref(j);
+	return said;
+}
+
+/*
+ * crl15: the registration answer's "crl_until" (RFC 3339) or "crl":"none"; anything else says
+ * nothing (an older server), *until 0: truncated, trailing data (after the time, or after a NUL
+ * inside the string), oversize, wrong types, before 1970.
+ */
+static void test_crl_answer(void **state)
+{
+	char big[128], *text;
+	int64_t until = 0;
+
+	(void)state;
+	assert_int_equal(
+	    crl_answer("{\"status\":\"registered\",\"crl_until\":\"2026-12-07T18:06:18Z\"}",
+	        &until),
+	    1);
+	assert_int_equal(until, 1796666778);
+	assert_int_equal(crl_answer("{\"crl\":\"kept\",\"crl_until\":\"2026-12-07T18:06:18Z\"}",
+	                     &until),
+	    1);
+	assert_int_equal(until, 1796666778);
+	assert_int_equal(crl_answer("{\"status\":\"registered\",\"crl\":\"none\"}", &until), 1);
+	assert_int_equal(until, 0);
+	/* Says nothing: no field, another "crl", and every damaged "crl_until". */
+	static const char *const nothing[] = {
+		"{\"status\":\"registered\"}",
+		"{\"crl\":\"kept\"}",
+		"{\"crl\":\"not-kept\"}",
+		"{\"crl\":5}",
+		"{\"crl_until\":\"2026-12-07T18:06:1\"}",
+		"{\"crl_until\":\"2026-12-07T18:06:18Zx\"}",
+		"{\"crl_until\":\"2026-12-07T18:06:18Z\\u0000x\"}",
+		"{\"crl_until\":\"\"}",
+		"{\"crl_until\":1796666778}",
+		"{\"crl_until\":null}",
+		"{\"crl_until\":[\"2026-12-07T18:06:18Z\"]}",
+		"{\"crl_until\":\"1969-12-31T23:59:59Z\"}",
+		"{\"crl_until\":7,\"crl\":\"none\"}",
+	};
+	for (size_t i = 0; i < sizeof(nothing) / sizeof(nothing[0]); i++) {
+		assert_int_equal(crl_answer(nothing[i], &until), 0);
+		assert_int_equal(until, 0);
+	}
+	/* Oversize: a valid time padded with fractions past AGENT_TIME_TEXT_MAX. */
+	snprintf(big, sizeof(big), "2026-12-07T18:06:18.%0*dZ", AGENT_TIME_TEXT_MAX - 20, 0);
+	assert_int_equal(strlen(big), AGENT_TIME_TEXT_MAX + 1);
+	text = malloc(strlen(big) + 32);
+	assert_non_null(text);
+	sprintf(text, "{\"crl_until\":\"%s\"}", big);
+	assert_int_equal(crl_answer(text, &until), 0);
+	big[strlen(big) - 2] = 'Z'; /* one character shorter: at the limit, read */
+	big[strlen(big) - 1] = '\0';
+	sprintf(text, "{\"crl_until\":\"%s\"}", big);
+	assert_int_equal(crl_answer(text, &until), 1);
+	assert_int_equal(until, 1796666778);
+	free(text);
 }
 
 static void test_pending_profile(void **state)
@@ -622,6 +753,8 @@ int main(void)
 		cmocka_unit_test(test_renewal_fields),
 		cmocka_unit_test(test_pending_profile),
 		cmocka_unit_test(test_crl_until),
+		cmocka_unit_test(test_crl_refused),
+		cmocka_unit_test(test_crl_answer),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

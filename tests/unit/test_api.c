@@ -1377,9 +1377,28 @@ static void test_enroll_device_generated(void **state)
 	assert_string_equal(json_string_value(json_object_get(j2, "status")), "registered");
 	assert_string_equal(json_string_value(json_object_get(j2, "profile_id")),
 	    json_string_value(json_object_get(j, "profile_id")));
+	/* crl15: no "crl" sent and none kept: "crl":"none", no "crl_until". */
+	assert_string_equal(json_string_value(json_object_get(j2, "crl")), "none");
+	assert_null(json_object_get(j2, "crl_until"));
 	json_decref(j2);
+	{
+		/* crl15: one kept (the registry judges no CRL's bytes): its nextUpdate is said. */
+		static const uint8_t crl_der[] = { 0x30, 0x00 };
+		struct sc_reg_crl_rec cr = { .number = 5,
+			.next_update = 1796666778,
+			.der = crl_der,
+			.der_len = sizeof(crl_der) };
+		int stored = 0;
+
+		snprintf(cr.device_id, sizeof(cr.device_id), "DEV-A");
+		assert_int_equal(sc_reg_crl_put(reg, &cr, (int64_t)now, &stored), SC_OK);
+		assert_int_equal(stored, 1);
+	}
 	j2 = post("/v1/certificates", s, 200, NULL, "certificate again");
 	assert_string_equal(json_string_value(json_object_get(j2, "status")), "already-registered");
+	assert_string_equal(json_string_value(json_object_get(j2, "crl_until")),
+	    "2026-12-07T18:06:18Z");
+	assert_null(json_object_get(j2, "crl"));
 	json_decref(j2);
 	free(s);
 	leaf2 = issue_leaf(&dev_a, p);

@@ -904,9 +904,24 @@ static void test_certificates(void **state)
 	make_cert(&c, "D-1", 1, 'a');
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3000, "t", &already), SC_OK);
 	assert_int_equal(already, 0);
+	assert_int_equal(c.crl_next_update, -1); /* crl15: no device CA CRL kept */
 	/* The same certificate again (the agent missed our answer): yes again, nothing added. */
+	{
+		static const uint8_t crl_der[] = { 0x30, 0x00 };
+		struct sc_reg_crl_rec cr = { .number = 7,
+			.next_update = 4321,
+			.der = crl_der,
+			.der_len = sizeof(crl_der) };
+		int stored = 0;
+
+		snprintf(cr.device_id, sizeof(cr.device_id), "D-1");
+		assert_int_equal(sc_reg_crl_put(reg, &cr, 3000, &stored), SC_OK);
+		assert_int_equal(stored, 1);
+	}
+	c.crl_next_update = 0;
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &already), SC_OK);
 	assert_int_equal(already, 1);
+	assert_int_equal(c.crl_next_update, 4321); /* crl15: read with the profile's row */
 	/* Another certificate for the consumed profile. */
 	make_cert(&c, "D-1", 1, 'b');
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3002, "t", &already), SC_ERR_PROFILE_CONSUMED);
@@ -1041,6 +1056,10 @@ static void test_cert_record_many_renewal(void **state)
 	assert_int_equal(out[4].r, SC_ERR_DEVICE_MISMATCH);
 	assert_int_equal(out[5].r, SC_OK);
 	assert_int_equal(out[5].already, 0);
+	/* crl15: each accepted record says what the device keeps (none), the memo's too. */
+	assert_int_equal(c[0].crl_next_update, -1);
+	assert_int_equal(c[2].crl_next_update, -1);
+	assert_int_equal(c[5].crl_next_update, -1);
 	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
 	assert_int_equal(counts.certificates, 3);
 	assert_int_equal(counts.profiles_consumed, 1);
