@@ -142,7 +142,7 @@ static void test_put_held(void **state)
 	a = ent_new(5);
 	provd_reftable_put_held(t, &a->head, 0);
 	provd_reftable_put(t, &ent_new(5)->head, 0); /* replaces a in the table */
-	assert_int_equal(atomic_load(&freed), 0);   /* the caller still holds a */
+	assert_int_equal(atomic_load(&freed), 0);    /* the caller still holds a */
 	assert_true(a->canary == CANARY);
 	provd_reftable_release(t, &a->head);
 	assert_int_equal(atomic_load(&freed), 1);

@@ -349,7 +349,8 @@ static void test_late_uncovered(void **state)
 	time_t ca_na = 0;
 
 	(void)state;
-	assert_int_equal(sc_asn1_time_to_time_t(X509_get0_notAfter(world.device_ca), &ca_na), SC_OK);
+	assert_int_equal(sc_asn1_time_to_time_t(X509_get0_notAfter(world.device_ca), &ca_na),
+	    SC_OK);
 	sc_test_profile_params(&world, &pp);
 	pp.not_before = ca_na - CAD;
 	pp.not_after = pp.not_before + 2 * CAD;
@@ -362,7 +363,8 @@ static void test_late_uncovered(void **state)
 
 		assert_int_equal(sc_profile_set_renewal_index(p, i), SC_OK);
 		assert_int_equal(sc_alg_keygen(SC_ALG_P256, &key), SC_OK);
-		assert_int_equal(sc_cert_issue_leaf(p, key, world.device_ca, world.csk, 1 + i, &x[i]),
+		assert_int_equal(sc_cert_issue_leaf(p, key, world.device_ca, world.csk, 1 + i,
+		                     &x[i]),
 		    SC_OK);
 		EVP_PKEY_free(key);
 		to_der(x[i], &d[i], &len[i]);

@@ -442,7 +442,8 @@ static void test_judged_at(void **state)
 		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, nb), nb);
 		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, na - 1), na - 1);
 		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, na), na - 1);
-		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, na + 3650L * 86400), na - 1);
+		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, na + 3650L * 86400),
+		    na - 1);
 		assert_int_equal(sc_profile_set_renewal_index(p, i), SC_OK);
 		assert_int_equal(sc_cert_issue_leaf(p, k, world.device_ca, world.csk, 1 + i, &leaf),
 		    SC_OK);
