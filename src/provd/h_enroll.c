@@ -1511,7 +1511,9 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 		struct sc_profile_info info;
 		time_t nb, na;
 
-		sc_profile_get_info(cr->use, &info);
+		memset(&info, 0, sizeof(info));
+		if (cr->use != NULL)
+			sc_profile_get_info(cr->use, &info);
 		if (info.renewal_count > 0 &&
 		    sc_asn1_time_to_time_t(X509_get0_notBefore(cr->leaf), &nb) == SC_OK &&
 		    sc_asn1_time_to_time_t(X509_get0_notAfter(cr->leaf), &na) == SC_OK)
