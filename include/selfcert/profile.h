@@ -245,6 +245,17 @@ int sc_profile_leaf_index(const struct sc_profile_info *in, time_t not_before, u
 time_t sc_profile_window_end(const struct sc_profile_info *in);
 
 /*
+ * late15: the instant a certificate of in, valid from not_before to not_after (its own
+ * validity, [not_before, not_after) as path validation reads it), is judged at when it is
+ * registered at now. A renewal profile's certificate: now clamped into its own validity (its
+ * notBefore when it comes early, its last second when it comes late: the SP made it inside its
+ * window, so registering it late judges it as it was while valid); an ordinary profile's: now.
+ * The caller still binds not_before and not_after to the profile's schedule.
+ */
+time_t sc_profile_leaf_judged_at(const struct sc_profile_info *in, time_t not_before,
+    time_t not_after, time_t now);
+
+/*
  * The SP's renewal rule (#17), given `next` (how many certificates of this profile it has
  * issued) and the clock: the index to issue is max(next, the period now falls in), and may be
  * at most one cadence ahead of now. SC_ERR_RENEWAL_SPENT (index >= count), SC_ERR_RENEWAL_EARLY

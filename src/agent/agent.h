@@ -25,7 +25,7 @@
 #define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
 /* #17: locally renewed certificates awaiting registration; a full queue stops local renewal. */
 #define AGENT_MAX_BACKLOG 32
-#define AGENT_MAX_BATCH 32 /* --batch N: 1..32 (default 1) */
+#define AGENT_MAX_BATCH 32 /* --batch N: 1..32 (the default) */
 /* A batch request's body at most (provd refuses bodies over 64 KiB): flush_backlog splits. */
 #define AGENT_BATCH_BODY_MAX (48 * 1024)
 #define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
@@ -47,9 +47,9 @@ struct agent_cfg {
 	const char *reload_pid_path;
 	int reload_sig;
 	int64_t grace_s; /* --grace: the old key outlives its successor's arrival this long */
-	/* #17 --batch N: register locally renewed certificates N at a time (1..AGENT_MAX_BATCH;
-	 * default 1: the server judges a certificate's validity when it registers it, so one
-	 * queued past its notAfter is refused; N >= K queues a window to its end). */
+	/* #17 --batch N: register locally renewed certificates N at a time (1..AGENT_MAX_BATCH,
+	 * the default: N >= K queues a window to its end; late15: the server judges each at its
+	 * own period, so one queued past its notAfter is registered all the same). */
 	int batch;
 };
 

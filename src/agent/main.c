@@ -59,12 +59,11 @@ static const char usage_text[] =
     "  --grace DUR       keep the old key this long after the switch, and until the hook\n"
     "                    succeeded, for a consumer that still signs with it (default 10m; 0: none)\n"
     "  --batch N         with a renewal profile (SP revision 1.5, a server renewal policy) the SP\n"
-    "                    renews locally; register its certificates N per request (default 1: each\n"
-    "                    at once, a connection each). The rest goes at the window's end, first\n"
-    "                    on the next profile request's connection: N >= the profile's count (at\n"
-    "                    most 32) makes one connection a window, but the server refuses a\n"
-    "                    certificate already expired when it comes: only when the certificates'\n"
-    "                    validity outlasts the window (N x cadence < validity)\n"
+    "                    renews locally; register its certificates N per request (1..32,\n"
+    "                    default 32). The rest goes at the window's end, first on the next\n"
+    "                    profile request's connection: N >= the profile's count makes one\n"
+    "                    connection a window; N = 1 registers each at once, a connection each\n"
+    "                    (the server judges each at its own period, expired or not)\n"
     "Beside leaf.pem: chain.pem, fullchain.pem (leaf + chain) and key.uri (the key's PKCS#11 URI).\n"
     "  --config FILE     key = value settings, keys the long flags (selfcert.conf(5));\n"
     "                    flags on the command line win\n"
@@ -206,7 +205,9 @@ static void parse_flags(int argc, char **argv, struct agent_cfg *cfg)
 	cfg->retry_min_s = AGENT_RETRY_MIN_S;
 	cfg->retry_max_s = AGENT_RETRY_MAX_S;
 	cfg->grace_s = AGENT_GRACE_S;
-	cfg->batch = 1; /* each at once: a queued certificate must not expire (session 14) */
+	/* late15: a window's local renewals at its end (the server judges each at its own
+	 * period, so one that expired in the queue is registered all the same). */
+	cfg->batch = AGENT_MAX_BATCH;
 	opterr = 0;
 	/* --config FILE: its settings go first, so the command line's flags win (conf.h). */
 	sc_err cr = sc_conf_merge(&argc, &argv, opts);

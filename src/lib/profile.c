@@ -1160,6 +1160,19 @@ time_t sc_profile_window_end(const struct sc_profile_info *in)
 	return na;
 }
 
+time_t sc_profile_leaf_judged_at(const struct sc_profile_info *in, time_t not_before,
+    time_t not_after, time_t now)
+{
+	if (in->renewal_count == 0)
+		return now;
+	if (now < not_before)
+		return not_before;
+	/* Its last valid second (path validation: expired at notAfter itself). */
+	if (now >= not_after && not_after > not_before)
+		return not_after - 1;
+	return now;
+}
+
 sc_err sc_profile_renewal_next(const struct sc_profile_info *in, uint32_t next, time_t now,
     uint32_t *index)
 {

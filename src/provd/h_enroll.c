@@ -1242,10 +1242,14 @@ struct cert_req {
 	struct provd_carried carried;
 	char recover_ca[65]; /* dur11 review: the carried device CA's SHA-256 (hex) */
 	int recover;
+	/* late15: the renewal reference that judged it (cert_fast) or that it left
+	 * (cert_keep_ref), held: marked recorded once its record commits (cert_consumed). */
+	struct provd_leafref *ref;
 };
 
 static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
 {
+	provd_leafref_release(api->leafrefs, cr->ref);
 	provd_carried_clear(&cr->carried);
 	OPENSSL_free(cr->der);
 	OPENSSL_free(cr->crl_der);
@@ -1498,14 +1502,23 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 	cert_opts(api, cr, now, networks, &opts);
 	/*
 	 * #17: the SP may make a renewal certificate up to a cadence before it starts, and the
-	 * agent may register it before then: judge its path when it starts.
+	 * agent may register it before then: judge its path when it starts. late15: and the agent
+	 * may queue it past its end (--batch N): the SP made it inside its window (it refuses
+	 * outside), so it is judged at its last second, its chain and the profile's signer as they
+	 * were then (sc_profile_leaf_judged_at; docs/THREAT-MODEL.md "Session 15 (late15)").
+	 * check_profile then binds its validity to one of the profile's periods.
 	 */
 	{
-		time_t nb;
+		struct sc_profile_info info;
+		time_t nb, na;
 
-		if (sc_asn1_time_to_time_t(X509_get0_notBefore(cr->leaf), &nb) == SC_OK &&
-		    nb > now && cr->crec.profile_id[0] != '\0' && renewal_of(cr->use))
-			opts.at = nb;
+		memset(&info, 0, sizeof(info));
+		if (cr->use != NULL)
+			sc_profile_get_info(cr->use, &info);
+		if (info.renewal_count > 0 &&
+		    sc_asn1_time_to_time_t(X509_get0_notBefore(cr->leaf), &nb) == SC_OK &&
+		    sc_asn1_time_to_time_t(X509_get0_notAfter(cr->leaf), &na) == SC_OK)
+			opts.at = sc_profile_leaf_judged_at(&info, nb, na, now);
 		sc_err_clear();
 	}
 	/*
@@ -1833,8 +1846,8 @@ static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 		return 0;
 	if (!sc_leaf_profile_id(der, len, id) ||
 	    (e = provd_leafrefs_get(api->leafrefs, id)) == NULL ||
-	    (int64_t)now > e->profile_not_after + PROVD_CLOCK_SKEW_S ||
-	    !anchors_valid(api, now, anchors) || !sc_leaf_ref_judge(e->ref, der, len, now, &f))
+	    !provd_leafref_usable(e, (int64_t)now) || !anchors_valid(api, now, anchors) ||
+	    !sc_leaf_ref_judge(e->ref, der, len, now, &f))
 		goto out;
 	snprintf(cr->device_id, sizeof(cr->device_id), "%s", sc_leaf_ref_device_id(e->ref));
 	memcpy(cr->crec.profile_id, e->profile_id, sizeof(e->profile_id));
@@ -1842,6 +1855,8 @@ static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
 	cert_judged(cr, &f, der, len);
 	der = NULL;
+	cr->ref = e; /* held until cr is cleared: cert_consumed marks it */
+	e = NULL;
 	ok = 1;
 out:
 	provd_leafref_release(api->leafrefs, e);
@@ -1856,13 +1871,19 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 {
 	const char *networks[2] = { api->network_id, NULL };
 	struct sc_verify_opts opts;
+	struct sc_profile_info info;
 	struct sc_leaf_ref *ref = NULL;
 	uint8_t id[SC_PROFILE_ID_LEN];
+	int64_t end;
 
 	if (api->leafrefs == NULL || !sc_fast_enabled() || !renewal_of(cr->use) ||
 	    !sc_leaf_profile_id(cr->der, cr->crec.der_len, id))
 		return;
-	if (provd_leafrefs_has(api->leafrefs, id))
+	sc_profile_get_info(cr->use, &info);
+	end = (int64_t)sc_profile_window_end(&info);
+	/* late15: none past the window's end (it would expire as it is put) nor over another. */
+	if ((int64_t)now > end + PROVD_CLOCK_SKEW_S || cr->ref != NULL ||
+	    provd_leafrefs_has(api->leafrefs, id))
 		return;
 	cert_opts(api, cr, now, networks, &opts);
 	opts.profile_trusted = cr->kept != NULL;
@@ -1875,7 +1896,15 @@ static void cert_keep_ref(const struct provd_api *api, struct cert_req *cr, time
 		sc_err_clear();
 		return;
 	}
-	provd_leafrefs_put(api->leafrefs, ref, cr->prec.profile_not_after);
+	/*
+	 * Put before the record commits (a batch's later certificates are judged against it
+	 * before the batch's one transaction): so it is marked recorded only when the registry's
+	 * row already said consumed or when a record commits (cert_consumed); until then it serves
+	 * only up to profileNotAfter (provd_leafref_usable), as cert_in_time does for a profile
+	 * that is not consumed. A record that did not commit leaves it no further use than that.
+	 */
+	cr->ref = provd_leafrefs_put(api->leafrefs, ref, cr->prec.profile_not_after, end,
+	    cr->prec.consumed_at != 0);
 }
 
 /*
@@ -2241,6 +2270,8 @@ static void cert_consumed(const struct provd_api *api, const struct cert_req *cr
 	uint8_t id[SC_PROFILE_ID_LEN];
 	size_t n = 0;
 
+	/* late15: its renewal reference now serves the rest of the window (provd_leafref_usable). */
+	provd_leafref_recorded(cr->ref);
 	if (api->firstrefs != NULL && sc_unhex(cr->crec.profile_id, id, sizeof(id), &n) == SC_OK &&
 	    n == sizeof(id))
 		provd_firstrefs_drop(api->firstrefs, id);

@@ -73,22 +73,43 @@ void provd_leafref_release(struct provd_leafrefs *c, struct provd_leafref *e)
 		provd_reftable_release(c->t, &e->head);
 }
 
-void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
-    int64_t profile_not_after)
+struct provd_leafref *provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
+    int64_t profile_not_after, int64_t window_end, int recorded)
 {
 	struct provd_leafref *e;
 
 	if (c == NULL || (e = calloc(1, sizeof(*e))) == NULL) {
 		sc_leaf_ref_free(ref);
-		return;
+		return NULL;
 	}
 	e->ref = ref;
 	e->profile_not_after = profile_not_after;
-	/* cert_fast uses it up to profileNotAfter + the skew; past that its way is free. */
-	e->head.expires = profile_not_after + PROVD_CLOCK_SKEW_S;
+	e->window_end = window_end;
+	e->recorded = recorded != 0;
+	/*
+	 * late15: cert_fast uses it until the window's end + the skew (once a certificate of it is
+	 * recorded: provd_leafref_usable); past that its way is free. A window's later
+	 * certificates come up to its end (--batch N >= K: all of them then).
+	 */
+	e->head.expires = (window_end > profile_not_after ? window_end : profile_not_after) +
+	    PROVD_CLOCK_SKEW_S;
 	memcpy(e->head.id, sc_leaf_ref_profile_id(ref), SC_PROFILE_ID_LEN);
 	sc_hex(e->head.id, SC_PROFILE_ID_LEN, e->profile_id);
-	provd_reftable_put(c->t, &e->head, (int64_t)time(NULL));
+	provd_reftable_put_held(c->t, &e->head, (int64_t)time(NULL));
+	return e;
+}
+
+int provd_leafref_usable(const struct provd_leafref *e, int64_t now)
+{
+	if (now <= e->profile_not_after + PROVD_CLOCK_SKEW_S)
+		return 1;
+	return now <= e->head.expires && __atomic_load_n(&e->recorded, __ATOMIC_ACQUIRE) != 0;
+}
+
+void provd_leafref_recorded(struct provd_leafref *e)
+{
+	if (e != NULL && __atomic_load_n(&e->recorded, __ATOMIC_RELAXED) == 0)
+		__atomic_store_n(&e->recorded, 1, __ATOMIC_RELEASE);
 }
 
 void provd_leafrefs_counts(struct provd_leafrefs *c, uint64_t *hits, uint64_t *misses)

@@ -30,9 +30,17 @@
 struct provd_leafrefs;
 
 struct provd_leafref {
-	struct provd_refhead head; /* first: the table's */
+	struct provd_refhead head; /* first: the table's; expires: window_end + the allowance */
 	struct sc_leaf_ref *ref;
 	int64_t profile_not_after; /* the registry's profileNotAfter (cert_in_time) */
+	int64_t window_end;        /* late15: the profile's last certificate's notAfter */
+	/*
+	 * late15: 1 once a certificate of the profile is known recorded (the registry's row said
+	 * consumed when the reference was made, or this process recorded one since): the full
+	 * path's cert_in_time then passes whatever the time. Read and set with __atomic (workers
+	 * share the entry); never goes back to 0.
+	 */
+	int recorded;
 	char profile_id[2 * SC_PROFILE_ID_LEN + 1];
 };
 
@@ -47,9 +55,26 @@ void provd_leafref_release(struct provd_leafrefs *c, struct provd_leafref *e);
 /* Whether this profile ID has an entry now, not counted as a hit or a miss (c may be NULL). */
 int provd_leafrefs_has(struct provd_leafrefs *c, const uint8_t id[SC_PROFILE_ID_LEN]);
 
-/* Keep ref for its profile (the table owns ref from here, on failure too). */
-void provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
-    int64_t profile_not_after);
+/*
+ * Keep ref for its profile (the table owns ref from here, on failure too), kept until
+ * window_end plus the clock allowance; recorded as in struct provd_leafref. Returns the entry
+ * held for the caller (release it with provd_leafref_release; a later provd_leafref_recorded
+ * marks it), or NULL (c NULL, out of memory).
+ */
+struct provd_leafref *provd_leafrefs_put(struct provd_leafrefs *c, struct sc_leaf_ref *ref,
+    int64_t profile_not_after, int64_t window_end, int recorded);
+
+/*
+ * late15: whether cert_fast may judge with e at now: as the full path's cert_in_time would let
+ * its certificates through. Up to profileNotAfter plus the allowance always (the record's
+ * transaction still refuses what the registry refuses); past it only once a certificate of the
+ * profile is recorded (e->recorded), up to the window's end plus the allowance (the entry's
+ * expiry; a certificate later still goes through the full check, which accepts it too).
+ */
+int provd_leafref_usable(const struct provd_leafref *e, int64_t now);
+
+/* late15: a certificate of e's profile is recorded (its transaction committed). */
+void provd_leafref_recorded(struct provd_leafref *e);
 
 /*
  * provd_leafrefs_get's finds (hits) and lookups that found nothing (misses: a profile's first

@@ -378,15 +378,33 @@ sc_err provd_policy_parse_rate(const char *s, struct provd_policy *p)
 	return SC_OK;
 }
 
+/*
+ * The shortest validity a policy may set: 60 s. late15: a fail point build (never a release
+ * build, CMakeLists.txt) takes SC_PROVD_TEST_VALIDITY_MIN (1..60 s) instead, so that a test
+ * sees certificates expire on a real clock within seconds (test_agent_late_window.sh).
+ */
+static int64_t validity_min(void)
+{
+#ifdef SC_FAILPOINTS
+	const char *e = getenv("SC_PROVD_TEST_VALIDITY_MIN");
+	char *end = NULL;
+	long v;
+
+	if (e != NULL && (v = strtol(e, &end, 10)) >= 1 && v <= 60 && *end == '\0')
+		return v;
+#endif
+	return 60;
+}
+
 sc_err provd_policy_check(const struct provd_policy *p)
 {
 	if (!(p->alg_mask & (1u << p->default_alg)))
 		return sc_fail(SC_ERR_USAGE,
 		    "policy: the default algorithm %s is not among the allowed ones",
 		    sc_alg_name(p->default_alg));
-	if (p->validity_s < 60 || p->validity_s > PROVD_MAX_VALIDITY_S)
-		return sc_fail(SC_ERR_USAGE, "policy: validity %llds: from 60s to 5y",
-		    (long long)p->validity_s);
+	if (p->validity_s < validity_min() || p->validity_s > PROVD_MAX_VALIDITY_S)
+		return sc_fail(SC_ERR_USAGE, "policy: validity %llds: from %llds to 5y",
+		    (long long)p->validity_s, (long long)validity_min());
 	if (p->profile_ttl_s < 10 || p->profile_ttl_s > PROVD_MAX_PROFILE_TTL_S)
 		return sc_fail(SC_ERR_USAGE, "policy: profile_ttl %llds: from 10s to 7d",
 		    (long long)p->profile_ttl_s);

@@ -239,13 +239,13 @@ static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t 
 	return v;
 }
 
-void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e, int64_t now)
+static void put_uses(struct provd_reftable *t, struct provd_refhead *e, int64_t now, int uses)
 {
 	struct provd_refhead *old = NULL;
 	uint64_t h = hash_of(e->id);
 	struct way *w;
 
-	e->uses = 1; /* the table's */
+	e->uses = uses; /* the table's, and the caller's when held */
 	pthread_mutex_lock(&t->lock);
 	w = victim(t, e->id, h, now);
 	if (w->e == NULL)
@@ -260,6 +260,16 @@ void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e, int64
 	pthread_mutex_unlock(&t->lock);
 	if (old != NULL)
 		t->free_entry(old);
+}
+
+void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e, int64_t now)
+{
+	put_uses(t, e, now, 1);
+}
+
+void provd_reftable_put_held(struct provd_reftable *t, struct provd_refhead *e, int64_t now)
+{
+	put_uses(t, e, now, 2);
 }
 
 void provd_reftable_drop(struct provd_reftable *t, const uint8_t id[SC_PROFILE_ID_LEN])

@@ -73,6 +73,9 @@ void provd_reftable_release(struct provd_reftable *t, struct provd_refhead *e);
 /* Keep e (its id and expires set) in its set; the table owns it from here; it replaces this
  * ID's entry if there is one. now: what expires is compared with. t must not be NULL. */
 void provd_reftable_put(struct provd_reftable *t, struct provd_refhead *e, int64_t now);
+/* late15: provd_reftable_put, and e held for the caller as a get holds it (not a get for the
+ * policy): release it. */
+void provd_reftable_put_held(struct provd_reftable *t, struct provd_refhead *e, int64_t now);
 /* Forget this ID's entry, if any. */
 void provd_reftable_drop(struct provd_reftable *t, const uint8_t id[SC_PROFILE_ID_LEN]);
 

@@ -17,7 +17,7 @@ provd_device n DEV-N || exit 1
 provd_device f DEV-F || exit 1
 sc net device add --db "$REG_DB" --device-id DEV-N --device-id DEV-F >/dev/null || exit 1
 # A renewal every 3 s (the SP renews locally, the agent registers each certificate with --batch
-# 1, the default, said here: one contact a period; --batch 32 would wait for the window's end), well
+# 1: one contact a period; --batch 32, the default since session 15, waits for the window's end), well
 # past the server's 1 s idle timeout, so each contact opens a new connection.
 CAD=3 VAL=1m
 [ "$SC_VALGRIND" = 1 ] && CAD=10 VAL=5m

@@ -19,6 +19,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "leafrefs.h"
+#include "policy.h"
 #include "reftable.h"
 
 #define CANARY 0x5eedf00dcafe1234ULL
@@ -123,6 +125,59 @@ static void test_drop_while_held(void **state)
 	assert_int_equal(atomic_load(&freed), 1);
 	provd_reftable_free(t);
 	assert_int_equal(atomic_load(&live), 0);
+}
+
+/* late15: a put held for its caller outlives its replacement until the caller lets go. */
+static void test_put_held(void **state)
+{
+	struct provd_reftable *t = NULL;
+	struct ent *a;
+	uint8_t id[SC_PROFILE_ID_LEN];
+
+	(void)state;
+	atomic_store(&live, 0);
+	atomic_store(&freed, 0);
+	assert_int_equal(provd_reftable_new(8, PROVD_REFTABLE_WINDOW, ent_free, &t), SC_OK);
+	id_of(5, id);
+	a = ent_new(5);
+	provd_reftable_put_held(t, &a->head, 0);
+	provd_reftable_put(t, &ent_new(5)->head, 0); /* replaces a in the table */
+	assert_int_equal(atomic_load(&freed), 0);    /* the caller still holds a */
+	assert_true(a->canary == CANARY);
+	provd_reftable_release(t, &a->head);
+	assert_int_equal(atomic_load(&freed), 1);
+	provd_reftable_free(t);
+	assert_int_equal(atomic_load(&live), 0);
+}
+
+/*
+ * late15: when cert_fast may use a renewal reference (provd_leafref_usable): up to
+ * profileNotAfter + the allowance always; past it up to the window's end + the allowance (the
+ * entry's expiry) only once a certificate of its profile is recorded, as cert_in_time lets a
+ * consumed profile through and refuses one that is not.
+ */
+static void test_leafref_usable(void **state)
+{
+	struct provd_leafref e;
+	const int64_t pna = 1000, end = 5000, skew = PROVD_CLOCK_SKEW_S;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.profile_not_after = pna;
+	e.window_end = end;
+	e.head.expires = end + skew; /* provd_leafrefs_put's */
+	assert_true(provd_leafref_usable(&e, 0));
+	assert_true(provd_leafref_usable(&e, pna + skew));
+	assert_false(provd_leafref_usable(&e, pna + skew + 1)); /* not recorded: the full path */
+	assert_false(provd_leafref_usable(&e, end));
+	provd_leafref_recorded(&e);
+	assert_int_equal(e.recorded, 1);
+	assert_true(provd_leafref_usable(&e, pna + skew + 1));
+	assert_true(provd_leafref_usable(&e, end + skew));
+	assert_false(provd_leafref_usable(&e, end + skew + 1)); /* expired: the full path */
+	provd_leafref_recorded(&e);
+	assert_int_equal(e.recorded, 1);
+	provd_leafref_recorded(NULL);
 }
 
 #define WORKERS 4
@@ -619,6 +674,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replace_while_held),
 		cmocka_unit_test(test_drop_while_held),
+		cmocka_unit_test(test_put_held),
+		cmocka_unit_test(test_leafref_usable),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_window_victims),
 		cmocka_unit_test(test_in_use_not_crowded_out),

@@ -84,22 +84,34 @@ static void opts_at(struct sc_verify_opts *o, time_t nb)
 	o->at = nb > now ? nb : now;
 }
 
-static sc_err full_check(const uint8_t *d, size_t len)
+/* The full check of p's certificate d registered at t, at the time cert_verify judges it
+ * (late15: t clamped into the certificate's own validity, sc_profile_leaf_judged_at). */
+static sc_err full_check_of(struct sc_profile *p, const uint8_t *d, size_t len, time_t t)
 {
-	const unsigned char *p = d;
-	X509 *x = d2i_X509(NULL, &p, (long)len);
+	const unsigned char *q = d;
+	X509 *x = d2i_X509(NULL, &q, (long)len);
 	struct sc_verify_opts o;
-	time_t nb = 0;
+	struct sc_profile_info info;
+	time_t nb = 0, na = 0;
 	sc_err r;
 
 	if (x == NULL)
 		return SC_ERR_MALFORMED;
-	if (sc_asn1_time_to_time_t(X509_get0_notBefore(x), &nb) != SC_OK)
-		nb = 0;
-	opts_at(&o, nb);
+	opts_at(&o, 0);
+	o.profile = p;
+	sc_profile_get_info(p, &info);
+	if (sc_asn1_time_to_time_t(X509_get0_notBefore(x), &nb) == SC_OK &&
+	    sc_asn1_time_to_time_t(X509_get0_notAfter(x), &na) == SC_OK)
+		o.at = sc_profile_leaf_judged_at(&info, nb, na, t);
+	sc_err_clear();
 	r = sc_verify_chain(x, &o, NULL);
 	X509_free(x);
 	return r;
+}
+
+static sc_err full_check(const uint8_t *d, size_t len)
+{
+	return full_check_of(prof, d, len, now);
 }
 
 /* judge9: a first certificate of profile p (counter 7) under ca. */
@@ -302,10 +314,86 @@ static void test_past_count_and_time(void **state)
 	refused(ref, d, len, SC_ERR_BINDING, "none of the renewal profile's 4 periods");
 	OPENSSL_free(d);
 	X509_free(x);
-	/* A sibling judged after its end (and after the device's chain): not by the shortcut. */
-	assert_int_equal(sc_leaf_ref_judge(ref, der[0], der_len[0], now + 3 * CAD, &f), 0);
-	assert_int_equal(sc_leaf_ref_judge(ref, der[1], der_len[1], now + 3650L * 86400, &f), 0);
+	/*
+	 * late15: a sibling registered after its end (and after the device's chain's) is judged
+	 * at its last second, as the full check judges it: both accept it (the chain covered its
+	 * period; test_late_uncovered: one it did not).
+	 */
+	assert_int_equal(sc_leaf_ref_judge(ref, der[0], der_len[0], now + 3 * CAD, &f), 1);
+	assert_int_equal(f.index, 0);
+	assert_int_equal(full_check_of(prof, der[0], der_len[0], now + 3 * CAD), SC_OK);
+	assert_int_equal(sc_leaf_ref_judge(ref, der[1], der_len[1], now + 3650L * 86400, &f), 1);
+	assert_int_equal(f.index, 1);
+	assert_int_equal(full_check_of(prof, der[1], der_len[1], now + 3650L * 86400), SC_OK);
 	sc_leaf_ref_free(ref);
+}
+
+/*
+ * late15: a renewal profile whose window outlasts the device CA (the SP and provd refuse to
+ * make one; here made by hand). Each certificate is judged at its registration time clamped
+ * into its own validity, and the device's chain must be valid then: period 0 (it starts a
+ * cadence before the device CA ends) is accepted early, at its notBefore, and refused late, at
+ * its last second; period 1 (it starts as the device CA ends) never. The reference's judge and
+ * the full check agree each time.
+ */
+static void test_late_uncovered(void **state)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	struct sc_verify_opts o;
+	struct sc_leaf_ref *ref = NULL;
+	struct sc_leaf_fast f;
+	X509 *x[2];
+	uint8_t *d[2];
+	size_t len[2];
+	time_t ca_na = 0;
+
+	(void)state;
+	assert_int_equal(sc_asn1_time_to_time_t(X509_get0_notAfter(world.device_ca), &ca_na),
+	    SC_OK);
+	sc_test_profile_params(&world, &pp);
+	pp.not_before = ca_na - CAD;
+	pp.not_after = pp.not_before + 2 * CAD;
+	pp.renewal_count = 2;
+	pp.renewal_cadence = CAD;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	for (uint32_t i = 0; i < 2; i++) {
+		EVP_PKEY *key = NULL;
+
+		assert_int_equal(sc_profile_set_renewal_index(p, i), SC_OK);
+		assert_int_equal(sc_alg_keygen(SC_ALG_P256, &key), SC_OK);
+		assert_int_equal(sc_cert_issue_leaf(p, key, world.device_ca, world.csk, 1 + i,
+		                     &x[i]),
+		    SC_OK);
+		EVP_PKEY_free(key);
+		to_der(x[i], &d[i], &len[i]);
+	}
+	/* The reference from period 0, registered early: judged at its notBefore. */
+	opts_at(&o, 0);
+	o.profile = p;
+	o.at = pp.not_before;
+	assert_int_equal(sc_verify_chain(x[0], &o, NULL), SC_OK);
+	assert_int_equal(sc_leaf_ref_new(x[0], d[0], len[0], &o, &ref), SC_OK);
+	assert_int_equal(full_check_of(p, d[0], len[0], now), SC_OK);
+	assert_int_equal(sc_leaf_ref_judge(ref, d[0], len[0], now, &f), 1);
+	/* Period 0 late: its last second is past the device CA's end. */
+	assert_int_equal(sc_leaf_ref_judge(ref, d[0], len[0], ca_na + 3 * CAD, &f), 0);
+	assert_int_equal(full_check_of(p, d[0], len[0], ca_na + 3 * CAD), SC_ERR_CHAIN);
+	assert_non_null(strstr(sc_err_detail(), "expired"));
+	/* Period 1 early, in time and late: the device CA ended as it started. */
+	assert_int_equal(sc_leaf_ref_judge(ref, d[1], len[1], now, &f), 0);
+	assert_int_equal(full_check_of(p, d[1], len[1], now), SC_ERR_CHAIN);
+	assert_int_equal(sc_leaf_ref_judge(ref, d[1], len[1], ca_na + CAD, &f), 0);
+	assert_int_equal(full_check_of(p, d[1], len[1], ca_na + CAD), SC_ERR_CHAIN);
+	assert_int_equal(sc_leaf_ref_judge(ref, d[1], len[1], ca_na + 9 * CAD, &f), 0);
+	assert_int_equal(full_check_of(p, d[1], len[1], ca_na + 9 * CAD), SC_ERR_CHAIN);
+	sc_leaf_ref_free(ref);
+	for (int i = 0; i < 2; i++) {
+		X509_free(x[i]);
+		OPENSSL_free(d[i]);
+	}
+	sc_profile_free(p);
 }
 
 /* Every byte of a sibling changed: never accepted unless the full check accepts it too. */
@@ -350,11 +438,11 @@ static void test_not_covered(void **state)
 	o.net_root = NULL;
 	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_ERR_USAGE);
 	assert_null(ref);
-	/* A reference must reproduce its own leaf at its time: past the leaf's end it cannot. */
+	/* late15: a reference made past its leaf's end judges it at its last second. */
 	opts_at(&o, 0);
 	o.at = now + 3 * CAD;
-	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_ERR_USAGE);
-	assert_null(ref);
+	assert_int_equal(sc_leaf_ref_new(leaf[0], der[0], der_len[0], &o, &ref), SC_OK);
+	sc_leaf_ref_free(ref);
 }
 
 /*
@@ -2272,6 +2360,7 @@ int main(void)
 		cmocka_unit_test(test_past_count_and_time),
 		cmocka_unit_test(test_every_byte),
 		cmocka_unit_test(test_not_covered),
+		cmocka_unit_test(test_late_uncovered),
 		cmocka_unit_test(test_ref_sig_cache),
 		cmocka_unit_test(test_ref_legacy_key),
 		cmocka_unit_test(test_rv_nonder_sig),

@@ -399,6 +399,92 @@ static void test_binding_periods(void **state)
 	EVP_PKEY_free(k);
 }
 
+/*
+ * late15: the instant a registration judges a certificate at (sc_profile_leaf_judged_at): a
+ * renewal profile's, for every period, its notBefore when it comes early, now inside its
+ * validity, its last second when it comes late; an ordinary profile's, now. And the binding
+ * that makes the instant safe, for every period: the leaf made for period i verifies at its
+ * judged instant however late it comes, and the same leaf with its notBefore (or notAfter)
+ * moved a second, signed by the device CA itself, is refused by name.
+ */
+static void test_judged_at(void **state)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL;
+	struct sc_profile_info in, ord;
+	struct sc_verify_opts o;
+	STACK_OF(X509) *chain = sc_test_world_chain(&world);
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	const uint32_t count = 5;
+	uint8_t *der = NULL;
+	size_t len;
+	time_t now = time(NULL);
+
+	(void)state;
+	assert_non_null(chain);
+	assert_non_null(k);
+	renewal_params(&pp, count, 30);
+	assert_int_equal(sc_test_profile_make(&world, &pp, &der, &len), SC_OK);
+	assert_int_equal(sc_profile_decode(der, len, &p), SC_OK);
+	sc_profile_get_info(p, &in);
+	memset(&o, 0, sizeof(o));
+	o.mfr_root = world.mfr_root;
+	o.chain = chain;
+	o.profile = p;
+	o.net_root = world.net_root;
+	for (uint32_t i = 0; i < count; i++) {
+		time_t nb, na, t[] = { 0, 1, 2, 3 };
+		X509 *leaf = NULL, *moved;
+
+		sc_profile_leaf_validity(&in, i, &nb, &na);
+		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, nb - 1), nb);
+		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, nb - 86400), nb);
+		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, nb), nb);
+		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, na - 1), na - 1);
+		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, na), na - 1);
+		assert_int_equal(sc_profile_leaf_judged_at(&in, nb, na, na + 3650L * 86400),
+		    na - 1);
+		assert_int_equal(sc_profile_set_renewal_index(p, i), SC_OK);
+		assert_int_equal(sc_cert_issue_leaf(p, k, world.device_ca, world.csk, 1 + i, &leaf),
+		    SC_OK);
+		/* Registered early, in time, at its end, a year late: accepted each time. */
+		t[0] = nb - CAD;
+		t[1] = nb + 1;
+		t[2] = na;
+		t[3] = na + 366L * 86400;
+		for (size_t j = 0; j < 4; j++) {
+			o.at = sc_profile_leaf_judged_at(&in, nb, na, t[j]);
+			if (sc_verify_chain(leaf, &o, NULL) != SC_OK)
+				fail_msg("period %u at %zu: %s", i, j, sc_err_detail());
+		}
+		/* Off the schedule by a second, either end: binding, judged late too. */
+		for (int end = 0; end < 2; end++) {
+			assert_non_null(moved = X509_dup(leaf));
+			assert_non_null(ASN1_TIME_set(end == 0 ? X509_getm_notBefore(moved)
+			                                       : X509_getm_notAfter(moved),
+			    end == 0 ? nb + 1 : na + 1));
+			assert_true(X509_sign(moved, world.csk, EVP_sha256()) > 0);
+			o.at = sc_profile_leaf_judged_at(&in, end == 0 ? nb + 1 : nb,
+			    end == 0 ? na : na + 1, na + 86400);
+			assert_int_equal(sc_verify_chain(moved, &o, NULL), SC_ERR_BINDING);
+			assert_non_null(strstr(sc_err_detail(),
+			    end == 0 ? "none of the renewal profile's 5 periods"
+			             : "validity.notAfter differs from the profile's"));
+			X509_free(moved);
+		}
+		X509_free(leaf);
+	}
+	/* An ordinary profile's certificate: now, whatever its validity. */
+	ord = in;
+	ord.renewal_count = 0;
+	assert_int_equal(sc_profile_leaf_judged_at(&ord, now + 10, now + 20, now), now);
+	assert_int_equal(sc_profile_leaf_judged_at(&ord, now - 20, now - 10, now), now);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	sk_X509_free(chain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_rule),
 		cmocka_unit_test(test_binding_periods),
+		cmocka_unit_test(test_judged_at),
 		cmocka_unit_test_setup_teardown(test_sp_renew, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -682,8 +682,8 @@ static int judge_validity(const struct sc_leaf_ref *ref, const struct tlv *v, ti
 	    memcmp(two[1].p, b, lb) != 0)
 		return 0;
 	/* cert_verify (h_enroll.c): a renewal certificate registered early is judged when it
-	 * starts. */
-	*at = in->renewal_count > 0 && out->not_before > now ? out->not_before : now;
+	 * starts, one registered late (late15) at its last second. */
+	*at = sc_profile_leaf_judged_at(in, out->not_before, out->not_after, now);
 	if (!(out->not_before <= *at && *at < out->not_after))
 		return 0;
 	for (size_t i = 0; i < ref->n_chain; i++)
@@ -1270,13 +1270,13 @@ static int first_judge(const uint8_t *der, size_t len, const struct sc_verify_op
 	/*
 	 * renew13: a renewal profile's leaf is the period its notBefore names (first_index); the
 	 * full path (cert_verify) validates a renewal certificate registered before its period
-	 * starts at its notBefore, which for a TBS equal to the builder's is want_nb.
+	 * starts at its notBefore, and (late15) one registered after it ended at its last second:
+	 * for a TBS equal to the builder's, want_nb and want_na - 1.
 	 */
 	if (!first_index(&info, &f[4], &index))
 		goto out;
 	sc_profile_leaf_validity(&info, index, &want_nb, &want_na);
-	if (info.renewal_count > 0 && want_nb > at)
-		at = want_nb;
+	at = sc_profile_leaf_judged_at(&info, want_nb, want_na, at);
 	if (!(want_nb <= at && at < want_na))
 		goto out;
 	if (cd == NULL) {

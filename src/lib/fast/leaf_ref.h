@@ -80,7 +80,8 @@ const char *sc_leaf_ref_device_id(const struct sc_leaf_ref *ref);
 
 /*
  * 1 if der is a sibling of ref that sc_verify_chain would accept at the time the registration
- * path uses (now, or a renewal certificate's notBefore when that is later), with *out filled;
+ * path uses (a renewal certificate's: now clamped into its own validity, late15's
+ * sc_profile_leaf_judged_at), with *out filled;
  * 0 otherwise (run the full check). Never fails otherwise; no error state is left.
  */
 int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
@@ -90,8 +91,8 @@ void sc_leaf_ref_free(struct sc_leaf_ref *ref);
 
 /*
  * judge9: 1 if der is a device's first certificate of an ordinary profile (renew13: or of a
- * renewal profile, any of its periods, judged at its notBefore when that is later than opts->at,
- * as provd's cert_verify; its signature then vouched into opts->sig_cache for
+ * renewal profile, any of its periods, judged at opts->at clamped into its own validity
+ * (sc_profile_leaf_judged_at), as provd's cert_verify; its signature then vouched into opts->sig_cache for
  * sc_leaf_ref_new_der) that sc_verify_chain
  * would accept with opts (the profile kept by the caller: opts->profile_trusted 1; opts->chain
  * the device's chain, device CA first, whose signatures the caller has vouched into
