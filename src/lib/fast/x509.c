@@ -14,6 +14,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <pthread.h>
+#include <string.h>
 
 #include <openssl/asn1t.h>
 #include <openssl/ec.h>
@@ -341,16 +342,74 @@ static EVP_PKEY *peek_key(const SC_LAZY_SPKI *spki)
 	return pk;
 }
 
-/* Seconds of t, 0 if it does not convert (as h_enroll.c's asn1_time reads a bad time). */
-static int64_t peek_time(const ASN1_TIME *t)
+/*
+ * enroll15: seconds since the epoch of t as ASN1_TIME_to_tm reads it (1), 0 if it does not
+ * read. Days from the civil date (proleptic Gregorian, any year OpenSSL reads): timegm's value
+ * for the normalized struct tm ASN1_TIME_to_tm gives, without the libc call.
+ */
+static int time_secs(const ASN1_TIME *t, int64_t *secs)
 {
-	time_t v = 0;
+	struct tm tm;
+	int64_t y, m, era, yoe, doy, doe;
 
-	if (sc_asn1_time_to_time_t(t, &v) != SC_OK) {
-		sc_err_clear();
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
 		return 0;
-	}
-	return (int64_t)v;
+	y = (int64_t)tm.tm_year + 1900;
+	m = (int64_t)tm.tm_mon + 1;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + (int64_t)tm.tm_mday - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*secs = (era * 146097 + doe - 719468) * 86400 + (int64_t)tm.tm_hour * 3600 +
+	    (int64_t)tm.tm_min * 60 + (int64_t)tm.tm_sec;
+	return 1;
+}
+
+/* X509_cmp_time's form check: RFC 5280's UTCTime or GeneralizedTime, digits then 'Z'. */
+static int time_form_ok(const ASN1_TIME *t)
+{
+	const unsigned char *d;
+	int n, type;
+
+	if (t == NULL)
+		return 0;
+	n = ASN1_STRING_length(t);
+	type = ASN1_STRING_type(t);
+	d = ASN1_STRING_get0_data(t);
+	if (!((type == V_ASN1_UTCTIME && n == 13) || (type == V_ASN1_GENERALIZEDTIME && n == 15)))
+		return 0;
+	for (int i = 0; i < n - 1; i++)
+		if (d[i] < '0' || d[i] > '9')
+			return 0;
+	return d[n - 1] == 'Z';
+}
+
+/* now as X509_time_adj can write it: 0000-01-01T00:00:00Z..9999-12-31T23:59:59Z. */
+static int now_ok(time_t now)
+{
+	return (int64_t)now >= INT64_C(-62167219200) && (int64_t)now <= INT64_C(253402300799);
+}
+
+/* X509_cmp_time's answer from t's seconds (ok: t read) and its form. */
+static int cmp_secs(int form_ok, int ok, int64_t secs, time_t now)
+{
+	if (!form_ok || !ok || !now_ok(now))
+		return 0;
+	return secs <= (int64_t)now ? -1 : 1;
+}
+
+int sc_fast_cmp_time(const ASN1_TIME *t, time_t now)
+{
+	int64_t secs = 0;
+	int form_ok, ok;
+
+	if (!sc_fast_enabled())
+		return X509_cmp_time(t, &now);
+	form_ok = time_form_ok(t);
+	ok = form_ok && time_secs(t, &secs);
+	return cmp_secs(form_ok, ok, secs, now);
 }
 
 sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_now,
@@ -359,6 +418,7 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 	const unsigned char *p = der;
 	SC_PEEK_CERT *c = NULL;
 	const SC_LAZY_VALIDITY *v;
+	int nb_ok, na_ok;
 	sc_err r;
 
 	*valid_now = 0;
@@ -378,11 +438,22 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 		goto out;
 	}
 	v = c->tbs->validity;
-	/* Exactly pinned_valid's test (h_enroll.c valid_at): X509_cmp_time's 0 is "not valid". */
-	*valid_now = X509_cmp_time(v->not_before, &now) < 0 &&
-	    X509_cmp_time(v->not_after, &now) > 0;
-	*not_before = peek_time(v->not_before);
-	*not_after = peek_time(v->not_after);
+	/*
+	 * Exactly pinned_valid's test (h_enroll.c valid_at): X509_cmp_time's 0 is "not valid";
+	 * enroll15: each time read once, for the test and its seconds (0 if it does not read).
+	 */
+	nb_ok = time_secs(v->not_before, not_before);
+	na_ok = time_secs(v->not_after, not_after);
+	if (sc_fast_enabled())
+		*valid_now = cmp_secs(time_form_ok(v->not_before), nb_ok, *not_before, now) < 0 &&
+		    cmp_secs(time_form_ok(v->not_after), na_ok, *not_after, now) > 0;
+	else
+		*valid_now = X509_cmp_time(v->not_before, &now) < 0 &&
+		    X509_cmp_time(v->not_after, &now) > 0;
+	if (!nb_ok)
+		*not_before = 0;
+	if (!na_ok)
+		*not_after = 0;
 	if (key != NULL && (*key = peek_key(c->tbs->spki)) == NULL) {
 		r = sc_fail(SC_ERR_MALFORMED, "certificate: its public key does not decode");
 		goto out;
