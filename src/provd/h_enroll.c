@@ -885,11 +885,12 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 		r = provd_batcher_sign(api->batcher, pr->batch_announced, pr->p, &pr->der,
 		    &pr->der_len, &pr->batched);
 		pr->batch_announced = 0;
-	} else if ((r = api->profile_signer != NULL
-	                   ? sc_profile_signer_sign(api->profile_signer, pr->p)
-	                   : sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) ==
-	    SC_OK)
+	} else if (api->profile_signer != NULL) {
+		/* enroll15: the DER the signer encoded to digest, not encoded a second time. */
+		r = sc_profile_signer_sign_der(api->profile_signer, pr->p, &pr->der, &pr->der_len);
+	} else if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) == SC_OK) {
 		r = sc_profile_encode(pr->p, &pr->der, &pr->der_len);
+	}
 	if (r != SC_OK) {
 		r = sc_fail(SC_ERR_INTERNAL, "signing the profile: %s", sc_err_detail());
 		goto out;
