@@ -623,6 +623,112 @@ static void test_cmp_time(void **state)
 	sc_fast_set(was);
 }
 
+/* One peek without the key, shortcuts on (the memo) and off (no memo, X509_cmp_time): equal. */
+static void peek_both(const uint8_t *der, size_t len, time_t now)
+{
+	int64_t nb, na, nb0, na0;
+	int valid = -1, valid0 = -1;
+	sc_err r, r0;
+
+	sc_fast_set(1);
+	r = sc_fast_cert_peek(der, len, now, &valid, &nb, &na, NULL);
+	sc_fast_set(0);
+	r0 = sc_fast_cert_peek(der, len, now, &valid0, &nb0, &na0, NULL);
+	sc_fast_set(1);
+	sc_err_clear();
+	if (r != r0 || valid != valid0 || nb != nb0 || na != na0)
+		fail_msg("peek at %lld: memo %d %d %lld %lld, plain %d %d %lld %lld", (long long)now,
+		    r, valid, (long long)nb, (long long)na, r0, valid0, (long long)nb0,
+		    (long long)na0);
+}
+
+/* der with the 15 bytes of its notAfter's text (at off) replaced by txt. */
+static uint8_t *patched(const uint8_t *der, int len, size_t off, const char *txt)
+{
+	uint8_t *c = OPENSSL_memdup(der, (size_t)len);
+
+	assert_non_null(c);
+	memcpy(c + off, txt, 15);
+	return c;
+}
+
+/*
+ * sc_fast_cert_peek's memo (enroll15): certificates peeked again without their key give what a
+ * fresh decode gives (shortcuts off: no memo) at every now around their times, through a
+ * sequence that hits, misses and replaces the memo's two entries (A B A C A B); a certificate of
+ * the same length differing only in notAfter's text is not taken for another (a later year; a
+ * month 13, which no longer reads; a fraction, which reads but is not RFC 5280's form); a
+ * truncated copy of a remembered one is still refused; a peek for the key is never from the
+ * memo.
+ */
+static void test_peek_memo(void **state)
+{
+	EVP_PKEY *k[3] = { NULL, NULL, NULL }, *got = NULL;
+	uint8_t *der[3] = { NULL, NULL, NULL }, *v[3];
+	int len[3], valid, was = sc_fast_enabled();
+	static const int seq[] = { 0, 1, 0, 2, 0, 1, 1, 2 };
+	const unsigned char *na_txt;
+	uint8_t *at;
+	int64_t nb, na;
+	size_t off;
+	X509 *x;
+	(void)state;
+
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(sc_alg_keygen(i == 1 ? SC_ALG_P384 : SC_ALG_P256, &k[i]), SC_OK);
+		len[i] = make_cert(k[i], k[i], NULL, 1, X509_VERSION_3, &der[i]);
+	}
+	sc_fast_set(1);
+	for (size_t s = 0; s < sizeof(seq) / sizeof(seq[0]); s++) {
+		int i = seq[s];
+
+		assert_int_equal(sc_fast_cert_peek(der[i], (size_t)len[i], time(NULL), &valid, &nb,
+		                     &na, NULL),
+		    SC_OK);
+		for (int64_t d = -1; d <= 1; d++) {
+			peek_both(der[i], (size_t)len[i], (time_t)(nb + d));
+			peek_both(der[i], (size_t)len[i], (time_t)(na + d));
+		}
+	}
+	/* The same length, another notAfter text. */
+	x = plain_parse(der[0], len[0]);
+	na_txt = ASN1_STRING_get0_data(X509_get0_notAfter(x));
+	assert_int_equal(ASN1_STRING_length(X509_get0_notAfter(x)), 15);
+	assert_non_null(at = memmem(der[0], (size_t)len[0], na_txt, 15));
+	off = (size_t)(at - der[0]);
+	v[0] = patched(der[0], len[0], off, "20530101000000Z");
+	v[1] = patched(der[0], len[0], off, "20531301000000Z");
+	v[2] = patched(der[0], len[0], off, "2053010100.000Z");
+	for (int i = 0; i < 3; i++) {
+		peek_both(der[0], (size_t)len[0], time(NULL));
+		peek_both(v[i], (size_t)len[0], time(NULL));
+		peek_both(v[i], (size_t)len[0], (time_t)2600000000);
+		peek_both(v[i], (size_t)len[0], (time_t)2650000000);
+	}
+	assert_int_equal(sc_fast_cert_peek(v[0], (size_t)len[0], time(NULL), &valid, &nb, &na,
+	                     NULL),
+	    SC_OK);
+	assert_int_equal(na, 2619302400); /* 2053-01-01 */
+	/* Truncated after its whole self was remembered; the key never from the memo. */
+	assert_int_equal(sc_fast_cert_peek(der[0], (size_t)len[0] - 1, time(NULL), &valid, &nb,
+	                     &na, NULL),
+	    SC_ERR_MALFORMED);
+	assert_int_equal(valid, 0);
+	assert_int_equal(sc_fast_cert_peek(der[0], (size_t)len[0], time(NULL), &valid, &nb, &na,
+	                     &got),
+	    SC_OK);
+	assert_non_null(got);
+	assert_int_equal(EVP_PKEY_eq(got, k[0]), 1);
+	EVP_PKEY_free(got);
+	for (int i = 0; i < 3; i++) {
+		OPENSSL_free(v[i]);
+		OPENSSL_free(der[i]);
+		EVP_PKEY_free(k[i]);
+	}
+	X509_free(x);
+	sc_fast_set(was);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_ecdsa_verify),
 		cmocka_unit_test(test_cmp_time),
+		cmocka_unit_test(test_peek_memo),
 	};
 	sc_fast_x509_set(1); /* as selfcert-provd does */
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -412,13 +412,45 @@ int sc_fast_cmp_time(const ASN1_TIME *t, time_t now)
 	return cmp_secs(form_ok, ok, secs, now);
 }
 
+/*
+ * enroll15: the last two certificates this thread peeked without their key, by their bytes:
+ * what the peek reads of one (each time's form, whether it reads, its seconds) depends on
+ * nothing else, so the same bytes again skip the decode; valid_now is judged again at each
+ * call's now. Two, the older replaced: a pinned profile request peeks its manufacturer CA (the
+ * same for every device of a maker) and then its KEK (its own). Only with the shortcuts on.
+ */
+#define PEEK_MEMO_MAX 2048
+
+struct peek_memo {
+	size_t len; /* 0: empty */
+	uint64_t used;
+	int nb_form, nb_ok, na_form, na_ok;
+	int64_t nb, na;
+	uint8_t der[PEEK_MEMO_MAX];
+};
+
+static _Thread_local struct {
+	struct peek_memo e[2];
+	uint64_t clock;
+} peek_memo;
+
+/* The peek's outputs from what it read of the times. */
+static void peek_times_out(int nb_form, int nb_ok, int64_t nb, int na_form, int na_ok, int64_t na,
+    time_t now, int *valid_now, int64_t *not_before, int64_t *not_after)
+{
+	*valid_now = cmp_secs(nb_form, nb_ok, nb, now) < 0 && cmp_secs(na_form, na_ok, na, now) > 0;
+	*not_before = nb_ok ? nb : 0;
+	*not_after = na_ok ? na : 0;
+}
+
 sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_now,
     int64_t *not_before, int64_t *not_after, EVP_PKEY **key)
 {
 	const unsigned char *p = der;
 	SC_PEEK_CERT *c = NULL;
 	const SC_LAZY_VALIDITY *v;
-	int nb_ok, na_ok;
+	int nb_ok, na_ok, nb_form, na_form, fast = sc_fast_enabled();
+	int64_t nb = 0, na = 0;
 	sc_err r;
 
 	*valid_now = 0;
@@ -428,6 +460,16 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 	if (der == NULL || len == 0 || len > PEEK_MAX)
 		return sc_fail(SC_ERR_MALFORMED, "certificate: %zu bytes, expected 1..%d", len,
 		    PEEK_MAX);
+	for (int i = 0; fast && key == NULL && i < 2; i++) {
+		struct peek_memo *m = &peek_memo.e[i];
+
+		if (m->len == len && memcmp(m->der, der, len) == 0) {
+			m->used = ++peek_memo.clock;
+			peek_times_out(m->nb_form, m->nb_ok, m->nb, m->na_form, m->na_ok, m->na, now,
+			    valid_now, not_before, not_after);
+			return SC_OK;
+		}
+	}
 	if ((c = d2i_SC_PEEK_CERT(NULL, &p, (long)len)) == NULL) {
 		r = sc_fail(SC_ERR_MALFORMED, "certificate: not a DER Certificate");
 		goto out;
@@ -442,21 +484,31 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 	 * Exactly pinned_valid's test (h_enroll.c valid_at): X509_cmp_time's 0 is "not valid";
 	 * enroll15: each time read once, for the test and its seconds (0 if it does not read).
 	 */
-	nb_ok = time_secs(v->not_before, not_before);
-	na_ok = time_secs(v->not_after, not_after);
-	if (sc_fast_enabled())
-		*valid_now = cmp_secs(time_form_ok(v->not_before), nb_ok, *not_before, now) < 0 &&
-		    cmp_secs(time_form_ok(v->not_after), na_ok, *not_after, now) > 0;
-	else
+	nb_form = time_form_ok(v->not_before);
+	na_form = time_form_ok(v->not_after);
+	nb_ok = time_secs(v->not_before, &nb);
+	na_ok = time_secs(v->not_after, &na);
+	peek_times_out(nb_form, nb_ok, nb, na_form, na_ok, na, now, valid_now, not_before,
+	    not_after);
+	if (!fast)
 		*valid_now = X509_cmp_time(v->not_before, &now) < 0 &&
 		    X509_cmp_time(v->not_after, &now) > 0;
-	if (!nb_ok)
-		*not_before = 0;
-	if (!na_ok)
-		*not_after = 0;
 	if (key != NULL && (*key = peek_key(c->tbs->spki)) == NULL) {
 		r = sc_fail(SC_ERR_MALFORMED, "certificate: its public key does not decode");
 		goto out;
+	}
+	if (fast && key == NULL && len <= PEEK_MEMO_MAX) {
+		struct peek_memo *m = &peek_memo.e[peek_memo.e[0].used <= peek_memo.e[1].used ? 0 : 1];
+
+		memcpy(m->der, der, len);
+		m->len = len;
+		m->used = ++peek_memo.clock;
+		m->nb_form = nb_form;
+		m->nb_ok = nb_ok;
+		m->nb = nb;
+		m->na_form = na_form;
+		m->na_ok = na_ok;
+		m->na = na;
 	}
 	r = SC_OK;
 out:
