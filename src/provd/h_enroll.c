@@ -131,6 +131,9 @@ struct profile_req {
 	struct sc_profile *p; /* built and signed */
 	uint8_t *der;         /* its DER */
 	size_t der_len;
+	/* enroll15: SHA-256 of der as its signer computed it (not for a batch's leaf). */
+	uint8_t digest[SC_PROFILE_DIGEST_LEN];
+	int has_digest;
 	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
 	/* An operator-gated TPM device's request (issue #12, docs/API.md "gate"): what its SP
 	 * reported with the gated challenge, and the TPM authorization made for the profile. */
@@ -897,6 +900,14 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 	}
 	sc_profile_get_info(pr->p, &info);
 	sc_hex(info.id, SC_PROFILE_ID_LEN, pr->rec.profile_id);
+	/*
+	 * enroll15: signed alone (the kept signer or sc_profile_sign), pr->der is the encoding
+	 * its signature info digested: info.digest is its SHA-256, the profile cache's key.
+	 */
+	if (pr->batched == 0 && info.signed_) {
+		memcpy(pr->digest, info.digest, sizeof(pr->digest));
+		pr->has_digest = 1;
+	}
 	pr->rec.not_before = (int64_t)pp.not_before;
 	pr->rec.not_after = (int64_t)pp.not_after;
 	pr->rec.profile_not_after = (int64_t)pp.profile_not_after;
@@ -1047,9 +1058,10 @@ static int chain_one_path(const struct provd_api *api, STACK_OF(X509) *chain);
  * #17 (ref10): a pinned device's ordinary or (renew13) renewal profile, committed
  * (profile_record) and kept (profile_answer), leaves what its first certificate needs
  * (firstrefs.h; a renewal profile's window-first certificate: its later ones are judged against
- * the reference that one leaves, cert_keep_ref): the row's device,
- * profileNotAfter, the profile's DER and the chain as the row holds them, parsed, and with them
- * the fact that this chain is the device's pin under this root (pin_hit, read in this request).
+ * the reference that one leaves, cert_keep_ref): the row's device, profileNotAfter, the
+ * profile's digest (enroll15: its DER's SHA-256, the kept profile's key) and the chain as the
+ * row holds it, parsed, and with them the fact that this chain is the device's pin under this
+ * root (pin_hit, read in this request).
  * Nothing for any other request (the certificate then reads the row and pin, as before).
  * docs/THREAT-MODEL.md "Session 10 (ref10)".
  */
@@ -1060,14 +1072,15 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 
 	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->authenticated || !pr->pinned ||
 	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->batched > 0 ||
-	    pr->p != NULL /* not kept (profile_answer) */ || (e = calloc(1, sizeof(*e))) == NULL)
+	    !pr->has_digest || pr->p != NULL /* not kept (profile_answer) */ ||
+	    (e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	if (sc_unhex(pr->rec.profile_id, e->head.id, sizeof(e->head.id), &id_len) != SC_OK ||
-	    id_len != sizeof(e->head.id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
+	    id_len != sizeof(e->head.id))
 		goto no;
 	memcpy(e->profile_id, pr->rec.profile_id, sizeof(e->profile_id));
 	snprintf(e->device_id, sizeof(e->device_id), "%s", pr->device_id);
-	e->der_len = pr->der_len;
+	memcpy(e->digest, pr->digest, sizeof(e->digest));
 	e->profile_not_after = pr->rec.profile_not_after;
 	for (int i = 0; i < pr->chain_der.n; i++) {
 		if ((e->chain_der.item[i].der = OPENSSL_memdup(pr->chain_der.item[i].der,
@@ -1879,7 +1892,8 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
 		provd_firstrefs_drop(api->firstrefs, e->head.id);
 		return 0;
 	}
-	if (provd_profcache_get(api->profiles, e->der, e->der_len, &cr->use, &cr->kept) != SC_OK) {
+	/* enroll15: by the digest its signing computed, as provd_profcache_get of the DER finds. */
+	if (provd_profcache_get_digest(api->profiles, e->digest, &cr->use, &cr->kept) != SC_OK) {
 		/* Review (session 10): evicted profiles never come back; the entry is dead weight. */
 		provd_firstrefs_drop(api->firstrefs, e->head.id);
 		sc_err_clear();
