@@ -457,7 +457,7 @@ sc_err sc_profile_set_signed_info(struct sc_profile *p, const uint8_t *der, size
 {
 	struct sc_profile_info *in = &p->info;
 
-	if (!EVP_Digest(der, der_len, in->digest, NULL, EVP_sha256(), NULL))
+	if (!EVP_Digest(der, der_len, in->digest, NULL, sc_fast_sha256(), NULL))
 		return sc_fail_ossl(SC_ERR_INTERNAL, "SHA-256 of the profile");
 	in->certs = p->sp->certificates;
 	in->signer = sk_X509_value(p->sp->certificates, 0);

@@ -530,7 +530,7 @@ void sc_fast_ecdsa_sha256_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, 
 	    EVP_PKEY_get0_provider(pub) != NULL || sig_len > 0x7fffffff)
 		return;
 	if ((ec = (EC_KEY *)EVP_PKEY_get0_EC_KEY(pub)) == NULL ||
-	    !EVP_Digest(msg, len, md, &md_len, EVP_sha256(), NULL) || md_len != sizeof(md)) {
+	    !EVP_Digest(msg, len, md, &md_len, sc_fast_sha256(), NULL) || md_len != sizeof(md)) {
 		ERR_clear_error();
 		return;
 	}
