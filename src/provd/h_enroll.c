@@ -1071,9 +1071,8 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 	size_t id_len = 0;
 
 	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->authenticated || !pr->pinned ||
-	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->batched > 0 ||
-	    !pr->has_digest || pr->p != NULL /* not kept (profile_answer) */ ||
-	    (e = calloc(1, sizeof(*e))) == NULL)
+	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->batched > 0 || !pr->has_digest ||
+	    pr->p != NULL /* not kept (profile_answer) */ || (e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	if (sc_unhex(pr->rec.profile_id, e->head.id, sizeof(e->head.id), &id_len) != SC_OK ||
 	    id_len != sizeof(e->head.id))

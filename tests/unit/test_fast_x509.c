@@ -579,9 +579,11 @@ static void test_cmp_time(void **state)
 		for (int d = -1; d <= 1; d++) {
 			cmp_time_case(V_ASN1_GENERALIZEDTIME, gen[i], at + d);
 			/* Outside 0000..9999 X509_time_adj cannot write now: 0. */
-			int want = at + d < (time_t)-62167219200LL || at + d > (time_t)253402300799LL
+			int want = at + d < (time_t)-62167219200LL ||
+			        at + d > (time_t)253402300799LL
 			    ? 0
-			    : d >= 0 ? -1 : 1;
+			    : d >= 0 ? -1
+			             : 1;
 
 			if (sc_fast_cmp_time(t, at + d) != want)
 				fail_msg("\"%s\" at its own time %+d: %d", gen[i], d,
@@ -597,9 +599,9 @@ static void test_cmp_time(void **state)
 		time_t now = (time_t)((int64_t)(rand() % 4000 - 1000) * 86400 * 365 / 4 +
 		    rand() % 86400);
 
-		snprintf(txt, sizeof(txt), gen_form ? "%04d%02d%02d%02d%02d%02dZ" :
-		                                      "%02d%02d%02d%02d%02d%02dZ",
-		    y, rand() % 14, rand() % 33, rand() % 25, rand() % 61, rand() % 61);
+		snprintf(txt, sizeof(txt),
+		    gen_form ? "%04d%02d%02d%02d%02d%02dZ" : "%02d%02d%02d%02d%02d%02dZ", y,
+		    rand() % 14, rand() % 33, rand() % 25, rand() % 61, rand() % 61);
 		cmp_time_case(gen_form ? V_ASN1_GENERALIZEDTIME : V_ASN1_UTCTIME, txt, now);
 		if (i % 4 == 0) {
 			ASN1_TIME *t = ASN1_STRING_type_new(
@@ -637,9 +639,9 @@ static void peek_both(const uint8_t *der, size_t len, time_t now)
 	sc_fast_set(1);
 	sc_err_clear();
 	if (r != r0 || valid != valid0 || nb != nb0 || na != na0)
-		fail_msg("peek at %lld: memo %d %d %lld %lld, plain %d %d %lld %lld", (long long)now,
-		    r, valid, (long long)nb, (long long)na, r0, valid0, (long long)nb0,
-		    (long long)na0);
+		fail_msg("peek at %lld: memo %d %d %lld %lld, plain %d %d %lld %lld",
+		    (long long)now, r, valid, (long long)nb, (long long)na, r0, valid0,
+		    (long long)nb0, (long long)na0);
 }
 
 /* der with the 15 bytes of its notAfter's text (at off) replaced by txt. */
@@ -710,8 +712,8 @@ static void test_peek_memo(void **state)
 	    SC_OK);
 	assert_int_equal(na, 2619302400); /* 2053-01-01 */
 	/* Truncated after its whole self was remembered; the key never from the memo. */
-	assert_int_equal(sc_fast_cert_peek(der[0], (size_t)len[0] - 1, time(NULL), &valid, &nb,
-	                     &na, NULL),
+	assert_int_equal(sc_fast_cert_peek(der[0], (size_t)len[0] - 1, time(NULL), &valid, &nb, &na,
+	                     NULL),
 	    SC_ERR_MALFORMED);
 	assert_int_equal(valid, 0);
 	assert_int_equal(sc_fast_cert_peek(der[0], (size_t)len[0], time(NULL), &valid, &nb, &na,

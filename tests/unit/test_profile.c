@@ -814,8 +814,9 @@ static void test_profile_signer(void **state)
 
 		assert_int_equal(sc_profile_signer_sign_der(NULL, NULL, &der, &len), SC_ERR_USAGE);
 		/* No profile: refused, and nothing handed over. */
-		assert_int_equal(
-		    sc_profile_signer_new(fx.signer_key[S_P256], fx.signer[S_P256], 0, &sg), SC_OK);
+		assert_int_equal(sc_profile_signer_new(fx.signer_key[S_P256], fx.signer[S_P256], 0,
+		                     &sg),
+		    SC_OK);
 		assert_int_equal(sc_profile_signer_sign_der(sg, NULL, &der, &len), SC_ERR_USAGE);
 		assert_null(der);
 		assert_int_equal(len, 0);

@@ -465,8 +465,8 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 
 		if (m->len == len && memcmp(m->der, der, len) == 0) {
 			m->used = ++peek_memo.clock;
-			peek_times_out(m->nb_form, m->nb_ok, m->nb, m->na_form, m->na_ok, m->na, now,
-			    valid_now, not_before, not_after);
+			peek_times_out(m->nb_form, m->nb_ok, m->nb, m->na_form, m->na_ok, m->na,
+			    now, valid_now, not_before, not_after);
 			return SC_OK;
 		}
 	}
@@ -498,7 +498,8 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 		goto out;
 	}
 	if (fast && key == NULL && len <= PEEK_MEMO_MAX) {
-		struct peek_memo *m = &peek_memo.e[peek_memo.e[0].used <= peek_memo.e[1].used ? 0 : 1];
+		struct peek_memo *m =
+		    &peek_memo.e[peek_memo.e[0].used <= peek_memo.e[1].used ? 0 : 1];
 
 		memcpy(m->der, der, len);
 		m->len = len;
