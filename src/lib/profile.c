@@ -457,7 +457,7 @@ sc_err sc_profile_set_signed_info(struct sc_profile *p, const uint8_t *der, size
 {
 	struct sc_profile_info *in = &p->info;
 
-	if (!EVP_Digest(der, der_len, in->digest, NULL, EVP_sha256(), NULL))
+	if (!EVP_Digest(der, der_len, in->digest, NULL, sc_fast_sha256(), NULL))
 		return sc_fail_ossl(SC_ERR_INTERNAL, "SHA-256 of the profile");
 	in->certs = p->sp->certificates;
 	in->signer = sk_X509_value(p->sp->certificates, 0);
@@ -813,7 +813,8 @@ static sc_err signer_checks(EVP_PKEY *signer_key, X509 *signer_cert, int rsa_pss
  * of proto, a context EVP_DigestSignInit made once for this key and the checks below made then.
  */
 static sc_err profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_cert,
-    STACK_OF(X509) *intermediates, int rsa_pss, const EVP_MD_CTX *proto)
+    STACK_OF(X509) *intermediates, int rsa_pss, const EVP_MD_CTX *proto, uint8_t **der_out,
+    size_t *der_out_len)
 {
 	sc_err r = SC_ERR_INTERNAL;
 	EVP_MD_CTX *mctx = NULL;
@@ -915,6 +916,12 @@ static sc_err profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *sig
 	}
 	if ((r = sc_profile_set_signed_info(p, der, (size_t)der_len)) != SC_OK)
 		goto out;
+	/* enroll15: the SignedProfile's DER, as sc_profile_encode would write it now, handed over. */
+	if (der_out != NULL) {
+		*der_out = der;
+		*der_out_len = (size_t)der_len;
+		der = NULL;
+	}
 	r = SC_OK;
 out:
 	OPENSSL_free(der);
@@ -928,7 +935,7 @@ out:
 sc_err sc_profile_sign(struct sc_profile *p, EVP_PKEY *signer_key, X509 *signer_cert,
     STACK_OF(X509) *intermediates, int rsa_pss)
 {
-	return profile_sign(p, signer_key, signer_cert, intermediates, rsa_pss, NULL);
+	return profile_sign(p, signer_key, signer_cert, intermediates, rsa_pss, NULL, NULL, NULL);
 }
 
 /* ---- judge11: a signer's context kept (fast/profile_signer.h) ---- */
@@ -1002,7 +1009,18 @@ sc_err sc_profile_signer_sign(const struct sc_profile_signer *s, struct sc_profi
 	if (s == NULL)
 		return sc_fail(SC_ERR_USAGE, "sc_profile_signer_sign: missing argument");
 	return profile_sign(p, s->key, s->cert, NULL, s->rsa_pss,
-	    sc_fast_enabled() ? s->proto : NULL);
+	    sc_fast_enabled() ? s->proto : NULL, NULL, NULL);
+}
+
+sc_err sc_profile_signer_sign_der(const struct sc_profile_signer *s, struct sc_profile *p,
+    uint8_t **der, size_t *der_len)
+{
+	if (s == NULL || der == NULL || der_len == NULL)
+		return sc_fail(SC_ERR_USAGE, "sc_profile_signer_sign_der: missing argument");
+	*der = NULL;
+	*der_len = 0;
+	return profile_sign(p, s->key, s->cert, NULL, s->rsa_pss,
+	    sc_fast_enabled() ? s->proto : NULL, der, der_len);
 }
 
 sc_err sc_profile_encode(const struct sc_profile *p, uint8_t **der, size_t *der_len)

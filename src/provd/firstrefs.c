@@ -20,7 +20,6 @@ void provd_firstref_free(struct provd_firstref *e)
 {
 	if (e == NULL)
 		return;
-	OPENSSL_free(e->der);
 	provd_ders_clear(&e->chain_der);
 	sk_X509_pop_free(e->chain, X509_free);
 	EVP_PKEY_free(e->ca_key);

@@ -37,8 +37,12 @@ struct provd_firstref {
 	char profile_id[2 * SC_PROFILE_ID_LEN + 1];
 	char device_id[SC_DEVICE_ID_MAX + 1]; /* the row's device */
 	int64_t profile_not_after;            /* the row's profileNotAfter */
-	uint8_t *der;                         /* the profile's DER, as the row holds it */
-	size_t der_len;
+	/*
+	 * enroll15: the SHA-256 of the profile's DER as the row holds it, as its signing computed
+	 * it (sc_profile_info.digest): the kept profile's key (provd_profcache_get_digest), found
+	 * without hashing the DER again. The DER itself is not kept.
+	 */
+	uint8_t digest[SC_PROFILE_DIGEST_LEN];
 	struct provd_ders chain_der; /* the chain as the row holds it (device CA first) */
 	STACK_OF(X509) *chain;       /* parsed, the pin's path under this root; NULL: below */
 	/*

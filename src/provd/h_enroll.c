@@ -131,6 +131,9 @@ struct profile_req {
 	struct sc_profile *p; /* built and signed */
 	uint8_t *der;         /* its DER */
 	size_t der_len;
+	/* enroll15: SHA-256 of der as its signer computed it (not for a batch's leaf). */
+	uint8_t digest[SC_PROFILE_DIGEST_LEN];
+	int has_digest;
 	struct sc_reg_profile_rec rec; /* the registry's row: der and chain_pem only borrowed */
 	/* An operator-gated TPM device's request (issue #12, docs/API.md "gate"): what its SP
 	 * reported with the gated challenge, and the TPM authorization made for the profile. */
@@ -885,17 +888,26 @@ static sc_err profile_build(const struct provd_api *api, struct profile_req *pr,
 		r = provd_batcher_sign(api->batcher, pr->batch_announced, pr->p, &pr->der,
 		    &pr->der_len, &pr->batched);
 		pr->batch_announced = 0;
-	} else if ((r = api->profile_signer != NULL
-	                   ? sc_profile_signer_sign(api->profile_signer, pr->p)
-	                   : sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) ==
-	    SC_OK)
+	} else if (api->profile_signer != NULL) {
+		/* enroll15: the DER the signer encoded to digest, not encoded a second time. */
+		r = sc_profile_signer_sign_der(api->profile_signer, pr->p, &pr->der, &pr->der_len);
+	} else if ((r = sc_profile_sign(pr->p, api->signer_key, api->signer, NULL, 0)) == SC_OK) {
 		r = sc_profile_encode(pr->p, &pr->der, &pr->der_len);
+	}
 	if (r != SC_OK) {
 		r = sc_fail(SC_ERR_INTERNAL, "signing the profile: %s", sc_err_detail());
 		goto out;
 	}
 	sc_profile_get_info(pr->p, &info);
 	sc_hex(info.id, SC_PROFILE_ID_LEN, pr->rec.profile_id);
+	/*
+	 * enroll15: signed alone (the kept signer or sc_profile_sign), pr->der is the encoding
+	 * its signature info digested: info.digest is its SHA-256, the profile cache's key.
+	 */
+	if (pr->batched == 0 && info.signed_) {
+		memcpy(pr->digest, info.digest, sizeof(pr->digest));
+		pr->has_digest = 1;
+	}
 	pr->rec.not_before = (int64_t)pp.not_before;
 	pr->rec.not_after = (int64_t)pp.not_after;
 	pr->rec.profile_not_after = (int64_t)pp.profile_not_after;
@@ -1046,9 +1058,10 @@ static int chain_one_path(const struct provd_api *api, STACK_OF(X509) *chain);
  * #17 (ref10): a pinned device's ordinary or (renew13) renewal profile, committed
  * (profile_record) and kept (profile_answer), leaves what its first certificate needs
  * (firstrefs.h; a renewal profile's window-first certificate: its later ones are judged against
- * the reference that one leaves, cert_keep_ref): the row's device,
- * profileNotAfter, the profile's DER and the chain as the row holds them, parsed, and with them
- * the fact that this chain is the device's pin under this root (pin_hit, read in this request).
+ * the reference that one leaves, cert_keep_ref): the row's device, profileNotAfter, the
+ * profile's digest (enroll15: its DER's SHA-256, the kept profile's key) and the chain as the
+ * row holds it, parsed, and with them the fact that this chain is the device's pin under this
+ * root (pin_hit, read in this request).
  * Nothing for any other request (the certificate then reads the row and pin, as before).
  * docs/THREAT-MODEL.md "Session 10 (ref10)".
  */
@@ -1058,15 +1071,15 @@ static void profile_leave_ref(const struct provd_api *api, const struct profile_
 	size_t id_len = 0;
 
 	if (api->firstrefs == NULL || !sc_fast_enabled() || !pr->authenticated || !pr->pinned ||
-	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->batched > 0 ||
+	    !pin_hit(pr) || pr->server_keygen || pr->gated || pr->batched > 0 || !pr->has_digest ||
 	    pr->p != NULL /* not kept (profile_answer) */ || (e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	if (sc_unhex(pr->rec.profile_id, e->head.id, sizeof(e->head.id), &id_len) != SC_OK ||
-	    id_len != sizeof(e->head.id) || (e->der = OPENSSL_memdup(pr->der, pr->der_len)) == NULL)
+	    id_len != sizeof(e->head.id))
 		goto no;
 	memcpy(e->profile_id, pr->rec.profile_id, sizeof(e->profile_id));
 	snprintf(e->device_id, sizeof(e->device_id), "%s", pr->device_id);
-	e->der_len = pr->der_len;
+	memcpy(e->digest, pr->digest, sizeof(e->digest));
 	e->profile_not_after = pr->rec.profile_not_after;
 	for (int i = 0; i < pr->chain_der.n; i++) {
 		if ((e->chain_der.item[i].der = OPENSSL_memdup(pr->chain_der.item[i].der,
@@ -1263,11 +1276,14 @@ static void cert_req_clear(const struct provd_api *api, struct cert_req *cr)
 	memset(cr, 0, sizeof(*cr));
 }
 
-/* 1 if t is inside x's validity period, as path validation judges it. */
+/*
+ * 1 if t is inside x's validity period, as path validation judges it (X509_cmp_time's answers;
+ * enroll15: sc_fast_cmp_time gives them without writing t as an ASN1_TIME and parsing it back).
+ */
 static int valid_at(X509 *x, time_t t)
 {
-	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
-	    X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
+	return sc_fast_cmp_time(X509_get0_notBefore(x), t) < 0 &&
+	    sc_fast_cmp_time(X509_get0_notAfter(x), t) > 0;
 }
 
 /* The certificate, its device ID and the profile its issuance extension names. */
@@ -1922,7 +1938,8 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
 		provd_firstrefs_drop(api->firstrefs, e->head.id);
 		return 0;
 	}
-	if (provd_profcache_get(api->profiles, e->der, e->der_len, &cr->use, &cr->kept) != SC_OK) {
+	/* enroll15: by the digest its signing computed, as provd_profcache_get of the DER finds. */
+	if (provd_profcache_get_digest(api->profiles, e->digest, &cr->use, &cr->kept) != SC_OK) {
 		/* Review (session 10): evicted profiles never come back; the entry is dead weight. */
 		provd_firstrefs_drop(api->firstrefs, e->head.id);
 		sc_err_clear();

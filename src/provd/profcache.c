@@ -94,7 +94,6 @@ sc_err provd_profcache_get(struct provd_profcache *c, const uint8_t *der, size_t
     const struct sc_profile **out, struct provd_profref **ref)
 {
 	uint8_t key[PROVD_LRU_KEY_LEN];
-	struct kept *k;
 	sc_err r;
 
 	*out = NULL;
@@ -103,6 +102,19 @@ sc_err provd_profcache_get(struct provd_profcache *c, const uint8_t *der, size_t
 		return SC_ERR_NOT_FOUND;
 	if ((r = provd_lru_digest(c->lru, der, len, key)) != SC_OK)
 		return r;
+	return provd_profcache_get_digest(c, key, out, ref);
+}
+
+sc_err provd_profcache_get_digest(struct provd_profcache *c, const uint8_t *key,
+    const struct sc_profile **out, struct provd_profref **ref)
+{
+	struct kept *k;
+
+	_Static_assert(PROVD_LRU_KEY_LEN == SC_PROFILE_DIGEST_LEN, "the key is the digest");
+	*out = NULL;
+	*ref = NULL;
+	if (c == NULL || key == NULL)
+		return SC_ERR_NOT_FOUND;
 	/* A hit does not make the entry newer: a profile is asked for once, by its certificate. */
 	if ((k = provd_lru_find(c->lru, key, PROVD_LRU_KEEP_ORDER)) == NULL)
 		return SC_ERR_NOT_FOUND;

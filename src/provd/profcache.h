@@ -45,6 +45,14 @@ struct provd_profref; /* one use of a kept profile */
  */
 sc_err provd_profcache_get(struct provd_profcache *c, const uint8_t *der, size_t len,
     const struct sc_profile **out, struct provd_profref **ref) SC_MUST_USE;
+/*
+ * enroll15: provd_profcache_get by the profile's digest (SC_PROFILE_DIGEST_LEN bytes: the SHA-256
+ * of its DER, sc_profile_info.digest of a signed profile), for a caller that kept it since the
+ * profile was signed instead of hashing the DER again: the same entry as provd_profcache_get of
+ * that DER.
+ */
+sc_err provd_profcache_get_digest(struct provd_profcache *c, const uint8_t *digest,
+    const struct sc_profile **out, struct provd_profref **ref) SC_MUST_USE;
 /* ref may be NULL. */
 void provd_profcache_release(struct provd_profcache *c, struct provd_profref *ref);
 

@@ -331,7 +331,7 @@ static void test_profiles(void **state)
 	const struct sc_profile *got = NULL;
 	struct provd_profref *ref = NULL, *held = NULL;
 	struct sc_profile_info ia, id;
-	uint8_t *der_a = NULL, *der_b = NULL, *der_d = NULL;
+	uint8_t *der_a = NULL, *der_b = NULL, *der_d = NULL, dg[SC_PROFILE_DIGEST_LEN];
 	size_t len_a, len_b, len_d;
 	uint64_t hits, misses;
 	size_t entries;
@@ -377,6 +377,22 @@ static void test_profiles(void **state)
 	sc_profile_free(decoded);
 	provd_profcache_release(c, ref);
 
+	/*
+	 * enroll15: by its digest (what its signing computed): the same entry as by its DER; a
+	 * digest with one bit changed, or NULL, finds nothing.
+	 */
+	sc_profile_get_info(a, &ia);
+	assert_int_equal(provd_profcache_get_digest(c, ia.digest, &got, &ref), SC_OK);
+	assert_ptr_equal(got, a);
+	provd_profcache_release(c, ref);
+	memcpy(dg, ia.digest, sizeof(dg));
+	dg[31] ^= 0x01;
+	assert_int_equal(provd_profcache_get_digest(c, dg, &got, &ref), SC_ERR_NOT_FOUND);
+	assert_null(got);
+	assert_null(ref);
+	assert_int_equal(provd_profcache_get_digest(c, NULL, &got, &ref), SC_ERR_NOT_FOUND);
+	assert_int_equal(provd_profcache_get_digest(NULL, ia.digest, &got, &ref), SC_ERR_NOT_FOUND);
+
 	/* one changed byte (the signature's last): not found */
 	der_a[len_a - 1] ^= 0x01;
 	assert_int_equal(provd_profcache_get(c, der_a, len_a, &got, &ref), SC_ERR_NOT_FOUND);
@@ -400,8 +416,8 @@ static void test_profiles(void **state)
 	assert_int_equal(provd_profcache_get(c, der_d, len_d, &got, &ref), SC_OK);
 	provd_profcache_release(c, ref);
 	provd_profcache_counts(c, &hits, &misses, &entries);
-	assert_int_equal(hits, 4);
-	assert_int_equal(misses, 2);
+	assert_int_equal(hits, 5);   /* enroll15: one by digest */
+	assert_int_equal(misses, 3); /* and one digest changed */
 	/* NULL cache: never found */
 	assert_int_equal(provd_profcache_get(NULL, der_b, len_b, &got, &ref), SC_ERR_NOT_FOUND);
 	provd_profcache_release(NULL, NULL);

@@ -478,8 +478,13 @@ static void test_ecdsa_verify(void **state)
 				s2[sig_len - 1] ^= 1; /* a changed value */
 			if (c == 2)
 				l2 = sig_len - 1; /* truncated */
+			/*
+			 * Not a SEQUENCE (ECDSA: 0x30 becomes a SET's 0x31); for RSA a changed value
+			 * (enroll15: it was set to 0x31, the same signature when an RSA one began
+			 * with it: 1 run in 256 failed).
+			 */
 			if (c == 3)
-				s2[0] = 0x31; /* not a SEQUENCE */
+				s2[0] ^= 0x01;
 			assert_non_null(v);
 			want = EVP_DigestVerifyInit(v, NULL, EVP_sha256(), NULL, legacy) == 1 &&
 			    EVP_DigestVerify(v, s2, l2, msg, sizeof(msg)) == 1;
@@ -503,6 +508,234 @@ static void test_ecdsa_verify(void **state)
 	sc_fast_set(was);
 }
 
+/* One time of type with text txt; both X509_cmp_time and sc_fast_cmp_time at now. */
+static void cmp_time_case(int type, const char *txt, time_t now)
+{
+	ASN1_TIME *t = ASN1_STRING_type_new(type);
+	int want;
+
+	assert_non_null(t);
+	assert_int_equal(ASN1_STRING_set(t, txt, (int)strlen(txt)), 1);
+	want = X509_cmp_time(t, &now);
+	ERR_clear_error();
+	if (sc_fast_cmp_time(t, now) != want)
+		fail_msg("type %d \"%s\" at %lld: X509_cmp_time %d, sc_fast_cmp_time %d", type, txt,
+		    (long long)now, want, sc_fast_cmp_time(t, now));
+	ERR_clear_error();
+	ASN1_STRING_free(t);
+}
+
+/*
+ * sc_fast_cmp_time (enroll15): X509_cmp_time's answer (-1, 1, 0) for every time form: valid
+ * UTCTime and GeneralizedTime at now, one second either side and far off; the calendar's edges
+ * (leap days, year ends, 1950/2049 for UTCTime, years 0000 and 9999); malformed texts (a month
+ * 13, a 31 April, a 29 February of 2100, 24 h, 60 min or s, a letter, no Z, a fraction, an
+ * offset, each length but the right one, an empty string) and a time of another type; now at
+ * the edges X509_time_adj can write and past them. Then random times and nows, both paths.
+ */
+static void test_cmp_time(void **state)
+{
+	static const char *const utc[] = { "700101000000Z", "991231235959Z", "000101000000Z",
+		"491231235959Z", "500101000000Z", "000229120000Z", "240229000000Z", "380119031407Z",
+		"380119031408Z", "260101120000Z" };
+	static const char *const gen[] = { "19700101000000Z", "20991231235959Z", "00000101000000Z",
+		"99991231235959Z", "16000229000000Z", "20000229235959Z", "20491231235959Z",
+		"20500101000000Z", "19491231235959Z", "25000101000000Z" };
+	static const char *const bad_utc[] = { "701301000000Z", "700431000000Z", "010229000000Z",
+		"700101240000Z", "700101006000Z", "700101000060Z", "70010100000aZ", "7001010000000",
+		"7001010000Z", "70010100000Z", "7001010000000Z", "700101000000+0100", "",
+		"700100000000Z", "700001000000Z", " 70101000000Z", "700101000000z" };
+	static const char *const bad_gen[] = { "21000229000000Z", "19701301000000Z",
+		"19700101000000.5Z", "1970010100000Z", "197001010000000Z", "19700101000000+0000",
+		"1970010100000Z0", "1970010100000-Z", "19700132000000Z", "19700101240000Z" };
+	static const time_t nows[] = { 0, 1, -1, 86399, 951825600, 1700000000, 2147483647,
+		(time_t)2147483648LL, (time_t)-62167219200LL, (time_t)-62167219201LL,
+		(time_t)253402300799LL, (time_t)253402300800LL, (time_t)4102444800LL,
+		(time_t)-2208988800LL };
+	int was = sc_fast_enabled();
+	(void)state;
+
+	sc_fast_set(1);
+	for (size_t i = 0; i < sizeof(utc) / sizeof(utc[0]); i++)
+		for (size_t n = 0; n < sizeof(nows) / sizeof(nows[0]); n++) {
+			cmp_time_case(V_ASN1_UTCTIME, utc[i], nows[n]);
+			cmp_time_case(V_ASN1_GENERALIZEDTIME, utc[i], nows[n]);
+		}
+	for (size_t i = 0; i < sizeof(gen) / sizeof(gen[0]); i++)
+		for (size_t n = 0; n < sizeof(nows) / sizeof(nows[0]); n++) {
+			cmp_time_case(V_ASN1_GENERALIZEDTIME, gen[i], nows[n]);
+			cmp_time_case(V_ASN1_UTCTIME, gen[i], nows[n]);
+			cmp_time_case(V_ASN1_OCTET_STRING, gen[i], nows[n]);
+		}
+	for (size_t i = 0; i < sizeof(bad_utc) / sizeof(bad_utc[0]); i++)
+		cmp_time_case(V_ASN1_UTCTIME, bad_utc[i], 1700000000);
+	for (size_t i = 0; i < sizeof(bad_gen) / sizeof(bad_gen[0]); i++)
+		cmp_time_case(V_ASN1_GENERALIZEDTIME, bad_gen[i], 1700000000);
+	/* Each valid time at itself and one second either side: the <= edge. */
+	for (size_t i = 0; i < sizeof(gen) / sizeof(gen[0]); i++) {
+		ASN1_TIME *t = ASN1_TIME_new();
+		time_t at = 0;
+		struct tm tm;
+
+		assert_non_null(t);
+		assert_int_equal(ASN1_TIME_set_string(t, gen[i]), 1);
+		assert_int_equal(ASN1_TIME_to_tm(t, &tm), 1);
+		at = timegm(&tm);
+		for (int d = -1; d <= 1; d++) {
+			cmp_time_case(V_ASN1_GENERALIZEDTIME, gen[i], at + d);
+			/* Outside 0000..9999 X509_time_adj cannot write now: 0. */
+			int want = at + d < (time_t)-62167219200LL ||
+			        at + d > (time_t)253402300799LL
+			    ? 0
+			    : d >= 0 ? -1
+			             : 1;
+
+			if (sc_fast_cmp_time(t, at + d) != want)
+				fail_msg("\"%s\" at its own time %+d: %d", gen[i], d,
+				    sc_fast_cmp_time(t, at + d));
+		}
+		ASN1_TIME_free(t);
+	}
+	/* Random times of both forms (valid or not by the calendar) at random nows. */
+	srand(17);
+	for (int i = 0; i < 20000; i++) {
+		char txt[32];
+		int gen_form = rand() % 2, y = gen_form ? rand() % 10000 : rand() % 100;
+		time_t now = (time_t)((int64_t)(rand() % 4000 - 1000) * 86400 * 365 / 4 +
+		    rand() % 86400);
+
+		snprintf(txt, sizeof(txt),
+		    gen_form ? "%04d%02d%02d%02d%02d%02dZ" : "%02d%02d%02d%02d%02d%02dZ", y,
+		    rand() % 14, rand() % 33, rand() % 25, rand() % 61, rand() % 61);
+		cmp_time_case(gen_form ? V_ASN1_GENERALIZEDTIME : V_ASN1_UTCTIME, txt, now);
+		if (i % 4 == 0) {
+			ASN1_TIME *t = ASN1_STRING_type_new(
+			    gen_form ? V_ASN1_GENERALIZEDTIME : V_ASN1_UTCTIME);
+			struct tm tm;
+
+			/* Where it reads, at its own time and one second either side. */
+			assert_non_null(t);
+			assert_int_equal(ASN1_STRING_set(t, txt, (int)strlen(txt)), 1);
+			if (ASN1_TIME_to_tm(t, &tm) == 1)
+				for (int d = -1; d <= 1; d++)
+					cmp_time_case(ASN1_STRING_type(t), txt, timegm(&tm) + d);
+			ERR_clear_error();
+			ASN1_STRING_free(t);
+		}
+	}
+	/* Shortcuts off: X509_cmp_time itself. */
+	sc_fast_set(0);
+	cmp_time_case(V_ASN1_UTCTIME, "700101000000Z", 0);
+	cmp_time_case(V_ASN1_UTCTIME, "701301000000Z", 0);
+	sc_fast_set(was);
+}
+
+/* One peek without the key, shortcuts on (the memo) and off (no memo, X509_cmp_time): equal. */
+static void peek_both(const uint8_t *der, size_t len, time_t now)
+{
+	int64_t nb, na, nb0, na0;
+	int valid = -1, valid0 = -1;
+	sc_err r, r0;
+
+	sc_fast_set(1);
+	r = sc_fast_cert_peek(der, len, now, &valid, &nb, &na, NULL);
+	sc_fast_set(0);
+	r0 = sc_fast_cert_peek(der, len, now, &valid0, &nb0, &na0, NULL);
+	sc_fast_set(1);
+	sc_err_clear();
+	if (r != r0 || valid != valid0 || nb != nb0 || na != na0)
+		fail_msg("peek at %lld: memo %d %d %lld %lld, plain %d %d %lld %lld",
+		    (long long)now, r, valid, (long long)nb, (long long)na, r0, valid0,
+		    (long long)nb0, (long long)na0);
+}
+
+/* der with the 15 bytes of its notAfter's text (at off) replaced by txt. */
+static uint8_t *patched(const uint8_t *der, int len, size_t off, const char *txt)
+{
+	uint8_t *c = OPENSSL_memdup(der, (size_t)len);
+
+	assert_non_null(c);
+	memcpy(c + off, txt, 15);
+	return c;
+}
+
+/*
+ * sc_fast_cert_peek's memo (enroll15): certificates peeked again without their key give what a
+ * fresh decode gives (shortcuts off: no memo) at every now around their times, through a
+ * sequence that hits, misses and replaces the memo's two entries (A B A C A B); a certificate of
+ * the same length differing only in notAfter's text is not taken for another (a later year; a
+ * month 13, which no longer reads; a fraction, which reads but is not RFC 5280's form); a
+ * truncated copy of a remembered one is still refused; a peek for the key is never from the
+ * memo.
+ */
+static void test_peek_memo(void **state)
+{
+	EVP_PKEY *k[3] = { NULL, NULL, NULL }, *got = NULL;
+	uint8_t *der[3] = { NULL, NULL, NULL }, *v[3];
+	int len[3], valid, was = sc_fast_enabled();
+	static const int seq[] = { 0, 1, 0, 2, 0, 1, 1, 2 };
+	const unsigned char *na_txt;
+	uint8_t *at;
+	int64_t nb, na;
+	size_t off;
+	X509 *x;
+	(void)state;
+
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(sc_alg_keygen(i == 1 ? SC_ALG_P384 : SC_ALG_P256, &k[i]), SC_OK);
+		len[i] = make_cert(k[i], k[i], NULL, 1, X509_VERSION_3, &der[i]);
+	}
+	sc_fast_set(1);
+	for (size_t s = 0; s < sizeof(seq) / sizeof(seq[0]); s++) {
+		int i = seq[s];
+
+		assert_int_equal(sc_fast_cert_peek(der[i], (size_t)len[i], time(NULL), &valid, &nb,
+		                     &na, NULL),
+		    SC_OK);
+		for (int64_t d = -1; d <= 1; d++) {
+			peek_both(der[i], (size_t)len[i], (time_t)(nb + d));
+			peek_both(der[i], (size_t)len[i], (time_t)(na + d));
+		}
+	}
+	/* The same length, another notAfter text. */
+	x = plain_parse(der[0], len[0]);
+	na_txt = ASN1_STRING_get0_data(X509_get0_notAfter(x));
+	assert_int_equal(ASN1_STRING_length(X509_get0_notAfter(x)), 15);
+	assert_non_null(at = memmem(der[0], (size_t)len[0], na_txt, 15));
+	off = (size_t)(at - der[0]);
+	v[0] = patched(der[0], len[0], off, "20530101000000Z");
+	v[1] = patched(der[0], len[0], off, "20531301000000Z");
+	v[2] = patched(der[0], len[0], off, "2053010100.000Z");
+	for (int i = 0; i < 3; i++) {
+		peek_both(der[0], (size_t)len[0], time(NULL));
+		peek_both(v[i], (size_t)len[0], time(NULL));
+		peek_both(v[i], (size_t)len[0], (time_t)2600000000);
+		peek_both(v[i], (size_t)len[0], (time_t)2650000000);
+	}
+	assert_int_equal(sc_fast_cert_peek(v[0], (size_t)len[0], time(NULL), &valid, &nb, &na,
+	                     NULL),
+	    SC_OK);
+	assert_int_equal(na, 2619302400); /* 2053-01-01 */
+	/* Truncated after its whole self was remembered; the key never from the memo. */
+	assert_int_equal(sc_fast_cert_peek(der[0], (size_t)len[0] - 1, time(NULL), &valid, &nb, &na,
+	                     NULL),
+	    SC_ERR_MALFORMED);
+	assert_int_equal(valid, 0);
+	assert_int_equal(sc_fast_cert_peek(der[0], (size_t)len[0], time(NULL), &valid, &nb, &na,
+	                     &got),
+	    SC_OK);
+	assert_non_null(got);
+	assert_int_equal(EVP_PKEY_eq(got, k[0]), 1);
+	EVP_PKEY_free(got);
+	for (int i = 0; i < 3; i++) {
+		OPENSSL_free(v[i]);
+		OPENSSL_free(der[i]);
+		EVP_PKEY_free(k[i]);
+	}
+	X509_free(x);
+	sc_fast_set(was);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +743,8 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_ecdsa_verify),
+		cmocka_unit_test(test_cmp_time),
+		cmocka_unit_test(test_peek_memo),
 	};
 	sc_fast_x509_set(1); /* as selfcert-provd does */
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -776,6 +776,22 @@ static void test_profile_signer(void **state)
 			}
 			OPENSSL_free(der);
 			OPENSSL_free(der2);
+			der = der2 = NULL;
+			/*
+			 * enroll15: sc_profile_signer_sign_der's bytes are sc_profile_encode's of
+			 * the profile it signed, and they verify.
+			 */
+			sc_fast_set(fast);
+			assert_int_equal(sc_profile_signer_sign_der(sg, p, &der, &len), SC_OK);
+			sc_fast_set(1);
+			encode_ok(p, &der2, &len2);
+			assert_int_equal(len, len2);
+			assert_memory_equal(der, der2, len);
+			sc_profile_free(d);
+			d = decode_ok(der, len);
+			assert_int_equal(sc_profile_verify_signature(d, fx.root, fx.now), SC_OK);
+			OPENSSL_free(der);
+			OPENSSL_free(der2);
 			sc_profile_free(d);
 			sc_profile_free(q);
 			sc_profile_free(p);
@@ -792,6 +808,20 @@ static void test_profile_signer(void **state)
 	assert_string_equal(sc_err_detail(), "rsa_pss: the signer key is not RSA");
 	assert_int_equal(sc_profile_signer_new(NULL, fx.signer[S_P256], 0, &sg), SC_ERR_USAGE);
 	assert_int_equal(sc_profile_signer_sign(NULL, NULL), SC_ERR_USAGE);
+	{
+		uint8_t *der = (uint8_t *)"x";
+		size_t len = 1;
+
+		assert_int_equal(sc_profile_signer_sign_der(NULL, NULL, &der, &len), SC_ERR_USAGE);
+		/* No profile: refused, and nothing handed over. */
+		assert_int_equal(sc_profile_signer_new(fx.signer_key[S_P256], fx.signer[S_P256], 0,
+		                     &sg),
+		    SC_OK);
+		assert_int_equal(sc_profile_signer_sign_der(sg, NULL, &der, &len), SC_ERR_USAGE);
+		assert_null(der);
+		assert_int_equal(len, 0);
+		sc_profile_signer_free(sg);
+	}
 }
 
 /*

@@ -1328,7 +1328,7 @@ static int first_judge(const uint8_t *der, size_t len, const struct sc_verify_op
 		           &want) == SC_OK &&
 		    first_same(want, f) && first_leaf_form(want, path);
 	}
-	ok = form == 1 && EVP_Digest(der, len, out->fpr, NULL, EVP_sha256(), NULL);
+	ok = form == 1 && EVP_Digest(der, len, out->fpr, NULL, sc_fast_sha256(), NULL);
 	/* renew13: a renewal leaf's verified signature for its siblings' reference
 	 * (sc_leaf_ref_new_der finds it as sc_leaf_ref_new finds path validation's). */
 	if (ok && info.renewal_count > 0 && ca != NULL)

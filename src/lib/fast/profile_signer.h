@@ -19,6 +19,8 @@
 #ifndef SC_FAST_PROFILE_SIGNER_H
 #define SC_FAST_PROFILE_SIGNER_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
@@ -36,6 +38,14 @@ sc_err sc_profile_signer_new(EVP_PKEY *key, X509 *cert, int rsa_pss,
 
 /* sc_profile_sign(p, key, cert, NULL, rsa_pss), from the kept context. */
 sc_err sc_profile_signer_sign(const struct sc_profile_signer *s, struct sc_profile *p) SC_MUST_USE;
+
+/*
+ * enroll15: sc_profile_signer_sign, and the SignedProfile's DER it encoded to digest it: the
+ * bytes sc_profile_encode(p) would write next (so a caller that sends the profile encodes it
+ * once, not twice). *der: OPENSSL_free; NULL and 0 on any error.
+ */
+sc_err sc_profile_signer_sign_der(const struct sc_profile_signer *s, struct sc_profile *p,
+    uint8_t **der, size_t *der_len) SC_MUST_USE;
 
 /*
  * sc_profile_prove_signer for a signer: a throw-away profile signed through

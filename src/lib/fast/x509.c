@@ -14,6 +14,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <pthread.h>
+#include <string.h>
 
 #include <openssl/asn1t.h>
 #include <openssl/ec.h>
@@ -341,16 +342,105 @@ static EVP_PKEY *peek_key(const SC_LAZY_SPKI *spki)
 	return pk;
 }
 
-/* Seconds of t, 0 if it does not convert (as h_enroll.c's asn1_time reads a bad time). */
-static int64_t peek_time(const ASN1_TIME *t)
+/*
+ * enroll15: seconds since the epoch of t as ASN1_TIME_to_tm reads it (1), 0 if it does not
+ * read. Days from the civil date (proleptic Gregorian, any year OpenSSL reads): timegm's value
+ * for the normalized struct tm ASN1_TIME_to_tm gives, without the libc call.
+ */
+static int time_secs(const ASN1_TIME *t, int64_t *secs)
 {
-	time_t v = 0;
+	struct tm tm;
+	int64_t y, m, era, yoe, doy, doe;
 
-	if (sc_asn1_time_to_time_t(t, &v) != SC_OK) {
-		sc_err_clear();
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
 		return 0;
-	}
-	return (int64_t)v;
+	y = (int64_t)tm.tm_year + 1900;
+	m = (int64_t)tm.tm_mon + 1;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + (int64_t)tm.tm_mday - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*secs = (era * 146097 + doe - 719468) * 86400 + (int64_t)tm.tm_hour * 3600 +
+	    (int64_t)tm.tm_min * 60 + (int64_t)tm.tm_sec;
+	return 1;
+}
+
+/* X509_cmp_time's form check: RFC 5280's UTCTime or GeneralizedTime, digits then 'Z'. */
+static int time_form_ok(const ASN1_TIME *t)
+{
+	const unsigned char *d;
+	int n, type;
+
+	if (t == NULL)
+		return 0;
+	n = ASN1_STRING_length(t);
+	type = ASN1_STRING_type(t);
+	d = ASN1_STRING_get0_data(t);
+	if (!((type == V_ASN1_UTCTIME && n == 13) || (type == V_ASN1_GENERALIZEDTIME && n == 15)))
+		return 0;
+	for (int i = 0; i < n - 1; i++)
+		if (d[i] < '0' || d[i] > '9')
+			return 0;
+	return d[n - 1] == 'Z';
+}
+
+/* now as X509_time_adj can write it: 0000-01-01T00:00:00Z..9999-12-31T23:59:59Z. */
+static int now_ok(time_t now)
+{
+	return (int64_t)now >= INT64_C(-62167219200) && (int64_t)now <= INT64_C(253402300799);
+}
+
+/* X509_cmp_time's answer from t's seconds (ok: t read) and its form. */
+static int cmp_secs(int form_ok, int ok, int64_t secs, time_t now)
+{
+	if (!form_ok || !ok || !now_ok(now))
+		return 0;
+	return secs <= (int64_t)now ? -1 : 1;
+}
+
+int sc_fast_cmp_time(const ASN1_TIME *t, time_t now)
+{
+	int64_t secs = 0;
+	int form_ok, ok;
+
+	if (!sc_fast_enabled())
+		return X509_cmp_time(t, &now);
+	form_ok = time_form_ok(t);
+	ok = form_ok && time_secs(t, &secs);
+	return cmp_secs(form_ok, ok, secs, now);
+}
+
+/*
+ * enroll15: the last two certificates this thread peeked without their key, by their bytes:
+ * what the peek reads of one (each time's form, whether it reads, its seconds) depends on
+ * nothing else, so the same bytes again skip the decode; valid_now is judged again at each
+ * call's now. Two, the older replaced: a pinned profile request peeks its manufacturer CA (the
+ * same for every device of a maker) and then its KEK (its own). Only with the shortcuts on.
+ */
+#define PEEK_MEMO_MAX 2048
+
+struct peek_memo {
+	size_t len; /* 0: empty */
+	uint64_t used;
+	int nb_form, nb_ok, na_form, na_ok;
+	int64_t nb, na;
+	uint8_t der[PEEK_MEMO_MAX];
+};
+
+static _Thread_local struct {
+	struct peek_memo e[2];
+	uint64_t clock;
+} peek_memo;
+
+/* The peek's outputs from what it read of the times. */
+static void peek_times_out(int nb_form, int nb_ok, int64_t nb, int na_form, int na_ok, int64_t na,
+    time_t now, int *valid_now, int64_t *not_before, int64_t *not_after)
+{
+	*valid_now = cmp_secs(nb_form, nb_ok, nb, now) < 0 && cmp_secs(na_form, na_ok, na, now) > 0;
+	*not_before = nb_ok ? nb : 0;
+	*not_after = na_ok ? na : 0;
 }
 
 sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_now,
@@ -359,6 +449,8 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 	const unsigned char *p = der;
 	SC_PEEK_CERT *c = NULL;
 	const SC_LAZY_VALIDITY *v;
+	int nb_ok, na_ok, nb_form, na_form, fast = sc_fast_enabled();
+	int64_t nb = 0, na = 0;
 	sc_err r;
 
 	*valid_now = 0;
@@ -368,6 +460,16 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 	if (der == NULL || len == 0 || len > PEEK_MAX)
 		return sc_fail(SC_ERR_MALFORMED, "certificate: %zu bytes, expected 1..%d", len,
 		    PEEK_MAX);
+	for (int i = 0; fast && key == NULL && i < 2; i++) {
+		struct peek_memo *m = &peek_memo.e[i];
+
+		if (m->len == len && memcmp(m->der, der, len) == 0) {
+			m->used = ++peek_memo.clock;
+			peek_times_out(m->nb_form, m->nb_ok, m->nb, m->na_form, m->na_ok, m->na,
+			    now, valid_now, not_before, not_after);
+			return SC_OK;
+		}
+	}
 	if ((c = d2i_SC_PEEK_CERT(NULL, &p, (long)len)) == NULL) {
 		r = sc_fail(SC_ERR_MALFORMED, "certificate: not a DER Certificate");
 		goto out;
@@ -378,14 +480,36 @@ sc_err sc_fast_cert_peek(const uint8_t *der, size_t len, time_t now, int *valid_
 		goto out;
 	}
 	v = c->tbs->validity;
-	/* Exactly pinned_valid's test (h_enroll.c valid_at): X509_cmp_time's 0 is "not valid". */
-	*valid_now = X509_cmp_time(v->not_before, &now) < 0 &&
-	    X509_cmp_time(v->not_after, &now) > 0;
-	*not_before = peek_time(v->not_before);
-	*not_after = peek_time(v->not_after);
+	/*
+	 * Exactly pinned_valid's test (h_enroll.c valid_at): X509_cmp_time's 0 is "not valid";
+	 * enroll15: each time read once, for the test and its seconds (0 if it does not read).
+	 */
+	nb_form = time_form_ok(v->not_before);
+	na_form = time_form_ok(v->not_after);
+	nb_ok = time_secs(v->not_before, &nb);
+	na_ok = time_secs(v->not_after, &na);
+	peek_times_out(nb_form, nb_ok, nb, na_form, na_ok, na, now, valid_now, not_before,
+	    not_after);
+	if (!fast)
+		*valid_now = X509_cmp_time(v->not_before, &now) < 0 &&
+		    X509_cmp_time(v->not_after, &now) > 0;
 	if (key != NULL && (*key = peek_key(c->tbs->spki)) == NULL) {
 		r = sc_fail(SC_ERR_MALFORMED, "certificate: its public key does not decode");
 		goto out;
+	}
+	if (fast && key == NULL && len <= PEEK_MEMO_MAX) {
+		struct peek_memo *m =
+		    &peek_memo.e[peek_memo.e[0].used <= peek_memo.e[1].used ? 0 : 1];
+
+		memcpy(m->der, der, len);
+		m->len = len;
+		m->used = ++peek_memo.clock;
+		m->nb_form = nb_form;
+		m->nb_ok = nb_ok;
+		m->nb = nb;
+		m->na_form = na_form;
+		m->na_ok = na_ok;
+		m->na = na;
 	}
 	r = SC_OK;
 out:
@@ -407,7 +531,7 @@ void sc_fast_ecdsa_sha256_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, 
 	    EVP_PKEY_get0_provider(pub) != NULL || sig_len > 0x7fffffff)
 		return;
 	if ((ec = (EC_KEY *)EVP_PKEY_get0_EC_KEY(pub)) == NULL ||
-	    !EVP_Digest(msg, len, md, &md_len, EVP_sha256(), NULL) || md_len != sizeof(md)) {
+	    !EVP_Digest(msg, len, md, &md_len, sc_fast_sha256(), NULL) || md_len != sizeof(md)) {
 		ERR_clear_error();
 		return;
 	}
