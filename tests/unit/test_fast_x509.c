@@ -22,6 +22,7 @@
 #include "fast/x509.h"
 #include "file.h"
 #include "pem.h"
+#include "text.h"
 
 static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 {
@@ -647,6 +648,21 @@ static void peek_both(const uint8_t *der, size_t len, time_t now)
 		fail_msg("peek at %lld: memo %d %d %lld %lld, plain %d %d %lld %lld",
 		    (long long)now, r, valid, (long long)nb, (long long)na, r0, valid0,
 		    (long long)nb0, (long long)na0);
+	/* Both read the seconds with enroll15's conversion: hold them to timegm's as well. */
+	if (r == SC_OK) {
+		const uint8_t *p = der;
+		X509 *x = d2i_X509(NULL, &p, (long)len);
+		time_t tnb = 0, tna = 0;
+
+		/* (a time timegm's reader refuses, before 1970 say, is not compared) */
+		if (x != NULL && sc_asn1_time_to_time_t(X509_get0_notBefore(x), &tnb) == SC_OK &&
+		    sc_asn1_time_to_time_t(X509_get0_notAfter(x), &tna) == SC_OK &&
+		    ((int64_t)tnb != nb || (int64_t)tna != na))
+			fail_msg("peek's times %lld %lld, timegm's %lld %lld", (long long)nb,
+			    (long long)na, (long long)tnb, (long long)tna);
+		X509_free(x);
+		sc_err_clear();
+	}
 }
 
 /* der with the 15 bytes of its notAfter's text (at off) replaced by txt. */
