@@ -435,14 +435,13 @@ static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t *next_update,
  */
 int agent_sp_refuses_crl(sc_err why)
 {
-	switch (why) {
-	case SC_ERR_UNKNOWN_REQUEST: /* an SP before protocol 1.3 */
-	case SC_ERR_KEY_USAGE:       /* a device CA certified without cRLSign (the SP's or ours) */
-	case SC_ERR_EXTENSION:       /* a device CA without subjectKeyIdentifier */
-	case SC_ERR_GATE:            /* an operator-gated CSK signs no CRL */
-	case SC_ERR_STATE: /* no device CA certificate, or a state that makes none */ return 1;
-	default: return 0;
-	}
+	/*
+	 * unknown-request: an SP before protocol 1.3; key-usage: a device CA certified without
+	 * cRLSign (the SP's check or ours); extension: a device CA without subjectKeyIdentifier;
+	 * gate: an operator-gated CSK signs no CRL; state: no device CA certificate.
+	 */
+	return why == SC_ERR_UNKNOWN_REQUEST || why == SC_ERR_KEY_USAGE ||
+	    why == SC_ERR_EXTENSION || why == SC_ERR_GATE || why == SC_ERR_STATE;
 }
 
 int64_t agent_crl_refused_end(int for_good, int64_t cover, int64_t now)
