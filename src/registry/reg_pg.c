@@ -1070,9 +1070,11 @@ static void crl_check(struct pg_reg *reg)
 	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!reg->crl_read && atomic_exchange(&said, 1) == 0) {
-		sc_log("warning: registry %s: this role may not read device_crls (granted before "
-		       "schema 4?): registrations go on without saying what device CA CRL is kept; "
-		       "run `selfcert net db migrate --grant ROLE` as the owner (logged once)",
+		sc_log(
+		    "warning: registry %s: this role may not read device_crls (granted before "
+		    "schema 4?): registrations go on without saying what device CA CRL is kept; "
+		    "run `selfcert net db migrate --grant ROLE` as the owner, then restart (logged "
+		    "once)",
 		    reg->where);
 	}
 }
