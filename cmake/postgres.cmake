@@ -27,7 +27,7 @@ set_tests_properties(unit/test_registry_pg PROPERTIES TIMEOUT 300 SKIP_RETURN_CO
 # never touches the registry.)
 foreach(name test_agent test_agent_renewal test_provd_load test_provd_auth test_provd_operators test_provd_console
     test_provd_batch_profiles test_provd_activate test_provd_recover
-    test_provd_renew_first)
+    test_provd_renew_first test_agent_crl_window)
   add_test(NAME integration/${name}_pg
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
   set_tests_properties(integration/${name}_pg PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77

@@ -112,6 +112,7 @@ struct agent_state {
 	 * "not known to cover": a local renewal whose certificate it does not cover sends one.
 	 * Kept in state.json as a negative "crl_until" (-crl_refused_until, which an agent of
 	 * before crl15 drops with a warning and sends its CRL again), crl_until then unsaid.
+	 * crl15b: only a refusal for good lasts that long (agent_crl_refused_end).
 	 */
 	int64_t crl_refused_until;
 	/*
@@ -246,6 +247,37 @@ const char *agent_cert_answer_not_after(const void *json);
  */
 #define AGENT_TIME_TEXT_MAX 40
 int agent_cert_answer_crl(const void *json, int64_t *until);
+
+/*
+ * crl15b: crl_until after an answer (json_t *) that says what the server keeps
+ * (agent_cert_answer_crl), the agent having remembered `had`; sent_kept: the nextUpdate of the
+ * CRL this very request sent when the answer says "crl":"kept" (the server kept exactly it),
+ * else 0. A "crl_until" below sent_kept contradicts the same answer's "kept" (a server's
+ * mistake, or its clock): ignored, else every local renewal would send the CRL again. An answer
+ * that says nothing leaves `had`.
+ */
+int64_t agent_crl_heard_until(const void *json, int64_t had, int64_t sent_kept);
+
+/*
+ * crl15b: 1 if the SP's answer to a CRL request (sc_crl_device_fetch's error) means it will
+ * not make one as it stands: an SP before protocol 1.3 (unknown-request), a device CA without
+ * cRLSign (key-usage) or without a subjectKeyIdentifier (extension), an operator-gated CSK
+ * (gate), no device CA certificate (state). Anything else (a connection's or the TPM's trouble,
+ * an internal error, validity or stale: the SP's clock against the host's, a bad signature or
+ * encoding) is 0: asked again at the next registration.
+ */
+int agent_sp_refuses_crl(sc_err why);
+
+/*
+ * crl15b: until when a refused CRL is not offered again: cover (the end of what that
+ * registration covered: its certificate, or its renewal window) when the refusal is for good
+ * (for_good: the server does not know the field, unknown-field; the SP will not make one,
+ * agent_sp_refuses_crl); else (the server did not keep it, "not-kept": its registry lost the
+ * connection or lacks a grant; bad-value: possibly a clock) the earlier of cover and now +
+ * AGENT_CRL_RETRY, so it is tried again within a day.
+ */
+#define AGENT_CRL_RETRY 86400
+int64_t agent_crl_refused_end(int for_good, int64_t cover, int64_t now);
 
 /*
  * The agent's fail points (failpoint.h), just after each step of a round, so a test can crash

@@ -428,11 +428,27 @@ static char *device_crl(struct agent *a, struct sc_sp *sp, int64_t *next_update,
 	return pem;
 }
 
-/* crl15: the SP will not make a CRL (an SP before 1.3, a device CA without cRLSign), as opposed
- * to a connection's trouble, after which the next registration asks it again. */
-static int sp_refused_crl(sc_err why)
+/*
+ * crl15: the SP will not make a CRL, as opposed to a trouble after which the next registration
+ * asks it again. crl15b: an allow-list (agent.h): crl15's deny-list took a TPM's or a clock's
+ * trouble (validity, stale: the SP's clock against the host's) for a refusal to the window's end.
+ */
+int agent_sp_refuses_crl(sc_err why)
 {
-	return why != SC_OK && why != SC_ERR_IO && why != SC_ERR_PEER && why != SC_ERR_NOMEM;
+	/*
+	 * unknown-request: an SP before protocol 1.3; key-usage: a device CA certified without
+	 * cRLSign (the SP's check or ours); extension: a device CA without subjectKeyIdentifier;
+	 * gate: an operator-gated CSK signs no CRL; state: no device CA certificate.
+	 */
+	return why == SC_ERR_UNKNOWN_REQUEST || why == SC_ERR_KEY_USAGE ||
+	    why == SC_ERR_EXTENSION || why == SC_ERR_GATE || why == SC_ERR_STATE;
+}
+
+int64_t agent_crl_refused_end(int for_good, int64_t cover, int64_t now)
+{
+	if (for_good || cover <= now + AGENT_CRL_RETRY)
+		return cover;
+	return now + AGENT_CRL_RETRY;
 }
 
 /*
@@ -470,6 +486,14 @@ static int server_kept_crl(const struct agent_reply *rep)
 	return v != NULL && (strcmp(v, "kept") == 0 || strcmp(v, "older") == 0);
 }
 
+/* crl15b: the nextUpdate of the CRL this request sent if the answer says it kept exactly it. */
+static int64_t sent_and_kept(const struct agent_reply *rep, int sent, int64_t next_update)
+{
+	const char *v = json_string_value(json_object_get((json_t *)rep->json, "crl"));
+
+	return sent && v != NULL && strcmp(v, "kept") == 0 ? next_update : 0;
+}
+
 int agent_cert_answer_crl(const void *json, int64_t *until)
 {
 	const json_t *u = json_object_get((const json_t *)json, "crl_until");
@@ -490,16 +514,28 @@ int agent_cert_answer_crl(const void *json, int64_t *until)
 	return 1;
 }
 
-/*
- * crl15: the server's word on its copy replaces what the agent remembered: a registry restored
- * from a backup older than the CRL says "none" (or an older nextUpdate), and the next
- * registration that it does not cover sends the CRL again.
- */
-static void crl_heard(struct agent *a, struct agent_state *st, const json_t *answer)
+int64_t agent_crl_heard_until(const void *json, int64_t had, int64_t sent_kept)
 {
 	int64_t until = 0;
 
-	if (answer == NULL || !agent_cert_answer_crl(answer, &until) || until == st->crl_until)
+	if (json == NULL || !agent_cert_answer_crl(json, &until))
+		return had;
+	if (sent_kept > 0 && until < sent_kept)
+		return had; /* crl15b: "kept", yet below what was kept: not believed */
+	return until;
+}
+
+/*
+ * crl15: the server's word on its copy replaces what the agent remembered: a registry restored
+ * from a backup older than the CRL says "none" (or an older nextUpdate), and the next
+ * registration that it does not cover sends the CRL again. sent_kept: agent_crl_heard_until's.
+ */
+static void crl_heard(struct agent *a, struct agent_state *st, const json_t *answer,
+    int64_t sent_kept)
+{
+	int64_t until = agent_crl_heard_until(answer, st->crl_until, sent_kept);
+
+	if (until == st->crl_until)
 		return;
 	if (until < st->crl_until)
 		say(a,
@@ -509,14 +545,22 @@ static void crl_heard(struct agent *a, struct agent_state *st, const json_t *ans
 	st->crl_until = until;
 }
 
-/* 1 if the server refused our "crl": it predates CRLs (unknown-field) or found fault with it. */
+/*
+ * Non-zero if the server refused our "crl": CRL_REFUSED_FOR_GOOD when it predates CRLs
+ * (unknown-field), CRL_REFUSED_FOR_NOW when it found fault with it (bad-value: possibly the
+ * SP's clock against the server's, crl15b).
+ */
+enum { CRL_REFUSED_FOR_NOW = 1, CRL_REFUSED_FOR_GOOD = 2 };
 static int server_refused_crl(const struct agent_reply *rep)
 {
-	return rep->status == 400 &&
-	    ((strcmp(rep->error, "unknown-field") == 0 && strstr(rep->detail, "\"crl\"") != NULL) ||
-	        (strcmp(rep->error, "bad-value") == 0 &&
-	            (strncmp(rep->detail, "crl:", 4) == 0 ||
-	                strstr(rep->detail, "\"crl\"") != NULL)));
+	if (rep->status != 400)
+		return 0;
+	if (strcmp(rep->error, "unknown-field") == 0 && strstr(rep->detail, "\"crl\"") != NULL)
+		return CRL_REFUSED_FOR_GOOD;
+	if (strcmp(rep->error, "bad-value") == 0 &&
+	    (strncmp(rep->detail, "crl:", 4) == 0 || strstr(rep->detail, "\"crl\"") != NULL))
+		return CRL_REFUSED_FOR_NOW;
+	return 0;
 }
 
 /*
@@ -608,7 +652,7 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	    !(st->crl_until > 0 && cover + AGENT_CRL_MARGIN <= st->crl_until);
 	sc_err why = SC_OK;
 	char *crl = want_crl ? device_crl(a, sp, &crl_until, &why) : NULL;
-	int added = 0, crl_made = crl != NULL, crl_sent = crl_made;
+	int added = 0, crl_made = crl != NULL, crl_sent = crl_made, refusal = 0;
 	sc_err r, r2;
 
 	memset(&rep, 0, sizeof(rep));
@@ -619,7 +663,7 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	}
 	r = agent_http_post(a->http, "/v1/certificates", body, &rep);
 	/* An older server, or a CRL it will not keep: the certificate goes on without it. */
-	if (r == SC_OK && crl != NULL && server_refused_crl(&rep)) {
+	if (r == SC_OK && crl != NULL && (refusal = server_refused_crl(&rep)) != 0) {
 		say(a,
 		    "the server did not take the device CA CRL (%s: %s); sending the certificate "
 		    "without it",
@@ -659,20 +703,23 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	 * agent14, crl14: what the server's copy covers, for the next registrations and
 	 * renew_local (saved by acknowledged). crl15: a CRL refused (by the server: unknown-field,
 	 * bad-value, "not-kept"; or by the SP) is not offered again before the end of what this
-	 * registration covers; an SP's trouble leaves it to the next registration. Then what the
-	 * server says it keeps, if it says.
+	 * registration covers; an SP's trouble leaves it to the next registration. crl15b: only a
+	 * refusal for good (unknown-field, the SP's) waits that long; the others a day at most
+	 * (agent_crl_refused_end). Then what the server says it keeps, if it says.
 	 */
 	if (r == SC_OK && (rep.status == 200 || rep.status == 201)) {
 		if (want_crl && crl_sent && server_kept_crl(&rep)) {
 			st->crl_until = crl_until;
 			st->crl_refused_until = 0;
-		} else if (want_crl && (crl_made || sp_refused_crl(why))) {
+		} else if (want_crl && (crl_made || agent_sp_refuses_crl(why))) {
 			st->crl_until = 0;
-			st->crl_refused_until = cover;
+			st->crl_refused_until =
+			    agent_crl_refused_end(crl_made ? refusal == CRL_REFUSED_FOR_GOOD : 1,
+			        cover, (int64_t)time(NULL));
 			say(a, "the device CA CRL is not offered again before %lld",
-			    (long long)cover);
+			    (long long)st->crl_refused_until);
 		}
-		crl_heard(a, st, rep.json);
+		crl_heard(a, st, rep.json, sent_and_kept(&rep, want_crl && crl_sent, crl_until));
 		r = acknowledged(a, st, chain, &rep, did);
 	} else if (r == SC_OK &&
 	    (r = server_said_no(a, &rep, "returning the certificate")) == SC_ERR_DENIED)
@@ -1509,7 +1556,7 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 				ok++;
 				/* crl15: what the server keeps (every entry says the same). */
 				if (json_is_object(e))
-					crl_heard(a, &rd->st, e);
+					crl_heard(a, &rd->st, e, 0);
 			}
 			free(rd->st.backlog[i]);
 		}
@@ -1533,7 +1580,8 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
  * the window's rest, as far as 30 days go. POST /v1/certificates/batch takes no "crl" (an older
  * server would refuse the whole batch). Registered: it leaves the backlog, crl_until moves on.
  * A server (or SP) that will not take (make) the CRL: crl15's crl_refused_until, the window's
- * end: not asked again this window. No answer, any other answer, an SP's trouble: again at the
+ * end: not asked again this window (crl15b: for good only; a bad-value or "not-kept" a day at
+ * most, agent_crl_refused_end). No answer, any other answer, an SP's trouble: again at the
  * next local renewal (the certificate stays queued).
  */
 static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_key *k)
@@ -1543,12 +1591,13 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 	int64_t until = 0, cover = crl_cover(&rd->st, k->profile_id, k->not_after);
 	sc_err why = SC_OK;
 	char *crl = device_crl(a, rd->sp, &until, &why);
+	int refusal;
 	sc_err r;
 
 	memset(&rep, 0, sizeof(rep));
-	if (crl == NULL && sp_refused_crl(why)) {
+	if (crl == NULL && agent_sp_refuses_crl(why)) {
 		/* crl15: said by device_crl; not asked again this window */
-		rd->st.crl_refused_until = cover;
+		rd->st.crl_refused_until = agent_crl_refused_end(1, cover, (int64_t)time(NULL));
 		return save(a, &rd->st);
 	}
 	if (crl == NULL)
@@ -1571,14 +1620,16 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 		sc_err_clear();
 		return SC_OK;
 	}
-	if (server_refused_crl(&rep)) {
-		/* crl15: refused, not "unknown": not asked again before the window's end. */
+	if ((refusal = server_refused_crl(&rep)) != 0) {
+		/* crl15: refused, not "unknown": not asked again before the window's end (crl15b:
+		 * an unknown-field; a bad-value a day at most). */
+		rd->st.crl_until = 0;
+		rd->st.crl_refused_until = agent_crl_refused_end(refusal == CRL_REFUSED_FOR_GOOD,
+		    cover, (int64_t)time(NULL));
 		say(a,
 		    "the server did not take the device CA CRL (%s: %s); not offered again before "
 		    "%lld",
-		    rep.error, rep.detail, (long long)cover);
-		rd->st.crl_until = 0;
-		rd->st.crl_refused_until = cover;
+		    rep.error, rep.detail, (long long)rd->st.crl_refused_until);
 	} else if ((rep.status == 200 || rep.status == 201) && rd->st.n_backlog > 0 &&
 	    strcmp(rd->st.backlog[rd->st.n_backlog - 1], k->cert_pem) == 0) {
 		free(rd->st.backlog[--rd->st.n_backlog]);
@@ -1589,14 +1640,16 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 			say(a, "certificate %s registered with a device CA CRL until %lld",
 			    k->serial, (long long)until);
 		} else {
+			/* crl15b: "not-kept" (its registry's trouble): a day at most. */
 			rd->st.crl_until = 0;
-			rd->st.crl_refused_until = cover;
+			rd->st.crl_refused_until = agent_crl_refused_end(0, cover,
+			    (int64_t)time(NULL));
 			say(a,
 			    "certificate %s registered; the server did not keep the device CA CRL: "
 			    "not offered again before %lld",
-			    k->serial, (long long)cover);
+			    k->serial, (long long)rd->st.crl_refused_until);
 		}
-		crl_heard(a, &rd->st, rep.json);
+		crl_heard(a, &rd->st, rep.json, sent_and_kept(&rep, 1, until));
 	} else {
 		/* As with no answer: the certificate stays queued. */
 		say(a, "sending the device CA CRL: HTTP %ld %s %s; again at the next renewal",

@@ -6,6 +6,7 @@
  * migrations under an advisory lock, and a connection that reconnects by itself. All of the
  * registry's PostgreSQL-only SQL lives here; registry.c checks the arguments (backend.h).
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <selfcert/cert.h>
 #include "registry.h"
 #include "backend.h"
+#include "log.h"
 
 /* 'SCRG', as SQLite's application_id: the key of the migration lock and the meta row's mark. */
 #define PG_APPLICATION_ID 1396920903
@@ -43,6 +45,12 @@ struct pg_reg {
 	int fatal; /* the server sent this session a FATAL (it is ending it): see on_notice */
 	PQnoticeReceiver notice_next; /* libpq's default receiver (its argument is NULL) */
 	char where[160]; /* "postgresql database DB on HOST", for messages (never a password) */
+	/*
+	 * crl15b: the runtime role may read device_crls (crl_check). A role granted before schema 4
+	 * may not (docs/OPERATIONS.md), and PostgreSQL checks every table a statement names: the
+	 * profile's lock statement then leaves the join out (CERT_LOCK_NOCRL_SQL).
+	 */
+	int crl_read;
 	struct pg_stmt stmts[PG_STMT_MAX];
 	size_t n_stmts;
 };
@@ -401,6 +409,8 @@ static sc_err session_setup(struct pg_reg *reg)
  * operations: one PQreset, then the session settings again. Inside a transaction it is never
  * done: what was sent is lost with the session, the caller answers 503.
  */
+static void crl_check(struct pg_reg *reg);
+
 static int reconnect(struct pg_reg *reg)
 {
 	stmts_forget(reg);
@@ -411,7 +421,10 @@ static int reconnect(struct pg_reg *reg)
 	/* A pipeline the old session broke off: the new one starts outside pipeline mode. */
 	if (PQpipelineStatus(reg->conn) != PQ_PIPELINE_OFF)
 		(void)PQexitPipelineMode(reg->conn);
-	return session_setup(reg) == SC_OK;
+	if (session_setup(reg) != SC_OK)
+		return 0;
+	crl_check(reg); /* a grant run since: the next session reads the CRLs */
+	return 1;
 }
 
 /*
@@ -1039,6 +1052,33 @@ static sc_err check_location(const char *location)
 	return SC_OK;
 }
 
+/*
+ * crl15b: whether this session's role may read device_crls (reg->crl_read), asked once per
+ * session (open, reconnect). to_regclass is NULL before schema 4 and has_table_privilege of a
+ * NULL OID is NULL: not read. Any failure counts as not granted (the lock statement without the
+ * join works either way). Logged once per process: provd then says nothing of the CRL it keeps
+ * (crl_next_update 0, registry.h) and the agent trusts what it remembers.
+ */
+static void crl_check(struct pg_reg *reg)
+{
+	static atomic_int said; /* "not granted" logged once per process (a pool of sessions) */
+	PGresult *res = PQexec(reg->conn,
+	    "SELECT coalesce(has_table_privilege(current_user, to_regclass('device_crls'),"
+	    " 'SELECT'), false)");
+
+	reg->crl_read = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!reg->crl_read && atomic_exchange(&said, 1) == 0) {
+		sc_log(
+		    "warning: registry %s: this role may not read device_crls (granted before "
+		    "schema 4?): registrations go on without saying what device CA CRL is kept; "
+		    "run `selfcert net db migrate --grant ROLE` as the owner, then restart (logged "
+		    "once)",
+		    reg->where);
+	}
+}
+
 static sc_err pg_open(const char *location, int create, struct sc_reg **out)
 {
 	struct pg_reg *reg = NULL;
@@ -1073,6 +1113,7 @@ static sc_err pg_open(const char *location, int create, struct sc_reg **out)
 		if ((r = migrate(reg)) != SC_OK)
 			goto out;
 	}
+	crl_check(reg);
 	*out = &reg->base;
 	reg = NULL;
 	r = SC_OK;
@@ -2095,6 +2136,16 @@ static sc_err already_for_another(void)
 	" FROM profiles p JOIN devices d ON d.device_id = p.device_id" \
 	" LEFT JOIN device_crls c ON c.device_id = p.device_id"        \
 	" WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d"
+/*
+ * crl15b: the same for a role that may not read device_crls (crl_check): its fourth column 0,
+ * "not read" (registry.h), so provd says nothing of the CRL rather than every registration
+ * failing with "permission denied for table device_crls".
+ */
+#define CERT_LOCK_NOCRL_SQL                                            \
+	"SELECT p.device_id, p.consumed_at, d.status, 0::bigint"       \
+	" FROM profiles p JOIN devices d ON d.device_id = p.device_id" \
+	" WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d"
+#define CERT_LOCK(reg) ((reg)->crl_read ? CERT_LOCK_SQL : CERT_LOCK_NOCRL_SQL)
 
 /*
  * A certificate row's insert, $1..$9 (cert_row_params): cert_record_stmts's and, in one
@@ -2192,7 +2243,7 @@ static sc_err cert_record_tx(struct pg_reg *reg, struct sc_reg_cert_rec *rec, in
 	if ((r = begin(reg)) != SC_OK)
 		return r;
 	p_text(&p, rec->profile_id);
-	if ((r = x(reg, "reading a profile", CERT_LOCK_SQL, &p, &res)) != SC_OK)
+	if ((r = x(reg, "reading a profile", CERT_LOCK(reg), &p, &res)) != SC_OK)
 		goto out;
 	if ((found = PQntuples(res) == 1)) {
 		copy_col(res, 0, 0, prof_dev, sizeof(prof_dev));
@@ -2349,7 +2400,7 @@ static sc_err cert_batch(struct pg_reg *reg, struct sc_reg_cert_rec *recs, size_
 		p_text(&rd[2 * j], recs[first[j]].profile_id);
 		p_text(&rd[2 * j + 1], recs[first[j]].profile_id);
 		p_text(&rd[2 * j + 1], arr[j]);
-		st[ns++] = (struct pl_st){ "reading a profile", CERT_LOCK_SQL, &rd[2 * j] };
+		st[ns++] = (struct pl_st){ "reading a profile", CERT_LOCK(reg), &rd[2 * j] };
 		st[ns++] = (struct pl_st){ "reading a certificate",
 			"SELECT period, fingerprint FROM certificates"
 			" WHERE profile_id = $1 AND period = ANY ($2::int[])",

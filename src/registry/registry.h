@@ -361,7 +361,8 @@ struct sc_reg_cert_rec {
 	 * crl15: set on record from the statement that reads the profile's row (no statement of
 	 * its own): the nextUpdate of the device CA CRL the registry keeps for the device
 	 * (sc_reg_crl_put), -1 if it keeps none; 0 not read (a listing; PostgreSQL's record of a
-	 * recovered profile, sc_reg_profile_recover). What provd tells the agent, so that one
+	 * recovered profile, sc_reg_profile_recover; crl15b: a PostgreSQL role that may not read
+	 * device_crls, granted before schema 4). What provd tells the agent, so that one
 	 * restored from an older backup is sent the device's CRL again.
 	 */
 	int64_t crl_next_update;

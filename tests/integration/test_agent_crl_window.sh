@@ -12,6 +12,10 @@
 # offers it; an unknown crl_until (0) is no refusal: a local renewal sends one; a registry
 # restored from a backup older than the CRL answers "crl":"none" and the next registration
 # sends the CRL again (provd's "crl_until"/"crl":"none", PERFORMANCE.md 22.2).
+# crl15b: a "not-kept" refusal lasts a day at most (a long window's local renewal shows it);
+# every part runs on PostgreSQL too (integration/test_agent_crl_window_pg), where a runtime role
+# granted before schema 4 (no rights on device_crls) still registers, its answers saying nothing
+# of the CRL.
 # Real selfcert-provd, selfcert-spd and selfcert-agent. The SP renews at most one cadence ahead:
 # --force-renew makes the next period's certificate at once, so long cadences need no waiting.
 SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"
@@ -96,6 +100,21 @@ last_reg() { grep " POST /v1/certificates 201 .*device=DEV-N" "$T/provd.log" | t
 last_has() { last_reg | grep -q " $1"; }
 last_lacks() { ! last_reg | grep -q " $1"; }
 set_state() { sed -i -E "s/\"$1\": [^,}]+/\"$1\": $2/" "$T/n-out/state.json"; }
+on_pg() { [ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ]; }
+# refuse_crls on|off: the registry refuses (or takes again) every write of device_crls.
+refuse_crls() {
+  if on_pg && [ "$1" = on ]; then
+    db "CREATE FUNCTION no_crl() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RAISE EXCEPTION 'test: no CRL'; END\$\$;
+        CREATE TRIGGER no_crl BEFORE INSERT OR UPDATE ON device_crls FOR EACH ROW EXECUTE FUNCTION no_crl();"
+  elif on_pg; then
+    db "DROP TRIGGER no_crl ON device_crls; DROP FUNCTION no_crl();"
+  elif [ "$1" = on ]; then
+    db "CREATE TRIGGER no_crl_i BEFORE INSERT ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;
+        CREATE TRIGGER no_crl_u BEFORE UPDATE ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;"
+  else
+    db "DROP TRIGGER no_crl_i; DROP TRIGGER no_crl_u;"
+  fi
+}
 
 ok "through the window's end into the next window" next_window
 check "the next window's first certificate registered WITHOUT a CRL (no crl= in: $(last_reg))" \
@@ -125,7 +144,7 @@ check "crl_for is ours again" bash -c "! grep -q '\"crl_for\": \"0000' '$T/n-out
 
 # A server that did not keep it ("crl": "not-kept": its registry refused the write): crl_until
 # 0, and the next window's first certificate sends one again.
-if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's trigger syntax
+{
   # crl15: the refusal at a window's first certificate, so that the window's local renewal
   # shows it holds: this window's period 1 first (covered: nothing sent), then the next window.
   ok "renew locally (period 1; the CRL covers)" run n --force-renew
@@ -135,8 +154,7 @@ if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's tr
   SHORT=$(( $(date +%s) + 3600 ))
   db "UPDATE device_crls SET next_update = $SHORT WHERE device_id = 'DEV-N'"
   set_state crl_until $((SHORT + 100))
-  db "CREATE TRIGGER no_crl_i BEFORE INSERT ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;
-      CREATE TRIGGER no_crl_u BEFORE UPDATE ON device_crls BEGIN SELECT RAISE(ABORT, 'test: no CRL'); END;"
+  refuse_crls on
   ok "the next window, the registry refusing CRLs" next_window
   check "the batch's answer told the agent (\"keeps an older copy\")" \
     grep -q "the server keeps an older copy of the device CA CRL (the agent had one kept until $((SHORT + 100)))" "$T/.err"
@@ -158,7 +176,7 @@ if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's tr
     check "it dropped the refusal with a warning ($(grep -o "\"crl_until\" dropped[^;]*" "$T/.err"))" grep -q '"crl_until" dropped' "$T/.err"
     cp "$T/n-state.crl15" "$T/n-out/state.json"
   fi
-  db "DROP TRIGGER no_crl_i; DROP TRIGGER no_crl_u;"
+  refuse_crls off
   ok "the next window, the registry taking CRLs again" next_window
   check "its first certificate registered with a CRL again" last_has crl=kept
   check "state.json: crl_until again" grep -Eq '"crl_until": [1-9]' "$T/n-out/state.json"
@@ -172,18 +190,18 @@ if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then  # SQLite's tr
   check "the agent sends a CRL with it" grep -q "outlives the server's device CA CRL (until 0)" "$T/.err"
   check "provd: registered alone with the CRL kept ($(kept_n) = $k0 + 1)" [ "$(kept_n)" = $((k0 + 1)) ]
   check "state.json: crl_until known again" grep -Eq '"crl_until": [1-9]' "$T/n-out/state.json"
-fi
+}
 
-# --- a window longer than 30 days: K = 3, every 20 days, each valid 21 days ---
+# --- a window longer than 30 days: K = 4, every 20 days, each valid 21 days ---
 stop_provd
-CAD=$((20 * 86400))
+K=4 CAD=$((20 * 86400))
 printf '{"validity": "21d", "renewal": {"count": %d, "cadence": "%ds"}}\n' $K $CAD >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
 ok "enroll DEV-L" run l
 NA0=$(not_after "$T/l-out/leaf.pem")
 crl_of l DEV-L
 NU0=$NU NUM0=$NUM
-# The window's end is 40 days past the first certificate's: the CRL is capped at 30 days
+# The window's end is 60 days past the first certificate's: the CRL is capped at 30 days
 # (nextUpdate - lastUpdate = 30 d + the 5-minute back-dating).
 check "CRL capped at 30 days ($((NU - LU)) s)" [ $((NU - LU)) = $((30 * 86400 + 300)) ]
 check "state.json crl_until = its nextUpdate" grep -q "\"crl_until\": $NU" "$T/l-out/state.json"
@@ -201,14 +219,39 @@ check "state.json crl_until moved on" grep -q "\"crl_until\": $NU" "$T/l-out/sta
 check "nothing queued: it went with the CRL" bash -c "! grep -q '\"backlog\"' '$T/l-out/state.json'"
 check "two certificates registered ($(certs_of DEV-L))" [ "$(certs_of DEV-L)" = 2 ]
 
+# crl15b: the registry refuses the next one ("not-kept": a lost connection, a missing grant):
+# not offered again for a day, not to the window's end (40 days on): crl15 blocked it there.
+set_l() { sed -i -E "s/\"$1\": [^,}]+/\"$1\": $2/" "$T/l-out/state.json"; }
+l_regs() { grep -c " POST /v1/certificates 201 .*device=DEV-L" "$T/provd.log"; }
+refuse_crls on
+T0=$(date +%s)
+ok "renew locally (period 2), the registry refusing CRLs" run l --force-renew
+T1=$(date +%s)
+check "provd: registered, crl=not-kept" \
+  [ "$(grep -c " POST /v1/certificates 201 .*device=DEV-L.* crl=not-kept" "$T/provd.log")" = 1 ]
+RU=$(sed -n -E 's/.*"crl_until": -([0-9]+).*/\1/p' "$T/l-out/state.json")
+check "refused for a day: crl_until -$RU, now + 86400 in [$T0, $T1] + 86400" \
+  [ "${RU:-0}" -ge $((T0 + 86400)) -a "${RU:-0}" -le $((T1 + 86400)) ]
+refuse_crls off
+# A day on (the refusal's end edited into the past): the next local renewal sends it again.
+set_l crl_until -$(( $(date +%s) - 10 ))
+r0=$(l_regs)
+ok "renew locally (period 3), the refusal over" run l --force-renew
+check "the agent sends a CRL with it" grep -q "outlives the server's device CA CRL" "$T/.err"
+l_last_kept() { grep " POST /v1/certificates 201 .*device=DEV-L" "$T/provd.log" | tail -1 | grep -q crl=kept; }
+check "provd: registered alone ($(l_regs) = $r0 + 1)" [ "$(l_regs)" = $((r0 + 1)) ]
+check "with the CRL kept" l_last_kept
+check "state.json: crl_until known again" grep -Eq '"crl_until": [1-9]' "$T/l-out/state.json"
+
 # --- crl15: a registry restored from a backup older than the CRL (SQLite's file) ---
 # Ordinary 3 h certificates. The backup holds DEV-R active, without its CRL; after the restore
 # the next registration (no CRL: the agent believes the server's copy covers) is answered
 # "crl":"none", and the one after sends the CRL again, which GET /v1/crls then serves.
-if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then
+# crl15b: on PostgreSQL the restore is DEV-R's CRL row deleted (what such a backup lacks).
+{
   stop_provd
   printf '{"validity": "3h"}\n' >"$T/policy.json"
-  sqlite3 "$T/reg.db" ".backup '$T/backup.db'" || exit 1
+  on_pg || sqlite3 "$T/reg.db" ".backup '$T/backup.db'" || exit 1
   start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
   last_r() { grep " POST /v1/certificates 201 .*device=DEV-R" "$T/provd.log" | tail -1; }
   r_has() { last_r | grep -q " $1"; }
@@ -223,7 +266,8 @@ if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then
   check "registered without a CRL, the server's copy covering ($(last_r))" r_lacks crl=
   check "state.json crl_until unchanged" grep -q "\"crl_until\": $NUR" "$T/r-out/state.json"
   stop_provd
-  cp "$T/backup.db" "$T/reg.db" && rm -f "$T/reg.db-wal" "$T/reg.db-shm"
+  if on_pg; then db "DELETE FROM device_crls WHERE device_id = 'DEV-R'" >/dev/null
+  else cp "$T/backup.db" "$T/reg.db" && rm -f "$T/reg.db-wal" "$T/reg.db-shm"; fi
   start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
   no_crl_of() { ! crl_of "$@"; }
   check "restored: GET /v1/crls has no CRL of DEV-R" no_crl_of r DEV-R
@@ -241,5 +285,33 @@ if [ -z "${SC_PG_URI:-}" ] || [ "$REG_DB" != "$SC_PG_URI" ]; then
   check "it covers the current certificate ($(not_after "$T/r-out/leaf.pem") + 1 h <= $NU)" \
     [ $(( $(not_after "$T/r-out/leaf.pem") + 3600 )) -le "$NU" ]
   check "state.json crl_until = it" grep -q "\"crl_until\": $NU" "$T/r-out/state.json"
+}
+
+# --- crl15b: PostgreSQL, a runtime role granted before schema 4 (no rights on device_crls) ---
+# crl15's answers made every registration of such a role fail ("permission denied for table
+# device_crls"). Now: registered, the answer saying nothing of the CRL (provd logs why, once),
+# and a CRL sent is answered "not-kept" (OPERATIONS.md "Migrations and upgrades").
+if on_pg; then
+  stop_provd
+  pg_sql "CREATE ROLE sc_old4 LOGIN" >/dev/null || exit 1
+  sc net db migrate --db "$REG_DB" --grant sc_old4 >/dev/null || exit 1
+  pg_sql "REVOKE ALL ON device_crls FROM sc_old4" >/dev/null || exit 1
+  REG_OWNER=$REG_DB
+  REG_DB=${SC_PG_URI/user=selfcert/user=sc_old4}
+  start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
+  NUR=$(sed -n -E 's/.*"crl_until": ([0-9]+).*/\1/p' "$T/r-out/state.json")
+  r0=$(grep -c " POST /v1/certificates 201 .*device=DEV-R" "$T/provd.log")
+  ok "renew DEV-R, provd's role without device_crls" rrun --force-renew
+  check "registered ($(grep -c " POST /v1/certificates 201 .*device=DEV-R" "$T/provd.log") = $r0 + 1)" \
+    [ "$(grep -c " POST /v1/certificates 201 .*device=DEV-R" "$T/provd.log")" = $((r0 + 1)) ]
+  check "the answer says nothing of the CRL ($(last_r))" r_lacks crl=
+  check "provd said why, once" [ "$(grep -c "this role may not read device_crls" "$T/provd.log")" = 1 ]
+  check "the agent trusts what it remembers (crl_until $NUR)" grep -q "\"crl_until\": $NUR" "$T/r-out/state.json"
+  sed -i '/"crl_until"/d' "$T/r-out/state.json"
+  ok "renew DEV-R with a CRL (crl_until unknown)" rrun --force-renew
+  check "registered, the CRL not kept ($(last_r))" r_has crl=not-kept
+  check "the agent refuses it a while (negative crl_until)" grep -Eq '"crl_until": -[0-9]+' "$T/r-out/state.json"
+  stop_provd
+  REG_DB=$REG_OWNER
 fi
 finish

@@ -705,6 +705,93 @@ static void test_crl_answer(void **state)
 	free(text);
 }
 
+/*
+ * crl15b: which SP answers refuse a CRL for good (an allow-list): exactly unknown-request,
+ * key-usage, extension, gate and state, of every code there is; a TPM's, a clock's (validity,
+ * stale), an internal, a signature's or an encoding's trouble is asked again.
+ */
+static void test_crl_sp_refusal(void **state)
+{
+	char said[512] = "";
+
+	(void)state;
+	for (int e = SC_OK; e >= (int)SC_ERR_LAST - 1; e--)
+		if (agent_sp_refuses_crl((sc_err)e)) {
+			strcat(said, sc_err_name((sc_err)e));
+			strcat(said, " ");
+		}
+	assert_string_equal(said, "extension state key-usage unknown-request gate ");
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_TPM), 0);
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_INTERNAL), 0);
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_VALIDITY), 0);
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_STALE), 0);
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_SIGNATURE), 0);
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_MALFORMED), 0);
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_IO), 0);
+	assert_int_equal(agent_sp_refuses_crl(SC_ERR_PEER), 0);
+}
+
+/*
+ * crl15b: a refusal for good lasts to cover; "not-kept" or bad-value to the earlier of cover
+ * and a day from now.
+ */
+static void test_crl_refused_end(void **state)
+{
+	const int64_t now = 1796000000;
+
+	(void)state;
+	assert_int_equal(AGENT_CRL_RETRY, 86400);
+	assert_int_equal(agent_crl_refused_end(1, now + 40 * 86400, now), now + 40 * 86400);
+	assert_int_equal(agent_crl_refused_end(0, now + 40 * 86400, now), now + 86400);
+	assert_int_equal(agent_crl_refused_end(0, now + 86401, now), now + 86400);
+	assert_int_equal(agent_crl_refused_end(0, now + 86400, now), now + 86400);
+	assert_int_equal(agent_crl_refused_end(0, now + 6 * 3600, now), now + 6 * 3600);
+	assert_int_equal(agent_crl_refused_end(1, now + 6 * 3600, now), now + 6 * 3600);
+}
+
+/* crl15b: what crl_until becomes after an answer (agent_crl_heard_until). */
+static int64_t heard(const char *text, int64_t had, int64_t sent_kept)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, 0, &err);
+	int64_t v;
+
+	assert_non_null(j);
+	v = agent_crl_heard_until(j, had, sent_kept);
+	json_decref(j);
+	return v;
+}
+
+/*
+ * crl15b: a "kept" answer whose "crl_until" is below the CRL just sent (in the past, or short of
+ * what it covers) is not believed; equal or above, or without a CRL sent, it is.
+ */
+static void test_crl_heard(void **state)
+{
+	const int64_t sent = 1796666778; /* 2026-12-07T18:06:18Z */
+
+	(void)state;
+	assert_int_equal(heard("{\"crl\":\"kept\",\"crl_until\":\"2026-12-07T18:06:18Z\"}", 5,
+	                     sent),
+	    sent);
+	assert_int_equal(heard("{\"crl\":\"kept\",\"crl_until\":\"2026-12-07T18:06:19Z\"}", 5,
+	                     sent),
+	    sent + 1);
+	assert_int_equal(heard("{\"crl\":\"kept\",\"crl_until\":\"2026-12-07T18:06:17Z\"}", sent,
+	                     sent),
+	    sent);
+	assert_int_equal(heard("{\"crl\":\"kept\",\"crl_until\":\"2001-01-01T00:00:00Z\"}", sent,
+	                     sent),
+	    sent);
+	/* Nothing sent (a batch, a registration without a CRL): the server's word stands. */
+	assert_int_equal(heard("{\"crl_until\":\"2001-01-01T00:00:00Z\"}", sent, 0), 978307200);
+	assert_int_equal(heard("{\"crl\":\"none\"}", sent, 0), 0);
+	/* Says nothing: what the agent had. */
+	assert_int_equal(heard("{\"crl\":\"kept\"}", sent, sent), sent);
+	assert_int_equal(heard("{\"status\":\"registered\"}", 42, 0), 42);
+	assert_int_equal(agent_crl_heard_until(NULL, 42, 0), 42);
+}
+
 static void test_pending_profile(void **state)
 {
 	struct agent_state st;
@@ -755,6 +842,9 @@ int main(void)
 		cmocka_unit_test(test_crl_until),
 		cmocka_unit_test(test_crl_refused),
 		cmocka_unit_test(test_crl_answer),
+		cmocka_unit_test(test_crl_sp_refusal),
+		cmocka_unit_test(test_crl_refused_end),
+		cmocka_unit_test(test_crl_heard),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1063,6 +1063,32 @@ static void test_cert_record_many_renewal(void **state)
 	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
 	assert_int_equal(counts.certificates, 3);
 	assert_int_equal(counts.profiles_consumed, 1);
+	/* crl15b: a kept CRL's nextUpdate through the memo too (SQLite reads the row once). */
+	{
+		static const uint8_t crl_der[] = { 0x30, 0x00 };
+		struct sc_reg_crl_rec cr = { .number = 9,
+			.next_update = 98765,
+			.der = crl_der,
+			.der_len = sizeof(crl_der) };
+		int stored = 0;
+
+		snprintf(cr.device_id, sizeof(cr.device_id), "D-1");
+		assert_int_equal(sc_reg_crl_put(reg, &cr, 3000, &stored), SC_OK);
+		assert_int_equal(stored, 1);
+		for (int i = 0; i < 3; i++) {
+			make_cert(&c[i], "D-1", 1, (char)('0' + i));
+			c[i].renewal = 1;
+			c[i].period = (uint32_t)(6 + i);
+			c[i].crl_next_update = 0;
+		}
+		c[2] = c[1]; /* the same certificate again: already, from the memo's row */
+		assert_int_equal(sc_reg_cert_record_many(reg, c, 3, 3000, "t", out), SC_OK);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(out[i].r, SC_OK);
+			assert_int_equal(out[i].already, i == 2);
+			assert_int_equal(c[i].crl_next_update, 98765);
+		}
+	}
 	/* Revoked between two batches: the next one reads the row again and is refused. */
 	assert_int_equal(sc_reg_device_revoke(reg, "D-1", "stolen", "t", 3001, &already), SC_OK);
 	make_cert(&c[0], "D-1", 1, 'f');
@@ -1071,7 +1097,7 @@ static void test_cert_record_many_renewal(void **state)
 	assert_int_equal(sc_reg_cert_record_many(reg, c, 1, 3002, "t", out), SC_OK);
 	assert_int_equal(out[0].r, SC_ERR_REVOKED);
 	assert_int_equal(sc_reg_counts(reg, &counts), SC_OK);
-	assert_int_equal(counts.certificates, 3);
+	assert_int_equal(counts.certificates, 5);
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	sc_reg_close(reg);
 }
@@ -2129,6 +2155,79 @@ static void test_pg_roles(void **state)
 	assert_int_equal(sc_reg_schema_version(reg), SC_REG_SCHEMA_VERSION);
 	sc_reg_close(reg);
 	assert_int_equal(raw_exec("DROP OWNED BY sc_runtime; DROP ROLE sc_runtime"), SQLITE_OK);
+}
+
+/*
+ * crl15b: a runtime role granted before schema 4 (no rights on device_crls, OPERATIONS.md
+ * "Migrations and upgrades"): its registrations go on, alone and batched, and say nothing of the
+ * CRL (crl_next_update 0, not -1 "none"); its CRL write is refused. Before crl15b the profile's
+ * lock statement named device_crls and every registration failed with "permission denied for
+ * table device_crls". Once the grant is run again, the next session reads the CRL.
+ */
+static void test_pg_crl_no_grant(void **state)
+{
+	static const uint8_t crl_der[] = { 0x30, 0x00 };
+	struct sc_reg *reg = open_new(), *rt = NULL;
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c, b[2];
+	struct sc_reg_cert_outcome out[2];
+	struct sc_reg_crl_rec cr = { .number = 7,
+		.next_update = 4321,
+		.der = crl_der,
+		.der_len = sizeof(crl_der) };
+	char uri[700];
+	int64_t retry;
+	int already = -1, stored = 0;
+
+	(void)state;
+	(void)raw_exec("DROP OWNED BY sc_old4; DROP ROLE IF EXISTS sc_old4");
+	assert_int_equal(raw_exec("CREATE ROLE sc_old4 LOGIN"), SQLITE_OK);
+	assert_int_equal(sc_reg_grant(reg, "sc_old4"), SC_OK);
+	assert_int_equal(raw_exec("REVOKE ALL ON device_crls FROM sc_old4"), SQLITE_OK);
+	assert_int_equal(sc_reg_device_add(reg, "N-1", NULL, "t", 1000), SC_OK);
+	snprintf(cr.device_id, sizeof(cr.device_id), "N-1");
+	assert_int_equal(sc_reg_crl_put(reg, &cr, 1000, &stored), SC_OK); /* the owner keeps one */
+	assert_int_equal(stored, 1);
+	uri_as(uri, sizeof(uri), "sc_old4");
+	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_OK);
+	make_profile(&rec, "N-1", 1, "01");
+	assert_int_equal(sc_reg_profile_insert(rt, &rec, NULL, 2000, "t", &retry), SC_OK);
+	make_cert(&c, "N-1", 1, 'a');
+	c.crl_next_update = -7;
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3000, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	assert_int_equal(c.crl_next_update, 0); /* not read: provd says nothing */
+	/* The pipelined batch: the same statement, the same outcome. */
+	make_profile(&rec, "N-1", 2, "02");
+	assert_int_equal(sc_reg_profile_insert(rt, &rec, NULL, 2000, "t", &retry), SC_OK);
+	make_cert(&b[0], "N-1", 2, 'b');
+	make_cert(&b[1], "N-1", 1, 'a'); /* the first again: already */
+	b[0].crl_next_update = b[1].crl_next_update = -7;
+	assert_int_equal(sc_reg_cert_record_many(rt, b, 2, 3001, "t", out), SC_OK);
+	assert_int_equal(out[0].r, SC_OK);
+	assert_int_equal(out[0].already, 0);
+	assert_int_equal(out[1].r, SC_OK);
+	assert_int_equal(out[1].already, 1);
+	assert_int_equal(b[0].crl_next_update, 0);
+	assert_int_equal(b[1].crl_next_update, 0);
+	/* Its own CRL write is refused (provd answers "crl":"not-kept"). */
+	assert_int_equal(sc_reg_crl_put(rt, &cr, 3002, &stored), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "permission denied for table device_crls"));
+	sc_reg_close(rt);
+	/* The grant run again: a new session reads the kept CRL with the profile's row. */
+	assert_int_equal(sc_reg_grant(reg, "sc_old4"), SC_OK);
+	sc_reg_close(reg);
+	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_OK);
+	c.crl_next_update = 0;
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3003, "t", &already), SC_OK);
+	assert_int_equal(already, 1);
+	assert_int_equal(c.crl_next_update, 4321);
+	b[0].crl_next_update = 0;
+	assert_int_equal(sc_reg_cert_record_many(rt, b, 1, 3004, "t", out), SC_OK);
+	assert_int_equal(out[0].already, 1);
+	assert_int_equal(b[0].crl_next_update, 4321);
+	sc_reg_close(rt);
+	assert_int_equal(raw_exec("DROP OWNED BY sc_old4; DROP ROLE sc_old4"), SQLITE_OK);
 }
 
 /* Several nodes start at once on an empty database: one migrates, none fails. */
@@ -3430,6 +3529,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_batch_as_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_crl_no_grant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_races, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
