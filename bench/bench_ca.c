@@ -103,6 +103,9 @@ struct side {
 	long new_conns;
 };
 
+/* HTTP bytes per device in the last provd round (bench_http_bytes); 0 until one ran. */
+static double provd_bytes_per_dev;
+
 /*
  * This process's CPU seconds, every thread: the clients' TLS, and each device's own work (a
  * provd device's proof and leaf made in-process with its SP's code; a cfssl device's key and
@@ -145,8 +148,11 @@ static void one_round(enum bench_target t, struct bench_server *s, struct bench_
 	double db0 = on_db ? db_cpu_seconds() : 0;
 	double cpu0 = bench_cpu_seconds(s->pid), sys0 = sys_seconds(s->pid), cpu, sys;
 	double self0 = self_cpu_seconds();
+	unsigned long long b0 = bench_http_bytes();
 
 	bench_drive(t, s, c, devs, n, 0, 0, &res);
+	if (t == BENCH_PROVD && n > 0)
+		provd_bytes_per_dev = (double)(bench_http_bytes() - b0) / (double)n;
 	bench_stat_add(&out->drv, (self_cpu_seconds() - self0) / (double)n);
 	cpu = bench_cpu_seconds(s->pid) - cpu0;
 	sys = sys_seconds(s->pid) - sys0;
@@ -168,6 +174,13 @@ static void one_round(enum bench_target t, struct bench_server *s, struct bench_
  */
 struct prims {
 	struct bench_stat parse, verify, sign;
+	/*
+	 * enroll15b: the pinned path's other primitives, per device: its SHA-256s besides the
+	 * ECDSA ones (sha: PINNED_SHA256S digests of the sizes time_prims says) and its TLS
+	 * records (tls: AES-256-GCM, TLS 1.3's first suite in gnutls' NORMAL, sealing the bytes a
+	 * provd device moved in this run's last provd round, in 4 records: 2 requests, 2 answers).
+	 */
+	struct bench_stat sha, tls;
 };
 
 /*
@@ -180,6 +193,59 @@ static double thread_cpu_now(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * enroll15b: the pinned path's SHA-256s besides the ECDSA signatures' own (PERFORMANCE.md 22.3),
+ * of these sizes (the KEK and leaf taken as the device CA's size: all P-256 certificates of
+ * the same issuer shape): the request digest the proof binds (its 27-byte label, the device CA,
+ * the maker's CA, the KEK, lengths and alg), the pin's device CA, KEK and 96-byte path (the
+ * maker's CA is remembered since enroll15b), the leaf's fingerprint, the signed profile's digest
+ * (the 600-byte profile the sign primitive signs).
+ */
+#define PINNED_SHA256S 6
+
+static void time_pinned_rest(const struct bench_world *w, const struct bench_dev *d, int k,
+    struct prims *out)
+{
+	static const uint8_t key[32], iv[12];
+	int mfr_len = i2d_X509(w->ca, NULL);
+	size_t req_len, size[PINNED_SHA256S], rec;
+	uint8_t md[32], *buf, tag[16];
+	double t;
+	int ol;
+
+	if (mfr_len <= 0)
+		bench_die("i2d_X509");
+	req_len = 27 + 4 + (4 + d->ca_len) + (4 + (size_t)mfr_len) + (4 + d->ca_len) + 4 + 1;
+	size[0] = req_len;
+	size[1] = size[2] = size[4] = d->ca_len;
+	size[3] = 96;
+	size[5] = 600;
+	rec = (size_t)(provd_bytes_per_dev / 4 + 0.5);
+	if ((buf = calloc(1, (req_len > rec ? req_len : rec) + 16)) == NULL)
+		bench_die("out of memory");
+	t = thread_cpu_now();
+	for (int i = 0; i < k; i++)
+		for (int j = 0; j < PINNED_SHA256S; j++)
+			if (!EVP_Digest(buf, size[j], md, NULL, EVP_sha256(), NULL))
+				bench_die("EVP_Digest");
+	bench_stat_add(&out->sha, (thread_cpu_now() - t) / k);
+	t = thread_cpu_now();
+	for (int i = 0; i < k && rec > 0; i++)
+		for (int j = 0; j < 4; j++) {
+			EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+			if (c == NULL ||
+			    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+			    EVP_EncryptUpdate(c, buf, &ol, buf, (int)rec) != 1 ||
+			    EVP_EncryptFinal_ex(c, buf + ol, &ol) != 1 ||
+			    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
+				bench_die("AES-256-GCM");
+			EVP_CIPHER_CTX_free(c);
+		}
+	bench_stat_add(&out->tls, (thread_cpu_now() - t) / k);
+	free(buf);
 }
 
 static void time_prims(const struct bench_world *w, const struct bench_dev *d, int rounds,
@@ -222,6 +288,7 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
 			EVP_MD_CTX_free(m);
 		}
 		bench_stat_add(&out->sign, (thread_cpu_now() - t) / k);
+		time_pinned_rest(w, d, k, out);
 	}
 }
 
@@ -238,14 +305,19 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
  * --pin-at-activation (issue 17, act8): the devices' certificates were verified by the operator's
  * CLI at activation and pinned, so the server verifies neither the device CA's nor the KEK's
  * signature at the first request (its pinned path): 2 verifications fewer in its floor.
+ * enroll15b: and since schema14 (chain=verdict) it parses none of them either: its floor is
+ * the proof's and the leaf's verifications, the profile's signature, its SHA-256s and its TLS
+ * records (struct prims: sha, tls), each timed here. The handshake's share is left out: the
+ * rounds run on kept-alive connections (a reopened one is noted on stderr).
  */
 #define FLOOR_VERIFIES_PINNED 2
 static int pinned_at_activation;
 static double prim_floor(const struct prims *p)
 {
-	return FLOOR_PARSES * bench_median(&p->parse) +
-	    (pinned_at_activation ? FLOOR_VERIFIES_PINNED : FLOOR_VERIFIES) *
-	    bench_median(&p->verify) +
+	if (pinned_at_activation)
+		return FLOOR_VERIFIES_PINNED * bench_median(&p->verify) + bench_median(&p->sign) +
+		    bench_median(&p->sha) + bench_median(&p->tls);
+	return FLOOR_PARSES * bench_median(&p->parse) + FLOOR_VERIFIES * bench_median(&p->verify) +
 	    bench_median(&p->sign);
 }
 
@@ -496,6 +568,8 @@ int main(int argc, char **argv)
 				bench_stat_add(&prim.parse, bench_median(&t.parse));
 				bench_stat_add(&prim.verify, bench_median(&t.verify));
 				bench_stat_add(&prim.sign, bench_median(&t.sign));
+				bench_stat_add(&prim.sha, bench_median(&t.sha));
+				bench_stat_add(&prim.tls, bench_median(&t.tls));
 			}
 			/* The same round's ratio, for the range: cfssl's CPU per device over provd's. */
 			bench_stat_add(&ratio, sp.cpu.v[r] > 0 ? sc.cpu.v[r] / sp.cpu.v[r] : 0);
@@ -621,7 +695,8 @@ int main(int argc, char **argv)
 		 * device (counted with callgrind, docs/PERFORMANCE.md): with its certificate, signature and
 		 * profile caches, each certificate a device brings parsed once (device CA, KEK, leaf), each
 		 * of its signatures verified once, plus its request proof's (a fresh message each time,
-		 * never cached), 1 signature — the floor of this design. "Before the caches": 7
+		 * never cached), 1 signature — the floor of this design; with --pin-at-activation
+		 * (enroll15b) prim_floor's pinned floor, which parses none. "Before the caches": 7
 		 * certificate/key decodes, 9 ECDSA verifications, 1 signature (and no proofs then).
 		 */
 		struct prims pr = prim;
@@ -632,20 +707,32 @@ int main(int argc, char **argv)
 		if (json) {
 			printf(
 			    "],\"primitives_ms\":{\"d2i_x509\":%.4f,\"verify\":%.4f,\"sign\":%.4f,"
+			    "\"sha256s\":%.4f,\"tls_records\":%.4f,\"http_bytes_per_device\":%.0f,"
 			    "\"provd_as_done_now\":%.4f,\"provd_before_caches\":%.4f}}\n",
 			    bench_median(&pr.parse) * 1e3, bench_median(&pr.verify) * 1e3,
-			    bench_median(&pr.sign) * 1e3, now_s * 1e3, before_s * 1e3);
+			    bench_median(&pr.sign) * 1e3, bench_median(&pr.sha) * 1e3,
+			    bench_median(&pr.tls) * 1e3, provd_bytes_per_dev, now_s * 1e3,
+			    before_s * 1e3);
 		} else {
 			printf(
 			    "OpenSSL primitives in this process (ms, median of %d, one sample after each round): "
 			    "d2i_X509 %.3f, P-256 verify %.3f, P-256 sign %.3f\n",
 			    (int)pr.parse.n, bench_median(&pr.parse) * 1e3,
 			    bench_median(&pr.verify) * 1e3, bench_median(&pr.sign) * 1e3);
-			printf(
-			    "provd crypto per device: as done now (3 parse + %d verify + 1 sign) %.3f ms; "
-			    "before the caches (7 + 9 + 1) %.3f ms\n",
-			    pinned_at_activation ? FLOOR_VERIFIES_PINNED : FLOOR_VERIFIES,
-			    now_s * 1e3, before_s * 1e3);
+			if (pinned_at_activation)
+				printf(
+				    "provd crypto per device: as done now on the pinned path (%d "
+				    "verify + 1 sign + %d SHA-256 %.3f + TLS records of %.0f bytes "
+				    "%.3f) %.3f ms; before the caches (7 parse + 9 verify + 1 sign) "
+				    "%.3f ms\n",
+				    FLOOR_VERIFIES_PINNED, PINNED_SHA256S,
+				    bench_median(&pr.sha) * 1e3, provd_bytes_per_dev,
+				    bench_median(&pr.tls) * 1e3, now_s * 1e3, before_s * 1e3);
+			else
+				printf(
+				    "provd crypto per device: as done now (3 parse + %d verify + 1 "
+				    "sign) %.3f ms; before the caches (7 + 9 + 1) %.3f ms\n",
+				    FLOOR_VERIFIES, now_s * 1e3, before_s * 1e3);
 			printf(
 			    "activation (the operator's CLI, not the server: `selfcert net device "
 			    "import`%s): %.3f ms CPU per device over %zu devices%s\n",

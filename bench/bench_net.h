@@ -184,6 +184,12 @@ extern unsigned bench_device_crl_every;
  */
 extern const char *bench_profile_commit;
 extern int bench_carry;
+/*
+ * enroll15b: the HTTP bytes every POST so far moved, both ways, as curl reports them (the
+ * request's header and body, CURLINFO_REQUEST_SIZE; the answer's header and body):
+ * what the server's TLS record layer seals and opens. All clients, all servers; thread-safe.
+ */
+unsigned long long bench_http_bytes(void);
 void bench_clients_free(struct bench_clients *c);
 
 struct bench_drive_result {

@@ -1805,6 +1805,26 @@ out:
 	return ok;
 }
 
+/*
+ * enroll15b: the leaf's DER for the DER judges (cert_fast, cert_first), decoded once by
+ * cert_text_der under the conditions either decoded it before: the shortcuts on, "certificate"
+ * a string, and the renewal references kept (without a "crl") or the first judge's cache. *der
+ * NULL (and the full path decides) otherwise or when the text is not one of its forms.
+ */
+static void cert_leaf_der(const struct provd_ctx *ctx, uint8_t **der, size_t *len)
+{
+	const struct provd_api *api = ctx->api;
+	json_t *v = json_object_get(ctx->body, "certificate");
+
+	*der = NULL;
+	*len = 0;
+	if (!sc_fast_enabled() || !json_is_string(v) ||
+	    !((api->leafrefs != NULL && json_object_get(ctx->body, "crl") == NULL) ||
+	        api->sigs != NULL) ||
+	    !cert_text_der(json_string_value(v), json_string_length(v), der, len))
+		*der = NULL;
+}
+
 /* 1 if the profile signer's certificate and root.pem are valid at now; *memo (-1: not yet
  * known) keeps the answer for a batch's other certificates, judged at the same now. */
 static int anchors_valid(const struct provd_api *api, time_t now, int *memo)
@@ -1845,20 +1865,19 @@ static void cert_judged(struct cert_req *cr, const struct sc_leaf_fast *f, uint8
 	cr->crec.der_len = len;
 }
 
+/* enroll15b: *dp is the leaf's DER cert_check decoded once (cert_leaf_der; NULL: none), taken
+ * (set to NULL) only when the certificate is accepted here. */
 static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
-    time_t now, int *anchors)
+    time_t now, int *anchors, uint8_t **dp, size_t len)
 {
 	const struct provd_api *api = ctx->api;
-	json_t *v = json_object_get(ctx->body, "certificate");
-	uint8_t id[SC_PROFILE_ID_LEN], *der = NULL;
+	uint8_t id[SC_PROFILE_ID_LEN], *der = *dp;
 	struct provd_leafref *e = NULL;
 	struct sc_leaf_fast f;
-	size_t len = 0;
 	int ok = 0;
 
-	if (api->leafrefs == NULL || !sc_fast_enabled() || !json_is_string(v) ||
-	    json_object_get(ctx->body, "crl") != NULL ||
-	    !cert_text_der(json_string_value(v), json_string_length(v), &der, &len))
+	if (api->leafrefs == NULL || !sc_fast_enabled() || der == NULL ||
+	    json_object_get(ctx->body, "crl") != NULL)
 		return 0;
 	if (!sc_leaf_profile_id(der, len, id) ||
 	    (e = provd_leafrefs_get(api->leafrefs, id)) == NULL ||
@@ -1870,13 +1889,12 @@ static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 	provd_log_add(resp, "device=%s", cr->device_id);
 	provd_log_add(resp, "profile=%s", cr->crec.profile_id);
 	cert_judged(cr, &f, der, len);
-	der = NULL;
+	*dp = NULL;
 	cr->ref = e; /* held until cr is cleared: cert_consumed marks it */
 	e = NULL;
 	ok = 1;
 out:
 	provd_leafref_release(api->leafrefs, e);
-	OPENSSL_free(der);
 	return ok;
 }
 
@@ -1990,22 +2008,19 @@ static int cert_from_ref(const struct provd_api *api, struct cert_req *cr,
  * Log: pin=hit judge=pin [ref=hit] [period=<i>].
  */
 static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
-    time_t now, int *anchors, sc_err *r)
+    time_t now, int *anchors, uint8_t **dp, size_t len, sc_err *r)
 {
 	const struct provd_api *api = ctx->api;
 	const char *networks[2] = { api->network_id, NULL };
-	json_t *v = json_object_get(ctx->body, "certificate");
-	uint8_t id[SC_PROFILE_ID_LEN], *der = NULL;
+	uint8_t id[SC_PROFILE_ID_LEN], *der = *dp;
 	struct provd_firstref *e = NULL;
 	struct sc_verify_opts opts;
 	struct sc_leaf_fast f;
-	size_t len = 0;
 	int ok = 0, from_ref = 0, looked = 0;
 	sc_err lr;
 
 	*r = SC_OK;
-	if (api->sigs == NULL || !sc_fast_enabled() || !json_is_string(v) ||
-	    !cert_text_der(json_string_value(v), json_string_length(v), &der, &len))
+	if (api->sigs == NULL || !sc_fast_enabled() || der == NULL)
 		return 0;
 	if (!sc_leaf_profile_id(der, len, id))
 		goto out;
@@ -2082,7 +2097,7 @@ static int cert_first(const struct provd_ctx *ctx, struct cert_req *cr, struct p
 	if (f.renewal)
 		provd_log_add(resp, "period=%u", f.index);
 	cert_judged(cr, &f, der, len); /* the first judge's verdict: renewal and period */
-	der = NULL;
+	*dp = NULL;
 	ok = 1;
 out:
 	/* Counted where the lookup was made: a hit only when the row and pin were not read. */
@@ -2092,7 +2107,6 @@ out:
 	if (!ok && from_ref)
 		cert_profile_unload(api, cr);
 	provd_firstref_release(api->firstrefs, e);
-	OPENSSL_free(der);
 	ERR_clear_error();
 	sc_err_clear();
 	if (ok)
@@ -2256,11 +2270,20 @@ static sc_err cert_recover(const struct provd_ctx *ctx, struct cert_req *cr,
 static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
     struct provd_response *resp, time_t now, int *anchors)
 {
+	uint8_t *der = NULL;
+	size_t len = 0;
 	sc_err r;
+	int ok;
 
-	if (cert_fast(ctx, cr, resp, now, anchors))
+	/* enroll15b: the leaf's DER decoded once for both DER judges (each decoded it before). */
+	cert_leaf_der(ctx, &der, &len);
+	if (cert_fast(ctx, cr, resp, now, anchors, &der, len)) {
+		OPENSSL_free(der); /* NULL: taken */
 		return SC_OK;
-	if (cert_first(ctx, cr, resp, now, anchors, &r))
+	}
+	ok = cert_first(ctx, cr, resp, now, anchors, &der, len, &r);
+	OPENSSL_free(der); /* NULL when taken */
+	if (ok)
 		return r;
 	if ((r = cert_parse(ctx, cr, resp)) != SC_OK)
 		return r;

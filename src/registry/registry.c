@@ -639,11 +639,17 @@ sc_err sc_reg_pin_hashes_rooted(const struct sc_reg_der *chain, int n, const str
 	if (n > SC_REG_PIN_CHAIN_MAX)
 		return sc_fail(SC_ERR_OVERSIZE, "%d certificates in the device's chain, at most %d",
 		    n, SC_REG_PIN_CHAIN_MAX);
-	/* Each certificate's SHA-256 is its part of the path hash; only chain[0]'s is kept apart. */
+	/*
+	 * Each certificate's SHA-256 is its part of the path hash; only chain[0]'s is kept apart.
+	 * enroll15b: the device CA's issuers (a maker's CA, the same bytes in every device's pin)
+	 * through the memo of the last bytes hashed (sc_fast_sha256_memo: the same digest).
+	 */
 	for (int i = 0; i <= n; i++) {
 		const struct sc_reg_der *d = i < n ? &chain[i] : kek;
 
-		if (!EVP_Digest(d->der, d->len, path + 32 * i, NULL, sc_fast_sha256(), NULL)) {
+		if (i > 0 && i < n ? !sc_fast_sha256_memo(d->der, d->len, path + 32 * i)
+		                   : !EVP_Digest(d->der, d->len, path + 32 * i, NULL,
+		                         sc_fast_sha256(), NULL)) {
 			ERR_clear_error();
 			return sc_fail(SC_ERR_INTERNAL, "cannot hash a certificate");
 		}

@@ -752,6 +752,71 @@ static void test_peek_memo(void **state)
 	sc_fast_set(was);
 }
 
+/* sc_fast_sha256_memo's digest is EVP_Digest's of exactly these bytes. */
+static void sha_both(const uint8_t *b, size_t len)
+{
+	uint8_t want[32], got[32];
+	unsigned wl = 0;
+
+	assert_int_equal(EVP_Digest(b, len, want, &wl, EVP_sha256(), NULL), 1);
+	assert_int_equal(wl, 32);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(sc_fast_sha256_memo(b, len, got), 1);
+	assert_memory_equal(got, want, 32);
+}
+
+/*
+ * enroll15b: the memo of the last two inputs answers by the whole bytes: the same bytes again,
+ * another input of the same length (one byte changed, the last one, the first one), a prefix
+ * (truncated) and a longer input with the same start (trailing bytes), three inputs in turn
+ * (each evicting), an input over 2 KiB (never remembered) and the empty one; with the
+ * shortcuts on and off.
+ */
+static void test_sha256_memo(void **state)
+{
+	static const int seq[] = { 0, 1, 0, 2, 0, 1, 1, 2, 2, 0 };
+	uint8_t a[3][700], big[2049], v[701];
+	int was = sc_fast_enabled();
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		for (size_t j = 0; j < sizeof(a[i]); j++)
+			a[i][j] = (uint8_t)(j * 7 + (size_t)i);
+	memset(big, 0x5a, sizeof(big));
+	for (int on = 1; on >= 0; on--) {
+		sc_fast_set(on);
+		for (size_t s = 0; s < sizeof(seq) / sizeof(seq[0]); s++) {
+			int i = seq[s];
+
+			sha_both(a[i], sizeof(a[i]));
+			memcpy(v, a[i], sizeof(a[i]));
+			v[350] ^= 1;
+			sha_both(v, sizeof(a[i]));
+			sha_both(a[i], sizeof(a[i]));
+			v[350] ^= 1;
+			v[sizeof(a[i]) - 1] ^= 0x80;
+			sha_both(v, sizeof(a[i]));
+			v[sizeof(a[i]) - 1] ^= 0x80;
+			v[0] ^= 0xff;
+			sha_both(v, sizeof(a[i]));
+			sha_both(a[i], sizeof(a[i]) - 1); /* truncated */
+			v[0] ^= 0xff;
+			v[sizeof(a[i])] = 0;
+			sha_both(v, sizeof(a[i]) + 1); /* a trailing byte */
+			sha_both(a[i], sizeof(a[i]));
+		}
+		sha_both(big, sizeof(big));
+		big[2048] ^= 1;
+		sha_both(big, sizeof(big));
+		sha_both(big, 2048);
+		big[2047] ^= 1;
+		sha_both(big, 2048);
+		sha_both(big, 0);
+		sha_both(big, 2048);
+	}
+	sc_fast_set(was);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_ecdsa_verify),
 		cmocka_unit_test(test_cmp_time),
 		cmocka_unit_test(test_peek_memo),
+		cmocka_unit_test(test_sha256_memo),
 	};
 	sc_fast_x509_set(1); /* as selfcert-provd does */
 	return cmocka_run_group_tests(tests, NULL, NULL);

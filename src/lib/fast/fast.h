@@ -9,6 +9,9 @@
 #ifndef SC_FAST_H
 #define SC_FAST_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* 1 when the shortcuts are taken (the build's SC_SHORTCUTS, unless a test changed it). */
 int sc_fast_enabled(void);
 
@@ -22,5 +25,14 @@ void sc_fast_set(int on);
  */
 struct evp_md_st;
 const struct evp_md_st *sc_fast_sha256(void);
+
+/*
+ * enroll15b: SHA-256 of bytes many calls hash again (a maker's CA in every device's pin): the
+ * last two inputs of at most 2 KiB this thread hashed here are remembered by their whole bytes
+ * (length and every byte compared), so the same bytes again copy their digest. A digest is a
+ * function of its input alone: the answer is EVP_Digest's. 1 on success, 0 if EVP_Digest
+ * failed (nothing remembered then). With sc_fast_enabled() 0: EVP_Digest every time.
+ */
+int sc_fast_sha256_memo(const uint8_t *der, size_t len, uint8_t md[32]);
 
 #endif

@@ -1310,8 +1310,9 @@ static int first_judge(const uint8_t *der, size_t len, const struct sc_verify_op
 		for (int k = 0; k < cd->n; k++)
 			if (!inside(cd->not_before[k], cd->not_after[k], at))
 				goto out;
-		if (X509_cmp_time(X509_get0_notBefore(opts->mfr_root), &at) >= 0 ||
-		    X509_cmp_time(X509_get0_notAfter(opts->mfr_root), &at) <= 0)
+		/* enroll15b: X509_cmp_time's answers (sc_fast_cmp_time: test_cmp_time). */
+		if (sc_fast_cmp_time(X509_get0_notBefore(opts->mfr_root), at) >= 0 ||
+		    sc_fast_cmp_time(X509_get0_notAfter(opts->mfr_root), at) <= 0)
 			goto out;
 		nc_above = X509_get_ext_by_NID(opts->mfr_root, NID_name_constraints, -1) >= 0;
 		for (int k = 1; k < cd->n && !nc_above; k++)
