@@ -37,6 +37,7 @@
 #include "pem.h"
 #include "testutil.h"
 #include "testworld.h"
+#include "leafrefs.h"
 
 #define TOKEN "operator-token-0123456789abcdef"
 
@@ -1281,6 +1282,165 @@ static void test_carried_expired(void **state)
 	sc_profile_free(p);
 }
 
+/*
+ * late15b (review of late15): the renewal reference past profileNotAfter + the allowance (60 s),
+ * where the window's later certificates come when the agent sends its batch at the window's end.
+ * Two profiles of K = 3, one a second, whose profileNotAfter + 60 s is 4 s after the request
+ * (the policy's TTL made negative, as late_certificate does): DEV-L's first certificate is
+ * recorded (its reference marked: provd_leafref_recorded in cert_consumed), DEV-M's record fails
+ * (a trigger aborts its insert; the reference, put before the record, stays unmarked). Past the
+ * allowance, DEV-L's reference is still usable (provd_leafref_usable) and its later
+ * certificates are registered; DEV-M's, whose profile no certificate consumed, go
+ * the full path and are refused profile-expired, as cert_in_time refuses them without a
+ * reference.
+ */
+static struct dev dev_l = { .id = "DEV-L" }, dev_m = { .id = "DEV-M" };
+
+static X509 *issue_period(const struct dev *d, struct sc_profile *p, uint32_t i)
+{
+	assert_int_equal(sc_profile_set_renewal_index(p, i), SC_OK);
+	return issue_leaf(d, p);
+}
+
+static struct sc_profile *renewal_profile(const struct dev *d, char id[65], int64_t *deadline)
+{
+	char *s = profile_body(d, NULL, 0, NULL);
+	json_t *b = json_loads(s, 0, NULL), *j;
+	struct sc_profile_info info;
+	struct sc_profile *p;
+
+	assert_non_null(b);
+	json_object_set_new(b, "renewal", json_true());
+	free(s);
+	s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	j = post("/v1/profiles", s, 201, NULL, "a renewal profile");
+	free(s);
+	snprintf(id, 65, "%s", json_string_value(json_object_get(j, "profile_id")));
+	p = profile_of(j);
+	json_decref(j);
+	sc_profile_get_info(p, &info);
+	assert_int_equal(info.renewal_count, 3);
+	*deadline = (int64_t)info.profile_not_after + PROVD_CLOCK_SKEW_S;
+	return p;
+}
+
+/* Register leaf; the answer's status and code, and the server log's text in log. */
+static void register_leaf(X509 *leaf, int status, const char *code, const char *where,
+    char log[256])
+{
+	struct provd_response resp;
+	char *s = cert_body(leaf, 0);
+
+	call("POST", "/v1/certificates", "application/json", s, strlen(s), NULL, &resp);
+	snprintf(log, 256, "%s", resp.log);
+	json_decref(expect(&resp, status, code, where));
+	free(s);
+}
+
+static void test_renewal_ref_past_profile(void **state)
+{
+	struct provd_policy saved = api.policy;
+	struct sc_profile *pl, *pm;
+	struct provd_leafref *e;
+	uint8_t idb[SC_PROFILE_ID_LEN];
+	char idl[65], idm[65], sql[300], log[256];
+	int64_t dl, dm;
+	size_t n;
+	sqlite3 *h = NULL;
+	X509 *x;
+
+	(void)state;
+	make_dev(&dev_l, &acme, &acme);
+	make_dev(&dev_m, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-L", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-M", NULL, "t", time(NULL)), SC_OK);
+	api.policy.renewal_count = 3;
+	api.policy.renewal_cadence_s = 1;
+	/* notBefore = now (backdated by half of a 1 s cadence: 0): the allowance ends at
+	 * now + 2 + ttl + 60 = now + 4. */
+	api.policy.profile_ttl_s = -58;
+	pl = renewal_profile(&dev_l, idl, &dl);
+	pm = renewal_profile(&dev_m, idm, &dm);
+	api.policy = saved;
+	/* Period 0 of each, in time: DEV-L's recorded, DEV-M's record aborted by a trigger. */
+	x = issue_period(&dev_l, pl, 0);
+	register_leaf(x, 201, NULL, "DEV-L period 0, in time", log);
+	X509_free(x);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(
+	    sqlite3_exec(h,
+	        "CREATE TRIGGER late15b_abort BEFORE INSERT ON certificates "
+	        "WHEN NEW.device_id = 'DEV-M' BEGIN SELECT RAISE(ABORT, 'late15b'); END",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	x = issue_period(&dev_m, pm, 0);
+	{
+		struct provd_response resp;
+		char *s = cert_body(x, 0);
+
+		call("POST", "/v1/certificates", "application/json", s, strlen(s), NULL, &resp);
+		assert_int_not_equal(resp.status, 201);
+		assert_int_not_equal(resp.status, 200);
+		free(s);
+	}
+	X509_free(x);
+	assert_int_equal(sqlite3_exec(h, "DROP TRIGGER late15b_abort", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_true((int64_t)time(NULL) <= dl && (int64_t)time(NULL) <= dm); /* all in time */
+	/* The references: DEV-L's marked, DEV-M's not. */
+	assert_int_equal(sc_unhex(idl, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_int_equal(e->recorded, 1);
+	provd_leafref_release(api.leafrefs, e);
+	assert_int_equal(sc_unhex(idm, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_int_equal(e->recorded, 0);
+	provd_leafref_release(api.leafrefs, e);
+	/* Past profileNotAfter + 60 s of both: DEV-L's usable (to the window's end), DEV-M's not. */
+	while ((int64_t)time(NULL) <= (dl > dm ? dl : dm))
+		usleep(100 * 1000);
+	assert_int_equal(sc_unhex(idl, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_true(provd_leafref_usable(e, (int64_t)time(NULL)));
+	provd_leafref_release(api.leafrefs, e);
+	assert_int_equal(sc_unhex(idm, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_false(provd_leafref_usable(e, (int64_t)time(NULL)));
+	provd_leafref_release(api.leafrefs, e);
+	for (uint32_t i = 1; i < 3; i++) {
+		x = issue_period(&dev_l, pl, i);
+		register_leaf(x, 201, NULL, "DEV-L, past profileNotAfter + 60 s: the reference",
+		    log);
+		/* Found and usable: cert_fast's way (the full path would accept it too, the profile
+		 * consumed; what only the mark gives is asserted on the entry). */
+		assert_true(strstr(log, "serial=") != NULL);
+		X509_free(x);
+		x = issue_period(&dev_m, pm, i);
+		register_leaf(x, 422, "profile-expired",
+		    "DEV-M (first record failed), past profileNotAfter + 60 s", log);
+		X509_free(x);
+	}
+	snprintf(sql, sizeof(sql),
+	    "SELECT (SELECT count(*) FROM certificates WHERE profile_id = '%s') * 10 + "
+	    "(SELECT count(*) FROM certificates WHERE profile_id = '%s')",
+	    idl, idm);
+	{
+		sqlite3_stmt *st = NULL;
+
+		assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 30); /* DEV-L's 3, DEV-M's none */
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	sc_profile_free(pl);
+	sc_profile_free(pm);
+	free_dev(&dev_l);
+	free_dev(&dev_m);
+}
+
 static void test_policy_refusals(void **state)
 {
 	struct provd_policy saved = api.policy;
@@ -1812,6 +1972,7 @@ int main(void)
 		/* Last: it registers certificates the counts above do not expect. */
 		cmocka_unit_test(test_certificate_after_profile_expired),
 		cmocka_unit_test(test_carried_expired),
+		cmocka_unit_test(test_renewal_ref_past_profile),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),
