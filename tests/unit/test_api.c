@@ -38,6 +38,8 @@
 #include "testutil.h"
 #include "testworld.h"
 #include "leafrefs.h"
+#include "fast/profile_signer.h"
+#include <selfcert/oid.h>
 
 #define TOKEN "operator-token-0123456789abcdef"
 
@@ -1302,7 +1304,8 @@ static X509 *issue_period(const struct dev *d, struct sc_profile *p, uint32_t i)
 	return issue_leaf(d, p);
 }
 
-static struct sc_profile *renewal_profile(const struct dev *d, char id[65], int64_t *deadline)
+static struct sc_profile *renewal_profile(const struct dev *d, char id[65], int64_t *deadline,
+    uint32_t count)
 {
 	char *s = profile_body(d, NULL, 0, NULL);
 	json_t *b = json_loads(s, 0, NULL), *j;
@@ -1320,9 +1323,19 @@ static struct sc_profile *renewal_profile(const struct dev *d, char id[65], int6
 	p = profile_of(j);
 	json_decref(j);
 	sc_profile_get_info(p, &info);
-	assert_int_equal(info.renewal_count, 3);
+	assert_int_equal(info.renewal_count, count);
 	*deadline = (int64_t)info.profile_not_after + PROVD_CLOCK_SKEW_S;
 	return p;
+}
+
+/* cert_body's text, kept until the next call (for post's argument). */
+static const char *cert_body_tmp(X509 *leaf)
+{
+	static char *last;
+
+	free(last);
+	last = cert_body(leaf, 0);
+	return last;
 }
 
 /* Register leaf; the answer's status and code, and the server log's text in log. */
@@ -1360,8 +1373,8 @@ static void test_renewal_ref_past_profile(void **state)
 	/* notBefore = now (backdated by half of a 1 s cadence: 0): the allowance ends at
 	 * now + 2 + ttl + 60 = now + 4. */
 	api.policy.profile_ttl_s = -58;
-	pl = renewal_profile(&dev_l, idl, &dl);
-	pm = renewal_profile(&dev_m, idm, &dm);
+	pl = renewal_profile(&dev_l, idl, &dl, 3);
+	pm = renewal_profile(&dev_m, idm, &dm, 3);
 	api.policy = saved;
 	/* Period 0 of each, in time: DEV-L's recorded, DEV-M's record aborted by a trigger. */
 	x = issue_period(&dev_l, pl, 0);
@@ -1439,6 +1452,94 @@ static void test_renewal_ref_past_profile(void **state)
 	sc_profile_free(pm);
 	free_dev(&dev_l);
 	free_dev(&dev_m);
+}
+
+/*
+ * late15b (review of late15): a late renewal certificate registered after the profile signer's
+ * certificate expired gets the same verdict whether its profile is kept (cert_verify's signer
+ * and root valid now) or read back from the registry (after a restart or an eviction: emptied
+ * profile cache here): refused, untrusted-signer. Before, the profile read back had its signer
+ * chain checked at the certificate's judged instant (its last second, when the signer was valid)
+ * and was accepted. The profiles are signed by a signer certificate that ends 4 s after the
+ * requests; K = 2, a certificate a second, lasting a second.
+ */
+static struct dev dev_s1 = { .id = "DEV-S1" }, dev_s2 = { .id = "DEV-S2" };
+
+static void test_renewal_signer_expired(void **state)
+{
+	struct provd_policy saved = api.policy;
+	struct sc_profile_signer *ps_saved = api.profile_signer, *ps = NULL;
+	struct provd_profcache *kept = api.profiles, *empty = NULL;
+	X509 *signer_saved = api.signer, *shortlived = NULL, *x;
+	struct sc_profile *p1, *p2;
+	char id1[65], id2[65], log[256];
+	int64_t d1, d2;
+	time_t end = time(NULL) + 4;
+	struct sc_test_cert spec = {
+		.o = "netA",
+		.cn = "netA Profile Signer",
+		.pub = acme.signer_key,
+		.issuer = acme.net_root,
+		.issuer_key = acme.net_root_key,
+		.not_before = time(NULL) - 60,
+		.not_after = end,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,digitalSignature",
+		.eku = SC_OID_KP_PROFILESIGN,
+	};
+	json_t *a;
+
+	(void)state;
+	assert_int_equal(sc_test_cert_make(&spec, &shortlived), SC_OK);
+	assert_int_equal(sc_profile_signer_new(api.signer_key, shortlived, 0, &ps), SC_OK);
+	assert_int_equal(provd_profcache_new(4, &empty), SC_OK);
+	make_dev(&dev_s1, &acme, &acme);
+	make_dev(&dev_s2, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-S1", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-S2", NULL, "t", time(NULL)), SC_OK);
+	api.signer = shortlived;
+	api.profile_signer = ps;
+	api.policy.renewal_count = 2;
+	api.policy.renewal_cadence_s = 1;
+	api.policy.validity_s = 1;
+	p1 = renewal_profile(&dev_s1, id1, &d1, 2);
+	p2 = renewal_profile(&dev_s2, id2, &d2, 2);
+	api.policy = saved;
+	/* Period 0 of each, in time, its signer valid: registered. */
+	x = issue_period(&dev_s1, p1, 0);
+	register_leaf(x, 201, NULL, "DEV-S1 period 0", log);
+	X509_free(x);
+	x = issue_period(&dev_s2, p2, 0);
+	register_leaf(x, 201, NULL, "DEV-S2 period 0", log);
+	X509_free(x);
+	/* Past the signer's end; period 1 ended before it (judged at its last second). */
+	while (time(NULL) <= end)
+		usleep(100 * 1000);
+	/* Kept: refused. */
+	x = issue_period(&dev_s1, p1, 1);
+	a = post("/v1/certificates", cert_body_tmp(x), 422, "binding", "kept, signer expired");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
+	json_decref(a);
+	X509_free(x);
+	/* Read back from the registry (a restart): refused the same. */
+	api.profiles = empty;
+	x = issue_period(&dev_s2, p2, 1);
+	a = post("/v1/certificates", cert_body_tmp(x), 422, "binding", "read back, signer expired");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
+	json_decref(a);
+	X509_free(x);
+	api.profiles = kept;
+	api.signer = signer_saved;
+	api.profile_signer = ps_saved;
+	sc_profile_signer_free(ps);
+	provd_profcache_free(empty);
+	X509_free(shortlived);
+	sc_profile_free(p1);
+	sc_profile_free(p2);
+	free_dev(&dev_s1);
+	free_dev(&dev_s2);
 }
 
 static void test_policy_refusals(void **state)
@@ -1973,6 +2074,7 @@ int main(void)
 		cmocka_unit_test(test_certificate_after_profile_expired),
 		cmocka_unit_test(test_carried_expired),
 		cmocka_unit_test(test_renewal_ref_past_profile),
+		cmocka_unit_test(test_renewal_signer_expired),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),
