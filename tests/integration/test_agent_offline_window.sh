@@ -6,7 +6,7 @@
 # renewal found the queue full and fell back to the server, which was down, so the device stopped
 # renewing with periods left in its profile and its certificate could expire. Now the queue holds
 # a whole profile's renewals (bounded by the state's size), a full one is first offered whole, and
-# a late registration is judged at each certificate's own period. Here: K = 40 certificates one a
+# a late registration is judged at each certificate's own period. Here: K = 48 certificates one a
 # second (2 s each; a fail point build's SC_PROVD_TEST_VALIDITY_MIN), selfcert-provd stopped right
 # after the window's first certificate, the real agent's daemon (default --batch 32) renewing on;
 # at >= 34 queued (past the old bound) the server comes back on the same port and every queued
@@ -27,7 +27,7 @@ source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 provd_world testnet || exit 1
 provd_device o DEV-O || exit 1
 sc net device add --db "$REG_DB" --device-id DEV-O >/dev/null || exit 1
-K=40 CAD=1 WANT=34
+K=48 CAD=1 WANT=34
 export SC_PROVD_TEST_VALIDITY_MIN=1
 printf '{"validity": "2s", "renewal": {"count": %d, "cadence": "%ds"}}\n' $K $CAD >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
