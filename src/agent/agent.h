@@ -16,15 +16,24 @@
 #include <selfcert/alg.h>
 #include <selfcert/profile.h>
 
-/* state.json larger than this is damage: a full queue of the largest certificates fits. */
-#define AGENT_STATE_MAX (1024 * 1024)
+/* state.json larger than this is damage: a full queue (AGENT_BACKLOG_BYTES_MAX, one more of the
+ * largest certificates, the JSON's escapes) and the rest of the state fit (test_agent_state). */
+#define AGENT_STATE_MAX (4 * 1024 * 1024)
 #define AGENT_RESPONSE_MAX (256 * 1024) /* a server answer larger than this is refused */
 #define AGENT_HTTP_TIMEOUT_S 60
 #define AGENT_CONNECT_TIMEOUT_S 10
 #define AGENT_MAX_RETIRE 16       /* old key handles waiting for deletion */
 #define AGENT_CHALLENGE_RETRIES 3 /* reconnects and fresh challenges after an SP restart */
-/* #17: locally renewed certificates awaiting registration; a full queue stops local renewal. */
-#define AGENT_MAX_BACKLOG 32
+/*
+ * #17: locally renewed certificates awaiting registration. late15b: a device offline for days
+ * keeps renewing locally as long as its profile gives (at most SC_RENEWAL_COUNT_MAX periods),
+ * bounded only by the state's size: the queue is full at AGENT_MAX_BACKLOG certificates or
+ * past AGENT_BACKLOG_BYTES_MAX bytes of PEM (agent_backlog_full), and a full queue, once a
+ * flush of all of it got no answer, stops local renewal (the next certificate comes from the
+ * server). Was 32 (= the default --batch), which stopped it after one unanswered flush.
+ */
+#define AGENT_MAX_BACKLOG SC_RENEWAL_COUNT_MAX
+#define AGENT_BACKLOG_BYTES_MAX (3 * 1024 * 1024)
 #define AGENT_MAX_BATCH 32 /* --batch N: 1..32 (the default) */
 /* A batch request's body at most (provd refuses bodies over 64 KiB): flush_backlog splits. */
 #define AGENT_BATCH_BODY_MAX (48 * 1024)
@@ -125,6 +134,9 @@ struct agent_state {
 
 /* state.c */
 void agent_state_clear(struct agent_state *st);
+/* 1 when the backlog takes no more: AGENT_MAX_BACKLOG certificates, or more than
+ * AGENT_BACKLOG_BYTES_MAX bytes of PEM (one more certificate then still fits AGENT_STATE_MAX). */
+int agent_backlog_full(const struct agent_state *st);
 /*
  * state.json's text (at most AGENT_STATE_MAX bytes, else SC_ERR_OVERSIZE) into *st (initialised
  * here; agent_state_clear it). Strict: version 1, exactly the known fields with their types,

@@ -1479,8 +1479,9 @@ out:
  * already registered and refused ones leave the backlog (a refusal is logged: the certificate
  * stays in use, the server knows of it); with no answer, or any other answer, they stay for the
  * next round. Only a server with the batch endpoint signs renewal profiles, so a backlog never
- * meets one without it but after a downgrade, where it waits (AGENT_MAX_BACKLOG bounds it: a full
- * backlog stops local renewal, and the next certificate comes from the server). A request
+ * meets one without it but after a downgrade, where it waits (agent_backlog_full bounds it: a full
+ * backlog, flushed whole without an answer, stops local renewal, and the next certificate comes
+ * from the server). A request
  * carries the oldest certificates whose body stays within AGENT_BATCH_BODY_MAX (the server
  * refuses bodies over 64 KiB; 32 large certificates, now the default's window, can pass it),
  * at most AGENT_MAX_BATCH of them (provd's most): the rest go in the next request of the same
@@ -1678,8 +1679,17 @@ static sc_err renew_local(struct agent *a, struct round *rd, int *did)
 	sc_err r;
 
 	memset(&k, 0, sizeof(k));
-	if (cadence == 0 || rd->st.n_backlog >= AGENT_MAX_BACKLOG ||
+	/* late15b: a full queue is first offered to the server whole; only if it stays full (no
+	 * answer) does local renewal stop, and the next certificate come from the server. */
+	if (cadence != 0 && agent_backlog_full(&rd->st) && (r = flush_backlog(a, rd, 1)) != SC_OK)
+		return r;
+	if (cadence == 0 || agent_backlog_full(&rd->st) ||
 	    sc_profile_decode(rd->st.renewal_der, rd->st.renewal_len, &p) != SC_OK) {
+		if (cadence != 0 && agent_backlog_full(&rd->st))
+			say(a,
+			    "%zu renewed certificates wait for registration (the most the state "
+			    "keeps); asking the server",
+			    rd->st.n_backlog);
 		drop_renewal(rd);
 		sc_err_clear();
 		return SC_ERR_NOT_FOUND;

@@ -38,6 +38,17 @@ void agent_state_clear(struct agent_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
+int agent_backlog_full(const struct agent_state *st)
+{
+	size_t bytes = 0;
+
+	if (st->n_backlog >= AGENT_MAX_BACKLOG)
+		return 1;
+	for (size_t i = 0; i < st->n_backlog; i++)
+		bytes += strlen(st->backlog[i]);
+	return bytes > AGENT_BACKLOG_BYTES_MAX;
+}
+
 static int64_t random_below(int64_t n)
 {
 	uint64_t v = 0;

@@ -157,7 +157,7 @@ static sc_err batch_metrics(struct provd_batcher *b, char **body, size_t *len)
  * #17: the renewal references' hits and misses (--leaf-refs): a later renewal certificate
  * judged against its profile's first (a hit) or checked in full (a miss). Misses that grow
  * with the fleet say the table is too small for it; so do evictions (refs14: references
- * replaced while still in time; gaps15: and still of use). The spent and stale ones the window
+ * replaced while still in time; gaps15: and still of use; late15b: stale ones too). The spent ones the window
  * policy gives up are counted apart (retired): a table of any size has them.
  */
 static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len)
@@ -178,13 +178,12 @@ static sc_err leafref_metrics(struct provd_leafrefs *c, char **body, size_t *len
 	    "# TYPE selfcert_provd_leaf_refs_misses_total counter\n"
 	    "selfcert_provd_leaf_refs_misses_total %llu\n"
 	    "# HELP selfcert_provd_leaf_refs_evictions_total Renewal references still of use "
-	    "(waiting for their batch, or in use) replaced while their profile was in time (the "
-	    "table too small).\n"
+	    "(waiting for their batch, stale ones too, or in use) replaced while their window "
+	    "lasted (the table too small).\n"
 	    "# TYPE selfcert_provd_leaf_refs_evictions_total counter\n"
 	    "selfcert_provd_leaf_refs_evictions_total %llu\n"
 	    "# HELP selfcert_provd_leaf_refs_retired_total Renewal references given up while in "
-	    "time but done (their window's batch came, or never found while their set turned over "
-	    "three times).\n"
+	    "time but done (found late in their life: their window's batch came).\n"
 	    "# TYPE selfcert_provd_leaf_refs_retired_total counter\n"
 	    "selfcert_provd_leaf_refs_retired_total %llu\n",
 	    (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)evictions,

@@ -1544,6 +1544,12 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 	 * checked here and the rest is not verified again. Every binding field is still compared,
 	 * the profile's digest (of the registry's bytes) with the leaf's profileDigest first. A
 	 * profile decoded from the registry (after a restart or an eviction) is checked in full.
+	 * late15b: the same rule on both paths — the server's trust anchors (the profile's signer,
+	 * root.pem) must be valid now for it to accept anything. A late renewal certificate
+	 * (judged at an instant before now) of a profile read back has its signature and signer
+	 * chain checked here at now, not at that instant (where sc_verify_chain would check it):
+	 * else one registered after the signer or root expired was refused while the profile was
+	 * kept and accepted after a restart. docs/THREAT-MODEL.md "Session 15 (late15)".
 	 */
 	if (cr->kept != NULL) {
 		if (!valid_at(api->signer, now) || !valid_at(api->net_root, now))
@@ -1551,6 +1557,10 @@ static sc_err cert_verify(const struct provd_api *api, const struct cert_req *cr
 			    "%s: the profile signer's certificate or root.pem is not valid now",
 			    sc_err_name(SC_ERR_UNTRUSTED_SIGNER));
 		opts.profile_trusted = 1;
+	} else if (cr->use != NULL && opts.at != now) {
+		if ((r = sc_profile_verify_signature(cr->use, api->net_root, now)) != SC_OK)
+			return sc_fail(SC_ERR_BINDING, "%s: %s", sc_err_name(r), sc_err_detail());
+		opts.profile_trusted = 1; /* its signature just checked, at now */
 	}
 	/* The device CA and manufacturer CA signatures were verified with the profile request. */
 	opts.sig_cache = api->sigs;

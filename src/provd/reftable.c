@@ -231,8 +231,16 @@ static struct way *victim(struct provd_reftable *t, const uint8_t *id, uint64_t 
 		if ((t->policy != PROVD_REFTABLE_WINDOW || wclass(t, &s[i], puts) == class) &&
 		    (v == NULL || worse(t, &s[i], v, class)))
 			v = &s[i];
-	/* gaps15: a spent or stale reference given up is the policy's turnover, not a loss. */
-	if (t->policy == PROVD_REFTABLE_WINDOW && class <= 1)
+	/*
+	 * gaps15: a spent reference given up is the policy's turnover, not a loss. late15b: a
+	 * stale one is a loss: never found, its window not ended (a live victim), it is still of
+	 * use to a batch at its window's end (--batch 32, the agent's default, sends the whole
+	 * window then). In a table sized as OPERATIONS says a set takes about two thirds of its
+	 * ways in puts a window, so a reference is stale only past ~4.5 of its windows (expired
+	 * by then: a free way, not counted), in a table some three times too small, or with a
+	 * window far longer than its set's others': each the table's size, an eviction.
+	 */
+	if (t->policy == PROVD_REFTABLE_WINDOW && class == 0)
 		t->retired++;
 	else
 		t->evictions++;

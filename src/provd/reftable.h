@@ -84,10 +84,13 @@ void provd_reftable_note(struct provd_reftable *t, int hit);
 void provd_reftable_counts(struct provd_reftable *t, uint64_t *hits, uint64_t *misses,
     size_t *entries);
 /* Entries a put replaced while they were live (not expired) and still of use: the oldest
- * policy's, or the window policy's waiting or in-use ones: what the table's size lost. */
+ * policy's, or the window policy's stale, waiting or in-use ones (late15b: stale too; its
+ * window has not ended, and a batch at the window's end would still find it): what the
+ * table's size lost. */
 uint64_t provd_reftable_evictions(struct provd_reftable *t);
-/* The window policy's spent or stale entries a put replaced (gaps15): its turnover, counted
- * apart from the evictions (a large enough table has them too). Expired ones are not counted. */
+/* The window policy's spent entries a put replaced (gaps15; late15b: spent only): its turnover,
+ * counted apart from the evictions (a large enough table has them too). Expired ones are not
+ * counted. */
 uint64_t provd_reftable_retired(struct provd_reftable *t);
 
 #endif

@@ -106,7 +106,7 @@ sed 's/"handle": \([0-9]*\)/"handle": "\1"/' "$T/state.good" >"$T/a1-out/state.j
 agent_refused "state.json with a wrong type" 1 malformed a1 --once --force-renew
 sed 's/"version": 1/"version": 2/' "$T/state.good" >"$T/a1-out/state.json"
 agent_refused "state.json of another version" 1 malformed a1 --once --force-renew
-head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/a1-out/state.json"
+head -c 4300000 /dev/zero | tr '\0' ' ' >"$T/a1-out/state.json"
 agent_refused "state.json oversize" 1 oversize a1 --once --force-renew
 check "no SP key touched" [ "$(sc device keys --sp "$T/a1.sock")" = "$keys_before" ]
 cp "$T/state.good" "$T/a1-out/state.json"

@@ -10,6 +10,12 @@
 # certificate of a profile this server never issued (profile-unknown), and a device revoked
 # while its certificates waited in the queue (revoked, each of them).
 SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"
+# The 2 s policy needs SC_PROVD_TEST_VALIDITY_MIN, read only by a fail point build: skip (77,
+# cmake/provd.cmake) where it is not compiled in, as test_agent.sh skips its fail point steps.
+if [ "${SC_FAILPOINTS:-ON}" != ON ]; then
+  echo "fail points not compiled in (SC_FAILPOINTS=OFF): no policy below 60 s; skipped"
+  exit 77
+fi
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 
@@ -38,31 +44,42 @@ mid_period() {
     'BEGIN { d = t / 2 - now; print (d > 0 ? d : 0) }')"
 }
 
-# --- DEV-L: a window's three local renewals queued, registered at its end, all expired ---
+# --- DEV-L: a window's local renewals queued, registered at its end, all expired ---
+# late15b: asserted on the set the agent made (its "renewed locally" lines), not on exact counts:
+# a round more than half a cadence late (CI: 2 cores, tests in parallel, ASan) makes the SP skip
+# a period, which is no failure; everything queued must be registered.
+made() { sed -n 's/.*renewed locally: key [0-9]* (certificate \([0-9a-f]*\)).*/\1/p' "$1"; }
 ok "enroll DEV-L" run l --batch 32
 P1=$(db "SELECT profile_id FROM profiles WHERE device_id = 'DEV-L'")
+: >"$T/l-made.log"
 for i in 1 2 3; do
   mid_period "$P1" $i
   ok "local renewal $i" run l --batch 32
-  check "renewal $i: renewed locally, queued" grep -q "renewed locally" "$T/.err"
+  cat "$T/.err" >>"$T/l-made.log"
 done
+ML=$(made "$T/l-made.log")
+NL=$(printf '%s\n' "$ML" | grep -c .)
+check "the window's local renewals: $NL (at least 2 of 3)" [ "$NL" -ge 2 ]
 check "nothing of the queue registered yet ($(certs_of DEV-L))" [ "$(certs_of DEV-L)" = 1 ]
-check "three queued" [ "$(jq '.backlog | length' "$T/l-out/state.json")" = 3 ]
+check "all $NL queued" [ "$(jq '.backlog | length' "$T/l-out/state.json")" = "$NL" ]
 mid_period "$P1" $K
 ok "the window's end: the queue, then a new profile" run l --batch 32
-check "the agent registered the three in one request, all accepted" \
-  grep -q "registered 3 renewed certificates in one request (3 accepted)" "$T/.err"
-check "provd: one batch of 3" grep -q "POST /v1/certificates/batch 200 .*batch=3 device=DEV-L" "$T/provd.log"
+check "the agent registered the $NL in one request, all accepted" \
+  grep -q "registered $NL renewed certificates in one request ($NL accepted)" "$T/.err"
+check "provd: one batch of $NL" grep -q "POST /v1/certificates/batch 200 .*batch=$NL device=DEV-L" "$T/provd.log"
 api GET /metrics
-check "/metrics: the three judged against the window's reference" \
-  grep -q '^selfcert_provd_leaf_refs_hits_total 3$' "$T/.api"
+check "/metrics: the $NL judged against the window's reference" \
+  grep -q "^selfcert_provd_leaf_refs_hits_total $NL\$" "$T/.api"
 check "provd refused none" bash -c "! grep -q 'refused' '$T/provd.log'"
-check "the first profile's four periods registered" \
-  [ "$(db "SELECT count(DISTINCT period) FROM certificates WHERE profile_id = '$P1'")" = 4 ]
+check "the first profile's periods registered: the first and the $NL made" \
+  [ "$(db "SELECT count(DISTINCT period) FROM certificates WHERE profile_id = '$P1'")" = $((NL + 1)) ]
+for s in $ML; do
+  check "$s registered" [ "$(db "SELECT count(*) FROM certificates WHERE profile_id = '$P1' AND serial = '$s'")" = 1 ]
+done
 # Registered after they ended: notAfter <= registered_at (whole seconds; the last one may have
-# ended in the same second it was sent: at least the first two).
+# ended in the same second it was sent: all but it).
 late=$(db "SELECT count(*) FROM certificates WHERE profile_id = '$P1' AND period > 0 AND not_after <= registered_at")
-check "at least two of the three registered after they expired ($late)" [ "$late" -ge 2 ]
+check "at least $((NL - 1)) of the $NL registered after they expired ($late)" [ "$late" -ge $((NL - 1)) ]
 check "a second profile" [ "$(db "SELECT count(*) FROM profiles WHERE device_id = 'DEV-L'")" = 2 ]
 sc net device show --db "$REG_DB" --device-id DEV-L >"$T/show.txt" || fail "net device show"
 for s in $(db "SELECT serial FROM certificates WHERE profile_id = '$P1'"); do
@@ -72,7 +89,7 @@ done
 # --- the same late batch again: already registered, nothing written ---
 HEX_DER="hex(der)"; [ "${SC_DB:-sqlite}" = pg ] && HEX_DER="encode(der, 'hex')"
 pems=""
-for p in 1 2 3; do
+for p in $(db "SELECT period FROM certificates WHERE profile_id = '$P1' AND period > 0"); do
   db "SELECT $HEX_DER FROM certificates WHERE profile_id = '$P1' AND period = $p" | xxd -r -p |
     openssl x509 -inform DER >"$T/p$p.pem"
   pems="$pems$(jq -Rs . <"$T/p$p.pem"),"
@@ -81,7 +98,7 @@ n0=$(certs_of DEV-L)
 batch "{\"certificates\": [${pems%,}]}"
 api_is "replayed late batch: 200" 200
 check "replayed late batch: nothing registered" grep -q '"registered":0' "$T/.api"
-check "replayed late batch: each already registered" [ "$(grep -o already-registered "$T/.api" | wc -l)" = 3 ]
+check "replayed late batch: each already registered" [ "$(grep -o already-registered "$T/.api" | wc -l)" = "$NL" ]
 check "still $n0 certificates" [ "$(certs_of DEV-L)" = "$n0" ]
 
 # --- a late certificate of a profile this server never issued: profile-unknown ---
@@ -102,18 +119,22 @@ for i in 1 2; do
   mid_period "$PR" $i
   ok "DEV-R local renewal $i" run r --batch 32
 done
-check "DEV-R: two queued" [ "$(jq '.backlog | length' "$T/r-out/state.json")" = 2 ]
+NR=$(jq '.backlog | length' "$T/r-out/state.json")
+check "DEV-R: $NR queued (at least 1 of 2)" [ "$NR" -ge 1 ]
 ok "revoke DEV-R" sc net device revoke --db "$REG_DB" --device-id DEV-R --reason late15
 mid_period "$PR" 3
-jq -r '.backlog[0]' "$T/r-out/state.json" >"$T/r1.pem"
-jq -r '.backlog[1]' "$T/r-out/state.json" >"$T/r2.pem"
-check "DEV-R's queued certificates have expired" bash -c \
-  "! openssl x509 -in '$T/r1.pem' -noout -checkend 0 >/dev/null && ! openssl x509 -in '$T/r2.pem' -noout -checkend 0 >/dev/null"
-jq -Rs '{certificate: .}' <"$T/r1.pem" >"$T/r.json"
+rpems=""
+for i in $(seq 0 $((NR - 1))); do
+  jq -r ".backlog[$i]" "$T/r-out/state.json" >"$T/r$i.pem"
+  check "DEV-R's queued certificate $i has expired" bash -c \
+    "! openssl x509 -in '$T/r$i.pem' -noout -checkend 0 >/dev/null"
+  rpems="$rpems$(jq -Rs . <"$T/r$i.pem"),"
+done
+jq -Rs '{certificate: .}' <"$T/r0.pem" >"$T/r.json"
 api_json POST /v1/certificates "$T/r.json"
 api_is "a late certificate of a revoked device" 403 revoked
-batch "{\"certificates\": [$(jq -Rs . <"$T/r1.pem"), $(jq -Rs . <"$T/r2.pem")]}"
+batch "{\"certificates\": [${rpems%,}]}"
 api_is "the revoked device's late batch: 200" 200
-check "each refused revoked" [ "$(grep -o '"status":"refused","error":"revoked"' "$T/.api" | wc -l)" = 2 ]
+check "each refused revoked" [ "$(grep -o '"status":"refused","error":"revoked"' "$T/.api" | wc -l)" = "$NR" ]
 check "DEV-R: only its first certificate" [ "$(certs_of DEV-R)" = 1 ]
 finish

@@ -136,7 +136,7 @@ check "/metrics: retired described as a counter" grep -qx '# TYPE selfcert_provd
 # A multiple of 16 is kept as asked (nothing logged): one set of 16. 17 window-first
 # certificates put 17 references into it, none found yet (all waiting): the 17th put evicts the
 # waiting one whose profile ends last, the 16th (ties: put last) — an eviction of a reference
-# still of use, counted as such; nothing retired (none spent, none stale).
+# still of use, counted as such; nothing retired (none spent).
 stop_provd; start_provd --policy "$T/policy.json" --rate-limit 100/1h --leaf-refs 16 || exit 1
 check "--leaf-refs 16: nothing rounded, nothing logged" [ "$(grep -c -- '--leaf-refs 16:' "$T/provd.log")" = 0 ]
 for i in $(seq 1 17); do

@@ -226,7 +226,7 @@ static void test_oversize(void **state)
 	big[0] = '{';
 	big[AGENT_STATE_MAX] = '}';
 	big[AGENT_STATE_MAX + 1] = '\0';
-	expect(big, AGENT_STATE_MAX + 1, SC_ERR_OVERSIZE, "STATE: 1048577 bytes");
+	expect(big, AGENT_STATE_MAX + 1, SC_ERR_OVERSIZE, "STATE: 4194305 bytes");
 	/* The file: refused by its size before it is read. */
 	snprintf(path, sizeof(path), "%s/big.json", dir);
 	f = fopen(path, "wb");
@@ -395,10 +395,82 @@ static void test_renewal_fields(void **state)
 		for (int i = 0; i < AGENT_MAX_BACKLOG - 1; i++)
 			strcat(list, "\"-----BEGIN CERTIFICATE-----\",");
 		renewal_edit("\"backlog\": [", list, SC_ERR_MALFORMED,
-		    "STATE: \"backlog\" is not at most 32 certificates");
+		    "STATE: \"backlog\" is not at most 1024 certificates");
 		list[strlen(list) - strlen("\"-----BEGIN CERTIFICATE-----\",")] = '\0';
 		renewal_edit("\"backlog\": [", list, SC_OK, NULL);
 	}
+}
+
+/* A PEM certificate of `der` bytes' base64 (only its text matters to the state). */
+static char *pem_of(size_t der)
+{
+	size_t b64 = 4 * ((der + 2) / 3), n = 28 + b64 + b64 / 64 + 1 + 26 + 1, o = 0;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	o += (size_t)snprintf(s, n, "-----BEGIN CERTIFICATE-----\n");
+	for (size_t i = 0; i < b64; i++) {
+		s[o++] = 'A';
+		if (i % 64 == 63 || i == b64 - 1)
+			s[o++] = '\n';
+	}
+	o += (size_t)snprintf(s + o, n - o, "-----END CERTIFICATE-----\n");
+	assert_true(o < n);
+	return s;
+}
+
+/*
+ * late15b: the queue takes a device offline for days (agent_backlog_full): full only at
+ * AGENT_MAX_BACKLOG certificates or past AGENT_BACKLOG_BYTES_MAX bytes, and a full queue of the
+ * largest certificates (an SP message's 64 KiB of DER each), one more made after the last
+ * check, and a profile of the most bytes still save under AGENT_STATE_MAX and load back equal.
+ */
+static void test_backlog_full_fits(void **state)
+{
+	struct agent_state st, back;
+	char *text = NULL;
+	size_t n, len;
+
+	(void)state;
+	full_state(&st);
+	st.renewal_len = SC_PROFILE_MAX_DER;
+	st.renewal_der = OPENSSL_zalloc(st.renewal_len);
+	assert_non_null(st.renewal_der);
+	/* Small certificates: full by count, at 1024 (was 32, the default --batch). */
+	for (n = 0; n < AGENT_MAX_BACKLOG; n++) {
+		assert_false(agent_backlog_full(&st));
+		st.backlog[st.n_backlog++] = strdup(CERT_A);
+	}
+	assert_true(agent_backlog_full(&st));
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	assert_true(strlen(text) <= AGENT_STATE_MAX);
+	assert_int_equal(agent_state_parse((const uint8_t *)text, strlen(text), "STATE", &back),
+	    SC_OK);
+	assert_int_equal(back.n_backlog, AGENT_MAX_BACKLOG);
+	agent_state_clear(&back);
+	free(text);
+	for (n = 0; n < st.n_backlog; n++) {
+		free(st.backlog[n]);
+		st.backlog[n] = NULL;
+	}
+	st.n_backlog = 0;
+	/* The largest certificates: full by bytes, then one more (renew_local checks before). */
+	while (!agent_backlog_full(&st))
+		st.backlog[st.n_backlog++] = pem_of(65536);
+	assert_true(st.n_backlog > 32 && st.n_backlog < AGENT_MAX_BACKLOG);
+	st.backlog[st.n_backlog++] = pem_of(65536);
+	assert_int_equal(agent_state_format(&st, &text), SC_OK);
+	len = strlen(text);
+	assert_true(len <= AGENT_STATE_MAX);
+	assert_int_equal(agent_state_parse((const uint8_t *)text, len, "STATE", &back), SC_OK);
+	assert_int_equal(back.n_backlog, st.n_backlog);
+	assert_string_equal(back.backlog[back.n_backlog - 1], st.backlog[st.n_backlog - 1]);
+	assert_int_equal(back.renewal_len, SC_PROFILE_MAX_DER);
+	print_message("a full queue of %zu 64 KiB certificates: state.json %zu bytes of %d\n",
+	    st.n_backlog, len, AGENT_STATE_MAX);
+	agent_state_clear(&back);
+	agent_state_clear(&st);
+	free(text);
 }
 
 /* hook.c's pure parts: --reload-signal's names, key.uri's text. */
@@ -838,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_hook_helpers),
 		cmocka_unit_test(test_renewal_fields),
+		cmocka_unit_test(test_backlog_full_fits),
 		cmocka_unit_test(test_pending_profile),
 		cmocka_unit_test(test_crl_until),
 		cmocka_unit_test(test_crl_refused),

@@ -37,6 +37,9 @@
 #include "pem.h"
 #include "testutil.h"
 #include "testworld.h"
+#include "leafrefs.h"
+#include "fast/profile_signer.h"
+#include <selfcert/oid.h>
 
 #define TOKEN "operator-token-0123456789abcdef"
 
@@ -1281,6 +1284,264 @@ static void test_carried_expired(void **state)
 	sc_profile_free(p);
 }
 
+/*
+ * late15b (review of late15): the renewal reference past profileNotAfter + the allowance (60 s),
+ * where the window's later certificates come when the agent sends its batch at the window's end.
+ * Two profiles of K = 3, one a second, whose profileNotAfter + 60 s is 4 s after the request
+ * (the policy's TTL made negative, as late_certificate does): DEV-L's first certificate is
+ * recorded (its reference marked: provd_leafref_recorded in cert_consumed), DEV-M's record fails
+ * (a trigger aborts its insert; the reference, put before the record, stays unmarked). Past the
+ * allowance, DEV-L's reference is still usable (provd_leafref_usable) and its later
+ * certificates are registered; DEV-M's, whose profile no certificate consumed, go
+ * the full path and are refused profile-expired, as cert_in_time refuses them without a
+ * reference.
+ */
+static struct dev dev_l = { .id = "DEV-L" }, dev_m = { .id = "DEV-M" };
+
+static X509 *issue_period(const struct dev *d, struct sc_profile *p, uint32_t i)
+{
+	assert_int_equal(sc_profile_set_renewal_index(p, i), SC_OK);
+	return issue_leaf(d, p);
+}
+
+static struct sc_profile *renewal_profile(const struct dev *d, char id[65], int64_t *deadline,
+    uint32_t count)
+{
+	char *s = profile_body(d, NULL, 0, NULL);
+	json_t *b = json_loads(s, 0, NULL), *j;
+	struct sc_profile_info info;
+	struct sc_profile *p;
+
+	assert_non_null(b);
+	json_object_set_new(b, "renewal", json_true());
+	free(s);
+	s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	j = post("/v1/profiles", s, 201, NULL, "a renewal profile");
+	free(s);
+	snprintf(id, 65, "%s", json_string_value(json_object_get(j, "profile_id")));
+	p = profile_of(j);
+	json_decref(j);
+	sc_profile_get_info(p, &info);
+	assert_int_equal(info.renewal_count, count);
+	*deadline = (int64_t)info.profile_not_after + PROVD_CLOCK_SKEW_S;
+	return p;
+}
+
+/* cert_body's text, kept until the next call (for post's argument). */
+static const char *cert_body_tmp(X509 *leaf)
+{
+	static char *last;
+
+	free(last);
+	last = cert_body(leaf, 0);
+	return last;
+}
+
+/* Register leaf; the answer's status and code, and the server log's text in log. */
+static void register_leaf(X509 *leaf, int status, const char *code, const char *where,
+    char log[256])
+{
+	struct provd_response resp;
+	char *s = cert_body(leaf, 0);
+
+	call("POST", "/v1/certificates", "application/json", s, strlen(s), NULL, &resp);
+	snprintf(log, 256, "%s", resp.log);
+	json_decref(expect(&resp, status, code, where));
+	free(s);
+}
+
+static void test_renewal_ref_past_profile(void **state)
+{
+	struct provd_policy saved = api.policy;
+	struct sc_profile *pl, *pm;
+	struct provd_leafref *e;
+	uint8_t idb[SC_PROFILE_ID_LEN];
+	char idl[65], idm[65], sql[300], log[256];
+	int64_t dl, dm;
+	size_t n;
+	sqlite3 *h = NULL;
+	X509 *x;
+
+	(void)state;
+	make_dev(&dev_l, &acme, &acme);
+	make_dev(&dev_m, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-L", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-M", NULL, "t", time(NULL)), SC_OK);
+	api.policy.renewal_count = 3;
+	api.policy.renewal_cadence_s = 1;
+	/* notBefore = now (backdated by half of a 1 s cadence: 0): the allowance ends at
+	 * now + 2 + ttl + 60 = now + 4. */
+	api.policy.profile_ttl_s = -58;
+	pl = renewal_profile(&dev_l, idl, &dl, 3);
+	pm = renewal_profile(&dev_m, idm, &dm, 3);
+	api.policy = saved;
+	/* Period 0 of each, in time: DEV-L's recorded, DEV-M's record aborted by a trigger. */
+	x = issue_period(&dev_l, pl, 0);
+	register_leaf(x, 201, NULL, "DEV-L period 0, in time", log);
+	X509_free(x);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(
+	    sqlite3_exec(h,
+	        "CREATE TRIGGER late15b_abort BEFORE INSERT ON certificates "
+	        "WHEN NEW.device_id = 'DEV-M' BEGIN SELECT RAISE(ABORT, 'late15b'); END",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	x = issue_period(&dev_m, pm, 0);
+	{
+		struct provd_response resp;
+		char *s = cert_body(x, 0);
+
+		call("POST", "/v1/certificates", "application/json", s, strlen(s), NULL, &resp);
+		assert_int_not_equal(resp.status, 201);
+		assert_int_not_equal(resp.status, 200);
+		free(s);
+	}
+	X509_free(x);
+	assert_int_equal(sqlite3_exec(h, "DROP TRIGGER late15b_abort", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_true((int64_t)time(NULL) <= dl && (int64_t)time(NULL) <= dm); /* all in time */
+	/* The references: DEV-L's marked, DEV-M's not. */
+	assert_int_equal(sc_unhex(idl, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_int_equal(e->recorded, 1);
+	provd_leafref_release(api.leafrefs, e);
+	assert_int_equal(sc_unhex(idm, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_int_equal(e->recorded, 0);
+	provd_leafref_release(api.leafrefs, e);
+	/* Past profileNotAfter + 60 s of both: DEV-L's usable (to the window's end), DEV-M's not. */
+	while ((int64_t)time(NULL) <= (dl > dm ? dl : dm))
+		usleep(100 * 1000);
+	assert_int_equal(sc_unhex(idl, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_true(provd_leafref_usable(e, (int64_t)time(NULL)));
+	provd_leafref_release(api.leafrefs, e);
+	assert_int_equal(sc_unhex(idm, idb, sizeof(idb), &n), SC_OK);
+	assert_non_null(e = provd_leafrefs_get(api.leafrefs, idb));
+	assert_false(provd_leafref_usable(e, (int64_t)time(NULL)));
+	provd_leafref_release(api.leafrefs, e);
+	for (uint32_t i = 1; i < 3; i++) {
+		x = issue_period(&dev_l, pl, i);
+		register_leaf(x, 201, NULL, "DEV-L, past profileNotAfter + 60 s: the reference",
+		    log);
+		/* Found and usable: cert_fast's way (the full path would accept it too, the profile
+		 * consumed; what only the mark gives is asserted on the entry). */
+		assert_true(strstr(log, "serial=") != NULL);
+		X509_free(x);
+		x = issue_period(&dev_m, pm, i);
+		register_leaf(x, 422, "profile-expired",
+		    "DEV-M (first record failed), past profileNotAfter + 60 s", log);
+		X509_free(x);
+	}
+	snprintf(sql, sizeof(sql),
+	    "SELECT (SELECT count(*) FROM certificates WHERE profile_id = '%s') * 10 + "
+	    "(SELECT count(*) FROM certificates WHERE profile_id = '%s')",
+	    idl, idm);
+	{
+		sqlite3_stmt *st = NULL;
+
+		assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 30); /* DEV-L's 3, DEV-M's none */
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	sc_profile_free(pl);
+	sc_profile_free(pm);
+	free_dev(&dev_l);
+	free_dev(&dev_m);
+}
+
+/*
+ * late15b (review of late15): a late renewal certificate registered after the profile signer's
+ * certificate expired gets the same verdict whether its profile is kept (cert_verify's signer
+ * and root valid now) or read back from the registry (after a restart or an eviction: emptied
+ * profile cache here): refused, untrusted-signer. Before, the profile read back had its signer
+ * chain checked at the certificate's judged instant (its last second, when the signer was valid)
+ * and was accepted. The profiles are signed by a signer certificate that ends 4 s after the
+ * requests; K = 2, a certificate a second, lasting a second.
+ */
+static struct dev dev_s1 = { .id = "DEV-S1" }, dev_s2 = { .id = "DEV-S2" };
+
+static void test_renewal_signer_expired(void **state)
+{
+	struct provd_policy saved = api.policy;
+	struct sc_profile_signer *ps_saved = api.profile_signer, *ps = NULL;
+	struct provd_profcache *kept = api.profiles, *empty = NULL;
+	X509 *signer_saved = api.signer, *shortlived = NULL, *x;
+	struct sc_profile *p1, *p2;
+	char id1[65], id2[65], log[256];
+	int64_t d1, d2;
+	time_t end = time(NULL) + 4;
+	struct sc_test_cert spec = {
+		.o = "netA",
+		.cn = "netA Profile Signer",
+		.pub = acme.signer_key,
+		.issuer = acme.net_root,
+		.issuer_key = acme.net_root_key,
+		.not_before = time(NULL) - 60,
+		.not_after = end,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,digitalSignature",
+		.eku = SC_OID_KP_PROFILESIGN,
+	};
+	json_t *a;
+
+	(void)state;
+	assert_int_equal(sc_test_cert_make(&spec, &shortlived), SC_OK);
+	assert_int_equal(sc_profile_signer_new(api.signer_key, shortlived, 0, &ps), SC_OK);
+	assert_int_equal(provd_profcache_new(4, &empty), SC_OK);
+	make_dev(&dev_s1, &acme, &acme);
+	make_dev(&dev_s2, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-S1", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-S2", NULL, "t", time(NULL)), SC_OK);
+	api.signer = shortlived;
+	api.profile_signer = ps;
+	api.policy.renewal_count = 2;
+	api.policy.renewal_cadence_s = 1;
+	api.policy.validity_s = 1;
+	p1 = renewal_profile(&dev_s1, id1, &d1, 2);
+	p2 = renewal_profile(&dev_s2, id2, &d2, 2);
+	api.policy = saved;
+	/* Period 0 of each, in time, its signer valid: registered. */
+	x = issue_period(&dev_s1, p1, 0);
+	register_leaf(x, 201, NULL, "DEV-S1 period 0", log);
+	X509_free(x);
+	x = issue_period(&dev_s2, p2, 0);
+	register_leaf(x, 201, NULL, "DEV-S2 period 0", log);
+	X509_free(x);
+	/* Past the signer's end; period 1 ended before it (judged at its last second). */
+	while (time(NULL) <= end)
+		usleep(100 * 1000);
+	/* Kept: refused. */
+	x = issue_period(&dev_s1, p1, 1);
+	a = post("/v1/certificates", cert_body_tmp(x), 422, "binding", "kept, signer expired");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
+	json_decref(a);
+	X509_free(x);
+	/* Read back from the registry (a restart): refused the same. */
+	api.profiles = empty;
+	x = issue_period(&dev_s2, p2, 1);
+	a = post("/v1/certificates", cert_body_tmp(x), 422, "binding", "read back, signer expired");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
+	json_decref(a);
+	X509_free(x);
+	api.profiles = kept;
+	api.signer = signer_saved;
+	api.profile_signer = ps_saved;
+	sc_profile_signer_free(ps);
+	provd_profcache_free(empty);
+	X509_free(shortlived);
+	sc_profile_free(p1);
+	sc_profile_free(p2);
+	free_dev(&dev_s1);
+	free_dev(&dev_s2);
+}
+
 static void test_policy_refusals(void **state)
 {
 	struct provd_policy saved = api.policy;
@@ -1812,6 +2073,8 @@ int main(void)
 		/* Last: it registers certificates the counts above do not expect. */
 		cmocka_unit_test(test_certificate_after_profile_expired),
 		cmocka_unit_test(test_carried_expired),
+		cmocka_unit_test(test_renewal_ref_past_profile),
+		cmocka_unit_test(test_renewal_signer_expired),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),
