@@ -1474,7 +1474,7 @@ static void test_renewal_signer_expired(void **state)
 	struct sc_profile *p1, *p2;
 	char id1[65], id2[65], log[256];
 	int64_t d1, d2;
-	time_t end = time(NULL) + 4;
+	time_t end = time(NULL) + 6; /* setup has 4 s to issue period 1 before it */
 	struct sc_test_cert spec = {
 		.o = "netA",
 		.cn = "netA Profile Signer",
@@ -1525,6 +1525,10 @@ static void test_renewal_signer_expired(void **state)
 	/* Read back from the registry (a restart): refused the same. */
 	api.profiles = empty;
 	x = issue_period(&dev_s2, p2, 1);
+	/* Not vacuous: period 1 ended by the signer's end, so judged at its own period (the rule
+	 * before late15b) the read-back profile's signer was valid and it would pass. */
+	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), end) > 0)
+		fail_msg("setup too slow: period 1 ends after the signer (%lld)", (long long)end);
 	a = post("/v1/certificates", cert_body_tmp(x), 422, "binding", "read back, signer expired");
 	assert_non_null(
 	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
