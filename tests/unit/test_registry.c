@@ -876,6 +876,20 @@ static void make_cert(struct sc_reg_cert_rec *c, const char *device, int profile
 	c->der_len = sizeof(der);
 }
 
+/* crl15: the device's CRL kept (the registry judges no CRL's bytes), numbered as given. */
+static void crl_keep(struct sc_reg *reg, const char *dev, uint64_t number, int64_t next_update)
+{
+	static const uint8_t crl_der[] = { 0x30, 0x00 };
+	struct sc_reg_crl_rec cr = { .number = number,
+		.next_update = next_update,
+		.der = crl_der,
+		.der_len = sizeof(crl_der) };
+	int stored = 0;
+
+	snprintf(cr.device_id, sizeof(cr.device_id), "%s", dev);
+	assert_int_equal(sc_reg_crl_put(reg, &cr, 3000, &stored), SC_OK);
+	assert_int_equal(stored, 1);
+}
 static void test_certificates(void **state)
 {
 	struct sc_reg *reg = open_new();
@@ -906,18 +920,7 @@ static void test_certificates(void **state)
 	assert_int_equal(already, 0);
 	assert_int_equal(c.crl_next_update, -1); /* crl15: no device CA CRL kept */
 	/* The same certificate again (the agent missed our answer): yes again, nothing added. */
-	{
-		static const uint8_t crl_der[] = { 0x30, 0x00 };
-		struct sc_reg_crl_rec cr = { .number = 7,
-			.next_update = 4321,
-			.der = crl_der,
-			.der_len = sizeof(crl_der) };
-		int stored = 0;
-
-		snprintf(cr.device_id, sizeof(cr.device_id), "D-1");
-		assert_int_equal(sc_reg_crl_put(reg, &cr, 3000, &stored), SC_OK);
-		assert_int_equal(stored, 1);
-	}
+	crl_keep(reg, "D-1", 7, 4321);
 	c.crl_next_update = 0;
 	assert_int_equal(sc_reg_cert_record(reg, &c, 3001, "t", &already), SC_OK);
 	assert_int_equal(already, 1);
@@ -1065,16 +1068,7 @@ static void test_cert_record_many_renewal(void **state)
 	assert_int_equal(counts.profiles_consumed, 1);
 	/* crl15b: a kept CRL's nextUpdate through the memo too (SQLite reads the row once). */
 	{
-		static const uint8_t crl_der[] = { 0x30, 0x00 };
-		struct sc_reg_crl_rec cr = { .number = 9,
-			.next_update = 98765,
-			.der = crl_der,
-			.der_len = sizeof(crl_der) };
-		int stored = 0;
-
-		snprintf(cr.device_id, sizeof(cr.device_id), "D-1");
-		assert_int_equal(sc_reg_crl_put(reg, &cr, 3000, &stored), SC_OK);
-		assert_int_equal(stored, 1);
+		crl_keep(reg, "D-1", 9, 98765);
 		for (int i = 0; i < 3; i++) {
 			make_cert(&c[i], "D-1", 1, (char)('0' + i));
 			c[i].renewal = 1;
