@@ -1397,6 +1397,7 @@ static void test_renewal_ref_past_profile(void **state)
 		call("POST", "/v1/certificates", "application/json", s, strlen(s), NULL, &resp);
 		assert_int_not_equal(resp.status, 201);
 		assert_int_not_equal(resp.status, 200);
+		provd_response_clear(&resp);
 		free(s);
 	}
 	X509_free(x);
