@@ -111,7 +111,9 @@ summary=$PWD/build/debug/valgrind-summary.txt
 rm -f "$summary"
 rc=0
 # Skipped here (besides the tests that skip themselves): the longer PostgreSQL repeats (agent,
-# agent_renewal, load, activate: the backend's code runs under memcheck in test_provd_auth_pg and test_provd_operators_pg)
+# agent_renewal, load, activate, recover, agent_crl_window: the backend's code runs under
+# memcheck in test_provd_auth_pg, test_provd_operators_pg and test_provd_renew_first_pg, whose
+# registrations run the CRL join and the grant check; the no-grant role's branch runs natively)
 # and test_hsm (the provider and SoftHSM under memcheck take minutes; keyopen.c's own checks run
 # in unit/test_keyopen and fuzz/memcheck_key_uri).
 # The longest first by their times under memcheck (tests/costs/valgrind.txt), not by the debug
@@ -120,7 +122,7 @@ costs=build/debug/Testing/Temporary/CTestCostData.txt
 [ -f "$costs" ] && mv "$costs" "$costs.debug"
 seed_costs build/debug tests/costs/valgrind.txt
 SC_VALGRIND=1 SC_VG_SUMMARY=$summary ctest --preset debug -R '^integration/' \
-  -E '^integration/test_(agent|agent_renewal|provd_load|provd_activate)_pg$|^integration/test_hsm$' || rc=$?
+  -E '^integration/test_(agent|agent_renewal|provd_load|provd_activate|provd_recover|agent_crl_window)_pg$|^integration/test_hsm$' || rc=$?
 if [ -f "$costs.debug" ]; then mv "$costs.debug" "$costs"; else rm -f "$costs"; fi
 echo "== valgrind summary (tests that skipped themselves are not listed)"
 sort "$summary" 2>/dev/null

@@ -65,31 +65,43 @@ run_windows() {
 }
 
 # --- --batch 5 (>= K): one connection a window ---
-run_windows n DEV-N 3 --batch 5
-# Window 1: its profile and first certificate; windows 2 and 3: the previous window's K-1 = 2
+# Three windows natively; two under valgrind (each window is 45 s of waiting there, and CI's
+# memcheck pass is near its time limit: the second window already runs the batch-then-profile
+# round under memcheck).
+NW=3; [ "$SC_VALGRIND" = 1 ] && NW=2
+run_windows n DEV-N $NW --batch 5
+# Window 1: its profile and first certificate; each later window: the previous window's K-1 = 2
 # local renewals in one batch, then the profile and the first certificate, one contact each.
-check "requests: profile, certificate, then batch, profile, certificate twice ($SHAPE)" \
-  [ "$SHAPE" = PCBPCBPC ]
-check "one connection a window (3 windows: $AC)" [ "$AC" = 3 ]
-check "the first in full, the others resumed (full $AF, resumed $AR)" [ "$AF" = 1 -a "$AR" = 2 ]
+WANT=PC; for _ in $(seq 2 $NW); do WANT+=BPC; done
+check "requests: profile, certificate, then batch, profile, certificate ($SHAPE)" \
+  [ "$SHAPE" = "$WANT" ]
+check "one connection a window ($NW windows: $AC)" [ "$AC" = $NW ]
+check "the first in full, the others resumed (full $AF, resumed $AR)" \
+  [ "$AF" = 1 -a "$AR" = $((NW - 1)) ]
 check "each batch the previous window's two" \
-  [ "$(grep -c ' POST /v1/certificates/batch 200 .*batch=2 .*registered=2' "$T/provd.log")" = 2 ]
-check "the agent registered them twice in one request" \
-  [ "$(grep -c 'registered 2 renewed certificates in one request (2 accepted)' "$T/n.log")" = 2 ]
-check "renewed locally at least four times" [ "$(grep -c 'renewed locally' "$T/n.log")" -ge 4 ]
-# The registry: three profiles, each window's first certificate and the two windows' batches.
-check "three profiles ($(profiles_of DEV-N))" [ "$(profiles_of DEV-N)" = 3 ]
-check "seven certificates registered ($(certs_of DEV-N))" [ "$(certs_of DEV-N)" = 7 ]
+  [ "$(grep -c ' POST /v1/certificates/batch 200 .*batch=2 .*registered=2' "$T/provd.log")" = $((NW - 1)) ]
+check "the agent registered them in one request, each window" \
+  [ "$(grep -c 'registered 2 renewed certificates in one request (2 accepted)' "$T/n.log")" = $((NW - 1)) ]
+check "renewed locally at least $((2 * (NW - 1))) times" \
+  [ "$(grep -c 'renewed locally' "$T/n.log")" -ge $((2 * (NW - 1))) ]
+# The registry: a profile a window, each window's first certificate and the batches.
+check "$NW profiles ($(profiles_of DEV-N))" [ "$(profiles_of DEV-N)" = $NW ]
+check "$((3 * NW - 2)) certificates registered ($(certs_of DEV-N))" \
+  [ "$(certs_of DEV-N)" = $((3 * NW - 2)) ]
 P1=$(db "SELECT profile_id FROM profiles WHERE device_id = 'DEV-N' ORDER BY $ROWID LIMIT 1")
 check "the first window's three periods, all registered" \
   [ "$(db "SELECT count(DISTINCT period) FROM certificates WHERE profile_id = '$P1'")" = 3 ]
 
 # --- --batch 2 (K-1): the batch on its own connection, two a window ---
-run_windows f DEV-F 2 --batch 2
-check "requests: profile, certificate, batch, profile, certificate ($SHAPE)" [ "$SHAPE" = PCBPC ]
-check "window 1 two connections, window 2 its first ($AC)" [ "$AC" = 3 ]
-check "the first in full, the others resumed (full $AF, resumed $AR)" [ "$AF" = 1 -a "$AR" = 2 ]
-check "four certificates registered ($(certs_of DEV-F))" [ "$(certs_of DEV-F)" = 4 ]
+# Natively only: a count of connections, whose code (the agent's batch on its own contact) the
+# --batch 32 split below runs under memcheck too.
+if [ "$SC_VALGRIND" != 1 ]; then
+  run_windows f DEV-F 2 --batch 2
+  check "requests: profile, certificate, batch, profile, certificate ($SHAPE)" [ "$SHAPE" = PCBPC ]
+  check "window 1 two connections, window 2 its first ($AC)" [ "$AC" = 3 ]
+  check "the first in full, the others resumed (full $AF, resumed $AR)" [ "$AF" = 1 -a "$AR" = 2 ]
+  check "four certificates registered ($(certs_of DEV-F))" [ "$(certs_of DEV-F)" = 4 ]
+fi
 
 # --- --batch 32, a queue larger than a request may carry: split, same round ---
 # A request carries at most 48 KiB of certificates (provd refuses bodies over 64 KiB); here
