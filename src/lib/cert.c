@@ -1776,6 +1776,18 @@ static sc_err leaf_issuer_aki(struct sc_leaf_issuer *li, const ASN1_OCTET_STRING
 	 */
 	if (iski == NULL)
 		return sc_fail(SC_ERR_USAGE, "issuer certificate has no subjectKeyIdentifier");
+	/*
+	 * robust16: bounded here, where both issuers (from the device CA's X509 and from its DER,
+	 * sc_leaf_issuer_new_der) take their key ID, so both refuse the same ones with the same
+	 * error: an empty one names no key, and none the SP writes is over 20 bytes (add_ski's
+	 * SHA-1); RFC 7093's longest method (a SHA-512 digest) is 64.
+	 */
+	if (ASN1_STRING_length(iski) <= 0)
+		return sc_fail(SC_ERR_MALFORMED, "device CA subjectKeyIdentifier: empty");
+	if (ASN1_STRING_length(iski) > SC_LEAF_ISSUER_SKID_MAX)
+		return sc_fail(SC_ERR_MALFORMED,
+		    "device CA subjectKeyIdentifier: %d bytes, over the %d allowed",
+		    ASN1_STRING_length(iski), SC_LEAF_ISSUER_SKID_MAX);
 	if ((akid = AUTHORITY_KEYID_new()) == NULL ||
 	    (akid->keyid = ASN1_OCTET_STRING_dup(iski)) == NULL)
 		r = sc_fail_ossl(SC_ERR_NOMEM, "authorityKeyIdentifier");
