@@ -692,9 +692,10 @@ int main(int argc, char **argv)
 			if (devs_hsm != NULL) {
 				bench_fmt(a, sizeof(a), &sh.dps, 1, "%.0f");
 				bench_fmt(c, sizeof(c), &sh.cpu, 1e3, "%.3f");
-				printf("%7s %20s %20s %20s %20s   provd, signer key in the token: "
-				       "CPU/dev %.2fx the file key's; HTTP bytes/dev %.0f (the file "
-				       "key's %.0f)\n",
+				printf(
+				    "%7s %20s %20s %20s %20s   provd, signer key in the token: "
+				    "CPU/dev %.2fx the file key's; HTTP bytes/dev %.0f (the file "
+				    "key's %.0f)\n",
 				    "", a, "", c, "", bench_median(&sh.cpu) / bench_median(&sp.cpu),
 				    bench_median(&sh.bytes), bench_median(&sp.bytes));
 			}
@@ -763,17 +764,20 @@ int main(int argc, char **argv)
 			snprintf(rest, sizeof(rest), "%d SHA-256 + TLS records of %.0f bytes",
 			    PINNED_SHA256S, bench_median(&pr.bytes));
 			if (pinned_at_activation)
-				printf("provd crypto per device: as done now on the pinned path (%d "
-				       "verify + 1 sign + %s) %.3f ms; before the caches (%d parse + %d "
-				       "verify + 1 sign + %s) %.3f ms\n",
+				printf(
+				    "provd crypto per device: as done now on the pinned path (%d "
+				    "verify + 1 sign + %s) %.3f ms; before the caches (%d parse + %d "
+				    "verify + 1 sign + %s) %.3f ms\n",
 				    FLOOR_VERIFIES_PINNED, rest, now_s * 1e3, FLOOR_PARSES_BEFORE,
 				    FLOOR_VERIFIES_BEFORE, rest, before_s * 1e3);
 			else
-				printf("provd crypto per device: as done now (%d parse + %d verify + 1 "
-				       "sign + %s) %.3f ms; before the caches (%d parse + %d verify + 1 "
-				       "sign + %s) %.3f ms\n",
-				    FLOOR_PARSES, FLOOR_VERIFIES, rest, now_s * 1e3, FLOOR_PARSES_BEFORE,
-				    FLOOR_VERIFIES_BEFORE, rest, before_s * 1e3);
+				printf(
+				    "provd crypto per device: as done now (%d parse + %d verify + 1 "
+				    "sign + %s) %.3f ms; before the caches (%d parse + %d verify + 1 "
+				    "sign + %s) %.3f ms\n",
+				    FLOOR_PARSES, FLOOR_VERIFIES, rest, now_s * 1e3,
+				    FLOOR_PARSES_BEFORE, FLOOR_VERIFIES_BEFORE, rest,
+				    before_s * 1e3);
 			printf(
 			    "activation (the operator's CLI, not the server: `selfcert net device "
 			    "import`%s): %.3f ms CPU per device over %zu devices%s\n",

@@ -1095,11 +1095,12 @@ static void crl_check(struct pg_reg *reg, int64_t now, int revoked)
 		    sizeof(msg));
 		reg->crl_read = -1;
 		if (atomic_exchange(&said, 3) != 3)
-			sc_log("warning: registry %s: checking whether this role may read device_crls "
-			       "failed (%s%s%s): registrations go on without saying what device CA CRL "
-			       "is kept; checked again at the next registration",
-			    reg->where, msg[0] != '\0' ? msg : "no answer", st != NULL ? " SQLSTATE " : "",
-			    st != NULL ? st : "");
+			sc_log(
+			    "warning: registry %s: checking whether this role may read device_crls "
+			    "failed (%s%s%s): registrations go on without saying what device CA CRL "
+			    "is kept; checked again at the next registration",
+			    reg->where, msg[0] != '\0' ? msg : "no answer",
+			    st != NULL ? " SQLSTATE " : "", st != NULL ? st : "");
 		PQclear(res);
 		return;
 	}
@@ -1107,20 +1108,23 @@ static void crl_check(struct pg_reg *reg, int64_t now, int revoked)
 	PQclear(res);
 	if (reg->crl_read) {
 		if ((prev = atomic_exchange(&said, 1)) == 2 || prev == 3)
-			sc_log("registry %s: this role may read device_crls again: registrations say "
-			       "what device CA CRL is kept",
+			sc_log(
+			    "registry %s: this role may read device_crls again: registrations say "
+			    "what device CA CRL is kept",
 			    reg->where);
 	} else if (atomic_exchange(&said, 2) != 2) {
 		if (revoked)
-			sc_log("warning: registry %s: this role may no longer read device_crls "
-			       "(permission denied: its grant revoked?): registrations go on without "
-			       "saying what device CA CRL is kept; a grant again is noticed within %d s",
+			sc_log(
+			    "warning: registry %s: this role may no longer read device_crls "
+			    "(permission denied: its grant revoked?): registrations go on without "
+			    "saying what device CA CRL is kept; a grant again is noticed within %d s",
 			    reg->where, PG_CRL_RECHECK_S);
 		else
-			sc_log("warning: registry %s: this role may not read device_crls (granted "
-			       "before schema 4?): registrations go on without saying what device CA "
-			       "CRL is kept; run `selfcert net db migrate --grant ROLE` as the owner "
-			       "(noticed within %d s, no restart needed)",
+			sc_log(
+			    "warning: registry %s: this role may not read device_crls (granted "
+			    "before schema 4?): registrations go on without saying what device CA "
+			    "CRL is kept; run `selfcert net db migrate --grant ROLE` as the owner "
+			    "(noticed within %d s, no restart needed)",
 			    reg->where, PG_CRL_RECHECK_S);
 	}
 }

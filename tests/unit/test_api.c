@@ -1645,7 +1645,8 @@ static void test_renewal_signer_rotated(void **state)
 		usleep(100 * 1000);
 	x = issue_period(&dev_r1, p1, 2);
 	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), end) > 0)
-		fail_msg("setup too slow: period 2 ends after the old signer (%lld)", (long long)end);
+		fail_msg("setup too slow: period 2 ends after the old signer (%lld)",
+		    (long long)end);
 	if (sc_fast_enabled()) {
 		/* Still there and usable (recorded, inside its window): only the anchors say no;
 		 * the node's current signer (the one before robust16 checked) is valid. */

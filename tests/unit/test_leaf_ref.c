@@ -1795,8 +1795,8 @@ static X509 *dca_with_skid(EVP_PKEY *k, int n)
 	memset(v, 0x5a, sizeof(v));
 	assert_true(ASN1_OCTET_STRING_set(os, v, n) == 1);
 	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
-	assert_true(X509_add1_ext_i2d(dca, NID_subject_key_identifier, os, 0,
-	                X509V3_ADD_REPLACE) == 1);
+	assert_true(
+	    X509_add1_ext_i2d(dca, NID_subject_key_identifier, os, 0, X509V3_ADD_REPLACE) == 1);
 	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
 	ASN1_OCTET_STRING_free(os);
 	return dca;
@@ -1878,7 +1878,8 @@ static void test_issuer_skid_bound(void **state)
 		assert_null(li);
 		memcpy(buf, sk, kl);
 		buf[kl] = 0x00;
-		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, buf, kl + 1, NULL, 0, &li),
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, buf, kl + 1, NULL, 0,
+		                     &li),
 		    SC_ERR_MALFORMED);
 		assert_string_equal(sc_err_detail(),
 		    "device CA subjectKeyIdentifier: not one OCTET STRING");
