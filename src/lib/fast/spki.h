@@ -86,9 +86,10 @@ sc_err sc_fast_issue_leaf_der(const struct sc_profile *p, EVP_PKEY *leaf_key,
 sc_err sc_leaf_issuer_new_public(X509 *ca, struct sc_leaf_issuer **out) SC_MUST_USE;
 
 /*
- * robust16: the longest device CA subjectKeyIdentifier a leaf issuer takes (bytes of its key ID;
- * RFC 7093's SHA-512 method). Every issuer (sc_leaf_issuer_new, _public, _new_der) refuses an
- * empty or longer one with SC_ERR_MALFORMED "device CA subjectKeyIdentifier: …".
+ * robust16: the longest device CA subjectKeyIdentifier a verifier-side leaf issuer takes (bytes
+ * of its key ID; RFC 7093's SHA-512 method). sc_leaf_issuer_new_public and _new_der refuse an
+ * empty or longer one with SC_ERR_MALFORMED "device CA subjectKeyIdentifier: …" (a miss: the
+ * caller's full path decides); the SP's sc_leaf_issuer_new takes any, as sc_cert_issue_leaf does.
  */
 #define SC_LEAF_ISSUER_SKID_MAX 64
 
