@@ -1093,6 +1093,15 @@ static void crl_check(struct pg_reg *reg, int64_t now, int revoked)
 
 		first_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(reg->conn), msg,
 		    sizeof(msg));
+		/*
+		 * A session the server ended (idle_session_timeout, a failover) is no answer about
+		 * the right: the registration's own statement reconnects, and the reconnect asks
+		 * again (review of robust16: two warnings for one dropped session before).
+		 */
+		if (PQstatus(reg->conn) == CONNECTION_BAD) {
+			PQclear(res);
+			return;
+		}
 		reg->crl_read = -1;
 		if (atomic_exchange(&said, 3) != 3)
 			sc_log(
