@@ -100,11 +100,14 @@ struct side {
 	struct bench_stat dps, cpu; /* devices per second; CPU seconds per device */
 	struct bench_stat sys;      /* of cpu, the kernel's share (stime) */
 	struct bench_stat drv;      /* this program's CPU seconds per device: the devices' side */
+	/*
+	 * robust16: HTTP bytes per device (bench_http_bytes: requests and answers), each round's
+	 * own: the file-key provd's, the token's and cfssl's apart (one global overwritten by
+	 * whichever provd round ran last gave the floor the token's or a renewal's bytes).
+	 */
+	struct bench_stat bytes;
 	long new_conns;
 };
-
-/* HTTP bytes per device in the last provd round (bench_http_bytes); 0 until one ran. */
-static double provd_bytes_per_dev;
 
 /*
  * This process's CPU seconds, every thread: the clients' TLS, and each device's own work (a
@@ -151,8 +154,8 @@ static void one_round(enum bench_target t, struct bench_server *s, struct bench_
 	unsigned long long b0 = bench_http_bytes();
 
 	bench_drive(t, s, c, devs, n, 0, 0, &res);
-	if (t == BENCH_PROVD && n > 0)
-		provd_bytes_per_dev = (double)(bench_http_bytes() - b0) / (double)n;
+	if (n > 0)
+		bench_stat_add(&out->bytes, (double)(bench_http_bytes() - b0) / (double)n);
 	bench_stat_add(&out->drv, (self_cpu_seconds() - self0) / (double)n);
 	cpu = bench_cpu_seconds(s->pid) - cpu0;
 	sys = sys_seconds(s->pid) - sys0;
@@ -178,9 +181,12 @@ struct prims {
 	 * enroll15b: the pinned path's other primitives, per device: its SHA-256s besides the
 	 * ECDSA ones (sha: PINNED_SHA256S digests of the sizes time_prims says) and its TLS
 	 * records (tls: AES-256-GCM, TLS 1.3's first suite in gnutls' NORMAL, sealing the bytes a
-	 * provd device moved in this run's last provd round, in 4 records: 2 requests, 2 answers).
+	 * provd device moved in the round just run, in 4 records: 2 requests, 2 answers). robust16:
+	 * bytes, the HTTP bytes per device each tls sample sealed (the file-key provd's first
+	 * enrollments of that round, never the token's or a renewal's). Every provd floor counts
+	 * sha and tls (prim_floor, before_caches_floor): like for like.
 	 */
-	struct bench_stat sha, tls;
+	struct bench_stat sha, tls, bytes;
 };
 
 /*
@@ -206,7 +212,7 @@ static double thread_cpu_now(void)
 #define PINNED_SHA256S 6
 
 static void time_pinned_rest(const struct bench_world *w, const struct bench_dev *d, int k,
-    struct prims *out)
+    double bytes_per_dev, struct prims *out)
 {
 	static const uint8_t key[32], iv[12];
 	int mfr_len = i2d_X509(w->ca, NULL);
@@ -222,7 +228,8 @@ static void time_pinned_rest(const struct bench_world *w, const struct bench_dev
 	size[1] = size[2] = size[4] = d->ca_len;
 	size[3] = 96;
 	size[5] = 600;
-	rec = (size_t)(provd_bytes_per_dev / 4 + 0.5);
+	rec = (size_t)(bytes_per_dev / 4 + 0.5);
+	bench_stat_add(&out->bytes, bytes_per_dev);
 	if ((buf = calloc(1, (req_len > rec ? req_len : rec) + 16)) == NULL)
 		bench_die("out of memory");
 	t = thread_cpu_now();
@@ -248,8 +255,9 @@ static void time_pinned_rest(const struct bench_world *w, const struct bench_dev
 	free(buf);
 }
 
+/* bytes_per_dev: the HTTP bytes a provd device moved in the round the samples follow. */
 static void time_prims(const struct bench_world *w, const struct bench_dev *d, int rounds,
-    struct prims *out)
+    double bytes_per_dev, struct prims *out)
 {
 	const int k = 200;
 	EVP_PKEY *ca_pub = X509_get0_pubkey(w->ca);
@@ -288,7 +296,7 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
 			EVP_MD_CTX_free(m);
 		}
 		bench_stat_add(&out->sign, (thread_cpu_now() - t) / k);
-		time_pinned_rest(w, d, k, out);
+		time_pinned_rest(w, d, k, bytes_per_dev, out);
 	}
 }
 
@@ -309,16 +317,37 @@ static void time_prims(const struct bench_world *w, const struct bench_dev *d, i
  * the proof's and the leaf's verifications, the profile's signature, its SHA-256s and its TLS
  * records (struct prims: sha, tls), each timed here. The handshake's share is left out: the
  * rounds run on kept-alive connections (a reopened one is noted on stderr).
+ * robust16: every provd floor (pinned, unpinned, before the caches) counts the same SHA-256s
+ * and TLS records (rest_floor): the unpinned path computes the same digests (the proof's, the pin
+ * it writes at first contact, the leaf's fingerprint, the profile's) and moves the same requests;
+ * before, only the pinned floor counted them, so the three were not like for like.
  */
 #define FLOOR_VERIFIES_PINNED 2
+/* "Before the caches" (the first releases): 7 certificate/key decodes, 9 ECDSA verifications. */
+#define FLOOR_PARSES_BEFORE 7
+#define FLOOR_VERIFIES_BEFORE 9
 static int pinned_at_activation;
+
+/* What every provd floor counts besides its parses, verifications and one signature. */
+static double rest_floor(const struct prims *p)
+{
+	return bench_median(&p->sha) + bench_median(&p->tls);
+}
+
 static double prim_floor(const struct prims *p)
 {
 	if (pinned_at_activation)
 		return FLOOR_VERIFIES_PINNED * bench_median(&p->verify) + bench_median(&p->sign) +
-		    bench_median(&p->sha) + bench_median(&p->tls);
+		    rest_floor(p);
 	return FLOOR_PARSES * bench_median(&p->parse) + FLOOR_VERIFIES * bench_median(&p->verify) +
-	    bench_median(&p->sign);
+	    bench_median(&p->sign) + rest_floor(p);
+}
+
+static double before_caches_floor(const struct prims *p)
+{
+	return FLOOR_PARSES_BEFORE * bench_median(&p->parse) +
+	    FLOOR_VERIFIES_BEFORE * bench_median(&p->verify) + bench_median(&p->sign) +
+	    rest_floor(p);
 }
 
 static double cfssl_floor(const struct prims *p)
@@ -337,7 +366,8 @@ static void target_lines(int clients, const struct side *sp, const struct side *
 
 	printf(
 	    "%7s target #17 server CPU/device, provd/cfssl <= %.1fx: %.2fx %s "
-	    "(limit: provd's crypto floor %.3f ms = %.2fx cfssl's CPU; cfssl's own floor %.3f ms)\n",
+	    "(limit: provd's crypto floor %.3f ms = %.2fx cfssl's CPU; cfssl's own floor, 1 verify "
+	    "+ 1 sign, %.3f ms)\n",
 	    "", CPU_TARGET, ratio, ratio <= CPU_TARGET ? "met" : "MISSED", floor * 1e3, floor / cc,
 	    cfssl_floor(p) * 1e3);
 	if (db_pid > 0 && bench_cfssl_pg() != NULL) {
@@ -370,6 +400,8 @@ static void json_side(const char *name, const struct side *s)
 	bench_json_stat(stdout, "system_cpu_ms_per_device", &s->sys, 1e3);
 	printf(",");
 	bench_json_stat(stdout, "driver_cpu_ms_per_device", &s->drv, 1e3);
+	printf(",");
+	bench_json_stat(stdout, "http_bytes_per_device", &s->bytes, 1);
 	printf(",\"new_connections_in_rounds\":%ld}", s->new_conns);
 }
 
@@ -564,12 +596,14 @@ int main(int argc, char **argv)
 			}
 			if (prim.parse.n < BENCH_MAX_ROUNDS) {
 				struct prims t;
-				time_prims(&w, &devs[0], 1, &t);
+				/* This round's own file-key provd bytes (sp: its last sample). */
+				time_prims(&w, &devs[0], 1, sp.bytes.v[sp.bytes.n - 1], &t);
 				bench_stat_add(&prim.parse, bench_median(&t.parse));
 				bench_stat_add(&prim.verify, bench_median(&t.verify));
 				bench_stat_add(&prim.sign, bench_median(&t.sign));
 				bench_stat_add(&prim.sha, bench_median(&t.sha));
 				bench_stat_add(&prim.tls, bench_median(&t.tls));
+				bench_stat_add(&prim.bytes, bench_median(&t.bytes));
 			}
 			/* The same round's ratio, for the range: cfssl's CPU per device over provd's. */
 			bench_stat_add(&ratio, sp.cpu.v[r] > 0 ? sc.cpu.v[r] / sp.cpu.v[r] : 0);
@@ -658,10 +692,12 @@ int main(int argc, char **argv)
 			if (devs_hsm != NULL) {
 				bench_fmt(a, sizeof(a), &sh.dps, 1, "%.0f");
 				bench_fmt(c, sizeof(c), &sh.cpu, 1e3, "%.3f");
-				printf("%7s %20s %20s %20s %20s   provd, signer key in the token: "
-				       "CPU/dev %.2fx the file key's\n",
-				    "", a, "", c, "",
-				    bench_median(&sh.cpu) / bench_median(&sp.cpu));
+				printf(
+				    "%7s %20s %20s %20s %20s   provd, signer key in the token: "
+				    "CPU/dev %.2fx the file key's; HTTP bytes/dev %.0f (the file "
+				    "key's %.0f)\n",
+				    "", a, "", c, "", bench_median(&sh.cpu) / bench_median(&sp.cpu),
+				    bench_median(&sh.bytes), bench_median(&sp.bytes));
 			}
 			if (db_pid > 0) {
 				bench_fmt(c, sizeof(c), &sp.dbcpu, 1e3, "%.3f");
@@ -698,41 +734,50 @@ int main(int argc, char **argv)
 		 * never cached), 1 signature — the floor of this design; with --pin-at-activation
 		 * (enroll15b) prim_floor's pinned floor, which parses none. "Before the caches": 7
 		 * certificate/key decodes, 9 ECDSA verifications, 1 signature (and no proofs then).
+		 * robust16: each of them plus the same SHA-256s and TLS records (rest_floor), and
+		 * each line says what it counts.
 		 */
 		struct prims pr = prim;
-		double now_s, before_s;
-		before_s = 7 * bench_median(&pr.parse) + 9 * bench_median(&pr.verify) +
-		    bench_median(&pr.sign);
-		now_s = prim_floor(&pr);
+		double now_s = prim_floor(&pr), before_s = before_caches_floor(&pr);
+		char rest[160];
+
 		if (json) {
 			printf(
 			    "],\"primitives_ms\":{\"d2i_x509\":%.4f,\"verify\":%.4f,\"sign\":%.4f,"
 			    "\"sha256s\":%.4f,\"tls_records\":%.4f,\"http_bytes_per_device\":%.0f,"
-			    "\"provd_as_done_now\":%.4f,\"provd_before_caches\":%.4f}}\n",
+			    "\"provd_as_done_now\":%.4f,\"provd_before_caches\":%.4f,"
+			    "\"floors_count\":\"parses, verifications, 1 sign, %d SHA-256s and 4 TLS "
+			    "records each\"}}\n",
 			    bench_median(&pr.parse) * 1e3, bench_median(&pr.verify) * 1e3,
 			    bench_median(&pr.sign) * 1e3, bench_median(&pr.sha) * 1e3,
-			    bench_median(&pr.tls) * 1e3, provd_bytes_per_dev, now_s * 1e3,
-			    before_s * 1e3);
+			    bench_median(&pr.tls) * 1e3, bench_median(&pr.bytes), now_s * 1e3,
+			    before_s * 1e3, PINNED_SHA256S);
 		} else {
 			printf(
 			    "OpenSSL primitives in this process (ms, median of %d, one sample after each round): "
-			    "d2i_X509 %.3f, P-256 verify %.3f, P-256 sign %.3f\n",
+			    "d2i_X509 %.3f, P-256 verify %.3f, P-256 sign %.3f, %d SHA-256 %.3f, "
+			    "TLS records of %.0f bytes %.3f\n",
 			    (int)pr.parse.n, bench_median(&pr.parse) * 1e3,
-			    bench_median(&pr.verify) * 1e3, bench_median(&pr.sign) * 1e3);
+			    bench_median(&pr.verify) * 1e3, bench_median(&pr.sign) * 1e3,
+			    PINNED_SHA256S, bench_median(&pr.sha) * 1e3, bench_median(&pr.bytes),
+			    bench_median(&pr.tls) * 1e3);
+			snprintf(rest, sizeof(rest), "%d SHA-256 + TLS records of %.0f bytes",
+			    PINNED_SHA256S, bench_median(&pr.bytes));
 			if (pinned_at_activation)
 				printf(
 				    "provd crypto per device: as done now on the pinned path (%d "
-				    "verify + 1 sign + %d SHA-256 %.3f + TLS records of %.0f bytes "
-				    "%.3f) %.3f ms; before the caches (7 parse + 9 verify + 1 sign) "
-				    "%.3f ms\n",
-				    FLOOR_VERIFIES_PINNED, PINNED_SHA256S,
-				    bench_median(&pr.sha) * 1e3, provd_bytes_per_dev,
-				    bench_median(&pr.tls) * 1e3, now_s * 1e3, before_s * 1e3);
+				    "verify + 1 sign + %s) %.3f ms; before the caches (%d parse + %d "
+				    "verify + 1 sign + %s) %.3f ms\n",
+				    FLOOR_VERIFIES_PINNED, rest, now_s * 1e3, FLOOR_PARSES_BEFORE,
+				    FLOOR_VERIFIES_BEFORE, rest, before_s * 1e3);
 			else
 				printf(
-				    "provd crypto per device: as done now (3 parse + %d verify + 1 "
-				    "sign) %.3f ms; before the caches (7 + 9 + 1) %.3f ms\n",
-				    FLOOR_VERIFIES, now_s * 1e3, before_s * 1e3);
+				    "provd crypto per device: as done now (%d parse + %d verify + 1 "
+				    "sign + %s) %.3f ms; before the caches (%d parse + %d verify + 1 "
+				    "sign + %s) %.3f ms\n",
+				    FLOOR_PARSES, FLOOR_VERIFIES, rest, now_s * 1e3,
+				    FLOOR_PARSES_BEFORE, FLOOR_VERIFIES_BEFORE, rest,
+				    before_s * 1e3);
 			printf(
 			    "activation (the operator's CLI, not the server: `selfcert net device "
 			    "import`%s): %.3f ms CPU per device over %zu devices%s\n",

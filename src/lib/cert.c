@@ -1760,6 +1760,27 @@ sc_err sc_fast_issue_leaf(const struct sc_profile *p, EVP_PKEY *leaf_key, X509 *
 	    der_len, NULL, NULL);
 }
 
+/*
+ * robust16: the verifier-side issuers (sc_leaf_issuer_new_public, sc_leaf_issuer_new_der: a
+ * server's judge of a leaf, where a refusal is a miss and the full path decides) bound the device
+ * CA's key ID alike, with one error: an empty one names no key, and none the SP writes is over 20
+ * bytes (add_ski's SHA-1); RFC 7093's longest method (a SHA-512 digest) is 64. The SP's own
+ * issuer (sc_leaf_issuer_new) is not bounded, as add_aki_of (sc_cert_issue_leaf, the TPM
+ * backend's) is not: the factory's device CA issues whatever its key ID (review of robust16).
+ */
+static sc_err skid_bounded(const ASN1_OCTET_STRING *iski)
+{
+	if (iski == NULL)
+		return SC_OK; /* leaf_issuer_aki's own refusal */
+	if (ASN1_STRING_length(iski) <= 0)
+		return sc_fail(SC_ERR_MALFORMED, "device CA subjectKeyIdentifier: empty");
+	if (ASN1_STRING_length(iski) > SC_LEAF_ISSUER_SKID_MAX)
+		return sc_fail(SC_ERR_MALFORMED,
+		    "device CA subjectKeyIdentifier: %d bytes, over the %d allowed",
+		    ASN1_STRING_length(iski), SC_LEAF_ISSUER_SKID_MAX);
+	return SC_OK;
+}
+
 /* The authorityKeyIdentifier extension add_aki_of writes for the issuer key ID iski, encoded
  * once into li->aki (a leaf issuer's, from its certificate or from its DER alike). */
 static sc_err leaf_issuer_aki(struct sc_leaf_issuer *li, const ASN1_OCTET_STRING *iski)
@@ -1823,7 +1844,8 @@ static sc_err leaf_issuer_make(X509 *csk_cert, EVP_PKEY *csk, struct sc_leaf_iss
 	}
 	li->issuer_len = (size_t)n;
 	/* The AKI as add_aki makes it in build_cert, encoded once. */
-	if ((r = leaf_issuer_aki(li, X509_get0_subject_key_id(csk_cert))) != SC_OK)
+	if ((csk == NULL && (r = skid_bounded(X509_get0_subject_key_id(csk_cert))) != SC_OK) ||
+	    (r = leaf_issuer_aki(li, X509_get0_subject_key_id(csk_cert))) != SC_OK)
 		goto out;
 	if (!X509_up_ref(csk_cert) || (csk != NULL && !EVP_PKEY_up_ref(csk))) {
 		r = sc_fail_ossl(SC_ERR_INTERNAL, "leaf issuer");
@@ -1934,7 +1956,7 @@ sc_err sc_leaf_issuer_new_der(const uint8_t *subject, size_t subject_len, const 
 	}
 	li->issuer_len = subject_len;
 	/* The AKI as add_aki makes it (leaf_issuer_make), from the SKID read here. */
-	if ((r = leaf_issuer_aki(li, os)) != SC_OK)
+	if ((r = skid_bounded(os)) != SC_OK || (r = leaf_issuer_aki(li, os)) != SC_OK)
 		goto out;
 	*out = li;
 	li = NULL;

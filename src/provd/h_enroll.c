@@ -1857,8 +1857,8 @@ static int anchors_valid(const struct provd_api *api, time_t now, int *memo)
  * names the refusal. The phases it stands for, in order: cert_parse (the same text forms),
  * cert_profile (the reference's profile is this certificate's: its issuance extension equals
  * the reference's but for the counter; the registry's profile row never changes), cert_in_time
- * (only while the profile is inside its time), cert_verify (the kept profile's branch: signer
- * and root valid now; the rest is the reference's judge at the same time), cert_fields.
+ * (only while the profile is inside its time), cert_verify (the profile's own signer and the
+ * root valid now, robust16; the rest is the reference's judge at the same time), cert_fields.
  */
 /* The record of a certificate a DER judge accepted (cert_fast, cert_first): cr takes der. */
 static void cert_judged(struct cert_req *cr, const struct sc_leaf_fast *f, uint8_t *der, size_t len)
@@ -1875,10 +1875,17 @@ static void cert_judged(struct cert_req *cr, const struct sc_leaf_fast *f, uint8
 	cr->crec.der_len = len;
 }
 
-/* enroll15b: *dp is the leaf's DER cert_check decoded once (cert_leaf_der; NULL: none), taken
- * (set to NULL) only when the certificate is accepted here. */
+/*
+ * enroll15b: *dp is the leaf's DER cert_check decoded once (cert_leaf_der; NULL: none), taken
+ * (set to NULL) only when the certificate is accepted here. robust16: the trust anchors checked
+ * now are the profile's own (its signer certificates as it carries them, and root.pem:
+ * sc_leaf_ref_anchors_valid), as cert_verify checks them (a kept profile's signer is this
+ * process's, api->signer; one read back is checked with the signer it carries), not the node's
+ * current signer: after a signer rotation the two differ, and a late certificate of a profile
+ * signed by the old signer is refused by both paths once that signer has expired.
+ */
 static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct provd_response *resp,
-    time_t now, int *anchors, uint8_t **dp, size_t len)
+    time_t now, uint8_t **dp, size_t len)
 {
 	const struct provd_api *api = ctx->api;
 	uint8_t id[SC_PROFILE_ID_LEN], *der = *dp;
@@ -1891,7 +1898,7 @@ static int cert_fast(const struct provd_ctx *ctx, struct cert_req *cr, struct pr
 		return 0;
 	if (!sc_leaf_profile_id(der, len, id) ||
 	    (e = provd_leafrefs_get(api->leafrefs, id)) == NULL ||
-	    !provd_leafref_usable(e, (int64_t)now) || !anchors_valid(api, now, anchors) ||
+	    !provd_leafref_usable(e, (int64_t)now) || !sc_leaf_ref_anchors_valid(e->ref, now) ||
 	    !sc_leaf_ref_judge(e->ref, der, len, now, &f))
 		goto out;
 	snprintf(cr->device_id, sizeof(cr->device_id), "%s", sc_leaf_ref_device_id(e->ref));
@@ -2287,7 +2294,7 @@ static sc_err cert_check(const struct provd_ctx *ctx, struct cert_req *cr,
 
 	/* enroll15b: the leaf's DER decoded once for both DER judges (each decoded it before). */
 	cert_leaf_der(ctx, &der, &len);
-	if (cert_fast(ctx, cr, resp, now, anchors, &der, len)) {
+	if (cert_fast(ctx, cr, resp, now, &der, len)) {
 		OPENSSL_free(der); /* NULL: taken */
 		return SC_OK;
 	}

@@ -34,6 +34,16 @@
  */
 #define PG_STMT_MAX 128
 
+/*
+ * robust16: a role that may not read device_crls asks again after this many seconds of the
+ * registrations' clock (their now), so that a grant run while provd serves is noticed within a
+ * minute, at one round trip a minute per session (a role that may read asks no more: a REVOKE
+ * shows as SQLSTATE 42501 from the lock statement, cert_batch). PG_CRL_UNSET: checked at open
+ * or reconnect, where no registration's now is known: the next registration's starts the wait.
+ */
+#define PG_CRL_RECHECK_S 60
+#define PG_CRL_UNSET INT64_MIN
+
 struct pg_stmt {
 	char *sql; /* owned copy; the name is "sc<index>" */
 };
@@ -48,9 +58,12 @@ struct pg_reg {
 	/*
 	 * crl15b: the runtime role may read device_crls (crl_check). A role granted before schema 4
 	 * may not (docs/OPERATIONS.md), and PostgreSQL checks every table a statement names: the
-	 * profile's lock statement then leaves the join out (CERT_LOCK_NOCRL_SQL).
+	 * profile's lock statement then leaves the join out (CERT_LOCK_NOCRL_SQL). robust16: 1 may
+	 * read, 0 may not (asked again PG_CRL_RECHECK_S after crl_checked_at), -1 the check itself
+	 * failed (asked again at the next registration); 0 and -1 both leave the join out.
 	 */
 	int crl_read;
+	int64_t crl_checked_at; /* a registration's now at the last check; PG_CRL_UNSET: none yet */
 	struct pg_stmt stmts[PG_STMT_MAX];
 	size_t n_stmts;
 };
@@ -409,7 +422,7 @@ static sc_err session_setup(struct pg_reg *reg)
  * operations: one PQreset, then the session settings again. Inside a transaction it is never
  * done: what was sent is lost with the session, the caller answers 503.
  */
-static void crl_check(struct pg_reg *reg);
+static void crl_check(struct pg_reg *reg, int64_t now, int revoked);
 
 static int reconnect(struct pg_reg *reg)
 {
@@ -423,7 +436,7 @@ static int reconnect(struct pg_reg *reg)
 		(void)PQexitPipelineMode(reg->conn);
 	if (session_setup(reg) != SC_OK)
 		return 0;
-	crl_check(reg); /* a grant run since: the next session reads the CRLs */
+	crl_check(reg, PG_CRL_UNSET, 0); /* a grant run since: the next session reads the CRLs */
 	return 1;
 }
 
@@ -1053,30 +1066,93 @@ static sc_err check_location(const char *location)
 }
 
 /*
- * crl15b: whether this session's role may read device_crls (reg->crl_read), asked once per
- * session (open, reconnect). to_regclass is NULL before schema 4 and has_table_privilege of a
- * NULL OID is NULL: not read. Any failure counts as not granted (the lock statement without the
- * join works either way). Logged once per process: provd then says nothing of the CRL it keeps
- * (crl_next_update 0, registry.h) and the agent trusts what it remembers.
+ * crl15b: whether this session's role may read device_crls (reg->crl_read), asked at open and
+ * reconnect, and (robust16) again by crl_recheck and after a 42501 (revoked: a REVOKE is the
+ * likely cause). to_regclass is NULL before schema 4 and has_table_privilege of a NULL OID is
+ * NULL: not read. robust16: a check that fails (the connection, a timeout, a right to the
+ * functions) is no answer: -1, logged with its cause, asked again at the next registration; the
+ * lock statement leaves the join out meanwhile (it works either way). Provd then says nothing of
+ * the CRL it keeps (crl_next_update 0, registry.h) and the agent trusts what it remembers.
+ *
+ * Logged when the process's answer changes (a pool of sessions says it once): may not, check
+ * failed, and may again after either; never the first "may".
  */
-static void crl_check(struct pg_reg *reg)
+static void crl_check(struct pg_reg *reg, int64_t now, int revoked)
 {
-	static atomic_int said; /* "not granted" logged once per process (a pool of sessions) */
+	/* The last answer logged: 0 none yet, 1 may read, 2 may not, 3 the check failed. */
+	static atomic_int said;
 	PGresult *res = PQexec(reg->conn,
 	    "SELECT coalesce(has_table_privilege(current_user, to_regclass('device_crls'),"
 	    " 'SELECT'), false)");
+	int prev;
 
-	reg->crl_read = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!reg->crl_read && atomic_exchange(&said, 1) == 0) {
-		sc_log(
-		    "warning: registry %s: this role may not read device_crls (granted before "
-		    "schema 4?): registrations go on without saying what device CA CRL is kept; "
-		    "run `selfcert net db migrate --grant ROLE` as the owner, then restart (logged "
-		    "once)",
-		    reg->where);
+	reg->crl_checked_at = now;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		char msg[200];
+
+		first_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(reg->conn), msg,
+		    sizeof(msg));
+		/*
+		 * A session the server ended (idle_session_timeout, a failover) is no answer about
+		 * the right: the registration's own statement reconnects, and the reconnect asks
+		 * again (review of robust16: two warnings for one dropped session before).
+		 */
+		if (PQstatus(reg->conn) == CONNECTION_BAD) {
+			PQclear(res);
+			return;
+		}
+		reg->crl_read = -1;
+		if (atomic_exchange(&said, 3) != 3)
+			sc_log(
+			    "warning: registry %s: checking whether this role may read device_crls "
+			    "failed (%s%s%s): registrations go on without saying what device CA CRL "
+			    "is kept; checked again at the next registration",
+			    reg->where, msg[0] != '\0' ? msg : "no answer",
+			    st != NULL ? " SQLSTATE " : "", st != NULL ? st : "");
+		PQclear(res);
+		return;
 	}
+	reg->crl_read = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (reg->crl_read) {
+		if ((prev = atomic_exchange(&said, 1)) == 2 || prev == 3)
+			sc_log(
+			    "registry %s: this role may read device_crls again: registrations say "
+			    "what device CA CRL is kept",
+			    reg->where);
+	} else if (atomic_exchange(&said, 2) != 2) {
+		if (revoked)
+			sc_log(
+			    "warning: registry %s: this role may no longer read device_crls "
+			    "(permission denied: its grant revoked?): registrations go on without "
+			    "saying what device CA CRL is kept; a grant again is noticed within %d s",
+			    reg->where, PG_CRL_RECHECK_S);
+		else
+			sc_log(
+			    "warning: registry %s: this role may not read device_crls (granted "
+			    "before schema 4?): registrations go on without saying what device CA "
+			    "CRL is kept; run `selfcert net db migrate --grant ROLE` as the owner "
+			    "(noticed within %d s, no restart needed)",
+			    reg->where, PG_CRL_RECHECK_S);
+	}
+}
+
+/*
+ * robust16: before a registration (outside a transaction): a failed check is asked again now;
+ * "may not" again once PG_CRL_RECHECK_S of the registrations' clock passed since it was asked
+ * (a clock that went back starts the wait again). "May" is not asked: cert_batch hears a REVOKE.
+ */
+static void crl_recheck(struct pg_reg *reg, int64_t now)
+{
+	if (reg->in_tx || reg->crl_read == 1)
+		return;
+	if (reg->crl_read < 0)
+		crl_check(reg, now, 0);
+	else if (reg->crl_checked_at == PG_CRL_UNSET || now < reg->crl_checked_at)
+		reg->crl_checked_at = now;
+	else if (now - reg->crl_checked_at >= PG_CRL_RECHECK_S)
+		crl_check(reg, now, 0);
 }
 
 static sc_err pg_open(const char *location, int create, struct sc_reg **out)
@@ -1113,7 +1189,7 @@ static sc_err pg_open(const char *location, int create, struct sc_reg **out)
 		if ((r = migrate(reg)) != SC_OK)
 			goto out;
 	}
-	crl_check(reg);
+	crl_check(reg, PG_CRL_UNSET, 0);
 	*out = &reg->base;
 	reg = NULL;
 	r = SC_OK;
@@ -2145,7 +2221,7 @@ static sc_err already_for_another(void)
 	"SELECT p.device_id, p.consumed_at, d.status, 0::bigint"       \
 	" FROM profiles p JOIN devices d ON d.device_id = p.device_id" \
 	" WHERE p.profile_id = $1 FOR NO KEY UPDATE OF p FOR SHARE OF d"
-#define CERT_LOCK(reg) ((reg)->crl_read ? CERT_LOCK_SQL : CERT_LOCK_NOCRL_SQL)
+#define CERT_LOCK(reg) ((reg)->crl_read == 1 ? CERT_LOCK_SQL : CERT_LOCK_NOCRL_SQL)
 
 /*
  * A certificate row's insert, $1..$9 (cert_row_params): cert_record_stmts's and, in one
@@ -2395,6 +2471,7 @@ static sc_err cert_batch(struct pg_reg *reg, struct sc_reg_cert_rec *recs, size_
 		}
 		*w++ = '}', *w = '\0';
 	}
+	crl_recheck(reg, now);
 	st[ns++] = (struct pl_st){ "begin", "BEGIN", NULL };
 	for (size_t j = 0; j < nprof; j++) {
 		p_text(&rd[2 * j], recs[first[j]].profile_id);
@@ -2406,7 +2483,33 @@ static sc_err cert_batch(struct pg_reg *reg, struct sc_reg_cert_rec *recs, size_
 			" WHERE profile_id = $1 AND period = ANY ($2::int[])",
 			&rd[2 * j + 1] };
 	}
-	if ((r = pl_run(reg, st, ns, res, NULL)) != SC_OK) {
+	/*
+	 * robust16: a REVOKE of device_crls while this session reads it fails the lock statement
+	 * with 42501 (PostgreSQL checks a prepared statement's rights at each execution). Then the
+	 * right is asked again (crl_check, revoked) and, unless it is still there (42501 was about
+	 * something else), the reads are sent once more without the join: the registrations go on,
+	 * saying nothing of the CRL, with no restart. crl_recheck notices a grant again.
+	 */
+	for (int again = 0, joined = reg->crl_read == 1;; again = 1) {
+		if ((r = pl_run(reg, st, ns, res, state)) == SC_OK)
+			break;
+		if (!again && joined && strcmp(state, "42501") == 0) {
+			for (size_t i = 0; i < ns; i++) {
+				PQclear(res[i]);
+				res[i] = NULL;
+			}
+			rollback(reg);
+			/* (pl_run's reconnect, if it made one, has asked already.) */
+			if (reg->crl_read == 1)
+				crl_check(reg, now, 1);
+			if (reg->crl_read != 1) {
+				sc_err_clear();
+				for (size_t j = 0; j < nprof; j++)
+					st[1 + 2 * j].sql = CERT_LOCK(reg);
+				continue;
+			}
+			/* Still granted: r and its detail are the failure's own. */
+		}
 		r = all_failed(out, n, r);
 		goto out;
 	}

@@ -313,5 +313,44 @@ if on_pg; then
   check "the agent refuses it a while (negative crl_until)" grep -Eq '"crl_until": -[0-9]+' "$T/r-out/state.json"
   stop_provd
   REG_DB=$REG_OWNER
+
+  # --- robust16: the grant revoked while provd serves ---
+  # crl15b asked at connect only: a REVOKE while provd served failed every registration of its
+  # sessions ("permission denied for table device_crls", SQLSTATE 42501) until a restart. Now
+  # the lock statement's 42501 makes the session ask again and send it without the join: the
+  # registrations go on, their answers saying nothing of the CRL, one log line. (A grant again
+  # is noticed within 60 s: unit/test_registry_pg test_pg_crl_revoke, on the registrations'
+  # clock.) The agent is told its CRL is kept until NUR + 7, one the server does not have: an
+  # answer that names the server's copy (NUR) corrects it, one that says nothing leaves it.
+  pg_sql "CREATE ROLE sc_rt16 LOGIN" >/dev/null || exit 1
+  sc net db migrate --db "$REG_DB" --grant sc_rt16 >/dev/null || exit 1
+  REG_DB=${SC_PG_URI/user=selfcert/user=sc_rt16}
+  L0=$(($(wc -l <"$T/provd.log") + 1)) # this provd's lines from here (the log is appended)
+  start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
+  set_r() { sed -i -E "s/\"$1\": [^,}]+/\"$1\": $2/" "$T/r-out/state.json"; }
+  r_regs() { grep -c " POST /v1/certificates 201 .*device=DEV-R" "$T/provd.log"; }
+  sed -i '/"crl_until"/d' "$T/r-out/state.json"
+  ok "renew DEV-R with a CRL, provd's role granted" rrun --force-renew
+  check "registered with the CRL kept ($(last_r))" r_has crl=kept
+  NUR=$(pg_sql "SELECT next_update FROM device_crls WHERE device_id = 'DEV-R'")
+  set_r crl_until $((NUR + 7))
+  ok "renew DEV-R, provd's role granted" rrun --force-renew
+  check "the answer names the server's copy (crl_until $NUR)" grep -Eq "\"crl_until\": $NUR([^0-9]|\$)" "$T/r-out/state.json"
+  pg_sql "REVOKE ALL ON device_crls FROM sc_rt16" >/dev/null || exit 1
+  REVOKED="selfcert-provd: warning: registry postgresql database selfcert on $SC_PG_DIR: this role may no longer read device_crls (permission denied: its grant revoked?): registrations go on without saying what device CA CRL is kept; a grant again is noticed within 60 s"
+  for i in 1 2; do
+    set_r crl_until $((NUR + 7))
+    r0=$(r_regs)
+    ok "renew DEV-R, the grant revoked while provd serves ($i)" rrun --force-renew
+    check "registered ($(r_regs) = $r0 + 1)" [ "$(r_regs)" = $((r0 + 1)) ]
+    check "the answer says nothing of the CRL ($(last_r))" r_lacks crl=
+    check "the agent heard nothing of it (crl_until $((NUR + 7)) kept)" \
+      grep -Eq "\"crl_until\": $((NUR + 7))([^0-9]|\$)" "$T/r-out/state.json"
+    check "provd said why, once: $REVOKED" [ "$(grep -cxF "$REVOKED" "$T/provd.log")" = 1 ]
+  done
+  check "nothing failed for it (no \"permission denied for table\" in this provd's log)" \
+    bash -c "! tail -n +$L0 '$T/provd.log' | grep -q 'permission denied for table'"
+  stop_provd
+  REG_DB=$REG_OWNER
 fi
 finish

@@ -39,6 +39,7 @@
 #include "testworld.h"
 #include "leafrefs.h"
 #include "fast/fast.h"
+#include "fast/leaf_ref.h"
 #include "fast/profile_signer.h"
 #include <selfcert/oid.h>
 
@@ -1554,6 +1555,130 @@ static void test_renewal_signer_expired(void **state)
 	free_dev(&dev_s2);
 }
 
+/*
+ * robust16 (late15b's note): after a signer rotation, the reference shortcut (cert_fast) and the
+ * full path give a late certificate the same verdict. The profiles are signed by an old signer
+ * whose certificate ends 7 s after the setup starts; then the node turns to the current signer
+ * with its profile cache emptied (a restart after the rotation: the profiles are read back).
+ * DEV-R1's period 0 leaves its reference, DEV-R2's none (registered with no reference table):
+ * period 1, in time, is accepted by both (DEV-R1's by the reference); period 2, registered past
+ * the old signer's end, is refused by both, binding "untrusted-signer: …". Before robust16
+ * cert_fast checked the node's current signer (valid) and accepted DEV-R1's.
+ */
+static struct dev dev_r1 = { .id = "DEV-R1" }, dev_r2 = { .id = "DEV-R2" };
+
+static void test_renewal_signer_rotated(void **state)
+{
+	struct provd_policy saved = api.policy;
+	struct sc_profile_signer *ps_saved = api.profile_signer, *ps = NULL;
+	struct provd_profcache *kept = api.profiles, *empty = NULL;
+	struct provd_leafrefs *refs = api.leafrefs;
+	X509 *signer_saved = api.signer, *old = NULL, *x;
+	struct sc_profile *p1, *p2;
+	struct provd_leafref *e;
+	uint8_t id[SC_PROFILE_ID_LEN];
+	char id1[65], id2[65], log[256];
+	int64_t d1, d2;
+	size_t n;
+	time_t end = time(NULL) + 7; /* setup has 5 s to register period 1 before it */
+	struct sc_test_cert spec = {
+		.o = "netA",
+		.cn = "netA Profile Signer (old)",
+		.pub = acme.signer_key,
+		.issuer = acme.net_root,
+		.issuer_key = acme.net_root_key,
+		.not_before = time(NULL) - 60,
+		.not_after = end,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,digitalSignature",
+		.eku = SC_OID_KP_PROFILESIGN,
+	};
+	json_t *a;
+
+	(void)state;
+	assert_int_equal(sc_test_cert_make(&spec, &old), SC_OK);
+	assert_int_equal(sc_profile_signer_new(api.signer_key, old, 0, &ps), SC_OK);
+	assert_int_equal(provd_profcache_new(4, &empty), SC_OK);
+	make_dev(&dev_r1, &acme, &acme);
+	make_dev(&dev_r2, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-R1", NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "DEV-R2", NULL, "t", time(NULL)), SC_OK);
+	/* Signed by the old signer. */
+	api.signer = old;
+	api.profile_signer = ps;
+	api.policy.renewal_count = 3;
+	api.policy.renewal_cadence_s = 1;
+	api.policy.validity_s = 1;
+	p1 = renewal_profile(&dev_r1, id1, &d1, 3);
+	p2 = renewal_profile(&dev_r2, id2, &d2, 3);
+	api.policy = saved;
+	/* The rotation: the current signer, the profiles read back from the registry. */
+	api.signer = signer_saved;
+	api.profile_signer = ps_saved;
+	api.profiles = empty;
+	x = issue_period(&dev_r1, p1, 0);
+	register_leaf(x, 201, NULL, "DEV-R1 period 0, read back", log);
+	X509_free(x);
+	api.leafrefs = NULL; /* DEV-R2: no reference, the full path always */
+	x = issue_period(&dev_r2, p2, 0);
+	register_leaf(x, 201, NULL, "DEV-R2 period 0, read back", log);
+	X509_free(x);
+	api.leafrefs = refs;
+	assert_int_equal(sc_unhex(id2, id, sizeof(id), &n), SC_OK);
+	assert_false(provd_leafrefs_has(api.leafrefs, id));
+	/* Period 1 (registered early: judged when it starts), the old signer still valid. */
+	x = issue_period(&dev_r1, p1, 1);
+	register_leaf(x, 201, NULL, "DEV-R1 period 1, by its reference", log);
+	X509_free(x);
+	x = issue_period(&dev_r2, p2, 1);
+	register_leaf(x, 201, NULL, "DEV-R2 period 1, the full path", log);
+	X509_free(x);
+	/* DEV-R1's reference (where the shortcuts are built): its profile's anchors valid now. */
+	assert_int_equal(sc_unhex(id1, id, sizeof(id), &n), SC_OK);
+	if (sc_fast_enabled()) {
+		assert_non_null(e = provd_leafrefs_get(api.leafrefs, id));
+		assert_true(sc_leaf_ref_anchors_valid(e->ref, time(NULL)));
+		provd_leafref_release(api.leafrefs, e);
+	}
+	/* Past the old signer's end; period 2 ended before it (judged at its last second). */
+	while (time(NULL) <= end)
+		usleep(100 * 1000);
+	x = issue_period(&dev_r1, p1, 2);
+	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), end) > 0)
+		fail_msg("setup too slow: period 2 ends after the old signer (%lld)",
+		    (long long)end);
+	if (sc_fast_enabled()) {
+		/* Still there and usable (recorded, inside its window): only the anchors say no;
+		 * the node's current signer (the one before robust16 checked) is valid. */
+		assert_non_null(e = provd_leafrefs_get(api.leafrefs, id));
+		assert_true(provd_leafref_usable(e, (int64_t)time(NULL)));
+		assert_false(sc_leaf_ref_anchors_valid(e->ref, time(NULL)));
+		assert_true(X509_cmp_time(X509_get0_notAfter(api.signer), NULL) > 0);
+		provd_leafref_release(api.leafrefs, e);
+	}
+	a = post("/v1/certificates", cert_body_tmp(x), 422, "binding",
+	    "DEV-R1 period 2, late, old signer expired (reference)");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
+	json_decref(a);
+	X509_free(x);
+	x = issue_period(&dev_r2, p2, 2);
+	a = post("/v1/certificates", cert_body_tmp(x), 422, "binding",
+	    "DEV-R2 period 2, late, old signer expired (full path)");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
+	json_decref(a);
+	X509_free(x);
+	api.profiles = kept;
+	sc_profile_signer_free(ps);
+	provd_profcache_free(empty);
+	X509_free(old);
+	sc_profile_free(p1);
+	sc_profile_free(p2);
+	free_dev(&dev_r1);
+	free_dev(&dev_r2);
+}
+
 static void test_policy_refusals(void **state)
 {
 	struct provd_policy saved = api.policy;
@@ -2087,6 +2212,7 @@ int main(void)
 		cmocka_unit_test(test_carried_expired),
 		cmocka_unit_test(test_renewal_ref_past_profile),
 		cmocka_unit_test(test_renewal_signer_expired),
+		cmocka_unit_test(test_renewal_signer_rotated),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),

@@ -1752,11 +1752,9 @@ static void test_issuer_der_hostile(void **state)
 		                     200000, &li),
 		    SC_ERR_USAGE);
 		assert_string_equal(sc_err_detail(), "device CA nameConstraints: not a known form");
-		/* gaps15: an oversize SKID (one OCTET STRING of 200,000 - 5 bytes) is one OCTET
-		 * STRING: taken, as the X509 issuer (sc_leaf_issuer_new_public) takes any SKID its
-		 * certificate carries (bounded by the chain provd accepts, its 64 KiB body); a leaf
-		 * whose AKI is not its 200 kB then fails the byte comparison. Its length one more
-		 * than it holds: refused. */
+		/* gaps15: an oversize SKID (one OCTET STRING of 200,000 - 5 bytes). robust16:
+		 * refused, as the X509 issuers refuse it (test_issuer_skid_bound). Its length one
+		 * more than it holds: not one OCTET STRING. */
 		memset(big, 0, 200000);
 		big[0] = 0x04;
 		big[1] = 0x83;
@@ -1765,9 +1763,10 @@ static void test_issuer_der_hostile(void **state)
 		big[4] = 0x3b;
 		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0,
 		                     &li),
-		    SC_OK);
-		sc_leaf_issuer_free(li);
-		li = NULL;
+		    SC_ERR_MALFORMED);
+		assert_string_equal(sc_err_detail(),
+		    "device CA subjectKeyIdentifier: 199995 bytes, over the 64 allowed");
+		assert_null(li);
 		big[4] = 0x3c;
 		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, big, 200000, NULL, 0,
 		                     &li),
@@ -1781,6 +1780,127 @@ static void test_issuer_der_hostile(void **state)
 	EVP_PKEY_free(k);
 	OPENSSL_free(cn_der);
 	X509_NAME_free(cn_only);
+	OPENSSL_free(subj);
+}
+
+/* A device CA of the world's device whose subjectKeyIdentifier is n bytes of 0x5a. */
+static X509 *dca_with_skid(EVP_PKEY *k, int n)
+{
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	uint8_t v[SC_LEAF_ISSUER_SKID_MAX + 1];
+	X509 *dca = NULL;
+
+	assert_non_null(os);
+	assert_true(n >= 0 && n <= (int)sizeof(v));
+	memset(v, 0x5a, sizeof(v));
+	assert_true(ASN1_OCTET_STRING_set(os, v, n) == 1);
+	assert_int_equal(sc_test_world_device_ca(&world, k, world.device_id, &dca), SC_OK);
+	assert_true(
+	    X509_add1_ext_i2d(dca, NID_subject_key_identifier, os, 0, X509V3_ADD_REPLACE) == 1);
+	assert_true(X509_sign(dca, world.mfr_ca_key, EVP_sha256()) > 0);
+	ASN1_OCTET_STRING_free(os);
+	return dca;
+}
+
+/* The SKID's value (the OCTET STRING inside extnValue) of x, as issuer_from_der passes it. */
+static void skid_value(X509 *x, const uint8_t **v, size_t *n)
+{
+	const ASN1_OCTET_STRING *skv = X509_EXTENSION_get_data(
+	    X509_get_ext(x, X509_get_ext_by_NID(x, NID_subject_key_identifier, -1)));
+
+	*v = ASN1_STRING_get0_data(skv);
+	*n = (size_t)ASN1_STRING_length(skv);
+}
+
+/*
+ * robust16 (gaps15's note): the device CA's subjectKeyIdentifier is bounded alike on both
+ * verifier-side issuers, from its X509 (sc_leaf_issuer_new_public) and from its DER
+ * (sc_leaf_issuer_new_der), and not on the SP's (sc_leaf_issuer_new, with the key):
+ * 1 and SC_LEAF_ISSUER_SKID_MAX bytes taken; empty, one byte over, truncated, a byte after it
+ * and the wrong type (a BIT STRING) refused, each with the same error and detail on both.
+ */
+static void test_issuer_skid_bound(void **state)
+{
+	static const struct {
+		int n;
+		sc_err want;
+		const char *detail;
+	} cases[] = {
+		{ 1, SC_OK, NULL },
+		{ 20, SC_OK, NULL },
+		{ SC_LEAF_ISSUER_SKID_MAX, SC_OK, NULL },
+		{ 0, SC_ERR_MALFORMED, "device CA subjectKeyIdentifier: empty" },
+		{ SC_LEAF_ISSUER_SKID_MAX + 1, SC_ERR_MALFORMED,
+		    "device CA subjectKeyIdentifier: 65 bytes, over the 64 allowed" },
+	};
+	X509 *ca = sk_X509_value(fchain, 0);
+	uint8_t *subj = NULL, buf[SC_LEAF_ISSUER_SKID_MAX + 8];
+	const uint8_t *sk;
+	size_t kl;
+	EVP_PKEY *k = NULL;
+	int sl;
+
+	(void)state;
+	_Static_assert(SC_LEAF_ISSUER_SKID_MAX == 64, "the details below say 64");
+	assert_true((sl = i2d_X509_NAME(X509_get_subject_name(ca), &subj)) > 0);
+	assert_int_equal(sc_alg_keygen(SC_ALG_P256, &k), SC_OK);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		X509 *dca = dca_with_skid(k, cases[i].n);
+		struct sc_leaf_issuer *li = (void *)1;
+
+		skid_value(dca, &sk, &kl);
+		assert_int_equal(sc_leaf_issuer_new_public(dca, &li), cases[i].want);
+		if (cases[i].detail != NULL) {
+			assert_string_equal(sc_err_detail(), cases[i].detail);
+			assert_null(li);
+		}
+		sc_leaf_issuer_free(li);
+		li = (void *)1;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, kl, NULL, 0, &li),
+		    cases[i].want);
+		if (cases[i].detail != NULL) {
+			assert_string_equal(sc_err_detail(), cases[i].detail);
+			assert_null(li);
+		}
+		sc_leaf_issuer_free(li);
+		/* The SP's issuer (with its key) takes any non-empty key ID, as sc_cert_issue_leaf
+		 * and the TPM backend do: a factory's device CA issues whatever its SKID. */
+		li = NULL;
+		if (cases[i].n > 0) {
+			assert_int_equal(sc_leaf_issuer_new(dca, k, &li), SC_OK);
+			assert_non_null(li);
+		}
+		sc_leaf_issuer_free(li);
+		X509_free(dca);
+	}
+	/* The DER's own faults at the bound: truncated, a byte after it, the wrong type. */
+	{
+		X509 *dca = dca_with_skid(k, SC_LEAF_ISSUER_SKID_MAX);
+		struct sc_leaf_issuer *li = (void *)1;
+
+		skid_value(dca, &sk, &kl);
+		assert_true(kl == SC_LEAF_ISSUER_SKID_MAX + 2 && kl + 1 <= sizeof(buf));
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, sk, kl - 1, NULL, 0, &li),
+		    SC_ERR_MALFORMED);
+		assert_string_equal(sc_err_detail(),
+		    "device CA subjectKeyIdentifier: not one OCTET STRING");
+		assert_null(li);
+		memcpy(buf, sk, kl);
+		buf[kl] = 0x00;
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, buf, kl + 1, NULL, 0,
+		                     &li),
+		    SC_ERR_MALFORMED);
+		assert_string_equal(sc_err_detail(),
+		    "device CA subjectKeyIdentifier: not one OCTET STRING");
+		buf[0] = 0x03; /* a BIT STRING of the same length */
+		assert_int_equal(sc_leaf_issuer_new_der(subj, (size_t)sl, buf, kl, NULL, 0, &li),
+		    SC_ERR_MALFORMED);
+		assert_string_equal(sc_err_detail(),
+		    "device CA subjectKeyIdentifier: not one OCTET STRING");
+		assert_null(li);
+		X509_free(dca);
+	}
+	EVP_PKEY_free(k);
 	OPENSSL_free(subj);
 }
 
@@ -2380,6 +2500,7 @@ int main(void)
 		cmocka_unit_test(test_first_der_forged_verdict),
 		cmocka_unit_test(test_first_der_chain_hostile),
 		cmocka_unit_test(test_issuer_der_hostile),
+		cmocka_unit_test(test_issuer_skid_bound),
 		cmocka_unit_test(test_first_der_ca_exts),
 		cmocka_unit_test(test_first_policy_constraints),
 		cmocka_unit_test(test_leaf_device_is),

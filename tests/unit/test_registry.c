@@ -88,9 +88,17 @@ static int setup(void **state)
 	return 0;
 }
 
+static int cap_saved = -1; /* robust16: stderr while captured (cap_start), else -1 */
+
 static int teardown(void **state)
 {
 	(void)state;
+	if (cap_saved >= 0) { /* a test failed while capturing: its stderr back for the next */
+		fflush(stderr);
+		(void)dup2(cap_saved, 2);
+		close(cap_saved);
+		cap_saved = -1;
+	}
 	sc_test_rmdir(dir);
 	return 0;
 }
@@ -2224,6 +2232,185 @@ static void test_pg_crl_no_grant(void **state)
 	assert_int_equal(raw_exec("DROP OWNED BY sc_old4; DROP ROLE sc_old4"), SQLITE_OK);
 }
 
+/* robust16: stderr (sc_log's lines) into a file of the test's folder, then its text back. */
+
+static void cap_start(void)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fflush(stderr);
+	assert_true((cap_saved = dup(2)) >= 0);
+	assert_true(dup2(fileno(f), 2) == 2);
+	fclose(f);
+}
+
+/* What was logged since cap_start (caller frees); stderr is the test's again. */
+static char *cap_end(void)
+{
+	char path[600], *text;
+	FILE *f;
+	long n;
+
+	fflush(stderr);
+	assert_true(dup2(cap_saved, 2) == 2);
+	close(cap_saved);
+	cap_saved = -1;
+	snprintf(path, sizeof(path), "%s/stderr.txt", dir);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((n = ftell(f)) >= 0);
+	rewind(f);
+	assert_non_null(text = calloc(1, (size_t)n + 1));
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return text;
+}
+
+/* The log's text since cap_start is exactly want, with "@" standing for the registry's where. */
+static void cap_expect(const char *where, const char *want)
+{
+	char *got = cap_end(), exp[2048];
+	const char *at = strchr(want, '@');
+
+	if (at != NULL)
+		snprintf(exp, sizeof(exp), "%.*s%s%s", (int)(at - want), want, where, at + 1);
+	else
+		snprintf(exp, sizeof(exp), "%s", want);
+	assert_string_equal(got, exp);
+	free(got);
+}
+
+/*
+ * robust16: the grant of device_crls taken away and given back while a session serves (issue 17
+ * follow-up of crl15b). REVOKE: the next registration's lock statement fails with 42501; the
+ * right is asked again and the statement sent once more without the join: registered, saying
+ * nothing of the CRL (crl_next_update 0), alone and batched, one log line. GRANT: noticed at the
+ * first registration PG_CRL_RECHECK_S (60 s of the registrations' clock) after the last check,
+ * not before. A check that itself fails (here the role may not run has_table_privilege) is no
+ * "not granted": its own line with the cause, asked again at every registration until it
+ * answers. Before robust16 a REVOKE failed every registration of the session ("permission
+ * denied for table device_crls") until a restart.
+ */
+static void test_pg_crl_revoke(void **state)
+{
+	static const uint8_t crl_der[] = { 0x30, 0x00 };
+	struct sc_reg *reg = open_new(), *rt = NULL;
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c, b[2];
+	struct sc_reg_cert_outcome out[2];
+	struct sc_reg_crl_rec cr = { .number = 7,
+		.next_update = 4321,
+		.der = crl_der,
+		.der_len = sizeof(crl_der) };
+	char uri[700], where[300];
+	int64_t retry;
+	int already = -1, stored = 0;
+	PGconn *pc;
+
+	(void)state;
+	(void)raw_exec("DROP OWNED BY sc_rt16; DROP ROLE IF EXISTS sc_rt16");
+	assert_int_equal(raw_exec("CREATE ROLE sc_rt16 LOGIN"), SQLITE_OK);
+	assert_int_equal(sc_reg_grant(reg, "sc_rt16"), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "N-1", NULL, "t", 1000), SC_OK);
+	snprintf(cr.device_id, sizeof(cr.device_id), "N-1");
+	assert_int_equal(sc_reg_crl_put(reg, &cr, 1000, &stored), SC_OK);
+	assert_int_equal(stored, 1);
+	for (int i = 1; i <= 4; i++) {
+		char ch[3];
+
+		snprintf(ch, sizeof(ch), "0%d", i);
+		make_profile(&rec, "N-1", i, ch);
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	}
+	uri_as(uri, sizeof(uri), "sc_rt16");
+	pc = PQconnectdb(uri);
+	assert_int_equal(PQstatus(pc), CONNECTION_OK);
+	snprintf(where, sizeof(where), "postgresql database %s on %s", PQdb(pc), PQhost(pc));
+	PQfinish(pc);
+	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_OK);
+	make_cert(&c, "N-1", 1, 'a');
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3000, "t", &already), SC_OK);
+	assert_int_equal(c.crl_next_update, 4321);
+
+	/* REVOKE while the session serves (its lock statement prepared with the join). */
+	cap_start();
+	assert_int_equal(raw_exec("REVOKE ALL ON device_crls FROM sc_rt16"), SQLITE_OK);
+	make_cert(&c, "N-1", 2, 'b');
+	c.crl_next_update = -7;
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3010, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	assert_int_equal(c.crl_next_update, 0);
+	make_cert(&b[0], "N-1", 3, 'c');
+	make_cert(&b[1], "N-1", 2, 'b'); /* again: already */
+	b[0].crl_next_update = b[1].crl_next_update = -7;
+	assert_int_equal(sc_reg_cert_record_many(rt, b, 2, 3011, "t", out), SC_OK);
+	assert_int_equal(out[0].r, SC_OK);
+	assert_int_equal(out[0].already, 0);
+	assert_int_equal(out[1].r, SC_OK);
+	assert_int_equal(out[1].already, 1);
+	assert_int_equal(b[0].crl_next_update, 0);
+	assert_int_equal(b[1].crl_next_update, 0);
+	cap_expect(where,
+	    "selfcert: warning: registry @: this role may no longer read device_crls (permission "
+	    "denied: its grant revoked?): registrations go on without saying what device CA CRL is "
+	    "kept; a grant again is noticed within 60 s\n");
+
+	/* GRANT: asked again 60 s (of the registrations' now) after the check at 3010. */
+	cap_start();
+	assert_int_equal(sc_reg_grant(reg, "sc_rt16"), SC_OK);
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3069, "t", &already), SC_OK);
+	assert_int_equal(already, 1);
+	assert_int_equal(c.crl_next_update, 0); /* 59 s: not asked yet */
+	cap_expect(where, "");
+	cap_start();
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3070, "t", &already), SC_OK);
+	assert_int_equal(already, 1);
+	assert_int_equal(c.crl_next_update, 4321);
+	cap_expect(where,
+	    "selfcert: registry @: this role may read device_crls again: registrations say what "
+	    "device CA CRL is kept\n");
+
+	/* The check itself failing (the role may not run has_table_privilege) while the grant is
+	 * revoked: its own line, the registrations go on; asked again at each registration. */
+	cap_start();
+	assert_int_equal(
+	    raw_exec("REVOKE EXECUTE ON FUNCTION has_table_privilege(name, oid, text) FROM PUBLIC;"
+	             "REVOKE ALL ON device_crls FROM sc_rt16"),
+	    SQLITE_OK);
+	make_cert(&c, "N-1", 4, 'd');
+	c.crl_next_update = -7;
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3080, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	assert_int_equal(c.crl_next_update, 0);
+	c.crl_next_update = -7;
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3081, "t", &already), SC_OK);
+	assert_int_equal(already, 1);
+	assert_int_equal(c.crl_next_update, 0);
+	cap_expect(where,
+	    "selfcert: warning: registry @: checking whether this role may read device_crls failed "
+	    "(ERROR:  permission denied for function has_table_privilege SQLSTATE 42501): "
+	    "registrations go on without saying what device CA CRL is kept; checked again at the "
+	    "next registration\n");
+	/* Both given back: the next registration asks (no 60 s wait after a failed check). */
+	cap_start();
+	assert_int_equal(
+	    raw_exec("GRANT EXECUTE ON FUNCTION has_table_privilege(name, oid, text) TO PUBLIC"),
+	    SQLITE_OK);
+	assert_int_equal(sc_reg_grant(reg, "sc_rt16"), SC_OK);
+	assert_int_equal(sc_reg_cert_record(rt, &c, 3082, "t", &already), SC_OK);
+	assert_int_equal(already, 1);
+	assert_int_equal(c.crl_next_update, 4321);
+	cap_expect(where,
+	    "selfcert: registry @: this role may read device_crls again: registrations say what "
+	    "device CA CRL is kept\n");
+	sc_reg_close(rt);
+	sc_reg_close(reg);
+	assert_int_equal(raw_exec("DROP OWNED BY sc_rt16; DROP ROLE sc_rt16"), SQLITE_OK);
+}
+
 /* Several nodes start at once on an empty database: one migrates, none fails. */
 #define NODES 4
 static void *opener(void *arg)
@@ -3524,6 +3711,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_crl_no_grant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_crl_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_races, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),

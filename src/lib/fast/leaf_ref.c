@@ -81,6 +81,12 @@ struct sc_leaf_ref {
 	char device_id[SC_DEVICE_ID_MAX + 1];
 	time_t chain_nb[REF_CHAIN_MAX], chain_na[REF_CHAIN_MAX];
 	size_t n_chain;
+	/*
+	 * robust16: where the profile's own trust anchors (its signer certificates and the network
+	 * root) are all valid, [anchor_nb, anchor_na); have_anchor 0: none recorded (no shortcut).
+	 */
+	time_t anchor_nb, anchor_na;
+	int have_anchor;
 };
 
 /* ---- DER reading: definite, minimal lengths, one-byte tags ---- */
@@ -365,6 +371,19 @@ static int ref_time_of(struct sc_leaf_ref *ref, X509 *c)
 	return 1;
 }
 
+/* robust16: the validity entries [from, n_chain) are the profile's trust anchors: their common
+ * span narrows [anchor_nb, anchor_na). */
+static void ref_anchor(struct sc_leaf_ref *ref, size_t from)
+{
+	for (size_t i = from; i < ref->n_chain; i++) {
+		if (!ref->have_anchor || ref->chain_nb[i] > ref->anchor_nb)
+			ref->anchor_nb = ref->chain_nb[i];
+		if (!ref->have_anchor || ref->chain_na[i] < ref->anchor_na)
+			ref->anchor_na = ref->chain_na[i];
+		ref->have_anchor = 1;
+	}
+}
+
 /*
  * The validity of every certificate a check at another time reads: the device's chain as shown
  * and the manufacturer root (path validation), the profile's signer certificates and the
@@ -374,15 +393,22 @@ static int ref_chain(struct sc_leaf_ref *ref, const struct sc_verify_opts *opts,
     const STACK_OF(X509) *profile_certs)
 {
 	int n = sk_X509_num(opts->chain), m = sk_X509_num(profile_certs);
+	size_t net_at, prof_at;
 
-	if (n < 1 || !ref_time_of(ref, opts->mfr_root) || !ref_time_of(ref, opts->net_root))
+	if (n < 1 || !ref_time_of(ref, opts->mfr_root))
 		return 0;
+	net_at = ref->n_chain;
+	if (!ref_time_of(ref, opts->net_root))
+		return 0;
+	ref_anchor(ref, net_at);
 	for (int i = 0; i < n; i++)
 		if (!ref_time_of(ref, sk_X509_value(opts->chain, i)))
 			return 0;
+	prof_at = ref->n_chain;
 	for (int i = 0; i < m; i++)
 		if (!ref_time_of(ref, sk_X509_value(profile_certs, i)))
 			return 0;
+	ref_anchor(ref, prof_at);
 	return 1;
 }
 
@@ -757,6 +783,12 @@ int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t 
     struct sc_leaf_fast *out)
 {
 	return ref_judge(ref, der, len, now, out, 0);
+}
+
+/* Declared in leaf_ref.h (robust16). */
+int sc_leaf_ref_anchors_valid(const struct sc_leaf_ref *ref, time_t now)
+{
+	return ref != NULL && ref->have_anchor && ref->anchor_nb <= now && now < ref->anchor_na;
 }
 
 /* ---- judge9: a device's first certificate against the builder's output ---- */

@@ -87,6 +87,16 @@ const char *sc_leaf_ref_device_id(const struct sc_leaf_ref *ref);
 int sc_leaf_ref_judge(const struct sc_leaf_ref *ref, const uint8_t *der, size_t len, time_t now,
     struct sc_leaf_fast *out);
 
+/*
+ * robust16: 1 if the trust anchors of the profile ref was made for, its own signer certificates
+ * (the ones that signed it, as it carries them) and the network root, are all valid at now: what
+ * provd's full path requires of a profile, now, whatever instant the certificate is judged at
+ * (cert_verify, late15b; a kept profile's signer is the process's own). 0 otherwise, or when the
+ * reference recorded none. A validity X509_cmp_time would judge alike (notBefore <= now <
+ * notAfter), from the times sc_leaf_ref_new read (second precision, Z forms only).
+ */
+int sc_leaf_ref_anchors_valid(const struct sc_leaf_ref *ref, time_t now);
+
 void sc_leaf_ref_free(struct sc_leaf_ref *ref);
 
 /*

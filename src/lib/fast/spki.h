@@ -86,6 +86,14 @@ sc_err sc_fast_issue_leaf_der(const struct sc_profile *p, EVP_PKEY *leaf_key,
 sc_err sc_leaf_issuer_new_public(X509 *ca, struct sc_leaf_issuer **out) SC_MUST_USE;
 
 /*
+ * robust16: the longest device CA subjectKeyIdentifier a verifier-side leaf issuer takes (bytes
+ * of its key ID; RFC 7093's SHA-512 method). sc_leaf_issuer_new_public and _new_der refuse an
+ * empty or longer one with SC_ERR_MALFORMED "device CA subjectKeyIdentifier: …" (a miss: the
+ * caller's full path decides); the SP's sc_leaf_issuer_new takes any, as sc_cert_issue_leaf does.
+ */
+#define SC_LEAF_ISSUER_SKID_MAX 64
+
+/*
  * schema14: sc_leaf_issuer_new_public's issuer from the device CA's DER parts, with no X509:
  * subject its subject Name's TLV (the leaf's issuer, byte for byte: what i2d of a parsed
  * certificate's unmodified Name gives back), skid its subjectKeyIdentifier extension's value
@@ -94,7 +102,8 @@ sc_err sc_leaf_issuer_new_public(X509 *ca, struct sc_leaf_issuer **out) SC_MUST_
  * serialNumber; the name-constraint form only when nc is byte for byte one of the two encodings
  * sc_cert_device_ca writes for that ID (V1 as a PrintableString, V2): anything else is
  * SC_ERR_USAGE (not covered: the caller takes the X509 path). SC_ERR_MALFORMED: a subject that
- * is not exactly one Name, a SKID that is not exactly one OCTET STRING; the subject's
+ * is not exactly one Name, a SKID that is not exactly one OCTET STRING, or one empty or over
+ * SC_LEAF_ISSUER_SKID_MAX bytes (as the X509 issuers refuse it); the subject's
  * serialNumber errors as sc_cert_device_id's. Only for sc_fast_expected_tbs_der(_at).
  */
 sc_err sc_leaf_issuer_new_der(const uint8_t *subject, size_t subject_len, const uint8_t *skid,
