@@ -1778,9 +1778,10 @@ static int cert_text_der(const char *s, size_t len, uint8_t **der, size_t *der_l
 	int ok = 0;
 
 	*der = NULL;
-	if (memmem(s, len, "-----BEGIN", 10) == NULL) {
-		ok = sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), der, der_len) ==
-		    SC_OK;
+	/* b64der16: base64 first (the agent's form); a text that decodes has no "-----BEGIN". */
+	if (sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), der, der_len) == SC_OK ||
+	    memmem(s, len, "-----BEGIN", 10) == NULL) {
+		ok = *der != NULL;
 		goto out;
 	}
 	if (len < sizeof(head) - 1 || memcmp(s, head, sizeof(head) - 1) != 0 ||

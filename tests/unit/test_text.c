@@ -167,23 +167,26 @@ static sc_err ref_decode(const char *s, size_t len, uint8_t *out, size_t *out_le
 
 static void test_base64_reference(void **state)
 {
-	static const char pool[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	                           "==\n -_.\xc3\x80";
+	static const char pool[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	    "==\n -_.\xc3\x80";
 	char s[64], why[64];
 	uint8_t ref[64];
 	unsigned seed = 17;
 
 	(void)state;
 	for (int round = 0; round < 200000; round++) {
-		size_t len = 4 * (1 + (size_t)(rand_r(&seed) % 12)) - (size_t)(rand_r(&seed) % 16 == 0),
+		size_t len = 4 * (1 + (size_t)(rand_r(&seed) % 12)) -
+		    (size_t)(rand_r(&seed) % 16 == 0),
 		       ref_len = 0, n = 99;
 		uint8_t *out = NULL;
 		sc_err want, got;
 
 		for (size_t i = 0; i < len; i++)
 			/* mostly the alphabet, now and then anything else of the pool */
-			s[i] = pool[rand_r(&seed) % 8 == 0 ? (size_t)rand_r(&seed) % (sizeof(pool) - 1)
-			                                   : (size_t)rand_r(&seed) % 64];
+			s[i] =
+			    pool[rand_r(&seed) % 8 == 0 ? (size_t)rand_r(&seed) % (sizeof(pool) - 1)
+			                                : (size_t)rand_r(&seed) % 64];
 		/* a third of them padded, as a real text's end is */
 		if (len >= 4 && rand_r(&seed) % 3 == 0)
 			s[len - 1] = '=';
