@@ -113,47 +113,46 @@ static char *pem_of_der(const uint8_t *der, size_t len)
 /*
  * A device's leaf as its SP issues one (sc_fast_issue_leaf: the SPKI written without OpenSSL
  * 3.0's encoder walk, the TBS encoded once; the same bytes as sc_cert_issue_leaf, which
- * test_cert compares), as PEM. The plain builder cost this program ~2.3 M instructions more per
- * leaf than a device pays, on the servers' cores.
+ * test_cert compares), as selfcert-agent sends it: base64 DER (b64der16). The plain builder
+ * cost this program ~2.3 M instructions more per leaf than a device pays, on the servers' cores.
  */
-static char *leaf_pem(const struct sc_profile *prof, EVP_PKEY *key, X509 *devca, EVP_PKEY *csk,
+static char *leaf_b64(const struct sc_profile *prof, EVP_PKEY *key, X509 *devca, EVP_PKEY *csk,
     uint64_t counter)
 {
 	X509 *leaf = NULL;
 	uint8_t *der = NULL;
 	size_t len = 0;
-	char *pem;
+	char *b64;
 
 	if (sc_fast_issue_leaf(prof, key, devca, csk, counter, &leaf, &der, &len) != SC_OK)
 		return NULL;
-	pem = pem_of_der(der, len);
+	if ((b64 = sc_base64_encode(der, len)) == NULL)
+		bench_die("out of memory");
 	OPENSSL_free(der);
 	X509_free(leaf);
-	return pem;
+	return b64;
 }
 
-static char *pem_of(X509 *x)
+/* A certificate as selfcert-agent sends it (b64der16): the base64 of its DER. */
+static char *b64_of(X509 *x)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	BUF_MEM *m;
-	char *s;
+	uint8_t *der = NULL;
+	int len = i2d_X509(x, &der);
+	char *b64;
 
-	if (b == NULL || !PEM_write_bio_X509(b, x))
-		bench_die("PEM");
-	BIO_get_mem_ptr(b, &m);
-	if ((s = strndup(m->data, m->length)) == NULL)
-		bench_die("out of memory");
-	BIO_free(b);
-	return s;
+	if (len <= 0 || (b64 = sc_base64_encode(der, (size_t)len)) == NULL)
+		bench_die("certificate DER");
+	OPENSSL_free(der);
+	return b64;
 }
 
-static void dev_make(const struct bench_world *w, const char *ca_pem, const char *prefix,
+static void dev_make(const struct bench_world *w, const char *ca_b64, const char *prefix,
     size_t num, struct bench_dev *d)
 {
 	EVP_PKEY *csk = NULL, *kek = NULL;
 	X509 *devca = NULL, *kex = NULL;
 	STACK_OF(X509) *stack;
-	char *devca_pem, *kex_pem, *chain, *s;
+	char *devca_b64, *kex_b64, *s;
 	uint8_t *p = NULL;
 	json_t *j;
 	int len;
@@ -174,20 +173,18 @@ static void dev_make(const struct bench_world *w, const char *ca_pem, const char
 		bench_die("device CA DER");
 	d->ca = p;
 	d->ca_len = (size_t)len;
-	devca_pem = pem_of(devca);
-	kex_pem = pem_of(kex);
-	if ((chain = malloc(strlen(devca_pem) + strlen(ca_pem) + 1)) == NULL)
-		bench_die("out of memory");
-	strcpy(chain, devca_pem);
-	strcat(chain, ca_pem);
+	devca_b64 = b64_of(devca);
+	kex_b64 = b64_of(kex);
 	/* What every proof of this device binds: the request less its challenge, fixed from now. */
 	if ((stack = sk_X509_new_null()) == NULL || !sk_X509_push(stack, devca) ||
 	    !sk_X509_push(stack, w->ca) ||
 	    sc_proof_request_digest(stack, kex, "p256", 0, d->digest) != SC_OK)
 		bench_die("%s: the request digest", d->id);
 	sk_X509_free(stack);
-	/* The request as the agent sends it, less its last field: the challenge, fresh each time. */
-	j = json_pack("{s:s, s:s, s:s}", "chain", chain, "kex", kex_pem, "alg", "p256");
+	/* The request as the agent sends it, less its last field: the challenge, fresh each time
+	 * (b64der16: the chain an array of base64 DER strings, the KEK certificate base64 DER). */
+	j = json_pack("{s:[s,s], s:s, s:s}", "chain", devca_b64, ca_b64, "kex", kex_b64, "alg",
+	    "p256");
 	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL)
 		bench_die("JSON");
 	if ((d->request = malloc(strlen(s) + 32)) == NULL)
@@ -196,9 +193,8 @@ static void dev_make(const struct bench_world *w, const char *ca_pem, const char
 	snprintf(d->request, strlen(s) + 32, "%s,\"challenge\":\"", s);
 	free(s);
 	json_decref(j);
-	free(chain);
-	free(devca_pem);
-	free(kex_pem);
+	free(devca_b64);
+	free(kex_b64);
 	d->csk_key = csk; /* kept: bench_dev */
 	d->ca_x509 = devca;
 	EVP_PKEY_free(kek);
@@ -207,7 +203,7 @@ static void dev_make(const struct bench_world *w, const char *ca_pem, const char
 
 struct make_job {
 	const struct bench_world *w;
-	const char *ca_pem, *prefix;
+	const char *ca_b64, *prefix;
 	size_t first, from, to;
 	struct bench_dev *out;
 };
@@ -217,7 +213,7 @@ static void *make_thread(void *arg)
 	struct make_job *j = arg;
 
 	for (size_t i = j->from; i < j->to; i++)
-		dev_make(j->w, j->ca_pem, j->prefix, j->first + i, &j->out[i]);
+		dev_make(j->w, j->ca_b64, j->prefix, j->first + i, &j->out[i]);
 	return NULL;
 }
 
@@ -226,17 +222,17 @@ void bench_devs_make(const struct bench_world *w, const char *prefix, size_t fir
 {
 	struct make_job jobs[MAKE_THREADS];
 	pthread_t th[MAKE_THREADS];
-	char *ca_pem = pem_of(w->ca);
+	char *ca_b64 = b64_of(w->ca);
 
 	for (int t = 0; t < MAKE_THREADS; t++) {
-		jobs[t] = (struct make_job){ w, ca_pem, prefix, first, n * (size_t)t / MAKE_THREADS,
+		jobs[t] = (struct make_job){ w, ca_b64, prefix, first, n * (size_t)t / MAKE_THREADS,
 			n * (size_t)(t + 1) / MAKE_THREADS, out };
 		if (pthread_create(&th[t], NULL, make_thread, &jobs[t]) != 0)
 			bench_die("pthread_create");
 	}
 	for (int t = 0; t < MAKE_THREADS; t++)
 		pthread_join(th[t], NULL);
-	free(ca_pem);
+	free(ca_b64);
 }
 
 void bench_devs_free(struct bench_dev *d, size_t n)
@@ -272,6 +268,34 @@ static double run_cpu(char *const argv[])
 	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* A certificate field of the request (a base64 DER string, or an array of them) as PEM text. */
+static char *field_pem(json_t *v)
+{
+	size_t len = 0, i;
+	char *all = calloc(1, 1);
+
+	if (all == NULL || v == NULL)
+		bench_die("a request without its certificates");
+	for (i = 0; json_is_array(v) ? i < json_array_size(v) : i < 1; i++) {
+		const char *b64 = json_string_value(json_is_array(v) ? json_array_get(v, i) : v);
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+		char *pem;
+
+		if (b64 == NULL ||
+		    sc_base64_decode(b64, strlen(b64), strlen(b64), &der, &der_len) != SC_OK)
+			bench_die("a request's certificate is not base64");
+		pem = pem_of_der(der, der_len);
+		OPENSSL_free(der);
+		if ((all = realloc(all, len + strlen(pem) + 1)) == NULL)
+			bench_die("out of memory");
+		memcpy(all + len, pem, strlen(pem) + 1);
+		len += strlen(pem);
+		free(pem);
+	}
+	return all;
+}
+
 /* DIR/<id>/chain.pem and kex.pem: the device's certificates as its request carries them. */
 static void ship_one(const struct bench_dev *d, const char *ship)
 {
@@ -289,13 +313,13 @@ static void ship_one(const struct bench_dev *d, const char *ship)
 	if (mkdir(dir, 0700) != 0)
 		bench_die("%s: %s", dir, strerror(errno));
 	for (int i = 0; i < 2; i++) {
-		const char *pem = json_string_value(json_object_get(j, fields[i]));
+		char *pem = field_pem(json_object_get(j, fields[i]));
 		FILE *f;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (pem == NULL || (f = fopen(path, "w")) == NULL || fputs(pem, f) < 0 ||
-		    fclose(f) != 0)
+		if ((f = fopen(path, "w")) == NULL || fputs(pem, f) < 0 || fclose(f) != 0)
 			bench_die("%s: cannot write it", path);
+		free(pem);
 	}
 	json_decref(j);
 	free(text);
@@ -895,15 +919,15 @@ static char *renewal_batch(const struct bench_dev *d, struct sc_profile *prof, E
 		bench_die("JSON");
 	for (uint32_t i = from; i < to; i++) {
 		EVP_PKEY *key = NULL;
-		char *pem = NULL;
+		char *leaf = NULL;
 
 		if (sc_profile_set_renewal_index(prof, i) != SC_OK ||
 		    sc_alg_keygen(SC_ALG_P256, &key) != SC_OK ||
-		    (pem = leaf_pem(prof, key, devca, csk, base + i)) == NULL)
+		    (leaf = leaf_b64(prof, key, devca, csk, base + i)) == NULL)
 			bench_die("%s: renewal certificate %u", d->id, i);
-		if (json_array_append_new(list, json_string(pem)) != 0)
+		if (json_array_append_new(list, json_string(leaf)) != 0)
 			bench_die("JSON");
-		free(pem);
+		free(leaf);
 		EVP_PKEY_free(key);
 	}
 	if ((jb = json_pack("{s:o}", "certificates", list)) == NULL ||
@@ -991,7 +1015,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	EVP_PKEY *csk = NULL, *leaf_key = NULL;
 	X509 *devca = NULL;
 	json_t *j, *jc;
-	char *pem;
+	char *leaf;
 	long st;
 	int n, profile_use = C_OPEN;
 	uint64_t counter = 1; /* the SP's issuance counter for this window's first certificate */
@@ -1046,9 +1070,9 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 	if ((renew == 2 ? sc_batch_decode(der, der_len, &prof)
 	                : sc_profile_decode(der, der_len, &prof)) != SC_OK ||
 	    sc_alg_keygen(SC_ALG_P256, &leaf_key) != SC_OK ||
-	    (pem = leaf_pem(prof, leaf_key, devca, csk, counter)) == NULL)
+	    (leaf = leaf_b64(prof, leaf_key, devca, csk, counter)) == NULL)
 		bench_die("%s: issuing the leaf", d->id);
-	if ((jc = json_pack("{s:s}", "certificate", pem)) == NULL)
+	if ((jc = json_pack("{s:s}", "certificate", leaf)) == NULL)
 		bench_die("JSON");
 	/* crl14: 1 in bench_device_crl_every first certificates, fleet-wide (the windows staggered). */
 	if (bench_device_crl &&
@@ -1088,7 +1112,7 @@ static size_t enrol_provd_x(const struct bench_server *s, CURL *h, struct bench_
 		    a->p ? a->p : "");
 	free(cert_body);
 	json_decref(jc);
-	free(pem);
+	free(leaf);
 	free(b64_copy);
 	sc_profile_get_info(prof, &info);
 	if (renew == 1 || renew >= 3) {

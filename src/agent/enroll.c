@@ -197,6 +197,63 @@ static char *pem_of(STACK_OF(X509) *sk, X509 *one)
 }
 
 /*
+ * b64der16 (issue 17, direction 4): a certificate as the agent sends it, the base64 of its DER
+ * (docs/API.md "Binary values"; every provd since the first takes it wherever it takes PEM, and
+ * reads it without its PEM machinery). NULL if memory is short.
+ */
+static json_t *der_json(X509 *x)
+{
+	uint8_t *der = NULL;
+	char *b64 = NULL;
+	json_t *j = NULL;
+	int len = i2d_X509(x, &der);
+
+	if (len > 0 && (b64 = sc_base64_encode(der, (size_t)len)) != NULL)
+		j = json_string(b64);
+	free(b64);
+	OPENSSL_free(der);
+	return j;
+}
+
+/* A chain as the agent sends it: a JSON array of der_json strings, in order. */
+static json_t *chain_json(STACK_OF(X509) *sk)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a != NULL && i < sk_X509_num(sk); i++)
+		if (json_array_append_new(a, der_json(sk_X509_value(sk, i))) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	return a;
+}
+
+/*
+ * A kept certificate's PEM text (state.json's) as the agent sends it: the base64 of its one
+ * CERTIFICATE block's DER; the text itself if it is not one such block (the server reads both).
+ */
+static json_t *cert_text_json(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	char *name = NULL, *header = NULL, *b64 = NULL;
+	unsigned char *data = NULL;
+	long len = 0;
+	json_t *j = NULL;
+
+	if (b != NULL && PEM_read_bio(b, &name, &header, &data, &len) == 1 &&
+	    strcmp(name, PEM_STRING_X509) == 0 && len > 0 && BIO_eof(b) &&
+	    (b64 = sc_base64_encode(data, (size_t)len)) != NULL)
+		j = json_string(b64);
+	free(b64);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(b);
+	ERR_clear_error();
+	return j != NULL ? j : json_string(pem);
+}
+
+/*
  * leaf.pem and, beside it, chain.pem, fullchain.pem (leaf + chain: what nginx's ssl_certificate
  * wants) and key.uri (the PKCS#11 URI of the key, when known); each file atomically, leaf.pem
  * last so that a consumer watching it finds the others already matching.
@@ -573,9 +630,8 @@ static sc_err carry_profile(const struct agent_state *st, STACK_OF(X509) *chain,
 {
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
-	char id[2 * SC_PROFILE_ID_LEN + 1] = "", *b64 = NULL, *pem = NULL, *data = NULL;
-	BIO *mem = NULL;
-	long n;
+	char id[2 * SC_PROFILE_ID_LEN + 1] = "", *b64 = NULL;
+	json_t *list = NULL;
 	sc_err r = SC_OK;
 
 	*added = 0;
@@ -590,31 +646,21 @@ static sc_err carry_profile(const struct agent_state *st, STACK_OF(X509) *chain,
 	sc_profile_free(p);
 	if (strcmp(id, st->pending.profile_id) != 0)
 		return SC_OK;
-	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
-		r = SC_ERR_NOMEM;
-		goto out;
-	}
-	for (int i = 0; i < sk_X509_num(chain); i++)
-		if (!PEM_write_bio_X509(mem, sk_X509_value(chain, i))) {
-			r = SC_ERR_NOMEM;
-			goto out;
-		}
-	if ((n = BIO_get_mem_data(mem, &data)) <= 0 || (pem = malloc((size_t)n + 1)) == NULL ||
+	/* b64der16: the chain as the profile request sent it, base64 DER strings. */
+	if ((list = chain_json(chain)) == NULL ||
 	    (b64 = sc_base64_encode(st->pending_profile, st->pending_profile_len)) == NULL) {
 		r = SC_ERR_NOMEM;
 		goto out;
 	}
-	memcpy(pem, data, (size_t)n);
-	pem[n] = '\0';
 	if (json_object_set_new(body, "profile", json_string(b64)) != 0 ||
-	    json_object_set_new(body, "chain", json_string(pem)) != 0)
+	    json_object_set_new(body, "chain", list) != 0)
 		r = SC_ERR_NOMEM;
 	else
 		*added = 1;
+	list = NULL;
 out:
 	free(b64);
-	free(pem);
-	BIO_free(mem);
+	json_decref(list);
 	return r;
 }
 
@@ -656,8 +702,8 @@ static sc_err ack_pending(struct agent *a, struct agent_state *st, STACK_OF(X509
 	sc_err r, r2;
 
 	memset(&rep, 0, sizeof(rep));
-	if ((body = json_pack("{s:s, s:s*}", "certificate", st->pending.cert_pem, "crl", crl)) ==
-	    NULL) {
+	if ((body = json_pack("{s:o, s:s*}", "certificate", cert_text_json(st->pending.cert_pem),
+	         "crl", crl)) == NULL) {
 		free(crl);
 		return sc_fail(SC_ERR_NOMEM, "request");
 	}
@@ -957,7 +1003,7 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
     const struct sc_gate_challenge *gc, uint8_t **der, size_t *der_len,
     char id[2 * SC_PROFILE_ID_LEN + 1])
 {
-	char ch_hex[2 * SC_SP_CHALLENGE_LEN + 1], *chain_pem = NULL, *kex_pem = NULL;
+	char ch_hex[2 * SC_SP_CHALLENGE_LEN + 1];
 	struct agent_reply rep;
 	json_t *body = NULL, *proof = NULL;
 	sc_err r;
@@ -967,10 +1013,9 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
 	if ((r = make_proof(a, rd, challenge, &proof)) != SC_OK)
 		goto out;
 	sc_hex(challenge, SC_SP_CHALLENGE_LEN, ch_hex);
-	if ((chain_pem = pem_of(rd->chain, NULL)) == NULL ||
-	    (kex_pem = pem_of(NULL, rd->kex)) == NULL ||
-	    (body = json_pack("{s:s, s:s, s:s}", "chain", chain_pem, "kex", kex_pem, "challenge",
-	         ch_hex)) == NULL) {
+	/* b64der16: base64 DER, the chain an array (docs/API.md: every provd takes them). */
+	if ((body = json_pack("{s:o, s:o, s:s}", "chain", chain_json(rd->chain), "kex",
+	         der_json(rd->kex), "challenge", ch_hex)) == NULL) {
 		r = sc_fail(SC_ERR_NOMEM, "request");
 		goto out;
 	}
@@ -1027,8 +1072,6 @@ out:
 	agent_reply_clear(&rep);
 	json_decref(body);
 	json_decref(proof);
-	free(chain_pem);
-	free(kex_pem);
 	return r;
 }
 
@@ -1525,7 +1568,7 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 		    (body = json_pack("{s:o}", "certificates", list)) == NULL)
 			return sc_fail(SC_ERR_NOMEM, "request");
 		for (i = 0; i < n; i++)
-			if (json_array_append_new(list, json_string(rd->st.backlog[i])) != 0) {
+			if (json_array_append_new(list, cert_text_json(rd->st.backlog[i])) != 0) {
 				json_decref(body);
 				return sc_fail(SC_ERR_NOMEM, "request");
 			}
@@ -1603,7 +1646,8 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 	}
 	if (crl == NULL)
 		return SC_OK; /* said by device_crl; again at the next renewal */
-	if ((body = json_pack("{s:s, s:s}", "certificate", k->cert_pem, "crl", crl)) == NULL) {
+	if ((body = json_pack("{s:o, s:s}", "certificate", cert_text_json(k->cert_pem), "crl",
+	         crl)) == NULL) {
 		free(crl);
 		return sc_fail(SC_ERR_NOMEM, "request");
 	}

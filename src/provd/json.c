@@ -222,27 +222,30 @@ out:
 	return r;
 }
 
-static sc_err der_from_base64(struct provd_ders *d, const char *s, size_t len, int max)
+/*
+ * The DER of one string's certificates (provd_certs_from_text's forms), appended to d: base64
+ * DER, or nothing but PEM blocks if it looks like PEM anywhere. b64der16: base64 is tried
+ * first, the agent's form since then (a text that decodes as strict base64 has no '-', so PEM
+ * would not have been tried); only a text that does not decode is looked at for PEM.
+ */
+static sc_err ders_from_text(struct provd_ders *d, const char *s, size_t len, int max)
 {
 	uint8_t *der = NULL;
 	size_t der_len;
 	sc_err r;
 
-	if (sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), &der, &der_len) != SC_OK)
-		return sc_fail(PROVD_ERR_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", d->field,
-		    sc_err_detail());
-	r = push_der(d, &der, der_len, 0, max);
-	OPENSSL_free(der); /* NULL once pushed */
-	return r;
-}
-
-/* The DER of one string's certificates (provd_certs_from_text's forms), appended to d. */
-static sc_err ders_from_text(struct provd_ders *d, const char *s, size_t len, int max)
-{
-	/* PEM if it looks like PEM anywhere (then it must be nothing but PEM); else base64 DER. */
-	if (memmem(s, len, "-----BEGIN", 10) != NULL)
+	if (sc_base64_decode(s, len, 4 * (size_t)(PROVD_MAX_BODY / 3 + 1), &der, &der_len) ==
+	    SC_OK) {
+		r = push_der(d, &der, der_len, 0, max);
+		OPENSSL_free(der); /* NULL once pushed */
+		return r;
+	}
+	if (memmem(s, len, "-----BEGIN", 10) != NULL) {
+		sc_err_clear();
 		return ders_from_pem(d, s, len, max);
-	return der_from_base64(d, s, len, max);
+	}
+	return sc_fail(PROVD_ERR_BAD_BASE64, "\"%s\": neither PEM nor base64: %s", d->field,
+	    sc_err_detail());
 }
 
 sc_err provd_ders_from_text(struct provd_ders *d, const char *field, const char *s, size_t len,

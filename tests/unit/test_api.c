@@ -587,6 +587,147 @@ static void test_malformed_bodies(void **state)
 	}
 }
 
+/* post(), and the detail must hold each of the NULL-terminated strings (the field among them). */
+static void post_names(const char *path, const char *body, int status, const char *code, ...)
+{
+	const char *want;
+	va_list ap;
+	json_t *j = post(path, body, status, code, code);
+	const char *detail = json_string_value(json_object_get(j, "detail"));
+
+	va_start(ap, code);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		if (detail == NULL || strstr(detail, want) == NULL)
+			fail_msg("%s: detail '%s' lacks '%s' (%.60s…)", code,
+			    detail ? detail : "(none)", want, body);
+	va_end(ap);
+	json_decref(j);
+}
+
+/* The base64 of der[0..len) with extra bytes after it, or of its first len bytes. */
+static char *b64_der_of(X509 *x, long delta)
+{
+	uint8_t *der = NULL, *buf;
+	size_t len;
+	char *s;
+
+	assert_int_equal(sc_cert_to_der(x, &der, &len), SC_OK);
+	assert_non_null(buf = OPENSSL_zalloc(len + 8));
+	memcpy(buf, der, len);
+	s = sc_base64_encode(buf, (size_t)((long)len + delta));
+	OPENSSL_free(buf);
+	OPENSSL_free(der);
+	return s;
+}
+
+/*
+ * b64der16: the base64 DER forms the agent sends ("chain" an array of strings, "kex", and a
+ * registration's "certificate"), read base64 first: each refusal's code and the field it names.
+ */
+static void test_der_forms(void **state)
+{
+	char *ca = b64_of_cert(dev_a.ca), *mc = b64_of_cert(mfr_ca), *kx = b64_of_cert(dev_a.kex),
+	     *body, ch[65], bad[16384];
+	size_t kl = strlen(kx);
+	json_t *j;
+
+	(void)state;
+	assert_true(kl > 8 && kl + 8 < 4096);
+#define PROFILE_WITH(chain_json, kex_json) \
+	(snprintf(bad, sizeof(bad), "{\"chain\":%s,\"kex\":%s}", chain_json, kex_json), bad)
+	{
+		char c[4096], k[4096];
+
+		snprintf(c, sizeof(c), "[\"%s\",\"%s\"]", ca, mc);
+		snprintf(k, sizeof(k), "\"%s\"", kx);
+		/* The agent's form is accepted. */
+		challenge_hex(ch);
+		j = json_pack("{s:[s,s], s:s, s:s}", "chain", ca, mc, "kex", kx, "challenge", ch);
+		body = json_dumps(j, JSON_COMPACT);
+		json_decref(post("/v1/profiles", body, 201, NULL, "base64 DER chain and kex"));
+		free(body);
+		json_decref(j);
+		/* Wrong types: kex as an array, a chain entry a number or null, an empty chain. */
+		post_names("/v1/profiles", PROFILE_WITH(c, "[\"AAAA\"]"), 400, "wrong-type",
+		    "\"kex\"", "base64 DER", NULL);
+		snprintf(k, sizeof(k), "[\"%s\",5]", ca);
+		post_names("/v1/profiles", PROFILE_WITH(k, "\"AAAA\""), 400, "wrong-type",
+		    "\"chain\"[1]", NULL);
+		post_names("/v1/profiles", PROFILE_WITH("[null]", "\"AAAA\""), 400, "wrong-type",
+		    "\"chain\"[0]", NULL);
+		post_names("/v1/profiles", PROFILE_WITH("[]", "\"AAAA\""), 400, "bad-value",
+		    "\"chain\"", NULL);
+		/* Oversize: five certificates (PROVD_MAX_CHAIN is 4). */
+		snprintf(k, sizeof(k), "[\"%s\",\"%s\",\"%s\",\"%s\",\"%s\"]", ca, mc, mc, mc, mc);
+		post_names("/v1/profiles", PROFILE_WITH(k, "\"AAAA\""), 400, "bad-value",
+		    "\"chain\"", "1..4", NULL);
+		/* Truncation and trailing data in the DER: kex, then a chain entry. */
+		{
+			char *t = b64_der_of(dev_a.kex, -3), *x = b64_der_of(dev_a.kex, 1);
+
+			snprintf(k, sizeof(k), "\"%s\"", t);
+			post_names("/v1/profiles", PROFILE_WITH(c, k), 400, "bad-der", "\"kex\"",
+			    NULL);
+			snprintf(k, sizeof(k), "\"%s\"", x);
+			post_names("/v1/profiles", PROFILE_WITH(c, k), 400, "bad-der", "\"kex\"",
+			    "trailing", NULL);
+			snprintf(k, sizeof(k), "[\"%s\",\"%s\"]", ca, x);
+			post_names("/v1/profiles", PROFILE_WITH(k, "\"AAAA\""), 400, "bad-der",
+			    "\"chain\"", "trailing", NULL);
+			free(t);
+			free(x);
+		}
+		/* Truncation of the text: the last character gone (not a multiple of 4). */
+		snprintf(k, sizeof(k), "\"%.*s\"", (int)kl - 1, kx);
+		post_names("/v1/profiles", PROFILE_WITH(c, k), 400, "bad-base64", "\"kex\"",
+		    "length", NULL);
+		/* Bad base64: padding inside, non-canonical padding, whitespace, line breaks, the
+		 * URL-safe alphabet, a NUL. */
+		post_names("/v1/profiles", PROFILE_WITH(c, "\"AAA=A===\""), 400, "bad-base64",
+		    "\"kex\"", "character 3", NULL);
+		post_names("/v1/profiles", PROFILE_WITH(c, "\"AB==\""), 400, "bad-base64",
+		    "\"kex\"", "non-zero bits", NULL);
+		snprintf(k, sizeof(k), "\"%.4s %s\"", kx, kx + 4);
+		k[kl + 1] = '"';
+		k[kl + 2] =
+		    '\0'; /* the last character dropped: a multiple of 4, the space the fault */
+		post_names("/v1/profiles", PROFILE_WITH(c, k), 400, "bad-base64", "\"kex\"",
+		    "character 4", NULL);
+		snprintf(k, sizeof(k), "[\"%.*s\\n\",\"%s\"]", (int)strlen(ca) - 4, ca, mc);
+		post_names("/v1/profiles", PROFILE_WITH(k, "\"AAAA\""), 400, "bad-base64",
+		    "\"chain\"", "length", NULL);
+		snprintf(k, sizeof(k), "[\"%.64s\\n%.63s\",\"%s\"]", ca, ca + 64, mc);
+		post_names("/v1/profiles", PROFILE_WITH(k, "\"AAAA\""), 400, "bad-base64",
+		    "\"chain\"", "character 64", NULL);
+		post_names("/v1/profiles", PROFILE_WITH(c, "\"AA-_\""), 400, "bad-base64",
+		    "\"kex\"", "character 2", NULL);
+		post_names("/v1/profiles", PROFILE_WITH(c, "\"AA\\u0000A\""), 400, "malformed-json",
+		    "\\u0000", NULL); /* jansson's, before any field is read */
+		/* PEM's first line inside a base64 text: read as PEM, refused as text around it. */
+		snprintf(k, sizeof(k), "\"%.8s-----BEGIN CERTIFICATE-----\"", kx);
+		post_names("/v1/profiles", PROFILE_WITH(c, k), 400, "bad-der", "\"kex\"", NULL);
+	}
+#undef PROFILE_WITH
+	/* A registration's certificate: the same decoder, its errors naming "certificate". */
+	snprintf(bad, sizeof(bad), "{\"certificate\":\"%.*s\"}", (int)kl - 1, kx);
+	post_names("/v1/certificates", bad, 400, "bad-base64", "\"certificate\"", "length", NULL);
+	snprintf(bad, sizeof(bad), "{\"certificate\":\"%.*s \"}", (int)kl - 1, kx);
+	post_names("/v1/certificates", bad, 400, "bad-base64", "\"certificate\"", NULL);
+	{
+		char *x = b64_der_of(dev_a.kex, 2);
+
+		snprintf(bad, sizeof(bad), "{\"certificate\":\"%s\"}", x);
+		post_names("/v1/certificates", bad, 400, "bad-der", "\"certificate\"", "trailing",
+		    NULL);
+		free(x);
+	}
+	post_names("/v1/certificates", "{\"certificate\":[\"AAAA\"]}", 400, "wrong-type",
+	    "\"certificate\"", NULL);
+	free(ca);
+	free(mc);
+	free(kx);
+}
+
 static void test_limits_and_types(void **state)
 {
 	struct provd_response resp;
@@ -2197,6 +2338,7 @@ int main(void)
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_malformed_bodies),
 		cmocka_unit_test(test_limits_and_types),
+		cmocka_unit_test(test_der_forms),
 		cmocka_unit_test(test_device_refusals),
 		cmocka_unit_test(test_not_device_ca),
 		cmocka_unit_test(test_policy_refusals),
