@@ -83,6 +83,8 @@ struct round {
 	 * (one connect timeout a round); a batch was too large: send one certificate a request. */
 	int unanswered;
 	int one_by_one;
+	uint8_t *dropped_der; /* the renewal profile drop_renewal dropped this round (owned) */
+	size_t dropped_len;
 };
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1111,6 +1113,7 @@ static sc_err round_open(struct agent *a, struct round *rd)
 
 static void round_close(struct round *rd)
 {
+	OPENSSL_free(rd->dropped_der);
 	OPENSSL_free(rd->gate_auth);
 	X509_free(rd->kex);
 	sk_X509_pop_free(rd->chain, X509_free);
@@ -1337,7 +1340,11 @@ static sc_err keep_renewal(struct round *rd, const uint8_t *der, size_t len)
 
 static void drop_renewal(struct round *rd)
 {
-	OPENSSL_free(rd->st.renewal_der);
+	/* agentq16: kept for the round, so that a queued certificate set aside after it is named
+	 * by its period (set_aside). */
+	OPENSSL_free(rd->dropped_der);
+	rd->dropped_der = rd->st.renewal_der;
+	rd->dropped_len = rd->st.renewal_len;
 	rd->st.renewal_der = NULL;
 	rd->st.renewal_len = 0;
 }
@@ -1523,9 +1530,14 @@ static void set_aside(struct agent *a, struct round *rd, size_t i, const char *w
 		if (agent_key_from_cert(&k, 1, cert) == SC_OK)
 			snprintf(serial, sizeof(serial), "%s", k.serial);
 		period = UINT32_MAX;
-		/* Its period, when it is of the renewal profile kept (else its notBefore). */
-		if (k.present && rd->st.renewal_der != NULL &&
-		    sc_profile_decode(rd->st.renewal_der, rd->st.renewal_len, &p) == SC_OK) {
+		/* Its period, when it is of the renewal profile kept or just dropped (else its
+		 * notBefore). */
+		if (k.present &&
+		    (rd->st.renewal_der != NULL
+		            ? sc_profile_decode(rd->st.renewal_der, rd->st.renewal_len, &p)
+		            : rd->dropped_der != NULL
+		            ? sc_profile_decode(rd->dropped_der, rd->dropped_len, &p)
+		            : SC_ERR_NOT_FOUND) == SC_OK) {
 			char id[2 * SC_PROFILE_ID_LEN + 1];
 
 			sc_profile_get_info(p, &info);
@@ -1671,6 +1683,18 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 		if (st != NULL && strcmp(st, "refused") == 0 && agent_batch_refusal_final(err)) {
 			char why[400];
 
+			/*
+			 * crl15's left (a): a registry that lost the renewal profile (restored from an
+			 * older backup) may have lost the device CA CRL with it, and a refused entry
+			 * says nothing of it: not known to cover, so the next registration (the next
+			 * window's first certificate, in this round) sends it, not one window later.
+			 */
+			if (strcmp(err, "profile-unknown") == 0 && rd->st.crl_until > 0) {
+				say(a,
+				    "the server no longer knows the renewal profile (a restored "
+				    "registry?): its device CA CRL goes with the next registration");
+				rd->st.crl_until = 0;
+			}
 			snprintf(why, sizeof(why), "the server refused it: %s: %s", err,
 			    json_string_value(json_object_get(e, "detail")) != NULL
 			        ? json_string_value(json_object_get(e, "detail"))
