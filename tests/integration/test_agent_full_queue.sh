@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # The agent's queue of locally renewed certificates at its bound, with the real agent and a real
 # selfcert-provd (#17, session 16: agentq16, PERFORMANCE.md 23.4). The bound (1024 certificates
-# or 3 MiB) is lowered to 6 by SC_AGENT_TEST_BACKLOG_MAX (fail point builds only; the same code,
+# or 3 MiB) is lowered to 4 by SC_AGENT_TEST_BACKLOG_MAX (fail point builds only; the same code,
 # agent_backlog_full). K = 64 certificates one a second (2 s each, SC_PROVD_TEST_VALIDITY_MIN):
-#   1. provd down: the daemon queues 6 and stops there; one round with the queue full asks the
+#   1. provd down: the daemon queues 4 and stops there; one round with the queue full asks the
 #      server once (one "no answer"), not three times, and does not ask for a new profile;
 #   2. two poison entries put in front of the queue: one larger than provd's 64 KiB body limit
 #      (never sent) and one that is no certificate (refused bad-der): provd back, one round sets both
-#      aside (a line each, appended to unregistered.pem) and registers the 6 behind them, all
+#      aside (a line each, appended to unregistered.pem) and registers the 4 behind them, all
 #      in provd's registry; the certificate in use and its key untouched;
 #   3. the device revoked: its queued certificate is refused for good and set aside, named by
 #      serial and period; the agent goes on renewing locally.
@@ -28,7 +28,7 @@ source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 provd_world testnet || exit 1
 provd_device o DEV-O || exit 1
 sc net device add --db "$REG_DB" --device-id DEV-O >/dev/null || exit 1
-export SC_PROVD_TEST_VALIDITY_MIN=1 SC_AGENT_TEST_BACKLOG_MAX=6
+export SC_PROVD_TEST_VALIDITY_MIN=1 SC_AGENT_TEST_BACKLOG_MAX=4
 printf '{"validity": "2s", "renewal": {"count": 64, "cadence": "1s"}}\n' >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
 O="$T/o-out"
@@ -40,23 +40,23 @@ stop_provd
 # 1. Full, server down.
 agent_bg o "$T/o.out" "$T/o.log" --retry-min 1s --retry-max 1s
 for _ in $(seq 1 300); do
-  [ "$(queued_count "$O")" -ge 6 ] && grep -q "most the state keeps" "$T/o.log" && break
+  [ "$(queued_count "$O")" -ge 4 ] && grep -q "most the state keeps" "$T/o.log" && break
   kill -0 "$APID" 2>/dev/null || break
   sleep 0.1
 done
 kill -TERM "$APID"
 wait "$APID"
-check "server down: 6 queued, the bound" [ "$(queued_count "$O")" = 6 ]
+check "server down: 4 queued, the bound" [ "$(queued_count "$O")" = 4 ]
 check "queued in backlog.N.pem, state.json small ($(stat -c %s "$O/state.json") bytes)" \
   [ "$(stat -c %s "$O/state.json")" -lt 8192 ]
 agent o --once >"$T/r1.out" 2>"$T/r1.err"
 rc=$?
-check "a round with the queue full and no server: exit 3 ($rc), the server did not answer" \
+check "a round with the queue full and no server: exit 3 ($rc), 'the server did not answer'" \
   [ $rc = 3 -a "$(grep -c 'the server did not answer' "$T/r1.err")" = 1 ]
 check "... the server asked once (one 'no answer'; was three)" \
   [ "$(grep -c 'no answer' "$T/r1.err")" = 1 ]
 check "... no new profile asked for" bash -c "! grep -Eq ': (renewing|enrolling)$' '$T/r1.err'"
-check "... still 6 queued" [ "$(queued_count "$O")" = 6 ]
+check "... still 4 queued" [ "$(queued_count "$O")" = 4 ]
 
 # 2. Poison in front: larger than provd's body limit, and no certificate at all.
 {
@@ -66,17 +66,16 @@ check "... still 6 queued" [ "$(queued_count "$O")" = 6 ]
 } >"$T/big.pem"
 printf -- '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' >"$T/junk.pem"
 real=""
-for i in 0 1 2 3 4 5; do
+for i in 0 1 2 3; do
   queued_pem "$O" $i >"$T/q$i.pem"
   real="$real $(serial_of "$T/q$i.pem")"
 done
 jq --rawfile b "$T/big.pem" --rawfile j "$T/junk.pem" \
-  --rawfile q0 "$T/q0.pem" --rawfile q1 "$T/q1.pem" --rawfile q2 "$T/q2.pem" \
-  --rawfile q3 "$T/q3.pem" --rawfile q4 "$T/q4.pem" --rawfile q5 "$T/q5.pem" \
-  'del(.backlog_file) | .backlog = [$b, $j, $q0, $q1, $q2, $q3, $q4, $q5]' \
+  --rawfile q0 "$T/q0.pem" --rawfile q1 "$T/q1.pem" --rawfile q2 "$T/q2.pem" --rawfile q3 "$T/q3.pem" \
+  'del(.backlog_file) | .backlog = [$b, $j, $q0, $q1, $q2, $q3]' \
   "$O/state.json" >"$T/s.json" && mv "$T/s.json" "$O/state.json"
 rm -f "$O"/backlog.*.pem
-check "8 queued, the poison first (an older agent's inline layout)" [ "$(queued_count "$O")" = 8 ]
+check "6 queued, the poison first (an older agent's inline layout)" [ "$(queued_count "$O")" = 6 ]
 cur=$(jq -r .current.serial "$O/state.json")
 start_provd || exit 1
 agent o --once >"$T/r2.out" 2>"$T/r2.err"
@@ -87,15 +86,15 @@ check "the large one set aside, saying why" grep -q \
 check "the junk set aside, saying why" grep -Eq \
   "set aside an entry that is not a certificate: the server refused it: bad-(der|value)" "$T/r2.err"
 check "two set aside, no more" [ "$(grep -c ': set aside ' "$T/r2.err")" = 2 ]
-check "the 6 behind them registered in one request" grep -q \
-  "registered 7 renewed certificates in one request (6 accepted, 1 refused for good, 0 kept queued)" \
+check "the 4 behind them registered in one request" grep -q \
+  "registered 5 renewed certificates in one request (4 accepted, 1 refused for good, 0 kept queued)" \
   "$T/r2.err"
 miss=0
 for s in $real; do
   [ "$(db "SELECT count(*) FROM certificates WHERE serial = '$s' AND profile_id = '$P1'")" = 1 ] ||
     miss=$((miss + 1))
 done
-check "every real queued certificate in the registry ($miss of 6 missing)" [ "$miss" = 0 ]
+check "every real queued certificate in the registry ($miss of 4 missing)" [ "$miss" = 0 ]
 check "unregistered.pem keeps both, the large one first" \
   [ "$(grep -c 'BEGIN CERTIFICATE' "$O/unregistered.pem")" = 2 -a \
   "$(sed -n 2p "$O/unregistered.pem")" = "$(sed -n 2p "$T/big.pem")" ]
