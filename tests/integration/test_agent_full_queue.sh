@@ -58,6 +58,17 @@ check "... the server asked once (one 'no answer'; was three)" \
 check "... no new profile asked for" bash -c "! grep -Eq ': (renewing|enrolling)$' '$T/r1.err'"
 check "... still 4 queued" [ "$(queued_count "$O")" = 4 ]
 
+# A downgrade (run by hand: SC_OLD_AGENT=/tmp/main-A/selfcert-agent, an agent before session 16):
+# it refuses a state whose queue is in backlog.N.pem, by name, and touches nothing.
+if [ -n "${SC_OLD_AGENT:-}" ]; then
+  sum=$(cat "$O/state.json" "$O"/backlog.*.pem | md5sum)
+  SELFCERT_AGENT=$SC_OLD_AGENT agent o --once >"$T/old.out" 2>"$T/old.err"
+  rc=$?
+  check "an agent before session 16: refuses the state (exit $rc: $(tail -n 1 "$T/old.err"))" \
+    [ $rc != 0 ] && grep -q 'not a version-1 agent state' "$T/old.err"
+  check "... and leaves it as it was" [ "$(cat "$O/state.json" "$O"/backlog.*.pem | md5sum)" = "$sum" ]
+fi
+
 # 2. Poison in front: larger than provd's body limit, and no certificate at all.
 {
   echo "-----BEGIN CERTIFICATE-----"
