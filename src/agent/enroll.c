@@ -1488,15 +1488,30 @@ out:
 /*
  * agentq16: a batch entry's verdict that says nothing about the certificate: the server's own
  * trouble (internal, unavailable, rate-limited, request-timeout) or a verdict we do not know.
- * Such a certificate stays queued; any other refusal is for good (see agent_batch_refusal_final).
+ * Such a certificate stays queued; only the refusals listed here are for good (agent.h).
  */
 int agent_batch_refusal_final(const char *error)
 {
 	static const char *const final[] = {
-		"bad-der", "bad-value", "malformed-json", "wrong-type", "chain", "not-device-ca",
-		"kek-mismatch", "algorithm", "policy", "binding", "unknown-device", "revoked",
-		"profile-unknown", "profile-consumed", "profile-expired", "device-mismatch",
-		"device-ca-changed", "replay", "body-too-large",
+		"bad-der",
+		"bad-value",
+		"malformed-json",
+		"wrong-type",
+		"chain",
+		"not-device-ca",
+		"kek-mismatch",
+		"algorithm",
+		"policy",
+		"binding",
+		"unknown-device",
+		"revoked",
+		"profile-unknown",
+		"profile-consumed",
+		"profile-expired",
+		"device-mismatch",
+		"device-ca-changed",
+		"replay",
+		"body-too-large",
 	};
 
 	for (size_t i = 0; error != NULL && i < sizeof(final) / sizeof(final[0]); i++)
@@ -1568,8 +1583,9 @@ static void set_aside(struct agent *a, struct round *rd, size_t i, const char *w
 			say(a, "%s: could not append the certificate set aside", path);
 	}
 	sc_err_clear();
-	say(a, "set aside %s: %s; not sent again (appended to unregistered.pem; its key and "
-	       "leaf.pem untouched)",
+	say(a,
+	    "set aside %s: %s; not sent again (appended to unregistered.pem; its key and "
+	    "leaf.pem untouched)",
 	    name, why);
 	free(rd->st.backlog[i]);
 	memmove(rd->st.backlog + i, rd->st.backlog + i + 1,
@@ -1654,7 +1670,8 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 		return SC_OK; /* they are in use; the server learns of them later */
 	}
 	if (rep.status == 413 && n == 1) {
-		set_aside(a, rd, at, "the server refuses it as too large (HTTP 413 body-too-large)");
+		set_aside(a, rd, at,
+		    "the server refuses it as too large (HTTP 413 body-too-large)");
 		agent_reply_clear(&rep);
 		return SC_OK;
 	}
@@ -1704,8 +1721,9 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 			continue;
 		}
 		if (st != NULL && strcmp(st, "refused") == 0) {
-			say(a, "the server could not register a renewed certificate now (%s: %s); "
-			       "it stays queued",
+			say(a,
+			    "the server could not register a renewed certificate now (%s: %s); "
+			    "it stays queued",
 			    err != NULL ? err : "?",
 			    json_string_value(json_object_get(e, "detail")) != NULL
 			        ? json_string_value(json_object_get(e, "detail"))

@@ -276,8 +276,9 @@ static sc_err queue_path(const char *state_path, int n, char *out, size_t out_le
 	                      : snprintf(out, out_len, "%.*s/backlog.%d.pem",
 	                            (int)(slash - state_path), state_path, n);
 
-	return w < 0 || (size_t)w >= out_len ? sc_fail(SC_ERR_USAGE, "%s: path too long", state_path)
-	                                     : SC_OK;
+	return w < 0 || (size_t)w >= out_len
+	    ? sc_fail(SC_ERR_USAGE, "%s: path too long", state_path)
+	    : SC_OK;
 }
 
 /*
@@ -348,13 +349,13 @@ sc_err agent_state_save_steps(const char *path, struct agent_state *st, int step
 		}
 		if ((r = queue_path(path, file, qpath, sizeof(qpath))) != SC_OK)
 			return r;
-		if (append >= 0 && (r = queue_write(qpath, st, append ? st->q_count : 0,
-		                        append ? (off_t)st->q_bytes : 0, !append)) != SC_OK)
+		if (append >= 0 &&
+		    (r = queue_write(qpath, st, append ? st->q_count : 0,
+		         append ? (off_t)st->q_bytes : 0, !append)) != SC_OK)
 			return r;
-		if ((queue = json_pack("{s:s, s:I, s:I}", "name", strrchr(qpath, '/') != NULL
-		                               ? strrchr(qpath, '/') + 1
-		                               : qpath,
-		         "count", (json_int_t)n, "bytes", (json_int_t)bytes)) == NULL)
+		if ((queue = json_pack("{s:s, s:I, s:I}", "name",
+		         strrchr(qpath, '/') != NULL ? strrchr(qpath, '/') + 1 : qpath, "count",
+		         (json_int_t)n, "bytes", (json_int_t)bytes)) == NULL)
 			return sc_fail(SC_ERR_NOMEM, "state");
 	}
 	if (steps < 2) {
@@ -504,7 +505,8 @@ static sc_err renewal_load(json_t *ren, json_t *bl, json_t *bf, const char *what
 		return sc_fail(SC_ERR_MALFORMED, "%s: \"backlog\" is not at most %d certificates",
 		    what, AGENT_MAX_BACKLOG);
 	json_array_foreach (bl, i, e) {
-		if (!json_is_string(e) || !one_pem_block(json_string_value(e), json_string_length(e)))
+		if (!json_is_string(e) ||
+		    !one_pem_block(json_string_value(e), json_string_length(e)))
 			return sc_fail(SC_ERR_MALFORMED,
 			    "%s: \"backlog\"[%zu] is not a PEM certificate", what, i);
 		if ((st->backlog[st->n_backlog] = strdup(json_string_value(e))) == NULL)
@@ -631,8 +633,8 @@ static sc_err queue_load(const char *path, struct agent_state *st)
 		return r;
 	if ((r = sc_file_read_ex(qpath, AGENT_STATE_MAX + (size_t)AGENT_STATE_MAX, SC_FILE_MISSING,
 	         &data, &len)) != SC_OK)
-		return sc_fail(r == SC_ERR_NOT_FOUND ? SC_ERR_MALFORMED : r,
-		    "%s: %s (named by %s)", qpath, sc_err_detail(), path);
+		return sc_fail(r == SC_ERR_NOT_FOUND ? SC_ERR_MALFORMED : r, "%s: %s (named by %s)",
+		    qpath, sc_err_detail(), path);
 	if (len < st->q_bytes) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: %zu bytes, %s says %zu: truncated", qpath, len,
 		    path, st->q_bytes);

@@ -626,8 +626,8 @@ static void test_queue_file(void **state)
 	assert_non_null(strstr(data, "\"count\": 3"));
 	free(data);
 	qlen = file_size(q0);
-	assert_int_equal(qlen, (long)(strlen(st.backlog[0]) + strlen(st.backlog[1]) +
-	                           strlen(st.backlog[2])));
+	assert_int_equal(qlen,
+	    (long)(strlen(st.backlog[0]) + strlen(st.backlog[1]) + strlen(st.backlog[2])));
 	assert_int_equal(file_size(q1), -1);
 	queue_is(path, &st);
 	/* Appended: the file grows by the new certificate only; state.json stays as large. */
@@ -640,7 +640,8 @@ static void test_queue_file(void **state)
 	/* Crash after the queue's append, before state.json: the committed four load. */
 	st.backlog[st.n_backlog++] = pem_of(77);
 	assert_int_equal(agent_state_save_steps(path, &st, 1), SC_OK);
-	assert_int_equal(file_size(q0), qlen + (long)strlen(st.backlog[3]) + (long)strlen(st.backlog[4]));
+	assert_int_equal(file_size(q0),
+	    qlen + (long)strlen(st.backlog[3]) + (long)strlen(st.backlog[4]));
 	free(st.backlog[--st.n_backlog]);
 	st.backlog[st.n_backlog] = NULL;
 	queue_is(path, &st);
@@ -649,7 +650,8 @@ static void test_queue_file(void **state)
 	assert_int_equal(agent_state_load(path, &st), SC_OK);
 	st.backlog[st.n_backlog++] = pem_of(300);
 	assert_int_equal(agent_state_save(path, &st), SC_OK);
-	assert_int_equal(file_size(q0), qlen + (long)strlen(st.backlog[3]) + (long)strlen(st.backlog[4]));
+	assert_int_equal(file_size(q0),
+	    qlen + (long)strlen(st.backlog[3]) + (long)strlen(st.backlog[4]));
 	queue_is(path, &st);
 	/* A cut at the end (refresh_crl's): nothing written to the queue, one fewer named. */
 	drop_entry(&st, st.n_backlog - 1);
@@ -665,7 +667,8 @@ static void test_queue_file(void **state)
 		drop_entry(&st, 0);
 		drop_entry(&st, 0);
 		assert_int_equal(agent_state_save_steps(path, &st, 1), SC_OK);
-		assert_int_equal(file_size(q1), (long)(strlen(st.backlog[0]) + strlen(st.backlog[1])));
+		assert_int_equal(file_size(q1),
+		    (long)(strlen(st.backlog[0]) + strlen(st.backlog[1])));
 		queue_is(path, &old);
 		agent_state_clear(&old);
 	}
@@ -701,7 +704,8 @@ static void test_queue_file(void **state)
 		queue_is(path, &st);
 		more[len - 2] = 'x';
 		put_file(q0, more, len);
-		assert_int_equal(agent_state_load(path, &(struct agent_state){ 0 }), SC_ERR_MALFORMED);
+		assert_int_equal(agent_state_load(path, &(struct agent_state){ 0 }),
+		    SC_ERR_MALFORMED);
 		assert_non_null(strstr(sc_err_detail(), "not the 2 PEM certificates"));
 		free(more);
 	}
@@ -751,9 +755,9 @@ static void test_queue_file(void **state)
  */
 static void test_batch_refusal_final(void **state)
 {
-	static const char *const final[] = { "bad-der", "bad-value", "malformed-json",
-		"wrong-type", "chain", "not-device-ca", "kek-mismatch", "algorithm", "policy",
-		"binding", "unknown-device", "revoked", "profile-unknown", "profile-consumed",
+	static const char *const final[] = { "bad-der", "bad-value", "malformed-json", "wrong-type",
+		"chain", "not-device-ca", "kek-mismatch", "algorithm", "policy", "binding",
+		"unknown-device", "revoked", "profile-unknown", "profile-consumed",
 		"profile-expired", "device-mismatch", "device-ca-changed", "replay",
 		"body-too-large" };
 	static const char *const again[] = { "internal", "unavailable", "rate-limited",
