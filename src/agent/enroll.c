@@ -8,12 +8,14 @@
  * if it had recorded it), retired keys are deleted again. The round runs in phases: open (state,
  * SP, device), resume, settle (pending, retired, lost keys), and, when due, the enroll loop.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -1520,13 +1522,46 @@ int agent_batch_refusal_final(const char *error)
 	return 0;
 }
 
+/* pem appended to fd (O_APPEND) and synced; a short or failed write cut back off. 0 with errno. */
+static int append_synced(int fd, const char *pem)
+{
+	size_t len = strlen(pem), done = 0;
+	struct stat sb;
+
+	errno = 0;
+	if (fstat(fd, &sb) != 0)
+		return 0;
+	while (done < len) {
+		ssize_t w = write(fd, pem + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+
+			(void)ftruncate(fd, sb.st_size);
+			errno = e;
+			return 0;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		int e = errno;
+
+		(void)ftruncate(fd, sb.st_size);
+		errno = e;
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * agentq16: a queued certificate the server will never take is set aside: out of the queue (so it
  * no longer holds back the ones behind it), appended to CERTS/unregistered.pem (nothing is lost:
  * an operator can register it by hand), its key and leaf.pem untouched (if it is the one in use,
  * it stays in use). One line names it (serial, period) and why.
  */
-static void set_aside(struct agent *a, struct round *rd, size_t i, const char *why)
+static int set_aside(struct agent *a, struct round *rd, size_t i, const char *why)
 {
 	const char *pem = rd->st.backlog[i];
 	char name[160] = "an entry that is not a certificate", path[4200];
@@ -1573,15 +1608,26 @@ static void set_aside(struct agent *a, struct round *rd, size_t i, const char *w
 	BIO_free(bio);
 	sc_err_clear();
 	ERR_clear_error();
-	if (sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") == SC_OK &&
-	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0) {
-		size_t len = strlen(pem);
-		int good = write(fd, pem, len) == (ssize_t)len && fsync(fd) == 0;
+	/*
+	 * Kept only once it is in unregistered.pem, synced (review of agentq16: a file that could
+	 * not be opened or written took the certificate out of the queue all the same). A failed
+	 * append is cut back off, so a later one starts on a whole block; the certificate stays
+	 * queued, in its place, and is offered again at the next flush.
+	 */
+	fd = -1;
+	if (sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") != SC_OK ||
+	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
+	    !append_synced(fd, pem)) {
+		int e = errno;
 
-		(void)close(fd);
-		if (!good)
-			say(a, "%s: could not append the certificate set aside", path);
+		if (fd >= 0)
+			(void)close(fd);
+		sc_err_clear();
+		say(a, "%s: %s; %s not set aside (%s): it stays queued", path,
+		    e != 0 ? strerror(e) : "path too long", name, why);
+		return 0;
 	}
+	(void)close(fd);
 	sc_err_clear();
 	say(a,
 	    "set aside %s: %s; not sent again (appended to unregistered.pem; its key and "
@@ -1592,6 +1638,7 @@ static void set_aside(struct agent *a, struct round *rd, size_t i, const char *w
 	    (rd->st.n_backlog - i - 1) * sizeof(rd->st.backlog[0]));
 	rd->st.backlog[--rd->st.n_backlog] = NULL;
 	agent_backlog_removed(&rd->st, i);
+	return 1;
 }
 
 /*
@@ -1669,13 +1716,15 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 		*stop = 1;
 		return SC_OK; /* they are in use; the server learns of them later */
 	}
-	if (rep.status == 413 && n == 1) {
-		set_aside(a, rd, at,
-		    "the server refuses it as too large (HTTP 413 body-too-large)");
+	/* provd's own 413 (its JSON error), not a proxy's smaller limit (review of agentq16). */
+	if (rep.status == 413 && n == 1 && strcmp(rep.error, "body-too-large") == 0) {
+		if (!set_aside(a, rd, at,
+		        "the server refuses it as too large (HTTP 413 body-too-large)"))
+			*next = at + 1;
 		agent_reply_clear(&rep);
 		return SC_OK;
 	}
-	if (rep.status == 413) {
+	if (rep.status == 413 && n > 1) {
 		say(a, "registering %zu renewed certificates: HTTP 413 %s; one at a time", n,
 		    rep.error);
 		rd->one_by_one = 1;
@@ -1716,8 +1765,10 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 			    json_string_value(json_object_get(e, "detail")) != NULL
 			        ? json_string_value(json_object_get(e, "detail"))
 			        : "");
-			set_aside(a, rd, at + kept, why);
-			aside++;
+			if (set_aside(a, rd, at + kept, why))
+				aside++;
+			else
+				kept++;
 			continue;
 		}
 		if (st != NULL && strcmp(st, "refused") == 0) {
@@ -1775,7 +1826,8 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 			    "too large for the server (its request alone is %zu bytes, over the "
 			    "%d-byte body limit)",
 			    alone, AGENT_SERVER_BODY_MAX);
-			set_aside(a, rd, at, why);
+			if (!set_aside(a, rd, at, why))
+				at++; /* kept: the next one */
 			continue;
 		}
 

@@ -290,6 +290,7 @@ static sc_err queue_write(const char *qpath, const struct agent_state *st, size_
 {
 	int fd = open(qpath, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (fresh ? O_TRUNC : 0),
 	    0644);
+	const int new_file = fresh || at == 0; /* created here, or may have been */
 	sc_err r = SC_OK;
 
 	if (fd < 0)
@@ -316,6 +317,12 @@ static sc_err queue_write(const char *qpath, const struct agent_state *st, size_
 		r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
 	if (close(fd) != 0 && r == SC_OK)
 		r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	/*
+	 * A new file's directory entry synced before state.json's rename names it (review of
+	 * agentq16: ext4 and XFS journal the two in order, POSIX does not promise it).
+	 */
+	if (r == SC_OK && new_file)
+		r = sc_fsync_dir_of(qpath);
 	return r;
 }
 

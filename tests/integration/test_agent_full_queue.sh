@@ -122,6 +122,21 @@ qs=$(queued_pem "$O" 0 | serial_of /dev/stdin)
 ok "revoke DEV-O" sc net device revoke --db "$REG_DB" --device-id DEV-O --reason agentq16
 # --batch 1: the queue is offered at the round's end whether or not a renewal is due (a round
 # that comes before the next period makes none; one after it renews and offers that one too).
+# 3a. unregistered.pem that cannot be written (a dangling symlink: O_NOFOLLOW): the certificate
+# is not set aside and stays queued, one line says so (review of agentq16: it was dropped).
+mv "$O/unregistered.pem" "$T/unregistered.keep"
+ln -s /nonexistent/x "$O/unregistered.pem"
+agent o --once --batch 1 >"$T/r3a.out" 2>"$T/r3a.err"
+rc=$?
+check "unwritable unregistered.pem: exit 0 ($rc)" [ $rc = 0 ] || cat "$T/r3a.err"
+check "its queued certificate $qs not set aside, stays queued" grep -Eq \
+  "unregistered.pem: [^;]+; certificate $qs \(period [0-9]+\) not set aside \(the server refused it: revoked: .*\): it stays queued" \
+  "$T/r3a.err"
+check "no 'set aside' line" [ "$(grep -c ': set aside ' "$T/r3a.err")" = 0 ]
+check "still queued ($(queued_count "$O"))" [ "$(queued_count "$O")" -ge 1 ]
+check "the first queued is still $qs" [ "$(queued_pem "$O" 0 | serial_of /dev/stdin)" = "$qs" ]
+rm -f "$O/unregistered.pem"
+mv "$T/unregistered.keep" "$O/unregistered.pem"
 agent o --once --batch 1 >"$T/r3.out" 2>"$T/r3.err"
 rc=$?
 check "revoked: exit 0 ($rc): local renewal goes on" [ $rc = 0 ] || cat "$T/r3.err"
