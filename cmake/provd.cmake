@@ -70,7 +70,7 @@ if(TEST integration/test_provd_console)
 endif()
 # late15b: the real-clock windows need a fail point build's short policy; they skip (77) without
 # (and the offline window under valgrind).
-foreach(t test_agent_late_window test_agent_offline_window)
+foreach(t test_agent_late_window test_agent_offline_window test_agent_full_queue)
   if(TEST integration/${t})
     set_tests_properties(integration/${t} PROPERTIES SKIP_RETURN_CODE 77)
   endif()

@@ -37,6 +37,10 @@
 #define AGENT_MAX_BATCH 32 /* --batch N: 1..32 (the default) */
 /* A batch request's body at most (provd refuses bodies over 64 KiB): flush_backlog splits. */
 #define AGENT_BATCH_BODY_MAX (48 * 1024)
+/* agentq16: provd's body limit (API.md). A queued certificate whose request alone is larger can
+ * never be registered: it is set aside unsent (provd answers 413 before reading such a body,
+ * which curl sees as a broken pipe, no answer). */
+#define AGENT_SERVER_BODY_MAX (64 * 1024)
 #define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
 
 struct agent_cfg {
@@ -92,6 +96,14 @@ struct agent_state {
 	size_t renewal_len;
 	char *backlog[AGENT_MAX_BACKLOG];
 	size_t n_backlog;
+	/*
+	 * agentq16: the queue on disk, CERTS/backlog.<q_file>.pem, as state.json last committed it
+	 * ("backlog_file": its name, q_count certificates in its first q_bytes bytes), and how many
+	 * of backlog[] are still those first committed ones in order (q_intact: appends keep it,
+	 * agent_backlog_removed lowers it), so agent_state_save appends instead of rewriting.
+	 */
+	int q_file;
+	size_t q_count, q_bytes, q_intact;
 	/*
 	 * #17 (dur11): the ordinary profile the pending key was issued under (DER, owned; NULL:
 	 * none kept, e.g. a state from an older agent), sent back with the pending certificate so
@@ -150,8 +162,26 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
 sc_err agent_state_load(const char *path, struct agent_state *st) SC_MUST_USE;
 /* The state as state.json's text (*text: free), which agent_state_parse reads back equal. */
 sc_err agent_state_format(const struct agent_state *st, char **text) SC_MUST_USE;
-/* Atomic (temp file, fsync, rename, fsync dir). */
-sc_err agent_state_save(const char *path, const struct agent_state *st) SC_MUST_USE;
+/*
+ * Atomic (temp file, fsync, rename, fsync dir). agentq16: a queue (st->n_backlog > 0) is written
+ * to CERTS/backlog.0.pem or backlog.1.pem first (appended when only appended to; see state.c),
+ * and state.json names it ("backlog_file"); st's q_* fields then describe what was committed.
+ * agent_state_load reads either layout (an older agent's inline "backlog" too). steps: 3 for
+ * all; 1 stops after the queue file, 2 after state.json (a crash's leftovers, for tests).
+ */
+sc_err agent_state_save(const char *path, struct agent_state *st) SC_MUST_USE;
+sc_err agent_state_save_steps(const char *path, struct agent_state *st, int steps) SC_MUST_USE;
+/* agentq16: backlog[i] was just taken out of the queue (the ones after it moved down). */
+void agent_backlog_removed(struct agent_state *st, size_t i);
+/*
+ * agentq16: 1 if a batch entry's "error" is a refusal for good: the certificate itself (bad-der,
+ * bad-value, chain, binding, algorithm, policy, not-device-ca, kek-mismatch, body-too-large) or
+ * what it belongs to (unknown-device, revoked, profile-unknown, profile-consumed,
+ * profile-expired, device-mismatch, device-ca-changed, replay, malformed-json, wrong-type);
+ * 0 for the server's own trouble (internal, unavailable, rate-limited, request-timeout),
+ * anything else or NULL: such an entry stays queued.
+ */
+int agent_batch_refusal_final(const char *error);
 void agent_key_clear(struct agent_key *k);
 /* Fill k's serial/validity/profile ID from its certificate (and renew_at: 2/3 of the lifetime
  * less a random jitter of up to a tenth). */

@@ -8,11 +8,14 @@
  * if it had recorded it), retired keys are deleted again. The round runs in phases: open (state,
  * SP, device), resume, settle (pending, retired, lost keys), and, when due, the enroll loop.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -78,6 +81,12 @@ struct round {
 	uint8_t *gate_auth;
 	size_t gate_auth_len;
 	uint32_t refused_ku; /* the KU_* bits of the profile the SP last refused (0: unknown) */
+	/* agentq16: a registration got no answer this round: ask the server nothing more in it
+	 * (one connect timeout a round); a batch was too large: send one certificate a request. */
+	int unanswered;
+	int one_by_one;
+	uint8_t *dropped_der; /* the renewal profile drop_renewal dropped this round (owned) */
+	size_t dropped_len;
 };
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -92,7 +101,7 @@ static void say(const struct agent *a, const char *fmt, ...)
 	sc_log("%s: %s", a->device_id[0] ? a->device_id : "?", text);
 }
 
-static sc_err save(struct agent *a, const struct agent_state *st)
+static sc_err save(struct agent *a, struct agent_state *st)
 {
 	return agent_state_save(a->state_path, st);
 }
@@ -1149,6 +1158,7 @@ static sc_err round_open(struct agent *a, struct round *rd)
 
 static void round_close(struct round *rd)
 {
+	OPENSSL_free(rd->dropped_der);
 	OPENSSL_free(rd->gate_auth);
 	X509_free(rd->kex);
 	sk_X509_pop_free(rd->chain, X509_free);
@@ -1375,7 +1385,11 @@ static sc_err keep_renewal(struct round *rd, const uint8_t *der, size_t len)
 
 static void drop_renewal(struct round *rd)
 {
-	OPENSSL_free(rd->st.renewal_der);
+	/* agentq16: kept for the round, so that a queued certificate set aside after it is named
+	 * by its period (set_aside). */
+	OPENSSL_free(rd->dropped_der);
+	rd->dropped_der = rd->st.renewal_der;
+	rd->dropped_len = rd->st.renewal_len;
 	rd->st.renewal_der = NULL;
 	rd->st.renewal_len = 0;
 }
@@ -1517,18 +1531,180 @@ out:
 }
 
 /*
+ * agentq16: a batch entry's verdict that says nothing about the certificate: the server's own
+ * trouble (internal, unavailable, rate-limited, request-timeout) or a verdict we do not know.
+ * Such a certificate stays queued; only the refusals listed here are for good (agent.h).
+ */
+int agent_batch_refusal_final(const char *error)
+{
+	static const char *const final[] = {
+		"bad-der",
+		"bad-value",
+		"malformed-json",
+		"wrong-type",
+		"chain",
+		"not-device-ca",
+		"kek-mismatch",
+		"algorithm",
+		"policy",
+		"binding",
+		"unknown-device",
+		"revoked",
+		"profile-unknown",
+		"profile-consumed",
+		"profile-expired",
+		"device-mismatch",
+		"device-ca-changed",
+		"replay",
+		"body-too-large",
+	};
+
+	for (size_t i = 0; error != NULL && i < sizeof(final) / sizeof(final[0]); i++)
+		if (strcmp(error, final[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* pem appended to fd (O_APPEND) and synced; a short or failed write cut back off. 0 with errno. */
+static int append_synced(int fd, const char *pem)
+{
+	size_t len = strlen(pem), done = 0;
+	struct stat sb;
+
+	errno = 0;
+	if (fstat(fd, &sb) != 0)
+		return 0;
+	while (done < len) {
+		ssize_t w = write(fd, pem + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+
+			(void)ftruncate(fd, sb.st_size);
+			errno = e;
+			return 0;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		int e = errno;
+
+		(void)ftruncate(fd, sb.st_size);
+		errno = e;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * agentq16: a queued certificate the server will never take is set aside: out of the queue (so it
+ * no longer holds back the ones behind it), appended to CERTS/unregistered.pem (nothing is lost:
+ * an operator can register it by hand), its key and leaf.pem untouched (if it is the one in use,
+ * it stays in use). One line names it (serial, period) and why.
+ */
+static int set_aside(struct agent *a, struct round *rd, size_t i, const char *why)
+{
+	const char *pem = rd->st.backlog[i];
+	char name[160] = "an entry that is not a certificate", path[4200];
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	int fd;
+
+	if (cert != NULL) {
+		char serial[65] = "?";
+		struct agent_key k;
+		uint32_t period = 0;
+
+		memset(&k, 0, sizeof(k));
+		if (agent_key_from_cert(&k, 1, cert) == SC_OK)
+			snprintf(serial, sizeof(serial), "%s", k.serial);
+		period = UINT32_MAX;
+		/* Its period, when it is of the renewal profile kept or just dropped (else its
+		 * notBefore). */
+		if (k.present &&
+		    (rd->st.renewal_der != NULL
+		            ? sc_profile_decode(rd->st.renewal_der, rd->st.renewal_len, &p)
+		            : rd->dropped_der != NULL
+		            ? sc_profile_decode(rd->dropped_der, rd->dropped_len, &p)
+		            : SC_ERR_NOT_FOUND) == SC_OK) {
+			char id[2 * SC_PROFILE_ID_LEN + 1];
+
+			sc_profile_get_info(p, &info);
+			sc_hex(info.id, SC_PROFILE_ID_LEN, id);
+			if (strcmp(id, k.profile_id) != 0 ||
+			    sc_profile_leaf_index(&info, (time_t)k.not_before, &period) != 1)
+				period = UINT32_MAX;
+		}
+		if (period != UINT32_MAX)
+			snprintf(name, sizeof(name), "certificate %s (period %u)", serial, period);
+		else
+			snprintf(name, sizeof(name), "certificate %s (valid from %lld)", serial,
+			    (long long)k.not_before);
+		agent_key_clear(&k);
+	}
+	sc_profile_free(p);
+	X509_free(cert);
+	BIO_free(bio);
+	sc_err_clear();
+	ERR_clear_error();
+	/*
+	 * Kept only once it is in unregistered.pem, synced (review of agentq16: a file that could
+	 * not be opened or written took the certificate out of the queue all the same). A failed
+	 * append is cut back off, so a later one starts on a whole block; the certificate stays
+	 * queued, in its place, and is offered again at the next flush.
+	 */
+	fd = -1;
+	if (sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") != SC_OK ||
+	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
+	    !append_synced(fd, pem)) {
+		int e = errno;
+
+		if (fd >= 0)
+			(void)close(fd);
+		sc_err_clear();
+		say(a, "%s: %s; %s not set aside (%s): it stays queued", path,
+		    e != 0 ? strerror(e) : "path too long", name, why);
+		return 0;
+	}
+	(void)close(fd);
+	sc_err_clear();
+	say(a,
+	    "set aside %s: %s; not sent again (appended to unregistered.pem; its key and "
+	    "leaf.pem untouched)",
+	    name, why);
+	free(rd->st.backlog[i]);
+	memmove(rd->st.backlog + i, rd->st.backlog + i + 1,
+	    (rd->st.n_backlog - i - 1) * sizeof(rd->st.backlog[0]));
+	rd->st.backlog[--rd->st.n_backlog] = NULL;
+	agent_backlog_removed(&rd->st, i);
+	return 1;
+}
+
+/*
  * #17: register the locally renewed certificates, many in one request (POST
- * /v1/certificates/batch) once --batch of them wait, or all of them when `all`. Registered,
- * already registered and refused ones leave the backlog (a refusal is logged: the certificate
- * stays in use, the server knows of it); with no answer, or any other answer, they stay for the
- * next round. Only a server with the batch endpoint signs renewal profiles, so a backlog never
- * meets one without it but after a downgrade, where it waits (agent_backlog_full bounds it: a full
+ * /v1/certificates/batch) once --batch of them wait, or all of them when `all`. Registered and
+ * already registered ones leave the queue. agentq16: what leaves it otherwise, and what stays:
+ *   - an entry refused for good (agent_batch_refusal_final: its DER, chain, binding, profile,
+ *     device...) is set aside (set_aside): nothing the server can learn makes it pass;
+ *   - an entry refused for the server's own trouble (internal, unavailable, rate-limited) stays
+ *     queued, in its place; the rest of the request's entries go on;
+ *   - a request of one certificate refused body-too-large (413: the certificate alone is larger
+ *     than the server takes) sets it aside; a larger request so refused is sent again one
+ *     certificate at a time;
+ *   - no answer, or any other answer (5xx, 429, a server without the endpoint...): all stay, and
+ *     the round asks the server nothing more (rd->unanswered for no answer: one connect timeout
+ *     a round, not three).
+ * Only a server with the batch endpoint signs renewal profiles, so a backlog never meets one
+ * without it but after a downgrade, where it waits (agent_backlog_full bounds it: a full
  * backlog, flushed whole without an answer, stops local renewal, and the next certificate comes
- * from the server). A request
- * carries the oldest certificates whose body stays within AGENT_BATCH_BODY_MAX (the server
- * refuses bodies over 64 KiB; 32 large certificates, now the default's window, can pass it),
- * at most AGENT_MAX_BATCH of them (provd's most): the rest go in the next request of the same
- * round.
+ * from the server). A request carries the oldest certificates whose body stays within
+ * AGENT_BATCH_BODY_MAX (the server refuses bodies over 64 KiB; 32 large certificates, now the
+ * default's window, can pass it), at most AGENT_MAX_BATCH of them (provd's most): the rest go in
+ * the next request of the same round. The state is saved once, at the end.
  */
 /* AGENT_BATCH_BODY_MAX, or less for tests: SC_AGENT_BATCH_BODY_MAX (1024..the most). */
 static size_t batch_body_max(void)
@@ -1542,79 +1718,186 @@ static size_t batch_body_max(void)
 	    : AGENT_BATCH_BODY_MAX;
 }
 
+/* The bytes of a batch request carrying pem alone (as agent_http_post sends it); 0: unknown. */
+static size_t alone_body_len(const char *pem)
+{
+	json_t *body = json_pack("{s:[o]}", "certificates", cert_text_json(pem));
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	size_t n = text != NULL ? strlen(text) : 0;
+
+	free(text);
+	json_decref(body);
+	return n;
+}
+
+/* One request of the flush: entries [at, at + n) of the queue. *next: where the next starts. */
+static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n, size_t *next,
+    int *stop)
+{
+	struct agent_reply rep;
+	json_t *body = NULL, *list, *res;
+	size_t i, ok = 0, kept = 0, aside = 0;
+	sc_err r;
+
+	memset(&rep, 0, sizeof(rep));
+	*next = at;
+	if ((list = json_array()) == NULL ||
+	    (body = json_pack("{s:o}", "certificates", list)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "request");
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(list, cert_text_json(rd->st.backlog[at + i])) != 0) {
+			json_decref(body);
+			return sc_fail(SC_ERR_NOMEM, "request");
+		}
+	r = agent_http_post(a->http, "/v1/certificates/batch", body, &rep);
+	json_decref(body);
+	if (r != SC_OK) {
+		say(a, "registering %zu renewed certificates: no answer (%s); again later", n,
+		    sc_err_detail());
+		sc_err_clear();
+		rd->unanswered = 1;
+		*stop = 1;
+		return SC_OK; /* they are in use; the server learns of them later */
+	}
+	/* provd's own 413 (its JSON error), not a proxy's smaller limit (review of agentq16). */
+	if (rep.status == 413 && n == 1 && strcmp(rep.error, "body-too-large") == 0) {
+		if (!set_aside(a, rd, at,
+		        "the server refuses it as too large (HTTP 413 body-too-large)"))
+			*next = at + 1;
+		agent_reply_clear(&rep);
+		return SC_OK;
+	}
+	if (rep.status == 413 && n > 1) {
+		say(a, "registering %zu renewed certificates: HTTP 413 %s; one at a time", n,
+		    rep.error);
+		rd->one_by_one = 1;
+		agent_reply_clear(&rep);
+		return SC_OK;
+	}
+	if (rep.status != 200 ||
+	    !json_is_array(res = json_object_get((json_t *)rep.json, "results")) ||
+	    json_array_size(res) != n) {
+		say(a, "registering %zu renewed certificates: HTTP %ld %s %s; again later", n,
+		    rep.status, rep.error, rep.detail);
+		agent_reply_clear(&rep);
+		*stop = 1;
+		return SC_OK; /* as with no answer: the backlog waits */
+	}
+	/* Entries leave as they are judged: i walks the answer, at + kept the queue. */
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(res, i);
+		const char *st = json_string_value(json_object_get(e, "status"));
+		const char *err = json_string_value(json_object_get(e, "error"));
+
+		if (st != NULL && strcmp(st, "refused") == 0 && agent_batch_refusal_final(err)) {
+			char why[400];
+
+			/*
+			 * crl15's left (a): a registry that lost the renewal profile (restored from an
+			 * older backup) may have lost the device CA CRL with it, and a refused entry
+			 * says nothing of it: not known to cover, so the next registration (the next
+			 * window's first certificate, in this round) sends it, not one window later.
+			 */
+			if (strcmp(err, "profile-unknown") == 0 && rd->st.crl_until > 0) {
+				say(a,
+				    "the server no longer knows the renewal profile (a restored "
+				    "registry?): its device CA CRL goes with the next registration");
+				rd->st.crl_until = 0;
+			}
+			snprintf(why, sizeof(why), "the server refused it: %s: %s", err,
+			    json_string_value(json_object_get(e, "detail")) != NULL
+			        ? json_string_value(json_object_get(e, "detail"))
+			        : "");
+			if (set_aside(a, rd, at + kept, why))
+				aside++;
+			else
+				kept++;
+			continue;
+		}
+		if (st != NULL && strcmp(st, "refused") == 0) {
+			say(a,
+			    "the server could not register a renewed certificate now (%s: %s); "
+			    "it stays queued",
+			    err != NULL ? err : "?",
+			    json_string_value(json_object_get(e, "detail")) != NULL
+			        ? json_string_value(json_object_get(e, "detail"))
+			        : "");
+			kept++;
+			continue;
+		}
+		ok++;
+		/* crl15: what the server keeps (every entry says the same). */
+		if (json_is_object(e))
+			crl_heard(a, &rd->st, e, 0);
+		free(rd->st.backlog[at + kept]);
+		memmove(rd->st.backlog + at + kept, rd->st.backlog + at + kept + 1,
+		    (rd->st.n_backlog - at - kept - 1) * sizeof(rd->st.backlog[0]));
+		rd->st.backlog[--rd->st.n_backlog] = NULL;
+		agent_backlog_removed(&rd->st, at + kept);
+	}
+	agent_reply_clear(&rep);
+	if (aside > 0 || kept > 0)
+		say(a,
+		    "registered %zu renewed certificates in one request (%zu accepted, %zu refused "
+		    "for good, %zu kept queued)",
+		    n, ok, aside, kept);
+	else
+		say(a, "registered %zu renewed certificates in one request (%zu accepted)", n, ok);
+	*next = at + kept;
+	return SC_OK;
+}
+
 static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 {
 	const size_t body_max = batch_body_max();
+	size_t at = 0, before = rd->st.n_backlog;
+	int stop = 0;
+	sc_err r = SC_OK;
 
-	if (rd->st.n_backlog == 0 || (!all && rd->st.n_backlog < (size_t)a->cfg->batch))
+	if (rd->unanswered || rd->st.n_backlog == 0 ||
+	    (!all && rd->st.n_backlog < (size_t)a->cfg->batch))
 		return SC_OK;
-	while (rd->st.n_backlog > 0) {
-		struct agent_reply rep;
-		json_t *body = NULL, *list, *res;
-		size_t n = 0, bytes = 0, i, ok = 0;
-		sc_err r;
+	while (at < rd->st.n_backlog && !stop) {
+		size_t n = 0, bytes = 0, alone, first = strlen(rd->st.backlog[at]);
 
-		/* The JSON escapes each PEM line's newline: its length, a byte a line, quotes. */
-		while (n < rd->st.n_backlog && n < AGENT_MAX_BATCH) { /* provd takes 32 a request */
-			size_t len = strlen(rd->st.backlog[n]);
+		/* One the server cannot take even alone (its body limit): set aside unsent. */
+		if (first + first / 64 + 64 > AGENT_SERVER_BODY_MAX &&
+		    (alone = alone_body_len(rd->st.backlog[at])) > AGENT_SERVER_BODY_MAX) {
+			char why[160];
+
+			snprintf(why, sizeof(why),
+			    "too large for the server (its request alone is %zu bytes, over the "
+			    "%d-byte body limit)",
+			    alone, AGENT_SERVER_BODY_MAX);
+			if (!set_aside(a, rd, at, why))
+				at++; /* kept: the next one */
+			continue;
+		}
+
+		/*
+		 * The kept PEM's size in JSON (its length, an escape a line, quotes): an over-estimate
+		 * since the body carries the base64 of its DER (b64der16), never an under-estimate.
+		 */
+		while (at + n < rd->st.n_backlog && n < AGENT_MAX_BATCH &&
+		    (n == 0 || !rd->one_by_one)) { /* provd takes 32 a request */
+			size_t len = strlen(rd->st.backlog[at + n]);
 
 			bytes += len + len / 64 + 8;
 			if (n > 0 && bytes > body_max)
 				break;
 			n++;
 		}
-		memset(&rep, 0, sizeof(rep));
-		if ((list = json_array()) == NULL ||
-		    (body = json_pack("{s:o}", "certificates", list)) == NULL)
-			return sc_fail(SC_ERR_NOMEM, "request");
-		for (i = 0; i < n; i++)
-			if (json_array_append_new(list, cert_text_json(rd->st.backlog[i])) != 0) {
-				json_decref(body);
-				return sc_fail(SC_ERR_NOMEM, "request");
-			}
-		r = agent_http_post(a->http, "/v1/certificates/batch", body, &rep);
-		json_decref(body);
-		if (r != SC_OK) {
-			say(a, "registering %zu renewed certificates: no answer (%s); again later",
-			    n, sc_err_detail());
-			sc_err_clear();
-			return SC_OK; /* they are in use; the server learns of them later */
-		}
-		if (rep.status != 200 ||
-		    !json_is_array(res = json_object_get((json_t *)rep.json, "results")) ||
-		    json_array_size(res) != n) {
-			say(a, "registering %zu renewed certificates: HTTP %ld %s %s; again later",
-			    n, rep.status, rep.error, rep.detail);
-			agent_reply_clear(&rep);
-			return SC_OK; /* as with no answer: the backlog waits */
-		}
-		for (i = 0; i < n; i++) {
-			json_t *e = json_array_get(res, i);
-			const char *st = json_string_value(json_object_get(e, "status"));
-
-			if (st != NULL && strcmp(st, "refused") == 0) {
-				say(a, "the server refused a renewed certificate: %s: %s",
-				    json_string_value(json_object_get(e, "error")),
-				    json_string_value(json_object_get(e, "detail")));
-			} else {
-				ok++;
-				/* crl15: what the server keeps (every entry says the same). */
-				if (json_is_object(e))
-					crl_heard(a, &rd->st, e, 0);
-			}
-			free(rd->st.backlog[i]);
-		}
-		agent_reply_clear(&rep);
-		memmove(rd->st.backlog, rd->st.backlog + n,
-		    (rd->st.n_backlog - n) * sizeof(rd->st.backlog[0]));
-		rd->st.n_backlog -= n;
-		for (i = rd->st.n_backlog; i < rd->st.n_backlog + n; i++)
-			rd->st.backlog[i] = NULL;
-		say(a, "registered %zu renewed certificates in one request (%zu accepted)", n, ok);
-		if ((r = save(a, &rd->st)) != SC_OK)
-			return r;
+		if ((r = flush_some(a, rd, at, n, &at, &stop)) != SC_OK)
+			break;
 	}
-	return SC_OK;
+	/* Saved once: a crash before it sends the registered ones again (already-registered). */
+	if (rd->st.n_backlog != before) {
+		sc_err s = save(a, &rd->st);
+
+		if (r == SC_OK)
+			r = s;
+	}
+	return r;
 }
 
 /*
@@ -1663,6 +1946,7 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 		say(a, "sending the device CA CRL: no answer (%s); again at the next renewal",
 		    sc_err_detail());
 		sc_err_clear();
+		rd->unanswered = 1;
 		return SC_OK;
 	}
 	if ((refusal = server_refused_crl(&rep)) != 0) {
@@ -1679,6 +1963,7 @@ static sc_err refresh_crl(struct agent *a, struct round *rd, const struct agent_
 	    strcmp(rd->st.backlog[rd->st.n_backlog - 1], k->cert_pem) == 0) {
 		free(rd->st.backlog[--rd->st.n_backlog]);
 		rd->st.backlog[rd->st.n_backlog] = NULL;
+		agent_backlog_removed(&rd->st, rd->st.n_backlog);
 		if (server_kept_crl(&rep)) {
 			rd->st.crl_until = until;
 			rd->st.crl_refused_until = 0;
@@ -1854,8 +2139,16 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 		r = rd.st.renewal_der != NULL && rd.st.current.present ? renew_local(a, &rd, did)
 		                                                       : SC_ERR_NOT_FOUND;
 		if (r == SC_ERR_NOT_FOUND) {
-			if ((r = flush_backlog(a, &rd, 1)) != SC_OK ||
-			    (r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK)
+			if ((r = flush_backlog(a, &rd, 1)) != SC_OK)
+				goto out;
+			/* agentq16: the server did not answer the flush: once a round is enough. */
+			if (rd.unanswered) {
+				r = sc_fail(SC_ERR_IO,
+				    "the server did not answer; a new profile is asked for at the next "
+				    "round");
+				goto out;
+			}
+			if ((r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK)
 				goto out;
 		} else if (r != SC_OK) {
 			goto out;

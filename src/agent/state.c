@@ -3,8 +3,11 @@
  * state.c — CERTS/state.json: which SP key is in use (acknowledged), which one waits for the
  * server's acknowledgement, which profile was in flight, which old keys wait for deletion.
  * Written atomically after every step, so a crash anywhere resumes from the last step.
+ * agentq16: the queue of locally renewed certificates lives beside it, in CERTS/backlog.0.pem or
+ * backlog.1.pem, appended to, so that a renewal rewrites a few KiB of state and not megabytes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +43,41 @@ void agent_state_clear(struct agent_state *st)
 
 int agent_backlog_full(const struct agent_state *st)
 {
-	size_t bytes = 0;
+	size_t bytes = 0, most = AGENT_MAX_BACKLOG;
+#ifdef SC_FAILPOINTS
+	/* agentq16: fail point (test) builds only, never Release: a smaller bound, so an
+	 * integration test fills the queue in seconds through the same code. */
+	const char *e = getenv("SC_AGENT_TEST_BACKLOG_MAX");
+	char *end = NULL;
+	unsigned long v = e != NULL ? strtoul(e, &end, 10) : 0;
 
-	if (st->n_backlog >= AGENT_MAX_BACKLOG)
+	if (e != NULL && end != e && *end == '\0' && v >= 1 && v < AGENT_MAX_BACKLOG)
+		most = (size_t)v;
+#endif
+	if (st->n_backlog >= most)
 		return 1;
 	for (size_t i = 0; i < st->n_backlog; i++)
 		bytes += strlen(st->backlog[i]);
 	return bytes > AGENT_BACKLOG_BYTES_MAX;
+}
+
+void agent_backlog_removed(struct agent_state *st, size_t i)
+{
+	if (i < st->q_intact)
+		st->q_intact = i;
+}
+
+/* The PEM block all of s must be: its header first, its footer (and a newline) last and once. */
+#define PEM_HEAD "-----BEGIN CERTIFICATE-----"
+#define PEM_FOOT "-----END CERTIFICATE-----\n"
+static int one_pem_block(const char *s, size_t len)
+{
+	const char *foot;
+
+	return len >= sizeof(PEM_HEAD) - 1 + sizeof(PEM_FOOT) - 1 &&
+	    memcmp(s, PEM_HEAD, sizeof(PEM_HEAD) - 1) == 0 && memchr(s, '\0', len) == NULL &&
+	    (foot = memmem(s, len, PEM_FOOT, sizeof(PEM_FOOT) - 1)) != NULL &&
+	    (size_t)(foot - s) + sizeof(PEM_FOOT) - 1 == len;
 }
 
 static int64_t random_below(int64_t n)
@@ -137,8 +168,11 @@ static json_t *key_json(const struct agent_key *k, int pending)
 	return j;
 }
 
-/* #17: "renewal" (base64 DER) and "backlog" (PEM strings), only when there is something. */
-static sc_err renewal_json(const struct agent_state *st, json_t *j)
+/*
+ * #17: "renewal" (base64 DER) and "backlog" (PEM strings), only when there is something.
+ * agentq16: with queue (agent_state_save), "backlog_file" names where the queue is instead.
+ */
+static sc_err renewal_json(const struct agent_state *st, json_t *queue, json_t *j)
 {
 	json_t *bl;
 	char *b64;
@@ -171,6 +205,8 @@ static sc_err renewal_json(const struct agent_state *st, json_t *j)
 		return SC_ERR_NOMEM;
 	if (st->n_backlog == 0)
 		return SC_OK;
+	if (queue != NULL)
+		return json_object_set(j, "backlog_file", queue) != 0 ? SC_ERR_NOMEM : SC_OK;
 	if ((bl = json_array()) == NULL || json_object_set_new(j, "backlog", bl) != 0)
 		return SC_ERR_NOMEM;
 	for (size_t i = 0; i < st->n_backlog; i++)
@@ -179,7 +215,8 @@ static sc_err renewal_json(const struct agent_state *st, json_t *j)
 	return SC_OK;
 }
 
-sc_err agent_state_format(const struct agent_state *st, char **text)
+/* The state's text; queue (borrowed; NULL: the backlog inline) says where the backlog is. */
+static sc_err state_format(const struct agent_state *st, json_t *queue, char **text)
 {
 	json_t *j = NULL, *retire = NULL, *after = NULL;
 	sc_err r;
@@ -209,7 +246,7 @@ sc_err agent_state_format(const struct agent_state *st, char **text)
 
 		after = NULL;
 		if (bad || json_object_set_new(j, "hook_due", json_boolean(st->hook_due)) != 0 ||
-		    (r = renewal_json(st, j)) != SC_OK) {
+		    (r = renewal_json(st, queue, j)) != SC_OK) {
 			r = sc_fail(SC_ERR_NOMEM, "state: encoding");
 			goto out;
 		}
@@ -226,16 +263,139 @@ out:
 	return r;
 }
 
-sc_err agent_state_save(const char *path, const struct agent_state *st)
+sc_err agent_state_format(const struct agent_state *st, char **text)
 {
-	char *text = NULL;
+	return state_format(st, NULL, text);
+}
+
+/* "<folder of state_path>/backlog.<n>.pem" into out. */
+static sc_err queue_path(const char *state_path, int n, char *out, size_t out_len)
+{
+	const char *slash = strrchr(state_path, '/');
+	int w = slash == NULL ? snprintf(out, out_len, "backlog.%d.pem", n)
+	                      : snprintf(out, out_len, "%.*s/backlog.%d.pem",
+	                            (int)(slash - state_path), state_path, n);
+
+	return w < 0 || (size_t)w >= out_len
+	    ? sc_fail(SC_ERR_USAGE, "%s: path too long", state_path)
+	    : SC_OK;
+}
+
+/*
+ * Write queue entries [from, n) into backlog.<file>.pem at byte `at` (its committed length;
+ * anything past it is a crash's leftover, cut first; 0 with `fresh`: a new file), and fsync it.
+ */
+static sc_err queue_write(const char *qpath, const struct agent_state *st, size_t from, off_t at,
+    int fresh)
+{
+	int fd = open(qpath, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (fresh ? O_TRUNC : 0),
+	    0644);
+	const int new_file = fresh || at == 0; /* created here, or may have been */
+	sc_err r = SC_OK;
+
+	if (fd < 0)
+		return sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	if (ftruncate(fd, at) != 0)
+		r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	for (size_t i = from; r == SC_OK && i < st->n_backlog; i++) {
+		size_t len = strlen(st->backlog[i]), done = 0;
+
+		while (r == SC_OK && done < len) {
+			ssize_t w = pwrite(fd, st->backlog[i] + done, len - done, at);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+			else {
+				done += (size_t)w;
+				at += w;
+			}
+		}
+	}
+	if (r == SC_OK && fsync(fd) != 0)
+		r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	if (close(fd) != 0 && r == SC_OK)
+		r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	/*
+	 * A new file's directory entry synced before state.json's rename names it (review of
+	 * agentq16: ext4 and XFS journal the two in order, POSIX does not promise it).
+	 */
+	if (r == SC_OK && new_file)
+		r = sc_fsync_dir_of(qpath);
+	return r;
+}
+
+/*
+ * agentq16: the queue is written first, state.json (which names its file, count and length) is
+ * the commit. Three cases, each leaving the committed state's queue whole whatever happens
+ * before the rename: only appended since the last commit: the new certificates go after the
+ * committed length of the same file; only cut at its end: nothing to write (a shorter length);
+ * anything else (the flush took some from the front): the whole queue goes into the other file.
+ * After the commit an empty queue's files, or the one no longer named, are removed (best effort:
+ * a leftover is cut or truncated before it is used again). steps < 3: stop before the removal,
+ * < 2: before state.json too (what a crash there leaves; test_agent_state).
+ */
+sc_err agent_state_save_steps(const char *path, struct agent_state *st, int steps)
+{
+	char qpath[4200], oldq[4200], *text = NULL;
+	json_t *queue = NULL;
+	size_t bytes = 0, n = st->n_backlog;
+	int file = st->q_file, append = 0;
 	sc_err r;
 
-	if ((r = agent_state_format(st, &text)) != SC_OK)
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(st->backlog[i]);
+	if (n > 0) {
+		if (st->q_intact == st->q_count) {
+			append = 1; /* nothing committed left: write after the committed length */
+		} else if (n <= st->q_intact) {
+			append = -1; /* a prefix of the committed queue: nothing to write */
+		} else {
+			file = !st->q_file;
+		}
+		if ((r = queue_path(path, file, qpath, sizeof(qpath))) != SC_OK)
+			return r;
+		if (append >= 0 &&
+		    (r = queue_write(qpath, st, append ? st->q_count : 0,
+		         append ? (off_t)st->q_bytes : 0, !append)) != SC_OK)
+			return r;
+		if ((queue = json_pack("{s:s, s:I, s:I}", "name",
+		         strrchr(qpath, '/') != NULL ? strrchr(qpath, '/') + 1 : qpath, "count",
+		         (json_int_t)n, "bytes", (json_int_t)bytes)) == NULL)
+			return sc_fail(SC_ERR_NOMEM, "state");
+	}
+	if (steps < 2) {
+		json_decref(queue);
+		return SC_OK;
+	}
+	r = state_format(st, queue, &text);
+	json_decref(queue);
+	if (r != SC_OK)
 		return sc_fail(r, "%s: %s", path, sc_err_detail());
 	r = sc_file_write_atomic(path, text, strlen(text), 0644);
 	free(text);
-	return r;
+	if (r != SC_OK)
+		return r;
+	/* Committed. */
+	if (n > 0 && file != st->q_file && st->q_count > 0 && steps >= 3 &&
+	    queue_path(path, st->q_file, oldq, sizeof(oldq)) == SC_OK)
+		(void)unlink(oldq);
+	if (n == 0 && st->q_count > 0 && steps >= 3) {
+		for (int f = 0; f <= 1; f++)
+			if (queue_path(path, f, oldq, sizeof(oldq)) == SC_OK)
+				(void)unlink(oldq);
+	}
+	st->q_file = file;
+	st->q_count = n;
+	st->q_bytes = bytes;
+	st->q_intact = n;
+	return SC_OK;
+}
+
+sc_err agent_state_save(const char *path, struct agent_state *st)
+{
+	return agent_state_save_steps(path, st, 3);
 }
 
 static int is_hex_id(const char *s)
@@ -309,7 +469,8 @@ static sc_err retire_load(json_t *ret, json_t *after, const char *what, struct a
  * #17: "renewal", strict base64 of at most SC_PROFILE_MAX_DER bytes (decoded again before use),
  * and "backlog", at most AGENT_MAX_BACKLOG PEM certificates.
  */
-static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct agent_state *st)
+static sc_err renewal_load(json_t *ren, json_t *bl, json_t *bf, const char *what,
+    struct agent_state *st)
 {
 	size_t i;
 	json_t *e;
@@ -324,6 +485,27 @@ static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct age
 			    "%s: \"renewal\" is not base64 of a profile (at most %d bytes)", what,
 			    SC_PROFILE_MAX_DER);
 	}
+	if (bf != NULL) {
+		const char *name = NULL;
+		json_int_t count = 0, bytes = 0;
+		json_error_t err;
+
+		/* agentq16: backlog.<0|1>.pem holds `count` certificates in its first `bytes`. */
+		if (bl != NULL ||
+		    json_unpack_ex(bf, &err, JSON_STRICT, "{s:s, s:I, s:I}", "name", &name, "count",
+		        &count, "bytes", &bytes) != 0 ||
+		    (strcmp(name, "backlog.0.pem") != 0 && strcmp(name, "backlog.1.pem") != 0) ||
+		    count < 1 || count > AGENT_MAX_BACKLOG || bytes < count * 50 ||
+		    bytes > AGENT_STATE_MAX)
+			return sc_fail(SC_ERR_MALFORMED,
+			    "%s: \"backlog_file\" is not backlog.0.pem or backlog.1.pem with 1..%d "
+			    "certificates in at most %d bytes (and no \"backlog\")",
+			    what, AGENT_MAX_BACKLOG, AGENT_STATE_MAX);
+		st->q_file = name[8] - '0';
+		st->q_count = (size_t)count;
+		st->q_bytes = (size_t)bytes;
+		return SC_OK; /* read by agent_state_load */
+	}
 	if (bl == NULL)
 		return SC_OK;
 	if (!json_is_array(bl) || json_array_size(bl) > AGENT_MAX_BACKLOG)
@@ -331,7 +513,7 @@ static sc_err renewal_load(json_t *ren, json_t *bl, const char *what, struct age
 		    what, AGENT_MAX_BACKLOG);
 	json_array_foreach (bl, i, e) {
 		if (!json_is_string(e) ||
-		    strncmp(json_string_value(e), "-----BEGIN CERTIFICATE-----", 27) != 0)
+		    !one_pem_block(json_string_value(e), json_string_length(e)))
 			return sc_fail(SC_ERR_MALFORMED,
 			    "%s: \"backlog\"[%zu] is not a PEM certificate", what, i);
 		if ((st->backlog[st->n_backlog] = strdup(json_string_value(e))) == NULL)
@@ -352,7 +534,7 @@ static int crl_until_ok(const json_t *cu)
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, struct agent_state *st)
 {
 	json_t *j = NULL, *cur = NULL, *pen = NULL, *inf = NULL, *ret = NULL, *after = NULL;
-	json_t *ren = NULL, *bl = NULL, *pp = NULL, *cu = NULL, *cf = NULL;
+	json_t *ren = NULL, *bl = NULL, *bf = NULL, *pp = NULL, *cu = NULL, *cf = NULL;
 	const char *pid = NULL;
 	json_error_t err;
 	int version = 0, hook_due = 0;
@@ -366,10 +548,11 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		return sc_fail(SC_ERR_MALFORMED, "%s: not JSON (%s); move it away to start over",
 		    what, err.text);
 	if (json_unpack_ex(j, &err, JSON_STRICT,
-	        "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o, s?o, s?o, s?o}", "version", &version,
-	        "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret, "retire_after",
-	        &after, "hook_due", &hook_due, "renewal", &ren, "backlog", &bl, "pending_profile",
-	        &pp, "crl_until", &cu, "crl_for", &cf) != 0 ||
+	        "{s:i, s:o, s:o, s:o, s:o, s?o, s?b, s?o, s?o, s?o, s?o, s?o, s?o}", "version",
+	        &version, "current", &cur, "pending", &pen, "inflight", &inf, "retire", &ret,
+	        "retire_after", &after, "hook_due", &hook_due, "renewal", &ren, "backlog", &bl,
+	        "backlog_file", &bf, "pending_profile", &pp, "crl_until", &cu, "crl_for",
+	        &cf) != 0 ||
 	    version != STATE_VERSION || !json_is_array(ret) ||
 	    json_array_size(ret) > AGENT_MAX_RETIRE) {
 		r = sc_fail(SC_ERR_MALFORMED, "%s: not a version-%d agent state", what,
@@ -389,7 +572,7 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what, stru
 		snprintf(st->inflight_id, sizeof(st->inflight_id), "%s", pid);
 	}
 	if ((r = retire_load(ret, after, what, st)) != SC_OK ||
-	    (r = renewal_load(ren, bl, what, st)) != SC_OK)
+	    (r = renewal_load(ren, bl, bf, what, st)) != SC_OK)
 		goto out;
 	/*
 	 * #17 (dur11): strict base64 of at most SC_PROFILE_MAX_DER bytes, with a pending key. Only
@@ -441,6 +624,57 @@ out:
 	return r;
 }
 
+/*
+ * agentq16: the queue named by state.json: the file's first q_bytes bytes (anything after them a
+ * crash's leftover, cut at the next append), q_count PEM certificates one after the other.
+ * Shorter, or other content: SC_ERR_MALFORMED naming the file.
+ */
+static sc_err queue_load(const char *path, struct agent_state *st)
+{
+	char qpath[4200];
+	uint8_t *data = NULL;
+	size_t len = 0, at = 0;
+	sc_err r;
+
+	if ((r = queue_path(path, st->q_file, qpath, sizeof(qpath))) != SC_OK)
+		return r;
+	if ((r = sc_file_read_ex(qpath, AGENT_STATE_MAX + (size_t)AGENT_STATE_MAX, SC_FILE_MISSING,
+	         &data, &len)) != SC_OK)
+		return sc_fail(r == SC_ERR_NOT_FOUND ? SC_ERR_MALFORMED : r, "%s: %s (named by %s)",
+		    qpath, sc_err_detail(), path);
+	if (len < st->q_bytes) {
+		r = sc_fail(SC_ERR_MALFORMED, "%s: %zu bytes, %s says %zu: truncated", qpath, len,
+		    path, st->q_bytes);
+		goto out;
+	}
+	while (st->n_backlog < st->q_count && at < st->q_bytes) {
+		const char *s = (const char *)data + at, *foot;
+		size_t rest = st->q_bytes - at, one;
+
+		foot = memmem(s, rest, PEM_FOOT, sizeof(PEM_FOOT) - 1);
+		one = foot != NULL ? (size_t)(foot - s) + sizeof(PEM_FOOT) - 1 : 0;
+		if (foot == NULL || !one_pem_block(s, one))
+			break;
+		if ((st->backlog[st->n_backlog] = strndup(s, one)) == NULL) {
+			r = sc_fail(SC_ERR_NOMEM, "state");
+			goto out;
+		}
+		st->n_backlog++;
+		at += one;
+	}
+	if (st->n_backlog != st->q_count || at != st->q_bytes) {
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "%s: not the %zu PEM certificates in %zu bytes %s says (%zu read)", qpath,
+		    st->q_count, st->q_bytes, path, st->n_backlog);
+		goto out;
+	}
+	st->q_intact = st->q_count;
+	r = SC_OK;
+out:
+	OPENSSL_free(data);
+	return r;
+}
+
 sc_err agent_state_load(const char *path, struct agent_state *st)
 {
 	uint8_t *data = NULL;
@@ -455,5 +689,10 @@ sc_err agent_state_load(const char *path, struct agent_state *st)
 		return r;
 	r = agent_state_parse(data, len, path, st);
 	OPENSSL_free(data);
+	data = NULL;
+	if (r == SC_OK && st->q_count > 0)
+		r = queue_load(path, st);
+	if (r != SC_OK)
+		agent_state_clear(st);
 	return r;
 }

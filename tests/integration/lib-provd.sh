@@ -182,6 +182,22 @@ agent_refused() {
 
 # serial_of PEM: the certificate's serial in lower-case hex.
 serial_of() { openssl x509 -in "$1" -noout -serial | sed 's/serial=//' | tr 'A-F' 'a-f'; }
+# agentq16: the agent's queue of locally renewed certificates in CERTS dir (backlog.<0|1>.pem,
+# named by state.json's "backlog_file" with its count and committed length; an older agent's
+# inline "backlog" too). queued_count DIR: how many; queued_pem DIR I: the I-th (from 0), PEM.
+queued_count() {
+  jq '.backlog_file.count // (.backlog | length)' "$1/state.json" 2>/dev/null || echo 0
+}
+queued_pem() {
+  local f b
+  f=$(jq -r '.backlog_file.name // empty' "$1/state.json")
+  b=$(jq -r '.backlog_file.bytes // empty' "$1/state.json")
+  if [ -z "$f" ]; then
+    jq -r ".backlog[$2]" "$1/state.json"
+    return
+  fi
+  head -c "$b" "$1/$f" | awk -v want="$2" '/-----BEGIN CERTIFICATE-----/ { n++ } n == want + 1 { print }'
+}
 
 # db SQL: one query on the registry (read-only use), whichever backend holds it.
 db() {

@@ -82,7 +82,7 @@ ok "renew locally (--force-renew: the next period, a cadence ahead)" run n --for
 check "renewed locally" grep -q "renewed locally: key" "$T/.err"
 check "no CRL sent" bash -c "! grep -q 'outlives the server' '$T/.err'"
 check "--batch 32: the renewal waits for the window's end (one queued)" \
-  [ "$(grep -c 'BEGIN CERTIFICATE' <(sed -n '/"backlog"/,/]/p' "$T/n-out/state.json"))" = 1 ]
+  [ "$(queued_count "$T/n-out")" = 1 ]
 check "one certificate registered ($(certs_of DEV-N))" [ "$(certs_of DEV-N)" = 1 ]
 
 # next_window WHAT: --force-renew until the server registers a certificate on its own (POST
@@ -216,7 +216,7 @@ check "GET /v1/crls: a newer CRL (number $NUM0 -> $NUM)" [ $((16#$NUM)) -gt $((1
 check "again 30 days from its lastUpdate ($((NU - LU)) s)" [ $((NU - LU)) = $((30 * 86400 + 300)) ]
 check "later than the first ($NU > $NU0)" [ "$NU" -ge "$NU0" ]
 check "state.json crl_until moved on" grep -q "\"crl_until\": $NU" "$T/l-out/state.json"
-check "nothing queued: it went with the CRL" bash -c "! grep -q '\"backlog\"' '$T/l-out/state.json'"
+check "nothing queued: it went with the CRL" bash -c "! grep -q '\"backlog' '$T/l-out/state.json'"
 check "two certificates registered ($(certs_of DEV-L))" [ "$(certs_of DEV-L)" = 2 ]
 
 # crl15b: the registry refuses the next one ("not-kept": a lost connection, a missing grant):
@@ -286,6 +286,42 @@ check "state.json: crl_until known again" grep -Eq '"crl_until": [1-9]' "$T/l-ou
     [ $(( $(not_after "$T/r-out/leaf.pem") + 3600 )) -le "$NU" ]
   check "state.json crl_until = it" grep -q "\"crl_until\": $NU" "$T/r-out/state.json"
 }
+
+# --- agentq16 (crl15's left (a)): a restore that lost the window's renewal profile ---
+# The backup holds DEV-W active, without its profile or CRL. After the restore the window's
+# queued certificates are refused profile-unknown (set aside); the agent takes that to mean the
+# CRL may be gone too, so the next window's first certificate, registered in the same round,
+# carries it (crl15 sent it one window later: that registration said "crl":"none").
+if ! on_pg; then
+  stop_provd
+  provd_device w DEV-W || exit 1
+  sc net device add --db "$REG_DB" --device-id DEV-W >/dev/null || exit 1
+  sqlite3 "$T/reg.db" ".backup '$T/backup-w.db'" || exit 1
+  printf '{"validity": "3h", "renewal": {"count": 3, "cadence": "7200s"}}\n' >"$T/policy.json"
+  start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
+  wrun() { agent w "$@" --once --batch 32 >"$T/.out" 2>"$T/.err"; }
+  w_regs() { grep -c " POST /v1/certificates 201 .*device=DEV-W" "$T/provd.log"; }
+  ok "enroll DEV-W (a window of 3)" wrun
+  check "its first certificate registered with a CRL" \
+    grep -q " POST /v1/certificates 201 .*device=DEV-W.* crl=kept" "$T/provd.log"
+  ok "renew DEV-W locally (queued)" wrun --force-renew
+  check "one queued" [ "$(queued_count "$T/w-out")" = 1 ]
+  stop_provd
+  cp "$T/backup-w.db" "$T/reg.db" && rm -f "$T/reg.db-wal" "$T/reg.db-shm"
+  start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
+  r0=$(w_regs)
+  for i in 1 2 3 4; do
+    wrun --force-renew || { echo "# run failed: $(cat "$T/.err")" >&2; break; }
+    [ "$(w_regs)" -gt "$r0" ] && break
+  done
+  check "the lost profile's queue set aside (profile-unknown)" \
+    grep -Eq "set aside certificate [0-9a-f]+ \(period [0-9]+\): the server refused it: profile-unknown" "$T/.err"
+  check "the agent says the CRL goes with the next registration" \
+    grep -q "the server no longer knows the renewal profile" "$T/.err"
+  check "the next window's first certificate registered WITH the CRL, in that round" \
+    bash -c "grep ' POST /v1/certificates 201 .*device=DEV-W' '$T/provd.log' | tail -1 | grep -q ' crl=kept'"
+  check "GET /v1/crls serves DEV-W's CRL again" crl_of w DEV-W
+fi
 
 # --- crl15b: PostgreSQL, a runtime role granted before schema 4 (no rights on device_crls) ---
 # crl15's answers made every registration of such a role fail ("permission denied for table

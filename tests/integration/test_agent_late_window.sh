@@ -61,7 +61,7 @@ ML=$(made "$T/l-made.log")
 NL=$(printf '%s\n' "$ML" | grep -c .)
 check "the window's local renewals: $NL (at least 2 of 3)" [ "$NL" -ge 2 ]
 check "nothing of the queue registered yet ($(certs_of DEV-L))" [ "$(certs_of DEV-L)" = 1 ]
-check "all $NL queued" [ "$(jq '.backlog | length' "$T/l-out/state.json")" = "$NL" ]
+check "all $NL queued" [ "$(queued_count "$T/l-out")" = "$NL" ]
 mid_period "$P1" $K
 ok "the window's end: the queue, then a new profile" run l --batch 32
 check "the agent registered the $NL in one request, all accepted" \
@@ -119,14 +119,14 @@ for i in 1 2; do
   mid_period "$PR" $i
   ok "DEV-R local renewal $i" run r --batch 32
 done
-NR=$(jq '.backlog | length' "$T/r-out/state.json")
+NR=$(queued_count "$T/r-out")
 check "DEV-R: $NR queued (at least 1 of 2)" [ "$NR" -ge 1 ]
 ok "revoke DEV-R" sc net device revoke --db "$REG_DB" --device-id DEV-R --reason late15
 # Past the end of period 3: a round that came late may have made period 3's certificate.
 mid_period "$PR" 4
 rpems=""
 for i in $(seq 0 $((NR - 1))); do
-  jq -r ".backlog[$i]" "$T/r-out/state.json" >"$T/r$i.pem"
+  queued_pem "$T/r-out" "$i" >"$T/r$i.pem"
   check "DEV-R's queued certificate $i has expired" bash -c \
     "! openssl x509 -in '$T/r$i.pem' -noout -checkend 0 >/dev/null"
   rpems="$rpems$(jq -Rs . <"$T/r$i.pem"),"

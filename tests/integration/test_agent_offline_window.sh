@@ -32,7 +32,7 @@ export SC_PROVD_TEST_VALIDITY_MIN=1
 printf '{"validity": "2s", "renewal": {"count": %d, "cadence": "%ds"}}\n' $K $CAD >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
 
-queued() { jq '.backlog | length' "$T/o-out/state.json" 2>/dev/null || echo 0; }
+queued() { queued_count "$T/o-out"; }
 ok "enroll DEV-O (the window's first certificate)" agent o --once
 P1=$(db "SELECT profile_id FROM profiles WHERE device_id = 'DEV-O'")
 check "one certificate registered" [ "$(db "SELECT count(*) FROM certificates WHERE device_id = 'DEV-O'")" = 1 ]
