@@ -229,6 +229,7 @@ struct conn_track {
 	int fd;
 	int reading;           /* 0 once the request is in and being answered */
 	int handshake_counted; /* its TLS handshake is in the metrics (its own thread's, no lock) */
+	struct provd_tls_out *out; /* its answers' head and body in one send (tls.h); NULL: none */
 	char peer[64];
 };
 
@@ -326,17 +327,21 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	struct server *srv = cls;
 	struct conn_track *t = *socket_context;
 	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t tls = NULL;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		provd_metrics_connection(srv->api.metrics);
 		/* Its GnuTLS session exists before the handshake starts, here (tls.h). */
-		if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL)
-			provd_tls_session_start((gnutls_session_t)ci->tls_session);
+		if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL) {
+			tls = (gnutls_session_t)ci->tls_session;
+			provd_tls_session_start(tls);
+		}
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		/* Without its record a connection has only the idle timeout: never refuse for that. */
 		if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)
 			return;
 		t->fd = ci->connect_fd;
+		t->out = provd_tls_out_start(tls, t->fd);
 		peer_name(c, t->peer, sizeof(t->peer));
 		t->reading = 1;
 		clock_gettime(CLOCK_MONOTONIC, &t->start);
@@ -360,6 +365,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	if (t->next != NULL)
 		t->next->prev = t->prev;
 	pthread_mutex_unlock(&srv->conns_lock);
+	/* MHD has deinitialised the session already: nothing pushes through it any more. */
+	provd_tls_out_free(t->out);
 	free(t);
 	*socket_context = NULL;
 }
@@ -416,10 +423,15 @@ static void peer_name(struct MHD_Connection *c, char *out, size_t out_len)
 		    out, (socklen_t)out_len);
 }
 
-/* Send resp (its body is copied by MHD) with the headers the API asked for. */
-static enum MHD_Result send_response(struct MHD_Connection *c, const struct provd_response *resp)
+/*
+ * Send resp (its body is copied by MHD) with the headers the API asked for. An answer MHD sends
+ * with its body (not to HEAD, not a status without a body) goes out as one send (tls.h).
+ */
+static enum MHD_Result send_response(struct MHD_Connection *c, const char *method,
+    const struct provd_response *resp)
 {
 	struct MHD_Response *r;
+	struct conn_track *t;
 	enum MHD_Result ret;
 	char num[32];
 
@@ -457,6 +469,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const struct prov
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
+	if (ret == MHD_YES && resp->body_len > 0 && resp->status >= 200 && resp->status != 204 &&
+	    resp->status != 304 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0 &&
+	    (t = conn_of(c)) != NULL)
+		provd_tls_out_answer(t->out);
 	return ret;
 }
 
@@ -480,7 +496,7 @@ static enum MHD_Result early_error(struct server *srv, struct MHD_Connection *c,
 	resp.code = -1;
 	resp.endpoint = PROVD_EP_OTHER;
 	provd_api_error(&resp, e, detail);
-	ret = send_response(c, &resp);
+	ret = send_response(c, method, &resp);
 	peer_name(c, peer, sizeof(peer));
 	provd_metrics_refusal(srv->api.metrics, resp.code);
 	provd_metrics_request(srv->api.metrics, PROVD_EP_OTHER, resp.status, since(&st->t0));
@@ -772,7 +788,7 @@ static enum MHD_Result answer(struct server *srv, struct MHD_Connection *c,
 		pool_give(&srv->pool, slot);
 		client_leave(srv, held);
 	}
-	ret = send_response(c, &resp);
+	ret = send_response(c, method, &resp);
 	provd_metrics_request(srv->api.metrics, resp.endpoint, resp.status, since(&st->t0));
 	log_request(peer, method, url, &resp, since(&st->t0));
 	provd_response_clear(&resp);
@@ -817,7 +833,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct server *srv = cls;
 	struct request_state *st = *con_cls;
 
+	struct conn_track *t = conn_of(c);
+
 	(void)toe;
+	/* Its answer is out: a head still held (no body came after it) goes now (tls.h). */
+	if (t != NULL)
+		provd_tls_out_flush(t->out);
 	/* A kept-alive connection's next request starts its own clock. */
 	conn_mark(srv, c, 1);
 	if (st == NULL)

@@ -27,4 +27,35 @@ void provd_tls_tickets_stop(void);
 /* At MHD_CONNECTION_NOTIFY_STARTED: enable tickets on the connection's session (no-op if off). */
 void provd_tls_session_start(gnutls_session_t s);
 
+/*
+ * An answer's head and body in one send (#17, session 16; PERFORMANCE.md 23.1). libmicrohttpd
+ * 0.9.75 sends a TLS answer's header and body as two gnutls_record_send calls, so two records in
+ * two sendmsg calls (and, for an answer over 1400 bytes, two TCP pushes). provd installs its own
+ * push function on each connection's session: once told that the next record is an answer's head
+ * whose body follows (provd_tls_out_answer), it keeps that record (up to PROVD_TLS_HOLD_MAX bytes)
+ * and sends it with the next record, the body's, in one sendmsg. The bytes, their order and the
+ * records are GnuTLS's own; only when they reach the socket changes. Anything pushed later goes
+ * out after the held bytes; a send that takes only part of them keeps the rest for the next push
+ * and reports that record's push as EAGAIN, so GnuTLS and MHD wait for the socket as they do
+ * for any short send. A head whose body never comes (not expected: provd marks only answers MHD
+ * sends with their body in the same call) is sent at the request's end (provd_tls_out_flush).
+ */
+#define PROVD_TLS_HOLD_MAX 2048
+
+struct provd_tls_out;
+
+/* At MHD_CONNECTION_NOTIFY_STARTED: the connection's push function (NULL: GnuTLS's own, kept). */
+struct provd_tls_out *provd_tls_out_start(gnutls_session_t s, int fd);
+/* The next record pushed is an answer's head whose body MHD sends right after it. */
+void provd_tls_out_answer(struct provd_tls_out *o);
+/* Send a held record now (non-blocking): 0 when nothing is left held, -1 otherwise. */
+int provd_tls_out_flush(struct provd_tls_out *o);
+/* At MHD_CONNECTION_NOTIFY_CLOSED (after MHD's gnutls_deinit): free it. */
+void provd_tls_out_free(struct provd_tls_out *o);
+/*
+ * For tests and benchmarks: held heads sent with the record after them, heads sent alone (by
+ * provd_tls_out_flush), and sends that took only part of a held head.
+ */
+void provd_tls_out_stats(unsigned long *joined, unsigned long *alone, unsigned long *shorts);
+
 #endif
