@@ -51,7 +51,7 @@ void provd_tls_session_start(gnutls_session_t s)
 
 struct provd_tls_out {
 	int fd;
-	int hold;                /* the next record is an answer's head: kept for its body */
+	int hold;                  /* the next record is an answer's head: kept for its body */
 	size_t held_len, held_off; /* held bytes [held_off, held_len) not yet sent */
 	unsigned char held[PROVD_TLS_HOLD_MAX];
 };
