@@ -1565,6 +1565,13 @@ int agent_batch_refusal_final(const char *error)
 	return 0;
 }
 
+/* A failed append cut back to the file's size before it (best effort: the caller reports). */
+static void cut_back(int fd, off_t size)
+{
+	if (ftruncate(fd, size) != 0)
+		return; /* the next append goes after what is left; the log line names the one kept queued */
+}
+
 /* pem appended to fd (O_APPEND) and synced; a short or failed write cut back off. 0 with errno. */
 static int append_synced(int fd, const char *pem)
 {
@@ -1582,7 +1589,7 @@ static int append_synced(int fd, const char *pem)
 		if (w <= 0) {
 			int e = w < 0 ? errno : EIO;
 
-			(void)ftruncate(fd, sb.st_size);
+			cut_back(fd, sb.st_size);
 			errno = e;
 			return 0;
 		}
@@ -1591,7 +1598,7 @@ static int append_synced(int fd, const char *pem)
 	if (fsync(fd) != 0) {
 		int e = errno;
 
-		(void)ftruncate(fd, sb.st_size);
+		cut_back(fd, sb.st_size);
 		errno = e;
 		return 0;
 	}
