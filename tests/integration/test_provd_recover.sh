@@ -10,6 +10,9 @@
 # nothing is recovered (profile-unknown). The agent sends the field only after profile-unknown;
 # an ordinary registration carries nothing.
 # SC_DB=pg runs it with the registry on PostgreSQL (the row deleted there).
+# Under valgrind only the subjects: provd's recovery and the agent's carried profile (the CLI
+# and the SP, ~80 processes here, are memchecked by their own tests).
+SC_VG_BINS="SELFCERT_PROVD SELFCERT_AGENT"
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 
