@@ -1605,6 +1605,73 @@ static void test_renewal_ref_past_profile(void **state)
 }
 
 /*
+ * The two signer tests' world: a profile signer certificate named CN that ends at END, and
+ * renewal profiles of K one-second periods for devices A and B (activated here), signed by it.
+ * On return the node signs with the short-lived signer (api.signer, api.profile_signer) and
+ * keeps its policy; shortlived_done() restores the signer and the profile cache and frees all.
+ */
+struct shortlived {
+	X509 *signer_saved, *cert;
+	struct sc_profile_signer *ps_saved, *ps;
+	struct provd_profcache *kept, *empty;
+	struct sc_profile *p1, *p2;
+	char id1[65], id2[65];
+};
+
+static void shortlived_setup(struct shortlived *w, const char *cn, time_t end, uint32_t k,
+    struct dev *a, struct dev *b)
+{
+	struct provd_policy saved = api.policy;
+	int64_t d;
+	struct sc_test_cert spec = {
+		.o = "netA",
+		.cn = cn,
+		.pub = acme.signer_key,
+		.issuer = acme.net_root,
+		.issuer_key = acme.net_root_key,
+		.not_before = time(NULL) - 60,
+		.not_after = end,
+		.bc = "critical,CA:FALSE",
+		.ku = "critical,digitalSignature",
+		.eku = SC_OID_KP_PROFILESIGN,
+	};
+
+	memset(w, 0, sizeof(*w));
+	w->signer_saved = api.signer;
+	w->ps_saved = api.profile_signer;
+	w->kept = api.profiles;
+	assert_int_equal(sc_test_cert_make(&spec, &w->cert), SC_OK);
+	assert_int_equal(sc_profile_signer_new(api.signer_key, w->cert, 0, &w->ps), SC_OK);
+	assert_int_equal(provd_profcache_new(4, &w->empty), SC_OK);
+	make_dev(a, &acme, &acme);
+	make_dev(b, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, a->id, NULL, "t", time(NULL)), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, b->id, NULL, "t", time(NULL)), SC_OK);
+	api.signer = w->cert;
+	api.profile_signer = w->ps;
+	api.policy.renewal_count = k;
+	api.policy.renewal_cadence_s = 1;
+	api.policy.validity_s = 1;
+	w->p1 = renewal_profile(a, w->id1, &d, k);
+	w->p2 = renewal_profile(b, w->id2, &d, k);
+	api.policy = saved;
+}
+
+static void shortlived_done(struct shortlived *w, struct dev *a, struct dev *b)
+{
+	api.profiles = w->kept;
+	api.signer = w->signer_saved;
+	api.profile_signer = w->ps_saved;
+	sc_profile_signer_free(w->ps);
+	provd_profcache_free(w->empty);
+	X509_free(w->cert);
+	sc_profile_free(w->p1);
+	sc_profile_free(w->p2);
+	free_dev(a);
+	free_dev(b);
+}
+
+/*
  * late15b (review of late15): a late renewal certificate registered after the profile signer's
  * certificate expired gets the same verdict whether its profile is kept (cert_verify's signer
  * and root valid now) or read back from the registry (after a restart or an eviction: emptied
@@ -1617,44 +1684,17 @@ static struct dev dev_s1 = { .id = "DEV-S1" }, dev_s2 = { .id = "DEV-S2" };
 
 static void test_renewal_signer_expired(void **state)
 {
-	struct provd_policy saved = api.policy;
-	struct sc_profile_signer *ps_saved = api.profile_signer, *ps = NULL;
-	struct provd_profcache *kept = api.profiles, *empty = NULL;
-	X509 *signer_saved = api.signer, *shortlived = NULL, *x;
+	struct shortlived w;
 	struct sc_profile *p1, *p2;
-	char id1[65], id2[65], log[256];
-	int64_t d1, d2;
+	X509 *x;
+	char log[256];
 	time_t end = time(NULL) + 6; /* setup has 4 s to issue period 1 before it */
-	struct sc_test_cert spec = {
-		.o = "netA",
-		.cn = "netA Profile Signer",
-		.pub = acme.signer_key,
-		.issuer = acme.net_root,
-		.issuer_key = acme.net_root_key,
-		.not_before = time(NULL) - 60,
-		.not_after = end,
-		.bc = "critical,CA:FALSE",
-		.ku = "critical,digitalSignature",
-		.eku = SC_OID_KP_PROFILESIGN,
-	};
 	json_t *a;
 
 	(void)state;
-	assert_int_equal(sc_test_cert_make(&spec, &shortlived), SC_OK);
-	assert_int_equal(sc_profile_signer_new(api.signer_key, shortlived, 0, &ps), SC_OK);
-	assert_int_equal(provd_profcache_new(4, &empty), SC_OK);
-	make_dev(&dev_s1, &acme, &acme);
-	make_dev(&dev_s2, &acme, &acme);
-	assert_int_equal(sc_reg_device_add(reg, "DEV-S1", NULL, "t", time(NULL)), SC_OK);
-	assert_int_equal(sc_reg_device_add(reg, "DEV-S2", NULL, "t", time(NULL)), SC_OK);
-	api.signer = shortlived;
-	api.profile_signer = ps;
-	api.policy.renewal_count = 2;
-	api.policy.renewal_cadence_s = 1;
-	api.policy.validity_s = 1;
-	p1 = renewal_profile(&dev_s1, id1, &d1, 2);
-	p2 = renewal_profile(&dev_s2, id2, &d2, 2);
-	api.policy = saved;
+	shortlived_setup(&w, "netA Profile Signer", end, 2, &dev_s1, &dev_s2);
+	p1 = w.p1;
+	p2 = w.p2;
 	/* Period 0 of each, in time, its signer valid: registered. */
 	x = issue_period(&dev_s1, p1, 0);
 	register_leaf(x, 201, NULL, "DEV-S1 period 0", log);
@@ -1673,7 +1713,7 @@ static void test_renewal_signer_expired(void **state)
 	json_decref(a);
 	X509_free(x);
 	/* Read back from the registry (a restart): refused the same. */
-	api.profiles = empty;
+	api.profiles = w.empty;
 	x = issue_period(&dev_s2, p2, 1);
 	/* Not vacuous: period 1 ended by the signer's end, so judged at its own period (the rule
 	 * before late15b) the read-back profile's signer was valid and it would pass. */
@@ -1684,16 +1724,7 @@ static void test_renewal_signer_expired(void **state)
 	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
 	json_decref(a);
 	X509_free(x);
-	api.profiles = kept;
-	api.signer = signer_saved;
-	api.profile_signer = ps_saved;
-	sc_profile_signer_free(ps);
-	provd_profcache_free(empty);
-	X509_free(shortlived);
-	sc_profile_free(p1);
-	sc_profile_free(p2);
-	free_dev(&dev_s1);
-	free_dev(&dev_s2);
+	shortlived_done(&w, &dev_s1, &dev_s2);
 }
 
 /*
@@ -1710,53 +1741,28 @@ static struct dev dev_r1 = { .id = "DEV-R1" }, dev_r2 = { .id = "DEV-R2" };
 
 static void test_renewal_signer_rotated(void **state)
 {
-	struct provd_policy saved = api.policy;
-	struct sc_profile_signer *ps_saved = api.profile_signer, *ps = NULL;
-	struct provd_profcache *kept = api.profiles, *empty = NULL;
+	struct shortlived w;
 	struct provd_leafrefs *refs = api.leafrefs;
-	X509 *signer_saved = api.signer, *old = NULL, *x;
 	struct sc_profile *p1, *p2;
 	struct provd_leafref *e;
 	uint8_t id[SC_PROFILE_ID_LEN];
-	char id1[65], id2[65], log[256];
-	int64_t d1, d2;
+	char *id1, *id2, log[256];
 	size_t n;
+	X509 *x;
 	time_t end = time(NULL) + 7; /* setup has 5 s to register period 1 before it */
-	struct sc_test_cert spec = {
-		.o = "netA",
-		.cn = "netA Profile Signer (old)",
-		.pub = acme.signer_key,
-		.issuer = acme.net_root,
-		.issuer_key = acme.net_root_key,
-		.not_before = time(NULL) - 60,
-		.not_after = end,
-		.bc = "critical,CA:FALSE",
-		.ku = "critical,digitalSignature",
-		.eku = SC_OID_KP_PROFILESIGN,
-	};
 	json_t *a;
 
 	(void)state;
-	assert_int_equal(sc_test_cert_make(&spec, &old), SC_OK);
-	assert_int_equal(sc_profile_signer_new(api.signer_key, old, 0, &ps), SC_OK);
-	assert_int_equal(provd_profcache_new(4, &empty), SC_OK);
-	make_dev(&dev_r1, &acme, &acme);
-	make_dev(&dev_r2, &acme, &acme);
-	assert_int_equal(sc_reg_device_add(reg, "DEV-R1", NULL, "t", time(NULL)), SC_OK);
-	assert_int_equal(sc_reg_device_add(reg, "DEV-R2", NULL, "t", time(NULL)), SC_OK);
 	/* Signed by the old signer. */
-	api.signer = old;
-	api.profile_signer = ps;
-	api.policy.renewal_count = 3;
-	api.policy.renewal_cadence_s = 1;
-	api.policy.validity_s = 1;
-	p1 = renewal_profile(&dev_r1, id1, &d1, 3);
-	p2 = renewal_profile(&dev_r2, id2, &d2, 3);
-	api.policy = saved;
+	shortlived_setup(&w, "netA Profile Signer (old)", end, 3, &dev_r1, &dev_r2);
+	p1 = w.p1;
+	p2 = w.p2;
+	id1 = w.id1;
+	id2 = w.id2;
 	/* The rotation: the current signer, the profiles read back from the registry. */
-	api.signer = signer_saved;
-	api.profile_signer = ps_saved;
-	api.profiles = empty;
+	api.signer = w.signer_saved;
+	api.profile_signer = w.ps_saved;
+	api.profiles = w.empty;
 	x = issue_period(&dev_r1, p1, 0);
 	register_leaf(x, 201, NULL, "DEV-R1 period 0, read back", log);
 	X509_free(x);
@@ -1810,14 +1816,7 @@ static void test_renewal_signer_rotated(void **state)
 	    strstr(json_string_value(json_object_get(a, "detail")), "untrusted-signer: "));
 	json_decref(a);
 	X509_free(x);
-	api.profiles = kept;
-	sc_profile_signer_free(ps);
-	provd_profcache_free(empty);
-	X509_free(old);
-	sc_profile_free(p1);
-	sc_profile_free(p2);
-	free_dev(&dev_r1);
-	free_dev(&dev_r2);
+	shortlived_done(&w, &dev_r1, &dev_r2);
 }
 
 static void test_policy_refusals(void **state)
