@@ -237,10 +237,7 @@ static json_t *chain_json(STACK_OF(X509) *sk)
 	return a;
 }
 
-/*
- * A kept certificate's PEM text (state.json's) as the agent sends it: the base64 of its one
- * CERTIFICATE block's DER; the text itself if it is not one such block (the server reads both).
- */
+/* agent.h (agentweak17: reached by unit/test_agent_state). */
 static json_t *cert_text_json(const char *pem)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
@@ -260,6 +257,11 @@ static json_t *cert_text_json(const char *pem)
 	BIO_free(b);
 	ERR_clear_error();
 	return j != NULL ? j : json_string(pem);
+}
+
+void *agent_cert_text_json(const char *pem)
+{
+	return cert_text_json(pem);
 }
 
 /*
@@ -1146,6 +1148,8 @@ static sc_err round_open(struct agent *a, struct round *rd)
 		return r;
 	if (rd->st.warning[0] != '\0')
 		say(a, "%s", rd->st.warning);
+	if (rd->st.salvage[0] != '\0')
+		say(a, "%s", rd->st.salvage);
 	if ((r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) != SC_OK ||
 	    (r = load_device(a, rd->sp, &rd->chain, &rd->kex)) != SC_OK ||
 	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <selfcert/cert.h>
@@ -625,56 +627,244 @@ out:
 }
 
 /*
+ * agentweak17: the first `want` bytes of the queue file (fewer if it is shorter), without
+ * following a link; *size its whole size. SC_ERR_NOT_FOUND if it is missing; SC_ERR_IO (not a
+ * regular file, a read error) otherwise.
+ */
+static sc_err read_head(const char *qpath, size_t want, uint8_t **data, size_t *len, off_t *size)
+{
+	int fd = open(qpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat sb;
+	size_t n;
+	sc_err r = SC_OK;
+
+	*data = NULL;
+	*len = 0;
+	*size = 0;
+	if (fd < 0)
+		return errno == ENOENT ? SC_ERR_NOT_FOUND
+		                       : sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		r = sc_fail(SC_ERR_IO, "%s: not a regular file", qpath);
+		goto out;
+	}
+	*size = sb.st_size;
+	n = (uint64_t)sb.st_size < want ? (size_t)sb.st_size : want;
+	if ((*data = OPENSSL_malloc(n + 1)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "%s", qpath);
+		goto out;
+	}
+	while (*len < n) {
+		ssize_t got = read(fd, *data + *len, n - *len);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break; /* shorter than fstat said: what was read */
+		*len += (size_t)got;
+	}
+	(*data)[*len] = '\0';
+out:
+	(void)close(fd);
+	return r;
+}
+
+/* agentweak17: s (len bytes) is one PEM block that decodes to one X.509 certificate. */
+static int whole_cert(const char *s, size_t len)
+{
+	BIO *b;
+	X509 *x = NULL;
+	int ok;
+
+	if (!one_pem_block(s, len) || len > INT32_MAX || (b = BIO_new_mem_buf(s, (int)len)) == NULL)
+		return 0;
+	ok = (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL && BIO_eof(b);
+	X509_free(x);
+	BIO_free(b);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * agentweak17: every whole certificate of a damaged queue's `len` bytes, in order, into
+ * st->backlog (at most AGENT_MAX_BACKLOG): a block from its header to the first footer after it
+ * with no other header between, which whole_cert reads. *lost: the blocks that were not (a
+ * header cut off by another, or by the end of the data; a block that does not decode).
+ */
+static sc_err salvage(const uint8_t *data, size_t len, struct agent_state *st, size_t *lost)
+{
+	const char *d = (const char *)data;
+	size_t at = 0;
+
+	*lost = 0;
+	while (at < len && st->n_backlog < AGENT_MAX_BACKLOG) {
+		const char *head = memmem(d + at, len - at, PEM_HEAD, sizeof(PEM_HEAD) - 1), *foot,
+		           *next;
+		size_t h, one;
+
+		if (head == NULL)
+			break;
+		h = (size_t)(head - d);
+		foot = memmem(head, len - h, PEM_FOOT, sizeof(PEM_FOOT) - 1);
+		next = memmem(head + 1, (foot != NULL ? (size_t)(foot - head) : len - h) - 1,
+		    PEM_HEAD, sizeof(PEM_HEAD) - 1);
+		(*lost)++; /* taken back below if it is whole */
+		if (next != NULL) {
+			at = (size_t)(next - d);
+			continue;
+		}
+		if (foot == NULL)
+			break;
+		one = (size_t)(foot - head) + sizeof(PEM_FOOT) - 1;
+		if (whole_cert(head, one)) {
+			if ((st->backlog[st->n_backlog] = strndup(head, one)) == NULL)
+				return sc_fail(SC_ERR_NOMEM, "state");
+			st->n_backlog++;
+			(*lost)--;
+		}
+		at = h + one;
+	}
+	return SC_OK;
+}
+
+/*
+ * agentweak17: a damaged queue file kept aside, never over an earlier one: hard-linked as
+ * backlog.<n>.pem.damaged-<k> (k the first free of 1..AGENT_DAMAGED_MAX; one that already is
+ * this file is used again, so that a salvage retried after a failed save makes no second copy).
+ * The queue's own name stays until the salvaged queue is committed (a crash before that finds
+ * the damage again). *linked 1; 0 with `kept` "" and why in `kept` otherwise: where the
+ * filesystem has no hard links (renamed aside after the commit: *linked 0, kept the name).
+ */
+static void keep_damaged(const char *qpath, char *kept, size_t kept_len, int *linked)
+{
+	struct stat q, k;
+	int e = 0;
+
+	*linked = 0;
+	if (lstat(qpath, &q) != 0) {
+		snprintf(kept, kept_len, "!%s", strerror(errno));
+		return;
+	}
+	for (int i = 1; i <= AGENT_DAMAGED_MAX; i++) {
+		if (snprintf(kept, kept_len, "%s.damaged-%d", qpath, i) >= (int)kept_len) {
+			snprintf(kept, kept_len, "!path too long");
+			return;
+		}
+		if (lstat(kept, &k) == 0 && k.st_dev == q.st_dev && k.st_ino == q.st_ino) {
+			*linked = 1;
+			return;
+		}
+		if (link(qpath, kept) == 0) {
+			*linked = 1;
+			return;
+		}
+		e = errno;
+		if (e == EEXIST)
+			continue;
+		if (e == EPERM || e == EOPNOTSUPP || e == ENOSYS || e == EMLINK) {
+			/* No hard links here: renamed after the commit (renameat2 NOREPLACE). */
+			if (lstat(kept, &k) != 0 && errno == ENOENT)
+				return;
+			continue;
+		}
+		break;
+	}
+	snprintf(kept, kept_len, "!%s", e == EEXIST ? "all damaged-N names taken" : strerror(e));
+}
+
+/*
  * agentq16: the queue named by state.json: the file's first q_bytes bytes (anything after them a
  * crash's leftover, cut at the next append), q_count PEM certificates one after the other.
- * Shorter, or other content: SC_ERR_MALFORMED naming the file.
+ * agentweak17: a missing file, or one shorter or otherwise, is damage, not the end of the
+ * agent: it is kept aside (keep_damaged), the whole certificates in its first q_bytes bytes are
+ * salvaged in order, the salvaged queue is committed at once (into the other file; state.json
+ * names it), and st->salvage says so in one line. Only a read error (SC_ERR_IO: permissions, a
+ * link, not a regular file) still fails.
  */
 static sc_err queue_load(const char *path, struct agent_state *st)
 {
-	char qpath[4200];
+	char qpath[4200], kept[4300], what[300], aside[240];
 	uint8_t *data = NULL;
-	size_t len = 0, at = 0;
+	size_t len = 0, at = 0, lost = 0, want = st->q_count;
+	off_t size = 0;
+	int linked = 0;
 	sc_err r;
 
 	if ((r = queue_path(path, st->q_file, qpath, sizeof(qpath))) != SC_OK)
 		return r;
-	if ((r = sc_file_read_ex(qpath, AGENT_STATE_MAX + (size_t)AGENT_STATE_MAX, SC_FILE_MISSING,
-	         &data, &len)) != SC_OK)
-		return sc_fail(r == SC_ERR_NOT_FOUND ? SC_ERR_MALFORMED : r, "%s: %s (named by %s)",
-		    qpath, sc_err_detail(), path);
-	if (len < st->q_bytes) {
-		r = sc_fail(SC_ERR_MALFORMED, "%s: %zu bytes, %s says %zu: truncated", qpath, len,
-		    path, st->q_bytes);
+	r = read_head(qpath, st->q_bytes, &data, &len, &size);
+	if (r != SC_OK && r != SC_ERR_NOT_FOUND)
 		goto out;
-	}
-	while (st->n_backlog < st->q_count && at < st->q_bytes) {
-		const char *s = (const char *)data + at, *foot;
-		size_t rest = st->q_bytes - at, one;
+	if (r == SC_ERR_NOT_FOUND) {
+		snprintf(what, sizeof(what), "missing");
+	} else if (len < st->q_bytes) {
+		snprintf(what, sizeof(what), "%lld bytes, state.json says %zu: truncated",
+		    (long long)size, st->q_bytes);
+	} else {
+		while (st->n_backlog < st->q_count && at < st->q_bytes) {
+			const char *s = (const char *)data + at, *foot;
+			size_t rest = st->q_bytes - at, one;
 
-		foot = memmem(s, rest, PEM_FOOT, sizeof(PEM_FOOT) - 1);
-		one = foot != NULL ? (size_t)(foot - s) + sizeof(PEM_FOOT) - 1 : 0;
-		if (foot == NULL || !one_pem_block(s, one))
-			break;
-		if ((st->backlog[st->n_backlog] = strndup(s, one)) == NULL) {
-			r = sc_fail(SC_ERR_NOMEM, "state");
+			foot = memmem(s, rest, PEM_FOOT, sizeof(PEM_FOOT) - 1);
+			one = foot != NULL ? (size_t)(foot - s) + sizeof(PEM_FOOT) - 1 : 0;
+			if (foot == NULL || !one_pem_block(s, one))
+				break;
+			if ((st->backlog[st->n_backlog] = strndup(s, one)) == NULL) {
+				r = sc_fail(SC_ERR_NOMEM, "state");
+				goto out;
+			}
+			st->n_backlog++;
+			at += one;
+		}
+		if (st->n_backlog == st->q_count && at == st->q_bytes) {
+			st->q_intact = st->q_count;
+			r = SC_OK;
 			goto out;
 		}
-		st->n_backlog++;
-		at += one;
+		snprintf(what, sizeof(what),
+		    "not the %zu PEM certificates in %zu bytes state.json says", st->q_count,
+		    st->q_bytes);
+		for (size_t i = 0; i < st->n_backlog; i++)
+			free(st->backlog[i]);
+		st->n_backlog = 0;
 	}
-	if (st->n_backlog != st->q_count || at != st->q_bytes) {
-		r = sc_fail(SC_ERR_MALFORMED,
-		    "%s: not the %zu PEM certificates in %zu bytes %s says (%zu read)", qpath,
-		    st->q_count, st->q_bytes, path, st->n_backlog);
+	/* agentweak17: damaged. */
+	sc_err_clear();
+	if ((r = salvage(data, len, st, &lost)) != SC_OK)
 		goto out;
+	kept[0] = '\0';
+	if (r == SC_OK && data != NULL)
+		keep_damaged(qpath, kept, sizeof(kept), &linked);
+	/* Committed at once, into the other file: the damaged one is never written again. */
+	st->q_file = !st->q_file;
+	st->q_count = st->q_bytes = st->q_intact = 0;
+	if ((r = agent_state_save(path, st)) != SC_OK)
+		goto out;
+	if (linked) {
+		(void)unlink(qpath);
+	} else if (kept[0] != '\0' && kept[0] != '!' &&
+	    renameat2(AT_FDCWD, qpath, AT_FDCWD, kept, RENAME_NOREPLACE) != 0) {
+		snprintf(kept, sizeof(kept), "!%s", strerror(errno));
 	}
-	st->q_intact = st->q_count;
+	if (data != NULL && kept[0] != '!' && sc_fsync_dir_of(qpath) != SC_OK)
+		sc_err_clear(); /* best effort: the salvaged queue is committed */
+	sc_err_clear();
+	if (data == NULL)
+		snprintf(aside, sizeof(aside), "nothing to keep aside");
+	else if (kept[0] == '!')
+		snprintf(aside, sizeof(aside), "not kept aside: %.200s", kept + 1);
+	else
+		snprintf(aside, sizeof(aside), "kept aside as %.200s",
+		    strrchr(kept, '/') != NULL ? strrchr(kept, '/') + 1 : kept);
+	snprintf(st->salvage, sizeof(st->salvage),
+	    "%.800s: damaged (%.150s); %.240s; %zu of %zu certificates salvaged (%zu unreadable), the "
+	    "queue goes on with them",
+	    qpath, what, aside, st->n_backlog, want, lost);
 	r = SC_OK;
 out:
 	OPENSSL_free(data);
 	return r;
 }
-
 sc_err agent_state_load(const char *path, struct agent_state *st)
 {
 	uint8_t *data = NULL;
