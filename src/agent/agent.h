@@ -41,6 +41,8 @@
  * never be registered: it is set aside unsent (provd answers 413 before reading such a body,
  * which curl sees as a broken pipe, no answer). */
 #define AGENT_SERVER_BODY_MAX (64 * 1024)
+/* agentweak17: CERTS/unregistered.pem past this moves to unregistered.pem.1 (enroll.c). */
+#define AGENT_UNREGISTERED_MAX (1024 * 1024)
 /* agentweak17: damaged queue files kept aside (backlog.<n>.pem.damaged-<k>, k = 1..this). */
 #define AGENT_DAMAGED_MAX 8
 #define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
