@@ -733,6 +733,17 @@ static void test_queue_file(void **state)
 	agent_state_clear(&st);
 }
 
+/* agentweak17: loads whole (no salvage) with n queued. */
+static void queue_is_n(const char *path, size_t n)
+{
+	struct agent_state back;
+
+	assert_int_equal(agent_state_load(path, &back), SC_OK);
+	assert_string_equal(back.salvage, "");
+	assert_int_equal(back.n_backlog, n);
+	agent_state_clear(&back);
+}
+
 /* agentweak17: a real certificate as PEM (self-signed P-256, this serial; free it). */
 static char *real_pem(long serial)
 {
@@ -769,6 +780,8 @@ static const char *qname(const char *qdir, const struct agent_state *st, char *o
 }
 
 /* Loads with a salvage line equal to want (formatted), and the queue equal to pems[idx...]. */
+static void salvaged_is(const char *path, char *const *pems, const int *idx, size_t n,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void salvaged_is(const char *path, char *const *pems, const int *idx, size_t n,
     const char *fmt, ...)
 {
@@ -938,6 +951,36 @@ static void test_queue_salvage(void **state)
 		}
 		free(text);
 	}
+	/* Trailing data past the committed length, however much (9 MiB: sc_file_read's bound
+	 * refused it as oversize before), is a crash's leftover: not read, no salvage. */
+	{
+		size_t big = 9u << 20;
+		char *more = malloc(len + big);
+
+		assert_non_null(more);
+		memcpy(more, data, len);
+		memset(more + len, '#', big);
+		put_file(q, more, len + big);
+		free(more);
+		assert_int_equal(agent_state_load(path, &back), SC_OK);
+		assert_string_equal(back.salvage, "");
+		assert_int_equal(back.n_backlog, 2);
+		agent_state_clear(&back);
+		put_file(q, data, len);
+	}
+	/* Not a regular file (a symbolic link, a folder): no damage of ours; refused as before. */
+	snprintf(aside, sizeof(aside), "%s.real", q);
+	assert_int_equal(rename(q, aside), 0);
+	assert_int_equal(symlink(aside, q), 0);
+	sc_err_clear();
+	assert_int_equal(agent_state_load(path, &back), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "backlog."));
+	assert_int_equal(unlink(q), 0);
+	assert_int_equal(mkdir(q, 0700), 0);
+	assert_int_equal(agent_state_load(path, &back), SC_ERR_IO);
+	assert_int_equal(rmdir(q), 0);
+	assert_int_equal(rename(aside, q), 0);
+	queue_is_n(path, 2);
 	/* All AGENT_DAMAGED_MAX names taken: not kept aside (never one overwritten), salvaged. */
 	for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
 		snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
