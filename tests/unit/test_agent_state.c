@@ -981,6 +981,38 @@ static void test_queue_salvage(void **state)
 	assert_int_equal(rmdir(q), 0);
 	assert_int_equal(rename(aside, q), 0);
 	queue_is_n(path, 2);
+	/* A framed block whose base64 decodes to no certificate's shape (3 zero bytes) is not
+	 * salvaged: the file holds it in front of the two, state.json says 4 (damage) in all of
+	 * it. */
+	{
+		size_t alen, n2 = strlen(CERT_A) + len;
+		char *saved = get_file(path, &alen), *both = malloc(n2 + 1), from[64], to[64],
+		     *edited;
+
+		memcpy(both, CERT_A, strlen(CERT_A));
+		memcpy(both + strlen(CERT_A), data, len);
+		put_file(q, both, n2);
+		snprintf(from, sizeof(from), "\"bytes\": %zu", len);
+		snprintf(to, sizeof(to), "\"bytes\": %zu", n2);
+		edited = text_edit(strdup(saved), "\"count\": 2", "\"count\": 4", &alen);
+		edited = text_edit(edited, from, to, &alen);
+		put_file(path, edited, alen);
+		assert_int_equal(agent_state_load(path, &back), SC_OK);
+		assert_int_equal(back.n_backlog, 2);
+		assert_string_equal(back.backlog[0], pem[3]);
+		assert_string_equal(back.backlog[1], pem[4]);
+		assert_non_null(strstr(back.salvage, "damaged (not the 4 PEM certificates in "));
+		assert_non_null(
+		    strstr(back.salvage, "2 of 4 certificates salvaged (1 unreadable)"));
+		agent_state_clear(&back);
+		put_file(path, saved, strlen(saved));
+		put_file(q, data, len);
+		snprintf(aside, sizeof(aside), "%s.damaged-1", q);
+		assert_int_equal(unlink(aside), 0);
+		free(edited);
+		free(both);
+		free(saved);
+	}
 	/* All AGENT_DAMAGED_MAX names taken: not kept aside (never one overwritten), salvaged. */
 	for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
 		snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
