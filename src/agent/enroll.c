@@ -1149,13 +1149,14 @@ static sc_err round_open(struct agent *a, struct round *rd)
 
 	if ((r = agent_state_load(a->state_path, &rd->st)) != SC_OK)
 		return r;
+	if ((r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) == SC_OK)
+		r = load_device(a, rd->sp, &rd->chain, &rd->kex);
+	/* Said once the device ID is known (agentweak17), and whatever the SP answered. */
 	if (rd->st.warning[0] != '\0')
 		say(a, "%s", rd->st.warning);
 	if (rd->st.salvage[0] != '\0')
 		say(a, "%s", rd->st.salvage);
-	if ((r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) != SC_OK ||
-	    (r = load_device(a, rd->sp, &rd->chain, &rd->kex)) != SC_OK ||
-	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
+	if (r != SC_OK || (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
 		return r;
 	crl_holder(a, rd);
 	if (a->sp_renews < 0)

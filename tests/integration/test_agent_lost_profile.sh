@@ -171,7 +171,7 @@ jq --argjson b "$B" '.backlog_file.count = 2 | .backlog_file.bytes = $b' "$O/sta
 cp "$O/$q" "$T/damaged.pem"
 ok "a round with the damaged queue (--batch 1: offered at its end)" run --batch 1
 check "one line: the file, what, where kept, how many" grep -q \
-  ": $O/$q: damaged (not the 2 PEM certificates in $B bytes state.json says); kept aside as $q.damaged-1; 1 of 2 certificates salvaged (1 unreadable), the queue goes on with them$" "$T/.err"
+  "^selfcert-agent: DEV-L: $O/$q: damaged (not the 2 PEM certificates in $B bytes state.json says); kept aside as $q.damaged-1; 1 of 2 certificates salvaged (1 unreadable), the queue goes on with them$" "$T/.err"
 check "the damaged file kept aside unchanged" cmp -s "$O/$q.damaged-1" "$T/damaged.pem"
 check "the salvaged certificate registered" grep -q \
   ": registered 1 renewed certificates in one request (1 accepted)$" "$T/.err"
