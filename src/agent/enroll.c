@@ -1669,7 +1669,7 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 	X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
-	int fd, rotated = 0;
+	int fd, rotated = 0, path_ok;
 
 	if (cert != NULL) {
 		char serial[65] = "?";
@@ -1715,8 +1715,11 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 	 * queued, in its place, and is offered again at the next flush.
 	 */
 	fd = -1;
-	if (sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") != SC_OK ||
-	    ((rotated = unregistered_rotate(a, path, strlen(pem))) < 0) ||
+	path_ok = sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") == SC_OK;
+	if (path_ok)
+		rotated = unregistered_rotate(a, path, strlen(pem)); /* agentweak17: bounded */
+	errno = 0;
+	if (!path_ok ||
 	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
 	    !append_synced(fd, pem)) {
 		int e = errno;
@@ -2267,6 +2270,9 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 	 */
 	if (rd.renewal_lost && !rd.unanswered) {
 		if ((r = flush_backlog(a, &rd, 1)) != SC_OK)
+			goto out;
+		/* The drop kept, whatever comes next (a flush that set nothing aside saved nothing). */
+		if ((r = save(a, &rd.st)) != SC_OK)
 			goto out;
 		if (rd.unanswered) {
 			r = sc_fail(SC_ERR_IO,

@@ -852,7 +852,7 @@ static sc_err queue_load(const char *path, struct agent_state *st)
 	if ((r = salvage(data, len, st, &lost)) != SC_OK)
 		goto out;
 	kept[0] = '\0';
-	if (r == SC_OK && data != NULL)
+	if (data != NULL)
 		keep_damaged(qpath, kept, sizeof(kept), &linked);
 	/* Committed at once, into the other file: the damaged one is never written again. */
 	st->q_file = !st->q_file;
@@ -884,6 +884,7 @@ out:
 	OPENSSL_free(data);
 	return r;
 }
+
 sc_err agent_state_load(const char *path, struct agent_state *st)
 {
 	uint8_t *data = NULL;
