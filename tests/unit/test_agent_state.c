@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -1087,6 +1088,48 @@ static void test_cert_text_json(void **state)
 }
 
 /*
+ * agentweak17: the queue is written 64 entries a pwritev; a short write (here RLIMIT_FSIZE in the
+ * middle of an entry: the kernel writes up to the limit, then EFBIG) goes on from the entry's
+ * offset and fails by name; state.json is not committed (the earlier state loads), and the same
+ * save without the limit writes every entry whole.
+ */
+static void test_queue_short_write(void **state)
+{
+	struct agent_state st;
+	struct rlimit was, lim;
+	char qdir[600], path[700], q0[800];
+	size_t total = 0;
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/w", dir);
+	snprintf(path, sizeof(path), "%s/state.json", qdir);
+	snprintf(q0, sizeof(q0), "%s/backlog.0.pem", qdir);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	full_state(&st);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	for (size_t i = 0; i < 200; i++) {
+		st.backlog[st.n_backlog++] = pem_of(600 + i);
+		total += strlen(st.backlog[i]);
+	}
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	lim = was;
+	lim.rlim_cur = total / 2 + 7; /* inside an entry, past the first pwritev's 64 */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	sc_err_clear();
+	assert_int_equal(agent_state_save(path, &st), SC_ERR_IO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_non_null(strstr(sc_err_detail(), "backlog.0.pem: File too large"));
+	assert_int_equal(file_size(q0), (long)(total / 2 + 7));
+	queue_is_n(path, 0);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	assert_int_equal(file_size(q0), (long)total);
+	queue_is(path, &st);
+	agent_state_clear(&st);
+}
+
+/*
  * agentq16: which batch verdicts set a queued certificate aside (for good) and which keep it
  * queued (the server's trouble, or a verdict this agent does not know): every code provd's
  * apierr.c names, by name.
@@ -1541,6 +1584,7 @@ int main(void)
 		cmocka_unit_test(test_queue_file),
 		cmocka_unit_test(test_queue_salvage),
 		cmocka_unit_test(test_cert_text_json),
+		cmocka_unit_test(test_queue_short_write),
 		cmocka_unit_test(test_batch_refusal_final),
 		cmocka_unit_test(test_pending_profile),
 		cmocka_unit_test(test_crl_until),
