@@ -10,10 +10,12 @@
 #   2. a queued text that is not one decodable PEM block (bad base64) goes as the text itself
 #      (cert_text_json's fallback), is refused and set aside; unregistered.pem, at its 1 MiB
 #      bound, moves to unregistered.pem.1 first (one line);
-#   3. the registry restored from a backup that lost the renewal profile: the batch answers
-#      profile-unknown, and the agent drops the profile and asks for a new one in the same
-#      round (it renewed from the lost one until the window's end before); the set-aside
-#      rotates unregistered.pem again, replacing the older generation;
+#   3. the registry restored from a backup that lost the renewal profile (it holds the first
+#      profile's window, not the second's): the batch answers profile-unknown for the local
+#      renewal, and the agent drops the profile and asks for a new one in the same round (it
+#      renewed from the lost one until the window's end before), the queue's other certificate
+#      (the first profile's, in front) judged on its own; the set-aside rotates unregistered.pem
+#      again, replacing the older generation;
 #   4. a local renewal of the new profile queued (--batch 32); its queue file damaged in front
 #      of it: the agent keeps the file aside (backlog.N.pem.damaged-1), salvages the whole
 #      certificate, says so in one line, and registers it (base64 DER in the batch).
@@ -25,7 +27,6 @@ source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 provd_world testnet || exit 1
 provd_device l DEV-L || exit 1
 sc net device add --db "$REG_DB" --device-id DEV-L >/dev/null || exit 1
-sqlite3 "$T/reg.db" ".backup '$T/backup.db'" || exit 1
 printf '{"validity": "3h", "renewal": {"count": 4, "cadence": "7200s"}}\n' >"$T/policy.json"
 start_provd --policy "$T/policy.json" --rate-limit 1000/1h || exit 1
 O="$T/l-out"
@@ -97,7 +98,8 @@ fill() { head -c "$1" /dev/zero | tr '\0' '#' >"$O/unregistered.pem"; }
 
 # --- 1. enrollment: base64 DER on the wire ---
 ok "enroll DEV-L (--batch 1, through the proxy)" nrun --batch 1
-P1=$(jq -r .current.profile_id "$O/state.json")
+P0=$(jq -r .current.profile_id "$O/state.json")
+cp "$O/leaf.pem" "$T/p0.pem"
 check "a renewal profile kept" [ "$(jq -r '.renewal // empty' "$O/state.json" | wc -c)" -gt 100 ]
 check "one POST /v1/certificates" [ "$(sent /v1/certificates .certificate | wc -l)" = 1 ]
 check "its certificate is the base64 of leaf.pem's DER" \
@@ -108,6 +110,20 @@ check "the profile request's chain: $n certificates, chain.pem's in base64 DER" 
   [ "$(sent /v1/profiles '.chain | length')" = "$n" -a \
   "$(sent /v1/profiles '.chain[0]')" = "$(der_b64 "$O/chain.pem" 1)" -a \
   "$(sent /v1/profiles ".chain[$((n - 1))]")" = "$(der_b64 "$O/chain.pem" "$n")" ]
+
+# The first profile's window (P0) renewed and registered; the registry's backup taken then; the
+# next profile (P1) asked for when the SP will not renew two cadences ahead (as
+# test_agent_crl_window's next_window). The backup holds P0 and its certificates, not P1.
+ok "renew locally from P0 (--force-renew --batch 1: registered)" nrun --force-renew --batch 1
+check "... registered" grep -q ": registered 1 renewed certificates in one request (1 accepted)$" "$T/.err"
+sqlite3 "$T/reg.db" ".backup '$T/backup.db'" || exit 1
+p0=$(profiles)
+for i in 1 2 3; do
+  nrun --force-renew --batch 1 || { echo "# run failed: $(cat "$T/.err")" >&2; break; }
+  [ "$(profiles)" -gt "$p0" ] && break
+done
+P1=$(jq -r .current.profile_id "$O/state.json")
+check "a new renewal profile P1 ($P1) after P0 ($P0)" [ "$(profiles)" = $((p0 + 1)) -a "$P1" != "$P0" ]
 
 # --- 2. a kept text that is no decodable PEM block: sent as it is; unregistered.pem rotated ---
 printf -- '-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n' >"$T/junk.pem"
@@ -130,6 +146,9 @@ start_provd || exit 1
 fill 1048500
 r0=$(regs) p0=$(profiles)
 ren0=$(jq -r .renewal "$O/state.json")
+# Queued in front of what the round renews: P0's first certificate, which the restored registry
+# knows (already registered): judged on its own in the same request, whatever P1's fate.
+jq --rawfile c "$T/p0.pem" '.backlog = [$c]' "$O/state.json" >"$T/s.json" && mv "$T/s.json" "$O/state.json"
 ok "renew locally from the lost profile (--force-renew --batch 1)" run --force-renew --batch 1
 check "renewed locally first" grep -q "renewed locally: key" "$T/.err"
 S1=$(sed -n 's/.*renewed locally: key [0-9]* (certificate \([0-9a-f]*\)).*/\1/p' "$T/.err")
@@ -137,6 +156,10 @@ check "its certificate refused profile-unknown and set aside, by period" grep -E
   ": set aside certificate $S1 \(period 1\): the server refused it: profile-unknown" "$T/.err"
 check "the agent drops the lost profile, one line" grep -q \
   ": the server no longer knows renewal profile $P1: not renewing from it again; asking for a new profile$" "$T/.err"
+check "the queue's other certificate judged on its own (already registered: it leaves)" grep -q \
+  ": registered 2 renewed certificates in one request (1 accepted, 1 refused for good, 0 kept queued)$" "$T/.err"
+check "... and is in the registry once, under P0" \
+  [ "$(db "SELECT count(*) FROM certificates WHERE serial = '$(serial_of "$T/p0.pem")' AND profile_id = '$P0'")" = 1 ]
 check "and asks for a new one in the same round" \
   [ "$(profiles)" = $((p0 + 1)) -a "$(regs)" = $((r0 + 1)) ]
 check "... after the refusal (the batch, then the profile, then its certificate)" [ \
@@ -148,8 +171,9 @@ check "a new renewal profile kept" [ "$(jq -r .renewal "$O/state.json")" != "$re
 check "the registry has it, with the certificate in use" [ "$(db "SELECT count(*) FROM certificates c JOIN profiles p USING (profile_id) WHERE c.serial = '$(jq -r .current.serial "$O/state.json")' AND p.profile_id = '$P2'")" = 1 ]
 check "leaf.pem is it" [ "$(serial_of "$O/leaf.pem")" = "$(jq -r .current.serial "$O/state.json")" ]
 check "nothing queued" [ "$(queued_count "$O")" = 0 ]
-check "the refused one went as base64 DER" \
-  [ "$(sent /v1/certificates/batch '.certificates[0]')" = "$(der_b64 "$O/unregistered.pem" 1)" ]
+check "the batch: both as base64 DER, the queue's order" \
+  [ "$(sent /v1/certificates/batch '.certificates[0]')" = "$(der_b64 "$T/p0.pem")" -a \
+  "$(sent /v1/certificates/batch '.certificates[1]')" = "$(der_b64 "$O/unregistered.pem" 1)" ]
 check "unregistered.pem rotated again, replacing the older one" grep -q \
   ": unregistered.pem reached 1048500 bytes ([0-9]* more would pass 1048576): moved to unregistered.pem.1, replacing the older one (1048550 bytes dropped)$" "$T/.err"
 check "unregistered.pem.1 is the second generation, unregistered.pem the refused certificate" \
