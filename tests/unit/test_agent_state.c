@@ -841,8 +841,19 @@ static void test_queue_salvage(void **state)
 	data = get_file(q, &len);
 	l0 = strlen(pem[0]);
 	l01 = l0 + strlen(pem[1]);
-	/* Truncated in the third certificate: the first two, kept aside, the rest lost. */
+	/* Truncated in the third certificate: the first two, kept aside, the rest lost. The commit
+	 * fails first (the other queue file's name taken by a folder): io, the damage still named
+	 * and linked aside; the retry uses that same copy (no damaged-2). */
 	put_file(q, data, l01 + 100);
+	snprintf(aside, sizeof(aside), "%s/backlog.1.pem", qdir);
+	assert_int_equal(mkdir(aside, 0700), 0);
+	sc_err_clear();
+	assert_int_equal(agent_state_load(path, &back), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "backlog.1.pem"));
+	assert_int_equal(rmdir(aside), 0);
+	assert_int_equal(file_size(q), (long)(l01 + 100));
+	snprintf(aside, sizeof(aside), "%s.damaged-1", q);
+	assert_int_equal(file_size(aside), (long)(l01 + 100));
 	salvaged_is(path, pem, idx, 2,
 	    "%s: damaged (%zu bytes, state.json says %zu: truncated); kept aside as "
 	    "backlog.0.pem.damaged-1; 2 of 4 certificates salvaged (1 unreadable), the queue goes "
@@ -851,6 +862,8 @@ static void test_queue_salvage(void **state)
 	snprintf(aside, sizeof(aside), "%s.damaged-1", q);
 	assert_int_equal(file_size(aside), (long)(l01 + 100));
 	assert_int_equal(file_size(q), -1); /* the queue is in backlog.1.pem now */
+	snprintf(aside, sizeof(aside), "%s.damaged-2", q);
+	assert_int_equal(file_size(aside), -1); /* the retry made no second copy */
 	agent_state_clear(&st);
 	assert_int_equal(agent_state_load(path, &st), SC_OK);
 	assert_int_equal(st.q_file, 1);
