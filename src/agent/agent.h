@@ -173,7 +173,8 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
  * agentweak17: a damaged queue file (missing, shorter than "bytes", not those "count" PEM
  * certificates) is no error: it is kept aside (backlog.<n>.pem.damaged-<k>), its whole
  * certificates are salvaged in order and committed at once (agent_state_save), and st->salvage
- * says so; a failed commit is that save's error.
+ * says so; a failed commit is that save's error. A queue file that cannot be read (a symbolic
+ * link, not a regular file, permissions) is SC_ERR_IO, as before.
  */
 sc_err agent_state_load(const char *path, struct agent_state *st) SC_MUST_USE;
 /* The state as state.json's text (*text: free), which agent_state_parse reads back equal. */
