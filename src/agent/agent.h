@@ -41,6 +41,10 @@
  * never be registered: it is set aside unsent (provd answers 413 before reading such a body,
  * which curl sees as a broken pipe, no answer). */
 #define AGENT_SERVER_BODY_MAX (64 * 1024)
+/* agentweak17: CERTS/unregistered.pem past this moves to unregistered.pem.1 (enroll.c). */
+#define AGENT_UNREGISTERED_MAX (1024 * 1024)
+/* agentweak17: damaged queue files kept aside (backlog.<n>.pem.damaged-<k>, k = 1..this). */
+#define AGENT_DAMAGED_MAX 8
 #define AGENT_CRL_MARGIN 3600 /* the device CA CRL outlives the certificates it covers by this */
 
 struct agent_cfg {
@@ -142,6 +146,12 @@ struct agent_state {
 	 * nothing was.
 	 */
 	char warning[200];
+	/*
+	 * agentweak17: a damaged queue file salvaged by agent_state_load (state.c queue_load): one
+	 * line naming the file, what was wrong, where it was kept aside and how many certificates
+	 * were salvaged, for the agent to say; "" if the queue loaded whole.
+	 */
+	char salvage[1400];
 };
 
 /* state.c */
@@ -158,7 +168,14 @@ int agent_backlog_full(const struct agent_state *st);
  */
 sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
     struct agent_state *st) SC_MUST_USE;
-/* Missing file: an empty state. Otherwise agent_state_parse of the file, or SC_ERR_IO. */
+/*
+ * Missing file: an empty state. Otherwise agent_state_parse of the file, or SC_ERR_IO.
+ * agentweak17: a damaged queue file (missing, shorter than "bytes", not those "count" PEM
+ * certificates) is no error: it is kept aside (backlog.<n>.pem.damaged-<k>), its whole
+ * certificates are salvaged in order and committed at once (agent_state_save), and st->salvage
+ * says so; a failed commit is that save's error. A queue file that cannot be read (a symbolic
+ * link, not a regular file, permissions) is SC_ERR_IO, as before.
+ */
 sc_err agent_state_load(const char *path, struct agent_state *st) SC_MUST_USE;
 /* The state as state.json's text (*text: free), which agent_state_parse reads back equal. */
 sc_err agent_state_format(const struct agent_state *st, char **text) SC_MUST_USE;
@@ -275,6 +292,15 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did) SC_MUST_USE;
  */
 sc_err agent_profile_answer(const void *json, const char *device_id, uint8_t **der, size_t *der_len,
     char id[2 * SC_PROFILE_ID_LEN + 1]) SC_MUST_USE;
+
+/*
+ * A kept certificate's PEM text (state.json's, a queue entry) as the agent sends it (json_t *,
+ * the caller's; NULL if memory is short): a JSON string of the base64 of its one CERTIFICATE
+ * block's DER (b64der16); the text itself when it is not exactly one such block that decodes
+ * (another label, bad base64, an empty block, a second block or any text after it: the server
+ * then judges the text, which it reads as PEM).
+ */
+void *agent_cert_text_json(const char *pem);
 
 /* The "not_after" of the server's answer to POST /v1/certificates (json_t *), or "?". */
 const char *agent_cert_answer_not_after(const void *json);

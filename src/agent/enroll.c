@@ -87,6 +87,9 @@ struct round {
 	int one_by_one;
 	uint8_t *dropped_der; /* the renewal profile drop_renewal dropped this round (owned) */
 	size_t dropped_len;
+	/* agentweak17: a batch answered profile-unknown for the kept renewal profile's certificate
+	 * (the server lost it): dropped, and a new profile is asked for in this round. */
+	int renewal_lost;
 };
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -237,10 +240,7 @@ static json_t *chain_json(STACK_OF(X509) *sk)
 	return a;
 }
 
-/*
- * A kept certificate's PEM text (state.json's) as the agent sends it: the base64 of its one
- * CERTIFICATE block's DER; the text itself if it is not one such block (the server reads both).
- */
+/* agent.h (agentweak17: reached by unit/test_agent_state). */
 static json_t *cert_text_json(const char *pem)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
@@ -260,6 +260,11 @@ static json_t *cert_text_json(const char *pem)
 	BIO_free(b);
 	ERR_clear_error();
 	return j != NULL ? j : json_string(pem);
+}
+
+void *agent_cert_text_json(const char *pem)
+{
+	return cert_text_json(pem);
 }
 
 /*
@@ -1144,11 +1149,14 @@ static sc_err round_open(struct agent *a, struct round *rd)
 
 	if ((r = agent_state_load(a->state_path, &rd->st)) != SC_OK)
 		return r;
+	if ((r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) == SC_OK)
+		r = load_device(a, rd->sp, &rd->chain, &rd->kex);
+	/* Said once the device ID is known (agentweak17), and whatever the SP answered. */
 	if (rd->st.warning[0] != '\0')
 		say(a, "%s", rd->st.warning);
-	if ((r = sc_sp_connect(a->cfg->sp_path, &rd->sp)) != SC_OK ||
-	    (r = load_device(a, rd->sp, &rd->chain, &rd->kex)) != SC_OK ||
-	    (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
+	if (rd->st.salvage[0] != '\0')
+		say(a, "%s", rd->st.salvage);
+	if (r != SC_OK || (r = sc_sp_keys(rd->sp, &rd->keys, &rd->n_keys)) != SC_OK)
 		return r;
 	crl_holder(a, rd);
 	if (a->sp_renews < 0)
@@ -1385,6 +1393,8 @@ static sc_err keep_renewal(struct round *rd, const uint8_t *der, size_t len)
 
 static void drop_renewal(struct round *rd)
 {
+	if (rd->st.renewal_der == NULL)
+		return; /* agentweak17: nothing kept (the one dropped this round stays named) */
 	/* agentq16: kept for the round, so that a queued certificate set aside after it is named
 	 * by its period (set_aside). */
 	OPENSSL_free(rd->dropped_der);
@@ -1450,6 +1460,7 @@ static sc_err enroll(struct agent *a, struct round *rd)
 	char why[SC_LOG_LINE_MAX];
 	sc_err r;
 
+	rd->renewal_lost = 0; /* agentweak17: a new profile is being asked for */
 	for (int attempt = 0;; attempt++) {
 		if (der == NULL && (r = fetch_profile(a, rd, &der, &der_len)) != SC_OK)
 			goto out;
@@ -1606,6 +1617,45 @@ static int append_synced(int fd, const char *pem)
 }
 
 /*
+ * agentweak17: CERTS/unregistered.pem is bounded (it was never trimmed: flash). A set-aside that
+ * would take it past AGENT_UNREGISTERED_MAX first moves it to unregistered.pem.1, replacing the
+ * generation there (one line says so and what was dropped): at most two generations, 2 MiB and
+ * one certificate. 1 MiB holds a whole window at the most the queue keeps (1024 certificates of
+ * ~900-1,000 bytes of PEM), so a window refused whole (a lost registry) is never rotated away
+ * before the next one, and two generations stay below the queue's own 3 MiB bound. 1 if
+ * rotated. A file that is not a regular one (a symlink: the append then fails, the certificate
+ * stays queued) is left alone; a failed rename is said, and the file grows.
+ */
+static int unregistered_rotate(struct agent *a, const char *path, size_t add)
+{
+	char older[4300];
+	struct stat sb, ob;
+	int had;
+
+	if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0 ||
+	    (uint64_t)sb.st_size + add <= AGENT_UNREGISTERED_MAX ||
+	    snprintf(older, sizeof(older), "%s.1", path) >= (int)sizeof(older))
+		return 0;
+	had = lstat(older, &ob) == 0;
+	if (rename(path, older) != 0) {
+		say(a, "%s: %s; not rotated (%lld bytes)", path, strerror(errno),
+		    (long long)sb.st_size);
+		return 0;
+	}
+	if (had)
+		say(a,
+		    "unregistered.pem reached %lld bytes (%zu more would pass %d): moved to "
+		    "unregistered.pem.1, replacing the older one (%lld bytes dropped)",
+		    (long long)sb.st_size, add, AGENT_UNREGISTERED_MAX, (long long)ob.st_size);
+	else
+		say(a,
+		    "unregistered.pem reached %lld bytes (%zu more would pass %d): moved to "
+		    "unregistered.pem.1",
+		    (long long)sb.st_size, add, AGENT_UNREGISTERED_MAX);
+	return 1;
+}
+
+/*
  * agentq16: a queued certificate the server will never take is set aside: out of the queue (so it
  * no longer holds back the ones behind it), appended to CERTS/unregistered.pem (nothing is lost:
  * an operator can register it by hand), its key and leaf.pem untouched (if it is the one in use,
@@ -1619,7 +1669,7 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 	X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
-	int fd;
+	int fd, rotated = 0, path_ok;
 
 	if (cert != NULL) {
 		char serial[65] = "?";
@@ -1665,7 +1715,11 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 	 * queued, in its place, and is offered again at the next flush.
 	 */
 	fd = -1;
-	if (sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") != SC_OK ||
+	path_ok = sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") == SC_OK;
+	if (path_ok)
+		rotated = unregistered_rotate(a, path, strlen(pem)); /* agentweak17: bounded */
+	errno = 0;
+	if (!path_ok ||
 	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
 	    !append_synced(fd, pem)) {
 		int e = errno;
@@ -1678,6 +1732,9 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 		return 0;
 	}
 	(void)close(fd);
+	/* The new file's entry, and the rename, made durable (rare: once a rotation). */
+	if (rotated && sc_fsync_dir_of(path) != SC_OK)
+		say(a, "%s", sc_err_detail());
 	sc_err_clear();
 	say(a,
 	    "set aside %s: %s; not sent again (appended to unregistered.pem; its key and "
@@ -1735,6 +1792,47 @@ static size_t alone_body_len(const char *pem)
 	free(text);
 	json_decref(body);
 	return n;
+}
+
+/*
+ * agentweak17: a batch answered profile-unknown for pem. If pem is of the kept renewal profile,
+ * the server lost that profile (a registry restored from an older backup, a power loss under
+ * --profile-commit deferred): every certificate the SP would make from it is refused the same
+ * way, so it is dropped at once (not renewed from again until its window ends) and a new profile
+ * is asked for in this round (agent_round); the certificate in use is due at once, so that a
+ * failed request is retried at the next round. The queue's other certificates stay (each is
+ * judged by its own answer).
+ */
+static void renewal_lost(struct agent *a, struct round *rd, const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	struct sc_profile *p = NULL;
+	struct sc_profile_info info;
+	struct sc_issuance iss;
+	char id[2 * SC_PROFILE_ID_LEN + 1] = "";
+
+	if (cert != NULL && rd->st.renewal_der != NULL && sc_issuance_get(cert, &iss) == SC_OK &&
+	    sc_profile_decode(rd->st.renewal_der, rd->st.renewal_len, &p) == SC_OK) {
+		sc_profile_get_info(p, &info);
+		if (memcmp(info.id, iss.profile_id, SC_PROFILE_ID_LEN) == 0)
+			sc_hex(info.id, SC_PROFILE_ID_LEN, id);
+	}
+	sc_profile_free(p);
+	X509_free(cert);
+	BIO_free(bio);
+	sc_err_clear();
+	ERR_clear_error();
+	if (id[0] == '\0')
+		return;
+	say(a,
+	    "the server no longer knows renewal profile %s: not renewing from it again; asking "
+	    "for a new profile",
+	    id);
+	drop_renewal(rd);
+	rd->renewal_lost = 1;
+	if (rd->st.current.present && strcmp(rd->st.current.profile_id, id) == 0)
+		rd->st.current.renew_at = (int64_t)time(NULL);
 }
 
 /* One request of the flush: entries [at, at + n) of the queue. *next: where the next starts. */
@@ -1805,6 +1903,8 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 			 * says nothing of it: not known to cover, so the next registration (the next
 			 * window's first certificate, in this round) sends it, not one window later.
 			 */
+			if (strcmp(err, "profile-unknown") == 0)
+				renewal_lost(a, rd, rd->st.backlog[at + kept]);
 			if (strcmp(err, "profile-unknown") == 0 && rd->st.crl_until > 0) {
 				say(a,
 				    "the server no longer knows the renewal profile (a restored "
@@ -2019,7 +2119,7 @@ static sc_err renew_local(struct agent *a, struct round *rd, int *did)
 	 * answer) does local renewal stop, and the next certificate come from the server. */
 	if (cadence != 0 && agent_backlog_full(&rd->st) && (r = flush_backlog(a, rd, 1)) != SC_OK)
 		return r;
-	if (cadence == 0 || agent_backlog_full(&rd->st) ||
+	if (cadence == 0 || agent_backlog_full(&rd->st) || rd->st.renewal_der == NULL ||
 	    sc_profile_decode(rd->st.renewal_der, rd->st.renewal_len, &p) != SC_OK) {
 		if (cadence != 0 && agent_backlog_full(&rd->st))
 			say(a,
@@ -2163,6 +2263,25 @@ sc_err agent_round(struct agent *a, time_t *next_at, int *did)
 	}
 	if ((r = flush_backlog(a, &rd, 0)) != SC_OK)
 		goto out;
+	/*
+	 * agentweak17: the server lost the renewal profile (renewal_lost): a new profile now, after
+	 * registering what else is queued (as when a profile gives no more), not at the end of the
+	 * lost profile's window.
+	 */
+	if (rd.renewal_lost && !rd.unanswered) {
+		if ((r = flush_backlog(a, &rd, 1)) != SC_OK)
+			goto out;
+		/* The drop kept, whatever comes next (a flush that set nothing aside saved nothing). */
+		if ((r = save(a, &rd.st)) != SC_OK)
+			goto out;
+		if (rd.unanswered) {
+			r = sc_fail(SC_ERR_IO,
+			    "the server did not answer; a new profile is asked for at the next round");
+			goto out;
+		}
+		if ((r = enroll(a, &rd)) != SC_OK || (r = settle(a, &rd, did)) != SC_OK)
+			goto out;
+	}
 	if (*did)
 		a->force = 0;
 	*next_at = (time_t)rd.st.current.renew_at;

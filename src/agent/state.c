@@ -12,9 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <selfcert/cert.h>
@@ -281,6 +284,28 @@ static sc_err queue_path(const char *state_path, int n, char *out, size_t out_le
 	    : SC_OK;
 }
 
+/* agentweak17: entries a pwritev (IOV_MAX is 1024 on Linux; 64 keeps the stack small). */
+#define QUEUE_IOV 64
+
+/* The rest of one entry (len bytes of p) at *at, after a short pwritev. */
+static sc_err write_rest(int fd, const char *qpath, const char *p, size_t len, off_t *at)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t w = pwrite(fd, p + done, len - done, *at);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return sc_fail(SC_ERR_IO, "%s: %s", qpath,
+			    w < 0 ? strerror(errno) : "short write");
+		done += (size_t)w;
+		*at += w;
+	}
+	return SC_OK;
+}
+
 /*
  * Write queue entries [from, n) into backlog.<file>.pem at byte `at` (its committed length;
  * anything past it is a crash's leftover, cut first; 0 with `fresh`: a new file), and fsync it.
@@ -297,20 +322,41 @@ static sc_err queue_write(const char *qpath, const struct agent_state *st, size_
 		return sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
 	if (ftruncate(fd, at) != 0)
 		r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
-	for (size_t i = from; r == SC_OK && i < st->n_backlog; i++) {
-		size_t len = strlen(st->backlog[i]), done = 0;
+	/*
+	 * agentweak17: QUEUE_IOV entries a pwritev, not one pwrite each: a flush that rewrites the
+	 * rest of a 1000-certificate queue (or a salvage) made 1000 system calls (PERFORMANCE.md
+	 * 24.3). A short write goes on from where it stopped.
+	 */
+	for (size_t i = from; r == SC_OK && i < st->n_backlog;) {
+		struct iovec iov[QUEUE_IOV];
+		int cnt = 0;
+		ssize_t w;
 
-		while (r == SC_OK && done < len) {
-			ssize_t w = pwrite(fd, st->backlog[i] + done, len - done, at);
-
-			if (w < 0 && errno == EINTR)
+		for (size_t j = i; j < st->n_backlog && cnt < QUEUE_IOV; j++, cnt++) {
+			iov[cnt].iov_base = st->backlog[j];
+			iov[cnt].iov_len = strlen(st->backlog[j]);
+		}
+		w = pwritev(fd, iov, cnt, at);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = sc_fail(SC_ERR_IO, "%s: %s", qpath,
+			    w < 0 ? strerror(errno) : "short write");
+			break;
+		}
+		at += w;
+		/* Whole entries written move i on; a part of one is written again from its offset
+		 * by the single-entry path below. */
+		for (int k = 0; k < cnt && w > 0; k++) {
+			if ((size_t)w >= iov[k].iov_len) {
+				w -= (ssize_t)iov[k].iov_len;
+				i++;
 				continue;
-			if (w <= 0)
-				r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
-			else {
-				done += (size_t)w;
-				at += w;
 			}
+			r = write_rest(fd, qpath, st->backlog[i] + w, iov[k].iov_len - (size_t)w,
+			    &at);
+			i++;
+			w = 0;
 		}
 	}
 	if (r == SC_OK && fsync(fd) != 0)
@@ -625,50 +671,258 @@ out:
 }
 
 /*
+ * agentweak17: the first `want` bytes of the queue file (fewer if it is shorter), without
+ * following a link; *size its whole size. SC_ERR_NOT_FOUND if it is missing; SC_ERR_IO (not a
+ * regular file, a read error) otherwise.
+ */
+static sc_err read_head(const char *qpath, size_t want, uint8_t **data, size_t *len, off_t *size)
+{
+	int fd = open(qpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat sb;
+	size_t n;
+	sc_err r = SC_OK;
+
+	*data = NULL;
+	*len = 0;
+	*size = 0;
+	if (fd < 0)
+		return errno == ENOENT ? SC_ERR_NOT_FOUND
+		                       : sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		r = sc_fail(SC_ERR_IO, "%s: not a regular file", qpath);
+		goto out;
+	}
+	*size = sb.st_size;
+	n = (uint64_t)sb.st_size < want ? (size_t)sb.st_size : want;
+	if ((*data = OPENSSL_malloc(n + 1)) == NULL) {
+		r = sc_fail(SC_ERR_NOMEM, "%s", qpath);
+		goto out;
+	}
+	while (*len < n) {
+		ssize_t got = read(fd, *data + *len, n - *len);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break; /* shorter than fstat said: what was read */
+		*len += (size_t)got;
+	}
+	(*data)[*len] = '\0';
+out:
+	(void)close(fd);
+	return r;
+}
+
+/*
+ * agentweak17: s (len bytes) is one CERTIFICATE block (the normal load's framing) whose base64
+ * decodes to one DER SEQUENCE of exactly that length holding a SEQUENCE first (a certificate's
+ * shape: its tbsCertificate). Not a full X.509 parse: d2i_X509 costs ~1.2 M instructions a
+ * certificate (1.3 G for a full queue, PERFORMANCE.md 24.3), this ~60 k; the server judges the
+ * certificate (a block that passes here and is still no certificate is refused and set aside).
+ */
+static int whole_cert(const char *s, size_t len)
+{
+	BIO *b;
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long dlen = 0, olen = 0, ilen = 0;
+	int tag = 0, cls = 0, ok = 0;
+
+	if (!one_pem_block(s, len) || len > INT32_MAX || (b = BIO_new_mem_buf(s, (int)len)) == NULL)
+		return 0;
+	if (PEM_read_bio(b, &name, &header, &der, &dlen) == 1 && BIO_eof(b) &&
+	    strcmp(name, PEM_STRING_X509) == 0 && header[0] == '\0' && dlen > 2) {
+		p = der;
+		if (ASN1_get_object(&p, &olen, &tag, &cls, dlen) == V_ASN1_CONSTRUCTED &&
+		    tag == V_ASN1_SEQUENCE && cls == V_ASN1_UNIVERSAL && p + olen == der + dlen &&
+		    ASN1_get_object(&p, &ilen, &tag, &cls, olen) == V_ASN1_CONSTRUCTED &&
+		    tag == V_ASN1_SEQUENCE && cls == V_ASN1_UNIVERSAL)
+			ok = 1;
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(b);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * agentweak17: every whole certificate of a damaged queue's `len` bytes, in order, into
+ * st->backlog (at most AGENT_MAX_BACKLOG): a block from its header to the first footer after it
+ * with no other header between, which whole_cert reads. *lost: the blocks that were not (a
+ * header cut off by another, or by the end of the data; a block that does not decode).
+ */
+static sc_err salvage(const uint8_t *data, size_t len, struct agent_state *st, size_t *lost)
+{
+	const char *d = (const char *)data;
+	size_t at = 0;
+
+	*lost = 0;
+	while (at < len && st->n_backlog < AGENT_MAX_BACKLOG) {
+		const char *head = memmem(d + at, len - at, PEM_HEAD, sizeof(PEM_HEAD) - 1), *foot,
+		           *next;
+		size_t h, one;
+
+		if (head == NULL)
+			break;
+		h = (size_t)(head - d);
+		foot = memmem(head, len - h, PEM_FOOT, sizeof(PEM_FOOT) - 1);
+		next = memmem(head + 1, (foot != NULL ? (size_t)(foot - head) : len - h) - 1,
+		    PEM_HEAD, sizeof(PEM_HEAD) - 1);
+		(*lost)++; /* taken back below if it is whole */
+		if (next != NULL) {
+			at = (size_t)(next - d);
+			continue;
+		}
+		if (foot == NULL)
+			break;
+		one = (size_t)(foot - head) + sizeof(PEM_FOOT) - 1;
+		if (whole_cert(head, one)) {
+			if ((st->backlog[st->n_backlog] = strndup(head, one)) == NULL)
+				return sc_fail(SC_ERR_NOMEM, "state");
+			st->n_backlog++;
+			(*lost)--;
+		}
+		at = h + one;
+	}
+	return SC_OK;
+}
+
+/*
+ * agentweak17: a damaged queue file kept aside, never over an earlier one: hard-linked as
+ * backlog.<n>.pem.damaged-<k> (k the first free of 1..AGENT_DAMAGED_MAX; one that already is
+ * this file is used again, so that a salvage retried after a failed save makes no second copy).
+ * The queue's own name stays until the salvaged queue is committed (a crash before that finds
+ * the damage again). *linked 1; 0 with `kept` "" and why in `kept` otherwise: where the
+ * filesystem has no hard links (renamed aside after the commit: *linked 0, kept the name).
+ */
+static void keep_damaged(const char *qpath, char *kept, size_t kept_len, int *linked)
+{
+	struct stat q, k;
+	int e = 0;
+
+	*linked = 0;
+	if (lstat(qpath, &q) != 0) {
+		snprintf(kept, kept_len, "!%s", strerror(errno));
+		return;
+	}
+	for (int i = 1; i <= AGENT_DAMAGED_MAX; i++) {
+		if (snprintf(kept, kept_len, "%s.damaged-%d", qpath, i) >= (int)kept_len) {
+			snprintf(kept, kept_len, "!path too long");
+			return;
+		}
+		if (lstat(kept, &k) == 0 && k.st_dev == q.st_dev && k.st_ino == q.st_ino) {
+			*linked = 1;
+			return;
+		}
+		if (link(qpath, kept) == 0) {
+			*linked = 1;
+			return;
+		}
+		e = errno;
+		if (e == EEXIST)
+			continue;
+		if (e == EPERM || e == EOPNOTSUPP || e == ENOSYS || e == EMLINK) {
+			/* No hard links here: renamed after the commit (renameat2 NOREPLACE). */
+			if (lstat(kept, &k) != 0 && errno == ENOENT)
+				return;
+			continue;
+		}
+		break;
+	}
+	snprintf(kept, kept_len, "!%s", e == EEXIST ? "all damaged-N names taken" : strerror(e));
+}
+
+/*
  * agentq16: the queue named by state.json: the file's first q_bytes bytes (anything after them a
  * crash's leftover, cut at the next append), q_count PEM certificates one after the other.
- * Shorter, or other content: SC_ERR_MALFORMED naming the file.
+ * agentweak17: a missing file, or one shorter or otherwise, is damage, not the end of the
+ * agent: it is kept aside (keep_damaged), the whole certificates in its first q_bytes bytes are
+ * salvaged in order, the salvaged queue is committed at once (into the other file; state.json
+ * names it), and st->salvage says so in one line. Only a read error (SC_ERR_IO: permissions, a
+ * link, not a regular file) still fails.
  */
 static sc_err queue_load(const char *path, struct agent_state *st)
 {
-	char qpath[4200];
+	char qpath[4200], kept[4300], what[300], aside[240];
 	uint8_t *data = NULL;
-	size_t len = 0, at = 0;
+	size_t len = 0, at = 0, lost = 0, want = st->q_count;
+	off_t size = 0;
+	int linked = 0;
 	sc_err r;
 
 	if ((r = queue_path(path, st->q_file, qpath, sizeof(qpath))) != SC_OK)
 		return r;
-	if ((r = sc_file_read_ex(qpath, AGENT_STATE_MAX + (size_t)AGENT_STATE_MAX, SC_FILE_MISSING,
-	         &data, &len)) != SC_OK)
-		return sc_fail(r == SC_ERR_NOT_FOUND ? SC_ERR_MALFORMED : r, "%s: %s (named by %s)",
-		    qpath, sc_err_detail(), path);
-	if (len < st->q_bytes) {
-		r = sc_fail(SC_ERR_MALFORMED, "%s: %zu bytes, %s says %zu: truncated", qpath, len,
-		    path, st->q_bytes);
+	r = read_head(qpath, st->q_bytes, &data, &len, &size);
+	if (r != SC_OK && r != SC_ERR_NOT_FOUND)
 		goto out;
-	}
-	while (st->n_backlog < st->q_count && at < st->q_bytes) {
-		const char *s = (const char *)data + at, *foot;
-		size_t rest = st->q_bytes - at, one;
+	if (r == SC_ERR_NOT_FOUND) {
+		snprintf(what, sizeof(what), "missing");
+	} else if (len < st->q_bytes) {
+		snprintf(what, sizeof(what), "%lld bytes, state.json says %zu: truncated",
+		    (long long)size, st->q_bytes);
+	} else {
+		while (st->n_backlog < st->q_count && at < st->q_bytes) {
+			const char *s = (const char *)data + at, *foot;
+			size_t rest = st->q_bytes - at, one;
 
-		foot = memmem(s, rest, PEM_FOOT, sizeof(PEM_FOOT) - 1);
-		one = foot != NULL ? (size_t)(foot - s) + sizeof(PEM_FOOT) - 1 : 0;
-		if (foot == NULL || !one_pem_block(s, one))
-			break;
-		if ((st->backlog[st->n_backlog] = strndup(s, one)) == NULL) {
-			r = sc_fail(SC_ERR_NOMEM, "state");
+			foot = memmem(s, rest, PEM_FOOT, sizeof(PEM_FOOT) - 1);
+			one = foot != NULL ? (size_t)(foot - s) + sizeof(PEM_FOOT) - 1 : 0;
+			if (foot == NULL || !one_pem_block(s, one))
+				break;
+			if ((st->backlog[st->n_backlog] = strndup(s, one)) == NULL) {
+				r = sc_fail(SC_ERR_NOMEM, "state");
+				goto out;
+			}
+			st->n_backlog++;
+			at += one;
+		}
+		if (st->n_backlog == st->q_count && at == st->q_bytes) {
+			st->q_intact = st->q_count;
+			r = SC_OK;
 			goto out;
 		}
-		st->n_backlog++;
-		at += one;
+		snprintf(what, sizeof(what),
+		    "not the %zu PEM certificates in %zu bytes state.json says", st->q_count,
+		    st->q_bytes);
+		for (size_t i = 0; i < st->n_backlog; i++)
+			free(st->backlog[i]);
+		st->n_backlog = 0;
 	}
-	if (st->n_backlog != st->q_count || at != st->q_bytes) {
-		r = sc_fail(SC_ERR_MALFORMED,
-		    "%s: not the %zu PEM certificates in %zu bytes %s says (%zu read)", qpath,
-		    st->q_count, st->q_bytes, path, st->n_backlog);
+	/* agentweak17: damaged. */
+	sc_err_clear();
+	if ((r = salvage(data, len, st, &lost)) != SC_OK)
 		goto out;
+	kept[0] = '\0';
+	if (data != NULL)
+		keep_damaged(qpath, kept, sizeof(kept), &linked);
+	/* Committed at once, into the other file: the damaged one is never written again. */
+	st->q_file = !st->q_file;
+	st->q_count = st->q_bytes = st->q_intact = 0;
+	if ((r = agent_state_save(path, st)) != SC_OK)
+		goto out;
+	if (linked) {
+		(void)unlink(qpath);
+	} else if (kept[0] != '\0' && kept[0] != '!' &&
+	    renameat2(AT_FDCWD, qpath, AT_FDCWD, kept, RENAME_NOREPLACE) != 0) {
+		snprintf(kept, sizeof(kept), "!%s", strerror(errno));
 	}
-	st->q_intact = st->q_count;
+	if (data != NULL && kept[0] != '!' && sc_fsync_dir_of(qpath) != SC_OK)
+		sc_err_clear(); /* best effort: the salvaged queue is committed */
+	sc_err_clear();
+	if (data == NULL)
+		snprintf(aside, sizeof(aside), "nothing to keep aside");
+	else if (kept[0] == '!')
+		snprintf(aside, sizeof(aside), "not kept aside: %.200s", kept + 1);
+	else
+		snprintf(aside, sizeof(aside), "kept aside as %.200s",
+		    strrchr(kept, '/') != NULL ? strrchr(kept, '/') + 1 : kept);
+	snprintf(st->salvage, sizeof(st->salvage),
+	    "%.800s: damaged (%.150s); %.240s; %zu of %zu certificates salvaged (%zu unreadable), the "
+	    "queue goes on with them",
+	    qpath, what, aside, st->n_backlog, want, lost);
 	r = SC_OK;
 out:
 	OPENSSL_free(data);

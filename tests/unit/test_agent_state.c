@@ -15,9 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include "agent.h"
+#include "text.h"
 #include "testutil.h"
 
 #define PID_A "00112233445566778899aabbccddeeff"
@@ -590,9 +595,10 @@ static void queue_edit(const char *path, const char *from, const char *to, sc_er
  * last (state.json a few hundred bytes, the file growing by the new certificates only); a cut at
  * its end writes no queue; a flush's cut at its front writes the other file. Every crash point
  * leaves the last committed queue loadable (the queue written, state.json not; state.json
- * renamed, the old file not removed), and a leftover tail is cut at the next append. Damage:
- * every truncation of the file, a footer changed, the file missing, and "backlog_file"'s wrong
- * values are refused by name. An older agent's inline "backlog" still loads and moves out.
+ * renamed, the old file not removed), and a leftover tail is cut at the next append.
+ * "backlog_file"'s wrong values (state.json's own damage) are refused by name; a damaged queue
+ * file is salvaged (test_queue_salvage). An older agent's inline "backlog" still loads and moves
+ * out.
  */
 static void test_queue_file(void **state)
 {
@@ -683,18 +689,8 @@ static void test_queue_file(void **state)
 	assert_int_equal(file_size(q0), (long)(strlen(st.backlog[0]) + strlen(st.backlog[1])));
 	assert_int_equal(file_size(q1), -1);
 	queue_is(path, &st);
-	/* Damage. Every truncation of the queue file below its committed length. */
+	/* Trailing data (a crash's leftover) is not read. (Damage: test_queue_salvage.) */
 	data = get_file(q0, &len);
-	for (size_t n = 0; n < len; n += (n < 64 || n + 64 > len) ? 1 : 61) {
-		struct agent_state back;
-
-		put_file(q0, data, n);
-		sc_err_clear();
-		assert_int_equal(agent_state_load(path, &back), SC_ERR_MALFORMED);
-		assert_non_null(strstr(sc_err_detail(), "backlog.0.pem"));
-		assert_non_null(strstr(sc_err_detail(), "truncated"));
-	}
-	/* Trailing data (a crash's leftover) is not read; a footer changed is refused. */
 	{
 		char *more = malloc(len + 10);
 
@@ -702,16 +698,8 @@ static void test_queue_file(void **state)
 		memcpy(more + len, "-----BEGIN", 10);
 		put_file(q0, more, len + 10);
 		queue_is(path, &st);
-		more[len - 2] = 'x';
-		put_file(q0, more, len);
-		assert_int_equal(agent_state_load(path, &(struct agent_state){ 0 }),
-		    SC_ERR_MALFORMED);
-		assert_non_null(strstr(sc_err_detail(), "not the 2 PEM certificates"));
 		free(more);
 	}
-	assert_int_equal(unlink(q0), 0);
-	assert_int_equal(agent_state_load(path, &(struct agent_state){ 0 }), SC_ERR_MALFORMED);
-	assert_non_null(strstr(sc_err_detail(), "backlog.0.pem"));
 	put_file(q0, data, len);
 	free(data);
 	queue_is(path, &st);
@@ -732,8 +720,6 @@ static void test_queue_file(void **state)
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			queue_edit(path, bad[i][0], bad[i][1], SC_ERR_MALFORMED,
 			    i == 9 ? "not JSON" : "\"backlog_file\" is not backlog.0.pem");
-		queue_edit(path, "\"count\": 2", "\"count\": 1", SC_ERR_MALFORMED,
-		    "not the 1 PEM certificates");
 	}
 	/* Emptied: no "backlog_file", the files gone. */
 	drop_entry(&st, 0);
@@ -744,6 +730,414 @@ static void test_queue_file(void **state)
 	free(data);
 	assert_int_equal(file_size(q0), -1);
 	assert_int_equal(file_size(q1), -1);
+	queue_is(path, &st);
+	agent_state_clear(&st);
+}
+
+/* agentweak17: loads whole (no salvage) with n queued. */
+static void queue_is_n(const char *path, size_t n)
+{
+	struct agent_state back;
+
+	assert_int_equal(agent_state_load(path, &back), SC_OK);
+	assert_string_equal(back.salvage, "");
+	assert_int_equal(back.n_backlog, n);
+	agent_state_clear(&back);
+}
+
+/* agentweak17: a real certificate as PEM (self-signed P-256, this serial; free it). */
+static char *real_pem(long serial)
+{
+	static EVP_PKEY *key;
+	X509 *x = X509_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m = NULL;
+	char *out;
+
+	if (key == NULL)
+		key = EVP_EC_gen("P-256");
+	assert_non_null(key);
+	assert_non_null(x);
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial) == 1 &&
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	        (const unsigned char *)"salvage", -1, -1, 0) == 1 &&
+	    X509_set_issuer_name(x, X509_get_subject_name(x)) == 1 &&
+	    X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
+	    X509_gmtime_adj(X509_getm_notAfter(x), 3600) != NULL && X509_set_pubkey(x, key) == 1 &&
+	    X509_sign(x, key, EVP_sha256()) > 0 && PEM_write_bio_X509(b, x) == 1);
+	BIO_get_mem_ptr(b, &m);
+	out = strndup(m->data, m->length);
+	assert_non_null(out);
+	BIO_free(b);
+	X509_free(x);
+	return out;
+}
+
+/* The agent state's queue file name (backlog.<n>.pem) as loaded, and its full path. */
+static const char *qname(const char *qdir, const struct agent_state *st, char *out, size_t n)
+{
+	snprintf(out, n, "%s/backlog.%d.pem", qdir, st->q_file);
+	return out;
+}
+
+/* Loads with a salvage line equal to want (formatted), and the queue equal to pems[idx...]. */
+static void salvaged_is(const char *path, char *const *pems, const int *idx, size_t n,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void salvaged_is(const char *path, char *const *pems, const int *idx, size_t n,
+    const char *fmt, ...)
+{
+	struct agent_state back;
+	char want[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	sc_err_clear();
+	assert_int_equal(agent_state_load(path, &back), SC_OK);
+	assert_string_equal(back.salvage, want);
+	assert_int_equal(back.n_backlog, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(back.backlog[i], pems[idx[i]]);
+	agent_state_clear(&back);
+	/* Committed: loads again whole, without a salvage line. */
+	assert_int_equal(agent_state_load(path, &back), SC_OK);
+	assert_string_equal(back.salvage, "");
+	assert_int_equal(back.n_backlog, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(back.backlog[i], pems[idx[i]]);
+	agent_state_clear(&back);
+}
+
+/*
+ * agentweak17: a damaged queue file (missing, shorter than "bytes", not those N certificates)
+ * no longer stops the agent: it is kept aside as backlog.<n>.pem.damaged-<k> (an earlier copy
+ * never overwritten), every whole certificate in it is salvaged in order (framed and decoded),
+ * the salvaged queue committed at once into the other file, and one line says what was wrong
+ * and how many were salvaged. Every truncation of a two-certificate queue salvages exactly the
+ * certificates that are whole in it.
+ */
+static void test_queue_salvage(void **state)
+{
+	struct agent_state st, back;
+	char qdir[600], path[700], q[800], aside[900], *pem[5], *data, *text;
+	size_t len, l0, l01;
+	int idx[5] = { 0, 1, 2, 3, 4 };
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/s", dir);
+	snprintf(path, sizeof(path), "%s/state.json", qdir);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	for (int i = 0; i < 5; i++)
+		pem[i] = real_pem(1000 + i);
+	full_state(&st);
+	for (int i = 0; i < 4; i++)
+		st.backlog[st.n_backlog++] = strdup(pem[i]);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	agent_state_clear(&st);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	assert_int_equal(st.q_file, 0);
+	qname(qdir, &st, q, sizeof(q));
+	data = get_file(q, &len);
+	l0 = strlen(pem[0]);
+	l01 = l0 + strlen(pem[1]);
+	/* Truncated in the third certificate: the first two, kept aside, the rest lost. The commit
+	 * fails first (the other queue file's name taken by a folder): io, the damage still named
+	 * and linked aside; the retry uses that same copy (no damaged-2). */
+	put_file(q, data, l01 + 100);
+	snprintf(aside, sizeof(aside), "%s/backlog.1.pem", qdir);
+	assert_int_equal(mkdir(aside, 0700), 0);
+	sc_err_clear();
+	assert_int_equal(agent_state_load(path, &back), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "backlog.1.pem"));
+	assert_int_equal(rmdir(aside), 0);
+	assert_int_equal(file_size(q), (long)(l01 + 100));
+	snprintf(aside, sizeof(aside), "%s.damaged-1", q);
+	assert_int_equal(file_size(aside), (long)(l01 + 100));
+	salvaged_is(path, pem, idx, 2,
+	    "%s: damaged (%zu bytes, state.json says %zu: truncated); kept aside as "
+	    "backlog.0.pem.damaged-1; 2 of 4 certificates salvaged (1 unreadable), the queue goes "
+	    "on with them",
+	    q, l01 + 100, len);
+	snprintf(aside, sizeof(aside), "%s.damaged-1", q);
+	assert_int_equal(file_size(aside), (long)(l01 + 100));
+	assert_int_equal(file_size(q), -1); /* the queue is in backlog.1.pem now */
+	snprintf(aside, sizeof(aside), "%s.damaged-2", q);
+	assert_int_equal(file_size(aside), -1); /* the retry made no second copy */
+	agent_state_clear(&st);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	assert_int_equal(st.q_file, 1);
+	text = get_file(path, &len);
+	assert_non_null(strstr(text, "\"name\": \"backlog.1.pem\""));
+	assert_non_null(strstr(text, "\"count\": 2"));
+	free(text);
+	free(data);
+	/* Two more queued (appended to backlog.1.pem); the second's footer damaged: the one in
+	 * front of it and the one after it are salvaged, in order. */
+	st.backlog[st.n_backlog++] = strdup(pem[2]);
+	st.backlog[st.n_backlog++] = strdup(pem[3]);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	qname(qdir, &st, q, sizeof(q));
+	data = get_file(q, &len);
+	{
+		char *foot = strstr(data + l0, "-----END CERTIFICATE-----");
+
+		assert_non_null(foot);
+		foot[20] = 'X'; /* pem[1]'s footer */
+		put_file(q, data, len);
+		idx[1] = 2;
+		idx[2] = 3;
+		salvaged_is(path, pem, idx, 3,
+		    "%s: damaged (not the 4 PEM certificates in %zu bytes state.json says); kept "
+		    "aside as backlog.1.pem.damaged-1; 3 of 4 certificates salvaged (1 unreadable), "
+		    "the queue goes on with them",
+		    q, len);
+	}
+	free(data);
+	/* A block that is framed but does not decode is not salvaged either. */
+	agent_state_clear(&st);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	qname(qdir, &st, q, sizeof(q));
+	assert_string_equal(q + strlen(qdir), "/backlog.0.pem");
+	data = get_file(q, &len);
+	data[l0 + 40] = '!'; /* inside pem[2]'s base64 */
+	data[len - 1] = 'x'; /* pem[3]'s footer: the normal load sees damage */
+	put_file(q, data, len);
+	idx[1] = 2;
+	salvaged_is(path, pem, idx, 1,
+	    "%s: damaged (not the 3 PEM certificates in %zu bytes state.json says); kept aside as "
+	    "backlog.0.pem.damaged-2; 1 of 3 certificates salvaged (2 unreadable), the queue goes "
+	    "on with them",
+	    q, len);
+	/* The earlier copy (damaged-1) is untouched, the new one beside it. */
+	snprintf(aside, sizeof(aside), "%s.damaged-1", q);
+	assert_int_equal(file_size(aside), (long)(l01 + 100));
+	snprintf(aside, sizeof(aside), "%s.damaged-2", q);
+	assert_int_equal(file_size(aside), (long)len);
+	free(data);
+	/* Missing: nothing to keep aside, nothing salvaged, no queue named. */
+	agent_state_clear(&st);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	qname(qdir, &st, q, sizeof(q));
+	assert_int_equal(unlink(q), 0);
+	salvaged_is(path, pem, idx, 0,
+	    "%s: damaged (missing); nothing to keep aside; 0 of 1 certificates salvaged (0 "
+	    "unreadable), the queue goes on with them",
+	    q);
+	text = get_file(path, &len);
+	assert_null(strstr(text, "backlog"));
+	free(text);
+	/* Every truncation of a queue of two: the whole ones salvaged, the cut one unreadable. */
+	agent_state_clear(&st);
+	full_state(&st);
+	st.backlog[st.n_backlog++] = strdup(pem[3]);
+	st.backlog[st.n_backlog++] = strdup(pem[4]);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	agent_state_clear(&st);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	qname(qdir, &st, q, sizeof(q));
+	data = get_file(q, &len);
+	l0 = strlen(pem[3]);
+	for (size_t n = 0; n < len;
+	     n += (n < 40 || n + 40 > len || (n > l0 - 30 && n < l0 + 30)) ? 1 : 97) {
+		size_t alen;
+
+		text = get_file(path, &alen);
+		put_file(q, data, n);
+		sc_err_clear();
+		assert_int_equal(agent_state_load(path, &back), SC_OK);
+		assert_int_equal(back.n_backlog, n >= l0 ? 1 : 0);
+		if (n >= l0)
+			assert_string_equal(back.backlog[0], pem[3]);
+		assert_non_null(strstr(back.salvage, "truncated"));
+		assert_non_null(strstr(back.salvage,
+		    n >= l0 + 27  ? "1 of 2 certificates salvaged (1 unreadable)"
+		        : n >= l0 ? "1 of 2 certificates salvaged (0 unreadable)"
+		        : n >= 27 ? "0 of 2 certificates salvaged (1 unreadable)"
+		                  : "0 of 2 certificates salvaged (0 unreadable)"));
+		agent_state_clear(&back);
+		/* Back to the whole queue for the next length; the copies aside removed. */
+		put_file(path, text, alen);
+		put_file(q, data, len);
+		for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
+			snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
+			(void)unlink(aside);
+		}
+		free(text);
+	}
+	/* Trailing data past the committed length, however much (9 MiB: sc_file_read's bound
+	 * refused it as oversize before), is a crash's leftover: not read, no salvage. */
+	{
+		size_t big = 9u << 20;
+		char *more = malloc(len + big);
+
+		assert_non_null(more);
+		memcpy(more, data, len);
+		memset(more + len, '#', big);
+		put_file(q, more, len + big);
+		free(more);
+		assert_int_equal(agent_state_load(path, &back), SC_OK);
+		assert_string_equal(back.salvage, "");
+		assert_int_equal(back.n_backlog, 2);
+		agent_state_clear(&back);
+		put_file(q, data, len);
+	}
+	/* Not a regular file (a symbolic link, a folder): no damage of ours; refused as before. */
+	snprintf(aside, sizeof(aside), "%s.real", q);
+	assert_int_equal(rename(q, aside), 0);
+	assert_int_equal(symlink(aside, q), 0);
+	sc_err_clear();
+	assert_int_equal(agent_state_load(path, &back), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "backlog."));
+	assert_int_equal(unlink(q), 0);
+	assert_int_equal(mkdir(q, 0700), 0);
+	assert_int_equal(agent_state_load(path, &back), SC_ERR_IO);
+	assert_int_equal(rmdir(q), 0);
+	assert_int_equal(rename(aside, q), 0);
+	queue_is_n(path, 2);
+	/* A framed block whose base64 decodes to no certificate's shape (3 zero bytes) is not
+	 * salvaged: the file holds it in front of the two, state.json says 4 (damage) in all of
+	 * it. */
+	{
+		size_t alen, n2 = strlen(CERT_A) + len;
+		char *saved = get_file(path, &alen), *both = malloc(n2 + 1), from[64], to[64],
+		     *edited;
+
+		memcpy(both, CERT_A, strlen(CERT_A));
+		memcpy(both + strlen(CERT_A), data, len);
+		put_file(q, both, n2);
+		snprintf(from, sizeof(from), "\"bytes\": %zu", len);
+		snprintf(to, sizeof(to), "\"bytes\": %zu", n2);
+		edited = text_edit(strdup(saved), "\"count\": 2", "\"count\": 4", &alen);
+		edited = text_edit(edited, from, to, &alen);
+		put_file(path, edited, alen);
+		assert_int_equal(agent_state_load(path, &back), SC_OK);
+		assert_int_equal(back.n_backlog, 2);
+		assert_string_equal(back.backlog[0], pem[3]);
+		assert_string_equal(back.backlog[1], pem[4]);
+		assert_non_null(strstr(back.salvage, "damaged (not the 4 PEM certificates in "));
+		assert_non_null(
+		    strstr(back.salvage, "2 of 4 certificates salvaged (1 unreadable)"));
+		agent_state_clear(&back);
+		put_file(path, saved, strlen(saved));
+		put_file(q, data, len);
+		snprintf(aside, sizeof(aside), "%s.damaged-1", q);
+		assert_int_equal(unlink(aside), 0);
+		free(edited);
+		free(both);
+		free(saved);
+	}
+	/* All AGENT_DAMAGED_MAX names taken: not kept aside (never one overwritten), salvaged. */
+	for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
+		snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
+		put_file(aside, "earlier", 7);
+	}
+	put_file(q, data, l0 + 5);
+	salvaged_is(path, pem, (int[]){ 3 }, 1,
+	    "%s: damaged (%zu bytes, state.json says %zu: truncated); not kept aside: all "
+	    "damaged-N names taken; 1 of 2 certificates salvaged (0 unreadable), the queue goes on "
+	    "with them",
+	    q, l0 + 5, len);
+	for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
+		snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
+		assert_int_equal(file_size(aside), 7);
+	}
+	free(data);
+	agent_state_clear(&st);
+	for (int i = 0; i < 5; i++)
+		free(pem[i]);
+}
+
+/*
+ * agentweak17: what the agent sends for a kept certificate (cert_text_json): the base64 of its
+ * DER for one CERTIFICATE block that decodes, else the text as it is: another label, bad
+ * base64, an empty block, two blocks, text after the block, no block at all.
+ */
+static void test_cert_text_json(void **state)
+{
+	char *pem = real_pem(77), *b64, buf[8192];
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	uint8_t *der = NULL;
+	int dlen = i2d_X509(x, &der);
+	json_t *j;
+	static const char *const junk[] = {
+		"",
+		"not a certificate",
+		"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+		"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+		"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n",
+		"-----BEGIN CERTIFICATE-----\nAAAA\n",
+	};
+
+	(void)state;
+	assert_true(dlen > 0);
+	b64 = sc_base64_encode(der, (size_t)dlen);
+	j = agent_cert_text_json(pem);
+	assert_true(json_is_string(j));
+	assert_string_equal(json_string_value(j), b64);
+	assert_null(strstr(json_string_value(j), "-----"));
+	json_decref(j);
+	/* The fallback: the text itself. */
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		j = agent_cert_text_json(junk[i]);
+		assert_true(json_is_string(j));
+		assert_string_equal(json_string_value(j), junk[i]);
+		json_decref(j);
+	}
+	snprintf(buf, sizeof(buf), "%s%s", pem, pem); /* two blocks */
+	j = agent_cert_text_json(buf);
+	assert_string_equal(json_string_value(j), buf);
+	json_decref(j);
+	snprintf(buf, sizeof(buf), "%sx\n", pem); /* text after it */
+	j = agent_cert_text_json(buf);
+	assert_string_equal(json_string_value(j), buf);
+	json_decref(j);
+	free(b64);
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(b);
+	free(pem);
+}
+
+/*
+ * agentweak17: the queue is written 64 entries a pwritev; a short write (here RLIMIT_FSIZE in the
+ * middle of an entry: the kernel writes up to the limit, then EFBIG) goes on from the entry's
+ * offset and fails by name; state.json is not committed (the earlier state loads), and the same
+ * save without the limit writes every entry whole.
+ */
+static void test_queue_short_write(void **state)
+{
+	struct agent_state st;
+	struct rlimit was, lim;
+	char qdir[600], path[700], q0[800];
+	size_t total = 0;
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/w", dir);
+	snprintf(path, sizeof(path), "%s/state.json", qdir);
+	snprintf(q0, sizeof(q0), "%s/backlog.0.pem", qdir);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	full_state(&st);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	for (size_t i = 0; i < 200; i++) {
+		st.backlog[st.n_backlog++] = pem_of(600 + i);
+		total += strlen(st.backlog[i]);
+	}
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	lim = was;
+	lim.rlim_cur = total / 2 + 7; /* inside an entry, past the first pwritev's 64 */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	sc_err_clear();
+	assert_int_equal(agent_state_save(path, &st), SC_ERR_IO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_non_null(strstr(sc_err_detail(), "backlog.0.pem: File too large"));
+	assert_int_equal(file_size(q0), (long)(total / 2 + 7));
+	queue_is_n(path, 0);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	assert_int_equal(file_size(q0), (long)total);
 	queue_is(path, &st);
 	agent_state_clear(&st);
 }
@@ -1201,6 +1595,9 @@ int main(void)
 		cmocka_unit_test(test_renewal_fields),
 		cmocka_unit_test(test_backlog_full_fits),
 		cmocka_unit_test(test_queue_file),
+		cmocka_unit_test(test_queue_salvage),
+		cmocka_unit_test(test_cert_text_json),
+		cmocka_unit_test(test_queue_short_write),
 		cmocka_unit_test(test_batch_refusal_final),
 		cmocka_unit_test(test_pending_profile),
 		cmocka_unit_test(test_crl_until),
