@@ -3508,15 +3508,15 @@ static void pg_value(PGconn *c, const char *sql, char *out, size_t n)
 	" UNION ALL SELECT 'k' || k::text FROM device_pins k"                                       \
 	" UNION ALL SELECT 'a' || a::text FROM audit a WHERE event <> 'schema-migrated') t"
 /* What step 9 changes, as the catalog says it. */
-#define PG9_CATALOG                                                                                   \
-	"SELECT (SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'profiles'::regclass"     \
-	" AND attname = 'chain_pem') || ' ' || coalesce((SELECT array_to_string(reloptions, ',')"     \
-	" FROM pg_class WHERE oid = 'profiles'::regclass), '-') || ' ' || (SELECT"                    \
-	" coalesce(pg_get_expr(indpred, indrelid), '-') FROM pg_index WHERE indexrelid ="             \
-	" 'profiles_by_source'::regclass) || ' ' || (SELECT count(*) FROM pg_indexes WHERE"           \
-	" tablename = 'profiles' AND indexdef LIKE '%(source%') || ' ' || (SELECT"                    \
-	" string_agg(proname || ':' || prosecdef::text || ':' || coalesce(array_to_string(proconfig," \
-	" ';'), '-'), ' ' ORDER BY proname) FROM pg_proc WHERE proname IN"                            \
+#define PG9_CATALOG                                                                                                  \
+	"SELECT (SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'profiles'::regclass"                    \
+	" AND attname = 'chain_pem') || ' ' || coalesce((SELECT array_to_string(reloptions, ',')"                    \
+	" FROM pg_class WHERE oid = 'profiles'::regclass), '-') || ' ' || (SELECT"                                   \
+	" coalesce(pg_get_expr(indpred, indrelid), '-') || ' ' || indisvalid::text FROM pg_index WHERE indexrelid =" \
+	" 'profiles_by_source'::regclass) || ' ' || (SELECT count(*) FROM pg_indexes WHERE"                          \
+	" tablename = 'profiles' AND indexdef LIKE '%(source%') || ' ' || (SELECT"                                   \
+	" string_agg(proname || ':' || prosecdef::text || ':' || coalesce(array_to_string(proconfig,"                \
+	" ';'), '-'), ' ' ORDER BY proname) FROM pg_proc WHERE proname IN"                                           \
 	" ('selfcert_newest_cert', 'selfcert_hourly'))"
 
 /* The values in the profiles table's TOAST table (a toasted chain_pem is one). */
@@ -3573,7 +3573,7 @@ static void test_pg_schema9(void **state)
 	struct sc_reg *reg = open_new();
 	struct sc_reg_profile_rec rec;
 	struct sc_reg_cert_rec c;
-	char chain[2201], rows0[64], rows1[64], ans0[200], ans1[200], cat[400], v[64];
+	char chain[2201], rows0[64], rows1[64], ans0[200], ans1[200], cat[400], v[200];
 	int64_t retry = 0;
 	int already = -1;
 	long long toast0;
@@ -3584,7 +3584,7 @@ static void test_pg_schema9(void **state)
 	/* A new registry is at 9 as the migration leaves it. */
 	pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
 	assert_string_equal(cat,
-	    "e toast_tuple_target=8160 (source IS NOT NULL) 1 "
+	    "e toast_tuple_target=8160 (source IS NOT NULL) true 1 "
 	    "selfcert_hourly:true:- selfcert_newest_cert:true:-");
 	sc_reg_close(reg);
 	/* Put back to 8, as step 8 left it (step 7's functions word for word). */
@@ -3612,7 +3612,7 @@ static void test_pg_schema9(void **state)
 	    "UPDATE registry_meta SET schema_version = 8");
 	pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
 	assert_string_equal(cat,
-	    "x - - 1 selfcert_hourly:true:search_path=\"$user\", public "
+	    "x - - true 1 selfcert_hourly:true:search_path=\"$user\", public "
 	    "selfcert_newest_cert:true:search_path=\"$user\", public");
 	/* Populated at 8 (by SQL: this program would migrate at open). */
 	pg_ok(pc,
@@ -3650,6 +3650,17 @@ static void test_pg_schema9(void **state)
 	pg_value(pc, PG9_ROWS, rows1, sizeof(rows1));
 	assert_string_equal(rows0, rows1); /* the prechecks read only */
 
+	/*
+	 * An index an operator began CONCURRENTLY under the step's name, and that failed (here a
+	 * unique one that meets duplicates): left INVALID, the step builds it again.
+	 */
+	assert_int_equal(raw_exec("CREATE UNIQUE INDEX CONCURRENTLY profiles_by_source_9 ON"
+	                          " profiles(device_id) WHERE source IS NOT NULL"),
+	    SQLITE_CONSTRAINT);
+	pg_value(pc,
+	    "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'profiles_by_source_9'::regclass",
+	    v, sizeof(v));
+	assert_string_equal(v, "false");
 	/* The upgrade: every row and answer kept, min_compatible 1, the catalog changed. */
 	reg = open_new();
 	assert_int_equal(sc_reg_schema_version(reg), 9);
@@ -3663,9 +3674,51 @@ static void test_pg_schema9(void **state)
 	assert_string_equal(ans0, "40 3000 1500 1500 0 / rate-limited ok rate-limited / 75");
 	pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
 	assert_string_equal(cat,
-	    "e toast_tuple_target=8160 (source IS NOT NULL) 1 "
+	    "e toast_tuple_target=8160 (source IS NOT NULL) true 1 "
 	    "selfcert_hourly:true:- selfcert_newest_cert:true:-");
 	assert_int_equal(pg_toast_rows(pc), toast0);
+	pg_value(pc, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'profiles_by_source%'",
+	    v, sizeof(v));
+	assert_string_equal(v,
+	    "CREATE INDEX profiles_by_source ON public.profiles USING btree"
+	    " (source, created_at) WHERE (source IS NOT NULL)");
+	/* The key CHECKs, cheaper, refuse what the regexes refused (and nothing else). */
+	{
+		static const char *const ids[] = { "0123456789abcdef0123456789abcde",
+			"0123456789abcdef0123456789abcdef0", "0123456789abcdef0123456789abcdeg",
+			"0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcd\u00e9",
+			"0123456789abcdef0123456789abcde\n" };
+		char sql[600], st[6];
+
+		for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+			snprintf(sql, sizeof(sql),
+			    "INSERT INTO profiles (profile_id, device_id, origin, alg, not_before,"
+			    " not_after, profile_not_after, der, chain_pem, created_at)"
+			    " VALUES (U&'%s', 'S-1', 'device', 'p256', 1, 2, 2, '\\x30', '', 1)",
+			    ids[i]);
+			(void)pg_exec_as(pg_uri, sql, st);
+			if (strcmp(st, "23514") != 0) /* check_violation */
+				fail_msg("profile_id %zu: SQLSTATE \"%s\"", i, st);
+			snprintf(sql, sizeof(sql),
+			    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id,"
+			    " not_before, not_after, der, registered_at) VALUES"
+			    " (U&'%s' || U&'%s', '01', 'S-2', repeat('f', 32), 1, 2, '\\x30', 1)",
+			    ids[i], "0123456789abcdef0123456789abcdef");
+			(void)pg_exec_as(pg_uri, sql, st);
+			if (strcmp(st, "23514") != 0)
+				fail_msg("fingerprint %zu: SQLSTATE \"%s\"", i, st);
+		}
+		pg_value(pc,
+		    "SELECT string_agg(conname || ' ' || convalidated::text || ' ' ||"
+		    " pg_get_constraintdef(oid), '; ' ORDER BY conname) FROM pg_constraint WHERE"
+		    " conname IN ('profiles_profile_id_check', 'certificates_fingerprint_check')",
+		    cat, sizeof(cat));
+		assert_string_equal(cat,
+		    "certificates_fingerprint_check false CHECK (((octet_length(fingerprint) = 64) "
+		    "AND (fingerprint ~ '^[0-9a-f]+$'::text))) NOT VALID; profiles_profile_id_check "
+		    "false CHECK (((octet_length(profile_id) = 32) AND (profile_id ~ "
+		    "'^[0-9a-f]+$'::text))) NOT VALID");
+	}
 	/* A profile of the same size now: inline (no TOAST row). */
 	for (size_t i = 0, x = 12345; i < sizeof(chain) - 1;
 	     i++) { /* base64 that does not compress */
