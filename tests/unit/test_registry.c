@@ -3661,6 +3661,35 @@ static void test_pg_schema9(void **state)
 	    "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'profiles_by_source_9'::regclass",
 	    v, sizeof(v));
 	assert_string_equal(v, "false");
+	/*
+	 * A node's open transaction on certificates: the step's ACCESS EXCLUSIVE lock waits 1 s, 5
+	 * times, and the whole step is rolled back (the index it had built too): still 8.
+	 */
+	{
+		PGconn *hold = PQconnectdb(pg_uri);
+		PGresult *res;
+		time_t t0 = time(NULL);
+
+		assert_int_equal(PQstatus(hold), CONNECTION_OK);
+		res = PQexec(hold, "BEGIN; SELECT count(*) FROM certificates");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+		reg = NULL;
+		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
+		if (strstr(sc_err_detail(),
+		        "schema migration to version 9: its table lock was not "
+		        "granted within 1000 ms (lock timeout) in 5 tries") == NULL)
+			fail_msg("detail \"%s\"", sc_err_detail());
+		assert_true(time(NULL) - t0 >= 5);
+		PQclear(PQexec(hold, "COMMIT"));
+		PQfinish(hold);
+		pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
+		assert_string_equal(cat, /* 2: the INVALID one above, still there */
+		    "x - - true 2 selfcert_hourly:true:search_path=\"$user\", public "
+		    "selfcert_newest_cert:true:search_path=\"$user\", public");
+		pg_value(pc, "SELECT schema_version::text FROM registry_meta", v, sizeof(v));
+		assert_string_equal(v, "8");
+	}
 	/* The upgrade: every row and answer kept, min_compatible 1, the catalog changed. */
 	reg = open_new();
 	assert_int_equal(sc_reg_schema_version(reg), 9);
