@@ -9,6 +9,11 @@
 # and total execution time (ms), buffers read per call (a scan shows), whether it came from the
 # client (t) or a trigger or function (f), the statement; then the WAL's records, writes and
 # flushes beside the database's commits. Timing the statements costs the server a little CPU: compare runs made alike.
+# SC_PG_BACKEND_CPU=FILE (pg17): also the CPU of provd's own database backends ('postgres: selfcert
+# selfcert' children of this server, opened at provd's start: its pool), `perf stat -e task-clock` attached to them 0.3 s
+# after they appear until they end, into FILE; with SC_PG_STATS, FILE.info has the profile inserts
+# pg_stat_statements had counted at that moment (the enrollments measured: the end's count less
+# it). Needs perf; SELFCERT_PROVD is wrapped for it.
 # cfssl (bench_ca, bench_fleet) records its certificates in a database of the same server
 # (BENCH_CFSSL_PG: "both durable, on PostgreSQL"), with cfssl's certdb/pg schema; its CPU there
 # is counted for cfssl. SC_CFSSL_SQLITE=1: cfssl on its SQLite file instead (sessions 6-9's
@@ -41,6 +46,24 @@ if [ "${SC_CFSSL_SQLITE:-0}" != 1 ]; then
         REFERENCES certificates (serial_number, authority_key_identifier))" \
     "postgresql:///cfssl?host=$SC_PG_DIR&port=5432&user=selfcert" >/dev/null || exit 1
   export BENCH_CFSSL_PG="host=$SC_PG_DIR port=5432 user=selfcert dbname=cfssl sslmode=disable"
+fi
+if [ -n "${SC_PG_BACKEND_CPU:-}" ]; then
+  pm=$(head -n 1 "$SC_PG_DIR/data/postmaster.pid") # this server's backends only
+  cat >"$SC_PG_DIR/provd-wrap.sh" <<WRAP
+#!/bin/bash
+(
+  for i in \$(seq 200); do sleep 0.05; pgrep -P $pm -f '^postgres: selfcert selfcert' >/dev/null && break; done
+  sleep 0.3
+  pids=\$(pgrep -d, -P $pm -f '^postgres: selfcert selfcert')
+  c0=\$(psql -X -A -t -d "$SC_PG_URI" -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+    WHERE query LIKE 'WITH p AS (INSERT INTO profiles%'" 2>/dev/null)
+  echo "backends \$pids profile inserts before \${c0:-?}" >"$SC_PG_BACKEND_CPU.info"
+  perf stat -x, -e task-clock -p "\$pids" -o "$SC_PG_BACKEND_CPU" 2>/dev/null
+) &
+exec "${SELFCERT_PROVD:?SELFCERT_PROVD}" "\$@"
+WRAP
+  chmod 755 "$SC_PG_DIR/provd-wrap.sh"
+  export SELFCERT_PROVD="$SC_PG_DIR/provd-wrap.sh"
 fi
 bench=$1; shift
 "$bench" "$@" --db "$SC_PG_URI" --db-pid "$(head -n 1 "$SC_PG_DIR/data/postmaster.pid")"

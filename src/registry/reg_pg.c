@@ -316,6 +316,71 @@ static const struct {
 	  "ALTER TABLE device_pins ADD CONSTRAINT device_pins_chain_verdict_range"
 	  "  CHECK (chain_verdict BETWEEN 0 AND 4294967295) NOT VALID;",
 	    1 },
+	/*
+	 * 9 (issue 17, pg17): costs of the enrollment's statements, nothing a query sees. Additive:
+	 * min_compatible stays 1 (no column, table or result changes; an older node's statements
+	 * plan and return as before). (1) A profile row (its DER and chain_pem) is a little over
+	 * the 2 kB at which PostgreSQL toasts: pglz was tried on chain_pem's base64, which does not
+	 * compress, and then chain_pem went to the TOAST table anyway. The table's toast target is
+	 * raised to a page, so a row of a few kB stays inline (no TOAST row, no TOAST index entry,
+	 * no compression try), and chain_pem is STORAGE EXTERNAL (never compressed, moved out when
+	 * a row is larger still). Both are catalog changes for rows written from now on (SHARE
+	 * UPDATE EXCLUSIVE lock; existing rows read as they are). (2) profiles_by_source only holds
+	 * what it is for, the unauthenticated profiles (source NOT NULL): one index page fewer per
+	 * authenticated profile's insert, and a device's count ("source IS NULL") can no longer be
+	 * planned on it. Built as profiles_by_source_9 unless an operator built it beforehand
+	 * (CONCURRENTLY, docs/OPERATIONS.md), then swapped in under the step's lock timeout. (3)
+	 * The console's trigger functions without SET search_path (a GUC save and restore per
+	 * call, ~12.7k instructions, three calls per enrollment) and still SECURITY DEFINER: every
+	 * name in their bodies is schema-qualified (the tables by the migration's current_schema(),
+	 * pg_catalog's function and operators as pg_catalog's), so a caller's search_path (a
+	 * pg_temp table, an operator of a schema before pg_catalog) resolves nothing in them
+	 * (docs/THREAT-MODEL.md). (4) The key CHECKs of the rows every enrollment writes
+	 * (profile_id on a profile's insert and again on its consume, a certificate's fingerprint)
+	 * without the counted repetition ^[0-9a-f]{32}$, which PostgreSQL's regex engine runs in
+	 * ~2 us (~60k instructions): the same rows allowed (ASCII hex, so octets are characters),
+	 * ~7x cheaper. Added NOT VALID, as step 8's (no scan under the lock: every row there
+	 * satisfied the equivalent constraint it replaces). Idempotent.
+	 */
+	{ "SET LOCAL lock_timeout = 1000;"
+	  "ALTER TABLE profiles ALTER COLUMN chain_pem SET STORAGE EXTERNAL,"
+	  "  SET (toast_tuple_target = 8160);"
+	  /* One an operator began CONCURRENTLY and that failed is left INVALID: built again. */
+	  "DO $v$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid ="
+	  "  to_regclass('profiles_by_source_9') AND NOT indisvalid) THEN"
+	  "  DROP INDEX profiles_by_source_9; END IF; END $v$;"
+	  "CREATE INDEX IF NOT EXISTS profiles_by_source_9 ON profiles(source, created_at)"
+	  "  WHERE source IS NOT NULL;"
+	  "DROP INDEX IF EXISTS profiles_by_source;"
+	  "ALTER INDEX profiles_by_source_9 RENAME TO profiles_by_source;"
+	  "ALTER TABLE profiles DROP CONSTRAINT IF EXISTS profiles_profile_id_check,"
+	  "  ADD CONSTRAINT profiles_profile_id_check"
+	  "  CHECK (octet_length(profile_id) = 32 AND profile_id ~ '^[0-9a-f]+$') NOT VALID;"
+	  "ALTER TABLE certificates DROP CONSTRAINT IF EXISTS certificates_fingerprint_check,"
+	  "  ADD CONSTRAINT certificates_fingerprint_check"
+	  "  CHECK (octet_length(fingerprint) = 64 AND fingerprint ~ '^[0-9a-f]+$') NOT VALID;"
+	  "DO $m$ BEGIN EXECUTE format($f$"
+	  "CREATE OR REPLACE FUNCTION %1$I.selfcert_newest_cert() RETURNS trigger"
+	  "  LANGUAGE plpgsql SECURITY DEFINER AS $b$"
+	  "  BEGIN INSERT INTO %1$I.device_expiry (device_id, not_after)"
+	  "    VALUES (NEW.device_id, NEW.not_after)"
+	  "    ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after;"
+	  "  RETURN NULL; END $b$;"
+	  "CREATE OR REPLACE FUNCTION %1$I.selfcert_hourly() RETURNS trigger"
+	  "  LANGUAGE plpgsql SECURITY DEFINER AS $b$"
+	  "  BEGIN IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'profiles' THEN"
+	  "    INSERT INTO %1$I.console_hourly AS h (hour, shard, profiles)"
+	  "    VALUES (NEW.created_at OPERATOR(pg_catalog./) 3600,"
+	  "      pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%%) 16, 1)"
+	  "    ON CONFLICT (hour, shard) DO UPDATE SET profiles = h.profiles OPERATOR(pg_catalog.+) 1;"
+	  "  ELSE INSERT INTO %1$I.console_hourly AS h (hour, shard, certificates)"
+	  "    VALUES (NEW.registered_at OPERATOR(pg_catalog./) 3600,"
+	  "      pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%%) 16, 1)"
+	  "    ON CONFLICT (hour, shard)"
+	  "    DO UPDATE SET certificates = h.certificates OPERATOR(pg_catalog.+) 1;"
+	  "  END IF; RETURN NULL; END $b$;"
+	  "$f$, current_schema()); END $m$;",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
@@ -2301,6 +2366,42 @@ static sc_err cert_record_stmts(struct pg_reg *reg, const struct sc_reg_cert_rec
 	return audit(reg, now, actor, "certificate-registered", rec->device_id, detail);
 }
 
+/*
+ * pg17: the lock statement of cert_record_tx, with robust16's answer to a REVOKE of device_crls
+ * as cert_batch gives it: 42501 from the statement that joins it, the right asked again
+ * (crl_check, revoked) and, unless it is still there (42501 was about something else), the
+ * transaction begun again and the statement sent without the join. The caller's transaction
+ * is open on SC_OK (and *res the rows), rolled back or never begun otherwise.
+ */
+static sc_err cert_lock_tx(struct pg_reg *reg, const struct prm *p, int64_t now, PGresult **res)
+{
+	for (int again = 0;; again = 1) {
+		int joined = reg->crl_read == 1, retry;
+		const char *st;
+		sc_err r;
+
+		if ((r = begin(reg)) != SC_OK)
+			return r;
+		*res = exec(reg, CERT_LOCK(reg), p);
+		if (PQresultStatus(*res) == PGRES_TUPLES_OK)
+			return SC_OK;
+		st = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
+		retry = !again && joined && st != NULL && strcmp(st, "42501") == 0;
+		r = pg_fail(reg, *res, "reading a profile");
+		PQclear(*res);
+		*res = NULL;
+		rollback(reg);
+		if (retry) {
+			crl_check(reg, now, 1);
+			if (reg->crl_read != 1) {
+				sc_err_clear();
+				continue;
+			}
+		}
+		return r; /* (still granted: the failure's own error) */
+	}
+}
+
 /* One registration alone, statement by statement, in its own transaction (the batch's
  * fallback below: its outcomes are the reference the pipelined batch reproduces). */
 static sc_err cert_record_tx(struct pg_reg *reg, struct sc_reg_cert_rec *rec, int64_t now,
@@ -2316,10 +2417,8 @@ static sc_err cert_record_tx(struct pg_reg *reg, struct sc_reg_cert_rec *rec, in
 
 	*already = 0;
 	rec->registered_at = now;
-	if ((r = begin(reg)) != SC_OK)
-		return r;
 	p_text(&p, rec->profile_id);
-	if ((r = x(reg, "reading a profile", CERT_LOCK(reg), &p, &res)) != SC_OK)
+	if ((r = cert_lock_tx(reg, &p, now, &res)) != SC_OK)
 		goto out;
 	if ((found = PQntuples(res) == 1)) {
 		copy_col(res, 0, 0, prof_dev, sizeof(prof_dev));

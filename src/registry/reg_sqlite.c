@@ -279,6 +279,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE device_pins"
 	"  ADD COLUMN chain_verdict INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (chain_verdict BETWEEN 0 AND 4294967295);",
+	/* 9 (issue 17, pg17): PostgreSQL's storage, index and trigger costs; nothing on SQLite. */
+	"",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
     "one SQLite migration per schema version");

@@ -2406,9 +2406,56 @@ static void test_pg_crl_revoke(void **state)
 	cap_expect(where,
 	    "selfcert: registry @: this role may read device_crls again: registrations say what "
 	    "device CA CRL is kept\n");
+
+	/*
+	 * pg17: the one-at-a-time path (cert_record_tx; here a recovery whose profile exists) hears
+	 * a REVOKE as the batch does: the right asked again, the lock statement sent again without
+	 * the join, the certificate recorded saying nothing of the CRL. Before: "permission denied
+	 * for table device_crls" until a restart.
+	 */
+	cap_start();
+	make_profile(&rec, "N-1", 5, "05");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 3090, "t", &retry), SC_OK);
+	assert_int_equal(raw_exec("REVOKE ALL ON device_crls FROM sc_rt16"), SQLITE_OK);
+	make_cert(&c, "N-1", 5, 'e');
+	c.crl_next_update = -7;
+	{
+		int recovered = -1;
+
+		assert_int_equal(sc_reg_profile_recover(rt, &rec, &c, 3091, "t", &recovered,
+		                     &already),
+		    SC_OK);
+		assert_int_equal(recovered, 0);
+	}
+	assert_int_equal(already, 0);
+	assert_int_equal(c.crl_next_update, 0);
+	assert_int_equal(raw_exec(
+	                     "SELECT 1 / count(*)::int FROM certificates WHERE profile_id = "
+	                     "'00000000000000000000000000000005' AND fingerprint = "
+	                     "'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee'"),
+	    SQLITE_OK);
+	cap_expect(where,
+	    "selfcert: warning: registry @: this role may no longer read device_crls (permission "
+	    "denied: its grant revoked?): registrations go on without saying what device CA CRL is "
+	    "kept; a grant again is noticed within 60 s\n");
 	sc_reg_close(rt);
 	sc_reg_close(reg);
 	assert_int_equal(raw_exec("DROP OWNED BY sc_rt16; DROP ROLE sc_rt16"), SQLITE_OK);
+}
+
+/*
+ * pg17: test_pg_crl_revoke's teardown. It revokes EXECUTE on a catalog function and the
+ * table grant on its throw-away server, outside the schema that setup empties: given back
+ * here whether the case passed or failed midway, so that no failure of it cascades into the
+ * cases after it.
+ */
+static int teardown_crl_revoke(void **state)
+{
+	(void)pg_exec_as(pg_uri,
+	    "GRANT EXECUTE ON FUNCTION has_table_privilege(name, oid, text) TO PUBLIC", NULL);
+	(void)pg_exec_as(pg_uri, "DROP OWNED BY sc_rt16", NULL);
+	(void)pg_exec_as(pg_uri, "DROP ROLE IF EXISTS sc_rt16", NULL);
+	return teardown(state);
 }
 
 /* Several nodes start at once on an empty database: one migrates, none fails. */
@@ -2963,20 +3010,23 @@ static int events(struct sc_reg *reg, const char *device_id, const char *event, 
  * and change nothing (still 7, no chain_verdict column). */
 static void step8_refused_as(const char *uri)
 {
-	static const char want[] =
-	    ": schema version 7 is older than this program's 8 and this role may not migrate it: "
-	    "run `selfcert net db migrate` as the owner role";
+	char want[200];
 	struct sc_reg *rt = NULL;
 	const char *d;
 	sc_err r;
+
+	snprintf(want, sizeof(want),
+	    ": schema version 7 is older than this program's %d and this role may not migrate it: "
+	    "run `selfcert net db migrate` as the owner role",
+	    SC_REG_SCHEMA_VERSION);
 
 	r = sc_reg_open(uri, 0, &rt);
 	d = sc_err_detail();
 	if (r != SC_ERR_VERSION)
 		fail_msg("%s: %s", sc_err_name(r), d);
 	assert_null(rt);
-	if (strncmp(d, "registry ", 9) != 0 || strlen(d) < sizeof(want) - 1 ||
-	    strcmp(d + strlen(d) - (sizeof(want) - 1), want) != 0)
+	if (strncmp(d, "registry ", 9) != 0 || strlen(d) < strlen(want) ||
+	    strcmp(d + strlen(d) - strlen(want), want) != 0)
 		fail_msg("detail \"%s\"", d);
 	/* A SELECT of no rows succeeds: 1/0 makes "not at 7" an error. */
 	assert_int_equal(raw_exec("SELECT 1 / (count(*) = 1)::int FROM registry_meta"
@@ -3437,6 +3487,339 @@ static void test_pg_rate_index(void **state)
 	PQfinish(c);
 }
 
+/* One value of one row of sql, as text, into out (a NULL: ""). */
+static void pg_value(PGconn *c, const char *sql, char *out, size_t n)
+{
+	PGresult *res = PQexec(c, sql);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	snprintf(out, n, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+/* Every row a query may return, the schema-migrated audit rows left out, as one digest. */
+#define PG9_ROWS                                                                                    \
+	"SELECT count(*) || ' ' || md5(string_agg(x, '|' ORDER BY x)) FROM ("                       \
+	"SELECT 'd' || d::text AS x FROM devices d UNION ALL SELECT 'p' || p::text FROM profiles p" \
+	" UNION ALL SELECT 'c' || c::text FROM certificates c"                                      \
+	" UNION ALL SELECT 'e' || e::text FROM device_expiry e"                                     \
+	" UNION ALL SELECT 'h' || h::text FROM console_hourly h"                                    \
+	" UNION ALL SELECT 'k' || k::text FROM device_pins k"                                       \
+	" UNION ALL SELECT 'a' || a::text FROM audit a WHERE event <> 'schema-migrated') t"
+/* What step 9 changes, as the catalog says it. */
+#define PG9_CATALOG                                                                                                  \
+	"SELECT (SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'profiles'::regclass"                    \
+	" AND attname = 'chain_pem') || ' ' || coalesce((SELECT array_to_string(reloptions, ',')"                    \
+	" FROM pg_class WHERE oid = 'profiles'::regclass), '-') || ' ' || (SELECT"                                   \
+	" coalesce(pg_get_expr(indpred, indrelid), '-') || ' ' || indisvalid::text FROM pg_index WHERE indexrelid =" \
+	" 'profiles_by_source'::regclass) || ' ' || (SELECT count(*) FROM pg_indexes WHERE"                          \
+	" tablename = 'profiles' AND indexdef LIKE '%(source%') || ' ' || (SELECT"                                   \
+	" string_agg(proname || ':' || prosecdef::text || ':' || coalesce(array_to_string(proconfig,"                \
+	" ';'), '-'), ' ' ORDER BY proname) FROM pg_proc WHERE proname IN"                                           \
+	" ('selfcert_newest_cert', 'selfcert_hourly'))"
+
+/* The values in the profiles table's TOAST table (a toasted chain_pem is one). */
+static long long pg_toast_rows(PGconn *c)
+{
+	char sql[200], v[32], n[32];
+
+	pg_value(c, "SELECT reltoastrelid::regclass FROM pg_class WHERE oid = 'profiles'::regclass",
+	    v, sizeof(v));
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT chunk_id) FROM %s", v);
+	pg_value(c, sql, n, sizeof(n));
+	return atoll(n);
+}
+
+static int count_certs_cb(void *ctx, const struct sc_reg_cert_rec *c)
+{
+	(void)c;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The answers a node reads from a populated registry: counts, budgets, a device's certificates. */
+static void pg9_answers(struct sc_reg *reg, char *out, size_t n)
+{
+	struct sc_reg_counts k;
+	struct sc_reg_rate rate = { 3, 3600 };
+	int64_t retry = 0;
+	sc_err a, b, d;
+	int nc = 0;
+
+	assert_int_equal(sc_reg_counts(reg, &k), SC_OK);
+	a = sc_reg_profile_precheck(reg, "S-2", "zz01", "192.0.2.7", &rate, 5000, &retry);
+	b = sc_reg_profile_precheck(reg, "S-2", "zz02", "198.51.100.1", &rate, 5000, &retry);
+	d = sc_reg_profile_precheck(reg, "S-2", "zz03", NULL, &rate, 5000, &retry);
+	assert_int_equal(sc_reg_cert_list(reg, "S-2", 0, count_certs_cb, &nc), SC_OK);
+	snprintf(out, n, "%lld %lld %lld %lld %lld / %s %s %s / %d", (long long)k.devices_active,
+	    (long long)k.profiles, (long long)k.profiles_consumed, (long long)k.certificates,
+	    (long long)k.revocations, sc_err_name(a), sc_err_name(b), sc_err_name(d), nc);
+}
+
+/*
+ * pg17, schema 9 on PostgreSQL: a registry put back to version 8 as step 8 left it (chain_pem
+ * EXTENDED and the default toast target, profiles_by_source over every profile, the trigger
+ * functions with SET search_path), populated through the registry (profiles authenticated and
+ * not, a 2.2 kB chain that toasts, certificates whose triggers write the console's tables,
+ * pins) and by SQL (3000 profiles): opened, it migrates to 9 with min_compatible still 1;
+ * every row and every answer is what it was; the catalog shows the three changes; a profile
+ * of the same size is no longer toasted; and the trigger functions, now without SET
+ * search_path, resolve nothing through a caller's: a pg_temp table of the same name and an
+ * operator of a schema put before pg_catalog change nothing they write.
+ */
+static void test_pg_schema9(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	char chain[2201], rows0[64], rows1[64], ans0[200], ans1[200], cat[400], v[200];
+	int64_t retry = 0;
+	int already = -1;
+	long long toast0;
+	PGconn *pc = PQconnectdb(pg_uri);
+
+	(void)state;
+	assert_int_equal(PQstatus(pc), CONNECTION_OK);
+	/* A new registry is at 9 as the migration leaves it. */
+	pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
+	assert_string_equal(cat,
+	    "e toast_tuple_target=8160 (source IS NOT NULL) true 1 "
+	    "selfcert_hourly:true:- selfcert_newest_cert:true:-");
+	sc_reg_close(reg);
+	/* Put back to 8, as step 8 left it (step 7's functions word for word). */
+	pg_ok(pc,
+	    "ALTER TABLE profiles ALTER COLUMN chain_pem SET STORAGE EXTENDED,"
+	    "  RESET (toast_tuple_target);"
+	    "DROP INDEX profiles_by_source;"
+	    "CREATE INDEX profiles_by_source ON profiles(source, created_at);"
+	    "CREATE OR REPLACE FUNCTION selfcert_newest_cert() RETURNS trigger LANGUAGE plpgsql"
+	    "  SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	    "  BEGIN INSERT INTO device_expiry (device_id, not_after)"
+	    "    VALUES (NEW.device_id, NEW.not_after)"
+	    "    ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after;"
+	    "  RETURN NULL; END $$;"
+	    "CREATE OR REPLACE FUNCTION selfcert_hourly() RETURNS trigger LANGUAGE plpgsql"
+	    "  SECURITY DEFINER SET search_path FROM CURRENT AS $$"
+	    "  BEGIN IF TG_TABLE_NAME = 'profiles' THEN"
+	    "    INSERT INTO console_hourly (hour, shard, profiles)"
+	    "    VALUES (NEW.created_at / 3600, pg_backend_pid() % 16, 1) ON CONFLICT (hour, shard)"
+	    "    DO UPDATE SET profiles = console_hourly.profiles + 1;"
+	    "  ELSE INSERT INTO console_hourly (hour, shard, certificates)"
+	    "    VALUES (NEW.registered_at / 3600, pg_backend_pid() % 16, 1) ON CONFLICT (hour, shard)"
+	    "    DO UPDATE SET certificates = console_hourly.certificates + 1;"
+	    "  END IF; RETURN NULL; END $$;"
+	    "UPDATE registry_meta SET schema_version = 8");
+	pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
+	assert_string_equal(cat,
+	    "x - - true 1 selfcert_hourly:true:search_path=\"$user\", public "
+	    "selfcert_newest_cert:true:search_path=\"$user\", public");
+	/* Populated at 8 (by SQL: this program would migrate at open). */
+	pg_ok(pc,
+	    "INSERT INTO devices (device_id, status, created_at, updated_at)"
+	    " SELECT 'S-' || i, 'active', 1000, 1000 FROM generate_series(1, 40) i;"
+	    "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	    " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	    " SELECT lpad(to_hex(i), 32, '0'), 'S-' || (i % 40 + 1), 'c' || i, 'device', 'p256',"
+	    " 100, 200, 150, '\\x3000', (SELECT encode(decode(string_agg(md5(i || '.' || j), ''), 'hex'), 'base64')"
+	    " FROM generate_series(1, 104) j), 4000 + i % 900,"
+	    " CASE WHEN i % 3 = 0 THEN '192.0.2.' || (i % 10) END FROM generate_series(1, 3000) i;"
+	    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	    " not_after, der, registered_at)"
+	    " SELECT lpad(to_hex(i), 64, '0'), to_hex(i), 'S-' || (i % 40 + 1),"
+	    " lpad(to_hex(i), 32, '0'), 100, 200 + i, '\\x3000', 4000 + i % 900"
+	    " FROM generate_series(1, 3000, 2) i;"
+	    "UPDATE profiles SET consumed_at = 5000 WHERE profile_id IN"
+	    " (SELECT profile_id FROM certificates);"
+	    "INSERT INTO device_pins (device_id, root_sha256, ca_sha256, kek_sha256, path_sha256,"
+	    " ca_spki, pinned_at) SELECT device_id, repeat('a', 64), repeat('b', 64),"
+	    " repeat('c', 64), repeat('d', 64), '\\x3000', 1000 FROM devices;"
+	    "INSERT INTO audit (at, actor, event, device_id, detail)"
+	    " SELECT 1000, 't', 'device-added', device_id, '' FROM devices;"
+	    "ANALYZE");
+	toast0 = pg_toast_rows(pc);
+	assert_int_equal(toast0, 3000); /* a 2.2 kB chain that does not compress: toasted at 8 */
+	pg_value(pc, PG9_ROWS, rows0, sizeof(rows0));
+	/* The answers at 8, through a registry that may not migrate (the meta row says 9 to it
+	 * for the time of the read: the program of 9 reads the same statements either way). */
+	pg_ok(pc, "UPDATE registry_meta SET schema_version = 9");
+	assert_int_equal(sc_reg_open(db, 0, &reg), SC_OK);
+	pg9_answers(reg, ans0, sizeof(ans0));
+	sc_reg_close(reg);
+	pg_ok(pc, "UPDATE registry_meta SET schema_version = 8");
+	pg_value(pc, PG9_ROWS, rows1, sizeof(rows1));
+	assert_string_equal(rows0, rows1); /* the prechecks read only */
+
+	/*
+	 * An index an operator began CONCURRENTLY under the step's name, and that failed (here a
+	 * unique one that meets duplicates): left INVALID, the step builds it again.
+	 */
+	assert_int_equal(raw_exec("CREATE UNIQUE INDEX CONCURRENTLY profiles_by_source_9 ON"
+	                          " profiles(device_id) WHERE source IS NOT NULL"),
+	    SQLITE_CONSTRAINT);
+	pg_value(pc,
+	    "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'profiles_by_source_9'::regclass",
+	    v, sizeof(v));
+	assert_string_equal(v, "false");
+	/*
+	 * A node's open transaction on certificates: the step's ACCESS EXCLUSIVE lock waits 1 s, 5
+	 * times, and the whole step is rolled back (the index it had built too): still 8.
+	 */
+	{
+		PGconn *hold = PQconnectdb(pg_uri);
+		PGresult *res;
+		time_t t0 = time(NULL);
+
+		assert_int_equal(PQstatus(hold), CONNECTION_OK);
+		res = PQexec(hold, "BEGIN; SELECT count(*) FROM certificates");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+		reg = NULL;
+		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
+		if (strstr(sc_err_detail(),
+		        "schema migration to version 9: its table lock was not "
+		        "granted within 1000 ms (lock timeout) in 5 tries") == NULL)
+			fail_msg("detail \"%s\"", sc_err_detail());
+		assert_true(time(NULL) - t0 >= 5);
+		PQclear(PQexec(hold, "COMMIT"));
+		PQfinish(hold);
+		pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
+		assert_string_equal(cat, /* 2: the INVALID one above, still there */
+		    "x - - true 2 selfcert_hourly:true:search_path=\"$user\", public "
+		    "selfcert_newest_cert:true:search_path=\"$user\", public");
+		pg_value(pc, "SELECT schema_version::text FROM registry_meta", v, sizeof(v));
+		assert_string_equal(v, "8");
+	}
+	/* The upgrade: every row and answer kept, min_compatible 1, the catalog changed. */
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 9"),
+	    2); /* made, then again */
+	pg_value(pc, PG9_ROWS, rows1, sizeof(rows1));
+	assert_string_equal(rows0, rows1);
+	pg9_answers(reg, ans1, sizeof(ans1));
+	assert_string_equal(ans0, ans1);
+	assert_string_equal(ans0, "40 3000 1500 1500 0 / rate-limited ok rate-limited / 75");
+	pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
+	assert_string_equal(cat,
+	    "e toast_tuple_target=8160 (source IS NOT NULL) true 1 "
+	    "selfcert_hourly:true:- selfcert_newest_cert:true:-");
+	assert_int_equal(pg_toast_rows(pc), toast0);
+	pg_value(pc, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'profiles_by_source%'",
+	    v, sizeof(v));
+	assert_string_equal(v,
+	    "CREATE INDEX profiles_by_source ON public.profiles USING btree"
+	    " (source, created_at) WHERE (source IS NOT NULL)");
+	/* The key CHECKs, cheaper, refuse what the regexes refused (and nothing else). */
+	{
+		static const char *const ids[] = { "0123456789abcdef0123456789abcde",
+			"0123456789abcdef0123456789abcdef0", "0123456789abcdef0123456789abcdeg",
+			"0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcd\u00e9",
+			"0123456789abcdef0123456789abcde\n" };
+		char sql[600], st[6];
+
+		for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+			snprintf(sql, sizeof(sql),
+			    "INSERT INTO profiles (profile_id, device_id, origin, alg, not_before,"
+			    " not_after, profile_not_after, der, chain_pem, created_at)"
+			    " VALUES (U&'%s', 'S-1', 'device', 'p256', 1, 2, 2, '\\x30', '', 1)",
+			    ids[i]);
+			(void)pg_exec_as(pg_uri, sql, st);
+			if (strcmp(st, "23514") != 0) /* check_violation */
+				fail_msg("profile_id %zu: SQLSTATE \"%s\"", i, st);
+			snprintf(sql, sizeof(sql),
+			    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id,"
+			    " not_before, not_after, der, registered_at) VALUES"
+			    " (U&'%s' || U&'%s', '01', 'S-2', repeat('f', 32), 1, 2, '\\x30', 1)",
+			    ids[i], "0123456789abcdef0123456789abcdef");
+			(void)pg_exec_as(pg_uri, sql, st);
+			if (strcmp(st, "23514") != 0)
+				fail_msg("fingerprint %zu: SQLSTATE \"%s\"", i, st);
+		}
+		pg_value(pc,
+		    "SELECT string_agg(conname || ' ' || convalidated::text || ' ' ||"
+		    " pg_get_constraintdef(oid), '; ' ORDER BY conname) FROM pg_constraint WHERE"
+		    " conname IN ('profiles_profile_id_check', 'certificates_fingerprint_check')",
+		    cat, sizeof(cat));
+		assert_string_equal(cat,
+		    "certificates_fingerprint_check false CHECK (((octet_length(fingerprint) = 64) "
+		    "AND (fingerprint ~ '^[0-9a-f]+$'::text))) NOT VALID; profiles_profile_id_check "
+		    "false CHECK (((octet_length(profile_id) = 32) AND (profile_id ~ "
+		    "'^[0-9a-f]+$'::text))) NOT VALID");
+	}
+	/* A profile of the same size now: inline (no TOAST row). */
+	for (size_t i = 0, x = 12345; i < sizeof(chain) - 1;
+	     i++) { /* base64 that does not compress */
+		x = x * 1103515245u + 12345u;
+		chain[i] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(x >> 16) &
+		        63];
+	}
+	chain[sizeof(chain) - 1] = '\0';
+	make_profile(&rec, "S-1", 100001, "n1");
+	rec.chain_pem = chain;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 360000, "t", &retry), SC_OK);
+	assert_int_equal(pg_toast_rows(pc), toast0);
+	/* The triggers as before: the certificate's expiry and the hour's counts. */
+	make_cert(&c, "S-1", 100001, 'f');
+	c.not_after = 777777;
+	assert_int_equal(sc_reg_cert_record(reg, &c, 363600, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	pg_value(pc, "SELECT not_after FROM device_expiry WHERE device_id = 'S-1'", v, sizeof(v));
+	assert_string_equal(v, "777777");
+	pg_value(pc,
+	    "SELECT string_agg(hour || ':' || profiles || ':' || certificates, ' ' ORDER BY hour)"
+	    " FROM console_hourly WHERE hour >= 100",
+	    v, sizeof(v));
+	assert_string_equal(v, "100:1:0 101:0:1");
+	sc_reg_close(reg);
+
+	/*
+	 * A caller's search_path resolves nothing in the trigger functions: a pg_temp table named
+	 * as the console's, and an operator + (bigint, integer) in a schema before pg_catalog
+	 * (step 8's SET search_path guarded against both; the qualified names do now).
+	 */
+	pg_ok(pc,
+	    "DROP SCHEMA IF EXISTS evil9 CASCADE; CREATE SCHEMA evil9;"
+	    "CREATE FUNCTION evil9.plus(bigint, integer) RETURNS bigint LANGUAGE sql"
+	    "  AS 'SELECT 1000000::bigint';"
+	    "CREATE OPERATOR evil9.+ (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil9.plus);"
+	    "CREATE FUNCTION evil9.div(bigint, integer) RETURNS bigint LANGUAGE sql"
+	    "  AS 'SELECT 999::bigint';"
+	    "CREATE OPERATOR evil9./ (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil9.div);"
+	    "CREATE TEMP TABLE device_expiry (device_id text PRIMARY KEY, not_after bigint);"
+	    "CREATE TEMP TABLE console_hourly (hour bigint, shard integer, profiles bigint"
+	    "  DEFAULT 0, certificates bigint DEFAULT 0, PRIMARY KEY (hour, shard));"
+	    "SET search_path = pg_temp, evil9, pg_catalog, public");
+	pg_value(pc, "SELECT 7200::bigint + 1 || ' ' || 7200::bigint / 3600", v, sizeof(v));
+	assert_string_equal(v,
+	    "1000000 999"); /* the premise: this session's operators are evil9's */
+	pg_ok(pc,
+	    "INSERT INTO public.profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	    " not_after, profile_not_after, der, chain_pem, created_at)"
+	    " VALUES (repeat('f', 32), 'S-2', 'n2', 'device', 'p256', 100, 200, 150, '\\x3000',"
+	    " '', 720000);"
+	    "INSERT INTO public.certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	    " not_after, der, registered_at) VALUES (repeat('9', 64), '09', 'S-2', repeat('f',"
+	    " 32), 100, 888888, '\\x3000', 720001)");
+	pg_value(pc, "SELECT count(*) FROM pg_temp.device_expiry", v, sizeof(v));
+	assert_string_equal(v, "0");
+	pg_value(pc, "SELECT count(*) FROM pg_temp.console_hourly", v, sizeof(v));
+	assert_string_equal(v, "0");
+	pg_value(pc, "SELECT not_after FROM public.device_expiry WHERE device_id = 'S-2'", v,
+	    sizeof(v));
+	assert_string_equal(v, "888888");
+	pg_value(pc,
+	    "SELECT pg_catalog.sum(profiles)::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||)"
+	    " pg_catalog.sum(certificates)::text FROM public.console_hourly WHERE hour"
+	    " OPERATOR(pg_catalog.>=) 102",
+	    v, sizeof(v));
+	assert_string_equal(v, "1 1"); /* hour 200, one row: evil9's + or / gave 1000000 or 999 */
+	pg_ok(pc, "RESET search_path; DROP SCHEMA evil9 CASCADE");
+	PQfinish(pc);
+}
+
 struct act_racer {
 	const struct sc_reg_pin *pin;
 	sc_err r;
@@ -3711,7 +4094,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_crl_no_grant, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pg_crl_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_crl_revoke, setup, teardown_crl_revoke),
 		cmocka_unit_test_setup_teardown(test_pg_migrate_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_races, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
@@ -3721,6 +4104,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_schema9, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
