@@ -316,6 +316,11 @@ static const struct {
 	  "ALTER TABLE device_pins ADD CONSTRAINT device_pins_chain_verdict_range"
 	  "  CHECK (chain_verdict BETWEEN 0 AND 4294967295) NOT VALID;",
 	    1 },
+	/*
+	 * 9: a no-op here (sqlwal17 made SQLite's step 9; PostgreSQL's own step 9 is another
+	 * branch's, joined at the merge). A statement that answers PGRES_COMMAND_OK.
+	 */
+	{ "DO $$ BEGIN END $$;", 1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
