@@ -279,8 +279,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE device_pins"
 	"  ADD COLUMN chain_verdict INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (chain_verdict BETWEEN 0 AND 4294967295);",
-	/* 9 (issue 17, pg17): PostgreSQL's storage, index and trigger costs; nothing on SQLite. */
-	"",
+	/*
+	 * 9 (issue 17, sqlwal17): the two indexes schema 7 made for the hourly charts, which read
+	 * console_hourly instead, dropped: no statement searches them (the counts' count(*) took
+	 * them as the smallest index and takes another now, the same figures), and each cost every
+	 * profile and every certificate commit a page of WAL. DROP INDEX frees their pages without
+	 * reading the tables. A program of version 8 refuses this file at open, as for every step.
+	 */
+	"DROP INDEX IF EXISTS profiles_by_time; DROP INDEX IF EXISTS certificates_by_time;",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
     "one SQLite migration per schema version");
@@ -556,6 +562,31 @@ static void sqlite_free(struct sqlite_reg *reg)
 	free(reg);
 }
 
+/*
+ * sqlwal17 (issue 17): a new registry's page size. A commit writes each page it changed whole
+ * to the WAL (and SQLite checksums every byte of it), and a first enrollment's two commits
+ * change ~13-15 pages each, one or two per B-tree they touch however small the entry: 1 KiB
+ * pages write ~41 KB of WAL per enrollment where 4 KiB pages (SQLite's default, every registry
+ * made before) wrote ~112 KB, for ~40 % more frames and page reads (PERFORMANCE.md 24.1: fewer
+ * instructions and less CPU in all, measured up to 40,000 devices). A profile row (~2.4 KB with
+ * its chain) then spills to two overflow pages. Only a new, empty file takes it: SQLite fixes a
+ * file's page size with its first page, so existing registries keep theirs (VACUUM would
+ * rewrite the whole file). SC_REG_PAGE_SIZE (a power of two, 512-65536) sets another for new
+ * files, a switch for benchmarks; SQLite ignores any other value.
+ */
+#define REG_PAGE_SIZE 1024
+
+/* A new (empty) file's page size; a no-op on a file that has its first page. */
+static sc_err new_page_size(struct sqlite_reg *reg)
+{
+	char sql[48];
+	const char *e = getenv("SC_REG_PAGE_SIZE");
+	long ps = e != NULL ? strtol(e, NULL, 10) : REG_PAGE_SIZE;
+
+	snprintf(sql, sizeof(sql), "PRAGMA page_size = %ld", ps);
+	return exec(reg, sql, "page size");
+}
+
 /* A connection; grouped: its registrations go through the file's group commit (reg_group). */
 static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg **out)
 {
@@ -598,6 +629,8 @@ static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg
 	/* No schema tricks from a hostile file: no writable_schema, no untrusted functions in views. */
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if ((r = new_page_size(reg)) != SC_OK)
+		goto out;
 	if ((r = prepare(reg, "PRAGMA journal_mode = WAL", &stmt)) != SC_OK) {
 		r = sc_fail(SC_ERR_IO, "%s: not a registry (%s)", path, sqlite3_errmsg(reg->db));
 		goto out;
@@ -784,7 +817,8 @@ static void group_put(struct reg_group *g)
  * budget pays for.
  * journal_size_limit cuts the file back to WAL_SIZE_LIMIT when the WAL starts over after such
  * a reader. So with short reads the WAL holds about WAL_CKPT_FRAMES frames and a batch (4.2-4.5
- * MB of 4 KiB pages, as with no reader at all); each checkpoint cut short adds WAL_RETRY_FRAMES.
+ * MB of 4 KiB pages, ~1 MB of 1 KiB ones, as with no reader at all); each checkpoint cut short
+ * adds WAL_RETRY_FRAMES.
  * Durability is untouched: a checkpoint copies committed frames and fsyncs the WAL before it
  * writes the database file and the database file after (synchronous stays FULL; a deferred
  * profile commit is as before, synced by the next FULL commit or checkpoint), and nobody waits
@@ -798,7 +832,7 @@ static void group_put(struct reg_group *g)
 #define WAL_WAIT_DOUBLINGS 3
 #define WAL_WAIT_SHARE 5         /* the waits' budget: at most 1/5 of the time */
 #define WAL_BANK 4               /* banked up to 4 of the longest waits */
-#define WAL_SIZE_LIMIT "8388608" /* bytes: twice the WAL of WAL_CKPT_FRAMES 4 KiB pages */
+#define WAL_SIZE_LIMIT "8388608" /* bytes: twice WAL_CKPT_FRAMES 4 KiB pages (1 KiB since 17: 8x) */
 
 static int64_t mono_us(void);
 static int64_t wal_wait_limit(int level);

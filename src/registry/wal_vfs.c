@@ -40,7 +40,8 @@
 
 /* A WAL frame's header (SQLite's WAL_FRAME_HDRSIZE, fixed by the file format). */
 #define FRAME_HDR 24
-/* The largest page joined to its header (the registry's pages are 4 KiB); larger: two writes. */
+/* The largest page joined to its header (registries are made with 1 KiB pages, 4 KiB before
+ * session 17); larger: two writes. */
 #define MAX_JOIN 16384
 
 struct cw_file {

@@ -3202,6 +3202,243 @@ static void test_pin_verdict(void **state)
 	assert_int_equal(raw_exec("UPDATE device_pins SET chain_verdict = 7"), SQLITE_CONSTRAINT);
 }
 
+/* sqlwal17: what every read of the registry answers, appended to a text (dump_reg). */
+struct dump {
+	char text[16384];
+};
+
+static void dump_add(struct dump *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void dump_add(struct dump *d, const char *fmt, ...)
+{
+	size_t n = strlen(d->text);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->text + n, sizeof(d->text) - n, fmt, ap);
+	va_end(ap);
+	assert_true(strlen(d->text) < sizeof(d->text) - 1);
+}
+
+static int dump_dev_cb(void *ctx, const struct sc_reg_device *v)
+{
+	dump_add(ctx, "dev %s %d %lld/%lld %lld %d %s %s %lld %lld|", v->device_id, (int)v->status,
+	    (long long)v->n_profiles, (long long)v->n_certs, (long long)v->revoked_at, v->has_cert,
+	    v->cert_fpr, v->cert_profile_id, (long long)v->cert_not_after,
+	    (long long)v->cert_registered_at);
+	return 0;
+}
+
+static int dump_prof_cb(void *ctx, const struct sc_reg_profile_rec *p)
+{
+	dump_add(ctx, "prof %s %s %lld %lld|", p->profile_id, p->challenge,
+	    (long long)p->created_at, (long long)p->consumed_at);
+	return 0;
+}
+
+static int dump_cert_cb(void *ctx, const struct sc_reg_cert_rec *c)
+{
+	dump_add(ctx, "cert %s %s %s %lld|", c->fpr, c->serial, c->profile_id,
+	    (long long)c->registered_at);
+	return 0;
+}
+
+static int dump_audit_cb(void *ctx, const struct sc_reg_audit_rec *a)
+{
+	dump_add(ctx, "audit %lld %lld %s %s %s %s|", (long long)a->seq, (long long)a->at, a->actor,
+	    a->event, a->device_id != NULL ? a->device_id : "-", a->detail);
+	return 0;
+}
+
+/*
+ * Every read the registry's callers make (the counts, the device pages and each device's
+ * details, profiles, certificates, audit and pre-check figures, the console's fleet figures
+ * and audit pages by event, device and time window), the audit only up to seq < before (the
+ * migration's own rows come after).
+ */
+static void dump_reg(struct sc_reg *reg, int64_t before, struct dump *d)
+{
+	static const char *const ids[] = { "M-1", "M-2", "M-3", "M-4" };
+	struct sc_reg_counts n;
+	struct sc_reg_query q = { .limit = 100 };
+	struct sc_reg_audit_query aq;
+	struct sc_reg_fleet f;
+	struct sc_reg_rate rate = { .max = 3, .window_s = 86400 },
+	                   one = { .max = 1, .window_s = 86400 };
+	struct sc_reg_pin pin;
+	struct sc_reg_precheck pre;
+	char root[65];
+	int more, found, match;
+
+	memset(d, 0, sizeof(*d));
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
+	dump_add(d, "counts %lld %lld %lld %lld %lld %lld|", (long long)n.devices_active,
+	    (long long)n.devices_revoked, (long long)n.profiles, (long long)n.profiles_consumed,
+	    (long long)n.certificates, (long long)n.revocations);
+	assert_int_equal(sc_reg_device_page(reg, &q, dump_dev_cb, d, &more), SC_OK);
+	q.expiring_before = 250;
+	assert_int_equal(sc_reg_device_page(reg, &q, dump_dev_cb, d, &more), SC_OK);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(sc_reg_profile_list(reg, ids[i], 0, dump_prof_cb, d), SC_OK);
+		assert_int_equal(sc_reg_cert_list(reg, ids[i], 0, dump_cert_cb, d), SC_OK);
+		found = match = 0;
+		assert_int_equal(sc_reg_profile_lookup(reg, ids[i], root, i == 1 ? "c-1-0" : NULL,
+		                     "", &rate, 14000, &pin, &found, &match, &pre),
+		    SC_OK);
+		dump_add(d, "lookup %d %d %s %d %lld %s|", found, match,
+		    found ? pin.ca_sha256 : "-", (int)pre.r, (long long)pre.retry_after,
+		    pre.detail);
+		assert_int_equal(sc_reg_profile_lookup(reg, ids[i], root, NULL, "10.0.0.9", &one,
+		                     14000, &pin, &found, &match, &pre),
+		    SC_OK);
+		dump_add(d, "lookup-source %d %lld %s|", (int)pre.r, (long long)pre.retry_after,
+		    pre.detail);
+	}
+	assert_int_equal(sc_reg_fleet(reg, 9000, 3, &f), SC_OK);
+	dump_add(d, "fleet %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld|",
+	    (long long)f.devices_active, (long long)f.devices_revoked, (long long)f.never_enrolled,
+	    (long long)f.expiring_24h, (long long)f.expiring_7d, (long long)f.expired,
+	    (long long)f.profiles[0], (long long)f.profiles[2], (long long)f.certificates[1],
+	    (long long)f.certificates[2]);
+	memset(&aq, 0, sizeof(aq));
+	aq.limit = SC_REG_AUDIT_PAGE_MAX;
+	aq.before = before;
+	assert_int_equal(sc_reg_audit_page(reg, &aq, dump_audit_cb, d, &more), SC_OK);
+	aq.event = "certificate-registered";
+	assert_int_equal(sc_reg_audit_page(reg, &aq, dump_audit_cb, d, &more), SC_OK);
+	aq.event = NULL;
+	aq.device_id = "M-2";
+	assert_int_equal(sc_reg_audit_page(reg, &aq, dump_audit_cb, d, &more), SC_OK);
+	aq.device_id = NULL;
+	aq.since = 7000; /* a window: audit_by_time */
+	aq.until = 8500;
+	assert_int_equal(sc_reg_audit_page(reg, &aq, dump_audit_cb, d, &more), SC_OK);
+}
+
+/* The page size and the named index's presence in the raw file. */
+static int raw_int(const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/*
+ * Issue 17, schema 9 (sqlwal17): profiles_by_time and certificates_by_time dropped; new
+ * registries made with 1 KiB pages, existing files keep theirs. A populated registry of version
+ * 8 (4 KiB pages, as every registry before) migrates to 9: the indexes gone, the page size kept,
+ * every read answering as before (rows, counts, pages, pre-check figures, fleet figures, audit
+ * pages), the file sound (sc_reg_check), the step audited once, and it takes new registrations.
+ */
+static void test_schema9_upgrade(void **state)
+{
+	static const char *const ids[] = { "M-1", "M-2", "M-3", "M-4" };
+	static const char *const idx =
+	    "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN"
+	    " ('profiles_by_time', 'certificates_by_time')";
+	struct sc_reg *reg;
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	struct sc_reg_pin pin;
+	struct sc_reg_counts n0, n1;
+	struct dump *before = calloc(1, sizeof(*before)), *after = calloc(1, sizeof(*after));
+	int64_t retry;
+	int already, k = 0;
+
+	(void)state;
+	assert_non_null(before);
+	assert_non_null(after);
+	/* A new registry: 1 KiB pages, no time indexes. */
+	reg = open_new();
+	sc_reg_close(reg);
+	assert_int_equal(raw_int("PRAGMA page_size"), 1024);
+	assert_int_equal(raw_int(idx), 0);
+	sc_test_rmdir(dir);
+	snprintf(dir, sizeof(dir), "%s", sc_test_tmpdir());
+	snprintf(db, sizeof(db), "%s/reg.db", dir);
+	/* An older program's file: 4 KiB pages (another tool's empty database, as a registry
+	 * begins), populated, then put back to version 8's layout. */
+	assert_int_equal(raw_exec("PRAGMA page_size = 4096; CREATE TABLE t (x); DROP TABLE t"),
+	    SQLITE_OK);
+	reg = open_new();
+	assert_int_equal(sc_reg_devices_add(reg, ids, 4, "n", "t", 1000), SC_OK);
+	make_pin(&pin, 'c', 'd', 'a');
+	for (int i = 0; i < 4; i++) {
+		for (int j = 0; j < 3; j++) {
+			char ch[16];
+
+			snprintf(ch, sizeof(ch), "c-%d-%d", i, j);
+			make_profile(&rec, ids[i], ++k, ch);
+			rec.pin = j == 0 ? &pin : NULL;
+			if (i == 3 && j == 2)
+				snprintf(rec.source, sizeof(rec.source), "10.0.0.9");
+			assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 7000 + 600 * k, "t",
+			                     &retry),
+			    SC_OK);
+			if (j == 2)
+				continue;
+			make_cert(&c, ids[i], k, (char)('a' + k % 6));
+			c.fpr[0] = (char)('0' + k % 10);
+			c.fpr[1] = (char)('0' + k / 10);
+			c.not_after = 200 + k;
+			assert_int_equal(sc_reg_cert_record(reg, &c, 7300 + 600 * k, "t", &already),
+			    SC_OK);
+			assert_int_equal(already, 0);
+		}
+	}
+	assert_int_equal(sc_reg_device_revoke(reg, "M-3", "gone", "t", 9000, &already), SC_OK);
+	assert_int_equal(sc_reg_counts(reg, &n0), SC_OK);
+	dump_reg(reg, n0.audit + 1, before);
+	sc_reg_close(reg);
+	assert_int_equal(raw_exec(
+	                     "CREATE INDEX profiles_by_time ON profiles(created_at);"
+	                     "CREATE INDEX certificates_by_time ON certificates(registered_at);"
+	                     "PRAGMA user_version = 8"),
+	    SQLITE_OK);
+	assert_int_equal(raw_int(idx), 2);
+	/* Migrated at open. */
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(raw_int(idx), 0);
+	assert_int_equal(raw_int("PRAGMA page_size"), 4096);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 9"), 2);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	dump_reg(reg, n0.audit + 1, after);
+	assert_string_equal(after->text, before->text);
+	assert_non_null(strstr(before->text, "prof 0000000000000000000000000000000c c-3-2"));
+	/* The pre-check's counts were read (by device, authenticated only; by address). */
+	assert_non_null(strstr(before->text, "device M-1 had 3 profiles in the last 86400 s"));
+	assert_non_null(strstr(before->text,
+	    " 0 0 |lookup-source -39 86601 unauthenticated"
+	    " requests from 10.0.0.9 had 1 profiles"));
+	assert_int_equal(sc_reg_counts(reg, &n1), SC_OK);
+	assert_int_equal(n1.audit, n0.audit + 1); /* the step's own row */
+	assert_int_equal(n1.profiles, 12);
+	assert_int_equal(n1.certificates, 8);
+	/* It takes new registrations. */
+	make_profile(&rec, "M-1", 99, "c-new");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 9500, "t", &retry), SC_OK);
+	make_cert(&c, "M-1", 99, 'f');
+	assert_int_equal(sc_reg_cert_record(reg, &c, 9501, "t", &already), SC_OK);
+	assert_int_equal(sc_reg_counts(reg, &n1), SC_OK);
+	assert_int_equal(n1.profiles, 13);
+	assert_int_equal(n1.certificates, 9);
+	assert_int_equal(n1.profiles_consumed, 9);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	free(before);
+	free(after);
+}
+
 /*
  * sc_reg_devices_activate, both modes: devices and pins in one transaction with their audit
  * rows, all or nothing; a registered device refuses an add but is pinned by an import; the same
@@ -4070,6 +4307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema9_upgrade, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
 	/* The same cases on PostgreSQL, less the SQLite file's own, plus PostgreSQL's. */
