@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/types.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
 #include <selfcert/alg.h>
@@ -188,6 +189,9 @@ sc_err agent_state_format(const struct agent_state *st, char **text) SC_MUST_USE
  */
 sc_err agent_state_save(const char *path, struct agent_state *st) SC_MUST_USE;
 sc_err agent_state_save_steps(const char *path, struct agent_state *st, int steps) SC_MUST_USE;
+/* aw17mend: the read(2) agent_state_load reads a queue file with; a test sets it to one that
+ * fails (EIO cannot be made on demand in a unit test without root), and back to read. */
+extern ssize_t (*agent_state_read_fn)(int, void *, size_t);
 /* agentq16: backlog[i] was just taken out of the queue (the ones after it moved down). */
 void agent_backlog_removed(struct agent_state *st, size_t i);
 /*
