@@ -189,6 +189,13 @@ sc_err agent_state_format(const struct agent_state *st, char **text) SC_MUST_USE
  */
 sc_err agent_state_save(const char *path, struct agent_state *st) SC_MUST_USE;
 sc_err agent_state_save_steps(const char *path, struct agent_state *st, int steps) SC_MUST_USE;
+/*
+ * enroll.c, agentweak17: before a set-aside of `add` bytes to CERTS/unregistered.pem (path), the
+ * file moved to unregistered.pem.1 when it would pass AGENT_UNREGISTERED_MAX; aw17mend: at most
+ * once a flush (*once 0 at its start, 1 once rotated; then it appends past the bound). `line`:
+ * what to say ("" if nothing). 1 if rotated.
+ */
+int agent_unregistered_rotate(const char *path, size_t add, int *once, char *line, size_t line_len);
 /* aw17mend: the read(2) agent_state_load reads a queue file with; a test sets it to one that
  * fails (EIO cannot be made on demand in a unit test without root), and back to read. */
 extern ssize_t (*agent_state_read_fn)(int, void *, size_t);

@@ -1320,6 +1320,59 @@ static void test_mend_other_file_kept(void **state)
 }
 
 /*
+ * aw17mend: unregistered.pem is rotated at most once a flush: with RSA-4096 leaves a window
+ * refused whole is more than 1 MiB, and a second rotation in the same flush dropped the part of
+ * it already in .1. The same flush appends past the bound; the next flush rotates again.
+ */
+static void test_mend_unregistered_once(void **state)
+{
+	char udir[600], path[700], older[800], line[5000], want[5000], *fill;
+	const size_t big = AGENT_UNREGISTERED_MAX - 100;
+	int once = 0;
+
+	(void)state;
+	snprintf(udir, sizeof(udir), "%s/u", dir);
+	assert_int_equal(mkdir(udir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/unregistered.pem", udir);
+	snprintf(older, sizeof(older), "%s.1", path);
+	assert_non_null(fill = malloc(big));
+	memset(fill, 'x', big);
+	put_file(path, fill, big);
+	/* Below the bound: nothing. */
+	assert_int_equal(agent_unregistered_rotate(path, 100, &once, line, sizeof(line)), 0);
+	assert_string_equal(line, "");
+	assert_int_equal(once, 0);
+	/* Past it: rotated, once. */
+	assert_int_equal(agent_unregistered_rotate(path, 1500, &once, line, sizeof(line)), 1);
+	assert_int_equal(once, 1);
+	snprintf(want, sizeof(want),
+	    "unregistered.pem reached %zu bytes (1500 more would pass %d): moved to "
+	    "unregistered.pem.1",
+	    big, AGENT_UNREGISTERED_MAX);
+	assert_string_equal(line, want);
+	assert_int_equal(file_size(older), (long)big);
+	assert_int_equal(file_size(path), -1);
+	/* The same flush fills the new file past the bound: no second rotation, .1 kept. */
+	memset(fill, 'y', big);
+	put_file(path, fill, big);
+	assert_int_equal(agent_unregistered_rotate(path, 1500, &once, line, sizeof(line)), 0);
+	assert_string_equal(line, "");
+	assert_int_equal(file_size(older), (long)big);
+	assert_int_equal(file_size(path), (long)big);
+	/* The next flush: rotated, replacing .1 (said). */
+	once = 0;
+	assert_int_equal(agent_unregistered_rotate(path, 1500, &once, line, sizeof(line)), 1);
+	snprintf(want, sizeof(want),
+	    "unregistered.pem reached %zu bytes (1500 more would pass %d): moved to "
+	    "unregistered.pem.1, replacing the older one (%zu bytes dropped)",
+	    big, AGENT_UNREGISTERED_MAX, big);
+	assert_string_equal(line, want);
+	assert_int_equal(once, 1);
+	assert_int_equal(file_size(path), -1);
+	free(fill);
+}
+
+/*
  * agentweak17: what the agent sends for a kept certificate (cert_text_json): the base64 of its
  * DER for one CERTIFICATE block that decodes, else the text as it is: another label, bad
  * base64, an empty block, two blocks, text after the block, no block at all.
@@ -1871,6 +1924,7 @@ int main(void)
 		cmocka_unit_test(test_mend_read_error),
 		cmocka_unit_test(test_mend_headers_only),
 		cmocka_unit_test(test_mend_other_file_kept),
+		cmocka_unit_test(test_mend_unregistered_once),
 		cmocka_unit_test(test_cert_text_json),
 		cmocka_unit_test(test_queue_short_write),
 		cmocka_unit_test(test_batch_refusal_final),
