@@ -175,7 +175,9 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
  * certificates) is no error: it is kept aside (backlog.<n>.pem.damaged-<k>), its whole
  * certificates are salvaged in order and committed at once (agent_state_save), and st->salvage
  * says so; a failed commit is that save's error. A queue file that cannot be read (a symbolic
- * link, not a regular file, permissions) is SC_ERR_IO, as before.
+ * link, not a regular file, permissions, a read error) is SC_ERR_IO, as before. aw17mend: a
+ * damaged file that cannot be kept aside is not salvaged (SC_ERR_MALFORMED naming it); the other
+ * queue file, if it holds anything, is kept aside before the commit (else SC_ERR_IO).
  */
 sc_err agent_state_load(const char *path, struct agent_state *st) SC_MUST_USE;
 /* The state as state.json's text (*text: free), which agent_state_parse reads back equal. */

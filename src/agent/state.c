@@ -871,7 +871,8 @@ static void keep_damaged(const char *qpath, int by_rename, char *kept, size_t ke
  * agent: it is kept aside (keep_damaged), the whole certificates in its first q_bytes bytes are
  * salvaged in order, the salvaged queue is committed at once (into the other file; state.json
  * names it), and st->salvage says so in one line. Only a read error (SC_ERR_IO: permissions, a
- * link, not a regular file) still fails.
+ * link, not a regular file, EIO) still fails; aw17mend: and a damaged file that cannot be kept
+ * aside (SC_ERR_MALFORMED), or an other file holding something that cannot be (SC_ERR_IO).
  */
 static sc_err queue_load(const char *path, struct agent_state *st)
 {
