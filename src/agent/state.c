@@ -865,6 +865,31 @@ static void keep_damaged(const char *qpath, int by_rename, char *kept, size_t ke
 }
 
 /*
+ * aw17mend: 1 if the other queue file holds exactly the salvaged queue (a salvage whose commit
+ * failed wrote it; the retry keeps no copy of its own output), 0 otherwise (read or not).
+ */
+static int holds_salvage(const char *oq, const struct agent_state *st)
+{
+	uint8_t *d = NULL;
+	size_t len = 0, at = 0;
+	int same;
+
+	if (sc_file_read_ex(oq, AGENT_STATE_MAX, SC_FILE_MISSING, &d, &len) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	same = 1;
+	for (size_t i = 0; same && i < st->n_backlog; i++) {
+		size_t one = strlen(st->backlog[i]);
+
+		same = len - at >= one && memcmp(d + at, st->backlog[i], one) == 0;
+		at += one;
+	}
+	OPENSSL_free(d);
+	return same && at == len;
+}
+
+/*
  * agentq16: the queue named by state.json: the file's first q_bytes bytes (anything after them a
  * crash's leftover, cut at the next append), q_count PEM certificates one after the other.
  * agentweak17: a missing file, or one shorter or otherwise, is damage, not the end of the
@@ -948,11 +973,15 @@ static sc_err queue_load(const char *path, struct agent_state *st)
 		goto out;
 	other[0] = '\0';
 	if (lstat(oq, &ob) == 0 && S_ISREG(ob.st_mode) && ob.st_size > 0 &&
+	    !holds_salvage(oq, st) &&
 	    (keep_damaged(oq, 1, other, sizeof(other)), other[0] == '!')) {
 		r = sc_fail(SC_ERR_IO, "%s: not kept aside (%s) before a salvage of %s writes it",
 		    oq, other + 1, qpath);
 		goto out;
 	}
+	/* The copies' names durable before the commit lets the old names be written anew. */
+	if ((data != NULL || other[0] != '\0') && (r = sc_fsync_dir_of(qpath)) != SC_OK)
+		goto out;
 	/* Committed at once, into the other file: the damaged one is never written again. */
 	st->q_file = !st->q_file;
 	st->q_count = st->q_bytes = st->q_intact = 0;

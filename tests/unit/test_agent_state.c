@@ -1131,9 +1131,16 @@ static void test_mend_kept_copy_own_inode(void **state)
 	snprintf(q0, sizeof(q0), "%s/backlog.0.pem", qdir);
 	data = get_file(q0, &len);
 	put_file(q0, data, strlen(pem[0]) + strlen(pem[1]) + 50); /* the third cut */
+	/* backlog.1.pem holds what this salvage writes (an earlier try whose commit failed): not
+	 * kept aside again (the other file is kept only when it holds something else). */
+	snprintf(aside, sizeof(aside), "%s/backlog.1.pem", qdir);
+	put_file(aside, data, strlen(pem[0]) + strlen(pem[1]));
 	agent_state_clear(&st);
 	assert_int_equal(agent_state_load(path, &st), SC_OK);
 	assert_non_null(strstr(st.salvage, "kept aside as backlog.0.pem.damaged-1; 2 of 3"));
+	assert_null(strstr(st.salvage, "not named"));
+	snprintf(aside, sizeof(aside), "%s/backlog.1.pem.damaged-1", qdir);
+	assert_int_equal(file_size(aside), -1);
 	assert_int_equal(st.q_file, 1);
 	assert_int_equal(st.n_backlog, 2);
 	snprintf(aside, sizeof(aside), "%s.damaged-1", q0);
