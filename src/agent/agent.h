@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/types.h>
 #include <openssl/x509.h>
 #include <selfcert/err.h>
 #include <selfcert/alg.h>
@@ -174,7 +175,9 @@ sc_err agent_state_parse(const uint8_t *data, size_t len, const char *what,
  * certificates) is no error: it is kept aside (backlog.<n>.pem.damaged-<k>), its whole
  * certificates are salvaged in order and committed at once (agent_state_save), and st->salvage
  * says so; a failed commit is that save's error. A queue file that cannot be read (a symbolic
- * link, not a regular file, permissions) is SC_ERR_IO, as before.
+ * link, not a regular file, permissions, a read error) is SC_ERR_IO, as before. aw17mend: a
+ * damaged file that cannot be kept aside is not salvaged (SC_ERR_MALFORMED naming it); the other
+ * queue file, if it holds anything, is kept aside before the commit (else SC_ERR_IO).
  */
 sc_err agent_state_load(const char *path, struct agent_state *st) SC_MUST_USE;
 /* The state as state.json's text (*text: free), which agent_state_parse reads back equal. */
@@ -188,6 +191,16 @@ sc_err agent_state_format(const struct agent_state *st, char **text) SC_MUST_USE
  */
 sc_err agent_state_save(const char *path, struct agent_state *st) SC_MUST_USE;
 sc_err agent_state_save_steps(const char *path, struct agent_state *st, int steps) SC_MUST_USE;
+/*
+ * enroll.c, agentweak17: before a set-aside of `add` bytes to CERTS/unregistered.pem (path), the
+ * file moved to unregistered.pem.1 when it would pass AGENT_UNREGISTERED_MAX; aw17mend: at most
+ * once a flush (*once 0 at its start, 1 once rotated; then it appends past the bound). `line`:
+ * what to say ("" if nothing). 1 if rotated.
+ */
+int agent_unregistered_rotate(const char *path, size_t add, int *once, char *line, size_t line_len);
+/* aw17mend: the read(2) agent_state_load reads a queue file with; a test sets it to one that
+ * fails (EIO cannot be made on demand in a unit test without root), and back to read. */
+extern ssize_t (*agent_state_read_fn)(int, void *, size_t);
 /* agentq16: backlog[i] was just taken out of the queue (the ones after it moved down). */
 void agent_backlog_removed(struct agent_state *st, size_t i);
 /*

@@ -90,6 +90,8 @@ struct round {
 	/* agentweak17: a batch answered profile-unknown for the kept renewal profile's certificate
 	 * (the server lost it): dropped, and a new profile is asked for in this round. */
 	int renewal_lost;
+	/* aw17mend: unregistered.pem was rotated in this flush (agent_unregistered_rotate). */
+	int unregistered_rotated;
 };
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1619,36 +1621,42 @@ static int append_synced(int fd, const char *pem)
 /*
  * agentweak17: CERTS/unregistered.pem is bounded (it was never trimmed: flash). A set-aside that
  * would take it past AGENT_UNREGISTERED_MAX first moves it to unregistered.pem.1, replacing the
- * generation there (one line says so and what was dropped): at most two generations, 2 MiB and
- * one certificate. 1 MiB holds a whole window at the most the queue keeps (1024 certificates of
- * ~900-1,000 bytes of PEM), so a window refused whole (a lost registry) is never rotated away
- * before the next one, and two generations stay below the queue's own 3 MiB bound. 1 if
- * rotated. A file that is not a regular one (a symlink: the append then fails, the certificate
- * stays queued) is left alone; a failed rename is said, and the file grows.
+ * generation there (one line says so and what was dropped). aw17mend: at most once a flush
+ * (*once: 0 at the flush's start, set here when rotated); a later set-aside in the same flush
+ * appends past the bound instead. 1 MiB holds a window of EC certificates refused whole (a lost
+ * registry; 1024 of ~900-1,000 bytes of PEM) but not one of RSA-4096 leaves (~1.4-1.5 KiB each):
+ * a second rotation in one flush would have moved part of that same window to .1 and dropped
+ * the part already there. So each generation holds at least one flush's certificates whole: at
+ * most 1 MiB plus one flush (the queue's bound, AGENT_BACKLOG_BYTES_MAX), and two generations.
+ * A file that is not a regular one (a symlink: the append then fails, the certificate stays
+ * queued) is left alone; a failed rename is said, and the file grows. The line to say in
+ * `line` ("" if none); 1 if rotated.
  */
-static int unregistered_rotate(struct agent *a, const char *path, size_t add)
+int agent_unregistered_rotate(const char *path, size_t add, int *once, char *line, size_t line_len)
 {
 	char older[4300];
 	struct stat sb, ob;
 	int had;
 
-	if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0 ||
+	line[0] = '\0';
+	if (*once || lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0 ||
 	    (uint64_t)sb.st_size + add <= AGENT_UNREGISTERED_MAX ||
 	    snprintf(older, sizeof(older), "%s.1", path) >= (int)sizeof(older))
 		return 0;
 	had = lstat(older, &ob) == 0;
 	if (rename(path, older) != 0) {
-		say(a, "%s: %s; not rotated (%lld bytes)", path, strerror(errno),
+		snprintf(line, line_len, "%s: %s; not rotated (%lld bytes)", path, strerror(errno),
 		    (long long)sb.st_size);
 		return 0;
 	}
+	*once = 1;
 	if (had)
-		say(a,
+		snprintf(line, line_len,
 		    "unregistered.pem reached %lld bytes (%zu more would pass %d): moved to "
 		    "unregistered.pem.1, replacing the older one (%lld bytes dropped)",
 		    (long long)sb.st_size, add, AGENT_UNREGISTERED_MAX, (long long)ob.st_size);
 	else
-		say(a,
+		snprintf(line, line_len,
 		    "unregistered.pem reached %lld bytes (%zu more would pass %d): moved to "
 		    "unregistered.pem.1",
 		    (long long)sb.st_size, add, AGENT_UNREGISTERED_MAX);
@@ -1716,8 +1724,14 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 	 */
 	fd = -1;
 	path_ok = sc_file_join(path, sizeof(path), a->cfg->certs_dir, "unregistered.pem") == SC_OK;
-	if (path_ok)
-		rotated = unregistered_rotate(a, path, strlen(pem)); /* agentweak17: bounded */
+	if (path_ok) { /* agentweak17: bounded */
+		char line[4600];
+
+		rotated = agent_unregistered_rotate(path, strlen(pem), &rd->unregistered_rotated,
+		    line, sizeof(line));
+		if (line[0] != '\0')
+			say(a, "%s", line);
+	}
 	errno = 0;
 	if (!path_ok ||
 	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
@@ -1964,6 +1978,7 @@ static sc_err flush_backlog(struct agent *a, struct round *rd, int all)
 	if (rd->unanswered || rd->st.n_backlog == 0 ||
 	    (!all && rd->st.n_backlog < (size_t)a->cfg->batch))
 		return SC_OK;
+	rd->unregistered_rotated = 0;
 	while (at < rd->st.n_backlog && !stop) {
 		size_t n = 0, bytes = 0, alone, first = strlen(rd->st.backlog[at]);
 

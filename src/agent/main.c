@@ -132,7 +132,15 @@ static void report(const struct agent *a)
 	struct agent_state st;
 	char na[32], ra[32];
 
-	if (agent_state_load(a->state_path, &st) != SC_OK || !st.current.present) {
+	if (agent_state_load(a->state_path, &st) != SC_OK) {
+		agent_state_clear(&st);
+		return;
+	}
+	/* aw17mend: this load commits a salvage too (damage since the round's own load): said as
+	 * the round says it, not silently. */
+	if (st.salvage[0] != '\0')
+		sc_log("%s: %s", a->device_id[0] ? a->device_id : "?", st.salvage);
+	if (!st.current.present) {
 		agent_state_clear(&st);
 		return;
 	}

@@ -308,16 +308,27 @@ static sc_err write_rest(int fd, const char *qpath, const char *p, size_t len, o
 
 /*
  * Write queue entries [from, n) into backlog.<file>.pem at byte `at` (its committed length;
- * anything past it is a crash's leftover, cut first; 0 with `fresh`: a new file), and fsync it.
+ * anything past it is a crash's leftover, cut first; 0 or `fresh`: a new file, created anew), and
+ * fsync it.
  */
 static sc_err queue_write(const char *qpath, const struct agent_state *st, size_t from, off_t at,
     int fresh)
 {
-	int fd = open(qpath, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (fresh ? O_TRUNC : 0),
-	    0644);
-	const int new_file = fresh || at == 0; /* created here, or may have been */
+	const int new_file = fresh || at == 0; /* created here */
+	int fd;
 	sc_err r = SC_OK;
 
+	/*
+	 * aw17mend: a new file is a new inode, never the old one cut: a name left behind that is a
+	 * hard link to a damaged file kept aside (keep_damaged; the unlink after the salvage's commit
+	 * did not happen: a crash, a failed save, a failed unlink) would otherwise truncate and
+	 * overwrite the copy kept. The name is not the committed queue's (that one is only appended
+	 * to), so removing it first loses nothing.
+	 */
+	if (new_file && unlink(qpath) != 0 && errno != ENOENT)
+		return sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+	fd = open(qpath, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (new_file ? O_EXCL : 0),
+	    0644);
 	if (fd < 0)
 		return sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
 	if (ftruncate(fd, at) != 0)
@@ -670,6 +681,9 @@ out:
 	return r;
 }
 
+/* aw17mend: read(2), replaceable by a test (agent.h) to make a read fail as EIO does. */
+ssize_t (*agent_state_read_fn)(int, void *, size_t) = read;
+
 /*
  * agentweak17: the first `want` bytes of the queue file (fewer if it is shorter), without
  * following a link; *size its whole size. SC_ERR_NOT_FOUND if it is missing; SC_ERR_IO (not a
@@ -699,11 +713,17 @@ static sc_err read_head(const char *qpath, size_t want, uint8_t **data, size_t *
 		goto out;
 	}
 	while (*len < n) {
-		ssize_t got = read(fd, *data + *len, n - *len);
+		ssize_t got = agent_state_read_fn(fd, *data + *len, n - *len);
 
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got <= 0)
+		/* aw17mend: a read error (EIO) is no truncation: salvaging what was read would
+		 * commit a cut queue. SC_ERR_IO, as before agentweak17: the next round retries. */
+		if (got < 0) {
+			r = sc_fail(SC_ERR_IO, "%s: %s", qpath, strerror(errno));
+			goto out;
+		}
+		if (got == 0)
 			break; /* shorter than fstat said: what was read */
 		*len += (size_t)got;
 	}
@@ -756,19 +776,27 @@ static int whole_cert(const char *s, size_t len)
  */
 static sc_err salvage(const uint8_t *data, size_t len, struct agent_state *st, size_t *lost)
 {
-	const char *d = (const char *)data;
+	const char *d = (const char *)data, *foot = NULL;
 	size_t at = 0;
+	int searched = 0;
 
 	*lost = 0;
 	while (at < len && st->n_backlog < AGENT_MAX_BACKLOG) {
-		const char *head = memmem(d + at, len - at, PEM_HEAD, sizeof(PEM_HEAD) - 1), *foot,
-		           *next;
+		const char *head = memmem(d + at, len - at, PEM_HEAD, sizeof(PEM_HEAD) - 1), *next;
 		size_t h, one;
 
 		if (head == NULL)
 			break;
 		h = (size_t)(head - d);
-		foot = memmem(head, len - h, PEM_FOOT, sizeof(PEM_FOOT) - 1);
+		/*
+		 * aw17mend: the first footer after an earlier header is the first after this one too
+		 * while it is not before it; none after an earlier one, none after this one. Searched
+		 * again each header, a file of headers without footers took O(headers x length) (1 MiB
+		 * of header lines: 34 s; PERFORMANCE.md 24.3).
+		 */
+		if (!searched || (foot != NULL && foot < head))
+			foot = memmem(head, len - h, PEM_FOOT, sizeof(PEM_FOOT) - 1);
+		searched = 1;
 		next = memmem(head + 1, (foot != NULL ? (size_t)(foot - head) : len - h) - 1,
 		    PEM_HEAD, sizeof(PEM_HEAD) - 1);
 		(*lost)++; /* taken back below if it is whole */
@@ -795,15 +823,17 @@ static sc_err salvage(const uint8_t *data, size_t len, struct agent_state *st, s
  * backlog.<n>.pem.damaged-<k> (k the first free of 1..AGENT_DAMAGED_MAX; one that already is
  * this file is used again, so that a salvage retried after a failed save makes no second copy).
  * The queue's own name stays until the salvaged queue is committed (a crash before that finds
- * the damage again). *linked 1; 0 with `kept` "" and why in `kept` otherwise: where the
- * filesystem has no hard links (renamed aside after the commit: *linked 0, kept the name).
+ * the damage again). `kept` the name; "!" and why otherwise.
+ * aw17mend: where the filesystem has no hard links, or with `by_rename` (the other queue file,
+ * which no committed state names), renamed aside at once (renameat2 NOREPLACE): a crash before
+ * the commit then finds the queue missing, its certificates in the copy kept. A later write of
+ * the name makes a new file (queue_write), so a link left behind never changes the copy.
  */
-static void keep_damaged(const char *qpath, char *kept, size_t kept_len, int *linked)
+static void keep_damaged(const char *qpath, int by_rename, char *kept, size_t kept_len)
 {
 	struct stat q, k;
 	int e = 0;
 
-	*linked = 0;
 	if (lstat(qpath, &q) != 0) {
 		snprintf(kept, kept_len, "!%s", strerror(errno));
 		return;
@@ -813,26 +843,50 @@ static void keep_damaged(const char *qpath, char *kept, size_t kept_len, int *li
 			snprintf(kept, kept_len, "!path too long");
 			return;
 		}
-		if (lstat(kept, &k) == 0 && k.st_dev == q.st_dev && k.st_ino == q.st_ino) {
-			*linked = 1;
-			return;
-		}
-		if (link(qpath, kept) == 0) {
-			*linked = 1;
-			return;
-		}
-		e = errno;
-		if (e == EEXIST)
-			continue;
-		if (e == EPERM || e == EOPNOTSUPP || e == ENOSYS || e == EMLINK) {
-			/* No hard links here: renamed after the commit (renameat2 NOREPLACE). */
-			if (lstat(kept, &k) != 0 && errno == ENOENT)
+		if (!by_rename) {
+			if (lstat(kept, &k) == 0 && k.st_dev == q.st_dev && k.st_ino == q.st_ino)
 				return;
-			continue;
+			if (link(qpath, kept) == 0)
+				return;
+			e = errno;
+			if (e == EEXIST)
+				continue;
+			if (e != EPERM && e != EOPNOTSUPP && e != ENOSYS && e != EMLINK)
+				break;
+			by_rename = 1; /* no hard links here */
 		}
-		break;
+		if (renameat2(AT_FDCWD, qpath, AT_FDCWD, kept, RENAME_NOREPLACE) == 0)
+			return;
+		e = errno;
+		if (e != EEXIST)
+			break;
 	}
 	snprintf(kept, kept_len, "!%s", e == EEXIST ? "all damaged-N names taken" : strerror(e));
+}
+
+/*
+ * aw17mend: 1 if the other queue file holds exactly the salvaged queue (a salvage whose commit
+ * failed wrote it; the retry keeps no copy of its own output), 0 otherwise (read or not).
+ */
+static int holds_salvage(const char *oq, const struct agent_state *st)
+{
+	uint8_t *d = NULL;
+	size_t len = 0, at = 0;
+	int same;
+
+	if (sc_file_read_ex(oq, AGENT_STATE_MAX, SC_FILE_MISSING, &d, &len) != SC_OK) {
+		sc_err_clear();
+		return 0;
+	}
+	same = 1;
+	for (size_t i = 0; same && i < st->n_backlog; i++) {
+		size_t one = strlen(st->backlog[i]);
+
+		same = len - at >= one && memcmp(d + at, st->backlog[i], one) == 0;
+		at += one;
+	}
+	OPENSSL_free(d);
+	return same && at == len;
 }
 
 /*
@@ -842,15 +896,16 @@ static void keep_damaged(const char *qpath, char *kept, size_t kept_len, int *li
  * agent: it is kept aside (keep_damaged), the whole certificates in its first q_bytes bytes are
  * salvaged in order, the salvaged queue is committed at once (into the other file; state.json
  * names it), and st->salvage says so in one line. Only a read error (SC_ERR_IO: permissions, a
- * link, not a regular file) still fails.
+ * link, not a regular file, EIO) still fails; aw17mend: and a damaged file that cannot be kept
+ * aside (SC_ERR_MALFORMED), or an other file holding something that cannot be (SC_ERR_IO).
  */
 static sc_err queue_load(const char *path, struct agent_state *st)
 {
-	char qpath[4200], kept[4300], what[300], aside[240];
+	char qpath[4200], kept[4300], what[300], aside[240], oq[4200], other[4300], also[160] = "";
 	uint8_t *data = NULL;
 	size_t len = 0, at = 0, lost = 0, want = st->q_count;
 	off_t size = 0;
-	int linked = 0;
+	struct stat ob;
 	sc_err r;
 
 	if ((r = queue_path(path, st->q_file, qpath, sizeof(qpath))) != SC_OK)
@@ -896,33 +951,60 @@ static sc_err queue_load(const char *path, struct agent_state *st)
 	if ((r = salvage(data, len, st, &lost)) != SC_OK)
 		goto out;
 	kept[0] = '\0';
-	if (data != NULL)
-		keep_damaged(qpath, kept, sizeof(kept), &linked);
+	/*
+	 * aw17mend: a damaged file that cannot be kept aside (every damaged-N name taken, a link
+	 * or rename error) is not salvaged: the salvage's commit would let it be written over. The
+	 * error it was before agentweak17, naming the file.
+	 */
+	if (data != NULL && (keep_damaged(qpath, 0, kept, sizeof(kept)), kept[0] == '!')) {
+		r = sc_fail(SC_ERR_MALFORMED,
+		    "%s: damaged (%s), and not kept aside (%s): not salvaged; move it away (named "
+		    "by %s)",
+		    qpath, what, kept + 1, path);
+		goto out;
+	}
+	/*
+	 * aw17mend: the other queue file, which the commit names, is written anew from the
+	 * salvaged queue or the next certificate. If it holds something (an older queue: an
+	 * earlier state.json restored, a crash's leftover), it is kept aside first as its own
+	 * damaged-N, or nothing is committed.
+	 */
+	if ((r = queue_path(path, !st->q_file, oq, sizeof(oq))) != SC_OK)
+		goto out;
+	other[0] = '\0';
+	if (lstat(oq, &ob) == 0 && S_ISREG(ob.st_mode) && ob.st_size > 0 &&
+	    !holds_salvage(oq, st) &&
+	    (keep_damaged(oq, 1, other, sizeof(other)), other[0] == '!')) {
+		r = sc_fail(SC_ERR_IO, "%s: not kept aside (%s) before a salvage of %s writes it",
+		    oq, other + 1, qpath);
+		goto out;
+	}
+	/* The copies' names durable before the commit lets the old names be written anew. */
+	if ((data != NULL || other[0] != '\0') && (r = sc_fsync_dir_of(qpath)) != SC_OK)
+		goto out;
 	/* Committed at once, into the other file: the damaged one is never written again. */
 	st->q_file = !st->q_file;
 	st->q_count = st->q_bytes = st->q_intact = 0;
 	if ((r = agent_state_save(path, st)) != SC_OK)
 		goto out;
-	if (linked) {
-		(void)unlink(qpath);
-	} else if (kept[0] != '\0' && kept[0] != '!' &&
-	    renameat2(AT_FDCWD, qpath, AT_FDCWD, kept, RENAME_NOREPLACE) != 0) {
-		snprintf(kept, sizeof(kept), "!%s", strerror(errno));
-	}
-	if (data != NULL && kept[0] != '!' && sc_fsync_dir_of(qpath) != SC_OK)
+	if (data != NULL)
+		(void)unlink(qpath); /* the copy is its own name now (ENOENT where renamed) */
+	if ((data != NULL || other[0] != '\0') && sc_fsync_dir_of(qpath) != SC_OK)
 		sc_err_clear(); /* best effort: the salvaged queue is committed */
 	sc_err_clear();
 	if (data == NULL)
 		snprintf(aside, sizeof(aside), "nothing to keep aside");
-	else if (kept[0] == '!')
-		snprintf(aside, sizeof(aside), "not kept aside: %.200s", kept + 1);
 	else
 		snprintf(aside, sizeof(aside), "kept aside as %.200s",
 		    strrchr(kept, '/') != NULL ? strrchr(kept, '/') + 1 : kept);
+	if (other[0] != '\0')
+		snprintf(also, sizeof(also), "; %.40s (not named, not empty) kept aside as %.60s",
+		    strrchr(oq, '/') != NULL ? strrchr(oq, '/') + 1 : oq,
+		    strrchr(other, '/') != NULL ? strrchr(other, '/') + 1 : other);
 	snprintf(st->salvage, sizeof(st->salvage),
-	    "%.800s: damaged (%.150s); %.240s; %zu of %zu certificates salvaged (%zu unreadable), the "
-	    "queue goes on with them",
-	    qpath, what, aside, st->n_backlog, want, lost);
+	    "%.700s: damaged (%.150s); %.240s; %zu of %zu certificates salvaged (%zu unreadable), the "
+	    "queue goes on with them%s",
+	    qpath, what, aside, st->n_backlog, want, lost, also);
 	r = SC_OK;
 out:
 	OPENSSL_free(data);

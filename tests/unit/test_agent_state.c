@@ -5,6 +5,7 @@
  * wrong types, out-of-range values, unknown and missing fields are each refused with their code
  * and a detail that names the field.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -956,13 +957,16 @@ static void test_queue_salvage(void **state)
 		        : n >= 27 ? "0 of 2 certificates salvaged (1 unreadable)"
 		                  : "0 of 2 certificates salvaged (0 unreadable)"));
 		agent_state_clear(&back);
-		/* Back to the whole queue for the next length; the copies aside removed. */
+		/* Back to the whole queue for the next length; the copies aside removed, and the
+		 * salvaged queue (the other file, else kept aside the next time: aw17mend). */
 		put_file(path, text, alen);
 		put_file(q, data, len);
 		for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
 			snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
 			(void)unlink(aside);
 		}
+		snprintf(aside, sizeof(aside), "%s/backlog.%d.pem", qdir, !st.q_file);
+		(void)unlink(aside);
 		free(text);
 	}
 	/* Trailing data past the committed length, however much (9 MiB: sc_file_read's bound
@@ -1027,25 +1031,352 @@ static void test_queue_salvage(void **state)
 		free(both);
 		free(saved);
 	}
-	/* All AGENT_DAMAGED_MAX names taken: not kept aside (never one overwritten), salvaged. */
+	/*
+	 * All AGENT_DAMAGED_MAX names taken: not kept aside (never one overwritten). aw17mend: then
+	 * not salvaged either (the commit would let the damaged file be written over): malformed,
+	 * naming the file and why, nothing changed; with a name freed, salvaged.
+	 */
+	snprintf(aside, sizeof(aside), "%s/backlog.%d.pem", qdir, !st.q_file);
+	(void)unlink(aside); /* the earlier cases' salvaged queue (else kept aside: below) */
 	for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
 		snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
 		put_file(aside, "earlier", 7);
 	}
 	put_file(q, data, l0 + 5);
-	salvaged_is(path, pem, (int[]){ 3 }, 1,
-	    "%s: damaged (%zu bytes, state.json says %zu: truncated); not kept aside: all "
-	    "damaged-N names taken; 1 of 2 certificates salvaged (0 unreadable), the queue goes on "
-	    "with them",
-	    q, l0 + 5, len);
+	{
+		size_t slen, slen2;
+		char *before = get_file(path, &slen), *after, msg[2400];
+
+		sc_err_clear();
+		assert_int_equal(agent_state_load(path, &back), SC_ERR_MALFORMED);
+		snprintf(msg, sizeof(msg),
+		    "%s: damaged (%zu bytes, state.json says %zu: truncated), and not kept aside (all "
+		    "damaged-N names taken): not salvaged; move it away (named by %s)",
+		    q, l0 + 5, len, path);
+		assert_string_equal(sc_err_detail(), msg);
+		assert_int_equal(back.n_backlog, 0);
+		after = get_file(path, &slen2);
+		assert_int_equal(slen2, slen);
+		assert_memory_equal(after, before, slen);
+		assert_int_equal(file_size(q), (long)(l0 + 5));
+		free(before);
+		free(after);
+	}
 	for (int k = 1; k <= AGENT_DAMAGED_MAX; k++) {
 		snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
 		assert_int_equal(file_size(aside), 7);
 	}
+	snprintf(aside, sizeof(aside), "%s.damaged-%d", q, AGENT_DAMAGED_MAX);
+	assert_int_equal(unlink(aside), 0);
+	salvaged_is(path, pem, (int[]){ 3 }, 1,
+	    "%s: damaged (%zu bytes, state.json says %zu: truncated); kept aside as "
+	    "backlog.%d.pem.damaged-%d; 1 of 2 certificates salvaged (0 unreadable), the queue goes "
+	    "on with them",
+	    q, l0 + 5, len, st.q_file, AGENT_DAMAGED_MAX);
+	for (int k = 1; k < AGENT_DAMAGED_MAX; k++) {
+		snprintf(aside, sizeof(aside), "%s.damaged-%d", q, k);
+		assert_int_equal(file_size(aside), 7);
+	}
+	snprintf(aside, sizeof(aside), "%s.damaged-%d", q, AGENT_DAMAGED_MAX);
+	assert_int_equal(file_size(aside), (long)(l0 + 5));
 	free(data);
 	agent_state_clear(&st);
 	for (int i = 0; i < 5; i++)
 		free(pem[i]);
+}
+
+/* aw17mend: a new state folder <dir>/<name> with a queue of n certificates pem[0..n) saved. */
+static void mend_setup(const char *name, char *qdir, size_t qlen, char *path, size_t plen,
+    char **pem, int n, struct agent_state *st)
+{
+	agent_state_read_fn = read; /* after a failed test_mend_read_error too */
+	snprintf(qdir, qlen, "%s/%s", dir, name);
+	snprintf(path, plen, "%s/state.json", qdir);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	full_state(st);
+	for (int i = 0; i < n; i++)
+		st->backlog[st->n_backlog++] = strdup(pem[i]);
+	assert_int_equal(agent_state_save(path, st), SC_OK);
+	agent_state_clear(st);
+	assert_int_equal(agent_state_load(path, st), SC_OK);
+	assert_int_equal(st->n_backlog, (size_t)n);
+}
+
+/* Takes the front entry out of the queue (as set_aside does). */
+static void mend_drop_front(struct agent_state *st)
+{
+	free(st->backlog[0]);
+	memmove(st->backlog, st->backlog + 1, (st->n_backlog - 1) * sizeof(st->backlog[0]));
+	st->backlog[--st->n_backlog] = NULL;
+	agent_backlog_removed(st, 0);
+}
+
+/*
+ * aw17mend (review of agentweak17): the damaged file kept aside is a hard link; if the unlink of
+ * the queue's name after the salvage's commit did not happen (a crash, a failed save, a failed
+ * unlink), the next rewrite of that name truncated and overwrote the copy kept. The rewrite now
+ * makes a new file: the copy keeps its bytes, the queue is whole.
+ */
+static void test_mend_kept_copy_own_inode(void **state)
+{
+	struct agent_state st;
+	char qdir[600], path[700], q0[800], aside[900], *pem[4], *data, *orig, *now;
+	size_t len, olen, nlen;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		pem[i] = real_pem(2000 + i);
+	mend_setup("m1", qdir, sizeof(qdir), path, sizeof(path), pem, 3, &st);
+	assert_int_equal(st.q_file, 0);
+	snprintf(q0, sizeof(q0), "%s/backlog.0.pem", qdir);
+	data = get_file(q0, &len);
+	put_file(q0, data, strlen(pem[0]) + strlen(pem[1]) + 50); /* the third cut */
+	/* backlog.1.pem holds what this salvage writes (an earlier try whose commit failed): not
+	 * kept aside again (the other file is kept only when it holds something else). */
+	snprintf(aside, sizeof(aside), "%s/backlog.1.pem", qdir);
+	put_file(aside, data, strlen(pem[0]) + strlen(pem[1]));
+	agent_state_clear(&st);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	assert_non_null(strstr(st.salvage, "kept aside as backlog.0.pem.damaged-1; 2 of 3"));
+	assert_null(strstr(st.salvage, "not named"));
+	snprintf(aside, sizeof(aside), "%s/backlog.1.pem.damaged-1", qdir);
+	assert_int_equal(file_size(aside), -1);
+	assert_int_equal(st.q_file, 1);
+	assert_int_equal(st.n_backlog, 2);
+	snprintf(aside, sizeof(aside), "%s.damaged-1", q0);
+	orig = get_file(aside, &olen);
+	assert_int_equal(olen, strlen(pem[0]) + strlen(pem[1]) + 50);
+	/* The unlink that did not happen. */
+	assert_int_equal(file_size(q0), -1);
+	assert_int_equal(link(aside, q0), 0);
+	/* The front taken, one added: the whole queue goes into backlog.0.pem, written anew. */
+	mend_drop_front(&st);
+	st.backlog[st.n_backlog++] = strdup(pem[3]);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	assert_int_equal(st.q_file, 0);
+	now = get_file(aside, &nlen);
+	assert_int_equal(nlen, olen);
+	assert_memory_equal(now, orig, olen);
+	free(now);
+	now = get_file(q0, &nlen);
+	assert_int_equal(nlen, strlen(pem[1]) + strlen(pem[3]));
+	agent_state_clear(&st);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	assert_string_equal(st.salvage, "");
+	assert_int_equal(st.n_backlog, 2);
+	assert_string_equal(st.backlog[0], pem[1]);
+	assert_string_equal(st.backlog[1], pem[3]);
+	agent_state_clear(&st);
+	free(now);
+	free(orig);
+	free(data);
+	for (int i = 0; i < 4; i++)
+		free(pem[i]);
+}
+
+static int mend_reads;
+
+/* The first read gives at most 100 bytes, the next fails as a disk does (EIO). */
+static ssize_t mend_eio_read(int fd, void *buf, size_t n)
+{
+	if (mend_reads++ == 0)
+		return read(fd, buf, n < 100 ? n : 100);
+	errno = EIO;
+	return -1;
+}
+
+/*
+ * aw17mend: a read error of the queue file is no truncation (salvaging what was read would
+ * commit a cut queue): SC_ERR_IO naming the file and the error, nothing kept aside, nothing
+ * committed; the next load (the next round) reads it whole. EIO cannot be made on demand here
+ * (no root: no dm-error, no fault injection), so read(2) is replaced by agent_state_read_fn.
+ */
+static void test_mend_read_error(void **state)
+{
+	struct agent_state st;
+	char qdir[600], path[700], q[800], aside[900], want[1000], *pem[2], *before, *after;
+	size_t blen, alen;
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		pem[i] = real_pem(2100 + i);
+	mend_setup("m2", qdir, sizeof(qdir), path, sizeof(path), pem, 2, &st);
+	qname(qdir, &st, q, sizeof(q));
+	agent_state_clear(&st);
+	before = get_file(path, &blen);
+	mend_reads = 0;
+	agent_state_read_fn = mend_eio_read;
+	sc_err_clear();
+	assert_int_equal(agent_state_load(path, &st), SC_ERR_IO);
+	agent_state_read_fn = read;
+	assert_int_equal(mend_reads, 2);
+	snprintf(want, sizeof(want), "%s: %s", q, strerror(EIO));
+	assert_string_equal(sc_err_detail(), want);
+	assert_int_equal(st.n_backlog, 0);
+	snprintf(aside, sizeof(aside), "%s.damaged-1", q);
+	assert_int_equal(file_size(aside), -1);
+	after = get_file(path, &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	assert_int_equal(file_size(q), (long)(strlen(pem[0]) + strlen(pem[1])));
+	queue_is_n(path, 2);
+	free(before);
+	free(after);
+	for (int i = 0; i < 2; i++)
+		free(pem[i]);
+}
+
+/*
+ * aw17mend: a queue file of nothing but header lines (4 MiB, the most state.json names) is
+ * salvaged in one pass: the footer search is not repeated for every header (it was: 1 MiB took
+ * 34 s, 4 MiB ~9 min, blocking the agent's start). Every header is a cut block: 0 salvaged,
+ * 149796 unreadable.
+ */
+static void test_mend_headers_only(void **state)
+{
+	static const char head[] = "-----BEGIN CERTIFICATE-----\n";
+	struct agent_state st;
+	char qdir[600], path[700], q[800], from[64], to[64], want[200], *pem[2], *text, *big;
+	const size_t lines = AGENT_STATE_MAX / (sizeof(head) - 1), n = lines * (sizeof(head) - 1);
+	size_t tlen, len;
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		pem[i] = real_pem(2200 + i);
+	mend_setup("m4", qdir, sizeof(qdir), path, sizeof(path), pem, 2, &st);
+	qname(qdir, &st, q, sizeof(q));
+	agent_state_clear(&st);
+	len = strlen(pem[0]) + strlen(pem[1]);
+	assert_non_null(big = malloc(n));
+	for (size_t i = 0; i < lines; i++)
+		memcpy(big + i * (sizeof(head) - 1), head, sizeof(head) - 1);
+	put_file(q, big, n);
+	free(big);
+	text = get_file(path, &tlen);
+	snprintf(from, sizeof(from), "\"bytes\": %zu", len);
+	snprintf(to, sizeof(to), "\"bytes\": %zu", n);
+	text = text_edit(text, from, to, &tlen);
+	put_file(path, text, tlen);
+	free(text);
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	assert_int_equal(st.n_backlog, 0);
+	snprintf(want, sizeof(want), "; 0 of 2 certificates salvaged (%zu unreadable)", lines);
+	assert_int_equal(lines, 149796);
+	assert_non_null(strstr(st.salvage, want));
+	agent_state_clear(&st);
+	for (int i = 0; i < 2; i++)
+		free(pem[i]);
+}
+
+/*
+ * aw17mend: when state.json names a missing queue file, the other file may hold the real queue
+ * (an older state.json restored by an operator names the file before the last rewrite). The
+ * salvage commits a queue in that other file; it is kept aside first (renamed, its own
+ * damaged-N), and the salvage line says so; the next append makes a new file.
+ */
+static void test_mend_other_file_kept(void **state)
+{
+	struct agent_state st;
+	char qdir[600], path[700], q0[800], q1[800], aside[900], want[2400], *pem[4], *older,
+	    *saved, *now;
+	size_t slen, olen, nlen;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		pem[i] = real_pem(2300 + i);
+	mend_setup("m5", qdir, sizeof(qdir), path, sizeof(path), pem, 3, &st);
+	assert_int_equal(st.q_file, 0);
+	saved = get_file(path, &slen); /* names backlog.0.pem, 3 */
+	mend_drop_front(&st);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	assert_int_equal(st.q_file, 1);
+	agent_state_clear(&st);
+	snprintf(q0, sizeof(q0), "%s/backlog.0.pem", qdir);
+	snprintf(q1, sizeof(q1), "%s/backlog.1.pem", qdir);
+	assert_int_equal(file_size(q0), -1);
+	older = get_file(q1, &olen);
+	put_file(path, saved, slen); /* the older state.json restored */
+	assert_int_equal(agent_state_load(path, &st), SC_OK);
+	snprintf(want, sizeof(want),
+	    "%s: damaged (missing); nothing to keep aside; 0 of 3 certificates salvaged (0 "
+	    "unreadable), the queue goes on with them; backlog.1.pem (not named, not empty) kept "
+	    "aside as backlog.1.pem.damaged-1",
+	    q0);
+	assert_string_equal(st.salvage, want);
+	assert_int_equal(st.q_file, 1);
+	assert_int_equal(file_size(q1), -1);
+	snprintf(aside, sizeof(aside), "%s.damaged-1", q1);
+	now = get_file(aside, &nlen);
+	assert_int_equal(nlen, olen);
+	assert_memory_equal(now, older, olen);
+	free(now);
+	/* The next certificate goes into backlog.1.pem, a new file: the copy unchanged. */
+	st.backlog[st.n_backlog++] = strdup(pem[3]);
+	assert_int_equal(agent_state_save(path, &st), SC_OK);
+	agent_state_clear(&st);
+	now = get_file(aside, &nlen);
+	assert_int_equal(nlen, olen);
+	assert_memory_equal(now, older, olen);
+	free(now);
+	assert_int_equal(file_size(q1), (long)strlen(pem[3]));
+	queue_is_n(path, 1);
+	free(older);
+	free(saved);
+	for (int i = 0; i < 4; i++)
+		free(pem[i]);
+}
+
+/*
+ * aw17mend: unregistered.pem is rotated at most once a flush: with RSA-4096 leaves a window
+ * refused whole is more than 1 MiB, and a second rotation in the same flush dropped the part of
+ * it already in .1. The same flush appends past the bound; the next flush rotates again.
+ */
+static void test_mend_unregistered_once(void **state)
+{
+	char udir[600], path[700], older[800], line[5000], want[5000], *fill;
+	const size_t big = AGENT_UNREGISTERED_MAX - 100;
+	int once = 0;
+
+	(void)state;
+	snprintf(udir, sizeof(udir), "%s/u", dir);
+	assert_int_equal(mkdir(udir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/unregistered.pem", udir);
+	snprintf(older, sizeof(older), "%s.1", path);
+	assert_non_null(fill = malloc(big));
+	memset(fill, 'x', big);
+	put_file(path, fill, big);
+	/* Below the bound: nothing. */
+	assert_int_equal(agent_unregistered_rotate(path, 100, &once, line, sizeof(line)), 0);
+	assert_string_equal(line, "");
+	assert_int_equal(once, 0);
+	/* Past it: rotated, once. */
+	assert_int_equal(agent_unregistered_rotate(path, 1500, &once, line, sizeof(line)), 1);
+	assert_int_equal(once, 1);
+	snprintf(want, sizeof(want),
+	    "unregistered.pem reached %zu bytes (1500 more would pass %d): moved to "
+	    "unregistered.pem.1",
+	    big, AGENT_UNREGISTERED_MAX);
+	assert_string_equal(line, want);
+	assert_int_equal(file_size(older), (long)big);
+	assert_int_equal(file_size(path), -1);
+	/* The same flush fills the new file past the bound: no second rotation, .1 kept. */
+	memset(fill, 'y', big);
+	put_file(path, fill, big);
+	assert_int_equal(agent_unregistered_rotate(path, 1500, &once, line, sizeof(line)), 0);
+	assert_string_equal(line, "");
+	assert_int_equal(file_size(older), (long)big);
+	assert_int_equal(file_size(path), (long)big);
+	/* The next flush: rotated, replacing .1 (said). */
+	once = 0;
+	assert_int_equal(agent_unregistered_rotate(path, 1500, &once, line, sizeof(line)), 1);
+	snprintf(want, sizeof(want),
+	    "unregistered.pem reached %zu bytes (1500 more would pass %d): moved to "
+	    "unregistered.pem.1, replacing the older one (%zu bytes dropped)",
+	    big, AGENT_UNREGISTERED_MAX, big);
+	assert_string_equal(line, want);
+	assert_int_equal(once, 1);
+	assert_int_equal(file_size(path), -1);
+	free(fill);
 }
 
 /*
@@ -1596,6 +1927,11 @@ int main(void)
 		cmocka_unit_test(test_backlog_full_fits),
 		cmocka_unit_test(test_queue_file),
 		cmocka_unit_test(test_queue_salvage),
+		cmocka_unit_test(test_mend_kept_copy_own_inode),
+		cmocka_unit_test(test_mend_read_error),
+		cmocka_unit_test(test_mend_headers_only),
+		cmocka_unit_test(test_mend_other_file_kept),
+		cmocka_unit_test(test_mend_unregistered_once),
 		cmocka_unit_test(test_cert_text_json),
 		cmocka_unit_test(test_queue_short_write),
 		cmocka_unit_test(test_batch_refusal_final),
