@@ -142,12 +142,17 @@ check "still queued ($(queued_count "$O"))" [ "$(queued_count "$O")" -ge 1 ]
 check "the first queued is still $qs" [ "$(queued_pem "$O" 0 | serial_of /dev/stdin)" = "$qs" ]
 rm -f "$O/unregistered.pem"
 mv "$T/unregistered.keep" "$O/unregistered.pem"
+n0=$(grep -c 'BEGIN CERTIFICATE' "$O/unregistered.pem")
 nagent o --once --batch 1 >"$T/r3.out" 2>"$T/r3.err"
 rc=$?
 check "revoked: exit 0 ($rc): local renewal goes on" [ $rc = 0 ] || cat "$T/r3.err"
 check "its queued certificate $qs set aside by serial and period: revoked" grep -Eq \
   "set aside certificate $qs \(period [0-9]+\): the server refused it: revoked" "$T/r3.err"
+# Every certificate the round set aside (the queued one, and any the round renewed: a slow
+# round, under memcheck, renews more than one period) is appended, one per "set aside" line.
 n=$(grep -c 'BEGIN CERTIFICATE' "$O/unregistered.pem")
-check "unregistered.pem keeps it too ($n: 3, or 4 if the round renewed)" [ "$n" = 3 -o "$n" = 4 ]
+na=$(grep -c ': set aside ' "$T/r3.err")
+check "unregistered.pem keeps it too ($n = $n0 before + $na set aside, $na >= 1)" \
+  [ "$n" = $((n0 + na)) -a "$na" -ge 1 ]
 check "nothing queued" [ "$(queued_count "$O")" = 0 -a ! -e "$O/backlog.0.pem" -a ! -e "$O/backlog.1.pem" ]
 finish
