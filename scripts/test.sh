@@ -26,9 +26,9 @@
 #      valgrind slows our processes 50-150x (an RSA key generation takes ~30 s of CPU), so the
 #      tests shrink their loops there (SC_VG_SMALL: the matrix becomes a Latin square, the crash
 #      matrix stops `issue` only, 8 kill rounds, 4 provd-load devices); test_sandbox and
-#      test_load skip themselves (no sandbox, no load figures under valgrind), and so does
-#      test_provd_keygen (its server runs natively there; the CLI set-up it memchecked runs under
-#      memcheck in test_pkg_cli). ci17: a test's extra SP daemons that only repeat requests
+#      test_load skip themselves (no sandbox, no load figures under valgrind), and so do
+#      test_provd_keygen and test_units (their daemons run natively there; the CLI set-up they
+#      memchecked runs under memcheck in test_pkg_cli). ci17: a test's extra SP daemons that only repeat requests
 #      another memchecked SP serves, and daemons that only make a test's set-up, run natively
 #      too (test_agent, test_provd_auth, test_faults_store say which and where).
 # Usage: scripts/test.sh [CTEST-ARGS…]   extra arguments go to the debug pass's ctest (e.g.
