@@ -28,9 +28,9 @@
 #      matrix stops `issue` only, 8 kill rounds, 4 provd-load devices); test_sandbox and
 #      test_load skip themselves (no sandbox, no load figures under valgrind), and so do
 #      test_provd_keygen and test_units (their daemons run natively there; the CLI set-up they
-#      memchecked runs under memcheck in test_pkg_cli). ci17: a test's extra SP daemons that only repeat requests
-#      another memchecked SP serves, and daemons that only make a test's set-up, run natively
-#      too (test_agent, test_agent_nginx, test_provd_auth, test_faults_store say which and where).
+#      memchecked runs under memcheck in test_pkg_cli). An SP daemon that only serves requests
+#      another memchecked SP serves, or only makes a test's set-up, runs natively too (ci17:
+#      test_agent, test_agent_nginx, test_provd_auth, test_faults_store say which and where).
 # Usage: scripts/test.sh [CTEST-ARGS…]   extra arguments go to the debug pass's ctest (e.g.
 #        -R unit/); the asan and valgrind passes always run their full set.
 # Environment: SC_FAST=1   only steps 1 and 2 (quick local runs).
