@@ -21,17 +21,24 @@ SOCK=$T/dev.sock
 LOG=$T/spd.log
 D=$T/dev
 
+# The set-up (sp init, personalization, five issues, the other device's sp init) makes the
+# stores the test damages; under valgrind its daemon runs natively (SETUP_SPD, ci17): sp init,
+# personalization and issuance run under memcheck in test_faults_crash (its sp init and issue
+# cells), test_matrix and test_pkg_cli. Every start on a damaged or restored store below, the
+# test's subject, runs under memcheck as before.
+SETUP_SPD=$SELFCERT_SPD
+[ "$SC_VALGRIND" = 1 ] && SETUP_SPD=$SELFCERT_SPD_NATIVE
 sc mfr init --dir "$T/mfr" >/dev/null || exit 1
 sc net init --dir "$T/net" --network-id net-s >/dev/null || exit 1
-sc sp init --store "$D" --device-id STORE-0001 >/dev/null || exit 1
-fspd_start "$D" "$SOCK" "$LOG" || { fail "daemon did not serve"; finish; exit 1; }
+SELFCERT_SPD=$SETUP_SPD sc sp init --store "$D" --device-id STORE-0001 >/dev/null || exit 1
+FSPD_BIN=$SETUP_SPD fspd_start "$D" "$SOCK" "$LOG" || { fail "daemon did not serve"; finish; exit 1; }
 sc mfr personalize --dir "$T/mfr" --sp "$SOCK" --out "$T/certs" --csk-alg p256 --kex-alg p256 \
   --net-root "$T/net/root.pem" --network-id net-s >/dev/null || exit 1
 fspd_stop
 # Four issues, keeping the store after each: snapshots 1..4 commits behind the last one.
 for i in 1 2 3 4 5; do
   cp -a "$D" "$T/snap$i"
-  fspd_start "$D" "$SOCK" "$LOG" || exit 1
+  FSPD_BIN=$SETUP_SPD fspd_start "$D" "$SOCK" "$LOG" || exit 1
   sc net profile --dir "$T/net" --device-ca "$T/certs/device-ca.pem" --validity 1d \
     --out "$T/p$i.der" >/dev/null || exit 1
   ok "issue $i" sc device issue --sp "$SOCK" --profile "$T/p$i.der" --out "$T/l$i.pem"
@@ -98,7 +105,7 @@ head -c 7 "$T/good/counter" >"$D/counter"; refuses "counter of 7 bytes" store-da
 { cat "$T/good/counter"; printf '\0'; } >"$D/counter"; refuses "counter of 9 bytes" store-damaged counter
 rm -f "$D/root.key"; refuses "root key missing" store-damaged root.key
 # Another device's sealed files under this device's root key.
-sc sp init --store "$T/other" --device-id STORE-0002 >/dev/null || exit 1
+SELFCERT_SPD=$SETUP_SPD sc sp init --store "$T/other" --device-id STORE-0002 >/dev/null || exit 1
 cp "$T/other/store" "$T/other/counter" "$D/"; refuses "another device's store" store-damaged store
 chmod 600 "$D/root.key"; cp "$T/other/root.key" "$D/root.key"; refuses "another device's root key" store-damaged store
 

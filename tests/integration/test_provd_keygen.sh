@@ -6,7 +6,15 @@
 # never on more than --threads - 1 of the HTTP workers), and the requests beyond what the pool
 # admits are refused at once: 503 unavailable with Retry-After; the others get their profile.
 # Before the fix the keys were made on the HTTP workers: /healthz stalled and nothing was refused.
-SC_VG_BINS="SELFCERT"   # RSA-4096 under valgrind takes minutes: the server runs natively here
+# Not under valgrind (skipped, 77; ci17): RSA-4096 there takes minutes, so the server ran natively
+# and the pass repeated the debug pass's run, against the other memchecked test it shares the
+# machine with (the 2 s /healthz bound then measures that); memcheck watched only the CLI's
+# set-up (mfr init, net init, net server-cert, sp init, mfr personalize, net device add, device
+# challenge), each of which test_pkg_cli runs under memcheck.
+if [ "${SC_VALGRIND:-0}" = 1 ]; then
+  echo "SC_VALGRIND=1: the server runs natively here and the CLI's set-up is memchecked in test_pkg_cli; skipped"
+  exit 77
+fi
 source "$SC_TESTLIB"
 source "$(dirname "$SC_TESTLIB")/lib-provd.sh"
 
@@ -20,15 +28,11 @@ sc net device add --db "$REG_DB" --device-id DEV-1 >/dev/null || exit 1
 # 30 s idle timeout, so the timeout is longer here; /healthz on new connections is the point.
 start_provd --allow-server-keygen --rate-limit 0/1h --timeout 120 || exit 1
 
-# Under valgrind the first challenge is asked under memcheck, the other K-1 natively (scn: the
-# same request again; what memcheck watches here is the CLI's set-up, `net server-cert` included).
-ch_sc=sc
 for i in $(seq 1 "$K"); do
   printf '{"chain":"%s","kex":"%s","challenge":"%s","server_keygen":true,"alg":"rsa4096"}' \
     "$(awk 'BEGIN{ORS="\\n"} {print}' "$T/d1-certs/chain.pem")" \
     "$(awk 'BEGIN{ORS="\\n"} {print}' "$T/d1-certs/kex.pem")" \
-    "$($ch_sc device challenge --sp "$T/d1.sock")" >"$T/kg$i.json"
-  [ "$SC_VALGRIND" = 1 ] && ch_sc=scn
+    "$(sc device challenge --sp "$T/d1.sock")" >"$T/kg$i.json"
 done
 
 PIDS=()
