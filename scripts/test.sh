@@ -125,20 +125,8 @@ rc=0
 costs=build/debug/Testing/Temporary/CTestCostData.txt
 [ -f "$costs" ] && mv "$costs" "$costs.debug"
 seed_costs build/debug tests/costs/valgrind.txt
-vg_skip='^integration/test_(agent|agent_renewal|provd_load|provd_activate|provd_recover|agent_crl_window)_pg$|^integration/test_hsm$'
-# Three real-clock renewal-window tests mostly wait (cadences of 8-15 s under valgrind; ci17
-# measured 15-25 % of a core over their 90 s), so they run in a second ctest beside the others,
-# two at a time, instead of each holding one of the main run's two slots with a core idle. Their
-# cadences are chosen for a loaded machine (each test says so; all three passed beside two busy
-# loops at load 12). Not test_agent_tls_resume: its server's 1 s idle timeout is what it
-# counts, and a starved memchecked agent missed it there. Their output follows the main run's.
-vg_wait='^integration/test_agent_(batch_window|late_window|renewal)$'
-SC_VALGRIND=1 SC_VG_SUMMARY=$summary ctest --preset debug -R "$vg_wait" >build/debug/valgrind-wait.log 2>&1 &
-wait_pid=$!
-SC_VALGRIND=1 SC_VG_SUMMARY=$summary ctest --preset debug -R '^integration/' -E "$vg_skip|$vg_wait" || rc=$?
-wait "$wait_pid" || rc=$?
-echo "== valgrind: the renewal-window tests, run beside the others"
-cat build/debug/valgrind-wait.log
+SC_VALGRIND=1 SC_VG_SUMMARY=$summary ctest --preset debug -R '^integration/' \
+  -E '^integration/test_(agent|agent_renewal|provd_load|provd_activate|provd_recover|agent_crl_window)_pg$|^integration/test_hsm$' || rc=$?
 if [ -f "$costs.debug" ]; then mv "$costs.debug" "$costs"; else rm -f "$costs"; fi
 echo "== valgrind summary (tests that skipped themselves are not listed)"
 sort "$summary" 2>/dev/null
