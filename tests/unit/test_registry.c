@@ -3981,14 +3981,14 @@ static void test_pg_schema9(void **state)
 		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
 		pthread_join(th, NULL);
 		PQfinish(w.holder);
+		PQclear(PQexec(hold, "COMMIT")); /* before any assertion: a failure must not hang */
+		PQfinish(hold);
 		assert_string_equal(w.mode, "ShareLock");
 		if (strstr(sc_err_detail(),
 		        "schema migration to version 9: its table lock was not "
 		        "granted within 1000 ms (lock timeout) in 5 tries") == NULL)
 			fail_msg("detail \"%s\"", sc_err_detail());
 		assert_true(time(NULL) - t0 >= 5);
-		PQclear(PQexec(hold, "COMMIT"));
-		PQfinish(hold);
 		pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
 		assert_string_equal(cat, /* 2: the INVALID one above, still there */
 		    "x - - true 2 selfcert_hourly:true:search_path=\"$user\", public "
@@ -4533,8 +4533,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pg_schema9, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_trigger_execute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_schema9, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
