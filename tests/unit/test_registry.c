@@ -4141,6 +4141,17 @@ static void test_pg_schema9(void **state)
 	assert_string_equal(v,
 	    "CREATE INDEX profiles_by_source ON public.profiles USING btree"
 	    " (source, created_at) WHERE (source IS NOT NULL)");
+	/* And the one OPERATIONS.md tells an operator to build is adopted as it is (same OID). */
+	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 8"), SQLITE_OK);
+	assert_int_equal(raw_exec("CREATE INDEX CONCURRENTLY profiles_by_source_9 ON profiles"
+	                          " (source, created_at) WHERE source IS NOT NULL"),
+	    SQLITE_OK);
+	pg_value(pc, "SELECT 'profiles_by_source_9'::regclass::oid::text", ans0, sizeof(ans0));
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 9);
+	sc_reg_close(reg);
+	pg_value(pc, "SELECT 'profiles_by_source'::regclass::oid::text", ans1, sizeof(ans1));
+	assert_string_equal(ans0, ans1);
 	PQfinish(pc);
 }
 
