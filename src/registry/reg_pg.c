@@ -322,35 +322,57 @@ static const struct {
 	 * plan and return as before). (1) A profile row (its DER and chain_pem) is a little over
 	 * the 2 kB at which PostgreSQL toasts: pglz was tried on chain_pem's base64, which does not
 	 * compress, and then chain_pem went to the TOAST table anyway. The table's toast target is
-	 * raised to a page, so a row of a few kB stays inline (no TOAST row, no TOAST index entry,
-	 * no compression try), and chain_pem is STORAGE EXTERNAL (never compressed, moved out when
-	 * a row is larger still). Both are catalog changes for rows written from now on (SHARE
-	 * UPDATE EXCLUSIVE lock; existing rows read as they are). (2) profiles_by_source only holds
-	 * what it is for, the unauthenticated profiles (source NOT NULL): one index page fewer per
-	 * authenticated profile's insert, and a device's count ("source IS NULL") can no longer be
-	 * planned on it. Built as profiles_by_source_9 unless an operator built it beforehand
-	 * (CONCURRENTLY, docs/OPERATIONS.md), then swapped in under the step's lock timeout. (3)
-	 * The console's trigger functions without SET search_path (a GUC save and restore per
-	 * call, ~12.7k instructions, three calls per enrollment) and still SECURITY DEFINER: every
-	 * name in their bodies is schema-qualified (the tables by the migration's current_schema(),
-	 * pg_catalog's function and operators as pg_catalog's), so a caller's search_path (a
-	 * pg_temp table, an operator of a schema before pg_catalog) resolves nothing in them
-	 * (docs/THREAT-MODEL.md). (4) The key CHECKs of the rows every enrollment writes
-	 * (profile_id on a profile's insert and again on its consume, a certificate's fingerprint)
-	 * without the counted repetition ^[0-9a-f]{32}$, which PostgreSQL's regex engine runs in
-	 * ~2 us (~60k instructions): the same rows allowed (ASCII hex, so octets are characters),
-	 * ~7x cheaper. Added NOT VALID, as step 8's (no scan under the lock: every row there
-	 * satisfied the equivalent constraint it replaces). Idempotent.
+	 * raised to a page (the most PostgreSQL takes: block_size - 32, 8160 for 8 kB pages), so a
+	 * row of a few kB stays inline (no TOAST row, no TOAST index entry, no compression try),
+	 * and chain_pem is STORAGE EXTERNAL (never compressed, moved out when a row is larger
+	 * still). Both are catalog changes for rows written from now on (existing rows read as
+	 * they are), but SET STORAGE takes the table's ACCESS EXCLUSIVE lock, held to COMMIT: so it
+	 * comes after the index build (pg17mend's review), as every other ACCESS EXCLUSIVE change
+	 * of the step. (2) profiles_by_source only holds what it is for, the unauthenticated
+	 * profiles (source NOT NULL): one index page fewer per authenticated profile's insert, and
+	 * a device's count ("source IS NULL") can no longer be planned on it. Built first, under a
+	 * SHARE lock (reads go on, profile inserts wait for the build; no statement_timeout for the
+	 * build: the session's 30 s would cap it), as profiles_by_source_9 unless an operator built
+	 * exactly that index beforehand (CONCURRENTLY, docs/OPERATIONS.md); one of that name that
+	 * is INVALID or of another definition is replaced (built under another name, then dropped),
+	 * then swapped in. (3) The console's trigger functions without SET search_path (a GUC save
+	 * and restore per call, ~12.7k instructions, three calls per enrollment) and still SECURITY
+	 * DEFINER: every name in their bodies is schema-qualified (the tables by the migration's
+	 * current_schema(), pg_catalog's function and operators as pg_catalog's), so a caller's
+	 * search_path (a pg_temp table, an operator of a schema before pg_catalog) resolves nothing
+	 * in them (docs/THREAT-MODEL.md). EXECUTE is revoked from PUBLIC (pg17mend: since step 7
+	 * any role could attach them to its own table, whose column of its own type with an
+	 * implicit cast then ran its function as the owner); a trigger fires without EXECUTE, so
+	 * the registry's own triggers go on for every role. And each body refuses any table but
+	 * the registry's (TG_RELID against the qualified tables, resolved when the body is planned).
+	 * (4) The key CHECKs of the rows every enrollment writes (profile_id on a profile's insert
+	 * and again on its consume, a certificate's fingerprint) without the counted repetition
+	 * ^[0-9a-f]{32}$, which PostgreSQL's regex engine runs in ~2 us (~60k instructions): the
+	 * same rows allowed (ASCII hex, so octets are characters), ~7x cheaper. Added NOT VALID, as
+	 * step 8's (no scan under the lock: every row there satisfied the equivalent constraint it
+	 * replaces). Idempotent.
 	 */
 	{ "SET LOCAL lock_timeout = 1000;"
-	  "ALTER TABLE profiles ALTER COLUMN chain_pem SET STORAGE EXTERNAL,"
-	  "  SET (toast_tuple_target = 8160);"
-	  /* One an operator began CONCURRENTLY and that failed is left INVALID: built again. */
-	  "DO $v$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid ="
-	  "  to_regclass('profiles_by_source_9') AND NOT indisvalid) THEN"
-	  "  DROP INDEX profiles_by_source_9; END IF; END $v$;"
-	  "CREATE INDEX IF NOT EXISTS profiles_by_source_9 ON profiles(source, created_at)"
-	  "  WHERE source IS NOT NULL;"
+	  "SET LOCAL statement_timeout = 0;"
+	  "DO $v$ DECLARE d text; BEGIN"
+	  "  SELECT CASE WHEN i.indisvalid THEN pg_catalog.pg_get_indexdef(i.indexrelid) END"
+	  "    INTO d FROM pg_catalog.pg_index i WHERE i.indexrelid OPERATOR(pg_catalog.=)"
+	  "    pg_catalog.to_regclass(pg_catalog.format('%I.profiles_by_source_9',"
+	  "    pg_catalog.current_schema()));"
+	  "  IF NOT FOUND THEN"
+	  "    CREATE INDEX profiles_by_source_9 ON profiles(source, created_at)"
+	  "      WHERE source IS NOT NULL;"
+	  "  ELSIF d IS DISTINCT FROM pg_catalog.format('CREATE INDEX profiles_by_source_9 ON"
+	  " %I.profiles USING btree (source, created_at) WHERE (source IS NOT NULL)',"
+	  "    pg_catalog.current_schema()) THEN"
+	  "    CREATE INDEX profiles_by_source_9n ON profiles(source, created_at)"
+	  "      WHERE source IS NOT NULL;"
+	  "    DROP INDEX profiles_by_source_9;"
+	  "    ALTER INDEX profiles_by_source_9n RENAME TO profiles_by_source_9;"
+	  "  END IF; END $v$;"
+	  "DO $t$ BEGIN EXECUTE pg_catalog.format('ALTER TABLE profiles ALTER COLUMN chain_pem"
+	  " SET STORAGE EXTERNAL, SET (toast_tuple_target = %s)',"
+	  "  pg_catalog.current_setting('block_size')::integer - 32); END $t$;"
 	  "DROP INDEX IF EXISTS profiles_by_source;"
 	  "ALTER INDEX profiles_by_source_9 RENAME TO profiles_by_source;"
 	  "ALTER TABLE profiles DROP CONSTRAINT IF EXISTS profiles_profile_id_check,"
@@ -362,24 +384,32 @@ static const struct {
 	  "DO $m$ BEGIN EXECUTE format($f$"
 	  "CREATE OR REPLACE FUNCTION %1$I.selfcert_newest_cert() RETURNS trigger"
 	  "  LANGUAGE plpgsql SECURITY DEFINER AS $b$"
-	  "  BEGIN INSERT INTO %1$I.device_expiry (device_id, not_after)"
+	  "  BEGIN IF TG_RELID OPERATOR(pg_catalog.<>) %2$L::pg_catalog.regclass THEN"
+	  "    RAISE EXCEPTION 'selfcert_newest_cert: not a registry table'"
+	  "    USING ERRCODE = 'insufficient_privilege'; END IF;"
+	  "  INSERT INTO %1$I.device_expiry (device_id, not_after)"
 	  "    VALUES (NEW.device_id, NEW.not_after)"
 	  "    ON CONFLICT (device_id) DO UPDATE SET not_after = excluded.not_after;"
 	  "  RETURN NULL; END $b$;"
 	  "CREATE OR REPLACE FUNCTION %1$I.selfcert_hourly() RETURNS trigger"
 	  "  LANGUAGE plpgsql SECURITY DEFINER AS $b$"
-	  "  BEGIN IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'profiles' THEN"
+	  "  BEGIN IF TG_RELID OPERATOR(pg_catalog.=) %3$L::pg_catalog.regclass THEN"
 	  "    INSERT INTO %1$I.console_hourly AS h (hour, shard, profiles)"
 	  "    VALUES (NEW.created_at OPERATOR(pg_catalog./) 3600,"
 	  "      pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%%) 16, 1)"
 	  "    ON CONFLICT (hour, shard) DO UPDATE SET profiles = h.profiles OPERATOR(pg_catalog.+) 1;"
-	  "  ELSE INSERT INTO %1$I.console_hourly AS h (hour, shard, certificates)"
+	  "  ELSIF TG_RELID OPERATOR(pg_catalog.=) %2$L::pg_catalog.regclass THEN"
+	  "    INSERT INTO %1$I.console_hourly AS h (hour, shard, certificates)"
 	  "    VALUES (NEW.registered_at OPERATOR(pg_catalog./) 3600,"
 	  "      pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%%) 16, 1)"
 	  "    ON CONFLICT (hour, shard)"
 	  "    DO UPDATE SET certificates = h.certificates OPERATOR(pg_catalog.+) 1;"
+	  "  ELSE RAISE EXCEPTION 'selfcert_hourly: not a registry table'"
+	  "    USING ERRCODE = 'insufficient_privilege';"
 	  "  END IF; RETURN NULL; END $b$;"
-	  "$f$, current_schema()); END $m$;",
+	  "REVOKE ALL ON FUNCTION %1$I.selfcert_newest_cert(), %1$I.selfcert_hourly() FROM PUBLIC;"
+	  "$f$, current_schema(), pg_catalog.format('%I.certificates', current_schema()),"
+	  "  pg_catalog.format('%I.profiles', current_schema())); END $m$;",
 	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -3756,6 +3756,20 @@ static void pg_value(PGconn *c, const char *sql, char *out, size_t n)
 	" ';'), '-'), ' ' ORDER BY proname) FROM pg_proc WHERE proname IN"                                           \
 	" ('selfcert_newest_cert', 'selfcert_hourly'))"
 
+/* The key CHECKs of profiles.profile_id and certificates.fingerprint, all of them. */
+#define PG9_KEYCHECKS                                                                     \
+	"SELECT string_agg(conname || ' ' || convalidated::text || ' ' ||"                \
+	" pg_get_constraintdef(oid), '; ' ORDER BY conname) FROM pg_constraint WHERE"     \
+	" contype = 'c' AND ((conrelid = 'profiles'::regclass AND conkey = ARRAY[(SELECT" \
+	" attnum FROM pg_attribute WHERE attrelid = 'profiles'::regclass AND attname ="   \
+	" 'profile_id')]) OR (conrelid = 'certificates'::regclass AND conkey = ARRAY["    \
+	" (SELECT attnum FROM pg_attribute WHERE attrelid = 'certificates'::regclass AND" \
+	" attname = 'fingerprint')]))"
+/* How many of the two SECURITY DEFINER trigger functions PUBLIC may EXECUTE. */
+#define PG9_PUBLIC_EXEC                                                          \
+	"SELECT count(*) FROM pg_proc WHERE proname IN ('selfcert_newest_cert'," \
+	" 'selfcert_hourly') AND has_function_privilege('public', oid, 'EXECUTE')"
+
 /* The values in the profiles table's TOAST table (a toasted chain_pem is one). */
 static long long pg_toast_rows(PGconn *c)
 {
@@ -3792,6 +3806,37 @@ static void pg9_answers(struct sc_reg *reg, char *out, size_t n)
 	snprintf(out, n, "%lld %lld %lld %lld %lld / %s %s %s / %d", (long long)k.devices_active,
 	    (long long)k.profiles, (long long)k.profiles_consumed, (long long)k.certificates,
 	    (long long)k.revocations, sc_err_name(a), sc_err_name(b), sc_err_name(d), nc);
+}
+
+/*
+ * pg17mend: the first lock step 9 waits for on profiles, seen from another session while a
+ * third holds profiles' ROW EXCLUSIVE lock (an insert's): its mode is recorded, then the
+ * holder commits and the step goes on.
+ */
+struct lock_seen {
+	PGconn *holder;
+	char mode[64];
+};
+
+static void *lock_watch(void *arg)
+{
+	struct lock_seen *w = arg;
+	PGconn *c = PQconnectdb(pg_uri);
+
+	for (int i = 0; i < 2000 && PQstatus(c) == CONNECTION_OK && w->mode[0] == '\0'; i++) {
+		PGresult *res = PQexec(c,
+		    "SELECT mode FROM pg_locks WHERE NOT granted AND"
+		    " relation = 'public.profiles'::regclass");
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+			snprintf(w->mode, sizeof(w->mode), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (w->mode[0] == '\0')
+			usleep(10000);
+	}
+	PQclear(PQexec(w->holder, "COMMIT"));
+	PQfinish(c);
+	return NULL;
 }
 
 /*
@@ -3846,7 +3891,20 @@ static void test_pg_schema9(void **state)
 	    "    VALUES (NEW.registered_at / 3600, pg_backend_pid() % 16, 1) ON CONFLICT (hour, shard)"
 	    "    DO UPDATE SET certificates = console_hourly.certificates + 1;"
 	    "  END IF; RETURN NULL; END $$;"
+	    "GRANT EXECUTE ON FUNCTION selfcert_newest_cert(), selfcert_hourly() TO PUBLIC;"
+	    /* step 1's key CHECKs, validated, under their generated names */
+	    "ALTER TABLE profiles DROP CONSTRAINT profiles_profile_id_check,"
+	    "  ADD CONSTRAINT profiles_profile_id_check CHECK (profile_id ~ '^[0-9a-f]{32}$');"
+	    "ALTER TABLE certificates DROP CONSTRAINT certificates_fingerprint_check,"
+	    "  ADD CONSTRAINT certificates_fingerprint_check"
+	    "  CHECK (fingerprint ~ '^[0-9a-f]{64}$');"
 	    "UPDATE registry_meta SET schema_version = 8");
+	pg_value(pc, PG9_KEYCHECKS, cat, sizeof(cat));
+	assert_string_equal(cat,
+	    "certificates_fingerprint_check true CHECK ((fingerprint ~ '^[0-9a-f]{64}$'::text)); "
+	    "profiles_profile_id_check true CHECK ((profile_id ~ '^[0-9a-f]{32}$'::text))");
+	pg_value(pc, PG9_PUBLIC_EXEC, v, sizeof(v));
+	assert_string_equal(v, "2");
 	pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
 	assert_string_equal(cat,
 	    "x - - true 1 selfcert_hourly:true:search_path=\"$user\", public "
@@ -3900,26 +3958,37 @@ static void test_pg_schema9(void **state)
 	assert_string_equal(v, "false");
 	/*
 	 * A node's open transaction on certificates: the step's ACCESS EXCLUSIVE lock waits 1 s, 5
-	 * times, and the whole step is rolled back (the index it had built too): still 8.
+	 * times, and the whole step is rolled back (the index it had built too): still 8. Before
+	 * that, another's insert into profiles (ROW EXCLUSIVE) held: the step's first lock on
+	 * profiles is the index build's SHARE lock, which lets reads go on (pg17mend: it was the
+	 * ALTER's ACCESS EXCLUSIVE, held to COMMIT over the build, and every read queued).
 	 */
 	{
 		PGconn *hold = PQconnectdb(pg_uri);
+		struct lock_seen w = { PQconnectdb(pg_uri), "" };
+		pthread_t th;
 		PGresult *res;
 		time_t t0 = time(NULL);
 
 		assert_int_equal(PQstatus(hold), CONNECTION_OK);
+		assert_int_equal(PQstatus(w.holder), CONNECTION_OK);
 		res = PQexec(hold, "BEGIN; SELECT count(*) FROM certificates");
 		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 		PQclear(res);
+		pg_ok(w.holder, "BEGIN; LOCK TABLE profiles IN ROW EXCLUSIVE MODE");
+		assert_int_equal(pthread_create(&th, NULL, lock_watch, &w), 0);
 		reg = NULL;
 		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
+		pthread_join(th, NULL);
+		PQfinish(w.holder);
+		PQclear(PQexec(hold, "COMMIT")); /* before any assertion: a failure must not hang */
+		PQfinish(hold);
+		assert_string_equal(w.mode, "ShareLock");
 		if (strstr(sc_err_detail(),
 		        "schema migration to version 9: its table lock was not "
 		        "granted within 1000 ms (lock timeout) in 5 tries") == NULL)
 			fail_msg("detail \"%s\"", sc_err_detail());
 		assert_true(time(NULL) - t0 >= 5);
-		PQclear(PQexec(hold, "COMMIT"));
-		PQfinish(hold);
 		pg_value(pc, PG9_CATALOG, cat, sizeof(cat));
 		assert_string_equal(cat, /* 2: the INVALID one above, still there */
 		    "x - - true 2 selfcert_hourly:true:search_path=\"$user\", public "
@@ -3942,6 +4011,8 @@ static void test_pg_schema9(void **state)
 	assert_string_equal(cat,
 	    "e toast_tuple_target=8160 (source IS NOT NULL) true 1 "
 	    "selfcert_hourly:true:- selfcert_newest_cert:true:-");
+	pg_value(pc, PG9_PUBLIC_EXEC, v, sizeof(v));
+	assert_string_equal(v, "0"); /* step 8's grant to PUBLIC revoked */
 	assert_int_equal(pg_toast_rows(pc), toast0);
 	pg_value(pc, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'profiles_by_source%'",
 	    v, sizeof(v));
@@ -3969,16 +4040,13 @@ static void test_pg_schema9(void **state)
 			    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id,"
 			    " not_before, not_after, der, registered_at) VALUES"
 			    " (U&'%s' || U&'%s', '01', 'S-2', repeat('f', 32), 1, 2, '\\x30', 1)",
-			    ids[i], "0123456789abcdef0123456789abcdef");
+			    "0123456789abcdef0123456789abcdef", ids[i]);
 			(void)pg_exec_as(pg_uri, sql, st);
 			if (strcmp(st, "23514") != 0)
 				fail_msg("fingerprint %zu: SQLSTATE \"%s\"", i, st);
 		}
-		pg_value(pc,
-		    "SELECT string_agg(conname || ' ' || convalidated::text || ' ' ||"
-		    " pg_get_constraintdef(oid), '; ' ORDER BY conname) FROM pg_constraint WHERE"
-		    " conname IN ('profiles_profile_id_check', 'certificates_fingerprint_check')",
-		    cat, sizeof(cat));
+		/* exactly one CHECK on each key: step 1's replaced, not kept beside */
+		pg_value(pc, PG9_KEYCHECKS, cat, sizeof(cat));
 		assert_string_equal(cat,
 		    "certificates_fingerprint_check false CHECK (((octet_length(fingerprint) = 64) "
 		    "AND (fingerprint ~ '^[0-9a-f]+$'::text))) NOT VALID; profiles_profile_id_check "
@@ -4054,7 +4122,141 @@ static void test_pg_schema9(void **state)
 	    v, sizeof(v));
 	assert_string_equal(v, "1 1"); /* hour 200, one row: evil9's + or / gave 1000000 or 999 */
 	pg_ok(pc, "RESET search_path; DROP SCHEMA evil9 CASCADE");
+
+	/*
+	 * pg17mend: a valid profiles_by_source_9 of another definition (here UNIQUE, on other
+	 * columns) is not adopted: step 9 run again (it is idempotent) replaces it.
+	 */
+	pg_ok(pc,
+	    "UPDATE registry_meta SET schema_version = 8;"
+	    "CREATE UNIQUE INDEX profiles_by_source_9 ON profiles(profile_id)"
+	    "  WHERE source IS NOT NULL");
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 9);
+	sc_reg_close(reg);
+	pg_value(pc,
+	    "SELECT string_agg(indexdef, '; ') FROM pg_indexes WHERE indexname LIKE"
+	    " 'profiles_by_source%'",
+	    v, sizeof(v));
+	assert_string_equal(v,
+	    "CREATE INDEX profiles_by_source ON public.profiles USING btree"
+	    " (source, created_at) WHERE (source IS NOT NULL)");
+	/* And the one OPERATIONS.md tells an operator to build is adopted as it is (same OID). */
+	assert_int_equal(raw_exec("UPDATE registry_meta SET schema_version = 8"), SQLITE_OK);
+	assert_int_equal(raw_exec("CREATE INDEX CONCURRENTLY profiles_by_source_9 ON profiles"
+	                          " (source, created_at) WHERE source IS NOT NULL"),
+	    SQLITE_OK);
+	pg_value(pc, "SELECT 'profiles_by_source_9'::regclass::oid::text", ans0, sizeof(ans0));
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 9);
+	sc_reg_close(reg);
+	pg_value(pc, "SELECT 'profiles_by_source'::regclass::oid::text", ans1, sizeof(ans1));
+	assert_string_equal(ans0, ans1);
 	PQfinish(pc);
+}
+
+/* sql as user (a connection of the test's), its SQLSTATE ("" if none) and message's first line. */
+static void pg_try_as(const char *user, const char *sql, char st[6], char *msg, size_t n)
+{
+	char uri[700];
+	PGconn *c;
+	PGresult *res;
+
+	uri_as(uri, sizeof(uri), user);
+	c = PQconnectdb(uri);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect %s: %s", uri, PQerrorMessage(c));
+	res = PQexec(c, sql);
+	snprintf(st, 6, "%s",
+	    PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL
+	        ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+	        : "");
+	snprintf(msg, n, "%s", PQresultErrorMessage(res));
+	msg[strcspn(msg, "\n")] = '\0';
+	PQclear(res);
+	PQfinish(c);
+}
+
+/*
+ * pg17mend: the console's SECURITY DEFINER trigger functions are not PUBLIC's to EXECUTE.
+ * Since schema 7 any role that could connect could attach them to its own temporary table
+ * (CREATE TRIGGER needs EXECUTE on the function, nothing on the registry's tables), whose
+ * registered_at of its own type, implicitly cast to bigint, then ran its cast function as the
+ * registry's owner. Now CREATE TRIGGER is refused with 42501 to a role with only PUBLIC's
+ * rights (and USAGE on the schema) and to the runtime role granted by `net db migrate
+ * --grant`; a trigger still fires without EXECUTE, so the runtime role's registrations keep
+ * device_expiry and console_hourly. And a role that may execute them (the owner here) cannot
+ * use them on another table: the bodies refuse it (42501, "not a registry table").
+ */
+static void test_pg_trigger_execute(void **state)
+{
+	static const char attach[] =
+	    "CREATE TEMP TABLE t (device_id text, not_after bigint, created_at bigint,"
+	    "  registered_at bigint);"
+	    "CREATE TRIGGER t_%s AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION public.%s()";
+	static const char *const fns[] = { "selfcert_hourly", "selfcert_newest_cert" };
+	struct sc_reg *reg = open_new(), *rt = NULL;
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_cert_rec c;
+	char uri[700], sql[400], st[6], msg[200], v[200];
+	int64_t retry = 0;
+	int already = -1;
+	PGconn *pc = PQconnectdb(pg_uri);
+
+	(void)state;
+	assert_int_equal(PQstatus(pc), CONNECTION_OK);
+	(void)raw_exec("DROP OWNED BY sc_rt9; DROP ROLE IF EXISTS sc_rt9");
+	(void)raw_exec("DROP OWNED BY sc_nobody9; DROP ROLE IF EXISTS sc_nobody9");
+	assert_int_equal(raw_exec("CREATE ROLE sc_rt9 LOGIN; CREATE ROLE sc_nobody9 LOGIN;"
+	                          "GRANT USAGE ON SCHEMA public TO sc_nobody9"),
+	    SQLITE_OK);
+	assert_int_equal(sc_reg_grant(reg, "sc_rt9"), SC_OK);
+	assert_int_equal(sc_reg_device_add(reg, "X-1", NULL, "t", 1000), SC_OK);
+	sc_reg_close(reg);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(sql, sizeof(sql), attach, fns[i], fns[i]);
+		pg_try_as("sc_nobody9", sql, st, msg, sizeof(msg));
+		if (strcmp(st, "42501") != 0 ||
+		    strstr(msg, "permission denied for function") == NULL)
+			fail_msg("sc_nobody9, %s: \"%s\" %s", fns[i], st, msg);
+		pg_try_as("sc_rt9", sql, st, msg, sizeof(msg));
+		if (strcmp(st, "42501") != 0 ||
+		    strstr(msg, "permission denied for function") == NULL)
+			fail_msg("sc_rt9, %s: \"%s\" %s", fns[i], st, msg);
+		/* the owner may attach it, but the body refuses any other table */
+		snprintf(sql, sizeof(sql),
+		    "CREATE TEMP TABLE t (device_id text, not_after bigint, created_at bigint,"
+		    "  registered_at bigint);"
+		    "CREATE TRIGGER t_x AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION public.%s();"
+		    "INSERT INTO t VALUES ('X-1', 5, 7200, 7200)",
+		    fns[i]);
+		(void)pg_exec_as(pg_uri, sql, st);
+		assert_string_equal(st, "42501");
+	}
+	pg_value(pc, "SELECT count(*) FROM console_hourly WHERE hour = 2", v, sizeof(v));
+	assert_string_equal(v, "0");
+	/* The runtime role's registrations fire both, as before. */
+	uri_as(uri, sizeof(uri), "sc_rt9");
+	assert_int_equal(sc_reg_open(uri, 0, &rt), SC_OK);
+	make_profile(&rec, "X-1", 9, "x9");
+	assert_int_equal(sc_reg_profile_insert(rt, &rec, NULL, 36000, "t", &retry), SC_OK);
+	make_cert(&c, "X-1", 9, 'e');
+	c.not_after = 424242;
+	assert_int_equal(sc_reg_cert_record(rt, &c, 39600, "t", &already), SC_OK);
+	assert_int_equal(already, 0);
+	sc_reg_close(rt);
+	pg_value(pc, "SELECT not_after FROM device_expiry WHERE device_id = 'X-1'", v, sizeof(v));
+	assert_string_equal(v, "424242");
+	pg_value(pc,
+	    "SELECT string_agg(hour || ':' || profiles || ':' || certificates, ' ' ORDER BY hour)"
+	    " FROM (SELECT hour, sum(profiles) AS profiles, sum(certificates) AS certificates"
+	    " FROM console_hourly GROUP BY hour) h",
+	    v, sizeof(v));
+	assert_string_equal(v, "10:1:0 11:0:1");
+	PQfinish(pc);
+	assert_int_equal(raw_exec("DROP OWNED BY sc_rt9; DROP ROLE sc_rt9;"
+	                          "DROP OWNED BY sc_nobody9; DROP ROLE sc_nobody9"),
+	    SQLITE_OK);
 }
 
 struct act_racer {
@@ -4342,6 +4544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_trigger_execute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_schema9, setup, teardown),
 	};
 
