@@ -3334,6 +3334,58 @@ static int raw_int(const char *sql)
 }
 
 /*
+ * sq17mend: the migration steps run with secure_delete FAST (Debian's SQLite has it on): step 9's
+ * DROP INDEX does not write every freed page zeroed to the WAL. profiles_by_time is made large
+ * here (a 3000-byte key per profile, each on its own overflow page: 40 rows, 40 pages and more
+ * at 4 KiB); the WAL the open's migration wrote is counted while the registry is open.
+ */
+static void test_schema9_secure_delete(void **state)
+{
+	static const char *const ids[] = { "S-1" };
+	struct sc_reg *reg;
+	struct sc_reg_profile_rec rec;
+	char wal[sizeof(db) + 8];
+	struct stat st;
+	int64_t retry;
+
+	(void)state;
+	unsetenv("SC_REG_PAGE_SIZE");
+	assert_int_equal(raw_exec("PRAGMA page_size = 4096; CREATE TABLE t (x); DROP TABLE t"),
+	    SQLITE_OK);
+	reg = open_new();
+	assert_int_equal(sc_reg_devices_add(reg, ids, 1, "n", "t", 1000), SC_OK);
+	for (int k = 1; k <= 40; k++) {
+		char ch[16];
+
+		snprintf(ch, sizeof(ch), "c-%d", k);
+		make_profile(&rec, "S-1", k, ch);
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 7000 + k, "t", &retry),
+		    SC_OK);
+	}
+	sc_reg_close(reg);
+	assert_int_equal(raw_exec(
+	                     "CREATE INDEX profiles_by_time ON profiles"
+	                     "  (created_at, printf('%03000d', created_at));"
+	                     "CREATE INDEX certificates_by_time ON certificates(registered_at);"
+	                     "PRAGMA user_version = 8"),
+	    SQLITE_OK);
+	assert_true(raw_int("SELECT count(*) FROM dbstat WHERE name = 'profiles_by_time'") >= 40);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	assert_int_equal(stat(wal, &st), -1); /* the last connection's close took it away */
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(raw_int("PRAGMA page_size"), 4096);
+	assert_int_equal(stat(wal, &st), 0);
+	/* The WAL's header and its frames (24 + 4096 bytes each): the step's and its audit row's. */
+	assert_true(st.st_size > 32);
+	/* 10 frames with FAST (the step's commit, its audit row's); 54 with the connection's
+	 * secure_delete left on (seen: the freed index pages each written zeroed). */
+	assert_int_equal((st.st_size - 32) % (24 + 4096), 0);
+	assert_int_equal((st.st_size - 32) / (24 + 4096), 10);
+	sc_reg_close(reg);
+}
+
+/*
  * sq17mend: SC_REG_PAGE_SIZE is decimal digits only, a power of two from 512 to 65536; any
  * other value refuses the open with SC_ERR_USAGE and the value named, and no file is made
  * (SQLite ignored such values and fixed 4 KiB for the file's life). A valid one is honoured.
@@ -4372,6 +4424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema9_upgrade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema9_secure_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_size_env, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
