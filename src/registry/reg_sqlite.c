@@ -282,8 +282,8 @@ static const char *const migrations[] = {
 	/*
 	 * 9 (issue 17, sqlwal17): the two indexes schema 7 made for the hourly charts, which read
 	 * console_hourly instead, dropped: no statement searches them (the counts' count(*) took
-	 * them as the smallest index and takes another now, the same figures), and each cost every
-	 * profile and every certificate commit a page of WAL. DROP INDEX frees their pages without
+	 * them as the smallest index; sq_counts names two others now, the same figures), and each
+	 * cost every profile and every certificate commit a page of WAL. DROP INDEX frees their pages without
 	 * reading the tables. A program of version 8 refuses this file at open, as for every step.
 	 */
 	"DROP INDEX IF EXISTS profiles_by_time; DROP INDEX IF EXISTS certificates_by_time;",
@@ -500,7 +500,7 @@ static int sq_schema_version(struct sc_reg *base)
 static sc_err migrate(struct sqlite_reg *reg)
 {
 	const int newest = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	int64_t v, app_id, n_tables, done_already;
+	int64_t v, app_id, n_tables, done_already, secure = -1;
 	sc_err r;
 
 	if ((r = pragma_int(reg, "PRAGMA user_version", &v)) != SC_OK ||
@@ -515,6 +515,18 @@ static sc_err migrate(struct sqlite_reg *reg)
 	if ((v > 0 && app_id != PROVD_REG_APPLICATION_ID) || (v == 0 && n_tables > 0))
 		return sc_fail(SC_ERR_IO, "%s: an SQLite database, but not a selfcert registry",
 		    reg->path);
+	/*
+	 * sq17mend: secure_delete FAST while the steps run. Debian builds SQLite with
+	 * SECURE_DELETE on, which makes a step that frees pages (9's DROP INDEX) write each freed
+	 * page zeroed to the WAL, under the write lock: 111 KB of WAL where FAST writes 41 KB for
+	 * a registry of 3000 enrolled devices at 4 KiB pages, ~25 MB more per million rows. FAST
+	 * still zeroes what is deleted inside the pages kept; the freed pages keep the dropped
+	 * indexes' entries (times and row numbers) on the free list until reused. Put back after.
+	 */
+	if (v < newest &&
+	    ((r = pragma_int(reg, "PRAGMA secure_delete", &secure)) != SC_OK ||
+	        (r = exec(reg, "PRAGMA secure_delete = FAST", "secure_delete")) != SC_OK))
+		return r;
 	while (v < newest) {
 		char sql[64], how[48]; /* "migrated to version " and any int64 */
 
@@ -545,6 +557,14 @@ static sc_err migrate(struct sqlite_reg *reg)
 	r = SC_OK;
 out:
 	rollback(reg); /* the transaction that found the work done already, or a failed one */
+	if (secure >= 0) {
+		char sql[48];
+		sc_err r2;
+
+		snprintf(sql, sizeof(sql), "PRAGMA secure_delete = %lld", (long long)secure);
+		if ((r2 = exec(reg, sql, "secure_delete")) != SC_OK && r == SC_OK)
+			r = r2;
+	}
 	return r;
 }
 
@@ -570,18 +590,43 @@ static void sqlite_free(struct sqlite_reg *reg)
  * made before) wrote ~112 KB, for ~40 % more frames and page reads (PERFORMANCE.md 24.1: fewer
  * instructions and less CPU in all, measured up to 40,000 devices). A profile row (~2.4 KB with
  * its chain) then spills to two overflow pages. Only a new, empty file takes it: SQLite fixes a
- * file's page size with its first page, so existing registries keep theirs (VACUUM would
- * rewrite the whole file). SC_REG_PAGE_SIZE (a power of two, 512-65536) sets another for new
- * files, a switch for benchmarks; SQLite ignores any other value.
+ * file's page size with its first page, so existing registries keep theirs (in WAL mode VACUUM
+ * keeps it too; converting takes journal_mode=DELETE, page_size, VACUUM and WAL again with
+ * everything stopped, OPERATIONS.md). SC_REG_PAGE_SIZE sets another for new files, a switch
+ * for benchmarks: decimal digits only, a power of two from 512 to 65536; any other value
+ * refuses the open (SC_ERR_USAGE) before any file is made, as SQLite would ignore it and fix
+ * 4 KiB for the file's life (sq17mend). A 1 KiB file's bound: SQLite's 1,073,741,823 pages
+ * (Debian 12's 3.40.1), 1 TiB.
  */
 #define REG_PAGE_SIZE 1024
+#define REG_PAGE_SIZE_ENV "SC_REG_PAGE_SIZE"
+
+/* The page size for a new file: REG_PAGE_SIZE, or SC_REG_PAGE_SIZE if set and valid. */
+static sc_err page_size_setting(long *out)
+{
+	const char *e = getenv(REG_PAGE_SIZE_ENV);
+	long v = 0;
+	size_t n;
+
+	*out = REG_PAGE_SIZE;
+	if (e == NULL)
+		return SC_OK;
+	/* At most five digits (65536), no sign, space, base prefix or leading zero. */
+	n = strspn(e, "0123456789");
+	if (n > 0 && n <= 5 && e[n] == '\0' && e[0] != '0')
+		v = strtol(e, NULL, 10);
+	if (v < 512 || v > 65536 || (v & (v - 1)) != 0)
+		return sc_fail(SC_ERR_USAGE,
+		    REG_PAGE_SIZE_ENV " \"%.40s\": not a power of two from 512 to 65536 (decimal)",
+		    e);
+	*out = v;
+	return SC_OK;
+}
 
 /* A new (empty) file's page size; a no-op on a file that has its first page. */
-static sc_err new_page_size(struct sqlite_reg *reg)
+static sc_err new_page_size(struct sqlite_reg *reg, long ps)
 {
 	char sql[48];
-	const char *e = getenv("SC_REG_PAGE_SIZE");
-	long ps = e != NULL ? strtol(e, NULL, 10) : REG_PAGE_SIZE;
 
 	snprintf(sql, sizeof(sql), "PRAGMA page_size = %ld", ps);
 	return exec(reg, sql, "page size");
@@ -594,8 +639,11 @@ static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg
 	struct sqlite_reg *reg = NULL;
 	struct stat st;
 	sqlite3_stmt *stmt = NULL;
+	long page_size;
 
 	*out = NULL;
+	if ((r = page_size_setting(&page_size)) != SC_OK)
+		return r;
 	if (strlen(path) >= sizeof(reg->path))
 		return sc_fail(SC_ERR_USAGE, "--db: path longer than %zu bytes",
 		    sizeof(reg->path) - 1);
@@ -629,7 +677,7 @@ static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg
 	/* No schema tricks from a hostile file: no writable_schema, no untrusted functions in views. */
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	if ((r = new_page_size(reg)) != SC_OK)
+	if ((r = new_page_size(reg, page_size)) != SC_OK)
 		goto out;
 	if ((r = prepare(reg, "PRAGMA journal_mode = WAL", &stmt)) != SC_OK) {
 		r = sc_fail(SC_ERR_IO, "%s: not a registry (%s)", path, sqlite3_errmsg(reg->db));
@@ -2424,12 +2472,22 @@ static sc_err sq_counts(struct sc_reg *base, struct sc_reg_counts *out)
 	sqlite3_stmt *st = NULL;
 	sc_err r;
 
+	/*
+	 * sq17mend: a bare count(*) reads the index SQLite deems smallest, which since schema 9
+	 * is the challenges' (profiles) and the fingerprints' (certificates) unique index, ~23 %
+	 * more pages at 1 KiB than the two below (EXPLAIN QUERY PLAN: covering searches of
+	 * profiles_by_source, mostly NULL sources, and of certificates_by_device). The same
+	 * figures: every profile's source is NULL or not, every certificate has a device_id.
+	 */
 	memset(out, 0, sizeof(*out));
 	if ((r = prepare(reg,
 	         "SELECT (SELECT count(*) FROM devices WHERE status = 'active'),"
 	         " (SELECT count(*) FROM devices WHERE status = 'revoked'),"
-	         " (SELECT count(*) FROM profiles), (SELECT count(*) FROM profiles WHERE consumed_at IS NOT NULL),"
-	         " (SELECT count(*) FROM certificates), (SELECT count(*) FROM revocations),"
+	         " (SELECT count(*) FROM profiles WHERE source IS NULL)"
+	         "  + (SELECT count(*) FROM profiles WHERE source IS NOT NULL),"
+	         " (SELECT count(*) FROM profiles WHERE consumed_at IS NOT NULL),"
+	         " (SELECT count(*) FROM certificates WHERE device_id IS NOT NULL),"
+	         " (SELECT count(*) FROM revocations),"
 	         " (SELECT count(*) FROM audit)",
 	         &st)) != SC_OK)
 		return r;

@@ -20,6 +20,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -3333,6 +3334,109 @@ static int raw_int(const char *sql)
 }
 
 /*
+ * sq17mend: the migration steps run with secure_delete FAST (Debian's SQLite has it on): step 9's
+ * DROP INDEX does not write every freed page zeroed to the WAL. profiles_by_time is made large
+ * here (a 3000-byte key per profile, each on its own overflow page: 40 rows, 40 pages and more
+ * at 4 KiB); the WAL the open's migration wrote is counted while the registry is open.
+ */
+static void test_schema9_secure_delete(void **state)
+{
+	static const char *const ids[] = { "S-1" };
+	struct sc_reg *reg;
+	struct sc_reg_profile_rec rec;
+	char wal[sizeof(db) + 8];
+	struct stat st;
+	int64_t retry;
+
+	(void)state;
+	unsetenv("SC_REG_PAGE_SIZE");
+	assert_int_equal(raw_exec("PRAGMA page_size = 4096; CREATE TABLE t (x); DROP TABLE t"),
+	    SQLITE_OK);
+	reg = open_new();
+	assert_int_equal(sc_reg_devices_add(reg, ids, 1, "n", "t", 1000), SC_OK);
+	for (int k = 1; k <= 40; k++) {
+		char ch[16];
+
+		snprintf(ch, sizeof(ch), "c-%d", k);
+		make_profile(&rec, "S-1", k, ch);
+		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 7000 + k, "t", &retry),
+		    SC_OK);
+	}
+	sc_reg_close(reg);
+	assert_int_equal(raw_exec(
+	                     "CREATE INDEX profiles_by_time ON profiles"
+	                     "  (created_at, printf('%03000d', created_at));"
+	                     "CREATE INDEX certificates_by_time ON certificates(registered_at);"
+	                     "PRAGMA user_version = 8"),
+	    SQLITE_OK);
+	assert_true(raw_int("SELECT count(*) FROM dbstat WHERE name = 'profiles_by_time'") >= 40);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	assert_int_equal(stat(wal, &st), -1); /* the last connection's close took it away */
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(raw_int("PRAGMA page_size"), 4096);
+	assert_int_equal(stat(wal, &st), 0);
+	/* The WAL's header and its frames (24 + 4096 bytes each): the step's and its audit row's. */
+	assert_true(st.st_size > 32);
+	/* 10 frames with FAST (the step's commit, its audit row's); 54 with the connection's
+	 * secure_delete left on (seen: the freed index pages each written zeroed). */
+	assert_int_equal((st.st_size - 32) % (24 + 4096), 0);
+	assert_int_equal((st.st_size - 32) / (24 + 4096), 10);
+	sc_reg_close(reg);
+}
+
+/*
+ * sq17mend: SC_REG_PAGE_SIZE is decimal digits only, a power of two from 512 to 65536; any
+ * other value refuses the open with SC_ERR_USAGE and the value named, and no file is made
+ * (SQLite ignored such values and fixed 4 KiB for the file's life). A valid one is honoured.
+ */
+static void test_page_size_env(void **state)
+{
+	static const char *const bad[] = { "0", "3", "65537", "garbage", "-1024", "", "0x400",
+		"99999999999999999999", "1024abc", " 8192", "8192 ", "256", "131072", "01024",
+		"+1024", "1000" };
+	struct sc_reg *reg = NULL;
+	struct stat st;
+	char want[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(setenv("SC_REG_PAGE_SIZE", bad[i], 1), 0);
+		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_USAGE);
+		assert_null(reg);
+		snprintf(want, sizeof(want),
+		    "SC_REG_PAGE_SIZE \"%s\": not a power of two from 512 to 65536 (decimal)",
+		    bad[i]);
+		assert_string_equal(sc_err_detail(), want);
+		assert_int_equal(stat(db, &st), -1);
+		assert_int_equal(errno, ENOENT);
+	}
+	/* Refused for an existing file too: the setting is wrong whatever the file. */
+	unsetenv("SC_REG_PAGE_SIZE");
+	reg = open_new();
+	sc_reg_close(reg);
+	assert_int_equal(setenv("SC_REG_PAGE_SIZE", "4097", 1), 0);
+	assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_USAGE);
+	assert_null(reg);
+	unlink(db);
+	/* Good values honoured for a new file, and an existing file keeps its own. */
+	assert_int_equal(setenv("SC_REG_PAGE_SIZE", "2048", 1), 0);
+	reg = open_new();
+	sc_reg_close(reg);
+	assert_int_equal(raw_int("PRAGMA page_size"), 2048);
+	assert_int_equal(setenv("SC_REG_PAGE_SIZE", "65536", 1), 0);
+	reg = open_new();
+	sc_reg_close(reg);
+	assert_int_equal(raw_int("PRAGMA page_size"), 2048);
+	unlink(db);
+	assert_int_equal(setenv("SC_REG_PAGE_SIZE", "512", 1), 0);
+	reg = open_new();
+	sc_reg_close(reg);
+	assert_int_equal(raw_int("PRAGMA page_size"), 512);
+	unsetenv("SC_REG_PAGE_SIZE");
+}
+
+/*
  * Issue 17, schema 9 (sqlwal17): profiles_by_time and certificates_by_time dropped; new
  * registries made with 1 KiB pages, existing files keep theirs. A populated registry of version
  * 8 (4 KiB pages, as every registry before) migrates to 9: the indexes gone, the page size kept,
@@ -3357,6 +3461,7 @@ static void test_schema9_upgrade(void **state)
 	(void)state;
 	assert_non_null(before);
 	assert_non_null(after);
+	unsetenv("SC_REG_PAGE_SIZE"); /* the default's page size, whatever the caller's setting */
 	/* A new registry: 1 KiB pages, no time indexes. */
 	reg = open_new();
 	sc_reg_close(reg);
@@ -3396,14 +3501,17 @@ static void test_schema9_upgrade(void **state)
 		}
 	}
 	assert_int_equal(sc_reg_device_revoke(reg, "M-3", "gone", "t", 9000, &already), SC_OK);
+	/* Version 8's layout (its two indexes) in place before the reads are dumped (sq17mend:
+	 * they were dumped before, at 9's layout, and compared with themselves). */
+	assert_int_equal(raw_exec(
+	                     "CREATE INDEX profiles_by_time ON profiles(created_at);"
+	                     "CREATE INDEX certificates_by_time ON certificates(registered_at);"),
+	    SQLITE_OK);
+	assert_int_equal(raw_int(idx), 2);
 	assert_int_equal(sc_reg_counts(reg, &n0), SC_OK);
 	dump_reg(reg, n0.audit + 1, before);
 	sc_reg_close(reg);
-	assert_int_equal(raw_exec(
-	                     "CREATE INDEX profiles_by_time ON profiles(created_at);"
-	                     "CREATE INDEX certificates_by_time ON certificates(registered_at);"
-	                     "PRAGMA user_version = 8"),
-	    SQLITE_OK);
+	assert_int_equal(raw_exec("PRAGMA user_version = 8"), SQLITE_OK);
 	assert_int_equal(raw_int(idx), 2);
 	/* Migrated at open. */
 	reg = open_new();
@@ -3424,6 +3532,14 @@ static void test_schema9_upgrade(void **state)
 	assert_int_equal(n1.audit, n0.audit + 1); /* the step's own row */
 	assert_int_equal(n1.profiles, 12);
 	assert_int_equal(n1.certificates, 8);
+	/* sq17mend: the counts read through two smaller indexes; the same as the tables. */
+	assert_int_equal(n0.profiles, 12);
+	assert_int_equal(n0.certificates, 8);
+	assert_int_equal(raw_int("SELECT count(*) FROM profiles NOT INDEXED"), 12);
+	assert_int_equal(raw_int(
+	                     "SELECT count(*) FROM profiles NOT INDEXED WHERE source IS NOT NULL"),
+	    1);
+	assert_int_equal(raw_int("SELECT count(*) FROM certificates NOT INDEXED"), 8);
 	/* It takes new registrations. */
 	make_profile(&rec, "M-1", 99, "c-new");
 	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 9500, "t", &retry), SC_OK);
@@ -4510,6 +4626,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pin_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema9_upgrade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema9_secure_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_page_size_env, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
 	/* The same cases on PostgreSQL, less the SQLite file's own, plus PostgreSQL's. */
