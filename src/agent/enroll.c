@@ -1663,6 +1663,16 @@ int agent_unregistered_rotate(const char *path, size_t add, int *once, char *lin
 	return 1;
 }
 
+/* A queued certificate's PEM text as an X509, or NULL (set_aside, renewal_lost). */
+static X509 *pem_x509(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+
+	BIO_free(b);
+	return x;
+}
+
 /*
  * agentq16: a queued certificate the server will never take is set aside: out of the queue (so it
  * no longer holds back the ones behind it), appended to CERTS/unregistered.pem (nothing is lost:
@@ -1673,8 +1683,7 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 {
 	const char *pem = rd->st.backlog[i];
 	char name[160] = "an entry that is not a certificate", path[4200];
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	X509 *cert = pem_x509(pem);
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
 	int fd, rotated = 0, path_ok;
@@ -1713,7 +1722,6 @@ static int set_aside(struct agent *a, struct round *rd, size_t i, const char *wh
 	}
 	sc_profile_free(p);
 	X509_free(cert);
-	BIO_free(bio);
 	sc_err_clear();
 	ERR_clear_error();
 	/*
@@ -1819,8 +1827,7 @@ static size_t alone_body_len(const char *pem)
  */
 static void renewal_lost(struct agent *a, struct round *rd, const char *pem)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	X509 *cert = pem_x509(pem);
 	struct sc_profile *p = NULL;
 	struct sc_profile_info info;
 	struct sc_issuance iss;
@@ -1834,7 +1841,6 @@ static void renewal_lost(struct agent *a, struct round *rd, const char *pem)
 	}
 	sc_profile_free(p);
 	X509_free(cert);
-	BIO_free(bio);
 	sc_err_clear();
 	ERR_clear_error();
 	if (id[0] == '\0')
