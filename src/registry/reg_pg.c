@@ -411,6 +411,25 @@ static const struct {
 	  "$f$, current_schema(), pg_catalog.format('%I.certificates', current_schema()),"
 	  "  pg_catalog.format('%I.profiles', current_schema())); END $m$;",
 	    1 },
+	/*
+	 * 10 (issue 17, pg18): the three indexes step 7 made for console views that read other
+	 * tables (console_hourly, device_expiry) dropped: profiles_by_time, certificates_by_time,
+	 * certificates_by_expiry. No statement of this program needs them (EXPLAIN of every
+	 * statement on a populated registry, docs/PERFORMANCE.md 25.3: generic plans change only in
+	 * sc_reg_counts' count(*), which takes another index of the same table; the device's budget
+	 * count, whose custom plan could take profiles_by_time for a cutoff past the newest row,
+	 * takes profiles_by_device, its own index), and each cost every profile's or certificate's
+	 * insert an index entry and its WAL. Additive for older nodes (min_compatible stays 1: their
+	 * statements return the same rows; none names an index). DROP INDEX takes each table's
+	 * ACCESS EXCLUSIVE lock to COMMIT, but builds nothing: the step is catalog work and the
+	 * files' unlink; its wait is bounded as step 8's. Not CONCURRENTLY: that cannot run in a
+	 * transaction block, and every step runs in one with its version update and audit row
+	 * under the migration's advisory lock (an operator may drop them CONCURRENTLY beforehand:
+	 * IF EXISTS). Idempotent.
+	 */
+	{ "SET LOCAL lock_timeout = 1000;"
+	  "DROP INDEX IF EXISTS profiles_by_time, certificates_by_time, certificates_by_expiry;",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,

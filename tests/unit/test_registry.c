@@ -3373,7 +3373,7 @@ static void test_schema9_secure_delete(void **state)
 	snprintf(wal, sizeof(wal), "%s-wal", db);
 	assert_int_equal(stat(wal, &st), -1); /* the last connection's close took it away */
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	assert_int_equal(raw_int("PRAGMA page_size"), 4096);
 	assert_int_equal(stat(wal, &st), 0);
 	/* The WAL's header and its frames (24 + 4096 bytes each): the step's and its audit row's. */
@@ -3515,7 +3515,7 @@ static void test_schema9_upgrade(void **state)
 	assert_int_equal(raw_int(idx), 2);
 	/* Migrated at open. */
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	assert_int_equal(raw_int(idx), 0);
 	assert_int_equal(raw_int("PRAGMA page_size"), 4096);
 	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 9"), 2);
@@ -3966,6 +3966,131 @@ static void *lock_watch(void *arg)
  * search_path, resolve nothing through a caller's: a pg_temp table of the same name and an
  * operator of a schema put before pg_catalog change nothing they write.
  */
+/* Step 7's three indexes, which step 10 (pg18) drops: a schema-9 layout has them. */
+#define PG10_PUT_BACK                                                                     \
+	"CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"            \
+	"CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);" \
+	"CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);"
+
+/* The indexes of the enrollment's tables, by name. */
+#define PG10_INDEXES                                                                 \
+	"SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes WHERE" \
+	" schemaname = current_schema() AND tablename IN ('profiles', 'certificates')"
+/* Every other index, constraint and trigger of the schema, as the catalog prints them. */
+#define PG10_REST                                                                                 \
+	"SELECT md5(string_agg(x, '|' ORDER BY x)) FROM ("                                        \
+	"SELECT indexdef AS x FROM pg_indexes WHERE schemaname = current_schema() AND indexname"  \
+	" NOT IN ('profiles_by_time', 'certificates_by_time', 'certificates_by_expiry')"          \
+	" UNION ALL SELECT conrelid::regclass || ' ' || conname || ' ' || convalidated || ' ' ||" \
+	" pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace ="                      \
+	" current_schema()::regnamespace UNION ALL SELECT pg_get_triggerdef(oid) FROM"            \
+	" pg_trigger WHERE NOT tgisinternal) t"
+
+/*
+ * pg18, schema 10 on PostgreSQL: a registry put back to 9 as step 9 left it (step 7's three
+ * time and expiry indexes there), populated: opened, it migrates to 10 with min_compatible
+ * still 1, the three indexes gone, every other index, constraint and trigger and every row as
+ * they were; again from 9 without them (an operator dropped them CONCURRENTLY first): the same.
+ * A node's open read of certificates: the step's lock waits 1 s five times and fails named,
+ * still 9 with the three indexes.
+ */
+static void test_pg_schema10(void **state)
+{
+	struct sc_reg *reg = open_new();
+	char idx[400], rest0[64], rest1[64], rows0[64], rows1[64], v[64];
+	const char *at10 = "certificates_by_device certificates_id_key certificates_pkey "
+	                   "certificates_profile_period_key profiles_by_device profiles_by_source "
+	                   "profiles_challenge_key profiles_pkey profiles_profile_id_device_id_key";
+	PGconn *pc = PQconnectdb(pg_uri);
+
+	(void)state;
+	assert_int_equal(PQstatus(pc), CONNECTION_OK);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx, at10);
+	pg_value(pc, PG10_REST, rest0, sizeof(rest0));
+	sc_reg_close(reg);
+	/* Put back to 9, populated (by SQL: this program would migrate at open). */
+	pg_ok(pc,
+	    PG10_PUT_BACK
+	    "UPDATE registry_meta SET schema_version = 9;"
+	    "INSERT INTO devices (device_id, status, created_at, updated_at)"
+	    " SELECT 'S-' || i, 'active', 1000, 1000 FROM generate_series(1, 40) i;"
+	    "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	    " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	    " SELECT lpad(to_hex(i), 32, '0'), 'S-' || (i % 40 + 1), 'c' || i, 'device',"
+	    " 'p256', 100, 200, 150, '\\x3000', 'x', 4000 + i % 900,"
+	    " CASE WHEN i % 3 = 0 THEN '192.0.2.' || (i % 10) END"
+	    " FROM generate_series(1, 2000) i;"
+	    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	    " not_after, der, registered_at)"
+	    " SELECT lpad(to_hex(i), 64, '0'), to_hex(i), 'S-' || (i % 40 + 1),"
+	    " lpad(to_hex(i), 32, '0'), 100, 200 + i, '\\x3000', 4000 + i % 900"
+	    " FROM generate_series(1, 2000, 2) i;"
+	    "UPDATE profiles SET consumed_at = 5000 WHERE profile_id IN"
+	    " (SELECT profile_id FROM certificates);"
+	    "ANALYZE");
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx,
+	    "certificates_by_device certificates_by_expiry certificates_by_time "
+	    "certificates_id_key certificates_pkey "
+	    "certificates_profile_period_key profiles_by_device "
+	    "profiles_by_source profiles_by_time profiles_challenge_key "
+	    "profiles_pkey profiles_profile_id_device_id_key");
+	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
+	assert_string_equal(rest0, rest1);
+	pg_value(pc, PG9_ROWS, rows0, sizeof(rows0));
+	/* A node's open read of certificates: the step's ACCESS EXCLUSIVE lock is not granted. */
+	{
+		PGconn *hold = PQconnectdb(pg_uri);
+		PGresult *res;
+		time_t t0 = time(NULL);
+
+		assert_int_equal(PQstatus(hold), CONNECTION_OK);
+		res = PQexec(hold, "BEGIN; SELECT count(*) FROM certificates");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+		reg = NULL;
+		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
+		PQclear(PQexec(hold, "COMMIT")); /* before any assertion: a failure must not hang */
+		PQfinish(hold);
+		if (strstr(sc_err_detail(),
+		        "schema migration to version 10: its table lock was not "
+		        "granted within 1000 ms (lock timeout) in 5 tries") == NULL)
+			fail_msg("detail \"%s\"", sc_err_detail());
+		assert_true(time(NULL) - t0 >= 5);
+		pg_value(pc, "SELECT schema_version::text FROM registry_meta", v, sizeof(v));
+		assert_string_equal(v, "9");
+		pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+		assert_non_null(strstr(idx, "profiles_by_time"));
+	}
+	/* The upgrade. */
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 10"), 2);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx, at10);
+	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
+	assert_string_equal(rest0, rest1);
+	pg_value(pc, PG9_ROWS, rows1, sizeof(rows1));
+	assert_string_equal(rows0, rows1);
+	/* Again from 9 without the indexes (dropped CONCURRENTLY by an operator): the same. */
+	pg_ok(pc,
+	    "DROP INDEX IF EXISTS profiles_by_time; UPDATE registry_meta SET schema_version = 9");
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 10"), 3);
+	sc_reg_close(reg);
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx, at10);
+	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
+	assert_string_equal(rest0, rest1);
+	PQfinish(pc);
+}
+
 static void test_pg_schema9(void **state)
 {
 	struct sc_reg *reg = open_new();
@@ -3990,7 +4115,7 @@ static void test_pg_schema9(void **state)
 	    "ALTER TABLE profiles ALTER COLUMN chain_pem SET STORAGE EXTENDED,"
 	    "  RESET (toast_tuple_target);"
 	    "DROP INDEX profiles_by_source;"
-	    "CREATE INDEX profiles_by_source ON profiles(source, created_at);"
+	    "CREATE INDEX profiles_by_source ON profiles(source, created_at);" PG10_PUT_BACK
 	    "CREATE OR REPLACE FUNCTION selfcert_newest_cert() RETURNS trigger LANGUAGE plpgsql"
 	    "  SECURITY DEFINER SET search_path FROM CURRENT AS $$"
 	    "  BEGIN INSERT INTO device_expiry (device_id, not_after)"
@@ -4114,7 +4239,7 @@ static void test_pg_schema9(void **state)
 	}
 	/* The upgrade: every row and answer kept, min_compatible 1, the catalog changed. */
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
 	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 9"),
 	    2); /* made, then again */
@@ -4248,7 +4373,7 @@ static void test_pg_schema9(void **state)
 	    "CREATE UNIQUE INDEX profiles_by_source_9 ON profiles(profile_id)"
 	    "  WHERE source IS NOT NULL");
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	sc_reg_close(reg);
 	pg_value(pc,
 	    "SELECT string_agg(indexdef, '; ') FROM pg_indexes WHERE indexname LIKE"
@@ -4264,7 +4389,7 @@ static void test_pg_schema9(void **state)
 	    SQLITE_OK);
 	pg_value(pc, "SELECT 'profiles_by_source_9'::regclass::oid::text", ans0, sizeof(ans0));
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	sc_reg_close(reg);
 	pg_value(pc, "SELECT 'profiles_by_source'::regclass::oid::text", ans1, sizeof(ans1));
 	assert_string_equal(ans0, ans1);
@@ -4664,6 +4789,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_trigger_execute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_schema9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_schema10, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
