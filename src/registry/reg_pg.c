@@ -412,23 +412,33 @@ static const struct {
 	  "  pg_catalog.format('%I.profiles', current_schema())); END $m$;",
 	    1 },
 	/*
-	 * 10 (issue 17, pg18): the three indexes step 7 made for console views that read other
-	 * tables (console_hourly, device_expiry) dropped: profiles_by_time, certificates_by_time,
-	 * certificates_by_expiry. No statement of this program needs them (EXPLAIN of every
-	 * statement on a populated registry, docs/PERFORMANCE.md 25.3: generic plans change only in
-	 * sc_reg_counts' count(*), which takes another index of the same table; the device's budget
-	 * count, whose custom plan could take profiles_by_time for a cutoff past the newest row,
-	 * takes profiles_by_device, its own index), and each cost every profile's or certificate's
-	 * insert an index entry and its WAL. Additive for older nodes (min_compatible stays 1: their
-	 * statements return the same rows; none names an index). DROP INDEX takes each table's
-	 * ACCESS EXCLUSIVE lock to COMMIT, but builds nothing: the step is catalog work and the
-	 * files' unlink; its wait is bounded as step 8's. Not CONCURRENTLY: that cannot run in a
-	 * transaction block, and every step runs in one with its version update and audit row
-	 * under the migration's advisory lock (an operator may drop them CONCURRENTLY beforehand:
-	 * IF EXISTS). Idempotent.
+	 * 10 (issue 17, pg18): per-row work of every enrollment that no read needs. (1) The three
+	 * indexes step 7 made for console views that read other tables (console_hourly,
+	 * device_expiry): profiles_by_time, certificates_by_time, certificates_by_expiry. No
+	 * statement of this program needs them (EXPLAIN of every statement on a populated
+	 * registry, docs/PERFORMANCE.md 25.3: generic plans change only in sc_reg_counts'
+	 * count(*), which takes another index of the same table; the device's budget count, whose
+	 * custom plan could take profiles_by_time for a cutoff past the newest row, takes
+	 * profiles_by_device, its own index); each cost every profile's or certificate's insert an
+	 * index entry and its WAL. (2) certificates' own foreign key to devices: implied by its key
+	 * (profile_id, device_id) to profiles, whose device_id references devices (a certificate's
+	 * device is its profile's, which exists; neither a device nor a profile is ever deleted,
+	 * and NO ACTION would refuse it through the profile), and each certificate insert ran its
+	 * check (a query of devices and a row lock). An unknown device is still refused, 23503,
+	 * by certificates_profile_id_device_id_fkey. Additive for older nodes (min_compatible
+	 * stays 1: their statements return the same rows; none names an index or the key). Locks:
+	 * DROP INDEX and DROP CONSTRAINT take ACCESS EXCLUSIVE locks held to COMMIT but build
+	 * nothing (catalog work, the files' unlink); taken first, devices before profiles before
+	 * certificates, the order in which a registration's transaction locks them (so a node's
+	 * transaction holding one and wanting the next cannot deadlock with the step); each wait
+	 * bounded as step 8's. Not CONCURRENTLY: it cannot run in a transaction block, and every
+	 * step runs in one with its version update and audit row under the migration's advisory
+	 * lock. Idempotent.
 	 */
 	{ "SET LOCAL lock_timeout = 1000;"
-	  "DROP INDEX IF EXISTS profiles_by_time, certificates_by_time, certificates_by_expiry;",
+	  "LOCK TABLE devices, profiles, certificates IN ACCESS EXCLUSIVE MODE;"
+	  "DROP INDEX IF EXISTS profiles_by_time, certificates_by_time, certificates_by_expiry;"
+	  "ALTER TABLE certificates DROP CONSTRAINT IF EXISTS certificates_device_id_fkey;",
 	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))

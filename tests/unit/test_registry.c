@@ -3967,13 +3967,19 @@ static void *lock_watch(void *arg)
  * search_path, resolve nothing through a caller's: a pg_temp table of the same name and an
  * operator of a schema put before pg_catalog change nothing they write.
  */
-/* Step 7's three indexes, which step 10 (pg18) drops: a schema-9 layout has them. */
+/* Step 7's three indexes and step 1's certificates -> devices key, which step 10 (pg18) drops:
+ * a schema-9 layout has them. */
 #define PG10_PUT_BACK                                                                     \
 	"CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"            \
 	"CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);" \
-	"CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);"
+	"CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);"   \
+	"ALTER TABLE certificates ADD CONSTRAINT certificates_device_id_fkey"             \
+	" FOREIGN KEY (device_id) REFERENCES devices(device_id);"
 
 /* The indexes of the enrollment's tables, by name. */
+#define PG10_FKEYS                                                                                \
+	"SELECT string_agg(conname, ' ' ORDER BY conname) FROM pg_constraint WHERE contype = 'f'" \
+	" AND conrelid = 'certificates'::regclass"
 #define PG10_INDEXES                                                                 \
 	"SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes WHERE" \
 	" schemaname = current_schema() AND tablename IN ('profiles', 'certificates')"
@@ -3984,21 +3990,24 @@ static void *lock_watch(void *arg)
 	" NOT IN ('profiles_by_time', 'certificates_by_time', 'certificates_by_expiry')"          \
 	" UNION ALL SELECT conrelid::regclass || ' ' || conname || ' ' || convalidated || ' ' ||" \
 	" pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace ="                      \
-	" current_schema()::regnamespace UNION ALL SELECT pg_get_triggerdef(oid) FROM"            \
+	" current_schema()::regnamespace AND conname <> 'certificates_device_id_fkey' UNION ALL"  \
+	" SELECT pg_get_triggerdef(oid) FROM"                                                     \
 	" pg_trigger WHERE NOT tgisinternal) t"
 
 /*
  * pg18, schema 10 on PostgreSQL: a registry put back to 9 as step 9 left it (step 7's three
- * time and expiry indexes there), populated: opened, it migrates to 10 with min_compatible
- * still 1, the three indexes gone, every other index, constraint and trigger and every row as
- * they were; again from 9 without them (an operator dropped them CONCURRENTLY first): the same.
+ * time and expiry indexes there, step 1's certificates -> devices key), populated: opened, it
+ * migrates to 10 with min_compatible still 1, the three indexes and the key gone, every other
+ * index, constraint and trigger and every row as they were; a certificate of another device
+ * than its profile's, or of no device, still refused (23503, by the key to profiles); again
+ * from 9 without them (an operator dropped them first): the same.
  * A node's open read of certificates: the step's lock waits 1 s five times and fails named,
  * still 9 with the three indexes.
  */
 static void test_pg_schema10(void **state)
 {
 	struct sc_reg *reg = open_new();
-	char idx[400], rest0[64], rest1[64], rows0[64], rows1[64], v[64];
+	char idx[400], rest0[64], rest1[64], rows0[64], rows1[64], v[200];
 	const char *at10 = "certificates_by_device certificates_id_key certificates_pkey "
 	                   "certificates_profile_period_key profiles_by_device profiles_by_source "
 	                   "profiles_challenge_key profiles_pkey profiles_profile_id_device_id_key";
@@ -4040,6 +4049,9 @@ static void test_pg_schema10(void **state)
 	    "profiles_pkey profiles_profile_id_device_id_key");
 	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
 	assert_string_equal(rest0, rest1);
+	pg_value(pc, PG10_FKEYS, v, sizeof(v));
+	assert_string_equal(v,
+	    "certificates_device_id_fkey certificates_profile_id_device_id_fkey");
 	pg_value(pc, PG9_ROWS, rows0, sizeof(rows0));
 	/* A node's open read of certificates: the step's ACCESS EXCLUSIVE lock is not granted. */
 	{
@@ -4078,6 +4090,27 @@ static void test_pg_schema10(void **state)
 	assert_string_equal(rest0, rest1);
 	pg_value(pc, PG9_ROWS, rows1, sizeof(rows1));
 	assert_string_equal(rows0, rows1);
+	pg_value(pc, PG10_FKEYS, v, sizeof(v));
+	assert_string_equal(v, "certificates_profile_id_device_id_fkey");
+	{
+		static const char *const bad[] = { "S-2", "nobody" }; /* another's, none */
+
+		for (size_t i = 0; i < 2; i++) {
+			char sql[400];
+			PGresult *res;
+
+			snprintf(sql, sizeof(sql),
+			    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id,"
+			    " not_before, not_after, der, registered_at) VALUES (repeat('e', 64), 'e',"
+			    " '%s', lpad(to_hex(2), 32, '0'), 1, 2, '\\x30', 3)",
+			    bad[i]);
+			res = PQexec(pc, sql);
+			assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503");
+			assert_string_equal(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+			    "certificates_profile_id_device_id_fkey");
+			PQclear(res);
+		}
+	}
 	/* Again from 9 without the indexes (dropped CONCURRENTLY by an operator): the same. */
 	pg_ok(pc,
 	    "DROP INDEX IF EXISTS profiles_by_time; UPDATE registry_meta SET schema_version = 9");
