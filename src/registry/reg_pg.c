@@ -429,11 +429,11 @@ static const struct {
 	 * stays 1: their statements return the same rows; none names an index or the key). Locks:
 	 * DROP INDEX and DROP CONSTRAINT take ACCESS EXCLUSIVE locks held to COMMIT but build
 	 * nothing (catalog work, the files' unlink); taken first, devices before profiles before
-	 * certificates, the order in which a registration's transaction locks them (so a node's
-	 * transaction holding one and wanting the next cannot deadlock with the step); each wait
-	 * bounded as step 8's. Not CONCURRENTLY: it cannot run in a transaction block, and every
-	 * step runs in one with its version update and audit row under the migration's advisory
-	 * lock. Idempotent.
+	 * certificates (a wait for the first holds nothing else), each wait bounded as step 8's;
+	 * a request's statement that locks its tables in another order can still deadlock with
+	 * it, and PostgreSQL fails one of the two (a 503, or the step with nothing changed). Not
+	 * CONCURRENTLY: it cannot run in a transaction block, and every step runs in one with its
+	 * version update and audit row under the migration's advisory lock. Idempotent.
 	 */
 	{ "SET LOCAL lock_timeout = 1000;"
 	  "LOCK TABLE devices, profiles, certificates IN ACCESS EXCLUSIVE MODE;"
