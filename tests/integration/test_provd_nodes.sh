@@ -32,7 +32,7 @@ pg_sql "CREATE ROLE sc_provd LOGIN" >/dev/null
 ok "grant the runtime role" sc net db migrate --db "$REG_DB" --grant sc_provd
 NODE_DB=${REG_DB/user=selfcert/user=sc_provd}
 ok "net db status" sc net db status --db "$NODE_DB"
-check "status: usable" grep -q "^this program:   9 (usable)$" "$T/.out"
+check "status: usable" grep -q "^this program:   10 (usable)$" "$T/.out"
 check "runtime role: no UPDATE of the audit log" bash -c "! psql -X -q -d '$NODE_DB' -c 'UPDATE audit SET detail = 1' 2>&1 | grep -qv 'permission denied'"
 check "runtime role: no TRUNCATE" bash -c "psql -X -q -d '$NODE_DB' -c 'TRUNCATE audit' 2>&1 | grep -q 'permission denied'"
 check "runtime role: no DELETE" bash -c "psql -X -q -d '$NODE_DB' -c 'DELETE FROM audit' 2>&1 | grep -q 'permission denied'"
