@@ -3994,6 +3994,76 @@ static void *lock_watch(void *arg)
 	" SELECT pg_get_triggerdef(oid) FROM"                                                     \
 	" pg_trigger WHERE NOT tgisinternal) t"
 
+/* Every index of the schema (pg18's review: a literal list, not a digest of a registry built by
+ * the step under test), as the catalog defines it, the schema's name left out; an index on an
+ * expression by its name and table only (its deparsed text differs between versions). */
+#define PG10_ALL_INDEXES                                                                             \
+	"SELECT string_agg(CASE WHEN x.indexprs IS NULL THEN replace(pg_get_indexdef(x.indexrelid)," \
+	" current_schema() || '.', '') ELSE i.relname || ' ON ' || t.relname || ' (an expression)'"  \
+	" END, E'\\n' ORDER BY t.relname, i.relname) FROM pg_index x JOIN pg_class i ON i.oid ="     \
+	" x.indexrelid JOIN pg_class t ON t.oid = x.indrelid WHERE t.relnamespace ="                 \
+	" current_schema()::regnamespace"
+#define PG10_ALL_INDEXES_AT10                                                                                \
+	"CREATE INDEX audit_by_device ON audit USING btree (device_id, seq) WHERE (device_id IS NOT NULL)\n" \
+	"CREATE INDEX audit_by_event ON audit USING btree (event, seq)\n"                                    \
+	"CREATE INDEX audit_by_time ON audit USING btree (at)\n"                                             \
+	"CREATE INDEX audit_by_xact ON audit USING btree (xact, seq)\n"                                      \
+	"CREATE UNIQUE INDEX audit_pkey ON audit USING btree (seq)\n"                                        \
+	"CREATE INDEX certificates_by_device ON certificates USING btree"                                    \
+	" (device_id, registered_at DESC, id DESC)\n"                                                        \
+	"CREATE UNIQUE INDEX certificates_id_key ON certificates USING btree (id)\n"                         \
+	"CREATE UNIQUE INDEX certificates_pkey ON certificates USING btree (fingerprint)\n"                  \
+	"CREATE UNIQUE INDEX certificates_profile_period_key ON certificates USING btree"                    \
+	" (profile_id, period)\n"                                                                            \
+	"CREATE UNIQUE INDEX console_hourly_pkey ON console_hourly USING btree (hour, shard)\n"              \
+	"CREATE INDEX console_sessions_by_expiry ON console_sessions USING btree (expires_at)\n"             \
+	"CREATE UNIQUE INDEX console_sessions_pkey ON console_sessions USING btree (id_hash)\n"              \
+	"CREATE UNIQUE INDEX device_crls_pkey ON device_crls USING btree (device_id)\n"                      \
+	"CREATE INDEX device_expiry_by_time ON device_expiry USING btree (not_after)\n"                      \
+	"CREATE UNIQUE INDEX device_expiry_pkey ON device_expiry USING btree (device_id)\n"                  \
+	"CREATE UNIQUE INDEX device_pins_pkey ON device_pins USING btree (device_id, root_sha256)\n"         \
+	"devices_by_key ON devices (an expression)\n"                                                        \
+	"CREATE INDEX devices_by_status ON devices USING btree (status)\n"                                   \
+	"CREATE UNIQUE INDEX devices_pkey ON devices USING btree (device_id)\n"                              \
+	"CREATE INDEX profiles_by_device ON profiles USING btree (device_id, created_at)\n"                  \
+	"CREATE INDEX profiles_by_source ON profiles USING btree (source, created_at)"                       \
+	" WHERE (source IS NOT NULL)\n"                                                                      \
+	"CREATE UNIQUE INDEX profiles_challenge_key ON profiles USING btree (challenge)\n"                   \
+	"CREATE UNIQUE INDEX profiles_pkey ON profiles USING btree (profile_id)\n"                           \
+	"CREATE UNIQUE INDEX profiles_profile_id_device_id_key ON profiles USING btree"                      \
+	" (profile_id, device_id)\n"                                                                         \
+	"CREATE UNIQUE INDEX registry_meta_pkey ON registry_meta USING btree (singleton)\n"                  \
+	"CREATE UNIQUE INDEX revocations_pkey ON revocations USING btree (device_id)"
+/* Every foreign key of the schema: table, name, validated, columns and the referenced. */
+#define PG10_ALL_FKEYS                                                                         \
+	"SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || convalidated || ' '" \
+	" || pg_get_constraintdef(oid), E'\\n' ORDER BY conrelid::regclass::text, conname)"    \
+	" FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+#define PG10_ALL_FKEYS_AT10                                                       \
+	"certificates certificates_profile_id_device_id_fkey true FOREIGN KEY"    \
+	" (profile_id, device_id) REFERENCES profiles(profile_id, device_id)\n"   \
+	"device_crls device_crls_device_id_fkey true FOREIGN KEY (device_id)"     \
+	" REFERENCES devices(device_id)\n"                                        \
+	"device_expiry device_expiry_device_id_fkey true FOREIGN KEY (device_id)" \
+	" REFERENCES devices(device_id)\n"                                        \
+	"device_pins device_pins_device_id_fkey true FOREIGN KEY (device_id)"     \
+	" REFERENCES devices(device_id)\n"                                        \
+	"profiles profiles_device_id_fkey true FOREIGN KEY (device_id)"           \
+	" REFERENCES devices(device_id)\n"                                        \
+	"revocations revocations_device_id_fkey true FOREIGN KEY (device_id)"     \
+	" REFERENCES devices(device_id)"
+
+/* The whole schema's indexes and foreign keys are schema 10's, word for word. */
+static void pg10_catalog_is_10(PGconn *pc)
+{
+	char all[4000];
+
+	pg_value(pc, PG10_ALL_INDEXES, all, sizeof(all));
+	assert_string_equal(all, PG10_ALL_INDEXES_AT10);
+	pg_value(pc, PG10_ALL_FKEYS, all, sizeof(all));
+	assert_string_equal(all, PG10_ALL_FKEYS_AT10);
+}
+
 /*
  * pg18, schema 10 on PostgreSQL: a registry put back to 9 as step 9 left it (step 7's three
  * time and expiry indexes there, step 1's certificates -> devices key), populated: opened, it
@@ -4018,6 +4088,7 @@ static void test_pg_schema10(void **state)
 	assert_int_equal(sc_reg_schema_version(reg), 10);
 	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
 	assert_string_equal(idx, at10);
+	pg10_catalog_is_10(pc);
 	pg_value(pc, PG10_REST, rest0, sizeof(rest0));
 	sc_reg_close(reg);
 	/* Put back to 9, populated (by SQL: this program would migrate at open). */
@@ -4092,12 +4163,13 @@ static void test_pg_schema10(void **state)
 	assert_string_equal(rows0, rows1);
 	pg_value(pc, PG10_FKEYS, v, sizeof(v));
 	assert_string_equal(v, "certificates_profile_id_device_id_fkey");
+	pg10_catalog_is_10(pc);
 	{
 		static const char *const bad[] = { "S-2", "nobody" }; /* another's, none */
+		PGresult *res;
 
 		for (size_t i = 0; i < 2; i++) {
 			char sql[400];
-			PGresult *res;
 
 			snprintf(sql, sizeof(sql),
 			    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id,"
@@ -4110,6 +4182,16 @@ static void test_pg_schema10(void **state)
 			    "certificates_profile_id_device_id_fkey");
 			PQclear(res);
 		}
+		/* A profile of no device: refused by the key that makes the dropped one redundant. */
+		res = PQexec(pc,
+		    "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+		    " not_after, profile_not_after, der, chain_pem, created_at) VALUES"
+		    " (repeat('e', 32), 'nobody', 'ce', 'device', 'p256', 100, 200, 150, '\\x3000',"
+		    " 'x', 4000)");
+		assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503");
+		assert_string_equal(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+		    "profiles_device_id_fkey");
+		PQclear(res);
 	}
 	/* Again from 9 without the indexes (dropped CONCURRENTLY by an operator): the same. */
 	pg_ok(pc,
@@ -4122,6 +4204,7 @@ static void test_pg_schema10(void **state)
 	assert_string_equal(idx, at10);
 	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
 	assert_string_equal(rest0, rest1);
+	pg10_catalog_is_10(pc);
 	PQfinish(pc);
 }
 
