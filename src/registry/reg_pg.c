@@ -431,7 +431,8 @@ static const struct {
 	 * nothing (catalog work, the files' unlink); taken first, devices before profiles before
 	 * certificates (a wait for the first holds nothing else), each wait bounded as step 8's;
 	 * a request's statement that locks its tables in another order can still deadlock with
-	 * it, and PostgreSQL fails one of the two (a 503, or the step with nothing changed). Not
+	 * it, and PostgreSQL fails one of the two (a 503, or the step, which gives way and is
+	 * tried again as after its lock timeout). Not
 	 * CONCURRENTLY: it cannot run in a transaction block, and every step runs in one with its
 	 * version update and audit row under the migration's advisory lock. Idempotent.
 	 */
@@ -1013,7 +1014,9 @@ static sc_err owner_check(struct pg_reg *reg, int v)
 /*
  * Migration v (DDL, several statements: the simple protocol) inside the caller's transaction.
  * *lock_wait: 1 when the step's own lock timeout expired (SQLSTATE 55P03 under its SET LOCAL
- * lock_timeout): nothing changed, the caller may try again.
+ * lock_timeout) or PostgreSQL chose it as a deadlock's victim (40P01: a request's statement
+ * took the same tables' locks in another order; pg18's review): nothing changed, the caller
+ * may try again.
  */
 static sc_err migration_step(struct pg_reg *reg, int v, int *lock_wait)
 {
@@ -1034,6 +1037,14 @@ static sc_err migration_step(struct pg_reg *reg, int v, int *lock_wait)
 		    "within %d ms (lock timeout) in %d tries: the database is busy (a long query, a "
 		    "dump?); nothing changed, run it again",
 		    reg->where, v + 1, PG_STEP_LOCK_MS, PG_STEP_TRIES);
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK && st != NULL &&
+	    strcmp(st, "40P01") == 0 &&
+	    strstr(migrations[v].sql, "SET LOCAL lock_timeout") != NULL) {
+		*lock_wait = 1;
+		r = sc_fail(SC_ERR_IO,
+		    "registry %s: schema migration to version %d: its table locks deadlocked with "
+		    "requests' (deadlock detected) in %d tries: nothing changed, run it again",
+		    reg->where, v + 1, PG_STEP_TRIES);
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = pg_fail(reg, res, "schema migration");
 	}
@@ -1086,7 +1097,8 @@ static sc_err migrate(struct pg_reg *reg)
 		}
 		r = migration_step(reg, v, &lock_wait);
 		if (r != SC_OK && lock_wait && ++tries < PG_STEP_TRIES) {
-			/* The step's lock timed out (nothing changed): let the holder finish, again. */
+			/* The step's lock timed out or deadlocked (nothing changed): let the holder
+			 * finish, again. */
 			rollback(reg);
 			sc_err_clear();
 			usleep(200000u * (unsigned)tries);

@@ -4065,6 +4065,107 @@ static void pg10_catalog_is_10(PGconn *pc)
 }
 
 /*
+ * pg18's review: step 10 locks devices, then profiles, then certificates; a request's statement
+ * that holds profiles and then asks for devices (provd's CERT_LOCK_SQL order) deadlocks with
+ * it. Made to happen every time: t holds devices, so the step waits for it; h, holding
+ * profiles (deadlock_timeout 60 s), asks for devices and queues behind the step; t commits:
+ * the step takes devices and waits for profiles, the cycle is closed and the step's own check
+ * (deadlock_timeout 200 ms, before its 1 s lock timeout) makes it the victim.
+ */
+struct pg10_dl {
+	PGconn *h, *t;
+	int h_status, staged;
+};
+
+static void pg10_wait_for(PGconn *c, const char *sql)
+{
+	char v[32] = "0";
+
+	for (int i = 0; i < 400 && strcmp(v, "0") == 0; i++) {
+		PGresult *res = PQexec(c, sql);
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			snprintf(v, sizeof(v), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (strcmp(v, "0") == 0)
+			usleep(5000);
+	}
+}
+
+static void *pg10_deadlock_play(void *arg)
+{
+	struct pg10_dl *d = arg;
+	PGconn *c = PQconnectdb(pg_uri);
+	PGresult *res;
+	char sql[200];
+
+	pg10_wait_for(c,
+	    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation ="
+	    " 'public.devices'::regclass AND mode = 'AccessExclusiveLock'");
+	if (PQsendQuery(d->h, "SELECT count(*) FROM devices") == 1) {
+		snprintf(sql, sizeof(sql),
+		    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = %d",
+		    PQbackendPID(d->h));
+		pg10_wait_for(c, sql);
+		d->staged = 1;
+	}
+	PQclear(PQexec(d->t, "COMMIT"));
+	if (d->staged) {
+		while ((res = PQgetResult(d->h)) != NULL) {
+			d->h_status = (int)PQresultStatus(res);
+			PQclear(res);
+		}
+	}
+	PQclear(PQexec(d->h, "COMMIT"));
+	PQfinish(c);
+	return NULL;
+}
+
+static void pg10_deadlock(PGconn *pc)
+{
+	struct pg10_dl d = { PQconnectdb(pg_uri), PQconnectdb(pg_uri), -1, 0 };
+	struct sc_reg *reg = NULL;
+	char uri[600], v[64], d0[32];
+	pthread_t th;
+	sc_err r;
+
+	snprintf(uri, sizeof(uri), "%s&options=-c%%20deadlock_timeout%%3D200", pg_uri);
+	pg_ok(pc, PG10_PUT_BACK "UPDATE registry_meta SET schema_version = 9");
+	pg_value(pc,
+	    "SELECT pg_stat_clear_snapshot(); SELECT deadlocks::text FROM pg_stat_database"
+	    " WHERE datname = current_database()",
+	    d0, sizeof(d0));
+	assert_int_equal(PQstatus(d.h), CONNECTION_OK);
+	assert_int_equal(PQstatus(d.t), CONNECTION_OK);
+	PQclear(PQexec(d.t, "BEGIN; SELECT count(*) FROM devices"));
+	PQclear(PQexec(d.h, "SET deadlock_timeout = '60s'; BEGIN; SELECT count(*) FROM profiles"));
+	assert_int_equal(pthread_create(&th, NULL, pg10_deadlock_play, &d), 0);
+	r = sc_reg_open(uri, 1, &reg);
+	pthread_join(th, NULL); /* before any assertion: a failure must not hang */
+	PQfinish(d.h);
+	PQfinish(d.t);
+	if (r != SC_OK)
+		fail_msg("open: %s", sc_err_detail());
+	assert_int_equal(d.staged, 1);
+	assert_int_equal(d.h_status, PGRES_TUPLES_OK); /* the step gave way, not the request */
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 10"), 4);
+	sc_reg_close(reg);
+	pg10_catalog_is_10(pc);
+	/* The deadlock happened (counted when the victim's session reports its statistics). */
+	for (int i = 0; i < 100; i++) {
+		pg_value(pc,
+		    "SELECT pg_stat_clear_snapshot(); SELECT deadlocks::text FROM"
+		    " pg_stat_database WHERE datname = current_database()",
+		    v, sizeof(v));
+		if (atoll(v) > atoll(d0))
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(atoll(v), atoll(d0) + 1);
+}
+
+/*
  * pg18, schema 10 on PostgreSQL: a registry put back to 9 as step 9 left it (step 7's three
  * time and expiry indexes there, step 1's certificates -> devices key), populated: opened, it
  * migrates to 10 with min_compatible still 1, the three indexes and the key gone, every other
@@ -4072,7 +4173,9 @@ static void pg10_catalog_is_10(PGconn *pc)
  * than its profile's, or of no device, still refused (23503, by the key to profiles); again
  * from 9 without them (an operator dropped them first): the same.
  * A node's open read of certificates: the step's lock waits 1 s five times and fails named,
- * still 9 with the three indexes.
+ * still 9 with the three indexes. The whole schema's indexes and foreign keys are literal lists
+ * (pg18's review), a profile of no device is refused by profiles_device_id_fkey, and a deadlock
+ * with a request makes the step give way and try again (pg10_deadlock).
  */
 static void test_pg_schema10(void **state)
 {
@@ -4205,6 +4308,7 @@ static void test_pg_schema10(void **state)
 	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
 	assert_string_equal(rest0, rest1);
 	pg10_catalog_is_10(pc);
+	pg10_deadlock(pc);
 	PQfinish(pc);
 }
 
