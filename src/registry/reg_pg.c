@@ -411,6 +411,36 @@ static const struct {
 	  "$f$, current_schema(), pg_catalog.format('%I.certificates', current_schema()),"
 	  "  pg_catalog.format('%I.profiles', current_schema())); END $m$;",
 	    1 },
+	/*
+	 * 10 (issue 17, pg18): per-row work of every enrollment that no read needs. (1) The three
+	 * indexes step 7 made for console views that read other tables (console_hourly,
+	 * device_expiry): profiles_by_time, certificates_by_time, certificates_by_expiry. No
+	 * statement of this program needs them (EXPLAIN of every statement on a populated
+	 * registry, docs/PERFORMANCE.md 25.3: generic plans change only in sc_reg_counts'
+	 * count(*), which takes another index of the same table; the device's budget count, whose
+	 * custom plan could take profiles_by_time for a cutoff past the newest row, takes
+	 * profiles_by_device, its own index); each cost every profile's or certificate's insert an
+	 * index entry and its WAL. (2) certificates' own foreign key to devices: implied by its key
+	 * (profile_id, device_id) to profiles, whose device_id references devices (a certificate's
+	 * device is its profile's, which exists; neither a device nor a profile is ever deleted,
+	 * and NO ACTION would refuse it through the profile), and each certificate insert ran its
+	 * check (a query of devices and a row lock). An unknown device is still refused, 23503,
+	 * by certificates_profile_id_device_id_fkey. Additive for older nodes (min_compatible
+	 * stays 1: their statements return the same rows; none names an index or the key). Locks:
+	 * DROP INDEX and DROP CONSTRAINT take ACCESS EXCLUSIVE locks held to COMMIT but build
+	 * nothing (catalog work, the files' unlink); taken first, devices before profiles before
+	 * certificates (a wait for the first holds nothing else), each wait bounded as step 8's;
+	 * a request's statement that locks its tables in another order can still deadlock with
+	 * it, and PostgreSQL fails one of the two (a 503, or the step, which gives way and is
+	 * tried again as after its lock timeout). Not
+	 * CONCURRENTLY: it cannot run in a transaction block, and every step runs in one with its
+	 * version update and audit row under the migration's advisory lock. Idempotent.
+	 */
+	{ "SET LOCAL lock_timeout = 1000;"
+	  "LOCK TABLE devices, profiles, certificates IN ACCESS EXCLUSIVE MODE;"
+	  "DROP INDEX IF EXISTS profiles_by_time, certificates_by_time, certificates_by_expiry;"
+	  "ALTER TABLE certificates DROP CONSTRAINT IF EXISTS certificates_device_id_fkey;",
+	    1 },
 };
 #define PG_NEWEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
@@ -984,7 +1014,9 @@ static sc_err owner_check(struct pg_reg *reg, int v)
 /*
  * Migration v (DDL, several statements: the simple protocol) inside the caller's transaction.
  * *lock_wait: 1 when the step's own lock timeout expired (SQLSTATE 55P03 under its SET LOCAL
- * lock_timeout): nothing changed, the caller may try again.
+ * lock_timeout) or PostgreSQL chose it as a deadlock's victim (40P01: a request's statement
+ * took the same tables' locks in another order; pg18's review): nothing changed, the caller
+ * may try again.
  */
 static sc_err migration_step(struct pg_reg *reg, int v, int *lock_wait)
 {
@@ -1005,6 +1037,14 @@ static sc_err migration_step(struct pg_reg *reg, int v, int *lock_wait)
 		    "within %d ms (lock timeout) in %d tries: the database is busy (a long query, a "
 		    "dump?); nothing changed, run it again",
 		    reg->where, v + 1, PG_STEP_LOCK_MS, PG_STEP_TRIES);
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK && st != NULL &&
+	    strcmp(st, "40P01") == 0 &&
+	    strstr(migrations[v].sql, "SET LOCAL lock_timeout") != NULL) {
+		*lock_wait = 1;
+		r = sc_fail(SC_ERR_IO,
+		    "registry %s: schema migration to version %d: its table locks deadlocked with "
+		    "requests' (deadlock detected) in %d tries: nothing changed, run it again",
+		    reg->where, v + 1, PG_STEP_TRIES);
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = pg_fail(reg, res, "schema migration");
 	}
@@ -1057,7 +1097,8 @@ static sc_err migrate(struct pg_reg *reg)
 		}
 		r = migration_step(reg, v, &lock_wait);
 		if (r != SC_OK && lock_wait && ++tries < PG_STEP_TRIES) {
-			/* The step's lock timed out (nothing changed): let the holder finish, again. */
+			/* The step's lock timed out or deadlocked (nothing changed): let the holder
+			 * finish, again. */
 			rollback(reg);
 			sc_err_clear();
 			usleep(200000u * (unsigned)tries);

@@ -287,6 +287,8 @@ static const char *const migrations[] = {
 	 * reading the tables. A program of version 8 refuses this file at open, as for every step.
 	 */
 	"DROP INDEX IF EXISTS profiles_by_time; DROP INDEX IF EXISTS certificates_by_time;",
+	/* 10 (pg18): PostgreSQL's step (its unread indexes); SQLite's were step 9's: nothing. */
+	"",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SC_REG_SCHEMA_VERSION,
     "one SQLite migration per schema version");

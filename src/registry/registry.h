@@ -24,7 +24,7 @@
 #include <openssl/x509.h>
 
 #define SC_REG_SOURCE_MAX 64         /* a client address as text (IPv6: 45) */
-#define SC_REG_SCHEMA_VERSION 9      /* the newest schema this program knows */
+#define SC_REG_SCHEMA_VERSION 10     /* the newest schema this program knows */
 #define SC_REG_BUSY_TIMEOUT_MS 10000 /* wait this long for another writer before "busy" */
 #define SC_REG_NOTE_MAX 256          /* operator's note / revocation reason, bytes */
 #define SC_REG_ACTOR_MAX 80          /* who did it, in the audit log */

@@ -109,9 +109,9 @@ check "net db: unknown verb named" grep -q "^selfcert: usage: net db: unknown ve
 refused "net db status: no registry there" 3 io sc net db status --db "$T/none.db"
 check "net db status: nothing made" [ ! -e "$T/none.db" ]
 ok "net db migrate (SQLite, made)" sc net db migrate --db "$T/db2.db"
-check "net db migrate says the version" grep -q "^registry (sqlite) at schema version 9$" "$T/.out"
+check "net db migrate says the version" grep -q "^registry (sqlite) at schema version 10$" "$T/.out"
 ok "net db status" sc net db status --db "$T/db2.db"
-check "net db status: usable" grep -q "^this program:   9 (usable)$" "$T/.out"
+check "net db status: usable" grep -q "^this program:   10 (usable)$" "$T/.out"
 ok "net db check" sc net db check --db "$T/db2.db"
 check "net db check: consistent" grep -q "^registry (sqlite): consistent$" "$T/.out"
 refused "net db --grant on SQLite" 2 usage sc net db migrate --db "$T/db2.db" --grant someone

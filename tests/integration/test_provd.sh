@@ -60,7 +60,7 @@ check "already revoked said" grep -q "already revoked" "$T/.out"
 ok "list revoked" sc net device list --db "$T/reg.db" --status revoked
 check "one revoked" [ "$(cat "$T/.out")" = "DEV-4 revoked 0 -" ]
 check "audit is append-only" bash -c "! sqlite3 '$T/reg.db' 'DELETE FROM audit' 2>/dev/null"
-check "schema version 9 (17: pins, renewal periods, pins' chain verdicts, the unread time indexes dropped; 18: console)" [ "$(db 'PRAGMA user_version')" = 9 ]
+check "schema version 10 (17: pins, renewal periods, pins' chain verdicts, the unread time indexes dropped; 18: console; 10: PostgreSQL's only)" [ "$(db 'PRAGMA user_version')" = 10 ]
 check "WAL mode" [ "$(db 'PRAGMA journal_mode')" = wal ]
 
 # --- start-up refusals (exit 2 usage, 1 refused, 3 system) ---

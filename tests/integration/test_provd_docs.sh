@@ -31,7 +31,7 @@ for try in 1 2 3 4 5; do
   echo "port $port taken; another one" >&2
 done
 check "every example runs (exit $rc; $(tail -n 2 "$T/doc.err" | tr '\n' ' '))" [ "$rc" -eq 0 ]
-check "healthz answered" grep -q '^{"status":"ok","network_id":"example-net","schema":9,"schema_min_compatible":9,"schema_program":9,"registry":"sqlite"}$' "$T/doc.out"
+check "healthz answered" grep -q '^{"status":"ok","network_id":"example-net","schema":10,"schema_min_compatible":10,"schema_program":10,"registry":"sqlite"}$' "$T/doc.out"
 check "a profile was issued and decoded" grep -q "ACME-0001" "$T/doc/profile.json"
 check "a request with a proof was served" grep -q '"device_id":"ACME-0001"' "$T/doc/proved-profile.json"
 check "and recorded as authenticated" [ "$(sqlite3 "$T/doc/registry.db" "SELECT count(*) FROM profiles WHERE source IS NULL")" -ge 1 ]

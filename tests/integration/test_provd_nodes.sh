@@ -27,12 +27,12 @@ provd_world fleet || exit 1
 
 # --- the database: owner migrates and grants; nodes run as the runtime role ---
 ok "net db migrate as the owner" sc net db migrate --db "$REG_DB"
-check "migrate says the version" grep -q "^registry (postgresql) at schema version 9$" "$T/.out"
+check "migrate says the version" grep -q "^registry (postgresql) at schema version 10$" "$T/.out"
 pg_sql "CREATE ROLE sc_provd LOGIN" >/dev/null
 ok "grant the runtime role" sc net db migrate --db "$REG_DB" --grant sc_provd
 NODE_DB=${REG_DB/user=selfcert/user=sc_provd}
 ok "net db status" sc net db status --db "$NODE_DB"
-check "status: usable" grep -q "^this program:   9 (usable)$" "$T/.out"
+check "status: usable" grep -q "^this program:   10 (usable)$" "$T/.out"
 check "runtime role: no UPDATE of the audit log" bash -c "! psql -X -q -d '$NODE_DB' -c 'UPDATE audit SET detail = 1' 2>&1 | grep -qv 'permission denied'"
 check "runtime role: no TRUNCATE" bash -c "psql -X -q -d '$NODE_DB' -c 'TRUNCATE audit' 2>&1 | grep -q 'permission denied'"
 check "runtime role: no DELETE" bash -c "psql -X -q -d '$NODE_DB' -c 'DELETE FROM audit' 2>&1 | grep -q 'permission denied'"
@@ -84,7 +84,7 @@ trap node_cleanup EXIT
 start_node 0 && start_node 1 --no-registry-gauges && start_node 2 || exit 1
 curl -s --cacert "$T/net/root.pem" "${NODE_URL[0]}/healthz" >"$T/health.json"
 check "healthz names the backend and versions" grep -q '"registry":"postgresql"' "$T/health.json"
-check "the start log names the registry" grep -q "^selfcert-provd: registry postgresql:///selfcert?.*user=sc_provd (postgresql, schema 9, min_compatible 1; this program 9)$" "$T/node-0.log"
+check "the start log names the registry" grep -q "^selfcert-provd: registry postgresql:///selfcert?.*user=sc_provd (postgresql, schema 10, min_compatible 1; this program 10)$" "$T/node-0.log"
 check "healthz: min_compatible" grep -q '"schema_min_compatible":1' "$T/health.json"
 
 # run_round PREFIX NODE-SHIFT [agent flags…]: every agent at once, device i on node

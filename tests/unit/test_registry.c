@@ -3373,15 +3373,16 @@ static void test_schema9_secure_delete(void **state)
 	snprintf(wal, sizeof(wal), "%s-wal", db);
 	assert_int_equal(stat(wal, &st), -1); /* the last connection's close took it away */
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	assert_int_equal(raw_int("PRAGMA page_size"), 4096);
 	assert_int_equal(stat(wal, &st), 0);
 	/* The WAL's header and its frames (24 + 4096 bytes each): the step's and its audit row's. */
 	assert_true(st.st_size > 32);
 	/* 10 frames with FAST (the step's commit, its audit row's); 54 with the connection's
-	 * secure_delete left on (seen: the freed index pages each written zeroed). */
+	 * secure_delete left on (seen: the freed index pages each written zeroed). And 6 of
+	 * step 10's (pg18: nothing on SQLite but its version and audit row). */
 	assert_int_equal((st.st_size - 32) % (24 + 4096), 0);
-	assert_int_equal((st.st_size - 32) / (24 + 4096), 10);
+	assert_int_equal((st.st_size - 32) / (24 + 4096), 10 + 6);
 	sc_reg_close(reg);
 }
 
@@ -3515,7 +3516,7 @@ static void test_schema9_upgrade(void **state)
 	assert_int_equal(raw_int(idx), 2);
 	/* Migrated at open. */
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	assert_int_equal(raw_int(idx), 0);
 	assert_int_equal(raw_int("PRAGMA page_size"), 4096);
 	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 9"), 2);
@@ -3529,7 +3530,7 @@ static void test_schema9_upgrade(void **state)
 	    " 0 0 |lookup-source -39 86601 unauthenticated"
 	    " requests from 10.0.0.9 had 1 profiles"));
 	assert_int_equal(sc_reg_counts(reg, &n1), SC_OK);
-	assert_int_equal(n1.audit, n0.audit + 1); /* the step's own row */
+	assert_int_equal(n1.audit, n0.audit + 2); /* the step's own row, step 10's */
 	assert_int_equal(n1.profiles, 12);
 	assert_int_equal(n1.certificates, 8);
 	/* sq17mend: the counts read through two smaller indexes; the same as the tables. */
@@ -3966,6 +3967,351 @@ static void *lock_watch(void *arg)
  * search_path, resolve nothing through a caller's: a pg_temp table of the same name and an
  * operator of a schema put before pg_catalog change nothing they write.
  */
+/* Step 7's three indexes and step 1's certificates -> devices key, which step 10 (pg18) drops:
+ * a schema-9 layout has them. */
+#define PG10_PUT_BACK                                                                     \
+	"CREATE INDEX IF NOT EXISTS profiles_by_time ON profiles(created_at);"            \
+	"CREATE INDEX IF NOT EXISTS certificates_by_time ON certificates(registered_at);" \
+	"CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates(not_after);"   \
+	"ALTER TABLE certificates ADD CONSTRAINT certificates_device_id_fkey"             \
+	" FOREIGN KEY (device_id) REFERENCES devices(device_id);"
+
+/* The indexes of the enrollment's tables, by name. */
+#define PG10_FKEYS                                                                                \
+	"SELECT string_agg(conname, ' ' ORDER BY conname) FROM pg_constraint WHERE contype = 'f'" \
+	" AND conrelid = 'certificates'::regclass"
+#define PG10_INDEXES                                                                 \
+	"SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes WHERE" \
+	" schemaname = current_schema() AND tablename IN ('profiles', 'certificates')"
+/* Every other index, constraint and trigger of the schema, as the catalog prints them. */
+#define PG10_REST                                                                                 \
+	"SELECT md5(string_agg(x, '|' ORDER BY x)) FROM ("                                        \
+	"SELECT indexdef AS x FROM pg_indexes WHERE schemaname = current_schema() AND indexname"  \
+	" NOT IN ('profiles_by_time', 'certificates_by_time', 'certificates_by_expiry')"          \
+	" UNION ALL SELECT conrelid::regclass || ' ' || conname || ' ' || convalidated || ' ' ||" \
+	" pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace ="                      \
+	" current_schema()::regnamespace AND conname <> 'certificates_device_id_fkey' UNION ALL"  \
+	" SELECT pg_get_triggerdef(oid) FROM"                                                     \
+	" pg_trigger WHERE NOT tgisinternal) t"
+
+/* Every index of the schema (pg18's review: a literal list, not a digest of a registry built by
+ * the step under test), as the catalog defines it, the schema's name left out; an index on an
+ * expression by its name and table only (its deparsed text differs between versions). */
+#define PG10_ALL_INDEXES                                                                             \
+	"SELECT string_agg(CASE WHEN x.indexprs IS NULL THEN replace(pg_get_indexdef(x.indexrelid)," \
+	" current_schema() || '.', '') ELSE i.relname || ' ON ' || t.relname || ' (an expression)'"  \
+	" END, E'\\n' ORDER BY t.relname, i.relname) FROM pg_index x JOIN pg_class i ON i.oid ="     \
+	" x.indexrelid JOIN pg_class t ON t.oid = x.indrelid WHERE t.relnamespace ="                 \
+	" current_schema()::regnamespace"
+#define PG10_ALL_INDEXES_AT10                                                                                \
+	"CREATE INDEX audit_by_device ON audit USING btree (device_id, seq) WHERE (device_id IS NOT NULL)\n" \
+	"CREATE INDEX audit_by_event ON audit USING btree (event, seq)\n"                                    \
+	"CREATE INDEX audit_by_time ON audit USING btree (at)\n"                                             \
+	"CREATE INDEX audit_by_xact ON audit USING btree (xact, seq)\n"                                      \
+	"CREATE UNIQUE INDEX audit_pkey ON audit USING btree (seq)\n"                                        \
+	"CREATE INDEX certificates_by_device ON certificates USING btree"                                    \
+	" (device_id, registered_at DESC, id DESC)\n"                                                        \
+	"CREATE UNIQUE INDEX certificates_id_key ON certificates USING btree (id)\n"                         \
+	"CREATE UNIQUE INDEX certificates_pkey ON certificates USING btree (fingerprint)\n"                  \
+	"CREATE UNIQUE INDEX certificates_profile_period_key ON certificates USING btree"                    \
+	" (profile_id, period)\n"                                                                            \
+	"CREATE UNIQUE INDEX console_hourly_pkey ON console_hourly USING btree (hour, shard)\n"              \
+	"CREATE INDEX console_sessions_by_expiry ON console_sessions USING btree (expires_at)\n"             \
+	"CREATE UNIQUE INDEX console_sessions_pkey ON console_sessions USING btree (id_hash)\n"              \
+	"CREATE UNIQUE INDEX device_crls_pkey ON device_crls USING btree (device_id)\n"                      \
+	"CREATE INDEX device_expiry_by_time ON device_expiry USING btree (not_after)\n"                      \
+	"CREATE UNIQUE INDEX device_expiry_pkey ON device_expiry USING btree (device_id)\n"                  \
+	"CREATE UNIQUE INDEX device_pins_pkey ON device_pins USING btree (device_id, root_sha256)\n"         \
+	"devices_by_key ON devices (an expression)\n"                                                        \
+	"CREATE INDEX devices_by_status ON devices USING btree (status)\n"                                   \
+	"CREATE UNIQUE INDEX devices_pkey ON devices USING btree (device_id)\n"                              \
+	"CREATE INDEX profiles_by_device ON profiles USING btree (device_id, created_at)\n"                  \
+	"CREATE INDEX profiles_by_source ON profiles USING btree (source, created_at)"                       \
+	" WHERE (source IS NOT NULL)\n"                                                                      \
+	"CREATE UNIQUE INDEX profiles_challenge_key ON profiles USING btree (challenge)\n"                   \
+	"CREATE UNIQUE INDEX profiles_pkey ON profiles USING btree (profile_id)\n"                           \
+	"CREATE UNIQUE INDEX profiles_profile_id_device_id_key ON profiles USING btree"                      \
+	" (profile_id, device_id)\n"                                                                         \
+	"CREATE UNIQUE INDEX registry_meta_pkey ON registry_meta USING btree (singleton)\n"                  \
+	"CREATE UNIQUE INDEX revocations_pkey ON revocations USING btree (device_id)"
+/* Every foreign key of the schema: table, name, validated, columns and the referenced. */
+#define PG10_ALL_FKEYS                                                                         \
+	"SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || convalidated || ' '" \
+	" || pg_get_constraintdef(oid), E'\\n' ORDER BY conrelid::regclass::text, conname)"    \
+	" FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+#define PG10_ALL_FKEYS_AT10                                                       \
+	"certificates certificates_profile_id_device_id_fkey true FOREIGN KEY"    \
+	" (profile_id, device_id) REFERENCES profiles(profile_id, device_id)\n"   \
+	"device_crls device_crls_device_id_fkey true FOREIGN KEY (device_id)"     \
+	" REFERENCES devices(device_id)\n"                                        \
+	"device_expiry device_expiry_device_id_fkey true FOREIGN KEY (device_id)" \
+	" REFERENCES devices(device_id)\n"                                        \
+	"device_pins device_pins_device_id_fkey true FOREIGN KEY (device_id)"     \
+	" REFERENCES devices(device_id)\n"                                        \
+	"profiles profiles_device_id_fkey true FOREIGN KEY (device_id)"           \
+	" REFERENCES devices(device_id)\n"                                        \
+	"revocations revocations_device_id_fkey true FOREIGN KEY (device_id)"     \
+	" REFERENCES devices(device_id)"
+
+/* The whole schema's indexes and foreign keys are schema 10's, word for word. */
+static void pg10_catalog_is_10(PGconn *pc)
+{
+	char all[4000];
+
+	pg_value(pc, PG10_ALL_INDEXES, all, sizeof(all));
+	assert_string_equal(all, PG10_ALL_INDEXES_AT10);
+	pg_value(pc, PG10_ALL_FKEYS, all, sizeof(all));
+	assert_string_equal(all, PG10_ALL_FKEYS_AT10);
+}
+
+/*
+ * pg18's review: step 10 locks devices, then profiles, then certificates; a request's statement
+ * that holds profiles and then asks for devices (provd's CERT_LOCK_SQL order) deadlocks with
+ * it. Made to happen every time: t holds devices, so the step waits for it; h, holding
+ * profiles (deadlock_timeout 60 s), asks for devices and queues behind the step; t commits:
+ * the step takes devices and waits for profiles, the cycle is closed and the step's own check
+ * (deadlock_timeout 200 ms, before its 1 s lock timeout) makes it the victim.
+ */
+struct pg10_dl {
+	PGconn *h, *t;
+	int h_status, staged;
+};
+
+static void pg10_wait_for(PGconn *c, const char *sql)
+{
+	char v[32] = "0";
+
+	for (int i = 0; i < 400 && strcmp(v, "0") == 0; i++) {
+		PGresult *res = PQexec(c, sql);
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			snprintf(v, sizeof(v), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (strcmp(v, "0") == 0)
+			usleep(5000);
+	}
+}
+
+static void *pg10_deadlock_play(void *arg)
+{
+	struct pg10_dl *d = arg;
+	PGconn *c = PQconnectdb(pg_uri);
+	PGresult *res;
+	char sql[200];
+
+	pg10_wait_for(c,
+	    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation ="
+	    " 'public.devices'::regclass AND mode = 'AccessExclusiveLock'");
+	if (PQsendQuery(d->h, "SELECT count(*) FROM devices") == 1) {
+		snprintf(sql, sizeof(sql),
+		    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = %d",
+		    PQbackendPID(d->h));
+		pg10_wait_for(c, sql);
+		d->staged = 1;
+	}
+	PQclear(PQexec(d->t, "COMMIT"));
+	if (d->staged) {
+		while ((res = PQgetResult(d->h)) != NULL) {
+			d->h_status = (int)PQresultStatus(res);
+			PQclear(res);
+		}
+	}
+	PQclear(PQexec(d->h, "COMMIT"));
+	PQfinish(c);
+	return NULL;
+}
+
+static void pg10_deadlock(PGconn *pc)
+{
+	struct pg10_dl d = { PQconnectdb(pg_uri), PQconnectdb(pg_uri), -1, 0 };
+	struct sc_reg *reg = NULL;
+	char uri[600], v[64], d0[32];
+	pthread_t th;
+	sc_err r;
+
+	snprintf(uri, sizeof(uri), "%s&options=-c%%20deadlock_timeout%%3D200", pg_uri);
+	pg_ok(pc, PG10_PUT_BACK "UPDATE registry_meta SET schema_version = 9");
+	pg_value(pc,
+	    "SELECT pg_stat_clear_snapshot(); SELECT deadlocks::text FROM pg_stat_database"
+	    " WHERE datname = current_database()",
+	    d0, sizeof(d0));
+	assert_int_equal(PQstatus(d.h), CONNECTION_OK);
+	assert_int_equal(PQstatus(d.t), CONNECTION_OK);
+	PQclear(PQexec(d.t, "BEGIN; SELECT count(*) FROM devices"));
+	PQclear(PQexec(d.h, "SET deadlock_timeout = '60s'; BEGIN; SELECT count(*) FROM profiles"));
+	assert_int_equal(pthread_create(&th, NULL, pg10_deadlock_play, &d), 0);
+	r = sc_reg_open(uri, 1, &reg);
+	pthread_join(th, NULL); /* before any assertion: a failure must not hang */
+	PQfinish(d.h);
+	PQfinish(d.t);
+	if (r != SC_OK)
+		fail_msg("open: %s", sc_err_detail());
+	assert_int_equal(d.staged, 1);
+	assert_int_equal(d.h_status, PGRES_TUPLES_OK); /* the step gave way, not the request */
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 10"), 4);
+	sc_reg_close(reg);
+	pg10_catalog_is_10(pc);
+	/* The deadlock happened (counted when the victim's session reports its statistics). */
+	for (int i = 0; i < 100; i++) {
+		pg_value(pc,
+		    "SELECT pg_stat_clear_snapshot(); SELECT deadlocks::text FROM"
+		    " pg_stat_database WHERE datname = current_database()",
+		    v, sizeof(v));
+		if (atoll(v) > atoll(d0))
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(atoll(v), atoll(d0) + 1);
+}
+
+/*
+ * pg18, schema 10 on PostgreSQL: a registry put back to 9 as step 9 left it (step 7's three
+ * time and expiry indexes there, step 1's certificates -> devices key), populated: opened, it
+ * migrates to 10 with min_compatible still 1, the three indexes and the key gone, every other
+ * index, constraint and trigger and every row as they were; a certificate of another device
+ * than its profile's, or of no device, still refused (23503, by the key to profiles); again
+ * from 9 without them (an operator dropped them first): the same.
+ * A node's open read of certificates: the step's lock waits 1 s five times and fails named,
+ * still 9 with the three indexes. The whole schema's indexes and foreign keys are literal lists
+ * (pg18's review), a profile of no device is refused by profiles_device_id_fkey, and a deadlock
+ * with a request makes the step give way and try again (pg10_deadlock).
+ */
+static void test_pg_schema10(void **state)
+{
+	struct sc_reg *reg = open_new();
+	char idx[400], rest0[64], rest1[64], rows0[64], rows1[64], v[200];
+	const char *at10 = "certificates_by_device certificates_id_key certificates_pkey "
+	                   "certificates_profile_period_key profiles_by_device profiles_by_source "
+	                   "profiles_challenge_key profiles_pkey profiles_profile_id_device_id_key";
+	PGconn *pc = PQconnectdb(pg_uri);
+
+	(void)state;
+	assert_int_equal(PQstatus(pc), CONNECTION_OK);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx, at10);
+	pg10_catalog_is_10(pc);
+	pg_value(pc, PG10_REST, rest0, sizeof(rest0));
+	sc_reg_close(reg);
+	/* Put back to 9, populated (by SQL: this program would migrate at open). */
+	pg_ok(pc,
+	    PG10_PUT_BACK
+	    "UPDATE registry_meta SET schema_version = 9;"
+	    "INSERT INTO devices (device_id, status, created_at, updated_at)"
+	    " SELECT 'S-' || i, 'active', 1000, 1000 FROM generate_series(1, 40) i;"
+	    "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+	    " not_after, profile_not_after, der, chain_pem, created_at, source)"
+	    " SELECT lpad(to_hex(i), 32, '0'), 'S-' || (i % 40 + 1), 'c' || i, 'device',"
+	    " 'p256', 100, 200, 150, '\\x3000', 'x', 4000 + i % 900,"
+	    " CASE WHEN i % 3 = 0 THEN '192.0.2.' || (i % 10) END"
+	    " FROM generate_series(1, 2000) i;"
+	    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id, not_before,"
+	    " not_after, der, registered_at)"
+	    " SELECT lpad(to_hex(i), 64, '0'), to_hex(i), 'S-' || (i % 40 + 1),"
+	    " lpad(to_hex(i), 32, '0'), 100, 200 + i, '\\x3000', 4000 + i % 900"
+	    " FROM generate_series(1, 2000, 2) i;"
+	    "UPDATE profiles SET consumed_at = 5000 WHERE profile_id IN"
+	    " (SELECT profile_id FROM certificates);"
+	    "ANALYZE");
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx,
+	    "certificates_by_device certificates_by_expiry certificates_by_time "
+	    "certificates_id_key certificates_pkey "
+	    "certificates_profile_period_key profiles_by_device "
+	    "profiles_by_source profiles_by_time profiles_challenge_key "
+	    "profiles_pkey profiles_profile_id_device_id_key");
+	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
+	assert_string_equal(rest0, rest1);
+	pg_value(pc, PG10_FKEYS, v, sizeof(v));
+	assert_string_equal(v,
+	    "certificates_device_id_fkey certificates_profile_id_device_id_fkey");
+	pg_value(pc, PG9_ROWS, rows0, sizeof(rows0));
+	/* A node's open read of certificates: the step's ACCESS EXCLUSIVE lock is not granted. */
+	{
+		PGconn *hold = PQconnectdb(pg_uri);
+		PGresult *res;
+		time_t t0 = time(NULL);
+
+		assert_int_equal(PQstatus(hold), CONNECTION_OK);
+		res = PQexec(hold, "BEGIN; SELECT count(*) FROM certificates");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+		reg = NULL;
+		assert_int_equal(sc_reg_open(db, 1, &reg), SC_ERR_IO);
+		PQclear(PQexec(hold, "COMMIT")); /* before any assertion: a failure must not hang */
+		PQfinish(hold);
+		if (strstr(sc_err_detail(),
+		        "schema migration to version 10: its table lock was not "
+		        "granted within 1000 ms (lock timeout) in 5 tries") == NULL)
+			fail_msg("detail \"%s\"", sc_err_detail());
+		assert_true(time(NULL) - t0 >= 5);
+		pg_value(pc, "SELECT schema_version::text FROM registry_meta", v, sizeof(v));
+		assert_string_equal(v, "9");
+		pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+		assert_non_null(strstr(idx, "profiles_by_time"));
+	}
+	/* The upgrade. */
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 10"), 2);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx, at10);
+	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
+	assert_string_equal(rest0, rest1);
+	pg_value(pc, PG9_ROWS, rows1, sizeof(rows1));
+	assert_string_equal(rows0, rows1);
+	pg_value(pc, PG10_FKEYS, v, sizeof(v));
+	assert_string_equal(v, "certificates_profile_id_device_id_fkey");
+	pg10_catalog_is_10(pc);
+	{
+		static const char *const bad[] = { "S-2", "nobody" }; /* another's, none */
+		PGresult *res;
+
+		for (size_t i = 0; i < 2; i++) {
+			char sql[400];
+
+			snprintf(sql, sizeof(sql),
+			    "INSERT INTO certificates (fingerprint, serial, device_id, profile_id,"
+			    " not_before, not_after, der, registered_at) VALUES (repeat('e', 64), 'e',"
+			    " '%s', lpad(to_hex(2), 32, '0'), 1, 2, '\\x30', 3)",
+			    bad[i]);
+			res = PQexec(pc, sql);
+			assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503");
+			assert_string_equal(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+			    "certificates_profile_id_device_id_fkey");
+			PQclear(res);
+		}
+		/* A profile of no device: refused by the key that makes the dropped one redundant. */
+		res = PQexec(pc,
+		    "INSERT INTO profiles (profile_id, device_id, challenge, origin, alg, not_before,"
+		    " not_after, profile_not_after, der, chain_pem, created_at) VALUES"
+		    " (repeat('e', 32), 'nobody', 'ce', 'device', 'p256', 100, 200, 150, '\\x3000',"
+		    " 'x', 4000)");
+		assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503");
+		assert_string_equal(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+		    "profiles_device_id_fkey");
+		PQclear(res);
+	}
+	/* Again from 9 without the indexes (dropped CONCURRENTLY by an operator): the same. */
+	pg_ok(pc,
+	    "DROP INDEX IF EXISTS profiles_by_time; UPDATE registry_meta SET schema_version = 9");
+	reg = open_new();
+	assert_int_equal(sc_reg_schema_version(reg), 10);
+	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 10"), 3);
+	sc_reg_close(reg);
+	pg_value(pc, PG10_INDEXES, idx, sizeof(idx));
+	assert_string_equal(idx, at10);
+	pg_value(pc, PG10_REST, rest1, sizeof(rest1));
+	assert_string_equal(rest0, rest1);
+	pg10_catalog_is_10(pc);
+	pg10_deadlock(pc);
+	PQfinish(pc);
+}
+
 static void test_pg_schema9(void **state)
 {
 	struct sc_reg *reg = open_new();
@@ -3990,7 +4336,7 @@ static void test_pg_schema9(void **state)
 	    "ALTER TABLE profiles ALTER COLUMN chain_pem SET STORAGE EXTENDED,"
 	    "  RESET (toast_tuple_target);"
 	    "DROP INDEX profiles_by_source;"
-	    "CREATE INDEX profiles_by_source ON profiles(source, created_at);"
+	    "CREATE INDEX profiles_by_source ON profiles(source, created_at);" PG10_PUT_BACK
 	    "CREATE OR REPLACE FUNCTION selfcert_newest_cert() RETURNS trigger LANGUAGE plpgsql"
 	    "  SECURITY DEFINER SET search_path FROM CURRENT AS $$"
 	    "  BEGIN INSERT INTO device_expiry (device_id, not_after)"
@@ -4114,7 +4460,7 @@ static void test_pg_schema9(void **state)
 	}
 	/* The upgrade: every row and answer kept, min_compatible 1, the catalog changed. */
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	assert_int_equal(sc_reg_schema_min_compatible(reg), 1);
 	assert_int_equal(events(reg, NULL, "schema-migrated", "migrated to version 9"),
 	    2); /* made, then again */
@@ -4248,7 +4594,7 @@ static void test_pg_schema9(void **state)
 	    "CREATE UNIQUE INDEX profiles_by_source_9 ON profiles(profile_id)"
 	    "  WHERE source IS NOT NULL");
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	sc_reg_close(reg);
 	pg_value(pc,
 	    "SELECT string_agg(indexdef, '; ') FROM pg_indexes WHERE indexname LIKE"
@@ -4264,7 +4610,7 @@ static void test_pg_schema9(void **state)
 	    SQLITE_OK);
 	pg_value(pc, "SELECT 'profiles_by_source_9'::regclass::oid::text", ans0, sizeof(ans0));
 	reg = open_new();
-	assert_int_equal(sc_reg_schema_version(reg), 9);
+	assert_int_equal(sc_reg_schema_version(reg), 10);
 	sc_reg_close(reg);
 	pg_value(pc, "SELECT 'profiles_by_source'::regclass::oid::text", ans1, sizeof(ans1));
 	assert_string_equal(ans0, ans1);
@@ -4664,6 +5010,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_activation_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_trigger_execute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_schema9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_schema10, setup, teardown),
 	};
 
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
