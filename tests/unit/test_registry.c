@@ -1845,6 +1845,286 @@ static void test_group_wakes(void **state)
 }
 
 /*
+ * rdw18, the hot reads on the idle writer: with no batch, checkpoint or read holding the group's
+ * writer, each hot read (lookup, pre-check, pin, profile) runs on it; held (the writer taken as
+ * a batch takes it), each runs on the handle's own connection, with the same answer byte for
+ * byte. A registration that arrives while the writer is held queues, is not visible to a read
+ * meanwhile, and commits once the holder hands the writer on. SC_REG_WRITER_READS=0: none on it.
+ */
+struct hot_reads {
+	struct sc_reg_pin lp, pp;
+	int lf, lm, pf, pm;
+	struct sc_reg_precheck pre;
+	sc_err pr, gr;
+	int64_t retry;
+	char pdetail[256];
+	struct sc_reg_profile_rec prof;
+};
+
+static void hot_read(struct sc_reg *reg, const char *root, struct hot_reads *h)
+{
+	struct sc_reg_rate rate = { 1, 3600 };
+
+	memset(h, 0, sizeof(*h));
+	h->lf = h->lm = h->pf = h->pm = -1;
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root, "0099", NULL, &rate, 2001, &h->lp,
+	                     &h->lf, &h->lm, &h->pre),
+	    SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &h->pp, &h->pf, &h->pm), SC_OK);
+	h->pr = sc_reg_profile_precheck(reg, "D-1", "0099", NULL, &rate, 2001, &h->retry);
+	snprintf(h->pdetail, sizeof(h->pdetail), "%s", h->pr == SC_OK ? "" : sc_err_detail());
+	h->gr = sc_reg_profile_get(reg, "00000000000000000000000000000001", &h->prof);
+}
+
+static void hot_same(const struct hot_reads *a, const struct hot_reads *b)
+{
+	assert_memory_equal(&a->lp, &b->lp, sizeof(a->lp));
+	assert_memory_equal(&a->pp, &b->pp, sizeof(a->pp));
+	assert_memory_equal(&a->pre, &b->pre, sizeof(a->pre));
+	assert_int_equal(a->lf, b->lf);
+	assert_int_equal(a->lm, b->lm);
+	assert_int_equal(a->pf, b->pf);
+	assert_int_equal(a->pm, b->pm);
+	assert_int_equal(a->pr, b->pr);
+	assert_int_equal(a->retry, b->retry);
+	assert_string_equal(a->pdetail, b->pdetail);
+	assert_int_equal(a->gr, b->gr);
+	assert_string_equal(a->prof.profile_id, b->prof.profile_id);
+	assert_string_equal(a->prof.device_id, b->prof.device_id);
+	assert_string_equal(a->prof.challenge, b->prof.challenge);
+	assert_int_equal(a->prof.origin, b->prof.origin);
+	assert_int_equal(a->prof.alg, b->prof.alg);
+	assert_int_equal(a->prof.not_before, b->prof.not_before);
+	assert_int_equal(a->prof.not_after, b->prof.not_after);
+	assert_int_equal(a->prof.profile_not_after, b->prof.profile_not_after);
+	assert_int_equal(a->prof.created_at, b->prof.created_at);
+	assert_int_equal(a->prof.consumed_at, b->prof.consumed_at);
+	assert_int_equal(a->prof.der_len, b->prof.der_len);
+	assert_memory_equal(a->prof.der, b->prof.der, a->prof.der_len);
+	assert_string_equal(a->prof.chain_pem, b->prof.chain_pem);
+}
+
+static void read_counts(struct sc_reg *reg, unsigned long w, unsigned long own)
+{
+	unsigned long gw = 99, go = 99;
+
+	sc_reg_sqlite_read_stats(reg, &gw, &go);
+	assert_int_equal(gw, w);
+	assert_int_equal(go, own);
+}
+
+static void *held_registration(void *arg)
+{
+	struct sc_reg *reg = NULL;
+	struct sc_reg_profile_rec rec;
+	int64_t retry;
+	sc_err r;
+
+	(void)arg;
+	if (sc_reg_open(db, 1, &reg) != SC_OK)
+		return (void *)(intptr_t)0;
+	make_profile(&rec, "D-1", 3, "0033");
+	r = sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry);
+	sc_reg_close(reg);
+	return (void *)(intptr_t)(r == SC_OK);
+}
+
+static void test_writer_reads(void **state)
+{
+	struct sc_reg *reg = open_new(), *other = NULL;
+	struct sc_reg_profile_rec rec, got;
+	struct sc_reg_pin pin;
+	struct hot_reads on_w, on_own;
+	char root[65];
+	int64_t retry = 0;
+	unsigned long ops, commits, ops0, commits0, wakes, handoffs, handoffs0;
+	pthread_t th;
+	void *ok = NULL;
+
+	(void)state;
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	/* No batch yet: no writer to read on. */
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000001", &got),
+	    SC_ERR_NOT_FOUND);
+	read_counts(reg, 0, 1);
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	/* Idle: all four on the writer. */
+	hot_read(reg, root, &on_w);
+	read_counts(reg, 4, 1);
+	assert_int_equal(on_w.lf, 1);
+	assert_int_equal(on_w.lm, 1);
+	assert_int_equal(on_w.pre.r, SC_ERR_RATE_LIMITED);
+	assert_int_equal(on_w.pr, SC_ERR_RATE_LIMITED);
+	assert_int_equal(on_w.gr, SC_OK);
+	/* Held: all four on the handle's own connection, the same answers. */
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+	hot_read(reg, root, &on_own);
+	read_counts(reg, 4, 5);
+	hot_same(&on_w, &on_own);
+	sc_reg_profile_rec_clear(&on_own.prof);
+	/* A registration meanwhile queues behind the holder and is not read. */
+	sc_reg_sqlite_group_stats(reg, &ops0, &commits0);
+	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs0);
+	assert_int_equal(pthread_create(&th, NULL, held_registration, NULL), 0);
+	do {
+		usleep(1000);
+		sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	} while (ops == ops0);
+	assert_int_equal(ops, ops0 + 1);
+	usleep(20000);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	assert_int_equal(commits, commits0);
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got),
+	    SC_ERR_NOT_FOUND);
+	read_counts(reg, 4, 6);
+	/* Handed on: the queued registration leads its batch and commits. */
+	sc_reg_sqlite_writer_release(reg);
+	pthread_join(th, &ok);
+	assert_int_equal((intptr_t)ok, 1);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs);
+	assert_int_equal(commits, commits0 + 1);
+	assert_int_equal(handoffs, handoffs0 + 1);
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got), SC_OK);
+	assert_string_equal(got.challenge, "0033");
+	sc_reg_profile_rec_clear(&got);
+	read_counts(reg, 5, 6);
+	/* Idle again: back on the writer; held, the same answers (profile 3 counted by both). */
+	sc_reg_profile_rec_clear(&on_w.prof);
+	hot_read(reg, root, &on_w);
+	read_counts(reg, 9, 6);
+	assert_non_null(strstr(on_w.pre.detail, "had 2 profiles"));
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+	hot_read(reg, root, &on_own);
+	read_counts(reg, 9, 10);
+	sc_reg_sqlite_writer_release(reg);
+	hot_same(&on_w, &on_own);
+	sc_reg_profile_rec_clear(&on_own.prof);
+	sc_reg_profile_rec_clear(&on_w.prof);
+	/* Another handle of the same file shares the group and its writer. */
+	assert_int_equal(sc_reg_open(db, 0, &other), SC_OK);
+	assert_int_equal(sc_reg_sqlite_writer_hold(other), 1);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+	sc_reg_sqlite_writer_release(other);
+	sc_reg_close(other);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	/* Off: every read on its own connection. */
+	setenv("SC_REG_WRITER_READS", "0", 1);
+	reg = open_new();
+	make_profile(&rec, "D-1", 4, "0044");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2003, "t", &retry), SC_OK);
+	hot_read(reg, root, &on_own);
+	read_counts(reg, 0, 4);
+	sc_reg_profile_rec_clear(&on_own.prof);
+	sc_reg_close(reg);
+	unsetenv("SC_REG_WRITER_READS");
+}
+
+/*
+ * rdw18, reads and registrations at once: 8 threads, each registering 40 profiles of its own
+ * device and after each answer reading them back with the four hot reads (on the writer or on
+ * its own connection, whichever was free). Each read sees exactly the registrations answered
+ * before it (the rate count: i + 1 in the window), every read is counted once on one path, and
+ * every registration once; handoffs (after batches and after reads) never exceed the commits.
+ */
+#define RW_THREADS 8
+#define RW_PER_THREAD 40
+
+static void *reader_writer(void *arg)
+{
+	int t = (int)(intptr_t)arg, ok = 1;
+	struct sc_reg *reg = NULL;
+	char dev[16], root[65];
+	struct sc_reg_pin pin;
+
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	snprintf(dev, sizeof(dev), "D-%d", 100 + t);
+	make_pin(&pin, 'c', 'd', 'a');
+	if (sc_reg_open(db, 0, &reg) != SC_OK)
+		return (void *)(intptr_t)0;
+	for (int i = 0; ok && i < RW_PER_THREAD; i++) {
+		struct sc_reg_profile_rec rec, got;
+		struct sc_reg_rate at = { i + 1, 3600 }, over = { i + 2, 3600 };
+		struct sc_reg_precheck pre;
+		struct sc_reg_pin have;
+		int found = 0, match = 0;
+		int64_t retry;
+		char ch[16];
+
+		snprintf(ch, sizeof(ch), "s%02x%04x", t, i);
+		make_profile(&rec, dev, 200000 + t * 1000 + i, ch);
+		rec.pin = &pin;
+		if (sc_reg_profile_insert(reg, &rec, NULL, 5000 + i, "t", &retry) != SC_OK) {
+			ok = 0;
+			break;
+		}
+		memset(&got, 0, sizeof(got));
+		ok &= sc_reg_profile_get(reg, rec.profile_id, &got) == SC_OK &&
+		    strcmp(got.challenge, ch) == 0 && got.created_at == 5000 + i;
+		sc_reg_profile_rec_clear(&got);
+		ok &= sc_reg_profile_lookup(reg, dev, root, NULL, NULL, &at, 5000 + i, &have,
+		          &found, &match, &pre) == SC_OK &&
+		    pre.r == SC_ERR_RATE_LIMITED && found == 1 && match == 1;
+		ok &= sc_reg_profile_precheck(reg, dev, NULL, NULL, &over, 5000 + i, &retry) ==
+		    SC_OK;
+		found = match = 0;
+		ok &= sc_reg_pin_get(reg, dev, root, &have, &found, &match) == SC_OK &&
+		    found == 1 && have.pinned_at == 5000;
+	}
+	sc_reg_close(reg);
+	return (void *)(intptr_t)ok;
+}
+
+static void test_writer_reads_stress(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts c;
+	pthread_t th[RW_THREADS];
+	unsigned long ops, commits, wakes, handoffs, rw, ro;
+	const unsigned long n = RW_THREADS * RW_PER_THREAD;
+
+	(void)state;
+	for (int t = 0; t < RW_THREADS; t++) {
+		char dev[16];
+
+		snprintf(dev, sizeof(dev), "D-%d", 100 + t);
+		assert_int_equal(sc_reg_device_add(reg, dev, NULL, "t", 1000), SC_OK);
+	}
+	for (int i = 0; i < RW_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader_writer, (void *)(intptr_t)i),
+		    0);
+	for (int i = 0; i < RW_THREADS; i++) {
+		void *ok = NULL;
+		pthread_join(th[i], &ok);
+		assert_int_equal((intptr_t)ok, 1);
+	}
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.profiles, n);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs);
+	sc_reg_sqlite_read_stats(reg, &rw, &ro);
+	print_message("writer reads: %lu registrations, %lu commits, %lu handed on; reads %lu on "
+	              "the writer, %lu on their own\n",
+	    ops, commits, handoffs, rw, ro);
+	assert_int_equal(ops, n);
+	assert_int_equal(rw + ro, 4 * n);
+	assert_true(commits >= 1 && commits <= ops);
+	assert_true(handoffs <= commits);
+	assert_true(wakes <= ops);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
+/*
  * Issue 17, --profile-commit deferred: a profile whose commit is not synced on its own is
  * recorded and read back like any other, keeps every refusal (a replayed challenge, an unknown
  * device) and its pin, and the durable commits after it (its certificate, the next profile)
@@ -4617,6 +4897,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_record_many_renewal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_wakes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_reads_stress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
