@@ -4948,6 +4948,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_schema9, setup, teardown),
 	};
 
+	/* rdw18: one test by name (glob) for valgrind's slower tools, e.g. test_writer_reads*. */
+	if (getenv("SC_TEST_ONLY") != NULL)
+		cmocka_set_test_filter(getenv("SC_TEST_ONLY"));
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
 		return cmocka_run_group_tests_name("registry on PostgreSQL", on_pg, NULL, NULL);
 	pg_uri = NULL;
