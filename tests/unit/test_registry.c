@@ -1920,10 +1920,13 @@ static void *held_registration(void *arg)
 	int64_t retry;
 	sc_err r;
 
-	(void)arg;
+	int n = (int)(intptr_t)arg;
+	char ch[8];
+
 	if (sc_reg_open(db, 1, &reg) != SC_OK)
 		return (void *)(intptr_t)0;
-	make_profile(&rec, "D-1", 3, "0033");
+	snprintf(ch, sizeof(ch), "00%d%d", n, n);
+	make_profile(&rec, "D-1", n, ch);
 	r = sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry);
 	sc_reg_close(reg);
 	return (void *)(intptr_t)(r == SC_OK);
@@ -1972,7 +1975,7 @@ static void test_writer_reads(void **state)
 	/* A registration meanwhile queues behind the holder and is not read. */
 	sc_reg_sqlite_group_stats(reg, &ops0, &commits0);
 	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs0);
-	assert_int_equal(pthread_create(&th, NULL, held_registration, NULL), 0);
+	assert_int_equal(pthread_create(&th, NULL, held_registration, (void *)(intptr_t)3), 0);
 	do {
 		usleep(1000);
 		sc_reg_sqlite_group_stats(reg, &ops, &commits);
@@ -2007,6 +2010,42 @@ static void test_writer_reads(void **state)
 	sc_reg_sqlite_writer_release(reg);
 	hot_same(&on_w, &on_own);
 	sc_reg_profile_rec_clear(&on_own.prof);
+	/*
+	 * A real batch holding the writer: another process's write transaction keeps its leader
+	 * in BEGIN IMMEDIATE (SQLite's busy wait); reads meanwhile go to their own connection and
+	 * answer (a WAL reader is not blocked by a writer), without the queued profile.
+	 */
+	{
+		sqlite3 *h = NULL;
+
+		assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+		sc_reg_sqlite_group_stats(reg, &ops0, &commits0);
+		assert_int_equal(pthread_create(&th, NULL, held_registration, (void *)(intptr_t)5),
+		    0);
+		do {
+			usleep(1000);
+			sc_reg_sqlite_group_stats(reg, &ops, &commits);
+		} while (ops == ops0);
+		assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+		hot_read(reg, root, &on_own);
+		read_counts(reg, 9, 14);
+		hot_same(&on_w, &on_own);
+		sc_reg_profile_rec_clear(&on_own.prof);
+		assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000005", &got),
+		    SC_ERR_NOT_FOUND);
+		read_counts(reg, 9, 15);
+		assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(h);
+		pthread_join(th, &ok);
+		assert_int_equal((intptr_t)ok, 1);
+		sc_reg_sqlite_group_stats(reg, &ops, &commits);
+		assert_int_equal(commits, commits0 + 1);
+		assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000005", &got),
+		    SC_OK);
+		sc_reg_profile_rec_clear(&got);
+		read_counts(reg, 10, 15);
+	}
 	sc_reg_profile_rec_clear(&on_w.prof);
 	/* Another handle of the same file shares the group and its writer. */
 	assert_int_equal(sc_reg_open(db, 0, &other), SC_OK);
