@@ -1385,7 +1385,8 @@ static struct sqlite_reg *read_conn(struct sqlite_reg *reg)
 	if (g == NULL)
 		return reg;
 	pthread_mutex_lock(&g->mu);
-	take = g->writer_reads && g->w != NULL && !g->leader;
+	/* g->w only once no leader is seen: a leader sets it outside g->mu (group_batch). */
+	take = g->writer_reads && !g->leader && g->w != NULL;
 	if (take) {
 		g->leader = 1;
 		g->reads_w++;
