@@ -6,6 +6,7 @@
  * timeout instead of failing on a lock upgrade), and the audit row is written inside it.
  * registry.c checks the arguments and forwards here through the table at the end (backend.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -780,7 +781,13 @@ struct reg_group {
 	struct sc_reg_wal_stats wal;   /* the leader's checkpoints (wal14), under mu */
 	unsigned char wal_logged[32];  /* the checkpoint errors logged, by primary code (bits) */
 	int writer_reads;              /* rdw18: hot reads may run on the idle writer (read_conn) */
-	unsigned long reads_w, reads_r; /* rdw18: those reads on the writer, on their own conn */
+	unsigned long reads_w, reads_r;   /* rdw18: those reads on the writer, on their own conn */
+	unsigned long read_queued;        /* registrations queued while a read held the writer */
+	unsigned long read_us;            /* the µs reads held the writer, in all */
+	int reading;                      /* a read holds the writer (read_conn to read_done) */
+	int64_t read_t0;                  /* since when (mono_us), while reading */
+	const struct sqlite_reg *held_by; /* sc_reg_sqlite_writer_hold's holder (tests) */
+	int w_use; /* debug: users of g->w now (writer_enter); more than one is a bug */
 	struct reg_group *next;
 };
 
@@ -925,6 +932,32 @@ static int wal_due(const struct sqlite_reg *w)
 	return w != NULL && w->wal_next > 0 && w->wal_frames >= w->wal_next;
 }
 
+/*
+ * Debug builds: the writer's connection is used by one holder of the leadership at a time (a
+ * batch, a checkpoint, a read); a second one at once trips the assert. Release: nothing.
+ */
+static void writer_enter(struct reg_group *g)
+{
+#ifndef NDEBUG
+	int was = __atomic_fetch_add(&g->w_use, 1, __ATOMIC_ACQ_REL);
+
+	assert(was == 0);
+#else
+	(void)g;
+#endif
+}
+
+static void writer_leave(struct reg_group *g)
+{
+#ifndef NDEBUG
+	int was = __atomic_fetch_sub(&g->w_use, 1, __ATOMIC_ACQ_REL);
+
+	assert(was == 1);
+#else
+	(void)g;
+#endif
+}
+
 static int64_t mono_us(void)
 {
 	struct timespec t;
@@ -1037,6 +1070,7 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 	int64_t t0 = mono_us(), us;
 	int rc, frames = w->wal_frames, log = -1, ckpt = -1, same = 0;
 
+	writer_enter(g);
 	sqlite3_busy_handler(w->db, wal_busy, &ww);
 	rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &ckpt);
 	sqlite3_busy_timeout(w->db, SC_REG_BUSY_TIMEOUT_MS);
@@ -1085,6 +1119,7 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 	g->wal.us_total += (unsigned long)us;
 	if ((unsigned long)us > g->wal.us_max)
 		g->wal.us_max = (unsigned long)us;
+	writer_leave(g);
 	next_leader = group_next(g, me);
 	pthread_mutex_unlock(&g->mu);
 	if (next_leader != NULL && next_leader != me)
@@ -1201,8 +1236,10 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 		g->tail = NULL;
 	o->next = NULL;
 	pthread_mutex_unlock(&g->mu);
+	writer_enter(g);
 	committed = group_batch(g, batch);
 	ckpt = committed && wal_due(g->w);
+	writer_leave(g);
 	pthread_mutex_lock(&g->mu);
 	g->commits += committed; /* under g->mu, as sc_reg_sqlite_group_stats reads it */
 	for (o = batch; o != NULL; o = next) {
@@ -1278,6 +1315,7 @@ static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t 
 		g->tail = &ops[i];
 		g->ops += ops[i].weight > 0 ? ops[i].weight : 1;
 	}
+	g->read_queued += (unsigned long)g->reading;
 	if ((lead = !g->leader) != 0)
 		g->leader = 1;
 	pthread_mutex_unlock(&g->mu);
@@ -1377,6 +1415,24 @@ void sc_reg_sqlite_wal_stats(struct sc_reg *reg, struct sc_reg_wal_stats *out)
  * connection is used and given back after, as by batches and checkpoints; groups_mu is never
  * taken meanwhile. The reader connection's own use is unchanged. No new pair of locks is held.
  */
+/* 1: a statement on the writer has stepped and not been reset (it keeps its snapshot). */
+static int stmt_busy(sqlite3 *db)
+{
+	for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st != NULL;
+	     st = sqlite3_next_stmt(db, st))
+		if (sqlite3_stmt_busy(st))
+			return 1;
+	return 0;
+}
+
+/* Under g->mu: the end of a read's hold on the writer, counted; the next leader, if any. */
+static struct group_waiter *read_end(struct reg_group *g)
+{
+	g->reading = 0;
+	g->read_us += (unsigned long)(mono_us() - g->read_t0);
+	return group_next(g, NULL);
+}
+
 static struct sqlite_reg *read_conn(struct sqlite_reg *reg)
 {
 	struct reg_group *g = reg->group;
@@ -1389,6 +1445,8 @@ static struct sqlite_reg *read_conn(struct sqlite_reg *reg)
 	take = g->writer_reads && !g->leader && g->w != NULL;
 	if (take) {
 		g->leader = 1;
+		g->reading = 1;
+		g->read_t0 = mono_us();
 		g->reads_w++;
 	} else {
 		g->reads_r++;
@@ -1396,14 +1454,19 @@ static struct sqlite_reg *read_conn(struct sqlite_reg *reg)
 	pthread_mutex_unlock(&g->mu);
 	if (!take)
 		return reg;
-	/* A transaction left open (never after a batch): not the newest commit; give it back. */
-	if (!sqlite3_get_autocommit(g->w->db)) {
+	writer_enter(g);
+	/*
+	 * A transaction left open or a statement not reset (never after a batch): either keeps an
+	 * older snapshot than the newest commit; give the writer back, read on the thread's own.
+	 */
+	if (!sqlite3_get_autocommit(g->w->db) || stmt_busy(g->w->db)) {
 		struct group_waiter *next;
 
+		writer_leave(g);
 		pthread_mutex_lock(&g->mu);
 		g->reads_w--;
 		g->reads_r++;
-		next = group_next(g, NULL);
+		next = read_end(g);
 		pthread_mutex_unlock(&g->mu);
 		if (next != NULL)
 			sem_post(&next->sem);
@@ -1420,8 +1483,9 @@ static void read_done(struct sqlite_reg *reg, struct sqlite_reg *c)
 
 	if (c == reg)
 		return;
+	writer_leave(g);
 	pthread_mutex_lock(&g->mu);
-	next = group_next(g, NULL);
+	next = read_end(g);
 	pthread_mutex_unlock(&g->mu);
 	if (next != NULL)
 		sem_post(&next->sem);
@@ -1429,14 +1493,25 @@ static void read_done(struct sqlite_reg *reg, struct sqlite_reg *c)
 
 void sc_reg_sqlite_read_stats(struct sc_reg *reg, unsigned long *on_writer, unsigned long *on_own)
 {
+	struct sc_reg_read_stats st;
+
+	sc_reg_sqlite_read_stats2(reg, &st);
+	*on_writer = st.on_writer;
+	*on_own = st.on_own;
+}
+
+void sc_reg_sqlite_read_stats2(struct sc_reg *reg, struct sc_reg_read_stats *out)
+{
 	struct reg_group *g = sq(reg)->group;
 
-	*on_writer = *on_own = 0;
+	memset(out, 0, sizeof(*out));
 	if (g == NULL)
 		return;
 	pthread_mutex_lock(&g->mu);
-	*on_writer = g->reads_w;
-	*on_own = g->reads_r;
+	out->on_writer = g->reads_w;
+	out->on_own = g->reads_r;
+	out->queued = g->read_queued;
+	out->held_us = g->read_us;
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -1448,18 +1523,32 @@ int sc_reg_sqlite_writer_hold(struct sc_reg *reg)
 	if (g == NULL)
 		return 0;
 	pthread_mutex_lock(&g->mu);
-	if ((took = !g->leader) != 0)
+	if ((took = !g->leader) != 0) {
 		g->leader = 1;
+		g->held_by = sq(reg);
+	}
 	pthread_mutex_unlock(&g->mu);
 	return took;
 }
 
-void sc_reg_sqlite_writer_release(struct sc_reg *reg)
+int sc_reg_sqlite_writer_release(struct sc_reg *reg)
 {
-	struct sqlite_reg *r = sq(reg);
+	struct reg_group *g = sq(reg)->group;
+	struct group_waiter *next;
 
-	if (r->group != NULL)
-		read_done(r, NULL);
+	if (g == NULL)
+		return 0;
+	pthread_mutex_lock(&g->mu);
+	if (g->held_by != sq(reg)) {
+		pthread_mutex_unlock(&g->mu);
+		return 0;
+	}
+	g->held_by = NULL;
+	next = group_next(g, NULL);
+	pthread_mutex_unlock(&g->mu);
+	if (next != NULL)
+		sem_post(&next->sem);
+	return 1;
 }
 
 /* ---- devices ---- */
@@ -1841,7 +1930,15 @@ static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id, cons
 			pin_cols(st, 4, out, found, root_match);
 	}
 	done(reg, st);
-	r = rc != SQLITE_DONE || rows == 0 ? db_fail(reg, "reading a device and its pin") : SC_OK;
+	/* The aggregate's row is always there: none with SQLITE_DONE is no SQLite error to report. */
+	if (rc != SQLITE_DONE)
+		r = db_fail(reg, "reading a device and its pin");
+	else if (rows == 0)
+		r = sc_fail(SC_ERR_STORE_DAMAGED,
+		    "reading a device and its pin: registry %s: the checks' query gave no row",
+		    reg->path);
+	else
+		r = SC_OK;
 	read_done(sq(base), reg);
 	return r;
 }

@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -2067,6 +2069,181 @@ static void test_writer_reads(void **state)
 	unsetenv("SC_REG_WRITER_READS");
 }
 
+/*
+ * rdw18 review: a read that fails on the writer (device_pins renamed by another connection)
+ * fails SC_ERR_IO with the writer's own message, leaves it clean and hands it on: the writer
+ * is free after, and registers and reads again once the table is back.
+ */
+static void test_writer_read_error(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_pin pin, have;
+	struct sc_reg_precheck seen;
+	struct sc_reg_rate rate = { 5, 3600 };
+	char root[65];
+	int64_t retry = 0;
+	int found = 0, match = 0;
+	sqlite3 *h = NULL;
+	unsigned long w0, o0, w, o;
+
+	(void)state;
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &have, &found, &match), SC_OK);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "ALTER TABLE device_pins RENAME TO dp_x", NULL, NULL,
+	                     NULL),
+	    SQLITE_OK);
+	sc_reg_sqlite_read_stats(reg, &w0, &o0);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &have, &found, &match), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "no such table: device_pins"));
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root, NULL, NULL, &rate, 2001, &have,
+	                     &found, &match, &seen),
+	    SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "no such table: device_pins"));
+	sc_reg_sqlite_read_stats(reg, &w, &o);
+	assert_int_equal(w - w0, 2); /* both on the writer */
+	assert_int_equal(o, o0);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+	assert_int_equal(sc_reg_sqlite_writer_release(reg), 1);
+	assert_int_equal(sqlite3_exec(h, "ALTER TABLE dp_x RENAME TO device_pins", NULL, NULL,
+	                     NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+	make_profile(&rec, "D-1", 2, "0022");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &have, &found, &match), SC_OK);
+	assert_int_equal(found, 1);
+	sc_reg_close(reg);
+}
+
+/*
+ * rdw18 review: a read on the writer takes the leadership (no batch starts while it reads) and
+ * hands it on at its end. A forked child holds the -shm's read-mark locks (bytes 123..127:
+ * WAL_READ_LOCK(1..4)), so a real sc_reg_pin_get on the writer waits in SQLite's busy handler;
+ * meanwhile the writer cannot be taken and a queued registration does not commit; once the
+ * child lets go the read ends, the registration commits (one commit more) and the read's
+ * hand-off to it is counted.
+ */
+struct rd_arg {
+	struct sc_reg *reg;
+	sc_err r;
+};
+static void *held_reader(void *arg)
+{
+	struct rd_arg *a = arg;
+	struct sc_reg_pin have;
+	int found = 0, match = 0;
+	char root[65];
+
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	a->r = sc_reg_pin_get(a->reg, "D-1", root, &have, &found, &match);
+	return NULL;
+}
+static struct sc_reg *held_wreg;
+static void *held_register(void *arg)
+{
+	struct sc_reg_profile_rec rec;
+	int64_t retry;
+
+	(void)arg;
+	make_profile(&rec, "D-1", 3, "0033");
+	return (void *)(intptr_t)(sc_reg_profile_insert(held_wreg, &rec, NULL, 2002, "t", &retry) ==
+	    SC_OK);
+}
+static void test_read_holds_writer(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_pin pin;
+	int64_t retry = 0;
+	unsigned long w0, o0, w, o, ops0, c0, ops, c, wk, ho0, ho;
+	struct sc_reg_read_stats rs0, rs;
+	struct rd_arg a = { 0 };
+	pthread_t rt, wt;
+	void *ok = NULL;
+	int p1[2], p2[2];
+	char shm[700], b;
+	pid_t kid;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(pipe(p1), 0);
+	assert_int_equal(pipe(p2), 0);
+	snprintf(shm, sizeof(shm), "%s-shm", db);
+	assert_int_equal(sc_reg_open(db, 0, &a.reg), SC_OK);
+	assert_int_equal(sc_reg_open(db, 0, &held_wreg), SC_OK);
+	if ((kid = fork()) == 0) {
+		struct flock fl = { .l_type = F_WRLCK,
+			.l_whence = SEEK_SET,
+			.l_start = 123,
+			.l_len = 5 };
+		int fd;
+		char cc;
+
+		close(p2[1]);
+		fd = open(shm, O_RDWR);
+		cc = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 'y' : 'n';
+		(void)!write(p1[1], &cc, 1);
+		(void)!read(p2[0], &cc, 1);
+		_exit(0);
+	}
+	assert_int_equal(read(p1[0], &b, 1), 1);
+	assert_int_equal(b, 'y');
+	sc_reg_sqlite_read_stats(reg, &w0, &o0);
+	sc_reg_sqlite_read_stats2(reg, &rs0);
+	assert_int_equal(pthread_create(&rt, NULL, held_reader, &a), 0);
+	do {
+		usleep(1000);
+		sc_reg_sqlite_read_stats(reg, &w, &o);
+	} while (w == w0 && o == o0);
+	assert_int_equal(w - w0, 1); /* on the writer, not its own connection */
+	assert_int_equal(o, o0);
+	usleep(50000);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0); /* the read holds it */
+	sc_reg_sqlite_group_stats(reg, &ops0, &c0);
+	sc_reg_sqlite_group_wakes(reg, &wk, &ho0);
+	assert_int_equal(pthread_create(&wt, NULL, held_register, NULL), 0);
+	do {
+		usleep(1000);
+		sc_reg_sqlite_group_stats(reg, &ops, &c);
+	} while (ops == ops0);
+	usleep(50000);
+	sc_reg_sqlite_group_stats(reg, &ops, &c);
+	assert_int_equal(c, c0);                                /* queued behind the read */
+	assert_int_equal(sc_reg_sqlite_writer_release(reg), 0); /* not reg's hold: nothing */
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+	assert_int_equal(write(p2[1], "x", 1), 1);
+	waitpid(kid, NULL, 0);
+	pthread_join(rt, NULL);
+	assert_int_equal(a.r, SC_OK);
+	pthread_join(wt, &ok);
+	assert_int_equal((intptr_t)ok, 1);
+	sc_reg_sqlite_group_stats(reg, &ops, &c);
+	sc_reg_sqlite_group_wakes(reg, &wk, &ho);
+	assert_int_equal(c, c0 + 1);
+	assert_int_equal(ho - ho0, 1); /* the read's hand-off to the registration */
+	sc_reg_sqlite_read_stats2(reg, &rs);
+	assert_int_equal(rs.queued - rs0.queued, 1);
+	assert_true(rs.held_us - rs0.held_us >= 100000);     /* two 50 ms sleeps at least */
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1); /* free again */
+	assert_int_equal(sc_reg_sqlite_writer_release(reg), 1);
+	sc_reg_close(a.reg);
+	sc_reg_close(held_wreg);
+	sc_reg_close(reg);
+}
 /*
  * rdw18, reads and registrations at once: 8 threads, each registering 40 profiles of its own
  * device and after each answer reading them back with the four hot reads (on the writer or on
@@ -4938,6 +5115,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_wakes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_reads_stress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_read_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_holds_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
