@@ -6,6 +6,7 @@
  * timeout instead of failing on a lock upgrade), and the audit row is written inside it.
  * registry.c checks the arguments and forwards here through the table at the end (backend.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -781,6 +782,14 @@ struct reg_group {
 	unsigned long wakes, handoffs; /* posts to waiters; of them, leaderships handed on */
 	struct sc_reg_wal_stats wal;   /* the leader's checkpoints (wal14), under mu */
 	unsigned char wal_logged[32];  /* the checkpoint errors logged, by primary code (bits) */
+	int writer_reads;              /* rdw18: hot reads may run on the idle writer (read_conn) */
+	unsigned long reads_w, reads_r;   /* rdw18: those reads on the writer, on their own conn */
+	unsigned long read_queued;        /* registrations queued while a read held the writer */
+	unsigned long read_us;            /* the µs reads held the writer, in all */
+	int reading;                      /* a read holds the writer (read_conn to read_done) */
+	int64_t read_t0;                  /* since when (mono_us), while reading */
+	const struct sqlite_reg *held_by; /* sc_reg_sqlite_writer_hold's holder (tests) */
+	int w_use; /* debug: users of g->w now (writer_enter); more than one is a bug */
 	struct reg_group *next;
 };
 
@@ -796,7 +805,10 @@ static struct reg_group *group_get(const char *path)
 		;
 	if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
 		snprintf(g->path, sizeof(g->path), "%s", path);
+		const char *e = getenv("SC_REG_WRITER_READS");
+
 		pthread_mutex_init(&g->mu, NULL);
+		g->writer_reads = e == NULL || strcmp(e, "0") != 0;
 		g->next = groups;
 		groups = g;
 	}
@@ -922,6 +934,32 @@ static int wal_due(const struct sqlite_reg *w)
 	return w != NULL && w->wal_next > 0 && w->wal_frames >= w->wal_next;
 }
 
+/*
+ * Debug builds: the writer's connection is used by one holder of the leadership at a time (a
+ * batch, a checkpoint, a read); a second one at once trips the assert. Release: nothing.
+ */
+static void writer_enter(struct reg_group *g)
+{
+#ifndef NDEBUG
+	int was = __atomic_fetch_add(&g->w_use, 1, __ATOMIC_ACQ_REL);
+
+	assert(was == 0);
+#else
+	(void)g;
+#endif
+}
+
+static void writer_leave(struct reg_group *g)
+{
+#ifndef NDEBUG
+	int was = __atomic_fetch_sub(&g->w_use, 1, __ATOMIC_ACQ_REL);
+
+	assert(was == 1);
+#else
+	(void)g;
+#endif
+}
+
 static int64_t mono_us(void)
 {
 	struct timespec t;
@@ -1034,6 +1072,7 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 	int64_t t0 = mono_us(), us;
 	int rc, frames = w->wal_frames, log = -1, ckpt = -1, same = 0;
 
+	writer_enter(g);
 	sqlite3_busy_handler(w->db, wal_busy, &ww);
 	rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &ckpt);
 	sqlite3_busy_timeout(w->db, SC_REG_BUSY_TIMEOUT_MS);
@@ -1082,6 +1121,7 @@ static struct group_waiter *group_checkpoint(struct reg_group *g, struct group_w
 	g->wal.us_total += (unsigned long)us;
 	if ((unsigned long)us > g->wal.us_max)
 		g->wal.us_max = (unsigned long)us;
+	writer_leave(g);
 	next_leader = group_next(g, me);
 	pthread_mutex_unlock(&g->mu);
 	if (next_leader != NULL && next_leader != me)
@@ -1198,8 +1238,10 @@ static int group_lead(struct reg_group *g, struct group_waiter *me)
 		g->tail = NULL;
 	o->next = NULL;
 	pthread_mutex_unlock(&g->mu);
+	writer_enter(g);
 	committed = group_batch(g, batch);
 	ckpt = committed && wal_due(g->w);
+	writer_leave(g);
 	pthread_mutex_lock(&g->mu);
 	g->commits += committed; /* under g->mu, as sc_reg_sqlite_group_stats reads it */
 	for (o = batch; o != NULL; o = next) {
@@ -1275,6 +1317,7 @@ static void group_run_many(struct sqlite_reg *reg, struct group_op *ops, size_t 
 		g->tail = &ops[i];
 		g->ops += ops[i].weight > 0 ? ops[i].weight : 1;
 	}
+	g->read_queued += (unsigned long)g->reading;
 	if ((lead = !g->leader) != 0)
 		g->leader = 1;
 	pthread_mutex_unlock(&g->mu);
@@ -1342,6 +1385,172 @@ void sc_reg_sqlite_wal_stats(struct sc_reg *reg, struct sc_reg_wal_stats *out)
 	pthread_mutex_lock(&g->mu);
 	*out = g->wal;
 	pthread_mutex_unlock(&g->mu);
+}
+
+/*
+ * ---- hot reads on the idle writer (rdw18, issue 17) ----
+ *
+ * SQLite's pager drops a connection's whole page cache when it begins a read transaction and
+ * finds that another connection committed since its last one. Every registration commits on
+ * the group's writer, so each MHD worker's own connection re-read its pages (the profile
+ * request's lookup: ~21 pread64 at 1 KiB pages, PERFORMANCE.md 24.1) after every commit, while
+ * the writer's own cache stays valid across its own commits. So the hot reads of an enrollment
+ * (read_conn's callers: the profile request's pin and pre-check read, its pre-check alone, a
+ * pin, a profile) run on the writer when it is idle, and on the thread's own connection else.
+ *
+ * Idle: no leader (no batch running, none about to, no checkpoint: group_lead keeps the
+ * leadership through group_checkpoint), so no op is queued either (the queue is never without
+ * a leader). The read takes the leadership itself, under g->mu, exactly as a thread that finds
+ * no leader takes it to run a batch: while it reads, a registration that arrives queues and
+ * waits as it would behind a batch, and no batch or checkpoint runs on the writer; at its end
+ * it hands the leadership on as a batch does (group_next), to the thread heading the queue if
+ * any. It never waits for the writer: a leader there, it reads on its own connection as before.
+ *
+ * Same answers: the idle writer has no transaction open (every batch ends in COMMIT or its
+ * rollback; checked, sqlite3_get_autocommit), so its statement begins a read transaction of its
+ * own at the newest commit in the WAL index, as the thread's connection would: only committed
+ * data, other processes' commits included. The reading code is the same; only the connection
+ * differs.
+ *
+ * Lock order: g->mu is held only to look at and set the leadership and the counters, never
+ * across a SQLite call; the leadership (a flag, not a mutex) is taken before the writer's
+ * connection is used and given back after, as by batches and checkpoints; groups_mu is never
+ * taken meanwhile. The reader connection's own use is unchanged. No new pair of locks is held.
+ */
+/* 1: a statement on the writer has stepped and not been reset (it keeps its snapshot). */
+static int stmt_busy(sqlite3 *db)
+{
+	for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st != NULL;
+	     st = sqlite3_next_stmt(db, st))
+		if (sqlite3_stmt_busy(st))
+			return 1;
+	return 0;
+}
+
+/* Under g->mu: the end of a read's hold on the writer, counted; the next leader, if any. */
+static struct group_waiter *read_end(struct reg_group *g)
+{
+	g->reading = 0;
+	g->read_us += (unsigned long)(mono_us() - g->read_t0);
+	return group_next(g, NULL);
+}
+
+static struct sqlite_reg *read_conn(struct sqlite_reg *reg)
+{
+	struct reg_group *g = reg->group;
+	int take;
+
+	if (g == NULL)
+		return reg;
+	pthread_mutex_lock(&g->mu);
+	/* g->w only once no leader is seen: a leader sets it outside g->mu (group_batch). */
+	take = g->writer_reads && !g->leader && g->w != NULL;
+	if (take) {
+		g->leader = 1;
+		g->reading = 1;
+		g->read_t0 = mono_us();
+		g->reads_w++;
+	} else {
+		g->reads_r++;
+	}
+	pthread_mutex_unlock(&g->mu);
+	if (!take)
+		return reg;
+	writer_enter(g);
+	/*
+	 * A transaction left open or a statement not reset (never after a batch): either keeps an
+	 * older snapshot than the newest commit; give the writer back, read on the thread's own.
+	 */
+	if (!sqlite3_get_autocommit(g->w->db) || stmt_busy(g->w->db)) {
+		struct group_waiter *next;
+
+		writer_leave(g);
+		pthread_mutex_lock(&g->mu);
+		g->reads_w--;
+		g->reads_r++;
+		next = read_end(g);
+		pthread_mutex_unlock(&g->mu);
+		if (next != NULL)
+			sem_post(&next->sem);
+		return reg;
+	}
+	return g->w;
+}
+
+/* The end of a read on c (from read_conn): the writer's leadership handed on. */
+static void read_done(struct sqlite_reg *reg, struct sqlite_reg *c)
+{
+	struct reg_group *g = reg->group;
+	struct group_waiter *next;
+
+	if (c == reg)
+		return;
+	writer_leave(g);
+	pthread_mutex_lock(&g->mu);
+	next = read_end(g);
+	pthread_mutex_unlock(&g->mu);
+	if (next != NULL)
+		sem_post(&next->sem);
+}
+
+void sc_reg_sqlite_read_stats(struct sc_reg *reg, unsigned long *on_writer, unsigned long *on_own)
+{
+	struct sc_reg_read_stats st;
+
+	sc_reg_sqlite_read_stats2(reg, &st);
+	*on_writer = st.on_writer;
+	*on_own = st.on_own;
+}
+
+void sc_reg_sqlite_read_stats2(struct sc_reg *reg, struct sc_reg_read_stats *out)
+{
+	struct reg_group *g = sq(reg)->group;
+
+	memset(out, 0, sizeof(*out));
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->mu);
+	out->on_writer = g->reads_w;
+	out->on_own = g->reads_r;
+	out->queued = g->read_queued;
+	out->held_us = g->read_us;
+	pthread_mutex_unlock(&g->mu);
+}
+
+int sc_reg_sqlite_writer_hold(struct sc_reg *reg)
+{
+	struct reg_group *g = sq(reg)->group;
+	int took;
+
+	if (g == NULL)
+		return 0;
+	pthread_mutex_lock(&g->mu);
+	if ((took = !g->leader) != 0) {
+		g->leader = 1;
+		g->held_by = sq(reg);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return took;
+}
+
+int sc_reg_sqlite_writer_release(struct sc_reg *reg)
+{
+	struct reg_group *g = sq(reg)->group;
+	struct group_waiter *next;
+
+	if (g == NULL)
+		return 0;
+	pthread_mutex_lock(&g->mu);
+	if (g->held_by != sq(reg)) {
+		pthread_mutex_unlock(&g->mu);
+		return 0;
+	}
+	g->held_by = NULL;
+	next = group_next(g, NULL);
+	pthread_mutex_unlock(&g->mu);
+	if (next != NULL)
+		sem_post(&next->sem);
+	return 1;
 }
 
 /* ---- devices ---- */
@@ -1675,7 +1884,11 @@ static sc_err profile_checks(struct sqlite_reg *reg, const char *device_id, cons
 static sc_err sq_profile_precheck(struct sc_reg *base, const char *device_id, const char *challenge,
     const char *source, const struct sc_reg_rate *rate, int64_t now, int64_t *retry_after)
 {
-	return profile_checks(sq(base), device_id, challenge, source, rate, now, retry_after);
+	struct sqlite_reg *c = read_conn(sq(base));
+	sc_err r = profile_checks(c, device_id, challenge, source, rate, now, retry_after);
+
+	read_done(sq(base), c);
+	return r;
 }
 
 static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *found,
@@ -1699,14 +1912,16 @@ static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id, cons
     const char *challenge, const char *source, const struct sc_reg_rate *rate, int64_t now,
     struct sc_reg_pin *out, int *found, int *root_match, struct sc_reg_seen *seen)
 {
-	struct sqlite_reg *reg = sq(base);
+	struct sqlite_reg *reg = read_conn(sq(base));
 	sqlite3_stmt *st = NULL;
 	int unauth = source != NULL && *source != '\0', rc, rows = 0;
 	sc_err r;
 
 	if ((r = prepare(reg, unauth ? LOOKUP_SQL(RATE_FROM_SOURCE) : LOOKUP_SQL(RATE_FROM_DEVICE),
-	         &st)) != SC_OK)
+	         &st)) != SC_OK) {
+		read_done(sq(base), reg);
 		return r;
+	}
 	check_bind(st, device_id, challenge, source, rate, now);
 	bind_text(st, 5, root_sha256);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1717,9 +1932,17 @@ static sc_err sq_profile_lookup(struct sc_reg *base, const char *device_id, cons
 			pin_cols(st, 4, out, found, root_match);
 	}
 	done(reg, st);
-	if (rc != SQLITE_DONE || rows == 0)
-		return db_fail(reg, "reading a device and its pin");
-	return SC_OK;
+	/* The aggregate's row is always there: none with SQLITE_DONE is no SQLite error to report. */
+	if (rc != SQLITE_DONE)
+		r = db_fail(reg, "reading a device and its pin");
+	else if (rows == 0)
+		r = sc_fail(SC_ERR_STORE_DAMAGED,
+		    "reading a device and its pin: registry %s: the checks' query gave no row",
+		    reg->path);
+	else
+		r = SC_OK;
+	read_done(sq(base), reg);
+	return r;
 }
 
 static sc_err profile_insert_on(struct sqlite_reg *reg, struct sc_reg_profile_rec *rec,
@@ -1801,7 +2024,7 @@ static void pin_cols(sqlite3_stmt *st, int col, struct sc_reg_pin *out, int *fou
 static sc_err sq_pin_get(struct sc_reg *base, const char *device_id, const char *root_sha256,
     struct sc_reg_pin *out, int *found, int *root_match)
 {
-	struct sqlite_reg *reg = sq(base);
+	struct sqlite_reg *reg = read_conn(sq(base));
 	sqlite3_stmt *st = NULL;
 	sc_err r;
 	int rc;
@@ -1814,17 +2037,19 @@ static sc_err sq_pin_get(struct sc_reg *base, const char *device_id, const char 
 	         "SELECT ca_sha256, kek_sha256, path_sha256, root_sha256, ca_spki, pinned_at,"
 	         " root_sha256 = ?, chain_verdict FROM device_pins WHERE device_id = ?"
 	         " ORDER BY root_sha256",
-	         &st)) != SC_OK)
+	         &st)) != SC_OK) {
+		read_done(sq(base), reg);
 		return r;
+	}
 	bind_text(st, 1, root_sha256);
 	bind_text(st, 2, device_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (!*root_match && (!*found || sqlite3_column_int(st, 6) != 0))
 			pin_cols(st, 0, out, found, root_match);
 	done(reg, st);
-	if (rc != SQLITE_DONE)
-		return db_fail(reg, "reading a device pin");
-	return SC_OK;
+	r = rc != SQLITE_DONE ? db_fail(reg, "reading a device pin") : SC_OK;
+	read_done(sq(base), reg);
+	return r;
 }
 
 /* Inside profile_insert's transaction: the device's pin is this one, or is added as it. */
@@ -1895,7 +2120,7 @@ static void profile_from_row(sqlite3_stmt *st, struct sc_reg_profile_rec *p)
 static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
     struct sc_reg_profile_rec *out)
 {
-	struct sqlite_reg *reg = sq(base);
+	struct sqlite_reg *reg = read_conn(sq(base));
 	sqlite3_stmt *st = NULL;
 	sc_err r = SC_ERR_INTERNAL;
 	const unsigned char *text;
@@ -1906,8 +2131,10 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
 	if ((r = prepare(reg,
 	         "SELECT profile_id, device_id, challenge, origin, alg, not_before, not_after,"
 	         " profile_not_after, der, chain_pem, created_at, consumed_at FROM profiles WHERE profile_id = ?",
-	         &st)) != SC_OK)
+	         &st)) != SC_OK) {
+		read_done(sq(base), reg);
 		return r;
+	}
 	bind_text(st, 1, profile_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
@@ -1943,6 +2170,7 @@ static sc_err sq_profile_get(struct sc_reg *base, const char *profile_id,
 	r = SC_OK;
 out:
 	done(reg, st);
+	read_done(sq(base), reg);
 	if (r != SC_OK)
 		sc_reg_profile_rec_clear(out);
 	return r;

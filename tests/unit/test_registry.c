@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -1840,6 +1842,500 @@ static void test_group_wakes(void **state)
 	/* Each registration's thread waited at most once for it to be done, once to lead. */
 	assert_true(wakes <= ops);
 	assert_true(handoffs <= commits);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+}
+
+/*
+ * rdw18, the hot reads on the idle writer: with no batch, checkpoint or read holding the group's
+ * writer, each hot read (lookup, pre-check, pin, profile) runs on it; held (the writer taken as
+ * a batch takes it), each runs on the handle's own connection, with the same answer byte for
+ * byte. A registration that arrives while the writer is held queues, is not visible to a read
+ * meanwhile, and commits once the holder hands the writer on. SC_REG_WRITER_READS=0: none on it.
+ */
+struct hot_reads {
+	struct sc_reg_pin lp, pp;
+	int lf, lm, pf, pm;
+	struct sc_reg_precheck pre;
+	sc_err pr, gr;
+	int64_t retry;
+	char pdetail[256];
+	struct sc_reg_profile_rec prof;
+};
+
+static void hot_read(struct sc_reg *reg, const char *root, struct hot_reads *h)
+{
+	struct sc_reg_rate rate = { 1, 3600 };
+
+	memset(h, 0, sizeof(*h));
+	h->lf = h->lm = h->pf = h->pm = -1;
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root, "0099", NULL, &rate, 2001, &h->lp,
+	                     &h->lf, &h->lm, &h->pre),
+	    SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &h->pp, &h->pf, &h->pm), SC_OK);
+	h->pr = sc_reg_profile_precheck(reg, "D-1", "0099", NULL, &rate, 2001, &h->retry);
+	snprintf(h->pdetail, sizeof(h->pdetail), "%s", h->pr == SC_OK ? "" : sc_err_detail());
+	h->gr = sc_reg_profile_get(reg, "00000000000000000000000000000001", &h->prof);
+}
+
+static void hot_same(const struct hot_reads *a, const struct hot_reads *b)
+{
+	assert_memory_equal(&a->lp, &b->lp, sizeof(a->lp));
+	assert_memory_equal(&a->pp, &b->pp, sizeof(a->pp));
+	assert_memory_equal(&a->pre, &b->pre, sizeof(a->pre));
+	assert_int_equal(a->lf, b->lf);
+	assert_int_equal(a->lm, b->lm);
+	assert_int_equal(a->pf, b->pf);
+	assert_int_equal(a->pm, b->pm);
+	assert_int_equal(a->pr, b->pr);
+	assert_int_equal(a->retry, b->retry);
+	assert_string_equal(a->pdetail, b->pdetail);
+	assert_int_equal(a->gr, b->gr);
+	assert_string_equal(a->prof.profile_id, b->prof.profile_id);
+	assert_string_equal(a->prof.device_id, b->prof.device_id);
+	assert_string_equal(a->prof.challenge, b->prof.challenge);
+	assert_int_equal(a->prof.origin, b->prof.origin);
+	assert_int_equal(a->prof.alg, b->prof.alg);
+	assert_int_equal(a->prof.not_before, b->prof.not_before);
+	assert_int_equal(a->prof.not_after, b->prof.not_after);
+	assert_int_equal(a->prof.profile_not_after, b->prof.profile_not_after);
+	assert_int_equal(a->prof.created_at, b->prof.created_at);
+	assert_int_equal(a->prof.consumed_at, b->prof.consumed_at);
+	assert_int_equal(a->prof.der_len, b->prof.der_len);
+	assert_memory_equal(a->prof.der, b->prof.der, a->prof.der_len);
+	assert_string_equal(a->prof.chain_pem, b->prof.chain_pem);
+}
+
+static void read_counts(struct sc_reg *reg, unsigned long w, unsigned long own)
+{
+	unsigned long gw = 99, go = 99;
+
+	sc_reg_sqlite_read_stats(reg, &gw, &go);
+	assert_int_equal(gw, w);
+	assert_int_equal(go, own);
+}
+
+static void *held_registration(void *arg)
+{
+	struct sc_reg *reg = NULL;
+	struct sc_reg_profile_rec rec;
+	int64_t retry;
+	sc_err r;
+
+	int n = (int)(intptr_t)arg;
+	char ch[8];
+
+	if (sc_reg_open(db, 1, &reg) != SC_OK)
+		return (void *)(intptr_t)0;
+	snprintf(ch, sizeof(ch), "00%d%d", n, n);
+	make_profile(&rec, "D-1", n, ch);
+	r = sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry);
+	sc_reg_close(reg);
+	return (void *)(intptr_t)(r == SC_OK);
+}
+
+static void test_writer_reads(void **state)
+{
+	struct sc_reg *reg = open_new(), *other = NULL;
+	struct sc_reg_profile_rec rec, got;
+	struct sc_reg_pin pin;
+	struct hot_reads on_w, on_own;
+	char root[65];
+	int64_t retry = 0;
+	unsigned long ops, commits, ops0, commits0, wakes, handoffs, handoffs0;
+	pthread_t th;
+	void *ok = NULL;
+
+	(void)state;
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	/* No batch yet: no writer to read on. */
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000001", &got),
+	    SC_ERR_NOT_FOUND);
+	read_counts(reg, 0, 1);
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	/* Idle: all four on the writer. */
+	hot_read(reg, root, &on_w);
+	read_counts(reg, 4, 1);
+	assert_int_equal(on_w.lf, 1);
+	assert_int_equal(on_w.lm, 1);
+	assert_int_equal(on_w.pre.r, SC_ERR_RATE_LIMITED);
+	assert_int_equal(on_w.pr, SC_ERR_RATE_LIMITED);
+	assert_int_equal(on_w.gr, SC_OK);
+	/* Held: all four on the handle's own connection, the same answers. */
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+	hot_read(reg, root, &on_own);
+	read_counts(reg, 4, 5);
+	hot_same(&on_w, &on_own);
+	sc_reg_profile_rec_clear(&on_own.prof);
+	/* A registration meanwhile queues behind the holder and is not read. */
+	sc_reg_sqlite_group_stats(reg, &ops0, &commits0);
+	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs0);
+	assert_int_equal(pthread_create(&th, NULL, held_registration, (void *)(intptr_t)3), 0);
+	do {
+		usleep(1000);
+		sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	} while (ops == ops0);
+	assert_int_equal(ops, ops0 + 1);
+	usleep(20000);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	assert_int_equal(commits, commits0);
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got),
+	    SC_ERR_NOT_FOUND);
+	read_counts(reg, 4, 6);
+	/* Handed on: the queued registration leads its batch and commits. */
+	sc_reg_sqlite_writer_release(reg);
+	pthread_join(th, &ok);
+	assert_int_equal((intptr_t)ok, 1);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs);
+	assert_int_equal(commits, commits0 + 1);
+	assert_int_equal(handoffs, handoffs0 + 1);
+	assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000003", &got), SC_OK);
+	assert_string_equal(got.challenge, "0033");
+	sc_reg_profile_rec_clear(&got);
+	read_counts(reg, 5, 6);
+	/* Idle again: back on the writer; held, the same answers (profile 3 counted by both). */
+	sc_reg_profile_rec_clear(&on_w.prof);
+	hot_read(reg, root, &on_w);
+	read_counts(reg, 9, 6);
+	assert_non_null(strstr(on_w.pre.detail, "had 2 profiles"));
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+	hot_read(reg, root, &on_own);
+	read_counts(reg, 9, 10);
+	sc_reg_sqlite_writer_release(reg);
+	hot_same(&on_w, &on_own);
+	sc_reg_profile_rec_clear(&on_own.prof);
+	/*
+	 * A real batch holding the writer: another process's write transaction keeps its leader
+	 * in BEGIN IMMEDIATE (SQLite's busy wait); reads meanwhile go to their own connection and
+	 * answer (a WAL reader is not blocked by a writer), without the queued profile.
+	 */
+	{
+		sqlite3 *h = NULL;
+
+		assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+		sc_reg_sqlite_group_stats(reg, &ops0, &commits0);
+		assert_int_equal(pthread_create(&th, NULL, held_registration, (void *)(intptr_t)5),
+		    0);
+		do {
+			usleep(1000);
+			sc_reg_sqlite_group_stats(reg, &ops, &commits);
+		} while (ops == ops0);
+		assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+		hot_read(reg, root, &on_own);
+		read_counts(reg, 9, 14);
+		hot_same(&on_w, &on_own);
+		sc_reg_profile_rec_clear(&on_own.prof);
+		assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000005", &got),
+		    SC_ERR_NOT_FOUND);
+		read_counts(reg, 9, 15);
+		assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(h);
+		pthread_join(th, &ok);
+		assert_int_equal((intptr_t)ok, 1);
+		sc_reg_sqlite_group_stats(reg, &ops, &commits);
+		assert_int_equal(commits, commits0 + 1);
+		assert_int_equal(sc_reg_profile_get(reg, "00000000000000000000000000000005", &got),
+		    SC_OK);
+		sc_reg_profile_rec_clear(&got);
+		read_counts(reg, 10, 15);
+	}
+	sc_reg_profile_rec_clear(&on_w.prof);
+	/* Another handle of the same file shares the group and its writer. */
+	assert_int_equal(sc_reg_open(db, 0, &other), SC_OK);
+	assert_int_equal(sc_reg_sqlite_writer_hold(other), 1);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+	sc_reg_sqlite_writer_release(other);
+	sc_reg_close(other);
+	assert_int_equal(sc_reg_check(reg), SC_OK);
+	sc_reg_close(reg);
+	/* Off: every read on its own connection. */
+	setenv("SC_REG_WRITER_READS", "0", 1);
+	reg = open_new();
+	make_profile(&rec, "D-1", 4, "0044");
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2003, "t", &retry), SC_OK);
+	hot_read(reg, root, &on_own);
+	read_counts(reg, 0, 4);
+	sc_reg_profile_rec_clear(&on_own.prof);
+	sc_reg_close(reg);
+	unsetenv("SC_REG_WRITER_READS");
+}
+
+/*
+ * rdw18 review: a read that fails on the writer (device_pins renamed by another connection)
+ * fails SC_ERR_IO with the writer's own message, leaves it clean and hands it on: the writer
+ * is free after, and registers and reads again once the table is back.
+ */
+static void test_writer_read_error(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_pin pin, have;
+	struct sc_reg_precheck seen;
+	struct sc_reg_rate rate = { 5, 3600 };
+	char root[65];
+	int64_t retry = 0;
+	int found = 0, match = 0;
+	sqlite3 *h = NULL;
+	unsigned long w0, o0, w, o;
+
+	(void)state;
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &have, &found, &match), SC_OK);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "ALTER TABLE device_pins RENAME TO dp_x", NULL, NULL,
+	                     NULL),
+	    SQLITE_OK);
+	sc_reg_sqlite_read_stats(reg, &w0, &o0);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &have, &found, &match), SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "no such table: device_pins"));
+	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root, NULL, NULL, &rate, 2001, &have,
+	                     &found, &match, &seen),
+	    SC_ERR_IO);
+	assert_non_null(strstr(sc_err_detail(), "no such table: device_pins"));
+	sc_reg_sqlite_read_stats(reg, &w, &o);
+	assert_int_equal(w - w0, 2); /* both on the writer */
+	assert_int_equal(o, o0);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+	assert_int_equal(sc_reg_sqlite_writer_release(reg), 1);
+	assert_int_equal(sqlite3_exec(h, "ALTER TABLE dp_x RENAME TO device_pins", NULL, NULL,
+	                     NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+	make_profile(&rec, "D-1", 2, "0022");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2002, "t", &retry), SC_OK);
+	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &have, &found, &match), SC_OK);
+	assert_int_equal(found, 1);
+	sc_reg_close(reg);
+}
+
+/*
+ * rdw18 review: a read on the writer takes the leadership (no batch starts while it reads) and
+ * hands it on at its end. A forked child holds the -shm's read-mark locks (bytes 123..127:
+ * WAL_READ_LOCK(1..4)), so a real sc_reg_pin_get on the writer waits in SQLite's busy handler;
+ * meanwhile the writer cannot be taken and a queued registration does not commit; once the
+ * child lets go the read ends, the registration commits (one commit more) and the read's
+ * hand-off to it is counted.
+ */
+struct rd_arg {
+	struct sc_reg *reg;
+	sc_err r;
+};
+static void *held_reader(void *arg)
+{
+	struct rd_arg *a = arg;
+	struct sc_reg_pin have;
+	int found = 0, match = 0;
+	char root[65];
+
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	a->r = sc_reg_pin_get(a->reg, "D-1", root, &have, &found, &match);
+	return NULL;
+}
+static struct sc_reg *held_wreg;
+static void *held_register(void *arg)
+{
+	struct sc_reg_profile_rec rec;
+	int64_t retry;
+
+	(void)arg;
+	make_profile(&rec, "D-1", 3, "0033");
+	return (void *)(intptr_t)(sc_reg_profile_insert(held_wreg, &rec, NULL, 2002, "t", &retry) ==
+	    SC_OK);
+}
+static void test_read_holds_writer(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_profile_rec rec;
+	struct sc_reg_pin pin;
+	int64_t retry = 0;
+	unsigned long w0, o0, w, o, ops0, c0, ops, c, wk, ho0, ho;
+	struct sc_reg_read_stats rs0, rs;
+	struct rd_arg a = { 0 };
+	pthread_t rt, wt;
+	void *ok = NULL;
+	int p1[2], p2[2];
+	char shm[700], b;
+	pid_t kid;
+
+	(void)state;
+	assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
+	make_pin(&pin, 'c', 'd', 'a');
+	make_profile(&rec, "D-1", 1, "0011");
+	rec.pin = &pin;
+	assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
+	assert_int_equal(pipe(p1), 0);
+	assert_int_equal(pipe(p2), 0);
+	snprintf(shm, sizeof(shm), "%s-shm", db);
+	assert_int_equal(sc_reg_open(db, 0, &a.reg), SC_OK);
+	assert_int_equal(sc_reg_open(db, 0, &held_wreg), SC_OK);
+	if ((kid = fork()) == 0) {
+		struct flock fl = { .l_type = F_WRLCK,
+			.l_whence = SEEK_SET,
+			.l_start = 123,
+			.l_len = 5 };
+		int fd;
+		char cc;
+
+		close(p2[1]);
+		fd = open(shm, O_RDWR);
+		cc = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 'y' : 'n';
+		(void)!write(p1[1], &cc, 1);
+		(void)!read(p2[0], &cc, 1);
+		_exit(0);
+	}
+	assert_int_equal(read(p1[0], &b, 1), 1);
+	assert_int_equal(b, 'y');
+	sc_reg_sqlite_read_stats(reg, &w0, &o0);
+	sc_reg_sqlite_read_stats2(reg, &rs0);
+	assert_int_equal(pthread_create(&rt, NULL, held_reader, &a), 0);
+	do {
+		usleep(1000);
+		sc_reg_sqlite_read_stats(reg, &w, &o);
+	} while (w == w0 && o == o0);
+	assert_int_equal(w - w0, 1); /* on the writer, not its own connection */
+	assert_int_equal(o, o0);
+	usleep(50000);
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0); /* the read holds it */
+	sc_reg_sqlite_group_stats(reg, &ops0, &c0);
+	sc_reg_sqlite_group_wakes(reg, &wk, &ho0);
+	assert_int_equal(pthread_create(&wt, NULL, held_register, NULL), 0);
+	do {
+		usleep(1000);
+		sc_reg_sqlite_group_stats(reg, &ops, &c);
+	} while (ops == ops0);
+	usleep(50000);
+	sc_reg_sqlite_group_stats(reg, &ops, &c);
+	assert_int_equal(c, c0);                                /* queued behind the read */
+	assert_int_equal(sc_reg_sqlite_writer_release(reg), 0); /* not reg's hold: nothing */
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 0);
+	assert_int_equal(write(p2[1], "x", 1), 1);
+	waitpid(kid, NULL, 0);
+	pthread_join(rt, NULL);
+	assert_int_equal(a.r, SC_OK);
+	pthread_join(wt, &ok);
+	assert_int_equal((intptr_t)ok, 1);
+	sc_reg_sqlite_group_stats(reg, &ops, &c);
+	sc_reg_sqlite_group_wakes(reg, &wk, &ho);
+	assert_int_equal(c, c0 + 1);
+	assert_int_equal(ho - ho0, 1); /* the read's hand-off to the registration */
+	sc_reg_sqlite_read_stats2(reg, &rs);
+	assert_int_equal(rs.queued - rs0.queued, 1);
+	assert_true(rs.held_us - rs0.held_us >= 100000);     /* two 50 ms sleeps at least */
+	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1); /* free again */
+	assert_int_equal(sc_reg_sqlite_writer_release(reg), 1);
+	sc_reg_close(a.reg);
+	sc_reg_close(held_wreg);
+	sc_reg_close(reg);
+}
+/*
+ * rdw18, reads and registrations at once: 8 threads, each registering 40 profiles of its own
+ * device and after each answer reading them back with the four hot reads (on the writer or on
+ * its own connection, whichever was free). Each read sees exactly the registrations answered
+ * before it (the rate count: i + 1 in the window), every read is counted once on one path, and
+ * every registration once; handoffs (after batches and after reads) never exceed the commits.
+ */
+#define RW_THREADS 8
+#define RW_PER_THREAD 40
+
+static void *reader_writer(void *arg)
+{
+	int t = (int)(intptr_t)arg, ok = 1;
+	struct sc_reg *reg = NULL;
+	char dev[16], root[65];
+	struct sc_reg_pin pin;
+
+	memset(root, 'a', 64);
+	root[64] = '\0';
+	snprintf(dev, sizeof(dev), "D-%d", 100 + t);
+	make_pin(&pin, 'c', 'd', 'a');
+	if (sc_reg_open(db, 0, &reg) != SC_OK)
+		return (void *)(intptr_t)0;
+	for (int i = 0; ok && i < RW_PER_THREAD; i++) {
+		struct sc_reg_profile_rec rec, got;
+		struct sc_reg_rate at = { i + 1, 3600 }, over = { i + 2, 3600 };
+		struct sc_reg_precheck pre;
+		struct sc_reg_pin have;
+		int found = 0, match = 0;
+		int64_t retry;
+		char ch[16];
+
+		snprintf(ch, sizeof(ch), "s%02x%04x", t, i);
+		make_profile(&rec, dev, 200000 + t * 1000 + i, ch);
+		rec.pin = &pin;
+		if (sc_reg_profile_insert(reg, &rec, NULL, 5000 + i, "t", &retry) != SC_OK) {
+			ok = 0;
+			break;
+		}
+		memset(&got, 0, sizeof(got));
+		ok &= sc_reg_profile_get(reg, rec.profile_id, &got) == SC_OK &&
+		    strcmp(got.challenge, ch) == 0 && got.created_at == 5000 + i;
+		sc_reg_profile_rec_clear(&got);
+		ok &= sc_reg_profile_lookup(reg, dev, root, NULL, NULL, &at, 5000 + i, &have,
+		          &found, &match, &pre) == SC_OK &&
+		    pre.r == SC_ERR_RATE_LIMITED && found == 1 && match == 1;
+		ok &= sc_reg_profile_precheck(reg, dev, NULL, NULL, &over, 5000 + i, &retry) ==
+		    SC_OK;
+		found = match = 0;
+		ok &= sc_reg_pin_get(reg, dev, root, &have, &found, &match) == SC_OK &&
+		    found == 1 && have.pinned_at == 5000;
+	}
+	sc_reg_close(reg);
+	return (void *)(intptr_t)ok;
+}
+
+static void test_writer_reads_stress(void **state)
+{
+	struct sc_reg *reg = open_new();
+	struct sc_reg_counts c;
+	pthread_t th[RW_THREADS];
+	unsigned long ops, commits, wakes, handoffs, rw, ro;
+	const unsigned long n = RW_THREADS * RW_PER_THREAD;
+
+	(void)state;
+	for (int t = 0; t < RW_THREADS; t++) {
+		char dev[16];
+
+		snprintf(dev, sizeof(dev), "D-%d", 100 + t);
+		assert_int_equal(sc_reg_device_add(reg, dev, NULL, "t", 1000), SC_OK);
+	}
+	for (int i = 0; i < RW_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader_writer, (void *)(intptr_t)i),
+		    0);
+	for (int i = 0; i < RW_THREADS; i++) {
+		void *ok = NULL;
+		pthread_join(th[i], &ok);
+		assert_int_equal((intptr_t)ok, 1);
+	}
+	assert_int_equal(sc_reg_counts(reg, &c), SC_OK);
+	assert_int_equal(c.profiles, n);
+	sc_reg_sqlite_group_stats(reg, &ops, &commits);
+	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs);
+	sc_reg_sqlite_read_stats(reg, &rw, &ro);
+	print_message("writer reads: %lu registrations, %lu commits, %lu handed on; reads %lu on "
+	              "the writer, %lu on their own\n",
+	    ops, commits, handoffs, rw, ro);
+	assert_int_equal(ops, n);
+	assert_int_equal(rw + ro, 4 * n);
+	assert_true(commits >= 1 && commits <= ops);
+	assert_true(handoffs <= commits);
+	assert_true(wakes <= ops);
 	assert_int_equal(sc_reg_check(reg), SC_OK);
 	sc_reg_close(reg);
 }
@@ -4963,6 +5459,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_record_many_renewal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_wakes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_reads_stress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_read_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_holds_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sqlite_audit_follow, setup, teardown),
@@ -5013,6 +5513,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_schema10, setup, teardown),
 	};
 
+	/* rdw18: one test by name (glob) for valgrind's slower tools, e.g. test_writer_reads*. */
+	if (getenv("SC_TEST_ONLY") != NULL)
+		cmocka_set_test_filter(getenv("SC_TEST_ONLY"));
 	if ((pg_uri = getenv("SC_TEST_PG")) != NULL && *pg_uri != '\0')
 		return cmocka_run_group_tests_name("registry on PostgreSQL", on_pg, NULL, NULL);
 	pg_uri = NULL;
