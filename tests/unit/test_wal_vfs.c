@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <dlfcn.h>
 #include <pthread.h>
 
 #include "registry.h"
@@ -604,8 +605,26 @@ static int pw_fail;  /* errno for the next pwrite, which then fails */
 static int pw_short; /* the next pwrite writes half its bytes */
 static int pw_kill;  /* SIGKILL at the next pwrite, before it writes (a child's) */
 
+/* The order of SQLite's pwrites and fdatasyncs (the executable's fdatasync interposes libc's
+ * for libsqlite3: "unix" has no xSetSystemCall seam for it). */
+static int io_seq, last_pw_seq, last_sync_seq;
+int fdatasync(int fd);
+int fdatasync(int fd)
+{
+	static int (*real)(int);
+
+	if (real == NULL) {
+		void *sym = dlsym(RTLD_NEXT, "fdatasync");
+
+		memcpy(&real, &sym, sizeof(real));
+	}
+	last_sync_seq = ++io_seq;
+	return real(fd);
+}
+
 static ssize_t pw_common(int is64, int fd, const void *b, size_t n, off_t off)
 {
+	last_pw_seq = ++io_seq;
 	if (pw_kill)
 		raise(SIGKILL);
 	if (n_pw < 256) {
@@ -732,7 +751,10 @@ static void test_hold_one_write(void **state)
 		exec_ok(w, sql);
 		n_pw = 0;
 		sc_wal_vfs_stats(&s0);
+		last_pw_seq = last_sync_seq = 0;
 		assert_int_equal(held_commit(w), SQLITE_OK);
+		/* The run written before the commit's fdatasync, nothing after it. */
+		assert_true(last_pw_seq > 0 && last_pw_seq < last_sync_seq);
 		sc_wal_vfs_stats(&s1);
 		grown = file_size(wal) - before;
 		assert_int_equal(n_pw, 1);
