@@ -49,7 +49,9 @@
  * locks: where frames are published and the WAL's write lock is released; a guard, none comes
  * between a FULL commit's frames and its sync). A NORMAL commit is never armed: its frames are
  * published with no sync. A failed run is the error of the call that wrote it (the sync's:
- * the commit fails); a short write is continued by "unix"'s xWrite. SC_REG_WAL_HOLD=0 arms none.
+ * the commit fails), or, written in a shared-memory call, kept for the WAL's next write or sync
+ * (the shm call is made regardless; flush_shm); a short write is continued by "unix"'s xWrite.
+ * SC_REG_WAL_HOLD=0 arms none.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -91,11 +93,13 @@ struct cw_file {
 	size_t run_len, run_cap;
 	sqlite3_int64 run_off;
 	struct cw_file *link; /* while armed: the database file for its WAL, the WAL for its file */
+	int err; /* a write that failed inside a shared-memory call: the next write or sync's */
 };
 
 #define REAL_OFF ((sizeof(struct cw_file) + 15) & ~(size_t)15)
 
-static uint64_t stat_joined, stat_alone, stat_runs, stat_gathered, stat_barrier_err; /* __atomic */
+static uint64_t stat_joined, stat_alone, stat_runs, stat_gathered, stat_barrier_err,
+    stat_release_err; /* __atomic */
 
 /* An armed WAL's run written in one call (the "unix" VFS's xWrite: one pwrite, short ones
  * continued by it); its error is the caller's. Emptied either way: a failed run is not retried. */
@@ -227,6 +231,11 @@ static int cw_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off
 	int rc;
 
 	p->rd_off = -1;
+	if (p->err != SQLITE_OK) {
+		rc = p->err;
+		p->err = SQLITE_OK;
+		return rc;
+	}
 	if (p->armed)
 		return hold_write(p, buf, amt, off);
 	if (p->held) {
@@ -262,14 +271,22 @@ static int cw_truncate(sqlite3_file *f, sqlite3_int64 size)
 /*
  * An armed WAL's first sync ends the hold: the run is written, then synced. Whatever wal.c
  * writes after a sync (the rest of a sector's padding, the size limit's truncate) is made at
- * once as before. The run's error is the sync's, before any sync (the commit fails).
+ * once as before. The run's error is the sync's, before any sync (the commit fails); so is a
+ * run's write that failed inside a shared-memory call (err), and what is held then is dropped
+ * (a failed commit's bytes written later could land on another connection's frames).
  */
 static int cw_sync(sqlite3_file *f, int flags)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc;
+	int rc = p->err;
 
 	p->armed = 0;
+	p->err = SQLITE_OK;
+	if (rc != SQLITE_OK) {
+		p->run_len = 0;
+		p->held = 0;
+		return rc;
+	}
 	rc = flush(p);
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xSync(p->real, flags);
 }
@@ -335,45 +352,58 @@ static int cw_device_chars(sqlite3_file *f)
 	return p->real->pMethods->xDeviceCharacteristics(p->real);
 }
 
+/* A write that failed where its error cannot be returned: kept for the file's next write or
+ * sync (cw_write, cw_sync), the first one kept. */
+static int keep_err(struct cw_file *p, int rc)
+{
+	if (rc != SQLITE_OK && p->err == SQLITE_OK)
+		p->err = rc;
+	return rc != SQLITE_OK;
+}
+
 /*
- * Shared memory: the database file's (never a WAL file's), passed through after its own flush
- * and, while its connection's WAL is armed, the WAL's run: the wal-index and its locks are
- * where frames are published and the WAL's write lock released, so nothing held outlives
- * either (walhold18; under synchronous=FULL none of them comes between a commit's frames and
- * its sync).
+ * Shared memory: the database file's (never a WAL file's), after its own flush and, while its
+ * connection's WAL is armed, the WAL's run: the wal-index and its locks are where frames are
+ * published and the WAL's write lock released, so nothing held outlives either (walhold18;
+ * under synchronous=FULL none of them comes between a commit's frames and its sync). The shm
+ * call itself is always made: SQLite ignores some of their codes ((void)walUnlockShared, a
+ * lookup's in release builds), so a failed flush returned there could drop held frames while
+ * the commit went on, or leave a lock held that SQLite thinks released (the walhold18 review).
+ * The failed write is kept on its file instead (keep_err): the WAL's next write or its sync
+ * returns it, so the commit fails and is not acknowledged. 1 when a flush failed.
  */
 static int flush_shm(struct cw_file *p)
 {
-	int rc = flush(p);
+	int bad = keep_err(p, flush(p));
 
-	if (rc == SQLITE_OK && p->link != NULL && p->link->run_len > 0)
-		rc = flush_run(p->link);
-	return rc;
+	if (p->link != NULL && p->link->run_len > 0)
+		bad |= keep_err(p->link, flush_run(p->link));
+	return bad;
 }
 
 static int cw_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **out)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush_shm(p);
 
-	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, out);
+	(void)flush_shm(p);
+	return p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, out);
 }
 
 static int cw_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush_shm(p);
 
-	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmLock(p->real, offset, n, flags);
+	(void)flush_shm(p);
+	return p->real->pMethods->xShmLock(p->real, offset, n, flags);
 }
 
 static void cw_shm_barrier(sqlite3_file *f)
 {
 	struct cw_file *p = (struct cw_file *)f;
 
-	/* Before wal-index header is published (walIndexWriteHdr): no error can be returned here,
-	 * and under synchronous=FULL the sync has written the run already (a guard only). */
-	if (flush_shm(p) != SQLITE_OK)
+	/* Before wal-index header is published (walIndexWriteHdr): under synchronous=FULL the sync
+	 * has written the run already (a guard only); a failure is counted (and kept). */
+	if (flush_shm(p))
 		__atomic_add_fetch(&stat_barrier_err, 1, __ATOMIC_RELAXED);
 	p->real->pMethods->xShmBarrier(p->real);
 }
@@ -381,9 +411,9 @@ static void cw_shm_barrier(sqlite3_file *f)
 static int cw_shm_unmap(sqlite3_file *f, int del)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush_shm(p);
 
-	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmUnmap(p->real, del);
+	(void)flush_shm(p);
+	return p->real->pMethods->xShmUnmap(p->real, del);
 }
 
 static int cw_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **out)
@@ -569,6 +599,7 @@ void sc_wal_vfs_stats(struct sc_wal_vfs_stats *out)
 	out->runs = __atomic_load_n(&stat_runs, __ATOMIC_RELAXED);
 	out->gathered = __atomic_load_n(&stat_gathered, __ATOMIC_RELAXED);
 	out->barrier_err = __atomic_load_n(&stat_barrier_err, __ATOMIC_RELAXED);
+	out->release_err = __atomic_load_n(&stat_release_err, __ATOMIC_RELAXED);
 }
 
 /* The connection's main database file and its WAL, both opened through this VFS; 0 if not. */
@@ -587,7 +618,12 @@ static int files_of(sqlite3 *db, struct cw_file **dbf, struct cw_file **wal)
 	return 1;
 }
 
-/* Arms (on) or disarms a WAL file: see wal_vfs.h. A held header goes out first, unarmed. */
+/*
+ * Arms (on) or disarms a WAL file: see wal_vfs.h. A held header goes out first, unarmed. A kept
+ * error (err) stays for the next write or sync. Disarmed, a run buffer that grew past its first
+ * size (a large commit's, up to HOLD_MAX) is shrunk back to HOLD_FIRST: a connection keeps
+ * 64 KiB between commits, not what its largest commit needed.
+ */
 static int arm(struct cw_file *w, int on)
 {
 	int rc;
@@ -598,6 +634,14 @@ static int arm(struct cw_file *w, int on)
 		w->link->link = NULL;
 	w->link = NULL;
 	w->armed = on && rc == SQLITE_OK;
+	if (!on && w->run_cap > HOLD_FIRST && w->run_len == 0) {
+		unsigned char *nb = realloc(w->run, HOLD_FIRST);
+
+		if (nb != NULL) {
+			w->run = nb;
+			w->run_cap = HOLD_FIRST;
+		}
+	}
 	return rc;
 }
 
@@ -617,5 +661,9 @@ int sc_wal_vfs_release(sqlite3 *db)
 {
 	struct cw_file *d, *w;
 
-	return files_of(db, &d, &w) ? arm(w, 0) : SQLITE_OK;
+	int rc = files_of(db, &d, &w) ? arm(w, 0) : SQLITE_OK;
+
+	if (rc != SQLITE_OK)
+		__atomic_add_fetch(&stat_release_err, 1, __ATOMIC_RELAXED);
+	return rc;
 }

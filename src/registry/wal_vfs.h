@@ -48,13 +48,15 @@ int sc_wal_vfs_release(struct sqlite3 *db);
 
 /* Process-wide counts since start: frames written in one write, headers written alone; armed
  * WALs' extents written in one call, the writes gathered into them, flushes at a shared-memory
- * barrier that failed (no caller to return them to; none expected). */
+ * barrier that failed (no caller to return them to; none expected; the error is kept for the
+ * WAL's next write or sync all the same), releases that failed. */
 struct sc_wal_vfs_stats {
 	uint64_t joined;
 	uint64_t alone;
 	uint64_t runs;
 	uint64_t gathered;
 	uint64_t barrier_err;
+	uint64_t release_err; /* sc_wal_vfs_release failed (after a sync nothing is held: none) */
 };
 void sc_wal_vfs_stats(struct sc_wal_vfs_stats *out);
 

@@ -1141,6 +1141,81 @@ static void test_hold_write_fails(void **state)
 }
 
 /*
+ * A run's write that fails inside a shared-memory call (the walhold18 review): the shm call is
+ * made all the same (an unlock releases its lock), and the error is kept for the WAL's next
+ * write: the COMMIT fails (SQLITE_IOERR_WRITE, not acknowledged), another connection can then
+ * checkpoint and write, the next commit works, and the database is whole. The run is a spill's
+ * (cache_size 2: an open transaction's pages written to the armed WAL before its COMMIT); the
+ * shm calls are made on the database file directly, as wal.c would, while it is held.
+ */
+static void test_hold_shm_flush_fails(void **state)
+{
+	char path[600];
+	sqlite3 *w, *r;
+	sqlite3_file *d = NULL;
+	void volatile *map = NULL;
+	struct sc_wal_vfs_stats s0, s1;
+	int rc;
+
+	(void)state;
+	skip_unless_registered();
+	snprintf(path, sizeof(path), "%s/shmfail.db", dir);
+	w = hold_db(path);
+	r = open_db(path, NULL);
+	exec_ok(w, "PRAGMA cache_size = 2; INSERT INTO t VALUES (0, x'00')");
+	assert_int_equal(sqlite3_file_control(w, "main", SQLITE_FCNTL_FILE_POINTER, &d), SQLITE_OK);
+	hook_on();
+	for (int op = 0; op < 3; op++) {
+		/* 0: xShmLock's unlock of the checkpoint lock (1), 1: xShmMap, 2: xShmBarrier. */
+		if (op == 0)
+			assert_int_equal(d->pMethods->xShmLock(d, 1, 1,
+			                     SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE),
+			    SQLITE_OK);
+		assert_int_equal(sc_wal_vfs_hold(w), 1);
+		exec_ok(w, "BEGIN; INSERT INTO t VALUES (1, randomblob(30000))");
+		n_pw = 0;
+		sc_wal_vfs_stats(&s0);
+		pw_fail = EIO;
+		if (op == 0)
+			assert_int_equal(d->pMethods->xShmLock(d, 1, 1,
+			                     SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE),
+			    SQLITE_OK);
+		else if (op == 1)
+			assert_int_equal(d->pMethods->xShmMap(d, 0, 32768, 0, &map), SQLITE_OK);
+		else
+			d->pMethods->xShmBarrier(d);
+		sc_wal_vfs_stats(&s1);
+		assert_int_equal(n_pw, 1); /* the spill's run, failed */
+		assert_int_equal(pw_fail, 0);
+		assert_int_equal(s1.barrier_err - s0.barrier_err, op == 2 ? 1 : 0);
+		rc = sqlite3_exec(w, "COMMIT", NULL, NULL, NULL);
+		assert_int_equal(rc == SQLITE_OK ? SQLITE_OK : sqlite3_extended_errcode(w),
+		    SQLITE_IOERR_WRITE);
+		assert_int_equal(sc_wal_vfs_release(w), SQLITE_OK);
+		if (!sqlite3_get_autocommit(w))
+			exec_ok(w, "ROLLBACK");
+		assert_int_equal(one_int(w, "SELECT count(*) FROM t"), 1);
+		assert_int_equal(one_int(r, "SELECT count(*) FROM t"), 1);
+		/* The checkpoint lock released: another connection checkpoints, then writes. */
+		assert_int_equal(sqlite3_wal_checkpoint_v2(r, "main", SQLITE_CHECKPOINT_PASSIVE,
+		                     NULL, NULL),
+		    SQLITE_OK);
+		exec_ok(r, "INSERT INTO t VALUES (100, x'01'); DELETE FROM t WHERE k = 100");
+		assert_integrity(r);
+	}
+	/* The next commit works and is whole. */
+	exec_ok(w, "BEGIN; INSERT INTO t VALUES (2, randomblob(30000))");
+	assert_int_equal(held_commit(w), SQLITE_OK);
+	hook_off();
+	assert_int_equal(one_int(r, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(one_int(r, "SELECT length(v) FROM t WHERE k = 2"), 30000);
+	assert_integrity(r);
+	assert_integrity(w);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+	assert_int_equal(sqlite3_close(r), SQLITE_OK);
+}
+
+/*
  * A commit larger than the bound (HOLD_MAX, 0x1ffff bytes: "unix" writes no more in one call):
  * written in calls of at most the bound, each but the last filled to within a frame of it, end
  * to end from the WAL's old end.
@@ -1299,6 +1374,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_readers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_write_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_shm_flush_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_sector_padding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_arms, setup, teardown),
