@@ -28,6 +28,30 @@
  * recovery and checkpoints only read the WAL; its 32-byte header, a page rewritten in place and
  * the size limit's truncate are not 24-byte writes. Another SQLite (a wal.c that writes a header
  * alone elsewhere) would need this list read again: SC_REG_WAL_COALESCE=0 turns the joining off.
+ *
+ * walhold18: a durable commit's writes held whole. The registry arms a connection's WAL
+ * (sc_wal_vfs_hold) right before a COMMIT it runs with synchronous=FULL; every write to that
+ * WAL is then appended to one extent in memory (the run; a held header is subsumed: armed, no
+ * header is held alone) and the run goes out in one write at the WAL's first sync, which it
+ * precedes; the sync disarms. Why it is sound, read against 3.40.1's sqlite3WalFrames (walFrames):
+ * with sync flags a commit's frames (walWriteOneFrame), a page rewritten in place, the
+ * rewritten checksums (walRewriteChecksums: each read flushes the run first) and the sector
+ * padding are all written before its sync, and only after the sync does walIndexAppend /
+ * walIndexWriteHdr publish them in the wal-index: no reader, in this process or another, can
+ * look at a frame the run holds, and a process that dies holding a run had not had its commit
+ * acknowledged (its frames, never written, are as absent as a torn commit's, which recovery
+ * drops). The first sync is the commit's own, or the new WAL's header's (a commit that begins
+ * the WAL: the rest of that commit's frames are then written one by one as unarmed). Whatever
+ * wal.c writes after a sync (the rest of a padding frame split at the sync point, the size
+ * limit's truncate) is made at once. A read, size, truncate, lock, file control, close, a write
+ * that does not continue the run, and HOLD_MAX bytes held write the run first; so does any
+ * shared-memory call of the connection's database file while armed (the wal-index and its
+ * locks: where frames are published and the WAL's write lock is released; a guard, none comes
+ * between a FULL commit's frames and its sync). A NORMAL commit is never armed: its frames are
+ * published with no sync. A failed run is the error of the call that wrote it (the sync's:
+ * the commit fails), or, written in a shared-memory call, kept for the WAL's next write or sync
+ * (the shm call is made regardless; flush_shm); a short write is continued by "unix"'s xWrite.
+ * SC_REG_WAL_HOLD=0 arms none.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -43,6 +67,16 @@
 /* The largest page joined to its header (registries are made with 1 KiB pages, 4 KiB before
  * session 17); larger: two writes. */
 #define MAX_JOIN 16384
+/*
+ * An armed WAL's run: its first allocation, and the most held before it is written (a larger
+ * batch's frames go out in several calls; memory stays bounded whatever the transaction).
+ * HOLD_MAX is the largest write the "unix" VFS makes whole: its seekAndWriteFd masks a write's
+ * length to 17 bits (SQLite never writes more than a 64 KiB page at once), so a longer one would
+ * be cut (4 MiB became 0 bytes: SQLITE_FULL, test_hold_bound). A first enrollment's commit
+ * is ~20 KB of 1 KiB-page frames (~60 KB at 4 KiB).
+ */
+#define HOLD_FIRST 65536
+#define HOLD_MAX 0x1ffffu
 
 struct cw_file {
 	sqlite3_file base;  /* pMethods = &cw_io */
@@ -53,16 +87,42 @@ struct cw_file {
 	unsigned char hdr[FRAME_HDR];
 	sqlite3_int64 rd_off; /* the last read's offset and length (-1: none since a write) */
 	int rd_amt;
+	/* walhold18: a WAL file armed by sc_wal_vfs_hold holds every write in run (one extent). */
+	int armed;
+	unsigned char *run;
+	size_t run_len, run_cap;
+	sqlite3_int64 run_off;
+	struct cw_file *link; /* while armed: the database file for its WAL, the WAL for its file */
+	int err; /* a write that failed inside a shared-memory call: the next write or sync's */
 };
 
 #define REAL_OFF ((sizeof(struct cw_file) + 15) & ~(size_t)15)
 
-static uint64_t stat_joined, stat_alone; /* __atomic */
+static uint64_t stat_joined, stat_alone, stat_runs, stat_gathered, stat_barrier_err,
+    stat_release_err; /* __atomic */
 
+/* An armed WAL's run written in one call (the "unix" VFS's xWrite: one pwrite, short ones
+ * continued by it); its error is the caller's. Emptied either way: a failed run is not retried. */
+static int flush_run(struct cw_file *p)
+{
+	size_t n = p->run_len;
+	int rc;
+
+	if (n == 0)
+		return SQLITE_OK;
+	p->run_len = 0;
+	if ((rc = p->real->pMethods->xWrite(p->real, p->run, (int)n, p->run_off)) == SQLITE_OK)
+		__atomic_add_fetch(&stat_runs, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* Whatever the file holds, written: a held header (not armed) or a run (armed). */
 static int flush(struct cw_file *p)
 {
 	int rc;
 
+	if (p->run_len > 0)
+		return flush_run(p);
 	if (!p->held)
 		return SQLITE_OK;
 	p->held = 0;
@@ -76,6 +136,13 @@ static int cw_close(sqlite3_file *f)
 	struct cw_file *p = (struct cw_file *)f;
 	int rc = flush(p), rc2 = p->real->pMethods->xClose(p->real);
 
+	if (p->link != NULL)
+		p->link->link = NULL;
+	p->link = NULL;
+	p->armed = 0;
+	free(p->run);
+	p->run = NULL;
+	p->run_cap = 0;
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -114,6 +181,48 @@ static sqlite3_int64 sector_size(struct cw_file *p)
 	return ss < 32 ? 512 : ss > 65536 ? 65536 : ss;
 }
 
+/*
+ * An armed WAL's write: appended to the run when it starts where the run ends (a run begins at
+ * any offset), else the run is written first and this write begins the next one (a write
+ * elsewhere, or over bytes the run holds: the order of the bytes on the file is the calls').
+ * A run is written at HOLD_MAX; a write that cannot be held (larger than HOLD_MAX, no memory
+ * for the run) is made at once after the run.
+ */
+static int hold_write(struct cw_file *p, const void *buf, int amt, sqlite3_int64 off)
+{
+	size_t n = (size_t)amt;
+	int rc;
+
+	if (p->run_len > 0 &&
+	    (off != p->run_off + (sqlite3_int64)p->run_len || p->run_len + n > HOLD_MAX) &&
+	    (rc = flush_run(p)) != SQLITE_OK)
+		return rc;
+	if (p->run_len + n > p->run_cap && n <= HOLD_MAX) {
+		size_t cap = p->run_cap > 0 ? p->run_cap : HOLD_FIRST;
+		unsigned char *nb;
+
+		while (cap < p->run_len + n)
+			cap *= 2;
+		if (cap > HOLD_MAX)
+			cap = HOLD_MAX;
+		if ((nb = realloc(p->run, cap)) != NULL) {
+			p->run = nb;
+			p->run_cap = cap;
+		}
+	}
+	if (p->run_len + n > p->run_cap) {
+		if ((rc = flush_run(p)) != SQLITE_OK)
+			return rc;
+		return p->real->pMethods->xWrite(p->real, buf, amt, off);
+	}
+	if (p->run_len == 0)
+		p->run_off = off;
+	memcpy(p->run + p->run_len, buf, n);
+	p->run_len += n;
+	__atomic_add_fetch(&stat_gathered, 1, __ATOMIC_RELAXED);
+	return SQLITE_OK;
+}
+
 static int cw_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
 	struct cw_file *p = (struct cw_file *)f;
@@ -122,6 +231,13 @@ static int cw_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off
 	int rc;
 
 	p->rd_off = -1;
+	if (p->err != SQLITE_OK) {
+		rc = p->err;
+		p->err = SQLITE_OK;
+		return rc;
+	}
+	if (p->armed)
+		return hold_write(p, buf, amt, off);
 	if (p->held) {
 		if (off == p->held_off + FRAME_HDR && join_write(p, buf, amt, &rc))
 			return rc;
@@ -152,11 +268,26 @@ static int cw_truncate(sqlite3_file *f, sqlite3_int64 size)
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xTruncate(p->real, size);
 }
 
+/*
+ * An armed WAL's first sync ends the hold: the run is written, then synced. Whatever wal.c
+ * writes after a sync (the rest of a sector's padding, the size limit's truncate) is made at
+ * once as before. The run's error is the sync's, before any sync (the commit fails); so is a
+ * run's write that failed inside a shared-memory call (err), and what is held then is dropped
+ * (a failed commit's bytes written later could land on another connection's frames).
+ */
 static int cw_sync(sqlite3_file *f, int flags)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush(p);
+	int rc = p->err;
 
+	p->armed = 0;
+	p->err = SQLITE_OK;
+	if (rc != SQLITE_OK) {
+		p->run_len = 0;
+		p->held = 0;
+		return rc;
+	}
+	rc = flush(p);
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xSync(p->real, flags);
 }
 
@@ -192,10 +323,16 @@ static int cw_check_reserved(sqlite3_file *f, int *out)
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xCheckReservedLock(p->real, out);
 }
 
+static int arm(struct cw_file *w, int on);
+
 static int cw_file_control(sqlite3_file *f, int op, void *arg)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush(p);
+	int rc;
+
+	if (op == SC_WAL_FCNTL_HOLD)
+		return p->wal ? arm(p, *(int *)arg) : SQLITE_NOTFOUND;
+	rc = flush(p);
 
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xFileControl(p->real, op, arg);
 }
@@ -215,36 +352,68 @@ static int cw_device_chars(sqlite3_file *f)
 	return p->real->pMethods->xDeviceCharacteristics(p->real);
 }
 
-/* Shared memory: the database file's (never a WAL file's), passed through. */
+/* A write that failed where its error cannot be returned: kept for the file's next write or
+ * sync (cw_write, cw_sync), the first one kept. */
+static int keep_err(struct cw_file *p, int rc)
+{
+	if (rc != SQLITE_OK && p->err == SQLITE_OK)
+		p->err = rc;
+	return rc != SQLITE_OK;
+}
+
+/*
+ * Shared memory: the database file's (never a WAL file's), after its own flush and, while its
+ * connection's WAL is armed, the WAL's run: the wal-index and its locks are where frames are
+ * published and the WAL's write lock released, so nothing held outlives either (walhold18;
+ * under synchronous=FULL none of them comes between a commit's frames and its sync). The shm
+ * call itself is always made: SQLite ignores some of their codes ((void)walUnlockShared, a
+ * lookup's in release builds), so a failed flush returned there could drop held frames while
+ * the commit went on, or leave a lock held that SQLite thinks released (the walhold18 review).
+ * The failed write is kept on its file instead (keep_err): the WAL's next write or its sync
+ * returns it, so the commit fails and is not acknowledged. 1 when a flush failed.
+ */
+static int flush_shm(struct cw_file *p)
+{
+	int bad = keep_err(p, flush(p));
+
+	if (p->link != NULL && p->link->run_len > 0)
+		bad |= keep_err(p->link, flush_run(p->link));
+	return bad;
+}
+
 static int cw_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **out)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush(p);
 
-	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, out);
+	(void)flush_shm(p);
+	return p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, out);
 }
 
 static int cw_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush(p);
 
-	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmLock(p->real, offset, n, flags);
+	(void)flush_shm(p);
+	return p->real->pMethods->xShmLock(p->real, offset, n, flags);
 }
 
 static void cw_shm_barrier(sqlite3_file *f)
 {
 	struct cw_file *p = (struct cw_file *)f;
 
+	/* Before wal-index header is published (walIndexWriteHdr): under synchronous=FULL the sync
+	 * has written the run already (a guard only); a failure is counted (and kept). */
+	if (flush_shm(p))
+		__atomic_add_fetch(&stat_barrier_err, 1, __ATOMIC_RELAXED);
 	p->real->pMethods->xShmBarrier(p->real);
 }
 
 static int cw_shm_unmap(sqlite3_file *f, int del)
 {
 	struct cw_file *p = (struct cw_file *)f;
-	int rc = flush(p);
 
-	return rc != SQLITE_OK ? rc : p->real->pMethods->xShmUnmap(p->real, del);
+	(void)flush_shm(p);
+	return p->real->pMethods->xShmUnmap(p->real, del);
 }
 
 static int cw_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **out)
@@ -427,4 +596,74 @@ void sc_wal_vfs_stats(struct sc_wal_vfs_stats *out)
 {
 	out->joined = __atomic_load_n(&stat_joined, __ATOMIC_RELAXED);
 	out->alone = __atomic_load_n(&stat_alone, __ATOMIC_RELAXED);
+	out->runs = __atomic_load_n(&stat_runs, __ATOMIC_RELAXED);
+	out->gathered = __atomic_load_n(&stat_gathered, __ATOMIC_RELAXED);
+	out->barrier_err = __atomic_load_n(&stat_barrier_err, __ATOMIC_RELAXED);
+	out->release_err = __atomic_load_n(&stat_release_err, __ATOMIC_RELAXED);
+}
+
+/* The connection's main database file and its WAL, both opened through this VFS; 0 if not. */
+static int files_of(sqlite3 *db, struct cw_file **dbf, struct cw_file **wal)
+{
+	sqlite3_file *d = NULL, *w = NULL;
+
+	if (cw_name == NULL ||
+	    sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &d) != SQLITE_OK ||
+	    sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &w) != SQLITE_OK ||
+	    d == NULL || w == NULL || d->pMethods != &cw_io || w->pMethods != &cw_io ||
+	    !((struct cw_file *)w)->wal)
+		return 0;
+	*dbf = (struct cw_file *)d;
+	*wal = (struct cw_file *)w;
+	return 1;
+}
+
+/*
+ * Arms (on) or disarms a WAL file: see wal_vfs.h. A held header goes out first, unarmed. A kept
+ * error (err) stays for the next write or sync. Disarmed, a run buffer that grew past its first
+ * size (a large commit's, up to HOLD_MAX) is shrunk back to HOLD_FIRST: a connection keeps
+ * 64 KiB between commits, not what its largest commit needed.
+ */
+static int arm(struct cw_file *w, int on)
+{
+	int rc;
+
+	w->armed = 0;
+	rc = flush(w);
+	if (w->link != NULL)
+		w->link->link = NULL;
+	w->link = NULL;
+	w->armed = on && rc == SQLITE_OK;
+	if (!on && w->run_cap > HOLD_FIRST && w->run_len == 0) {
+		unsigned char *nb = realloc(w->run, HOLD_FIRST);
+
+		if (nb != NULL) {
+			w->run = nb;
+			w->run_cap = HOLD_FIRST;
+		}
+	}
+	return rc;
+}
+
+int sc_wal_vfs_hold(sqlite3 *db)
+{
+	struct cw_file *d, *w;
+	const char *e = getenv("SC_REG_WAL_HOLD");
+
+	if ((e != NULL && strcmp(e, "0") == 0) || !files_of(db, &d, &w) || arm(w, 1) != SQLITE_OK)
+		return 0;
+	d->link = w;
+	w->link = d;
+	return 1;
+}
+
+int sc_wal_vfs_release(sqlite3 *db)
+{
+	struct cw_file *d, *w;
+
+	int rc = files_of(db, &d, &w) ? arm(w, 0) : SQLITE_OK;
+
+	if (rc != SQLITE_OK)
+		__atomic_add_fetch(&stat_release_err, 1, __ATOMIC_RELAXED);
+	return rc;
 }

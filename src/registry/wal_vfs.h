@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+struct sqlite3;
+
 /* The VFS's name for sqlite3_open_v2. */
 #define SC_WAL_VFS_NAME "selfcert-unix-wal"
 
@@ -26,10 +28,35 @@
  */
 const char *sc_wal_vfs(void);
 
-/* Process-wide counts since start: frames written in one write, headers written alone. */
+/*
+ * walhold18: a durable commit's WAL writes in one call. sc_wal_vfs_hold(db), called by the
+ * registry right before a COMMIT it runs with synchronous=FULL (never NORMAL: nothing would
+ * write the frames before SQLite publishes them), arms db's WAL file: every write to it is held
+ * in one extent until the WAL's first sync, which writes it in one call and then syncs (the
+ * write's error is the sync's). A read, size, truncate, close, a write that does not continue
+ * the extent, HOLD_MAX bytes held (wal_vfs.c), and any shared-memory call of db's database file
+ * write it first. sc_wal_vfs_release(db), after the COMMIT, writes anything still held (nothing
+ * after a sync) and disarms; it returns that write's SQLite code. hold returns 1 when armed; 0
+ * when db is not on this VFS, its WAL is not open, or SC_REG_WAL_HOLD=0 (a benchmark switch):
+ * then the commit's writes are made as without it.
+ */
+int sc_wal_vfs_hold(struct sqlite3 *db);
+/* The same on one WAL file opened through this VFS (tests): its xFileControl with this op and an
+ * int (1 arms, 0 writes what is held and disarms; that write's code returned). */
+#define SC_WAL_FCNTL_HOLD 0x53430001
+int sc_wal_vfs_release(struct sqlite3 *db);
+
+/* Process-wide counts since start: frames written in one write, headers written alone; armed
+ * WALs' extents written in one call, the writes gathered into them, flushes at a shared-memory
+ * barrier that failed (no caller to return them to; none expected; the error is kept for the
+ * WAL's next write or sync all the same), releases that failed. */
 struct sc_wal_vfs_stats {
 	uint64_t joined;
 	uint64_t alone;
+	uint64_t runs;
+	uint64_t gathered;
+	uint64_t barrier_err;
+	uint64_t release_err; /* sc_wal_vfs_release failed (after a sync nothing is held: none) */
 };
 void sc_wal_vfs_stats(struct sc_wal_vfs_stats *out);
 
