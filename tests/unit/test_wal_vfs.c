@@ -545,6 +545,30 @@ static void test_no_late_header(void **state)
 }
 
 /*
+ * A writer through this VFS on DIR/name without POWERSAFE_OVERWRITE (psow=0), pages smaller than
+ * the 4 KiB sector (2048 in the 4 KiB group, 1024 in the 1 KiB one), WAL, synchronous=FULL, no
+ * automatic checkpoint, table t: every commit is padded to the sector. path: the file's path.
+ */
+static sqlite3 *open_padded(const char *name, char *path, size_t path_len)
+{
+	char uri[700], sql0[48];
+	sqlite3 *w = NULL;
+
+	snprintf(path, path_len, "%s/%s", dir, name);
+	snprintf(uri, sizeof(uri), "file:%s?psow=0", path);
+	assert_int_equal(sqlite3_open_v2(uri, &w,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+	                     sc_wal_vfs()),
+	    SQLITE_OK);
+	snprintf(sql0, sizeof(sql0), "PRAGMA page_size = %d;", pg == 4096 ? 2048 : pg);
+	exec_ok(w, sql0);
+	exec_ok(w,
+	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x TEXT)");
+	return w;
+}
+
+/*
  * Session 12's second review: with 2 KiB pages and no POWERSAFE_OVERWRITE (psow=0), a
  * synchronous=FULL commit is padded to the 4 KiB sector; the padding frame's page crossing the
  * sync point is split, and its rest, written at the sync point, can be exactly 24 bytes, the
@@ -553,23 +577,12 @@ static void test_no_late_header(void **state)
  */
 static void test_sector_tail_not_held(void **state)
 {
-	char path[600], uri[640], sql0[48];
+	char path[600];
 	sqlite3 *w = NULL, *r = NULL;
 
 	(void)state;
 	skip_unless_registered();
-	snprintf(path, sizeof(path), "%s/pad.db", dir);
-	snprintf(uri, sizeof(uri), "file:%s?psow=0", path);
-	assert_int_equal(sqlite3_open_v2(uri, &w,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
-	                     sc_wal_vfs()),
-	    SQLITE_OK);
-	/* Pages smaller than the 4 KiB sector: 2048 in the 4 KiB group, 1024 in the 1 KiB one. */
-	snprintf(sql0, sizeof(sql0), "PRAGMA page_size = %d;", pg == 4096 ? 2048 : pg);
-	exec_ok(w, sql0);
-	exec_ok(w,
-	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x TEXT)");
+	w = open_padded("pad.db", path, sizeof(path));
 	r = open_db(path, NULL);
 	assert_int_equal(one_int(r, "PRAGMA page_size"), pg == 4096 ? 2048 : pg);
 	for (int i = 1; i <= 400; i++) {
@@ -1261,22 +1274,12 @@ static void test_hold_bound(void **state)
 /* A sector-padded FULL commit (psow=0) armed: the sync inside the padding ends the hold. */
 static void test_hold_sector_padding(void **state)
 {
-	char path[600], uri[640], sql0[48];
+	char path[600];
 	sqlite3 *w = NULL, *r = NULL;
 
 	(void)state;
 	skip_unless_registered();
-	snprintf(path, sizeof(path), "%s/hpad.db", dir);
-	snprintf(uri, sizeof(uri), "file:%s?psow=0", path);
-	assert_int_equal(sqlite3_open_v2(uri, &w,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
-	                     sc_wal_vfs()),
-	    SQLITE_OK);
-	snprintf(sql0, sizeof(sql0), "PRAGMA page_size = %d;", pg == 4096 ? 2048 : pg);
-	exec_ok(w, sql0);
-	exec_ok(w,
-	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x TEXT)");
+	w = open_padded("hpad.db", path, sizeof(path));
 	r = open_db(path, NULL);
 	for (int i = 1; i <= 200; i++) {
 		char sql[160];
