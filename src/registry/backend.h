@@ -191,23 +191,22 @@ void sc_reg_sqlite_wal_stats(struct sc_reg *reg, struct sc_reg_wal_stats *out);
 
 /*
  * rdw18: the hot reads (profile lookup and pre-check, pin, profile) run on the group's writer
- * when it is idle, else on reg's own connection (reg_sqlite.c, read_conn): how many did each.
- * Both 0 without a group; SC_REG_WRITER_READS=0 (read when the group is made) sends every one
- * to its own connection. writer_hold takes the writer as a batch would if no batch, checkpoint
- * or read holds it (1; 0: held, not taken), writer_release hands it on: a seam for the tests.
- */
-void sc_reg_sqlite_read_stats(struct sc_reg *reg, unsigned long *on_writer, unsigned long *on_own);
-/* Test-only: release hands on only the hold reg took (1); else nothing (0). */
-int sc_reg_sqlite_writer_hold(struct sc_reg *reg);
-int sc_reg_sqlite_writer_release(struct sc_reg *reg);
-/*
- * rdw18: the read counts above, and the registrations (group_run calls) that queued while a
- * read held the writer, and the µs reads held it in all.
+ * when it is idle, else on reg's own connection (reg_sqlite.c, read_conn): how many did each,
+ * the registrations (group_run calls) that queued while a read held the writer, and the µs
+ * reads held it in all. All 0 without a group; SC_REG_WRITER_READS=0 (read when the group is
+ * made) sends every read to its own connection.
  */
 struct sc_reg_read_stats {
 	unsigned long on_writer, on_own, queued, held_us;
 };
-void sc_reg_sqlite_read_stats2(struct sc_reg *reg, struct sc_reg_read_stats *out);
+void sc_reg_sqlite_read_stats(struct sc_reg *reg, struct sc_reg_read_stats *out);
+/*
+ * Test-only: writer_hold takes the writer as a batch would if no batch, checkpoint or read
+ * holds it (1; 0: held, not taken); writer_release hands on only the hold reg took (1), else
+ * does nothing (0).
+ */
+int sc_reg_sqlite_writer_hold(struct sc_reg *reg);
+int sc_reg_sqlite_writer_release(struct sc_reg *reg);
 
 /* The PostgreSQL backend (reg_pg.c, built when libpq is found): a libpq URI. */
 extern const struct sc_reg_backend sc_reg_pg;

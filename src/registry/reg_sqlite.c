@@ -1516,16 +1516,7 @@ static void read_done(struct sqlite_reg *reg, struct sqlite_reg *c)
 		sem_post(&next->sem);
 }
 
-void sc_reg_sqlite_read_stats(struct sc_reg *reg, unsigned long *on_writer, unsigned long *on_own)
-{
-	struct sc_reg_read_stats st;
-
-	sc_reg_sqlite_read_stats2(reg, &st);
-	*on_writer = st.on_writer;
-	*on_own = st.on_own;
-}
-
-void sc_reg_sqlite_read_stats2(struct sc_reg *reg, struct sc_reg_read_stats *out)
+void sc_reg_sqlite_read_stats(struct sc_reg *reg, struct sc_reg_read_stats *out)
 {
 	struct reg_group *g = sq(reg)->group;
 

@@ -1906,11 +1906,21 @@ static void hot_same(const struct hot_reads *a, const struct hot_reads *b)
 	assert_string_equal(a->prof.chain_pem, b->prof.chain_pem);
 }
 
+/* The hot reads' counts: on the writer, on the thread's own connection. */
+static void reads_on(struct sc_reg *reg, unsigned long *on_writer, unsigned long *on_own)
+{
+	struct sc_reg_read_stats st;
+
+	sc_reg_sqlite_read_stats(reg, &st);
+	*on_writer = st.on_writer;
+	*on_own = st.on_own;
+}
+
 static void read_counts(struct sc_reg *reg, unsigned long w, unsigned long own)
 {
 	unsigned long gw = 99, go = 99;
 
-	sc_reg_sqlite_read_stats(reg, &gw, &go);
+	reads_on(reg, &gw, &go);
 	assert_int_equal(gw, w);
 	assert_int_equal(go, own);
 }
@@ -2100,14 +2110,14 @@ static void test_writer_read_error(void **state)
 	assert_int_equal(sqlite3_exec(h, "ALTER TABLE device_pins RENAME TO dp_x", NULL, NULL,
 	                     NULL),
 	    SQLITE_OK);
-	sc_reg_sqlite_read_stats(reg, &w0, &o0);
+	reads_on(reg, &w0, &o0);
 	assert_int_equal(sc_reg_pin_get(reg, "D-1", root, &have, &found, &match), SC_ERR_IO);
 	assert_non_null(strstr(sc_err_detail(), "no such table: device_pins"));
 	assert_int_equal(sc_reg_profile_lookup(reg, "D-1", root, NULL, NULL, &rate, 2001, &have,
 	                     &found, &match, &seen),
 	    SC_ERR_IO);
 	assert_non_null(strstr(sc_err_detail(), "no such table: device_pins"));
-	sc_reg_sqlite_read_stats(reg, &w, &o);
+	reads_on(reg, &w, &o);
 	assert_int_equal(w - w0, 2); /* both on the writer */
 	assert_int_equal(o, o0);
 	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
@@ -2202,12 +2212,12 @@ static void test_read_holds_writer(void **state)
 	}
 	assert_int_equal(read(p1[0], &b, 1), 1);
 	assert_int_equal(b, 'y');
-	sc_reg_sqlite_read_stats(reg, &w0, &o0);
-	sc_reg_sqlite_read_stats2(reg, &rs0);
+	reads_on(reg, &w0, &o0);
+	sc_reg_sqlite_read_stats(reg, &rs0);
 	assert_int_equal(pthread_create(&rt, NULL, held_reader, &a), 0);
 	do {
 		usleep(1000);
-		sc_reg_sqlite_read_stats(reg, &w, &o);
+		reads_on(reg, &w, &o);
 	} while (w == w0 && o == o0);
 	assert_int_equal(w - w0, 1); /* on the writer, not its own connection */
 	assert_int_equal(o, o0);
@@ -2235,7 +2245,7 @@ static void test_read_holds_writer(void **state)
 	sc_reg_sqlite_group_wakes(reg, &wk, &ho);
 	assert_int_equal(c, c0 + 1);
 	assert_int_equal(ho - ho0, 1); /* the read's hand-off to the registration */
-	sc_reg_sqlite_read_stats2(reg, &rs);
+	sc_reg_sqlite_read_stats(reg, &rs);
 	assert_int_equal(rs.queued - rs0.queued, 1);
 	assert_true(rs.held_us - rs0.held_us >= 100000);     /* two 50 ms sleeps at least */
 	assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1); /* free again */
@@ -2327,7 +2337,7 @@ static void test_writer_reads_stress(void **state)
 	assert_int_equal(c.profiles, n);
 	sc_reg_sqlite_group_stats(reg, &ops, &commits);
 	sc_reg_sqlite_group_wakes(reg, &wakes, &handoffs);
-	sc_reg_sqlite_read_stats(reg, &rw, &ro);
+	reads_on(reg, &rw, &ro);
 	print_message("writer reads: %lu registrations, %lu commits, %lu handed on; reads %lu on "
 	              "the writer, %lu on their own\n",
 	    ops, commits, handoffs, rw, ro);
