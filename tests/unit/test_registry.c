@@ -3840,6 +3840,40 @@ static int raw_int(const char *sql)
 }
 
 /*
+ * idx19 (issue 17): a new SQLite registry's indexes, exactly. Session 19's audit (PERFORMANCE
+ * 26.1) found a reader for each: a constraint's (sqlite_autoindex_*) or a statement of
+ * reg_sqlite.c whose plan searches it; an index added or dropped is a schema step, and this
+ * list changes with it.
+ */
+static void test_sqlite_index_list(void **state)
+{
+	static const char *const want =
+	    "audit_by_device,audit_by_event,audit_by_time,certificates_by_device,"
+	    "console_sessions_by_expiry,device_expiry_by_time,devices_by_key,devices_by_status,"
+	    "profiles_by_device,profiles_by_source,sqlite_autoindex_certificates_1,"
+	    "sqlite_autoindex_certificates_2,sqlite_autoindex_console_sessions_1,"
+	    "sqlite_autoindex_device_crls_1,sqlite_autoindex_device_pins_1,"
+	    "sqlite_autoindex_devices_1,sqlite_autoindex_profiles_1,sqlite_autoindex_profiles_2,"
+	    "sqlite_autoindex_revocations_1";
+	struct sc_reg *reg = open_new();
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+
+	(void)state;
+	sc_reg_close(reg);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h,
+	                     "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
+	                     " WHERE type = 'index' ORDER BY name)",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), want);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+/*
  * sq17mend: the migration steps run with secure_delete FAST (Debian's SQLite has it on): step 9's
  * DROP INDEX does not write every freed page zeroed to the WAL. profiles_by_time is made large
  * here (a 3000-byte key per profile, each on its own overflow page: 40 rows, 40 pages and more
@@ -5484,6 +5518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema9_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema9_secure_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_size_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_index_list, setup, teardown),
 	};
 #ifdef SC_REG_HAVE_PG
 	/* The same cases on PostgreSQL, less the SQLite file's own, plus PostgreSQL's. */
