@@ -1329,6 +1329,53 @@ static void test_hold_failed_flush_rolled_back(void **state)
 }
 
 /*
+ * weak19: the run buffer after a large commit. Before any held write a WAL has none (0); a small
+ * commit's run allocates 64 KiB; a commit larger than that grows it to the bound (0x1ffff) while
+ * armed, and its release shrinks it back to 64 KiB; the next small commit keeps 64 KiB. A
+ * database file answers SQLITE_NOTFOUND to the query.
+ */
+static void test_hold_shrinks(void **state)
+{
+	char path[600];
+	sqlite3 *w;
+	sqlite3_file *wal = NULL, *d = NULL;
+	sqlite3_int64 cap = -1;
+
+	(void)state;
+	skip_unless_registered();
+	snprintf(path, sizeof(path), "%s/shrink.db", dir);
+	w = hold_db(path);
+	exec_ok(w, "PRAGMA cache_size = -100000; INSERT INTO t VALUES (0, x'00')");
+	assert_int_equal(sqlite3_file_control(w, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_file_control(w, "main", SQLITE_FCNTL_FILE_POINTER, &d), SQLITE_OK);
+	assert_int_equal(d->pMethods->xFileControl(d, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_NOTFOUND);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 0);
+	exec_ok(w, "BEGIN; INSERT INTO t VALUES (1, randomblob(100))");
+	assert_int_equal(held_commit(w), SQLITE_OK);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 65536);
+	exec_ok(w,
+	    "BEGIN; WITH RECURSIVE c(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < 300) INSERT INTO t SELECT i, randomblob(1000) FROM c");
+	assert_int_equal(sc_wal_vfs_hold(w), 1);
+	exec_ok(w, "COMMIT");
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 0x1ffff);
+	assert_int_equal(sc_wal_vfs_release(w), SQLITE_OK);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 65536);
+	exec_ok(w, "BEGIN; INSERT INTO t VALUES (1000, randomblob(100))");
+	assert_int_equal(held_commit(w), SQLITE_OK);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 65536);
+	assert_int_equal(one_int(w, "SELECT count(*) FROM t"), 302);
+	assert_integrity(w);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+}
+
+/*
  * A commit larger than the bound (HOLD_MAX, 0x1ffff bytes: "unix" writes no more in one call):
  * written in calls of at most the bound, each but the last filled to within a frame of it, end
  * to end from the WAL's old end.
@@ -1498,6 +1545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_shm_flush_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_failed_flush_rolled_back, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_shrinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_sector_padding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_arms, setup, teardown),
