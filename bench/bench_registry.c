@@ -280,7 +280,12 @@ int main(int argc, char **argv)
 	    bench_median(&per_cert) * 1e3, bench_min(&per_cert) * 1e3, bench_max(&per_cert) * 1e3,
 	    bench_median(&rate), bench_min(&rate), bench_max(&rate),
 	    db_pid > 0 ? "" : " (no --db-pid: this process's CPU, SQLite inside it)");
-	if (sqlite)
+	if (sqlite && g_commits == 0)
+		printf("  sqlite paths, all runs: no group commit (SC_REG_GROUP_COMMIT=0: the hot "
+		       "reads and registrations are not counted); WAL holds %llu runs of %llu "
+		       "writes, %llu failed releases, %llu kept errors dropped\n",
+		    h_runs, h_gathered, h_release_err, h_dropped);
+	else if (sqlite)
 		printf(
 		    "  sqlite paths, all runs: hot reads %lu on the idle writer, %lu on their own "
 		    "connection (%lu gave a busy writer back), %lu registrations queued behind a "

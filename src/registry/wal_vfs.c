@@ -404,8 +404,9 @@ static int cw_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volati
 
 /*
  * weak19: the WAL's write lock released ends the write transaction, committed or rolled back.
- * A kept error still there then had no write or sync after it to take it (a commit always writes
- * a frame, so a commit that followed it failed; the transaction was rolled back): it belonged to
+ * A kept error still there then had no write or sync after it to take it (a kept error means a
+ * held frame, so a page was changed and a commit of it writes frames and takes the error; so the
+ * transaction was rolled back): it belonged to
  * that transaction, whose frames are given up with it, and is dropped (counted, err_dropped), so
  * the connection's next transaction does not fail for it (session 18 left it to fail the next
  * WAL write once, whatever transaction made it). The unlock is made first, whatever is kept.

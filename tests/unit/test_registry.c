@@ -2850,6 +2850,35 @@ static void test_writer_read_busy(void **state)
 		sc_reg_profile_rec_clear(&on_own.prof);
 	}
 	sc_reg_profile_rec_clear(&on_w.prof);
+	/*
+	 * The fallback's point (review of weak19): a statement left stepped keeps the writer on an
+	 * older snapshot; the device revoked meanwhile on another connection, the read given back
+	 * to its own connection sees the revocation, which the writer's snapshot would not.
+	 */
+	{
+		struct sc_reg *other = NULL;
+		struct sc_reg_rate rate = { 1, 3600 };
+		int already = -1;
+
+		assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+		assert_int_equal(sc_reg_sqlite_writer_busy(reg, 1), 1);
+		assert_int_equal(sc_reg_sqlite_writer_release(reg), 1);
+		assert_int_equal(sc_reg_open(db, 0, &other), SC_OK);
+		assert_int_equal(sc_reg_device_revoke(other, "D-1", "test", "t", 2001, &already), SC_OK);
+		assert_int_equal(already, 0);
+		sc_reg_close(other);
+		sc_reg_sqlite_read_stats(reg, &s0);
+		assert_int_equal(
+		    sc_reg_profile_precheck(reg, "D-1", "0099", NULL, &rate, 2001, &retry),
+		    SC_ERR_REVOKED);
+		sc_reg_sqlite_read_stats(reg, &s1);
+		assert_int_equal(s1.fallbacks - s0.fallbacks, 1);
+		assert_int_equal(s1.on_own - s0.on_own, 1);
+		assert_int_equal(s1.on_writer - s0.on_writer, 0);
+		assert_int_equal(sc_reg_sqlite_writer_hold(reg), 1);
+		assert_int_equal(sc_reg_sqlite_writer_busy(reg, 0), 1);
+		assert_int_equal(sc_reg_sqlite_writer_release(reg), 1);
+	}
 	sc_reg_close(reg);
 }
 
