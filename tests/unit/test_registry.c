@@ -2864,12 +2864,13 @@ static void test_writer_read_busy(void **state)
 		assert_int_equal(sc_reg_sqlite_writer_busy(reg, 1), 1);
 		assert_int_equal(sc_reg_sqlite_writer_release(reg), 1);
 		assert_int_equal(sc_reg_open(db, 0, &other), SC_OK);
-		assert_int_equal(sc_reg_device_revoke(other, "D-1", "test", "t", 2001, &already), SC_OK);
+		assert_int_equal(sc_reg_device_revoke(other, "D-1", "test", "t", 2001, &already),
+		    SC_OK);
 		assert_int_equal(already, 0);
 		sc_reg_close(other);
 		sc_reg_sqlite_read_stats(reg, &s0);
-		assert_int_equal(
-		    sc_reg_profile_precheck(reg, "D-1", "0099", NULL, &rate, 2001, &retry),
+		assert_int_equal(sc_reg_profile_precheck(reg, "D-1", "0099", NULL, &rate, 2001,
+		                     &retry),
 		    SC_ERR_REVOKED);
 		sc_reg_sqlite_read_stats(reg, &s1);
 		assert_int_equal(s1.fallbacks - s0.fallbacks, 1);
