@@ -10,6 +10,12 @@
  *
  *   bench/pg.sh build/release/bench_registry [--threads T] [--devices N] [--renewal K] [--runs R]
  *   bench_registry --db-dir DIR …   (SQLite: the database is in this process, its CPU counted)
+ *
+ * On SQLite a last line adds up, over the runs, where the hot reads ran (rdw18: on the group's
+ * idle writer, on the thread's own connection, of those how many found the writer busy and gave
+ * it back), the registrations queued behind a read and the µs reads held the writer, the group's
+ * registrations and commits, and the WAL holds (walhold18: runs written, writes gathered, failed
+ * releases, kept errors dropped at a rollback) — how often each path is taken (weak19).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -19,8 +25,10 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include "../src/registry/backend.h" /* not src/spd/backend.h, also on the path */
 #include "bench_util.h"
 #include "registry.h"
+#include "wal_vfs.h"
 
 #define MAX_THREADS 64
 #define MAX_K 33 /* the renewal count bench_fleet allows: K-1 <= 32 in one batch */
@@ -160,6 +168,11 @@ int main(int argc, char **argv)
 	struct bench_stat per_dev = { 0 }, per_cert = { 0 }, rate = { 0 };
 	pthread_t th[MAX_THREADS];
 	const char *db_dir = NULL;
+	struct sc_reg_read_stats rd = { 0 };
+	struct sc_wal_vfs_stats h0, h1;
+	unsigned long g_ops = 0, g_commits = 0;
+	unsigned long long h_runs = 0, h_gathered = 0, h_release_err = 0, h_dropped = 0;
+	int sqlite = 0;
 
 	bench_prog = "bench_registry";
 	for (int i = 1; i < argc; i++) {
@@ -219,6 +232,8 @@ int main(int argc, char **argv)
 			if (sc_reg_open(location, 0, &regs[w]) != SC_OK)
 				bench_die("%s", sc_err_detail());
 		usleep(200000);
+		sqlite = strcmp(backend, "sqlite") == 0;
+		sc_wal_vfs_stats(&h0);
 		c0 = db_cpu();
 		t0 = bench_now();
 		for (long w = 0; w < threads; w++)
@@ -228,7 +243,27 @@ int main(int argc, char **argv)
 			pthread_join(th[w], NULL);
 		wall = bench_now() - t0;
 		cpu = db_cpu() -
-		    c0; /* before the connections close: a backend's CPU goes with it */
+		    c0;       /* before the connections close: a backend's CPU goes with it */
+		if (sqlite) { /* the group's counts go with its last connection */
+			struct sc_reg_read_stats r;
+			unsigned long o, c;
+
+			sc_wal_vfs_stats(
+			    &h1); /* the run's own, as h0 was read after its activation */
+			h_runs += h1.runs - h0.runs;
+			h_gathered += h1.gathered - h0.gathered;
+			h_release_err += h1.release_err - h0.release_err;
+			h_dropped += h1.err_dropped - h0.err_dropped;
+			sc_reg_sqlite_read_stats(regs[0], &r);
+			sc_reg_sqlite_group_stats(regs[0], &o, &c);
+			rd.on_writer += r.on_writer;
+			rd.on_own += r.on_own;
+			rd.fallbacks += r.fallbacks;
+			rd.queued += r.queued;
+			rd.held_us += r.held_us;
+			g_ops += o;
+			g_commits += c;
+		}
 		for (int w = 0; w < threads; w++)
 			sc_reg_close(regs[w]);
 		bench_stat_add(&per_dev, cpu / n);
@@ -245,6 +280,20 @@ int main(int argc, char **argv)
 	    bench_median(&per_cert) * 1e3, bench_min(&per_cert) * 1e3, bench_max(&per_cert) * 1e3,
 	    bench_median(&rate), bench_min(&rate), bench_max(&rate),
 	    db_pid > 0 ? "" : " (no --db-pid: this process's CPU, SQLite inside it)");
+	if (sqlite && g_commits == 0)
+		printf("  sqlite paths, all runs: no group commit (SC_REG_GROUP_COMMIT=0: the hot "
+		       "reads and registrations are not counted); WAL holds %llu runs of %llu "
+		       "writes, %llu failed releases, %llu kept errors dropped\n",
+		    h_runs, h_gathered, h_release_err, h_dropped);
+	else if (sqlite)
+		printf(
+		    "  sqlite paths, all runs: hot reads %lu on the idle writer, %lu on their own "
+		    "connection (%lu gave a busy writer back), %lu registrations queued behind a "
+		    "read, reads held the writer %lu us; group %lu registrations in %lu commits; "
+		    "WAL holds %llu runs of %llu writes, %llu failed releases, %llu kept errors "
+		    "dropped\n",
+		    rd.on_writer, rd.on_own, rd.fallbacks, rd.queued, rd.held_us, g_ops, g_commits,
+		    h_runs, h_gathered, h_release_err, h_dropped);
 	if (location == db)
 		bench_rmrf(dir);
 	return 0;

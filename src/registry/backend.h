@@ -198,6 +198,9 @@ void sc_reg_sqlite_wal_stats(struct sc_reg *reg, struct sc_reg_wal_stats *out);
  */
 struct sc_reg_read_stats {
 	unsigned long on_writer, on_own, queued, held_us;
+	/* weak19: of on_own, reads that took the idle writer and gave it back because a statement
+	 * on it was not reset or a transaction was open (read_conn; none expected) */
+	unsigned long fallbacks;
 };
 void sc_reg_sqlite_read_stats(struct sc_reg *reg, struct sc_reg_read_stats *out);
 /*
@@ -207,6 +210,9 @@ void sc_reg_sqlite_read_stats(struct sc_reg *reg, struct sc_reg_read_stats *out)
  */
 int sc_reg_sqlite_writer_hold(struct sc_reg *reg);
 int sc_reg_sqlite_writer_release(struct sc_reg *reg);
+/* Test-only (weak19): with the writer held by reg, a statement left stepped on it (how 1), a
+ * transaction left open (2), or neither (0); 1 when done (reg_sqlite.c). */
+int sc_reg_sqlite_writer_busy(struct sc_reg *reg, int how);
 
 /* The PostgreSQL backend (reg_pg.c, built when libpq is found): a libpq URI. */
 extern const struct sc_reg_backend sc_reg_pg;

@@ -58,6 +58,7 @@ struct sqlite_reg {
 	int wal_stuck; /* the group's writer: its last two cut short by one old snapshot */
 	int wal_poor;  /* the group's writer: its budget could not pay its next wait */
 	int64_t wal_credit, wal_credit_t; /* its waits' budget (us) and when it last accrued */
+	int wal_hold; /* its FULL commits' WAL writes held (commit_tx); SC_REG_WAL_HOLD at its open */
 };
 
 /*
@@ -434,7 +435,7 @@ static sc_err begin(struct sqlite_reg *reg)
  */
 static sc_err commit_tx(struct sqlite_reg *reg)
 {
-	int held = !reg->sync_normal && sc_wal_vfs_hold(reg->db);
+	int held = reg->wal_hold && !reg->sync_normal && sc_wal_vfs_hold(reg->db);
 	sc_err r = run(reg, "COMMIT", "commit");
 	int rc;
 
@@ -658,6 +659,18 @@ static sc_err new_page_size(struct sqlite_reg *reg, long ps)
 	return exec(reg, sql, "page size");
 }
 
+/*
+ * walhold18's switch, read once per connection at its open (weak19: it was read by
+ * sc_wal_vfs_hold at every commit, a getenv per commit racing any setenv): SC_REG_WAL_HOLD=0
+ * holds nothing for this connection's commits; unset or another value holds (commit_tx).
+ */
+static int wal_hold_setting(void)
+{
+	const char *e = getenv("SC_REG_WAL_HOLD");
+
+	return e == NULL || strcmp(e, "0") != 0;
+}
+
 /* A connection; grouped: its registrations go through the file's group commit (reg_group). */
 static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg **out)
 {
@@ -700,6 +713,7 @@ static sc_err open_conn(const char *path, int create, int grouped, struct sc_reg
 	}
 	sqlite3_extended_result_codes(reg->db, 1);
 	sqlite3_busy_timeout(reg->db, SC_REG_BUSY_TIMEOUT_MS);
+	reg->wal_hold = wal_hold_setting();
 	/* No schema tricks from a hostile file: no writable_schema, no untrusted functions in views. */
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(reg->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
@@ -809,6 +823,8 @@ struct reg_group {
 	unsigned long reads_w, reads_r;   /* rdw18: those reads on the writer, on their own conn */
 	unsigned long read_queued;        /* registrations queued while a read held the writer */
 	unsigned long read_us;            /* the µs reads held the writer, in all */
+	unsigned long read_fallback;      /* of reads_r: took the idle writer, found it busy */
+	sqlite3_stmt *test_st;            /* sc_reg_sqlite_writer_busy's statement (tests) */
 	int reading;                      /* a read holds the writer (read_conn to read_done) */
 	int64_t read_t0;                  /* since when (mono_us), while reading */
 	const struct sqlite_reg *held_by; /* sc_reg_sqlite_writer_hold's holder (tests) */
@@ -856,6 +872,7 @@ static void group_put(struct reg_group *g)
 		;
 	*p = g->next;
 	pthread_mutex_unlock(&groups_mu);
+	sqlite3_finalize(g->test_st);
 	sqlite_free(g->w);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
@@ -1491,6 +1508,7 @@ static struct sqlite_reg *read_conn(struct sqlite_reg *reg)
 		pthread_mutex_lock(&g->mu);
 		g->reads_w--;
 		g->reads_r++;
+		g->read_fallback++;
 		next = read_end(g);
 		pthread_mutex_unlock(&g->mu);
 		if (next != NULL)
@@ -1528,6 +1546,7 @@ void sc_reg_sqlite_read_stats(struct sc_reg *reg, struct sc_reg_read_stats *out)
 	out->on_own = g->reads_r;
 	out->queued = g->read_queued;
 	out->held_us = g->read_us;
+	out->fallbacks = g->read_fallback;
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -1565,6 +1584,40 @@ int sc_reg_sqlite_writer_release(struct sc_reg *reg)
 	if (next != NULL)
 		sem_post(&next->sem);
 	return 1;
+}
+
+/*
+ * Test-only (weak19): with the writer held by reg (writer_hold), leaves it as read_conn must not
+ * read on: how 1, a statement stepped once and not reset (it keeps a read snapshot); 2, a
+ * transaction left open (BEGIN); 0, neither (the statement finalized, the transaction rolled
+ * back). 1 when done; 0 when reg holds no writer or SQLite refused.
+ */
+int sc_reg_sqlite_writer_busy(struct sc_reg *reg, int how)
+{
+	struct reg_group *g = sq(reg)->group;
+	int held;
+
+	if (g == NULL)
+		return 0;
+	pthread_mutex_lock(&g->mu);
+	held = g->held_by == sq(reg) && g->w != NULL;
+	pthread_mutex_unlock(&g->mu);
+	if (!held)
+		return 0;
+	if (how == 0) {
+		sqlite3_finalize(g->test_st);
+		g->test_st = NULL;
+		if (!sqlite3_get_autocommit(g->w->db))
+			(void)sqlite3_exec(g->w->db, "ROLLBACK", NULL, NULL, NULL);
+		return 1;
+	}
+	if (how == 2)
+		return sqlite3_exec(g->w->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	if (g->test_st != NULL ||
+	    sqlite3_prepare_v2(g->w->db, "SELECT device_id FROM devices", -1, &g->test_st, NULL) !=
+	        SQLITE_OK)
+		return 0;
+	return sqlite3_step(g->test_st) == SQLITE_ROW;
 }
 
 /* ---- devices ---- */

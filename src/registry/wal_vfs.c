@@ -50,8 +50,9 @@
  * between a FULL commit's frames and its sync). A NORMAL commit is never armed: its frames are
  * published with no sync. A failed run is the error of the call that wrote it (the sync's:
  * the commit fails), or, written in a shared-memory call, kept for the WAL's next write or sync
- * (the shm call is made regardless; flush_shm); a short write is continued by "unix"'s xWrite.
- * SC_REG_WAL_HOLD=0 arms none.
+ * (the shm call is made regardless; flush_shm) and dropped when the write transaction ends
+ * without one (weak19: the WAL's write lock released, cw_shm_lock); a short write is continued
+ * by "unix"'s xWrite. The registry's SC_REG_WAL_HOLD=0 (read once per connection) arms none.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -92,14 +93,17 @@ struct cw_file {
 	unsigned char *run;
 	size_t run_len, run_cap;
 	sqlite3_int64 run_off;
-	struct cw_file *link; /* while armed: the database file for its WAL, the WAL for its file */
+	/* the database file for its WAL, the WAL for its file: set by the first sc_wal_vfs_hold,
+	 * kept until either closes (weak19: the write lock's release reaches the WAL's err) */
+	struct cw_file *link;
 	int err; /* a write that failed inside a shared-memory call: the next write or sync's */
 };
 
 #define REAL_OFF ((sizeof(struct cw_file) + 15) & ~(size_t)15)
 
 static uint64_t stat_joined, stat_alone, stat_runs, stat_gathered, stat_barrier_err,
-    stat_release_err; /* __atomic */
+    stat_release_err, stat_err_dropped; /* __atomic */
+static int fail_release; /* __atomic: sc_wal_vfs_fail_release's code for the next release */
 
 /* An armed WAL's run written in one call (the "unix" VFS's xWrite: one pwrite, short ones
  * continued by it); its error is the caller's. Emptied either way: a failed run is not retried. */
@@ -332,6 +336,12 @@ static int cw_file_control(sqlite3_file *f, int op, void *arg)
 
 	if (op == SC_WAL_FCNTL_HOLD)
 		return p->wal ? arm(p, *(int *)arg) : SQLITE_NOTFOUND;
+	if (op == SC_WAL_FCNTL_RUN_CAP) {
+		if (!p->wal)
+			return SQLITE_NOTFOUND;
+		*(sqlite3_int64 *)arg = (sqlite3_int64)p->run_cap;
+		return SQLITE_OK;
+	}
 	rc = flush(p);
 
 	return rc != SQLITE_OK ? rc : p->real->pMethods->xFileControl(p->real, op, arg);
@@ -389,12 +399,31 @@ static int cw_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volati
 	return p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, out);
 }
 
+/* wal.c's WAL_WRITE_LOCK: the wal-index lock a write transaction holds (3.40, wal.c). */
+#define SHM_WRITE_LOCK 0
+
+/*
+ * weak19: the WAL's write lock released ends the write transaction, committed or rolled back.
+ * A kept error still there then had no write or sync after it to take it (a kept error means a
+ * held frame, so a page was changed and a commit of it writes frames and takes the error; so the
+ * transaction was rolled back): it belonged to
+ * that transaction, whose frames are given up with it, and is dropped (counted, err_dropped), so
+ * the connection's next transaction does not fail for it (session 18 left it to fail the next
+ * WAL write once, whatever transaction made it). The unlock is made first, whatever is kept.
+ */
 static int cw_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
 	struct cw_file *p = (struct cw_file *)f;
+	int rc;
 
 	(void)flush_shm(p);
-	return p->real->pMethods->xShmLock(p->real, offset, n, flags);
+	rc = p->real->pMethods->xShmLock(p->real, offset, n, flags);
+	if (offset == SHM_WRITE_LOCK && (flags & SQLITE_SHM_UNLOCK) != 0 && p->link != NULL &&
+	    p->link->err != SQLITE_OK) {
+		p->link->err = SQLITE_OK;
+		__atomic_add_fetch(&stat_err_dropped, 1, __ATOMIC_RELAXED);
+	}
+	return rc;
 }
 
 static void cw_shm_barrier(sqlite3_file *f)
@@ -600,6 +629,12 @@ void sc_wal_vfs_stats(struct sc_wal_vfs_stats *out)
 	out->gathered = __atomic_load_n(&stat_gathered, __ATOMIC_RELAXED);
 	out->barrier_err = __atomic_load_n(&stat_barrier_err, __ATOMIC_RELAXED);
 	out->release_err = __atomic_load_n(&stat_release_err, __ATOMIC_RELAXED);
+	out->err_dropped = __atomic_load_n(&stat_err_dropped, __ATOMIC_RELAXED);
+}
+
+void sc_wal_vfs_fail_release(int rc)
+{
+	__atomic_store_n(&fail_release, rc, __ATOMIC_RELAXED);
 }
 
 /* The connection's main database file and its WAL, both opened through this VFS; 0 if not. */
@@ -620,9 +655,11 @@ static int files_of(sqlite3 *db, struct cw_file **dbf, struct cw_file **wal)
 
 /*
  * Arms (on) or disarms a WAL file: see wal_vfs.h. A held header goes out first, unarmed. A kept
- * error (err) stays for the next write or sync. Disarmed, a run buffer that grew past its first
- * size (a large commit's, up to HOLD_MAX) is shrunk back to HOLD_FIRST: a connection keeps
- * 64 KiB between commits, not what its largest commit needed.
+ * error (err) stays for the next write or sync, or until the write transaction ends
+ * (cw_shm_lock). The link to the database file stays (sc_wal_vfs_hold sets it; a close ends it):
+ * disarmed, the WAL holds no run for flush_shm to write. Disarmed, a run buffer that grew past
+ * its first size (a large commit's, up to HOLD_MAX) is shrunk back to HOLD_FIRST: a connection
+ * keeps 64 KiB between commits, not what its largest commit needed (SC_WAL_FCNTL_RUN_CAP).
  */
 static int arm(struct cw_file *w, int on)
 {
@@ -630,9 +667,6 @@ static int arm(struct cw_file *w, int on)
 
 	w->armed = 0;
 	rc = flush(w);
-	if (w->link != NULL)
-		w->link->link = NULL;
-	w->link = NULL;
 	w->armed = on && rc == SQLITE_OK;
 	if (!on && w->run_cap > HOLD_FIRST && w->run_len == 0) {
 		unsigned char *nb = realloc(w->run, HOLD_FIRST);
@@ -645,24 +679,34 @@ static int arm(struct cw_file *w, int on)
 	return rc;
 }
 
+/* The switch SC_REG_WAL_HOLD=0 is the caller's (reg_sqlite.c reads it once per connection). */
 int sc_wal_vfs_hold(sqlite3 *db)
 {
 	struct cw_file *d, *w;
-	const char *e = getenv("SC_REG_WAL_HOLD");
 
-	if ((e != NULL && strcmp(e, "0") == 0) || !files_of(db, &d, &w) || arm(w, 1) != SQLITE_OK)
+	if (!files_of(db, &d, &w) || arm(w, 1) != SQLITE_OK)
 		return 0;
-	d->link = w;
-	w->link = d;
+	if (d->link != w) {
+		if (d->link != NULL)
+			d->link->link = NULL;
+		if (w->link != NULL)
+			w->link->link = NULL;
+		d->link = w;
+		w->link = d;
+	}
 	return 1;
 }
 
 int sc_wal_vfs_release(sqlite3 *db)
 {
 	struct cw_file *d, *w;
-
 	int rc = files_of(db, &d, &w) ? arm(w, 0) : SQLITE_OK;
+	int injected = __atomic_load_n(&fail_release, __ATOMIC_RELAXED) != 0
+	    ? __atomic_exchange_n(&fail_release, 0, __ATOMIC_RELAXED)
+	    : 0;
 
+	if (rc == SQLITE_OK && injected != 0)
+		rc = injected;
 	if (rc != SQLITE_OK)
 		__atomic_add_fetch(&stat_release_err, 1, __ATOMIC_RELAXED);
 	return rc;

@@ -37,14 +37,25 @@ const char *sc_wal_vfs(void);
  * the extent, HOLD_MAX bytes held (wal_vfs.c), and any shared-memory call of db's database file
  * write it first. sc_wal_vfs_release(db), after the COMMIT, writes anything still held (nothing
  * after a sync) and disarms; it returns that write's SQLite code. hold returns 1 when armed; 0
- * when db is not on this VFS, its WAL is not open, or SC_REG_WAL_HOLD=0 (a benchmark switch):
- * then the commit's writes are made as without it.
+ * when db is not on this VFS or its WAL is not open: then the commit's writes are made as
+ * without it. The benchmark switch SC_REG_WAL_HOLD=0 is the registry's: reg_sqlite.c reads it
+ * once per connection, at its open, and then never calls hold (weak19; session 18 read the
+ * environment here at every commit). A write of the run that failed inside a shared-memory call
+ * is the transaction's: its next WAL write or sync fails with it, and if it ends without one (a
+ * rollback) the error is dropped when it releases the WAL's write lock (weak19).
  */
 int sc_wal_vfs_hold(struct sqlite3 *db);
 /* The same on one WAL file opened through this VFS (tests): its xFileControl with this op and an
  * int (1 arms, 0 writes what is held and disarms; that write's code returned). */
 #define SC_WAL_FCNTL_HOLD 0x53430001
+/* Tests: a WAL file's run buffer's size in bytes now (0 before its first held write; 65536 after
+ * a release, whatever the commit held), into a sqlite3_int64; SQLITE_NOTFOUND on other files. */
+#define SC_WAL_FCNTL_RUN_CAP 0x53430002
 int sc_wal_vfs_release(struct sqlite3 *db);
+/* Tests only: the next sc_wal_vfs_release in the process, after disarming as usual, returns rc
+ * (counted in release_err) as a failed write of what it held would (none is held after a
+ * commit's sync on 3.40, so no real release fails; 0 cancels). */
+void sc_wal_vfs_fail_release(int rc);
 
 /* Process-wide counts since start: frames written in one write, headers written alone; armed
  * WALs' extents written in one call, the writes gathered into them, flushes at a shared-memory
@@ -57,6 +68,7 @@ struct sc_wal_vfs_stats {
 	uint64_t gathered;
 	uint64_t barrier_err;
 	uint64_t release_err; /* sc_wal_vfs_release failed (after a sync nothing is held: none) */
+	uint64_t err_dropped; /* a kept error its transaction ended without (a rollback): dropped */
 };
 void sc_wal_vfs_stats(struct sc_wal_vfs_stats *out);
 

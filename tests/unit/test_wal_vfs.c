@@ -1229,6 +1229,153 @@ static void test_hold_shm_flush_fails(void **state)
 }
 
 /*
+ * weak19: a run that failed inside a shared-memory call, in a transaction that then rolls back
+ * with no write or sync of the WAL after the failure to take the kept error. Before weak19 the
+ * error stayed on the WAL file and failed the connection's next, unrelated commit once
+ * (SQLITE_IOERR_WRITE with no pwrite at all, or, with 1 KiB pages, the next spilling INSERT:
+ * "disk I/O error"). Now the end of the write transaction (the WAL write lock released) drops it
+ * (err_dropped): the next commit on the same connection is whole in one write, one on another
+ * connection too, the rolled-back row is absent, and a fresh connection reads the WAL and finds
+ * the file whole. Ways: 0, the failure at an xShmMap, then ROLLBACK armed; 1, the same,
+ * disarmed before the ROLLBACK; 2, the failure at the ROLLBACK's own first write of the run
+ * (returned to that call, nothing kept or dropped). And 3: a kept error still fails its own
+ * transaction's COMMIT when the WAL was disarmed before it (the link to the WAL outlives the hold).
+ */
+static void test_hold_failed_flush_rolled_back(void **state)
+{
+	char path[600], sql[160];
+	sqlite3 *w, *r, *fresh;
+	sqlite3_file *d = NULL;
+	void volatile *map = NULL;
+	struct sc_wal_vfs_stats s0, s1;
+	int k = 10;
+
+	(void)state;
+	skip_unless_registered();
+	snprintf(path, sizeof(path), "%s/rbfail.db", dir);
+	w = hold_db(path);
+	r = open_db(path, NULL);
+	exec_ok(w, "PRAGMA cache_size = 2; INSERT INTO t VALUES (0, x'00')");
+	assert_int_equal(sqlite3_file_control(w, "main", SQLITE_FCNTL_FILE_POINTER, &d), SQLITE_OK);
+	hook_on();
+	for (int way = 0; way < 3; way++, k += 10) {
+		assert_int_equal(sc_wal_vfs_hold(w), 1);
+		snprintf(sql, sizeof(sql), "BEGIN; INSERT INTO t VALUES (%d, randomblob(30000))",
+		    k);
+		exec_ok(w, sql); /* spills into the held run (cache_size 2) */
+		n_pw = 0;
+		pw_fail = EIO;
+		if (way < 2) {
+			assert_int_equal(d->pMethods->xShmMap(d, 0, 32768, 0, &map), SQLITE_OK);
+			assert_int_equal(n_pw, 1); /* the spill's run, failed */
+			if (way == 1)
+				assert_int_equal(sc_wal_vfs_release(w), SQLITE_OK);
+			n_pw = 0;
+		}
+		sc_wal_vfs_stats(&s0);
+		exec_ok(w, "ROLLBACK");
+		sc_wal_vfs_stats(&s1);
+		assert_int_equal(n_pw, way == 2 ? 1 : 0);
+		assert_int_equal(pw_fail, 0);
+		assert_int_equal(s1.err_dropped - s0.err_dropped, way < 2 ? 1 : 0);
+		if (way != 1)
+			assert_int_equal(sc_wal_vfs_release(w), SQLITE_OK);
+		/* The connection's next commit, armed: one write, acknowledged. */
+		snprintf(sql, sizeof(sql), "BEGIN; INSERT INTO t VALUES (%d, randomblob(3000))",
+		    k + 1);
+		exec_ok(w, sql);
+		n_pw = 0;
+		assert_int_equal(held_commit(w), SQLITE_OK);
+		assert_int_equal(n_pw, 1);
+		/* Another connection's. */
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, randomblob(3000))", k + 2);
+		exec_ok(r, sql);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM t WHERE k = %d", k);
+		assert_int_equal(one_int(r, sql), 0);
+		assert_int_equal(one_int(w, sql), 0);
+		snprintf(sql, sizeof(sql), "SELECT sum(length(v)) FROM t WHERE k IN (%d, %d)",
+		    k + 1, k + 2);
+		assert_int_equal(one_int(r, sql), 6000);
+		assert_int_equal(one_int(w, sql), 6000);
+		assert_integrity(r);
+	}
+	/* 3: kept, disarmed, then COMMIT: the commit fails, nothing of it is there, nothing dropped. */
+	assert_int_equal(sc_wal_vfs_hold(w), 1);
+	exec_ok(w, "BEGIN; INSERT INTO t VALUES (40, randomblob(30000))");
+	pw_fail = EIO;
+	assert_int_equal(d->pMethods->xShmMap(d, 0, 32768, 0, &map), SQLITE_OK);
+	assert_int_equal(sc_wal_vfs_release(w), SQLITE_OK);
+	sc_wal_vfs_stats(&s0);
+	assert_int_not_equal(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_extended_errcode(w), SQLITE_IOERR_WRITE);
+	if (!sqlite3_get_autocommit(w))
+		exec_ok(w, "ROLLBACK");
+	sc_wal_vfs_stats(&s1);
+	assert_int_equal(s1.err_dropped - s0.err_dropped, 0);
+	hook_off();
+	assert_int_equal(one_int(r, "SELECT count(*) FROM t WHERE k = 40"), 0);
+	/* A fresh connection reads the WAL (recovery if it must): 1 + 2 a way, the file whole. */
+	fresh = open_db(path, NULL);
+	assert_int_equal(one_int(fresh, "SELECT count(*) FROM t"), 7);
+	assert_integrity(fresh);
+	assert_int_equal(sqlite3_close(fresh), SQLITE_OK);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+	assert_int_equal(sqlite3_close(r), SQLITE_OK);
+	/* Reopened after both closed (the WAL checkpointed away at the last close): the same. */
+	fresh = open_db(path, NULL);
+	assert_int_equal(one_int(fresh, "SELECT count(*) FROM t"), 7);
+	assert_integrity(fresh);
+	assert_int_equal(sqlite3_close(fresh), SQLITE_OK);
+}
+
+/*
+ * weak19: the run buffer after a large commit. Before any held write a WAL has none (0); a small
+ * commit's run allocates 64 KiB; a commit larger than that grows it to the bound (0x1ffff) while
+ * armed, and its release shrinks it back to 64 KiB; the next small commit keeps 64 KiB. A
+ * database file answers SQLITE_NOTFOUND to the query.
+ */
+static void test_hold_shrinks(void **state)
+{
+	char path[600];
+	sqlite3 *w;
+	sqlite3_file *wal = NULL, *d = NULL;
+	sqlite3_int64 cap = -1;
+
+	(void)state;
+	skip_unless_registered();
+	snprintf(path, sizeof(path), "%s/shrink.db", dir);
+	w = hold_db(path);
+	exec_ok(w, "PRAGMA cache_size = -100000; INSERT INTO t VALUES (0, x'00')");
+	assert_int_equal(sqlite3_file_control(w, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_file_control(w, "main", SQLITE_FCNTL_FILE_POINTER, &d), SQLITE_OK);
+	assert_int_equal(d->pMethods->xFileControl(d, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_NOTFOUND);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 0);
+	exec_ok(w, "BEGIN; INSERT INTO t VALUES (1, randomblob(100))");
+	assert_int_equal(held_commit(w), SQLITE_OK);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 65536);
+	exec_ok(w,
+	    "BEGIN; WITH RECURSIVE c(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < 300) INSERT INTO t SELECT i, randomblob(1000) FROM c");
+	assert_int_equal(sc_wal_vfs_hold(w), 1);
+	exec_ok(w, "COMMIT");
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 0x1ffff);
+	assert_int_equal(sc_wal_vfs_release(w), SQLITE_OK);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 65536);
+	exec_ok(w, "BEGIN; INSERT INTO t VALUES (1000, randomblob(100))");
+	assert_int_equal(held_commit(w), SQLITE_OK);
+	assert_int_equal(wal->pMethods->xFileControl(wal, SC_WAL_FCNTL_RUN_CAP, &cap), SQLITE_OK);
+	assert_int_equal(cap, 65536);
+	assert_int_equal(one_int(w, "SELECT count(*) FROM t"), 302);
+	assert_integrity(w);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+}
+
+/*
  * A commit larger than the bound (HOLD_MAX, 0x1ffff bytes: "unix" writes no more in one call):
  * written in calls of at most the bound, each but the last filled to within a frame of it, end
  * to end from the WAL's old end.
@@ -1318,6 +1465,10 @@ static void make_profile(struct sc_reg_profile_rec *rec, const char *device, int
  * The registry arms only its synchronous=FULL commits: a device added and a durable profile
  * are one run each; a deferred profile (--profile-commit deferred, NORMAL) is none, its frames
  * written through. Grouped and not (SC_REG_GROUP_COMMIT=0); SC_REG_WAL_HOLD=0 arms none.
+ * weak19: the switch is read once per connection, at its open (the handle's at sc_reg_open, the
+ * group's writer at the first profile): v 3, holding at both opens and "0" set after: every
+ * durable commit still one run; v 4, "0" at both opens and unset after: still none, nothing
+ * gathered.
  */
 static void test_registry_arms(void **state)
 {
@@ -1328,19 +1479,22 @@ static void test_registry_arms(void **state)
 
 	(void)state;
 	skip_unless_registered();
-	for (int v = 0; v < 3; v++) {
+	for (int v = 0; v < 5; v++) {
 		struct sc_reg *reg = NULL;
+		int hold = v != 2 && v != 4;
 
 		snprintf(path, sizeof(path), "%s/reg%d.db", dir, v);
 		if (v == 1)
 			setenv("SC_REG_GROUP_COMMIT", "0", 1);
-		if (v == 2)
+		if (v == 2 || v == 4)
 			setenv("SC_REG_WAL_HOLD", "0", 1);
 		assert_int_equal(sc_reg_open(path, 1, &reg), SC_OK);
 		sc_wal_vfs_stats(&s0);
 		assert_int_equal(sc_reg_device_add(reg, "D-1", NULL, "t", 1000), SC_OK);
 		sc_wal_vfs_stats(&s1);
-		assert_int_equal(s1.runs - s0.runs, v < 2 ? 1 : 0);
+		assert_int_equal(s1.runs - s0.runs, hold ? 1 : 0);
+		if (!hold)
+			assert_int_equal(s1.gathered - s0.gathered, 0);
 		make_profile(&rec, "D-1", 1);
 		rec.deferred_commit = 1;
 		s0 = s1;
@@ -1349,15 +1503,26 @@ static void test_registry_arms(void **state)
 		assert_int_equal(s1.runs - s0.runs, 0);
 		assert_int_equal(s1.gathered - s0.gathered, 0);
 		assert_true(s1.joined - s0.joined >= 2);
+		/* Both connections open now: the switch changed after their opens changes nothing. */
+		if (v == 3)
+			setenv("SC_REG_WAL_HOLD", "0", 1);
+		if (v == 4)
+			unsetenv("SC_REG_WAL_HOLD");
 		make_profile(&rec, "D-1", 2);
 		s0 = s1;
 		assert_int_equal(sc_reg_profile_insert(reg, &rec, NULL, 2000, "t", &retry), SC_OK);
 		sc_wal_vfs_stats(&s1);
-		assert_int_equal(s1.runs - s0.runs, v < 2 ? 1 : 0);
-		assert_int_equal(sc_reg_check(reg), SC_OK);
-		sc_reg_close(reg);
+		assert_int_equal(s1.runs - s0.runs, hold ? 1 : 0);
+		if (!hold)
+			assert_int_equal(s1.gathered - s0.gathered, 0);
+		s0 = s1;
+		assert_int_equal(sc_reg_device_add(reg, "D-2", NULL, "t", 1000), SC_OK);
+		sc_wal_vfs_stats(&s1);
 		unsetenv("SC_REG_GROUP_COMMIT");
 		unsetenv("SC_REG_WAL_HOLD");
+		assert_int_equal(s1.runs - s0.runs, hold ? 1 : 0);
+		assert_int_equal(sc_reg_check(reg), SC_OK);
+		sc_reg_close(reg);
 	}
 }
 
@@ -1378,6 +1543,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_shm_flush_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_failed_flush_rolled_back, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hold_shrinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_sector_padding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_arms, setup, teardown),
