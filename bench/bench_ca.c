@@ -687,7 +687,8 @@ int main(int argc, char **argv)
 			    levels[l] != DPS_TARGET_CLIENTS ? "null"
 			        : r_dps >= DPS_TARGET       ? "true"
 			                                    : "false");
-			if (renew) {
+			/* A round too short for one CPU tick of cfssl's would print inf: left out. */
+			if (renew && bench_median(&rc.cpu) > 0) {
 				double rr = bench_median(&rp.cpu) / bench_median(&rc.cpu);
 
 				printf(",\"renewal_cpu_per_device_provd_over_cfssl\":%.3f,"
