@@ -44,13 +44,20 @@
 #include <sys/stat.h>
 #include "bench_net.h"
 
-#define CA_TARGET 3.0 /* issue 6: provd >= 3x cfssl's devices per server CPU-second */
+/*
+ * Issue 6's target (provd >= 3x cfssl's devices per server CPU-second), superseded by issue 17's
+ * below: still printed in each table row's last column (labelled "#6 >=3x") and in the JSON's
+ * "target_met", for comparison with the earlier sections; informational, judged by nothing.
+ */
+#define CA_TARGET 3.0
 /*
  * Issue 17, first enrollment (every device in a round is new): provd's server CPU per device at
  * most cfssl's (both recording every certificate durably on SQLite), and with 32 clients at
  * least cfssl's devices per second (on SQLite, and on PostgreSQL through bench/pg.sh).
  */
 #define CPU_TARGET 1.0
+/* Issue 17, a fleet that renews daily: provd's server CPU per certificate <= 1/3 of cfssl's. */
+#define RENEW_TARGET (1.0 / 3)
 #define DPS_TARGET 1.0
 #define DPS_TARGET_CLIENTS 32
 #define MAX_LEVELS 8
@@ -334,11 +341,17 @@ static double rest_floor(const struct prims *p)
 	return bench_median(&p->sha) + bench_median(&p->tls);
 }
 
+/* A device provd knows (pinned at activation or at its first contact): a renewal's floor. */
+static double pinned_floor(const struct prims *p)
+{
+	return FLOOR_VERIFIES_PINNED * bench_median(&p->verify) + bench_median(&p->sign) +
+	    rest_floor(p);
+}
+
 static double prim_floor(const struct prims *p)
 {
 	if (pinned_at_activation)
-		return FLOOR_VERIFIES_PINNED * bench_median(&p->verify) + bench_median(&p->sign) +
-		    rest_floor(p);
+		return pinned_floor(p);
 	return FLOOR_PARSES * bench_median(&p->parse) + FLOOR_VERIFIES * bench_median(&p->verify) +
 	    bench_median(&p->sign) + rest_floor(p);
 }
@@ -374,9 +387,12 @@ static void target_lines(int clients, const struct side *sp, const struct side *
 		/* Both durable on one PostgreSQL: each server's work includes its database's. */
 		double pd = pc + bench_median(&sp->dbcpu), cd = cc + bench_median(&sc->dbcpu);
 
+		/* The limit: provd's crypto floor (the database adds no cryptography). */
 		printf("%7s    with the database's CPU (both on PostgreSQL): provd+db %.3f ms, "
-		       "cfssl+db %.3f ms: %.2fx %s\n",
-		    "", pd * 1e3, cd * 1e3, pd / cd, pd / cd <= CPU_TARGET ? "met" : "MISSED");
+		       "cfssl+db %.3f ms: %.2fx %s (target <= %.1fx; limit: provd's crypto floor "
+		       "%.3f ms = %.2fx cfssl+db's)\n",
+		    "", pd * 1e3, cd * 1e3, pd / cd, pd / cd <= CPU_TARGET ? "met" : "MISSED",
+		    CPU_TARGET, floor * 1e3, floor / cd);
 	}
 	if (clients == DPS_TARGET_CLIENTS)
 		printf("%7s target #17 dev/s with %d clients, provd/cfssl >= %.1fx: %.2fx %s "
@@ -550,7 +566,7 @@ int main(int argc, char **argv)
 		    strncmp(db, "postgres", 8) == 0 ? "PostgreSQL" : "SQLite",
 		    bench_cfssl_pg() != NULL ? "PostgreSQL" : "SQLite", "clients", "provd dev/s",
 		    "cfssl dev/s", "provd CPU ms/dev", "cfssl CPU ms/dev", "dev per CPU-s p/c",
-		    "dev/s p/c", "target");
+		    "dev/s p/c", "#6>=3x");
 	/*
 	 * The primitives are timed after every round (one sample each), so that they see the
 	 * machine's load as the servers did: on a shared machine a floor timed once, in a quiet or
@@ -647,9 +663,12 @@ int main(int argc, char **argv)
 					printf(",");
 					bench_json_stat(stdout, "cfssl_db_cpu_ms_per_device",
 					    &sc.dbcpu, 1e3);
-					printf(",\"cpu_with_db_provd_over_cfssl\":%.3f",
-					    (bench_median(&sp.cpu) + bench_median(&sp.dbcpu)) /
-					        (bench_median(&sc.cpu) + bench_median(&sc.dbcpu)));
+					double cd = bench_median(&sc.cpu) + bench_median(&sc.dbcpu);
+
+					printf(",\"cpu_with_db_provd_over_cfssl\":%.3f,"
+					       "\"limit_cpu_with_db_provd_floor_over_cfssl\":%.3f",
+					    (bench_median(&sp.cpu) + bench_median(&sp.dbcpu)) / cd,
+					    prim_floor(&prim) / cd);
 				}
 			}
 			printf(",");
@@ -668,6 +687,16 @@ int main(int argc, char **argv)
 			    levels[l] != DPS_TARGET_CLIENTS ? "null"
 			        : r_dps >= DPS_TARGET       ? "true"
 			                                    : "false");
+			/* A round too short for one CPU tick of cfssl's would print inf: left out. */
+			if (renew && bench_median(&rc.cpu) > 0) {
+				double rr = bench_median(&rp.cpu) / bench_median(&rc.cpu);
+
+				printf(",\"renewal_cpu_per_device_provd_over_cfssl\":%.3f,"
+				       "\"renewal_target\":%.3f,\"renewal_target_met\":%s,"
+				       "\"limit_renewal_provd_floor_over_cfssl\":%.3f",
+				    rr, RENEW_TARGET, rr <= RENEW_TARGET ? "true" : "false",
+				    pinned_floor(&prim) / bench_median(&rc.cpu));
+			}
 			printf(
 			    ",\"ratio_devices_per_cpu_s\":%.3f,\"ratio_devices_per_cpu_s_rounds\":{\"min\":%.3f,\"max\":%.3f},"
 			    "\"ratio_devices_per_s\":%.3f,\"target_met\":%s}",
@@ -710,6 +739,9 @@ int main(int argc, char **argv)
 				                             : "; cfssl records on SQLite");
 			}
 			if (renew) {
+				double rr = bench_median(&rp.cpu) / bench_median(&rc.cpu),
+				       rf = pinned_floor(&prim);
+
 				bench_fmt(a, sizeof(a), &rp.dps, 1, "%.0f");
 				bench_fmt(b, sizeof(b), &rc.dps, 1, "%.0f");
 				bench_fmt(c, sizeof(c), &rp.cpu, 1e3, "%.3f");
@@ -717,7 +749,20 @@ int main(int argc, char **argv)
 				printf(
 				    "%7s %20s %20s %20s %20s   renewal (the same devices again): "
 				    "CPU provd/cfssl %.2fx\n",
-				    "", a, b, c, d, bench_median(&rp.cpu) / bench_median(&rc.cpu));
+				    "", a, b, c, d, rr);
+				/*
+				 * #17's daily-renewal target, judged here on the ordinary path (a
+				 * profile and a certificate per renewal, the device known: pinned);
+				 * the renewal-profile path (one profile per K certificates) is
+				 * bench_fleet's. The limit: the pinned path's crypto floor.
+				 */
+				printf(
+				    "%7s target #17 renewal (daily fleet), ordinary path, CPU "
+				    "provd/cfssl <= %.2fx: %.2fx %s (limit: provd's pinned floor "
+				    "%.3f ms = %.2fx cfssl's renewal CPU; the renewal-profile path "
+				    "is bench_fleet's)\n",
+				    "", RENEW_TARGET, rr, rr <= RENEW_TARGET ? "met" : "MISSED",
+				    rf * 1e3, rf / bench_median(&rc.cpu));
 			}
 		}
 		if (sp.new_conns > 0 || sc.new_conns > 0)
@@ -791,8 +836,10 @@ int main(int argc, char **argv)
 	}
 	if (!json)
 		printf(
-		    "dev per CPU-s p/c = cfssl's server CPU per device / provd's (target >= %.1fx); "
-		    "a provd device is 2 requests, a cfssl device 1.\n",
+		    "dev per CPU-s p/c = cfssl's server CPU per device / provd's; #6>=3x: issue 6's "
+		    "old target (>= %.1fx), superseded by #17's, informational; #17's targets, each "
+		    "with its limit, are the lines under each row; a provd device is 2 requests, a "
+		    "cfssl device 1.\n",
 		    CA_TARGET);
 	{
 		size_t hit, other, judged, unjudged;

@@ -135,6 +135,16 @@ signature:
 		    nid != NID_undef ? OBJ_nid2sn(nid) : "(unknown)");
 		goto out;
 	}
+	/*
+	 * A batch root is never signed with RSASSA-PSS (docs/FORMATS.md, SignedBatchRoot): provd
+	 * signs one with its profile signer, which takes no PSS (rsa_pss 0), and sc_batch_sign sets
+	 * no PSS padding. One the server cannot make is refused here, not verified.
+	 */
+	if (p->batch_root != NULL && nid == NID_rsassaPss) {
+		r = sc_fail(SC_ERR_PROFILE_SIGNATURE,
+		    "signatureAlgorithm rsassaPss is not allowed for a batch root");
+		goto out;
+	}
 	if ((pub = X509_get0_pubkey(signer)) == NULL) {
 		r = sc_fail_ossl(SC_ERR_PROFILE_SIGNATURE, "certificates[0]: unusable public key");
 		goto out;

@@ -17,12 +17,16 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
 #include <selfcert/verify.h>
 #include "pem.h"
+#include "profile_internal.h"
 #include "sp_msg.h"
 #include "testsp.h"
 #include "testutil.h"
@@ -424,6 +428,63 @@ static void test_sp(void **state)
 	sc_test_sp_close(&tsp);
 }
 
+/*
+ * docs/FORMATS.md: a SignedBatchRoot is never RSASSA-PSS (provd's signer takes no PSS and
+ * sc_batch_sign sets none), so the device refuses one: an RSA network's batch root as signed
+ * (PKCS#1 v1.5) verifies; the same root signed again with PSS, a valid signature, is refused
+ * with SC_ERR_PROFILE_SIGNATURE; an ordinary SignedProfile signed with PSS still verifies.
+ */
+static void test_pss_root(void **state)
+{
+	struct sc_test_world rw;
+	struct sc_test_world_opts o = { .signer_alg = SC_ALG_RSA2048 };
+	struct sc_profile *body = NULL, *p = NULL;
+	struct sc_profile_params pp;
+	struct sc_profile_info in;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	EVP_MD_CTX *m;
+	EVP_PKEY_CTX *pc = NULL;
+
+	(void)state;
+	assert_int_equal(sc_test_world_make(&o, &rw), SC_OK);
+	sc_test_profile_params(&rw, &pp);
+	assert_int_equal(sc_profile_create(&pp, &body), SC_OK);
+	assert_int_equal(sc_batch_sign(&body, 1, rw.signer_key, rw.signer, &der, &len), SC_OK);
+	sc_profile_free(body);
+	assert_int_equal(sc_batch_decode(der, len, &p), SC_OK);
+	assert_int_equal(OBJ_obj2nid(p->sp->signatureAlgorithm->algorithm),
+	    NID_sha256WithRSAEncryption);
+	assert_int_equal(sc_profile_verify_signature(p, rw.net_root, time(NULL)), SC_OK);
+
+	/* The same tbsBatchRoot, signed with RSASSA-PSS by the same signer. */
+	m = EVP_MD_CTX_new();
+	assert_non_null(m);
+	assert_int_equal(EVP_DigestSignInit(m, &pc, EVP_sha256(), NULL, rw.signer_key), 1);
+	assert_true(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0);
+	assert_true(EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 32) > 0);
+	assert_true(ASN1_item_sign_ctx(ASN1_ITEM_rptr(SC_TBS_BATCH_ROOT), p->sp->signatureAlgorithm,
+	                NULL, p->sp->signature, p->batch_root, m) > 0);
+	EVP_MD_CTX_free(m);
+	assert_int_equal(OBJ_obj2nid(p->sp->signatureAlgorithm->algorithm), NID_rsassaPss);
+	assert_int_equal(sc_profile_verify_signature(p, rw.net_root, time(NULL)),
+	    SC_ERR_PROFILE_SIGNATURE);
+	assert_string_equal(sc_err_detail(),
+	    "signatureAlgorithm rsassaPss is not allowed for a batch root");
+	sc_profile_get_info(p, &in);
+	assert_true(in.has_batch);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+
+	/* An ordinary profile may be PSS (net profile --rsa-pss). */
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	assert_int_equal(sc_profile_sign(p, rw.signer_key, rw.signer, NULL, 1), SC_OK);
+	assert_int_equal(OBJ_obj2nid(p->sp->signatureAlgorithm->algorithm), NID_rsassaPss);
+	assert_int_equal(sc_profile_verify_signature(p, rw.net_root, time(NULL)), SC_OK);
+	sc_profile_free(p);
+	sc_test_world_free(&rw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_leaf_outside),
 		cmocka_unit_test(test_sp),
+		cmocka_unit_test(test_pss_root),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
