@@ -1578,6 +1578,40 @@ int agent_batch_refusal_final(const char *error)
 	return 0;
 }
 
+/* fix17: agent.h. A status word the agent does not know is shown cut and in printable bytes. */
+enum agent_batch_verdict agent_batch_entry(const void *entry, char *odd, size_t odd_len)
+{
+	const json_t *e = entry, *v = json_object_get(e, "status");
+	const char *st = json_string_value(v);
+	char word[41];
+	size_t i;
+
+	odd[0] = '\0';
+	if (st != NULL && (strcmp(st, "registered") == 0 || strcmp(st, "already-registered") == 0))
+		return AGENT_BATCH_GONE;
+	if (st != NULL && strcmp(st, "refused") == 0)
+		return agent_batch_refusal_final(json_string_value(json_object_get(e, "error")))
+		    ? AGENT_BATCH_FINAL
+		    : AGENT_BATCH_KEEP;
+	if (!json_is_object(e))
+		snprintf(odd, odd_len, "the entry is not a JSON object");
+	else if (v == NULL)
+		snprintf(odd, odd_len, "no \"status\"");
+	else if (st == NULL)
+		snprintf(odd, odd_len, "\"status\" is not a string");
+	else {
+		size_t len = json_string_length(v); /* a NUL inside shown as any other control */
+
+		for (i = 0; i + 1 < sizeof(word) && i < len; i++)
+			word[i] = st[i] >= 0x20 && st[i] <= 0x7e && st[i] != '"' ? st[i] : '?';
+		word[i] = '\0';
+		snprintf(odd, odd_len,
+		    "\"status\" \"%s\"%s is none of registered, already-registered, refused", word,
+		    st[i] != '\0' ? "…" : "");
+	}
+	return AGENT_BATCH_KEEP;
+}
+
 /* A failed append cut back to the file's size before it (best effort: the caller reports). */
 static void cut_back(int fd, off_t size)
 {
@@ -1861,7 +1895,8 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 {
 	struct agent_reply rep;
 	json_t *body = NULL, *list, *res;
-	size_t i, ok = 0, kept = 0, aside = 0;
+	size_t i, ok = 0, kept = 0, aside = 0, odd_n = 0;
+	char odd_first[200] = "";
 	sc_err r;
 
 	memset(&rep, 0, sizeof(rep));
@@ -1911,10 +1946,11 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 	/* Entries leave as they are judged: i walks the answer, at + kept the queue. */
 	for (i = 0; i < n; i++) {
 		json_t *e = json_array_get(res, i);
-		const char *st = json_string_value(json_object_get(e, "status"));
 		const char *err = json_string_value(json_object_get(e, "error"));
+		char odd[160];
+		enum agent_batch_verdict v = agent_batch_entry(e, odd, sizeof(odd));
 
-		if (st != NULL && strcmp(st, "refused") == 0 && agent_batch_refusal_final(err)) {
+		if (v == AGENT_BATCH_FINAL) {
 			char why[400];
 
 			/*
@@ -1941,7 +1977,14 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 				kept++;
 			continue;
 		}
-		if (st != NULL && strcmp(st, "refused") == 0) {
+		/* fix17: an answer not understood is no registration: kept, said once a request. */
+		if (v == AGENT_BATCH_KEEP && odd[0] != '\0') {
+			if (odd_n++ == 0)
+				snprintf(odd_first, sizeof(odd_first), "entry %zu: %s", i, odd);
+			kept++;
+			continue;
+		}
+		if (v == AGENT_BATCH_KEEP) {
 			say(a,
 			    "the server could not register a renewed certificate now (%s: %s); "
 			    "it stays queued",
@@ -1963,6 +2006,11 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 		agent_backlog_removed(&rd->st, at + kept);
 	}
 	agent_reply_clear(&rep);
+	if (odd_n > 0)
+		say(a,
+		    "registering %zu renewed certificates: %zu answers not understood (%s); they stay "
+		    "queued",
+		    n, odd_n, odd_first);
 	if (aside > 0 || kept > 0)
 		say(a,
 		    "registered %zu renewed certificates in one request (%zu accepted, %zu refused "
