@@ -997,18 +997,34 @@ static sc_err gate_answer(const json_t *json, struct round *rd)
 	return SC_OK;
 }
 
-/* 1 if the server is older than request proofs: it refuses the "proof" field it does not know. */
-static int server_lacks_proofs(const struct agent_reply *rep)
-{
-	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
-	    strstr(rep->detail, "\"proof\"") != NULL;
-}
+/*
+ * #17 (fix17): the optional fields of a profile request an older server may not know, each
+ * dropped when its 400 unknown-field names it: "renewal" and "batch" (revision 1.5 SP, #17),
+ * "proof" (request proofs). A pre-#17 server names the first unknown field of the body, so
+ * "renewal" first. The field named, if the body still carries it; else NULL.
+ */
+static const struct {
+	const char *field, *said;
+} optional_fields[] = {
+	{ "renewal", "the server does not know renewal profiles; asking without" },
+	{ "batch", "the server does not know batch profiles; asking without" },
+	{ "proof", "the server does not take request proofs; asking without one" },
+};
+#define N_OPTIONAL_FIELDS (sizeof(optional_fields) / sizeof(optional_fields[0]))
 
-/* #17: 1 if the server predates batch profiles: it refuses the "batch" field it does not know. */
-static int server_lacks_batches(const struct agent_reply *rep)
+static size_t server_lacks(const struct agent_reply *rep, const json_t *body)
 {
-	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
-	    strstr(rep->detail, "\"batch\"") != NULL;
+	char quoted[32];
+
+	if (rep->status != 400 || strcmp(rep->error, "unknown-field") != 0)
+		return N_OPTIONAL_FIELDS;
+	for (size_t i = 0; i < N_OPTIONAL_FIELDS; i++) {
+		snprintf(quoted, sizeof(quoted), "\"%s\"", optional_fields[i].field);
+		if (strstr(rep->detail, quoted) != NULL &&
+		    json_object_get(body, optional_fields[i].field) != NULL)
+			return i;
+	}
+	return N_OPTIONAL_FIELDS;
 }
 
 /*
@@ -1054,17 +1070,13 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
 	}
 	if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
 		goto out;
-	if (server_lacks_batches(&rep)) {
-		say(a, "the server does not know batch profiles; asking without");
+	/* fix17: each optional field at most once, so at most N_OPTIONAL_FIELDS requests more. */
+	for (size_t tries = 0, f;
+	     tries < N_OPTIONAL_FIELDS && (f = server_lacks(&rep, body)) < N_OPTIONAL_FIELDS;
+	     tries++) {
+		say(a, "%s", optional_fields[f].said);
 		agent_reply_clear(&rep);
-		json_object_del(body, "batch");
-		if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
-			goto out;
-	}
-	if (proof != NULL && server_lacks_proofs(&rep)) {
-		say(a, "the server does not take request proofs; asking without one");
-		agent_reply_clear(&rep);
-		json_object_del(body, "proof");
+		json_object_del(body, optional_fields[f].field);
 		if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
 			goto out;
 	}
