@@ -212,6 +212,16 @@ void agent_backlog_removed(struct agent_state *st, size_t i);
  * anything else or NULL: such an entry stays queued.
  */
 int agent_batch_refusal_final(const char *error);
+/*
+ * fix17: one entry (json_t *) of a batch registration's answer, judged by its "status" alone:
+ * AGENT_BATCH_GONE only for "registered" or "already-registered" (it leaves the queue);
+ * AGENT_BATCH_FINAL for "refused" with an error agent_batch_refusal_final names (set aside);
+ * AGENT_BATCH_KEEP for anything else: a refusal for the server's trouble (odd ""), or an entry
+ * the agent does not understand (not an object, no "status", one not a string, a word it does
+ * not know), odd then saying which, in printable bytes: such an entry stays queued.
+ */
+enum agent_batch_verdict { AGENT_BATCH_GONE, AGENT_BATCH_FINAL, AGENT_BATCH_KEEP };
+enum agent_batch_verdict agent_batch_entry(const void *e, char *odd, size_t odd_len);
 void agent_key_clear(struct agent_key *k);
 /* Fill k's serial/validity/profile ID from its certificate (and renew_at: 2/3 of the lifetime
  * less a random jitter of up to a tenth). */

@@ -997,18 +997,34 @@ static sc_err gate_answer(const json_t *json, struct round *rd)
 	return SC_OK;
 }
 
-/* 1 if the server is older than request proofs: it refuses the "proof" field it does not know. */
-static int server_lacks_proofs(const struct agent_reply *rep)
-{
-	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
-	    strstr(rep->detail, "\"proof\"") != NULL;
-}
+/*
+ * #17 (fix17): the optional fields of a profile request an older server may not know, each
+ * dropped when its 400 unknown-field names it: "renewal" and "batch" (revision 1.5 SP, #17),
+ * "proof" (request proofs). A pre-#17 server names the first unknown field of the body, so
+ * "renewal" first. The field named, if the body still carries it; else NULL.
+ */
+static const struct {
+	const char *field, *said;
+} optional_fields[] = {
+	{ "renewal", "the server does not know renewal profiles; asking without" },
+	{ "batch", "the server does not know batch profiles; asking without" },
+	{ "proof", "the server does not take request proofs; asking without one" },
+};
+#define N_OPTIONAL_FIELDS (sizeof(optional_fields) / sizeof(optional_fields[0]))
 
-/* #17: 1 if the server predates batch profiles: it refuses the "batch" field it does not know. */
-static int server_lacks_batches(const struct agent_reply *rep)
+static size_t server_lacks(const struct agent_reply *rep, const json_t *body)
 {
-	return rep->status == 400 && strcmp(rep->error, "unknown-field") == 0 &&
-	    strstr(rep->detail, "\"batch\"") != NULL;
+	char quoted[32];
+
+	if (rep->status != 400 || strcmp(rep->error, "unknown-field") != 0)
+		return N_OPTIONAL_FIELDS;
+	for (size_t i = 0; i < N_OPTIONAL_FIELDS; i++) {
+		snprintf(quoted, sizeof(quoted), "\"%s\"", optional_fields[i].field);
+		if (strstr(rep->detail, quoted) != NULL &&
+		    json_object_get(body, optional_fields[i].field) != NULL)
+			return i;
+	}
+	return N_OPTIONAL_FIELDS;
 }
 
 /*
@@ -1054,17 +1070,13 @@ static sc_err request_profile(struct agent *a, struct round *rd, const uint8_t *
 	}
 	if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
 		goto out;
-	if (server_lacks_batches(&rep)) {
-		say(a, "the server does not know batch profiles; asking without");
+	/* fix17: each optional field at most once, so at most N_OPTIONAL_FIELDS requests more. */
+	for (size_t tries = 0, f;
+	     tries < N_OPTIONAL_FIELDS && (f = server_lacks(&rep, body)) < N_OPTIONAL_FIELDS;
+	     tries++) {
+		say(a, "%s", optional_fields[f].said);
 		agent_reply_clear(&rep);
-		json_object_del(body, "batch");
-		if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
-			goto out;
-	}
-	if (proof != NULL && server_lacks_proofs(&rep)) {
-		say(a, "the server does not take request proofs; asking without one");
-		agent_reply_clear(&rep);
-		json_object_del(body, "proof");
+		json_object_del(body, optional_fields[f].field);
 		if ((r = agent_http_post(a->http, "/v1/profiles", body, &rep)) != SC_OK)
 			goto out;
 	}
@@ -1578,6 +1590,40 @@ int agent_batch_refusal_final(const char *error)
 	return 0;
 }
 
+/* fix17: agent.h. A status word the agent does not know is shown cut and in printable bytes. */
+enum agent_batch_verdict agent_batch_entry(const void *entry, char *odd, size_t odd_len)
+{
+	const json_t *e = entry, *v = json_object_get(e, "status");
+	const char *st = json_string_value(v);
+	char word[41];
+	size_t i;
+
+	odd[0] = '\0';
+	if (st != NULL && (strcmp(st, "registered") == 0 || strcmp(st, "already-registered") == 0))
+		return AGENT_BATCH_GONE;
+	if (st != NULL && strcmp(st, "refused") == 0)
+		return agent_batch_refusal_final(json_string_value(json_object_get(e, "error")))
+		    ? AGENT_BATCH_FINAL
+		    : AGENT_BATCH_KEEP;
+	if (!json_is_object(e))
+		snprintf(odd, odd_len, "the entry is not a JSON object");
+	else if (v == NULL)
+		snprintf(odd, odd_len, "no \"status\"");
+	else if (st == NULL)
+		snprintf(odd, odd_len, "\"status\" is not a string");
+	else {
+		size_t len = json_string_length(v); /* a NUL inside shown as any other control */
+
+		for (i = 0; i + 1 < sizeof(word) && i < len; i++)
+			word[i] = st[i] >= 0x20 && st[i] <= 0x7e && st[i] != '"' ? st[i] : '?';
+		word[i] = '\0';
+		snprintf(odd, odd_len,
+		    "\"status\" \"%s\"%s is none of registered, already-registered, refused", word,
+		    st[i] != '\0' ? "…" : "");
+	}
+	return AGENT_BATCH_KEEP;
+}
+
 /* A failed append cut back to the file's size before it (best effort: the caller reports). */
 static void cut_back(int fd, off_t size)
 {
@@ -1861,7 +1907,8 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 {
 	struct agent_reply rep;
 	json_t *body = NULL, *list, *res;
-	size_t i, ok = 0, kept = 0, aside = 0;
+	size_t i, ok = 0, kept = 0, aside = 0, odd_n = 0;
+	char odd_first[200] = "";
 	sc_err r;
 
 	memset(&rep, 0, sizeof(rep));
@@ -1911,10 +1958,11 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 	/* Entries leave as they are judged: i walks the answer, at + kept the queue. */
 	for (i = 0; i < n; i++) {
 		json_t *e = json_array_get(res, i);
-		const char *st = json_string_value(json_object_get(e, "status"));
 		const char *err = json_string_value(json_object_get(e, "error"));
+		char odd[160];
+		enum agent_batch_verdict v = agent_batch_entry(e, odd, sizeof(odd));
 
-		if (st != NULL && strcmp(st, "refused") == 0 && agent_batch_refusal_final(err)) {
+		if (v == AGENT_BATCH_FINAL) {
 			char why[400];
 
 			/*
@@ -1941,7 +1989,14 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 				kept++;
 			continue;
 		}
-		if (st != NULL && strcmp(st, "refused") == 0) {
+		/* fix17: an answer not understood is no registration: kept, said once a request. */
+		if (v == AGENT_BATCH_KEEP && odd[0] != '\0') {
+			if (odd_n++ == 0)
+				snprintf(odd_first, sizeof(odd_first), "entry %zu: %s", i, odd);
+			kept++;
+			continue;
+		}
+		if (v == AGENT_BATCH_KEEP) {
 			say(a,
 			    "the server could not register a renewed certificate now (%s: %s); "
 			    "it stays queued",
@@ -1963,6 +2018,11 @@ static sc_err flush_some(struct agent *a, struct round *rd, size_t at, size_t n,
 		agent_backlog_removed(&rd->st, at + kept);
 	}
 	agent_reply_clear(&rep);
+	if (odd_n > 0)
+		say(a,
+		    "registering %zu renewed certificates: %zu answers not understood (%s); they stay "
+		    "queued",
+		    n, odd_n, odd_first);
 	if (aside > 0 || kept > 0)
 		say(a,
 		    "registered %zu renewed certificates in one request (%zu accepted, %zu refused "

@@ -2199,15 +2199,16 @@ static sc_err recover_path(const struct provd_ctx *ctx, struct cert_req *cr)
 
 /*
  * #17 (dur11): a device pinned under any root keeps its device CA: a carried chain with another
- * one is refused as a profile request with it would be (device-ca-changed). A device without a
- * pin (its first-contact pin lost with the profile) is judged by the chain's path validation
- * alone, as its profile request was; no pin is made here (the row keeps no KEK).
+ * one is refused as a profile request with it would be (device-ca-changed, and audited as
+ * there: fix17). A device without a pin (its first-contact pin lost with the profile) is judged
+ * by the chain's path validation alone, as its profile request was; no pin is made here (the
+ * row keeps no KEK).
  */
 static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 {
 	struct sc_reg_pin pin;
 	uint8_t md[32];
-	char root[65], ca[65];
+	char root[65], ca[65], actor[SC_REG_ACTOR_MAX], detail[200];
 	int found = 0, match = 0;
 	sc_err r;
 
@@ -2221,9 +2222,18 @@ static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 	snprintf(cr->recover_ca, sizeof(cr->recover_ca), "%s", ca); /* for the write's check */
 	if (!found)
 		return SC_OK;
-	if (strcmp(ca, pin.ca_sha256) != 0)
+	if (strcmp(ca, pin.ca_sha256) != 0) {
+		/* fix17: audited as profile_pin audits a profile request with another device CA. */
+		snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+		snprintf(detail, sizeof(detail),
+		    "refused (certificate with its profile): device CA %.16s… shown, %.16s… pinned",
+		    ca, pin.ca_sha256);
+		if (sc_reg_audit_add(ctx->reg, (int64_t)time(NULL), actor, "device-ca-changed",
+		        cr->device_id, detail) != SC_OK)
+			sc_err_clear();
 		return sc_fail(SC_ERR_PIN_MISMATCH,
 		    "field \"chain\": device %s is pinned to another device CA", cr->device_id);
+	}
 	return SC_OK;
 }
 

@@ -406,6 +406,9 @@ sc_err sc_reg_cert_record(struct sc_reg *reg, struct sc_reg_cert_rec *rec, int64
 sc_err sc_reg_profile_recover(struct sc_reg *reg, struct sc_reg_profile_rec *prof,
     struct sc_reg_cert_rec *cert, int64_t now, const char *actor, int *recovered, int *already)
 {
+	char detail[SC_REG_NOTE_MAX], why[200];
+	sc_err r;
+
 	*recovered = 0;
 	*already = 0;
 	if (strcmp(prof->profile_id, cert->profile_id) != 0 ||
@@ -414,7 +417,20 @@ sc_err sc_reg_profile_recover(struct sc_reg *reg, struct sc_reg_profile_rec *pro
 		return sc_fail(SC_ERR_USAGE,
 		    "sc_reg_profile_recover: the certificate is not an ordinary certificate of "
 		    "that profile");
-	return reg->be->profile_recover(reg, prof, cert, now, actor, recovered, already);
+	r = reg->be->profile_recover(reg, prof, cert, now, actor, recovered, already);
+	if (r != SC_ERR_PIN_MISMATCH || prof->pin == NULL)
+		return r;
+	/*
+	 * fix17: refused and rolled back (a pin made since provd's recover_pin read none other):
+	 * audited in a write of its own, as activation's refusal is (sc_reg_devices_activate).
+	 */
+	snprintf(detail, sizeof(detail), "%s", sc_err_detail());
+	snprintf(why, sizeof(why),
+	    "refused (certificate with its profile): device CA %.16s… shown, another pinned",
+	    prof->pin->ca_sha256);
+	if (reg->be->audit_add(reg, now, actor, "device-ca-changed", prof->device_id, why) != SC_OK)
+		sc_err_clear();
+	return sc_fail(SC_ERR_PIN_MISMATCH, "%s", detail);
 }
 
 sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs, size_t n,

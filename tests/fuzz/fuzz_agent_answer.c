@@ -3,14 +3,19 @@
  * fuzz_agent_answer.c — libFuzzer target: the provisioning server's answers as the agent reads
  * them (src/agent): any body with any status through agent_reply_parse, then a 201 to
  * POST /v1/profiles through agent_profile_answer (strict base64, profile decode, device check)
- * and a 200/201 to POST /v1/certificates through agent_cert_answer_not_after. Input:
+ * and a 200/201 to POST /v1/certificates through agent_cert_answer_not_after; fix17: a 200 to
+ * POST /v1/certificates/batch, each "results" entry through agent_batch_entry. Input:
  *   byte 0   the HTTP status: statuses[byte % N]
- *   byte 1   bit 0: 0 the profile request's answer, 1 the certificate request's
+ *   byte 1   bit 0: 0 the profile request's answer, 1 the certificate request's; bit 1 set:
+ *            the batch registration's (bit 0 then unused)
  *   rest     the body
  * Checked: a body that is not one JSON object is peer and leaves no JSON; an error answer's code
  * and detail are NUL-terminated, printable, and within their fields; a profile is accepted only
  * when it decodes for FZ_DEVICE_ID, with a 32-digit hex ID and at most SC_PROFILE_MAX_DER bytes;
- * a refused profile is peer (or nomem) with a detail and no DER.
+ * a refused profile is peer (or nomem) with a detail and no DER; a batch entry leaves the queue
+ * (GONE) only when its "status" is the string "registered" or "already-registered", is set
+ * aside (FINAL) only when "refused" with an "error" agent_batch_refusal_final names, and says
+ * why it is not understood (printable, terminated) exactly when it is none of these three words.
  */
 #include <string.h>
 #include <jansson.h>
@@ -70,6 +75,38 @@ static void profile_answer(const struct agent_reply *rep)
 	OPENSSL_free(der);
 }
 
+static void batch_answer(const struct agent_reply *rep)
+{
+	json_t *res = json_object_get((json_t *)rep->json, "results"), *e;
+	char odd[160];
+	size_t i;
+
+	json_array_foreach (res, i, e) {
+		const char *st = json_string_value(json_object_get(e, "status"));
+		int known = st != NULL &&
+		    json_string_length(json_object_get(e, "status")) == strlen(st) &&
+		    (strcmp(st, "registered") == 0 || strcmp(st, "already-registered") == 0 ||
+		        strcmp(st, "refused") == 0);
+		enum agent_batch_verdict v = agent_batch_entry(e, odd, sizeof(odd));
+
+		FZ_ASSERT((v == AGENT_BATCH_GONE) == (known && strcmp(st, "refused") != 0),
+		    "entry %zu left the queue on status %.40s", i, st != NULL ? st : "(none)");
+		FZ_ASSERT(v != AGENT_BATCH_FINAL ||
+		        (known && strcmp(st, "refused") == 0 &&
+		            agent_batch_refusal_final(
+		                json_string_value(json_object_get(e, "error")))),
+		    "entry %zu set aside without a refusal for good", i);
+		FZ_ASSERT(strnlen(odd, sizeof(odd)) < sizeof(odd), "odd not terminated");
+		for (const char *c = odd; *c != '\0'; c++) /* printable, or the cut's "…" */
+			FZ_ASSERT((unsigned char)*c >= 0x20 && *c != 0x7f, "odd byte 0x%02x",
+			    (unsigned char)*c);
+		FZ_ASSERT((odd[0] != '\0') == !known, "entry %zu: odd '%s'", i, odd);
+		fz_trace("agent_answer: batch entry %zu: %d %s", i, (int)v, odd);
+		if (v == AGENT_BATCH_GONE)
+			fz_success();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct agent_reply rep;
@@ -96,7 +133,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_printable(rep.detail, sizeof(rep.detail), 0);
 	if (status >= 400)
 		FZ_ASSERT(rep.error[0] != '\0', "an error answer without a code");
-	if (kind == 0 && status == 201) {
+	if ((data[1] & 2) != 0) {
+		if (status == 200)
+			batch_answer(&rep);
+	} else if (kind == 0 && status == 201) {
 		profile_answer(&rep);
 	} else if (kind == 1 && (status == 200 || status == 201)) {
 		const char *na = agent_cert_answer_not_after(rep.json);

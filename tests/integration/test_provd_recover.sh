@@ -6,7 +6,7 @@
 # one durable transaction, a profile-recovered audit row. Without the field: profile-unknown as
 # before. Every refusal (malformed field, another device's profile, a tampered or foreign-signed
 # one, a revoked device, a chain that is not the leaf's one path or not a device CA, a device
-# CA other than its pin) names its error and records nothing. Under --profile-commit durable
+# CA other than its pin: also audited device-ca-changed, fix17) names its error and records nothing. Under --profile-commit durable
 # nothing is recovered (profile-unknown). The agent sends the field only after profile-unknown;
 # an ordinary registration carries nothing.
 # SC_DB=pg runs it with the registry on PostgreSQL (the row deleted there).
@@ -228,6 +228,16 @@ body y-own "$T/y.pem" "\"$(base64 -w0 "$T/y.der")\"" "$T/d1x-certs/chain.pem"
 api_json POST /v1/certificates "$T/y-own.json"
 api_is "a device CA other than the device's pin" 409 device-ca-changed
 check "its detail" grep -q '"detail":"field \\"chain\\": device DEV-1 is pinned to another device CA"' "$T/.api"
+# fix17: audited as a profile request showing another device CA is: one device-ca-changed row,
+# its detail the two device CAs (the pin's from the registry, the shown one's DER hashed here).
+PINNED=$(db "SELECT ca_sha256 FROM device_pins WHERE device_id = 'DEV-1'")
+SHOWN=$(openssl x509 -in "$T/d1x-certs/device-ca.pem" -outform DER | sha256sum | cut -c1-16)
+check "one device-ca-changed audit row for DEV-1" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 1 ]
+check "its detail: both device CAs" [ "$(db "SELECT detail FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = "refused (certificate with its profile): device CA $SHOWN… shown, ${PINNED:0:16}… pinned" ]
+api_json POST /v1/certificates "$T/y-own.json"
+api_is "the same again" 409 device-ca-changed
+check "two device-ca-changed rows: each attempt audited" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 2 ]
+check "no other device's device-ca-changed row" [ "$(db "SELECT count(*) FROM audit WHERE event = 'device-ca-changed'")" = 2 ]
 check "nothing recorded for DEV-1" [ "$(db "SELECT (SELECT count(*) FROM profiles WHERE device_id = 'DEV-1') || '/' || (SELECT count(*) FROM certificates WHERE device_id = 'DEV-1')")" = "$N1" ]
 # An unpinned device (DEV-5: its profile made offline, never a profile request): a chain[0]
 # that is not its leaf's issuer is refused (a CRL signed by it would have been kept); its own

@@ -1502,6 +1502,66 @@ static void test_batch_refusal_final(void **state)
 	assert_int_equal(agent_batch_refusal_final(NULL), 0);
 }
 
+/*
+ * fix17: a batch answer's entry leaves the queue only on "registered" or "already-registered";
+ * a refusal for good is set aside; anything else stays queued, and an entry the agent does not
+ * understand says which field, exactly.
+ */
+static void test_batch_entry(void **state)
+{
+	static const struct {
+		const char *json;
+		enum agent_batch_verdict want;
+		const char *odd;
+	} cases[] = {
+		{ "{\"status\":\"registered\"}", AGENT_BATCH_GONE, "" },
+		{ "{\"status\":\"already-registered\",\"serial\":\"01\"}", AGENT_BATCH_GONE, "" },
+		{ "{\"status\":\"refused\",\"error\":\"binding\"}", AGENT_BATCH_FINAL, "" },
+		{ "{\"status\":\"refused\",\"error\":\"internal\"}", AGENT_BATCH_KEEP, "" },
+		{ "{\"status\":\"refused\"}", AGENT_BATCH_KEEP, "" },
+		{ "{\"status\":\"refused\",\"error\":7}", AGENT_BATCH_KEEP, "" },
+		{ "{}", AGENT_BATCH_KEEP, "no \"status\"" },
+		{ "{\"error\":\"binding\"}", AGENT_BATCH_KEEP, "no \"status\"" },
+		{ "{\"status\":null}", AGENT_BATCH_KEEP, "\"status\" is not a string" },
+		{ "{\"status\":7}", AGENT_BATCH_KEEP, "\"status\" is not a string" },
+		{ "{\"status\":true}", AGENT_BATCH_KEEP, "\"status\" is not a string" },
+		{ "{\"status\":[\"registered\"]}", AGENT_BATCH_KEEP, "\"status\" is not a string" },
+		{ "{\"status\":\"accepted\"}", AGENT_BATCH_KEEP,
+		    "\"status\" \"accepted\" is none of registered, already-registered, refused" },
+		{ "{\"status\":\"\"}", AGENT_BATCH_KEEP,
+		    "\"status\" \"\" is none of registered, already-registered, refused" },
+		{ "{\"status\":\"Registered\"}", AGENT_BATCH_KEEP,
+		    "\"status\" \"Registered\" is none of registered, already-registered, refused" },
+		{ "{\"status\":\"registered \"}", AGENT_BATCH_KEEP,
+		    "\"status\" \"registered \" is none of registered, already-registered, refused" },
+		{ "{\"status\":\"a\\nb\\\"c\\u0000d\"}", AGENT_BATCH_KEEP,
+		    "\"status\" \"a?b?c?d\" is none of registered, already-registered, refused" },
+		{ "{\"status\":\"0123456789012345678901234567890123456789XY\"}", AGENT_BATCH_KEEP,
+		    "\"status\" \"0123456789012345678901234567890123456789\"… is none of "
+		    "registered, already-registered, refused" },
+		{ "\"registered\"", AGENT_BATCH_KEEP, "the entry is not a JSON object" },
+		{ "[{\"status\":\"registered\"}]", AGENT_BATCH_KEEP,
+		    "the entry is not a JSON object" },
+		{ "null", AGENT_BATCH_KEEP, "the entry is not a JSON object" },
+	};
+	char odd[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *e = json_loads(cases[i].json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+		assert_non_null(e);
+		memset(odd, 'x', sizeof(odd));
+		if (agent_batch_entry(e, odd, sizeof(odd)) != cases[i].want)
+			fail_msg("%s: verdict", cases[i].json);
+		assert_string_equal(odd, cases[i].odd);
+		json_decref(e);
+	}
+	/* A missing entry (an answer shorter than the request is refused before; still kept). */
+	assert_int_equal(agent_batch_entry(NULL, odd, sizeof(odd)), AGENT_BATCH_KEEP);
+	assert_string_equal(odd, "the entry is not a JSON object");
+}
+
 /* hook.c's pure parts: --reload-signal's names, key.uri's text. */
 static void test_hook_helpers(void **state)
 {
@@ -1935,6 +1995,7 @@ int main(void)
 		cmocka_unit_test(test_cert_text_json),
 		cmocka_unit_test(test_queue_short_write),
 		cmocka_unit_test(test_batch_refusal_final),
+		cmocka_unit_test(test_batch_entry),
 		cmocka_unit_test(test_pending_profile),
 		cmocka_unit_test(test_crl_until),
 		cmocka_unit_test(test_crl_refused),

@@ -5612,6 +5612,12 @@ static void test_profile_recover(void **state)
 		assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
 		assert_int_equal(n.profiles, 3);
 		assert_int_equal(n.certificates, 2);
+		/* fix17: the refusal audited once, in a write of its own after the rollback. */
+		assert_int_equal(events(reg, NULL, "device-ca-changed", NULL), 1);
+		assert_int_equal(events(reg, "D-3", "device-ca-changed",
+		                     "refused (certificate with its profile): device CA "
+		                     "ffffffffffffffff… shown, another pinned"),
+		    1);
 		rec.pin = &pin;
 		assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3400, "t", &rec_ok,
 		                     &already),
@@ -5620,6 +5626,7 @@ static void test_profile_recover(void **state)
 		assert_int_equal(sc_reg_counts(reg, &n), SC_OK);
 		assert_int_equal(n.profiles, 4);
 		assert_int_equal(n.certificates, 3);
+		assert_int_equal(events(reg, NULL, "device-ca-changed", NULL), 1);
 	}
 	sc_reg_close(reg);
 }
