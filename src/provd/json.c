@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include "api.h"
 #include "json.h"
@@ -263,6 +264,49 @@ void provd_ders_clear(struct provd_ders *d)
 	for (int i = 0; i < d->n; i++)
 		OPENSSL_free(d->item[i].der);
 	memset(d, 0, sizeof(*d));
+}
+
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----\n"
+#define PEM_END "-----END CERTIFICATE-----\n"
+
+sc_err provd_ders_pem(const struct provd_ders *d, char **out)
+{
+	size_t total = 1;
+	char *s, *w;
+
+	*out = NULL;
+	/* Each 48 bytes of DER (the last run 1..48) make a line of at most 64 characters and '\n'. */
+	for (int i = 0; i < d->n; i++) {
+		size_t lines = (d->item[i].len + 47) / 48;
+
+		/* PEM_write_bio fails on no data; more than a body's is never seen (no overflow). */
+		if (d->item[i].len == 0 || d->item[i].len > PROVD_MAX_BODY)
+			return sc_fail(SC_ERR_INTERNAL, "encoding the chain");
+		total += strlen(PEM_BEGIN) + strlen(PEM_END) + lines * 65;
+	}
+	if ((s = OPENSSL_malloc(total)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	w = s;
+	for (int i = 0; i < d->n; i++) {
+		const uint8_t *p = d->item[i].der;
+		size_t left = d->item[i].len;
+
+		memcpy(w, PEM_BEGIN, strlen(PEM_BEGIN));
+		w += strlen(PEM_BEGIN);
+		while (left > 0) {
+			int take = left > 48 ? 48 : (int)left;
+
+			w += EVP_EncodeBlock((unsigned char *)w, p, take);
+			*w++ = '\n';
+			p += take;
+			left -= (size_t)take;
+		}
+		memcpy(w, PEM_END, strlen(PEM_END));
+		w += strlen(PEM_END);
+	}
+	*w = '\0';
+	*out = s;
+	return SC_OK;
 }
 
 sc_err provd_ders_x509(struct provd_certcache *cache, const struct provd_ders *d,

@@ -100,4 +100,11 @@ sc_err provd_ders_from_text(struct provd_ders *d, const char *field, const char 
 
 void provd_ders_clear(struct provd_ders *d);
 
+/*
+ * req19: d's certificates as PEM text, byte for byte what PEM_write_bio(bio, "CERTIFICATE", "",
+ * der, len) writes for each in turn (a BEGIN line, the base64 in lines of 64, an END line, each
+ * ending in '\n'), made in one buffer without a BIO. *out NUL-terminated, OPENSSL_free.
+ */
+sc_err provd_ders_pem(const struct provd_ders *d, char **out) SC_MUST_USE;
+
 #endif

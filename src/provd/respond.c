@@ -21,17 +21,53 @@ void provd_response_clear(struct provd_response *resp)
 	resp->body_len = 0;
 }
 
+/* req19: an answer's text as jansson dumps it, gathered in one buffer with room for '\n'. */
+struct dump_buf {
+	char *s;
+	size_t len, cap;
+};
+
+static int dump_into(const char *text, size_t n, void *data)
+{
+	struct dump_buf *b = data;
+
+	if (n > b->cap - b->len - 2) {
+		size_t cap = b->cap;
+		char *ns;
+
+		while (n > cap - b->len - 2) {
+			if (cap > (size_t)1 << 30)
+				return -1;
+			cap *= 2;
+		}
+		if ((ns = realloc(b->s, cap)) == NULL)
+			return -1;
+		b->s = ns;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, text, n);
+	b->len += n;
+	return 0;
+}
+
 void provd_respond_json(struct provd_response *resp, int status, json_t *j)
 {
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	/*
+	 * req19: json_dump_callback writes straight into the body (json_dumps's text, then '\n'),
+	 * instead of json_dumps's buffer, its strdup and a third copy for the newline.
+	 */
+	struct dump_buf b = { NULL, 0, 4096 };
+	int ok = j != NULL && (b.s = malloc(b.cap)) != NULL &&
+	    json_dump_callback(j, dump_into, &b, JSON_COMPACT) == 0;
 
 	json_decref(j);
 	free(resp->body);
 	resp->body = NULL;
 	resp->content_type = PROVD_JSON_TYPE;
-	if (s == NULL) {
+	if (!ok) {
 		static const char fallback[] =
 		    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n";
+		free(b.s);
 		resp->status = 500;
 		resp->code = PROVD_E_INTERNAL;
 		if ((resp->body = strdup(fallback)) != NULL)
@@ -40,15 +76,10 @@ void provd_respond_json(struct provd_response *resp, int status, json_t *j)
 	}
 	/* One line, newline-terminated, for people and line-oriented tools. */
 	resp->status = status;
-	resp->body_len = strlen(s);
-	if ((resp->body = malloc(resp->body_len + 2)) == NULL) {
-		resp->body = s;
-		return;
-	}
-	memcpy(resp->body, s, resp->body_len);
-	resp->body[resp->body_len++] = '\n';
-	resp->body[resp->body_len] = '\0';
-	free(s);
+	b.s[b.len++] = '\n';
+	b.s[b.len] = '\0';
+	resp->body = b.s;
+	resp->body_len = b.len;
 }
 
 /* Printable ASCII only in details (they echo bits of the input). */

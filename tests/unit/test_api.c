@@ -30,6 +30,7 @@
 #include <selfcert/profile.h>
 #include "api.h"
 #include "json.h"
+#include "respond.h"
 #include <selfcert/proof.h>
 #include "policy.h"
 #include "apierr.h"
@@ -2327,6 +2328,127 @@ static void test_policy_san(void **state)
 	    SC_ERR_USAGE);
 }
 
+/* PEM_write_bio's text for d's certificates, as chain_pem_of made it before req19. */
+static char *pem_by_bio(const struct provd_ders *d)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m = NULL;
+	char *s;
+
+	assert_non_null(b);
+	for (int i = 0; i < d->n; i++)
+		assert_true(
+		    PEM_write_bio(b, PEM_STRING_X509, "", d->item[i].der, (long)d->item[i].len));
+	BIO_get_mem_ptr(b, &m);
+	s = calloc(1, m->length + 1);
+	assert_non_null(s);
+	memcpy(s, m->data, m->length);
+	BIO_free(b);
+	return s;
+}
+
+/* req19: provd_ders_pem is PEM_write_bio's text byte for byte, for every length about a line. */
+static void test_ders_pem(void **state)
+{
+	struct provd_ders d;
+	uint8_t buf[PROVD_MAX_CHAIN][400];
+	char *got, *want;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		((uint8_t *)buf)[i] = (uint8_t)(i * 131 + 7);
+	/* One certificate of each length 1..400 (48 a line: whole lines, partial, one short). */
+	for (size_t len = 1; len <= 400; len++) {
+		memset(&d, 0, sizeof(d));
+		d.n = 1;
+		d.item[0].der = buf[0];
+		d.item[0].len = len;
+		assert_int_equal(provd_ders_pem(&d, &got), SC_OK);
+		want = pem_by_bio(&d);
+		assert_string_equal(got, want);
+		assert_int_equal(strlen(got), strlen(want));
+		OPENSSL_free(got);
+		free(want);
+	}
+	/* A chain of PROVD_MAX_CHAIN certificates, lengths mixed: blocks one after another. */
+	memset(&d, 0, sizeof(d));
+	d.n = PROVD_MAX_CHAIN;
+	for (int i = 0; i < d.n; i++) {
+		d.item[i].der = buf[i];
+		d.item[i].len = 1 + (size_t)(47 + 49 * i) % 400;
+	}
+	assert_int_equal(provd_ders_pem(&d, &got), SC_OK);
+	want = pem_by_bio(&d);
+	assert_string_equal(got, want);
+	OPENSSL_free(got);
+	free(want);
+	/* No certificate: the empty text. */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(provd_ders_pem(&d, &got), SC_OK);
+	assert_string_equal(got, "");
+	OPENSSL_free(got);
+	/* An empty DER (PEM_write_bio fails on it) and an oversize one: refused, nothing out. */
+	for (int k = 0; k < 2; k++) {
+		memset(&d, 0, sizeof(d));
+		d.n = 2;
+		d.item[0].der = d.item[1].der = buf[0];
+		d.item[0].len = 10;
+		d.item[1].len = k == 0 ? 0 : (size_t)PROVD_MAX_BODY + 1;
+		got = (char *)buf;
+		assert_int_equal(provd_ders_pem(&d, &got), SC_ERR_INTERNAL);
+		assert_string_equal(sc_err_detail(), "encoding the chain");
+		assert_null(got);
+		sc_err_clear();
+	}
+}
+
+/* req19: provd_respond_json's body is json_dumps's compact text and '\n', at every size. */
+static void test_respond_json_bytes(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 4080, 4081, 4082, 4083, 4095, 4096, 8190, 20000 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct provd_response resp;
+		char *v = malloc(sizes[k] + 1), *want;
+		json_t *j;
+
+		assert_non_null(v);
+		for (size_t i = 0; i < sizes[k]; i++)
+			v[i] = (char)('A' + i % 26);
+		v[sizes[k]] = '\0';
+		/* a string needing escapes and a non-ASCII one too */
+		j = json_pack("{s:s, s:s, s:i, s:[s, b]}", "profile", v, "esc",
+		    "a\"b\\c\n\x01\xc3\xa9", "n", 42, "list", "x", 1);
+		assert_non_null(j);
+		want = json_dumps(j, JSON_COMPACT);
+		assert_non_null(want);
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json(&resp, 201, j);
+		assert_int_equal(resp.status, 201);
+		assert_int_equal(resp.body_len, strlen(want) + 1);
+		assert_memory_equal(resp.body, want, strlen(want));
+		assert_int_equal(resp.body[resp.body_len - 1], '\n');
+		assert_int_equal(resp.body[resp.body_len], '\0');
+		assert_string_equal(resp.content_type, PROVD_JSON_TYPE);
+		provd_response_clear(&resp);
+		free(want);
+		free(v);
+	}
+	/* No answer (a failed json_pack): the one internal error, as before. */
+	{
+		struct provd_response resp;
+
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json(&resp, 201, NULL);
+		assert_int_equal(resp.status, 500);
+		assert_string_equal(resp.body,
+		    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n");
+		assert_int_equal(resp.body_len, strlen(resp.body));
+		provd_response_clear(&resp);
+	}
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -2334,6 +2456,8 @@ int main(void)
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_json_depth),
+		cmocka_unit_test(test_ders_pem),
+		cmocka_unit_test(test_respond_json_bytes),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_malformed_bodies),
 		cmocka_unit_test(test_limits_and_types),
