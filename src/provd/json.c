@@ -55,6 +55,154 @@ int provd_json_depth(const uint8_t *p, size_t n)
 	return max;
 }
 
+/*
+ * req19: jansson reads a string byte by byte through two callbacks and two copies (~60
+ * instructions a byte), and a request's bytes are mostly the base64 of its certificates. So
+ * jansson parses a copy of the body in which each long object value that is nothing but base64
+ * characters is a short placeholder ("~sc~" and a letter), and each placeholder's string is set
+ * back to the bytes it stood for: the same tree jansson makes of the body itself.
+ *
+ * Why it is the same: the strings are found as provd_json_depth finds them (a '"' outside a
+ * string opens one; the first '"' after an even run of backslashes closes it), which is how
+ * jansson's lexer delimits them; a string of base64 characters has no escape, so its bytes are
+ * its value, and replacing one clean string's content with another leaves every token, and so
+ * the verdict, as it was. Only a string right after a ':' is replaced: in a body that parses,
+ * an object's value, never a key (duplicate keys are judged on the real keys). No string of the
+ * original can read as a placeholder: the substitution is not made if the body holds "~sc~" or
+ * any \u escape. Should the copy not parse, the body itself is parsed for jansson's own error
+ * (text and position); should a placeholder not be found exactly once, the body is parsed too.
+ */
+#define LONG_MIN_LEN 64 /* shorter strings are left to jansson */
+#define LONG_MAX_N 16   /* placeholders "~sc~a".."~sc~p" */
+#define PH_PREFIX "~sc~"
+#define PH_LEN 5
+
+struct long_span {
+	size_t at, len; /* the string's content in the body */
+	int seen;
+};
+
+static int b64_char(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    c == '+' || c == '/' || c == '=';
+}
+
+static int all_b64(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!b64_char(p[i]))
+			return 0;
+	return 1;
+}
+
+/* The long base64 object values of p (at most LONG_MAX_N), in order. */
+static int long_spans(const uint8_t *p, size_t n, struct long_span *sp)
+{
+	uint8_t last = 0; /* the last byte outside strings that is not white space */
+	size_t i = 0;
+	int ns = 0;
+
+	while (i < n && ns < LONG_MAX_N) {
+		uint8_t c = p[i++];
+
+		if (c == '"') {
+			size_t start = i, k;
+
+			for (;;) {
+				const uint8_t *q = memchr(p + i, '"', n - i);
+				size_t bs = 0;
+
+				if (q == NULL)
+					return ns; /* the rest is in the string */
+				k = (size_t)(q - p);
+				while (k - bs > i && p[k - bs - 1] == '\\')
+					bs++;
+				i = k + 1;
+				if (bs % 2 == 0)
+					break;
+			}
+			if (last == ':' && k - start >= LONG_MIN_LEN &&
+			    all_b64(p + start, k - start)) {
+				sp[ns].at = start;
+				sp[ns].len = k - start;
+				sp[ns].seen = 0;
+				ns++;
+			}
+			last = '"';
+		} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+			last = c;
+		}
+	}
+	return ns;
+}
+
+/* Each placeholder among v's object values (at any depth) given back its bytes; 0 on a misfit. */
+static int long_restore(json_t *v, const uint8_t *body, struct long_span *sp, int ns)
+{
+	const char *key;
+	json_t *e;
+	size_t i;
+
+	if (json_is_array(v)) {
+		json_array_foreach (v, i, e)
+			if (!long_restore(e, body, sp, ns))
+				return 0;
+		return 1;
+	}
+	if (!json_is_object(v))
+		return 1;
+	json_object_foreach (v, key, e) {
+		if (json_is_string(e) && json_string_length(e) == PH_LEN &&
+		    memcmp(json_string_value(e), PH_PREFIX, strlen(PH_PREFIX)) == 0) {
+			int k = json_string_value(e)[PH_LEN - 1] - 'a';
+
+			if (k < 0 || k >= ns || sp[k].seen ||
+			    json_string_setn_nocheck(e, (const char *)body + sp[k].at, sp[k].len) !=
+			        0)
+				return 0;
+			sp[k].seen = 1;
+		} else if (!long_restore(e, body, sp, ns)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* json_loadb(p, n, JSON_REJECT_DUPLICATES, jerr), its long base64 values read without jansson. */
+static json_t *load_body(const uint8_t *p, size_t n, json_error_t *jerr)
+{
+	struct long_span sp[LONG_MAX_N];
+	char *copy = NULL;
+	json_t *j = NULL;
+	size_t w = 0, from = 0;
+	int ns = 0, ok;
+
+	if (memmem(p, n, PH_PREFIX, strlen(PH_PREFIX)) == NULL && memmem(p, n, "\\u", 2) == NULL)
+		ns = long_spans(p, n, sp);
+	if (ns == 0 || (copy = malloc(n)) == NULL)
+		return json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, jerr);
+	for (int k = 0; k < ns; k++) {
+		memcpy(copy + w, p + from, sp[k].at - from);
+		w += sp[k].at - from;
+		memcpy(copy + w, PH_PREFIX, strlen(PH_PREFIX));
+		w += strlen(PH_PREFIX);
+		copy[w++] = (char)('a' + k);
+		from = sp[k].at + sp[k].len;
+	}
+	memcpy(copy + w, p + from, n - from);
+	w += n - from;
+	j = json_loadb(copy, w, JSON_REJECT_DUPLICATES, jerr);
+	free(copy);
+	ok = j != NULL && long_restore(j, p, sp, ns);
+	for (int k = 0; ok && k < ns; k++)
+		ok = sp[k].seen;
+	if (ok)
+		return j;
+	json_decref(j);
+	return json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, jerr);
+}
+
 /* 1 if the Content-Type is application/json (any case, parameters allowed). */
 static int is_json_type(const char *ct)
 {
@@ -86,8 +234,7 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 	if (provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH)
 		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels",
 		    PROVD_JSON_MAX_DEPTH);
-	if ((j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
-	         &jerr)) == NULL)
+	if ((j = load_body(req->body, req->body_len, &jerr)) == NULL)
 		return sc_fail(PROVD_ERR_MALFORMED_JSON, "body is not JSON: %s (position %d)",
 		    jerr.text, jerr.position);
 	if (!json_is_object(j)) {
