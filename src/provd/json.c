@@ -58,22 +58,26 @@ int provd_json_depth(const uint8_t *p, size_t n)
 /*
  * req19: jansson reads a string byte by byte through two callbacks and two copies (~60
  * instructions a byte), and a request's bytes are mostly the base64 of its certificates. So
- * jansson parses a copy of the body in which each long object value that is nothing but base64
- * characters is a short placeholder ("~sc~" and a letter), and each placeholder's string is set
- * back to the bytes it stood for: the same tree jansson makes of the body itself.
+ * jansson parses a copy of the body in which each long value (an object's or an array's) that
+ * is nothing but base64 characters is a short placeholder ("~sc~" and a letter), and each
+ * placeholder's string is then set back to the bytes it stood for: the tree jansson makes of
+ * the body itself.
  *
  * Why it is the same: the strings are found as provd_json_depth finds them (a '"' outside a
  * string opens one; the first '"' after an even run of backslashes closes it), which is how
  * jansson's lexer delimits them; a string of base64 characters has no escape, so its bytes are
- * its value, and replacing one clean string's content with another leaves every token, and so
- * the verdict, as it was. Only a string right after a ':' is replaced: in a body that parses,
- * an object's value, never a key (duplicate keys are judged on the real keys). No string of the
- * original can read as a placeholder: the substitution is not made if the body holds "~sc~" or
- * any \u escape. Should the copy not parse, the body itself is parsed for jansson's own error
- * (text and position); should a placeholder not be found exactly once, the body is parsed too.
+ * its value, and putting another clean string in its place leaves every token as it was. So
+ * the copy parses if and only if the body does, except for duplicate keys, the one verdict that
+ * reads strings' contents: keys are never replaced. A string is taken as a value when it
+ * follows a ':' or, inside an array, a '[' or a ','; if the copy parses, its tokens, and so the
+ * body's, are valid JSON, and in valid JSON that reading is right. No string of the body can
+ * read as a placeholder: nothing is replaced if the body holds "~sc~" or any "\u" escape.
+ * Should the copy not parse, the body itself is parsed for jansson's own error (text and
+ * position); should a placeholder not be found exactly once, the body is parsed again too.
  */
 #define LONG_MIN_LEN 64 /* shorter strings are left to jansson */
 #define LONG_MAX_N 16   /* placeholders "~sc~a".."~sc~p" */
+#define LONG_STACK 8    /* deeper (past PROVD_JSON_MAX_DEPTH): nothing more is replaced */
 #define PH_PREFIX "~sc~"
 #define PH_LEN 5
 
@@ -82,32 +86,112 @@ struct long_span {
 	int seen;
 };
 
-static int b64_char(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    c == '+' || c == '/' || c == '=';
-}
+/* 1 for the 65 characters of base64 (RFC 4648 section 4, with '='). */
+static const uint8_t b64_chars[256] = {
+	['A'] = 1,
+	['B'] = 1,
+	['C'] = 1,
+	['D'] = 1,
+	['E'] = 1,
+	['F'] = 1,
+	['G'] = 1,
+	['H'] = 1,
+	['I'] = 1,
+	['J'] = 1,
+	['K'] = 1,
+	['L'] = 1,
+	['M'] = 1,
+	['N'] = 1,
+	['O'] = 1,
+	['P'] = 1,
+	['Q'] = 1,
+	['R'] = 1,
+	['S'] = 1,
+	['T'] = 1,
+	['U'] = 1,
+	['V'] = 1,
+	['W'] = 1,
+	['X'] = 1,
+	['Y'] = 1,
+	['Z'] = 1,
+	['a'] = 1,
+	['b'] = 1,
+	['c'] = 1,
+	['d'] = 1,
+	['e'] = 1,
+	['f'] = 1,
+	['g'] = 1,
+	['h'] = 1,
+	['i'] = 1,
+	['j'] = 1,
+	['k'] = 1,
+	['l'] = 1,
+	['m'] = 1,
+	['n'] = 1,
+	['o'] = 1,
+	['p'] = 1,
+	['q'] = 1,
+	['r'] = 1,
+	['s'] = 1,
+	['t'] = 1,
+	['u'] = 1,
+	['v'] = 1,
+	['w'] = 1,
+	['x'] = 1,
+	['y'] = 1,
+	['z'] = 1,
+	['0'] = 1,
+	['1'] = 1,
+	['2'] = 1,
+	['3'] = 1,
+	['4'] = 1,
+	['5'] = 1,
+	['6'] = 1,
+	['7'] = 1,
+	['8'] = 1,
+	['9'] = 1,
+	['+'] = 1,
+	['/'] = 1,
+	['='] = 1,
+};
 
 static int all_b64(const uint8_t *p, size_t n)
 {
+	uint8_t ok = 1;
+
 	for (size_t i = 0; i < n; i++)
-		if (!b64_char(p[i]))
-			return 0;
-	return 1;
+		ok &= b64_chars[p[i]];
+	return ok;
 }
 
-/* The long base64 object values of p (at most LONG_MAX_N), in order. */
+/* 1 if p holds "~sc~" or a backslash before a 'u' (memchr: both bytes are rare in a body). */
+static int placeholder_unsafe(const uint8_t *p, size_t n)
+{
+	for (const uint8_t *q = p; (q = memchr(q, '~', n - (size_t)(q - p))) != NULL; q++)
+		if (n - (size_t)(q - p) >= strlen(PH_PREFIX) &&
+		    memcmp(q, PH_PREFIX, strlen(PH_PREFIX)) == 0)
+			return 1;
+	for (const uint8_t *q = p; (q = memchr(q, '\\', n - (size_t)(q - p))) != NULL; q++)
+		if (n - (size_t)(q - p) >= 2 && q[1] == 'u')
+			return 1;
+	return 0;
+}
+
+/* The long base64 values of p (at most LONG_MAX_N), in order. */
 static int long_spans(const uint8_t *p, size_t n, struct long_span *sp)
 {
 	uint8_t last = 0; /* the last byte outside strings that is not white space */
+	uint8_t stack[LONG_STACK];
 	size_t i = 0;
-	int ns = 0;
+	int ns = 0, depth = 0;
 
 	while (i < n && ns < LONG_MAX_N) {
 		uint8_t c = p[i++];
 
 		if (c == '"') {
 			size_t start = i, k;
+			int value = last == ':' ||
+			    (depth > 0 && stack[depth - 1] == '[' && (last == '[' || last == ','));
 
 			for (;;) {
 				const uint8_t *q = memchr(p + i, '"', n - i);
@@ -122,49 +206,64 @@ static int long_spans(const uint8_t *p, size_t n, struct long_span *sp)
 				if (bs % 2 == 0)
 					break;
 			}
-			if (last == ':' && k - start >= LONG_MIN_LEN &&
-			    all_b64(p + start, k - start)) {
+			if (value && k - start >= LONG_MIN_LEN && all_b64(p + start, k - start)) {
 				sp[ns].at = start;
 				sp[ns].len = k - start;
 				sp[ns].seen = 0;
 				ns++;
 			}
 			last = '"';
-		} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-			last = c;
+			continue;
 		}
+		if (c == '[' || c == '{') {
+			if (depth == LONG_STACK)
+				return ns;
+			stack[depth++] = c;
+		} else if (c == ']' || c == '}') {
+			if (depth == 0)
+				return ns;
+			depth--;
+		}
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			last = c;
 	}
 	return ns;
 }
 
-/* Each placeholder among v's object values (at any depth) given back its bytes; 0 on a misfit. */
+/* e given back its bytes if it is a placeholder (1), 0 if not one, -1 on a misfit. */
+static int long_put(json_t *e, const uint8_t *body, struct long_span *sp, int ns)
+{
+	int k;
+
+	if (!json_is_string(e) || json_string_length(e) != PH_LEN ||
+	    memcmp(json_string_value(e), PH_PREFIX, strlen(PH_PREFIX)) != 0)
+		return 0;
+	k = json_string_value(e)[PH_LEN - 1] - 'a';
+	if (k < 0 || k >= ns || sp[k].seen ||
+	    json_string_setn_nocheck(e, (const char *)body + sp[k].at, sp[k].len) != 0)
+		return -1;
+	sp[k].seen = 1;
+	return 1;
+}
+
+/* Each placeholder among v's values (at any depth) given back its bytes; 0 on a misfit. */
 static int long_restore(json_t *v, const uint8_t *body, struct long_span *sp, int ns)
 {
 	const char *key;
 	json_t *e;
 	size_t i;
+	int put;
 
 	if (json_is_array(v)) {
 		json_array_foreach (v, i, e)
-			if (!long_restore(e, body, sp, ns))
+			if ((put = long_put(e, body, sp, ns)) < 0 ||
+			    (put == 0 && !long_restore(e, body, sp, ns)))
 				return 0;
-		return 1;
-	}
-	if (!json_is_object(v))
-		return 1;
-	json_object_foreach (v, key, e) {
-		if (json_is_string(e) && json_string_length(e) == PH_LEN &&
-		    memcmp(json_string_value(e), PH_PREFIX, strlen(PH_PREFIX)) == 0) {
-			int k = json_string_value(e)[PH_LEN - 1] - 'a';
-
-			if (k < 0 || k >= ns || sp[k].seen ||
-			    json_string_setn_nocheck(e, (const char *)body + sp[k].at, sp[k].len) !=
-			        0)
+	} else if (json_is_object(v)) {
+		json_object_foreach (v, key, e)
+			if ((put = long_put(e, body, sp, ns)) < 0 ||
+			    (put == 0 && !long_restore(e, body, sp, ns)))
 				return 0;
-			sp[k].seen = 1;
-		} else if (!long_restore(e, body, sp, ns)) {
-			return 0;
-		}
 	}
 	return 1;
 }
@@ -178,7 +277,7 @@ static json_t *load_body(const uint8_t *p, size_t n, json_error_t *jerr)
 	size_t w = 0, from = 0;
 	int ns = 0, ok;
 
-	if (memmem(p, n, PH_PREFIX, strlen(PH_PREFIX)) == NULL && memmem(p, n, "\\u", 2) == NULL)
+	if (!placeholder_unsafe(p, n))
 		ns = long_spans(p, n, sp);
 	if (ns == 0 || (copy = malloc(n)) == NULL)
 		return json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, jerr);

@@ -568,6 +568,14 @@ static void test_json_body_long(void **state)
 		/* a long value as a key's place; a long value at the top */
 		"{\"chain\":\"%s\",\"%s\":1}",
 		"\"%s\"",
+		/* arrays: long elements, nested, an object inside; a missing comma; a trailing one */
+		"{\"chain\":[\"%s\",\"%s\"],\"arr\":[[\"%s\"],{\"x\":\"%s\"}]}",
+		"{\"arr\":[\"%s\" \"%s\"],\"x\":[\"%s\",]}",
+		/* a long key twice in an object inside an array, after a long element */
+		"{\"arr\":[\"%s\",{\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\":"
+		"\"%s\",\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\":1}]}",
+		/* brackets and quotes inside long-looking strings; a '}' closing an array */
+		"{\"x\":\"[%s]\",\"chain\":[\"%s\"}",
 		/* trailing data after the object, and a second object */
 		"{\"chain\":\"%s\",\"kex\":\"%s\"} x",
 		"{\"chain\":\"%s\"}{\"kex\":\"%s\"}",
