@@ -998,17 +998,16 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 	provd_time_str(pr->rec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(pr->rec.not_after, t_na, sizeof(t_na));
 	provd_time_str(pr->rec.profile_not_after, t_pna, sizeof(t_pna));
-	/* req19: base64 is ASCII, so its UTF-8 check is skipped (json_stringn_nocheck). */
-	j = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "profile_id",
-	    pr->rec.profile_id, "profile", json_stringn_nocheck(der_b64, strlen(der_b64)),
-	    "device_id", pr->device_id, "network_id", api->network_id, "key_origin", origin, "alg",
-	    sc_alg_name(pr->alg), "not_before", t_nb, "not_after", t_na, "profile_not_after", t_pna,
-	    "renewal_count", (json_int_t)pr->renewal_count, "renewal_cadence",
-	    (json_int_t)pr->renewal_cadence);
-	free(der_b64);
+	/* req19: the profile's base64 is put in the answer's text in the mark's place (respond.h). */
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "profile_id",
+	    pr->rec.profile_id, "profile", PROVD_B64_MARK, "device_id", pr->device_id, "network_id",
+	    api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before", t_nb,
+	    "not_after", t_na, "profile_not_after", t_pna, "renewal_count",
+	    (json_int_t)pr->renewal_count, "renewal_cadence", (json_int_t)pr->renewal_cadence);
 	/* #17: says which SP request takes it (BATCH_ISSUE); absent from an ordinary answer. */
 	if (j != NULL && pr->batched && json_object_set_new(j, "batched", json_true()) != 0) {
 		json_decref(j);
+		free(der_b64);
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	}
 	/* A gated device's TPM authorization travels beside the profile (docs/API.md "gate"). */
@@ -1017,11 +1016,13 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 		if (a == NULL || json_object_set_new(j, "authorization", json_string(a)) != 0) {
 			free(a);
 			json_decref(j);
+			free(der_b64);
 			return sc_fail(SC_ERR_NOMEM, "out of memory");
 		}
 		free(a);
 	}
-	provd_respond_json(resp, 201, j);
+	provd_respond_json_b64(resp, 201, j, "profile", der_b64, strlen(der_b64));
+	free(der_b64);
 	provd_log_add(resp, "profile=%s origin=%s alg=%s%s", pr->rec.profile_id, origin,
 	    sc_alg_name(pr->alg), pr->gated ? " gated" : "");
 	if (pr->batched > 0)

@@ -164,6 +164,11 @@ static int all_b64(const uint8_t *p, size_t n)
 	return ok;
 }
 
+int provd_b64_clean(const char *s, size_t n)
+{
+	return all_b64((const uint8_t *)s, n);
+}
+
 /* 1 if p holds "~sc~" or a backslash before a 'u' (memchr: both bytes are rare in a body). */
 static int placeholder_unsafe(const uint8_t *p, size_t n)
 {

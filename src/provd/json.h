@@ -18,6 +18,9 @@
 
 struct provd_request;
 
+/* req19: 1 if s's n bytes are all base64 characters (A-Z a-z 0-9 + / =), 0 if not. */
+int provd_b64_clean(const char *s, size_t n);
+
 /* The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
 int provd_json_depth(const uint8_t *p, size_t n);
 

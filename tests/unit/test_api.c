@@ -2636,6 +2636,75 @@ static void test_respond_json_bytes(void **state)
 	}
 }
 
+/* provd_respond_json_b64(j, "profile", v) against json_dumps of j with "profile" set to v. */
+static void b64_answer_as_dumps(json_t *j, const char *v, size_t n)
+{
+	struct provd_response resp;
+	json_t *ref = json_deep_copy(j);
+	char *want;
+
+	assert_non_null(ref);
+	assert_int_equal(json_object_set_new(ref, "profile", json_stringn(v, n)), 0);
+	want = json_dumps(ref, JSON_COMPACT);
+	assert_non_null(want);
+	memset(&resp, 0, sizeof(resp));
+	provd_respond_json_b64(&resp, 201, j, "profile", v, n);
+	assert_int_equal(resp.status, 201);
+	assert_int_equal(resp.body_len, strlen(want) + 1);
+	assert_memory_equal(resp.body, want, strlen(want));
+	assert_int_equal(resp.body[resp.body_len - 1], '\n');
+	assert_int_equal(resp.body[resp.body_len], '\0');
+	provd_response_clear(&resp);
+	free(want);
+	json_decref(ref);
+}
+
+/* req19: the profile answer's base64 put in the mark's place: json_dumps's bytes, always. */
+static void test_respond_json_b64(void **state)
+{
+	char v[5000];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v); i++)
+		v[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[i % 65];
+	/* Every length about the 4096-byte first buffer, and short ones. */
+	for (size_t n = 0; n < sizeof(v); n += n < 64 ? 1 : (n > 3900 && n < 4200 ? 1 : 97))
+		b64_answer_as_dumps(json_pack("{s:s, s:s, s:s, s:I}", "profile_id", "ab12",
+		                        "profile", PROVD_B64_MARK, "device_id", "D-1", "n", 7),
+		    v, n);
+	/* Decoys: the mark's text in another string, in a key, and as another member's value. */
+	b64_answer_as_dumps(json_pack("{s:s, s:s, s:s}", "x", "\"profile\":\"" PROVD_B64_MARK "\"",
+	                        "profile", PROVD_B64_MARK, "y", PROVD_B64_MARK),
+	    v, 100);
+	b64_answer_as_dumps(json_pack("{s:s, s:s}", "profile\":\"", PROVD_B64_MARK, "profile",
+	                        PROVD_B64_MARK),
+	    v, 100);
+	b64_answer_as_dumps(json_pack("{s:{s:s}, s:s}", "a", "profile", PROVD_B64_MARK, "profile",
+	                        PROVD_B64_MARK),
+	    v, 100);
+	/* The plain way: no mark (the member added last), a value needing escapes, not UTF-8. */
+	b64_answer_as_dumps(json_pack("{s:s}", "profile_id", "ab12"), v, 100);
+	b64_answer_as_dumps(json_pack("{s:s}", "profile", "other"), v, 100);
+	b64_answer_as_dumps(json_pack("{s:s, s:s}", "profile", PROVD_B64_MARK, "z", "1"),
+	    "a\"b\\c\n/", 8);
+	{
+		struct provd_response resp;
+
+		/* Not UTF-8: jansson refuses the member; the one internal error, as before. */
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json_b64(&resp, 201, json_pack("{s:s}", "profile", PROVD_B64_MARK),
+		    "profile", "\xff\xfe", 2);
+		assert_int_equal(resp.status, 500);
+		provd_response_clear(&resp);
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json_b64(&resp, 201, NULL, "profile", v, 100);
+		assert_int_equal(resp.status, 500);
+		assert_string_equal(resp.body,
+		    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n");
+		provd_response_clear(&resp);
+	}
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -2646,6 +2715,7 @@ int main(void)
 		cmocka_unit_test(test_json_body_long),
 		cmocka_unit_test(test_ders_pem),
 		cmocka_unit_test(test_respond_json_bytes),
+		cmocka_unit_test(test_respond_json_b64),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_malformed_bodies),
 		cmocka_unit_test(test_limits_and_types),
