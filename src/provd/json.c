@@ -56,37 +56,9 @@ int provd_json_depth(const uint8_t *p, size_t n)
 }
 
 /*
- * req19: jansson reads a string byte by byte through two callbacks and two copies (~60
- * instructions a byte), and a request's bytes are mostly the base64 of its certificates. So
- * jansson parses a copy of the body in which each long value (an object's or an array's) that
- * is nothing but base64 characters is a short placeholder ("~sc~" and a letter), and each
- * placeholder's string is then set back to the bytes it stood for: the tree jansson makes of
- * the body itself.
- *
- * Why it is the same: the strings are found as provd_json_depth finds them (a '"' outside a
- * string opens one; the first '"' after an even run of backslashes closes it), which is how
- * jansson's lexer delimits them; a string of base64 characters has no escape, so its bytes are
- * its value, and putting another clean string in its place leaves every token as it was. So
- * the copy parses if and only if the body does, except for duplicate keys, the one verdict that
- * reads strings' contents: keys are never replaced. A string is taken as a value when it
- * follows a ':' or, inside an array, a '[' or a ','; if the copy parses, its tokens, and so the
- * body's, are valid JSON, and in valid JSON that reading is right. No string of the body can
- * read as a placeholder: nothing is replaced if the body holds "~sc~" or any "\u" escape.
- * Should the copy not parse, the body itself is parsed for jansson's own error (text and
- * position); should a placeholder not be found exactly once, the body is parsed again too.
+ * 1 for the 65 characters of base64 (RFC 4648 section 4, with '='). req19: the profile answer's
+ * base64 goes into jansson's dumped text as it is (respond.c), so it must hold nothing else.
  */
-#define LONG_MIN_LEN 64 /* shorter strings are left to jansson */
-#define LONG_MAX_N 16   /* placeholders "~sc~a".."~sc~p" */
-#define LONG_STACK 8    /* deeper (past PROVD_JSON_MAX_DEPTH): nothing more is replaced */
-#define PH_PREFIX "~sc~"
-#define PH_LEN 5
-
-struct long_span {
-	size_t at, len; /* the string's content in the body */
-	int seen;
-};
-
-/* 1 for the 65 characters of base64 (RFC 4648 section 4, with '='). */
 static const uint8_t b64_chars[256] = {
 	['A'] = 1,
 	['B'] = 1,
@@ -155,156 +127,13 @@ static const uint8_t b64_chars[256] = {
 	['='] = 1,
 };
 
-static int all_b64(const uint8_t *p, size_t n)
+int provd_b64_clean(const char *s, size_t n)
 {
 	uint8_t ok = 1;
 
 	for (size_t i = 0; i < n; i++)
-		ok &= b64_chars[p[i]];
+		ok &= b64_chars[(uint8_t)s[i]];
 	return ok;
-}
-
-int provd_b64_clean(const char *s, size_t n)
-{
-	return all_b64((const uint8_t *)s, n);
-}
-
-/* 1 if p holds "~sc~" or a backslash before a 'u' (memchr: both bytes are rare in a body). */
-static int placeholder_unsafe(const uint8_t *p, size_t n)
-{
-	for (const uint8_t *q = p; (q = memchr(q, '~', n - (size_t)(q - p))) != NULL; q++)
-		if (n - (size_t)(q - p) >= strlen(PH_PREFIX) &&
-		    memcmp(q, PH_PREFIX, strlen(PH_PREFIX)) == 0)
-			return 1;
-	for (const uint8_t *q = p; (q = memchr(q, '\\', n - (size_t)(q - p))) != NULL; q++)
-		if (n - (size_t)(q - p) >= 2 && q[1] == 'u')
-			return 1;
-	return 0;
-}
-
-/* The long base64 values of p (at most LONG_MAX_N), in order. */
-static int long_spans(const uint8_t *p, size_t n, struct long_span *sp)
-{
-	uint8_t last = 0; /* the last byte outside strings that is not white space */
-	uint8_t stack[LONG_STACK];
-	size_t i = 0;
-	int ns = 0, depth = 0;
-
-	while (i < n && ns < LONG_MAX_N) {
-		uint8_t c = p[i++];
-
-		if (c == '"') {
-			size_t start = i, k;
-			int value = last == ':' ||
-			    (depth > 0 && stack[depth - 1] == '[' && (last == '[' || last == ','));
-
-			for (;;) {
-				const uint8_t *q = memchr(p + i, '"', n - i);
-				size_t bs = 0;
-
-				if (q == NULL)
-					return ns; /* the rest is in the string */
-				k = (size_t)(q - p);
-				while (k - bs > i && p[k - bs - 1] == '\\')
-					bs++;
-				i = k + 1;
-				if (bs % 2 == 0)
-					break;
-			}
-			if (value && k - start >= LONG_MIN_LEN && all_b64(p + start, k - start)) {
-				sp[ns].at = start;
-				sp[ns].len = k - start;
-				sp[ns].seen = 0;
-				ns++;
-			}
-			last = '"';
-			continue;
-		}
-		if (c == '[' || c == '{') {
-			if (depth == LONG_STACK)
-				return ns;
-			stack[depth++] = c;
-		} else if (c == ']' || c == '}') {
-			if (depth == 0)
-				return ns;
-			depth--;
-		}
-		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-			last = c;
-	}
-	return ns;
-}
-
-/* e given back its bytes if it is a placeholder (1), 0 if not one, -1 on a misfit. */
-static int long_put(json_t *e, const uint8_t *body, struct long_span *sp, int ns)
-{
-	int k;
-
-	if (!json_is_string(e) || json_string_length(e) != PH_LEN ||
-	    memcmp(json_string_value(e), PH_PREFIX, strlen(PH_PREFIX)) != 0)
-		return 0;
-	k = json_string_value(e)[PH_LEN - 1] - 'a';
-	if (k < 0 || k >= ns || sp[k].seen ||
-	    json_string_setn_nocheck(e, (const char *)body + sp[k].at, sp[k].len) != 0)
-		return -1;
-	sp[k].seen = 1;
-	return 1;
-}
-
-/* Each placeholder among v's values (at any depth) given back its bytes; 0 on a misfit. */
-static int long_restore(json_t *v, const uint8_t *body, struct long_span *sp, int ns)
-{
-	const char *key;
-	json_t *e;
-	size_t i;
-	int put;
-
-	if (json_is_array(v)) {
-		json_array_foreach (v, i, e)
-			if ((put = long_put(e, body, sp, ns)) < 0 ||
-			    (put == 0 && !long_restore(e, body, sp, ns)))
-				return 0;
-	} else if (json_is_object(v)) {
-		json_object_foreach (v, key, e)
-			if ((put = long_put(e, body, sp, ns)) < 0 ||
-			    (put == 0 && !long_restore(e, body, sp, ns)))
-				return 0;
-	}
-	return 1;
-}
-
-/* json_loadb(p, n, JSON_REJECT_DUPLICATES, jerr), its long base64 values read without jansson. */
-static json_t *load_body(const uint8_t *p, size_t n, json_error_t *jerr)
-{
-	struct long_span sp[LONG_MAX_N];
-	char *copy = NULL;
-	json_t *j = NULL;
-	size_t w = 0, from = 0;
-	int ns = 0, ok;
-
-	if (!placeholder_unsafe(p, n))
-		ns = long_spans(p, n, sp);
-	if (ns == 0 || (copy = malloc(n)) == NULL)
-		return json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, jerr);
-	for (int k = 0; k < ns; k++) {
-		memcpy(copy + w, p + from, sp[k].at - from);
-		w += sp[k].at - from;
-		memcpy(copy + w, PH_PREFIX, strlen(PH_PREFIX));
-		w += strlen(PH_PREFIX);
-		copy[w++] = (char)('a' + k);
-		from = sp[k].at + sp[k].len;
-	}
-	memcpy(copy + w, p + from, n - from);
-	w += n - from;
-	j = json_loadb(copy, w, JSON_REJECT_DUPLICATES, jerr);
-	free(copy);
-	ok = j != NULL && long_restore(j, p, sp, ns);
-	for (int k = 0; ok && k < ns; k++)
-		ok = sp[k].seen;
-	if (ok)
-		return j;
-	json_decref(j);
-	return json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, jerr);
 }
 
 /* 1 if the Content-Type is application/json (any case, parameters allowed). */
@@ -338,7 +167,8 @@ sc_err provd_json_body(const struct provd_request *req, const char *const *allow
 	if (provd_json_depth(req->body, req->body_len) > PROVD_JSON_MAX_DEPTH)
 		return sc_fail(PROVD_ERR_JSON_TOO_DEEP, "JSON nested deeper than %d levels",
 		    PROVD_JSON_MAX_DEPTH);
-	if ((j = load_body(req->body, req->body_len, &jerr)) == NULL)
+	if ((j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
+	         &jerr)) == NULL)
 		return sc_fail(PROVD_ERR_MALFORMED_JSON, "body is not JSON: %s (position %d)",
 		    jerr.text, jerr.position);
 	if (!json_is_object(j)) {
