@@ -949,35 +949,6 @@ static sc_err profile_authorize(const struct provd_api *api, struct profile_req 
 	return SC_OK;
 }
 
-/*
- * A chain's PEM text as the registry keeps it (a profile row's chain_pem): PEM_write_bio_X509's
- * text, from the DER it would encode again (prof8). *out NUL-terminated, OPENSSL_free.
- */
-static sc_err chain_pem_of(const struct provd_ders *d, char **out)
-{
-	BIO *pem = NULL;
-	BUF_MEM *mem = NULL;
-	sc_err r = SC_OK;
-
-	*out = NULL;
-	if ((pem = BIO_new(BIO_s_mem())) == NULL)
-		return sc_fail(SC_ERR_NOMEM, "out of memory");
-	for (int i = 0; i < d->n && r == SC_OK; i++)
-		if (!PEM_write_bio(pem, PEM_STRING_X509, "", d->item[i].der, (long)d->item[i].len))
-			r = sc_fail(SC_ERR_INTERNAL, "encoding the chain");
-	if (r == SC_OK) {
-		BIO_get_mem_ptr(pem, &mem);
-		if ((*out = OPENSSL_malloc(mem->length + 1)) == NULL) {
-			r = sc_fail(SC_ERR_NOMEM, "out of memory");
-		} else {
-			memcpy(*out, mem->data, mem->length);
-			(*out)[mem->length] = '\0';
-		}
-	}
-	BIO_free(pem);
-	return r;
-}
-
 /* Record it: the registry checks device, rate and challenge again inside its transaction. */
 static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr, int64_t now,
     struct provd_response *resp)
@@ -985,7 +956,11 @@ static sc_err profile_record(const struct provd_ctx *ctx, struct profile_req *pr
 	char actor[SC_REG_ACTOR_MAX], *chain_pem = NULL;
 	sc_err r;
 
-	if ((r = chain_pem_of(&pr->chain_der, &chain_pem)) != SC_OK)
+	/*
+	 * The chain's PEM text as the registry keeps it (a profile row's chain_pem):
+	 * PEM_write_bio's text from the DER as received (prof8), made without a BIO (req19).
+	 */
+	if ((r = provd_ders_pem(&pr->chain_der, &chain_pem)) != SC_OK)
 		return r;
 	snprintf(pr->rec.device_id, sizeof(pr->rec.device_id), "%s", pr->device_id);
 	pr->rec.origin = pr->server_keygen ? SC_KEY_SERVER_SUPPLIED : SC_KEY_DEVICE_GENERATED;
@@ -1023,15 +998,16 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 	provd_time_str(pr->rec.not_before, t_nb, sizeof(t_nb));
 	provd_time_str(pr->rec.not_after, t_na, sizeof(t_na));
 	provd_time_str(pr->rec.profile_not_after, t_pna, sizeof(t_pna));
+	/* req19: the profile's base64 is put in the answer's text in the mark's place (respond.h). */
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "profile_id",
-	    pr->rec.profile_id, "profile", der_b64, "device_id", pr->device_id, "network_id",
+	    pr->rec.profile_id, "profile", PROVD_B64_MARK, "device_id", pr->device_id, "network_id",
 	    api->network_id, "key_origin", origin, "alg", sc_alg_name(pr->alg), "not_before", t_nb,
 	    "not_after", t_na, "profile_not_after", t_pna, "renewal_count",
 	    (json_int_t)pr->renewal_count, "renewal_cadence", (json_int_t)pr->renewal_cadence);
-	free(der_b64);
 	/* #17: says which SP request takes it (BATCH_ISSUE); absent from an ordinary answer. */
 	if (j != NULL && pr->batched && json_object_set_new(j, "batched", json_true()) != 0) {
 		json_decref(j);
+		free(der_b64);
 		return sc_fail(SC_ERR_NOMEM, "out of memory");
 	}
 	/* A gated device's TPM authorization travels beside the profile (docs/API.md "gate"). */
@@ -1040,11 +1016,13 @@ static sc_err profile_answer(const struct provd_api *api, struct profile_req *pr
 		if (a == NULL || json_object_set_new(j, "authorization", json_string(a)) != 0) {
 			free(a);
 			json_decref(j);
+			free(der_b64);
 			return sc_fail(SC_ERR_NOMEM, "out of memory");
 		}
 		free(a);
 	}
-	provd_respond_json(resp, 201, j);
+	provd_respond_json_b64(resp, 201, j, "profile", der_b64, strlen(der_b64));
+	free(der_b64);
 	provd_log_add(resp, "profile=%s origin=%s alg=%s%s", pr->rec.profile_id, origin,
 	    sc_alg_name(pr->alg), pr->gated ? " gated" : "");
 	if (pr->batched > 0)
@@ -2155,7 +2133,7 @@ static sc_err recover_chain(const struct provd_ctx *ctx, struct cert_req *cr)
 	if ((r = provd_json_ders(ctx->body, "chain", 1, &cr->chain_der)) != SC_OK ||
 	    (r = provd_ders_x509(ctx->api->certs, &cr->chain_der, &cr->chain)) != SC_OK)
 		return provd_ders_settle(ctx->api->certs, &cr->chain_der, r);
-	return chain_pem_of(&cr->chain_der, &cr->prec.chain_pem);
+	return provd_ders_pem(&cr->chain_der, &cr->prec.chain_pem);
 }
 
 /*

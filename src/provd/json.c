@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include "api.h"
 #include "json.h"
@@ -52,6 +53,87 @@ int provd_json_depth(const uint8_t *p, size_t n)
 		}
 	}
 	return max;
+}
+
+/*
+ * 1 for the 65 characters of base64 (RFC 4648 section 4, with '='). req19: the profile answer's
+ * base64 goes into jansson's dumped text as it is (respond.c), so it must hold nothing else.
+ */
+static const uint8_t b64_chars[256] = {
+	['A'] = 1,
+	['B'] = 1,
+	['C'] = 1,
+	['D'] = 1,
+	['E'] = 1,
+	['F'] = 1,
+	['G'] = 1,
+	['H'] = 1,
+	['I'] = 1,
+	['J'] = 1,
+	['K'] = 1,
+	['L'] = 1,
+	['M'] = 1,
+	['N'] = 1,
+	['O'] = 1,
+	['P'] = 1,
+	['Q'] = 1,
+	['R'] = 1,
+	['S'] = 1,
+	['T'] = 1,
+	['U'] = 1,
+	['V'] = 1,
+	['W'] = 1,
+	['X'] = 1,
+	['Y'] = 1,
+	['Z'] = 1,
+	['a'] = 1,
+	['b'] = 1,
+	['c'] = 1,
+	['d'] = 1,
+	['e'] = 1,
+	['f'] = 1,
+	['g'] = 1,
+	['h'] = 1,
+	['i'] = 1,
+	['j'] = 1,
+	['k'] = 1,
+	['l'] = 1,
+	['m'] = 1,
+	['n'] = 1,
+	['o'] = 1,
+	['p'] = 1,
+	['q'] = 1,
+	['r'] = 1,
+	['s'] = 1,
+	['t'] = 1,
+	['u'] = 1,
+	['v'] = 1,
+	['w'] = 1,
+	['x'] = 1,
+	['y'] = 1,
+	['z'] = 1,
+	['0'] = 1,
+	['1'] = 1,
+	['2'] = 1,
+	['3'] = 1,
+	['4'] = 1,
+	['5'] = 1,
+	['6'] = 1,
+	['7'] = 1,
+	['8'] = 1,
+	['9'] = 1,
+	['+'] = 1,
+	['/'] = 1,
+	['='] = 1,
+};
+
+int provd_b64_clean(const char *s, size_t n)
+{
+	uint8_t ok = 1;
+
+	for (size_t i = 0; i < n; i++)
+		ok &= b64_chars[(uint8_t)s[i]];
+	return ok;
 }
 
 /* 1 if the Content-Type is application/json (any case, parameters allowed). */
@@ -263,6 +345,49 @@ void provd_ders_clear(struct provd_ders *d)
 	for (int i = 0; i < d->n; i++)
 		OPENSSL_free(d->item[i].der);
 	memset(d, 0, sizeof(*d));
+}
+
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----\n"
+#define PEM_END "-----END CERTIFICATE-----\n"
+
+sc_err provd_ders_pem(const struct provd_ders *d, char **out)
+{
+	size_t total = 1;
+	char *s, *w;
+
+	*out = NULL;
+	/* Each 48 bytes of DER (the last run 1..48) make a line of at most 64 characters and '\n'. */
+	for (int i = 0; i < d->n; i++) {
+		size_t lines = (d->item[i].len + 47) / 48;
+
+		/* PEM_write_bio fails on no data; more than a body's is never seen (no overflow). */
+		if (d->item[i].len == 0 || d->item[i].len > PROVD_MAX_BODY)
+			return sc_fail(SC_ERR_INTERNAL, "encoding the chain");
+		total += strlen(PEM_BEGIN) + strlen(PEM_END) + lines * 65;
+	}
+	if ((s = OPENSSL_malloc(total)) == NULL)
+		return sc_fail(SC_ERR_NOMEM, "out of memory");
+	w = s;
+	for (int i = 0; i < d->n; i++) {
+		const uint8_t *p = d->item[i].der;
+		size_t left = d->item[i].len;
+
+		memcpy(w, PEM_BEGIN, strlen(PEM_BEGIN));
+		w += strlen(PEM_BEGIN);
+		while (left > 0) {
+			int take = left > 48 ? 48 : (int)left;
+
+			w += EVP_EncodeBlock((unsigned char *)w, p, take);
+			*w++ = '\n';
+			p += take;
+			left -= (size_t)take;
+		}
+		memcpy(w, PEM_END, strlen(PEM_END));
+		w += strlen(PEM_END);
+	}
+	*w = '\0';
+	*out = s;
+	return SC_OK;
 }
 
 sc_err provd_ders_x509(struct provd_certcache *cache, const struct provd_ders *d,

@@ -18,6 +18,9 @@
 
 struct provd_request;
 
+/* req19: 1 if s's n bytes are all base64 characters (A-Z a-z 0-9 + / =), 0 if not. */
+int provd_b64_clean(const char *s, size_t n);
+
 /* The deepest nesting of [ and { in a JSON text (strings skipped), without parsing it. */
 int provd_json_depth(const uint8_t *p, size_t n);
 
@@ -99,5 +102,12 @@ sc_err provd_ders_from_text(struct provd_ders *d, const char *field, const char 
     int max) SC_MUST_USE;
 
 void provd_ders_clear(struct provd_ders *d);
+
+/*
+ * req19: d's certificates as PEM text, byte for byte what PEM_write_bio(bio, "CERTIFICATE", "",
+ * der, len) writes for each in turn (a BEGIN line, the base64 in lines of 64, an END line, each
+ * ending in '\n'), made in one buffer without a BIO. *out NUL-terminated, OPENSSL_free.
+ */
+sc_err provd_ders_pem(const struct provd_ders *d, char **out) SC_MUST_USE;
 
 #endif

@@ -22,6 +22,18 @@ struct provd_response;
 void provd_respond_json(struct provd_response *resp, int status, json_t *j);
 
 /*
+ * req19: provd_respond_json's answer for j with its member `key` set to the string b64 (n
+ * bytes), where j holds PROVD_B64_MARK in that member's place: j is dumped with the mark and
+ * the mark's bytes replaced by b64's, which is what jansson writes for a string of base64
+ * characters (no escapes), without jansson reading b64 byte by byte. Anything else (b64 not
+ * all base64, the mark not found once as key's value) is answered by setting the member and
+ * dumping j as provd_respond_json does. Takes j.
+ */
+#define PROVD_B64_MARK "~sc~b64~"
+void provd_respond_json_b64(struct provd_response *resp, int status, json_t *j, const char *key,
+    const char *b64, size_t n);
+
+/*
  * The error answer for r: code and status from apierr.h's table (an sc_err it does not list is
  * internal, 500, its name prefixed to the detail), the detail of the last sc_fail on this
  * thread (printable ASCII, at most 239 bytes), Retry-After where the table says so, and the code

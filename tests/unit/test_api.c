@@ -30,6 +30,7 @@
 #include <selfcert/profile.h>
 #include "api.h"
 #include "json.h"
+#include "respond.h"
 #include <selfcert/proof.h>
 #include "policy.h"
 #include "apierr.h"
@@ -2327,6 +2328,206 @@ static void test_policy_san(void **state)
 	    SC_ERR_USAGE);
 }
 
+/* PEM_write_bio's text for d's certificates, as chain_pem_of made it before req19. */
+static char *pem_by_bio(const struct provd_ders *d)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m = NULL;
+	char *s;
+
+	assert_non_null(b);
+	for (int i = 0; i < d->n; i++)
+		assert_true(
+		    PEM_write_bio(b, PEM_STRING_X509, "", d->item[i].der, (long)d->item[i].len));
+	BIO_get_mem_ptr(b, &m);
+	s = calloc(1, m->length + 1);
+	assert_non_null(s);
+	memcpy(s, m->data, m->length);
+	BIO_free(b);
+	return s;
+}
+
+/* req19: provd_ders_pem is PEM_write_bio's text byte for byte, for every length about a line. */
+static void test_ders_pem(void **state)
+{
+	struct provd_ders d;
+	uint8_t buf[PROVD_MAX_CHAIN][400];
+	char *got, *want;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		((uint8_t *)buf)[i] = (uint8_t)(i * 131 + 7);
+	/* One certificate of each length 1..400 (48 a line: whole lines, partial, one short). */
+	for (size_t len = 1; len <= 400; len++) {
+		memset(&d, 0, sizeof(d));
+		d.n = 1;
+		d.item[0].der = buf[0];
+		d.item[0].len = len;
+		assert_int_equal(provd_ders_pem(&d, &got), SC_OK);
+		want = pem_by_bio(&d);
+		assert_string_equal(got, want);
+		assert_int_equal(strlen(got), strlen(want));
+		OPENSSL_free(got);
+		free(want);
+	}
+	/* A chain of PROVD_MAX_CHAIN certificates, lengths mixed: blocks one after another. */
+	memset(&d, 0, sizeof(d));
+	d.n = PROVD_MAX_CHAIN;
+	for (int i = 0; i < d.n; i++) {
+		d.item[i].der = buf[i];
+		d.item[i].len = 1 + (size_t)(47 + 49 * i) % 400;
+	}
+	assert_int_equal(provd_ders_pem(&d, &got), SC_OK);
+	want = pem_by_bio(&d);
+	assert_string_equal(got, want);
+	OPENSSL_free(got);
+	free(want);
+	/* No certificate: the empty text. */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(provd_ders_pem(&d, &got), SC_OK);
+	assert_string_equal(got, "");
+	OPENSSL_free(got);
+	/* An empty DER (PEM_write_bio fails on it) and an oversize one: refused, nothing out. */
+	for (int k = 0; k < 2; k++) {
+		memset(&d, 0, sizeof(d));
+		d.n = 2;
+		d.item[0].der = d.item[1].der = buf[0];
+		d.item[0].len = 10;
+		d.item[1].len = k == 0 ? 0 : (size_t)PROVD_MAX_BODY + 1;
+		got = (char *)buf;
+		assert_int_equal(provd_ders_pem(&d, &got), SC_ERR_INTERNAL);
+		assert_string_equal(sc_err_detail(), "encoding the chain");
+		assert_null(got);
+		sc_err_clear();
+	}
+}
+
+/* req19: provd_respond_json's body is json_dumps's compact text and '\n', at every size. */
+static void test_respond_json_bytes(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 4080, 4081, 4082, 4083, 4095, 4096, 8190, 20000 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct provd_response resp;
+		char *v = malloc(sizes[k] + 1), *want;
+		json_t *j;
+
+		assert_non_null(v);
+		for (size_t i = 0; i < sizes[k]; i++)
+			v[i] = (char)('A' + i % 26);
+		v[sizes[k]] = '\0';
+		/* a string needing escapes and a non-ASCII one too */
+		j = json_pack("{s:s, s:s, s:i, s:[s, b]}", "profile", v, "esc",
+		    "a\"b\\c\n\x01\xc3\xa9", "n", 42, "list", "x", 1);
+		assert_non_null(j);
+		want = json_dumps(j, JSON_COMPACT);
+		assert_non_null(want);
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json(&resp, 201, j);
+		assert_int_equal(resp.status, 201);
+		assert_int_equal(resp.body_len, strlen(want) + 1);
+		assert_memory_equal(resp.body, want, strlen(want));
+		assert_int_equal(resp.body[resp.body_len - 1], '\n');
+		assert_int_equal(resp.body[resp.body_len], '\0');
+		assert_string_equal(resp.content_type, PROVD_JSON_TYPE);
+		provd_response_clear(&resp);
+		free(want);
+		free(v);
+	}
+	/* No answer (a failed json_pack): the one internal error, as before. */
+	{
+		struct provd_response resp;
+
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json(&resp, 201, NULL);
+		assert_int_equal(resp.status, 500);
+		assert_string_equal(resp.body,
+		    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n");
+		assert_int_equal(resp.body_len, strlen(resp.body));
+		provd_response_clear(&resp);
+	}
+}
+
+/* provd_respond_json_b64(j, "profile", v) against json_dumps of j with "profile" set to v. */
+static void b64_answer_as_dumps(json_t *j, const char *v, size_t n)
+{
+	struct provd_response resp;
+	json_t *ref = json_deep_copy(j);
+	char *want;
+
+	assert_non_null(ref);
+	assert_int_equal(json_object_set_new(ref, "profile", json_stringn(v, n)), 0);
+	want = json_dumps(ref, JSON_COMPACT);
+	assert_non_null(want);
+	memset(&resp, 0, sizeof(resp));
+	provd_respond_json_b64(&resp, 201, j, "profile", v, n);
+	assert_int_equal(resp.status, 201);
+	assert_int_equal(resp.body_len, strlen(want) + 1);
+	assert_memory_equal(resp.body, want, strlen(want));
+	assert_int_equal(resp.body[resp.body_len - 1], '\n');
+	assert_int_equal(resp.body[resp.body_len], '\0');
+	provd_response_clear(&resp);
+	free(want);
+	json_decref(ref);
+}
+
+/* req19: the profile answer's base64 put in the mark's place: json_dumps's bytes, always. */
+static void test_respond_json_b64(void **state)
+{
+	char v[5000];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v); i++)
+		v[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[i % 65];
+	/* provd_b64_clean: the 65 characters pass, each of the other 191 bytes fails, anywhere. */
+	assert_int_equal(provd_b64_clean(v, 65), 1);
+	assert_int_equal(provd_b64_clean(v, 0), 1);
+	for (int c = 0; c < 256; c++) {
+		char t[3] = { 'A', (char)c, 'A' };
+		int want = memchr(v, c, 65) != NULL;
+
+		assert_int_equal(provd_b64_clean(t, 3), want);
+		assert_int_equal(provd_b64_clean(t + 1, 1), want);
+	}
+	/* Every length about the 4096-byte first buffer, and short ones. */
+	for (size_t n = 0; n < sizeof(v); n += n < 64 ? 1 : (n > 3900 && n < 4200 ? 1 : 97))
+		b64_answer_as_dumps(json_pack("{s:s, s:s, s:s, s:I}", "profile_id", "ab12",
+		                        "profile", PROVD_B64_MARK, "device_id", "D-1", "n", 7),
+		    v, n);
+	/* Decoys: the mark's text in another string, in a key, and as another member's value. */
+	b64_answer_as_dumps(json_pack("{s:s, s:s, s:s}", "x", "\"profile\":\"" PROVD_B64_MARK "\"",
+	                        "profile", PROVD_B64_MARK, "y", PROVD_B64_MARK),
+	    v, 100);
+	b64_answer_as_dumps(json_pack("{s:s, s:s}", "profile\":\"", PROVD_B64_MARK, "profile",
+	                        PROVD_B64_MARK),
+	    v, 100);
+	b64_answer_as_dumps(json_pack("{s:{s:s}, s:s}", "a", "profile", PROVD_B64_MARK, "profile",
+	                        PROVD_B64_MARK),
+	    v, 100);
+	/* The plain way: no mark (the member added last), a value needing escapes, not UTF-8. */
+	b64_answer_as_dumps(json_pack("{s:s}", "profile_id", "ab12"), v, 100);
+	b64_answer_as_dumps(json_pack("{s:s}", "profile", "other"), v, 100);
+	b64_answer_as_dumps(json_pack("{s:s, s:s}", "profile", PROVD_B64_MARK, "z", "1"),
+	    "a\"b\\c\n/", 8);
+	{
+		struct provd_response resp;
+
+		/* Not UTF-8: jansson refuses the member; the one internal error, as before. */
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json_b64(&resp, 201, json_pack("{s:s}", "profile", PROVD_B64_MARK),
+		    "profile", "\xff\xfe", 2);
+		assert_int_equal(resp.status, 500);
+		provd_response_clear(&resp);
+		memset(&resp, 0, sizeof(resp));
+		provd_respond_json_b64(&resp, 201, NULL, "profile", v, 100);
+		assert_int_equal(resp.status, 500);
+		assert_string_equal(resp.body,
+		    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}\n");
+		provd_response_clear(&resp);
+	}
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -2334,6 +2535,9 @@ int main(void)
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_json_depth),
+		cmocka_unit_test(test_ders_pem),
+		cmocka_unit_test(test_respond_json_bytes),
+		cmocka_unit_test(test_respond_json_b64),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_malformed_bodies),
 		cmocka_unit_test(test_limits_and_types),
