@@ -2403,12 +2403,39 @@ static void test_ders_pem(void **state)
 }
 
 /* req19: provd_respond_json's body is json_dumps's compact text and '\n', at every size. */
+/* The answer of test_respond_json_bytes with a "profile" value of n bytes. */
+static json_t *bytes_answer(const char *v)
+{
+	/* a string needing escapes and a non-ASCII one too */
+	return json_pack("{s:s, s:s, s:i, s:[s, b]}", "profile", v, "esc", "a\"b\\c\n\x01\xc3\xa9",
+	    "n", 42, "list", "x", 1);
+}
+
 static void test_respond_json_bytes(void **state)
 {
-	static const size_t sizes[] = { 0, 1, 4080, 4081, 4082, 4083, 4095, 4096, 8190, 20000 };
+	/*
+	 * Whole dumps of every length about the first buffer's edges (4096, 8192: the growth leaves
+	 * room for the '\n' and the NUL; review of req19: a one-byte overflow there passed sizes that
+	 * never reached them, caught only under valgrind/ASan, as CI runs this test), and short and
+	 * long ones. The value's length is the edge less the rest of the answer, measured.
+	 */
+	static const size_t edges[] = { 4093, 4094, 4095, 4096, 4097, 8189, 8190, 8191, 8192,
+		8193 };
+	size_t sizes[sizeof(edges) / sizeof(edges[0]) + 3], rest, ns = 0;
+	json_t *j0 = bytes_answer("");
+	char *d0 = json_dumps(j0, JSON_COMPACT);
 
 	(void)state;
-	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+	assert_non_null(d0);
+	rest = strlen(d0);
+	free(d0);
+	json_decref(j0);
+	sizes[ns++] = 0;
+	sizes[ns++] = 1;
+	sizes[ns++] = 20000;
+	for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++)
+		sizes[ns++] = edges[e] - rest;
+	for (size_t k = 0; k < ns; k++) {
 		struct provd_response resp;
 		char *v = malloc(sizes[k] + 1), *want;
 		json_t *j;
@@ -2417,12 +2444,12 @@ static void test_respond_json_bytes(void **state)
 		for (size_t i = 0; i < sizes[k]; i++)
 			v[i] = (char)('A' + i % 26);
 		v[sizes[k]] = '\0';
-		/* a string needing escapes and a non-ASCII one too */
-		j = json_pack("{s:s, s:s, s:i, s:[s, b]}", "profile", v, "esc",
-		    "a\"b\\c\n\x01\xc3\xa9", "n", 42, "list", "x", 1);
+		j = bytes_answer(v);
 		assert_non_null(j);
 		want = json_dumps(j, JSON_COMPACT);
 		assert_non_null(want);
+		if (k >= 3)
+			assert_int_equal(strlen(want), edges[k - 3]);
 		memset(&resp, 0, sizeof(resp));
 		provd_respond_json(&resp, 201, j);
 		assert_int_equal(resp.status, 201);
@@ -2490,7 +2517,10 @@ static void test_respond_json_b64(void **state)
 		assert_int_equal(provd_b64_clean(t, 3), want);
 		assert_int_equal(provd_b64_clean(t + 1, 1), want);
 	}
-	/* Every length about the 4096-byte first buffer, and short ones. */
+	/*
+	 * Profiles of many lengths, short ones each (the fast path's dumped text holds only the
+	 * mark: its size is exact, test_respond_json_bytes covers the dump's buffer edges).
+	 */
 	for (size_t n = 0; n < sizeof(v); n += n < 64 ? 1 : (n > 3900 && n < 4200 ? 1 : 97))
 		b64_answer_as_dumps(json_pack("{s:s, s:s, s:s, s:I}", "profile_id", "ab12",
 		                        "profile", PROVD_B64_MARK, "device_id", "D-1", "n", 7),
