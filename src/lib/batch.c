@@ -208,6 +208,10 @@ sc_err sc_batch_sign(struct sc_profile **bodies, size_t n, EVP_PKEY *signer_key,
 	    signer_cert == NULL || n < 1 || n > SC_BATCH_MAX_SIZE)
 		return sc_fail(SC_ERR_USAGE, "sc_batch_sign: 1..%d bodies, a signer",
 		    SC_BATCH_MAX_SIZE);
+	/* A batch root is never RSASSA-PSS (docs/FORMATS.md): devices refuse one. */
+	if (EVP_PKEY_is_a(signer_key, "RSA-PSS"))
+		return sc_fail(SC_ERR_USAGE,
+		    "sc_batch_sign: an RSA-PSS key signs no batch root (devices refuse one)");
 	for (i = 0; i < n; i++)
 		ders[i] = NULL;
 	if ((r = sc_oids_init()) != SC_OK)

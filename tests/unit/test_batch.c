@@ -482,6 +482,28 @@ static void test_pss_root(void **state)
 	assert_int_equal(OBJ_obj2nid(p->sp->signatureAlgorithm->algorithm), NID_rsassaPss);
 	assert_int_equal(sc_profile_verify_signature(p, rw.net_root, time(NULL)), SC_OK);
 	sc_profile_free(p);
+
+	/* The signing side: an RSA-PSS-typed key makes no batch root (selfcert net batch). */
+	{
+		EVP_PKEY *pss = NULL;
+		EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+
+		assert_non_null(kc);
+		assert_int_equal(EVP_PKEY_keygen_init(kc), 1);
+		assert_true(EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 2048) > 0);
+		assert_int_equal(EVP_PKEY_generate(kc, &pss), 1);
+		EVP_PKEY_CTX_free(kc);
+		assert_non_null(pss);
+		assert_int_equal(sc_profile_create(&pp, &body), SC_OK);
+		der = NULL;
+		len = 0;
+		assert_int_equal(sc_batch_sign(&body, 1, pss, rw.signer, &der, &len), SC_ERR_USAGE);
+		assert_string_equal(sc_err_detail(),
+		    "sc_batch_sign: an RSA-PSS key signs no batch root (devices refuse one)");
+		assert_null(der);
+		sc_profile_free(body);
+		EVP_PKEY_free(pss);
+	}
 	sc_test_world_free(&rw);
 }
 
