@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <selfcert/cert.h>
@@ -370,6 +372,155 @@ static void test_sp_renew(void **state)
 	OPENSSL_free(der3);
 }
 
+/* Sixteen live renewal profiles (SPD_RENEWAL_MAX), each having issued its certificate 1 (the
+ * window opened a cadence and a half ago); profile i's profileNotAfter is now + 3600 + i, so
+ * profile 0 is the oldest. */
+#define LIVE 16
+static void renew_sixteen(uint8_t *der[LIVE + 1], size_t len[LIVE + 1], time_t *nb)
+{
+	struct sc_profile_params pp;
+	X509 *x = NULL;
+
+	for (int i = 0; i <= LIVE; i++) {
+		renewal_params(&pp, 4, CAD + CAD / 2);
+		pp.profile_not_after += i;
+		*nb = pp.not_before;
+		assert_int_equal(sc_test_profile_make(&world, &pp, &der[i], &len[i]), SC_OK);
+		if (i == LIVE)
+			break;
+		assert_int_equal(call_issue(SC_SP_RENEW, der[i], len[i], &x), SC_OK);
+		X509_free(x);
+	}
+}
+
+/*
+ * audit17 item 1: a 17th renewal profile retires the live one with the earliest profileNotAfter
+ * into the replay cache (req_issue.c renew_count): re-presented, the retired profile is
+ * renewal-spent, before and after a restart; the others stay live.
+ */
+static void test_sp_renew_retire(void **state)
+{
+	uint8_t *der[LIVE + 1];
+	size_t len[LIVE + 1];
+	time_t nb;
+	X509 *x = NULL;
+
+	(void)state;
+	renew_sixteen(der, len, &nb);
+	/* The 17th: its certificate 1, and profile 0 retired. */
+	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_OK);
+	check_cert(x, der[LIVE], len[LIVE], nb, 1);
+	X509_free(x);
+	assert_int_equal(call_issue(SC_SP_RENEW, der[0], len[0], &x), SC_ERR_RENEWAL_SPENT);
+	assert_string_equal(sc_err_detail(),
+	    "renewal: this profile has issued its certificates or was retired "
+	    "(profile: this profile ID was already used)");
+	/* Profile 1 is live: its certificate 2 (one cadence ahead). */
+	assert_int_equal(call_issue(SC_SP_RENEW, der[1], len[1], &x), SC_OK);
+	check_cert(x, der[1], len[1], nb, 2);
+	X509_free(x);
+	assert_int_equal(sc_test_sp_restart(&tsp), SC_OK);
+	assert_int_equal(call_issue(SC_SP_RENEW, der[0], len[0], &x), SC_ERR_RENEWAL_SPENT);
+	assert_non_null(strstr(sc_err_detail(), "was retired"));
+	/* The 17th kept its count across the restart: certificate 2 now, then early. */
+	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_OK);
+	check_cert(x, der[LIVE], len[LIVE], nb, 2);
+	X509_free(x);
+	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_ERR_RENEWAL_EARLY);
+	for (int i = 0; i <= LIVE; i++)
+		OPENSSL_free(der[i]);
+}
+
+#ifdef SC_FAILPOINTS
+/*
+ * The child of test_sp_renew_commit_fails: the SP's fail points are read once per process, when
+ * its first store is opened, so this runs in a process that has opened none. Returns 0 when all
+ * held; else prints what failed.
+ */
+#define FP_RENAME_NTH 25 /* the 17th RENEW's store-rename: create 1, personalize 8, 16 RENEWs */
+static int renew_commit_fails_child(void)
+{
+	struct sc_test_world w = world;
+	char want[96];
+	uint8_t *der[LIVE + 1];
+	size_t len[LIVE + 1];
+	time_t nb;
+	X509 *x = NULL;
+	sc_err r;
+	int bad = 0;
+
+	snprintf(want, sizeof(want), "store-rename:%d:error", FP_RENAME_NTH);
+	if (setenv("SELFCERT_SPD_FAILPOINT", want, 1) != 0)
+		return 1;
+	w.device_not_before = time(NULL) - 86400;
+	if (sc_test_sp_open(&tsp, NULL, world.device_id) != SC_OK ||
+	    sc_test_sp_personalize(&tsp, &w, SC_ALG_P256, SC_ALG_P256, 0, 64, 1) != SC_OK) {
+		fprintf(stderr, "child: SP: %s\n", sc_err_detail());
+		return 1;
+	}
+	renew_sixteen(der, len, &nb);
+	/* The 17th RENEW's commit fails: it would have retired profile 0. */
+	r = call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x);
+	snprintf(want, sizeof(want), "fail point store-rename #%d: injected error", FP_RENAME_NTH);
+	if (r != SC_ERR_IO || strstr(sc_err_detail(), want) == NULL) {
+		fprintf(stderr, "child: 17th RENEW: %s, %s\n", sc_err_name(r), sc_err_detail());
+		bad = 1;
+	}
+	X509_free(x);
+	x = NULL;
+	/* The table is as before: profile 0 is live with one certificate issued, so the next is
+	 * certificate 2 (not a fresh profile's certificate 1, not renewal-spent). */
+	r = call_issue(SC_SP_RENEW, der[0], len[0], &x);
+	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb + 2 * CAD) != 0) {
+		fprintf(stderr, "child: profile 0 after the failed commit: %s, %s\n",
+		    sc_err_name(r), r == SC_OK ? "not certificate 2" : sc_err_detail());
+		bad = 1;
+	}
+	X509_free(x);
+	x = NULL;
+	/* The 17th, tried again, is a fresh profile: its certificate 1, and profile 0 (still the
+	 * earliest profileNotAfter) retired now. */
+	r = call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x);
+	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb + CAD) != 0) {
+		fprintf(stderr, "child: 17th again: %s, %s\n", sc_err_name(r),
+		    r == SC_OK ? "not certificate 1" : sc_err_detail());
+		bad = 1;
+	}
+	X509_free(x);
+	x = NULL;
+	if (call_issue(SC_SP_RENEW, der[0], len[0], &x) != SC_ERR_RENEWAL_SPENT) {
+		fprintf(stderr, "child: profile 0 not retired\n");
+		bad = 1;
+	}
+	X509_free(x);
+	for (int i = 0; i <= LIVE; i++)
+		OPENSSL_free(der[i]);
+	sc_test_sp_close(&tsp);
+	return bad;
+}
+
+/*
+ * audit17 item 1: a RENEW whose commit fails takes back its change to the renewal table (the
+ * retirement of the oldest entry included), as ISSUE takes back its replay-cache entry. The
+ * store's fail point (store.h) fails the 17th RENEW's rename in a child process.
+ */
+static void test_sp_renew_commit_fails(void **state)
+{
+	pid_t pid;
+	int status = 0;
+
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(renew_commit_fails_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+#endif
+
 /* The relying party's binding: a certificate shifted by a period not in the profile fails. */
 static void test_binding_periods(void **state)
 {
@@ -488,12 +639,17 @@ static void test_judged_at(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+#ifdef SC_FAILPOINTS
+		/* First: its child must be a process that has opened no store. */
+		cmocka_unit_test(test_sp_renew_commit_fails),
+#endif
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_rule),
 		cmocka_unit_test(test_binding_periods),
 		cmocka_unit_test(test_judged_at),
 		cmocka_unit_test_setup_teardown(test_sp_renew, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sp_renew_retire, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
