@@ -223,6 +223,82 @@ static void test_hostile(void **state)
 	assert_non_null(strstr(sc_err_detail(), "renewal"));
 }
 
+enum ren_change { RC_NONE, RC_CHALLENGE, RC_CADENCE, RC_WINDOW };
+
+/*
+ * A renewal profile (4 certificates of 2 cadences each, from now) changed past what the producer
+ * allows, signed by the world's signer, encoded and decoded, then judged by sc_profile_check as
+ * the world's device's SP (its device CA ends SC_TEST_DAYS after the world was made).
+ */
+static sc_err check_renewal(enum ren_change c)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL, *d = NULL;
+	struct sc_anchor anchor = { .network_id = world.network_id, .cert = world.net_root };
+	struct sc_profile_policy pol;
+	uint8_t *der = NULL;
+	size_t len;
+	sc_err r;
+
+	renewal_params(&pp, 4, 0);
+	pp.profile_not_after = time(NULL) + 3600;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	switch (c) {
+	case RC_NONE: break;
+	case RC_CHALLENGE:
+		assert_non_null(p->sp->tbsProfile->challenge = ASN1_OCTET_STRING_new());
+		assert_true(ASN1_OCTET_STRING_set(p->sp->tbsProfile->challenge,
+		    (const unsigned char *)"0123456789abcdef", 16));
+		break;
+	case RC_CADENCE: /* one second longer than a certificate's 2 cadences */
+		assert_true(
+		    ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->cadence, 2 * CAD + 1));
+		break;
+	case RC_WINDOW: /* certificates inside the device CA, the last of 1024 well past it */
+		assert_true(ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->count, 1024));
+		assert_true(ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->cadence,
+		    (int64_t)SC_TEST_DAYS * 86400 / 512));
+		assert_true(ASN1_TIME_set(p->sp->tbsProfile->validity->notAfter,
+		    pp.not_before + (time_t)SC_TEST_DAYS * 86400 / 256));
+		break;
+	}
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	assert_int_equal(sc_profile_encode(p, &der, &len), SC_OK);
+	assert_int_equal(sc_profile_decode(der, len, &d), SC_OK);
+	memset(&pol, 0, sizeof(pol));
+	pol.device_id = world.device_id;
+	pol.anchors = &anchor;
+	pol.n_anchors = 1;
+	pol.now = time(NULL);
+	pol.csk_cert = world.device_ca;
+	pol.csk_alg = SC_ALG_P256;
+	r = sc_profile_check(d, &pol);
+	sc_profile_free(d);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+	return r;
+}
+
+/*
+ * audit17 item 3: the device's own checks of a renewal profile (profile_check.c check_validity),
+ * which the producer never lets a profile break: a challenge on a renewal profile, a cadence
+ * longer than one certificate (gaps between certificates), a window whose last certificate
+ * ends after the device CA although the first ends inside it.
+ */
+static void test_check_renewal(void **state)
+{
+	(void)state;
+	assert_int_equal(check_renewal(RC_NONE), SC_OK);
+	assert_int_equal(check_renewal(RC_CHALLENGE), SC_ERR_CHALLENGE);
+	assert_string_equal(sc_err_detail(), "renewal: a renewal profile carries no challenge");
+	assert_int_equal(check_renewal(RC_CADENCE), SC_ERR_VALIDITY);
+	assert_string_equal(sc_err_detail(),
+	    "renewal.cadence: 7201 s is longer than a certificate's 7200 s");
+	assert_int_equal(check_renewal(RC_WINDOW), SC_ERR_VALIDITY);
+	assert_string_equal(sc_err_detail(),
+	    "validity.notAfter is after the device CA certificate's notAfter");
+}
+
 static void test_rule(void **state)
 {
 	struct sc_profile_info in;
@@ -645,6 +721,7 @@ int main(void)
 #endif
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_check_renewal),
 		cmocka_unit_test(test_rule),
 		cmocka_unit_test(test_binding_periods),
 		cmocka_unit_test(test_judged_at),
