@@ -2327,6 +2327,68 @@ static void test_policy_san(void **state)
 	    SC_ERR_USAGE);
 }
 
+/* POST /v1/profiles for d with "renewal" set to v (owned: taken); the answer, checked. */
+static json_t *post_renewal(const struct dev *d, json_t *v, int status, const char *code,
+    const char *where)
+{
+	char *s = profile_body(d, NULL, 0, NULL);
+	json_t *b = json_loads(s, 0, NULL), *j;
+
+	assert_non_null(b);
+	json_object_set_new(b, "renewal", v);
+	free(s);
+	s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	j = post("/v1/profiles", s, status, code, where);
+	free(s);
+	return j;
+}
+
+/*
+ * audit17 items 3 and 10: a renewal profile whose last certificate would end after the device
+ * CA certificate is refused by the server's policy (h_enroll.c), not left to the device: 422
+ * policy naming the device. Its certificates each fit (a lifetime of a cadence of 300 days,
+ * the device CA's 3650): 13 do not (the last ends on day 3900), 12 do (day 3600). And "renewal"
+ * of the wrong type is refused.
+ */
+static struct dev dev_w = { .id = "DEV-W" };
+
+static void test_renewal_window_past_ca(void **state)
+{
+	struct provd_policy saved = api.policy;
+	struct sc_profile_info info;
+	struct sc_profile *p;
+	json_t *j;
+
+	(void)state;
+	make_dev(&dev_w, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, dev_w.id, NULL, "t", time(NULL)), SC_OK);
+	api.policy.renewal_count = 13;
+	api.policy.renewal_cadence_s = 300 * 86400LL;
+	api.policy.validity_s = 300 * 86400LL;
+	j = post_renewal(&dev_w, json_true(), 422, "policy", "window past the device CA");
+	assert_string_equal(json_string_value(json_object_get(j, "detail")),
+	    "device DEV-W's CA certificate ends before the renewal window");
+	json_decref(j);
+	api.policy.renewal_count = 12;
+	j = post_renewal(&dev_w, json_true(), 201, NULL, "window inside the device CA");
+	p = profile_of(j);
+	sc_profile_get_info(p, &info);
+	assert_int_equal(info.renewal_count, 12);
+	assert_int_equal(info.renewal_cadence, 300 * 86400);
+	sc_profile_free(p);
+	json_decref(j);
+	api.policy = saved;
+	/* "renewal" must be a JSON boolean. */
+	j = post_renewal(&dev_w, json_string("yes"), 400, "wrong-type", "renewal \"yes\"");
+	assert_string_equal(json_string_value(json_object_get(j, "detail")),
+	    "field \"renewal\" must be true or false");
+	json_decref(j);
+	json_decref(post_renewal(&dev_w, json_integer(1), 400, "wrong-type", "renewal 1"));
+	json_decref(post_renewal(&dev_w, json_null(), 400, "wrong-type", "renewal null"));
+	free_dev(&dev_w);
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -2357,6 +2419,7 @@ int main(void)
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),
+		cmocka_unit_test(test_renewal_window_past_ca),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
