@@ -162,6 +162,59 @@ static size_t find_renewal(const uint8_t *der, size_t len)
 	return 0;
 }
 
+/* One long-form DER length at b[o] (81 n or 82 hi lo) made two less, in place; its header. */
+static size_t two_less(uint8_t *b, size_t o)
+{
+	size_t n = b[o + 1] & 0x7f, l = 0;
+
+	assert_true(b[o] == 0x30 && (b[o + 1] == 0x81 || b[o + 1] == 0x82));
+	for (size_t i = 0; i < n; i++)
+		l = l << 8 | b[o + 2 + i];
+	l -= 2;
+	assert_true(l >= 0x80); /* the same form */
+	for (size_t i = n; i-- > 0; l >>= 8)
+		b[o + 2 + i] = (uint8_t)l;
+	return 2 + n;
+}
+
+/*
+ * der with [6] at `at` implicitly tagged: its SEQUENCE header (30 n) dropped, the tag `tag`
+ * holding the two INTEGERs, the two enclosing lengths (SignedProfile's, tbsProfile's) two
+ * less: refused by the decoder.
+ */
+static void implicit_six(const uint8_t *der, size_t len, size_t at, uint8_t tag)
+{
+	uint8_t *b = malloc(len);
+
+	assert_non_null(b);
+	assert_true(der[at + 2] == 0x30 && der[at + 1] == der[at + 3] + 2);
+	memcpy(b, der, at);
+	b[at] = tag;
+	b[at + 1] = der[at + 3];
+	memcpy(b + at + 2, der + at + 4, len - at - 4);
+	two_less(b, two_less(b, 0));
+	expect_decode(b, len - 2, SC_ERR_MALFORMED, NULL);
+	/* Sound framing: SignedProfile and its tbsProfile parse as SEQUENCEs of anything, to the
+	 * byte, so the refusal is the [6]'s own. */
+	{
+		const unsigned char *q = b, *t;
+		ASN1_SEQUENCE_ANY *outer = d2i_ASN1_SEQUENCE_ANY(NULL, &q, (long)len - 2), *tbs;
+		ASN1_TYPE *first;
+
+		assert_non_null(outer);
+		assert_ptr_equal(q, b + len - 2);
+		first = sk_ASN1_TYPE_value(outer, 0);
+		assert_int_equal(ASN1_TYPE_get(first), V_ASN1_SEQUENCE);
+		t = q = first->value.sequence->data;
+		tbs = d2i_ASN1_SEQUENCE_ANY(NULL, &q, first->value.sequence->length);
+		assert_non_null(tbs);
+		assert_ptr_equal(q, t + first->value.sequence->length);
+		sk_ASN1_TYPE_pop_free(tbs, ASN1_TYPE_free);
+		sk_ASN1_TYPE_pop_free(outer, ASN1_TYPE_free);
+	}
+	free(b);
+}
+
 static void test_hostile(void **state)
 {
 	struct sc_profile_params pp;
@@ -196,10 +249,16 @@ static void test_hostile(void **state)
 	der[at + 4] = 0x0A;
 	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
 	der[at + 4] = 0x02;
-	/* Implicitly tagged [6] (86 .. instead of A6 30 ..) and an unknown tag [8]. */
+	/* An unknown tag [8]; a primitive [6] around the SEQUENCE. */
 	der[at] = 0xA8;
 	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
+	der[at] = 0x86;
+	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
 	der[at] = 0xA6;
+	/* audit17 item 10: [6] implicitly tagged, the SEQUENCE's header gone: constructed
+	 * (A6 n 02 ..) and primitive (86 n 02 ..). [6] is EXPLICIT (FORMATS.md). */
+	implicit_six(der, len, at, 0xA6);
+	implicit_six(der, len, at, 0x86);
 	/* Truncated, trailing, oversize. */
 	expect_decode(der, len - 1, SC_ERR_MALFORMED, NULL);
 	expect_decode(der, at + 3, SC_ERR_MALFORMED, NULL);
