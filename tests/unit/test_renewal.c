@@ -511,7 +511,7 @@ static void test_sp_renew(void **state)
  * window opened a cadence and a half ago); profile i's profileNotAfter is now + 3600 + i, so
  * profile 0 is the oldest. */
 #define LIVE 16
-static void renew_sixteen(uint8_t *der[LIVE + 1], size_t len[LIVE + 1], time_t *nb)
+static void renew_sixteen(uint8_t *der[LIVE + 1], size_t len[LIVE + 1], time_t nb[LIVE + 1])
 {
 	struct sc_profile_params pp;
 	X509 *x = NULL;
@@ -519,7 +519,7 @@ static void renew_sixteen(uint8_t *der[LIVE + 1], size_t len[LIVE + 1], time_t *
 	for (int i = 0; i <= LIVE; i++) {
 		renewal_params(&pp, 4, CAD + CAD / 2);
 		pp.profile_not_after += i;
-		*nb = pp.not_before;
+		nb[i] = pp.not_before; /* each its own: the clock may tick between them */
 		assert_int_equal(sc_test_profile_make(&world, &pp, &der[i], &len[i]), SC_OK);
 		if (i == LIVE)
 			break;
@@ -537,14 +537,14 @@ static void test_sp_renew_retire(void **state)
 {
 	uint8_t *der[LIVE + 1];
 	size_t len[LIVE + 1];
-	time_t nb;
+	time_t nb[LIVE + 1];
 	X509 *x = NULL;
 
 	(void)state;
-	renew_sixteen(der, len, &nb);
+	renew_sixteen(der, len, nb);
 	/* The 17th: its certificate 1, and profile 0 retired. */
 	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_OK);
-	check_cert(x, der[LIVE], len[LIVE], nb, 1);
+	check_cert(x, der[LIVE], len[LIVE], nb[LIVE], 1);
 	X509_free(x);
 	assert_int_equal(call_issue(SC_SP_RENEW, der[0], len[0], &x), SC_ERR_RENEWAL_SPENT);
 	assert_string_equal(sc_err_detail(),
@@ -552,14 +552,14 @@ static void test_sp_renew_retire(void **state)
 	    "(profile: this profile ID was already used)");
 	/* Profile 1 is live: its certificate 2 (one cadence ahead). */
 	assert_int_equal(call_issue(SC_SP_RENEW, der[1], len[1], &x), SC_OK);
-	check_cert(x, der[1], len[1], nb, 2);
+	check_cert(x, der[1], len[1], nb[1], 2);
 	X509_free(x);
 	assert_int_equal(sc_test_sp_restart(&tsp), SC_OK);
 	assert_int_equal(call_issue(SC_SP_RENEW, der[0], len[0], &x), SC_ERR_RENEWAL_SPENT);
 	assert_non_null(strstr(sc_err_detail(), "was retired"));
 	/* The 17th kept its count across the restart: certificate 2 now, then early. */
 	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_OK);
-	check_cert(x, der[LIVE], len[LIVE], nb, 2);
+	check_cert(x, der[LIVE], len[LIVE], nb[LIVE], 2);
 	X509_free(x);
 	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_ERR_RENEWAL_EARLY);
 	for (int i = 0; i <= LIVE; i++)
@@ -579,7 +579,7 @@ static int renew_commit_fails_child(void)
 	char want[96];
 	uint8_t *der[LIVE + 1];
 	size_t len[LIVE + 1];
-	time_t nb;
+	time_t nb[LIVE + 1];
 	X509 *x = NULL;
 	sc_err r;
 	int bad = 0;
@@ -593,7 +593,7 @@ static int renew_commit_fails_child(void)
 		fprintf(stderr, "child: SP: %s\n", sc_err_detail());
 		return 1;
 	}
-	renew_sixteen(der, len, &nb);
+	renew_sixteen(der, len, nb);
 	/* The 17th RENEW's commit fails: it would have retired profile 0. */
 	r = call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x);
 	snprintf(want, sizeof(want), "fail point store-rename #%d: injected error", FP_RENAME_NTH);
@@ -606,7 +606,7 @@ static int renew_commit_fails_child(void)
 	/* The table is as before: profile 0 is live with one certificate issued, so the next is
 	 * certificate 2 (not a fresh profile's certificate 1, not renewal-spent). */
 	r = call_issue(SC_SP_RENEW, der[0], len[0], &x);
-	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb + 2 * CAD) != 0) {
+	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb[0] + 2 * CAD) != 0) {
 		fprintf(stderr, "child: profile 0 after the failed commit: %s, %s\n",
 		    sc_err_name(r), r == SC_OK ? "not certificate 2" : sc_err_detail());
 		bad = 1;
@@ -616,7 +616,7 @@ static int renew_commit_fails_child(void)
 	/* The 17th, tried again, is a fresh profile: its certificate 1, and profile 0 (still the
 	 * earliest profileNotAfter) retired now. */
 	r = call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x);
-	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb + CAD) != 0) {
+	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb[LIVE] + CAD) != 0) {
 		fprintf(stderr, "child: 17th again: %s, %s\n", sc_err_name(r),
 		    r == SC_OK ? "not certificate 1" : sc_err_detail());
 		bad = 1;
