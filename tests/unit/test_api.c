@@ -2389,6 +2389,78 @@ static void test_renewal_window_past_ca(void **state)
 	free_dev(&dev_w);
 }
 
+/* The policy file text loaded over the defaults, then checked as at start-up: the first error. */
+static sc_err policy_of(const char *text, struct provd_policy *p)
+{
+	char path[700];
+	sc_err r;
+
+	snprintf(path, sizeof(path), "%s/policy-t17.json", dir);
+	sc_test_write_file(path, text, strlen(text));
+	provd_policy_defaults(p);
+	if ((r = provd_policy_load(path, p)) == SC_OK)
+		r = provd_policy_check(p);
+	return r;
+}
+
+/*
+ * audit17 item 10: the policy's "renewal" (policy.c get_renewal, provd_policy_check): its shape,
+ * the count's bounds 2..1024 (the decoder's, so a profile the server signs always decodes), the
+ * cadence's 1 s..366 d and at most the validity (each certificate starts before the last ends).
+ */
+static void test_policy_renewal_bounds(void **state)
+{
+	static const char shape[] =
+	    "policy \"renewal\": expected {\"count\": N, \"cadence\": \"1d\"}";
+	static const char count[] = "policy \"renewal\".\"count\": expected 2..1024";
+	static const struct {
+		const char *text, *detail; /* detail NULL: accepted */
+	} cases[] = {
+		{ "{\"renewal\": 4}", shape },
+		{ "{\"renewal\": {\"count\": 4}}", shape },
+		{ "{\"renewal\": {\"count\": 4, \"cadence\": \"1h\", \"x\": 1}}", shape },
+		{ "{\"renewal\": {\"count\": 1, \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": 1025, \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": \"4\", \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": 4.0, \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": 4, \"cadence\": 3600}}",
+		    "policy \"renewal.cadence\": expected a duration string like \"30d\"" },
+		{ "{\"renewal\": {\"count\": 2, \"cadence\": \"1s\"}}", NULL },
+		{ "{\"renewal\": {\"count\": 1024, \"cadence\": \"24h\"}}", NULL },
+		{ "{\"renewal\": {\"count\": 4, \"cadence\": \"25h\"}}",
+		    "policy: renewal cadence 90000s: from 1s to the validity (86400s), at most 366d" },
+		{ "{\"validity\": \"2y\", \"renewal\": {\"count\": 4, \"cadence\": \"366d\"}}",
+		    NULL },
+		{ "{\"validity\": \"2y\", \"renewal\": {\"count\": 4, \"cadence\": \"367d\"}}",
+		    "policy: renewal cadence 31708800s: from 1s to the validity (63072000s), at most "
+		    "366d" },
+	};
+	struct provd_policy p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sc_err r = policy_of(cases[i].text, &p);
+
+		if (cases[i].detail == NULL) {
+			if (r != SC_OK)
+				fail_msg("%s: %s", cases[i].text, sc_err_detail());
+			continue;
+		}
+		assert_int_equal(r, SC_ERR_USAGE);
+		if (strstr(sc_err_detail(), cases[i].detail) == NULL)
+			fail_msg("%s: detail \"%s\" lacks \"%s\"", cases[i].text, sc_err_detail(),
+			    cases[i].detail);
+	}
+	/* Accepted values are kept. */
+	assert_int_equal(policy_of("{\"renewal\": {\"count\": 1024, \"cadence\": \"24h\"}}", &p),
+	    SC_OK);
+	assert_int_equal(p.renewal_count, 1024);
+	assert_int_equal(p.renewal_cadence_s, 86400);
+	/* The cadence's lower bound, which no duration string reaches. */
+	p.renewal_cadence_s = 0;
+	assert_int_equal(provd_policy_check(&p), SC_ERR_USAGE);
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -2420,6 +2492,7 @@ int main(void)
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),
 		cmocka_unit_test(test_renewal_window_past_ca),
+		cmocka_unit_test(test_policy_renewal_bounds),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
