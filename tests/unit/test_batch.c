@@ -598,6 +598,31 @@ static void test_sp(void **state)
 	sc_test_answer_free(&a);
 	sc_buf_free(&b);
 	free_batch(5, ders);
+
+	/* audit17 item 10: a renewal body inside a batch is refused, as PROTOCOL.md says: usage,
+	 * "use RENEW" (one certificate per leaf; a renewal profile is RENEW's). */
+	{
+		struct sc_profile *rb = NULL;
+		struct sc_profile_params pp;
+		time_t now = time(NULL);
+
+		sc_test_profile_params(&world, &pp);
+		pp.not_after = now + 7200;
+		pp.renewal_count = 4;
+		pp.renewal_cadence = 3600;
+		assert_int_equal(sc_profile_create(&pp, &rb), SC_OK);
+		assert_int_equal(sc_batch_sign(&rb, 1, world.signer_key, world.signer, ders, lens),
+		    SC_OK);
+		sc_profile_free(rb);
+		sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+		sp_issue_req_put(&b, ders[0], lens[0]);
+		assert_int_equal(sc_test_sp_call(&tsp, SC_SP_BATCH_ISSUE, b.data, b.len, &a),
+		    SC_ERR_USAGE);
+		assert_string_equal(a.detail, "issue: a renewal profile (use RENEW)");
+		sc_test_answer_free(&a);
+		sc_buf_free(&b);
+		free_batch(1, ders);
+	}
 	sc_test_sp_close(&tsp);
 }
 
