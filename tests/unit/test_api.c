@@ -2461,6 +2461,66 @@ static void test_policy_renewal_bounds(void **state)
 	assert_int_equal(provd_policy_check(&p), SC_ERR_USAGE);
 }
 
+/* POST /v1/certificates/batch with body; its error code and detail (exact). */
+static void batch_refused(const char *body, int status, const char *code, const char *detail)
+{
+	struct provd_response resp;
+	json_t *j;
+
+	call("POST", "/v1/certificates/batch", "application/json", body, strlen(body), NULL, &resp);
+	j = expect(&resp, status, code, detail);
+	assert_string_equal(json_string_value(json_object_get(j, "detail")), detail);
+	json_decref(j);
+}
+
+/*
+ * audit17 item 10: POST /v1/certificates/batch's refusals of the whole request (h_batch.c, and
+ * the body limit and parser it shares): over 64 KiB, not JSON, no or a non-array "certificates",
+ * 0 or 33 entries, an entry not a string. 32 entries are judged one by one (200).
+ */
+static void test_batch_endpoint_refusals(void **state)
+{
+	char *big = malloc(PROVD_MAX_BODY + 2), body[64 + 33 * 8];
+	struct provd_response resp;
+	json_t *j;
+	size_t n;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, ' ', PROVD_MAX_BODY + 1);
+	big[PROVD_MAX_BODY + 1] = '\0';
+	call("POST", "/v1/certificates/batch", "application/json", big, PROVD_MAX_BODY + 1, NULL,
+	    &resp);
+	json_decref(expect(&resp, 413, "body-too-large", "65537 bytes"));
+	free(big);
+	batch_refused("{\"certificates\":[", 400, "malformed-json",
+	    "body is not JSON: ']' expected near end of file (position 17)");
+	batch_refused("{}", 400, "missing-field", "field \"certificates\" is missing");
+	batch_refused("{\"certificates\":\"AAAA\"}", 400, "wrong-type",
+	    "field \"certificates\" must be an array of PEM strings");
+	batch_refused("{\"certificates\":[]}", 400, "bad-value",
+	    "field \"certificates\": 0 entries, 1..32");
+	batch_refused("{\"certificates\":[\"AAAA\",5]}", 400, "wrong-type",
+	    "field \"certificates\"[1] must be a PEM string");
+	for (size_t k = 32; k <= 33; k++) {
+		n = (size_t)snprintf(body, sizeof(body), "{\"certificates\":[");
+		for (size_t i = 0; i < k; i++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\"AAAA\"",
+			    i ? "," : "");
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "]}");
+		if (k == 33) {
+			batch_refused(body, 400, "bad-value",
+			    "field \"certificates\": 33 entries, 1..32");
+			continue;
+		}
+		call("POST", "/v1/certificates/batch", "application/json", body, n, NULL, &resp);
+		j = expect(&resp, 200, NULL, "32 entries");
+		assert_int_equal(json_array_size(json_object_get(j, "results")), 32);
+		assert_int_equal(json_integer_value(json_object_get(j, "registered")), 0);
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	/* In order: later tests count what earlier ones did (metrics last). */
@@ -2493,6 +2553,7 @@ int main(void)
 		cmocka_unit_test(test_pin_expired),
 		cmocka_unit_test(test_renewal_window_past_ca),
 		cmocka_unit_test(test_policy_renewal_bounds),
+		cmocka_unit_test(test_batch_endpoint_refusals),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
