@@ -3,7 +3,8 @@
  * fuzz_provd_body.c — libFuzzer target: arbitrary bytes as the body of POST /v1/profiles or
  * POST /v1/certificates, through the real API handler (provd_api_handle) with a real registry
  * in a tmpfs folder, the fixture's hierarchy as manufacturer and network, and the device
- * FZ_DEVICE_ID activated. Byte 0 bit 0 picks the endpoint (0 profiles, 1 certificates); the
+ * FZ_DEVICE_ID activated. Byte 0 picks the endpoint: bit 0 clear /v1/profiles, bit 0 set
+ * /v1/certificates, or with bit 1 set too /v1/certificates/batch (#17; audit17 item 10); the
  * rest is the body, sent as application/json.
  *
  * The fixture's certificates are not in the corpus: a body's "@CHAIN@", "@KEX@" and "@LEAF@" are
@@ -215,7 +216,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_input_begin(data, size);
 	if (size == 0)
 		return 0;
-	path = (data[0] & 1) ? "/v1/certificates" : "/v1/profiles";
+	path = !(data[0] & 1) ? "/v1/profiles"
+	    : (data[0] & 2)   ? "/v1/certificates/batch"
+	                      : "/v1/certificates";
 	body = expand(data + 1, size - 1, &len);
 	post(path, body, len, &resp);
 	fz_trace("provd_body: %s %d %.*s", path, resp.status,

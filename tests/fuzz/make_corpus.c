@@ -57,6 +57,7 @@ struct pspec {
 	enum sc_digest digest;
 	const char *const *eku, *const *san;
 	int with_root; /* the network root among the profile's certificates */
+	uint32_t renewal_count, renewal_cadence; /* #17: a renewal profile ([6]) when count > 0 */
 };
 
 static struct sc_profile *make_profile(const struct pspec *s)
@@ -81,6 +82,8 @@ static struct sc_profile *make_profile(const struct pspec *s)
 	pp.key_usage = s->key_usage;
 	pp.eku = s->eku;
 	pp.san = s->san;
+	pp.renewal_count = s->renewal_count;
+	pp.renewal_cadence = s->renewal_cadence;
 	if (s->with_root &&
 	    ((inter = sk_X509_new_null()) == NULL || !sk_X509_push(inter, fx->net_root)))
 		die("intermediates");
@@ -132,6 +135,9 @@ static struct {
 	{ "refused-expired", { .alg = SC_ALG_P256, .profile_not_after = FZ_NOW - 1 } },
 	{ "refused-other-device", { .alg = SC_ALG_P256, .device_id = "FUZZ-0002" } },
 	{ "refused-other-network", { .alg = SC_ALG_P256, .network_id = "other.example" } },
+	/* audit17: [6], two certificates 366 days apart (the last ends before the device CA). */
+	{ "gen-p256-renewal",
+	    { .alg = SC_ALG_P256, .renewal_count = 2, .renewal_cadence = 366 * 86400 } },
 };
 #define N_PROFILES (sizeof(profiles) / sizeof(profiles[0]))
 
@@ -282,9 +288,11 @@ static void dispatch_seeds(void)
 		if (sc_alg_is_rsa(profiles[i].s.alg))
 			continue;
 		profile_der(&profiles[i].s, &der, &len);
-		sc_wire_begin(&m, SC_SP_ISSUE, 0);
+		/* A renewal profile is RENEW's (#17). */
+		sc_wire_begin(&m, profiles[i].s.renewal_count > 0 ? SC_SP_RENEW : SC_SP_ISSUE, 0);
 		sp_issue_req_put(&m, der, len);
-		snprintf(name, sizeof(name), "issue-%s", profiles[i].name);
+		snprintf(name, sizeof(name), "%s-%s",
+		    profiles[i].s.renewal_count > 0 ? "renew" : "issue", profiles[i].name);
 		request(name, &m);
 		OPENSSL_free(der);
 	}

@@ -28,6 +28,21 @@ start_provd --profile-batch 4 --profile-batch-wait $WAIT --threads 8 || exit 1
 
 refused_flag() { "$SELFCERT_PROVD" "$@" >"$T/.out" 2>"$T/.err"; [ $? = 2 ] && grep -q -- "$1" "$T/.err"; }
 check "--profile-batch 1 is refused (2..4096)" refused_flag --profile-batch 1 --db x --net-dir x --mfr-root x --listen 127.0.0.1:0 --insecure-http
+# audit17 item 10: each flag's bounds, by the exact usage line (exit 2).
+refused_range() {
+  local want=$1; shift
+  "$SELFCERT_PROVD" "$@" --db x --net-dir x --mfr-root x --listen 127.0.0.1:0 --insecure-http \
+    >"$T/.out" 2>"$T/.err"
+  [ $? = 2 ] && grep -qF -- "$want" "$T/.err"
+}
+check "--profile-batch 4097 is refused" refused_range \
+  "--profile-batch '4097': expected a whole number from 2 to 4096" --profile-batch 4097
+check "--profile-batch-wait 60001 is refused" refused_range \
+  "--profile-batch-wait '60001': expected a whole number from 0 to 60000" \
+  --profile-batch 4 --profile-batch-wait 60001
+check "--profile-batch-wait -1 is refused" refused_range \
+  "--profile-batch-wait '-1': expected a whole number from 0 to 60000" \
+  --profile-batch 4 --profile-batch-wait -1
 
 # The registry's copy of a leaf, in hex (SQLite's hex(), PostgreSQL's encode()).
 HEX="hex(der)"

@@ -2328,6 +2328,200 @@ static void test_policy_san(void **state)
 	    SC_ERR_USAGE);
 }
 
+/* POST /v1/profiles for d with "renewal" set to v (owned: taken); the answer, checked. */
+static json_t *post_renewal(const struct dev *d, json_t *v, int status, const char *code,
+    const char *where)
+{
+	char *s = profile_body(d, NULL, 0, NULL);
+	json_t *b = json_loads(s, 0, NULL), *j;
+
+	assert_non_null(b);
+	json_object_set_new(b, "renewal", v);
+	free(s);
+	s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	j = post("/v1/profiles", s, status, code, where);
+	free(s);
+	return j;
+}
+
+/*
+ * audit17 items 3 and 10: a renewal profile whose last certificate would end after the device
+ * CA certificate is refused by the server's policy (h_enroll.c), not left to the device: 422
+ * policy naming the device. Its certificates each fit (a lifetime of a cadence of 300 days,
+ * the device CA's 3650): 13 do not (the last ends on day 3900), 12 do (day 3600). And "renewal"
+ * of the wrong type is refused.
+ */
+static struct dev dev_w = { .id = "DEV-W" };
+
+static void test_renewal_window_past_ca(void **state)
+{
+	struct provd_policy saved = api.policy;
+	struct sc_profile_info info;
+	struct sc_profile *p;
+	json_t *j;
+
+	(void)state;
+	make_dev(&dev_w, &acme, &acme);
+	assert_int_equal(sc_reg_device_add(reg, dev_w.id, NULL, "t", time(NULL)), SC_OK);
+	api.policy.renewal_count = 13;
+	api.policy.renewal_cadence_s = 300 * 86400LL;
+	api.policy.validity_s = 300 * 86400LL;
+	j = post_renewal(&dev_w, json_true(), 422, "policy", "window past the device CA");
+	assert_string_equal(json_string_value(json_object_get(j, "detail")),
+	    "device DEV-W's CA certificate ends before the renewal window");
+	json_decref(j);
+	api.policy.renewal_count = 12;
+	j = post_renewal(&dev_w, json_true(), 201, NULL, "window inside the device CA");
+	p = profile_of(j);
+	sc_profile_get_info(p, &info);
+	assert_int_equal(info.renewal_count, 12);
+	assert_int_equal(info.renewal_cadence, 300 * 86400);
+	sc_profile_free(p);
+	json_decref(j);
+	api.policy = saved;
+	/* "renewal" must be a JSON boolean. */
+	j = post_renewal(&dev_w, json_string("yes"), 400, "wrong-type", "renewal \"yes\"");
+	assert_string_equal(json_string_value(json_object_get(j, "detail")),
+	    "field \"renewal\" must be true or false");
+	json_decref(j);
+	json_decref(post_renewal(&dev_w, json_integer(1), 400, "wrong-type", "renewal 1"));
+	json_decref(post_renewal(&dev_w, json_null(), 400, "wrong-type", "renewal null"));
+	free_dev(&dev_w);
+}
+
+/* The policy file text loaded over the defaults, then checked as at start-up: the first error. */
+static sc_err policy_of(const char *text, struct provd_policy *p)
+{
+	char path[700];
+	sc_err r;
+
+	snprintf(path, sizeof(path), "%s/policy-t17.json", dir);
+	sc_test_write_file(path, text, strlen(text));
+	provd_policy_defaults(p);
+	if ((r = provd_policy_load(path, p)) == SC_OK)
+		r = provd_policy_check(p);
+	return r;
+}
+
+/*
+ * audit17 item 10: the policy's "renewal" (policy.c get_renewal, provd_policy_check): its shape,
+ * the count's bounds 2..1024 (the decoder's, so a profile the server signs always decodes), the
+ * cadence's 1 s..366 d and at most the validity (each certificate starts before the last ends).
+ */
+static void test_policy_renewal_bounds(void **state)
+{
+	static const char shape[] =
+	    "policy \"renewal\": expected {\"count\": N, \"cadence\": \"1d\"}";
+	static const char count[] = "policy \"renewal\".\"count\": expected 2..1024";
+	static const struct {
+		const char *text, *detail; /* detail NULL: accepted */
+	} cases[] = {
+		{ "{\"renewal\": 4}", shape },
+		{ "{\"renewal\": {\"count\": 4}}", shape },
+		{ "{\"renewal\": {\"count\": 4, \"cadence\": \"1h\", \"x\": 1}}", shape },
+		{ "{\"renewal\": {\"count\": 1, \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": 1025, \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": \"4\", \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": 4.0, \"cadence\": \"1h\"}}", count },
+		{ "{\"renewal\": {\"count\": 4, \"cadence\": 3600}}",
+		    "policy \"renewal.cadence\": expected a duration string like \"30d\"" },
+		{ "{\"renewal\": {\"count\": 2, \"cadence\": \"1s\"}}", NULL },
+		{ "{\"renewal\": {\"count\": 1024, \"cadence\": \"24h\"}}", NULL },
+		{ "{\"renewal\": {\"count\": 4, \"cadence\": \"25h\"}}",
+		    "policy: renewal cadence 90000s: from 1s to the validity (86400s), at most 366d" },
+		{ "{\"validity\": \"2y\", \"renewal\": {\"count\": 4, \"cadence\": \"366d\"}}",
+		    NULL },
+		{ "{\"validity\": \"2y\", \"renewal\": {\"count\": 4, \"cadence\": \"367d\"}}",
+		    "policy: renewal cadence 31708800s: from 1s to the validity (63072000s), at most "
+		    "366d" },
+	};
+	struct provd_policy p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sc_err r = policy_of(cases[i].text, &p);
+
+		if (cases[i].detail == NULL) {
+			if (r != SC_OK)
+				fail_msg("%s: %s", cases[i].text, sc_err_detail());
+			continue;
+		}
+		assert_int_equal(r, SC_ERR_USAGE);
+		if (strstr(sc_err_detail(), cases[i].detail) == NULL)
+			fail_msg("%s: detail \"%s\" lacks \"%s\"", cases[i].text, sc_err_detail(),
+			    cases[i].detail);
+	}
+	/* Accepted values are kept. */
+	assert_int_equal(policy_of("{\"renewal\": {\"count\": 1024, \"cadence\": \"24h\"}}", &p),
+	    SC_OK);
+	assert_int_equal(p.renewal_count, 1024);
+	assert_int_equal(p.renewal_cadence_s, 86400);
+	/* The cadence's lower bound, which no duration string reaches. */
+	p.renewal_cadence_s = 0;
+	assert_int_equal(provd_policy_check(&p), SC_ERR_USAGE);
+}
+
+/* POST /v1/certificates/batch with body; its error code and detail (exact). */
+static void batch_refused(const char *body, int status, const char *code, const char *detail)
+{
+	struct provd_response resp;
+	json_t *j;
+
+	call("POST", "/v1/certificates/batch", "application/json", body, strlen(body), NULL, &resp);
+	j = expect(&resp, status, code, detail);
+	assert_string_equal(json_string_value(json_object_get(j, "detail")), detail);
+	json_decref(j);
+}
+
+/*
+ * audit17 item 10: POST /v1/certificates/batch's refusals of the whole request (h_batch.c, and
+ * the body limit and parser it shares): over 64 KiB, not JSON, no or a non-array "certificates",
+ * 0 or 33 entries, an entry not a string. 32 entries are judged one by one (200).
+ */
+static void test_batch_endpoint_refusals(void **state)
+{
+	char *big = malloc(PROVD_MAX_BODY + 2), body[64 + 33 * 8];
+	struct provd_response resp;
+	json_t *j;
+	size_t n;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, ' ', PROVD_MAX_BODY + 1);
+	big[PROVD_MAX_BODY + 1] = '\0';
+	call("POST", "/v1/certificates/batch", "application/json", big, PROVD_MAX_BODY + 1, NULL,
+	    &resp);
+	json_decref(expect(&resp, 413, "body-too-large", "65537 bytes"));
+	free(big);
+	batch_refused("{\"certificates\":[", 400, "malformed-json",
+	    "body is not JSON: ']' expected near end of file (position 17)");
+	batch_refused("{}", 400, "missing-field", "field \"certificates\" is missing");
+	batch_refused("{\"certificates\":\"AAAA\"}", 400, "wrong-type",
+	    "field \"certificates\" must be an array of PEM strings");
+	batch_refused("{\"certificates\":[]}", 400, "bad-value",
+	    "field \"certificates\": 0 entries, 1..32");
+	batch_refused("{\"certificates\":[\"AAAA\",5]}", 400, "wrong-type",
+	    "field \"certificates\"[1] must be a PEM string");
+	for (size_t k = 32; k <= 33; k++) {
+		n = (size_t)snprintf(body, sizeof(body), "{\"certificates\":[");
+		for (size_t i = 0; i < k; i++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\"AAAA\"",
+			    i ? "," : "");
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "]}");
+		if (k == 33) {
+			batch_refused(body, 400, "bad-value",
+			    "field \"certificates\": 33 entries, 1..32");
+			continue;
+		}
+		call("POST", "/v1/certificates/batch", "application/json", body, n, NULL, &resp);
+		j = expect(&resp, 200, NULL, "32 entries");
+		assert_int_equal(json_array_size(json_object_get(j, "results")), 32);
+		assert_int_equal(json_integer_value(json_object_get(j, "registered")), 0);
+		json_decref(j);
+	}
+}
+
 /* PEM_write_bio's text for d's certificates, as chain_pem_of made it before req19. */
 static char *pem_by_bio(const struct provd_ders *d)
 {
@@ -2591,6 +2785,9 @@ int main(void)
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_pin_expired),
+		cmocka_unit_test(test_renewal_window_past_ca),
+		cmocka_unit_test(test_policy_renewal_bounds),
+		cmocka_unit_test(test_batch_endpoint_refusals),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

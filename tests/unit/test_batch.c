@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/asn1t.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -24,6 +25,7 @@
 #include <selfcert/batch.h>
 #include <selfcert/cert.h>
 #include <selfcert/profile.h>
+#include <selfcert/oid.h>
 #include <selfcert/verify.h>
 #include "pem.h"
 #include "profile_internal.h"
@@ -328,6 +330,180 @@ static void test_hostile(void **state)
 	free_batch(n, ders);
 }
 
+/*
+ * A mirror of batch.c's BatchedProfile templates (static there), over the exported items: a
+ * leaf decoded, one field changed, encoded again as DER, so each check meets exactly its case.
+ */
+DEFINE_STACK_OF(ASN1_OCTET_STRING)
+
+typedef struct {
+	SC_TBS_BATCH_ROOT *tbs;
+	X509_ALGOR *signatureAlgorithm;
+	ASN1_BIT_STRING *signature;
+	STACK_OF(X509) *certificates;
+} T_SBR;
+
+typedef struct {
+	SC_TBS_PROFILE *tbsProfile;
+	STACK_OF(ASN1_OCTET_STRING) *path;
+	T_SBR *batchRoot;
+} T_BP;
+
+ASN1_SEQUENCE(T_SBR) = {
+	ASN1_SIMPLE(T_SBR, tbs, SC_TBS_BATCH_ROOT),
+	ASN1_SIMPLE(T_SBR, signatureAlgorithm, X509_ALGOR),
+	ASN1_SIMPLE(T_SBR, signature, ASN1_BIT_STRING),
+	ASN1_SEQUENCE_OF(T_SBR, certificates, X509),
+} static_ASN1_SEQUENCE_END(T_SBR)
+
+ASN1_SEQUENCE(T_BP) = {
+	ASN1_SIMPLE(T_BP, tbsProfile, SC_TBS_PROFILE),
+	ASN1_SEQUENCE_OF(T_BP, path, ASN1_OCTET_STRING),
+	ASN1_SIMPLE(T_BP, batchRoot, T_SBR),
+} static_ASN1_SEQUENCE_END(T_BP)
+
+enum bp_change {
+	BP_CONTENT_TYPE, /* tbsBatchRoot.contentType: id-sc-ct-profile */
+	BP_BATCH_ID_15,  /* tbsBatchRoot.batchId: 15 bytes */
+	BP_ROOT_31,      /* tbsBatchRoot.root: 31 bytes */
+	BP_CERTS_0,      /* SignedBatchRoot.certificates: none */
+	BP_CERTS_5,      /* SignedBatchRoot.certificates: five */
+	BP_NO_POSITION,  /* the body without its [7] */
+	BP_PATH_1_31,    /* path[1]: 31 bytes */
+	BP_PATH_17,      /* seventeen path entries */
+	BP_LEAF_ID_15,   /* the body's [7].batchId: 15 bytes */
+};
+
+static void shorten(ASN1_OCTET_STRING *s)
+{
+	assert_true(ASN1_OCTET_STRING_set(s, ASN1_STRING_get0_data(s), ASN1_STRING_length(s) - 1));
+}
+
+/* der (a valid leaf) with one change, re-encoded as DER (the caller frees *out). */
+static size_t bp_changed(const uint8_t *der, size_t len, enum bp_change c, uint8_t **out)
+{
+	const unsigned char *q = der;
+	T_BP *bp = (T_BP *)ASN1_item_d2i(NULL, &q, (long)len, ASN1_ITEM_rptr(T_BP));
+	ASN1_OCTET_STRING *s;
+	int n;
+
+	assert_non_null(bp);
+	switch (c) {
+	case BP_CONTENT_TYPE:
+		ASN1_OBJECT_free(bp->batchRoot->tbs->contentType);
+		assert_non_null(
+		    bp->batchRoot->tbs->contentType = OBJ_txt2obj(SC_OID_CT_PROFILE, 1));
+		break;
+	case BP_BATCH_ID_15: shorten(bp->batchRoot->tbs->batchId); break;
+	case BP_ROOT_31: shorten(bp->batchRoot->tbs->root); break;
+	case BP_CERTS_0:
+		while (sk_X509_num(bp->batchRoot->certificates) > 0)
+			X509_free(sk_X509_pop(bp->batchRoot->certificates));
+		break;
+	case BP_CERTS_5:
+		while ((n = sk_X509_num(bp->batchRoot->certificates)) < SC_PROFILE_MAX_CERTS + 1)
+			assert_true(sk_X509_push(bp->batchRoot->certificates,
+			    X509_dup(sk_X509_value(bp->batchRoot->certificates, n - 1))));
+		break;
+	case BP_NO_POSITION:
+		ASN1_item_free((ASN1_VALUE *)bp->tbsProfile->batch,
+		    ASN1_ITEM_rptr(SC_BATCH_POSITION));
+		bp->tbsProfile->batch = NULL;
+		break;
+	case BP_PATH_1_31: shorten(sk_ASN1_OCTET_STRING_value(bp->path, 1)); break;
+	case BP_PATH_17:
+		while (sk_ASN1_OCTET_STRING_num(bp->path) < SC_BATCH_MAX_PATH + 1) {
+			assert_non_null(
+			    s = ASN1_OCTET_STRING_dup(sk_ASN1_OCTET_STRING_value(bp->path, 0)));
+			assert_true(sk_ASN1_OCTET_STRING_push(bp->path, s));
+		}
+		break;
+	case BP_LEAF_ID_15: shorten(bp->tbsProfile->batch->batchId); break;
+	}
+	*out = NULL;
+	n = ASN1_item_i2d((ASN1_VALUE *)bp, out, ASN1_ITEM_rptr(T_BP));
+	assert_true(n > 0);
+	ASN1_item_free((ASN1_VALUE *)bp, ASN1_ITEM_rptr(T_BP));
+	return (size_t)n;
+}
+
+/*
+ * audit17 item 2: each of the decoder's structure checks (batch.c check_shape, check_path,
+ * sc_batch_decode; profile.c's [7].batchId), met by one BatchedProfile that is DER and differs
+ * from a valid leaf only there; the exact error and detail. Disabling any one check changes
+ * its case's outcome (or, for the short root, the short path entry and the missing [7], reads
+ * past a buffer or through NULL).
+ */
+static void test_hostile_fields(void **state)
+{
+	static const struct {
+		enum bp_change c;
+		sc_err want;
+		const char *detail;
+	} cases[] = {
+		{ BP_CONTENT_TYPE, SC_ERR_CONTENT_TYPE,
+		    "tbsBatchRoot.contentType: not id-sc-ct-batchRoot" },
+		{ BP_BATCH_ID_15, SC_ERR_MALFORMED, "tbsBatchRoot.batchId: 15 bytes, must be 16" },
+		{ BP_ROOT_31, SC_ERR_MALFORMED, "tbsBatchRoot.root: 31 bytes, must be 32" },
+		{ BP_CERTS_0, SC_ERR_MALFORMED, "SignedBatchRoot.certificates: 0, must be 1..4" },
+		{ BP_CERTS_5, SC_ERR_MALFORMED, "SignedBatchRoot.certificates: 5, must be 1..4" },
+		{ BP_NO_POSITION, SC_ERR_MALFORMED, "tbsProfile.batch: absent in a batch leaf" },
+		{ BP_PATH_1_31, SC_ERR_MALFORMED, "path[1]: 31 bytes, must be 32" },
+		{ BP_PATH_17, SC_ERR_BATCH_PATH, "path: 17 hashes, at most 16" },
+		{ BP_LEAF_ID_15, SC_ERR_MALFORMED,
+		    "tbsProfile.batch.batchId: 15 bytes, must be 16" },
+	};
+	uint8_t *ders[MAXN], *bad, *ber;
+	size_t lens[MAXN], n;
+	struct sc_profile *p = NULL;
+
+	(void)state;
+	make_batch(5, ders, lens);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = bp_changed(ders[2], lens[2], cases[i].c, &bad);
+		assert_int_equal(sc_batch_decode(bad, n, &p), cases[i].want);
+		assert_null(p);
+		if (strcmp(sc_err_detail(), cases[i].detail) != 0)
+			fail_msg("case %zu: detail \"%s\", want \"%s\"", i, sc_err_detail(),
+			    cases[i].detail);
+		OPENSSL_free(bad);
+	}
+	/* Not DER: the same leaf with its outer SEQUENCE of indefinite length (BER, which the
+	 * template decoder takes). */
+	{
+		size_t h, l;
+
+		tlv(ders[2], 0, &h, &l);
+		assert_non_null(ber = malloc(l + 4));
+		ber[0] = 0x30;
+		ber[1] = 0x80;
+		memcpy(ber + 2, ders[2] + h, l);
+		ber[2 + l] = 0;
+		ber[3 + l] = 0;
+		assert_int_equal(sc_batch_decode(ber, l + 4, &p), SC_ERR_MALFORMED);
+		assert_null(p);
+		assert_string_equal(sc_err_detail(), "BatchedProfile: not DER");
+		free(ber);
+	}
+	/* The unchanged leaf, through the same mirror, decodes: the mirror changes nothing else. */
+	{
+		const unsigned char *q = ders[2];
+		T_BP *bp = (T_BP *)ASN1_item_d2i(NULL, &q, (long)lens[2], ASN1_ITEM_rptr(T_BP));
+		uint8_t *same = NULL;
+		int sl;
+
+		assert_non_null(bp);
+		sl = ASN1_item_i2d((ASN1_VALUE *)bp, &same, ASN1_ITEM_rptr(T_BP));
+		assert_int_equal(sl, (int)lens[2]);
+		assert_memory_equal(same, ders[2], lens[2]);
+		assert_int_equal(sc_batch_decode(same, (size_t)sl, &p), SC_OK);
+		sc_profile_free(p);
+		OPENSSL_free(same);
+		ASN1_item_free((ASN1_VALUE *)bp, ASN1_ITEM_rptr(T_BP));
+	}
+	free_batch(5, ders);
+}
+
 /* A [7] in an ordinary SignedProfile is refused: a batch leaf lives only under its root. */
 static void test_leaf_outside(void **state)
 {
@@ -425,6 +601,31 @@ static void test_sp(void **state)
 	sc_test_answer_free(&a);
 	sc_buf_free(&b);
 	free_batch(5, ders);
+
+	/* audit17 item 10: a renewal body inside a batch is refused, as PROTOCOL.md says: usage,
+	 * "use RENEW" (one certificate per leaf; a renewal profile is RENEW's). */
+	{
+		struct sc_profile *rb = NULL;
+		struct sc_profile_params pp;
+		time_t now = time(NULL);
+
+		sc_test_profile_params(&world, &pp);
+		pp.not_after = now + 7200;
+		pp.renewal_count = 4;
+		pp.renewal_cadence = 3600;
+		assert_int_equal(sc_profile_create(&pp, &rb), SC_OK);
+		assert_int_equal(sc_batch_sign(&rb, 1, world.signer_key, world.signer, ders, lens),
+		    SC_OK);
+		sc_profile_free(rb);
+		sc_buf_init_writer(&b, SC_SP_MAX_MSG, 0);
+		sp_issue_req_put(&b, ders[0], lens[0]);
+		assert_int_equal(sc_test_sp_call(&tsp, SC_SP_BATCH_ISSUE, b.data, b.len, &a),
+		    SC_ERR_USAGE);
+		assert_string_equal(a.detail, "issue: a renewal profile (use RENEW)");
+		sc_test_answer_free(&a);
+		sc_buf_free(&b);
+		free_batch(1, ders);
+	}
 	sc_test_sp_close(&tsp);
 }
 
@@ -513,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_signed_bodies),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_hostile_fields),
 		cmocka_unit_test(test_leaf_outside),
 		cmocka_unit_test(test_sp),
 		cmocka_unit_test(test_pss_root),

@@ -552,11 +552,19 @@ static void test_truncated_and_trailing(void **state)
 	check_body(SC_SP_DELETE, del_body, sizeof(del_body));
 	check_body(SC_SP_SIGN, sign_body, sizeof(sign_body));
 	check_body(SC_SP_ISSUE, issue_body, sizeof(issue_body));
+	/* audit17 item 10: RENEW and BATCH_ISSUE (#17) carry ISSUE's body, parsed the same way. */
+	check_body(SC_SP_RENEW, issue_body, sizeof(issue_body));
+	check_body(SC_SP_BATCH_ISSUE, issue_body, sizeof(issue_body));
 	/* The full bodies themselves reach their handlers. */
 	assert_int_equal(call(SC_SP_DELETE, del_body, sizeof(del_body), NULL), SC_ERR_NO_KEY);
 	assert_int_equal(call(SC_SP_SIGN, sign_body, sizeof(sign_body), NULL), SC_ERR_NO_KEY);
 	assert_int_equal(call(SC_SP_KEYS, keys_body, sizeof(keys_body), NULL), SC_OK);
 	assert_int_not_equal(call(SC_SP_ISSUE, issue_body, sizeof(issue_body), NULL), SC_OK);
+	/* Whole, they reach the profile decoders: "30 01 00" is no SignedProfile or
+	 * BatchedProfile. */
+	assert_int_equal(call(SC_SP_RENEW, issue_body, sizeof(issue_body), NULL), SC_ERR_MALFORMED);
+	assert_int_equal(call(SC_SP_BATCH_ISSUE, issue_body, sizeof(issue_body), NULL),
+	    SC_ERR_MALFORMED);
 	/* A string length beyond the body. */
 	sign_body[9] = 0xff;
 	assert_int_equal(call(SC_SP_SIGN, sign_body, sizeof(sign_body), NULL), SC_ERR_MALFORMED);

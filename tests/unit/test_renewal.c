@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <selfcert/cert.h>
@@ -160,6 +162,59 @@ static size_t find_renewal(const uint8_t *der, size_t len)
 	return 0;
 }
 
+/* One long-form DER length at b[o] (81 n or 82 hi lo) made two less, in place; its header. */
+static size_t two_less(uint8_t *b, size_t o)
+{
+	size_t n = b[o + 1] & 0x7f, l = 0;
+
+	assert_true(b[o] == 0x30 && (b[o + 1] == 0x81 || b[o + 1] == 0x82));
+	for (size_t i = 0; i < n; i++)
+		l = l << 8 | b[o + 2 + i];
+	l -= 2;
+	assert_true(l >= 0x80); /* the same form */
+	for (size_t i = n; i-- > 0; l >>= 8)
+		b[o + 2 + i] = (uint8_t)l;
+	return 2 + n;
+}
+
+/*
+ * der with [6] at `at` implicitly tagged: its SEQUENCE header (30 n) dropped, the tag `tag`
+ * holding the two INTEGERs, the two enclosing lengths (SignedProfile's, tbsProfile's) two
+ * less: refused by the decoder.
+ */
+static void implicit_six(const uint8_t *der, size_t len, size_t at, uint8_t tag)
+{
+	uint8_t *b = malloc(len);
+
+	assert_non_null(b);
+	assert_true(der[at + 2] == 0x30 && der[at + 1] == der[at + 3] + 2);
+	memcpy(b, der, at);
+	b[at] = tag;
+	b[at + 1] = der[at + 3];
+	memcpy(b + at + 2, der + at + 4, len - at - 4);
+	two_less(b, two_less(b, 0));
+	expect_decode(b, len - 2, SC_ERR_MALFORMED, NULL);
+	/* Sound framing: SignedProfile and its tbsProfile parse as SEQUENCEs of anything, to the
+	 * byte, so the refusal is the [6]'s own. */
+	{
+		const unsigned char *q = b, *t;
+		ASN1_SEQUENCE_ANY *outer = d2i_ASN1_SEQUENCE_ANY(NULL, &q, (long)len - 2), *tbs;
+		ASN1_TYPE *first;
+
+		assert_non_null(outer);
+		assert_ptr_equal(q, b + len - 2);
+		first = sk_ASN1_TYPE_value(outer, 0);
+		assert_int_equal(ASN1_TYPE_get(first), V_ASN1_SEQUENCE);
+		t = q = first->value.sequence->data;
+		tbs = d2i_ASN1_SEQUENCE_ANY(NULL, &q, first->value.sequence->length);
+		assert_non_null(tbs);
+		assert_ptr_equal(q, t + first->value.sequence->length);
+		sk_ASN1_TYPE_pop_free(tbs, ASN1_TYPE_free);
+		sk_ASN1_TYPE_pop_free(outer, ASN1_TYPE_free);
+	}
+	free(b);
+}
+
 static void test_hostile(void **state)
 {
 	struct sc_profile_params pp;
@@ -194,10 +249,16 @@ static void test_hostile(void **state)
 	der[at + 4] = 0x0A;
 	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
 	der[at + 4] = 0x02;
-	/* Implicitly tagged [6] (86 .. instead of A6 30 ..) and an unknown tag [8]. */
+	/* An unknown tag [8]; a primitive [6] around the SEQUENCE. */
 	der[at] = 0xA8;
 	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
+	der[at] = 0x86;
+	expect_decode(der, len, SC_ERR_MALFORMED, NULL);
 	der[at] = 0xA6;
+	/* audit17 item 10: [6] implicitly tagged, the SEQUENCE's header gone: constructed
+	 * (A6 n 02 ..) and primitive (86 n 02 ..). [6] is EXPLICIT (FORMATS.md). */
+	implicit_six(der, len, at, 0xA6);
+	implicit_six(der, len, at, 0x86);
 	/* Truncated, trailing, oversize. */
 	expect_decode(der, len - 1, SC_ERR_MALFORMED, NULL);
 	expect_decode(der, at + 3, SC_ERR_MALFORMED, NULL);
@@ -219,6 +280,82 @@ static void test_hostile(void **state)
 	pp.challenge_len = 16;
 	assert_int_equal(sc_profile_create(&pp, &p), SC_ERR_USAGE);
 	assert_non_null(strstr(sc_err_detail(), "renewal"));
+}
+
+enum ren_change { RC_NONE, RC_CHALLENGE, RC_CADENCE, RC_WINDOW };
+
+/*
+ * A renewal profile (4 certificates of 2 cadences each, from now) changed past what the producer
+ * allows, signed by the world's signer, encoded and decoded, then judged by sc_profile_check as
+ * the world's device's SP (its device CA ends SC_TEST_DAYS after the world was made).
+ */
+static sc_err check_renewal(enum ren_change c)
+{
+	struct sc_profile_params pp;
+	struct sc_profile *p = NULL, *d = NULL;
+	struct sc_anchor anchor = { .network_id = world.network_id, .cert = world.net_root };
+	struct sc_profile_policy pol;
+	uint8_t *der = NULL;
+	size_t len;
+	sc_err r;
+
+	renewal_params(&pp, 4, 0);
+	pp.profile_not_after = time(NULL) + 3600;
+	assert_int_equal(sc_profile_create(&pp, &p), SC_OK);
+	switch (c) {
+	case RC_NONE: break;
+	case RC_CHALLENGE:
+		assert_non_null(p->sp->tbsProfile->challenge = ASN1_OCTET_STRING_new());
+		assert_true(ASN1_OCTET_STRING_set(p->sp->tbsProfile->challenge,
+		    (const unsigned char *)"0123456789abcdef", 16));
+		break;
+	case RC_CADENCE: /* one second longer than a certificate's 2 cadences */
+		assert_true(
+		    ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->cadence, 2 * CAD + 1));
+		break;
+	case RC_WINDOW: /* certificates inside the device CA, the last of 1024 well past it */
+		assert_true(ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->count, 1024));
+		assert_true(ASN1_INTEGER_set_int64(p->sp->tbsProfile->renewal->cadence,
+		    (int64_t)SC_TEST_DAYS * 86400 / 512));
+		assert_true(ASN1_TIME_set(p->sp->tbsProfile->validity->notAfter,
+		    pp.not_before + (time_t)SC_TEST_DAYS * 86400 / 256));
+		break;
+	}
+	assert_int_equal(sc_profile_sign(p, world.signer_key, world.signer, NULL, 0), SC_OK);
+	assert_int_equal(sc_profile_encode(p, &der, &len), SC_OK);
+	assert_int_equal(sc_profile_decode(der, len, &d), SC_OK);
+	memset(&pol, 0, sizeof(pol));
+	pol.device_id = world.device_id;
+	pol.anchors = &anchor;
+	pol.n_anchors = 1;
+	pol.now = time(NULL);
+	pol.csk_cert = world.device_ca;
+	pol.csk_alg = SC_ALG_P256;
+	r = sc_profile_check(d, &pol);
+	sc_profile_free(d);
+	sc_profile_free(p);
+	OPENSSL_free(der);
+	return r;
+}
+
+/*
+ * audit17 item 3: the device's own checks of a renewal profile (profile_check.c check_validity),
+ * which the producer never lets a profile break: a challenge on a renewal profile, a cadence
+ * longer than one certificate (gaps between certificates), a window whose last certificate
+ * ends after the device CA although the first ends inside it.
+ */
+static void test_check_renewal(void **state)
+{
+	(void)state;
+	assert_int_equal(check_renewal(RC_NONE), SC_OK);
+	assert_int_equal(check_renewal(RC_CHALLENGE), SC_ERR_CHALLENGE);
+	assert_string_equal(sc_err_detail(), "renewal: a renewal profile carries no challenge");
+	assert_int_equal(check_renewal(RC_CADENCE), SC_ERR_VALIDITY);
+	assert_string_equal(sc_err_detail(),
+	    "renewal.cadence: 7201 s is longer than a certificate's 7200 s");
+	assert_int_equal(check_renewal(RC_WINDOW), SC_ERR_VALIDITY);
+	assert_string_equal(sc_err_detail(),
+	    "validity.notAfter is after the device CA certificate's notAfter");
 }
 
 static void test_rule(void **state)
@@ -370,6 +507,155 @@ static void test_sp_renew(void **state)
 	OPENSSL_free(der3);
 }
 
+/* Sixteen live renewal profiles (SPD_RENEWAL_MAX), each having issued its certificate 1 (the
+ * window opened a cadence and a half ago); profile i's profileNotAfter is now + 3600 + i, so
+ * profile 0 is the oldest. */
+#define LIVE 16
+static void renew_sixteen(uint8_t *der[LIVE + 1], size_t len[LIVE + 1], time_t nb[LIVE + 1])
+{
+	struct sc_profile_params pp;
+	X509 *x = NULL;
+
+	for (int i = 0; i <= LIVE; i++) {
+		renewal_params(&pp, 4, CAD + CAD / 2);
+		pp.profile_not_after += i;
+		nb[i] = pp.not_before; /* each its own: the clock may tick between them */
+		assert_int_equal(sc_test_profile_make(&world, &pp, &der[i], &len[i]), SC_OK);
+		if (i == LIVE)
+			break;
+		assert_int_equal(call_issue(SC_SP_RENEW, der[i], len[i], &x), SC_OK);
+		X509_free(x);
+	}
+}
+
+/*
+ * audit17 item 1: a 17th renewal profile retires the live one with the earliest profileNotAfter
+ * into the replay cache (req_issue.c renew_count): re-presented, the retired profile is
+ * renewal-spent, before and after a restart; the others stay live.
+ */
+static void test_sp_renew_retire(void **state)
+{
+	uint8_t *der[LIVE + 1];
+	size_t len[LIVE + 1];
+	time_t nb[LIVE + 1];
+	X509 *x = NULL;
+
+	(void)state;
+	renew_sixteen(der, len, nb);
+	/* The 17th: its certificate 1, and profile 0 retired. */
+	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_OK);
+	check_cert(x, der[LIVE], len[LIVE], nb[LIVE], 1);
+	X509_free(x);
+	assert_int_equal(call_issue(SC_SP_RENEW, der[0], len[0], &x), SC_ERR_RENEWAL_SPENT);
+	assert_string_equal(sc_err_detail(),
+	    "renewal: this profile has issued its certificates or was retired "
+	    "(profile: this profile ID was already used)");
+	/* Profile 1 is live: its certificate 2 (one cadence ahead). */
+	assert_int_equal(call_issue(SC_SP_RENEW, der[1], len[1], &x), SC_OK);
+	check_cert(x, der[1], len[1], nb[1], 2);
+	X509_free(x);
+	assert_int_equal(sc_test_sp_restart(&tsp), SC_OK);
+	assert_int_equal(call_issue(SC_SP_RENEW, der[0], len[0], &x), SC_ERR_RENEWAL_SPENT);
+	assert_non_null(strstr(sc_err_detail(), "was retired"));
+	/* The 17th kept its count across the restart: certificate 2 now, then early. */
+	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_OK);
+	check_cert(x, der[LIVE], len[LIVE], nb[LIVE], 2);
+	X509_free(x);
+	assert_int_equal(call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x), SC_ERR_RENEWAL_EARLY);
+	for (int i = 0; i <= LIVE; i++)
+		OPENSSL_free(der[i]);
+}
+
+#ifdef SC_FAILPOINTS
+/*
+ * The child of test_sp_renew_commit_fails: the SP's fail points are read once per process, when
+ * its first store is opened, so this runs in a process that has opened none. Returns 0 when all
+ * held; else prints what failed.
+ */
+#define FP_RENAME_NTH 25 /* the 17th RENEW's store-rename: create 1, personalize 8, 16 RENEWs */
+static int renew_commit_fails_child(void)
+{
+	struct sc_test_world w = world;
+	char want[96];
+	uint8_t *der[LIVE + 1];
+	size_t len[LIVE + 1];
+	time_t nb[LIVE + 1];
+	X509 *x = NULL;
+	sc_err r;
+	int bad = 0;
+
+	snprintf(want, sizeof(want), "store-rename:%d:error", FP_RENAME_NTH);
+	if (setenv("SELFCERT_SPD_FAILPOINT", want, 1) != 0)
+		return 1;
+	w.device_not_before = time(NULL) - 86400;
+	if (sc_test_sp_open(&tsp, NULL, world.device_id) != SC_OK ||
+	    sc_test_sp_personalize(&tsp, &w, SC_ALG_P256, SC_ALG_P256, 0, 64, 1) != SC_OK) {
+		fprintf(stderr, "child: SP: %s\n", sc_err_detail());
+		return 1;
+	}
+	renew_sixteen(der, len, nb);
+	/* The 17th RENEW's commit fails: it would have retired profile 0. */
+	r = call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x);
+	snprintf(want, sizeof(want), "fail point store-rename #%d: injected error", FP_RENAME_NTH);
+	if (r != SC_ERR_IO || strstr(sc_err_detail(), want) == NULL) {
+		fprintf(stderr, "child: 17th RENEW: %s, %s\n", sc_err_name(r), sc_err_detail());
+		bad = 1;
+	}
+	X509_free(x);
+	x = NULL;
+	/* The table is as before: profile 0 is live with one certificate issued, so the next is
+	 * certificate 2 (not a fresh profile's certificate 1, not renewal-spent). */
+	r = call_issue(SC_SP_RENEW, der[0], len[0], &x);
+	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb[0] + 2 * CAD) != 0) {
+		fprintf(stderr, "child: profile 0 after the failed commit: %s, %s\n",
+		    sc_err_name(r), r == SC_OK ? "not certificate 2" : sc_err_detail());
+		bad = 1;
+	}
+	X509_free(x);
+	x = NULL;
+	/* The 17th, tried again, is a fresh profile: its certificate 1, and profile 0 (still the
+	 * earliest profileNotAfter) retired now. */
+	r = call_issue(SC_SP_RENEW, der[LIVE], len[LIVE], &x);
+	if (r != SC_OK || ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), nb[LIVE] + CAD) != 0) {
+		fprintf(stderr, "child: 17th again: %s, %s\n", sc_err_name(r),
+		    r == SC_OK ? "not certificate 1" : sc_err_detail());
+		bad = 1;
+	}
+	X509_free(x);
+	x = NULL;
+	if (call_issue(SC_SP_RENEW, der[0], len[0], &x) != SC_ERR_RENEWAL_SPENT) {
+		fprintf(stderr, "child: profile 0 not retired\n");
+		bad = 1;
+	}
+	X509_free(x);
+	for (int i = 0; i <= LIVE; i++)
+		OPENSSL_free(der[i]);
+	sc_test_sp_close(&tsp);
+	return bad;
+}
+
+/*
+ * audit17 item 1: a RENEW whose commit fails takes back its change to the renewal table (the
+ * retirement of the oldest entry included), as ISSUE takes back its replay-cache entry. The
+ * store's fail point (store.h) fails the 17th RENEW's rename in a child process.
+ */
+static void test_sp_renew_commit_fails(void **state)
+{
+	pid_t pid;
+	int status = 0;
+
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(renew_commit_fails_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+#endif
+
 /* The relying party's binding: a certificate shifted by a period not in the profile fails. */
 static void test_binding_periods(void **state)
 {
@@ -488,12 +774,18 @@ static void test_judged_at(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+#ifdef SC_FAILPOINTS
+		/* First: its child must be a process that has opened no store. */
+		cmocka_unit_test(test_sp_renew_commit_fails),
+#endif
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_check_renewal),
 		cmocka_unit_test(test_rule),
 		cmocka_unit_test(test_binding_periods),
 		cmocka_unit_test(test_judged_at),
 		cmocka_unit_test_setup_teardown(test_sp_renew, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sp_renew_retire, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
