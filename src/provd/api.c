@@ -15,6 +15,7 @@
 #include <selfcert/verify.h>
 #include "api.h"
 #include "batcher.h"
+#include "auditlim.h"
 #include "firstrefs.h"
 #include "leafrefs.h"
 #include "keyopen.h"
@@ -86,7 +87,8 @@ sc_err provd_api_load(struct provd_api *api, const char *net_dir, const char *mf
 	                                                   : PROVD_LEAFREFS_DEFAULT,
 	         &api->leafrefs)) != SC_OK ||
 	    /* A reference is usable only while its profile is kept: the profile cache's bound. */
-	    (r = provd_firstrefs_new(PROVD_PROFCACHE_DEFAULT, &api->firstrefs)) != SC_OK)
+	    (r = provd_firstrefs_new(PROVD_PROFCACHE_DEFAULT, &api->firstrefs)) != SC_OK ||
+	    (r = provd_auditlim_new(&api->auditlim)) != SC_OK)
 		return r;
 #define NETFILE(name) \
 	(snprintf(path, sizeof(path), "%s/%s", net_dir, name) < (int)sizeof(path) ? path : "")
@@ -175,6 +177,8 @@ void provd_api_free(struct provd_api *api)
 	api->leafrefs = NULL;
 	provd_firstrefs_free(api->firstrefs);
 	api->firstrefs = NULL;
+	provd_auditlim_free(api->auditlim);
+	api->auditlim = NULL;
 	provd_batcher_free(api->batcher);
 	api->batcher = NULL;
 	provd_keygen_stop(api->keygen); /* the HTTP workers are stopped: no caller is left */

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "batcher.h"
+#include "auditlim.h"
 #include "firstrefs.h"
 #include "leafrefs.h"
 #include "handlers.h"
@@ -222,6 +223,23 @@ static sc_err firstref_metrics(struct provd_firstrefs *c, char **body, size_t *l
 	return metrics_append(add, n, body, len);
 }
 
+/*
+ * flood19: the device-ca-changed audit rows not written, the device's row of its window
+ * already written (auditlim.h); every such request was still refused.
+ */
+static sc_err auditlim_metrics(struct provd_auditlim *l, char **body, size_t *len)
+{
+	char add[METRICS_ADD_MAX];
+	int n = snprintf(add, sizeof(add),
+	    "# HELP selfcert_provd_audit_suppressed_total Refused device-ca-changed requests whose "
+	    "audit row was not written (one row per device per %d s).\n"
+	    "# TYPE selfcert_provd_audit_suppressed_total counter\n"
+	    "selfcert_provd_audit_suppressed_total %llu\n",
+	    PROVD_AUDITLIM_WINDOW_S, (unsigned long long)provd_auditlim_suppressed(l));
+
+	return metrics_append(add, n, body, len);
+}
+
 /* GET /metrics: the Prometheus exposition, the registry's gauges when it answers. */
 sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 {
@@ -236,7 +254,9 @@ sc_err provd_h_metrics(const struct provd_ctx *ctx, struct provd_response *resp)
 	    (ctx->api->leafrefs != NULL &&
 	        leafref_metrics(ctx->api->leafrefs, &resp->body, &resp->body_len) != SC_OK) ||
 	    (ctx->api->firstrefs != NULL &&
-	        firstref_metrics(ctx->api->firstrefs, &resp->body, &resp->body_len) != SC_OK))
+	        firstref_metrics(ctx->api->firstrefs, &resp->body, &resp->body_len) != SC_OK) ||
+	    (ctx->api->auditlim != NULL &&
+	        auditlim_metrics(ctx->api->auditlim, &resp->body, &resp->body_len) != SC_OK))
 		return sc_fail(SC_ERR_INTERNAL, "metrics: %s", sc_err_detail());
 	resp->status = 200;
 	resp->content_type = PROVD_METRICS_TYPE;

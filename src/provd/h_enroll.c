@@ -26,6 +26,7 @@
 #include <selfcert/gate.h>
 #include <selfcert/proof.h>
 #include <selfcert/verify.h>
+#include "auditlim.h"
 #include "batcher.h"
 #include "carry.h"
 #include "fast/fast.h"
@@ -748,7 +749,9 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 		snprintf(detail, sizeof(detail),
 		    "refused: device CA %.16s… KEK %.16s… shown, %.16s… %.16s… pinned",
 		    pr->pin.ca_sha256, pr->pin.kek_sha256, have->ca_sha256, have->kek_sha256);
-		if (sc_reg_audit_add(ctx->reg, now, actor, "device-ca-changed", pr->device_id,
+		/* flood19: the refusal each time, its row once per device per window (auditlim.h). */
+		if (provd_auditlim_take(api->auditlim, pr->device_id, provd_auditlim_now()) &&
+		    sc_reg_audit_add(ctx->reg, now, actor, "device-ca-changed", pr->device_id,
 		        detail) != SC_OK)
 			sc_err_clear();
 		return sc_fail(SC_ERR_PIN_MISMATCH,
@@ -1683,16 +1686,31 @@ static sc_err cert_record_recovered(const struct provd_ctx *ctx, struct cert_req
 	char actor[SC_REG_ACTOR_MAX];
 	struct sc_reg_pin pin;
 	int recovered = 0;
+	int64_t mono;
 	sc_err r;
 
 	/* dur11 review: recover_pin's comparison made again inside the write's transaction. */
 	memset(&pin, 0, sizeof(pin));
 	snprintf(pin.ca_sha256, sizeof(pin.ca_sha256), "%s", cr->recover_ca);
 	cr->prec.pin = &pin;
+	/*
+	 * flood19: the write's own refusal audited as recover_pin's is, once per device per
+	 * window: foreseen here (the refusal is rare: a pin made since recover_pin), remembered
+	 * or counted after.
+	 */
+	mono = provd_auditlim_now();
+	cr->prec.pin_audit_quiet = !provd_auditlim_peek(ctx->api->auditlim, cr->device_id, mono);
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 	r = sc_reg_profile_recover(ctx->reg, &cr->prec, &cr->crec, (int64_t)time(NULL), actor,
 	    &recovered, &cr->already);
+	if (r == SC_ERR_PIN_MISMATCH) {
+		if (cr->prec.pin_audit_quiet)
+			provd_auditlim_count(ctx->api->auditlim);
+		else
+			(void)provd_auditlim_take(ctx->api->auditlim, cr->device_id, mono);
+	}
 	cr->prec.pin = NULL;
+	cr->prec.pin_audit_quiet = 0;
 	if (r != SC_OK)
 		return provd_registry_err(r);
 	provd_log_add(resp, "%s", recovered ? "recovered" : "row-found");
@@ -2206,7 +2224,8 @@ static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 		snprintf(detail, sizeof(detail),
 		    "refused (certificate with its profile): device CA %.16s… shown, %.16s… pinned",
 		    ca, pin.ca_sha256);
-		if (sc_reg_audit_add(ctx->reg, (int64_t)time(NULL), actor, "device-ca-changed",
+		if (provd_auditlim_take(ctx->api->auditlim, cr->device_id, provd_auditlim_now()) &&
+		    sc_reg_audit_add(ctx->reg, (int64_t)time(NULL), actor, "device-ca-changed",
 		        cr->device_id, detail) != SC_OK)
 			sc_err_clear();
 		return sc_fail(SC_ERR_PIN_MISMATCH,

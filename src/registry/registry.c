@@ -418,7 +418,7 @@ sc_err sc_reg_profile_recover(struct sc_reg *reg, struct sc_reg_profile_rec *pro
 		    "sc_reg_profile_recover: the certificate is not an ordinary certificate of "
 		    "that profile");
 	r = reg->be->profile_recover(reg, prof, cert, now, actor, recovered, already);
-	if (r != SC_ERR_PIN_MISMATCH || prof->pin == NULL)
+	if (r != SC_ERR_PIN_MISMATCH || prof->pin == NULL || prof->pin_audit_quiet)
 		return r;
 	/*
 	 * fix17: refused and rolled back (a pin made since provd's recover_pin read none other):

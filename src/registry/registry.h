@@ -231,6 +231,12 @@ struct sc_reg_profile_rec {
 	 */
 	const struct sc_reg_pin *pin;
 	/*
+	 * flood19: sc_reg_profile_recover only: 1, its refusal (SC_ERR_PIN_MISMATCH) writes no
+	 * device-ca-changed row (provd's limiter wrote one for the device in its window). 0: it
+	 * does, as every other caller's.
+	 */
+	int pin_audit_quiet;
+	/*
 	 * 1: sc_reg_profile_insert may return before the profile's commit reached the disk
 	 * (selfcert-provd --profile-commit deferred, issue 17): the registry's next durable commit,
 	 * normally the device's certificate registration, carries it to the disk (SQLite's WAL is
@@ -417,7 +423,7 @@ sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs,
  * read inside the transaction (after the device row's lock on PostgreSQL), so a pin made
  * between the caller's check and the write is seen; no pin is made; after the rollback, one
  * device-ca-changed audit row of its own for the device (fix17, as sc_reg_devices_activate
- * writes). prof->deferred_commit is
+ * writes), unless prof->pin_audit_quiet (flood19: provd's per-device bound). prof->deferred_commit is
  * ignored; prof->source must be "" (an
  * authenticated profile: counted in its device's budget). cert->profile_id and device_id must be
  * prof's (SC_ERR_USAGE), and cert not a renewal period (SC_ERR_USAGE: renewal profiles are not

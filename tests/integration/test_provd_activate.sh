@@ -22,6 +22,7 @@ native provd_device c DEV-C || exit 1   # activated without certificates: the ol
 native provd_device e DEV-E || exit 1   # imported with the shipment folder
 native provd_device f DEV-F || exit 1   # the same import
 native provd_device x DEV-A || exit 1   # a second, genuine device CA for DEV-A (a re-made SP)
+native provd_device xe DEV-E || exit 1  # flood19: a second, genuine device CA for DEV-E
 native provd_device g DEV-G || exit 1   # pinned by an import after its activation
 native provd_device h DEV-H || exit 1   # added with --certs
 ROOT=$T/mfr/root.pem
@@ -179,6 +180,19 @@ printf '{"chain":"%s","kex":"%s","challenge":"%s","proof":%s}' "$(pem_json "$T/x
 api_json POST /v1/profiles "$T/req.json"
 api_is "a genuine second device CA for DEV-A" 409 device-ca-changed
 check "audited by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-A' AND event = 'device-ca-changed' AND actor LIKE 'api %'")" = 1 ]
+# flood19: the review's flood, DEV-A's other chain and KEK (public certificates) with a random
+# challenge and no proof: refused each time, no row more (one per device per 60 s in this provd).
+for i in 1 2 3 4; do
+  server_is "provd: no proof, DEV-A's other device CA ($i)" "$T/x-certs/chain.pem" "$T/x-certs/kex.pem" 409 device-ca-changed
+done
+check "still one server row for DEV-A" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-A' AND event = 'device-ca-changed' AND actor LIKE 'api %'")" = 1 ]
+# Another device: a row of its own, then none inside its window either.
+server_is "provd: no proof, DEV-E's other device CA" "$T/xe-certs/chain.pem" "$T/xe-certs/kex.pem" 409 device-ca-changed
+server_is "provd: the same again" "$T/xe-certs/chain.pem" "$T/xe-certs/kex.pem" 409 device-ca-changed
+check "DEV-E's own row, one" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-E' AND event = 'device-ca-changed' AND actor LIKE 'api %'")" = 1 ]
+check "two server rows in all" [ "$(db "SELECT count(*) FROM audit WHERE event = 'device-ca-changed' AND actor LIKE 'api %'")" = 2 ]
+api GET /metrics
+check "/metrics: five rows suppressed (DEV-A 4, DEV-E 1)" grep -q '^selfcert_provd_audit_suppressed_total 5$' "$T/.api"
 rm -rf "$T/ship3"; mkdir -p "$T/ship3/DEV-A" "$T/ship3/DEV-G"
 cp "$T/x-certs/chain.pem" "$T/x-certs/kex.pem" "$T/ship3/DEV-A/"
 printf 'DEV-G\nDEV-A\n' >"$T/g.csv"

@@ -234,10 +234,16 @@ PINNED=$(db "SELECT ca_sha256 FROM device_pins WHERE device_id = 'DEV-1'")
 SHOWN=$(openssl x509 -in "$T/d1x-certs/device-ca.pem" -outform DER | sha256sum | cut -c1-16)
 check "one device-ca-changed audit row for DEV-1" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 1 ]
 check "its detail: both device CAs" [ "$(db "SELECT detail FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = "refused (certificate with its profile): device CA $SHOWN… shown, ${PINNED:0:16}… pinned" ]
+# flood19: refused each time, its row once per device per 60 s in this provd: the two requests
+# again write no row, and /metrics counts the two rows not written.
 api_json POST /v1/certificates "$T/y-own.json"
 api_is "the same again" 409 device-ca-changed
-check "two device-ca-changed rows: each attempt audited" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 2 ]
-check "no other device's device-ca-changed row" [ "$(db "SELECT count(*) FROM audit WHERE event = 'device-ca-changed'")" = 2 ]
+api_json POST /v1/certificates "$T/y-own.json"
+api_is "and a third time" 409 device-ca-changed
+check "still one device-ca-changed row: one per device per window" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 1 ]
+check "no other device's device-ca-changed row" [ "$(db "SELECT count(*) FROM audit WHERE event = 'device-ca-changed'")" = 1 ]
+api GET /metrics
+check "metrics: two rows suppressed" grep -q '^selfcert_provd_audit_suppressed_total 2$' "$T/.api"
 check "nothing recorded for DEV-1" [ "$(db "SELECT (SELECT count(*) FROM profiles WHERE device_id = 'DEV-1') || '/' || (SELECT count(*) FROM certificates WHERE device_id = 'DEV-1')")" = "$N1" ]
 # An unpinned device (DEV-5: its profile made offline, never a profile request): a chain[0]
 # that is not its leaf's issuer is refused (a CRL signed by it would have been kept); its own

@@ -39,6 +39,7 @@
 #include "testutil.h"
 #include "testworld.h"
 #include "leafrefs.h"
+#include "auditlim.h"
 #include "fast/fast.h"
 #include "fast/leaf_ref.h"
 #include "fast/profile_signer.h"
@@ -1284,8 +1285,8 @@ static void test_proofs(void **state)
 /*
  * Issue 17, verify once: DEV-P was pinned by its first proven request (test_proofs). Its pinned
  * path is served again (path validation skipped); another well-formed device CA for DEV-P (its
- * own CSK, the same manufacturer CA) or another KEK is refused as device-ca-changed and audited
- * each time, and nothing is re-pinned: the pinned path still works afterwards.
+ * own CSK, the same manufacturer CA) or another KEK is refused as device-ca-changed each time and
+ * audited once (flood19: one row per device per window), and nothing is re-pinned: the pinned path still works afterwards.
  */
 static void test_pins(void **state)
 {
@@ -1296,6 +1297,8 @@ static void test_pins(void **state)
 	struct audit_find f = { "device-ca-changed", 0 }, pinned = { "device-pinned", 0 };
 	EVP_PKEY *kek2 = keygen(SC_ALG_P256);
 	X509 *ca = NULL, *kex = NULL;
+
+	uint64_t sup0 = provd_auditlim_suppressed(api.auditlim);
 
 	(void)state;
 	peer = "198.51.100.9";
@@ -1308,7 +1311,9 @@ static void test_pins(void **state)
 	assert_int_equal(sc_test_world_kek(&acme, kek2, "DEV-P", &kex), SC_OK);
 	post_chain(dev_p.ca, kex, 409, "device-ca-changed", detail, "another KEK");
 	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &f), SC_OK);
-	assert_int_equal(f.n, 2);
+	/* flood19: refused twice, audited once (one row per device per window), one counted. */
+	assert_int_equal(f.n, 1);
+	assert_int_equal(provd_auditlim_suppressed(api.auditlim), sup0 + 1);
 	post_chain(dev_p.ca, dev_p.kex, 201, NULL, NULL, "the pinned path, still");
 	pinned.n = 0;
 	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &pinned), SC_OK);
@@ -1317,6 +1322,57 @@ static void test_pins(void **state)
 	X509_free(kex);
 	EVP_PKEY_free(kek2);
 	free_dev(&dev_p);
+}
+
+/*
+ * flood19: the limiter alone, time moved by hand: a device's first row written, the next ones
+ * inside PROVD_AUDITLIM_WINDOW_S counted and not, one again once the window has passed; another
+ * device its own; peek foresees without remembering or counting; a device ID whose slot another
+ * took is written again (eviction: one row more); NULL always writes.
+ */
+static void test_auditlim(void **state)
+{
+	struct provd_auditlim *l = NULL, *probe = NULL;
+	char id[16];
+	const char *coll = NULL;
+
+	(void)state;
+	assert_int_equal(provd_auditlim_new(&l), SC_OK);
+	assert_int_equal(provd_auditlim_peek(l, "DEV-1", 1000), 1);
+	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000), 1);
+	assert_int_equal(provd_auditlim_peek(l, "DEV-1", 1000), 0);
+	assert_int_equal(provd_auditlim_suppressed(l), 0);
+	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1001), 0);
+	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000 + PROVD_AUDITLIM_WINDOW_S - 1), 0);
+	assert_int_equal(provd_auditlim_suppressed(l), 2);
+	assert_int_equal(provd_auditlim_take(l, "DEV-2", 1001), 1);
+	assert_int_equal(provd_auditlim_take(l, "DEV-2", 1002), 0);
+	assert_int_equal(provd_auditlim_suppressed(l), 3);
+	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000 + PROVD_AUDITLIM_WINDOW_S), 1);
+	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000 + PROVD_AUDITLIM_WINDOW_S + 1), 0);
+	provd_auditlim_count(l);
+	assert_int_equal(provd_auditlim_suppressed(l), 5);
+	/* A time before the slot's (cannot happen on a monotonic clock): written, not held. */
+	assert_int_equal(provd_auditlim_take(l, "DEV-2", 10), 1);
+	/* Some ID sharing DEV-1's slot (found in a table of its own): it evicts DEV-1. */
+	assert_int_equal(provd_auditlim_new(&probe), SC_OK);
+	assert_int_equal(provd_auditlim_take(probe, "DEV-1", 5000), 1);
+	for (int i = 0; i < PROVD_AUDITLIM_SLOTS * 64 && coll == NULL; i++) {
+		snprintf(id, sizeof(id), "DEV-X%d", i);
+		(void)provd_auditlim_take(probe, id, 5000);
+		if (provd_auditlim_peek(probe, "DEV-1", 5000) == 1)
+			coll = id;
+	}
+	provd_auditlim_free(probe);
+	assert_non_null(coll);
+	assert_int_equal(provd_auditlim_take(l, "DEV-1", 5000), 1);
+	assert_int_equal(provd_auditlim_take(l, coll, 5000), 1);
+	assert_int_equal(provd_auditlim_take(l, "DEV-1", 5001), 1);
+	assert_int_equal(provd_auditlim_suppressed(l), 5);
+	provd_auditlim_free(l);
+	assert_int_equal(provd_auditlim_take(NULL, "DEV-1", 1), 1);
+	assert_int_equal(provd_auditlim_peek(NULL, "DEV-1", 1), 1);
+	assert_int_equal(provd_auditlim_suppressed(NULL), 0);
 }
 
 /*
@@ -2784,6 +2840,7 @@ int main(void)
 		cmocka_unit_test(test_renewal_signer_rotated),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_pins),
+		cmocka_unit_test(test_auditlim),
 		cmocka_unit_test(test_pin_expired),
 		cmocka_unit_test(test_renewal_window_past_ca),
 		cmocka_unit_test(test_policy_renewal_bounds),

@@ -5618,6 +5618,15 @@ static void test_profile_recover(void **state)
 		                     "refused (certificate with its profile): device CA "
 		                     "ffffffffffffffff… shown, another pinned"),
 		    1);
+		/* flood19: pin_audit_quiet (provd's limiter wrote the device's row): refused, no row. */
+		rec.pin_audit_quiet = 1;
+		assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3401, "t", &rec_ok,
+		                     &already),
+		    SC_ERR_PIN_MISMATCH);
+		assert_string_equal(sc_err_detail(),
+		    "field \"chain\": device D-3 is pinned to another device CA");
+		assert_int_equal(events(reg, NULL, "device-ca-changed", NULL), 1);
+		rec.pin_audit_quiet = 0;
 		rec.pin = &pin;
 		assert_int_equal(sc_reg_profile_recover(reg, &rec, &c, 3400, "t", &rec_ok,
 		                     &already),
