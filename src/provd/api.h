@@ -66,7 +66,7 @@ struct provd_api {
 	struct provd_policy policy;
 	/* #17 ref10: pinned profiles' first certificates (firstrefs.h), bounded by leafrefs_max */
 	struct provd_firstrefs *firstrefs;
-	/* flood19: device-ca-changed audit rows, one per device per window (auditlim.h) */
+	/* flood19: device-ca-changed audit rows, one per device and chain shown per window (auditlim.h) */
 	struct provd_auditlim *auditlim;
 	uint8_t admin_token_hash[32]; /* SHA-256 of the operator's bearer token */
 	int admin_enabled;            /* 0: /revoke answers admin-disabled */

@@ -232,10 +232,15 @@ static sc_err auditlim_metrics(struct provd_auditlim *l, char **body, size_t *le
 	char add[METRICS_ADD_MAX];
 	int n = snprintf(add, sizeof(add),
 	    "# HELP selfcert_provd_audit_suppressed_total Refused device-ca-changed requests whose "
-	    "audit row was not written (one row per device per %d s).\n"
+	    "audit row was not written (one row per device and chain shown per %d s).\n"
 	    "# TYPE selfcert_provd_audit_suppressed_total counter\n"
-	    "selfcert_provd_audit_suppressed_total %llu\n",
-	    PROVD_AUDITLIM_WINDOW_S, (unsigned long long)provd_auditlim_suppressed(l));
+	    "selfcert_provd_audit_suppressed_total %llu\n"
+	    "# HELP selfcert_provd_audit_limiter_full_total device-ca-changed audit rows written "
+	    "as their limiter bucket was full of live entries (nothing evicted).\n"
+	    "# TYPE selfcert_provd_audit_limiter_full_total counter\n"
+	    "selfcert_provd_audit_limiter_full_total %llu\n",
+	    PROVD_AUDITLIM_WINDOW_S, (unsigned long long)provd_auditlim_suppressed(l),
+	    (unsigned long long)provd_auditlim_full(l));
 
 	return metrics_append(add, n, body, len);
 }

@@ -697,6 +697,28 @@ no:
 }
 
 /*
+ * flood19: a device-ca-changed refusal's audit row, at most once per (device ID, device CA
+ * shown, KEK shown) per PROVD_AUDITLIM_WINDOW_S (auditlim.h); the window held only if the row
+ * was written. A failed write is not the request's error (the refusal is).
+ */
+static void audit_ca_changed(const struct provd_ctx *ctx, int64_t now, const char *device_id,
+    const char *ca_sha256, const char *kek_sha256, const char *detail)
+{
+	struct provd_auditlim_key k;
+	char actor[SC_REG_ACTOR_MAX];
+	int64_t mono = provd_auditlim_now();
+
+	provd_auditlim_key(ctx->api->auditlim, device_id, ca_sha256, kek_sha256, &k);
+	if (!provd_auditlim_take(ctx->api->auditlim, &k, mono))
+		return;
+	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
+	if (sc_reg_audit_add(ctx->reg, now, actor, "device-ca-changed", device_id, detail) !=
+	    SC_OK) {
+		provd_auditlim_undo(ctx->api->auditlim, &k, mono);
+		sc_err_clear();
+	}
+}
+/*
  * The device, verified once: a device whose request shows exactly its pinned path under this
  * root skips path validation (two X509_verify_cert); any other request is checked in full, and
  * a verified device CA or KEK other than the pinned ones is refused (device-ca-changed) and
@@ -708,7 +730,7 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 	const struct provd_api *api = ctx->api;
 	const struct sc_reg_pin *have = &pr->have;
 	int found = 0;
-	char actor[SC_REG_ACTOR_MAX], detail[200];
+	char detail[200];
 	sc_err r;
 
 	int taken = 0;
@@ -745,15 +767,12 @@ static sc_err profile_pin(const struct provd_ctx *ctx, struct profile_req *pr, i
 	if (found &&
 	    (strcmp(have->ca_sha256, pr->pin.ca_sha256) != 0 ||
 	        strcmp(have->kek_sha256, pr->pin.kek_sha256) != 0)) {
-		snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 		snprintf(detail, sizeof(detail),
 		    "refused: device CA %.16s… KEK %.16s… shown, %.16s… %.16s… pinned",
 		    pr->pin.ca_sha256, pr->pin.kek_sha256, have->ca_sha256, have->kek_sha256);
-		/* flood19: the refusal each time, its row once per device per window (auditlim.h). */
-		if (provd_auditlim_take(api->auditlim, pr->device_id, provd_auditlim_now()) &&
-		    sc_reg_audit_add(ctx->reg, now, actor, "device-ca-changed", pr->device_id,
-		        detail) != SC_OK)
-			sc_err_clear();
+		/* flood19: the refusal each time, its row once per chain shown per window. */
+		audit_ca_changed(ctx, now, pr->device_id, pr->pin.ca_sha256, pr->pin.kek_sha256,
+		    detail);
 		return sc_fail(SC_ERR_PIN_MISMATCH,
 		    "device %s was pinned to another device CA or KEK at its first contact or activation; a "
 		    "changed device CA is refused, not re-pinned (the operator revokes the device "
@@ -1684,9 +1703,9 @@ static sc_err cert_record_recovered(const struct provd_ctx *ctx, struct cert_req
     struct provd_response *resp)
 {
 	char actor[SC_REG_ACTOR_MAX];
+	char detail[200], why[SC_REG_NOTE_MAX];
 	struct sc_reg_pin pin;
 	int recovered = 0;
-	int64_t mono;
 	sc_err r;
 
 	/* dur11 review: recover_pin's comparison made again inside the write's transaction. */
@@ -1694,20 +1713,21 @@ static sc_err cert_record_recovered(const struct provd_ctx *ctx, struct cert_req
 	snprintf(pin.ca_sha256, sizeof(pin.ca_sha256), "%s", cr->recover_ca);
 	cr->prec.pin = &pin;
 	/*
-	 * flood19: the write's own refusal audited as recover_pin's is, once per device per
-	 * window: foreseen here (the refusal is rare: a pin made since recover_pin), remembered
-	 * or counted after.
+	 * flood19 (review, LOW-2): the write's own refusal (rare: a pin made since recover_pin)
+	 * audited here, not by the registry, under recover_pin's key: one place, no check before.
 	 */
-	mono = provd_auditlim_now();
-	cr->prec.pin_audit_quiet = !provd_auditlim_peek(ctx->api->auditlim, cr->device_id, mono);
+	cr->prec.pin_audit_quiet = 1;
 	snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 	r = sc_reg_profile_recover(ctx->reg, &cr->prec, &cr->crec, (int64_t)time(NULL), actor,
 	    &recovered, &cr->already);
 	if (r == SC_ERR_PIN_MISMATCH) {
-		if (cr->prec.pin_audit_quiet)
-			provd_auditlim_count(ctx->api->auditlim);
-		else
-			(void)provd_auditlim_take(ctx->api->auditlim, cr->device_id, mono);
+		snprintf(why, sizeof(why), "%s", sc_err_detail());
+		snprintf(detail, sizeof(detail),
+		    "refused (certificate with its profile): device CA %.16s… shown, another pinned",
+		    cr->recover_ca);
+		audit_ca_changed(ctx, (int64_t)time(NULL), cr->device_id, cr->recover_ca, "",
+		    detail);
+		r = sc_fail(SC_ERR_PIN_MISMATCH, "%s", why);
 	}
 	cr->prec.pin = NULL;
 	cr->prec.pin_audit_quiet = 0;
@@ -2204,7 +2224,7 @@ static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 {
 	struct sc_reg_pin pin;
 	uint8_t md[32];
-	char root[65], ca[65], actor[SC_REG_ACTOR_MAX], detail[200];
+	char root[65], ca[65], detail[200];
 	int found = 0, match = 0;
 	sc_err r;
 
@@ -2220,14 +2240,10 @@ static sc_err recover_pin(const struct provd_ctx *ctx, struct cert_req *cr)
 		return SC_OK;
 	if (strcmp(ca, pin.ca_sha256) != 0) {
 		/* fix17: audited as profile_pin audits a profile request with another device CA. */
-		snprintf(actor, sizeof(actor), "api %s", ctx->req->peer ? ctx->req->peer : "?");
 		snprintf(detail, sizeof(detail),
 		    "refused (certificate with its profile): device CA %.16s… shown, %.16s… pinned",
 		    ca, pin.ca_sha256);
-		if (provd_auditlim_take(ctx->api->auditlim, cr->device_id, provd_auditlim_now()) &&
-		    sc_reg_audit_add(ctx->reg, (int64_t)time(NULL), actor, "device-ca-changed",
-		        cr->device_id, detail) != SC_OK)
-			sc_err_clear();
+		audit_ca_changed(ctx, (int64_t)time(NULL), cr->device_id, ca, "", detail);
 		return sc_fail(SC_ERR_PIN_MISMATCH,
 		    "field \"chain\": device %s is pinned to another device CA", cr->device_id);
 	}

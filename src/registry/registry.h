@@ -423,7 +423,7 @@ sc_err sc_reg_cert_record_many(struct sc_reg *reg, struct sc_reg_cert_rec *recs,
  * read inside the transaction (after the device row's lock on PostgreSQL), so a pin made
  * between the caller's check and the write is seen; no pin is made; after the rollback, one
  * device-ca-changed audit row of its own for the device (fix17, as sc_reg_devices_activate
- * writes), unless prof->pin_audit_quiet (flood19: provd's per-device bound). prof->deferred_commit is
+ * writes), unless prof->pin_audit_quiet (flood19: provd writes it, bounded). prof->deferred_commit is
  * ignored; prof->source must be "" (an
  * authenticated profile: counted in its device's budget). cert->profile_id and device_id must be
  * prof's (SC_ERR_USAGE), and cert not a renewal period (SC_ERR_USAGE: renewal profiles are not

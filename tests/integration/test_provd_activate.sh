@@ -181,7 +181,7 @@ api_json POST /v1/profiles "$T/req.json"
 api_is "a genuine second device CA for DEV-A" 409 device-ca-changed
 check "audited by the server" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-A' AND event = 'device-ca-changed' AND actor LIKE 'api %'")" = 1 ]
 # flood19: the review's flood, DEV-A's other chain and KEK (public certificates) with a random
-# challenge and no proof: refused each time, no row more (one per device per 60 s in this provd).
+# challenge and no proof: refused each time, no row more (one per device and chain shown per 60 s in this provd).
 for i in 1 2 3 4; do
   server_is "provd: no proof, DEV-A's other device CA ($i)" "$T/x-certs/chain.pem" "$T/x-certs/kex.pem" 409 device-ca-changed
 done

@@ -234,16 +234,32 @@ PINNED=$(db "SELECT ca_sha256 FROM device_pins WHERE device_id = 'DEV-1'")
 SHOWN=$(openssl x509 -in "$T/d1x-certs/device-ca.pem" -outform DER | sha256sum | cut -c1-16)
 check "one device-ca-changed audit row for DEV-1" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 1 ]
 check "its detail: both device CAs" [ "$(db "SELECT detail FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = "refused (certificate with its profile): device CA $SHOWN… shown, ${PINNED:0:16}… pinned" ]
-# flood19: refused each time, its row once per device per 60 s in this provd: the two requests
+# flood19: refused each time, its row once per chain shown per 60 s in this provd: the two requests
 # again write no row, and /metrics counts the two rows not written.
 api_json POST /v1/certificates "$T/y-own.json"
 api_is "the same again" 409 device-ca-changed
 api_json POST /v1/certificates "$T/y-own.json"
 api_is "and a third time" 409 device-ca-changed
-check "still one device-ca-changed row: one per device per window" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 1 ]
+check "still one device-ca-changed row: one per chain shown per window" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 1 ]
 check "no other device's device-ca-changed row" [ "$(db "SELECT count(*) FROM audit WHERE event = 'device-ca-changed'")" = 1 ]
+# flood19 review (MEDIUM-2): a third device CA for DEV-1 shown inside the window is another
+# chain: its own row (a decoy refusal does not hide it), its repeat held.
+provd_device d1z DEV-1 || exit 1
+CH=$(sc device challenge --sp "$T/d1z.sock")
+ok "a profile for DEV-1's third device CA" sc net profile --dir "$T/net" --device-ca "$T/d1z-certs/device-ca.pem" \
+  --challenge "$CH" --validity 1h --out "$T/z.der"
+ok "its certificate" sc device issue --sp "$T/d1z.sock" --profile "$T/z.der" --out "$T/z.pem"
+body z-own "$T/z.pem" "\"$(base64 -w0 "$T/z.der")\"" "$T/d1z-certs/chain.pem"
+api_json POST /v1/certificates "$T/z-own.json"
+api_is "a third device CA for DEV-1" 409 device-ca-changed
+api_json POST /v1/certificates "$T/z-own.json"
+api_is "the third device CA again" 409 device-ca-changed
+SHOWN3=$(openssl x509 -in "$T/d1z-certs/device-ca.pem" -outform DER | sha256sum | cut -c1-16)
+check "two device-ca-changed rows for DEV-1, one per chain" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed'")" = 2 ]
+check "the second row: the third device CA" [ "$(db "SELECT count(*) FROM audit WHERE device_id = 'DEV-1' AND event = 'device-ca-changed' AND detail = 'refused (certificate with its profile): device CA $SHOWN3… shown, ${PINNED:0:16}… pinned'")" = 1 ]
 api GET /metrics
-check "metrics: two rows suppressed" grep -q '^selfcert_provd_audit_suppressed_total 2$' "$T/.api"
+check "metrics: three rows suppressed" grep -q '^selfcert_provd_audit_suppressed_total 3$' "$T/.api"
+check "metrics: no bucket full" grep -q '^selfcert_provd_audit_limiter_full_total 0$' "$T/.api"
 check "nothing recorded for DEV-1" [ "$(db "SELECT (SELECT count(*) FROM profiles WHERE device_id = 'DEV-1') || '/' || (SELECT count(*) FROM certificates WHERE device_id = 'DEV-1')")" = "$N1" ]
 # An unpinned device (DEV-5: its profile made offline, never a profile request): a chain[0]
 # that is not its leaf's issuer is refused (a CRL signed by it would have been kept); its own

@@ -1286,7 +1286,7 @@ static void test_proofs(void **state)
  * Issue 17, verify once: DEV-P was pinned by its first proven request (test_proofs). Its pinned
  * path is served again (path validation skipped); another well-formed device CA for DEV-P (its
  * own CSK, the same manufacturer CA) or another KEK is refused as device-ca-changed each time and
- * audited once (flood19: one row per device per window), and nothing is re-pinned: the pinned path still works afterwards.
+ * audited once per chain shown (flood19: a repeat inside the window is not), and nothing is re-pinned: the pinned path still works afterwards.
  */
 static void test_pins(void **state)
 {
@@ -1310,9 +1310,13 @@ static void test_pins(void **state)
 	post_chain(ca, dev_p.kex, 409, "device-ca-changed", detail, "another device CA");
 	assert_int_equal(sc_test_world_kek(&acme, kek2, "DEV-P", &kex), SC_OK);
 	post_chain(dev_p.ca, kex, 409, "device-ca-changed", detail, "another KEK");
+	post_chain(ca, dev_p.kex, 409, "device-ca-changed", detail, "the other device CA again");
 	assert_int_equal(sc_reg_audit_list(reg, "DEV-P", 1000, audit_find_cb, &f), SC_OK);
-	/* flood19: refused twice, audited once (one row per device per window), one counted. */
-	assert_int_equal(f.n, 1);
+	/*
+	 * flood19 (review, MEDIUM-2): refused three times; the other device CA and the other KEK
+	 * each their own row (one per chain shown per window), the repeat held and counted.
+	 */
+	assert_int_equal(f.n, 2);
 	assert_int_equal(provd_auditlim_suppressed(api.auditlim), sup0 + 1);
 	post_chain(dev_p.ca, dev_p.kex, 201, NULL, NULL, "the pinned path, still");
 	pinned.n = 0;
@@ -1325,54 +1329,100 @@ static void test_pins(void **state)
 }
 
 /*
- * flood19: the limiter alone, time moved by hand: a device's first row written, the next ones
- * inside PROVD_AUDITLIM_WINDOW_S counted and not, one again once the window has passed; another
- * device its own; peek foresees without remembering or counting; a device ID whose slot another
- * took is written again (eviction: one row more); NULL always writes.
+ * flood19: the limiter alone, time moved by hand. A chain's first row written, its repeats
+ * inside PROVD_AUDITLIM_WINDOW_S counted and not, written again once the window has passed;
+ * another device, another device CA or another KEK for the same device: their own rows; a
+ * failed write given back (the next refusal writes); with every key forced into one bucket of
+ * PROVD_AUDITLIM_WAYS entries (the test seam), colliding keys alternated do not evict each
+ * other (held, not written), a key more than the bucket holds is written every time and counted
+ * full, an expired entry is reused; a failed clock (now -1), NULL and an unkeyed field: written.
  */
 static void test_auditlim(void **state)
 {
-	struct provd_auditlim *l = NULL, *probe = NULL;
+	struct provd_auditlim *l = NULL;
+	struct provd_auditlim_key k1, k2, kca, kkek, kx[PROVD_AUDITLIM_WAYS + 1], bad;
+	const char *ca1 = "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *ca2 = "2222222222222222222222222222222222222222222222222222222222222222";
+	const char *kek1 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	const char *kek2 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	const int64_t w = PROVD_AUDITLIM_WINDOW_S;
 	char id[16];
-	const char *coll = NULL;
 
 	(void)state;
 	assert_int_equal(provd_auditlim_new(&l), SC_OK);
-	assert_int_equal(provd_auditlim_peek(l, "DEV-1", 1000), 1);
-	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000), 1);
-	assert_int_equal(provd_auditlim_peek(l, "DEV-1", 1000), 0);
-	assert_int_equal(provd_auditlim_suppressed(l), 0);
-	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1001), 0);
-	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000 + PROVD_AUDITLIM_WINDOW_S - 1), 0);
+	provd_auditlim_key(l, "DEV-1", ca1, kek1, &k1);
+	provd_auditlim_key(l, "DEV-2", ca1, kek1, &k2);
+	provd_auditlim_key(l, "DEV-1", ca2, kek1, &kca);
+	provd_auditlim_key(l, "DEV-1", ca1, kek2, &kkek);
+	assert_int_equal(k1.ok, 1);
+	assert_int_equal(provd_auditlim_take(l, &k1, 1000), 1);
+	assert_int_equal(provd_auditlim_take(l, &k1, 1001), 0);
+	assert_int_equal(provd_auditlim_take(l, &k1, 1000 + w - 1), 0);
 	assert_int_equal(provd_auditlim_suppressed(l), 2);
-	assert_int_equal(provd_auditlim_take(l, "DEV-2", 1001), 1);
-	assert_int_equal(provd_auditlim_take(l, "DEV-2", 1002), 0);
-	assert_int_equal(provd_auditlim_suppressed(l), 3);
-	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000 + PROVD_AUDITLIM_WINDOW_S), 1);
-	assert_int_equal(provd_auditlim_take(l, "DEV-1", 1000 + PROVD_AUDITLIM_WINDOW_S + 1), 0);
-	provd_auditlim_count(l);
+	assert_int_equal(provd_auditlim_take(l, &k2, 1001), 1);
+	assert_int_equal(provd_auditlim_take(l, &kca, 1001), 1);
+	assert_int_equal(provd_auditlim_take(l, &kkek, 1001), 1);
+	assert_int_equal(provd_auditlim_take(l, &kca, 1002), 0);
+	assert_int_equal(provd_auditlim_take(l, &kkek, 1002), 0);
+	assert_int_equal(provd_auditlim_suppressed(l), 4);
+	assert_int_equal(provd_auditlim_take(l, &k1, 1000 + w), 1);
+	assert_int_equal(provd_auditlim_take(l, &k1, 1000 + w + 1), 0);
 	assert_int_equal(provd_auditlim_suppressed(l), 5);
-	/* A time before the slot's (cannot happen on a monotonic clock): written, not held. */
-	assert_int_equal(provd_auditlim_take(l, "DEV-2", 10), 1);
-	/* Some ID sharing DEV-1's slot (found in a table of its own): it evicts DEV-1. */
-	assert_int_equal(provd_auditlim_new(&probe), SC_OK);
-	assert_int_equal(provd_auditlim_take(probe, "DEV-1", 5000), 1);
-	for (int i = 0; i < PROVD_AUDITLIM_SLOTS * 64 && coll == NULL; i++) {
-		snprintf(id, sizeof(id), "DEV-X%d", i);
-		(void)provd_auditlim_take(probe, id, 5000);
-		if (provd_auditlim_peek(probe, "DEV-1", 5000) == 1)
-			coll = id;
-	}
-	provd_auditlim_free(probe);
-	assert_non_null(coll);
-	assert_int_equal(provd_auditlim_take(l, "DEV-1", 5000), 1);
-	assert_int_equal(provd_auditlim_take(l, coll, 5000), 1);
-	assert_int_equal(provd_auditlim_take(l, "DEV-1", 5001), 1);
-	assert_int_equal(provd_auditlim_suppressed(l), 5);
+	/* LOW-1: the write failed, the window given back: the next refusal writes. */
+	assert_int_equal(provd_auditlim_take(l, &k2, 2000), 1);
+	provd_auditlim_undo(l, &k2, 2000);
+	assert_int_equal(provd_auditlim_take(l, &k2, 2001), 1);
+	assert_int_equal(provd_auditlim_take(l, &k2, 2002), 0);
+	assert_int_equal(provd_auditlim_suppressed(l), 6);
+	/* A time before the entry's (cannot happen on a monotonic clock): written. */
+	assert_int_equal(provd_auditlim_take(l, &k2, 10), 1);
+	/* LOW-4: a failed clock writes and holds nothing. */
+	assert_int_equal(provd_auditlim_take(l, &kca, -1), 1);
+	assert_int_equal(provd_auditlim_take(l, &kca, -1), 1);
+	/* Longer than a hex SHA-256 (65 characters): not keyed, written. */
+	provd_auditlim_key(l, "DEV-1", ca1,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &bad);
+	assert_int_equal(bad.ok, 0);
+	assert_int_equal(provd_auditlim_take(l, &bad, 3000), 1);
+	assert_int_equal(provd_auditlim_full(l), 0);
+	assert_int_equal(provd_auditlim_suppressed(l), 6);
 	provd_auditlim_free(l);
-	assert_int_equal(provd_auditlim_take(NULL, "DEV-1", 1), 1);
-	assert_int_equal(provd_auditlim_peek(NULL, "DEV-1", 1), 1);
+
+	/* MEDIUM-1: every key in one bucket. */
+	assert_int_equal(provd_auditlim_new(&l), SC_OK);
+	provd_auditlim_test_one_bucket(l);
+	for (int i = 0; i <= PROVD_AUDITLIM_WAYS; i++) {
+		snprintf(id, sizeof(id), "DEV-X%d", i);
+		provd_auditlim_key(l, id, ca1, "", &kx[i]);
+	}
+	/* Two colliding keys alternated 200 times: one row each. */
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(provd_auditlim_take(l, &kx[0], 5000), i == 0);
+		assert_int_equal(provd_auditlim_take(l, &kx[1], 5000), i == 0);
+	}
+	assert_int_equal(provd_auditlim_suppressed(l), 198);
+	for (int i = 2; i < PROVD_AUDITLIM_WAYS; i++)
+		assert_int_equal(provd_auditlim_take(l, &kx[i], 5001), 1);
+	/* The bucket full of live entries: the newcomer written every time, counted, no eviction. */
+	assert_int_equal(provd_auditlim_take(l, &kx[PROVD_AUDITLIM_WAYS], 5002), 1);
+	assert_int_equal(provd_auditlim_take(l, &kx[PROVD_AUDITLIM_WAYS], 5003), 1);
+	assert_int_equal(provd_auditlim_full(l), 2);
+	assert_int_equal(provd_auditlim_take(l, &kx[0], 5003), 0);
+	assert_int_equal(provd_auditlim_suppressed(l), 199);
+	/* kx[0], kx[1] expired (taken at 5000), the rest live: the newcomer takes an expired one. */
+	assert_int_equal(provd_auditlim_take(l, &kx[PROVD_AUDITLIM_WAYS], 5000 + w), 1);
+	assert_int_equal(provd_auditlim_take(l, &kx[PROVD_AUDITLIM_WAYS], 5000 + w + 1), 0);
+	assert_int_equal(provd_auditlim_full(l), 2);
+	assert_int_equal(provd_auditlim_take(l, &kx[2], 5000 + w), 0);
+	provd_auditlim_free(l);
+
+	provd_auditlim_key(NULL, "DEV-1", ca1, kek1, &k1);
+	assert_int_equal(k1.ok, 0);
+	assert_int_equal(provd_auditlim_take(NULL, &k1, 1), 1);
+	provd_auditlim_undo(NULL, &k1, 1);
 	assert_int_equal(provd_auditlim_suppressed(NULL), 0);
+	assert_int_equal(provd_auditlim_full(NULL), 0);
+	assert_int_not_equal(provd_auditlim_now(), -1);
 }
 
 /*
