@@ -1493,6 +1493,7 @@ static sc_err reencode(uint8_t type, struct sc_buf *rd, struct sc_buf *out)
 			sp_challenge_req_put(out);
 		return r;
 	case SC_SP_ISSUE:
+	case SC_SP_RENEW: /* the same body as ISSUE (sp_client.c issue_as) */
 		if ((r = sp_issue_req_get(rd, &p, &n)) == SC_OK)
 			sp_issue_req_put(out, p, n);
 		return r;
