@@ -92,13 +92,30 @@ struct sc_profile {
 	struct sc_profile_info info; /* the fields, parsed once; pointers borrow from sp */
 };
 
+/* SignedBatchRoot ::= SEQUENCE { tbsBatchRoot, signatureAlgorithm, signature, certificates } */
+typedef struct sc_signed_batch_root_st {
+	SC_TBS_BATCH_ROOT *tbs;
+	X509_ALGOR *signatureAlgorithm;
+	ASN1_BIT_STRING *signature;
+	STACK_OF(X509) *certificates;
+} SC_SIGNED_BATCH_ROOT;
+
+/* BatchedProfile ::= SEQUENCE { tbsProfile, path SEQUENCE OF OCTET STRING, batchRoot } */
+typedef struct sc_batched_profile_st {
+	SC_TBS_PROFILE *tbsProfile;
+	STACK_OF(ASN1_OCTET_STRING) *path;
+	SC_SIGNED_BATCH_ROOT *batchRoot;
+} SC_BATCHED_PROFILE;
+
 /* ---- profile.c: the codec ---- */
 
 /* The items of the templates: tbsProfile is what is signed, SignedProfile what is sent. */
 DECLARE_ASN1_ITEM(SC_TBS_PROFILE)
 DECLARE_ASN1_ITEM(SC_SIGNED_PROFILE)
 DECLARE_ASN1_ITEM(SC_BATCH_POSITION)
-DECLARE_ASN1_ITEM(SC_TBS_BATCH_ROOT) /* batch.c */
+DECLARE_ASN1_ITEM(SC_TBS_BATCH_ROOT) /* batch.c, as the two below */
+DECLARE_ASN1_ITEM(SC_SIGNED_BATCH_ROOT)
+DECLARE_ASN1_ITEM(SC_BATCHED_PROFILE)
 
 /*
  * Check every field of p->sp->tbsProfile against the module and fill p->info, the signature

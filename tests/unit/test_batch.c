@@ -331,36 +331,10 @@ static void test_hostile(void **state)
 }
 
 /*
- * A mirror of batch.c's BatchedProfile templates (static there), over the exported items: a
- * leaf decoded, one field changed, encoded again as DER, so each check meets exactly its case.
+ * batch.c's BatchedProfile templates (profile_internal.h): a leaf decoded, one field changed,
+ * encoded again as DER, so each check meets exactly its case.
  */
 DEFINE_STACK_OF(ASN1_OCTET_STRING)
-
-typedef struct {
-	SC_TBS_BATCH_ROOT *tbs;
-	X509_ALGOR *signatureAlgorithm;
-	ASN1_BIT_STRING *signature;
-	STACK_OF(X509) *certificates;
-} T_SBR;
-
-typedef struct {
-	SC_TBS_PROFILE *tbsProfile;
-	STACK_OF(ASN1_OCTET_STRING) *path;
-	T_SBR *batchRoot;
-} T_BP;
-
-ASN1_SEQUENCE(T_SBR) = {
-	ASN1_SIMPLE(T_SBR, tbs, SC_TBS_BATCH_ROOT),
-	ASN1_SIMPLE(T_SBR, signatureAlgorithm, X509_ALGOR),
-	ASN1_SIMPLE(T_SBR, signature, ASN1_BIT_STRING),
-	ASN1_SEQUENCE_OF(T_SBR, certificates, X509),
-} static_ASN1_SEQUENCE_END(T_SBR)
-
-ASN1_SEQUENCE(T_BP) = {
-	ASN1_SIMPLE(T_BP, tbsProfile, SC_TBS_PROFILE),
-	ASN1_SEQUENCE_OF(T_BP, path, ASN1_OCTET_STRING),
-	ASN1_SIMPLE(T_BP, batchRoot, T_SBR),
-} static_ASN1_SEQUENCE_END(T_BP)
 
 enum bp_change {
 	BP_CONTENT_TYPE, /* tbsBatchRoot.contentType: id-sc-ct-profile */
@@ -383,7 +357,8 @@ static void shorten(ASN1_OCTET_STRING *s)
 static size_t bp_changed(const uint8_t *der, size_t len, enum bp_change c, uint8_t **out)
 {
 	const unsigned char *q = der;
-	T_BP *bp = (T_BP *)ASN1_item_d2i(NULL, &q, (long)len, ASN1_ITEM_rptr(T_BP));
+	SC_BATCHED_PROFILE *bp = (SC_BATCHED_PROFILE *)ASN1_item_d2i(NULL, &q, (long)len,
+	    ASN1_ITEM_rptr(SC_BATCHED_PROFILE));
 	ASN1_OCTET_STRING *s;
 	int n;
 
@@ -421,9 +396,9 @@ static size_t bp_changed(const uint8_t *der, size_t len, enum bp_change c, uint8
 	case BP_LEAF_ID_15: shorten(bp->tbsProfile->batch->batchId); break;
 	}
 	*out = NULL;
-	n = ASN1_item_i2d((ASN1_VALUE *)bp, out, ASN1_ITEM_rptr(T_BP));
+	n = ASN1_item_i2d((ASN1_VALUE *)bp, out, ASN1_ITEM_rptr(SC_BATCHED_PROFILE));
 	assert_true(n > 0);
-	ASN1_item_free((ASN1_VALUE *)bp, ASN1_ITEM_rptr(T_BP));
+	ASN1_item_free((ASN1_VALUE *)bp, ASN1_ITEM_rptr(SC_BATCHED_PROFILE));
 	return (size_t)n;
 }
 
@@ -488,18 +463,19 @@ static void test_hostile_fields(void **state)
 	/* The unchanged leaf, through the same mirror, decodes: the mirror changes nothing else. */
 	{
 		const unsigned char *q = ders[2];
-		T_BP *bp = (T_BP *)ASN1_item_d2i(NULL, &q, (long)lens[2], ASN1_ITEM_rptr(T_BP));
+		SC_BATCHED_PROFILE *bp = (SC_BATCHED_PROFILE *)ASN1_item_d2i(NULL, &q,
+		    (long)lens[2], ASN1_ITEM_rptr(SC_BATCHED_PROFILE));
 		uint8_t *same = NULL;
 		int sl;
 
 		assert_non_null(bp);
-		sl = ASN1_item_i2d((ASN1_VALUE *)bp, &same, ASN1_ITEM_rptr(T_BP));
+		sl = ASN1_item_i2d((ASN1_VALUE *)bp, &same, ASN1_ITEM_rptr(SC_BATCHED_PROFILE));
 		assert_int_equal(sl, (int)lens[2]);
 		assert_memory_equal(same, ders[2], lens[2]);
 		assert_int_equal(sc_batch_decode(same, (size_t)sl, &p), SC_OK);
 		sc_profile_free(p);
 		OPENSSL_free(same);
-		ASN1_item_free((ASN1_VALUE *)bp, ASN1_ITEM_rptr(T_BP));
+		ASN1_item_free((ASN1_VALUE *)bp, ASN1_ITEM_rptr(SC_BATCHED_PROFILE));
 	}
 	free_batch(5, ders);
 }
