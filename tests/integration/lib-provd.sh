@@ -199,6 +199,22 @@ queued_pem() {
   head -c "$b" "$1/$f" | awk -v want="$2" '/-----BEGIN CERTIFICATE-----/ { n++ } n == want + 1 { print }'
 }
 
+# proxy_start NAME SCRIPT [ARGS…]: a Python test proxy (SCRIPT PORT-FILE ARGS…, writing the port
+# it listens on to $T/NAME.port, its stderr in $T/NAME.err) started and waited for with the
+# suite's wait (SC_VG_WAIT polls); PROXY_PID and PROXY_URL set. Fails, saying so, if it died.
+proxy_start() {
+  local name=$1 script=$2; shift 2
+  python3 "$script" "$T/$name.port" "$@" 2>"$T/$name.err" &
+  PROXY_PID=$!
+  for _ in $(seq 1 "$SC_VG_WAIT"); do
+    [ -s "$T/$name.port" ] && break
+    kill -0 "$PROXY_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -s "$T/$name.port" ] || { echo "the proxy $name did not start: $(cat "$T/$name.err")" >&2; return 1; }
+  PROXY_URL="http://127.0.0.1:$(cat "$T/$name.port")"
+}
+
 # db SQL: one query on the registry (read-only use), whichever backend holds it.
 db() {
   if [ -n "${SC_PG_URI:-}" ] && [ "$REG_DB" = "$SC_PG_URI" ]; then pg_sql "$1"

@@ -65,17 +65,10 @@ with open(port_file, "w") as f:
     f.write(str(srv.server_address[1]))
 srv.serve_forever()
 PY
-python3 "$T/rec.py" "$T/rec.port" "$PROVD_URL" "$T/net/root.pem" "$T/rec.log" 2>"$T/rec.err" &
-REC_PID=$!
 # aw17mend: the suite's wait (SC_VG_WAIT polls: 10 s, 60 s under valgrind, when the machine is
-# loaded), not a fixed 5 s; a proxy that died is said at once.
-for _ in $(seq 1 "$SC_VG_WAIT"); do
-  [ -s "$T/rec.port" ] && break
-  kill -0 "$REC_PID" 2>/dev/null || break
-  sleep 0.05
-done
-[ -s "$T/rec.port" ] || { echo "the recording proxy did not start: $(cat "$T/rec.err")" >&2; exit 1; }
-REC_URL="http://127.0.0.1:$(cat "$T/rec.port")"
+# loaded), not a fixed 5 s; a proxy that died is said at once (proxy_start, lib-provd.sh).
+proxy_start rec "$T/rec.py" "$PROVD_URL" "$T/net/root.pem" "$T/rec.log" || exit 1
+REC_PID=$PROXY_PID REC_URL=$PROXY_URL
 trap 'kill $REC_PID 2>/dev/null; provd_cleanup' EXIT
 
 # run [agent flags…]: one round through the proxy; its log in $T/.err, its requests (only these)

@@ -78,15 +78,8 @@ with open(port_file, "w") as f:
 srv.serve_forever()
 PY
 echo pass >"$T/mode"
-python3 "$T/px.py" "$T/px.port" "$PROVD_URL" "$T/net/root.pem" "$T/px.log" "$T/mode" 2>"$T/px.err" &
-PX_PID=$!
-for _ in $(seq 1 "$SC_VG_WAIT"); do
-  [ -s "$T/px.port" ] && break
-  kill -0 "$PX_PID" 2>/dev/null || break
-  sleep 0.05
-done
-[ -s "$T/px.port" ] || { echo "the proxy did not start: $(cat "$T/px.err")" >&2; exit 1; }
-PX_URL="http://127.0.0.1:$(cat "$T/px.port")"
+proxy_start px "$T/px.py" "$PROVD_URL" "$T/net/root.pem" "$T/px.log" "$T/mode" || exit 1
+PX_PID=$PROXY_PID PX_URL=$PROXY_URL
 trap 'kill $PX_PID 2>/dev/null; provd_cleanup' EXIT
 
 # run NAME MODE [agent flags…]: one round of device NAME through the proxy in MODE; its log in
